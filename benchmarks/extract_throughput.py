@@ -1,0 +1,165 @@
+"""Extraction speed and memory, as ratios measured in one run (this machine is noisy).
+
+For the conv VAE on 60x60 patterns (h5ebsd, gzip) and the Nenya ResNet-18 on 64x64 cutouts:
+  ceiling  = best forward-only throughput over batch sizes 1..256 on in-memory prepared tensors;
+  pipeline = extract_file (read + decompress + prepare + forward + write) at the best batch size;
+  seed     = the seed's loop: batch size 1, one h5py read per item, no inference_mode.
+Prints pipeline/ceiling (goal >= 0.90) and pipeline/seed (goal >= 3.5x for the VAE), and the peak RSS
+growth of a whole extraction in a fresh process when the input is 8x larger (goal <= 50 MB).
+
+    python benchmarks/extract_throughput.py [--patterns 4800] [--cutouts 48] [--device cpu]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from latentcore.extract import Extractor, extract_file, prepare_batch  # noqa: E402
+from latentcore.models.base import InputSpec, LoadedModel  # noqa: E402
+from latentcore.models.vae import ConvVAE, VAEConfig, VAEEncoder  # noqa: E402
+
+SHARED_SCAN = REPO.parent / "shared" / "data" / "ebsd" / "ni_grains_h5ebsd.h5"
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+
+
+def write_scan(path: Path, n: int):
+    """An h5ebsd-like scan of n patterns, tiled from the shared 2400-pattern scan, gzip-chunked."""
+    with h5py.File(SHARED_SCAN) as f:
+        base = f["Scan 1/EBSD/Data/patterns"][()]
+    patterns = np.resize(base, (n, *base.shape[1:]))
+    cols = 60
+    with h5py.File(path, "w") as f:
+        f["manufacturer"] = np.array([b"kikuchipy"])
+        f.create_dataset("Scan 1/EBSD/Data/patterns", data=patterns, chunks=(64, 60, 60), compression="gzip",
+                         compression_opts=4)
+        header = f.create_group("Scan 1/EBSD/Header")
+        for key, value in {"n_rows": n // cols, "n_columns": cols, "step_x": 1.0, "step_y": 1.0,
+                           "pattern_height": 60, "pattern_width": 60}.items():
+            header[key] = np.array([value])
+
+
+def write_cutouts(path: Path, n: int):
+    rng = np.random.default_rng(0)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("valid", data=rng.normal(size=(n, 1, 64, 64)).astype(np.float32), chunks=(16, 1, 64, 64))
+
+
+def vae_model() -> LoadedModel:
+    torch.manual_seed(0)
+    vae = ConvVAE(VAEConfig(input_size=60, latent_dim=16, channels=(32, 64, 128))).eval()
+    return LoadedModel("vae", "vae", VAEEncoder(vae), InputSpec(1, (60, 60), "minmax"), sha256="bench")
+
+
+def nenya_model() -> LoadedModel:
+    from latentcore.models.nenya import build_nenya
+    return LoadedModel("nenya-resnet18", "nenya", build_nenya({"ssl_model": "resnet18", "feat_dim": 256}).eval(),
+                       InputSpec(1, None, "none"), sha256="bench")
+
+
+def forward_ceiling(model: LoadedModel, item_shape, device, max_batch=256, seconds=2.0):
+    """Best items/s of prepare + forward on in-memory tensors, over batch sizes 1..max_batch."""
+    extractor = Extractor(model, device)
+    best = (0.0, 1)
+    for batch_size in [b for b in BATCHES if b <= max_batch]:
+        batch = torch.rand(batch_size, *item_shape)
+        extractor.extract_batch(batch)  # warm-up
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            extractor.extract_batch(batch)
+            done += batch_size
+        best = max(best, (done / (time.perf_counter() - start), batch_size))
+    return best
+
+
+def seed_loop(model: LoadedModel, path: Path, dataset: str, n: int, device: str) -> float:
+    """items/s of the seed's way: one h5py read per item, batch size 1, no inference_mode."""
+    module = model.module.to(device)
+    start = time.perf_counter()
+    with h5py.File(path) as f:
+        data = f[dataset]
+        for i in range(n):
+            item = torch.from_numpy(np.asarray(data[i], np.float32)).reshape(1, 1, *data.shape[-2:]).to(device)
+            module(prepare_batch(item, model.input_spec)).detach().cpu().numpy()
+    return n / (time.perf_counter() - start)
+
+
+def pipeline(model, path, out_dir, batch_size, device) -> float:
+    start = time.perf_counter()
+    result = extract_file(path, model, out_dir, batch_size=batch_size, device=device, clobber=True)
+    return sum(result.rows.values()) / (time.perf_counter() - start)
+
+
+RSS_CHILD = """
+import resource, sys, torch
+sys.path.insert(0, {repo!r})
+from latentcore.extract import extract_file
+sys.path.insert(0, {bench!r})
+from extract_throughput import vae_model
+extract_file({path!r}, vae_model(), {out!r}, batch_size=128, device="cpu", clobber=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_mb(path: Path, out: Path) -> float:
+    code = RSS_CHILD.format(repo=str(REPO), bench=str(REPO / "benchmarks"), path=str(path), out=str(out))
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(output.split()[-1]) / 1024
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patterns", type=int, default=4800)
+    parser.add_argument("--cutouts", type=int, default=48)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    results = {"device": args.device, "torch_threads": torch.get_num_threads()}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        scan = tmp / "scan.h5"
+        write_scan(scan, args.patterns)
+        vae = vae_model()
+        ceiling, best_batch = forward_ceiling(vae, (1, 60, 60), args.device)
+        piped = pipeline(vae, scan, tmp / "out", best_batch, args.device)
+        seed = seed_loop(vae, scan, "Scan 1/EBSD/Data/patterns", min(args.patterns, 1000), args.device)
+        results["vae"] = {"ceiling_items_s": ceiling, "best_batch": best_batch, "pipeline_items_s": piped,
+                          "seed_items_s": seed, "pipeline_over_ceiling": piped / ceiling,
+                          "pipeline_over_seed": piped / seed}
+
+        cutouts = tmp / "cutouts_preproc.h5"
+        write_cutouts(cutouts, args.cutouts)
+        nenya = nenya_model()
+        max_batch = 256 if args.device == "cuda" else 16  # ~13 img/s on 2 CPU cores: large batches only cost time
+        ceiling, best_batch = forward_ceiling(nenya, (1, 64, 64), args.device, max_batch, seconds=3.0)
+        piped = pipeline(nenya, cutouts, tmp / "out", best_batch, args.device)
+        seed = seed_loop(nenya, cutouts, "valid", min(args.cutouts, 24), args.device)
+        results["nenya_resnet18"] = {"ceiling_items_s": ceiling, "best_batch": best_batch,
+                                     "pipeline_items_s": piped, "seed_items_s": seed,
+                                     "pipeline_over_ceiling": piped / ceiling, "pipeline_over_seed": piped / seed}
+
+        big = tmp / "scan8x.h5"
+        write_scan(big, 8 * args.patterns)
+        small_rss, big_rss = peak_rss_mb(scan, tmp / "rss"), peak_rss_mb(big, tmp / "rss")
+        results["peak_rss_mb"] = {"n": small_rss, "8n": big_rss, "growth": big_rss - small_rss}
+    print(json.dumps(results, indent=2))
+    vae, nenya = results["vae"], results["nenya_resnet18"]
+    print(f"VAE 60x60:       pipeline/ceiling {vae['pipeline_over_ceiling']:.2f} (goal >= 0.90), "
+          f"pipeline/seed {vae['pipeline_over_seed']:.2f}x (goal >= 3.5)")
+    print(f"ResNet-18 64x64: pipeline/ceiling {nenya['pipeline_over_ceiling']:.2f} (goal >= 0.90), "
+          f"pipeline/seed {nenya['pipeline_over_seed']:.2f}x")
+    print(f"peak RSS growth for an 8x larger file: {results['peak_rss_mb']['growth']:.1f} MB (goal <= 50)")
+
+
+if __name__ == "__main__":
+    main()

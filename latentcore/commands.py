@@ -1,0 +1,65 @@
+"""`info` and `extract` commands (the rest register from their own modules; see cli.py)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from .errors import InputError
+
+
+def register(subparsers):
+    info = subparsers.add_parser("info", help="print what a file holds, as JSON")
+    info.add_argument("file")
+    info.set_defaults(func=run_info)
+
+    ex = subparsers.add_parser("extract", help="extract latents of data files into <stem>_latents.h5")
+    ex.add_argument("data", nargs="+", help="data files (HDF5, image folders, videos, ...)")
+    ex.add_argument("--model", required=True, help="checkpoint (.pth/.pt) or TorchScript file")
+    ex.add_argument("--options", help="model options JSON (Nenya's opts.json); optional when the checkpoint has them")
+    ex.add_argument("--arch", choices=("nenya", "vae", "torchscript"), help="detected from the checkpoint if left out")
+    ex.add_argument("--out", help="output folder (default: beside each input)")
+    ex.add_argument("--pool", choices=("mean", "max", "flatten"), default="mean", help="pooling of spatial latents")
+    ex.add_argument("--batch-size", type=int, default=64)
+    ex.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ex.add_argument("--partitions", help="comma-separated, e.g. valid,train (default: all present)")
+    ex.add_argument("--clobber", action="store_true", help="overwrite latents files that exist")
+    ex.set_defaults(func=run_extract)
+
+
+def run_info(args) -> int:
+    from .data import open_source
+
+    with open_source(args.file) as reader:
+        print(json.dumps(reader.info().to_dict(), indent=2, default=str))
+    return 0
+
+
+def run_extract(args) -> int:
+    from tqdm import tqdm
+
+    from .extract import extract_file
+    from .models import load_model
+
+    if args.options:
+        try:
+            with open(args.options) as f:
+                options = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the options JSON: {exc}", args.options) from exc
+    else:
+        options = None
+    model = load_model(args.model, arch=args.arch, options=options)
+    partitions = args.partitions.split(",") if args.partitions else None
+    for data in args.data:
+        with tqdm(desc=str(data), unit="item", file=sys.stderr) as bar:
+            def progress(done, total, message, bar=bar):
+                bar.total = total
+                bar.update(done - bar.n)
+
+            result = extract_file(data, model, args.out, pool=args.pool, batch_size=args.batch_size,
+                                  device=args.device, partitions=partitions, clobber=args.clobber,
+                                  progress=progress)
+        verb = "exists, skipped (use --clobber to overwrite)" if result.skipped else "written"
+        shapes = ", ".join(f"{p}: {n} rows" for p, n in result.rows.items())
+        print(f"{result.path}: {verb} ({shapes})")
+    return 0

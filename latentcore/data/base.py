@@ -1,0 +1,184 @@
+"""One interface for every input format, in the manner of kikuchipy's io plugins.
+
+A format is one module with a `Reader` subclass: a name, its usual extensions, a `sniff` that
+looks at the content, and methods that describe the file and stream contiguous batches.
+`open_source` picks the reader by content (extension only breaks ties).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import ClassVar, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+
+@dataclasses.dataclass
+class SourceInfo:
+    """What a file holds; `to_dict` is what `python -m latentcore info` prints."""
+
+    path: str
+    format: str
+    partitions: dict[str, int]  # partition name -> number of items
+    item_shape: tuple[int, ...]  # one item as yielded: (C, H, W), (C, T, H, W) or (D,) for features
+    dtype: str  # dtype stored in the file
+    is_features: bool = False  # rows are already latents/features: nothing to extract
+    has_coordinates: bool = False
+    grid_shape: tuple[int, int] | None = None  # (n_rows, n_columns) of a scan
+    step: tuple[float, float] | None = None  # (step_x, step_y) of a scan
+    metadata_columns: list[str] = dataclasses.field(default_factory=list)
+    extra: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Reader:
+    """Base class of every format reader. Subclasses set the class attributes and override
+    `info`, `read` and (when they have them) `coordinates`, `metadata`, `labels`."""
+
+    format_name: ClassVar[str] = ""
+    extensions: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError("no such file or folder", self.path)
+
+    # -- detection -------------------------------------------------------------------------
+    @classmethod
+    def sniff(cls, path: Path) -> bool:
+        """True when the content (not only the name) looks like this format."""
+        raise NotImplementedError
+
+    # -- description -----------------------------------------------------------------------
+    def info(self) -> SourceInfo:
+        raise NotImplementedError
+
+    @property
+    def partitions(self) -> list[str]:
+        return list(self.info().partitions)
+
+    def count(self, partition: str) -> int:
+        counts = self.info().partitions
+        if partition not in counts:
+            raise InputError(f"no partition {partition!r}; it holds {sorted(counts)}", self.path)
+        return counts[partition]
+
+    # -- data --------------------------------------------------------------------------------
+    def read(self, partition: str, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) of a partition as float32, shape (stop-start, *item_shape).
+        One contiguous read: this is what batching is built on."""
+        raise NotImplementedError
+
+    def read_rows(self, partition: str, indices) -> np.ndarray:
+        """Arbitrary rows (sorted or not), e.g. for a gallery of selected points."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if indices.size == 0:
+            return np.empty((0, *self.info().item_shape), np.float32)
+        order = np.argsort(indices)
+        out = np.empty((indices.size, *self.info().item_shape), np.float32)
+        for rows, positions in _contiguous_runs(indices[order], order):
+            out[positions] = self.read(partition, rows[0], rows[-1] + 1)
+        return out
+
+    def iter_batches(self, partition: str, batch_size: int = 256,
+                     allowed_indices=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (float32 batch, int64 row indices) in source order, reading contiguous slices.
+        `allowed_indices` restricts rows (as the seed's HDF5RGBDataset): runs of consecutive
+        indices are read as one slice, so a restriction costs no per-item reads."""
+        n = self.count(partition)
+        if allowed_indices is None:
+            for start in range(0, n, batch_size):
+                stop = min(start + batch_size, n)
+                yield self.read(partition, start, stop), np.arange(start, stop, dtype=np.int64)
+            return
+        indices = np.unique(np.asarray(allowed_indices, dtype=np.int64))
+        if indices.size and (indices[0] < 0 or indices[-1] >= n):
+            raise InputError(f"allowed_indices must lie in [0, {n}) for partition {partition!r}, "
+                             f"got range [{indices[0]}, {indices[-1]}]", self.path)
+        for start in range(0, indices.size, batch_size):
+            chunk = indices[start:start + batch_size]
+            yield self.read_rows(partition, chunk), chunk
+
+    def coordinates(self, partition: str = "all") -> tuple[np.ndarray, np.ndarray] | None:
+        """Scan x, y (float64, one per row) or None when the source has no positions."""
+        return None
+
+    def metadata(self, partition: str) -> pd.DataFrame | None:
+        """Per-row metadata table (cutout tables), or None."""
+        return None
+
+    def scan_maps(self) -> dict[str, np.ndarray]:
+        """Per-point maps stored beside the patterns (EDAX `IQ`, `CI`; Oxford `Band Contrast`)."""
+        return {}
+
+    def labels(self, partition: str) -> np.ndarray | None:
+        """Per-row labels (NPZ `y`), or None."""
+        return None
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _contiguous_runs(sorted_indices: np.ndarray, positions: np.ndarray):
+    """Split sorted indices into runs of consecutive values: [(rows, output positions), ...]."""
+    breaks = np.flatnonzero(np.diff(sorted_indices) != 1) + 1
+    return zip(np.split(sorted_indices, breaks), np.split(positions, breaks))
+
+
+_REGISTRY: list[type[Reader]] = []
+
+
+def register(cls: type[Reader]) -> type[Reader]:
+    """Class decorator: add a reader to the registry that `open_source` consults."""
+    _REGISTRY.append(cls)
+    return cls
+
+
+def registered_readers() -> list[type[Reader]]:
+    return list(_REGISTRY)
+
+
+def detect_format(path) -> type[Reader]:
+    """The reader whose `sniff` accepts the content; the extension breaks ties."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file or folder", path)
+    matches = [cls for cls in _REGISTRY if _safe_sniff(cls, path)]
+    if not matches:
+        known = ", ".join(sorted(cls.format_name for cls in _REGISTRY))
+        raise InputError(f"unrecognised or corrupt file: it matches none of the known formats ({known})",
+                         path)
+    by_extension = [cls for cls in matches if path.suffix.lower() in cls.extensions]
+    return (by_extension or matches)[0]
+
+
+def _safe_sniff(cls, path) -> bool:
+    try:
+        return bool(cls.sniff(path))
+    except InputError:  # a sniff that recognises its container but finds it broken says so
+        raise
+    except Exception:  # a sniff must never crash detection: a corrupt file simply matches nothing
+        return False
+
+
+def open_source(path, format: str | None = None, **options) -> Reader:
+    """Open any supported input; `format` forces a reader by its `format_name`; `options` go to
+    the reader's constructor (e.g. `num_frames` for videos)."""
+    if format is None:
+        return detect_format(path)(path, **options)
+    for cls in _REGISTRY:
+        if cls.format_name == format:
+            return cls(path, **options)
+    raise InputError(f"unknown format {format!r}; known: {sorted(c.format_name for c in _REGISTRY)}")

@@ -1,0 +1,9 @@
+"""The built-in demo: a small simulated nickel EBSD scan (40 x 60 patterns of 60 x 60 pixels, from
+../shared/data/ebsd, made with kikuchipy) with its band-contrast map, and a small VAE trained on it by
+this project's own trainer (`python -m latentcore train-vae`). Works offline, loads in seconds."""
+from pathlib import Path
+
+DEMO_DIR = Path(__file__).resolve().parent
+DEMO_SCAN = DEMO_DIR / "ni_grains_h5ebsd.h5"
+DEMO_BANDCONTRAST = DEMO_DIR / "ni_grains_bandcontrast.csv"
+DEMO_MODEL = DEMO_DIR / "vae_model.pth"  # written by the trainer; committed (a few MB at most)

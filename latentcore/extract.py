@@ -1,0 +1,280 @@
+"""Streamed, batched, deterministic latent extraction.
+
+source file -> Reader.iter_batches (contiguous reads, in a background thread) -> prepare_batch (the one
+place where inputs are shaped for a model) -> model forward under inference_mode (bf16 autocast on CUDA)
+-> pool_latents -> LatentsWriter (`<stem>_latents.h5.partial`, renamed when complete, resumable).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import queue
+import threading
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import open_source
+from .data.base import Reader
+from .errors import InputError
+from .latents import LatentsWriter, latents_path_for
+from .models.base import InputSpec, LoadedModel
+from .storage import sha256_file
+from .versions import package_versions
+
+POOLING = ("mean", "max", "flatten")
+Progress = Callable[[int, int, str], None]  # (rows done, rows in total, message)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for but no CUDA GPU is available (use --device auto or cpu)")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
+    return torch.device(device)
+
+
+def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
+    """Shape a reader's float32 batch (B, C, H, W) or (B, C, T, H, W) for a model: channels, size,
+    per-item normalisation. Every model's input convention lives here and nowhere else."""
+    channels = batch.shape[1]
+    if channels != spec.channels:
+        if channels == 1:
+            batch = batch.expand(-1, spec.channels, *batch.shape[2:])
+        elif spec.channels == 1:
+            batch = batch.mean(dim=1, keepdim=True)  # RGB into a grey-scale model
+        else:
+            raise InputError(f"the model takes {spec.channels} channels but the data has {channels}")
+    if spec.size is not None and tuple(batch.shape[-2:]) != tuple(spec.size):
+        lead = batch.shape[:-2]
+        batch = F.interpolate(batch.reshape(-1, 1, *batch.shape[-2:]), size=tuple(spec.size),
+                              mode="bilinear", align_corners=False).reshape(*lead, *spec.size)
+    if spec.normalize == "minmax":  # each item to [-1, 1], as the VAE was trained
+        flat = batch.reshape(len(batch), -1)
+        low, high = flat.amin(1, keepdim=True), flat.amax(1, keepdim=True)
+        flat = 2 * (flat - low) / (high - low).clamp_min(1e-12) - 1
+        batch = flat.reshape(batch.shape)
+    elif spec.normalize == "standard":
+        flat = batch.reshape(len(batch), -1)
+        flat = (flat - flat.mean(1, keepdim=True)) / flat.std(1, keepdim=True).clamp_min(1e-12)
+        batch = flat.reshape(batch.shape)
+    elif spec.normalize != "none":
+        raise InputError(f"unknown normalisation {spec.normalize!r}")
+    return batch.contiguous()
+
+
+def pool_latents(latents: torch.Tensor, pool: str = "mean") -> torch.Tensor:
+    """(B, C, ...) spatial or spatio-temporal latents -> (B, D): mean or max over the positions, or
+    everything flattened. Vectors (B, D) pass through."""
+    if pool not in POOLING:
+        raise InputError(f"pooling must be one of {POOLING}, got {pool!r}")
+    if latents.ndim == 2:
+        return latents
+    if pool == "flatten":
+        return latents.flatten(1)
+    positions = latents.flatten(2)
+    return positions.mean(-1) if pool == "mean" else positions.amax(-1)
+
+
+class Extractor:
+    """Runs one loaded model over batches: `extract_batch`, `extract_pooled`, `get_latent_shape`
+    (the names of the Cosmos seed's extractor)."""
+
+    def __init__(self, model: LoadedModel, device: str = "auto", pool: str = "mean", batch_size: int = 64):
+        if batch_size < 1:
+            raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        pool_latents(torch.zeros(1, 1), pool)  # validates the name early
+        self.model, self.pool, self.batch_size = model, pool, batch_size
+        self.device = resolve_device(device)
+        self.module = model.module.to(self.device).eval()
+
+    def _forward(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
+        tensor = torch.as_tensor(batch, dtype=torch.float32)
+        if self.device.type == "cuda":
+            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                                     enabled=self.device.type == "cuda"):
+            out = self.module(prepare_batch(tensor, self.model.input_spec))
+        if isinstance(out, (tuple, list)):  # e.g. (mu, logvar): the first output is the latent
+            out = out[0]
+        return out.float()
+
+    def extract_batch(self, batch) -> np.ndarray:
+        """(B, *item_shape) float32 -> pooled latents (B, D) float32."""
+        return pool_latents(self._forward(batch), self.pool).cpu().numpy()
+
+    def extract_pooled(self, item) -> np.ndarray:
+        """One item (*item_shape) -> its pooled latent (D,)."""
+        return self.extract_batch(np.asarray(item, np.float32)[None])[0]
+
+    def get_latent_shape(self, item_shape) -> tuple[int, ...]:
+        """The model's raw output shape for one item, before pooling (e.g. (C, T, H, W))."""
+        return tuple(self._forward(np.zeros((1, *item_shape), np.float32)).shape[1:])
+
+    def latent_dim(self, item_shape) -> int:
+        return int(pool_latents(torch.zeros(1, *self.get_latent_shape(item_shape)), self.pool).shape[1])
+
+    def iter_latents(self, reader: Reader, partition: str, indices=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(latents, row indices) per batch; reading runs one batch ahead in a background thread."""
+        batches = reader.iter_batches(partition, self.batch_size, allowed_indices=indices)
+        for batch, rows in prefetch(batches):
+            yield self.extract_batch(batch), rows
+
+
+def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
+    """Run `iterator` in a background thread, `depth` items ahead, so that file reads overlap the
+    forward pass (torch releases the GIL). Exceptions are re-raised in the consumer."""
+    items: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(done)
+        except BaseException as exc:  # handed over to the consumer
+            items.put(exc)
+
+    thread = threading.Thread(target=produce, daemon=True, name="latentcore-prefetch")
+    thread.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+@dataclasses.dataclass
+class ExtractResult:
+    path: Path
+    skipped: bool  # the latents file existed and clobber was off
+    rows: dict[str, int]  # partition -> rows in the file
+
+
+def default_partitions(reader: Reader) -> list[str]:
+    """Cutout files: every one of `valid`, `train` present; anything else: its single partition."""
+    names = reader.partitions
+    return [p for p in ("valid", "train") if p in names] or names[:1]
+
+
+def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean", batch_size: int = 64,
+                 device: str = "auto", partitions=None, allowed_indices=None, clobber: bool = False,
+                 progress: Progress | None = None, out_path=None) -> ExtractResult:
+    """Extract the latents of one file into `<stem>_latents.h5` (DESIGN.md section 5).
+
+    Skipped when the output exists unless `clobber`. Written under `.partial` and renamed when complete;
+    after an interruption the same call resumes from the rows already written.
+    """
+    out = Path(out_path) if out_path else latents_path_for(source, out_dir)
+    with open_source(source) as reader:
+        info = reader.info()
+        if info.is_features:
+            raise InputError("this file already holds features or latents: explore it directly, "
+                             "there is nothing to extract", source)
+        parts = list(partitions or default_partitions(reader))
+        rows = {p: _selected_rows(reader, p, allowed_indices) for p in parts}
+        if out.exists() and not clobber:
+            return ExtractResult(out, True, {p: len(r) for p, r in rows.items()})
+        extractor = Extractor(model, device, pool, batch_size)
+        dim = extractor.latent_dim(info.item_shape)
+        source_sha = sha256_file(reader.path)
+        fingerprint = {"source_sha256": source_sha, "model_sha256": model.sha256, "pool": pool,
+                       "partitions": parts, "rows": {p: _digest(r) for p, r in rows.items()}, "dim": dim}
+        writer = LatentsWriter(out, {p: (len(r), dim) for p, r in rows.items()}, fingerprint)
+        try:
+            _write_partitions(extractor, reader, writer, rows, progress)
+            _write_context(reader, writer, rows, allowed_indices is not None)
+            attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
+                     "model_options": model.options, "source": Path(source).name,
+                     "source_sha256": source_sha, "source_format": info.format, "pooling": pool,
+                     "device": str(extractor.device), "batch_size": batch_size, "latent_dim": dim,
+                     "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions()}
+            writer.finish(attrs)
+        finally:
+            writer.close()
+    return ExtractResult(out, False, {p: len(r) for p, r in rows.items()})
+
+
+def _selected_rows(reader: Reader, partition: str, allowed_indices) -> np.ndarray:
+    n = reader.count(partition)
+    if allowed_indices is None:
+        return np.arange(n, dtype=np.int64)
+    chosen = np.unique(np.asarray(allowed_indices, dtype=np.int64))
+    if chosen.size and (chosen[0] < 0 or chosen[-1] >= n):
+        raise InputError(f"allowed_indices must lie in [0, {n}) for partition {partition!r}", reader.path)
+    return chosen
+
+
+def _digest(rows: np.ndarray) -> str:
+    return hashlib.sha256(rows.tobytes()).hexdigest()[:16]
+
+
+def _write_partitions(extractor, reader, writer, rows, progress):
+    total = sum(len(r) for r in rows.values())
+    done = sum(writer.rows_done(p) for p in rows)
+    for partition, chosen in rows.items():
+        start = writer.rows_done(partition)
+        if start == len(chosen):
+            continue
+        whole = start == 0 and len(chosen) == reader.count(partition)
+        for latents, _ in extractor.iter_latents(reader, partition, None if whole else chosen[start:]):
+            writer.write_rows(partition, start, latents)
+            start += len(latents)
+            done += len(latents)
+            if progress:
+                progress(done, total, f"{reader.path.name} [{partition}]")
+
+
+def _write_context(reader, writer, rows, restricted: bool):
+    """Coordinates and grid for scans; the metadata table for cutouts; source row indices if restricted."""
+    for partition, chosen in rows.items():
+        if restricted:
+            writer.write_array(f"{partition}_indices", chosen)
+        table = reader.metadata(partition)
+        if table is not None:
+            writer.write_metadata(partition, table.iloc[chosen].reset_index(drop=True))
+    coords = reader.coordinates(next(iter(rows)))
+    if coords is not None and len(rows) == 1:
+        chosen = next(iter(rows.values()))
+        writer.write_array("x", np.asarray(coords[0], np.float64)[chosen])
+        writer.write_array("y", np.asarray(coords[1], np.float64)[chosen])
+        grid = reader.info().grid_shape
+        if grid is not None:
+            writer.write_array("grid_shape", np.asarray(grid, np.int64))
+
+
+def extract_array(extractor: Extractor, reader: Reader, partition: str, allowed_indices=None) -> np.ndarray:
+    """All latents of one partition in memory, (N, D) float32, rows in source order."""
+    chunks = [latents for latents, _ in extractor.iter_latents(reader, partition, allowed_indices)]
+    return np.concatenate(chunks) if chunks else np.empty((0, 0), np.float32)
+
+
+def model_latents_extract(opt, data_file, model_path, remove_module: bool = True,
+                          partitions=("train", "valid"), allowed_indices=None, device: str = "auto",
+                          pool: str = "mean") -> dict[str, np.ndarray]:
+    """The Nenya seed's entry point: `{partition: latents (N, feat_dim)}` for a preprocessed file.
+    `opt` is an options dict, a path to Nenya's options JSON, or None to use the checkpoint's own."""
+    from .models import load_model
+
+    model = load_model(model_path, options=opt, remove_module=remove_module)
+    batch_size = int(model.options.get("batch_size_valid", 64) or 64)
+    extractor = Extractor(model, device=device, pool=pool, batch_size=batch_size)
+    with open_source(data_file) as reader:
+        return {p: extract_array(extractor, reader, p, allowed_indices)
+                for p in partitions if p in reader.partitions}

@@ -1,0 +1,193 @@
+"""The latents file (DESIGN.md section 5): `<stem>_latents.h5`, readable with plain h5py.
+
+- one float32 dataset per partition (`valid`, `train`, or `all` for a scan), shape (N, D), source order;
+- scans: `x`, `y` (float64) and `grid_shape`; cutouts: the metadata table as `<partition>_metadata`
+  byte strings with a `columns` attribute (the source layout, copied);
+- attributes: model, model_sha256, source, source_sha256, pooling, device, versions, created.
+
+`LatentsWriter` streams rows into `<final>.partial` and renames it when complete. It records how many
+rows of each partition are done, so an interrupted run resumes where it stopped when the same
+source, model and parameters (the `fingerprint`) are used again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+SUFFIX = "_latents.h5"
+PARTIAL = ".partial"
+
+
+def latents_path_for(source, out_dir=None) -> Path:
+    """`<source stem with _preproc removed>_latents.h5`, beside the source or in `out_dir`."""
+    source = Path(source)
+    stem = source.stem if source.is_file() or source.suffix else source.name
+    stem = stem.replace("_preproc", "")
+    return Path(out_dir or source.parent) / f"{stem}{SUFFIX}"
+
+
+@dataclasses.dataclass
+class Latents:
+    """A latents file in memory."""
+
+    path: Path
+    partitions: dict[str, np.ndarray]  # name -> (N, D) float32
+    attrs: dict
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+    grid_shape: tuple[int, int] | None = None
+    metadata: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return next(iter(self.partitions.values())).shape[1]
+
+    def stacked(self, partitions=None) -> tuple[np.ndarray, pd.DataFrame]:
+        """All rows of the chosen partitions, one array, plus a table naming each row's origin
+        (`partition`, `index`) and its metadata columns."""
+        names = list(partitions or self.partitions)
+        arrays, tables = [], []
+        for name in names:
+            rows = self.partitions[name]
+            table = pd.DataFrame({"partition": name, "index": np.arange(len(rows))})
+            if name in self.metadata:
+                table = pd.concat([table, self.metadata[name].reset_index(drop=True)], axis=1)
+            arrays.append(rows)
+            tables.append(table)
+        return np.concatenate(arrays), pd.concat(tables, ignore_index=True)
+
+
+def read_latents(path) -> Latents:
+    """Read a `_latents.h5` file (or a plain (N, D) `.npy`) with checks that name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such latents file", path)
+    if path.suffix == ".npy":
+        array = np.load(path, allow_pickle=False)
+        if array.ndim != 2:
+            raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}", path)
+        return Latents(path, {"all": array.astype(np.float32, copy=False)}, {})
+    try:
+        with h5py.File(path, "r") as f:
+            names = [k for k in ("all", "valid", "train") if k in f]
+            if not names:
+                raise InputError("not a latents file: no 'all', 'valid' or 'train' dataset", path)
+            parts = {k: f[k][()] for k in names}
+            attrs = {k: _plain(v) for k, v in f.attrs.items()}
+            x = f["x"][()] if "x" in f else None
+            y = f["y"][()] if "y" in f else None
+            grid = tuple(int(v) for v in f["grid_shape"][()]) if "grid_shape" in f else None
+            meta = {k: read_byte_table(f[f"{k}_metadata"]) for k in names if f"{k}_metadata" in f}
+    except OSError as exc:
+        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+    for name, rows in parts.items():
+        if rows.ndim != 2:
+            raise InputError(f"dataset {name!r} must be (N, D), got {rows.shape}", path)
+    if x is not None and len(x) != len(parts[names[0]]):
+        raise InputError(f"x has {len(x)} values but {names[0]!r} has {len(parts[names[0]])} rows", path)
+    return Latents(path, parts, attrs, x, y, grid, meta)
+
+
+def read_byte_table(dataset) -> pd.DataFrame:
+    """A ulmo-style metadata table: byte strings (N, ncols) with a `columns` attribute."""
+    columns = [_plain(c) for c in dataset.attrs["columns"]]
+    table = pd.DataFrame(dataset[()].astype(str), columns=columns)
+    for name in table.columns:  # numbers were stored as their text: give them back as numbers
+        converted = pd.to_numeric(table[name], errors="coerce")
+        if converted.notna().all():
+            table[name] = converted
+    return table
+
+
+def write_byte_table(group, name: str, table: pd.DataFrame):
+    data = table.to_numpy(dtype=str).astype(np.bytes_)
+    dataset = group.create_dataset(name, data=data)
+    dataset.attrs["columns"] = np.array(list(table.columns), dtype=np.bytes_)
+
+
+def _plain(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class LatentsWriter:
+    """Stream latents into `<final>.partial`; `finish()` renames it. Resumable (see module doc)."""
+
+    def __init__(self, final_path, shapes: dict[str, tuple[int, int]], fingerprint: dict):
+        self.final_path = Path(final_path)
+        self.tmp_path = self.final_path.with_name(self.final_path.name + PARTIAL)
+        self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
+        self.final_path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self._open_or_resume(shapes)
+
+    def _open_or_resume(self, shapes):
+        if self.tmp_path.exists():
+            try:
+                f = h5py.File(self.tmp_path, "a")
+                if f.attrs.get("fingerprint") == self.fingerprint and all(
+                        k in f and f[k].shape == tuple(s) for k, s in shapes.items()):
+                    return f
+                f.close()
+            except OSError:
+                pass  # a partial file broken by the interruption: start again
+            self.tmp_path.unlink()
+        f = h5py.File(self.tmp_path, "w")
+        f.attrs["fingerprint"] = self.fingerprint
+        for name, (n, d) in shapes.items():
+            f.create_dataset(name, shape=(n, d), dtype="f4", chunks=(max(1, min(n, 65536 // max(d, 1))), d))
+            f[name].attrs["rows_done"] = 0
+        return f
+
+    def rows_done(self, partition: str) -> int:
+        return int(self.file[partition].attrs["rows_done"])
+
+    def write_rows(self, partition: str, start: int, rows: np.ndarray):
+        """Rows must arrive in order; the done-counter moves only after the data is flushed."""
+        dataset = self.file[partition]
+        dataset[start:start + len(rows)] = rows
+        self.file.flush()
+        dataset.attrs["rows_done"] = start + len(rows)
+
+    def write_array(self, name: str, values):
+        if name in self.file:
+            del self.file[name]
+        self.file.create_dataset(name, data=np.asarray(values))
+
+    def write_metadata(self, partition: str, table: pd.DataFrame):
+        name = f"{partition}_metadata"
+        if name in self.file:
+            del self.file[name]
+        write_byte_table(self.file, name, table)
+
+    def finish(self, attrs: dict) -> Path:
+        for name, dataset in self.file.items():
+            if "rows_done" in dataset.attrs:
+                if dataset.attrs["rows_done"] != dataset.shape[0]:
+                    raise RuntimeError(f"{self.tmp_path}: partition {name!r} is incomplete")
+                del dataset.attrs["rows_done"]
+        del self.file.attrs["fingerprint"]
+        for key, value in attrs.items():
+            self.file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, default=str)
+        self.file.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        self.file.close()
+        os.replace(self.tmp_path, self.final_path)
+        return self.final_path
+
+    def close(self):
+        """Leave the partial file in place (for resuming) after an interruption."""
+        if self.file.id.valid:
+            self.file.close()

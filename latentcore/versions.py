@@ -1,0 +1,14 @@
+"""Package versions recorded in every latents file and report, for reproducibility."""
+from importlib import metadata
+
+PACKAGES = ("latentcore", "torch", "numpy", "h5py", "scipy", "scikit-learn", "umap-learn", "hdbscan", "pandas")
+
+
+def package_versions(packages=PACKAGES) -> dict[str, str]:
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

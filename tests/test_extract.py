@@ -1,0 +1,137 @@
+"""Extraction: streamed batches into the latents file, pooling, determinism, skip/clobber, resume."""
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from latentcore.data import open_source
+from latentcore.errors import InputError
+from latentcore.extract import Extractor, extract_file, pool_latents, prepare_batch
+from latentcore.latents import read_latents
+from latentcore.models.base import InputSpec, LoadedModel
+from latentcore.models.vae import ConvVAE, VAEConfig, VAEEncoder
+from latentcore.storage import sha256_file
+
+
+@pytest.fixture(scope="module")
+def vae_model():
+    torch.manual_seed(0)
+    vae = ConvVAE(VAEConfig(input_size=60, latent_dim=4, channels=(8, 16))).eval()
+    return LoadedModel("vae", "vae", VAEEncoder(vae), InputSpec(1, (60, 60), "minmax"), sha256="test-vae")
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_scan_latents_file_has_rows_coordinates_and_provenance(ebsd_h5, vae_model, tmp_path):
+    result = extract_file(ebsd_h5, vae_model, tmp_path, batch_size=256, device="cpu")
+    assert result.path == tmp_path / "ni_grains_h5ebsd_latents.h5" and not result.skipped
+    latents = read_latents(result.path)
+    assert latents.partitions["all"].shape == (2400, 4)
+    assert latents.partitions["all"].dtype == np.float32
+    assert latents.grid_shape == (40, 60)
+    with open_source(ebsd_h5) as reader:
+        x, y = reader.coordinates("all")
+        first = reader.read("all", 0, 3)
+    np.testing.assert_array_equal(latents.x, x)
+    np.testing.assert_array_equal(latents.y, y)
+    assert latents.attrs["source_sha256"] == sha256_file(ebsd_h5)
+    assert latents.attrs["model_sha256"] == "test-vae" and latents.attrs["pooling"] == "mean"
+    assert "torch" in latents.attrs["versions"]
+    # the rows are the model's latents of the source rows, in source order
+    expected = Extractor(vae_model, "cpu").extract_batch(first)
+    np.testing.assert_allclose(latents.partitions["all"][:3], expected, rtol=1e-5, atol=1e-6)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_same_input_and_model_give_byte_identical_latents(ebsd_h5, vae_model, tmp_path):
+    one = extract_file(ebsd_h5, vae_model, tmp_path / "a", batch_size=128, device="cpu").path
+    two = extract_file(ebsd_h5, vae_model, tmp_path / "b", batch_size=128, device="cpu").path
+    with h5py.File(one) as a, h5py.File(two) as b:
+        assert a["all"][()].tobytes() == b["all"][()].tobytes()
+
+
+def test_existing_file_is_skipped_unless_clobber(ebsd_h5, vae_model, tmp_path):
+    first = extract_file(ebsd_h5, vae_model, tmp_path, batch_size=512, device="cpu")
+    with h5py.File(first.path, "a") as f:
+        f.attrs["marker"] = "kept"
+    again = extract_file(ebsd_h5, vae_model, tmp_path, batch_size=512, device="cpu")
+    assert again.skipped
+    assert read_latents(first.path).attrs["marker"] == "kept"
+    clobbered = extract_file(ebsd_h5, vae_model, tmp_path, batch_size=512, device="cpu", clobber=True)
+    assert not clobbered.skipped and "marker" not in read_latents(first.path).attrs
+
+
+def test_interrupted_run_resumes_from_the_rows_written(ebsd_h5, vae_model, tmp_path):
+    reference = read_latents(extract_file(ebsd_h5, vae_model, tmp_path / "ref", batch_size=200,
+                                          device="cpu").path).partitions["all"]
+
+    def stop_after_1000(done, total, message):
+        if done >= 1000:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        extract_file(ebsd_h5, vae_model, tmp_path, batch_size=200, device="cpu", progress=stop_after_1000)
+    final = tmp_path / "ni_grains_h5ebsd_latents.h5"
+    assert not final.exists() and final.with_name(final.name + ".partial").exists()
+
+    seen = []
+    extract_file(ebsd_h5, vae_model, tmp_path, batch_size=200, device="cpu",
+                 progress=lambda done, total, message: seen.append(done))
+    assert seen[0] == 1200 and seen[-1] == 2400  # resumed after the 1000 rows already written
+    np.testing.assert_array_equal(read_latents(final).partitions["all"], reference)
+    assert not final.with_name(final.name + ".partial").exists()
+
+
+def test_allowed_indices_restrict_rows_and_keep_their_coordinates(ebsd_h5, vae_model, tmp_path):
+    chosen = np.r_[5:50, 700:730, 2399]
+    full = read_latents(extract_file(ebsd_h5, vae_model, tmp_path / "full", device="cpu").path)
+    part = read_latents(extract_file(ebsd_h5, vae_model, tmp_path / "part", device="cpu",
+                                     allowed_indices=chosen).path)
+    assert part.partitions["all"].shape == (len(chosen), 4)
+    np.testing.assert_allclose(part.partitions["all"], full.partitions["all"][chosen], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(part.x, full.x[chosen])
+    with h5py.File(part.path) as f:
+        np.testing.assert_array_equal(f["all_indices"][()], chosen)
+
+
+@pytest.mark.parametrize("pool, expected", [
+    ("mean", lambda z: z.reshape(2, 3, -1).mean(-1)),
+    ("max", lambda z: z.reshape(2, 3, -1).max(-1)),
+    ("flatten", lambda z: z.reshape(2, -1)),
+])
+def test_pooling_of_spatiotemporal_latents(pool, expected):
+    z = torch.randn(2, 3, 4, 5, 6)  # (B, C, T, H, W)
+    np.testing.assert_allclose(pool_latents(z, pool).numpy(), expected(z.numpy()), rtol=1e-6)
+
+
+def test_unknown_pooling_is_refused():
+    with pytest.raises(InputError, match="pooling"):
+        pool_latents(torch.zeros(1, 2, 3, 3), "median")
+
+
+def test_prepare_batch_repeats_channels_resizes_and_normalises():
+    batch = torch.rand(2, 1, 30, 40) * 100
+    out = prepare_batch(batch, InputSpec(channels=3, size=(64, 64), normalize="minmax"))
+    assert out.shape == (2, 3, 64, 64)
+    assert torch.equal(out[:, 0], out[:, 2])
+    assert torch.allclose(out.amin((1, 2, 3)), torch.tensor(-1.0)) and torch.allclose(out.amax((1, 2, 3)), torch.tensor(1.0))
+    video = prepare_batch(torch.rand(1, 1, 4, 10, 10), InputSpec(channels=1, size=(20, 20)))
+    assert video.shape == (1, 1, 4, 20, 20)
+
+
+def test_get_latent_shape_reports_the_unpooled_output():
+    conv = torch.nn.Conv3d(1, 5, kernel_size=3, padding=1)
+    model = LoadedModel("video", "torchscript", conv, InputSpec(1, None, "none"))
+    extractor = Extractor(model, "cpu", pool="mean")
+    assert extractor.get_latent_shape((1, 4, 8, 8)) == (5, 4, 8, 8)
+    assert extractor.extract_pooled(np.zeros((1, 4, 8, 8), np.float32)).shape == (5,)
+    assert Extractor(model, "cpu", pool="flatten").latent_dim((1, 4, 8, 8)) == 5 * 4 * 8 * 8
+
+
+def test_cuda_requested_without_gpu_is_a_clear_error(vae_model):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        Extractor(vae_model, "cuda")
