@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..storage import resolve_path
 
 
 @dataclasses.dataclass
@@ -176,6 +177,7 @@ def _safe_sniff(cls, path) -> bool:
 def open_source(path, format: str | None = None, **options) -> Reader:
     """Open any supported input; `format` forces a reader by its `format_name`; `options` go to
     the reader's constructor (e.g. `num_frames` for videos)."""
+    path = resolve_path(path)  # `s3://bucket/key`: read from the local download cache (storage/s3.py)
     if format is None:
         return detect_format(path)(path, **options)
     for cls in _REGISTRY:

@@ -1,0 +1,14 @@
+"""Readers for every input format (one module per format, registered with `@register`), chosen by
+content with `open_source(path)`; band-contrast tables and their alignment to scan coordinates.
+
+    with open_source("scan.h5") as reader:
+        info = reader.info()
+        for batch, rows in reader.iter_batches("all", batch_size=256):
+            ...
+"""
+from . import edax, h5ebsd, images, latents_source, nenya, npz_features, oxford, video  # noqa: F401  (register)
+from .bandcontrast import align_to_coordinates, read_bandcontrast
+from .base import Reader, SourceInfo, detect_format, open_source, register, registered_readers
+
+__all__ = ["Reader", "SourceInfo", "align_to_coordinates", "detect_format", "open_source",
+           "read_bandcontrast", "register", "registered_readers"]

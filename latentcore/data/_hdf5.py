@@ -1,0 +1,153 @@
+"""What the HDF5 readers share: content sniffing, one lazily opened handle per reader (dropped
+when pickled, so a Dask worker reopens it), a chunk cache, and errors that name the file."""
+from __future__ import annotations
+
+from typing import Callable
+
+import h5py
+import numpy as np
+
+from ..errors import InputError
+from ._checks import check_range, check_finite
+from .base import Reader
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_SIGNATURE_OFFSETS = (0, 512, 1024, 2048)  # after a user block, the signature moves to 512 * 2**k
+# Big enough for a few compressed chunks of patterns, so a batch boundary that splits a chunk
+# does not decompress it twice; small enough for many readers in one Dask worker.
+CHUNK_CACHE_BYTES = 64 * 2**20
+CHUNK_CACHE_SLOTS = 10007  # a prime, as HDF5 advises
+
+
+def has_hdf5_signature(path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        for offset in _SIGNATURE_OFFSETS:
+            f.seek(offset)
+            if f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                return True
+    return False
+
+
+def open_h5(path) -> h5py.File:
+    try:
+        return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS)
+    except OSError as exc:
+        raise InputError(f"cannot open HDF5 file (truncated or corrupt?): {exc}", path) from exc
+
+
+def sniff_h5(path, test: Callable[[h5py.File], bool]) -> bool:
+    """True when `path` is HDF5 and `test(file)` holds; an HDF5 signature on a file that will not
+    open raises InputError (truncated or corrupt), so detection says so instead of 'unknown'."""
+    if not has_hdf5_signature(path):
+        return False
+    with open_h5(path) as f:
+        return bool(test(f))
+
+
+def find_scan(f: h5py.File, subpath: str, scan: str | None = None) -> str | None:
+    """Name of the first top-level group holding `subpath` (scans may be named anything)."""
+    names = [scan] if scan else list(f)
+    for name in names:
+        if name in f and isinstance(f[name], h5py.Group) and subpath in f[name]:
+            return name
+    return None
+
+
+def header_value(group: h5py.Group, name: str, default=None):
+    """A header entry stored as a (1,) array (or scalar), as a plain Python value; strings are
+    decoded and big-endian numbers come back native."""
+    if name not in group:
+        return default
+    value = np.asarray(group[name][()])
+    value = value.reshape(-1)[0] if value.size == 1 else value
+    if isinstance(value, bytes):
+        return value.decode(errors="replace").rstrip("\x00")
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def per_point_maps(group: h5py.Group, n: int, exclude=()) -> dict[str, np.ndarray]:
+    """Every 1-D numeric dataset of length n in `group` (IQ, CI, Band Contrast, ...) as float64."""
+    maps = {}
+    for name, item in group.items():
+        if (name not in exclude and isinstance(item, h5py.Dataset) and item.shape == (n,)
+                and item.dtype.kind in "biuf"):
+            maps[name] = item[()].astype(np.float64)
+    return maps
+
+
+def byte_table_columns(f: h5py.File, name: str, n: int, path) -> list[str]:
+    """Column names of a ulmo byte table `name` (N, ncols) with a `columns` attribute, checked
+    against the n rows it describes; [] when the file has no such table."""
+    if name not in f:
+        return []
+    table = f[name]
+    if "columns" not in table.attrs or table.ndim != 2:
+        raise InputError(f"{name!r} must be a (N, ncols) table with a 'columns' attribute", path)
+    columns = [c.decode() if isinstance(c, bytes) else str(c)
+               for c in np.asarray(table.attrs["columns"]).reshape(-1)]
+    if table.shape != (n, len(columns)):
+        raise InputError(f"{name!r} has shape {table.shape} but its partition has {n} rows and "
+                         f"'columns' names {len(columns)} columns", path)
+    return columns
+
+
+class H5Reader(Reader):
+    """Base of the HDF5 readers: subclasses implement `_describe(file)` -> SourceInfo (validating
+    the layout) and `_dataset_name(partition)`; `read` reshapes a stored slice to the item shape."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self._file, self._datasets = None, {}
+        self._info = self._describe(self.file)
+
+    @property
+    def file(self) -> h5py.File:
+        if self._file is None or not self._file.id.valid:
+            self._file = open_h5(self.path)
+        return self._file
+
+    def info(self):
+        return self._info
+
+    def require(self, name: str) -> h5py.Dataset:
+        if name not in self.file or not isinstance(self.file[name], h5py.Dataset):
+            raise InputError(f"not a {self.format_name} file: no dataset {name!r}", self.path)
+        return self.file[name]
+
+    def read(self, partition: str, start: int, stop: int) -> np.ndarray:
+        start, stop = check_range(self, partition, start, stop)
+        dataset = self._open_dataset(self._dataset_name(partition))
+        try:
+            block = dataset[start:stop]  # one contiguous hyperslab read
+        except OSError as exc:
+            raise InputError(f"cannot read rows {start}:{stop} of {dataset.name!r} (corrupt file?): {exc}",
+                             self.path) from exc
+        block = block.astype(np.float32, copy=False).reshape((stop - start, *self._info.item_shape))
+        if dataset.dtype.kind == "f":
+            check_finite(block, f"{dataset.name} rows {start}:{stop}", self.path)
+        return block
+
+    def _open_dataset(self, name: str) -> h5py.Dataset:
+        """Kept open: HDF5's chunk cache lives with an open dataset, so reads of neighbouring
+        rows (small batches, allowed_indices runs) decompress each chunk once, not once per read."""
+        if name not in self._datasets or not self._datasets[name].id.valid:
+            self._datasets[name] = self.file[name]
+        return self._datasets[name]
+
+    def _describe(self, f: h5py.File):
+        raise NotImplementedError
+
+    def _dataset_name(self, partition: str) -> str:
+        raise NotImplementedError
+
+    def close(self):
+        if self._file is not None and self._file.id.valid:
+            self._file.close()
+        self._file, self._datasets = None, {}
+
+    def __getstate__(self):  # an open h5py handle cannot be pickled: the copy reopens lazily
+        state = self.__dict__.copy()
+        state["_file"], state["_datasets"] = None, {}
+        return state

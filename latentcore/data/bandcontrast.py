@@ -1,0 +1,80 @@
+"""Band-contrast (or any per-point value) tables `x,y,bandcontrast`, and their alignment to the
+pattern coordinates BY x,y VALUE (never by row position), tolerant to float round-off."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from ..errors import InputError
+from ._checks import infer_step
+
+
+def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:
+    """The table with numeric, finite `x`, `y` and `column` (other columns are kept as read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such band-contrast file", path)
+    try:
+        table = pd.read_csv(path, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read as CSV: {exc}", path) from exc
+    table.columns = [str(name).strip() for name in table.columns]
+    missing = [name for name in ("x", "y", column) if name not in table.columns]
+    if missing:
+        raise InputError(f"missing column(s) {missing}: expected x,y,{column}, found {list(table.columns)}", path)
+    if table.empty:
+        raise InputError("the table has a header but no rows", path)
+    for name in ("x", "y", column):
+        table[name] = _numeric_column(table[name], name, path)
+    table.attrs["path"] = str(path)  # so that alignment errors can name the file
+    return table
+
+
+def _numeric_column(values: pd.Series, name: str, path) -> pd.Series:
+    numeric = pd.to_numeric(values, errors="coerce").astype(np.float64)
+    bad = ~np.isfinite(numeric.to_numpy())
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputError(f"column {name!r} has {int(bad.sum())} empty, NaN or non-numeric values "
+                         f"(first on line {first + 2}: {values.iloc[first]!r})", path)
+    return numeric
+
+
+def align_to_coordinates(table: pd.DataFrame, x, y, column: str = "bandcontrast",
+                         tolerance: float | None = None) -> np.ndarray:
+    """`table[column]` reordered to the pattern coordinates (x[i], y[i]): each pattern takes the
+    table row at the same position, within `tolerance` (default a quarter of the grid step).
+    The table may cover more than the patterns (full field vs ROI), never less."""
+    path = table.attrs.get("path")
+    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
+    if len(x) != len(y):
+        raise InputError(f"x has {len(x)} values but y has {len(y)}", path)
+    for name in ("x", "y", column):
+        if name not in table.columns:
+            raise InputError(f"table lacks column {name!r} (has {list(table.columns)})", path)
+    table_xy = table[["x", "y"]].to_numpy(np.float64)
+    tolerance = tolerance or _default_tolerance(x, y, table_xy)
+    tree = cKDTree(table_xy)
+    distance, nearest = tree.query(np.column_stack([x, y]), k=2, distance_upper_bound=tolerance)
+    if np.isfinite(distance[:, 1]).any():
+        first = int(np.flatnonzero(np.isfinite(distance[:, 1]))[0])
+        raise InputError(f"the table holds two rows within {tolerance:g} of ({x[first]:g}, {y[first]:g}): "
+                         "duplicate coordinates cannot be aligned", path)
+    missing = ~np.isfinite(distance[:, 0])
+    if missing.any():
+        first = int(np.flatnonzero(missing)[0])
+        raise InputError(
+            f"cannot align the table ({len(table)} rows) to the {len(x)} pattern coordinates: "
+            f"{int(missing.sum())} coordinates have no table row within {tolerance:g} (first: x={x[first]:g}, "
+            f"y={y[first]:g}); the table covers another region or grid", path)
+    return table[column].to_numpy(np.float64)[nearest[:, 0]]
+
+
+def _default_tolerance(x, y, table_xy) -> float:
+    steps = [s for s in (infer_step(x), infer_step(y)) if s]
+    if not steps:  # a single pattern: take the table's spacing
+        steps = [s for s in (infer_step(table_xy[:, 0]), infer_step(table_xy[:, 1])) if s]
+    return 0.25 * min(steps) if steps else 1e-6
