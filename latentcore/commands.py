@@ -51,14 +51,20 @@ def run_extract(args) -> int:
     model = load_model(args.model, arch=args.arch, options=options)
     partitions = args.partitions.split(",") if args.partitions else None
     for data in args.data:
-        with tqdm(desc=str(data), unit="item", file=sys.stderr) as bar:
-            def progress(done, total, message, bar=bar):
-                bar.total = total
-                bar.update(done - bar.n)
+        bars = []  # created on the first progress report, so that an early error prints one line only
 
+        def progress(done, total, message):
+            if not bars:
+                bars.append(tqdm(total=total, desc=message, unit="item", file=sys.stderr))
+            bars[0].update(done - bars[0].n)
+
+        try:
             result = extract_file(data, model, args.out, pool=args.pool, batch_size=args.batch_size,
                                   device=args.device, partitions=partitions, clobber=args.clobber,
                                   progress=progress)
+        finally:
+            for bar in bars:
+                bar.close()
         verb = "exists, skipped (use --clobber to overwrite)" if result.skipped else "written"
         shapes = ", ".join(f"{p}: {n} rows" for p, n in result.rows.items())
         print(f"{result.path}: {verb} ({shapes})")
