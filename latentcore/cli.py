@@ -14,6 +14,10 @@ from .errors import LatentError
 
 COMMAND_MODULES = (
     "latentcore.commands",
+    "latentcore.analysis.cli",
+    "latentcore.batch_cli",
+    "latentcore.analysis.rank_cli",
+    "latentcore.train.cli",
 )
 
 

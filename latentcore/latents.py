@@ -29,7 +29,9 @@ PARTIAL = ".partial"
 
 def latents_path_for(source, out_dir=None) -> Path:
     """`<source stem with _preproc removed>_latents.h5`, beside the source or in `out_dir`."""
-    source = Path(source)
+    if str(source).startswith("s3://"):  # never beside an object in S3: a local folder, default the current one
+        out_dir = out_dir or Path.cwd()
+    source = Path(str(source).removeprefix("s3://"))
     stem = source.stem if source.is_file() or source.suffix else source.name
     stem = stem.replace("_preproc", "")
     return Path(out_dir or source.parent) / f"{stem}{SUFFIX}"

@@ -1,4 +1,19 @@
-"""Where files live: local paths, atomic writes, hashing (and S3, see s3.py)."""
+"""Where files live: local paths, atomic writes, hashing, and S3 (see s3.py)."""
+from pathlib import Path
+
 from .local import atomic_path, sha256_file
 
-__all__ = ["atomic_path", "sha256_file"]
+__all__ = ["atomic_path", "sha256_file", "is_s3_uri", "resolve_path"]
+
+
+def is_s3_uri(value) -> bool:
+    return isinstance(value, str) and value.startswith("s3://")
+
+
+def resolve_path(path_or_uri, cache_dir=None, settings=None, progress=None) -> Path:
+    """A local path for anything a reader accepts: `s3://bucket/key` is downloaded to the S3 cache
+    (keyed by ETag and size, see s3.py), a local path is returned as it is. boto3 loads only here."""
+    if is_s3_uri(str(path_or_uri)):
+        from .s3 import resolve_path as download_to_cache
+        return download_to_cache(str(path_or_uri), cache_dir, settings, progress)
+    return Path(path_or_uri)

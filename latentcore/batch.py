@@ -1,0 +1,268 @@
+"""Batch extraction over many files, in this process or on a Dask cluster (DESIGN.md section 9).
+
+One task = one file: check for existing latents (skip unless clobber), download the source when it is
+in S3, extract with the same `extract_file` as local runs, write, upload, delete the temporaries.
+A failing file never stops the others: every file ends as done, skipped or failed (with the reason),
+and a re-run finishes only what is missing (finished outputs are skipped; a local `.partial` resumes).
+
+Workers load the model once per process (`worker_model` caches it) and use the GPU when they have
+one (`device="auto"`). The task graph carries plain values only: file names, options, S3 settings,
+never credentials; each worker takes its credentials from its own environment, profile or role.
+For a remote cluster the checkpoint and the sources must be reachable from the workers (S3 or a
+shared file system) and latentcore installed there.
+
+    python -m latentcore batch --model ckpt.pth --options opts.json s3://bucket/pp/ --out s3://bucket/latents \
+        --scheduler local --workers 4
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from .errors import InputError
+from .latents import latents_path_for
+from .storage import is_s3_uri, resolve_path
+from .storage.s3 import S3Error, S3Settings
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchJob:
+    """What every task needs besides its file name (plain values: it is sent to the workers)."""
+
+    model: str  # checkpoint path or s3:// URI
+    out: str | None = None  # local folder, s3://bucket/prefix, or None: beside each source
+    arch: str | None = None
+    options: dict | None = None  # model options (Nenya's opts.json content)
+    pool: str = "mean"
+    batch_size: int | None = None  # None: the options' batch_size_valid, else 64
+    device: str = "auto"
+    partitions: tuple[str, ...] | None = None
+    clobber: bool = False
+    s3: S3Settings = dataclasses.field(default_factory=S3Settings.from_env)
+    work_dir: str | None = None  # temporaries (downloads, latents before upload); default: system temp
+
+
+@dataclasses.dataclass
+class FileOutcome:
+    source: str
+    status: str  # done | skipped | failed
+    output: str = ""
+    reason: str = ""
+    seconds: float = 0.0
+    rows: int = 0
+    worker: str = ""
+    model_loads: int = 0  # models loaded so far by the process that ran this file (once per worker)
+
+
+# -- one file ---------------------------------------------------------------------------------
+
+def output_for(source: str, out: str | None) -> str:
+    """Where the latents of `source` go: `<stem>_latents.h5` in `out` (folder or S3 prefix), or
+    beside the source (in S3 when the source is there)."""
+    from .storage.s3 import join_uri, latents_uri_for, safe_file_name, parse_s3_uri
+
+    if is_s3_uri(source):
+        name = latents_path_for(Path(safe_file_name(parse_s3_uri(source)[1]))).name
+    else:
+        name = latents_path_for(source).name
+    if out is None:
+        return latents_uri_for(source) if is_s3_uri(source) else str(latents_path_for(source))
+    return join_uri(out, name) if is_s3_uri(out) else str(Path(out) / name)
+
+
+def output_exists(target: str, settings: S3Settings) -> bool:
+    from .storage.s3 import exists
+
+    return exists(target, settings) if is_s3_uri(target) else Path(target).is_file()
+
+
+def process_file(source: str, job: BatchJob) -> FileOutcome:
+    """Run one file end to end; never raises: a failure becomes a `failed` outcome with its reason."""
+    start = time.perf_counter()
+    outcome = FileOutcome(str(source), FAILED, worker=_worker_name())
+    try:
+        outcome.output = output_for(str(source), job.out)
+        if not job.clobber and output_exists(outcome.output, job.s3):
+            outcome.status = SKIPPED
+        else:
+            outcome.rows = _extract_one(str(source), outcome.output, job)
+            outcome.status = DONE
+    except Exception as exc:  # reported in the summary; the other files go on
+        outcome.reason = _reason(exc)
+    outcome.model_loads = model_loads()
+    outcome.seconds = time.perf_counter() - start
+    return outcome
+
+
+def _extract_one(source: str, target: str, job: BatchJob) -> int:
+    from .extract import extract_file
+    from .storage.s3 import download_to, safe_file_name, parse_s3_uri, upload
+
+    if job.work_dir:
+        Path(job.work_dir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="latentcore-batch-", dir=job.work_dir) as tmp:
+        local_source = Path(source)
+        if is_s3_uri(source):  # its own copy, deleted with the folder (the cache is for interactive use)
+            local_source = download_to(source, Path(tmp) / safe_file_name(parse_s3_uri(source)[1]), job.s3)
+        local_out = Path(tmp) / "out" / Path(target.rsplit("/", 1)[-1]).name if is_s3_uri(target) else Path(target)
+        model = worker_model(job)
+        batch_size = job.batch_size or int(model.options.get("batch_size_valid") or 64)
+        result = extract_file(local_source, model, out_path=local_out, pool=job.pool, batch_size=batch_size,
+                              device=job.device, partitions=list(job.partitions) if job.partitions else None,
+                              clobber=True)
+        if is_s3_uri(target):  # S3 shows the object only once the upload completes: never half-written
+            upload(result.path, target, job.s3)
+        return sum(result.rows.values())
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) if isinstance(exc, (InputError, S3Error)) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())  # one line in the summary table
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().name
+    except (ImportError, ValueError):
+        return "local"
+
+
+# -- the model, once per worker process -------------------------------------------------------
+
+_MODELS: dict = {}
+_MODELS_LOCK = threading.Lock()
+_LOADS = [0]
+
+
+def worker_model(job: BatchJob):
+    """The job's model, loaded once per process (a Dask worker process keeps it between tasks)."""
+    from .models import load_model
+
+    path = resolve_path(job.model, settings=job.s3)  # an S3 checkpoint lands in the worker's cache
+    if not path.is_file():
+        raise InputError("checkpoint not found on this worker", job.model)
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns, job.arch, json.dumps(job.options, sort_keys=True, default=str))
+    with _MODELS_LOCK:  # threads of one worker wait for the first load instead of repeating it
+        if key not in _MODELS:
+            _MODELS[key] = load_model(path, arch=job.arch, options=job.options)
+            _LOADS[0] += 1
+        return _MODELS[key]
+
+
+def model_loads() -> int:
+    """How many times this process loaded a model (tests check once per worker)."""
+    return _LOADS[0]
+
+
+# -- many files -------------------------------------------------------------------------------
+
+def run_batch(sources: Iterable[str], job: BatchJob, scheduler: str | None = None, workers: int | None = None,
+              on_result: Callable[[FileOutcome], None] | None = None) -> list[FileOutcome]:
+    """Process every source; outcomes in the order of `sources`.
+
+    scheduler: None runs the files one after another in this process; "local" starts a Dask
+    LocalCluster (`workers` processes, one thread each); an address ("tcp://host:8786") connects to
+    a running cluster (dask-jobqueue on SLURM/PBS, Kubernetes, ...).
+    """
+    sources = [str(s) for s in sources]
+    if scheduler is None:
+        outcomes = []
+        for source in sources:
+            outcomes.append(process_file(source, job))
+            if on_result:
+                on_result(outcomes[-1])
+        return outcomes
+    return _run_on_dask(sources, job, scheduler, workers, on_result)
+
+
+def _run_on_dask(sources, job, scheduler, workers, on_result) -> list[FileOutcome]:
+    from distributed import as_completed
+
+    by_source = {}
+    with dask_client(scheduler, workers) as client:
+        run = uuid.uuid4().hex[:8]  # keys unique on a shared cluster
+        futures = client.map(process_file, sources, job=job, pure=False,
+                             key=[f"latents-{run}-{i}" for i in range(len(sources))])
+        index = {future.key: i for i, future in enumerate(futures)}
+        for future in as_completed(futures):
+            source = sources[index[future.key]]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # the worker died (memory, crash): that file failed, the rest go on
+                outcome = FileOutcome(source, FAILED, reason=f"worker lost: {_reason(exc)}")
+            by_source[index[future.key]] = outcome
+            if on_result:
+                on_result(outcome)
+    return [by_source[i] for i in range(len(sources))]
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str, workers: int | None = None):
+    """A Dask client: "local" starts (and then stops) a LocalCluster of processes; anything else is
+    the address of an existing scheduler."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    if scheduler == "local":
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+            yield client
+    else:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise InputError(f"cannot connect to the Dask scheduler: {exc}", scheduler) from None
+        with client:
+            yield client
+
+
+# -- report -----------------------------------------------------------------------------------
+
+def summary_table(outcomes: list[FileOutcome]) -> str:
+    """One line per file (status, file, seconds, output or reason) and the counts."""
+    table = pd.DataFrame({
+        "status": [o.status for o in outcomes],
+        "file": [o.source for o in outcomes],
+        "rows": [str(o.rows or "") for o in outcomes],
+        "seconds": [f"{o.seconds:.1f}" for o in outcomes],
+        "output / reason": [o.reason or o.output for o in outcomes],
+    })
+    counts = {status: sum(o.status == status for o in outcomes) for status in (DONE, SKIPPED, FAILED)}
+    totals = ", ".join(f"{n} {status}" for status, n in counts.items())
+    left = {name: ("{:<%d}" % table[name].str.len().max()).format for name in table}  # text reads left to right
+    return f"{table.to_string(index=False, justify='left', formatters=left)}\n{totals}" if outcomes else "no files"
+
+
+def expand_sources(items: Iterable[str], settings: S3Settings) -> list[str]:
+    """`s3://bucket/prefix/` (ending in `/`) stands for the files directly under it (latents
+    files excluded); anything else is one source."""
+    from .latents import SUFFIX
+    from .storage.s3 import list_objects, parse_s3_uri
+
+    sources = []
+    for item in items:
+        if is_s3_uri(item) and item.endswith("/"):
+            bucket, prefix = parse_s3_uri(item)
+            found = [o.uri for o in list_objects(bucket, prefix, settings, recursive=False)
+                     if not o.key.endswith(SUFFIX) and not o.key.endswith("/")]
+            if not found:
+                raise InputError("no files under this prefix", item)
+            sources += found
+        else:
+            sources.append(item)
+    return sources
