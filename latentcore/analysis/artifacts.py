@@ -1,0 +1,267 @@
+"""Downloadable, reproducible results (DESIGN.md section 7).
+
+A cluster run writes, atomically, into one folder:
+- `cluster_assignments__{tag}.csv`: columns exactly `x,y,latent,bandcontrast,cluster`;
+- `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
+  (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
+- `cluster_latent_bc__{tag}.png`: the two cluster panels.
+`tag` encodes method, features/dimension and ROI, e.g. `gmm_dim3_roi0-30_0-20`.
+
+`rerun(report)` checks that the inputs still have their recorded hashes, runs the same job with
+the recorded parameters and says whether the assignments came out byte-identical.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import importlib.metadata
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..storage import atomic_path, sha256_file
+from .maps import Roi, roi_tag
+
+REPORT_FORMAT = 1
+ASSIGNMENT_COLUMNS = ["x", "y", "latent", "bandcontrast", "cluster"]
+FEATURE_KINDS = ("pair", "latent", "umap")
+VERSION_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "hdbscan", "umap-learn", "h5py", "plotly",
+                    "kaleido", "matplotlib")
+
+
+# -- small helpers shared by every artifact ---------------------------------------------------
+
+def package_versions(names=VERSION_PACKAGES) -> dict:
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def input_record(path) -> dict:
+    """Name, absolute path and SHA-256 of an input file."""
+    path = Path(path)
+    return {"name": path.name, "path": str(path.resolve()), "sha256": sha256_file(path)}
+
+
+def write_json(path, data) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    return path
+
+
+def write_csv(path, table: pd.DataFrame) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return path
+
+
+def write_npy(path, array) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, np.asarray(array))
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def dims_tag(dims) -> str:
+    """[0, 1, 2, 5, 7, 8] -> `dims0-2_5_7-8`."""
+    dims = sorted(int(d) for d in dims)
+    runs, start = [], dims[0]
+    for previous, current in zip(dims, dims[1:] + [None]):
+        if current != previous + 1:
+            runs.append(f"{start}" if start == previous else f"{start}-{previous}")
+            start = current
+    return "dims" + "_".join(runs)
+
+
+def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "pair") -> str:
+    """`gmm_dim3_roi0-30_0-20`; whole latent vectors: `gmm_latents_full`, their UMAP: `gmm_umap_full`."""
+    what = f"dim{int(dim)}" if features == "pair" else {"latent": "latents", "umap": "umap"}[features]
+    return f"{method}_{what}_{roi_tag(roi)}"
+
+
+def cluster_names(tag: str) -> dict:
+    return {"assignments": f"cluster_assignments__{tag}.csv", "report": f"cluster_report__{tag}.json",
+            "figure": f"cluster_latent_bc__{tag}.png"}
+
+
+# -- the cluster job ----------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class ClusterJob:
+    """Everything that decides a cluster run's assignments (what the report records)."""
+
+    latents: str
+    bandcontrast: str
+    method: str
+    dim: int = 0  # the latent column of the CSV; the pair's latent when features == "pair"
+    features: str = "pair"  # "pair": (dim, band contrast); "latent": whole vectors; "umap": their UMAP
+    params: dict = dataclasses.field(default_factory=dict)  # method parameters (+ random_state...)
+    roi: list | None = None  # [x0, x1, y0, y1] inclusive
+    partition: str | None = None  # latents partition (scans: "all")
+
+    def __post_init__(self):
+        if self.features not in FEATURE_KINDS:
+            raise InputError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
+
+    @property
+    def roi_box(self) -> Roi | None:
+        return Roi(*self.roi) if self.roi is not None else None
+
+    @property
+    def tag(self) -> str:
+        return cluster_tag(self.method, self.dim, self.roi_box, self.features)
+
+
+@dataclasses.dataclass
+class ClusterInputs:
+    """The rows a job clusters: coordinates, the chosen latent column, band contrast, features."""
+
+    x: np.ndarray
+    y: np.ndarray
+    latent: np.ndarray
+    bandcontrast: np.ndarray
+    features: np.ndarray
+
+
+def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
+    """Read the latents and band contrast, restrict both to the ROI and align them by x, y."""
+    from ..data import align_to_coordinates, read_bandcontrast
+    from ..latents import read_latents
+    from .cluster import pair_features
+    from .maps import slice_to_roi
+
+    latents = read_latents(job.latents)
+    partition = job.partition or next(iter(latents.partitions))
+    if partition not in latents.partitions:
+        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", job.latents)
+    rows = latents.partitions[partition]
+    if latents.x is None or latents.y is None:
+        raise InputError("the latents have no x, y coordinates: clustering with band contrast needs a scan",
+                         job.latents)
+    x, y = np.asarray(latents.x, np.float64), np.asarray(latents.y, np.float64)
+    table = read_bandcontrast(job.bandcontrast)
+    roi = job.roi_box
+    if roi is not None:
+        keep = roi.mask(x, y)
+        if not keep.any():
+            raise InputError(f"ROI {roi.to_list()} holds none of the latents' pixels", job.latents)
+        rows, x, y = rows[keep], x[keep], y[keep]
+        table = slice_to_roi(table, roi, len(rows), f"the latents' rows in the ROI ({Path(job.latents).name})")
+    bandcontrast = align_to_coordinates(table, x, y)
+    pairs = pair_features(rows, job.dim, bandcontrast)
+    if job.features == "pair":
+        features = pairs
+    elif job.features == "latent":
+        features = rows
+    else:
+        from .embedding import embed
+
+        features = embed(rows, method="umap", random_state=int(job.params.get("random_state", 0)))
+    return ClusterInputs(x, y, pairs[:, 0], bandcontrast, features)
+
+
+def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
+    # latents are float32: written as such, their shortest exact text (not float64 digits)
+    return pd.DataFrame({"x": inputs.x, "y": inputs.y, "latent": inputs.latent.astype(np.float32),
+                         "bandcontrast": inputs.bandcontrast, "cluster": np.asarray(labels, np.int64)},
+                        columns=ASSIGNMENT_COLUMNS)
+
+
+def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto") -> dict:
+    """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report."""
+    from ..figures import cluster_panels, write_png
+    from .cluster import cluster
+    from .maps import Grid
+
+    inputs = load_cluster_inputs(job)
+    result = cluster(inputs.features, job.method, **job.params)
+    out_dir = Path(out_dir)
+    names = cluster_names(job.tag)
+    csv_path = write_csv(out_dir / names["assignments"], assignments_table(inputs, result.labels))
+    engine = None
+    if png:
+        fig = cluster_panels(inputs.x, inputs.y, inputs.latent, inputs.bandcontrast, result.labels,
+                             Grid.from_coordinates(inputs.x, inputs.y), latent_name=f"latent dim {job.dim}",
+                             title=f"{job.method} clusters ({job.tag})")
+        engine = write_png(fig, out_dir / names["figure"], browser=browser)
+    report = {
+        "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
+        "job": {**dataclasses.asdict(job), "params": result.params},
+        "method": result.method, "params": result.params, "fit": result.fit,
+        "counts": result.counts, "n_clusters": result.n_clusters, "sample": result.sample,
+        "n_rows": int(len(result.labels)),
+        "inputs": {"latents": input_record(job.latents), "bandcontrast": input_record(job.bandcontrast)},
+        "versions": package_versions(),
+        "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path)},
+                    "report": {"name": names["report"]},
+                    "figure": {"name": names["figure"], "engine": engine} if png else None},
+    }
+    write_json(out_dir / names["report"], report)
+    return report
+
+
+# -- rerun ------------------------------------------------------------------------------------
+
+def read_report(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such report", path)
+    try:
+        report = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not a JSON report: {exc}", path) from exc
+    if not isinstance(report, dict) or "kind" not in report:
+        raise InputError("not a latentcore report (no 'kind')", path)
+    return report
+
+
+def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dict:
+    """Run a report's job again into `out_dir` (default: the report's folder). The inputs must
+    still have their recorded SHA-256. Returns {"report": new report, "identical": bool}."""
+    report_path = Path(report_path)
+    report = read_report(report_path)
+    if report["kind"] != "cluster":
+        raise InputError(f"cannot rerun a report of kind {report['kind']!r} (only 'cluster')", report_path)
+    job_fields = dict(report["job"])
+    for role in ("latents", "bandcontrast"):
+        job_fields[role] = str(_find_input(report["inputs"][role], report_path))
+    new = run_cluster_job(ClusterJob(**job_fields), out_dir or report_path.parent, png=png, browser=browser)
+    identical = new["outputs"]["assignments"]["sha256"] == report["outputs"]["assignments"]["sha256"]
+    return {"report": new, "identical": identical}
+
+
+def _find_input(record: dict, report_path: Path) -> Path:
+    """The recorded path, else a file of the same name beside the report; its hash must match."""
+    for candidate in (Path(record["path"]), report_path.parent / record["name"]):
+        if candidate.is_file():
+            digest = sha256_file(candidate)
+            if digest != record["sha256"]:
+                raise InputError(f"input changed since the report: SHA-256 {digest[:12]}... but the report "
+                                 f"recorded {record['sha256'][:12]}...", candidate)
+            return candidate
+    raise InputError(f"input {record['name']!r} not found at {record['path']} nor beside the report",
+                     report_path)

@@ -1,0 +1,260 @@
+"""Analysis commands: `umap`, `maps`, `cluster`, `bandcontrast`, `rerun` (`rank` lives in rank's module).
+
+    python -m latentcore umap LATENTS [--out table.parquet|csv] [--method umap|pca]
+    python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] --out DIR
+    python -m latentcore cluster LATENTS --bandcontrast CSV [--dim K] --method gmm|kmeans|dbscan|hdbscan
+                                 [params] [--roi x0,x1,y0,y1] --out DIR
+    python -m latentcore bandcontrast CSV [--threshold T] [--keep above|below] [--roi ...] --out kept.csv|npy
+    python -m latentcore rerun cluster_report__TAG.json [--out DIR]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+
+# command-line option -> (methods it applies to, parameter name)
+CLUSTER_OPTIONS = {
+    "k": (("gmm", "kmeans"), None),  # n_components / n_clusters
+    "k_range": (("gmm",), "k_range"),
+    "criterion": (("gmm",), "criterion"),
+    "covariance_type": (("gmm",), "covariance_type"),
+    "n_init": (("gmm", "kmeans"), "n_init"),
+    "eps": (("dbscan",), "eps"),
+    "min_samples": (("dbscan", "hdbscan"), "min_samples"),
+    "min_cluster_size": (("hdbscan",), "min_cluster_size"),
+    "cluster_selection_epsilon": (("hdbscan",), "cluster_selection_epsilon"),
+}
+
+
+def register(subparsers):
+    _register_umap(subparsers)
+    _register_maps(subparsers)
+    _register_cluster(subparsers)
+    _register_bandcontrast(subparsers)
+    rerun = subparsers.add_parser("rerun", help="run a cluster report's job again and compare the assignments")
+    rerun.add_argument("report", help="cluster_report__TAG.json")
+    rerun.add_argument("--out", help="output folder (default: the report's folder)")
+    rerun.add_argument("--no-png", action="store_true", help="skip the figure")
+    rerun.set_defaults(func=run_rerun)
+
+
+def _register_umap(subparsers):
+    p = subparsers.add_parser("umap", help="2-D embedding of a latents file as a table")
+    p.add_argument("latents")
+    p.add_argument("--out", help="table.parquet or table.csv (default: <stem>_<method>.parquet beside the latents)")
+    p.add_argument("--method", choices=("umap", "pca"), default="umap")
+    p.add_argument("--partitions", help="comma-separated (default: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-neighbors", type=int, default=15)
+    p.add_argument("--min-dist", type=float, default=0.1)
+    p.set_defaults(func=run_umap)
+
+
+def _register_maps(subparsers):
+    p = subparsers.add_parser("maps", help="latent dimensions as maps over the scan (NPY + PNG)")
+    p.add_argument("latents")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--roi", help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
+    p.add_argument("--dims", help="e.g. 0,3,5-7 (default: all)")
+    p.add_argument("--partition", help="latents partition (default: the first)")
+    p.add_argument("--nan-colour", default="#ffffff", help="colour of pixels without a latent")
+    p.add_argument("--no-png", action="store_true")
+    p.set_defaults(func=run_maps)
+
+
+def _register_cluster(subparsers):
+    p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
+    p.add_argument("latents")
+    p.add_argument("--bandcontrast", required=True, help="CSV x,y,bandcontrast (full field or the ROI)")
+    p.add_argument("--method", required=True, choices=("gmm", "kmeans", "dbscan", "hdbscan"))
+    p.add_argument("--dim", type=int, default=0, help="latent dimension paired with band contrast")
+    p.add_argument("--features", choices=("pair", "latent", "umap"), default="pair",
+                   help="pair: (dim, band contrast); latent: whole latent vectors; umap: their 2-D UMAP")
+    p.add_argument("--roi", help="x0,x1,y0,y1 (inclusive)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--partition", help="latents partition (default: the first)")
+    p.add_argument("--k", help="gmm: components or 'auto'; kmeans: clusters")
+    p.add_argument("--k-range", help="gmm auto: LOW,HIGH inclusive (default 2,8)")
+    p.add_argument("--criterion", choices=("bic", "aic"))
+    p.add_argument("--covariance-type", choices=("full", "tied", "diag", "spherical"))
+    p.add_argument("--n-init", type=int)
+    p.add_argument("--eps", type=float, help="dbscan radius in standardised units")
+    p.add_argument("--min-samples", type=int)
+    p.add_argument("--min-cluster-size", type=int)
+    p.add_argument("--cluster-selection-epsilon", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-fit-samples", type=int,
+                   help="fit on a seeded sample of this many rows when there are more (0: every row; "
+                        "default: the method's own)")
+    p.add_argument("--no-standardise", action="store_true")
+    p.add_argument("--no-png", action="store_true")
+    p.set_defaults(func=run_cluster)
+
+
+def _register_bandcontrast(subparsers):
+    p = subparsers.add_parser("bandcontrast", help="keep pixels by band-contrast threshold and/or ROI; "
+                                                   "export their coordinates")
+    p.add_argument("table", help="CSV x,y,bandcontrast")
+    p.add_argument("--out", required=True, help="kept.csv or kept.npy")
+    p.add_argument("--threshold", type=float)
+    p.add_argument("--keep", choices=("above", "below"), default="above")
+    p.add_argument("--roi", help="x0,x1,y0,y1 (inclusive)")
+    p.set_defaults(func=run_bandcontrast)
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+def run_umap(args) -> int:
+    import numpy as np
+
+    from ..latents import read_latents
+    from ..storage import atomic_path
+    from .embedding import embed
+
+    latents = read_latents(args.latents)
+    partitions = args.partitions.split(",") if args.partitions else None
+    missing = [p for p in partitions or () if p not in latents.partitions]
+    if missing:
+        raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}", args.latents)
+    rows, table = latents.stacked(partitions)
+    kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
+    coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
+    for i in range(coords.shape[1]):
+        table[f"{args.method}_{i}"] = coords[:, i].astype(np.float32)
+    if latents.x is not None and len(latents.partitions) == 1:
+        table["x"], table["y"] = latents.x, latents.y
+    out = Path(args.out) if args.out else Path(args.latents).with_name(
+        f"{Path(args.latents).stem}_{args.method}.parquet")
+    with atomic_path(out) as tmp:
+        if out.suffix.lower() == ".csv":
+            table.to_csv(tmp, index=False)
+        elif out.suffix.lower() == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            raise InputError("the table is written as .parquet or .csv", out)
+    print(f"wrote {out} ({len(table)} rows)")
+    return 0
+
+
+def run_maps(args) -> int:
+    from ..figures import latent_map_grid, write_png
+    from ..latents import read_latents
+    from . import artifacts
+    from .maps import Grid, Roi, parse_dims, roi_tag, spatial_maps
+
+    latents = read_latents(args.latents)
+    partition = args.partition or next(iter(latents.partitions))
+    if partition not in latents.partitions:
+        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", args.latents)
+    if latents.x is None:
+        raise InputError("the latents have no x, y coordinates: maps need a scan", args.latents)
+    rows = latents.partitions[partition]
+    dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
+    roi = Roi.parse(args.roi) if args.roi else None
+    grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+    maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
+    tag = f"{artifacts.dims_tag(dims)}_{roi_tag(roi)}"
+    out = Path(args.out)
+    names = {"maps": f"latent_maps__{tag}.npy", "figure": f"latent_maps__{tag}.png",
+             "report": f"latent_maps__{tag}.json"}
+    artifacts.write_npy(out / names["maps"], maps)
+    engine = None
+    if not args.no_png:
+        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=f"latent maps ({tag})")
+        engine = write_png(fig, out / names["figure"])
+    artifacts.write_json(out / names["report"], {
+        "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
+        "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "shape": list(maps.shape),
+        "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": artifacts.package_versions(),
+        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
+    print(f"wrote {out / names['maps']} {tuple(maps.shape)}" + (f" and {names['figure']} ({engine})" if engine else ""))
+    return 0
+
+
+def run_cluster(args) -> int:
+    from .artifacts import ClusterJob, run_cluster_job
+
+    job = ClusterJob(latents=args.latents, bandcontrast=args.bandcontrast, method=args.method, dim=args.dim,
+                     features=args.features, params=cluster_params(args),
+                     roi=_roi_list(args.roi), partition=args.partition)
+    report = run_cluster_job(job, args.out, png=not args.no_png)
+    sample = report["sample"]
+    note = f"; fitted on a sample of {sample['size']} of {sample['total']} rows" if sample["used"] else ""
+    print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{note}")
+    print(f"wrote {Path(args.out) / report['outputs']['assignments']['name']} and "
+          f"{report['outputs']['report']['name']}")
+    return 0
+
+
+def cluster_params(args) -> dict:
+    """The method's parameters from the options given; an option for another method is an error."""
+    params = {"random_state": args.seed, "standardise": not args.no_standardise}
+    if args.max_fit_samples is not None:
+        params["max_fit_samples"] = args.max_fit_samples or None
+    for option, (methods, name) in CLUSTER_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if args.method not in methods:
+            raise InputError(f"--{option.replace('_', '-')} does not apply to {args.method} "
+                             f"(it is for {', '.join(methods)})")
+        if option == "k":
+            name, value = ("n_components", _k_value(value)) if args.method == "gmm" else ("n_clusters", int(value))
+        elif option == "k_range":
+            value = _int_pair(value, "--k-range")
+        params[name] = value
+    return params
+
+
+def _k_value(text: str):
+    if text == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(f"--k must be an integer or 'auto', got {text!r}") from None
+
+
+def _int_pair(text: str, option: str) -> list[int]:
+    try:
+        low, high = (int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"{option} must be two integers LOW,HIGH, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise InputError(f"{option} must satisfy 1 <= LOW <= HIGH, got {text!r}")
+    return [low, high]
+
+
+def _roi_list(text):
+    from .maps import Roi
+
+    return Roi.parse(text).to_list() if text else None
+
+
+def run_bandcontrast(args) -> int:
+    from ..data import read_bandcontrast
+    from .maps import Roi, bandcontrast_histogram, export_kept, kept_mask
+
+    table = read_bandcontrast(args.table)
+    values, x, y = table["bandcontrast"].to_numpy(), table["x"].to_numpy(), table["y"].to_numpy()
+    mask = kept_mask(values, x, y, threshold=args.threshold, keep=args.keep,
+                     roi=Roi.parse(args.roi) if args.roi else None)
+    export_kept(args.out, x, y, mask, values)
+    counts, edges = bandcontrast_histogram(values, bins=10)
+    print("histogram: " + ", ".join(f"{edges[i]:.4g}-{edges[i + 1]:.4g}: {c}" for i, c in enumerate(counts)))
+    print(f"kept {int(mask.sum())} of {len(mask)} pixels; wrote {args.out}")
+    return 0
+
+
+def run_rerun(args) -> int:
+    from .artifacts import rerun
+
+    outcome = rerun(args.report, args.out, png=not args.no_png)
+    name = outcome["report"]["outputs"]["assignments"]["name"]
+    if outcome["identical"]:
+        print(f"reproduced: {name} is byte-identical to the report's assignments")
+        return 0
+    print(f"NOT reproduced: {name} differs from the report's assignments (sha256 "
+          f"{outcome['report']['outputs']['assignments']['sha256'][:12]}...)")
+    return 1

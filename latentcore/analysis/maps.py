@@ -1,0 +1,255 @@
+"""Spatial maps of latents and band-contrast masks (DESIGN.md section 6).
+
+Latents of a scan are rows with coordinates x, y. A `Grid` turns coordinates into (row, column)
+indices in one vectorised step, so `spatial_maps` fills a (n_dims, n_rows, n_columns) stack with
+one fancy-indexed assignment (NaN where no pixel was extracted), whatever the grid size.
+A `Roi` selects x and y ranges, both ends inclusive.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data._checks import infer_step
+from ..errors import InputError
+from ..storage import atomic_path
+
+# coordinates within this fraction of a step of a grid node count as on it (float round-off)
+GRID_TOLERANCE = 0.25
+
+
+@dataclasses.dataclass(frozen=True)
+class Roi:
+    """x and y ranges, inclusive at both ends, in the coordinates' units."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def __post_init__(self):
+        if self.x0 > self.x1 or self.y0 > self.y1:
+            raise InputError(f"ROI ranges must be increasing, got x {self.x0:g}..{self.x1:g}, "
+                             f"y {self.y0:g}..{self.y1:g}")
+
+    @classmethod
+    def parse(cls, text: str) -> "Roi":
+        """`"x0,x1,y0,y1"` as on the command line."""
+        parts = [p.strip() for p in str(text).split(",")]
+        try:
+            values = [float(p) for p in parts]
+        except ValueError:
+            values = []
+        if len(values) != 4:
+            raise InputError(f"ROI must be four numbers x0,x1,y0,y1, got {text!r}")
+        return cls(*values)
+
+    def mask(self, x, y) -> np.ndarray:
+        x, y = np.asarray(x), np.asarray(y)
+        return (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1)
+
+    @property
+    def tag(self) -> str:
+        """`roi0-30_0-20`: for file names."""
+        return f"roi{self.x0:g}-{self.x1:g}_{self.y0:g}-{self.y1:g}"
+
+    def to_list(self) -> list[float]:
+        return [self.x0, self.x1, self.y0, self.y1]
+
+
+def roi_tag(roi: Roi | None) -> str:
+    return roi.tag if roi is not None else "full"
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """A regular scan grid: node (r, c) sits at x = x0 + c*step_x, y = y0 + r*step_y."""
+
+    x0: float
+    y0: float
+    step_x: float
+    step_y: float
+    n_rows: int
+    n_columns: int
+
+    @classmethod
+    def from_coordinates(cls, x, y, grid_shape=None) -> "Grid":
+        """The bounding grid of the coordinates. With the scan's `grid_shape` (n_rows, n_columns)
+        and coordinates that sit on a grid starting at 0 (an ROI of the scan), the whole scan."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        if x.size == 0:
+            raise InputError("no coordinates: cannot build a map grid")
+        step_x = infer_step(x) or infer_step(y) or 1.0
+        step_y = infer_step(y) or step_x
+        grid = cls(float(x.min()), float(y.min()), step_x, step_y,
+                   int(round((y.max() - y.min()) / step_y)) + 1,
+                   int(round((x.max() - x.min()) / step_x)) + 1)
+        if grid_shape is not None:
+            whole = cls(0.0, 0.0, step_x, step_y, int(grid_shape[0]), int(grid_shape[1]))
+            if whole._holds(x, y):
+                return whole
+        return grid
+
+    def _holds(self, x, y) -> bool:
+        rows, columns = self._fractional(x, y)
+        return bool(rows.min() > -GRID_TOLERANCE and columns.min() > -GRID_TOLERANCE
+                    and rows.max() < self.n_rows - 1 + GRID_TOLERANCE
+                    and columns.max() < self.n_columns - 1 + GRID_TOLERANCE)
+
+    def _fractional(self, x, y):
+        return ((np.asarray(y, np.float64) - self.y0) / self.step_y,
+                (np.asarray(x, np.float64) - self.x0) / self.step_x)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n_rows, self.n_columns
+
+    @property
+    def x_values(self) -> np.ndarray:
+        return self.x0 + self.step_x * np.arange(self.n_columns)
+
+    @property
+    def y_values(self) -> np.ndarray:
+        return self.y0 + self.step_y * np.arange(self.n_rows)
+
+    def indices(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """(row, column) of every coordinate; an error when one is off the grid."""
+        rows_f, columns_f = self._fractional(x, y)
+        rows, columns = np.rint(rows_f).astype(np.int64), np.rint(columns_f).astype(np.int64)
+        off = ((np.abs(rows_f - rows) > GRID_TOLERANCE) | (np.abs(columns_f - columns) > GRID_TOLERANCE)
+               | (rows < 0) | (rows >= self.n_rows) | (columns < 0) | (columns >= self.n_columns))
+        if off.any():
+            first = int(np.flatnonzero(off)[0])
+            raise InputError(f"{int(off.sum())} coordinates are off the {self.n_rows}x{self.n_columns} grid "
+                             f"(step {self.step_x:g}, {self.step_y:g}); first: x={np.ravel(x)[first]:g}, "
+                             f"y={np.ravel(y)[first]:g}")
+        return rows, columns
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def spatial_maps(latents, x, y, dims=None, grid: Grid | None = None, roi: Roi | None = None):
+    """One map per latent dimension: (len(dims), n_rows, n_columns) float32, NaN where no pixel.
+
+    `roi` keeps the pixels inside it and (without an explicit `grid`) maps only the ROI's extent.
+    Returns (maps, grid, dims)."""
+    latents = _check_latents(latents, x, y)
+    dims = _check_dims(dims, latents.shape[1])
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if roi is not None:
+        keep = roi.mask(x, y)
+        if not keep.any():
+            raise InputError(f"ROI x {roi.x0:g}..{roi.x1:g}, y {roi.y0:g}..{roi.y1:g} holds no pixel "
+                             f"(x spans {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g})")
+        latents, x, y = latents[keep], x[keep], y[keep]
+    grid = grid or Grid.from_coordinates(x, y)
+    rows, columns = grid.indices(x, y)
+    _check_unique(rows * grid.n_columns + columns)
+    maps = np.full((len(dims), *grid.shape), np.nan, dtype=np.float32)
+    maps[:, rows, columns] = latents[:, dims].T  # one vectorised step, no per-pixel loop
+    return maps, grid, dims
+
+
+def values_map(values, x, y, grid: Grid) -> np.ndarray:
+    """One per-pixel value (band contrast, cluster code...) on the grid, NaN elsewhere."""
+    values = np.asarray(values)
+    return spatial_maps(values.reshape(-1, 1), x, y, [0], grid)[0][0]
+
+
+def _check_latents(latents, x, y) -> np.ndarray:
+    latents = np.asarray(latents)
+    if latents.ndim != 2:
+        raise InputError(f"latents must be (N, D), got shape {latents.shape}")
+    for name, values in (("x", x), ("y", y)):
+        if len(values) != len(latents):
+            raise InputError(f"{name} has {len(values)} values but the latents have {len(latents)} rows")
+    return latents
+
+
+def _check_dims(dims, n_dims: int) -> list[int]:
+    dims = list(range(n_dims)) if dims is None else [int(d) for d in np.atleast_1d(dims)]
+    bad = [d for d in dims if not 0 <= d < n_dims]
+    if bad or not dims:
+        raise InputError(f"latent dimension(s) {bad or dims} out of range: the latents have {n_dims} "
+                         f"dimensions (0..{n_dims - 1})")
+    return dims
+
+
+def _check_unique(flat_index: np.ndarray) -> None:
+    if np.unique(flat_index).size != flat_index.size:
+        raise InputError(f"{flat_index.size - np.unique(flat_index).size} pixels share their coordinates "
+                         "with another: a map needs one row per pixel")
+
+
+def parse_dims(text: str, n_dims: int) -> list[int]:
+    """`"0,3,5-7"` -> [0, 3, 5, 6, 7] (ranges inclusive), checked against `n_dims`."""
+    dims = []
+    for part in str(text).split(","):
+        part = part.strip()
+        try:
+            if "-" in part:
+                start, stop = (int(v) for v in part.split("-", 1))
+                dims.extend(range(start, stop + 1))
+            elif part:
+                dims.append(int(part))
+        except ValueError:
+            raise InputError(f"dimensions must be integers or ranges like 0,3,5-7, got {text!r}") from None
+    return _check_dims(dims, n_dims)
+
+
+# -- band contrast ------------------------------------------------------------------------------
+
+def bandcontrast_histogram(values, bins: int = 64):
+    """(counts, bin edges) of band-contrast values, as numpy.histogram."""
+    values = np.asarray(values, np.float64)
+    return np.histogram(values[np.isfinite(values)], bins=bins)
+
+
+def kept_mask(values, x=None, y=None, threshold: float | None = None, keep: str = "above",
+              roi: Roi | None = None) -> np.ndarray:
+    """Pixels kept by a band-contrast threshold (`keep` "above": value >= threshold, "below":
+    value <= threshold) and/or an ROI; with neither, every pixel."""
+    values = np.asarray(values, np.float64)
+    mask = np.isfinite(values)
+    if threshold is not None:
+        if keep not in ("above", "below"):
+            raise InputError(f"keep must be 'above' or 'below', got {keep!r}")
+        mask &= values >= threshold if keep == "above" else values <= threshold
+    if roi is not None:
+        if x is None or y is None:
+            raise InputError("an ROI needs the pixels' x and y")
+        mask &= roi.mask(x, y)
+    return mask
+
+
+def export_kept(path, x, y, mask, values=None, value_name: str = "bandcontrast") -> Path:
+    """Write the kept pixels' coordinates: CSV `x,y[,value]` or NPY (k, 2|3) by the suffix."""
+    path = Path(path)
+    mask = np.asarray(mask, bool)
+    columns = {"x": np.asarray(x)[mask], "y": np.asarray(y)[mask]}
+    if values is not None:
+        columns[value_name] = np.asarray(values)[mask]
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() == ".npy":
+            with open(tmp, "wb") as f:
+                np.save(f, np.column_stack(list(columns.values())).astype(np.float64))
+        elif path.suffix.lower() == ".csv":
+            pd.DataFrame(columns).to_csv(tmp, index=False)
+        else:
+            raise InputError("kept coordinates are written as .csv or .npy", path)
+    return path
+
+
+def slice_to_roi(table: pd.DataFrame, roi: Roi, expected_rows: int, expected_what: str = "the ROI latents"):
+    """The rows of a full-field coordinate table (columns x, y) inside `roi`; they must be exactly as
+    many as `expected_rows`, else an error that gives both lengths."""
+    sliced = table[roi.mask(table["x"].to_numpy(), table["y"].to_numpy())]
+    if len(sliced) != expected_rows:
+        raise InputError(f"ROI x {roi.x0:g}..{roi.x1:g}, y {roi.y0:g}..{roi.y1:g} selects {len(sliced)} rows "
+                         f"of the table but {expected_what} have {expected_rows} rows",
+                         table.attrs.get("path"))
+    return sliced

@@ -1,0 +1,172 @@
+"""`python -m latentcore umap|maps|cluster|bandcontrast|rerun` on real files (via latentcore.cli.main)."""
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
+from threadpoolctl import threadpool_limits
+
+from latentcore.analysis.maps import Roi
+from latentcore.cli import main
+from latentcore.latents import LatentsWriter, read_latents
+from latentcore.storage import sha256_file
+
+
+def write_latents(path, rows, x, y, grid_shape=(40, 60)):
+    writer = LatentsWriter(path, {"all": rows.shape}, {"test": "pca"})
+    writer.write_rows("all", 0, rows.astype(np.float32))
+    writer.write_array("x", x)
+    writer.write_array("y", y)
+    writer.write_array("grid_shape", np.array(grid_shape))
+    return writer.finish({"model": "pca-of-raw-patterns", "source": "ni_grains_h5ebsd.h5"})
+
+
+@pytest.fixture(scope="module")
+def scan_latents(ebsd_h5, tmp_path_factory):
+    """PCA (8 dims) of the normalised raw patterns, with the scan's x, y: a latents file."""
+    with h5py.File(ebsd_h5, "r") as f:
+        patterns = f["Scan 1/EBSD/Data/patterns"][()].reshape(2400, -1).astype(np.float32)
+        x = f["Scan 1/EBSD/CrystalMap/crystal_map/data/x"][()]
+        y = f["Scan 1/EBSD/CrystalMap/crystal_map/data/y"][()]
+    patterns = (patterns - patterns.mean(1, keepdims=True)) / patterns.std(1, keepdims=True)
+    with threadpool_limits(1, user_api="blas"):
+        rows = PCA(8, random_state=0).fit_transform(patterns)
+    folder = tmp_path_factory.mktemp("latents")
+    return write_latents(folder / "ni_grains_latents.h5", rows, x, y)
+
+
+def test_cluster_writes_the_three_artifacts_and_rerun_reproduces_them_byte_for_byte(
+        scan_latents, bandcontrast_csv, truth_csv, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["cluster", str(scan_latents), "--bandcontrast", str(bandcontrast_csv), "--dim", "0",
+                 "--features", "latent", "--method", "kmeans", "--k", "6", "--out", str(out)])
+    assert code == 0
+    tag = "kmeans_latents_full"
+    assert sorted(p.name for p in out.iterdir()) == [f"cluster_assignments__{tag}.csv",
+                                                    f"cluster_latent_bc__{tag}.png", f"cluster_report__{tag}.json"]
+    table = pd.read_csv(out / f"cluster_assignments__{tag}.csv")
+    assert list(table.columns) == ["x", "y", "latent", "bandcontrast", "cluster"]
+    truth, bc = pd.read_csv(truth_csv), pd.read_csv(bandcontrast_csv)
+    np.testing.assert_array_equal(table["bandcontrast"], bc["bandcontrast"])
+    good = truth["is_bad"] == 0
+    assert adjusted_rand_score(truth["grain_id"][good], table["cluster"][good]) > 0.85  # measured 0.867
+
+    report = json.loads((out / f"cluster_report__{tag}.json").read_text())
+    assert report["method"] == "kmeans" and report["params"]["n_clusters"] == 6
+    assert report["params"]["random_state"] == 0 and "n_init" in report["params"]
+    assert report["counts"] == {str(k): int(v) for k, v in table["cluster"].value_counts().sort_index().items()}
+    assert report["sample"]["used"] is False
+    assert report["inputs"]["latents"] == {"name": scan_latents.name, "path": str(scan_latents.resolve()),
+                                           "sha256": sha256_file(scan_latents)}
+    assert report["inputs"]["bandcontrast"]["sha256"] == sha256_file(bandcontrast_csv)
+    assert report["versions"]["scikit-learn"] and report["versions"]["numpy"]
+    assert report["outputs"]["assignments"]["name"] == f"cluster_assignments__{tag}.csv"
+    assert report["outputs"]["figure"]["name"] == f"cluster_latent_bc__{tag}.png"
+
+    again = tmp_path / "again"
+    capsys.readouterr()
+    assert main(["rerun", str(out / f"cluster_report__{tag}.json"), "--out", str(again), "--no-png"]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+    assert (again / f"cluster_assignments__{tag}.csv").read_bytes() == \
+        (out / f"cluster_assignments__{tag}.csv").read_bytes()
+
+
+@pytest.mark.parametrize("method, options", [
+    ("gmm", ["--k", "auto", "--k-range", "2,4"]),
+    ("hdbscan", ["--min-cluster-size", "20", "--min-samples", "5", "--max-fit-samples", "200"]),
+])
+def test_pair_clustering_on_an_roi_reruns_identically(scan_latents, bandcontrast_csv, tmp_path, method, options):
+    out = tmp_path / "roi"
+    assert main(["cluster", str(scan_latents), "--bandcontrast", str(bandcontrast_csv), "--dim", "1",
+                 "--method", method, *options, "--roi", "0,30,0,20", "--out", str(out), "--no-png"]) == 0
+    tag = f"{method}_dim1_roi0-30_0-20"
+    table = pd.read_csv(out / f"cluster_assignments__{tag}.csv")
+    assert len(table) == 294 and table["x"].max() == 30 and table["y"].max() == 19.5
+    np.testing.assert_allclose(table["latent"], read_latents(scan_latents).partitions["all"][
+        Roi(0, 30, 0, 20).mask(read_latents(scan_latents).x, read_latents(scan_latents).y), 1], rtol=1e-6)
+    report = json.loads((out / f"cluster_report__{tag}.json").read_text())
+    assert report["job"]["roi"] == [0, 30, 0, 20] and report["job"]["dim"] == 1
+    if method == "hdbscan":
+        assert report["sample"] == {"used": True, "size": 200, "total": 294, "seed": 0}
+    else:
+        assert report["fit"]["n_components"] in (2, 3, 4) and set(report["fit"]["bic"]) == {"2", "3", "4"}
+    csv = (out / f"cluster_assignments__{tag}.csv").read_bytes()
+    assert main(["rerun", str(out / f"cluster_report__{tag}.json"), "--no-png"]) == 0  # into the same folder
+    assert (out / f"cluster_assignments__{tag}.csv").read_bytes() == csv
+
+
+def test_roi_latents_with_a_full_field_table_and_length_mismatch(scan_latents, bandcontrast_csv, tmp_path, capsys):
+    latents = read_latents(scan_latents)
+    inside = Roi(0, 30, 0, 20).mask(latents.x, latents.y)
+    roi_file = write_latents(tmp_path / "roi_latents.h5", latents.partitions["all"][inside],
+                             latents.x[inside], latents.y[inside])
+    out = tmp_path / "out"
+    assert main(["cluster", str(roi_file), "--bandcontrast", str(bandcontrast_csv), "--method", "gmm",
+                 "--k", "3", "--out", str(out), "--no-png"]) == 0
+    assert len(pd.read_csv(out / "cluster_assignments__gmm_dim0_full.csv")) == 294
+    capsys.readouterr()
+    # an ROI larger than the latents: the table's slice has more rows than the latents inside it
+    assert main(["cluster", str(roi_file), "--bandcontrast", str(bandcontrast_csv), "--method", "gmm",
+                 "--roi", "0,45,0,20", "--out", str(out), "--no-png"]) == 2
+    error = capsys.readouterr().err
+    assert "selects 434 rows" in error and "have 294 rows" in error and "ni_grains_bandcontrast.csv" in error
+
+
+def test_rerun_refuses_changed_inputs(scan_latents, bandcontrast_csv, tmp_path, capsys):
+    table = tmp_path / "bc.csv"
+    shutil.copy(bandcontrast_csv, table)
+    out = tmp_path / "out"
+    assert main(["cluster", str(scan_latents), "--bandcontrast", str(table), "--method", "kmeans", "--k", "2",
+                 "--out", str(out), "--no-png"]) == 0
+    table.write_text(table.read_text().replace(",255\n", ",254\n"))
+    capsys.readouterr()
+    assert main(["rerun", str(out / "cluster_report__kmeans_dim0_full.json")]) == 2
+    assert "input changed since the report" in capsys.readouterr().err
+
+
+def test_options_of_another_method_are_refused(scan_latents, bandcontrast_csv, tmp_path, capsys):
+    assert main(["cluster", str(scan_latents), "--bandcontrast", str(bandcontrast_csv), "--method", "gmm",
+                 "--eps", "0.3", "--out", str(tmp_path)]) == 2
+    assert "--eps does not apply to gmm" in capsys.readouterr().err
+
+
+def test_maps_command_writes_npy_png_and_report(scan_latents, tmp_path):
+    assert main(["maps", str(scan_latents), "--dims", "0-2,5", "--roi", "15,45,6,30", "--out", str(tmp_path)]) == 0
+    tag = "dims0-2_5_roi15-45_6-30"
+    maps = np.load(tmp_path / f"latent_maps__{tag}.npy")
+    assert maps.shape == (4, 17, 21)  # y 6..30 -> 17 rows, x 15..45 -> 21 columns
+    latents = read_latents(scan_latents)
+    full = latents.partitions["all"][:, 5].reshape(40, 60)
+    np.testing.assert_array_equal(maps[3], full[4:21, 10:31])
+    assert (tmp_path / f"latent_maps__{tag}.png").read_bytes()[:4] == b"\x89PNG"
+    report = json.loads((tmp_path / f"latent_maps__{tag}.json").read_text())
+    assert report["dims"] == [0, 1, 2, 5] and report["grid"]["n_rows"] == 17
+    assert main(["maps", str(scan_latents), "--out", str(tmp_path / "all"), "--no-png"]) == 0
+    assert np.load(tmp_path / "all" / "latent_maps__dims0-7_full.npy").shape == (8, 40, 60)
+
+
+def test_umap_command_writes_a_table(scan_latents, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))  # the embedding cache
+    out = tmp_path / "emb.parquet"
+    assert main(["umap", str(scan_latents), "--method", "pca", "--out", str(out)]) == 0
+    table = pd.read_parquet(out)
+    assert len(table) == 2400 and {"pca_0", "pca_1", "x", "y", "index"} <= set(table.columns)
+    assert table["pca_0"].dtype == np.float32
+    assert main(["umap", str(scan_latents), "--method", "pca", "--out", str(tmp_path / "emb.csv")]) == 0
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "emb.csv")["pca_1"], table["pca_1"], rtol=1e-5)
+
+
+def test_bandcontrast_command_exports_kept_pixels(bandcontrast_csv, tmp_path, capsys):
+    out = tmp_path / "kept.npy"
+    assert main(["bandcontrast", str(bandcontrast_csv), "--threshold", "150", "--roi", "0,30,0,20",
+                 "--out", str(out)]) == 0
+    bc = pd.read_csv(bandcontrast_csv)
+    expected = (bc["bandcontrast"] >= 150) & Roi(0, 30, 0, 20).mask(bc["x"], bc["y"])
+    kept = np.load(out)
+    assert kept.shape == (expected.sum(), 3)
+    np.testing.assert_allclose(kept[:, :2], bc.loc[expected, ["x", "y"]].to_numpy())
+    assert f"kept {expected.sum()} of 2400" in capsys.readouterr().out

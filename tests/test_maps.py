@@ -1,0 +1,134 @@
+"""Spatial maps, ROI and band-contrast masks on the real simulated scan (40 x 60, step 1.5 um)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentcore.analysis.maps import (Grid, Roi, bandcontrast_histogram, export_kept, kept_mask, parse_dims,
+                                      slice_to_roi, spatial_maps, values_map)
+from latentcore.data import align_to_coordinates, read_bandcontrast
+from latentcore.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def scan(truth_csv, bandcontrast_csv):
+    """Per-pixel "latents" whose maps we know: grain id, band contrast, the row index."""
+    truth = pd.read_csv(truth_csv)
+    bc = pd.read_csv(bandcontrast_csv)
+    latents = np.column_stack([truth["grain_id"], bc["bandcontrast"], np.arange(len(bc))]).astype(np.float32)
+    return latents, bc["x"].to_numpy(), bc["y"].to_numpy(), truth
+
+
+def test_maps_put_each_pixel_at_its_coordinates_whatever_the_row_order(scan):
+    latents, x, y, truth = scan
+    maps, grid, dims = spatial_maps(latents, x, y)
+    assert maps.shape == (3, 40, 60) and maps.dtype == np.float32 and dims == [0, 1, 2]
+    assert grid.step_x == pytest.approx(1.5) and grid.step_y == pytest.approx(1.5)
+    np.testing.assert_array_equal(maps[0], truth["grain_id"].to_numpy().reshape(40, 60))
+    np.testing.assert_array_equal(maps[2], np.arange(2400).reshape(40, 60))  # row-major scan order
+    shuffled = np.random.default_rng(0).permutation(len(x))
+    again, _, _ = spatial_maps(latents[shuffled], x[shuffled], y[shuffled])
+    np.testing.assert_array_equal(again, maps)
+
+
+def test_missing_pixels_are_nan_and_dims_choose_maps(scan):
+    latents, x, y, _ = scan
+    full, grid, _ = spatial_maps(latents, x, y)
+    keep = np.ones(len(x), bool)
+    keep[[0, 61, 2399]] = False
+    maps, _, dims = spatial_maps(latents[keep], x[keep], y[keep], dims=[1], grid=grid)
+    assert dims == [1] and maps.shape == (1, 40, 60)
+    assert np.isnan(maps[0]).sum() == 3
+    assert np.isnan(maps[0, 0, 0]) and np.isnan(maps[0, 1, 1]) and np.isnan(maps[0, 39, 59])
+    np.testing.assert_array_equal(maps[0][~np.isnan(maps[0])], full[1][~np.isnan(maps[0])])
+
+
+def test_roi_is_inclusive_and_maps_the_roi_extent(scan):
+    latents, x, y, _ = scan
+    full, _, _ = spatial_maps(latents, x, y)
+    roi = Roi(0, 30, 0, 20)  # x 0..30 -> 21 columns, y 0..19.5 -> 14 rows
+    maps, grid, _ = spatial_maps(latents, x, y, roi=roi)
+    assert maps.shape == (3, 14, 21)
+    assert grid.x_values[-1] == pytest.approx(30.0)
+    np.testing.assert_array_equal(maps, full[:, :14, :21])
+    assert roi.tag == "roi0-30_0-20"
+
+
+def test_roi_latents_on_the_whole_scan_grid(scan):
+    """Latents extracted from an ROI, drawn on the full scan grid (grid_shape) with NaN around."""
+    latents, x, y, _ = scan
+    inside = Roi(15, 45, 6, 30).mask(x, y)
+    grid = Grid.from_coordinates(x[inside], y[inside], grid_shape=(40, 60))
+    assert grid.shape == (40, 60)
+    maps, _, _ = spatial_maps(latents[inside], x[inside], y[inside], grid=grid)
+    assert np.isfinite(maps[0]).sum() == inside.sum()
+    assert np.isfinite(maps[0, 4, 10]) and np.isnan(maps[0, 0, 0])
+
+
+def test_a_million_pixel_grid_is_filled_in_one_vectorised_step():
+    rows, columns = np.divmod(np.arange(1_000_000), 1000)
+    latents = np.random.default_rng(1).normal(size=(1_000_000, 4)).astype(np.float32)
+    maps, grid, _ = spatial_maps(latents, columns * 0.5, rows * 0.5)
+    assert grid.shape == (1000, 1000)
+    np.testing.assert_array_equal(maps[3].ravel(), latents[:, 3])
+
+
+def test_bad_coordinates_and_dims_are_clear_errors(scan):
+    latents, x, y, _ = scan
+    with pytest.raises(InputError, match="off the"):
+        spatial_maps(latents, x + np.r_[0.7, np.zeros(len(x) - 1)], y)
+    with pytest.raises(InputError, match="share their coordinates"):
+        spatial_maps(latents[:3], np.array([0, 0, 1.5]), np.array([0, 0, 0.0]))
+    with pytest.raises(InputError, match="out of range"):
+        spatial_maps(latents, x, y, dims=[3])
+    with pytest.raises(InputError, match="x has 2399 values but the latents have 2400"):
+        spatial_maps(latents, x[:-1], y)
+    with pytest.raises(InputError, match="holds no pixel"):
+        spatial_maps(latents, x, y, roi=Roi(1000, 2000, 0, 1))
+    with pytest.raises(InputError, match="four numbers"):
+        Roi.parse("1,2,3")
+    assert Roi.parse("0, 30, 0, 20") == Roi(0, 30, 0, 20)
+    assert parse_dims("0,3,5-7", 8) == [0, 3, 5, 6, 7]
+    with pytest.raises(InputError, match="out of range"):
+        parse_dims("6-9", 8)
+
+
+def test_bandcontrast_threshold_roi_mask_and_export(bandcontrast_csv, tmp_path):
+    table = read_bandcontrast(bandcontrast_csv)
+    bc, x, y = table["bandcontrast"].to_numpy(), table["x"].to_numpy(), table["y"].to_numpy()
+    counts, edges = bandcontrast_histogram(bc, bins=16)
+    np.testing.assert_array_equal(counts, np.histogram(bc, bins=16)[0])
+    mask = kept_mask(bc, x, y, threshold=150)
+    assert mask.sum() == (bc >= 150).sum() and 2300 < mask.sum() < 2400  # the 72 bad points go
+    roi = Roi(0, 30, 0, 20)
+    both = kept_mask(bc, x, y, threshold=150, roi=roi)
+    np.testing.assert_array_equal(both, (bc >= 150) & roi.mask(x, y))
+    np.testing.assert_array_equal(kept_mask(bc, threshold=150, keep="below"), bc <= 150)
+
+    csv = export_kept(tmp_path / "kept.csv", x, y, both, bc)
+    kept = pd.read_csv(csv)
+    assert list(kept.columns) == ["x", "y", "bandcontrast"] and len(kept) == both.sum()
+    np.testing.assert_allclose(kept[["x", "y"]].to_numpy(), np.column_stack([x, y])[both])
+    npy = np.load(export_kept(tmp_path / "kept.npy", x, y, both))
+    np.testing.assert_allclose(npy, np.column_stack([x, y])[both])
+    with pytest.raises(InputError, match=".csv or .npy"):
+        export_kept(tmp_path / "kept.txt", x, y, both)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_roi_slice_of_full_field_table_gives_exactly_the_roi_latent_rows(bandcontrast_csv, scan):
+    latents, x, y, _ = scan
+    roi = Roi(0, 30, 0, 20)
+    inside = roi.mask(x, y)
+    table = read_bandcontrast(bandcontrast_csv)
+    sliced = slice_to_roi(table, roi, expected_rows=int(inside.sum()))
+    aligned = align_to_coordinates(sliced, x[inside], y[inside])
+    np.testing.assert_array_equal(aligned, latents[inside, 1])  # column 1 is the band contrast itself
+    with pytest.raises(InputError, match=r"selects 294 rows .* have 280 rows"):
+        slice_to_roi(table, roi, expected_rows=280)
+
+
+def test_values_map_matches_reshape(bandcontrast_csv):
+    table = read_bandcontrast(bandcontrast_csv)
+    grid = Grid.from_coordinates(table["x"], table["y"])
+    image = values_map(table["bandcontrast"].to_numpy(), table["x"], table["y"], grid)
+    np.testing.assert_array_equal(image, table["bandcontrast"].to_numpy().reshape(40, 60))
