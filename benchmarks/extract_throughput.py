@@ -53,7 +53,7 @@ def write_scan(path: Path, n: int):
 def write_cutouts(path: Path, n: int):
     rng = np.random.default_rng(0)
     with h5py.File(path, "w") as f:
-        f.create_dataset("valid", data=rng.normal(size=(n, 1, 64, 64)).astype(np.float32), chunks=(16, 1, 64, 64))
+        f.create_dataset("valid", data=rng.normal(size=(n, 1, 64, 64)).astype(np.float32), chunks=(min(16, n), 1, 64, 64))
 
 
 def vae_model() -> LoadedModel:

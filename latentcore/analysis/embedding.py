@@ -1,0 +1,483 @@
+"""2-D (or n-D) embeddings of latents: UMAP (umap-learn) and PCA, seeded, cached on disk, projectable.
+
+Entry points
+------------
+- `embed(latents, method="umap"|"pca", ...) -> (N, n_components) float32`: the coordinates.
+- `fit_embedding(...)` (same arguments) -> `FittedEmbedding`: the coordinates plus what is needed to
+  project new latents (`.transform(new_latents)`).
+- `save_embedding(path, fitted)` / `load_embedding(path)`: a fitted embedding as a plain `.npz`.
+- `warm_up()`: compile umap-learn's numba code once (the app calls it in a background thread).
+
+The fast path (`fast=True`, the default)
+----------------------------------------
+umap-learn's seeded fit is single-threaded and slow for hundreds of thousands of rows, its
+`transform` spends most of its time in a Python loop, and its NN-descent (pynndescent) compiles for
+minutes in a new process. Instead:
+1. a seeded sample of `sample_size` rows (default `DEFAULT_SAMPLE_SIZE`; every row when N is
+   smaller) is drawn;
+2. for the euclidean metric and D > `FAST_PCA_DIMS`, a PCA fitted on the sample reduces every row to
+   `FAST_PCA_DIMS` dimensions (cheap, keeps the neighbourhoods that UMAP sees);
+3. the sample's exact kNN graph is computed with scikit-learn (brute force, BLAS, all cores) and
+   handed to umap-learn (`precomputed_knn`), which fits the sample, seeded;
+4. every other row is placed at the inverse-distance weighted mean of the embedding of its
+   `PLACE_NEIGHBORS` nearest sample rows (exact kNN again).
+Projecting new latents (`FittedEmbedding.transform`) is the same placement as step 4, so a saved
+embedding needs no pickled UMAP object. `fast=False` is plain umap-learn on every row
+(`UMAP(random_state=...).fit_transform`); its projection uses the same placement, against a seeded
+subsample of at most `sample_size` fitted rows.
+
+Cache
+-----
+Results are stored in `cache_dir` (default: `$LATENT_EXPLORER_CACHE`, else
+`~/.cache/latent-explorer/embeddings`) as `<method>-<key>.npz` in the `save_embedding` format, where `key` is
+the SHA-256 of the float32 latents bytes, their shape, every parameter, the algorithm version and the
+umap-learn version. A second call with the same input is one file read. Files are written under a
+temporary name and renamed when complete. `cache_dir=False` turns the cache off.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import threading
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..storage.local import atomic_path
+
+METHODS = ("umap", "pca")
+# Metrics that scikit-learn's brute-force kNN and umap-learn both know, with no extra parameters.
+METRICS = ("euclidean", "cosine", "correlation", "manhattan", "chebyshev", "canberra", "braycurtis")
+CACHE_ENV = "LATENT_EXPLORER_CACHE"
+DEFAULT_CACHE_DIR = Path("~/.cache/latent-explorer/embeddings")
+DEFAULT_SAMPLE_SIZE = 30_000   # rows UMAP is fitted on in the fast path (and kept for projection)
+FAST_PCA_DIMS = 48             # euclidean latents wider than this are PCA-reduced in the fast path
+PLACE_NEIGHBORS = 5            # sample neighbours averaged to place a row (fewer blur less)
+ALGORITHM_VERSION = "1"        # bump when results for the same parameters change
+FORMAT_VERSION = 1             # of the saved .npz
+
+
+# ----------------------------------------------------------------------------------------------
+# The fitted embedding and its file
+# ----------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class FittedEmbedding:
+    """An embedding of N latents and what is needed to place new latents into it.
+
+    coords:             (N, n_components) float32, the embedding of the fitted latents (row order kept).
+    reference_index:    (M,) int64, rows of the fitted latents kept as projection neighbours (UMAP only;
+                        the fitted sample in the fast path, a seeded subsample of at most `sample_size`
+                        rows otherwise).
+    reference_latents:  (M, D) float32, those rows' latents, as given (before any PCA).
+    reference_coords:   (M, n_components) float32, their embedding.
+    pca_mean, pca_components: (D,) and (P, D) float32: the PCA applied before neighbour search (UMAP fast
+                        path), or the PCA itself (method "pca"); empty arrays when no PCA is used.
+    params:             every parameter of the fit (JSON-serialisable), including the internal ones.
+    """
+
+    method: str
+    coords: np.ndarray
+    reference_index: np.ndarray
+    reference_latents: np.ndarray
+    reference_coords: np.ndarray
+    pca_mean: np.ndarray
+    pca_components: np.ndarray
+    params: dict
+
+    @property
+    def n_features(self) -> int:
+        return int(self.params["n_features"])
+
+    def transform(self, new_latents) -> np.ndarray:
+        """Coordinates of new latents (M, D) in this embedding, float32 (M, n_components).
+
+        PCA: the exact linear projection. UMAP: the inverse-distance weighted mean of the embedding
+        of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any), the
+        same placement the fast path uses for rows outside its sample.
+        """
+        new = _check_latents(new_latents, "new_latents", min_rows=1)
+        if new.shape[1] != self.n_features:
+            raise InputError(f"new_latents has {new.shape[1]} dimensions; the embedding was fitted on "
+                             f"{self.n_features}")
+        if self.method == "pca":
+            return self._reduce(new)
+        return _place(self._reduce(new), self._reduce(self.reference_latents), self.reference_coords,
+                      self.params["metric"], self.params["place_neighbors"])
+
+    def _reduce(self, latents: np.ndarray) -> np.ndarray:
+        if self.pca_components.size == 0:
+            return latents
+        return ((latents - self.pca_mean) @ self.pca_components.T).astype(np.float32)
+
+
+_ARRAY_FIELDS = ("coords", "reference_index", "reference_latents", "reference_coords", "pca_mean",
+                 "pca_components")
+
+
+def save_embedding(path, fitted: FittedEmbedding) -> Path:
+    """Write `fitted` to `path` (.npz, written under a temporary name then renamed).
+
+    Stored, all plain arrays (read back with `allow_pickle=False`; no Python object is pickled):
+    `coords`, `reference_index`, `reference_latents`, `reference_coords`, `pca_mean`,
+    `pca_components` (see `FittedEmbedding`), `method`, `format_version`, and `params_json` (every
+    parameter as JSON, including `n_features`, `metric`, `place_neighbors`, `sample_size`,
+    `umap_version`).
+    """
+    path = Path(path)
+    arrays = {name: getattr(fitted, name) for name in _ARRAY_FIELDS}
+    # A unique temporary name so that two processes caching the same key do not collide.
+    with atomic_path(path, suffix=f".{os.getpid()}.{uuid.uuid4().hex[:8]}.partial") as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, method=np.array(fitted.method), format_version=np.array(FORMAT_VERSION),
+                     params_json=np.array(json.dumps(fitted.params, sort_keys=True)), **arrays)
+    return path
+
+
+def load_embedding(path) -> FittedEmbedding:
+    """Read a file written by `save_embedding`; a missing, corrupt or foreign file is an InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such embedding file", path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            version = int(data["format_version"])
+            if version != FORMAT_VERSION:
+                raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}", path)
+            fields = {name: data[name] for name in _ARRAY_FIELDS}
+            method = str(data["method"])
+            params = json.loads(str(data["params_json"]))
+    except InputError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"not a saved embedding ({exc})", path) from exc
+    return FittedEmbedding(method=method, params=params, **fields)
+
+
+# ----------------------------------------------------------------------------------------------
+# Public entry points
+# ----------------------------------------------------------------------------------------------
+def embed(latents, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
+          metric="euclidean", fast=True, cache_dir=None, progress=None, *, sample_size=None) -> np.ndarray:
+    """Embed latents (N, D) into (N, n_components) float32 coordinates, seeded and cached.
+
+    method: "umap" or "pca". random_state: int seed; the same seed and input give the same result.
+    n_neighbors, min_dist, metric: UMAP's (metric: one of METRICS).
+    fast: for N > sample_size, fit UMAP on a seeded sample and place the rest (see module docstring);
+    False fits umap-learn on every row. cache_dir: None -> `$LATENT_EXPLORER_CACHE` or
+    ~/.cache/latent-explorer/embeddings; False -> no cache. progress: callable(fraction, message).
+    sample_size: rows of the fast path's sample (default DEFAULT_SAMPLE_SIZE).
+    """
+    return fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
+                         fast, cache_dir, progress, sample_size=sample_size).coords
+
+
+def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neighbors=15,
+                  min_dist=0.1, metric="euclidean", fast=True, cache_dir=None, progress=None, *,
+                  sample_size=None) -> FittedEmbedding:
+    """Like `embed`, but returns the `FittedEmbedding` (coords + what projection needs)."""
+    latents = _check_latents(latents, "latents", min_rows=2)
+    params = _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
+                           fast, sample_size)
+    report = _progress_reporter(progress)
+    cache_file = _cache_file(cache_dir, latents, params)
+    if cache_file is not None and cache_file.is_file():
+        try:
+            fitted = load_embedding(cache_file)
+            report(1.0, "read from cache")
+            return fitted
+        except InputError:
+            cache_file.unlink(missing_ok=True)  # unreadable: refit and overwrite
+    if method == "pca":
+        fitted = _fit_pca(latents, params, report)
+    elif fast:
+        fitted = _fit_umap_fast(latents, params, report)
+    else:
+        fitted = _fit_umap_plain(latents, params, report)
+    if cache_file is not None:
+        try:
+            save_embedding(cache_file, fitted)
+        except OSError as exc:  # a read-only or full cache costs the next call a refit, nothing more
+            warnings.warn(f"embedding not cached in {cache_file.parent}: {exc}", RuntimeWarning)
+    report(1.0, "done")
+    return fitted
+
+
+def default_cache_dir() -> Path:
+    """`$LATENT_EXPLORER_CACHE` if set, else ~/.cache/latent-explorer/embeddings."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser()
+
+
+def warm_up(include_plain=False) -> float:
+    """Compile umap-learn's numba code so that the user's first UMAP is quick; returns the seconds.
+
+    Runs a tiny seeded fit through the fast path (what `embed` uses by default) without touching the
+    cache. umap-learn's own jitted functions are switched to numba's on-disk cache (see
+    `_umap_module`), so a later process loads them instead of compiling (about 13 s saved per
+    process). `include_plain=True` also compiles the NN-descent path that `fast=False` uses for more
+    than 4096 rows; pynndescent's `nn_descent` cannot be cached by numba, so that part costs tens of
+    seconds in every new process. Thread-safe: the app calls it in a background thread at start.
+    """
+    start = time.perf_counter()
+    with _WARM_UP_LOCK:
+        small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+        fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
+        fitted.transform(small[:5])
+        if include_plain:
+            with _quiet():
+                _umap_module().UMAP(n_neighbors=5, n_epochs=5, random_state=0, init="random",
+                                    force_approximation_algorithm=True).fit(small)
+    return time.perf_counter() - start
+
+
+_WARM_UP_LOCK = threading.Lock()
+
+
+# ----------------------------------------------------------------------------------------------
+# Fitting
+# ----------------------------------------------------------------------------------------------
+def _fit_pca(latents, params, report) -> FittedEmbedding:
+    from sklearn.decomposition import PCA
+
+    report(0.0, "PCA")
+    pca = PCA(n_components=params["n_components"], random_state=params["random_state"])
+    coords = pca.fit_transform(latents).astype(np.float32)
+    empty_rows = np.empty((0, latents.shape[1]), np.float32)
+    return FittedEmbedding("pca", coords, np.empty(0, np.int64), empty_rows,
+                           np.empty((0, params["n_components"]), np.float32),
+                           pca.mean_.astype(np.float32), pca.components_.astype(np.float32), params)
+
+
+def _fit_umap_plain(latents, params, report) -> FittedEmbedding:
+    """umap-learn on every row, seeded; a seeded subsample is kept for projection."""
+    umap = _umap_module()
+    report(0.0, f"UMAP of {len(latents)} rows")
+    with _quiet():
+        model = umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
+                          min_dist=params["min_dist"], metric=params["metric"],
+                          random_state=params["random_state"])
+        coords = model.fit_transform(latents).astype(np.float32)
+    reference = _seeded_sample(len(latents), params["sample_size"], params["random_state"])
+    no_pca = np.empty((0, latents.shape[1]), np.float32)
+    return FittedEmbedding("umap", coords, reference, latents[reference], coords[reference],
+                           np.empty(0, np.float32), no_pca, params)
+
+
+def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
+    """UMAP on a seeded sample (every row when N <= sample_size), after PCA for wide euclidean
+    latents, from an exact kNN graph; the rest placed by kNN. Never calls pynndescent."""
+    umap = _umap_module()
+    sample = _seeded_sample(len(latents), params["sample_size"], params["random_state"])
+    report(0.02, "PCA of the sample")
+    mean, components = _sample_pca(latents[sample], params)
+    fitted = FittedEmbedding("umap", np.empty((0, params["n_components"]), np.float32), sample,
+                             latents[sample], np.empty((0, params["n_components"]), np.float32),
+                             mean, components, params)
+    reduced = fitted._reduce(latents)
+    # One exact search of every row among the sample: the sample's rows get their kNN graph for
+    # UMAP (each row is its own first neighbour, as umap-learn expects), the others their placement.
+    report(0.05, f"nearest sampled neighbours of {len(latents)} rows")
+    k = max(params["n_neighbors"], params["place_neighbors"])
+    knn_dists, knn_index = _knn(reduced, reduced[sample], params["metric"], k)
+    report(0.3, f"UMAP of {len(sample)} sampled rows")
+    with _quiet():  # "no search index": we place points ourselves, never call umap's transform
+        model = umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
+                          min_dist=params["min_dist"], metric=params["metric"],
+                          random_state=params["random_state"],
+                          precomputed_knn=(knn_index[sample, :params["n_neighbors"]],
+                                           knn_dists[sample, :params["n_neighbors"]]))
+        sample_coords = model.fit_transform(reduced[sample]).astype(np.float32)
+    report(0.95, f"placing the other {len(latents) - len(sample)} rows")
+    rest = np.setdiff1d(np.arange(len(latents)), sample, assume_unique=True)
+    coords = np.empty((len(latents), params["n_components"]), np.float32)
+    coords[sample] = sample_coords
+    places = params["place_neighbors"]
+    coords[rest] = _weighted_mean(knn_dists[rest, :places], knn_index[rest, :places], sample_coords)
+    fitted.coords, fitted.reference_coords = coords, sample_coords
+    return fitted
+
+
+def _sample_pca(sample, params):
+    """PCA basis for the neighbour search: only for euclidean latents wider than FAST_PCA_DIMS."""
+    dims = sample.shape[1]
+    if params["metric"] != "euclidean" or dims <= FAST_PCA_DIMS:
+        return np.empty(0, np.float32), np.empty((0, dims), np.float32)
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=FAST_PCA_DIMS, svd_solver="full").fit(sample)
+    return pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
+
+
+def _knn(queries, reference, metric, k):
+    """Exact k nearest reference rows of each query: (distances, indices), scikit-learn brute force."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(reference))
+    search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(reference)
+    dists, index = search.kneighbors(queries)
+    return dists.astype(np.float32), index.astype(np.int64)
+
+
+def _place(queries, reference, reference_coords, metric, k) -> np.ndarray:
+    """Embedding of queries placed among reference rows: see `_weighted_mean`."""
+    if len(queries) == 0:
+        return np.empty((0, reference_coords.shape[1]), np.float32)
+    return _weighted_mean(*_knn(queries, reference, metric, k), reference_coords)
+
+
+def _weighted_mean(dists, index, reference_coords) -> np.ndarray:
+    """Inverse-distance weighted mean of the embedding of each row's nearest reference rows.
+
+    A row equal to a reference row lands on that row's coordinates (its weight dominates)."""
+    weights = 1.0 / np.maximum(dists.astype(np.float64), 1e-12)
+    weights /= weights.sum(axis=1, keepdims=True)
+    return np.einsum("qk,qkc->qc", weights, reference_coords[index]).astype(np.float32)
+
+
+def _seeded_sample(n_rows, size, random_state) -> np.ndarray:
+    """Sorted row ids of a seeded sample without replacement (all rows when size >= n_rows)."""
+    if size >= n_rows:
+        return np.arange(n_rows, dtype=np.int64)
+    rng = np.random.default_rng(random_state)
+    return np.sort(rng.choice(n_rows, size=size, replace=False)).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------------------
+# umap-learn import with numba's on-disk cache
+# ----------------------------------------------------------------------------------------------
+_UMAP_NUMBA_MODULES = ("umap.umap_", "umap.layouts", "umap.spectral", "umap.utils", "umap.distances",
+                       "umap.sparse")
+_UMAP_LOCK = threading.Lock()
+
+
+def _umap_module():
+    """Import umap-learn, switching its numba functions to numba's on-disk cache.
+
+    umap-learn declares almost none of its ~100 jitted functions with `cache=True`, so every new
+    process recompiled them (about 13 s before the first fit). Enabling the cache before their first
+    compilation stores the machine code beside their source (or in numba's per-user cache when
+    site-packages is read-only); numba invalidates it when the source file changes.
+    """
+    with _UMAP_LOCK:
+        umap = importlib.import_module("umap")
+        if not getattr(umap, "_latentcore_cache_enabled", False):
+            from numba.core.dispatcher import Dispatcher
+
+            for name in _UMAP_NUMBA_MODULES:
+                for obj in vars(importlib.import_module(name)).values():
+                    if isinstance(obj, Dispatcher) and not obj.signatures and _has_null_cache(obj):
+                        obj.enable_caching()
+            umap._latentcore_cache_enabled = True
+    return umap
+
+
+def _has_null_cache(dispatcher) -> bool:
+    return type(getattr(dispatcher, "_cache", None)).__name__ == "NullCache"
+
+
+class _quiet(warnings.catch_warnings):
+    """umap-learn warns on every seeded fit ("n_jobs overridden") and on precomputed kNN."""
+
+    def __enter__(self):
+        result = super().__enter__()
+        warnings.filterwarnings("ignore", module=r"umap(\.|$)")
+        warnings.filterwarnings("ignore", message=r".*(n_jobs|precomputed_knn|search index).*")
+        return result
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation, cache keys, progress
+# ----------------------------------------------------------------------------------------------
+def _check_latents(latents, name, min_rows) -> np.ndarray:
+    """A finite (N, D) float32 C-contiguous array, or an InputError naming `name`."""
+    try:
+        array = np.asarray(latents)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a numeric (N, D) array ({exc})") from exc
+    if array.ndim != 2:
+        raise InputError(f"{name} must be 2-D (N, D), got shape {array.shape}")
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise InputError(f"{name} must be numeric, got dtype {array.dtype}")
+    if array.shape[0] < min_rows or array.shape[1] < 1:
+        raise InputError(f"{name} needs at least {min_rows} rows and 1 column, got shape {array.shape}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+        raise InputError(f"{name} has {len(bad)} rows with NaN or infinite values (first: row {bad[0]})")
+    return array
+
+
+def _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric, fast,
+                  sample_size) -> dict:
+    n_rows, n_features = latents.shape
+    if method not in METHODS:
+        raise InputError(f"method must be one of {METHODS}, got {method!r}")
+    if not _is_int(n_components) or n_components < 1:
+        raise InputError(f"n_components must be a positive integer, got {n_components!r}")
+    if not _is_int(random_state):
+        raise InputError(f"random_state must be an integer seed, got {random_state!r}")
+    sample_size = DEFAULT_SAMPLE_SIZE if sample_size is None else sample_size
+    if not _is_int(sample_size) or sample_size < 2:
+        raise InputError(f"sample_size must be an integer >= 2, got {sample_size!r}")
+    if method == "pca":
+        if n_components > min(n_rows, n_features):
+            raise InputError(f"n_components={n_components} exceeds min(rows, dimensions) of latents "
+                             f"{latents.shape}")
+    else:
+        if not _is_int(n_neighbors) or n_neighbors < 2:
+            raise InputError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}")
+        if n_rows <= max(n_neighbors, n_components + 1):
+            raise InputError(f"latents has {n_rows} rows; UMAP needs more than n_neighbors="
+                             f"{n_neighbors} and n_components+1={n_components + 1} (lower n_neighbors)")
+        if min(sample_size, n_rows) <= n_neighbors:
+            raise InputError(f"sample_size={sample_size} must exceed n_neighbors={n_neighbors}")
+        if not isinstance(min_dist, (int, float)) or not 0 <= min_dist:
+            raise InputError(f"min_dist must be a number >= 0, got {min_dist!r}")
+        _check_metric(metric)
+    params = {"method": method, "n_components": int(n_components), "random_state": int(random_state),
+              "n_features": int(n_features), "algorithm_version": ALGORITHM_VERSION}
+    if method == "umap":  # PCA ignores the rest, so they stay out of its cache key
+        params.update(n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
+                      fast=bool(fast), sample_size=int(sample_size), place_neighbors=PLACE_NEIGHBORS,
+                      fast_pca_dims=FAST_PCA_DIMS, umap_version=_umap_version())
+    return params
+
+
+def _check_metric(metric):
+    if metric not in METRICS:
+        raise InputError(f"metric must be one of {METRICS}, got {metric!r}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _umap_version() -> str:
+    from importlib.metadata import version
+
+    return version("umap-learn")
+
+
+def _cache_file(cache_dir, latents, params):
+    if cache_dir is False:
+        return None
+    directory = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
+    digest = hashlib.sha256()
+    digest.update(json.dumps({"shape": latents.shape, "dtype": "float32", **params},
+                             sort_keys=True).encode())
+    digest.update(memoryview(latents).cast("B"))
+    return directory / f"{params['method']}-{digest.hexdigest()}.npz"
+
+
+def _progress_reporter(progress):
+    if progress is None:
+        return lambda fraction, message: None
+    if not callable(progress):
+        raise InputError(f"progress must be a callable(fraction, message), got {progress!r}")
+    return progress

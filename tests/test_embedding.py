@@ -1,0 +1,165 @@
+"""Embedding (UMAP/PCA): determinism, on-disk cache, fast path quality, PCA, projection, save/load."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness
+
+from latentcore.analysis import embedding
+from latentcore.analysis.embedding import embed, fit_embedding, load_embedding, save_embedding, warm_up
+from latentcore.errors import InputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def clustered_latents(n, dim=64, seed=0):
+    """Six Gaussian clusters in 5-D, mapped nonlinearly to `dim` dimensions (structure UMAP can keep)."""
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(scale=4.0, size=(6, 5))
+    z = centers[rng.integers(0, 6, n)] + rng.normal(size=(n, 5))
+    x = np.tanh(z @ rng.normal(size=(5, dim)) / 3) + 0.02 * rng.normal(size=(n, dim))
+    return x.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def latents():
+    return clustered_latents(800)
+
+
+def test_same_seed_same_result_other_seed_differs(latents):
+    reports = []
+    first = embed(latents, cache_dir=False, sample_size=300, progress=lambda f, m: reports.append((f, m)))
+    assert reports[-1][0] == 1.0 and len(reports) >= 3
+    assert [f for f, _ in reports] == sorted(f for f, _ in reports)
+    again = embed(latents, cache_dir=False, sample_size=300)
+    other = embed(latents, cache_dir=False, sample_size=300, random_state=1)
+    assert first.shape == (len(latents), 2) and first.dtype == np.float32
+    assert np.array_equal(first, again)
+    assert not np.allclose(first, other)
+
+
+def test_second_call_reads_the_cache_without_refitting(latents, tmp_path, monkeypatch):
+    fits = []
+    real_fit = embedding._fit_umap_fast
+    monkeypatch.setattr(embedding, "_fit_umap_fast", lambda *a: fits.append(1) or real_fit(*a))
+
+    first = embed(latents, cache_dir=tmp_path)
+    files = list(tmp_path.glob("umap-*.npz"))
+    assert len(fits) == 1 and len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+
+    second = embed(latents, cache_dir=tmp_path)
+    assert len(fits) == 1, "the second call refitted instead of reading the cache"
+    assert np.array_equal(first, second)
+    assert files[0].stat().st_mtime_ns == mtime
+    assert not list(tmp_path.glob("*.partial"))
+
+    embed(latents, cache_dir=tmp_path, min_dist=0.5)  # another parameter: another entry
+    assert len(fits) == 2 and len(list(tmp_path.glob("umap-*.npz"))) == 2
+    embed(latents + 1e-3, cache_dir=tmp_path)  # other content: another entry
+    assert len(fits) == 3
+
+
+def test_cache_dir_from_environment_and_corrupt_entry_is_refitted(latents, tmp_path, monkeypatch):
+    monkeypatch.setenv(embedding.CACHE_ENV, str(tmp_path))
+    first = embed(latents, method="pca")
+    (entry,) = tmp_path.glob("pca-*.npz")
+    entry.write_bytes(b"not an npz")
+    assert np.array_equal(embed(latents, method="pca"), first)
+    assert load_embedding(entry).coords.shape == first.shape  # rewritten whole
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.warns(RuntimeWarning, match="not cached"):  # an unwritable cache is not an error
+        assert np.array_equal(embed(latents, method="pca", cache_dir=blocked / "cache"), first)
+
+
+def test_fast_path_keeps_neighbourhoods_like_plain_umap():
+    latents = clustered_latents(2000, seed=1)
+    fast = embed(latents, cache_dir=False, sample_size=600)  # 600 fitted, 1400 placed
+    plain = embed(latents, cache_dir=False, fast=False)
+    fast_trust = trustworthiness(latents, fast, n_neighbors=10)
+    plain_trust = trustworthiness(latents, plain, n_neighbors=10)
+    assert plain_trust > 0.9
+    assert fast_trust > plain_trust - 0.02, (fast_trust, plain_trust)
+
+
+def test_pca_matches_scikit_learn(latents):
+    fitted = fit_embedding(latents, method="pca", n_components=3, cache_dir=False)
+    reference = PCA(n_components=3, svd_solver="full").fit(latents)
+    expected = reference.transform(latents)
+    signs = np.sign((fitted.coords * expected).sum(axis=0))  # components are defined up to sign
+    np.testing.assert_allclose(fitted.coords * signs, expected, atol=1e-4)
+    new = clustered_latents(10, seed=7)
+    np.testing.assert_allclose(fitted.transform(new) * signs, reference.transform(new), atol=1e-4)
+
+
+def test_projection_of_training_rows_lands_on_their_embedding(latents):
+    fitted = fit_embedding(latents, cache_dir=False, sample_size=300)
+    sampled = fitted.reference_index
+    placed = np.setdiff1d(np.arange(len(latents)), sampled)
+    assert len(sampled) == 300 and fitted.pca_components.shape == (embedding.FAST_PCA_DIMS, 64)
+    np.testing.assert_allclose(fitted.transform(latents[sampled]), fitted.coords[sampled], atol=1e-4)
+    # rows outside the sample were placed exactly the way transform places new rows
+    np.testing.assert_allclose(fitted.transform(latents[placed]), fitted.coords[placed], atol=1e-5)
+    # a slightly perturbed training row lands near its row, far closer than the embedding's spread
+    noisy = latents[placed[:50]] + 0.01 * np.random.default_rng(3).normal(size=(50, 64))
+    moved = np.linalg.norm(fitted.transform(noisy) - fitted.coords[placed[:50]], axis=1)
+    assert np.median(moved) < 0.05 * fitted.coords.std(axis=0).sum()
+
+
+ROUND_TRIP = """
+import sys, numpy as np
+from latentcore.analysis.embedding import load_embedding
+fitted = load_embedding(sys.argv[1])
+np.save(sys.argv[3], fitted.transform(np.load(sys.argv[2])))
+"""
+
+
+@pytest.mark.parametrize("method", ["umap", "pca"])
+def test_saved_embedding_projects_identically_in_a_new_process(latents, tmp_path, method):
+    fitted = fit_embedding(latents, method=method, cache_dir=False, sample_size=300)
+    path = save_embedding(tmp_path / "fitted.npz", fitted)
+    new = clustered_latents(40, seed=11)
+    np.save(tmp_path / "new.npy", new)
+    subprocess.run([sys.executable, "-c", ROUND_TRIP, str(path), str(tmp_path / "new.npy"),
+                    str(tmp_path / "out.npy")], cwd=REPO, check=True, timeout=300)
+    assert np.array_equal(np.load(tmp_path / "out.npy"), fitted.transform(new))
+    with np.load(path, allow_pickle=False) as stored:  # plain arrays only, nothing pickled
+        assert json.loads(str(stored["params_json"]))["method"] == method
+        assert np.array_equal(stored["coords"], fitted.coords)
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.full((50, 4), np.nan, np.float32), ["latents", "NaN"]),
+    (np.zeros(50, np.float32), ["latents", "2-D"]),
+    (np.zeros((1, 4), np.float32), ["latents", "rows"]),
+    (np.random.default_rng(0).normal(size=(10, 4)), ["latents", "n_neighbors"]),
+    (np.array([["a", "b"], ["c", "d"]]), ["latents", "numeric"]),
+])
+def test_bad_latents_raise_input_error_naming_the_argument(bad, words):
+    with pytest.raises(InputError) as error:
+        embed(bad, cache_dir=False)
+    assert all(word in str(error.value) for word in words), str(error.value)
+
+
+def test_bad_parameters_and_files_raise_input_error(latents, tmp_path):
+    for kwargs, word in [({"method": "tsne"}, "method"), ({"n_components": 0}, "n_components"),
+                         ({"random_state": None}, "random_state"), ({"metric": "nope"}, "metric"),
+                         ({"method": "pca", "n_components": 65}, "n_components")]:
+        with pytest.raises(InputError, match=word):
+            embed(latents, cache_dir=False, **kwargs)
+    fitted = fit_embedding(latents, method="pca", cache_dir=False)
+    with pytest.raises(InputError, match="new_latents"):
+        fitted.transform(np.zeros((3, 5), np.float32))
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\x00" * 10)
+    with pytest.raises(InputError, match="garbage.npz"):
+        load_embedding(garbage)
+
+
+def test_warm_up_runs_the_fast_path():
+    assert warm_up() > 0
