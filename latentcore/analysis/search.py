@@ -1,0 +1,80 @@
+"""Similarity search and linear probes on latents (DESIGN.md section 6; the Cosmos seed's classifier).
+
+- `nearest_neighbours`: the k rows closest to one row (cosine by default), the row itself excluded.
+- `linear_probe`: how well a logistic regression reads labels off the latents, cross-validated.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+
+
+def nearest_neighbours(latents, row: int, k: int = 10, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """(indices, distances) of the `k` rows nearest to `row`, nearest first, `row` itself left out
+    (other rows identical to it are kept: they are real neighbours). Exact (brute force) search;
+    any scikit-learn metric name works."""
+    from sklearn.neighbors import NearestNeighbors
+    latents = _check_matrix(latents)
+    n = len(latents)
+    row = int(row)
+    if not 0 <= row < n:
+        raise InputError(f"row {row} is out of range: the latents have {n} rows")
+    if k < 1:
+        raise InputError(f"k must be at least 1, got {k}")
+    k = min(k, n - 1)
+    if k == 0:
+        return np.empty(0, np.int64), np.empty(0, np.float64)
+    search = NearestNeighbors(n_neighbors=k + 1, metric=metric, algorithm="brute").fit(latents)
+    distances, indices = search.kneighbors(latents[row:row + 1])
+    keep = indices[0] != row  # by index, not by position: a duplicate may sort before the row itself
+    return indices[0][keep][:k].astype(np.int64), distances[0][keep][:k]
+
+
+def linear_probe(latents, labels, cv: int = 5, random_state: int = 0, max_iter: int = 1000) -> dict:
+    """Cross-validated logistic regression (standardised features) predicting `labels` from latents.
+
+    Folds are stratified and shuffled with `random_state`. Returns accuracy_mean, accuracy_std,
+    fold_accuracies, chance (the majority class's share), classes, confusion_matrix (rows: true
+    class, columns: predicted; every row predicted once, by the fold that held it out), n_samples, cv."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, confusion_matrix
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    latents = _check_matrix(latents)
+    labels = np.asarray(labels).ravel()
+    if len(labels) != len(latents):
+        raise InputError(f"labels have {len(labels)} values but the latents have {len(latents)} rows")
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        raise InputError(f"a probe needs at least 2 classes, the labels hold {len(classes)}")
+    if counts.min() < cv:
+        small = {str(c): int(n) for c, n in zip(classes, counts) if n < cv}
+        raise InputError(f"every class needs at least cv={cv} rows for stratified folds; too few: {small}")
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    predicted = cross_val_predict(model, latents, labels, cv=folds)
+    fold_accuracies = [accuracy_score(labels[test], predicted[test]) for _, test in folds.split(latents, labels)]
+    return {
+        "accuracy_mean": float(np.mean(fold_accuracies)),
+        "accuracy_std": float(np.std(fold_accuracies)),
+        "fold_accuracies": [float(a) for a in fold_accuracies],
+        "chance": float(counts.max() / counts.sum()),
+        "classes": classes.tolist(),
+        "confusion_matrix": confusion_matrix(labels, predicted, labels=classes).tolist(),
+        "n_samples": int(len(labels)),
+        "cv": int(cv),
+        "random_state": random_state,
+    }
+
+
+def _check_matrix(latents) -> np.ndarray:
+    latents = np.asarray(latents)
+    if latents.ndim != 2 or len(latents) == 0:
+        raise InputError(f"latents must be a non-empty (N, D) array, got shape {latents.shape}")
+    if not np.isfinite(latents).all():
+        bad = int((~np.isfinite(latents)).any(axis=1).sum())
+        raise InputError(f"latents hold NaN/inf in {bad} rows: drop or fill them first")
+    return latents

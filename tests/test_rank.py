@@ -1,0 +1,265 @@
+"""Ranking latent dimensions against reference maps (latentcore.analysis.rank and the `rank` command)."""
+import json
+import warnings
+
+import dcor
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.feature_selection import mutual_info_regression
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+from latentcore.analysis import rank
+from latentcore.cli import main
+from latentcore.latents import LatentsWriter
+from latentcore.storage import sha256_file
+
+
+@pytest.fixture(scope="module")
+def scan(ebsd_h5, bandcontrast_csv, truth_csv):
+    """Real scan: raw patterns (flattened), x, y, band contrast and grain ids, all in row order."""
+    with h5py.File(ebsd_h5, "r") as f:
+        patterns = f["Scan 1/EBSD/Data/patterns"][()]
+        x = f["Scan 1/EBSD/CrystalMap/crystal_map/data/x"][()]
+        y = f["Scan 1/EBSD/CrystalMap/crystal_map/data/y"][()]
+    bc = pd.read_csv(bandcontrast_csv)
+    truth = pd.read_csv(truth_csv)
+    assert np.allclose(bc[["x", "y"]].to_numpy(), np.column_stack([x, y]))
+    return {"patterns": patterns, "x": x, "y": y, "bc": bc["bandcontrast"].to_numpy(np.float64),
+            "grain": truth["grain_id"].to_numpy()}
+
+
+@pytest.fixture(scope="module")
+def pca_latents(scan):
+    return rank.pattern_components(scan["patterns"], 6, "pca")
+
+
+def test_metric_values_equal_the_reference_packages(scan, pca_latents):
+    """Every value equals scipy / scikit-learn / dcor on the same rows: NaN rows dropped pairwise and
+    the O(N^2) metrics on the documented seeded sample."""
+    latents = pca_latents[:, :3].copy()
+    latents[[5, 17, 400], 1] = np.nan
+    reference = scan["bc"].copy()
+    reference[[17, 900]] = np.nan
+    table = rank.rank_dimensions(latents, {"bc": reference}, scan["x"], scan["y"], max_samples=500,
+                                 random_state=3, metrics=["pearson", "spearman", "kendall", "mutual_information",
+                                                          "distance_correlation", "partial_pearson"])
+    for dim in range(3):
+        row = table[table["dimension"] == dim].iloc[0]
+        keep = np.isfinite(latents[:, dim]) & np.isfinite(reference)
+        a, b = latents[keep, dim], reference[keep]
+        assert row["n_nan_dropped"] == (~keep).sum() == (4 if dim == 1 else 2)
+        sample = np.sort(np.random.default_rng(3).choice(len(a), 500, replace=False))
+        assert row["n_sampled"] == 500 and row["n_valid"] == len(a)
+        assert row["pearson"] == pytest.approx(stats.pearsonr(a, b).statistic, abs=1e-9)
+        assert row["spearman"] == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-9)
+        assert row["kendall"] == pytest.approx(stats.kendalltau(a[sample], b[sample]).statistic, abs=1e-9)
+        assert row["mutual_information"] == pytest.approx(
+            mutual_info_regression(a[sample].reshape(-1, 1), b[sample], n_neighbors=3, random_state=3)[0], abs=1e-9)
+        assert row["distance_correlation"] == pytest.approx(dcor.distance_correlation(a[sample], b[sample]),
+                                                            abs=1e-9)
+        x, y = scan["x"][keep], scan["y"][keep]
+        design = np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y])  # quadratic trend
+
+        def detrended(v):
+            return v - design @ np.linalg.lstsq(design, v, rcond=None)[0]
+
+        assert row["partial_pearson"] == pytest.approx(stats.pearsonr(detrended(a), detrended(b)).statistic,
+                                                       abs=1e-9)
+    assert any("sample of 500" in note for note in table.attrs["notes"])
+    assert any("dropped pairwise" in note for note in table.attrs["notes"])
+
+
+def test_hsic_equals_centred_kernel_alignment(scan, pca_latents):
+    """hyppo's biased HSIC statistic on median-bandwidth Gaussian kernels, checked against the
+    definition: sqrt(<HKH, HLH> / (|HKH| |HLH|))."""
+    a, b = pca_latents[:600, 0], scan["bc"][:600]
+
+    def centred_kernel(v):
+        d = np.abs(v[:, None] - v[None, :])
+        k = np.exp(-d ** 2 / (2 * np.median(d[np.triu_indices(len(v), 1)]) ** 2))
+        h = np.eye(len(v)) - 1.0 / len(v)
+        return h @ k @ h
+
+    k, l = centred_kernel(a), centred_kernel(b)
+    expected = np.sqrt((k * l).sum() / np.sqrt((k * k).sum() * (l * l).sum()))
+    assert rank.hsic(a, b) == pytest.approx(expected, abs=1e-9)
+    table = rank.rank_dimensions(pca_latents[:600, :1], {"bc": b}, metrics=["hsic"], max_samples=None)
+    assert table["hsic"].iloc[0] == pytest.approx(expected, abs=1e-9)
+    assert rank.hsic(a, np.random.default_rng(0).permutation(b)) < expected
+
+
+def test_band_contrast_with_noise_ranks_first_among_random_dimensions(scan):
+    rng = np.random.default_rng(7)
+    bc = scan["bc"]
+    latents = rng.normal(size=(len(bc), 12))
+    latents[:, 9] = bc + rng.normal(scale=bc.std(), size=len(bc))  # as much noise as signal
+    metrics = ["pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
+               "partial_pearson"]
+    for metric in metrics:
+        table = rank.rank_dimensions(latents, {"bandcontrast": bc}, scan["x"], scan["y"], metrics=[metric],
+                                     max_samples=800)
+        assert table["dimension"].iloc[0] == 9, metric
+        assert table["rank"].iloc[0] == 1
+
+
+def test_partial_pearson_removes_a_shared_spatial_trend(scan):
+    x, y = scan["x"], scan["y"]
+    rng = np.random.default_rng(1)
+    trend = x / x.max()
+    follows_trend = trend + rng.normal(scale=0.05, size=len(x))       # the dimension: a trend in x only
+    shares_trend = 2 * trend + rng.normal(scale=0.05, size=len(x))    # the reference: same trend, own noise
+    shares_signal = follows_trend + 0.05 * rng.normal(size=len(x))    # this one shares more than the trend
+    latents = np.column_stack([follows_trend, shares_signal])
+    table = rank.rank_dimensions(latents, {"ref": shares_trend}, x, y, metrics=["pearson", "partial_pearson"])
+    by_dim = table.set_index("dimension")
+    assert by_dim.loc[0, "pearson"] > 0.9
+    assert abs(by_dim.loc[0, "partial_pearson"]) < 0.08
+    # a reference that shares more than the trend keeps its partial correlation
+    table = rank.rank_dimensions(latents, {"ref": follows_trend}, x, y, metrics=["partial_pearson"])
+    assert table.set_index("dimension").loc[1, "partial_pearson"] > 0.6
+    assert np.allclose(rank.remove_spatial_trend(3 * x - 2 * y + 5, x, y, degree=1), 0, atol=1e-9)
+
+
+def test_ari_nmi_against_grain_labels(scan):
+    grain = scan["grain"]
+    rng = np.random.default_rng(2)
+    separates = grain * 10.0 + rng.normal(size=len(grain))  # one tight mode per grain
+    latents = np.column_stack([rng.normal(size=len(grain)), separates])
+    table = rank.rank_dimensions(latents, labels={"grain": grain}, metrics=["ari", "nmi"])
+    best = table.iloc[0]
+    assert best["dimension"] == 1 and best["ranked_by"] == "ari"
+    predicted = rank.gmm_labels(separates, 6, random_state=0)
+    assert best["ari"] == pytest.approx(adjusted_rand_score(grain, predicted), abs=1e-12)
+    assert best["nmi"] == pytest.approx(normalized_mutual_info_score(grain, predicted), abs=1e-12)
+    assert best["ari"] > 0.95
+    assert table.iloc[1]["ari"] < 0.05
+
+
+def test_element_map_helpers_and_rgb_reference(scan):
+    bc, x = scan["bc"], scan["x"]
+    combined = rank.combine_element_maps({"Ni": bc, "Cr": x}, {"Ni": 3, "Cr": 1})
+    expected = (3 * (bc - bc.min()) / np.ptp(bc) + (x - x.min()) / np.ptp(x)) / 4
+    assert np.allclose(combined, expected)
+    rgb = rank.element_rgb(bc, x)
+    assert rgb.shape == (len(bc), 3) and rgb.min() == 0 and rgb.max() == 1 and not rgb[:, 2].any()
+    latents = np.column_stack([bc, np.random.default_rng(0).normal(size=len(bc))])
+    table = rank.rank_dimensions(latents, {"rgb": rgb}, metrics=["distance_correlation", "pearson"],
+                                 max_samples=400)
+    assert table["dimension"].iloc[0] == 0 and table["pearson"].isna().all()
+    with pytest.raises(rank.InputError, match="differ in length"):
+        rank.combine_element_maps({"a": bc, "b": bc[:10]})
+
+
+def test_pattern_components_streamed_from_a_reader_match_in_memory_pca(ebsd_h5, scan):
+    from latentcore.data import open_source
+
+    in_memory = rank.pattern_components(scan["patterns"], 3, "pca")
+    with open_source(ebsd_h5) as reader:
+        streamed = rank.pattern_components(reader, 3, "pca", partition="all", batch_size=700)
+        sampled = rank.pattern_components(reader, 3, "pca", batch_size=700, max_fit_rows=800)
+    assert np.allclose(streamed, in_memory, atol=1e-6 * np.abs(in_memory).max())
+    assert sampled.shape == (2400, 3)
+    assert abs(np.corrcoef(in_memory[:, 0], sampled[:, 0])[0, 1]) > 0.99  # fitted on a third of the scan
+
+def test_nmf_components_are_the_non_negative_least_squares_fit(scan):
+    from scipy.optimize import nnls
+    from sklearn.decomposition import NMF
+
+    patterns = scan["patterns"][::20]  # 120 patterns
+    flat = patterns.reshape(len(patterns), -1).astype(np.float64)
+    weights = rank.pattern_components(patterns, 2, "nmf")
+    model = NMF(2, init="nndsvda", random_state=0).fit(flat)
+    assert weights.shape == (120, 2) and weights.min() >= 0
+    for row in (0, 60, 119):  # each row's weights: scipy's NNLS on the fitted components
+        assert np.allclose(weights[row], nnls(model.components_.T, flat[row])[0], rtol=1e-6, atol=1e-9)
+    assert rank.pattern_components(patterns, 2, "nmf", max_fit_rows=60).shape == (120, 2)
+    negative = patterns.astype(np.float64)
+    negative[3, 0, 0] = -1
+    with pytest.raises(rank.InputError, match="non-negative"):
+        rank.pattern_components(negative, 2, "nmf")
+
+
+def test_bad_inputs_are_named(scan):
+    latents = np.zeros((len(scan["bc"]), 2))
+    with pytest.raises(rank.InputError, match="has shape"):
+        rank.rank_dimensions(latents, {"bc": scan["bc"][:-1]})
+    with pytest.raises(rank.InputError, match="needs x and y"):
+        rank.rank_dimensions(latents, {"bc": scan["bc"]}, metrics=["partial_pearson"])
+    with pytest.raises(rank.InputError, match="unknown metric"):
+        rank.rank_dimensions(latents, {"bc": scan["bc"]}, metrics=["pearsn"])
+    with pytest.raises(rank.InputError, match="must be integers"):
+        rank.rank_dimensions(latents, labels={"g": scan["bc"] + 0.5})
+
+
+def test_write_ranking_outputs(tmp_path, scan, pca_latents, bandcontrast_csv):
+    table = rank.rank_dimensions(pca_latents, {"bc": scan["bc"]}, scan["x"], scan["y"],
+                                 metrics=["spearman", "pearson"], max_samples=500)
+    with pytest.warns(RuntimeWarning, match="matplotlib"):  # browser=None: the fallback, fast
+        paths = rank.write_ranking(table, tmp_path, {"reference": bandcontrast_csv}, top=3,
+                                   latents=pca_latents, references={"bc": scan["bc"]}, browser=None)
+    written = pd.read_csv(paths["scores"])
+    assert len(written) == 6 and np.allclose(written["spearman"], table["spearman"])
+    report = json.loads(paths["report"].read_text())
+    assert report["inputs"]["reference"]["sha256"] == sha256_file(bandcontrast_csv)
+    assert [r["dimension"] for r in report["top"]] == table["dimension"].head(3).tolist()
+    assert {"dcor", "hyppo", "scipy", "scikit-learn"} <= set(report["versions"])
+    assert report["parameters"]["sort_by"] == "spearman" and report["parameters"]["top"] == 3
+    for path in paths.values():
+        assert path.stat().st_size > 0
+    assert paths["figure_bars"].read_bytes()[:4] == b"\x89PNG"
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.fixture(scope="module")
+def latents_file(tmp_path_factory, scan, pca_latents):
+    """A scan latents file from PCA of the raw patterns, with x, y (built with LatentsWriter)."""
+    path = tmp_path_factory.mktemp("rank") / "ni_grains_latents.h5"
+    writer = LatentsWriter(path, {"all": pca_latents.shape}, {"model": "pca"})
+    writer.write_rows("all", 0, pca_latents.astype(np.float32))
+    writer.write_array("x", scan["x"])
+    writer.write_array("y", scan["y"])
+    writer.write_array("grid_shape", [40, 60])
+    return writer.finish({"model": "pca-6"})
+
+
+def test_cli_rank_aligns_csv_references_by_coordinates(tmp_path, latents_file, bandcontrast_csv, truth_csv):
+    shuffled = tmp_path / "bc_shuffled.csv"
+    pd.read_csv(bandcontrast_csv).sample(frac=1, random_state=0).to_csv(shuffled, index=False)
+    args = ["--metrics", "spearman", "pearson", "ari", "--top", "2", "--max-samples", "500"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert main(["rank", str(latents_file), "--reference", str(bandcontrast_csv),
+                     "--labels", f"{truth_csv}:grain_id", "--out", str(tmp_path / "a"), "--tag", "t", *args]) == 0
+        assert main(["rank", str(latents_file), "--reference", str(shuffled), "--no-figures",
+                     "--out", str(tmp_path / "b"), "--tag", "t", *args]) == 0
+    ordered = pd.read_csv(tmp_path / "a" / "ranking_scores__t.csv")
+    permuted = pd.read_csv(tmp_path / "b" / "ranking_scores__t.csv")
+    assert set(ordered["reference"]) == {"bandcontrast", "grain_id"} and len(ordered) == 12
+    bc_rows = ordered[ordered["reference"] == "bandcontrast"].reset_index(drop=True)
+    assert np.allclose(bc_rows["spearman"], permuted["spearman"])  # same values whatever the CSV's row order
+    report = json.loads((tmp_path / "a" / "ranking_report__t.json").read_text())
+    assert report["inputs"]["latents"]["sha256"] == sha256_file(latents_file)
+    assert len(report["top"]) == 4 and report["parameters"]["metrics"] == ["spearman", "pearson", "ari"]
+    for name in ("ranking_top__t.png", "ranking_scatter__t.png"):
+        assert (tmp_path / "a" / name).read_bytes()[:4] == b"\x89PNG"
+        assert name in report["outputs"].values()
+
+
+def test_cli_rank_npy_reference_and_errors(tmp_path, latents_file, scan, capsys):
+    np.save(tmp_path / "bc.npy", scan["bc"])
+    np.save(tmp_path / "short.npy", scan["bc"][:100])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert main(["rank", str(latents_file), "--reference", str(tmp_path / "bc.npy"), "--metrics", "pearson",
+                     "--no-figures", "--out", str(tmp_path / "out"), "--tag", "n"]) == 0
+    assert not list((tmp_path / "out").glob("*.png"))
+    table = pd.read_csv(tmp_path / "out" / "ranking_scores__n.csv")
+    expected = max(abs(stats.pearsonr(v, scan["bc"]).statistic) for v in rank.pattern_components(
+        scan["patterns"], 6, "pca").T)
+    assert abs(table["pearson"].iloc[0]) == pytest.approx(expected, abs=1e-6)  # float32 latents
+    assert main(["rank", str(latents_file), "--reference", str(tmp_path / "short.npy"),
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "short.npy" in capsys.readouterr().err
