@@ -114,7 +114,9 @@ class FittedEmbedding:
     def _reduce(self, latents: np.ndarray) -> np.ndarray:
         if self.pca_components.size == 0:
             return latents
-        return ((latents - self.pca_mean) @ self.pca_components.T).astype(np.float32)
+        # einsum, not BLAS: the same bits in every process, whatever its thread settings
+        centred = latents.astype(np.float64) - self.pca_mean
+        return np.einsum("nd,cd->nc", centred, self.pca_components.astype(np.float64)).astype(np.float32)
 
 
 _ARRAY_FIELDS = ("coords", "reference_index", "reference_latents", "reference_coords", "pca_mean",
@@ -321,7 +323,20 @@ def _knn(queries, reference, metric, k):
     k = min(k, len(reference))
     search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(reference)
     dists, index = search.kneighbors(queries)
+    if metric in ("euclidean", "cosine"):  # GEMM-based: the last bits vary with BLAS threads
+        dists = _exact_distances(queries, reference, index, metric)
     return dists.astype(np.float32), index.astype(np.int64)
+
+
+def _exact_distances(queries, reference, index, metric) -> np.ndarray:
+    """The k chosen distances again, pair by pair in float64, so that placements are the same in
+    every process whatever its thread settings."""
+    q = queries.astype(np.float64)[:, None, :]
+    r = reference.astype(np.float64)[index]
+    if metric == "euclidean":
+        return np.sqrt(((q - r) ** 2).sum(-1))
+    norms = np.linalg.norm(q, axis=-1) * np.linalg.norm(r, axis=-1)
+    return 1 - (q * r).sum(-1) / np.maximum(norms, 1e-300)
 
 
 def _place(queries, reference, reference_coords, metric, k) -> np.ndarray:
