@@ -1,0 +1,20 @@
+"""Train the pattern VAE (`latentcore.models.vae.ConvVAE`) on any pattern source.
+
+    from latentcore.train import TrainConfig, train_vae
+    result = train_vae(TrainConfig(data="scan.h5", out_dir="runs/vae1", latent_dim=8), callback=print)
+    result.model_path  # -> vae_model.pth, loadable with latentcore.load_model
+
+The app runs a `TrainingJob` (train_vae in a background thread; `stop()` stops it); the CLI is
+`train-vae`. Names load on first use, so the CLI starts without importing torch.
+"""
+import importlib
+
+_HOMES = {"TrainConfig": "config", "TrainingJob": "background", "PatternSet": "dataset", "load_patterns": "dataset",
+          "EpochReport": "trainer", "TrainResult": "trainer", "encode_patterns": "trainer", "train_vae": "trainer"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name):
+    if name in _HOMES:
+        return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)
+    raise AttributeError(name)

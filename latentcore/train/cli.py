@@ -1,0 +1,101 @@
+"""`python -m latentcore train-vae DATA --out DIR ...`: train the pattern VAE, with a tqdm bar over
+epochs. Running it again on the same --out resumes an interrupted run (--no-resume starts over)."""
+from __future__ import annotations
+
+import argparse
+
+from ..errors import InputError
+
+
+def register(subparsers):
+    from .config import TrainConfig
+
+    d = TrainConfig(data="", out_dir="")
+    p = subparsers.add_parser("train-vae", help="train the convolutional VAE on a pattern source",
+                              description="Train the ConvVAE on patterns (h5ebsd, EDAX, Oxford, image folders...). "
+                                          "Writes vae_model.pth, config.json, loss.csv, loss_curve.png and "
+                                          "reconstructions.png to --out; re-running resumes an interrupted run.")
+    p.add_argument("data", help="pattern source (any format `info` recognises)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--partition", help="partition to train on (default: the first)")
+    p.add_argument("--bandcontrast", help="CSV x,y,bandcontrast to filter by")
+    p.add_argument("--bc-min", type=float, help="keep patterns with band contrast >= this")
+    p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")
+    p.add_argument("--roi", type=_roi, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
+    p.add_argument("--keep-coords", help="CSV (x,y columns) or NPY of the coordinates to keep")
+    p.add_argument("--crop", type=int, help="centre crop (pixels) before resizing")
+    p.add_argument("--input-size", type=int, default=d.input_size, help="pattern side the model takes (resized)")
+    p.add_argument("--latent-dim", type=int, default=d.latent_dim)
+    p.add_argument("--channels", type=_ints, default=d.channels, help="conv widths, e.g. 32,64,128")
+    p.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term")
+    p.add_argument("--kl-warmup", type=int, default=d.kl_warmup_epochs, help="epochs over which beta ramps up")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
+    p.add_argument("--patience", type=int, default=d.patience, help="early stop after this many epochs "
+                                                                  "without improvement (0: never)")
+    p.add_argument("--max-minutes", type=float, help="stop after this much training time")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
+    p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
+    p.set_defaults(func=run_train)
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _roi(text: str) -> tuple[float, ...]:
+    from ..analysis.maps import Roi
+
+    try:
+        return tuple(Roi.parse(text).to_list())
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def config_from_args(args):
+    from .config import TrainConfig
+
+    return TrainConfig(
+        data=args.data, out_dir=args.out, partition=args.partition, bandcontrast=args.bandcontrast,
+        bc_min=args.bc_min, bc_max=args.bc_max, roi=args.roi, keep_coordinates=args.keep_coords, crop=args.crop,
+        input_size=args.input_size, latent_dim=args.latent_dim, channels=args.channels, beta=args.beta,
+        kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        val_fraction=args.val_fraction, patience=args.patience or None, max_minutes=args.max_minutes,
+        seed=args.seed, device=args.device, resume=not args.no_resume)
+
+
+def run_train(args) -> int:
+    import sys
+
+    from tqdm import tqdm
+
+    from .trainer import train_vae
+
+    config = config_from_args(args)
+    bars = []  # the bar opens at the first epoch, once the data has been read and checked
+
+    def on_epoch(report):
+        if not bars:
+            bars.append(tqdm(total=config.epochs, initial=report.epoch - 1, unit="epoch", desc="train-vae"))
+        bars[0].update(report.epoch - bars[0].n)
+        bars[0].set_postfix(train=f"{report.train_loss:.3g}", val=f"{report.val_loss:.3g}",
+                            best="*" if report.is_best else "")
+
+    print(f"reading the patterns of {config.data} ...", file=sys.stderr)
+    try:
+        result = train_vae(config, callback=on_epoch)
+    finally:
+        for bar in bars:
+            bar.close()
+    if result.resumed_from:
+        print(f"resumed at epoch {result.resumed_from + 1}")
+    print(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4g}), "
+          f"{result.n_train} training / {result.n_val} validation patterns on {result.device}")
+    print(f"model: {result.model_path}")
+    return 0

@@ -1,0 +1,101 @@
+"""Every hyperparameter of a VAE training run, in one plain dataclass (saved whole in config.json)."""
+from __future__ import annotations
+
+import dataclasses
+
+from ..errors import InputError
+
+# Settings that may change when an interrupted run is resumed; any other change needs a new run.
+# (Input files are compared by content hash, not by path: see trainer.data_fingerprint.)
+RESUMABLE_CHANGES = ("epochs", "device", "patience", "min_delta", "max_minutes", "out_dir", "resume",
+                     "data", "bandcontrast", "keep_coordinates")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """What to train on and how. Paths are strings so the config stays JSON-able.
+
+    Data: `data` (any pattern source `open_source` reads), `partition` (default: the first),
+    filters `bandcontrast` CSV (x,y,bandcontrast) with `bc_min`/`bc_max`, `roi` (x0, x1, y0, y1,
+    inclusive, in the coordinates' units), `keep_coordinates` CSV/NPY of x,y to keep.
+    Preprocessing (as extraction applies it, see extract.prepare_batch): optional centre `crop`
+    (pixels, before resizing), bilinear resize to `input_size`, each pattern min-max to [-1, 1].
+    Loss: per-pattern summed squared error + beta * KL, beta ramped from 0 over `kl_warmup_epochs`.
+    """
+
+    data: str
+    out_dir: str
+    partition: str | None = None
+    bandcontrast: str | None = None
+    bc_min: float | None = None
+    bc_max: float | None = None
+    roi: tuple[float, float, float, float] | None = None
+    keep_coordinates: str | None = None
+    crop: int | None = None
+    input_size: int | None = 60  # None: the (cropped) pattern side
+    latent_dim: int = 16
+    channels: tuple[int, ...] = (32, 64, 128)
+    beta: float = 0.05
+    kl_warmup_epochs: int = 2
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 2e-3
+    val_fraction: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    patience: int | None = 5  # epochs without validation improvement before stopping; None: never
+    min_delta: float = 1e-3  # relative improvement that counts
+    max_minutes: float | None = None  # stop (keeping the best model) once this much time was spent
+    num_previews: int = 8  # patterns shown in reconstructions.png
+    resume: bool = True  # continue from out_dir/checkpoint.pth when it exists
+
+    def __post_init__(self):
+        self.data, self.out_dir = str(self.data), str(self.out_dir)
+        self.channels = tuple(int(c) for c in self.channels)
+        if self.roi is not None:
+            self.roi = tuple(float(v) for v in self.roi)
+        self.validate()
+
+    def validate(self) -> None:
+        """One place for argument checks: each error names the argument and the bad value."""
+        checks = [
+            (self.latent_dim >= 1, "latent_dim must be >= 1"),
+            (len(self.channels) >= 1 and min(self.channels) >= 1, "channels must be one or more positive widths"),
+            (self.input_size is None or self.input_size >= 4, "input_size must be >= 4 pixels"),
+            (self.crop is None or self.crop >= 4, "crop must be >= 4 pixels"),
+            (self.beta >= 0, "beta must be >= 0"),
+            (self.kl_warmup_epochs >= 0, "kl_warmup_epochs must be >= 0"),
+            (self.epochs >= 1, "epochs must be >= 1"),
+            (self.batch_size >= 2, "batch_size must be >= 2 (batch norm needs two patterns)"),
+            (self.lr > 0, "lr must be > 0"),
+            (0 < self.val_fraction < 1, "val_fraction must lie strictly between 0 and 1"),
+            (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
+            (self.patience is None or self.patience >= 1, "patience must be >= 1 (or None)"),
+            (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0"),
+            (self.roi is None or len(self.roi) == 4, "roi must be four numbers x0, x1, y0, y1"),
+            ((self.bc_min is None and self.bc_max is None) or self.bandcontrast,
+             "bc_min/bc_max need a bandcontrast table"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise InputError(f"{message}, got {self._value_named_in(message)!r}")
+
+    def _value_named_in(self, message: str):
+        return getattr(self, message.split()[0].split("/")[0], None)
+
+    def to_dict(self) -> dict:
+        values = dataclasses.asdict(self)
+        values["channels"] = list(self.channels)
+        values["roi"] = list(self.roi) if self.roi is not None else None
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def changes_blocking_resume(self, previous: dict) -> list[str]:
+        """Names of settings that differ from a previous run's and make resuming it wrong."""
+        mine = self.to_dict()
+        return sorted(name for name, value in mine.items()
+                      if name not in RESUMABLE_CHANGES and previous.get(name, value) != value)

@@ -1,0 +1,175 @@
+"""Training data: which patterns of a source to train on (band-contrast threshold, ROI, a list of
+coordinates to keep, as the seed's FilterByCoordsDataset) and their preprocessing, which is exactly
+what extraction applies to a VAE's input (extract.prepare_batch), plus an optional centre crop."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.spatial import cKDTree
+
+from ..analysis.maps import Roi
+from ..data import align_to_coordinates, read_bandcontrast
+from ..data._checks import infer_step
+from ..data.base import Reader
+from ..errors import InputError
+from ..extract import prepare_batch
+from ..models.base import InputSpec
+from .config import TrainConfig
+
+READ_BATCH = 512  # patterns per contiguous read while loading
+MEMORY_BUDGET_BYTES = 2 * 2**30  # larger training sets go to a memory-mapped cache file
+
+
+@dataclasses.dataclass
+class PatternSet:
+    """Preprocessed patterns (float32 (N, 1, S, S), in memory or memory-mapped) and where they came from."""
+
+    patterns: np.ndarray
+    rows: np.ndarray  # row index of each pattern in the source partition
+    x: np.ndarray | None
+    y: np.ndarray | None
+    partition: str
+    n_source: int  # rows in the partition before filtering
+    filters: dict  # what was applied, for config.json
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def choose_partition(reader: Reader, partition: str | None) -> str:
+    info = reader.info()
+    if info.is_features:
+        raise InputError("holds feature vectors, not patterns: a VAE trains on images", reader.path)
+    if partition is None:
+        return next(iter(info.partitions))
+    reader.count(partition)  # raises InputError naming the partitions there are
+    return partition
+
+
+def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np.ndarray, dict]:
+    """Source rows that pass every filter of `config` (all rows when there is none), and a summary."""
+    n = reader.count(partition)
+    keep = np.ones(n, bool)
+    filters: dict = {}
+    wants_xy = config.bandcontrast or config.roi is not None or config.keep_coordinates
+    xy = reader.coordinates(partition) if wants_xy else None
+    if wants_xy and xy is None:
+        raise InputError("band-contrast, ROI and coordinate filters need pattern coordinates, "
+                         "and this source has none", reader.path)
+    if config.bandcontrast:
+        values = align_to_coordinates(read_bandcontrast(config.bandcontrast), *xy)
+        if config.bc_min is not None:
+            keep &= values >= config.bc_min
+        if config.bc_max is not None:
+            keep &= values <= config.bc_max
+        filters["bandcontrast"] = {"path": str(config.bandcontrast), "min": config.bc_min, "max": config.bc_max}
+    if config.roi is not None:
+        keep &= Roi(*config.roi).mask(*xy)
+        filters["roi"] = list(config.roi)
+    if config.keep_coordinates:
+        keep &= coordinates_in_list(xy, read_xy_list(config.keep_coordinates))
+        filters["keep_coordinates"] = {"path": str(config.keep_coordinates)}
+    rows = np.flatnonzero(keep)
+    if len(rows) < 3:
+        raise InputError(f"the filters {filters or '(none)'} keep {len(rows)} of {n} patterns; "
+                         "training needs at least 3", reader.path)
+    filters["kept"] = int(len(rows))
+    return rows, filters
+
+
+def read_xy_list(path) -> np.ndarray:
+    """(k, 2) x, y of a keep list: CSV with columns x, y (as `bandcontrast --out kept.csv` writes)
+    or NPY (k, >=2) whose first two columns are x, y."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such coordinate list", path)
+    if path.suffix.lower() == ".npy":
+        values = np.load(path, allow_pickle=False)
+        if values.ndim != 2 or values.shape[1] < 2:
+            raise InputError(f"a coordinate list must be (k, 2) x, y; got shape {values.shape}", path)
+        return values[:, :2].astype(np.float64)
+    table = pd.read_csv(path, skipinitialspace=True)
+    table.columns = [str(c).strip() for c in table.columns]
+    if not {"x", "y"} <= set(table.columns):
+        raise InputError(f"a coordinate list needs columns x and y, found {list(table.columns)}", path)
+    return table[["x", "y"]].to_numpy(np.float64)
+
+
+def coordinates_in_list(xy, keep_xy: np.ndarray) -> np.ndarray:
+    """Mask of the patterns whose (x, y) is in `keep_xy`, within a quarter of the grid step."""
+    points = np.column_stack([np.asarray(v, np.float64) for v in xy])
+    steps = [s for s in (infer_step(points[:, 0]), infer_step(points[:, 1])) if s]
+    tolerance = 0.25 * min(steps) if steps else 1e-6
+    if len(keep_xy) == 0:
+        return np.zeros(len(points), bool)
+    distance, _ = cKDTree(keep_xy).query(points, distance_upper_bound=tolerance)
+    return np.isfinite(distance)
+
+
+def input_spec(config: TrainConfig, pattern_side: int) -> InputSpec:
+    side = config.input_size or config.crop or pattern_side
+    return InputSpec(channels=1, size=(side, side), normalize="minmax")
+
+
+def preprocess(batch: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """A reader's (B, C, H, W) float32 batch -> (B, 1, S, S) in [-1, 1], as extraction prepares it."""
+    if config.crop:
+        batch = center_crop(batch, config.crop)
+    return prepare_batch(batch, input_spec(config, batch.shape[-1]))
+
+
+def center_crop(batch: torch.Tensor, side: int) -> torch.Tensor:
+    height, width = batch.shape[-2:]
+    if side > min(height, width):
+        raise InputError(f"crop {side} is larger than the {height} x {width} patterns")
+    top, left = (height - side) // 2, (width - side) // 2
+    return batch[..., top:top + side, left:left + side]
+
+
+def check_pattern_shape(reader: Reader, config: TrainConfig) -> tuple[int, ...]:
+    shape = tuple(reader.info().item_shape)
+    if len(shape) != 3:
+        raise InputError(f"items of shape {shape} are not images (C, H, W): a VAE trains on patterns", reader.path)
+    height, width = shape[-2:]
+    if height != width and not (config.input_size or config.crop):
+        raise InputError(f"patterns are {height} x {width}, not square: give an input size or a crop", reader.path)
+    return shape
+
+
+def load_patterns(reader: Reader, config: TrainConfig, cache_dir=None, progress=None) -> PatternSet:
+    """Filter and preprocess the patterns, reading contiguous slices; more than
+    MEMORY_BUDGET_BYTES go to a memory-mapped file in `cache_dir` instead of memory."""
+    shape = check_pattern_shape(reader, config)
+    partition = choose_partition(reader, config.partition)
+    rows, filters = select_rows(reader, partition, config)
+    side = input_spec(config, min(shape[-2:])).size[0]
+    patterns = _allocate((len(rows), 1, side, side), cache_dir)
+    done = 0
+    for batch, _ in reader.iter_batches(partition, READ_BATCH, allowed_indices=rows):
+        prepared = preprocess(torch.from_numpy(np.ascontiguousarray(batch, np.float32)), config)
+        patterns[done:done + len(prepared)] = prepared.numpy()
+        done += len(prepared)
+        if progress:
+            progress(done, len(rows))
+    xy = reader.coordinates(partition)
+    x, y = (None, None) if xy is None else (np.asarray(xy[0])[rows], np.asarray(xy[1])[rows])
+    return PatternSet(patterns, rows, x, y, partition, reader.count(partition), filters)
+
+
+def _allocate(shape: tuple[int, ...], cache_dir) -> np.ndarray:
+    if np.prod(shape) * 4 <= MEMORY_BUDGET_BYTES or cache_dir is None:
+        return np.empty(shape, np.float32)
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    return np.lib.format.open_memmap(Path(cache_dir) / "patterns_cache.npy", mode="w+",
+                                     dtype=np.float32, shape=shape)
+
+
+def split_train_val(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random split of range(n): (train indices, validation indices), both sorted."""
+    n_val = min(max(1, round(n * val_fraction)), n - 2)
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])

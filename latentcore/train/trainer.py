@@ -1,0 +1,395 @@
+"""Train the ConvVAE on a pattern source: seeded, CPU or GPU (bf16 autocast), per-epoch callback,
+early stop on a validation plateau, an atomic checkpoint every epoch, and resuming an interrupted run.
+
+    result = train_vae(TrainConfig(data="scan.h5", out_dir="run1", epochs=20), callback=print)
+
+Resuming is exact on the CPU: the checkpoint holds the optimizer, the RNG state and the history,
+and each epoch's shuffle comes from its own seeded generator.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..data import open_source
+from ..errors import CheckpointError, InputError
+from ..extract import resolve_device
+from ..models.vae import ConvVAE, VAEConfig
+from ..storage import atomic_path, sha256_file
+from ..versions import PACKAGES, package_versions
+from . import outputs
+from .config import TrainConfig
+from .dataset import PatternSet, load_patterns, split_train_val
+
+DEVICE_RESIDENT_BYTES = 4 * 2**30  # training sets up to this size are copied to the device once
+LOSS_PARTS = ("loss", "rec", "kl")
+
+
+@dataclasses.dataclass
+class EpochReport:
+    """What the callback gets after each epoch (losses are per pattern)."""
+
+    epoch: int
+    epochs: int
+    beta: float
+    train_loss: float
+    train_rec: float
+    train_kl: float
+    val_loss: float
+    val_rec: float
+    val_kl: float
+    seconds: float  # wall time of this epoch, validation included
+    patterns_per_second: float  # training patterns per second of the training pass
+    is_best: bool
+    inputs: np.ndarray  # (k, S, S) validation patterns
+    reconstructions: np.ndarray  # (k, S, S) their reconstructions after this epoch
+
+    def row(self) -> dict:
+        return {name: getattr(self, name) for name in outputs.LOSS_COLUMNS}
+
+
+@dataclasses.dataclass
+class TrainResult:
+    out_dir: Path
+    model_path: Path
+    history: list[dict]  # one loss.csv row per epoch, resumed epochs included
+    best_epoch: int
+    best_val_loss: float
+    stop_reason: str  # completed | early_stop | time_limit | stopped | already_done
+    resumed_from: int  # epochs done before this call (0: a fresh run)
+    n_train: int
+    n_val: int
+    device: str
+    seconds: float
+
+    @property
+    def files(self) -> dict[str, Path]:
+        names = ("MODEL_FILE", "CONFIG_FILE", "LOSS_CSV", "LOSS_PNG", "RECONSTRUCTIONS_PNG", "CHECKPOINT_FILE")
+        return {getattr(outputs, n): self.out_dir / getattr(outputs, n) for n in names}
+
+
+@dataclasses.dataclass
+class _State:
+    """Training state that survives an interruption (saved in checkpoint.pth)."""
+
+    epoch: int = 0
+    history: list = dataclasses.field(default_factory=list)
+    best_epoch: int = 0
+    best_val: float = float("inf")
+    best_beta: float = -1.0
+    bad_epochs: int = 0
+
+
+def train_vae(config: TrainConfig, callback: Callable[[EpochReport], None] | None = None,
+              stop_event: threading.Event | None = None) -> TrainResult:
+    """Train (or resume) a VAE as `config` says; outputs go to `config.out_dir`. `callback` is
+    called after each epoch; setting `stop_event` stops after the current batch, keeping the last
+    checkpoint and the best model so far."""
+    return _Run(config).train(callback, stop_event)
+
+
+class _Run:
+    """One call of train_vae: the data, model, optimizer and state it works on."""
+
+    def __init__(self, config: TrainConfig):
+        self.started = time.monotonic()
+        self.config = config
+        self.out_dir = out_dir = Path(config.out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.device = resolve_device(config.device)
+        with open_source(config.data) as reader:
+            source = reader.info()
+            data = load_patterns(reader, config, cache_dir=out_dir / "cache")
+        self.fingerprint = data_fingerprint(config)
+        train_idx, val_idx = split_train_val(len(data), config.val_fraction, config.seed)
+        torch.manual_seed(config.seed)
+        self.model = ConvVAE(VAEConfig(input_size=data.patterns.shape[-1], latent_dim=config.latent_dim,
+                                       channels=config.channels)).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        if not config.resume:
+            _clear_previous_run(out_dir)
+        self.state = _resume(config, self.fingerprint, self.model, self.optimizer, out_dir)
+        self.resumed_from = self.state.epoch
+        self.info = _run_description(config, source, data, self.fingerprint, len(train_idx), len(val_idx),
+                                     self.device)
+        self.train_set = _Patterns(data.patterns, train_idx, self.device)
+        self.val_set = _Patterns(data.patterns, val_idx, self.device)
+        self.preview_idx = np.linspace(0, len(val_idx) - 1, min(config.num_previews, len(val_idx))).astype(int)
+
+    def train(self, callback, stop_event) -> TrainResult:
+        config, state = self.config, self.state
+        outputs.write_json({**self.info, "status": "running"}, self.out_dir / outputs.CONFIG_FILE)
+        deadline = self.started + 60 * config.max_minutes if config.max_minutes else None
+        should_stop = _stop_check(stop_event, deadline)
+        stop_reason = "already_done" if state.epoch >= config.epochs else "completed"
+        while state.epoch < config.epochs:
+            report = self.epoch(state.epoch + 1, should_stop)
+            if report is None:  # stopped mid-epoch: that epoch is dropped, the checkpoint stays as it was
+                stop_reason = should_stop.reason
+                break
+            if callback:
+                callback(report)
+            if config.patience and state.bad_epochs >= config.patience and state.epoch < config.epochs:
+                stop_reason = "early_stop"
+                break
+            if should_stop():
+                stop_reason = should_stop.reason
+                break
+        self.finish(stop_reason)
+        return TrainResult(self.out_dir, self.out_dir / outputs.MODEL_FILE, state.history, state.best_epoch,
+                           state.best_val, stop_reason, self.resumed_from, len(self.train_set), len(self.val_set),
+                           str(self.device), time.monotonic() - self.started)
+
+    def epoch(self, epoch: int, should_stop) -> EpochReport | None:
+        """Train one epoch, validate, checkpoint; None when stopped part-way."""
+        config, state = self.config, self.state
+        beta = kl_weight(config, epoch)
+        epoch_start = time.monotonic()
+        train = _train_epoch(self.model, self.optimizer, self.train_set, config, epoch, beta, self.device,
+                             should_stop)
+        if train is None:
+            return None
+        train_seconds = time.monotonic() - epoch_start
+        val = evaluate(self.model, self.val_set, beta, config.batch_size, self.device)
+        is_best = _update_best(state, epoch, val["loss"], beta, config.min_delta)
+        report = EpochReport(epoch, config.epochs, beta, train["loss"], train["rec"], train["kl"], val["loss"],
+                             val["rec"], val["kl"], time.monotonic() - epoch_start,
+                             len(self.train_set) / train_seconds, is_best,
+                             *_previews(self.model, self.val_set, self.preview_idx, self.device))
+        state.epoch = epoch
+        state.history.append(report.row())
+        _save_epoch(self.model, self.optimizer, state, config, self.fingerprint, self.out_dir, is_best, self.info)
+        return report
+
+    def finish(self, stop_reason: str) -> None:
+        """Reload the best weights, then write the figures, loss table and final config.json."""
+        state, out_dir = self.state, self.out_dir
+        model_path = out_dir / outputs.MODEL_FILE
+        if model_path.is_file():
+            checkpoint = torch.load(model_path, map_location=self.device, weights_only=True)
+            self.model.load_state_dict(checkpoint["model"])
+        inputs, reconstructions = _previews(self.model, self.val_set, self.preview_idx, self.device)
+        outputs.plot_reconstructions(inputs, reconstructions, out_dir / outputs.RECONSTRUCTIONS_PNG)
+        outputs.write_loss_csv(state.history, out_dir / outputs.LOSS_CSV)
+        if state.history:
+            outputs.plot_loss_curve(state.history, out_dir / outputs.LOSS_PNG, state.best_epoch)
+        result = {"status": stop_reason, "epochs_done": state.epoch, "best_epoch": state.best_epoch,
+                  "best_val_loss": state.best_val if state.history else None,
+                  "final": state.history[-1] if state.history else None,
+                  "seconds_this_call": time.monotonic() - self.started}
+        outputs.write_json({**self.info, "result": result}, out_dir / outputs.CONFIG_FILE)
+        shutil.rmtree(out_dir / "cache", ignore_errors=True)  # a memory-mapped copy of large training sets
+
+
+# -- the loss and one epoch ------------------------------------------------------------------------
+
+def vae_loss(reconstruction, target, mu, logvar, beta: float) -> dict[str, torch.Tensor]:
+    """Per-pattern means: summed squared error over pixels, KL to N(0, I) summed over latents."""
+    rec = F.mse_loss(reconstruction.float(), target, reduction="sum") / len(target)
+    kl = -0.5 * torch.sum(1 + logvar.float() - mu.float() ** 2 - logvar.float().exp()) / len(target)
+    return {"loss": rec + beta * kl, "rec": rec, "kl": kl}
+
+
+def kl_weight(config: TrainConfig, epoch: int) -> float:
+    """beta, ramped linearly from 0 at epoch 1 to full at epoch kl_warmup_epochs + 1."""
+    if config.kl_warmup_epochs <= 0:
+        return config.beta
+    return config.beta * min(1.0, (epoch - 1) / config.kl_warmup_epochs)
+
+
+def _train_epoch(model, optimizer, patterns: "_Patterns", config, epoch, beta, device, should_stop):
+    model.train()
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)  # same order on resume
+    order = torch.randperm(len(patterns), generator=generator).numpy()
+    totals, count = torch.zeros(3, dtype=torch.float64, device=device), 0  # summed on the device: no sync per batch
+    for start in range(0, len(order), config.batch_size):
+        chunk = order[start:start + config.batch_size]
+        if len(chunk) < 2:  # batch norm cannot train on a single pattern
+            continue
+        if should_stop():
+            return None
+        batch = patterns.batch(chunk)
+        with _autocast(device):
+            reconstruction, mu, logvar = model(batch)
+        losses = vae_loss(reconstruction, batch, mu, logvar, beta)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        totals += torch.stack([losses[name].detach().double() for name in LOSS_PARTS]) * len(chunk)
+        count += len(chunk)
+    return dict(zip(LOSS_PARTS, (totals / max(count, 1)).tolist()))
+
+
+@torch.no_grad()
+def evaluate(model, patterns: "_Patterns", beta: float, batch_size: int, device) -> dict[str, float]:
+    """Validation losses with z = mu (deterministic), per pattern."""
+    model.eval()
+    totals = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
+    for start in range(0, len(patterns), batch_size * 4):
+        chunk = np.arange(start, min(start + batch_size * 4, len(patterns)))
+        batch = patterns.batch(chunk)
+        with _autocast(device):
+            reconstruction, mu, logvar = model(batch)
+        for name, value in vae_loss(reconstruction, batch, mu, logvar, beta).items():
+            totals[name] += float(value) * len(chunk)
+    return {name: value / len(patterns) for name, value in totals.items()}
+
+
+@torch.no_grad()
+def encode_patterns(model: ConvVAE, patterns: np.ndarray, batch_size: int = 256, device="cpu") -> np.ndarray:
+    """mu (N, latent_dim) of preprocessed patterns (N, 1, S, S), in float32."""
+    model = model.to(device).eval()
+    rows = [model.encode(torch.as_tensor(patterns[i:i + batch_size]).to(device))[0].float().cpu()
+            for i in range(0, len(patterns), batch_size)]
+    return torch.cat(rows).numpy()
+
+
+def _autocast(device: torch.device):
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+class _Patterns:
+    """Rows `indices` of the pattern array, served as device tensors: the whole set is copied to
+    the device once when it is in memory and small enough, else each batch is read (sorted, so a
+    memory-mapped cache is read forwards)."""
+
+    def __init__(self, patterns: np.ndarray, indices: np.ndarray, device: torch.device):
+        self.device = device
+        resident = not isinstance(patterns, np.memmap) and len(indices) * patterns[0].nbytes <= DEVICE_RESIDENT_BYTES
+        self.patterns = torch.from_numpy(patterns[indices]).to(device) if resident else patterns
+        self.indices = None if resident else indices
+
+    def __len__(self):
+        return len(self.patterns) if self.indices is None else len(self.indices)
+
+    def batch(self, positions: np.ndarray) -> torch.Tensor:
+        if self.indices is None:
+            return self.patterns[torch.as_tensor(positions, device=self.device)]
+        rows = np.sort(self.indices[positions])
+        return torch.from_numpy(np.asarray(self.patterns[rows])).to(self.device, non_blocking=True)
+
+
+def _stop_check(stop_event, deadline):
+    def should_stop() -> bool:
+        if stop_event is not None and stop_event.is_set():
+            should_stop.reason = "stopped"
+            return True
+        if deadline is not None and time.monotonic() > deadline:
+            should_stop.reason = "time_limit"
+            return True
+        return False
+    should_stop.reason = ""
+    return should_stop
+
+
+def _update_best(state: _State, epoch: int, val_loss: float, beta: float, min_delta: float) -> bool:
+    """A new best when the validation loss improved by min_delta (relative), or when beta changed
+    since the best (warm-up): losses under different betas cannot be compared."""
+    if beta != state.best_beta or val_loss < state.best_val * (1 - min_delta):
+        state.best_epoch, state.best_val, state.best_beta, state.bad_epochs = epoch, val_loss, beta, 0
+        return True
+    state.bad_epochs += 1
+    return False
+
+
+@torch.no_grad()
+def _previews(model, val_set: _Patterns, preview_idx, device):
+    model.eval()
+    batch = val_set.batch(preview_idx)
+    reconstruction = model(batch)[0].float()
+    return batch[:, 0].float().cpu().numpy(), reconstruction[:, 0].cpu().numpy()
+
+
+# -- checkpoints, resuming and the run directory ----------------------------------------------------
+
+def data_fingerprint(config: TrainConfig) -> dict[str, str | None]:
+    """SHA-256 of every input (of each file's name and hash for a folder): a resumed run must
+    train on the same bytes."""
+    return {"data": _digest(config.data), "bandcontrast": _digest(config.bandcontrast),
+            "keep_coordinates": _digest(config.keep_coordinates)}
+
+
+def _digest(path) -> str | None:
+    if not path:
+        return None
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}:{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
+
+
+def _save_epoch(model, optimizer, state: _State, config, fingerprint, out_dir: Path, is_best, run_info):
+    if is_best:
+        save_model(model, out_dir / outputs.MODEL_FILE, run_info)
+    checkpoint = {**model.checkpoint(), "optimizer": optimizer.state_dict(), "rng_state": torch.get_rng_state(),
+                  "train_config": config.to_dict(), "fingerprint": fingerprint, "state": dataclasses.asdict(state)}
+    with atomic_path(out_dir / outputs.CHECKPOINT_FILE) as tmp:
+        torch.save(checkpoint, tmp)
+    outputs.write_loss_csv(state.history, out_dir / outputs.LOSS_CSV)
+
+
+def save_model(model: ConvVAE, path, run_info: dict) -> Path:
+    """`ConvVAE.checkpoint()` plus plain facts (preprocessing, data, versions): loads with weights_only."""
+    checkpoint = {**model.checkpoint(), "preprocess": run_info["preprocess"],
+                  "training": {"data": run_info["data"]["path"], "data_sha256": run_info["data"]["sha256"],
+                               "seed": run_info["train"]["seed"], "val_fraction": run_info["train"]["val_fraction"],
+                               "latentcore": run_info["versions"].get("latentcore", "")}}
+    with atomic_path(path) as tmp:
+        torch.save(checkpoint, tmp)
+    return Path(path)
+
+
+def _resume(config: TrainConfig, fingerprint, model, optimizer, out_dir: Path) -> _State:
+    path = out_dir / outputs.CHECKPOINT_FILE
+    if not path.is_file():
+        return _State()
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a damaged checkpoint must not be silently replaced by a fresh run
+        raise CheckpointError(f"cannot resume from this checkpoint ({exc}); delete it or use another out dir",
+                              path) from exc
+    changed = config.changes_blocking_resume(checkpoint.get("train_config", {}))
+    changed += [f"{name} (content)" for name, digest in fingerprint.items()
+                if checkpoint.get("fingerprint", {}).get(name) != digest]
+    if changed:
+        raise InputError(f"the run here was trained with other settings or data ({', '.join(changed)}): "
+                         "use a new out dir, or resume=False / --no-resume to start over", path)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["rng_state"])
+    return _State(**checkpoint["state"])
+
+
+def _clear_previous_run(out_dir: Path) -> None:
+    for name in (outputs.CHECKPOINT_FILE, outputs.MODEL_FILE, outputs.LOSS_CSV, outputs.LOSS_PNG,
+                 outputs.RECONSTRUCTIONS_PNG):
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def _run_description(config, source, data: PatternSet, fingerprint, n_train, n_val, device) -> dict:
+    side = int(data.patterns.shape[-1])
+    return {
+        "train": config.to_dict(),
+        "model": {"arch": "vae", "input_size": side, "in_channels": 1, "latent_dim": config.latent_dim,
+                  "channels": list(config.channels)},
+        "preprocess": {"crop": config.crop, "resize": "bilinear", "input_size": side, "normalize": "minmax"},
+        "data": {"path": str(config.data), "format": source.format, "sha256": fingerprint["data"],
+                 "partition": data.partition, "pattern_shape": list(source.item_shape),
+                 "n_source": data.n_source, "n_selected": len(data), "n_train": n_train, "n_val": n_val},
+        "filters": {**data.filters, **{f"{k}_sha256": v for k, v in fingerprint.items() if k != "data" and v}},
+        "device": str(device),
+        "versions": package_versions((*PACKAGES, "matplotlib")),
+    }
+
