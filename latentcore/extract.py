@@ -42,6 +42,8 @@ def resolve_device(device: str = "auto") -> torch.device:
 def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     """Shape a reader's float32 batch (B, C, H, W) or (B, C, T, H, W) for a model: channels, size,
     per-item normalisation. Every model's input convention lives here and nowhere else."""
+    if spec.crop:
+        batch = center_crop(batch, spec.crop)
     channels = batch.shape[1]
     if channels != spec.channels:
         if channels == 1:
@@ -54,11 +56,11 @@ def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
         lead = batch.shape[:-2]
         batch = F.interpolate(batch.reshape(-1, 1, *batch.shape[-2:]), size=tuple(spec.size),
                               mode="bilinear", align_corners=False).reshape(*lead, *spec.size)
-    if spec.normalize == "minmax":  # each item to [-1, 1], as the VAE was trained
+    if spec.normalize == "minmax":  # each item to [-1, 1], as the VAE was trained; one fused pass
         flat = batch.reshape(len(batch), -1)
-        low, high = flat.amin(1, keepdim=True), flat.amax(1, keepdim=True)
-        flat = 2 * (flat - low) / (high - low).clamp_min(1e-12) - 1
-        batch = flat.reshape(batch.shape)
+        low, high = torch.aminmax(flat, dim=1, keepdim=True)
+        scale = 2 / (high - low).clamp_min(1e-12)
+        batch = torch.addcmul(-1 - low * scale, flat, scale).clamp_(-1, 1).reshape(batch.shape)
     elif spec.normalize == "standard":
         flat = batch.reshape(len(batch), -1)
         flat = (flat - flat.mean(1, keepdim=True)) / flat.std(1, keepdim=True).clamp_min(1e-12)
@@ -66,6 +68,14 @@ def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
     elif spec.normalize != "none":
         raise InputError(f"unknown normalisation {spec.normalize!r}")
     return batch.contiguous()
+
+
+def center_crop(batch: torch.Tensor, side: int) -> torch.Tensor:
+    height, width = batch.shape[-2:]
+    if side > min(height, width):
+        raise InputError(f"crop {side} is larger than the {height} x {width} images")
+    top, left = (height - side) // 2, (width - side) // 2
+    return batch[..., top:top + side, left:left + side]
 
 
 def pool_latents(latents: torch.Tensor, pool: str = "mean") -> torch.Tensor:

@@ -135,3 +135,19 @@ def test_cuda_requested_without_gpu_is_a_clear_error(vae_model):
         pytest.skip("this machine has a GPU")
     with pytest.raises(InputError, match="no CUDA GPU"):
         Extractor(vae_model, "cuda")
+
+
+def test_crop_recorded_in_a_vae_checkpoint_is_applied_at_extraction(tmp_path):
+    import dataclasses
+
+    from latentcore.models import load_model
+
+    torch.manual_seed(3)
+    vae = ConvVAE(VAEConfig(input_size=20, latent_dim=2, channels=(4,)))
+    torch.save({**vae.checkpoint(), "preprocess": {"crop": 40}}, tmp_path / "vae.pth")
+    model = load_model(tmp_path / "vae.pth")
+    assert model.input_spec.crop == 40
+    batch = torch.rand(2, 1, 60, 60)
+    uncropped = dataclasses.replace(model, input_spec=dataclasses.replace(model.input_spec, crop=None))
+    np.testing.assert_allclose(Extractor(model, "cpu").extract_batch(batch),
+                               Extractor(uncropped, "cpu").extract_batch(batch[..., 10:50, 10:50]), rtol=1e-6)

@@ -14,11 +14,13 @@ class InputSpec:
     size: (H, W) the model takes, or None to pass any size; other sizes are resized bilinearly.
     normalize: 'none' (Nenya cutouts are already preprocessed), 'minmax' (each item to [-1, 1],
         as the VAE was trained) or 'standard' (each item to zero mean, unit variance).
+    crop: side of a centred square cut out before resizing (as the model was trained), or None.
     """
 
     channels: int = 1
     size: tuple[int, int] | None = None
     normalize: str = "none"
+    crop: int | None = None
 
 
 @dataclasses.dataclass

@@ -112,22 +112,12 @@ def coordinates_in_list(xy, keep_xy: np.ndarray) -> np.ndarray:
 
 def input_spec(config: TrainConfig, pattern_side: int) -> InputSpec:
     side = config.input_size or config.crop or pattern_side
-    return InputSpec(channels=1, size=(side, side), normalize="minmax")
+    return InputSpec(channels=1, size=(side, side), normalize="minmax", crop=config.crop)
 
 
 def preprocess(batch: torch.Tensor, config: TrainConfig) -> torch.Tensor:
-    """A reader's (B, C, H, W) float32 batch -> (B, 1, S, S) in [-1, 1], as extraction prepares it."""
-    if config.crop:
-        batch = center_crop(batch, config.crop)
+    """A reader's (B, C, H, W) float32 batch -> (B, 1, S, S) in [-1, 1], exactly as extraction prepares it."""
     return prepare_batch(batch, input_spec(config, batch.shape[-1]))
-
-
-def center_crop(batch: torch.Tensor, side: int) -> torch.Tensor:
-    height, width = batch.shape[-2:]
-    if side > min(height, width):
-        raise InputError(f"crop {side} is larger than the {height} x {width} patterns")
-    top, left = (height - side) // 2, (width - side) // 2
-    return batch[..., top:top + side, left:left + side]
 
 
 def check_pattern_shape(reader: Reader, config: TrainConfig) -> tuple[int, ...]:
