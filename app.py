@@ -1,0 +1,31 @@
+"""Latent Explorer: `streamlit run app.py` opens on the built-in demo scan.
+
+One file per step in pages/; this entry point sets the page up, gives each browser session its
+own working directory, shows the shared sidebar and starts numba's warm-up in the background.
+"""
+from pathlib import Path
+
+import streamlit as st
+
+from ui import loaders, state, widgets
+
+st.set_page_config(page_title="Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
+state.init_session()
+loaders.start_warm_up()
+
+PAGES = [
+    ("pages/data.py", "Data", ":material/folder_open:"),
+    ("pages/extract.py", "Extract", ":material/memory:"),
+    ("pages/umap.py", "UMAP", ":material/scatter_plot:"),
+    ("pages/maps.py", "Latent maps", ":material/grid_on:"),
+    ("pages/clusters.py", "Clusters", ":material/bubble_chart:"),
+    ("pages/rank.py", "Rank", ":material/leaderboard:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+]
+here = Path(__file__).parent
+navigation = st.navigation([st.Page(path, title=title, icon=icon)
+                            for path, title, icon in PAGES if (here / path).exists()])
+try:
+    navigation.run()
+finally:  # after the page, so the summary shows what the page just did (also after st.stop)
+    widgets.sidebar_summary()

@@ -1,0 +1,99 @@
+"""Clusters: (latent, band contrast) clustering in two linked panels, the scan map and the scatter."""
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from latentcore.analysis.artifacts import cluster_names
+from latentcore.analysis.cluster import METHODS
+from ui import compute, extraction, loaders, params, plots, selection, state, widgets
+
+st.title("Clusters")
+st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
+           "panels, shaded by the latent's value within the cluster; noise is grey. Select points in the "
+           "scatter (box, lasso or click) or a region of the map (box or lasso): the other panel highlights them.")
+lat_key = extraction.require_latents()
+lat = extraction.require_scan(lat_key)
+if state.bandcontrast() is None:
+    st.warning("Choose a band-contrast table on the Data page first.", icon=":material/warning:")
+    st.stop()
+bc_key = loaders.stamp(state.bandcontrast())
+
+cols = st.columns([1, 1, 2])
+dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim")
+method = cols[1].selectbox("Method", METHODS, key="clusters_method")
+features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key="clusters_features",
+                         format_func={"pair": "(latent dimension, band contrast)",
+                                      "latent": "whole latent vectors"}.get)
+method_params = params.cluster_params(method, "clusters")
+x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "clusters")
+full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
+roi = None if full else (x0, x1, y0, y1)
+
+job = compute.cluster_job(lat_key, bc_key, method, dim, features, method_params, roi)
+job_json = compute.job_json(job)
+with widgets.user_errors():
+    run = compute.cluster_run(lat_key, bc_key, job_json)
+rows, labels = run["rows"], run["labels"]
+st.session_state["last_clusters"] = {"rows": rows, "labels": labels}  # the UMAP page can colour by them
+colour, grid, code_map, cells = compute.cluster_view(lat_key, bc_key, job_json)
+chosen = state.selection()
+selected_here = np.isin(rows, chosen)
+selected_map = compute.painted(grid, cells, selected_here) if chosen.size else None
+
+left, right = st.columns(2)
+with left:
+    st.markdown("**Clusters on the scan**")
+    map_fig = plots.code_map_figure(code_map, colour, grid, selected_map)
+    map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun", selection_mode=("box", "lasso"),
+                                config={"displaylogo": False})
+with right:
+    st.markdown(f"**Latent dim {dim} against band contrast**")
+    scatter_fig, trace_rows = plots.scatter_figure(
+        run["latent"], run["bandcontrast"], colour, rows, chosen, x_title=f"latent dim {dim}",
+        y_title="band contrast")
+    scatter_event = st.plotly_chart(scatter_fig, key="clusters_scatter", on_select="rerun",
+                                    selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
+
+changed = selection.take_event(map_event, "clusters_map",
+                               lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
+changed |= selection.take_event(scatter_event, "clusters_scatter",
+                                lambda s: selection.event_row_ids(s.get("points", []), trace_rows))
+if changed:
+    st.rerun()
+
+report = run["report"]
+summary = st.columns(4)
+summary[0].metric("Clusters", report["n_clusters"])
+summary[1].metric("Noise points", f"{report['counts'].get('-1', 0):,}")
+summary[2].metric("Pixels", f"{len(rows):,}")
+summary[3].metric("Selected here", f"{int(selected_here.sum()):,}")
+if report["sample"]["used"]:
+    st.caption(f"Fitted on a seeded sample of {report['sample']['size']:,} of {report['sample']['total']:,} rows; "
+               "the rest were assigned by the method's own rule.")
+if chosen.size and st.button("Clear selection", key="clusters_clear"):
+    state.clear_selection()
+    st.rerun()
+if selected_here.any():
+    picked = np.flatnonzero(selected_here)
+    st.dataframe({"row_id": rows[picked], "x": run["x"][picked], "y": run["y"][picked],
+                  "latent": run["latent"][picked], "bandcontrast": run["bandcontrast"][picked],
+                  "cluster": labels[picked]}, height=220, hide_index=True)
+
+st.subheader("Downloads")
+names = cluster_names(job.tag)
+out_dir = str(state.workdir("clusters"))
+
+
+def artifact(kind):
+    """Written on the first click (the PNG takes a few seconds), then served from the cache."""
+    def read():
+        return Path(compute.cluster_files(lat_key, bc_key, job_json, out_dir)[kind]).read_bytes()
+    return read
+
+
+cols = st.columns(3)
+for col, (kind, mime) in zip(cols, [("assignments", "text/csv"), ("report", "application/json"),
+                                    ("figure", "image/png")]):
+    col.download_button(names[kind], artifact(kind), file_name=names[kind], mime=mime, key=f"clusters_dl_{kind}",
+                        on_click="ignore", icon=":material/download:")

@@ -1,0 +1,80 @@
+"""Data: upload files or take the built-in demo, and see what each file holds."""
+import streamlit as st
+
+from ui import extraction, files, loaders, state, widgets
+
+st.title("Data")
+st.write("Pick the data to explore: the built-in demo (a simulated EBSD scan of nickel with its band "
+         "contrast), or your own files. Uploads stay in this session's private working folder.")
+
+
+
+def use_demo():
+    """Before the widgets are drawn: the demo in the session, and the pickers re-read from it."""
+    state.use_demo()
+    for key in ("data_source", "data_bc"):
+        st.session_state.pop(key, None)
+
+
+if st.button("Use the built-in demo", type="primary", icon=":material/science:", key="use_demo", on_click=use_demo):
+    st.success("The built-in demo scan and its band contrast are selected.")
+
+uploads = st.file_uploader(
+    "Upload files: HDF5 (cutouts, EBSD scans), band-contrast CSV, NPZ features, NPY, images, "
+    "videos, model checkpoints (.pth/.pt) and options (.json)",
+    accept_multiple_files=True, type=files.UPLOAD_TYPES, key="uploads")
+for message in files.ingest(uploads):
+    st.toast(message)
+
+try:  # the S3 panel comes from the storage work; the page works without it
+    from ui import s3_panel
+except ImportError:
+    s3_panel = None
+if s3_panel is not None:
+    with st.expander("Files in S3", icon=":material/cloud:"):
+        s3_panel.render()
+
+st.subheader("Selected data")
+sources = files.data_sources()
+labels = list(sources)
+current = state.source()
+index = next((i for i, label in enumerate(labels) if sources[label] == current), 0)
+label = st.selectbox("Data file", labels, index=index, key="data_source")
+tables = files.bandcontrast_tables()
+table_labels = list(tables)
+bc_index = next((i for i, t in enumerate(table_labels) if tables[t] == state.bandcontrast()), 0)
+table = st.selectbox("Band contrast (x, y, bandcontrast)", table_labels, index=bc_index, key="data_bc")
+if sources[label] != current:
+    state.set_source(sources[label], tables[table])
+    st.rerun()
+if tables[table] != state.bandcontrast():
+    state.set_bandcontrast(tables[table])
+
+with widgets.user_errors():
+    info = loaders.source_info(loaders.stamp(sources[label]))
+cols = st.columns(4)
+cols[0].metric("Format", info["format"])
+cols[1].metric("Items", f"{sum(info['partitions'].values()):,}")
+cols[2].metric("Item shape", " x ".join(str(s) for s in info["item_shape"]))
+cols[3].metric("Grid", " x ".join(str(s) for s in info["grid_shape"]) if info.get("grid_shape") else "none")
+with st.expander("Everything the file holds (info)", expanded=False):
+    st.json(info)
+
+if files.is_latents_file(sources[label], info):
+    st.info("This file already holds latents or features: nothing to extract.")
+    if st.button("Explore these latents", key="explore_latents"):
+        state.set_latents(extraction.features_as_latents(sources[label]))
+        st.switch_page("pages/umap.py")
+else:
+    partition = next(iter(info["partitions"]))
+    with widgets.user_errors():
+        preview = loaders.source_preview(loaders.stamp(sources[label]), partition)
+    st.caption(f"The first items of partition `{partition}`")
+    widgets.gallery(preview, [f"{partition} #{i}" for i in range(len(preview))])
+    if st.button("Next: extract latents", icon=":material/arrow_forward:", key="to_extract"):
+        st.switch_page("pages/extract.py")
+
+if state.latents() is not None:
+    st.success(f"Latents ready: {state.latents().name}")
+if extraction.model_choices():
+    st.caption("Models available: " + ", ".join(extraction.model_choices()))

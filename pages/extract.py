@@ -1,0 +1,80 @@
+"""Extract: run an encoder over the selected data and write its latents file."""
+import streamlit as st
+
+from latentcore.extract import POOLING
+from latentcore.latents import latents_path_for
+from latentcore.models import ARCHS
+from ui import extraction, files, loaders, state, widgets
+
+st.title("Extract latents")
+source = state.source()
+if source is None:
+    st.info("Choose data on the Data page first.")
+    st.stop()
+with widgets.user_errors():
+    info = loaders.source_info(loaders.stamp(source))
+st.write(f"Data: **{source.name}** ({info['format']}, "
+         + ", ".join(f"{name}: {n:,} items" for name, n in info["partitions"].items()) + ")")
+if info.get("is_features"):
+    st.info("This file already holds latents or features: explore it from the Data page.")
+    st.stop()
+
+st.subheader("Model")
+choices = extraction.model_choices()
+if not choices:
+    st.warning("No model yet: upload a checkpoint (.pth/.pt, or a TorchScript file) on the Data page, "
+               "or train a VAE on the Train page.")
+    st.stop()
+label = st.selectbox("Model", list(choices), key="extract_model")
+spec = dict(choices[label])
+if label != extraction.DEMO_MODEL_LABEL:
+    arch = st.selectbox("Architecture", ["detect from the file", *ARCHS], key="extract_arch")
+    spec["arch"] = None if arch.startswith("detect") else arch
+    options = files.options_files()
+    chosen = st.selectbox("Options JSON (Nenya's opts.json; TorchScript input_channels/input_size/normalize)",
+                          list(options), key="extract_options")
+    spec["options"] = files.read_options(options[chosen])
+with widgets.user_errors():
+    model, _ = extraction.get_model(spec)
+st.caption(f"{model.name} ({model.arch}); input: {model.input_spec.channels} channel(s), "
+           f"size {model.input_spec.size or 'any'}, normalisation {model.input_spec.normalize}; "
+           f"SHA-256 {model.sha256[:12]}...")
+
+st.subheader("Settings")
+devices = loaders.devices()
+cols = st.columns(3)
+device = cols[0].radio("Device", list(devices), format_func=devices.get, key="extract_device")
+batch_size = cols[1].number_input("Batch size", min_value=1, max_value=4096, value=64, step=16,
+                                  key="extract_batch")
+pool = cols[2].selectbox("Pooling of spatial outputs", POOLING, key="extract_pool")
+partitions = st.multiselect("Partitions", list(info["partitions"]), default=list(info["partitions"]),
+                            key="extract_partitions")
+overwrite = st.checkbox("Overwrite an existing latents file", key="extract_overwrite")
+target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions))
+if target.exists() and not overwrite:
+    st.caption(f"`{target.name}` exists in this session: it will be reused (tick overwrite to redo it).")
+
+if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions,
+             key="extract_run"):
+    result = extraction.run_extraction(source, spec, device=device, batch_size=batch_size, pool=pool,
+                                       partitions=partitions, clobber=overwrite)
+    verb = "Reused" if result.skipped else "Wrote"
+    st.success(f"{verb} {result.path.name}: " + ", ".join(f"{p} {n:,} rows" for p, n in result.rows.items()))
+
+latents_path = state.latents()
+try:  # for data that came from S3: which files have latents there, and an upload (the storage work's panel)
+    from ui import s3_panel
+except ImportError:
+    s3_panel = None
+if s3_panel is not None:
+    s3_panel.render_latents_upload(source, latents_path, overwrite)
+if latents_path is not None:
+    lat = loaders.latents(loaders.stamp(latents_path))
+    st.subheader("Latents")
+    shapes = ", ".join(f"{name} {rows.shape[0]:,} x {rows.shape[1]}" for name, rows in lat.partitions.items())
+    st.write(f"**{latents_path.name}**: {shapes}" + (" with x, y" if lat.x is not None else ""))
+    widgets.download_file("Download the latents file", latents_path, key="download_latents",
+                          mime="application/x-hdf5")
+    with st.expander("File attributes"):
+        st.json({k: v for k, v in lat.attrs.items()})
+    st.page_link("pages/umap.py", label="Next: explore the UMAP", icon=":material/arrow_forward:")

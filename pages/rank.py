@@ -1,0 +1,86 @@
+"""Rank: which latent dimensions follow band contrast, the patterns' principal components or a metadata column."""
+import numpy as np
+import streamlit as st
+
+from latentcore import figures
+from latentcore.analysis.maps import values_map
+from latentcore.analysis.rank import METRICS
+from ui import compute, explore, extraction, loaders, state, widgets
+
+st.title("Rank latent dimensions")
+st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
+lat_key = extraction.require_latents()
+lat = loaders.latents(lat_key)
+scan = lat.x is not None
+source = explore.source_for(lat)
+bc_key = loaders.stamp(state.bandcontrast()) if state.bandcontrast() is not None and scan else None
+source_key = loaders.stamp(source) if source is not None and scan else None
+
+cols = st.columns([1, 2])
+components = cols[0].number_input("Principal components of the raw patterns", 0, 10, 3 if source_key else 0,
+                                  disabled=source_key is None, key="rank_components")
+with widgets.user_errors():
+    available = compute.reference_maps(lat_key, bc_key, int(components), source_key)
+if not available:
+    st.info("No reference map: load a band-contrast table on the Data page (scans), or use cutouts with numeric metadata.")
+    st.stop()
+references = cols[1].multiselect("Reference maps", list(available), default=list(available)[:2], key="rank_references")
+usable = [m for m in METRICS if scan or m != "partial_pearson"]
+default = [m for m in ("pearson", "spearman", "mutual_information", "partial_pearson") if m in usable]
+metrics = st.multiselect("Metrics (the first one ranks)", usable, default=default, key="rank_metrics")
+cols = st.columns(2)
+top = cols[0].slider("Top N", 1, max(1, lat.dim), min(4, lat.dim), key="rank_top")
+roi = None
+if scan:
+    with cols[1].expander("Region of interest"):
+        x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "rank")
+    roi = None if (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max()) else (x0, x1, y0, y1)
+if not references or not metrics:
+    st.info("Pick at least one reference map and one metric.")
+    st.stop()
+
+with widgets.user_errors():
+    table = compute.ranking(lat_key, bc_key, tuple(references), tuple(metrics), int(components), roi, source_key)
+for note in table.attrs.get("notes", []):
+    st.caption(note)
+best = table.groupby("reference", sort=False).head(top)
+st.dataframe(best, hide_index=True, key="rank_table")
+with st.expander("Every dimension"):
+    st.dataframe(table, hide_index=True)
+
+for name in references:
+    part = table[table["reference"] == name]
+    cols = st.columns([1, 2])
+    cols[0].plotly_chart(figures.ranking_bar(part, metrics[0], dim_column="dimension", top_n=top,
+                                             title=f"{name}: top {top} by {metrics[0]}"),
+                         key=f"rank_bar_{name}", config={"displaylogo": False})
+    if scan:  # the reference map first, then its top dimensions
+        dims = tuple(int(d) for d in part["dimension"].head(top))
+        maps, grid = compute.latent_maps(lat_key, dims, roi)
+        rows = compute.roi_rows(lat_key, roi)
+        reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
+        fig = figures.latent_map_grid(np.concatenate([reference[None], maps]), grid, [name, *dims],
+                                      columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions")
+        fig.layout.annotations[0].text = f"<b>{name}</b>"
+        fig.update_layout(width=None, height=60 + 200 * -(-(len(dims) + 1) // 5), margin={"l": 10, "r": 10, "t": 60, "b": 10})
+        cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
+
+st.subheader("Downloads")
+tag = f"{metrics[0]}_top{top}" + ("" if roi is None else "_roi{:g}-{:g}_{:g}-{:g}".format(*roi))
+inputs = {"latents": lat_key[0], **({"bandcontrast": bc_key[0]} if bc_key else {}), **({"source": source_key[0]} if source_key else {})}
+out = str(state.workdir("rank"))
+
+
+def written(kind):
+    def read():
+        from pathlib import Path
+        return Path(compute.ranking_files(table, out, inputs, top, tag)[kind]).read_bytes()
+    return read
+
+
+cols = st.columns(3)
+for col, (kind, name, mime) in zip(cols, [("scores", f"ranking_scores__{tag}.csv", "text/csv"),
+                                          ("report", f"ranking_report__{tag}.json", "application/json"),
+                                          ("figure_bars", f"ranking_top__{tag}.html", "text/html")]):
+    col.download_button(name, written(kind), file_name=name, mime=mime, key=f"rank_dl_{kind}", on_click="ignore",
+                        icon=":material/download:")

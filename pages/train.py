@@ -1,0 +1,126 @@
+"""Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
+reconstructions. The run goes on in a background thread when you leave the page; when it ends, the
+model joins the Extract page's models."""
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+from latentcore.train import TrainConfig
+from latentcore.train.background import TrainingJob
+from ui import loaders, state, widgets
+
+JOB = "train_job"  # session key of this session's TrainingJob (the latest one started)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def scan_coordinates(key: tuple, partition: str):
+    from latentcore.data import open_source
+
+    with open_source(key[0]) as reader:
+        return reader.coordinates(partition)
+
+
+def start(config: TrainConfig) -> TrainingJob:
+    """Run in the background; at the end the model is added to the session's models (a plain dict
+    in session state, so the training thread can add to it without Streamlit calls)."""
+    models = st.session_state.setdefault(state.MODELS, {})
+    label = f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
+
+    def register(result):
+        models[label] = {"path": str(result.model_path), "arch": "vae", "options": None}
+    return TrainingJob(config, on_finish=register).start()
+
+
+st.title("Train a VAE")
+st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is scaled to "
+         "[-1, 1], as extraction does it. Training goes on if you leave this page.")
+
+choices = {"Built-in demo scan": (DEMO_SCAN, DEMO_BANDCONTRAST)}
+if state.source() is not None and not state.is_demo():
+    choices = {f"Session data: {state.source().name}": (state.source(), state.bandcontrast()), **choices}
+source, bandcontrast = choices[st.radio("Data", list(choices), key="train_data")]
+with widgets.user_errors():
+    info = loaders.source_info(loaders.stamp(source))
+if info.get("is_features") or len(info["item_shape"]) != 3:
+    st.warning("This file holds features or videos, not images: a VAE trains on patterns or images.")
+    st.stop()
+partition = next(iter(info["partitions"]))
+side = int(min(info["item_shape"][-2:]))
+
+with st.expander("Which patterns: band contrast and region", icon=":material/filter_alt:"):
+    bc_min, roi = None, None
+    if bandcontrast is not None and st.checkbox(f"Band contrast at least (from {bandcontrast.name})",
+                                                key="train_use_bc"):
+        bc_min = st.number_input("Threshold", value=150.0, key="train_bc_min")
+    if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
+        roi = widgets.roi_sliders(*scan_coordinates(loaders.stamp(source), partition), key="train")
+
+st.subheader("Hyperparameters")
+cols = st.columns(4)
+latent_dim = cols[0].number_input("Latent dimensions", 1, 256, 8, key="train_latent_dim")
+input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, min(side, 30), key="train_input_size")
+epochs = cols[2].number_input("Epochs", 1, 10_000, 20, key="train_epochs")
+batch_size = cols[3].number_input("Batch size", 2, 8192, 32, key="train_batch")
+cols = st.columns(4)
+beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0, 0.05, format="%.3f", key="train_beta")
+lr = cols[1].number_input("Learning rate", 1e-6, 1.0, 2e-3, format="%.4f", key="train_lr")
+channels = cols[2].text_input("Conv channels", "16,32,64", key="train_channels")
+devices = loaders.devices()
+device = cols[3].selectbox("Device", list(devices), format_func=devices.get, key="train_device")
+
+job = st.session_state.get(JOB)
+if st.button("Start training", type="primary", icon=":material/play_arrow:",
+             disabled=job is not None and job.running, key="train_start"):
+    with widgets.user_errors():
+        try:
+            widths = tuple(int(c) for c in channels.split(","))
+        except ValueError:
+            st.error(f"Conv channels must be comma-separated integers, got {channels!r}")
+            st.stop()
+        config = TrainConfig(
+            data=str(source), out_dir=str(state.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
+            bandcontrast=str(bandcontrast) if bc_min is not None else None, bc_min=bc_min, roi=roi,
+            latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
+            batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)
+    st.session_state[JOB] = job = start(config)
+    st.session_state["train_job_seen_done"] = False
+
+
+@st.fragment(run_every=1.0 if job is not None and job.running else None)
+def live_view():
+    job = st.session_state.get(JOB)
+    if job is None:
+        return
+    history, latest = job.history, job.latest
+    done = len(history) and history[-1]["epoch"] or 0
+    st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: epoch {done} of {job.config.epochs}")
+    if job.running:
+        st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
+    if job.error is not None:
+        st.error(f"Training failed: {job.error}", icon=":material/error:")
+    if history:
+        table = pd.DataFrame(history)
+        figure = px.line(table, x="epoch", y=["train_loss", "val_loss"], markers=True, log_y=True,
+                         labels={"value": "loss per pattern", "variable": ""}, title="Loss")
+        st.plotly_chart(figure, key="train_loss_chart")
+        st.caption(f"Latest: train {table.train_loss.iloc[-1]:.4g}, validation {table.val_loss.iloc[-1]:.4g}, "
+                   f"{table.patterns_per_second.iloc[-1]:,.0f} patterns/s")
+    if latest is not None:
+        st.write("Validation patterns (top) and their reconstructions (bottom)")
+        for images in (latest.inputs, latest.reconstructions):
+            st.image([np.clip((image + 1) / 2, 0, 1) for image in images], width=72)
+    if job.result is not None:
+        result = job.result
+        st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
+                   f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
+        widgets.download_artifacts([p for name, p in result.files.items() if name != "checkpoint.pth"], key="train_files")
+    if not job.running and not st.session_state.get("train_job_seen_done", True):
+        st.session_state["train_job_seen_done"] = True
+        st.rerun()  # once: the whole page redraws with the start button enabled and no timer
+
+
+live_view()

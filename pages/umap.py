@@ -1,0 +1,95 @@
+"""UMAP: the latents in 2-D, coloured by any column; select points to see their images and rows."""
+import numpy as np
+import streamlit as st
+
+from ui import compute, explore, extraction, loaders, plots, selection, state, widgets
+
+st.title("UMAP")
+lat_key = extraction.require_latents()
+lat = loaders.latents(lat_key)
+matrix, table = loaders.stacked_latents(lat_key)
+
+with st.expander("Embedding parameters", icon=":material/tune:"):
+    cols = st.columns(4)
+    method = cols[0].selectbox("Method", ["umap", "pca"], key="umap_method")
+    n_neighbors = cols[1].number_input("Neighbours", 2, 200, min(15, len(matrix) - 1), key="umap_neighbors")
+    min_dist = cols[2].number_input("Min distance", 0.0, 1.0, 0.1, step=0.05, key="umap_min_dist")
+    seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="umap_seed")
+bar = st.empty()
+with widgets.user_errors():
+    fitted = compute.fitted_embedding(lat_key, method, int(n_neighbors), float(min_dist), int(seed),
+                                      progress=lambda f, m: bar.progress(min(f, 1.0), text=f"Embedding: {m}"))
+bar.empty()
+coords, label = fitted.coords, method.upper()
+
+cols = st.columns([2, 1, 1])
+options = explore.colour_options(lat, table)
+choice = cols[0].selectbox("Colour by", options, index=options.index(explore.default_colour(options)), key="umap_colour")
+dim = 0
+if choice == explore.LATENT:
+    dim = cols[1].number_input("Latent dimension", 0, lat.dim - 1, 0, key="umap_dim")
+elif choice == explore.KMEANS:
+    dim = cols[1].number_input("Clusters (k)", 2, min(30, len(matrix)), min(6, len(matrix)), key="umap_kmeans")
+k = cols[2].number_input("Neighbours of a clicked point", 1, 50, 8, key="umap_k")
+colour = explore.colour_for(choice, lat_key, lat, table, dim)
+chosen = state.selection()
+marks = []
+
+with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
+    spec = st.session_state.get("latents_model")
+    upload = st.file_uploader("One image (PNG, JPEG, TIFF or NPY), projected with the model that made these latents",
+                              type=["png", "jpg", "jpeg", "tif", "tiff", "npy"], key="umap_new_image")
+    if upload is not None and spec is None:
+        st.info("Projecting needs the model that made these latents: extract them on the Extract page first.")
+    elif upload is not None:
+        path = state.save_upload(upload, "projected")
+        with widgets.user_errors():
+            result = explore.project_image(path, spec, fitted)
+        marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
+        cols = st.columns([1, 3])
+        cols[0].image(widgets.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
+        cols[1].write(f"Lands at ({result['xy'][0]:.3f}, {result['xy'][1]:.3f}): the star on the scatter. "
+                      f"DT = T90 - T10 = {result['T90']:.4g} - {result['T10']:.4g} = **{result['DT']:.4g}**")
+        cols[1].bar_chart({"latent": result["latent"]}, height=180, x_label="dimension")
+
+neighbours = None
+if len(chosen) == 1:
+    with widgets.user_errors():
+        neighbours = explore.nearest(lat_key, int(chosen[0]), int(k))
+    marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
+                  "symbol": "diamond-open", "size": 12, "colour": "#111111"})
+fig, trace_rows = plots.scatter_figure(coords[:, 0], coords[:, 1], colour, np.arange(len(coords)), chosen,
+                                       x_title=f"{label} 1", y_title=f"{label} 2", marks=marks,
+                                       title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
+event = st.plotly_chart(fig, key="umap_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        config={"displaylogo": False})
+if selection.take_event(event, "umap_scatter", lambda s: selection.event_row_ids(s.get("points", []), trace_rows)):
+    st.rerun()
+
+st.subheader(f"Selected: {len(chosen):,} points")
+if not len(chosen):
+    st.caption("Click a point, or draw a box or lasso on the scatter, to see its images and rows.")
+else:
+    if st.button("Clear selection", key="umap_clear"):
+        state.clear_selection()
+        st.rerun()
+    explore.show_rows(chosen, lat, table, "umap_selected",
+                      {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1]})
+if neighbours is not None:
+    st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]} by cosine distance in the latent "
+               "space (diamonds on the scatter):")
+    explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]})
+
+st.subheader("Downloads")
+tag = f"{lat_key[0].split('/')[-1].removesuffix('.h5')}_{method}"
+out = state.workdir("umap")
+cols = st.columns(3)
+columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1]}
+cols[0].download_button("Table (CSV)", lambda: compute.table_csv(table, columns, chosen), file_name=f"{tag}_table.csv",
+                        mime="text/csv", key="umap_dl_csv", on_click="ignore", icon=":material/download:")
+cols[1].download_button("Figure (PNG)", lambda: compute.figure_png(fig, str(out / f"{tag}.png")),
+                        file_name=f"{tag}.png", mime="image/png", key="umap_dl_png", on_click="ignore",
+                        icon=":material/download:")
+cols[2].download_button("Saved embedding (NPZ)", lambda: compute.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),
+                        file_name=f"{tag}_embedding.npz", key="umap_dl_npz", on_click="ignore",
+                        icon=":material/download:")

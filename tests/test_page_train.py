@@ -1,0 +1,77 @@
+"""The Train page with Streamlit's AppTest: the real app, the demo scan, a real (tiny) training run in
+the background thread, its live loss chart, and the model appearing on the Extract page."""
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """These models are tiny: one thread is as fast as two, and it does not crawl when other
+    processes share the cores (OpenMP threads spin while waiting for a busy core)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def private_folders(tmp_path, monkeypatch):
+    import ui.state
+
+    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
+
+
+def values(encoded) -> np.ndarray:
+    """A plotly trace's array: plain list or typed array {"dtype", "bdata"}."""
+    if isinstance(encoded, dict):
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
+    return np.asarray(encoded)
+
+
+def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_page():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.checkbox(key="train_use_roi").check().run()  # a 20 x 20 pixel region: fast
+    at.slider(key="train_roi_x").set_value((0.0, 28.5))
+    at.slider(key="train_roi_y").set_value((0.0, 28.5))
+    at.number_input(key="train_latent_dim").set_value(3)
+    at.number_input(key="train_input_size").set_value(16)
+    at.number_input(key="train_epochs").set_value(3)
+    at.text_input(key="train_channels").set_value("4,8")
+    at.selectbox(key="train_device").set_value("cpu")
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    job = at.session_state["train_job"]
+    at.switch_page("pages/extract.py").run()  # leave the page while the run goes on in its thread
+    assert not at.exception
+    assert job.wait(timeout=120), "training did not finish"
+    assert job.error is None and job.result.stop_reason == "completed"
+    models = at.session_state["models"]
+    assert len(models) == 1
+    label, spec = next(iter(models.items()))
+    assert spec["path"] == str(job.result.model_path) and torch.load(spec["path"], weights_only=True)["arch"] == "vae"
+    at.run()  # the Extract page offers the new model at once
+    assert label in at.selectbox(key="extract_model").options
+
+    at.switch_page("pages/train.py").run()  # back on the Train page: the run's curve and previews
+    assert not at.exception and not at.error
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert [trace["name"] for trace in loss] == ["train_loss", "val_loss"]
+    assert [list(values(trace["x"])) for trace in loss] == [[1, 2, 3]] * 2
+    assert list(values(loss[1]["y"])) == [row["val_loss"] for row in job.history]
+    assert any("best epoch" in s.value for s in at.success)
+    rows = at.get("image")  # the inputs row and the reconstructions row, 8 validation patterns each
+    assert [len(row.proto.imgs) for row in rows] == [8, 8]
+    config = json.loads((job.result.out_dir / "config.json").read_text())
+    assert config["filters"]["roi"] == [0.0, 28.5, 0.0, 28.5] and config["data"]["n_selected"] == 400

@@ -1,0 +1,220 @@
+"""Cached calls into latentcore's analysis for the pages. Keys are file stamps (`loaders.stamp`) and
+plain parameters, so a result is computed once per input and shared by reruns and sessions."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from . import loaders
+
+
+# -- ROI and maps -------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def roi_rows(lat_key: tuple, roi: tuple | None) -> np.ndarray:
+    """Row ids of the scan's pixels inside the ROI (all rows without one)."""
+    from latentcore.analysis.maps import Roi
+
+    lat = loaders.latents(lat_key)
+    if roi is None:
+        return np.arange(len(lat.x), dtype=np.int64)
+    return np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
+
+
+@st.cache_data(show_spinner="Building the maps...", max_entries=16)
+def latent_maps(lat_key: tuple, dims: tuple[int, ...], roi: tuple | None):
+    """(maps (len(dims), rows, cols) float32, Grid) over the ROI."""
+    from latentcore.analysis.maps import Roi, spatial_maps
+
+    lat = loaders.latents(lat_key)
+    rows = next(iter(lat.partitions.values()))
+    maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
+    return maps, grid
+
+
+# -- clustering ---------------------------------------------------------------------------------
+
+def cluster_job(lat_key, bc_key, method, dim, features, params, roi):
+    from latentcore.analysis.artifacts import ClusterJob
+
+    return ClusterJob(latents=lat_key[0], bandcontrast=bc_key[0], method=method, dim=int(dim),
+                      features=features, params=params, roi=list(roi) if roi else None)
+
+
+@st.cache_data(show_spinner="Clustering...", max_entries=16)
+def cluster_run(lat_key: tuple, bc_key: tuple, job_json: str) -> dict:
+    """The page's clustering: the same inputs and call as the downloadable artifacts, so the
+    picture and the CSV agree. Returns x, y, latent, bandcontrast, labels, rows, report."""
+    from latentcore.analysis.artifacts import ClusterJob, load_cluster_inputs
+    from latentcore.analysis.cluster import cluster
+
+    job = ClusterJob(**json.loads(job_json))
+    inputs = load_cluster_inputs(job)
+    result = cluster(inputs.features, job.method, **job.params)
+    rows = roi_rows(lat_key, tuple(job.roi) if job.roi else None)
+    return {"x": inputs.x.astype(np.float32), "y": inputs.y.astype(np.float32),
+            "latent": inputs.latent.astype(np.float32), "bandcontrast": inputs.bandcontrast.astype(np.float32),
+            "labels": result.labels, "rows": rows, "report": result.to_dict()}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def column_colour(lat_key: tuple, column: str):
+    """Colour codes of a metadata column (categories are factorised once, not on every rerun)."""
+    from .plots import column_colour as colour_of
+
+    _, table = loaders.stacked_latents(lat_key)
+    return colour_of(table[column].to_numpy(), column)
+
+
+def table_csv(table, extra: dict, selected) -> str:
+    """The rows with their embedding and a `selected` flag, as CSV (built when downloaded)."""
+    out = table.assign(**extra)
+    out["selected"] = np.isin(np.arange(len(out)), selected)
+    return out.to_csv(index_label="row_id")
+
+
+@st.cache_data(show_spinner="Clustering...", max_entries=16)
+def kmeans_labels(lat_key: tuple, k: int) -> np.ndarray:
+    """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
+    from latentcore.analysis.cluster import cluster
+
+    matrix, _ = loaders.stacked_latents(lat_key)
+    return cluster(matrix, "kmeans", n_clusters=int(k)).labels
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cluster_view(lat_key: tuple, bc_key: tuple, job_json: str):
+    """What the two panels draw, computed once per clustering: the colour codes (cluster hue, shade by
+    the latent's rank in its cluster), the grid and the map of codes."""
+    from latentcore.analysis.maps import Grid, values_map
+
+    from .plots import cluster_shade_colour
+
+    run = cluster_run(lat_key, bc_key, job_json)
+    grid = Grid.from_coordinates(run["x"], run["y"])
+    colour = cluster_shade_colour(run["labels"], run["latent"])
+    cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
+    return colour, grid, values_map(colour.codes.astype(np.float32), run["x"], run["y"], grid), cells
+
+
+def painted(grid, cells, chosen) -> np.ndarray:
+    """A grid mask, True on the cells of the chosen rows (`cells` = each row's grid indices)."""
+    mask = np.zeros(grid.shape, bool)
+    mask[cells[0][chosen], cells[1][chosen]] = True
+    return mask
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def roi_cells(lat_key: tuple, roi: tuple | None):
+    """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
+    from latentcore.analysis.maps import Grid
+
+    lat = loaders.latents(lat_key)
+    rows = roi_rows(lat_key, roi)
+    grid = Grid.from_coordinates(lat.x[rows], lat.y[rows])
+    return rows, grid.indices(lat.x[rows], lat.y[rows])
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cluster_files(lat_key: tuple, bc_key: tuple, job_json: str, out_dir: str) -> dict:
+    """Write the CSV, JSON report and PNG (once per job); returns {"assignments"|"report"|"figure": path}."""
+    from latentcore.analysis.artifacts import ClusterJob, cluster_names, run_cluster_job
+
+    job = ClusterJob(**json.loads(job_json))
+    run_cluster_job(job, out_dir)
+    return {kind: str(Path(out_dir) / name) for kind, name in cluster_names(job.tag).items()}
+
+
+def job_json(job) -> str:
+    return json.dumps(dataclasses.asdict(job), sort_keys=True, default=str)
+
+
+# -- embedding ----------------------------------------------------------------------------------
+
+_EMBEDDINGS: dict = {}  # (latents stamp, parameters) -> FittedEmbedding, shared by every session
+_EMBEDDINGS_LOCK = threading.Lock()
+_EMBEDDINGS_KEPT = 8
+
+
+def fitted_embedding(lat_key: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress=None):
+    """The fitted 2-D embedding of all rows, shared read-only. Kept in this process (not in
+    st.cache_resource, whose replay cannot hold a progress bar drawn during the fit); latentcore
+    also caches it on disk, so a new process reads it back."""
+    from latentcore.analysis.embedding import fit_embedding
+
+    key = (lat_key, method, n_neighbors, min_dist, seed)
+    with _EMBEDDINGS_LOCK:  # one fit at a time: a second session asking the same waits, then reuses it
+        if key not in _EMBEDDINGS:
+            matrix, _ = loaders.stacked_latents(lat_key)
+            _EMBEDDINGS[key] = fit_embedding(matrix, method=method, n_neighbors=n_neighbors, min_dist=min_dist,
+                                             random_state=seed, progress=progress)
+            while len(_EMBEDDINGS) > _EMBEDDINGS_KEPT:
+                _EMBEDDINGS.pop(next(iter(_EMBEDDINGS)))
+        return _EMBEDDINGS[key]
+
+
+# -- ranking ------------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner="Ranking the dimensions...", max_entries=8)
+def ranking(lat_key: tuple, bc_key: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
+            components: int, roi: tuple | None, source_key: tuple | None):
+    """Score table of every dimension against the chosen reference maps, over the ROI's rows."""
+    from latentcore.analysis.rank import rank_dimensions
+
+    lat = loaders.latents(lat_key)
+    matrix, _ = loaders.stacked_latents(lat_key)
+    rows = roi_rows(lat_key, roi) if lat.x is not None else np.arange(len(matrix))
+    maps = reference_maps(lat_key, bc_key, components, source_key)
+    chosen = {name: maps[name][rows] for name in references}
+    xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
+    return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
+
+
+@st.cache_data(show_spinner="Preparing the reference maps...", max_entries=8)
+def reference_maps(lat_key: tuple, bc_key: tuple | None, components: int, source_key: tuple | None) -> dict:
+    """name -> per-row values: band contrast (aligned by x, y), PCA components of the raw patterns,
+    and the numeric metadata columns of cutouts."""
+    from latentcore.analysis.rank import pattern_components
+
+    references = {}
+    lat = loaders.latents(lat_key)
+    if bc_key is not None and lat.x is not None:
+        references["band contrast"] = loaders.bandcontrast_for(bc_key, lat_key).astype(np.float64)
+    if components and source_key is not None and lat.x is not None:
+        from latentcore.data import open_source
+
+        with open_source(source_key[0]) as reader:
+            comps = np.asarray(pattern_components(reader, n=components))
+        for k in range(comps.shape[1]):
+            references[f"pattern PC{k + 1}"] = comps[:, k]
+    _, table = loaders.stacked_latents(lat_key)
+    for name in table.columns:
+        if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
+            references[name] = table[name].to_numpy(np.float64)
+    return references
+
+
+@st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)
+def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str) -> dict:
+    from latentcore.analysis.rank import write_ranking
+
+    return {kind: str(path) for kind, path in write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag).items()}
+
+
+def figure_png(fig, path: str) -> bytes:
+    """The figure the browser shows, as a PNG (kaleido, or matplotlib without a browser)."""
+    from latentcore import figures
+
+    figures.write_png(fig, path)
+    return Path(path).read_bytes()
+
+def embedding_npz(fitted, path: str) -> bytes:
+    from latentcore.analysis.embedding import save_embedding
+
+    return save_embedding(path, fitted).read_bytes()

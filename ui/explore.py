@@ -1,0 +1,106 @@
+"""What the UMAP and maps pages show about chosen rows: colours by column, the images behind rows,
+nearest neighbours, and a new image projected into a saved embedding."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from . import compute, loaders, plots, state, widgets
+
+NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
+KMEANS = "k-means clusters of the latents"
+GALLERY_MAX = 24
+TABLE_MAX = 5000
+
+
+def colour_options(lat, table: pd.DataFrame) -> list[str]:
+    options = [NONE]
+    if st.session_state.get("last_clusters") and lat.x is not None:
+        options.append(CLUSTERS)
+    if state.bandcontrast() is not None and lat.x is not None:
+        options.append(BANDCONTRAST)
+    options += [LATENT, KMEANS]
+    options += [c for c in table.columns if c != "index" and (c != "partition" or table[c].nunique() > 1)]
+    return options
+
+
+def default_colour(options: list[str]) -> str:
+    """The clusters when there are some, else band contrast, else nothing."""
+    return next((o for o in (CLUSTERS, BANDCONTRAST) if o in options), NONE)
+
+
+def colour_for(choice: str, lat_key, lat, table: pd.DataFrame, dim: int = 0) -> plots.Colour:
+    n = len(table)
+    if choice == CLUSTERS:
+        last = st.session_state["last_clusters"]
+        labels = np.full(n, -1, np.int64)
+        labels[last["rows"]] = last["labels"]
+        return plots.categorical_colour(labels, "cluster")
+    if choice == BANDCONTRAST:
+        return plots.continuous_colour(loaders.bandcontrast_for(loaders.stamp(state.bandcontrast()), lat_key),
+                                       "band contrast")
+    if choice == LATENT:
+        matrix, _ = loaders.stacked_latents(lat_key)
+        return plots.continuous_colour(matrix[:, dim], f"latent {dim}")
+    if choice == KMEANS:
+        return plots.categorical_colour(compute.kmeans_labels(lat_key, dim), "cluster")
+    if choice in table.columns:
+        return compute.column_colour(lat_key, choice)
+    return plots.categorical_colour(np.zeros(n, np.int64), "points", names=["all rows"])
+
+
+def source_for(lat) -> Path | None:
+    """The data file the latents came from, when this session has it (for images of rows)."""
+    source = state.source()
+    if source is None or source.name != lat.attrs.get("source"):
+        return None
+    return None if loaders.source_info(loaders.stamp(source)).get("is_features") else source
+
+
+def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = None):
+    """A gallery of the rows' images (the first GALLERY_MAX) and their table (the first TABLE_MAX)."""
+    rows = np.asarray(rows, np.int64)
+    source = source_for(lat)
+    if source is not None:
+        items, captions = [], []
+        shown = table.iloc[rows[:GALLERY_MAX]]
+        for partition, group in shown.groupby("partition", sort=False):
+            items.extend(loaders.source_rows(loaders.stamp(source), partition, tuple(group["index"].tolist())))
+            captions.extend(f"row {r}" for r in group.index)
+        widgets.gallery(items, captions)
+        if len(rows) > GALLERY_MAX:
+            st.caption(f"The first {GALLERY_MAX} of {len(rows):,} images.")
+    else:
+        st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
+    shown = table.iloc[rows[:TABLE_MAX]].assign(**(extra or {}))
+    st.dataframe(shown.rename_axis("row_id").reset_index(), height=240, hide_index=True, key=f"{key}_table")
+
+
+def nearest(lat_key, row: int, k: int):
+    from latentcore.analysis.search import nearest_neighbours
+
+    matrix, _ = loaders.stacked_latents(lat_key)
+    return nearest_neighbours(matrix, row, k=k)
+
+
+def project_image(path: Path, spec: dict, fitted) -> dict:
+    """The seed's `umap_image`: one new image through the model that made the latents, placed in
+    the saved embedding; with DT = T90 - T10 of the image (ulmo's rule: the values at sorted
+    positions int(0.1 n) and int(0.9 n))."""
+    from latentcore.data import open_source
+    from latentcore.extract import Extractor
+
+    from .extraction import get_model
+
+    with open_source(path, format="images") as reader:  # a 2-D NPY is an image here, not a feature table
+        item = reader.read(reader.partitions[0], 0, 1)
+    model, lock = get_model(spec)
+    with lock:
+        latent = Extractor(model, device="cpu", pool=spec.get("pool", "mean"), batch_size=1).extract_batch(item)
+    values = np.sort(item[np.isfinite(item)].ravel())
+    t10, t90 = values[int(0.1 * len(values))], values[int(0.9 * len(values))]
+    return {"latent": latent[0], "xy": fitted.transform(latent)[0], "T10": float(t10), "T90": float(t90),
+            "DT": float(t90 - t10), "image": item[0]}

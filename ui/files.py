@@ -1,0 +1,98 @@
+"""Uploaded files: each is saved once into the session's working directory and sorted into data
+sources, band-contrast tables, model checkpoints and model options."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+from latentcore.errors import LatentError
+
+from . import state
+
+CHECKPOINTS = (".pth", ".pt", ".ckpt", ".tar", ".bin")
+IMAGES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+UPLOAD_TYPES = ["h5", "hdf5", "h5ebsd", "h5oina", "csv", "npz", "npy", "parquet", "json", "mp4", "avi", "mov",
+                *(e[1:] for e in CHECKPOINTS + IMAGES)]
+
+
+def ingest(uploads) -> list[str]:
+    """Save new uploads (once each) and sort them; returns one message per new file."""
+    seen = st.session_state.setdefault("_uploaded_ids", set())
+    messages = []
+    for uploaded in uploads or []:
+        if uploaded.file_id in seen:
+            continue
+        seen.add(uploaded.file_id)
+        suffix = Path(uploaded.name).suffix.lower()
+        if suffix in IMAGES:
+            path = state.save_upload(uploaded, "uploads/images")
+            messages.append(f"{path.name}: added to the image folder `images`")
+            _register(path.parent, "data")
+        elif suffix in CHECKPOINTS:
+            path = state.save_upload(uploaded, "models")
+            state.add_model(path.name, {"path": str(path), "arch": None, "options": None})
+            messages.append(f"{path.name}: a model checkpoint, offered on the Extract page")
+        elif suffix == ".json":
+            path = state.save_upload(uploaded, "models")
+            _register(path, "options")
+            messages.append(f"{path.name}: model options, offered on the Extract page")
+        else:
+            path = state.save_upload(uploaded)
+            kind = "bandcontrast" if suffix == ".csv" and _is_bandcontrast(path) else "data"
+            _register(path, kind)
+            messages.append(f"{path.name}: {'a band-contrast table' if kind == 'bandcontrast' else 'a data file'}")
+    return messages
+
+
+def _register(path: Path, kind: str):
+    files = st.session_state.setdefault("_files", {})
+    files.setdefault(kind, [])
+    if str(path) not in files[kind]:
+        files[kind].append(str(path))
+
+
+def _is_bandcontrast(path: Path) -> bool:
+    from latentcore.data.bandcontrast import read_bandcontrast
+
+    try:
+        read_bandcontrast(path)
+        return True
+    except LatentError:
+        return False
+
+
+def files(kind: str) -> list[Path]:
+    return [Path(p) for p in st.session_state.get("_files", {}).get(kind, []) if Path(p).exists()]
+
+
+def data_sources() -> dict[str, Path]:
+    """label -> path: the demo scan first, then the uploads."""
+    return {"Built-in demo scan (simulated nickel, 40 x 60 patterns)": DEMO_SCAN,
+            **{p.name: p for p in files("data")}}
+
+
+def bandcontrast_tables() -> dict[str, Path | None]:
+    return {"none": None, f"{DEMO_BANDCONTRAST.name} (demo)": DEMO_BANDCONTRAST,
+            **{p.name: p for p in files("bandcontrast")}}
+
+
+def options_files() -> dict[str, Path | None]:
+    return {"none (use the checkpoint's own)": None, **{p.name: p for p in files("options")}}
+
+
+def read_options(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        st.error(f"{path.name}: cannot read the options JSON: {exc}")
+        st.stop()
+
+
+def is_latents_file(path: Path, info: dict | None) -> bool:
+    """A file to explore directly (a latents file or an (N, D) array), not to extract from."""
+    return path.name.endswith("_latents.h5") or bool(info and info.get("is_features"))

@@ -1,0 +1,30 @@
+"""Parameter widgets for the analysis methods, with latentcore's defaults."""
+from __future__ import annotations
+
+import streamlit as st
+
+
+def cluster_params(method: str, key: str) -> dict:
+    """The chosen method's own parameters (names as `latentcore.analysis.cluster.DEFAULTS`)."""
+    from latentcore.analysis.cluster import DEFAULTS
+
+    defaults = DEFAULTS[method]
+    cols = st.columns(3)
+    if method == "gmm":
+        auto = cols[0].checkbox("choose k by BIC/AIC", value=False, key=f"{key}_auto")
+        if auto:
+            low, high = cols[1].slider("k range", 2, 15, tuple(defaults["k_range"]), key=f"{key}_krange")
+            criterion = cols[2].selectbox("criterion", ["bic", "aic"], key=f"{key}_criterion")
+            return {"n_components": "auto", "k_range": [low, high], "criterion": criterion}
+        return {"n_components": cols[1].number_input("clusters (k)", 1, 30, defaults["n_components"],
+                                                     key=f"{key}_k")}
+    if method == "kmeans":
+        return {"n_clusters": cols[0].number_input("clusters (k)", 1, 30, defaults["n_clusters"], key=f"{key}_k")}
+    if method == "dbscan":
+        return {"eps": cols[0].number_input("eps (standardised units)", 0.001, 10.0, defaults["eps"],
+                                            step=0.01, format="%.3f", key=f"{key}_eps"),
+                "min_samples": cols[1].number_input("min samples", 1, 10_000, defaults["min_samples"],
+                                                    key=f"{key}_min_samples")}
+    return {"min_cluster_size": cols[0].number_input("min cluster size", 2, 100_000, defaults["min_cluster_size"],
+                                                     key=f"{key}_mcs"),
+            "min_samples": cols[1].number_input("min samples", 1, 10_000, defaults["min_samples"], key=f"{key}_ms")}

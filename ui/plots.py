@@ -1,0 +1,238 @@
+"""Browser figures small enough for a million points.
+
+Plotly 7 sends numpy arrays as base64 typed arrays. Per point a scatter here sends x and y as
+uint16 (quantised over their range: 1/65535 of it, far below a screen pixel) and one uint8 colour
+code: 5 bytes, about 7.2 bytes of JSON text (base64, with plotly's escaped '/'). There is one trace
+in row order; the server keeps each trace's global row ids (`trace_rows`) and maps plotly's
+`point_index` back (`ui.selection.event_row_ids`). Row ids travel as customdata only for hover
+text of subsets whose ids fit uint16 (2.7 bytes more); the selected-points overlay carries them
+too. Axis labels show the real values.
+
+Colours and cluster codes come from `latentcore.figures`, so the browser and the PNG exports agree.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import plotly.colors
+import plotly.graph_objects as go
+from matplotlib.ticker import MaxNLocator
+
+from latentcore import figures
+
+LEVELS = 65535  # uint16 quantisation of scatter coordinates
+HOVER_ROW_IDS = 65_535  # row ids up to this travel as uint16 customdata, for hover text
+NAN_CODE_COLOUR = "#d9d9d9"
+SELECTED_LINE = "#111111"
+
+
+@dataclasses.dataclass
+class Colour:
+    """Per-point colour codes with their colour list (code i -> colours[i]) and a legend or bar."""
+
+    codes: np.ndarray
+    colours: list
+    legend: dict = dataclasses.field(default_factory=dict)  # name -> colour (categorical)
+    colorbar: dict | None = None  # continuous: tick codes and labels
+    title: str = ""
+
+
+def continuous_colour(values, title: str, colorscale: str = "Viridis") -> Colour:
+    """Numbers -> 255 steps of a colour scale (uint8 codes), NaN -> grey code 255."""
+    values = np.asarray(values, np.float64)
+    finite = np.isfinite(values)
+    low, high = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 1.0)
+    span = (high - low) or 1.0
+    codes = np.full(len(values), 255, np.uint8)
+    codes[finite] = np.rint((values[finite] - low) / span * 254).astype(np.uint8)
+    colours = plotly.colors.sample_colorscale(colorscale, [i / 254 for i in range(255)]) + [NAN_CODE_COLOUR]
+    ticks = nice_ticks(low, high)
+    bar = {"title": {"text": title}, "tickvals": ((ticks - low) / span * 254).tolist(),
+           "ticktext": [f"{t:.4g}" for t in ticks]}
+    return Colour(codes, colours, colorbar=bar, title=title)
+
+
+def categorical_colour(labels, title: str, names=None) -> Colour:
+    """Integer labels (-1 = noise, grey) -> the shared cluster palette; `names` label the legend."""
+    labels = np.asarray(labels, np.int64)
+    n = int(labels.max(initial=-1)) + 1
+    colours = [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(n)]
+    codes = np.where(labels < 0, 0, labels + 1)
+    present = np.unique(labels)
+    legend = {(names[k] if names is not None and k >= 0 else ("noise" if k < 0 else f"{title} {k}")):
+              colours[k + 1] for k in present}
+    return Colour(codes.astype(np.uint8 if len(colours) <= 256 else np.uint16), colours, legend, title=title)
+
+
+def column_colour(column, title: str) -> Colour:
+    """A metadata column: numbers -> continuous; anything else -> its 255 most frequent categories."""
+    import pandas as pd
+
+    series = pd.Series(column)
+    if pd.api.types.is_numeric_dtype(series) and series.nunique() > 12:
+        return continuous_colour(series.to_numpy(np.float64), title)
+    codes, uniques = pd.factorize(series.astype(str), sort=True)
+    if len(uniques) > 255:
+        keep = series.astype(str).value_counts().index[:254]
+        codes = np.where(np.isin(uniques[codes], keep), np.searchsorted(np.sort(keep), uniques[codes]), -1)
+        uniques = np.sort(keep)
+    return categorical_colour(codes, title, names=[str(u) for u in uniques])
+
+
+def cluster_shade_colour(labels, latent) -> Colour:
+    """The cluster panels' colours: cluster hue, shade by the latent's rank in the cluster."""
+    codes, colours = figures.cluster_colour_codes(labels, latent)
+    legend = {("noise" if k < 0 else f"cluster {k}"): figures.cluster_hue(k) for k in np.unique(labels)}
+    return Colour(codes, colours, legend, title="cluster")
+
+
+def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
+    if not np.isfinite(low) or not np.isfinite(high) or high <= low:
+        return np.array([low])
+    ticks = MaxNLocator(count).tick_values(low, high)
+    return ticks[(ticks >= low - 1e-9 * abs(high - low)) & (ticks <= high + 1e-9 * abs(high - low))]
+
+
+@dataclasses.dataclass
+class Quantiser:
+    """Real values <-> uint16 codes over [low, high]."""
+
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values) -> "Quantiser":
+        values = np.asarray(values, np.float64)
+        finite = values[np.isfinite(values)]
+        return cls(float(finite.min()), float(finite.max())) if finite.size else cls(0.0, 1.0)
+
+    @property
+    def span(self) -> float:
+        return (self.high - self.low) or 1.0
+
+    def encode(self, values) -> np.ndarray:
+        scaled = (np.asarray(values, np.float64) - self.low) / self.span * LEVELS
+        return np.rint(np.clip(np.nan_to_num(scaled), 0, LEVELS)).astype(np.uint16)
+
+    def axis(self, title: str) -> dict:
+        ticks = nice_ticks(self.low, self.high)
+        pad = 0.03 * LEVELS
+        return {"title": {"text": title}, "tickmode": "array", "ticktext": [f"{t:.4g}" for t in ticks],
+                "tickvals": ((ticks - self.low) / self.span * LEVELS).tolist(), "range": [-pad, LEVELS + pad],
+                "zeroline": False}
+
+
+def _marker_scale(colour: Colour) -> dict:
+    n = len(colour.colours)
+    return {"colorscale": figures.discrete_colorscale(colour.colours), "cmin": -0.5, "cmax": n - 0.5}
+
+
+def scatter_figure(x, y, colour: Colour, row_ids, selected=None, *, x_title="", y_title="", title="",
+                   marks=(), height: int = 520, marker_size: float = 4):
+    """One WebGL trace of every point in row order, the selected points ringed on top, and optional
+    `marks` (dicts with x, y, name, symbol, colour) such as a projected new image.
+    Returns (figure, trace_rows): trace index -> global row id of each point."""
+    row_ids = np.asarray(row_ids)
+    qx, qy = Quantiser.of(x), Quantiser.of(y)
+    ex, ey = qx.encode(x), qy.encode(y)
+    chosen = np.flatnonzero(np.isin(row_ids, selected)) if selected is not None and len(selected) else []
+    marker = {"color": colour.codes, "size": marker_size, "opacity": 0.35 if len(chosen) else 0.85,
+              **_marker_scale(colour)}
+    if colour.colorbar:
+        marker.update(showscale=True, colorbar=colour.colorbar)
+    main = go.Scattergl(x=ex, y=ey, mode="markers", marker=marker, name="points", showlegend=False)
+    if np.array_equal(row_ids, np.arange(len(row_ids))):
+        main.hovertemplate = "row %{pointNumber}<extra></extra>"  # the position is the row id
+    elif row_ids.max(initial=0) <= HOVER_ROW_IDS:
+        main.customdata = row_ids.astype(np.uint16)
+        main.hovertemplate = "row %{customdata}<extra></extra>"
+    else:
+        main.hoverinfo = "none"  # clicks still select; the rows show in the table
+    fig = go.Figure(main)
+    trace_rows = {0: row_ids}
+    if len(chosen):
+        fig.add_trace(go.Scattergl(
+            x=ex[chosen], y=ey[chosen], mode="markers", customdata=row_ids[chosen].astype(np.uint32),
+            marker={"color": colour.codes[chosen], "size": marker_size + 3, "line": {"color": SELECTED_LINE, "width": 1},
+                    **_marker_scale(colour)},
+            name=f"selected ({len(chosen):,})", hovertemplate="row %{customdata}<extra>selected</extra>"))
+        trace_rows[1] = row_ids[chosen]
+    for mark in marks:
+        fig.add_trace(go.Scatter(x=qx.encode(mark["x"]), y=qy.encode(mark["y"]), mode="markers", name=mark["name"],
+                                 marker={"symbol": mark.get("symbol", "star"), "size": mark.get("size", 16),
+                                         "color": mark.get("colour", "#e31a1c"),
+                                         "line": {"color": "white", "width": 1}}))
+    _legend_entries(fig, colour)
+    fig.update_layout(title=title, xaxis=qx.axis(x_title), yaxis=qy.axis(y_title), height=height,
+                      dragmode="select", margin={"l": 60, "r": 20, "t": 50, "b": 60},
+                      legend={"itemsizing": "constant", "orientation": "h", "x": 0, "y": -0.14, "yanchor": "top"})
+    return fig, trace_rows
+
+
+def _legend_entries(fig, colour: Colour, limit: int = 30):
+    for name, hue in list(colour.legend.items())[:limit]:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=str(name),
+                                 marker={"color": hue, "size": 9}, hoverinfo="skip"))
+
+
+def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title="", height: int = 520,
+                    nan_colour: str = figures.NAN_COLOUR):
+    """A scan map of colour codes (NaN = no pixel) as a heatmap placed by the grid's origin and step
+    (no coordinate arrays). Heatmaps select nothing in plotly, so two invisible corner points make box
+    and lasso selection available: the drawn shape comes back and `rows_in_shapes` finds the pixels.
+    Pixels outside `selected_mask` are veiled."""
+    code_map = np.asarray(code_map, np.float64)
+    colours = [*colour.colours, nan_colour]
+    nan_code = len(colours) - 1
+    codes = np.where(np.isfinite(code_map), code_map, nan_code).astype(np.uint8 if nan_code < 256 else np.uint16)
+    placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
+    fig = go.Figure(go.Heatmap(z=codes, colorscale=figures.discrete_colorscale(colours), zmin=-0.5,
+                               zmax=len(colours) - 0.5, showscale=False, name="map",
+                               hovertemplate="x %{x:.4g}<br>y %{y:.4g}<extra></extra>", **placement))
+    if selected_mask is not None and np.any(selected_mask):
+        veil = (~np.asarray(selected_mask) & np.isfinite(code_map)).astype(np.uint8)
+        fig.add_trace(go.Heatmap(z=veil, colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(255,255,255,0.78)"]],
+                                 zmin=0, zmax=1, showscale=False, hoverinfo="skip", name="selection", **placement))
+    xs, ys = grid.x_values, grid.y_values
+    fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[ys[0], ys[-1]], mode="markers", marker={"opacity": 0},
+                             hoverinfo="skip", showlegend=False, name="selectable"))
+    fig.update_layout(title=title, height=height, dragmode="select", showlegend=False,
+                      plot_bgcolor=nan_colour, margin={"l": 60, "r": 20, "t": 50, "b": 50}, **map_axes(grid))
+    return fig
+
+
+def map_axes(grid) -> dict:
+    """x right, y down, square pixels, the view fitted to the grid."""
+    xs, ys = grid.x_values, grid.y_values
+    return {"xaxis": {"title": {"text": "x"}, "constrain": "domain", "showgrid": False, "zeroline": False,
+                      "range": [xs[0] - grid.step_x / 2, xs[-1] + grid.step_x / 2]},
+            "yaxis": {"title": {"text": "y"}, "constrain": "domain", "showgrid": False, "zeroline": False,
+                      "scaleanchor": "x", "range": [ys[-1] + grid.step_y / 2, ys[0] - grid.step_y / 2]}}
+
+
+def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour=figures.NAN_COLOUR,
+                        max_points: int = 250_000, selected_mask=None, picked=None, height: int = 520):
+    """One latent map to click on: a heatmap with an invisible point on each pixel (every `stride`-th
+    pixel beyond `max_points`), so that a click selects the nearest pixel. Pixels outside
+    `selected_mask` are veiled; `picked` (x, y) is framed. Returns (fig, trace_rows)."""
+    placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
+    fig = go.Figure(go.Heatmap(z=np.asarray(values_map, np.float32), colorscale="Viridis", name="map",
+                               colorbar={"len": 0.8}, hoverinfo="skip", **placement))
+    if selected_mask is not None and np.any(selected_mask):
+        veil = (~np.asarray(selected_mask) & np.isfinite(values_map)).astype(np.uint8)
+        fig.add_trace(go.Heatmap(z=veil, colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(255,255,255,0.78)"]],
+                                 zmin=0, zmax=1, showscale=False, hoverinfo="skip", name="selection", **placement))
+    stride = max(1, int(np.ceil(len(row_ids) / max_points)))
+    keep = slice(None, None, stride)
+    fig.add_trace(go.Scattergl(x=np.asarray(x, np.float32)[keep], y=np.asarray(y, np.float32)[keep],
+                               mode="markers", marker={"size": 6, "opacity": 0}, name="pixels",
+                               hovertemplate="x %{x:.4g}<br>y %{y:.4g}<extra>click to see its pattern</extra>"))
+    trace_rows = {len(fig.data) - 1: np.asarray(row_ids)[keep]}
+    if picked is not None:
+        fig.add_trace(go.Scatter(x=[picked[0]], y=[picked[1]], mode="markers", name="picked", hoverinfo="skip",
+                                 marker={"symbol": "square-open", "size": 14, "color": "#e31a1c",
+                                         "line": {"width": 2}}))
+    fig.update_layout(title=title, height=height, plot_bgcolor=nan_colour,
+                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, showlegend=False, **map_axes(grid))
+    return fig, trace_rows

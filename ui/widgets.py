@@ -1,0 +1,105 @@
+"""Widgets several pages use: the sidebar summary, ROI sliders, image galleries, downloads, errors."""
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from latentcore.errors import LatentError
+
+from . import loaders, state
+
+
+def sidebar_summary():
+    with st.sidebar:
+        src = state.source()
+        st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
+        bc = state.bandcontrast()
+        st.markdown(f"**Band contrast:** {bc.name if bc else 'none'}")
+        lat = state.latents()
+        st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
+        st.markdown(f"**Device:** {loaders.devices()['auto'].removeprefix('auto (').rstrip(')')}")
+        chosen = state.selection()
+        st.markdown(f"**Selected points:** {len(chosen):,}")
+        if len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
+            state.clear_selection()
+            st.rerun()
+
+
+@contextlib.contextmanager
+def user_errors():
+    """Show an engine error (bad file, bad checkpoint) as a message instead of a traceback."""
+    try:
+        yield
+    except LatentError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+
+
+def roi_sliders(x: np.ndarray, y: np.ndarray, key: str) -> tuple[float, float, float, float]:
+    """x and y range sliders over the scan (steps of the grid); returns (x0, x1, y0, y1)."""
+    ranges = []
+    for name, values in (("x", x), ("y", y)):
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        unique = np.unique(values[:100_000])  # a contiguous block shows the grid step; cheap at 1M pixels
+        step = float(np.min(np.diff(unique))) if len(unique) > 1 else 1.0
+        if high <= low:
+            ranges.append((low, high))
+            continue
+        ranges.append(st.slider(f"ROI {name} range", low, high, (low, high), step=step,
+                                key=f"{key}_roi_{name}"))
+    return (*ranges[0], *ranges[1])
+
+
+def as_display_image(item: np.ndarray) -> np.ndarray:
+    """(C, H, W) or (H, W) float -> (H, W) or (H, W, 3) in [0, 1], each image stretched on its own."""
+    item = np.asarray(item, np.float32)
+    if item.ndim == 4:  # (C, T, H, W) video: its first frame
+        item = item[:, 0]
+    if item.ndim == 3:
+        item = item[0] if item.shape[0] == 1 else np.moveaxis(item[:3], 0, -1)
+    finite = np.isfinite(item)
+    low, high = (np.min(item[finite]), np.max(item[finite])) if finite.any() else (0.0, 1.0)
+    return np.clip((np.nan_to_num(item, nan=low) - low) / max(high - low, 1e-12), 0, 1)
+
+
+def gallery(items, captions, columns: int = 6):
+    """A grid of images with captions."""
+    items = list(items)
+    for start in range(0, len(items), columns):
+        cells = st.columns(columns)
+        for cell, item, caption in zip(cells, items[start:start + columns], captions[start:start + columns]):
+            cell.image(as_display_image(item), caption=caption, width="stretch", clamp=True)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def download_file(label: str, path: Path, key: str, mime: str = "application/octet-stream"):
+    """A download button for a file written by the engine."""
+    path = Path(path)
+    st.download_button(label, path.read_bytes(), file_name=path.name, mime=mime, key=key,
+                       on_click="ignore", icon=":material/download:")
+
+
+def download_bytes(label: str, data: bytes, file_name: str, key: str, mime: str = "application/octet-stream"):
+    st.download_button(label, data, file_name=file_name, mime=mime, key=key, on_click="ignore",
+                       icon=":material/download:")
+
+
+MIME = {".csv": "text/csv", ".json": "application/json", ".png": "image/png", ".npy": "application/octet-stream",
+        ".h5": "application/x-hdf5", ".parquet": "application/octet-stream"}
+
+
+def download_artifacts(paths, key: str):
+    """One download button per artifact file, side by side."""
+    paths = [Path(p) for p in paths if p and Path(p).exists()]
+    for cell, path in zip(st.columns(max(len(paths), 1)), paths):
+        with cell:
+            download_file(path.name, path, key=f"{key}_{path.name}", mime=MIME.get(path.suffix, "application/octet-stream"))
