@@ -193,3 +193,44 @@ class LatentsWriter:
         """Leave the partial file in place (for resuming) after an interruption."""
         if self.file.id.valid:
             self.file.close()
+
+
+def features_to_latents(source, out_dir) -> Path:
+    """A features file (NPZ, CSV/Parquet features; see the data readers) as a latents file that the
+    analysis reads: rows, metadata, labels (column `label`) and coordinates copied into `out_dir`.
+    Latents files and NPY arrays are already readable and are returned as they are."""
+    from .data import open_source
+
+    source = Path(source)
+    if source.suffix == ".npy" or source.name.endswith(SUFFIX):
+        return source
+    with open_source(source) as reader:
+        info = reader.info()
+        cutouts = [p for p in info.partitions if p in ("valid", "train")]
+        parts = ["all"] if "all" in info.partitions else cutouts or list(info.partitions)[:1]
+        names = [p if p in ("valid", "train") else "all" for p in parts]
+        writer = LatentsWriter(latents_path_for(source, out_dir),
+                               {name: (info.partitions[p], info.item_shape[0]) for p, name in zip(parts, names)},
+                               {"source": str(source)})
+        try:
+            for part, name in zip(parts, names):
+                _copy_rows(reader, part, name, info.partitions[part], writer)
+            coordinates = reader.coordinates(parts[0]) if info.has_coordinates and len(parts) == 1 else None
+            if coordinates is not None:
+                writer.write_array("x", coordinates[0])
+                writer.write_array("y", coordinates[1])
+                if info.grid_shape:
+                    writer.write_array("grid_shape", list(info.grid_shape))
+            return writer.finish({"source": source.name, "source_format": info.format})
+        finally:
+            writer.close()
+
+
+def _copy_rows(reader, part: str, name: str, n: int, writer: LatentsWriter, block: int = 65536):
+    for start in range(0, n, block):
+        writer.write_rows(name, start, reader.read(part, start, min(start + block, n)))
+    table, labels = reader.metadata(part), reader.labels(part)
+    if labels is not None:
+        table = (table if table is not None else pd.DataFrame(index=range(len(labels)))).assign(label=labels)
+    if table is not None:
+        writer.write_metadata(name, table)

@@ -81,6 +81,6 @@ def written(kind):
 cols = st.columns(3)
 for col, (kind, name, mime) in zip(cols, [("scores", f"ranking_scores__{tag}.csv", "text/csv"),
                                           ("report", f"ranking_report__{tag}.json", "application/json"),
-                                          ("figure_bars", f"ranking_top__{tag}.html", "text/html")]):
+                                          ("figure_bars", f"ranking_top__{tag}.png", "image/png")]):
     col.download_button(name, written(kind), file_name=name, mime=mime, key=f"rank_dl_{kind}", on_click="ignore",
                         icon=":material/download:")

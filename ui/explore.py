@@ -87,20 +87,11 @@ def nearest(lat_key, row: int, k: int):
 
 
 def project_image(path: Path, spec: dict, fitted) -> dict:
-    """The seed's `umap_image`: one new image through the model that made the latents, placed in
-    the saved embedding; with DT = T90 - T10 of the image (ulmo's rule: the values at sorted
-    positions int(0.1 n) and int(0.9 n))."""
-    from latentcore.data import open_source
-    from latentcore.extract import Extractor
+    """The seed's `umap_image` with the model that made the latents (shared, so used under its lock)."""
+    from latentcore.analysis.projection import project_image as project
 
     from .extraction import get_model
 
-    with open_source(path, format="images") as reader:  # a 2-D NPY is an image here, not a feature table
-        item = reader.read(reader.partitions[0], 0, 1)
     model, lock = get_model(spec)
     with lock:
-        latent = Extractor(model, device="cpu", pool=spec.get("pool", "mean"), batch_size=1).extract_batch(item)
-    values = np.sort(item[np.isfinite(item)].ravel())
-    t10, t90 = values[int(0.1 * len(values))], values[int(0.9 * len(values))]
-    return {"latent": latent[0], "xy": fitted.transform(latent)[0], "T10": float(t10), "T90": float(t90),
-            "DT": float(t90 - t10), "image": item[0]}
+        return project(path, model, fitted, pool=spec.get("pool", "mean"))

@@ -6,7 +6,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from latentcore.demo import DEMO_MODEL
@@ -94,33 +93,8 @@ def require_scan(key: tuple):
 
 
 def features_as_latents(source: Path) -> Path:
-    """A features file (latents HDF5, NPY, NPZ, CSV/Parquet features) as a latents file the analysis
-    pages read: latents files are used as they are; others are copied, with their metadata, labels
-    (column `label`) and coordinates, into the session's folder."""
-    from latentcore.data import open_source
-    from latentcore.latents import LatentsWriter, latents_path_for
+    """A features file as a latents file the analysis pages read (see latentcore.latents.features_to_latents)."""
+    from latentcore.latents import features_to_latents
 
-    if source.suffix == ".npy" or source.name.endswith("_latents.h5"):
-        return source
-    with widgets.user_errors(), open_source(source) as reader:
-        info = reader.info()
-        parts = ["all"] if "all" in info.partitions else [p for p in info.partitions if p in ("valid", "train")]
-        parts = parts or list(info.partitions)[:1]
-        out = latents_path_for(source, state.workdir("latents/features"))
-        shapes = {("all" if p not in ("valid", "train") else p): (info.partitions[p], info.item_shape[0]) for p in parts}
-        writer = LatentsWriter(out, shapes, {"source": str(source)})
-        for part, name in zip(parts, shapes):
-            for start in range(0, info.partitions[part], 65536):
-                writer.write_rows(name, start, reader.read(part, start, min(start + 65536, info.partitions[part])))
-            table, labels = reader.metadata(part), reader.labels(part)
-            if labels is not None:
-                table = (table if table is not None else pd.DataFrame(index=range(len(labels)))).assign(label=labels)
-            if table is not None:
-                writer.write_metadata(name, table)
-        coordinates = reader.coordinates(parts[0]) if info.has_coordinates and len(parts) == 1 else None
-        if coordinates is not None:
-            writer.write_array("x", coordinates[0])
-            writer.write_array("y", coordinates[1])
-            if info.grid_shape:
-                writer.write_array("grid_shape", list(info.grid_shape))
-        return writer.finish({"source": source.name, "source_format": info.format})
+    with widgets.user_errors():
+        return features_to_latents(source, state.workdir("latents/features"))

@@ -1,0 +1,25 @@
+"""Where a new image lands: the seed's `umap_image`, and ulmo's temperature range of a cutout."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data import open_source
+from ..extract import Extractor
+from ..models.base import LoadedModel
+
+
+def temperature_range(image) -> dict[str, float]:
+    """ulmo's T10, T90 and DT = T90 - T10 of a cutout: the finite values at sorted positions
+    int(0.1 n) and int(0.9 n)."""
+    values = np.sort(np.asarray(image, np.float64)[np.isfinite(image)].ravel())
+    t10, t90 = values[int(0.1 * len(values))], values[int(0.9 * len(values))]
+    return {"T10": float(t10), "T90": float(t90), "DT": float(t90 - t10)}
+
+
+def project_image(path, model: LoadedModel, fitted, pool: str = "mean") -> dict:
+    """One image file through `model` and into a fitted embedding (`embedding.FittedEmbedding`):
+    its latent vector, its coordinates, its temperature range and the image itself."""
+    with open_source(path, format="images") as reader:  # a 2-D NPY is an image here, not a feature table
+        item = reader.read(reader.partitions[0], 0, 1)
+    latent = Extractor(model, device="cpu", pool=pool, batch_size=1).extract_batch(item)
+    return {"latent": latent[0], "xy": fitted.transform(latent)[0], **temperature_range(item), "image": item[0]}
