@@ -3,7 +3,6 @@ The work is in batch.py; this module stays light because every CLI start imports
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .errors import InputError
@@ -45,10 +44,12 @@ def register(subparsers):
 
 def run_batch_command(args) -> int:
     from .batch import FAILED, BatchJob, expand_sources, run_batch, summary_table
+    from .models import load_nenya_options
     from .storage.s3 import S3Settings
 
     settings = S3Settings.from_env(args.endpoint_url)
-    job = BatchJob(model=args.model, out=args.out, arch=args.arch, options=_read_options(args.options),
+    options = load_nenya_options(args.options) if args.options else None
+    job = BatchJob(model=args.model, out=args.out, arch=args.arch, options=options,
                    pool=args.pool, batch_size=args.batch_size, device=args.device,
                    partitions=tuple(args.partitions.split(",")) if args.partitions else None,
                    clobber=args.clobber, s3=settings, work_dir=args.work_dir)
@@ -66,16 +67,3 @@ def run_batch_command(args) -> int:
     outcomes = run_batch(sources, job, args.scheduler, args.workers, on_result=report)
     print(summary_table(outcomes))
     return 1 if any(o.status == FAILED for o in outcomes) else 0
-
-
-def _read_options(path) -> dict | None:
-    if not path:
-        return None
-    try:
-        with open(path) as f:
-            options = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the options JSON: {exc}", path) from None
-    if not isinstance(options, dict):
-        raise InputError("the options JSON must be an object of name: value", path)
-    return options

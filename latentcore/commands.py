@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import sys
 
-from .errors import InputError
-
 
 def register(subparsers):
     info = subparsers.add_parser("info", help="print what a file holds, as JSON")
@@ -40,15 +38,7 @@ def run_extract(args) -> int:
     from .extract import extract_file
     from .models import load_model
 
-    if args.options:
-        try:
-            with open(args.options) as f:
-                options = json.load(f)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the options JSON: {exc}", args.options) from exc
-    else:
-        options = None
-    model = load_model(args.model, arch=args.arch, options=options)
+    model = load_model(args.model, arch=args.arch, options=args.options)
     partitions = args.partitions.split(",") if args.partitions else None
     for data in args.data:
         bars = []  # created on the first progress report, so that an early error prints one line only

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import importlib.metadata
 import json
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -24,26 +22,17 @@ import pandas as pd
 
 from ..errors import InputError
 from ..storage import atomic_path, sha256_file
+from ..versions import package_versions
 from .maps import Roi, roi_tag
 
 REPORT_FORMAT = 1
 ASSIGNMENT_COLUMNS = ["x", "y", "latent", "bandcontrast", "cluster"]
 FEATURE_KINDS = ("pair", "latent", "umap")
-VERSION_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "hdbscan", "umap-learn", "h5py", "plotly",
-                    "kaleido", "matplotlib")
+VERSION_PACKAGES = ("latentcore", "numpy", "scipy", "pandas", "scikit-learn", "hdbscan", "umap-learn", "h5py",
+                    "plotly", "kaleido", "matplotlib")
 
 
 # -- small helpers shared by every artifact ---------------------------------------------------
-
-def package_versions(names=VERSION_PACKAGES) -> dict:
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
 
 def input_record(path) -> dict:
     """Name, absolute path and SHA-256 of an input file."""
@@ -215,7 +204,7 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
         "counts": result.counts, "n_clusters": result.n_clusters, "sample": result.sample,
         "n_rows": int(len(result.labels)),
         "inputs": {"latents": input_record(job.latents), "bandcontrast": input_record(job.bandcontrast)},
-        "versions": package_versions(),
+        "versions": package_versions(VERSION_PACKAGES),
         "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path)},
                     "report": {"name": names["report"]},
                     "figure": {"name": names["figure"], "engine": engine} if png else None},

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
+from ..versions import package_versions
 
 # command-line option -> (methods it applies to, parameter name)
 CLUSTER_OPTIONS = {
@@ -166,7 +167,7 @@ def run_maps(args) -> int:
     artifacts.write_json(out / names["report"], {
         "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
         "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "shape": list(maps.shape),
-        "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": artifacts.package_versions(),
+        "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": package_versions(artifacts.VERSION_PACKAGES),
         "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
     print(f"wrote {out / names['maps']} {tuple(maps.shape)}" + (f" and {names['figure']} ({engine})" if engine else ""))
     return 0
