@@ -3,13 +3,14 @@ step, coordinates and per-point maps live (a `ScanLayout`); this class does the 
 from __future__ import annotations
 
 import dataclasses
+from typing import ClassVar
 
 import h5py
 import numpy as np
 
 from ..errors import InputError
 from ._checks import check_finite, check_length, grid_coordinates
-from ._hdf5 import H5Reader, header_value, per_point_maps
+from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
 from .base import SourceInfo
 
 
@@ -42,8 +43,30 @@ class ScanReader(H5Reader):
         self.scan = scan  # None: the first scan group found
         super().__init__(path)
 
+    # What a format plugin states: pattern datasets under a scan group (preferred first), the names in
+    # `<scan>/EBSD/Header` of (n_rows, n_columns, step_x, step_y), and `_extras` for coordinates and maps.
+    patterns: ClassVar[tuple[str, ...]] = ()
+    header: ClassVar[tuple[str, str, str, str]] = ()
+    layout_name: ClassVar[str] = ""  # the format's own name, for messages
+
+    @classmethod
+    def sniff(cls, path):
+        return sniff_h5(path, lambda f: any(find_scan(f, name) is not None for name in cls.patterns))
+
+    def _extras(self, scan: str) -> dict:
+        """ScanLayout keywords: where x, y and per-point maps live under `scan`."""
+        return {}
+
     def _layout(self, f: h5py.File) -> ScanLayout:
-        raise NotImplementedError
+        for patterns in self.patterns:
+            scan = find_scan(f, patterns, self.scan)
+            if scan is not None:
+                break
+        else:
+            raise InputError(f"not an {self.layout_name} file: no '<scan>/{self.patterns[0]}' dataset", self.path)
+        n_rows, n_columns, step_x, step_y = required_header(f[f"{scan}/EBSD/Header"], self.header, self.path)
+        return ScanLayout(scan, f"{scan}/{patterns}", int(n_rows), int(n_columns), float(step_x), float(step_y),
+                          **self._extras(scan))
 
     def _describe(self, f):
         self.layout = layout = self._layout(f)
