@@ -31,20 +31,25 @@ def ingest(uploads) -> list[str]:
             path = state.save_upload(uploaded, "uploads/images")
             messages.append(f"{path.name}: added to the image folder `images`")
             _register(path.parent, "data")
-        elif suffix in CHECKPOINTS:
-            path = state.save_upload(uploaded, "models")
-            state.add_model(path.name, {"path": str(path), "arch": None, "options": None})
-            messages.append(f"{path.name}: a model checkpoint, offered on the Extract page")
-        elif suffix == ".json":
-            path = state.save_upload(uploaded, "models")
-            _register(path, "options")
-            messages.append(f"{path.name}: model options, offered on the Extract page")
         else:
-            path = state.save_upload(uploaded)
-            kind = "bandcontrast" if suffix == ".csv" and _is_bandcontrast(path) else "data"
-            _register(path, kind)
-            messages.append(f"{path.name}: {'a band-contrast table' if kind == 'bandcontrast' else 'a data file'}")
+            folder = "models" if suffix in CHECKPOINTS or suffix == ".json" else "uploads"
+            messages.append(add_file(state.save_upload(uploaded, folder)))
     return messages
+
+
+def add_file(path: Path) -> str:
+    """Sort a saved upload or a download into the session: a model, model options, band contrast or
+    data; returns what it became."""
+    suffix = path.suffix.lower()
+    if suffix in CHECKPOINTS:
+        state.add_model(path.name, {"path": str(path), "arch": None, "options": None})
+        return f"{path.name}: a model checkpoint, offered on the Extract page"
+    if suffix == ".json":
+        _register(path, "options")
+        return f"{path.name}: model options, offered on the Extract page"
+    kind = "bandcontrast" if suffix == ".csv" and _is_bandcontrast(path) else "data"
+    _register(path, kind)
+    return f"{path.name}: {'a band-contrast table' if kind == 'bandcontrast' else 'a data file'}"
 
 
 def _register(path: Path, kind: str):

@@ -61,7 +61,7 @@ def render(cache_dir=None) -> list[Path]:
     paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else state.workdir("s3"), settings)
     for obj, path in zip(chosen, paths):
         st.session_state.setdefault(ORIGINS, {})[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
-        add_to_session(path)
+        files.add_file(path)
     st.success(f"Downloaded {len(paths)} file(s): " + ", ".join(p.name for p in paths))
     return paths
 
@@ -91,19 +91,6 @@ def download_with_progress(objects: list, cache_dir: Path, settings) -> list[Pat
 
 def _draw(bar, done: int, total: int, obj):
     bar.progress(min(done / total, 1.0), text=f"{obj.name}: {human_size(done)} of {human_size(total)}")
-
-
-def add_to_session(path: Path):
-    """Sort a downloaded file as an upload would be: a model, options, band contrast or data."""
-    suffix = path.suffix.lower()
-    if suffix in files.CHECKPOINTS:
-        state.add_model(path.name, {"path": str(path), "arch": None, "options": None})
-    elif suffix == ".json":
-        files._register(path, "options")
-    elif suffix == ".csv" and files._is_bandcontrast(path):
-        files._register(path, "bandcontrast")
-    else:
-        files._register(path, "data")
 
 
 def human_size(size: int) -> str:
