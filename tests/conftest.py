@@ -2,6 +2,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("LATENT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -37,3 +38,13 @@ def truth_csv(shared_data) -> Path:
 @pytest.fixture(scope="session")
 def sst_h5(shared_data) -> Path:
     return shared_data / "sst" / "sst_preproc.h5"
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small models run as fast on one thread, and do not crawl when other processes share the 2
+    cores (two OpenMP threads spin while waiting for a busy core)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

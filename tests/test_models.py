@@ -59,13 +59,7 @@ NENYA_OPTIONS = {  # as Nenya writes them (opts_nenya_*.json), junk included
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """On a shared 2-core machine two OpenMP threads wait on each other: one is ~20x faster here."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

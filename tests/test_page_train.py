@@ -10,17 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These models are tiny: one thread is as fast as two, and it does not crawl when other
-    processes share the cores (OpenMP threads spin while waiting for a busy core)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread")]
 
 
 @pytest.fixture(autouse=True)

@@ -25,14 +25,7 @@ from latentcore.train.dataset import select_rows
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These models are tiny: one thread is as fast as two, and it does not crawl when other
-    processes share the cores (OpenMP threads spin while waiting for a busy core)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 ROI = (0.0, 28.5, 0.0, 28.5)  # 20 x 20 pixels of the 60 x 40 scan: small and fast

@@ -108,9 +108,6 @@ class H5Reader(Reader):
             self._file = open_h5(self.path)
         return self._file
 
-    def info(self):
-        return self._info
-
     def require(self, name: str) -> h5py.Dataset:
         if name not in self.file or not isinstance(self.file[name], h5py.Dataset):
             raise InputError(f"not a {self.format_name} file: no dataset {name!r}", self.path)

@@ -58,7 +58,8 @@ class Reader:
 
     # -- description -----------------------------------------------------------------------
     def info(self) -> SourceInfo:
-        raise NotImplementedError
+        """What the file holds; readers describe it once, in their constructor, as `self._info`."""
+        return self._info
 
     @property
     def partitions(self) -> list[str]:

@@ -8,8 +8,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
-from ._checks import check_range
-from .base import Reader, SourceInfo, register
+from ._files import FilesReader
+from .base import SourceInfo, register
 
 PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
@@ -55,7 +55,7 @@ def _chw(shape: tuple[int, ...]) -> tuple[int, int, int] | None:
 
 
 @register
-class ImageReader(Reader):
+class ImageReader(FilesReader):
     format_name = "images"
     extensions = (*EXTENSIONS, "")  # "": a folder
     description = "a folder of images (PNG, JPEG, TIFF, BMP, NPY) or one image; items (C, H, W)"
@@ -106,16 +106,6 @@ class ImageReader(Reader):
         if chw is None:
             raise InputError(f"not an image: shape {shape} is neither (H, W), (H, W, C) nor (C, H, W)", path)
         return chw, dtype
-
-    def info(self):
-        return self._info
-
-    def read(self, partition, start, stop):
-        start, stop = check_range(self, partition, start, stop)
-        out = np.empty((stop - start, *self._info.item_shape), np.float32)
-        for row, path in enumerate(self.files[start:stop]):
-            out[row] = self._load(path)  # a grey image in an RGB folder broadcasts to 3 channels
-        return out
 
     def _load(self, path: Path) -> np.ndarray:
         try:

@@ -129,9 +129,6 @@ class _FeatureTable(Reader):
         self._meta = table[others].reset_index(drop=True) if others else None
         return self._array.shape, self._array.dtype, features
 
-    def info(self):
-        return self._info
-
     def read(self, partition, start, stop):
         start, stop = check_range(self, partition, start, stop)
         array = self._npy() if self._is_npy else self._array

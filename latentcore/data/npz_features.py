@@ -70,9 +70,6 @@ class NpzFeaturesReader(Reader):
                              f" and range [{indices.min(initial=0)}, {indices.max(initial=0)}]", self.path)
         return indices.astype(np.int64)
 
-    def info(self):
-        return self._info
-
     def _rows(self, partition):
         self.count(partition)
         return self._splits.get(partition)  # None: all rows in order

@@ -9,8 +9,8 @@ import imageio.v2 as imageio
 import numpy as np
 
 from ..errors import InputError
-from ._checks import check_range
-from .base import Reader, SourceInfo, register
+from ._files import FilesReader
+from .base import SourceInfo, register
 
 EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi")
 
@@ -34,7 +34,7 @@ def sample_indices(n_frames: int, num_frames: int) -> np.ndarray:
 
 
 @register
-class VideoReader(Reader):
+class VideoReader(FilesReader):
     format_name = "video"
     extensions = (*EXTENSIONS, "")
     description = "a video or a folder of videos, each sampled evenly to num_frames frames; items (C, T, H, W)"
@@ -75,17 +75,7 @@ class VideoReader(Reader):
             width, height = reader.get_meta_data()["size"]
         return int(height), int(width)
 
-    def info(self):
-        return self._info
-
-    def read(self, partition, start, stop):
-        start, stop = check_range(self, partition, start, stop)
-        out = np.empty((stop - start, *self._info.item_shape), np.float32)
-        for row, path in enumerate(self.files[start:stop]):
-            out[row] = self._sampled_frames(path)
-        return out
-
-    def _sampled_frames(self, path: Path) -> np.ndarray:
+    def _load(self, path: Path) -> np.ndarray:
         """(3, T, H, W): decode once, front to back, keeping the sampled frames."""
         with self._open(path) as reader:
             n_frames = reader.count_frames()
