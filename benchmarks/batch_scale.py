@@ -2,7 +2,7 @@
 S3 transfer rate against a plain local copy of the same bytes. Ratios measured in one run.
 
 Everything is real and local: an S3-compatible server (moto) on 127.0.0.1, h5ebsd scans cut from the
-shared test scan, the conv VAE. The clusters are started before the clock starts (their start-up
+demo scan, the conv VAE. The clusters are started before the clock starts (their start-up
 time is printed apart); each run re-extracts every file (clobber). On this 2-core machine the
 sequential run already lets torch use both cores, so 2 workers can only win by overlapping the
 S3 transfers and file reads with compute.
@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the scan writer and the S3 test server helpers
 
-SCAN = Path(os.environ.get("LATENT_SHARED_DATA", REPO.parent / "shared" / "data")) / "ebsd" / "ni_grains_h5ebsd.h5"
+from latentcore.demo import DEMO_SCAN as SCAN  # noqa: E402
 
 
 def main():

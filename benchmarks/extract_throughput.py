@@ -28,17 +28,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from latentcore.data import open_source  # noqa: E402
+from latentcore.demo import DEMO_SCAN  # noqa: E402
 from latentcore.extract import extract_file, prepare_batch  # noqa: E402
 from latentcore.models.base import InputSpec, LoadedModel  # noqa: E402
 from latentcore.models.vae import ConvVAE, VAEConfig, VAEEncoder  # noqa: E402
 
-SHARED_SCAN = REPO.parent / "shared" / "data" / "ebsd" / "ni_grains_h5ebsd.h5"
 BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 
 def write_scan(path: Path, n: int):
-    """An h5ebsd-like scan of n patterns, tiled from the shared 2400-pattern scan, gzip-chunked."""
-    with h5py.File(SHARED_SCAN) as f:
+    """An h5ebsd-like scan of n patterns, tiled from the 2400-pattern demo scan, gzip-chunked."""
+    with h5py.File(DEMO_SCAN) as f:
         base = f["Scan 1/EBSD/Data/patterns"][()]
     patterns = np.resize(base, (n, *base.shape[1:]))
     cols = 60

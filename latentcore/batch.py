@@ -9,7 +9,7 @@ Workers load the model once per process (`worker_model` caches it) and use the G
 one (`device="auto"`). The task graph carries plain values only: file names, options, S3 settings,
 never credentials; each worker takes its credentials from its own environment, profile or role.
 For a remote cluster the checkpoint and the sources must be reachable from the workers (S3 or a
-shared file system) and latentcore installed there.
+shared file system, where local paths are sent as absolute paths) and latentcore installed there.
 
     python -m latentcore batch --model ckpt.pth --options opts.json s3://bucket/pp/ --out s3://bucket/latents \
         --scheduler local --workers 4
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import tempfile
 import threading
 import time
@@ -113,6 +114,7 @@ def _extract_one(source: str, target: str, job: BatchJob) -> int:
         Path(job.work_dir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="latentcore-batch-", dir=job.work_dir) as tmp:
         local_source = Path(source)
+        _require_on_worker(source, "input file")
         if is_s3_uri(source):  # its own copy, deleted with the folder (the cache is for interactive use)
             local_source = download_to(source, Path(tmp) / safe_file_name(parse_s3_uri(source)[1]), job.s3)
         local_out = Path(tmp) / "out" / Path(target.rsplit("/", 1)[-1]).name if is_s3_uri(target) else Path(target)
@@ -151,9 +153,8 @@ def worker_model(job: BatchJob):
     """The job's model, loaded once per process (a Dask worker process keeps it between tasks)."""
     from .models import load_model
 
+    _require_on_worker(job.model, "checkpoint")
     path = resolve_path(job.model, settings=job.s3)  # an S3 checkpoint lands in the worker's cache
-    if not path.is_file():
-        raise InputError("checkpoint not found on this worker", job.model)
     stat = path.stat()
     key = (str(path), stat.st_size, stat.st_mtime_ns, job.arch, json.dumps(job.options, sort_keys=True, default=str))
     with _MODELS_LOCK:  # threads of one worker wait for the first load instead of repeating it
@@ -161,6 +162,16 @@ def worker_model(job: BatchJob):
             _MODELS[key] = load_model(path, arch=job.arch, options=job.options)
             _LOADS[0] += 1
         return _MODELS[key]
+
+
+def _require_on_worker(path: str, what: str) -> None:
+    if is_s3_uri(path) or Path(path).is_file():
+        return
+    worker = _worker_name()
+    if worker == "local":
+        raise InputError(f"{what} not found", path)
+    raise InputError(f"{what} not found on worker {worker}: on a cluster, local paths must be on storage every "
+                     "worker shares (the same path on each), or in S3", path)
 
 
 def model_loads() -> int:
@@ -178,7 +189,8 @@ def run_batch(sources: Iterable[str], job: BatchJob, scheduler: str | None = Non
     LocalCluster (`workers` processes, one thread each); an address ("tcp://host:8786") connects to
     a running cluster (dask-jobqueue on SLURM/PBS, Kubernetes, ...).
     """
-    sources = [str(s) for s in sources]
+    sources = [_absolute(s) for s in sources]
+    job = dataclasses.replace(job, model=_absolute(job.model), out=_absolute(job.out), work_dir=_absolute(job.work_dir))
     if scheduler is None:
         outcomes = []
         for source in sources:
@@ -187,6 +199,11 @@ def run_batch(sources: Iterable[str], job: BatchJob, scheduler: str | None = Non
                 on_result(outcomes[-1])
         return outcomes
     return _run_on_dask(sources, job, scheduler, workers, on_result)
+
+
+def _absolute(path):
+    """A local path as an absolute one: a worker's working directory is not the client's."""
+    return path if path is None or is_s3_uri(str(path)) else os.path.abspath(os.path.expanduser(str(path)))
 
 
 def _run_on_dask(sources, job, scheduler, workers, on_result) -> list[FileOutcome]:

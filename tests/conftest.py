@@ -1,43 +1,47 @@
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
+from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("LATENT_SHARED_DATA", REPO.parent / "shared" / "data"))
+TEST_DATA = REPO / "tests" / "data"  # small copies of the sample files; see tests/data/README.md
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"test data not found at {SHARED_DATA}: clone the repo with ../shared beside it")
-    return SHARED_DATA
+def test_data() -> Path:
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")
-def ebsd_h5(shared_data) -> Path:
-    return shared_data / "ebsd" / "ni_grains_h5ebsd.h5"
+def ebsd_h5() -> Path:
+    return DEMO_SCAN  # the demo scan is the sample h5ebsd scan, byte for byte
 
 
 @pytest.fixture(scope="session")
-def edax_h5(shared_data) -> Path:
-    return shared_data / "ebsd" / "ni_grains_edax.h5"
+def edax_h5() -> Path:
+    return TEST_DATA / "ebsd" / "ni_grains_edax.h5"
 
 
 @pytest.fixture(scope="session")
-def bandcontrast_csv(shared_data) -> Path:
-    return shared_data / "ebsd" / "ni_grains_bandcontrast.csv"
+def bandcontrast_csv() -> Path:
+    return DEMO_BANDCONTRAST
 
 
 @pytest.fixture(scope="session")
-def truth_csv(shared_data) -> Path:
-    return shared_data / "ebsd" / "ni_grains_truth.csv"
+def truth_csv() -> Path:
+    return TEST_DATA / "ebsd" / "ni_grains_truth.csv"
 
 
 @pytest.fixture(scope="session")
-def sst_h5(shared_data) -> Path:
-    return shared_data / "sst" / "sst_preproc.h5"
+def sst_dir() -> Path:
+    return TEST_DATA / "sst"
+
+
+@pytest.fixture(scope="session")
+def sst_h5(sst_dir) -> Path:
+    return sst_dir / "sst_preproc.h5"
 
 
 @pytest.fixture

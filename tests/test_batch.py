@@ -1,6 +1,7 @@
 """Batch extraction over many files: sequential and on a real Dask LocalCluster, sources and outputs
 in a real S3-compatible server on 127.0.0.1 (moto) or on disk."""
 import dataclasses
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -176,3 +177,60 @@ def test_extract_file_accepts_an_s3_uri(moto_s3, scans, checkpoint, tmp_path):
     remote = extract_file(uri, model, tmp_path / "remote", device="cpu")
     local = extract_file(scans[0], model, tmp_path / "local", device="cpu")
     assert remote.path.name == "scan0_latents.h5" and datasets(remote.path) == datasets(local.path)
+
+
+@pytest.fixture
+def remote_cluster(tmp_path):
+    """A real `dask scheduler` and `dask worker` on 127.0.0.1, each in its own working directory."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    bin_dir = Path(sys.executable).parent
+    scheduler_file = tmp_path / "scheduler.json"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))  # the workers import this checkout's latentcore
+    dirs = {name: tmp_path / name for name in ("scheduler", "worker")}
+    for d in dirs.values():
+        d.mkdir()
+    procs = [subprocess.Popen([bin_dir / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", scheduler_file], cwd=dirs["scheduler"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        procs.append(subprocess.Popen([bin_dir / "dask", "worker", address, "--nworkers", "1", "--nthreads", "1",
+                                       "--no-dashboard", "--name", "remote-0"], cwd=dirs["worker"], env=env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(1, timeout=60)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_remote_scheduler_takes_relative_paths_from_the_clients_directory(remote_cluster, scans, checkpoint,
+                                                                         tmp_path, monkeypatch, capsys):
+    client_dir = tmp_path / "client"
+    (client_dir / "models").mkdir(parents=True)
+    (client_dir / "data").mkdir()
+    (client_dir / "models" / "vae.pth").write_bytes(checkpoint.read_bytes())
+    (client_dir / "data" / "scan0.h5").write_bytes(scans[0].read_bytes())
+    monkeypatch.chdir(client_dir)  # the worker runs in tmp_path/worker: relative paths mean nothing there
+    args = ["batch", "--model", "models/vae.pth", "data/scan0.h5", "data/gone.h5", "--out", "out",
+            "--scheduler", remote_cluster, "--device", "cpu"]
+    assert cli_main(args) == 1
+    table = capsys.readouterr().out
+    assert "1 done, 0 skipped, 1 failed" in table
+    expected = extract_file(scans[0], load_model(checkpoint), tmp_path / "local", device="cpu").path
+    assert datasets(client_dir / "out" / "scan0_latents.h5") == datasets(expected)
+    missing = str(client_dir / "data" / "gone.h5")
+    assert f"{missing}: input file not found on worker remote-0" in table
+    assert "storage every worker shares" in table

@@ -11,10 +11,10 @@ from latentcore.models.base import InputSpec, LoadedModel
 from latentcore.models.nenya import build_nenya
 
 
-def test_temperature_range_follows_ulmo_on_the_real_cutout(shared_data, sst_h5):
+def test_temperature_range_follows_ulmo_on_the_real_cutout(sst_dir, sst_h5):
     with h5py.File(sst_h5) as f:
         row = read_byte_table(f["train_metadata"]).iloc[4]  # train[4] is test_image, in degrees C
-    stats = temperature_range(np.load(shared_data / "sst" / "test_image.npy"))
+    stats = temperature_range(np.load(sst_dir / "test_image.npy"))
     assert abs(stats["T10"] - row["T10"]) < 1e-3 and abs(stats["T90"] - row["T90"]) < 1e-3
     assert stats["DT"] == stats["T90"] - stats["T10"] > 0
 

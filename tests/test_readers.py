@@ -19,11 +19,6 @@ SST_COLUMNS = ["lat", "lon", "row", "col", "datetime", "filename", "clear_fracti
 
 
 @pytest.fixture(scope="module")
-def sst_dir(shared_data):
-    return shared_data / "sst"
-
-
-@pytest.fixture(scope="module")
 def raw_patterns(ebsd_h5):
     with h5py.File(ebsd_h5, "r") as f:
         return f["Scan 1/EBSD/Data/patterns"][()]

@@ -1,5 +1,5 @@
-"""The built-in demo: a small simulated nickel EBSD scan (40 x 60 patterns of 60 x 60 pixels, from
-../shared/data/ebsd, made with kikuchipy) with its band-contrast map, and a small VAE trained on it by
+"""The built-in demo: a small simulated nickel EBSD scan (40 x 60 patterns of 60 x 60 pixels,
+simulated with kikuchipy) with its band-contrast map, and a small VAE trained on it by
 this project's own trainer (`python -m latentcore train-vae`). Works offline, loads in seconds."""
 from pathlib import Path
 
