@@ -43,7 +43,10 @@ class BinaryScanReader(Reader):
         super().__init__(path)
         self._records = None
         self.layout = layout = self._layout()
-        self._check_size(layout)
+        extra_bytes = self._check_size(layout)
+        if extra_bytes:
+            layout.warnings.append(f"the file holds {extra_bytes} bytes more than its header declares; "
+                                   f"they are not read")
         shape = layout.record["pattern"].shape
         layout.grid.check(len(self), f"{self.path.name} ({layout.n_records} records)", self.path)
         self._info = scan_info(self, len(self), shape, layout.record["pattern"].base, layout.grid, "grid",
@@ -55,7 +58,8 @@ class BinaryScanReader(Reader):
     def _layout(self) -> BinaryLayout:
         raise NotImplementedError
 
-    def _check_size(self, layout: BinaryLayout):
+    def _check_size(self, layout: BinaryLayout) -> int:
+        """Bytes past the declared records; an error before anything is mapped when the file is short."""
         needed = layout.offset + layout.n_records * layout.record.itemsize
         size = self.path.stat().st_size
         if any(s <= 0 for s in layout.record["pattern"].shape) or layout.n_records < 1:
@@ -65,9 +69,7 @@ class BinaryScanReader(Reader):
             raise InputError(f"header declares {layout.n_records} patterns of {layout.record.itemsize} bytes "
                              f"from byte {layout.offset} ({needed} bytes) but the file holds {size} "
                              f"(truncated, or the wrong settings?)", self.path)
-        if size > needed:
-            layout.warnings.append(f"the file holds {size - needed} bytes more than its header declares; "
-                                   f"they are not read")
+        return size - needed
 
     @property
     def records(self) -> np.memmap:

@@ -119,6 +119,7 @@ class OxfordBinaryReader(BinaryScanReader):
         one_row = ScanGrid(1, n, 1.0, 1.0)
         if n < 2 or "beam_x" not in names or "beam_y" not in names:
             return one_row, None
+        self._check_size(layout)  # before mapping the records
         order = layout.order if layout.order is not None else np.arange(n)
         records = np.memmap(self.path, dtype=layout.record, mode="r", offset=layout.offset, shape=(n,))
         (x0, y0), (x1, _), (x_last, y_last) = ((float(records[i]["beam_x"]), float(records[i]["beam_y"]))
