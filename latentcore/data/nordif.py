@@ -52,8 +52,10 @@ class NordifReader(BinaryScanReader):
         if not path.is_file() or path.suffix.lower() != ".dat":
             return False
         settings = path.with_name(SETTINGS_NAME)
-        if not settings.is_file():
-            raise InputError(f"a NORDIF pattern file needs its {SETTINGS_NAME} in the same folder", path)
+        if not settings.is_file():  # NORDIF's own name, alone, gets told what is missing
+            if path.name.lower() == "pattern.dat":
+                raise InputError(f"a NORDIF pattern file needs its {SETTINGS_NAME} in the same folder", path)
+            return False
         return "[NORDIF]" in settings.read_text(encoding="latin-1")[:200]
 
     def _layout(self):
