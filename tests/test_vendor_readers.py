@@ -22,6 +22,7 @@ from latentcore.cli import main
 from latentcore.data import open_source
 from latentcore.errors import InputError
 from latentcore.latents import read_latents
+from vendor_writers import write_bruker_roi, write_ebsp, write_up2_square
 
 KIKUCHIPY_DATA = Path(kp.__file__).parent / "data"
 BUNDLED = ["kikuchipy_h5ebsd/patterns.h5", "kikuchipy_h5ebsd/patterns_nochunks.h5", "edax_h5ebsd/patterns.h5",
@@ -30,39 +31,6 @@ BUNDLED = ["kikuchipy_h5ebsd/patterns.h5", "kikuchipy_h5ebsd/patterns_nochunks.h
 WRITTEN = ["bruker.h5", "bruker_roi.h5", "oxford.h5oina", "v0.ebsp", "v1_uint16.ebsp", "v2.ebsp", "v3.ebsp",
            "v4.ebsp", "v5.ebsp", "v2_non_indexed.ebsp", "square_v3.up2"]
 DEMO_VAE = Path(latentcore.__file__).parent / "demo" / "vae_model.pth"
-
-
-def write_ebsp(path, patterns, version, step=1.5, stored=None):
-    """An Oxford .ebsp file: records stored in a rotated order (so only the offsets table places them),
-    beam positions in µm; `stored` (bool per map point) leaves points out, as non-indexed-only files do."""
-    n_rows, n_columns, height, width = patterns.shape
-    n = n_rows * n_columns
-    stored = np.ones(n, bool) if stored is None else np.asarray(stored)
-    head = (np.array([-version], "<i8").tobytes() if version else b"") + (b"\0" if version >= 4 else b"")
-    record_header = [0, height, width, patterns[0, 0].nbytes]
-    footer_size = {0: 0, 1: 16}.get(version, 18)
-    record_size = 4 * (len(record_header) + 2 * (version >= 5)) + patterns[0, 0].nbytes + footer_size
-    file_order = np.roll(np.flatnonzero(stored), -1)
-    offsets = np.zeros(n, "<i8")
-    offsets[file_order] = len(head) + 8 * n + record_size * np.arange(len(file_order))
-    with open(path, "wb") as f:
-        f.write(head + offsets.tobytes())
-        for point in file_order:
-            row, column = divmod(int(point), n_columns)
-            map_xy = [column, row] if version >= 5 else []
-            f.write(np.array(map_xy + record_header, "<i4").tobytes() + patterns[row, column].tobytes())
-            beam = np.array([column * step, row * step], "<f8").tobytes()
-            f.write(b"" if version == 0 else beam if version == 1 else b"\1" + beam[:8] + b"\1" + beam[8:])
-    return path
-
-
-def write_up2_square(path, patterns, step_x=0.5, step_y=0.75):
-    """EDAX .up2 of version 3 on a square grid (the bundled one is hexagonal)."""
-    n_rows, n_columns, height, width = patterns.shape
-    header = (np.array([3, width, height, 42], "<u4").tobytes() + b"\0"
-              + np.array([n_columns, n_rows], "<u4").tobytes() + b"\0" + np.array([step_x, step_y], "<f8").tobytes())
-    path.write_bytes(header + patterns.astype("<u2").tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +169,21 @@ def test_bruker_roi_rows_and_quality_maps_follow_the_map_order(written, tmp_path
         np.testing.assert_allclose(maps["RadonQuality"], reader.read("all", 0, 6).mean(axis=(1, 2, 3)), rtol=1e-6)
         np.testing.assert_array_equal(rows, reader.read_rows("all", [1, 2, 3, 4]))
         assert set(maps) == {"RadonQuality", "MAD", "NIndexedBands", "RadonBandCount"}
+
+
+@pytest.mark.parametrize("stored", ["shuffled", "rows reversed"])
+def test_bruker_roi_stored_in_any_order_reads_in_map_order(tmp_path, stored):
+    patterns = np.random.default_rng(3).integers(0, 255, (4, 10, 3, 5), dtype=np.uint8)
+    points = np.arange(40).reshape(4, 10)
+    order = np.random.default_rng(4).permutation(40) if stored == "shuffled" else points[:, ::-1].ravel()
+    path = write_bruker_roi(tmp_path / "roi.h5", patterns, order)
+    with open_source(path) as reader:
+        batches = list(reader.iter_batches("all", batch_size=3))
+        np.testing.assert_array_equal(reader.point_maps()["MAD"], np.arange(40))  # map k holds point k
+        x, y = reader.coordinates()
+    np.testing.assert_array_equal(np.concatenate([b for b, _ in batches])[:, 0], patterns.reshape(40, 3, 5))
+    np.testing.assert_array_equal(x, 1.5 * (np.arange(40) % 10))
+    np.testing.assert_array_equal(y, 1.5 * (np.arange(40) // 10))
 
 
 def test_binary_readers_pickle_and_read_after_close(written):

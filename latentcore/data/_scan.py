@@ -176,10 +176,16 @@ class ScanReader(H5Reader):
         return self._read_stored_rows(self.layout.order[start:stop])
 
     def _read_stored_rows(self, stored: np.ndarray) -> np.ndarray:
-        """Patterns at stored positions in any order: h5py reads increasing positions in one call."""
+        """Patterns at stored positions in any order: one slice when they lie close together (an ROI
+        stored out of order within rows), else one h5py read of the increasing positions."""
         dataset = self._open_dataset(self.layout.patterns)
-        ascending, inverse = np.unique(stored, return_inverse=True)
-        block = dataset[ascending][inverse] if ascending.size else dataset[0:0]
+        if not stored.size:
+            block = dataset[0:0]
+        elif stored.max() - stored.min() < 4 * stored.size:
+            block = dataset[stored.min():stored.max() + 1][stored - stored.min()]
+        else:
+            ascending, inverse = np.unique(stored, return_inverse=True)
+            block = dataset[ascending][inverse]
         return block.astype(np.float32, copy=False).reshape((len(stored), *self._info.item_shape))
 
     def coordinates(self, partition: str = "all"):
