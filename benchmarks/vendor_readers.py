@@ -3,7 +3,8 @@ out of map order) and a Bruker h5ebsd ROI stored out of map order, one scan is w
 folder and read whole in batches of 256, as extraction reads it. Printed per format: the largest
 anonymous (heap) memory growth while reading, as a fraction of the file size (streamed: far below 1;
 file pages of the memory map are page cache, not counted), and the read speed relative to reading
-the file front to back in blocks of 256 patterns with np.fromfile (or, for the Bruker ROI, to the same file stored in map order).
+the file front to back in blocks of 256 patterns with np.fromfile (for the Bruker ROI: relative to the
+same ROI stored in map order).
 
     nice python benchmarks/vendor_readers.py [--rows 120 --columns 160 --side 60]
 """
@@ -48,9 +49,9 @@ def stream(path) -> tuple[float, int, np.ndarray]:
 def write_nordif(folder, patterns):
     n_rows, n_columns, height, width = patterns.shape
     (folder / "Pattern.dat").write_bytes(patterns.tobytes())
-    (folder / "Setting.txt").write_text(f"[NORDIF]\t\t\n[Acquisition settings]\t\t\nResolution\t{width}x{height}\tpx\n"
-                                        f"[Area]\t\t\nStep size\t1.500\tum\nNumber of samples\t{n_rows}x{n_columns}\t#\n",
-                                        encoding="latin-1")
+    settings = ["[NORDIF]", "[Acquisition settings]", f"Resolution\t{width}x{height}\tpx", "[Area]",
+                "Step size\t1.500\tum", f"Number of samples\t{n_rows}x{n_columns}\t#"]
+    (folder / "Setting.txt").write_text("\n".join(settings) + "\n", encoding="latin-1")
     return folder / "Pattern.dat"
 
 
@@ -74,7 +75,8 @@ with tempfile.TemporaryDirectory() as tmp:
              "EDAX .up2 (uint16)": (write_up2_square(folder / "scan.up2", patterns), np.uint16),
              "Oxford .ebsp v2, out of order": (write_ebsp(folder / "scan.ebsp", patterns, 2), np.uint8)}
     flat = patterns.reshape(-1, args.side, args.side)
-    expected = [float(flat.sum(dtype=np.float64)), float((flat[:, 0, 0] * np.arange(len(flat), dtype=np.float64)).sum())]
+    expected = [float(flat.sum(dtype=np.float64)),
+                float((flat[:, 0, 0] * np.arange(len(flat), dtype=np.float64)).sum())]
     for name, (path, dtype) in files.items():
         plain = plain_read_seconds(path, dtype, 256 * args.side ** 2)
         seconds, peak, total = stream(path)

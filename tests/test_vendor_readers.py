@@ -236,9 +236,9 @@ def corrupt(tmp_path, name, written):
     raise ValueError(name)
 
 
-@pytest.mark.parametrize("name", ["nordif_settings_4x3", "nordif_settings_60x", "nordif_without_settings", "up1_version_2", "up2_truncated",
-                                  "ebsp_compressed", "ebsp_truncated", "bruker_nonrectangular_roi",
-                                  "emsoft_declared_size"])
+@pytest.mark.parametrize("name", ["nordif_settings_4x3", "nordif_settings_60x", "nordif_without_settings",
+                                  "up1_version_2", "up2_truncated", "ebsp_compressed", "ebsp_truncated",
+                                  "bruker_nonrectangular_roi", "emsoft_declared_size"])
 def test_broken_vendor_files_fail_in_one_line_naming_the_file(name, written, tmp_path):
     path, message = corrupt(tmp_path, name, written)
     with pytest.raises(InputError, match=message) as error:
