@@ -228,6 +228,11 @@ def corrupt(tmp_path, name, written):
         return tmp_path / "t.ebsp", "but the file holds"
     if name == "bruker_nonrectangular_roi":
         return written / "bruker_nonrectangular_roi.h5", "5 points in a 3 x 2 box is not a rectangle"
+    if name == "edax_hexagonal_grid":
+        path = shutil.copy(KIKUCHIPY_DATA / "edax_h5ebsd/patterns.h5", tmp_path / "hex.h5")
+        with h5py.File(path, "a") as f:
+            f["Scan 1/EBSD/Header/Grid Type"][...] = b"HexGrid"
+        return path, "grid type 'HexGrid': only square"
     if name == "emsoft_declared_size":
         path = shutil.copy(KIKUCHIPY_DATA / "emsoft_ebsd/simulated_ebsd.h5", tmp_path / "sim.h5")
         with h5py.File(path, "a") as f:
@@ -238,7 +243,7 @@ def corrupt(tmp_path, name, written):
 
 @pytest.mark.parametrize("name", ["nordif_settings_4x3", "nordif_settings_60x", "nordif_without_settings",
                                   "up1_version_2", "up2_truncated", "ebsp_compressed", "ebsp_truncated",
-                                  "bruker_nonrectangular_roi", "emsoft_declared_size"])
+                                  "bruker_nonrectangular_roi", "edax_hexagonal_grid", "emsoft_declared_size"])
 def test_broken_vendor_files_fail_in_one_line_naming_the_file(name, written, tmp_path):
     path, message = corrupt(tmp_path, name, written)
     with pytest.raises(InputError, match=message) as error:
