@@ -171,6 +171,26 @@ def test_bruker_roi_rows_and_quality_maps_follow_the_map_order(written, tmp_path
         assert set(maps) == {"RadonQuality", "MAD", "NIndexedBands", "RadonBandCount"}
 
 
+def test_bruker_non_rectangular_roi_fills_part_of_its_box(written, tmp_path, one_torch_thread):
+    """kikuchipy refuses this ROI: the reference is the file itself (pattern i at IY[i], IX[i])."""
+    path = written / "bruker_nonrectangular_roi.h5"
+    with h5py.File(path) as f:
+        stored = f["Scan 0/EBSD/Data/RawPatterns"][()]
+        iy, ix = f["Scan 0/EBSD/SEM/IY"][()], f["Scan 0/EBSD/SEM/IX"][()]
+    with open_source(path) as reader:
+        info = reader.info()
+        patterns = reader.read("all", 0, reader.count("all"))[:, 0]
+        x, y = reader.coordinates()
+    assert info.grid_shape == (3, 2) and info.partitions == {"all": 5}
+    at = {(1.5 * (c - ix.min()), 1.5 * (r - iy.min())): i for i, (r, c) in enumerate(zip(iy, ix))}
+    assert sorted(zip(y, x)) == list(zip(y, x))  # rows in map order
+    for row, point in enumerate(zip(x, y)):
+        np.testing.assert_array_equal(patterns[row], stored[at[point]])
+    assert main(["extract", str(path), "--model", str(DEMO_VAE), "--out", str(tmp_path), "--device", "cpu"]) == 0
+    latents = read_latents(tmp_path / "bruker_nonrectangular_roi_latents.h5")
+    assert latents.partitions["all"].shape[0] == 5 and latents.grid_shape == (3, 2)
+
+
 @pytest.mark.parametrize("stored", ["shuffled", "rows reversed"])
 def test_bruker_roi_stored_in_any_order_reads_in_map_order(tmp_path, stored):
     patterns = np.random.default_rng(3).integers(0, 255, (4, 10, 3, 5), dtype=np.uint8)
@@ -226,8 +246,12 @@ def corrupt(tmp_path, name, written):
         data = (written / "v2.ebsp").read_bytes()
         (tmp_path / "t.ebsp").write_bytes(data[: len(data) - 3000])
         return tmp_path / "t.ebsp", "but the file holds"
-    if name == "bruker_nonrectangular_roi":
-        return written / "bruker_nonrectangular_roi.h5", "5 points in a 3 x 2 box is not a rectangle"
+    if name == "bruker_roi_sharing_a_point":
+        path = shutil.copy(written / "bruker_roi.h5", tmp_path / "roi.h5")
+        with h5py.File(path, "a") as f:
+            f["Scan 0/EBSD/SEM/IX"][0] = f["Scan 0/EBSD/SEM/IX"][1]
+            f["Scan 0/EBSD/SEM/IY"][0] = f["Scan 0/EBSD/SEM/IY"][1]
+        return path, "IY, IX put 1 patterns on a point another pattern has"
     if name == "edax_hexagonal_grid":
         path = shutil.copy(KIKUCHIPY_DATA / "edax_h5ebsd/patterns.h5", tmp_path / "hex.h5")
         with h5py.File(path, "a") as f:
@@ -243,7 +267,7 @@ def corrupt(tmp_path, name, written):
 
 @pytest.mark.parametrize("name", ["nordif_settings_4x3", "nordif_settings_60x", "nordif_without_settings",
                                   "up1_version_2", "up2_truncated", "ebsp_compressed", "ebsp_truncated",
-                                  "bruker_nonrectangular_roi", "edax_hexagonal_grid", "emsoft_declared_size"])
+                                  "bruker_roi_sharing_a_point", "edax_hexagonal_grid", "emsoft_declared_size"])
 def test_broken_vendor_files_fail_in_one_line_naming_the_file(name, written, tmp_path):
     path, message = corrupt(tmp_path, name, written)
     with pytest.raises(InputError, match=message) as error:

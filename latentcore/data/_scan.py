@@ -27,16 +27,25 @@ class ScanGrid:
     step_x: float
     step_y: float
 
-    def check(self, n: int, what: str, path) -> "ScanGrid":
-        if self.n_rows < 1 or self.n_columns < 1 or self.n_rows * self.n_columns != n:
-            raise InputError(f"header grid {self.n_rows} x {self.n_columns} = {self.n_rows * self.n_columns} "
+    def check(self, n: int, what: str, path, points: np.ndarray | None = None) -> "ScanGrid":
+        """A grid of n points (or, with `points`, the grid nodes of n patterns) and a positive step."""
+        size = self.n_rows * self.n_columns
+        if self.n_rows < 1 or self.n_columns < 1 or (size != n if points is None else len(points) != n):
+            raise InputError(f"header grid {self.n_rows} x {self.n_columns} = {size} "
                              f"points but {what} holds {n} patterns", path)
+        if points is not None and (points.min() < 0 or points.max() >= size or np.unique(points).size != n):
+            raise InputError(f"the {n} patterns are not on distinct points of the {self.n_rows} x "
+                             f"{self.n_columns} grid", path)
         if not (np.isfinite(self.step_x) and np.isfinite(self.step_y) and self.step_x > 0 and self.step_y > 0):
             raise InputError(f"header step ({self.step_x:g}, {self.step_y:g}) must be positive", path)
         return self
 
-    def coordinates(self, n: int):
-        return grid_coordinates(n, self.n_columns, self.step_x, self.step_y)
+    def coordinates(self, n: int, points: np.ndarray | None = None):
+        """x, y of the first n points, or of the given grid nodes (row-major indices)."""
+        if points is None:
+            return grid_coordinates(n, self.n_columns, self.step_x, self.step_y)
+        rows, columns = np.divmod(np.asarray(points, np.int64), self.n_columns)
+        return columns * float(self.step_x), rows * float(self.step_y)
 
     def misfit(self, x: np.ndarray, y: np.ndarray, x_name: str, y_name: str) -> str | None:
         """Why stored x, y cannot be this scan's positions (None when they can): each point must sit
@@ -83,6 +92,7 @@ class ScanLayout:
     maps_group: str | None = None  # group of per-point maps (IQ, CI, Band Contrast, ...)
     not_maps: tuple[str, ...] = ()  # datasets of that group that are not maps
     order: np.ndarray | None = None  # row i of the scan is stored pattern order[i] (None: the same)
+    points: np.ndarray | None = None  # grid node of row i when the scan fills only part of its grid
     warnings: tuple[str, ...] = ()  # what the format plugin found wrong and worked around
 
     @property
@@ -140,7 +150,7 @@ class ScanReader(H5Reader):
             raise InputError(f"{layout.patterns!r} must be (N, height, width), got shape {patterns.shape}",
                              self.path)
         n = patterns.shape[0]
-        layout.grid.check(n, repr(layout.patterns), self.path)
+        layout.grid.check(n, repr(layout.patterns), self.path, layout.points)
         self.coordinate_source, warnings = self._choose_coordinates(f, n)
         return scan_info(self, n, patterns.shape[1:], patterns.dtype, layout.grid, self.coordinate_source,
                          (*layout.warnings, *warnings), scan=layout.scan)
@@ -192,7 +202,7 @@ class ScanReader(H5Reader):
         n = self.count(partition)
         layout = self.layout
         if self.coordinate_source == "grid" or not self._has_stored_xy(self.file):
-            return layout.grid.coordinates(n)
+            return layout.grid.coordinates(n, layout.points)
         xy = []
         for name in (layout.x, layout.y):
             values = check_length(self.file[name][()].astype(np.float64), n, repr(name),

@@ -1,9 +1,10 @@
 """Bruker Nano h5ebsd (Esprit): `<scan>/EBSD/Data/RawPatterns` (N, sy, sx), header
 `<scan>/EBSD/Header/{NROWS, NCOLS, XSTEP, YSTEP, Grid Type}`, and quality maps (RadonQuality, MAD,
 ...) beside the patterns. A region of interest (ROI) stores only its own patterns, pattern i at map
-row `<scan>/EBSD/SEM/IY`[i] and column `IX`[i] in any order: a rectangular ROI is read as a grid of
-its own, row-major, as kikuchipy reads it; an ROI of another shape is refused. Coordinates are those
-of the grid (X/Y SAMPLE are not used, as in kikuchipy)."""
+row `<scan>/EBSD/SEM/IY`[i] and column `IX`[i] in any order. It is read row-major on the grid of its
+bounding box, as kikuchipy reads a rectangular ROI; an ROI of another shape (which kikuchipy refuses)
+fills part of that grid, and maps leave the other points empty. Coordinates are those of the grid
+nodes (X/Y SAMPLE are not used, as in kikuchipy)."""
 from __future__ import annotations
 
 import dataclasses
@@ -22,7 +23,7 @@ QUALITY_MAPS = ("RadonQuality", "MAD", "NIndexedBands", "RadonBandCount")
 class BrukerReader(ScanReader):
     format_name = "bruker"
     extensions = (".h5", ".hdf5", ".h5ebsd")
-    description = "EBSD scan in Bruker Nano's h5ebsd layout (rectangular ROIs; quality maps as point maps)"
+    description = "EBSD scan in Bruker Nano's h5ebsd layout (ROIs of any shape; quality maps as point maps)"
     layout_name = "Bruker h5ebsd"
     patterns = ("EBSD/Data/RawPatterns",)
     header = ("NROWS", "NCOLS", "XSTEP", "YSTEP")
@@ -42,20 +43,23 @@ class BrukerReader(ScanReader):
         if len(rows) != n or len(columns) != n:
             raise InputError(f"ROI positions {roi}/IY, IX have {len(rows)}, {len(columns)} values but "
                              f"{layout.patterns!r} holds {n} patterns", self.path)
-        n_rows, n_columns, order = self._rectangular_roi(rows, columns)
-        return dataclasses.replace(layout, n_rows=n_rows, n_columns=n_columns, order=order)
+        return dataclasses.replace(layout, **self._roi(rows, columns))
 
-    def _rectangular_roi(self, rows: np.ndarray, columns: np.ndarray):
-        """(n_rows, n_columns, order) of an ROI whose points fill a rectangle, each once; `order[k]` is
-        the stored pattern at row-major position k (None when the patterns are stored row-major)."""
+    def _roi(self, rows: np.ndarray, columns: np.ndarray) -> dict:
+        """ScanLayout fields of an ROI: its bounding box; `order[k]`, the stored pattern of the k-th
+        point in row-major order (None when stored so); `points`, their grid nodes (None when the
+        ROI fills its box)."""
         rows, columns = rows - rows.min(), columns - columns.min()
         n_rows, n_columns = int(rows.max()) + 1, int(columns.max()) + 1
         flat = rows * n_columns + columns
-        if n_rows * n_columns != len(flat) or np.unique(flat).size != len(flat):
-            raise InputError(f"region of interest of {len(flat)} points in a {n_rows} x {n_columns} box is not "
-                             f"a rectangle: only rectangular Bruker ROIs can be read", self.path)
+        shared = len(flat) - np.unique(flat).size
+        if shared:
+            raise InputError(f"region of interest IY, IX put {shared} patterns on a point another pattern has",
+                             self.path)
         order = np.argsort(flat)
-        return n_rows, n_columns, None if np.array_equal(order, np.arange(len(flat))) else order
+        in_order = np.array_equal(order, np.arange(len(flat)))
+        return {"n_rows": n_rows, "n_columns": n_columns, "order": None if in_order else order,
+                "points": None if len(flat) == n_rows * n_columns else flat[order]}
 
     def scan_maps(self):
         maps = super().scan_maps()
