@@ -1,5 +1,6 @@
-"""Writers of vendor binary pattern files from their format descriptions (the readers' docstrings in
-latentcore/data/), for tests/test_vendor_readers.py and benchmarks/vendor_readers.py."""
+"""Writers of vendor pattern files (.ebsp, .up2, Bruker ROI) from their format descriptions (the
+readers' docstrings in latentcore/data/), for tests/test_vendor_readers.py and benchmarks/vendor_readers.py."""
+import h5py
 import numpy as np
 
 
@@ -39,8 +40,6 @@ def write_up2_square(path, patterns, step_x=0.5, step_y=0.75):
 def write_bruker_roi(path, patterns, stored_points, step=1.5):
     """A Bruker h5ebsd ROI of a (n_rows, n_columns, h, w) map whose pattern i is map point
     `stored_points[i]` (row-major index): the ROI positions go to `<scan>/EBSD/SEM/IY, IX`."""
-    import h5py
-
     n_rows, n_columns = patterns.shape[:2]
     rows, columns = np.divmod(np.asarray(stored_points), n_columns)
     with h5py.File(path, "w") as f:
