@@ -228,7 +228,8 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,
                      "device": str(extractor.device), "batch_size": batch_size, "latent_dim": dim,
-                     "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions()}
+                     "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions(),
+                     "source_warnings": info.extra.get("warnings", [])}  # e.g. coordinates that did not fit
             writer.finish(attrs)
         finally:
             writer.close()

@@ -55,7 +55,8 @@ def assert_complete_info(info: SourceInfo, fmt: str):
 
 def test_registry_holds_one_reader_per_format():
     names = sorted(cls.format_name for cls in registered_readers())
-    assert names == ["edax", "h5ebsd", "images", "latents", "nenya", "npz", "oxford", "video"]
+    assert names == ["bruker", "edax", "edax_binary", "emsoft", "h5ebsd", "images", "latents", "nenya", "nordif",
+                     "npz", "oxford", "oxford_binary", "video"]
     assert all(issubclass(cls, Reader) and cls.description for cls in registered_readers())
 
 

@@ -6,7 +6,8 @@ content with `open_source(path)`; band-contrast tables and their alignment to sc
         for batch, rows in reader.iter_batches("all", batch_size=256):
             ...
 """
-from . import edax, h5ebsd, images, latents_source, nenya, npz_features, oxford, video  # noqa: F401  (register)
+from . import (bruker, edax, edax_binary, emsoft, h5ebsd, images, latents_source, nenya,  # noqa: F401  (register)
+               nordif, npz_features, oxford, oxford_binary, video)
 from .bandcontrast import align_to_coordinates, read_bandcontrast
 from .base import Reader, SourceInfo, detect_format, open_source, register, registered_readers
 

@@ -1,8 +1,11 @@
 """EDAX HDF5: `<scan>/EBSD/Data/{Pattern, X Position, Y Position, IQ, CI, ...}` and
 `<scan>/EBSD/Header/{nRows, nColumns, Step X, Step Y}`. Top-level names start with a space
-(" Manufacturer") and some numbers are big-endian; h5py returns them native."""
+(" Manufacturer") and some numbers are big-endian; h5py returns them native. Only square grids
+(`Grid Type` SqrGrid) are read; a hexagonal one is refused, as kikuchipy refuses it."""
 from __future__ import annotations
 
+from ..errors import InputError
+from ._hdf5 import header_value
 from ._scan import ScanReader
 from .base import register
 
@@ -20,3 +23,10 @@ class EdaxReader(ScanReader):
         data = f"{scan}/EBSD/Data"
         return {"x": f"{data}/X Position", "y": f"{data}/Y Position", "maps_group": data,
                 "not_maps": ("X Position", "Y Position")}
+
+    def _layout(self, f):
+        layout = super()._layout(f)
+        grid_type = header_value(f[f"{layout.scan}/EBSD/Header"], "Grid Type", "SqrGrid")
+        if grid_type != "SqrGrid":
+            raise InputError(f"grid type {grid_type!r}: only square ('SqrGrid') EDAX grids can be read", self.path)
+        return layout
