@@ -8,7 +8,8 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ._checks import check_range, check_finite
+from ._checks import (MAX_COMPRESSION, check_data_dtype, check_finite, check_range, check_regular,
+                      check_rows_fit)
 from .base import Reader
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -30,11 +31,40 @@ def has_hdf5_signature(path) -> bool:
     return False
 
 
-def open_h5(path) -> h5py.File:
+def open_h5(path, **kwargs) -> h5py.File:
+    """Open an HDF5 file read-only, refusing any that would make HDF5 read another file (see
+    `refuse_foreign_storage`): files come from uploads and S3, and must not reach the server's."""
+    check_regular(path)
     try:
-        return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS)
+        f = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS, **kwargs)
     except OSError as exc:
         raise InputError(f"cannot open HDF5 file (truncated or corrupt?): {exc}", path) from exc
+    try:
+        refuse_foreign_storage(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def refuse_foreign_storage(f: h5py.File, path) -> None:
+    """InputError when any link or dataset of `f` points outside it: an external link, a dataset
+    with external storage, a virtual dataset (whose sources are other files). Links are listed
+    without being followed, so nothing outside the file is opened on the way."""
+    def check(name, link):
+        if isinstance(link, h5py.ExternalLink):
+            raise InputError(f"refused: {name!r} is an external link to {link.filename!r}; "
+                             "only data inside the file is read", path)
+        if isinstance(link, h5py.HardLink):
+            item = f.get(name)
+            if isinstance(item, h5py.Dataset) and (item.is_virtual or item.external):
+                kind = "a virtual dataset" if item.is_virtual else "stored in external files"
+                raise InputError(f"refused: dataset {name!r} is {kind}; only data inside the file is read", path)
+
+    try:
+        f.visititems_links(check)
+    except (OSError, RuntimeError, KeyError) as exc:  # a damaged object header
+        raise InputError(f"cannot list the HDF5 file's contents (corrupt?): {exc}", path) from exc
 
 
 def sniff_h5(path, test: Callable[[h5py.File], bool]) -> bool:
@@ -109,9 +139,20 @@ class H5Reader(Reader):
         return self._file
 
     def require(self, name: str) -> h5py.Dataset:
+        """The data dataset `name`, checked before anything is allocated for it: real numbers, a
+        row count the memory can index, and declared bytes that the file really stores."""
         if name not in self.file or not isinstance(self.file[name], h5py.Dataset):
             raise InputError(f"not a {self.format_name} file: no dataset {name!r}", self.path)
-        return self.file[name]
+        dataset = self.file[name]
+        check_data_dtype(dataset.dtype, f"dataset {name!r}", self.path)
+        if dataset.ndim:
+            check_rows_fit(dataset.shape[0], f"dataset {name!r}", self.path)
+        declared = dataset.size * dataset.dtype.itemsize
+        stored = dataset.id.get_storage_size()
+        if declared > MAX_COMPRESSION * max(stored, 1) and declared > 1 << 20:
+            raise InputError(f"dataset {name!r} declares {dataset.shape} ({declared:,} bytes) but the file stores "
+                             f"only {stored:,} bytes of it: unwritten or truncated", self.path)
+        return dataset
 
     def read(self, partition: str, start: int, stop: int) -> np.ndarray:
         start, stop = check_range(self, partition, start, stop)

@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ._checks import check_finite, check_length, grid_coordinates
+from ._checks import check_finite, check_grid, check_length, grid_coordinates
 from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
 from .base import SourceInfo
 
@@ -64,9 +64,8 @@ class ScanReader(H5Reader):
                 break
         else:
             raise InputError(f"not an {self.layout_name} file: no '<scan>/{self.patterns[0]}' dataset", self.path)
-        n_rows, n_columns, step_x, step_y = required_header(f[f"{scan}/EBSD/Header"], self.header, self.path)
-        return ScanLayout(scan, f"{scan}/{patterns}", int(n_rows), int(n_columns), float(step_x), float(step_y),
-                          **self._extras(scan))
+        grid = check_grid(*required_header(f[f"{scan}/EBSD/Header"], self.header, self.path), self.path)
+        return ScanLayout(scan, f"{scan}/{patterns}", *grid, **self._extras(scan))
 
     def _describe(self, f):
         self.layout = layout = self._layout(f)
