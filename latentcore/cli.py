@@ -88,7 +88,9 @@ def _ctrl_c_watch(quiet: bool):
         raise KeyboardInterrupt
 
     def unraisable(info, default=sys.unraisablehook):
-        if not (quiet and isinstance(info.exc_value, KeyboardInterrupt)):
+        swallowed_ctrl_c = isinstance(info.exc_value, KeyboardInterrupt)
+        hdf5_cleanup = "h5py" in repr(info.object)  # HDF5 retrying a write that already failed
+        if not (quiet and (swallowed_ctrl_c or hdf5_cleanup)):  # the error itself is already said in one line
             default(info)
 
     previous, previous_hook = signal.signal(signal.SIGINT, on_sigint), sys.unraisablehook

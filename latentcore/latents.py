@@ -15,13 +15,15 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import shutil
+import threading
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, write_error
+from .errors import InputError, OutputError, write_error
 from .storage.local import lock_exclusive, make_folder
 
 SUFFIX = "_latents.h5"
@@ -123,6 +125,7 @@ def write_byte_table(group, name: str, table: pd.DataFrame):
     data = table.to_numpy(dtype=str).astype(np.bytes_)
     dataset = group.create_dataset(name, data=data)
     dataset.attrs["columns"] = np.array(list(table.columns), dtype=np.bytes_)
+    return dataset
 
 
 def _plain(value):
@@ -133,6 +136,25 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+_HDF5_WRITE_FAILED = threading.Event()
+
+
+_FAILED_FILES: list = []  # HDF5 objects of failed writes, never closed: closing retries the write
+
+
+def _write_failed(exc: BaseException, path, *objects) -> OutputError:
+    """A failed HDF5 write leaves dirty buffers that HDF5 writes again, and can crash on, whenever
+    one of the file's objects is closed: the objects are kept open, and the command line ends
+    without HDF5's exit-time flush (__main__.py). The `.partial` keeps what was flushed before."""
+    _HDF5_WRITE_FAILED.set()
+    _FAILED_FILES.extend(objects)
+    return write_error(exc, path)
+
+
+def hdf5_write_failed() -> bool:
+    return _HDF5_WRITE_FAILED.is_set()
 
 
 class LatentsWriter:
@@ -149,31 +171,36 @@ class LatentsWriter:
         self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
         make_folder(self.final_path.parent)
         self._lock = lock_exclusive(self.tmp_path)
+        found_content = os.fstat(self._lock).st_size > 0
         try:
             self.file, self.resumed = self._open_or_resume(shapes)
         except BaseException:
-            os.close(self._lock)
+            if not found_content:
+                self.tmp_path.unlink(missing_ok=True)  # created by us, before any row: remove it
+            self._unlock()
             raise
 
     def _open_or_resume(self, shapes):
         if os.fstat(self._lock).st_size:
             try:
-                f = h5py.File(self.tmp_path, "a", locking=False)  # our flock is the lock
+                f = h5py.File(self.tmp_path, "a", locking=False, rdcc_nbytes=0)  # our flock is the lock
                 if f.attrs.get("fingerprint") == self.fingerprint and all(
                         k in f and f[k].shape == tuple(s) for k, s in shapes.items()):
                     return f, True
                 f.close()
             except OSError:
                 pass  # a partial file broken by the interruption: start again (same file, truncated)
+        check_free_space(self.tmp_path, sum(n * (4 * d + 24) for n, d in shapes.values()))
         try:
-            f = h5py.File(self.tmp_path, "w", locking=False)
+            # no chunk cache: a failed write fails in write_rows, not later in a flush at exit
+            f = h5py.File(self.tmp_path, "w", locking=False, rdcc_nbytes=0)
             f.attrs["fingerprint"] = self.fingerprint
             for name, (n, d) in shapes.items():
                 f.create_dataset(name, shape=(n, d), dtype="f4", chunks=(max(1, min(n, 65536 // max(d, 1))), d))
                 f[name].attrs["rows_done"] = 0
             f.flush()
         except OSError as exc:
-            raise write_error(exc, self.tmp_path) from None
+            raise write_error(exc, self.tmp_path) from None  # before any row: the file is removed
         return f, False
 
     def rows_done(self, partition: str) -> int:
@@ -187,24 +214,24 @@ class LatentsWriter:
             self.file.flush()
             dataset.attrs["rows_done"] = start + len(rows)
         except (OSError, RuntimeError) as exc:  # HDF5 reports ENOSPC/EIO as either
-            raise write_error(exc, self.tmp_path) from None
+            raise _write_failed(exc, self.tmp_path, self.file, dataset) from None
 
     def write_array(self, name: str, values):
-        try:
-            if name in self.file:
-                del self.file[name]
-            self.file.create_dataset(name, data=np.asarray(values))
-        except (OSError, RuntimeError) as exc:
-            raise write_error(exc, self.tmp_path) from None
+        self._write_dataset(name, lambda: self.file.create_dataset(name, data=np.asarray(values)))
 
     def write_metadata(self, partition: str, table: pd.DataFrame):
-        name = f"{partition}_metadata"
+        self._write_dataset(f"{partition}_metadata",
+                            lambda: write_byte_table(self.file, f"{partition}_metadata", table))
+
+    def _write_dataset(self, name: str, create):
+        dataset = None
         try:
             if name in self.file:
                 del self.file[name]
-            write_byte_table(self.file, name, table)
+            dataset = create()  # held until flushed: a write error shows here, not in a destructor
+            self.file.flush()
         except (OSError, RuntimeError) as exc:
-            raise write_error(exc, self.tmp_path) from None
+            raise _write_failed(exc, self.tmp_path, self.file, dataset) from None
 
     def finish(self, attrs: dict) -> Path:
         """Check every partition is complete, record the attributes, flush, rename, unlock. The
@@ -225,7 +252,7 @@ class LatentsWriter:
             os.fsync(self._lock)  # the bytes are on disk before the name says "complete"
             os.replace(self.tmp_path, self.final_path)
         except (OSError, RuntimeError) as exc:
-            raise write_error(exc, self.tmp_path) from None
+            raise _write_failed(exc, self.tmp_path, self.file) from None
         self._unlock()
         return self.final_path
 
@@ -239,8 +266,7 @@ class LatentsWriter:
 
     def discard(self):
         """Remove the `.partial` (nothing worth resuming was written), then unlock."""
-        if self.file.id.valid:
-            self.file.close()
+        self._close_file()
         if self._lock is not None:
             self.tmp_path.unlink(missing_ok=True)  # ours: we hold its lock
         self._unlock()
@@ -248,17 +274,32 @@ class LatentsWriter:
     def close(self):
         """Leave the partial file in place (for resuming) after an interruption."""
         try:
+            self._close_file()
+        finally:
+            self._unlock()
+
+    def _close_file(self):
+        if any(self.file is kept for kept in _FAILED_FILES):
+            return  # see _write_failed
+        try:
             if self.file.id.valid:
                 self.file.close()
         except (OSError, RuntimeError):
             pass  # a full disk can fail the last flush too; the rows_done counters stay consistent
-        finally:
-            self._unlock()
 
     def _unlock(self):
         if self._lock is not None:
             os.close(self._lock)
             self._lock = None
+
+
+def check_free_space(path, needed: int) -> None:
+    """Refuse at once, in one line, an output the file system has no room for (rows, x/y, slack)."""
+    free = shutil.disk_usage(Path(path).parent).free
+    needed += 1 << 16  # HDF5's own metadata
+    if free < needed:
+        raise OutputError(f"not enough space: the latents need about {needed / 2**20:.1f} MiB, "
+                          f"{free / 2**20:.1f} MiB are free", path)
 
 
 def incomplete_reason(path, expected_rows: dict[str, int] | None = None, fingerprint: dict | None = None):
