@@ -30,8 +30,15 @@ MAX_LINE = 400  # characters of one error line: a message never floods the termi
 INTERRUPTED = "interrupted: partial outputs are kept as *.partial and the next run resumes them"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (exit 2) instead of the usage block and the error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {one_line(message)} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m latentcore", description="Latent Explorer engine")
+    parser = OneLineParser(prog="python -m latentcore", description="Latent Explorer engine")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:

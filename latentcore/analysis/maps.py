@@ -193,6 +193,9 @@ def parse_dims(text: str, n_dims: int) -> list[int]:
         try:
             if "-" in part:
                 start, stop = (int(v) for v in part.split("-", 1))
+                if not 0 <= start <= stop < n_dims:  # checked before the range is expanded
+                    raise InputError(f"dimension range {part!r} must be increasing and within 0..{n_dims - 1} "
+                                     f"(the latents have {n_dims} dimensions)")
                 dims.extend(range(start, stop + 1))
             elif part:
                 dims.append(int(part))
