@@ -40,6 +40,22 @@ def latents_path_for(source, out_dir=None) -> Path:
     return Path(out_dir or source.parent) / f"{stem}{SUFFIX}"
 
 
+def refuse_shared_outputs(sources, outputs) -> None:
+    """Distinct inputs never share an output name (`x_preproc.h5` and `x.h5`; `p/x.h5` and `q/x.h5`
+    into one folder): the second would be skipped with the first's latents. Refused in one line."""
+    first_source: dict[str, str] = {}
+    for source, output in zip(sources, outputs):
+        key, name = str(output), _identity(source)
+        if first_source.setdefault(key, name) != name:
+            raise InputError(f"two inputs would write the same latents file: {first_source[key]} and {source}; "
+                             "extract them into different --out folders", output)
+
+
+def _identity(source) -> str:
+    text = str(source)
+    return text if text.startswith("s3://") else str(Path(text).resolve())
+
+
 @dataclasses.dataclass
 class Latents:
     """A latents file in memory."""
