@@ -69,7 +69,12 @@ def main(argv=None) -> int:
     return code
 
 
-def _error_line(exc: Exception) -> tuple[int, str]:
+def error_line(exc: BaseException) -> str:
+    """One line for any error, as the command line prints it (the pages show the same)."""
+    return _error_line(exc)[1]
+
+
+def _error_line(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, LatentError):
         return 2, one_line(exc)
     if isinstance(exc, OSError):  # the file system's own words, with the file it names

@@ -30,6 +30,21 @@ def atomic_path(final_path, suffix=".partial", keep_on_error=False):
     os.replace(tmp, final_path)
 
 
+MAX_NAME_BYTES = 150  # file systems allow 255; room is left for suffixes such as `_latents.h5.partial`
+
+
+def short_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """`name` cut to at most `limit` UTF-8 bytes, keeping its extension, so that outputs derived from
+    it (`<stem>_latents.h5.partial`) are still valid file names."""
+    if len(name.encode()) <= limit:
+        return name
+    suffix = "".join(Path(name).suffixes[-2:])[:20]
+    stem = name[:len(name) - len(suffix)] if suffix else name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]  # distinct names stay distinct when cut
+    room = limit - len(suffix.encode()) - len(digest) - 1
+    return stem.encode()[:room].decode(errors="ignore") + "-" + digest + suffix
+
+
 def make_folder(folder) -> Path:
     """Create an output folder, or say in one line why it cannot be."""
     folder = Path(folder)
