@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, OutputError, write_error
-from .storage.local import lock_exclusive, make_folder
+from .storage.local import lock_exclusive, make_folder, short_name
 
 SUFFIX = "_latents.h5"
 PARTIAL = ".partial"
@@ -36,7 +36,7 @@ def latents_path_for(source, out_dir=None) -> Path:
         out_dir = out_dir or Path.cwd()
     source = Path(str(source).removeprefix("s3://"))
     stem = source.stem if source.is_file() or source.suffix else source.name
-    stem = stem.replace("_preproc", "")
+    stem = short_name(stem.replace("_preproc", ""))  # a 250-character name still gives a valid output name
     return Path(out_dir or source.parent) / f"{stem}{SUFFIX}"
 
 

@@ -51,20 +51,21 @@ def refuse_foreign_storage(f: h5py.File, path) -> None:
     """InputError when any link or dataset of `f` points outside it: an external link, a dataset
     with external storage, a virtual dataset (whose sources are other files). Links are listed
     without being followed, so nothing outside the file is opened on the way."""
-    def check(name, link):
+    def problem(name, link):  # a value other than None stops the visit (raising inside it is not safe)
         if isinstance(link, h5py.ExternalLink):
-            raise InputError(f"refused: {name!r} is an external link to {link.filename!r}; "
-                             "only data inside the file is read", path)
+            return f"{name!r} is an external link to {link.filename!r}"
         if isinstance(link, h5py.HardLink):
             item = f.get(name)
             if isinstance(item, h5py.Dataset) and (item.is_virtual or item.external):
-                kind = "a virtual dataset" if item.is_virtual else "stored in external files"
-                raise InputError(f"refused: dataset {name!r} is {kind}; only data inside the file is read", path)
+                return f"dataset {name!r} is {'a virtual dataset' if item.is_virtual else 'stored in external files'}"
+        return None
 
     try:
-        f.visititems_links(check)
+        found = f.visititems_links(problem)
     except (OSError, RuntimeError, KeyError) as exc:  # a damaged object header
         raise InputError(f"cannot list the HDF5 file's contents (corrupt?): {exc}", path) from exc
+    if found:
+        raise InputError(f"refused: {found}; only data inside the file is read", path)
 
 
 def sniff_h5(path, test: Callable[[h5py.File], bool]) -> bool:
