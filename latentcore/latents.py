@@ -322,8 +322,10 @@ def incomplete_reason(path, expected_rows: dict[str, int] | None = None, fingerp
     """Why the latents file at `path` is not a finished result of this job, or None when it is:
     it opens, holds every partition with all its rows (no unfinished counter) and, when given,
     the expected row counts and the same fingerprint (source, model, pooling, rows)."""
+    from .data._hdf5 import h5py_read_only
+
     try:
-        with h5py.File(path, "r", locking=False) as f:
+        with h5py_read_only(path) as f:
             names = [k for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset)]
             if not names:
                 return "holds no 'all', 'valid' or 'train' latents"

@@ -70,7 +70,7 @@ def check_regular(path, what: str = "input") -> Path:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise InputError(f"no such {what} file or folder", path) from None
+        raise InputError("no such file or folder" if what == "input" else f"no such {what} file", path) from None
     except OSError as exc:
         raise InputError(f"cannot access the {what}: {exc.strerror}", path) from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):

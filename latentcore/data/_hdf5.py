@@ -36,7 +36,7 @@ def open_h5(path, **kwargs) -> h5py.File:
     `refuse_foreign_storage`): files come from uploads and S3, and must not reach the server's."""
     check_regular(path)
     try:
-        f = h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS, **kwargs)
+        f = h5py_read_only(path, rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS, **kwargs)
     except OSError as exc:
         raise InputError(f"cannot open HDF5 file (truncated or corrupt?): {exc}", path) from exc
     try:
@@ -45,6 +45,18 @@ def open_h5(path, **kwargs) -> h5py.File:
         f.close()
         raise
     return f
+
+
+def h5py_read_only(path, **kwargs) -> h5py.File:
+    """h5py.File(path, "r"), also when this process already has the file open with HDF5's file
+    locking off (a LatentsWriter's `.partial`, locked by flock instead): HDF5 refuses a second open
+    with other locking flags, so that one is retried with locking off too."""
+    try:
+        return h5py.File(path, "r", **kwargs)
+    except OSError as exc:
+        if "locking flag values don't match" not in str(exc):
+            raise
+        return h5py.File(path, "r", locking=False, **kwargs)
 
 
 def refuse_foreign_storage(f: h5py.File, path) -> None:
