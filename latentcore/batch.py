@@ -28,7 +28,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from .errors import InputError, LatentError
+from .errors import InputError
 from .latents import latents_path_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
 from .storage.s3 import S3Error, S3Settings
@@ -132,8 +132,10 @@ def _extract_one(source: str, target: str, job: BatchJob) -> tuple[int, bool]:
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc) if isinstance(exc, (LatentError, S3Error)) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())  # one line in the summary table
+    """The CLI's one line for the error (latentcore.cli.error_line): the summary table shows the same."""
+    from .cli import error_line
+
+    return error_line(exc)
 
 
 def _worker_name() -> str:
