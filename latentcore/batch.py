@@ -31,7 +31,7 @@ import pandas as pd
 from .errors import InputError
 from .latents import latents_path_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
-from .storage.s3 import S3Error, S3Settings
+from .storage.s3 import S3Settings
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
