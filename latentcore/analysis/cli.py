@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ..errors import InputError
@@ -104,6 +105,17 @@ def _register_bandcontrast(subparsers):
     p.set_defaults(func=run_bandcontrast)
 
 
+@contextlib.contextmanager
+def about_file(path):
+    """An analysis error that names no file is about `path`: say so in its one line."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        raise InputError(str(exc), path) from None
+
+
 # -- commands -----------------------------------------------------------------------------------
 
 def run_umap(args) -> int:
@@ -120,7 +132,8 @@ def run_umap(args) -> int:
         raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}", args.latents)
     rows, table = latents.stacked(partitions)
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
-    coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
+    with about_file(args.latents):
+        coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
     for i in range(coords.shape[1]):
         table[f"{args.method}_{i}"] = coords[:, i].astype(np.float32)
     if latents.x is not None and len(latents.partitions) == 1:
@@ -153,8 +166,9 @@ def run_maps(args) -> int:
     rows = latents.partitions[partition]
     dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
     roi = Roi.parse(args.roi) if args.roi is not None else None  # --roi "" is an error, not 'no ROI'
-    grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
-    maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
+    with about_file(args.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
+        grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+        maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
     tag = f"{artifacts.dims_tag(dims)}_{roi_tag(roi)}"
     out = Path(args.out)
     names = {"maps": f"latent_maps__{tag}.npy", "figure": f"latent_maps__{tag}.png",
