@@ -244,10 +244,11 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         if not clobber and _finished(out, counts, fingerprint):
             return ExtractResult(out, True, counts)
         writer = LatentsWriter(out, {p: (n, dim) for p, n in counts.items()}, fingerprint)
-        if not clobber and _finished(out, counts, fingerprint):  # another run finished it meanwhile
-            writer.discard() if not writer.resumed else writer.close()
-            return ExtractResult(out, True, counts)
         try:
+            if not clobber and _finished(out, counts, fingerprint):  # another run finished it meanwhile
+                if writer.wrote_nothing():
+                    writer.discard()
+                return ExtractResult(out, True, counts)
             _write_partitions(extractor, reader, writer, rows, progress)
             _write_context(reader, writer, rows, allowed_indices is not None)
             attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
