@@ -248,6 +248,7 @@ def snapshot(folder):
     return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # building the TorchScript cases
 @pytest.mark.parametrize("build", [case[1] for case in CASES], ids=[case[0] for case in CASES])
 def test_bad_input_is_refused_in_one_line(build, tmp_path, capsys, one_torch_thread):
     argv, needle = build(tmp_path)
