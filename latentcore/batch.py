@@ -30,9 +30,9 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .errors import InputError
-from .latents import latents_path_for
+from .latents import latents_path_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
-from .storage.s3 import S3Error, S3Settings
+from .storage.s3 import S3Settings
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
@@ -83,9 +83,14 @@ def output_for(source: str, out: str | None) -> str:
 
 
 def output_exists(target: str, settings: S3Settings) -> bool:
+    """An S3 object exists only once its upload completed; a local file counts only when it is a
+    complete latents file (extract_file then checks it belongs to this source and model)."""
+    from .latents import incomplete_reason
     from .storage.s3 import exists
 
-    return exists(target, settings) if is_s3_uri(target) else Path(target).is_file()
+    if is_s3_uri(target):
+        return exists(target, settings)
+    return Path(target).is_file() and incomplete_reason(target) is None
 
 
 def process_file(source: str, job: BatchJob) -> FileOutcome:
@@ -94,11 +99,11 @@ def process_file(source: str, job: BatchJob) -> FileOutcome:
     outcome = FileOutcome(str(source), FAILED, worker=_worker_name())
     try:
         outcome.output = output_for(str(source), job.out)
-        if not job.clobber and output_exists(outcome.output, job.s3):
+        if not job.clobber and is_s3_uri(outcome.output) and output_exists(outcome.output, job.s3):
             outcome.status = SKIPPED
-        else:
-            outcome.rows = _extract_one(str(source), outcome.output, job)
-            outcome.status = DONE
+        else:  # a local output is skipped by extract_file, only when it is this source's complete latents
+            rows, skipped = _extract_one(str(source), outcome.output, job)
+            outcome.status, outcome.rows = (SKIPPED, 0) if skipped else (DONE, rows)
     except Exception as exc:  # reported in the summary; the other files go on
         outcome.reason = _reason(exc)
     outcome.model_loads = model_loads()
@@ -106,7 +111,7 @@ def process_file(source: str, job: BatchJob) -> FileOutcome:
     return outcome
 
 
-def _extract_one(source: str, target: str, job: BatchJob) -> int:
+def _extract_one(source: str, target: str, job: BatchJob) -> tuple[int, bool]:
     from .extract import extract_file
     from .storage.s3 import download_to, safe_file_name, parse_s3_uri, upload
 
@@ -122,15 +127,17 @@ def _extract_one(source: str, target: str, job: BatchJob) -> int:
         batch_size = job.batch_size or int(model.options.get("batch_size_valid") or 64)
         result = extract_file(local_source, model, out_path=local_out, pool=job.pool, batch_size=batch_size,
                               device=job.device, partitions=list(job.partitions) if job.partitions else None,
-                              clobber=True)
+                              clobber=job.clobber or is_s3_uri(target))
         if is_s3_uri(target):  # S3 shows the object only once the upload completes: never half-written
             upload(result.path, target, job.s3)
-        return sum(result.rows.values())
+        return sum(result.rows.values()), result.skipped
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc) if isinstance(exc, (InputError, S3Error)) else f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())  # one line in the summary table
+    """The CLI's one line for the error (latentcore.cli.error_line): the summary table shows the same."""
+    from .cli import error_line
+
+    return error_line(exc)
 
 
 def _worker_name() -> str:
@@ -191,6 +198,7 @@ def run_batch(sources: Iterable[str], job: BatchJob, scheduler: str | None = Non
     """
     sources = [_absolute(s) for s in sources]
     job = dataclasses.replace(job, model=_absolute(job.model), out=_absolute(job.out), work_dir=_absolute(job.work_dir))
+    refuse_shared_outputs(sources, [output_for(s, job.out) for s in sources])
     if scheduler is None:
         outcomes = []
         for source in sources:

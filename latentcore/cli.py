@@ -1,14 +1,21 @@
 """Command line: `python -m latentcore COMMAND ...`.
 
 Each command module defines `register(subparsers)`, adding its parser(s) with
-`set_defaults(func=...)`; `func(args)` returns an exit code. A `LatentError` is printed as one
-line naming the file and the problem (exit 2); `--debug` shows the traceback instead.
+`set_defaults(func=...)`; `func(args)` returns an exit code.
+
+The one error boundary: every failure ends as one line on stderr naming the file or argument.
+A `LatentError` (bad input, checkpoint or output; the library translates what it meets into these)
+and an OSError from the file system exit 2; Ctrl-C exits 130 and keeps `*.partial` for resume; an
+unexpected exception (a bug) exits 1, still in one line. `--debug` shows the traceback instead.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 from .errors import LatentError
 
@@ -19,10 +26,19 @@ COMMAND_MODULES = (
     "latentcore.analysis.rank_cli",
     "latentcore.train.cli",
 )
+MAX_LINE = 400  # characters of one error line: a message never floods the terminal
+INTERRUPTED = "interrupted: partial outputs are kept as *.partial and the next run resumes them"
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (exit 2) instead of the usage block and the error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {one_line(message)} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m latentcore", description="Latent Explorer engine")
+    parser = OneLineParser(prog="python -m latentcore", description="Latent Explorer engine")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
@@ -30,16 +46,69 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 5] + " ..."
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except LatentError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: partial outputs are kept as *.partial and the next run resumes them",
-              file=sys.stderr)
+    with _ctrl_c_watch(quiet=not args.debug) as interrupted:
+        try:
+            code = int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            code = 130
+        except Exception as exc:  # noqa: BLE001 - the boundary: each kind becomes one line
+            if args.debug:
+                raise
+            code, line = _error_line(exc)
+            print(f"error: {line}", file=sys.stderr)
+    if code == 130 or interrupted.is_set():
+        print(INTERRUPTED, file=sys.stderr)
         return 130
+    return code
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for any error, as the command line prints it (the pages show the same)."""
+    return _error_line(exc)[1]
+
+
+def _error_line(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, LatentError):
+        return 2, one_line(exc)
+    if isinstance(exc, OSError):  # the file system's own words, with the file it names
+        where = f"{exc.filename}: " if exc.filename else ""
+        return 2, one_line(f"{where}{exc.strerror or exc}")
+    if isinstance(exc, MemoryError):
+        return 2, "out of memory: the input is too large for this machine (try a smaller --batch-size)"
+    return 1, one_line(f"unexpected {type(exc).__name__}: {exc} (a bug: run with --debug for the traceback)")
+
+
+@contextlib.contextmanager
+def _ctrl_c_watch(quiet: bool):
+    """Remember a Ctrl-C even where Python swallows its KeyboardInterrupt (a generator's cleanup,
+    a thread join), so the run still ends with 130; with `quiet` such swallowed tracebacks are not
+    printed."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield interrupted
+        return
+
+    def on_sigint(signum, frame):
+        interrupted.set()
+        raise KeyboardInterrupt
+
+    def unraisable(info, default=sys.unraisablehook):
+        swallowed_ctrl_c = isinstance(info.exc_value, KeyboardInterrupt)
+        hdf5_cleanup = "h5py" in repr(info.object)  # HDF5 retrying a write that already failed
+        if not (quiet and (swallowed_ctrl_c or hdf5_cleanup)):  # the error itself is already said in one line
+            default(info)
+
+    previous, previous_hook = signal.signal(signal.SIGINT, on_sigint), sys.unraisablehook
+    sys.unraisablehook = unraisable
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        sys.unraisablehook = previous_hook

@@ -36,8 +36,10 @@ def run_extract(args) -> int:
     from tqdm import tqdm
 
     from .extract import extract_file
+    from .latents import latents_path_for, refuse_shared_outputs
     from .models import load_model
 
+    refuse_shared_outputs(args.data, [latents_path_for(data, args.out) for data in args.data])
     model = load_model(args.model, arch=args.arch, options=args.options)
     partitions = args.partitions.split(",") if args.partitions else None
     for data in args.data:

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 
 from .data import open_source
 from .data.base import Reader
-from .errors import InputError
-from .latents import LatentsWriter, latents_path_for
+from .errors import CheckpointError, InputError
+from .latents import LatentsWriter, incomplete_reason, latents_path_for
 from .models.base import InputSpec, LoadedModel
-from .storage import sha256_file
+from .storage import sha256_path
 from .versions import package_versions
 
 POOLING = ("mean", "max", "flatten")
@@ -111,11 +111,19 @@ class Extractor:
         tensor = batch if prepared else self._prepare(batch)
         if self.device.type == "cuda":
             tensor = tensor.pin_memory().to(self.device, non_blocking=True)
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
-                                                     enabled=self.device.type == "cuda"):
-            out = self.module(tensor)
-        if isinstance(out, (tuple, list)):  # e.g. (mu, logvar): the first output is the latent
+        try:
+            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
+                                                         enabled=self.device.type == "cuda"):
+                out = self.module(tensor)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # torch's words for a wrong input
+            raise CheckpointError(f"the model cannot encode a batch of shape {tuple(tensor.shape)} "
+                                  f"({_first_line(exc)})", self.model.path or self.model.name) from None
+        if isinstance(out, (tuple, list)) and out:  # e.g. (mu, logvar): the first output is the latent
             out = out[0]
+        if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != tensor.shape[0]:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise CheckpointError(f"the model's output for a batch of {tensor.shape[0]} is {shape}; an encoder must "
+                                  "give (batch, features) or (batch, channels, ...)", self.model.path or self.model.name)
         return out.float()
 
     def extract_batch(self, batch, prepared: bool = False) -> np.ndarray:
@@ -150,27 +158,38 @@ class Extractor:
         return self.batch_size * max(1, block_bytes // (per_item * self.batch_size))
 
 
-def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:200]
+
+
+def prefetch(iterator: Iterator, depth: int = 2, join_timeout: float = 10.0) -> Iterator:
     """Run `iterator` in a background thread, `depth` items ahead, so that file reads overlap the
-    forward pass (torch releases the GIL). Exceptions are re-raised in the consumer."""
+    forward pass (torch releases the GIL). Exceptions are re-raised in the consumer.
+
+    Every hand-over waits with a timeout and gives up once the consumer has stopped (an error, a
+    full disk, Ctrl-C), so the thread never blocks forever on a queue nobody reads."""
     items: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce():
         try:
             for item in iterator:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(item):
                     return
-            items.put(done)
+            hand_over(done)
         except BaseException as exc:  # handed over to the consumer
-            items.put(exc)
+            hand_over(exc)
 
     thread = threading.Thread(target=produce, daemon=True, name="latentcore-prefetch")
     thread.start()
@@ -181,7 +200,7 @@ def prefetch(iterator: Iterator, depth: int = 2) -> Iterator:
             yield item
     finally:
         stop.set()
-        thread.join()
+        thread.join(join_timeout)  # a read stuck in the kernel must not hold the error back for ever
 
 
 @dataclasses.dataclass
@@ -202,8 +221,11 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                  progress: Progress | None = None, out_path=None) -> ExtractResult:
     """Extract the latents of one file into `<stem>_latents.h5` (DESIGN.md section 5).
 
-    Skipped when the output exists unless `clobber`. Written under `.partial` and renamed when complete;
-    after an interruption the same call resumes from the rows already written.
+    Skipped when the output exists and is complete for this very job (same source, model, pooling
+    and rows: the fingerprint) unless `clobber`; any other existing file is refused, never taken
+    for done. Written under `.partial`, locked against a second writer for the whole run, renamed
+    when complete; after an interruption the same call resumes from the rows already written, and
+    a run that fails before its first row leaves no `.partial` behind.
     """
     out = Path(out_path) if out_path else latents_path_for(source, out_dir)
     with open_source(source) as reader:
@@ -213,15 +235,20 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                              "there is nothing to extract", source)
         parts = list(partitions or default_partitions(reader))
         rows = {p: _selected_rows(reader, p, allowed_indices) for p in parts}
-        if out.exists() and not clobber:
-            return ExtractResult(out, True, {p: len(r) for p, r in rows.items()})
+        counts = {p: len(r) for p, r in rows.items()}
         extractor = Extractor(model, device, pool, batch_size)
         dim = extractor.latent_dim(info.item_shape)
-        source_sha = sha256_file(reader.path)
+        source_sha = sha256_path(reader.path)
         fingerprint = {"source_sha256": source_sha, "model_sha256": model.sha256, "pool": pool,
                        "partitions": parts, "rows": {p: _digest(r) for p, r in rows.items()}, "dim": dim}
-        writer = LatentsWriter(out, {p: (len(r), dim) for p, r in rows.items()}, fingerprint)
+        if not clobber and _finished(out, counts, fingerprint):
+            return ExtractResult(out, True, counts)
+        writer = LatentsWriter(out, {p: (n, dim) for p, n in counts.items()}, fingerprint)
         try:
+            if not clobber and _finished(out, counts, fingerprint):  # another run finished it meanwhile
+                if writer.wrote_nothing():
+                    writer.discard()
+                return ExtractResult(out, True, counts)
             _write_partitions(extractor, reader, writer, rows, progress)
             _write_context(reader, writer, rows, allowed_indices is not None)
             attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
@@ -231,9 +258,23 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                      "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions(),
                      "source_warnings": info.extra.get("warnings", [])}  # e.g. coordinates that did not fit
             writer.finish(attrs)
+        except BaseException:
+            if writer.wrote_nothing():
+                writer.discard()  # nothing worth resuming: leave no .partial behind
+            raise
         finally:
             writer.close()
-    return ExtractResult(out, False, {p: len(r) for p, r in rows.items()})
+    return ExtractResult(out, False, counts)
+
+
+def _finished(out: Path, counts: dict, fingerprint: dict) -> bool:
+    """True when `out` is this job's complete result; an existing file that is not is refused."""
+    if not out.exists():
+        return False
+    reason = incomplete_reason(out, counts, fingerprint)
+    if reason:
+        raise InputError(f"exists but {reason}: not overwritten (use --clobber to replace it)", out)
+    return True
 
 
 def _selected_rows(reader: Reader, partition: str, allowed_indices) -> np.ndarray:

@@ -15,13 +15,16 @@ import dataclasses
 import datetime as _dt
 import json
 import os
+import shutil
+import threading
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, OutputError, write_error
+from .storage.local import lock_exclusive, make_folder, short_name
 
 SUFFIX = "_latents.h5"
 PARTIAL = ".partial"
@@ -33,8 +36,24 @@ def latents_path_for(source, out_dir=None) -> Path:
         out_dir = out_dir or Path.cwd()
     source = Path(str(source).removeprefix("s3://"))
     stem = source.stem if source.is_file() or source.suffix else source.name
-    stem = stem.replace("_preproc", "")
+    stem = short_name(stem.replace("_preproc", ""))  # a 250-character name still gives a valid output name
     return Path(out_dir or source.parent) / f"{stem}{SUFFIX}"
+
+
+def refuse_shared_outputs(sources, outputs) -> None:
+    """Distinct inputs never share an output name (`x_preproc.h5` and `x.h5`; `p/x.h5` and `q/x.h5`
+    into one folder): the second would be skipped with the first's latents. Refused in one line."""
+    first_source: dict[str, str] = {}
+    for source, output in zip(sources, outputs):
+        key, name = str(output), _identity(source)
+        if first_source.setdefault(key, name) != name:
+            raise InputError(f"two inputs would write the same latents file: {first_source[key]} and {source}; "
+                             "extract them into different --out folders", output)
+
+
+def _identity(source) -> str:
+    text = str(source)
+    return text if text.startswith("s3://") else str(Path(text).resolve())
 
 
 @dataclasses.dataclass
@@ -69,33 +88,41 @@ class Latents:
 
 
 def read_latents(path) -> Latents:
-    """Read a `_latents.h5` file (or a plain (N, D) `.npy`) with checks that name the file."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such latents file", path)
+    """Read a `_latents.h5` file (or a plain (N, D) `.npy`) with checks that name the file: only a
+    complete file, numeric finite x/y of one per row, a sane grid_shape."""
+    from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
+    from .data._hdf5 import open_h5
+
+    path = check_regular(path, "latents")
     if path.suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
+        try:
+            array = np.load(path, allow_pickle=False, mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read the NPY array: {exc}", path) from None
         if array.ndim != 2:
             raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}", path)
-        return Latents(path, {"all": array.astype(np.float32, copy=False)}, {})
+        check_data_dtype(array.dtype, "the array", path)
+        return Latents(path, {"all": np.asarray(array, dtype=np.float32)}, {})
+    reason = incomplete_reason(path)
+    if reason and reason.startswith("is unfinished"):
+        raise InputError(f"not a complete latents file: it {reason}", path)
     try:
-        with h5py.File(path, "r") as f:
-            names = [k for k in ("all", "valid", "train") if k in f]
+        with open_h5(path) as f:
+            names = [k for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset)]
             if not names:
                 raise InputError("not a latents file: no 'all', 'valid' or 'train' dataset", path)
+            for name in names:
+                if f[name].ndim != 2:
+                    raise InputError(f"dataset {name!r} must be (N, D), got {f[name].shape}", path)
+                check_data_dtype(f[name].dtype, f"dataset {name!r}", path)
             parts = {k: f[k][()] for k in names}
             attrs = {k: _plain(v) for k, v in f.attrs.items()}
-            x = f["x"][()] if "x" in f else None
-            y = f["y"][()] if "y" in f else None
-            grid = tuple(int(v) for v in f["grid_shape"][()]) if "grid_shape" in f else None
+            n = len(parts[names[0]])
+            x, y = (check_coordinates(f[k][()], n, k, path) if k in f else None for k in ("x", "y"))
+            grid = check_grid_shape(f["grid_shape"][()], path) if "grid_shape" in f else None
             meta = {k: read_byte_table(f[f"{k}_metadata"]) for k in names if f"{k}_metadata" in f}
     except OSError as exc:
         raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
-    for name, rows in parts.items():
-        if rows.ndim != 2:
-            raise InputError(f"dataset {name!r} must be (N, D), got {rows.shape}", path)
-    if x is not None and len(x) != len(parts[names[0]]):
-        raise InputError(f"x has {len(x)} values but {names[0]!r} has {len(parts[names[0]])} rows", path)
     return Latents(path, parts, attrs, x, y, grid, meta)
 
 
@@ -114,6 +141,7 @@ def write_byte_table(group, name: str, table: pd.DataFrame):
     data = table.to_numpy(dtype=str).astype(np.bytes_)
     dataset = group.create_dataset(name, data=data)
     dataset.attrs["columns"] = np.array(list(table.columns), dtype=np.bytes_)
+    return dataset
 
 
 def _plain(value):
@@ -126,33 +154,70 @@ def _plain(value):
     return value
 
 
+_HDF5_WRITE_FAILED = threading.Event()
+
+
+_FAILED_FILES: list = []  # HDF5 objects of failed writes, never closed: closing retries the write
+
+
+def _write_failed(exc: BaseException, path, *objects) -> OutputError:
+    """A failed HDF5 write leaves dirty buffers that HDF5 writes again, and can crash on, whenever
+    one of the file's objects is closed: the objects are kept open, and the command line ends
+    without HDF5's exit-time flush (__main__.py). The `.partial` keeps what was flushed before."""
+    _HDF5_WRITE_FAILED.set()
+    _FAILED_FILES.extend(objects)
+    return write_error(exc, path)
+
+
+def hdf5_write_failed() -> bool:
+    return _HDF5_WRITE_FAILED.is_set()
+
+
 class LatentsWriter:
-    """Stream latents into `<final>.partial`; `finish()` renames it. Resumable (see module doc)."""
+    """Stream latents into `<final>.partial`; `finish()` renames it. Resumable (see module doc).
+
+    The `.partial` is exclusively locked (flock) from the first moment to the rename: a second
+    writer of the same output is refused at once and never touches this run's file. A write that
+    fails (disk full, permission, read-only) raises OutputError at once and keeps the `.partial`.
+    """
 
     def __init__(self, final_path, shapes: dict[str, tuple[int, int]], fingerprint: dict):
         self.final_path = Path(final_path)
         self.tmp_path = self.final_path.with_name(self.final_path.name + PARTIAL)
         self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
-        self.final_path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self._open_or_resume(shapes)
+        make_folder(self.final_path.parent)
+        self._lock = lock_exclusive(self.tmp_path)
+        found_content = os.fstat(self._lock).st_size > 0
+        try:
+            self.file, self.resumed = self._open_or_resume(shapes)
+        except BaseException:
+            if not found_content:
+                self.tmp_path.unlink(missing_ok=True)  # created by us, before any row: remove it
+            self._unlock()
+            raise
 
     def _open_or_resume(self, shapes):
-        if self.tmp_path.exists():
+        if os.fstat(self._lock).st_size:
             try:
-                f = h5py.File(self.tmp_path, "a")
+                f = h5py.File(self.tmp_path, "a", locking=False, rdcc_nbytes=0)  # our flock is the lock
                 if f.attrs.get("fingerprint") == self.fingerprint and all(
                         k in f and f[k].shape == tuple(s) for k, s in shapes.items()):
-                    return f
+                    return f, True
                 f.close()
             except OSError:
-                pass  # a partial file broken by the interruption: start again
-            self.tmp_path.unlink()
-        f = h5py.File(self.tmp_path, "w")
-        f.attrs["fingerprint"] = self.fingerprint
-        for name, (n, d) in shapes.items():
-            f.create_dataset(name, shape=(n, d), dtype="f4", chunks=(max(1, min(n, 65536 // max(d, 1))), d))
-            f[name].attrs["rows_done"] = 0
-        return f
+                pass  # a partial file broken by the interruption: start again (same file, truncated)
+        check_free_space(self.tmp_path, sum(n * (4 * d + 24) for n, d in shapes.values()))
+        try:
+            # no chunk cache: a failed write fails in write_rows, not later in a flush at exit
+            f = h5py.File(self.tmp_path, "w", locking=False, rdcc_nbytes=0)
+            f.attrs["fingerprint"] = self.fingerprint
+            for name, (n, d) in shapes.items():
+                f.create_dataset(name, shape=(n, d), dtype="f4", chunks=(max(1, min(n, 65536 // max(d, 1))), d))
+                f[name].attrs["rows_done"] = 0
+            f.flush()
+        except OSError as exc:
+            raise write_error(exc, self.tmp_path) from None  # before any row: the file is removed
+        return f, False
 
     def rows_done(self, partition: str) -> int:
         return int(self.file[partition].attrs["rows_done"])
@@ -160,39 +225,125 @@ class LatentsWriter:
     def write_rows(self, partition: str, start: int, rows: np.ndarray):
         """Rows must arrive in order; the done-counter moves only after the data is flushed."""
         dataset = self.file[partition]
-        dataset[start:start + len(rows)] = rows
-        self.file.flush()
-        dataset.attrs["rows_done"] = start + len(rows)
+        try:
+            dataset[start:start + len(rows)] = rows
+            self.file.flush()
+            dataset.attrs["rows_done"] = start + len(rows)
+        except (OSError, RuntimeError) as exc:  # HDF5 reports ENOSPC/EIO as either
+            raise _write_failed(exc, self.tmp_path, self.file, dataset) from None
 
     def write_array(self, name: str, values):
-        if name in self.file:
-            del self.file[name]
-        self.file.create_dataset(name, data=np.asarray(values))
+        self._write_dataset(name, lambda: self.file.create_dataset(name, data=np.asarray(values)))
 
     def write_metadata(self, partition: str, table: pd.DataFrame):
-        name = f"{partition}_metadata"
-        if name in self.file:
-            del self.file[name]
-        write_byte_table(self.file, name, table)
+        self._write_dataset(f"{partition}_metadata",
+                            lambda: write_byte_table(self.file, f"{partition}_metadata", table))
+
+    def _write_dataset(self, name: str, create):
+        dataset = None
+        try:
+            if name in self.file:
+                del self.file[name]
+            dataset = create()  # held until flushed: a write error shows here, not in a destructor
+            self.file.flush()
+        except (OSError, RuntimeError) as exc:
+            raise _write_failed(exc, self.tmp_path, self.file, dataset) from None
 
     def finish(self, attrs: dict) -> Path:
+        """Check every partition is complete, record the attributes, flush, rename, unlock. The
+        fingerprint stays in the file: `incomplete_reason` compares it before a file is skipped."""
         for name, dataset in self.file.items():
             if "rows_done" in dataset.attrs:
                 if dataset.attrs["rows_done"] != dataset.shape[0]:
-                    raise RuntimeError(f"{self.tmp_path}: partition {name!r} is incomplete")
-                del dataset.attrs["rows_done"]
-        del self.file.attrs["fingerprint"]
-        for key, value in attrs.items():
-            self.file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, default=str)
-        self.file.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        self.file.close()
-        os.replace(self.tmp_path, self.final_path)
+                    raise InputError(f"partition {name!r} is incomplete: {dataset.attrs['rows_done']} of "
+                                     f"{dataset.shape[0]} rows", self.tmp_path)
+        try:
+            for dataset in self.file.values():
+                if "rows_done" in dataset.attrs:
+                    del dataset.attrs["rows_done"]
+            for key, value in attrs.items():
+                self.file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, default=str)
+            self.file.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            self.file.close()
+            os.fsync(self._lock)  # the bytes are on disk before the name says "complete"
+            os.replace(self.tmp_path, self.final_path)
+        except (OSError, RuntimeError) as exc:
+            raise _write_failed(exc, self.tmp_path, self.file) from None
+        self._unlock()
         return self.final_path
+
+    def wrote_nothing(self) -> bool:
+        """True when this run started the `.partial` and no row reached it (an error before the
+        first row): then there is nothing to resume."""
+        try:
+            return not self.resumed and not any(int(d.attrs.get("rows_done", 0)) for d in self.file.values())
+        except (OSError, RuntimeError, ValueError):
+            return False
+
+    def discard(self):
+        """Remove the `.partial` (nothing worth resuming was written), then unlock."""
+        self._close_file()
+        if self._lock is not None:
+            self.tmp_path.unlink(missing_ok=True)  # ours: we hold its lock
+        self._unlock()
 
     def close(self):
         """Leave the partial file in place (for resuming) after an interruption."""
-        if self.file.id.valid:
-            self.file.close()
+        try:
+            self._close_file()
+        finally:
+            self._unlock()
+
+    def _close_file(self):
+        if any(self.file is kept for kept in _FAILED_FILES):
+            return  # see _write_failed
+        try:
+            if self.file.id.valid:
+                self.file.close()
+        except (OSError, RuntimeError):
+            pass  # a full disk can fail the last flush too; the rows_done counters stay consistent
+
+    def _unlock(self):
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+
+def check_free_space(path, needed: int) -> None:
+    """Refuse at once, in one line, an output the file system has no room for (rows, x/y, slack)."""
+    free = shutil.disk_usage(Path(path).parent).free
+    needed += 1 << 16  # HDF5's own metadata
+    if free < needed:
+        raise OutputError(f"not enough space: the latents need about {needed / 2**20:.1f} MiB, "
+                          f"{free / 2**20:.1f} MiB are free", path)
+
+
+def incomplete_reason(path, expected_rows: dict[str, int] | None = None, fingerprint: dict | None = None):
+    """Why the latents file at `path` is not a finished result of this job, or None when it is:
+    it opens, holds every partition with all its rows (no unfinished counter) and, when given,
+    the expected row counts and the same fingerprint (source, model, pooling, rows)."""
+    from .data._hdf5 import h5py_read_only
+
+    try:
+        with h5py_read_only(path) as f:
+            names = [k for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset)]
+            if not names:
+                return "holds no 'all', 'valid' or 'train' latents"
+            unfinished = [k for k in names if "rows_done" in f[k].attrs]
+            if unfinished:
+                return f"is unfinished ({unfinished[0]!r} has {int(f[unfinished[0]].attrs['rows_done'])} of " \
+                       f"{f[unfinished[0]].shape[0]} rows)"
+            for name, n in (expected_rows or {}).items():
+                if name not in f or f[name].shape[0] != n:
+                    found = f[name].shape[0] if name in f else "no"
+                    return f"has {found} rows of {name!r}, {n} expected"
+            if fingerprint is not None:
+                stored = f.attrs.get("fingerprint")
+                if stored != json.dumps(fingerprint, sort_keys=True, default=str):
+                    return "holds the latents of another source, model or parameters"
+    except OSError as exc:
+        return f"cannot be read ({' '.join(str(exc).split())[:120]})"
+    return None
 
 
 def features_to_latents(source, out_dir) -> Path:

@@ -75,17 +75,28 @@ def files(kind: str) -> list[Path]:
 
 def data_sources() -> dict[str, Path]:
     """label -> path: the demo scan first, then the uploads."""
-    return {"Built-in demo scan (simulated nickel, 40 x 60 patterns)": DEMO_SCAN,
-            **{p.name: p for p in files("data")}}
+    return {"Built-in demo scan (simulated nickel, 40 x 60 patterns)": DEMO_SCAN, **labelled(files("data"))}
 
 
 def bandcontrast_tables() -> dict[str, Path | None]:
-    return {"none": None, f"{DEMO_BANDCONTRAST.name} (demo)": DEMO_BANDCONTRAST,
-            **{p.name: p for p in files("bandcontrast")}}
+    return {"none": None, f"{DEMO_BANDCONTRAST.name} (demo)": DEMO_BANDCONTRAST, **labelled(files("bandcontrast"))}
 
 
 def options_files() -> dict[str, Path | None]:
-    return {"none (use the checkpoint's own)": None, **{p.name: p for p in files("options")}}
+    return {"none (use the checkpoint's own)": None, **labelled(files("options"))}
+
+
+def labelled(paths: list[Path]) -> dict[str, Path]:
+    """label -> path, the file name as label; files of the same name (S3 `p/x.h5` and `q/x.h5`)
+    get `x.h5 (2)`, ... so that none hides another."""
+    labels: dict[str, Path] = {}
+    for path in paths:
+        label, number = path.name, 1
+        while label in labels:
+            number += 1
+            label = f"{path.name} ({number})"
+        labels[label] = path
+    return labels
 
 
 def read_options(path: Path | None) -> dict | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from latentcore.errors import LatentError
 from latentcore.storage import s3
 
 from . import files, state, widgets
@@ -58,15 +59,18 @@ def render(cache_dir=None) -> list[Path]:
         return []
     chosen = [by_key[k] for k in picked]
     settings = s3.S3Settings.from_env(listing["endpoint"] or None)
-    paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else state.workdir("s3"), settings)
-    for obj, path in zip(chosen, paths):
+
+    def keep(obj, path):  # each file joins the session as soon as it is here: a later failure loses none
         st.session_state.setdefault(ORIGINS, {})[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
         files.add_file(path)
-    st.success(f"Downloaded {len(paths)} file(s): " + ", ".join(p.name for p in paths))
+
+    paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else state.workdir("s3"), settings, keep)
+    if paths:
+        st.success(f"Downloaded {len(paths)} file(s): " + ", ".join(p.name for p in paths))
     return paths
 
 
-def download_with_progress(objects: list, cache_dir: Path, settings) -> list[Path]:
+def download_with_progress(objects: list, cache_dir: Path, settings, on_file=None) -> list[Path]:
     """Download one after another with one progress bar over all bytes. boto3 reports progress from
     its own threads, where Streamlit cannot draw: the transfer runs in a worker thread and this
     (script) thread redraws the bar from the shared byte count."""
@@ -81,8 +85,13 @@ def download_with_progress(objects: list, cache_dir: Path, settings) -> list[Pat
             while not future.done():
                 _draw(bar, finished + done[0], total, obj)
                 time.sleep(0.1)
-            with widgets.user_errors():
+            try:
                 paths.append(future.result())
+            except (LatentError, OSError) as exc:  # one line for this object; the others go on
+                st.error(widgets.error_line(exc), icon=":material/error:")
+            else:
+                if on_file:
+                    on_file(obj, paths[-1])
             finished += obj.size
             _draw(bar, finished, total, obj)
     bar.progress(1.0, text=f"Downloaded {human_size(finished)}")

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+from latentcore.storage import short_name
 
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 SOURCE, BANDCONTRAST, LATENTS, SELECTION, MODELS = "source", "bandcontrast", "latents", "selection", "models"
@@ -33,20 +34,42 @@ def workdir(sub: str = "") -> Path:
 
 
 def safe_name(name: str) -> str:
-    """An uploaded file's name, reduced to its last part with only harmless characters."""
+    """An uploaded file's name, reduced to its last part with only harmless characters, short
+    enough for any file system."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".")
-    return name or "upload"
+    return short_name(name) or "upload"
 
 
 def save_upload(uploaded, sub: str = "uploads") -> Path:
-    """Write an `st.file_uploader` file into the session's working directory (temporary name first)."""
-    target = workdir(sub) / safe_name(uploaded.name)
+    """Write an `st.file_uploader` file into the session's working directory (temporary name first)
+    under a name no other upload has (`a b.h5` and `a_b.h5` both become `a_b.h5`: the second is
+    `a_b-2.h5`), so that no upload replaces another."""
+    target = claim_name(workdir(sub), safe_name(uploaded.name))
     tmp = target.with_name(target.name + ".partial")
-    with open(tmp, "wb") as f:
-        for chunk in iter(lambda: uploaded.read(1 << 22), b""):
-            f.write(chunk)
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in iter(lambda: uploaded.read(1 << 22), b""):
+                f.write(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)  # the claimed (empty) name
+        raise
     return target
+
+
+def claim_name(folder: Path, name: str) -> Path:
+    """`folder/name`, or `stem-2.ext`, `stem-3.ext`...: the first that does not exist, created empty
+    (O_EXCL) so that two uploads at the same moment cannot claim it both."""
+    stem, suffix = name[:len(name) - len(Path(name).suffix)], Path(name).suffix
+    for number in range(1, 10_000):
+        path = folder / (name if number == 1 else f"{stem}-{number}{suffix}")
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return path
+        except FileExistsError:
+            continue
+    raise OSError(f"no free name for {name} in {folder}")
 
 
 def use_demo():

@@ -31,12 +31,20 @@ def sidebar_summary():
 
 @contextlib.contextmanager
 def user_errors():
-    """Show an engine error (bad file, bad checkpoint) as a message instead of a traceback."""
+    """Show an engine error (bad file, bad checkpoint, a file system refusal) as one line instead of
+    a traceback."""
     try:
         yield
-    except LatentError as exc:
-        st.error(str(exc), icon=":material/error:")
+    except (LatentError, OSError) as exc:
+        st.error(error_line(exc), icon=":material/error:")
         st.stop()
+
+
+def error_line(exc: BaseException) -> str:
+    """The one line the pages show for an error: the CLI's (latentcore.cli.error_line)."""
+    from latentcore.cli import error_line as cli_line
+
+    return cli_line(exc)
 
 
 def roi_sliders(x: np.ndarray, y: np.ndarray, key: str) -> tuple[float, float, float, float]:

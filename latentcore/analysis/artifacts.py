@@ -221,9 +221,9 @@ def read_report(path) -> dict:
         raise InputError("no such report", path)
     try:
         report = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"not a JSON report: {exc}", path) from exc
-    if not isinstance(report, dict) or "kind" not in report:
+    if not isinstance(report, dict) or not isinstance(report.get("kind"), str):
         raise InputError("not a latentcore report (no 'kind')", path)
     return report
 
@@ -235,22 +235,65 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
     report = read_report(report_path)
     if report["kind"] != "cluster":
         raise InputError(f"cannot rerun a report of kind {report['kind']!r} (only 'cluster')", report_path)
-    job_fields = dict(report["job"])
+    job_fields = _job_fields(report, report_path)
     for role in ("latents", "bandcontrast"):
-        job_fields[role] = str(_find_input(report["inputs"][role], report_path))
+        job_fields[role] = str(_find_input(_field(report, ("inputs", role), dict, report_path), report_path))
+    expected = _field(report, ("outputs", "assignments", "sha256"), str, report_path)
     new = run_cluster_job(ClusterJob(**job_fields), out_dir or report_path.parent, png=png, browser=browser)
-    identical = new["outputs"]["assignments"]["sha256"] == report["outputs"]["assignments"]["sha256"]
-    return {"report": new, "identical": identical}
+    return {"report": new, "identical": new["outputs"]["assignments"]["sha256"] == expected}
+
+
+def _field(report: dict, keys: tuple[str, ...], kind: type, report_path):
+    """report[k0][k1]... of the expected type, or one line naming the field."""
+    value = report
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not isinstance(value, kind):
+        raise InputError(f"field {'.'.join(keys)!r} must be a {kind.__name__}, got {type(value).__name__}",
+                         report_path)
+    return value
+
+
+# The job fields a report may carry, with their types (None allowed for the optional ones).
+_JOB_TYPES = {"latents": str, "bandcontrast": str, "method": str, "dim": int, "features": str, "params": dict,
+              "roi": (list, type(None)), "partition": (str, type(None))}
+
+
+def _job_fields(report: dict, report_path) -> dict:
+    job = _field(report, ("job",), dict, report_path)
+    fields = {}
+    for name, kind in _JOB_TYPES.items():
+        if name not in job and name in ("latents", "bandcontrast", "method"):
+            raise InputError(f"field 'job.{name}' is missing", report_path)
+        if name in job:
+            if not isinstance(job[name], kind) or isinstance(job[name], bool):
+                raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__})", report_path)
+            fields[name] = job[name]
+    roi = fields.get("roi")
+    if roi is not None and (len(roi) != 4 or not all(isinstance(v, (int, float)) for v in roi)):
+        raise InputError(f"field 'job.roi' must be four numbers x0,x1,y0,y1, got {roi!r}"[:200], report_path)
+    return fields
 
 
 def _find_input(record: dict, report_path: Path) -> Path:
-    """The recorded path, else a file of the same name beside the report; its hash must match."""
-    for candidate in (Path(record["path"]), report_path.parent / record["name"]):
-        if candidate.is_file():
-            digest = sha256_file(candidate)
-            if digest != record["sha256"]:
-                raise InputError(f"input changed since the report: SHA-256 {digest[:12]}... but the report "
-                                 f"recorded {record['sha256'][:12]}...", candidate)
+    """An input by its bare file name beside the report, else at the absolute path the report
+    recorded; either way its hash must match. A name with a folder part (`../x`) is refused, so
+    a report never makes rerun read a file it does not name plainly."""
+    name, recorded, digest = (record.get(k) for k in ("name", "path", "sha256"))
+    if not all(isinstance(v, str) and v for v in (name, recorded, digest)):
+        raise InputError("each input needs 'name', 'path' and 'sha256' strings", report_path)
+    if name in (".", "..") or Path(name).name != name or "\\" in name:
+        raise InputError(f"input name {name[:100]!r} must be a plain file name (no folders, no '..')", report_path)
+    beside = report_path.parent / name
+    recorded = Path(recorded)
+    if not recorded.is_absolute() or recorded.name != name:
+        raise InputError(f"input path {str(recorded)[:200]!r} must be absolute and end in its name {name!r}",
+                         report_path)
+    for candidate in (beside, recorded):
+        if candidate.is_file():  # regular files only: never a FIFO or a device
+            found = sha256_file(candidate)
+            if found != digest:
+                raise InputError(f"input changed since the report: SHA-256 {found[:12]}... but the report "
+                                 f"recorded {digest[:12]}...", candidate)
             return candidate
-    raise InputError(f"input {record['name']!r} not found at {record['path']} nor beside the report",
-                     report_path)
+    raise InputError(f"input {name!r} not found at {recorded} nor beside the report", report_path)

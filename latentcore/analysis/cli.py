@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from ..errors import InputError
@@ -104,6 +105,17 @@ def _register_bandcontrast(subparsers):
     p.set_defaults(func=run_bandcontrast)
 
 
+@contextlib.contextmanager
+def about_file(path):
+    """An analysis error that names no file is about `path`: say so in its one line."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        raise InputError(str(exc), path) from None
+
+
 # -- commands -----------------------------------------------------------------------------------
 
 def run_umap(args) -> int:
@@ -120,7 +132,8 @@ def run_umap(args) -> int:
         raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}", args.latents)
     rows, table = latents.stacked(partitions)
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
-    coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
+    with about_file(args.latents):
+        coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
     for i in range(coords.shape[1]):
         table[f"{args.method}_{i}"] = coords[:, i].astype(np.float32)
     if latents.x is not None and len(latents.partitions) == 1:
@@ -152,9 +165,10 @@ def run_maps(args) -> int:
         raise InputError("the latents have no x, y coordinates: maps need a scan", args.latents)
     rows = latents.partitions[partition]
     dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
-    roi = Roi.parse(args.roi) if args.roi else None
-    grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
-    maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
+    roi = Roi.parse(args.roi) if args.roi is not None else None  # --roi "" is an error, not 'no ROI'
+    with about_file(args.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
+        grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+        maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
     tag = f"{artifacts.dims_tag(dims)}_{roi_tag(roi)}"
     out = Path(args.out)
     names = {"maps": f"latent_maps__{tag}.npy", "figure": f"latent_maps__{tag}.png",
@@ -188,8 +202,22 @@ def run_cluster(args) -> int:
     return 0
 
 
+# option -> (lowest allowed value, whether the lowest is excluded): checked before any fit
+OPTION_BOUNDS = {"n_init": (1, False), "eps": (0, True), "min_samples": (1, False), "min_cluster_size": (2, False),
+                 "cluster_selection_epsilon": (0, False), "max_fit_samples": (0, False), "dim": (0, False)}
+
+
+def _check_bounds(args):
+    for option, (low, strict) in OPTION_BOUNDS.items():
+        value = getattr(args, option, None)
+        if value is not None and ((value <= low if strict else value < low) or value != value):  # NaN too
+            relation = "greater than" if strict else "at least"
+            raise InputError(f"--{option.replace('_', '-')} must be {relation} {low}, got {value}")
+
+
 def cluster_params(args) -> dict:
     """The method's parameters from the options given; an option for another method is an error."""
+    _check_bounds(args)
     params = {"random_state": args.seed, "standardise": not args.no_standardise}
     if args.max_fit_samples is not None:
         params["max_fit_samples"] = args.max_fit_samples or None
@@ -201,7 +229,7 @@ def cluster_params(args) -> dict:
             raise InputError(f"--{option.replace('_', '-')} does not apply to {args.method} "
                              f"(it is for {', '.join(methods)})")
         if option == "k":
-            name, value = ("n_components", _k_value(value)) if args.method == "gmm" else ("n_clusters", int(value))
+            name, value = ("n_components", _k_value(value)) if args.method == "gmm" else ("n_clusters", _positive_k(value))
         elif option == "k_range":
             value = _int_pair(value, "--k-range")
         params[name] = value
@@ -211,10 +239,17 @@ def cluster_params(args) -> dict:
 def _k_value(text: str):
     if text == "auto":
         return "auto"
+    return _positive_k(text)
+
+
+def _positive_k(text: str) -> int:
     try:
-        return int(text)
+        k = int(text)
     except ValueError:
-        raise InputError(f"--k must be an integer or 'auto', got {text!r}") from None
+        raise InputError(f"--k must be a positive integer (or 'auto' for gmm), got {text!r}") from None
+    if k < 1:
+        raise InputError(f"--k must be at least 1, got {k}")
+    return k
 
 
 def _int_pair(text: str, option: str) -> list[int]:
@@ -230,7 +265,7 @@ def _int_pair(text: str, option: str) -> list[int]:
 def _roi_list(text):
     from .maps import Roi
 
-    return Roi.parse(text).to_list() if text else None
+    return Roi.parse(text).to_list() if text is not None else None
 
 
 def run_bandcontrast(args) -> int:
@@ -240,7 +275,7 @@ def run_bandcontrast(args) -> int:
     table = read_bandcontrast(args.table)
     values, x, y = table["bandcontrast"].to_numpy(), table["x"].to_numpy(), table["y"].to_numpy()
     mask = kept_mask(values, x, y, threshold=args.threshold, keep=args.keep,
-                     roi=Roi.parse(args.roi) if args.roi else None)
+                     roi=Roi.parse(args.roi) if args.roi is not None else None)
     export_kept(args.out, x, y, mask, values)
     counts, edges = bandcontrast_histogram(values, bins=10)
     print("histogram: " + ", ".join(f"{edges[i]:.4g}-{edges[i + 1]:.4g}: {c}" for i, c in enumerate(counts)))

@@ -191,14 +191,19 @@ def parse_dims(text: str, n_dims: int) -> list[int]:
     for part in str(text).split(","):
         part = part.strip()
         try:
-            if "-" in part:
-                start, stop = (int(v) for v in part.split("-", 1))
-                dims.extend(range(start, stop + 1))
-            elif part:
-                dims.append(int(part))
+            bounds = [int(v) for v in part.split("-", 1)] if part else []
         except ValueError:
             raise InputError(f"dimensions must be integers or ranges like 0,3,5-7, got {text!r}") from None
+        dims.extend(_checked_range(part, *bounds, n_dims) if len(bounds) == 2 else bounds)
     return _check_dims(dims, n_dims)
+
+
+def _checked_range(part: str, start: int, stop: int, n_dims: int) -> range:
+    """Checked before it is expanded: `0-1000000` is one short error, not a million numbers."""
+    if not 0 <= start <= stop < n_dims:
+        raise InputError(f"dimension range {part!r} out of range: it must be increasing and within "
+                         f"0..{n_dims - 1} (the latents have {n_dims} dimensions)")
+    return range(start, stop + 1)
 
 
 # -- band contrast ------------------------------------------------------------------------------

@@ -2,6 +2,10 @@
 InputError naming the file and the problem."""
 from __future__ import annotations
 
+import os
+import stat
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import InputError
@@ -42,3 +46,82 @@ def infer_step(values) -> float | None:
     gaps = np.diff(unique)
     gaps = gaps[gaps > 1e-6 * max(1.0, float(np.abs(unique).max(initial=0.0)))]
     return float(gaps.min()) if gaps.size else None
+
+
+# Bytes of bookkeeping per row that exist whatever the item size (x, y, row indices, a latent
+# row...): a declared row count is checked against the memory budget before anything is allocated.
+ROW_BYTES = 64
+# gzip, the usual HDF5 filter, cannot compress more than about 1032:1: a dataset declaring more
+# bytes than this times what it stores holds unwritten (fill) rows, not data.
+MAX_COMPRESSION = 1100
+
+
+def memory_budget() -> int:
+    """Half of the machine's physical memory, in bytes."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError):
+        return 8 << 30
+
+
+def check_regular(path, what: str = "input") -> Path:
+    """Only regular files and folders are read: a FIFO, socket or device would block or never end."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError("no such file or folder" if what == "input" else f"no such {what} file", path) from None
+    except OSError as exc:
+        raise InputError(f"cannot access the {what}: {exc.strerror}", path) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise InputError(f"not a regular file or folder (a FIFO, socket or device is never read as {what})", path)
+    return path
+
+
+def check_rows_fit(n_rows: int, what: str, path) -> None:
+    """A declared number of rows the machine can index at all (coordinates, row ids, latents)."""
+    if n_rows * ROW_BYTES > memory_budget():
+        raise InputError(f"{what} declares {n_rows:,} rows, more than this machine's memory can index "
+                         f"({memory_budget() // ROW_BYTES:,} rows at most)", path)
+
+
+def check_data_dtype(dtype: np.dtype, what: str, path) -> None:
+    """Image data must be real numbers: complex values would lose their imaginary part."""
+    if dtype.kind == "c":
+        raise InputError(f"{what} holds complex numbers ({dtype}); only real-valued data can be read", path)
+    if dtype.kind not in "biuf":
+        raise InputError(f"{what} holds {dtype} values, not numbers", path)
+
+
+def check_grid(n_rows, n_columns, step_x, step_y, path) -> tuple[int, int, float, float]:
+    """A scan header's grid: positive integer sizes, positive finite steps."""
+    try:
+        sizes = int(n_rows), int(n_columns)
+        steps = float(step_x), float(step_y)
+    except (TypeError, ValueError):
+        raise InputError(f"scan header grid must be numbers, got n_rows={n_rows!r}, n_columns={n_columns!r}, "
+                         f"steps {step_x!r}, {step_y!r}", path) from None
+    if min(sizes) < 1:
+        raise InputError(f"scan header grid {sizes[0]} x {sizes[1]} must have at least one row and column", path)
+    if not all(np.isfinite(s) and s > 0 for s in steps):
+        raise InputError(f"scan header steps must be positive numbers, got {steps[0]!r}, {steps[1]!r}", path)
+    return (*sizes, *steps)
+
+
+def check_grid_shape(values, path) -> tuple[int, int]:
+    """A stored `grid_shape` (n_rows, n_columns): two positive integers the memory can hold."""
+    values = np.asarray(values).reshape(-1)
+    if values.size != 2 or values.dtype.kind not in "iu" or (values < 1).any():
+        raise InputError(f"grid_shape must be two positive integers, got {values.tolist()!r}"[:200], path)
+    check_rows_fit(int(values[0]) * int(values[1]), "grid_shape", path)
+    return int(values[0]), int(values[1])
+
+
+def check_coordinates(values, n: int, name: str, path) -> np.ndarray:
+    """Stored x or y: n finite numbers."""
+    values = np.asarray(values)
+    if values.dtype.kind not in "iuf" or values.ndim != 1:
+        raise InputError(f"{name!r} must be a 1-D array of numbers, got {values.dtype} {values.shape}", path)
+    values = check_length(values.astype(np.float64), n, repr(name), "the latents", path)
+    check_finite(values, repr(name), path)
+    return values

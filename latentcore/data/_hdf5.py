@@ -6,9 +6,11 @@ from typing import Callable
 
 import h5py
 import numpy as np
+from h5py import h5d, h5l, h5o
 
 from ..errors import InputError
-from ._checks import check_range, check_finite
+from ._checks import (MAX_COMPRESSION, check_data_dtype, check_finite, check_range, check_regular,
+                      check_rows_fit)
 from .base import Reader
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -30,11 +32,61 @@ def has_hdf5_signature(path) -> bool:
     return False
 
 
-def open_h5(path) -> h5py.File:
+def open_h5(path, **kwargs) -> h5py.File:
+    """Open an HDF5 file read-only, refusing any that would make HDF5 read another file (see
+    `refuse_foreign_storage`): files come from uploads and S3, and must not reach the server's."""
+    check_regular(path)
     try:
-        return h5py.File(path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS)
+        f = h5py_read_only(path, rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS, **kwargs)
     except OSError as exc:
         raise InputError(f"cannot open HDF5 file (truncated or corrupt?): {exc}", path) from exc
+    try:
+        refuse_foreign_storage(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def h5py_read_only(path, **kwargs) -> h5py.File:
+    """h5py.File(path, "r"), also when this process already has the file open with HDF5's file
+    locking off (a LatentsWriter's `.partial`, locked by flock instead): HDF5 refuses a second open
+    with other locking flags, so that one is retried with locking off too."""
+    try:
+        return h5py.File(path, "r", **kwargs)
+    except OSError as exc:
+        if "locking flag values don't match" not in str(exc):
+            raise
+        return h5py.File(path, "r", locking=False, **kwargs)
+
+
+def refuse_foreign_storage(f: h5py.File, path) -> None:
+    """InputError when any link or dataset of `f` points outside it: an external link, a dataset
+    with external storage, a virtual dataset (whose sources are other files). HDF5's own visits
+    list links and hard-linked objects without following external links, so nothing outside the
+    file is opened on the way (low-level calls: a few ms for a file of a hundred datasets)."""
+    def external_link(name, info):  # a value other than None stops the visit
+        return name if info.type == h5l.TYPE_EXTERNAL else None
+
+    def foreign_dataset(name, info):
+        if info.type != h5o.TYPE_DATASET:
+            return None
+        plist = h5d.open(f.id, name).get_create_plist()
+        if plist.get_layout() == h5d.VIRTUAL:
+            return name, "a virtual dataset"
+        return (name, "stored in external files") if plist.get_external_count() else None
+
+    try:
+        link = f.id.links.visit(external_link, info=True)
+        dataset = None if link else h5o.visit(f.id, foreign_dataset, info=True)
+    except (OSError, RuntimeError, KeyError) as exc:  # a damaged object header
+        raise InputError(f"cannot list the HDF5 file's contents (corrupt?): {exc}", path) from exc
+    if link:
+        raise InputError(f"refused: {link.decode(errors='replace')!r} is an external link; only data inside "
+                         "the file is read", path)
+    if dataset:
+        raise InputError(f"refused: dataset {dataset[0].decode(errors='replace')!r} is {dataset[1]}; only data "
+                         "inside the file is read", path)
 
 
 def sniff_h5(path, test: Callable[[h5py.File], bool]) -> bool:
@@ -109,9 +161,20 @@ class H5Reader(Reader):
         return self._file
 
     def require(self, name: str) -> h5py.Dataset:
+        """The data dataset `name`, checked before anything is allocated for it: real numbers, a
+        row count the memory can index, and declared bytes that the file really stores."""
         if name not in self.file or not isinstance(self.file[name], h5py.Dataset):
             raise InputError(f"not a {self.format_name} file: no dataset {name!r}", self.path)
-        return self.file[name]
+        dataset = self.file[name]
+        check_data_dtype(dataset.dtype, f"dataset {name!r}", self.path)
+        if dataset.ndim:
+            check_rows_fit(dataset.shape[0], f"dataset {name!r}", self.path)
+        declared = dataset.size * dataset.dtype.itemsize
+        stored = dataset.id.get_storage_size()
+        if declared > MAX_COMPRESSION * max(stored, 1) and declared > 1 << 20:
+            raise InputError(f"dataset {name!r} declares {dataset.shape} ({declared:,} bytes) but the file stores "
+                             f"only {stored:,} bytes of it: unwritten or truncated", self.path)
+        return dataset
 
     def read(self, partition: str, start: int, stop: int) -> np.ndarray:
         start, stop = check_range(self, partition, start, stop)

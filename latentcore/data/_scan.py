@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ._checks import check_finite, check_length, check_range, grid_coordinates
+from ._checks import check_finite, check_grid, check_length, check_range, grid_coordinates
 from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
 from .base import SourceInfo
 
@@ -139,9 +139,8 @@ class ScanReader(H5Reader):
 
     def _layout(self, f: h5py.File) -> ScanLayout:
         scan, patterns = self._find_patterns(f)
-        n_rows, n_columns, step_x, step_y = required_header(f[f"{scan}/EBSD/Header"], self.header, self.path)
-        return ScanLayout(scan, f"{scan}/{patterns}", int(n_rows), int(n_columns), float(step_x), float(step_y),
-                          **self._extras(scan))
+        grid = check_grid(*required_header(f[f"{scan}/EBSD/Header"], self.header, self.path), self.path)
+        return ScanLayout(scan, f"{scan}/{patterns}", *grid, **self._extras(scan))
 
     def _describe(self, f):
         self.layout = layout = self._layout(f)

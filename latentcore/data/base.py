@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..storage import resolve_path
+from ._checks import check_regular
 
 
 @dataclasses.dataclass
@@ -46,9 +47,7 @@ class Reader:
     description: ClassVar[str] = ""
 
     def __init__(self, path):
-        self.path = Path(path)
-        if not self.path.exists():
-            raise InputError("no such file or folder", self.path)
+        self.path = check_regular(path)
 
     # -- detection -------------------------------------------------------------------------
     @classmethod
@@ -154,9 +153,7 @@ def registered_readers() -> list[type[Reader]]:
 
 def detect_format(path) -> type[Reader]:
     """The reader whose `sniff` accepts the content; the extension breaks ties."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no such file or folder", path)
+    path = check_regular(path)  # a FIFO or device would hang the sniffers
     matches = [cls for cls in _REGISTRY if _safe_sniff(cls, path)]
     if not matches:
         known = ", ".join(sorted(cls.format_name for cls in _REGISTRY))

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..latents import read_byte_table
-from ._checks import check_length, infer_step
+from ._checks import check_coordinates, check_grid_shape, infer_step
 from ._hdf5 import H5Reader, byte_table_columns
 from .base import SourceInfo
 
@@ -38,7 +38,7 @@ class LatentsH5(H5Reader):
         counts = {p: f[p].shape[0] for p in present}
         step = self._load_xy(f, counts[present[0]])
         columns = [c for p in present for c in byte_table_columns(f, f"{p}_metadata", counts[p], self.path)]
-        grid = tuple(int(v) for v in f["grid_shape"][()]) if "grid_shape" in f else None
+        grid = check_grid_shape(f["grid_shape"][()], self.path) if "grid_shape" in f else None
         return SourceInfo(path=str(self.path), format=self.format_name, partitions=counts,
                           item_shape=(dims.pop(),), dtype=str(f[present[0]].dtype), is_features=True,
                           has_coordinates=self._xy is not None, grid_shape=grid, step=step,
@@ -49,8 +49,7 @@ class LatentsH5(H5Reader):
         self._xy = None
         if "x" not in f or "y" not in f:
             return None
-        self._xy = tuple(check_length(f[name][()].astype(np.float64), n, f"{name!r}", "the latents", self.path)
-                         for name in ("x", "y"))
+        self._xy = tuple(check_coordinates(f[name][()], n, name, self.path) for name in ("x", "y"))
         steps = [infer_step(values) for values in self._xy]
         return None if None in steps else tuple(steps)
 

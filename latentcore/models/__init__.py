@@ -43,7 +43,7 @@ def load_model(path, arch: str | None = None, options=None, remove_module: bool 
         raise CheckpointError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}", path)
     options = load_nenya_options(options) if options is not None else {}
     if not path.is_file():
-        raise CheckpointError("checkpoint not found", path)
+        raise CheckpointError("checkpoint not found (or not a regular file)", path)
     if is_torchscript_archive(path):
         if arch not in (None, "torchscript"):
             raise CheckpointError(f"is a TorchScript archive, not a {arch} checkpoint", path)
@@ -67,6 +67,8 @@ def load_nenya_options(options) -> dict:
     """Nenya's options as a plain dict, from a dict or a JSON file; unknown keys are kept, unused."""
     if isinstance(options, dict):
         return to_plain(options)
+    if not Path(options).is_file():  # a FIFO or folder would block or fail in open()
+        raise InputError("no such options JSON file (or not a regular file)", options)
     try:
         with open(options) as f:
             values = json.load(f)
@@ -140,8 +142,12 @@ def _checkpoint_options(checkpoint) -> dict:
 def _load_vae_model(checkpoint, path) -> LoadedModel:
     if not isinstance(checkpoint.get("config"), dict):
         raise CheckpointError("a VAE checkpoint needs its 'config' dict", path)
-    config = VAEConfig.from_dict(checkpoint["config"])
-    vae = ConvVAE(config)
+    try:
+        config = VAEConfig.from_dict(checkpoint["config"])
+        with torch.device("meta"):  # shapes only (a huge config allocates nothing); the weights are assigned
+            vae = ConvVAE(config)
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:  # empty, string or negative fields
+        raise CheckpointError(f"the VAE 'config' is not usable: {' '.join(str(exc).split())[:200]}", path) from None
     load_weights(vae, state_dict_of(checkpoint, path), path)
     crop = (checkpoint.get("preprocess") or {}).get("crop")  # recorded by the trainer
     return LoadedModel(name="vae", arch="vae", module=VAEEncoder(vae),

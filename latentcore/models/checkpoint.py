@@ -87,10 +87,31 @@ def _numpy_data_globals() -> list:
     return entries
 
 
+# torch.save and torch.jit.save store their members uncompressed: an archive that unpacks to much
+# more than its own size is a decompression bomb, refused before any member is read.
+MAX_UNPACKED_RATIO = 4
+UNPACKED_SLACK = 16 << 20
+
+
+def check_archive(path) -> None:
+    """CheckpointError when the zip's members declare more than MAX_UNPACKED_RATIO times the
+    file's size (plus a little): the sizes come from the zip's directory, nothing is unpacked."""
+    size = Path(path).stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(f"not a readable checkpoint archive: {exc}", path) from None
+    if unpacked > MAX_UNPACKED_RATIO * size + UNPACKED_SLACK:
+        raise CheckpointError(f"refused: the {size:,}-byte archive unpacks to {unpacked:,} bytes "
+                              f"(more than {MAX_UNPACKED_RATIO}x its size: a decompression bomb?)", path)
+
+
 def is_torchscript_archive(path) -> bool:
     """A `torch.jit.save` archive: a zip holding `constants.pkl` (torch.save archives have none)."""
     if not zipfile.is_zipfile(path):
         return False
+    check_archive(path)
     with zipfile.ZipFile(path) as archive:
         return any(name.rsplit("/", 1)[-1] == "constants.pkl" for name in archive.namelist())
 
@@ -129,6 +150,8 @@ def read_checkpoint(path, map_location="cpu"):
     path = Path(path)
     if not path.is_file():
         raise CheckpointError("checkpoint not found", path)
+    if zipfile.is_zipfile(path):
+        check_archive(path)
     try:
         unknown = globals_in_checkpoint(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure means "not a checkpoint"

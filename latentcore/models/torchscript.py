@@ -18,6 +18,9 @@ NORMALIZATIONS = ("none", "minmax", "standard")
 
 
 def load_torchscript(path, map_location="cpu") -> torch.nn.Module:
+    from .checkpoint import check_archive
+
+    check_archive(path)
     with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export, still supported
         warnings.simplefilter("ignore", DeprecationWarning)
         try:

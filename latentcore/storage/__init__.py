@@ -1,9 +1,9 @@
 """Where files live: local paths, atomic writes, hashing, and S3 (see s3.py)."""
 from pathlib import Path
 
-from .local import atomic_path, sha256_file
+from .local import atomic_path, lock_exclusive, make_folder, sha256_file, sha256_path, short_name
 
-__all__ = ["atomic_path", "sha256_file", "is_s3_uri", "resolve_path"]
+__all__ = ["atomic_path", "lock_exclusive", "make_folder", "sha256_file", "sha256_path", "short_name", "is_s3_uri", "resolve_path"]
 
 
 def is_s3_uri(value) -> bool:

@@ -1,10 +1,14 @@
-"""Local files: atomic writes (temporary name, rename when complete) and content hashes."""
+"""Local files: atomic writes (temporary name, rename when complete), exclusive locks on what a run
+writes, and content hashes of files and folders."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 from pathlib import Path
+
+from ..errors import OutputError, write_error
 
 
 @contextlib.contextmanager
@@ -15,7 +19,7 @@ def atomic_path(final_path, suffix=".partial", keep_on_error=False):
     temporary file survives an exception so that an interrupted run can resume from it.
     """
     final_path = Path(final_path)
-    final_path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(final_path.parent)
     tmp = final_path.with_name(final_path.name + suffix)
     try:
         yield tmp
@@ -26,10 +30,79 @@ def atomic_path(final_path, suffix=".partial", keep_on_error=False):
     os.replace(tmp, final_path)
 
 
+MAX_NAME_BYTES = 150  # file systems allow 255; room is left for suffixes such as `_latents.h5.partial`
+
+
+def short_name(name: str, limit: int = MAX_NAME_BYTES) -> str:
+    """`name` cut to at most `limit` UTF-8 bytes, keeping its extension, so that outputs derived from
+    it (`<stem>_latents.h5.partial`) are still valid file names."""
+    if len(name.encode()) <= limit:
+        return name
+    suffix = "".join(Path(name).suffixes[-2:])[:20]
+    stem = name[:len(name) - len(suffix)] if suffix else name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]  # distinct names stay distinct when cut
+    room = limit - len(suffix.encode()) - len(digest) - 1
+    return stem.encode()[:room].decode(errors="ignore") + "-" + digest + suffix
+
+
+def make_folder(folder) -> Path:
+    """Create an output folder, or say in one line why it cannot be."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError("the output folder is a file", folder) from None
+    except OSError as exc:
+        raise write_error(exc, folder, "cannot create the output folder") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError("cannot write into the output folder: permission denied", folder)
+    return folder
+
+
+def lock_exclusive(path) -> int:
+    """Open (creating if need be, never truncating) and exclusively lock `path` for this process;
+    returns the descriptor, which holds the lock until closed. Another holder: OutputError at once.
+
+    The lock is checked to sit on the file that the name points to now: a file renamed or removed
+    between our open and our lock (a run that just finished) is not a lock on this name."""
+    path = Path(path)
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_error(exc, path, "cannot create") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError("another run is writing this output now (its file is locked): wait for it to "
+                              "finish, or choose another output", path) from None
+        locked = os.fstat(fd)
+        try:
+            now = os.stat(path)
+        except FileNotFoundError:
+            now = None
+        if now is not None and (now.st_ino, now.st_dev) == (locked.st_ino, locked.st_dev):
+            return fd
+        os.close(fd)  # lost a race with a rename: open the new file under that name
+
+
 def sha256_file(path, chunk_size=1 << 22) -> str:
     """SHA-256 of a file's bytes, read in chunks so that memory does not grow with the file."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(chunk_size):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_path(path) -> str:
+    """SHA-256 of a file, or of a folder: its regular files' relative names and contents, in name
+    order (so an image folder has one content hash, like a file)."""
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and not p.is_symlink()):
+        digest.update(f"{file.relative_to(path).as_posix()}:{sha256_file(file)}\n".encode())
     return digest.hexdigest()

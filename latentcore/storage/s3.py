@@ -31,7 +31,7 @@ from botocore.config import Config
 from ..errors import InputError
 from ..latents import latents_path_for
 from . import is_s3_uri
-from .local import atomic_path
+from .local import atomic_path, short_name
 
 SCHEME = "s3://"
 MiB = 1 << 20
@@ -299,7 +299,7 @@ def default_cache_dir() -> Path:
 def safe_file_name(key: str) -> str:
     """The last key component as a harmless file name (no separators, never `.`/`..`/empty)."""
     name = key.replace("\\", "/").rsplit("/", 1)[-1]
-    name = re.sub(r"[\x00-\x1f]", "_", name).strip()
+    name = short_name(re.sub(r"[\x00-\x1f]", "_", name).strip())  # a 300-character key still fits a file name
     return name if name not in ("", ".", "..") else "object"
 
 
