@@ -91,7 +91,11 @@ def test_pair_clustering_on_an_roi_reruns_identically(scan_latents, bandcontrast
     report = json.loads((out / f"cluster_report__{tag}.json").read_text())
     assert report["job"]["roi"] == [0, 30, 0, 20] and report["job"]["dim"] == 1
     if method == "hdbscan":
-        assert report["sample"] == {"used": True, "size": 200, "total": 294, "seed": 0}
+        # min_samples 5 is below the floor a sample may scale it to: every row is fitted, as said
+        assert report["sample"] == {"used": False, "size": 294, "total": 294, "seed": 0}
+        assert report["fit"]["sample_grown_from"] == 200
+        assert report["fit"]["used"] == {"min_cluster_size": 20, "min_samples": 5, "cluster_selection_epsilon": 0.0}
+        assert report["fit_summary"].startswith("hdbscan fitted on all 294 rows")
     else:
         assert report["fit"]["n_components"] in (2, 3, 4) and set(report["fit"]["bic"]) == {"2", "3", "4"}
     csv = (out / f"cluster_assignments__{tag}.csv").read_bytes()
