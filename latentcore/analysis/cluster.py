@@ -19,7 +19,7 @@ sampled labels agree with a full fit's, ARI over every row, noise included):
 - Counts are never scaled below MIN_SCALED_SAMPLES / MIN_SCALED_CLUSTER_SIZE: the sample grows
   until they hold (up to every row, a full fit). Measured on 200k rows, HDBSCAN (4000, 100): scaled
   min_samples 25 -> ARI 0.99 against the full fit, 10 -> 0.99, 5 -> 0.96 with twice the noise,
-  2 -> 0.34 (38 % noise). Scaling (50, 10) down to (2, 1) made 16,269 clusters of 1M rows.
+  2 -> 0.34 (38 % noise). (Issue 11: scaling (50, 10) down to (2, 1) gave 16,269 clusters at 1M.)
 The result records whether a sample was used, its size and seed, and the parameters the fit used
 (`fit["used"]`); `describe_fit` says it in one sentence for the page, the CLI and the report.
 Clusters are renumbered by decreasing size (0 = largest); noise is -1.
@@ -207,8 +207,6 @@ def describe_fit(result: "ClusterResult") -> str:
     if result.method == "hdbscan":
         text += (f" (the given min_cluster_size {result.params['min_cluster_size']} and min_samples "
                  f"{result.params['min_samples']} times the sample fraction, the same density)")
-    elif result.method == "dbscan":
-        text += f" (each sampled row weighs {result.fit['sample_weight']:.4g} rows)"
     return text + f"; the other rows: {result.fit.get('assign', 'predict')}"
 
 
