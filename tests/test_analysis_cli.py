@@ -96,6 +96,7 @@ def test_pair_clustering_on_an_roi_reruns_identically(scan_latents, bandcontrast
         assert report["fit"]["sample_grown_from"] == 200
         assert report["fit"]["used"] == {"min_cluster_size": 20, "min_samples": 5, "cluster_selection_epsilon": 0.0}
         assert report["fit_summary"].startswith("hdbscan fitted on all 294 rows")
+        assert "A sampled (faster) fit needs min_samples >= 15 and min_cluster_size >= 74" in report["warnings"][0]
     else:
         assert report["fit"]["n_components"] in (2, 3, 4) and set(report["fit"]["bic"]) == {"2", "3", "4"}
         assert set(report["fit"]["aic"]) == {"2", "3", "4"}

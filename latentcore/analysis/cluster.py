@@ -118,6 +118,8 @@ def cluster(features, method: str, *, random_state: int = 0, standardise: bool =
     warnings = auto_k_warnings(fit) if method == "gmm" else _scaling_warnings(method, fit)
     if fit_size != max_fit_samples:
         fit["sample_grown_from"] = max_fit_samples  # so the scaled counts stay above their floors
+        if fit_size is None:
+            warnings.append(_full_fit_warning(method, len(scaled), max_fit_samples))
     all_params = {**resolved, "random_state": int(random_state), "standardise": bool(standardise),
                   "max_fit_samples": None if not max_fit_samples else int(max_fit_samples)}
     sample = {"used": fit_rows is not None, "size": len(scaled) if fit_rows is None else len(fit_rows),
@@ -192,6 +194,18 @@ def _scaling_warnings(method: str, fit: dict) -> list[str]:
         return [f"DBSCAN's eps is so wide that the fit sample was cut to fit in memory: a core point needs "
                 f"only {needed:.3g} sampled neighbours, so small clusters may be spurious; lower eps"]
     return []
+
+
+def _full_fit_warning(method: str, n: int, max_fit_samples: int) -> str:
+    """Why a density method fitted every row, and what would allow a sample (full fits are slow:
+    HDBSCAN (50, 10) on 1M pairs took 1107 s here)."""
+    fraction = max_fit_samples / n
+    needed = [f"min_samples >= {int(np.ceil(MIN_SCALED_SAMPLES / fraction))}"]
+    if method == "hdbscan":
+        needed.append(f"min_cluster_size >= {int(np.ceil(MIN_SCALED_CLUSTER_SIZE / fraction))}")
+    return (f"{method} fitted all {n:,} rows: scaled to a sample of {max_fit_samples:,} rows, its counts would "
+            f"fall below the floors that keep the result (min_samples {MIN_SCALED_SAMPLES}, min_cluster_size "
+            f"{MIN_SCALED_CLUSTER_SIZE}). A sampled (faster) fit needs {' and '.join(needed)}")
 
 
 def describe_fit(result: "ClusterResult") -> str:
