@@ -242,6 +242,29 @@ def ranking_bar(scores: pd.DataFrame, metric: str, *, dim_column: str = "dim", t
     return fig
 
 
+def criterion_curve(fit: dict, title: str = "") -> go.Figure:
+    """GMM auto-k: BIC and AIC against k (lower is better), the chosen k marked; a chosen k at the
+    edge of the range is said in the title. `fit` is `ClusterResult.fit` of an auto-k run."""
+    if "bic" not in fit or "aic" not in fit:
+        raise ValueError("the fit holds no criterion curve: only GMM with n_components='auto' has one")
+    ks = sorted(int(k) for k in fit["bic"])
+    fig = go.Figure()
+    for name, dash in (("bic", "solid"), ("aic", "dot")):
+        chosen = name == fit["criterion"]
+        fig.add_trace(go.Scatter(x=ks, y=[fit[name][str(k)] for k in ks], mode="lines+markers",
+                                 name=name.upper() + (" (used)" if chosen else ""),
+                                 line={"dash": dash, "color": PALETTE[0] if chosen else NOISE_GREY}))
+    best = fit["n_components"]
+    fig.add_trace(go.Scatter(x=[best], y=[fit[fit["criterion"]][str(best)]], mode="markers", name=f"chosen k = {best}",
+                             marker={"size": 14, "symbol": "circle-open", "color": PALETTE[3], "line": {"width": 3}}))
+    edge = fit.get("best_at_edge")
+    note = f": the chosen k is the {edge} end of the range, widen it" if edge else ""
+    fig.update_layout(title=title or f"GMM {fit['criterion'].upper()} by k (lower is better){note}",
+                      xaxis_title="k (components)", yaxis_title="criterion", template="plotly_white",
+                      width=560, height=340, xaxis={"dtick": 1})
+    return fig
+
+
 # -- PNG export ---------------------------------------------------------------------------------
 
 def browser_path() -> str | None:

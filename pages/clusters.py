@@ -26,11 +26,12 @@ features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key=
                          format_func={"pair": "(latent dimension, band contrast)",
                                       "latent": "whole latent vectors"}.get)
 method_params = params.cluster_params(method, "clusters")
+sigma = params.smooth_sigma("clusters")
 x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "clusters")
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
 
-job = compute.cluster_job(lat_key, bc_key, method, dim, features, method_params, roi)
+job = compute.cluster_job(lat_key, bc_key, method, dim, features, method_params, roi, sigma)
 job_json = compute.job_json(job)
 with widgets.user_errors():
     run = compute.cluster_run(lat_key, bc_key, job_json)
@@ -68,9 +69,7 @@ summary[0].metric("Clusters", report["n_clusters"])
 summary[1].metric("Noise points", f"{report['counts'].get('-1', 0):,}")
 summary[2].metric("Pixels", f"{len(rows):,}")
 summary[3].metric("Selected here", f"{int(selected_here.sum()):,}")
-if report["sample"]["used"]:
-    st.caption(f"Fitted on a seeded sample of {report['sample']['size']:,} of {report['sample']['total']:,} rows; "
-               "the rest were assigned by the method's own rule.")
+widgets.cluster_fit_notes(report, sigma)
 if chosen.size and st.button("Clear selection", key="clusters_clear"):
     state.clear_selection()
     st.rerun()

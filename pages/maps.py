@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore import figures
-from ui import compute, explore, extraction, loaders, plots, selection, state, widgets
+from ui import compute, explore, extraction, loaders, params, plots, selection, state, widgets
 
 st.title("Latent maps")
 lat_key = extraction.require_latents()
@@ -13,18 +13,20 @@ matrix, table = loaders.stacked_latents(lat_key)
 x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "maps")
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
-cols = st.columns([3, 1, 1])
+cols = st.columns([3, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), default=list(range(min(lat.dim, 8))), key="maps_dims")
 columns = cols[1].number_input("Maps per row", 1, 8, 4, key="maps_columns")
 nan_colour = cols[2].color_picker("Missing pixels", figures.NAN_COLOUR, key="maps_nan")
+sigma = params.smooth_sigma("maps", cols[3])
 if not dims:
     st.info("Pick at least one dimension.")
     st.stop()
 
 with widgets.user_errors():
-    maps, grid = compute.latent_maps(lat_key, tuple(dims), roi)
+    maps, grid = compute.latent_maps(lat_key, tuple(dims), roi, sigma)
 rows = compute.roi_rows(lat_key, roi)
-st.caption(f"ROI x {x0:g} to {x1:g}, y {y0:g} to {y1:g}: {len(rows):,} pixels on a {grid.n_rows} x {grid.n_columns} grid.")
+st.caption(f"ROI x {x0:g} to {x1:g}, y {y0:g} to {y1:g}: {len(rows):,} pixels on a {grid.n_rows} x {grid.n_columns} grid."
+           + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
 grid_fig = figures.latent_map_grid(maps, grid, dims, columns=int(columns), nan_colour=nan_colour, title="")
 grid_fig.update_layout(width=None, margin={"l": 10, "r": 10, "t": 40, "b": 10})
 st.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
@@ -61,7 +63,8 @@ with cols[1]:
         st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters pages).")
 
 st.subheader("Downloads")
-tag = f"latent_maps__dims{'_'.join(map(str, dims))}_" + ("full" if roi is None else "roi{:g}-{:g}_{:g}-{:g}".format(*roi))
+tag = (f"latent_maps__dims{'_'.join(map(str, dims))}_" + (f"smooth{sigma:g}_" if sigma else "")
+       + ("full" if roi is None else "roi{:g}-{:g}_{:g}-{:g}".format(*roi)))
 out = state.workdir("maps")
 cols = st.columns(2)
 cols[0].download_button("Maps (PNG)", lambda: compute.figure_png(grid_fig, str(out / f"{tag}.png")), file_name=f"{tag}.png",

@@ -102,7 +102,7 @@ def blobs(n, seed=0):
     ("gmm", {"n_components": 5}, 3000),
     ("kmeans", {"n_clusters": 5}, 3000),
     ("dbscan", {"eps": 0.1, "min_samples": 60}, 6000),
-    ("hdbscan", {"min_cluster_size": 400, "min_samples": 40}, 6000),
+    ("hdbscan", {"min_cluster_size": 400, "min_samples": 50}, 6000),
 ])
 def test_a_fit_on_a_sample_labels_every_row_like_the_full_fit(method, params, sample):
     points, _ = blobs(30_000)
@@ -115,7 +115,7 @@ def test_a_fit_on_a_sample_labels_every_row_like_the_full_fit(method, params, sa
     assert adjusted_rand_score(full.labels[clustered], sampled.labels[clustered]) > 0.97
     assert (full.labels == -1).mean() == pytest.approx((sampled.labels == -1).mean(), abs=0.02)
     if method == "hdbscan":  # parameters scaled to the sample, so they mean the same density
-        assert sampled.fit["fit_min_cluster_size"] == 80 and sampled.fit["fit_min_samples"] == 8
+        assert sampled.fit["used"] == {"min_cluster_size": 80, "min_samples": 10, "cluster_selection_epsilon": 0.0}
 
 
 def test_bad_input_is_refused_clearly(pca_latents, bandcontrast):
@@ -143,3 +143,51 @@ def test_dbscan_with_a_wide_eps_fits_a_smaller_sample_instead_of_running_out_of_
     assert result.n_clusters >= 1 and len(result.labels) == 30_000
     again = cluster(points, "dbscan", eps=1.0, min_samples=100, max_fit_samples=None)
     np.testing.assert_array_equal(result.labels, again.labels)
+
+
+def test_hdbscan_reports_the_parameters_its_sampled_fit_used():
+    import hdbscan
+
+    from latentcore.analysis.cluster import _standardise, describe_fit, sample_rows
+
+    points, _ = blobs(30_000)
+    result = cluster(points, "hdbscan", min_cluster_size=400, min_samples=50, max_fit_samples=6000)
+    used = result.fit["used"]
+    assert used == {"min_cluster_size": 80, "min_samples": 10, "cluster_selection_epsilon": 0.0}
+    assert result.params["min_cluster_size"] == 400 and result.params["min_samples"] == 50  # what was asked
+    # the reported parameters, fitted directly on the reported sample, give the same labels there
+    fitted = sample_rows(30_000, result.sample["size"], result.sample["seed"])
+    direct = hdbscan.HDBSCAN(**used).fit(_standardise(points)[fitted]).labels_
+    assert adjusted_rand_score(direct, result.labels[fitted]) == 1.0
+    assert "sample of 6,000 of 30,000 rows with min_cluster_size 80, min_samples 10" in describe_fit(result)
+
+
+def test_hdbscan_never_scales_counts_below_their_floor_the_sample_grows_instead():
+    points, _ = blobs(30_000)
+    result = cluster(points, "hdbscan", min_cluster_size=400, min_samples=20, max_fit_samples=3000)
+    # min_samples 20 x 3000/30000 would be 2: the sample grows to 15,000 rows, where it is 10
+    assert result.sample["size"] == 15_000 and result.fit["sample_grown_from"] == 3000
+    assert result.fit["used"]["min_samples"] == 10 and result.fit["used"]["min_cluster_size"] == 200
+    assert result.n_clusters == 5
+    small = cluster(points[:2000], "hdbscan", min_cluster_size=30, min_samples=5, max_fit_samples=1000)
+    assert not small.sample["used"] and small.fit["used"]["min_samples"] == 5  # below the floor: never scaled
+
+
+def test_gmm_auto_k_exposes_both_criteria_and_warns_when_the_best_k_is_at_the_edge():
+    from latentcore.figures import criterion_curve
+
+    points, _ = blobs(6000)  # five blobs
+    edge = cluster(points, "gmm", n_components="auto", k_range=[2, 4])
+    assert edge.fit["n_components"] == 4 and edge.fit["best_at_edge"] == "upper"
+    assert len(edge.warnings) == 1 and "upper end of the range 2-4" in edge.warnings[0]
+    inside = cluster(points, "gmm", n_components="auto", k_range=[2, 8])
+    assert inside.fit["best_at_edge"] is None and inside.warnings == []
+    for name in ("bic", "aic"):
+        assert sorted(map(int, inside.fit[name])) == list(range(2, 9))
+    assert inside.fit["n_components"] == min(range(2, 9), key=lambda k: inside.fit["bic"][str(k)])
+
+    fig = criterion_curve(edge.fit)
+    bic = next(t for t in fig.data if t.name.startswith("BIC"))
+    assert list(bic.x) == [2, 3, 4] and list(bic.y) == [edge.fit["bic"][k] for k in ("2", "3", "4")]
+    assert "upper end of the range" in fig.layout.title.text
+    assert fig.data[-1].x[0] == 4  # the chosen k is marked

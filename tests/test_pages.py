@@ -169,6 +169,14 @@ def test_maps_roi_sliders_and_dimension_picker():
     assert len([t for t in grid["data"] if t["type"] == "heatmap"]) == 7
 
 
+def test_maps_smoothing_is_applied_and_said():
+    at = go(extracted(new_app()), "maps")
+    raw = chart_specs(at)[0]["data"][0]["z"]
+    at.number_input(key="maps_smooth").set_value(1.5).run()
+    assert "Smoothed: Gaussian of sigma 1.5 grid steps" in texts(at.caption)
+    assert chart_specs(at)[0]["data"][0]["z"] != raw
+
+
 def test_maps_selected_pixel_shows_its_pattern_and_latent():
     at = go(extracted(new_app()), "maps")
     assert "No pixel selected yet" in texts(at.caption)
@@ -193,6 +201,22 @@ def test_clusters_method_parameters_and_roi_change_the_result():
     assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",
                      "cluster_report__kmeans_dim0_roi0-88.5_0-29.json",
                      "cluster_latent_bc__kmeans_dim0_roi0-88.5_0-29.png"]
+
+
+def test_clusters_smoothing_auto_k_curve_and_the_parameters_used_are_shown():
+    at = go(extracted(new_app()), "clusters")
+    at.radio(key="clusters_features").set_value("latent").run()
+    at.number_input(key="clusters_smooth").set_value(1.0).run()
+    assert "kmeans" not in texts(at.caption) and "sigma 1 grid steps" in texts(at.caption)
+    assert [b.proto.label for b in at.get("download_button")][0] == \
+        "cluster_assignments__gmm_latents_smooth1_full.csv"
+    at.checkbox(key="clusters_auto").check().run()
+    at.slider(key="clusters_krange").set_value((2, 3)).run()  # six grains: the best k is the top of 2-3
+    assert "upper end of the range 2-3" in texts(at.warning)
+    curve = chart_specs(at)[-1]
+    assert [t["x"] for t in curve["data"][:2]] == [[2, 3], [2, 3]] and "chosen k = 3" in curve["data"][2]["name"]
+    at.selectbox(key="clusters_method").select("hdbscan").run()
+    assert "hdbscan fitted on all 2,400 rows with min_cluster_size 50, min_samples 10" in texts(at.caption)
 
 
 def test_clusters_selection_is_highlighted_in_both_panels():

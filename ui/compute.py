@@ -28,23 +28,25 @@ def roi_rows(lat_key: tuple, roi: tuple | None) -> np.ndarray:
 
 
 @st.cache_data(show_spinner="Building the maps...", max_entries=16)
-def latent_maps(lat_key: tuple, dims: tuple[int, ...], roi: tuple | None):
-    """(maps (len(dims), rows, cols) float32, Grid) over the ROI."""
+def latent_maps(lat_key: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
+    """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
+    when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
     from latentcore.analysis.maps import Roi, spatial_maps
+    from latentcore.analysis.smoothing import smooth_maps
 
     lat = loaders.latents(lat_key)
     rows = next(iter(lat.partitions.values()))
     maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
-    return maps, grid
+    return smooth_maps(maps, smooth), grid
 
 
 # -- clustering ---------------------------------------------------------------------------------
 
-def cluster_job(lat_key, bc_key, method, dim, features, params, roi):
+def cluster_job(lat_key, bc_key, method, dim, features, params, roi, smooth: float = 0.0):
     from latentcore.analysis.artifacts import ClusterJob
 
     return ClusterJob(latents=lat_key[0], bandcontrast=bc_key[0], method=method, dim=int(dim),
-                      features=features, params=params, roi=list(roi) if roi else None)
+                      features=features, params=params, roi=list(roi) if roi else None, smooth=smooth)
 
 
 @st.cache_data(show_spinner="Clustering...", max_entries=16)
@@ -52,7 +54,7 @@ def cluster_run(lat_key: tuple, bc_key: tuple, job_json: str) -> dict:
     """The page's clustering: the same inputs and call as the downloadable artifacts, so the
     picture and the CSV agree. Returns x, y, latent, bandcontrast, labels, rows, report."""
     from latentcore.analysis.artifacts import ClusterJob, load_cluster_inputs
-    from latentcore.analysis.cluster import cluster
+    from latentcore.analysis.cluster import cluster, describe_fit
 
     job = ClusterJob(**json.loads(job_json))
     inputs = load_cluster_inputs(job)
@@ -60,7 +62,7 @@ def cluster_run(lat_key: tuple, bc_key: tuple, job_json: str) -> dict:
     rows = roi_rows(lat_key, tuple(job.roi) if job.roi else None)
     return {"x": inputs.x.astype(np.float32), "y": inputs.y.astype(np.float32),
             "latent": inputs.latent.astype(np.float32), "bandcontrast": inputs.bandcontrast.astype(np.float32),
-            "labels": result.labels, "rows": rows, "report": result.to_dict()}
+            "labels": result.labels, "rows": rows, "report": {**result.to_dict(), "fit_summary": describe_fit(result)}}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -28,3 +28,11 @@ def cluster_params(method: str, key: str) -> dict:
     return {"min_cluster_size": cols[0].number_input("min cluster size", 2, 100_000, defaults["min_cluster_size"],
                                                      key=f"{key}_mcs"),
             "min_samples": cols[1].number_input("min samples", 1, 10_000, defaults["min_samples"], key=f"{key}_ms")}
+
+
+def smooth_sigma(key: str, container=st) -> float:
+    """Gaussian sigma over the scan grid (grid steps), 0 = off; `latentcore.analysis.smoothing`."""
+    return float(container.number_input(
+        "Smooth over the scan grid (sigma, grid steps)", 0.0, 10.0, 0.0, step=0.5, format="%.1f",
+        key=f"{key}_smooth", help="A Gaussian over neighbouring pixels (0 = off). NaN-aware: pixels without a value "
+                                  "and pixels outside the ROI take no part."))

@@ -111,3 +111,18 @@ def download_artifacts(paths, key: str):
     for cell, path in zip(st.columns(max(len(paths), 1)), paths):
         with cell:
             download_file(path.name, path, key=f"{key}_{path.name}", mime=MIME.get(path.suffix, "application/octet-stream"))
+
+
+def cluster_fit_notes(report: dict, smooth: float) -> None:
+    """What the clustering actually did: rows and parameters used, smoothing, warnings, and GMM's
+    criterion curve when k was chosen automatically."""
+    from latentcore import figures
+
+    smoothed = (f" Features smoothed over the scan grid with a Gaussian of sigma {smooth:g} grid steps; the scatter "
+                "shows the raw values.") if smooth else ""
+    st.caption(f"Fit: {report['fit_summary']}.{smoothed}")
+    for warning in report.get("warnings", []):
+        st.warning(warning, icon=":material/warning:")
+    if "bic" in report["fit"]:
+        st.plotly_chart(figures.criterion_curve(report["fit"]), key="clusters_criterion_curve",
+                        config={"displaylogo": False})

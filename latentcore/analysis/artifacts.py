@@ -5,7 +5,8 @@ A cluster run writes, atomically, into one folder:
 - `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
   (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
 - `cluster_latent_bc__{tag}.png`: the two cluster panels.
-`tag` encodes method, features/dimension and ROI, e.g. `gmm_dim3_roi0-30_0-20`.
+`tag` encodes method, features/dimension, smoothing and ROI, e.g. `gmm_dim3_roi0-30_0-20`,
+`kmeans_latents_smooth1_full`.
 
 `rerun(report)` checks that the inputs still have their recorded hashes, runs the same job with
 the recorded parameters and says whether the assignments came out byte-identical.
@@ -86,10 +87,12 @@ def dims_tag(dims) -> str:
     return "dims" + "_".join(runs)
 
 
-def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "pair") -> str:
-    """`gmm_dim3_roi0-30_0-20`; whole latent vectors: `gmm_latents_full`, their UMAP: `gmm_umap_full`."""
+def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "pair", smooth: float = 0.0) -> str:
+    """`gmm_dim3_roi0-30_0-20`; whole latent vectors: `gmm_latents_full`, their UMAP: `gmm_umap_full`;
+    smoothed with sigma 1: `gmm_latents_smooth1_full`."""
     what = f"dim{int(dim)}" if features == "pair" else {"latent": "latents", "umap": "umap"}[features]
-    return f"{method}_{what}_{roi_tag(roi)}"
+    smoothed = f"_smooth{float(smooth):g}" if smooth else ""
+    return f"{method}_{what}{smoothed}_{roi_tag(roi)}"
 
 
 def cluster_names(tag: str) -> dict:
@@ -111,10 +114,14 @@ class ClusterJob:
     params: dict = dataclasses.field(default_factory=dict)  # method parameters (+ random_state...)
     roi: list | None = None  # [x0, x1, y0, y1] inclusive
     partition: str | None = None  # latents partition (scans: "all")
+    smooth: float = 0.0  # Gaussian sigma in grid steps over the scan grid before clustering (0: none)
 
     def __post_init__(self):
+        from .smoothing import check_sigma
+
         if self.features not in FEATURE_KINDS:
             raise InputError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
+        self.smooth = check_sigma(self.smooth)
 
     @property
     def roi_box(self) -> Roi | None:
@@ -122,12 +129,13 @@ class ClusterJob:
 
     @property
     def tag(self) -> str:
-        return cluster_tag(self.method, self.dim, self.roi_box, self.features)
+        return cluster_tag(self.method, self.dim, self.roi_box, self.features, self.smooth)
 
 
 @dataclasses.dataclass
 class ClusterInputs:
-    """The rows a job clusters: coordinates, the chosen latent column, band contrast, features."""
+    """The rows a job clusters: coordinates, the chosen latent column and band contrast (raw, as the
+    CSV holds them), and the features clustered (smoothed over the grid when the job says so)."""
 
     x: np.ndarray
     y: np.ndarray
@@ -162,15 +170,26 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         table = slice_to_roi(table, roi, len(rows), f"the latents' rows in the ROI ({Path(job.latents).name})")
     bandcontrast = align_to_coordinates(table, x, y)
     pairs = pair_features(rows, job.dim, bandcontrast)
-    if job.features == "pair":
-        features = pairs
-    elif job.features == "latent":
-        features = rows
-    else:
-        from .embedding import embed
-
-        features = embed(rows, method="umap", random_state=int(job.params.get("random_state", 0)))
+    features = _features(job, rows, bandcontrast, x, y)
     return ClusterInputs(x, y, pairs[:, 0], bandcontrast, features)
+
+
+def _features(job: ClusterJob, rows, bandcontrast, x, y) -> np.ndarray:
+    """The job's features; with `smooth`, the latents and band contrast are smoothed over the grid of
+    these (ROI) rows first, so the UMAP of smoothed latents is what `umap` clusters."""
+    from .cluster import pair_features
+    from .smoothing import smooth_rows
+
+    if job.smooth:
+        smoothed = smooth_rows(np.column_stack([rows, bandcontrast]), x, y, job.smooth)
+        rows, bandcontrast = smoothed[:, :-1], smoothed[:, -1]
+    if job.features == "pair":
+        return pair_features(rows, job.dim, bandcontrast)
+    if job.features == "latent":
+        return rows
+    from .embedding import embed
+
+    return embed(rows, method="umap", random_state=int(job.params.get("random_state", 0)))
 
 
 def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
@@ -183,8 +202,9 @@ def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
 def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto") -> dict:
     """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report."""
     from ..figures import cluster_panels, write_png
-    from .cluster import cluster
+    from .cluster import cluster, describe_fit
     from .maps import Grid
+    from .smoothing import smoothing_record
 
     inputs = load_cluster_inputs(job)
     result = cluster(inputs.features, job.method, **job.params)
@@ -202,6 +222,9 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
         "job": {**dataclasses.asdict(job), "params": result.params},
         "method": result.method, "params": result.params, "fit": result.fit,
         "counts": result.counts, "n_clusters": result.n_clusters, "sample": result.sample,
+        "fit_summary": describe_fit(result), "warnings": result.warnings,
+        "smoothing": {**smoothing_record(job.smooth), "applies_to": "the clustered features; the CSV's latent "
+                      "and bandcontrast columns hold the raw values"},
         "n_rows": int(len(result.labels)),
         "inputs": {"latents": input_record(job.latents), "bandcontrast": input_record(job.bandcontrast)},
         "versions": package_versions(VERSION_PACKAGES),

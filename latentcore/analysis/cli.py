@@ -1,9 +1,9 @@
 """Analysis commands: `umap`, `maps`, `cluster`, `bandcontrast`, `rerun` (`rank` lives in rank's module).
 
     python -m latentcore umap LATENTS [--out table.parquet|csv] [--method umap|pca]
-    python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] --out DIR
+    python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
     python -m latentcore cluster LATENTS --bandcontrast CSV [--dim K] --method gmm|kmeans|dbscan|hdbscan
-                                 [params] [--roi x0,x1,y0,y1] --out DIR
+                                 [--features pair|latent|umap] [params] [--roi x0,x1,y0,y1] [--smooth SIGMA] --out DIR
     python -m latentcore bandcontrast CSV [--threshold T] [--keep above|below] [--roi ...] --out kept.csv|npy
     python -m latentcore rerun cluster_report__TAG.json [--out DIR]
 """
@@ -61,6 +61,7 @@ def _register_maps(subparsers):
     p.add_argument("--dims", help="e.g. 0,3,5-7 (default: all)")
     p.add_argument("--partition", help="latents partition (default: the first)")
     p.add_argument("--nan-colour", default="#ffffff", help="colour of pixels without a latent")
+    _add_smooth_option(p)
     p.add_argument("--no-png", action="store_true")
     p.set_defaults(func=run_maps)
 
@@ -74,6 +75,7 @@ def _register_cluster(subparsers):
     p.add_argument("--features", choices=("pair", "latent", "umap"), default="pair",
                    help="pair: (dim, band contrast); latent: whole latent vectors; umap: their 2-D UMAP")
     p.add_argument("--roi", help="x0,x1,y0,y1 (inclusive)")
+    _add_smooth_option(p)
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--partition", help="latents partition (default: the first)")
     p.add_argument("--k", help="gmm: components or 'auto'; kmeans: clusters")
@@ -92,6 +94,12 @@ def _register_cluster(subparsers):
     p.add_argument("--no-standardise", action="store_true")
     p.add_argument("--no-png", action="store_true")
     p.set_defaults(func=run_cluster)
+
+
+def _add_smooth_option(parser):
+    parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                        help="Gaussian over the scan grid first, sigma in grid steps (NaN-aware, inside the ROI; "
+                             "default 0: none)")
 
 
 def _register_bandcontrast(subparsers):
@@ -156,6 +164,7 @@ def run_maps(args) -> int:
     from ..latents import read_latents
     from . import artifacts
     from .maps import Grid, Roi, parse_dims, roi_tag, spatial_maps
+    from .smoothing import check_sigma, smooth_maps, smoothing_record
 
     latents = read_latents(args.latents)
     partition = args.partition or next(iter(latents.partitions))
@@ -169,18 +178,23 @@ def run_maps(args) -> int:
     with about_file(args.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
         grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
         maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
-    tag = f"{artifacts.dims_tag(dims)}_{roi_tag(roi)}"
+    sigma = check_sigma(args.smooth)
+    maps = smooth_maps(maps, sigma)  # on the ROI's grid: pixels outside the ROI are NaN there, never mixed in
+    smoothed = f"_smooth{sigma:g}" if sigma else ""
+    tag = f"{artifacts.dims_tag(dims)}{smoothed}_{roi_tag(roi)}"
     out = Path(args.out)
     names = {"maps": f"latent_maps__{tag}.npy", "figure": f"latent_maps__{tag}.png",
              "report": f"latent_maps__{tag}.json"}
     artifacts.write_npy(out / names["maps"], maps)
     engine = None
     if not args.no_png:
-        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=f"latent maps ({tag})")
+        title = f"latent maps ({tag})" + (f", Gaussian-smoothed sigma {sigma:g} grid steps" if sigma else "")
+        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=title)
         engine = write_png(fig, out / names["figure"])
     artifacts.write_json(out / names["report"], {
         "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
         "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "shape": list(maps.shape),
+        "smoothing": smoothing_record(sigma),
         "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": package_versions(artifacts.VERSION_PACKAGES),
         "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
     print(f"wrote {out / names['maps']} {tuple(maps.shape)}" + (f" and {names['figure']} ({engine})" if engine else ""))
@@ -192,11 +206,13 @@ def run_cluster(args) -> int:
 
     job = ClusterJob(latents=args.latents, bandcontrast=args.bandcontrast, method=args.method, dim=args.dim,
                      features=args.features, params=cluster_params(args),
-                     roi=_roi_list(args.roi), partition=args.partition)
+                     roi=_roi_list(args.roi), partition=args.partition, smooth=args.smooth)
     report = run_cluster_job(job, args.out, png=not args.no_png)
-    sample = report["sample"]
-    note = f"; fitted on a sample of {sample['size']} of {sample['total']} rows" if sample["used"] else ""
-    print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{note}")
+    smoothed = f", features smoothed with sigma {job.smooth:g} grid steps" if job.smooth else ""
+    print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{smoothed}")
+    print(report["fit_summary"])
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
     print(f"wrote {Path(args.out) / report['outputs']['assignments']['name']} and "
           f"{report['outputs']['report']['name']}")
     return 0
