@@ -279,7 +279,7 @@ def _field(report: dict, keys: tuple[str, ...], kind: type, report_path):
 
 # The job fields a report may carry, with their types (None allowed for the optional ones).
 _JOB_TYPES = {"latents": str, "bandcontrast": str, "method": str, "dim": int, "features": str, "params": dict,
-              "roi": (list, type(None)), "partition": (str, type(None))}
+              "roi": (list, type(None)), "partition": (str, type(None)), "smooth": (int, float)}
 
 
 def _job_fields(report: dict, report_path) -> dict:
