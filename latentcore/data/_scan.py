@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import InputError
 from ._checks import check_finite, check_length, grid_coordinates
 from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
-from .base import SourceInfo
+from .base import SourceInfo, normalise_units
 
 
 @dataclasses.dataclass
@@ -26,6 +26,7 @@ class ScanLayout:
     y: str | None = None
     maps_group: str | None = None  # group of per-point maps (IQ, CI, Band Contrast, ...)
     not_maps: tuple[str, ...] = ()  # datasets of that group that are not maps
+    map_names: tuple[str, ...] = ()  # the quality maps offered as band contrast, preferred first
 
 
 def required_header(group: h5py.Group, names: tuple[str, ...], path) -> list:
@@ -83,7 +84,20 @@ class ScanReader(H5Reader):
             path=str(self.path), format=self.format_name, partitions={"all": n},
             item_shape=(1, *patterns.shape[1:]), dtype=str(patterns.dtype), has_coordinates=True,
             grid_shape=(layout.n_rows, layout.n_columns), step=(layout.step_x, layout.step_y),
-            extra={"scan": layout.scan, "coordinates": "stored" if self._has_stored_xy(f) else "grid"})
+            extra={"scan": layout.scan, "coordinates": "stored" if self._has_stored_xy(f) else "grid"},
+            units=self._units(f, layout))
+
+    def _units(self, f, layout) -> str | None:
+        """The unit a header's step datasets declare in a `Unit`-like attribute, else None (microns)."""
+        header = f[f"{layout.scan}/EBSD/Header"]
+        for name in self.header[2:]:
+            item = header.get(name)
+            for key in ("Unit", "Units", "unit", "units"):
+                if isinstance(item, h5py.Dataset) and key in item.attrs:
+                    found = normalise_units(np.asarray(item.attrs[key]).reshape(-1)[0])
+                    if found and found != "px":
+                        return found
+        return None
 
     def _dataset_name(self, partition):
         return self.layout.patterns
@@ -104,7 +118,10 @@ class ScanReader(H5Reader):
             xy.append(values)
         return tuple(xy)
 
-    def scan_maps(self):
+    def point_maps(self):
         if not self.layout.maps_group or self.layout.maps_group not in self.file:
             return {}
-        return per_point_maps(self.file[self.layout.maps_group], self.count("all"), self.layout.not_maps)
+        maps = per_point_maps(self.file[self.layout.maps_group], self.count("all"), self.layout.not_maps)
+        if not self.layout.map_names:
+            return maps
+        return {name: maps[name] for name in self.layout.map_names if name in maps}
