@@ -363,7 +363,7 @@ def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:
 
     width = width or fig.layout.width or 900
     height = height or fig.layout.height or 600
-    canvas = plt.figure(figsize=(width / 100, height / 100), dpi=100 * scale)
+    canvas = plt.figure(figsize=(width / 100, height / 100), dpi=100 * scale)  # int(width * scale) pixels, as kaleido
     axes = {}
     try:
         for trace in fig.data:
