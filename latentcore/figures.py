@@ -174,12 +174,18 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     fig = make_subplots(n_rows, columns, subplot_titles=[f"dim {d}" for d in dims],
                         horizontal_spacing=0.12 if columns > 1 else 0.1, vertical_spacing=0.1 if n_rows > 1 else 0.1)
     unit = display_units(units)
+    panel_height = 240 * min(2.0, maps.shape[1] / max(maps.shape[2], 1)) + 90  # follow the scan's aspect
+    width, height = max(480, 330 * columns), int(max(320, panel_height * n_rows + 100))
+    aspect = grid.n_rows * grid.step_y / (grid.n_columns * grid.step_x)
+    margin = {"l": 60, "r": 70, "t": 90 if title else 50, "b": 50}
+    plot_width, plot_height = width - margin["l"] - margin["r"], height - margin["t"] - margin["b"]
     for i, (dim, values) in enumerate(zip(dims, maps)):
         suffix = "" if i == 0 else str(i + 1)
         xa, ya = fig.layout[f"xaxis{suffix}"], fig.layout[f"yaxis{suffix}"]
+        shown = (xa.domain[1] - xa.domain[0]) * plot_width * aspect / plot_height  # the map's height (square pixels)
         bar = {"title": {"text": value_name, "side": "right", "font": {"size": 10}}, "thickness": 10,
                "x": xa.domain[1] + 0.005, "xanchor": "left", "y": sum(ya.domain) / 2, "yanchor": "middle",
-               "len": ya.domain[1] - ya.domain[0], "tickfont": {"size": 9}}
+               "len": min(ya.domain[1] - ya.domain[0], shown), "tickfont": {"size": 9}}
         fig.add_trace(go.Heatmap(z=values[::stride, ::stride], x=grid.x_values[::stride].astype(np.float32),
                                  y=grid.y_values[::stride].astype(np.float32), colorscale=colorscale,
                                  showscale=True, colorbar=bar, name=f"dim {dim}",
@@ -196,9 +202,8 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
                                 "map); downloads hold every pixel", xref="paper", yref="paper", x=0, y=-0.02,
                            yanchor="top", showarrow=False, font={"size": 10})
     # heatmaps leave NaN cells transparent: the plot background is the NaN colour
-    panel_height = 240 * min(2.0, maps.shape[1] / max(maps.shape[2], 1)) + 90  # follow the scan's aspect
-    fig.update_layout(title=title, plot_bgcolor=nan_colour, template="plotly_white",
-                      height=int(max(320, panel_height * n_rows + 100)), width=max(480, 330 * columns))
+    fig.update_layout(title=title, plot_bgcolor=nan_colour, template="plotly_white", height=height, width=width,
+                      margin=margin)
     return fig
 
 

@@ -129,6 +129,21 @@ def box_select(page, chart, fx0, fy0, fx1, fy1):
     settle(page)
 
 
+def download_png(page, button: str, name: str):
+    """Click a PNG download button, keep the file in tests/artifacts/ and check it is at 300 dpi."""
+    from PIL import Image
+
+    target = page.get_by_role("button", name=button).first
+    target.scroll_into_view_if_needed()
+    with page.expect_download(timeout=120_000) as download:
+        target.click()
+    path = ARTIFACTS / f"{name}.png"
+    download.value.save_as(path)
+    with Image.open(path) as image:
+        assert image.info["dpi"][0] == pytest.approx(300, abs=0.1) and image.size[0] >= 2000, (image.size, image.info)
+    settle(page)
+
+
 def trace_names(page) -> list[list[str]]:
     return page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                          ".map(g => (g.data || []).map(t => t.name))")
@@ -167,17 +182,18 @@ def test_umap_box_selection_shows_images_and_rows(page):
     page.locator("h3", has_text="Selected: 2,400 points").wait_for(timeout=30_000)
     page.locator("[data-testid=stImage] img").nth(5).wait_for()  # the gallery of patterns
     shoot(page, "3_umap")
+    download_png(page, "Figure (PNG, 300 dpi)", "3_umap_download")
 
 
 def test_maps_roi_sliders_shrink_the_maps(page):
     open_page(page, "Latent maps", "Latent maps")
     caption = page.get_by_text("pixels on a").first
     assert "2,400 pixels on a 40 x 60 grid" in caption.inner_text()
-    thumb = page.locator('input[aria-label="ROI x range — start"]').first
+    thumb = page.locator('input[aria-label="ROI x range (µm) — start"]').first
     thumb.focus()
     for _ in range(10):  # x from 0 up by ten steps of 1.5
         page.keyboard.press("ArrowRight")
-    page.get_by_text("ROI x 15 to 88.5, y 0 to 58.5: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
+    page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
     settle(page)
     assert page.locator(".js-plotly-plot").count() == 2  # the grid of maps and the map to click on
     page.get_by_role("button", name="Clear selection").last.click()  # the UMAP's selection, kept until now
@@ -192,6 +208,7 @@ def test_maps_roi_sliders_shrink_the_maps(page):
     assert "the first of" not in page.get_by_text("Pixel row").inner_text()
     page.get_by_text("its pattern", exact=True).wait_for()  # the image caption
     shoot(page, "4_maps")
+    download_png(page, "Maps (PNG, 300 dpi)", "4_maps_download")
 
 
 def test_clusters_selections_link_scatter_and_map(page):
@@ -224,6 +241,7 @@ def test_cluster_csv_download_has_the_columns(page):
         rows = list(csv.reader(f))
     assert rows[0] == ["x", "y", "latent", "bandcontrast", "cluster"]
     assert len(rows) == 1 + 2400
+    download_png(page, "cluster_latent_bc__", "6_clusters_download")
 
 
 def test_rank_page_scores_the_dimensions(page):
