@@ -195,7 +195,8 @@ def test_maps_roi_sliders_shrink_the_maps(page):
         page.keyboard.press("ArrowRight")
     page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
     settle(page)
-    assert page.locator(".js-plotly-plot").count() == 2  # the grid of maps and the map to click on
+    # the grid of maps and the map to click on (a stale chart of the page before may linger a moment)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2", timeout=30_000)
     page.get_by_role("button", name="Clear selection").last.click()  # the UMAP's selection, kept until now
     page.get_by_text("No pixel selected yet").wait_for()
     settle(page)
@@ -250,3 +251,37 @@ def test_rank_page_scores_the_dimensions(page):
     page.locator(".js-plotly-plot").nth(3).wait_for()  # per reference map: a bar chart and the top maps
     settle(page)
     shoot(page, "7_rank")
+
+
+def choose(page, label: str, option: str):
+    """Pick an option of the Streamlit select box whose label is `label`."""
+    page.locator("[data-testid=stSelectbox]", has_text=label).first.click()
+    page.get_by_role("option", name=option).first.click()
+    settle(page)
+
+
+def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(page, h5oina_small):
+    open_page(page, "Data", "Data")
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(h5oina_small))
+    page.get_by_text("small_scan.h5oina: a data file").wait_for()
+    settle(page)
+    choose(page, "Data file", "small_scan.h5oina")
+    picker = page.locator("[data-testid=stSelectbox]", has_text="Band contrast").first
+    picker.get_by_text("Band Contrast (the scan's own map)").wait_for(timeout=60_000)  # not the demo's table
+    settle(page)
+    shoot(page, "8_h5oina_data")
+    open_page(page, "Extract", "Extract latents")
+    page.get_by_text("resized (bilinear) from 40 x 40 to the model's 60 x 60").wait_for()
+    page.get_by_role("button", name="Extract", exact=True).click()
+    page.get_by_text("Wrote small_scan_latents.h5").wait_for()
+    settle(page)
+    open_page(page, "Clusters", "Clusters")
+    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    assert metric(page, "Pixels") == "180"
+    shoot(page, "8_h5oina_clusters")
+    download_png(page, "cluster_latent_bc__", "8_h5oina_clusters_download")
+    open_page(page, "Latent maps", "Latent maps")
+    page.get_by_text("Scale bar").first.click()
+    settle(page)
+    shoot(page, "9_h5oina_maps")
+    download_png(page, "Maps (PNG, 300 dpi)", "9_h5oina_maps_download")

@@ -75,15 +75,22 @@ def default_for(source: Path | None) -> str | None:
 
 
 def picker(key_name: str, source: Path | None, lat=None) -> str | None:
-    """A select box of `choices`, showing the session's choice; a new pick becomes the session's."""
+    """A select box of `choices` that shows the session's choice (set through the widget's state, so
+    the browser never keeps a stale pick after the source changed); a pick becomes the session's.
+    A choice that is not offered for this scan gives way to the first offered (its own map)."""
     options = choices(source, lat)
-    current = state.bandcontrast()
     specs = list(options.values())
-    index = specs.index(current) if current in specs else 0
+    if state.bandcontrast() not in specs:
+        state.set_bandcontrast(specs[0])
+    shown = label(state.bandcontrast())
+    if st.session_state.get(key_name) != shown:
+        st.session_state[key_name] = shown
+
+    def picked():
+        state.set_bandcontrast(options.get(st.session_state[key_name]))
+
     chosen = st.selectbox("Band contrast (the scan's own maps, or a table x, y, bandcontrast)", list(options),
-                          index=index, key=key_name)
-    if options[chosen] != current:
-        state.set_bandcontrast(options[chosen])
+                          key=key_name, on_change=picked)
     return options[chosen]
 
 
