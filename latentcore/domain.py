@@ -14,6 +14,7 @@ EBSD, CUTOUTS = "EBSD patterns", "SST cutouts"
 # what each architecture of this package is trained on: the VAE by `train-vae` on scan patterns (its
 # checkpoint records the pattern size), Nenya's SSL ResNet on preprocessed sea-surface-temperature cutouts
 ARCH_KINDS = {"vae": EBSD, "nenya": CUTOUTS}
+SCAN_FORMATS = ("h5ebsd", "edax", "oxford")
 
 
 def data_kind(info: SourceInfo | dict) -> str | None:
@@ -25,21 +26,17 @@ def data_kind(info: SourceInfo | dict) -> str | None:
     if info.get("grid_shape") and not info.get("is_features"):
         return EBSD
     if info.get("is_features"):
-        return _kind_of_latents(info.get("extra") or {})
+        return latents_kind(info.get("extra") or {})
     return None
 
 
-def _kind_of_latents(attrs: dict) -> str | None:
+def latents_kind(attrs: dict) -> str | None:
+    """The data kind behind a latents file: recorded at extraction (`data_kind`), else read from the
+    source format it names; None when neither says."""
+    if attrs.get("data_kind"):
+        return attrs["data_kind"]
     source_format = attrs.get("source_format")
-    if source_format == "nenya":
-        return CUTOUTS
-    return EBSD if source_format in ("h5ebsd", "edax", "oxford") or attrs.get("units") else None
-
-
-def latents_kind(attrs: dict, has_coordinates: bool) -> str | None:
-    """The data kind behind a latents file, from its attributes."""
-    kind = _kind_of_latents(attrs)
-    return kind or (EBSD if has_coordinates and attrs.get("source_format") not in ("npz", "latents") else None)
+    return CUTOUTS if source_format == "nenya" else EBSD if source_format in SCAN_FORMATS else None
 
 
 def model_domain(model: LoadedModel) -> dict:

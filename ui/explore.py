@@ -123,5 +123,5 @@ def project_image(path: Path, spec: dict, fitted, lat=None) -> dict:
 
     model, lock = get_model(spec)
     with lock:
-        kind = latents_kind(lat.attrs, lat.x is not None) if lat is not None else None
+        kind = latents_kind(lat.attrs) if lat is not None else None
         return project(path, model, fitted, pool=spec.get("pool", "mean"), data_kind=kind)

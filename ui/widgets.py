@@ -36,8 +36,9 @@ def user_errors():
     """Show an engine error (bad file, bad checkpoint) as a message instead of a traceback."""
     try:
         yield
-    except LatentError as exc:  # the file by its name: a server path means nothing to the user
-        message = str(exc).replace(exc.path, Path(exc.path).name) if exc.path else str(exc)
+    except LatentError as exc:  # a local file by its name: a server path means nothing to the user (URLs stay)
+        local = exc.path and "://" not in exc.path
+        message = str(exc).replace(exc.path, Path(exc.path).name) if local else str(exc)
         st.error(message, icon=":material/error:")
         st.stop()
 
