@@ -1,5 +1,6 @@
 """Latent maps: every latent dimension on the scan grid, within an ROI; click a pixel to see its pattern."""
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from latentcore import figures
@@ -32,6 +33,7 @@ st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows
            f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}.")
 grid_fig = figures.latent_map_grid(maps, grid, dims, columns=int(columns), nan_colour=nan_colour, title="",
                                    units=lat.units, scale_bar=scale_bar)
+png_fig = go.Figure(grid_fig)  # the PNG keeps the figure's own size, so each colour bar is as tall as its map
 grid_fig.update_layout(width=None, margin={"l": 10, "r": 10, "t": 40, "b": 10})
 st.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 
@@ -71,7 +73,7 @@ tag = f"latent_maps__dims{'_'.join(map(str, dims))}_" + ("full" if roi is None e
 out = state.workdir("maps")
 dpi = state.png_dpi()
 cols = st.columns(3)
-cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: compute.figure_png(grid_fig, str(out / f"{tag}.png"), dpi),
+cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: compute.figure_png(png_fig, str(out / f"{tag}.png"), dpi),
                         file_name=f"{tag}.png", mime="image/png", key="maps_dl_png", on_click="ignore",
                         icon=":material/download:")
 cols[1].download_button(f"Maps (NPZ: maps, origin, step, units {unit})",
