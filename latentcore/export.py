@@ -7,6 +7,10 @@ given; `idx_train`, `idx_val`, `idx_test` int64 row indices (a seeded random spl
 `partition`, `index`, the source metadata (cutouts) or `x`, `y` (scans), `label` and `split`.
 
 Labels are an (N,) array in the order of the exported rows, or the name of a metadata column.
+
+Maps (`export_maps_npz`): `maps` float32 (n_maps, n_rows, n_columns), NaN where no pixel; `names`;
+`origin` (x0, y0) of pixel [0, 0], `step` (step_x, step_y), `units` ("um"), and `x`, `y` of the columns
+and rows, so that pixel [r, c] sits at origin + (c * step_x, r * step_y).
 """
 from __future__ import annotations
 
@@ -96,6 +100,33 @@ def export_parquet(latents, out_path, labels=None, partitions=None, fractions=DE
     with atomic_path(out_path) as tmp:
         table.to_parquet(tmp, index=False)
     return out_path
+
+
+def maps_npz_arrays(maps, grid, names, units: str | None = "um") -> dict[str, np.ndarray]:
+    """The arrays of a maps NPZ (see the module doc); plain dtypes only, readable without pickle."""
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim != 3 or maps.shape[1:] != tuple(grid.shape):
+        raise InputError(f"maps must be (n_maps, {grid.n_rows}, {grid.n_columns}) for the grid, got {maps.shape}")
+    return {"maps": maps, "names": np.array([str(n) for n in names]),
+            "origin": np.array([grid.x0, grid.y0], np.float64), "step": np.array([grid.step_x, grid.step_y]),
+            "units": np.array(units or "um"), "x": grid.x_values, "y": grid.y_values}
+
+
+def export_maps_npz(path, maps, grid, names, units: str | None = "um") -> Path:
+    """Write maps with their origin, step and units (atomically); returns the path."""
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **maps_npz_arrays(maps, grid, names, units))
+    return path
+
+
+def maps_npz_bytes(maps, grid, names, units: str | None = "um") -> bytes:
+    """The same NPZ in memory, for a download button."""
+    import io
+
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **maps_npz_arrays(maps, grid, names, units))
+    return buffer.getvalue()
 
 
 def _plain_array(values) -> np.ndarray:

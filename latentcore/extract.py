@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .data import open_source
 from .data.base import Reader
+from .domain import extraction_attrs
 from .errors import CheckpointError, InputError
 from .latents import LatentsWriter, incomplete_reason, latents_path_for
 from .models.base import InputSpec, LoadedModel
@@ -251,12 +252,14 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                 return ExtractResult(out, True, counts)
             _write_partitions(extractor, reader, writer, rows, progress)
             _write_context(reader, writer, rows, allowed_indices is not None)
+            writer.write_point_maps(reader.point_maps(), rows)  # vendor maps (band contrast) travel along
             attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,
                      "device": str(extractor.device), "batch_size": batch_size, "latent_dim": dim,
                      "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions(),
-                     "source_warnings": info.extra.get("warnings", [])}  # e.g. coordinates that did not fit
+                     "source_warnings": info.extra.get("warnings", []),  # e.g. coordinates that did not fit
+                     **extraction_attrs(info, model)}  # units, step, the resize, data and model domain
             writer.finish(attrs)
         except BaseException:
             if writer.wrote_nothing():

@@ -25,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .data.base import display_units
 from .storage import atomic_path
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
@@ -161,31 +162,68 @@ def _categorical_marker(labels: np.ndarray) -> dict:
 
 def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN_COLOUR,
                     colorscale: str = "Viridis", title: str = "Latent maps",
-                    max_pixels: int = MAX_MAP_PIXELS) -> go.Figure:
+                    max_pixels: int = MAX_MAP_PIXELS, units: str | None = "um",
+                    scale_bar: bool = False, value_name: str = "latent value") -> go.Figure:
     """One heatmap per dimension (maps: (n_dims, n_rows, n_columns), NaN = no pixel, drawn in
-    `nan_colour`). Maps over `max_pixels` are shown with a stride (the NPY keeps every pixel)."""
+    `nan_colour`), each with its own colour bar and x, y axes in `units`; an optional scale bar.
+    Maps over `max_pixels` are shown with a stride, which the figure says (the NPY keeps every pixel)."""
     maps = np.asarray(maps, np.float32)
     stride = _stride(maps.shape[1] * maps.shape[2], max_pixels)
     columns = max(1, min(columns, len(dims)))
     n_rows = -(-len(dims) // columns)
     fig = make_subplots(n_rows, columns, subplot_titles=[f"dim {d}" for d in dims],
-                        horizontal_spacing=0.04, vertical_spacing=0.08 if n_rows > 1 else 0.1)
+                        horizontal_spacing=0.12 if columns > 1 else 0.1, vertical_spacing=0.1 if n_rows > 1 else 0.1)
+    unit = display_units(units)
+    panel_height = 240 * min(2.0, maps.shape[1] / max(maps.shape[2], 1)) + 90  # follow the scan's aspect
+    width, height = max(480, 330 * columns), int(max(320, panel_height * n_rows + 100))
+    aspect = grid.n_rows * grid.step_y / (grid.n_columns * grid.step_x)
+    margin = {"l": 60, "r": 70, "t": 90 if title else 50, "b": 50}
+    plot_width, plot_height = width - margin["l"] - margin["r"], height - margin["t"] - margin["b"]
     for i, (dim, values) in enumerate(zip(dims, maps)):
+        suffix = "" if i == 0 else str(i + 1)
+        xa, ya = fig.layout[f"xaxis{suffix}"], fig.layout[f"yaxis{suffix}"]
+        shown = (xa.domain[1] - xa.domain[0]) * plot_width * aspect / plot_height  # the map's height (square pixels)
+        bar = {"title": {"text": value_name, "side": "right", "font": {"size": 10}}, "thickness": 10,
+               "x": xa.domain[1] + 0.005, "xanchor": "left", "y": sum(ya.domain) / 2, "yanchor": "middle",
+               "len": min(ya.domain[1] - ya.domain[0], shown), "tickfont": {"size": 9}}
         fig.add_trace(go.Heatmap(z=values[::stride, ::stride], x=grid.x_values[::stride].astype(np.float32),
                                  y=grid.y_values[::stride].astype(np.float32), colorscale=colorscale,
-                                 showscale=False, name=f"dim {dim}",
-                                 hovertemplate=f"dim {dim}<br>x %{{x}}<br>y %{{y}}<br>%{{z:.4g}}<extra></extra>"),
+                                 showscale=True, colorbar=bar, name=f"dim {dim}",
+                                 hovertemplate=f"dim {dim}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<br>"
+                                               "%{z:.4g}<extra></extra>"),
                       row=i // columns + 1, col=i % columns + 1)
-    fig.update_yaxes(autorange="reversed", showticklabels=False)
-    fig.update_xaxes(showticklabels=False, constrain="domain")
-    for i in range(len(dims)):  # square pixels: each map's y axis follows its x axis' scale
-        suffix = "" if i == 0 else str(i + 1)
-        fig.layout[f"yaxis{suffix}"].update(scaleanchor=f"x{suffix}", constrain="domain")
+        ya.update(scaleanchor=f"x{suffix}", constrain="domain")  # square pixels
+        if scale_bar:
+            _add_scale_bar(fig, grid, suffix, unit)
+    fig.update_yaxes(autorange="reversed", title_text=f"y ({unit})", title_standoff=2, tickfont={"size": 9})
+    fig.update_xaxes(constrain="domain", title_text=f"x ({unit})", title_standoff=2, tickfont={"size": 9})
+    if stride > 1:
+        fig.add_annotation(text=f"shown every {stride}th pixel in x and y ({maps.shape[1]} x {maps.shape[2]} "
+                                "map); downloads hold every pixel", xref="paper", yref="paper", x=0, y=-0.02,
+                           yanchor="top", showarrow=False, font={"size": 10})
     # heatmaps leave NaN cells transparent: the plot background is the NaN colour
-    panel_height = 240 * min(2.0, maps.shape[1] / max(maps.shape[2], 1)) + 60  # follow the scan's aspect
-    fig.update_layout(title=title, plot_bgcolor=nan_colour, template="plotly_white",
-                      height=int(max(300, panel_height * n_rows + 100)), width=max(400, 260 * columns))
+    fig.update_layout(title=title, plot_bgcolor=nan_colour, template="plotly_white", height=height, width=width,
+                      margin=margin)
     return fig
+
+
+def nice_length(span: float, fraction: float = 0.2) -> float:
+    """A round scale-bar length (1, 2 or 5 x 10^k) near `fraction` of `span`."""
+    target = max(float(span) * fraction, 1e-12)
+    power = 10 ** np.floor(np.log10(target))
+    return float(max(m * power for m in (1, 2, 5) if m * power <= target))
+
+
+def _add_scale_bar(fig, grid, suffix: str, unit: str):
+    """A black bar of a round length at the bottom left of one map, labelled with its length."""
+    width = grid.step_x * grid.n_columns
+    length = nice_length(width)
+    x0 = grid.x0 - grid.step_x / 2 + 0.05 * width
+    y = grid.y0 + grid.step_y * (grid.n_rows - 1) - 0.06 * grid.step_y * grid.n_rows
+    refs = {"xref": f"x{suffix}", "yref": f"y{suffix}"}
+    fig.add_shape(type="line", x0=x0, x1=x0 + length, y0=y, y1=y, line={"color": "black", "width": 4}, **refs)
+    fig.add_annotation(x=x0 + length / 2, y=y, text=f"{length:g} {unit}", showarrow=False, yshift=10,
+                       font={"size": 10, "color": "black"}, bgcolor="rgba(255,255,255,0.7)", **refs)
 
 
 def _stride(n_pixels: int, max_pixels: int) -> int:
@@ -193,7 +231,8 @@ def _stride(n_pixels: int, max_pixels: int) -> int:
 
 
 def cluster_panels(x, y, latent, bandcontrast, labels, grid, *, latent_name: str = "latent",
-                   title: str = "", levels: int = SHADE_LEVELS, nan_colour: str = NAN_COLOUR) -> go.Figure:
+                   title: str = "", levels: int = SHADE_LEVELS, nan_colour: str = NAN_COLOUR,
+                   units: str | None = "um", bandcontrast_name: str = "band contrast") -> go.Figure:
     """Left: the clusters on the scan (heatmap of colour codes); right: latent vs band contrast
     (WebGL scatter). Both use the same codes and colour scale; legend entries name each cluster."""
     from .analysis.maps import values_map
@@ -201,7 +240,7 @@ def cluster_panels(x, y, latent, bandcontrast, labels, grid, *, latent_name: str
     labels = np.asarray(labels)
     codes, colours = cluster_colour_codes(labels, latent, levels)
     scale = {"colorscale": discrete_colorscale(colours), "showscale": False}
-    fig = make_subplots(1, 2, subplot_titles=["clusters on the scan", f"{latent_name} vs band contrast"],
+    fig = make_subplots(1, 2, subplot_titles=["clusters on the scan", f"{latent_name} vs {bandcontrast_name}"],
                         horizontal_spacing=0.08)
     code_map = values_map(codes.astype(np.float32), x, y, grid)
     fig.add_trace(go.Heatmap(z=code_map, x=grid.x_values.astype(np.float32), y=grid.y_values.astype(np.float32),
@@ -211,7 +250,8 @@ def cluster_panels(x, y, latent, bandcontrast, labels, grid, *, latent_name: str
                                mode="markers", customdata=_smallest_uint(np.arange(len(labels))),
                                marker={"color": codes, "cmin": -0.5, "cmax": len(colours) - 0.5, "size": 3, **scale},
                                name="pixels", showlegend=False,
-                               hovertemplate="row %{customdata}<br>latent %{x:.4g}<br>BC %{y:.4g}<extra></extra>"),
+                               hovertemplate="row %{customdata}<br>latent %{x:.4g}<br>" + bandcontrast_name
+                                             + " %{y:.4g}<extra></extra>"),
                   row=1, col=2)
     for label, count in zip(*np.unique(labels, return_counts=True)):
         colour = NOISE_GREY if label < 0 else shade(cluster_hue(label), 0.5)
@@ -220,10 +260,10 @@ def cluster_panels(x, y, latent, bandcontrast, labels, grid, *, latent_name: str
                       row=1, col=2)
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", row=1, col=1)
     fig.update_xaxes(constrain="domain", row=1, col=1)
-    fig.update_xaxes(title_text="x", row=1, col=1)
-    fig.update_yaxes(title_text="y", row=1, col=1)
+    fig.update_xaxes(title_text=f"x ({display_units(units)})", row=1, col=1)
+    fig.update_yaxes(title_text=f"y ({display_units(units)})", row=1, col=1)
     fig.update_xaxes(title_text=latent_name, row=1, col=2)
-    fig.update_yaxes(title_text="band contrast", row=1, col=2)
+    fig.update_yaxes(title_text=bandcontrast_name, row=1, col=2)
     fig.update_layout(title=title, plot_bgcolor=nan_colour, template="plotly_white", width=1100, height=480)
     return fig
 
@@ -279,14 +319,31 @@ def browser_path() -> str | None:
     return None
 
 
+SCREEN_DPI = 96  # a figure's layout width and height are CSS pixels: 96 to the inch
+DOWNLOAD_DPI = 300  # publication resolution for downloads
+
+
+def png_scale(fig: go.Figure, dpi: float | None = None, width_px: int | None = None) -> float:
+    """Kaleido's scale for a PNG at `dpi` (the figure keeps its size in inches, layout px / 96) or
+    `width_px` pixels wide; 1 when neither is given."""
+    if width_px:
+        return float(width_px) / float(fig.layout.width or 900)
+    return float(dpi) / SCREEN_DPI if dpi else 1.0
+
+
 def write_png(fig: go.Figure, path, *, width: int | None = None, height: int | None = None,
-              scale: float = 1.0, browser: str | None = "auto") -> str:
+              scale: float | None = None, browser: str | None = "auto", dpi: float | None = None,
+              width_px: int | None = None) -> str:
     """Write `fig` as a PNG (atomically); returns the engine used: "kaleido" or "matplotlib".
 
-    `browser`: "auto" finds one (`browser_path`), a path uses it, None forces the fallback.
-    Without a browser, or when kaleido fails, the figure is drawn with matplotlib and a
-    warning says why."""
+    Resolution: `dpi` (e.g. 300: layout px x 300/96 pixels, and the PNG says 300 dpi), or
+    `width_px`, or an explicit kaleido `scale`. `browser`: "auto" finds one (`browser_path`), a path
+    uses it, None forces the fallback. Without a browser, or when kaleido fails, the figure is drawn
+    with matplotlib and a warning says why."""
     path = Path(path)
+    if scale is None:
+        scale = width_px / (width or fig.layout.width or 900) if width_px else png_scale(fig, dpi)
+    dpi = dpi or SCREEN_DPI * scale
     browser = browser_path() if browser == "auto" else browser
     reason = "no Chromium found for kaleido (install chromium or set BROWSER_PATH)"
     if browser:
@@ -296,13 +353,26 @@ def write_png(fig: go.Figure, path, *, width: int | None = None, height: int | N
             reason = f"kaleido failed: {type(exc).__name__}: {exc}"
         else:
             with atomic_path(path) as tmp:
-                tmp.write_bytes(png)
+                tmp.write_bytes(_with_dpi(png, dpi))
             return "kaleido"
     warnings.warn(f"{path.name}: {reason}; drawing the PNG with matplotlib instead", RuntimeWarning,
                   stacklevel=2)
     with atomic_path(path) as tmp:
         _matplotlib_png(fig, tmp, width, height, scale)
+        tmp.write_bytes(_with_dpi(tmp.read_bytes(), dpi))
     return "matplotlib"
+
+
+def _with_dpi(png: bytes, dpi: float) -> bytes:
+    """The same pixels with the PNG's physical resolution (pHYs) set, so editors place it at size."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(png)) as image:
+        image.save(out, format="png", dpi=(float(dpi), float(dpi)))
+    return out.getvalue()
 
 
 def _kaleido_png(fig, browser, width, height, scale) -> bytes:
@@ -321,7 +391,7 @@ def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:
 
     width = width or fig.layout.width or 900
     height = height or fig.layout.height or 600
-    canvas = plt.figure(figsize=(width / 100, height / 100), dpi=100 * scale)
+    canvas = plt.figure(figsize=(width / 100, height / 100), dpi=100 * scale)  # int(width * scale) pixels, as kaleido
     axes = {}
     try:
         for trace in fig.data:
@@ -402,6 +472,20 @@ def _draw_heatmap(ax, trace, layout):
               origin="upper", aspect="equal" if ax.plotly_square else "auto", interpolation="nearest")
     if not reversed_y:
         ax.invert_yaxis()
+    if trace.showscale:  # the same colour bar as plotly's, beside the map
+        _mpl_colorbar(ax, scale, vmin, vmax, trace.colorbar.title.text if trace.colorbar else "")
+
+
+def _mpl_colorbar(ax, scale, vmin, vmax, title):
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    steps = np.linspace(vmin, vmax, 256)
+    cmap = ListedColormap(colours_of(steps, scale, vmin, vmax) / 255.0)
+    bar = ax.figure.colorbar(ScalarMappable(Normalize(vmin, vmax), cmap), ax=ax, fraction=0.05, pad=0.02)
+    bar.ax.tick_params(labelsize=6)
+    if title:
+        bar.set_label(title, fontsize=7)
 
 
 def _draw_bar(ax, trace, layout):

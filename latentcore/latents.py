@@ -1,9 +1,11 @@
 """The latents file (DESIGN.md section 5): `<stem>_latents.h5`, readable with plain h5py.
 
 - one float32 dataset per partition (`valid`, `train`, or `all` for a scan), shape (N, D), source order;
-- scans: `x`, `y` (float64) and `grid_shape`; cutouts: the metadata table as `<partition>_metadata`
-  byte strings with a `columns` attribute (the source layout, copied);
-- attributes: model, model_sha256, source, source_sha256, pooling, device, versions, created.
+- scans: `x`, `y` (float64) and `grid_shape`, and the scan's vendor per-point maps (Oxford Band Contrast,
+  EDAX IQ/CI/Fit) as `point_maps/<name>` float64 (N,) in the same row order; cutouts: the metadata
+  table as `<partition>_metadata` byte strings with a `columns` attribute (the source layout, copied);
+- attributes: model, model_sha256, source, source_sha256, pooling, device, versions, created; for
+  scans `units` ("um") and `step`; `preprocessing` (JSON: source and model pattern sizes, the resize).
 
 `LatentsWriter` streams rows into `<final>.partial` and renames it when complete. It records how many
 rows of each partition are done, so an interrupted run resumes where it stopped when the same
@@ -28,6 +30,7 @@ from .storage.local import lock_exclusive, make_folder, short_name
 
 SUFFIX = "_latents.h5"
 PARTIAL = ".partial"
+POINT_MAPS = "point_maps"  # group of per-point maps carried over from the scan
 
 
 def latents_path_for(source, out_dir=None) -> Path:
@@ -67,6 +70,24 @@ class Latents:
     y: np.ndarray | None = None
     grid_shape: tuple[int, int] | None = None
     metadata: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    point_maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # name -> (N,) per row
+
+    @property
+    def units(self) -> str | None:
+        """Length unit of x, y ("um" for scans unless the source said otherwise); None without x, y."""
+        return self.attrs.get("units") or ("um" if self.x is not None else None)
+
+    def attr_json(self, name: str, default=None):
+        """An attribute that was written as JSON (dicts, lists), decoded."""
+        value = self.attrs.get(name, default)
+        if isinstance(value, str) and value[:1] in "[{":
+            return json.loads(value)
+        return value
+
+    @property
+    def step(self) -> tuple[float, float] | None:
+        step = self.attr_json("step")
+        return tuple(float(s) for s in step) if step else None
 
     @property
     def dim(self) -> int:
@@ -121,9 +142,20 @@ def read_latents(path) -> Latents:
             x, y = (check_coordinates(f[k][()], n, k, path) if k in f else None for k in ("x", "y"))
             grid = check_grid_shape(f["grid_shape"][()], path) if "grid_shape" in f else None
             meta = {k: read_byte_table(f[f"{k}_metadata"]) for k in names if f"{k}_metadata" in f}
+            maps = _read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
     except OSError as exc:
         raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
-    return Latents(path, parts, attrs, x, y, grid, meta)
+    for name, values in maps.items():
+        if len(values) != len(parts[names[0]]):
+            raise InputError(f"point map {name!r} has {len(values)} values but {names[0]!r} has "
+                             f"{len(parts[names[0]])} rows", path)
+    return Latents(path, parts, attrs, x, y, grid, meta, maps)
+
+
+def _read_point_maps(group) -> dict[str, np.ndarray]:
+    order = json.loads(group.attrs["order"]) if "order" in group.attrs else []
+    names = [n for n in order if n in group] + sorted(n for n in group if n not in order)
+    return {name: group[name][()].astype(np.float64) for name in names}
 
 
 def read_byte_table(dataset) -> pd.DataFrame:
@@ -234,6 +266,19 @@ class LatentsWriter:
 
     def write_array(self, name: str, values):
         self._write_dataset(name, lambda: self.file.create_dataset(name, data=np.asarray(values)))
+
+    def write_point_maps(self, maps: dict, rows: dict[str, np.ndarray]):
+        """The scan's per-point maps at the extracted rows (one partition only: a scan's "all")."""
+        if not maps or len(rows) != 1:
+            return
+        chosen = next(iter(rows.values()))
+        if POINT_MAPS in self.file:
+            del self.file[POINT_MAPS]
+        group = self.file.create_group(POINT_MAPS)
+        group.attrs["order"] = json.dumps(list(maps))  # the scan's own band-contrast map first
+        for name, values in maps.items():
+            self._write_dataset(f"{POINT_MAPS}/{name}",
+                                lambda: group.create_dataset(name, data=np.asarray(values, np.float64)[chosen]))
 
     def write_metadata(self, partition: str, table: pd.DataFrame):
         self._write_dataset(f"{partition}_metadata",
@@ -372,7 +417,8 @@ def features_to_latents(source, out_dir) -> Path:
                 writer.write_array("y", coordinates[1])
                 if info.grid_shape:
                     writer.write_array("grid_shape", list(info.grid_shape))
-            return writer.finish({"source": source.name, "source_format": info.format})
+            attrs = {"source": source.name, "source_format": info.format}
+            return writer.finish(attrs | ({"units": info.units} if info.units else {}))
         finally:
             writer.close()
 

@@ -6,7 +6,8 @@ import streamlit as st
 
 from latentcore.analysis.artifacts import cluster_names
 from latentcore.analysis.cluster import METHODS
-from ui import compute, extraction, loaders, params, plots, selection, state, widgets
+from latentcore.data.base import display_units
+from ui import bandcontrast, compute, extraction, params, plots, selection, state, widgets
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
@@ -14,10 +15,12 @@ st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each 
            "scatter (box, lasso or click) or a region of the map (box or lasso): the other panel highlights them.")
 lat_key = extraction.require_latents()
 lat = extraction.require_scan(lat_key)
-if state.bandcontrast() is None:
-    st.warning("Choose a band-contrast table on the Data page first.", icon=":material/warning:")
+bc_spec = bandcontrast.picker("clusters_bc", state.source(), lat)
+if bc_spec is None:
+    st.warning("Choose band contrast: the scan's own map, or a table uploaded on the Data page.",
+               icon=":material/warning:")
     st.stop()
-bc_key = loaders.stamp(state.bandcontrast())
+bc_key, bc_name, unit = bandcontrast.key(bc_spec), bandcontrast.value_name(bc_spec), display_units(lat.units)
 
 cols = st.columns([1, 1, 2])
 dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim")
@@ -27,7 +30,7 @@ features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key=
                                       "latent": "whole latent vectors"}.get)
 method_params = params.cluster_params(method, "clusters")
 sigma = params.smooth_sigma("clusters")
-x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "clusters")
+x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "clusters", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
 
@@ -45,14 +48,13 @@ selected_map = compute.painted(grid, cells, selected_here) if chosen.size else N
 left, right = st.columns(2)
 with left:
     st.markdown("**Clusters on the scan**")
-    map_fig = plots.code_map_figure(code_map, colour, grid, selected_map)
+    map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
     map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun", selection_mode=("box", "lasso"),
                                 config={"displaylogo": False})
 with right:
-    st.markdown(f"**Latent dim {dim} against band contrast**")
+    st.markdown(f"**Latent dim {dim} against {bc_name}**")
     scatter_fig, trace_rows = plots.scatter_figure(
-        run["latent"], run["bandcontrast"], colour, rows, chosen, x_title=f"latent dim {dim}",
-        y_title="band contrast")
+        run["latent"], run["bandcontrast"], colour, rows, chosen, x_title=f"latent dim {dim}", y_title=bc_name)
     scatter_event = st.plotly_chart(scatter_fig, key="clusters_scatter", on_select="rerun",
                                     selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
 
@@ -75,7 +77,7 @@ if chosen.size and st.button("Clear selection", key="clusters_clear"):
     st.rerun()
 if selected_here.any():
     picked = np.flatnonzero(selected_here)
-    st.dataframe({"row_id": rows[picked], "x": run["x"][picked], "y": run["y"][picked],
+    st.dataframe({"row_id": rows[picked], f"x ({unit})": run["x"][picked], f"y ({unit})": run["y"][picked],
                   "latent": run["latent"][picked], "bandcontrast": run["bandcontrast"][picked],
                   "cluster": labels[picked]}, height=220, hide_index=True)
 
@@ -87,7 +89,7 @@ out_dir = str(state.workdir("clusters"))
 def artifact(kind):
     """Written on the first click (the PNG takes a few seconds), then served from the cache."""
     def read():
-        return Path(compute.cluster_files(lat_key, bc_key, job_json, out_dir)[kind]).read_bytes()
+        return Path(compute.cluster_files(lat_key, bc_key, job_json, out_dir, state.png_dpi())[kind]).read_bytes()
     return read
 
 

@@ -1,7 +1,7 @@
 """Data: upload files or take the built-in demo, and see what each file holds."""
 import streamlit as st
 
-from ui import extraction, files, loaders, state, widgets
+from ui import bandcontrast, extraction, files, loaders, state, widgets
 
 st.title("Data")
 st.write("Pick the data to explore: the built-in demo (a simulated EBSD scan of nickel with its band "
@@ -40,15 +40,13 @@ labels = list(sources)
 current = state.source()
 index = next((i for i, label in enumerate(labels) if sources[label] == current), 0)
 label = st.selectbox("Data file", labels, index=index, key="data_source")
-tables = files.bandcontrast_tables()
-table_labels = list(tables)
-bc_index = next((i for i, t in enumerate(table_labels) if tables[t] == state.bandcontrast()), 0)
-table = st.selectbox("Band contrast (x, y, bandcontrast)", table_labels, index=bc_index, key="data_bc")
-if sources[label] != current:
-    state.set_source(sources[label], tables[table])
+if sources[label] != current:  # the band contrast follows the scan: its own map, never the last scan's table
+    state.set_source(sources[label], bandcontrast.default_for(sources[label]))
+    st.session_state.pop("data_bc", None)
     st.rerun()
-if tables[table] != state.bandcontrast():
-    state.set_bandcontrast(tables[table])
+bandcontrast.picker("data_bc", sources[label])
+if problem := bandcontrast.coverage_problem(state.bandcontrast(), sources[label]):
+    st.warning(problem, icon=":material/warning:")
 
 with widgets.user_errors():
     info = loaders.source_info(loaders.stamp(sources[label]))

@@ -1,6 +1,7 @@
 """Extract: run an encoder over the selected data and write its latents file."""
 import streamlit as st
 
+from latentcore.domain import describe_preprocessing, domain_warnings, preprocessing
 from latentcore.extract import POOLING
 from latentcore.latents import latents_path_for
 from latentcore.models import ARCHS
@@ -39,6 +40,9 @@ with widgets.user_errors():
 st.caption(f"{model.name} ({model.arch}); input: {model.input_spec.channels} channel(s), "
            f"size {model.input_spec.size or 'any'}, normalisation {model.input_spec.normalize}; "
            f"SHA-256 {model.sha256[:12]}...")
+st.caption("Preprocessing: " + describe_preprocessing(preprocessing(info["item_shape"], model.input_spec)))
+for warning in domain_warnings(info, model):  # another data kind or pattern size than the model's
+    st.warning(warning, icon=":material/warning:")
 
 st.subheader("Settings")
 devices = loaders.devices()

@@ -1,8 +1,11 @@
 """Latent maps: every latent dimension on the scan grid, within an ROI; click a pixel to see its pattern."""
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from latentcore import figures
+from latentcore.data.base import display_units
+from latentcore.export import maps_npz_bytes
 from ui import compute, explore, extraction, loaders, params, plots, selection, state, widgets
 
 st.title("Latent maps")
@@ -10,14 +13,16 @@ lat_key = extraction.require_latents()
 lat = extraction.require_scan(lat_key)
 matrix, table = loaders.stacked_latents(lat_key)
 
-x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "maps")
+unit = display_units(lat.units)
+x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "maps", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
-cols = st.columns([3, 1, 1, 1])
+cols = st.columns([3, 1, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), default=list(range(min(lat.dim, 8))), key="maps_dims")
 columns = cols[1].number_input("Maps per row", 1, 8, 4, key="maps_columns")
 nan_colour = cols[2].color_picker("Missing pixels", figures.NAN_COLOUR, key="maps_nan")
 sigma = params.smooth_sigma("maps", cols[3])
+scale_bar = cols[4].checkbox("Scale bar", key="maps_scale_bar")
 if not dims:
     st.info("Pick at least one dimension.")
     st.stop()
@@ -25,9 +30,12 @@ if not dims:
 with widgets.user_errors():
     maps, grid = compute.latent_maps(lat_key, tuple(dims), roi, sigma)
 rows = compute.roi_rows(lat_key, roi)
-st.caption(f"ROI x {x0:g} to {x1:g}, y {y0:g} to {y1:g}: {len(rows):,} pixels on a {grid.n_rows} x {grid.n_columns} grid."
+st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
+           f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
-grid_fig = figures.latent_map_grid(maps, grid, dims, columns=int(columns), nan_colour=nan_colour, title="")
+grid_fig = figures.latent_map_grid(maps, grid, dims, columns=int(columns), nan_colour=nan_colour, title="",
+                                   units=lat.units, scale_bar=scale_bar)
+png_fig = go.Figure(grid_fig)  # the PNG keeps the figure's own size, so each colour bar is as tall as its map
 grid_fig.update_layout(width=None, margin={"l": 10, "r": 10, "t": 40, "b": 10})
 st.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 
@@ -40,7 +48,7 @@ with cols[0]:
     _, cells = compute.roi_cells(lat_key, roi)
     mask = compute.painted(grid, cells, np.isin(rows, selected)) if len(selected) > 1 else None  # one: framed only
     picker, trace_rows = plots.pixel_picker_figure(
-        maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask,
+        maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,
         picked=(lat.x[selected[0]], lat.y[selected[0]]) if len(selected) else None, title=f"latent dim {dim}")
     event = st.plotly_chart(picker, key="maps_picker", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             config={"displaylogo": False})
@@ -49,7 +57,7 @@ with cols[0]:
 with cols[1]:
     if len(selected):
         row = int(selected[0])
-        st.write(f"Pixel row {row} at x = {lat.x[row]:g}, y = {lat.y[row]:g}"
+        st.write(f"Pixel row {row} at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
                  + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
         source = explore.source_for(lat)
         if source is not None:
@@ -66,8 +74,13 @@ st.subheader("Downloads")
 tag = (f"latent_maps__dims{'_'.join(map(str, dims))}_" + (f"smooth{sigma:g}_" if sigma else "")
        + ("full" if roi is None else "roi{:g}-{:g}_{:g}-{:g}".format(*roi)))
 out = state.workdir("maps")
-cols = st.columns(2)
-cols[0].download_button("Maps (PNG)", lambda: compute.figure_png(grid_fig, str(out / f"{tag}.png")), file_name=f"{tag}.png",
-                        mime="image/png", key="maps_dl_png", on_click="ignore", icon=":material/download:")
-cols[1].download_button("Maps (NPY, dims x rows x columns, NaN = no pixel)", lambda: widgets.npy_bytes(maps),
+dpi = state.png_dpi()
+cols = st.columns(3)
+cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: compute.figure_png(png_fig, str(out / f"{tag}.png"), dpi),
+                        file_name=f"{tag}.png", mime="image/png", key="maps_dl_png", on_click="ignore",
+                        icon=":material/download:")
+cols[1].download_button(f"Maps (NPZ: maps, origin, step, units {unit})",
+                        lambda: maps_npz_bytes(maps, grid, [f"dim {d}" for d in dims], lat.units),
+                        file_name=f"{tag}.npz", key="maps_dl_npz", on_click="ignore", icon=":material/download:")
+cols[2].download_button("Maps (NPY, dims x rows x columns, NaN = no pixel)", lambda: widgets.npy_bytes(maps),
                         file_name=f"{tag}.npy", key="maps_dl_npy", on_click="ignore", icon=":material/download:")

@@ -5,7 +5,7 @@ import streamlit as st
 from latentcore import figures
 from latentcore.analysis.maps import values_map
 from latentcore.analysis.rank import METRICS
-from ui import compute, explore, extraction, loaders, state, widgets
+from ui import bandcontrast, compute, explore, extraction, loaders, state, widgets
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
@@ -13,7 +13,7 @@ lat_key = extraction.require_latents()
 lat = loaders.latents(lat_key)
 scan = lat.x is not None
 source = explore.source_for(lat)
-bc_key = loaders.stamp(state.bandcontrast()) if state.bandcontrast() is not None and scan else None
+bc_key = bandcontrast.key(state.bandcontrast()) if scan else None
 source_key = loaders.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2])
@@ -33,7 +33,7 @@ top = cols[0].slider("Top N", 1, max(1, lat.dim), min(4, lat.dim), key="rank_top
 roi = None
 if scan:
     with cols[1].expander("Region of interest"):
-        x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "rank")
+        x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "rank", lat.units)
     roi = None if (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max()) else (x0, x1, y0, y1)
 if not references or not metrics:
     st.info("Pick at least one reference map and one metric.")
@@ -60,14 +60,16 @@ for name in references:
         rows = compute.roi_rows(lat_key, roi)
         reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
         fig = figures.latent_map_grid(np.concatenate([reference[None], maps]), grid, [name, *dims],
-                                      columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions")
+                                      columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions",
+                                      units=lat.units)
         fig.layout.annotations[0].text = f"<b>{name}</b>"
         fig.update_layout(width=None, height=60 + 200 * -(-(len(dims) + 1) // 5), margin={"l": 10, "r": 10, "t": 60, "b": 10})
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")
 tag = f"{metrics[0]}_top{top}" + ("" if roi is None else "_roi{:g}-{:g}_{:g}-{:g}".format(*roi))
-inputs = {"latents": lat_key[0], **({"bandcontrast": bc_key[0]} if bc_key else {}), **({"source": source_key[0]} if source_key else {})}
+bc_table = bandcontrast.table_path(bc_key)  # a scan map is inside the latents file
+inputs = {"latents": lat_key[0], **({"bandcontrast": bc_table} if bc_table else {}), **({"source": source_key[0]} if source_key else {})}
 out = str(state.workdir("rank"))
 
 

@@ -44,12 +44,13 @@ with st.expander("Where does a new image land?", icon=":material/add_photo_alter
     elif upload is not None:
         path = state.save_upload(upload, "projected")
         with widgets.user_errors():
-            result = explore.project_image(path, spec, fitted)
+            result = explore.project_image(path, spec, fitted, lat)
         marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
         cols = st.columns([1, 3])
         cols[0].image(widgets.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
-        cols[1].write(f"Lands at ({result['xy'][0]:.3f}, {result['xy'][1]:.3f}): the star on the scatter. "
-                      f"DT = T90 - T10 = {result['T90']:.4g} - {result['T10']:.4g} = **{result['DT']:.4g}**")
+        cols[1].write(f"Lands at ({result['xy'][0]:.3f}, {result['xy'][1]:.3f}): the star on the scatter."
+                      + (f" DT = T90 - T10 = {result['T90']:.4g} - {result['T10']:.4g} = **{result['DT']:.4g}**"
+                         if "DT" in result else ""))  # SST cutouts only, never EBSD patterns
         cols[1].bar_chart({"latent": result["latent"]}, height=180, x_label="dimension")
 
 neighbours = None
@@ -58,8 +59,10 @@ if len(chosen) == 1:
         neighbours = explore.nearest(lat_key, int(chosen[0]), int(k))
     marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                   "symbol": "diamond-open", "size": 12, "colour": "#111111"})
+scan_columns = explore.scan_columns(lat_key, lat)  # x, y (units) and band contrast: hover, table, CSV
 fig, trace_rows = plots.scatter_figure(coords[:, 0], coords[:, 1], colour, np.arange(len(coords)), chosen,
                                        x_title=f"{label} 1", y_title=f"{label} 2", marks=marks,
+                                       hover=explore.hover_fields(scan_columns, lat.units),
                                        title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
 event = st.plotly_chart(fig, key="umap_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"),
                         config={"displaylogo": False})
@@ -73,8 +76,8 @@ else:
     if st.button("Clear selection", key="umap_clear"):
         state.clear_selection()
         st.rerun()
-    explore.show_rows(chosen, lat, table, "umap_selected",
-                      {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1]})
+    explore.show_rows(chosen, lat, table, "umap_selected", {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1],
+                                                            **{k: v[chosen] for k, v in scan_columns.items()}})
 if neighbours is not None:
     st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]} by cosine distance in the latent "
                "space (diamonds on the scatter):")
@@ -84,10 +87,10 @@ st.subheader("Downloads")
 tag = f"{lat_key[0].split('/')[-1].removesuffix('.h5')}_{method}"
 out = state.workdir("umap")
 cols = st.columns(3)
-columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1]}
+columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
 cols[0].download_button("Table (CSV)", lambda: compute.table_csv(table, columns, chosen), file_name=f"{tag}_table.csv",
                         mime="text/csv", key="umap_dl_csv", on_click="ignore", icon=":material/download:")
-cols[1].download_button("Figure (PNG)", lambda: compute.figure_png(fig, str(out / f"{tag}.png")),
+cols[1].download_button(f"Figure (PNG, {state.png_dpi()} dpi)", lambda: compute.figure_png(fig, str(out / f"{tag}.png"), state.png_dpi()),
                         file_name=f"{tag}.png", mime="image/png", key="umap_dl_png", on_click="ignore",
                         icon=":material/download:")
 cols[2].download_button("Saved embedding (NPZ)", lambda: compute.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),

@@ -52,3 +52,37 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def h5oina_small(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> Path:
+    """A small Oxford H5OINA scan written with h5py from the demo scan: its top-left 12 x 15 points
+    (1.5 µm step), patterns centre-cropped to 40 x 40 (so a 60 x 60 model resizes them), the
+    demo's band contrast as `Band Contrast`, a `Band Slope` and `Mean Angular Deviation`, and
+    `X Step`/`Y Step` that carry a `Unit` attribute of "um" as Oxford's files do."""
+    import h5py
+    import numpy as np
+    import pandas as pd
+
+    n_rows, n_columns, side = 12, 15, 40
+    with h5py.File(ebsd_h5, "r") as f:
+        patterns = f["Scan 1/EBSD/Data/patterns"][()].reshape(40, 60, 60, 60)
+    patterns = patterns[:n_rows, :n_columns, 10:10 + side, 10:10 + side].reshape(-1, side, side)
+    table = pd.read_csv(bandcontrast_csv)
+    grid = table["bandcontrast"].to_numpy().reshape(40, 60)[:n_rows, :n_columns].ravel()
+    rows, columns = np.divmod(np.arange(n_rows * n_columns), n_columns)
+    path = tmp_path_factory.mktemp("h5oina") / "small_scan.h5oina"
+    with h5py.File(path, "w") as f:
+        f["Manufacturer"], f["Format Version"] = np.array([b"Oxford Instruments"]), np.array([b"5.0"])
+        data, header = f.create_group("1/EBSD/Data"), f.create_group("1/EBSD/Header")
+        data["Processed Patterns"] = patterns
+        data["X"], data["Y"] = (1.5 * columns).astype(np.float32), (1.5 * rows).astype(np.float32)
+        data["Band Contrast"] = grid.astype(np.uint8)
+        data["Band Slope"] = (255 - grid).astype(np.uint8)
+        data["Mean Angular Deviation"] = np.full(len(grid), 0.5, np.float32)
+        data["Phase"] = np.ones(len(grid), np.uint8)  # not a quality map: never offered as band contrast
+        header["X Cells"], header["Y Cells"] = np.array([n_columns], np.int32), np.array([n_rows], np.int32)
+        for name in ("X Step", "Y Step"):
+            header[name] = np.array([1.5], np.float32)
+            header[name].attrs["Unit"] = "um"
+    return path

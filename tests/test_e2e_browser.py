@@ -129,6 +129,21 @@ def box_select(page, chart, fx0, fy0, fx1, fy1):
     settle(page)
 
 
+def download_png(page, button: str, name: str):
+    """Click a PNG download button, keep the file in tests/artifacts/ and check it is at 300 dpi."""
+    from PIL import Image
+
+    target = page.get_by_role("button", name=button).first
+    target.scroll_into_view_if_needed()
+    with page.expect_download(timeout=120_000) as download:
+        target.click()
+    path = ARTIFACTS / f"{name}.png"
+    download.value.save_as(path)
+    with Image.open(path) as image:
+        assert image.info["dpi"][0] == pytest.approx(300, abs=0.1) and image.size[0] >= 2000, (image.size, image.info)
+    settle(page)
+
+
 def trace_names(page) -> list[list[str]]:
     return page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                          ".map(g => (g.data || []).map(t => t.name))")
@@ -167,19 +182,21 @@ def test_umap_box_selection_shows_images_and_rows(page):
     page.locator("h3", has_text="Selected: 2,400 points").wait_for(timeout=30_000)
     page.locator("[data-testid=stImage] img").nth(5).wait_for()  # the gallery of patterns
     shoot(page, "3_umap")
+    download_png(page, "Figure (PNG, 300 dpi)", "3_umap_download")
 
 
 def test_maps_roi_sliders_shrink_the_maps(page):
     open_page(page, "Latent maps", "Latent maps")
     caption = page.get_by_text("pixels on a").first
     assert "2,400 pixels on a 40 x 60 grid" in caption.inner_text()
-    thumb = page.locator('input[aria-label="ROI x range — start"]').first
+    thumb = page.locator('input[aria-label="ROI x range (µm) — start"]').first
     thumb.focus()
     for _ in range(10):  # x from 0 up by ten steps of 1.5
         page.keyboard.press("ArrowRight")
-    page.get_by_text("ROI x 15 to 88.5, y 0 to 58.5: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
+    page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
     settle(page)
-    assert page.locator(".js-plotly-plot").count() == 2  # the grid of maps and the map to click on
+    # the grid of maps and the map to click on (a stale chart of the page before may linger a moment)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2", timeout=30_000)
     page.get_by_role("button", name="Clear selection").last.click()  # the UMAP's selection, kept until now
     page.get_by_text("No pixel selected yet").wait_for()
     settle(page)
@@ -192,6 +209,7 @@ def test_maps_roi_sliders_shrink_the_maps(page):
     assert "the first of" not in page.get_by_text("Pixel row").inner_text()
     page.get_by_text("its pattern", exact=True).wait_for()  # the image caption
     shoot(page, "4_maps")
+    download_png(page, "Maps (PNG, 300 dpi)", "4_maps_download")
 
 
 def test_clusters_selections_link_scatter_and_map(page):
@@ -224,6 +242,7 @@ def test_cluster_csv_download_has_the_columns(page):
         rows = list(csv.reader(f))
     assert rows[0] == ["x", "y", "latent", "bandcontrast", "cluster"]
     assert len(rows) == 1 + 2400
+    download_png(page, "cluster_latent_bc__", "6_clusters_download")
 
 
 def test_rank_page_scores_the_dimensions(page):
@@ -232,3 +251,38 @@ def test_rank_page_scores_the_dimensions(page):
     page.locator(".js-plotly-plot").nth(3).wait_for()  # per reference map: a bar chart and the top maps
     settle(page)
     shoot(page, "7_rank")
+
+
+def choose(page, label: str, option: str):
+    """Pick an option of the Streamlit select box whose label is `label`."""
+    page.locator("[data-testid=stSelectbox]", has_text=label).first.click()
+    page.get_by_role("option", name=option).first.click()
+    settle(page)
+
+
+def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(page, h5oina_small):
+    open_page(page, "Data", "Data")
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(h5oina_small))
+    page.get_by_text("small_scan.h5oina: a data file").wait_for()
+    settle(page)
+    choose(page, "Data file", "small_scan.h5oina")
+    page.wait_for_function(  # the picker shows the scan's own map, not the demo's table
+        """() => Array.from(document.querySelectorAll('[data-testid=stSelectbox] input'))
+                 .some(i => i.value === "Band Contrast (the scan's own map)")""", timeout=60_000)
+    settle(page)
+    shoot(page, "8_h5oina_data")
+    open_page(page, "Extract", "Extract latents")
+    page.get_by_text("resized (bilinear) from 40 x 40 to the model's 60 x 60").wait_for()
+    page.get_by_role("button", name="Extract", exact=True).click()
+    page.get_by_text("Wrote small_scan_latents.h5").wait_for()
+    settle(page)
+    open_page(page, "Clusters", "Clusters")
+    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    assert metric(page, "Pixels") == "180"
+    shoot(page, "8_h5oina_clusters")
+    download_png(page, "cluster_latent_bc__", "8_h5oina_clusters_download")
+    open_page(page, "Latent maps", "Latent maps")
+    page.get_by_text("Scale bar").first.click()
+    settle(page)
+    shoot(page, "9_h5oina_maps")
+    download_png(page, "Maps (PNG, 300 dpi)", "9_h5oina_maps_download")

@@ -124,12 +124,12 @@ def roi_cells(lat_key: tuple, roi: tuple | None):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cluster_files(lat_key: tuple, bc_key: tuple, job_json: str, out_dir: str) -> dict:
-    """Write the CSV, JSON report and PNG (once per job); returns {"assignments"|"report"|"figure": path}."""
+def cluster_files(lat_key: tuple, bc_key: tuple, job_json: str, out_dir: str, dpi: float = 300) -> dict:
+    """Write the CSV, JSON report and PNG at `dpi` (once per job); returns {"assignments"|"report"|"figure": path}."""
     from latentcore.analysis.artifacts import ClusterJob, cluster_names, run_cluster_job
 
     job = ClusterJob(**json.loads(job_json))
-    run_cluster_job(job, out_dir)
+    run_cluster_job(job, out_dir, dpi=dpi)
     return {kind: str(Path(out_dir) / name) for kind, name in cluster_names(job.tag).items()}
 
 
@@ -187,7 +187,10 @@ def reference_maps(lat_key: tuple, bc_key: tuple | None, components: int, source
     references = {}
     lat = loaders.latents(lat_key)
     if bc_key is not None and lat.x is not None:
-        references["band contrast"] = loaders.bandcontrast_for(bc_key, lat_key).astype(np.float64)
+        from latentcore.data.bandcontrast import scan_map_name
+
+        name = scan_map_name(bc_key[0]) or "band contrast"  # a scan map keeps its own name (IQ, ...)
+        references[name] = loaders.bandcontrast_for(bc_key, lat_key).astype(np.float64)
     if components and source_key is not None and lat.x is not None:
         from latentcore.data import open_source
 
@@ -209,11 +212,11 @@ def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str) -> dict
     return {kind: str(path) for kind, path in write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag).items()}
 
 
-def figure_png(fig, path: str) -> bytes:
-    """The figure the browser shows, as a PNG (kaleido, or matplotlib without a browser)."""
+def figure_png(fig, path: str, dpi: float = 300) -> bytes:
+    """The figure the browser shows, as a PNG at `dpi` (kaleido, or matplotlib without a browser)."""
     from latentcore import figures
 
-    figures.write_png(fig, path)
+    figures.write_png(fig, path, dpi=dpi)
     return Path(path).read_bytes()
 
 def embedding_npz(fitted, path: str) -> bytes:

@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import compute, loaders, plots, state, widgets
+from latentcore.errors import LatentError
+
+from latentcore.data.base import display_units
+
+from . import bandcontrast, compute, loaders, plots, state, widgets
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
 KMEANS = "k-means clusters of the latents"
@@ -40,8 +44,9 @@ def colour_for(choice: str, lat_key, lat, table: pd.DataFrame, dim: int = 0) -> 
         labels[last["rows"]] = last["labels"]
         return plots.categorical_colour(labels, "cluster")
     if choice == BANDCONTRAST:
-        return plots.continuous_colour(loaders.bandcontrast_for(loaders.stamp(state.bandcontrast()), lat_key),
-                                       "band contrast")
+        spec = state.bandcontrast()
+        return plots.continuous_colour(loaders.bandcontrast_for(bandcontrast.key(spec), lat_key),
+                                       bandcontrast.value_name(spec))
     if choice == LATENT:
         matrix, _ = loaders.stacked_latents(lat_key)
         return plots.continuous_colour(matrix[:, dim], f"latent {dim}")
@@ -50,6 +55,29 @@ def colour_for(choice: str, lat_key, lat, table: pd.DataFrame, dim: int = 0) -> 
     if choice in table.columns:
         return compute.column_colour(lat_key, choice)
     return plots.categorical_colour(np.zeros(n, np.int64), "points", names=["all rows"])
+
+
+def scan_columns(lat_key, lat) -> dict[str, np.ndarray]:
+    """Per-row x, y (their unit in the name, e.g. `x_um`) and band contrast, for scans: what the UMAP's
+    hover, table and CSV carry. {} for latents without coordinates."""
+    if lat.x is None or lat.y is None or len(lat.x) != len(next(iter(lat.partitions.values()))):
+        return {}
+    units = lat.units or "um"
+    columns = {f"x_{units}": np.asarray(lat.x), f"y_{units}": np.asarray(lat.y)}
+    spec = state.bandcontrast()
+    if spec is not None:
+        try:
+            columns[bandcontrast.value_name(spec)] = loaders.bandcontrast_for(bandcontrast.key(spec), lat_key)
+        except LatentError:  # a table that does not cover these latents: the Data page says so
+            pass
+    return columns
+
+
+def hover_fields(columns: dict, units: str | None) -> dict[str, tuple[np.ndarray, str]]:
+    """name -> (values, unit shown) for the scatter's hover text."""
+    unit = display_units(units)
+    return {(name[0] if name[:2] in ("x_", "y_") else name): (values, unit if name[:2] in ("x_", "y_") else "")
+            for name, values in columns.items()}
 
 
 def source_for(lat) -> Path | None:
@@ -86,12 +114,14 @@ def nearest(lat_key, row: int, k: int):
     return nearest_neighbours(matrix, row, k=k)
 
 
-def project_image(path: Path, spec: dict, fitted) -> dict:
+def project_image(path: Path, spec: dict, fitted, lat=None) -> dict:
     """The seed's `umap_image` with the model that made the latents (shared, so used under its lock)."""
     from latentcore.analysis.projection import project_image as project
+    from latentcore.domain import latents_kind
 
     from .extraction import get_model
 
     model, lock = get_model(spec)
     with lock:
-        return project(path, model, fitted, pool=spec.get("pool", "mean"))
+        kind = latents_kind(lat.attrs) if lat is not None else None
+        return project(path, model, fitted, pool=spec.get("pool", "mean"), data_kind=kind)

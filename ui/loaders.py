@@ -96,10 +96,13 @@ def stacked_latents(key: tuple):
 
 @st.cache_data(show_spinner="Aligning the band contrast...", max_entries=16)
 def bandcontrast_for(bc_key: tuple, latents_key: tuple) -> np.ndarray:
-    """Band contrast aligned by x,y value to the rows of a scan's latents."""
-    from latentcore.data.bandcontrast import align_to_coordinates, read_bandcontrast
+    """Band contrast at each row of a scan's latents: the scan map they carry (`scan:<name>`, see
+    ui.bandcontrast), or a table aligned by x,y value."""
+    from latentcore.data.bandcontrast import align_to_coordinates, pick_point_map, read_bandcontrast, scan_map_name
 
     lat = latents(latents_key)
+    if scan_map_name(bc_key[0]) is not None:
+        return pick_point_map(lat.point_maps, bc_key[0], Path(latents_key[0]).name)[1].astype(np.float32)
     return align_to_coordinates(read_bandcontrast(bc_key[0]), lat.x, lat.y).astype(np.float32)
 
 

@@ -20,9 +20,11 @@ import plotly.graph_objects as go
 from matplotlib.ticker import MaxNLocator
 
 from latentcore import figures
+from latentcore.data.base import display_units
 
 LEVELS = 65535  # uint16 quantisation of scatter coordinates
 HOVER_ROW_IDS = 65_535  # row ids up to this travel as uint16 customdata, for hover text
+HOVER_FIELDS_MAX = 300_000  # beyond this many points, the hover shows no x, y, band contrast (payload)
 NAN_CODE_COLOUR = "#d9d9d9"
 SELECTED_LINE = "#111111"
 
@@ -129,9 +131,11 @@ def _marker_scale(colour: Colour) -> dict:
 
 
 def scatter_figure(x, y, colour: Colour, row_ids, selected=None, *, x_title="", y_title="", title="",
-                   marks=(), height: int = 520, marker_size: float = 4):
+                   marks=(), height: int = 520, marker_size: float = 4, hover: dict | None = None):
     """One WebGL trace of every point in row order, the selected points ringed on top, and optional
-    `marks` (dicts with x, y, name, symbol, colour) such as a projected new image.
+    `marks` (dicts with x, y, name, symbol, colour) such as a projected new image. `hover`: name ->
+    (per-point values, unit) shown under the row id (scan x, y and band contrast), up to HOVER_FIELDS_MAX
+    points (they travel as customdata [row, values...]: 4 bytes a value).
     Returns (figure, trace_rows): trace index -> global row id of each point."""
     row_ids = np.asarray(row_ids)
     qx, qy = Quantiser.of(x), Quantiser.of(y)
@@ -142,7 +146,9 @@ def scatter_figure(x, y, colour: Colour, row_ids, selected=None, *, x_title="", 
     if colour.colorbar:
         marker.update(showscale=True, colorbar=colour.colorbar)
     main = go.Scattergl(x=ex, y=ey, mode="markers", marker=marker, name="points", showlegend=False)
-    if np.array_equal(row_ids, np.arange(len(row_ids))):
+    if hover and len(row_ids) <= HOVER_FIELDS_MAX:
+        _hover_fields(main, row_ids, hover)
+    elif np.array_equal(row_ids, np.arange(len(row_ids))):
         main.hovertemplate = "row %{pointNumber}<extra></extra>"  # the position is the row id
     elif row_ids.max(initial=0) <= HOVER_ROW_IDS:
         main.customdata = row_ids.astype(np.uint16)
@@ -170,6 +176,15 @@ def scatter_figure(x, y, colour: Colour, row_ids, selected=None, *, x_title="", 
     return fig, trace_rows
 
 
+def _hover_fields(trace, row_ids, hover: dict):
+    """customdata [row, field...] (row first: selections read the row id from it) and a hover line a field."""
+    values = [np.asarray(v, np.float64) for v, _ in hover.values()]
+    trace.customdata = np.column_stack([row_ids, *values]).astype(np.float32 if len(row_ids) < 2**24 else np.float64)
+    lines = [f"{name} %{{customdata[{i + 1}]:.4g}}" + (f" {unit}" if unit else "")
+             for i, (name, (_, unit)) in enumerate(hover.items())]
+    trace.hovertemplate = "<br>".join(["row %{customdata[0]}", *lines]) + "<extra></extra>"
+
+
 def _legend_entries(fig, colour: Colour, limit: int = 30):
     for name, hue in list(colour.legend.items())[:limit]:
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=str(name),
@@ -177,7 +192,7 @@ def _legend_entries(fig, colour: Colour, limit: int = 30):
 
 
 def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title="", height: int = 520,
-                    nan_colour: str = figures.NAN_COLOUR):
+                    nan_colour: str = figures.NAN_COLOUR, units: str | None = "um"):
     """A scan map of colour codes (NaN = no pixel) as a heatmap placed by the grid's origin and step
     (no coordinate arrays). Heatmaps select nothing in plotly, so two invisible corner points make box
     and lasso selection available: the drawn shape comes back and `rows_in_shapes` finds the pixels.
@@ -189,7 +204,8 @@ def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title
     placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
     fig = go.Figure(go.Heatmap(z=codes, colorscale=figures.discrete_colorscale(colours), zmin=-0.5,
                                zmax=len(colours) - 0.5, showscale=False, name="map",
-                               hovertemplate="x %{x:.4g}<br>y %{y:.4g}<extra></extra>", **placement))
+                               hovertemplate=f"x %{{x:.4g}} {display_units(units)}<br>y %{{y:.4g}} "
+                                             f"{display_units(units)}<extra></extra>", **placement))
     if selected_mask is not None and np.any(selected_mask):
         veil = (~np.asarray(selected_mask) & np.isfinite(code_map)).astype(np.uint8)
         fig.add_trace(go.Heatmap(z=veil, colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(255,255,255,0.78)"]],
@@ -198,27 +214,30 @@ def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title
     fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[ys[0], ys[-1]], mode="markers", marker={"opacity": 0},
                              hoverinfo="skip", showlegend=False, name="selectable"))
     fig.update_layout(title=title, height=height, dragmode="select", showlegend=False,
-                      plot_bgcolor=nan_colour, margin={"l": 60, "r": 20, "t": 50, "b": 50}, **map_axes(grid))
+                      plot_bgcolor=nan_colour, margin={"l": 60, "r": 20, "t": 50, "b": 50}, **map_axes(grid, units))
     return fig
 
 
-def map_axes(grid) -> dict:
-    """x right, y down, square pixels, the view fitted to the grid."""
+def map_axes(grid, units: str | None = "um") -> dict:
+    """x right, y down, square pixels, the view fitted to the grid, axes titled with their unit."""
     xs, ys = grid.x_values, grid.y_values
-    return {"xaxis": {"title": {"text": "x"}, "constrain": "domain", "showgrid": False, "zeroline": False,
+    unit = display_units(units)
+    return {"xaxis": {"title": {"text": f"x ({unit})"}, "constrain": "domain", "showgrid": False, "zeroline": False,
                       "range": [xs[0] - grid.step_x / 2, xs[-1] + grid.step_x / 2]},
-            "yaxis": {"title": {"text": "y"}, "constrain": "domain", "showgrid": False, "zeroline": False,
+            "yaxis": {"title": {"text": f"y ({unit})"}, "constrain": "domain", "showgrid": False, "zeroline": False,
                       "scaleanchor": "x", "range": [ys[-1] + grid.step_y / 2, ys[0] - grid.step_y / 2]}}
 
 
 def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour=figures.NAN_COLOUR,
-                        max_points: int = 250_000, selected_mask=None, picked=None, height: int = 520):
+                        max_points: int = 250_000, selected_mask=None, picked=None, height: int = 520,
+                        units: str | None = "um", value_name: str = "latent value"):
     """One latent map to click on: a heatmap with an invisible point on each pixel (every `stride`-th
     pixel beyond `max_points`), so that a click selects the nearest pixel. Pixels outside
     `selected_mask` are veiled; `picked` (x, y) is framed. Returns (fig, trace_rows)."""
     placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
     fig = go.Figure(go.Heatmap(z=np.asarray(values_map, np.float32), colorscale="Viridis", name="map",
-                               colorbar={"len": 0.8}, hoverinfo="skip", **placement))
+                               colorbar={"len": 0.8, "title": {"text": value_name, "side": "right"}},
+                               hoverinfo="skip", **placement))
     if selected_mask is not None and np.any(selected_mask):
         veil = (~np.asarray(selected_mask) & np.isfinite(values_map)).astype(np.uint8)
         fig.add_trace(go.Heatmap(z=veil, colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(255,255,255,0.78)"]],
@@ -227,12 +246,13 @@ def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour
     keep = slice(None, None, stride)
     fig.add_trace(go.Scattergl(x=np.asarray(x, np.float32)[keep], y=np.asarray(y, np.float32)[keep],
                                mode="markers", marker={"size": 6, "opacity": 0}, name="pixels",
-                               hovertemplate="x %{x:.4g}<br>y %{y:.4g}<extra>click to see its pattern</extra>"))
+                               hovertemplate=f"x %{{x:.4g}} {display_units(units)}<br>y %{{y:.4g}} "
+                                             f"{display_units(units)}<extra>click to see its pattern</extra>"))
     trace_rows = {len(fig.data) - 1: np.asarray(row_ids)[keep]}
     if picked is not None:
         fig.add_trace(go.Scatter(x=[picked[0]], y=[picked[1]], mode="markers", name="picked", hoverinfo="skip",
                                  marker={"symbol": "square-open", "size": 14, "color": "#e31a1c",
                                          "line": {"width": 2}}))
     fig.update_layout(title=title, height=height, plot_bgcolor=nan_colour,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, showlegend=False, **map_axes(grid))
+                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, showlegend=False, **map_axes(grid, units))
     return fig, trace_rows

@@ -93,13 +93,21 @@ def source() -> Path | None:
     return Path(value) if value else None
 
 
-def bandcontrast() -> Path | None:
-    value = st.session_state.get(BANDCONTRAST)
-    return Path(value) if value else None
+def bandcontrast() -> str | None:
+    """The band-contrast choice: `scan:<map name>` (the scan's own map) or a table's path (ui.bandcontrast)."""
+    return st.session_state.get(BANDCONTRAST) or None
 
 
-def set_bandcontrast(path):
-    st.session_state[BANDCONTRAST] = str(path) if path else None
+def set_bandcontrast(spec):
+    st.session_state[BANDCONTRAST] = str(spec) if spec else None
+
+
+PNG_DPI = "png_dpi"
+
+
+def png_dpi() -> int:
+    """Resolution of downloaded PNGs (the sidebar's setting; 300 dpi unless changed)."""
+    return int(st.session_state.get(PNG_DPI, 300))
 
 
 def latents() -> Path | None:

@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 
-from . import loaders, state
+from . import bandcontrast, loaders, state
 
 
 def sidebar_summary():
     with st.sidebar:
         src = state.source()
         st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
-        bc = state.bandcontrast()
-        st.markdown(f"**Band contrast:** {bc.name if bc else 'none'}")
+        st.markdown(f"**Band contrast:** {bandcontrast.label(state.bandcontrast())}")
         lat = state.latents()
         st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
         st.markdown(f"**Device:** {loaders.devices()['auto'].removeprefix('auto (').rstrip(')')}")
@@ -27,6 +27,8 @@ def sidebar_summary():
         if len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
             state.clear_selection()
             st.rerun()
+        st.number_input("PNG downloads: resolution (dpi)", 72, 1200, state.png_dpi(), step=50, key=state.PNG_DPI,
+                        help="Figures keep their size in inches (screen pixels / 96); 300 dpi suits print.")
 
 
 @contextlib.contextmanager
@@ -41,14 +43,19 @@ def user_errors():
 
 
 def error_line(exc: BaseException) -> str:
-    """The one line the pages show for an error: the CLI's (latentcore.cli.error_line)."""
+    """The CLI's one line (latentcore.cli.error_line), a local file named by its name alone: a server
+    path means nothing to the user (URLs stay whole)."""
     from latentcore.cli import error_line as cli_line
 
-    return cli_line(exc)
+    line = cli_line(exc)
+    path = getattr(exc, "path", None) or getattr(exc, "filename", None)
+    if isinstance(path, str) and path and "://" not in path:
+        line = line.replace(path, Path(path).name)
+    return line
 
 
-def roi_sliders(x: np.ndarray, y: np.ndarray, key: str) -> tuple[float, float, float, float]:
-    """x and y range sliders over the scan (steps of the grid); returns (x0, x1, y0, y1)."""
+def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um") -> tuple[float, float, float, float]:
+    """x and y range sliders over the scan (steps of the grid, labelled in `units`); returns (x0, x1, y0, y1)."""
     ranges = []
     for name, values in (("x", x), ("y", y)):
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
@@ -57,7 +64,7 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str) -> tuple[float, float, f
         if high <= low:
             ranges.append((low, high))
             continue
-        ranges.append(st.slider(f"ROI {name} range", low, high, (low, high), step=step,
+        ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, (low, high), step=step,
                                 key=f"{key}_roi_{name}"))
     return (*ranges[0], *ranges[1])
 

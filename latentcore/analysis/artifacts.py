@@ -41,6 +41,14 @@ def input_record(path) -> dict:
     return {"name": path.name, "path": str(path.resolve()), "sha256": sha256_file(path)}
 
 
+def bandcontrast_record(spec) -> dict:
+    """A band-contrast table's input record, or the name of the scan map the latents carry."""
+    from ..data.bandcontrast import scan_map_name
+
+    name = scan_map_name(spec)
+    return input_record(spec) if name is None else {"name": str(spec), "point_map": name or "first"}
+
+
 def write_json(path, data) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -142,11 +150,14 @@ class ClusterInputs:
     latent: np.ndarray
     bandcontrast: np.ndarray
     features: np.ndarray
+    units: str | None = "um"  # of x, y
+    bandcontrast_name: str = "band contrast"  # or the scan map's name ("Band Contrast", "IQ")
 
 
 def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     """Read the latents and band contrast, restrict both to the ROI and align them by x, y."""
     from ..data import align_to_coordinates, read_bandcontrast
+    from ..data.bandcontrast import pick_point_map, scan_map_name
     from ..latents import read_latents
     from .cluster import pair_features
     from .maps import slice_to_roi
@@ -160,18 +171,24 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         raise InputError("the latents have no x, y coordinates: clustering with band contrast needs a scan",
                          job.latents)
     x, y = np.asarray(latents.x, np.float64), np.asarray(latents.y, np.float64)
-    table = read_bandcontrast(job.bandcontrast)
+    from_scan = scan_map_name(job.bandcontrast) is not None  # the scan's own map, carried row for row
+    values = pick_point_map(latents.point_maps, job.bandcontrast, job.latents)[1] if from_scan else None
+    table = None if from_scan else read_bandcontrast(job.bandcontrast)
     roi = job.roi_box
     if roi is not None:
         keep = roi.mask(x, y)
         if not keep.any():
             raise InputError(f"ROI {roi.to_list()} holds none of the latents' pixels", job.latents)
         rows, x, y = rows[keep], x[keep], y[keep]
-        table = slice_to_roi(table, roi, len(rows), f"the latents' rows in the ROI ({Path(job.latents).name})")
-    bandcontrast = align_to_coordinates(table, x, y)
+        if from_scan:
+            values = values[keep]
+        else:
+            table = slice_to_roi(table, roi, len(rows), f"the latents' rows in the ROI ({Path(job.latents).name})")
+    bandcontrast = values if from_scan else align_to_coordinates(table, x, y)
     pairs = pair_features(rows, job.dim, bandcontrast)
     features = _features(job, rows, bandcontrast, x, y)
-    return ClusterInputs(x, y, pairs[:, 0], bandcontrast, features)
+    name = pick_point_map(latents.point_maps, job.bandcontrast)[0] if from_scan else "band contrast"
+    return ClusterInputs(x, y, pairs[:, 0], bandcontrast, features, latents.units, name)
 
 
 def _features(job: ClusterJob, rows, bandcontrast, x, y) -> np.ndarray:
@@ -199,7 +216,7 @@ def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
                         columns=ASSIGNMENT_COLUMNS)
 
 
-def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto") -> dict:
+def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300) -> dict:
     """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report."""
     from ..figures import cluster_panels, write_png
     from .cluster import cluster, describe_fit
@@ -215,8 +232,9 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
     if png:
         fig = cluster_panels(inputs.x, inputs.y, inputs.latent, inputs.bandcontrast, result.labels,
                              Grid.from_coordinates(inputs.x, inputs.y), latent_name=f"latent dim {job.dim}",
-                             title=f"{job.method} clusters ({job.tag})")
-        engine = write_png(fig, out_dir / names["figure"], browser=browser)
+                             title=f"{job.method} clusters ({job.tag})", units=inputs.units,
+                             bandcontrast_name=inputs.bandcontrast_name)
+        engine = write_png(fig, out_dir / names["figure"], browser=browser, dpi=dpi)
     report = {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
         "job": {**dataclasses.asdict(job), "params": result.params},
@@ -226,7 +244,7 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
         "smoothing": {**smoothing_record(job.smooth), "applies_to": "the clustered features; the CSV's latent "
                       "and bandcontrast columns hold the raw values"},
         "n_rows": int(len(result.labels)),
-        "inputs": {"latents": input_record(job.latents), "bandcontrast": input_record(job.bandcontrast)},
+        "inputs": {"latents": input_record(job.latents), "bandcontrast": bandcontrast_record(job.bandcontrast)},
         "versions": package_versions(VERSION_PACKAGES),
         "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path)},
                     "report": {"name": names["report"]},
@@ -260,7 +278,9 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
         raise InputError(f"cannot rerun a report of kind {report['kind']!r} (only 'cluster')", report_path)
     job_fields = _job_fields(report, report_path)
     for role in ("latents", "bandcontrast"):
-        job_fields[role] = str(_find_input(_field(report, ("inputs", role), dict, report_path), report_path))
+        record = _field(report, ("inputs", role), dict, report_path)
+        if "point_map" not in record:  # a scan's own map lives in its latents file
+            job_fields[role] = str(_find_input(record, report_path))
     expected = _field(report, ("outputs", "assignments", "sha256"), str, report_path)
     new = run_cluster_job(ClusterJob(**job_fields), out_dir or report_path.parent, png=png, browser=browser)
     return {"report": new, "identical": new["outputs"]["assignments"]["sha256"] == expected}

@@ -2,7 +2,7 @@
 
     python -m latentcore umap LATENTS [--out table.parquet|csv] [--method umap|pca]
     python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
-    python -m latentcore cluster LATENTS --bandcontrast CSV [--dim K] --method gmm|kmeans|dbscan|hdbscan
+    python -m latentcore cluster LATENTS [--bandcontrast CSV|scan:NAME] [--dim K] --method gmm|kmeans|dbscan|hdbscan
                                  [--features pair|latent|umap] [params] [--roi x0,x1,y0,y1] [--smooth SIGMA] --out DIR
     python -m latentcore bandcontrast CSV [--threshold T] [--keep above|below] [--roi ...] --out kept.csv|npy
     python -m latentcore rerun cluster_report__TAG.json [--out DIR]
@@ -62,6 +62,8 @@ def _register_maps(subparsers):
     p.add_argument("--partition", help="latents partition (default: the first)")
     p.add_argument("--nan-colour", default="#ffffff", help="colour of pixels without a latent")
     _add_smooth_option(p)
+    p.add_argument("--dpi", type=float, default=300, help="PNG resolution (default 300: publication)")
+    p.add_argument("--scale-bar", action="store_true", help="draw a scale bar on each map")
     p.add_argument("--no-png", action="store_true")
     p.set_defaults(func=run_maps)
 
@@ -69,7 +71,10 @@ def _register_maps(subparsers):
 def _register_cluster(subparsers):
     p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
     p.add_argument("latents")
-    p.add_argument("--bandcontrast", required=True, help="CSV x,y,bandcontrast (full field or the ROI)")
+    p.add_argument("--bandcontrast", default="scan",
+                   help="CSV x,y,bandcontrast (full field or the ROI), or scan:NAME for a per-point map the "
+                        "scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default 'scan': the "
+                        "scan's own band-contrast map (Oxford Band Contrast, EDAX IQ)")
     p.add_argument("--method", required=True, choices=("gmm", "kmeans", "dbscan", "hdbscan"))
     p.add_argument("--dim", type=int, default=0, help="latent dimension paired with band contrast")
     p.add_argument("--features", choices=("pair", "latent", "umap"), default="pair",
@@ -160,6 +165,7 @@ def run_umap(args) -> int:
 
 
 def run_maps(args) -> int:
+    from ..export import export_maps_npz
     from ..figures import latent_map_grid, write_png
     from ..latents import read_latents
     from . import artifacts
@@ -183,18 +189,20 @@ def run_maps(args) -> int:
     smoothed = f"_smooth{sigma:g}" if sigma else ""
     tag = f"{artifacts.dims_tag(dims)}{smoothed}_{roi_tag(roi)}"
     out = Path(args.out)
-    names = {"maps": f"latent_maps__{tag}.npy", "figure": f"latent_maps__{tag}.png",
-             "report": f"latent_maps__{tag}.json"}
+    names = {"maps": f"latent_maps__{tag}.npy", "maps_npz": f"latent_maps__{tag}.npz",
+             "figure": f"latent_maps__{tag}.png", "report": f"latent_maps__{tag}.json"}
     artifacts.write_npy(out / names["maps"], maps)
+    export_maps_npz(out / names["maps_npz"], maps, grid, [f"dim {d}" for d in dims], latents.units)  # + origin, step, units
     engine = None
     if not args.no_png:
         title = f"latent maps ({tag})" + (f", Gaussian-smoothed sigma {sigma:g} grid steps" if sigma else "")
-        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=title)
-        engine = write_png(fig, out / names["figure"])
+        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=title, units=latents.units,
+                              scale_bar=args.scale_bar)
+        engine = write_png(fig, out / names["figure"], dpi=args.dpi)
     artifacts.write_json(out / names["report"], {
         "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
-        "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "shape": list(maps.shape),
-        "smoothing": smoothing_record(sigma),
+        "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "units": latents.units,
+        "shape": list(maps.shape), "dpi": args.dpi, "smoothing": smoothing_record(sigma),
         "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": package_versions(artifacts.VERSION_PACKAGES),
         "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
     print(f"wrote {out / names['maps']} {tuple(maps.shape)}" + (f" and {names['figure']} ({engine})" if engine else ""))

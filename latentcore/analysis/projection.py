@@ -16,10 +16,20 @@ def temperature_range(image) -> dict[str, float]:
     return {"T10": float(t10), "T90": float(t90), "DT": float(t90 - t10)}
 
 
-def project_image(path, model: LoadedModel, fitted, pool: str = "mean") -> dict:
+def is_sst_like(data_kind: str | None, model: LoadedModel) -> bool:
+    """SST measures (T10, T90, DT) mean something only for sea-surface-temperature cutouts: the
+    latents' data kind says so, or, when it is not known, the model is Nenya's SST encoder."""
+    from ..domain import CUTOUTS
+
+    return data_kind == CUTOUTS if data_kind else model.arch == "nenya"
+
+
+def project_image(path, model: LoadedModel, fitted, pool: str = "mean", data_kind: str | None = None) -> dict:
     """One image file through `model` and into a fitted embedding (`embedding.FittedEmbedding`):
-    its latent vector, its coordinates, its temperature range and the image itself."""
+    its latent vector, its coordinates, the image itself and, for SST-like cutouts only
+    (`is_sst_like`), its temperature range T10, T90, DT."""
     with open_source(path, format="images") as reader:  # a 2-D NPY is an image here, not a feature table
         item = reader.read(reader.partitions[0], 0, 1)
     latent = Extractor(model, device="cpu", pool=pool, batch_size=1).extract_batch(item)
-    return {"latent": latent[0], "xy": fitted.transform(latent)[0], **temperature_range(item), "image": item[0]}
+    measures = temperature_range(item) if is_sst_like(data_kind, model) else {}
+    return {"latent": latent[0], "xy": fitted.transform(latent)[0], **measures, "image": item[0]}

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import InputError
 from ._checks import check_finite, check_grid, check_length, check_range, grid_coordinates
 from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
-from .base import SourceInfo
+from .base import SourceInfo, normalise_units
 
 GRID_TOLERANCE = 0.25  # of a step: how far a stored coordinate may sit from its grid node
 
@@ -68,7 +68,7 @@ class ScanGrid:
 
 
 def scan_info(reader, n: int, pattern_shape, dtype, grid: ScanGrid, coordinates: str,
-              warnings=(), **extra) -> SourceInfo:
+              warnings=(), units: str | None = None, **extra) -> SourceInfo:
     """The SourceInfo of a scan; `warnings` (what was found wrong and worked around) go into
     extra["warnings"], which `info` prints and extraction copies into the latents file."""
     extra = {**extra, "coordinates": coordinates}
@@ -76,7 +76,8 @@ def scan_info(reader, n: int, pattern_shape, dtype, grid: ScanGrid, coordinates:
         extra["warnings"] = list(warnings)
     return SourceInfo(path=str(reader.path), format=reader.format_name, partitions={"all": n},
                       item_shape=(1, *pattern_shape), dtype=str(np.dtype(dtype)), has_coordinates=True,
-                      grid_shape=(grid.n_rows, grid.n_columns), step=(grid.step_x, grid.step_y), extra=extra)
+                      grid_shape=(grid.n_rows, grid.n_columns), step=(grid.step_x, grid.step_y), extra=extra,
+                      units=units)
 
 
 @dataclasses.dataclass
@@ -98,6 +99,7 @@ class ScanLayout:
     @property
     def grid(self) -> ScanGrid:
         return ScanGrid(self.n_rows, self.n_columns, self.step_x, self.step_y)
+    map_names: tuple[str, ...] = ()  # the quality maps offered as band contrast, preferred first
 
 
 def required_header(group: h5py.Group, names: tuple[str, ...], path) -> list:
@@ -152,7 +154,7 @@ class ScanReader(H5Reader):
         layout.grid.check(n, repr(layout.patterns), self.path, layout.points)
         self.coordinate_source, warnings = self._choose_coordinates(f, n)
         return scan_info(self, n, patterns.shape[1:], patterns.dtype, layout.grid, self.coordinate_source,
-                         (*layout.warnings, *warnings), scan=layout.scan)
+                         (*layout.warnings, *warnings), units=self._units(f, layout), scan=layout.scan)
 
     def _choose_coordinates(self, f, n: int) -> tuple[str, list[str]]:
         """"stored" when the file's x, y fit the header grid, else "grid" and a warning saying why.
@@ -171,6 +173,18 @@ class ScanReader(H5Reader):
             return "stored", []
         return "grid", [f"stored coordinates {reason}: the scan is placed on its header grid "
                         f"{layout.n_rows} x {layout.n_columns} (step {layout.step_x:g}, {layout.step_y:g})"]
+
+    def _units(self, f, layout) -> str | None:
+        """The unit a header's step datasets declare in a `Unit`-like attribute, else None (microns)."""
+        header = f[f"{layout.scan}/EBSD/Header"]
+        for name in self.header[2:]:
+            item = header.get(name)
+            for key in ("Unit", "Units", "unit", "units"):
+                if isinstance(item, h5py.Dataset) and key in item.attrs:
+                    found = normalise_units(np.asarray(item.attrs[key]).reshape(-1)[0])
+                    if found and found != "px":
+                        return found
+        return None
 
     def _dataset_name(self, partition):
         return self.layout.patterns
@@ -210,10 +224,12 @@ class ScanReader(H5Reader):
             xy.append(values if layout.order is None else values[layout.order])
         return tuple(xy)
 
-    def scan_maps(self):
+    def point_maps(self):
         if not self.layout.maps_group or self.layout.maps_group not in self.file:
             return {}
         maps = per_point_maps(self.file[self.layout.maps_group], self.count("all"), self.layout.not_maps)
         if self.layout.order is not None:
             maps = {name: values[self.layout.order] for name, values in maps.items()}
-        return maps
+        if not self.layout.map_names:
+            return maps
+        return {name: maps[name] for name in self.layout.map_names if name in maps}

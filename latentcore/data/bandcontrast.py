@@ -1,5 +1,9 @@
 """Band-contrast (or any per-point value) tables `x,y,bandcontrast`, and their alignment to the
-pattern coordinates BY x,y VALUE (never by row position), tolerant to float round-off."""
+pattern coordinates BY x,y VALUE (never by row position), tolerant to float round-off.
+
+Wherever band contrast is asked for, a scan's own vendor map may stand in for a table: the spec
+`scan:<name>` (e.g. `scan:Band Contrast`, `scan:IQ`) names a per-point map that the scan (and its
+latents file) carries, row for row; `scan` alone takes the scan's first map (its band contrast)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,6 +14,33 @@ from scipy.spatial import cKDTree
 
 from ..errors import InputError
 from ._checks import infer_step
+
+
+SCAN_MAP = "scan"
+
+
+def scan_map_name(spec) -> str | None:
+    """`scan:Band Contrast` -> "Band Contrast", `scan` -> "" (the scan's own map); a path -> None."""
+    text = str(spec) if spec is not None else ""
+    if text == SCAN_MAP:
+        return ""
+    return text[len(SCAN_MAP) + 1:].strip() if text.startswith(SCAN_MAP + ":") else None
+
+
+def scan_map_spec(name: str) -> str:
+    return f"{SCAN_MAP}:{name}"
+
+
+def pick_point_map(maps: dict, spec, path=None) -> tuple[str, np.ndarray]:
+    """(name, values) of the point map a `scan:` spec names; the first map for a bare `scan`."""
+    name = scan_map_name(spec)
+    if not maps:
+        raise InputError("the scan carries no per-point maps (h5ebsd scans have none): give a band-contrast "
+                         "table x,y,bandcontrast instead", path)
+    name = name or next(iter(maps))
+    if name not in maps:
+        raise InputError(f"no point map {name!r}; the scan carries {list(maps)}", path)
+    return name, np.asarray(maps[name], np.float64)
 
 
 def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:

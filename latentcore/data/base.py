@@ -17,6 +17,22 @@ from ..errors import InputError
 from ..storage import resolve_path
 from ._checks import check_regular
 
+DEFAULT_UNITS = "um"
+_UNIT_NAMES = {"um": "um", "µm": "um", "μm": "um", "micron": "um", "microns": "um", "micrometer": "um",
+               "micrometre": "um", "nm": "nm", "mm": "mm", "px": "px", "pixel": "px", "pixels": "px"}
+
+
+def normalise_units(text) -> str | None:
+    """A unit as a file spells it ("µm", "microns", b"um") -> "um", "nm", "mm" or "px"; None if unknown."""
+    if isinstance(text, bytes):
+        text = text.decode(errors="replace")
+    return _UNIT_NAMES.get(str(text).strip().rstrip("\x00").lower()) if text is not None else None
+
+
+def display_units(units: str | None) -> str:
+    """How a unit is shown on axes, sliders and colour bars: "um" -> "µm"."""
+    return "µm" if units in (None, "um") else str(units)
+
 
 @dataclasses.dataclass
 class SourceInfo:
@@ -33,6 +49,11 @@ class SourceInfo:
     step: tuple[float, float] | None = None  # (step_x, step_y) of a scan
     metadata_columns: list[str] = dataclasses.field(default_factory=list)
     extra: dict = dataclasses.field(default_factory=dict)
+    units: str | None = None  # length unit of x, y and step as stored ("um"); None: rows without positions
+
+    def __post_init__(self):
+        if self.units is None and self.has_coordinates:  # EBSD scans are in microns unless the file says
+            self.units = DEFAULT_UNITS
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -114,9 +135,14 @@ class Reader:
         """Per-row metadata table (cutout tables), or None."""
         return None
 
-    def scan_maps(self) -> dict[str, np.ndarray]:
-        """Per-point maps stored beside the patterns (EDAX `IQ`, `CI`; Oxford `Band Contrast`)."""
+    def point_maps(self) -> dict[str, np.ndarray]:
+        """Vendor per-point maps stored beside the patterns, name -> float64 (N,) in row order, the
+        scan's own band-contrast-like map first (Oxford "Band Contrast", "Band Slope", "MAD"; EDAX
+        "IQ", "CI", "Fit"); {} when the format has none."""
         return {}
+
+    def scan_maps(self) -> dict[str, np.ndarray]:  # the earlier name
+        return self.point_maps()
 
     def labels(self, partition: str) -> np.ndarray | None:
         """Per-row labels (NPZ `y`), or None."""

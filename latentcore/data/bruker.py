@@ -35,6 +35,7 @@ class BrukerReader(ScanReader):
             raise InputError(f"grid type {grid_type!r}: only square ('isometric') Bruker grids can be read",
                              self.path)
         layout.maps_group = f"{layout.scan}/EBSD/Data"
+        layout.map_names = QUALITY_MAPS  # offered as band contrast, RadonQuality first
         roi = f"{layout.scan}/EBSD/SEM"
         if f"{roi}/IX" not in f or f"{roi}/IY" not in f:
             return layout
@@ -60,11 +61,3 @@ class BrukerReader(ScanReader):
         in_order = np.array_equal(order, np.arange(len(flat)))
         return {"n_rows": n_rows, "n_columns": n_columns, "order": None if in_order else order,
                 "points": None if len(flat) == n_rows * n_columns else flat[order]}
-
-    def scan_maps(self):
-        maps = super().scan_maps()
-        return {name: maps[name] for name in QUALITY_MAPS if name in maps}
-
-    def point_maps(self) -> dict[str, np.ndarray]:
-        """Bruker's quality maps (name -> float per row, row order): issue 12's vendor maps."""
-        return self.scan_maps()

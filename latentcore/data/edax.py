@@ -22,7 +22,7 @@ class EdaxReader(ScanReader):
     def _extras(self, scan):
         data = f"{scan}/EBSD/Data"
         return {"x": f"{data}/X Position", "y": f"{data}/Y Position", "maps_group": data,
-                "not_maps": ("X Position", "Y Position")}
+                "not_maps": ("X Position", "Y Position"), "map_names": ("IQ", "CI", "Fit")}
 
     def _layout(self, f):
         layout = super()._layout(f)

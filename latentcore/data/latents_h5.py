@@ -43,7 +43,8 @@ class LatentsH5(H5Reader):
                           item_shape=(dims.pop(),), dtype=str(f[present[0]].dtype), is_features=True,
                           has_coordinates=self._xy is not None, grid_shape=grid, step=step,
                           metadata_columns=list(dict.fromkeys(columns)),
-                          extra={k: _plain(v) for k, v in f.attrs.items()})
+                          extra={k: _plain(v) for k, v in f.attrs.items()},
+                          units=_plain(f.attrs["units"]) if "units" in f.attrs else None)
 
     def _load_xy(self, f, n):
         self._xy = None

@@ -17,4 +17,5 @@ class OxfordReader(ScanReader):
 
     def _extras(self, scan):
         data = f"{scan}/EBSD/Data"
-        return {"x": f"{data}/X", "y": f"{data}/Y", "maps_group": data, "not_maps": ("X", "Y")}
+        return {"x": f"{data}/X", "y": f"{data}/Y", "maps_group": data, "not_maps": ("X", "Y"),
+                "map_names": ("Band Contrast", "Band Slope", "Mean Angular Deviation", "MAD", "Pattern Quality")}
