@@ -176,7 +176,9 @@ class ScanReader(H5Reader):
 
     def _units(self, f, layout) -> str | None:
         """The unit a header's step datasets declare in a `Unit`-like attribute, else None (microns)."""
-        header = f[f"{layout.scan}/EBSD/Header"]
+        header = f.get(f"{layout.scan}/EBSD/Header")
+        if not isinstance(header, h5py.Group):  # EMsoft's simulated patterns have no scan header
+            return None
         for name in self.header[2:]:
             item = header.get(name)
             for key in ("Unit", "Units", "unit", "units"):
