@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .data import open_source
 from .data.base import Reader
+from .data.preprocess import iter_preprocessed
 from .errors import InputError
 from .latents import LatentsWriter, latents_path_for
 from .models.base import InputSpec, LoadedModel
@@ -137,7 +138,8 @@ class Extractor:
         """(latents, row indices) per block of rows. Blocks are read (one contiguous read each) and
         prepared a block ahead in a background thread, then go through the model in slices of
         `batch_size`: few large reads and writes, while the forward keeps its fastest batch size."""
-        blocks = reader.iter_batches(partition, self.read_size(reader.info().item_shape), allowed_indices=indices)
+        blocks = iter_preprocessed(reader, partition, self.model.preprocessing,  # as the model was trained
+                                   self.read_size(reader.info().item_shape), indices)
         prepared = ((self._prepare(block), rows) for block, rows in blocks)  # also in the background thread
         for block, rows in prefetch(prepared):
             latents = [self.extract_batch(block[i:i + self.batch_size], prepared=True)
@@ -228,7 +230,8 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,
                      "device": str(extractor.device), "batch_size": batch_size, "latent_dim": dim,
-                     "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions()}
+                     "input_spec": dataclasses.asdict(model.input_spec), "preprocessing": model.preprocessing,
+                     "versions": package_versions()}
             writer.finish(attrs)
         finally:
             writer.close()

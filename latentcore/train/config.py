@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..data.preprocess import Preprocessing
 from ..errors import InputError
 
 # Settings that may change when an interrupted run is resumed; any other change needs a new run.
@@ -18,8 +19,10 @@ class TrainConfig:
     Data: `data` (any pattern source `open_source` reads), `partition` (default: the first),
     filters `bandcontrast` CSV (x,y,bandcontrast) with `bc_min`/`bc_max`, `roi` (x0, x1, y0, y1,
     inclusive, in the coordinates' units), `keep_coordinates` CSV/NPY of x,y to keep.
-    Preprocessing (as extraction applies it, see extract.prepare_batch): optional centre `crop`
-    (pixels, before resizing), bilinear resize to `input_size`, each pattern min-max to [-1, 1].
+    Preprocessing (as extraction applies it): `preprocessing` (static/dynamic background, neighbour
+    averaging: data.preprocess.Preprocessing, or its dict), then (extract.prepare_batch) optional
+    centre `crop` (pixels, before resizing), bilinear resize to `input_size`, each pattern min-max
+    to [-1, 1].
     Loss: per-pattern summed squared error + beta * KL, beta ramped from 0 over `kl_warmup_epochs`.
     """
 
@@ -31,6 +34,7 @@ class TrainConfig:
     bc_max: float | None = None
     roi: tuple[float, float, float, float] | None = None
     keep_coordinates: str | None = None
+    preprocessing: Preprocessing | dict | None = None  # None: no background correction or averaging
     crop: int | None = None
     input_size: int | None = 60  # None: the (cropped) pattern side
     latent_dim: int = 16
@@ -52,6 +56,8 @@ class TrainConfig:
     def __post_init__(self):
         self.data, self.out_dir = str(self.data), str(self.out_dir)
         self.channels = tuple(int(c) for c in self.channels)
+        if not isinstance(self.preprocessing, Preprocessing):
+            self.preprocessing = Preprocessing.from_dict(self.preprocessing)
         if self.roi is not None:
             self.roi = tuple(float(v) for v in self.roi)
         self.validate()
