@@ -11,6 +11,7 @@ import streamlit as st
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
 from latentcore.train.background import TrainingJob
+from latentcore.train.outputs import loss_scale
 from ui import loaders, state, widgets
 
 JOB = "train_job"  # session key of this session's TrainingJob (the latest one started)
@@ -104,7 +105,8 @@ def live_view():
         st.error(f"Training failed: {job.error}", icon=":material/error:")
     if history:
         table = pd.DataFrame(history)
-        figure = px.line(table, x="epoch", y=["train_loss", "val_loss"], markers=True, log_y=True,
+        log_y = loss_scale(table[["train_loss", "val_loss"]].to_numpy()) == "log"
+        figure = px.line(table, x="epoch", y=["train_loss", "val_loss"], markers=True, log_y=log_y,
                          labels={"value": "loss per pattern", "variable": ""}, title="Loss")
         st.plotly_chart(figure, key="train_loss_chart")
         st.caption(f"Latest: train {table.train_loss.iloc[-1]:.4g}, validation {table.val_loss.iloc[-1]:.4g}, "

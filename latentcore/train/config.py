@@ -8,6 +8,8 @@ from ..errors import InputError
 
 # Settings that may change when an interrupted run is resumed; any other change needs a new run.
 # (Input files are compared by content hash, not by path: see trainer.data_fingerprint.)
+LR_SCHEDULES = ("cosine", "constant")
+LR_FLOOR = 0.05  # the cosine schedule ends at this fraction of lr
 RESUMABLE_CHANGES = ("epochs", "device", "patience", "min_delta", "max_minutes", "out_dir", "resume",
                      "data", "bandcontrast", "keep_coordinates")
 
@@ -24,6 +26,9 @@ class TrainConfig:
     centre `crop` (pixels, before resizing), bilinear resize to `input_size`, each pattern min-max
     to [-1, 1].
     Loss: per-pattern summed squared error + beta * KL, beta ramped from 0 over `kl_warmup_epochs`.
+    Stability: the model bounds logvar, each step's gradient norm is clipped to `grad_clip`, the
+    learning rate follows `lr_schedule` (a function of the epoch, so resuming repeats it exactly), and
+    a loss that stops being finite ends the run with a TrainingError naming the epoch.
     """
 
     data: str
@@ -44,6 +49,8 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 64
     lr: float = 2e-3
+    lr_schedule: str = "cosine"  # "cosine": from lr down to LR_FLOOR * lr at the last epoch; or "constant"
+    grad_clip: float | None = 100.0  # largest gradient norm of a step (None: no clipping)
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"
@@ -74,6 +81,8 @@ class TrainConfig:
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 2, "batch_size must be >= 2 (batch norm needs two patterns)"),
             (self.lr > 0, "lr must be > 0"),
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}"),
+            (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 (or None)"),
             (0 < self.val_fraction < 1, "val_fraction must lie strictly between 0 and 1"),
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (self.patience is None or self.patience >= 1, "patience must be >= 1 (or None)"),
