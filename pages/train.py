@@ -37,8 +37,8 @@ def start(config: TrainConfig) -> TrainingJob:
 
 
 st.title("Train a VAE")
-st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is scaled to "
-         "[-1, 1], as extraction does it. Training goes on if you leave this page.")
+st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is preprocessed as "
+         "chosen below and scaled to [-1, 1], as extraction does it. Training goes on if you leave this page.")
 
 choices = {"Built-in demo scan": (DEMO_SCAN, DEMO_BANDCONTRAST)}
 if state.source() is not None and not state.is_demo():
@@ -59,6 +59,16 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
         bc_min = st.number_input("Threshold", value=150.0, key="train_bc_min")
     if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
         roi = widgets.roi_sliders(*scan_coordinates(loaders.stamp(source), partition), key="train")
+
+with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
+    static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
+                         key="train_static_bg")
+    dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)", key="train_dynamic_bg")
+    average = st.checkbox("Average each pattern with its neighbours (3 x 3 Gaussian window, sigma 1 step)",
+                          key="train_average", disabled=not info.get("grid_shape"))
+    preprocessing = {"static_background": "subtract" if static else None,
+                     "dynamic_background": "subtract" if dynamic else None,
+                     "neighbour_window": "gaussian" if average and info.get("grid_shape") else None}
 
 st.subheader("Hyperparameters")
 cols = st.columns(4)
@@ -85,6 +95,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
         config = TrainConfig(
             data=str(source), out_dir=str(state.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
             bandcontrast=str(bandcontrast) if bc_min is not None else None, bc_min=bc_min, roi=roi,
+            preprocessing=preprocessing,
             latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
             batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)
     st.session_state[JOB] = job = start(config)
