@@ -221,6 +221,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         dim = extractor.latent_dim(info.item_shape)
         source_sha = sha256_file(reader.path)
         fingerprint = {"source_sha256": source_sha, "model_sha256": model.sha256, "pool": pool,
+                       "preprocessing": model.preprocessing,
                        "partitions": parts, "rows": {p: _digest(r) for p, r in rows.items()}, "dim": dim}
         writer = LatentsWriter(out, {p: (len(r), dim) for p, r in rows.items()}, fingerprint)
         try:

@@ -88,3 +88,21 @@ def test_loss_plots_survive_zero_negative_and_nan_losses(tmp_path, losses):
     path = plot_loss_curve(history, tmp_path / "loss.png", best_epoch=1)
     assert path.stat().st_size > 0
     assert loss_scale(losses) == "linear" if min(np.nan_to_num(losses, nan=1)) <= 0 else "log"
+
+
+def test_extract_flags_preprocess_for_a_model_without_a_record_and_refuse_to_override_one(scans, tmp_path,
+                                                                                          capsys):
+    from latentcore.cli import main
+
+    h5ebsd, _ = scans
+    plain = train_vae(tiny(h5ebsd, tmp_path / "plain", epochs=1)).model_path
+    assert main(["extract", str(h5ebsd), "--model", str(plain), "--out", str(tmp_path / "a"), "--device", "cpu",
+                 "--dynamic-background", "subtract"]) == 0
+    attrs = read_latents(tmp_path / "a" / "sim_latents.h5").attrs
+    assert json.loads(attrs["preprocessing"])["dynamic_background"] == "subtract"
+    trained = train_vae(tiny(h5ebsd, tmp_path / "prep", epochs=1, preprocessing=PREPROCESSING)).model_path
+    capsys.readouterr()  # the progress bar of the first extraction
+    assert main(["extract", str(h5ebsd), "--model", str(trained), "--out", str(tmp_path / "b"),
+                 "--static-background", "divide"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "trained with the preprocessing 'static background subtract" in error

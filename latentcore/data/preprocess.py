@@ -81,6 +81,21 @@ class Preprocessing:
         return ", ".join(steps) or "none"
 
 
+def with_preprocessing(model, requested: Preprocessing | dict | None):
+    """`model` (a LoadedModel) set to preprocess its input as `requested`. A model that recorded its own
+    preprocessing (a trained VAE) keeps it: asking for another one is refused, since the model only
+    knows the inputs it was trained on."""
+    requested = requested if isinstance(requested, Preprocessing) else Preprocessing.from_dict(requested)
+    recorded = Preprocessing.from_dict(model.preprocessing)
+    if not requested.active or requested == recorded:
+        return model
+    if recorded.active:
+        raise InputError(f"the model was trained with the preprocessing '{recorded.describe()}' and extraction "
+                         f"repeats it; leave the preprocessing options out (asked: '{requested.describe()}')",
+                         model.path or None)
+    return dataclasses.replace(model, preprocessing=requested.to_dict())
+
+
 def iter_preprocessed(reader: Reader, partition: str, preprocessing: Preprocessing | dict | None,
                       batch_size: int = 256, allowed_indices=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(float32 batch (B, C, H, W), row indices) in source order, as `Reader.iter_batches`, with the

@@ -50,7 +50,7 @@ def add_preprocessing_arguments(p) -> None:
     """Pattern preprocessing flags (data.preprocess.Preprocessing), applied before crop and resize."""
     from ..data.preprocess import OPERATIONS, WINDOWS
 
-    group = p.add_argument_group("pattern preprocessing (recorded with the model; extraction repeats it)")
+    group = p.add_argument_group("pattern preprocessing (a VAE records it; extracting with it repeats it)")
     group.add_argument("--static-background", choices=OPERATIONS,
                        help="remove the file's stored static background (else the scan's mean pattern)")
     group.add_argument("--dynamic-background", choices=OPERATIONS,
