@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import shutil
 import threading
 import time
@@ -219,7 +220,8 @@ def learning_rate(config: TrainConfig, epoch: int) -> float:
     if config.lr_schedule == "constant" or config.epochs == 1:
         return config.lr
     progress = min(1.0, (epoch - 1) / (config.epochs - 1))
-    return config.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + np.cos(np.pi * progress)))
+    # a plain float: the optimizer state is saved in the checkpoint, which loads with weights_only
+    return float(config.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress))))
 
 
 def check_finite_losses(epoch: int, train: dict, val: dict, config: TrainConfig, best_epoch: int) -> None:
