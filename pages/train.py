@@ -62,8 +62,9 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
 
 with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
     static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
-                         key="train_static_bg")
-    dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)", key="train_dynamic_bg")
+                         value=True, key="train_static_bg")  # the defaults of TrainConfig
+    dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)", value=True,
+                          key="train_dynamic_bg")
     average = st.checkbox("Average each pattern with its neighbours (3 x 3 Gaussian window, sigma 1 step)",
                           key="train_average", disabled=not info.get("grid_shape"))
     preprocessing = {"static_background": "subtract" if static else None,

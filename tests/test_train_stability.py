@@ -76,7 +76,7 @@ def test_preprocessing_is_recorded_and_extraction_feeds_the_model_the_training_i
         extracted_inputs = extract_array(Extractor(identity, "cpu", batch_size=7), reader, "all")
     np.testing.assert_array_equal(extracted_inputs, trained_on.reshape(len(trained_on), -1))
     with open_source(h5ebsd) as reader:
-        plain = load_patterns(reader, tiny(h5ebsd, tmp_path)).patterns
+        plain = load_patterns(reader, tiny(h5ebsd, tmp_path, preprocessing=None)).patterns
     assert np.abs(plain - trained_on).mean() > 0.05  # the preprocessing did change the inputs
     latents = read_latents(extract_file(h5ebsd, model, tmp_path / "latents", device="cpu").path)
     assert json.loads(latents.attrs["preprocessing"])["neighbour_window"] == "gaussian"  # dicts are stored as JSON
@@ -95,7 +95,7 @@ def test_extract_flags_preprocess_for_a_model_without_a_record_and_refuse_to_ove
     from latentcore.cli import main
 
     h5ebsd, _ = scans
-    plain = train_vae(tiny(h5ebsd, tmp_path / "plain", epochs=1)).model_path
+    plain = train_vae(tiny(h5ebsd, tmp_path / "plain", epochs=1, preprocessing=None)).model_path
     assert main(["extract", str(h5ebsd), "--model", str(plain), "--out", str(tmp_path / "a"), "--device", "cpu",
                  "--dynamic-background", "subtract"]) == 0
     attrs = read_latents(tmp_path / "a" / "sim_latents.h5").attrs

@@ -23,7 +23,7 @@ def register(subparsers):
     p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")
     p.add_argument("--roi", type=_roi, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
     p.add_argument("--keep-coords", help="CSV (x,y columns) or NPY of the coordinates to keep")
-    add_preprocessing_arguments(p)
+    add_preprocessing_arguments(p, d.preprocessing)
     p.add_argument("--crop", type=int, help="centre crop (pixels) before resizing")
     p.add_argument("--input-size", type=int, default=d.input_size, help="pattern side the model takes (resized)")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim)
@@ -46,26 +46,33 @@ def register(subparsers):
     p.set_defaults(func=run_train)
 
 
-def add_preprocessing_arguments(p) -> None:
-    """Pattern preprocessing flags (data.preprocess.Preprocessing), applied before crop and resize."""
-    from ..data.preprocess import OPERATIONS, WINDOWS
+def add_preprocessing_arguments(p, defaults=None) -> None:
+    """Pattern preprocessing flags (data.preprocess.Preprocessing), applied before crop and resize;
+    `defaults` (a Preprocessing) are those of the command, "none" turns a step off."""
+    from ..data.preprocess import OPERATIONS, WINDOWS, Preprocessing
 
+    d = defaults or Preprocessing()
     group = p.add_argument_group("pattern preprocessing (a VAE records it; extracting with it repeats it)")
-    group.add_argument("--static-background", choices=OPERATIONS,
-                       help="remove the file's stored static background (else the scan's mean pattern)")
-    group.add_argument("--dynamic-background", choices=OPERATIONS,
-                       help="remove each pattern's Gaussian blur (kikuchipy's dynamic background)")
+    group.add_argument("--static-background", choices=(*OPERATIONS, "none"), default=d.static_background or "none",
+                       help="remove the file's stored static background, else the scan's mean pattern "
+                            "(default: %(default)s)")
+    group.add_argument("--dynamic-background", choices=(*OPERATIONS, "none"),
+                       default=d.dynamic_background or "none",
+                       help="remove each pattern's Gaussian blur, as kikuchipy (default: %(default)s)")
     group.add_argument("--dynamic-sigma", type=float, help="Gaussian sigma in pixels (default: pattern width / 8)")
-    group.add_argument("--average-neighbours", choices=WINDOWS, dest="neighbour_window",
-                       help="average each pattern with its scan-grid neighbours (kikuchipy's "
-                            "average_neighbour_patterns)")
+    group.add_argument("--average-neighbours", choices=(*WINDOWS, "none"), dest="neighbour_window",
+                       default=d.neighbour_window or "none",
+                       help="average each pattern with its scan-grid neighbours, as kikuchipy's "
+                            "average_neighbour_patterns (default: %(default)s)")
     group.add_argument("--neighbour-size", type=int, default=3, help="window side in grid points (odd)")
     group.add_argument("--neighbour-sigma", type=float, default=1.0, help="gaussian window sigma in grid steps")
 
 
 def preprocessing_from_args(args) -> dict:
-    return {"static_background": args.static_background, "dynamic_background": args.dynamic_background,
-            "dynamic_sigma": args.dynamic_sigma, "neighbour_window": args.neighbour_window,
+    def step(value):
+        return None if value == "none" else value
+    return {"static_background": step(args.static_background), "dynamic_background": step(args.dynamic_background),
+            "dynamic_sigma": args.dynamic_sigma, "neighbour_window": step(args.neighbour_window),
             "neighbour_size": args.neighbour_size, "neighbour_sigma": args.neighbour_sigma}
 
 
