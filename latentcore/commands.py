@@ -6,6 +6,8 @@ import sys
 
 
 def register(subparsers):
+    from .train.cli import add_preprocessing_arguments
+
     info = subparsers.add_parser("info", help="print what a file holds, as JSON")
     info.add_argument("file")
     info.set_defaults(func=run_info)
@@ -21,6 +23,7 @@ def register(subparsers):
     ex.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ex.add_argument("--partitions", help="comma-separated, e.g. valid,train (default: all present)")
     ex.add_argument("--clobber", action="store_true", help="overwrite latents files that exist")
+    add_preprocessing_arguments(ex)  # a trained VAE brings its own: these are for other encoders
     ex.set_defaults(func=run_extract)
 
 
@@ -35,12 +38,15 @@ def run_info(args) -> int:
 def run_extract(args) -> int:
     from tqdm import tqdm
 
+    from .data.preprocess import with_preprocessing
     from .extract import extract_file
     from .latents import latents_path_for, refuse_shared_outputs
     from .models import load_model
+    from .train.cli import preprocessing_from_args
 
     refuse_shared_outputs(args.data, [latents_path_for(data, args.out) for data in args.data])
-    model = load_model(args.model, arch=args.arch, options=args.options)
+    model = with_preprocessing(load_model(args.model, arch=args.arch, options=args.options),
+                               preprocessing_from_args(args))
     partitions = args.partitions.split(",") if args.partitions else None
     for data in args.data:
         bars = []  # created on the first progress report, so that an early error prints one line only

@@ -87,8 +87,9 @@ def domain_warnings(info: SourceInfo | dict, model: LoadedModel) -> list[str]:
 
 
 def extraction_attrs(info: SourceInfo, model: LoadedModel) -> dict:
-    """The latents attributes that record the source's units and the preprocessing."""
-    attrs = {"preprocessing": preprocessing(info.item_shape, model.input_spec),
+    """The latents attributes that record the source's units and the preprocessing: the pattern
+    corrections the model was trained with, then crop, resize and normalisation."""
+    attrs = {"preprocessing": {**model.preprocessing, **preprocessing(info.item_shape, model.input_spec)},
              "data_kind": data_kind(info) or "", "model_domain": model_domain(model)}
     if info.units:
         attrs["units"] = info.units

@@ -25,6 +25,10 @@ class CheckpointError(LatentError, ValueError):
     """A checkpoint cannot be used: wrong architecture, missing or unexpected keys."""
 
 
+class TrainingError(LatentError, RuntimeError):
+    """A training run cannot go on (e.g. its loss stopped being finite); the message says why."""
+
+
 class UnsafeCheckpointError(CheckpointError):
     """A checkpoint's pickle asks to call code; it is refused before anything runs."""
 

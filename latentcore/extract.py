@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from .data import open_source
 from .data.base import Reader
+from .data.preprocess import iter_preprocessed
 from .domain import extraction_attrs
 from .errors import CheckpointError, InputError
 from .latents import LatentsWriter, incomplete_reason, latents_path_for
@@ -146,7 +147,8 @@ class Extractor:
         """(latents, row indices) per block of rows. Blocks are read (one contiguous read each) and
         prepared a block ahead in a background thread, then go through the model in slices of
         `batch_size`: few large reads and writes, while the forward keeps its fastest batch size."""
-        blocks = reader.iter_batches(partition, self.read_size(reader.info().item_shape), allowed_indices=indices)
+        blocks = iter_preprocessed(reader, partition, self.model.preprocessing,  # as the model was trained
+                                   self.read_size(reader.info().item_shape), indices)
         prepared = ((self._prepare(block), rows) for block, rows in blocks)  # also in the background thread
         for block, rows in prefetch(prepared):
             latents = [self.extract_batch(block[i:i + self.batch_size], prepared=True)
@@ -241,6 +243,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         dim = extractor.latent_dim(info.item_shape)
         source_sha = sha256_path(reader.path)
         fingerprint = {"source_sha256": source_sha, "model_sha256": model.sha256, "pool": pool,
+                       "preprocessing": model.preprocessing,
                        "partitions": parts, "rows": {p: _digest(r) for p, r in rows.items()}, "dim": dim}
         if not clobber and _finished(out, counts, fingerprint):
             return ExtractResult(out, True, counts)

@@ -11,6 +11,7 @@ import streamlit as st
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
 from latentcore.train.background import TrainingJob
+from latentcore.train.outputs import loss_scale
 from ui import loaders, state, widgets
 
 JOB = "train_job"  # session key of this session's TrainingJob (the latest one started)
@@ -36,8 +37,8 @@ def start(config: TrainConfig) -> TrainingJob:
 
 
 st.title("Train a VAE")
-st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is scaled to "
-         "[-1, 1], as extraction does it. Training goes on if you leave this page.")
+st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is preprocessed as "
+         "chosen below and scaled to [-1, 1], as extraction does it. Training goes on if you leave this page.")
 
 choices = {"Built-in demo scan": (DEMO_SCAN, DEMO_BANDCONTRAST)}
 if state.source() is not None and not state.is_demo():
@@ -58,6 +59,17 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
         bc_min = st.number_input("Threshold", value=150.0, key="train_bc_min")
     if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
         roi = widgets.roi_sliders(*scan_coordinates(loaders.stamp(source), partition), key="train")
+
+with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
+    static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
+                         value=True, key="train_static_bg")  # the defaults of TrainConfig
+    dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)", value=True,
+                          key="train_dynamic_bg")
+    average = st.checkbox("Average each pattern with its neighbours (3 x 3 Gaussian window, sigma 1 step)",
+                          key="train_average", disabled=not info.get("grid_shape"))
+    preprocessing = {"static_background": "subtract" if static else None,
+                     "dynamic_background": "subtract" if dynamic else None,
+                     "neighbour_window": "gaussian" if average and info.get("grid_shape") else None}
 
 st.subheader("Hyperparameters")
 cols = st.columns(4)
@@ -84,6 +96,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
         config = TrainConfig(
             data=str(source), out_dir=str(state.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
             bandcontrast=str(bandcontrast) if bc_min is not None else None, bc_min=bc_min, roi=roi,
+            preprocessing=preprocessing,
             latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
             batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)
     st.session_state[JOB] = job = start(config)
@@ -104,7 +117,8 @@ def live_view():
         st.error(f"Training failed: {job.error}", icon=":material/error:")
     if history:
         table = pd.DataFrame(history)
-        figure = px.line(table, x="epoch", y=["train_loss", "val_loss"], markers=True, log_y=True,
+        log_y = loss_scale(table[["train_loss", "val_loss"]].to_numpy()) == "log"
+        figure = px.line(table, x="epoch", y=["train_loss", "val_loss"], markers=True, log_y=log_y,
                          labels={"value": "loss per pattern", "variable": ""}, title="Loss")
         st.plotly_chart(figure, key="train_loss_chart")
         st.caption(f"Latest: train {table.train_loss.iloc[-1]:.4g}, validation {table.val_loss.iloc[-1]:.4g}, "

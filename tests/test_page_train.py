@@ -9,6 +9,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from latentcore.models import load_model
+
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread")]
 
@@ -39,6 +41,8 @@ def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_
     at.number_input(key="train_epochs").set_value(3)
     at.text_input(key="train_channels").set_value("4,8")
     at.selectbox(key="train_device").set_value("cpu")
+    assert at.checkbox(key="train_static_bg").value and at.checkbox(key="train_dynamic_bg").value  # the defaults
+    at.checkbox(key="train_average").check()
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
 
@@ -65,3 +69,7 @@ def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_
     assert [len(row.proto.imgs) for row in rows] == [8, 8]
     config = json.loads((job.result.out_dir / "config.json").read_text())
     assert config["filters"]["roi"] == [0.0, 28.5, 0.0, 28.5] and config["data"]["n_selected"] == 400
+    patterns = config["preprocess"]["patterns"]  # what was ticked is what was applied and recorded
+    assert (patterns["static_background"], patterns["dynamic_background"], patterns["neighbour_window"]) == (
+        "subtract", "subtract", "gaussian") and patterns["static_background_from"] == "stored"
+    assert load_model(job.result.model_path).preprocessing["neighbour_window"] == "gaussian"

@@ -15,7 +15,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from latentcore.data import open_source
 from latentcore.errors import InputError
-from latentcore.extract import prepare_batch
+from latentcore.extract import Extractor, extract_array
 from latentcore.models import load_model
 from latentcore.models.vae import ConvVAE
 from latentcore.storage import sha256_file
@@ -59,18 +59,17 @@ def test_filters_select_the_rows_the_tables_say(ebsd_h5, bandcontrast_csv, tmp_p
 
 
 def test_training_preprocessing_is_what_extraction_feeds_the_model(ebsd_h5, tmp_path):
-    """The trained model gives the same latents through the engine's load_model + prepare_batch as
-    on the trainer's own preprocessed patterns: training and extraction see the same inputs."""
+    """The trained model gives the same latents through the engine's load_model + Extractor (its
+    recorded background correction, then prepare_batch) as on the trainer's own preprocessed
+    patterns: training and extraction see the same inputs."""
     result = train_vae(tiny(ebsd_h5, tmp_path / "run", epochs=1))
     loaded = load_model(result.model_path)
     assert loaded.arch == "vae" and loaded.input_spec.size == (16, 16) and loaded.input_spec.normalize == "minmax"
     with open_source(ebsd_h5) as reader:
-        raw = torch.from_numpy(reader.read("all", 0, 40))
         trained_on = load_patterns(reader, TrainConfig(ebsd_h5, tmp_path, input_size=16))
+        extracted = extract_array(Extractor(loaded, "cpu"), reader, "all", np.arange(40))
     assert trained_on.patterns.shape == (2400, 1, 16, 16)
     assert trained_on.patterns.min() == -1 and trained_on.patterns.max() == 1
-    with torch.no_grad():
-        extracted = loaded.module(prepare_batch(raw, loaded.input_spec)).numpy()
     model = ConvVAE.from_checkpoint(torch.load(result.model_path, weights_only=True))
     np.testing.assert_allclose(extracted, encode_patterns(model, trained_on.patterns[:40]), atol=1e-5)
 

@@ -149,11 +149,12 @@ def _load_vae_model(checkpoint, path) -> LoadedModel:
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:  # empty, string or negative fields
         raise CheckpointError(f"the VAE 'config' is not usable: {' '.join(str(exc).split())[:200]}", path) from None
     load_weights(vae, state_dict_of(checkpoint, path), path)
-    crop = (checkpoint.get("preprocess") or {}).get("crop")  # recorded by the trainer
+    recorded = checkpoint.get("preprocess") or {}  # by the trainer; older checkpoints have no "patterns"
+    crop = recorded.get("crop")
     return LoadedModel(name="vae", arch="vae", module=VAEEncoder(vae),
                        input_spec=InputSpec(channels=config.in_channels, size=(config.input_size,) * 2,
                                             normalize="minmax", crop=int(crop) if crop else None),
-                       options=to_plain(checkpoint["config"]))
+                       options=to_plain(checkpoint["config"]), preprocessing=to_plain(recorded.get("patterns") or {}))
 
 
 def _load_torchscript_model(path, options: dict, map_location) -> LoadedModel:

@@ -35,3 +35,6 @@ class LoadedModel:
     sha256: str = ""
     path: str = ""
     options: dict = dataclasses.field(default_factory=dict)  # plain values only (JSON-able)
+    # pattern preprocessing before input_spec (data.preprocess.Preprocessing as a dict; {}: none),
+    # recorded by the VAE trainer so that extraction feeds the model what it was trained on
+    preprocessing: dict = dataclasses.field(default_factory=dict)

@@ -35,6 +35,9 @@ class VAEConfig:
         return cls(**kwargs)
 
 
+LOGVAR_BOUND = 8.0  # |logvar| < 8 (std 0.02 to 55): exp(logvar) and the KL term stay finite whatever the encoder says
+
+
 class ConvVAE(nn.Module):
     def __init__(self, config: VAEConfig | None = None):
         super().__init__()
@@ -58,7 +61,8 @@ class ConvVAE(nn.Module):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(x)
-        return self.fc_mu(h), self.fc_logvar(h)
+        # bounded smoothly (tanh): an unbounded logvar once overflowed exp() and made the KL term inf/NaN
+        return self.fc_mu(h), LOGVAR_BOUND * torch.tanh(self.fc_logvar(h) / LOGVAR_BOUND)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         side = self.config.feature_side

@@ -8,7 +8,7 @@ from ..errors import InputError
 
 
 def register(subparsers):
-    from .config import TrainConfig
+    from .config import LR_FLOOR, LR_SCHEDULES, TrainConfig
 
     d = TrainConfig(data="", out_dir="")
     p = subparsers.add_parser("train-vae", help="train the convolutional VAE on a pattern source",
@@ -23,6 +23,7 @@ def register(subparsers):
     p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")
     p.add_argument("--roi", type=_roi, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
     p.add_argument("--keep-coords", help="CSV (x,y columns) or NPY of the coordinates to keep")
+    add_preprocessing_arguments(p, d.preprocessing)
     p.add_argument("--crop", type=int, help="centre crop (pixels) before resizing")
     p.add_argument("--input-size", type=int, default=d.input_size, help="pattern side the model takes (resized)")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim)
@@ -32,6 +33,9 @@ def register(subparsers):
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
+                   help=f"cosine: from --lr down to {LR_FLOOR:g} x --lr at the last epoch")
+    p.add_argument("--grad-clip", type=float, default=d.grad_clip, help="largest gradient norm of a step (0: none)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction)
     p.add_argument("--patience", type=int, default=d.patience, help="early stop after this many epochs "
                                                                   "without improvement (0: never)")
@@ -40,6 +44,36 @@ def register(subparsers):
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
     p.set_defaults(func=run_train)
+
+
+def add_preprocessing_arguments(p, defaults=None) -> None:
+    """Pattern preprocessing flags (data.preprocess.Preprocessing), applied before crop and resize;
+    `defaults` (a Preprocessing) are those of the command, "none" turns a step off."""
+    from ..data.preprocess import OPERATIONS, WINDOWS, Preprocessing
+
+    d = defaults or Preprocessing()
+    group = p.add_argument_group("pattern preprocessing (a VAE records it; extracting with it repeats it)")
+    group.add_argument("--static-background", choices=(*OPERATIONS, "none"), default=d.static_background or "none",
+                       help="remove the file's stored static background, else the scan's mean pattern "
+                            "(default: %(default)s)")
+    group.add_argument("--dynamic-background", choices=(*OPERATIONS, "none"),
+                       default=d.dynamic_background or "none",
+                       help="remove each pattern's Gaussian blur, as kikuchipy (default: %(default)s)")
+    group.add_argument("--dynamic-sigma", type=float, help="Gaussian sigma in pixels (default: pattern width / 8)")
+    group.add_argument("--average-neighbours", choices=(*WINDOWS, "none"), dest="neighbour_window",
+                       default=d.neighbour_window or "none",
+                       help="average each pattern with its scan-grid neighbours, as kikuchipy's "
+                            "average_neighbour_patterns (default: %(default)s)")
+    group.add_argument("--neighbour-size", type=int, default=3, help="window side in grid points (odd)")
+    group.add_argument("--neighbour-sigma", type=float, default=1.0, help="gaussian window sigma in grid steps")
+
+
+def preprocessing_from_args(args) -> dict:
+    def step(value):
+        return None if value == "none" else value
+    return {"static_background": step(args.static_background), "dynamic_background": step(args.dynamic_background),
+            "dynamic_sigma": args.dynamic_sigma, "neighbour_window": step(args.neighbour_window),
+            "neighbour_size": args.neighbour_size, "neighbour_sigma": args.neighbour_sigma}
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -63,9 +97,11 @@ def config_from_args(args):
 
     return TrainConfig(
         data=args.data, out_dir=args.out, partition=args.partition, bandcontrast=args.bandcontrast,
-        bc_min=args.bc_min, bc_max=args.bc_max, roi=args.roi, keep_coordinates=args.keep_coords, crop=args.crop,
+        bc_min=args.bc_min, bc_max=args.bc_max, roi=args.roi, keep_coordinates=args.keep_coords,
+        preprocessing=preprocessing_from_args(args), crop=args.crop,
         input_size=args.input_size, latent_dim=args.latent_dim, channels=args.channels, beta=args.beta,
         kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        lr_schedule=args.lr_schedule, grad_clip=args.grad_clip or None,
         val_fraction=args.val_fraction, patience=args.patience or None, max_minutes=args.max_minutes,
         seed=args.seed, device=args.device, resume=not args.no_resume)
 

@@ -1,6 +1,7 @@
 """Training data: which patterns of a source to train on (band-contrast threshold, ROI, a list of
 coordinates to keep, as the seed's FilterByCoordsDataset) and their preprocessing, which is exactly
-what extraction applies to a VAE's input (extract.prepare_batch), plus an optional centre crop."""
+what extraction applies to a VAE's input: data.preprocess.iter_preprocessed (background correction,
+neighbour averaging), then extract.prepare_batch (optional centre crop, resize, min-max)."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,6 +15,7 @@ from scipy.spatial import cKDTree
 from ..analysis.maps import Roi
 from ..data import align_to_coordinates, read_bandcontrast
 from ..data._checks import infer_step
+from ..data.preprocess import iter_preprocessed, static_background_origin
 from ..data.base import Reader
 from ..errors import InputError
 from ..extract import prepare_batch
@@ -35,6 +37,7 @@ class PatternSet:
     partition: str
     n_source: int  # rows in the partition before filtering
     filters: dict  # what was applied, for config.json
+    preprocessing: dict  # the pattern preprocessing applied (Preprocessing.to_dict + where the static background came from)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -139,7 +142,7 @@ def load_patterns(reader: Reader, config: TrainConfig, cache_dir=None, progress=
     side = input_spec(config, min(shape[-2:])).size[0]
     patterns = _allocate((len(rows), 1, side, side), cache_dir)
     done = 0
-    for batch, _ in reader.iter_batches(partition, READ_BATCH, allowed_indices=rows):
+    for batch, _ in iter_preprocessed(reader, partition, config.preprocessing, READ_BATCH, rows):
         prepared = preprocess(torch.from_numpy(np.ascontiguousarray(batch, np.float32)), config)
         patterns[done:done + len(prepared)] = prepared.numpy()
         done += len(prepared)
@@ -147,7 +150,9 @@ def load_patterns(reader: Reader, config: TrainConfig, cache_dir=None, progress=
             progress(done, len(rows))
     xy = reader.coordinates(partition)
     x, y = (None, None) if xy is None else (np.asarray(xy[0])[rows], np.asarray(xy[1])[rows])
-    return PatternSet(patterns, rows, x, y, partition, reader.count(partition), filters)
+    applied = {**config.preprocessing.to_dict(), "static_background_from": static_background_origin(
+        reader, config.preprocessing)}
+    return PatternSet(patterns, rows, x, y, partition, reader.count(partition), filters, applied)
 
 
 def _allocate(shape: tuple[int, ...], cache_dir) -> np.ndarray:

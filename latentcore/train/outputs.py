@@ -42,6 +42,14 @@ def _save(figure: Figure, path) -> Path:
     return Path(path)
 
 
+def loss_scale(values) -> str:
+    """"log" when every finite loss is > 0 (losses span decades), else "linear": a log axis cannot
+    show zero or negative values (a reconstruction-only loss can reach 0, a custom one go below)."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    return "log" if values.size and (values > 0).all() else "linear"
+
+
 def plot_loss_curve(history: list[dict], path, best_epoch: int | None = None) -> Path:
     table = pd.DataFrame(history, columns=LOSS_COLUMNS)
     figure = Figure(figsize=(6, 4))
@@ -50,7 +58,9 @@ def plot_loss_curve(history: list[dict], path, best_epoch: int | None = None) ->
     axes.plot(table["epoch"], table["val_loss"], marker="o", ms=3, label="validation")
     if best_epoch:
         axes.axvline(best_epoch, color="grey", ls="--", lw=1, label=f"best (epoch {best_epoch})")
-    axes.set(xlabel="epoch", ylabel="loss per pattern (reconstruction + beta KL)", yscale="log")
+    scale = loss_scale(table[["train_loss", "val_loss"]].to_numpy())
+    axes.set(xlabel="epoch", ylabel=f"loss per pattern (reconstruction + beta KL){', log scale' * (scale == 'log')}",
+             yscale=scale)
     axes.legend()
     return _save(figure, path)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import shutil
 import threading
 import time
@@ -21,13 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from ..data import open_source
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, InputError, TrainingError
 from ..extract import resolve_device
 from ..models.vae import ConvVAE, VAEConfig
 from ..storage import atomic_path, sha256_file
 from ..versions import PACKAGES, package_versions
 from . import outputs
-from .config import TrainConfig
+from .config import LR_FLOOR, TrainConfig
 from .dataset import PatternSet, load_patterns, split_train_val
 
 DEVICE_RESIDENT_BYTES = 4 * 2**30  # training sets up to this size are copied to the device once
@@ -64,7 +65,7 @@ class TrainResult:
     history: list[dict]  # one loss.csv row per epoch, resumed epochs included
     best_epoch: int
     best_val_loss: float
-    stop_reason: str  # completed | early_stop | time_limit | stopped | already_done
+    stop_reason: str  # completed | early_stop | time_limit | stopped | already_done (a diverged run raises)
     resumed_from: int  # epochs done before this call (0: a fresh run)
     n_train: int
     n_val: int
@@ -93,7 +94,8 @@ def train_vae(config: TrainConfig, callback: Callable[[EpochReport], None] | Non
               stop_event: threading.Event | None = None) -> TrainResult:
     """Train (or resume) a VAE as `config` says; outputs go to `config.out_dir`. `callback` is
     called after each epoch; setting `stop_event` stops after the current batch, keeping the last
-    checkpoint and the best model so far."""
+    checkpoint and the best model so far. A loss that is no longer finite raises TrainingError (one
+    line: the epoch and the likely cause) after writing the outputs of the epochs before it."""
     return _Run(config).train(callback, stop_event)
 
 
@@ -132,7 +134,11 @@ class _Run:
         should_stop = _stop_check(stop_event, deadline)
         stop_reason = "already_done" if state.epoch >= config.epochs else "completed"
         while state.epoch < config.epochs:
-            report = self.epoch(state.epoch + 1, should_stop)
+            try:
+                report = self.epoch(state.epoch + 1, should_stop)
+            except TrainingError as exc:
+                self.finish(f"diverged: {exc}")
+                raise
             if report is None:  # stopped mid-epoch: that epoch is dropped, the checkpoint stays as it was
                 stop_reason = should_stop.reason
                 break
@@ -153,6 +159,8 @@ class _Run:
         """Train one epoch, validate, checkpoint; None when stopped part-way."""
         config, state = self.config, self.state
         beta = kl_weight(config, epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(config, epoch)
         epoch_start = time.monotonic()
         train = _train_epoch(self.model, self.optimizer, self.train_set, config, epoch, beta, self.device,
                              should_stop)
@@ -160,6 +168,7 @@ class _Run:
             return None
         train_seconds = time.monotonic() - epoch_start
         val = evaluate(self.model, self.val_set, beta, config.batch_size, self.device)
+        check_finite_losses(epoch, train, val, config, state.best_epoch)
         is_best = _update_best(state, epoch, val["loss"], beta, config.min_delta)
         report = EpochReport(epoch, config.epochs, beta, train["loss"], train["rec"], train["kl"], val["loss"],
                              val["rec"], val["kl"], time.monotonic() - epoch_start,
@@ -206,6 +215,31 @@ def kl_weight(config: TrainConfig, epoch: int) -> float:
     return config.beta * min(1.0, (epoch - 1) / config.kl_warmup_epochs)
 
 
+def learning_rate(config: TrainConfig, epoch: int) -> float:
+    """The learning rate of an epoch: constant, or a cosine from lr (epoch 1) to LR_FLOOR * lr (last epoch)."""
+    if config.lr_schedule == "constant" or config.epochs == 1:
+        return config.lr
+    progress = min(1.0, (epoch - 1) / (config.epochs - 1))
+    # a plain float: the optimizer state is saved in the checkpoint, which loads with weights_only
+    return float(config.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress))))
+
+
+def check_finite_losses(epoch: int, train: dict, val: dict, config: TrainConfig, best_epoch: int) -> None:
+    """TrainingError when an epoch's losses are not all finite, naming the epoch and the likely cause."""
+    bad = [f"{split} {name} = {value}" for split, losses in (("train", train), ("validation", val))
+           for name, value in losses.items() if not np.isfinite(value)]
+    if not bad:
+        return
+    if any(" kl " in f" {b} " for b in bad) and all(np.isfinite([train["rec"], val["rec"]])):
+        cause = "the KL term overflowed (the latent means ran away): lower the learning rate or raise beta"
+    else:
+        cause = (f"the weights diverged: lower the learning rate (now {config.lr:g}) or the gradient clip "
+                 f"(now {config.grad_clip}), or check the patterns for extreme values")
+    kept = f"the best model so far (epoch {best_epoch}) is kept" if best_epoch else "no model was saved"
+    raise TrainingError(f"training stopped at epoch {epoch}: the loss is no longer finite ({', '.join(bad)}); "
+                        f"likely cause: {cause}; {kept}")
+
+
 def _train_epoch(model, optimizer, patterns: "_Patterns", config, epoch, beta, device, should_stop):
     model.train()
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)  # same order on resume
@@ -223,6 +257,8 @@ def _train_epoch(model, optimizer, patterns: "_Patterns", config, epoch, beta, d
         losses = vae_loss(reconstruction, batch, mu, logvar, beta)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         totals += torch.stack([losses[name].detach().double() for name in LOSS_PARTS]) * len(chunk)
         count += len(chunk)
@@ -384,7 +420,8 @@ def _run_description(config, source, data: PatternSet, fingerprint, n_train, n_v
         "train": config.to_dict(),
         "model": {"arch": "vae", "input_size": side, "in_channels": 1, "latent_dim": config.latent_dim,
                   "channels": list(config.channels)},
-        "preprocess": {"crop": config.crop, "resize": "bilinear", "input_size": side, "normalize": "minmax"},
+        "preprocess": {"patterns": data.preprocessing, "crop": config.crop, "resize": "bilinear",
+                       "input_size": side, "normalize": "minmax"},
         "data": {"path": str(config.data), "format": source.format, "sha256": fingerprint["data"],
                  "partition": data.partition, "pattern_shape": list(source.item_shape),
                  "n_source": data.n_source, "n_selected": len(data), "n_train": n_train, "n_val": n_val},
