@@ -5,13 +5,70 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import loaders
+from . import jobs, loaders, state
+
+
+# -- the worker pool ----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def app_pool() -> jobs.JobPool:
+    """One pool per server process, shared by every session."""
+    return jobs.JobPool(state.WORKDIR_ROOT / "jobs")
+
+
+_INLINE: dict = {}  # job key -> result of a small job run in this process, shared by sessions
+_INLINE_LOCK = threading.Lock()
+
+
+def pooled(task: str, label: str, rows: int, **kwargs):
+    """The task's result. Small inputs (<= jobs.INLINE_ROWS rows) run here; others go to the worker
+    pool, and until their result is in, the page shows the job's progress and a cancel button and
+    stops (it reruns by itself when the job ends; other widgets stay usable meanwhile)."""
+    key = jobs.job_key(task, kwargs)
+    if rows <= jobs.INLINE_ROWS:
+        with _INLINE_LOCK:
+            if key not in _INLINE:
+                with st.spinner(f"{label}..."):
+                    _INLINE[key] = jobs.run_inline(task, **kwargs)
+                while len(_INLINE) > 32:
+                    _INLINE.pop(next(iter(_INLINE)))
+            return _INLINE[key]
+    pool = app_pool()
+    job = pool.jobs.get(key)
+    if job is not None and job.cancelled() and not st.session_state.get(f"_restart_{key}"):
+        st.info(f"{label}: cancelled.", icon=":material/cancel:")
+        st.button("Start it again", key=f"_restart_{key}", icon=":material/replay:")
+        st.stop()
+    st.session_state.pop(f"_restart_{key}", None)
+    job = pool.submit(task, label, **kwargs)
+    if job.done() and not job.cancelled():
+        error = job.future.exception()
+        if error is not None:
+            raise error  # latentcore errors become a message (widgets.user_errors)
+        return job.future.result()
+    _watch(job)
+    st.stop()
+
+
+@st.fragment(run_every=0.5)
+def _watch(job: jobs.Job):
+    """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
+    if job.done():
+        st.rerun(scope="app")
+    fraction, message = job.progress()
+    cols = st.columns([5, 1])
+    cols[0].progress(min(max(fraction, 0.0), 1.0),
+                     text=f"{job.label}: {message} ({time.time() - job.started:.0f} s, in a worker process)")
+    if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
+        job.cancel()
+        st.rerun(scope="app")
 
 
 # -- ROI and maps -------------------------------------------------------------------------------
