@@ -160,8 +160,8 @@ def test_umap_clicked_point_lists_its_nearest_neighbours():
 def test_maps_roi_sliders_and_dimension_picker():
     at = go(extracted(new_app()), "maps")
     assert "2,400 pixels on a 40 x 60 grid" in texts(at.caption)
-    at.slider(key="maps_roi_x").set_value((15.0, 88.5)).run()
-    at.slider(key="maps_roi_y").set_value((0.0, 29.0)).run()
+    at.slider(key="roi_x").set_value((15.0, 88.5)).run()
+    at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert "ROI x 15 to 88.5, y 0 to 29: 1,000 pixels on a 20 x 50 grid" in texts(at.caption)
     at.multiselect(key="maps_dims").unselect(0).run()
     grid = chart_specs(at)[0]
@@ -187,7 +187,7 @@ def test_clusters_method_parameters_and_roi_change_the_result():
     at.selectbox(key="clusters_method").select("kmeans").run()
     at.number_input(key="clusters_k").set_value(5).run()
     assert at.metric[0].value == "5"
-    at.slider(key="clusters_roi_y").set_value((0.0, 29.0)).run()
+    at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert at.metric[2].value == "1,200"
     names = [b.proto.label for b in at.get("download_button")]
     assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",

@@ -39,8 +39,12 @@ def user_errors():
         st.stop()
 
 
+SHARED_ROI = ("maps", "clusters", "rank")  # these pages show one ROI: set on one, it holds on all
+
+
 def roi_sliders(x: np.ndarray, y: np.ndarray, key: str) -> tuple[float, float, float, float]:
-    """x and y range sliders over the scan (steps of the grid); returns (x0, x1, y0, y1)."""
+    """x and y range sliders over the scan (steps of the grid); returns (x0, x1, y0, y1). The
+    analysis pages share one ROI (`roi_x`, `roi_y`); other keys get their own."""
     ranges = []
     for name, values in (("x", x), ("y", y)):
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
@@ -49,8 +53,11 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str) -> tuple[float, float, f
         if high <= low:
             ranges.append((low, high))
             continue
-        ranges.append(st.slider(f"ROI {name} range", low, high, (low, high), step=step,
-                                key=f"{key}_roi_{name}"))
+        widget_key = f"roi_{name}" if key in SHARED_ROI else f"{key}_roi_{name}"
+        kept = st.session_state.get(widget_key)
+        if kept is not None and not low <= min(kept) <= max(kept) <= high:  # from other data: start afresh
+            del st.session_state[widget_key]
+        ranges.append(st.slider(f"ROI {name} range", low, high, (low, high), step=step, key=widget_key))
     return (*ranges[0], *ranges[1])
 
 
