@@ -49,16 +49,12 @@ with left:
                                 config={"displaylogo": False})
 with right:
     st.markdown(f"**Latent dim {dim} against band contrast**")
-    scatter_fig, trace_rows = plots.scatter_figure(
-        run["latent"], run["bandcontrast"], colour, rows, chosen, x_title=f"latent dim {dim}",
-        y_title="band contrast")
-    scatter_event = st.plotly_chart(scatter_fig, key="clusters_scatter", on_select="rerun",
-                                    selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
+    changed, scatter_fig = selection.linked_scatter(run["latent"], run["bandcontrast"], colour, rows, chosen,
+                                                    "clusters_scatter", x_title=f"latent dim {dim}",
+                                                    y_title="band contrast")
 
-changed = selection.take_event(map_event, "clusters_map",
-                               lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
-changed |= selection.take_event(scatter_event, "clusters_scatter",
-                                lambda s: selection.event_row_ids(s.get("points", []), trace_rows))
+changed |= selection.take_event(map_event, "clusters_map",
+                                lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
 if changed:
     st.rerun()
 

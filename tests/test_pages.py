@@ -120,11 +120,12 @@ def test_analysis_pages_without_latents_offer_the_demo_extraction():
 
 def test_umap_colours_by_band_contrast_and_shows_a_selection():
     at = go(extracted(new_app()), "umap")
-    [spec] = chart_specs(at)
+    spec, scan_map = chart_specs(at)  # the scatter, and the same rows on the scan beside it
     main = spec["data"][0]
     assert main["type"] == "scattergl" and main["x"]["dtype"] == "u2" and main["marker"]["color"]["dtype"] == "u1"
+    assert scan_map["data"][0]["type"] == "heatmap"
     at.selectbox(key="umap_colour").select("band contrast").run()
-    [spec] = chart_specs(at)
+    spec, _ = chart_specs(at)
     assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
     at.selectbox(key="umap_colour").select("k-means clusters of the latents").run()
     at.number_input(key="umap_kmeans").set_value(4).run()
@@ -137,8 +138,9 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     assert len(at.get("image")) == 3  # their patterns
     table = at.dataframe[0].value
     assert list(table["row_id"]) == [5, 17, 900]
-    names = [t.get("name") for t in chart_specs(at)[0]["data"]]
-    assert "selected (3)" in names
+    spec, scan_map = chart_specs(at)
+    assert "selected (3)" in [t.get("name") for t in spec["data"]]
+    assert "selection" in [t.get("name") for t in scan_map["data"]]  # the map veils the other pixels
 
 
 def test_umap_clicked_point_lists_its_nearest_neighbours():

@@ -10,7 +10,9 @@ import numpy as np
 import streamlit as st
 from matplotlib.path import Path as PolygonPath
 
-from . import state
+from . import density, plots, state
+
+CHART_CONFIG = {"displaylogo": False}
 
 
 def _customdata_row(value):
@@ -52,6 +54,15 @@ def rows_in_shapes(selection, x, y, row_ids) -> np.ndarray:
     return np.asarray(row_ids)[inside]
 
 
+def scatter_rows(selection, ex, ey, row_ids, trace_rows) -> np.ndarray:
+    """Row ids of a scatter's selection event: a box or lasso from its geometry over every point
+    (exact, vectorised; the event's point list is not used, so it may be partial or empty), a click
+    from its point. `ex`, `ey`: the coordinates the figure's axes use."""
+    if selection.get("box") or selection.get("lasso"):
+        return rows_in_shapes(selection, ex, ey, row_ids)
+    return event_row_ids(selection.get("points", []), trace_rows)
+
+
 def take_event(event, key: str, to_row_ids) -> bool:
     """Store a new, non-empty selection event of chart `key` as the session's selection.
     An event seen before (a rerun for another reason) changes nothing; so does an empty one, since
@@ -65,3 +76,23 @@ def take_event(event, key: str, to_row_ids) -> bool:
     state.set_selection(to_row_ids(selection), origin=key)  # forgets every chart's last event
     st.session_state[f"_event_{key}"] = signature
     return True
+
+
+def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), **layout):
+    """A selectable scatter of (x, y): every point as WebGL up to `density.DENSITY_ABOVE` points,
+    a raster above (with a caption saying so). Box, lasso and click become the session's selection.
+    Returns (changed, figure)."""
+    row_ids = np.asarray(row_ids)
+    if len(row_ids) > density.DENSITY_ABOVE:
+        raster = density.Raster.of(x, y)
+        positions = np.flatnonzero(np.isin(row_ids, chosen)) if len(chosen) else None
+        fig, trace_rows = density.density_figure(raster, colour, row_ids, positions, marks=marks, **layout)
+        ex, ey = raster.ex, raster.ey
+        st.caption(f"{len(row_ids):,} points, drawn as a {raster.bins} x {raster.bins} raster (each cell: the "
+                   "colour most of its points have, or their mean); box, lasso and click select exact points.")
+    else:
+        fig, trace_rows = plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, **layout)
+        ex, ey = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y)
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            config=CHART_CONFIG)
+    return take_event(event, key, lambda s: scatter_rows(s, ex, ey, row_ids, trace_rows)), fig

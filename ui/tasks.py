@@ -20,9 +20,10 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
                progress=progress)
 
 
-def cluster_run(job_json: str, progress) -> dict:
+def cluster_run(job_json: str, inputs, progress) -> dict:
     """The Clusters page's clustering: the same inputs and call as the downloadable artifacts.
-    Returns x, y, latent, bandcontrast, labels and the report."""
+    Returns x, y, latent, bandcontrast, labels and the report. (`inputs`: the files' stamps, only
+    part of the job's key.)"""
     from latentcore.analysis.artifacts import ClusterJob, load_cluster_inputs
     from latentcore.analysis.cluster import cluster
 
