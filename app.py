@@ -26,8 +26,11 @@ PAGES = [
 here = Path(__file__).parent
 navigation = st.navigation([st.Page(path, title=title, icon=icon)
                             for path, title, icon in PAGES if (here / path).exists()])
+summary = st.sidebar.empty()  # drawn now, so a page that stops early (st.stop, an error) keeps it
+widgets.sidebar_summary(summary.container(), buttons=False)
 try:
     navigation.run()
-finally:  # after the page, so the summary shows what the page just did (also after st.stop or an error)
-    widgets.sidebar_summary()
+finally:
     state.save_session()
+    # redrawn after the page, to show what it just did (skipped by Streamlit after st.stop)
+    widgets.sidebar_summary(summary.container())

@@ -11,7 +11,8 @@ from ui import compute, extraction, loaders, params, plots, selection, state, wi
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
            "panels, shaded by the latent's value within the cluster; noise is grey. Select points in the "
-           "scatter (box, lasso or click) or a region of the map (box or lasso): the other panel highlights them.")
+           "scatter (click, or the box and lasso tools at its top right) or a region of the map (box or lasso): "
+           "the other panel highlights them.")
 lat_key = extraction.require_latents()
 lat = extraction.require_scan(lat_key)
 if state.bandcontrast() is None:

@@ -79,8 +79,8 @@ if changed:
 
 st.subheader(f"Selected: {len(chosen):,} points")
 if not len(chosen):
-    st.caption("Click a point, or draw a box or lasso on the scatter" + (" or the scan map" if on_scan else "")
-               + ", to see its images and rows.")
+    st.caption("Click a point on the scatter, or draw a box or lasso (tools at the chart's top right)"
+               + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
 else:
     if st.button("Clear selection", key="umap_clear"):
         state.clear_selection()

@@ -115,8 +115,13 @@ def metric(page, label: str) -> str:
 
 
 def box_select(page, chart, fx0, fy0, fx1, fy1):
-    """Drag a selection box over a fraction of a plotly chart's plot area."""
+    """Drag a selection box over a fraction of a plotly chart's plot area (choosing the toolbar's
+    box tool first where the chart starts in pan mode, as the click-selectable scatters do)."""
     chart.scroll_into_view_if_needed()
+    chart.hover()
+    tool = chart.locator('.modebar-btn[data-title="Box Select"]')
+    if tool.count():
+        tool.first.click()
     area = chart.locator(".nsewdrag").first.bounding_box()
     x = lambda f: area["x"] + f * area["width"]  # noqa: E731
     y = lambda f: area["y"] + f * area["height"]  # noqa: E731

@@ -94,11 +94,13 @@ def test_paths_outside_the_workspace_are_not_restored(tmp_path):
     (path / "state.json").write_text(json.dumps({
         "source": str(inside), "bandcontrast": "/etc/passwd", "latents": str(path / ".." / ".." / "x.h5"),
         "models": {"mine": {"path": str(inside)}, "theirs": {"path": "/tmp/other/model.pth"}},
+        "files": {"data": [str(inside), "/etc/shadow"]},
         "settings": {"umap_seed": 3, "s3_bucket": "not a setting"}}))
     record, selection = workspace.load(path)
     assert record["source"] == str(inside.resolve())
     assert record["bandcontrast"] is None and record["latents"] is None
     assert list(record["models"]) == ["mine"] and record["settings"] == {"umap_seed": 3}
+    assert record["files"] == {"data": [str(inside)]}
     assert selection.size == 0
     with pytest.raises(ValueError, match="22 URL-safe"):
         workspace.folder(root, "../" + workspace_id[3:])

@@ -122,6 +122,6 @@ def density_figure(raster: Raster, colour: plots.Colour, row_ids, selected_posit
                                                             "color": mark.get("colour", "#e31a1c")}))
     plots._legend_entries(fig, colour)
     fig.update_layout(title=title, xaxis=raster.qx.axis(x_title), yaxis=raster.qy.axis(y_title), height=height,
-                      dragmode="select", plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 50, "b": 60},
+                      plot_bgcolor="white", margin={"l": 60, "r": 20, "t": 50, "b": 60},
                       legend={"orientation": "h", "x": 0, "y": -0.14, "yanchor": "top"})
     return fig, trace_rows

@@ -80,8 +80,8 @@ def take_event(event, key: str, to_row_ids) -> bool:
 
 def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), **layout):
     """A selectable scatter of (x, y): every point as WebGL up to `density.DENSITY_ABOVE` points,
-    a raster above (with a caption saying so). Box, lasso and click become the session's selection.
-    Returns (changed, figure)."""
+    a raster above (with a caption saying so). Click, box and lasso (toolbar) become the session's
+    selection. Returns (changed, figure)."""
     row_ids = np.asarray(row_ids)
     if len(row_ids) > density.DENSITY_ABOVE:
         raster = density.Raster.of(x, y)
@@ -93,6 +93,9 @@ def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), **layou
     else:
         fig, trace_rows = plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, **layout)
         ex, ey = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y)
+    # Streamlit keeps click-to-select only while the figure leaves the drag mode to it (it then
+    # starts in pan mode; box and lasso are in the chart's toolbar): a click must select.
+    fig.layout.dragmode = None
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             config=CHART_CONFIG)
     return take_event(event, key, lambda s: scatter_rows(s, ex, ey, row_ids, trace_rows)), fig

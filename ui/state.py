@@ -18,7 +18,7 @@ from . import workspace
 
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 SOURCE, BANDCONTRAST, LATENTS, SELECTION, MODELS = "source", "bandcontrast", "latents", "selection", "models"
-WORKSPACE, SETTINGS, LATENTS_MODEL = "workspace_id", "_settings", "latents_model"
+WORKSPACE, SETTINGS, LATENTS_MODEL, FILES = "workspace_id", "_settings", "latents_model", "_files"
 
 
 def init_session():
@@ -47,7 +47,8 @@ def _open_workspace(wanted):
         record, chosen = workspace.load(path)
         st.session_state.update({WORKSPACE: wanted, "workdir": str(path), SOURCE: record["source"],
                                  BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
-                                 MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen})
+                                 MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen,
+                                 FILES: record["files"]})
         spec = record.get(LATENTS_MODEL)
         if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
             st.session_state[LATENTS_MODEL] = spec
@@ -71,6 +72,7 @@ def save_session():
         st.session_state["_reset_data_widgets"] = True
     record = {key: st.session_state.get(key) for key in (SOURCE, BANDCONTRAST, LATENTS, MODELS, LATENTS_MODEL)}
     record[SETTINGS.strip("_")] = settings
+    record[FILES.strip("_")] = st.session_state.get(FILES, {})  # uploads, as ui.files sorted them
     workspace.save(Path(st.session_state.workdir), record, selection())
 
 

@@ -13,8 +13,9 @@ from latentcore.errors import LatentError
 from . import loaders, state
 
 
-def sidebar_summary():
-    with st.sidebar:
+def sidebar_summary(where=None, buttons: bool = True):
+    """The session's data, band contrast, latents, device and selection, in `where` (the sidebar)."""
+    with where if where is not None else st.sidebar:
         src = state.source()
         st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
         bc = state.bandcontrast()
@@ -24,7 +25,7 @@ def sidebar_summary():
         st.markdown(f"**Device:** {loaders.devices()['auto'].removeprefix('auto (').rstrip(')')}")
         chosen = state.selection()
         st.markdown(f"**Selected points:** {len(chosen):,}")
-        if len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
+        if buttons and len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
             state.clear_selection()
             st.rerun()
 

@@ -112,6 +112,9 @@ def load(workspace: Path) -> tuple[dict, np.ndarray]:
     models = record.get("models") if isinstance(record.get("models"), dict) else {}
     record["models"] = {label: spec for label, spec in models.items()
                         if isinstance(spec, dict) and confined(spec.get("path"), workspace)}
+    files = record.get("files") if isinstance(record.get("files"), dict) else {}
+    record["files"] = {kind: [p for p in paths if confined(p, workspace)] for kind, paths in files.items()
+                       if isinstance(paths, list) and all(isinstance(p, str) for p in paths)}
     settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
     record["settings"] = {k: v for k, v in settings.items() if is_setting(k)}
     try:
