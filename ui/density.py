@@ -33,6 +33,7 @@ class Raster:
     bins: int
     qx: plots.Quantiser
     qy: plots.Quantiser
+    targets: np.ndarray | None = None  # `click_targets()`, when kept
 
     @classmethod
     def of(cls, x, y, bins: int = BINS) -> "Raster":
@@ -111,7 +112,7 @@ def density_figure(raster: Raster, colour: plots.Colour, row_ids, selected_posit
         veil = ((counts > 0) & (chosen == 0)).astype(np.uint8)
         fig.add_trace(go.Heatmap(z=veil, colorscale=VEIL, zmin=0, zmax=1, showscale=False, hoverinfo="skip",
                                  name="selection", **placement))
-    targets = raster.click_targets()
+    targets = raster.click_targets() if raster.targets is None else raster.targets
     fig.add_trace(go.Scattergl(x=raster.ex[targets], y=raster.ey[targets], mode="markers", showlegend=False,
                                marker={"size": 6, "opacity": 0}, name="points", hoverinfo="none"))
     trace_rows = {len(fig.data) - 1: np.asarray(row_ids)[targets]}

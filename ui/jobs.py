@@ -63,7 +63,12 @@ def job_key(task: str, kwargs: dict) -> str:
 
 
 def _worker_setup(threads: int):
-    """Each worker uses `threads` cores, so the server process keeps one for drawing."""
+    """Workers run at a lower priority than the server, so drawing pages never waits for a fit,
+    with `threads` threads each."""
+    try:
+        os.nice(10)
+    except OSError:
+        pass
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[name] = str(threads)
     try:
@@ -94,9 +99,10 @@ def _run_task(folder: str, task: str, kwargs: dict):
 class JobPool:
     """A spawn-context process pool with jobs keyed by content; results kept for every session."""
 
-    def __init__(self, folder: Path, workers: int | None = None, threads: int = 1):
+    def __init__(self, folder: Path, workers: int | None = None, threads: int | None = None):
         cores = os.cpu_count() or 2
-        self.workers = workers or max(2, cores - 1)
+        self.workers = workers or int(os.environ.get("LATENT_EXPLORER_WORKERS", max(2, cores - 1)))
+        threads = threads or cores  # niced: they take the cores the server leaves idle
         self.folder = Path(folder)
         self.executor = concurrent.futures.ProcessPoolExecutor(
             self.workers, mp_context=multiprocessing.get_context("spawn"),

@@ -4,7 +4,9 @@ the global row id of each of its points (`TraceRows`); a point may also carry it
 `customdata`, which arrives in the browser as a number, a list or a dict {"0": id}."""
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 
 import numpy as np
 import streamlit as st
@@ -13,6 +15,22 @@ from matplotlib.path import Path as PolygonPath
 from . import density, plots, state
 
 CHART_CONFIG = {"displaylogo": False}
+_RASTERS: dict = {}  # content digest of (x, y) -> (Raster, click targets), shared by reruns and sessions
+_RASTERS_LOCK = threading.Lock()
+
+
+def _raster(x, y) -> density.Raster:
+    """The raster of these coordinates, built once (binning and click targets cost ~1 s at 1M)."""
+    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+    key = hashlib.sha1(x.tobytes()).hexdigest() + hashlib.sha1(y.tobytes()).hexdigest()
+    with _RASTERS_LOCK:
+        if key not in _RASTERS:
+            raster = density.Raster.of(x, y)
+            raster.targets = raster.click_targets()
+            _RASTERS[key] = raster
+            while len(_RASTERS) > 8:
+                _RASTERS.pop(next(iter(_RASTERS)))
+        return _RASTERS[key]
 
 
 def _customdata_row(value):
@@ -84,7 +102,7 @@ def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), **layou
     selection. Returns (changed, figure)."""
     row_ids = np.asarray(row_ids)
     if len(row_ids) > density.DENSITY_ABOVE:
-        raster = density.Raster.of(x, y)
+        raster = _raster(x, y)
         positions = np.flatnonzero(np.isin(row_ids, chosen)) if len(chosen) else None
         fig, trace_rows = density.density_figure(raster, colour, row_ids, positions, marks=marks, **layout)
         ex, ey = raster.ex, raster.ey
