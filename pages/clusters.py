@@ -38,6 +38,9 @@ with widgets.user_errors():
 rows, labels = run["rows"], run["labels"]
 st.session_state["last_clusters"] = {"rows": rows, "labels": labels}  # the UMAP page can colour by them
 colour, grid, code_map, cells = compute.cluster_view(lat_key, bc_key, job_json)
+selection.take_pending({  # a selection just made is drawn in this run
+    "clusters_scatter": selection.scatter_resolver(run["latent"], run["bandcontrast"], rows, state.selection()),
+    "clusters_map": lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)})
 chosen = state.selection()
 selected_here = np.isin(rows, chosen)
 selected_map = compute.painted(grid, cells, selected_here) if chosen.size else None

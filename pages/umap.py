@@ -21,6 +21,11 @@ with st.expander("Embedding parameters", icon=":material/tune:"):
 with widgets.user_errors():
     fitted = compute.fitted_embedding(lat_key, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
+every_row = np.arange(len(coords))
+pending = {"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row, state.selection())}
+if lat.x is not None:
+    pending["umap_map"] = lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)
+selection.take_pending(pending)  # a selection just made is drawn in this run
 
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)

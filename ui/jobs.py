@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
+WORKER_NICE = int(os.environ.get("LATENT_EXPLORER_WORKER_NICE", 10))  # 0: the same priority as the server
 RESULTS_KEPT = 16
 
 
@@ -66,7 +67,7 @@ def _worker_setup(threads: int):
     """Workers run at a lower priority than the server, so drawing pages never waits for a fit,
     with `threads` threads each."""
     try:
-        os.nice(10)
+        os.nice(WORKER_NICE)
     except OSError:
         pass
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
