@@ -1,7 +1,8 @@
 """Latent Explorer: `streamlit run app.py` opens on the built-in demo scan.
 
-One file per step in pages/; this entry point sets the page up, gives each browser session its
-own working directory, shows the shared sidebar and starts numba's warm-up in the background.
+One file per step in pages/; this entry point sets the page up, opens the session's workspace (named
+in the URL, restored on reload), shows the shared sidebar, saves the workspace after the page, and
+starts numba's warm-up in the background. Heavy work runs in the worker pool (ui.jobs).
 """
 from pathlib import Path
 
@@ -25,7 +26,11 @@ PAGES = [
 here = Path(__file__).parent
 navigation = st.navigation([st.Page(path, title=title, icon=icon)
                             for path, title, icon in PAGES if (here / path).exists()])
+summary = st.sidebar.empty()  # drawn now, so a page that stops early (st.stop, an error) keeps it
+widgets.sidebar_summary(summary.container(), buttons=False)
 try:
     navigation.run()
-finally:  # after the page, so the summary shows what the page just did (also after st.stop)
-    widgets.sidebar_summary()
+finally:
+    state.save_session()
+    # redrawn after the page, to show what it just did (skipped by Streamlit after st.stop)
+    widgets.sidebar_summary(summary.container())

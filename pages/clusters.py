@@ -12,7 +12,8 @@ from ui import bandcontrast, compute, extraction, params, plots, selection, stat
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
            "panels, shaded by the latent's value within the cluster; noise is grey. Select points in the "
-           "scatter (box, lasso or click) or a region of the map (box or lasso): the other panel highlights them.")
+           "scatter (click, or the box and lasso tools at its top right) or a region of the map (box or lasso): "
+           "the other panel highlights them.")
 lat_key = extraction.require_latents()
 lat = extraction.require_scan(lat_key)
 bc_spec = bandcontrast.picker("clusters_bc", state.source(), lat)
@@ -41,6 +42,9 @@ with widgets.user_errors():
 rows, labels = run["rows"], run["labels"]
 st.session_state["last_clusters"] = {"rows": rows, "labels": labels}  # the UMAP page can colour by them
 colour, grid, code_map, cells = compute.cluster_view(lat_key, bc_key, job_json)
+selection.take_pending({  # a selection just made is drawn in this run
+    "clusters_scatter": selection.scatter_resolver(run["latent"], run["bandcontrast"], rows, state.selection()),
+    "clusters_map": lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)})
 chosen = state.selection()
 selected_here = np.isin(rows, chosen)
 selected_map = compute.painted(grid, cells, selected_here) if chosen.size else None
@@ -53,15 +57,12 @@ with left:
                                 config={"displaylogo": False})
 with right:
     st.markdown(f"**Latent dim {dim} against {bc_name}**")
-    scatter_fig, trace_rows = plots.scatter_figure(
-        run["latent"], run["bandcontrast"], colour, rows, chosen, x_title=f"latent dim {dim}", y_title=bc_name)
-    scatter_event = st.plotly_chart(scatter_fig, key="clusters_scatter", on_select="rerun",
-                                    selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
+    changed, scatter_fig = selection.linked_scatter(run["latent"], run["bandcontrast"], colour, rows, chosen,
+                                                    "clusters_scatter", x_title=f"latent dim {dim}",
+                                                    y_title=bc_name)
 
-changed = selection.take_event(map_event, "clusters_map",
-                               lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
-changed |= selection.take_event(scatter_event, "clusters_scatter",
-                                lambda s: selection.event_row_ids(s.get("points", []), trace_rows))
+changed |= selection.take_event(map_event, "clusters_map",
+                                lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
 if changed:
     st.rerun()
 

@@ -1,4 +1,7 @@
-"""UMAP: the latents in 2-D, coloured by any column; select points to see their images and rows."""
+"""UMAP: the latents in 2-D, coloured by any column, beside the scan map when the rows have positions;
+select points in either (box, lasso or click) to see their images and rows."""
+import hashlib
+
 import numpy as np
 import streamlit as st
 
@@ -15,12 +18,14 @@ with st.expander("Embedding parameters", icon=":material/tune:"):
     n_neighbors = cols[1].number_input("Neighbours", 2, 200, min(15, len(matrix) - 1), key="umap_neighbors")
     min_dist = cols[2].number_input("Min distance", 0.0, 1.0, 0.1, step=0.05, key="umap_min_dist")
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="umap_seed")
-bar = st.empty()
 with widgets.user_errors():
-    fitted = compute.fitted_embedding(lat_key, method, int(n_neighbors), float(min_dist), int(seed),
-                                      progress=lambda f, m: bar.progress(min(f, 1.0), text=f"Embedding: {m}"))
-bar.empty()
+    fitted = compute.fitted_embedding(lat_key, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
+every_row = np.arange(len(coords))
+pending = {"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row, state.selection())}
+if lat.x is not None:
+    pending["umap_map"] = lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)
+selection.take_pending(pending)  # a selection just made is drawn in this run
 
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
@@ -60,18 +65,30 @@ if len(chosen) == 1:
     marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                   "symbol": "diamond-open", "size": 12, "colour": "#111111"})
 scan_columns = explore.scan_columns(lat_key, lat)  # x, y (units) and band contrast: hover, table, CSV
-fig, trace_rows = plots.scatter_figure(coords[:, 0], coords[:, 1], colour, np.arange(len(coords)), chosen,
-                                       x_title=f"{label} 1", y_title=f"{label} 2", marks=marks,
-                                       hover=explore.hover_fields(scan_columns, lat.units),
-                                       title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
-event = st.plotly_chart(fig, key="umap_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        config={"displaylogo": False})
-if selection.take_event(event, "umap_scatter", lambda s: selection.event_row_ids(s.get("points", []), trace_rows)):
+on_scan = lat.x is not None and lat.y is not None
+panels = st.columns(2) if on_scan else [st.container()]
+with panels[0]:
+    changed, fig = selection.linked_scatter(
+        coords[:, 0], coords[:, 1], colour, np.arange(len(coords)), chosen, "umap_scatter", marks=marks,
+        hover=explore.hover_fields(scan_columns, lat.units),
+        x_title=f"{label} 1", y_title=f"{label} 2", title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
+if on_scan:
+    with panels[1]:
+        grid, code_map, cells = compute.scan_codes(lat_key, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
+                                                   colour.codes)
+        map_fig = plots.code_map_figure(code_map, colour, grid, compute.painted(grid, cells, chosen) if len(chosen)
+                                        else None, title="The same rows on the scan")
+        map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
+                                    config=selection.CHART_CONFIG)
+    changed |= selection.take_event(map_event, "umap_map",
+                                    lambda s: selection.rows_in_shapes(s, lat.x, lat.y, np.arange(len(lat.x))))
+if changed:
     st.rerun()
 
 st.subheader(f"Selected: {len(chosen):,} points")
 if not len(chosen):
-    st.caption("Click a point, or draw a box or lasso on the scatter, to see its images and rows.")
+    st.caption("Click a point on the scatter, or draw a box or lasso (tools at the chart's top right)"
+               + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
 else:
     if st.button("Clear selection", key="umap_clear"):
         state.clear_selection()

@@ -120,11 +120,12 @@ def test_analysis_pages_without_latents_offer_the_demo_extraction():
 
 def test_umap_colours_by_band_contrast_and_shows_a_selection():
     at = go(extracted(new_app()), "umap")
-    [spec] = chart_specs(at)
+    spec, scan_map = chart_specs(at)  # the scatter, and the same rows on the scan beside it
     main = spec["data"][0]
     assert main["type"] == "scattergl" and main["x"]["dtype"] == "u2" and main["marker"]["color"]["dtype"] == "u1"
+    assert scan_map["data"][0]["type"] == "heatmap"
     at.selectbox(key="umap_colour").select("band contrast").run()
-    [spec] = chart_specs(at)
+    spec, _ = chart_specs(at)
     assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
     at.selectbox(key="umap_colour").select("k-means clusters of the latents").run()
     at.number_input(key="umap_kmeans").set_value(4).run()
@@ -137,8 +138,9 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     assert len(at.get("image")) == 3  # their patterns
     table = at.dataframe[0].value
     assert list(table["row_id"]) == [5, 17, 900]
-    names = [t.get("name") for t in chart_specs(at)[0]["data"]]
-    assert "selected (3)" in names
+    spec, scan_map = chart_specs(at)
+    assert "selected (3)" in [t.get("name") for t in spec["data"]]
+    assert "selection" in [t.get("name") for t in scan_map["data"]]  # the map veils the other pixels
 
 
 def test_umap_clicked_point_lists_its_nearest_neighbours():
@@ -160,8 +162,8 @@ def test_umap_clicked_point_lists_its_nearest_neighbours():
 def test_maps_roi_sliders_and_dimension_picker():
     at = go(extracted(new_app()), "maps")
     assert "2,400 pixels on a 40 x 60 grid" in texts(at.caption)
-    at.slider(key="maps_roi_x").set_value((15.0, 88.5)).run()
-    at.slider(key="maps_roi_y").set_value((0.0, 29.0)).run()
+    at.slider(key="roi_x").set_value((15.0, 88.5)).run()
+    at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert "ROI x 15 to 88.5 µm, y 0 to 29 µm: 1,000 pixels on a 20 x 50 grid, step 1.5 x 1.5 µm" in texts(at.caption)
     at.multiselect(key="maps_dims").unselect(0).run()
     grid = chart_specs(at)[0]
@@ -195,7 +197,7 @@ def test_clusters_method_parameters_and_roi_change_the_result():
     at.selectbox(key="clusters_method").select("kmeans").run()
     at.number_input(key="clusters_k").set_value(5).run()
     assert at.metric[0].value == "5"
-    at.slider(key="clusters_roi_y").set_value((0.0, 29.0)).run()
+    at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert at.metric[2].value == "1,200"
     names = [b.proto.label for b in at.get("download_button")]
     assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",

@@ -77,7 +77,7 @@ def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(h5oina_sm
     assert scatter_spec["layout"]["yaxis"]["title"]["text"] == "Band Contrast"
     assert map_spec["layout"]["xaxis"]["title"]["text"] == "x (µm)"
     assert map_spec["layout"]["yaxis"]["title"]["text"] == "y (µm)"
-    assert at.slider(key="clusters_roi_x").label == "ROI x range (µm)"
+    assert at.slider(key="roi_x").label == "ROI x range (µm)"
     from latentcore.latents import read_latents
 
     latents = read_latents(at.session_state["latents"])

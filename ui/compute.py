@@ -5,13 +5,70 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from . import loaders
+from . import jobs, loaders, state
+
+
+# -- the worker pool ----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def app_pool() -> jobs.JobPool:
+    """One pool per server process, shared by every session."""
+    return jobs.JobPool(state.WORKDIR_ROOT / "jobs")
+
+
+_INLINE: dict = {}  # job key -> result of a small job run in this process, shared by sessions
+_INLINE_LOCK = threading.Lock()
+
+
+def pooled(task: str, label: str, rows: int, **kwargs):
+    """The task's result. Small inputs (<= jobs.INLINE_ROWS rows) run here; others go to the worker
+    pool, and until their result is in, the page shows the job's progress and a cancel button and
+    stops (it reruns by itself when the job ends; other widgets stay usable meanwhile)."""
+    key = jobs.job_key(task, kwargs)
+    if rows <= jobs.INLINE_ROWS:
+        with _INLINE_LOCK:
+            if key not in _INLINE:
+                with st.spinner(f"{label}..."):
+                    _INLINE[key] = jobs.run_inline(task, **kwargs)
+                while len(_INLINE) > 32:
+                    _INLINE.pop(next(iter(_INLINE)))
+            return _INLINE[key]
+    pool = app_pool()
+    job = pool.jobs.get(key)
+    if job is not None and job.cancelled() and not st.session_state.get(f"_restart_{key}"):
+        st.info(f"{label}: cancelled.", icon=":material/cancel:")
+        st.button("Start it again", key=f"_restart_{key}", icon=":material/replay:")
+        st.stop()
+    st.session_state.pop(f"_restart_{key}", None)
+    job = pool.submit(task, label, **kwargs)
+    if job.done() and not job.cancelled():
+        error = job.future.exception()
+        if error is not None:
+            raise error  # latentcore errors become a message (widgets.user_errors)
+        return job.future.result()
+    _watch(job)
+    st.stop()
+
+
+@st.fragment(run_every=0.5)
+def _watch(job: jobs.Job):
+    """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
+    if job.done():
+        st.rerun(scope="app")
+    fraction, message = job.progress()
+    cols = st.columns([5, 1])
+    cols[0].progress(min(max(fraction, 0.0), 1.0),
+                     text=f"{job.label}: {message} ({time.time() - job.started:.0f} s, in a worker process)")
+    if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
+        job.cancel()
+        st.rerun(scope="app")
 
 
 # -- ROI and maps -------------------------------------------------------------------------------
@@ -49,20 +106,15 @@ def cluster_job(lat_key, bc_key, method, dim, features, params, roi, smooth: flo
                       features=features, params=params, roi=list(roi) if roi else None, smooth=smooth)
 
 
-@st.cache_data(show_spinner="Clustering...", max_entries=16)
 def cluster_run(lat_key: tuple, bc_key: tuple, job_json: str) -> dict:
-    """The page's clustering: the same inputs and call as the downloadable artifacts, so the
-    picture and the CSV agree. Returns x, y, latent, bandcontrast, labels, rows, report."""
-    from latentcore.analysis.artifacts import ClusterJob, load_cluster_inputs
-    from latentcore.analysis.cluster import cluster, describe_fit
-
-    job = ClusterJob(**json.loads(job_json))
-    inputs = load_cluster_inputs(job)
-    result = cluster(inputs.features, job.method, **job.params)
-    rows = roi_rows(lat_key, tuple(job.roi) if job.roi else None)
-    return {"x": inputs.x.astype(np.float32), "y": inputs.y.astype(np.float32),
-            "latent": inputs.latent.astype(np.float32), "bandcontrast": inputs.bandcontrast.astype(np.float32),
-            "labels": result.labels, "rows": rows, "report": {**result.to_dict(), "fit_summary": describe_fit(result)}}
+    """The page's clustering (in the worker pool at scale): the same inputs and call as the
+    downloadable artifacts, so the picture and the CSV agree. Returns x, y, latent, bandcontrast,
+    labels, rows, report."""
+    job = json.loads(job_json)
+    rows = roi_rows(lat_key, tuple(job["roi"]) if job["roi"] else None)
+    run = pooled("cluster_run", f"Clustering ({job['method']})", len(rows), job_json=job_json,
+                 inputs=[lat_key, bc_key])  # the files' stamps: a rewritten file is a new job
+    return {**run, "rows": rows}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -81,13 +133,10 @@ def table_csv(table, extra: dict, selected) -> str:
     return out.to_csv(index_label="row_id")
 
 
-@st.cache_data(show_spinner="Clustering...", max_entries=16)
 def kmeans_labels(lat_key: tuple, k: int) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
-    from latentcore.analysis.cluster import cluster
-
-    matrix, _ = loaders.stacked_latents(lat_key)
-    return cluster(matrix, "kmeans", n_clusters=int(k)).labels
+    rows = len(loaders.stacked_latents(lat_key)[0])
+    return pooled("kmeans_labels", f"K-means (k={k})", rows, latents=lat_key, k=int(k))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -139,26 +188,22 @@ def job_json(job) -> str:
 
 # -- embedding ----------------------------------------------------------------------------------
 
-_EMBEDDINGS: dict = {}  # (latents stamp, parameters) -> FittedEmbedding, shared by every session
-_EMBEDDINGS_LOCK = threading.Lock()
-_EMBEDDINGS_KEPT = 8
+def fitted_embedding(lat_key: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
+    """The fitted 2-D embedding of all rows, shared by every session: fitted in the worker pool
+    (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
+    rows = len(loaders.stacked_latents(lat_key)[0])
+    return pooled("fit_embedding", f"{method.upper()} of {rows:,} latents", rows, latents=lat_key, method=method,
+                  n_neighbors=int(n_neighbors), min_dist=float(min_dist), seed=int(seed))
 
 
-def fitted_embedding(lat_key: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress=None):
-    """The fitted 2-D embedding of all rows, shared read-only. Kept in this process (not in
-    st.cache_resource, whose replay cannot hold a progress bar drawn during the fit); latentcore
-    also caches it on disk, so a new process reads it back."""
-    from latentcore.analysis.embedding import fit_embedding
+@st.cache_data(show_spinner=False, max_entries=16)
+def scan_codes(lat_key: tuple, colour_key: str, _codes: np.ndarray):
+    """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
+    from latentcore.analysis.maps import Grid, values_map
 
-    key = (lat_key, method, n_neighbors, min_dist, seed)
-    with _EMBEDDINGS_LOCK:  # one fit at a time: a second session asking the same waits, then reuses it
-        if key not in _EMBEDDINGS:
-            matrix, _ = loaders.stacked_latents(lat_key)
-            _EMBEDDINGS[key] = fit_embedding(matrix, method=method, n_neighbors=n_neighbors, min_dist=min_dist,
-                                             random_state=seed, progress=progress)
-            while len(_EMBEDDINGS) > _EMBEDDINGS_KEPT:
-                _EMBEDDINGS.pop(next(iter(_EMBEDDINGS)))
-        return _EMBEDDINGS[key]
+    lat = loaders.latents(lat_key)
+    grid = Grid.from_coordinates(lat.x, lat.y)
+    return grid, values_map(np.asarray(_codes, np.float32), lat.x, lat.y, grid), grid.indices(lat.x, lat.y)
 
 
 # -- ranking ------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
             st.caption(f"The first {GALLERY_MAX} of {len(rows):,} images.")
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
-    shown = table.iloc[rows[:TABLE_MAX]].assign(**(extra or {}))
+    shown = table.iloc[rows[:TABLE_MAX]].assign(**{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
     st.dataframe(shown.rename_axis("row_id").reset_index(), height=240, hide_index=True, key=f"{key}_table")
 
 

@@ -4,13 +4,33 @@ the global row id of each of its points (`TraceRows`); a point may also carry it
 `customdata`, which arrives in the browser as a number, a list or a dict {"0": id}."""
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 
 import numpy as np
 import streamlit as st
 from matplotlib.path import Path as PolygonPath
 
-from . import state
+from . import density, plots, state
+
+CHART_CONFIG = {"displaylogo": False}
+_RASTERS: dict = {}  # content digest of (x, y) -> (Raster, click targets), shared by reruns and sessions
+_RASTERS_LOCK = threading.Lock()
+
+
+def _raster(x, y) -> density.Raster:
+    """The raster of these coordinates, built once (binning and click targets cost ~1 s at 1M)."""
+    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+    key = hashlib.sha1(x.tobytes()).hexdigest() + hashlib.sha1(y.tobytes()).hexdigest()
+    with _RASTERS_LOCK:
+        if key not in _RASTERS:
+            raster = density.Raster.of(x, y)
+            raster.targets = raster.click_targets()
+            _RASTERS[key] = raster
+            while len(_RASTERS) > 8:
+                _RASTERS.pop(next(iter(_RASTERS)))
+        return _RASTERS[key]
 
 
 def _customdata_row(value):
@@ -52,6 +72,15 @@ def rows_in_shapes(selection, x, y, row_ids) -> np.ndarray:
     return np.asarray(row_ids)[inside]
 
 
+def scatter_rows(selection, ex, ey, row_ids, trace_rows) -> np.ndarray:
+    """Row ids of a scatter's selection event: a box or lasso from its geometry over every point
+    (exact, vectorised; the event's point list is not used, so it may be partial or empty), a click
+    from its point. `ex`, `ey`: the coordinates the figure's axes use."""
+    if selection.get("box") or selection.get("lasso"):
+        return rows_in_shapes(selection, ex, ey, row_ids)
+    return event_row_ids(selection.get("points", []), trace_rows)
+
+
 def take_event(event, key: str, to_row_ids) -> bool:
     """Store a new, non-empty selection event of chart `key` as the session's selection.
     An event seen before (a rerun for another reason) changes nothing; so does an empty one, since
@@ -65,3 +94,61 @@ def take_event(event, key: str, to_row_ids) -> bool:
     state.set_selection(to_row_ids(selection), origin=key)  # forgets every chart's last event
     st.session_state[f"_event_{key}"] = signature
     return True
+
+
+def _signature(event):
+    selection = (event or {}).get("selection") or {}
+    if not (selection.get("points") or selection.get("box") or selection.get("lasso")):
+        return selection, None
+    return selection, json.dumps(selection, sort_keys=True, default=str)
+
+
+def take_pending(resolvers: dict) -> bool:
+    """Apply a chart's new selection event before anything is drawn, so this run draws it (instead
+    of drawing the old selection and running the page again). `resolvers`: chart key -> function
+    (selection event -> row ids) for the figure as last drawn. Every chart's current event is then
+    marked as seen, so none is applied again when the charts are drawn below. Returns True when the
+    selection changed."""
+    events = {key: _signature(st.session_state.get(key)) for key in resolvers}
+    new = [key for key, (_, sig) in events.items() if sig and st.session_state.get(f"_event_{key}") != sig]
+    for key in new:  # one, normally: the chart the user just used
+        state.set_selection(resolvers[key](events[key][0]), origin=key)
+    if new:
+        for key, (_, sig) in events.items():
+            if sig:
+                st.session_state[f"_event_{key}"] = sig
+    return bool(new)
+
+
+def scatter_resolver(x, y, row_ids, chosen):
+    """Selection event -> row ids for `linked_scatter`'s figure of (x, y) drawn with `chosen`."""
+    row_ids = np.asarray(row_ids)
+    if len(row_ids) > density.DENSITY_ABOVE:
+        raster = _raster(x, y)
+        veiled = len(chosen) and np.isin(row_ids, chosen).any()  # the veil is a trace before the targets
+        ex, ey, trace_rows = raster.ex, raster.ey, {1 + int(veiled): row_ids[raster.targets]}
+    else:  # the selected points' overlay carries its row ids as customdata
+        ex, ey, trace_rows = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y), {0: row_ids}
+    return lambda selection: scatter_rows(selection, ex, ey, row_ids, trace_rows)
+
+
+def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=None, **layout):
+    """A selectable scatter of (x, y): every point as WebGL up to `density.DENSITY_ABOVE` points,
+    a raster above (with a caption saying so). Click, box and lasso (toolbar) become the session's
+    selection; `hover` (scan x, y, band contrast) is shown on the points, not on the raster.
+    Returns (changed, figure)."""
+    row_ids = np.asarray(row_ids)
+    if len(row_ids) > density.DENSITY_ABOVE:
+        raster = _raster(x, y)
+        positions = np.flatnonzero(np.isin(row_ids, chosen)) if len(chosen) else None
+        fig, _ = density.density_figure(raster, colour, row_ids, positions, marks=marks, **layout)
+        st.caption(f"{len(row_ids):,} points, drawn as a {raster.bins} x {raster.bins} raster (each cell: the "
+                   "colour most of its points have, or their mean); box, lasso and click select exact points.")
+    else:
+        fig, _ = plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, hover=hover, **layout)
+    # Streamlit keeps click-to-select only while the figure leaves the drag mode to it (it then
+    # starts in pan mode; box and lasso are in the chart's toolbar): a click must select.
+    fig.layout.dragmode = None
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                            config=CHART_CONFIG)
+    return take_event(event, key, scatter_resolver(x, y, row_ids, chosen)), fig

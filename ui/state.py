@@ -1,5 +1,7 @@
-"""What a browser session remembers: its working directory, the chosen source and band contrast,
-the latents file, uploaded models, and the selection (global row ids) shared by every panel."""
+"""What a browser session remembers: its workspace (the folder the URL names), the chosen source
+and band contrast, the latents file, uploaded models, the selection (global row ids) shared by every
+panel, and the pages' settings. `init_session` opens or restores the workspace at the start of every
+run; `save_session` writes it back at the end (ui.workspace has the format and the rules)."""
 from __future__ import annotations
 
 import os
@@ -13,21 +15,82 @@ import streamlit as st
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.storage import short_name
 
+from . import workspace
+
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 SOURCE, BANDCONTRAST, LATENTS, SELECTION, MODELS = "source", "bandcontrast", "latents", "selection", "models"
+WORKSPACE, SETTINGS, LATENTS_MODEL, FILES = "workspace_id", "_settings", "latents_model", "_files"
 
 
 def init_session():
-    """First visit: a private working directory, and the built-in demo as the data."""
-    if "workdir" not in st.session_state:
-        WORKDIR_ROOT.mkdir(parents=True, exist_ok=True)
-        st.session_state.workdir = tempfile.mkdtemp(prefix="session-", dir=WORKDIR_ROOT)
-        use_demo()
+    """Open the workspace the URL names (restoring it), or a new one with the built-in demo; put its
+    id in the URL; bring back the settings of widgets a page left out on its last run."""
+    wanted = st.query_params.get("workspace")
+    if st.session_state.get(WORKSPACE) is None or (wanted and wanted != st.session_state[WORKSPACE]):
+        _open_workspace(wanted)
+    if st.query_params.get("workspace") != st.session_state[WORKSPACE]:
+        st.query_params["workspace"] = st.session_state[WORKSPACE]
     st.session_state.setdefault(MODELS, {})
     st.session_state.setdefault(SELECTION, np.empty(0, np.int64))
+    if st.session_state.pop("_reset_data_widgets", False):
+        for key in [k for k in st.session_state if isinstance(k, str) and workspace.DATA_SETTING.fullmatch(k)]:
+            del st.session_state[key]
+    for key, value in st.session_state.get(SETTINGS, {}).items():
+        if key not in st.session_state:  # Streamlit drops a widget's value when a run leaves it out
+            st.session_state[key] = tuple(value) if key.endswith(("roi_x", "roi_y", "_krange")) else value
+
+
+def _open_workspace(wanted):
+    for key in list(st.session_state):  # another workspace's things must not leak into this one
+        del st.session_state[key]
+    path = workspace.folder(WORKDIR_ROOT, wanted) if workspace.is_valid_id(wanted) else None
+    if path is not None and path.is_dir():
+        record, chosen = workspace.load(path)
+        st.session_state.update({WORKSPACE: wanted, "workdir": str(path), SOURCE: record["source"],
+                                 BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
+                                 MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen,
+                                 FILES: record["files"]})
+        spec = record.get(LATENTS_MODEL)
+        if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
+            st.session_state[LATENTS_MODEL] = spec
+        return
+    if wanted:
+        st.toast("That workspace does not exist (or was cleaned up): a new one was started.",
+                 icon=":material/info:")
+    workspace_id, path = workspace.create(WORKDIR_ROOT)
+    st.session_state.update({WORKSPACE: workspace_id, "workdir": str(path), SETTINGS: {}})
+    use_demo()
+
+
+def save_session():
+    """Write the workspace's record and selection (after every run; unchanged files are not rewritten)."""
+    if st.session_state.get(WORKSPACE) is None:
+        return
+    settings = st.session_state.setdefault(SETTINGS, {})
+    settings.update(workspace.settings_of(st.session_state))
+    if st.session_state.pop("_forget_data_settings", False):
+        _drop_data_settings(settings)
+        st.session_state["_reset_data_widgets"] = True
+    record = {key: st.session_state.get(key) for key in (SOURCE, BANDCONTRAST, LATENTS, MODELS, LATENTS_MODEL)}
+    record[SETTINGS.strip("_")] = settings
+    record[FILES.strip("_")] = st.session_state.get(FILES, {})  # uploads, as ui.files sorted them
+    workspace.save(Path(st.session_state.workdir), record, selection())
+
+
+def forget_data_settings():
+    """Settings tied to the data (dimensions, ROI, colour column) do not carry over to new data. They
+    are dropped after this run and their widgets reset before the next one (a widget drawn in this
+    run cannot lose its value now)."""
+    st.session_state["_forget_data_settings"] = True
+
+
+def _drop_data_settings(settings: dict):
+    for key in [k for k in settings if workspace.DATA_SETTING.fullmatch(k)]:
+        settings.pop(key)
 
 
 def workdir(sub: str = "") -> Path:
+    """A folder inside the session's workspace."""
     path = Path(st.session_state.workdir) / sub
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -85,6 +148,7 @@ def set_source(path, bandcontrast=None):
     st.session_state[SOURCE] = str(path) if path else None
     st.session_state[BANDCONTRAST] = str(bandcontrast) if bandcontrast else None
     st.session_state[LATENTS] = None
+    forget_data_settings()
     clear_selection()
 
 
@@ -117,6 +181,7 @@ def latents() -> Path | None:
 
 def set_latents(path):
     if st.session_state.get(LATENTS) != (str(path) if path else None):
+        forget_data_settings()
         clear_selection()
     st.session_state[LATENTS] = str(path) if path else None
 

@@ -14,8 +14,9 @@ from latentcore.errors import LatentError
 from . import bandcontrast, loaders, state
 
 
-def sidebar_summary():
-    with st.sidebar:
+def sidebar_summary(where=None, buttons: bool = True):
+    """The session's data, band contrast, latents, device and selection, in `where` (the sidebar)."""
+    with where if where is not None else st.sidebar:
         src = state.source()
         st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
         st.markdown(f"**Band contrast:** {bandcontrast.label(state.bandcontrast())}")
@@ -24,7 +25,7 @@ def sidebar_summary():
         st.markdown(f"**Device:** {loaders.devices()['auto'].removeprefix('auto (').rstrip(')')}")
         chosen = state.selection()
         st.markdown(f"**Selected points:** {len(chosen):,}")
-        if len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
+        if buttons and len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
             state.clear_selection()
             st.rerun()
         st.number_input("PNG downloads: resolution (dpi)", 72, 1200, state.png_dpi(), step=50, key=state.PNG_DPI,
@@ -54,8 +55,12 @@ def error_line(exc: BaseException) -> str:
     return line
 
 
+SHARED_ROI = ("maps", "clusters", "rank")  # these pages show one ROI: set on one, it holds on all
+
+
 def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um") -> tuple[float, float, float, float]:
-    """x and y range sliders over the scan (steps of the grid, labelled in `units`); returns (x0, x1, y0, y1)."""
+    """x and y range sliders over the scan (steps of the grid, labelled in `units`); returns (x0, x1, y0, y1).
+    The analysis pages share one ROI (`roi_x`, `roi_y`); other keys get their own."""
     ranges = []
     for name, values in (("x", x), ("y", y)):
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
@@ -64,8 +69,11 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
         if high <= low:
             ranges.append((low, high))
             continue
-        ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, (low, high), step=step,
-                                key=f"{key}_roi_{name}"))
+        widget_key = f"roi_{name}" if key in SHARED_ROI else f"{key}_roi_{name}"
+        kept = st.session_state.get(widget_key)
+        if kept is not None and not low <= min(kept) <= max(kept) <= high:  # from other data: start afresh
+            del st.session_state[widget_key]
+        ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, (low, high), step=step, key=widget_key))
     return (*ranges[0], *ranges[1])
 
 

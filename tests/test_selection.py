@@ -1,0 +1,88 @@
+"""Selections at scale: box and lasso geometry -> row ids over every point (vectorised), checked
+against a plain per-point loop; the density raster's cells, click targets and payload."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from ui import density, plots
+from ui.selection import scatter_rows
+
+
+def inside_polygon(px, py, xs, ys) -> bool:
+    """Ray casting, one point at a time (the brute-force reference)."""
+    inside = False
+    j = len(xs) - 1
+    for i in range(len(xs)):
+        if (ys[i] > py) != (ys[j] > py) and px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]:
+            inside = not inside
+        j = i
+    return inside
+
+
+@pytest.fixture
+def points():
+    rng = np.random.default_rng(13)
+    x, y = rng.normal(size=3000), rng.normal(size=3000) * 2
+    row_ids = rng.permutation(10_000)[:3000]  # row ids that are not positions
+    return x, y, row_ids
+
+
+def test_box_and_lasso_give_exactly_the_rows_inside(points):
+    x, y, row_ids = points
+    ex, ey = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y)
+    box = {"x": [30_000.5, 12_000.5], "y": [9_000.5, 41_000.5]}  # drawn right to left
+    lasso = {"x": [20_000, 50_000, 45_000, 25_000, 33_000], "y": [10_000, 15_000, 50_000, 40_000, 30_000]}
+    event = {"box": [box], "lasso": [lasso], "points": [{"point_index": 0, "curve_number": 0}]}
+    expected = {int(r) for r, a, b in zip(row_ids, ex, ey)
+                if (12_000.5 <= a <= 30_000.5 and 9_000.5 <= b <= 41_000.5)
+                or inside_polygon(float(a), float(b), lasso["x"], lasso["y"])}
+    got = scatter_rows(event, ex, ey, row_ids, {0: row_ids})
+    assert 100 < len(expected) < 2900
+    assert sorted(got.tolist()) == sorted(expected)  # the event's point list is ignored
+
+
+def test_a_click_names_the_clicked_point(points):
+    x, y, row_ids = points
+    ex, ey = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y)
+    event = {"points": [{"curve_number": 0, "point_index": 17}], "box": [], "lasso": []}
+    assert scatter_rows(event, ex, ey, row_ids, {0: row_ids}).tolist() == [row_ids[17]]
+
+
+def test_raster_cells_colours_and_click_targets_match_a_loop(points):
+    x, y, row_ids = points
+    raster = density.Raster.of(x, y, bins=20)
+    labels = (np.arange(len(x)) * 7) % 5
+    colour = plots.categorical_colour(labels, "c")
+    codes = raster.colour_codes(colour)
+    by_cell = {}
+    for cell, code in zip(raster.cell, colour.codes):
+        by_cell.setdefault(int(cell), Counter())[int(code)] += 1
+    for cell, counter in by_cell.items():
+        top = max(counter.values())
+        assert codes.flat[cell] in {c for c, n in counter.items() if n == top}
+    assert np.isnan(codes).sum() == 400 - len(by_cell)
+    assert raster.counts().sum() == len(x)
+
+    targets = raster.click_targets(bins=10)
+    size = (plots.LEVELS + 1) / 10
+    for position in targets[:30]:
+        cx, cy = int(raster.ex[position] // size), int(raster.ey[position] // size)
+        members = [i for i in range(len(x)) if int(raster.ex[i] // size) == cx and int(raster.ey[i] // size) == cy]
+        dist = [(raster.ex[i] - (cx + 0.5) * size) ** 2 + (raster.ey[i] - (cy + 0.5) * size) ** 2 for i in members]
+        assert np.isclose(dist[members.index(position)], min(dist))
+
+
+def test_a_density_figure_sends_a_raster_not_the_points():
+    rng = np.random.default_rng(1)
+    n = 300_000
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    colour = plots.continuous_colour(x + y, "sum")
+    raster = density.Raster.of(x, y)
+    fig, trace_rows = density.density_figure(raster, colour, np.arange(n), np.arange(0, n, 3))
+    size = len(fig.to_json())
+    assert size < 2_000_000 < n * 7  # the exact scatter would send about 7 bytes per point
+    (trace, rows), = trace_rows.items()
+    assert fig.data[trace].type == "scattergl" and len(rows) <= density.TARGET_BINS ** 2

@@ -1,0 +1,115 @@
+"""Workspaces named in the URL: a new session gets one, the same URL restores it (data, latents,
+selection, settings), one workspace never shows another's things, and old ones are cleaned up.
+The real app script under AppTest, real files on disk."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui import workspace
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(autouse=True)
+def private_folders(tmp_path, monkeypatch):
+    import ui.state
+
+    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+
+
+@pytest.fixture(autouse=True)
+def main_script_every_run(monkeypatch):
+    """As on the real server: app.py runs on every rerun, around the page. (AppTest forgets between
+    runs that st.navigation replaced the pages/ folder, and from the second run on runs the page
+    file alone, so app.py's workspace restore and save would be skipped.)"""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def run_main(main_script_path):
+        code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
+        exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
+
+    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+
+
+def open_app(workspace_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
+    if workspace_id:
+        at.query_params["workspace"] = workspace_id
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def url_workspace(at: AppTest) -> str:
+    value = at.query_params["workspace"]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_reload_restores_latents_selection_and_settings_and_others_see_none_of_it(tmp_path):
+    first = open_app()
+    workspace_id = url_workspace(first)
+    assert workspace.is_valid_id(workspace_id) and first.session_state["workdir"].endswith(workspace_id)
+    first.switch_page("pages/extract.py").run()
+    first.button(key="extract_run").click().run()
+    latents = first.session_state["latents"]
+    first.switch_page("pages/maps.py").run()
+    first.slider(key="roi_x").set_value((15.0, 88.5)).run()
+    first.session_state["selection"] = np.array([3, 61, 62])
+    first.switch_page("pages/data.py").run()  # the ROI slider is not drawn here: its value must survive
+
+    reloaded = open_app(workspace_id)
+    assert reloaded.session_state["latents"] == latents
+    assert reloaded.session_state["selection"].tolist() == [3, 61, 62]
+    reloaded.switch_page("pages/clusters.py").run()  # one ROI for every page
+    assert reloaded.slider(key="roi_x").value == (15.0, 88.5)
+
+    other = open_app()
+    assert url_workspace(other) != workspace_id
+    assert other.session_state["latents"] is None and other.session_state["selection"].size == 0
+    assert not Path(other.session_state["workdir"]).is_relative_to(reloaded.session_state["workdir"])
+
+
+@pytest.mark.parametrize("bad", ["../../etc", "short", "a" * 21 + "/", "A" * 22])
+def test_unknown_or_malformed_ids_open_a_new_workspace(bad):
+    at = open_app(bad)
+    assert url_workspace(at) != bad and workspace.is_valid_id(url_workspace(at))
+    assert Path(at.session_state["workdir"]).parent.name == "workspaces"
+
+
+def test_paths_outside_the_workspace_are_not_restored(tmp_path):
+    root = tmp_path / "root"
+    workspace_id, path = workspace.create(root)
+    inside = path / "uploads" / "scan.h5"
+    inside.parent.mkdir()
+    inside.write_bytes(b"x")
+    (path / "state.json").write_text(json.dumps({
+        "source": str(inside), "bandcontrast": "/etc/passwd", "latents": str(path / ".." / ".." / "x.h5"),
+        "models": {"mine": {"path": str(inside)}, "theirs": {"path": "/tmp/other/model.pth"}},
+        "files": {"data": [str(inside), "/etc/shadow"]},
+        "settings": {"umap_seed": 3, "s3_bucket": "not a setting"}}))
+    record, selection = workspace.load(path)
+    assert record["source"] == str(inside.resolve())
+    assert record["bandcontrast"] is None and record["latents"] is None
+    assert list(record["models"]) == ["mine"] and record["settings"] == {"umap_seed": 3}
+    assert record["files"] == {"data": [str(inside)]}
+    assert selection.size == 0
+    with pytest.raises(ValueError, match="22 URL-safe"):
+        workspace.folder(root, "../" + workspace_id[3:])
+
+
+def test_old_workspaces_are_removed_by_age(tmp_path):
+    old_id, old = workspace.create(tmp_path)
+    new_id, new = workspace.create(tmp_path)
+    week_ago = time.time() - 8 * 86400
+    os.utime(old, (week_ago, week_ago))
+    assert workspace.remove_old(tmp_path, max_age_days=7) == [old_id]
+    assert not old.exists() and new.exists()

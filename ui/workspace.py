@@ -1,0 +1,137 @@
+"""Workspaces: a session's work lives in a folder named in the URL (`?workspace=<id>`), so a reload
+or a shared link restores the data, models, latents, selection and page settings.
+
+The id is 22 random URL-safe characters (128 bits, `secrets.token_urlsafe`): it cannot be guessed,
+and only ids of exactly that form are looked up, so a URL cannot name a path. A restored file path
+is kept only when it lies inside the workspace's own folder or the built-in demo folder; anything
+else in a tampered `state.json` is dropped. Workspaces not used for `LATENT_EXPLORER_WORKSPACE_DAYS`
+days (default 7) are deleted when a new one is made.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from latentcore.demo import DEMO_SCAN
+
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
+STATE_FILE, SELECTION_FILE = "state.json", "selection.npy"
+MAX_AGE_DAYS = float(os.environ.get("LATENT_EXPLORER_WORKSPACE_DAYS", 7))
+PATH_KEYS = ("source", "bandcontrast", "latents")
+# Widget values kept across pages and reloads: the pages' settings, never buttons, uploads or charts.
+SETTING = re.compile(r"(umap|clusters|maps|rank|train|extract|roi)_\w+")
+NOT_SETTING = re.compile(r".*(_clear|_run|_start|_stop|_scatter|_map|_picker|_table|_new_image|_loss_chart|_files"
+                         r"|_grid|_dl_\w+|_bar_\w+|_maps_\w+)$")
+DATA_SETTING = re.compile(r".*(_dim|_dims|_pick_dim|_colour|_references|_kmeans|_partitions|roi_x|roi_y)")
+
+
+def new_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def is_valid_id(value) -> bool:
+    return isinstance(value, str) and ID_PATTERN.fullmatch(value) is not None
+
+
+def folder(root: Path, workspace_id: str) -> Path:
+    if not is_valid_id(workspace_id):
+        raise ValueError(f"workspace id {workspace_id!r} is not 22 URL-safe characters")
+    return Path(root) / "workspaces" / workspace_id
+
+
+def create(root: Path) -> tuple[str, Path]:
+    remove_old(root)
+    workspace_id = new_id()
+    path = folder(root, workspace_id)
+    path.mkdir(parents=True)
+    return workspace_id, path
+
+
+def is_setting(key) -> bool:
+    return isinstance(key, str) and SETTING.fullmatch(key) is not None and not NOT_SETTING.fullmatch(key)
+
+
+def _plain(value):
+    """JSON-safe widget values (tuples from range sliders become lists; numpy scalars plain)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value if isinstance(value, (str, int, float, bool)) or value is None else None
+
+
+def settings_of(session: dict) -> dict:
+    return {k: _plain(v) for k, v in session.items() if is_setting(k) and _plain(v) is not None}
+
+
+def confined(path, workspace: Path) -> str | None:
+    """The path when it lies inside the workspace or the built-in demo folder, else None."""
+    if not path:
+        return None
+    resolved = Path(path).resolve()
+    allowed = (Path(workspace).resolve(), DEMO_SCAN.parent.resolve())
+    return str(resolved) if any(resolved.is_relative_to(root) for root in allowed) else None
+
+
+def save(workspace: Path, record: dict, selection: np.ndarray):
+    """Write state.json and selection.npy under temporary names, then rename."""
+    workspace = Path(workspace)
+    text = json.dumps(record, sort_keys=True, indent=1)
+    target = workspace / STATE_FILE
+    if not target.exists() or target.read_text() != text:
+        tmp = target.with_name(STATE_FILE + ".partial")
+        tmp.write_text(text)
+        os.replace(tmp, target)
+    selection = np.asarray(selection, np.int64)
+    target = workspace / SELECTION_FILE
+    if not target.exists() or not np.array_equal(np.load(target, allow_pickle=False), selection):
+        tmp = target.with_name("selection.partial.npy")
+        np.save(tmp, selection, allow_pickle=False)
+        os.replace(tmp, target)
+    os.utime(workspace)  # last use, for the clean-up by age
+
+
+def load(workspace: Path) -> tuple[dict, np.ndarray]:
+    """The saved record (paths confined to the workspace) and the selection; empty when unreadable."""
+    workspace = Path(workspace)
+    try:
+        record = json.loads((workspace / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    for key in PATH_KEYS:
+        record[key] = confined(record.get(key), workspace)
+    models = record.get("models") if isinstance(record.get("models"), dict) else {}
+    record["models"] = {label: spec for label, spec in models.items()
+                        if isinstance(spec, dict) and confined(spec.get("path"), workspace)}
+    files = record.get("files") if isinstance(record.get("files"), dict) else {}
+    record["files"] = {kind: [p for p in paths if confined(p, workspace)] for kind, paths in files.items()
+                       if isinstance(paths, list) and all(isinstance(p, str) for p in paths)}
+    settings = record.get("settings") if isinstance(record.get("settings"), dict) else {}
+    record["settings"] = {k: v for k, v in settings.items() if is_setting(k)}
+    try:
+        selection = np.load(workspace / SELECTION_FILE, allow_pickle=False).astype(np.int64)
+    except (OSError, ValueError):
+        selection = np.empty(0, np.int64)
+    return record, selection
+
+
+def remove_old(root: Path, max_age_days: float | None = None, now: float | None = None) -> list[str]:
+    """Delete workspaces not used for `max_age_days`; returns the ids removed."""
+    days = MAX_AGE_DAYS if max_age_days is None else max_age_days
+    now = time.time() if now is None else now
+    removed = []
+    base = Path(root) / "workspaces"
+    for path in base.iterdir() if base.is_dir() else []:
+        if is_valid_id(path.name) and path.is_dir() and now - path.stat().st_mtime > days * 86400:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
