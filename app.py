@@ -28,6 +28,7 @@ navigation = st.navigation([st.Page(path, title=title, icon=icon)
                             for path, title, icon in PAGES if (here / path).exists()])
 summary = st.sidebar.empty()  # drawn now, so a page that stops early (st.stop, an error) keeps it
 widgets.sidebar_summary(summary.container(), buttons=False)
+widgets.png_dpi_setting()
 try:
     navigation.run()
 finally:

@@ -28,8 +28,12 @@ def sidebar_summary(where=None, buttons: bool = True):
         if buttons and len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
             state.clear_selection()
             st.rerun()
-        st.number_input("PNG downloads: resolution (dpi)", 72, 1200, state.png_dpi(), step=50, key=state.PNG_DPI,
-                        help="Figures keep their size in inches (screen pixels / 96); 300 dpi suits print.")
+
+
+def png_dpi_setting():
+    """The sidebar's one resolution setting for every PNG download."""
+    st.sidebar.number_input("PNG downloads: resolution (dpi)", 72, 1200, state.png_dpi(), step=50, key=state.PNG_DPI,
+                            help="Figures keep their size in inches (screen pixels / 96); 300 dpi suits print.")
 
 
 @contextlib.contextmanager
