@@ -12,6 +12,7 @@ from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
 from latentcore.train.background import TrainingJob
 from latentcore.train.outputs import loss_scale
+from ui import bandcontrast as bc_choice
 from ui import loaders, state, widgets
 
 JOB = "train_job"  # session key of this session's TrainingJob (the latest one started)
@@ -54,7 +55,7 @@ side = int(min(info["item_shape"][-2:]))
 
 with st.expander("Which patterns: band contrast and region", icon=":material/filter_alt:"):
     bc_min, roi = None, None
-    if bandcontrast is not None and st.checkbox(f"Band contrast at least (from {bandcontrast.name})",
+    if bandcontrast is not None and st.checkbox(f"Band contrast at least (from {bc_choice.label(bandcontrast)})",
                                                 key="train_use_bc"):
         bc_min = st.number_input("Threshold", value=150.0, key="train_bc_min")
     if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):

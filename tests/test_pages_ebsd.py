@@ -134,3 +134,10 @@ def test_maps_have_colour_bars_and_units_and_the_umap_carries_x_y_band_contrast(
 
     band_contrast = read_latents(at.session_state["latents"]).point_maps["Band Contrast"]
     np.testing.assert_allclose(table["Band Contrast"], band_contrast[[16, 30]])
+
+
+def test_the_train_page_filters_an_uploaded_scan_by_its_own_band_contrast(h5oina_small):
+    at = with_upload(h5oina_small)
+    run(at.selectbox(key="data_source").select(h5oina_small.name))
+    at = run(at, "train")
+    assert at.checkbox(key="train_use_bc").label == f"Band contrast at least (from {SCAN_MAP})"

@@ -39,6 +39,15 @@ def tiny(ebsd_h5, out_dir, **overrides) -> TrainConfig:
 
 # -- which patterns, prepared how -----------------------------------------------------------------
 
+def test_the_band_contrast_filter_takes_the_scans_own_map(h5oina_small, tmp_path):
+    with open_source(h5oina_small) as reader:
+        own = reader.point_maps()["Band Contrast"]
+        kept, summary = select_rows(reader, "all", TrainConfig(h5oina_small, tmp_path, bandcontrast="scan:Band Contrast",
+                                                               bc_min=200))
+    np.testing.assert_array_equal(kept, np.flatnonzero(own >= 200))
+    assert 0 < len(kept) < len(own) and summary["kept"] == len(kept)
+
+
 def test_filters_select_the_rows_the_tables_say(ebsd_h5, bandcontrast_csv, tmp_path):
     table = pd.read_csv(bandcontrast_csv)  # row-major like the scan, so row i is pattern i
     keep_list = table.sample(50, random_state=0)[["x", "y"]]

@@ -18,7 +18,8 @@ def register(subparsers):
     p.add_argument("data", help="pattern source (any format `info` recognises)")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--partition", help="partition to train on (default: the first)")
-    p.add_argument("--bandcontrast", help="CSV x,y,bandcontrast to filter by")
+    p.add_argument("--bandcontrast", help="CSV x,y,bandcontrast to filter by, or the scan's own map: scan, "
+                                           "scan:NAME (e.g. 'scan:Band Contrast', 'scan:IQ')")
     p.add_argument("--bc-min", type=float, help="keep patterns with band contrast >= this")
     p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")
     p.add_argument("--roi", type=_roi, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")

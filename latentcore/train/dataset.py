@@ -14,6 +14,7 @@ from scipy.spatial import cKDTree
 
 from ..analysis.maps import Roi
 from ..data import align_to_coordinates, read_bandcontrast
+from ..data.bandcontrast import pick_point_map, scan_map_name
 from ..data._checks import infer_step
 from ..data.preprocess import iter_preprocessed, static_background_origin
 from ..data.base import Reader
@@ -53,6 +54,13 @@ def choose_partition(reader: Reader, partition: str | None) -> str:
     return partition
 
 
+def bandcontrast_values(reader: Reader, spec: str, xy) -> np.ndarray:
+    """Band contrast per row: the scan's own map (`scan`, `scan:NAME`) or a table aligned by x, y."""
+    if scan_map_name(spec) is not None:
+        return pick_point_map(reader.point_maps(), spec, reader.path)[1]
+    return align_to_coordinates(read_bandcontrast(spec), *xy)
+
+
 def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np.ndarray, dict]:
     """Source rows that pass every filter of `config` (all rows when there is none), and a summary."""
     n = reader.count(partition)
@@ -64,7 +72,7 @@ def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np
         raise InputError("band-contrast, ROI and coordinate filters need pattern coordinates, "
                          "and this source has none", reader.path)
     if config.bandcontrast:
-        values = align_to_coordinates(read_bandcontrast(config.bandcontrast), *xy)
+        values = bandcontrast_values(reader, config.bandcontrast, xy)
         if config.bc_min is not None:
             keep &= values >= config.bc_min
         if config.bc_max is not None:

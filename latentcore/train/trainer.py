@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import open_source
+from ..data.bandcontrast import scan_map_name
 from ..errors import CheckpointError, InputError, TrainingError
 from ..extract import resolve_device
 from ..models.vae import ConvVAE, VAEConfig
@@ -357,6 +358,8 @@ def data_fingerprint(config: TrainConfig) -> dict[str, str | None]:
 def _digest(path) -> str | None:
     if not path:
         return None
+    if scan_map_name(path) is not None:  # a map inside the data file, whose digest covers it
+        return str(path)
     path = Path(path)
     if not path.is_dir():
         return sha256_file(path)
