@@ -86,3 +86,12 @@ def h5oina_small(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> Path:
             header[name] = np.array([1.5], np.float32)
             header[name].attrs["Unit"] = "um"
     return path
+
+
+@pytest.fixture
+def private_folders(tmp_path, monkeypatch):
+    """A page test's own session folders and embedding cache (no result from an earlier test)."""
+    import ui.state
+
+    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))

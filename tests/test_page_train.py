@@ -12,14 +12,7 @@ from streamlit.testing.v1 import AppTest
 from latentcore.models import load_model
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread")]
-
-
-@pytest.fixture(autouse=True)
-def private_folders(tmp_path, monkeypatch):
-    import ui.state
-
-    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread", "private_folders")]
 
 
 def values(encoded) -> np.ndarray:

@@ -12,16 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(autouse=True)
-def private_folders(tmp_path, monkeypatch):
-    """Each test: its own session folders and its own embedding cache (no result from an earlier run)."""
-    import ui.state
-
-    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
 def new_app() -> AppTest:

@@ -13,16 +13,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 SCAN_MAP = "Band Contrast (the scan's own map)"
-
-
-@pytest.fixture(autouse=True)
-def private_folders(tmp_path, monkeypatch):
-    import ui.state
-
-    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
 
 
 def run(at, page: str | None = None) -> AppTest:

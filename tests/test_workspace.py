@@ -15,15 +15,7 @@ from streamlit.testing.v1 import AppTest
 from ui import workspace
 
 REPO = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(autouse=True)
-def private_folders(tmp_path, monkeypatch):
-    import ui.state
-
-    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
 @pytest.fixture(autouse=True)
