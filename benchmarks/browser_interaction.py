@@ -34,7 +34,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+sys.path.insert(0, str(REPO / "tests"))  # the browser test's Chromium settings and box drag
+
+from test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, drag_box  # noqa: E402
+
 COLOURBAR = "(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle')].some(e => e.textContent.includes(title))"
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
@@ -115,16 +118,8 @@ def drawn(page, charts: int, timeout=600):
 
 
 def box(page, chart, fx0, fy0, fx1, fy1):
-    """Choose the box tool, drag; returns the time of mouse-up."""
-    chart.scroll_into_view_if_needed()
-    chart.hover()
-    tool = chart.locator('.modebar-btn[data-title="Box Select"]')
-    if tool.count():
-        tool.first.click()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    page.mouse.move(area["x"] + fx0 * area["width"], area["y"] + fy0 * area["height"])
-    page.mouse.down()
-    page.mouse.move(area["x"] + fx1 * area["width"], area["y"] + fy1 * area["height"], steps=8)
+    """Drag a selection box as the browser test does; returns the time of mouse-up."""
+    drag_box(page, chart, fx0, fy0, fx1, fy1)
     page.mouse.up()
     return time.perf_counter()
 
@@ -147,7 +142,7 @@ def run(side: int, folder: Path) -> dict:
     out = {"points": side * side, "cores": os.cpu_count()}
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             first, second = (browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2))
             for page in (first, second):
                 page.set_default_timeout(600_000)

@@ -114,9 +114,10 @@ def metric(page, label: str) -> str:
     return box.locator("[data-testid=stMetricValue]").inner_text().strip()
 
 
-def box_select(page, chart, fx0, fy0, fx1, fy1):
+def drag_box(page, chart, fx0, fy0, fx1, fy1):
     """Drag a selection box over a fraction of a plotly chart's plot area (choosing the toolbar's
-    box tool first where the chart starts in pan mode, as the click-selectable scatters do)."""
+    box tool first where the chart starts in pan mode, as the click-selectable scatters do), the
+    mouse button still down: the caller releases it (the benchmark times from there)."""
     chart.scroll_into_view_if_needed()
     chart.hover()
     tool = chart.locator('.modebar-btn[data-title="Box Select"]')
@@ -129,6 +130,10 @@ def box_select(page, chart, fx0, fy0, fx1, fy1):
     page.mouse.down()
     page.mouse.move(x((fx0 + fx1) / 2), y((fy0 + fy1) / 2), steps=5)
     page.mouse.move(x(fx1), y(fy1), steps=5)
+
+
+def box_select(page, chart, fx0, fy0, fx1, fy1):
+    drag_box(page, chart, fx0, fy0, fx1, fy1)
     page.mouse.up()
     time.sleep(1.5)  # the selection reaches the server after a short delay, then the script reruns
     settle(page)
