@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO / "tests"))  # the browser test's Chromium settings 
 from test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, drag_box  # noqa: E402
 
 COLOURBAR = "(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle')].some(e => e.textContent.includes(title))"
+TIMEOUT_S = 600  # the longest wait for any one step (--timeout)
 IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 
 
@@ -91,10 +92,10 @@ def log(message: str):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def idle(page, timeout=600):
+def idle(page):
     """The script has finished (its status widget gone, and still gone a moment later)."""
     while True:
-        page.wait_for_function(IDLE, timeout=timeout * 1000)
+        page.wait_for_function(IDLE)
         time.sleep(0.4)
         if page.evaluate(IDLE):
             return
@@ -112,9 +113,17 @@ def choose(page, label: str, option: str):
     page.keyboard.press("Enter")
 
 
-def drawn(page, charts: int, timeout=600):
-    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .nsewdrag').length >= {charts}",
-                           timeout=timeout * 1000)
+def sidebar_says(page, text: str):
+    """Wait until the sidebar's summary shows `text` (a choice has been taken: waiting for the status
+    widget alone can return before a slow rerun has begun, and typing into a page that is being
+    redrawn loses the keys)."""
+    page.wait_for_function("(text) => document.querySelector('[data-testid=stSidebarUserContent]')"
+                           "?.innerText.includes(text)", arg=text)
+    idle(page)
+
+
+def drawn(page, charts: int):
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .nsewdrag').length >= {charts}")
 
 
 def box(page, chart, fx0, fy0, fx1, fy1):
@@ -134,6 +143,97 @@ def metric(page, label: str) -> str:
     return box_.locator("[data-testid=stMetricValue]").inner_text().strip()
 
 
+def measure(pages, side: int, latents: Path, bc: Path, url: str, out: dict):
+    first, second = pages
+    for page in (first, second):
+        page.set_default_timeout(TIMEOUT_S * 1000)
+        page.goto(url)
+        page.wait_for_selector("h1:has-text('Data')")
+        idle(page)
+
+    # the other user: the demo's UMAP, drawn before the big fit starts
+    nav(second, "UMAP", "UMAP")
+    second.get_by_role("button", name="Extract the demo latents now").click()
+    drawn(second, 2)
+    idle(second)
+    log("second context: demo UMAP drawn")
+    choose(second, "Colour by", "a latent dimension")  # the same recolour with nothing else running
+    t0 = time.perf_counter()
+    second.wait_for_function(COLOURBAR, arg="latent 0")
+    out["other_session_rerun_idle_s"] = time.perf_counter() - t0
+    idle(second)
+
+    start = time.perf_counter()
+    first.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files([str(latents), str(bc)])
+    first.wait_for_function("() => document.body.innerText.includes(': a data file')"
+                            " || document.body.innerText.includes(': a band-contrast table')")  # a toast
+    idle(first)
+    out["upload_s"] = time.perf_counter() - start
+    log(f"uploaded in {out['upload_s']:.1f} s")
+    choose(first, "Data file", "scan_latents.h5")
+    sidebar_says(first, "Data: scan_latents.h5")
+    choose(first, "Band contrast", "scan_bandcontrast.csv")
+    sidebar_says(first, "Band contrast: scan_bandcontrast.csv")
+    log("chose the uploads")
+
+    start = time.perf_counter()
+    first.get_by_role("button", name="Explore these latents").click()
+    if side * side > int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000)):
+        first.get_by_text("in a worker process").wait_for()  # the big fit runs in the pool
+        time.sleep(3)
+    choose(second, "Colour by", "band contrast")
+    t0 = time.perf_counter()
+    second.wait_for_function(COLOURBAR, arg="band contrast")
+    out["other_session_rerun_s"] = time.perf_counter() - t0
+    log(f"other session's recolour: {out['other_session_rerun_s']:.2f} s")
+    out["fit_still_running"] = first.get_by_text("in a worker process").count() > 0
+    drawn(first, 2)
+    first.wait_for_function(selected_count_js("Selected:") + ".length > 0")
+    out["umap_fit_s"] = time.perf_counter() - start
+    log(f"fit: {out['umap_fit_s']:.1f} s")
+    idle(first)
+
+    nav(first, "Data", "Data")
+    idle(first)
+    start = time.perf_counter()
+    nav(first, "UMAP", "UMAP")
+    drawn(first, 2)
+    first.wait_for_function(selected_count_js("Selected:") + ".length > 0")
+    out["umap_reopen_s"] = time.perf_counter() - start
+    idle(first)
+
+    up = box(first, first.locator(".js-plotly-plot").first, 0.3, 0.3, 0.6, 0.6)
+    first.wait_for_function(selected_count_js("Selected:") + ".some(t => !t.startsWith('Selected: 0 '))")
+    out["umap_box_select_s"] = time.perf_counter() - up
+    out["umap_selected"] = first.evaluate(selected_count_js("Selected:"))[0]
+    log(f"UMAP reopen {out['umap_reopen_s']:.2f} s, box {out['umap_box_select_s']:.2f} s")
+    idle(first)
+
+    start = time.perf_counter()
+    nav(first, "Clusters", "Clusters")
+    drawn(first, 2)
+    first.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
+    out["cluster_first_s"] = time.perf_counter() - start
+    log(f"clusters first open: {out['cluster_first_s']:.1f} s")
+    idle(first)
+    nav(first, "Data", "Data")
+    idle(first)
+    start = time.perf_counter()
+    nav(first, "Clusters", "Clusters")
+    drawn(first, 2)
+    first.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
+    out["cluster_page_s"] = time.perf_counter() - start
+    idle(first)
+
+    before = metric(first, "Selected here")
+    up = box(first, first.locator(".js-plotly-plot").nth(1), 0.1, 0.1, 0.5, 0.5)
+    first.wait_for_function("(before) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
+                            ".find(e => e.innerText.includes('Selected here'));"
+                            " return m && !m.innerText.includes(before); }", arg=before)
+    out["cluster_box_select_s"] = time.perf_counter() - up
+    out["cluster_selected"] = metric(first, "Selected here")
+
+
 def run(side: int, folder: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -143,93 +243,14 @@ def run(side: int, folder: Path) -> dict:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            first, second = (browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2))
-            for page in (first, second):
-                page.set_default_timeout(600_000)
-                page.goto(url)
-                page.wait_for_selector("h1:has-text('Data')")
-                idle(page)
-
-            # the other user: the demo's UMAP, drawn before the big fit starts
-            nav(second, "UMAP", "UMAP")
-            second.get_by_role("button", name="Extract the demo latents now").click()
-            drawn(second, 2)
-            idle(second)
-            log("second context: demo UMAP drawn")
-            choose(second, "Colour by", "a latent dimension")  # the same recolour with nothing else running
-            t0 = time.perf_counter()
-            second.wait_for_function(COLOURBAR, arg="latent 0")
-            out["other_session_rerun_idle_s"] = time.perf_counter() - t0
-            idle(second)
-
-            start = time.perf_counter()
-            first.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files([str(latents), str(bc)])
-            first.wait_for_function("() => document.body.innerText.includes(': a data file')"
-                                    " || document.body.innerText.includes(': a band-contrast table')")  # a toast
-            idle(first)
-            out["upload_s"] = time.perf_counter() - start
-            log(f"uploaded in {out['upload_s']:.1f} s")
-            choose(first, "Data file", "scan_latents.h5")
-            idle(first)
-            choose(first, "Band contrast", "scan_bandcontrast.csv")
-            idle(first)
-            log("chose the uploads")
-
-            start = time.perf_counter()
-            first.get_by_role("button", name="Explore these latents").click()
-            first.get_by_text("in a worker process").wait_for()  # the 1M fit runs in the pool
-            time.sleep(3)
-            choose(second, "Colour by", "band contrast")
-            t0 = time.perf_counter()
-            second.wait_for_function(COLOURBAR, arg="band contrast")
-            out["other_session_rerun_s"] = time.perf_counter() - t0
-            log(f"other session's recolour: {out['other_session_rerun_s']:.2f} s")
-            out["fit_still_running"] = first.get_by_text("in a worker process").count() > 0
-            drawn(first, 2)
-            first.wait_for_function(selected_count_js("Selected:") + ".length > 0", timeout=600_000)
-            out["umap_fit_s"] = time.perf_counter() - start
-            log(f"fit: {out['umap_fit_s']:.1f} s")
-            idle(first)
-
-            nav(first, "Data", "Data")
-            idle(first)
-            start = time.perf_counter()
-            nav(first, "UMAP", "UMAP")
-            drawn(first, 2)
-            first.wait_for_function(selected_count_js("Selected:") + ".length > 0")
-            out["umap_reopen_s"] = time.perf_counter() - start
-            idle(first)
-
-            up = box(first, first.locator(".js-plotly-plot").first, 0.3, 0.3, 0.6, 0.6)
-            first.wait_for_function(selected_count_js("Selected:") + ".some(t => !t.startsWith('Selected: 0 '))")
-            out["umap_box_select_s"] = time.perf_counter() - up
-            out["umap_selected"] = first.evaluate(selected_count_js("Selected:"))[0]
-            log(f"UMAP reopen {out['umap_reopen_s']:.2f} s, box {out['umap_box_select_s']:.2f} s")
-            idle(first)
-
-            start = time.perf_counter()
-            nav(first, "Clusters", "Clusters")
-            drawn(first, 2)
-            first.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
-            out["cluster_first_s"] = time.perf_counter() - start
-            log(f"clusters first open: {out['cluster_first_s']:.1f} s")
-            idle(first)
-            nav(first, "Data", "Data")
-            idle(first)
-            start = time.perf_counter()
-            nav(first, "Clusters", "Clusters")
-            drawn(first, 2)
-            first.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
-            out["cluster_page_s"] = time.perf_counter() - start
-            idle(first)
-
-            before = metric(first, "Selected here")
-            up = box(first, first.locator(".js-plotly-plot").nth(1), 0.1, 0.1, 0.5, 0.5)
-            first.wait_for_function("(before) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
-                                    ".find(e => e.innerText.includes('Selected here'));"
-                                    " return m && !m.innerText.includes(before); }", arg=before)
-            out["cluster_box_select_s"] = time.perf_counter() - up
-            out["cluster_selected"] = metric(first, "Selected here")
+            pages = [browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2)]
+            try:
+                measure(pages, side, latents, bc, url, out)
+            except BaseException:  # what each browser showed when it stopped, beside the server's log
+                for number, page in enumerate(pages):
+                    page.screenshot(path=str(folder / f"stopped-context-{number + 1}.png"), full_page=True)
+                log(f"stopped: screenshots and streamlit.log in {folder}")
+                raise
             browser.close()
     finally:
         server.terminate()
@@ -241,7 +262,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--side", type=int, default=1000, help="scan side: side**2 rows (default 1000)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds any one step may take")
     args = parser.parse_args()
+    globals()["TIMEOUT_S"] = args.timeout
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
         print(json.dumps(run(args.side, args.keep)))

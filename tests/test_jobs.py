@@ -53,3 +53,24 @@ def test_cancel_stops_a_running_job(pool):
 def test_keys_follow_the_arguments():
     assert job_key("fit", {"a": 1, "b": 2}) == job_key("fit", {"b": 2, "a": 1})
     assert job_key("fit", {"a": 1}) != job_key("fit", {"a": 2})
+
+
+def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
+    """Streamlit runs app.py as __main__; a spawned worker must not run it again (a stray workspace and
+    the whole app's imports per worker)."""
+    import sys
+    import types
+
+    marker = tmp_path / "main-ran"
+    script = tmp_path / "app_like.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    pool = JobPool(tmp_path / "jobs", workers=1)
+    try:
+        assert pool.submit("sleep_steps", steps=1, seconds=0.0).future.result(timeout=60) != os.getpid()
+    finally:
+        pool.shutdown()
+    assert not marker.exists(), "the worker ran the parent's main script"
+    assert sys.modules["__main__"].__file__ == str(script)  # restored once the workers started

@@ -11,11 +11,13 @@ is simply dropped). Small inputs run inline: a process round trip costs more tha
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -97,6 +99,20 @@ def _run_task(folder: str, task: str, kwargs: dict):
     return getattr(tasks, task)(progress=progress, **kwargs)
 
 
+@contextlib.contextmanager
+def _main_script_hidden():
+    """Streamlit runs app.py as `__main__`, and a spawned process runs its parent's main script
+    again before it takes a job: the whole app, in bare mode, with a stray workspace of its own,
+    seconds of imports per worker. Hide the script while workers start."""
+    main = sys.modules["__main__"]
+    script = main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        if script is not None:
+            main.__file__ = script
+
+
 class JobPool:
     """A spawn-context process pool with jobs keyed by content; results kept for every session."""
 
@@ -121,7 +137,8 @@ class JobPool:
             folder = self.folder / key
             shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled attempt: start afresh
             folder.mkdir(parents=True)
-            future = self.executor.submit(_run_task, str(folder), task, kwargs)
+            with _main_script_hidden():  # workers start on submit
+                future = self.executor.submit(_run_task, str(folder), task, kwargs)
             self.jobs[key] = job = Job(key, label or task, folder, future)
             self._forget_old()
             return job
