@@ -1,6 +1,7 @@
 """Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
 reconstructions. The run goes on in a worker process (ui.training) when you leave the page; when it
 ends, the model joins the Extract page's models. A stopped run resumes from its last epoch."""
+import dataclasses
 import time
 
 import numpy as np
@@ -105,9 +106,10 @@ def live_view():
     if job.error is not None:
         st.error(f"Training failed: {widgets.error_line(job.error)}", icon=":material/error:")
     if not job.running and job.status == "stopped":
-        st.caption(f"Stopped: the checkpoint of the last whole epoch is kept in {job.config.out_dir}.")
+        st.caption("Stopped: the checkpoint of the last whole epoch is kept; Resume goes on from it "
+                   "to the number of epochs set above.")
         if st.button("Resume", icon=":material/replay:", key="train_resume"):
-            training.start(job.config)
+            training.start(dataclasses.replace(job.config, epochs=int(epochs)), job.label)
             st.session_state["train_job_seen_done"] = False
             st.rerun(scope="app")
     if history:

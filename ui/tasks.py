@@ -3,6 +3,7 @@ command line makes, with plain arguments (files as `loaders.stamp` tuples: path,
 and a `progress(fraction, message)` callback. No Streamlit here: these run in worker processes."""
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -138,12 +139,18 @@ def _bandcontrast_for(bandcontrast: str, lat) -> np.ndarray:
 def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None,
                    progress) -> dict:
     """name -> per-row values: band contrast (a scan map, or a table aligned by x, y), PCA components
-    of the raw patterns, and the numeric metadata columns of cutouts."""
+    of the raw patterns, and the numeric metadata columns of cutouts (kept by this process for the
+    ranking that follows)."""
+    progress(0.1, f"reading the latents{f' and {components} principal components of the patterns' if components else ''}")
+    return _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
+                                tuple(source) if source else None)
+
+
+def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
     import pandas as pd
 
     from latentcore.latents import read_latents
 
-    progress(0.05, "reading the latents")
     lat = read_latents(latents[0])
     references = {}
     if bandcontrast is not None and lat.x is not None:
@@ -155,7 +162,6 @@ def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, 
         from latentcore.analysis.rank import pattern_components
         from latentcore.data import open_source
 
-        progress(0.2, f"{components} principal components of the raw patterns")
         with open_source(source[0]) as reader:
             comps = np.asarray(pattern_components(reader, n=components))
         for k in range(comps.shape[1]):
@@ -164,8 +170,13 @@ def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, 
     for name in table.columns:
         if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
             references[name] = table[name].to_numpy(np.float64)
-    progress(1.0, "done")
     return references
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_maps_kept(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
+    """The maps this process made last (the page asks for them, then ranks against them)."""
+    return _make_reference_maps(latents, bandcontrast, components, source)
 
 
 def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: list, components: int,
@@ -175,7 +186,8 @@ def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: 
     from latentcore.analysis.rank import rank_dimensions
     from latentcore.latents import read_latents
 
-    maps = reference_maps(latents, bandcontrast, components, source, progress=lambda *a, **k: None)
+    maps = _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
+                                tuple(source) if source else None)
     progress(0.3, "reading the latents")
     lat = read_latents(latents[0])
     matrix, _ = lat.stacked()

@@ -79,12 +79,12 @@ class TrainingRun:
         return SimpleNamespace(**arrays) if "inputs" in arrays else None
 
 
-def start(config: TrainConfig) -> TrainingRun:
+def start(config: TrainConfig, label: str | None = None) -> TrainingRun:
     """Start (or resume: the same out_dir) a run in its own worker process; when it wrote a model,
     the model is added to the session's models (a plain dict in session state, which the pool's
     thread can add to without Streamlit calls)."""
     models = st.session_state.setdefault(state.MODELS, {})
-    label = f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
+    label = label or f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
 
     job = compute.app_pool().submit("train", f"Training ({config.epochs} epochs)", fresh=True, dedicated=True,
                                     config=config.to_dict())
