@@ -51,6 +51,18 @@ def test_cancel_stops_a_running_job(pool):
     again.cancel()
 
 
+def test_long_jobs_in_their_own_processes_never_hold_the_pool_workers(pool):
+    long = [pool.submit("sleep_steps", f"long {n}", dedicated=True, steps=400, seconds=0.1 + n / 1000)
+            for n in range(3)]  # more long jobs than the pool has workers
+    assert wait_until(lambda: all(job.progress()[1].startswith("step ") for job in long))
+    quick = pool.submit("sleep_steps", "quick", steps=1, seconds=0.0)
+    assert quick.future.result(timeout=20) != os.getpid()  # a pool worker was free
+    assert not any(job.done() for job in long)
+    for job in long:
+        job.cancel()
+    assert wait_until(lambda: all(job.done() for job in long), timeout=10)
+
+
 def test_keys_follow_the_arguments():
     assert job_key("fit", {"a": 1, "b": 2}) == job_key("fit", {"b": 2, "a": 1})
     assert job_key("fit", {"a": 1}) != job_key("fit", {"a": 2})

@@ -39,9 +39,19 @@ def texts(elements) -> str:
     return " ".join(str(e.value) for e in elements)
 
 
-def rerun_until(at: AppTest, condition, timeout=120.0) -> AppTest:
+def wait_until(condition, timeout=120.0):
+    end = time.time() + timeout
+    while not condition() and time.time() < end:
+        time.sleep(0.2)
+
+
+def rerun_until(at: AppTest, condition, job=None, timeout=120.0) -> AppTest:
+    """Rerun the page until `condition(at)`; while `job` runs, wait for it first (a rerun takes a
+    core the niced worker needs)."""
     end = time.time() + timeout
     while time.time() < end:
+        if job is not None:
+            wait_until(job.done, timeout=end - time.time())
         at.run()
         assert not at.exception, at.exception
         if condition(at):
@@ -60,16 +70,17 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     assert not at.exception and not at.error, [e.value for e in at.error]
     job = at.session_state["extract_job"]
     assert job.folder is not None and not job.done()  # a pool job, not one run here
-    rerun_until(at, lambda at: "/ 2,400 items" in job.progress()[1] and at.get("progress"))
+    wait_until(lambda: "/ 2,400 items" in job.progress()[1])
+    rerun_until(at, lambda at: at.get("progress"))
     assert at.button(key="extract_run").disabled  # one extraction at a time per session
     assert "in a worker process" in at.get("progress")[0].proto.text
     at.button(key=f"_cancel_{job.key}").click().run()
-    rerun_until(at, lambda at: "Extraction cancelled" in texts(at.info))
+    rerun_until(at, lambda at: "Extraction cancelled" in texts(at.info), job)
     assert at.session_state["latents"] is None and not at.button(key="extract_run").disabled
 
     at.number_input(key="extract_batch").set_value(256)
     at.button(key="extract_run").click().run()
-    rerun_until(at, lambda at: at.success)
+    rerun_until(at, lambda at: at.success, at.session_state["extract_job"])
     assert "Wrote ni_grains_h5ebsd_latents.h5: all 2,400 rows" in texts(at.success)
     path = Path(at.session_state["latents"])
     assert path.is_file() and path.is_relative_to(at.session_state["workdir"])
@@ -91,7 +102,7 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
     monkeypatch.setattr(latentcore.analysis.rank, "rank_dimensions", refuse)
     monkeypatch.setattr(latentcore.analysis.rank, "pattern_components", refuse)
     at.switch_page("pages/rank.py").run()
-    rerun_until(at, lambda at: at.dataframe)
+    rerun_until(at, lambda at: at.dataframe, timeout=120)
     assert not at.error, [e.value for e in at.error]
     assert at.multiselect(key="rank_references").value == ["band contrast", "pattern PC1"]
     best = at.dataframe[0].value

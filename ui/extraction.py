@@ -99,8 +99,9 @@ def extraction_outcome():
 
 def require_latents() -> tuple:
     """The session's latents cache key, or stop the page with a way forward."""
-    if state.latents() is None:
-        extraction_outcome()  # an extraction that ended meanwhile (or its progress)
+    job = st.session_state.get(EXTRACT_JOB)
+    if job is not None and (job.done() or state.latents() is None):
+        extraction_outcome()  # an extraction that ended meanwhile becomes the latents (or its progress)
     path = state.latents()
     if path is not None:
         return loaders.stamp(path)

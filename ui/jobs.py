@@ -241,6 +241,8 @@ class JobPool:
                     self.dedicated.pop(key).shutdown(wait=False)
                 executor = self.dedicated[key] = self._executor(1)
             future = executor.submit(_run_task, str(folder), task, kwargs)
+            if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
+                future.add_done_callback(lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
             self.jobs[key] = job = Job(key, label or task, folder, future)
             self._forget_old()
             return job
