@@ -58,8 +58,7 @@ target = latents_path_for(source, extraction.latents_folder(source, model, pool,
 if target.exists() and not overwrite:
     st.caption(f"`{target.name}` exists in this session: it will be reused (tick overwrite to redo it).")
 
-running = st.session_state.get(extraction.EXTRACT_JOB) is not None and not st.session_state[extraction.EXTRACT_JOB].done()
-if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions or running,
+if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions or extraction.running(),
              key="extract_run"):
     result = extraction.run_extraction(source, spec, device=device, batch_size=batch_size, pool=pool,
                                        partitions=partitions, clobber=overwrite)

@@ -1,5 +1,7 @@
 """Running an extraction from the browser (the Extract page and the analysis pages' one-click
-demo extraction), with a progress bar, and the guard the analysis pages start with."""
+demo extraction): small data at once in the server, larger data in a worker process of its own
+(ui.tasks.extract, the CLI's extract_file), with rows done and a cancel button; and the guard the
+analysis pages start with."""
 from __future__ import annotations
 
 import hashlib
@@ -54,7 +56,11 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
                   clobber=bool(clobber))
     items = sum(n for name, n in counts.items() if not partitions or name in partitions)
     if items <= jobs.INLINE_PATTERNS:
-        job = jobs.inline_job("extract", "Extraction", progress=_bar(), model=(model, lock), **kwargs)
+        bar = st.progress(0.0, text="Extracting...")
+        job = jobs.inline_job("extract", "Extraction", model=(model, lock), **kwargs,
+                              progress=lambda fraction, message="", **_: bar.progress(min(fraction, 1.0), text=message))
+        if job.error() is None:
+            bar.progress(1.0, text="Reused the existing latents file" if job.future.result().skipped else "Done")
     else:
         model_spec = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
                       "stamp": loaders.stamp(spec["path"])}
@@ -65,12 +71,10 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
     return extraction_outcome()
 
 
-def _bar():
-    bar = st.progress(0.0, text="Extracting...")
-
-    def progress(fraction, message="", **_):
-        bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-    return progress
+def running() -> bool:
+    """Whether this session's extraction runs (in a worker) now."""
+    job = st.session_state.get(EXTRACT_JOB)
+    return job is not None and not job.done()
 
 
 def extraction_outcome():
@@ -84,7 +88,7 @@ def extraction_outcome():
         compute.watch(job)
         return None
     st.session_state.pop(EXTRACT_JOB)
-    if job.cancelled():
+    if job.future.cancelled() or isinstance(job.error(), jobs.JobCancelled):
         st.info("Extraction cancelled: run it again to go on from the rows already written.",
                 icon=":material/cancel:")
         return None

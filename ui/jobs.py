@@ -148,7 +148,8 @@ def thread_counts() -> dict:
     import torch
     from threadpoolctl import threadpool_info
 
-    counts = {"torch": torch.get_num_threads(), "pools": {i["internal_api"]: i["num_threads"] for i in threadpool_info()}}
+    pools = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
+    counts = {"torch": torch.get_num_threads(), "pools": pools}
     counts.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
     try:
         import numba
@@ -242,7 +243,8 @@ class JobPool:
                 executor = self.dedicated[key] = self._executor(1)
             future = executor.submit(_run_task, str(folder), task, kwargs)
             if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
-                future.add_done_callback(lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
+                future.add_done_callback(
+                    lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
             self.jobs[key] = job = Job(key, label or task, folder, future)
             self._forget_old()
             return job

@@ -141,7 +141,7 @@ def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, 
     """name -> per-row values: band contrast (a scan map, or a table aligned by x, y), PCA components
     of the raw patterns, and the numeric metadata columns of cutouts (kept by this process for the
     ranking that follows)."""
-    progress(0.1, f"reading the latents{f' and {components} principal components of the patterns' if components else ''}")
+    progress(0.1, "reading the latents" + (f" and {components} principal components of the patterns" if components else ""))
     return _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
                                 tuple(source) if source else None)
 
