@@ -58,10 +58,13 @@ target = latents_path_for(source, extraction.latents_folder(source, model, pool,
 if target.exists() and not overwrite:
     st.caption(f"`{target.name}` exists in this session: it will be reused (tick overwrite to redo it).")
 
-if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions,
+if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions or extraction.running(),
              key="extract_run"):
     result = extraction.run_extraction(source, spec, device=device, batch_size=batch_size, pool=pool,
                                        partitions=partitions, clobber=overwrite)
+else:
+    result = extraction.extraction_outcome()  # one running in a worker: its progress, or its end
+if result is not None:
     verb = "Reused" if result.skipped else "Wrote"
     st.success(f"{verb} {result.path.name}: " + ", ".join(f"{p} {n:,} rows" for p, n in result.rows.items()))
 

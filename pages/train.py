@@ -1,6 +1,7 @@
 """Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
-reconstructions. The run goes on in a background thread when you leave the page; when it ends, the
-model joins the Extract page's models."""
+reconstructions. The run goes on in a worker process (ui.training) when you leave the page; when it
+ends, the model joins the Extract page's models. A stopped run resumes from its last epoch."""
+import dataclasses
 import time
 
 import numpy as np
@@ -10,12 +11,11 @@ import streamlit as st
 
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
-from latentcore.train.background import TrainingJob
 from latentcore.train.outputs import loss_scale
 from ui import bandcontrast as bc_choice
-from ui import loaders, state, widgets
+from ui import loaders, state, training, widgets
 
-JOB = "train_job"  # session key of this session's TrainingJob (the latest one started)
+JOB = training.JOB
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -24,17 +24,6 @@ def scan_coordinates(key: tuple, partition: str):
 
     with open_source(key[0]) as reader:
         return reader.coordinates(partition)
-
-
-def start(config: TrainConfig) -> TrainingJob:
-    """Run in the background; at the end the model is added to the session's models (a plain dict
-    in session state, so the training thread can add to it without Streamlit calls)."""
-    models = st.session_state.setdefault(state.MODELS, {})
-    label = f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
-
-    def register(result):
-        models[label] = {"path": str(result.model_path), "arch": "vae", "options": None}
-    return TrainingJob(config, on_finish=register).start()
 
 
 st.title("Train a VAE")
@@ -100,7 +89,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
             preprocessing=preprocessing,
             latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
             batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)
-    st.session_state[JOB] = job = start(config)
+    job = training.start(config)
     st.session_state["train_job_seen_done"] = False
 
 
@@ -115,7 +104,14 @@ def live_view():
     if job.running:
         st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
     if job.error is not None:
-        st.error(f"Training failed: {job.error}", icon=":material/error:")
+        st.error(f"Training failed: {widgets.error_line(job.error)}", icon=":material/error:")
+    if not job.running and job.status == "stopped":
+        st.caption("Stopped: the checkpoint of the last whole epoch is kept; Resume goes on from it "
+                   "to the number of epochs set above.")
+        if st.button("Resume", icon=":material/replay:", key="train_resume"):
+            training.start(dataclasses.replace(job.config, epochs=int(epochs)), job.label)
+            st.session_state["train_job_seen_done"] = False
+            st.rerun(scope="app")
     if history:
         table = pd.DataFrame(history)
         log_y = loss_scale(table[["train_loss", "val_loss"]].to_numpy()) == "log"

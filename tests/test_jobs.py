@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
 import pytest
 
 from ui.jobs import JobPool, job_key
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +51,18 @@ def test_cancel_stops_a_running_job(pool):
     again.cancel()
 
 
+def test_long_jobs_in_their_own_processes_never_hold_the_pool_workers(pool):
+    long = [pool.submit("sleep_steps", f"long {n}", dedicated=True, steps=400, seconds=0.1 + n / 1000)
+            for n in range(3)]  # more long jobs than the pool has workers
+    assert wait_until(lambda: all(job.progress()[1].startswith("step ") for job in long))
+    quick = pool.submit("sleep_steps", "quick", steps=1, seconds=0.0)
+    assert quick.future.result(timeout=20) != os.getpid()  # a pool worker was free
+    assert not any(job.done() for job in long)
+    for job in long:
+        job.cancel()
+    assert wait_until(lambda: all(job.done() for job in long), timeout=10)
+
+
 def test_keys_follow_the_arguments():
     assert job_key("fit", {"a": 1, "b": 2}) == job_key("fit", {"b": 2, "a": 1})
     assert job_key("fit", {"a": 1}) != job_key("fit", {"a": 2})
@@ -74,3 +87,90 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
         pool.shutdown()
     assert not marker.exists(), "the worker ran the parent's main script"
     assert sys.modules["__main__"].__file__ == str(script)  # restored once the workers started
+
+
+# -- the heavy tasks in the pool: threads, extraction, training --------------------------------
+
+def test_a_worker_leaves_the_server_a_core(pool):
+    from ui.jobs import worker_threads
+
+    counts = pool.submit("thread_counts").future.result(timeout=60)
+    threads = worker_threads()
+    assert threads == max(1, len(os.sched_getaffinity(0)) - 1)
+    assert counts["pid"] != os.getpid()  # not this (the server's) process
+    assert counts["torch"] == threads and counts["OMP_NUM_THREADS"] == str(threads)
+    assert counts["NUMBA_NUM_THREADS"] == str(threads)
+    assert all(n <= threads for n in counts["pools"].values()), counts["pools"]
+
+
+def demo_model_spec():
+    from latentcore.demo import DEMO_MODEL
+
+    return {"path": str(DEMO_MODEL), "arch": "vae", "options": None}
+
+
+def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli_writes(pool, tmp_path, ebsd_h5):
+    from latentcore.cli import main
+    from latentcore.latents import read_latents
+
+    kwargs = dict(source=str(ebsd_h5), model=demo_model_spec(), out_dir=str(tmp_path / "app"), pool="mean",
+                  batch_size=8, device="cpu", partitions=None, clobber=False)
+    job = pool.submit("extract", "extract", dedicated=True, **kwargs)  # 300 batches of 8
+    assert wait_until(lambda: job.progress()[1].endswith("items") and job.progress()[0] > 0), job.progress()
+    assert "/ 2,400 items" in job.progress()[1]
+    job.cancel()
+    assert wait_until(job.done, timeout=30)
+    assert type(job.error()).__name__ == "JobCancelled"
+    assert list((tmp_path / "app").glob("*.partial*")), "the rows written so far are kept to resume"
+
+    job = pool.submit("extract", "extract", fresh=True, **{**kwargs, "batch_size": 256})  # a pool worker this time
+    result = job.future.result(timeout=120)
+    assert job.progress()[0] == 1.0 and not result.skipped and result.rows == {"all": 2400}
+    assert main(["extract", str(ebsd_h5), "--model", kwargs["model"]["path"], "--out", str(tmp_path / "cli"),
+                 "--device", "cpu", "--batch-size", "256"]) == 0
+    cli = tmp_path / "cli" / result.path.name
+    app, ref = read_latents(result.path), read_latents(cli)
+    assert list(app.partitions) == list(ref.partitions)
+    np.testing.assert_allclose(app.partitions["all"], ref.partitions["all"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(app.x, ref.x)
+    assert sorted(app.point_maps) == sorted(ref.point_maps)
+    same = ("model_sha256", "source_sha256", "pooling", "latent_dim")
+    assert {k: app.attrs[k] for k in same} == {k: ref.attrs[k] for k in same}
+
+
+TINY = dict(roi=(0.0, 28.5, 0.0, 28.5), latent_dim=3, input_size=16, channels=(4, 8), batch_size=32,
+            device="cpu", patience=None, lr_schedule="constant")  # 400 patterns of 16 x 16; the learning rate
+# does not depend on the number of epochs, so a run stopped and resumed to N epochs is a fresh N-epoch run
+
+
+def test_a_training_job_reports_epochs_stops_resumes_and_writes_what_the_cli_writes(pool, tmp_path, ebsd_h5):
+    from latentcore.cli import main
+    from latentcore.train import TrainConfig
+
+    config = TrainConfig(data=str(ebsd_h5), out_dir=str(tmp_path / "app"), epochs=200, **TINY)
+    job = pool.submit("train", "train", dedicated=True, config=config.to_dict())
+    assert wait_until(lambda: job.detail().get("history"), timeout=90), job.progress()
+    assert job.progress()[1].startswith("epoch ") and set(job.arrays()) == {"inputs", "reconstructions"}
+    assert job.arrays()["inputs"].shape[1:] == (16, 16)
+    job.cancel()  # the trainer stops after its current batch, keeping the checkpoint
+    stopped = job.future.result(timeout=60)
+    assert stopped.stop_reason == "stopped" and 1 <= len(stopped.history) < 200
+    assert (tmp_path / "app" / "checkpoint.pth").is_file() and stopped.model_path.is_file()
+
+    done_before = len(stopped.history)
+    config = TrainConfig(data=str(ebsd_h5), out_dir=str(tmp_path / "app"), epochs=done_before + 1, **TINY)
+    resumed = pool.submit("train", "train", config=config.to_dict()).future.result(timeout=90)  # a pool worker
+    assert resumed.stop_reason == "completed" and resumed.resumed_from == done_before
+    assert [row["epoch"] for row in resumed.history] == list(range(1, done_before + 2))
+
+    assert main(["train-vae", str(ebsd_h5), "--out", str(tmp_path / "cli"), "--roi", "0,28.5,0,28.5",
+                 "--latent-dim", "3", "--input-size", "16", "--channels", "4,8", "--batch-size", "32",
+                 "--device", "cpu", "--lr-schedule", "constant", "--epochs", str(done_before + 1)]) == 0
+    names = sorted(p.name for p in (tmp_path / "cli").iterdir() if p.is_file())
+    assert sorted(p.name for p in resumed.out_dir.iterdir() if p.is_file()) == names
+    import pandas as pd
+
+    app, cli = pd.read_csv(resumed.out_dir / "loss.csv"), pd.read_csv(tmp_path / "cli" / "loss.csv")
+    assert list(app.columns) == list(cli.columns) and len(app) == len(cli) == done_before + 1
+    losses = ["train_loss", "val_loss", "train_rec", "val_rec"]
+    np.testing.assert_allclose(app[losses].to_numpy(), cli[losses].to_numpy(), rtol=1e-3)

@@ -1,8 +1,11 @@
 """The Train page with Streamlit's AppTest: the real app, the demo scan, a real (tiny) training run in
-the background thread, its live loss chart, and the model appearing on the Extract page."""
+a worker process (train_vae fails in this, the server's, process), its live loss chart, the model
+appearing on the Extract page, and a run stopped from the page and resumed."""
 import base64
 import json
 from pathlib import Path
+
+import time
 
 import numpy as np
 import pytest
@@ -22,7 +25,20 @@ def values(encoded) -> np.ndarray:
     return np.asarray(encoded)
 
 
-def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_page():
+@pytest.fixture
+def not_here(monkeypatch):
+    """Training fails in this process: the page's run must happen in a worker."""
+    import latentcore.train
+    import latentcore.train.trainer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained in the server process")
+
+    monkeypatch.setattr(latentcore.train, "train_vae", refuse)
+    monkeypatch.setattr(latentcore.train.trainer, "train_vae", refuse)
+
+
+def tiny_run(epochs: int) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
     at.switch_page("pages/train.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -31,16 +47,22 @@ def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_
     at.slider(key="train_roi_y").set_value((0.0, 28.5))
     at.number_input(key="train_latent_dim").set_value(3)
     at.number_input(key="train_input_size").set_value(16)
-    at.number_input(key="train_epochs").set_value(3)
+    at.number_input(key="train_epochs").set_value(epochs)
     at.text_input(key="train_channels").set_value("4,8")
     at.selectbox(key="train_device").set_value("cpu")
+    return at
+
+
+def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_page(not_here):
+    at = tiny_run(3)
     assert at.checkbox(key="train_static_bg").value and at.checkbox(key="train_dynamic_bg").value  # the defaults
     at.checkbox(key="train_average").check()
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
 
     job = at.session_state["train_job"]
-    at.switch_page("pages/extract.py").run()  # leave the page while the run goes on in its thread
+    assert job.job.folder is not None  # a pool job
+    at.switch_page("pages/extract.py").run()  # leave the page while the run goes on in its worker
     assert not at.exception
     assert job.wait(timeout=120), "training did not finish"
     assert job.error is None and job.result.stop_reason == "completed"
@@ -66,3 +88,32 @@ def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_
     assert (patterns["static_background"], patterns["dynamic_background"], patterns["neighbour_window"]) == (
         "subtract", "subtract", "gaussian") and patterns["static_background_from"] == "stored"
     assert load_model(job.result.model_path).preprocessing["neighbour_window"] == "gaussian"
+
+
+def test_a_run_stopped_on_the_page_keeps_its_model_and_resumes(not_here):
+    at = tiny_run(500)
+    at.button(key="train_start").click().run()
+    job = at.session_state["train_job"]
+    end = time.time() + 120
+    while not job.history and time.time() < end:
+        time.sleep(0.2)
+    at.run()  # the live view: progress, the loss so far, the reconstructions, a Stop button
+    assert at.get("plotly_chart") and [len(row.proto.imgs) for row in at.get("image")] == [8, 8]
+    assert "epoch" in at.get("progress")[0].proto.text and "worker process" in at.get("progress")[0].proto.text
+    at.button(key="train_stop").click().run()
+    assert job.wait(timeout=60) and job.result.stop_reason == "stopped"
+    done = len(job.result.history)
+    assert 1 <= done < 500 and len(at.session_state["models"]) == 1  # the best model so far
+    at.run()
+    assert not at.button(key="train_start").disabled
+
+    at.number_input(key="train_epochs").set_value(done + 1)
+    at.button(key="train_resume").click().run()
+    resumed = at.session_state["train_job"]
+    assert resumed is not job and resumed.config.out_dir == job.config.out_dir
+    assert resumed.wait(timeout=120) and resumed.error is None
+    assert resumed.result.stop_reason == "completed" and resumed.result.resumed_from == done
+    assert len(at.session_state["models"]) == 1  # the same model, now trained further
+    at.run()
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert list(values(loss[0]["x"])) == list(range(1, done + 2))  # the whole run, resumed epochs included

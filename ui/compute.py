@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from . import jobs, loaders, state
@@ -53,12 +52,12 @@ def pooled(task: str, label: str, rows: int, **kwargs):
         if error is not None:
             raise error  # latentcore errors become a message (widgets.user_errors)
         return job.future.result()
-    _watch(job)
+    watch(job)
     st.stop()
 
 
 @st.fragment(run_every=0.5)
-def _watch(job: jobs.Job):
+def watch(job: jobs.Job):
     """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
     if job.done():
         st.rerun(scope="app")
@@ -208,46 +207,22 @@ def scan_codes(lat_key: tuple, colour_key: str, _codes: np.ndarray):
 
 # -- ranking ------------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner="Ranking the dimensions...", max_entries=8)
 def ranking(lat_key: tuple, bc_key: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
             components: int, roi: tuple | None, source_key: tuple | None):
-    """Score table of every dimension against the chosen reference maps, over the ROI's rows."""
-    from latentcore.analysis.rank import rank_dimensions
-
-    lat = loaders.latents(lat_key)
-    matrix, _ = loaders.stacked_latents(lat_key)
-    rows = roi_rows(lat_key, roi) if lat.x is not None else np.arange(len(matrix))
-    maps = reference_maps(lat_key, bc_key, components, source_key)
-    chosen = {name: maps[name][rows] for name in references}
-    xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
-    return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
+    """Score table of every dimension against the chosen reference maps, over the ROI's rows (in the
+    worker pool at scale)."""
+    rows = len(loaders.stacked_latents(lat_key)[0])
+    return pooled("rank", "Ranking the dimensions", rows, latents=lat_key, bandcontrast=bc_key,
+                  references=list(references), metrics=list(metrics), components=int(components),
+                  roi=list(roi) if roi else None, source=source_key)
 
 
-@st.cache_data(show_spinner="Preparing the reference maps...", max_entries=8)
 def reference_maps(lat_key: tuple, bc_key: tuple | None, components: int, source_key: tuple | None) -> dict:
     """name -> per-row values: band contrast (aligned by x, y), PCA components of the raw patterns,
-    and the numeric metadata columns of cutouts."""
-    from latentcore.analysis.rank import pattern_components
-
-    references = {}
-    lat = loaders.latents(lat_key)
-    if bc_key is not None and lat.x is not None:
-        from latentcore.data.bandcontrast import scan_map_name
-
-        name = scan_map_name(bc_key[0]) or "band contrast"  # a scan map keeps its own name (IQ, ...)
-        references[name] = loaders.bandcontrast_for(bc_key, lat_key).astype(np.float64)
-    if components and source_key is not None and lat.x is not None:
-        from latentcore.data import open_source
-
-        with open_source(source_key[0]) as reader:
-            comps = np.asarray(pattern_components(reader, n=components))
-        for k in range(comps.shape[1]):
-            references[f"pattern PC{k + 1}"] = comps[:, k]
-    _, table = loaders.stacked_latents(lat_key)
-    for name in table.columns:
-        if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
-            references[name] = table[name].to_numpy(np.float64)
-    return references
+    and the numeric metadata columns of cutouts (in the worker pool at scale)."""
+    rows = len(loaders.stacked_latents(lat_key)[0])
+    return pooled("reference_maps", "Preparing the reference maps", rows, latents=lat_key, bandcontrast=bc_key,
+                  components=int(components), source=source_key)
 
 
 @st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)

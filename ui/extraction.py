@@ -1,5 +1,7 @@
 """Running an extraction from the browser (the Extract page and the analysis pages' one-click
-demo extraction), with a progress bar, and the guard the analysis pages start with."""
+demo extraction): small data at once in the server, larger data in a worker process of its own
+(ui.tasks.extract, the CLI's extract_file), with rows done and a cancel button; and the guard the
+analysis pages start with."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +12,10 @@ import streamlit as st
 
 from latentcore.demo import DEMO_MODEL
 
-from . import loaders, state, widgets
+from . import compute, jobs, loaders, state, widgets
+from . import tasks  # noqa: F401 - loaded with the pages: a project module first imported in the middle of a
+# run (the inline extraction's) is watched from then on, and registering it held the run's last elements
+# back in the browser for seconds
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
 
@@ -38,40 +43,77 @@ def latents_folder(source: Path, model, pool: str, partitions) -> Path:
     return state.workdir(f"latents/{hashlib.sha256(key.encode()).hexdigest()[:12]}")
 
 
+EXTRACT_JOB = "extract_job"  # session key of this session's latest extraction (a ui.jobs.Job)
+
+
 def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, pool="mean",
                    partitions=None, clobber=False):
-    """Extract into the session's working directory with a progress bar; the result becomes the
-    session's latents."""
-    from latentcore.extract import extract_file
-
+    """Extract into the session's working directory: small data here at once (returns the
+    ExtractResult, already the session's latents), larger data in a process of the worker pool
+    (returns None; `extraction_outcome` shows its progress and applies its result once it ends)."""
     with widgets.user_errors():
         model, lock = get_model(spec)
-        bar = st.progress(0.0, text="Waiting for the model...")
+        counts = loaders.source_info(loaders.stamp(source))["partitions"]
+    kwargs = dict(source=str(source), out_dir=str(latents_folder(source, model, pool, partitions)), pool=pool,
+                  batch_size=int(batch_size), device=device, partitions=list(partitions) if partitions else None,
+                  clobber=bool(clobber))
+    items = sum(n for name, n in counts.items() if not partitions or name in partitions)
+    if items <= jobs.INLINE_PATTERNS:
+        bar = st.progress(0.0, text="Extracting...")
+        job = jobs.inline_job("extract", "Extraction", model=(model, lock), **kwargs,
+                              progress=lambda fraction, message="", **_: bar.progress(min(fraction, 1.0), text=message))
+        if job.error() is None:
+            bar.progress(1.0, text="Reused the existing latents file" if job.future.result().skipped else "Done")
+    else:
+        model_spec = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
+                      "stamp": loaders.stamp(spec["path"])}
+        job = compute.app_pool().submit("extract", f"Extracting {items:,} items", fresh=True, dedicated=True,
+                                        model=model_spec, **kwargs)
+    st.session_state[EXTRACT_JOB] = job
+    st.session_state["_extract_spec"] = {**spec, "pool": pool}  # to project new images later
+    return extraction_outcome()
 
-        def progress(done, total, message):
-            bar.progress(min(done / max(total, 1), 1.0), text=f"{message}: {done:,} / {total:,} items")
 
-        if not lock.acquire(blocking=False):
-            bar.progress(0.0, text="Another session is using this model: waiting for it to finish...")
-            lock.acquire()
-        try:
-            bar.progress(0.0, text="Extracting...")
-            result = extract_file(source, model, out_dir=latents_folder(source, model, pool, partitions), pool=pool,
-                                  batch_size=int(batch_size), device=device, partitions=partitions,
-                                  clobber=clobber, progress=progress)
-        finally:
-            lock.release()
-    bar.progress(1.0, text="Reused the existing latents file" if result.skipped else "Done")
+def running() -> bool:
+    """Whether this session's extraction runs (in a worker) now."""
+    job = st.session_state.get(EXTRACT_JOB)
+    return job is not None and not job.done()
+
+
+def extraction_outcome():
+    """The session's latest extraction: its progress and a cancel button while it runs (the page
+    reruns when it ends); its error in one line; once it succeeded, its file becomes the session's
+    latents (once) and its ExtractResult is returned (None otherwise)."""
+    job = st.session_state.get(EXTRACT_JOB)
+    if job is None:
+        return None
+    if not job.done():
+        compute.watch(job)
+        return None
+    st.session_state.pop(EXTRACT_JOB)
+    if job.future.cancelled() or isinstance(job.error(), jobs.JobCancelled):
+        st.info("Extraction cancelled: run it again to go on from the rows already written.",
+                icon=":material/cancel:")
+        return None
+    if job.error() is not None:
+        st.error(widgets.error_line(job.error()), icon=":material/error:")
+        return None
+    result = job.future.result()
     state.set_latents(result.path)
-    st.session_state["latents_model"] = {**spec, "pool": pool}  # to project new images later
+    st.session_state["latents_model"] = st.session_state.pop("_extract_spec", None)
     return result
 
 
 def require_latents() -> tuple:
     """The session's latents cache key, or stop the page with a way forward."""
+    job = st.session_state.get(EXTRACT_JOB)
+    if job is not None and (job.done() or state.latents() is None):
+        extraction_outcome()  # an extraction that ended meanwhile becomes the latents (or its progress)
     path = state.latents()
     if path is not None:
         return loaders.stamp(path)
+    if st.session_state.get(EXTRACT_JOB) is not None:
+        st.stop()  # an extraction runs: its progress is drawn above
     st.info("No latents yet: extract them on the Extract page (or load a latents file on the Data page).",
             icon=":material/info:")
     demo = model_choices().get(DEMO_MODEL_LABEL)

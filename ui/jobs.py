@@ -1,12 +1,17 @@
-"""The app's worker pool: heavy engine calls (UMAP fits, clustering, ranking) run in separate
-processes, so the Streamlit server only draws and no session waits for another's fit.
+"""The app's worker pool: heavy engine calls (UMAP fits, clustering, ranking, extraction, training)
+run in separate processes, so the Streamlit server only draws and no session waits for another's fit.
 
 A job is a top-level function of `ui.tasks` (plain latentcore calls, no Streamlit) with plain
 arguments. Its key is a hash of the task name and arguments (files enter by `loaders.stamp`:
 path, mtime, size), so two sessions asking the same thing share one job and its result.
 Progress and cancel travel through the job's folder: the worker writes `progress.json`; a
 `cancel` file makes the worker's next progress report raise `JobCancelled` (a job not started yet
-is simply dropped). Small inputs run inline: a process round trip costs more than they do.
+is simply dropped). A task may also report a JSON `detail` and numpy `arrays` (training: the loss
+history and the latest reconstructions), and ask `progress.cancelled()` to stop cleanly itself.
+Long jobs (training, extraction) run `dedicated`: in a process of their own, so they never hold a
+worker that another session's fit waits for. Small inputs run inline: a process round trip costs
+more than they do. Workers run at a lower priority, with one thread fewer than the cores, so the
+server keeps a core for the pages' reruns.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
+INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000))  # extraction: costlier rows
 WORKER_NICE = int(os.environ.get("LATENT_EXPLORER_WORKER_NICE", 10))  # 0: the same priority as the server
 RESULTS_KEPT = 16
 
@@ -32,32 +38,74 @@ class JobCancelled(Exception):
     """Raised inside a worker when its job's cancel flag is set."""
 
 
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def worker_threads() -> int:
+    """Threads of a worker (torch, numba, OpenMP, BLAS): all the cores but one, which is the server's."""
+    return max(1, available_cores() - 1)
+
+
 @dataclass
 class Job:
     key: str
     label: str
-    folder: Path
+    folder: Path | None  # None: a job that ran inline (finished when made)
     future: concurrent.futures.Future
     started: float = field(default_factory=time.time)
 
+    def _report(self) -> dict:
+        try:
+            return json.loads((self.folder / "progress.json").read_text())
+        except (OSError, ValueError, TypeError):
+            return {}
+
     def progress(self) -> tuple[float, str]:
         """(fraction, message) last reported by the worker."""
+        if self.folder is None:
+            return 1.0, "done"
+        report = self._report()
         try:
-            report = json.loads((self.folder / "progress.json").read_text())
             return float(report["fraction"]), str(report["message"])
-        except (OSError, ValueError, KeyError):
+        except (KeyError, ValueError, TypeError):
             return 0.0, "waiting for a worker" if not self.future.running() else "starting"
+
+    def detail(self) -> dict:
+        """The JSON detail of the last report that had one (e.g. a training's loss history)."""
+        return self._report().get("detail") or {}
+
+    def arrays(self) -> dict:
+        """The numpy arrays of the last report that had some (e.g. the latest reconstructions)."""
+        import numpy as np
+
+        try:
+            with np.load(self.folder / "arrays.npz", allow_pickle=False) as npz:
+                return {name: npz[name] for name in npz.files}
+        except (OSError, ValueError, TypeError):
+            return {}
 
     def done(self) -> bool:
         return self.future.done()
 
     def cancel(self):
+        if self.folder is None:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "cancel").touch()
         self.future.cancel()  # succeeds only while queued; a running job stops at its next report
 
     def cancelled(self) -> bool:
-        return self.future.cancelled() or (self.folder / "cancel").exists()
+        return self.future.cancelled() or (self.folder is not None and (self.folder / "cancel").exists())
+
+    def error(self) -> BaseException | None:
+        """The exception the task raised (None while running, after success, or when cancelled)."""
+        if not self.done() or self.future.cancelled():
+            return None
+        return self.future.exception()
 
 
 def job_key(task: str, kwargs: dict) -> str:
@@ -65,36 +113,93 @@ def job_key(task: str, kwargs: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
 def _worker_setup(threads: int):
     """Workers run at a lower priority than the server, so drawing pages never waits for a fit,
-    with `threads` threads each."""
+    with `threads` threads each: the variables for libraries not loaded yet (read when they load),
+    threadpoolctl for the OpenMP/BLAS pools already loaded, torch and numba by their own calls."""
     try:
         os.nice(WORKER_NICE)
     except OSError:
         pass
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:
+        pass
     try:
         import torch
 
         torch.set_num_threads(threads)
     except ImportError:
         pass
+    if "numba" in sys.modules:  # loaded before NUMBA_NUM_THREADS was set (else the variable holds)
+        import numba
+
+        numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def thread_counts() -> dict:
+    """This process's thread limits (for tests: a worker's must leave the server a core)."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    pools = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
+    counts = {"torch": torch.get_num_threads(), "pools": pools}
+    counts.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
+    try:
+        import numba
+
+        counts["numba"] = numba.get_num_threads()
+    except ImportError:
+        pass
+    return counts
+
+
+class Progress:
+    """The task's `progress(fraction, message, detail=None, arrays=None)`: writes the job's folder
+    (atomically) and raises JobCancelled once the job is cancelled, unless `check=False` (a task that
+    stops cleanly by itself asks `cancelled()`)."""
+
+    def __init__(self, folder: Path, task: str):
+        self.folder, self.task = Path(folder), task
+
+    def cancelled(self) -> bool:
+        return (self.folder / "cancel").exists()
+
+    def __call__(self, fraction, message="", detail: dict | None = None, arrays: dict | None = None,
+                 check: bool = True):
+        if check and self.cancelled():
+            raise JobCancelled(self.task)
+        if arrays is not None:
+            import numpy as np
+
+            tmp = self.folder / "arrays.partial.npz"
+            np.savez(tmp, **arrays)
+            os.replace(tmp, self.folder / "arrays.npz")
+        report = {"fraction": float(fraction), "message": str(message)}
+        if detail is None:  # keep the last detail
+            try:
+                detail = json.loads((self.folder / "progress.json").read_text()).get("detail")
+            except (OSError, ValueError):
+                detail = None
+        if detail is not None:
+            report["detail"] = detail
+        tmp = self.folder / "progress.json.partial"
+        tmp.write_text(json.dumps(report))
+        os.replace(tmp, self.folder / "progress.json")
 
 
 def _run_task(folder: str, task: str, kwargs: dict):
     """Runs in the worker: the task with a progress callback that writes the job's folder."""
     from . import tasks
 
-    folder = Path(folder)
-
-    def progress(fraction, message=""):
-        if (folder / "cancel").exists():
-            raise JobCancelled(task)
-        tmp = folder / "progress.json.partial"
-        tmp.write_text(json.dumps({"fraction": float(fraction), "message": str(message)}))
-        os.replace(tmp, folder / "progress.json")
-
+    progress = Progress(Path(folder), task)
     progress(0.0, "started")
     return getattr(tasks, task)(progress=progress, **kwargs)
 
@@ -117,33 +222,52 @@ class JobPool:
     """A spawn-context process pool with jobs keyed by content; results kept for every session."""
 
     def __init__(self, folder: Path, workers: int | None = None, threads: int | None = None):
-        cores = os.cpu_count() or 2
+        cores = available_cores()
         self.workers = workers or int(os.environ.get("LATENT_EXPLORER_WORKERS", max(2, cores - 1)))
-        threads = threads or cores  # niced: they take the cores the server leaves idle
+        self.threads = threads or worker_threads()
         self.folder = Path(folder)
-        self.executor = concurrent.futures.ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_setup, initargs=(threads,))
+        self.executor = self._executor(self.workers)
+        self.dedicated: dict[str, concurrent.futures.ProcessPoolExecutor] = {}  # job key -> its own process
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
 
-    def submit(self, task: str, label: str = "", **kwargs) -> Job:
-        """The job for (task, kwargs): the running or finished one if any session asked before."""
+    def _executor(self, workers: int) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_setup, initargs=(self.threads,))
+
+    def submit(self, task: str, label: str = "", *, fresh: bool = False, dedicated: bool = False,
+               **kwargs) -> Job:
+        """The job for (task, kwargs): the running or finished one if any session asked before
+        (`fresh`: a finished one is run again: an action such as an extraction, not a result).
+        `dedicated`: in a new process of its own rather than a pool worker (long jobs)."""
         key = job_key(task, kwargs)
         with self.lock:
             job = self.jobs.get(key)
-            if job is not None and not (job.done() and (job.cancelled() or job.future.exception())):
+            if job is not None and not job.done():
+                return job
+            if job is not None and not fresh and not (job.cancelled() or job.future.exception()):
                 return job
             folder = self.folder / key
             shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled attempt: start afresh
             folder.mkdir(parents=True)
+            executor = self.executor
+            if dedicated:
+                if key in self.dedicated:
+                    self.dedicated.pop(key).shutdown(wait=False)
+                executor = self.dedicated[key] = self._executor(1)
             with _main_script_hidden():  # workers start on submit
-                future = self.executor.submit(_run_task, str(folder), task, kwargs)
+                future = executor.submit(_run_task, str(folder), task, kwargs)
+            if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
+                future.add_done_callback(
+                    lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
             self.jobs[key] = job = Job(key, label or task, folder, future)
             self._forget_old()
             return job
 
     def _forget_old(self):
+        for key in [k for k, ex in self.dedicated.items() if self.jobs.get(k) is None or self.jobs[k].done()]:
+            self.dedicated.pop(key).shutdown(wait=False)  # its process ends: a dedicated one runs one job
         finished = [k for k, j in self.jobs.items() if j.done()]
         for key in finished[:max(0, len(finished) - RESULTS_KEPT)]:
             shutil.rmtree(self.jobs.pop(key).folder, ignore_errors=True)
@@ -151,11 +275,26 @@ class JobPool:
     def shutdown(self):
         for job in self.jobs.values():
             job.cancel()
-        self.executor.shutdown(wait=True, cancel_futures=True)
+        for executor in [self.executor, *self.dedicated.values()]:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _no_progress(*args, **kwargs):
+    pass
 
 
 def run_inline(task: str, progress=None, **kwargs):
     """The same task in this process (small inputs)."""
     from . import tasks
 
-    return getattr(tasks, task)(progress=progress or (lambda *a: None), **kwargs)
+    return getattr(tasks, task)(progress=progress or _no_progress, **kwargs)
+
+
+def inline_job(task: str, label: str = "", progress=None, **kwargs) -> Job:
+    """The task run here now, as a finished Job (its result, or the error it raised)."""
+    future = concurrent.futures.Future()
+    try:
+        future.set_result(run_inline(task, progress=progress, **kwargs))
+    except Exception as exc:
+        future.set_exception(exc)
+    return Job(job_key(task, kwargs), label or task, None, future)

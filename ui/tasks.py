@@ -3,6 +3,7 @@ command line makes, with plain arguments (files as `loaders.stamp` tuples: path,
 and a `progress(fraction, message)` callback. No Streamlit here: these run in worker processes."""
 from __future__ import annotations
 
+import functools
 import json
 import time
 
@@ -57,3 +58,154 @@ def sleep_steps(steps: int, seconds: float, progress) -> int:
         progress(step / steps, f"step {step + 1} of {steps}")
         time.sleep(seconds)
     return os.getpid()
+
+
+# -- extraction, training, ranking ----------------------------------------------------------------
+
+_MODELS: dict = {}  # (model stamp, arch, options) -> LoadedModel, kept by this process (a worker)
+
+
+def _model(spec: dict):
+    from latentcore.models import load_model
+
+    key = (spec["path"], spec.get("stamp"), spec.get("arch"), json.dumps(spec.get("options"), sort_keys=True))
+    if key not in _MODELS:
+        while len(_MODELS) >= 4:
+            _MODELS.pop(next(iter(_MODELS)))
+        _MODELS[key] = load_model(spec["path"], arch=spec.get("arch"), options=spec.get("options"))
+    return _MODELS[key]
+
+
+def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, device: str, partitions,
+            clobber: bool, progress):
+    """`latentcore extract`'s call (latentcore.extract.extract_file) with its rows-done progress.
+    `model`: {"path", "arch", "options"} (and the file's "stamp", part of the job's key), or, run
+    inline, the server's (LoadedModel, lock). Cancelling stops at the next batch; the `.partial`
+    file it leaves is resumed by the next run."""
+    import contextlib
+
+    from latentcore.extract import extract_file
+
+    progress(0.0, "loading the model")
+    if isinstance(model, tuple):  # inline: the server's shared model, and the lock serialising its use
+        loaded, lock = model
+    else:
+        loaded, lock = _model(model), contextlib.nullcontext()
+
+    def rows_done(done, total, message):
+        progress(done / max(total, 1), f"{message}: {done:,} / {total:,} items")
+
+    with lock:
+        return extract_file(source, loaded, out_dir=out_dir, pool=pool, batch_size=int(batch_size), device=device,
+                            partitions=partitions, clobber=clobber, progress=rows_done)
+
+
+def train(config: dict, progress):
+    """`latentcore train-vae`'s call (latentcore.train.train_vae) with the config's dict. Each epoch
+    reports the loss history so far (detail "history") and the latest validation patterns and their
+    reconstructions (arrays "inputs", "reconstructions"). Cancelling stops after the current batch
+    as the CLI's Ctrl-C does: the last epoch's checkpoint and the best model are kept, so the same
+    config resumes."""
+    from latentcore.train import TrainConfig, train_vae
+
+    config = TrainConfig.from_dict(config)
+    history = []
+
+    def epoch_done(report):
+        history.append(report.row())
+        progress(report.epoch / config.epochs, f"epoch {report.epoch} of {config.epochs}",
+                 detail={"history": history},
+                 arrays={"inputs": report.inputs, "reconstructions": report.reconstructions}, check=False)
+
+    class Stop:  # train_vae's stop_event: the job's cancel flag, looked at after every batch
+        @staticmethod
+        def is_set() -> bool:
+            return getattr(progress, "cancelled", lambda: False)()
+
+    progress(0.0, "reading the patterns")
+    return train_vae(config, callback=epoch_done, stop_event=Stop())
+
+
+def _bandcontrast_for(bandcontrast: str, lat) -> np.ndarray:
+    from pathlib import Path
+
+    from latentcore.data.bandcontrast import align_to_coordinates, pick_point_map, read_bandcontrast, scan_map_name
+
+    if scan_map_name(bandcontrast) is not None:
+        return pick_point_map(lat.point_maps, bandcontrast, Path(lat.path).name)[1]
+    return align_to_coordinates(read_bandcontrast(bandcontrast), lat.x, lat.y)
+
+
+def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None,
+                   progress) -> dict:
+    """name -> per-row values: band contrast (a scan map, or a table aligned by x, y), PCA components
+    of the raw patterns, and the numeric metadata columns of cutouts (kept by this process for the
+    ranking that follows)."""
+    progress(0.1, "reading the latents" + (f" and {components} principal components of the patterns" if components else ""))
+    return _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
+                                tuple(source) if source else None)
+
+
+def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
+    import pandas as pd
+
+    from latentcore.latents import read_latents
+
+    lat = read_latents(latents[0])
+    references = {}
+    if bandcontrast is not None and lat.x is not None:
+        from latentcore.data.bandcontrast import scan_map_name
+
+        name = scan_map_name(bandcontrast[0]) or "band contrast"  # a scan map keeps its own name (IQ, ...)
+        references[name] = np.asarray(_bandcontrast_for(bandcontrast[0], lat), np.float32).astype(np.float64)
+    if components and source is not None and lat.x is not None:
+        from latentcore.analysis.rank import pattern_components
+        from latentcore.data import open_source
+
+        with open_source(source[0]) as reader:
+            comps = np.asarray(pattern_components(reader, n=components))
+        for k in range(comps.shape[1]):
+            references[f"pattern PC{k + 1}"] = comps[:, k]
+    _, table = lat.stacked()
+    for name in table.columns:
+        if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
+            references[name] = table[name].to_numpy(np.float64)
+    return references
+
+
+@functools.lru_cache(maxsize=4)
+def _reference_maps_kept(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
+    """The maps this process made last (the page asks for them, then ranks against them)."""
+    return _make_reference_maps(latents, bandcontrast, components, source)
+
+
+def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: list, components: int,
+         roi, source: tuple | None, progress):
+    """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
+    against the chosen reference maps, over the ROI's rows (x0, x1, y0, y1; None: all)."""
+    from latentcore.analysis.rank import rank_dimensions
+    from latentcore.latents import read_latents
+
+    maps = _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
+                                tuple(source) if source else None)
+    progress(0.3, "reading the latents")
+    lat = read_latents(latents[0])
+    matrix, _ = lat.stacked()
+    rows = np.arange(len(matrix))
+    if roi is not None and lat.x is not None:
+        from latentcore.analysis.maps import Roi
+
+        rows = np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
+    chosen = {name: maps[name][rows] for name in references}
+    xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
+    progress(0.4, f"scoring {matrix.shape[1]} dimensions against {len(chosen)} maps on {len(rows):,} rows")
+    return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
+
+
+def thread_counts(progress) -> dict:
+    """The worker's thread limits and pid (for tests)."""
+    import os
+
+    from .jobs import thread_counts as counts
+
+    return {**counts(), "pid": os.getpid()}

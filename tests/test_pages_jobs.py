@@ -1,0 +1,110 @@
+"""The pages' heavy work in the app's worker pool, with the real app under AppTest and real worker
+processes: the engine call is made to fail in this (the server's) process, so a page that still
+gets its result got it from another process. Extraction shows its rows, can be cancelled from the
+page and resumed; ranking at scale goes to a worker too."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+@pytest.fixture
+def not_here(monkeypatch):
+    """The engine's heavy calls fail in this process: they must run in a worker."""
+    import latentcore.analysis.rank
+    import latentcore.extract
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+
+    for module, name in ((latentcore.extract, "extract_file"), (latentcore.analysis.rank, "rank_dimensions"),
+                         (latentcore.analysis.rank, "pattern_components")):
+        monkeypatch.setattr(module, name, refuse)
+
+
+def new_app(page: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def wait_until(condition, timeout=120.0):
+    end = time.time() + timeout
+    while not condition() and time.time() < end:
+        time.sleep(0.2)
+
+
+def rerun_until(at: AppTest, condition, job=None, timeout=120.0) -> AppTest:
+    """Rerun the page until `condition(at)`; while `job` runs, wait for it first (a rerun takes a
+    core the niced worker needs)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if job is not None:
+            wait_until(job.done, timeout=end - time.time())
+        at.run()
+        assert not at.exception, at.exception
+        if condition(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError("the page did not get there in time: " + texts(at.get("progress")))
+
+
+def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resumes(monkeypatch, not_here):
+    import ui.jobs
+
+    monkeypatch.setattr(ui.jobs, "INLINE_PATTERNS", 0)  # the demo's 2,400 patterns go to the pool
+    at = new_app("extract")
+    at.number_input(key="extract_batch").set_value(1)  # 2,400 batches: time to cancel
+    at.button(key="extract_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["extract_job"]
+    assert job.folder is not None and not job.done()  # a pool job, not one run here
+    wait_until(lambda: "/ 2,400 items" in job.progress()[1])
+    rerun_until(at, lambda at: at.get("progress"))
+    assert at.button(key="extract_run").disabled  # one extraction at a time per session
+    assert "in a worker process" in at.get("progress")[0].proto.text
+    at.button(key=f"_cancel_{job.key}").click().run()
+    rerun_until(at, lambda at: "Extraction cancelled" in texts(at.info), job)
+    assert at.session_state["latents"] is None and not at.button(key="extract_run").disabled
+
+    at.number_input(key="extract_batch").set_value(256)
+    at.button(key="extract_run").click().run()
+    rerun_until(at, lambda at: at.success, at.session_state["extract_job"])
+    assert "Wrote ni_grains_h5ebsd_latents.h5: all 2,400 rows" in texts(at.success)
+    path = Path(at.session_state["latents"])
+    assert path.is_file() and path.is_relative_to(at.session_state["workdir"])
+    assert at.session_state["latents_model"]["pool"] == "mean"
+    assert not list(path.parent.glob("*.partial*"))
+
+
+def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
+    import ui.jobs
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
+    assert at.success
+    monkeypatch.setattr(ui.jobs, "INLINE_ROWS", 0)
+    import latentcore.analysis.rank
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.rank, "rank_dimensions", refuse)
+    monkeypatch.setattr(latentcore.analysis.rank, "pattern_components", refuse)
+    at.switch_page("pages/rank.py").run()
+    rerun_until(at, lambda at: at.dataframe, timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    assert at.multiselect(key="rank_references").value == ["band contrast", "pattern PC1"]
+    best = at.dataframe[0].value
+    assert set(best["reference"]) == {"band contrast", "pattern PC1"}
+    assert (best.groupby("reference")["rank"].max() == 4).all()

@@ -1,0 +1,92 @@
+"""A VAE training run for the Train page: `latentcore.train.train_vae` in a process of its own
+(ui.jobs, the task `ui.tasks.train`), so the server only draws its progress. Each epoch the worker
+reports the loss history and the latest reconstructions; Stop cancels the job, and the trainer
+stops after its current batch keeping the last epoch's checkpoint and the best model, so the same
+config resumes. The finished model joins the session's models (the Extract page's choices)."""
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from types import SimpleNamespace
+
+import streamlit as st
+
+from latentcore.train import TrainConfig
+
+from . import compute, jobs, state
+
+JOB = "train_job"  # session key of this session's TrainingRun (the latest one started)
+
+
+class TrainingRun:
+    """What the page reads of a training job: running, status, history, latest, result, error."""
+
+    def __init__(self, job: jobs.Job, config: TrainConfig, models: dict, label: str):
+        self.job, self.config, self.models, self.label = job, config, models, label
+        job.future.add_done_callback(lambda future: self.register())  # in the pool's thread, when it ends
+
+    def register(self) -> None:
+        """Add the model, once written, to the session's models (plain dict updates, no Streamlit)."""
+        result = self.result
+        if result is not None and result.model_path.is_file():
+            self.models[self.label] = {"path": str(result.model_path), "arch": "vae", "options": None}
+
+    @property
+    def running(self) -> bool:
+        return not self.job.done()
+
+    def stop(self) -> None:
+        self.job.cancel()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the run has ended."""
+        concurrent.futures.wait([self.job.future], timeout)
+        if self.job.done():
+            self.register()  # the done callback may still be on its way
+        return self.job.done()
+
+    @property
+    def error(self) -> BaseException | None:
+        error = self.job.error()
+        return None if isinstance(error, jobs.JobCancelled) else error
+
+    @property
+    def result(self):
+        if not self.job.done() or self.job.future.cancelled() or self.job.future.exception() is not None:
+            return None
+        return self.job.future.result()
+
+    @property
+    def status(self) -> str:
+        if self.running:
+            return "stopping" if self.job.cancelled() else f"running ({self.job.progress()[1]}, in a worker process)"
+        if self.job.future.cancelled():
+            return "stopped"
+        if self.error is not None:
+            return "failed"
+        return self.result.stop_reason if self.result else "stopped"
+
+    @property
+    def history(self) -> list[dict]:
+        """One row per epoch so far (loss.csv's columns; a resumed run's earlier epochs too once it ended)."""
+        result = self.result
+        return list(result.history) if result is not None else list(self.job.detail().get("history", []))
+
+    @property
+    def latest(self):
+        """The latest validation patterns and their reconstructions (.inputs, .reconstructions), or None."""
+        arrays = self.job.arrays()
+        return SimpleNamespace(**arrays) if "inputs" in arrays else None
+
+
+def start(config: TrainConfig, label: str | None = None) -> TrainingRun:
+    """Start (or resume: the same out_dir) a run in its own worker process; when it wrote a model,
+    the model is added to the session's models (a plain dict in session state, which the pool's
+    thread can add to without Streamlit calls)."""
+    models = st.session_state.setdefault(state.MODELS, {})
+    label = label or f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
+
+    job = compute.app_pool().submit("train", f"Training ({config.epochs} epochs)", fresh=True, dedicated=True,
+                                    config=config.to_dict())
+    run = st.session_state[JOB] = TrainingRun(job, config, models, label)
+    return run
