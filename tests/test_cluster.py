@@ -8,7 +8,7 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from latentcore.analysis.cluster import cluster, label_counts, pair_features
+from latentcore.analysis.cluster import cluster, describe_fit, label_counts, pair_features
 from latentcore.errors import InputError
 
 
@@ -38,9 +38,11 @@ def test_kmeans_and_gmm_on_latents_recover_the_grains(pca_latents, truth):
     grains = truth["grain_id"].to_numpy()
     kmeans = cluster(pca_latents, "kmeans", n_clusters=6)
     gmm = cluster(pca_latents, "gmm", n_components=6)
-    # measured: KMeans 0.867, GMM 0.855 (boundary pixels mix two grains' patterns: on interiors 1.0, 0.994)
+    # measured: KMeans 0.866, GMM 0.831 (boundary pixels mix two grains' patterns: on interiors KMeans 1.0).
+    # GMM keeps the best likelihood of 5 restarts (issue 11); on these rows a higher likelihood tends to
+    # a lower grain ARI (single restarts 0.63-0.86; 0.855 was the one restart before issue 11)
     assert adjusted_rand_score(grains[good], kmeans.labels[good]) > 0.85
-    assert adjusted_rand_score(grains[good], gmm.labels[good]) > 0.83
+    assert adjusted_rand_score(grains[good], gmm.labels[good]) > 0.80
     interior = good & (truth["is_boundary"].to_numpy() == 0)
     assert adjusted_rand_score(grains[interior], kmeans.labels[interior]) > 0.99
 
@@ -69,19 +71,22 @@ def test_same_inputs_same_labels_and_clusters_numbered_by_size(pca_latents):
     assert first.counts == label_counts(first.labels) and sum(sizes) == 2400
     assert first.labels.dtype == np.int32
     assert first.params == {"n_components": 5, "k_range": [2, 8], "criterion": "bic", "covariance_type": "full",
-                            "n_init": 1, "max_iter": 200, "random_state": 3, "standardise": True,
+                            "n_init": 5, "max_iter": 200, "random_state": 3, "standardise": True,
                             "max_fit_samples": 50_000}
     assert first.sample == {"used": False, "size": 2400, "total": 2400, "seed": 3}
 
 
 def test_gmm_auto_k_takes_the_lowest_bic_as_scikit_learn_computes_it(pca_latents):
-    result = cluster(pca_latents[:, :3], "gmm", n_components="auto", k_range=[2, 5])
+    from latentcore.analysis.cluster import _restart_seeds
+
+    result = cluster(pca_latents[:, :3], "gmm", n_components="auto", k_range=[2, 5], n_init=1)
     scores = {int(k): v for k, v in result.fit["bic"].items()}
     assert sorted(scores) == [2, 3, 4, 5]
     assert result.fit["n_components"] == min(scores, key=scores.get) == result.n_clusters
     standardised = (pca_latents[:, :3] - pca_latents[:, :3].mean(0)) / pca_latents[:, :3].std(0)
-    with threadpool_limits(1, user_api="blas"):
-        reference = GaussianMixture(3, random_state=0).fit(standardised.astype(np.float64))
+    with threadpool_limits(1, user_api="blas"):  # the one restart, with its seed
+        reference = GaussianMixture(3, init_params="k-means++", random_state=_restart_seeds(0, 1)[0]).fit(
+            standardised.astype(np.float64))
     assert scores[3] == pytest.approx(reference.bic(standardised.astype(np.float64)), rel=1e-6)
     aic = cluster(pca_latents[:, :3], "gmm", n_components="auto", k_range=[2, 5], criterion="aic")
     assert set(aic.fit["aic"]) == {"2", "3", "4", "5"}
@@ -118,6 +123,33 @@ def test_a_fit_on_a_sample_labels_every_row_like_the_full_fit(method, params, sa
         assert sampled.fit["used"] == {"min_cluster_size": 80, "min_samples": 10, "cluster_selection_epsilon": 0.0}
 
 
+def latent_and_contrast_pairs(n, seed=0):
+    """benchmarks/cluster_scale.py's pairs: six latent levels x two band contrast levels and 3 % bad
+    points, so several partitions into 6-8 clusters score almost alike (local optima, near-ties)."""
+    rng = np.random.default_rng(seed)
+    kind = rng.choice(3, size=n, p=[0.86, 0.11, 0.03])
+    latent = rng.integers(0, 6, size=n) + rng.normal(0, 0.15, n)
+    contrast = np.select([kind == 0, kind == 1], [rng.normal(228, 8, n), rng.normal(202, 8, n)], rng.normal(39, 15, n))
+    latent[kind == 2] = rng.uniform(-1, 6, (kind == 2).sum())
+    return np.column_stack([latent, contrast])
+
+
+@pytest.mark.parametrize("method, params, n, sample", [
+    ("gmm", {"n_components": 8}, 30_000, 3000),
+    ("kmeans", {"n_clusters": 6}, 50_000, 10_000),
+])
+def test_restarts_and_refinement_on_every_row_find_the_full_fits_optimum(method, params, n, sample):
+    # measured ARI sampled (seeds 1, 2) vs full: restarts + refinement GMM 0.984, 0.984, KMeans 0.999, 0.998;
+    # the sample's fit, predicted (before issue 11): GMM 0.75, 0.63, KMeans 0.69, 0.49
+    points = latent_and_contrast_pairs(n)
+    full = cluster(points, method, max_fit_samples=None, **params)
+    sampled = cluster(points, method, max_fit_samples=sample, random_state=2, **params)
+    assert adjusted_rand_score(full.labels, sampled.labels) > 0.95
+    assert sampled.fit["used"]["n_init"] == (5 if method == "gmm" else 30)
+    assert sampled.fit["used"]["refined_restarts"] == (3 if method == "gmm" else 30)
+    assert "refined on every row" in describe_fit(sampled) and "refined" not in describe_fit(full)
+
+
 def test_bad_input_is_refused_clearly(pca_latents, bandcontrast):
     with pytest.raises(InputError, match="unknown clustering method 'spectral'"):
         cluster(pca_latents, "spectral")
@@ -148,7 +180,7 @@ def test_dbscan_with_a_wide_eps_fits_a_smaller_sample_instead_of_running_out_of_
 def test_hdbscan_reports_the_parameters_its_sampled_fit_used():
     import hdbscan
 
-    from latentcore.analysis.cluster import _standardise, describe_fit, sample_rows
+    from latentcore.analysis.cluster import _standardise, sample_rows
 
     points, _ = blobs(30_000)
     result = cluster(points, "hdbscan", min_cluster_size=400, min_samples=50, max_fit_samples=6000)
