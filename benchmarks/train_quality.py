@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
-from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from latentcore.analysis.cluster import cluster  # noqa: E402
+from latentcore.analysis.smoothing import smooth_rows  # noqa: E402
 from latentcore.data import open_source  # noqa: E402
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd, write_h5oina  # noqa: E402
 from latentcore.models.vae import ConvVAE  # noqa: E402
@@ -62,41 +62,42 @@ PREPROCESSING = {"default": None, "none": None,
 WRITERS = {"h5ebsd": (write_h5ebsd, ".h5"), "oxford": (write_h5oina, ".h5oina")}
 
 
-def smooth_on_grid(features: np.ndarray, grid_shape, sigma: float = 1.0) -> np.ndarray:
-    """Gaussian over the scan grid per feature, NaN-aware (normalised by the weights of finite values)."""
-    grid = features.reshape(*grid_shape, -1).astype(np.float64)
-    finite = np.isfinite(grid)
-    weights = ndimage.gaussian_filter(finite.astype(np.float64), sigma=(sigma, sigma, 0), mode="constant")
-    total = ndimage.gaussian_filter(np.where(finite, grid, 0), sigma=(sigma, sigma, 0), mode="constant")
-    return (total / np.maximum(weights, 1e-12)).reshape(features.shape)
+SMOOTH = 1.0  # grid steps: the done-when's `cluster --features latent --smooth 1`
 
 
-def grain_ari(features, truth, good, k) -> float:
-    clusters = KMeans(k, n_init=10, random_state=0).fit_predict(features[good])
-    return float(adjusted_rand_score(truth[good], clusters))
+def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
+    """ARI of `cluster LATENTS --features latent --method kmeans --k K [--smooth S]` against the grains:
+    the CLI's own smoothing (smooth_rows over the points' grid) and clustering (its defaults,
+    standardised features), scored on the points not marked bad."""
+    labels = cluster(smooth_rows(features, x, y, smooth), "kmeans", n_clusters=k).labels
+    return float(adjusted_rand_score(truth[good], labels[good]))
 
 
-def measure(name, settings, fmt, folder: Path, overrides: dict) -> dict:
+def measure(name, settings, fmt, folder: Path, overrides: dict, device: str = "cpu", save=None) -> dict:
     scan = simulate_scan(settings)
     writer, suffix = WRITERS[fmt]
     path = writer(scan, folder / f"{name}{suffix}")
-    config = TrainConfig(path, folder / f"run-{name}", device="cpu", **overrides)
+    config = TrainConfig(path, folder / f"run-{name}", device=device, **overrides)
     started = time.monotonic()
     result = train_vae(config)
     seconds = time.monotonic() - started
-    model = ConvVAE.from_checkpoint(torch.load(result.model_path, weights_only=True))
+    model = ConvVAE.from_checkpoint(torch.load(result.model_path, weights_only=True, map_location="cpu"))
     with open_source(path) as reader:
-        prepared = load_patterns(reader, config).patterns
-    mu = encode_patterns(model, prepared)
-    pca = PCA(model.config.latent_dim, random_state=0).fit_transform(prepared.reshape(len(prepared), -1))
-    good, k, grid = ~scan.is_bad, settings.n_grains, (settings.n_rows, settings.n_columns)
-    row = {"scan": name, "format": fmt, "points": len(prepared), "pattern": settings.pattern_size, "grains": k,
+        prepared = load_patterns(reader, config)
+    mu = encode_patterns(model, prepared.patterns, device=device)
+    pca = PCA(model.config.latent_dim, random_state=0).fit_transform(prepared.patterns.reshape(len(mu), -1))
+    good, k = ~scan.is_bad, settings.n_grains
+    row = {"scan": name, "format": fmt, "points": len(mu), "pattern": settings.pattern_size, "grains": k,
            "counts": settings.counts, "epochs": len(result.history), "stop": result.stop_reason,
            "train_s": round(seconds, 1), "best_val_loss": result.best_val_loss}
     for label, features in (("vae", mu), ("pca", pca)):
-        row[f"{label}_ari"] = grain_ari(features, scan.grain_id, good, k)
-        row[f"{label}_ari_smooth"] = grain_ari(smooth_on_grid(features, grid), scan.grain_id, good, k)
+        row[f"{label}_ari"] = grain_ari(features, prepared.x, prepared.y, scan.grain_id, good, k)
+        row[f"{label}_ari_smooth"] = grain_ari(features, prepared.x, prepared.y, scan.grain_id, good, k, SMOOTH)
     row["vae_minus_pca"] = row["vae_ari"] - row["pca_ari"]
+    row["vae_minus_pca_smooth"] = row["vae_ari_smooth"] - row["pca_ari_smooth"]
+    if save:
+        np.savez(Path(save) / f"{name}.npz", mu=mu, pca=pca, x=prepared.x, y=prepared.y, grain_id=scan.grain_id,
+                 is_bad=scan.is_bad, is_boundary=scan.is_boundary)
     return row
 
 
@@ -107,25 +108,29 @@ def main(argv=None):
     parser.add_argument("--preprocess", choices=tuple(PREPROCESSING), default="default",
                         help="pattern preprocessing of training (default: TrainConfig's, static + dynamic background)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the VAE trains")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument("--save", type=Path, help="folder for each scan's features (mu, PCA, x, y, truth) as NPZ")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = {} if args.epochs is None else {"epochs": args.epochs}
     if args.preprocess != "default":
         overrides["preprocessing"] = PREPROCESSING[args.preprocess]
+    if args.save:
+        args.save.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name in args.scans.split(","):
             settings, fmt = SCANS[name]
-            rows.append(measure(name, settings, fmt, Path(folder), overrides))
+            rows.append(measure(name, settings, fmt, Path(folder), overrides, args.device, args.save))
             print(f"done {name}: {rows[-1]['train_s']} s", file=sys.stderr, flush=True)
     columns = ["scan", "format", "points", "pattern", "grains", "epochs", "stop", "train_s", "vae_ari", "pca_ari",
-               "vae_ari_smooth", "pca_ari_smooth", "vae_minus_pca"]
-    print(f"training overrides: {overrides or 'none (TrainConfig defaults)'}; {args.threads} threads")
+               "vae_ari_smooth", "pca_ari_smooth", "vae_minus_pca", "vae_minus_pca_smooth"]
+    print(f"training overrides: {overrides or 'none (TrainConfig defaults)'}; {args.device}, {args.threads} threads")
     print(" | ".join(columns))
     for row in rows:
         print(" | ".join(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
-    text = json.dumps({"overrides": overrides, "rows": rows}, indent=2, default=str)
+    text = json.dumps({"overrides": overrides, "device": args.device, "rows": rows}, indent=2, default=str)
     print(text)
     if args.json:
         args.json.write_text(text)
