@@ -39,8 +39,8 @@ from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from latentcore.analysis.artifacts import ClusterJob, job_features  # noqa: E402
 from latentcore.analysis.cluster import cluster  # noqa: E402
-from latentcore.analysis.smoothing import smooth_rows  # noqa: E402
 from latentcore.data import open_source  # noqa: E402
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd, write_h5oina  # noqa: E402
 from latentcore.models.vae import ConvVAE  # noqa: E402
@@ -67,9 +67,12 @@ SMOOTH = 1.0  # grid steps: the done-when's `cluster --features latent --smooth 
 
 def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
     """ARI of `cluster LATENTS --features latent --method kmeans --k K [--smooth S]` against the grains:
-    the CLI's own smoothing (smooth_rows over the points' grid) and clustering (its defaults,
-    standardised features), scored on the points not marked bad."""
-    labels = cluster(smooth_rows(features, x, y, smooth), "kmeans", n_clusters=k).labels
+    the cluster job's own features (smoothed over the points' grid, with the unsmoothed scale) and
+    clustering (its defaults: standardised, KMeans n_init 3, seed 0), scored on the points not marked bad."""
+    job = ClusterJob(latents="(in memory)", bandcontrast="scan", method="kmeans", features="latent", smooth=smooth,
+                     params={"n_clusters": k})
+    clustered, scale = job_features(job, features, None, x, y)
+    labels = cluster(clustered, job.method, scale=scale, **job.params).labels
     return float(adjusted_rand_score(truth[good], labels[good]))
 
 
