@@ -68,7 +68,7 @@ SMOOTH = 1.0  # grid steps: the done-when's `cluster --features latent --smooth 
 def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
     """ARI of `cluster LATENTS --features latent --method kmeans --k K [--smooth S]` against the grains:
     the cluster job's own features (smoothed over the points' grid, with the unsmoothed scale) and
-    clustering (its defaults: standardised, KMeans n_init 3, seed 0), scored on the points not marked bad."""
+    clustering (its defaults: standardised, KMeans n_init 10, seed 0), scored on the points not marked bad."""
     job = ClusterJob(latents="(in memory)", bandcontrast="scan", method="kmeans", features="latent", smooth=smooth,
                      params={"n_clusters": k})
     clustered, scale = job_features(job, features, None, x, y)
