@@ -120,7 +120,7 @@ def test_a_run_writes_every_output(ebsd_h5, tmp_path):
     assert config["result"]["status"] == "completed" and config["result"]["epochs_done"] == 3
     losses = pd.read_csv(tmp_path / "run" / "loss.csv")
     np.testing.assert_allclose(losses.val_loss, [r.val_loss for r in reports])
-    assert losses.beta.tolist() == [0.0, 0.05, 0.05]  # KL warm-up over one epoch
+    assert losses.beta.tolist() == [0.0, TrainConfig.beta, TrainConfig.beta]  # KL warm-up over one epoch
     checkpoint = torch.load(result.model_path, weights_only=True)  # plain values: no code can run
     assert checkpoint["arch"] == "vae" and checkpoint["config"]["latent_dim"] == 3
     assert checkpoint["preprocess"]["normalize"] == "minmax"
