@@ -30,6 +30,9 @@ Measured on 2026-11-22, ARI plain / smoothed (sigma 1), TrainConfig defaults (30
   oxford, low-contrast), PCA 0.684/0.969, 0.828/0.987, 0.716/0.960 (0.77 for 2 of 5 KMeans seeds), 0.803/0.959.
   Earlier versions of this script clustered without standardising (PCA smoothed 0.515 on low-contrast: the
   first PCA score is mostly each pattern's min-max scale, set by noise extremes and the gain drift).
+  1 CPU thread of a shared 2-core machine, this script with TrainConfig defaults (beta 0.5, 30 epochs, seed 0;
+    VAE / PCA, plain (smoothed)): low-contrast 0.809 / 0.803 (0.962 / 0.984), 582 s of training;
+    small-patterns-many-grains 0.789 / 0.808 (0.980 / 0.975), 629 s
   1 CPU thread of a shared 2-core machine (before: private smoothing, unstandardised KMeans, beta 0.05):
     defaults, --epochs 8: small 0.598 / 0.565, large-patterns-noisy 0.590 / 0.469, oxford 0.719 / 0.615,
       low-contrast 0.336 / 0.370 (VAE / PCA, plain)
