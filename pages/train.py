@@ -68,7 +68,7 @@ input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, min(si
 epochs = cols[2].number_input("Epochs", 1, 10_000, 20, key="train_epochs")
 batch_size = cols[3].number_input("Batch size", 2, 8192, 32, key="train_batch")
 cols = st.columns(4)
-beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0, 0.05, format="%.3f", key="train_beta")
+beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0, TrainConfig.beta, format="%.3f", key="train_beta")
 lr = cols[1].number_input("Learning rate", 1e-6, 1.0, 2e-3, format="%.4f", key="train_lr")
 channels = cols[2].text_input("Conv channels", "16,32,64", key="train_channels")
 devices = loaders.devices()

@@ -1,6 +1,8 @@
 """`python -m latentcore umap|maps|cluster|bandcontrast|rerun` on real files (via latentcore.cli.main)."""
+import importlib.util
 import json
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -197,6 +199,13 @@ def vae_latents(ebsd_h5, tmp_path_factory):
         torch.set_num_threads(threads)
 
 
+def benchmark(name):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.parametrize("which", ["vae", "pca"])
 def test_smoothed_latent_clustering_finds_the_grains_and_reruns_identically(
         which, vae_latents, scan_latents, bandcontrast_csv, truth_csv, tmp_path, capsys):
@@ -217,6 +226,12 @@ def test_smoothed_latent_clustering_finds_the_grains_and_reruns_identically(
     # every pixel counted, the 72 bad ones included; measured: VAE 0.986 (0.82 raw), PCA 1.000 (0.85 raw)
     assert adjusted_rand_score(grains, smoothed) >= 0.95
     assert adjusted_rand_score(grains, raw) < 0.9
+    if which == "pca":  # benchmarks/train_quality.py scores exactly this clustering
+        bench, scan = benchmark("train_quality"), read_latents(latents)
+        good = pd.read_csv(truth_csv)["is_bad"].to_numpy() == 0
+        for sigma, labels in ((1.0, smoothed), (0.0, raw)):
+            assert bench.grain_ari(scan.partitions["all"], scan.x, scan.y, grains.to_numpy(), good, 6, sigma) == \
+                adjusted_rand_score(grains[good], labels[good])
 
     report = json.loads((out / f"cluster_report__{tag}.json").read_text())
     assert report["job"]["smooth"] == 1.0

@@ -25,14 +25,14 @@ def cluster_run(job_json: str, inputs, progress) -> dict:
     """The Clusters page's clustering: the same inputs and call as the downloadable artifacts.
     Returns x, y, latent, bandcontrast, labels and the report. (`inputs`: the files' stamps, only
     part of the job's key.)"""
-    from latentcore.analysis.artifacts import ClusterJob, load_cluster_inputs
-    from latentcore.analysis.cluster import cluster, describe_fit
+    from latentcore.analysis.artifacts import ClusterJob, cluster_inputs, load_cluster_inputs
+    from latentcore.analysis.cluster import describe_fit
 
     job = ClusterJob(**json.loads(job_json))
     progress(0.05, "reading the latents and band contrast")
     inputs = load_cluster_inputs(job)
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows")
-    result = cluster(inputs.features, job.method, **job.params)
+    result = cluster_inputs(job, inputs)
     progress(1.0, "done")
     return {"x": inputs.x.astype(np.float32), "y": inputs.y.astype(np.float32),
             "latent": inputs.latent.astype(np.float32), "bandcontrast": inputs.bandcontrast.astype(np.float32),
