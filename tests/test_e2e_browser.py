@@ -255,17 +255,6 @@ def test_cluster_csv_download_has_the_columns(page):
     download_png(page, "cluster_latent_bc__", "6_clusters_download")
 
 
-def test_clusters_keep_the_band_contrast_after_another_page(page):
-    """The session's band contrast holds when the Clusters page is left and opened again (its picker's
-    value was once restored as a page setting of its own, and the page came back with "none")."""
-    open_page(page, "Data", "Data")
-    open_page(page, "Clusters", "Clusters")
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
-    sidebar = page.locator("[data-testid=stSidebarUserContent]").inner_text()
-    assert "Band contrast: ni_grains_bandcontrast.csv" in sidebar, sidebar
-    assert page.get_by_text("Choose band contrast").count() == 0
-
-
 def test_rank_page_scores_the_dimensions(page):
     open_page(page, "Rank", "Rank latent dimensions")
     page.wait_for_selector("[data-testid=stDataFrame]")
