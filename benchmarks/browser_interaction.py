@@ -15,6 +15,12 @@ table, uploaded through the Data page like a user would. Prints one JSON line:
 - cluster_box_select_s: from mouse-up of a box on the cluster scatter until "Selected here" changes.
 The machine is shared: say what else ran when quoting these.
 
+Measured 2026-11-22, 1,000,000 rows, 2 cores with nothing else running (workers: 1 thread, nice 10):
+upload 1.61 s; other session's recolour 1.15 s idle, 2.55 s during the 1M fit (goal 2); UMAP fit
+389 s; UMAP reopen 2.83 s, box 3.07 s; Clusters first open 34.7 s (GMM, 5 restarts refined on every
+row), reopen 3.89 s, box 3.82 s (goal 3 each). The Clusters page's server run takes 0.23 s at 1M
+(AppTest): the rest is the browser drawing, chiefly the 1000 x 1000 scan-map heatmaps.
+
     python benchmarks/browser_interaction.py [--side 1000] [--keep DIR]
 """
 from __future__ import annotations
