@@ -19,7 +19,8 @@ Measured 2026-11-22, 1,000,000 rows, 2 cores with nothing else running (workers:
 upload 1.61 s; other session's recolour 1.15 s idle, 2.55 s during the 1M fit (goal 2); UMAP fit
 389 s; UMAP reopen 2.83 s, box 3.07 s; Clusters first open 34.7 s (GMM, 5 restarts refined on every
 row), reopen 3.89 s, box 3.82 s (goal 3 each). The Clusters page's server run takes 0.23 s at 1M
-(AppTest): the rest is the browser drawing, chiefly the 1000 x 1000 scan-map heatmaps.
+(AppTest), and plotly draws a 1000 x 1000 heatmap in 0.29-0.40 s in this Chromium (two: 0.59 s): most
+of the rest is not yet accounted for (a browser performance trace of the reopen is the next step).
 
     python benchmarks/browser_interaction.py [--side 1000] [--keep DIR]
 """
