@@ -133,6 +133,32 @@ def drawn(page, charts: int):
     page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .nsewdrag').length >= {charts}")
 
 
+def umap_ready(page):
+    page.wait_for_function(selected_count_js("Selected:") + ".length > 0")
+
+
+def clusters_ready(page):
+    page.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
+
+
+def opened(page, title: str, heading: str, ready) -> float:
+    """Seconds from the sidebar click until both panels are drawn and `ready(page)` holds."""
+    start = time.perf_counter()
+    nav(page, title, heading)
+    drawn(page, 2)
+    ready(page)
+    seconds = time.perf_counter() - start
+    idle(page)
+    return seconds
+
+
+def reopen(page, title: str, heading: str, ready) -> float:
+    """`opened` after a visit to the Data page (the page's results cached)."""
+    nav(page, "Data", "Data")
+    idle(page)
+    return opened(page, title, heading, ready)
+
+
 def box(page, chart, fx0, fy0, fx1, fy1):
     """Drag a selection box as the browser test does; returns the time of mouse-up."""
     drag_box(page, chart, fx0, fy0, fx1, fy1)
@@ -200,14 +226,7 @@ def measure(pages, side: int, latents: Path, bc: Path, url: str, out: dict):
     log(f"fit: {out['umap_fit_s']:.1f} s")
     idle(first)
 
-    nav(first, "Data", "Data")
-    idle(first)
-    start = time.perf_counter()
-    nav(first, "UMAP", "UMAP")
-    drawn(first, 2)
-    first.wait_for_function(selected_count_js("Selected:") + ".length > 0")
-    out["umap_reopen_s"] = time.perf_counter() - start
-    idle(first)
+    out["umap_reopen_s"] = reopen(first, "UMAP", "UMAP", umap_ready)
 
     up = box(first, first.locator(".js-plotly-plot").first, 0.3, 0.3, 0.6, 0.6)
     first.wait_for_function(selected_count_js("Selected:") + ".some(t => !t.startsWith('Selected: 0 '))")
@@ -216,21 +235,9 @@ def measure(pages, side: int, latents: Path, bc: Path, url: str, out: dict):
     log(f"UMAP reopen {out['umap_reopen_s']:.2f} s, box {out['umap_box_select_s']:.2f} s")
     idle(first)
 
-    start = time.perf_counter()
-    nav(first, "Clusters", "Clusters")
-    drawn(first, 2)
-    first.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
-    out["cluster_first_s"] = time.perf_counter() - start
+    out["cluster_first_s"] = opened(first, "Clusters", "Clusters", clusters_ready)
     log(f"clusters first open: {out['cluster_first_s']:.1f} s")
-    idle(first)
-    nav(first, "Data", "Data")
-    idle(first)
-    start = time.perf_counter()
-    nav(first, "Clusters", "Clusters")
-    drawn(first, 2)
-    first.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
-    out["cluster_page_s"] = time.perf_counter() - start
-    idle(first)
+    out["cluster_page_s"] = reopen(first, "Clusters", "Clusters", clusters_ready)
 
     before = metric(first, "Selected here")
     up = box(first, first.locator(".js-plotly-plot").nth(1), 0.1, 0.1, 0.5, 0.5)

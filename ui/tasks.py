@@ -142,8 +142,7 @@ def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, 
     of the raw patterns, and the numeric metadata columns of cutouts (kept by this process for the
     ranking that follows)."""
     progress(0.1, "reading the latents" + (f" and {components} principal components of the patterns" if components else ""))
-    return _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
-                                tuple(source) if source else None)
+    return _kept_maps(latents, bandcontrast, components, source)
 
 
 def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
@@ -173,6 +172,12 @@ def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components:
     return references
 
 
+def _kept_maps(latents, bandcontrast, components, source) -> dict:
+    """`_reference_maps_kept` with the job's (JSON-made) arguments as hashable tuples."""
+    return _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
+                                tuple(source) if source else None)
+
+
 @functools.lru_cache(maxsize=4)
 def _reference_maps_kept(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
     """The maps this process made last (the page asks for them, then ranks against them)."""
@@ -186,8 +191,7 @@ def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: 
     from latentcore.analysis.rank import rank_dimensions
     from latentcore.latents import read_latents
 
-    maps = _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
-                                tuple(source) if source else None)
+    maps = _kept_maps(latents, bandcontrast, components, source)
     progress(0.3, "reading the latents")
     lat = read_latents(latents[0])
     matrix, _ = lat.stacked()
