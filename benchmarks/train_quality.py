@@ -1,6 +1,6 @@
 """How well VAE latents (default training settings) find the grains of simulated scans, against PCA.
 
-    python benchmarks/train_quality.py [--scans small,oxford,...] [--epochs N] [--device cpu|cuda] [--threads 2]
+    python benchmarks/train_quality.py [--scans small,oxford,...] [--epochs N] [--seed S] [--device cpu|cuda] [--threads 2]
                                        [--json out.json] [--save DIR]
 
 For each simulated scan (latentcore.demo.simulate: settings other than the shared scan's, one of
@@ -126,13 +126,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, help="override the default number of epochs (to save time)")
     parser.add_argument("--preprocess", choices=tuple(PREPROCESSING), default="default",
                         help="pattern preprocessing of training (default: TrainConfig's, static + dynamic background)")
+    parser.add_argument("--seed", type=int, help="override TrainConfig's seed (default 0)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the VAE trains")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--save", type=Path, help="folder for each scan's features (mu, PCA, x, y, truth) as NPZ")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    overrides = {} if args.epochs is None else {"epochs": args.epochs}
+    overrides = {name: value for name, value in (("epochs", args.epochs), ("seed", args.seed)) if value is not None}
     if args.preprocess != "default":
         overrides["preprocessing"] = PREPROCESSING[args.preprocess]
     if args.save:

@@ -7,7 +7,7 @@ import streamlit as st
 from latentcore.analysis.artifacts import cluster_names
 from latentcore.analysis.cluster import METHODS
 from latentcore.data.base import display_units
-from ui import bandcontrast, compute, extraction, params, plots, selection, state, widgets
+from ui import bandcontrast, compute, explore, extraction, params, plots, selection, state, widgets
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
@@ -78,9 +78,11 @@ if chosen.size and st.button("Clear selection", key="clusters_clear"):
     st.rerun()
 if selected_here.any():
     picked = np.flatnonzero(selected_here)
-    st.dataframe({"row_id": rows[picked], f"x ({unit})": run["x"][picked], f"y ({unit})": run["y"][picked],
-                  "latent": run["latent"][picked], "bandcontrast": run["bandcontrast"][picked],
-                  "cluster": labels[picked]}, height=220, hide_index=True)
+    shown = picked[:explore.TABLE_MAX]
+    st.dataframe({"row_id": rows[shown], f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown],
+                  "latent": run["latent"][shown], "bandcontrast": run["bandcontrast"][shown],
+                  "cluster": labels[shown]}, height=220, hide_index=True)
+    explore.table_note(len(picked))
 
 st.subheader("Downloads")
 names = cluster_names(job.tag)

@@ -114,7 +114,7 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     spec, scan_map = chart_specs(at)  # the scatter, and the same rows on the scan beside it
     main = spec["data"][0]
     assert main["type"] == "scattergl" and main["x"]["dtype"] == "u2" and main["marker"]["color"]["dtype"] == "u1"
-    assert scan_map["data"][0]["type"] == "heatmap"
+    assert scan_map["data"][0]["type"] == "image" and scan_map["data"][0]["source"].startswith("data:image/png")
     at.selectbox(key="umap_colour").select("band contrast").run()
     spec, _ = chart_specs(at)
     assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "band contrast"

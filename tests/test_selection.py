@@ -86,3 +86,35 @@ def test_a_density_figure_sends_a_raster_not_the_points():
     assert size < 2_000_000 < n * 7  # the exact scatter would send about 7 bytes per point
     (trace, rows), = trace_rows.items()
     assert fig.data[trace].type == "scattergl" and len(rows) <= density.TARGET_BINS ** 2
+
+
+def test_a_scan_map_is_one_exact_png_with_the_selection_veiled():
+    import base64
+    import io
+
+    from PIL import Image
+
+    from latentcore.analysis.maps import Grid
+
+    rng = np.random.default_rng(2)
+    rows, cols = 30, 40
+    codes = rng.integers(0, 3, (rows, cols)).astype(np.float32)
+    codes[0, :5] = np.nan  # no pixel there
+    colour = plots.categorical_colour(np.array([-1, 0, 1]), "cluster")  # codes 0 (noise), 1, 2
+    selected = np.zeros((rows, cols), bool)
+    selected[10:20, 10:20] = True
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    fig = plots.code_map_figure(codes, colour, Grid.from_coordinates(c * 0.5, r * 0.5), selected,
+                                nan_colour="#ffffff")
+    image = fig.data[0]
+    assert image.type == "image" and (image.x0, image.dx) == (0, 0.5)
+    png = base64.b64decode(image.source.split(",", 1)[1])
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    assert pixels.shape == (rows, cols, 3)  # one image pixel per scan pixel: nothing resampled
+    palette = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in colour.colours])
+    inside = selected & np.isfinite(codes)
+    assert (pixels[inside] == palette[codes[inside].astype(int)]).all()
+    veiled = ~selected & np.isfinite(codes)
+    expected = palette[codes[veiled].astype(int)] + 0.78 * (255 - palette[codes[veiled].astype(int)])
+    assert np.abs(pixels[veiled] - expected).max() <= 1
+    assert (pixels[0, :5] == 255).all()

@@ -105,6 +105,13 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     shown = table.iloc[rows[:TABLE_MAX]].assign(**{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
     st.dataframe(shown.rename_axis("row_id").reset_index(), height=240, hide_index=True, key=f"{key}_table")
+    table_note(len(rows))
+
+
+def table_note(rows: int):
+    """Says when a table shows only its first TABLE_MAX rows (the browser would get megabytes)."""
+    if rows > TABLE_MAX:
+        st.caption(f"The table lists the first {TABLE_MAX:,} of {rows:,} rows.")
 
 
 def nearest(lat_key, row: int, k: int):
