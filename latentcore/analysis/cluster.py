@@ -8,21 +8,35 @@ inputs and parameters gives the same labels.
 Scale: when there are more rows than `max_fit_samples`, the model is fitted on a seeded random
 sample and the other rows are assigned (benchmarks/cluster_scale.py --compare checks that the
 sampled labels agree with a full fit's, ARI over every row, noise included):
-- GMM, KMeans: both find local optima, and on data with several near-equal partitions (the
-  benchmark's (latent, band contrast) pairs: twelve blobs in 6-8 clusters) single fits land in
-  different ones, and a sample ranks near-ties by chance (KMeans: two partitions 0.05 % apart in
-  inertia, ARI 0.48 between them). So `n_init` restarts (GMM 5 from k-means++ starts, KMeans 30)
-  are fitted on the sample and then refined on every row, starting from the sampled fit: KMeans
-  every restart with Lloyd steps (2-3 each), GMM its 3 best by the sample's likelihood with EM steps
-  (both up to REFINE_MAX_ITER); the best objective on every row wins and labels every row. A full
-  fit is the best of the same restarts fitted on every row. GMM's auto k is chosen by the criterion
-  of the sample's fits (the curve is the sample's); only the chosen k is refined.
-  Benchmark (2026-11-22, 2 shared cores), 200k rows, ARI sampled vs full, before (GMM n_init 1,
-  KMeans 3, the sample's fit predicted) -> now: pairs KMeans 0.588 -> 0.994, GMM (auto k)
-  0.660 -> 0.998; latents KMeans 0.999 -> 1.000, GMM 0.706 -> 0.871, still below 0.95:
-  its likelihood has several optima within 0.2 % whose partitions differ (ARI 0.84-0.87), and
-  full fits with other seeds disagree as much (seed ARI 0.68; pairs GMM's full fits 0.75).
-  1M pairs: GMM auto k 49 s CPU, KMeans 15 s CPU (see the benchmark's docstring).
+- KMeans finds local optima, and on data with several near-equal partitions (the benchmark's
+  (latent, band contrast) pairs: twelve blobs in 6-8 clusters) single fits land in different ones,
+  and a sample ranks near-ties by chance (two partitions 0.05 % apart in inertia, ARI 0.48 between
+  them). So `n_init` (30) restarts are fitted on the sample and every one is refined on every row by
+  Lloyd steps (2-3 each, up to REFINE_MAX_ITER); the lowest inertia on every row wins. A full fit is
+  the best of the same restarts fitted on every row.
+- GMM: EM from a k-means start, each cluster's weight, mean and covariance (scikit-learn's default
+  init), the start being the best of `n_init` (30) k-means restarts as above: sampled, the restarts
+  are fitted on the sample and refined on every row, and EM (up to max_iter) runs on every row from
+  the best; a full fit runs the same restarts and EM on every row. Auto k: for every k of the range,
+  EM on the sample from the sample's best start; the criterion of those fits chooses k (the curve is
+  the sample's), and only the chosen k is refined and fitted on every row.
+  Why not the best likelihood of EM restarts (until 2026-11-22: 5 restarts from k-means++ seeds on
+  the sample, the 3 best refined by EM on every row): on the benchmark's 8-D latents (six grains,
+  11 % boundary rows, 3 % broad bad rows; k 6) the likelihood has several optima within 0.2 % whose
+  partitions differ (ARI 0.84-0.87): two grains merged to free a component for the bad rows, which
+  two a near-tie. The best of a few restarts was a different one per seed (full fits at seeds 0 and
+  1: ARI 0.68), so no affordable fit, sampled or full, was reproducible, and sampled vs full measured
+  that (0.871). EM from the k-means partition keeps the six grains (interior rows vs grains: ARI
+  0.999, before 0.82) at every seed, at a lower likelihood: the Gaussian log-likelihood of the
+  partition is -4.48 per row against -3.28 for the best optimum found before. So `gmm` is the
+  mixture EM reaches from the k-means partition, not the highest likelihood restarts could find.
+  Benchmark (2026-11-22, 2 shared cores, load 1-3), 200k rows, ARI sampled vs full / full fits at
+  seeds 0 and 1, before (EM restarts) -> now: latents GMM 0.871 / 0.679 -> 1.000 / 1.000; pairs GMM
+  (auto k) 0.998 / 0.751 -> 1.000 / 1.000 (k 8 on the sample's curve and every row's; before, 7 on
+  the sample); KMeans (unchanged) latents 0.9999 / 0.9998, pairs 0.994 / 0.987. (Before issue 11's
+  restarts, GMM n_init 1 and KMeans 3 on the sample, predicted: pairs KMeans 0.588, GMM 0.660;
+  latents GMM 0.706.) 1M pairs: GMM auto k 24 s CPU, 34 s wall at load 3-4 (with the EM restarts
+  49 s CPU), 0.8 GB; KMeans 15 s CPU (see the benchmark's docstring).
 - DBSCAN: (also when the estimated neighbourhood memory exceeds DBSCAN_MEMORY_BUDGET) the
   sample is fitted with `sample_weight = N / n` per point, so `min_samples` keeps its
   meaning (neighbours counted in the full data); every other row takes the label of its nearest
