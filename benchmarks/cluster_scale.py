@@ -17,18 +17,23 @@ GMM's sampled partitions had the higher log-likelihood on every row (latents -3.
 KMeans on pairs has near-tied partitions (0.05 % apart in inertia, ARI 0.48 between them) that a
 sample ranks by chance.
 2026-11-22, 2 shared cores (load 6-8), with restarts refined on every row (cluster.py, GMM n_init
-5, KMeans 30), N = 200k, ARI sampled vs full / seed ARI: latents KMeans 0.9999 / 0.9998, GMM
-0.871 / 0.679 (BELOW GOAL); pairs KMeans 0.994 / 0.987, GMM (auto k: 8 on every row, 7 on the
-sample; at ARI 0.998 the full fit's 8th cluster holds few rows) 0.998 / 0.751 (the full fit with 5
-restarts is not reproducible across seeds). Seconds under that load: full fits 25-578 s, sampled
-26-152 s (before: 0.6-11 s and 0.3-4.4 s, on a less loaded machine).
-GMM on the latents stays below the goal: its likelihood has several optima within 0.2 % of each
-other whose partitions differ (ARI 0.84-0.87 between them; 16-core sweep, 6 seeds: even the best of
-10 restarts on every row lands in a different one per seed), so no affordable fit, sampled or full,
-is reproducible; the sampled fit scores the higher likelihood (-3.275 vs -3.399 for the full fit).
-1M pairs (plain mode, same day, CPU seconds as the machine was 4x oversubscribed): GMM auto k 49 s
-CPU (wall 424 s under load; 4.8 s wall before, n_init 1), 0.66 GB; KMeans 15 s CPU (wall 94 s),
-0.42 GB.
+5 EM restarts from k-means++ seeds, KMeans 30), N = 200k, ARI sampled vs full / seed ARI: latents
+KMeans 0.9999 / 0.9998, GMM 0.871 / 0.679 (BELOW GOAL); pairs KMeans 0.994 / 0.987, GMM (auto k:
+8 on every row, 7 on the sample) 0.998 / 0.751. GMM on the latents: its likelihood has several
+optima within 0.2 % of each other whose partitions differ (ARI 0.84-0.87 between them: two grains
+merged to free a component for the bad points, which two a near-tie), and the best of a few
+restarts was a different one per seed, so the comparison measured the method's irreproducibility.
+2026-11-22 later (load 1-3), GMM now EM from the best of 30 k-means restarts (sampled: the restarts
+refined on every row, then EM on every row; cluster.py's docstring): ARI sampled vs full / seed ARI,
+latents GMM 1.0000 / 1.0000 (log-likelihood of the partition -4.479 per row, both; the six grains,
+interior rows vs grains 0.999; the EM restarts' optimum scored -3.275 with two grains merged),
+pairs GMM (auto k 8 on both, the range's edge: warned) 1.0000 / 1.0000; KMeans 0.9999 / 0.9998
+(latents), 0.9941 / 0.9874 (pairs); DBSCAN 0.9968, HDBSCAN 0.9915: every method ok. Seconds, full /
+sampled: latents GMM 9.6 / 8.2, KMeans 5.3 / 5.9; pairs GMM 36.8 / 15.1, KMeans 4.9 / 4.8, DBSCAN
+14.3 / 4.9, HDBSCAN 23.6 / 3.1.
+1M pairs (plain mode): GMM auto k 33.8 s wall at load 3-4, 23 s CPU, 0.8 GB (with the EM restarts:
+49 s CPU, wall 424 s at load 6-8; 4.8 s wall with n_init 1); KMeans 15 s CPU (wall 94 s at load
+6-8), 0.42 GB.
 
     nice python benchmarks/cluster_scale.py [--n 1000000]
     nice python benchmarks/cluster_scale.py --compare [--n 200000]

@@ -8,21 +8,35 @@ inputs and parameters gives the same labels.
 Scale: when there are more rows than `max_fit_samples`, the model is fitted on a seeded random
 sample and the other rows are assigned (benchmarks/cluster_scale.py --compare checks that the
 sampled labels agree with a full fit's, ARI over every row, noise included):
-- GMM, KMeans: both find local optima, and on data with several near-equal partitions (the
-  benchmark's (latent, band contrast) pairs: twelve blobs in 6-8 clusters) single fits land in
-  different ones, and a sample ranks near-ties by chance (KMeans: two partitions 0.05 % apart in
-  inertia, ARI 0.48 between them). So `n_init` restarts (GMM 5 from k-means++ starts, KMeans 30)
-  are fitted on the sample and then refined on every row, starting from the sampled fit: KMeans
-  every restart with Lloyd steps (2-3 each), GMM its 3 best by the sample's likelihood with EM steps
-  (both up to REFINE_MAX_ITER); the best objective on every row wins and labels every row. A full
-  fit is the best of the same restarts fitted on every row. GMM's auto k is chosen by the criterion
-  of the sample's fits (the curve is the sample's); only the chosen k is refined.
-  Benchmark (2026-11-22, 2 shared cores), 200k rows, ARI sampled vs full, before (GMM n_init 1,
-  KMeans 3, the sample's fit predicted) -> now: pairs KMeans 0.588 -> 0.994, GMM (auto k)
-  0.660 -> 0.998; latents KMeans 0.999 -> 1.000, GMM 0.706 -> 0.871, still below 0.95:
-  its likelihood has several optima within 0.2 % whose partitions differ (ARI 0.84-0.87), and
-  full fits with other seeds disagree as much (seed ARI 0.68; pairs GMM's full fits 0.75).
-  1M pairs: GMM auto k 49 s CPU, KMeans 15 s CPU (see the benchmark's docstring).
+- KMeans finds local optima, and on data with several near-equal partitions (the benchmark's
+  (latent, band contrast) pairs: twelve blobs in 6-8 clusters) single fits land in different ones,
+  and a sample ranks near-ties by chance (two partitions 0.05 % apart in inertia, ARI 0.48 between
+  them). So `n_init` (30) restarts are fitted on the sample and every one is refined on every row by
+  Lloyd steps (2-3 each, up to REFINE_MAX_ITER); the lowest inertia on every row wins. A full fit is
+  the best of the same restarts fitted on every row.
+- GMM: EM from a k-means start, each cluster's weight, mean and covariance (scikit-learn's default
+  init), the start being the best of `n_init` (30) k-means restarts as above: sampled, the restarts
+  are fitted on the sample and refined on every row, and EM (up to max_iter) runs on every row from
+  the best; a full fit runs the same restarts and EM on every row. Auto k: for every k of the range,
+  EM on the sample from the sample's best start; the criterion of those fits chooses k (the curve is
+  the sample's), and only the chosen k is refined and fitted on every row.
+  Why not the best likelihood of EM restarts (until 2026-11-22: 5 restarts from k-means++ seeds on
+  the sample, the 3 best refined by EM on every row): on the benchmark's 8-D latents (six grains,
+  11 % boundary rows, 3 % broad bad rows; k 6) the likelihood has several optima within 0.2 % whose
+  partitions differ (ARI 0.84-0.87): two grains merged to free a component for the bad rows, which
+  two a near-tie. The best of a few restarts was a different one per seed (full fits at seeds 0 and
+  1: ARI 0.68), so no affordable fit, sampled or full, was reproducible, and sampled vs full measured
+  that (0.871). EM from the k-means partition keeps the six grains (interior rows vs grains: ARI
+  0.999, before 0.82) at every seed, at a lower likelihood: the Gaussian log-likelihood of the
+  partition is -4.48 per row against -3.28 for the best optimum found before. So `gmm` is the
+  mixture EM reaches from the k-means partition, not the highest likelihood restarts could find.
+  Benchmark (2026-11-22, 2 shared cores, load 1-3), 200k rows, ARI sampled vs full / full fits at
+  seeds 0 and 1, before (EM restarts) -> now: latents GMM 0.871 / 0.679 -> 1.000 / 1.000; pairs GMM
+  (auto k) 0.998 / 0.751 -> 1.000 / 1.000 (k 8 on the sample's curve and every row's; before, 7 on
+  the sample); KMeans (unchanged) latents 0.9999 / 0.9998, pairs 0.994 / 0.987. (Before issue 11's
+  restarts, GMM n_init 1 and KMeans 3 on the sample, predicted: pairs KMeans 0.588, GMM 0.660;
+  latents GMM 0.706.) 1M pairs: GMM auto k 24 s CPU, 34 s wall at load 3-4 (with the EM restarts
+  49 s CPU), 0.8 GB; KMeans 15 s CPU (see the benchmark's docstring).
 - DBSCAN: (also when the estimated neighbourhood memory exceeds DBSCAN_MEMORY_BUDGET) the
   sample is fitted with `sample_weight = N / n` per point, so `min_samples` keeps its
   meaning (neighbours counted in the full data); every other row takes the label of its nearest
@@ -62,15 +76,14 @@ NEIGHBOUR_BYTES = 12  # int64 index per neighbour plus numpy object-array overhe
 MIN_SCALED_SAMPLES = 10
 MIN_SCALED_CLUSTER_SIZE = 50
 
-# GMM, KMeans: restarts on the fit sample, refined on every row (EM / Lloyd steps from the sampled
-# fit, O(N) each); the best on every row wins. KMeans refines every restart, GMM (slower) its best 3
-GMM_REFINED_RESTARTS = 3
+# KMeans (and GMM's k-means start): restarts on the fit sample, each refined on every row by Lloyd
+# steps from the sampled fit (O(N) each, 2-3 usually); the lowest inertia on every row wins
 REFINE_MAX_ITER = 30
-REFINE_TOL = 1e-4  # GMM: change of the mean log-likelihood per row that ends the refinement
 
 DEFAULTS = {
+    # GMM: EM from the best of n_init k-means restarts (see _fit_gmm_single_thread); max_iter: EM steps
     "gmm": {"n_components": 3, "k_range": [2, 8], "criterion": "bic", "covariance_type": "full",
-            "n_init": 5, "max_iter": 200},
+            "n_init": 30, "max_iter": 200},
     # KMeans restarts: with 3, many unequal grains often had a large grain split and two small ones merged
     # (benchmarks/train_quality.py, VAE latents of 12 grains, smoothed: ARI 0.87 -> 0.97 with 10)
     "kmeans": {"n_clusters": 3, "n_init": 30, "max_iter": 300},
@@ -251,6 +264,11 @@ def describe_fit(result: "ClusterResult") -> str:
         grown = " (a smaller sample would scale the counts below their meaning)" \
             if result.fit.get("sample_grown_from") else ""
         return f"{result.method} fitted on all {sample['total']:,} rows{grown}" + (f" with {shown}" if shown else "")
+    if result.method == "gmm":  # only the k-means start (and auto k's curve) is fitted on the sample
+        chosen = (f" (k chosen by the {result.fit['criterion'].upper()} of EM fits on the sample)"
+                  if "criterion" in result.fit else "")
+        return (f"gmm with {shown}: its k-means start fitted on a seeded sample of {sample['size']:,} of "
+                f"{sample['total']:,} rows{chosen}; {result.fit.get('assign', '')}")
     text = f"{result.method} fitted on a seeded sample of {sample['size']:,} of {sample['total']:,} rows"
     if shown:
         text += f" with {shown}"
@@ -286,73 +304,105 @@ def _fit_gmm(features, fit_rows, params, random_state):
 
 
 def _fit_gmm_single_thread(features, fit_rows, params, random_state):
-    from sklearn.mixture import GaussianMixture
-
+    """EM from a k-means start (the best of n_init k-means restarts), not from k-means++ seeds: on
+    data with several near-equal likelihood optima the best of a few EM restarts is a different
+    partition per seed, while the k-means partition is reproducible and EM from it stays there."""
     sample = _sample(features, fit_rows)
+    restarts = {}  # k -> the k-means restarts on the sample
 
-    def fitted(k):
-        return _best_few(
-            [GaussianMixture(k, covariance_type=params["covariance_type"], init_params="k-means++",
-                             max_iter=params["max_iter"], random_state=seed).fit(sample)
-             for seed in _restart_seeds(random_state, params["n_init"])],
-            lambda model: -model.lower_bound_)
+    def on_sample(k):
+        restarts[k] = _kmeans_restarts(sample, k, params["n_init"], random_state)
+        start = min(restarts[k], key=lambda model: model.inertia_)
+        return _gmm_from_partition(sample, start.labels_, k, params, random_state)
 
-    if params["n_components"] == "auto":
+    if params["n_components"] == "auto":  # the criterion of EM fits on the sample chooses k
         low, high = params["k_range"]
-        models = {k: fitted(k) for k in range(low, high + 1)}
-        curve = {name: {str(k): float(getattr(m[0], name)(sample)) for k, m in models.items()} for name in ("bic", "aic")}
+        models = {k: on_sample(k) for k in range(low, high + 1)}
+        curve = {name: {str(k): float(getattr(m, name)(sample)) for k, m in models.items()} for name in ("bic", "aic")}
         scores = curve[params["criterion"]]
-        best = min(models, key=lambda k: scores[str(k)])
-        candidates = models[best]
-        fit = {"n_components": best, **curve, "criterion": params["criterion"], "k_range": [low, high],
-               "best_at_edge": _edge(best, low, high)}
+        k = min(models, key=lambda k: scores[str(k)])
+        fit = {"n_components": k, **curve, "criterion": params["criterion"], "k_range": [low, high],
+               "best_at_edge": _edge(k, low, high)}
+        model = models[k]
     else:
-        candidates = fitted(params["n_components"])
-        fit = {"n_components": params["n_components"]}
-    fit["used"] = {"n_components": int(candidates[0].n_components), "covariance_type": params["covariance_type"],
-                   "n_init": int(params["n_init"])}
-    model = candidates[0]
-    if fit_rows is not None:  # a sample ranks near-tied optima by chance: EM on every row decides
-        model = _best_few([_refined_gmm(candidate, features, random_state) for candidate in candidates],
-                          lambda model: -model.lower_bound_)[0]
-        _refinement(fit, len(candidates), "EM steps", model.n_iter_)
+        k = params["n_components"]
+        fit = {"n_components": k}
+        model = on_sample(k) if fit_rows is None else None  # sampled: EM runs on every row below
+    fit["used"] = {"n_components": int(k), "covariance_type": params["covariance_type"], "init": "k-means",
+                   "n_init": int(params["n_init"]), "max_iter": int(params["max_iter"])}
+    if fit_rows is not None:
+        # a sample ranks near-tied k-means partitions by chance: every restart is refined on every
+        # row (as KMeans does) and EM runs on every row from the best there, as in a full fit
+        refined = [_kmeans_refined(restart, features, random_state)
+                   for restart in restarts.get(k) or _kmeans_restarts(sample, k, params["n_init"], random_state)]
+        start = min(refined, key=lambda model: model.inertia_)
+        model = _gmm_from_partition(features, start.labels_, k, params, random_state)
+        fit["used"].update(refined_restarts=len(refined), refine_max_iter=REFINE_MAX_ITER)
+        fit["refine_iterations"] = int(start.n_iter_)
+        fit["assign"] = (f"its {len(refined)} restarts refined on every row (up to {REFINE_MAX_ITER} Lloyd steps "
+                         f"each), then EM on every row from the best; every row labelled by predict")
+    fit["em_iterations"] = int(model.n_iter_)
     fit["converged"] = bool(model.converged_)
     return model.predict(features), fit
 
 
-def _refined_gmm(model, features, random_state):
-    """EM on every row, started from a sampled fit (random_from_data: the start is the given one)."""
+def _kmeans_restarts(rows, k: int, n_init: int, random_state: int, max_iter: int = 300) -> list:
+    """n_init KMeans fits from k-means++ seeds, one seed each from the call's (300: KMeans' default)."""
+    from sklearn.cluster import KMeans
+
+    return [KMeans(k, n_init=1, max_iter=max_iter, random_state=seed).fit(rows)
+            for seed in _restart_seeds(random_state, n_init)]
+
+
+def _kmeans_refined(model, features, random_state: int):
+    """Lloyd steps on every row (up to REFINE_MAX_ITER), started from a fit on the sample."""
+    from sklearn.cluster import KMeans
+
+    return KMeans(model.n_clusters, init=model.cluster_centers_, n_init=1, max_iter=REFINE_MAX_ITER,
+                  random_state=random_state).fit(features)
+
+
+def _gmm_from_partition(rows, labels, k: int, params, random_state):
+    """EM (up to max_iter steps) started from a hard partition: each cluster's weight, mean and
+    covariance, as GaussianMixture(init_params="kmeans") starts from its own single k-means run."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
+    covariance_type = params["covariance_type"]
+    weights, means, precisions = _partition_parameters(rows, labels, k, covariance_type)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # `converged` in the result says it
-        return GaussianMixture(model.n_components, covariance_type=model.covariance_type,
-                               weights_init=model.weights_, means_init=model.means_,
-                               precisions_init=model.precisions_, init_params="random_from_data",
-                               max_iter=REFINE_MAX_ITER, tol=REFINE_TOL, random_state=random_state).fit(features)
+        # init_params="random_from_data": cheap, and unused (every parameter is given)
+        return GaussianMixture(k, covariance_type=covariance_type, weights_init=weights, means_init=means,
+                               precisions_init=precisions, init_params="random_from_data",
+                               max_iter=params["max_iter"], random_state=random_state).fit(rows)
+
+
+def _partition_parameters(rows, labels, k: int, covariance_type: str, reg_covar: float = 1e-6):
+    """Weights, means and precisions (GaussianMixture's `precisions_init` layout) of each cluster
+    of a hard partition; reg_covar as GaussianMixture's default."""
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    if (counts == 0).any():
+        raise ValueError("a k-means start with an empty cluster")  # KMeans never returns one
+    means = np.stack([rows[labels == c].mean(axis=0) for c in range(k)])
+    covariances = np.stack([np.cov(rows[labels == c], rowvar=False, bias=True).reshape(rows.shape[1], -1)
+                            for c in range(k)]) + reg_covar * np.eye(rows.shape[1])
+    if covariance_type == "full":
+        precisions = np.linalg.inv(covariances)
+    elif covariance_type == "tied":
+        precisions = np.linalg.inv(np.tensordot(counts / counts.sum(), covariances, axes=1))
+    elif covariance_type == "diag":
+        precisions = 1.0 / np.diagonal(covariances, axis1=1, axis2=2)
+    else:  # spherical
+        precisions = 1.0 / np.diagonal(covariances, axis1=1, axis2=2).mean(axis=1)
+    return counts / counts.sum(), means, precisions
 
 
 def _restart_seeds(random_state: int, n_init: int) -> list[int]:
     """One seed per restart, derived from the call's seed (so a rerun repeats every restart)."""
     return [int(seed) for seed in np.random.default_rng(random_state).integers(2**31 - 1, size=int(n_init))]
-
-
-def _best_few(models, loss):
-    """The GMM_REFINED_RESTARTS models with the lowest loss, best first."""
-    return sorted(models, key=loss)[:GMM_REFINED_RESTARTS]
-
-
-def _refinement(fit: dict, n_candidates: int, steps: str, iterations: int) -> None:
-    """Record the refinement on every row in the fit (describe_fit shows `used` and `assign`)."""
-    fit["used"].update(refined_restarts=n_candidates, refine_max_iter=REFINE_MAX_ITER)
-    fit["refine_iterations"] = int(iterations)
-    n_init = fit["used"]["n_init"]
-    which = f"all {n_init} restarts" if n_candidates == n_init else f"the {n_candidates} best of {n_init} restarts"
-    fit["assign"] = (f"predict, after {which} were refined on every row (up to {REFINE_MAX_ITER} {steps} "
-                     f"each) and the best there kept")
 
 
 def _edge(best: int, low: int, high: int) -> str | None:
@@ -374,20 +424,19 @@ def auto_k_warnings(fit: dict) -> list[str]:
 
 
 def _fit_kmeans(features, fit_rows, params, random_state):
-    from sklearn.cluster import KMeans
-
     k = int(params["n_clusters"])
-    restarts = [KMeans(k, n_init=1, max_iter=params["max_iter"], random_state=seed).fit(_sample(features, fit_rows))
-                for seed in _restart_seeds(random_state, params["n_init"])]
+    restarts = _kmeans_restarts(_sample(features, fit_rows), k, params["n_init"], random_state, params["max_iter"])
     fit = {"used": {"n_clusters": k, "n_init": int(params["n_init"])}}
     if fit_rows is not None:
         # near-tied partitions rank differently on a sample, and Lloyd steps from a sampled fit are
         # cheap (2-3 per restart): every restart is refined on every row, and every row decides
-        restarts = [KMeans(k, init=restart.cluster_centers_, n_init=1, max_iter=REFINE_MAX_ITER,
-                           random_state=random_state).fit(features) for restart in restarts]
+        restarts = [_kmeans_refined(restart, features, random_state) for restart in restarts]
     best = min(restarts, key=lambda model: model.inertia_)
     if fit_rows is not None:
-        _refinement(fit, len(restarts), "Lloyd steps", best.n_iter_)
+        fit["used"].update(refined_restarts=len(restarts), refine_max_iter=REFINE_MAX_ITER)
+        fit["refine_iterations"] = int(best.n_iter_)
+        fit["assign"] = (f"predict, after all {len(restarts)} restarts were refined on every row (up to "
+                         f"{REFINE_MAX_ITER} Lloyd steps each) and the best there kept")
     fit["inertia"] = float(best.inertia_)
     return best.labels_, fit
 
