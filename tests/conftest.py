@@ -1,9 +1,14 @@
+import os
 from pathlib import Path
 
-import pytest
-import torch
+# The page tests fit the demo's small UMAPs in the test process (the server default sends every fit to
+# a worker: tests/test_pages_jobs.py checks that path); set before the app's modules read it.
+os.environ.setdefault("LATENT_EXPLORER_INLINE_FIT_ROWS", "20000")
 
-from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small copies of the sample files; see tests/data/README.md

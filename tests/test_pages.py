@@ -225,23 +225,29 @@ def test_clusters_selection_is_highlighted_in_both_panels():
     assert list(at.dataframe[0].value["row_id"]) == list(rows)
 
 
-def test_cluster_colours_are_the_same_codes_in_map_and_scatter():
+def test_cluster_colours_are_the_same_in_map_and_scatter():
+    import base64
+    import io
+
+    from PIL import Image
     from latentcore.analysis.maps import Grid, values_map
     from streamlit.elements.plotly_chart import _decode_typed_array
 
     at = go(extracted(new_app()), "clusters")
     map_spec, scatter_spec = chart_specs(at)
     codes = np.asarray(_decode_typed_array(scatter_spec["data"][0]["marker"]["color"]))
-    z = np.asarray(_decode_typed_array(map_spec["data"][0]["z"]))
+    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]  # step scale: code i
     from latentcore.latents import read_latents
 
     lat = read_latents(at.session_state["latents"])
     expected = values_map(codes.astype(np.float32), lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))
-    assert np.array_equal(z, expected.astype(z.dtype))
-    colours = lambda scale: [colour for _, colour in scale[::2]]  # noqa: E731  (a step scale: two stops a code)
-    on_map = colours(map_spec["data"][0]["colorscale"])
-    assert on_map[:-1] == colours(scatter_spec["data"][0]["marker"]["colorscale"])  # code i: one colour
-    assert on_map[-1] == "#ffffff"  # plus one for pixels with no pattern
+    png = base64.b64decode(map_spec["data"][0]["source"].split(",", 1)[1])
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert pixels.shape[:2] == expected.shape
+    hex_pixels = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in pixels.reshape(-1, 3)]).reshape(expected.shape)
+    finite = np.isfinite(expected)
+    assert (hex_pixels[finite] == np.array(palette)[expected[finite].astype(int)]).all()  # code i: one colour
+    assert (hex_pixels[~finite] == "#ffffff").all()  # pixels with no pattern
 
 
 # -- Rank ---------------------------------------------------------------------------------------

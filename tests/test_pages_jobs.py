@@ -108,3 +108,22 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
     best = at.dataframe[0].value
     assert set(best["reference"]) == {"band contrast", "pattern PC1"}
     assert (best.groupby("reference")["rank"].max() == 4).all()
+
+
+def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
+    import ui.jobs
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
+    assert at.success
+    monkeypatch.setattr(ui.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
+    import latentcore.analysis.embedding
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.embedding, "fit_embedding", refuse)
+    at.switch_page("pages/umap.py").run()
+    assert "in a worker process" in at.get("progress")[0].proto.text  # the fit's progress meanwhile
+    rerun_until(at, lambda at: at.get("plotly_chart"), timeout=180)
+    assert not at.error, [e.value for e in at.error]
+    assert any(h.value.startswith("Selected: 0 points") for h in at.subheader)

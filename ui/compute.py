@@ -26,12 +26,12 @@ _INLINE: dict = {}  # job key -> result of a small job run in this process, shar
 _INLINE_LOCK = threading.Lock()
 
 
-def pooled(task: str, label: str, rows: int, **kwargs):
-    """The task's result. Small inputs (<= jobs.INLINE_ROWS rows) run here; others go to the worker
-    pool, and until their result is in, the page shows the job's progress and a cancel button and
+def pooled(task: str, label: str, rows: int, inline_rows: int | None = None, **kwargs):
+    """The task's result. Small inputs (<= `inline_rows`, default jobs.INLINE_ROWS) run here; others
+    go to the worker pool, and until their result is in, the page shows the job's progress and a cancel button and
     stops (it reruns by itself when the job ends; other widgets stay usable meanwhile)."""
     key = jobs.job_key(task, kwargs)
-    if rows <= jobs.INLINE_ROWS:
+    if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
         with _INLINE_LOCK:
             if key not in _INLINE:
                 with st.spinner(f"{label}..."):
@@ -191,7 +191,8 @@ def fitted_embedding(lat_key: tuple, method: str, n_neighbors: int, min_dist: fl
     """The fitted 2-D embedding of all rows, shared by every session: fitted in the worker pool
     (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
     rows = len(loaders.stacked_latents(lat_key)[0])
-    return pooled("fit_embedding", f"{method.upper()} of {rows:,} latents", rows, latents=lat_key, method=method,
+    return pooled("fit_embedding", f"{method.upper()} of {rows:,} latents", rows,
+                  jobs.INLINE_FIT_ROWS if method == "umap" else None, latents=lat_key, method=method,
                   n_neighbors=int(n_neighbors), min_dist=float(min_dist), seed=int(seed))
 
 

@@ -30,6 +30,9 @@ from pathlib import Path
 
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
 INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000))  # extraction: costlier rows
+# UMAP fits: every one in a worker by default. Even 2,400 rows take ~8 s (numba, holding the GIL):
+# in the server that froze every other session's reruns (a 10,000-row fit held one for 18 s).
+INLINE_FIT_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_FIT_ROWS", 0))
 WORKER_NICE = int(os.environ.get("LATENT_EXPLORER_WORKER_NICE", 10))  # 0: the same priority as the server
 RESULTS_KEPT = 16
 

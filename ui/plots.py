@@ -197,15 +197,20 @@ def _legend_entries(fig, colour: Colour, limit: int = 30):
 
 def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title="", height: int = 520,
                     nan_colour: str = figures.NAN_COLOUR, units: str | None = "um"):
-    """A scan map of colour codes (NaN = no pixel) as one PNG image placed by the grid's origin and
+    """A scan map of colour codes (NaN = no pixel) as a PNG image placed by the grid's origin and
     step, every pixel exact. The browser decodes a PNG natively; a plotly heatmap of 1000 x 1000
     codes cost about a second of canvas work per draw. Images select nothing in plotly, so two
     invisible corner points make box and lasso selection available: the drawn shape comes back and
-    `rows_in_shapes` finds the pixels. Pixels outside `selected_mask` are veiled (blended with white)."""
+    `rows_in_shapes` finds the pixels. Pixels outside `selected_mask` are veiled by a second image
+    (translucent white), so a new selection re-encodes only the veil."""
     placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
     unit = display_units(units)
-    fig = go.Figure(go.Image(source=map_png(code_map, [*colour.colours, nan_colour], selected_mask), name="map",
+    fig = go.Figure(go.Image(source=map_png(code_map, [*colour.colours, nan_colour]), name="map",
                              hovertemplate=f"x %{{x:.4g}} {unit}<br>y %{{y:.4g}} {unit}<extra></extra>", **placement))
+    if selected_mask is not None and np.any(selected_mask):
+        veil = ~np.asarray(selected_mask, bool) & np.isfinite(code_map)
+        fig.add_trace(go.Image(source=map_png(veil.astype(np.float32), ["rgba(0,0,0,0)", VEIL]), name="selection",
+                               hoverinfo="skip", **placement))
     xs, ys = grid.x_values, grid.y_values
     fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[ys[0], ys[-1]], mode="markers", marker={"opacity": 0},
                              hoverinfo="skip", showlegend=False, name="selectable"))
@@ -214,44 +219,53 @@ def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title
     return fig
 
 
-VEIL_WHITE = 0.78  # how far a pixel outside the selection fades to white
+VEIL = "rgba(255,255,255,0.78)"  # over the pixels outside a selection
 
 
-def map_png(code_map, colours, selected_mask=None) -> str:
-    """A PNG data URI of a code map: code i -> colours[i], NaN -> colours[-1], pixels outside
-    `selected_mask` (when given and not empty) blended towards white. The last few are kept: a
-    page's rerun draws the same map again (a 1000 x 1000 map takes ~0.2 s to encode)."""
+def map_png(code_map, colours) -> str:
+    """A PNG data URI of a code map: code i -> colours[i] (hex or rgb/rgba), NaN -> colours[-1].
+    The last few are kept: a page's rerun draws the same map again."""
     code_map = np.ascontiguousarray(code_map)
-    mask = None if selected_mask is None or not np.any(selected_mask) else np.asarray(selected_mask, bool)
     digest = hashlib.blake2b(code_map.tobytes(), digest_size=16)
     digest.update(repr((code_map.shape, code_map.dtype.str, list(colours))).encode())
-    digest.update(b"" if mask is None else np.packbits(mask).tobytes())
     key = digest.hexdigest()
     with _PNGS_LOCK:
         if key not in _PNGS:
-            _PNGS[key] = _encode_png(code_map, colours, mask)
+            _PNGS[key] = _encode_png(code_map, colours)
             while len(_PNGS) > PNGS_KEPT:
                 _PNGS.pop(next(iter(_PNGS)))
         return _PNGS[key]
 
 
 PNGS_KEPT = 8
-_PNGS: dict = {}  # digest of (codes, colours, selection) -> data URI, shared by sessions
+_PNGS: dict = {}  # digest of (codes, colours) -> data URI, shared by sessions
 _PNGS_LOCK = threading.Lock()
 
 
-def _encode_png(code_map, colours, mask) -> str:
+def _encode_png(code_map, colours) -> str:
+    """A palette PNG (one byte a pixel: smaller and quicker to compress) when at most 256 colours
+    are used, else RGBA."""
     from PIL import Image
 
-    finite = np.isfinite(code_map)
-    palette = np.array([figures._rgb(c) for c in colours], np.float64)
-    rgb = palette[np.where(finite, code_map, len(colours) - 1).astype(np.intp)]
-    if mask is not None:
-        veiled = ~mask & finite
-        rgb[veiled] += VEIL_WHITE * (255.0 - rgb[veiled])
+    codes = np.where(np.isfinite(code_map), code_map, len(colours) - 1).astype(np.intp)
+    rgba = np.array([_rgba(c) for c in colours], np.uint8)
+    used = np.flatnonzero(np.bincount(codes.ravel(), minlength=len(colours)))
     out = io.BytesIO()
-    Image.fromarray(np.rint(rgb).astype(np.uint8), "RGB").save(out, format="png", compress_level=1)
+    if len(used) <= 256:
+        index = np.zeros(len(colours), np.uint8)
+        index[used] = np.arange(len(used))
+        image = Image.fromarray(index[codes], "P")
+        image.putpalette(rgba[used].ravel().tobytes(), rawmode="RGBA")
+    else:
+        image = Image.fromarray(rgba[codes], "RGBA")
+    image.save(out, format="png", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _rgba(colour) -> tuple[int, int, int, int]:
+    text = str(colour).strip()
+    alpha = float(text[text.index("(") + 1:text.index(")")].split(",")[3]) if text.startswith("rgba") else 1.0
+    return (*(int(round(v)) for v in figures._rgb(text)), int(round(255 * alpha)))
 
 
 def map_axes(grid, units: str | None = "um") -> dict:
