@@ -1,6 +1,6 @@
 """How well VAE latents (default training settings) find the grains of simulated scans, against PCA.
 
-    python benchmarks/train_quality.py [--scans small,oxford,...] [--epochs N] [--seed S] [--device cpu|cuda] [--threads 2]
+    python benchmarks/train_quality.py [--scans small,oxford,...] [--epochs N] [--seed S] [--set NAME=JSON] [--device cpu|cuda] [--threads 2]
                                        [--json out.json] [--save DIR]
 
 For each simulated scan (latentcore.demo.simulate: settings other than the shared scan's, one of
@@ -32,7 +32,13 @@ Measured on 2026-11-22, ARI plain / smoothed (sigma 1), TrainConfig defaults (30
   first PCA score is mostly each pattern's min-max scale, set by noise extremes and the gain drift).
   1 CPU thread of a shared 2-core machine, this script with TrainConfig defaults (beta 0.5, 30 epochs, seed 0;
     VAE / PCA, plain (smoothed)): low-contrast 0.809 / 0.803 (0.962 / 0.984), 582 s of training;
-    small-patterns-many-grains 0.789 / 0.808 (0.980 / 0.975), 629 s
+    small-patterns-many-grains 0.789 / 0.808 (0.980 / 0.975), 629 s; oxford-processed 0.840 / 0.826
+    (0.981 / 0.983), 367 s; large-patterns-noisy 0.824 / 0.832 (0.996 / 0.993), 231 s.
+    --seed 1 (patience 5, the default then): small 0.797 / 0.800 (0.964 / 0.975); large 0.831 / 0.832
+    (0.988 / 0.993); oxford 0.828 / 0.826 (0.985 / 0.983); low-contrast stopped early at epoch 16:
+    0.598 / 0.798 (0.940 / 0.986). With --set patience=10 (now the default) or null it ran 30 epochs:
+    0.788 / 0.798 (0.979 / 0.986). Every other run above completed its 30 epochs, so patience 10 leaves
+    them as they are.
   1 CPU thread of a shared 2-core machine (before: private smoothing, unstandardised KMeans, beta 0.05):
     defaults, --epochs 8: small 0.598 / 0.565, large-patterns-noisy 0.590 / 0.469, oxford 0.719 / 0.615,
       low-contrast 0.336 / 0.370 (VAE / PCA, plain)
@@ -127,6 +133,8 @@ def main(argv=None):
     parser.add_argument("--preprocess", choices=tuple(PREPROCESSING), default="default",
                         help="pattern preprocessing of training (default: TrainConfig's, static + dynamic background)")
     parser.add_argument("--seed", type=int, help="override TrainConfig's seed (default 0)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
+                        help="override any TrainConfig field, e.g. --set patience=null (repeatable)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the VAE trains")
     parser.add_argument("--json", type=Path, help="also write the rows here")
@@ -134,6 +142,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     overrides = {name: value for name, value in (("epochs", args.epochs), ("seed", args.seed)) if value is not None}
+    overrides.update((name, json.loads(value)) for name, value in (item.split("=", 1) for item in args.set))
     if args.preprocess != "default":
         overrides["preprocessing"] = PREPROCESSING[args.preprocess]
     if args.save:

@@ -4,7 +4,7 @@ For N points (default 1,000,000) this builds, in one run:
 - the UMAP page's scatter (`ui.plots.scatter_figure`: one WebGL trace, uint16 x/y, uint8 colour codes,
   row ids kept on the server), coloured by 12 clusters;
 - the Clusters page's two panels for a sqrt(N) x sqrt(N) scan: the same scatter of (latent, band
-  contrast) and the map (`ui.plots.code_map_figure`: one uint8 heatmap placed by origin and step);
+  contrast) and the map (`ui.plots.code_map_figure`: one palette PNG image placed by origin and step);
 - for comparison, the naive figure (float32 x/y, int32 colour, int32 row ids in customdata) and
   `latentcore.figures.umap_scatter` (float32 x/y, uint8 colour, uint32 row ids).
 Bytes are those of `plotly.io.to_json(fig, validate=False)`, the text `st.plotly_chart` sends.
