@@ -16,11 +16,18 @@ table, uploaded through the Data page like a user would. Prints one JSON line:
 The machine is shared: say what else ran when quoting these.
 
 Measured 2026-11-22, 1,000,000 rows, 2 cores with nothing else running (workers: 1 thread, nice 10):
-upload 1.61 s; other session's recolour 1.15 s idle, 2.55 s during the 1M fit (goal 2); UMAP fit
-389 s; UMAP reopen 2.83 s, box 3.07 s; Clusters first open 34.7 s (GMM, 5 restarts refined on every
-row), reopen 3.89 s, box 3.82 s (goal 3 each). The Clusters page's server run takes 0.23 s at 1M
-(AppTest), and plotly draws a 1000 x 1000 heatmap in 0.29-0.40 s in this Chromium (two: 0.59 s): most
-of the rest is not yet accounted for (a browser performance trace of the reopen is the next step).
+                              earlier that day    now
+  upload                           1.61 s        1.36 s
+  other session's recolour         2.55 s        1.11 s   (goal 2; idle: 1.15 -> 0.81 s)
+  UMAP fit                          389 s         341 s
+  UMAP reopen / box select   2.83 / 3.07 s  1.46 / 1.50 s  (goal 3 each)
+  Clusters first open              34.7 s        24.3 s   (GMM from its k-means start)
+  Clusters reopen / box      3.89 / 3.82 s  1.49 / 1.21 s  (goal 3 each)
+Where the time went, found with a CDP CPU profile of the renderer, the websocket frames decoded with
+Streamlit's protobufs and py-spy on the server: plotly drew each 1000 x 1000 heatmap (the scan maps)
+with ~1-2 s of canvas work, twice when margins were pushed (maps are PNG images now); the Clusters
+page sent all 226,663 selected rows as a 6.3 MB table (now the first 5,000); Streamlit's full GC
+after every run took ~0.9 s holding the GIL, every session's rerun waiting (runner.postScriptGC off).
 
     python benchmarks/browser_interaction.py [--side 1000] [--keep DIR]
 """

@@ -33,7 +33,8 @@ sampled: latents GMM 9.6 / 8.2, KMeans 5.3 / 5.9; pairs GMM 36.8 / 15.1, KMeans 
 14.3 / 4.9, HDBSCAN 23.6 / 3.1.
 1M pairs (plain mode): GMM auto k 33.8 s wall at load 3-4, 23 s CPU, 0.8 GB (with the EM restarts:
 49 s CPU, wall 424 s at load 6-8; 4.8 s wall with n_init 1); KMeans 15 s CPU (wall 94 s at load
-6-8), 0.42 GB.
+6-8), 0.42 GB. The same day with nothing else running: GMM auto k 21.4 s, 0.8 GB; KMeans 11.6 s,
+0.4 GB (goal: 60 s and 4 GB each).
 
     nice python benchmarks/cluster_scale.py [--n 1000000]
     nice python benchmarks/cluster_scale.py --compare [--n 200000]
