@@ -88,17 +88,19 @@ def test_a_density_figure_sends_a_raster_not_the_points():
     assert fig.data[trace].type == "scattergl" and len(rows) <= density.TARGET_BINS ** 2
 
 
-def test_a_scan_map_is_an_exact_png_with_the_selection_veiled():
+def png_pixels(data_uri: str) -> np.ndarray:
+    """(rows, cols, 4) RGBA of a PNG data URI."""
     import base64
     import io
 
     from PIL import Image
 
-    from latentcore.analysis.maps import Grid
+    png = base64.b64decode(data_uri.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
 
-    def pixels(trace):
-        png = base64.b64decode(trace.source.split(",", 1)[1])
-        return np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).astype(int)
+
+def test_a_scan_map_is_an_exact_png_with_the_selection_veiled():
+    from latentcore.analysis.maps import Grid
 
     rng = np.random.default_rng(2)
     rows, cols = 30, 40
@@ -112,25 +114,19 @@ def test_a_scan_map_is_an_exact_png_with_the_selection_veiled():
                                 nan_colour="#ffffff")
     image, veil = fig.data[:2]
     assert image.type == veil.type == "image" and (image.x0, image.dx) == (veil.x0, veil.dx) == (0, 0.5)
-    shown = pixels(image)
+    shown = png_pixels(image.source)
     assert shown.shape == (rows, cols, 4)  # one image pixel per scan pixel: nothing resampled
     palette = np.array([[int(h[i:i + 2], 16) for i in (1, 3, 5)] + [255] for h in colour.colours])
     finite = np.isfinite(codes)
     assert (shown[finite] == palette[codes[finite].astype(int)]).all()
     assert (shown[~finite] == 255).all()
-    alpha = pixels(veil)[..., 3]
+    alpha = png_pixels(veil.source)[..., 3]
     assert (alpha[selected] == 0).all() and (alpha[~finite] == 0).all()
     assert (alpha[~selected & finite] == round(0.78 * 255)).all()
 
 
 def test_a_map_with_more_than_256_colours_is_still_exact():
-    import base64
-    import io
-
-    from PIL import Image
-
     codes = np.arange(300, dtype=np.float32).reshape(15, 20)
     colours = [f"#{i // 256:02x}{i % 256:02x}{(7 * i) % 256:02x}" for i in range(300)] + ["#ffffff"]
-    png = base64.b64decode(plots.map_png(codes, colours).split(",", 1)[1])
-    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
-    assert [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in shown] == colours[:300]
+    shown = png_pixels(plots.map_png(codes, colours)).reshape(-1, 4)
+    assert [f"#{r:02x}{g:02x}{b:02x}" for r, g, b, _ in shown] == colours[:300]

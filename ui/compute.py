@@ -192,7 +192,7 @@ def fitted_embedding(lat_key: tuple, method: str, n_neighbors: int, min_dist: fl
     (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
     rows = len(loaders.stacked_latents(lat_key)[0])
     return pooled("fit_embedding", f"{method.upper()} of {rows:,} latents", rows,
-                  jobs.INLINE_FIT_ROWS if method == "umap" else None, latents=lat_key, method=method,
+                  inline_rows=jobs.INLINE_FIT_ROWS if method == "umap" else None, latents=lat_key, method=method,
                   n_neighbors=int(n_neighbors), min_dist=float(min_dist), seed=int(seed))
 
 
