@@ -101,20 +101,6 @@ def run_maps(n: int, dims: int = 64) -> dict:
             "n_clusters": "-", "noise": "-", "sample": {"used": False}}
 
 
-def synthetic_latents(n: int, dims: int = 8, seed: int = 0) -> np.ndarray:
-    """EBSD-like latent vectors: six grains (centres 3 apart on average, spread 0.3), 11 % boundary
-    pixels halfway between two grains, 3 % bad pixels scattered widely."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 1.5, (6, dims))
-    kind = rng.choice(3, size=n, p=[0.86, 0.11, 0.03])
-    grain, other = rng.integers(0, 6, size=n), rng.integers(0, 6, size=n)
-    rows = centres[grain] + rng.normal(0, 0.3, (n, dims))
-    boundary = kind == 1
-    rows[boundary] = 0.5 * (centres[grain[boundary]] + centres[other[boundary]]) + rng.normal(0, 0.3, (boundary.sum(), dims))
-    rows[kind == 2] = rng.normal(0, 3, ((kind == 2).sum(), dims))
-    return rows
-
-
 COMPARE = [  # (data, method, parameters at 1M rows: counts are scaled to N)
     ("latents", "gmm", {"n_components": 6}),
     ("latents", "kmeans", {"n_clusters": 6}),
@@ -126,8 +112,9 @@ def compare(n: int) -> None:
     from sklearn.metrics import adjusted_rand_score
 
     from latentcore.analysis.cluster import _standardise, cluster, describe_fit
+    from latentcore.demo.simulate import grain_latents
 
-    data = {"latents": synthetic_latents(n), "pairs": synthetic_pairs(n)}
+    data = {"latents": grain_latents(n)[0], "pairs": synthetic_pairs(n)}
     fraction = n / 1_000_000
     print(f"sampled (cluster's defaults) vs full fit on {n} rows; ARI over every row, noise a label of its own.\n"
           "'seed ARI': the full fit against a full fit with another seed (the method's own reproducibility).")

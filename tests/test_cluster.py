@@ -9,6 +9,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from latentcore.analysis.cluster import cluster, describe_fit, label_counts, pair_features
+from latentcore.demo.simulate import grain_latents
 from latentcore.errors import InputError
 
 
@@ -149,26 +150,13 @@ def test_restarts_and_refinement_on_every_row_find_the_full_fits_optimum(method,
     assert "refined on every row" in describe_fit(sampled) and "refined" not in describe_fit(full)
 
 
-def grains_with_boundaries(n, dims=8, seed=0):
-    """benchmarks/cluster_scale.py's latents: six grains, 11 % boundary rows halfway between two, 3 %
-    broad bad rows. With six full-covariance components the likelihood has several near-equal optima
-    (two grains merged, a component for the bad rows; which two is near a tie)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 1.5, (6, dims))
-    kind = rng.choice(3, size=n, p=[0.86, 0.11, 0.03])
-    grain, other = rng.integers(0, 6, size=n), rng.integers(0, 6, size=n)
-    rows = centres[grain] + rng.normal(0, 0.3, (n, dims))
-    boundary = kind == 1
-    rows[boundary] = 0.5 * (centres[grain[boundary]] + centres[other[boundary]]) + rng.normal(0, 0.3, (boundary.sum(), dims))
-    rows[kind == 2] = rng.normal(0, 3, ((kind == 2).sum(), dims))
-    return rows, np.where(kind == 0, grain, -1)
-
-
 def test_gmm_is_reproducible_across_seeds_and_its_sampled_fit_finds_the_full_fit():
     # measured (20k rows, sample 4000): EM from the best of 30 k-means restarts: seed ARI 1.0, sampled
     # vs full 1.0, interior rows vs grains 1.0; the best likelihood of 5 EM restarts from k-means++
     # seeds (before): seed ARI 0.85, sampled vs full 0.85 (a different pair of grains merged per seed)
-    rows, grain = grains_with_boundaries(20_000)
+    # benchmarks/cluster_scale.py's latents: with six full-covariance components the likelihood has several
+    # near-equal optima (two grains merged, a component for the bad rows; which two is near a tie)
+    rows, grain = grain_latents(20_000)
     full = cluster(rows, "gmm", n_components=6, max_fit_samples=None)
     other_seed = cluster(rows, "gmm", n_components=6, max_fit_samples=None, random_state=1)
     sampled = cluster(rows, "gmm", n_components=6, max_fit_samples=4000, random_state=2)

@@ -242,7 +242,7 @@ def test_cluster_colours_are_the_same_in_map_and_scatter():
     lat = read_latents(at.session_state["latents"])
     expected = values_map(codes.astype(np.float32), lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))
     png = base64.b64decode(map_spec["data"][0]["source"].split(",", 1)[1])
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[..., :3]
     assert pixels.shape[:2] == expected.shape
     hex_pixels = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in pixels.reshape(-1, 3)]).reshape(expected.shape)
     finite = np.isfinite(expected)
