@@ -330,17 +330,13 @@ def _fit_gmm_single_thread(features, fit_rows, params, random_state):
         model = on_sample(k) if fit_rows is None else None  # sampled: EM runs on every row below
     fit["used"] = {"n_components": int(k), "covariance_type": params["covariance_type"], "init": "k-means",
                    "n_init": int(params["n_init"]), "max_iter": int(params["max_iter"])}
-    if fit_rows is not None:
-        # a sample ranks near-tied k-means partitions by chance: every restart is refined on every
-        # row (as KMeans does) and EM runs on every row from the best there, as in a full fit
-        refined = [_kmeans_refined(restart, features, random_state)
-                   for restart in restarts.get(k) or _kmeans_restarts(sample, k, params["n_init"], random_state)]
-        start = min(refined, key=lambda model: model.inertia_)
+    if fit_rows is not None:  # the k-means start is chosen on every row (as KMeans), EM runs on every row
+        sampled = restarts.get(k) or _kmeans_restarts(sample, k, params["n_init"], random_state)
+        start = _best_kmeans(features, fit_rows, sampled, fit, random_state)
         model = _gmm_from_partition(features, start.labels_, k, params, random_state)
-        fit["used"].update(refined_restarts=len(refined), refine_max_iter=REFINE_MAX_ITER)
-        fit["refine_iterations"] = int(start.n_iter_)
-        fit["assign"] = (f"its {len(refined)} restarts refined on every row (up to {REFINE_MAX_ITER} Lloyd steps "
-                         f"each), then EM on every row from the best; every row labelled by predict")
+        fit["assign"] = (f"its {fit['used']['refined_restarts']} restarts refined on every row (up to "
+                         f"{REFINE_MAX_ITER} Lloyd steps each), then EM on every row from the best; every row "
+                         "labelled by predict")
     fit["em_iterations"] = int(model.n_iter_)
     fit["converged"] = bool(model.converged_)
     return model.predict(features), fit
@@ -352,6 +348,19 @@ def _kmeans_restarts(rows, k: int, n_init: int, random_state: int, max_iter: int
 
     return [KMeans(k, n_init=1, max_iter=max_iter, random_state=seed).fit(rows)
             for seed in _restart_seeds(random_state, n_init)]
+
+
+def _best_kmeans(features, fit_rows, restarts: list, fit: dict, random_state: int):
+    """The restart with the lowest inertia on every row. Fitted on a sample (`fit_rows`), every
+    restart is first refined on every row by Lloyd steps (cheap, 2-3 each: near-tied partitions
+    rank differently on a sample, so every row decides), and `fit` records the refinement."""
+    if fit_rows is None:
+        return min(restarts, key=lambda model: model.inertia_)
+    refined = [_kmeans_refined(restart, features, random_state) for restart in restarts]
+    best = min(refined, key=lambda model: model.inertia_)
+    fit["used"].update(refined_restarts=len(refined), refine_max_iter=REFINE_MAX_ITER)
+    fit["refine_iterations"] = int(best.n_iter_)
+    return best
 
 
 def _kmeans_refined(model, features, random_state: int):
@@ -427,14 +436,8 @@ def _fit_kmeans(features, fit_rows, params, random_state):
     k = int(params["n_clusters"])
     restarts = _kmeans_restarts(_sample(features, fit_rows), k, params["n_init"], random_state, params["max_iter"])
     fit = {"used": {"n_clusters": k, "n_init": int(params["n_init"])}}
+    best = _best_kmeans(features, fit_rows, restarts, fit, random_state)
     if fit_rows is not None:
-        # near-tied partitions rank differently on a sample, and Lloyd steps from a sampled fit are
-        # cheap (2-3 per restart): every restart is refined on every row, and every row decides
-        restarts = [_kmeans_refined(restart, features, random_state) for restart in restarts]
-    best = min(restarts, key=lambda model: model.inertia_)
-    if fit_rows is not None:
-        fit["used"].update(refined_restarts=len(restarts), refine_max_iter=REFINE_MAX_ITER)
-        fit["refine_iterations"] = int(best.n_iter_)
         fit["assign"] = (f"predict, after all {len(restarts)} restarts were refined on every row (up to "
                          f"{REFINE_MAX_ITER} Lloyd steps each) and the best there kept")
     fit["inertia"] = float(best.inertia_)
