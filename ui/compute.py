@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from . import jobs, loaders, state
+from .kept import Kept
 
 
 # -- the worker pool ----------------------------------------------------------------------------
@@ -22,8 +22,7 @@ def app_pool() -> jobs.JobPool:
     return jobs.JobPool(state.WORKDIR_ROOT / "jobs")
 
 
-_INLINE: dict = {}  # job key -> result of a small job run in this process, shared by sessions
-_INLINE_LOCK = threading.Lock()
+_INLINE = Kept(32)  # job key -> result of a small job run in this process, shared by sessions
 
 
 def pooled(task: str, label: str, rows: int, inline_rows: int | None = None, **kwargs):
@@ -32,13 +31,10 @@ def pooled(task: str, label: str, rows: int, inline_rows: int | None = None, **k
     stops (it reruns by itself when the job ends; other widgets stay usable meanwhile)."""
     key = jobs.job_key(task, kwargs)
     if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
-        with _INLINE_LOCK:
-            if key not in _INLINE:
-                with st.spinner(f"{label}..."):
-                    _INLINE[key] = jobs.run_inline(task, **kwargs)
-                while len(_INLINE) > 32:
-                    _INLINE.pop(next(iter(_INLINE)))
-            return _INLINE[key]
+        def run_here():
+            with st.spinner(f"{label}..."):
+                return jobs.run_inline(task, **kwargs)
+        return _INLINE.get(key, run_here)
     pool = app_pool()
     job = pool.jobs.get(key)
     if job is not None and job.cancelled() and not st.session_state.get(f"_restart_{key}"):

@@ -16,7 +16,6 @@ import base64
 import dataclasses
 import hashlib
 import io
-import threading
 
 import numpy as np
 import plotly.colors
@@ -25,6 +24,8 @@ from matplotlib.ticker import MaxNLocator
 
 from latentcore import figures
 from latentcore.data.base import display_units
+
+from .kept import Kept
 
 LEVELS = 65535  # uint16 quantisation of scatter coordinates
 HOVER_ROW_IDS = 65_535  # row ids up to this travel as uint16 customdata, for hover text
@@ -228,18 +229,10 @@ def map_png(code_map, colours) -> str:
     code_map = np.ascontiguousarray(code_map)
     digest = hashlib.blake2b(code_map.tobytes(), digest_size=16)
     digest.update(repr((code_map.shape, code_map.dtype.str, list(colours))).encode())
-    key = digest.hexdigest()
-    with _PNGS_LOCK:
-        if key not in _PNGS:
-            _PNGS[key] = _encode_png(code_map, colours)
-            while len(_PNGS) > PNGS_KEPT:
-                _PNGS.pop(next(iter(_PNGS)))
-        return _PNGS[key]
+    return _PNGS.get(digest.hexdigest(), lambda: _encode_png(code_map, colours))
 
 
-PNGS_KEPT = 8
-_PNGS: dict = {}  # digest of (codes, colours) -> data URI, shared by sessions
-_PNGS_LOCK = threading.Lock()
+_PNGS = Kept(8)  # digest of (codes, colours) -> data URI, shared by sessions
 
 
 def _encode_png(code_map, colours) -> str:

@@ -6,31 +6,28 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 
 import numpy as np
 import streamlit as st
 from matplotlib.path import Path as PolygonPath
 
 from . import density, plots, state
+from .kept import Kept
 
 CHART_CONFIG = {"displaylogo": False}
-_RASTERS: dict = {}  # content digest of (x, y) -> (Raster, click targets), shared by reruns and sessions
-_RASTERS_LOCK = threading.Lock()
+_RASTERS = Kept(8)  # content digest of (x, y) -> Raster with its click targets, shared by reruns and sessions
 
 
 def _raster(x, y) -> density.Raster:
     """The raster of these coordinates, built once (binning and click targets cost ~1 s at 1M)."""
     x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
     key = hashlib.sha1(x.tobytes()).hexdigest() + hashlib.sha1(y.tobytes()).hexdigest()
-    with _RASTERS_LOCK:
-        if key not in _RASTERS:
-            raster = density.Raster.of(x, y)
-            raster.targets = raster.click_targets()
-            _RASTERS[key] = raster
-            while len(_RASTERS) > 8:
-                _RASTERS.pop(next(iter(_RASTERS)))
-        return _RASTERS[key]
+
+    def make():
+        raster = density.Raster.of(x, y)
+        raster.targets = raster.click_targets()
+        return raster
+    return _RASTERS.get(key, make)
 
 
 def _customdata_row(value):
