@@ -13,9 +13,6 @@ import streamlit as st
 from latentcore.demo import DEMO_MODEL
 
 from . import compute, jobs, loaders, state, widgets
-from . import tasks  # noqa: F401 - loaded with the pages: a project module first imported in the middle of a
-# run (the inline extraction's) is watched from then on, and registering it held the run's last elements
-# back in the browser for seconds
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
 
