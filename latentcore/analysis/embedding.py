@@ -134,7 +134,7 @@ def save_embedding(path, fitted: FittedEmbedding) -> Path:
     """
     path = Path(path)
     arrays = {name: getattr(fitted, name) for name in _ARRAY_FIELDS}
-    # A unique temporary name so that two processes caching the same key do not collide.
+    # A unique temporary name so that two processes caching the same embedding do not collide.
     with atomic_path(path, suffix=f".{os.getpid()}.{uuid.uuid4().hex[:8]}.partial") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, method=np.array(fitted.method), format_version=np.array(FORMAT_VERSION),
@@ -392,7 +392,7 @@ def _check_params(latents, method, n_components, random_state, n_neighbors, min_
         _check_metric(metric)
     params = {"method": method, "n_components": int(n_components), "random_state": int(random_state),
               "n_features": int(n_features), "algorithm_version": ALGORITHM_VERSION}
-    if method == "umap":  # PCA ignores the rest, so they stay out of its cache key
+    if method == "umap":  # PCA ignores the rest, so they stay out of its cache digest
         params.update(n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
                       fast=bool(fast), sample_size=int(sample_size), place_neighbors=PLACE_NEIGHBORS,
                       fast_pca_dims=FAST_PCA_DIMS, umap_version=_umap_version())

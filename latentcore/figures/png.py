@@ -108,10 +108,10 @@ def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:
     canvas = Figure(figsize=(width / 100, height / 100), dpi=100 * scale)  # int(width * scale) pixels, as kaleido
     axes = {}
     for trace in fig.data:
-        key = (trace.xaxis or "x", trace.yaxis or "y")
-        if key not in axes:
-            axes[key] = _mpl_axes(canvas, fig.layout, *key)
-        _DRAW.get(trace.type, _draw_nothing)(axes[key], trace, fig.layout)
+        axis_pair = (trace.xaxis or "x", trace.yaxis or "y")
+        if axis_pair not in axes:
+            axes[axis_pair] = _mpl_axes(canvas, fig.layout, *axis_pair)
+        _DRAW.get(trace.type, _draw_nothing)(axes[axis_pair], trace, fig.layout)
     for ax in axes.values():
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
