@@ -1,5 +1,6 @@
 """UMAP at scale: the fast (sampled) path of `latentcore.analysis.embedding.embed` against umap-learn's
-plain seeded fit, measured in one run, and the first UMAP of a fresh process (numba cache cold/warm).
+plain seeded fit, measured in one run, and the first UMAP of a fresh process (numba cache cold/warm,
+`latentcore.analysis.umap_numba`).
 
     nice python benchmarks/umap_scale.py            # N=200k, D=128: several minutes on 2 cores
     python benchmarks/umap_scale.py --n 20000 --sample-size 5000   # quicker
@@ -10,6 +11,11 @@ linear term) and 0.05 isotropic noise, i.e. clusters on a curved 8-D manifold in
 
 Both embeddings are warmed up first (numba compilation excluded from both times). Trustworthiness is
 scikit-learn's (k=10) on the same seeded 5k-row subsample of the latents and of each embedding.
+
+Measured earlier (no date recorded), quoted from latentcore.analysis's docstrings when they moved here:
+umap-learn's jitted functions on numba's on-disk cache (`umap_numba.umap_module`) save about 13 s per
+new process before its first fit; pynndescent's `nn_descent` (the path `fast=False` uses above 4096
+rows) cannot be cached and costs tens of seconds in every new process.
 """
 from __future__ import annotations
 
@@ -26,7 +32,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from latentcore.analysis.embedding import embed, warm_up  # noqa: E402
+from latentcore.analysis.embedding import embed  # noqa: E402
+from latentcore.analysis.umap_numba import warm_up  # noqa: E402
 
 
 def synthetic_latents(n, dim=128, seed=0, intrinsic=8, clusters=20):

@@ -18,13 +18,14 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders
 def not_here(monkeypatch):
     """The engine's heavy calls fail in this process: they must run in a worker."""
     import latentcore.analysis.rank
+    import latentcore.analysis.references
     import latentcore.extract
 
     def refuse(*args, **kwargs):
         raise AssertionError("ran in the server process")
 
     for module, name in ((latentcore.extract, "extract_file"), (latentcore.analysis.rank, "rank_dimensions"),
-                         (latentcore.analysis.rank, "pattern_components")):
+                         (latentcore.analysis.references, "pattern_components")):
         monkeypatch.setattr(module, name, refuse)
 
 
@@ -96,11 +97,12 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
     assert at.success
     monkeypatch.setattr(ui.jobs, "INLINE_ROWS", 0)
     import latentcore.analysis.rank
+    import latentcore.analysis.references
 
     def refuse(*args, **kwargs):
         raise AssertionError("ran in the server process")
     monkeypatch.setattr(latentcore.analysis.rank, "rank_dimensions", refuse)
-    monkeypatch.setattr(latentcore.analysis.rank, "pattern_components", refuse)
+    monkeypatch.setattr(latentcore.analysis.references, "pattern_components", refuse)
     at.switch_page("pages/rank.py").run()
     rerun_until(at, lambda at: at.dataframe, timeout=120)
     assert not at.error, [e.value for e in at.error]

@@ -11,7 +11,7 @@ from scipy import stats
 from sklearn.feature_selection import mutual_info_regression
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from latentcore.analysis import rank
+from latentcore.analysis import rank, references
 from latentcore.cli import main
 from latentcore.latents import LatentsWriter
 from latentcore.storage import sha256_file
@@ -33,7 +33,7 @@ def scan(ebsd_h5, bandcontrast_csv, truth_csv):
 
 @pytest.fixture(scope="module")
 def pca_latents(scan):
-    return rank.pattern_components(scan["patterns"], 6, "pca")
+    return references.pattern_components(scan["patterns"], 6, "pca")
 
 
 def test_metric_values_equal_the_reference_packages(scan, pca_latents):
@@ -140,26 +140,26 @@ def test_ari_nmi_against_grain_labels(scan):
 
 def test_element_map_helpers_and_rgb_reference(scan):
     bc, x = scan["bc"], scan["x"]
-    combined = rank.combine_element_maps({"Ni": bc, "Cr": x}, {"Ni": 3, "Cr": 1})
+    combined = references.combine_element_maps({"Ni": bc, "Cr": x}, {"Ni": 3, "Cr": 1})
     expected = (3 * (bc - bc.min()) / np.ptp(bc) + (x - x.min()) / np.ptp(x)) / 4
     assert np.allclose(combined, expected)
-    rgb = rank.element_rgb(bc, x)
+    rgb = references.element_rgb(bc, x)
     assert rgb.shape == (len(bc), 3) and rgb.min() == 0 and rgb.max() == 1 and not rgb[:, 2].any()
     latents = np.column_stack([bc, np.random.default_rng(0).normal(size=len(bc))])
     table = rank.rank_dimensions(latents, {"rgb": rgb}, metrics=["distance_correlation", "pearson"],
                                  max_samples=400)
     assert table["dimension"].iloc[0] == 0 and table["pearson"].isna().all()
     with pytest.raises(rank.InputError, match="differ in length"):
-        rank.combine_element_maps({"a": bc, "b": bc[:10]})
+        references.combine_element_maps({"a": bc, "b": bc[:10]})
 
 
 def test_pattern_components_streamed_from_a_reader_match_in_memory_pca(ebsd_h5, scan):
     from latentcore.data import open_source
 
-    in_memory = rank.pattern_components(scan["patterns"], 3, "pca")
+    in_memory = references.pattern_components(scan["patterns"], 3, "pca")
     with open_source(ebsd_h5) as reader:
-        streamed = rank.pattern_components(reader, 3, "pca", partition="all", batch_size=700)
-        sampled = rank.pattern_components(reader, 3, "pca", batch_size=700, max_fit_rows=800)
+        streamed = references.pattern_components(reader, 3, "pca", partition="all", batch_size=700)
+        sampled = references.pattern_components(reader, 3, "pca", batch_size=700, max_fit_rows=800)
     assert np.allclose(streamed, in_memory, atol=1e-6 * np.abs(in_memory).max())
     assert sampled.shape == (2400, 3)
     assert abs(np.corrcoef(in_memory[:, 0], sampled[:, 0])[0, 1]) > 0.99  # fitted on a third of the scan
@@ -170,16 +170,16 @@ def test_nmf_components_are_the_non_negative_least_squares_fit(scan):
 
     patterns = scan["patterns"][::20]  # 120 patterns
     flat = patterns.reshape(len(patterns), -1).astype(np.float64)
-    weights = rank.pattern_components(patterns, 2, "nmf")
+    weights = references.pattern_components(patterns, 2, "nmf")
     model = NMF(2, init="nndsvda", random_state=0).fit(flat)
     assert weights.shape == (120, 2) and weights.min() >= 0
     for row in (0, 60, 119):  # each row's weights: scipy's NNLS on the fitted components
         assert np.allclose(weights[row], nnls(model.components_.T, flat[row])[0], rtol=1e-6, atol=1e-9)
-    assert rank.pattern_components(patterns, 2, "nmf", max_fit_rows=60).shape == (120, 2)
+    assert references.pattern_components(patterns, 2, "nmf", max_fit_rows=60).shape == (120, 2)
     negative = patterns.astype(np.float64)
     negative[3, 0, 0] = -1
     with pytest.raises(rank.InputError, match="non-negative"):
-        rank.pattern_components(negative, 2, "nmf")
+        references.pattern_components(negative, 2, "nmf")
 
 
 def test_bad_inputs_are_named(scan):
@@ -257,7 +257,7 @@ def test_cli_rank_npy_reference_and_errors(tmp_path, latents_file, scan, capsys)
                      "--no-figures", "--out", str(tmp_path / "out"), "--tag", "n"]) == 0
     assert not list((tmp_path / "out").glob("*.png"))
     table = pd.read_csv(tmp_path / "out" / "ranking_scores__n.csv")
-    expected = max(abs(stats.pearsonr(v, scan["bc"]).statistic) for v in rank.pattern_components(
+    expected = max(abs(stats.pearsonr(v, scan["bc"]).statistic) for v in references.pattern_components(
         scan["patterns"], 6, "pca").T)
     assert abs(table["pearson"].iloc[0]) == pytest.approx(expected, abs=1e-6)  # float32 latents
     assert main(["rank", str(latents_file), "--reference", str(tmp_path / "short.npy"),

@@ -158,7 +158,7 @@ def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components:
         name = scan_map_name(bandcontrast[0]) or "band contrast"  # a scan map keeps its own name (IQ, ...)
         references[name] = np.asarray(_bandcontrast_for(bandcontrast[0], lat), np.float32).astype(np.float64)
     if components and source is not None and lat.x is not None:
-        from latentcore.analysis.rank import pattern_components
+        from latentcore.analysis.references import pattern_components
         from latentcore.data import open_source
 
         with open_source(source[0]) as reader:

@@ -1,4 +1,4 @@
-"""Downloadable, reproducible results (DESIGN.md section 7).
+"""Downloadable, reproducible results (see docs/architecture.md).
 
 A cluster run writes, atomically, into one folder:
 - `cluster_assignments__{tag}.csv`: columns exactly `x,y,latent,bandcontrast,cluster`;

@@ -1,57 +1,31 @@
-"""Clustering of (latent dimension, band contrast) pairs or of whole latent vectors (DESIGN.md 6).
+"""Clustering of (latent dimension, band contrast) pairs or of whole latent vectors.
 
-Methods: GMM (k given, or chosen by BIC/AIC over a range), KMeans, DBSCAN and HDBSCAN (the
-`hdbscan` package). Features are standardised (by their own mean and std, or by a given `scale`:
-smoothed features by their unsmoothed rows') and every seed is fixed, so a call with the same
-inputs and parameters gives the same labels.
+API: `cluster(features, method, *, random_state=0, standardise=True, scale=None,
+max_fit_samples=-1, **params)` clusters the rows of an (N, F) array with one of `METHODS`: "gmm"
+(k given, or chosen by BIC/AIC over `k_range`), "kmeans", "dbscan" and "hdbscan" (the `hdbscan`
+package), and returns a `ClusterResult`: int32 `labels` per row (clusters renumbered by
+decreasing size, 0 = largest; noise -1), the resolved `params`, `counts` per label, the `sample`
+used, what the fit chose (`fit`, with `fit["used"]`: the parameters the fit used) and `warnings`
+for the user. `pair_features(latents, dim, bandcontrast)` builds the (N, 2) pair features,
+`feature_scale` the (mean, std) that standardises features, `describe_fit(result)` one sentence
+on the fit for the page, the CLI and the report, `label_counts` and `auto_k_warnings` the parts of
+a result, `sample_rows` the fit sample's rows. Features are standardised and every seed is fixed,
+so the same inputs and parameters give the same labels.
 
-Scale: when there are more rows than `max_fit_samples`, the model is fitted on a seeded random
-sample and the other rows are assigned (benchmarks/cluster_scale.py --compare checks that the
-sampled labels agree with a full fit's, ARI over every row, noise included):
-- KMeans finds local optima, and on data with several near-equal partitions (the benchmark's
-  (latent, band contrast) pairs: twelve blobs in 6-8 clusters) single fits land in different ones,
-  and a sample ranks near-ties by chance (two partitions 0.05 % apart in inertia, ARI 0.48 between
-  them). So `n_init` (30) restarts are fitted on the sample and every one is refined on every row by
-  Lloyd steps (2-3 each, up to REFINE_MAX_ITER); the lowest inertia on every row wins. A full fit is
-  the best of the same restarts fitted on every row.
-- GMM: EM from a k-means start, each cluster's weight, mean and covariance (scikit-learn's default
-  init), the start being the best of `n_init` (30) k-means restarts as above: sampled, the restarts
-  are fitted on the sample and refined on every row, and EM (up to max_iter) runs on every row from
-  the best; a full fit runs the same restarts and EM on every row. Auto k: for every k of the range,
-  EM on the sample from the sample's best start; the criterion of those fits chooses k (the curve is
-  the sample's), and only the chosen k is refined and fitted on every row.
-  Why not the best likelihood of EM restarts (until 2026-11-22: 5 restarts from k-means++ seeds on
-  the sample, the 3 best refined by EM on every row): on the benchmark's 8-D latents (six grains,
-  11 % boundary rows, 3 % broad bad rows; k 6) the likelihood has several optima within 0.2 % whose
-  partitions differ (ARI 0.84-0.87): two grains merged to free a component for the bad rows, which
-  two a near-tie. The best of a few restarts was a different one per seed (full fits at seeds 0 and
-  1: ARI 0.68), so no affordable fit, sampled or full, was reproducible, and sampled vs full measured
-  that (0.871). EM from the k-means partition keeps the six grains (interior rows vs grains: ARI
-  0.999, before 0.82) at every seed, at a lower likelihood: the Gaussian log-likelihood of the
-  partition is -4.48 per row against -3.28 for the best optimum found before. So `gmm` is the
-  mixture EM reaches from the k-means partition, not the highest likelihood restarts could find.
-  Benchmark (2026-11-22, 2 shared cores, load 1-3), 200k rows, ARI sampled vs full / full fits at
-  seeds 0 and 1, before (EM restarts) -> now: latents GMM 0.871 / 0.679 -> 1.000 / 1.000; pairs GMM
-  (auto k) 0.998 / 0.751 -> 1.000 / 1.000 (k 8 on the sample's curve and every row's; before, 7 on
-  the sample); KMeans (unchanged) latents 0.9999 / 0.9998, pairs 0.994 / 0.987. (Before issue 11's
-  restarts, GMM n_init 1 and KMeans 3 on the sample, predicted: pairs KMeans 0.588, GMM 0.660;
-  latents GMM 0.706.) 1M pairs: GMM auto k 24 s CPU, 34 s wall at load 3-4 (with the EM restarts
-  49 s CPU), 0.8 GB; KMeans 15 s CPU (see the benchmark's docstring).
-- DBSCAN: (also when the estimated neighbourhood memory exceeds DBSCAN_MEMORY_BUDGET) the
-  sample is fitted with `sample_weight = N / n` per point, so `min_samples` keeps its
-  meaning (neighbours counted in the full data); every other row takes the label of its nearest
-  core sample within `eps`, else noise: DBSCAN's own rule for border points.
-- HDBSCAN: `min_cluster_size` and `min_samples` are scaled by n / N for the fit (so the density
-  they describe is the full data's); every other row takes the label of its nearest fitted point
-  when it lies within that point's core distance, else noise. (`hdbscan.approximate_predict` is
-  exact in spirit but spends ~70 us per point in Python here, 70 s for 1M rows.)
-- Counts are never scaled below MIN_SCALED_SAMPLES / MIN_SCALED_CLUSTER_SIZE: the sample grows
-  until they hold (up to every row, a full fit). Measured on 200k rows, HDBSCAN (4000, 100): scaled
-  min_samples 25 -> ARI 0.99 against the full fit, 10 -> 0.99, 5 -> 0.96 with twice the noise,
-  2 -> 0.34 (38 % noise). (Issue 11: scaling (50, 10) down to (2, 1) gave 16,269 clusters at 1M.)
-The result records whether a sample was used, its size and seed, and the parameters the fit used
-(`fit["used"]`); `describe_fit` says it in one sentence for the page, the CLI and the report.
-Clusters are renumbered by decreasing size (0 = largest); noise is -1.
+Above `max_fit_samples` rows (default `DEFAULT_MAX_FIT`), the model is fitted on a seeded sample
+and the other rows are assigned:
+- KMeans: `n_init` restarts on the sample, each refined on every row by Lloyd steps (up to
+  `REFINE_MAX_ITER`); the lowest inertia on every row wins, then every row is predicted;
+- GMM: EM on every row from a k-means start chosen the same way (scikit-learn's default init is
+  one k-means run); auto k: the criterion of EM fits on the sample chooses k;
+- DBSCAN (also when its neighbourhood memory would exceed `DBSCAN_MEMORY_BUDGET`): the sample
+  weighted by N / n, so `min_samples` keeps its meaning; other rows take the label of the nearest
+  core sample within `eps`, else noise;
+- HDBSCAN: `min_cluster_size` and `min_samples` scaled by n / N; other rows take the label of the
+  nearest fitted point within its core distance, else noise.
+Scaled counts never fall below `MIN_SCALED_SAMPLES` / `MIN_SCALED_CLUSTER_SIZE`: the sample grows
+until they hold (up to every row). How sampled and full fits agree, and the time and memory of
+each method at 1M rows, are measured by benchmarks/cluster_scale.py (see its docstring).
 """
 from __future__ import annotations
 
@@ -62,6 +36,8 @@ from scipy.spatial import cKDTree
 from threadpoolctl import threadpool_limits
 
 from ..errors import InputError
+from ._validation import check_dimensions, check_matrix, check_vector
+from .sampling import seeded_sample
 
 METHODS = ("gmm", "kmeans", "dbscan", "hdbscan")
 
@@ -115,33 +91,53 @@ class ClusterResult:
 
 def pair_features(latents, dim: int, bandcontrast) -> np.ndarray:
     """(N, 2) float64 columns: latent dimension `dim`, band contrast."""
-    latents = np.asarray(latents)
-    if latents.ndim != 2:
-        raise InputError(f"latents must be (N, D), got shape {latents.shape}")
-    if not 0 <= int(dim) < latents.shape[1]:
-        raise InputError(f"latent dimension {dim} out of range: the latents have {latents.shape[1]} "
-                         f"dimensions (0..{latents.shape[1] - 1})")
-    bandcontrast = np.asarray(bandcontrast, np.float64).ravel()
-    if len(bandcontrast) != len(latents):
-        raise InputError(f"band contrast has {len(bandcontrast)} values but the latents have "
-                         f"{len(latents)} rows")
-    return np.column_stack([latents[:, int(dim)].astype(np.float64), bandcontrast])
+    latents = check_matrix(latents, "latents", dtype=None, min_rows=0, finite=False)
+    dim = check_dimensions([dim], latents.shape[1])[0]
+    bandcontrast = check_vector(bandcontrast, "band contrast", len(latents))
+    return np.column_stack([latents[:, dim].astype(np.float64), bandcontrast])
 
 
 def cluster(features, method: str, *, random_state: int = 0, standardise: bool = True, scale=None,
             max_fit_samples: int | None = -1, **params) -> ClusterResult:
-    """Cluster the rows of `features` (N, F).
+    """Cluster the rows of `features`, seeded, fitting a sample of them above `max_fit_samples` rows.
 
-    `params` are the method's own (see DEFAULTS; unknown names are an error). GMM with
-    `n_components="auto"` picks k in `k_range` (inclusive) by `criterion` ("bic" or "aic").
-    `scale`: the (mean, std) per column that standardises the features (`feature_scale` of other
-    rows); default: the features' own. Smoothed features are standardised by the unsmoothed ones'
-    scale, so the noise that smoothing removed is not scaled back up (see artifacts.job_features).
-    `max_fit_samples`: -1 = the method's default (DEFAULT_MAX_FIT), None or 0 = fit every row."""
+    Parameters
+    ----------
+    features : array-like of shape (n_rows, n_features) or (n_rows,)
+        Finite features, at least 2 rows (a 1-D array is one feature).
+    method : {"gmm", "kmeans", "dbscan", "hdbscan"}
+        The clustering method (case-insensitive).
+    random_state : int, default=0
+        Seed of the fit sample and of every restart.
+    standardise : bool, default=True
+        Scale each column to zero mean and unit variance before clustering.
+    scale : tuple of (mean, std) arrays of shape (n_features,), default=None
+        The scale that standardises the features (`feature_scale` of other rows); default the
+        features' own. Smoothed features are standardised by the unsmoothed ones' scale, so the
+        noise that smoothing removed is not scaled back up (see `artifacts.job_features`).
+    max_fit_samples : int or None, default=-1
+        Rows fitted before a seeded sample is used: -1 the method's `DEFAULT_MAX_FIT`, None or
+        0 every row. DBSCAN and HDBSCAN may fit more (see the module docstring).
+    **params
+        The method's own parameters (see `DEFAULTS`; None keeps the default). GMM with
+        `n_components="auto"` picks k in `k_range` (inclusive) by `criterion` ("bic" or "aic").
+
+    Returns
+    -------
+    result : ClusterResult
+        int32 labels of every row (0 = the largest cluster, -1 = noise), the resolved parameters,
+        the counts per label, the sample used, what the fit chose and warnings for the user.
+
+    Raises
+    ------
+    InputError
+        An unknown method or parameter, a GMM criterion other than "bic" or "aic", features that
+        are not a finite 2-D array of at least 2 rows, or a `scale` of the wrong length.
+    """
     method = str(method).lower()
     if method not in METHODS:
         raise InputError(f"unknown clustering method {method!r}; choose one of {', '.join(METHODS)}")
-    features = _check_features(features)
+    features = check_matrix(features, "features", min_rows=2, allow_1d=True)
     resolved = _resolve_params(method, params)
     if max_fit_samples == -1:
         max_fit_samples = DEFAULT_MAX_FIT[method]
@@ -167,18 +163,6 @@ def cluster(features, method: str, *, random_state: int = 0, standardise: bool =
 def label_counts(labels) -> dict:
     values, counts = np.unique(np.asarray(labels), return_counts=True)
     return {str(int(v)): int(c) for v, c in zip(values, counts)}
-
-
-def _check_features(features) -> np.ndarray:
-    features = np.asarray(features, np.float64)
-    if features.ndim == 1:
-        features = features[:, None]
-    if features.ndim != 2 or len(features) < 2:
-        raise InputError(f"features must be (N, F) with N >= 2, got shape {features.shape}")
-    bad = ~np.isfinite(features).all(axis=1)
-    if bad.any():
-        raise InputError(f"{int(bad.sum())} rows hold NaN/inf features (first row {int(np.flatnonzero(bad)[0])})")
-    return features
 
 
 def _resolve_params(method: str, params: dict) -> dict:
@@ -216,7 +200,7 @@ def sample_rows(n: int, max_fit_samples, random_state: int):
     """Sorted row indices of the seeded sample, or None when every row is fitted."""
     if not max_fit_samples or n <= max_fit_samples:
         return None
-    return np.sort(np.random.default_rng(random_state).choice(n, int(max_fit_samples), replace=False))
+    return seeded_sample(n, max_fit_samples, random_state)
 
 
 def _honest_fit_size(method: str, params: dict, n: int, max_fit_samples):

@@ -6,7 +6,7 @@ Entry points
 - `fit_embedding(...)` (same arguments) -> `FittedEmbedding`: the coordinates plus what is needed to
   project new latents (`.transform(new_latents)`).
 - `save_embedding(path, fitted)` / `load_embedding(path)`: a fitted embedding as a plain `.npz`.
-- `warm_up()`: compile umap-learn's numba code once (the app calls it in a background thread).
+umap-learn itself is imported through `umap_numba` (numba's on-disk cache, and `warm_up`).
 
 The fast path (`fast=True`, the default)
 ----------------------------------------
@@ -29,7 +29,7 @@ subsample of at most `sample_size` fitted rows.
 Cache
 -----
 Results are stored in `cache_dir` (default: `$LATENT_EXPLORER_CACHE`, else
-`~/.cache/latent-explorer/embeddings`) as `<method>-<key>.npz` in the `save_embedding` format, where `key` is
+`~/.cache/latent-explorer/embeddings`) as `<method>-<digest>.npz` in the `save_embedding` format, where `digest` is
 the SHA-256 of the float32 latents bytes, their shape, every parameter, the algorithm version and the
 umap-learn version. A second call with the same input is one file read. Files are written under a
 temporary name and renamed when complete. `cache_dir=False` turns the cache off.
@@ -38,11 +38,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
-import threading
-import time
 import uuid
 import warnings
 from pathlib import Path
@@ -51,6 +48,9 @@ import numpy as np
 
 from ..errors import InputError
 from ..storage.local import atomic_path
+from ._validation import check_int, check_matrix, check_number
+from .sampling import seeded_sample
+from .umap_numba import quiet_umap, umap_module
 
 METHODS = ("umap", "pca")
 # Metrics that scikit-learn's brute-force kNN and umap-learn both know, with no extra parameters.
@@ -102,7 +102,7 @@ class FittedEmbedding:
         of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any), the
         same placement the fast path uses for rows outside its sample.
         """
-        new = _check_latents(new_latents, "new_latents", min_rows=1)
+        new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
         if new.shape[1] != self.n_features:
             raise InputError(f"new_latents has {new.shape[1]} dimensions; the embedding was fitted on "
                              f"{self.n_features}")
@@ -134,7 +134,7 @@ def save_embedding(path, fitted: FittedEmbedding) -> Path:
     """
     path = Path(path)
     arrays = {name: getattr(fitted, name) for name in _ARRAY_FIELDS}
-    # A unique temporary name so that two processes caching the same key do not collide.
+    # A unique temporary name so that two processes caching the same embedding do not collide.
     with atomic_path(path, suffix=f".{os.getpid()}.{uuid.uuid4().hex[:8]}.partial") as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, method=np.array(fitted.method), format_version=np.array(FORMAT_VERSION),
@@ -169,12 +169,7 @@ def embed(latents, method="umap", n_components=2, random_state=0, n_neighbors=15
           metric="euclidean", fast=True, cache_dir=None, progress=None, *, sample_size=None) -> np.ndarray:
     """Embed latents (N, D) into (N, n_components) float32 coordinates, seeded and cached.
 
-    method: "umap" or "pca". random_state: int seed; the same seed and input give the same result.
-    n_neighbors, min_dist, metric: UMAP's (metric: one of METRICS).
-    fast: for N > sample_size, fit UMAP on a seeded sample and place the rest (see module docstring);
-    False fits umap-learn on every row. cache_dir: None -> `$LATENT_EXPLORER_CACHE` or
-    ~/.cache/latent-explorer/embeddings; False -> no cache. progress: callable(fraction, message).
-    sample_size: rows of the fast path's sample (default DEFAULT_SAMPLE_SIZE).
+    The coordinates of `fit_embedding` with the same arguments (see it for each parameter).
     """
     return fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
                          fast, cache_dir, progress, sample_size=sample_size).coords
@@ -183,8 +178,49 @@ def embed(latents, method="umap", n_components=2, random_state=0, n_neighbors=15
 def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neighbors=15,
                   min_dist=0.1, metric="euclidean", fast=True, cache_dir=None, progress=None, *,
                   sample_size=None) -> FittedEmbedding:
-    """Like `embed`, but returns the `FittedEmbedding` (coords + what projection needs)."""
-    latents = _check_latents(latents, "latents", min_rows=2)
+    """Fit a seeded UMAP or PCA embedding of latents, read from or written to the cache.
+
+    Parameters
+    ----------
+    latents : array-like of shape (n_rows, n_dimensions)
+        Finite numeric latents, at least 2 rows; used as float32.
+    method : {"umap", "pca"}, default="umap"
+        The embedding.
+    n_components : int, default=2
+        Dimensions of the embedding (at least 1; PCA: at most min(n_rows, n_dimensions)).
+    random_state : int, default=0
+        Seed; the same seed and input give the same coordinates.
+    n_neighbors : int, default=15
+        UMAP's neighbourhood size (at least 2, fewer than the rows and than `sample_size`).
+    min_dist : float, default=0.1
+        UMAP's minimum distance between embedded points (>= 0).
+    metric : str, default="euclidean"
+        UMAP's metric, one of `METRICS`.
+    fast : bool, default=True
+        Fit UMAP on a seeded sample of `sample_size` rows and place the others by their nearest
+        sampled neighbours (see the module docstring); False fits umap-learn on every row.
+    cache_dir : path-like, None or False, default=None
+        Folder of the cache; None: `$LATENT_EXPLORER_CACHE`, else
+        ~/.cache/latent-explorer/embeddings; False: no cache.
+    progress : callable, default=None
+        Called as progress(fraction, message) while fitting.
+    sample_size : int, default=None
+        Rows of the fast path's sample (at least 2; default `DEFAULT_SAMPLE_SIZE`); also the most
+        rows a plain fit keeps for projection.
+
+    Returns
+    -------
+    fitted : FittedEmbedding
+        The coordinates (`coords`, (n_rows, n_components) float32, row order kept) and what
+        `FittedEmbedding.transform` needs to place new latents.
+
+    Raises
+    ------
+    InputError
+        Latents that are not a finite numeric 2-D array with enough rows, an unknown method or
+        metric, or a parameter of the wrong type or out of range (the message names it).
+    """
+    latents = check_matrix(latents, "latents", dtype=np.float32, min_rows=2, order="C")
     params = _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
                            fast, sample_size)
     report = _progress_reporter(progress)
@@ -216,31 +252,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser()
 
 
-def warm_up(include_plain=False) -> float:
-    """Compile umap-learn's numba code so that the user's first UMAP is quick; returns the seconds.
-
-    Runs a tiny seeded fit through the fast path (what `embed` uses by default) without touching the
-    cache. umap-learn's own jitted functions are switched to numba's on-disk cache (see
-    `_umap_module`), so a later process loads them instead of compiling (about 13 s saved per
-    process). `include_plain=True` also compiles the NN-descent path that `fast=False` uses for more
-    than 4096 rows; pynndescent's `nn_descent` cannot be cached by numba, so that part costs tens of
-    seconds in every new process. Thread-safe: the app calls it in a background thread at start.
-    """
-    start = time.perf_counter()
-    with _WARM_UP_LOCK:
-        small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
-        fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
-        fitted.transform(small[:5])
-        if include_plain:
-            with _quiet():
-                _umap_module().UMAP(n_neighbors=5, n_epochs=5, random_state=0, init="random",
-                                    force_approximation_algorithm=True).fit(small)
-    return time.perf_counter() - start
-
-
-_WARM_UP_LOCK = threading.Lock()
-
-
 # ----------------------------------------------------------------------------------------------
 # Fitting
 # ----------------------------------------------------------------------------------------------
@@ -258,14 +269,14 @@ def _fit_pca(latents, params, report) -> FittedEmbedding:
 
 def _fit_umap_plain(latents, params, report) -> FittedEmbedding:
     """umap-learn on every row, seeded; a seeded subsample is kept for projection."""
-    umap = _umap_module()
+    umap = umap_module()
     report(0.0, f"UMAP of {len(latents)} rows")
-    with _quiet():
+    with quiet_umap():
         model = umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
                           min_dist=params["min_dist"], metric=params["metric"],
                           random_state=params["random_state"])
         coords = model.fit_transform(latents).astype(np.float32)
-    reference = _seeded_sample(len(latents), params["sample_size"], params["random_state"])
+    reference = seeded_sample(len(latents), params["sample_size"], params["random_state"])
     no_pca = np.empty((0, latents.shape[1]), np.float32)
     return FittedEmbedding("umap", coords, reference, latents[reference], coords[reference],
                            np.empty(0, np.float32), no_pca, params)
@@ -274,8 +285,8 @@ def _fit_umap_plain(latents, params, report) -> FittedEmbedding:
 def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
     """UMAP on a seeded sample (every row when N <= sample_size), after PCA for wide euclidean
     latents, from an exact kNN graph; the rest placed by kNN. Never calls pynndescent."""
-    umap = _umap_module()
-    sample = _seeded_sample(len(latents), params["sample_size"], params["random_state"])
+    umap = umap_module()
+    sample = seeded_sample(len(latents), params["sample_size"], params["random_state"])
     report(0.02, "PCA of the sample")
     mean, components = _sample_pca(latents[sample], params)
     fitted = FittedEmbedding("umap", np.empty((0, params["n_components"]), np.float32), sample,
@@ -288,7 +299,7 @@ def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
     k = max(params["n_neighbors"], params["place_neighbors"])
     knn_dists, knn_index = _knn(reduced, reduced[sample], params["metric"], k)
     report(0.3, f"UMAP of {len(sample)} sampled rows")
-    with _quiet():  # "no search index": we place points ourselves, never call umap's transform
+    with quiet_umap():  # "no search index": we place points ourselves, never call umap's transform
         model = umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
                           min_dist=params["min_dist"], metric=params["metric"],
                           random_state=params["random_state"],
@@ -355,109 +366,33 @@ def _weighted_mean(dists, index, reference_coords) -> np.ndarray:
     return np.einsum("qk,qkc->qc", weights, reference_coords[index]).astype(np.float32)
 
 
-def _seeded_sample(n_rows, size, random_state) -> np.ndarray:
-    """Sorted row ids of a seeded sample without replacement (all rows when size >= n_rows)."""
-    if size >= n_rows:
-        return np.arange(n_rows, dtype=np.int64)
-    rng = np.random.default_rng(random_state)
-    return np.sort(rng.choice(n_rows, size=size, replace=False)).astype(np.int64)
-
-
 # ----------------------------------------------------------------------------------------------
-# umap-learn import with numba's on-disk cache
+# Parameters, cache keys, progress
 # ----------------------------------------------------------------------------------------------
-_UMAP_NUMBA_MODULES = ("umap.umap_", "umap.layouts", "umap.spectral", "umap.utils", "umap.distances",
-                       "umap.sparse")
-_UMAP_LOCK = threading.Lock()
-
-
-def _umap_module():
-    """Import umap-learn, switching its numba functions to numba's on-disk cache.
-
-    umap-learn declares almost none of its ~100 jitted functions with `cache=True`, so every new
-    process recompiled them (about 13 s before the first fit). Enabling the cache before their first
-    compilation stores the machine code beside their source (or in numba's per-user cache when
-    site-packages is read-only); numba invalidates it when the source file changes.
-    """
-    with _UMAP_LOCK:
-        umap = importlib.import_module("umap")
-        if not getattr(umap, "_latentcore_cache_enabled", False):
-            from numba.core.dispatcher import Dispatcher
-
-            for name in _UMAP_NUMBA_MODULES:
-                for obj in vars(importlib.import_module(name)).values():
-                    if isinstance(obj, Dispatcher) and not obj.signatures and _has_null_cache(obj):
-                        obj.enable_caching()
-            umap._latentcore_cache_enabled = True
-    return umap
-
-
-def _has_null_cache(dispatcher) -> bool:
-    return type(getattr(dispatcher, "_cache", None)).__name__ == "NullCache"
-
-
-class _quiet(warnings.catch_warnings):
-    """umap-learn warns on every seeded fit ("n_jobs overridden") and on precomputed kNN."""
-
-    def __enter__(self):
-        result = super().__enter__()
-        warnings.filterwarnings("ignore", module=r"umap(\.|$)")
-        warnings.filterwarnings("ignore", message=r".*(n_jobs|precomputed_knn|search index).*")
-        return result
-
-
-# ----------------------------------------------------------------------------------------------
-# Validation, cache keys, progress
-# ----------------------------------------------------------------------------------------------
-def _check_latents(latents, name, min_rows) -> np.ndarray:
-    """A finite (N, D) float32 C-contiguous array, or an InputError naming `name`."""
-    try:
-        array = np.asarray(latents)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric (N, D) array ({exc})") from exc
-    if array.ndim != 2:
-        raise InputError(f"{name} must be 2-D (N, D), got shape {array.shape}")
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise InputError(f"{name} must be numeric, got dtype {array.dtype}")
-    if array.shape[0] < min_rows or array.shape[1] < 1:
-        raise InputError(f"{name} needs at least {min_rows} rows and 1 column, got shape {array.shape}")
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    if not np.isfinite(array).all():
-        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
-        raise InputError(f"{name} has {len(bad)} rows with NaN or infinite values (first: row {bad[0]})")
-    return array
-
-
 def _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric, fast,
                   sample_size) -> dict:
     n_rows, n_features = latents.shape
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")
-    if not _is_int(n_components) or n_components < 1:
-        raise InputError(f"n_components must be a positive integer, got {n_components!r}")
-    if not _is_int(random_state):
-        raise InputError(f"random_state must be an integer seed, got {random_state!r}")
-    sample_size = DEFAULT_SAMPLE_SIZE if sample_size is None else sample_size
-    if not _is_int(sample_size) or sample_size < 2:
-        raise InputError(f"sample_size must be an integer >= 2, got {sample_size!r}")
+    n_components = check_int(n_components, "n_components", 1)
+    random_state = check_int(random_state, "random_state")
+    sample_size = check_int(DEFAULT_SAMPLE_SIZE if sample_size is None else sample_size, "sample_size", 2)
     if method == "pca":
         if n_components > min(n_rows, n_features):
             raise InputError(f"n_components={n_components} exceeds min(rows, dimensions) of latents "
                              f"{latents.shape}")
     else:
-        if not _is_int(n_neighbors) or n_neighbors < 2:
-            raise InputError(f"n_neighbors must be an integer >= 2, got {n_neighbors!r}")
+        n_neighbors = check_int(n_neighbors, "n_neighbors", 2)
         if n_rows <= max(n_neighbors, n_components + 1):
             raise InputError(f"latents has {n_rows} rows; UMAP needs more than n_neighbors="
                              f"{n_neighbors} and n_components+1={n_components + 1} (lower n_neighbors)")
         if min(sample_size, n_rows) <= n_neighbors:
             raise InputError(f"sample_size={sample_size} must exceed n_neighbors={n_neighbors}")
-        if not isinstance(min_dist, (int, float)) or not 0 <= min_dist:
-            raise InputError(f"min_dist must be a number >= 0, got {min_dist!r}")
+        min_dist = check_number(min_dist, "min_dist", 0)
         _check_metric(metric)
     params = {"method": method, "n_components": int(n_components), "random_state": int(random_state),
               "n_features": int(n_features), "algorithm_version": ALGORITHM_VERSION}
-    if method == "umap":  # PCA ignores the rest, so they stay out of its cache key
+    if method == "umap":  # PCA ignores the rest, so they stay out of its cache digest
         params.update(n_neighbors=int(n_neighbors), min_dist=float(min_dist), metric=metric,
                       fast=bool(fast), sample_size=int(sample_size), place_neighbors=PLACE_NEIGHBORS,
                       fast_pca_dims=FAST_PCA_DIMS, umap_version=_umap_version())
@@ -467,10 +402,6 @@ def _check_params(latents, method, n_components, random_state, n_neighbors, min_
 def _check_metric(metric):
     if metric not in METRICS:
         raise InputError(f"metric must be one of {METRICS}, got {metric!r}")
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _umap_version() -> str:

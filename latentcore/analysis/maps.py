@@ -1,4 +1,4 @@
-"""Spatial maps of latents and band-contrast masks (DESIGN.md section 6).
+"""Spatial maps of latents and band-contrast masks.
 
 Latents of a scan are rows with coordinates x, y. A `Grid` turns coordinates into (row, column)
 indices in one vectorised step, so `spatial_maps` fills a (n_dims, n_rows, n_columns) stack with
@@ -16,6 +16,7 @@ import pandas as pd
 from ..data._checks import infer_step
 from ..errors import InputError
 from ..storage import atomic_path
+from ._validation import check_dimensions, check_matrix, check_vector
 
 # coordinates within this fraction of a step of a grid node count as on it (float round-off)
 GRID_TOLERANCE = 0.25
@@ -137,9 +138,9 @@ def spatial_maps(latents, x, y, dims=None, grid: Grid | None = None, roi: Roi | 
 
     `roi` keeps the pixels inside it and (without an explicit `grid`) maps only the ROI's extent.
     Returns (maps, grid, dims)."""
-    latents = _check_latents(latents, x, y)
-    dims = _check_dims(dims, latents.shape[1])
-    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    latents = check_matrix(latents, "latents", dtype=None, min_rows=0, finite=False)
+    x, y = check_vector(x, "x", len(latents)), check_vector(y, "y", len(latents))
+    dims = check_dimensions(dims, latents.shape[1])
     if roi is not None:
         keep = roi.mask(x, y)
         if not keep.any():
@@ -160,25 +161,6 @@ def values_map(values, x, y, grid: Grid) -> np.ndarray:
     return spatial_maps(values.reshape(-1, 1), x, y, [0], grid)[0][0]
 
 
-def _check_latents(latents, x, y) -> np.ndarray:
-    latents = np.asarray(latents)
-    if latents.ndim != 2:
-        raise InputError(f"latents must be (N, D), got shape {latents.shape}")
-    for name, values in (("x", x), ("y", y)):
-        if len(values) != len(latents):
-            raise InputError(f"{name} has {len(values)} values but the latents have {len(latents)} rows")
-    return latents
-
-
-def _check_dims(dims, n_dims: int) -> list[int]:
-    dims = list(range(n_dims)) if dims is None else [int(d) for d in np.atleast_1d(dims)]
-    bad = [d for d in dims if not 0 <= d < n_dims]
-    if bad or not dims:
-        raise InputError(f"latent dimension(s) {bad or dims} out of range: the latents have {n_dims} "
-                         f"dimensions (0..{n_dims - 1})")
-    return dims
-
-
 def _check_unique(flat_index: np.ndarray) -> None:
     if np.unique(flat_index).size != flat_index.size:
         raise InputError(f"{flat_index.size - np.unique(flat_index).size} pixels share their coordinates "
@@ -195,7 +177,7 @@ def parse_dims(text: str, n_dims: int) -> list[int]:
         except ValueError:
             raise InputError(f"dimensions must be integers or ranges like 0,3,5-7, got {text!r}") from None
         dims.extend(_checked_range(part, *bounds, n_dims) if len(bounds) == 2 else bounds)
-    return _check_dims(dims, n_dims)
+    return check_dimensions(dims, n_dims)
 
 
 def _checked_range(part: str, start: int, stop: int, n_dims: int) -> range:

@@ -1,4 +1,4 @@
-"""Where a new image lands: the seed's `umap_image`, and ulmo's temperature range of a cutout."""
+"""Where a new image lands in a fitted embedding (`project_image`), and ulmo's temperature range of a cutout."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,8 +1,10 @@
-"""Rank latent dimensions by how well they follow reference maps (DESIGN.md section 6).
+"""Rank latent dimensions by how well they follow reference maps (see docs/architecture.md).
 
-References are per-row values aligned to the latents: band contrast, element maps (one, a
-normalised weighted sum, or RGB), PCA/NMF components of the raw patterns (`pattern_components`),
-or clusterings given as labels. Every statistic comes from a maintained package:
+`rank_dimensions` scores every latent dimension against every reference, `top_rows` keeps the best
+of each, and `write_ranking` writes the score table (CSV), the top-N report (JSON) and its figures
+(PNG, drawn by `latentcore.figures`). References are per-row values aligned to the latents, built
+by `references.py` (band contrast, element maps, PCA/NMF components of the raw patterns, user
+files), or clusterings given as labels. Every statistic comes from a maintained package:Every statistic comes from a maintained package:
 
 - pearson, spearman, kendall (tau-b): `scipy.stats`;
 - mutual_information: `sklearn.feature_selection.mutual_info_regression` (3 neighbours, seeded);
@@ -36,6 +38,8 @@ from scipy import stats
 
 from ..errors import InputError
 from ..storage import atomic_path, sha256_file
+from ._validation import check_dimensions, check_matrix, check_vector
+from .sampling import seeded_sample
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
                       "partial_pearson")
@@ -48,125 +52,7 @@ SAMPLED_METRICS = ("kendall", "mutual_information", "distance_correlation", "hsi
 MULTIVARIATE_METRICS = ("distance_correlation", "hsic")  # also take an (N, k) reference, e.g. RGB
 DEFAULT_MAX_SAMPLES = 2000
 GMM_MAX_FIT = 20_000  # rows a per-dimension mixture is fitted on; the rest are predicted
-PATTERN_FIT_ROWS = 20_000  # patterns a PCA/NMF reference is fitted on; every pattern is transformed
 RANK_PACKAGES = ("latentcore", "numpy", "scipy", "scikit-learn", "pandas", "dcor", "hyppo", "plotly")
-
-
-# -- reference maps ---------------------------------------------------------------------------------
-
-def normalise_map(values) -> np.ndarray:
-    """Scale a map to [0, 1] by its finite minimum and maximum (NaN stays NaN; a flat map becomes 0)."""
-    values = np.asarray(values, dtype=np.float64)
-    low, high = np.nanmin(values), np.nanmax(values)
-    return (values - low) / (high - low) if high > low else np.where(np.isnan(values), np.nan, 0.0)
-
-
-def combine_element_maps(maps: dict, weights: dict | None = None) -> np.ndarray:
-    """Weighted mean of element maps, each first normalised to [0, 1], e.g. {"Ni": ni, "Cr": cr}.
-    `weights` defaults to 1 for every map; the result lies in [0, 1] for non-negative weights."""
-    if not maps:
-        raise InputError("no element maps to combine")
-    weights = {name: 1.0 for name in maps} if weights is None else dict(weights)
-    unknown = sorted(set(weights) - set(maps))
-    if unknown:
-        raise InputError(f"weights name maps that are not given: {unknown} (maps: {sorted(maps)})")
-    total = sum(abs(w) for w in weights.values())
-    if total == 0:
-        raise InputError("element-map weights sum to zero")
-    arrays = _same_length(maps)
-    return sum(weights.get(name, 0.0) * normalise_map(arrays[name]) for name in arrays) / total
-
-
-def element_rgb(red, green=None, blue=None) -> np.ndarray:
-    """(N, 3) colour reference from up to three element maps, each channel normalised to [0, 1]
-    (a missing channel is 0). Distance correlation and HSIC rank dimensions against it directly."""
-    channels = {"red": red, "green": green, "blue": blue}
-    given = _same_length({k: v for k, v in channels.items() if v is not None})
-    n = len(next(iter(given.values())))
-    return np.column_stack([normalise_map(given[k]) if k in given else np.zeros(n) for k in channels])
-
-
-def _same_length(maps: dict) -> dict:
-    arrays = {name: np.asarray(values, dtype=np.float64).ravel() for name, values in maps.items()}
-    lengths = {name: len(a) for name, a in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        raise InputError(f"element maps differ in length: {lengths}")
-    return arrays
-
-
-def pattern_components(patterns, n: int = 3, method: str = "pca", partition: str = "all",
-                       batch_size: int = 1024, random_state: int = 0,
-                       max_fit_rows: int = PATTERN_FIT_ROWS) -> np.ndarray:
-    """(N, n) PCA or NMF components of raw patterns, as reference maps.
-
-    `patterns` is an (N, H, W) or (N, C, H, W) array, or a `latentcore.data` Reader whose
-    `partition` is streamed in contiguous batches, so a scan larger than memory works: the model
-    is fitted on a seeded sample of at most `max_fit_rows` patterns (every pattern when there are
-    fewer), gathered in one streamed pass, and a second pass transforms every pattern.
-    NMF needs non-negative patterns (raw detector counts are); a pattern's weights are the exact
-    non-negative least-squares fit on the fitted components (scikit-learn's `NMF.transform`
-    stopped far from it on raw EBSD patterns, at ~5 ms per pattern)."""
-    if method not in ("pca", "nmf"):
-        raise InputError(f"method must be 'pca' or 'nmf', got {method!r}")
-    if n < 1:
-        raise InputError(f"n must be at least 1, got {n}")
-    path = getattr(patterns, "path", None)
-    total = len(patterns) if isinstance(patterns, np.ndarray) else patterns.count(partition)
-    fit_rows = _sample_rows(_pattern_batches(patterns, partition, batch_size), total, max_fit_rows, random_state)
-    if len(fit_rows) < n:
-        raise InputError(f"{len(fit_rows)} patterns are fewer than the {n} components asked for", path)
-    if method == "nmf":
-        _check_non_negative(fit_rows.min(), path)
-    model = _component_model(method, n, random_state).fit(fit_rows)
-    return np.concatenate([_transform(model, method, batch, path)
-                           for batch in _pattern_batches(patterns, partition, batch_size)])
-
-
-def _pattern_batches(patterns, partition, batch_size):
-    if isinstance(patterns, np.ndarray):
-        return (patterns[i:i + batch_size] for i in range(0, len(patterns), batch_size))
-    return (batch for batch, _ in patterns.iter_batches(partition, batch_size))
-
-
-def _sample_rows(batches, total, max_rows, random_state) -> np.ndarray:
-    """Flattened float64 rows of a seeded random sample (all rows when total <= max_rows)."""
-    keep = np.zeros(total, bool)
-    keep[subsample_indices(total, max_rows, random_state)] = True
-    kept, start = [], 0
-    for batch in batches:
-        mask = keep[start:start + len(batch)]
-        kept.append(np.asarray(batch)[mask].reshape(int(mask.sum()), -1).astype(np.float64))
-        start += len(batch)
-    return np.concatenate(kept)
-
-
-def _component_model(method, n, random_state):
-    from sklearn.decomposition import NMF, PCA
-    if method == "pca":
-        return PCA(n_components=n, random_state=random_state)
-    return NMF(n_components=n, init="nndsvda", random_state=random_state)
-
-
-def _transform(model, method, batch, path) -> np.ndarray:
-    flat = np.asarray(batch).reshape(len(batch), -1).astype(np.float64)
-    if method == "pca":
-        return model.transform(flat)
-    _check_non_negative(flat.min(), path)
-    return nnls_coefficients(model.components_, flat)
-
-
-def nnls_coefficients(components, rows) -> np.ndarray:
-    """argmin_{w >= 0} |row - w @ components| for each row (scipy's NNLS). The components' QR
-    turns each problem into a k x k one, so a pattern costs microseconds."""
-    from scipy.optimize import nnls
-    q, r = np.linalg.qr(np.asarray(components, np.float64).T)
-    projected = np.asarray(rows, np.float64) @ q
-    return np.array([nnls(r, target)[0] for target in projected]).reshape(len(projected), r.shape[1])
-
-
-def _check_non_negative(minimum, path):
-    if minimum < 0:
-        raise InputError(f"NMF needs non-negative patterns, found a value of {minimum:g}", path)
 
 
 # -- metrics ------------------------------------------------------------------------------------------
@@ -219,14 +105,14 @@ class SpatialTrend:
     def __init__(self, x, y, degree: int = 2):
         self.coords = np.column_stack([x, y]).astype(np.float64)
         self.degree = degree
-        self._basis_key, self._basis = None, None
+        self._basis_rows, self._basis = None, None
 
     def residuals(self, values, rows=None) -> np.ndarray:
         """`values` (given for `rows`, a boolean mask; default all rows) minus their fitted trend."""
         rows = np.ones(len(self.coords), bool) if rows is None else np.asarray(rows, bool)
-        key = hashlib.sha1(np.packbits(rows).tobytes()).hexdigest()
-        if key != self._basis_key:
-            self._basis_key, self._basis = key, self._orthonormal_design(self.coords[rows])
+        digest = hashlib.sha1(np.packbits(rows).tobytes()).hexdigest()
+        if digest != self._basis_rows:
+            self._basis_rows, self._basis = digest, self._orthonormal_design(self.coords[rows])
         values = np.asarray(values, np.float64)
         return values - self._basis @ (self._basis.T @ values)
 
@@ -256,19 +142,12 @@ def gmm_labels(values, n_clusters: int, random_state=0) -> np.ndarray:
     """Labels of a 1-D Gaussian mixture (fitted on at most GMM_MAX_FIT rows, then predicted)."""
     from sklearn.mixture import GaussianMixture
     values = np.asarray(values, np.float64).reshape(-1, 1)
-    fit_rows = values[subsample_indices(len(values), GMM_MAX_FIT, random_state)]
+    fit_rows = values[seeded_sample(len(values), GMM_MAX_FIT, random_state)]
     # k-means++ seeding without Lloyd iterations: on one dimension the full k-means init costs
     # more than the mixture fit itself
     model = GaussianMixture(n_components=n_clusters, init_params="k-means++",
                             random_state=random_state).fit(fit_rows)
     return model.predict(values)
-
-
-def subsample_indices(n: int, max_samples: int | None, random_state=0) -> np.ndarray:
-    """Sorted seeded sample of `max_samples` of range(n), or all of it when n is not larger."""
-    if max_samples is None or n <= max_samples:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(random_state).choice(n, size=max_samples, replace=False))
 
 
 def _quiet(compute) -> float:
@@ -290,18 +169,52 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
                     max_samples: int | None = DEFAULT_MAX_SAMPLES, dimensions=None) -> pd.DataFrame:
     """Score every latent dimension against every reference: one row per (dimension, reference).
 
-    latents: (N, D). references: name -> (N,) continuous map (or (N, k), e.g. `element_rgb`).
-    labels: name -> (N,) reference clustering (integers; NaN or negative = unlabelled), scored by
-    ARI/NMI only (the continuous metrics are NaN on those rows: they mean nothing for ids).
-    x, y: coordinates, needed by partial_pearson. metrics: default every metric the inputs allow.
-    sort_by: the metric ranked on (default the first requested); signed metrics rank by absolute
-    value. n_clusters: mixture components of a dimension (and of a continuous reference) for
-    ARI/NMI against a map; against labels, as many components as the labels have classes.
-    dimensions: the latent columns to score (default all).
-    Columns: reference, rank (1 = best, per reference), dimension, ranked_by, kind, the metrics,
-    n_valid, n_nan_dropped, n_sampled.
-    `table.attrs` holds `parameters` and `notes` (subsampling, undefined metrics)."""
-    latents = _check_latents(latents)
+    Parameters
+    ----------
+    latents : array-like of shape (n_rows, n_dimensions)
+        The latents; NaN rows are dropped pair by pair. At least 3 rows.
+    references : dict of str to array-like of shape (n_rows,) or (n_rows, k), default=None
+        Continuous reference maps by name (an (n_rows, k) map, e.g. `references.element_rgb`, is
+        scored by the multivariate metrics only).
+    x, y : array-like of shape (n_rows,), default=None
+        The rows' coordinates, needed by "partial_pearson" (give both or neither).
+    metrics : sequence of str, default=None
+        Metrics to compute, from `METRICS`; default every metric the inputs allow.
+    labels : dict of str to array-like of shape (n_rows,), default=None
+        Reference clusterings by name (integer ids; NaN or negative = unlabelled), scored by ARI
+        and NMI only (the continuous metrics are NaN on those rows: they mean nothing for ids).
+    sort_by : str, default=None
+        The metric ranked on (default the first of `metrics`); signed metrics rank by absolute
+        value, and a labels reference by ARI (else NMI) when `sort_by` is a continuous metric.
+    n_clusters : int, default=3
+        Mixture components of a dimension (and of a continuous reference) for ARI/NMI against a
+        map; against labels, as many components as the labels have classes.
+    trend_degree : int, default=2
+        Degree of the polynomial spatial trend that "partial_pearson" removes.
+    random_state : int, default=0
+        Seed of the metric samples, the mixtures and mutual information.
+    max_samples : int or None, default=DEFAULT_MAX_SAMPLES
+        Above this many valid rows, the `SAMPLED_METRICS` use a seeded sample of this size; None
+        uses every row.
+    dimensions : sequence of int, default=None
+        The latent columns to score (default all).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns reference, rank (1 = best, per reference), dimension, ranked_by, kind ("map" or
+        "labels"), one column per metric, n_valid, n_nan_dropped, n_sampled; grouped by reference
+        in the order given, best first. `table.attrs` holds "parameters" and "notes"
+        (subsampling, dropped rows, undefined metrics).
+
+    Raises
+    ------
+    InputError
+        No reference, a name used both as map and as labels, a reference, labels or coordinates
+        whose length is not the latents' rows, non-integer labels, an unknown metric or
+        `sort_by`, "partial_pearson" without x and y, or a dimension out of range.
+    """
+    latents = check_matrix(latents, "latents", min_rows=3, finite=False)
     references = {k: _check_reference(k, v, len(latents)) for k, v in (references or {}).items()}
     labels = {k: _check_labels(k, v, len(latents)) for k, v in (labels or {}).items()}
     if not references and not labels:
@@ -315,7 +228,7 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
     sort_by = sort_by or metrics[0]
     if sort_by not in metrics:
         raise InputError(f"sort_by {sort_by!r} is not among the metrics computed: {list(metrics)}")
-    dims = _check_dimensions(dimensions, latents.shape[1])
+    dims = check_dimensions(dimensions, latents.shape[1])
     clusters = DimensionClusters(latents, random_state)
     trend = SpatialTrend(x, y, trend_degree) if "partial_pearson" in metrics else None
     rows = []
@@ -365,7 +278,7 @@ def _score_continuous(values, reference, reference_labels, x, y, metrics, dimens
     if x is not None:
         valid &= np.isfinite(x) & np.isfinite(y)
     a, b = values[valid], reference[valid]
-    sample = subsample_indices(len(a), max_samples, random_state)
+    sample = seeded_sample(len(a), max_samples, random_state)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": len(sample)}
     enough = len(a) >= 3
     for metric in metrics:
@@ -419,8 +332,8 @@ def _sorted_table(rows, metrics, sort_by) -> pd.DataFrame:
     parts = []
     for _, part in table.groupby("reference", sort=False):
         metric = _ranking_metric(part["kind"].iloc[0], metrics, sort_by)
-        key = part[metric].abs() if metric in SIGNED_METRICS else part[metric]
-        order = np.lexsort((part["dimension"].to_numpy(), -key.fillna(-np.inf).to_numpy()))
+        score = part[metric].abs() if metric in SIGNED_METRICS else part[metric]
+        order = np.lexsort((part["dimension"].to_numpy(), -score.fillna(-np.inf).to_numpy()))
         part = part.iloc[order].assign(rank=np.arange(1, len(part) + 1), ranked_by=metric)
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
@@ -462,14 +375,8 @@ def _resolve_metrics(metrics, has_xy: bool) -> tuple[str, ...]:
     return metrics
 
 
-def _check_latents(latents) -> np.ndarray:
-    latents = np.asarray(latents, dtype=np.float64)
-    if latents.ndim != 2 or latents.shape[0] < 3 or latents.shape[1] < 1:
-        raise InputError(f"latents must be (N, D) with N >= 3, got shape {latents.shape}")
-    return latents
-
-
 def _check_reference(name, values, n) -> np.ndarray:
+    """A map (N,) or a multivariate one (N, k); an (N, 1) map is read as (N,)."""
     values = np.asarray(values, dtype=np.float64)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
@@ -479,32 +386,17 @@ def _check_reference(name, values, n) -> np.ndarray:
 
 
 def _check_labels(name, values, n) -> np.ndarray:
-    values = np.asarray(values, dtype=np.float64).ravel()
-    if len(values) != n:
-        raise InputError(f"labels {name!r} have {len(values)} values but the latents have {n} rows")
+    values = check_vector(values, f"labels {name!r}", n)
     finite = values[np.isfinite(values)]
     if not np.array_equal(finite, np.round(finite)):
         raise InputError(f"labels {name!r} must be integers (cluster or class ids), got non-integer values")
     return values
 
 
-def _check_dimensions(dimensions, d) -> list[int]:
-    if dimensions is None:
-        return list(range(d))
-    dims = [int(k) for k in dimensions]
-    outside = [k for k in dims if not 0 <= k < d]
-    if outside:
-        raise InputError(f"dimensions {outside} do not exist: the latents have {d} (0 to {d - 1})")
-    return dims
-
-
 def _check_coordinates(x, y, n):
     if x is None or y is None:
         raise InputError("give both x and y coordinates, or neither")
-    x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
-    if len(x) != n or len(y) != n:
-        raise InputError(f"x has {len(x)} and y {len(y)} values but the latents have {n} rows")
-    return x, y
+    return check_vector(x, "x", n), check_vector(y, "y", n)
 
 
 # -- outputs ------------------------------------------------------------------------------------------
@@ -547,67 +439,21 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
     return paths
 
 
-def scatter_figure(best: pd.DataFrame, latents, references: dict, max_points: int = 5000, random_state=0):
-    """Top (dimension, reference) pairs as WebGL scatter panels (a seeded sample of points)."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from ..figures import PALETTE
-    pairs = [(int(d), r) for d, r in zip(best["dimension"], best["reference"]) if r in references]
-    pairs = [(d, r) for d, r in pairs if np.ndim(references[r]) == 1]
-    if not pairs:
-        return None
-    latents = np.asarray(latents)
-    rows = subsample_indices(len(latents), max_points, random_state)
-    columns = min(4, len(pairs))
-    n_rows = -(-len(pairs) // columns)
-    figure = make_subplots(rows=n_rows, cols=columns, subplot_titles=[f"dim {d} vs {r}" for d, r in pairs])
-    for i, (dim, name) in enumerate(pairs):
-        row, col = divmod(i, columns)
-        figure.add_trace(go.Scattergl(x=latents[rows, dim], y=np.asarray(references[name])[rows], mode="markers",
-                                      marker={"size": 3, "opacity": 0.5, "color": PALETTE[0]}, showlegend=False,
-                                      customdata=rows), row=row + 1, col=col + 1)
-    figure.update_layout(height=260 * n_rows, width=1000, title="Top dimensions against their reference",
-                         template="plotly_white")
-    return figure
-
-
-def ranking_bars_figure(best: pd.DataFrame):
-    """One panel of `figures.ranking_bar` per reference (each ranked by its own metric), stacked."""
-    from plotly.subplots import make_subplots
-
-    from .. import figures
-    names = list(dict.fromkeys(best["reference"]))
-    sizes = [int((best["reference"] == name).sum()) for name in names]
-    height = 140 + sum(28 * n + 110 for n in sizes)
-    combined = make_subplots(rows=len(names), cols=1, row_heights=sizes, vertical_spacing=100 / height,
-                             subplot_titles=[f"{name} (by {best.loc[best['reference'] == name, 'ranked_by'].iloc[0]})"
-                                             for name in names])
-    for i, name in enumerate(names, start=1):
-        part = best[best["reference"] == name]
-        metric = part["ranked_by"].iloc[0]
-        for trace in figures.ranking_bar(part, metric, dim_column="dimension", top_n=len(part)).data:
-            combined.add_trace(trace, row=i, col=1)
-        combined.update_xaxes(title_text=metric, row=i, col=1)
-    combined.update_layout(height=height, width=800, showlegend=False,
-                           template="plotly_white", title=f"Top {max(sizes)} latent dimensions per reference")
-    return combined
-
-
 def write_ranking_figures(best, out_dir, tag, latents=None, references=None, browser="auto") -> dict:
     """PNGs via `latentcore.figures.write_png` (kaleido, else matplotlib with a warning): the top
-    dimensions' scores, one panel per reference (`figure_bars`), and the top pairs as scatter
-    panels (`figure_scatter`) when the ranked arrays are given."""
+    dimensions' scores, one panel per reference (`figure_bars`, `figures.ranking_bars`), and the top
+    pairs as scatter panels (`figure_scatter`, `figures.ranking_scatter`) when the ranked arrays are
+    given. Returns {kind: path}."""
     from .. import figures
     paths = {"figure_bars": Path(out_dir) / f"ranking_top__{tag}.png"}
-    drawn = {"figure_bars": ranking_bars_figure(best)}
+    drawn = {"figure_bars": figures.ranking_bars(best)}
     if latents is not None and references:
-        scatter = scatter_figure(best, latents, references)
+        scatter = figures.ranking_scatter(best, latents, references)
         if scatter is not None:
             paths["figure_scatter"] = Path(out_dir) / f"ranking_scatter__{tag}.png"
             drawn["figure_scatter"] = scatter
-    for key, figure in drawn.items():
-        figures.write_png(figure, paths[key], browser=browser)
+    for kind, figure in drawn.items():
+        figures.write_png(figure, paths[kind], browser=browser)
     return paths
 
 

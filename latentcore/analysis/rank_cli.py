@@ -1,22 +1,18 @@
 """`python -m latentcore rank LATENTS --reference FILE... --out DIR`: rank latent dimensions.
 
-A reference (or `--labels`) file is
-- a CSV with `x,y` and a value column (band contrast, an element map, ground-truth ids), aligned
-  to the latents' x,y by coordinate value; `FILE:COLUMN` picks the column (default `bandcontrast`,
-  or the only column besides x and y);
-- an NPY of shape (N,) in the latents' row order, or (N, k): k references named `stem[i]`.
-`--components SOURCE` adds PCA/NMF components of the raw patterns of SOURCE as references.
+A reference (or `--labels`) file is a CSV with `x,y` and a value column, aligned to the latents'
+x,y by coordinate value (`FILE:COLUMN` picks the column), or an NPY in the latents' row order: see
+`references.read_reference_files`. `--components SOURCE` adds PCA/NMF components of the raw
+patterns of SOURCE as references (`references.component_maps`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from ..errors import InputError
 from ..latents import read_latents
 from . import rank
+from .references import component_maps, read_reference_files
 
 
 def register(subparsers):
@@ -48,11 +44,11 @@ def run_rank(args) -> int:
     source = read_latents(args.latents)
     values, x, y = latents_and_coordinates(source, args.partition)
     inputs = {"latents": source.path}
-    references = read_references(args.reference, x, y, len(values), inputs, "reference")
-    labels = read_references(args.labels, x, y, len(values), inputs, "labels")
+    references = read_reference_files(args.reference, x, y, len(values), inputs, "reference")
+    labels = read_reference_files(args.labels, x, y, len(values), inputs, "labels")
     if args.components:
-        references.update(component_references(args.components, args.n_components, args.component_method,
-                                               len(values), args.seed))
+        references.update(component_maps(args.components, args.n_components, args.component_method,
+                                         len(values), args.seed))
         inputs["components_source"] = Path(args.components)
     if not references and not labels:
         raise InputError("give --reference, --labels or --components: there is nothing to rank against")
@@ -78,77 +74,3 @@ def latents_and_coordinates(source, partition=None):
     if source.x is not None and names == ["all"]:
         return values, source.x, source.y
     return values, None, None
-
-
-def read_references(specs, x, y, n, inputs: dict, role: str) -> dict[str, np.ndarray]:
-    """name -> (n,) values for each FILE[:COLUMN]; records each file in `inputs`."""
-    references = {}
-    for spec in specs:
-        path, column = split_spec(spec)
-        if path.suffix.lower() == ".npy":
-            found = npy_reference(path, n)
-        else:
-            column = column or _default_column(path)
-            found = {column: csv_reference(path, column, x, y)}
-        for name, values in found.items():
-            references[name if name not in references else f"{path.stem}:{name}"] = values
-        inputs[f"{role}:{spec}"] = path
-    return references
-
-
-def split_spec(spec: str) -> tuple[Path, str | None]:
-    """FILE or FILE:COLUMN (a path that exists as written is never split)."""
-    if Path(spec).exists() or ":" not in spec:
-        path, column = Path(spec), None
-    else:
-        name, column = spec.rsplit(":", 1)
-        path = Path(name)
-    if not path.is_file():
-        raise InputError("no such reference file", path)
-    return path, column
-
-
-def npy_reference(path: Path, n: int) -> dict[str, np.ndarray]:
-    try:
-        values = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise InputError(f"cannot read as NPY: {exc}", path) from exc
-    if values.ndim not in (1, 2) or len(values) != n:
-        raise InputError(f"a reference NPY must be (N,) or (N, k) with N = {n} latent rows, got {values.shape}", path)
-    if values.ndim == 1:
-        return {path.stem: values.astype(np.float64)}
-    return {f"{path.stem}[{i}]": values[:, i].astype(np.float64) for i in range(values.shape[1])}
-
-
-def csv_reference(path: Path, column: str, x, y) -> np.ndarray:
-    """The CSV's `column`, aligned to the latents' coordinates by value."""
-    from ..data.bandcontrast import align_to_coordinates, read_bandcontrast
-    if x is None or y is None:
-        raise InputError("a CSV reference is aligned by x,y, but the latents have no coordinates "
-                         "(give an NPY in the latents' row order instead)", path)
-    table = read_bandcontrast(path, column=column)
-    return align_to_coordinates(table, x, y, column=column)
-
-
-def _default_column(path: Path) -> str:
-    try:
-        columns = [c.strip() for c in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read as CSV: {exc}", path) from exc
-    values = [c for c in columns if c not in ("x", "y")]
-    if "bandcontrast" in values:
-        return "bandcontrast"
-    if len(values) != 1:
-        raise InputError(f"say which column to use as FILE:COLUMN; the table has {values}", path)
-    return values[0]
-
-
-def component_references(source, n_components, method, n, random_state) -> dict[str, np.ndarray]:
-    from ..data import open_source
-    with open_source(source) as reader:
-        partition = reader.partitions[0]
-        if reader.count(partition) != n:
-            raise InputError(f"the patterns have {reader.count(partition)} rows but the latents have {n}", source)
-        components = rank.pattern_components(reader, n_components, method, partition=partition,
-                                             random_state=random_state)
-    return {f"{method}_{i}": components[:, i] for i in range(components.shape[1])}

@@ -1,4 +1,4 @@
-"""Similarity search and linear probes on latents (DESIGN.md section 6; the Cosmos seed's classifier).
+"""Similarity search and linear probes on latents.
 
 - `nearest_neighbours`: the k rows closest to one row (cosine by default), the row itself excluded.
 - `linear_probe`: how well a logistic regression reads labels off the latents, cross-validated.
@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ._validation import check_matrix
 
 
 def nearest_neighbours(latents, row: int, k: int = 10, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
@@ -15,7 +16,7 @@ def nearest_neighbours(latents, row: int, k: int = 10, metric: str = "cosine") -
     (other rows identical to it are kept: they are real neighbours). Exact (brute force) search;
     any scikit-learn metric name works."""
     from sklearn.neighbors import NearestNeighbors
-    latents = _check_matrix(latents)
+    latents = check_matrix(latents, "latents", dtype=None)
     n = len(latents)
     row = int(row)
     if not 0 <= row < n:
@@ -43,7 +44,7 @@ def linear_probe(latents, labels, cv: int = 5, random_state: int = 0, max_iter: 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    latents = _check_matrix(latents)
+    latents = check_matrix(latents, "latents", dtype=None)
     labels = np.asarray(labels).ravel()
     if len(labels) != len(latents):
         raise InputError(f"labels have {len(labels)} values but the latents have {len(latents)} rows")
@@ -68,13 +69,3 @@ def linear_probe(latents, labels, cv: int = 5, random_state: int = 0, max_iter: 
         "cv": int(cv),
         "random_state": random_state,
     }
-
-
-def _check_matrix(latents) -> np.ndarray:
-    latents = np.asarray(latents)
-    if latents.ndim != 2 or len(latents) == 0:
-        raise InputError(f"latents must be a non-empty (N, D) array, got shape {latents.shape}")
-    if not np.isfinite(latents).all():
-        bad = int((~np.isfinite(latents)).any(axis=1).sum())
-        raise InputError(f"latents hold NaN/inf in {bad} rows: drop or fill them first")
-    return latents

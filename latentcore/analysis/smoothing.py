@@ -1,4 +1,4 @@
-"""Spatial context for scans: a NaN-aware Gaussian over the scan grid (issue 11).
+"""Spatial context for scans: a NaN-aware Gaussian over the scan grid.
 
 Neighbouring pixels of a scan usually belong to the same grain, so averaging each pixel's features
 with its neighbours' before clustering removes the noise of single pixels. The average is a

@@ -1,0 +1,89 @@
+"""Input checks shared by the analysis modules (ranking, clustering, embedding, maps, search), over
+scikit-learn's `check_array` and `check_scalar`.
+
+Every failure is a `latentcore.errors.InputError` whose message names the argument (and the file,
+when `path` is given), so the CLI, the batch summary and the pages show it as one line.
+"""
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_array, check_scalar
+
+from ..errors import InputError
+
+
+def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: int = 1, min_columns: int = 1,
+                 finite: bool = True, allow_1d: bool = False, order=None, path=None) -> np.ndarray:
+    """`values` as a numeric (N, D) array of `dtype` (None keeps the dtype), N >= `min_rows`,
+    D >= `min_columns`; `finite` refuses NaN and inf (the message counts the rows and gives the
+    first); `allow_1d` reads an (N,) array as one column; `order` "C" makes it C-contiguous."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be a numeric (N, D) array ({exc})", path) from exc
+    if allow_1d and array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise InputError(f"{name} must be a 2-D (N, D) array, got shape {array.shape}", path)
+    if array.shape[0] < min_rows or array.shape[1] < min_columns:
+        raise InputError(f"{name} needs at least {min_rows} rows and {min_columns} column(s), got shape "
+                         f"{array.shape}", path)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise InputError(f"{name} must be numeric, got dtype {array.dtype}", path)
+    try:
+        array = check_array(array, dtype=dtype, order=order, copy=False, ensure_all_finite=False,
+                            ensure_min_samples=min_rows, ensure_min_features=min_columns, input_name=name)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: {exc}", path) from exc
+    if finite:
+        bad = ~np.isfinite(array).all(axis=1)
+        if bad.any():
+            raise InputError(f"{name} has {int(bad.sum())} rows with NaN or infinite values (first: row "
+                             f"{int(np.flatnonzero(bad)[0])})", path)
+    return array
+
+
+def check_vector(values, name: str, n_rows: int, *, dtype=np.float64, of: str = "the latents") -> np.ndarray:
+    """`values` flattened to one value per row of `of`, which has `n_rows` rows (NaN allowed)."""
+    try:
+        array = check_array(np.ravel(values), dtype=dtype, ensure_2d=False, ensure_all_finite=False,
+                            ensure_min_samples=0, input_name=name)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name} must be numbers, one per row ({exc})") from exc
+    if len(array) != n_rows:
+        raise InputError(f"{name} has {len(array)} values but {of} have {n_rows} rows")
+    return array
+
+
+def check_dimensions(dims, n_dims: int) -> list[int]:
+    """Latent dimensions (ints, or None for all of them), each in 0..n_dims-1; at least one."""
+    dims = list(range(n_dims)) if dims is None else [int(d) for d in np.atleast_1d(dims)]
+    bad = [d for d in dims if not 0 <= d < n_dims]
+    if bad or not dims:
+        shown = f"dimension {bad[0]}" if len(bad) == 1 else f"dimension(s) {bad or dims}"
+        raise InputError(f"latent {shown} out of range: the latents have {n_dims} dimensions (0..{n_dims - 1})")
+    return dims
+
+
+def check_int(value, name: str, min_value: int | None = None) -> int:
+    """An integer (not a bool) >= `min_value`, as int."""
+    wanted = "an integer" + ("" if min_value is None else f" >= {min_value}")
+    if isinstance(value, bool):
+        raise InputError(f"{name} must be {wanted}, got {value!r}")
+    try:
+        check_scalar(value, name, Integral, min_val=min_value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be {wanted}, got {value!r}") from None
+    return int(value)
+
+
+def check_number(value, name: str, min_value: float | None = None) -> float:
+    """A real number >= `min_value`, as float."""
+    wanted = "a number" + ("" if min_value is None else f" >= {min_value:g}")
+    try:
+        check_scalar(value, name, Real, min_val=min_value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be {wanted}, got {value!r}") from None
+    return float(value)

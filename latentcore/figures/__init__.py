@@ -1,0 +1,18 @@
+"""Figures: the plotly builders the app and the CLI show, and their PNG export.
+
+- `colours`: the palette and the cluster colour codes every figure shares;
+- `plotly_figures`: the plotly builders (scatter, latent maps, cluster panels, rankings, GMM criterion);
+- `png`: `write_png`, kaleido (Chromium) or a matplotlib re-drawing when no browser is found.
+
+`from latentcore import figures; figures.X` reaches every name below.
+"""
+from .colours import (NAN_COLOUR, NOISE_GREY, PALETTE, SHADE_LEVELS, _rgb, cluster_colour_codes, cluster_colours,
+                      cluster_hue, colours_of, discrete_colorscale, shade)
+from .plotly_figures import (MAX_MAP_PIXELS, cluster_panels, criterion_curve, latent_map_grid, nice_length,
+                             ranking_bar, ranking_bars, ranking_scatter, umap_scatter)
+from .png import DOWNLOAD_DPI, SCREEN_DPI, _with_dpi, browser_path, png_scale, write_png
+
+__all__ = ["NAN_COLOUR", "NOISE_GREY", "PALETTE", "SHADE_LEVELS", "cluster_colour_codes", "cluster_colours",
+           "cluster_hue", "colours_of", "discrete_colorscale", "shade", "MAX_MAP_PIXELS", "cluster_panels",
+           "criterion_curve", "latent_map_grid", "nice_length", "ranking_bar", "ranking_bars", "ranking_scatter",
+           "umap_scatter", "DOWNLOAD_DPI", "SCREEN_DPI", "browser_path", "png_scale", "write_png"]

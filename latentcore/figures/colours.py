@@ -1,0 +1,93 @@
+"""The one palette of every figure, and the colour codes of the cluster panels.
+
+Cluster k always has hue `PALETTE[k % len(PALETTE)]`, noise (-1) is `NOISE_GREY`. In the cluster
+panels a point's colour is a small integer code into a discrete colour scale (see
+`cluster_colour_codes`): the cluster's hue, darker for the lowest latent values in the cluster and
+lighter for the highest.
+"""
+from __future__ import annotations
+
+import colorsys
+
+import numpy as np
+import pandas as pd
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+           "#17becf", "#393b79", "#e7ba52", "#637939")
+NOISE_GREY = "#9a9a9a"
+NAN_COLOUR = "#ffffff"
+SHADE_LEVELS = 8  # brightness steps per cluster in the cluster panels
+LIGHTNESS = (0.28, 0.72)  # HLS lightness of the darkest and lightest shade
+
+
+# -- colours ------------------------------------------------------------------------------------
+
+def cluster_hue(label: int) -> str:
+    """The fixed colour of a cluster (noise -1: grey)."""
+    return NOISE_GREY if label < 0 else PALETTE[int(label) % len(PALETTE)]
+
+
+def shade(colour: str, t: float) -> str:
+    """`colour` with its HLS lightness set by t in [0, 1] (0 dark, 1 light), hue kept."""
+    r, g, b = (c / 255 for c in _rgb(colour))
+    h, _, s = colorsys.rgb_to_hls(r, g, b)
+    lightness = LIGHTNESS[0] + (LIGHTNESS[1] - LIGHTNESS[0]) * float(t)
+    return "#%02x%02x%02x" % tuple(int(round(c * 255)) for c in colorsys.hls_to_rgb(h, lightness, s))
+
+
+def cluster_colours(n_clusters: int, levels: int = SHADE_LEVELS) -> list[str]:
+    """The colour of every code: code 0 = noise, code 1 + k*levels + j = cluster k, shade j."""
+    shades = [shade(cluster_hue(k), j / max(levels - 1, 1)) for k in range(n_clusters) for j in range(levels)]
+    return [NOISE_GREY] + shades
+
+
+def cluster_colour_codes(labels, latent, levels: int = SHADE_LEVELS):
+    """(codes, colours): each point's code into `colours` (see `cluster_colours`).
+
+    The shade follows the latent's rank within its cluster (equal-count steps, dark = lowest
+    value, light = highest), so a few extreme values cannot wash out the others."""
+    labels = np.asarray(labels, np.int64)
+    n_clusters = int(labels.max(initial=-1)) + 1
+    table = pd.DataFrame({"label": labels, "latent": np.asarray(latent, np.float64)})
+    rank = table.groupby("label")["latent"].rank(method="first", pct=True).to_numpy()
+    level = np.minimum((rank * levels).astype(np.int64), levels - 1)  # rank in (0, 1]
+    codes = np.where(labels < 0, 0, 1 + labels * levels + level)
+    colours = cluster_colours(n_clusters, levels)
+    return codes.astype(np.uint8 if len(colours) <= 256 else np.uint16), colours
+
+
+def discrete_colorscale(colours) -> list:
+    """A step colour scale: integer code i (with cmin=-0.5, cmax=n-0.5) gets colours[i] exactly."""
+    n = len(colours)
+    scale = []
+    for i, colour in enumerate(colours):
+        scale += [[i / n, colour], [(i + 1) / n, colour]]
+    return scale
+
+
+def colours_of(values, colorscale, vmin: float, vmax: float) -> np.ndarray:
+    """RGB (N, 3) uint8 of values through a plotly colour scale (step scales stay exact); NaN -> 0."""
+    positions = np.array([float(p) for p, _ in colorscale])
+    rgb = np.array([_rgb(c) for _, c in colorscale], np.float64)
+    values = np.asarray(values, np.float64)
+    t = np.clip((values - vmin) / ((vmax - vmin) or 1.0), 0, 1)
+    t = np.nan_to_num(t)
+    # a step scale repeats positions: interpolate inside the segment that holds t
+    upper = np.clip(np.searchsorted(positions, t, side="right"), 1, len(positions) - 1)
+    lower = upper - 1
+    width = positions[upper] - positions[lower]
+    weight = np.where(width > 0, (t - positions[lower]) / np.where(width > 0, width, 1), 0.0)
+    return np.rint(rgb[lower] + (rgb[upper] - rgb[lower]) * weight[..., None]).astype(np.uint8)
+
+
+def _rgb(colour) -> tuple[float, float, float]:
+    colour = str(colour).strip()
+    if colour.startswith("#"):
+        h = colour[1:]
+        h = "".join(c * 2 for c in h) if len(h) == 3 else h
+        return tuple(float(int(h[i:i + 2], 16)) for i in (0, 2, 4))
+    if colour.startswith("rgb"):
+        return tuple(float(v) for v in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3])
+    from matplotlib.colors import to_rgb  # CSS names
+
+    return tuple(255.0 * v for v in to_rgb(colour))

@@ -1,0 +1,221 @@
+"""PNG export of the figures: kaleido (Chromium) when a browser is found, else a matplotlib
+re-drawing of the same figure, with a warning saying why.
+
+Nothing here changes the process's environment or matplotlib's global backend: kaleido is given its
+browser by path, and the fallback draws on a `matplotlib.figure.Figure` (Agg canvas), not pyplot.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ..storage import atomic_path
+from .colours import PALETTE, _rgb, colours_of
+
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def browser_path() -> str | None:
+    """A Chromium for kaleido: $BROWSER_PATH if it exists, else the first on PATH."""
+    configured = os.environ.get("BROWSER_PATH")
+    if configured and Path(configured).exists():
+        return configured
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+SCREEN_DPI = 96  # a figure's layout width and height are CSS pixels: 96 to the inch
+DOWNLOAD_DPI = 300  # publication resolution for downloads
+
+
+def png_scale(fig: go.Figure, dpi: float | None = None, width_px: int | None = None) -> float:
+    """Kaleido's scale for a PNG at `dpi` (the figure keeps its size in inches, layout px / 96) or
+    `width_px` pixels wide; 1 when neither is given."""
+    if width_px:
+        return float(width_px) / float(fig.layout.width or 900)
+    return float(dpi) / SCREEN_DPI if dpi else 1.0
+
+
+def write_png(fig: go.Figure, path, *, width: int | None = None, height: int | None = None,
+              scale: float | None = None, browser: str | None = "auto", dpi: float | None = None,
+              width_px: int | None = None) -> str:
+    """Write `fig` as a PNG (atomically); returns the engine used: "kaleido" or "matplotlib".
+
+    Resolution: `dpi` (e.g. 300: layout px x 300/96 pixels, and the PNG says 300 dpi), or
+    `width_px`, or an explicit kaleido `scale`. `browser`: "auto" finds one (`browser_path`), a path
+    uses it, None forces the fallback. Without a browser, or when kaleido fails, the figure is drawn
+    with matplotlib and a warning says why."""
+    path = Path(path)
+    if scale is None:
+        scale = width_px / (width or fig.layout.width or 900) if width_px else png_scale(fig, dpi)
+    dpi = dpi or SCREEN_DPI * scale
+    browser = browser_path() if browser == "auto" else browser
+    reason = "no Chromium found for kaleido (install chromium or set BROWSER_PATH)"
+    if browser:
+        try:
+            png = _kaleido_png(fig, browser, width, height, scale)
+        except Exception as exc:  # kaleido/Chromium failures vary; the fallback still gives a PNG
+            reason = f"kaleido failed: {type(exc).__name__}: {exc}"
+        else:
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(_with_dpi(png, dpi))
+            return "kaleido"
+    warnings.warn(f"{path.name}: {reason}; drawing the PNG with matplotlib instead", RuntimeWarning,
+                  stacklevel=2)
+    with atomic_path(path) as tmp:
+        _matplotlib_png(fig, tmp, width, height, scale)
+        tmp.write_bytes(_with_dpi(tmp.read_bytes(), dpi))
+    return "matplotlib"
+
+
+def _with_dpi(png: bytes, dpi: float) -> bytes:
+    """The same pixels with the PNG's physical resolution (pHYs) set, so editors place it at size."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(png)) as image:
+        image.save(out, format="png", dpi=(float(dpi), float(dpi)))
+    return out.getvalue()
+
+
+def _kaleido_png(fig, browser, width, height, scale) -> bytes:
+    """Kaleido's PNG, its Chromium given by path (kaleido's `path` option), so that nothing in this
+    process's environment changes."""
+    import kaleido
+
+    opts = {"format": "png", "width": width or fig.layout.width or 900,
+            "height": height or fig.layout.height or 600, "scale": scale}
+    return kaleido.calc_fig_sync(fig.to_dict(), opts=opts, kopts={"path": str(browser)})
+
+
+def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:
+    """Draw the traces this module makes (scatter, heatmap, bar) on matplotlib axes placed by the
+    figure's axis domains."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure registry
+
+    width = width or fig.layout.width or 900
+    height = height or fig.layout.height or 600
+    canvas = Figure(figsize=(width / 100, height / 100), dpi=100 * scale)  # int(width * scale) pixels, as kaleido
+    axes = {}
+    for trace in fig.data:
+        axis_pair = (trace.xaxis or "x", trace.yaxis or "y")
+        if axis_pair not in axes:
+            axes[axis_pair] = _mpl_axes(canvas, fig.layout, *axis_pair)
+        _DRAW.get(trace.type, _draw_nothing)(axes[axis_pair], trace, fig.layout)
+    for ax in axes.values():
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best")
+    for note in fig.layout.annotations or ():  # subplot titles: above the nearest axes
+        if axes and note.text:
+            nearest = min(axes.values(), key=lambda ax: abs(ax.plotly_domain[0] - note.x)
+                          + abs(ax.plotly_domain[1] - note.y))
+            nearest.set_title(note.text, fontsize=9)
+    if fig.layout.title and fig.layout.title.text:
+        canvas.suptitle(fig.layout.title.text, fontsize=11)
+    canvas.savefig(path, format="png")
+
+
+def _mpl_axes(canvas, layout, xaxis: str, yaxis: str):
+    xa, ya = layout[xaxis.replace("x", "xaxis", 1)], layout[yaxis.replace("y", "yaxis", 1)]
+    (x0, x1), (y0, y1) = xa.domain or (0, 1), ya.domain or (0, 1)
+    if layout.title and layout.title.text:  # room for the figure title above every subplot
+        y0, y1 = 0.93 * y0, 0.93 * y1
+    ax = canvas.add_axes([x0 + 0.06 * (x1 - x0), y0 + 0.1 * (y1 - y0), 0.88 * (x1 - x0), 0.78 * (y1 - y0)])
+    ax.plotly_domain = ((x0 + x1) / 2, y1)  # where plotly puts this subplot's title
+    ax.plotly_square = bool(ya.scaleanchor)  # plotly keeps x and y scales equal here
+    ax.set_facecolor(layout.plot_bgcolor or "white")
+    ax.set_xlabel(xa.title.text or "", fontsize=8)
+    ax.set_ylabel(ya.title.text or "", fontsize=8)
+    if ya.autorange == "reversed":
+        ax.invert_yaxis()
+    ax.tick_params(labelsize=7)
+    return ax
+
+
+def _marker_colours(trace):
+    colour = trace.marker.color if trace.marker else None
+    if colour is None or isinstance(colour, str):
+        return colour or PALETTE[0]
+    values = np.asarray(colour)
+    if values.dtype.kind in "OUS":
+        return [tuple(c / 255 for c in _rgb(v)) for v in values]
+    scale = trace.marker.colorscale or _default_scale()
+    vmin = trace.marker.cmin if trace.marker.cmin is not None else np.nanmin(values)
+    vmax = trace.marker.cmax if trace.marker.cmax is not None else np.nanmax(values)
+    return colours_of(values, scale, vmin, vmax) / 255.0
+
+
+def _draw_scatter(ax, trace, layout):
+    x = np.asarray(trace.x if trace.x is not None else [], dtype=np.float64)
+    y = np.asarray(trace.y if trace.y is not None else [], dtype=np.float64)
+    if not np.isfinite(x).any():  # a legend-only entry
+        if trace.showlegend is not False and trace.name:
+            ax.scatter([], [], color=_marker_colours(trace), label=trace.name)
+        return
+    size = float(trace.marker.size) if trace.marker and np.isscalar(trace.marker.size) else 3.0
+    ax.scatter(x, y, c=_marker_colours(trace), s=size ** 2 / 2, linewidths=0, rasterized=True)
+
+
+def _draw_heatmap(ax, trace, layout):
+    z = np.asarray(trace.z, np.float64)
+    scale = trace.colorscale or _default_scale()
+    vmin = trace.zmin if trace.zmin is not None else np.nanmin(z)
+    vmax = trace.zmax if trace.zmax is not None else np.nanmax(z)
+    rgba = np.zeros((*z.shape, 4))
+    rgba[..., :3] = colours_of(z, scale, vmin, vmax) / 255.0
+    rgba[..., 3] = np.isfinite(z)  # NaN stays transparent: the axes colour shows, as in plotly
+    x = np.asarray(trace.x if trace.x is not None else np.arange(z.shape[1]), np.float64)
+    y = np.asarray(trace.y if trace.y is not None else np.arange(z.shape[0]), np.float64)
+    half_x = (x[1] - x[0]) / 2 if len(x) > 1 else 0.5
+    half_y = (y[1] - y[0]) / 2 if len(y) > 1 else 0.5
+    reversed_y = ax.yaxis_inverted()
+    ax.imshow(rgba, extent=(x[0] - half_x, x[-1] + half_x, y[-1] + half_y, y[0] - half_y),
+              origin="upper", aspect="equal" if ax.plotly_square else "auto", interpolation="nearest")
+    if not reversed_y:
+        ax.invert_yaxis()
+    if trace.showscale:  # the same colour bar as plotly's, beside the map
+        _mpl_colorbar(ax, scale, vmin, vmax, trace.colorbar.title.text if trace.colorbar else "")
+
+
+def _mpl_colorbar(ax, scale, vmin, vmax, title):
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import ListedColormap, Normalize
+
+    steps = np.linspace(vmin, vmax, 256)
+    cmap = ListedColormap(colours_of(steps, scale, vmin, vmax) / 255.0)
+    bar = ax.figure.colorbar(ScalarMappable(Normalize(vmin, vmax), cmap), ax=ax, fraction=0.05, pad=0.02)
+    bar.ax.tick_params(labelsize=6)
+    if title:
+        bar.set_label(title, fontsize=7)
+
+
+def _draw_bar(ax, trace, layout):
+    x, y = list(trace.x), list(trace.y)
+    colour = trace.marker.color if trace.marker and isinstance(trace.marker.color, str) else PALETTE[0]
+    if trace.orientation == "h":
+        ax.barh([str(v) for v in y], x, color=colour)
+    else:
+        ax.bar([str(v) for v in x], y, color=colour)
+
+
+def _draw_nothing(ax, trace, layout):
+    warnings.warn(f"matplotlib fallback cannot draw a {trace.type} trace; it is left out", RuntimeWarning)
+
+
+def _default_scale():
+    import plotly.colors
+
+    return plotly.colors.get_colorscale("Viridis")
+
+
+_DRAW = {"scatter": _draw_scatter, "scattergl": _draw_scatter, "heatmap": _draw_heatmap, "bar": _draw_bar}
