@@ -22,8 +22,9 @@ from .data.base import Reader
 from .data.preprocess import iter_preprocessed
 from .domain import extraction_attrs
 from .errors import CheckpointError, InputError
-from .latents import LatentsWriter, incomplete_reason, latents_path_for
+from .latents import LatentsWriter, incomplete_reason
 from .models.base import InputSpec, LoadedModel
+from .outputs import latents_path_for
 from .storage import sha256_path
 from .versions import package_versions
 
