@@ -1,4 +1,4 @@
-"""Batch extraction over many files, in this process or on a Dask cluster (DESIGN.md section 9).
+"""Batch extraction over many files, in this process or on a Dask cluster.
 
 One task = one file: check for existing latents (skip unless clobber), download the source when it is
 in S3, extract with the same `extract_file` as local runs, write, upload, delete the temporaries.
@@ -13,6 +13,10 @@ shared file system, where local paths are sent as absolute paths) and latentcore
 
     python -m latentcore batch --model ckpt.pth --options opts.json s3://bucket/pp/ --out s3://bucket/latents \
         --scheduler local --workers 4
+
+`run_batch(sources, job)` runs a `BatchJob` over the sources (`expand_sources` expands S3 prefixes)
+and returns one `FileOutcome` per file (`summary_table` prints them); `process_file` is one task.
+Output names come from latentcore.outputs.
 """
 from __future__ import annotations
 

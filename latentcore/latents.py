@@ -1,4 +1,5 @@
-"""The latents file (DESIGN.md section 5): `<stem>_latents.h5`, readable with plain h5py.
+"""The latents file: `<stem>_latents.h5` (named by latentcore.outputs), readable with plain h5py
+(docs/architecture.md describes the format).
 
 - one float32 dataset per partition (`valid`, `train`, or `all` for a scan), shape (N, D), source order;
 - scans: `x`, `y` (float64) and `grid_shape`, and the scan's vendor per-point maps (Oxford Band Contrast,
@@ -10,6 +11,9 @@
 `LatentsWriter` streams rows into `<final>.partial` and renames it when complete. It records how many
 rows of each partition are done, so an interrupted run resumes where it stopped when the same
 source, model and parameters (the `fingerprint`) are used again.
+
+`read_latents(path)` -> `Latents` (also a plain (N, D) `.npy`); `incomplete_reason` says why a file is
+not a finished result; `features_to_latents` turns a features file into a latents file.
 """
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ The download cache is keyed by bucket, key, size and ETag:
 `<cache>/<bucket>/<sha256(key)[:16]>/<etag>-<size>/<file name>`. A changed object gets a new
 version folder (the stale one is pruned); only the last key component, sanitised, becomes a file
 name, so no key (`..`, absolute, backslashes) can write outside the cache directory.
+
+The API: `S3Settings` (how to reach S3), `list_buckets`, `list_objects`, `list_prefixes`, `head`,
+`exists`, `objects_exist`, `download` (through the cache), `download_to`, `upload`, `resolve_path`;
+failures raise `S3Error` (an InputError) naming the URI.
 """
 from __future__ import annotations
 
