@@ -1,6 +1,6 @@
 """Latent Explorer's engine: read image data, extract latents with PyTorch encoders, analyse them.
 
-The public API in one place; see DESIGN.md for the formats:
+The public API in one place (docs/architecture.md describes the formats and layers):
 
     from latentcore import open_source, load_model, extract_file, read_latents
 """

@@ -1,4 +1,4 @@
-"""Batch extraction over many files, in this process or on a Dask cluster (DESIGN.md section 9).
+"""Batch extraction over many files, in this process or on a Dask cluster.
 
 One task = one file: check for existing latents (skip unless clobber), download the source when it is
 in S3, extract with the same `extract_file` as local runs, write, upload, delete the temporaries.
@@ -13,6 +13,10 @@ shared file system, where local paths are sent as absolute paths) and latentcore
 
     python -m latentcore batch --model ckpt.pth --options opts.json s3://bucket/pp/ --out s3://bucket/latents \
         --scheduler local --workers 4
+
+`run_batch(sources, job)` runs a `BatchJob` over the sources (`expand_sources` expands S3 prefixes)
+and returns one `FileOutcome` per file (`summary_table` prints them); `process_file` is one task.
+Output names come from latentcore.outputs.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .errors import InputError
-from .latents import latents_path_for, refuse_shared_outputs
+from .outputs import SUFFIX, output_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
 from .storage.s3 import S3Settings
 
@@ -68,20 +72,6 @@ class FileOutcome:
 
 # -- one file ---------------------------------------------------------------------------------
 
-def output_for(source: str, out: str | None) -> str:
-    """Where the latents of `source` go: `<stem>_latents.h5` in `out` (folder or S3 prefix), or
-    beside the source (in S3 when the source is there)."""
-    from .storage.s3 import join_uri, latents_uri_for, safe_file_name, parse_s3_uri
-
-    if is_s3_uri(source):
-        name = latents_path_for(Path(safe_file_name(parse_s3_uri(source)[1]))).name
-    else:
-        name = latents_path_for(source).name
-    if out is None:
-        return latents_uri_for(source) if is_s3_uri(source) else str(latents_path_for(source))
-    return join_uri(out, name) if is_s3_uri(out) else str(Path(out) / name)
-
-
 def output_exists(target: str, settings: S3Settings) -> bool:
     """An S3 object exists only once its upload completed; a local file counts only when it is a
     complete latents file (extract_file then checks it belongs to this source and model)."""
@@ -113,7 +103,8 @@ def process_file(source: str, job: BatchJob) -> FileOutcome:
 
 def _extract_one(source: str, target: str, job: BatchJob) -> tuple[int, bool]:
     from .extract import extract_file
-    from .storage.s3 import download_to, safe_file_name, parse_s3_uri, upload
+    from .storage.s3 import download_to, upload
+    from .storage.uri import parse_s3_uri, safe_file_name
 
     if job.work_dir:
         Path(job.work_dir).mkdir(parents=True, exist_ok=True)
@@ -276,8 +267,8 @@ def summary_table(outcomes: list[FileOutcome]) -> str:
 def expand_sources(items: Iterable[str], settings: S3Settings) -> list[str]:
     """`s3://bucket/prefix/` (ending in `/`) stands for the files directly under it (latents
     files excluded); anything else is one source."""
-    from .latents import SUFFIX
-    from .storage.s3 import list_objects, parse_s3_uri
+    from .storage.s3 import list_objects
+    from .storage.uri import parse_s3_uri
 
     sources = []
     for item in items:

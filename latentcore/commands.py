@@ -40,8 +40,8 @@ def run_extract(args) -> int:
 
     from .data.preprocess import with_preprocessing
     from .extract import extract_file
-    from .latents import latents_path_for, refuse_shared_outputs
     from .models import load_model
+    from .outputs import latents_path_for, refuse_shared_outputs
     from .train.cli import preprocessing_from_args
 
     refuse_shared_outputs(args.data, [latents_path_for(data, args.out) for data in args.data])

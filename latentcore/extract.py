@@ -3,6 +3,10 @@
 source file -> Reader.iter_batches (contiguous reads, in a background thread) -> prepare_batch (the one
 place where inputs are shaped for a model) -> model forward under inference_mode (bf16 autocast on CUDA)
 -> pool_latents -> LatentsWriter (`<stem>_latents.h5.partial`, renamed when complete, resumable).
+
+`extract_file(source, model, out_dir)` writes one file's latents file; `Extractor` runs a model over
+batches or a reader (in memory: `extract_array`); `model_latents_extract` is Nenya's entry point;
+`prepare_batch`, `pool_latents` and `resolve_device` are the steps, usable on their own.
 """
 from __future__ import annotations
 
@@ -22,8 +26,9 @@ from .data.base import Reader
 from .data.preprocess import iter_preprocessed
 from .domain import extraction_attrs
 from .errors import CheckpointError, InputError
-from .latents import LatentsWriter, incomplete_reason, latents_path_for
+from .latents import LatentsWriter, incomplete_reason
 from .models.base import InputSpec, LoadedModel
+from .outputs import latents_path_for
 from .storage import sha256_path
 from .versions import package_versions
 
@@ -95,7 +100,7 @@ def pool_latents(latents: torch.Tensor, pool: str = "mean") -> torch.Tensor:
 
 class Extractor:
     """Runs one loaded model over batches: `extract_batch`, `extract_pooled`, `get_latent_shape`
-    (the names of the Cosmos seed's extractor)."""
+    (the method names of Cosmos's extractor)."""
 
     def __init__(self, model: LoadedModel, device: str = "auto", pool: str = "mean", batch_size: int = 64):
         if batch_size < 1:
@@ -222,13 +227,56 @@ def default_partitions(reader: Reader) -> list[str]:
 def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean", batch_size: int = 64,
                  device: str = "auto", partitions=None, allowed_indices=None, clobber: bool = False,
                  progress: Progress | None = None, out_path=None) -> ExtractResult:
-    """Extract the latents of one file into `<stem>_latents.h5` (DESIGN.md section 5).
+    """Extract the latents of one file into `<stem>_latents.h5` (layout: latentcore.latents).
 
     Skipped when the output exists and is complete for this very job (same source, model, pooling
     and rows: the fingerprint) unless `clobber`; any other existing file is refused, never taken
     for done. Written under `.partial`, locked against a second writer for the whole run, renamed
     when complete; after an interruption the same call resumes from the rows already written, and
     a run that fails before its first row leaves no `.partial` behind.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A data file or folder, or an `s3://` URI (see `open_source`).
+    model : LoadedModel
+        The encoder, from `load_model`.
+    out_dir : str or path-like, default=None
+        The folder of the output; None writes beside the source (the current folder for an S3
+        source). Ignored when `out_path` is given.
+    pool : {"mean", "max", "flatten"}, default="mean"
+        How spatial outputs become one vector per item.
+    batch_size : int, default=64
+        Items per forward pass.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        "auto" uses a CUDA GPU when there is one.
+    partitions : list of str, default=None
+        The partitions to extract; None takes `valid` and `train` of a cutout file, else the
+        file's single partition.
+    allowed_indices : array-like of int, default=None
+        Extract only these rows of each partition (source order is kept).
+    clobber : bool, default=False
+        Overwrite an existing output instead of skipping or refusing it.
+    progress : callable, default=None
+        Called as `progress(rows_done, rows_total, message)` while rows are written.
+    out_path : str or path-like, default=None
+        The output file itself, instead of `<stem>_latents.h5` in `out_dir`.
+
+    Returns
+    -------
+    result : ExtractResult
+        The output `path`, whether it was `skipped` (already complete), and the `rows` of each
+        partition.
+
+    Raises
+    ------
+    InputError
+        The source cannot be read, already holds latents or does not fit the model (channels,
+        crop), `pool`, `device`, `batch_size` or `allowed_indices` are invalid, or an existing
+        output is not this job's complete result.
+    OutputError
+        The output cannot be written (no space, no permission, read-only), or another run is
+        writing it now.
     """
     out = Path(out_path) if out_path else latents_path_for(source, out_dir)
     with open_source(source) as reader:
@@ -340,7 +388,7 @@ def extract_array(extractor: Extractor, reader: Reader, partition: str, allowed_
 def model_latents_extract(opt, data_file, model_path, remove_module: bool = True,
                           partitions=("train", "valid"), allowed_indices=None, device: str = "auto",
                           pool: str = "mean") -> dict[str, np.ndarray]:
-    """The Nenya seed's entry point: `{partition: latents (N, feat_dim)}` for a preprocessed file.
+    """Nenya's entry point: `{partition: latents (N, feat_dim)}` for a preprocessed file.
     `opt` is an options dict, a path to Nenya's options JSON, or None to use the checkpoint's own."""
     from .models import load_model
 

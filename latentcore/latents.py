@@ -1,4 +1,5 @@
-"""The latents file (DESIGN.md section 5): `<stem>_latents.h5`, readable with plain h5py.
+"""The latents file: `<stem>_latents.h5` (named by latentcore.outputs), readable with plain h5py
+(docs/architecture.md describes the format).
 
 - one float32 dataset per partition (`valid`, `train`, or `all` for a scan), shape (N, D), source order;
 - scans: `x`, `y` (float64) and `grid_shape`, and the scan's vendor per-point maps (Oxford Band Contrast,
@@ -10,6 +11,9 @@
 `LatentsWriter` streams rows into `<final>.partial` and renames it when complete. It records how many
 rows of each partition are done, so an interrupted run resumes where it stopped when the same
 source, model and parameters (the `fingerprint`) are used again.
+
+`read_latents(path)` -> `Latents` (also a plain (N, D) `.npy`); `incomplete_reason` says why a file is
+not a finished result; `features_to_latents` turns a features file into a latents file.
 """
 from __future__ import annotations
 
@@ -25,38 +29,15 @@ import h5py
 import numpy as np
 import pandas as pd
 
+from .data import open_source
+from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
+from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
 from .errors import InputError, OutputError, write_error
-from .storage.local import lock_exclusive, make_folder, short_name
+from .outputs import SUFFIX, latents_path_for
+from .storage.local import lock_exclusive, make_folder
 
-SUFFIX = "_latents.h5"
 PARTIAL = ".partial"
 POINT_MAPS = "point_maps"  # group of per-point maps carried over from the scan
-
-
-def latents_path_for(source, out_dir=None) -> Path:
-    """`<source stem with _preproc removed>_latents.h5`, beside the source or in `out_dir`."""
-    if str(source).startswith("s3://"):  # never beside an object in S3: a local folder, default the current one
-        out_dir = out_dir or Path.cwd()
-    source = Path(str(source).removeprefix("s3://"))
-    stem = source.stem if source.is_file() or source.suffix else source.name
-    stem = short_name(stem.replace("_preproc", ""))  # a 250-character name still gives a valid output name
-    return Path(out_dir or source.parent) / f"{stem}{SUFFIX}"
-
-
-def refuse_shared_outputs(sources, outputs) -> None:
-    """Distinct inputs never share an output name (`x_preproc.h5` and `x.h5`; `p/x.h5` and `q/x.h5`
-    into one folder): the second would be skipped with the first's latents. Refused in one line."""
-    first_source: dict[str, str] = {}
-    for source, output in zip(sources, outputs):
-        key, name = str(output), _identity(source)
-        if first_source.setdefault(key, name) != name:
-            raise InputError(f"two inputs would write the same latents file: {first_source[key]} and {source}; "
-                             "extract them into different --out folders", output)
-
-
-def _identity(source) -> str:
-    text = str(source)
-    return text if text.startswith("s3://") else str(Path(text).resolve())
 
 
 @dataclasses.dataclass
@@ -111,9 +92,6 @@ class Latents:
 def read_latents(path) -> Latents:
     """Read a `_latents.h5` file (or a plain (N, D) `.npy`) with checks that name the file: only a
     complete file, numeric finite x/y of one per row, a sane grid_shape."""
-    from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
-    from .data._hdf5 import open_h5
-
     path = check_regular(path, "latents")
     if path.suffix == ".npy":
         try:
@@ -137,7 +115,7 @@ def read_latents(path) -> Latents:
                     raise InputError(f"dataset {name!r} must be (N, D), got {f[name].shape}", path)
                 check_data_dtype(f[name].dtype, f"dataset {name!r}", path)
             parts = {k: f[k][()] for k in names}
-            attrs = {k: _plain(v) for k, v in f.attrs.items()}
+            attrs = {k: attr_value(v) for k, v in f.attrs.items()}
             n = len(parts[names[0]])
             x, y = (check_coordinates(f[k][()], n, k, path) if k in f else None for k in ("x", "y"))
             grid = check_grid_shape(f["grid_shape"][()], path) if "grid_shape" in f else None
@@ -156,34 +134,6 @@ def _read_point_maps(group) -> dict[str, np.ndarray]:
     order = json.loads(group.attrs["order"]) if "order" in group.attrs else []
     names = [n for n in order if n in group] + sorted(n for n in group if n not in order)
     return {name: group[name][()].astype(np.float64) for name in names}
-
-
-def read_byte_table(dataset) -> pd.DataFrame:
-    """A ulmo-style metadata table: byte strings (N, ncols) with a `columns` attribute."""
-    columns = [_plain(c) for c in dataset.attrs["columns"]]
-    table = pd.DataFrame(dataset[()].astype(str), columns=columns)
-    for name in table.columns:  # numbers were stored as their text: give them back as numbers
-        converted = pd.to_numeric(table[name], errors="coerce")
-        if converted.notna().all():
-            table[name] = converted
-    return table
-
-
-def write_byte_table(group, name: str, table: pd.DataFrame):
-    data = table.to_numpy(dtype=str).astype(np.bytes_)
-    dataset = group.create_dataset(name, data=data)
-    dataset.attrs["columns"] = np.array(list(table.columns), dtype=np.bytes_)
-    return dataset
-
-
-def _plain(value):
-    if isinstance(value, bytes):
-        return value.decode()
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 _HDF5_WRITE_FAILED = threading.Event()
@@ -367,8 +317,6 @@ def incomplete_reason(path, expected_rows: dict[str, int] | None = None, fingerp
     """Why the latents file at `path` is not a finished result of this job, or None when it is:
     it opens, holds every partition with all its rows (no unfinished counter) and, when given,
     the expected row counts and the same fingerprint (source, model, pooling, rows)."""
-    from .data._hdf5 import h5py_read_only
-
     try:
         with h5py_read_only(path) as f:
             names = [k for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset)]
@@ -395,8 +343,6 @@ def features_to_latents(source, out_dir) -> Path:
     """A features file (NPZ, CSV/Parquet features; see the data readers) as a latents file that the
     analysis reads: rows, metadata, labels (column `label`) and coordinates copied into `out_dir`.
     Latents files and NPY arrays are already readable and are returned as they are."""
-    from .data import open_source
-
     source = Path(source)
     if source.suffix == ".npy" or source.name.endswith(SUFFIX):
         return source

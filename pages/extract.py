@@ -3,8 +3,8 @@ import streamlit as st
 
 from latentcore.domain import describe_preprocessing, domain_warnings, preprocessing
 from latentcore.extract import POOLING
-from latentcore.latents import latents_path_for
 from latentcore.models import ARCHS
+from latentcore.outputs import latents_path_for
 from ui import extraction, files, loaders, state, widgets
 
 st.title("Extract latents")

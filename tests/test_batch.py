@@ -13,6 +13,7 @@ from latentcore.cli import main as cli_main
 from latentcore.extract import extract_file
 from latentcore.models import load_model
 from latentcore.models.vae import ConvVAE, VAEConfig
+from latentcore.outputs import output_for
 from latentcore.storage import s3
 from s3_helpers import isolated_aws_env, moto_s3, start_server  # noqa: F401  (fixture)
 
@@ -161,10 +162,10 @@ def test_dask_local_cluster_gives_the_sequential_latents_byte_for_byte(moto_s3, 
 
 
 def test_summary_and_output_locations(tmp_path):
-    assert batch.output_for("s3://bkt/pp/x_preproc.h5", None) == "s3://bkt/pp/x_latents.h5"
-    assert batch.output_for("s3://bkt/pp/x_preproc.h5", "s3://out/lat") == "s3://out/lat/x_latents.h5"
-    assert batch.output_for("s3://bkt/pp/x.h5", str(tmp_path)) == str(tmp_path / "x_latents.h5")
-    assert batch.output_for(str(tmp_path / "y.h5"), None) == str(tmp_path / "y_latents.h5")
+    assert output_for("s3://bkt/pp/x_preproc.h5", None) == "s3://bkt/pp/x_latents.h5"
+    assert output_for("s3://bkt/pp/x_preproc.h5", "s3://out/lat") == "s3://out/lat/x_latents.h5"
+    assert output_for("s3://bkt/pp/x.h5", str(tmp_path)) == str(tmp_path / "x_latents.h5")
+    assert output_for(str(tmp_path / "y.h5"), None) == str(tmp_path / "y_latents.h5")
     table = batch.summary_table([batch.FileOutcome("a.h5", "done", "a_latents.h5", rows=10),
                                  batch.FileOutcome("b.h5", "failed", reason="b.h5: broken")])
     assert "1 done, 0 skipped, 1 failed" in table and "b.h5: broken" in table

@@ -6,9 +6,10 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
+from latentcore.data._hdf5 import read_byte_table
 from latentcore.errors import InputError
 from latentcore.export import LatentsDataset, export_npz, export_parquet, split_indices
-from latentcore.latents import LatentsWriter, read_byte_table, read_latents
+from latentcore.latents import LatentsWriter, read_latents
 
 
 @pytest.fixture(scope="module")

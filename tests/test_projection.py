@@ -5,8 +5,9 @@ import torch
 
 from latentcore.analysis.embedding import fit_embedding
 from latentcore.analysis.projection import project_image, temperature_range
+from latentcore.data._hdf5 import read_byte_table
 from latentcore.extract import Extractor
-from latentcore.latents import features_to_latents, read_byte_table, read_latents
+from latentcore.latents import features_to_latents, read_latents
 from latentcore.models.base import InputSpec, LoadedModel
 from latentcore.models.nenya import build_nenya
 

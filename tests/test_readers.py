@@ -11,8 +11,9 @@ from PIL import Image
 
 from latentcore.data import (Reader, SourceInfo, align_to_coordinates, detect_format, open_source,
                              read_bandcontrast, registered_readers)
+from latentcore.data._hdf5 import read_byte_table
 from latentcore.errors import InputError
-from latentcore.latents import LatentsWriter, read_byte_table
+from latentcore.latents import LatentsWriter
 
 SST_COLUMNS = ["lat", "lon", "row", "col", "datetime", "filename", "clear_fraction", "mean_temperature",
                "T10", "T90", "DT40", "LL", "pp_file", "pp_idx", "pp_type", "UID"]

@@ -6,8 +6,10 @@ import pytest
 
 from latentcore.data import open_source
 from latentcore.errors import InputError
+from latentcore.outputs import latents_uri_for, s3_latents_exist, upload_latents
 from latentcore.storage import resolve_path, s3
 from latentcore.storage.s3 import S3Error, S3Settings
+from latentcore.storage.uri import join_uri, parse_s3_uri, s3_uri
 from s3_helpers import FAKE_KEY_ID, FAKE_SECRET, FlakyProxy, moto_s3  # noqa: F401  (fixture)
 
 MiB = 1 << 20
@@ -15,18 +17,18 @@ MiB = 1 << 20
 
 def put(moto_s3, bucket, key, body: bytes):
     moto_s3.client.put_object(Bucket=bucket, Key=key, Body=body)
-    return s3.s3_uri(bucket, key)
+    return s3_uri(bucket, key)
 
 
 def test_uri_parsing_and_joining():
-    assert s3.parse_s3_uri("s3://bkt/a/b.h5") == ("bkt", "a/b.h5")
-    assert s3.parse_s3_uri("s3://bkt") == ("bkt", "")
-    assert s3.join_uri("s3://bkt/pre/", "x.h5") == "s3://bkt/pre/x.h5"
-    assert s3.join_uri("s3://bkt", "x.h5") == "s3://bkt/x.h5"
-    assert s3.latents_uri_for("s3://bkt/d/scan_preproc.h5") == "s3://bkt/d/scan_latents.h5"
-    assert s3.latents_uri_for("s3://bkt/d/scan.h5", "s3://out/p") == "s3://out/p/scan_latents.h5"
+    assert parse_s3_uri("s3://bkt/a/b.h5") == ("bkt", "a/b.h5")
+    assert parse_s3_uri("s3://bkt") == ("bkt", "")
+    assert join_uri("s3://bkt/pre/", "x.h5") == "s3://bkt/pre/x.h5"
+    assert join_uri("s3://bkt", "x.h5") == "s3://bkt/x.h5"
+    assert latents_uri_for("s3://bkt/d/scan_preproc.h5") == "s3://bkt/d/scan_latents.h5"
+    assert latents_uri_for("s3://bkt/d/scan.h5", "s3://out/p") == "s3://out/p/scan_latents.h5"
     with pytest.raises(InputError, match="not an S3 URI"):
-        s3.parse_s3_uri("/local/file.h5")
+        parse_s3_uri("/local/file.h5")
 
 
 def test_lists_buckets_prefixes_and_objects_with_sizes(moto_s3):
@@ -153,22 +155,22 @@ def test_resolve_path_and_open_source_accept_s3_uris(moto_s3, sst_h5, tmp_path, 
 def test_latents_in_s3_are_found_uploaded_skipped_and_clobbered(moto_s3, tmp_path):
     bucket = moto_s3.new_bucket()
     sources = [put(moto_s3, bucket, f"pp/file{i}_preproc.h5", b"src") for i in range(3)]
-    assert s3.s3_latents_exist(sources, settings=moto_s3.settings) == dict.fromkeys(sources, False)
+    assert s3_latents_exist(sources, settings=moto_s3.settings) == dict.fromkeys(sources, False)
     latents = tmp_path / "file0_latents.h5"
     latents.write_bytes(b"latents v1")
-    target, uploaded = s3.upload_latents(latents, sources[0], settings=moto_s3.settings)
+    target, uploaded = upload_latents(latents, sources[0], settings=moto_s3.settings)
     assert (target, uploaded) == (f"s3://{bucket}/pp/file0_latents.h5", True)
-    assert s3.s3_latents_exist(sources, settings=moto_s3.settings) == {
+    assert s3_latents_exist(sources, settings=moto_s3.settings) == {
         sources[0]: True, sources[1]: False, sources[2]: False}
     latents.write_bytes(b"latents v2 longer")
-    assert s3.upload_latents(latents, sources[0], settings=moto_s3.settings) == (target, False)
+    assert upload_latents(latents, sources[0], settings=moto_s3.settings) == (target, False)
     assert s3.head(target, moto_s3.settings).size == len(b"latents v1")  # skipped: the old one stays
-    assert s3.upload_latents(latents, sources[0], settings=moto_s3.settings, clobber=True) == (target, True)
+    assert upload_latents(latents, sources[0], settings=moto_s3.settings, clobber=True) == (target, True)
     assert s3.head(target, moto_s3.settings).size == len(b"latents v2 longer")
     # to a chosen prefix instead of beside the source
     elsewhere = f"s3://{bucket}/results"
-    assert s3.upload_latents(latents, sources[1], elsewhere, moto_s3.settings)[0] == f"{elsewhere}/file1_latents.h5"
-    assert s3.s3_latents_exist(sources, elsewhere, moto_s3.settings)[sources[1]]
+    assert upload_latents(latents, sources[1], elsewhere, moto_s3.settings)[0] == f"{elsewhere}/file1_latents.h5"
+    assert s3_latents_exist(sources, elsewhere, moto_s3.settings)[sources[1]]
 
 
 def test_settings_read_the_endpoint_from_the_environment(monkeypatch):

@@ -21,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.errors import LatentError
+from latentcore.outputs import latents_uri_for, s3_latents_exist, upload_latents
 from latentcore.storage import s3
 
 from . import files, state, widgets
@@ -132,15 +133,15 @@ def render_latents_upload(source, latents, overwrite: bool = False):
     sources = sorted({o["uri"] for o in st.session_state.get(ORIGINS, {}).values()
                       if o["endpoint"] == came_from["endpoint"]})
     with widgets.user_errors():
-        present = s3.s3_latents_exist(sources, prefix, settings)
-    st.dataframe(pd.DataFrame({"source": list(present), "latents in S3": [s3.latents_uri_for(u, prefix) for u in present],
+        present = s3_latents_exist(sources, prefix, settings)
+    st.dataframe(pd.DataFrame({"source": list(present), "latents in S3": [latents_uri_for(u, prefix) for u in present],
                                "exists": ["yes, skipped unless overwrite" if v else "no" for v in present.values()]}),
                  hide_index=True, width="stretch")
     if latents is None:
         return
     if st.button("Upload the latents file", icon=":material/cloud_upload:", key="s3_latents_upload"):
         with widgets.user_errors():
-            target, uploaded = s3.upload_latents(latents, came_from["uri"], prefix, settings, clobber=overwrite)
+            target, uploaded = upload_latents(latents, came_from["uri"], prefix, settings, clobber=overwrite)
         if uploaded:
             st.success(f"Uploaded {Path(latents).name} to {target}")
         else:

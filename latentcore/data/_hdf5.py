@@ -1,11 +1,15 @@
 """What the HDF5 readers share: content sniffing, one lazily opened handle per reader (dropped
-when pickled, so a Dask worker reopens it), a chunk cache, and errors that name the file."""
+when pickled, so a Dask worker reopens it), a chunk cache, and errors that name the file; and the
+ulmo-style byte tables (`<partition>_metadata`: byte strings (N, ncols) with a `columns`
+attribute) that cutout files and latents files carry, read with `read_byte_table` and written with
+`write_byte_table`."""
 from __future__ import annotations
 
 from typing import Callable
 
 import h5py
 import numpy as np
+import pandas as pd
 from h5py import h5d, h5l, h5o
 
 from ..errors import InputError
@@ -143,6 +147,37 @@ def byte_table_columns(f: h5py.File, name: str, n: int, path) -> list[str]:
         raise InputError(f"{name!r} has shape {table.shape} but its partition has {n} rows and "
                          f"'columns' names {len(columns)} columns", path)
     return columns
+
+
+def read_byte_table(dataset: h5py.Dataset) -> pd.DataFrame:
+    """A ulmo-style metadata table: byte strings (N, ncols) with a `columns` attribute."""
+    columns = [attr_value(c) for c in dataset.attrs["columns"]]
+    table = pd.DataFrame(dataset[()].astype(str), columns=columns)
+    for name in table.columns:  # numbers were stored as their text: give them back as numbers
+        converted = pd.to_numeric(table[name], errors="coerce")
+        if converted.notna().all():
+            table[name] = converted
+    return table
+
+
+def write_byte_table(group: h5py.Group, name: str, table: pd.DataFrame) -> h5py.Dataset:
+    """Write `table` as a byte table `name` in `group` (the layout `read_byte_table` reads)."""
+    data = table.to_numpy(dtype=str).astype(np.bytes_)
+    dataset = group.create_dataset(name, data=data)
+    dataset.attrs["columns"] = np.array(list(table.columns), dtype=np.bytes_)
+    return dataset
+
+
+def attr_value(value):
+    """An HDF5 attribute as a plain Python value: bytes decoded, arrays as lists, NumPy scalars as
+    Python scalars."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray):
+        return [attr_value(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class H5Reader(Reader):

@@ -111,7 +111,7 @@ class Reader:
     def iter_batches(self, partition: str, batch_size: int = 256,
                      allowed_indices=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (float32 batch, int64 row indices) in source order, reading contiguous slices.
-        `allowed_indices` restricts rows (as the seed's HDF5RGBDataset): runs of consecutive
+        `allowed_indices` restricts rows to those indices: runs of consecutive
         indices are read as one slice, so a restriction costs no per-item reads."""
         n = self.count(partition)
         if allowed_indices is None:
@@ -199,8 +199,31 @@ def _safe_sniff(cls, path) -> bool:
 
 
 def open_source(path, format: str | None = None, **options) -> Reader:
-    """Open any supported input; `format` forces a reader by its `format_name`; `options` go to
-    the reader's constructor (e.g. `num_frames` for videos)."""
+    """Open any supported input with the reader that recognises its content.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A data file or folder (image folder, video folder), or an `s3://bucket/key` URI, which is
+        read from the local S3 download cache.
+    format : str, default=None
+        The `format_name` of the reader to use; None detects the format from the content (the
+        extension only breaks ties).
+    **options
+        Passed to the reader's constructor (e.g. `num_frames` for videos).
+
+    Returns
+    -------
+    reader : Reader
+        The open reader; use it as a context manager, or call its `close`.
+
+    Raises
+    ------
+    InputError
+        The path does not exist or is not a regular file or folder, no reader recognises the
+        content, `format` names no known reader, or the file is corrupt or of the wrong layout.
+        S3 failures raise its subclass `S3Error`, naming the URI.
+    """
     path = resolve_path(path)  # `s3://bucket/key`: read from the local download cache (storage/s3.py)
     if format is None:
         return detect_format(path)(path, **options)

@@ -7,9 +7,8 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ..latents import read_byte_table
 from ._checks import check_coordinates, check_grid_shape, infer_step
-from ._hdf5 import H5Reader, byte_table_columns
+from ._hdf5 import H5Reader, byte_table_columns, read_byte_table
 from .base import SourceInfo
 
 PARTITIONS = ("all", "valid", "train")

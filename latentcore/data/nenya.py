@@ -5,8 +5,7 @@ from __future__ import annotations
 import h5py
 
 from ..errors import InputError
-from ..latents import read_byte_table
-from ._hdf5 import H5Reader, byte_table_columns, sniff_h5
+from ._hdf5 import H5Reader, byte_table_columns, read_byte_table, sniff_h5
 from .base import SourceInfo, register
 
 PARTITIONS = ("valid", "train")

@@ -1,6 +1,6 @@
 """Videos (MP4, MOV, MKV, WebM, AVI) read with imageio's ffmpeg plugin: one video file or a
 folder of them (sorted by name). Each video is sampled evenly to `num_frames` frames, giving an
-item (C, T, H, W) = (3, num_frames, H, W), as the Cosmos seed's `extract_from_video`."""
+item (C, T, H, W) = (3, num_frames, H, W), as Cosmos's `extract_from_video` samples them."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -32,11 +32,37 @@ def load_model(path, arch: str | None = None, options=None, remove_module: bool 
                map_location="cpu") -> LoadedModel:
     """Load an encoder from a checkpoint file, in eval mode, on `map_location`.
 
-    arch: None (detected from the file), "nenya", "vae" or "torchscript".
-    options: a dict or the path of a JSON file. For Nenya (its options JSON; keys it does not need
-        are ignored) they override the options pickled in the checkpoint, and both may be left out;
+    No checkpoint can run code while it loads (see checkpoint.py).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A `torch.save` checkpoint (.pth/.pt) or a `torch.jit.save` archive.
+    arch : {"nenya", "vae", "torchscript"}, default=None
+        The architecture; None detects it from the file.
+    options : dict or path-like, default=None
+        A dict or the path of a JSON file. For Nenya (its options JSON; keys it does not need are
+        ignored) they override the options pickled in the checkpoint, and both may be left out;
         for TorchScript `input_channels`, `input_size`, `normalize`. Unused for the VAE.
-    remove_module: drop DataParallel's `module.` from state-dict keys.
+    remove_module : bool, default=True
+        Drop DataParallel's `module.` prefix from state-dict keys.
+    map_location : str or torch.device, default="cpu"
+        Where the weights are loaded and the model is placed.
+
+    Returns
+    -------
+    model : LoadedModel
+        The encoder with its input specification, options, `sha256` and `path`.
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing or not a checkpoint, `arch` is unknown or does not match the file, the
+        architecture cannot be told, or the weights do not fit it.
+    UnsafeCheckpointError
+        The checkpoint's pickle would call code; it is refused before anything runs.
+    InputError
+        `options` names a file that is missing or does not hold a JSON object.
     """
     path = Path(path)
     if arch not in (None, *ARCHS):

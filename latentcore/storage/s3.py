@@ -1,4 +1,4 @@
-"""S3 (and S3-compatible servers): list, cached download, multipart upload, `s3://` URIs.
+"""S3 (and S3-compatible servers): list, cached download, multipart upload (URIs: uri.py).
 
 Credentials come from boto3's standard chain (environment, shared profile, instance role) and are
 never put into settings, task graphs, logs or error messages (`_scrub` removes them from any
@@ -9,6 +9,10 @@ The download cache is keyed by bucket, key, size and ETag:
 `<cache>/<bucket>/<sha256(key)[:16]>/<etag>-<size>/<file name>`. A changed object gets a new
 version folder (the stale one is pruned); only the last key component, sanitised, becomes a file
 name, so no key (`..`, absolute, backslashes) can write outside the cache directory.
+
+The API: `S3Settings` (how to reach S3), `list_buckets`, `list_objects`, `list_prefixes`, `head`,
+`exists`, `objects_exist`, `download` (through the cache), `download_to`, `upload`, `resolve_path`;
+failures raise `S3Error` (an InputError) naming the URI.
 """
 from __future__ import annotations
 
@@ -29,11 +33,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
 from ..errors import InputError
-from ..latents import latents_path_for
-from . import is_s3_uri
-from .local import atomic_path, short_name
-
-SCHEME = "s3://"
+from .local import atomic_path
+from .uri import SCHEME, is_s3_uri, parent_uri, parse_s3_uri, s3_uri, safe_file_name
 MiB = 1 << 20
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
@@ -87,34 +88,6 @@ class S3Object:
     @property
     def name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
-
-
-# -- URIs -------------------------------------------------------------------------------------
-
-def s3_uri(bucket: str, key: str = "") -> str:
-    return f"{SCHEME}{bucket}/{key}"
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """`s3://bucket/some/key` -> ("bucket", "some/key"); the key may be empty (a bucket or prefix)."""
-    if not is_s3_uri(uri):
-        raise InputError(f"not an S3 URI (expected s3://bucket/key): {uri!r}")
-    bucket, _, key = uri[len(SCHEME):].partition("/")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{1,254}", bucket or ""):
-        raise InputError(f"not a valid bucket name in {uri!r}")
-    return bucket, key
-
-
-def join_uri(prefix_uri: str, name: str) -> str:
-    """`s3://b/pre` + `x.h5` -> `s3://b/pre/x.h5` (one slash between)."""
-    bucket, prefix = parse_s3_uri(prefix_uri)
-    prefix = prefix.strip("/")
-    return s3_uri(bucket, f"{prefix}/{name}" if prefix else name)
-
-
-def parent_uri(uri: str) -> str:
-    bucket, key = parse_s3_uri(uri)
-    return s3_uri(bucket, key.rsplit("/", 1)[0] if "/" in key else "")
 
 
 # -- client and errors ------------------------------------------------------------------------
@@ -296,13 +269,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("LATENTCORE_S3_CACHE", Path.home() / ".cache" / "latentcore" / "s3"))
 
 
-def safe_file_name(key: str) -> str:
-    """The last key component as a harmless file name (no separators, never `.`/`..`/empty)."""
-    name = key.replace("\\", "/").rsplit("/", 1)[-1]
-    name = short_name(re.sub(r"[\x00-\x1f]", "_", name).strip())  # a 300-character key still fits a file name
-    return name if name not in ("", ".", "..") else "object"
-
-
 def cache_path(obj: S3Object, cache_dir=None) -> Path:
     """Where `obj` lives in the cache (see module doc); always inside `cache_dir`."""
     root = Path(cache_dir or default_cache_dir()).resolve()
@@ -399,34 +365,14 @@ def upload(local_path, uri: str, settings: S3Settings | None = None,
     return stored
 
 
-# -- latents next to sources ------------------------------------------------------------------
+# -- several objects at once ------------------------------------------------------------------
 
-def latents_uri_for(source_uri: str, out_prefix: str | None = None) -> str:
-    """`s3://b/dir/x_preproc.h5` -> `s3://b/dir/x_latents.h5`, or the same name under `out_prefix`."""
-    name = latents_path_for(Path(safe_file_name(parse_s3_uri(source_uri)[1]))).name
-    return join_uri(out_prefix or parent_uri(source_uri), name)
-
-
-def s3_latents_exist(source_uris: Iterable[str], out_prefix: str | None = None,
-                     settings: S3Settings | None = None) -> dict[str, bool]:
-    """For each source, whether its latents file already exists in S3 (beside it or in `out_prefix`).
-    One listing per destination prefix, not one request per file."""
+def objects_exist(uris: Iterable[str], settings: S3Settings | None = None) -> dict[str, bool]:
+    """For each object URI, whether it exists: one listing per "folder", not one request per object."""
     settings = settings or S3Settings.from_env()
-    targets = {uri: latents_uri_for(uri, out_prefix) for uri in source_uris}
+    uris = list(uris)
     present: set[str] = set()
-    for folder in {parent_uri(t) for t in targets.values()}:
+    for folder in {parent_uri(uri) for uri in uris}:
         bucket, prefix = parse_s3_uri(folder)
         present |= {o.uri for o in list_objects(bucket, f"{prefix}/" if prefix else "", settings, recursive=False)}
-    return {uri: target in present for uri, target in targets.items()}
-
-
-def upload_latents(latents_path, source_uri: str, out_prefix: str | None = None,
-                   settings: S3Settings | None = None, clobber: bool = False,
-                   progress: Progress | None = None) -> tuple[str, bool]:
-    """Upload a latents file next to its S3 source (or under `out_prefix`).
-    Returns (uri, uploaded); an existing object is kept unless `clobber`."""
-    target = latents_uri_for(source_uri, out_prefix)
-    if not clobber and exists(target, settings):
-        return target, False
-    upload(latents_path, target, settings, progress)
-    return target, True
+    return {uri: uri in present for uri in uris}

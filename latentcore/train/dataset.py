@@ -1,5 +1,5 @@
 """Training data: which patterns of a source to train on (band-contrast threshold, ROI, a list of
-coordinates to keep, as the seed's FilterByCoordsDataset) and their preprocessing, which is exactly
+coordinates to keep) and their preprocessing, which is exactly
 what extraction applies to a VAE's input: data.preprocess.iter_preprocessed (background correction,
 neighbour averaging), then extract.prepare_batch (optional centre crop, resize, min-max)."""
 from __future__ import annotations

@@ -9,24 +9,24 @@ and each epoch's shuffle comes from its own seeded generator.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import math
 import shutil
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ..data import open_source
 from ..data.bandcontrast import scan_map_name
 from ..errors import CheckpointError, InputError, TrainingError
 from ..extract import resolve_device
 from ..models.vae import ConvVAE, VAEConfig
-from ..storage import atomic_path, sha256_file
+from ..storage import atomic_path, sha256_path
 from ..versions import PACKAGES, package_versions
 from . import outputs
 from .config import LR_FLOOR, TrainConfig
@@ -122,6 +122,7 @@ class _Run:
             _clear_previous_run(out_dir)
         self.state = _resume(config, self.fingerprint, self.model, self.optimizer, out_dir)
         self.resumed_from = self.state.epoch
+        self.scheduler = lr_scheduler(self.optimizer, config, self.state.epoch)
         self.info = _run_description(config, source, data, self.fingerprint, len(train_idx), len(val_idx),
                                      self.device)
         self.train_set = _Patterns(data.patterns, train_idx, self.device)
@@ -160,8 +161,6 @@ class _Run:
         """Train one epoch, validate, checkpoint; None when stopped part-way."""
         config, state = self.config, self.state
         beta = kl_weight(config, epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(config, epoch)
         epoch_start = time.monotonic()
         train = _train_epoch(self.model, self.optimizer, self.train_set, config, epoch, beta, self.device,
                              should_stop)
@@ -178,6 +177,8 @@ class _Run:
         state.epoch = epoch
         state.history.append(report.row())
         _save_epoch(self.model, self.optimizer, state, config, self.fingerprint, self.out_dir, is_best, self.info)
+        if self.scheduler is not None:
+            self.scheduler.step()  # the next epoch's rate (after the save: the checkpoint holds this epoch's)
         return report
 
     def finish(self, stop_reason: str) -> None:
@@ -216,13 +217,24 @@ def kl_weight(config: TrainConfig, epoch: int) -> float:
     return config.beta * min(1.0, (epoch - 1) / config.kl_warmup_epochs)
 
 
-def learning_rate(config: TrainConfig, epoch: int) -> float:
-    """The learning rate of an epoch: constant, or a cosine from lr (epoch 1) to LR_FLOOR * lr (last epoch)."""
+def lr_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
+                 epochs_done: int = 0) -> CosineAnnealingLR | None:
+    """Set the optimizer to the learning rate of epoch `epochs_done + 1`: constant `lr` (None, no
+    scheduler), or a cosine from `lr` at epoch 1 to `LR_FLOOR * lr` at the last epoch, stepped once
+    after each epoch. A resumed run replays the steps of the epochs done (with the epochs asked for
+    now), so that its rates are the very floats of an uninterrupted run."""
+    for group in optimizer.param_groups:
+        group["lr"] = config.lr  # a plain float: the optimizer state goes into a weights_only checkpoint
     if config.lr_schedule == "constant" or config.epochs == 1:
-        return config.lr
-    progress = min(1.0, (epoch - 1) / (config.epochs - 1))
-    # a plain float: the optimizer state is saved in the checkpoint, which loads with weights_only
-    return float(config.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * progress))))
+        return None
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.lr
+    scheduler = CosineAnnealingLR(optimizer, T_max=config.epochs - 1, eta_min=LR_FLOOR * config.lr)
+    with warnings.catch_warnings():  # the replayed steps come before this optimizer's first step, on purpose
+        warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler", category=UserWarning)
+        for _ in range(epochs_done):
+            scheduler.step()
+    return scheduler
 
 
 def check_finite_losses(epoch: int, train: dict, val: dict, config: TrainConfig, best_epoch: int) -> None:
@@ -351,22 +363,15 @@ def _previews(model, val_set: _Patterns, preview_idx, device):
 def data_fingerprint(config: TrainConfig) -> dict[str, str | None]:
     """SHA-256 of every input (of each file's name and hash for a folder): a resumed run must
     train on the same bytes."""
-    return {"data": _digest(config.data), "bandcontrast": _digest(config.bandcontrast),
-            "keep_coordinates": _digest(config.keep_coordinates)}
+    return {name: _input_digest(getattr(config, name)) for name in ("data", "bandcontrast", "keep_coordinates")}
 
 
-def _digest(path) -> str | None:
+def _input_digest(path) -> str | None:
     if not path:
         return None
     if scan_map_name(path) is not None:  # a map inside the data file, whose digest covers it
         return str(path)
-    path = Path(path)
-    if not path.is_dir():
-        return sha256_file(path)
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{file.relative_to(path).as_posix()}:{sha256_file(file)}\n".encode())
-    return digest.hexdigest()
+    return sha256_path(path)
 
 
 def _save_epoch(model, optimizer, state: _State, config, fingerprint, out_dir: Path, is_best, run_info):

@@ -1,0 +1,101 @@
+"""Where a latents file goes: the one place that names outputs.
+
+The latents of a source are `<stem>_latents.h5`, the stem being the source's name without its
+extension and without `_preproc` (cut to a valid file-name length):
+
+- `latents_path_for(source, out_dir)`: a local path, beside a local source or in `out_dir`;
+- `latents_uri_for(source_uri, out_prefix)`: an `s3://` URI, beside an S3 source or under a prefix;
+- `output_for(source, out)`: either, for batch runs, whose sources and `out` may each be local or S3;
+- `refuse_shared_outputs(sources, outputs)`: distinct sources never share one output name.
+
+`s3_latents_exist` and `upload_latents` check and upload latents files in S3 by these names
+(boto3 loads only for those two).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from .errors import InputError
+from .storage import short_name
+from .storage.uri import is_s3_uri, join_uri, parent_uri, parse_s3_uri, safe_file_name
+
+if TYPE_CHECKING:
+    from .storage.s3 import Progress, S3Settings
+
+SUFFIX = "_latents.h5"
+
+
+def _latents_name(source: Path) -> str:
+    stem = source.stem if source.is_file() or source.suffix else source.name
+    return f"{short_name(stem.replace('_preproc', ''))}{SUFFIX}"  # a 250-character name still gives a valid name
+
+
+def _s3_latents_name(source_uri: str) -> str:
+    """The latents name of an S3 object: from its key's last component, made a harmless file name."""
+    return _latents_name(Path(safe_file_name(parse_s3_uri(source_uri)[1])))
+
+
+def latents_path_for(source, out_dir=None) -> Path:
+    """`<source stem with _preproc removed>_latents.h5`, beside the source or in `out_dir`."""
+    if str(source).startswith("s3://"):  # never beside an object in S3: a local folder, default the current one
+        out_dir = out_dir or Path.cwd()
+    source = Path(str(source).removeprefix("s3://"))
+    return Path(out_dir or source.parent) / _latents_name(source)
+
+
+def latents_uri_for(source_uri: str, out_prefix: str | None = None) -> str:
+    """`s3://b/dir/x_preproc.h5` -> `s3://b/dir/x_latents.h5`, or the same name under `out_prefix`."""
+    return join_uri(out_prefix or parent_uri(source_uri), _s3_latents_name(source_uri))
+
+
+def output_for(source: str, out: str | None) -> str:
+    """Where the latents of `source` go: `<stem>_latents.h5` in `out` (folder or S3 prefix), or
+    beside the source (in S3 when the source is there)."""
+    if out is None:
+        return latents_uri_for(source) if is_s3_uri(source) else str(latents_path_for(source))
+    name = _s3_latents_name(source) if is_s3_uri(source) else _latents_name(Path(source))
+    return join_uri(out, name) if is_s3_uri(out) else str(Path(out) / name)
+
+
+def refuse_shared_outputs(sources, outputs) -> None:
+    """Distinct inputs never share an output name (`x_preproc.h5` and `x.h5`; `p/x.h5` and `q/x.h5`
+    into one folder): the second would be skipped with the first's latents. Refused in one line."""
+    first_source: dict[str, str] = {}
+    for source, output in zip(sources, outputs):
+        key, name = str(output), _identity(source)
+        if first_source.setdefault(key, name) != name:
+            raise InputError(f"two inputs would write the same latents file: {first_source[key]} and {source}; "
+                             "extract them into different --out folders", output)
+
+
+def _identity(source) -> str:
+    text = str(source)
+    return text if text.startswith("s3://") else str(Path(text).resolve())
+
+
+# -- latents in S3 ----------------------------------------------------------------------------
+
+def s3_latents_exist(source_uris: Iterable[str], out_prefix: str | None = None,
+                     settings: S3Settings | None = None) -> dict[str, bool]:
+    """For each source, whether its latents file already exists in S3 (beside it or in `out_prefix`).
+    One listing per destination prefix, not one request per file."""
+    from .storage.s3 import objects_exist
+
+    targets = {uri: latents_uri_for(uri, out_prefix) for uri in source_uris}
+    present = objects_exist(targets.values(), settings)
+    return {uri: present[target] for uri, target in targets.items()}
+
+
+def upload_latents(latents_path, source_uri: str, out_prefix: str | None = None,
+                   settings: S3Settings | None = None, clobber: bool = False,
+                   progress: Progress | None = None) -> tuple[str, bool]:
+    """Upload a latents file next to its S3 source (or under `out_prefix`).
+    Returns (uri, uploaded); an existing object is kept unless `clobber`."""
+    from .storage.s3 import exists, upload
+
+    target = latents_uri_for(source_uri, out_prefix)
+    if not clobber and exists(target, settings):
+        return target, False
+    upload(latents_path, target, settings, progress)
+    return target, True
