@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from latentcore.analysis.embedding import embed  # noqa: E402
-from latentcore.analysis.umap_numba import warm_up  # noqa: E402
+from latentcore.analysis.embedding import warm_up  # noqa: E402
 
 
 def synthetic_latents(n, dim=128, seed=0, intrinsic=8, clusters=20):

@@ -11,7 +11,7 @@ from sklearn.manifold import trustworthiness
 
 from latentcore.analysis import embedding
 from latentcore.analysis.embedding import embed, fit_embedding, load_embedding, save_embedding
-from latentcore.analysis.umap_numba import warm_up
+from latentcore.analysis.embedding import warm_up
 from latentcore.errors import InputError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -29,7 +29,7 @@ def start_warm_up():
 
 def _warm_up():
     try:
-        from latentcore.analysis.umap_numba import warm_up
+        from latentcore.analysis.embedding import warm_up
         from latentcore.analysis.rank import distance_correlation
 
         warm_up()

@@ -6,7 +6,9 @@ Entry points
 - `fit_embedding(...)` (same arguments) -> `FittedEmbedding`: the coordinates plus what is needed to
   project new latents (`.transform(new_latents)`).
 - `save_embedding(path, fitted)` / `load_embedding(path)`: a fitted embedding as a plain `.npz`.
-umap-learn itself is imported through `umap_numba` (numba's on-disk cache, and `warm_up`).
+- `warm_up()`: compile umap-learn's code once, through a tiny seeded fit (the app calls it in a
+  background thread at start).
+umap-learn itself is imported through `umap_numba` (numba's on-disk cache).
 
 The fast path (`fast=True`, the default)
 ----------------------------------------
@@ -40,6 +42,8 @@ import dataclasses
 import hashlib
 import json
 import os
+import threading
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -427,3 +431,27 @@ def _progress_reporter(progress):
     if not callable(progress):
         raise InputError(f"progress must be a callable(fraction, message), got {progress!r}")
     return progress
+
+
+_WARM_UP_LOCK = threading.Lock()
+
+
+def warm_up(include_plain=False) -> float:
+    """Compile umap-learn's numba code so that the user's first UMAP is quick; returns the seconds.
+
+    Runs a tiny seeded fit through the fast path (what `embedding.embed` uses by default) without
+    touching the cache; `umap_module` puts umap-learn's own jitted functions on numba's on-disk
+    cache, so a later process loads them instead of compiling. `include_plain=True` also compiles
+    the NN-descent path that `fast=False` uses for more than 4096 rows; pynndescent's `nn_descent`
+    cannot be cached by numba, so that part is compiled in every new process. Thread-safe.
+    """
+    start = time.perf_counter()
+    with _WARM_UP_LOCK:
+        small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+        fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
+        fitted.transform(small[:5])
+        if include_plain:
+            with quiet_umap():
+                umap_module().UMAP(n_neighbors=5, n_epochs=5, random_state=0, init="random",
+                                   force_approximation_algorithm=True).fit(small)
+    return time.perf_counter() - start
