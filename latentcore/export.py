@@ -1,7 +1,7 @@
-"""Latents as training data (the KinoML seed): NPZ and Parquet exports with a seeded split, and a
+"""Latents as training data: NPZ and Parquet exports with a seeded split, and a
 `torch.utils.data.Dataset` view of a latents file.
 
-NPZ (the features layout of DESIGN.md section 3): `X` float32 (N, D); `y` (N,) when labels are
+NPZ (the features layout of docs/architecture.md): `X` float32 (N, D); `y` (N,) when labels are
 given; `idx_train`, `idx_val`, `idx_test` int64 row indices (a seeded random split); for scans also
 `coord_x`, `coord_y`. Parquet: one row per latent with columns `latent_0..latent_{D-1}`,
 `partition`, `index`, the source metadata (cutouts) or `x`, `y` (scans), `label` and `split`.
