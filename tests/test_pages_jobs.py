@@ -61,9 +61,9 @@ def rerun_until(at: AppTest, condition, job=None, timeout=120.0) -> AppTest:
 
 
 def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resumes(monkeypatch, not_here):
-    import ui.jobs
+    import ui.compute.jobs
 
-    monkeypatch.setattr(ui.jobs, "INLINE_PATTERNS", 0)  # the demo's 2,400 patterns go to the pool
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_PATTERNS", 0)  # the demo's 2,400 patterns go to the pool
     at = new_app("extract")
     at.number_input(key="extract_batch").set_value(1)  # 2,400 batches: time to cancel
     at.button(key="extract_run").click().run()
@@ -89,12 +89,12 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
 
 
 def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
-    import ui.jobs
+    import ui.compute.jobs
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
-    monkeypatch.setattr(ui.jobs, "INLINE_ROWS", 0)
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
     import latentcore.analysis.rank
 
     def refuse(*args, **kwargs):
@@ -111,12 +111,12 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
 
 
 def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
-    import ui.jobs
+    import ui.compute.jobs
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
-    monkeypatch.setattr(ui.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
     import latentcore.analysis.embedding
 
     def refuse(*args, **kwargs):
