@@ -65,6 +65,16 @@ def save_upload(uploaded, sub: str = "uploads") -> Path:
     return target
 
 
+def save_upload_once(uploaded, sub: str = "uploads") -> Path:
+    """`save_upload`, once per uploaded file: the reruns while it stays in its widget get the same
+    file (so a job on it keeps its key)."""
+    saved = state.saved_uploads()
+    path = saved.get(uploaded.file_id)
+    if path is None or not Path(path).exists():
+        path = saved[uploaded.file_id] = str(save_upload(uploaded, sub))
+    return Path(path)
+
+
 def claim_name(folder: Path, name: str) -> Path:
     """`folder/name`, or `stem-2.ext`, `stem-3.ext`...: the first that does not exist, created empty
     (O_EXCL) so that two uploads at the same moment cannot claim it both."""

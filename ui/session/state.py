@@ -32,7 +32,8 @@ RESET_DATA_WIDGETS, FORGET_DATA_SETTINGS = "_reset_data_widgets", "_forget_data_
 SELECTION_ORIGIN = "selection_origin"  # the chart that made the selection
 EVENT_PREFIX = "_event_"  # + chart key: the chart's last selection event taken (its JSON)
 PNG_DPI = "png_dpi"  # the sidebar's widget
-UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved (ui.session.files)
+UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
+SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
 LAST_CLUSTERS = "last_clusters"  # {"rows", "labels"}: the Clusters page's last clustering, for the UMAP page
 EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extraction (a Job) and its model spec
 TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest TrainingRun; its end drawn once
@@ -299,6 +300,11 @@ def forget_restart(job_key: str):
 
 def uploaded_ids() -> set:
     return st.session_state.setdefault(UPLOADED_IDS, set())
+
+
+def saved_uploads() -> dict:
+    """file id -> path of uploads saved for one use (the live dict)."""
+    return st.session_state.setdefault(SAVED_UPLOADS, {})
 
 
 def registered_files() -> dict:
