@@ -1,12 +1,12 @@
 """Latent maps: every latent dimension on the scan grid, within an ROI; click a pixel to see its pattern."""
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from latentcore import figures
 from latentcore.data.base import display_units
 from latentcore.export import maps_npz_bytes
 from ui.compute import front
+from ui.figures import maps as map_figures
 from ui.figures import plots, png
 from ui.session import state
 from ui.widgets import common, explore, extraction, params, selection
@@ -36,10 +36,8 @@ rows = front.roi_rows(lat_key, roi)
 st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
            f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
-grid_fig = figures.latent_map_grid(maps, grid, dims, columns=int(columns), nan_colour=nan_colour, title="",
-                                   units=lat.units, scale_bar=scale_bar)
-png_fig = go.Figure(grid_fig)  # the PNG keeps the figure's own size, so each colour bar is as tall as its map
-grid_fig.update_layout(width=None, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
+                                                    units=lat.units, scale_bar=scale_bar)
 st.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 
 st.subheader("Click a pixel to see its pattern")

@@ -1,11 +1,11 @@
 """Rank: which latent dimensions follow band contrast, the patterns' principal components or a metadata column."""
-import numpy as np
 import streamlit as st
 
 from latentcore import figures
 from latentcore.analysis.maps import values_map
 from latentcore.analysis.rank import METRICS
 from ui.compute import front
+from ui.figures import maps as map_figures
 from ui.session import state
 from ui.widgets import bandcontrast, common, explore, extraction
 
@@ -61,11 +61,7 @@ for name in references:
         maps, grid = front.latent_maps(lat_key, dims, roi)
         rows = front.roi_rows(lat_key, roi)
         reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
-        fig = figures.latent_map_grid(np.concatenate([reference[None], maps]), grid, [name, *dims],
-                                      columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions",
-                                      units=lat.units)
-        fig.layout.annotations[0].text = f"<b>{name}</b>"
-        fig.update_layout(width=None, height=60 + 200 * -(-(len(dims) + 1) // 5), margin={"l": 10, "r": 10, "t": 60, "b": 10})
+        fig = map_figures.reference_and_top_dimensions(name, reference, maps, grid, dims, lat.units)
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")
