@@ -1,10 +1,10 @@
 """Bytes per point the browser receives, and server time per rerun, for the dashboard's big panels.
 
 For N points (default 1,000,000) this builds, in one run:
-- the UMAP page's scatter (`ui.plots.scatter_figure`: one WebGL trace, uint16 x/y, uint8 colour codes,
+- the UMAP page's scatter (`ui.figures.plots.scatter_figure`: one WebGL trace, uint16 x/y, uint8 colour codes,
   row ids kept on the server), coloured by 12 clusters;
 - the Clusters page's two panels for a sqrt(N) x sqrt(N) scan: the same scatter of (latent, band
-  contrast) and the map (`ui.plots.code_map_figure`: one palette PNG image placed by origin and step);
+  contrast) and the map (`ui.figures.plots.code_map_figure`: one palette PNG image placed by origin and step);
 - for comparison, the naive figure (float32 x/y, int32 colour, int32 row ids in customdata) and
   `latentcore.figures.umap_scatter` (float32 x/y, uint8 colour, uint32 row ids).
 Bytes are those of `plotly.io.to_json(fig, validate=False)`, the text `st.plotly_chart` sends.
@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from latentcore import figures  # noqa: E402
 from latentcore.analysis.maps import Grid, values_map  # noqa: E402
-from ui import plots  # noqa: E402
+from ui.figures import plots  # noqa: E402
 
 
 def blobs(n: int, seed: int = 0):
@@ -72,7 +72,7 @@ def cluster_panels(n: int, seed: int = 1):
 RERUN_SCRIPT = textwrap.dedent('''
     import numpy as np
     import streamlit as st
-    from ui import plots
+    from ui.figures import plots
 
     @st.cache_data
     def points(n):
@@ -155,7 +155,7 @@ def main(argv=None):
     scatter_bytes, map_bytes = json_bytes(scatter), json_bytes(code_map)
 
     print(f"points: {n:,}")
-    print(f"UMAP scatter (ui.plots):                 {ours_bytes / n:6.2f} bytes/point "
+    print(f"UMAP scatter (ui.figures.plots):         {ours_bytes / n:6.2f} bytes/point "
           f"({ours_bytes / 1e6:.1f} MB; built and serialised in {build:.2f} s)")
     print(f"  naive float32 x/y + int32 colour/ids:  {naive_bytes / n:6.2f} bytes/point "
           f"(ours is {ours_bytes / naive_bytes:.2f}x of it)")

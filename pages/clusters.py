@@ -7,7 +7,10 @@ import streamlit as st
 from latentcore.analysis.artifacts import cluster_names
 from latentcore.analysis.cluster import METHODS
 from latentcore.data.base import display_units
-from ui import bandcontrast, compute, explore, extraction, params, plots, selection, state, widgets
+from ui.compute import front
+from ui.figures import plots
+from ui.session import state
+from ui.widgets import bandcontrast, common, explore, extraction, params, selection
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
@@ -31,23 +34,23 @@ features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key=
                                       "latent": "whole latent vectors"}.get)
 method_params = params.cluster_params(method, "clusters")
 sigma = params.smooth_sigma("clusters")
-x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "clusters", lat.units)
+x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
 
-job = compute.cluster_job(lat_key, bc_key, method, dim, features, method_params, roi, sigma)
-job_json = compute.job_json(job)
-with widgets.user_errors():
-    run = compute.cluster_run(lat_key, bc_key, job_json)
+job = front.cluster_job(lat_key, bc_key, method, dim, features, method_params, roi, sigma)
+job_json = front.job_json(job)
+with common.user_errors():
+    run = front.cluster_run(lat_key, bc_key, job_json)
 rows, labels = run["rows"], run["labels"]
-st.session_state["last_clusters"] = {"rows": rows, "labels": labels}  # the UMAP page can colour by them
-colour, grid, code_map, cells = compute.cluster_view(lat_key, bc_key, job_json)
+state.set_last_clusters(rows, labels)  # the UMAP page can colour by them
+colour, grid, code_map, cells = front.cluster_view(lat_key, bc_key, job_json)
 selection.take_pending({  # a selection just made is drawn in this run
     "clusters_scatter": selection.scatter_resolver(run["latent"], run["bandcontrast"], rows, state.selection()),
     "clusters_map": lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)})
 chosen = state.selection()
 selected_here = np.isin(rows, chosen)
-selected_map = compute.painted(grid, cells, selected_here) if chosen.size else None
+selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
 
 left, right = st.columns(2)
 with left:
@@ -72,7 +75,7 @@ summary[0].metric("Clusters", report["n_clusters"])
 summary[1].metric("Noise points", f"{report['counts'].get('-1', 0):,}")
 summary[2].metric("Pixels", f"{len(rows):,}")
 summary[3].metric("Selected here", f"{int(selected_here.sum()):,}")
-widgets.cluster_fit_notes(report, sigma)
+common.cluster_fit_notes(report, sigma)
 if chosen.size and st.button("Clear selection", key="clusters_clear"):
     state.clear_selection()
     st.rerun()
@@ -92,7 +95,7 @@ out_dir = str(state.workdir("clusters"))
 def artifact(kind):
     """Written on the first click (the PNG takes a few seconds), then served from the cache."""
     def read():
-        return Path(compute.cluster_files(lat_key, bc_key, job_json, out_dir, state.png_dpi())[kind]).read_bytes()
+        return Path(front.cluster_files(lat_key, bc_key, job_json, out_dir, state.png_dpi())[kind]).read_bytes()
     return read
 
 

@@ -1,7 +1,9 @@
 """Data: upload files or take the built-in demo, and see what each file holds."""
 import streamlit as st
 
-from ui import bandcontrast, extraction, files, loaders, state, widgets
+from ui.compute import front
+from ui.session import files, state
+from ui.widgets import bandcontrast, common, extraction
 
 st.title("Data")
 st.write("Pick the data to explore: the built-in demo (a simulated EBSD scan of nickel with its band "
@@ -13,7 +15,7 @@ def use_demo():
     """Before the widgets are drawn: the demo in the session, and the pickers re-read from it."""
     state.use_demo()
     for key in ("data_source", "data_bc"):
-        st.session_state.pop(key, None)
+        state.forget_widget(key)
 
 
 if st.button("Use the built-in demo", type="primary", icon=":material/science:", key="use_demo", on_click=use_demo):
@@ -27,7 +29,7 @@ for message in files.ingest(uploads):
     st.toast(message)
 
 try:  # the S3 panel comes from the storage work; the page works without it
-    from ui import s3_panel
+    from ui.widgets import s3_panel
 except ImportError:
     s3_panel = None
 if s3_panel is not None:
@@ -42,14 +44,14 @@ index = next((i for i, label in enumerate(labels) if sources[label] == current),
 label = st.selectbox("Data file", labels, index=index, key="data_source")
 if sources[label] != current:  # the band contrast follows the scan: its own map, never the last scan's table
     state.set_source(sources[label], bandcontrast.default_for(sources[label]))
-    st.session_state.pop("data_bc", None)
+    state.forget_widget("data_bc")
     st.rerun()
 bandcontrast.picker("data_bc", sources[label])
 if problem := bandcontrast.coverage_problem(state.bandcontrast(), sources[label]):
     st.warning(problem, icon=":material/warning:")
 
-with widgets.user_errors():
-    info = loaders.source_info(loaders.stamp(sources[label]))
+with common.user_errors():
+    info = front.source_info(front.stamp(sources[label]))
 cols = st.columns(4)
 cols[0].metric("Format", info["format"])
 cols[1].metric("Items", f"{sum(info['partitions'].values()):,}")
@@ -65,10 +67,10 @@ if files.is_latents_file(sources[label], info):
         st.switch_page("pages/umap.py")
 else:
     partition = next(iter(info["partitions"]))
-    with widgets.user_errors():
-        preview = loaders.source_preview(loaders.stamp(sources[label]), partition)
+    with common.user_errors():
+        preview = front.source_preview(front.stamp(sources[label]), partition)
     st.caption(f"The first items of partition `{partition}`")
-    widgets.gallery(preview, [f"{partition} #{i}" for i in range(len(preview))])
+    common.gallery(preview, [f"{partition} #{i}" for i in range(len(preview))])
     if st.button("Next: extract latents", icon=":material/arrow_forward:", key="to_extract"):
         st.switch_page("pages/extract.py")
 

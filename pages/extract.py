@@ -5,15 +5,17 @@ from latentcore.domain import describe_preprocessing, domain_warnings, preproces
 from latentcore.extract import POOLING
 from latentcore.models import ARCHS
 from latentcore.outputs import latents_path_for
-from ui import extraction, files, loaders, state, widgets
+from ui.compute import front
+from ui.session import files, state
+from ui.widgets import common, extraction
 
 st.title("Extract latents")
 source = state.source()
 if source is None:
     st.info("Choose data on the Data page first.")
     st.stop()
-with widgets.user_errors():
-    info = loaders.source_info(loaders.stamp(source))
+with common.user_errors():
+    info = front.source_info(front.stamp(source))
 st.write(f"Data: **{source.name}** ({info['format']}, "
          + ", ".join(f"{name}: {n:,} items" for name, n in info["partitions"].items()) + ")")
 if info.get("is_features"):
@@ -35,8 +37,8 @@ if label != extraction.DEMO_MODEL_LABEL:
     chosen = st.selectbox("Options JSON (Nenya's opts.json; TorchScript input_channels/input_size/normalize)",
                           list(options), key="extract_options")
     spec["options"] = files.read_options(options[chosen])
-with widgets.user_errors():
-    model, _ = extraction.get_model(spec)
+with common.user_errors():
+    model, _ = front.get_model(spec)
 st.caption(f"{model.name} ({model.arch}); input: {model.input_spec.channels} channel(s), "
            f"size {model.input_spec.size or 'any'}, normalisation {model.input_spec.normalize}; "
            f"SHA-256 {model.sha256[:12]}...")
@@ -45,7 +47,7 @@ for warning in domain_warnings(info, model):  # another data kind or pattern siz
     st.warning(warning, icon=":material/warning:")
 
 st.subheader("Settings")
-devices = loaders.devices()
+devices = front.devices()
 cols = st.columns(3)
 device = cols[0].radio("Device", list(devices), format_func=devices.get, key="extract_device")
 batch_size = cols[1].number_input("Batch size", min_value=1, max_value=4096, value=64, step=16,
@@ -70,17 +72,17 @@ if result is not None:
 
 latents_path = state.latents()
 try:  # for data that came from S3: which files have latents there, and an upload (the storage work's panel)
-    from ui import s3_panel
+    from ui.widgets import s3_panel
 except ImportError:
     s3_panel = None
 if s3_panel is not None:
     s3_panel.render_latents_upload(source, latents_path, overwrite)
 if latents_path is not None:
-    lat = loaders.latents(loaders.stamp(latents_path))
+    lat = front.latents(front.stamp(latents_path))
     st.subheader("Latents")
     shapes = ", ".join(f"{name} {rows.shape[0]:,} x {rows.shape[1]}" for name, rows in lat.partitions.items())
     st.write(f"**{latents_path.name}**: {shapes}" + (" with x, y" if lat.x is not None else ""))
-    widgets.download_file("Download the latents file", latents_path, key="download_latents",
+    common.download_file("Download the latents file", latents_path, key="download_latents",
                           mime="application/x-hdf5")
     with st.expander("File attributes"):
         st.json({k: v for k, v in lat.attrs.items()})

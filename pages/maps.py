@@ -1,20 +1,23 @@
 """Latent maps: every latent dimension on the scan grid, within an ROI; click a pixel to see its pattern."""
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from latentcore import figures
 from latentcore.data.base import display_units
 from latentcore.export import maps_npz_bytes
-from ui import compute, explore, extraction, loaders, params, plots, selection, state, widgets
+from ui.compute import front
+from ui.figures import maps as map_figures
+from ui.figures import plots, png
+from ui.session import state
+from ui.widgets import common, explore, extraction, params, selection
 
 st.title("Latent maps")
 lat_key = extraction.require_latents()
 lat = extraction.require_scan(lat_key)
-matrix, table = loaders.stacked_latents(lat_key)
+matrix, table = front.stacked_latents(lat_key)
 
 unit = display_units(lat.units)
-x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "maps", lat.units)
+x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
 cols = st.columns([3, 1, 1, 1, 1])
@@ -27,16 +30,14 @@ if not dims:
     st.info("Pick at least one dimension.")
     st.stop()
 
-with widgets.user_errors():
-    maps, grid = compute.latent_maps(lat_key, tuple(dims), roi, sigma)
-rows = compute.roi_rows(lat_key, roi)
+with common.user_errors():
+    maps, grid = front.latent_maps(lat_key, tuple(dims), roi, sigma)
+rows = front.roi_rows(lat_key, roi)
 st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
            f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
-grid_fig = figures.latent_map_grid(maps, grid, dims, columns=int(columns), nan_colour=nan_colour, title="",
-                                   units=lat.units, scale_bar=scale_bar)
-png_fig = go.Figure(grid_fig)  # the PNG keeps the figure's own size, so each colour bar is as tall as its map
-grid_fig.update_layout(width=None, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
+                                                    units=lat.units, scale_bar=scale_bar)
 st.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 
 st.subheader("Click a pixel to see its pattern")
@@ -45,8 +46,8 @@ cols = st.columns([3, 2])
 with cols[0]:
     dim = st.selectbox("Map to click on", dims, key="maps_pick_dim")
     selected = chosen[np.isin(chosen, rows)]
-    _, cells = compute.roi_cells(lat_key, roi)
-    mask = compute.painted(grid, cells, np.isin(rows, selected)) if len(selected) > 1 else None  # one: framed only
+    _, cells = front.roi_cells(lat_key, roi)
+    mask = plots.painted(grid, cells, np.isin(rows, selected)) if len(selected) > 1 else None  # one: framed only
     picker, trace_rows = plots.pixel_picker_figure(
         maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,
         picked=(lat.x[selected[0]], lat.y[selected[0]]) if len(selected) else None, title=f"latent dim {dim}")
@@ -61,8 +62,8 @@ with cols[1]:
                  + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
         source = explore.source_for(lat)
         if source is not None:
-            pattern = loaders.source_rows(loaders.stamp(source), "all", (row,))[0]
-            st.image(widgets.as_display_image(pattern), caption="its pattern", width="stretch", clamp=True)
+            pattern = front.source_rows(front.stamp(source), "all", (row,))[0]
+            st.image(common.as_display_image(pattern), caption="its pattern", width="stretch", clamp=True)
         st.bar_chart({"latent": matrix[row]}, height=160, x_label="dimension")
         if st.button("Clear selection", key="maps_clear"):
             state.clear_selection()
@@ -76,11 +77,11 @@ tag = (f"latent_maps__dims{'_'.join(map(str, dims))}_" + (f"smooth{sigma:g}_" if
 out = state.workdir("maps")
 dpi = state.png_dpi()
 cols = st.columns(3)
-cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: compute.figure_png(png_fig, str(out / f"{tag}.png"), dpi),
+cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: png.figure_png(png_fig, str(out / f"{tag}.png"), dpi),
                         file_name=f"{tag}.png", mime="image/png", key="maps_dl_png", on_click="ignore",
                         icon=":material/download:")
 cols[1].download_button(f"Maps (NPZ: maps, origin, step, units {unit})",
                         lambda: maps_npz_bytes(maps, grid, [f"dim {d}" for d in dims], lat.units),
                         file_name=f"{tag}.npz", key="maps_dl_npz", on_click="ignore", icon=":material/download:")
-cols[2].download_button("Maps (NPY, dims x rows x columns, NaN = no pixel)", lambda: widgets.npy_bytes(maps),
+cols[2].download_button("Maps (NPY, dims x rows x columns, NaN = no pixel)", lambda: common.npy_bytes(maps),
                         file_name=f"{tag}.npy", key="maps_dl_npy", on_click="ignore", icon=":material/download:")

@@ -1,26 +1,28 @@
 """Rank: which latent dimensions follow band contrast, the patterns' principal components or a metadata column."""
-import numpy as np
 import streamlit as st
 
 from latentcore import figures
 from latentcore.analysis.maps import values_map
 from latentcore.analysis.rank import METRICS
-from ui import bandcontrast, compute, explore, extraction, loaders, state, widgets
+from ui.compute import front
+from ui.figures import maps as map_figures
+from ui.session import state
+from ui.widgets import bandcontrast, common, explore, extraction
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
 lat_key = extraction.require_latents()
-lat = loaders.latents(lat_key)
+lat = front.latents(lat_key)
 scan = lat.x is not None
 source = explore.source_for(lat)
 bc_key = bandcontrast.key(state.bandcontrast()) if scan else None
-source_key = loaders.stamp(source) if source is not None and scan else None
+source_key = front.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2])
 components = cols[0].number_input("Principal components of the raw patterns", 0, 10, 3 if source_key else 0,
                                   disabled=source_key is None, key="rank_components")
-with widgets.user_errors():
-    available = compute.reference_maps(lat_key, bc_key, int(components), source_key)
+with common.user_errors():
+    available = front.reference_maps(lat_key, bc_key, int(components), source_key)
 if not available:
     st.info("No reference map: load a band-contrast table on the Data page (scans), or use cutouts with numeric metadata.")
     st.stop()
@@ -33,14 +35,14 @@ top = cols[0].slider("Top N", 1, max(1, lat.dim), min(4, lat.dim), key="rank_top
 roi = None
 if scan:
     with cols[1].expander("Region of interest"):
-        x0, x1, y0, y1 = widgets.roi_sliders(lat.x, lat.y, "rank", lat.units)
+        x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "rank", lat.units)
     roi = None if (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max()) else (x0, x1, y0, y1)
 if not references or not metrics:
     st.info("Pick at least one reference map and one metric.")
     st.stop()
 
-with widgets.user_errors():
-    table = compute.ranking(lat_key, bc_key, tuple(references), tuple(metrics), int(components), roi, source_key)
+with common.user_errors():
+    table = front.ranking(lat_key, bc_key, tuple(references), tuple(metrics), int(components), roi, source_key)
 for note in table.attrs.get("notes", []):
     st.caption(note)
 best = table.groupby("reference", sort=False).head(top)
@@ -56,14 +58,10 @@ for name in references:
                          key=f"rank_bar_{name}", config={"displaylogo": False})
     if scan:  # the reference map first, then its top dimensions
         dims = tuple(int(d) for d in part["dimension"].head(top))
-        maps, grid = compute.latent_maps(lat_key, dims, roi)
-        rows = compute.roi_rows(lat_key, roi)
+        maps, grid = front.latent_maps(lat_key, dims, roi)
+        rows = front.roi_rows(lat_key, roi)
         reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
-        fig = figures.latent_map_grid(np.concatenate([reference[None], maps]), grid, [name, *dims],
-                                      columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions",
-                                      units=lat.units)
-        fig.layout.annotations[0].text = f"<b>{name}</b>"
-        fig.update_layout(width=None, height=60 + 200 * -(-(len(dims) + 1) // 5), margin={"l": 10, "r": 10, "t": 60, "b": 10})
+        fig = map_figures.reference_and_top_dimensions(name, reference, maps, grid, dims, lat.units)
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")
@@ -76,7 +74,7 @@ out = str(state.workdir("rank"))
 def written(kind):
     def read():
         from pathlib import Path
-        return Path(compute.ranking_files(table, out, inputs, top, tag)[kind]).read_bytes()
+        return Path(front.ranking_files(table, out, inputs, top, tag)[kind]).read_bytes()
     return read
 
 

@@ -1,30 +1,19 @@
 """Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
-reconstructions. The run goes on in a worker process (ui.training) when you leave the page; when it
-ends, the model joins the Extract page's models. A stopped run resumes from its last epoch."""
+reconstructions. The run goes on in a worker process (ui.widgets.training) when you leave the page;
+when it ends, the model joins the Extract page's models. A stopped run resumes from its last epoch."""
 import dataclasses
 import time
 
-import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
-from latentcore.train.outputs import loss_scale
-from ui import bandcontrast as bc_choice
-from ui import loaders, state, training, widgets
-
-JOB = training.JOB
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def scan_coordinates(key: tuple, partition: str):
-    from latentcore.data import open_source
-
-    with open_source(key[0]) as reader:
-        return reader.coordinates(partition)
-
+from ui.compute import front
+from ui.figures import training as training_figures
+from ui.session import state
+from ui.widgets import bandcontrast as bc_choice
+from ui.widgets import common, training
 
 st.title("Train a VAE")
 st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is preprocessed as "
@@ -34,8 +23,8 @@ choices = {"Built-in demo scan": (DEMO_SCAN, DEMO_BANDCONTRAST)}
 if state.source() is not None and not state.is_demo():
     choices = {f"Session data: {state.source().name}": (state.source(), state.bandcontrast()), **choices}
 source, bandcontrast = choices[st.radio("Data", list(choices), key="train_data")]
-with widgets.user_errors():
-    info = loaders.source_info(loaders.stamp(source))
+with common.user_errors():
+    info = front.source_info(front.stamp(source))
 if info.get("is_features") or len(info["item_shape"]) != 3:
     st.warning("This file holds features or videos, not images: a VAE trains on patterns or images.")
     st.stop()
@@ -48,7 +37,7 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
                                                 key="train_use_bc"):
         bc_min = st.number_input("Threshold", value=150.0, key="train_bc_min")
     if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
-        roi = widgets.roi_sliders(*scan_coordinates(loaders.stamp(source), partition), key="train")
+        roi = common.roi_sliders(*front.scan_coordinates(front.stamp(source), partition), key="train")
 
 with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
     static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
@@ -71,13 +60,13 @@ cols = st.columns(4)
 beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0, TrainConfig.beta, format="%.3f", key="train_beta")
 lr = cols[1].number_input("Learning rate", 1e-6, 1.0, 2e-3, format="%.4f", key="train_lr")
 channels = cols[2].text_input("Conv channels", "16,32,64", key="train_channels")
-devices = loaders.devices()
+devices = front.devices()
 device = cols[3].selectbox("Device", list(devices), format_func=devices.get, key="train_device")
 
-job = st.session_state.get(JOB)
+job = training.current()
 if st.button("Start training", type="primary", icon=":material/play_arrow:",
              disabled=job is not None and job.running, key="train_start"):
-    with widgets.user_errors():
+    with common.user_errors():
         try:
             widths = tuple(int(c) for c in channels.split(","))
         except ValueError:
@@ -90,12 +79,11 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
             latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
             batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)
     job = training.start(config)
-    st.session_state["train_job_seen_done"] = False
 
 
 @st.fragment(run_every=1.0 if job is not None and job.running else None)
 def live_view():
-    job = st.session_state.get(JOB)
+    job = training.current()
     if job is None:
         return
     history, latest = job.history, job.latest
@@ -104,33 +92,28 @@ def live_view():
     if job.running:
         st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
     if job.error is not None:
-        st.error(f"Training failed: {widgets.error_line(job.error)}", icon=":material/error:")
+        st.error(f"Training failed: {common.error_line(job.error)}", icon=":material/error:")
     if not job.running and job.status == "stopped":
         st.caption("Stopped: the checkpoint of the last whole epoch is kept; Resume goes on from it "
                    "to the number of epochs set above.")
         if st.button("Resume", icon=":material/replay:", key="train_resume"):
             training.start(dataclasses.replace(job.config, epochs=int(epochs)), job.label)
-            st.session_state["train_job_seen_done"] = False
             st.rerun(scope="app")
     if history:
         table = pd.DataFrame(history)
-        log_y = loss_scale(table[["train_loss", "val_loss"]].to_numpy()) == "log"
-        figure = px.line(table, x="epoch", y=["train_loss", "val_loss"], markers=True, log_y=log_y,
-                         labels={"value": "loss per pattern", "variable": ""}, title="Loss")
-        st.plotly_chart(figure, key="train_loss_chart")
+        st.plotly_chart(training_figures.loss_figure(history), key="train_loss_chart")
         st.caption(f"Latest: train {table.train_loss.iloc[-1]:.4g}, validation {table.val_loss.iloc[-1]:.4g}, "
                    f"{table.patterns_per_second.iloc[-1]:,.0f} patterns/s")
     if latest is not None:
         st.write("Validation patterns (top) and their reconstructions (bottom)")
         for images in (latest.inputs, latest.reconstructions):
-            st.image([np.clip((image + 1) / 2, 0, 1) for image in images], width=72)
+            st.image(training_figures.display_images(images), width=72)
     if job.result is not None:
         result = job.result
         st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
                    f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
-        widgets.download_artifacts([p for name, p in result.files.items() if name != "checkpoint.pth"], key="train_files")
-    if not job.running and not st.session_state.get("train_job_seen_done", True):
-        st.session_state["train_job_seen_done"] = True
+        common.download_artifacts([p for name, p in result.files.items() if name != "checkpoint.pth"], key="train_files")
+    if not job.running and training.end_unseen():
         st.rerun()  # once: the whole page redraws with the start button enabled and no timer
 
 

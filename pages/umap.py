@@ -5,12 +5,15 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from ui import compute, explore, extraction, loaders, plots, selection, state, widgets
+from ui.compute import front
+from ui.figures import plots, png
+from ui.session import files, state
+from ui.widgets import common, explore, extraction, selection
 
 st.title("UMAP")
 lat_key = extraction.require_latents()
-lat = loaders.latents(lat_key)
-matrix, table = loaders.stacked_latents(lat_key)
+lat = front.latents(lat_key)
+matrix, table = front.stacked_latents(lat_key)
 
 with st.expander("Embedding parameters", icon=":material/tune:"):
     cols = st.columns(4)
@@ -18,8 +21,9 @@ with st.expander("Embedding parameters", icon=":material/tune:"):
     n_neighbors = cols[1].number_input("Neighbours", 2, 200, min(15, len(matrix) - 1), key="umap_neighbors")
     min_dist = cols[2].number_input("Min distance", 0.0, 1.0, 0.1, step=0.05, key="umap_min_dist")
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="umap_seed")
-with widgets.user_errors():
-    fitted = compute.fitted_embedding(lat_key, method, int(n_neighbors), float(min_dist), int(seed))
+with common.user_errors():
+    embedding = front.embedding_args(lat_key, method, n_neighbors, min_dist, seed)
+    fitted = front.fitted_embedding(lat_key, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
 every_row = np.arange(len(coords))
 pending = {"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row, state.selection())}
@@ -41,18 +45,18 @@ chosen = state.selection()
 marks = []
 
 with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
-    spec = st.session_state.get("latents_model")
+    spec = state.latents_model()
     upload = st.file_uploader("One image (PNG, JPEG, TIFF or NPY), projected with the model that made these latents",
                               type=["png", "jpg", "jpeg", "tif", "tiff", "npy"], key="umap_new_image")
     if upload is not None and spec is None:
         st.info("Projecting needs the model that made these latents: extract them on the Extract page first.")
     elif upload is not None:
-        path = state.save_upload(upload, "projected")
-        with widgets.user_errors():
-            result = explore.project_image(path, spec, fitted, lat)
+        path = files.save_upload_once(upload, "projected")
+        with common.user_errors():
+            result = front.project_image(path, spec, embedding, fitted, lat)
         marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
         cols = st.columns([1, 3])
-        cols[0].image(widgets.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
+        cols[0].image(common.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
         cols[1].write(f"Lands at ({result['xy'][0]:.3f}, {result['xy'][1]:.3f}): the star on the scatter."
                       + (f" DT = T90 - T10 = {result['T90']:.4g} - {result['T10']:.4g} = **{result['DT']:.4g}**"
                          if "DT" in result else ""))  # SST cutouts only, never EBSD patterns
@@ -60,8 +64,8 @@ with st.expander("Where does a new image land?", icon=":material/add_photo_alter
 
 neighbours = None
 if len(chosen) == 1:
-    with widgets.user_errors():
-        neighbours = explore.nearest(lat_key, int(chosen[0]), int(k))
+    with common.user_errors():
+        neighbours = front.nearest(lat_key, int(chosen[0]), int(k))
     marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                   "symbol": "diamond-open", "size": 12, "colour": "#111111"})
 scan_columns = explore.scan_columns(lat_key, lat)  # x, y (units) and band contrast: hover, table, CSV
@@ -74,9 +78,9 @@ with panels[0]:
         x_title=f"{label} 1", y_title=f"{label} 2", title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
 if on_scan:
     with panels[1]:
-        grid, code_map, cells = compute.scan_codes(lat_key, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
+        grid, code_map, cells = front.scan_codes(lat_key, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
                                                    colour.codes)
-        map_fig = plots.code_map_figure(code_map, colour, grid, compute.painted(grid, cells, chosen) if len(chosen)
+        map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
                                         else None, title="The same rows on the scan")
         map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
                                     config=selection.CHART_CONFIG)
@@ -105,11 +109,11 @@ tag = f"{lat_key[0].split('/')[-1].removesuffix('.h5')}_{method}"
 out = state.workdir("umap")
 cols = st.columns(3)
 columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
-cols[0].download_button("Table (CSV)", lambda: compute.table_csv(table, columns, chosen), file_name=f"{tag}_table.csv",
+cols[0].download_button("Table (CSV)", lambda: common.table_csv(table, columns, chosen), file_name=f"{tag}_table.csv",
                         mime="text/csv", key="umap_dl_csv", on_click="ignore", icon=":material/download:")
-cols[1].download_button(f"Figure (PNG, {state.png_dpi()} dpi)", lambda: compute.figure_png(fig, str(out / f"{tag}.png"), state.png_dpi()),
+cols[1].download_button(f"Figure (PNG, {state.png_dpi()} dpi)", lambda: png.figure_png(fig, str(out / f"{tag}.png"), state.png_dpi()),
                         file_name=f"{tag}.png", mime="image/png", key="umap_dl_png", on_click="ignore",
                         icon=":material/download:")
-cols[2].download_button("Saved embedding (NPZ)", lambda: compute.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),
+cols[2].download_button("Saved embedding (NPZ)", lambda: common.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),
                         file_name=f"{tag}_embedding.npz", key="umap_dl_npz", on_click="ignore",
                         icon=":material/download:")

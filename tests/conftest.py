@@ -96,7 +96,7 @@ def h5oina_small(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> Path:
 @pytest.fixture
 def private_folders(tmp_path, monkeypatch):
     """A page test's own session folders and embedding cache (no result from an earlier test)."""
-    import ui.state
+    import ui.session.state
 
-    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))

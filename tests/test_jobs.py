@@ -8,7 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from ui.jobs import JobPool, job_key
+from pool_tasks import sleep_steps, thread_counts
+from ui.compute import tasks
+from ui.compute.jobs import JobPool, job_key
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -30,32 +32,32 @@ def wait_until(condition, timeout=60.0):
 
 
 def test_a_job_runs_in_another_process_and_reports_progress(pool):
-    job = pool.submit("sleep_steps", "test", steps=6, seconds=0.3)
+    job = pool.submit(sleep_steps, "test", steps=6, seconds=0.3)
     assert wait_until(lambda: job.progress()[0] > 0), "no progress reported"
     fraction, message = job.progress()
     assert 0 < fraction < 1 and message.startswith("step ")
     assert job.future.result(timeout=60) != os.getpid()
-    assert pool.submit("sleep_steps", steps=6, seconds=0.3) is job  # same key: the same job, its result kept
+    assert pool.submit(sleep_steps, steps=6, seconds=0.3) is job  # same key: the same job, its result kept
 
 
 def test_cancel_stops_a_running_job(pool):
-    job = pool.submit("sleep_steps", "long", steps=200, seconds=0.1)  # 20 s unless cancelled
+    job = pool.submit(sleep_steps, "long", steps=200, seconds=0.1)  # 20 s unless cancelled
     assert wait_until(lambda: job.progress()[1].startswith("step "))
     started = time.time()
     job.cancel()
     assert wait_until(job.done, timeout=10)
     assert time.time() - started < 2
     assert job.cancelled() and type(job.future.exception()).__name__ == "JobCancelled"
-    again = pool.submit("sleep_steps", steps=200, seconds=0.1)
+    again = pool.submit(sleep_steps, steps=200, seconds=0.1)
     assert again is not job  # a cancelled job is started afresh when asked again
     again.cancel()
 
 
 def test_long_jobs_in_their_own_processes_never_hold_the_pool_workers(pool):
-    long = [pool.submit("sleep_steps", f"long {n}", dedicated=True, steps=400, seconds=0.1 + n / 1000)
+    long = [pool.submit(sleep_steps, f"long {n}", dedicated=True, steps=400, seconds=0.1 + n / 1000)
             for n in range(3)]  # more long jobs than the pool has workers
     assert wait_until(lambda: all(job.progress()[1].startswith("step ") for job in long))
-    quick = pool.submit("sleep_steps", "quick", steps=1, seconds=0.0)
+    quick = pool.submit(sleep_steps, "quick", steps=1, seconds=0.0)
     assert quick.future.result(timeout=20) != os.getpid()  # a pool worker was free
     assert not any(job.done() for job in long)
     for job in long:
@@ -64,8 +66,12 @@ def test_long_jobs_in_their_own_processes_never_hold_the_pool_workers(pool):
 
 
 def test_keys_follow_the_arguments():
-    assert job_key("fit", {"a": 1, "b": 2}) == job_key("fit", {"b": 2, "a": 1})
-    assert job_key("fit", {"a": 1}) != job_key("fit", {"a": 2})
+    fit = tasks.fit_embedding
+    assert job_key(fit, {"a": 1, "b": 2}) == job_key(fit, {"b": 2, "a": 1})
+    assert job_key(fit, {"a": 1}) != job_key(fit, {"a": 2})
+    assert job_key(fit, {"a": 1}) != job_key(tasks.kmeans_labels, {"a": 1})  # the function is part of the key
+    with pytest.raises(TypeError):  # a worker could not import it
+        job_key(lambda progress: 0, {})
 
 
 def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
@@ -82,7 +88,7 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "__main__", main)
     pool = JobPool(tmp_path / "jobs", workers=1)
     try:
-        assert pool.submit("sleep_steps", steps=1, seconds=0.0).future.result(timeout=60) != os.getpid()
+        assert pool.submit(sleep_steps, steps=1, seconds=0.0).future.result(timeout=60) != os.getpid()
     finally:
         pool.shutdown()
     assert not marker.exists(), "the worker ran the parent's main script"
@@ -92,9 +98,9 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
 # -- the heavy tasks in the pool: threads, extraction, training --------------------------------
 
 def test_a_worker_leaves_the_server_a_core(pool):
-    from ui.jobs import worker_threads
+    from ui.compute.jobs import worker_threads
 
-    counts = pool.submit("thread_counts").future.result(timeout=60)
+    counts = pool.submit(thread_counts).future.result(timeout=60)
     threads = worker_threads()
     assert threads == max(1, len(os.sched_getaffinity(0)) - 1)
     assert counts["pid"] != os.getpid()  # not this (the server's) process
@@ -115,7 +121,7 @@ def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli
 
     kwargs = dict(source=str(ebsd_h5), model=demo_model_spec(), out_dir=str(tmp_path / "app"), pool="mean",
                   batch_size=8, device="cpu", partitions=None, clobber=False)
-    job = pool.submit("extract", "extract", dedicated=True, **kwargs)  # 300 batches of 8
+    job = pool.submit(tasks.extract, "extract", dedicated=True, **kwargs)  # 300 batches of 8
     assert wait_until(lambda: job.progress()[1].endswith("items") and job.progress()[0] > 0), job.progress()
     assert "/ 2,400 items" in job.progress()[1]
     job.cancel()
@@ -123,7 +129,7 @@ def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli
     assert type(job.error()).__name__ == "JobCancelled"
     assert list((tmp_path / "app").glob("*.partial*")), "the rows written so far are kept to resume"
 
-    job = pool.submit("extract", "extract", fresh=True, **{**kwargs, "batch_size": 256})  # a pool worker this time
+    job = pool.submit(tasks.extract, "extract", fresh=True, **{**kwargs, "batch_size": 256})  # a pool worker this time
     result = job.future.result(timeout=120)
     assert job.progress()[0] == 1.0 and not result.skipped and result.rows == {"all": 2400}
     assert main(["extract", str(ebsd_h5), "--model", kwargs["model"]["path"], "--out", str(tmp_path / "cli"),
@@ -148,7 +154,7 @@ def test_a_training_job_reports_epochs_stops_resumes_and_writes_what_the_cli_wri
     from latentcore.train import TrainConfig
 
     config = TrainConfig(data=str(ebsd_h5), out_dir=str(tmp_path / "app"), epochs=200, **TINY)
-    job = pool.submit("train", "train", dedicated=True, config=config.to_dict())
+    job = pool.submit(tasks.train, "train", dedicated=True, config=config.to_dict())
     assert wait_until(lambda: job.detail().get("history"), timeout=90), job.progress()
     assert job.progress()[1].startswith("epoch ") and set(job.arrays()) == {"inputs", "reconstructions"}
     assert job.arrays()["inputs"].shape[1:] == (16, 16)
@@ -159,7 +165,7 @@ def test_a_training_job_reports_epochs_stops_resumes_and_writes_what_the_cli_wri
 
     done_before = len(stopped.history)
     config = TrainConfig(data=str(ebsd_h5), out_dir=str(tmp_path / "app"), epochs=done_before + 1, **TINY)
-    resumed = pool.submit("train", "train", config=config.to_dict()).future.result(timeout=90)  # a pool worker
+    resumed = pool.submit(tasks.train, "train", config=config.to_dict()).future.result(timeout=90)  # a pool worker
     assert resumed.stop_reason == "completed" and resumed.resumed_from == done_before
     assert [row["epoch"] for row in resumed.history] == list(range(1, done_before + 2))
 

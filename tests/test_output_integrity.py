@@ -27,8 +27,7 @@ from latentcore.latents import LatentsWriter, read_latents
 from latentcore.models import load_model
 from latentcore.models.vae import ConvVAE, VAEConfig
 from latentcore.storage import sha256_path
-from ui.files import labelled
-from ui.state import claim_name, safe_name
+from ui.session.files import claim_name, labelled, safe_name
 
 REPO = Path(__file__).resolve().parents[1]
 ROWS, COLUMNS = 75, 80  # 6000 patterns: five read blocks, so a run can be stopped between two of them

@@ -13,9 +13,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def workdir_root(tmp_path, monkeypatch):
-    import ui.state
+    import ui.session.state
 
-    monkeypatch.setattr(ui.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
     return tmp_path / "sessions"
 
 
@@ -68,9 +68,10 @@ def extract_page_part(source: str, latents: str, endpoint: str, origins: dict):
 
     import streamlit as st
 
-    from ui import s3_panel
+    from ui.session import state
+    from ui.widgets import s3_panel
 
-    st.session_state.setdefault(s3_panel.ORIGINS, origins)
+    st.session_state.setdefault(state.S3_ORIGINS, origins)
     overwrite = st.checkbox("Overwrite", key="overwrite")
     s3_panel.render_latents_upload(Path(source), Path(latents), overwrite)
 

@@ -266,7 +266,7 @@ def test_rank_scores_dimensions_against_band_contrast_and_pattern_components():
 # -- selection helpers --------------------------------------------------------------------------
 
 def test_event_row_ids_read_customdata_as_number_list_or_dict_and_map_point_index():
-    from ui.selection import event_row_ids
+    from ui.widgets.selection import event_row_ids
 
     trace_rows = {0: np.array([100, 200, 300])}
     points = [{"curve_number": 0, "point_index": 2},               # no customdata: the trace's row ids
@@ -278,7 +278,7 @@ def test_event_row_ids_read_customdata_as_number_list_or_dict_and_map_point_inde
 
 
 def test_rows_in_shapes_box_and_lasso():
-    from ui.selection import rows_in_shapes
+    from ui.widgets.selection import rows_in_shapes
 
     x = np.array([0.0, 1.0, 2.0, 3.0])
     y = np.array([0.0, 1.0, 2.0, 3.0])

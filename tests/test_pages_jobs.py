@@ -62,9 +62,9 @@ def rerun_until(at: AppTest, condition, job=None, timeout=120.0) -> AppTest:
 
 
 def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resumes(monkeypatch, not_here):
-    import ui.jobs
+    import ui.compute.jobs
 
-    monkeypatch.setattr(ui.jobs, "INLINE_PATTERNS", 0)  # the demo's 2,400 patterns go to the pool
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_PATTERNS", 0)  # the demo's 2,400 patterns go to the pool
     at = new_app("extract")
     at.number_input(key="extract_batch").set_value(1)  # 2,400 batches: time to cancel
     at.button(key="extract_run").click().run()
@@ -90,12 +90,12 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
 
 
 def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
-    import ui.jobs
+    import ui.compute.jobs
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
-    monkeypatch.setattr(ui.jobs, "INLINE_ROWS", 0)
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
     import latentcore.analysis.rank
     import latentcore.analysis.references
 
@@ -113,12 +113,12 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
 
 
 def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
-    import ui.jobs
+    import ui.compute.jobs
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
-    monkeypatch.setattr(ui.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
     import latentcore.analysis.embedding
 
     def refuse(*args, **kwargs):
@@ -129,3 +129,52 @@ def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
     rerun_until(at, lambda at: at.get("plotly_chart"), timeout=180)
     assert not at.error, [e.value for e in at.error]
     assert any(h.value.startswith("Selected: 0 points") for h in at.subheader)
+
+
+def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch, tmp_path):
+    import io
+
+    import numpy as np
+
+    import latentcore.analysis.projection
+    import latentcore.analysis.search
+    import ui.compute.jobs
+    from latentcore.data import open_source
+    from latentcore.demo import DEMO_SCAN
+    from latentcore.latents import read_latents
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
+    assert at.success
+    at.switch_page("pages/umap.py").run()  # the fit (inline in tests, see conftest) is cached on disk
+    assert not at.exception and at.get("plotly_chart")
+    expected, _ = latentcore.analysis.search.nearest_neighbours(
+        read_latents(at.session_state["latents"]).partitions["all"], 42, k=5)
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.search, "nearest_neighbours", refuse)
+    monkeypatch.setattr(latentcore.analysis.projection, "project_image", refuse)
+
+    at.session_state["selection"] = np.array([42])
+    at.number_input(key="umap_k").set_value(5).run()
+    assert not at.exception, at.exception
+    rerun_until(at, lambda at: len(at.dataframe) > 1, timeout=120)
+    assert list(at.dataframe[1].value["row_id"]) == list(expected)
+
+    with open_source(DEMO_SCAN) as reader:
+        pattern = reader.read("all", 123, 124)[0, 0]  # row 123's pattern, as a user's NPY file
+    buffer = io.BytesIO()
+    np.save(buffer, pattern)
+    at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream"))
+    rerun_until(at, lambda at: "Lands at" in texts(at.markdown), timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    import json
+
+    from streamlit.elements.plotly_chart import _decode_typed_array as decode
+
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    star = next(t for t in traces if t.get("name") == "new image: pattern.npy")
+    for axis in ("x", "y"):  # the worker's fit is the page's (read back from the disk cache): row 123's point
+        assert abs(int(decode(star[axis])[0]) - int(decode(traces[0][axis])[123])) <= 1

@@ -7,8 +7,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from ui import density, plots
-from ui.selection import scatter_rows
+from ui.figures import density, plots
+from ui.widgets.selection import scatter_rows
 
 
 def inside_polygon(px, py, xs, ys) -> bool:

@@ -1,5 +1,14 @@
-"""Shared pieces of the Streamlit pages: session state, cached loaders, selection handling, widgets.
-
-The pages stay thin (widgets and calls into latentcore); anything two pages need lives here.
-Nothing here does science: that is `latentcore`'s job.
+"""The Streamlit side of Latent Explorer: the pages (`app.py`, `pages/`) are thin, made of the pieces
+here, in four packages with one rule each. `ui.session` holds what a browser session remembers: it
+is the only code that touches Streamlit's session state, and every key is a named constant or
+accessor of `ui.session.state` (with the workspace and the uploads beside it). `ui.compute` is how
+anything gets computed: `ui.compute.front` is the one door every page and widget goes through,
+holding every `st.cache_data`/`st.cache_resource` and handing every job to the worker pool (`jobs`,
+which takes functions of `tasks` as `concurrent.futures` does; small inputs run inline through the
+same door), so engine work never runs in the server by any other road. `ui.figures` builds plotly
+figures and PNGs from arrays and never imports Streamlit. `ui.widgets` draws widgets and panels: it
+reads the session through `ui.session.state`, computes through `ui.compute.front`, and draws
+`ui.figures`. Imports run one way: pages -> widgets -> compute.front -> session and figures;
+figures borrow only `compute.kept` (tests/test_ui_layout.py checks all this). Nothing here does
+science: that is `latentcore`'s job.
 """

@@ -1,9 +1,11 @@
 """The app's worker pool: heavy engine calls (UMAP fits, clustering, ranking, extraction, training)
 run in separate processes, so the Streamlit server only draws and no session waits for another's fit.
 
-A job is a top-level function of `ui.tasks` (plain latentcore calls, no Streamlit) with plain
-arguments. Its key is a hash of the task name and arguments (files enter by `loaders.stamp`:
-path, mtime, size), so two sessions asking the same thing share one job and its result.
+A job is a function with plain arguments, handed over as `concurrent.futures` takes one: a
+top-level function of an importable module (the app's are in `ui.compute.tasks`: plain latentcore
+calls, no Streamlit), which the spawned worker imports by its module and qualified name. Its key is
+a hash of that name (`task_name`) and the arguments (files enter by `front.stamp`: path, mtime,
+size), so two sessions asking the same thing share one job and its result.
 Progress and cancel travel through the job's folder: the worker writes `progress.json`; a
 `cancel` file makes the worker's next progress report raise `JobCancelled` (a job not started yet
 is simply dropped). A task may also report a JSON `detail` and numpy `arrays` (training: the loss
@@ -25,6 +27,7 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,8 +114,17 @@ class Job:
         return self.future.exception()
 
 
-def job_key(task: str, kwargs: dict) -> str:
-    text = json.dumps([task, kwargs], sort_keys=True, default=str)
+def task_name(task: Callable) -> str:
+    """`module.qualified_name`: how a worker finds the function (pickle's reference) and what a
+    job's key names. Only a top-level function of an importable module can cross to a worker."""
+    module, qualname = getattr(task, "__module__", None), getattr(task, "__qualname__", None)
+    if not callable(task) or not module or not qualname or "<locals>" in qualname or module == "__main__":
+        raise TypeError(f"a job's task must be a top-level function of an importable module, not {task!r}")
+    return f"{module}.{qualname}"
+
+
+def job_key(task: Callable, kwargs: dict) -> str:
+    text = json.dumps([task_name(task), kwargs], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -145,23 +157,6 @@ def _worker_setup(threads: int):
         import numba
 
         numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-
-
-def thread_counts() -> dict:
-    """This process's thread limits (for tests: a worker's must leave the server a core)."""
-    import torch
-    from threadpoolctl import threadpool_info
-
-    pools = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
-    counts = {"torch": torch.get_num_threads(), "pools": pools}
-    counts.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
-    try:
-        import numba
-
-        counts["numba"] = numba.get_num_threads()
-    except ImportError:
-        pass
-    return counts
 
 
 class Progress:
@@ -198,13 +193,11 @@ class Progress:
         os.replace(tmp, self.folder / "progress.json")
 
 
-def _run_task(folder: str, task: str, kwargs: dict):
+def _run_task(folder: str, task: Callable, kwargs: dict):
     """Runs in the worker: the task with a progress callback that writes the job's folder."""
-    from . import tasks
-
-    progress = Progress(Path(folder), task)
+    progress = Progress(Path(folder), task_name(task))
     progress(0.0, "started")
-    return getattr(tasks, task)(progress=progress, **kwargs)
+    return task(progress=progress, **kwargs)
 
 
 @contextlib.contextmanager
@@ -239,11 +232,12 @@ class JobPool:
             workers, mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_setup, initargs=(self.threads,))
 
-    def submit(self, task: str, label: str = "", *, fresh: bool = False, dedicated: bool = False,
+    def submit(self, task: Callable, label: str = "", *, fresh: bool = False, dedicated: bool = False,
                **kwargs) -> Job:
-        """The job for (task, kwargs): the running or finished one if any session asked before
-        (`fresh`: a finished one is run again: an action such as an extraction, not a result).
-        `dedicated`: in a new process of its own rather than a pool worker (long jobs)."""
+        """The job for (task, kwargs), `task` a top-level function (see `task_name`): the running or
+        finished one if any session asked before (`fresh`: a finished one is run again: an action such
+        as an extraction, not a result). `dedicated`: in a new process of its own rather than a pool
+        worker (long jobs)."""
         key = job_key(task, kwargs)
         with self.lock:
             job = self.jobs.get(key)
@@ -264,7 +258,7 @@ class JobPool:
             if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
                 future.add_done_callback(
                     lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
-            self.jobs[key] = job = Job(key, label or task, folder, future)
+            self.jobs[key] = job = Job(key, label or task.__name__, folder, future)
             self._forget_old()
             return job
 
@@ -286,18 +280,16 @@ def _no_progress(*args, **kwargs):
     pass
 
 
-def run_inline(task: str, progress=None, **kwargs):
+def run_inline(task: Callable, progress=None, **kwargs):
     """The same task in this process (small inputs)."""
-    from . import tasks
-
-    return getattr(tasks, task)(progress=progress or _no_progress, **kwargs)
+    return task(progress=progress or _no_progress, **kwargs)
 
 
-def inline_job(task: str, label: str = "", progress=None, **kwargs) -> Job:
+def inline_job(task: Callable, label: str = "", progress=None, **kwargs) -> Job:
     """The task run here now, as a finished Job (its result, or the error it raised)."""
     future = concurrent.futures.Future()
     try:
         future.set_result(run_inline(task, progress=progress, **kwargs))
     except Exception as exc:
         future.set_exception(exc)
-    return Job(job_key(task, kwargs), label or task, None, future)
+    return Job(job_key(task, kwargs), label or task.__name__, None, future)

@@ -1,7 +1,7 @@
 """Running an extraction from the browser (the Extract page and the analysis pages' one-click
-demo extraction): small data at once in the server, larger data in a worker process of its own
-(ui.tasks.extract, the CLI's extract_file), with rows done and a cancel button; and the guard the
-analysis pages start with."""
+demo extraction), through the front door (`front.start_extraction`): small data at once in the
+server, larger data in a worker process of its own (ui.compute.tasks.extract, the CLI's
+extract_file), with rows done and a cancel button; and the guard the analysis pages start with."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +12,9 @@ import streamlit as st
 
 from latentcore.demo import DEMO_MODEL
 
-from . import compute, jobs, loaders, state, widgets
+from ..compute import front, jobs
+from ..session import state
+from . import common
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
 
@@ -26,21 +28,12 @@ def model_choices() -> dict[str, dict]:
     return choices
 
 
-def get_model(spec: dict):
-    """(LoadedModel, lock) from the shared cache."""
-    options = json.dumps(spec["options"], sort_keys=True) if spec.get("options") else None
-    return loaders.loaded_model(loaders.stamp(spec["path"]), spec.get("arch"), options)
-
-
 def latents_folder(source: Path, model, pool: str, partitions) -> Path:
     """One folder per (source, model, pooling, partitions): an existing latents file is reused only
     when it was made from the same inputs (extract_file skips by path)."""
-    partitions = partitions or loaders.source_info(loaders.stamp(source))["partitions"]
+    partitions = partitions or front.source_info(front.stamp(source))["partitions"]
     key = json.dumps([str(source), model.sha256, pool, sorted(partitions)])
     return state.workdir(f"latents/{hashlib.sha256(key.encode()).hexdigest()[:12]}")
-
-
-EXTRACT_JOB = "extract_job"  # session key of this session's latest extraction (a ui.jobs.Job)
 
 
 def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, pool="mean",
@@ -48,32 +41,26 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
     """Extract into the session's working directory: small data here at once (returns the
     ExtractResult, already the session's latents), larger data in a process of the worker pool
     (returns None; `extraction_outcome` shows its progress and applies its result once it ends)."""
-    with widgets.user_errors():
-        model, lock = get_model(spec)
-        counts = loaders.source_info(loaders.stamp(source))["partitions"]
+    with common.user_errors():
+        model, _ = front.get_model(spec)
+        counts = front.source_info(front.stamp(source))["partitions"]
     kwargs = dict(source=str(source), out_dir=str(latents_folder(source, model, pool, partitions)), pool=pool,
                   batch_size=int(batch_size), device=device, partitions=list(partitions) if partitions else None,
                   clobber=bool(clobber))
     items = sum(n for name, n in counts.items() if not partitions or name in partitions)
-    if items <= jobs.INLINE_PATTERNS:
-        bar = st.progress(0.0, text="Extracting...")
-        job = jobs.inline_job("extract", "Extraction", model=(model, lock), **kwargs,
-                              progress=lambda fraction, message="", **_: bar.progress(min(fraction, 1.0), text=message))
-        if job.error() is None:
-            bar.progress(1.0, text="Reused the existing latents file" if job.future.result().skipped else "Done")
-    else:
-        model_spec = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
-                      "stamp": loaders.stamp(spec["path"])}
-        job = compute.app_pool().submit("extract", f"Extracting {items:,} items", fresh=True, dedicated=True,
-                                        model=model_spec, **kwargs)
-    st.session_state[EXTRACT_JOB] = job
-    st.session_state["_extract_spec"] = {**spec, "pool": pool}  # to project new images later
+    inline = items <= jobs.INLINE_PATTERNS
+    bar = st.progress(0.0, text="Extracting...") if inline else None
+    job = front.start_extraction(items, spec, progress=lambda fraction, message="", **_: bar.progress(
+        min(fraction, 1.0), text=message), **kwargs)
+    if inline and job.error() is None:
+        bar.progress(1.0, text="Reused the existing latents file" if job.future.result().skipped else "Done")
+    state.set_extract_job(job, {**spec, "pool": pool})  # the spec: to project new images later
     return extraction_outcome()
 
 
 def running() -> bool:
     """Whether this session's extraction runs (in a worker) now."""
-    job = st.session_state.get(EXTRACT_JOB)
+    job = state.extract_job()
     return job is not None and not job.done()
 
 
@@ -81,35 +68,34 @@ def extraction_outcome():
     """The session's latest extraction: its progress and a cancel button while it runs (the page
     reruns when it ends); its error in one line; once it succeeded, its file becomes the session's
     latents (once) and its ExtractResult is returned (None otherwise)."""
-    job = st.session_state.get(EXTRACT_JOB)
+    job = state.extract_job()
     if job is None:
         return None
     if not job.done():
-        compute.watch(job)
+        front.watch(job)
         return None
-    st.session_state.pop(EXTRACT_JOB)
+    state.take_extract_job()
     if job.future.cancelled() or isinstance(job.error(), jobs.JobCancelled):
         st.info("Extraction cancelled: run it again to go on from the rows already written.",
                 icon=":material/cancel:")
         return None
     if job.error() is not None:
-        st.error(widgets.error_line(job.error()), icon=":material/error:")
+        st.error(common.error_line(job.error()), icon=":material/error:")
         return None
     result = job.future.result()
-    state.set_latents(result.path)
-    st.session_state["latents_model"] = st.session_state.pop("_extract_spec", None)
+    state.extracted_latents(result.path)
     return result
 
 
 def require_latents() -> tuple:
     """The session's latents cache key, or stop the page with a way forward."""
-    job = st.session_state.get(EXTRACT_JOB)
+    job = state.extract_job()
     if job is not None and (job.done() or state.latents() is None):
         extraction_outcome()  # an extraction that ended meanwhile becomes the latents (or its progress)
     path = state.latents()
     if path is not None:
-        return loaders.stamp(path)
-    if st.session_state.get(EXTRACT_JOB) is not None:
+        return front.stamp(path)
+    if state.extract_job() is not None:
         st.stop()  # an extraction runs: its progress is drawn above
     st.info("No latents yet: extract them on the Extract page (or load a latents file on the Data page).",
             icon=":material/info:")
@@ -123,7 +109,7 @@ def require_latents() -> tuple:
 
 def require_scan(key: tuple):
     """Latents with x, y (a scan), or stop the page saying why."""
-    lat = loaders.latents(key)
+    lat = front.latents(key)
     if lat.x is None or lat.y is None:
         st.warning("These latents have no x, y coordinates: maps and clusters need a scan "
                    "(EBSD patterns), not cutouts or images.", icon=":material/warning:")
@@ -135,5 +121,5 @@ def features_as_latents(source: Path) -> Path:
     """A features file as a latents file the analysis pages read (see latentcore.latents.features_to_latents)."""
     from latentcore.latents import features_to_latents
 
-    with widgets.user_errors():
+    with common.user_errors():
         return features_to_latents(source, state.workdir("latents/features"))

@@ -1,14 +1,17 @@
-"""Uploaded files: each is saved once into the session's working directory and sorted into data
-sources, band-contrast tables, model checkpoints and model options."""
+"""Uploaded files: each is saved once into the session's working directory (under a name no other
+upload has) and sorted into data sources, band-contrast tables, model checkpoints and model options."""
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import streamlit as st
 
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.errors import LatentError
+from latentcore.storage import short_name
 
 from . import state
 
@@ -20,7 +23,7 @@ UPLOAD_TYPES = ["h5", "hdf5", "h5ebsd", "h5oina", "csv", "npz", "npy", "parquet"
 
 def ingest(uploads) -> list[str]:
     """Save new uploads (once each) and sort them; returns one message per new file."""
-    seen = st.session_state.setdefault("_uploaded_ids", set())
+    seen = state.uploaded_ids()
     messages = []
     for uploaded in uploads or []:
         if uploaded.file_id in seen:
@@ -28,13 +31,62 @@ def ingest(uploads) -> list[str]:
         seen.add(uploaded.file_id)
         suffix = Path(uploaded.name).suffix.lower()
         if suffix in IMAGES:
-            path = state.save_upload(uploaded, "uploads/images")
+            path = save_upload(uploaded, "uploads/images")
             messages.append(f"{path.name}: added to the image folder `images`")
             _register(path.parent, "data")
         else:
             folder = "models" if suffix in CHECKPOINTS or suffix == ".json" else "uploads"
-            messages.append(add_file(state.save_upload(uploaded, folder)))
+            messages.append(add_file(save_upload(uploaded, folder)))
     return messages
+
+
+def safe_name(name: str) -> str:
+    """An uploaded file's name, reduced to its last part with only harmless characters, short
+    enough for any file system."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name).lstrip(".")
+    return short_name(name) or "upload"
+
+
+def save_upload(uploaded, sub: str = "uploads") -> Path:
+    """Write an `st.file_uploader` file into the session's working directory (temporary name first)
+    under a name no other upload has (`a b.h5` and `a_b.h5` both become `a_b.h5`: the second is
+    `a_b-2.h5`), so that no upload replaces another."""
+    target = claim_name(state.workdir(sub), safe_name(uploaded.name))
+    tmp = target.with_name(target.name + ".partial")
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in iter(lambda: uploaded.read(1 << 22), b""):
+                f.write(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        target.unlink(missing_ok=True)  # the claimed (empty) name
+        raise
+    return target
+
+
+def save_upload_once(uploaded, sub: str = "uploads") -> Path:
+    """`save_upload`, once per uploaded file: the reruns while it stays in its widget get the same
+    file (so a job on it keeps its key)."""
+    saved = state.saved_uploads()
+    path = saved.get(uploaded.file_id)
+    if path is None or not Path(path).exists():
+        path = saved[uploaded.file_id] = str(save_upload(uploaded, sub))
+    return Path(path)
+
+
+def claim_name(folder: Path, name: str) -> Path:
+    """`folder/name`, or `stem-2.ext`, `stem-3.ext`...: the first that does not exist, created empty
+    (O_EXCL) so that two uploads at the same moment cannot claim it both."""
+    stem, suffix = name[:len(name) - len(Path(name).suffix)], Path(name).suffix
+    for number in range(1, 10_000):
+        path = folder / (name if number == 1 else f"{stem}-{number}{suffix}")
+        try:
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return path
+        except FileExistsError:
+            continue
+    raise OSError(f"no free name for {name} in {folder}")
 
 
 def add_file(path: Path) -> str:
@@ -53,7 +105,7 @@ def add_file(path: Path) -> str:
 
 
 def _register(path: Path, kind: str):
-    files = st.session_state.setdefault("_files", {})
+    files = state.registered_files()
     files.setdefault(kind, [])
     if str(path) not in files[kind]:
         files[kind].append(str(path))
@@ -70,7 +122,7 @@ def _is_bandcontrast(path: Path) -> bool:
 
 
 def files(kind: str) -> list[Path]:
-    return [Path(p) for p in st.session_state.get("_files", {}).get(kind, []) if Path(p).exists()]
+    return [Path(p) for p in state.registered_files().get(kind, []) if Path(p).exists()]
 
 
 def data_sources() -> dict[str, Path]:

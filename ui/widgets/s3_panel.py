@@ -24,10 +24,8 @@ from latentcore.errors import LatentError
 from latentcore.outputs import latents_uri_for, s3_latents_exist, upload_latents
 from latentcore.storage import s3
 
-from . import files, state, widgets
-
-ORIGINS = "_s3_origins"  # local path -> {"uri", "endpoint"}: where a downloaded file came from
-LISTING = "_s3_listing"
+from ..session import files, state
+from . import common
 
 
 def render(cache_dir=None) -> list[Path]:
@@ -39,10 +37,10 @@ def render(cache_dir=None) -> list[Path]:
     prefix = cols[1].text_input("Prefix", key="s3_prefix", placeholder="folder/").strip()
     settings = s3.S3Settings.from_env(endpoint or None)
     if st.button("List objects", icon=":material/list:", disabled=not bucket, key="s3_list"):
-        with widgets.user_errors():
+        with common.user_errors():
             objects = s3.list_objects(bucket, prefix, settings)
-        st.session_state[LISTING] = {"endpoint": endpoint, "objects": objects}
-    listing = st.session_state.get(LISTING)
+        state.set_s3_listing(endpoint, objects)
+    listing = state.s3_listing()
     if not listing:
         return []
     objects = [o for o in listing["objects"] if not o.key.endswith("/")]
@@ -62,7 +60,7 @@ def render(cache_dir=None) -> list[Path]:
     settings = s3.S3Settings.from_env(listing["endpoint"] or None)
 
     def keep(obj, path):  # each file joins the session as soon as it is here: a later failure loses none
-        st.session_state.setdefault(ORIGINS, {})[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
+        state.s3_origins()[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
         files.add_file(path)
 
     paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else state.workdir("s3"), settings, keep)
@@ -89,7 +87,7 @@ def download_with_progress(objects: list, cache_dir: Path, settings, on_file=Non
             try:
                 paths.append(future.result())
             except (LatentError, OSError) as exc:  # one line for this object; the others go on
-                st.error(widgets.error_line(exc), icon=":material/error:")
+                st.error(common.error_line(exc), icon=":material/error:")
             else:
                 if on_file:
                     on_file(obj, paths[-1])
@@ -112,7 +110,7 @@ def human_size(size: int) -> str:
 
 def origin(path) -> dict | None:
     """{"uri", "endpoint"} when `path` was downloaded from S3 in this session."""
-    return st.session_state.get(ORIGINS, {}).get(str(path)) if path else None
+    return state.s3_origins().get(str(path)) if path else None
 
 
 def render_latents_upload(source, latents, overwrite: bool = False):
@@ -130,9 +128,9 @@ def render_latents_upload(source, latents, overwrite: bool = False):
         if prefix and not s3.is_s3_uri(prefix):
             st.error("The prefix must look like s3://bucket/folder")
             return
-    sources = sorted({o["uri"] for o in st.session_state.get(ORIGINS, {}).values()
+    sources = sorted({o["uri"] for o in state.s3_origins().values()
                       if o["endpoint"] == came_from["endpoint"]})
-    with widgets.user_errors():
+    with common.user_errors():
         present = s3_latents_exist(sources, prefix, settings)
     st.dataframe(pd.DataFrame({"source": list(present), "latents in S3": [latents_uri_for(u, prefix) for u in present],
                                "exists": ["yes, skipped unless overwrite" if v else "no" for v in present.values()]}),
@@ -140,7 +138,7 @@ def render_latents_upload(source, latents, overwrite: bool = False):
     if latents is None:
         return
     if st.button("Upload the latents file", icon=":material/cloud_upload:", key="s3_latents_upload"):
-        with widgets.user_errors():
+        with common.user_errors():
             target, uploaded = upload_latents(latents, came_from["uri"], prefix, settings, clobber=overwrite)
         if uploaded:
             st.success(f"Uploaded {Path(latents).name} to {target}")

@@ -4,7 +4,7 @@ Plotly 7 sends numpy arrays as base64 typed arrays. Per point a scatter here sen
 uint16 (quantised over their range: 1/65535 of it, far below a screen pixel) and one uint8 colour
 code: 5 bytes, about 7.2 bytes of JSON text (base64, with plotly's escaped '/'). There is one trace
 in row order; the server keeps each trace's global row ids (`trace_rows`) and maps plotly's
-`point_index` back (`ui.selection.event_row_ids`). Row ids travel as customdata only for hover
+`point_index` back (`ui.widgets.selection.event_row_ids`). Row ids travel as customdata only for hover
 text of subsets whose ids fit uint16 (2.7 bytes more); the selected-points overlay carries them
 too. Axis labels show the real values.
 
@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from latentcore import figures
 from latentcore.data.base import display_units
 
-from .kept import Kept
+from ..compute.kept import Kept
 
 LEVELS = 65535  # uint16 quantisation of scatter coordinates
 HOVER_ROW_IDS = 65_535  # row ids up to this travel as uint16 customdata, for hover text
@@ -299,3 +299,10 @@ def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour
     fig.update_layout(title=title, height=height, plot_bgcolor=nan_colour,
                       margin={"l": 60, "r": 20, "t": 50, "b": 50}, showlegend=False, **map_axes(grid, units))
     return fig, trace_rows
+
+
+def painted(grid, cells, chosen) -> np.ndarray:
+    """A grid mask, True on the cells of the chosen rows (`cells` = each row's grid indices)."""
+    mask = np.zeros(grid.shape, bool)
+    mask[cells[0][chosen], cells[1][chosen]] = True
+    return mask

@@ -12,7 +12,8 @@ from latentcore.data.bandcontrast import scan_map_name, scan_map_spec
 from latentcore.demo import DEMO_BANDCONTRAST
 from latentcore.errors import LatentError
 
-from . import files, loaders, state
+from ..compute import front
+from ..session import files, state
 
 NONE = "none"
 
@@ -21,7 +22,7 @@ def key(spec) -> tuple | None:
     """A cache key: a table's file stamp, or (spec, 0, 0) for a scan map (the latents key covers it)."""
     if spec is None:
         return None
-    return (str(spec), 0, 0) if scan_map_name(spec) is not None else loaders.stamp(spec)
+    return (str(spec), 0, 0) if scan_map_name(spec) is not None else front.stamp(spec)
 
 
 def label(spec) -> str:
@@ -38,25 +39,13 @@ def table_path(bc_key) -> str | None:
     return None if bc_key is None or scan_map_name(bc_key[0]) is not None else bc_key[0]
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def source_map_names(source_key: tuple) -> list[str]:
-    """The names of the per-point maps a data file carries (scan's own first)."""
-    from latentcore.data import open_source
-
-    try:
-        with open_source(source_key[0]) as reader:
-            return list(reader.point_maps())
-    except LatentError:
-        return []
-
-
 def choices(source: Path | None, lat=None) -> dict[str, str | None]:
     """label -> spec: the scan's maps (from the latents when given, else the data file), "none", the demo
     table when the demo scan is chosen, and uploaded tables."""
     if lat is not None:
         names = list(lat.point_maps)
     else:
-        names = source_map_names(loaders.stamp(source)) if source is not None and source.exists() else []
+        names = front.source_map_names(front.stamp(source)) if source is not None and source.exists() else []
     specs = [scan_map_spec(n) for n in names] + [None]
     if state.is_demo():
         specs.append(str(DEMO_BANDCONTRAST))
@@ -66,7 +55,7 @@ def choices(source: Path | None, lat=None) -> dict[str, str | None]:
 
 def default_for(source: Path | None) -> str | None:
     """A new source's band contrast: its own first map, else the demo table for the demo scan, else none."""
-    names = source_map_names(loaders.stamp(source)) if source is not None and Path(source).exists() else []
+    names = front.source_map_names(front.stamp(source)) if source is not None and Path(source).exists() else []
     if names:
         return scan_map_spec(names[0])
     from latentcore.demo import DEMO_SCAN
@@ -83,11 +72,11 @@ def picker(key_name: str, source: Path | None, lat=None) -> str | None:
     if state.bandcontrast() not in specs:
         state.set_bandcontrast(specs[0])
     shown = label(state.bandcontrast())
-    if st.session_state.get(key_name) != shown:
-        st.session_state[key_name] = shown
+    if state.widget_value(key_name) != shown:
+        state.set_widget_value(key_name, shown)
 
     def picked():
-        state.set_bandcontrast(options.get(st.session_state[key_name]))
+        state.set_bandcontrast(options.get(state.widget_value(key_name)))
 
     chosen = st.selectbox("Band contrast (the scan's own maps, or a table x, y, bandcontrast)", list(options),
                           key=key_name, on_change=picked)
@@ -100,21 +89,10 @@ def coverage_problem(spec, source: Path) -> str | None:
     if spec is None or scan_map_name(spec) is not None or source is None:
         return None
     try:
-        _check_coverage(loaders.stamp(spec), loaders.stamp(source))
+        front.check_coverage(front.stamp(spec), front.stamp(source))
     except LatentError as exc:
         return f"{Path(spec).name} does not cover {Path(source).name}: {without_path(exc)}"
     return None
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _check_coverage(table_key: tuple, source_key: tuple) -> None:
-    from latentcore.data import align_to_coordinates, open_source, read_bandcontrast
-
-    with open_source(source_key[0]) as reader:
-        xy = reader.coordinates() if reader.info().has_coordinates else None
-    if xy is None:
-        raise LatentError("the data has no x, y coordinates to pair a band-contrast table with")
-    align_to_coordinates(read_bandcontrast(table_key[0]), *xy)
 
 
 def without_path(exc: LatentError) -> str:

@@ -11,8 +11,9 @@ import numpy as np
 import streamlit as st
 from matplotlib.path import Path as PolygonPath
 
-from . import density, plots, state
-from .kept import Kept
+from ..compute.kept import Kept
+from ..figures import density, plots
+from ..session import state
 
 CHART_CONFIG = {"displaylogo": False}
 _RASTERS = Kept(8)  # content digest of (x, y) -> Raster with its click targets, shared by reruns and sessions
@@ -86,10 +87,10 @@ def take_event(event, key: str, to_row_ids) -> bool:
     if not (selection.get("points") or selection.get("box") or selection.get("lasso")):
         return False
     signature = json.dumps(selection, sort_keys=True, default=str)
-    if st.session_state.get(f"_event_{key}") == signature:
+    if state.seen_event(key) == signature:
         return False
     state.set_selection(to_row_ids(selection), origin=key)  # forgets every chart's last event
-    st.session_state[f"_event_{key}"] = signature
+    state.set_seen_event(key, signature)
     return True
 
 
@@ -106,14 +107,14 @@ def take_pending(resolvers: dict) -> bool:
     (selection event -> row ids) for the figure as last drawn. Every chart's current event is then
     marked as seen, so none is applied again when the charts are drawn below. Returns True when the
     selection changed."""
-    events = {key: _signature(st.session_state.get(key)) for key in resolvers}
-    new = [key for key, (_, sig) in events.items() if sig and st.session_state.get(f"_event_{key}") != sig]
+    events = {key: _signature(state.widget_value(key)) for key in resolvers}
+    new = [key for key, (_, sig) in events.items() if sig and state.seen_event(key) != sig]
     for key in new:  # one, normally: the chart the user just used
         state.set_selection(resolvers[key](events[key][0]), origin=key)
     if new:
         for key, (_, sig) in events.items():
             if sig:
-                st.session_state[f"_event_{key}"] = sig
+                state.set_seen_event(key, sig)
     return bool(new)
 
 

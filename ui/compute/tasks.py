@@ -1,13 +1,15 @@
-"""The heavy calls the pages hand to the worker pool (`ui.jobs`): the same latentcore calls the
-command line makes, with plain arguments (files as `loaders.stamp` tuples: path, mtime, size)
-and a `progress(fraction, message)` callback. No Streamlit here: these run in worker processes."""
+"""The heavy calls the pages hand to the worker pool (`ui.compute.jobs`), always through the front
+door (`ui.compute.front`): the same latentcore calls the command line makes, with plain arguments
+(files as `front.stamp` tuples: path, mtime, size) and a `progress(fraction, message)` callback.
+No Streamlit here: these run in worker processes (small inputs: in the server, by the same door)."""
 from __future__ import annotations
 
 import functools
 import json
-import time
 
 import numpy as np
+
+from .kept import Kept
 
 
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):
@@ -50,30 +52,52 @@ def kmeans_labels(latents: tuple, k: int, progress) -> np.ndarray:
     return cluster(matrix, "kmeans", n_clusters=int(k)).labels
 
 
-def sleep_steps(steps: int, seconds: float, progress) -> int:
-    """A job that reports `steps` times (for tests of the pool: progress, cancel, another process)."""
-    import os
+# -- the UMAP page: nearest neighbours, a new image projected ---------------------------------------
 
-    for step in range(steps):
-        progress(step / steps, f"step {step + 1} of {steps}")
-        time.sleep(seconds)
-    return os.getpid()
+def nearest(latents: tuple, row: int, k: int, progress):
+    """The `k` nearest rows of `row` by cosine distance in the latent space: (indices, distances)."""
+    from latentcore.analysis.search import nearest_neighbours
+    from latentcore.latents import read_latents
+
+    progress(0.1, "reading the latents")
+    matrix, _ = read_latents(latents[0]).stacked()
+    progress(0.5, f"searching {len(matrix):,} rows")
+    return nearest_neighbours(matrix, int(row), k=int(k))
+
+
+def project_image(image: tuple, model, embedding, pool: str, data_kind: str | None, progress) -> dict:
+    """The seed's `umap_image` (latentcore.analysis.projection.project_image): one image file (its
+    stamp) through the model that made the latents and into their fitted embedding. `model`: {"path", "arch", "options",
+    "stamp"}, or, run inline, the server's (LoadedModel, lock); `embedding`: `fit_embedding`'s arguments
+    (latentcore reads the fit back from its disk cache), or, run inline, the server's FittedEmbedding."""
+    import contextlib
+
+    from latentcore.analysis.projection import project_image as project
+
+    progress(0.1, "loading the model")
+    if isinstance(model, tuple):  # inline: the server's shared model, and the lock serialising its use
+        loaded, lock = model
+    else:
+        loaded, lock = _model(model), contextlib.nullcontext()
+    if isinstance(embedding, dict):
+        progress(0.3, "reading the embedding")
+        embedding = fit_embedding(progress=lambda *args, **kwargs: None, **embedding)
+    progress(0.6, "projecting the image")
+    with lock:
+        return project(image[0], loaded, embedding, pool=pool, data_kind=data_kind)
 
 
 # -- extraction, training, ranking ----------------------------------------------------------------
 
-_MODELS: dict = {}  # (model stamp, arch, options) -> LoadedModel, kept by this process (a worker)
+_MODELS = Kept(4)  # (model path, stamp, arch, options) -> LoadedModel, kept by this process (a worker)
 
 
 def _model(spec: dict):
     from latentcore.models import load_model
 
-    key = (spec["path"], spec.get("stamp"), spec.get("arch"), json.dumps(spec.get("options"), sort_keys=True))
-    if key not in _MODELS:
-        while len(_MODELS) >= 4:
-            _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[key] = load_model(spec["path"], arch=spec.get("arch"), options=spec.get("options"))
-    return _MODELS[key]
+    key = (spec["path"], json.dumps(spec.get("stamp")), spec.get("arch"),
+           json.dumps(spec.get("options"), sort_keys=True))
+    return _MODELS.get(key, lambda: load_model(spec["path"], arch=spec.get("arch"), options=spec.get("options")))
 
 
 def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, device: str, partitions,
@@ -204,12 +228,3 @@ def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: 
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
     progress(0.4, f"scoring {matrix.shape[1]} dimensions against {len(chosen)} maps on {len(rows):,} rows")
     return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
-
-
-def thread_counts(progress) -> dict:
-    """The worker's thread limits and pid (for tests)."""
-    import os
-
-    from .jobs import thread_counts as counts
-
-    return {**counts(), "pid": os.getpid()}

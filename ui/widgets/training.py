@@ -1,21 +1,18 @@
 """A VAE training run for the Train page: `latentcore.train.train_vae` in a process of its own
-(ui.jobs, the task `ui.tasks.train`), so the server only draws its progress. Each epoch the worker
-reports the loss history and the latest reconstructions; Stop cancels the job, and the trainer
-stops after its current batch keeping the last epoch's checkpoint and the best model, so the same
-config resumes. The finished model joins the session's models (the Extract page's choices)."""
+(through the front door, `front.start_training`: the task `ui.compute.tasks.train`), so the
+server only draws its progress. Each epoch the worker reports the loss history and the latest
+reconstructions; Stop cancels the job, and the trainer stops after its current batch keeping the
+last epoch's checkpoint and the best model, so the same config resumes. The finished model joins the session's models (the Extract page's choices)."""
 from __future__ import annotations
 
 import concurrent.futures
 import time
 from types import SimpleNamespace
 
-import streamlit as st
-
 from latentcore.train import TrainConfig
 
-from . import compute, jobs, state
-
-JOB = "train_job"  # session key of this session's TrainingRun (the latest one started)
+from ..compute import front, jobs
+from ..session import state
 
 
 class TrainingRun:
@@ -79,14 +76,24 @@ class TrainingRun:
         return SimpleNamespace(**arrays) if "inputs" in arrays else None
 
 
+def current() -> TrainingRun | None:
+    """This session's latest run."""
+    return state.train_run()
+
+
+def end_unseen() -> bool:
+    """True once per run, the first time the page sees it ended."""
+    return state.train_end_unseen()
+
+
 def start(config: TrainConfig, label: str | None = None) -> TrainingRun:
     """Start (or resume: the same out_dir) a run in its own worker process; when it wrote a model,
     the model is added to the session's models (a plain dict in session state, which the pool's
     thread can add to without Streamlit calls)."""
-    models = st.session_state.setdefault(state.MODELS, {})
+    models = state.models_dict()
     label = label or f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
 
-    job = compute.app_pool().submit("train", f"Training ({config.epochs} epochs)", fresh=True, dedicated=True,
-                                    config=config.to_dict())
-    run = st.session_state[JOB] = TrainingRun(job, config, models, label)
+    job = front.start_training(config.to_dict(), f"Training ({config.epochs} epochs)")
+    run = TrainingRun(job, config, models, label)
+    state.set_train_run(run)
     return run

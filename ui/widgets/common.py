@@ -11,7 +11,9 @@ import streamlit as st
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 
-from . import bandcontrast, loaders, state
+from ..compute import front
+from ..session import state
+from . import bandcontrast
 
 
 def sidebar_summary(where=None, buttons: bool = True):
@@ -22,7 +24,7 @@ def sidebar_summary(where=None, buttons: bool = True):
         st.markdown(f"**Band contrast:** {bandcontrast.label(state.bandcontrast())}")
         lat = state.latents()
         st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
-        st.markdown(f"**Device:** {loaders.devices()['auto'].removeprefix('auto (').rstrip(')')}")
+        st.markdown(f"**Device:** {front.devices()['auto'].removeprefix('auto (').rstrip(')')}")
         chosen = state.selection()
         st.markdown(f"**Selected points:** {len(chosen):,}")
         if buttons and len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
@@ -74,9 +76,9 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
             ranges.append((low, high))
             continue
         widget_key = f"roi_{name}" if key in SHARED_ROI else f"{key}_roi_{name}"
-        kept = st.session_state.get(widget_key)
+        kept = state.widget_value(widget_key)
         if kept is not None and not low <= min(kept) <= max(kept) <= high:  # from other data: start afresh
-            del st.session_state[widget_key]
+            state.forget_widget(widget_key)
         ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, (low, high), step=step, key=widget_key))
     return (*ranges[0], *ranges[1])
 
@@ -106,6 +108,20 @@ def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
+
+
+def table_csv(table, extra: dict, selected) -> str:
+    """The rows with their embedding and a `selected` flag, as CSV (built when downloaded)."""
+    out = table.assign(**extra)
+    out["selected"] = np.isin(np.arange(len(out)), selected)
+    return out.to_csv(index_label="row_id")
+
+
+def embedding_npz(fitted, path: str) -> bytes:
+    """A fitted embedding in latentcore's saved-embedding format (projectable later)."""
+    from latentcore.analysis.embedding import save_embedding
+
+    return save_embedding(path, fitted).read_bytes()
 
 
 def download_file(label: str, path: Path, key: str, mime: str = "application/octet-stream"):

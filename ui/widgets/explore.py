@@ -1,5 +1,6 @@
-"""What the UMAP and maps pages show about chosen rows: colours by column, the images behind rows,
-nearest neighbours, and a new image projected into a saved embedding."""
+"""What the UMAP and maps pages show about chosen rows: colours by column, the images behind rows
+and their table. (Nearest neighbours and a new image projected into the embedding are computed
+through the front door: `front.nearest`, `front.project_image`.)"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,10 @@ from latentcore.errors import LatentError
 
 from latentcore.data.base import display_units
 
-from . import bandcontrast, compute, loaders, plots, state, widgets
+from ..compute import front
+from ..figures import plots
+from ..session import state
+from . import bandcontrast, common
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
 KMEANS = "k-means clusters of the latents"
@@ -22,7 +26,7 @@ TABLE_MAX = 5000
 
 def colour_options(lat, table: pd.DataFrame) -> list[str]:
     options = [NONE]
-    if st.session_state.get("last_clusters") and lat.x is not None:
+    if state.last_clusters() and lat.x is not None:
         options.append(CLUSTERS)
     if state.bandcontrast() is not None and lat.x is not None:
         options.append(BANDCONTRAST)
@@ -39,21 +43,21 @@ def default_colour(options: list[str]) -> str:
 def colour_for(choice: str, lat_key, lat, table: pd.DataFrame, dim: int = 0) -> plots.Colour:
     n = len(table)
     if choice == CLUSTERS:
-        last = st.session_state["last_clusters"]
+        last = state.last_clusters()
         labels = np.full(n, -1, np.int64)
         labels[last["rows"]] = last["labels"]
         return plots.categorical_colour(labels, "cluster")
     if choice == BANDCONTRAST:
         spec = state.bandcontrast()
-        return plots.continuous_colour(loaders.bandcontrast_for(bandcontrast.key(spec), lat_key),
+        return plots.continuous_colour(front.bandcontrast_for(bandcontrast.key(spec), lat_key),
                                        bandcontrast.value_name(spec))
     if choice == LATENT:
-        matrix, _ = loaders.stacked_latents(lat_key)
+        matrix, _ = front.stacked_latents(lat_key)
         return plots.continuous_colour(matrix[:, dim], f"latent {dim}")
     if choice == KMEANS:
-        return plots.categorical_colour(compute.kmeans_labels(lat_key, dim), "cluster")
+        return plots.categorical_colour(front.kmeans_labels(lat_key, dim), "cluster")
     if choice in table.columns:
-        return compute.column_colour(lat_key, choice)
+        return front.column_colour(lat_key, choice)
     return plots.categorical_colour(np.zeros(n, np.int64), "points", names=["all rows"])
 
 
@@ -67,7 +71,7 @@ def scan_columns(lat_key, lat) -> dict[str, np.ndarray]:
     spec = state.bandcontrast()
     if spec is not None:
         try:
-            columns[bandcontrast.value_name(spec)] = loaders.bandcontrast_for(bandcontrast.key(spec), lat_key)
+            columns[bandcontrast.value_name(spec)] = front.bandcontrast_for(bandcontrast.key(spec), lat_key)
         except LatentError:  # a table that does not cover these latents: the Data page says so
             pass
     return columns
@@ -85,7 +89,7 @@ def source_for(lat) -> Path | None:
     source = state.source()
     if source is None or source.name != lat.attrs.get("source"):
         return None
-    return None if loaders.source_info(loaders.stamp(source)).get("is_features") else source
+    return None if front.source_info(front.stamp(source)).get("is_features") else source
 
 
 def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = None):
@@ -96,9 +100,9 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
         items, captions = [], []
         shown = table.iloc[rows[:GALLERY_MAX]]
         for partition, group in shown.groupby("partition", sort=False):
-            items.extend(loaders.source_rows(loaders.stamp(source), partition, tuple(group["index"].tolist())))
+            items.extend(front.source_rows(front.stamp(source), partition, tuple(group["index"].tolist())))
             captions.extend(f"row {r}" for r in group.index)
-        widgets.gallery(items, captions)
+        common.gallery(items, captions)
         if len(rows) > GALLERY_MAX:
             st.caption(f"The first {GALLERY_MAX} of {len(rows):,} images.")
     else:
@@ -112,23 +116,3 @@ def table_note(rows: int):
     """Says when a table shows only its first TABLE_MAX rows (the browser would get megabytes)."""
     if rows > TABLE_MAX:
         st.caption(f"The table lists the first {TABLE_MAX:,} of {rows:,} rows.")
-
-
-def nearest(lat_key, row: int, k: int):
-    from latentcore.analysis.search import nearest_neighbours
-
-    matrix, _ = loaders.stacked_latents(lat_key)
-    return nearest_neighbours(matrix, row, k=k)
-
-
-def project_image(path: Path, spec: dict, fitted, lat=None) -> dict:
-    """The seed's `umap_image` with the model that made the latents (shared, so used under its lock)."""
-    from latentcore.analysis.projection import project_image as project
-    from latentcore.domain import latents_kind
-
-    from .extraction import get_model
-
-    model, lock = get_model(spec)
-    with lock:
-        kind = latents_kind(lat.attrs) if lat is not None else None
-        return project(path, model, fitted, pool=spec.get("pool", "mean"), data_kind=kind)

@@ -1,0 +1,423 @@
+"""The front door to compute: every page and widget reads files and gets results through here.
+Every `st.cache_data` / `st.cache_resource` of the app is in this module, and so is every job for
+the worker pool (`ui.compute.jobs`, running `ui.compute.tasks`): small inputs run here at once
+(thresholds in `jobs`: INLINE_ROWS, INLINE_PATTERNS, INLINE_FIT_ROWS), larger ones in a worker
+while the page shows their progress. Keys are file stamps (`stamp`: path, mtime, size) and plain
+parameters, so a result is computed once per input and shared by reruns and sessions.
+
+`st.cache_resource` holds things shared read-only by every session (loaded models, latents
+matrices: one copy, no pickling per rerun); `st.cache_data` holds small derived arrays."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ..session import state
+from . import jobs, tasks
+from .kept import Kept
+
+
+# -- files: stamps and cached reads -----------------------------------------------------------------
+
+def stamp(path) -> tuple[str, int, int]:
+    """(path, mtime_ns, size): a cache key that changes when the file does."""
+    path = Path(path)
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up():
+    """Compile the numba code of umap-learn and dcor once per process, in the background, so the
+    first UMAP or distance correlation a user asks for is quick (cold, they take 20 s or more)."""
+    thread = threading.Thread(target=_warm_up, name="numba-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up():
+    try:
+        from latentcore.analysis.embedding import warm_up
+        from latentcore.analysis.rank import distance_correlation
+
+        warm_up()
+        values = np.linspace(0.0, 1.0, 50)
+        distance_correlation(values, values ** 2)
+    except Exception:  # a failed warm-up only costs the first user some seconds
+        pass
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def source_info(key: tuple) -> dict:
+    from latentcore.data import open_source
+
+    with open_source(key[0]) as reader:
+        return reader.info().to_dict()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_preview(key: tuple, partition: str, count: int = 6) -> np.ndarray:
+    """The first `count` items of a partition, for a glance at the data."""
+    from latentcore.data import open_source
+
+    with open_source(key[0]) as reader:
+        return reader.read(partition, 0, min(count, reader.count(partition)))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_rows(key: tuple, partition: str, rows: tuple[int, ...]) -> np.ndarray:
+    """Selected items (patterns, cutouts) for a gallery."""
+    from latentcore.data import open_source
+
+    with open_source(key[0]) as reader:
+        return reader.read_rows(partition, list(rows))
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=8)
+def loaded_model(key: tuple, arch: str | None, options_json: str | None):
+    """A model shared by every session, with the lock that serialises its use: extraction moves the
+    module to a device, so two sessions must not use it at the same time."""
+    from latentcore.models import load_model
+
+    options = json.loads(options_json) if options_json else None
+    return load_model(key[0], arch=arch, options=options), threading.Lock()
+
+
+@st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
+def latents(key: tuple):
+    """The latents file, read once and shared read-only by every session."""
+    from latentcore.latents import read_latents
+
+    result = read_latents(key[0])
+    for rows in result.partitions.values():
+        rows.flags.writeable = False
+    return result
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def stacked_latents(key: tuple):
+    """All partitions as one (N, D) matrix and the table naming each row (global row id = position)."""
+    matrix, table = latents(key).stacked()
+    matrix.flags.writeable = False
+    return matrix, table
+
+
+@st.cache_data(show_spinner="Aligning the band contrast...", max_entries=16)
+def bandcontrast_for(bc_key: tuple, latents_key: tuple) -> np.ndarray:
+    """Band contrast at each row of a scan's latents: the scan map they carry (`scan:<name>`, see
+    ui.widgets.bandcontrast), or a table aligned by x,y value."""
+    from latentcore.data.bandcontrast import align_to_coordinates, pick_point_map, read_bandcontrast, scan_map_name
+
+    lat = latents(latents_key)
+    if scan_map_name(bc_key[0]) is not None:
+        return pick_point_map(lat.point_maps, bc_key[0], Path(latents_key[0]).name)[1].astype(np.float32)
+    return align_to_coordinates(read_bandcontrast(bc_key[0]), lat.x, lat.y).astype(np.float32)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_map_names(source_key: tuple) -> list[str]:
+    """The names of the per-point maps a data file carries (scan's own first)."""
+    from latentcore.data import open_source
+    from latentcore.errors import LatentError
+
+    try:
+        with open_source(source_key[0]) as reader:
+            return list(reader.point_maps())
+    except LatentError:
+        return []
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def check_coverage(table_key: tuple, source_key: tuple) -> None:
+    """Raises LatentError when the band-contrast table cannot be paired with the scan's x, y."""
+    from latentcore.data import align_to_coordinates, open_source, read_bandcontrast
+    from latentcore.errors import LatentError
+
+    with open_source(source_key[0]) as reader:
+        xy = reader.coordinates() if reader.info().has_coordinates else None
+    if xy is None:
+        raise LatentError("the data has no x, y coordinates to pair a band-contrast table with")
+    align_to_coordinates(read_bandcontrast(table_key[0]), *xy)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def scan_coordinates(key: tuple, partition: str):
+    """A scan's x, y (the Train page's ROI sliders)."""
+    from latentcore.data import open_source
+
+    with open_source(key[0]) as reader:
+        return reader.coordinates(partition)
+
+
+def get_model(spec: dict):
+    """(LoadedModel, lock) of a model spec {"path", "arch", "options"} from the shared cache."""
+    options = json.dumps(spec["options"], sort_keys=True) if spec.get("options") else None
+    return loaded_model(stamp(spec["path"]), spec.get("arch"), options)
+
+
+def devices() -> dict[str, str]:
+    """Device choices with what is present: {"auto": "...", "cpu": "...", "cuda": "..."}."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    choices = {"auto": f"auto ({'GPU: ' + gpu if gpu else 'CPU: no GPU found'})",
+               "cpu": "CPU"}
+    if gpu:
+        choices["cuda"] = f"GPU ({gpu})"
+    return choices
+
+
+# -- the worker pool ----------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def app_pool() -> jobs.JobPool:
+    """One pool per server process, shared by every session."""
+    return jobs.JobPool(state.WORKDIR_ROOT / "jobs")
+
+
+_INLINE = Kept(32)  # job key -> result of a small job run in this process, shared by sessions
+
+
+def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=None, **kwargs):
+    """The result of `task` (a function of ui.compute.tasks) on `kwargs`. Small inputs (<= `inline_rows`,
+    default jobs.INLINE_ROWS) run here (`here()`: arguments that replace the pool's when run here, such
+    as the server's shared model; the key stays the pool's); others go to the worker pool, and until
+    their result is in, the page shows the job's progress and a cancel button and stops (it reruns by
+    itself when the job ends; other widgets stay usable meanwhile)."""
+    key = jobs.job_key(task, kwargs)
+    if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
+        def run_here():
+            with st.spinner(f"{label}..."):
+                return jobs.run_inline(task, **{**kwargs, **(here() if here else {})})
+        return _INLINE.get(key, run_here)
+    pool = app_pool()
+    job = pool.jobs.get(key)
+    if job is not None and job.cancelled() and not state.restart_asked(key):
+        st.info(f"{label}: cancelled.", icon=":material/cancel:")
+        st.button("Start it again", key=state.restart_key(key), icon=":material/replay:")
+        st.stop()
+    state.forget_restart(key)
+    job = pool.submit(task, label, **kwargs)
+    if job.done() and not job.cancelled():
+        error = job.future.exception()
+        if error is not None:
+            raise error  # latentcore errors become a message (widgets.user_errors)
+        return job.future.result()
+    watch(job)
+    st.stop()
+
+
+@st.fragment(run_every=0.5)
+def watch(job: jobs.Job):
+    """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
+    if job.done():
+        st.rerun(scope="app")
+    fraction, message = job.progress()
+    cols = st.columns([5, 1])
+    cols[0].progress(min(max(fraction, 0.0), 1.0),
+                     text=f"{job.label}: {message} ({time.time() - job.started:.0f} s, in a worker process)")
+    if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
+        job.cancel()
+        st.rerun(scope="app")
+
+
+def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
+    """An extraction (`tasks.extract`, the CLI's extract_file) of `items` patterns: up to
+    jobs.INLINE_PATTERNS here at once, with the server's shared model and `progress`, as a finished Job;
+    more in a process of its own (the Job runs on; `watch` shows it)."""
+    if items <= jobs.INLINE_PATTERNS:
+        return jobs.inline_job(tasks.extract, "Extraction", model=get_model(spec), progress=progress, **kwargs)
+    model = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
+             "stamp": stamp(spec["path"])}
+    return app_pool().submit(tasks.extract, f"Extracting {items:,} items", fresh=True, dedicated=True,
+                             model=model, **kwargs)
+
+
+def start_training(config: dict, label: str) -> jobs.Job:
+    """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own."""
+    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config)
+
+
+# -- ROI and maps -------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def roi_rows(lat_key: tuple, roi: tuple | None) -> np.ndarray:
+    """Row ids of the scan's pixels inside the ROI (all rows without one)."""
+    from latentcore.analysis.maps import Roi
+
+    lat = latents(lat_key)
+    if roi is None:
+        return np.arange(len(lat.x), dtype=np.int64)
+    return np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
+
+
+@st.cache_data(show_spinner="Building the maps...", max_entries=16)
+def latent_maps(lat_key: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
+    """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
+    when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
+    from latentcore.analysis.maps import Roi, spatial_maps
+    from latentcore.analysis.smoothing import smooth_maps
+
+    lat = latents(lat_key)
+    rows = next(iter(lat.partitions.values()))
+    maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
+    return smooth_maps(maps, smooth), grid
+
+
+# -- clustering ---------------------------------------------------------------------------------
+
+def cluster_job(lat_key, bc_key, method, dim, features, params, roi, smooth: float = 0.0):
+    from latentcore.analysis.artifacts import ClusterJob
+
+    return ClusterJob(latents=lat_key[0], bandcontrast=bc_key[0], method=method, dim=int(dim),
+                      features=features, params=params, roi=list(roi) if roi else None, smooth=smooth)
+
+
+def cluster_run(lat_key: tuple, bc_key: tuple, job_json: str) -> dict:
+    """The page's clustering (in the worker pool at scale): the same inputs and call as the
+    downloadable artifacts, so the picture and the CSV agree. Returns x, y, latent, bandcontrast,
+    labels, rows, report."""
+    job = json.loads(job_json)
+    rows = roi_rows(lat_key, tuple(job["roi"]) if job["roi"] else None)
+    run = pooled(tasks.cluster_run, f"Clustering ({job['method']})", len(rows), job_json=job_json,
+                 inputs=[lat_key, bc_key])  # the files' stamps: a rewritten file is a new job
+    return {**run, "rows": rows}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def column_colour(lat_key: tuple, column: str):
+    """Colour codes of a metadata column (categories are factorised once, not on every rerun)."""
+    from ..figures.plots import column_colour as colour_of
+
+    _, table = stacked_latents(lat_key)
+    return colour_of(table[column].to_numpy(), column)
+
+
+def kmeans_labels(lat_key: tuple, k: int) -> np.ndarray:
+    """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
+    rows = len(stacked_latents(lat_key)[0])
+    return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_key, k=int(k))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cluster_view(lat_key: tuple, bc_key: tuple, job_json: str):
+    """What the two panels draw, computed once per clustering: the colour codes (cluster hue, shade by
+    the latent's rank in its cluster), the grid and the map of codes."""
+    from latentcore.analysis.maps import Grid, values_map
+
+    from ..figures.plots import cluster_shade_colour
+
+    run = cluster_run(lat_key, bc_key, job_json)
+    grid = Grid.from_coordinates(run["x"], run["y"])
+    colour = cluster_shade_colour(run["labels"], run["latent"])
+    cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
+    return colour, grid, values_map(colour.codes.astype(np.float32), run["x"], run["y"], grid), cells
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def roi_cells(lat_key: tuple, roi: tuple | None):
+    """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
+    from latentcore.analysis.maps import Grid
+
+    lat = latents(lat_key)
+    rows = roi_rows(lat_key, roi)
+    grid = Grid.from_coordinates(lat.x[rows], lat.y[rows])
+    return rows, grid.indices(lat.x[rows], lat.y[rows])
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cluster_files(lat_key: tuple, bc_key: tuple, job_json: str, out_dir: str, dpi: float = 300) -> dict:
+    """Write the CSV, JSON report and PNG at `dpi` (once per job); returns {"assignments"|"report"|"figure": path}."""
+    from latentcore.analysis.artifacts import ClusterJob, cluster_names, run_cluster_job
+
+    job = ClusterJob(**json.loads(job_json))
+    run_cluster_job(job, out_dir, dpi=dpi)
+    return {kind: str(Path(out_dir) / name) for kind, name in cluster_names(job.tag).items()}
+
+
+def job_json(job) -> str:
+    return json.dumps(dataclasses.asdict(job), sort_keys=True, default=str)
+
+
+# -- embedding ----------------------------------------------------------------------------------
+
+def fitted_embedding(lat_key: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
+    """The fitted 2-D embedding of all rows, shared by every session: fitted in the worker pool
+    (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
+    rows = len(stacked_latents(lat_key)[0])
+    return pooled(tasks.fit_embedding, f"{method.upper()} of {rows:,} latents", rows,
+                  inline_rows=jobs.INLINE_FIT_ROWS if method == "umap" else None,
+                  **embedding_args(lat_key, method, n_neighbors, min_dist, seed))
+
+
+def embedding_args(lat_key: tuple, method: str, n_neighbors: int, min_dist: float, seed: int) -> dict:
+    """`tasks.fit_embedding`'s arguments (a job's key: the same fit, the same job)."""
+    return dict(latents=lat_key, method=method, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
+                seed=int(seed))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def scan_codes(lat_key: tuple, colour_key: str, _codes: np.ndarray):
+    """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
+    from latentcore.analysis.maps import Grid, values_map
+
+    lat = latents(lat_key)
+    grid = Grid.from_coordinates(lat.x, lat.y)
+    return grid, values_map(np.asarray(_codes, np.float32), lat.x, lat.y, grid), grid.indices(lat.x, lat.y)
+
+
+# -- ranking ------------------------------------------------------------------------------------
+
+def ranking(lat_key: tuple, bc_key: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
+            components: int, roi: tuple | None, source_key: tuple | None):
+    """Score table of every dimension against the chosen reference maps, over the ROI's rows (in the
+    worker pool at scale)."""
+    rows = len(stacked_latents(lat_key)[0])
+    return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_key, bandcontrast=bc_key,
+                  references=list(references), metrics=list(metrics), components=int(components),
+                  roi=list(roi) if roi else None, source=source_key)
+
+
+def reference_maps(lat_key: tuple, bc_key: tuple | None, components: int, source_key: tuple | None) -> dict:
+    """name -> per-row values: band contrast (aligned by x, y), PCA components of the raw patterns,
+    and the numeric metadata columns of cutouts (in the worker pool at scale)."""
+    rows = len(stacked_latents(lat_key)[0])
+    return pooled(tasks.reference_maps, "Preparing the reference maps", rows, latents=lat_key, bandcontrast=bc_key,
+                  components=int(components), source=source_key)
+
+
+@st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)
+def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str) -> dict:
+    from latentcore.analysis.rank import write_ranking
+
+    return {kind: str(path) for kind, path in write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag).items()}
+
+
+# -- the UMAP page: nearest neighbours, a new image -------------------------------------------------
+
+def nearest(lat_key: tuple, row: int, k: int):
+    """(indices, cosine distances) of the `k` nearest rows of `row` in the latent space."""
+    rows = len(stacked_latents(lat_key)[0])
+    return pooled(tasks.nearest, f"Nearest neighbours of row {row}", rows, latents=lat_key, row=int(row), k=int(k))
+
+
+def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> dict:
+    """The seed's `umap_image`: an image through the model that made the latents (`spec`, with its
+    "pool") into their fitted embedding (`embedding`: `embedding_args`; `fitted`: the page's fit).
+    Here, with the server's shared model and fit, for small latents; in a worker otherwise."""
+    from latentcore.domain import latents_kind
+
+    model = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
+             "stamp": stamp(spec["path"])}
+    kind = latents_kind(lat.attrs) if lat is not None else None
+    rows = len(stacked_latents(embedding["latents"])[0])
+    return pooled(tasks.project_image, f"Projecting {Path(path).name}", rows,
+                  here=lambda: {"model": get_model(spec), "embedding": fitted},
+                  image=stamp(path), model=model, embedding=embedding,
+                  pool=spec.get("pool", "mean"), data_kind=kind)

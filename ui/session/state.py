@@ -1,0 +1,325 @@
+"""What a browser session remembers: its workspace (the folder the URL names), the chosen source
+and band contrast, the latents file, uploaded models, the selection (global row ids) shared by every
+panel, the pages' settings, and the jobs it started. `init_session` opens or restores the workspace
+at the start of every run; `save_session` writes it back at the end (ui.session.workspace has the
+format and the rules).
+
+This module is the only one that reads or writes `st.session_state`: every key is a constant
+below, and everything else in the app goes through the accessors (a widget's own key, chosen by its
+page, through `widget_value`, `set_widget_value` and `forget_widget`)."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+
+from . import workspace
+
+WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
+
+# -- every key of the session state ---------------------------------------------------------------
+# saved in the workspace (ui.session.workspace)
+SOURCE, BANDCONTRAST, LATENTS, SELECTION, MODELS = "source", "bandcontrast", "latents", "selection", "models"
+WORKSPACE, SETTINGS, LATENTS_MODEL, FILES = "workspace_id", "_settings", "latents_model", "_files"
+WORKDIR = "workdir"  # the workspace's folder
+# this browser session only
+RESET_DATA_WIDGETS, FORGET_DATA_SETTINGS = "_reset_data_widgets", "_forget_data_settings"
+SELECTION_ORIGIN = "selection_origin"  # the chart that made the selection
+EVENT_PREFIX = "_event_"  # + chart key: the chart's last selection event taken (its JSON)
+PNG_DPI = "png_dpi"  # the sidebar's widget
+UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
+SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
+LAST_CLUSTERS = "last_clusters"  # {"rows", "labels"}: the Clusters page's last clustering, for the UMAP page
+EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extraction (a Job) and its model spec
+TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest TrainingRun; its end drawn once
+S3_ORIGINS = "_s3_origins"  # local path -> {"uri", "endpoint"}: where a downloaded file came from
+S3_LISTING = "_s3_listing"  # {"endpoint", "objects"}: the S3 panel's last listing
+RESTART_PREFIX = "_restart_"  # + job key: the button that starts a cancelled job again
+
+
+def init_session():
+    """Open the workspace the URL names (restoring it), or a new one with the built-in demo; put its
+    id in the URL; bring back the settings of widgets a page left out on its last run."""
+    wanted = st.query_params.get("workspace")
+    if st.session_state.get(WORKSPACE) is None or (wanted and wanted != st.session_state[WORKSPACE]):
+        _open_workspace(wanted)
+    if st.query_params.get("workspace") != st.session_state[WORKSPACE]:
+        st.query_params["workspace"] = st.session_state[WORKSPACE]
+    st.session_state.setdefault(MODELS, {})
+    st.session_state.setdefault(SELECTION, np.empty(0, np.int64))
+    if st.session_state.pop(RESET_DATA_WIDGETS, False):
+        for key in [k for k in st.session_state if isinstance(k, str) and workspace.DATA_SETTING.fullmatch(k)]:
+            del st.session_state[key]
+    for key, value in st.session_state.get(SETTINGS, {}).items():
+        if key not in st.session_state:  # Streamlit drops a widget's value when a run leaves it out
+            st.session_state[key] = tuple(value) if key.endswith(("roi_x", "roi_y", "_krange")) else value
+
+
+def _open_workspace(wanted):
+    for key in list(st.session_state):  # another workspace's things must not leak into this one
+        del st.session_state[key]
+    path = workspace.folder(WORKDIR_ROOT, wanted) if workspace.is_valid_id(wanted) else None
+    if path is not None and path.is_dir():
+        record, chosen = workspace.load(path)
+        st.session_state.update({WORKSPACE: wanted, WORKDIR: str(path), SOURCE: record["source"],
+                                 BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
+                                 MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen,
+                                 FILES: record["files"]})
+        spec = record.get(LATENTS_MODEL)
+        if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
+            st.session_state[LATENTS_MODEL] = spec
+        return
+    if wanted:
+        st.toast("That workspace does not exist (or was cleaned up): a new one was started.",
+                 icon=":material/info:")
+    workspace_id, path = workspace.create(WORKDIR_ROOT)
+    st.session_state.update({WORKSPACE: workspace_id, WORKDIR: str(path), SETTINGS: {}})
+    use_demo()
+
+
+def save_session():
+    """Write the workspace's record and selection (after every run; unchanged files are not rewritten)."""
+    if st.session_state.get(WORKSPACE) is None:
+        return
+    settings = st.session_state.setdefault(SETTINGS, {})
+    settings.update(workspace.settings_of(st.session_state))
+    if st.session_state.pop(FORGET_DATA_SETTINGS, False):
+        _drop_data_settings(settings)
+        st.session_state[RESET_DATA_WIDGETS] = True
+    record = {key: st.session_state.get(key) for key in (SOURCE, BANDCONTRAST, LATENTS, MODELS, LATENTS_MODEL)}
+    record[SETTINGS.strip("_")] = settings
+    record[FILES.strip("_")] = st.session_state.get(FILES, {})  # uploads, as ui.session.files sorted them
+    workspace.save(Path(st.session_state[WORKDIR]), record, selection())
+
+
+def forget_data_settings():
+    """Settings tied to the data (dimensions, ROI, colour column) do not carry over to new data. They
+    are dropped after this run and their widgets reset before the next one (a widget drawn in this
+    run cannot lose its value now)."""
+    st.session_state[FORGET_DATA_SETTINGS] = True
+
+
+def _drop_data_settings(settings: dict):
+    for key in [k for k in settings if workspace.DATA_SETTING.fullmatch(k)]:
+        settings.pop(key)
+
+
+def workdir(sub: str = "") -> Path:
+    """A folder inside the session's workspace."""
+    path = Path(st.session_state[WORKDIR]) / sub
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def use_demo():
+    set_source(DEMO_SCAN, DEMO_BANDCONTRAST)
+
+
+def is_demo() -> bool:
+    return st.session_state.get(SOURCE) == str(DEMO_SCAN)
+
+
+def set_source(path, bandcontrast=None):
+    """A new source invalidates the latents and the selection made on the old one."""
+    st.session_state[SOURCE] = str(path) if path else None
+    st.session_state[BANDCONTRAST] = str(bandcontrast) if bandcontrast else None
+    st.session_state[LATENTS] = None
+    forget_data_settings()
+    clear_selection()
+
+
+def source() -> Path | None:
+    value = st.session_state.get(SOURCE)
+    return Path(value) if value else None
+
+
+def bandcontrast() -> str | None:
+    """The band-contrast choice: `scan:<map name>` (the scan's own map) or a table's path (ui.widgets.bandcontrast)."""
+    return st.session_state.get(BANDCONTRAST) or None
+
+
+def set_bandcontrast(spec):
+    st.session_state[BANDCONTRAST] = str(spec) if spec else None
+
+
+def png_dpi() -> int:
+    """Resolution of downloaded PNGs (the sidebar's setting; 300 dpi unless changed)."""
+    return int(st.session_state.get(PNG_DPI, 300))
+
+
+def latents() -> Path | None:
+    value = st.session_state.get(LATENTS)
+    return Path(value) if value and Path(value).exists() else None
+
+
+def set_latents(path):
+    if st.session_state.get(LATENTS) != (str(path) if path else None):
+        forget_data_settings()
+        clear_selection()
+    st.session_state[LATENTS] = str(path) if path else None
+
+
+def add_model(label: str, spec: dict):
+    """Models the Extract page offers: label -> {"path", "arch", "options"}."""
+    st.session_state.setdefault(MODELS, {})[label] = spec
+
+
+def models() -> dict:
+    return st.session_state.get(MODELS, {})
+
+
+def selection() -> np.ndarray:
+    """Global row ids selected in any panel (sorted, unique)."""
+    return st.session_state.get(SELECTION, np.empty(0, np.int64))
+
+
+def set_selection(row_ids, origin: str = ""):
+    _forget_events()
+    st.session_state[SELECTION] = np.unique(np.asarray(row_ids, dtype=np.int64))
+    st.session_state[SELECTION_ORIGIN] = origin
+
+
+def clear_selection():
+    set_selection(np.empty(0, np.int64))
+
+
+def _forget_events():
+    """Drop the charts' last seen selection events, so the same box drawn again counts again."""
+    for name in [k for k in st.session_state if str(k).startswith(EVENT_PREFIX)]:
+        del st.session_state[name]
+
+
+def seen_event(chart: str) -> str | None:
+    """The JSON of chart `chart`'s last selection event taken as the selection (None: none yet)."""
+    return st.session_state.get(EVENT_PREFIX + chart)
+
+
+def set_seen_event(chart: str, signature: str):
+    st.session_state[EVENT_PREFIX + chart] = signature
+
+
+# -- widgets: their values live in the session under the key their page gives them ------------------
+
+def widget_value(key: str, default=None):
+    """A widget's value as the session holds it (a chart's selection event, a slider's range...)."""
+    return st.session_state.get(key, default)
+
+
+def set_widget_value(key: str, value):
+    """Set a widget's value before it is drawn (it shows this value)."""
+    st.session_state[key] = value
+
+
+def forget_widget(key: str):
+    """Drop a widget's value: drawn next, it starts from its default."""
+    st.session_state.pop(key, None)
+
+
+# -- what the pages hand each other ---------------------------------------------------------------
+
+def last_clusters() -> dict | None:
+    """The Clusters page's last clustering {"rows", "labels"} (the UMAP page colours by it), or None."""
+    return st.session_state.get(LAST_CLUSTERS) or None
+
+
+def set_last_clusters(rows, labels):
+    st.session_state[LAST_CLUSTERS] = {"rows": rows, "labels": labels}
+
+
+def latents_model() -> dict | None:
+    """The model spec (with its "pool") that made the session's latents, to project new images."""
+    return st.session_state.get(LATENTS_MODEL)
+
+
+# -- jobs this session started (ui.compute.jobs.Job, ui.widgets.training.TrainingRun) --------------
+
+def extract_job():
+    """This session's latest extraction (a Job), until its outcome was taken."""
+    return st.session_state.get(EXTRACT_JOB)
+
+
+def set_extract_job(job, spec: dict):
+    """The extraction just started, and the model spec that makes the latents (kept for projecting)."""
+    st.session_state[EXTRACT_JOB] = job
+    st.session_state[EXTRACT_SPEC] = spec
+
+
+def take_extract_job():
+    """The ended extraction, forgotten now (its outcome is applied once)."""
+    return st.session_state.pop(EXTRACT_JOB, None)
+
+
+def extracted_latents(path):
+    """An extraction's file becomes the session's latents, made by the model it was started with."""
+    set_latents(path)
+    st.session_state[LATENTS_MODEL] = st.session_state.pop(EXTRACT_SPEC, None)
+
+
+def models_dict() -> dict:
+    """The session's models as the live dict (a training's done callback adds to it from another thread)."""
+    return st.session_state.setdefault(MODELS, {})
+
+
+def train_run():
+    """This session's latest TrainingRun, or None."""
+    return st.session_state.get(TRAIN_JOB)
+
+
+def set_train_run(run):
+    st.session_state[TRAIN_JOB] = run
+    st.session_state[TRAIN_SEEN_DONE] = False
+
+
+def train_end_unseen() -> bool:
+    """True once per run, the first time it is seen ended (the page then redraws itself)."""
+    if st.session_state.get(TRAIN_SEEN_DONE, True):
+        return False
+    st.session_state[TRAIN_SEEN_DONE] = True
+    return True
+
+
+def restart_key(job_key: str) -> str:
+    """The key of the button that starts cancelled job `job_key` again."""
+    return RESTART_PREFIX + job_key
+
+
+def restart_asked(job_key: str) -> bool:
+    return bool(st.session_state.get(restart_key(job_key)))
+
+
+def forget_restart(job_key: str):
+    st.session_state.pop(restart_key(job_key), None)
+
+
+# -- uploads and downloads (ui.session.files, ui.widgets.s3_panel) ---------------------------------
+
+def uploaded_ids() -> set:
+    return st.session_state.setdefault(UPLOADED_IDS, set())
+
+
+def saved_uploads() -> dict:
+    """file id -> path of uploads saved for one use (the live dict)."""
+    return st.session_state.setdefault(SAVED_UPLOADS, {})
+
+
+def registered_files() -> dict:
+    """kind -> paths: the uploads and downloads as ui.session.files sorted them (the live dict)."""
+    return st.session_state.setdefault(FILES, {})
+
+
+def s3_listing() -> dict | None:
+    return st.session_state.get(S3_LISTING)
+
+
+def set_s3_listing(endpoint: str, objects: list):
+    st.session_state[S3_LISTING] = {"endpoint": endpoint, "objects": objects}
+
+
+def s3_origins() -> dict:
+    """local path -> {"uri", "endpoint"} of the files downloaded from S3 in this session (the live dict)."""
+    return st.session_state.setdefault(S3_ORIGINS, {})

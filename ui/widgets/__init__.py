@@ -1,0 +1,5 @@
+"""Widgets and panels the pages are made of: shared pieces (`common`), method parameters (`params`),
+linked selections (`selection`), the band-contrast picker (`bandcontrast`), what the UMAP and maps
+pages show of rows (`explore`), the S3 panel (`s3_panel`), and the extraction and training runs a page
+starts and follows (`extraction`, `training`). They read the session through `ui.session.state` and
+compute through `ui.compute.front`."""
