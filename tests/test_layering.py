@@ -1,0 +1,107 @@
+"""The layers of docs/architecture.md, read from the code's own import statements (function-level ones
+included): the engine never imports Streamlit or the app; `ui.figures` and the pool's modules never import
+Streamlit, not even through another module; the session state is touched only in `ui.session`; every
+Streamlit cache and pool job is in `ui.compute.front`; and no module imports itself back through others."""
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPTS = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in [*sorted((REPO / "latentcore").rglob("*.py")),
+                                        *sorted((REPO / "ui").rglob("*.py")), *SCRIPTS]}
+
+
+@cache
+def tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+@cache
+def imports(path: Path) -> frozenset[str]:
+    """Every module an import statement of `path` names, anywhere in the file, relative imports resolved;
+    `from package import name` counts the submodule `package.name` when there is one."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(tree(path)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")
+                base = ".".join(parent[:len(parent) - node.level + 1] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES)
+    return frozenset(found)
+
+
+def own_imports(name: str) -> set[str]:
+    return {m for m in imports(MODULES[name]) if m in MODULES and m != name}
+
+
+def reach(start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        for other in own_imports(todo.pop()):
+            if other not in seen:
+                seen.add(other)
+                todo.append(other)
+    return seen
+
+
+def test_the_engine_imports_neither_streamlit_nor_the_app():
+    app = {"streamlit", "ui", "pages", "app"}
+    offenders = {name: sorted(m for m in imports(path) if m.split(".")[0] in app)
+                 for name, path in MODULES.items() if name.startswith("latentcore")}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_nothing_imports_a_page():
+    assert [name for name in MODULES if any(m == "app" or m.startswith("pages") for m in own_imports(name))] == []
+
+
+def test_figures_and_the_pools_modules_never_import_streamlit():
+    quiet = [m for m in MODULES if m.startswith("ui.figures")] + ["ui.compute.jobs", "ui.compute.tasks",
+                                                                   "ui.compute.kept", "ui.compute", "ui"]
+    for name in quiet:
+        for module in {name, *reach(name)}:
+            assert not any(m.split(".")[0] == "streamlit" for m in imports(MODULES[module])), (name, module)
+
+
+def test_no_module_imports_itself_back():
+    loops = {name: sorted(reach(name)) for name in MODULES if name in reach(name)}
+    assert loops == {}
+
+
+def uses_session_state(path: Path) -> list[int]:
+    return [node.lineno for node in ast.walk(tree(path))
+            if isinstance(node, ast.Attribute) and node.attr == "session_state"]
+
+
+def test_the_session_state_is_touched_only_in_ui_session():
+    outside = {str(path.relative_to(REPO)): lines for name, path in MODULES.items()
+               if not name.startswith("ui.session") and (lines := uses_session_state(path))}
+    assert outside == {}
+
+
+def test_every_streamlit_cache_and_pool_job_is_in_the_front_door():
+    for name, path in MODULES.items():
+        if name == "ui.compute.front":
+            continue
+        for node in ast.walk(tree(path)):
+            if isinstance(node, ast.Attribute):
+                assert node.attr not in ("cache_data", "cache_resource", "app_pool", "inline_job", "run_inline"), (
+                    f"{path.relative_to(REPO)}:{node.lineno} {node.attr}")
+        if name != "ui.compute.jobs":
+            assert "ui.compute.tasks" not in imports(path), path  # tasks reach the pool through front
