@@ -8,7 +8,7 @@ which takes functions of `tasks` as `concurrent.futures` does; small inputs run 
 same door), so engine work never runs in the server by any other road. `ui.figures` builds plotly
 figures and PNGs from arrays and never imports Streamlit. `ui.widgets` draws widgets and panels: it
 reads the session through `ui.session.state`, computes through `ui.compute.front`, and draws
-`ui.figures`. Imports run one way: pages -> widgets -> compute.front -> session and figures;
-figures borrow only `compute.kept` (tests/test_ui_layout.py checks all this). Nothing here does
-science: that is `latentcore`'s job.
+`ui.figures`. Imports run one way: pages -> widgets -> compute.front -> session and figures, and
+any of them may use `ui.kept`, the bounded cache the server shares between sessions
+(tests/test_layering.py checks all this). Nothing here does science: that is `latentcore`'s job.
 """

@@ -20,7 +20,7 @@ import streamlit as st
 
 from ..session import state
 from . import jobs, tasks
-from .kept import Kept
+from ..kept import Kept
 
 
 # -- files: stamps and cached reads -----------------------------------------------------------------

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from .kept import Kept
+from ..kept import Kept
 
 
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):

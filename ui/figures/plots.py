@@ -25,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from latentcore import figures
 from latentcore.data.base import display_units
 
-from ..compute.kept import Kept
+from ..kept import Kept
 
 LEVELS = 65535  # uint16 quantisation of scatter coordinates
 HOVER_ROW_IDS = 65_535  # row ids up to this travel as uint16 customdata, for hover text

@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 from matplotlib.path import Path as PolygonPath
 
-from ..compute.kept import Kept
+from ..kept import Kept
 from ..figures import density, plots
 from ..session import state
 
