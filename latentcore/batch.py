@@ -33,7 +33,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, error_line
 from .outputs import SUFFIX, output_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
 from .storage.s3 import S3Settings
@@ -95,7 +95,7 @@ def process_file(source: str, job: BatchJob) -> FileOutcome:
             rows, skipped = _extract_one(str(source), outcome.output, job)
             outcome.status, outcome.rows = (SKIPPED, 0) if skipped else (DONE, rows)
     except Exception as exc:  # reported in the summary; the other files go on
-        outcome.reason = _reason(exc)
+        outcome.reason = error_line(exc)
     outcome.model_loads = model_loads()
     outcome.seconds = time.perf_counter() - start
     return outcome
@@ -122,13 +122,6 @@ def _extract_one(source: str, target: str, job: BatchJob) -> tuple[int, bool]:
         if is_s3_uri(target):  # S3 shows the object only once the upload completes: never half-written
             upload(result.path, target, job.s3)
         return sum(result.rows.values()), result.skipped
-
-
-def _reason(exc: Exception) -> str:
-    """The CLI's one line for the error (latentcore.cli.error_line): the summary table shows the same."""
-    from .cli import error_line
-
-    return error_line(exc)
 
 
 def _worker_name() -> str:
@@ -219,7 +212,7 @@ def _run_on_dask(sources, job, scheduler, workers, on_result) -> list[FileOutcom
             try:
                 outcome = future.result()
             except Exception as exc:  # the worker died (memory, crash): that file failed, the rest go on
-                outcome = FileOutcome(source, FAILED, reason=f"worker lost: {_reason(exc)}")
+                outcome = FileOutcome(source, FAILED, reason=f"worker lost: {error_line(exc)}")
             by_source[index[future.key]] = outcome
             if on_result:
                 on_result(outcome)

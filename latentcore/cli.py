@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 
-from .errors import LatentError
+from .errors import exit_code_and_line, one_line
 
 COMMAND_MODULES = (
     "latentcore.commands",
@@ -26,7 +26,6 @@ COMMAND_MODULES = (
     "latentcore.analysis.rank_cli",
     "latentcore.train.cli",
 )
-MAX_LINE = 400  # characters of one error line: a message never floods the terminal
 INTERRUPTED = "interrupted: partial outputs are kept as *.partial and the next run resumes them"
 
 
@@ -46,11 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def one_line(text: str, limit: int = MAX_LINE) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 5] + " ..."
-
-
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     with _ctrl_c_watch(quiet=not args.debug) as interrupted:
@@ -61,28 +55,12 @@ def main(argv=None) -> int:
         except Exception as exc:  # noqa: BLE001 - the boundary: each kind becomes one line
             if args.debug:
                 raise
-            code, line = _error_line(exc)
+            code, line = exit_code_and_line(exc)
             print(f"error: {line}", file=sys.stderr)
     if code == 130 or interrupted.is_set():
         print(INTERRUPTED, file=sys.stderr)
         return 130
     return code
-
-
-def error_line(exc: BaseException) -> str:
-    """One line for any error, as the command line prints it (the pages show the same)."""
-    return _error_line(exc)[1]
-
-
-def _error_line(exc: BaseException) -> tuple[int, str]:
-    if isinstance(exc, LatentError):
-        return 2, one_line(exc)
-    if isinstance(exc, OSError):  # the file system's own words, with the file it names
-        where = f"{exc.filename}: " if exc.filename else ""
-        return 2, one_line(f"{where}{exc.strerror or exc}")
-    if isinstance(exc, MemoryError):
-        return 2, "out of memory: the input is too large for this machine (try a smaller --batch-size)"
-    return 1, one_line(f"unexpected {type(exc).__name__}: {exc} (a bug: run with --debug for the traceback)")
 
 
 @contextlib.contextmanager

@@ -1,12 +1,14 @@
 """Errors a user sees: each names the file (or argument) and what is wrong with it.
 
 Library exceptions (OSError, h5py, torch, numpy) are translated into these where they arise, so the
-CLI, the batch summary and the pages can show every failure as one line (see cli.py).
+CLI, the batch summary and the pages can show every failure as one line (`error_line`).
 """
 from __future__ import annotations
 
 import errno
 import re
+
+MAX_LINE = 400  # characters of one error line: a message never floods the terminal
 
 
 class LatentError(Exception):
@@ -58,3 +60,25 @@ def write_error(exc: BaseException, path, doing: str = "cannot write") -> Output
     problem = _WRITE_PROBLEMS.get(code) or (exc.strerror if isinstance(exc, OSError) and exc.strerror else None) \
         or " ".join(str(exc).split())[:200]
     return OutputError(f"{doing}: {problem}", path)
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 5] + " ..."
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for any error, as the command line prints it (the pages show the same)."""
+    return exit_code_and_line(exc)[1]
+
+
+def exit_code_and_line(exc: BaseException) -> tuple[int, str]:
+    """The exit code (2: the input or the machine; 1: a bug) and the one line the CLI prints."""
+    if isinstance(exc, LatentError):
+        return 2, one_line(exc)
+    if isinstance(exc, OSError):  # the file system's own words, with the file it names
+        where = f"{exc.filename}: " if exc.filename else ""
+        return 2, one_line(f"{where}{exc.strerror or exc}")
+    if isinstance(exc, MemoryError):
+        return 2, "out of memory: the input is too large for this machine (try a smaller --batch-size)"
+    return 1, one_line(f"unexpected {type(exc).__name__}: {exc} (a bug: run with --debug for the traceback)")

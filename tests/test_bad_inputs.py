@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentcore.cli import MAX_LINE, main
+from latentcore.cli import main
+from latentcore.errors import MAX_LINE
 from latentcore.demo import DEMO_SCAN
 from latentcore.latents import LatentsWriter
 from latentcore.models.vae import ConvVAE, VAEConfig

@@ -1,7 +1,7 @@
 """The layers of docs/architecture.md, read from the code's own import statements (function-level ones
 included): the engine never imports Streamlit or the app; `ui.figures` and the pool's modules never import
 Streamlit, not even through another module; the session state is touched only in `ui.session`; every
-Streamlit cache and pool job is in `ui.compute.front`; and no module imports itself back through others."""
+Streamlit cache and pool job is in `ui.compute.front`; and no module or package imports itself back through others."""
 from __future__ import annotations
 
 import ast
@@ -29,7 +29,7 @@ def tree(path: Path) -> ast.Module:
 @cache
 def imports(path: Path) -> frozenset[str]:
     """Every module an import statement of `path` names, anywhere in the file, relative imports resolved;
-    `from package import name` counts the submodule `package.name` when there is one."""
+    `from package import name` counts the submodule `package.name` when there is one, else the package."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
@@ -41,8 +41,8 @@ def imports(path: Path) -> frozenset[str]:
             if node.level:
                 parent = package.split(".")
                 base = ".".join(parent[:len(parent) - node.level + 1] + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in MODULES)
+            submodules = {f"{base}.{alias.name}" for alias in node.names} & MODULES.keys()
+            found.update(submodules if len(submodules) == len(node.names) else {base, *submodules})
     return frozenset(found)
 
 
@@ -82,6 +82,47 @@ def test_figures_and_the_pools_modules_never_import_streamlit():
 def test_no_module_imports_itself_back():
     loops = {name: sorted(reach(name)) for name in MODULES if name in reach(name)}
     assert loops == {}
+
+
+def package(name: str) -> str:
+    """`latentcore.analysis.rank` -> `latentcore.analysis`, `ui.compute.jobs` -> `ui.compute`, `pages.umap` ->
+    `pages`; a module of the two packages' top level is its own package."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if parts[0] in ("latentcore", "ui") else parts[0]
+
+
+def test_no_package_imports_itself_back():
+    edges = {}
+    for name in MODULES:
+        edges.setdefault(package(name), set()).update(package(m) for m in own_imports(name))
+    both_ways = sorted((a, b) for a in edges for b in edges[a] if a < b and a in edges.get(b, ()))
+    assert both_ways == []
+
+
+# The layers, lowest first (docs/architecture.md): a module imports only from its own layer or below.
+LAYERS = [
+    ("latentcore.errors", "latentcore.versions", "latentcore.sampling", "latentcore.storage"),
+    ("latentcore.data",),
+    ("latentcore.models",),
+    ("latentcore.latents", "latentcore.outputs", "latentcore.domain"),
+    ("latentcore.extract", "latentcore.batch", "latentcore.export", "latentcore.demo"),
+    ("latentcore.figures",),
+    ("latentcore.analysis",),
+    ("latentcore.train",),
+    ("latentcore", "latentcore.__main__", "latentcore.cli", "latentcore.commands", "latentcore.batch_cli"),
+    ("ui.kept", "ui.figures", "ui.session"),
+    ("ui.compute",),
+    ("ui.widgets",),
+    ("ui", "app", "pages"),
+]
+
+
+def test_every_module_imports_only_from_its_own_layer_or_below():
+    layer = {pkg: i for i, pkgs in enumerate(LAYERS) for pkg in pkgs}
+    assert sorted({package(name) for name in MODULES} - layer.keys()) == [], "a package missing from LAYERS"
+    upward = [f"{name} -> {m}" for name in MODULES for m in own_imports(name)
+              if layer[package(m)] > layer[package(name)]]
+    assert upward == []
 
 
 def uses_session_state(path: Path) -> list[int]:

@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_limits
 
 from ..errors import InputError
 from ._validation import check_dimensions, check_matrix, check_vector
-from .sampling import seeded_sample
+from ..sampling import seeded_sample
 
 METHODS = ("gmm", "kmeans", "dbscan", "hdbscan")
 

@@ -53,7 +53,7 @@ import numpy as np
 from ..errors import InputError
 from ..storage.local import atomic_path
 from ._validation import check_int, check_matrix, check_number
-from .sampling import seeded_sample
+from ..sampling import seeded_sample
 from .umap_numba import quiet_umap, umap_module
 
 METHODS = ("umap", "pca")

@@ -116,6 +116,10 @@ class Grid:
     def y_values(self) -> np.ndarray:
         return self.y0 + self.step_y * np.arange(self.n_rows)
 
+    def map_of(self, values, x, y) -> np.ndarray:
+        """`values_map` on this grid (so that figures can place values without importing analysis)."""
+        return values_map(values, x, y, self)
+
     def indices(self, x, y) -> tuple[np.ndarray, np.ndarray]:
         """(row, column) of every coordinate; an error when one is off the grid."""
         rows_f, columns_f = self._fractional(x, y)

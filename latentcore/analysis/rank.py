@@ -39,7 +39,7 @@ from scipy import stats
 from ..errors import InputError
 from ..storage import atomic_path, sha256_file
 from ._validation import check_dimensions, check_matrix, check_vector
-from .sampling import seeded_sample
+from ..sampling import seeded_sample
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
                       "partial_pearson")

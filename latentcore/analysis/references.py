@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ._validation import check_int
-from .sampling import seeded_sample
+from ..sampling import seeded_sample
 
 PATTERN_FIT_ROWS = 20_000  # patterns a PCA/NMF reference is fitted on; every pattern is transformed
 

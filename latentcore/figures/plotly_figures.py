@@ -143,14 +143,12 @@ def cluster_panels(x, y, latent, bandcontrast, labels, grid, *, latent_name: str
                    units: str | None = "um", bandcontrast_name: str = "band contrast") -> go.Figure:
     """Left: the clusters on the scan (heatmap of colour codes); right: latent vs band contrast
     (WebGL scatter). Both use the same codes and colour scale; legend entries name each cluster."""
-    from ..analysis.maps import values_map
-
     labels = np.asarray(labels)
     codes, colours = cluster_colour_codes(labels, latent, levels)
     scale = {"colorscale": discrete_colorscale(colours), "showscale": False}
     fig = make_subplots(1, 2, subplot_titles=["clusters on the scan", f"{latent_name} vs {bandcontrast_name}"],
                         horizontal_spacing=0.08)
-    code_map = values_map(codes.astype(np.float32), x, y, grid)
+    code_map = grid.map_of(codes.astype(np.float32), x, y)
     fig.add_trace(go.Heatmap(z=code_map, x=grid.x_values.astype(np.float32), y=grid.y_values.astype(np.float32),
                              zmin=-0.5, zmax=len(colours) - 0.5, name="clusters", hoverinfo="x+y", **scale),
                   row=1, col=1)
@@ -217,7 +215,7 @@ def ranking_scatter(best: pd.DataFrame, latents, references: dict, max_points: i
                     random_state=0) -> go.Figure | None:
     """Top (dimension, reference) pairs of a ranking (`analysis.rank.top_rows`) as WebGL scatter
     panels of a seeded sample of points; None when no pair has a 1-D reference."""
-    from ..analysis.sampling import seeded_sample
+    from ..sampling import seeded_sample
 
     pairs = [(int(d), r) for d, r in zip(best["dimension"], best["reference"]) if r in references]
     pairs = [(d, r) for d, r in pairs if np.ndim(references[r]) == 1]

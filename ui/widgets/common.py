@@ -10,6 +10,7 @@ import streamlit as st
 
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
+from latentcore.errors import error_line as engine_error_line
 
 from ..compute import front
 from ..session import state
@@ -50,11 +51,9 @@ def user_errors():
 
 
 def error_line(exc: BaseException) -> str:
-    """The CLI's one line (latentcore.cli.error_line), a local file named by its name alone: a server
+    """The CLI's one line (latentcore.errors.error_line), a local file named by its name alone: a server
     path means nothing to the user (URLs stay whole)."""
-    from latentcore.cli import error_line as cli_line
-
-    line = cli_line(exc)
+    line = engine_error_line(exc)
     path = getattr(exc, "path", None) or getattr(exc, "filename", None)
     if isinstance(path, str) and path and "://" not in path:
         line = line.replace(path, Path(path).name)

@@ -1,4 +1,4 @@
-"""The seeded row sample every analysis step draws (ranking metrics, pattern components, UMAP's fit
+"""The seeded row sample every step draws (ranking metrics, pattern components, UMAP's fit
 sample, clustering's fit sample, the ranking figure's points): one function, so that the same seed
 gives the same rows everywhere."""
 from __future__ import annotations
