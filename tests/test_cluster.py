@@ -40,7 +40,7 @@ def test_kmeans_and_gmm_on_latents_recover_the_grains(pca_latents, truth):
     kmeans = cluster(pca_latents, "kmeans", n_clusters=6)
     gmm = cluster(pca_latents, "gmm", n_components=6)
     # measured: KMeans 0.866, GMM 0.835 at seeds 0-2 (boundary pixels mix two grains' patterns: on
-    # interiors KMeans 1.0, GMM 0.996). GMM starts EM from the best of 30 k-means restarts (issue 11;
+    # interiors KMeans 1.0, GMM 0.996). GMM starts EM from the best of 30 k-means restarts (
     # before: the best likelihood of 5 k-means++ restarts 0.831, single restarts 0.63-0.86)
     assert adjusted_rand_score(grains[good], kmeans.labels[good]) > 0.85
     assert adjusted_rand_score(grains[good], gmm.labels[good]) > 0.80
@@ -141,7 +141,7 @@ def latent_and_contrast_pairs(n, seed=0):
 ])
 def test_restarts_and_refinement_on_every_row_find_the_full_fits_optimum(method, params, n, sample):
     # measured ARI sampled (seeds 1, 2) vs full: restarts + refinement GMM 0.984, 0.984, KMeans 0.999, 0.998;
-    # the sample's fit, predicted (before issue 11): GMM 0.75, 0.63, KMeans 0.69, 0.49
+    # the sample's fit, predicted (before the restarts were refined on every row): GMM 0.75, 0.63, KMeans 0.69, 0.49
     points = latent_and_contrast_pairs(n)
     full = cluster(points, method, max_fit_samples=None, **params)
     sampled = cluster(points, method, max_fit_samples=sample, random_state=2, **params)

@@ -408,7 +408,7 @@ def nearest(lat_key: tuple, row: int, k: int):
 
 
 def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> dict:
-    """The seed's `umap_image`: an image through the model that made the latents (`spec`, with its
+    """Where a new image lands in the UMAP: an image through the model that made the latents (`spec`, with its
     "pool") into their fitted embedding (`embedding`: `embedding_args`; `fitted`: the page's fit).
     Here, with the server's shared model and fit, for small latents; in a worker otherwise."""
     from latentcore.domain import latents_kind

@@ -66,7 +66,7 @@ def nearest(latents: tuple, row: int, k: int, progress):
 
 
 def project_image(image: tuple, model, embedding, pool: str, data_kind: str | None, progress) -> dict:
-    """The seed's `umap_image` (latentcore.analysis.projection.project_image): one image file (its
+    """Where a new image lands in the UMAP (latentcore.analysis.projection.project_image): one image file (its
     stamp) through the model that made the latents and into their fitted embedding. `model`: {"path", "arch", "options",
     "stamp"}, or, run inline, the server's (LoadedModel, lock); `embedding`: `fit_embedding`'s arguments
     (latentcore reads the fit back from its disk cache), or, run inline, the server's FittedEmbedding."""
