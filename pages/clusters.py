@@ -17,14 +17,14 @@ st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each 
            "panels, shaded by the latent's value within the cluster; noise is grey. Select points in the "
            "scatter (click, or the box and lasso tools at its top right) or a region of the map (box or lasso): "
            "the other panel highlights them.")
-lat_key = extraction.require_latents()
-lat = extraction.require_scan(lat_key)
+lat_stamp = extraction.require_latents()
+lat = extraction.require_scan(lat_stamp)
 bc_spec = bandcontrast.picker("clusters_bc", state.source(), lat)
 if bc_spec is None:
     st.warning("Choose band contrast: the scan's own map, or a table uploaded on the Data page.",
                icon=":material/warning:")
     st.stop()
-bc_key, bc_name, unit = bandcontrast.key(bc_spec), bandcontrast.value_name(bc_spec), display_units(lat.units)
+bc_stamp, bc_name, unit = bandcontrast.stamp(bc_spec), bandcontrast.value_name(bc_spec), display_units(lat.units)
 
 cols = st.columns([1, 1, 2])
 dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim")
@@ -38,13 +38,13 @@ x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
 
-job = front.cluster_job(lat_key, bc_key, method, dim, features, method_params, roi, sigma)
+job = front.cluster_job(lat_stamp, bc_stamp, method, dim, features, method_params, roi, sigma)
 job_json = front.job_json(job)
 with common.user_errors():
-    run = front.cluster_run(lat_key, bc_key, job_json)
+    run = front.cluster_run(lat_stamp, bc_stamp, job_json)
 rows, labels = run["rows"], run["labels"]
 state.set_last_clusters(rows, labels)  # the UMAP page can colour by them
-colour, grid, code_map, cells = front.cluster_view(lat_key, bc_key, job_json)
+colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json)
 selection.take_pending({  # a selection just made is drawn in this run
     "clusters_scatter": selection.scatter_resolver(run["latent"], run["bandcontrast"], rows, state.selection()),
     "clusters_map": lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)})
@@ -95,7 +95,7 @@ out_dir = str(state.workdir("clusters"))
 def artifact(kind):
     """Written on the first click (the PNG takes a few seconds), then served from the cache."""
     def read():
-        return Path(front.cluster_files(lat_key, bc_key, job_json, out_dir, state.png_dpi())[kind]).read_bytes()
+        return Path(front.cluster_files(lat_stamp, bc_stamp, job_json, out_dir, state.png_dpi())[kind]).read_bytes()
     return read
 
 

@@ -12,9 +12,9 @@ from ui.session import state
 from ui.widgets import common, explore, extraction, params, selection
 
 st.title("Latent maps")
-lat_key = extraction.require_latents()
-lat = extraction.require_scan(lat_key)
-matrix, table = front.stacked_latents(lat_key)
+lat_stamp = extraction.require_latents()
+lat = extraction.require_scan(lat_stamp)
+matrix, table = front.stacked_latents(lat_stamp)
 
 unit = display_units(lat.units)
 x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
@@ -31,8 +31,8 @@ if not dims:
     st.stop()
 
 with common.user_errors():
-    maps, grid = front.latent_maps(lat_key, tuple(dims), roi, sigma)
-rows = front.roi_rows(lat_key, roi)
+    maps, grid = front.latent_maps(lat_stamp, tuple(dims), roi, sigma)
+rows = front.roi_rows(lat_stamp, roi)
 st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
            f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
@@ -46,7 +46,7 @@ cols = st.columns([3, 2])
 with cols[0]:
     dim = st.selectbox("Map to click on", dims, key="maps_pick_dim")
     selected = chosen[np.isin(chosen, rows)]
-    _, cells = front.roi_cells(lat_key, roi)
+    _, cells = front.roi_cells(lat_stamp, roi)
     mask = plots.painted(grid, cells, np.isin(rows, selected)) if len(selected) > 1 else None  # one: framed only
     picker, trace_rows = plots.pixel_picker_figure(
         maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,

@@ -11,18 +11,18 @@ from ui.widgets import bandcontrast, common, explore, extraction
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
-lat_key = extraction.require_latents()
-lat = front.latents(lat_key)
+lat_stamp = extraction.require_latents()
+lat = front.latents(lat_stamp)
 scan = lat.x is not None
 source = explore.source_for(lat)
-bc_key = bandcontrast.key(state.bandcontrast()) if scan else None
-source_key = front.stamp(source) if source is not None and scan else None
+bc_stamp = bandcontrast.stamp(state.bandcontrast()) if scan else None
+source_stamp = front.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2])
-components = cols[0].number_input("Principal components of the raw patterns", 0, 10, 3 if source_key else 0,
-                                  disabled=source_key is None, key="rank_components")
+components = cols[0].number_input("Principal components of the raw patterns", 0, 10, 3 if source_stamp else 0,
+                                  disabled=source_stamp is None, key="rank_components")
 with common.user_errors():
-    available = front.reference_maps(lat_key, bc_key, int(components), source_key)
+    available = front.reference_maps(lat_stamp, bc_stamp, int(components), source_stamp)
 if not available:
     st.info("No reference map: load a band-contrast table on the Data page (scans), or use cutouts with numeric metadata.")
     st.stop()
@@ -42,7 +42,7 @@ if not references or not metrics:
     st.stop()
 
 with common.user_errors():
-    table = front.ranking(lat_key, bc_key, tuple(references), tuple(metrics), int(components), roi, source_key)
+    table = front.ranking(lat_stamp, bc_stamp, tuple(references), tuple(metrics), int(components), roi, source_stamp)
 for note in table.attrs.get("notes", []):
     st.caption(note)
 best = table.groupby("reference", sort=False).head(top)
@@ -58,16 +58,17 @@ for name in references:
                          key=f"rank_bar_{name}", config={"displaylogo": False})
     if scan:  # the reference map first, then its top dimensions
         dims = tuple(int(d) for d in part["dimension"].head(top))
-        maps, grid = front.latent_maps(lat_key, dims, roi)
-        rows = front.roi_rows(lat_key, roi)
+        maps, grid = front.latent_maps(lat_stamp, dims, roi)
+        rows = front.roi_rows(lat_stamp, roi)
         reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
         fig = map_figures.reference_and_top_dimensions(name, reference, maps, grid, dims, lat.units)
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")
 tag = f"{metrics[0]}_top{top}" + ("" if roi is None else "_roi{:g}-{:g}_{:g}-{:g}".format(*roi))
-bc_table = bandcontrast.table_path(bc_key)  # a scan map is inside the latents file
-inputs = {"latents": lat_key[0], **({"bandcontrast": bc_table} if bc_table else {}), **({"source": source_key[0]} if source_key else {})}
+bc_table = bandcontrast.table_path(bc_stamp)  # a scan map is inside the latents file
+inputs = {"latents": lat_stamp[0], **({"bandcontrast": bc_table} if bc_table else {}),
+          **({"source": source_stamp[0]} if source_stamp else {})}
 out = str(state.workdir("rank"))
 
 

@@ -11,9 +11,9 @@ from ui.session import files, state
 from ui.widgets import common, explore, extraction, selection
 
 st.title("UMAP")
-lat_key = extraction.require_latents()
-lat = front.latents(lat_key)
-matrix, table = front.stacked_latents(lat_key)
+lat_stamp = extraction.require_latents()
+lat = front.latents(lat_stamp)
+matrix, table = front.stacked_latents(lat_stamp)
 
 with st.expander("Embedding parameters", icon=":material/tune:"):
     cols = st.columns(4)
@@ -22,8 +22,8 @@ with st.expander("Embedding parameters", icon=":material/tune:"):
     min_dist = cols[2].number_input("Min distance", 0.0, 1.0, 0.1, step=0.05, key="umap_min_dist")
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="umap_seed")
 with common.user_errors():
-    embedding = front.embedding_args(lat_key, method, n_neighbors, min_dist, seed)
-    fitted = front.fitted_embedding(lat_key, method, int(n_neighbors), float(min_dist), int(seed))
+    embedding = front.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
+    fitted = front.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
 every_row = np.arange(len(coords))
 pending = {"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row, state.selection())}
@@ -40,7 +40,7 @@ if choice == explore.LATENT:
 elif choice == explore.KMEANS:
     dim = cols[1].number_input("Clusters (k)", 2, min(30, len(matrix)), min(6, len(matrix)), key="umap_kmeans")
 k = cols[2].number_input("Neighbours of a clicked point", 1, 50, 8, key="umap_k")
-colour = explore.colour_for(choice, lat_key, lat, table, dim)
+colour = explore.colour_for(choice, lat_stamp, lat, table, dim)
 chosen = state.selection()
 marks = []
 
@@ -65,10 +65,10 @@ with st.expander("Where does a new image land?", icon=":material/add_photo_alter
 neighbours = None
 if len(chosen) == 1:
     with common.user_errors():
-        neighbours = front.nearest(lat_key, int(chosen[0]), int(k))
+        neighbours = front.nearest(lat_stamp, int(chosen[0]), int(k))
     marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                   "symbol": "diamond-open", "size": 12, "colour": "#111111"})
-scan_columns = explore.scan_columns(lat_key, lat)  # x, y (units) and band contrast: hover, table, CSV
+scan_columns = explore.scan_columns(lat_stamp, lat)  # x, y (units) and band contrast: hover, table, CSV
 on_scan = lat.x is not None and lat.y is not None
 panels = st.columns(2) if on_scan else [st.container()]
 with panels[0]:
@@ -78,7 +78,7 @@ with panels[0]:
         x_title=f"{label} 1", y_title=f"{label} 2", title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
 if on_scan:
     with panels[1]:
-        grid, code_map, cells = front.scan_codes(lat_key, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
+        grid, code_map, cells = front.scan_codes(lat_stamp, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
                                                    colour.codes)
         map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
                                         else None, title="The same rows on the scan")
@@ -105,7 +105,7 @@ if neighbours is not None:
     explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]})
 
 st.subheader("Downloads")
-tag = f"{lat_key[0].split('/')[-1].removesuffix('.h5')}_{method}"
+tag = f"{lat_stamp[0].split('/')[-1].removesuffix('.h5')}_{method}"
 out = state.workdir("umap")
 cols = st.columns(3)
 columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}

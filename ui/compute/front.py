@@ -109,41 +109,41 @@ def stacked_latents(key: tuple):
 
 
 @st.cache_data(show_spinner="Aligning the band contrast...", max_entries=16)
-def bandcontrast_for(bc_key: tuple, latents_key: tuple) -> np.ndarray:
+def bandcontrast_for(bc_stamp: tuple, lat_stamp: tuple) -> np.ndarray:
     """Band contrast at each row of a scan's latents: the scan map they carry (`scan:<name>`, see
     ui.widgets.bandcontrast), or a table aligned by x,y value."""
     from latentcore.data.bandcontrast import align_to_coordinates, pick_point_map, read_bandcontrast, scan_map_name
 
-    lat = latents(latents_key)
-    if scan_map_name(bc_key[0]) is not None:
-        return pick_point_map(lat.point_maps, bc_key[0], Path(latents_key[0]).name)[1].astype(np.float32)
-    return align_to_coordinates(read_bandcontrast(bc_key[0]), lat.x, lat.y).astype(np.float32)
+    lat = latents(lat_stamp)
+    if scan_map_name(bc_stamp[0]) is not None:
+        return pick_point_map(lat.point_maps, bc_stamp[0], Path(lat_stamp[0]).name)[1].astype(np.float32)
+    return align_to_coordinates(read_bandcontrast(bc_stamp[0]), lat.x, lat.y).astype(np.float32)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def source_map_names(source_key: tuple) -> list[str]:
+def source_map_names(source_stamp: tuple) -> list[str]:
     """The names of the per-point maps a data file carries (scan's own first)."""
     from latentcore.data import open_source
     from latentcore.errors import LatentError
 
     try:
-        with open_source(source_key[0]) as reader:
+        with open_source(source_stamp[0]) as reader:
             return list(reader.point_maps())
     except LatentError:
         return []
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def check_coverage(table_key: tuple, source_key: tuple) -> None:
+def check_coverage(table_stamp: tuple, source_stamp: tuple) -> None:
     """Raises LatentError when the band-contrast table cannot be paired with the scan's x, y."""
     from latentcore.data import align_to_coordinates, open_source, read_bandcontrast
     from latentcore.errors import LatentError
 
-    with open_source(source_key[0]) as reader:
+    with open_source(source_stamp[0]) as reader:
         xy = reader.coordinates() if reader.info().has_coordinates else None
     if xy is None:
         raise LatentError("the data has no x, y coordinates to pair a band-contrast table with")
-    align_to_coordinates(read_bandcontrast(table_key[0]), *xy)
+    align_to_coordinates(read_bandcontrast(table_stamp[0]), *xy)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -247,24 +247,24 @@ def start_training(config: dict, label: str) -> jobs.Job:
 # -- ROI and maps -------------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def roi_rows(lat_key: tuple, roi: tuple | None) -> np.ndarray:
+def roi_rows(lat_stamp: tuple, roi: tuple | None) -> np.ndarray:
     """Row ids of the scan's pixels inside the ROI (all rows without one)."""
     from latentcore.analysis.maps import Roi
 
-    lat = latents(lat_key)
+    lat = latents(lat_stamp)
     if roi is None:
         return np.arange(len(lat.x), dtype=np.int64)
     return np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
 
 
 @st.cache_data(show_spinner="Building the maps...", max_entries=16)
-def latent_maps(lat_key: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
+def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
     """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
     when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
     from latentcore.analysis.maps import Roi, spatial_maps
     from latentcore.analysis.smoothing import smooth_maps
 
-    lat = latents(lat_key)
+    lat = latents(lat_stamp)
     rows = next(iter(lat.partitions.values()))
     maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
     return smooth_maps(maps, smooth), grid
@@ -272,48 +272,48 @@ def latent_maps(lat_key: tuple, dims: tuple[int, ...], roi: tuple | None, smooth
 
 # -- clustering ---------------------------------------------------------------------------------
 
-def cluster_job(lat_key, bc_key, method, dim, features, params, roi, smooth: float = 0.0):
+def cluster_job(lat_stamp, bc_stamp, method, dim, features, params, roi, smooth: float = 0.0):
     from latentcore.analysis.artifacts import ClusterJob
 
-    return ClusterJob(latents=lat_key[0], bandcontrast=bc_key[0], method=method, dim=int(dim),
+    return ClusterJob(latents=lat_stamp[0], bandcontrast=bc_stamp[0], method=method, dim=int(dim),
                       features=features, params=params, roi=list(roi) if roi else None, smooth=smooth)
 
 
-def cluster_run(lat_key: tuple, bc_key: tuple, job_json: str) -> dict:
+def cluster_run(lat_stamp: tuple, bc_stamp: tuple, job_json: str) -> dict:
     """The page's clustering (in the worker pool at scale): the same inputs and call as the
     downloadable artifacts, so the picture and the CSV agree. Returns x, y, latent, bandcontrast,
     labels, rows, report."""
     job = json.loads(job_json)
-    rows = roi_rows(lat_key, tuple(job["roi"]) if job["roi"] else None)
+    rows = roi_rows(lat_stamp, tuple(job["roi"]) if job["roi"] else None)
     run = pooled(tasks.cluster_run, f"Clustering ({job['method']})", len(rows), job_json=job_json,
-                 inputs=[lat_key, bc_key])  # the files' stamps: a rewritten file is a new job
+                 inputs=[lat_stamp, bc_stamp])  # the files' stamps: a rewritten file is a new job
     return {**run, "rows": rows}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def column_colour(lat_key: tuple, column: str):
+def column_colour(lat_stamp: tuple, column: str):
     """Colour codes of a metadata column (categories are factorised once, not on every rerun)."""
     from ..figures.plots import column_colour as colour_of
 
-    _, table = stacked_latents(lat_key)
+    _, table = stacked_latents(lat_stamp)
     return colour_of(table[column].to_numpy(), column)
 
 
-def kmeans_labels(lat_key: tuple, k: int) -> np.ndarray:
+def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
-    rows = len(stacked_latents(lat_key)[0])
-    return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_key, k=int(k))
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_stamp, k=int(k))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cluster_view(lat_key: tuple, bc_key: tuple, job_json: str):
+def cluster_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str):
     """What the two panels draw, computed once per clustering: the colour codes (cluster hue, shade by
     the latent's rank in its cluster), the grid and the map of codes."""
     from latentcore.analysis.maps import Grid, values_map
 
     from ..figures.plots import cluster_shade_colour
 
-    run = cluster_run(lat_key, bc_key, job_json)
+    run = cluster_run(lat_stamp, bc_stamp, job_json)
     grid = Grid.from_coordinates(run["x"], run["y"])
     colour = cluster_shade_colour(run["labels"], run["latent"])
     cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
@@ -321,18 +321,18 @@ def cluster_view(lat_key: tuple, bc_key: tuple, job_json: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def roi_cells(lat_key: tuple, roi: tuple | None):
+def roi_cells(lat_stamp: tuple, roi: tuple | None):
     """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
     from latentcore.analysis.maps import Grid
 
-    lat = latents(lat_key)
-    rows = roi_rows(lat_key, roi)
+    lat = latents(lat_stamp)
+    rows = roi_rows(lat_stamp, roi)
     grid = Grid.from_coordinates(lat.x[rows], lat.y[rows])
     return rows, grid.indices(lat.x[rows], lat.y[rows])
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cluster_files(lat_key: tuple, bc_key: tuple, job_json: str, out_dir: str, dpi: float = 300) -> dict:
+def cluster_files(lat_stamp: tuple, bc_stamp: tuple, job_json: str, out_dir: str, dpi: float = 300) -> dict:
     """Write the CSV, JSON report and PNG at `dpi` (once per job); returns {"assignments"|"report"|"figure": path}."""
     from latentcore.analysis.artifacts import ClusterJob, cluster_names, run_cluster_job
 
@@ -347,49 +347,49 @@ def job_json(job) -> str:
 
 # -- embedding ----------------------------------------------------------------------------------
 
-def fitted_embedding(lat_key: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
+def fitted_embedding(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
     """The fitted 2-D embedding of all rows, shared by every session: fitted in the worker pool
     (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
-    rows = len(stacked_latents(lat_key)[0])
+    rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.fit_embedding, f"{method.upper()} of {rows:,} latents", rows,
                   inline_rows=jobs.INLINE_FIT_ROWS if method == "umap" else None,
-                  **embedding_args(lat_key, method, n_neighbors, min_dist, seed))
+                  **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed))
 
 
-def embedding_args(lat_key: tuple, method: str, n_neighbors: int, min_dist: float, seed: int) -> dict:
+def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int) -> dict:
     """`tasks.fit_embedding`'s arguments (a job's key: the same fit, the same job)."""
-    return dict(latents=lat_key, method=method, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
+    return dict(latents=lat_stamp, method=method, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
                 seed=int(seed))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def scan_codes(lat_key: tuple, colour_key: str, _codes: np.ndarray):
+def scan_codes(lat_stamp: tuple, colour_key: str, _codes: np.ndarray):
     """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
     from latentcore.analysis.maps import Grid, values_map
 
-    lat = latents(lat_key)
+    lat = latents(lat_stamp)
     grid = Grid.from_coordinates(lat.x, lat.y)
     return grid, values_map(np.asarray(_codes, np.float32), lat.x, lat.y, grid), grid.indices(lat.x, lat.y)
 
 
 # -- ranking ------------------------------------------------------------------------------------
 
-def ranking(lat_key: tuple, bc_key: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
-            components: int, roi: tuple | None, source_key: tuple | None):
+def ranking(lat_stamp: tuple, bc_stamp: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
+            components: int, roi: tuple | None, source_stamp: tuple | None):
     """Score table of every dimension against the chosen reference maps, over the ROI's rows (in the
     worker pool at scale)."""
-    rows = len(stacked_latents(lat_key)[0])
-    return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_key, bandcontrast=bc_key,
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_stamp, bandcontrast=bc_stamp,
                   references=list(references), metrics=list(metrics), components=int(components),
-                  roi=list(roi) if roi else None, source=source_key)
+                  roi=list(roi) if roi else None, source=source_stamp)
 
 
-def reference_maps(lat_key: tuple, bc_key: tuple | None, components: int, source_key: tuple | None) -> dict:
+def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, source_stamp: tuple | None) -> dict:
     """name -> per-row values: band contrast (aligned by x, y), PCA components of the raw patterns,
     and the numeric metadata columns of cutouts (in the worker pool at scale)."""
-    rows = len(stacked_latents(lat_key)[0])
-    return pooled(tasks.reference_maps, "Preparing the reference maps", rows, latents=lat_key, bandcontrast=bc_key,
-                  components=int(components), source=source_key)
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.reference_maps, "Preparing the reference maps", rows, latents=lat_stamp, bandcontrast=bc_stamp,
+                  components=int(components), source=source_stamp)
 
 
 @st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)
@@ -401,10 +401,10 @@ def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str) -> dict
 
 # -- the UMAP page: nearest neighbours, a new image -------------------------------------------------
 
-def nearest(lat_key: tuple, row: int, k: int):
+def nearest(lat_stamp: tuple, row: int, k: int):
     """(indices, cosine distances) of the `k` nearest rows of `row` in the latent space."""
-    rows = len(stacked_latents(lat_key)[0])
-    return pooled(tasks.nearest, f"Nearest neighbours of row {row}", rows, latents=lat_key, row=int(row), k=int(k))
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.nearest, f"Nearest neighbours of row {row}", rows, latents=lat_stamp, row=int(row), k=int(k))
 
 
 def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> dict:

@@ -18,8 +18,8 @@ from ..session import files, state
 NONE = "none"
 
 
-def key(spec) -> tuple | None:
-    """A cache key: a table's file stamp, or (spec, 0, 0) for a scan map (the latents key covers it)."""
+def stamp(spec) -> tuple | None:
+    """A table's file stamp, or (spec, 0, 0) for a scan map (the latents stamp covers it)."""
     if spec is None:
         return None
     return (str(spec), 0, 0) if scan_map_name(spec) is not None else front.stamp(spec)
@@ -34,9 +34,9 @@ def label(spec) -> str:
     return f"{Path(spec).name} (demo)" if Path(spec) == DEMO_BANDCONTRAST else Path(spec).name
 
 
-def table_path(bc_key) -> str | None:
+def table_path(bc_stamp) -> str | None:
     """The table file behind a key (for input records), None for a scan map."""
-    return None if bc_key is None or scan_map_name(bc_key[0]) is not None else bc_key[0]
+    return None if bc_stamp is None or scan_map_name(bc_stamp[0]) is not None else bc_stamp[0]
 
 
 def choices(source: Path | None, lat=None) -> dict[str, str | None]:

@@ -40,7 +40,7 @@ def default_colour(options: list[str]) -> str:
     return next((o for o in (CLUSTERS, BANDCONTRAST) if o in options), NONE)
 
 
-def colour_for(choice: str, lat_key, lat, table: pd.DataFrame, dim: int = 0) -> plots.Colour:
+def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0) -> plots.Colour:
     n = len(table)
     if choice == CLUSTERS:
         last = state.last_clusters()
@@ -49,19 +49,19 @@ def colour_for(choice: str, lat_key, lat, table: pd.DataFrame, dim: int = 0) -> 
         return plots.categorical_colour(labels, "cluster")
     if choice == BANDCONTRAST:
         spec = state.bandcontrast()
-        return plots.continuous_colour(front.bandcontrast_for(bandcontrast.key(spec), lat_key),
+        return plots.continuous_colour(front.bandcontrast_for(bandcontrast.stamp(spec), lat_stamp),
                                        bandcontrast.value_name(spec))
     if choice == LATENT:
-        matrix, _ = front.stacked_latents(lat_key)
+        matrix, _ = front.stacked_latents(lat_stamp)
         return plots.continuous_colour(matrix[:, dim], f"latent {dim}")
     if choice == KMEANS:
-        return plots.categorical_colour(front.kmeans_labels(lat_key, dim), "cluster")
+        return plots.categorical_colour(front.kmeans_labels(lat_stamp, dim), "cluster")
     if choice in table.columns:
-        return front.column_colour(lat_key, choice)
+        return front.column_colour(lat_stamp, choice)
     return plots.categorical_colour(np.zeros(n, np.int64), "points", names=["all rows"])
 
 
-def scan_columns(lat_key, lat) -> dict[str, np.ndarray]:
+def scan_columns(lat_stamp, lat) -> dict[str, np.ndarray]:
     """Per-row x, y (their unit in the name, e.g. `x_um`) and band contrast, for scans: what the UMAP's
     hover, table and CSV carry. {} for latents without coordinates."""
     if lat.x is None or lat.y is None or len(lat.x) != len(next(iter(lat.partitions.values()))):
@@ -71,7 +71,7 @@ def scan_columns(lat_key, lat) -> dict[str, np.ndarray]:
     spec = state.bandcontrast()
     if spec is not None:
         try:
-            columns[bandcontrast.value_name(spec)] = front.bandcontrast_for(bandcontrast.key(spec), lat_key)
+            columns[bandcontrast.value_name(spec)] = front.bandcontrast_for(bandcontrast.stamp(spec), lat_stamp)
         except LatentError:  # a table that does not cover these latents: the Data page says so
             pass
     return columns
