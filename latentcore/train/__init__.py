@@ -4,7 +4,7 @@
     result = train_vae(TrainConfig(data="scan.h5", out_dir="runs/vae1", latent_dim=8), callback=print)
     result.model_path  # -> vae_model.pth, loadable with latentcore.load_model
 
-The app runs train_vae in a worker process (ui.training); `TrainingJob` runs it in a background
+The app runs train_vae in a worker process of its own; `TrainingJob` runs it in a background
 thread of a script or notebook (`stop()` stops it); the CLI is `train-vae`. Names load on first use, so the CLI starts without importing torch.
 """
 import importlib

@@ -1,6 +1,6 @@
 """A training run in a background thread, for a script or notebook: start it, then poll `history` /
 `latest` to draw the live loss curve and reconstructions (the app runs train_vae in a worker process
-instead: ui.training). `stop()` stops it (the last checkpoint is kept, so it can be resumed)."""
+instead). `stop()` stops it (the last checkpoint is kept, so it can be resumed)."""
 from __future__ import annotations
 
 import threading
