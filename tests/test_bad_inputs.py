@@ -103,6 +103,14 @@ def _demo_vae(tmp):
     return vae_checkpoint(tmp / "vae.pth")
 
 
+def _nenya(tmp):
+    from latentcore.models.nenya import NenyaEncoder
+
+    path = tmp / "nenya.pth"
+    torch.save(NenyaEncoder("resnet18", feat_dim=8, nchannels=1).state_dict(), path)
+    return path
+
+
 # (case id, builder(tmp) -> (argv, text the error line must contain))
 CASES = [
     ("truncated-hdf5", lambda t: (["info", str(_truncated(t))], "truncated.h5")),
@@ -167,6 +175,9 @@ CASES = [
                                        "decompression bomb")),
     ("options-not-an-object", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--options",
                                           str(_text(t / "o.json", "[1, 2]"))], "o.json")),
+    ("nenya-options-negative-feat-dim", lambda t: (["extract", str(_scan(t)), "--model", str(_nenya(t)), "--options",
+                                                    str(_text(t / "o.json", '{"feat_dim": -1}'))],
+                                                   "o.json: options: feat_dim must be a positive integer")),
     ("out-is-a-file", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--out",
                                   str(_text(t / "taken", "x"))], "is a file")),
     ("two-inputs-one-output", lambda t: (["extract", str(write_scan(t / "x_preproc.h5")), str(write_scan(t / "x.h5")),
