@@ -187,6 +187,12 @@ CASES = [
                                    "batch_size")),
     ("k-zero", lambda t: (_cluster(t, "kmeans", "--k", "0"), "--k")),
     ("eps-negative", lambda t: (_cluster(t, "dbscan", "--eps", "-1"), "--eps")),
+    ("latents-no-dims-maps", lambda t: (["maps", str(_zero_dim_latents(t)), "--out", str(t / "o")],
+                                        "no latent dimensions")),
+    ("latents-no-dims-cluster", lambda t: (_cluster(t, "kmeans", latents=_zero_dim_latents(t)),
+                                           "zero_latents.h5: has no latent dimensions")),
+    ("latents-nan-cluster", lambda t: (_cluster(t, "kmeans", "--dim", "1", latents=_nan_latents(t)),
+                                       "nan_latents.h5: 1 rows to cluster hold NaN")),
     ("roi-empty", lambda t: (["maps", str(_good_latents(t)), "--roi", "", "--out", str(t / "o")], "ROI")),
     ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
                                    "0-1000000")),
@@ -248,10 +254,27 @@ def _good_latents(t):
     return write_latents(t / "good_latents.h5", x=x.ravel(), y=y.ravel(), grid_shape=[4, 5])
 
 
-def _cluster(t, method, *options):
+def _zero_dim_latents(t):
+    """A complete latents file whose rows have no columns (LatentsWriter cannot write one)."""
+    path = _good_latents(t).rename(t / "zero_latents.h5")
+    with h5py.File(path, "a") as f:
+        attrs = dict(f["all"].attrs)
+        del f["all"]
+        f.create_dataset("all", shape=(20, 0), dtype="f4").attrs.update(attrs)
+    return path
+
+
+def _nan_latents(t):
+    path = _good_latents(t).rename(t / "nan_latents.h5")
+    with h5py.File(path, "a") as f:
+        f["all"][3, 1] = np.nan
+    return path
+
+
+def _cluster(t, method, *options, latents=None):
     bc = _text(t / "bc.csv", "x,y,bandcontrast\n" + "".join(f"{1.5 * (i % 5)},{1.5 * (i // 5)},{i}\n"
                                                            for i in range(20)))
-    return ["cluster", str(_good_latents(t)), "--bandcontrast", str(bc), "--method", method, *options,
+    return ["cluster", str(latents or _good_latents(t)), "--bandcontrast", str(bc), "--method", method, *options,
             "--out", str(t / "c"), "--no-png"]
 
 

@@ -118,6 +118,8 @@ def pair_features(latents, dim: int, bandcontrast) -> np.ndarray:
     latents = np.asarray(latents)
     if latents.ndim != 2:
         raise InputError(f"latents must be (N, D), got shape {latents.shape}")
+    if latents.shape[1] == 0:
+        raise InputError("the latents have no latent dimensions (0 columns): nothing to cluster")
     if not 0 <= int(dim) < latents.shape[1]:
         raise InputError(f"latent dimension {dim} out of range: the latents have {latents.shape[1]} "
                          f"dimensions (0..{latents.shape[1] - 1})")

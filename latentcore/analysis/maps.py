@@ -171,12 +171,18 @@ def _check_latents(latents, x, y) -> np.ndarray:
 
 
 def _check_dims(dims, n_dims: int) -> list[int]:
+    _check_some_dims(n_dims)
     dims = list(range(n_dims)) if dims is None else [int(d) for d in np.atleast_1d(dims)]
     bad = [d for d in dims if not 0 <= d < n_dims]
     if bad or not dims:
         raise InputError(f"latent dimension(s) {bad or dims} out of range: the latents have {n_dims} "
                          f"dimensions (0..{n_dims - 1})")
     return dims
+
+
+def _check_some_dims(n_dims: int) -> None:
+    if n_dims == 0:  # else "(0..-1)"
+        raise InputError("the latents have no latent dimensions (0 columns): nothing to map or cluster")
 
 
 def _check_unique(flat_index: np.ndarray) -> None:
@@ -200,6 +206,7 @@ def parse_dims(text: str, n_dims: int) -> list[int]:
 
 def _checked_range(part: str, start: int, stop: int, n_dims: int) -> range:
     """Checked before it is expanded: `0-1000000` is one short error, not a million numbers."""
+    _check_some_dims(n_dims)
     if not 0 <= start <= stop < n_dims:
         raise InputError(f"dimension range {part!r} out of range: it must be increasing and within "
                          f"0..{n_dims - 1} (the latents have {n_dims} dimensions)")
