@@ -160,6 +160,8 @@ CASES = [
         "latents": "l", "bandcontrast": "b", "method": "gmm", "dim": "3"}))], "job.dim")),
     ("report-name-escapes", lambda t: (["rerun", str(report(t / "r.json", t / "x" / "passwd", name="../../passwd"))],
                                        "plain file name")),
+    ("report-job-unknown-key", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", job={
+        "latents": "l", "bandcontrast": "b", "method": "gmm", "n_clusters": 3}))], "job.n_clusters")),
     ("report-inputs-missing", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", inputs={}))],
                                          "inputs.latents")),
     ("vae-config-empty-channels", lambda t: (["extract", str(_scan(t)), "--model",

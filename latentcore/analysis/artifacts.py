@@ -325,6 +325,9 @@ _JOB_TYPES = {"latents": str, "bandcontrast": str, "method": str, "dim": int, "f
 
 def _job_fields(report: dict, report_path) -> dict:
     job = _field(report, ("job",), dict, report_path)
+    unknown = sorted(str(key) for key in job if key not in _JOB_TYPES)
+    if unknown:  # a job run without it would not be the job the report describes
+        raise InputError(f"unknown field 'job.{unknown[0][:60]}' (a job has {', '.join(_JOB_TYPES)})", report_path)
     fields = {}
     for name, kind in _JOB_TYPES.items():
         if name not in job and name in ("latents", "bandcontrast", "method"):
