@@ -4,6 +4,7 @@ changed and no `.partial` left behind. The files are built here from fixed seeds
 checkpoints, real TorchScript archives, a real FIFO)."""
 import json
 import os
+import stat
 import zipfile
 
 import h5py
@@ -195,6 +196,8 @@ CASES = [
                                            "zero_latents.h5: has no latent dimensions")),
     ("latents-nan-cluster", lambda t: (_cluster(t, "kmeans", "--dim", "1", latents=_nan_latents(t)),
                                        "nan_latents.h5: 1 rows to cluster hold NaN")),
+    ("bandcontrast-out-is-a-fifo", lambda t: (["bandcontrast", str(_text(t / "bc.csv", "x,y,bandcontrast\n0,0,1\n")),
+                                               "--out", str(_fifo(t, "kept.csv"))], "not a regular file")),
     ("roi-empty", lambda t: (["maps", str(_good_latents(t)), "--roi", "", "--out", str(t / "o")], "ROI")),
     ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
                                    "0-1000000")),
@@ -235,8 +238,8 @@ def _virtual(t):
     return path
 
 
-def _fifo(t):
-    path = t / "pipe.h5"
+def _fifo(t, name="pipe.h5"):
+    path = t / name
     os.mkfifo(path)
     return path
 
@@ -298,3 +301,16 @@ def test_bad_input_is_refused_in_one_line(build, tmp_path, capsys, one_torch_thr
     assert needle in lines[0] and "Traceback" not in err
     assert snapshot(tmp_path) == before  # no input changed, nothing half-written left behind
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_bandcontrast_out_onto_a_character_device_leaves_the_device(tmp_path, capsys):
+    """`--out /dev/null` used to replace the device node with a regular file and exit 0."""
+    device = tmp_path / "null.csv"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    except (PermissionError, OSError):
+        pytest.skip("making a device node needs root")
+    table = _text(tmp_path / "bc.csv", "x,y,bandcontrast\n0,0,1\n")
+    assert main(["bandcontrast", str(table), "--out", str(device)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert stat.S_ISCHR(os.lstat(device).st_mode) and not list(tmp_path.glob("*.partial"))
