@@ -7,9 +7,13 @@ place where inputs are shaped for a model) -> model forward under inference_mode
 `extract_file(source, model, out_dir)` writes one file's latents file; `Extractor` runs a model over
 batches or a reader (in memory: `extract_array`); `model_latents_extract` is Nenya's entry point;
 `prepare_batch`, `pool_latents` and `resolve_device` are the steps, usable on their own.
+The torch work runs on one intra-op thread per batch (`one_intra_op_thread`), with batches in parallel
+on CPU: the same bits whatever the thread count (sequential, Dask worker, the app's job).
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import hashlib
 import queue
@@ -98,6 +102,42 @@ def pool_latents(latents: torch.Tensor, pool: str = "mean") -> torch.Tensor:
     return positions.mean(-1) if pool == "mean" else positions.amax(-1)
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS = {"inside": 0, "saved": 1}  # threads inside one_intra_op_thread; the thread count to restore
+_IN_ONE_THREAD = threading.local()
+
+
+@contextlib.contextmanager
+def one_intra_op_thread():
+    """Torch ops in this block run on this thread alone; the thread count is restored after.
+
+    Why: oneDNN/MKL split a convolution's or matmul's sums by the thread count, so the latents'
+    last bits followed it (up to ~1e-6 between 1 and 2 threads), and Dask's nanny starts workers
+    with OMP_NUM_THREADS=1 while the app's workers use the cores but one. On one thread a batch
+    gives the same bits in every process; `Extractor.iter_latents` recovers the throughput by
+    running batches in parallel. torch.set_num_threads sets this thread's count and the process's
+    default: the default is restored to the value found when no thread was inside."""
+    if getattr(_IN_ONE_THREAD, "on", False):  # nested: the outer block restores
+        yield
+        return
+    with _THREADS_LOCK:
+        # get_num_threads first: torch sets a new thread's count to the default on its first call
+        # (then 1 set before it would not hold), and the first thread inside finds the count to restore
+        threads = torch.get_num_threads()
+        if _THREADS["inside"] == 0:
+            _THREADS["saved"] = threads
+        _THREADS["inside"] += 1
+        torch.set_num_threads(1)
+    _IN_ONE_THREAD.on = True
+    try:
+        yield
+    finally:
+        _IN_ONE_THREAD.on = False
+        with _THREADS_LOCK:
+            _THREADS["inside"] -= 1
+            torch.set_num_threads(_THREADS["saved"])  # a thread still inside keeps its own count of 1
+
+
 class Extractor:
     """Runs one loaded model over batches: `extract_batch`, `extract_pooled`, `get_latent_shape`
     (the method names of Cosmos's extractor)."""
@@ -109,9 +149,11 @@ class Extractor:
         self.model, self.pool, self.batch_size = model, pool, batch_size
         self.device = resolve_device(device)
         self.module = model.module.to(self.device).eval()
+        # batches at once on CPU, one thread each: as many as the threads torch was given here
+        self.parallel = torch.get_num_threads() if self.device.type == "cpu" else 1
 
     def _prepare(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
+        with torch.inference_mode(), one_intra_op_thread():
             return prepare_batch(torch.as_tensor(batch, dtype=torch.float32), self.model.input_spec)
 
     def _forward(self, batch: np.ndarray | torch.Tensor, prepared: bool = False) -> torch.Tensor:
@@ -119,8 +161,8 @@ class Extractor:
         if self.device.type == "cuda":
             tensor = tensor.pin_memory().to(self.device, non_blocking=True)
         try:
-            with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16,
-                                                         enabled=self.device.type == "cuda"):
+            with torch.inference_mode(), one_intra_op_thread(), torch.autocast(
+                    "cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
                 out = self.module(tensor)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # torch's words for a wrong input
             raise CheckpointError(f"the model cannot encode a batch of shape {tuple(tensor.shape)} "
@@ -135,7 +177,8 @@ class Extractor:
 
     def extract_batch(self, batch, prepared: bool = False) -> np.ndarray:
         """(B, *item_shape) float32 -> pooled latents (B, D) float32."""
-        return pool_latents(self._forward(batch, prepared), self.pool).cpu().numpy()
+        with one_intra_op_thread():
+            return pool_latents(self._forward(batch, prepared), self.pool).cpu().numpy()
 
     def extract_pooled(self, item) -> np.ndarray:
         """One item (*item_shape) -> its pooled latent (D,)."""
@@ -151,14 +194,24 @@ class Extractor:
     def iter_latents(self, reader: Reader, partition: str, indices=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(latents, row indices) per block of rows. Blocks are read (one contiguous read each) and
         prepared a block ahead in a background thread, then go through the model in slices of
-        `batch_size`: few large reads and writes, while the forward keeps its fastest batch size."""
+        `batch_size`: few large reads and writes, while the forward keeps its fastest batch size.
+        On CPU the slices of a block run `self.parallel` at a time, each on one thread."""
         blocks = iter_preprocessed(reader, partition, self.model.preprocessing,  # as the model was trained
                                    self.read_size(reader.info().item_shape), indices)
         prepared = ((self._prepare(block), rows) for block, rows in blocks)  # also in the background thread
         for block, rows in prefetch(prepared):
-            latents = [self.extract_batch(block[i:i + self.batch_size], prepared=True)
-                       for i in range(0, len(block), self.batch_size)]
-            yield np.concatenate(latents), rows
+            slices = [block[i:i + self.batch_size] for i in range(0, len(block), self.batch_size)]
+            yield np.concatenate(self._extract_slices(slices)), rows
+
+    def _extract_slices(self, slices: list[torch.Tensor]) -> list[np.ndarray]:
+        workers = min(self.parallel, len(slices))
+        if workers <= 1:
+            return [self.extract_batch(s, prepared=True) for s in slices]
+        pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="latentcore-batch")
+        try:
+            return list(pool.map(lambda s: self.extract_batch(s, prepared=True), slices))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: the batches running finish
 
     def read_size(self, item_shape, block_bytes: int = 16 << 20) -> int:
         """Rows per read: a multiple of batch_size near `block_bytes` of float32 items."""

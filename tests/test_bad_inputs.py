@@ -4,6 +4,7 @@ changed and no `.partial` left behind. The files are built here from fixed seeds
 checkpoints, real TorchScript archives, a real FIFO)."""
 import json
 import os
+import stat
 import zipfile
 
 import h5py
@@ -104,6 +105,14 @@ def _demo_vae(tmp):
     return vae_checkpoint(tmp / "vae.pth")
 
 
+def _nenya(tmp):
+    from latentcore.models.nenya import NenyaEncoder
+
+    path = tmp / "nenya.pth"
+    torch.save(NenyaEncoder("resnet18", feat_dim=8, nchannels=1).state_dict(), path)
+    return path
+
+
 # (case id, builder(tmp) -> (argv, text the error line must contain))
 CASES = [
     ("truncated-hdf5", lambda t: (["info", str(_truncated(t))], "truncated.h5")),
@@ -153,6 +162,8 @@ CASES = [
         "latents": "l", "bandcontrast": "b", "method": "gmm", "dim": "3"}))], "job.dim")),
     ("report-name-escapes", lambda t: (["rerun", str(report(t / "r.json", t / "x" / "passwd", name="../../passwd"))],
                                        "plain file name")),
+    ("report-job-unknown-key", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", job={
+        "latents": "l", "bandcontrast": "b", "method": "gmm", "n_clusters": 3}))], "job.n_clusters")),
     ("report-inputs-missing", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", inputs={}))],
                                          "inputs.latents")),
     ("vae-config-empty-channels", lambda t: (["extract", str(_scan(t)), "--model",
@@ -168,6 +179,9 @@ CASES = [
                                        "decompression bomb")),
     ("options-not-an-object", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--options",
                                           str(_text(t / "o.json", "[1, 2]"))], "o.json")),
+    ("nenya-options-negative-feat-dim", lambda t: (["extract", str(_scan(t)), "--model", str(_nenya(t)), "--options",
+                                                    str(_text(t / "o.json", '{"feat_dim": -1}'))],
+                                                   "o.json: options: feat_dim must be a positive integer")),
     ("out-is-a-file", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--out",
                                   str(_text(t / "taken", "x"))], "is a file")),
     ("two-inputs-one-output", lambda t: (["extract", str(write_scan(t / "x_preproc.h5")), str(write_scan(t / "x.h5")),
@@ -177,6 +191,14 @@ CASES = [
                                    "batch_size")),
     ("k-zero", lambda t: (_cluster(t, "kmeans", "--k", "0"), "--k")),
     ("eps-negative", lambda t: (_cluster(t, "dbscan", "--eps", "-1"), "--eps")),
+    ("latents-no-dims-maps", lambda t: (["maps", str(_zero_dim_latents(t)), "--out", str(t / "o")],
+                                        "no latent dimensions")),
+    ("latents-no-dims-cluster", lambda t: (_cluster(t, "kmeans", latents=_zero_dim_latents(t)),
+                                           "zero_latents.h5: has no latent dimensions")),
+    ("latents-nan-cluster", lambda t: (_cluster(t, "kmeans", "--dim", "1", latents=_nan_latents(t)),
+                                       "nan_latents.h5: 1 rows to cluster hold NaN")),
+    ("bandcontrast-out-is-a-fifo", lambda t: (["bandcontrast", str(_text(t / "bc.csv", "x,y,bandcontrast\n0,0,1\n")),
+                                               "--out", str(_fifo(t, "kept.csv"))], "not a regular file")),
     ("roi-empty", lambda t: (["maps", str(_good_latents(t)), "--roi", "", "--out", str(t / "o")], "ROI")),
     ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
                                    "0-1000000")),
@@ -217,8 +239,8 @@ def _virtual(t):
     return path
 
 
-def _fifo(t):
-    path = t / "pipe.h5"
+def _fifo(t, name="pipe.h5"):
+    path = t / name
     os.mkfifo(path)
     return path
 
@@ -238,10 +260,27 @@ def _good_latents(t):
     return write_latents(t / "good_latents.h5", x=x.ravel(), y=y.ravel(), grid_shape=[4, 5])
 
 
-def _cluster(t, method, *options):
+def _zero_dim_latents(t):
+    """A complete latents file whose rows have no columns (LatentsWriter cannot write one)."""
+    path = _good_latents(t).rename(t / "zero_latents.h5")
+    with h5py.File(path, "a") as f:
+        attrs = dict(f["all"].attrs)
+        del f["all"]
+        f.create_dataset("all", shape=(20, 0), dtype="f4").attrs.update(attrs)
+    return path
+
+
+def _nan_latents(t):
+    path = _good_latents(t).rename(t / "nan_latents.h5")
+    with h5py.File(path, "a") as f:
+        f["all"][3, 1] = np.nan
+    return path
+
+
+def _cluster(t, method, *options, latents=None):
     bc = _text(t / "bc.csv", "x,y,bandcontrast\n" + "".join(f"{1.5 * (i % 5)},{1.5 * (i // 5)},{i}\n"
                                                            for i in range(20)))
-    return ["cluster", str(_good_latents(t)), "--bandcontrast", str(bc), "--method", method, *options,
+    return ["cluster", str(latents or _good_latents(t)), "--bandcontrast", str(bc), "--method", method, *options,
             "--out", str(t / "c"), "--no-png"]
 
 
@@ -263,3 +302,16 @@ def test_bad_input_is_refused_in_one_line(build, tmp_path, capsys, one_torch_thr
     assert needle in lines[0] and "Traceback" not in err
     assert snapshot(tmp_path) == before  # no input changed, nothing half-written left behind
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_bandcontrast_out_onto_a_character_device_leaves_the_device(tmp_path, capsys):
+    """`--out /dev/null` used to replace the device node with a regular file and exit 0."""
+    device = tmp_path / "null.csv"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    except (PermissionError, OSError):
+        pytest.skip("making a device node needs root")
+    table = _text(tmp_path / "bc.csv", "x,y,bandcontrast\n0,0,1\n")
+    assert main(["bandcontrast", str(table), "--out", str(device)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert stat.S_ISCHR(os.lstat(device).st_mode) and not list(tmp_path.glob("*.partial"))

@@ -155,3 +155,27 @@ def test_crop_recorded_in_a_vae_checkpoint_is_applied_at_extraction(tmp_path):
     uncropped = dataclasses.replace(model, input_spec=dataclasses.replace(model.input_spec, crop=None))
     np.testing.assert_allclose(Extractor(model, "cpu").extract_batch(batch),
                                Extractor(uncropped, "cpu").extract_batch(batch[..., 10:50, 10:50]), rtol=1e-6)
+
+
+def test_latents_do_not_depend_on_the_torch_thread_count(ebsd_h5, vae_model, tmp_path):
+    """Dask's nanny starts its workers with OMP_NUM_THREADS=1, the app's workers run with one thread
+    fewer than the cores: a file's latents must be the same bits whatever the thread count."""
+    threads = torch.get_num_threads()
+    latents = {}
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            path = extract_file(ebsd_h5, vae_model, tmp_path / str(n), batch_size=64, device="cpu").path
+            assert torch.get_num_threads() == n  # the caller's setting is left as it was
+            with h5py.File(path) as f:
+                latents[n] = f["all"][()]
+            latents[f"batch {n}"] = Extractor(vae_model, "cpu").extract_batch(first_rows(ebsd_h5, 64))
+    finally:
+        torch.set_num_threads(threads)
+    assert latents[1].tobytes() == latents[2].tobytes() == latents[3].tobytes()
+    assert latents["batch 1"].tobytes() == latents["batch 2"].tobytes() == latents[1][:64].tobytes()
+
+
+def first_rows(path, n):
+    with open_source(path) as reader:
+        return reader.read("all", 0, n)

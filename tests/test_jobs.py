@@ -129,15 +129,18 @@ def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli
     assert type(job.error()).__name__ == "JobCancelled"
     assert list((tmp_path / "app").glob("*.partial*")), "the rows written so far are kept to resume"
 
-    job = pool.submit(tasks.extract, "extract", fresh=True, **{**kwargs, "batch_size": 256})  # a pool worker this time
+    # a pool worker this time, resuming the cancelled job's rows in the same batches of 8 (a batch of 8 takes
+    # other oneDNN kernels than one of 256, so the batch size is kept for the bits to be compared below)
+    job = pool.submit(tasks.extract, "extract", fresh=True, **kwargs)
     result = job.future.result(timeout=120)
     assert job.progress()[0] == 1.0 and not result.skipped and result.rows == {"all": 2400}
     assert main(["extract", str(ebsd_h5), "--model", kwargs["model"]["path"], "--out", str(tmp_path / "cli"),
-                 "--device", "cpu", "--batch-size", "256"]) == 0
+                 "--device", "cpu", "--batch-size", "8"]) == 0
     cli = tmp_path / "cli" / result.path.name
     app, ref = read_latents(result.path), read_latents(cli)
     assert list(app.partitions) == list(ref.partitions)
-    np.testing.assert_allclose(app.partitions["all"], ref.partitions["all"], rtol=1e-5, atol=1e-6)
+    # the same bits, though the worker has one thread fewer than this process
+    assert app.partitions["all"].tobytes() == ref.partitions["all"].tobytes()
     np.testing.assert_array_equal(app.x, ref.x)
     assert sorted(app.point_maps) == sorted(ref.point_maps)
     same = ("model_sha256", "source_sha256", "pooling", "latent_dim")

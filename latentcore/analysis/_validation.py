@@ -27,6 +27,8 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
         array = array[:, None]
     if array.ndim != 2:
         raise InputError(f"{name} must be a 2-D (N, D) array, got shape {array.shape}", path)
+    if array.shape[1] == 0 and min_columns > 0:
+        raise InputError(f"{name} have no columns (no latent dimensions)", path)
     if array.shape[0] < min_rows or array.shape[1] < min_columns:
         raise InputError(f"{name} needs at least {min_rows} rows and {min_columns} column(s), got shape "
                          f"{array.shape}", path)
@@ -57,8 +59,15 @@ def check_vector(values, name: str, n_rows: int, *, dtype=np.float64, of: str = 
     return array
 
 
+def check_some_dimensions(n_dims: int) -> None:
+    """The latents have at least one dimension (else a range would read "0..-1")."""
+    if n_dims == 0:
+        raise InputError("the latents have no latent dimensions (0 columns): nothing to map or cluster")
+
+
 def check_dimensions(dims, n_dims: int) -> list[int]:
     """Latent dimensions (ints, or None for all of them), each in 0..n_dims-1; at least one."""
+    check_some_dimensions(n_dims)
     dims = list(range(n_dims)) if dims is None else [int(d) for d in np.atleast_1d(dims)]
     bad = [d for d in dims if not 0 <= d < n_dims]
     if bad or not dims:

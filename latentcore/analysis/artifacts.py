@@ -168,6 +168,8 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     if partition not in latents.partitions:
         raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", job.latents)
     rows = latents.partitions[partition]
+    if rows.ndim == 2 and rows.shape[1] == 0:
+        raise InputError("has no latent dimensions (0 columns): nothing to cluster", job.latents)
     if latents.x is None or latents.y is None:
         raise InputError("the latents have no x, y coordinates: clustering with band contrast needs a scan",
                          job.latents)
@@ -188,6 +190,12 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     bandcontrast = values if from_scan else align_to_coordinates(table, x, y)
     pairs = pair_features(rows, job.dim, bandcontrast)
     features, scale = job_features(job, rows, bandcontrast, x, y)
+    bad = ~np.isfinite(features).reshape(len(features), -1).all(axis=1)
+    if bad.any():  # the clustering refuses them too, but cannot name the file
+        latent_bad = not np.isfinite((pairs[:, :1] if job.features == "pair" else rows)[bad]).all()
+        culprit = job.latents if latent_bad or from_scan else job.bandcontrast
+        raise InputError(f"{int(bad.sum())} rows to cluster hold NaN or inf "
+                         f"({'latents' if latent_bad else 'band contrast'})", culprit)
     name = pick_point_map(latents.point_maps, job.bandcontrast)[0] if from_scan else "band contrast"
     return ClusterInputs(x, y, pairs[:, 0], bandcontrast, features, latents.units, name, scale)
 
@@ -317,6 +325,9 @@ _JOB_TYPES = {"latents": str, "bandcontrast": str, "method": str, "dim": int, "f
 
 def _job_fields(report: dict, report_path) -> dict:
     job = _field(report, ("job",), dict, report_path)
+    unknown = sorted(str(key) for key in job if key not in _JOB_TYPES)
+    if unknown:  # a job run without it would not be the job the report describes
+        raise InputError(f"unknown field 'job.{unknown[0][:60]}' (a job has {', '.join(_JOB_TYPES)})", report_path)
     fields = {}
     for name, kind in _JOB_TYPES.items():
         if name not in job and name in ("latents", "bandcontrast", "method"):

@@ -16,7 +16,7 @@ import pandas as pd
 from ..data._checks import infer_step
 from ..errors import InputError
 from ..storage import atomic_path
-from ._validation import check_dimensions, check_matrix, check_vector
+from ._validation import check_dimensions, check_matrix, check_some_dimensions, check_vector
 
 # coordinates within this fraction of a step of a grid node count as on it (float round-off)
 GRID_TOLERANCE = 0.25
@@ -186,6 +186,7 @@ def parse_dims(text: str, n_dims: int) -> list[int]:
 
 def _checked_range(part: str, start: int, stop: int, n_dims: int) -> range:
     """Checked before it is expanded: `0-1000000` is one short error, not a million numbers."""
+    check_some_dimensions(n_dims)
     if not 0 <= start <= stop < n_dims:
         raise InputError(f"dimension range {part!r} out of range: it must be increasing and within "
                          f"0..{n_dims - 1} (the latents have {n_dims} dimensions)")

@@ -102,6 +102,13 @@ def load_nenya_options(options) -> dict:
         raise InputError(f"cannot read the options JSON: {exc}", options) from exc
     if not isinstance(values, dict):
         raise InputError("the options JSON must hold an object ({...})", options)
+    for key in ("feat_dim", "nchannels"):  # sizes of the network: torch's own error would read as a bug
+        try:
+            too_small = values.get(key) is not None and int(values[key]) < 1
+        except (TypeError, ValueError):
+            continue  # not a number: nenya_settings refuses it
+        if too_small:
+            raise InputError(f"options: {key} must be a positive integer, got {values[key]!r}", options)
     return values
 
 

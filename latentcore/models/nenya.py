@@ -131,6 +131,9 @@ def nenya_settings(options: dict | None = None, state_dict: dict | None = None, 
         settings["nchannels"] = int(settings["nchannels"])
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"options: feat_dim and nchannels must be integers ({exc})", path) from exc
+    for key in ("feat_dim", "nchannels"):
+        if settings[key] < 1:
+            raise CheckpointError(f"options: {key} must be a positive integer, got {settings[key]}", path)
     if settings["ssl_model"] not in ARCHITECTURES:
         raise CheckpointError(f"options: unknown ssl_model {settings['ssl_model']!r}; "
                               f"known: {', '.join(ARCHITECTURES)}", path)

@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from ..errors import OutputError, write_error
@@ -19,6 +20,7 @@ def atomic_path(final_path, suffix=".partial", keep_on_error=False):
     temporary file survives an exception so that an interrupted run can resume from it.
     """
     final_path = Path(final_path)
+    refuse_special_file(final_path)
     make_folder(final_path.parent)
     tmp = final_path.with_name(final_path.name + suffix)
     try:
@@ -28,6 +30,17 @@ def atomic_path(final_path, suffix=".partial", keep_on_error=False):
             tmp.unlink(missing_ok=True)
         raise
     os.replace(tmp, final_path)
+
+
+def refuse_special_file(path: Path) -> None:
+    """Only regular files are written: the rename would replace a device (/dev/null), FIFO or
+    socket by a regular file (a symbolic link is replaced, never followed, as before)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return  # not there (or not reachable): the write says why
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        raise OutputError("is a device, FIFO or socket, not a regular file: only regular files are written", path)
 
 
 MAX_NAME_BYTES = 150  # file systems allow 255; room is left for suffixes such as `_latents.h5.partial`
