@@ -54,56 +54,56 @@ def _warm_up():
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def source_info(key: tuple) -> dict:
+def source_info(file_stamp: tuple) -> dict:
     from latentcore.data import open_source
 
-    with open_source(key[0]) as reader:
+    with open_source(file_stamp[0]) as reader:
         return reader.info().to_dict()
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def source_preview(key: tuple, partition: str, count: int = 6) -> np.ndarray:
+def source_preview(file_stamp: tuple, partition: str, count: int = 6) -> np.ndarray:
     """The first `count` items of a partition, for a glance at the data."""
     from latentcore.data import open_source
 
-    with open_source(key[0]) as reader:
+    with open_source(file_stamp[0]) as reader:
         return reader.read(partition, 0, min(count, reader.count(partition)))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def source_rows(key: tuple, partition: str, rows: tuple[int, ...]) -> np.ndarray:
+def source_rows(file_stamp: tuple, partition: str, rows: tuple[int, ...]) -> np.ndarray:
     """Selected items (patterns, cutouts) for a gallery."""
     from latentcore.data import open_source
 
-    with open_source(key[0]) as reader:
+    with open_source(file_stamp[0]) as reader:
         return reader.read_rows(partition, list(rows))
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=8)
-def loaded_model(key: tuple, arch: str | None, options_json: str | None):
+def loaded_model(file_stamp: tuple, arch: str | None, options_json: str | None):
     """A model shared by every session, with the lock that serialises its use: extraction moves the
     module to a device, so two sessions must not use it at the same time."""
     from latentcore.models import load_model
 
     options = json.loads(options_json) if options_json else None
-    return load_model(key[0], arch=arch, options=options), threading.Lock()
+    return load_model(file_stamp[0], arch=arch, options=options), threading.Lock()
 
 
 @st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
-def latents(key: tuple):
+def latents(file_stamp: tuple):
     """The latents file, read once and shared read-only by every session."""
     from latentcore.latents import read_latents
 
-    result = read_latents(key[0])
+    result = read_latents(file_stamp[0])
     for rows in result.partitions.values():
         rows.flags.writeable = False
     return result
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def stacked_latents(key: tuple):
+def stacked_latents(file_stamp: tuple):
     """All partitions as one (N, D) matrix and the table naming each row (global row id = position)."""
-    matrix, table = latents(key).stacked()
+    matrix, table = latents(file_stamp).stacked()
     matrix.flags.writeable = False
     return matrix, table
 
@@ -147,11 +147,11 @@ def check_coverage(table_stamp: tuple, source_stamp: tuple) -> None:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def scan_coordinates(key: tuple, partition: str):
+def scan_coordinates(file_stamp: tuple, partition: str):
     """A scan's x, y (the Train page's ROI sliders)."""
     from latentcore.data import open_source
 
-    with open_source(key[0]) as reader:
+    with open_source(file_stamp[0]) as reader:
         return reader.coordinates(partition)
 
 
