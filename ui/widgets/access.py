@@ -92,9 +92,9 @@ def sharing_panel():
                 st.error(str(exc))
         shared = state.workspace_access()["shared"]
         for n, (name, how) in enumerate(sorted(shared.items())):
-            left, right = st.columns([3, 1])
-            left.markdown(f"{name}: {MODE_LABELS[how]}")
-            if right.button("Stop", key=f"share_remove_{n}", help=f"Stop sharing with {name}"):
+            st.markdown(f"{name}: {MODE_LABELS[how]}")
+            if st.button("Stop sharing", key=f"share_remove_{n}", help=f"Stop sharing with {name}",
+                         icon=":material/person_remove:"):
                 state.unshare_workspace(name)
                 st.rerun()
         if not shared:
