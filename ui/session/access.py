@@ -112,12 +112,17 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def remote_allowed(environ=os.environ) -> bool:
+    """`LATENT_EXPLORER_ALLOW_REMOTE=1`: single-user mode serves other computers too."""
+    return environ.get(ALLOW_REMOTE, "").strip().lower() in ("1", "true", "yes")
+
+
 def refusal(address: str | None, host: str | None, client_ip: str | None, environ=os.environ) -> str | None:
     """Why single-user mode refuses to serve (one line), or None. Refused: a server listening on a
     non-loopback address (`server.address`); one listening on every interface (no address set) when it
     was reached by a non-loopback host name (the Host header) or from a non-loopback client address.
     `LATENT_EXPLORER_ALLOW_REMOTE=1` serves anyway."""
-    if environ.get(ALLOW_REMOTE, "").strip().lower() in ("1", "true", "yes"):
+    if remote_allowed(environ):
         return None
     if address and not is_loopback(address):
         reason = f"it listens on {address}"

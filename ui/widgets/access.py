@@ -61,8 +61,10 @@ def account_sidebar():
     owner's sharing panel."""
     with st.sidebar:
         if not state.signed_in():
-            st.caption("Single-user mode: no sign-in configured, so this server serves only this computer "
-                       "(README: Sign-in and sharing).")
+            st.caption("Single-user mode: no sign-in configured, " + (
+                f"and {access.ALLOW_REMOTE} is set: anyone who reaches this server opens any workspace link."
+                if access.remote_allowed() else "so this server serves only this computer.")
+                + " (README: Sign-in and sharing)")
             return
         st.markdown(f"**Signed in:** {state.user_name()}")
         role = state.workspace_role()
