@@ -3,8 +3,9 @@
 One file per step in pages/; this entry point sets the page up, lets in only who may use the app (with
 sign-in configured, a signed-in user; without, a visitor on this computer: ui.widgets.access), opens
 the session's workspace (named in the URL, restored on reload, if this user may open it), shows the
-shared sidebar, saves the workspace after the page, and starts numba's warm-up in the background. Heavy work runs in the worker pool (ui.compute.jobs),
-reached through the front door (ui.compute.front); the layout of `ui` is in ui/__init__.py.
+shared sidebar, saves the workspace after the page, and starts numba's warm-up in the background.
+Heavy work runs in the worker pool (ui.compute.jobs), reached through the front door
+(ui.compute.front); the layout of `ui` is in ui/__init__.py.
 """
 from pathlib import Path
 
