@@ -1,9 +1,11 @@
 """Latent Explorer: `streamlit run app.py` opens on the built-in demo scan.
 
-One file per step in pages/; this entry point sets the page up, opens the session's workspace (named
-in the URL, restored on reload), shows the shared sidebar, saves the workspace after the page, and
-starts numba's warm-up in the background. Heavy work runs in the worker pool (ui.compute.jobs),
-reached through the front door (ui.compute.front); the layout of `ui` is in ui/__init__.py.
+One file per step in pages/; this entry point sets the page up, lets in only who may use the app (with
+sign-in configured, a signed-in user; without, a visitor on this computer: ui.widgets.access), opens
+the session's workspace (named in the URL, restored on reload, if this user may open it), shows the
+shared sidebar, saves the workspace after the page, and starts numba's warm-up in the background.
+Heavy work runs in the worker pool (ui.compute.jobs), reached through the front door
+(ui.compute.front); the layout of `ui` is in ui/__init__.py.
 """
 from pathlib import Path
 
@@ -11,10 +13,21 @@ import streamlit as st
 
 from ui.compute import front
 from ui.session import state
-from ui.widgets import common
+from ui.widgets import access, common
+
+
+def only(page):
+    """Show this page and nothing else of the app (no other page can be reached by its URL)."""
+    st.navigation([st.Page(page, title="Latent Explorer")], position="hidden").run()
+    st.stop()
+
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
+if (gate := access.gate()) is not None:  # the sign-in page, or the refusal to serve another computer
+    only(gate)
 state.init_session()
+if state.blocked():  # the URL names a workspace that does not exist, or is not shared with this user
+    only(access.blocked_page)
 front.start_warm_up()
 
 PAGES = [
@@ -32,6 +45,7 @@ navigation = st.navigation([st.Page(path, title=title, icon=icon)
 summary = st.sidebar.empty()  # drawn now, so a page that stops early (st.stop, an error) keeps it
 common.sidebar_summary(summary.container(), buttons=False)
 common.png_dpi_setting()
+access.account_sidebar()
 try:
     navigation.run()
 finally:

@@ -71,10 +71,16 @@ def test_reload_restores_latents_selection_and_settings_and_others_see_none_of_i
 
 
 @pytest.mark.parametrize("bad", ["../../etc", "short", "a" * 21 + "/", "A" * 22])
-def test_unknown_or_malformed_ids_open_a_new_workspace(bad):
-    at = open_app(bad)
+def test_unknown_or_malformed_ids_say_so_and_offer_a_new_workspace(bad):
+    at = open_app(bad)  # no longer opens a new empty workspace silently: one line, and a button
+    assert [e.value for e in at.error] == [("Workspace `AAAAAAAAAAAAAAAAAAAAAA`" if bad == "A" * 22 else
+                                            "The workspace in this link") + " does not exist or has expired."]
+    assert url_workspace(at) == bad and "workdir" not in at.session_state and not at.title[1:]
+    at.button(key="workspace_start_new").click().run()
+    assert not at.exception and not at.error, at.error
     assert url_workspace(at) != bad and workspace.is_valid_id(url_workspace(at))
     assert Path(at.session_state["workdir"]).parent.name == "workspaces"
+    assert at.session_state["source"] is not None  # the demo, as in any new workspace
 
 
 def test_paths_outside_the_workspace_are_not_restored(tmp_path):

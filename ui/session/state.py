@@ -4,6 +4,13 @@ panel, the pages' settings, and the jobs it started. `init_session` opens or res
 at the start of every run; `save_session` writes it back at the end (ui.session.workspace has the
 format and the rules).
 
+Who is signed in, and what they may do: `auth_configured` (an `[auth]` section in the secrets: sign-in
+with Streamlit's OpenID Connect), `user_id` (the signed-in user's stable id, None in single-user
+mode), `workspace_role` ("owner", "write" or "read": ui.session.access has the rules), `read_only`
+(nothing is written back to the workspace: what a read-only visitor makes goes to a scratch folder of
+their own), `blocked` (the URL names a workspace that does not exist or is not shared with this user:
+nothing opens), `remote_refusal` (single-user mode serves only this computer).
+
 This module is the only one that reads or writes `st.session_state`: every key is a constant
 below, and everything else in the app goes through the accessors (a widget's own key, chosen by its
 page, through `widget_value`, `set_widget_value` and `forget_widget`)."""
@@ -12,13 +19,14 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import streamlit as st
 
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
-from . import workspace
+from . import access, workspace
 
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 
@@ -40,14 +48,29 @@ TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest Tr
 S3_ORIGINS = "_s3_origins"  # local path -> {"uri", "endpoint"}: where a downloaded file came from
 S3_LISTING = "_s3_listing"  # {"endpoint", "objects"}: the S3 panel's last listing
 RESTART_PREFIX = "_restart_"  # + job key: the button that starts a cancelled job again
+# sign-in and sharing (ui.session.access)
+ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do in its workspace
+SESSION_USER = "_session_user"  # the user id the workspace was opened for (None: single-user mode)
+SCRATCH = "_scratch"  # a read-only visitor's own folder: what they make goes there, never into the workspace
+BLOCKED = "_blocked_workspace"  # {"id", "why": "missing" | "denied"}: the workspace the URL names cannot open
 
 
 def init_session():
-    """Open the workspace the URL names (restoring it), or a new one with the built-in demo; put its
-    id in the URL; bring back the settings of widgets a page left out on its last run."""
+    """Open the workspace the URL names (restoring it) if this user may, or a new one with the built-in
+    demo when the URL names none; put its id in the URL; bring back the settings of widgets a page left
+    out on its last run. A URL naming a workspace that does not exist, or one not shared with this
+    user, opens nothing (`blocked`): the page says so and offers a new one (`start_new_workspace`)."""
     wanted = st.query_params.get("workspace")
-    if st.session_state.get(WORKSPACE) is None or (wanted and wanted != st.session_state[WORKSPACE]):
-        _open_workspace(wanted)
+    current, user = st.session_state.get(WORKSPACE), user_id()
+    stuck = st.session_state.get(BLOCKED)
+    if stuck and stuck["id"] == wanted and st.session_state.get(SESSION_USER) == user:
+        return
+    if current is None or (wanted and wanted != current) or st.session_state.get(SESSION_USER) != user:
+        _open_workspace(wanted, user)
+    elif st.session_state.get(ROLE) != access.OWNER:
+        _check_role(user)  # the owner may have stopped sharing it, or changed how
+    if blocked():
+        return
     if st.query_params.get("workspace") != st.session_state[WORKSPACE]:
         st.query_params["workspace"] = st.session_state[WORKSPACE]
     st.session_state.setdefault(MODELS, {})
@@ -60,31 +83,74 @@ def init_session():
             st.session_state[key] = tuple(value) if key.endswith(("roi_x", "roi_y", "_krange")) else value
 
 
-def _open_workspace(wanted):
+def _forget_everything(user):
     for key in list(st.session_state):  # another workspace's things must not leak into this one
         del st.session_state[key]
-    path = workspace.folder(WORKDIR_ROOT, wanted) if workspace.is_valid_id(wanted) else None
-    if path is not None and path.is_dir():
-        record, chosen = workspace.load(path)
-        st.session_state.update({WORKSPACE: wanted, WORKDIR: str(path), SOURCE: record["source"],
-                                 BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
-                                 MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen,
-                                 FILES: record["files"]})
-        spec = record.get(LATENTS_MODEL)
-        if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
-            st.session_state[LATENTS_MODEL] = spec
+    st.session_state[SESSION_USER] = user
+
+
+def _open_workspace(wanted, user):
+    _forget_everything(user)
+    if not wanted:
+        _new_workspace(user)
         return
-    if wanted:
-        st.toast("That workspace does not exist (or was cleaned up): a new one was started.",
-                 icon=":material/info:")
+    path = workspace.folder(WORKDIR_ROOT, wanted) if workspace.is_valid_id(wanted) else None
+    if path is None or not path.is_dir():
+        st.session_state[BLOCKED] = {"id": wanted, "why": "missing"}
+        return
+    if user is not None:
+        access.claim(path, user)  # one made in single-user mode becomes the first signed-in opener's
+    role = access.role(path, user)
+    if role is None:
+        st.session_state[BLOCKED] = {"id": wanted, "why": "denied"}
+        return
+    record, chosen = workspace.load(path)
+    st.session_state.update({WORKSPACE: wanted, WORKDIR: str(path), SOURCE: record["source"],
+                             BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
+                             MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen,
+                             FILES: record["files"], ROLE: role})
+    spec = record.get(LATENTS_MODEL)
+    if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
+        st.session_state[LATENTS_MODEL] = spec
+
+
+def _new_workspace(user):
     workspace_id, path = workspace.create(WORKDIR_ROOT)
-    st.session_state.update({WORKSPACE: workspace_id, WORKDIR: str(path), SETTINGS: {}})
+    if user is not None:
+        access.claim(path, user)
+    st.session_state.update({WORKSPACE: workspace_id, WORKDIR: str(path), SETTINGS: {}, ROLE: access.OWNER})
     use_demo()
 
 
+def _check_role(user):
+    role = access.role(Path(st.session_state[WORKDIR]), user)
+    if role is None:
+        wanted = st.session_state[WORKSPACE]
+        _forget_everything(user)
+        st.session_state[BLOCKED] = {"id": wanted, "why": "denied"}
+    else:
+        st.session_state[ROLE] = role
+
+
+def start_new_workspace():
+    """Leave the workspace the URL named (or could not open) for a new one with the built-in demo."""
+    user = user_id()
+    _forget_everything(user)
+    _new_workspace(user)
+    st.query_params["workspace"] = st.session_state[WORKSPACE]
+
+
+def blocked() -> dict | None:
+    """{"id", "why"} when the URL names a workspace this session cannot open: "missing" (no such
+    workspace: mistyped, or cleaned up after LATENT_EXPLORER_WORKSPACE_DAYS) or "denied" (another
+    user's, not shared with this one); None when a workspace is open."""
+    return st.session_state.get(BLOCKED)
+
+
 def save_session():
-    """Write the workspace's record and selection (after every run; unchanged files are not rewritten)."""
-    if st.session_state.get(WORKSPACE) is None:
+    """Write the workspace's record and selection (after every run; unchanged files are not rewritten).
+    A read-only visitor's session writes nothing."""
+    if st.session_state.get(WORKSPACE) is None or read_only():
         return
     settings = st.session_state.setdefault(SETTINGS, {})
     settings.update(workspace.settings_of(st.session_state))
@@ -110,8 +176,14 @@ def _drop_data_settings(settings: dict):
 
 
 def workdir(sub: str = "") -> Path:
-    """A folder inside the session's workspace."""
-    path = Path(st.session_state[WORKDIR]) / sub
+    """A folder inside the session's workspace (a read-only visitor's: inside their own scratch folder,
+    so that their uploads, latents and results never land in the workspace they look at)."""
+    if read_only():
+        if st.session_state.get(SCRATCH) is None:
+            st.session_state[SCRATCH] = str(workspace.scratch(WORKDIR_ROOT))
+        path = Path(st.session_state[SCRATCH]) / sub
+    else:
+        path = Path(st.session_state[WORKDIR]) / sub
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -323,3 +395,77 @@ def set_s3_listing(endpoint: str, objects: list):
 def s3_origins() -> dict:
     """local path -> {"uri", "endpoint"} of the files downloaded from S3 in this session (the live dict)."""
     return st.session_state.setdefault(S3_ORIGINS, {})
+
+
+# -- sign-in and sharing (ui.session.access has the rules) -----------------------------------------
+
+def auth_configured() -> bool:
+    """True when the secrets hold an `[auth]` section: visitors sign in (st.login) before anything runs."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all  # noqa: BLE001
+        return False
+
+
+def user_id() -> str | None:
+    """The signed-in user's stable id: their e-mail address (lower case) unless the provider says it is
+    not verified, else their `sub`; None in single-user mode (and before sign-in)."""
+    if not auth_configured() or not st.user.get("is_logged_in", False):
+        return None
+    email = st.user.get("email")
+    if email and st.user.get("email_verified", True) is not False:
+        return access.normalise_user(email)
+    sub = st.user.get("sub")
+    return str(sub) if sub else None
+
+
+def signed_in() -> bool:
+    """Signed in, with an id (a provider that gives neither e-mail nor sub signs nobody in)."""
+    return user_id() is not None
+
+
+def user_name() -> str:
+    """How to greet the signed-in user: their name, else their id."""
+    return str(st.user.get("name") or user_id() or "")
+
+
+def remote_refusal() -> str | None:
+    """In single-user mode, why this server must not serve this visitor (one line), else None."""
+    if auth_configured():
+        return None
+    host = st.context.headers.get("Host") if st.context.headers else None
+    if not host and st.context.url:
+        host = urlparse(st.context.url).netloc or None
+    return access.refusal(st.get_option("server.address"), host, st.context.ip_address)
+
+
+def workspace_role() -> str | None:
+    """"owner", "write" or "read" (ui.session.access); single-user mode: "owner"."""
+    return st.session_state.get(ROLE)
+
+
+def read_only() -> bool:
+    """A read-only visitor: the selection, settings, uploads and latents are not written back."""
+    return st.session_state.get(ROLE) == access.READ
+
+
+def workspace_access() -> dict:
+    """{"owner", "shared": {user: "read" | "write"}} of the open workspace."""
+    return access.read(Path(st.session_state[WORKDIR]))
+
+
+def share_workspace(user: str, mode: str = access.READ):
+    """The owner shares the open workspace with `user`: "read" (read-only) or "write" (read-write)."""
+    access.share(Path(st.session_state[WORKDIR]), user_id(), user, mode)
+
+
+def unshare_workspace(user: str):
+    access.unshare(Path(st.session_state[WORKDIR]), user_id(), user)
+
+
+def sign_in_providers() -> list[str | None]:
+    """The providers of the `[auth]` section: None for one given in `[auth]` itself, else the names of
+    its `[auth.NAME]` sections (st.login(NAME))."""
+    section = st.secrets.get("auth", {})
+    named = [name for name, value in section.items() if hasattr(value, "keys")]
+    return ([None] if "client_id" in section or not named else []) + named

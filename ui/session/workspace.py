@@ -5,7 +5,9 @@ The id is 22 random URL-safe characters (128 bits, `secrets.token_urlsafe`): it 
 and only ids of exactly that form are looked up, so a URL cannot name a path. A restored file path
 is kept only when it lies inside the workspace's own folder or the built-in demo folder; anything
 else in a tampered `state.json` is dropped. Workspaces not used for `LATENT_EXPLORER_WORKSPACE_DAYS`
-days (default 7) are deleted when a new one is made.
+days (default 7) are deleted when a new one is made, and so are the scratch folders of read-only
+visitors (`scratch`: what they make while looking at a workspace shared read-only with them). Who
+may open a workspace is in its `access.json` (ui.session.access).
 """
 from __future__ import annotations
 
@@ -52,6 +54,13 @@ def create(root: Path) -> tuple[str, Path]:
     path = folder(root, workspace_id)
     path.mkdir(parents=True)
     return workspace_id, path
+
+
+def scratch(root: Path) -> Path:
+    """A new private folder outside every workspace (a read-only visitor's uploads and results)."""
+    path = Path(root) / "scratch" / new_id()
+    path.mkdir(parents=True)
+    return path
 
 
 def is_setting(key) -> bool:
@@ -125,13 +134,15 @@ def load(workspace: Path) -> tuple[dict, np.ndarray]:
 
 
 def remove_old(root: Path, max_age_days: float | None = None, now: float | None = None) -> list[str]:
-    """Delete workspaces not used for `max_age_days`; returns the ids removed."""
+    """Delete workspaces (and scratch folders) not used for `max_age_days`; returns the workspace ids removed."""
     days = MAX_AGE_DAYS if max_age_days is None else max_age_days
     now = time.time() if now is None else now
     removed = []
-    base = Path(root) / "workspaces"
-    for path in base.iterdir() if base.is_dir() else []:
-        if is_valid_id(path.name) and path.is_dir() and now - path.stat().st_mtime > days * 86400:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path.name)
+    for kind in ("workspaces", "scratch"):
+        base = Path(root) / kind
+        for path in base.iterdir() if base.is_dir() else []:
+            if is_valid_id(path.name) and path.is_dir() and now - path.stat().st_mtime > days * 86400:
+                shutil.rmtree(path, ignore_errors=True)
+                if kind == "workspaces":
+                    removed.append(path.name)
     return removed

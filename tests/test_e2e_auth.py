@@ -1,0 +1,182 @@
+"""Sign-in and sharing in a real headless Chromium against `streamlit run app.py`, signing in through a
+real OpenID Connect provider that the test starts on 127.0.0.1 (oidc-provider-mock: a Flask app whose
+authorize page asks for the user's `sub`, also given as their e-mail; any client id and secret are
+accepted). The app reads its `[auth]` section from a secrets.toml of the test's own
+(`--secrets.files`).
+
+An unsigned visitor sees only the sign-in page. Alice signs in, extracts the demo latents and selects
+points on the UMAP; Bob, signed in another browser context, cannot open her workspace's link. Alice
+shares it read-only with Bob from the sidebar: Bob sees her selection, selects other points, and the
+saved selection (and state) are unchanged; Alice's reload shows her selection."""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import warnings
+
+import numpy as np
+import pytest
+
+from test_e2e_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, box_select, free_port, open_page,  # noqa: F401
+                              playwright, pytestmark, settle, shoot)
+from test_e2e_workspace import browser, workspace_of  # noqa: F401 (fixture)
+
+with warnings.catch_warnings():  # the mock uses Authlib APIs that Authlib now calls deprecated
+    warnings.simplefilter("ignore")
+    oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
+pytestmark = [*pytestmark, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+ALICE, BOB = "alice@example.org", "bob@example.org"
+
+
+@pytest.fixture(scope="module")
+def provider():
+    """The OpenID provider on 127.0.0.1, in a thread of this process; its URL."""
+    import werkzeug.serving
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    server = werkzeug.serving.make_server("127.0.0.1", free_port(), oidc_provider_mock.app(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, provider):
+    """`streamlit run app.py` with sign-in configured; its URL and its workspaces folder."""
+    root = tmp_path_factory.mktemp("e2e_auth")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    secrets = root / "secrets.toml"
+    secrets.write_text(f'[auth]\nredirect_uri = "{url}/oauth2callback"\ncookie_secret = "{os.urandom(16).hex()}"\n'
+                       f'client_id = "latent-explorer"\nclient_secret = "test-secret"\n'
+                       f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
+    env = dict(os.environ, LATENT_EXPLORER_WORKDIR=str(root / "sessions"), LATENT_EXPLORER_CACHE=str(root / "cache"))
+    log = open(root / "streamlit.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                               "--server.port", str(port), "--server.address", "127.0.0.1",
+                               "--secrets.files", str(secrets)],
+                              cwd=os.path.dirname(os.path.dirname(__file__)), env=env, stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        for _ in range(150):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"streamlit exited: {(root / 'streamlit.log').read_text()}")
+                time.sleep(0.2)
+        yield url, root / "sessions" / "workspaces"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+        text = (root / "streamlit.log").read_text()
+        assert "Traceback" not in text, text
+
+
+def new_tab(browser, url):  # noqa: F811
+    tab = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(url)
+    return tab
+
+
+def sign_in(browser, url, user):  # noqa: F811
+    """A new browser context signed in as `user` (the provider's form: the sub, then Authorize)."""
+    tab = new_tab(browser, url)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_selector("input[name=sub]")
+    tab.fill("input[name=sub]", user)
+    tab.get_by_role("button", name="Authorize").click()
+    tab.wait_for_selector("h1:has-text('Data')")
+    settle(tab)
+    sidebar = tab.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text(user).first.wait_for()
+    return tab
+
+
+def selected_heading(tab) -> str:
+    return tab.locator("h3", has_text="Selected:").first.inner_text()
+
+
+def test_sign_in_and_a_workspace_shared_read_only(served, browser):  # noqa: F811
+    url, workspaces = served
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    stranger = new_tab(browser, url)
+    stranger.get_by_role("button", name="Sign in").wait_for()
+    settle(stranger)
+    shoot(stranger, "auth_1_sign_in")
+    assert stranger.locator("h1").all_inner_texts() == ["Latent Explorer"]
+    assert stranger.locator("[data-testid=stSidebarNav]").count() == 0  # no page of the app to go to
+    assert not workspaces.exists() or not any(workspaces.iterdir())  # nothing of the app ran
+    stranger.goto(f"{url}/umap")  # nor is a page reached by its URL
+    stranger.get_by_role("button", name="Sign in").wait_for()
+    settle(stranger)
+    assert "UMAP" not in stranger.locator("h1").all_inner_texts()
+
+    alice = sign_in(browser, url, ALICE)
+    alice_id = workspace_of(alice)
+    open_page(alice, "UMAP", "UMAP")
+    alice.get_by_role("button", name="Extract the demo latents now").click()
+    alice.wait_for_selector(".js-plotly-plot .nsewdrag")
+    settle(alice)
+    box_select(alice, alice.locator(".js-plotly-plot").first, 0.02, 0.02, 0.6, 0.98)
+    alice.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:'))",
+                            timeout=30_000)
+    heading = selected_heading(alice)
+    assert heading != "Selected: 0 points"
+    folder = workspaces / alice_id
+
+    bob = sign_in(browser, url, BOB)
+    assert workspace_of(bob) != alice_id
+    bob.goto(f"{url}/?workspace={alice_id}")
+    bob.get_by_text("is another user's and is not shared with you").wait_for()
+    settle(bob)
+    assert bob.locator("h1").all_inner_texts() == ["Latent Explorer"]
+    assert bob.get_by_role("button", name="Start a new workspace").count() == 1
+    shoot(bob, "auth_2_not_shared")
+
+    sidebar = alice.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text("Share this workspace").click()
+    sidebar.get_by_label("E-mail (or id) of the user").fill(BOB)
+    sidebar.get_by_role("button", name="Share", exact=True).click()  # read-only: the default
+    sidebar.get_by_text(f"{BOB}: read-only").wait_for()
+    settle(alice)
+    shoot(alice, "auth_3_shared")
+    saved = {name: (folder / name).read_bytes() for name in ("state.json", "selection.npy")}
+    assert f"Selected: {len(np.load(folder / 'selection.npy')):,} points" == heading
+
+    bob.reload()
+    bob.wait_for_selector("h1:has-text('Data')")
+    settle(bob)
+    bob.locator("[data-testid=stSidebar]").get_by_text("Read-only").wait_for()
+    open_page(bob, "UMAP", "UMAP")
+    bob.wait_for_selector(".js-plotly-plot .nsewdrag")
+    bob.locator("h3", has_text=heading).wait_for(timeout=60_000)  # he sees Alice's selection
+    box_select(bob, bob.locator(".js-plotly-plot").first, 0.6, 0.02, 0.98, 0.98)
+    bob.wait_for_function("h => [...document.querySelectorAll('h3')].some(e => e.innerText.startsWith('Selected:')"
+                          " && e.innerText !== h)", arg=heading, timeout=30_000)
+    assert selected_heading(bob) != heading  # his own view changed...
+    assert {name: (folder / name).read_bytes() for name in saved} == saved  # ...the workspace did not
+    assert workspace_of(bob) == alice_id
+    shoot(bob, "auth_4_read_only")
+
+    alice.reload()
+    alice.locator("h3", has_text=heading).wait_for(timeout=60_000)
+
+    bob.goto(f"{url}/?workspace={'x' * 22}")  # a mistyped (or expired) link: one line, and a way on
+    bob.get_by_text(f"Workspace {'x' * 22} does not exist or has expired.").wait_for()
+    settle(bob)
+    shoot(bob, "auth_5_missing")
+    bob.get_by_role("button", name="Start a new workspace").click()
+    bob.wait_for_selector("h1:has-text('Data')")
+    settle(bob)
+    assert workspace_of(bob) not in (alice_id, "x" * 22) and (workspaces / workspace_of(bob)).is_dir()

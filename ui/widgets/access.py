@@ -1,0 +1,103 @@
+"""Sign-in and sharing: the page shown instead of the app (`gate`: the sign-in page, or single-user
+mode's refusal to serve another computer), the page shown when the URL names a workspace that cannot
+open (`blocked_page`), and the sidebar's account panel (who is signed in, single-user mode, a
+read-only notice, and the owner's sharing controls). The rules are ui.session.access's."""
+from __future__ import annotations
+
+import streamlit as st
+
+from ..session import access, state
+from ..session.workspace import is_valid_id
+
+MODE_LABELS = {access.READ: "read-only", access.WRITE: "read-write"}
+
+
+def gate():
+    """The page to show instead of the whole app (a function for st.Page), or None when this visitor
+    may use the app: with sign-in configured, the sign-in page until they are signed in; without it,
+    the refusal when this server is reached from, or listens on, another computer's address."""
+    if state.auth_configured():
+        return None if state.signed_in() else sign_in_page
+    return refusal_page if state.remote_refusal() else None
+
+
+def sign_in_page():
+    st.title("Latent Explorer")
+    if st.user.get("is_logged_in", False):  # signed in, but the provider gave neither e-mail nor sub
+        st.error("Your sign-in gave no e-mail address or user id: this server cannot tell whose workspaces "
+                 "are yours.", icon=":material/error:")
+        st.button("Sign out", on_click=st.logout, key="auth_sign_out")
+        return
+    st.markdown("This server is shared: sign in to see your workspaces.")
+    for provider in state.sign_in_providers():
+        label = "Sign in" if provider is None else f"Sign in with {provider}"
+        st.button(label, on_click=st.login, args=() if provider is None else (provider,), type="primary",
+                  key=f"auth_sign_in_{provider or 'default'}", icon=":material/login:")
+
+
+def refusal_page():
+    st.title("Latent Explorer")
+    st.error(state.remote_refusal(), icon=":material/block:")
+
+
+def blocked_page():
+    """One line on why the workspace the URL names does not open, and a button for a new one."""
+    st.title("Latent Explorer")
+    stuck = state.blocked()
+    named = f"Workspace `{stuck['id']}`" if is_valid_id(stuck["id"]) else "The workspace in this link"
+    if stuck["why"] == "denied":
+        st.error(f"{named} is another user's and is not shared with you (signed in as {state.user_id()}): ask "
+                 "its owner to share it.", icon=":material/lock:")
+    else:
+        st.error(f"{named} does not exist or has expired.", icon=":material/error:")
+    st.button("Start a new workspace", on_click=state.start_new_workspace, type="primary",
+              key="workspace_start_new", icon=":material/add:")
+    if state.signed_in():
+        st.button("Sign out", on_click=st.logout, key="auth_sign_out")
+
+
+def account_sidebar():
+    """Single-user mode, or who is signed in (with a sign-out button), a read-only notice, and the
+    owner's sharing panel."""
+    with st.sidebar:
+        if not state.signed_in():
+            st.caption("Single-user mode: no sign-in configured, " + (
+                f"and {access.ALLOW_REMOTE} is set: anyone who reaches this server opens any workspace link."
+                if access.remote_allowed() else "so this server serves only this computer.")
+                + " (README: Sign-in and sharing)")
+            return
+        st.markdown(f"**Signed in:** {state.user_name()}")
+        role = state.workspace_role()
+        if role == access.OWNER:
+            sharing_panel()
+        else:
+            owner = state.workspace_access()["owner"]
+            if role == access.READ:
+                st.info(f"Read-only: {owner} shared this workspace with you. You can look around; nothing you "
+                        "change (selection, settings, uploads, latents) is saved.", icon=":material/visibility:")
+            else:
+                st.caption(f"{owner} shared this workspace with you, read-write.")
+        st.button("Sign out", on_click=st.logout, key="auth_sign_out", icon=":material/logout:")
+
+
+def sharing_panel():
+    """The owner shares this workspace's link with named users, read-only or read-write."""
+    with st.expander("Share this workspace", icon=":material/share:"):
+        st.caption("People named here open this workspace's link once signed in; nobody else can.")
+        user = st.text_input("E-mail (or id) of the user", key="share_user")
+        mode = st.radio("Access", list(MODE_LABELS), format_func=MODE_LABELS.get, horizontal=True,
+                        key="share_mode")
+        if st.button("Share", key="share_add", icon=":material/person_add:"):
+            try:
+                state.share_workspace(user, mode)
+            except (ValueError, PermissionError) as exc:
+                st.error(str(exc))
+        shared = state.workspace_access()["shared"]
+        for n, (name, how) in enumerate(sorted(shared.items())):
+            st.markdown(f"{name}: {MODE_LABELS[how]}")
+            if st.button("Stop sharing", key=f"share_remove_{n}", help=f"Stop sharing with {name}",
+                         icon=":material/person_remove:"):
+                state.unshare_workspace(name)
+                st.rerun()
+        if not shared:
+            st.caption("Not shared with anyone.")
