@@ -247,6 +247,8 @@ def test_without_server_credentials_the_panel_asks_and_uses_the_visitors_own(mot
         at.button(key="s3_use_credentials").click().run()
         assert not at.exception and not at.error
         assert any(key_id[-4:] in c.value and secret not in c.value for c in at.caption)
+        for widget in ("s3_key_id", "s3_secret", "s3_token", "s3_endpoint"):  # the typed values are gone
+            assert widget not in at.session_state or not at.session_state[widget]
         at.text_input(key="s3_bucket").input(bucket)
         at.text_input(key="s3_prefix").input("pp/").run()
         at.button(key="s3_list").click().run()

@@ -59,6 +59,9 @@ def credentials_part(policy: deployment.Policy) -> s3.S3Settings | None:
     return deployment.s3_settings(policy)
 
 
+CREDENTIAL_WIDGETS = ("s3_key_id", "s3_secret", "s3_token", "s3_endpoint")
+
+
 def credentials_form():
     with st.form("s3_credentials", clear_on_submit=True, border=False):
         cols = st.columns(2)
@@ -68,6 +71,8 @@ def credentials_form():
         endpoint = cols[1].text_input("Endpoint URL (optional: an S3-compatible server; empty for AWS)",
                                       key="s3_endpoint", placeholder="https://s3.example.org")
         if st.form_submit_button("Use these credentials", icon=":material/login:", key="s3_use_credentials"):
+            for key in CREDENTIAL_WIDGETS:  # the typed keys live on only in the S3Credentials
+                state.forget_widget(key)
             try:
                 given = s3.S3Credentials(key_id, secret, token or None)
             except LatentError as exc:
