@@ -307,3 +307,11 @@ def test_an_upload_larger_than_it_said_is_stopped_with_nothing_left(tmp_path, mo
     with pytest.raises(files.UploadRefused, match=r"^scan.h5: more than this server's limit of 4.8 MB"):
         files.save_upload(Liar(b"x" * 6_000_000))
     assert [p for p in (tmp_path / "ws").rglob("*") if p.is_file()] == []
+
+
+def test_a_broken_deployment_file_is_one_line_in_the_panel_not_a_broken_page(workdir_root, deploy):
+    path = deploy("[s3]\nserver_credentials = true\n")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert any(e.value.startswith(path.name) and "needs an allow list" in e.value for e in at.error)
+    assert at.selectbox(key="data_source").options  # the rest of the Data page is drawn

@@ -50,7 +50,7 @@ def ingest(uploads) -> tuple[list[str], list[str]]:
             else:
                 folder = "models" if suffix in CHECKPOINTS or suffix == ".json" else "uploads"
                 messages.append(add_file(save_upload(uploaded, folder)))
-        except UploadRefused as exc:
+        except InputError as exc:  # over a limit (UploadRefused), or the deployment file is broken
             refused.append(str(exc))
             continue
         seen.add(uploaded.file_id)

@@ -84,8 +84,11 @@ def credentials_form():
 
 def render(cache_dir=None) -> list[Path]:
     """The Data page's S3 panel; returns the local paths downloaded in this run (else [])."""
-    with common.user_errors():
+    try:
         policy = deployment.policy()
+    except LatentError as exc:  # a broken deployment file: this panel says so, the page goes on
+        st.error(common.error_line(exc), icon=":material/error:")
+        return []
     settings = credentials_part(policy)
     if settings is None:
         return []
