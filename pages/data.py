@@ -25,8 +25,11 @@ uploads = st.file_uploader(
     "Upload files: HDF5 (cutouts, EBSD scans), band-contrast CSV, NPZ features, NPY, images, "
     "videos, model checkpoints (.pth/.pt) and options (.json)",
     accept_multiple_files=True, type=files.UPLOAD_TYPES, key="uploads")
-for message in files.ingest(uploads):
+added, refused = files.ingest(uploads)
+for message in added:
     st.toast(message)
+for line in refused:
+    st.error(line, icon=":material/block:")
 
 try:  # the S3 panel comes from the storage work; the page works without it
     from ui.widgets import s3_panel

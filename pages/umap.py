@@ -51,8 +51,8 @@ with st.expander("Where does a new image land?", icon=":material/add_photo_alter
     if upload is not None and spec is None:
         st.info("Projecting needs the model that made these latents: extract them on the Extract page first.")
     elif upload is not None:
-        path = files.save_upload_once(upload, "projected")
         with common.user_errors():
+            path = files.save_upload_once(upload, "projected")
             result = front.project_image(path, spec, embedding, fitted, lat)
         marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
         cols = st.columns([1, 3])

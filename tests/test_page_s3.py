@@ -12,6 +12,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
+def server_deployment(tmp_path, monkeypatch):
+    """A deployment that lends the server's S3 access (the environment's fake keys) for every bucket."""
+    path = tmp_path / "deployment.toml"
+    path.write_text('[s3]\nserver_credentials = true\nallow = ["*"]\n')
+    monkeypatch.setenv("LATENT_EXPLORER_DEPLOYMENT", str(path))
+    return path
+
+
+@pytest.fixture
 def workdir_root(tmp_path, monkeypatch):
     import ui.session.state
 
@@ -19,7 +28,7 @@ def workdir_root(tmp_path, monkeypatch):
     return tmp_path / "sessions"
 
 
-def test_data_page_lists_picks_and_downloads_s3_objects(moto_s3, sst_h5, workdir_root):
+def test_data_page_lists_picks_and_downloads_s3_objects(moto_s3, sst_h5, workdir_root, server_deployment):
     bucket = moto_s3.new_bucket()
     for name in ("a_preproc.h5", "b_preproc.h5", "c_preproc.h5"):
         s3.upload(sst_h5, f"s3://{bucket}/pp/{name}", moto_s3.settings)
@@ -27,7 +36,6 @@ def test_data_page_lists_picks_and_downloads_s3_objects(moto_s3, sst_h5, workdir
 
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
     assert not at.exception
-    at.text_input(key="s3_endpoint").input(moto_s3.endpoint)
     at.text_input(key="s3_bucket").input(bucket)
     at.text_input(key="s3_prefix").input("pp/").run()
     at.button(key="s3_list").click().run()
@@ -53,9 +61,8 @@ def test_data_page_lists_picks_and_downloads_s3_objects(moto_s3, sst_h5, workdir
         assert f["valid"].shape == (12, 1, 64, 64)
 
 
-def test_wrong_bucket_is_shown_as_an_error_not_a_traceback(moto_s3, workdir_root):
+def test_wrong_bucket_is_shown_as_an_error_not_a_traceback(moto_s3, workdir_root, server_deployment):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
-    at.text_input(key="s3_endpoint").input(moto_s3.endpoint)
     at.text_input(key="s3_bucket").input("no-such-bucket-here").run()
     at.button(key="s3_list").click().run()
     assert not at.exception
@@ -76,7 +83,7 @@ def extract_page_part(source: str, latents: str, endpoint: str, origins: dict):
     s3_panel.render_latents_upload(Path(source), Path(latents), overwrite)
 
 
-def test_extract_part_shows_existing_latents_and_uploads_beside_the_source(moto_s3, tmp_path):
+def test_extract_part_shows_existing_latents_and_uploads_beside_the_source(moto_s3, tmp_path, server_deployment):
     bucket = moto_s3.new_bucket()
     sources = [f"s3://{bucket}/pp/{n}_preproc.h5" for n in ("a", "b")]
     for uri in sources:

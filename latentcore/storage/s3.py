@@ -1,8 +1,14 @@
 """S3 (and S3-compatible servers): list, cached download, multipart upload (URIs: uri.py).
 
-Credentials come from boto3's standard chain (environment, shared profile, instance role) and are
-never put into settings, task graphs, logs or error messages (`_scrub` removes them from any
-server message we pass on). Retries with backoff on throttling, 5xx and dropped connections are
+Credentials come from boto3's standard chain (environment, shared profile, instance role), or,
+where the caller gives them, from `S3Credentials` held in memory only: they cannot be pickled (so
+they never reach a file, a task graph or another process), their repr hides them, and no log or
+error message shows them (`_scrub` removes them from any server message we pass on). Settings with
+`server_credentials=False` never use the chain: without `S3Credentials` every call is refused.
+
+`S3Access` is an allow-list of buckets and prefixes: with one in the settings, every call checks
+its URI before any request (an `S3Error` naming the URI), and listings show only what it allows.
+Without one (the command line's default) every bucket the credentials reach is allowed. Retries with backoff on throttling, 5xx and dropped connections are
 botocore's ('standard' or 'adaptive' mode).
 
 The download cache is keyed by bucket, key, size and ETag:
@@ -10,7 +16,7 @@ The download cache is keyed by bucket, key, size and ETag:
 version folder (the stale one is pruned); only the last key component, sanitised, becomes a file
 name, so no key (`..`, absolute, backslashes) can write outside the cache directory.
 
-The API: `S3Settings` (how to reach S3), `list_buckets`, `list_objects`, `list_prefixes`, `head`,
+The API: `S3Settings` (how to reach S3), `S3Access`, `S3Credentials`, `list_buckets`, `list_objects`, `list_prefixes`, `head`,
 `exists`, `objects_exist`, `download` (through the cache), `download_to`, `upload`, `resolve_path`;
 failures raise `S3Error` (an InputError) naming the URI.
 """
@@ -48,9 +54,114 @@ class S3Error(InputError):
         super().__init__(problem, uri)
 
 
+def _has_dot_segment(key: str) -> bool:
+    """`.` or `..` as a path segment: S3 keeps them literally, but some S3-compatible servers and
+    proxies normalise them, so an allow-list refuses them rather than guess."""
+    return any(part in (".", "..") for part in key.replace("\\", "/").split("/"))
+
+
+@dataclasses.dataclass(frozen=True)
+class S3Access:
+    """Which S3 locations may be used: `allowed` holds `"bucket"` (all of it), `"bucket/prefix"`
+    (the "folder" `prefix/` and below; an `s3://` in front is fine) or `"*"` (every bucket).
+    An empty tuple allows nothing."""
+
+    allowed: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        entries = []
+        for entry in ([self.allowed] if isinstance(self.allowed, str) else self.allowed):
+            text = str(entry).strip().removeprefix(SCHEME)
+            if text == "*":
+                entries.append("*")
+                continue
+            bucket, _, prefix = text.partition("/")
+            prefix = prefix.strip("/")
+            if not bucket or "*" in text or _has_dot_segment(prefix):
+                raise InputError(f"not a bucket or bucket/prefix: {entry!r}", "S3 allow-list")
+            entries.append(f"{bucket}/{prefix}/" if prefix else f"{bucket}/")
+        object.__setattr__(self, "allowed", tuple(dict.fromkeys(entries)))
+
+    @property
+    def everything(self) -> bool:
+        return "*" in self.allowed
+
+    def prefixes(self, bucket: str) -> list[str]:
+        """The key prefixes allowed in `bucket` (`""`: all of it)."""
+        if self.everything:
+            return [""]
+        return [e.split("/", 1)[1] for e in self.allowed if e.split("/", 1)[0] == bucket]
+
+    def buckets(self) -> list[str]:
+        """The buckets named in the allow-list (not with `"*"`: that is every bucket)."""
+        return sorted({e.split("/", 1)[0] for e in self.allowed if e != "*"})
+
+    def allows(self, bucket: str, key: str = "") -> bool:
+        if self.everything:
+            return True
+        return not _has_dot_segment(key) and any(key.startswith(p) for p in self.prefixes(bucket))
+
+    def check(self, uri: str):
+        """Refuse `uri` unless allowed: one line naming it (and what is allowed)."""
+        bucket, key = parse_s3_uri(uri)
+        if not self.allows(bucket, key):
+            raise S3Error(f"outside the S3 locations allowed here ({self.describe()})", uri)
+
+    def describe(self) -> str:
+        if self.everything:
+            return "every bucket"
+        return ", ".join(SCHEME + e for e in self.allowed) or "none"
+
+
+class S3Credentials:
+    """Keys given by a user for their own session: kept in this process's memory only. They cannot
+    be pickled or copied out (`TypeError`), and their repr and str show only the key id's end."""
+
+    __slots__ = ("access_key_id", "secret_access_key", "session_token")
+
+    def __init__(self, access_key_id: str, secret_access_key: str, session_token: str | None = None):
+        access_key_id, secret_access_key = str(access_key_id).strip(), str(secret_access_key).strip()
+        if not access_key_id or not secret_access_key:
+            raise InputError("an access key id and a secret access key are both needed", "S3 credentials")
+        object.__setattr__(self, "access_key_id", access_key_id)
+        object.__setattr__(self, "secret_access_key", secret_access_key)
+        object.__setattr__(self, "session_token", (str(session_token).strip() or None) if session_token else None)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("S3Credentials are read-only")
+
+    def _values(self):
+        return (self.access_key_id, self.secret_access_key, self.session_token)
+
+    def __eq__(self, other):
+        return isinstance(other, S3Credentials) and self._values() == other._values()
+
+    def __hash__(self):
+        return hash(self._values())
+
+    def __repr__(self):
+        return f"S3Credentials(key id ...{self.access_key_id[-4:]})"
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):
+        raise TypeError("S3 credentials stay in memory: they are never pickled")
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    @property
+    def masked_key_id(self) -> str:
+        return f"...{self.access_key_id[-4:]}"
+
+
 @dataclasses.dataclass(frozen=True)
 class S3Settings:
-    """How to reach S3. Plain values only (it travels to Dask workers); no credentials here."""
+    """How to reach S3. Plain values (it travels to Dask workers), except `credentials`: a user's
+    own keys (`S3Credentials`), which cannot be pickled and so never leave this process."""
 
     endpoint_url: str | None = None  # S3-compatible server, e.g. http://127.0.0.1:9000
     region: str | None = None
@@ -62,6 +173,9 @@ class S3Settings:
     multipart_threshold: int = 64 * MiB
     multipart_chunksize: int = 16 * MiB  # S3 needs >= 5 MiB per part (boto3 raises smaller ones)
     max_concurrency: int = 8
+    access: S3Access | None = None  # the allow-list; None: every bucket the credentials reach
+    credentials: S3Credentials | None = None  # a user's own keys; None: boto3's chain, if allowed
+    server_credentials: bool = True  # False: never boto3's chain (no credentials given: refused)
 
     @classmethod
     def from_env(cls, endpoint_url: str | None = None, **overrides) -> "S3Settings":
@@ -94,7 +208,15 @@ class S3Object:
 
 @functools.lru_cache(maxsize=16)
 def _session_and_client(settings: S3Settings):
-    session = boto3.session.Session(profile_name=settings.profile)
+    given = settings.credentials
+    if given is not None:  # the user's own keys, never mixed with the server's profile or role
+        session = boto3.session.Session(aws_access_key_id=given.access_key_id,
+                                        aws_secret_access_key=given.secret_access_key,
+                                        aws_session_token=given.session_token)
+    elif not settings.server_credentials:
+        raise S3Error(NO_CREDENTIALS, SCHEME)
+    else:
+        session = boto3.session.Session(profile_name=settings.profile)
     config = Config(
         retries={"total_max_attempts": settings.max_attempts, "mode": settings.retry_mode},  # the first try included
         connect_timeout=settings.connect_timeout,
@@ -108,9 +230,29 @@ def _session_and_client(settings: S3Settings):
     return session, client
 
 
+NO_CREDENTIALS = "no S3 credentials given (this server does not lend its own: enter yours)"
+
+
 def client_for(settings: S3Settings | None = None):
     """A boto3 S3 client (thread-safe, cached per settings)."""
     return _session_and_client(settings or S3Settings.from_env())[1]
+
+
+def _client(settings: S3Settings, uri: str):
+    """The client for a call on `uri`, after the allow-list and the credentials rule said yes:
+    a refusal names the URI, and no request has been made."""
+    if settings.access is not None and uri != SCHEME:
+        settings.access.check(uri)
+    if settings.credentials is None and not settings.server_credentials:
+        raise S3Error(NO_CREDENTIALS, uri)
+    return client_for(settings)
+
+
+def check_allowed(uri: str, settings: S3Settings | None = None):
+    """Refuse `uri` (an `S3Error` naming it) unless the settings' allow-list has it; no request."""
+    settings = settings or S3Settings.from_env()
+    if settings.access is not None:
+        settings.access.check(uri)
 
 
 def _transfer_config(settings: S3Settings) -> TransferConfig:
@@ -121,12 +263,17 @@ def _transfer_config(settings: S3Settings) -> TransferConfig:
 
 def _scrub(text: str, settings: S3Settings) -> str:
     """Remove any credential value from a message before a user (or a log) sees it."""
-    try:
-        credentials = _session_and_client(settings)[0].get_credentials()
-        secrets = [] if credentials is None else [credentials.access_key, credentials.secret_key,
-                                                  credentials.token]
-    except Exception:  # a broken profile must not hide the original error
-        secrets = []
+    if settings.credentials is not None:
+        secrets = list(settings.credentials._values())
+    elif not settings.server_credentials:
+        secrets = []  # no credentials at all: none of ours can be in the message
+    else:
+        try:
+            credentials = _session_and_client(settings)[0].get_credentials()
+            secrets = [] if credentials is None else [credentials.access_key, credentials.secret_key,
+                                                      credentials.token]
+        except Exception:  # a broken profile must not hide the original error
+            secrets = []
     for secret in secrets:
         if secret and len(secret) >= 8:  # real keys are long; a short test value would mangle words
             text = text.replace(secret, "***")
@@ -184,35 +331,68 @@ _S3_FAILURES = (bce.BotoCoreError, bce.ClientError, boto3.exceptions.Boto3Error)
 # -- listing ----------------------------------------------------------------------------------
 
 def list_buckets(settings: S3Settings | None = None) -> list[str]:
+    """The buckets the credentials can list, only those the allow-list has; with an allow-list
+    that names its buckets, those of them the server lists (all of them if it refuses to list)."""
     settings = settings or S3Settings.from_env()
+    access = settings.access
     try:
-        response = client_for(settings).list_buckets()
+        response = _client(settings, SCHEME).list_buckets()
     except _S3_FAILURES as exc:
+        if access is not None and not access.everything and _is_access_denied(exc):
+            return access.buckets()  # ListAllMyBuckets refused, each bucket may still be allowed
         _raise(exc, SCHEME, settings, "bucket")
-    return sorted(b["Name"] for b in response.get("Buckets", []))
+    names = sorted(b["Name"] for b in response.get("Buckets", []))
+    return names if access is None else [n for n in names if access.everything or n in access.buckets()]
+
+
+def _is_access_denied(exc) -> bool:
+    return isinstance(exc, bce.ClientError) and exc.response.get("Error", {}).get("Code") in (
+        "AccessDenied", "403", "AllAccessDisabled")
+
+
+def _allowed_prefixes(bucket: str, prefix: str, settings: S3Settings) -> tuple[bool, list[str]]:
+    """(whole, narrower): whether `prefix` lies inside an allowed location, else the allowed
+    prefixes below it; neither: refused (naming `s3://bucket/prefix`) before any request."""
+    access = settings.access
+    if access is None or access.allows(bucket, prefix):
+        return True, []
+    narrower = [p for p in access.prefixes(bucket) if p.startswith(prefix) and not _has_dot_segment(prefix)]
+    if not narrower:
+        access.check(s3_uri(bucket, prefix))
+    return False, narrower
 
 
 def list_objects(bucket: str, prefix: str = "", settings: S3Settings | None = None,
                  recursive: bool = True) -> list[S3Object]:
-    """Objects under a prefix with their sizes; `recursive=False` stays in one "folder"."""
+    """Objects under a prefix with their sizes; `recursive=False` stays in one "folder". With an
+    allow-list, only the allowed objects: a prefix above allowed ones lists those (recursively)."""
     settings = settings or S3Settings.from_env()
-    kwargs = {"Bucket": bucket, "Prefix": prefix, **({} if recursive else {"Delimiter": "/"})}
+    whole, narrower = _allowed_prefixes(bucket, prefix, settings)
+    wanted = [prefix] if whole else (narrower if recursive else [])
     objects = []
-    try:
-        for page in client_for(settings).get_paginator("list_objects_v2").paginate(**kwargs):
-            objects += [S3Object(bucket, item["Key"], int(item["Size"]), item.get("ETag", "").strip('"'),
-                                 str(item.get("LastModified", ""))) for item in page.get("Contents", [])]
-    except _S3_FAILURES as exc:
-        _raise(exc, s3_uri(bucket, prefix), settings, "bucket")
-    return objects
+    for one in wanted:
+        uri = s3_uri(bucket, one)
+        kwargs = {"Bucket": bucket, "Prefix": one, **({} if recursive else {"Delimiter": "/"})}
+        try:
+            for page in _client(settings, uri).get_paginator("list_objects_v2").paginate(**kwargs):
+                objects += [S3Object(bucket, item["Key"], int(item["Size"]), item.get("ETag", "").strip('"'),
+                                     str(item.get("LastModified", ""))) for item in page.get("Contents", [])]
+        except _S3_FAILURES as exc:
+            _raise(exc, s3_uri(bucket, prefix), settings, "bucket")
+    access = settings.access
+    return objects if access is None else [o for o in objects if access.allows(o.bucket, o.key)]
 
 
 def list_prefixes(bucket: str, prefix: str = "", settings: S3Settings | None = None) -> list[str]:
-    """The "sub-folders" directly under a prefix (keys up to the next `/`)."""
+    """The "sub-folders" directly under a prefix (keys up to the next `/`); with an allow-list,
+    above the allowed prefixes, the steps towards them (no request)."""
     settings = settings or S3Settings.from_env()
+    whole, narrower = _allowed_prefixes(bucket, prefix, settings)
+    if not whole:
+        return sorted({prefix + p[len(prefix):].split("/", 1)[0] + "/" for p in narrower})
     found = []
     try:
-        pages = client_for(settings).get_paginator("list_objects_v2").paginate(
+        pages = _client(settings, s3_uri(bucket, prefix)).get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix, Delimiter="/")
         for page in pages:
             found += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
@@ -227,7 +407,7 @@ def head(uri: str, settings: S3Settings | None = None) -> S3Object:
     bucket, key = parse_s3_uri(uri)
     if not key or key.endswith("/"):
         raise S3Error("names a bucket or prefix, not an object", uri)
-    client = client_for(settings)
+    client = _client(settings, uri)
     try:
         response = client.head_object(Bucket=bucket, Key=key)
     except _S3_FAILURES as exc:
@@ -256,7 +436,7 @@ def _is_not_found(exc) -> bool:
 
 def _check_bucket(bucket: str, uri: str, settings: S3Settings):
     try:
-        client_for(settings).head_bucket(Bucket=bucket)
+        _client(settings, uri).head_bucket(Bucket=bucket)
     except _S3_FAILURES as exc:
         if _is_not_found(exc):
             raise S3Error("no such bucket", uri) from None
@@ -303,10 +483,11 @@ def download_to(obj: S3Object | str, dest, settings: S3Settings | None = None,
     check the size, then rename."""
     settings = settings or S3Settings.from_env()
     obj = head(obj, settings) if isinstance(obj, str) else obj
+    client = _client(settings, obj.uri)
     dest = Path(dest)
     with atomic_path(dest, suffix=f".{uuid.uuid4().hex[:8]}.partial") as tmp:
         try:
-            client_for(settings).download_file(obj.bucket, obj.key, str(tmp), Config=_transfer_config(settings),
+            client.download_file(obj.bucket, obj.key, str(tmp), Config=_transfer_config(settings),
                                                Callback=_byte_counter(obj.size, progress))
         except _S3_FAILURES as exc:
             _raise(exc, obj.uri, settings)
@@ -347,15 +528,16 @@ def upload(local_path, uri: str, settings: S3Settings | None = None,
     """Upload a file (multipart above `settings.multipart_threshold`), then check the stored size.
     S3 makes an object visible only when its upload completes, so a failure leaves nothing."""
     settings = settings or S3Settings.from_env()
+    bucket, key = parse_s3_uri(uri)
+    client = _client(settings, uri)  # the allow-list first: a refused URI reads no file
     local_path = Path(local_path)
     if not local_path.is_file():
         raise InputError("no such file to upload", local_path)
-    bucket, key = parse_s3_uri(uri)
     if not key or key.endswith("/"):
         raise S3Error("an upload needs an object key, not a bucket or prefix", uri)
     size = local_path.stat().st_size
     try:
-        client_for(settings).upload_file(str(local_path), bucket, key, Config=_transfer_config(settings),
+        client.upload_file(str(local_path), bucket, key, Config=_transfer_config(settings),
                                          Callback=_byte_counter(size, progress))
     except _S3_FAILURES as exc:
         _raise(exc, uri, settings, "bucket")
@@ -371,6 +553,8 @@ def objects_exist(uris: Iterable[str], settings: S3Settings | None = None) -> di
     """For each object URI, whether it exists: one listing per "folder", not one request per object."""
     settings = settings or S3Settings.from_env()
     uris = list(uris)
+    for uri in uris:  # each refused URI named, before any request
+        check_allowed(uri, settings)
     present: set[str] = set()
     for folder in {parent_uri(uri) for uri in uris}:
         bucket, prefix = parse_s3_uri(folder)

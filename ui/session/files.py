@@ -1,5 +1,9 @@
 """Uploaded files: each is saved once into the session's working directory (under a name no other
-upload has) and sorted into data sources, band-contrast tables, model checkpoints and model options."""
+upload has) and sorted into data sources, band-contrast tables, model checkpoints and model options.
+
+The deployment's limits (ui.session.deployment: `max_file_bytes` per file, `max_files` uploaded
+files per workspace) refuse an upload with an `UploadRefused` line naming the file and the limit;
+a refused or failed upload leaves nothing behind."""
 from __future__ import annotations
 
 import json
@@ -10,10 +14,10 @@ from pathlib import Path
 import streamlit as st
 
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
-from latentcore.errors import LatentError
+from latentcore.errors import InputError, LatentError
 from latentcore.storage import short_name
 
-from . import state
+from . import deployment, state
 
 CHECKPOINTS = (".pth", ".pt", ".ckpt", ".tar", ".bin")
 IMAGES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -21,23 +25,63 @@ UPLOAD_TYPES = ["h5", "hdf5", "h5ebsd", "h5oina", "csv", "npz", "npy", "parquet"
                 *(e[1:] for e in CHECKPOINTS + IMAGES)]
 
 
-def ingest(uploads) -> list[str]:
-    """Save new uploads (once each) and sort them; returns one message per new file."""
+UPLOAD_FOLDERS = ("uploads", "projected")  # every file below these came from an upload
+UPLOAD_FILES_IN = ("models",)  # uploads directly in it (trained models are in sub-folders)
+
+
+class UploadRefused(InputError):
+    """An upload over the deployment's limits: the message names the file and the limit."""
+
+
+def ingest(uploads) -> tuple[list[str], list[str]]:
+    """Save new uploads (once each) and sort them; returns (one message per new file, one line
+    per refused file). A refused file is checked again on the next run while it stays in the widget."""
     seen = state.uploaded_ids()
-    messages = []
+    messages, refused = [], []
     for uploaded in uploads or []:
         if uploaded.file_id in seen:
             continue
-        seen.add(uploaded.file_id)
         suffix = Path(uploaded.name).suffix.lower()
-        if suffix in IMAGES:
-            path = save_upload(uploaded, "uploads/images")
-            messages.append(f"{path.name}: added to the image folder `images`")
-            _register(path.parent, "data")
-        else:
-            folder = "models" if suffix in CHECKPOINTS or suffix == ".json" else "uploads"
-            messages.append(add_file(save_upload(uploaded, folder)))
-    return messages
+        try:
+            if suffix in IMAGES:
+                path = save_upload(uploaded, "uploads/images")
+                messages.append(f"{path.name}: added to the image folder `images`")
+                _register(path.parent, "data")
+            else:
+                folder = "models" if suffix in CHECKPOINTS or suffix == ".json" else "uploads"
+                messages.append(add_file(save_upload(uploaded, folder)))
+        except InputError as exc:  # over a limit (UploadRefused), or the deployment file is broken
+            refused.append(str(exc))
+            continue
+        seen.add(uploaded.file_id)
+    return messages, refused
+
+
+def human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+
+
+def uploaded_count() -> int:
+    """How many uploaded files the session's workspace holds."""
+    root = Path(state.workdir())
+    found = [p for sub in UPLOAD_FOLDERS for p in (root / sub).rglob("*")]
+    found += [p for sub in UPLOAD_FILES_IN if (root / sub).is_dir() for p in (root / sub).iterdir()]
+    return sum(1 for p in found if p.is_file() and not p.name.endswith(".partial"))
+
+
+def check_upload(name: str, size: int | None, limits: deployment.Policy | None = None):
+    """Refuse an upload over the deployment's limits (per file, files per workspace), naming it."""
+    limits = limits or deployment.policy()
+    if size is not None and size > limits.max_file_bytes:
+        raise UploadRefused(f"{human_size(size)} is over this server's limit of {human_size(limits.max_file_bytes)} "
+                            f"({limits.max_file_bytes:,} bytes) per file; not saved", name)
+    count = uploaded_count()
+    if count >= limits.max_files:
+        raise UploadRefused(f"this workspace holds {count} uploaded files, the most this server allows "
+                            f"({limits.max_files} per workspace); not saved", name)
 
 
 def safe_name(name: str) -> str:
@@ -50,12 +94,21 @@ def safe_name(name: str) -> str:
 def save_upload(uploaded, sub: str = "uploads") -> Path:
     """Write an `st.file_uploader` file into the session's working directory (temporary name first)
     under a name no other upload has (`a b.h5` and `a_b.h5` both become `a_b.h5`: the second is
-    `a_b-2.h5`), so that no upload replaces another."""
+    `a_b-2.h5`), so that no upload replaces another. Over the deployment's limits it is refused
+    (`UploadRefused`) before anything is written, or, if it grows while read, with nothing left."""
+    limits = deployment.policy()
+    shown = Path(str(uploaded.name).replace("\\", "/")).name or "upload"
+    check_upload(shown, getattr(uploaded, "size", None), limits)
     target = claim_name(state.workdir(sub), safe_name(uploaded.name))
     tmp = target.with_name(target.name + ".partial")
     try:
+        written = 0
         with open(tmp, "wb") as f:
             for chunk in iter(lambda: uploaded.read(1 << 22), b""):
+                written += len(chunk)
+                if written > limits.max_file_bytes:
+                    raise UploadRefused(f"more than this server's limit of {human_size(limits.max_file_bytes)} "
+                                        f"({limits.max_file_bytes:,} bytes) per file; not saved", shown)
                 f.write(chunk)
         os.replace(tmp, target)
     except BaseException:

@@ -47,6 +47,7 @@ EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extract
 TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest TrainingRun; its end drawn once
 S3_ORIGINS = "_s3_origins"  # local path -> {"uri", "endpoint"}: where a downloaded file came from
 S3_LISTING = "_s3_listing"  # {"endpoint", "objects"}: the S3 panel's last listing
+S3_CREDENTIALS = "_s3_credentials"  # {"credentials": S3Credentials, "endpoint"}: memory only, never saved
 RESTART_PREFIX = "_restart_"  # + job key: the button that starts a cancelled job again
 # sign-in and sharing (ui.session.access)
 ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do in its workspace
@@ -395,6 +396,22 @@ def set_s3_listing(endpoint: str, objects: list):
 def s3_origins() -> dict:
     """local path -> {"uri", "endpoint"} of the files downloaded from S3 in this session (the live dict)."""
     return st.session_state.setdefault(S3_ORIGINS, {})
+
+
+def s3_credentials() -> dict | None:
+    """{"credentials": S3Credentials, "endpoint"}: the S3 keys this session's user entered, or None.
+    Held in this session's memory only: never in the workspace's state.json, never on disk."""
+    return st.session_state.get(S3_CREDENTIALS)
+
+
+def set_s3_credentials(credentials, endpoint: str | None):
+    st.session_state[S3_CREDENTIALS] = {"credentials": credentials, "endpoint": endpoint or None}
+    st.session_state.pop(S3_LISTING, None)  # a listing made with other credentials
+
+
+def forget_s3_credentials():
+    st.session_state.pop(S3_CREDENTIALS, None)
+    st.session_state.pop(S3_LISTING, None)
 
 
 # -- sign-in and sharing (ui.session.access has the rules) -----------------------------------------

@@ -1,15 +1,18 @@
 """S3 in the browser.
 
-Data page, `render()`: endpoint (optional), bucket, prefix; list the objects with their sizes; pick
-several; download them with a progress bar into the session's working folder, where they join the
-data sources (checkpoints and options JSON go to the Extract page's lists, as uploads do).
+Data page, `render()`: whose credentials (below), bucket, prefix; list the objects with their sizes;
+pick several; download them with a progress bar into the session's working folder, where they join
+the data sources (checkpoints and options JSON go to the Extract page's lists, as uploads do).
 
 Extract page, `render_latents_upload(source, latents, overwrite)`: for data that came from S3, shows
 which of the session's S3 files already have latents there and uploads the latents file beside
 the source or under a chosen prefix (an existing one is kept unless "overwrite").
 
-Credentials come from the server's standard AWS chain (environment, profile, role): the page never
-asks for them and never shows them.
+What a visitor may reach is the deployment's (ui.session.deployment): the allow-list of buckets and
+prefixes (the engine refuses anything else before any request; a restricted deployment offers its
+buckets to pick from), and whose credentials: the server's own AWS chain only where the deployment
+lends it, otherwise the visitor's own keys (and endpoint), asked for here and kept in the session's
+memory only. The page never shows a secret.
 """
 from __future__ import annotations
 
@@ -24,22 +27,86 @@ from latentcore.errors import LatentError
 from latentcore.outputs import latents_uri_for, s3_latents_exist, upload_latents
 from latentcore.storage import s3
 
-from ..session import files, state
+from ..session import deployment, files, state
 from . import common
+
+human_size = files.human_size
+
+
+def credentials_part(policy: deployment.Policy) -> s3.S3Settings | None:
+    """Whose credentials this session's S3 calls use, and a way to give one's own; returns the
+    engine settings, or None while the session has to enter credentials first."""
+    given = state.s3_credentials()
+    if given is not None:
+        cols = st.columns([3, 1], vertical_alignment="center")
+        cols[0].caption(f"Using your S3 credentials (key id {given['credentials'].masked_key_id}"
+                        + (f", endpoint {given['endpoint']}" if given["endpoint"] else "")
+                        + "): held in this session's memory only, never saved.")
+        cols[1].button("Forget my credentials", icon=":material/key_off:", key="s3_forget",
+                       on_click=state.forget_s3_credentials)
+    elif policy.server_credentials:
+        settings = deployment.s3_settings(policy)
+        st.caption("Using this server's S3 access" + (f" at {settings.endpoint_url}" if settings.endpoint_url else "")
+                   + ".")
+        with st.expander("Use my own S3 credentials instead", icon=":material/key:"):
+            credentials_form()
+    else:
+        st.info("This server does not lend its S3 access: enter your own credentials. They stay in this "
+                "browser session's memory only, are never written to disk, and are gone when the session ends.",
+                icon=":material/key:")
+        credentials_form()
+        return None
+    return deployment.s3_settings(policy)
+
+
+CREDENTIAL_WIDGETS = ("s3_key_id", "s3_secret", "s3_token", "s3_endpoint")
+
+
+def credentials_form():
+    with st.form("s3_credentials", clear_on_submit=True, border=False):
+        cols = st.columns(2)
+        key_id = cols[0].text_input("Access key id", key="s3_key_id")
+        secret = cols[1].text_input("Secret access key", type="password", key="s3_secret")
+        token = cols[0].text_input("Session token (optional)", type="password", key="s3_token")
+        endpoint = cols[1].text_input("Endpoint URL (optional: an S3-compatible server; empty for AWS)",
+                                      key="s3_endpoint", placeholder="https://s3.example.org")
+        if st.form_submit_button("Use these credentials", icon=":material/login:", key="s3_use_credentials"):
+            for key in CREDENTIAL_WIDGETS:  # the typed keys live on only in the S3Credentials
+                state.forget_widget(key)
+            try:
+                given = s3.S3Credentials(key_id, secret, token or None)
+            except LatentError as exc:
+                st.error(common.error_line(exc), icon=":material/error:")
+                return
+            state.set_s3_credentials(given, endpoint.strip() or None)
+            st.rerun()
 
 
 def render(cache_dir=None) -> list[Path]:
     """The Data page's S3 panel; returns the local paths downloaded in this run (else [])."""
-    endpoint = st.text_input("Endpoint URL (optional: an S3-compatible server; empty for AWS)", key="s3_endpoint",
-                             placeholder="https://s3.example.org").strip()
+    try:
+        policy = deployment.policy()
+    except LatentError as exc:  # a broken deployment file: this panel says so, the page goes on
+        st.error(common.error_line(exc), icon=":material/error:")
+        return []
+    settings = credentials_part(policy)
+    if settings is None:
+        return []
+    access = settings.access
+    if access is not None:
+        st.caption(f"Allowed here: {access.describe()}.")
     cols = st.columns(2)
-    bucket = cols[0].text_input("Bucket", key="s3_bucket").strip()
-    prefix = cols[1].text_input("Prefix", key="s3_prefix", placeholder="folder/").strip()
-    settings = s3.S3Settings.from_env(endpoint or None)
+    if access is not None and not access.everything:
+        bucket = cols[0].selectbox("Bucket", access.buckets(), key="s3_bucket") or ""
+        allowed = [p for p in access.prefixes(bucket) if p]
+        prefix = cols[1].text_input("Prefix", key="s3_prefix", placeholder=allowed[0] if allowed else "folder/").strip()
+    else:
+        bucket = cols[0].text_input("Bucket", key="s3_bucket").strip()
+        prefix = cols[1].text_input("Prefix", key="s3_prefix", placeholder="folder/").strip()
     if st.button("List objects", icon=":material/list:", disabled=not bucket, key="s3_list"):
         with common.user_errors():
             objects = s3.list_objects(bucket, prefix, settings)
-        state.set_s3_listing(endpoint, objects)
+        state.set_s3_listing(settings.endpoint_url or "", objects)
     listing = state.s3_listing()
     if not listing:
         return []
@@ -57,7 +124,6 @@ def render(cache_dir=None) -> list[Path]:
                      key="s3_download"):
         return []
     chosen = [by_key[k] for k in picked]
-    settings = s3.S3Settings.from_env(listing["endpoint"] or None)
 
     def keep(obj, path):  # each file joins the session as soon as it is here: a later failure loses none
         state.s3_origins()[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
@@ -101,13 +167,6 @@ def _draw(bar, done: int, total: int, obj):
     bar.progress(min(done / total, 1.0), text=f"{obj.name}: {human_size(done)} of {human_size(total)}")
 
 
-def human_size(size: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-
-
 def origin(path) -> dict | None:
     """{"uri", "endpoint"} when `path` was downloaded from S3 in this session."""
     return state.s3_origins().get(str(path)) if path else None
@@ -119,7 +178,17 @@ def render_latents_upload(source, latents, overwrite: bool = False):
     if came_from is None:
         return
     st.subheader("Latents in S3")
-    settings = s3.S3Settings.from_env(came_from["endpoint"] or None)
+    with common.user_errors():
+        settings = deployment.s3_settings()
+    if settings is None:
+        st.info("Uploading to S3 needs your S3 credentials: enter them in the Data page's S3 panel.",
+                icon=":material/key:")
+        return
+    if (settings.endpoint_url or "") != (came_from["endpoint"] or ""):
+        st.info(f"The source came from {came_from['endpoint'] or 'AWS'}; this session's S3 calls now go to "
+                f"{settings.endpoint_url or 'AWS'}: enter the credentials for the source's endpoint to upload.",
+                icon=":material/key:")
+        return
     where = st.radio("Upload the latents file", ["beside the source", "to a prefix"], horizontal=True,
                      key="s3_latents_where")
     prefix = None

@@ -1,0 +1,143 @@
+"""The deployment's settings: what S3 a visitor may reach, with whose credentials, and how much they
+may upload. One TOML file, named by the environment variable `LATENT_EXPLORER_DEPLOYMENT`:
+
+    [s3]
+    server_credentials = false      # true: every visitor uses the server's own AWS chain
+    endpoint_url = "https://s3.example.org"   # optional; with server credentials the only endpoint
+    allow = ["lab-data/shared", "lab-results"] # bucket or bucket/prefix; "*" = every bucket
+
+    [uploads]
+    max_file_bytes = 4_294_967_296  # per uploaded file
+    max_files = 100                 # uploaded files per workspace
+
+    [users."alice@example.org".s3]  # a signed-in user (ui.session.state.user_id()): these keys
+    allow = ["lab-data/alice"]      # replace the deployment's for them, one by one
+    [users."alice@example.org".uploads]
+    max_files = 500
+
+Without the file (the variable unset) the defaults hold: no server credentials (each visitor
+enters their own, kept in their session's memory only), no allow-list beyond what those reach, and
+the upload limits below. `server_credentials = true` needs an `allow` list (`["*"]` for every
+bucket the server reaches), so that lending the server's role is always a written decision. With
+server credentials the endpoint is the deployment's (`endpoint_url`, else the environment's, as
+`S3Settings.from_env`): a visitor cannot send the server's keys elsewhere.
+
+The API: `policy()` (this session's `Policy`: `server_credentials`, `endpoint_url`, `access`,
+`max_file_bytes`, `max_files`), `load(path)` (a file's `Deployment`), `s3_settings()` (the
+engine settings for this session's S3 calls, or None while it needs credentials).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from pathlib import Path
+
+from latentcore.errors import InputError
+from latentcore.storage.s3 import S3Access, S3Settings
+
+from . import state
+
+ENV = "LATENT_EXPLORER_DEPLOYMENT"
+MAX_FILE_BYTES = 4 << 30  # as .streamlit/config.toml's server.maxUploadSize (4096 MB)
+MAX_FILES = 100
+S3_KEYS = {"server_credentials": bool, "endpoint_url": str, "allow": list}
+UPLOAD_KEYS = {"max_file_bytes": int, "max_files": int}
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    """What one visitor may do."""
+
+    server_credentials: bool = False
+    endpoint_url: str | None = None
+    access: S3Access | None = None  # None: no allow-list (their own credentials are the limit)
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_files: int = MAX_FILES
+
+
+@dataclasses.dataclass(frozen=True)
+class Deployment:
+    default: Policy
+    users: dict  # user id -> Policy
+
+    def policy(self, user: str | None) -> Policy:
+        return self.users.get(user, self.default) if user is not None else self.default
+
+
+def _section(table, name: str, keys: dict, where: str) -> dict:
+    section = table.get(name, {})
+    if not isinstance(section, dict):
+        raise InputError(f"[{name}] must be a table", where)
+    for key, value in section.items():
+        if key not in keys:
+            raise InputError(f"[{name}] has no setting {key!r} (known: {', '.join(keys)})", where)
+        if not isinstance(value, keys[key]) or (keys[key] is int and isinstance(value, bool)):
+            raise InputError(f"[{name}] {key} must be a {keys[key].__name__}", where)
+        if keys[key] is int and value < 0:
+            raise InputError(f"[{name}] {key} must not be negative", where)
+    return section
+
+
+def _policy(s3: dict, uploads: dict, where: str, label: str) -> Policy:
+    allow = s3.get("allow")
+    server = s3.get("server_credentials", False)
+    if server and allow is None:
+        raise InputError(f"{label}server_credentials = true needs an allow list "
+                         "(allow = [\"*\"] for every bucket the server reaches)", where)
+    try:
+        access = None if allow is None else S3Access(tuple(allow))
+    except InputError as exc:
+        raise InputError(f"{label}allow: {exc}", where) from None
+    return Policy(server_credentials=server, endpoint_url=s3.get("endpoint_url") or None, access=access,
+                  max_file_bytes=uploads.get("max_file_bytes", MAX_FILE_BYTES),
+                  max_files=uploads.get("max_files", MAX_FILES))
+
+
+def load(path) -> Deployment:
+    """Read and check a deployment file; a mistake raises an InputError naming the file and the key."""
+    where = str(path)
+    try:
+        table = tomllib.loads(Path(path).read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read the deployment settings ({exc.strerror or exc})", where) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"not valid TOML ({exc})", where) from None
+    unknown = set(table) - {"s3", "uploads", "users"}
+    if unknown:
+        raise InputError(f"unknown section(s) {', '.join(sorted(unknown))} (known: s3, uploads, users)", where)
+    s3, uploads = _section(table, "s3", S3_KEYS, where), _section(table, "uploads", UPLOAD_KEYS, where)
+    users = {}
+    for user, entry in (table.get("users") or {}).items():
+        if not isinstance(entry, dict) or set(entry) - {"s3", "uploads"}:
+            raise InputError(f"[users.{user!r}] holds only the tables s3 and uploads", where)
+        users[user] = _policy({**s3, **_section(entry, "s3", S3_KEYS, where)},
+                              {**uploads, **_section(entry, "uploads", UPLOAD_KEYS, where)},
+                              where, f"[users.{user!r}] ")
+    return Deployment(_policy(s3, uploads, where, ""), users)
+
+
+def deployment() -> Deployment:
+    """The deployment named by the environment (read at each call: a small file; edits apply at once)."""
+    path = os.environ.get(ENV)
+    return load(path) if path else Deployment(Policy(), {})
+
+
+def policy() -> Policy:
+    """This session's policy: the signed-in user's entry, else the deployment's."""
+    return deployment().policy(state.user_id())
+
+
+def s3_settings(current: Policy | None = None) -> S3Settings | None:
+    """The engine's settings for this session's S3 calls (`current`: the policy, else this
+    session's): the allow-list, and the user's own credentials (with their endpoint, else the
+    deployment's) when they gave them, else the server's where the deployment lends them (with its
+    endpoint); None when the session must first enter credentials."""
+    current = current or policy()
+    given = state.s3_credentials()
+    if given is not None:
+        return S3Settings.from_env(given["endpoint"] or current.endpoint_url, access=current.access,
+                                   credentials=given["credentials"], server_credentials=False)
+    if current.server_credentials:
+        return S3Settings.from_env(current.endpoint_url, access=current.access)
+    return None
