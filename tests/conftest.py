@@ -1,4 +1,5 @@
 import os
+import sys
 from pathlib import Path
 
 # The page tests fit the demo's small UMAPs in the test process (the server default sends every fit to
@@ -100,3 +101,12 @@ def private_folders(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+
+
+@pytest.fixture(autouse=True)
+def main_module_restored():
+    """Streamlit's AppTest runs a page as `__main__` and leaves it there: a process spawned later in this
+    process (Dask's nanny) would run that page again and fail to start."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
