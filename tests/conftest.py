@@ -1,9 +1,25 @@
 import os
+import tempfile
 from pathlib import Path
 
 # The page tests fit the demo's small UMAPs in the test process (the server default sends every fit to
 # a worker: tests/test_pages_jobs.py checks that path); set before the app's modules read it.
 os.environ.setdefault("LATENT_EXPLORER_INLINE_FIT_ROWS", "20000")
+
+# The suite runs in parallel (pytest-xdist, `-n` in pyproject.toml): every test process gets its own
+# session folders, embedding cache and S3 download cache, so a test that does not set its own never
+# shares one with another worker, another run or the developer's (~/.cache, /tmp/latent-explorer).
+# Set before the app's modules read them; the processes the tests start inherit them.
+_PRIVATE = Path(tempfile.mkdtemp(prefix=f"latent-explorer-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"))
+os.environ["LATENT_EXPLORER_WORKDIR"] = str(_PRIVATE / "sessions")
+os.environ["LATENT_EXPLORER_CACHE"] = str(_PRIVATE / "embedding-cache")
+os.environ["LATENTCORE_S3_CACHE"] = str(_PRIVATE / "s3-cache")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    shutil.rmtree(_PRIVATE, ignore_errors=True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -100,3 +116,29 @@ def private_folders(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+
+
+# Modules whose tests run on one xdist worker, one after another (`--dist loadgroup`): each starts
+# servers or process pools that would crowd the 2 cores if two of them ran at once.
+#   browser:   `streamlit run app.py` and a headless Chromium per module (test_e2e_workspace reuses
+#              test_e2e_browser's server fixture); Chromium pages time out when starved.
+#   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch), the spawn
+#              worker pool and its timings (cancel within 2 s: test_jobs, test_pages_jobs), concurrent
+#              writers, kill -9 and a full tmpfs (test_output_integrity).
+# Other servers (moto S3 in tests/s3_helpers.py, the flaky proxy) bind port 0 per module and work
+# per worker; moto's in-process state is per worker, and every test makes its own bucket.
+XDIST_GROUPS = {
+    "test_e2e_browser.py": "browser",
+    "test_e2e_workspace.py": "browser",
+    "test_batch.py": "processes",
+    "test_jobs.py": "processes",
+    "test_pages_jobs.py": "processes",
+    "test_output_integrity.py": "processes",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = XDIST_GROUPS.get(item.path.name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
