@@ -118,10 +118,13 @@ def private_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
 
 
-# Modules whose tests run on one xdist worker, one after another (`--dist loadgroup`): each starts
-# servers or process pools that would crowd the 2 cores if two of them ran at once.
+# Modules whose tests run on one xdist worker, one after another, in file order (`--dist loadgroup`
+# in pyproject.toml): each starts servers or process pools that would crowd the 2 cores if two of
+# them ran at once.
 #   browser:   `streamlit run app.py` and a headless Chromium per module (test_e2e_workspace reuses
-#              test_e2e_browser's server fixture); Chromium pages time out when starved.
+#              test_e2e_browser's server fixture); the tests of a module are one story in order
+#              (the ROI set on the maps page holds on the clusters page), and Chromium pages time out
+#              when starved.
 #   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch), the spawn
 #              worker pool and its timings (cancel within 2 s: test_jobs, test_pages_jobs), concurrent
 #              writers, kill -9 and a full tmpfs (test_output_integrity).
@@ -137,8 +140,18 @@ XDIST_GROUPS = {
 }
 
 
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        group = XDIST_GROUPS.get(item.path.name)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's loadgroup scheduler, grouping by XDIST_GROUPS. Not with `xdist_group` marks: xdist
+    3.8 groups marked tests by appending `@group` to `item._nodeid`, which pytest 9.2 no longer
+    reads (node ids live in `item._id`), so marks alone leave the tests spread over the workers."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = XDIST_GROUPS.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
+            return f"group:{group}" if group else super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)
