@@ -21,6 +21,15 @@ def pytest_unconfigure(config):
 
     shutil.rmtree(_PRIVATE, ignore_errors=True)
 
+# Each of n xdist workers gets its share of the cores for OpenMP/BLAS/numba/torch (read when they
+# load, hence before torch): two workers with a 2-thread OpenMP pool each on 2 cores spin-wait for
+# each other (scikit-learn's k-means took 7x as long). Processes the tests start inherit it; the app's
+# worker pool sets its own (ui/compute/jobs.py).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_name, str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
