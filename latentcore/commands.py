@@ -30,7 +30,7 @@ def register(subparsers):
 def run_info(args) -> int:
     from .data import open_source
 
-    with open_source(args.file) as reader:
+    with open_source(args.file, describe_only=True) as reader:  # reads no rows: no per-row limit
         print(json.dumps(reader.info().to_dict(), indent=2, default=str))
     return 0
 

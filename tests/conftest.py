@@ -1,10 +1,35 @@
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 # The page tests fit the demo's small UMAPs in the test process (the server default sends every fit to
 # a worker: tests/test_pages_jobs.py checks that path); set before the app's modules read it.
 os.environ.setdefault("LATENT_EXPLORER_INLINE_FIT_ROWS", "20000")
+
+# The suite runs in parallel (pytest-xdist, `-n` in pyproject.toml): every test process gets its own
+# session folders, embedding cache and S3 download cache, so a test that does not set its own never
+# shares one with another worker, another run or the developer's (~/.cache, /tmp/latent-explorer).
+# Set before the app's modules read them; the processes the tests start inherit them.
+_PRIVATE = Path(tempfile.mkdtemp(prefix=f"latent-explorer-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"))
+os.environ["LATENT_EXPLORER_WORKDIR"] = str(_PRIVATE / "sessions")
+os.environ["LATENT_EXPLORER_CACHE"] = str(_PRIVATE / "embedding-cache")
+os.environ["LATENTCORE_S3_CACHE"] = str(_PRIVATE / "s3-cache")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    shutil.rmtree(_PRIVATE, ignore_errors=True)
+
+# Each of n xdist workers gets its share of the cores for OpenMP/BLAS/numba/torch (read when they
+# load, hence before torch): two workers with a 2-thread OpenMP pool each on 2 cores spin-wait for
+# each other (scikit-learn's k-means took 7x as long). Processes the tests start inherit it; the app's
+# worker pool sets its own (ui/compute/jobs.py).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    for _name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_name, str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -110,3 +135,43 @@ def main_module_restored():
     main = sys.modules["__main__"]
     yield
     sys.modules["__main__"] = main
+
+
+# Modules whose tests run on one xdist worker, one after another, in file order (`--dist loadgroup`
+# in pyproject.toml): each starts servers or process pools that would crowd the 2 cores if two of
+# them ran at once.
+#   browser:   `streamlit run app.py` and a headless Chromium per module (test_e2e_workspace reuses
+#              test_e2e_browser's server fixture); the tests of a module are one story in order
+#              (the ROI set on the maps page holds on the clusters page), and Chromium pages time out
+#              when starved.
+#   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch), the spawn
+#              worker pool and its timings (cancel within 2 s: test_jobs, test_pages_jobs), concurrent
+#              writers, kill -9 and a full tmpfs (test_output_integrity).
+# Other servers (moto S3 in tests/s3_helpers.py, the flaky proxy) bind port 0 per module and work
+# per worker; moto's in-process state is per worker, and every test makes its own bucket.
+XDIST_GROUPS = {
+    "test_e2e_browser.py": "browser",
+    "test_e2e_workspace.py": "browser",
+    "test_e2e_auth.py": "browser",
+    "test_batch.py": "processes",
+    "test_jobs.py": "processes",
+    "test_pages_jobs.py": "processes",
+    "test_output_integrity.py": "processes",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's loadgroup scheduler, grouping by XDIST_GROUPS. Not with `xdist_group` marks: xdist
+    3.8 groups marked tests by appending `@group` to `item._nodeid`, which pytest 9.2 no longer
+    reads (node ids live in `item._id`), so marks alone leave the tests spread over the workers."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class ModuleGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            group = XDIST_GROUPS.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
+            return f"group:{group}" if group else super()._split_scope(nodeid)
+
+    return ModuleGroups(config, log)

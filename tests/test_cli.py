@@ -6,6 +6,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 import torch
 
 from latentcore.cli import main
@@ -80,3 +81,54 @@ def test_errors_are_one_line_naming_the_file_with_exit_code_2(ebsd_h5, tmp_path)
     run = subprocess.run([sys.executable, "-m", "latentcore", "extract", str(ebsd_h5), "--model", str(wrong_model),
                           "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 2 and str(wrong_model) in run.stderr and "Traceback" not in run.stderr
+
+
+def test_info_describes_a_file_declaring_more_rows_than_memory_while_extract_refuses_it(tmp_path):
+    """`info` reads no rows, so a file that declares 10^9 rows (chunked, nothing written: a 2 kB file)
+    is described from its shapes, with why reading it is refused; `extract` still refuses it in one
+    line, exit 2, and so does any read through a reader opened only to describe it."""
+    from latentcore.data import open_source
+    from latentcore.data._checks import ROW_BYTES, memory_budget
+    from latentcore.errors import InputError
+
+    rows = max(10**9, 2 * memory_budget() // ROW_BYTES)  # more than this machine's memory can index
+    huge = tmp_path / "huge.h5"
+    with h5py.File(huge, "w") as f:
+        f.create_dataset("valid", shape=(rows, 60, 60), chunks=(64, 60, 60), dtype="u1")
+    assert huge.stat().st_size < 100_000
+
+    run = subprocess.run([sys.executable, "-m", "latentcore", "info", str(huge)], capture_output=True, text=True,
+                         cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    assert info["format"] == "nenya" and info["partitions"] == {"valid": rows}
+    assert info["item_shape"] == [1, 60, 60] and info["dtype"] == "uint8"
+    refused = info["extra"]["refused_for_reading"]
+    assert len(refused) == 1 and f"declares {rows:,} rows" in refused[0]
+
+    ckpt = save_vae(tmp_path / "vae.pth")
+    run = subprocess.run([sys.executable, "-m", "latentcore", "extract", str(huge), "--model", str(ckpt),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(huge) in lines[0] and f"declares {rows:,} rows" in lines[0]
+    assert "Traceback" not in run.stderr and not list(tmp_path.glob("out/*_latents.h5*"))
+
+    with pytest.raises(InputError, match="more than this machine's memory can index"):
+        open_source(huge)
+    with open_source(huge, describe_only=True) as reader:
+        assert reader.count("valid") == rows
+        with pytest.raises(InputError, match="more than this machine's memory can index"):
+            reader.read("valid", 0, 1)
+        with pytest.raises(InputError, match="more than this machine's memory can index"):
+            reader.metadata("valid")
+
+
+def test_info_describes_a_scan_declaring_1e9_patterns(tmp_path, capsys):
+    from test_bad_inputs import write_scan
+
+    huge = write_scan(tmp_path / "huge.h5", n_rows=40_000, n_columns=25_000, shape=(10**9, 60, 60), chunks=(1, 60, 60))
+    assert main(["info", str(huge)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "h5ebsd" and info["partitions"] == {"all": 10**9} and info["item_shape"] == [1, 60, 60]
+    assert info["grid_shape"] == [40_000, 25_000] and info["extra"]["refused_for_reading"]

@@ -184,32 +184,55 @@ class H5Reader(Reader):
     """Base of the HDF5 readers: subclasses implement `_describe(file)` -> SourceInfo (validating
     the layout) and `_dataset_name(partition)`; `read` reshapes a stored slice to the item shape."""
 
-    def __init__(self, path):
+    can_describe_only = True
+
+    def __init__(self, path, *, describe_only: bool = False):
+        """`describe_only` (what `info` opens with): the file is described from its declared shapes
+        even when reading it would be refused (more rows than the memory can index, rows declared but
+        not stored); those refusals are listed in the description's extra["refused_for_reading"],
+        and any later access to the file's data raises the first of them."""
         super().__init__(path)
         self._file, self._datasets = None, {}
+        self._describe_only, self._refusals = describe_only, []
         self._info = self._describe(self.file)
+        if self._refusals:
+            self._info.extra["refused_for_reading"] = list(self._refusals)
+        self._described = True
 
     @property
     def file(self) -> h5py.File:
+        if self._refusals and getattr(self, "_described", False):
+            raise InputError(self._refusals[0], self.path)  # described only: none of its data is read
         if self._file is None or not self._file.id.valid:
             self._file = open_h5(self.path)
         return self._file
 
     def require(self, name: str) -> h5py.Dataset:
         """The data dataset `name`, checked before anything is allocated for it: real numbers, a
-        row count the memory can index, and declared bytes that the file really stores."""
+        row count the memory can index, and declared bytes that the file really stores. A reader
+        opened with `describe_only` notes the last two (they guard reads) instead of raising."""
         if name not in self.file or not isinstance(self.file[name], h5py.Dataset):
             raise InputError(f"not a {self.format_name} file: no dataset {name!r}", self.path)
         dataset = self.file[name]
         check_data_dtype(dataset.dtype, f"dataset {name!r}", self.path)
-        if dataset.ndim:
-            check_rows_fit(dataset.shape[0], f"dataset {name!r}", self.path)
-        declared = dataset.size * dataset.dtype.itemsize
-        stored = dataset.id.get_storage_size()
-        if declared > MAX_COMPRESSION * max(stored, 1) and declared > 1 << 20:
-            raise InputError(f"dataset {name!r} declares {dataset.shape} ({declared:,} bytes) but the file stores "
-                             f"only {stored:,} bytes of it: unwritten or truncated", self.path)
+        try:
+            if dataset.ndim:
+                check_rows_fit(dataset.shape[0], f"dataset {name!r}", self.path)
+            declared = dataset.size * dataset.dtype.itemsize
+            stored = dataset.id.get_storage_size()
+            if declared > MAX_COMPRESSION * max(stored, 1) and declared > 1 << 20:
+                raise InputError(f"dataset {name!r} declares {dataset.shape} ({declared:,} bytes) but the file "
+                                 f"stores only {stored:,} bytes of it: unwritten or truncated", self.path)
+        except InputError as exc:
+            if not self._describe_only:
+                raise
+            self._refusals.append(str(exc).removeprefix(f"{exc.path}: "))
         return dataset
+
+    @property
+    def readable(self) -> bool:
+        """False for a reader opened with `describe_only` whose data would be refused."""
+        return not self._refusals
 
     def read(self, partition: str, start: int, stop: int) -> np.ndarray:
         start, stop = check_range(self, partition, start, stop)

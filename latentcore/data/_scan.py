@@ -113,9 +113,9 @@ def required_header(group: h5py.Group, names: tuple[str, ...], path) -> list:
 class ScanReader(H5Reader):
     """One EBSD scan in HDF5: partition "all", items (1, sy, sx), x/y per pattern."""
 
-    def __init__(self, path, scan: str | None = None):
+    def __init__(self, path, scan: str | None = None, *, describe_only: bool = False):
         self.scan = scan  # None: the first scan group found
-        super().__init__(path)
+        super().__init__(path, describe_only=describe_only)
 
     # What a format plugin states: pattern datasets under a scan group (preferred first), the names in
     # `<scan>/EBSD/Header` of (n_rows, n_columns, step_x, step_y), and `_extras` for coordinates and maps.
@@ -165,6 +165,9 @@ class ScanReader(H5Reader):
         x, y = (f[name] for name in (layout.x, layout.y))
         if x.shape != (n,) or y.shape != (n,):
             return "stored", []
+        if self._refusals:  # described only (`info`): its rows are refused for reading, so are x, y
+            return "stored", ["stored coordinates not checked against the header grid: the scan's data "
+                              "is refused for reading"]
         x, y = x[()].astype(np.float64), y[()].astype(np.float64)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             return "stored", []

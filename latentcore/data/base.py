@@ -66,6 +66,9 @@ class Reader:
     format_name: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str] = ""
+    # True when the constructor takes `describe_only=True`: describe from declared shapes, without
+    # the checks that guard reading (see H5Reader); `open_source(..., describe_only=True)` uses it.
+    can_describe_only: ClassVar[bool] = False
 
     def __init__(self, path):
         self.path = check_regular(path)
@@ -198,7 +201,7 @@ def _safe_sniff(cls, path) -> bool:
         return False
 
 
-def open_source(path, format: str | None = None, **options) -> Reader:
+def open_source(path, format: str | None = None, *, describe_only: bool = False, **options) -> Reader:
     """Open any supported input with the reader that recognises its content.
 
     Parameters
@@ -209,6 +212,12 @@ def open_source(path, format: str | None = None, **options) -> Reader:
     format : str, default=None
         The `format_name` of the reader to use; None detects the format from the content (the
         extension only breaks ties).
+    describe_only : bool, default=False
+        Open only to describe the file (what `info` does): a reader that supports it describes a
+        file from its declared shapes even when its rows would be refused for reading (more than
+        the memory can index, declared but not stored), lists those refusals in
+        `info().extra["refused_for_reading"]`, and refuses any read. Readers that do not support
+        it open as usual.
     **options
         Passed to the reader's constructor (e.g. `num_frames` for videos).
 
@@ -225,9 +234,17 @@ def open_source(path, format: str | None = None, **options) -> Reader:
         S3 failures raise its subclass `S3Error`, naming the URI.
     """
     path = resolve_path(path)  # `s3://bucket/key`: read from the local download cache (storage/s3.py)
+    if describe_only:
+        options = {**options, "describe_only": True}
     if format is None:
-        return detect_format(path)(path, **options)
+        return _construct(detect_format(path), path, options)
     for cls in _REGISTRY:
         if cls.format_name == format:
-            return cls(path, **options)
+            return _construct(cls, path, options)
     raise InputError(f"unknown format {format!r}; known: {sorted(c.format_name for c in _REGISTRY)}")
+
+
+def _construct(cls: type[Reader], path, options: dict) -> Reader:
+    if not cls.can_describe_only:  # it reads nothing it would refuse to read: the usual constructor
+        options = {k: v for k, v in options.items() if k != "describe_only"}
+    return cls(path, **options)
