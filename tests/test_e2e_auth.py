@@ -7,9 +7,16 @@ accepted). The app reads its `[auth]` section from a secrets.toml of the test's 
 An unsigned visitor sees only the sign-in page. Alice signs in, extracts the demo latents and selects
 points on the UMAP; Bob, signed in another browser context, cannot open her workspace's link. Alice
 shares it read-only with Bob from the sidebar: Bob sees her selection, selects other points, and the
-saved selection (and state) are unchanged; Alice's reload shows her selection."""
+saved selection (and state) are unchanged; Alice's reload shows her selection.
+
+The app also runs with a deployment file (`LATENT_EXPLORER_DEPLOYMENT`) that lends the server's S3
+access to a real S3-compatible server on 127.0.0.1 (moto, tests/s3_helpers.py) holding the buckets
+lab-shared, alice-data, bob-data and secret, allowing everyone lab-shared and Alice also alice-data
+(`[users."alice@example.org".s3]`): the Data page's S3 panel offers Alice exactly lab-shared and
+alice-data (and lists what alice-data holds, through the server's access), Bob exactly lab-shared."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -25,12 +32,15 @@ import pytest
 from test_e2e_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, box_select, free_port, open_page,  # noqa: F401
                               playwright, pytestmark, settle, shoot)
 from test_e2e_workspace import browser, workspace_of  # noqa: F401 (fixture)
+from s3_helpers import moto_s3  # noqa: F401 (fixture)
 
 with warnings.catch_warnings():  # the mock uses Authlib APIs that Authlib now calls deprecated
     warnings.simplefilter("ignore")
     oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 pytestmark = [*pytestmark, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 ALICE, BOB = "alice@example.org", "bob@example.org"
+BUCKETS = ("lab-shared", "alice-data", "bob-data", "secret")  # on the S3 server
+ALLOWED = {ALICE: ["alice-data", "lab-shared"], BOB: ["lab-shared"]}  # by the deployment file
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +58,23 @@ def provider():
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, provider):
-    """`streamlit run app.py` with sign-in configured; its URL and its workspaces folder."""
+def deployment_file(tmp_path_factory, moto_s3):  # noqa: F811
+    """The S3 server's buckets (one object in each), and a deployment file lending the server's
+    S3 access to them: lab-shared for everyone, also alice-data for Alice."""
+    for bucket in BUCKETS:
+        moto_s3.client.create_bucket(Bucket=bucket)
+        moto_s3.client.put_object(Bucket=bucket, Key=f"{bucket.split('-')[0]}.txt", Body=bucket.encode())
+    path = tmp_path_factory.mktemp("e2e_auth_deployment") / "deployment.toml"
+    path.write_text(f'[s3]\nserver_credentials = true\nendpoint_url = "{moto_s3.endpoint}"\nallow = ["lab-shared"]\n\n'
+                    f'[users."{ALICE}".s3]\nallow = ["lab-shared", "alice-data"]\n')
+    return path
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, provider, deployment_file):
+    """`streamlit run app.py` with sign-in configured, and the deployment file (the S3 server's fake
+    credentials in its environment, none of this machine's: the moto_s3 fixture's isolated_aws_env);
+    its URL and its workspaces folder."""
     root = tmp_path_factory.mktemp("e2e_auth")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -57,7 +82,9 @@ def served(tmp_path_factory, provider):
     secrets.write_text(f'[auth]\nredirect_uri = "{url}/oauth2callback"\ncookie_secret = "{os.urandom(16).hex()}"\n'
                        f'client_id = "latent-explorer"\nclient_secret = "test-secret"\n'
                        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
-    env = dict(os.environ, LATENT_EXPLORER_WORKDIR=str(root / "sessions"), LATENT_EXPLORER_CACHE=str(root / "cache"))
+    env = dict(os.environ, LATENT_EXPLORER_WORKDIR=str(root / "sessions"), LATENT_EXPLORER_CACHE=str(root / "cache"),
+               LATENT_EXPLORER_DEPLOYMENT=str(deployment_file))
+    env.pop("LATENTCORE_S3_ENDPOINT_URL", None)  # the S3 server's address comes from the deployment file
     log = open(root / "streamlit.log", "w")
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -103,6 +130,40 @@ def sign_in(browser, url, user):  # noqa: F811
     return tab
 
 
+def s3_panel(tab):
+    return tab.locator("[data-testid=stExpander]", has_text="Files in S3").first
+
+
+@contextlib.contextmanager
+def shot_on_failure(tab, name: str):
+    """The page as it was when a step failed, in tests/artifacts/`name`_failed.png."""
+    try:
+        yield
+    except BaseException:
+        shoot(tab, f"{name}_failed")
+        raise
+
+
+def open_dropdown(tab, widget):
+    """Open a select box's (or multiselect's) list by its own "Open" button; the options' texts."""
+    widget.get_by_role("button", name="Open").click()
+    tab.locator("[role=option]").first.wait_for(timeout=10_000)
+    return [option.strip() for option in tab.locator("[role=option]").all_inner_texts()]
+
+
+def offered_buckets(tab, name: str) -> list[str]:
+    """Open the Data page's S3 panel and its bucket picker; the buckets offered (the dropdown left
+    open for the caller). The screenshot `name` shows the open list, whatever the caller then asserts."""
+    panel = s3_panel(tab)
+    with shot_on_failure(tab, name):
+        panel.locator("summary").first.click()
+        panel.get_by_text("Using this server's S3 access").wait_for()
+        settle(tab)  # the expander's opening over: a click during it can be lost
+        offered = open_dropdown(tab, panel.locator("[data-testid=stSelectbox]", has_text="Bucket"))
+    shoot(tab, name)
+    return offered
+
+
 def selected_heading(tab) -> str:
     return tab.locator("h3", has_text="Selected:").first.inner_text()
 
@@ -124,6 +185,17 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):  # noqa: F81
 
     alice = sign_in(browser, url, ALICE)
     alice_id = workspace_of(alice)
+    assert sorted(offered_buckets(alice, "auth_s3_alice")) == ALLOWED[ALICE]  # not bob-data, not secret
+    with shot_on_failure(alice, "auth_s3_alice_list"):
+        alice.get_by_role("option", name="alice-data", exact=True).click()
+        settle(alice)
+        s3_panel(alice).get_by_role("button", name="List objects").click()  # the server's keys, at the S3 server
+        objects = s3_panel(alice).locator("[data-testid=stMultiSelect]", has_text="Objects to download")
+        objects.wait_for()
+        settle(alice)
+        assert [o.split(" (")[0] for o in open_dropdown(alice, objects)] == ["alice.txt"]
+        alice.keyboard.press("Escape")
+        assert s3_panel(alice).locator("[data-testid=stAlert], [data-testid=stException]").count() == 0
     open_page(alice, "UMAP", "UMAP")
     alice.get_by_role("button", name="Extract the demo latents now").click()
     alice.wait_for_selector(".js-plotly-plot .nsewdrag")
@@ -137,6 +209,8 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):  # noqa: F81
 
     bob = sign_in(browser, url, BOB)
     assert workspace_of(bob) != alice_id
+    assert offered_buckets(bob, "auth_s3_bob") == ALLOWED[BOB]
+    bob.keyboard.press("Escape")
     bob.goto(f"{url}/?workspace={alice_id}")
     bob.get_by_text("is another user's and is not shared with you").wait_for()
     settle(bob)
@@ -146,9 +220,11 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):  # noqa: F81
 
     sidebar = alice.locator("[data-testid=stSidebar]")
     sidebar.get_by_text("Share this workspace").click()
+    settle(alice)  # the expander's opening over: a click during it can be lost
     sidebar.get_by_label("E-mail (or id) of the user").fill(BOB)
     sidebar.get_by_role("button", name="Share", exact=True).click()  # read-only: the default
-    sidebar.get_by_text(f"{BOB}: read-only").wait_for()
+    with shot_on_failure(alice, "auth_3_shared"):
+        sidebar.get_by_text(f"{BOB}: read-only").wait_for()
     settle(alice)
     shoot(alice, "auth_3_shared")
     saved = {name: (folder / name).read_bytes() for name in ("state.json", "selection.npy")}
