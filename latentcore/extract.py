@@ -354,8 +354,11 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                 if writer.wrote_nothing():
                     writer.discard()
                 return ExtractResult(out, True, counts)
+            # read (and so check) x/y and metadata before any row: a source whose context fails its
+            # check after rows were written would leave a .partial that no rerun could complete
+            context = _context(reader, rows, allowed_indices is not None)
             _write_partitions(extractor, reader, writer, rows, progress)
-            _write_context(reader, writer, rows, allowed_indices is not None)
+            _write_context(writer, context)
             writer.write_point_maps(reader.point_maps(), rows)  # vendor maps (band contrast) travel along
             attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
                      "model_options": model.options, "source": Path(source).name,
@@ -414,22 +417,33 @@ def _write_partitions(extractor, reader, writer, rows, progress):
                 progress(done, total, f"{reader.path.name} [{partition}]")
 
 
-def _write_context(reader, writer, rows, restricted: bool):
-    """Coordinates and grid for scans; the metadata table for cutouts; source row indices if restricted."""
+def _context(reader, rows, restricted: bool) -> dict:
+    """What goes beside the latents, read before them: the metadata table of cutouts, the source row
+    indices if restricted, x, y and the grid of scans. {name: array or table}."""
+    context = {}
     for partition, chosen in rows.items():
         if restricted:
-            writer.write_array(f"{partition}_indices", chosen)
+            context[f"{partition}_indices"] = chosen
         table = reader.metadata(partition)
         if table is not None:
-            writer.write_metadata(partition, table.iloc[chosen].reset_index(drop=True))
+            context[f"{partition}_metadata"] = table.iloc[chosen].reset_index(drop=True)
     coords = reader.coordinates(next(iter(rows)))
     if coords is not None and len(rows) == 1:
         chosen = next(iter(rows.values()))
-        writer.write_array("x", np.asarray(coords[0], np.float64)[chosen])
-        writer.write_array("y", np.asarray(coords[1], np.float64)[chosen])
+        context["x"] = np.asarray(coords[0], np.float64)[chosen]
+        context["y"] = np.asarray(coords[1], np.float64)[chosen]
         grid = reader.info().grid_shape
         if grid is not None:
-            writer.write_array("grid_shape", np.asarray(grid, np.int64))
+            context["grid_shape"] = np.asarray(grid, np.int64)
+    return context
+
+
+def _write_context(writer, context: dict):
+    for name, value in context.items():
+        if name.endswith("_metadata"):
+            writer.write_metadata(name.removesuffix("_metadata"), value)
+        else:
+            writer.write_array(name, value)
 
 
 def extract_array(extractor: Extractor, reader: Reader, partition: str, allowed_indices=None) -> np.ndarray:

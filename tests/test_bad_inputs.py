@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TEST_DATA
 from latentcore.cli import main
 from latentcore.errors import MAX_LINE
 from latentcore.demo import DEMO_SCAN
@@ -99,6 +100,14 @@ def report(path, latents, job=None, name=None, **changes):
 
 def _scan(tmp):
     return write_scan(tmp / "scan.h5")
+
+
+def _edax_with_nan_x(tmp):
+    path = tmp / "edax_nan_x.h5"
+    path.write_bytes((TEST_DATA / "ebsd" / "ni_grains_edax.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        f["Scan 1/EBSD/Data/X Position"][5] = np.nan
+    return path
 
 
 def _demo_vae(tmp):
@@ -200,6 +209,9 @@ CASES = [
                                        "nan_latents.h5: 1 rows to cluster hold NaN")),
     ("bandcontrast-out-is-a-fifo", lambda t: (["bandcontrast", str(_text(t / "bc.csv", "x,y,bandcontrast\n0,0,1\n")),
                                                "--out", str(_fifo(t, "kept.csv"))], "not a regular file")),
+    # x/y are checked before any row is written: after rows, a .partial was left that no rerun could finish
+    ("edax-x-nan", lambda t: (["extract", str(_edax_with_nan_x(t)), "--model", str(_demo_vae(t)), "--out",
+                               str(t / "o")], "X Position': 1 NaN")),
     ("roi-empty", lambda t: (["maps", str(_good_latents(t)), "--roi", "", "--out", str(t / "o")], "ROI")),
     ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
                                    "0-1000000")),
