@@ -4,10 +4,10 @@ For the conv VAE on 60x60 patterns (h5ebsd, gzip) and the Nenya ResNet-18 on 64x
   ceiling  = best throughput of the model's forward alone over batch sizes 1..256, cycling through
              the file's items held in memory, already prepared;
   pipeline = extract_file (read + decompress + prepare + forward + write) at the best batch size;
-  seed     = the seed's loop: batch size 1, one h5py read per item, no inference_mode.
+  naive    = one item at a time: batch size 1, one h5py read per item, no inference_mode.
   read     = the reader alone (read + decompress + float32) in the same batches: on a GPU the
              forward can outrun the file, and then this is the ceiling.
-Prints pipeline/ceiling (goal >= 0.90) and pipeline/seed (goal >= 3.5x for the VAE), and the peak RSS
+Prints pipeline/ceiling (goal >= 0.90) and pipeline/naive (goal >= 3.5x for the VAE), and the peak RSS
 growth of a whole extraction in a fresh process when the input is 8x larger (goal <= 50 MB).
 
     python benchmarks/extract_throughput.py [--patterns 24000] [--rss-patterns 4800] [--cutouts 48] [--device cpu]
@@ -112,8 +112,8 @@ def read_ceiling(path: Path, batch_size: int) -> float:
     return done / (time.perf_counter() - start)
 
 
-def seed_loop(model: LoadedModel, path: Path, dataset: str, n: int, device: str) -> float:
-    """items/s of the seed's way: one h5py read per item, batch size 1, no inference_mode."""
+def naive_loop(model: LoadedModel, path: Path, dataset: str, n: int, device: str) -> float:
+    """items/s one item at a time: one h5py read per item, batch size 1, no inference_mode."""
     module = model.module.to(device)
     start = time.perf_counter()
     with h5py.File(path) as f:
@@ -165,18 +165,18 @@ def main():
         max_batch = 256 if args.device == "cuda" else 16  # ~13 img/s on 2 CPU cores: large batches only cost time
         cases = {"vae": (vae_model(), scan, "Scan 1/EBSD/Data/patterns", 256, 1000, 2.0),
                  "nenya_resnet18": (nenya_model(), cutouts, "valid", max_batch, 16, 3.0)}
-        for name, (model, path, dataset, top_batch, seed_items, seconds) in cases.items():
+        for name, (model, path, dataset, top_batch, naive_items, seconds) in cases.items():
             items = in_memory_items(path, 16384)
-            best = {"ceiling": (0.0, 1), "pipeline": 0.0, "seed": 0.0, "read": 0.0}
+            best = {"ceiling": (0.0, 1), "pipeline": 0.0, "naive": 0.0, "read": 0.0}
             for _ in range(args.repeats):  # interleaved, best of each: the machine's speed drifts
                 best["ceiling"] = max(best["ceiling"], forward_ceiling(model, items, args.device, top_batch, seconds))
                 best["pipeline"] = max(best["pipeline"], pipeline(model, path, tmp / "out", best["ceiling"][1], args.device))
-                best["seed"] = max(best["seed"], seed_loop(model, path, dataset, seed_items, args.device))
+                best["naive"] = max(best["naive"], naive_loop(model, path, dataset, naive_items, args.device))
                 best["read"] = max(best["read"], read_ceiling(path, best["ceiling"][1]))
-            (ceiling, best_batch), piped, seed, read = best["ceiling"], best["pipeline"], best["seed"], best["read"]
+            (ceiling, best_batch), piped, naive, read = best["ceiling"], best["pipeline"], best["naive"], best["read"]
             results[name] = {"ceiling_items_s": ceiling, "best_batch": best_batch, "pipeline_items_s": piped,
-                             "seed_items_s": seed, "read_items_s": read, "pipeline_over_ceiling": piped / ceiling,
-                             "pipeline_over_seed": piped / seed,
+                             "naive_items_s": naive, "read_items_s": read, "pipeline_over_ceiling": piped / ceiling,
+                             "pipeline_over_naive": piped / naive,
                              "pipeline_over_slower_ceiling": piped / min(ceiling, read)}
 
         small, big = tmp / "scan_n.h5", tmp / "scan_8n.h5"
@@ -187,9 +187,9 @@ def main():
     print(json.dumps(results, indent=2))
     vae, nenya = results["vae"], results["nenya_resnet18"]
     print(f"VAE 60x60:       pipeline/ceiling {vae['pipeline_over_ceiling']:.2f} (goal >= 0.90), "
-          f"pipeline/seed {vae['pipeline_over_seed']:.2f}x (goal >= 3.5)")
+          f"pipeline/naive {vae['pipeline_over_naive']:.2f}x (goal >= 3.5)")
     print(f"ResNet-18 64x64: pipeline/ceiling {nenya['pipeline_over_ceiling']:.2f} (goal >= 0.90), "
-          f"pipeline/seed {nenya['pipeline_over_seed']:.2f}x")
+          f"pipeline/naive {nenya['pipeline_over_naive']:.2f}x")
     for label, case in (("VAE", vae), ("ResNet-18", nenya)):
         bound = "reading the file" if case["read_items_s"] < case["ceiling_items_s"] else "the forward"
         print(f"{label}: the slower ceiling is {bound}; pipeline / min(forward, read) "
