@@ -98,6 +98,18 @@ def model_record(attrs: dict) -> dict | None:
     return {"name": str(name or ""), "sha256": str(digest or "")}
 
 
+def read_attrs(path) -> dict:
+    """A latents file's attributes alone (cheap: no rows read); {} for an NPY or a file without any."""
+    path = check_regular(path, "latents")
+    if path.suffix == ".npy":
+        return {}
+    try:
+        with open_h5(path) as f:
+            return {k: attr_value(v) for k, v in f.attrs.items()}
+    except OSError as exc:
+        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+
+
 def model_label(attrs: dict) -> str | None:
     """`vae_model.pth (SHA-256 1a2b3c4d)`: the model of a latents file in a few words, or None."""
     record = model_record(attrs)
