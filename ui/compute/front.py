@@ -278,6 +278,16 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smoo
     return smooth_maps(maps, smooth), grid
 
 
+# -- training -------------------------------------------------------------------------------------
+
+def last_training_run(folder: str) -> dict | None:
+    """The last finished training run under `folder` (the workspace's models), as its files say
+    (`latentcore.train.outputs.last_finished_run`): a few small files, read on each call."""
+    from latentcore.train.outputs import last_finished_run
+
+    return last_finished_run(folder)
+
+
 # -- clustering ---------------------------------------------------------------------------------
 
 def cluster_job(lat_stamp, bc_stamp, method, dim, features, params, roi, smooth: float = 0.0):
