@@ -89,6 +89,36 @@ class Latents:
         return np.concatenate(arrays), pd.concat(tables, ignore_index=True)
 
 
+def model_record(attrs: dict) -> dict | None:
+    """The model that made a latents file, from its attributes: {"name", "sha256"}, or None when the
+    file does not record one (an NPY, a table loaded as latents)."""
+    name, digest = attrs.get("model"), attrs.get("model_sha256")
+    if not name and not digest:
+        return None
+    return {"name": str(name or ""), "sha256": str(digest or "")}
+
+
+def read_attrs(path) -> dict:
+    """A latents file's attributes alone (cheap: no rows read); {} for an NPY or a file without any."""
+    path = check_regular(path, "latents")
+    if path.suffix == ".npy":
+        return {}
+    try:
+        with open_h5(path) as f:
+            return {k: attr_value(v) for k, v in f.attrs.items()}
+    except OSError as exc:
+        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+
+
+def model_label(attrs: dict) -> str | None:
+    """`vae_model.pth (SHA-256 1a2b3c4d)`: the model of a latents file in a few words, or None."""
+    record = model_record(attrs)
+    if record is None:
+        return None
+    short = f"SHA-256 {record['sha256'][:8]}" if record["sha256"] else "no SHA-256 recorded"
+    return f"{record['name'] or 'unnamed model'} ({short})"
+
+
 def read_latents(path) -> Latents:
     """Read a `_latents.h5` file (or a plain (N, D) `.npy`) with checks that name the file: only a
     complete file, numeric finite x/y of one per row, a sane grid_shape."""

@@ -13,30 +13,39 @@ from ui.session import state
 from ui.widgets import bandcontrast, common, explore, extraction, params, selection
 
 st.title("Clusters")
-st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
-           "panels, shaded by the latent's value within the cluster; noise is grey. Select points in the "
-           "scatter (click, or the box and lasso tools at its top right) or a region of the map (box or lasso): "
-           "the other panel highlights them.")
+st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these need no band contrast). Each "
+           "cluster has one hue in both panels, shaded by the latent's value within the cluster; noise is grey. "
+           "Select points in the scatter (click, or the box and lasso tools at its top right) or a region of the "
+           "map (box or lasso): the other panel highlights them.")
 lat_stamp = extraction.require_latents()
-lat = extraction.require_scan(lat_stamp)
-bc_spec = bandcontrast.picker("clusters_bc", state.source(), lat)
-if bc_spec is None:
-    st.warning("Choose band contrast: the scan's own map, or a table uploaded on the Data page.",
-               icon=":material/warning:")
-    st.stop()
-bc_stamp, bc_name, unit = bandcontrast.stamp(bc_spec), bandcontrast.value_name(bc_spec), display_units(lat.units)
+lat = front.latents(lat_stamp)
+on_scan = lat.x is not None and lat.y is not None
+bc_spec = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else None
+bc_stamp, unit = bandcontrast.stamp(bc_spec), display_units(lat.units)
 
 cols = st.columns([1, 1, 2])
 dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim")
 method = cols[1].selectbox("Method", METHODS, key="clusters_method")
-features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key="clusters_features",
-                         format_func={"pair": "(latent dimension, band contrast)",
-                                      "latent": "whole latent vectors"}.get)
+if on_scan:
+    features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key="clusters_features",
+                             format_func={"pair": "(latent dimension, band contrast)",
+                                          "latent": "whole latent vectors"}.get)
+else:  # cutouts, images: no map, no band contrast
+    features = "latent"
+    cols[2].caption("These latents have no x, y coordinates (not a scan): their whole latent vectors are "
+                    "clustered, without a map, a region or smoothing.")
+if features == "pair" and bc_spec is None:
+    st.warning("Clustering (latent dimension, band contrast) pairs needs band contrast: choose the scan's own map "
+               "or a table uploaded on the Data page, or cluster whole latent vectors (no band contrast needed).",
+               icon=":material/warning:")
+    st.stop()
 method_params = params.cluster_params(method, "clusters")
-sigma = params.smooth_sigma("clusters")
-x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
-full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
-roi = None if full else (x0, x1, y0, y1)
+roi, sigma = None, 0.0
+if on_scan:
+    sigma = params.smooth_sigma("clusters")
+    x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
+    full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
+    roi = None if full else (x0, x1, y0, y1)
 
 job = front.cluster_job(lat_stamp, bc_stamp, method, dim, features, method_params, roi, sigma)
 job_json = front.job_json(job)
@@ -45,27 +54,31 @@ with common.user_errors():
 rows, labels = run["rows"], run["labels"]
 state.set_last_clusters(rows, labels)  # the UMAP page can colour by them
 colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json)
-selection.take_pending({  # a selection just made is drawn in this run
-    "clusters_scatter": selection.scatter_resolver(run["latent"], run["bandcontrast"], rows, state.selection()),
-    "clusters_map": lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)})
+vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
+pending = {"clusters_scatter": selection.scatter_resolver(run["latent"], vertical, rows, state.selection())}
+if on_scan:
+    pending["clusters_map"] = lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)
+selection.take_pending(pending)  # a selection just made is drawn in this run
 chosen = state.selection()
 selected_here = np.isin(rows, chosen)
-selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
 
-left, right = st.columns(2)
-with left:
-    st.markdown("**Clusters on the scan**")
-    map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
-    map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun", selection_mode=("box", "lasso"),
-                                config={"displaylogo": False})
-with right:
-    st.markdown(f"**Latent dim {dim} against {bc_name}**")
-    changed, scatter_fig = selection.linked_scatter(run["latent"], run["bandcontrast"], colour, rows, chosen,
+panels = st.columns(2) if on_scan else [st.container()]
+if on_scan:
+    with panels[0]:
+        st.markdown("**Clusters on the scan**")
+        selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
+        map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
+        map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun", selection_mode=("box", "lasso"),
+                                    config={"displaylogo": False})
+with panels[-1]:
+    st.markdown(f"**Latent dim {dim} against {vertical_name}**")
+    changed, scatter_fig = selection.linked_scatter(run["latent"], vertical, colour, rows, chosen,
                                                     "clusters_scatter", x_title=f"latent dim {dim}",
-                                                    y_title=bc_name)
+                                                    y_title=vertical_name)
 
-changed |= selection.take_event(map_event, "clusters_map",
-                                lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
+if on_scan:
+    changed |= selection.take_event(map_event, "clusters_map",
+                                    lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
 if changed:
     st.rerun()
 
@@ -82,14 +95,22 @@ if chosen.size and st.button("Clear selection", key="clusters_clear"):
 if selected_here.any():
     picked = np.flatnonzero(selected_here)
     shown = picked[:explore.TABLE_MAX]
-    st.dataframe({"row_id": rows[shown], f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown],
-                  "latent": run["latent"][shown], "bandcontrast": run["bandcontrast"][shown],
-                  "cluster": labels[shown]}, height=220, hide_index=True)
+    table = {"row_id": rows[shown]}
+    if on_scan:
+        table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
+    table[f"latent {dim}"] = run["latent"][shown]
+    if run["bandcontrast"] is not None:
+        table[bandcontrast.value_name(bc_spec)] = run["bandcontrast"][shown]
+    table["cluster"] = labels[shown]
+    st.dataframe(table, height=220, hide_index=True)
     explore.table_note(len(picked))
 
 st.subheader("Downloads")
 names = cluster_names(job.tag)
 out_dir = str(state.workdir("clusters"))
+model = common.latents_model(lat_stamp[0])
+st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
+           "is the UMAP table's row id: the two join on it.")
 
 
 def artifact(kind):
@@ -99,8 +120,7 @@ def artifact(kind):
     return read
 
 
-cols = st.columns(3)
-for col, (kind, mime) in zip(cols, [("assignments", "text/csv"), ("report", "application/json"),
-                                    ("figure", "image/png")]):
-    col.download_button(names[kind], artifact(kind), file_name=names[kind], mime=mime, key=f"clusters_dl_{kind}",
-                        on_click="ignore", icon=":material/download:")
+kinds = [("assignments", "text/csv"), ("report", "application/json")] + ([("figure", "image/png")] if on_scan else [])
+for kind, mime in kinds:  # one under the other: each label shows its whole file name, and the model
+    st.download_button(names[kind] + (f" — model {model}" if model else ""), artifact(kind), file_name=names[kind],
+                       mime=mime, key=f"clusters_dl_{kind}", on_click="ignore", icon=":material/download:")

@@ -1,6 +1,8 @@
 """Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
 reconstructions. The run goes on in a worker process (ui.widgets.training) when you leave the page;
-when it ends, the model joins the Extract page's models. A stopped run resumes from its last epoch."""
+when it ends, the model joins the Extract page's models. A stopped run resumes from its last epoch.
+Without a run in this session (a reload, a new visit), the workspace's last finished run is shown from
+the files it wrote (loss curve, reconstructions, best epoch, where the model is)."""
 import dataclasses
 import time
 
@@ -81,10 +83,33 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
     job = training.start(config)
 
 
+def saved_view():
+    """No run in this session (a reload, a new visit): the workspace's last finished run, from its files."""
+    run = training.last_finished()
+    if run is None:
+        return
+    try:
+        where = run["model_path"].relative_to(state.workdir())
+    except ValueError:
+        where = run["model_path"].name
+    st.subheader("Last finished run")
+    if run["history"]:
+        st.plotly_chart(training_figures.loss_figure(run["history"]), key="train_saved_loss_chart")
+    if "reconstructions.png" in run["files"]:
+        st.image(str(run["files"]["reconstructions.png"]),
+                 caption="Validation patterns (top) and their reconstructions (bottom), by the best model")
+    best = f" (validation loss {run['best_val_loss']:.4g})" if run.get("best_val_loss") is not None else ""
+    st.success(f"{run['status']} after {run['epochs_done']} epochs: best epoch {run['best_epoch']}{best}. The model "
+               f"is {where} in this workspace, and the Extract page offers it as \"{run['label']}\".",
+               icon=":material/check:")
+    common.download_artifacts([path for name, path in run["files"].items()], key="train_saved_files")
+
+
 @st.fragment(run_every=1.0 if job is not None and job.running else None)
 def live_view():
     job = training.current()
     if job is None:
+        saved_view()
         return
     history, latest = job.history, job.latest
     done = len(history) and history[-1]["epoch"] or 0

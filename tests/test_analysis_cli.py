@@ -12,8 +12,10 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from latentcore.analysis.artifacts import ClusterJob
 from latentcore.analysis.maps import Roi
 from latentcore.cli import main
+from latentcore.errors import InputError
 from latentcore.latents import LatentsWriter, read_latents
 from latentcore.storage import sha256_file
 
@@ -51,7 +53,12 @@ def test_cluster_writes_the_three_artifacts_and_rerun_reproduces_them_byte_for_b
     assert sorted(p.name for p in out.iterdir()) == [f"cluster_assignments__{tag}.csv",
                                                     f"cluster_latent_bc__{tag}.png", f"cluster_report__{tag}.json"]
     table = pd.read_csv(out / f"cluster_assignments__{tag}.csv")
-    assert list(table.columns) == ["x", "y", "latent", "bandcontrast", "cluster"]
+    # row ids (the UMAP table's), coordinates with their unit, every latent column clustered (whole vectors)
+    assert list(table.columns) == ["row", "x_um", "y_um", *(f"latent_{d}" for d in range(8)), "bandcontrast",
+                                   "cluster"]
+    assert list(table["row"]) == list(range(2400))
+    np.testing.assert_array_equal(table[[f"latent_{d}" for d in range(8)]].to_numpy(np.float32),
+                                  read_latents(scan_latents).partitions["all"])
     truth, bc = pd.read_csv(truth_csv), pd.read_csv(bandcontrast_csv)
     np.testing.assert_array_equal(table["bandcontrast"], bc["bandcontrast"])
     good = truth["is_bad"] == 0
@@ -87,9 +94,11 @@ def test_pair_clustering_on_an_roi_reruns_identically(scan_latents, bandcontrast
                  "--method", method, *options, "--roi", "0,30,0,20", "--out", str(out), "--no-png"]) == 0
     tag = f"{method}_dim1_roi0-30_0-20"
     table = pd.read_csv(out / f"cluster_assignments__{tag}.csv")
-    assert len(table) == 294 and table["x"].max() == 30 and table["y"].max() == 19.5
-    np.testing.assert_allclose(table["latent"], read_latents(scan_latents).partitions["all"][
-        Roi(0, 30, 0, 20).mask(read_latents(scan_latents).x, read_latents(scan_latents).y), 1], rtol=1e-6)
+    assert list(table.columns) == ["row", "x_um", "y_um", "latent_1", "bandcontrast", "cluster"]  # the pair's dim
+    assert len(table) == 294 and table["x_um"].max() == 30 and table["y_um"].max() == 19.5
+    inside = Roi(0, 30, 0, 20).mask(read_latents(scan_latents).x, read_latents(scan_latents).y)
+    assert list(table["row"]) == list(np.flatnonzero(inside))  # row ids of the whole file, not of the ROI
+    np.testing.assert_allclose(table["latent_1"], read_latents(scan_latents).partitions["all"][inside, 1], rtol=1e-6)
     report = json.loads((out / f"cluster_report__{tag}.json").read_text())
     assert report["job"]["roi"] == [0, 30, 0, 20] and report["job"]["dim"] == 1
     if method == "hdbscan":
@@ -163,7 +172,7 @@ def test_umap_command_writes_a_table(scan_latents, tmp_path, monkeypatch):
     out = tmp_path / "emb.parquet"
     assert main(["umap", str(scan_latents), "--method", "pca", "--out", str(out)]) == 0
     table = pd.read_parquet(out)
-    assert len(table) == 2400 and {"pca_0", "pca_1", "x", "y", "index"} <= set(table.columns)
+    assert len(table) == 2400 and {"row", "pca_0", "pca_1", "x_um", "y_um", "index"} <= set(table.columns)
     assert table["pca_0"].dtype == np.float32
     assert main(["umap", str(scan_latents), "--method", "pca", "--out", str(tmp_path / "emb.csv")]) == 0
     np.testing.assert_allclose(pd.read_csv(tmp_path / "emb.csv")["pca_1"], table["pca_1"], rtol=1e-5)
@@ -254,3 +263,67 @@ def test_maps_smooth_writes_smoothed_maps_and_says_so(scan_latents, tmp_path):
     assert not np.allclose(maps, full[:, 4:21, 10:31])
     report = json.loads((tmp_path / f"latent_maps__{tag}.json").read_text())
     assert report["smoothing"]["sigma"] == 1.5 and report["smoothing"]["truncate"] == 4.0
+
+
+def test_whole_vectors_cluster_without_band_contrast_join_the_umap_table_and_rerun(scan_latents, tmp_path,
+                                                                                   monkeypatch, capsys):
+    """A scan's latents alone (no map, no table): `--features latent` needs no band contrast."""
+    out = tmp_path / "nobc"
+    assert main(["cluster", str(scan_latents), "--features", "latent", "--method", "kmeans", "--k", "4",
+                 "--roi", "0,30,0,20", "--out", str(out), "--no-png"]) == 0
+    tag = "kmeans_latents_roi0-30_0-20"
+    table = pd.read_csv(out / f"cluster_assignments__{tag}.csv")
+    assert list(table.columns) == ["row", "x_um", "y_um", *(f"latent_{d}" for d in range(8)), "cluster"]
+    report = json.loads((out / f"cluster_report__{tag}.json").read_text())
+    assert report["job"]["bandcontrast"] is None and report["inputs"]["bandcontrast"] is None
+    assert report["outputs"]["assignments"]["columns"] == list(table.columns)
+    assert report["model"] == {"name": "pca-of-raw-patterns", "sha256": ""}
+
+    # its rows join the UMAP table's by `row`: the same pixel, the same latents
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))
+    assert main(["umap", str(scan_latents), "--method", "pca", "--out", str(tmp_path / "umap.csv")]) == 0
+    umap = pd.read_csv(tmp_path / "umap.csv")
+    joined = table.merge(umap, on="row", suffixes=("", "_umap"), validate="one_to_one")
+    assert len(joined) == len(table) == 294
+    np.testing.assert_array_equal(joined["x_um"], joined["x_um_umap"])
+    np.testing.assert_array_equal(joined["y_um"], joined["y_um_umap"])
+    np.testing.assert_array_equal(joined[[f"latent_{d}" for d in range(8)]].to_numpy(np.float32),
+                                  read_latents(scan_latents).partitions["all"][joined["row"]])
+
+    capsys.readouterr()
+    assert main(["rerun", str(out / f"cluster_report__{tag}.json"), "--out", str(tmp_path / "again"),
+                 "--no-png"]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+
+    # the pair features still need band contrast: the scan's own map by default, which this file lacks
+    assert main(["cluster", str(scan_latents), "--method", "kmeans", "--out", str(out), "--no-png"]) == 2
+    with pytest.raises(InputError, match="pairs needs band contrast"):
+        ClusterJob(latents=str(scan_latents), bandcontrast=None, method="kmeans")
+
+
+def test_cutout_latents_without_coordinates_cluster_as_whole_vectors(tmp_path, capsys):
+    """Cutouts (two partitions, no x, y): whole vectors cluster; row ids count on across partitions."""
+    rng = np.random.default_rng(0)
+    valid = np.r_[rng.normal(0, 0.1, (30, 4)), rng.normal(3, 0.1, (30, 4))].astype(np.float32)
+    train = np.r_[rng.normal(0, 0.1, (20, 4)), rng.normal(3, 0.1, (20, 4))].astype(np.float32)
+    writer = LatentsWriter(tmp_path / "cutouts_latents.h5", {"valid": valid.shape, "train": train.shape}, {"t": 1})
+    writer.write_rows("valid", 0, valid)
+    writer.write_rows("train", 0, train)
+    latents = writer.finish({"model": "nenya.pt", "model_sha256": "ab" * 32})
+    out = tmp_path / "out"
+    assert main(["cluster", str(latents), "--features", "latent", "--method", "kmeans", "--k", "2",
+                 "--partition", "train", "--out", str(out)]) == 0  # no --no-png: there is no scan to draw
+    assert sorted(p.name for p in out.iterdir()) == ["cluster_assignments__kmeans_latents_full.csv",
+                                                    "cluster_report__kmeans_latents_full.json"]
+    table = pd.read_csv(out / "cluster_assignments__kmeans_latents_full.csv")
+    assert list(table.columns) == ["row", "latent_0", "latent_1", "latent_2", "latent_3", "cluster"]
+    assert list(table["row"]) == list(range(60, 100))  # after the 60 valid rows, as the UMAP table counts
+    assert table["cluster"].nunique() == 2
+    report = json.loads((out / "cluster_report__kmeans_latents_full.json").read_text())
+    assert report["outputs"]["figure"] is None and report["model"] == {"name": "nenya.pt", "sha256": "ab" * 32}
+    capsys.readouterr()
+    assert main(["rerun", str(out / "cluster_report__kmeans_latents_full.json"), "--out", str(tmp_path / "again")]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+    assert main(["cluster", str(latents), "--features", "latent", "--method", "kmeans", "--roi", "0,1,0,1",
+                 "--out", str(out)]) == 2
+    assert "no x, y coordinates: clustering with an ROI needs a scan" in capsys.readouterr().err

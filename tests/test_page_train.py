@@ -89,6 +89,29 @@ def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_
         "subtract", "subtract", "gaussian") and patterns["static_background_from"] == "stored"
     assert load_model(job.result.model_path).preprocessing["neighbour_window"] == "gaussian"
 
+    # a reload of the workspace (a new session, no run in it): the last finished run, from its files
+    workspace = at.query_params["workspace"]
+    again = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    again.query_params["workspace"] = workspace[0] if isinstance(workspace, list) else workspace
+    again.run()
+    assert "train_job" not in again.session_state
+    again.switch_page("pages/train.py").run()
+    assert not again.exception and not again.error, [e.value for e in again.error]
+    saved = json.loads(again.get("plotly_chart")[0].proto.spec)["data"]
+    assert [list(values(trace["x"])) for trace in saved] == [[1, 2, 3]] * 2
+    assert list(values(saved[1]["y"])) == pytest.approx([row["val_loss"] for row in job.history])
+    assert len(again.get("image")) == 1  # reconstructions.png: inputs above their reconstructions
+    message = " ".join(s.value for s in again.success)
+    assert f"best epoch {job.result.best_epoch}" in message and "Extract page offers it" in message
+    assert str(job.result.model_path.relative_to(job.result.model_path.parents[2])) in message  # models/vae-.../
+    assert [b.proto.label for b in again.get("download_button")] == [
+        "config.json", "loss.csv", "loss_curve.png", "reconstructions.png", "vae_model.pth"]
+    offered = [name for name, spec in again.session_state["models"].items()
+               if spec["path"] == str(job.result.model_path)]  # the record's label, else one from the run's folder
+    assert len(offered) == 1 and f'offers it as "{offered[0]}"' in message
+    again.switch_page("pages/extract.py").run()
+    assert offered[0] in again.selectbox(key="extract_model").options
+
 
 def test_a_run_stopped_on_the_page_keeps_its_model_and_resumes(not_here):
     at = tiny_run(500)

@@ -190,7 +190,9 @@ def test_clusters_method_parameters_and_roi_change_the_result():
     assert at.metric[0].value == "5"
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert at.metric[2].value == "1,200"
-    names = [b.proto.label for b in at.get("download_button")]
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert all(" — model vae (SHA-256 f92bed0c)" in label for label in labels)  # which model made the latents
+    names = [label.split(" — ")[0] for label in labels]  # each whole file name
     assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",
                      "cluster_report__kmeans_dim0_roi0-88.5_0-29.json",
                      "cluster_latent_bc__kmeans_dim0_roi0-88.5_0-29.png"]
@@ -201,7 +203,7 @@ def test_clusters_smoothing_auto_k_curve_and_the_parameters_used_are_shown():
     at.radio(key="clusters_features").set_value("latent").run()
     at.number_input(key="clusters_smooth").set_value(1.0).run()
     assert "kmeans" not in texts(at.caption) and "sigma 1 grid steps" in texts(at.caption)
-    assert [b.proto.label for b in at.get("download_button")][0] == \
+    assert [b.proto.label for b in at.get("download_button")][0].split(" — ")[0] == \
         "cluster_assignments__gmm_latents_smooth1_full.csv"
     at.checkbox(key="clusters_auto").check().run()
     at.slider(key="clusters_krange").set_value((2, 3)).run()  # six grains: the best k is the top of 2-3

@@ -1,18 +1,27 @@
 """Downloadable, reproducible results (see docs/architecture.md).
 
 A cluster run writes, atomically, into one folder:
-- `cluster_assignments__{tag}.csv`: columns exactly `x,y,latent,bandcontrast,cluster`;
+- `cluster_assignments__{tag}.csv`: columns `row` (the row id of the UMAP table: the row's position in
+  the latents file's partitions, stacked in order), `x_{unit}`, `y_{unit}` (scans; the unit as the
+  latents file names it, `um` when it does not), the latent columns used (`latent_{d}`: the pair's
+  dimension, or every dimension for whole vectors and their UMAP), `bandcontrast` (when the job has band
+  contrast) and `cluster` (`assignment_columns`);
 - `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
   (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
 - `cluster_latent_bc__{tag}.png`: the two cluster panels.
 `tag` encodes method, features/dimension, smoothing and ROI, e.g. `gmm_dim3_roi0-30_0-20`,
 `kmeans_latents_smooth1_full`.
 
+Whole-vector clustering (`features` "latent" or "umap") needs no band contrast (`bandcontrast` None;
+the report records none) and, without an ROI or smoothing, no coordinates (cutouts: no x, y columns,
+no figure). The pair features need both.
+
 `rerun(report)` checks that the inputs still have their recorded hashes, runs the same job with
 the recorded parameters and says whether the assignments came out byte-identical.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -27,7 +36,6 @@ from ..versions import package_versions
 from .maps import Roi, roi_tag
 
 REPORT_FORMAT = 1
-ASSIGNMENT_COLUMNS = ["x", "y", "latent", "bandcontrast", "cluster"]
 FEATURE_KINDS = ("pair", "latent", "umap")
 VERSION_PACKAGES = ("latentcore", "numpy", "scipy", "pandas", "scikit-learn", "hdbscan", "umap-learn", "h5py",
                     "plotly", "kaleido", "matplotlib")
@@ -41,10 +49,12 @@ def input_record(path) -> dict:
     return {"name": path.name, "path": str(path.resolve()), "sha256": sha256_file(path)}
 
 
-def bandcontrast_record(spec) -> dict:
-    """A band-contrast table's input record, or the name of the scan map the latents carry."""
+def bandcontrast_record(spec) -> dict | None:
+    """A band-contrast table's input record, the name of the scan map the latents carry, or None (none used)."""
     from ..data.bandcontrast import scan_map_name
 
+    if spec is None:
+        return None
     name = scan_map_name(spec)
     return input_record(spec) if name is None else {"name": str(spec), "point_map": name or "first"}
 
@@ -115,7 +125,7 @@ class ClusterJob:
     """Everything that decides a cluster run's assignments (what the report records)."""
 
     latents: str
-    bandcontrast: str
+    bandcontrast: str | None  # a CSV, "scan"/"scan:NAME" (the scan's own map), or None (whole vectors only)
     method: str
     dim: int = 0  # the latent column of the CSV; the pair's latent when features == "pair"
     features: str = "pair"  # "pair": (dim, band contrast); "latent": whole vectors; "umap": their UMAP
@@ -129,6 +139,9 @@ class ClusterJob:
 
         if self.features not in FEATURE_KINDS:
             raise InputError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
+        if self.features == "pair" and self.bandcontrast is None:
+            raise InputError("clustering (latent dimension, band contrast) pairs needs band contrast (a table or "
+                             "the scan's own map); whole latent vectors (features 'latent') need none")
         self.smooth = check_sigma(self.smooth)
 
     @property
@@ -142,25 +155,32 @@ class ClusterJob:
 
 @dataclasses.dataclass
 class ClusterInputs:
-    """The rows a job clusters: coordinates, the chosen latent column and band contrast (raw, as the
-    CSV holds them), and the features clustered (smoothed over the grid when the job says so)."""
+    """The rows a job clusters: their row ids, coordinates, the chosen latent column, the latent
+    columns used and band contrast (raw, as the CSV holds them), and the features clustered
+    (smoothed over the grid when the job says so). x, y are None for latents without coordinates,
+    band contrast None when the job has none."""
 
-    x: np.ndarray
-    y: np.ndarray
+    x: np.ndarray | None
+    y: np.ndarray | None
     latent: np.ndarray
-    bandcontrast: np.ndarray
+    bandcontrast: np.ndarray | None
     features: np.ndarray
     units: str | None = "um"  # of x, y
     bandcontrast_name: str = "band contrast"  # or the scan map's name ("Band Contrast", "IQ")
     scale: tuple | None = None  # (mean, std) per feature that standardises them; None: their own
+    rows: np.ndarray | None = None  # int64 row ids (the UMAP table's `row`)
+    dims: tuple = ()  # the latent dimensions of `used`
+    used: np.ndarray | None = None  # (N, len(dims)) float32: the latent columns the CSV holds
+    model: dict | None = None  # the model that made the latents: {"name", "sha256"} (None: not recorded)
 
 
 def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
-    """Read the latents and band contrast, restrict both to the ROI and align them by x, y."""
+    """Read the latents and band contrast (when the job has it), restrict both to the ROI and align
+    them by x, y."""
     from ..data import align_to_coordinates, read_bandcontrast
     from ..data.bandcontrast import pick_point_map, scan_map_name
-    from ..latents import read_latents
-    from .cluster import pair_features
+    from ..latents import model_record, read_latents
+    from ._validation import check_dimensions
     from .maps import slice_to_roi
 
     latents = read_latents(job.latents)
@@ -170,34 +190,61 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     rows = latents.partitions[partition]
     if rows.ndim == 2 and rows.shape[1] == 0:
         raise InputError("has no latent dimensions (0 columns): nothing to cluster", job.latents)
-    if latents.x is None or latents.y is None:
-        raise InputError("the latents have no x, y coordinates: clustering with band contrast needs a scan",
-                         job.latents)
-    x, y = np.asarray(latents.x, np.float64), np.asarray(latents.y, np.float64)
-    from_scan = scan_map_name(job.bandcontrast) is not None  # the scan's own map, carried row for row
+    offset = 0  # row ids as the UMAP table's: every partition stacked in the file's order
+    for name, values in latents.partitions.items():
+        if name == partition:
+            break
+        offset += len(values)
+    row_ids = offset + np.arange(len(rows), dtype=np.int64)
+    has_bc = job.bandcontrast is not None
+    if latents.x is None or latents.y is None or len(latents.x) != len(rows):
+        needs = ("band contrast" if has_bc else "an ROI" if job.roi is not None else "smoothing" if job.smooth
+                 else None)
+        if needs is not None:
+            raise InputError(f"the latents have no x, y coordinates: clustering with {needs} needs a scan "
+                             "(whole latent vectors alone need none)", job.latents)
+        x = y = None
+    else:
+        x, y = np.asarray(latents.x, np.float64), np.asarray(latents.y, np.float64)
+    from_scan = has_bc and scan_map_name(job.bandcontrast) is not None  # the scan's own map, row for row
     values = pick_point_map(latents.point_maps, job.bandcontrast, job.latents)[1] if from_scan else None
-    table = None if from_scan else read_bandcontrast(job.bandcontrast)
+    table = read_bandcontrast(job.bandcontrast) if has_bc and not from_scan else None
     roi = job.roi_box
     if roi is not None:
         keep = roi.mask(x, y)
         if not keep.any():
             raise InputError(f"ROI {roi.to_list()} holds none of the latents' pixels", job.latents)
-        rows, x, y = rows[keep], x[keep], y[keep]
+        rows, x, y, row_ids = rows[keep], x[keep], y[keep], row_ids[keep]
         if from_scan:
             values = values[keep]
-        else:
+        elif table is not None:
             table = slice_to_roi(table, roi, len(rows), f"the latents' rows in the ROI ({Path(job.latents).name})")
-    bandcontrast = values if from_scan else align_to_coordinates(table, x, y)
-    pairs = pair_features(rows, job.dim, bandcontrast)
+    bandcontrast = values if from_scan else align_to_coordinates(table, x, y) if has_bc else None
+    with _about(job.latents):
+        dim = check_dimensions([job.dim], rows.shape[1])[0]
     features, scale = job_features(job, rows, bandcontrast, x, y)
     bad = ~np.isfinite(features).reshape(len(features), -1).all(axis=1)
     if bad.any():  # the clustering refuses them too, but cannot name the file
-        latent_bad = not np.isfinite((pairs[:, :1] if job.features == "pair" else rows)[bad]).all()
+        latent_bad = not np.isfinite((rows[:, dim] if job.features == "pair" else rows)[bad]).all()
         culprit = job.latents if latent_bad or from_scan else job.bandcontrast
         raise InputError(f"{int(bad.sum())} rows to cluster hold NaN or inf "
                          f"({'latents' if latent_bad else 'band contrast'})", culprit)
     name = pick_point_map(latents.point_maps, job.bandcontrast)[0] if from_scan else "band contrast"
-    return ClusterInputs(x, y, pairs[:, 0], bandcontrast, features, latents.units, name, scale)
+    dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
+    used = np.asarray(rows[:, list(dims)], np.float32)
+    return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, features, latents.units, name,
+                         scale, row_ids, dims, used, model_record(latents.attrs))
+
+
+@contextlib.contextmanager
+def _about(path):
+    """An error that names no file is about `path`."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        raise InputError(str(exc), path) from None
 
 
 def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray, tuple | None]:
@@ -229,11 +276,37 @@ def cluster_inputs(job: ClusterJob, inputs: ClusterInputs):
     return cluster(inputs.features, job.method, scale=inputs.scale, **job.params)
 
 
+def coordinate_names(units: str | None) -> tuple[str, str]:
+    """`x_um`, `y_um`: coordinates with their unit in the name, as the UMAP table names them."""
+    return f"x_{units or 'um'}", f"y_{units or 'um'}"
+
+
+def assignment_columns(inputs: ClusterInputs) -> list[str]:
+    """The CSV's columns: row, coordinates with their unit (scans), the latent columns used, band
+    contrast (when the job has it), cluster."""
+    coordinates = list(coordinate_names(inputs.units)) if inputs.x is not None else []
+    return (["row", *coordinates, *(f"latent_{d}" for d in inputs.dims)]
+            + (["bandcontrast"] if inputs.bandcontrast is not None else []) + ["cluster"])
+
+
 def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
+    columns = {"row": inputs.rows}
+    if inputs.x is not None:
+        columns.update(zip(coordinate_names(inputs.units), (inputs.x, inputs.y)))
     # latents are float32: written as such, their shortest exact text (not float64 digits)
-    return pd.DataFrame({"x": inputs.x, "y": inputs.y, "latent": inputs.latent.astype(np.float32),
-                         "bandcontrast": inputs.bandcontrast, "cluster": np.asarray(labels, np.int64)},
-                        columns=ASSIGNMENT_COLUMNS)
+    columns.update({f"latent_{d}": inputs.used[:, i] for i, d in enumerate(inputs.dims)})
+    if inputs.bandcontrast is not None:
+        columns["bandcontrast"] = inputs.bandcontrast
+    columns["cluster"] = np.asarray(labels, np.int64)
+    return pd.DataFrame(columns, columns=assignment_columns(inputs))
+
+
+def second_axis(inputs: ClusterInputs, dim: int) -> tuple[np.ndarray, str]:
+    """The scatter's vertical axis: band contrast, or without it the next latent dimension."""
+    if inputs.bandcontrast is not None:
+        return inputs.bandcontrast, inputs.bandcontrast_name
+    other = (dim + 1) % inputs.used.shape[1] if inputs.used.shape[1] > 1 else dim
+    return inputs.used[:, inputs.dims.index(other)], f"latent dim {other}"
 
 
 def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300) -> dict:
@@ -249,11 +322,13 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
     names = cluster_names(job.tag)
     csv_path = write_csv(out_dir / names["assignments"], assignments_table(inputs, result.labels))
     engine = None
+    png = png and inputs.x is not None  # the figure draws the clusters on the scan
     if png:
-        fig = cluster_panels(inputs.x, inputs.y, inputs.latent, inputs.bandcontrast, result.labels,
+        vertical, vertical_name = second_axis(inputs, job.dim)
+        fig = cluster_panels(inputs.x, inputs.y, inputs.latent, vertical, result.labels,
                              Grid.from_coordinates(inputs.x, inputs.y), latent_name=f"latent dim {job.dim}",
                              title=f"{job.method} clusters ({job.tag})", units=inputs.units,
-                             bandcontrast_name=inputs.bandcontrast_name)
+                             bandcontrast_name=vertical_name)
         engine = write_png(fig, out_dir / names["figure"], browser=browser, dpi=dpi)
     report = {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
@@ -264,10 +339,12 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
         "smoothing": {**smoothing_record(job.smooth), "applies_to": "the clustered features (when standardised: by "
                       "the unsmoothed features' mean and std); the CSV's latent and bandcontrast columns hold the "
                       "raw values"},
+        "model": inputs.model,  # what made the latents (their file's attributes): name, SHA-256
         "n_rows": int(len(result.labels)),
         "inputs": {"latents": input_record(job.latents), "bandcontrast": bandcontrast_record(job.bandcontrast)},
         "versions": package_versions(VERSION_PACKAGES),
-        "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path)},
+        "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
+                                    "columns": assignment_columns(inputs)},
                     "report": {"name": names["report"]},
                     "figure": {"name": names["figure"], "engine": engine} if png else None},
     }
@@ -299,6 +376,10 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
         raise InputError(f"cannot rerun a report of kind {report['kind']!r} (only 'cluster')", report_path)
     job_fields = _job_fields(report, report_path)
     for role in ("latents", "bandcontrast"):
+        if role == "bandcontrast" and job_fields.get("bandcontrast") is None:
+            if _field(report, ("inputs",), dict, report_path).get(role) is not None:
+                raise InputError("field 'inputs.bandcontrast' must be null when 'job.bandcontrast' is", report_path)
+            continue  # whole vectors clustered without band contrast
         record = _field(report, ("inputs", role), dict, report_path)
         if "point_map" not in record:  # a scan's own map lives in its latents file
             job_fields[role] = str(_find_input(record, report_path))
@@ -319,7 +400,7 @@ def _field(report: dict, keys: tuple[str, ...], kind: type, report_path):
 
 
 # The job fields a report may carry, with their types (None allowed for the optional ones).
-_JOB_TYPES = {"latents": str, "bandcontrast": str, "method": str, "dim": int, "features": str, "params": dict,
+_JOB_TYPES = {"latents": str, "bandcontrast": (str, type(None)), "method": str, "dim": int, "features": str, "params": dict,
               "roi": (list, type(None)), "partition": (str, type(None)), "smooth": (int, float)}
 
 

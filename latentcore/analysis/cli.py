@@ -71,10 +71,12 @@ def _register_maps(subparsers):
 def _register_cluster(subparsers):
     p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
     p.add_argument("latents")
-    p.add_argument("--bandcontrast", default="scan",
+    p.add_argument("--bandcontrast",
                    help="CSV x,y,bandcontrast (full field or the ROI), or scan:NAME for a per-point map the "
-                        "scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default 'scan': the "
-                        "scan's own band-contrast map (Oxford Band Contrast, EDAX IQ)")
+                        "scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default for --features "
+                        "pair: 'scan', the scan's own band-contrast map (Oxford Band Contrast, EDAX IQ); "
+                        "whole vectors (latent, umap) use none unless given (the CSV then has a bandcontrast "
+                        "column)")
     p.add_argument("--method", required=True, choices=("gmm", "kmeans", "dbscan", "hdbscan"))
     p.add_argument("--dim", type=int, default=0, help="latent dimension paired with band contrast")
     p.add_argument("--features", choices=("pair", "latent", "umap"), default="pair",
@@ -147,10 +149,14 @@ def run_umap(args) -> int:
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     with about_file(args.latents):
         coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
+    from .artifacts import coordinate_names
+
+    table.insert(0, "row", np.arange(len(table), dtype=np.int64))  # the row id the cluster tables join on
     for i in range(coords.shape[1]):
         table[f"{args.method}_{i}"] = coords[:, i].astype(np.float32)
     if latents.x is not None and len(latents.partitions) == 1:
-        table["x"], table["y"] = latents.x, latents.y
+        x_name, y_name = coordinate_names(latents.units)
+        table[x_name], table[y_name] = latents.x, latents.y
     out = Path(args.out) if args.out else Path(args.latents).with_name(
         f"{Path(args.latents).stem}_{args.method}.parquet")
     with atomic_path(out) as tmp:
@@ -212,7 +218,8 @@ def run_maps(args) -> int:
 def run_cluster(args) -> int:
     from .artifacts import ClusterJob, run_cluster_job
 
-    job = ClusterJob(latents=args.latents, bandcontrast=args.bandcontrast, method=args.method, dim=args.dim,
+    bandcontrast = args.bandcontrast if args.bandcontrast is not None or args.features != "pair" else "scan"
+    job = ClusterJob(latents=args.latents, bandcontrast=bandcontrast, method=args.method, dim=args.dim,
                      features=args.features, params=cluster_params(args),
                      roi=_roi_list(args.roi), partition=args.partition, smooth=args.smooth)
     report = run_cluster_job(job, args.out, png=not args.no_png)

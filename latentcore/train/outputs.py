@@ -77,3 +77,44 @@ def plot_reconstructions(inputs: np.ndarray, reconstructions: np.ndarray, path) 
             if i == 0:
                 axes.set_title(title, fontsize=8, loc="left")
     return _save(figure, path)
+
+
+# -- reading a finished run back (the Train page after a reload) ---------------------------------
+
+FINISHED = ("completed", "early_stop", "time_limit", "stopped", "already_done")
+
+
+def read_run(out_dir) -> dict | None:
+    """A run directory as its files describe it, once the run has ended with a model: {"out_dir",
+    "model_path", "status", "best_epoch", "best_val_loss", "epochs_done", "latent_dim", "history"
+    (loss.csv's rows), "files" (name -> path of those present: config, loss table, figures, model)};
+    None for a run still going, one that failed before its end, or a folder that is not a run."""
+    out_dir = Path(out_dir)
+    try:
+        info = json.loads((out_dir / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    result = info.get("result") if isinstance(info, dict) else None
+    model_path = out_dir / MODEL_FILE
+    if not isinstance(result, dict) or result.get("status") not in FINISHED or not model_path.is_file():
+        return None
+    try:
+        history = pd.read_csv(out_dir / LOSS_CSV).to_dict("records")
+    except (OSError, ValueError):
+        history = []
+    names = (CONFIG_FILE, LOSS_CSV, LOSS_PNG, RECONSTRUCTIONS_PNG, MODEL_FILE)
+    return {"out_dir": out_dir, "model_path": model_path, "status": result["status"],
+            "best_epoch": result.get("best_epoch"), "best_val_loss": result.get("best_val_loss"),
+            "epochs_done": result.get("epochs_done"), "latent_dim": (info.get("model") or {}).get("latent_dim"),
+            "history": history, "files": {n: out_dir / n for n in names if (out_dir / n).is_file()}}
+
+
+def last_finished_run(folder) -> dict | None:
+    """The run under `folder` (one run directory per subfolder) that ended last with a model (`read_run`;
+    by the time its config.json was last written), or None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    runs = [run for run in (read_run(p) for p in folder.iterdir() if p.is_dir()) if run is not None]
+    return max(runs, key=lambda run: (run["files"][CONFIG_FILE].stat().st_mtime_ns, str(run["out_dir"])),
+               default=None)

@@ -100,6 +100,14 @@ def latents(file_stamp: tuple):
     return result
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def latents_model(file_stamp: tuple) -> str | None:
+    """The model that made a latents file, from its attributes: `name (SHA-256 1a2b3c4d)`, or None."""
+    from latentcore.latents import model_label, read_attrs
+
+    return model_label(read_attrs(file_stamp[0]))
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def stacked_latents(file_stamp: tuple):
     """All partitions as one (N, D) matrix and the table naming each row (global row id = position)."""
@@ -270,24 +278,36 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smoo
     return smooth_maps(maps, smooth), grid
 
 
+# -- training -------------------------------------------------------------------------------------
+
+def last_training_run(folder: str) -> dict | None:
+    """The last finished training run under `folder` (the workspace's models), as its files say
+    (`latentcore.train.outputs.last_finished_run`): a few small files, read on each call."""
+    from latentcore.train.outputs import last_finished_run
+
+    return last_finished_run(folder)
+
+
 # -- clustering ---------------------------------------------------------------------------------
 
 def cluster_job(lat_stamp, bc_stamp, method, dim, features, params, roi, smooth: float = 0.0):
+    """The page's ClusterJob; `bc_stamp` None: no band contrast (whole vectors only)."""
     from latentcore.analysis.artifacts import ClusterJob
 
-    return ClusterJob(latents=lat_stamp[0], bandcontrast=bc_stamp[0], method=method, dim=int(dim),
+    return ClusterJob(latents=lat_stamp[0], bandcontrast=bc_stamp[0] if bc_stamp else None, method=method, dim=int(dim),
                       features=features, params=params, roi=list(roi) if roi else None, smooth=smooth)
 
 
 def cluster_run(lat_stamp: tuple, bc_stamp: tuple, job_json: str) -> dict:
     """The page's clustering (in the worker pool at scale): the same inputs and call as the
-    downloadable artifacts, so the picture and the CSV agree. Returns x, y, latent, bandcontrast,
-    labels, rows, report."""
+    downloadable artifacts, so the picture and the CSV agree. Returns rows (the row ids), x, y,
+    latent, bandcontrast, second, second_name, labels, report (see `tasks.cluster_run`)."""
     job = json.loads(job_json)
-    rows = roi_rows(lat_stamp, tuple(job["roi"]) if job["roi"] else None)
-    run = pooled(tasks.cluster_run, f"Clustering ({job['method']})", len(rows), job_json=job_json,
-                 inputs=[lat_stamp, bc_stamp])  # the files' stamps: a rewritten file is a new job
-    return {**run, "rows": rows}
+    lat = latents(lat_stamp)
+    count = len(roi_rows(lat_stamp, tuple(job["roi"]) if job["roi"] else None)) if lat.x is not None else \
+        len(lat.partitions[job["partition"] or next(iter(lat.partitions))])
+    return pooled(tasks.cluster_run, f"Clustering ({job['method']})", count, job_json=job_json,
+                  inputs=[lat_stamp, bc_stamp])  # the files' stamps: a rewritten file is a new job
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -308,14 +328,17 @@ def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=16)
 def cluster_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str):
     """What the two panels draw, computed once per clustering: the colour codes (cluster hue, shade by
-    the latent's rank in its cluster), the grid and the map of codes."""
+    the latent's rank in its cluster), the grid, the map of codes and each row's cell (the last three
+    None for latents without coordinates)."""
     from latentcore.analysis.maps import Grid, values_map
 
     from ..figures.plots import cluster_shade_colour
 
     run = cluster_run(lat_stamp, bc_stamp, job_json)
-    grid = Grid.from_coordinates(run["x"], run["y"])
     colour = cluster_shade_colour(run["labels"], run["latent"])
+    if run["x"] is None:  # latents without coordinates: no map
+        return colour, None, None, None
+    grid = Grid.from_coordinates(run["x"], run["y"])
     cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
     return colour, grid, values_map(colour.codes.astype(np.float32), run["x"], run["y"], grid), cells
 

@@ -25,19 +25,25 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
 
 def cluster_run(job_json: str, inputs, progress) -> dict:
     """The Clusters page's clustering: the same inputs and call as the downloadable artifacts.
-    Returns x, y, latent, bandcontrast, labels and the report. (`inputs`: the files' stamps, only
-    part of the job's key.)"""
-    from latentcore.analysis.artifacts import ClusterJob, cluster_inputs, load_cluster_inputs
+    Returns rows (the row ids), x, y (None without coordinates), latent, bandcontrast (None without
+    it), the scatter's vertical axis (`second`: band contrast, else the next latent dimension) and its
+    name, labels and the report. (`inputs`: the files' stamps, only part of the job's key.)"""
+    from latentcore.analysis.artifacts import ClusterJob, cluster_inputs, load_cluster_inputs, second_axis
     from latentcore.analysis.cluster import describe_fit
 
     job = ClusterJob(**json.loads(job_json))
-    progress(0.05, "reading the latents and band contrast")
+    progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))
     inputs = load_cluster_inputs(job)
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows")
     result = cluster_inputs(job, inputs)
     progress(1.0, "done")
-    return {"x": inputs.x.astype(np.float32), "y": inputs.y.astype(np.float32),
-            "latent": inputs.latent.astype(np.float32), "bandcontrast": inputs.bandcontrast.astype(np.float32),
+    second, second_name = second_axis(inputs, job.dim)
+
+    def as_f32(values):
+        return None if values is None else np.asarray(values, np.float32)
+
+    return {"rows": inputs.rows, "x": as_f32(inputs.x), "y": as_f32(inputs.y), "latent": as_f32(inputs.latent),
+            "bandcontrast": as_f32(inputs.bandcontrast), "second": as_f32(second), "second_name": second_name,
             "labels": result.labels, "report": {**result.to_dict(), "fit_summary": describe_fit(result)}}
 
 

@@ -25,12 +25,25 @@ def sidebar_summary(where=None, buttons: bool = True):
         st.markdown(f"**Band contrast:** {bandcontrast.label(state.bandcontrast())}")
         lat = state.latents()
         st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
+        model = latents_model(lat)
+        if model:
+            st.caption(f"made by {model}")
         st.markdown(f"**Device:** {front.devices()['auto'].removeprefix('auto (').rstrip(')')}")
         chosen = state.selection()
         st.markdown(f"**Selected points:** {len(chosen):,}")
         if buttons and len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
             state.clear_selection()
             st.rerun()
+
+
+def latents_model(path) -> str | None:
+    """The model that made the latents file at `path` (name and short SHA-256), None when unknown."""
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        return front.latents_model(front.stamp(path))
+    except (LatentError, OSError):  # the sidebar never fails a page: the pages say what is wrong
+        return None
 
 
 def png_dpi_setting():
@@ -110,10 +123,11 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def table_csv(table, extra: dict, selected) -> str:
-    """The rows with their embedding and a `selected` flag, as CSV (built when downloaded)."""
+    """The rows with their embedding and a `selected` flag, as CSV (built when downloaded); `row`, the row
+    id, is the one the cluster tables (`cluster_assignments__*.csv`) carry: they join on it."""
     out = table.assign(**extra)
     out["selected"] = np.isin(np.arange(len(out)), selected)
-    return out.to_csv(index_label="row_id")
+    return out.to_csv(index_label="row")
 
 
 def embedding_npz(fitted, path: str) -> bytes:
@@ -140,11 +154,10 @@ MIME = {".csv": "text/csv", ".json": "application/json", ".png": "image/png", ".
 
 
 def download_artifacts(paths, key: str):
-    """One download button per artifact file, side by side."""
+    """One download button per artifact file, one under the other: each shows its whole file name."""
     paths = [Path(p) for p in paths if p and Path(p).exists()]
-    for cell, path in zip(st.columns(max(len(paths), 1)), paths):
-        with cell:
-            download_file(path.name, path, key=f"{key}_{path.name}", mime=MIME.get(path.suffix, "application/octet-stream"))
+    for path in paths:
+        download_file(path.name, path, key=f"{key}_{path.name}", mime=MIME.get(path.suffix, "application/octet-stream"))
 
 
 def cluster_fit_notes(report: dict, smooth: float) -> None:

@@ -81,6 +81,22 @@ def current() -> TrainingRun | None:
     return state.train_run()
 
 
+def last_finished() -> dict | None:
+    """The workspace's last finished run, from what it wrote to disk (so it survives reloads), with
+    its model offered on the Extract page (added to the session's models when it is not there):
+    `front.last_training_run`'s dict plus "label", the model's name on the Extract page."""
+    run = front.last_training_run(str(state.workdir("models")))
+    if run is None:
+        return None
+    models = state.models()
+    label = next((name for name, spec in models.items() if spec.get("path") == str(run["model_path"])), None)
+    if label is None:
+        dims = f", {run['latent_dim']} dims" if run.get("latent_dim") else ""
+        label = f"VAE trained here ({run['out_dir'].name}{dims})"
+        state.add_model(label, {"path": str(run["model_path"]), "arch": "vae", "options": None})
+    return {**run, "label": label}
+
+
 def end_unseen() -> bool:
     """True once per run, the first time the page sees it ended."""
     return state.train_end_unseen()
