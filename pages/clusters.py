@@ -14,7 +14,7 @@ from ui.widgets import bandcontrast, common, explore, extraction, params, select
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors. Each cluster has one hue in both "
-           "panels, shaded by the latent's value within the cluster; noise is grey. Select points in the "
+           "panels (optionally shaded by the latent's value within the cluster); noise is grey. Select points in the "
            "scatter (click, or the box and lasso tools at its top right) or a region of the map (box or lasso): "
            "the other panel highlights them.")
 lat_stamp = extraction.require_latents()
@@ -44,7 +44,9 @@ with common.user_errors():
     run = front.cluster_run(lat_stamp, bc_stamp, job_json)
 rows, labels = run["rows"], run["labels"]
 state.set_last_clusters(rows, labels)  # the UMAP page can colour by them
-colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json)
+shade = st.toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)", value=False,
+                  key="clusters_shade")
+colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
 selection.take_pending({  # a selection just made is drawn in this run
     "clusters_scatter": selection.scatter_resolver(run["latent"], run["bandcontrast"], rows, state.selection()),
     "clusters_map": lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)})
