@@ -371,6 +371,8 @@ def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour
         fig.add_trace(go.Scatter(x=[picked[0]], y=[picked[1]], mode="markers", name="picked", hoverinfo="skip",
                                  marker={"symbol": "square-open", "size": 14, "color": "#e31a1c",
                                          "line": {"width": 2}}))
+    if scale_bar:
+        figures.add_scale_bar(fig, grid, "", display_units(units))
     fig.update_layout(title=title, height=height, plot_bgcolor=nan_colour,
                       margin={"l": 60, "r": 20, "t": 50, "b": 50}, showlegend=False, **map_axes(grid, units))
     return fig, trace_rows
