@@ -266,4 +266,5 @@ def test_latent_map_grid_takes_fixed_limits_and_titles_y_once_a_row(scan):
     fig = figures.latent_map_grid(maps, grid, dims, columns=2, limits=(-1, 1), colorscale="Magma")
     assert all((t.zmin, t.zmax) == (-1, 1) for t in fig.data)
     assert fig.layout.yaxis.title.text and not fig.layout.yaxis2.title.text and fig.layout.yaxis3.title.text
+    assert fig.layout.yaxis.showticklabels is not False and fig.layout.yaxis2.showticklabels is False
     assert all(t.colorbar.title.text == "latent value" for t in fig.data)

@@ -75,7 +75,8 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     """One heatmap per dimension (maps: (n_dims, n_rows, n_columns), NaN = no pixel, drawn in
     `nan_colour`), each with its own colour bar (over `limits` (vmin, vmax) when given, else its
     map's range) and x, y axes in `units`; an optional scale bar. The maps share one grid, so the
-    y axis is titled on the first column only: each colour bar's title has the gap to the next map.
+    y axis is titled and labelled on the first column only: each colour bar's title has the gap to
+    the next map.
     Maps over `max_pixels` are shown with a stride, which the figure says (the NPY keeps every pixel)."""
     maps = np.asarray(maps, np.float32)
     stride = _stride(maps.shape[1] * maps.shape[2], max_pixels)
@@ -106,6 +107,8 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
         ya.update(scaleanchor=f"x{suffix}", constrain="domain")  # square pixels
         if i % columns == 0:
             ya.update(title_text=f"y ({unit})")
+        else:  # the same y values as the first column's
+            ya.update(showticklabels=False)
         if scale_bar:
             add_scale_bar(fig, grid, suffix, unit)
     fig.update_yaxes(autorange="reversed", title_standoff=2, tickfont={"size": 9})

@@ -25,6 +25,7 @@ def reference_and_top_dimensions(name: str, reference, maps, grid, dims, units):
     fig = figures.latent_map_grid(np.concatenate([reference[None], maps]), grid, [name, *dims],
                                   columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions", units=units)
     fig.layout.annotations[0].text = f"<b>{name}</b>"
+    fig.data[0].colorbar.title.text = name  # its own value, not a latent's
     fig.update_layout(width=None, height=60 + 200 * -(-(len(dims) + 1) // 5),
                       margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig

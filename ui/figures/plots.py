@@ -251,8 +251,8 @@ def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title
     if scale_bar:
         figures.add_scale_bar(fig, grid, "", unit)
     fig.update_layout(title=title, height=height, dragmode="select", showlegend=legend,
-                      legend={"title": {"text": colour.title}, "itemsizing": "constant", "x": 1.02, "xanchor": "left",
-                              "y": 1, "yanchor": "top"},
+                      legend={"title": {"text": colour.title}, "itemsizing": "constant", "orientation": "h", "x": 0,
+                              "y": -0.16, "yanchor": "top"},
                       plot_bgcolor=nan_colour, margin={"l": 60, "r": 20, "t": 50, "b": 50}, **map_axes(grid, units))
     return fig
 
