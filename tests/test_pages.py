@@ -393,7 +393,7 @@ def test_a_features_file_is_explored_without_extraction(tmp_path):
     go(at, "umap")
     assert "label" in at.selectbox(key="umap_colour").options
     at.selectbox(key="umap_colour").select("label").run()
-    assert [t["name"] for t in chart_specs(at)[0]["data"]][1:] == ["0", "1"]  # the legend: one entry a label
+    assert [t["name"] for t in chart_specs(at)[0]["data"]][1:] == ["0 (60)", "1 (60)"]  # the legend: a label, its count
 
 
 def test_uploads_are_saved_in_the_session_and_sorted(sst_h5, bandcontrast_csv):
