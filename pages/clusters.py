@@ -14,9 +14,9 @@ from ui.widgets import bandcontrast, common, explore, extraction, params, select
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these need no band contrast). Each "
-           "cluster has one hue in both panels, shaded by the latent's value within the cluster; noise is grey. "
-           "Select points in the scatter (click, or the box and lasso tools at its top right) or a region of the "
-           "map (box or lasso): the other panel highlights them.")
+           "cluster has one hue in both panels (optionally shaded by the latent's value within the cluster); noise "
+           "is grey. Select points in the scatter (click, or the box and lasso tools at its top right) or a region "
+           "of the map (box or lasso): the other panel highlights them.")
 lat_stamp = extraction.require_latents()
 lat = front.latents(lat_stamp)
 on_scan = lat.x is not None and lat.y is not None
@@ -53,7 +53,9 @@ with common.user_errors():
     run = front.cluster_run(lat_stamp, bc_stamp, job_json)
 rows, labels = run["rows"], run["labels"]
 state.set_last_clusters(rows, labels)  # the UMAP page can colour by them
-colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json)
+shade = st.toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)", value=False,
+                  key="clusters_shade")
+colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
 vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
 pending = {"clusters_scatter": selection.scatter_resolver(run["latent"], vertical, rows, state.selection())}
 if on_scan:

@@ -9,7 +9,7 @@ from ui.compute import front
 from ui.figures import maps as map_figures
 from ui.figures import plots, png
 from ui.session import state
-from ui.widgets import common, explore, extraction, params, selection
+from ui.widgets import common, explore, extraction, params, scales, selection
 
 st.title("Latent maps")
 lat_stamp = extraction.require_latents()
@@ -25,7 +25,7 @@ dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), default=list(rang
 columns = cols[1].number_input("Maps per row", 1, 8, 4, key="maps_columns")
 nan_colour = cols[2].color_picker("Missing pixels", figures.NAN_COLOUR, key="maps_nan")
 sigma = params.smooth_sigma("maps", cols[3])
-scale_bar = cols[4].checkbox("Scale bar", key="maps_scale_bar")
+scale_bar = cols[4].checkbox("Scale bar", value=True, key="maps_scale_bar")
 if not dims:
     st.info("Pick at least one dimension.")
     st.stop()
@@ -36,8 +36,10 @@ rows = front.roi_rows(lat_stamp, roi)
 st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
            f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
+colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
-                                                    units=lat.units, scale_bar=scale_bar)
+                                                    units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
+                                                    limits=limits)
 st.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 
 st.subheader("Click a pixel to see its pattern")
@@ -50,11 +52,14 @@ with cols[0]:
     mask = plots.painted(grid, cells, np.isin(rows, selected)) if len(selected) > 1 else None  # one: framed only
     picker, trace_rows = plots.pixel_picker_figure(
         maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,
-        picked=(lat.x[selected[0]], lat.y[selected[0]]) if len(selected) else None, title=f"latent dim {dim}")
+        picked=(lat.x[selected[0]], lat.y[selected[0]]) if len(selected) else None, title=f"latent dim {dim}",
+        colorscale=colorscale, limits=limits, scale_bar=scale_bar)
     event = st.plotly_chart(picker, key="maps_picker", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             config={"displaylogo": False})
     if selection.take_event(event, "maps_picker", lambda s: selection.event_row_ids(s.get("points", []), trace_rows)):
         st.rerun()
+    scales.histogram(maps[dims.index(dim)], "maps_histogram", value_name=f"latent dim {dim}", colorscale=colorscale,
+                     limits=limits)
 with cols[1]:
     if len(selected):
         row = int(selected[0])

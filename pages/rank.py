@@ -75,7 +75,7 @@ out = str(state.workdir("rank"))
 def written(kind):
     def read():
         from pathlib import Path
-        return Path(front.ranking_files(table, out, inputs, top, tag)[kind]).read_bytes()
+        return Path(front.ranking_files(table, out, inputs, top, tag, state.png_dpi())[kind]).read_bytes()
     return read
 
 

@@ -8,7 +8,7 @@ import streamlit as st
 from ui.compute import front
 from ui.figures import plots, png
 from ui.session import files, state
-from ui.widgets import common, explore, extraction, selection
+from ui.widgets import common, explore, extraction, scales, selection
 
 st.title("UMAP")
 lat_stamp = extraction.require_latents()
@@ -40,7 +40,9 @@ if choice == explore.LATENT:
 elif choice == explore.KMEANS:
     dim = cols[1].number_input("Clusters (k)", 2, min(30, len(matrix)), min(6, len(matrix)), key="umap_kmeans")
 k = cols[2].number_input("Neighbours of a clicked point", 1, 50, 8, key="umap_k")
-colour = explore.colour_for(choice, lat_stamp, lat, table, dim)
+continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
+colorscale, limits = scales.colour_scale("umap_scale", continuous[0]) if continuous is not None else ("Viridis", None)
+colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
 chosen = state.selection()
 marks = []
 
@@ -81,9 +83,11 @@ if on_scan:
         grid, code_map, cells = front.scan_codes(lat_stamp, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
                                                    colour.codes)
         map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
-                                        else None, title="The same rows on the scan")
+                                        else None, title="The same rows on the scan", units=lat.units)
         map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
                                     config=selection.CHART_CONFIG)
+        if continuous is not None:
+            scales.histogram(continuous[0], "umap_histogram", colour=colour, value_name=colour.title)
     changed |= selection.take_event(map_event, "umap_map",
                                     lambda s: selection.rows_in_shapes(s, lat.x, lat.y, np.arange(len(lat.x))))
 if changed:

@@ -205,8 +205,8 @@ def test_maps_roi_sliders_shrink_the_maps(page):
         page.keyboard.press("ArrowRight")
     page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
     settle(page)
-    # the grid of maps and the map to click on (the page before's charts may linger a moment)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2", timeout=30_000)
+    # the grid of maps, the map to click on and its histogram (the page before's charts may linger a moment)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 3", timeout=30_000)
     page.get_by_role("button", name="Clear selection").last.click()  # the UMAP's selection, kept until now
     page.get_by_text("No pixel selected yet").wait_for()
     settle(page)

@@ -147,3 +147,124 @@ def _has_colour(image, colour, tolerance=3):
     target = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
     pixels = np.asarray(image).reshape(-1, 3).astype(int)
     return bool((np.abs(pixels - target).max(axis=1) <= tolerance).any())
+
+
+# -- scales of the scan panels: a palette whose hues are told apart, colour bars, legends, limits --
+
+def _lab(colour):
+    """CIELAB (D65) of a hex colour, from the sRGB formulas (independent of latentcore)."""
+    rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ linear
+    t = xyz / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(t > (6 / 29) ** 3, np.cbrt(t), t / (3 * (6 / 29) ** 2) + 4 / 29)
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+def delta_e2000(c1, c2) -> float:
+    """CIEDE2000 colour difference (Sharma, Wu and Dalal 2005); about 2 is just noticeable."""
+    (l1, a1, b1), (l2, a2, b2) = _lab(c1), _lab(c2)
+    cbar = (np.hypot(a1, b1) + np.hypot(a2, b2)) / 2
+    g = 0.5 * (1 - np.sqrt(cbar ** 7 / (cbar ** 7 + 25 ** 7)))
+    a1p, a2p = (1 + g) * a1, (1 + g) * a2
+    c1p, c2p = np.hypot(a1p, b1), np.hypot(a2p, b2)
+    h1p, h2p = np.degrees(np.arctan2(b1, a1p)) % 360, np.degrees(np.arctan2(b2, a2p)) % 360
+    dl, dc = l2 - l1, c2p - c1p
+    dh = 0.0 if c1p * c2p == 0 else (h2p - h1p + 180) % 360 - 180
+    dhh = 2 * np.sqrt(c1p * c2p) * np.sin(np.radians(dh / 2))
+    lbar, cbarp = (l1 + l2) / 2, (c1p + c2p) / 2
+    hbar = h1p + h2p if c1p * c2p == 0 else ((h1p + h2p) / 2 if abs(h1p - h2p) <= 180 else (h1p + h2p + 360) / 2)
+    t = (1 - 0.17 * np.cos(np.radians(hbar - 30)) + 0.24 * np.cos(np.radians(2 * hbar))
+         + 0.32 * np.cos(np.radians(3 * hbar + 6)) - 0.20 * np.cos(np.radians(4 * hbar - 63)))
+    sl = 1 + 0.015 * (lbar - 50) ** 2 / np.sqrt(20 + (lbar - 50) ** 2)
+    sc, sh = 1 + 0.045 * cbarp, 1 + 0.015 * cbarp * t
+    rt = (-2 * np.sqrt(cbarp ** 7 / (cbarp ** 7 + 25 ** 7))
+          * np.sin(np.radians(60 * np.exp(-(((hbar % 360) - 275) / 25) ** 2))))
+    return float(np.sqrt((dl / sl) ** 2 + (dc / sc) ** 2 + (dhh / sh) ** 2 + rt * (dc / sc) * (dhh / sh)))
+
+
+def test_delta_e2000_sanity():
+    assert delta_e2000("#1f77b4", "#1f77b4") == 0
+    assert delta_e2000("#000000", "#ffffff") == pytest.approx(100, abs=0.1)
+
+
+def test_cluster_hues_are_told_apart_neighbours_included():
+    hues = [figures.cluster_hue(k) for k in range(len(figures.PALETTE))]
+    for i, a in enumerate(hues):
+        assert delta_e2000(a, figures.NOISE_GREY) >= 20, a  # never mistaken for noise
+        for b in hues[i + 1:]:
+            assert delta_e2000(a, b) >= 20, (a, b)
+    # the pairs the scientist could not tell apart on an HDBSCAN map: blue 0 vs purple 4, orange 1 vs brown 5
+    assert delta_e2000(hues[0], hues[4]) >= 30 and delta_e2000(hues[1], hues[5]) >= 30
+
+
+def test_cluster_colours_are_flat_hues_unless_shading_is_asked(scan):
+    from ui.figures import plots
+
+    _, _, latent, _, labels, _ = scan
+    flat = plots.cluster_shade_colour(labels, latent)
+    shown = np.array(flat.colours)[flat.codes]
+    for k in np.unique(labels):
+        assert set(shown[labels == k]) == {figures.cluster_hue(k)}
+    shaded = plots.cluster_shade_colour(labels, latent, shade=True)
+    assert len(set(np.array(shaded.colours)[shaded.codes][labels == 0])) == figures.SHADE_LEVELS
+    counts = dict(zip(*np.unique(labels, return_counts=True)))
+    for colour in (flat, shaded):  # the legend names every cluster with its count, in its hue
+        assert colour.legend == {("noise" if k < 0 else f"cluster {k}") + f" ({n:,})": figures.cluster_hue(k)
+                                 for k, n in counts.items()}
+
+
+def test_every_scan_map_has_a_colour_bar_or_a_legend_and_a_scale_bar(scan):
+    from ui.figures import plots
+
+    x, y, latent, bc, labels, grid = scan
+    codes_map = lambda colour: grid.map_of(colour.codes.astype(np.float32), x, y)  # noqa: E731
+    continuous = plots.continuous_colour(bc, "band contrast")
+    fig = plots.code_map_figure(codes_map(continuous), continuous, grid)
+    bars = [t for t in fig.data if t.type == "scatter" and t.marker.showscale]
+    assert len(bars) == 1 and bars[0].marker.colorbar.title.text == "band contrast"
+    assert list(bars[0].marker.colorbar.ticktext) == continuous.colorbar["ticktext"]
+    assert bars[0].marker.colorscale[0][1] == continuous.colours[0] and bars[0].marker.cmax == 254
+    assert not fig.layout.showlegend
+    assert [s.line.color for s in fig.layout.shapes] == ["white", "black"]  # the scale bar, by default
+    assert fig.layout.annotations[0].text.endswith("µm")
+    categorical = plots.categorical_colour(labels, "cluster")
+    fig = plots.code_map_figure(codes_map(categorical), categorical, grid, units="nm")
+    assert fig.layout.showlegend and fig.layout.legend.title.text == "cluster"
+    entries = {t.name: t.marker.color for t in fig.data if t.type == "scatter" and t.showlegend is not False}
+    assert entries == categorical.legend and f"cluster 0 ({(labels == 0).sum():,})" in entries
+    assert fig.layout.annotations[0].text.endswith("nm")
+    assert not plots.code_map_figure(codes_map(categorical), categorical, grid, scale_bar=False).layout.shapes
+    neutral = plots.neutral_colour(len(x))  # colour "none": the scan in one neutral grey
+    assert set(np.array(neutral.colours)[neutral.codes]) == {figures.NEUTRAL}
+    assert neutral.legend == {f"all rows ({len(x):,})": figures.NEUTRAL}
+
+
+def test_fixed_limits_clip_the_colours_and_the_histogram_marks_them():
+    from ui.figures import plots
+
+    values = np.array([0.0, 1.0, 2.0, 3.0, 4.0, np.nan])
+    colour = plots.continuous_colour(values, "v", "Cividis", vmin=1.0, vmax=3.0)
+    assert list(colour.codes) == [0, 0, 127, 254, 254, 255] and colour.limits == (1.0, 3.0)
+    assert colour.colours[0] == plots.plotly.colors.sample_colorscale("Cividis", [0.0])[0]
+    ticks = [float(t) for t in colour.colorbar["ticktext"]]  # the colour bar spans vmin..vmax
+    assert 1 <= min(ticks) < max(ticks) <= 3 and colour.colorbar["tickvals"][0] == pytest.approx((ticks[0] - 1) / 2 * 254)
+    hist = plots.value_histogram(values, colour, value_name="v", bins=8)
+    bars = hist.data[0]
+    assert sum(bars.y) == 5 and hist.layout.xaxis.title.text == "v"
+    assert sorted(s.x0 for s in hist.layout.shapes) == [1.0, 3.0]  # vmin and vmax marked
+    # bins below vmin and above vmax take the end colours, as their pixels on the map
+    assert bars.marker.color[0] == bars.marker.color[1] != bars.marker.color[2]
+    assert bars.marker.color[-1] == bars.marker.color[-2] != bars.marker.color[-3]
+    auto = plots.value_histogram(values, plots.continuous_colour(values, "v"), bins=4)
+    assert not auto.layout.shapes  # limits at the values' range: nothing to mark
+
+
+def test_latent_map_grid_takes_fixed_limits_and_titles_y_once_a_row(scan):
+    x, y, latent, _, _, grid = scan
+    maps, grid, dims = spatial_maps(np.column_stack([latent, -latent, 2 * latent]), x, y, grid=grid)
+    fig = figures.latent_map_grid(maps, grid, dims, columns=2, limits=(-1, 1), colorscale="Magma")
+    assert all((t.zmin, t.zmax) == (-1, 1) for t in fig.data)
+    assert fig.layout.yaxis.title.text and not fig.layout.yaxis2.title.text and fig.layout.yaxis3.title.text
+    assert fig.layout.yaxis.showticklabels is not False and fig.layout.yaxis2.showticklabels is False
+    assert all(t.colorbar.title.text == "latent value" for t in fig.data)

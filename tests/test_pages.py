@@ -111,17 +111,18 @@ def test_analysis_pages_without_latents_offer_the_demo_extraction():
 
 def test_umap_colours_by_band_contrast_and_shows_a_selection():
     at = go(extracted(new_app()), "umap")
-    spec, scan_map = chart_specs(at)  # the scatter, and the same rows on the scan beside it
+    spec, scan_map = chart_specs(at)[:2]  # the scatter, and the same rows on the scan beside it
     main = spec["data"][0]
     assert main["type"] == "scattergl" and main["x"]["dtype"] == "u2" and main["marker"]["color"]["dtype"] == "u1"
     assert scan_map["data"][0]["type"] == "image" and scan_map["data"][0]["source"].startswith("data:image/png")
     at.selectbox(key="umap_colour").select("band contrast").run()
-    spec, _ = chart_specs(at)
+    spec, _ = chart_specs(at)[:2]
     assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
     at.selectbox(key="umap_colour").select("k-means clusters of the latents").run()
     at.number_input(key="umap_kmeans").set_value(4).run()
     legend = [t["name"] for t in chart_specs(at)[0]["data"][1:]]
-    assert legend == ["cluster 0", "cluster 1", "cluster 2", "cluster 3"]
+    assert [name.split(" (")[0] for name in legend] == ["cluster 0", "cluster 1", "cluster 2", "cluster 3"]
+    assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in legend) == 2400  # with counts
 
     at.session_state["selection"] = np.array([5, 17, 900])
     at.run()
@@ -129,9 +130,52 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     assert len(at.get("image")) == 3  # their patterns
     table = at.dataframe[0].value
     assert list(table["row_id"]) == [5, 17, 900]
-    spec, scan_map = chart_specs(at)
+    spec, scan_map = chart_specs(at)[:2]
     assert "selected (3)" in [t.get("name") for t in spec["data"]]
     assert "selection" in [t.get("name") for t in scan_map["data"]]  # the map veils the other pixels
+
+
+def png_of(trace) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(trace["source"].split(",", 1)[1]))).convert("RGBA"))[..., :3]
+
+
+def test_umap_scan_panel_has_its_colour_bar_legend_limits_and_histogram():
+    at = go(extracted(new_app()), "umap")
+    at.selectbox(key="umap_colour").select("band contrast").run()
+    _, scan_map, histogram = chart_specs(at)
+    bar = [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")]
+    assert len(bar) == 1 and bar[0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
+    assert "µm" in scan_map["layout"]["xaxis"]["title"]["text"] and len(scan_map["layout"]["shapes"]) == 2  # scale bar
+    assert histogram["data"][0]["type"] == "bar" and histogram["layout"]["xaxis"]["title"]["text"] == "band contrast"
+    at.selectbox(key="umap_scale_cmap").select("Greys").run()
+    at.checkbox(key="umap_scale_fixed").check().run()
+    at.number_input(key="umap_scale_vmin").set_value(100.0).run()
+    at.number_input(key="umap_scale_vmax").set_value(150.0).run()
+    _, scan_map, histogram = chart_specs(at)
+    bar = [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")][0]["marker"]
+    ticks = [float(t) for t in bar["colorbar"]["ticktext"]]
+    assert 100 <= min(ticks) < max(ticks) <= 150 and bar["colorscale"][0][1] == "rgb(255, 255, 255)"  # Greys: white
+    assert sorted(s["x0"] for s in histogram["layout"]["shapes"]) == [100.0, 150.0]
+
+    at.selectbox(key="umap_colour").select("a latent dimension").run()
+    assert [t for t in chart_specs(at)[1]["data"] if t.get("marker", {}).get("showscale")][0]["marker"]["colorbar"][
+        "title"]["text"] == "latent 0"
+    at.selectbox(key="umap_colour").select("none").run()
+    charts = chart_specs(at)
+    assert len(charts) == 2  # no histogram of nothing
+    scan_map = charts[1]
+    pixels = png_of(scan_map["data"][0])
+    from latentcore import figures
+
+    neutral = [int(figures.NEUTRAL[i:i + 2], 16) for i in (1, 3, 5)]
+    assert (pixels.reshape(-1, 3) == neutral).all()  # the scan in one neutral grey, not a blue block
+    assert [t["name"] for t in scan_map["data"] if t.get("showlegend") is not False and t["type"] == "scatter"] == \
+        ["all rows (2,400)"]
 
 
 def test_umap_clicked_point_lists_its_nearest_neighbours():
@@ -160,6 +204,23 @@ def test_maps_roi_sliders_and_dimension_picker():
     grid = chart_specs(at)[0]
     assert [a["text"] for a in grid["layout"]["annotations"]][:2] == ["dim 1", "dim 2"]
     assert len([t for t in grid["data"] if t["type"] == "heatmap"]) == 7
+
+
+def test_maps_colour_map_limits_histogram_and_scale_bar():
+    at = go(extracted(new_app()), "maps")
+    grid, picker, histogram = chart_specs(at)
+    assert at.checkbox(key="maps_scale_bar").value and grid["layout"]["shapes"] and picker["layout"]["shapes"]
+    assert histogram["data"][0]["type"] == "bar" and histogram["layout"]["xaxis"]["title"]["text"] == "latent dim 0"
+    at.selectbox(key="maps_scale_cmap").select("Magma").run()
+    at.checkbox(key="maps_scale_fixed").check().run()
+    at.number_input(key="maps_scale_vmin").set_value(-1.0).run()
+    at.number_input(key="maps_scale_vmax").set_value(1.0).run()
+    grid, picker, histogram = chart_specs(at)
+    heatmaps = [t for t in grid["data"] if t["type"] == "heatmap"]
+    assert all((t["zmin"], t["zmax"]) == (-1, 1) for t in heatmaps)
+    assert (picker["data"][0]["zmin"], picker["data"][0]["zmax"]) == (-1, 1)
+    assert heatmaps[0]["colorscale"] == picker["data"][0]["colorscale"] and "#000004" in str(heatmaps[0]["colorscale"])
+    assert sorted(s["x0"] for s in histogram["layout"]["shapes"]) == [-1.0, 1.0]
 
 
 def test_maps_smoothing_is_applied_and_said():
@@ -225,6 +286,28 @@ def test_clusters_selection_is_highlighted_in_both_panels():
     overlay = [t for t in scatter_spec["data"] if t.get("name") == f"selected ({len(rows):,})"]
     assert len(overlay) == 1
     assert list(at.dataframe[0].value["row_id"]) == list(rows)
+
+
+def test_clusters_map_has_a_legend_with_counts_and_shading_is_optional():
+    at = go(extracted(new_app()), "clusters")
+    map_spec, scatter_spec = chart_specs(at)
+    assert map_spec["layout"]["showlegend"] and map_spec["layout"]["legend"]["title"]["text"] == "cluster"
+    entries = {t["name"]: t["marker"]["color"] for t in map_spec["data"]
+               if t["type"] == "scatter" and t.get("showlegend") is not False}
+    assert [name.split(" (")[0] for name in entries] == ["cluster 0", "cluster 1", "cluster 2"]
+    assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in entries) == 2400
+    from latentcore import figures
+
+    assert list(entries.values()) == [figures.cluster_hue(k) for k in range(3)]
+    assert len(map_spec["layout"]["shapes"]) == 2  # the scale bar
+    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]
+    assert palette == [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(3)]  # flat hues by default
+    assert not at.toggle(key="clusters_shade").value
+    at.toggle(key="clusters_shade").set_value(True).run()
+    map_spec, scatter_spec = chart_specs(at)
+    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]
+    assert len(palette) == 1 + 3 * figures.SHADE_LEVELS  # each cluster's shades, in both panels
+    assert map_spec["layout"]["showlegend"]
 
 
 def test_cluster_colours_are_the_same_in_map_and_scatter():
@@ -312,7 +395,7 @@ def test_a_features_file_is_explored_without_extraction(tmp_path):
     go(at, "umap")
     assert "label" in at.selectbox(key="umap_colour").options
     at.selectbox(key="umap_colour").select("label").run()
-    assert [t["name"] for t in chart_specs(at)[0]["data"]][1:] == ["0", "1"]  # the legend: one entry a label
+    assert [t["name"] for t in chart_specs(at)[0]["data"]][1:] == ["0 (60)", "1 (60)"]  # the legend: a label, its count
 
 
 def test_uploads_are_saved_in_the_session_and_sorted(sst_h5, bandcontrast_csv):

@@ -112,7 +112,7 @@ def test_map_grid_has_a_colour_bar_per_map_axes_in_microns_and_a_scale_bar():
     assert fig.layout.xaxis.showticklabels is not False
     bars = [a.text for a in fig.layout.annotations if "µm" in (a.text or "")]
     assert bars == ["5 µm"] * 3  # 20 % of the 45 µm wide map, rounded down to 1, 2 or 5 x 10^k
-    assert len(fig.layout.shapes) == 3
+    assert len(fig.layout.shapes) == 6  # each bar: black on a white edge
     nm = figures.latent_map_grid(maps, grid, dims, units="nm")
     assert nm.layout.xaxis.title.text == "x (nm)"
 

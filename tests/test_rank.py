@@ -263,3 +263,28 @@ def test_cli_rank_npy_reference_and_errors(tmp_path, latents_file, scan, capsys)
     assert main(["rank", str(latents_file), "--reference", str(tmp_path / "short.npy"),
                  "--out", str(tmp_path / "bad")]) == 2
     assert "short.npy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("engine", ["matplotlib", "kaleido"])
+def test_ranking_pngs_have_the_dpi_asked(tmp_path, scan, pca_latents, engine):
+    """The PNG's pixels are its size in inches (layout px / 96) times the dpi, and it says that dpi."""
+    import warnings
+
+    from PIL import Image
+
+    from latentcore import figures
+
+    browser = figures.browser_path() if engine == "kaleido" else None
+    if engine == "kaleido" and browser is None:
+        pytest.skip("no Chromium on this machine for kaleido")
+    table = rank.rank_dimensions(pca_latents, {"bc": scan["bc"]}, scan["x"], scan["y"],
+                                 metrics=["pearson"], max_samples=500)
+    drawn = figures.ranking_bars(rank.top_rows(table, 3))
+    for dpi in (300, 150):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the matplotlib fallback says so
+            paths = rank.write_ranking(table, tmp_path / str(dpi), top=3, browser=browser, dpi=dpi)
+        with Image.open(paths["figure_bars"]) as image:
+            expected = (drawn.layout.width * dpi / 96, drawn.layout.height * dpi / 96)
+            assert np.abs(np.subtract(image.size, expected)).max() < 1, (image.size, expected)  # whole pixels
+            assert image.info["dpi"] == pytest.approx((dpi, dpi), abs=0.1)

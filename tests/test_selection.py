@@ -122,7 +122,52 @@ def test_a_scan_map_is_an_exact_png_with_the_selection_veiled():
     assert (shown[~finite] == 255).all()
     alpha = png_pixels(veil.source)[..., 3]
     assert (alpha[selected] == 0).all() and (alpha[~finite] == 0).all()
-    assert (alpha[~selected & finite] == round(0.78 * 255)).all()
+    assert (alpha[~selected & finite] == round(0.85 * 255)).all()
+
+
+def shown_pixels(fig) -> np.ndarray:
+    """What the browser shows: the map's PNG with the veil's PNG composited over it (alpha blending)."""
+    base = png_pixels(fig.data[0].source)[..., :3].astype(float)
+    if fig.data[1].name != "selection":
+        return base
+    veil = png_pixels(fig.data[1].source).astype(float)
+    alpha = veil[..., 3:] / 255
+    return veil[..., :3] * alpha + base * (1 - alpha)
+
+
+def lightness(rgb) -> np.ndarray:
+    """CIELAB L* of sRGB values (0 black, 100 white)."""
+    c = np.asarray(rgb, float) / 255
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    y = linear @ np.array([0.2126, 0.7152, 0.0722])
+    return np.where(y > (6 / 29) ** 3, 116 * np.cbrt(y) - 16, 903.3 * y)
+
+
+@pytest.mark.parametrize("scale", ["Viridis", "Greys_r", "Magma"])
+def test_a_selection_shows_on_dark_pixels(scale):
+    """Low band contrast is the darkest colour: a selected dark pixel must still stand out from the
+    unselected ones, which turn light grey (not a transparent fade that leaves dark pixels dark)."""
+    from latentcore.analysis.maps import Grid
+
+    rows, cols = 8, 10
+    values = np.zeros(rows * cols)  # every pixel the lowest value: the scale's darkest colour
+    values[::7] = 1.0
+    colour = plots.continuous_colour(values, "band contrast", scale)
+    codes = colour.codes.reshape(rows, cols).astype(np.float32)
+    selected = np.zeros((rows, cols), bool)
+    selected[2:5, 3:6] = True
+    r, c = np.divmod(np.arange(rows * cols), cols)
+    grid = Grid.from_coordinates(c * 1.0, r * 1.0)
+    plain = shown_pixels(plots.code_map_figure(codes, colour, grid))
+    shown = shown_pixels(plots.code_map_figure(codes, colour, grid, selected))
+    dark = codes == 0
+    assert lightness(plain[dark]).max() < 30  # the darkest colours of the scale
+    np.testing.assert_array_equal(shown[selected], plain[selected])  # a selected pixel keeps its colour
+    assert (lightness(shown[~selected & dark]) > 75).all()  # an unselected dark pixel turns light grey
+    difference = lightness(shown[~selected & dark]).min() - lightness(shown[selected & dark]).max()
+    assert difference > 50  # selected or not: told apart at a glance, on the darkest pixels
+    veiled = shown[~selected]
+    assert (np.ptp(veiled.round(), axis=1) <= 40).all()  # veiled towards grey: a hint of colour left
 
 
 def test_a_map_with_more_than_256_colours_is_still_exact():

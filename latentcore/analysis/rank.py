@@ -408,12 +408,13 @@ def top_rows(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
 
 def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top: int = 10,
                   tag: str | None = None, latents=None, references: dict | None = None,
-                  figures: bool = True, browser: str | None = "auto") -> dict:
+                  figures: bool = True, browser: str | None = "auto", dpi: float = 300) -> dict:
     """Write the score table (CSV), the top-N report (JSON) and top-N figures (PNG) into `out_dir`.
 
     inputs: role -> file path, recorded with SHA-256. latents/references (the arrays ranked)
     let the figures show the top dimensions against their reference. browser: passed to
-    `figures.write_png` ("auto", a Chromium path, or None for matplotlib). Returns {kind: path}."""
+    `figures.write_png` ("auto", a Chromium path, or None for matplotlib); `dpi`: the PNGs' resolution
+    (their pixels scaled from the figure's size at 96 dpi, and their dpi metadata). Returns {kind: path}."""
     out_dir = Path(out_dir)
     parameters = dict(table.attrs.get("parameters", {}))
     tag = tag or f"{parameters.get('sort_by', 'score')}_top{top}"
@@ -423,7 +424,7 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
         table.to_csv(tmp, index=False)
     best = top_rows(table, top)
     if figures:
-        paths.update(write_ranking_figures(best, out_dir, tag, latents, references, browser))
+        paths.update(write_ranking_figures(best, out_dir, tag, latents, references, browser, dpi))
     report = {
         "kind": "latent dimension ranking",
         "parameters": parameters | {"top": top},
@@ -439,11 +440,11 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
     return paths
 
 
-def write_ranking_figures(best, out_dir, tag, latents=None, references=None, browser="auto") -> dict:
+def write_ranking_figures(best, out_dir, tag, latents=None, references=None, browser="auto", dpi: float = 300) -> dict:
     """PNGs via `latentcore.figures.write_png` (kaleido, else matplotlib with a warning): the top
     dimensions' scores, one panel per reference (`figure_bars`, `figures.ranking_bars`), and the top
     pairs as scatter panels (`figure_scatter`, `figures.ranking_scatter`) when the ranked arrays are
-    given. Returns {kind: path}."""
+    given, at `dpi`. Returns {kind: path}."""
     from .. import figures
     paths = {"figure_bars": Path(out_dir) / f"ranking_top__{tag}.png"}
     drawn = {"figure_bars": figures.ranking_bars(best)}
@@ -453,7 +454,7 @@ def write_ranking_figures(best, out_dir, tag, latents=None, references=None, bro
             paths["figure_scatter"] = Path(out_dir) / f"ranking_scatter__{tag}.png"
             drawn["figure_scatter"] = scatter
     for kind, figure in drawn.items():
-        figures.write_png(figure, paths[kind], browser=browser)
+        figures.write_png(figure, paths[kind], browser=browser, dpi=dpi)
     return paths
 
 

@@ -37,6 +37,7 @@ def register(subparsers):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", help="name part of the outputs (default: <metric>_top<N>)")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="write the CSV and JSON only")
+    p.add_argument("--dpi", type=float, default=300, help="resolution of the PNG figures (default: 300)")
     p.set_defaults(func=run_rank)
 
 
@@ -57,7 +58,7 @@ def run_rank(args) -> int:
                                   trend_degree=args.trend_degree, random_state=args.seed,
                                   max_samples=args.max_samples)
     paths = rank.write_ranking(result, args.out, inputs, top=args.top, tag=args.tag,
-                               latents=values, references=references, figures=args.figures)
+                               latents=values, references=references, figures=args.figures, dpi=args.dpi)
     for note in result.attrs.get("notes", []):
         print(f"note: {note}")
     for kind, path in paths.items():

@@ -6,13 +6,13 @@
 
 `from latentcore import figures; figures.X` reaches every name below.
 """
-from .colours import (NAN_COLOUR, NOISE_GREY, PALETTE, SHADE_LEVELS, _rgb, cluster_colour_codes, cluster_colours,
+from .colours import (NAN_COLOUR, NEUTRAL, NOISE_GREY, PALETTE, SHADE_LEVELS, _rgb, cluster_colour_codes, cluster_colours,
                       cluster_hue, colours_of, discrete_colorscale, shade)
-from .plotly_figures import (MAX_MAP_PIXELS, cluster_panels, criterion_curve, latent_map_grid, nice_length,
+from .plotly_figures import (MAX_MAP_PIXELS, add_scale_bar, cluster_panels, criterion_curve, latent_map_grid, nice_length,
                              ranking_bar, ranking_bars, ranking_scatter, umap_scatter)
 from .png import DOWNLOAD_DPI, SCREEN_DPI, _with_dpi, browser_path, png_scale, write_png
 
-__all__ = ["NAN_COLOUR", "NOISE_GREY", "PALETTE", "SHADE_LEVELS", "cluster_colour_codes", "cluster_colours",
-           "cluster_hue", "colours_of", "discrete_colorscale", "shade", "MAX_MAP_PIXELS", "cluster_panels",
+__all__ = ["NAN_COLOUR", "NEUTRAL", "NOISE_GREY", "PALETTE", "SHADE_LEVELS", "cluster_colour_codes", "cluster_colours",
+           "cluster_hue", "colours_of", "discrete_colorscale", "shade", "MAX_MAP_PIXELS", "add_scale_bar", "cluster_panels",
            "criterion_curve", "latent_map_grid", "nice_length", "ranking_bar", "ranking_bars", "ranking_scatter",
            "umap_scatter", "DOWNLOAD_DPI", "SCREEN_DPI", "browser_path", "png_scale", "write_png"]

@@ -1,9 +1,12 @@
 """The one palette of every figure, and the colour codes of the cluster panels.
 
-Cluster k always has hue `PALETTE[k % len(PALETTE)]`, noise (-1) is `NOISE_GREY`. In the cluster
-panels a point's colour is a small integer code into a discrete colour scale (see
-`cluster_colour_codes`): the cluster's hue, darker for the lowest latent values in the cluster and
-lighter for the highest.
+Cluster k always has hue `PALETTE[k % len(PALETTE)]`, noise (-1) is `NOISE_GREY`. The palette is
+categorical in the manner of Glasbey et al. (2007): Tableau's blue, orange, green and red, then
+each next colour the sRGB colour (mid lightness, clearly chromatic) farthest by CIEDE2000 from
+those before it, from the noise grey and from white; every two hues differ by at least 24 (a just
+noticeable difference is about 2), so no two clusters share a look, neighbours included. In the
+cluster panels a point's colour may also be shaded (see `cluster_colour_codes`): the cluster's hue,
+darker for the lowest latent values in the cluster and lighter for the highest.
 """
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ import colorsys
 import numpy as np
 import pandas as pd
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
-           "#17becf", "#393b79", "#e7ba52", "#637939")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9e00b6", "#795500", "#dbc200", "#ff79ff",
+           "#00dbce", "#00796d", "#ff9e9e", "#9eaaff")
 NOISE_GREY = "#9a9a9a"
 NAN_COLOUR = "#ffffff"
+NEUTRAL = "#5f5f5f"  # a scan drawn in no colour: every pixel the same dark grey
 SHADE_LEVELS = 8  # brightness steps per cluster in the cluster panels
 LIGHTNESS = (0.28, 0.72)  # HLS lightness of the darkest and lightest shade
 

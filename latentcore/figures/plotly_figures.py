@@ -71,9 +71,12 @@ def _categorical_marker(labels: np.ndarray) -> dict:
 def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN_COLOUR,
                     colorscale: str = "Viridis", title: str = "Latent maps",
                     max_pixels: int = MAX_MAP_PIXELS, units: str | None = "um",
-                    scale_bar: bool = False, value_name: str = "latent value") -> go.Figure:
+                    scale_bar: bool = False, value_name: str = "latent value", limits=None) -> go.Figure:
     """One heatmap per dimension (maps: (n_dims, n_rows, n_columns), NaN = no pixel, drawn in
-    `nan_colour`), each with its own colour bar and x, y axes in `units`; an optional scale bar.
+    `nan_colour`), each with its own colour bar (over `limits` (vmin, vmax) when given, else its
+    map's range) and x, y axes in `units`; an optional scale bar. The maps share one grid, so the
+    y axis is titled and labelled on the first column only: each colour bar's title has the gap to
+    the next map.
     Maps over `max_pixels` are shown with a stride, which the figure says (the NPY keeps every pixel)."""
     maps = np.asarray(maps, np.float32)
     stride = _stride(maps.shape[1] * maps.shape[2], max_pixels)
@@ -82,6 +85,7 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     fig = make_subplots(n_rows, columns, subplot_titles=[f"dim {d}" for d in dims],
                         horizontal_spacing=0.12 if columns > 1 else 0.1, vertical_spacing=0.1 if n_rows > 1 else 0.1)
     unit = display_units(units)
+    zlimits = {} if limits is None else {"zmin": float(limits[0]), "zmax": float(limits[1])}
     panel_height = 240 * min(2.0, maps.shape[1] / max(maps.shape[2], 1)) + 90  # follow the scan's aspect
     width, height = max(480, 330 * columns), int(max(320, panel_height * n_rows + 100))
     aspect = grid.n_rows * grid.step_y / (grid.n_columns * grid.step_x)
@@ -96,14 +100,18 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
                "len": min(ya.domain[1] - ya.domain[0], shown), "tickfont": {"size": 9}}
         fig.add_trace(go.Heatmap(z=values[::stride, ::stride], x=grid.x_values[::stride].astype(np.float32),
                                  y=grid.y_values[::stride].astype(np.float32), colorscale=colorscale,
-                                 showscale=True, colorbar=bar, name=f"dim {dim}",
+                                 showscale=True, colorbar=bar, name=f"dim {dim}", **zlimits,
                                  hovertemplate=f"dim {dim}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<br>"
                                                "%{z:.4g}<extra></extra>"),
                       row=i // columns + 1, col=i % columns + 1)
         ya.update(scaleanchor=f"x{suffix}", constrain="domain")  # square pixels
+        if i % columns == 0:
+            ya.update(title_text=f"y ({unit})")
+        else:  # the same y values as the first column's
+            ya.update(showticklabels=False)
         if scale_bar:
-            _add_scale_bar(fig, grid, suffix, unit)
-    fig.update_yaxes(autorange="reversed", title_text=f"y ({unit})", title_standoff=2, tickfont={"size": 9})
+            add_scale_bar(fig, grid, suffix, unit)
+    fig.update_yaxes(autorange="reversed", title_standoff=2, tickfont={"size": 9})
     fig.update_xaxes(constrain="domain", title_text=f"x ({unit})", title_standoff=2, tickfont={"size": 9})
     if stride > 1:
         fig.add_annotation(text=f"shown every {stride}th pixel in x and y ({maps.shape[1]} x {maps.shape[2]} "
@@ -122,14 +130,16 @@ def nice_length(span: float, fraction: float = 0.2) -> float:
     return float(max(m * power for m in (1, 2, 5) if m * power <= target))
 
 
-def _add_scale_bar(fig, grid, suffix: str, unit: str):
-    """A black bar of a round length at the bottom left of one map, labelled with its length."""
+def add_scale_bar(fig, grid, suffix: str = "", unit: str = "µm"):
+    """A black bar of a round length at the bottom left of one map (axes x{suffix}, y{suffix}),
+    labelled with its length, on a white band so that it shows on dark pixels too."""
     width = grid.step_x * grid.n_columns
     length = nice_length(width)
     x0 = grid.x0 - grid.step_x / 2 + 0.05 * width
     y = grid.y0 + grid.step_y * (grid.n_rows - 1) - 0.06 * grid.step_y * grid.n_rows
     refs = {"xref": f"x{suffix}", "yref": f"y{suffix}"}
-    fig.add_shape(type="line", x0=x0, x1=x0 + length, y0=y, y1=y, line={"color": "black", "width": 4}, **refs)
+    for colour, width in (("white", 8), ("black", 4)):  # black on a white edge
+        fig.add_shape(type="line", x0=x0, x1=x0 + length, y0=y, y1=y, line={"color": colour, "width": width}, **refs)
     fig.add_annotation(x=x0 + length / 2, y=y, text=f"{length:g} {unit}", showarrow=False, yshift=10,
                        font={"size": 10, "color": "black"}, bgcolor="rgba(255,255,255,0.7)", **refs)
 

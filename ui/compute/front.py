@@ -326,16 +326,16 @@ def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cluster_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str):
-    """What the two panels draw, computed once per clustering: the colour codes (cluster hue, shade by
-    the latent's rank in its cluster), the grid, the map of codes and each row's cell (the last three
-    None for latents without coordinates)."""
+def cluster_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str, shade: bool = False):
+    """What the two panels draw, computed once per clustering: the colour codes (each cluster's hue;
+    with `shade`, darker to lighter with the latent's rank in its cluster), the grid, the map of codes
+    and each row's cell (the last three None for latents without coordinates)."""
     from latentcore.analysis.maps import Grid, values_map
 
     from ..figures.plots import cluster_shade_colour
 
     run = cluster_run(lat_stamp, bc_stamp, job_json)
-    colour = cluster_shade_colour(run["labels"], run["latent"])
+    colour = cluster_shade_colour(run["labels"], run["latent"], shade)
     if run["x"] is None:  # latents without coordinates: no map
         return colour, None, None, None
     grid = Grid.from_coordinates(run["x"], run["y"])
@@ -416,10 +416,12 @@ def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, so
 
 
 @st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)
-def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str) -> dict:
+def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str, dpi: float = 300) -> dict:
+    """Write the ranking's CSV, JSON report and PNG figures (at `dpi`); returns {kind: path}."""
     from latentcore.analysis.rank import write_ranking
 
-    return {kind: str(path) for kind, path in write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag).items()}
+    return {kind: str(path) for kind, path in
+            write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag, dpi=dpi).items()}
 
 
 # -- the UMAP page: nearest neighbours, a new image -------------------------------------------------

@@ -20,7 +20,7 @@ from . import plots
 DENSITY_ABOVE = 200_000
 BINS = 400
 TARGET_BINS = 150
-VEIL = [[0, "rgba(0,0,0,0)"], [1, "rgba(255,255,255,0.8)"]]
+VEIL = [[0, "rgba(0,0,0,0)"], [1, plots.VEIL]]  # the scan maps' veil
 
 
 @dataclasses.dataclass

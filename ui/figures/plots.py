@@ -40,36 +40,56 @@ class Colour:
 
     codes: np.ndarray
     colours: list
-    legend: dict = dataclasses.field(default_factory=dict)  # name -> colour (categorical)
+    legend: dict = dataclasses.field(default_factory=dict)  # name (with its count) -> colour (categorical)
     colorbar: dict | None = None  # continuous: tick codes and labels
     title: str = ""
+    limits: tuple | None = None  # continuous: the values of the first and last colour (vmin, vmax)
+    colorscale: str | None = None  # continuous: the colour scale's name
 
 
-def continuous_colour(values, title: str, colorscale: str = "Viridis") -> Colour:
-    """Numbers -> 255 steps of a colour scale (uint8 codes), NaN -> grey code 255."""
+COLOUR_SCALES = ("Viridis", "Cividis", "Magma", "Inferno", "Plasma", "Greys", "RdBu", "Turbo")
+
+
+def continuous_colour(values, title: str, colorscale: str = "Viridis", vmin: float | None = None,
+                      vmax: float | None = None) -> Colour:
+    """Numbers -> 255 steps of a colour scale (uint8 codes), NaN -> grey code 255. The scale spans
+    [vmin, vmax] (default: the values' range); values beyond take the end colours."""
     values = np.asarray(values, np.float64)
     finite = np.isfinite(values)
     low, high = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 1.0)
+    low = float(low if vmin is None else vmin)
+    high = float(high if vmax is None else vmax)
     span = (high - low) or 1.0
     codes = np.full(len(values), 255, np.uint8)
-    codes[finite] = np.rint((values[finite] - low) / span * 254).astype(np.uint8)
+    codes[finite] = np.rint(np.clip((values[finite] - low) / span, 0, 1) * 254).astype(np.uint8)
     colours = plotly.colors.sample_colorscale(colorscale, [i / 254 for i in range(255)]) + [NAN_CODE_COLOUR]
     ticks = nice_ticks(low, high)
-    bar = {"title": {"text": title}, "tickvals": ((ticks - low) / span * 254).tolist(),
+    bar = {"title": {"text": title, "side": "right"}, "tickvals": ((ticks - low) / span * 254).tolist(),
            "ticktext": [f"{t:.4g}" for t in ticks]}
-    return Colour(codes, colours, colorbar=bar, title=title)
+    return Colour(codes, colours, colorbar=bar, title=title, limits=(low, high), colorscale=colorscale)
+
+
+def _counted(names_and_colours: dict, counts: dict) -> dict:
+    return {f"{name} ({counts[key]:,})": colour for key, (name, colour) in names_and_colours.items()}
 
 
 def categorical_colour(labels, title: str, names=None) -> Colour:
-    """Integer labels (-1 = noise, grey) -> the shared cluster palette; `names` label the legend."""
+    """Integer labels (-1 = noise, grey) -> the shared cluster palette; `names` label the legend,
+    each entry with its count of points."""
     labels = np.asarray(labels, np.int64)
     n = int(labels.max(initial=-1)) + 1
     colours = [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(n)]
     codes = np.where(labels < 0, 0, labels + 1)
-    present = np.unique(labels)
-    legend = {(names[k] if names is not None and k >= 0 else ("noise" if k < 0 else f"{title} {k}")):
-              colours[k + 1] for k in present}
+    present, counts = np.unique(labels, return_counts=True)
+    entries = {k: ((names[k] if names is not None and k >= 0 else ("noise" if k < 0 else f"{title} {k}")),
+                   colours[k + 1]) for k in present}
+    legend = _counted(entries, dict(zip(present, counts)))
     return Colour(codes.astype(np.uint8 if len(colours) <= 256 else np.uint16), colours, legend, title=title)
+
+
+def neutral_colour(n: int, title: str = "points") -> Colour:
+    """No colour: every row the same neutral grey (the scan's shape, no data on it)."""
+    return Colour(np.zeros(n, np.uint8), [figures.NEUTRAL], {f"all rows ({n:,})": figures.NEUTRAL}, title=title)
 
 
 def column_colour(column, title: str) -> Colour:
@@ -87,10 +107,15 @@ def column_colour(column, title: str) -> Colour:
     return categorical_colour(codes, title, names=[str(u) for u in uniques])
 
 
-def cluster_shade_colour(labels, latent) -> Colour:
-    """The cluster panels' colours: cluster hue, shade by the latent's rank in the cluster."""
+def cluster_shade_colour(labels, latent, shade: bool = False) -> Colour:
+    """The cluster panels' colours: each cluster's hue (the legend's), or with `shade` the hue
+    darker to lighter with the latent's rank in the cluster."""
+    if not shade:
+        return categorical_colour(labels, "cluster")
     codes, colours = figures.cluster_colour_codes(labels, latent)
-    legend = {("noise" if k < 0 else f"cluster {k}"): figures.cluster_hue(k) for k in np.unique(labels)}
+    present, counts = np.unique(labels, return_counts=True)
+    legend = _counted({k: ("noise" if k < 0 else f"cluster {k}", figures.cluster_hue(k)) for k in present},
+                      dict(zip(present, counts)))
     return Colour(codes, colours, legend, title="cluster")
 
 
@@ -197,13 +222,16 @@ def _legend_entries(fig, colour: Colour, limit: int = 30):
 
 
 def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title="", height: int = 520,
-                    nan_colour: str = figures.NAN_COLOUR, units: str | None = "um"):
+                    nan_colour: str = figures.NAN_COLOUR, units: str | None = "um", scale_bar: bool = True):
     """A scan map of colour codes (NaN = no pixel) as a PNG image placed by the grid's origin and
-    step, every pixel exact. The browser decodes a PNG natively; a plotly heatmap of 1000 x 1000
-    codes cost about a second of canvas work per draw. Images select nothing in plotly, so two
-    invisible corner points make box and lasso selection available: the drawn shape comes back and
-    `rows_in_shapes` finds the pixels. Pixels outside `selected_mask` are veiled by a second image
-    (translucent white), so a new selection re-encodes only the veil."""
+    step, every pixel exact, with its scale: a colour bar (continuous colours, titled with the
+    value's name) or a legend (categories, each with its count), and a scale bar. The browser
+    decodes a PNG natively; a plotly heatmap of 1000 x 1000 codes cost about a second of canvas work
+    per draw. Images select nothing in plotly, so two invisible corner points make box and lasso
+    selection available: the drawn shape comes back and `rows_in_shapes` finds the pixels. Pixels
+    outside `selected_mask` are veiled by a second image (`VEIL`: nearly opaque light grey, so a
+    dark pixel left out turns light and a dark pixel selected stays dark), so a new selection
+    re-encodes only the veil."""
     placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
     unit = display_units(units)
     fig = go.Figure(go.Image(source=map_png(code_map, [*colour.colours, nan_colour]), name="map",
@@ -215,12 +243,56 @@ def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title
     xs, ys = grid.x_values, grid.y_values
     fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[ys[0], ys[-1]], mode="markers", marker={"opacity": 0},
                              hoverinfo="skip", showlegend=False, name="selectable"))
-    fig.update_layout(title=title, height=height, dragmode="select", showlegend=False,
+    legend = bool(colour.legend) and not colour.colorbar
+    if colour.colorbar:
+        fig.add_trace(colour_bar_trace(colour))
+    elif legend:
+        _legend_entries(fig, colour)
+    if scale_bar:
+        figures.add_scale_bar(fig, grid, "", unit)
+    fig.update_layout(title=title, height=height, dragmode="select", showlegend=legend,
+                      legend={"title": {"text": colour.title}, "itemsizing": "constant", "orientation": "h", "x": 0,
+                              "y": -0.16, "yanchor": "top"},
                       plot_bgcolor=nan_colour, margin={"l": 60, "r": 20, "t": 50, "b": 50}, **map_axes(grid, units))
     return fig
 
 
-VEIL = "rgba(255,255,255,0.78)"  # over the pixels outside a selection
+def colour_bar_trace(colour: Colour) -> go.Scatter:
+    """An invisible point whose colour bar is `colour`'s (codes 0..254 of a continuous colour)."""
+    steps = colour.colours[:255]
+    scale = [[i / (len(steps) - 1), c] for i, c in enumerate(steps)]
+    return go.Scatter(x=[None], y=[None], mode="markers", name="colour bar", hoverinfo="skip", showlegend=False,
+                      marker={"color": [0], "colorscale": scale, "cmin": 0, "cmax": len(steps) - 1,
+                              "showscale": True, "colorbar": {"len": 0.9, "thickness": 14, **colour.colorbar}})
+
+
+def value_histogram(values, colour: Colour | None = None, *, title: str = "", value_name: str = "value",
+                    bins: int = 60, height: int = 220, colorscale: str = "Viridis", limits=None) -> go.Figure:
+    """A histogram of a map's values (NaN left out), each bar in the colour its values get on the
+    map, the colour scale's limits marked when fixed. `colour`: the map's continuous Colour (its
+    scale and limits); else `colorscale` over `limits` (default: the values' range)."""
+    values = np.asarray(values, np.float64)
+    values = values[np.isfinite(values)]
+    low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
+    counts, edges = np.histogram(values, bins=bins, range=(low, high if high > low else low + 1))
+    centres = (edges[:-1] + edges[1:]) / 2
+    if colour is not None and colour.limits is not None:
+        limits, colorscale = colour.limits, colour.colorscale or colorscale
+    vmin, vmax = limits if limits is not None else (low, high)
+    scale = plotly.colors.get_colorscale(colorscale)
+    bar_colours = ["#%02x%02x%02x" % tuple(c) for c in figures.colours_of(centres, scale, vmin, vmax)]
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=np.diff(edges), marker={"color": bar_colours, "line": {"width": 0}},
+                           name="pixels", hovertemplate=f"{value_name} %{{x:.4g}}<br>%{{y:,}} pixels<extra></extra>"))
+    for edge in (vmin, vmax):  # fixed limits inside or beyond the values' range
+        if not (np.isclose(edge, low) or np.isclose(edge, high)):
+            fig.add_vline(x=edge, line={"color": "#111111", "width": 1, "dash": "dot"})
+    fig.update_layout(title=title, height=height, bargap=0, showlegend=False, template="plotly_white",
+                      xaxis_title=value_name, yaxis_title="pixels", margin={"l": 50, "r": 10, "t": 40 if title else 10,
+                                                                            "b": 40})
+    return fig
+
+
+VEIL = "rgba(235,235,235,0.85)"  # over the pixels outside a selection: a black pixel turns light grey (200)
 
 
 def map_png(code_map, colours) -> str:
@@ -273,17 +345,20 @@ def map_axes(grid, units: str | None = "um") -> dict:
 
 def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour=figures.NAN_COLOUR,
                         max_points: int = 250_000, selected_mask=None, picked=None, height: int = 520,
-                        units: str | None = "um", value_name: str = "latent value"):
+                        units: str | None = "um", value_name: str = "latent value", colorscale: str = "Viridis",
+                        limits=None, scale_bar: bool = True):
     """One latent map to click on: a heatmap with an invisible point on each pixel (every `stride`-th
     pixel beyond `max_points`), so that a click selects the nearest pixel. Pixels outside
-    `selected_mask` are veiled; `picked` (x, y) is framed. Returns (fig, trace_rows)."""
+    `selected_mask` are veiled; `picked` (x, y) is framed. `colorscale` spans `limits` (vmin, vmax;
+    default: the map's range). Returns (fig, trace_rows)."""
     placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
-    fig = go.Figure(go.Heatmap(z=np.asarray(values_map, np.float32), colorscale="Viridis", name="map",
+    zlimits = {} if limits is None else {"zmin": float(limits[0]), "zmax": float(limits[1])}
+    fig = go.Figure(go.Heatmap(z=np.asarray(values_map, np.float32), colorscale=colorscale, name="map", **zlimits,
                                colorbar={"len": 0.8, "title": {"text": value_name, "side": "right"}},
                                hoverinfo="skip", **placement))
     if selected_mask is not None and np.any(selected_mask):
         veil = (~np.asarray(selected_mask) & np.isfinite(values_map)).astype(np.uint8)
-        fig.add_trace(go.Heatmap(z=veil, colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(255,255,255,0.78)"]],
+        fig.add_trace(go.Heatmap(z=veil, colorscale=[[0, "rgba(0,0,0,0)"], [1, VEIL]],
                                  zmin=0, zmax=1, showscale=False, hoverinfo="skip", name="selection", **placement))
     stride = max(1, int(np.ceil(len(row_ids) / max_points)))
     keep = slice(None, None, stride)
@@ -296,6 +371,8 @@ def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour
         fig.add_trace(go.Scatter(x=[picked[0]], y=[picked[1]], mode="markers", name="picked", hoverinfo="skip",
                                  marker={"symbol": "square-open", "size": 14, "color": "#e31a1c",
                                          "line": {"width": 2}}))
+    if scale_bar:
+        figures.add_scale_bar(fig, grid, "", display_units(units))
     fig.update_layout(title=title, height=height, plot_bgcolor=nan_colour,
                       margin={"l": 60, "r": 20, "t": 50, "b": 50}, showlegend=False, **map_axes(grid, units))
     return fig, trace_rows

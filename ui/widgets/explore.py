@@ -40,25 +40,35 @@ def default_colour(options: list[str]) -> str:
     return next((o for o in (CLUSTERS, BANDCONTRAST) if o in options), NONE)
 
 
-def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0) -> plots.Colour:
+def continuous_values(choice: str, lat_stamp, dim: int = 0):
+    """(values, name) of a continuous colour choice (band contrast, a latent dimension), else None."""
+    if choice == BANDCONTRAST:
+        spec = state.bandcontrast()
+        return front.bandcontrast_for(bandcontrast.stamp(spec), lat_stamp), bandcontrast.value_name(spec)
+    if choice == LATENT:
+        matrix, _ = front.stacked_latents(lat_stamp)
+        return matrix[:, dim], f"latent {dim}"
+    return None
+
+
+def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, colorscale: str = "Viridis",
+               limits=None) -> plots.Colour:
+    """The colours of a choice; continuous ones through `colorscale` over `limits` (default: their range).
+    "none": every row in one neutral grey."""
     n = len(table)
     if choice == CLUSTERS:
         last = state.last_clusters()
         labels = np.full(n, -1, np.int64)
         labels[last["rows"]] = last["labels"]
         return plots.categorical_colour(labels, "cluster")
-    if choice == BANDCONTRAST:
-        spec = state.bandcontrast()
-        return plots.continuous_colour(front.bandcontrast_for(bandcontrast.stamp(spec), lat_stamp),
-                                       bandcontrast.value_name(spec))
-    if choice == LATENT:
-        matrix, _ = front.stacked_latents(lat_stamp)
-        return plots.continuous_colour(matrix[:, dim], f"latent {dim}")
+    if choice in (BANDCONTRAST, LATENT):
+        values, name = continuous_values(choice, lat_stamp, dim)
+        return plots.continuous_colour(values, name, colorscale, *(limits or (None, None)))
     if choice == KMEANS:
         return plots.categorical_colour(front.kmeans_labels(lat_stamp, dim), "cluster")
     if choice in table.columns:
         return front.column_colour(lat_stamp, choice)
-    return plots.categorical_colour(np.zeros(n, np.int64), "points", names=["all rows"])
+    return plots.neutral_colour(n)
 
 
 def scan_columns(lat_stamp, lat) -> dict[str, np.ndarray]:

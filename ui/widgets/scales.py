@@ -1,0 +1,41 @@
+"""The scale of a scan panel: a colour-map choice with optional fixed limits (vmin, vmax), and a
+histogram of the shown map's values under the map."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..figures import plots
+
+
+def colour_scale(key: str, values, container=None) -> tuple[str, tuple[float, float] | None]:
+    """(colour map, limits): a choice of colour map and, when "Fixed limits" is ticked, the vmin and
+    vmax the colours span (default: the values' range when first ticked; they then stay as set, so
+    that maps can be compared on one scale). Widgets keyed `{key}_cmap`, `_fixed`, `_vmin`, `_vmax`."""
+    box = container if container is not None else st
+    values = np.asarray(values, np.float64)
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    cols = box.columns([2, 2, 2, 2])
+    scale = cols[0].selectbox("Colour map", plots.COLOUR_SCALES, key=f"{key}_cmap")
+    fixed = cols[1].checkbox("Fixed limits", key=f"{key}_fixed",
+                             help="Span the colours from vmin to vmax (values beyond take the end colours) "
+                                  "instead of each map's own range.")
+    vmin = cols[2].number_input("vmin", value=low, key=f"{key}_vmin", disabled=not fixed, format="%g")
+    vmax = cols[3].number_input("vmax", value=high, key=f"{key}_vmax", disabled=not fixed, format="%g")
+    if not fixed:
+        return scale, None
+    if not vmax > vmin:
+        box.warning(f"vmax ({vmax:g}) must be above vmin ({vmin:g}): the map's own range is used.",
+                    icon=":material/warning:")
+        return scale, None
+    return scale, (float(vmin), float(vmax))
+
+
+def histogram(values, key: str, *, colour: plots.Colour | None = None, value_name: str = "value",
+              colorscale: str = "Viridis", limits=None, container=None):
+    """The histogram of the shown map's values, each bar in its colour on the map."""
+    box = container if container is not None else st
+    fig = plots.value_histogram(values, colour, value_name=value_name, colorscale=colorscale, limits=limits)
+    box.plotly_chart(fig, key=key, config={"displaylogo": False})
+    return fig
