@@ -250,7 +250,7 @@ def test_cluster_csv_download_has_the_columns(page):
     assert name.startswith("cluster_assignments__gmm_dim0_") and name.endswith(".csv")
     with open(download.value.path()) as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["x", "y", "latent", "bandcontrast", "cluster"]
+    assert rows[0] == ["row", "x_um", "y_um", "latent_0", "bandcontrast", "cluster"]  # joins the UMAP table by row
     assert len(rows) == 1 + 2000  # the ROI's pixels (the ROI set on the Maps page holds here too)
     download_png(page, "cluster_latent_bc__", "6_clusters_download")
 
