@@ -21,9 +21,10 @@ x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
 cols = st.columns([3, 1, 1, 1, 1])
-dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), default=list(range(min(lat.dim, 8))), key="maps_dims")
-columns = cols[1].number_input("Maps per row", 1, 8, 4, key="maps_columns")
-nan_colour = cols[2].color_picker("Missing pixels", figures.NAN_COLOUR, key="maps_nan")
+dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), key="maps_dims",
+                            default=state.setting("maps_dims", list(range(min(lat.dim, 8))), range(lat.dim)))
+columns = cols[1].number_input("Maps per row", 1, 8, state.setting("maps_columns", 4, bounds=(1, 8)), key="maps_columns")
+nan_colour = cols[2].color_picker("Missing pixels", state.setting("maps_nan", figures.NAN_COLOUR), key="maps_nan")
 sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", key="maps_scale_bar")
 if not dims:

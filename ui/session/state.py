@@ -48,6 +48,7 @@ TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest Tr
 S3_ORIGINS = "_s3_origins"  # local path -> {"uri", "endpoint"}: where a downloaded file came from
 S3_LISTING = "_s3_listing"  # {"endpoint", "objects"}: the S3 panel's last listing
 S3_CREDENTIALS = "_s3_credentials"  # {"credentials": S3Credentials, "endpoint"}: memory only, never saved
+RESTORED = "_restored"  # the page settings put back in this run (init_session), until their widget takes them
 RESTART_PREFIX = "_restart_"  # + job key: the button that starts a cancelled job again
 # sign-in and sharing (ui.session.access)
 ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do in its workspace
@@ -79,9 +80,11 @@ def init_session():
     if st.session_state.pop(RESET_DATA_WIDGETS, False):
         for key in [k for k in st.session_state if isinstance(k, str) and workspace.DATA_SETTING.fullmatch(k)]:
             del st.session_state[key]
+    restored = st.session_state[RESTORED] = set()
     for key, value in st.session_state.get(SETTINGS, {}).items():
         if key not in st.session_state:  # Streamlit drops a widget's value when a run leaves it out
             st.session_state[key] = tuple(value) if key.endswith(("roi_x", "roi_y", "_krange")) else value
+            restored.add(key)  # a widget drawn with a default takes it as its default (`setting`)
 
 
 def _forget_everything(user):
@@ -291,6 +294,42 @@ def set_widget_value(key: str, value):
 def forget_widget(key: str):
     """Drop a widget's value: drawn next, it starts from its default."""
     st.session_state.pop(key, None)
+
+
+def setting(key: str, default, offered=None, bounds=None):
+    """The default to draw the widget of page setting `key` with: the value the workspace put back for it
+    in this run (a reload, or a page that left the widget out), taken out of the session state and handed
+    to the widget as its default, else `default`. (A value written through the Session State API in the
+    run that draws its widget with a default makes Streamlit warn and pick one of the two: this way the
+    widget gets one value. When the widget holds its own value, Streamlit keeps it and ignores the default.)
+    A put-back value the widget cannot take now is dropped for `default`: one not among `offered` (the
+    options; for a list, each of its items) or outside `bounds` (low, high; for a range, both ends)."""
+    restored = st.session_state.get(RESTORED, set())
+    if key not in restored or key not in st.session_state:
+        return default
+    restored.discard(key)
+    value = st.session_state.pop(key)
+    if isinstance(default, tuple) and isinstance(value, (tuple, list)) and len(value) == len(default):
+        value = tuple(_like(item, ref) for item, ref in zip(value, default))  # a range: JSON gave a list
+    value = _like(value, default)
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if offered is not None and not all(item in list(offered) for item in items):
+        return default
+    if bounds is not None and not all(isinstance(item, (int, float)) and bounds[0] <= item <= bounds[1]
+                                      for item in items):
+        return default
+    if isinstance(default, (bool, int, float, str)) and type(value) is not type(default):
+        return default
+    return value
+
+
+def _like(value, default):
+    """A number as JSON kept it (10 for 10.0) in the type of the widget's default (Streamlit refuses a mix)."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(default) is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 # -- what the pages hand each other ---------------------------------------------------------------

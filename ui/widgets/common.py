@@ -78,7 +78,8 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
         kept = state.widget_value(widget_key)
         if kept is not None and not low <= min(kept) <= max(kept) <= high:  # from other data: start afresh
             state.forget_widget(widget_key)
-        ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, (low, high), step=step, key=widget_key))
+        ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, step=step, key=widget_key,
+                                value=state.setting(widget_key, (low, high), bounds=(low, high))))
     return (*ranges[0], *ranges[1])
 
 
