@@ -37,6 +37,7 @@ sigma = params.smooth_sigma("clusters")
 x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
+common.roi_note(lat_stamp, lat, roi, "clusters")
 
 job = front.cluster_job(lat_stamp, bc_stamp, method, dim, features, method_params, roi, sigma)
 job_json = front.job_json(job)

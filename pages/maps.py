@@ -20,6 +20,7 @@ unit = display_units(lat.units)
 x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
+common.roi_note(lat_stamp, lat, roi, "maps")
 cols = st.columns([3, 1, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), key="maps_dims",
                             default=state.setting("maps_dims", list(range(min(lat.dim, 8))), range(lat.dim)))

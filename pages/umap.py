@@ -5,6 +5,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots, png
 from ui.session import files, state
@@ -95,6 +96,12 @@ if changed:
     st.rerun()
 
 st.subheader(f"Selected: {len(chosen):,} points")
+before = state.selection_before()
+if before is not None:
+    st.button("Undo the last selection", key="umap_undo", on_click=state.undo_selection, icon=":material/undo:",
+              help=f"Back to the {len(before):,} points selected before the last change.")
+with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
+    selection.row_query(lat_stamp, lat, len(coords), "umap")
 if not len(chosen):
     st.caption("Click a point on the scatter, or draw a box or lasso (tools at the chart's top right)"
                + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
@@ -105,8 +112,9 @@ else:
     explore.show_rows(chosen, lat, table, "umap_selected", {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1],
                                                             **{k: v[chosen] for k, v in scan_columns.items()}})
 if neighbours is not None:
-    st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]} by cosine distance in the latent "
-               "space (diamonds on the scatter):")
+    where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
+    st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
+               "latent space (diamonds on the scatter):")
     explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]})
 
 st.subheader("Downloads")

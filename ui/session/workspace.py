@@ -33,7 +33,7 @@ PATH_KEYS = ("source", "latents")
 MAP_NAME = re.compile(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{0,100}")
 # Widget values kept across pages and reloads: the pages' settings, never buttons, uploads or charts.
 SETTING = re.compile(r"(umap|clusters|maps|rank|train|extract|roi)_\w+")
-NOT_SETTING = re.compile(r".*(_clear|_run|_start|_stop|_scatter|_map|_picker|_table|_new_image|_loss_chart|_files|_bc"
+NOT_SETTING = re.compile(r".*(_clear|_run|_undo|_start|_stop|_scatter|_map|_picker|_table|_new_image|_loss_chart|_files|_bc"
                          r"|_grid|_dl_\w+|_bar_\w+|_maps_\w+)$")
 DATA_SETTING = re.compile(r".*(_dim|_dims|_pick_dim|_colour|_references|_kmeans|_partitions|roi_x|roi_y)")
 
