@@ -153,6 +153,7 @@ XDIST_GROUPS = {
     "test_e2e_browser.py": "browser",
     "test_e2e_workspace.py": "browser",
     "test_e2e_auth.py": "browser",
+    "test_e2e_state.py": "browser",
     "test_batch.py": "processes",
     "test_jobs.py": "processes",
     "test_pages_jobs.py": "processes",
