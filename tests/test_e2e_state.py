@@ -71,6 +71,17 @@ def choose(page, label: str, option: str):
     settle(page)
 
 
+def type_number(page, label: str, value: str):
+    """Type a number into the number input labelled `label`, as a user does, and let the app take it."""
+    field = page.get_by_label(label, exact=True)
+    field.click()
+    field.press("Control+a")
+    field.type(value)
+    field.press("Enter")
+    time.sleep(1.5)  # the value reaches the server after a short delay, then the script reruns
+    settle(page)
+
+
 def reload(page):
     """F5: a new session on the same workspace URL."""
     page.reload()
@@ -124,10 +135,8 @@ def test_the_server_logs_no_widget_set_twice_after_page_switches_and_reloads(tab
     page.wait_for_selector(".js-plotly-plot .nsewdrag")
     settle(page)
     page.get_by_text("Embedding parameters").click()
-    field = page.get_by_label("Neighbours", exact=True)
-    field.fill("12")
-    field.press("Enter")
-    settle(page)
+    type_number(page, "Neighbours", "12")
+    type_number(page, "Neighbours of a clicked point", "5")
     for title, heading in (("Latent maps", "Latent maps"), ("Data", "Data"), ("UMAP", "UMAP"),
                            ("Clusters", "Clusters"), ("Rank", "Rank latent dimensions")):
         open_page(page, title, heading)
@@ -136,6 +145,7 @@ def test_the_server_logs_no_widget_set_twice_after_page_switches_and_reloads(tab
     page.wait_for_selector(".js-plotly-plot .nsewdrag")
     page.get_by_text("Embedding parameters").click()
     assert page.get_by_label("Neighbours", exact=True).input_value() == "12"
+    assert page.get_by_label("Neighbours of a clicked point", exact=True).input_value() == "5"
     for title, heading in (("Latent maps", "Latent maps"), ("Clusters", "Clusters"), ("UMAP", "UMAP")):
         open_page(page, title, heading)
     text = log_path.read_text()
