@@ -31,9 +31,11 @@ references = cols[1].multiselect("Reference maps", list(available), key="rank_re
                             default=state.setting("rank_references", list(available)[:2], list(available)))
 usable = [m for m in METRICS if scan or m != "partial_pearson"]
 default = [m for m in ("pearson", "spearman", "mutual_information", "partial_pearson") if m in usable]
-metrics = st.multiselect("Metrics (the first one ranks)", usable, default=state.setting("rank_metrics", default, usable), key="rank_metrics")
+metrics = st.multiselect("Metrics (the first one ranks)", usable, default=state.setting("rank_metrics", default, usable),
+                         key="rank_metrics")
 cols = st.columns(2)
-top = cols[0].slider("Top N", 1, max(1, lat.dim), state.setting("rank_top", min(4, lat.dim), bounds=(1, max(1, lat.dim))),
+top = cols[0].slider("Top N", 1, max(1, lat.dim),
+                     state.setting("rank_top", min(4, lat.dim), bounds=(1, max(1, lat.dim))),
                     key="rank_top")
 roi = None
 if scan:

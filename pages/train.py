@@ -41,7 +41,8 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
 
 with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
     static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
-                         value=state.setting("train_static_bg", True), key="train_static_bg")  # the defaults of TrainConfig
+                         value=state.setting("train_static_bg", True),  # the defaults of TrainConfig
+                         key="train_static_bg")
     dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)",
                           value=state.setting("train_dynamic_bg", True),
                           key="train_dynamic_bg")
@@ -57,10 +58,13 @@ latent_dim = cols[0].number_input("Latent dimensions", 1, 256, state.setting("tr
                                     key="train_latent_dim")
 input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, key="train_input_size",
                                     value=state.setting("train_input_size", min(side, 30), bounds=(8, 512)))
-epochs = cols[2].number_input("Epochs", 1, 10_000, state.setting("train_epochs", 20, bounds=(1, 10_000)), key="train_epochs")
-batch_size = cols[3].number_input("Batch size", 2, 8192, state.setting("train_batch", 32, bounds=(2, 8192)), key="train_batch")
+epochs = cols[2].number_input("Epochs", 1, 10_000, state.setting("train_epochs", 20, bounds=(1, 10_000)),
+                               key="train_epochs")
+batch_size = cols[3].number_input("Batch size", 2, 8192, state.setting("train_batch", 32, bounds=(2, 8192)),
+                                   key="train_batch")
 cols = st.columns(4)
-beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0, state.setting("train_beta", TrainConfig.beta, bounds=(0, 100)),
+beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0,
+                             state.setting("train_beta", TrainConfig.beta, bounds=(0, 100)),
                              format="%.3f", key="train_beta")
 lr = cols[1].number_input("Learning rate", 1e-6, 1.0, state.setting("train_lr", 2e-3, bounds=(1e-6, 1)), format="%.4f",
                            key="train_lr")

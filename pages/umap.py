@@ -19,11 +19,13 @@ matrix, table = front.stacked_latents(lat_stamp)
 with st.expander("Embedding parameters", icon=":material/tune:"):
     cols = st.columns(4)
     method = cols[0].selectbox("Method", ["umap", "pca"], key="umap_method")
-    n_neighbors = cols[1].number_input("Neighbours", 2, 200, state.setting("umap_neighbors", min(15, len(matrix) - 1), bounds=(2, 200)),
-                                  key="umap_neighbors")
-    min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("umap_min_dist", 0.1, bounds=(0, 1)), step=0.05,
-                                  key="umap_min_dist")
-    seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("umap_seed", 0, bounds=(0, 2**31 - 1)), key="umap_seed")
+    n_neighbors = cols[1].number_input("Neighbours", 2, 200,
+                                       state.setting("umap_neighbors", min(15, len(matrix) - 1), bounds=(2, 200)),
+                                       key="umap_neighbors")
+    min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("umap_min_dist", 0.1, bounds=(0, 1)),
+                                    step=0.05, key="umap_min_dist")
+    seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("umap_seed", 0, bounds=(0, 2**31 - 1)),
+                                key="umap_seed")
 with common.user_errors():
     embedding = front.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
     fitted = front.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
