@@ -13,7 +13,9 @@ nothing opens), `remote_refusal` (single-user mode serves only this computer).
 
 This module is the only one that reads or writes `st.session_state`: every key is a constant
 below, and everything else in the app goes through the accessors (a widget's own key, chosen by its
-page, through `widget_value`, `set_widget_value` and `forget_widget`)."""
+page, through `widget_value`, `set_widget_value` and `forget_widget`). A page setting's widget is drawn
+with `setting(key, default)` as its default: the value the workspace put back takes that road, never a
+Session State write in the run that draws the widget (Streamlit warns of a widget set twice)."""
 from __future__ import annotations
 
 import os
