@@ -46,6 +46,7 @@ if on_scan:
     x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
     full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
     roi = None if full else (x0, x1, y0, y1)
+    common.roi_note(lat_stamp, lat, roi, "clusters")
 
 job = front.cluster_job(lat_stamp, bc_stamp, method, dim, features, method_params, roi, sigma)
 job_json = front.job_json(job)
@@ -53,8 +54,8 @@ with common.user_errors():
     run = front.cluster_run(lat_stamp, bc_stamp, job_json)
 rows, labels = run["rows"], run["labels"]
 state.set_last_clusters(rows, labels)  # the UMAP page can colour by them
-shade = st.toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)", value=False,
-                  key="clusters_shade")
+shade = st.toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)",
+                  value=state.setting("clusters_shade", False), key="clusters_shade")
 colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
 vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
 pending = {"clusters_scatter": selection.scatter_resolver(run["latent"], vertical, rows, state.selection())}

@@ -50,10 +50,12 @@ st.subheader("Settings")
 devices = front.devices()
 cols = st.columns(3)
 device = cols[0].radio("Device", list(devices), format_func=devices.get, key="extract_device")
-batch_size = cols[1].number_input("Batch size", min_value=1, max_value=4096, value=64, step=16,
+batch_size = cols[1].number_input("Batch size", min_value=1, max_value=4096, step=16,
+                                  value=state.setting("extract_batch", 64, bounds=(1, 4096)),
                                   key="extract_batch")
 pool = cols[2].selectbox("Pooling of spatial outputs", POOLING, key="extract_pool")
-partitions = st.multiselect("Partitions", list(info["partitions"]), default=list(info["partitions"]),
+offered = list(info["partitions"])
+partitions = st.multiselect("Partitions", offered, default=state.setting("extract_partitions", offered, offered),
                             key="extract_partitions")
 overwrite = st.checkbox("Overwrite an existing latents file", key="extract_overwrite")
 target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions))

@@ -19,24 +19,30 @@ bc_stamp = bandcontrast.stamp(state.bandcontrast()) if scan else None
 source_stamp = front.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2])
-components = cols[0].number_input("Principal components of the raw patterns", 0, 10, 3 if source_stamp else 0,
+components = cols[0].number_input("Principal components of the raw patterns", 0, 10,
+                                  state.setting("rank_components", 3 if source_stamp else 0, bounds=(0, 10)),
                                   disabled=source_stamp is None, key="rank_components")
 with common.user_errors():
     available = front.reference_maps(lat_stamp, bc_stamp, int(components), source_stamp)
 if not available:
     st.info("No reference map: load a band-contrast table on the Data page (scans), or use cutouts with numeric metadata.")
     st.stop()
-references = cols[1].multiselect("Reference maps", list(available), default=list(available)[:2], key="rank_references")
+references = cols[1].multiselect("Reference maps", list(available), key="rank_references",
+                            default=state.setting("rank_references", list(available)[:2], list(available)))
 usable = [m for m in METRICS if scan or m != "partial_pearson"]
 default = [m for m in ("pearson", "spearman", "mutual_information", "partial_pearson") if m in usable]
-metrics = st.multiselect("Metrics (the first one ranks)", usable, default=default, key="rank_metrics")
+metrics = st.multiselect("Metrics (the first one ranks)", usable, default=state.setting("rank_metrics", default, usable),
+                         key="rank_metrics")
 cols = st.columns(2)
-top = cols[0].slider("Top N", 1, max(1, lat.dim), min(4, lat.dim), key="rank_top")
+top = cols[0].slider("Top N", 1, max(1, lat.dim),
+                     state.setting("rank_top", min(4, lat.dim), bounds=(1, max(1, lat.dim))),
+                    key="rank_top")
 roi = None
 if scan:
     with cols[1].expander("Region of interest"):
         x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "rank", lat.units)
     roi = None if (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max()) else (x0, x1, y0, y1)
+    common.roi_note(lat_stamp, lat, roi, "rank")  # the sliders may be folded away: the ROI is said here
 if not references or not metrics:
     st.info("Pick at least one reference map and one metric.")
     st.stop()

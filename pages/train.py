@@ -37,14 +37,16 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
     bc_min, roi = None, None
     if bandcontrast is not None and st.checkbox(f"Band contrast at least (from {bc_choice.label(bandcontrast)})",
                                                 key="train_use_bc"):
-        bc_min = st.number_input("Threshold", value=150.0, key="train_bc_min")
+        bc_min = st.number_input("Threshold", value=state.setting("train_bc_min", 150.0), key="train_bc_min")
     if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
         roi = common.roi_sliders(*front.scan_coordinates(front.stamp(source), partition), key="train")
 
 with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
     static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
-                         value=True, key="train_static_bg")  # the defaults of TrainConfig
-    dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)", value=True,
+                         value=state.setting("train_static_bg", True),  # the defaults of TrainConfig
+                         key="train_static_bg")
+    dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)",
+                          value=state.setting("train_dynamic_bg", True),
                           key="train_dynamic_bg")
     average = st.checkbox("Average each pattern with its neighbours (3 x 3 Gaussian window, sigma 1 step)",
                           key="train_average", disabled=not info.get("grid_shape"))
@@ -54,14 +56,21 @@ with st.expander("Pattern preprocessing (extraction repeats it)", icon=":materia
 
 st.subheader("Hyperparameters")
 cols = st.columns(4)
-latent_dim = cols[0].number_input("Latent dimensions", 1, 256, 8, key="train_latent_dim")
-input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, min(side, 30), key="train_input_size")
-epochs = cols[2].number_input("Epochs", 1, 10_000, 20, key="train_epochs")
-batch_size = cols[3].number_input("Batch size", 2, 8192, 32, key="train_batch")
+latent_dim = cols[0].number_input("Latent dimensions", 1, 256, state.setting("train_latent_dim", 8, bounds=(1, 256)),
+                                    key="train_latent_dim")
+input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, key="train_input_size",
+                                    value=state.setting("train_input_size", min(side, 30), bounds=(8, 512)))
+epochs = cols[2].number_input("Epochs", 1, 10_000, state.setting("train_epochs", 20, bounds=(1, 10_000)),
+                               key="train_epochs")
+batch_size = cols[3].number_input("Batch size", 2, 8192, state.setting("train_batch", 32, bounds=(2, 8192)),
+                                   key="train_batch")
 cols = st.columns(4)
-beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0, TrainConfig.beta, format="%.3f", key="train_beta")
-lr = cols[1].number_input("Learning rate", 1e-6, 1.0, 2e-3, format="%.4f", key="train_lr")
-channels = cols[2].text_input("Conv channels", "16,32,64", key="train_channels")
+beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0,
+                             state.setting("train_beta", TrainConfig.beta, bounds=(0, 100)),
+                             format="%.3f", key="train_beta")
+lr = cols[1].number_input("Learning rate", 1e-6, 1.0, state.setting("train_lr", 2e-3, bounds=(1e-6, 1)), format="%.4f",
+                           key="train_lr")
+channels = cols[2].text_input("Conv channels", state.setting("train_channels", "16,32,64"), key="train_channels")
 devices = front.devices()
 device = cols[3].selectbox("Device", list(devices), format_func=devices.get, key="train_device")
 

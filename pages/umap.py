@@ -5,6 +5,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots, png
 from ui.session import files, state
@@ -18,9 +19,13 @@ matrix, table = front.stacked_latents(lat_stamp)
 with st.expander("Embedding parameters", icon=":material/tune:"):
     cols = st.columns(4)
     method = cols[0].selectbox("Method", ["umap", "pca"], key="umap_method")
-    n_neighbors = cols[1].number_input("Neighbours", 2, 200, min(15, len(matrix) - 1), key="umap_neighbors")
-    min_dist = cols[2].number_input("Min distance", 0.0, 1.0, 0.1, step=0.05, key="umap_min_dist")
-    seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="umap_seed")
+    n_neighbors = cols[1].number_input("Neighbours", 2, 200,
+                                       state.setting("umap_neighbors", min(15, len(matrix) - 1), bounds=(2, 200)),
+                                       key="umap_neighbors")
+    min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("umap_min_dist", 0.1, bounds=(0, 1)),
+                                    step=0.05, key="umap_min_dist")
+    seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("umap_seed", 0, bounds=(0, 2**31 - 1)),
+                                key="umap_seed")
 with common.user_errors():
     embedding = front.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
     fitted = front.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
@@ -33,13 +38,16 @@ selection.take_pending(pending)  # a selection just made is drawn in this run
 
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
-choice = cols[0].selectbox("Colour by", options, index=options.index(explore.default_colour(options)), key="umap_colour")
+choice = cols[0].selectbox("Colour by", options, key="umap_colour",
+                         index=options.index(state.setting("umap_colour", explore.default_colour(options), options)))
 dim = 0
 if choice == explore.LATENT:
-    dim = cols[1].number_input("Latent dimension", 0, lat.dim - 1, 0, key="umap_dim")
+    dim = cols[1].number_input("Latent dimension", 0, lat.dim - 1, state.setting("umap_dim", 0, bounds=(0, lat.dim - 1)),
+                                key="umap_dim")
 elif choice == explore.KMEANS:
-    dim = cols[1].number_input("Clusters (k)", 2, min(30, len(matrix)), min(6, len(matrix)), key="umap_kmeans")
-k = cols[2].number_input("Neighbours of a clicked point", 1, 50, 8, key="umap_k")
+    dim = cols[1].number_input("Clusters (k)", 2, min(30, len(matrix)), key="umap_kmeans",
+                                value=state.setting("umap_kmeans", min(6, len(matrix)), bounds=(2, min(30, len(matrix)))))
+k = cols[2].number_input("Neighbours of a clicked point", 1, 50, state.setting("umap_k", 8, bounds=(1, 50)), key="umap_k")
 continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
 colorscale, limits = scales.colour_scale("umap_scale", continuous[0]) if continuous is not None else ("Viridis", None)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
@@ -94,6 +102,12 @@ if changed:
     st.rerun()
 
 st.subheader(f"Selected: {len(chosen):,} points")
+before = state.selection_before()
+if before is not None:
+    st.button("Undo the last selection", key="umap_undo", on_click=state.undo_selection, icon=":material/undo:",
+              help=f"Back to the {len(before):,} points selected before the last change.")
+with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
+    selection.row_query(lat_stamp, lat, len(coords), "umap")
 if not len(chosen):
     st.caption("Click a point on the scatter, or draw a box or lasso (tools at the chart's top right)"
                + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
@@ -104,8 +118,9 @@ else:
     explore.show_rows(chosen, lat, table, "umap_selected", {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1],
                                                             **{k: v[chosen] for k, v in scan_columns.items()}})
 if neighbours is not None:
-    st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]} by cosine distance in the latent "
-               "space (diamonds on the scatter):")
+    where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
+    st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
+               "latent space (diamonds on the scatter):")
     explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]})
 
 st.subheader("Downloads")

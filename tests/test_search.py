@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial.distance import cdist
 from sklearn.decomposition import PCA
 
-from latentcore.analysis.search import linear_probe, nearest_neighbours
+from latentcore.analysis.search import linear_probe, nearest_neighbours, row_at
 from latentcore.errors import InputError
 
 
@@ -75,3 +75,15 @@ def test_linear_probe_rejects_classes_too_small_for_the_folds(grains):
         linear_probe(latents, labels, cv=5)
     with pytest.raises(InputError, match="at least 2 classes"):
         linear_probe(latents, np.zeros(len(latents)))
+
+
+def test_row_at_is_the_row_nearest_a_position_ignoring_rows_without_one():
+    x = np.array([0.0, 1.5, 3.0, np.nan, 0.0, 1.5])
+    y = np.array([0.0, 0.0, 0.0, 1.5, 1.5, 1.5])
+    assert row_at(x, y, 1.4, 0.2) == 1
+    assert row_at(x, y, 0.1, 1.4) == 4  # not the NaN row 3
+    assert row_at(x, y, 99.0, -99.0) == 2  # outside the scan: the nearest edge pixel
+    with pytest.raises(InputError, match="finite"):
+        row_at(x, y, np.nan, 0.0)
+    with pytest.raises(InputError, match="no row"):
+        row_at(np.full(2, np.nan), np.zeros(2), 0.0, 0.0)

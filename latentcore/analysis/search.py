@@ -1,6 +1,7 @@
 """Similarity search and linear probes on latents.
 
 - `nearest_neighbours`: the k rows closest to one row (cosine by default), the row itself excluded.
+- `row_at`: the row of a scan whose position lies nearest a point (x, y).
 - `linear_probe`: how well a logistic regression reads labels off the latents, cross-validated.
 """
 from __future__ import annotations
@@ -30,6 +31,21 @@ def nearest_neighbours(latents, row: int, k: int = 10, metric: str = "cosine") -
     distances, indices = search.kneighbors(latents[row:row + 1])
     keep = indices[0] != row  # by index, not by position: a duplicate may sort before the row itself
     return indices[0][keep][:k].astype(np.int64), distances[0][keep][:k]
+
+
+def row_at(x, y, at_x: float, at_y: float) -> int:
+    """The row whose (x, y) lies nearest (`at_x`, `at_y`) (Euclidean; rows without a finite position are
+    never chosen; the first of equally near rows)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise InputError(f"x and y must be two 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
+    if not (np.isfinite(at_x) and np.isfinite(at_y)):
+        raise InputError(f"the point ({at_x}, {at_y}) must have finite coordinates")
+    distance = (x - at_x) ** 2 + (y - at_y) ** 2
+    distance[~np.isfinite(distance)] = np.inf
+    if not len(distance) or not np.isfinite(distance).any():
+        raise InputError("no row has a finite position")
+    return int(np.argmin(distance))
 
 
 def linear_probe(latents, labels, cv: int = 5, random_state: int = 0, max_iter: int = 1000) -> dict:

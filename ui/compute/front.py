@@ -432,6 +432,14 @@ def nearest(lat_stamp: tuple, row: int, k: int):
     return pooled(tasks.nearest, f"Nearest neighbours of row {row}", rows, latents=lat_stamp, row=int(row), k=int(k))
 
 
+def row_at(lat_stamp: tuple, x: float, y: float) -> int:
+    """The scan's row nearest the position (x, y) (here: one pass over the coordinates)."""
+    from latentcore.analysis.search import row_at as nearest_row
+
+    lat = latents(lat_stamp)
+    return nearest_row(lat.x, lat.y, float(x), float(y))
+
+
 def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> dict:
     """Where a new image lands in the UMAP: an image through the model that made the latents (`spec`, with its
     "pool") into their fitted embedding (`embedding`: `embedding_args`; `fitted`: the page's fit).

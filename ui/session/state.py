@@ -13,7 +13,9 @@ nothing opens), `remote_refusal` (single-user mode serves only this computer).
 
 This module is the only one that reads or writes `st.session_state`: every key is a constant
 below, and everything else in the app goes through the accessors (a widget's own key, chosen by its
-page, through `widget_value`, `set_widget_value` and `forget_widget`)."""
+page, through `widget_value`, `set_widget_value` and `forget_widget`). A page setting's widget is drawn
+with `setting(key, default)` as its default: the value the workspace put back takes that road, never a
+Session State write in the run that draws the widget (Streamlit warns of a widget set twice)."""
 from __future__ import annotations
 
 import os
@@ -38,6 +40,7 @@ WORKDIR = "workdir"  # the workspace's folder
 # this browser session only
 RESET_DATA_WIDGETS, FORGET_DATA_SETTINGS = "_reset_data_widgets", "_forget_data_settings"
 SELECTION_ORIGIN = "selection_origin"  # the chart that made the selection
+SELECTION_BEFORE = "_selection_before"  # the selection before the last change (one level of undo)
 EVENT_PREFIX = "_event_"  # + chart key: the chart's last selection event taken (its JSON)
 PNG_DPI = "png_dpi"  # the sidebar's widget
 UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
@@ -48,6 +51,9 @@ TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest Tr
 S3_ORIGINS = "_s3_origins"  # local path -> {"uri", "endpoint"}: where a downloaded file came from
 S3_LISTING = "_s3_listing"  # {"endpoint", "objects"}: the S3 panel's last listing
 S3_CREDENTIALS = "_s3_credentials"  # {"credentials": S3Credentials, "endpoint"}: memory only, never saved
+ROI_KEYS = ("roi_x", "roi_y")  # the shared ROI's sliders (Latent maps, Clusters, Rank: ui.widgets.common)
+ROI_ORIGIN = "roi_origin"  # the page whose sliders set the shared ROI last (saved with the settings)
+RESTORED = "_restored"  # the page settings put back in this run (init_session), until their widget takes them
 RESTART_PREFIX = "_restart_"  # + job key: the button that starts a cancelled job again
 # sign-in and sharing (ui.session.access)
 ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do in its workspace
@@ -79,9 +85,11 @@ def init_session():
     if st.session_state.pop(RESET_DATA_WIDGETS, False):
         for key in [k for k in st.session_state if isinstance(k, str) and workspace.DATA_SETTING.fullmatch(k)]:
             del st.session_state[key]
+    restored = st.session_state[RESTORED] = set()
     for key, value in st.session_state.get(SETTINGS, {}).items():
         if key not in st.session_state:  # Streamlit drops a widget's value when a run leaves it out
             st.session_state[key] = tuple(value) if key.endswith(("roi_x", "roi_y", "_krange")) else value
+            restored.add(key)  # a widget drawn with a default takes it as its default (`setting`)
 
 
 def _forget_everything(user):
@@ -204,6 +212,7 @@ def set_source(path, bandcontrast=None):
     st.session_state[LATENTS] = None
     forget_data_settings()
     clear_selection()
+    _forget_undo()
 
 
 def source() -> Path | None:
@@ -234,6 +243,7 @@ def set_latents(path):
     if st.session_state.get(LATENTS) != (str(path) if path else None):
         forget_data_settings()
         clear_selection()
+        _forget_undo()
     st.session_state[LATENTS] = str(path) if path else None
 
 
@@ -252,13 +262,36 @@ def selection() -> np.ndarray:
 
 
 def set_selection(row_ids, origin: str = ""):
+    """The new selection; the one it replaces is kept for `undo_selection` (one level)."""
     _forget_events()
-    st.session_state[SELECTION] = np.unique(np.asarray(row_ids, dtype=np.int64))
+    new, before = np.unique(np.asarray(row_ids, dtype=np.int64)), selection()
+    if not np.array_equal(new, before):
+        st.session_state[SELECTION_BEFORE] = (before, st.session_state.get(SELECTION_ORIGIN, ""))
+    st.session_state[SELECTION] = new
     st.session_state[SELECTION_ORIGIN] = origin
 
 
 def clear_selection():
     set_selection(np.empty(0, np.int64))
+
+
+def selection_before() -> np.ndarray | None:
+    """The selection the last change replaced (what `undo_selection` brings back), or None."""
+    kept = st.session_state.get(SELECTION_BEFORE)
+    return None if kept is None else kept[0]
+
+
+def undo_selection():
+    """Bring back the selection the last change replaced (one level: then there is nothing to undo)."""
+    kept = st.session_state.pop(SELECTION_BEFORE, None)
+    if kept is not None:
+        _forget_events()
+        st.session_state[SELECTION], st.session_state[SELECTION_ORIGIN] = kept
+
+
+def _forget_undo():
+    """Rows of other data: no undo brings them back."""
+    st.session_state.pop(SELECTION_BEFORE, None)
 
 
 def _forget_events():
@@ -291,6 +324,66 @@ def set_widget_value(key: str, value):
 def forget_widget(key: str):
     """Drop a widget's value: drawn next, it starts from its default."""
     st.session_state.pop(key, None)
+
+
+def setting(key: str, default, offered=None, bounds=None):
+    """The default to draw the widget of page setting `key` with: the value the workspace put back for it
+    in this run (a reload, or a page that left the widget out), taken out of the session state and handed
+    to the widget as its default; else the value the key holds (drawn with the same key on another page,
+    a widget is another widget: this carries the value over); else `default`. (A value written through
+    the Session State API in the run that draws its widget with a default makes Streamlit warn and pick
+    one of the two: this way the widget gets one value. A widget that holds its own value keeps it.)
+    A value the widget cannot take now gives way to `default`: one not among `offered` (the options;
+    for a list, each of its items) or outside `bounds` (low, high; for a range, both ends)."""
+    if key not in st.session_state:
+        return default
+    restored = st.session_state.get(RESTORED, set())
+    if key in restored:
+        restored.discard(key)
+        value = st.session_state.pop(key)
+    else:
+        value = st.session_state[key]
+    if isinstance(default, tuple) and isinstance(value, (tuple, list)) and len(value) == len(default):
+        value = tuple(_like(item, ref) for item, ref in zip(value, default))  # a range: JSON gave a list
+    value = _like(value, default)
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    if offered is not None and not all(item in list(offered) for item in items):
+        return default
+    if bounds is not None and not all(isinstance(item, (int, float)) and bounds[0] <= item <= bounds[1]
+                                      for item in items):
+        return default
+    if isinstance(default, (bool, int, float, str)) and type(value) is not type(default):
+        return default
+    return value
+
+
+def _like(value, default):
+    """A number as JSON kept it (10 for 10.0) in the type of the widget's default (Streamlit refuses a mix)."""
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if type(default) is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# -- the ROI the analysis pages share (ui.widgets.common.roi_sliders) -------------------------------
+
+def roi_origin() -> str | None:
+    """The page (its key: "maps", "clusters", "rank") whose sliders last set the shared ROI, or None."""
+    return st.session_state.get(ROI_ORIGIN)
+
+
+def set_roi_origin(page: str):
+    st.session_state[ROI_ORIGIN] = page
+
+
+def clear_roi():
+    """The shared ROI back to the whole scan: the sliders, their saved settings and where it was set are
+    forgotten (drawn next, the sliders start from their defaults: no Session State write to warn about)."""
+    saved = st.session_state.get(SETTINGS, {})
+    for key in (*ROI_KEYS, ROI_ORIGIN):
+        st.session_state.pop(key, None)
+        saved.pop(key, None)
 
 
 # -- what the pages hand each other ---------------------------------------------------------------

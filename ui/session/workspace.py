@@ -4,7 +4,8 @@ or a shared link restores the data, models, latents, selection and page settings
 The id is 22 random URL-safe characters (128 bits, `secrets.token_urlsafe`): it cannot be guessed,
 and only ids of exactly that form are looked up, so a URL cannot name a path. A restored file path
 is kept only when it lies inside the workspace's own folder or the built-in demo folder; anything
-else in a tampered `state.json` is dropped. Workspaces not used for `LATENT_EXPLORER_WORKSPACE_DAYS`
+else in a tampered `state.json` is dropped. The band contrast may also be the scan's own map
+(`scan:<map name>`): a name, not a path, kept when it is a plain map name (`bandcontrast_spec`). Workspaces not used for `LATENT_EXPLORER_WORKSPACE_DAYS`
 days (default 7) are deleted when a new one is made, and so are the scratch folders of read-only
 visitors (`scratch`: what they make while looking at a workspace shared read-only with them). Who
 may open a workspace is in its `access.json` (ui.session.access).
@@ -21,15 +22,18 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcore.data.bandcontrast import scan_map_name
 from latentcore.demo import DEMO_SCAN
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 STATE_FILE, SELECTION_FILE = "state.json", "selection.npy"
 MAX_AGE_DAYS = float(os.environ.get("LATENT_EXPLORER_WORKSPACE_DAYS", 7))
-PATH_KEYS = ("source", "bandcontrast", "latents")
+PATH_KEYS = ("source", "latents")
+# a scan map's name (Oxford "Band Contrast", EDAX "IQ"...): printable, no path separator, not "." or ".."
+MAP_NAME = re.compile(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{0,100}")
 # Widget values kept across pages and reloads: the pages' settings, never buttons, uploads or charts.
 SETTING = re.compile(r"(umap|clusters|maps|rank|train|extract|roi)_\w+")
-NOT_SETTING = re.compile(r".*(_clear|_run|_start|_stop|_scatter|_map|_picker|_table|_new_image|_loss_chart|_files|_bc"
+NOT_SETTING = re.compile(r".*(_clear|_run|_undo|_start|_stop|_scatter|_map|_picker|_table|_new_image|_loss_chart|_files|_bc"
                          r"|_grid|_dl_\w+|_bar_\w+|_maps_\w+)$")
 DATA_SETTING = re.compile(r".*(_dim|_dims|_pick_dim|_colour|_references|_kmeans|_partitions|roi_x|roi_y)")
 
@@ -89,6 +93,17 @@ def confined(path, workspace: Path) -> str | None:
     return str(resolved) if any(resolved.is_relative_to(root) for root in allowed) else None
 
 
+def bandcontrast_spec(spec, workspace: Path) -> str | None:
+    """A restored band-contrast choice: `scan:<map name>` when the name is a plain map name (it is looked
+    up among the scan's own maps, never opened as a file), else a table's path confined like any other."""
+    if not isinstance(spec, str):
+        return None
+    name = scan_map_name(spec)
+    if name is not None:
+        return spec if MAP_NAME.fullmatch(name) else None
+    return confined(spec, workspace)
+
+
 def save(workspace: Path, record: dict, selection: np.ndarray):
     """Write state.json and selection.npy under temporary names, then rename."""
     workspace = Path(workspace)
@@ -118,6 +133,7 @@ def load(workspace: Path) -> tuple[dict, np.ndarray]:
         record = {}
     for key in PATH_KEYS:
         record[key] = confined(record.get(key), workspace)
+    record["bandcontrast"] = bandcontrast_spec(record.get("bandcontrast"), workspace)
     models = record.get("models") if isinstance(record.get("models"), dict) else {}
     record["models"] = {label: spec for label, spec in models.items()
                         if isinstance(spec, dict) and confined(spec.get("path"), workspace)}

@@ -73,7 +73,7 @@ def error_line(exc: BaseException) -> str:
     return line
 
 
-SHARED_ROI = ("maps", "clusters", "rank")  # these pages show one ROI: set on one, it holds on all
+SHARED_ROI = {"maps": "Latent maps", "clusters": "Clusters", "rank": "Rank"}  # one ROI: set on one, it holds on all
 
 
 def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um") -> tuple[float, float, float, float]:
@@ -87,12 +87,30 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
         if high <= low:
             ranges.append((low, high))
             continue
-        widget_key = f"roi_{name}" if key in SHARED_ROI else f"{key}_roi_{name}"
+        shared = key in SHARED_ROI
+        widget_key = f"roi_{name}" if shared else f"{key}_roi_{name}"
         kept = state.widget_value(widget_key)
         if kept is not None and not low <= min(kept) <= max(kept) <= high:  # from other data: start afresh
             state.forget_widget(widget_key)
-        ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, (low, high), step=step, key=widget_key))
+        ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, step=step, key=widget_key,
+                                on_change=(lambda page=key: state.set_roi_origin(page)) if shared else None,
+                                value=state.setting(widget_key, (low, high), bounds=(low, high))))
     return (*ranges[0], *ranges[1])
+
+
+def roi_note(lat_stamp: tuple, lat, roi: tuple | None, page: str):
+    """The shared ROI, when one is active, said on a page it applies to (`SHARED_ROI`): its ranges, how many of
+    the scan's pixels it keeps, the page it was set on, and a button that clears it (for every page)."""
+    if roi is None:
+        return
+    unit = display_units(lat.units)
+    kept = len(front.roi_rows(lat_stamp, roi))
+    origin = state.roi_origin()
+    where = f" — set on {SHARED_ROI[origin]}" if origin in SHARED_ROI else ""
+    cols = st.columns([6, 1], vertical_alignment="center")
+    cols[0].info(f"ROI: x {roi[0]:g}–{roi[1]:g} {unit}, y {roi[2]:g}–{roi[3]:g} {unit} ({kept:,} of {len(lat.x):,} "
+                 f"pixels){where}. It applies to {', '.join(SHARED_ROI.values())}.", icon=":material/crop_free:")
+    cols[1].button("Clear ROI", key=f"{page}_roi_clear", on_click=state.clear_roi, icon=":material/close:")
 
 
 def as_display_image(item: np.ndarray) -> np.ndarray:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..session import state
+
 
 def cluster_params(method: str, key: str) -> dict:
     """The chosen method's own parameters (names as `latentcore.analysis.cluster.DEFAULTS`)."""
@@ -13,26 +15,34 @@ def cluster_params(method: str, key: str) -> dict:
     if method == "gmm":
         auto = cols[0].checkbox("choose k by BIC/AIC", value=False, key=f"{key}_auto")
         if auto:
-            low, high = cols[1].slider("k range", 2, 15, tuple(defaults["k_range"]), key=f"{key}_krange")
+            low, high = cols[1].slider("k range", 2, 15, key=f"{key}_krange",
+                                         value=state.setting(f"{key}_krange", tuple(defaults["k_range"]), bounds=(2, 15)))
             criterion = cols[2].selectbox("criterion", ["bic", "aic"], key=f"{key}_criterion")
             return {"n_components": "auto", "k_range": [low, high], "criterion": criterion}
-        return {"n_components": cols[1].number_input("clusters (k)", 1, 30, defaults["n_components"],
-                                                     key=f"{key}_k")}
+        return {"n_components": cols[1].number_input(
+            "clusters (k)", 1, 30, state.setting(f"{key}_k", defaults["n_components"], bounds=(1, 30)), key=f"{key}_k")}
     if method == "kmeans":
-        return {"n_clusters": cols[0].number_input("clusters (k)", 1, 30, defaults["n_clusters"], key=f"{key}_k")}
+        return {"n_clusters": cols[0].number_input(
+            "clusters (k)", 1, 30, state.setting(f"{key}_k", defaults["n_clusters"], bounds=(1, 30)), key=f"{key}_k")}
     if method == "dbscan":
-        return {"eps": cols[0].number_input("eps (standardised units)", 0.001, 10.0, defaults["eps"],
+        return {"eps": cols[0].number_input("eps (standardised units)", 0.001, 10.0,
+                                            state.setting(f"{key}_eps", defaults["eps"], bounds=(0.001, 10.0)),
                                             step=0.01, format="%.3f", key=f"{key}_eps"),
-                "min_samples": cols[1].number_input("min samples", 1, 10_000, defaults["min_samples"],
-                                                    key=f"{key}_min_samples")}
-    return {"min_cluster_size": cols[0].number_input("min cluster size", 2, 100_000, defaults["min_cluster_size"],
-                                                     key=f"{key}_mcs"),
-            "min_samples": cols[1].number_input("min samples", 1, 10_000, defaults["min_samples"], key=f"{key}_ms")}
+                "min_samples": cols[1].number_input(
+                    "min samples", 1, 10_000, state.setting(f"{key}_min_samples", defaults["min_samples"],
+                                                            bounds=(1, 10_000)), key=f"{key}_min_samples")}
+    return {"min_cluster_size": cols[0].number_input(
+                "min cluster size", 2, 100_000, state.setting(f"{key}_mcs", defaults["min_cluster_size"],
+                                                              bounds=(2, 100_000)), key=f"{key}_mcs"),
+            "min_samples": cols[1].number_input(
+                "min samples", 1, 10_000, state.setting(f"{key}_ms", defaults["min_samples"], bounds=(1, 10_000)),
+                key=f"{key}_ms")}
 
 
 def smooth_sigma(key: str, container=st) -> float:
     """Gaussian sigma over the scan grid (grid steps), 0 = off; `latentcore.analysis.smoothing`."""
     return float(container.number_input(
-        "Smooth over the scan grid (sigma, grid steps)", 0.0, 10.0, 0.0, step=0.5, format="%.1f",
+        "Smooth over the scan grid (sigma, grid steps)", 0.0, 10.0,
+        state.setting(f"{key}_smooth", 0.0, bounds=(0, 10)), step=0.5, format="%.1f",
         key=f"{key}_smooth", help="A Gaussian over neighbouring pixels (0 = off). NaN-aware: pixels without a value "
                                   "and pixels outside the ROI take no part."))

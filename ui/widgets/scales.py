@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ..figures import plots
+from ..session import state
 
 
 def colour_scale(key: str, values, container=None) -> tuple[str, tuple[float, float] | None]:
@@ -17,12 +18,16 @@ def colour_scale(key: str, values, container=None) -> tuple[str, tuple[float, fl
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
     cols = box.columns([2, 2, 2, 2])
-    scale = cols[0].selectbox("Colour map", plots.COLOUR_SCALES, key=f"{key}_cmap")
-    fixed = cols[1].checkbox("Fixed limits", key=f"{key}_fixed",
+    scales = list(plots.COLOUR_SCALES)
+    scale = cols[0].selectbox("Colour map", scales, key=f"{key}_cmap",
+                              index=scales.index(state.setting(f"{key}_cmap", scales[0], scales)))
+    fixed = cols[1].checkbox("Fixed limits", key=f"{key}_fixed", value=state.setting(f"{key}_fixed", False),
                              help="Span the colours from vmin to vmax (values beyond take the end colours) "
                                   "instead of each map's own range.")
-    vmin = cols[2].number_input("vmin", value=low, key=f"{key}_vmin", disabled=not fixed, format="%g")
-    vmax = cols[3].number_input("vmax", value=high, key=f"{key}_vmax", disabled=not fixed, format="%g")
+    vmin = cols[2].number_input("vmin", value=state.setting(f"{key}_vmin", low), key=f"{key}_vmin",
+                                disabled=not fixed, format="%g")
+    vmax = cols[3].number_input("vmax", value=state.setting(f"{key}_vmax", high), key=f"{key}_vmax",
+                                disabled=not fixed, format="%g")
     if not fixed:
         return scale, None
     if not vmax > vmin:

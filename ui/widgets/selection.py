@@ -11,6 +11,9 @@ import numpy as np
 import streamlit as st
 from matplotlib.path import Path as PolygonPath
 
+from latentcore.data.base import display_units
+
+from ..compute import front
 from ..kept import Kept
 from ..figures import density, plots
 from ..session import state
@@ -150,3 +153,33 @@ def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=N
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             config=CHART_CONFIG)
     return take_event(event, key, scatter_resolver(x, y, row_ids, chosen)), fig
+
+
+def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
+    """Any row's nearest neighbours: pick it by its number or, on a scan, by the position nearest a point
+    (x, y); "Show" makes it the selection (one row: the page shows its neighbours; Undo goes back)."""
+    on_scan = lat.x is not None and lat.y is not None
+    ways = {"row": "a row number", **({"position": "a position (x, y)"} if on_scan else {})}
+    cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
+    by = cols[0].radio("Nearest neighbours of", list(ways), format_func=ways.get, horizontal=True,
+                       key=f"{key}_query_by")
+    if by == "position":
+        unit = display_units(lat.units)
+        for col, name, values in ((cols[1], "x", lat.x), (cols[2], "y", lat.y)):
+            low, high = float(np.nanmin(values)), float(np.nanmax(values))
+            col.number_input(f"{name} ({unit})", low, high, state.setting(f"{key}_query_{name}", low, bounds=(low, high)),
+                             key=f"{key}_query_{name}")
+    else:
+        cols[1].number_input(f"Row (0 to {n_rows - 1:,})", 0, n_rows - 1,
+                             state.setting(f"{key}_query_row", 0, bounds=(0, n_rows - 1)), key=f"{key}_query_row")
+
+    def show():
+        if state.widget_value(f"{key}_query_by") == "position":
+            row = front.row_at(lat_stamp, state.widget_value(f"{key}_query_x"), state.widget_value(f"{key}_query_y"))
+        else:
+            row = int(state.widget_value(f"{key}_query_row"))
+        state.set_selection([row], origin=f"{key}_query")
+
+    cols[3].button("Show", key=f"{key}_query_run", on_click=show, icon=":material/search:",
+                   help="Select this row: its nearest neighbours in the latent space are listed below and marked "
+                        "on the scatter.")
