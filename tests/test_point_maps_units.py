@@ -80,8 +80,8 @@ def test_cluster_against_the_scans_own_band_contrast_and_rerun(small_latents, tm
     slope = run_cluster_job(ClusterJob(latents=str(small_latents), bandcontrast="scan:Band Slope", method="kmeans",
                                        params={"n_clusters": 3}, roi=[0, 9, 0, 6]), tmp_path / "slope", png=False)
     kept = pd.read_csv(tmp_path / "slope" / slope["outputs"]["assignments"]["name"])
-    assert len(kept) == 7 * 5 and (kept["bandcontrast"] == 255 - table.set_index(["x", "y"]).loc[
-        list(zip(kept["x"], kept["y"])), "bandcontrast"].to_numpy()).all()
+    assert len(kept) == 7 * 5 and (kept["bandcontrast"] == 255 - table.set_index(["x_um", "y_um"]).loc[
+        list(zip(kept["x_um"], kept["y_um"])), "bandcontrast"].to_numpy()).all()
     with pytest.raises(InputError, match=r"no point map 'IQ'; the scan carries \['Band Contrast'"):
         run_cluster_job(ClusterJob(latents=str(small_latents), bandcontrast="scan:IQ", method="kmeans"), tmp_path)
 
