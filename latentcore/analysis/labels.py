@@ -1,0 +1,171 @@
+"""Labels: named classes of rows, as a table that travels between the app, the command line and other tools.
+
+A labels table is a CSV with a `label` column (any text) and either
+- `x`, `y`: scan coordinates in the scan's units, matched to the scan's pixels within a quarter of a grid step
+  (never by position in the file), or
+- `row`: the row id of the UMAP table (the row's position in the latents file's partitions, stacked in order).
+A table with both is matched by coordinates when the rows have them. One row per pixel: a pixel labelled twice
+with two names is refused, twice with one name is kept once.
+
+- `read_labels_table(path)` -> DataFrame (checked columns, `label` as text);
+- `match_labels(table, n_rows, x=None, y=None, path=None)` -> `LabelledRows` (row ids, names, class list, codes);
+- `check_classes(names, path=None)`: at least two classes, each with at least two rows;
+- `labels_table(rows, names, x=None, y=None)` -> the table to write (`x,y,label` for scans, `row,label` otherwise);
+- `write_labels(path, table)`: atomically.
+
+Every refusal is one line naming the file: coordinates that are not pixels of the scan, a labels file for another
+scan (none of its coordinates, or rows, are in this one), one class only, a class with one row.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+
+TOLERANCE_STEPS = 0.25  # a labelled coordinate within this fraction of a grid step of a pixel is that pixel
+
+
+@dataclasses.dataclass
+class LabelledRows:
+    """Labelled rows: `rows` int64 row ids (sorted), `names` their label text, `classes` the names in sorted
+    order, `y` each row's index into `classes`."""
+
+    rows: np.ndarray
+    names: np.ndarray
+    classes: list[str]
+    y: np.ndarray
+
+    @classmethod
+    def from_names(cls, rows, names) -> "LabelledRows":
+        rows, names = np.asarray(rows, np.int64), np.asarray(names).astype(str)
+        order = np.argsort(rows, kind="stable")
+        rows, names = rows[order], names[order]
+        classes, y = np.unique(names, return_inverse=True)
+        return cls(rows, names, [str(c) for c in classes], y.astype(np.int64))
+
+    def counts(self) -> dict[str, int]:
+        return {name: int(n) for name, n in zip(self.classes, np.bincount(self.y, minlength=len(self.classes)))}
+
+
+def read_labels_table(path) -> pd.DataFrame:
+    """A labels CSV: `label` and `x`, `y` or `row`; labels as text. One-line errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such labels file", path)
+    try:
+        table = pd.read_csv(path, dtype={"label": str}, keep_default_na=False, na_values={"x": [""], "y": [""]})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a labels table (CSV with columns x,y,label or row,label): {exc}".splitlines()[0],
+                         path) from None
+    return check_labels_table(table, path)
+
+
+def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
+    """The columns a labels table needs, with numbers where numbers belong and no empty label."""
+    columns = list(table.columns)
+    by_xy, by_row = {"x", "y"} <= set(columns), "row" in columns
+    if "label" not in columns or not (by_xy or by_row):
+        raise InputError(f"a labels table needs columns x,y,label (scans) or row,label; it has {columns[:10]}", path)
+    if not len(table):
+        raise InputError("the labels table has no rows", path)
+    table = table.copy()
+    table["label"] = table["label"].astype(str).str.strip()
+    empty = table["label"] == ""
+    if empty.any():
+        raise InputError(f"{int(empty.sum())} rows have an empty label (first: line {int(np.argmax(empty)) + 2})",
+                         path)
+    for name in (["x", "y"] if by_xy else []) + (["row"] if by_row else []):
+        values = pd.to_numeric(table[name], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(np.float64))
+        if bad.any():
+            first = int(np.argmax(bad))
+            raise InputError(f"column {name!r} must hold numbers; line {first + 2} has {table[name].iloc[first]!r}",
+                             path)
+        table[name] = values
+    if by_row and not by_xy and (table["row"] % 1 != 0).any():
+        raise InputError("column 'row' must hold whole row numbers", path)
+    return table
+
+
+def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None) -> LabelledRows:
+    """The rows a labels table names: by coordinates when it has x, y and the rows have positions, else by
+    `row`. Refuses coordinates that are not pixels, rows out of range and a pixel labelled with two names."""
+    has_xy = {"x", "y"} <= set(table.columns)
+    if has_xy and x is not None:
+        rows = _rows_at(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64), x, y, path)
+    elif "row" in table.columns:
+        rows = table["row"].to_numpy(np.float64)
+        outside = (rows < 0) | (rows >= n_rows)
+        if outside.all():
+            raise InputError(f"a labels file for another file: none of its {len(rows)} rows is among the "
+                             f"{n_rows} rows here (rows {rows.min():g} to {rows.max():g})", path)
+        if outside.any():
+            raise InputError(f"{int(outside.sum())} labelled rows are not in the data ({n_rows} rows; "
+                             f"first: row {rows[outside][0]:g})", path)
+        rows = rows.astype(np.int64)
+    else:
+        raise InputError("the labels give x, y coordinates but the rows have none: use a row,label table", path)
+    names = table["label"].to_numpy().astype(str)
+    frame = pd.DataFrame({"row": rows, "label": names}).drop_duplicates()
+    twice = frame["row"].duplicated(keep=False)
+    if twice.any():
+        row = int(frame["row"][twice].iloc[0])
+        both = sorted(frame["label"][frame["row"] == row])
+        where = f"pixel ({x[row]:g}, {y[row]:g})" if has_xy and x is not None else f"row {row}"
+        raise InputError(f"{where} is labelled twice, as {both[0]!r} and {both[1]!r}", path)
+    return LabelledRows.from_names(frame["row"].to_numpy(), frame["label"].to_numpy())
+
+
+def _rows_at(label_x, label_y, x, y, path) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
+    from ..data._checks import infer_step
+
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    steps = [s for s in (infer_step(x), infer_step(y)) if s]
+    tolerance = TOLERANCE_STEPS * min(steps) if steps else 1e-6
+    distance, nearest = cKDTree(np.column_stack([x, y])).query(np.column_stack([label_x, label_y]),
+                                                                distance_upper_bound=tolerance)
+    missing = ~np.isfinite(distance)
+    if missing.all():
+        raise InputError(f"a labels file for another scan: none of its {len(label_x)} coordinates is a pixel of "
+                         f"this scan (x {x.min():g} to {x.max():g}, y {y.min():g} to {y.max():g})", path)
+    if missing.any():
+        first = int(np.argmax(missing))
+        raise InputError(f"{int(missing.sum())} labelled coordinates are not pixels of the scan (first: "
+                         f"x={label_x[first]:g}, y={label_y[first]:g}; none within {tolerance:g})", path)
+    return nearest.astype(np.int64)
+
+
+def check_classes(labelled: LabelledRows, path=None, min_rows: int = 2) -> None:
+    """At least two classes, each with at least `min_rows` rows (a probe and a stratified split need them)."""
+    counts = labelled.counts()
+    if len(counts) < 2:
+        only = next(iter(counts), "none")
+        raise InputError(f"the labels hold one class only ({only!r}): a probe needs at least two", path)
+    small = {name: n for name, n in counts.items() if n < min_rows}
+    if small:
+        name, n = next(iter(small.items()))
+        raise InputError(f"class {name!r} has {n} row{'s' if n != 1 else ''}: every class needs at least "
+                         f"{min_rows}" + (f" ({len(small)} classes are too small)" if len(small) > 1 else ""), path)
+
+
+def labels_table(rows, names, x=None, y=None) -> pd.DataFrame:
+    """The table to write: `x,y,label` when the rows have positions, `row,label` otherwise (rows in order)."""
+    rows = np.asarray(rows, np.int64)
+    order = np.argsort(rows, kind="stable")
+    rows, names = rows[order], np.asarray(names).astype(str)[order]
+    if x is not None:
+        return pd.DataFrame({"x": np.asarray(x, np.float64)[rows], "y": np.asarray(y, np.float64)[rows],
+                             "label": names})
+    return pd.DataFrame({"row": rows, "label": names})
+
+
+def write_labels(path, table: pd.DataFrame) -> Path:
+    from .artifacts import write_csv
+
+    return write_csv(path, table)

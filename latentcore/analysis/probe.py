@@ -1,0 +1,232 @@
+"""Predict labels over every row: a linear probe (logistic regression) or k nearest neighbours, trained on the
+labelled rows' latents (see `labels`), optionally smoothed over the scan grid first (the same NaN-aware Gaussian
+as `cluster --smooth`, `smoothing.smooth_rows`).
+
+- `probe(features, labelled, method="logistic", cv=5, random_state=0, params=None)` -> `ProbeResult`: the
+  predicted class and its probability for every row, every class's probability, and the cross-validated
+  accuracy and confusion matrix over the labelled rows (stratified folds, shuffled with `random_state`; fewer
+  folds when the smallest class has fewer rows than `cv`);
+- `probe_features(latents, smooth)` -> (features, row ids, x, y): every row of a latents file, stacked;
+- `run_probe(latents_path, labels_path, out_dir, ...)` writes `probe_predictions__{tag}.csv` (`row`, `x`, `y`
+  for scans, `label` predicted, `probability`, `given` the label the row was given or empty),
+  `probe_report__{tag}.json` (accuracy, confusion matrix, parameters, inputs' SHA-256, versions) and
+  `probe_maps__{tag}.png` (predicted-label map and confidence map, scans only); `tag` is `{method}` or
+  `{method}_smooth{sigma}`;
+- `compare_latents(a, b, labels_path, ...)`: two latents files of one source: the adjusted Rand index of their
+  KMeans clusterings (k = the number of classes) and each one's probe accuracy on the same labels.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .labels import LabelledRows, check_classes, match_labels, read_labels_table
+
+METHODS = ("logistic", "knn")
+DEFAULT_NEIGHBOURS = 10
+
+
+@dataclasses.dataclass
+class ProbeResult:
+    classes: list[str]
+    predicted: np.ndarray  # (N,) int64 index into classes
+    probabilities: np.ndarray  # (N, K) float32
+    cv: dict  # accuracy_mean, accuracy_std, fold_accuracies, confusion_matrix, n_splits, chance
+    method: str
+    params: dict
+
+    @property
+    def probability(self) -> np.ndarray:
+        return self.probabilities.max(axis=1)
+
+    def predicted_names(self) -> np.ndarray:
+        return np.asarray(self.classes)[self.predicted]
+
+
+def _model(method: str, params: dict, n_train: int):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if method == "logistic":
+        return make_pipeline(StandardScaler(), LogisticRegression(C=float(params.get("C", 1.0)), max_iter=2000))
+    k = max(1, min(int(params.get("n_neighbors", DEFAULT_NEIGHBOURS)), n_train - 1))
+    return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=k, weights="distance"))
+
+
+def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 5, random_state: int = 0,
+          params: dict | None = None) -> ProbeResult:
+    """Fit on the labelled rows of `features` (N, F); predict every row. See the module doc."""
+    from sklearn.metrics import accuracy_score, confusion_matrix
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    if method not in METHODS:
+        raise InputError(f"probe method must be one of {METHODS}, got {method!r}")
+    features = np.asarray(features)
+    if features.ndim != 2 or not len(features):
+        raise InputError(f"features must be (N, F), got shape {features.shape}")
+    check_classes(labelled)
+    params = dict(params or {})
+    X, y = features[labelled.rows], labelled.y
+    if not np.isfinite(X).all():
+        raise InputError("labelled rows hold NaN or inf features")
+    n_splits = int(min(cv, np.bincount(y).min()))
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
+    held_out = cross_val_predict(_model(method, params, len(y) * (n_splits - 1) // n_splits), X, y, cv=folds)
+    fold_accuracies = [float(accuracy_score(y[test], held_out[test])) for _, test in folds.split(X, y)]
+    model = _model(method, params, len(y)).fit(X, y)
+    probabilities = np.empty((len(features), len(labelled.classes)), np.float32)
+    finite = np.isfinite(features).all(axis=1)
+    probabilities[~finite] = np.nan
+    for start in range(0, len(features), 200_000):  # bounded memory at a million rows
+        block = slice(start, start + 200_000)
+        keep = finite[block]
+        probabilities[block][keep] = model.predict_proba(features[block][keep])
+    predicted = np.where(finite, np.nan_to_num(probabilities, nan=-1).argmax(axis=1), -1).astype(np.int64)
+    cv_record = {"accuracy_mean": float(np.mean(fold_accuracies)), "accuracy_std": float(np.std(fold_accuracies)),
+                 "fold_accuracies": fold_accuracies, "n_splits": n_splits, "stratified": True,
+                 "random_state": int(random_state), "chance": float(np.bincount(y).max() / len(y)),
+                 "confusion_matrix": confusion_matrix(y, held_out, labels=range(len(labelled.classes))).tolist(),
+                 "confusion_axes": "rows: given class, columns: predicted (each labelled row predicted by the fold "
+                                   "that held it out)"}
+    if method == "knn":
+        params["n_neighbors"] = int(model[-1].n_neighbors)
+        params["weights"] = "distance"
+    else:
+        params.setdefault("C", 1.0)
+    return ProbeResult(labelled.classes, predicted, probabilities, cv_record, method, params)
+
+
+def probe_features(latents, smooth: float = 0.0):
+    """(features float64 or float32, row ids, x, y) of every row of a latents file (a path or `Latents`), the
+    partitions stacked as the UMAP table's rows; smoothed over the scan grid when `smooth` > 0."""
+    from ..latents import Latents, read_latents
+    from .smoothing import check_sigma, smooth_rows
+
+    latents = latents if isinstance(latents, Latents) else read_latents(latents)
+    features, _ = latents.stacked()
+    x, y = latents.x, latents.y
+    if x is not None and len(x) != len(features):
+        x = y = None
+    smooth = check_sigma(smooth)
+    if smooth:
+        if x is None:
+            raise InputError("the latents have no x, y coordinates: smoothing needs a scan", latents.path)
+        features = smooth_rows(features, x, y, smooth)
+    return features, np.arange(len(features), dtype=np.int64), x, y
+
+
+def probe_tag(method: str, smooth: float = 0.0) -> str:
+    return f"{method}_smooth{float(smooth):g}" if smooth else method
+
+
+def probe_names(tag: str) -> dict:
+    return {"predictions": f"probe_predictions__{tag}.csv", "report": f"probe_report__{tag}.json",
+            "figure": f"probe_maps__{tag}.png"}
+
+
+def predictions_table(result: ProbeResult, labelled: LabelledRows, x=None, y=None) -> pd.DataFrame:
+    n = len(result.predicted)
+    given = np.full(n, "", dtype=object)
+    given[labelled.rows] = labelled.names
+    columns = {"row": np.arange(n, dtype=np.int64)}
+    if x is not None:
+        columns.update(x=np.asarray(x, np.float64), y=np.asarray(y, np.float64))
+    names = np.asarray(result.classes + [""], dtype=object)[result.predicted]  # -1 (no features): empty
+    columns.update(label=names, probability=np.round(result.probability.astype(np.float64), 6), given=given)
+    return pd.DataFrame(columns)
+
+
+def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
+    from .artifacts import _about
+
+    labelled = match_labels(read_labels_table(labels_path), n_rows, x, y, labels_path)
+    with _about(labels_path):
+        check_classes(labelled)
+    return labelled
+
+
+def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
+              random_state: int = 0, params: dict | None = None, png: bool = True, browser="auto",
+              dpi: float = 300) -> dict:
+    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report."""
+    from ..latents import model_record, read_latents
+    from ..storage import sha256_file
+    from ..versions import package_versions
+    from .artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
+    from .smoothing import smoothing_record
+
+    latents = read_latents(latents_path)
+    features, _, x, y = probe_features(latents, smooth)
+    labelled = load_labelled(latents_path, labels_path, x, y, len(features))
+    result = probe(features, labelled, method, cv, random_state, params)
+    tag, out_dir = probe_tag(method, smooth), Path(out_dir)
+    names = probe_names(tag)
+    csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y))
+    engine = None
+    if png and x is not None:
+        from ..figures import write_png
+        from ..figures.labels import probe_maps
+        from .maps import Grid
+
+        fig = probe_maps(x, y, result.predicted, result.probability, Grid.from_coordinates(x, y, latents.grid_shape),
+                         result.classes, units=latents.units,
+                         title=f"{method} probe: cross-validated accuracy {result.cv['accuracy_mean']:.3f}")
+        engine = write_png(fig, out_dir / names["figure"], browser=browser, dpi=dpi)
+    counts = np.bincount(result.predicted[result.predicted >= 0], minlength=len(result.classes))
+    report = {
+        "kind": "probe", "format": 1, "tag": tag, "created": now(),
+        "job": {"latents": str(latents_path), "labels": str(labels_path), "method": method, "smooth": float(smooth),
+                "cv": int(cv), "random_state": int(random_state), "params": result.params},
+        "classes": result.classes, "labelled_counts": labelled.counts(),
+        "predicted_counts": dict(zip(result.classes, counts.tolist())),
+        "cross_validation": result.cv, "n_rows": int(len(features)), "n_labelled": int(len(labelled.rows)),
+        "smoothing": {**smoothing_record(smooth), "applies_to": "the latents the probe is trained on and predicts"},
+        "model": model_record(latents.attrs),
+        "inputs": {"latents": input_record(latents_path), "labels": input_record(labels_path)},
+        "versions": package_versions(VERSION_PACKAGES),
+        "outputs": {"predictions": {"name": names["predictions"], "sha256": sha256_file(csv_path)},
+                    "report": {"name": names["report"]},
+                    "figure": {"name": names["figure"], "engine": engine} if engine else None},
+    }
+    write_json(out_dir / names["report"], report)
+    return report
+
+
+def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logistic", smooth: float = 0.0,
+                    cv: int = 5, random_state: int = 0, n_clusters: int | None = None) -> dict:
+    """Two latents files of one source on the same labels: {"ari": of their KMeans clusterings, "n_clusters",
+    "a": {"accuracy", ...}, "b": {...}}. Refuses files of different sources or row counts."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from ..latents import model_record, read_latents
+    from .cluster import cluster
+
+    a, b = read_latents(latents_a), read_latents(latents_b)
+    digests = [f.attrs.get("source_sha256") for f in (a, b)]
+    if all(digests) and digests[0] != digests[1]:
+        raise InputError(f"latents of another source than {Path(latents_a).name} (source SHA-256 "
+                         f"{digests[1][:12]}... vs {digests[0][:12]}...)", latents_b)
+    out = {}
+    labellings = []
+    for key, latents, path in (("a", a, latents_a), ("b", b, latents_b)):
+        features, _, x, y = probe_features(latents, smooth)
+        if key == "b" and len(features) != out["a"]["n_rows"]:
+            raise InputError(f"has {len(features)} rows but {Path(latents_a).name} has {out['a']['n_rows']}: "
+                             "not latents of one source", path)
+        labelled = load_labelled(path, labels_path, x, y, len(features))
+        result = probe(features, labelled, method, cv, random_state)
+        k = n_clusters or len(result.classes)
+        labellings.append(cluster(np.asarray(features, np.float64), "kmeans", n_clusters=k,
+                                  random_state=random_state).labels)
+        out[key] = {"latents": str(path), "model": model_record(latents.attrs), "n_rows": int(len(features)),
+                    "accuracy": result.cv["accuracy_mean"], "accuracy_std": result.cv["accuracy_std"],
+                    "agreement_with_labels": float(np.mean(result.predicted[labelled.rows] == labelled.y))}
+    out.update(ari=float(adjusted_rand_score(*labellings)), n_clusters=int(n_clusters or len(result.classes)),
+               method=method, smooth=float(smooth), cluster_method="kmeans")
+    return out

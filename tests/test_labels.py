@@ -1,0 +1,230 @@
+"""Labels (issue 23): labels tables, the probe over the whole scan, labelled training sets, two latents compared.
+
+The demo scan's latents are extracted with the demo's own VAE (a few seconds); labels are 20 good pixels per grain
+of its ground truth (tests/data/ebsd/ni_grains_truth.csv)."""
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentcore.analysis.labels import LabelledRows, check_classes, labels_table, match_labels, read_labels_table
+from latentcore.analysis.probe import compare_latents, probe, probe_features
+from latentcore.analysis.trainset import export_training_set, stratified_split
+from latentcore.cli import main
+from latentcore.data import open_source
+from latentcore.demo import DEMO_MODEL
+from latentcore.errors import InputError
+from latentcore.latents import LatentsWriter, read_latents
+
+
+@pytest.fixture(scope="module")
+def demo_latents(tmp_path_factory, ebsd_h5):
+    out = tmp_path_factory.mktemp("labels")
+    assert main(["extract", str(ebsd_h5), "--model", str(DEMO_MODEL), "--out", str(out), "--device", "cpu"]) == 0
+    return out / "ni_grains_h5ebsd_latents.h5"
+
+
+@pytest.fixture(scope="module")
+def truth(truth_csv):
+    return pd.read_csv(truth_csv)
+
+
+@pytest.fixture(scope="module")
+def labelled_rows(truth):
+    grain, good = truth["grain_id"].to_numpy(), truth["is_bad"].to_numpy() == 0
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.choice(np.flatnonzero(good & (grain == k)), 20, replace=False)
+                           for k in np.unique(grain)])
+
+
+@pytest.fixture(scope="module")
+def labels_csv(tmp_path_factory, truth, labelled_rows):
+    path = tmp_path_factory.mktemp("labels_csv") / "labels.csv"
+    rows = labelled_rows[np.random.default_rng(1).permutation(len(labelled_rows))]  # any order: matched by x, y
+    pd.DataFrame({"x": truth["x"][rows], "y": truth["y"][rows],
+                  "label": [f"grain {k}" for k in truth["grain_id"][rows]]}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("method", ["logistic", "knn"])
+def test_probe_smooth_1_predicts_the_grain_of_every_other_good_pixel(demo_latents, labels_csv, truth,
+                                                                   labelled_rows, tmp_path, method):
+    args = ["probe", str(demo_latents), "--labels", str(labels_csv), "--out", str(tmp_path), "--smooth", "1",
+            "--method", method]
+    assert main(args + (["--no-png"] if method == "knn" else [])) == 0
+    tag = f"{method}_smooth1"
+    predictions = pd.read_csv(tmp_path / f"probe_predictions__{tag}.csv", keep_default_na=False)
+    assert list(predictions.columns) == ["row", "x", "y", "label", "probability", "given"]
+    assert len(predictions) == 2400 and np.allclose(predictions[["x", "y"]], truth[["x", "y"]])
+    others = np.ones(2400, bool)
+    others[labelled_rows] = False
+    others &= truth["is_bad"].to_numpy() == 0
+    expected = "grain " + truth["grain_id"].astype(str)
+    accuracy = (predictions["label"] == expected)[others].mean()
+    assert accuracy >= 0.95  # measured: logistic 0.990, knn 0.99
+    assert (predictions["given"][labelled_rows] == expected[labelled_rows]).all()
+    assert (predictions["given"][~np.isin(np.arange(2400), labelled_rows)] == "").all()
+    assert predictions["probability"].between(1 / 6, 1).all()
+    report = json.loads((tmp_path / f"probe_report__{tag}.json").read_text())
+    assert report["kind"] == "probe" and report["n_labelled"] == 120 and report["smoothing"]["sigma"] == 1
+    assert report["inputs"]["latents"]["sha256"] and report["inputs"]["labels"]["sha256"]
+    assert report["versions"]["scikit-learn"] and report["job"]["method"] == method
+    confusion = np.array(report["cross_validation"]["confusion_matrix"])
+    assert confusion.shape == (6, 6) and confusion.sum() == 120 and (confusion.sum(axis=1) == 20).all()
+    assert report["cross_validation"]["accuracy_mean"] > 0.85
+    if method == "logistic":
+        assert (tmp_path / f"probe_maps__{tag}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_probe_is_seeded_and_smoothing_helps(demo_latents, labels_csv, truth, labelled_rows):
+    latents = read_latents(demo_latents)
+    labelled = match_labels(read_labels_table(labels_csv), 2400, latents.x, latents.y)
+    assert sorted(labelled.rows) == sorted(labelled_rows)
+    raw, smoothed = (probe(probe_features(latents, s)[0], labelled) for s in (0, 1))
+    again = probe(probe_features(latents, 1)[0], labelled)
+    assert again.cv == smoothed.cv and np.array_equal(again.predicted, smoothed.predicted)
+    truth_names = np.array([f"grain {k}" for k in truth["grain_id"]])
+    good = truth["is_bad"].to_numpy() == 0
+    assert (smoothed.predicted_names() == truth_names)[good].mean() > (raw.predicted_names() == truth_names)[good].mean()
+
+
+def test_export_npz_holds_the_source_rows_byte_for_byte_and_the_npz_reader_opens_it(ebsd_h5, labels_csv,
+                                                                                   labelled_rows, truth, tmp_path):
+    out = tmp_path / "subset.npz"
+    assert main(["export", str(ebsd_h5), "--labels", str(labels_csv), "--out", str(out)]) == 0
+    with np.load(out, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    rows = np.sort(labelled_rows)
+    assert np.array_equal(arrays["rows"], rows)
+    with open_source(ebsd_h5) as reader:
+        source_items = reader.read_rows("all", rows)
+    assert arrays["X"].reshape(-1, *arrays["item_shape"]).tobytes() == source_items.tobytes()
+    assert list(arrays["labels"]) == [f"grain {k}" for k in range(6)]
+    assert np.array_equal(arrays["y"], truth["grain_id"].to_numpy()[rows])
+    assert np.array_equal(arrays["coord_x"], truth["x"].to_numpy()[rows])
+    train, test = arrays["idx_train"], arrays["idx_test"]
+    assert len(test) == 24 and np.intersect1d(train, test).size == 0 and len(train) + len(test) == 120
+    assert (np.bincount(arrays["y"][test]) == 4).all()  # stratified: 4 of each grain's 20
+    with open_source(out) as reader:  # the project's NPZ reader
+        assert reader.format_name == "npz" and reader.info().partitions == {"all": 120, "train": 96, "test": 24}
+        assert np.array_equal(reader.read("test", 0, 24), arrays["X"][test])
+        assert np.array_equal(reader.labels("all"), arrays["y"])
+    again = tmp_path / "again.npz"
+    export_training_set(ebsd_h5, labels_csv, again)
+    with np.load(again) as npz:
+        assert np.array_equal(npz["idx_test"], test)  # seeded
+
+
+def test_export_h5_is_the_nenya_layout_with_the_label_in_its_metadata(ebsd_h5, labels_csv, labelled_rows, tmp_path):
+    out = tmp_path / "subset.h5"
+    summary = export_training_set(ebsd_h5, labels_csv, out, test_fraction=0.25, random_state=3)
+    assert summary["n_train"] == 90 and summary["n_test"] == 30
+    rows = np.sort(labelled_rows)
+    with open_source(out) as reader, open_source(ebsd_h5) as source:
+        assert reader.format_name == "nenya" and reader.info().partitions == {"valid": 30, "train": 90}
+        for part in ("train", "valid"):
+            table = reader.metadata(part)
+            assert list(table.columns) == ["label", "label_index", "row", "x", "y"]
+            items = reader.read(part, 0, reader.count(part))
+            assert items.tobytes() == source.read_rows("all", table["row"].to_numpy()).tobytes()
+            assert (table["label"] == "grain " + table["label_index"].astype(str)).all()
+        assert set(reader.metadata("train")["row"]) | set(reader.metadata("valid")["row"]) == set(rows)
+    with h5py.File(out) as f:
+        assert json.loads(f.attrs["labels"]) == [f"grain {k}" for k in range(6)]
+
+
+def test_cutouts_are_labelled_by_row_and_keep_their_metadata(sst_h5, tmp_path):
+    labels = tmp_path / "cutout_labels.csv"
+    pd.DataFrame({"row": [0, 1, 2, 12, 13, 14, 17], "label": ["front"] * 3 + ["calm"] * 4}).to_csv(labels, index=False)
+    out = tmp_path / "fronts.h5"
+    export_training_set(sst_h5, labels, out, test_fraction=0.3)
+    with open_source(out) as reader, open_source(sst_h5) as source:
+        both = pd.concat([reader.metadata("train"), reader.metadata("valid")])
+        assert sorted(both["row"]) == [0, 1, 2, 12, 13, 14, 17]
+        assert "UID" in both.columns  # the cutouts' own metadata travels with them
+        train = reader.metadata("train")
+        for i, row in enumerate(train["row"]):
+            partition, index = ("valid", row) if row < 12 else ("train", row - 12)
+            assert np.array_equal(reader.read("train", i, i + 1)[0], source.read(partition, index, index + 1)[0])
+            assert train["UID"].iloc[i] == source.metadata(partition)["UID"].iloc[index]
+
+
+def bad(tmp_path, name, table):
+    path = tmp_path / name
+    pd.DataFrame(table).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("table, message", [
+    ({"x": [0.0, 1.5, 200.0], "y": [0.0, 0.0, 0.0], "label": ["a", "a", "b"]},
+     "1 labelled coordinates are not pixels of the scan (first: x=200, y=0"),
+    ({"x": [1000.0, 1001.5, 1003.0, 1004.5], "y": [5.0] * 4, "label": ["a", "a", "b", "b"]},
+     "a labels file for another scan: none of its 4 coordinates is a pixel of this scan"),
+    ({"x": [0.0, 1.5, 3.0], "y": [0.0, 0.0, 0.0], "label": ["a", "a", "a"]}, "one class only ('a')"),
+    ({"x": [0.0, 1.5, 3.0], "y": [0.0, 0.0, 0.0], "label": ["a", "a", "b"]}, "class 'b' has 1 row: every class"),
+    ({"x": [0.0, 0.0, 3.0, 4.5], "y": [0.0] * 4, "label": ["a", "b", "b", "a"]},
+     "pixel (0, 0) is labelled twice, as 'a' and 'b'"),
+    ({"x": [0.0, 1.5], "y": [0.0, 0.0], "name": ["a", "b"]}, "a labels table needs columns x,y,label"),
+    ({"row": [5000, 5001, 5002, 5003], "label": ["a", "a", "b", "b"]},
+     "a labels file for another file: none of its 4 rows"),
+])
+def test_bad_labels_get_one_line_naming_the_file(demo_latents, ebsd_h5, tmp_path, capsys, table, message):
+    path = bad(tmp_path, "bad_labels.csv", table)
+    for args in (["probe", str(demo_latents), "--out", str(tmp_path / "o")],
+                 ["export", str(ebsd_h5), "--out", str(tmp_path / "o.npz")]):
+        assert main([*args, "--labels", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "bad_labels.csv: " in err and message in err, err
+    assert not (tmp_path / "o.npz").exists() and not list(tmp_path.glob("o/*"))
+
+
+def test_labels_table_round_trip_and_row_tables():
+    x, y = np.array([0.0, 1.5, 0.0, 1.5]), np.array([0.0, 0.0, 1.5, 1.5])
+    table = labels_table([3, 0, 1], ["b", "a", "a"], x, y)
+    assert table.to_dict("list") == {"x": [0.0, 1.5, 1.5], "y": [0.0, 0.0, 1.5], "label": ["a", "a", "b"]}
+    labelled = match_labels(table, 4, x, y)
+    assert labelled.rows.tolist() == [0, 1, 3] and labelled.classes == ["a", "b"] and labelled.y.tolist() == [0, 0, 1]
+    rows = labels_table([2, 0], ["n", "m"])
+    assert rows.to_dict("list") == {"row": [0, 2], "label": ["m", "n"]}
+    assert match_labels(rows, 4).rows.tolist() == [0, 2]
+    with pytest.raises(InputError, match="rows have none"):
+        match_labels(table, 4)
+    with pytest.raises(InputError, match="class 'm' has 1 row"):
+        check_classes(LabelledRows.from_names([0, 1, 2], ["m", "n", "n"]))
+
+
+def test_stratified_split_keeps_every_class_on_both_sides():
+    y = np.repeat([0, 1, 2], [2, 5, 13])
+    train, test = stratified_split(y, 0.2, random_state=0)
+    assert set(y[train]) == set(y[test]) == {0, 1, 2} and len(train) + len(test) == 20
+    assert np.array_equal(stratified_split(y, 0.2, 0)[1], test)
+
+
+def copy_latents(path, rows, source_sha256, like):
+    latents = read_latents(like)
+    writer = LatentsWriter(path, {"all": rows.shape}, {"model": "copy"})
+    writer.write_rows("all", 0, rows.astype(np.float32))
+    writer.write_array("x", latents.x)
+    writer.write_array("y", latents.y)
+    return writer.finish({"model": "copy", "source_sha256": source_sha256})
+
+
+def test_compare_two_latents_of_one_source(demo_latents, labels_csv, tmp_path, capsys):
+    latents = read_latents(demo_latents)
+    digest = latents.attrs["source_sha256"]
+    rows = latents.partitions["all"]
+    noisy = rows + np.random.default_rng(0).normal(0, 3 * rows.std(), rows.shape)
+    other = copy_latents(tmp_path / "noisy_latents.h5", noisy, digest, demo_latents)
+    same = compare_latents(demo_latents, demo_latents, labels_csv, smooth=1)
+    assert same["ari"] == pytest.approx(1.0) and same["a"]["accuracy"] == same["b"]["accuracy"]
+    result = compare_latents(demo_latents, other, labels_csv, smooth=1)
+    assert result["ari"] < 0.9 and result["a"]["accuracy"] > result["b"]["accuracy"] and result["n_clusters"] == 6
+    assert main(["compare", str(demo_latents), str(other), "--labels", str(labels_csv), "--out",
+                 str(tmp_path / "compare.json")]) == 0
+    assert "ARI" in capsys.readouterr().out
+    assert json.loads((tmp_path / "compare.json").read_text())["inputs"]["b"]["name"] == "noisy_latents.h5"
+    foreign = copy_latents(tmp_path / "foreign_latents.h5", rows, "0" * 64, demo_latents)
+    with pytest.raises(InputError, match="latents of another source"):
+        compare_latents(demo_latents, foreign, labels_csv)
