@@ -9,7 +9,7 @@ from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots, png
 from ui.session import files, state
-from ui.widgets import common, explore, extraction, scales, selection
+from ui.widgets import common, explore, extraction, labels, scales, selection
 
 st.title("UMAP")
 lat_stamp = extraction.require_latents()
@@ -122,6 +122,9 @@ if neighbours is not None:
     st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
                "latent space (diamonds on the scatter):")
     explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]})
+
+with st.expander("Labels", icon=":material/label:", expanded=True):
+    labels.labels_panel(lat_stamp, lat, chosen, "umap")
 
 st.subheader("Downloads")
 tag = f"{lat_stamp[0].split('/')[-1].removesuffix('.h5')}_{method}"

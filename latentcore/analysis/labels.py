@@ -11,7 +11,9 @@ with two names is refused, twice with one name is kept once.
 - `match_labels(table, n_rows, x=None, y=None, path=None)` -> `LabelledRows` (row ids, names, class list, codes);
 - `check_classes(names, path=None)`: at least two classes, each with at least two rows;
 - `labels_table(rows, names, x=None, y=None)` -> the table to write (`x,y,label` for scans, `row,label` otherwise);
-- `write_labels(path, table)`: atomically.
+- `write_labels(path, table)`: atomically;
+- editing (each returns new `LabelledRows`): `with_label`, `renamed` (merges into an existing name), `without_class`,
+  `without_rows`, `from_clustering`; `codes_per_row` for colouring.
 
 Every refusal is one line naming the file: coordinates that are not pixels of the scan, a labels file for another
 scan (none of its coordinates, or rows, are in this one), one class only, a class with one row.
@@ -169,3 +171,54 @@ def write_labels(path, table: pd.DataFrame) -> Path:
     from .artifacts import write_csv
 
     return write_csv(path, table)
+
+
+# -- editing: each returns new LabelledRows (a row has one label at most) ---------------------------
+
+def empty_labels() -> LabelledRows:
+    return LabelledRows.from_names(np.empty(0, np.int64), np.empty(0, str))
+
+
+def with_label(labelled: LabelledRows, rows, name: str) -> LabelledRows:
+    """`rows` labelled `name` (rows labelled before take the new name)."""
+    name = str(name).strip()
+    if not name:
+        raise InputError("a label needs a name")
+    rows = np.unique(np.asarray(rows, np.int64))
+    keep = ~np.isin(labelled.rows, rows)
+    return LabelledRows.from_names(np.concatenate([labelled.rows[keep], rows]),
+                                   np.concatenate([labelled.names[keep], np.full(len(rows), name)]))
+
+
+def renamed(labelled: LabelledRows, old: str, new: str) -> LabelledRows:
+    """Class `old` called `new`; when `new` exists already, the two merge."""
+    new = str(new).strip()
+    if not new:
+        raise InputError("a label needs a name")
+    return LabelledRows.from_names(labelled.rows, np.where(labelled.names == old, new, labelled.names))
+
+
+def without_class(labelled: LabelledRows, name: str) -> LabelledRows:
+    keep = labelled.names != name
+    return LabelledRows.from_names(labelled.rows[keep], labelled.names[keep])
+
+
+def without_rows(labelled: LabelledRows, rows) -> LabelledRows:
+    keep = ~np.isin(labelled.rows, np.asarray(rows, np.int64))
+    return LabelledRows.from_names(labelled.rows[keep], labelled.names[keep])
+
+
+def from_clustering(rows, cluster_labels, prefix: str = "cluster") -> LabelledRows:
+    """A clustering kept as labels: `cluster k` per row; noise (-1) stays unlabelled."""
+    rows, cluster_labels = np.asarray(rows, np.int64), np.asarray(cluster_labels, np.int64)
+    keep = cluster_labels >= 0
+    width = len(str(int(cluster_labels.max(initial=0))))  # cluster 02 sorts before cluster 10
+    return LabelledRows.from_names(rows[keep], [f"{prefix} {k:0{width}d}" for k in cluster_labels[keep]])
+
+
+def codes_per_row(labelled: LabelledRows, n_rows: int) -> np.ndarray:
+    """(n_rows,) int64: each row's class index, -1 where unlabelled (for colouring)."""
+    codes = np.full(n_rows, -1, np.int64)
+    inside = labelled.rows < n_rows
+    codes[labelled.rows[inside]] = labelled.y[inside]
+    return codes

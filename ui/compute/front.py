@@ -454,3 +454,19 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
                   here=lambda: {"model": get_model(spec), "embedding": fitted},
                   image=stamp(path), model=model, embedding=embedding,
                   pool=spec.get("pool", "mean"), data_kind=kind)
+
+
+# -- labels (ui.widgets.labels) -----------------------------------------------------------------------
+
+def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out_dir: str) -> dict:
+    """The probe over every row (`tasks.probe_run`, the CLI's `probe`): in the worker pool at scale."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.probe_run, f"Predicting the labels ({method})", rows, latents=lat_stamp,
+                  labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir)
+
+
+def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:
+    """The labelled rows' own items as a training set (`tasks.training_set`, the CLI's `export`)."""
+    return pooled(tasks.training_set, "Exporting the training set", 0, source=source_stamp, labels=labels_stamp,
+                  out_path=out_path)
+

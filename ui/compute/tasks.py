@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..kept import Kept
 
@@ -234,3 +236,28 @@ def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: 
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
     progress(0.4, f"scoring {matrix.shape[1]} dimensions against {len(chosen)} maps on {len(rows):,} rows")
     return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
+
+
+# -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
+
+def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress) -> dict:
+    """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
+    predicted (index per row, -1: none), probability, the cross-validation and the report."""
+    from latentcore.analysis.probe import run_probe
+
+    progress(0.05, f"{method} probe: reading the latents and labels")
+    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False)
+    progress(0.9, "reading the predictions back")
+    table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False)
+    lookup = {name: k for k, name in enumerate(report["classes"])}
+    predicted = table["label"].map(lambda name: lookup.get(name, -1)).to_numpy(np.int64)
+    return {"classes": report["classes"], "predicted": predicted,
+            "probability": table["probability"].to_numpy(np.float32), "report": report}
+
+
+def training_set(source: tuple, labels: tuple, out_path: str, progress) -> dict:
+    """The CLI's `export`: the labelled rows' own patterns or cutouts from the source, as NPZ or HDF5."""
+    from latentcore.analysis.trainset import export_training_set
+
+    progress(0.1, "reading the labelled rows from the source")
+    return export_training_set(source[0], labels[0], out_path)

@@ -26,6 +26,7 @@ from urllib.parse import urlparse
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.labels import LabelledRows, empty_labels
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
 from . import access, workspace
@@ -45,6 +46,7 @@ EVENT_PREFIX = "_event_"  # + chart key: the chart's last selection event taken 
 PNG_DPI = "png_dpi"  # the sidebar's widget
 UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
 SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
+LABELS = "labels"  # latentcore.analysis.labels.LabelledRows: named classes of rows (saved as labels.npz)
 LAST_CLUSTERS = "last_clusters"  # {"rows", "labels"}: the Clusters page's last clustering, for the UMAP page
 EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extraction (a Job) and its model spec
 TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest TrainingRun; its end drawn once
@@ -118,6 +120,9 @@ def _open_workspace(wanted, user):
                              BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
                              MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen,
                              FILES: record["files"], ROLE: role})
+    saved_labels = workspace.load_labels(path)
+    if saved_labels is not None:
+        set_labels(LabelledRows.from_names(*saved_labels))
     spec = record.get(LATENTS_MODEL)
     if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
         st.session_state[LATENTS_MODEL] = spec
@@ -170,6 +175,8 @@ def save_session():
     record[SETTINGS.strip("_")] = settings
     record[FILES.strip("_")] = st.session_state.get(FILES, {})  # uploads, as ui.session.files sorted them
     workspace.save(Path(st.session_state[WORKDIR]), record, selection())
+    kept = labels()
+    workspace.save_labels(Path(st.session_state[WORKDIR]), kept.rows, kept.names)
 
 
 def forget_data_settings():
@@ -213,6 +220,7 @@ def set_source(path, bandcontrast=None):
     forget_data_settings()
     clear_selection()
     _forget_undo()
+    set_labels(empty_labels())  # another scan's rows
 
 
 def source() -> Path | None:
@@ -387,6 +395,15 @@ def clear_roi():
 
 
 # -- what the pages hand each other ---------------------------------------------------------------
+
+def labels() -> LabelledRows:
+    """The session's labels (row ids and their names; ui.widgets.labels edits them)."""
+    return st.session_state.get(LABELS) or empty_labels()
+
+
+def set_labels(labelled: LabelledRows):
+    st.session_state[LABELS] = labelled
+
 
 def last_clusters() -> dict | None:
     """The Clusters page's last clustering {"rows", "labels"} (the UMAP page colours by it), or None."""

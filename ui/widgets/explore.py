@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from latentcore.analysis.labels import codes_per_row
 from latentcore.errors import LatentError
 
 from latentcore.data.base import display_units
@@ -20,6 +21,7 @@ from . import bandcontrast, common
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
 KMEANS = "k-means clusters of the latents"
+LABELS = "labels (from the labels panel)"
 GALLERY_MAX = 24
 TABLE_MAX = 5000
 
@@ -30,6 +32,7 @@ def colour_options(lat, table: pd.DataFrame) -> list[str]:
         options.append(CLUSTERS)
     if state.bandcontrast() is not None and lat.x is not None:
         options.append(BANDCONTRAST)
+    options += [LABELS] if len(state.labels().rows) else []
     options += [LATENT, KMEANS]
     options += [c for c in table.columns if c != "index" and (c != "partition" or table[c].nunique() > 1)]
     return options
@@ -61,6 +64,9 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
         labels = np.full(n, -1, np.int64)
         labels[last["rows"]] = last["labels"]
         return plots.categorical_colour(labels, "cluster")
+    if choice == LABELS:
+        labelled = state.labels()
+        return plots.categorical_colour(codes_per_row(labelled, n), "label", names=labelled.classes)
     if choice in (BANDCONTRAST, LATENT):
         values, name = continuous_values(choice, lat_stamp, dim)
         return plots.continuous_colour(values, name, colorscale, *(limits or (None, None)))

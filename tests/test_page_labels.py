@@ -1,0 +1,99 @@
+"""The labels panel on the UMAP page (AppTest: the real app, demo scan and demo VAE; selections are set in the
+session, as tests/test_pages.py does, since AppTest cannot draw on a plotly chart)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from latentcore.analysis.labels import LabelledRows
+from test_pages import extracted, go, new_app
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+def select(at: AppTest, rows) -> AppTest:
+    at.session_state["selection"] = np.asarray(rows, np.int64)
+    return at.run()
+
+
+def label(at: AppTest, rows, name: str) -> AppTest:
+    select(at, rows)
+    at.text_input(key="labels_umap_name").input(name).run()
+    at.button(key="labels_umap_assign").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def labels_of(at: AppTest) -> LabelledRows:
+    return at.session_state["labels"]
+
+
+def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
+    at = go(extracted(new_app()), "umap")
+    truth = pd.read_csv(truth_csv)
+    grain = truth["grain_id"].to_numpy()
+    rng = np.random.default_rng(0)
+    picks = {k: rng.choice(np.flatnonzero((grain == k) & (truth["is_bad"] == 0)), 20, replace=False) for k in (0, 1)}
+    label(at, picks[0], "grain zero")
+    label(at, picks[1], "grain one")
+    labelled = labels_of(at)
+    assert labelled.classes == ["grain one", "grain zero"] and labelled.counts() == {"grain one": 20, "grain zero": 20}
+    assert "labels (from the labels panel)" in at.selectbox(key="umap_colour").options
+
+    # rename merges into an existing name; then split again by labelling
+    at.selectbox(key="labels_umap_pick").select("grain one").run()
+    at.text_input(key="labels_umap_new_name").input("grain zero").run()
+    at.button(key="labels_umap_rename").click().run()
+    assert labels_of(at).counts() == {"grain zero": 40}
+    label(at, picks[1], "grain one")
+    assert labels_of(at).counts() == {"grain one": 20, "grain zero": 20}
+
+    # the CLI's CSV in the workspace (labels.npz is written by app.py's save_session, which AppTest's page runs
+    # skip: tests/test_e2e_labels.py reloads the page in a browser)
+    workdir = Path(at.session_state["workdir"])
+    csv = pd.read_csv(workdir / "labels" / "labels.csv")
+    assert list(csv.columns) == ["x", "y", "label"] and len(csv) == 40
+
+    # predict: accuracy, confusion matrix, the maps and their downloads
+    at.toggle(key="labels_umap_predict").set_value(True).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Cross-validated accuracy"]) > 0.9
+    assert (workdir / "labels" / "probe_predictions__logistic.csv").is_file()
+    predictions = pd.read_csv(workdir / "labels" / "probe_predictions__logistic.csv", keep_default_na=False)
+    assert set(predictions["label"]) == {"grain one", "grain zero"} and len(predictions) == 2400
+
+    # remove rows, delete a label
+    select(at, picks[1][:5])
+    at.button(key="labels_umap_remove_rows").click().run()
+    assert labels_of(at).counts() == {"grain one": 15, "grain zero": 20}
+    at.selectbox(key="labels_umap_pick").select("grain one").run()
+    at.button(key="labels_umap_delete").click().run()
+    assert labels_of(at).classes == ["grain zero"]
+
+
+def test_keep_kmeans_as_labels_and_colour_by_them():
+    at = go(extracted(new_app()), "umap")
+    at.button(key="labels_umap_keep_clusters").click().run()
+    assert not at.exception, at.exception
+    labelled = labels_of(at)
+    assert len(labelled.rows) == 2400 and labelled.classes == [f"cluster {k}" for k in range(6)]
+    at.selectbox(key="umap_colour").select("labels (from the labels panel)").run()
+    assert not at.exception, at.exception
+
+
+def test_workspace_keeps_labels_as_plain_arrays(tmp_path):
+    from ui.session import workspace
+
+    workspace.save_labels(tmp_path, [4, 2], ["b", "a"])
+    rows, names = workspace.load_labels(tmp_path)
+    assert rows.tolist() == [4, 2] and names.tolist() == ["b", "a"]
+    workspace.save_labels(tmp_path, [], [])
+    assert workspace.load_labels(tmp_path) is None and not (tmp_path / "labels.npz").exists()
+    np.savez(tmp_path / "labels.npz", rows=np.array([1]), names=np.array([{"a": 1}], dtype=object))
+    assert workspace.load_labels(tmp_path) is None  # a pickled object is never loaded

@@ -1,0 +1,222 @@
+"""The labels panel: name the selection, keep a clustering as labels, edit the label list, predict the labels
+over every row (linear probe or kNN, `latentcore.analysis.probe`), download the labels, the predictions and a
+training set of the labelled rows' own images, and upload a labels table.
+
+    labels_panel(lat_stamp, lat, chosen, page)   # page: a short name for the widgets' keys ("umap")
+
+The labels live in the session (`state.labels`: row ids and names) and in the workspace (labels.npz), and are
+written as the CSV the command line reads (`x,y,label` for scans, `row,label` otherwise) whenever they change:
+the probe and the training set read that file, as `python -m latentcore probe/export` would.
+Label k (in sorted order) has the k-th cluster colour, on the UMAP (colour by label), the list and the maps."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from latentcore.analysis import labels as lab
+from latentcore.figures.labels import label_colours
+
+from ..compute import front
+from ..figures import png
+from ..session import files, state
+from . import common, explore
+
+METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
+
+
+def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
+    key = f"labels_{page}"
+    n_rows = len(front.stacked_latents(lat_stamp)[0])
+    labelled = state.labels()
+    if len(labelled.rows) and labelled.rows.max() >= n_rows:
+        st.warning(f"The labels name rows up to {labelled.rows.max():,} but these latents have {n_rows:,}: they "
+                   "belong to other data.", icon=":material/warning:")
+        if st.button("Clear the labels", key=f"{key}_clear_all"):
+            state.set_labels(lab.empty_labels())
+            st.rerun()
+        return
+    _label_the_selection(chosen, key)
+    _keep_a_clustering(lat_stamp, n_rows, key)
+    if not len(labelled.rows):
+        st.caption("No labels yet: select points and name them, keep a clustering, or upload a labels table.")
+    else:
+        _label_list(labelled, chosen)
+        _edit(labelled, chosen, key)
+        path = labels_file(lat, labelled)
+        _downloads(lat, path, key)
+        _predict(lat_stamp, lat, labelled, path, key)
+    _upload(lat, n_rows, key)
+
+
+# -- labelling --------------------------------------------------------------------------------------
+
+def _label_the_selection(chosen, key: str):
+    cols = st.columns([3, 2], vertical_alignment="bottom")
+    cols[0].text_input("Label the selection as", key=f"{key}_name", placeholder="e.g. grain 2, boundary, front")
+    cols[1].button(f"Label the {len(chosen):,} selected rows", key=f"{key}_assign", disabled=not len(chosen),
+                   on_click=_assign, args=(np.asarray(chosen), f"{key}_name"), icon=":material/label:")
+
+
+def _assign(chosen, name_key: str):
+    name = str(state.widget_value(name_key) or "").strip()
+    if name:
+        state.set_labels(lab.with_label(state.labels(), chosen, name))
+
+
+def _keep_a_clustering(lat_stamp, n_rows: int, key: str):
+    with st.popover("Keep a clustering as labels", icon=":material/category:"):
+        clusters = state.last_clusters()
+        options = (["the Clusters page's clustering"] if clusters else []) + ["k-means of the latents"]
+        which = st.radio("Clustering", options, key=f"{key}_clustering")
+        k = st.number_input("Clusters (k)", 2, min(30, n_rows), min(6, n_rows), key=f"{key}_k",
+                            disabled=which != "k-means of the latents")
+        if st.button("Keep this clustering as labels (replaces the labels)", key=f"{key}_keep_clusters"):
+            if which == "k-means of the latents":
+                rows, labels = np.arange(n_rows), front.kmeans_labels(lat_stamp, int(k))
+            else:
+                rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
+            state.set_labels(lab.from_clustering(rows, labels))
+            st.rerun()
+
+
+def _label_list(labelled, chosen):
+    counts = labelled.counts()
+    in_selection = (pd.Series(labelled.names[np.isin(labelled.rows, chosen)]).value_counts()
+                    if len(chosen) else pd.Series(dtype=int))
+    colours = label_colours(labelled.classes)
+    table = pd.DataFrame({"colour": [colours[c] for c in labelled.classes], "label": labelled.classes,
+                          "rows": [counts[c] for c in labelled.classes],
+                          "selected": [f"{int(in_selection.get(c, 0)):,} selected / {counts[c]:,}"
+                                       for c in labelled.classes]})
+    styled = table.style.map(lambda colour: f"background-color: {colour}; color: {colour}", subset=["colour"])
+    st.dataframe(styled, hide_index=True, width="stretch")
+    st.caption(f"{len(labelled.rows):,} labelled rows in {len(labelled.classes)} labels.")
+
+
+def _edit(labelled, chosen, key: str):
+    cols = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+    old = cols[0].selectbox("Label", labelled.classes, key=f"{key}_pick")
+    cols[1].text_input("New name (an existing one merges the two)", key=f"{key}_new_name")
+    cols[2].button("Rename", key=f"{key}_rename", on_click=_rename, args=(old, f"{key}_new_name"),
+                   icon=":material/edit:")
+    cols[3].button("Delete", key=f"{key}_delete", on_click=_delete, args=(old,), icon=":material/delete:")
+    inside = int(np.isin(labelled.rows, chosen).sum()) if len(chosen) else 0
+    st.button(f"Remove the {inside:,} selected labelled rows from their labels", key=f"{key}_remove_rows",
+              disabled=not inside, on_click=_remove_rows, args=(np.asarray(chosen),), icon=":material/label_off:")
+
+
+def _rename(old: str, name_key: str):
+    new = str(state.widget_value(name_key) or "").strip()
+    if new:
+        state.set_labels(lab.renamed(state.labels(), old, new))
+
+
+def _delete(old: str):
+    state.set_labels(lab.without_class(state.labels(), old))
+
+
+def _remove_rows(chosen):
+    state.set_labels(lab.without_rows(state.labels(), chosen))
+
+
+# -- files ------------------------------------------------------------------------------------------
+
+def labels_file(lat, labelled) -> Path:
+    """The labels as the CLI's table, in the workspace; rewritten only when they change (its stamp keys the
+    probe and the training set)."""
+    path = state.workdir("labels") / "labels.csv"
+    table = lab.labels_table(labelled.rows, labelled.names, *_positions(lat))
+    if not path.exists() or path.read_text() != table.to_csv(index=False):
+        lab.write_labels(path, table)
+    return path
+
+
+def _positions(lat):
+    n_rows = sum(len(v) for v in lat.partitions.values())
+    return (lat.x, lat.y) if lat.x is not None and len(lat.x) == n_rows else (None, None)
+
+
+def _downloads(lat, path: Path, key: str):
+    stem = Path(lat.path).name.removesuffix(".h5")
+    cols = st.columns(3)
+    cols[0].download_button("Labels (CSV)", path.read_bytes(), file_name=f"{stem}_labels.csv", mime="text/csv",
+                            key=f"{key}_dl_csv", on_click="ignore", icon=":material/download:")
+    source = explore.source_for(lat)
+    if source is None:
+        cols[1].caption("Training sets need the data file these latents came from, loaded in this session.")
+        return
+    out = state.workdir("labels")
+    for col, suffix in ((cols[1], "npz"), (cols[2], "h5")):
+        target = str(out / f"{stem}_training_set.{suffix}")
+        col.download_button(f"Training set ({suffix.upper()})", lambda target=target: _training_set(source, path, target),
+                            file_name=Path(target).name, key=f"{key}_dl_{suffix}", on_click="ignore",
+                            icon=":material/download:")
+
+
+def _training_set(source, labels_path, target) -> bytes:
+    front.training_set(front.stamp(source), front.stamp(labels_path), target)
+    return Path(target).read_bytes()
+
+
+def _upload(lat, n_rows: int, key: str):
+    with st.expander("Upload a labels table", icon=":material/upload:"):
+        upload = st.file_uploader("CSV with columns x,y,label (scans, matched by coordinates) or row,label",
+                                  type=["csv"], key=f"{key}_upload")
+        if upload is not None and st.button("Use the uploaded labels (replaces the labels)", key=f"{key}_use_upload"):
+            with common.user_errors():
+                path = files.save_upload_once(upload, "labels")
+                state.set_labels(lab.match_labels(lab.read_labels_table(path), n_rows, *_positions(lat), path))
+            st.rerun()
+
+
+# -- prediction -------------------------------------------------------------------------------------
+
+def _predict(lat_stamp, lat, labelled, path: Path, key: str):
+    st.markdown("**Predict the labels over every row**")
+    on_scan = _positions(lat)[0] is not None
+    cols = st.columns([2, 1, 1], vertical_alignment="bottom")
+    method = cols[0].selectbox("Method", list(METHODS), format_func=METHODS.get, key=f"{key}_method")
+    smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key=f"{key}_smooth",
+                                  disabled=not on_scan, help="The same Gaussian over the scan grid as the Clusters "
+                                                             "page's smoothing, on the latents first")
+    go = cols[2].toggle("Predict", key=f"{key}_predict")
+    if not go:
+        return
+    out = str(state.workdir("labels"))
+    with common.user_errors():
+        result = front.probe(lat_stamp, front.stamp(path), method, float(smooth), out)
+    report = result["report"]
+    cv = report["cross_validation"]
+    cols = st.columns(3)
+    cols[0].metric("Cross-validated accuracy", f"{cv['accuracy_mean']:.3f}", help=f"± {cv['accuracy_std']:.3f} over "
+                   f"{cv['n_splits']} stratified folds of the labelled rows (seed {cv['random_state']})")
+    cols[1].metric("Chance (the largest label's share)", f"{cv['chance']:.3f}")
+    cols[2].metric("Labelled rows", f"{report['n_labelled']:,}")
+    st.caption("Confusion matrix of the held-out predictions (rows: given label, columns: predicted):")
+    st.dataframe(pd.DataFrame(cv["confusion_matrix"], index=report["classes"], columns=report["classes"]))
+    fig = None
+    if on_scan:
+        from latentcore.analysis.maps import Grid
+        from latentcore.figures.labels import probe_maps
+
+        fig = probe_maps(lat.x, lat.y, result["predicted"], result["probability"],
+                         Grid.from_coordinates(lat.x, lat.y, lat.grid_shape), result["classes"], units=lat.units,
+                         title=f"{METHODS[method]}: cross-validated accuracy {cv['accuracy_mean']:.3f}")
+        st.plotly_chart(fig, key=f"{key}_maps", config={"displaylogo": False})
+    else:
+        counts = np.bincount(result["predicted"][result["predicted"] >= 0], minlength=len(result["classes"]))
+        st.dataframe(pd.DataFrame({"label": result["classes"], "predicted rows": counts}), hide_index=True)
+    outputs = report["outputs"]
+    cols = st.columns(3)
+    for col, kind, mime in ((cols[0], "predictions", "text/csv"), (cols[1], "report", "application/json")):
+        file = Path(out) / outputs[kind]["name"]
+        col.download_button(file.name, file.read_bytes(), file_name=file.name, mime=mime, key=f"{key}_dl_{kind}",
+                            on_click="ignore", icon=":material/download:")
+    if fig is not None:
+        name = f"probe_maps__{report['tag']}.png"
+        cols[2].download_button(f"{name} ({state.png_dpi()} dpi)",
+                                lambda: png.figure_png(fig, str(Path(out) / name), state.png_dpi()), file_name=name,
+                                mime="image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/download:")
