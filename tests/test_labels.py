@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.labels import LabelledRows, check_classes, labels_table, match_labels, read_labels_table
+from latentcore.analysis.labels import (LabelledRows, check_classes, codes_per_row, empty_labels, from_clustering,
+                                       labels_table, match_labels, read_labels_table, renamed, with_label,
+                                       without_class, without_rows)
 from latentcore.analysis.probe import compare_latents, probe, probe_features
 from latentcore.analysis.trainset import export_training_set, stratified_split
 from latentcore.cli import main
@@ -228,3 +230,20 @@ def test_compare_two_latents_of_one_source(demo_latents, labels_csv, tmp_path, c
     foreign = copy_latents(tmp_path / "foreign_latents.h5", rows, "0" * 64, demo_latents)
     with pytest.raises(InputError, match="latents of another source"):
         compare_latents(demo_latents, foreign, labels_csv)
+
+
+def test_editing_labels_keeps_one_label_per_row_and_sorted_classes():
+    labelled = with_label(with_label(empty_labels(), [5, 1, 3], "b"), [3, 4], "a")
+    assert labelled.rows.tolist() == [1, 3, 4, 5] and labelled.names.tolist() == ["b", "a", "a", "b"]
+    assert labelled.classes == ["a", "b"] and labelled.counts() == {"a": 2, "b": 2}
+    merged = renamed(labelled, "b", "a")
+    assert merged.classes == ["a"] and merged.counts() == {"a": 4}
+    assert renamed(labelled, "b", "c").names.tolist() == ["c", "a", "a", "c"]
+    assert without_class(labelled, "a").rows.tolist() == [1, 5]
+    assert without_rows(labelled, [4, 5, 99]).counts() == {"a": 1, "b": 1}
+    assert codes_per_row(labelled, 7).tolist() == [-1, 1, -1, 0, 0, 1, -1]
+    assert labelled.digest() != merged.digest() and labelled.digest() == with_label(labelled, [], "x").digest()
+    clusters = from_clustering(np.arange(12), [0, 1, -1, 10, 10, 0, 1, 1, 0, -1, 10, 1])
+    assert clusters.classes == ["cluster 00", "cluster 01", "cluster 10"] and 2 not in clusters.rows
+    with pytest.raises(InputError, match="needs a name"):
+        with_label(labelled, [1], "  ")

@@ -53,18 +53,14 @@ def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
     label(at, picks[1], "grain one")
     assert labels_of(at).counts() == {"grain one": 20, "grain zero": 20}
 
-    # the CLI's CSV in the workspace (labels.npz is written by app.py's save_session, which AppTest's page runs
-    # skip: tests/test_e2e_labels.py reloads the page in a browser)
-    workdir = Path(at.session_state["workdir"])
-    csv = pd.read_csv(workdir / "labels" / "labels.csv")
-    assert list(csv.columns) == ["x", "y", "label"] and len(csv) == 40
-
     # predict: accuracy, confusion matrix, the maps and their downloads
     at.toggle(key="labels_umap_predict").set_value(True).run()
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert float(metrics["Cross-validated accuracy"]) > 0.9
-    assert (workdir / "labels" / "probe_predictions__logistic.csv").is_file()
+    workdir = Path(at.session_state["workdir"])  # the CLI's CSV, written for the probe, in the workspace
+    csv = pd.read_csv(workdir / "labels" / "labels.csv")
+    assert list(csv.columns) == ["x", "y", "label"] and len(csv) == 40
     predictions = pd.read_csv(workdir / "labels" / "probe_predictions__logistic.csv", keep_default_na=False)
     assert set(predictions["label"]) == {"grain one", "grain zero"} and len(predictions) == 2400
 
@@ -90,10 +86,14 @@ def test_keep_kmeans_as_labels_and_colour_by_them():
 def test_workspace_keeps_labels_as_plain_arrays(tmp_path):
     from ui.session import workspace
 
-    workspace.save_labels(tmp_path, [4, 2], ["b", "a"])
-    rows, names = workspace.load_labels(tmp_path)
-    assert rows.tolist() == [4, 2] and names.tolist() == ["b", "a"]
-    workspace.save_labels(tmp_path, [], [])
+    labelled = LabelledRows.from_names([4, 2, 7], ["b", "a", "b"])
+    workspace.save_labels(tmp_path, labelled.rows, labelled.y, labelled.classes, labelled.digest())
+    back = LabelledRows.from_codes(*workspace.load_labels(tmp_path))
+    assert back.rows.tolist() == [2, 4, 7] and back.names.tolist() == ["a", "b", "b"] and back.classes == ["a", "b"]
+    before = (tmp_path / "labels.npz").stat().st_mtime_ns
+    workspace.save_labels(tmp_path, labelled.rows, labelled.y, labelled.classes, labelled.digest())
+    assert (tmp_path / "labels.npz").stat().st_mtime_ns == before  # unchanged: not rewritten
+    workspace.save_labels(tmp_path, [], [], [], "")
     assert workspace.load_labels(tmp_path) is None and not (tmp_path / "labels.npz").exists()
-    np.savez(tmp_path / "labels.npz", rows=np.array([1]), names=np.array([{"a": 1}], dtype=object))
+    np.savez(tmp_path / "labels.npz", rows=np.array([1]), y=np.array([0]), classes=np.array([{"a": 1}], dtype=object))
     assert workspace.load_labels(tmp_path) is None  # a pickled object is never loaded

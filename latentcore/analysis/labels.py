@@ -33,24 +33,48 @@ TOLERANCE_STEPS = 0.25  # a labelled coordinate within this fraction of a grid s
 
 @dataclasses.dataclass
 class LabelledRows:
-    """Labelled rows: `rows` int64 row ids (sorted), `names` their label text, `classes` the names in sorted
-    order, `y` each row's index into `classes`."""
+    """Labelled rows: `rows` int64 row ids (sorted, unique), `y` each row's index into `classes`, the label names
+    in sorted order (only names that have rows). Codes, not a name per row: a million labelled rows stay small."""
 
     rows: np.ndarray
-    names: np.ndarray
-    classes: list[str]
     y: np.ndarray
+    classes: list[str]
+
+    @classmethod
+    def from_codes(cls, rows, y, classes) -> "LabelledRows":
+        """Normalised: rows sorted, classes sorted and without the unused ones, equal names one class."""
+        rows, y = np.asarray(rows, np.int64).reshape(-1), np.asarray(y, np.int64).reshape(-1)
+        classes = [str(c) for c in classes]
+        used = np.unique(y)
+        kept = sorted({classes[i] for i in used})
+        position = {name: k for k, name in enumerate(kept)}
+        remap = np.full(max(len(classes), 1), -1, np.int64)
+        remap[used] = [position[classes[i]] for i in used]
+        order = np.argsort(rows, kind="stable")
+        return cls(rows[order], remap[y[order]] if len(y) else y, kept)
 
     @classmethod
     def from_names(cls, rows, names) -> "LabelledRows":
-        rows, names = np.asarray(rows, np.int64), np.asarray(names).astype(str)
-        order = np.argsort(rows, kind="stable")
-        rows, names = rows[order], names[order]
+        names = np.asarray(names).astype(str).reshape(-1)
         classes, y = np.unique(names, return_inverse=True)
-        return cls(rows, names, [str(c) for c in classes], y.astype(np.int64))
+        return cls.from_codes(rows, y.reshape(-1), classes.tolist())
+
+    @property
+    def names(self) -> np.ndarray:
+        """Each row's label name."""
+        return np.asarray(self.classes, dtype=str)[self.y] if len(self.y) else np.empty(0, str)
 
     def counts(self) -> dict[str, int]:
         return {name: int(n) for name, n in zip(self.classes, np.bincount(self.y, minlength=len(self.classes)))}
+
+    def digest(self) -> str:
+        """A fingerprint of the labels (rows, codes and names): what changed them changes it."""
+        import hashlib
+
+        text = hashlib.sha256(self.rows.tobytes())
+        text.update(self.y.astype(np.int64).tobytes())
+        text.update("\x00".join(self.classes).encode())
+        return text.hexdigest()
 
 
 def read_labels_table(path) -> pd.DataFrame:
@@ -176,7 +200,7 @@ def write_labels(path, table: pd.DataFrame) -> Path:
 # -- editing: each returns new LabelledRows (a row has one label at most) ---------------------------
 
 def empty_labels() -> LabelledRows:
-    return LabelledRows.from_names(np.empty(0, np.int64), np.empty(0, str))
+    return LabelledRows(np.empty(0, np.int64), np.empty(0, np.int64), [])
 
 
 def with_label(labelled: LabelledRows, rows, name: str) -> LabelledRows:
@@ -185,9 +209,10 @@ def with_label(labelled: LabelledRows, rows, name: str) -> LabelledRows:
     if not name:
         raise InputError("a label needs a name")
     rows = np.unique(np.asarray(rows, np.int64))
-    keep = ~np.isin(labelled.rows, rows)
-    return LabelledRows.from_names(np.concatenate([labelled.rows[keep], rows]),
-                                   np.concatenate([labelled.names[keep], np.full(len(rows), name)]))
+    keep = ~np.isin(labelled.rows, rows, assume_unique=True)
+    return LabelledRows.from_codes(np.concatenate([labelled.rows[keep], rows]),
+                                   np.concatenate([labelled.y[keep], np.full(len(rows), len(labelled.classes))]),
+                                   [*labelled.classes, name])
 
 
 def renamed(labelled: LabelledRows, old: str, new: str) -> LabelledRows:
@@ -195,25 +220,27 @@ def renamed(labelled: LabelledRows, old: str, new: str) -> LabelledRows:
     new = str(new).strip()
     if not new:
         raise InputError("a label needs a name")
-    return LabelledRows.from_names(labelled.rows, np.where(labelled.names == old, new, labelled.names))
+    return LabelledRows.from_codes(labelled.rows, labelled.y, [new if c == old else c for c in labelled.classes])
 
 
 def without_class(labelled: LabelledRows, name: str) -> LabelledRows:
-    keep = labelled.names != name
-    return LabelledRows.from_names(labelled.rows[keep], labelled.names[keep])
+    keep = labelled.y != (labelled.classes.index(name) if name in labelled.classes else -1)
+    return LabelledRows.from_codes(labelled.rows[keep], labelled.y[keep], labelled.classes)
 
 
 def without_rows(labelled: LabelledRows, rows) -> LabelledRows:
     keep = ~np.isin(labelled.rows, np.asarray(rows, np.int64))
-    return LabelledRows.from_names(labelled.rows[keep], labelled.names[keep])
+    return LabelledRows.from_codes(labelled.rows[keep], labelled.y[keep], labelled.classes)
 
 
 def from_clustering(rows, cluster_labels, prefix: str = "cluster") -> LabelledRows:
     """A clustering kept as labels: `cluster k` per row; noise (-1) stays unlabelled."""
     rows, cluster_labels = np.asarray(rows, np.int64), np.asarray(cluster_labels, np.int64)
     keep = cluster_labels >= 0
-    width = len(str(int(cluster_labels.max(initial=0))))  # cluster 02 sorts before cluster 10
-    return LabelledRows.from_names(rows[keep], [f"{prefix} {k:0{width}d}" for k in cluster_labels[keep]])
+    found = np.unique(cluster_labels[keep])
+    width = len(str(int(found.max(initial=0))))  # cluster 02 sorts before cluster 10
+    return LabelledRows.from_codes(rows[keep], np.searchsorted(found, cluster_labels[keep]),
+                                   [f"{prefix} {k:0{width}d}" for k in found])
 
 
 def codes_per_row(labelled: LabelledRows, n_rows: int) -> np.ndarray:

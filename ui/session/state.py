@@ -122,7 +122,7 @@ def _open_workspace(wanted, user):
                              FILES: record["files"], ROLE: role})
     saved_labels = workspace.load_labels(path)
     if saved_labels is not None:
-        set_labels(LabelledRows.from_names(*saved_labels))
+        set_labels(LabelledRows.from_codes(*saved_labels))
     spec = record.get(LATENTS_MODEL)
     if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
         st.session_state[LATENTS_MODEL] = spec
@@ -176,7 +176,7 @@ def save_session():
     record[FILES.strip("_")] = st.session_state.get(FILES, {})  # uploads, as ui.session.files sorted them
     workspace.save(Path(st.session_state[WORKDIR]), record, selection())
     kept = labels()
-    workspace.save_labels(Path(st.session_state[WORKDIR]), kept.rows, kept.names)
+    workspace.save_labels(Path(st.session_state[WORKDIR]), kept.rows, kept.y, kept.classes, kept.digest())
 
 
 def forget_data_settings():

@@ -27,7 +27,7 @@ from latentcore.demo import DEMO_SCAN
 
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 STATE_FILE, SELECTION_FILE = "state.json", "selection.npy"
-LABELS_FILE = "labels.npz"  # the labels: `rows` int64, `names` text, one per row (ui.widgets.labels)
+LABELS_FILE = "labels.npz"  # the labels: `rows`, `y` (index into `classes`), `classes`, `digest`
 MAX_AGE_DAYS = float(os.environ.get("LATENT_EXPLORER_WORKSPACE_DAYS", 7))
 PATH_KEYS = ("source", "latents")
 # a scan map's name (Oxford "Band Contrast", EDAX "IQ"...): printable, no path separator, not "." or ".."
@@ -150,32 +150,36 @@ def load(workspace: Path) -> tuple[dict, np.ndarray]:
     return record, selection
 
 
-def save_labels(workspace: Path, rows, names):
-    """Write labels.npz (atomically) when it changed; no labels: no file."""
+def save_labels(workspace: Path, rows, y, classes, digest: str):
+    """Write labels.npz (atomically) when its `digest` differs from the saved one's; no labels: no file."""
     target = Path(workspace) / LABELS_FILE
-    rows, names = np.asarray(rows, np.int64), np.asarray(names, dtype=str)
     if not len(rows):
         target.unlink(missing_ok=True)
         return
-    saved = load_labels(workspace)
-    if saved is not None and np.array_equal(saved[0], rows) and np.array_equal(saved[1], names):
-        return
+    try:
+        with np.load(target, allow_pickle=False) as saved:
+            if str(saved["digest"]) == digest:
+                return
+    except (OSError, ValueError, KeyError):
+        pass
     tmp = target.with_name("labels.partial.npz")
     with open(tmp, "wb") as f:
-        np.savez(f, rows=rows, names=names)
+        np.savez(f, rows=np.asarray(rows, np.int64), y=np.asarray(y, np.int32), classes=np.asarray(classes, dtype=str),
+                 digest=np.asarray(digest))
     os.replace(tmp, target)
 
 
-def load_labels(workspace: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """(rows, names) saved by `save_labels`, or None (none saved, or unreadable: plain arrays only)."""
+def load_labels(workspace: Path) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """(rows, y, classes) saved by `save_labels`, or None (none saved, or unreadable: plain arrays only)."""
     try:
         with np.load(Path(workspace) / LABELS_FILE, allow_pickle=False) as saved:
-            rows, names = saved["rows"].astype(np.int64), saved["names"]
+            rows, y, classes = saved["rows"].astype(np.int64), saved["y"].astype(np.int64), saved["classes"]
     except (OSError, ValueError, KeyError):
         return None
-    if rows.ndim != 1 or names.shape != rows.shape or names.dtype.kind != "U" or (rows < 0).any():
+    if (rows.ndim != 1 or y.shape != rows.shape or classes.dtype.kind != "U" or classes.ndim != 1 or (rows < 0).any()
+            or (len(y) and (y.min() < 0 or y.max() >= len(classes)))):
         return None
-    return rows, names
+    return rows, y, classes.tolist()
 
 
 def remove_old(root: Path, max_age_days: float | None = None, now: float | None = None) -> list[str]:

@@ -45,9 +45,8 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
     else:
         _label_list(labelled, chosen)
         _edit(labelled, chosen, key)
-        path = labels_file(lat, labelled)
-        _downloads(lat, path, key)
-        _predict(lat_stamp, lat, labelled, path, key)
+        _downloads(lat, labelled, key)
+        _predict(lat_stamp, lat, labelled, key)
     _upload(lat, n_rows, key)
 
 
@@ -84,8 +83,8 @@ def _keep_a_clustering(lat_stamp, n_rows: int, key: str):
 
 def _label_list(labelled, chosen):
     counts = labelled.counts()
-    in_selection = (pd.Series(labelled.names[np.isin(labelled.rows, chosen)]).value_counts()
-                    if len(chosen) else pd.Series(dtype=int))
+    inside = labelled.y[np.isin(labelled.rows, chosen)] if len(chosen) else np.empty(0, np.int64)
+    in_selection = dict(zip(labelled.classes, np.bincount(inside, minlength=len(labelled.classes)).tolist()))
     colours = label_colours(labelled.classes)
     table = pd.DataFrame({"colour": [colours[c] for c in labelled.classes], "label": labelled.classes,
                           "rows": [counts[c] for c in labelled.classes],
@@ -125,12 +124,14 @@ def _remove_rows(chosen):
 # -- files ------------------------------------------------------------------------------------------
 
 def labels_file(lat, labelled) -> Path:
-    """The labels as the CLI's table, in the workspace; rewritten only when they change (its stamp keys the
-    probe and the training set)."""
-    path = state.workdir("labels") / "labels.csv"
-    table = lab.labels_table(labelled.rows, labelled.names, *_positions(lat))
-    if not path.exists() or path.read_text() != table.to_csv(index=False):
-        lab.write_labels(path, table)
+    """The labels as the CLI's table, in the workspace; written when asked for (a download, the probe) and the
+    labels changed since (its stamp keys the probe and the training set; 1M rows take seconds to write)."""
+    folder = state.workdir("labels")
+    path, digest_file = folder / "labels.csv", folder / "labels.csv.digest"
+    digest = labelled.digest()
+    if not path.exists() or not digest_file.exists() or digest_file.read_text() != digest:
+        lab.write_labels(path, lab.labels_table(labelled.rows, labelled.names, *_positions(lat)))
+        digest_file.write_text(digest)
     return path
 
 
@@ -139,11 +140,12 @@ def _positions(lat):
     return (lat.x, lat.y) if lat.x is not None and len(lat.x) == n_rows else (None, None)
 
 
-def _downloads(lat, path: Path, key: str):
+def _downloads(lat, labelled, key: str):
     stem = Path(lat.path).name.removesuffix(".h5")
     cols = st.columns(3)
-    cols[0].download_button("Labels (CSV)", path.read_bytes(), file_name=f"{stem}_labels.csv", mime="text/csv",
-                            key=f"{key}_dl_csv", on_click="ignore", icon=":material/download:")
+    cols[0].download_button("Labels (CSV)", lambda: labels_file(lat, labelled).read_bytes(),
+                            file_name=f"{stem}_labels.csv", mime="text/csv", key=f"{key}_dl_csv", on_click="ignore",
+                            icon=":material/download:")
     source = explore.source_for(lat)
     if source is None:
         cols[1].caption("Training sets need the data file these latents came from, loaded in this session.")
@@ -151,7 +153,8 @@ def _downloads(lat, path: Path, key: str):
     out = state.workdir("labels")
     for col, suffix in ((cols[1], "npz"), (cols[2], "h5")):
         target = str(out / f"{stem}_training_set.{suffix}")
-        col.download_button(f"Training set ({suffix.upper()})", lambda target=target: _training_set(source, path, target),
+        col.download_button(f"Training set ({suffix.upper()})",
+                            lambda target=target: _training_set(source, labels_file(lat, labelled), target),
                             file_name=Path(target).name, key=f"{key}_dl_{suffix}", on_click="ignore",
                             icon=":material/download:")
 
@@ -174,7 +177,7 @@ def _upload(lat, n_rows: int, key: str):
 
 # -- prediction -------------------------------------------------------------------------------------
 
-def _predict(lat_stamp, lat, labelled, path: Path, key: str):
+def _predict(lat_stamp, lat, labelled, key: str):
     st.markdown("**Predict the labels over every row**")
     on_scan = _positions(lat)[0] is not None
     cols = st.columns([2, 1, 1], vertical_alignment="bottom")
@@ -187,7 +190,7 @@ def _predict(lat_stamp, lat, labelled, path: Path, key: str):
         return
     out = str(state.workdir("labels"))
     with common.user_errors():
-        result = front.probe(lat_stamp, front.stamp(path), method, float(smooth), out)
+        result = front.probe(lat_stamp, front.stamp(labels_file(lat, labelled)), method, float(smooth), out)
     report = result["report"]
     cv = report["cross_validation"]
     cols = st.columns(3)
