@@ -71,6 +71,8 @@ def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
     at.selectbox(key="labels_umap_pick").select("grain one").run()
     at.button(key="labels_umap_delete").click().run()
     assert labels_of(at).classes == ["grain zero"]
+    assert at.toggle(key="labels_umap_predict").disabled  # one class: nothing to predict, no training set
+    assert "one class only ('grain zero')" in " ".join(c.value for c in at.caption)
 
 
 def test_keep_kmeans_as_labels_and_colour_by_them():

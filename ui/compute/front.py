@@ -466,7 +466,9 @@ def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out
 
 
 def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:
-    """The labelled rows' own items as a training set (`tasks.training_set`, the CLI's `export`)."""
-    return pooled(tasks.training_set, "Exporting the training set", 0, source=source_stamp, labels=labels_stamp,
-                  out_path=out_path)
+    """The labelled rows' own items as a training set (the CLI's `export`), in this process: it runs in a
+    download's deferred callable, outside any script run, so no job progress can be shown (the labelled rows are
+    read in contiguous runs)."""
+    from latentcore.analysis.trainset import export_training_set
 
+    return export_training_set(source_stamp[0], labels_stamp[0], out_path)

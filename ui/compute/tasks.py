@@ -254,10 +254,3 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
     return {"classes": report["classes"], "predicted": predicted,
             "probability": table["probability"].to_numpy(np.float32), "report": report}
 
-
-def training_set(source: tuple, labels: tuple, out_path: str, progress) -> dict:
-    """The CLI's `export`: the labelled rows' own patterns or cutouts from the source, as NPZ or HDF5."""
-    from latentcore.analysis.trainset import export_training_set
-
-    progress(0.1, "reading the labelled rows from the source")
-    return export_training_set(source[0], labels[0], out_path)

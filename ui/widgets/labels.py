@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis import labels as lab
+from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
 from ..compute import front
@@ -45,9 +46,21 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
     else:
         _label_list(labelled, chosen)
         _edit(labelled, chosen, key)
-        _downloads(lat, labelled, key)
-        _predict(lat_stamp, lat, labelled, key)
+        problem = class_problem(labelled)
+        if problem:
+            st.caption(f"Training sets and predictions wait for two labels of two rows or more: {problem}.")
+        _downloads(lat, labelled, key, problem)
+        _predict(lat_stamp, lat, labelled, key, problem)
     _upload(lat, n_rows, key)
+
+
+def class_problem(labelled) -> str | None:
+    """Why the labels cannot train a probe or make a training set yet (one class, a class of one row), or None."""
+    try:
+        lab.check_classes(labelled)
+    except LatentError as exc:
+        return str(exc)
+    return None
 
 
 # -- labelling --------------------------------------------------------------------------------------
@@ -123,10 +136,10 @@ def _remove_rows(chosen):
 
 # -- files ------------------------------------------------------------------------------------------
 
-def labels_file(lat, labelled) -> Path:
+def labels_file(lat, labelled, folder: Path) -> Path:
     """The labels as the CLI's table, in the workspace; written when asked for (a download, the probe) and the
-    labels changed since (its stamp keys the probe and the training set; 1M rows take seconds to write)."""
-    folder = state.workdir("labels")
+    labels changed since (its stamp keys the probe and the training set; 1M rows take seconds to write). No session
+    state here: a download's deferred callable runs outside the script."""
     path, digest_file = folder / "labels.csv", folder / "labels.csv.digest"
     digest = labelled.digest()
     if not path.exists() or not digest_file.exists() or digest_file.read_text() != digest:
@@ -140,22 +153,23 @@ def _positions(lat):
     return (lat.x, lat.y) if lat.x is not None and len(lat.x) == n_rows else (None, None)
 
 
-def _downloads(lat, labelled, key: str):
+def _downloads(lat, labelled, key: str, problem: str | None):
     stem = Path(lat.path).name.removesuffix(".h5")
     cols = st.columns(3)
-    cols[0].download_button("Labels (CSV)", lambda: labels_file(lat, labelled).read_bytes(),
+    out = state.workdir("labels")
+    cols[0].download_button("Labels (CSV)", lambda: labels_file(lat, labelled, out).read_bytes(),
                             file_name=f"{stem}_labels.csv", mime="text/csv", key=f"{key}_dl_csv", on_click="ignore",
                             icon=":material/download:")
     source = explore.source_for(lat)
     if source is None:
         cols[1].caption("Training sets need the data file these latents came from, loaded in this session.")
         return
-    out = state.workdir("labels")
     for col, suffix in ((cols[1], "npz"), (cols[2], "h5")):
         target = str(out / f"{stem}_training_set.{suffix}")
         col.download_button(f"Training set ({suffix.upper()})",
-                            lambda target=target: _training_set(source, labels_file(lat, labelled), target),
+                            lambda target=target: _training_set(source, labels_file(lat, labelled, out), target),
                             file_name=Path(target).name, key=f"{key}_dl_{suffix}", on_click="ignore",
+                            disabled=problem is not None,
                             icon=":material/download:")
 
 
@@ -177,7 +191,7 @@ def _upload(lat, n_rows: int, key: str):
 
 # -- prediction -------------------------------------------------------------------------------------
 
-def _predict(lat_stamp, lat, labelled, key: str):
+def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     st.markdown("**Predict the labels over every row**")
     on_scan = _positions(lat)[0] is not None
     cols = st.columns([2, 1, 1], vertical_alignment="bottom")
@@ -185,12 +199,12 @@ def _predict(lat_stamp, lat, labelled, key: str):
     smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key=f"{key}_smooth",
                                   disabled=not on_scan, help="The same Gaussian over the scan grid as the Clusters "
                                                              "page's smoothing, on the latents first")
-    go = cols[2].toggle("Predict", key=f"{key}_predict")
-    if not go:
+    go = cols[2].toggle("Predict", key=f"{key}_predict", disabled=problem is not None)
+    if not go or problem is not None:
         return
     out = str(state.workdir("labels"))
     with common.user_errors():
-        result = front.probe(lat_stamp, front.stamp(labels_file(lat, labelled)), method, float(smooth), out)
+        result = front.probe(lat_stamp, front.stamp(labels_file(lat, labelled, Path(out))), method, float(smooth), out)
     report = result["report"]
     cv = report["cross_validation"]
     cols = st.columns(3)
@@ -220,6 +234,7 @@ def _predict(lat_stamp, lat, labelled, key: str):
                             on_click="ignore", icon=":material/download:")
     if fig is not None:
         name = f"probe_maps__{report['tag']}.png"
-        cols[2].download_button(f"{name} ({state.png_dpi()} dpi)",
-                                lambda: png.figure_png(fig, str(Path(out) / name), state.png_dpi()), file_name=name,
+        dpi = state.png_dpi()  # read here: the deferred callable runs outside the script
+        cols[2].download_button(f"{name} ({dpi} dpi)",
+                                lambda: png.figure_png(fig, str(Path(out) / name), dpi), file_name=name,
                                 mime="image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/download:")
