@@ -171,6 +171,8 @@ def bad(tmp_path, name, table):
     ({"x": [0.0, 1.5], "y": [0.0, 0.0], "name": ["a", "b"]}, "a labels table needs columns x,y,label"),
     ({"row": [5000, 5001, 5002, 5003], "label": ["a", "a", "b", "b"]},
      "a labels file for another file: none of its 4 rows"),
+    ({"x": [0.0, "left"], "y": [0.0, 0.0], "label": ["a", "b"]}, "column 'x' must hold numbers; line 3 has 'left'"),
+    ({"x": [0.0, 1.5], "y": [0.0, 0.0], "label": ["a", ""]}, "1 rows have an empty label (first: line 3)"),
 ])
 def test_bad_labels_get_one_line_naming_the_file(demo_latents, ebsd_h5, tmp_path, capsys, table, message):
     path = bad(tmp_path, "bad_labels.csv", table)
@@ -180,6 +182,14 @@ def test_bad_labels_get_one_line_naming_the_file(demo_latents, ebsd_h5, tmp_path
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "bad_labels.csv: " in err and message in err, err
     assert not (tmp_path / "o.npz").exists() and not list(tmp_path.glob("o/*"))
+
+
+def test_labels_table_columns_in_any_case_with_a_bom(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffX,Y,Label\n0,0,grain a\n1.5,0,grain b\n".encode())
+    table = read_labels_table(path)
+    assert list(table.columns) == ["x", "y", "label"] and table["label"].tolist() == ["grain a", "grain b"]
+    assert match_labels(table, 4, [0.0, 1.5, 0.0, 1.5], [0.0, 0.0, 1.5, 1.5]).rows.tolist() == [0, 1]
 
 
 def test_labels_table_round_trip_and_row_tables():

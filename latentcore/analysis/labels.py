@@ -83,7 +83,7 @@ def read_labels_table(path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError("no such labels file", path)
     try:
-        table = pd.read_csv(path, dtype={"label": str}, keep_default_na=False, na_values={"x": [""], "y": [""]})
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"not a labels table (CSV with columns x,y,label or row,label): {exc}".splitlines()[0],
                          path) from None
@@ -92,13 +92,13 @@ def read_labels_table(path) -> pd.DataFrame:
 
 def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
     """The columns a labels table needs, with numbers where numbers belong and no empty label."""
+    table = table.rename(columns=lambda name: str(name).strip().lstrip("\ufeff").lower())  # "Label", a BOM
     columns = list(table.columns)
     by_xy, by_row = {"x", "y"} <= set(columns), "row" in columns
     if "label" not in columns or not (by_xy or by_row):
         raise InputError(f"a labels table needs columns x,y,label (scans) or row,label; it has {columns[:10]}", path)
     if not len(table):
         raise InputError("the labels table has no rows", path)
-    table = table.copy()
     table["label"] = table["label"].astype(str).str.strip()
     empty = table["label"] == ""
     if empty.any():

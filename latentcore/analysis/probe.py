@@ -67,6 +67,10 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
 
     if method not in METHODS:
         raise InputError(f"probe method must be one of {METHODS}, got {method!r}")
+    if int(cv) < 2:
+        raise InputError(f"cross-validation needs at least 2 folds, got cv={cv}")
+    if int((params or {}).get("n_neighbors", DEFAULT_NEIGHBOURS)) < 1:
+        raise InputError(f"kNN needs at least 1 neighbour, got {params['n_neighbors']}")
     features = np.asarray(features)
     if features.ndim != 2 or not len(features):
         raise InputError(f"features must be (N, F), got shape {features.shape}")
