@@ -26,6 +26,7 @@ from ..errors import InputError
 from .labels import LabelledRows, check_classes, match_labels, read_labels_table
 
 TEST_FRACTION = 0.2
+LATENTS_ORDER = {"all": 0, "valid": 1, "train": 2}  # partitions stacked as a latents file stacks them (row ids)
 
 
 def stratified_split(y, test_fraction: float = TEST_FRACTION, random_state: int = 0):
@@ -46,7 +47,7 @@ def stratified_split(y, test_fraction: float = TEST_FRACTION, random_state: int 
 
 def _source_rows(reader):
     """(partition, index) of every stacked row id, coordinates (scans) and the metadata table (cutouts)."""
-    partitions = reader.partitions
+    partitions = sorted(reader.partitions, key=lambda p: LATENTS_ORDER.get(p, len(LATENTS_ORDER)))
     sizes = [reader.count(p) for p in partitions]
     coordinates = reader.coordinates(partitions[0]) if partitions == ["all"] else None
     metadata = [reader.metadata(p) for p in partitions]
