@@ -257,3 +257,27 @@ def test_editing_labels_keeps_one_label_per_row_and_sorted_classes():
     assert clusters.classes == ["cluster 00", "cluster 01", "cluster 10"] and 2 not in clusters.rows
     with pytest.raises(InputError, match="needs a name"):
         with_label(labelled, [1], "  ")
+
+
+def test_probe_on_cutouts_by_row_writes_no_coordinates_and_no_map(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    kind = np.array([0, 1] * 9)
+    rows = (rng.normal(0, 1, (18, 8)) + 4 * kind[:, None]).astype(np.float32)
+    writer = LatentsWriter(tmp_path / "cutouts_latents.h5", {"valid": (12, 8), "train": (6, 8)}, {"model": "t"})
+    writer.write_rows("valid", 0, rows[:12])
+    writer.write_rows("train", 0, rows[12:])
+    latents = writer.finish({"model": "t"})
+    labels = tmp_path / "fronts.csv"
+    labelled = [0, 2, 4, 1, 3, 13, 15]  # 15: the train partition's 4th cutout (rows stacked valid, train)
+    pd.DataFrame({"row": labelled, "label": np.where(kind[labelled] == 1, "front", "calm")}).to_csv(labels, index=False)
+    assert main(["probe", str(latents), "--labels", str(labels), "--out", str(tmp_path / "p"), "--method", "knn",
+                 "--neighbors", "3"]) == 0
+    assert "2 classes" in capsys.readouterr().out
+    predictions = pd.read_csv(tmp_path / "p" / "probe_predictions__knn.csv", keep_default_na=False)
+    assert list(predictions.columns) == ["row", "label", "probability", "given"] and len(predictions) == 18
+    assert (predictions["label"] == np.where(kind == 1, "front", "calm")).all()
+    report = json.loads((tmp_path / "p" / "probe_report__knn.json").read_text())
+    assert report["outputs"]["figure"] is None and report["job"]["params"]["n_neighbors"] == 3
+    assert not list((tmp_path / "p").glob("*.png"))
+    assert main(["probe", str(latents), "--labels", str(labels), "--out", str(tmp_path / "p"), "--smooth", "1"]) == 2
+    assert "smoothing needs a scan" in capsys.readouterr().err

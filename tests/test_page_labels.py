@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from latentcore.analysis.labels import LabelledRows
-from test_pages import extracted, go, new_app
+from test_pages import chart_specs, extracted, go, new_app
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -81,8 +81,13 @@ def test_keep_kmeans_as_labels_and_colour_by_them():
     assert not at.exception, at.exception
     labelled = labels_of(at)
     assert len(labelled.rows) == 2400 and labelled.classes == [f"cluster {k}" for k in range(6)]
+    at.selectbox(key="labels_umap_pick").select("cluster 0").run()
+    at.button(key="labels_umap_delete").click().run()
     at.selectbox(key="umap_colour").select("labels (from the labels panel)").run()
     assert not at.exception, at.exception
+    legend = [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("name")]
+    unlabelled = 2400 - len(labels_of(at).rows)
+    assert f"unlabelled ({unlabelled:,})" in legend and any(name.startswith("cluster 1 (") for name in legend), legend
 
 
 def test_workspace_keeps_labels_as_plain_arrays(tmp_path):

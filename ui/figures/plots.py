@@ -73,15 +73,15 @@ def _counted(names_and_colours: dict, counts: dict) -> dict:
     return {f"{name} ({counts[key]:,})": colour for key, (name, colour) in names_and_colours.items()}
 
 
-def categorical_colour(labels, title: str, names=None) -> Colour:
-    """Integer labels (-1 = noise, grey) -> the shared cluster palette; `names` label the legend,
-    each entry with its count of points."""
+def categorical_colour(labels, title: str, names=None, noise_name: str = "noise") -> Colour:
+    """Integer labels (-1 = noise, grey, named `noise_name` in the legend) -> the shared cluster palette; `names`
+    label the legend, each entry with its count of points."""
     labels = np.asarray(labels, np.int64)
     n = int(labels.max(initial=-1)) + 1
     colours = [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(n)]
     codes = np.where(labels < 0, 0, labels + 1)
     present, counts = np.unique(labels, return_counts=True)
-    entries = {k: ((names[k] if names is not None and k >= 0 else ("noise" if k < 0 else f"{title} {k}")),
+    entries = {k: ((names[k] if names is not None and k >= 0 else (noise_name if k < 0 else f"{title} {k}")),
                    colours[k + 1]) for k in present}
     legend = _counted(entries, dict(zip(present, counts)))
     return Colour(codes.astype(np.uint8 if len(colours) <= 256 else np.uint16), colours, legend, title=title)
