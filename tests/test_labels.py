@@ -137,6 +137,18 @@ def test_export_h5_is_the_nenya_layout_with_the_label_in_its_metadata(ebsd_h5, l
         assert json.loads(f.attrs["labels"]) == [f"grain {k}" for k in range(6)]
 
 
+def test_export_streams_in_blocks_with_the_same_bytes(ebsd_h5, labels_csv, tmp_path, monkeypatch):
+    import latentcore.analysis.trainset as trainset
+
+    whole = {suffix: export_training_set(ebsd_h5, labels_csv, tmp_path / f"whole.{suffix}") for suffix in ("npz", "h5")}
+    monkeypatch.setattr(trainset, "BLOCK", 7)  # 120 rows: 18 blocks, the last one short
+    for suffix in whole:
+        export_training_set(ebsd_h5, labels_csv, tmp_path / f"blocks.{suffix}")
+        with open_source(tmp_path / f"whole.{suffix}") as a, open_source(tmp_path / f"blocks.{suffix}") as b:
+            for part in a.partitions:
+                assert a.read(part, 0, a.count(part)).tobytes() == b.read(part, 0, b.count(part)).tobytes()
+
+
 def test_cutouts_are_labelled_by_row_and_keep_their_metadata(sst_h5, tmp_path):
     labels = tmp_path / "cutout_labels.csv"
     pd.DataFrame({"row": [0, 1, 2, 12, 13, 14, 17], "label": ["front"] * 3 + ["calm"] * 4}).to_csv(labels, index=False)

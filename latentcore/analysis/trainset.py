@@ -13,6 +13,8 @@ a labels table names them by `x,y` (scans) or `row` (see `labels`).
 - HDF5 in the Nenya preprocessed layout: `train` and `valid` float32 (n, C, H, W) (the test split is `valid`),
   with `train_metadata` / `valid_metadata` byte tables (`label`, `label_index`, `row`, and `x`, `y` for scans or the
   source's own metadata columns for cutouts); attributes `labels` (JSON list), `source`, `source_sha256`.
+Both are written block by block (`BLOCK` items in memory at once, whatever the number of labelled rows), under a
+temporary name renamed when complete.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from ..errors import InputError
 from .labels import LabelledRows, check_classes, match_labels, read_labels_table
 
 TEST_FRACTION = 0.2
+BLOCK = 2048  # labelled items read and written at once
 LATENTS_ORDER = {"all": 0, "valid": 1, "train": 2}  # partitions stacked as a latents file stacks them (row ids)
 
 
@@ -56,15 +59,24 @@ def _source_rows(reader):
     return partitions, np.cumsum([0, *sizes]), coordinates, table
 
 
-def read_labelled_items(reader, labelled: LabelledRows, offsets, partitions) -> np.ndarray:
-    """The labelled rows' items as the reader gives them, in `labelled.rows` order (contiguous reads)."""
-    out = np.empty((len(labelled.rows), *reader.info().item_shape), np.float32)
-    which = np.searchsorted(offsets, labelled.rows, side="right") - 1
+def read_items(reader, rows, offsets, partitions) -> np.ndarray:
+    """Items of stacked row ids `rows` as the reader gives them, in that order (contiguous reads)."""
+    rows = np.asarray(rows, np.int64)
+    out = np.empty((len(rows), *reader.info().item_shape), np.float32)
+    which = np.searchsorted(offsets, rows, side="right") - 1
     for p, name in enumerate(partitions):
         here = np.flatnonzero(which == p)
         if here.size:
-            out[here] = reader.read_rows(name, labelled.rows[here] - offsets[p])
+            out[here] = reader.read_rows(name, rows[here] - offsets[p])
     return out
+
+
+def item_blocks(reader, rows, offsets, partitions, block: int | None = None):
+    """(start, items) for `rows` in blocks (default `BLOCK`): memory stays at one block whatever the number of
+    labelled rows."""
+    block = block or BLOCK
+    for start in range(0, len(rows), block):
+        yield start, read_items(reader, rows[start:start + block], offsets, partitions)
 
 
 def export_training_set(source, labels_path, out_path, *, test_fraction: float = TEST_FRACTION,
@@ -78,62 +90,83 @@ def export_training_set(source, labels_path, out_path, *, test_fraction: float =
         raise InputError("the training set must be .npz or .h5", out_path)
     table = read_labels_table(labels_path)
     with open_source(source) as reader:
+        item_shape = tuple(reader.info().item_shape)
         if reader.info().is_features:
             raise InputError("holds features, not patterns or cutouts: export the source the latents came from",
                              source)
+        if kind == "h5" and len(item_shape) != 3:
+            raise InputError(f"the Nenya layout holds (N, C, H, W) images; these items are {item_shape}: "
+                             "export them as .npz", source)
         partitions, offsets, coordinates, metadata = _source_rows(reader)
         x, y = coordinates if coordinates is not None else (None, None)
         labelled = match_labels(table, int(offsets[-1]), x, y, labels_path)
         check_classes(labelled, labels_path)
-        items = read_labelled_items(reader, labelled, offsets, partitions)
-        item_shape = reader.info().item_shape
-    idx_train, idx_test = stratified_split(labelled.y, test_fraction, random_state)
-    if kind == "npz":
-        write_npz(out_path, items, labelled, idx_train, idx_test, x, y)
-    else:
-        extra = (pd.DataFrame({"x": x[labelled.rows], "y": y[labelled.rows]}) if x is not None else
-                 metadata.iloc[labelled.rows].reset_index(drop=True) if metadata is not None else None)
-        write_nenya_h5(out_path, items, labelled, idx_train, idx_test, extra, source)
+        idx_train, idx_test = stratified_split(labelled.y, test_fraction, random_state)
+        blocks = item_blocks(reader, labelled.rows, offsets, partitions)
+        if kind == "npz":
+            write_npz(out_path, blocks, item_shape, labelled, idx_train, idx_test, x, y)
+        else:
+            extra = (pd.DataFrame({"x": x[labelled.rows], "y": y[labelled.rows]}) if x is not None else
+                     metadata.iloc[labelled.rows].reset_index(drop=True) if metadata is not None else None)
+            write_nenya_h5(out_path, blocks, item_shape, labelled, idx_test, extra, source)
     return {"path": str(out_path), "format": kind, "n_rows": int(len(labelled.rows)), "item_shape": list(item_shape),
             "classes": labelled.classes, "counts": labelled.counts(), "n_train": int(len(idx_train)),
             "n_test": int(len(idx_test)), "test_fraction": test_fraction, "random_state": random_state}
 
 
-def npz_arrays(items, labelled: LabelledRows, idx_train, idx_test, x=None, y=None) -> dict[str, np.ndarray]:
-    arrays = {"X": items.reshape(len(items), -1), "item_shape": np.asarray(items.shape[1:], np.int64),
-              "y": labelled.y, "labels": np.asarray(labelled.classes, dtype=str), "rows": labelled.rows,
+def write_npz(path, blocks, item_shape, labelled: LabelledRows, idx_train, idx_test, x=None, y=None) -> Path:
+    """The NPZ of the module doc, `X` streamed block by block into the archive (np.load and the NPZ reader read
+    it as any .npz)."""
+    import zipfile
+
+    from ..storage import atomic_path
+
+    arrays = {"item_shape": np.asarray(item_shape, np.int64), "y": labelled.y,
+              "labels": np.asarray(labelled.classes, dtype=str), "rows": labelled.rows,
               "idx_train": idx_train, "idx_test": idx_test}
     if x is not None:
         arrays["coord_x"], arrays["coord_y"] = np.asarray(x)[labelled.rows], np.asarray(y)[labelled.rows]
-    return arrays
-
-
-def write_npz(path, items, labelled, idx_train, idx_test, x=None, y=None) -> Path:
-    from ..storage import atomic_path
-
     path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file object: savez would add ".npz" to a name
-        np.savez_compressed(f, **npz_arrays(items, labelled, idx_train, idx_test, x, y))
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f4")), "fortran_order": False,
+              "shape": (len(labelled.rows), int(np.prod(item_shape)))}
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        with archive.open("X.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            for _, items in blocks:
+                member.write(np.ascontiguousarray(items, "<f4").tobytes())
+        for name, values in arrays.items():
+            with archive.open(f"{name}.npy", "w") as member:
+                np.lib.format.write_array(member, np.asarray(values), allow_pickle=False)
     return path
 
 
-def write_nenya_h5(path, items, labelled, idx_train, idx_test, extra: pd.DataFrame | None, source) -> Path:
+def write_nenya_h5(path, blocks, item_shape, labelled: LabelledRows, idx_test, extra: pd.DataFrame | None,
+                   source) -> Path:
+    """The Nenya layout of the module doc, written block by block: a block's train rows (and its valid rows) are
+    one contiguous run of their dataset, since both keep the labelled rows' order."""
     import h5py
 
     from ..data._hdf5 import write_byte_table
     from ..storage import atomic_path, sha256_file
 
-    if items.ndim != 4:
-        raise InputError(f"the Nenya layout holds (N, C, H, W) images; these items are {items.shape[1:]}", source)
     path = Path(path)
-    table = pd.DataFrame({"label": np.asarray(labelled.classes)[labelled.y], "label_index": labelled.y,
-                          "row": labelled.rows})
+    is_test = np.zeros(len(labelled.rows), bool)
+    is_test[idx_test] = True
+    table = pd.DataFrame({"label": labelled.names, "label_index": labelled.y, "row": labelled.rows})
     if extra is not None:
         table = pd.concat([table, extra.drop(columns=[c for c in table.columns if c in extra.columns])], axis=1)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        for name, idx in (("train", idx_train), ("valid", idx_test)):
-            f.create_dataset(name, data=items[idx], compression="gzip", chunks=(1, *items.shape[1:]))
-            write_byte_table(f, f"{name}_metadata", table.iloc[idx].reset_index(drop=True))
+        parts = {"train": ~is_test, "valid": is_test}
+        datasets = {name: f.create_dataset(name, (int(mask.sum()), *item_shape), np.float32, compression="gzip",
+                                           chunks=(1, *item_shape)) for name, mask in parts.items()}
+        written = {name: 0 for name in parts}
+        for start, items in blocks:
+            for name, mask in parts.items():
+                chosen = items[mask[start:start + len(items)]]
+                datasets[name][written[name]:written[name] + len(chosen)] = chosen
+                written[name] += len(chosen)
+        for name, mask in parts.items():
+            write_byte_table(f, f"{name}_metadata", table[mask].reset_index(drop=True))
         f.attrs["labels"] = json.dumps(labelled.classes)
         f.attrs["source"] = Path(source).name
         f.attrs["source_sha256"] = sha256_file(source)
