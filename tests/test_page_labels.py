@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from latentcore.analysis.labels import LabelledRows
+from latentcore.latents import LatentsWriter, read_latents
 from test_pages import chart_specs, extracted, go, new_app
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
@@ -63,6 +64,25 @@ def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
     assert list(csv.columns) == ["x", "y", "label"] and len(csv) == 40
     predictions = pd.read_csv(workdir / "labels" / "probe_predictions__logistic.csv", keep_default_na=False)
     assert set(predictions["label"]) == {"grain one", "grain zero"} and len(predictions) == 2400
+
+    # compare with another latents file of the same source: a noisy copy beside the first
+    latents = read_latents(at.session_state["latents"])
+    rows = latents.partitions["all"]
+    noisy = rows + np.random.default_rng(0).normal(0, 3 * rows.std(), rows.shape).astype(np.float32)
+    writer = LatentsWriter(workdir / "latents" / "noisy" / "ni_grains_h5ebsd_latents.h5", {"all": rows.shape}, {"m": 1})
+    writer.write_rows("all", 0, noisy)
+    writer.write_array("x", latents.x)
+    writer.write_array("y", latents.y)
+    writer.finish({"model": "noisy", "source_sha256": latents.attrs["source_sha256"]})
+    at.run()
+    assert at.selectbox(key="labels_umap_other").options == ["noisy/ni_grains_h5ebsd_latents.h5"]
+    at.toggle(key="labels_umap_compare").set_value(True).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: float(m.value) for m in at.metric}
+    ari = metrics["Agreement of their k-means clusterings (ARI, k = 2)"]
+    assert -1 <= ari < 0.99
+    assert metrics["Probe accuracy: ni_grains_h5ebsd_latents.h5"] > metrics[
+        "Probe accuracy: noisy/ni_grains_h5ebsd_latents.h5"]
 
     # remove rows, delete a label
     select(at, picks[1][:5])

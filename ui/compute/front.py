@@ -472,3 +472,10 @@ def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dic
     from latentcore.analysis.trainset import export_training_set
 
     return export_training_set(source_stamp[0], labels_stamp[0], out_path)
+
+
+def compare_latents(lat_stamp: tuple, other_stamp: tuple, labels_stamp: tuple, method: str, smooth: float) -> dict:
+    """Two latents files of one source on the same labels (`tasks.compare_latents`): in the pool at scale."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.compare_latents, "Comparing two latents files", rows, latents=lat_stamp, other=other_stamp,
+                  labels=labels_stamp, method=method, smooth=float(smooth))

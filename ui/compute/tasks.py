@@ -254,3 +254,11 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
     return {"classes": report["classes"], "predicted": predicted,
             "probability": table["probability"].to_numpy(np.float32), "report": report}
 
+
+
+def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress) -> dict:
+    """The CLI's `compare`: ARI of the two files' k-means clusterings and each one's probe accuracy."""
+    from latentcore.analysis.probe import compare_latents as compare
+
+    progress(0.1, "probing and clustering both latents files")
+    return compare(latents[0], other[0], labels[0], method=method, smooth=smooth)
