@@ -1,13 +1,15 @@
 """The labels panel: name the selection, keep a clustering as labels, edit the label list, predict the labels
 over every row (linear probe or kNN, `latentcore.analysis.probe`), download the labels, the predictions and a
-training set of the labelled rows' own images, and upload a labels table.
+training set of the labelled rows' own images, upload a labels table, and compare another latents file of the same
+source on the labels.
 
     labels_panel(lat_stamp, lat, chosen, page)   # page: a short name for the widgets' keys ("umap")
 
-The labels live in the session (`state.labels`: row ids and names) and in the workspace (labels.npz), and are
-written as the CSV the command line reads (`x,y,label` for scans, `row,label` otherwise) whenever they change:
-the probe and the training set read that file, as `python -m latentcore probe/export` would.
-Label k (in sorted order) has the k-th cluster colour, on the UMAP (colour by label), the list and the maps."""
+The labels live in the session (`state.labels`: row ids, codes, names) and in the workspace (labels.npz). The CSV
+the command line reads (`x,y,label` for scans, `row,label` otherwise) is written into the workspace when a
+download, the probe or a comparison needs it and the labels changed since: those read that file, as
+`python -m latentcore probe/export/compare` would. Label k (in sorted order) has the k-th cluster colour, on the
+UMAP (colour by label), the list and the maps."""
 from __future__ import annotations
 
 from pathlib import Path
