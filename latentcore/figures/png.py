@@ -6,6 +6,7 @@ browser by path, and the fallback draws on a `matplotlib.figure.Figure` (Agg can
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import warnings
@@ -88,10 +89,26 @@ def _with_dpi(png: bytes, dpi: float) -> bytes:
     return out.getvalue()
 
 
+class _ChromiumGoodbye(logging.Filter):
+    """Drops one record of kaleido's browser driver (choreographer): when Chromium closes it may send
+    `{bye}` on the pipe, which the driver logs as a JSON error with a traceback, "Ignoring". Harmless,
+    but a traceback in a shared server's log reads as a failure. Any other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        cause = getattr(error, "__cause__", None)
+        return not str(getattr(cause, "doc", "")).startswith("{bye}")
+
+
 def _kaleido_png(fig, browser, width, height, scale) -> bytes:
     """Kaleido's PNG, its Chromium given by path (kaleido's `path` option), so that nothing in this
     process's environment changes."""
     import kaleido
+
+    # the driver's own logger, created by its import (its logger class has levels that logging's lacks)
+    pipe_log = logging.getLogger("choreographer.channels.pipe")
+    if not any(isinstance(f, _ChromiumGoodbye) for f in pipe_log.filters):
+        pipe_log.addFilter(_ChromiumGoodbye())
 
     opts = {"format": "png", "width": width or fig.layout.width or 900,
             "height": height or fig.layout.height or 600, "scale": scale}
