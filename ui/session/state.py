@@ -60,6 +60,7 @@ ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do
 SESSION_USER = "_session_user"  # the user id the workspace was opened for (None: single-user mode)
 SCRATCH = "_scratch"  # a read-only visitor's own folder: what they make goes there, never into the workspace
 BLOCKED = "_blocked_workspace"  # {"id", "why": "missing" | "denied"}: the workspace the URL names cannot open
+SELECTION_SLOT = "_selection_slot"  # the sidebar's "Selected points" line (st.empty), redrawn by fragments
 
 
 def init_session():
@@ -273,6 +274,15 @@ def set_selection(row_ids, origin: str = ""):
 
 def clear_selection():
     set_selection(np.empty(0, np.int64))
+
+
+def set_selection_slot(slot):
+    """Where the sidebar says how many points are selected (an st.empty), for panels that rerun alone."""
+    st.session_state[SELECTION_SLOT] = slot
+
+
+def selection_slot():
+    return st.session_state.get(SELECTION_SLOT)
 
 
 def selection_before() -> np.ndarray | None:
