@@ -32,7 +32,8 @@ def run_info(args) -> int:
 
     with open_source(args.file, describe_only=True) as reader:  # reads no rows: no per-row limit
         described = reader.info().to_dict()
-        orientations = reader.orientations() if reader.info().has_coordinates else None
+        readable = reader.info().has_coordinates and not described["extra"].get("refused_for_reading")
+        orientations = reader.orientations() if readable else None
         if orientations is not None:  # Euler angles and phases: the convention and the phase list
             described["orientations"] = orientations.describe()
         print(json.dumps(described, indent=2, default=str))

@@ -108,6 +108,20 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
     return maps, laue
 
 
+def orientation_references(orientations, x, y, grid_shape=None,
+                           boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG) -> ScanReferences:
+    """The orientation maps (IPF x, y, z, phases, boundaries) of per-point orientations at x, y
+    (e.g. a latents file's `orientations`), on the grid of those coordinates."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    grid = Grid.from_coordinates(x, y, grid_shape)
+    rows, columns = grid.indices(x, y)
+    notes = []
+    maps, laue = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes)
+    parameters = {"boundary_deg": boundary_deg, "orientation_convention": orientations.convention}
+    units = None
+    return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters)
+
+
 def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=None,
                     boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG, batch_size: int = 256,
                     patterns: bool = True, progress=None) -> ScanReferences:

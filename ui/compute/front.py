@@ -278,6 +278,32 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smoo
     return smooth_maps(maps, smooth), grid
 
 
+# -- EBSD reference maps ------------------------------------------------------------------------
+
+def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float) -> dict:
+    """The scan's reference maps on the latents' grid (`tasks.scan_references`): orientation maps from
+    the latents file; with the scan file, VBSE, IQ and ADP from its patterns (in the worker pool at scale)."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
+                  latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def boundaries_on(lat_stamp: tuple, boundary_deg: float, roi: tuple | None) -> np.ndarray | None:
+    """Grain boundaries (bool) on the latent maps' grid over the ROI, or None without orientations."""
+    from latentcore.analysis.maps import Grid, Roi, values_map
+
+    found = scan_references(lat_stamp, None, boundary_deg)
+    if "boundaries" not in found["maps"]:
+        return None
+    lat = latents(lat_stamp)
+    grid = Grid(**found["grid"])
+    at_points = found["maps"]["boundaries"][grid.indices(lat.x, lat.y)].astype(np.float32)
+    keep = Roi(*roi).mask(lat.x, lat.y) if roi else np.ones(len(lat.x), bool)
+    roi_grid = Grid.from_coordinates(lat.x[keep], lat.y[keep])
+    return values_map(at_points[keep], lat.x[keep], lat.y[keep], roi_grid) == 1
+
+
 # -- training -------------------------------------------------------------------------------------
 
 def last_training_run(folder: str) -> dict | None:
