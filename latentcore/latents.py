@@ -5,6 +5,8 @@
 - scans: `x`, `y` (float64) and `grid_shape`, and the scan's vendor per-point maps (Oxford Band Contrast,
   EDAX IQ/CI/Fit) as `point_maps/<name>` float64 (N,) in the same row order; cutouts: the metadata
   table as `<partition>_metadata` byte strings with a `columns` attribute (the source layout, copied);
+- scans with orientations: `orientations/euler` (N, 3) Bunge radians, `orientations/phase_id` (N,), attributes
+  `phases` (JSON) and `convention` (latentcore.data.orientations), read back as `Latents.orientations`;
 - attributes: model, model_sha256, source, source_sha256, pooling, device, versions, created; for
   scans `units` ("um") and `step`; `preprocessing` (JSON: source and model pattern sizes, the resize).
 

@@ -65,7 +65,7 @@ def rgb_map_figure(rgb, x, y, title: str, units: str | None = "um", key=None, ke
     rgb = np.asarray(rgb, np.float64)
     dx, dy = _steps(x, y)
     columns = 2 if key is not None else 1
-    fig = make_subplots(1, columns, column_widths=[0.75, 0.25] if key is not None else None,
+    fig = make_subplots(1, columns, column_widths=[0.7, 0.3] if key is not None else None,
                         subplot_titles=[title, key_title] if key is not None else None, horizontal_spacing=0.08)
     fig.add_trace(go.Image(z=rgb_image(rgb), x0=float(x[0]), dx=dx, y0=float(y[0]), dy=dy, name=title,
                            hovertemplate="x %{x}<br>y %{y}<br>RGB %{z}<extra></extra>"), row=1, col=1)

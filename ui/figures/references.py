@@ -25,7 +25,7 @@ def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Fig
         fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"],
                                 key=orientation.ipf_key_image(one, 160) if one else None,
                                 key_labels=orientation.ipf_key_corners(one) if one else (),
-                                key_title=f"{one} colour key" if one else "")
+                                key_title=f"{one} key" if one else "")
     elif name == "vbse_rgb":
         fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"])
     elif name == "phase":

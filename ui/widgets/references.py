@@ -30,7 +30,7 @@ def boundary_switch(lat_stamp, lat, where=None) -> bool:
     """The 'Grain boundaries' overlay switch; off (and disabled) when the latents hold no orientations."""
     where = where or st
     has = lat.orientations is not None
-    on = where.toggle("Grain boundaries", value=state.setting("maps_boundaries", False) and has, key="maps_boundaries",
+    on = where.toggle("Boundaries", value=state.setting("maps_boundaries", False) and has, key="maps_boundaries",
                       disabled=not has, help="Draw the grain boundaries over the maps" if has else
                       "These latents hold no orientations (the scan file had none).")
     return bool(on and has)
