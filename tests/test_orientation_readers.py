@@ -144,3 +144,9 @@ def test_formats_without_orientations_say_none_and_the_simulated_scan_is_self_co
     scan = simulate_scan(ScanSettings(n_rows=3, n_columns=4, pattern_size=16, n_grains=2, seed=1))
     found = our_reading(write_h5oina(scan, tmp_path / "scan.h5oina"))
     np.testing.assert_allclose(found.euler, scan.euler, atol=1e-6)  # float32 on disk
+
+
+def test_kikuchipys_placeholder_crystal_map_is_no_orientations():
+    from latentcore.demo import DEMO_SCAN
+
+    assert our_reading(DEMO_SCAN) is None  # zeros and a phase without symmetry: never indexed

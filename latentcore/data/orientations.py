@@ -14,7 +14,8 @@ Where each format keeps them (angles are used as stored: no change of reference 
 - Bruker h5ebsd: `Data/{phi1, PHI, phi2}` in degrees, `Data/Phase` (0 = not indexed), phases in
   `Header/Phases/<k>/{Name, IT}` (space group number);
 - kikuchipy h5ebsd: `EBSD/CrystalMap/crystal_map/data/{phi1, Phi, phi2}` radians and `phase_id`
-  (-1 = not indexed), phases in `.../header/phases/<id>/{name, point_group, space_group}`;
+  (-1 = not indexed), phases in `.../header/phases/<id>/{name, point_group, space_group}`; a map of
+  zeros whose phases have no symmetry (kikuchipy's placeholder for a scan never indexed) is none;
 - EMsoft EMEBSD: `EMData/EBSD/EulerAngles` (N, 3) radians, one phase from `CrystalData/SpaceGroupNumber`
   named after `EMData/EBSD/xtalname`.
 """
@@ -180,6 +181,8 @@ def h5ebsd(f, crystal_map: str, n: int, path) -> ScanOrientations | None:
         phases[k] = Phase(_text(header_value(g, "name")) or f"phase {k}",
                           None if point_group in (None, "", "None") else point_group,
                           int(space) if isinstance(space, (int, np.integer)) else None)
+    if not euler.any() and not any(p.point_group or p.space_group for p in phases.values()):
+        return None  # kikuchipy's placeholder map of a scan never indexed: zeros, no symmetry
     return ScanOrientations(euler, np.where(stored >= 0, stored, -1), phases,
                             "Bunge Euler angles in radians, as stored in the crystal map; phase_id -1 = not indexed")
 

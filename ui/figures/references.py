@@ -6,10 +6,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from latentcore.analysis import orientation
+from latentcore.analysis.scan_references import TITLES
 from latentcore.figures import reference_figures as rf
-
-TITLES = {"ipf_x": "IPF x", "ipf_y": "IPF y", "ipf_z": "IPF z", "phase": "Phases", "boundaries": "Grain boundaries",
-          "vbse_rgb": "Virtual BSE (RGB)", "iq": "Image quality", "adp": "Average neighbour dot product"}
 
 
 def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Figure:

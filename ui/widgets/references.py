@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from latentcore.analysis.orientation import DEFAULT_BOUNDARY_DEG
+from latentcore.analysis.scan_references import TITLES
 
 from ..compute import front
 from ..figures import references as reference_figures
@@ -13,8 +14,6 @@ from ..session import state
 from . import common, explore
 
 ORDER = ("ipf_z", "ipf_x", "ipf_y", "phase", "boundaries", "vbse_rgb", "iq", "adp")
-LABELS = {"ipf_x": "IPF x", "ipf_y": "IPF y", "ipf_z": "IPF z", "phase": "Phases", "boundaries": "Grain boundaries",
-          "vbse_rgb": "Virtual BSE (RGB)", "iq": "Image quality", "adp": "Average neighbour dot product"}
 
 
 def boundary_degrees(where=None) -> float:
@@ -53,7 +52,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False)
     if not names:
         st.info("No reference maps: these latents hold no orientations. Tick the box above for maps from the patterns.")
         return
-    name = st.selectbox("Reference map", names, format_func=LABELS.get, key="maps_ref_name",
+    name = st.selectbox("Reference map", names, format_func=TITLES.get, key="maps_ref_name",
                         index=names.index(state.setting("maps_ref_name", names[0], names)))
     fig = reference_figures.reference_figure(found, name, boundaries=overlay and "boundaries" in found["maps"])
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
