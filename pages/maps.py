@@ -29,7 +29,7 @@ columns = cols[1].number_input("Maps per row", 1, 8, state.setting("maps_columns
 nan_colour = cols[2].color_picker("Missing pixels", state.setting("maps_nan", figures.NAN_COLOUR), key="maps_nan")
 sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", True), key="maps_scale_bar")
-boundaries_on = references.boundary_switch(lat_stamp, lat, cols[5])
+boundaries_on = references.boundary_switch(lat, cols[5])
 boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
 if not dims:
     st.info("Pick at least one dimension.")
@@ -45,7 +45,7 @@ colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
                                                     units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
                                                     limits=limits)
-boundary_mask = front.boundaries_on(lat_stamp, boundary_deg, roi) if boundaries_on else None
+boundary_mask = front.boundaries_on(lat_stamp, boundary_deg, references.grid_key(grid)) if boundaries_on else None
 if boundary_mask is not None:
     for fig in (grid_fig, png_fig):
         reference_figures.with_boundaries(fig, boundary_mask, grid, len(dims), int(columns))

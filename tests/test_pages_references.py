@@ -44,3 +44,15 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     run(at.checkbox(key="maps_ref_patterns").check())
     assert {"Virtual BSE (RGB)", "Image quality", "Average neighbour dot product"} <= \
         set(at.selectbox(key="maps_ref_name").options)
+
+
+def test_the_clusters_map_takes_the_boundary_overlay(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "clusters")
+    assert "grain boundaries" not in sum(trace_names(at), [])
+    run(at.toggle(key="clusters_boundaries").set_value(True))
+    scan_map = next(n for n in trace_names(at) if "map" in n)
+    assert "grain boundaries" in scan_map

@@ -289,19 +289,23 @@ def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: 
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def boundaries_on(lat_stamp: tuple, boundary_deg: float, roi: tuple | None) -> np.ndarray | None:
-    """Grain boundaries (bool) on the latent maps' grid over the ROI, or None without orientations."""
-    from latentcore.analysis.maps import Grid, Roi, values_map
+def boundaries_on(lat_stamp: tuple, boundary_deg: float, grid: tuple) -> np.ndarray | None:
+    """Grain boundaries (bool) on a scan map's grid (`Grid` fields as a tuple: x0, y0, step_x, step_y,
+    n_rows, n_columns), False where it has no point; None when the latents hold no orientations."""
+    from latentcore.analysis.maps import Grid, Roi
 
     found = scan_references(lat_stamp, None, boundary_deg)
     if "boundaries" not in found["maps"]:
         return None
     lat = latents(lat_stamp)
-    grid = Grid(**found["grid"])
-    at_points = found["maps"]["boundaries"][grid.indices(lat.x, lat.y)].astype(np.float32)
-    keep = Roi(*roi).mask(lat.x, lat.y) if roi else np.ones(len(lat.x), bool)
-    roi_grid = Grid.from_coordinates(lat.x[keep], lat.y[keep])
-    return values_map(at_points[keep], lat.x[keep], lat.y[keep], roi_grid) == 1
+    at_points = found["maps"]["boundaries"][Grid(**found["grid"]).indices(lat.x, lat.y)]
+    target = Grid(*grid)
+    half_x, half_y = target.step_x / 4, target.step_y / 4
+    keep = Roi(target.x0 - half_x, target.x_values[-1] + half_x, target.y0 - half_y,
+               target.y_values[-1] + half_y).mask(lat.x, lat.y)
+    out = np.zeros(target.shape, bool)
+    out[target.indices(lat.x[keep], lat.y[keep])] = at_points[keep]
+    return out
 
 
 # -- training -------------------------------------------------------------------------------------

@@ -42,8 +42,13 @@ def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Fig
     return fig
 
 
-def with_boundaries(fig: go.Figure, mask, grid, n_maps: int, columns: int) -> go.Figure:
-    """The latent maps' grid figure with the boundaries drawn over each of its `n_maps` maps."""
+def with_boundaries(fig: go.Figure, mask, grid, n_maps: int = 1, columns: int | None = None) -> go.Figure:
+    """A scan map figure with the boundaries (bool on its grid) drawn over it; with `columns`, a grid
+    of `n_maps` subplots (the latent maps), each overlaid."""
+    if mask is None:
+        return fig
+    if columns is None:
+        return rf.add_boundary_overlay(fig, mask, grid.x_values, grid.y_values)
     for i in range(n_maps):
         rf.add_boundary_overlay(fig, mask, grid.x_values, grid.y_values, row=i // columns + 1, col=i % columns + 1)
     return fig

@@ -16,23 +16,29 @@ from . import common, explore
 ORDER = ("ipf_z", "ipf_x", "ipf_y", "phase", "boundaries", "vbse_rgb", "iq", "adp")
 
 
-def boundary_degrees(where=None) -> float:
+def boundary_degrees(where=None, page: str = "maps") -> float:
     """The misorientation (degrees) above which neighbours are on a grain boundary."""
     where = where or st
-    return float(where.number_input("Boundary angle (°)", 0.5, 60.0, state.setting("maps_boundary_deg", DEFAULT_BOUNDARY_DEG,
-                                                                                 bounds=(0.5, 60.0)),
-                                    step=0.5, key="maps_boundary_deg",
+    key = f"{page}_boundary_deg"
+    return float(where.number_input("Boundary angle (°)", 0.5, 60.0,
+                                    state.setting(key, DEFAULT_BOUNDARY_DEG, bounds=(0.5, 60.0)), step=0.5, key=key,
                                     help="Neighbours misoriented by more than this (symmetry-reduced) are on a boundary."))
 
 
-def boundary_switch(lat_stamp, lat, where=None) -> bool:
-    """The 'Grain boundaries' overlay switch; off (and disabled) when the latents hold no orientations."""
+def boundary_switch(lat, where=None, page: str = "maps") -> bool:
+    """The grain-boundary overlay switch of a page's scan maps; off (and disabled) when the latents hold
+    no orientations."""
     where = where or st
-    has = lat.orientations is not None
-    on = where.toggle("Boundaries", value=state.setting("maps_boundaries", False) and has, key="maps_boundaries",
-                      disabled=not has, help="Draw the grain boundaries over the maps" if has else
+    has, key = lat.orientations is not None, f"{page}_boundaries"
+    on = where.toggle("Boundaries", value=state.setting(key, False) and has, key=key, disabled=not has,
+                      help="Draw the grain boundaries over the maps" if has else
                       "These latents hold no orientations (the scan file had none).")
     return bool(on and has)
+
+
+def grid_key(grid) -> tuple:
+    """A map grid as the hashable tuple `front.boundaries_on` takes."""
+    return (grid.x0, grid.y0, grid.step_x, grid.step_y, grid.n_rows, grid.n_columns)
 
 
 def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False):
