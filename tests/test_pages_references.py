@@ -56,3 +56,12 @@ def test_the_clusters_map_takes_the_boundary_overlay(grains_h5oina):
     run(at.toggle(key="clusters_boundaries").set_value(True))
     scan_map = next(n for n in trace_names(at) if "map" in n)
     assert "grain boundaries" in scan_map
+
+
+def test_the_rank_page_offers_the_orientation_references(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "rank")
+    assert {"ipf_z[r]", "ipf_x[g]", "phase", "boundaries"} <= set(at.multiselect(key="rank_references").options)
