@@ -31,7 +31,6 @@ from .maps import Grid
 from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
-RGB_MAPS = ("ipf_x", "ipf_y", "ipf_z", "vbse_rgb")
 NPZ_NAME = "references.npz"
 TITLES = {"ipf_x": "IPF x", "ipf_y": "IPF y", "ipf_z": "IPF z", "phase": "Phases", "vbse_rgb": "Virtual BSE (RGB)",
           "iq": "Image quality", "adp": "Average neighbour dot product", "boundaries": "Grain boundaries"}
