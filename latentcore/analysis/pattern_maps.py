@@ -137,11 +137,12 @@ def pattern_maps(reader, vbse_grid: tuple[int, int] = (5, 5), batch_size: int = 
         iq[rows] = image_quality(patterns)
         units = _unit_centred(patterns)
         grid_row, grid_column = np.divmod(nodes[rows], n_columns)
-        for k in range(len(rows)):
-            while grid_row[k] > current_row:  # a grid row is complete: its dots can be taken
+        for row in np.unique(grid_row):  # rows increase: the grid rows before `row` are complete
+            while row > current_row:
                 dots.add_row(current_row, row_patterns, row_present)
                 row_patterns, row_present, current_row = np.zeros_like(row_patterns), np.zeros(n_columns, bool), current_row + 1
-            row_patterns[grid_column[k]], row_present[grid_column[k]] = units[k], True
+            here = grid_row == row
+            row_patterns[grid_column[here]], row_present[grid_column[here]] = units[here], True
         if progress:
             progress(int(rows[-1]) + 1, n)
     while current_row < n_rows:
