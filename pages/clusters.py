@@ -9,8 +9,9 @@ from latentcore.analysis.cluster import METHODS
 from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots
+from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import bandcontrast, common, explore, extraction, params, selection
+from ui.widgets import bandcontrast, common, explore, extraction, params, references, selection
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these need no band contrast). Each "
@@ -55,6 +56,7 @@ with common.user_errors():
 state.set_last_clusters(run["rows"], run["labels"])  # the UMAP page can colour by them
 shade = st.toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)",
                   value=state.setting("clusters_shade", False), key="clusters_shade")
+boundaries_on = references.boundary_switch(lat, page="clusters") if on_scan else False
 colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
 vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
 
@@ -76,6 +78,9 @@ def linked(run, colour, grid, code_map, cells):
             st.markdown("**Clusters on the scan**")
             selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
             map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
+            if boundaries_on:
+                reference_figures.with_boundaries(map_fig, front.boundaries_on(
+                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
             map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun",
                                         selection_mode=("box", "lasso"), config={"displaylogo": False})
     with panels[-1]:

@@ -116,7 +116,7 @@ def _kaleido_png(fig, browser, width, height, scale) -> bytes:
 
 
 def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:
-    """Draw the traces this module makes (scatter, heatmap, bar) on matplotlib axes placed by the
+    """Draw the traces this module makes (scatter, heatmap, bar, image) on matplotlib axes placed by the
     figure's axis domains."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure registry
 
@@ -225,6 +225,15 @@ def _draw_bar(ax, trace, layout):
         ax.bar([str(v) for v in x], y, color=colour)
 
 
+def _draw_image(ax, trace, layout):
+    """An RGB image (go.Image) placed by x0, dx, y0, dy, row 0 at the top as plotly draws it."""
+    z = np.asarray(trace.z)
+    x0, dx = trace.x0 or 0.0, trace.dx or 1.0
+    y0, dy = trace.y0 or 0.0, trace.dy or 1.0
+    ax.imshow(z, extent=(x0 - dx / 2, x0 + dx * (z.shape[1] - 0.5), y0 + dy * (z.shape[0] - 0.5), y0 - dy / 2),
+              aspect="equal", interpolation="nearest")
+
+
 def _draw_nothing(ax, trace, layout):
     warnings.warn(f"matplotlib fallback cannot draw a {trace.type} trace; it is left out", RuntimeWarning)
 
@@ -235,4 +244,5 @@ def _default_scale():
     return plotly.colors.get_colorscale("Viridis")
 
 
-_DRAW = {"scatter": _draw_scatter, "scattergl": _draw_scatter, "heatmap": _draw_heatmap, "bar": _draw_bar}
+_DRAW = {"scatter": _draw_scatter, "scattergl": _draw_scatter, "heatmap": _draw_heatmap, "bar": _draw_bar,
+         "image": _draw_image}
