@@ -121,7 +121,7 @@ linked(run, colour, grid, code_map, cells)
 
 st.subheader("Downloads")
 names = cluster_names(job.tag)
-out_dir = str(state.workdir("clusters"))
+out_dir = str(state.results_dir("clusters", lat_stamp[0]))
 model = common.latents_model(lat_stamp[0])
 st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
            "is the UMAP table's row id: the two join on it.")

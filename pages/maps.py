@@ -91,7 +91,7 @@ with cols[1]:
 st.subheader("Downloads")
 tag = (f"latent_maps__dims{'_'.join(map(str, dims))}_" + (f"smooth{sigma:g}_" if sigma else "")
        + ("full" if roi is None else "roi{:g}-{:g}_{:g}-{:g}".format(*roi)))
-out = state.workdir("maps")
+out = state.results_dir("maps", lat_stamp[0])
 dpi = state.png_dpi()
 cols = st.columns(3)
 cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: png.figure_png(png_fig, str(out / f"{tag}.png"), dpi),

@@ -75,7 +75,7 @@ tag = f"{metrics[0]}_top{top}" + ("" if roi is None else "_roi{:g}-{:g}_{:g}-{:g
 bc_table = bandcontrast.table_path(bc_stamp)  # a scan map is inside the latents file
 inputs = {"latents": lat_stamp[0], **({"bandcontrast": bc_table} if bc_table else {}),
           **({"source": source_stamp[0]} if source_stamp else {})}
-out = str(state.workdir("rank"))
+out = str(state.results_dir("rank", lat_stamp[0]))
 
 
 def written(kind):

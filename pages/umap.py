@@ -125,7 +125,7 @@ if neighbours is not None:
 
 st.subheader("Downloads")
 tag = f"{lat_stamp[0].split('/')[-1].removesuffix('.h5')}_{method}"
-out = state.workdir("umap")
+out = state.results_dir("umap", lat_stamp[0])
 cols = st.columns(3)
 columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
 cols[0].download_button("Table (CSV)", lambda: common.table_csv(table, columns, chosen), file_name=f"{tag}_table.csv",

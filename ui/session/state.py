@@ -18,6 +18,7 @@ with `setting(key, default)` as its default: the value the workspace put back ta
 Session State write in the run that draws the widget (Streamlit warns of a widget set twice)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -183,6 +184,15 @@ def forget_data_settings():
 def _drop_data_settings(settings: dict):
     for key in [k for k in settings if workspace.DATA_SETTING.fullmatch(k)]:
         settings.pop(key)
+
+
+def results_dir(kind: str, latents_path) -> Path:
+    """Where a page writes its results (`kind`: "umap", "maps", "clusters", "rank") for one latents file:
+    a folder per file, since two models' latents of one scan share a file name and their results would
+    share names too."""
+    path = Path(latents_path)
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    return workdir(f"{kind}/{path.stem}-{digest}")
 
 
 def workdir(sub: str = "") -> Path:
