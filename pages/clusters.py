@@ -127,10 +127,13 @@ st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model el
            "is the UMAP table's row id: the two join on it.")
 
 
+dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
+
+
 def artifact(kind):
     """Written on the first click (the PNG takes a few seconds), then served from the cache."""
     def read():
-        return Path(front.cluster_files(lat_stamp, bc_stamp, job_json, out_dir, state.png_dpi())[kind]).read_bytes()
+        return Path(front.cluster_files(lat_stamp, bc_stamp, job_json, out_dir, dpi)[kind]).read_bytes()
     return read
 
 
