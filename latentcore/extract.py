@@ -360,6 +360,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
             _write_partitions(extractor, reader, writer, rows, progress)
             _write_context(writer, context)
             writer.write_point_maps(reader.point_maps(), rows)  # vendor maps (band contrast) travel along
+            writer.write_orientations(reader.orientations(), rows)  # so do Euler angles and phases
             attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,

@@ -62,7 +62,9 @@ def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
     workdir = Path(at.session_state["workdir"])  # the CLI's CSV, written for the probe, in the workspace
     csv = pd.read_csv(workdir / "labels" / "labels.csv")
     assert list(csv.columns) == ["x", "y", "label"] and len(csv) == 40
-    predictions = pd.read_csv(workdir / "labels" / "probe_predictions__logistic.csv", keep_default_na=False)
+    found = list((workdir / "probe").glob("*/probe_predictions__logistic.csv"))  # a folder per latents file
+    assert len(found) == 1
+    predictions = pd.read_csv(found[0], keep_default_na=False)
     assert set(predictions["label"]) == {"grain one", "grain zero"} and len(predictions) == 2400
 
     # compare with another latents file of the same source: a noisy copy beside the first

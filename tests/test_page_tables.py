@@ -37,7 +37,7 @@ def sidebar_caption(latents) -> str:
     def summary():
         from ui.widgets import common
 
-        common.sidebar_summary(buttons=False)
+        common.SidebarSummary().draw(buttons=False)
 
     at = AppTest.from_function(summary, default_timeout=60)
     at.session_state["latents"] = str(latents)

@@ -58,7 +58,8 @@ def run_probe_command(args) -> int:
     cv = report["cross_validation"]
     print(f"{args.method} probe on {report['n_labelled']} labelled rows, {len(report['classes'])} classes: "
           f"cross-validated accuracy {cv['accuracy_mean']:.3f} +- {cv['accuracy_std']:.3f} ({cv['n_splits']} folds)")
-    print(f"wrote {Path(args.out) / report['outputs']['predictions']['name']} and {report['outputs']['report']['name']}")
+    outputs = report["outputs"]
+    print(f"wrote {Path(args.out) / outputs['predictions']['name']} and {outputs['report']['name']}")
     return 0
 
 

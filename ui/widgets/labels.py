@@ -205,9 +205,10 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     go = cols[2].toggle("Predict", key=f"{key}_predict", disabled=problem is not None)
     if not go or problem is not None:
         return
-    out = str(state.workdir("labels"))
+    out = str(state.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
     with common.user_errors():
-        result = front.probe(lat_stamp, front.stamp(labels_file(lat, labelled, Path(out))), method, float(smooth), out)
+        labels_stamp = front.stamp(labels_file(lat, labelled, state.workdir("labels")))
+        result = front.probe(lat_stamp, labels_stamp, method, float(smooth), out)
     report = result["report"]
     cv = report["cross_validation"]
     cols = st.columns(3)
