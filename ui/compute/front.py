@@ -454,3 +454,43 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
                   here=lambda: {"model": get_model(spec), "embedding": fitted},
                   image=stamp(path), model=model, embedding=embedding,
                   pool=spec.get("pool", "mean"), data_kind=kind)
+
+
+# -- the items behind rows: a gallery's page, the mean pattern (ui.widgets.gallery) ----------------------
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[int, ...]) -> np.ndarray:
+    """The items of these rows (a gallery's page), in their order: only they are read."""
+    from latentcore.analysis.items import read_items
+    from latentcore.data import open_source
+
+    with open_source(file_stamp[0]) as reader:
+        return read_items(reader, list(partitions), list(indices))
+
+
+def mean_item(file_stamp: tuple, partitions: np.ndarray, indices: np.ndarray):
+    """(mean item, count) of these rows, streamed from the source; None while a worker computes it (up to
+    jobs.INLINE_PATTERNS rows here at once; more in the pool, its progress shown in place while the rest
+    of the page draws on)."""
+    import hashlib
+
+    partitions, indices = np.asarray(partitions, str), np.asarray(indices, np.int64)
+    digest = hashlib.sha1(indices.tobytes() + partitions.tobytes()).hexdigest()
+    kwargs = dict(source=file_stamp, partitions=partitions, indices=indices, selection_sha1=digest)
+    if len(indices) <= jobs.INLINE_PATTERNS:
+        return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
+    pool, key = app_pool(), jobs.job_key(tasks.mean_item, kwargs)
+    job = pool.jobs.get(key)
+    if job is not None and job.cancelled() and not state.restart_asked(key):
+        st.info("The mean pattern: cancelled.", icon=":material/cancel:")
+        st.button("Start it again", key=state.restart_key(key), icon=":material/replay:")
+        return None
+    state.forget_restart(key)
+    job = pool.submit(tasks.mean_item, f"Mean pattern of {len(indices):,} rows", **kwargs)
+    if job.done() and not job.cancelled():
+        error = job.future.exception()
+        if error is not None:
+            raise error  # latentcore errors become a message (widgets.user_errors)
+        return job.future.result()
+    watch(job)
+    return None
