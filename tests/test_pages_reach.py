@@ -146,3 +146,28 @@ def test_the_mean_pattern_png_has_its_colour_bar_at_the_dpi_asked(tmp_path):
     fig = item_figures.mean_pattern_figure(plane, "Mean of 3 patterns")
     with Image.open(io.BytesIO(figure_png(fig, str(tmp_path / "mean.png"), 300))) as image:
         assert round(image.info["dpi"][0]) == 300 and image.size[0] == round(420 * 300 / 96)
+
+
+def test_the_mean_of_a_large_selection_is_streamed_in_a_worker_while_the_page_draws_on(scan, h5oina_small,
+                                                                                       monkeypatch):
+    import time
+
+    import latentcore.analysis.items
+    import ui.compute.jobs
+
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_PATTERNS", 0)  # every selection counts as large
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.items, "mean_item", refuse)
+    at = run(scan, "umap")
+    selection = np.arange(0, 180, 2)
+    at.session_state["selection"] = selection
+    run(at)
+    assert at.dataframe and at.get("image")  # the table and gallery are drawn while the mean is computed
+    end = time.time() + 120
+    while not [s for s in specs(at) if s["data"][0]["type"] == "heatmap"] and time.time() < end:
+        time.sleep(0.5)
+        run(at)
+    trace = [s for s in specs(at) if s["data"][0]["type"] == "heatmap"][0]["data"][0]
+    np.testing.assert_allclose(array_of(trace["z"]), patterns_of(h5oina_small, selection).mean(axis=0), rtol=1e-12)
