@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from latentcore.analysis.items import mean_item, page_of, read_items
+from latentcore.analysis.items import by_partition, mean_item, page_of, read_items
 from latentcore.data import open_source
 from latentcore.errors import InputError
 
@@ -34,6 +34,14 @@ def test_a_page_reads_exactly_its_rows_from_the_scan(ebsd_h5):
     np.testing.assert_array_equal(items.reshape(direct.shape), direct.astype(np.float32))
 
 
+def test_global_rows_are_named_by_partition_and_index():
+    parts = by_partition({"valid": 12, "train": 6}, [13, 2, 11, 12, 17])
+    assert list(parts) == ["valid", "train"]
+    assert parts["valid"].tolist() == [2, 11] and parts["train"].tolist() == [1, 0, 5]
+    with pytest.raises(InputError, match="row ids"):
+        by_partition({"all": 10}, [10])
+
+
 def test_a_page_of_cutouts_reads_rows_of_two_partitions_in_the_selection_order(sst_h5):
     partitions, indices = ["train", "valid", "train", "valid"], [5, 0, 1, 3]
     with open_source(sst_h5) as reader:
@@ -47,7 +55,7 @@ def test_the_streamed_mean_is_numpys_mean_of_the_rows(ebsd_h5):
     rows = np.random.default_rng(11).choice(2400, 777, replace=False)
     told = []
     with open_source(ebsd_h5) as reader:
-        mean, count = mean_item(reader, ["all"] * len(rows), rows, block=100,
+        mean, count = mean_item(reader, {"all": rows}, block=100,
                                 progress=lambda fraction, message: told.append(fraction))
     with h5py.File(ebsd_h5) as f:
         direct = f["Scan 1/EBSD/Data/patterns"][()][np.sort(rows)].astype(np.float64)
@@ -57,9 +65,8 @@ def test_the_streamed_mean_is_numpys_mean_of_the_rows(ebsd_h5):
 
 
 def test_the_mean_of_two_partitions_counts_each_item_once(sst_h5):
-    partitions, indices = ["train", "valid", "train", "train"], [5, 0, 1, 5]  # train 5 twice
     with open_source(sst_h5) as reader:
-        mean, count = mean_item(reader, partitions, indices, block=2)
+        mean, count = mean_item(reader, {"train": [5, 1, 5], "valid": [0]}, block=2)  # train 5 twice
     with h5py.File(sst_h5) as f:
         direct = np.stack([f["train"][5], f["valid"][0], f["train"][1]]).astype(np.float64)
     assert count == 3
@@ -68,12 +75,11 @@ def test_the_mean_of_two_partitions_counts_each_item_once(sst_h5):
 
 def test_the_mean_is_accumulated_in_float64(sst_h5):
     """Float32 sums of these real-valued cutouts are off by about 1e-8 of their size; float64's are not."""
-    partitions, indices = ["valid"] * 12 + ["train"] * 6, [*range(12), *range(6)]
     with open_source(sst_h5) as reader:
-        mean, count = mean_item(reader, partitions, indices, block=5)
+        mean, count = mean_item(reader, by_partition({"valid": 12, "train": 6}, np.arange(18)), block=5)
     with h5py.File(sst_h5) as f:
         direct = np.concatenate([f["valid"][()], f["train"][()]]).astype(np.float64)
     assert count == 18
     np.testing.assert_allclose(mean, direct.mean(axis=0), rtol=0, atol=1e-13 * np.abs(direct).max())
     with open_source(sst_h5) as reader, pytest.raises(InputError, match="no items"):
-        mean_item(reader, [], [])
+        mean_item(reader, {"valid": []})

@@ -80,8 +80,8 @@ def test_the_umap_is_coloured_by_any_point_map_with_its_name_and_unit(scan):
     run(at.selectbox(key="umap_colour").select("map: Mean Angular Deviation"))
     scatter, scan_map, _ = specs(at)
     assert scatter["data"][0]["marker"]["colorbar"]["title"]["text"] == "Mean Angular Deviation (°)"
-    assert [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")][0]["marker"]["colorbar"]["title"][
-        "text"] == "Mean Angular Deviation (°)"
+    bar = next(t for t in scan_map["data"] if t.get("marker", {}).get("showscale"))
+    assert bar["marker"]["colorbar"]["title"]["text"] == "Mean Angular Deviation (°)"
 
 
 def test_the_gallery_pages_through_the_selection_reading_only_the_page(scan, h5oina_small, monkeypatch):
@@ -129,7 +129,7 @@ def test_the_mean_pattern_of_a_cluster_on_the_clusters_page(scan, h5oina_small):
     run(choice.select("cluster 1"))
     clusters = at.session_state["last_clusters"]
     members = np.asarray(clusters["rows"])[np.asarray(clusters["labels"]) == 1]
-    figure = [s for s in specs(at) if s["data"][0]["type"] == "heatmap"][0]
+    figure = next(s for s in specs(at) if s["data"][0]["type"] == "heatmap")
     trace = figure["data"][0]
     assert figure["layout"]["title"]["text"] == f"Mean of {len(members):,} patterns: cluster 1"
     np.testing.assert_allclose(array_of(trace["z"]), patterns_of(h5oina_small, members).mean(axis=0), rtol=1e-12)
@@ -169,5 +169,5 @@ def test_the_mean_of_a_large_selection_is_streamed_in_a_worker_while_the_page_dr
     while not [s for s in specs(at) if s["data"][0]["type"] == "heatmap"] and time.time() < end:
         time.sleep(0.5)
         run(at)
-    trace = [s for s in specs(at) if s["data"][0]["type"] == "heatmap"][0]["data"][0]
+    trace = next(s for s in specs(at) if s["data"][0]["type"] == "heatmap")["data"][0]
     np.testing.assert_allclose(array_of(trace["z"]), patterns_of(h5oina_small, selection).mean(axis=0), rtol=1e-12)

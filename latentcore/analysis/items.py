@@ -7,8 +7,10 @@ table's `partition` and `index` columns), one pair per row.
   (0-based; clamped into range) holds, and its label ("images 25-48 of 412").
 - `read_items(reader, partitions, indices)`: the items of those rows, in the rows' order; read one
   partition at a time, in contiguous runs (`Reader.read_rows`), nothing else.
-- `mean_item(reader, partitions, indices, block=...)` -> (mean, count): the mean item of the rows
-  (each (partition, index) once), streamed: read `block` items at a time in source order and summed
+- `by_partition(sizes, rows)` -> {partition: indices}: global row ids (the partitions stacked in order, as
+  `Latents.stacked` numbers them; `sizes`: partition -> row count, in that order) as indices in each partition.
+- `mean_item(reader, parts, block=...)` -> (mean, count): the mean item of the rows `parts` names
+  ({partition: indices}; each row once), streamed: read `block` items at a time in source order and summed
   in float64, so a selection of any size costs one block of memory. Non-finite pixels are left out of
   their pixel's mean (a pixel with none is NaN).
 """
@@ -84,17 +86,30 @@ def read_items(reader, partitions, indices) -> np.ndarray:
     return out
 
 
-def mean_item(reader, partitions, indices, block: int = MEAN_BLOCK, progress=None) -> tuple[np.ndarray, int]:
-    """(mean item (float64, the items' shape), number of items) of the rows, each (partition, index) once.
-    Streamed in blocks of `block` items; `progress(fraction, message)` is told after each block."""
-    parts = [(name, np.unique(rows)) for name, _, rows in _by_partition(partitions, indices)]
-    total = sum(len(rows) for _, rows in parts)
+def by_partition(sizes: dict[str, int], rows) -> dict[str, np.ndarray]:
+    """{partition: indices in it} of global row ids over the partitions stacked in `sizes`' order (partitions
+    without a row left out; each partition's indices in the rows' order)."""
+    rows = np.asarray(rows, np.int64)
+    ends = np.cumsum(list(sizes.values()))
+    if rows.size and (rows.min() < 0 or rows.max() >= ends[-1]):
+        raise InputError(f"row ids must lie in [0, {ends[-1]}), got {rows.min()} to {rows.max()}")
+    which = np.searchsorted(ends, rows, side="right")
+    starts = ends - np.asarray(list(sizes.values()))
+    return {name: rows[which == k] - starts[k] for k, name in enumerate(sizes) if np.any(which == k)}
+
+
+def mean_item(reader, parts: dict, block: int = MEAN_BLOCK, progress=None) -> tuple[np.ndarray, int]:
+    """(mean item (float64, the items' shape), number of items) of the rows `parts` names ({partition:
+    indices}), each row once. Streamed in blocks of `block` items; `progress(fraction, message)` is told
+    after each block."""
+    parts = {name: np.unique(np.asarray(rows, np.int64)) for name, rows in parts.items()}
+    total = sum(len(rows) for rows in parts.values())
     if not total:
         raise InputError("the mean of no items: choose some rows first")
     shape = reader.info().item_shape
     sums, counts = np.zeros(shape, np.float64), np.zeros(shape, np.int64)
     done = 0
-    for name, rows in parts:
+    for name, rows in parts.items():
         for items, _ in reader.iter_batches(name, block, allowed_indices=rows):
             items = items.astype(np.float64, copy=False)
             finite = np.isfinite(items)

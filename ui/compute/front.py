@@ -468,16 +468,19 @@ def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[
         return read_items(reader, list(partitions), list(indices))
 
 
-def mean_item(file_stamp: tuple, partitions: np.ndarray, indices: np.ndarray):
-    """(mean item, count) of these rows, streamed from the source; None while a worker computes it (up to
-    jobs.INLINE_PATTERNS rows here at once; more in the pool, its progress shown in place while the rest
-    of the page draws on)."""
+def mean_item(file_stamp: tuple, lat_stamp: tuple, rows):
+    """(mean item, count) of these rows (global row ids of the latents), streamed from their source; None
+    while a worker computes it (up to jobs.INLINE_PATTERNS rows here at once; more in the pool, its
+    progress shown in place while the rest of the page draws on)."""
     import hashlib
 
-    partitions, indices = np.asarray(partitions, str), np.asarray(indices, np.int64)
-    digest = hashlib.sha1(indices.tobytes() + partitions.tobytes()).hexdigest()
-    kwargs = dict(source=file_stamp, partitions=partitions, indices=indices, selection_sha1=digest)
-    if len(indices) <= jobs.INLINE_PATTERNS:
+    from latentcore.analysis.items import by_partition
+
+    rows = np.asarray(rows, np.int64)
+    sizes = {name: len(values) for name, values in latents(lat_stamp).partitions.items()}
+    digest = hashlib.sha1(rows.tobytes() + json.dumps(sizes).encode()).hexdigest()
+    kwargs = dict(source=file_stamp, parts=by_partition(sizes, rows), selection_sha1=digest)
+    if len(rows) <= jobs.INLINE_PATTERNS:
         return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
     pool, key = app_pool(), jobs.job_key(tasks.mean_item, kwargs)
     job = pool.jobs.get(key)
@@ -486,7 +489,7 @@ def mean_item(file_stamp: tuple, partitions: np.ndarray, indices: np.ndarray):
         st.button("Start it again", key=state.restart_key(key), icon=":material/replay:")
         return None
     state.forget_restart(key)
-    job = pool.submit(tasks.mean_item, f"Mean pattern of {len(indices):,} rows", **kwargs)
+    job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
     if job.done() and not job.cancelled():
         error = job.future.exception()
         if error is not None:

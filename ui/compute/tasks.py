@@ -236,12 +236,12 @@ def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: 
     return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
 
 
-def mean_item(source: tuple, partitions, indices, selection_sha1: str, progress) -> tuple[np.ndarray, int]:
-    """The mean item (float64) of the rows (`partitions[i]`, `indices[i]`) of the source and their count,
-    streamed from the file (latentcore.analysis.items.mean_item). `selection_sha1`: the rows' digest,
-    which makes the job's key exact (the key shows arrays only in summary)."""
+def mean_item(source: tuple, parts: dict, selection_sha1: str, progress) -> tuple[np.ndarray, int]:
+    """The mean item (float64) of the rows `parts` names ({partition: indices}) and their count, streamed from
+    the source (latentcore.analysis.items.mean_item). `selection_sha1`: the rows' digest, which makes the
+    job's key exact (the key shows arrays only in summary)."""
     from latentcore.analysis.items import mean_item as streamed_mean
     from latentcore.data import open_source
 
     with open_source(source[0]) as reader:
-        return streamed_mean(reader, partitions, indices, progress=progress)
+        return streamed_mean(reader, parts, progress=progress)

@@ -17,7 +17,7 @@ from latentcore.data.base import display_units
 from ..compute import front
 from ..figures import plots
 from ..session import state
-from . import bandcontrast, common, gallery
+from . import bandcontrast, gallery
 from .gallery import source_for
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
@@ -112,7 +112,7 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
             gallery.paged_gallery(rows, source, table, key)
         if right is not None:
             with right:
-                gallery.mean_pattern(rows, source, table, mean_key)
+                gallery.mean_pattern(rows, source, front.stamp(lat.path), mean_key)
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     shown = table.iloc[rows[:TABLE_MAX]].assign(**{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
@@ -127,7 +127,7 @@ def mean_panel(lat_stamp, lat, rows, key: str, clusters: dict | None = None):
     if source is None or not st.toggle("Mean pattern of a cluster or of the selection", key=f"{key}_show",
                                        value=state.setting(f"{key}_show", False)):
         return
-    gallery.mean_pattern(rows, source, front.stacked_latents(lat_stamp)[1], key, clusters)
+    gallery.mean_pattern(rows, source, lat_stamp, key, clusters)
 
 
 def table_note(rows: int):

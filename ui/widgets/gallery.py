@@ -4,7 +4,7 @@
 - `paged_gallery(rows, source, table, key)`: the rows' images a page at a time (`PAGE_SIZE`), a page
   number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
   items are read from the source. Back to page 1 when the rows change.
-- `mean_pattern(rows, source, table, key, clusters=...)`: the mean pattern of the rows (the selection) or
+- `mean_pattern(rows, source, lat_stamp, key, clusters=...)`: the mean pattern of the rows (the selection) or
   of a cluster, streamed from the source in the engine (`latentcore.analysis.items.mean_item`), drawn
   with a colour bar, downloadable as PNG (the sidebar's dpi) and NPY (float64, the items' shape).
 Widgets keyed `{key}_page` (gallery), `{key}_of`, `{key}_dl_png`, `{key}_dl_npy` (mean)."""
@@ -76,12 +76,12 @@ def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray
     return choices
 
 
-def mean_pattern(rows, source: Path, table: pd.DataFrame, key: str, clusters: dict | None = None):
+def mean_pattern(rows, source: Path, lat_stamp: tuple, key: str, clusters: dict | None = None):
     """The mean pattern of the rows or of a cluster of `clusters` ({"rows", "labels"}; default: the Clusters
     page's last clustering), its colour bar and downloads."""
     clusters = state.last_clusters() if clusters is None else clusters
-    if clusters is not None and np.max(clusters["rows"], initial=-1) >= len(table):  # of other latents
-        clusters = None
+    if clusters is not None and np.max(clusters["rows"], initial=-1) >= len(front.stacked_latents(lat_stamp)[0]):
+        clusters = None  # of other latents
     choices = _mean_choices(np.asarray(rows, np.int64), clusters)
     if not choices:
         return
@@ -89,9 +89,8 @@ def mean_pattern(rows, source: Path, table: pd.DataFrame, key: str, clusters: di
     what = st.selectbox("Mean pattern of", names, format_func=lambda name: choices[name][0], key=f"{key}_of",
                         index=names.index(state.setting(f"{key}_of", names[0], names)))
     label, members = choices[what]
-    part = table.iloc[np.sort(members)]
     with common.user_errors():
-        result = front.mean_item(front.stamp(source), part["partition"].to_numpy(str), part["index"].to_numpy())
+        result = front.mean_item(front.stamp(source), lat_stamp, members)
     if result is None:  # a worker computes it; its progress shows above
         return
     mean, count = result
