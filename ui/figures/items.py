@@ -29,8 +29,8 @@ def mean_pattern_figure(image: np.ndarray, title: str, value_name: str = "mean i
     fig = go.Figure(go.Heatmap(z=image, colorscale=GREY, showscale=True, name="mean pattern",
                                colorbar={"title": {"text": value_name, "side": "right"}, "thickness": 12},
                                hovertemplate="column %{x}<br>row %{y}<br>" + value_name + " %{z:.4g}<extra></extra>"))
-    fig.update_layout(title={"text": title, "font": {"size": 13}}, width=420, height=400,
-                      margin={"l": 40, "r": 10, "t": 50, "b": 40}, template="plotly_white",
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, width=420, height=380,
+                      margin={"l": 50, "r": 10, "t": 40, "b": 40}, template="plotly_white",
                       xaxis={"title": "pixel column", "constrain": "domain"},
                       yaxis={"title": "pixel row", "autorange": "reversed", "scaleanchor": "x", "constrain": "domain"})
     return fig

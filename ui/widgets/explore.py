@@ -107,9 +107,9 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
     rows = np.asarray(rows, np.int64)
     source = source_for(lat)
     if source is not None:
-        left, right = st.columns([3, 1]) if mean_key else (st.container(), None)
+        left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
         with left:
-            gallery.paged_gallery(rows, source, table, key)
+            gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6)
         if right is not None:
             with right:
                 gallery.mean_pattern(rows, source, front.stamp(lat.path), mean_key)

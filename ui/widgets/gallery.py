@@ -50,10 +50,10 @@ def _page_number(rows: np.ndarray, pages: int, key: str) -> int:
                                key=page_key, help="- and + step to the previous and the next page."))
 
 
-def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str):
-    """The rows' images, PAGE_SIZE at a time; reads only the shown page's items."""
+def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: int = 6):
+    """The rows' images, PAGE_SIZE at a time in `columns` columns; reads only the shown page's items."""
     rows = np.asarray(rows, np.int64)
-    cols = st.columns([1, 3], vertical_alignment="bottom")
+    cols = st.columns([1, 2], vertical_alignment="bottom")
     with cols[0]:
         number = _page_number(rows, page_of(len(rows), 0, PAGE_SIZE).pages, key)
     page = page_of(len(rows), number - 1, PAGE_SIZE)
@@ -62,7 +62,7 @@ def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str):
     part = table.iloc[shown]
     items = front.source_items(front.stamp(source), tuple(part["partition"].astype(str)),
                                tuple(int(i) for i in part["index"]))
-    common.gallery(items, [f"row {r}" for r in shown])
+    common.gallery(items, [f"row {r}" for r in shown], columns)
 
 
 def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray]]:
