@@ -148,7 +148,7 @@ def test_the_mean_pattern_png_has_its_colour_bar_at_the_dpi_asked(tmp_path):
         assert round(image.info["dpi"][0]) == 300 and image.size[0] == round(420 * 300 / 96)
 
 
-def test_the_mean_of_a_large_selection_is_streamed_in_a_worker_while_the_page_draws_on(scan, h5oina_small,
+def test_a_large_selection_mean_is_asked_for_then_streamed_in_a_worker_while_the_page_draws_on(scan, h5oina_small,
                                                                                        monkeypatch):
     import time
 
@@ -164,6 +164,8 @@ def test_the_mean_of_a_large_selection_is_streamed_in_a_worker_while_the_page_dr
     selection = np.arange(0, 180, 2)
     at.session_state["selection"] = selection
     run(at)
+    assert not [s for s in specs(at) if s["data"][0]["type"] == "heatmap"]  # a large selection: only when asked
+    run(at.button(key="umap_mean_run").click())
     assert at.dataframe and at.get("image")  # the table and gallery are drawn while the mean is computed
     end = time.time() + 120
     while not [s for s in specs(at) if s["data"][0]["type"] == "heatmap"] and time.time() < end:

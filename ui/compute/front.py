@@ -468,10 +468,11 @@ def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[
         return read_items(reader, list(partitions), list(indices))
 
 
-def mean_item(file_stamp: tuple, lat_stamp: tuple, rows):
-    """(mean item, count) of these rows (global row ids of the latents), streamed from their source; None
-    while a worker computes it (up to jobs.INLINE_PATTERNS rows here at once; more in the pool, its
-    progress shown in place while the rest of the page draws on)."""
+def mean_item(file_stamp: tuple, lat_stamp: tuple, rows, button_key: str):
+    """(mean item, count) of these rows (global row ids of the latents), streamed from their source. Up to
+    jobs.INLINE_PATTERNS rows: here at once. More: in the worker pool, started by a button (`button_key`: a
+    large selection does not start a long read by itself), its progress shown in place while the rest of
+    the page draws on; None until its result is in."""
     import hashlib
 
     from latentcore.analysis.items import by_partition
@@ -482,13 +483,12 @@ def mean_item(file_stamp: tuple, lat_stamp: tuple, rows):
     kwargs = dict(source=file_stamp, parts=by_partition(sizes, rows), selection_sha1=digest)
     if len(rows) <= jobs.INLINE_PATTERNS:
         return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
-    pool, key = app_pool(), jobs.job_key(tasks.mean_item, kwargs)
-    job = pool.jobs.get(key)
-    if job is not None and job.cancelled() and not state.restart_asked(key):
-        st.info("The mean pattern: cancelled.", icon=":material/cancel:")
-        st.button("Start it again", key=state.restart_key(key), icon=":material/replay:")
+    pool = app_pool()
+    job = pool.jobs.get(jobs.job_key(tasks.mean_item, kwargs))
+    if (job is None or job.cancelled()) and not st.button(
+            f"Compute the mean of {len(rows):,} patterns", key=button_key, icon=":material/functions:",
+            help="Reads every one of them from the data file, in a worker process."):
         return None
-    state.forget_restart(key)
     job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
     if job.done() and not job.cancelled():
         error = job.future.exception()

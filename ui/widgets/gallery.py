@@ -5,9 +5,11 @@
   number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
   items are read from the source. Back to page 1 when the rows change.
 - `mean_pattern(rows, source, lat_stamp, key, clusters=...)`: the mean pattern of the rows (the selection) or
-  of a cluster, streamed from the source in the engine (`latentcore.analysis.items.mean_item`), drawn
+  of a cluster, streamed from the source in the engine (`latentcore.analysis.items.mean_item`; above
+  `jobs.INLINE_PATTERNS` rows in a worker, when asked for with a button), drawn
   with a colour bar, downloadable as PNG (the sidebar's dpi) and NPY (float64, the items' shape).
-Widgets keyed `{key}_page` (gallery), `{key}_of`, `{key}_dl_png`, `{key}_dl_npy` (mean)."""
+Widgets keyed `{key}_page` (gallery), `{key}_of`, `{key}_run` (a large selection's mean), `{key}_dl_png`,
+`{key}_dl_npy` (mean)."""
 from __future__ import annotations
 
 import hashlib
@@ -90,8 +92,8 @@ def mean_pattern(rows, source: Path, lat_stamp: tuple, key: str, clusters: dict 
                         index=names.index(state.setting(f"{key}_of", names[0], names)))
     label, members = choices[what]
     with common.user_errors():
-        result = front.mean_item(front.stamp(source), lat_stamp, members)
-    if result is None:  # a worker computes it; its progress shows above
+        result = front.mean_item(front.stamp(source), lat_stamp, members, f"{key}_run")
+    if result is None:  # a large one: not asked for yet, or a worker computes it (its progress shows above)
         return
     mean, count = result
     plane, note = item_figures.as_plane(mean)
