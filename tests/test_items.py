@@ -83,3 +83,59 @@ def test_the_mean_is_accumulated_in_float64(sst_h5):
     np.testing.assert_allclose(mean, direct.mean(axis=0), rtol=0, atol=1e-13 * np.abs(direct).max())
     with open_source(sst_h5) as reader, pytest.raises(InputError, match="no items"):
         mean_item(reader, {"valid": []})
+
+
+def test_rows_are_parsed_and_checked():
+    from latentcore.analysis.items import parse_rows
+
+    assert parse_rows("3-5,1,4", 10).tolist() == [1, 3, 4, 5]
+    for bad, message in (("0-10", "within 0..9"), ("5-2", "increasing"), ("a", "integers"), ("12", "0..9")):
+        with pytest.raises(InputError, match=message):
+            parse_rows(bad, 10)
+
+
+@pytest.fixture(scope="module")
+def scan_and_latents(h5oina_small, tmp_path_factory):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    from latentcore.demo import DEMO_MODEL
+    from latentcore.extract import extract_file
+    from latentcore.models import load_model
+
+    return h5oina_small, extract_file(h5oina_small, load_model(DEMO_MODEL), tmp_path_factory.mktemp("latents"),
+                                      device="cpu").path
+
+
+def test_the_mean_pattern_command_of_rows_and_of_a_cluster(scan_and_latents, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+    from PIL import Image
+
+    from latentcore.cli import main
+    from latentcore.storage import sha256_file
+
+    scan, latents = scan_and_latents
+    with h5py.File(scan) as f:
+        patterns = f["1/EBSD/Data/Processed Patterns"][()].astype(np.float64)
+    assert main(["mean-pattern", str(latents), "--source", str(scan), "--rows", "10-19,40", "--out", str(tmp_path)]) == 0
+    mean = np.load(tmp_path / "mean_pattern__small_scan__11rows.npy", allow_pickle=False)
+    np.testing.assert_allclose(mean[0], patterns[[*range(10, 20), 40]].mean(axis=0), rtol=1e-12)
+    report = json.loads((tmp_path / "mean_pattern__small_scan__11rows.json").read_text())
+    assert report["count"] == 11 and report["inputs"]["source"]["sha256"] == sha256_file(scan)
+    assert report["versions"]["numpy"] and report["accumulation"] == "float64"
+    with Image.open(tmp_path / "mean_pattern__small_scan__11rows.png") as image:
+        assert round(image.info["dpi"][0]) == 300
+
+    labels = np.arange(180) % 3
+    pd.DataFrame({"row": np.arange(180), "x_um": 0.0, "cluster": labels}).to_csv(tmp_path / "clusters.csv", index=False)
+    assert main(["mean-pattern", str(latents), "--source", str(scan), "--table", str(tmp_path / "clusters.csv"),
+                 "--cluster", "2", "--out", str(tmp_path), "--no-png"]) == 0
+    mean = np.load(tmp_path / "mean_pattern__small_scan__cluster2.npy", allow_pickle=False)
+    np.testing.assert_allclose(mean[0], patterns[labels == 2].mean(axis=0), rtol=1e-12)
+
+    capsys.readouterr()
+    other = tmp_path / "other.h5oina"
+    other.write_bytes(scan.read_bytes() + b"\0")  # another file
+    assert main(["mean-pattern", str(latents), "--source", str(other), "--rows", "0", "--out", str(tmp_path)]) != 0
+    assert "not the data file these latents came from" in capsys.readouterr().err

@@ -138,7 +138,7 @@ def test_the_mean_pattern_of_a_cluster_on_the_clusters_page(scan, h5oina_small):
 def test_the_mean_pattern_png_has_its_colour_bar_at_the_dpi_asked(tmp_path):
     from PIL import Image
 
-    from ui.figures import items as item_figures
+    from latentcore.figures import items as item_figures
     from ui.figures.png import figure_png
 
     plane, note = item_figures.as_plane(np.arange(3 * 20 * 30, dtype=np.float64).reshape(3, 20, 30))

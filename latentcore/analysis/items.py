@@ -9,6 +9,8 @@ table's `partition` and `index` columns), one pair per row.
   partition at a time, in contiguous runs (`Reader.read_rows`), nothing else.
 - `by_partition(sizes, rows)` -> {partition: indices}: global row ids (the partitions stacked in order, as
   `Latents.stacked` numbers them; `sizes`: partition -> row count, in that order) as indices in each partition.
+- `parse_rows(text, n_rows)`, `table_rows(path, n_rows, cluster=None)`: row ids from "0-99,150" or from a
+  table's `row` column (a UMAP or cluster table; with `cluster`, its rows of that cluster), checked.
 - `mean_item(reader, parts, block=...)` -> (mean, count): the mean item of the rows `parts` names
   ({partition: indices}; each row once), streamed: read `block` items at a time in source order and summed
   in float64, so a selection of any size costs one block of memory. Non-finite pixels are left out of
@@ -17,6 +19,7 @@ table's `partition` and `index` columns), one pair per row.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 
@@ -96,6 +99,51 @@ def by_partition(sizes: dict[str, int], rows) -> dict[str, np.ndarray]:
     which = np.searchsorted(ends, rows, side="right")
     starts = ends - np.asarray(list(sizes.values()))
     return {name: rows[which == k] - starts[k] for k, name in enumerate(sizes) if np.any(which == k)}
+
+
+def _checked_rows(rows, n_rows: int, what: str) -> np.ndarray:
+    rows = np.unique(np.asarray(rows, np.int64))
+    if not rows.size:
+        raise InputError(f"{what} names no rows")
+    if rows[0] < 0 or rows[-1] >= n_rows:
+        raise InputError(f"{what}: row ids must lie in 0..{n_rows - 1} (the latents have {n_rows} rows), "
+                         f"got {rows[0]} to {rows[-1]}")
+    return rows
+
+
+def parse_rows(text: str, n_rows: int) -> np.ndarray:
+    """`"0-99,150"` -> the row ids 0..99 and 150 (ranges inclusive; sorted, each once), within 0..n_rows-1."""
+    parts = []
+    for part in str(text).split(","):
+        try:
+            bounds = [int(v) for v in part.strip().split("-", 1)]
+        except ValueError:
+            raise InputError(f"rows must be integers or ranges like 0-99,150, got {text!r}") from None
+        if len(bounds) == 2 and not 0 <= bounds[0] <= bounds[1] < n_rows:  # checked before it is expanded
+            raise InputError(f"row range {part.strip()!r}: it must be increasing and within 0..{n_rows - 1}")
+        parts.append(np.arange(bounds[0], bounds[-1] + 1))
+    return _checked_rows(np.concatenate(parts), n_rows, f"rows {text!r}")
+
+
+def table_rows(path, n_rows: int, cluster: int | None = None) -> np.ndarray:
+    """The `row` column of a CSV (the UMAP and cluster tables carry it); with `cluster`, the rows whose
+    `cluster` column holds it."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read as CSV: {exc}", path) from exc
+    needed = ["row"] + (["cluster"] if cluster is not None else [])
+    missing = [name for name in needed if name not in table.columns]
+    if missing:
+        raise InputError(f"missing column(s) {missing}; found {list(table.columns)}", path)
+    if not pd.api.types.is_integer_dtype(table["row"]):
+        raise InputError("the 'row' column must hold integer row ids", path)
+    if cluster is not None:
+        table = table[table["cluster"] == cluster]
+    where = f"{Path(path).name}" + (f", cluster {cluster}" if cluster is not None else "")
+    return _checked_rows(table["row"].to_numpy(), n_rows, where)
 
 
 def mean_item(reader, parts: dict, block: int = MEAN_BLOCK, progress=None) -> tuple[np.ndarray, int]:

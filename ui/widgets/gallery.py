@@ -20,9 +20,9 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis.items import page_of
+from latentcore.figures import items as item_figures
 
 from ..compute import front
-from ..figures import items as item_figures
 from ..figures import png
 from ..session import state
 from . import common

@@ -1,6 +1,6 @@
 """The mean pattern (mean item) of chosen rows as a figure: `as_plane` makes an item one 2-D image, and
-`mean_pattern_figure` draws it in grey, pixel for pixel, with a colour bar (the browser shows it; its PNG
-download is `ui.figures.png.figure_png` of the same figure)."""
+`mean_pattern_figure` draws it in grey, pixel for pixel, with a colour bar (the app shows it; its PNG, from
+the app or `python -m latentcore mean-pattern`, is `write_png` of the same figure)."""
 from __future__ import annotations
 
 import numpy as np
