@@ -468,8 +468,9 @@ def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[
         return read_items(reader, list(partitions), list(indices))
 
 
-def mean_item(file_stamp: tuple, lat_stamp: tuple, rows, button_key: str):
-    """(mean item, count) of these rows (global row ids of the latents), streamed from their source. Up to
+def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, button_key: str):
+    """(mean item, count) of these rows (global row ids over the latents' partitions, `sizes`: partition -> row
+    count, in order), streamed from their source. Up to
     jobs.INLINE_PATTERNS rows: here at once. More: in the worker pool, started by a button (`button_key`: a
     large selection does not start a long read by itself), its progress shown in place while the rest of
     the page draws on; None until its result is in."""
@@ -478,7 +479,6 @@ def mean_item(file_stamp: tuple, lat_stamp: tuple, rows, button_key: str):
     from latentcore.analysis.items import by_partition
 
     rows = np.asarray(rows, np.int64)
-    sizes = {name: len(values) for name, values in latents(lat_stamp).partitions.items()}
     digest = hashlib.sha1(rows.tobytes() + json.dumps(sizes).encode()).hexdigest()
     kwargs = dict(source=file_stamp, parts=by_partition(sizes, rows), selection_sha1=digest)
     if len(rows) <= jobs.INLINE_PATTERNS:

@@ -1,9 +1,8 @@
 """What the UMAP and maps pages show about chosen rows: colours by column or by any per-point map the
 latents carry (`point_maps/<name>`, offered as "map: <name>"), the images behind rows (paged, with their
-mean pattern: `ui.widgets.gallery`) and their table. (Nearest neighbours and a new image projected into the embedding are computed
-through the front door: `front.nearest`, `front.project_image`.)"""
+mean pattern: `ui.widgets.gallery`) and their table. (Nearest neighbours and a new image projected into
+the embedding are computed through the front door: `front.nearest`, `front.project_image`.)"""
 from __future__ import annotations
-
 
 import numpy as np
 import pandas as pd
@@ -112,7 +111,7 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
             gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6)
         if right is not None:
             with right:
-                gallery.mean_pattern(rows, source, front.stamp(lat.path), mean_key)
+                gallery.mean_pattern(rows, source, lat, mean_key)
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     shown = table.iloc[rows[:TABLE_MAX]].assign(**{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
@@ -120,14 +119,14 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
     table_note(len(rows))
 
 
-def mean_panel(lat_stamp, lat, rows, key: str, clusters: dict | None = None):
+def mean_panel(lat, rows, key: str, clusters: dict | None = None):
     """For pages without a gallery: a toggle that shows the mean pattern of the selected rows or of a cluster
     (`gallery.mean_pattern`; `clusters`: {"rows", "labels"}, default the Clusters page's last clustering)."""
     source = source_for(lat)
     if source is None or not st.toggle("Mean pattern of a cluster or of the selection", key=f"{key}_show",
                                        value=state.setting(f"{key}_show", False)):
         return
-    gallery.mean_pattern(rows, source, lat_stamp, key, clusters)
+    gallery.mean_pattern(rows, source, lat, key, clusters)
 
 
 def table_note(rows: int):

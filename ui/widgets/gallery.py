@@ -4,7 +4,7 @@
 - `paged_gallery(rows, source, table, key)`: the rows' images a page at a time (`PAGE_SIZE`), a page
   number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
   items are read from the source. Back to page 1 when the rows change.
-- `mean_pattern(rows, source, lat_stamp, key, clusters=...)`: the mean pattern of the rows (the selection) or
+- `mean_pattern(rows, source, lat, key, clusters=...)`: the mean pattern of the rows (the selection) or
   of a cluster, streamed from the source in the engine (`latentcore.analysis.items.mean_item`; above
   `jobs.INLINE_PATTERNS` rows in a worker, when asked for with a button), drawn
   with a colour bar, downloadable as PNG (the sidebar's dpi) and NPY (float64, the items' shape).
@@ -78,11 +78,12 @@ def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray
     return choices
 
 
-def mean_pattern(rows, source: Path, lat_stamp: tuple, key: str, clusters: dict | None = None):
-    """The mean pattern of the rows or of a cluster of `clusters` ({"rows", "labels"}; default: the Clusters
-    page's last clustering), its colour bar and downloads."""
+def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None):
+    """The mean pattern of the rows of the latents `lat` or of a cluster of `clusters` ({"rows", "labels"};
+    default: the Clusters page's last clustering), its colour bar and downloads."""
+    sizes = {name: len(values) for name, values in lat.partitions.items()}
     clusters = state.last_clusters() if clusters is None else clusters
-    if clusters is not None and np.max(clusters["rows"], initial=-1) >= len(front.stacked_latents(lat_stamp)[0]):
+    if clusters is not None and np.max(clusters["rows"], initial=-1) >= sum(sizes.values()):
         clusters = None  # of other latents
     choices = _mean_choices(np.asarray(rows, np.int64), clusters)
     if not choices:
@@ -92,7 +93,7 @@ def mean_pattern(rows, source: Path, lat_stamp: tuple, key: str, clusters: dict 
                         index=names.index(state.setting(f"{key}_of", names[0], names)))
     label, members = choices[what]
     with common.user_errors():
-        result = front.mean_item(front.stamp(source), lat_stamp, members, f"{key}_run")
+        result = front.mean_item(front.stamp(source), sizes, members, f"{key}_run")
     if result is None:  # a large one: not asked for yet, or a worker computes it (its progress shows above)
         return
     mean, count = result
