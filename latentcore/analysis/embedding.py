@@ -510,9 +510,10 @@ _WARM_UP_LOCK = threading.Lock()
 def warm_up(include_plain=False) -> float:
     """Compile umap-learn's numba code so that the user's first UMAP is quick; returns the seconds.
 
-    Runs a tiny seeded fit through the fast path (what `embedding.embed` uses by default) without
-    touching the cache; `umap_module` puts umap-learn's own jitted functions on numba's on-disk
-    cache, so a later process loads them instead of compiling. `include_plain=True` also compiles
+    Runs a tiny seeded fit through the fast path (what `embedding.embed` uses by default) and a
+    graph walk (large placements) without touching the cache; `umap_module` puts umap-learn's own
+    jitted functions on numba's on-disk cache (the graph walk's are declared so), so a later process
+    loads them instead of compiling. `include_plain=True` also compiles
     the NN-descent path that `fast=False` uses for more than 4096 rows; pynndescent's `nn_descent`
     cannot be cached by numba, so that part is compiled in every new process. Thread-safe.
     """
@@ -521,6 +522,9 @@ def warm_up(include_plain=False) -> float:
         small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
         fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
         fitted.transform(small[:5])
+        from .graph_search import GraphIndex  # large placements' search (numba, on its disk cache)
+
+        GraphIndex(small, _knn(small, small, "euclidean", 5)[1]).query(small[:5], 2)
         if include_plain:
             with quiet_umap():
                 umap_module().UMAP(n_neighbors=5, n_epochs=5, random_state=0, init="random",

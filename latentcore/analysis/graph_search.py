@@ -28,7 +28,7 @@ import numpy as np
 
 ENTRY_ROWS = 256     # random entry rows (plus one per connected component of the graph)
 ENTRY_STARTS = 8     # the nearest entry rows a search starts from
-DEFAULT_EF = 48      # rows held by a search: more finds more of the true neighbours, slower
+DEFAULT_EF = 24      # rows held by a search: more finds more of the true neighbours, slower
 CHUNK_ROWS = 4096    # queries per compiled call (threads take chunks in turn)
 
 
