@@ -220,3 +220,16 @@ def test_fit_placement_by_graph_walk_is_transform_and_close_to_the_exact_placeme
     # and nearly every row where the exact search places it
     same = np.all(np.isclose(walked.coords[placed], exact.coords[placed], atol=1e-5), axis=1)
     assert same.mean() >= 0.995, same.mean()
+
+
+def test_the_gpu_search_is_the_exact_search(monkeypatch):
+    """`_torch_knn` is what runs on a GPU; here on torch's CPU device, against scikit-learn."""
+    data = clustered_latents(3000, dim=16, seed=6)
+    reference, queries = data[:1000], data[1000:]
+    monkeypatch.setattr(embedding, "GPU_BLOCK_PAIRS", 300_000)  # several blocks
+    found = embedding._torch_knn(queries, reference, 5, "cpu")
+    assert overlap(found, exact_neighbours(queries, reference, 5)) >= 0.9999
+    monkeypatch.setattr(embedding, "_gpu_device", lambda: "cpu")  # every euclidean search on torch
+    dists, index = embedding._knn(queries, reference, "euclidean", 5)
+    assert np.array_equal(index, embedding._sorted_by_distance(queries, reference, found, "euclidean")[1])
+    assert np.all(np.diff(dists, axis=1) >= 0)

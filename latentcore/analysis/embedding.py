@@ -46,6 +46,7 @@ temporary name and renamed when complete. `cache_dir=False` turns the cache off.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -359,10 +360,14 @@ def _sample_pca(sample, params):
 
 
 def _knn(queries, reference, metric, k):
-    """Exact k nearest reference rows of each query: (distances, indices), scikit-learn brute force."""
+    """Exact k nearest reference rows of each query: (distances, indices), nearest first; on the GPU
+    (torch) when there is one and the metric is euclidean, else scikit-learn brute force."""
     from sklearn.neighbors import NearestNeighbors
 
     k = min(k, len(reference))
+    device = _gpu_device() if metric == "euclidean" else None
+    if device is not None:
+        return _sorted_by_distance(queries, reference, _torch_knn(queries, reference, k, device), metric)
     search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(reference)
     dists, index = search.kneighbors(queries)
     if metric in ("euclidean", "cosine"):  # GEMM-based: the last bits vary with BLAS threads
@@ -387,22 +392,60 @@ def _exact_distances(queries, reference, index, metric) -> np.ndarray:
 
 
 def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_graph=None):
-    """The k nearest reference rows of each query, (distances, indices): exact for small searches
-    and other metrics than euclidean, else a walk of the reference rows' kNN graph of `n_neighbors`
+    """The k nearest reference rows of each query, (distances, indices): exact for small searches,
+    other metrics than euclidean and on a GPU, else a walk of the reference rows' kNN graph of `n_neighbors`
     (`reference_graph`: that graph, as `_knn(reference, reference, ...)` gives it; computed if None)."""
     if len(queries) == 0:
         return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-    if metric != "euclidean" or len(queries) * len(reference) < GRAPH_SEARCH_MIN_PAIRS:
+    if (metric != "euclidean" or len(queries) * len(reference) < GRAPH_SEARCH_MIN_PAIRS
+            or _gpu_device() is not None):  # a GPU searches exactly in less time than the walk
         return _knn(queries, reference, metric, k)
     from .graph_search import GraphIndex
 
     if reference_graph is None:
         reference_graph = _knn(reference, reference, metric, n_neighbors)[1]
-    index = GraphIndex(reference, reference_graph).query(queries, k)
+    return _sorted_by_distance(queries, reference, GraphIndex(reference, reference_graph).query(queries, k),
+                               metric)
+
+
+def _sorted_by_distance(queries, reference, index, metric):
+    """(distances, indices) of the chosen reference rows, distances exact (float64), nearest first."""
     dists = _exact_distances(queries, reference, index, metric)
     order = np.argsort(dists, axis=1, kind="stable")
     return (np.take_along_axis(dists, order, 1).astype(np.float32),
             np.take_along_axis(index, order, 1))
+
+
+GPU_BLOCK_PAIRS = 1 << 28  # query x reference distances per block on the GPU (1 GiB of float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _gpu_device():
+    """"cuda" when torch sees an NVIDIA GPU, else None (torch is not even imported without a driver)."""
+    if not Path("/proc/driver/nvidia").exists():
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return "cuda" if torch.cuda.is_available() else None
+
+
+def _torch_knn(queries, reference, k, device) -> np.ndarray:
+    """Exact euclidean k nearest reference rows, (Q, k) int64, by blocks of matrix products on a torch
+    device (|q|^2 left out: the same for a whole row of distances)."""
+    import torch
+
+    with torch.no_grad():
+        ref = torch.as_tensor(np.ascontiguousarray(reference, np.float32), device=device)
+        squares = (ref * ref).sum(1)
+        out = np.empty((len(queries), k), np.int64)
+        block = max(1, GPU_BLOCK_PAIRS // len(reference))
+        for start in range(0, len(queries), block):
+            rows = torch.as_tensor(np.ascontiguousarray(queries[start:start + block], np.float32), device=device)
+            dist = squares - 2 * rows @ ref.T
+            out[start:start + block] = torch.topk(dist, k, dim=1, largest=False).indices.cpu().numpy()
+    return out
 
 
 def _place(queries, reference, reference_coords, metric, k, n_neighbors) -> np.ndarray:
