@@ -32,17 +32,20 @@ What is measured, in one run:
 Measured 2026-11-23 on the 2-core development machine, shared with other agents' test and browser runs:
 LOADED (load average 5-10 during the runs) and the worker runs at nice 10, so it got well under its two
 cores; the lead re-measures on a quiet machine. 2 worker threads (all the cores, `ui.compute.jobs`):
-    fit of 1,000,000 x 128 through the worker pool:  57.8 s wall (load average 6.5; 70.3 s and 71.9 s in two
-    runs at load 8)   CPU time of the two workers, start and imports included: 34.9 s (36.2 s)
-      1.9 s  the worker's start and imports        1.5 s  reading the latents, cache key
-      0.2 s  PCA of the sample                     1.9 s  PCA of the 1,000,000 rows (2 threads)
-      4.4 s  exact kNN graph of the 30,000-row sample (scikit-learn)
-     39.4 s  UMAP of the sample (umap-learn's seeded optimisation: one thread), the placement search
-             of the other 970,000 rows beside it on the other core
-      8.5 s  the rest of the search after UMAP, the weighted means
+    fit of 1,000,000 x 128 through the worker pool (before: 138.6 s at 2 threads, and the app's worker
+    had one):  31.2 s wall at load average 3.8 (57.8 s at 6.5; 70.3 and 71.9 s at 8)
+    CPU time of the two workers, start and imports included: 32.3 s (34.9 s, 36.2 s)
+    stages of the 31.2 s run (of the 57.8 s run):
+      1.8 s (1.9 s)  the worker's start and imports      1.5 s (1.5 s)  reading the latents, cache key
+      1.4 s (0.2 s)  PCA of the sample                   2.6 s (1.9 s)  PCA of the 1,000,000 rows (2 threads)
+      3.2 s (4.4 s)  exact kNN graph of the 30,000-row sample (scikit-learn)
+     19.5 s (39.4 s) UMAP of the sample (umap-learn's seeded optimisation: one thread), the placement
+                     search of the other 970,000 rows beside it on the other core
+      1.2 s (8.5 s)  the rest of the search after UMAP, the weighted means
     In a process of its own on the same loaded machine, UMAP of the sample took 26.4 s wall for 9.4 CPU
     seconds, and the walk of 970,000 rows about 10-16 CPU seconds (ef 24): on a quiet 2-core machine the
-    fit should take about 20-25 s (35 CPU seconds over two cores, UMAP's single-threaded part ~10 s).
+    fit should take about 20-25 s (an estimate: 32-35 CPU seconds over two cores, UMAP's single-threaded
+    part ~10 s).
     placement (graph walk) against the exact search, 20,000 placed rows: recall of the 5 nearest sample
     rows 0.99955; 99.89 % of the rows placed exactly where the exact search places them (the rest: one of
     five neighbours differs; the largest move 1.8x the embedding's spread, at the 99th percentile none)

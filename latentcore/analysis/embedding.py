@@ -118,7 +118,8 @@ class FittedEmbedding:
         """Coordinates of new latents (M, D) in this embedding, float32 (M, n_components).
 
         PCA: the exact linear projection. UMAP: the inverse-distance weighted mean of the embedding
-        of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any), the
+        of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any, and
+        found as the fit finds them: exactly for small batches, by the graph walk for large ones), the
         same placement the fast path uses for rows outside its sample.
         """
         new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
