@@ -233,3 +233,14 @@ def test_the_gpu_search_is_the_exact_search(monkeypatch):
     dists, index = embedding._knn(queries, reference, "euclidean", 5)
     assert np.array_equal(index, embedding._sorted_by_distance(queries, reference, found, "euclidean")[1])
     assert np.all(np.diff(dists, axis=1) >= 0)
+
+
+def test_the_pca_of_every_row_is_the_same_bits_whatever_the_threads(monkeypatch):
+    latents = clustered_latents(2 * embedding.REDUCE_BLOCK_ROWS + 5, seed=8)  # three blocks, the last short
+    fitted = fit_embedding(latents[:600], cache_dir=False, sample_size=300)
+    monkeypatch.setattr(embedding, "_threads", lambda: 1)
+    one = fitted._reduce(latents)
+    monkeypatch.setattr(embedding, "_threads", lambda: 3)
+    assert np.array_equal(fitted._reduce(latents), one)
+    expected = (latents[-5:].astype(np.float64) - fitted.pca_mean) @ fitted.pca_components.astype(np.float64).T
+    np.testing.assert_allclose(one[-5:], expected, rtol=1e-5, atol=1e-5)

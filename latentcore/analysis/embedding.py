@@ -130,7 +130,7 @@ class FittedEmbedding:
             return self._reduce(new)
         return _place(self._reduce(new), self._reduce(self.reference_latents), self.reference_coords,
                       self.params["metric"], self.params["place_neighbors"],
-                      self.params.get("n_neighbors", PLACE_NEIGHBORS))
+                      self.params["n_neighbors"])
 
     def _reduce(self, latents: np.ndarray) -> np.ndarray:
         if self.pca_components.size == 0:
