@@ -563,13 +563,14 @@ def warm_up(include_plain=False) -> float:
     the NN-descent path that `fast=False` uses for more than 4096 rows; pynndescent's `nn_descent`
     cannot be cached by numba, so that part is compiled in every new process. Thread-safe.
     """
+    from .graph_search import GraphIndex
+
     start = time.perf_counter()
     with _WARM_UP_LOCK:
         small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
         fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
         fitted.transform(small[:5])
-        from .graph_search import GraphIndex  # large placements' search (numba, on its disk cache)
-
+        # large placements' search (numba, on its disk cache)
         GraphIndex(small, _knn(small, small, "euclidean", 5)[1]).query(small[:5], 2)
         if include_plain:
             with quiet_umap():
