@@ -11,8 +11,8 @@ API
 ---
 - `GraphIndex(reference, knn_index, seed=0)`: the index over `reference` (M, D) float32, euclidean,
   from its kNN graph `knn_index` (M, K) int (each row's nearest reference rows, itself included or
-  not); entry rows: one per connected component of the graph plus seeded random rows, `ENTRY_ROWS`
-  in all at least.
+  not); its entry rows: `ENTRY_ROWS` seeded random rows plus one per connected component of the
+  graph (a walk cannot leave its component); a search starts from the `ENTRY_STARTS` nearest.
 - `index.query(queries, k, ef=DEFAULT_EF, threads=None) -> (Q, k) int64`: the k nearest reference
   rows of each query, nearest first (approximate: `benchmarks/umap_scale.py` measures the recall, and
   tests/test_embedding.py bounds it). Each query is searched alone, in a compiled loop (numba, on its
