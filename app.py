@@ -42,8 +42,8 @@ PAGES = [
 here = Path(__file__).parent
 navigation = st.navigation([st.Page(path, title=title, icon=icon)
                             for path, title, icon in PAGES if (here / path).exists()])
-summary = st.sidebar.empty()  # drawn now, so a page that stops early (st.stop, an error) keeps it
-common.sidebar_summary(summary.container(), buttons=False)
+summary = common.SidebarSummary()
+summary.draw(buttons=False)  # drawn now, so a page that stops early (st.stop, an error) keeps it
 common.png_dpi_setting()
 access.account_sidebar()
 try:
@@ -51,4 +51,4 @@ try:
 finally:
     state.save_session()
     # redrawn after the page, to show what it just did (skipped by Streamlit after st.stop)
-    common.sidebar_summary(summary.container())
+    summary.draw()

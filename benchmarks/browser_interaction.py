@@ -1,19 +1,20 @@
-"""Seconds a scientist waits in the browser with a 1,000,000-row scan, and a second user meanwhile.
+"""Seconds a scientist waits in the browser, at sizes from the demo to 1,000,000 rows, and a second user meanwhile.
 
-Drives `streamlit run app.py` in headless Chromium (Playwright, Debian's /usr/bin/chromium) with a
-generated scan latents file (1000 x 1000 pixels, 8 dimensions in 12 clusters) and its band-contrast
-table, uploaded through the Data page like a user would. Prints one JSON line:
-- upload_s: both files set on the uploader until the page has sorted them (two toasts);
-- other_session_rerun_idle_s: the same kind of recolour before anything else runs (the baseline);
-- other_session_rerun_s: a second browser context (its own workspace, the 2,400-point demo UMAP)
-  recolours its UMAP while the first context's 1M UMAP fit runs in the worker pool;
-- umap_fit_s: the first context's 1M fit, from "Explore these latents" to the drawn scatter;
-- umap_reopen_s: back to the UMAP page with the embedding cached, until both panels are drawn;
-- umap_box_select_s: from mouse-up of a box on the UMAP scatter until the selection count shows;
-- cluster_first_s: the Clusters page the first time (GMM of 1M pairs in the worker pool);
-- cluster_page_s: the Clusters page reopened (clustering cached), until both panels are drawn;
-- cluster_box_select_s: from mouse-up of a box on the cluster scatter until "Selected here" changes.
-The machine is shared: say what else ran when quoting these.
+Drives `streamlit run app.py` in headless Chromium (Playwright, Debian's /usr/bin/chromium). For each
+scan side in `--sides` (0: the built-in demo, 2,400 rows, extracted in the app; else a generated
+side x side scan's latents, `--dims` dimensions in 12 clusters, and its band-contrast table, uploaded
+through the Data page as a user would), it prints one JSON line. Every interaction reports two times,
+both from the moment the user acted (the click, the key, the mouse-up):
+- "draw": until the panels it changes are drawn (the count, the colour bar, the charts);
+- "idle": until the page stopped running (the app root's script state, `tests/streamlit_server.py`),
+  which is what a person waits for before the next click.
+Interactions: `umap_reopen` (back to the UMAP page, the embedding cached), `umap_box_select`,
+`umap_recolour` (colour by a latent dimension), `cluster_first` (the Clusters page the first time:
+the GMM), `cluster_reopen`, `cluster_box_select`; for the demo `extract_and_fit`, else `upload`,
+`umap_fit_s` (the fit in the worker pool), and the second context's recolour of its own demo UMAP
+with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
+The script's running spans after each action go to stderr ("runs"). The machine is shared: say what
+else ran when quoting these.
 
 Measured 2026-11-22, 1,000,000 rows, 2 cores with nothing else running (workers: 1 thread, nice 10):
                               earlier that day    now
@@ -29,19 +30,16 @@ with ~1-2 s of canvas work, twice when margins were pushed (maps are PNG images 
 page sent all 226,663 selected rows as a 6.3 MB table (now the first 5,000); Streamlit's full GC
 after every run took ~0.9 s holding the GIL, every session's rerun waiting (runner.postScriptGC off).
 
-    python benchmarks/browser_interaction.py [--side 1000] [--keep DIR]
+    python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -50,14 +48,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the browser test's Chromium settings and box drag
 
-from test_e2e_browser import CHROMIUM, CHROMIUM_ARGS, drag_box  # noqa: E402
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, WATCH_RUNS, now_ms, serve, until_idle  # noqa: E402
+from test_e2e_browser import drag_box  # noqa: E402
 
 COLOURBAR = "(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle')].some(e => e.textContent.includes(title))"
 TIMEOUT_S = 600  # the longest wait for any one step (--timeout)
-IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+DEMO = 0  # --sizes 0: the built-in demo scan (2,400 rows), extracted in the app
 
 
-def write_scan(folder: Path, side: int, dims: int = 8) -> tuple[Path, Path]:
+def write_scan(folder: Path, side: int, dims: int) -> tuple[Path, Path]:
     """A side x side scan's latents (clustered, seeded) and its band-contrast CSV."""
     import pandas as pd
 
@@ -68,11 +67,12 @@ def write_scan(folder: Path, side: int, dims: int = 8) -> tuple[Path, Path]:
     rows, cols = np.divmod(np.arange(n), side)
     x, y = cols * 1.5, rows * 1.5
     labels = (rows // max(side // 4, 1)) * 3 + (cols // max(side // 3, 1)) % 3  # 12 regions of the scan
-    centres = rng.normal(scale=4, size=(labels.max() + 1, dims))
-    latents = (centres[labels] + rng.normal(size=(n, dims))).astype(np.float32)
-    writer = LatentsWriter(folder / "scan_latents.h5", {"all": latents.shape}, {})
-    for start in range(0, n, 262_144):
-        writer.write_rows("all", start, latents[start:start + 262_144])
+    centres = rng.normal(scale=4, size=(labels.max() + 1, dims)).astype(np.float32)
+    writer = LatentsWriter(folder / "scan_latents.h5", {"all": (n, dims)}, {})
+    for start in range(0, n, 65_536):  # in blocks: 1M x 128 float64 noise would be 1 GB at once
+        block = labels[start:start + 65_536]
+        noise = rng.standard_normal(size=(len(block), dims), dtype=np.float32)
+        writer.write_rows("all", start, centres[block] + noise)
     writer.write_array("x", x)
     writer.write_array("y", y)
     writer.write_array("grid_shape", [side, side])
@@ -83,94 +83,41 @@ def write_scan(folder: Path, side: int, dims: int = 8) -> tuple[Path, Path]:
     return path, bc
 
 
-def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, LATENT_EXPLORER_WORKDIR=str(folder / "sessions"),
-               LATENT_EXPLORER_CACHE=str(folder / "cache"))
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1"],
-                              cwd=REPO, env=env, stdout=open(folder / "streamlit.log", "w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("streamlit did not start")
-
-
 def log(message: str):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def idle(page):
-    """The script has finished (its status widget gone, and still gone a moment later)."""
-    while True:
-        page.wait_for_function(IDLE)
-        time.sleep(0.4)
-        if page.evaluate(IDLE):
-            return
+def click_nav(page, title: str):
+    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
 
 
 def nav(page, title: str, heading: str):
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    click_nav(page, title)
     page.wait_for_selector(f"h1:has-text('{heading}')")
 
 
 def choose(page, label: str, option: str):
     """Pick a selectbox option by typing it (Streamlit's selectboxes filter as you type)."""
-    page.locator("[data-testid=stSelectbox]", has_text=label).first.locator("input").first.click()
-    page.keyboard.type(option)
+    type_choice(page, label, option)
     page.keyboard.press("Enter")
 
 
+def type_choice(page, label: str, option: str):
+    """A selectbox opened and `option` typed, not yet taken (Enter takes it)."""
+    page.locator("[data-testid=stSelectbox]", has_text=label).first.locator("input").first.click()
+    page.keyboard.type(option)
+
+
 def sidebar_says(page, text: str):
-    """Wait until the sidebar's summary shows `text` (a choice has been taken: waiting for the status
-    widget alone can return before a slow rerun has begun, and typing into a page that is being
-    redrawn loses the keys)."""
+    """Wait until the sidebar's summary shows `text` (a choice has been taken: typing into a page
+    that is being redrawn loses the keys), then until the page is idle."""
     page.wait_for_function("(text) => document.querySelector('[data-testid=stSidebarUserContent]')"
                            "?.innerText.includes(text)", arg=text)
-    idle(page)
+    until_idle(page, 0)
 
 
 def drawn(page, charts: int):
     page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .nsewdrag').length >= {charts}")
-
-
-def umap_ready(page):
-    page.wait_for_function(selected_count_js("Selected:") + ".length > 0")
-
-
-def clusters_ready(page):
-    page.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
-
-
-def opened(page, title: str, heading: str, ready) -> float:
-    """Seconds from the sidebar click until both panels are drawn and `ready(page)` holds."""
-    start = time.perf_counter()
-    nav(page, title, heading)
-    drawn(page, 2)
-    ready(page)
-    seconds = time.perf_counter() - start
-    idle(page)
-    return seconds
-
-
-def reopen(page, title: str, heading: str, ready) -> float:
-    """`opened` after a visit to the Data page (the page's results cached)."""
-    nav(page, "Data", "Data")
-    idle(page)
-    return opened(page, title, heading, ready)
-
-
-def box(page, chart, fx0, fy0, fx1, fy1):
-    """Drag a selection box as the browser test does; returns the time of mouse-up."""
-    drag_box(page, chart, fx0, fy0, fx1, fy1)
-    page.mouse.up()
-    return time.perf_counter()
 
 
 def selected_count_js(prefix: str) -> str:
@@ -178,120 +125,148 @@ def selected_count_js(prefix: str) -> str:
             f".filter(t => t.startsWith('{prefix}'))")
 
 
+def umap_ready(page):
+    drawn(page, 2)
+    page.wait_for_function(selected_count_js("Selected:") + ".length > 0")
+
+
+def clusters_ready(page):
+    drawn(page, 2)
+    page.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
+
+
 def metric(page, label: str) -> str:
     box_ = page.locator("[data-testid=stMetric]", has_text=label).first
     return box_.locator("[data-testid=stMetricValue]").inner_text().strip()
 
 
-def measure(pages, side: int, latents: Path, bc: Path, url: str, out: dict):
-    first, second = pages
-    for page in (first, second):
-        page.set_default_timeout(TIMEOUT_S * 1000)
-        page.goto(url)
-        page.wait_for_selector("h1:has-text('Data')")
-        idle(page)
+def timed(out: dict, name: str, page, act, ready, prepare=None):
+    """`prepare()`, `act()`, `ready()`: out[name] = {"draw": seconds until ready, "idle": until the
+    page stopped running}, both from the moment `act` began (a click, a key, mouse-up)."""
+    if prepare:
+        prepare()
+    since, start = now_ms(page), time.perf_counter()
+    act()
+    ready()
+    draw = time.perf_counter() - start
+    out[name] = {"draw": round(draw, 2), "idle": round(max(until_idle(page, since), draw), 2)}
+    runs = [(b, round((t - since) / 1000, 2)) for b, t in page.evaluate("window.__runs.log") if t > since - 50]
+    log(f"{name} runs: {runs}")
+    log(f"{name}: drawn {draw:.2f} s, idle {out[name]['idle']:.2f} s")
 
-    # the other user: the demo's UMAP, drawn before the big fit starts
+
+def reopen(out: dict, name: str, page, title: str, heading: str, ready):
+    """Back to `title` after a visit to the Data page (its results cached), timed."""
+    nav(page, "Data", "Data")
+    until_idle(page, 0)
+    timed(out, name, page, lambda: click_nav(page, title),
+          lambda: page.wait_for_selector(f"h1:has-text('{heading}')") and ready(page))
+
+
+def recolour(out: dict, name: str, page, option: str, colour_bar: str):
+    """`Colour by` -> `option`, timed from the key that takes it until `colour_bar` is drawn."""
+    timed(out, name, page, lambda: page.keyboard.press("Enter"),
+          lambda: page.wait_for_function(COLOURBAR, arg=colour_bar),
+          prepare=lambda: type_choice(page, "Colour by", option))
+
+
+def box_select(out: dict, name: str, page, chart, frame: tuple, ready):
+    """A selection box dragged over `frame` (fractions of the plot area), timed from mouse-up."""
+    timed(out, name, page, page.mouse.up, ready, prepare=lambda: drag_box(page, chart, *frame))
+
+
+def open_latents(first, second, side: int, dims: int, folder: Path, out: dict):
+    """The first context's latents on the UMAP page (the demo extracted, or a generated scan
+    uploaded), the second context's demo UMAP recoloured meanwhile (the other user)."""
     nav(second, "UMAP", "UMAP")
     second.get_by_role("button", name="Extract the demo latents now").click()
-    drawn(second, 2)
-    idle(second)
-    log("second context: demo UMAP drawn")
-    choose(second, "Colour by", "a latent dimension")  # the same recolour with nothing else running
-    t0 = time.perf_counter()
-    second.wait_for_function(COLOURBAR, arg="latent 0")
-    out["other_session_rerun_idle_s"] = time.perf_counter() - t0
-    idle(second)
-
-    start = time.perf_counter()
-    first.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files([str(latents), str(bc)])
-    first.wait_for_function("() => document.body.innerText.includes(': a data file')"
-                            " || document.body.innerText.includes(': a band-contrast table')")  # a toast
-    idle(first)
-    out["upload_s"] = time.perf_counter() - start
-    log(f"uploaded in {out['upload_s']:.1f} s")
+    umap_ready(second)
+    until_idle(second, 0)
+    if side == DEMO:
+        nav(first, "UMAP", "UMAP")
+        timed(out, "extract_and_fit", first, first.get_by_role("button", name="Extract the demo latents now").click,
+              lambda: umap_ready(first))
+        return
+    recolour(out, "other_session_recolour_quiet", second, "a latent dimension", "latent 0")  # nothing else running
+    latents, bc = write_scan(folder, side, dims)
+    timed(out, "upload", first, lambda: first.locator("[data-testid=stFileUploaderDropzoneInput]").first
+          .set_input_files([str(latents), str(bc)]),
+          lambda: first.wait_for_function("() => document.body.innerText.includes(': a data file')"))
     choose(first, "Data file", "scan_latents.h5")
     sidebar_says(first, "Data: scan_latents.h5")
     choose(first, "Band contrast", "scan_bandcontrast.csv")
     sidebar_says(first, "Band contrast: scan_bandcontrast.csv")
-    log("chose the uploads")
-
-    start = time.perf_counter()
     first.get_by_role("button", name="Explore these latents").click()
+    start = time.perf_counter()
     if side * side > int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000)):
         first.get_by_text("in a worker process").wait_for()  # the big fit runs in the pool
         time.sleep(3)
-    choose(second, "Colour by", "band contrast")
-    t0 = time.perf_counter()
-    second.wait_for_function(COLOURBAR, arg="band contrast")
-    out["other_session_rerun_s"] = time.perf_counter() - t0
-    log(f"other session's recolour: {out['other_session_rerun_s']:.2f} s")
-    out["fit_still_running"] = first.get_by_text("in a worker process").count() > 0
-    drawn(first, 2)
-    first.wait_for_function(selected_count_js("Selected:") + ".length > 0")
-    out["umap_fit_s"] = time.perf_counter() - start
+        recolour(out, "other_session_recolour_during_fit", second, "band contrast", "band contrast")
+        out["fit_still_running"] = first.get_by_text("in a worker process").count() > 0
+    umap_ready(first)
+    out["umap_fit_s"] = round(time.perf_counter() - start, 1)
     log(f"fit: {out['umap_fit_s']:.1f} s")
-    idle(first)
+    until_idle(first, 0)
 
-    out["umap_reopen_s"] = reopen(first, "UMAP", "UMAP", umap_ready)
 
-    up = box(first, first.locator(".js-plotly-plot").first, 0.3, 0.3, 0.6, 0.6)
-    first.wait_for_function(selected_count_js("Selected:") + ".some(t => !t.startsWith('Selected: 0 '))")
-    out["umap_box_select_s"] = time.perf_counter() - up
+def measure(first, second, side: int, dims: int, folder: Path, url: str, out: dict):
+    for page in (first, second):
+        page.set_default_timeout(TIMEOUT_S * 1000)
+        page.add_init_script(WATCH_RUNS)
+        page.goto(url)
+        page.wait_for_selector("h1:has-text('Data')")
+        until_idle(page, 0)
+    open_latents(first, second, side, dims, folder, out)
+
+    reopen(out, "umap_reopen", first, "UMAP", "UMAP", umap_ready)
+    box_select(out, "umap_box_select", first, first.locator(".js-plotly-plot").first, (0.3, 0.3, 0.6, 0.6),
+               lambda: first.wait_for_function(selected_count_js("Selected:") + ".some(t => !t.startsWith('Selected: 0 '))"))
     out["umap_selected"] = first.evaluate(selected_count_js("Selected:"))[0]
-    log(f"UMAP reopen {out['umap_reopen_s']:.2f} s, box {out['umap_box_select_s']:.2f} s")
-    idle(first)
+    recolour(out, "umap_recolour", first, "a latent dimension", "latent 0")
 
-    out["cluster_first_s"] = opened(first, "Clusters", "Clusters", clusters_ready)
-    log(f"clusters first open: {out['cluster_first_s']:.1f} s")
-    out["cluster_page_s"] = reopen(first, "Clusters", "Clusters", clusters_ready)
-
+    timed(out, "cluster_first", first, lambda: click_nav(first, "Clusters"), lambda: clusters_ready(first))
+    reopen(out, "cluster_reopen", first, "Clusters", "Clusters", clusters_ready)
     before = metric(first, "Selected here")
-    up = box(first, first.locator(".js-plotly-plot").nth(1), 0.1, 0.1, 0.5, 0.5)
-    first.wait_for_function("(before) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
-                            ".find(e => e.innerText.includes('Selected here'));"
-                            " return m && !m.innerText.includes(before); }", arg=before)
-    out["cluster_box_select_s"] = time.perf_counter() - up
+    box_select(out, "cluster_box_select", first, first.locator(".js-plotly-plot").nth(1), (0.1, 0.1, 0.5, 0.5),
+               lambda: first.wait_for_function(
+                   "(before) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
+                   ".find(e => e.innerText.includes('Selected here')); return m && !m.innerText.includes(before); }",
+                   arg=before))
     out["cluster_selected"] = metric(first, "Selected here")
 
 
-def run(side: int, folder: Path) -> dict:
+def run(side: int, dims: int, folder: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
-    latents, bc = write_scan(folder, side)
-    server, url = start_server(folder)
-    out = {"points": side * side, "cores": os.cpu_count()}
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            pages = [browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2)]
-            try:
-                measure(pages, side, latents, bc, url, out)
-            except BaseException:  # what each browser showed when it stopped, beside the server's log
-                for number, page in enumerate(pages):
-                    page.screenshot(path=str(folder / f"stopped-context-{number + 1}.png"), full_page=True)
-                log(f"stopped: screenshots and streamlit.log in {folder}")
-                raise
-            browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
+    out = {"points": 2400 if side == DEMO else side * side, "dims": None if side == DEMO else dims,
+           "cores": os.cpu_count()}
+    with serve(folder) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = [browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2)]
+        try:
+            measure(*pages, side, dims, folder, url, out)
+        except BaseException:  # what each browser showed when it stopped, beside the server's log
+            for number, page in enumerate(pages):
+                page.screenshot(path=str(folder / f"stopped-context-{number + 1}.png"), full_page=True)
+            log(f"stopped: screenshots and streamlit.log in {folder}")
+            raise
+        browser.close()
+    return out
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--side", type=int, default=1000, help="scan side: side**2 rows (default 1000)")
+    parser.add_argument("--sides", default="0,224,447,1000",
+                        help="scan sides to sweep, side**2 rows each; 0 is the built-in demo (default 0,224,447,1000)")
+    parser.add_argument("--dims", type=int, default=128, help="latent dimensions of the generated scans (default 128)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds any one step may take")
     args = parser.parse_args()
     globals()["TIMEOUT_S"] = args.timeout
-    if args.keep:
-        args.keep.mkdir(parents=True, exist_ok=True)
-        print(json.dumps(run(args.side, args.keep)))
-    else:
-        with tempfile.TemporaryDirectory() as folder:
-            print(json.dumps(run(args.side, Path(folder))))
+    with tempfile.TemporaryDirectory() as scratch:
+        for side in map(int, args.sides.split(",")):
+            folder = (args.keep or Path(scratch)) / f"side{side}"
+            print(json.dumps(run(side, args.dims, folder)), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "latentcore.analysis.cli",
     "latentcore.batch_cli",
     "latentcore.analysis.rank_cli",
+    "latentcore.analysis.references_cli",
     "latentcore.train.cli",
 )
 INTERRUPTED = "interrupted: partial outputs are kept as *.partial and the next run resumes them"

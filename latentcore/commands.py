@@ -31,7 +31,12 @@ def run_info(args) -> int:
     from .data import open_source
 
     with open_source(args.file, describe_only=True) as reader:  # reads no rows: no per-row limit
-        print(json.dumps(reader.info().to_dict(), indent=2, default=str))
+        described = reader.info().to_dict()
+        readable = reader.info().has_coordinates and not described["extra"].get("refused_for_reading")
+        orientations = reader.orientations() if readable else None
+        if orientations is not None:  # Euler angles and phases: the convention and the phase list
+            described["orientations"] = orientations.describe()
+        print(json.dumps(described, indent=2, default=str))
     return 0
 
 

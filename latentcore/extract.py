@@ -113,7 +113,7 @@ def one_intra_op_thread():
 
     Why: oneDNN/MKL split a convolution's or matmul's sums by the thread count, so the latents'
     last bits followed it (up to ~1e-6 between 1 and 2 threads), and Dask's nanny starts workers
-    with OMP_NUM_THREADS=1 while the app's workers use the cores but one. On one thread a batch
+    with OMP_NUM_THREADS=1 while the app's workers use every core. On one thread a batch
     gives the same bits in every process; `Extractor.iter_latents` recovers the throughput by
     running batches in parallel. torch.set_num_threads sets this thread's count and the process's
     default: the default is restored to the value found when no thread was inside."""
@@ -360,6 +360,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
             _write_partitions(extractor, reader, writer, rows, progress)
             _write_context(writer, context)
             writer.write_point_maps(reader.point_maps(), rows)  # vendor maps (band contrast) travel along
+            writer.write_orientations(reader.orientations(), rows)  # so do Euler angles and phases
             attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,

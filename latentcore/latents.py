@@ -5,6 +5,8 @@
 - scans: `x`, `y` (float64) and `grid_shape`, and the scan's vendor per-point maps (Oxford Band Contrast,
   EDAX IQ/CI/Fit) as `point_maps/<name>` float64 (N,) in the same row order; cutouts: the metadata
   table as `<partition>_metadata` byte strings with a `columns` attribute (the source layout, copied);
+- scans with orientations: `orientations/euler` (N, 3) Bunge radians, `orientations/phase_id` (N,), attributes
+  `phases` (JSON) and `convention` (latentcore.data.orientations), read back as `Latents.orientations`;
 - attributes: model, model_sha256, source, source_sha256, pooling, device, versions, created; for
   scans `units` ("um") and `step`; `preprocessing` (JSON: source and model pattern sizes, the resize).
 
@@ -30,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .data import open_source
+from .data.orientations import Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
 from .errors import InputError, OutputError, write_error
@@ -38,6 +41,7 @@ from .storage.local import lock_exclusive, make_folder
 
 PARTIAL = ".partial"
 POINT_MAPS = "point_maps"  # group of per-point maps carried over from the scan
+ORIENTATIONS = "orientations"  # group: `euler` (N, 3) radians, `phase_id` (N,), attrs `phases`, `convention`
 
 
 @dataclasses.dataclass
@@ -52,6 +56,7 @@ class Latents:
     grid_shape: tuple[int, int] | None = None
     metadata: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     point_maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # name -> (N,) per row
+    orientations: ScanOrientations | None = None  # the scan's Euler angles and phases, per row
 
     @property
     def units(self) -> str | None:
@@ -151,13 +156,22 @@ def read_latents(path) -> Latents:
             grid = check_grid_shape(f["grid_shape"][()], path) if "grid_shape" in f else None
             meta = {k: read_byte_table(f[f"{k}_metadata"]) for k in names if f"{k}_metadata" in f}
             maps = _read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
+            orientations = _read_orientations(f[ORIENTATIONS], len(parts[names[0]]), path) if ORIENTATIONS in f else None
     except OSError as exc:
         raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
     for name, values in maps.items():
         if len(values) != len(parts[names[0]]):
             raise InputError(f"point map {name!r} has {len(values)} values but {names[0]!r} has "
                              f"{len(parts[names[0]])} rows", path)
-    return Latents(path, parts, attrs, x, y, grid, meta, maps)
+    return Latents(path, parts, attrs, x, y, grid, meta, maps, orientations)
+
+
+def _read_orientations(group, n: int, path) -> ScanOrientations:
+    euler, phase_id = group["euler"][()].astype(np.float64), group["phase_id"][()].astype(np.int64)
+    if euler.shape != (n, 3) or phase_id.shape != (n,):
+        raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows", path)
+    phases = {int(k): Phase(**v) for k, v in json.loads(attr_value(group.attrs["phases"])).items()}
+    return ScanOrientations(euler, phase_id, phases, str(attr_value(group.attrs["convention"])))
 
 
 def _read_point_maps(group) -> dict[str, np.ndarray]:
@@ -259,6 +273,19 @@ class LatentsWriter:
         for name, values in maps.items():
             self._write_dataset(f"{POINT_MAPS}/{name}",
                                 lambda: group.create_dataset(name, data=np.asarray(values, np.float64)[chosen]))
+
+    def write_orientations(self, orientations: ScanOrientations | None, rows: dict[str, np.ndarray]):
+        """The scan's Euler angles and phases at the extracted rows (a scan's one partition)."""
+        if orientations is None or len(rows) != 1:
+            return
+        chosen = orientations.take(next(iter(rows.values())))
+        if ORIENTATIONS in self.file:
+            del self.file[ORIENTATIONS]
+        group = self.file.create_group(ORIENTATIONS)
+        group.attrs["phases"] = json.dumps({str(k): dataclasses.asdict(p) for k, p in chosen.phases.items()})
+        group.attrs["convention"] = chosen.convention
+        self._write_dataset(f"{ORIENTATIONS}/euler", lambda: group.create_dataset("euler", data=chosen.euler))
+        self._write_dataset(f"{ORIENTATIONS}/phase_id", lambda: group.create_dataset("phase_id", data=chosen.phase_id))
 
     def write_metadata(self, partition: str, table: pd.DataFrame):
         self._write_dataset(f"{partition}_metadata",

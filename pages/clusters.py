@@ -9,8 +9,9 @@ from latentcore.analysis.cluster import METHODS
 from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots
+from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import bandcontrast, common, explore, extraction, params, selection
+from ui.widgets import bandcontrast, common, explore, extraction, params, references, selection
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these need no band contrast). Each "
@@ -52,75 +53,88 @@ job = front.cluster_job(lat_stamp, bc_stamp, method, dim, features, method_param
 job_json = front.job_json(job)
 with common.user_errors():
     run = front.cluster_run(lat_stamp, bc_stamp, job_json)
-rows, labels = run["rows"], run["labels"]
-state.set_last_clusters(rows, labels)  # the UMAP page can colour by them
+state.set_last_clusters(run["rows"], run["labels"])  # the UMAP page can colour by them
 shade = st.toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)",
                   value=state.setting("clusters_shade", False), key="clusters_shade")
+boundaries_on = references.boundary_switch(lat, page="clusters") if on_scan else False
 colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
 vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
-pending = {"clusters_scatter": selection.scatter_resolver(run["latent"], vertical, rows, state.selection())}
-if on_scan:
-    pending["clusters_map"] = lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)
-selection.take_pending(pending)  # a selection just made is drawn in this run
-chosen = state.selection()
-selected_here = np.isin(rows, chosen)
 
-panels = st.columns(2) if on_scan else [st.container()]
-if on_scan:
-    with panels[0]:
-        st.markdown("**Clusters on the scan**")
-        selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
-        map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
-        map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun", selection_mode=("box", "lasso"),
-                                    config={"displaylogo": False})
-with panels[-1]:
-    st.markdown(f"**Latent dim {dim} against {vertical_name}**")
-    changed, scatter_fig = selection.linked_scatter(run["latent"], vertical, colour, rows, chosen,
-                                                    "clusters_scatter", x_title=f"latent dim {dim}",
-                                                    y_title=vertical_name)
 
-if on_scan:
-    changed |= selection.take_event(map_event, "clusters_map",
-                                    lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
-if changed:
-    st.rerun()
-
-report = run["report"]
-summary = st.columns(4)
-summary[0].metric("Clusters", report["n_clusters"])
-summary[1].metric("Noise points", f"{report['counts'].get('-1', 0):,}")
-summary[2].metric("Pixels", f"{len(rows):,}")
-summary[3].metric("Selected here", f"{int(selected_here.sum()):,}")
-common.cluster_fit_notes(report, sigma)
-explore.mean_panel(lat, chosen, "clusters_mean", {"rows": rows, "labels": labels})  # issue 20: a cluster's mean
-if chosen.size and st.button("Clear selection", key="clusters_clear"):
-    state.clear_selection()
-    st.rerun()
-if selected_here.any():
-    picked = np.flatnonzero(selected_here)
-    shown = picked[:explore.TABLE_MAX]
-    table = {"row_id": rows[shown]}
+@common.linked_panels
+def linked(run, colour, grid, code_map, cells):
+    """The map and the scatter, their selection and its table: a selection reruns only these."""
+    rows, labels = run["rows"], run["labels"]
+    pending = {"clusters_scatter": selection.scatter_resolver(run["latent"], vertical, rows, state.selection())}
     if on_scan:
-        table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
-    table[f"latent {dim}"] = run["latent"][shown]
-    if run["bandcontrast"] is not None:
-        table[bandcontrast.value_name(bc_spec)] = run["bandcontrast"][shown]
-    table["cluster"] = labels[shown]
-    st.dataframe(table, height=220, hide_index=True)
-    explore.table_note(len(picked))
+        pending["clusters_map"] = lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)
+    selection.take_pending(pending)  # a selection just made is drawn in this run
+    chosen = state.selection()
+    selected_here = np.isin(rows, chosen)
+
+    panels = st.columns(2) if on_scan else [st.container()]
+    if on_scan:
+        with panels[0]:
+            st.markdown("**Clusters on the scan**")
+            selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
+            map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
+            if boundaries_on:
+                reference_figures.with_boundaries(map_fig, front.boundaries_on(
+                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
+            map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun",
+                                        selection_mode=("box", "lasso"), config={"displaylogo": False})
+    with panels[-1]:
+        st.markdown(f"**Latent dim {dim} against {vertical_name}**")
+        changed, _ = selection.linked_scatter(run["latent"], vertical, colour, rows, chosen, "clusters_scatter",
+                                              x_title=f"latent dim {dim}", y_title=vertical_name)
+    if on_scan:
+        changed |= selection.take_event(map_event, "clusters_map",
+                                        lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
+    if changed:
+        common.rerun()
+
+    report = run["report"]
+    summary = st.columns(4)
+    summary[0].metric("Clusters", report["n_clusters"])
+    summary[1].metric("Noise points", f"{report['counts'].get('-1', 0):,}")
+    summary[2].metric("Pixels", f"{len(rows):,}")
+    summary[3].metric("Selected here", f"{int(selected_here.sum()):,}")
+    common.cluster_fit_notes(report, sigma)
+    explore.mean_panel(lat, chosen, "clusters_mean", {"rows": rows, "labels": labels})  # issue 20: a cluster's mean
+    if chosen.size and st.button("Clear selection", key="clusters_clear"):
+        state.clear_selection()
+        common.rerun()
+    if selected_here.any():
+        picked = np.flatnonzero(selected_here)
+        shown = picked[:explore.TABLE_MAX]
+        table = {"row_id": rows[shown]}
+        if on_scan:
+            table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
+        table[f"latent {dim}"] = run["latent"][shown]
+        if run["bandcontrast"] is not None:
+            table[bandcontrast.value_name(bc_spec)] = run["bandcontrast"][shown]
+        table["cluster"] = labels[shown]
+        st.dataframe(table, height=220, hide_index=True)
+        explore.table_note(len(picked))
+
+
+linked(run, colour, grid, code_map, cells)
 
 st.subheader("Downloads")
 names = cluster_names(job.tag)
-out_dir = str(state.workdir("clusters"))
+out_dir = str(state.results_dir("clusters", lat_stamp[0]))
 model = common.latents_model(lat_stamp[0])
 st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
            "is the UMAP table's row id: the two join on it.")
 
 
+dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
+
+
 def artifact(kind):
     """Written on the first click (the PNG takes a few seconds), then served from the cache."""
     def read():
-        return Path(front.cluster_files(lat_stamp, bc_stamp, job_json, out_dir, state.png_dpi())[kind]).read_bytes()
+        return Path(front.cluster_files(lat_stamp, bc_stamp, job_json, out_dir, dpi)[kind]).read_bytes()
     return read
 
 

@@ -8,8 +8,9 @@ from latentcore.export import maps_npz_bytes
 from ui.compute import front
 from ui.figures import maps as map_figures
 from ui.figures import plots, png
+from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import common, explore, extraction, params, scales, selection
+from ui.widgets import common, explore, extraction, params, references, scales, selection
 
 st.title("Latent maps")
 lat_stamp = extraction.require_latents()
@@ -21,13 +22,15 @@ x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
 full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
 roi = None if full else (x0, x1, y0, y1)
 common.roi_note(lat_stamp, lat, roi, "maps")
-cols = st.columns([3, 1, 1, 1, 1])
+cols = st.columns([3, 1, 1, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), key="maps_dims",
                             default=state.setting("maps_dims", list(range(min(lat.dim, 8))), range(lat.dim)))
 columns = cols[1].number_input("Maps per row", 1, 8, state.setting("maps_columns", 4, bounds=(1, 8)), key="maps_columns")
 nan_colour = cols[2].color_picker("Missing pixels", state.setting("maps_nan", figures.NAN_COLOUR), key="maps_nan")
 sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", True), key="maps_scale_bar")
+boundaries_on = references.boundary_switch(lat, cols[5])
+boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
 if not dims:
     st.info("Pick at least one dimension.")
     st.stop()
@@ -42,7 +45,14 @@ colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
                                                     units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
                                                     limits=limits)
-st.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
+boundary_mask = front.boundaries_on(lat_stamp, boundary_deg, references.grid_key(grid)) if boundaries_on else None
+if boundary_mask is not None:
+    for fig in (grid_fig, png_fig):
+        reference_figures.with_boundaries(fig, boundary_mask, grid, len(dims), int(columns))
+maps_column, references_column = st.columns([3, 2])
+maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
+with references_column:
+    references.references_panel(lat_stamp, lat, boundary_deg, overlay=boundaries_on)
 
 st.subheader("Click a pixel to see its pattern")
 chosen = state.selection()
@@ -81,7 +91,7 @@ with cols[1]:
 st.subheader("Downloads")
 tag = (f"latent_maps__dims{'_'.join(map(str, dims))}_" + (f"smooth{sigma:g}_" if sigma else "")
        + ("full" if roi is None else "roi{:g}-{:g}_{:g}-{:g}".format(*roi)))
-out = state.workdir("maps")
+out = state.results_dir("maps", lat_stamp[0])
 dpi = state.png_dpi()
 cols = st.columns(3)
 cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: png.figure_png(png_fig, str(out / f"{tag}.png"), dpi),

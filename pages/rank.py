@@ -75,13 +75,14 @@ tag = f"{metrics[0]}_top{top}" + ("" if roi is None else "_roi{:g}-{:g}_{:g}-{:g
 bc_table = bandcontrast.table_path(bc_stamp)  # a scan map is inside the latents file
 inputs = {"latents": lat_stamp[0], **({"bandcontrast": bc_table} if bc_table else {}),
           **({"source": source_stamp[0]} if source_stamp else {})}
-out = str(state.workdir("rank"))
+out = str(state.results_dir("rank", lat_stamp[0]))
+dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
 
 
 def written(kind):
     def read():
         from pathlib import Path
-        return Path(front.ranking_files(table, out, inputs, top, tag, state.png_dpi())[kind]).read_bytes()
+        return Path(front.ranking_files(table, out, inputs, top, tag, dpi)[kind]).read_bytes()
     return read
 
 

@@ -3,16 +3,13 @@ reconstructions. The run goes on in a worker process (ui.widgets.training) when 
 when it ends, the model joins the Extract page's models. A stopped run resumes from its last epoch.
 Without a run in this session (a reload, a new visit), the workspace's last finished run is shown from
 the files it wrote (loss curve, reconstructions, best epoch, where the model is)."""
-import dataclasses
 import time
 
-import pandas as pd
 import streamlit as st
 
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
 from ui.compute import front
-from ui.figures import training as training_figures
 from ui.session import state
 from ui.widgets import bandcontrast as bc_choice
 from ui.widgets import common, training
@@ -92,63 +89,4 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
     job = training.start(config)
 
 
-def saved_view():
-    """No run in this session (a reload, a new visit): the workspace's last finished run, from its files."""
-    run = training.last_finished()
-    if run is None:
-        return
-    try:
-        where = run["model_path"].relative_to(state.workdir())
-    except ValueError:
-        where = run["model_path"].name
-    st.subheader("Last finished run")
-    if run["history"]:
-        st.plotly_chart(training_figures.loss_figure(run["history"]), key="train_saved_loss_chart")
-    if "reconstructions.png" in run["files"]:
-        st.image(str(run["files"]["reconstructions.png"]),
-                 caption="Validation patterns (top) and their reconstructions (bottom), by the best model")
-    best = f" (validation loss {run['best_val_loss']:.4g})" if run.get("best_val_loss") is not None else ""
-    st.success(f"{run['status']} after {run['epochs_done']} epochs: best epoch {run['best_epoch']}{best}. The model "
-               f"is {where} in this workspace, and the Extract page offers it as \"{run['label']}\".",
-               icon=":material/check:")
-    common.download_artifacts([path for name, path in run["files"].items()], key="train_saved_files")
-
-
-@st.fragment(run_every=1.0 if job is not None and job.running else None)
-def live_view():
-    job = training.current()
-    if job is None:
-        saved_view()
-        return
-    history, latest = job.history, job.latest
-    done = len(history) and history[-1]["epoch"] or 0
-    st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: epoch {done} of {job.config.epochs}")
-    if job.running:
-        st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
-    if job.error is not None:
-        st.error(f"Training failed: {common.error_line(job.error)}", icon=":material/error:")
-    if not job.running and job.status == "stopped":
-        st.caption("Stopped: the checkpoint of the last whole epoch is kept; Resume goes on from it "
-                   "to the number of epochs set above.")
-        if st.button("Resume", icon=":material/replay:", key="train_resume"):
-            training.start(dataclasses.replace(job.config, epochs=int(epochs)), job.label)
-            st.rerun(scope="app")
-    if history:
-        table = pd.DataFrame(history)
-        st.plotly_chart(training_figures.loss_figure(history), key="train_loss_chart")
-        st.caption(f"Latest: train {table.train_loss.iloc[-1]:.4g}, validation {table.val_loss.iloc[-1]:.4g}, "
-                   f"{table.patterns_per_second.iloc[-1]:,.0f} patterns/s")
-    if latest is not None:
-        st.write("Validation patterns (top) and their reconstructions (bottom)")
-        for images in (latest.inputs, latest.reconstructions):
-            st.image(training_figures.display_images(images), width=72)
-    if job.result is not None:
-        result = job.result
-        st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
-                   f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
-        common.download_artifacts([p for name, p in result.files.items() if name != "checkpoint.pth"], key="train_files")
-    if not job.running and training.end_unseen():
-        st.rerun()  # once: the whole page redraws with the start button enabled and no timer
-
-
-live_view()
+training.live_panel(int(epochs))

@@ -126,12 +126,13 @@ if neighbours is not None:
 
 st.subheader("Downloads")
 tag = f"{lat_stamp[0].split('/')[-1].removesuffix('.h5')}_{method}"
-out = state.workdir("umap")
+out = state.results_dir("umap", lat_stamp[0])
 cols = st.columns(3)
 columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
 cols[0].download_button("Table (CSV)", lambda: common.table_csv(table, columns, chosen), file_name=f"{tag}_table.csv",
                         mime="text/csv", key="umap_dl_csv", on_click="ignore", icon=":material/download:")
-cols[1].download_button(f"Figure (PNG, {state.png_dpi()} dpi)", lambda: png.figure_png(fig, str(out / f"{tag}.png"), state.png_dpi()),
+dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
+cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / f"{tag}.png"), dpi),
                         file_name=f"{tag}.png", mime="image/png", key="umap_dl_png", on_click="ignore",
                         icon=":material/download:")
 cols[2].download_button("Saved embedding (NPZ)", lambda: common.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),

@@ -155,6 +155,8 @@ XDIST_GROUPS = {
     "test_e2e_auth.py": "browser",
     "test_e2e_figs.py": "browser",
     "test_e2e_state.py": "browser",
+    "test_e2e_references.py": "browser",
+    "test_e2e_day.py": "browser",
     "test_batch.py": "processes",
     "test_jobs.py": "processes",
     "test_pages_jobs.py": "processes",

@@ -19,16 +19,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 import warnings
 
 import numpy as np
 import pytest
 
+from streamlit_server import serve
 from test_e2e_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, box_select, free_port, open_page,  # noqa: F401
                               playwright, pytestmark, settle, shoot)
 from test_e2e_workspace import browser, workspace_of  # noqa: F401 (fixture)
@@ -82,31 +79,11 @@ def served(tmp_path_factory, provider, deployment_file):
     secrets.write_text(f'[auth]\nredirect_uri = "{url}/oauth2callback"\ncookie_secret = "{os.urandom(16).hex()}"\n'
                        f'client_id = "latent-explorer"\nclient_secret = "test-secret"\n'
                        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
-    env = dict(os.environ, LATENT_EXPLORER_WORKDIR=str(root / "sessions"), LATENT_EXPLORER_CACHE=str(root / "cache"),
-               LATENT_EXPLORER_DEPLOYMENT=str(deployment_file))
-    env.pop("LATENTCORE_S3_ENDPOINT_URL", None)  # the S3 server's address comes from the deployment file
-    log = open(root / "streamlit.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--secrets.files", str(secrets)],
-                              cwd=os.path.dirname(os.path.dirname(__file__)), env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"streamlit exited: {(root / 'streamlit.log').read_text()}")
-                time.sleep(0.2)
+    # the S3 server's address comes from the deployment file
+    env = {"LATENT_EXPLORER_DEPLOYMENT": str(deployment_file), "LATENTCORE_S3_ENDPOINT_URL": None}
+    with serve(root, env, ("--secrets.files", str(secrets)), port) as (_, log):
         yield url, root / "sessions" / "workspaces"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
-        text = (root / "streamlit.log").read_text()
-        assert "Traceback" not in text, text
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def new_tab(browser, url):  # noqa: F811

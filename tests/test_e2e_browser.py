@@ -12,72 +12,42 @@ from __future__ import annotations
 
 import csv
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, RUNNING, free_port, serve  # noqa: F401 (re-exported to other tests)
 
 playwright = pytest.importorskip("playwright.sync_api")
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 pytestmark = [pytest.mark.timeout(300),
               # skipped on a developer's machine without Chromium; never in CI, where .ci/run installs it
               pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                  reason=f"no Chromium at {CHROMIUM} (apt-get install chromium chromium-driver)")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """`streamlit run app.py` on a free port, with private working and embedding-cache folders."""
-    root = tmp_path_factory.mktemp("e2e")
-    port = free_port()
-    env = dict(os.environ, LATENT_EXPLORER_WORKDIR=str(root / "sessions"), LATENT_EXPLORER_CACHE=str(root / "cache"))
-    log = open(root / "streamlit.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1"],
-                              cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"streamlit exited: {(root / 'streamlit.log').read_text()}")
-                time.sleep(0.2)
+    with serve(tmp_path_factory.mktemp("e2e")) as (url, log):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
-        text = (root / "streamlit.log").read_text()
-        assert "Traceback" not in text, text
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
+    """One browser tab on the app for a whole test module (other modules import this fixture: a tab of their own)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+        tab = browser.new_page(viewport={"width": 1500, "height": 1800}, accept_downloads=True)
         tab.set_default_timeout(60_000)
         tab.goto(app_url)
         tab.wait_for_selector("h1:has-text('Data')")
+        settle(tab)
         yield tab
         browser.close()
 
@@ -85,10 +55,10 @@ def page(app_url):
 # -- helpers ------------------------------------------------------------------------------------
 
 def settle(page, seconds: float = 120):
-    """Wait until Streamlit has finished running the script: its status widget gone, and still gone
-    a moment later (a rerun may start just after the previous one ends)."""
+    """Wait until Streamlit has finished running the script (the app root's script state), and has
+    not started again a moment later (a rerun may start just after the previous one ends)."""
     deadline = time.monotonic() + seconds
-    idle = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    idle = f"() => !({RUNNING})"
     while time.monotonic() < deadline:
         time.sleep(0.5)
         page.wait_for_function(idle, timeout=seconds * 1000)

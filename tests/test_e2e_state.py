@@ -4,16 +4,13 @@ said on Clusters and Rank; and the server logs no widget set twice (a default an
 value) after page switches and reloads."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from test_e2e_browser import (CHROMIUM, CHROMIUM_ARGS, REPO, free_port, metric, open_page,  # noqa: F401
-                              playwright, pytestmark, settle)
+from streamlit_server import serve
+from test_e2e_browser import (CHROMIUM, CHROMIUM_ARGS, metric, open_page, playwright, pytestmark,  # noqa: F401
+                              settle)
 
 SCAN_MAP = "Band Contrast (the scan's own map)"
 SET_TWICE = "was created with a default value but also had its value set via the Session State API"
@@ -22,30 +19,9 @@ SET_TWICE = "was created with a default value but also had its value set via the
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`streamlit run app.py` on a free port, with private folders; yields (url, its log file)."""
-    root = tmp_path_factory.mktemp("e2e_state")
-    port, log_path = free_port(), root / "streamlit.log"
-    env = dict(os.environ, LATENT_EXPLORER_WORKDIR=str(root / "sessions"), LATENT_EXPLORER_CACHE=str(root / "cache"))
-    log = open(log_path, "w")
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                "--server.port", str(port), "--server.address", "127.0.0.1"],
-                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if process.poll() is not None:
-                    pytest.fail(f"streamlit exited: {log_path.read_text()}")
-                time.sleep(0.2)
-        yield url, log_path
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-        log.close()
-        text = log_path.read_text()
-        assert "Traceback" not in text, text
+    with serve(tmp_path_factory.mktemp("e2e_state")) as (url, log):
+        yield url, log
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 @pytest.fixture

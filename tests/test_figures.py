@@ -1,6 +1,7 @@
 """Figures: shared colours between panels, compact arrays, NaN colour, PNG by kaleido and fallback."""
 import colorsys
 import io
+import logging
 import warnings
 
 import numpy as np
@@ -268,3 +269,29 @@ def test_latent_map_grid_takes_fixed_limits_and_titles_y_once_a_row(scan):
     assert fig.layout.yaxis.title.text and not fig.layout.yaxis2.title.text and fig.layout.yaxis3.title.text
     assert fig.layout.yaxis.showticklabels is not False and fig.layout.yaxis2.showticklabels is False
     assert all(t.colorbar.title.text == "latent value" for t in fig.data)
+
+
+@pytest.mark.skipif(figures.browser_path() is None, reason="no Chromium on this machine for kaleido")
+def test_the_browser_drivers_goodbye_is_not_logged_as_an_error_but_other_errors_are(scan, tmp_path):
+    """Chromium's closing `{bye}` reached kaleido's driver as a JSON error with a traceback in the server log."""
+    from choreographer.channels import _wire
+    from choreographer.channels._errors import JSONError
+
+    from latentcore.figures import png
+
+    x, y, latent, bc, labels, grid = scan
+    assert png.write_png(figures.cluster_panels(x, y, latent, bc, labels, grid), tmp_path / "p.png") == "kaleido"
+    log = logging.getLogger("choreographer.channels.pipe")
+    kept = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = kept.append
+    log.addHandler(handler)
+    try:
+        for raw in ("{bye}\n", "{not json"):
+            try:
+                _wire.deserialize(raw)
+            except JSONError:
+                log.exception("JSONError decoding message. Ignoring")
+    finally:
+        log.removeHandler(handler)
+    assert [r.exc_info[1].__cause__.doc for r in kept] == ["{not json"]

@@ -67,6 +67,13 @@ def test_the_engine_imports_neither_streamlit_nor_the_app():
     assert {name: found for name, found in offenders.items() if found} == {}
 
 
+def test_nothing_imports_the_gpl_references():
+    """kikuchipy and orix (GPL-3.0) are the tests' references only: the engine and the app write their own maths."""
+    gpl = {"kikuchipy", "orix", "diffpy"}
+    offenders = {name: sorted(m for m in imports(path) if m.split(".")[0] in gpl) for name, path in MODULES.items()}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
 def test_nothing_imports_a_page():
     assert [name for name in MODULES if any(m == "app" or m.startswith("pages") for m in own_imports(name))] == []
 

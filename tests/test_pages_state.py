@@ -9,7 +9,6 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -262,3 +261,25 @@ def test_nearest_neighbours_of_a_row_by_number_or_position_and_undo_of_the_last_
     assert at.session_state["selection"].size == 0
     run(at.button(key="umap_undo").click())  # a clear is undone too
     assert at.session_state["selection"].tolist() == [42]
+
+
+def test_results_of_two_models_latents_with_one_file_name_go_to_two_folders(tmp_path):
+    """Two models' latents of one scan are both `<scan>_latents.h5` (in folders of their own): their cluster,
+    map, UMAP and rank files share names, so each latents file gets its own results folder."""
+    def script():
+        import streamlit as st
+
+        from ui.session import state
+
+        st.session_state["workdir"] = st.session_state["root"]
+        for path in st.session_state["paths"]:
+            st.write(str(state.results_dir("clusters", path)))
+
+    paths = [str(tmp_path / model / "scan_latents.h5") for model in ("vae", "resnet", "vae")]
+    at = AppTest.from_function(script)
+    at.session_state["root"], at.session_state["paths"] = str(tmp_path / "ws"), paths
+    at.run()
+    folders = [Path(m.value) for m in at.markdown]
+    assert folders[0] != folders[1] and folders[0] == folders[2]
+    assert all(f.is_dir() and f.parent == tmp_path / "ws" / "clusters" and f.name.startswith("scan_latents-")
+               for f in folders)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from latentcore import figures
 from latentcore.analysis.artifacts import ClusterJob, rerun, run_cluster_job
-from latentcore.analysis.maps import Grid, spatial_maps
+from latentcore.analysis.maps import spatial_maps
 from latentcore.data import open_source
 from latentcore.demo import DEMO_MODEL
 from latentcore.domain import CUTOUTS, EBSD, domain_warnings, preprocessing

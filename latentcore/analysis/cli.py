@@ -10,10 +10,9 @@
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, about_file
 from ..versions import package_versions
 
 # command-line option -> (methods it applies to, parameter name)
@@ -120,17 +119,6 @@ def _register_bandcontrast(subparsers):
     p.add_argument("--keep", choices=("above", "below"), default="above")
     p.add_argument("--roi", help="x0,x1,y0,y1 (inclusive)")
     p.set_defaults(func=run_bandcontrast)
-
-
-@contextlib.contextmanager
-def about_file(path):
-    """An analysis error that names no file is about `path`: say so in its one line."""
-    try:
-        yield
-    except InputError as exc:
-        if exc.path is not None:
-            raise
-        raise InputError(str(exc), path) from None
 
 
 # -- commands -----------------------------------------------------------------------------------

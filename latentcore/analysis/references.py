@@ -7,7 +7,9 @@
 - user maps: `read_reference_files` reads FILE[:COLUMN] specs: a CSV with `x,y` and a value column
   (band contrast, an element map, ground-truth ids), aligned to the latents' x, y by coordinate
   value (`FILE:COLUMN` picks the column: default `bandcontrast`, or the only column besides x and
-  y); or an NPY of shape (N,) in the latents' row order, or (N, k): k maps named `stem[i]`.
+  y); or an NPY of shape (N,) in the latents' row order, or (N, k): k maps named `stem[i]`; or the
+  `references.npz` of `python -m latentcore references` (every map at the latents' x, y; RGB maps
+  as three references `name[r]`, `name[g]`, `name[b]`; `FILE:KEY` picks one map).
 
 Every function returns float64 values, one per latent row (name -> values for the readers).
 """
@@ -186,6 +188,8 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
         if values.ndim == 1:
             return path, {path.stem: values.astype(np.float64)}
         return path, {f"{path.stem}[{i}]": values[:, i].astype(np.float64) for i in range(values.shape[1])}
+    if path.suffix.lower() == ".npz":
+        return path, npz_references(path, column, x, y)
     from ..data.bandcontrast import align_to_coordinates, read_bandcontrast
     column = column or _default_column(path)
     if x is None or y is None:
@@ -193,6 +197,24 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
                          "(give an NPY in the latents' row order instead)", path)
     table = read_bandcontrast(path, column=column)
     return path, {column: align_to_coordinates(table, x, y, column=column)}
+
+
+def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
+    """The maps of a `references.npz` (`python -m latentcore references`) at the latents' x, y: every
+    map, or the one `key` names; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
+    from .scan_references import load_npz, point_values
+
+    if x is None or y is None:
+        raise InputError("a references.npz is aligned by x,y, but the latents have no coordinates", path)
+    maps, grid, _ = load_npz(path)
+    if key is not None:
+        if key not in maps:
+            raise InputError(f"no map {key!r}; it holds {sorted(maps)}", path)
+        maps = {key: maps[key]}
+    try:
+        return point_values(maps, grid, x, y)
+    except InputError as exc:
+        raise InputError(f"the latents' coordinates are not on this scan grid: {exc}", path) from None
 
 
 def _split_spec(spec: str) -> tuple[Path, str | None]:

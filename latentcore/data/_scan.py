@@ -229,6 +229,16 @@ class ScanReader(H5Reader):
             xy.append(values if layout.order is None else values[layout.order])
         return tuple(xy)
 
+    def orientations(self):
+        found = self._orientations(self.file, self.count("all"))
+        if found is not None and self.layout.order is not None:
+            found = found.take(self.layout.order)
+        return found
+
+    def _orientations(self, f: h5py.File, n: int):
+        """The format's `data.orientations` function applied to its file, in stored order (None: none)."""
+        return None
+
     def point_maps(self):
         if not self.layout.maps_group or self.layout.maps_group not in self.file:
             return {}

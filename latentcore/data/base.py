@@ -144,6 +144,11 @@ class Reader:
         "IQ", "CI", "Fit"); {} when the format has none."""
         return {}
 
+    def orientations(self):
+        """The scan's orientations and phases (`data.orientations.ScanOrientations`, rows in
+        order), or None when the file holds none."""
+        return None
+
     def scan_maps(self) -> dict[str, np.ndarray]:  # the earlier name
         return self.point_maps()
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._hdf5 import header_value
+from . import orientations
 from ._scan import ScanReader
 from .base import register
 
@@ -61,3 +62,7 @@ class BrukerReader(ScanReader):
         in_order = np.array_equal(order, np.arange(len(flat)))
         return {"n_rows": n_rows, "n_columns": n_columns, "order": None if in_order else order,
                 "points": None if len(flat) == n_rows * n_columns else flat[order]}
+
+    def _orientations(self, f, n):
+        scan = self.layout.scan
+        return orientations.bruker(f, f"{scan}/EBSD/Data", f"{scan}/EBSD/Header", n, self.path)

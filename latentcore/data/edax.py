@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ._hdf5 import header_value
+from . import orientations
 from ._scan import ScanReader
 from .base import register
 
@@ -30,3 +31,7 @@ class EdaxReader(ScanReader):
         if grid_type != "SqrGrid":
             raise InputError(f"grid type {grid_type!r}: only square ('SqrGrid') EDAX grids can be read", self.path)
         return layout
+
+    def _orientations(self, f, n):
+        scan = self.layout.scan
+        return orientations.edax(f, f"{scan}/EBSD/Data", f"{scan}/EBSD/Header", n, self.path)

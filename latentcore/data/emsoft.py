@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ._hdf5 import header_value, sniff_h5
+from . import orientations
 from ._scan import ScanLayout, ScanReader
 from .base import register
 
@@ -35,3 +36,6 @@ class EmsoftReader(ScanReader):
                 raise InputError(f"{NAME_LIST} declares {declared[0]} x {declared[1]} patterns but {PATTERNS!r} "
                                  f"holds {patterns.shape[1]} x {patterns.shape[2]}", self.path)
         return ScanLayout("EMData", PATTERNS, 1, patterns.shape[0] if patterns.ndim else 0, 1.0, 1.0)
+
+    def _orientations(self, f, n):
+        return orientations.emsoft(f, n, self.path)

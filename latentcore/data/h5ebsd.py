@@ -3,6 +3,7 @@ n_columns, step_x, step_y}`; x, y from `<scan>/EBSD/CrystalMap/crystal_map/data/
 else from the header grid (row-major)."""
 from __future__ import annotations
 
+from . import orientations
 from ._scan import ScanReader
 from .base import register
 
@@ -20,3 +21,7 @@ class H5ebsdReader(ScanReader):
 
     def _extras(self, scan):
         return {"x": f"{scan}/{CRYSTAL_MAP}/x", "y": f"{scan}/{CRYSTAL_MAP}/y"}
+
+    def _orientations(self, f, n):
+        scan = self.layout.scan
+        return orientations.h5ebsd(f, f"{scan}/EBSD/CrystalMap/crystal_map", n, self.path)

@@ -2,6 +2,7 @@
 `<n>/EBSD/Header/{X Cells, Y Cells, X Step, Y Step}` (scans are numbered groups "1", "2", ...)."""
 from __future__ import annotations
 
+from . import orientations
 from ._scan import ScanReader
 from .base import register
 
@@ -19,3 +20,7 @@ class OxfordReader(ScanReader):
         data = f"{scan}/EBSD/Data"
         return {"x": f"{data}/X", "y": f"{data}/Y", "maps_group": data, "not_maps": ("X", "Y"),
                 "map_names": ("Band Contrast", "Band Slope", "Mean Angular Deviation", "MAD", "Pattern Quality")}
+
+    def _orientations(self, f, n):
+        scan = self.layout.scan
+        return orientations.oxford(f, f"{scan}/EBSD/Data", f"{scan}/EBSD/Header", n, self.path)

@@ -69,6 +69,7 @@ class SimulatedScan:
     is_boundary: np.ndarray  # (N,) bool
     is_bad: np.ndarray  # (N,) bool
     band_contrast: np.ndarray  # (N,) uint8, 0-255: band strength of the pattern, as an image-quality map
+    euler: np.ndarray | None = None  # (N, 3) Bunge Euler angles (radians) of each point's own grain variant
 
     @property
     def x(self) -> np.ndarray:
@@ -116,7 +117,11 @@ def simulate_scan(settings: ScanSettings = ScanSettings()) -> SimulatedScan:
     static = np.clip(np.rint(background * gain.mean() * s.counts * to_uint8), 0, 255).astype(np.uint8)
     quality = bands.reshape(len(bands), -1).std(1) * intensity
     band_contrast = np.rint(255 * (quality - quality.min()) / max(np.ptp(quality), 1e-12)).astype(np.uint8)
-    return SimulatedScan(s, patterns, static, grain_id, is_boundary, is_bad, band_contrast)
+    # the patterns turn crystal normals into detector directions (R), so R = from_euler("ZXZ", euler):
+    # the Bunge angles of the sample-to-crystal rotation R^-1
+    rotations = wobble[variant] * grain_rotations[grain_id]
+    euler = np.mod(rotations.as_euler("ZXZ"), 2 * np.pi)
+    return SimulatedScan(s, patterns, static, grain_id, is_boundary, is_bad, band_contrast, euler)
 
 
 # -- grains --------------------------------------------------------------------------------------------
@@ -229,6 +234,12 @@ def write_h5ebsd(scan: SimulatedScan, path) -> Path:
         header["static_background"] = scan.static_background
         crystal_map = f.create_group("Scan 1/EBSD/CrystalMap/crystal_map/data")
         crystal_map["x"], crystal_map["y"] = scan.x, scan.y
+        if scan.euler is not None:
+            for k, name in enumerate(("phi1", "Phi", "phi2")):
+                crystal_map[name] = scan.euler[:, k]
+            crystal_map["phase_id"] = np.zeros(len(scan.euler), np.int64)
+            phase = f.create_group("Scan 1/EBSD/CrystalMap/crystal_map/header/phases/0")
+            phase["name"], phase["point_group"] = np.array([b"ni"]), np.array([b"m-3m"])
     return Path(path)
 
 
@@ -255,6 +266,12 @@ def write_h5oina(scan: SimulatedScan, path) -> Path:
                             chunks=(min(len(scan.patterns), 256), s.pattern_size, s.pattern_size))
         data["Band Contrast"] = scan.band_contrast
         data["X"], data["Y"] = scan.x.astype(np.float32), scan.y.astype(np.float32)
+        if scan.euler is not None:  # Euler in radians, phase 1 = nickel (Laue group 11, m-3m)
+            data["Euler"] = scan.euler.astype(np.float32)
+            data["Phase"] = np.where(scan.is_bad, 0, 1).astype(np.uint8)
+            phase = header.create_group("Phases/1")
+            phase["Phase Name"], phase["Laue Group"] = np.array([b"Nickel"]), np.array([11], np.int32)
+            phase["Space Group"] = np.array([225], np.int32)
         header["X Cells"], header["Y Cells"] = np.array([s.n_columns], np.int32), np.array([s.n_rows], np.int32)
         header["X Step"], header["Y Step"] = np.array([s.step], np.float32), np.array([s.step], np.float32)
         header["Pattern Height"] = header["Pattern Width"] = np.array([s.pattern_size], np.int32)

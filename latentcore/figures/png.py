@@ -6,6 +6,7 @@ browser by path, and the fallback draws on a `matplotlib.figure.Figure` (Agg can
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import warnings
@@ -88,10 +89,26 @@ def _with_dpi(png: bytes, dpi: float) -> bytes:
     return out.getvalue()
 
 
+class _ChromiumGoodbye(logging.Filter):
+    """Drops one record of kaleido's browser driver (choreographer): when Chromium closes it may send
+    `{bye}` on the pipe, which the driver logs as a JSON error with a traceback, "Ignoring". Harmless,
+    but a traceback in a shared server's log reads as a failure. Any other record passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        cause = getattr(error, "__cause__", None)
+        return not str(getattr(cause, "doc", "")).startswith("{bye}")
+
+
 def _kaleido_png(fig, browser, width, height, scale) -> bytes:
     """Kaleido's PNG, its Chromium given by path (kaleido's `path` option), so that nothing in this
     process's environment changes."""
     import kaleido
+
+    # the driver's own logger, created by its import (its logger class has levels that logging's lacks)
+    pipe_log = logging.getLogger("choreographer.channels.pipe")
+    if not any(isinstance(f, _ChromiumGoodbye) for f in pipe_log.filters):
+        pipe_log.addFilter(_ChromiumGoodbye())
 
     opts = {"format": "png", "width": width or fig.layout.width or 900,
             "height": height or fig.layout.height or 600, "scale": scale}
@@ -99,7 +116,7 @@ def _kaleido_png(fig, browser, width, height, scale) -> bytes:
 
 
 def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:
-    """Draw the traces this module makes (scatter, heatmap, bar) on matplotlib axes placed by the
+    """Draw the traces this module makes (scatter, heatmap, bar, image) on matplotlib axes placed by the
     figure's axis domains."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global figure registry
 
@@ -208,6 +225,15 @@ def _draw_bar(ax, trace, layout):
         ax.bar([str(v) for v in x], y, color=colour)
 
 
+def _draw_image(ax, trace, layout):
+    """An RGB image (go.Image) placed by x0, dx, y0, dy, row 0 at the top as plotly draws it."""
+    z = np.asarray(trace.z)
+    x0, dx = trace.x0 or 0.0, trace.dx or 1.0
+    y0, dy = trace.y0 or 0.0, trace.dy or 1.0
+    ax.imshow(z, extent=(x0 - dx / 2, x0 + dx * (z.shape[1] - 0.5), y0 + dy * (z.shape[0] - 0.5), y0 - dy / 2),
+              aspect="equal", interpolation="nearest")
+
+
 def _draw_nothing(ax, trace, layout):
     warnings.warn(f"matplotlib fallback cannot draw a {trace.type} trace; it is left out", RuntimeWarning)
 
@@ -218,4 +244,5 @@ def _default_scale():
     return plotly.colors.get_colorscale("Viridis")
 
 
-_DRAW = {"scatter": _draw_scatter, "scattergl": _draw_scatter, "heatmap": _draw_heatmap, "bar": _draw_bar}
+_DRAW = {"scatter": _draw_scatter, "scattergl": _draw_scatter, "heatmap": _draw_heatmap, "bar": _draw_bar,
+         "image": _draw_image}

@@ -61,21 +61,24 @@ def source_info(file_stamp: tuple) -> dict:
         return reader.info().to_dict()
 
 
+def _open_known(file_stamp: tuple):
+    """The file's reader, its format known from `source_info` (sniffing every format costs a gallery ~50 ms)."""
+    from latentcore.data import open_source
+
+    return open_source(file_stamp[0], format=source_info(file_stamp)["format"])
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def source_preview(file_stamp: tuple, partition: str, count: int = 6) -> np.ndarray:
     """The first `count` items of a partition, for a glance at the data."""
-    from latentcore.data import open_source
-
-    with open_source(file_stamp[0]) as reader:
+    with _open_known(file_stamp) as reader:
         return reader.read(partition, 0, min(count, reader.count(partition)))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def source_rows(file_stamp: tuple, partition: str, rows: tuple[int, ...]) -> np.ndarray:
     """Selected items (patterns, cutouts) for a gallery."""
-    from latentcore.data import open_source
-
-    with open_source(file_stamp[0]) as reader:
+    with _open_known(file_stamp) as reader:
         return reader.read_rows(partition, list(rows))
 
 
@@ -278,6 +281,36 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smoo
     return smooth_maps(maps, smooth), grid
 
 
+# -- EBSD reference maps ------------------------------------------------------------------------
+
+def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float) -> dict:
+    """The scan's reference maps on the latents' grid (`tasks.scan_references`): orientation maps from
+    the latents file; with the scan file, VBSE, IQ and ADP from its patterns (in the worker pool at scale)."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
+                  latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def boundaries_on(lat_stamp: tuple, boundary_deg: float, grid: tuple) -> np.ndarray | None:
+    """Grain boundaries (bool) on a scan map's grid (`Grid` fields as a tuple: x0, y0, step_x, step_y,
+    n_rows, n_columns), False where it has no point; None when the latents hold no orientations."""
+    from latentcore.analysis.maps import Grid, Roi
+
+    found = scan_references(lat_stamp, None, boundary_deg)
+    if "boundaries" not in found["maps"]:
+        return None
+    lat = latents(lat_stamp)
+    at_points = found["maps"]["boundaries"][Grid(**found["grid"]).indices(lat.x, lat.y)]
+    target = Grid(*grid)
+    half_x, half_y = target.step_x / 4, target.step_y / 4
+    keep = Roi(target.x0 - half_x, target.x_values[-1] + half_x, target.y0 - half_y,
+               target.y_values[-1] + half_y).mask(lat.x, lat.y)
+    out = np.zeros(target.shape, bool)
+    out[target.indices(lat.x[keep], lat.y[keep])] = at_points[keep]
+    return out
+
+
 # -- training -------------------------------------------------------------------------------------
 
 def last_training_run(folder: str) -> dict | None:
@@ -462,9 +495,8 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
 def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[int, ...]) -> np.ndarray:
     """The items of these rows (a gallery's page), in their order: only they are read."""
     from latentcore.analysis.items import read_items
-    from latentcore.data import open_source
 
-    with open_source(file_stamp[0]) as reader:
+    with _open_known(file_stamp) as reader:
         return read_items(reader, list(partitions), list(indices))
 
 

@@ -195,6 +195,11 @@ def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components:
             comps = np.asarray(pattern_components(reader, n=components))
         for k in range(comps.shape[1]):
             references[f"pattern PC{k + 1}"] = comps[:, k]
+    if lat.orientations is not None and lat.x is not None:  # IPF components, phases, boundaries
+        from latentcore.analysis.scan_references import orientation_references
+
+        refs = orientation_references(lat.orientations, lat.x, lat.y, lat.grid_shape)
+        references.update(refs.point_values(lat.x, lat.y))
     _, table = lat.stacked()
     for name in table.columns:
         if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
@@ -234,6 +239,45 @@ def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: 
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
     progress(0.4, f"scoring {matrix.shape[1]} dimensions against {len(chosen)} maps on {len(rows):,} rows")
     return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
+
+
+def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress) -> dict:
+    """The scan's reference maps on the latents' grid: orientation maps from the latents file (IPF
+    x, y, z, phases, boundaries) and, with `source` (the scan file), VBSE, image quality and ADP
+    streamed from its patterns. Plain arrays: maps, grid (a dict), units, phase names, Laue groups, notes."""
+    import dataclasses
+
+    from latentcore.analysis.scan_references import orientation_references, scan_references as from_file
+    from latentcore.latents import read_latents
+
+    progress(0.05, "reading the latents")
+    lat = read_latents(latents[0])
+    maps, laue, phases, notes = {}, {}, {}, []
+    grid = None
+    if lat.orientations is not None:
+        refs = orientation_references(lat.orientations, lat.x, lat.y, lat.grid_shape, boundary_deg)
+        maps, grid, laue, notes = refs.maps, refs.grid, refs.laue, refs.notes
+        phases = {k: p.name for k, p in refs.phases.items()}
+    else:
+        notes.append("these latents hold no orientations: no IPF, phase or boundary maps")
+    if source is not None:
+        progress(0.2, "streaming the patterns: VBSE, image quality, ADP")
+        scan = from_file(source[0], boundary_deg=boundary_deg, progress=lambda done, total: progress(
+            0.2 + 0.8 * done / max(total, 1), f"patterns {done:,} of {total:,}"))
+        from latentcore.analysis.maps import Grid, values_map
+
+        grid = grid or Grid.from_coordinates(lat.x, lat.y, lat.grid_shape)
+        values = scan.point_values(lat.x, lat.y)
+
+        for name in ("vbse_rgb", "iq", "adp"):
+            if name in scan.maps:
+                if scan.maps[name].ndim == 3:
+                    maps[name] = np.stack([values_map(values[f"{name}[{c}]"], lat.x, lat.y, grid) for c in "rgb"], -1)
+                else:
+                    maps[name] = values_map(values[name], lat.x, lat.y, grid)
+    progress(1.0, "done")
+    return {"maps": {k: np.asarray(v) for k, v in maps.items()}, "grid": dataclasses.asdict(grid) if grid else None,
+            "units": lat.units, "phases": phases, "laue": laue, "notes": notes}
 
 
 def mean_item(source: tuple, parts: dict, selection_sha1: str, progress) -> tuple[np.ndarray, int]:

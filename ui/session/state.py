@@ -18,6 +18,7 @@ with `setting(key, default)` as its default: the value the workspace put back ta
 Session State write in the run that draws the widget (Streamlit warns of a widget set twice)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -60,6 +61,7 @@ ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do
 SESSION_USER = "_session_user"  # the user id the workspace was opened for (None: single-user mode)
 SCRATCH = "_scratch"  # a read-only visitor's own folder: what they make goes there, never into the workspace
 BLOCKED = "_blocked_workspace"  # {"id", "why": "missing" | "denied"}: the workspace the URL names cannot open
+SELECTION_SLOT = "_selection_slot"  # the sidebar's "Selected points" line (st.empty), redrawn by fragments
 
 
 def init_session():
@@ -184,6 +186,15 @@ def _drop_data_settings(settings: dict):
         settings.pop(key)
 
 
+def results_dir(kind: str, latents_path) -> Path:
+    """Where a page writes its results (`kind`: "umap", "maps", "clusters", "rank") for one latents file:
+    a folder per file, since two models' latents of one scan share a file name and their results would
+    share names too."""
+    path = Path(latents_path)
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    return workdir(f"{kind}/{path.stem}-{digest}")
+
+
 def workdir(sub: str = "") -> Path:
     """A folder inside the session's workspace (a read-only visitor's: inside their own scratch folder,
     so that their uploads, latents and results never land in the workspace they look at)."""
@@ -273,6 +284,15 @@ def set_selection(row_ids, origin: str = ""):
 
 def clear_selection():
     set_selection(np.empty(0, np.int64))
+
+
+def set_selection_slot(slot):
+    """Where the sidebar says how many points are selected (an st.empty), for panels that rerun alone."""
+    st.session_state[SELECTION_SLOT] = slot
+
+
+def selection_slot():
+    return st.session_state.get(SELECTION_SLOT)
 
 
 def selection_before() -> np.ndarray | None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 from pathlib import Path
 
@@ -17,23 +18,64 @@ from ..session import state
 from . import bandcontrast
 
 
-def sidebar_summary(where=None, buttons: bool = True):
-    """The session's data, band contrast, latents, device and selection, in `where` (the sidebar)."""
-    with where if where is not None else st.sidebar:
-        src = state.source()
-        st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
-        st.markdown(f"**Band contrast:** {bandcontrast.label(state.bandcontrast())}")
-        lat = state.latents()
-        st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
-        model = latents_model(lat)
-        if model:
-            st.caption(f"made by {model}")
-        st.markdown(f"**Device:** {front.devices()['auto'].removeprefix('auto (').rstrip(')')}")
-        chosen = state.selection()
-        st.markdown(f"**Selected points:** {len(chosen):,}")
-        if buttons and len(chosen) and st.button("Clear selection", key="sidebar_clear_selection"):
+class SidebarSummary:
+    """The sidebar's summary: the session's data, band contrast, latents and device; how many points
+    are selected (a line of its own, which linked panels redraw when they rerun alone:
+    `selection_count`); and the Clear-selection button. `draw` again after the page shows what it did."""
+
+    def __init__(self):
+        self.about, self.count, self.buttons = st.sidebar.empty(), st.sidebar.empty(), st.sidebar.empty()
+        state.set_selection_slot(self.count)
+
+    def draw(self, buttons: bool = True):
+        with self.about.container():
+            src = state.source()
+            st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
+            st.markdown(f"**Band contrast:** {bandcontrast.label(state.bandcontrast())}")
+            lat = state.latents()
+            st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
+            model = latents_model(lat)
+            if model:
+                st.caption(f"made by {model}")
+            st.markdown(f"**Device:** {front.devices()['auto'].removeprefix('auto (').rstrip(')')}")
+        selection_count()
+        self.buttons.empty()
+        if buttons and len(state.selection()) and self.buttons.button("Clear selection", key="sidebar_clear_selection"):
             state.clear_selection()
             st.rerun()
+
+
+def selection_count():
+    """The sidebar's "Selected points" line, brought up to date."""
+    slot = state.selection_slot()
+    if slot is not None:
+        slot.markdown(f"**Selected points:** {len(state.selection()):,}")
+
+
+def linked_panels(draw):
+    """`draw` (the linked panels of a page and what shows their selection) as a Streamlit fragment: a
+    selection made in them reruns only `draw`, not the whole page (parameters, sidebar, other panels).
+    A fragment's rerun skips app.py, so the sidebar's selection count and the saved workspace are
+    brought up to date here."""
+    @functools.wraps(draw)
+    def body(*args, **kwargs):
+        draw(*args, **kwargs)
+        selection_count()  # every full run too: Streamlit lets a fragment's rerun write only where its full run did
+        if in_fragment_rerun():
+            state.save_session()
+    return st.fragment(body)
+
+
+def in_fragment_rerun() -> bool:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx and ctx.fragment_ids_this_run)
+
+
+def rerun():
+    """Run again what is running: the fragment in a fragment's rerun, else the page."""
+    st.rerun(scope="fragment" if in_fragment_rerun() else "app")
 
 
 def latents_model(path) -> str | None:

@@ -2,17 +2,24 @@
 (through the front door, `front.start_training`: the task `ui.compute.tasks.train`), so the
 server only draws its progress. Each epoch the worker reports the loss history and the latest
 reconstructions; Stop cancels the job, and the trainer stops after its current batch keeping the
-last epoch's checkpoint and the best model, so the same config resumes. The finished model joins the session's models (the Extract page's choices)."""
+last epoch's checkpoint and the best model, so the same config resumes. The finished model joins the session's models (the Extract page's choices).
+`live_panel(epochs)` draws the run (or the workspace's last finished one, `saved_run_panel`)."""
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import time
 from types import SimpleNamespace
+
+import pandas as pd
+import streamlit as st
 
 from latentcore.train import TrainConfig
 
 from ..compute import front, jobs
+from ..figures import training as training_figures
 from ..session import state
+from . import common
 
 
 class TrainingRun:
@@ -113,3 +120,68 @@ def start(config: TrainConfig, label: str | None = None) -> TrainingRun:
     run = TrainingRun(job, config, models, label)
     state.set_train_run(run)
     return run
+
+
+def saved_run_panel():
+    """No run in this session (a reload, a new visit): the workspace's last finished run, from its files."""
+    run = last_finished()
+    if run is None:
+        return
+    try:
+        where = run["model_path"].relative_to(state.workdir())
+    except ValueError:
+        where = run["model_path"].name
+    st.subheader("Last finished run")
+    if run["history"]:
+        st.plotly_chart(training_figures.loss_figure(run["history"]), key="train_saved_loss_chart")
+    if "reconstructions.png" in run["files"]:
+        st.image(str(run["files"]["reconstructions.png"]),
+                 caption="Validation patterns (top) and their reconstructions (bottom), by the best model")
+    best = f" (validation loss {run['best_val_loss']:.4g})" if run.get("best_val_loss") is not None else ""
+    st.success(f"{run['status']} after {run['epochs_done']} epochs: best epoch {run['best_epoch']}{best}. The model "
+               f"is {where} in this workspace, and the Extract page offers it as \"{run['label']}\".",
+               icon=":material/check:")
+    common.download_artifacts([path for name, path in run["files"].items()], key="train_saved_files")
+
+
+def live_panel(epochs: int):
+    """This session's run, redrawn alone every second while it runs (a fragment); without one, the
+    workspace's last finished run. `epochs`: the form's value, which Resume trains to."""
+    job = current()
+    st.fragment(run_every=1.0 if job is not None and job.running else None)(_live_view)(epochs)
+
+
+def _live_view(epochs: int):
+    job = current()
+    if job is None:
+        saved_run_panel()
+        return
+    history, latest = job.history, job.latest
+    done = len(history) and history[-1]["epoch"] or 0
+    st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: epoch {done} of {job.config.epochs}")
+    if job.running:
+        st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
+    if job.error is not None:
+        st.error(f"Training failed: {common.error_line(job.error)}", icon=":material/error:")
+    if not job.running and job.status == "stopped":
+        st.caption("Stopped: the checkpoint of the last whole epoch is kept; Resume goes on from it "
+                   "to the number of epochs set above.")
+        if st.button("Resume", icon=":material/replay:", key="train_resume"):
+            start(dataclasses.replace(job.config, epochs=epochs), job.label)
+            st.rerun(scope="app")
+    if history:
+        table = pd.DataFrame(history)
+        st.plotly_chart(training_figures.loss_figure(history), key="train_loss_chart")
+        st.caption(f"Latest: train {table.train_loss.iloc[-1]:.4g}, validation {table.val_loss.iloc[-1]:.4g}, "
+                   f"{table.patterns_per_second.iloc[-1]:,.0f} patterns/s")
+    if latest is not None:
+        st.write("Validation patterns (top) and their reconstructions (bottom)")
+        for images in (latest.inputs, latest.reconstructions):
+            st.image(training_figures.display_images(images), width=72)
+    if job.result is not None:
+        result = job.result
+        st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
+                   f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
+        common.download_artifacts([p for name, p in result.files.items() if name != "checkpoint.pth"], key="train_files")
+    if not job.running and end_unseen():
+        st.rerun()  # once: the whole page redraws with the start button enabled and no timer

@@ -1,0 +1,281 @@
+"""Crystal orientation maths for EBSD reference maps, with numpy and scipy only.
+
+Conventions: Euler angles are Bunge (phi1, Phi, phi2), in radians, about Z, X', Z''. An orientation
+is the rotation from the sample frame to the crystal frame, so a sample direction v is the crystal
+direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inverse pole figure.
+
+    laue_group("432")                                   -> "m-3m"
+    ipf_colours(euler, "m-3m", direction=(0, 0, 1))     -> (N, 3) RGB in 0..1 (TSL colour key)
+    ipf_key_image("m-3m", size=200)                     -> (size, size, 4) RGBA of the key's sector
+    misorientation_angles(euler_a, euler_b, "m-3m")     -> (N,) radians, symmetry-reduced
+    boundary_map(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) bool, 5 degrees by default
+
+Laue groups with a colour key: m-3m (cubic), 6/mmm (hexagonal), 4/mmm (tetragonal), -3m (trigonal)
+and mmm (orthorhombic). The TSL key (hue from the azimuth about the sector's centre, lightness from
+the distance to it) follows Nolze and Hielscher (2016), as MTEX draws it.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+DEFAULT_BOUNDARY_DEG = 5.0
+SQRT3_2 = np.sqrt(3) / 2
+
+# Laue group -> the plane normals bounding its colour key's sector (inverse pole figure)
+SECTOR_NORMALS = {
+    "m-3m": [(1, -1, 0), (-1, 0, 1), (0, 1, 0)],
+    "6/mmm": [(0, 0, 1), (0, 1, 0), (0.5, -SQRT3_2, 0)],
+    "4/mmm": [(0, 0, 1), (0, 1, 0), (np.sqrt(0.5), -np.sqrt(0.5), 0)],
+    "-3m": [(0, 0, 1), (0.5, SQRT3_2, 0), (0.5, -SQRT3_2, 0)],
+    "mmm": [(0, 0, 1), (0, 1, 0), (1, 0, 0)],
+}
+LAUE_GROUPS = tuple(SECTOR_NORMALS)
+
+# point group (Hermann-Mauguin, as vendors and orix spell them) -> its Laue group
+_POINT_GROUPS = {
+    "m-3m": ("432", "-43m", "m-3m", "m3m"),
+    "6/mmm": ("622", "6mm", "-6m2", "-62m", "6/mmm"),
+    "4/mmm": ("422", "4mm", "-42m", "-4m2", "4/mmm"),
+    "-3m": ("32", "321", "312", "3m", "3m1", "31m", "-3m", "-3m1", "-31m"),
+    "mmm": ("222", "mm2", "mmm"),
+}
+POINT_GROUP_LAUE = {name: laue for laue, names in _POINT_GROUPS.items() for name in names}
+# first space group number of each Laue class (International Tables), for files that give only the number
+_SPACE_GROUP_LAUE = [(1, None), (3, None), (16, "mmm"), (75, None), (89, "4/mmm"), (143, None),
+                     (149, "-3m"), (168, None), (177, "6/mmm"), (195, None), (207, "m-3m"), (231, None)]
+
+
+def laue_group(point_group) -> str | None:
+    """The Laue group of a point group name ("432" -> "m-3m"), or None when it has no colour key here."""
+    name = str(point_group).strip().replace(" ", "")
+    return name if name in SECTOR_NORMALS else POINT_GROUP_LAUE.get(name)
+
+
+def laue_of_space_group(number: int) -> str | None:
+    """The Laue group of a space group number (1-230), or None when it has no colour key here."""
+    found = None
+    for first, laue in _SPACE_GROUP_LAUE:
+        if int(number) >= first:
+            found = laue
+    return found if 1 <= int(number) <= 230 else None
+
+
+def sample_to_crystal(euler) -> Rotation:
+    """Bunge Euler angles (N, 3) in radians -> rotations taking sample directions to crystal ones."""
+    return Rotation.from_euler("ZXZ", np.asarray(euler, np.float64).reshape(-1, 3)).inv()
+
+
+@functools.lru_cache(maxsize=None)
+def proper_rotations(laue: str) -> Rotation:
+    """The rotations of a Laue group's proper subgroup (O, D6, D4, D3, D2)."""
+    if laue == "m-3m":  # every signed permutation matrix of determinant +1
+        matrices = [np.diag(signs)[list(perm)] for perm in itertools.permutations(range(3))
+                    for signs in itertools.product((1, -1), repeat=3)]
+        return Rotation.from_matrix([m for m in matrices if np.linalg.det(m) > 0])
+    n = {"6/mmm": 6, "4/mmm": 4, "-3m": 3, "mmm": 2}[laue]
+    turns = [Rotation.from_rotvec([0, 0, 2 * np.pi * k / n]) for k in range(n)]
+    flips = [Rotation.from_rotvec(np.pi * np.array([np.cos(a), np.sin(a), 0]))  # two-fold axes from x
+             for a in np.pi * np.arange(n) / n]
+    return Rotation.concatenate(turns + flips)
+
+
+@functools.lru_cache(maxsize=None)
+def _sector(laue: str):
+    """(unit plane normals (K, 3), unit vertices (V, 3), centre (3,) unit): the key's fundamental sector."""
+    normals = np.array(SECTOR_NORMALS[laue], np.float64)
+    normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+    candidates = [np.cross(a, b) for a, b in itertools.permutations(normals, 2)]
+    vertices = []
+    for v in candidates:
+        v = v / np.linalg.norm(v)
+        if (normals @ v > -1e-9).all() and not any(np.allclose(v, w) for w in vertices):
+            vertices.append(v)
+    vertices = np.array(vertices)
+    centre = vertices.mean(0)
+    return normals, vertices, centre / np.linalg.norm(centre)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.arccos(np.clip(np.sum(_unit(a) * _unit(b), -1), -1, 1))
+
+
+def to_fundamental_sector(directions: np.ndarray, laue: str) -> np.ndarray:
+    """Crystal directions (N, 3) moved into the key's sector: those already inside stay, the others
+    take their symmetry equivalent (rotations and inversion) nearest the sector's centre."""
+    v = _unit(np.asarray(directions, np.float64))
+    normals, _, centre = _sector(laue)
+    inside = (v @ np.array(SECTOR_NORMALS[laue]).T > -1e-9).all(1)
+    matrices = proper_rotations(laue).as_matrix()
+    equivalents = np.einsum("kji,nj->nki", matrices, v)  # R^T v for each rotation R
+    equivalents = np.concatenate([equivalents, -equivalents], 1)
+    best = np.argmax(np.round(equivalents @ centre, 12), axis=1)
+    moved = equivalents[np.arange(len(v)), best]
+    return np.where(inside[:, None], v, moved)
+
+
+def _azimuth(centre: np.ndarray, rx: np.ndarray, v: np.ndarray) -> np.ndarray:
+    rx = _unit(rx - (rx @ centre) * centre)
+    ry = _unit(np.cross(centre, rx))
+    towards = _unit(v - centre)
+    azimuth = np.mod(np.arctan2(towards @ ry, towards @ rx), 2 * np.pi)
+    return np.nan_to_num(azimuth, nan=0.0)
+
+
+@functools.lru_cache(maxsize=None)
+def _azimuth_correction(laue: str) -> tuple[np.ndarray, np.ndarray]:
+    """(azimuths, corrected azimuths) to interpolate: each of the sector's three corners gets a third
+    of the hue circle, whatever the corners' spacing around the centre."""
+    normals, vertices, centre = _sector(laue)
+    rx = np.array([0, 0, 1.0]) - centre
+    steps = 1000
+    azimuths = np.linspace(0, 2 * np.pi, steps)
+    spin = Rotation.from_rotvec(centre[None, :] * azimuths[:-1, None])
+    great_circles = spin.apply(_unit(np.cross(rx, centre)))
+    distance = np.min([_angle(np.cross(n, great_circles), centre) for n in normals], axis=0)
+    corners = np.round(steps * np.sort(_azimuth(centre, rx, vertices)) / (2 * np.pi)).astype(int)
+    if corners[0] < 10:
+        corners = corners[1:]
+    for part in (slice(0, corners[0]), slice(corners[0], corners[1]), slice(corners[1], None)):
+        distance[part] /= distance[part].sum() / 3
+    corrected = 2 * np.pi * np.cumsum(np.append(0.0, distance / distance.sum()))
+    return azimuths, corrected
+
+
+def _polar(v: np.ndarray, laue: str) -> np.ndarray:
+    """Distance from the centre, 0 there and 1 on the sector's edge."""
+    normals, _, centre = _sector(laue)
+    towards = _unit(np.cross(v, centre))
+    polar = np.full(len(v), np.inf)
+    for normal in normals:
+        edge_point = _unit(np.cross(towards, normal))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            distance = _angle(-v, edge_point) / _angle(-centre[None], edge_point)
+        polar = np.minimum(polar, np.nan_to_num(distance, nan=1.0))
+    return polar
+
+
+def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    """(..., 3) HSV in 0..1 -> RGB in 0..1."""
+    h, s, v = np.moveaxis(np.asarray(hsv, np.float64), -1, 0)
+    i = np.floor(h * 6).astype(int) % 6
+    f = h * 6 - np.floor(h * 6)
+    p, q, t = v * (1 - s), v * (1 - s * f), v * (1 - s * (1 - f))
+    choices = [(v, t, p), (q, v, p), (p, v, t), (p, q, v), (t, p, v), (v, p, q)]
+    return np.stack([np.choose(i, [c[k] for c in choices]) for k in range(3)], -1)
+
+
+def direction_colours(directions: np.ndarray, laue: str) -> np.ndarray:
+    """TSL colours (N, 3) of crystal directions (N, 3)."""
+    v = to_fundamental_sector(directions, laue)
+    _, _, centre = _sector(laue)
+    azimuths, corrected = _azimuth_correction(laue)
+    azimuth = np.interp(_azimuth(centre, np.array([0, 0, 1.0]) - centre, v), azimuths, corrected)
+    lightness = 0.5 + _polar(v, laue) / 2
+    hue = np.mod(azimuth / (2 * np.pi), 1)
+    l2 = 2 * lightness  # HSL (saturation 1) -> HSV
+    s2 = np.where(l2 <= 1, l2, 2 - l2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        saturation = np.nan_to_num(2 * s2 / (l2 + s2), nan=0.0)
+    return np.clip(hsv_to_rgb(np.stack([hue, saturation, (l2 + s2) / 2], -1)), 0, 1)
+
+
+def ipf_colours(euler, laue: str, direction=(0, 0, 1)) -> np.ndarray:
+    """IPF colours (N, 3) in 0..1: the TSL colour of the crystal direction along a sample direction."""
+    if laue not in SECTOR_NORMALS:
+        raise ValueError(f"no IPF colour key for Laue group {laue!r}; known: {', '.join(LAUE_GROUPS)}")
+    euler = np.asarray(euler, np.float64).reshape(-1, 3)
+    if not len(euler):
+        return np.empty((0, 3))
+    crystal = sample_to_crystal(euler).apply(np.asarray(direction, np.float64))
+    return direction_colours(crystal.reshape(-1, 3), laue)
+
+
+def ipf_key_image(laue: str, size: int = 200) -> np.ndarray:
+    """(size, size, 4) RGBA image of the colour key: the sector in stereographic projection
+    (x right, y up; row 0 at the top), transparent outside it."""
+    normals, vertices, _ = _sector(laue)
+    xy = vertices[:, :2] / (1 + vertices[:, 2:3])
+    low, high = xy.min(0), xy.max(0)
+    span = max(high - low) * 1.02
+    u, v = np.meshgrid(low[0] + span * (np.arange(size) + 0.5) / size,
+                       low[1] + span * (size - 0.5 - np.arange(size)) / size)
+    r2 = u ** 2 + v ** 2
+    directions = np.stack([2 * u, 2 * v, 1 - r2], -1).reshape(-1, 3) / (1 + r2).reshape(-1, 1)
+    inside = (directions @ normals.T > -1e-9).all(1)
+    rgba = np.zeros((size * size, 4))
+    rgba[inside, :3] = direction_colours(directions[inside], laue)
+    rgba[inside, 3] = 1
+    return rgba.reshape(size, size, 4)
+
+
+def ipf_key_corners(laue: str) -> list[tuple[str, float, float]]:
+    """(label, x, y) of the key's corners in the `ipf_key_image` frame (fractions of its width, y up)."""
+    _, vertices, _ = _sector(laue)
+    xy = vertices[:, :2] / (1 + vertices[:, 2:3])
+    low, span = xy.min(0), max(xy.max(0) - xy.min(0)) * 1.02
+    out = []
+    for vertex, (x, y) in zip(vertices, xy):
+        scaled = vertex / np.min(np.abs(vertex[np.abs(vertex) > 1e-6]))
+        label = "[" + "".join(str(int(round(c))) for c in scaled) + "]" if np.allclose(scaled, np.round(scaled), atol=1e-3) \
+            else "[" + " ".join(f"{c:.2f}" for c in vertex) + "]"
+        out.append((label, (x - low[0]) / span, (y - low[1]) / span))
+    return out
+
+
+def misorientation_angles(euler_a, euler_b, laue: str) -> np.ndarray:
+    """Symmetry-reduced misorientation angles (N,) in radians between orientations of one phase:
+    the smallest rotation angle among the symmetry equivalents of O_b O_a^-1."""
+    relative = sample_to_crystal(euler_b) * sample_to_crystal(euler_a).inv()
+    q = relative.as_quat()  # (N, 4): x, y, z, w
+    best = np.zeros(len(q))
+    for s in proper_rotations(laue).as_quat():  # |w| of s * q
+        w = s[3] * q[:, 3] - s[0] * q[:, 0] - s[1] * q[:, 1] - s[2] * q[:, 2]
+        best = np.maximum(best, np.abs(w))
+    return 2 * np.arccos(np.clip(best, 0, 1))
+
+
+def neighbour_misorientations(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str]):
+    """Misorientation angles (radians) of each point to its right and lower neighbours on the grid:
+    arrays (rows, columns - 1) and (rows - 1, columns); inf across phases, NaN where either point is
+    not indexed (phase < 0) or its phase has no symmetry here."""
+    euler = np.asarray(euler, np.float64)
+    phase = np.asarray(phase)
+
+    def pairs(a, b, pa, pb):
+        out = np.full(pa.shape, np.nan)
+        out[(pa != pb) & (pa >= 0) & (pb >= 0)] = np.inf
+        for p, laue in laue_of_phase.items():
+            same = (pa == p) & (pb == p)
+            if laue is not None and same.any():
+                out[same] = misorientation_angles(a[same], b[same], laue)
+        return out
+
+    right = pairs(euler[:, :-1], euler[:, 1:], phase[:, :-1], phase[:, 1:])
+    down = pairs(euler[:-1], euler[1:], phase[:-1], phase[1:])
+    return right, down
+
+
+def boundary_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
+                 threshold_deg: float = DEFAULT_BOUNDARY_DEG) -> np.ndarray:
+    """(rows, columns) bool: points with a 4-neighbour misoriented by more than the threshold
+    (symmetry-reduced), or of another phase. `euler` is (rows, columns, 3), `phase` (rows, columns)
+    with -1 where not indexed (never a boundary)."""
+    right, down = neighbour_misorientations(euler, phase, laue_of_phase)
+    threshold = np.deg2rad(threshold_deg)
+    with np.errstate(invalid="ignore"):
+        across_right, across_down = right > threshold, down > threshold
+    out = np.zeros(np.shape(phase), bool)
+    out[:, :-1] |= across_right
+    out[:, 1:] |= across_right
+    out[:-1] |= across_down
+    out[1:] |= across_down
+    return out

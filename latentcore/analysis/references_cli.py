@@ -1,0 +1,45 @@
+"""`python -m latentcore references SCAN --out DIR`: the scan's EBSD reference maps
+(`scan_references`): references.npz, one PNG per map (colour bars, the IPF key, the phase legend)
+and a JSON report. `rank LATENTS --reference DIR/references.npz` ranks latent dimensions against them."""
+from __future__ import annotations
+
+import sys
+
+from .orientation import DEFAULT_BOUNDARY_DEG
+
+
+def register(subparsers):
+    p = subparsers.add_parser("references", help="EBSD reference maps of a scan: IPF, phases, boundaries, VBSE, IQ, ADP")
+    p.add_argument("scan", help="an EBSD scan file (H5OINA, EDAX h5, h5ebsd, Bruker, EMsoft)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--boundary-deg", type=float, default=DEFAULT_BOUNDARY_DEG,
+                   help="misorientation (degrees, symmetry-reduced) above which neighbours are on a boundary")
+    p.add_argument("--vbse-grid", type=int, nargs=2, default=(5, 5), metavar=("ROWS", "COLUMNS"),
+                   help="detector tiles of the virtual BSE images")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--no-patterns", dest="patterns", action="store_false",
+                   help="orientation maps only: skip VBSE, IQ and ADP (no pass over the patterns)")
+    p.add_argument("--no-figures", dest="figures", action="store_false", help="write the NPZ and JSON only")
+    p.add_argument("--dpi", type=float, default=300)
+    p.set_defaults(func=run_references)
+
+
+def run_references(args) -> int:
+    from ..errors import InputError
+    from .scan_references import scan_references, write_references
+
+    if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
+        raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
+
+    def progress(done, total):
+        print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    refs = scan_references(args.scan, vbse_grid=tuple(args.vbse_grid), boundary_deg=args.boundary_deg,
+                           batch_size=args.batch_size, patterns=args.patterns, progress=progress)
+    if args.patterns:
+        print(file=sys.stderr)
+    for note in refs.notes:
+        print(f"note: {note}")
+    for kind, path in write_references(refs, args.out, args.scan, png=args.figures, dpi=args.dpi).items():
+        print(f"{kind}: {path}")
+    return 0

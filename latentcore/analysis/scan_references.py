@@ -1,0 +1,250 @@
+"""EBSD reference maps of a scan, from what its file holds: orientations (IPF colours along x, y,
+z), phases, grain boundaries, and from its patterns VBSE, image quality and the average neighbour
+dot product. Every map is on the scan grid (rows x columns), NaN where the scan has no point.
+
+    refs = scan_references("scan.h5oina", vbse_grid=(5, 5), boundary_deg=5.0, progress=None)
+    refs.maps["ipf_z"]          (rows, columns, 3) RGB in 0..1; also ipf_x, ipf_y, vbse_rgb
+    refs.maps["phase"]          (rows, columns): phase id, -1 not indexed
+    refs.maps["iq"], ["adp"]    (rows, columns) float
+    refs.maps["boundaries"]     (rows, columns) bool: misorientation to a 4-neighbour above the threshold
+    refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes
+    write_references(refs, out_dir)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
+
+`references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `phase`, `vbse_rgb`, `iq`, `adp`, `boundaries`, `x`
+(columns' x), `y` (rows' y), `units`, `step`; maps the file cannot give (no orientations, a phase
+without a Laue group this package colours) are left out and the report's `notes` say why.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ..data import open_source
+from ..errors import InputError
+from ..storage import atomic_path
+from ..versions import package_versions
+from . import orientation as ori
+from .artifacts import VERSION_PACKAGES, input_record, now, write_json
+from .maps import Grid
+from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
+
+IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
+NPZ_NAME = "references.npz"
+TITLES = {"ipf_x": "IPF x", "ipf_y": "IPF y", "ipf_z": "IPF z", "phase": "Phases", "vbse_rgb": "Virtual BSE (RGB)",
+          "iq": "Image quality", "adp": "Average neighbour dot product", "boundaries": "Grain boundaries"}
+
+
+@dataclasses.dataclass
+class ScanReferences:
+    maps: dict[str, np.ndarray]
+    grid: Grid
+    units: str | None
+    phases: dict  # id -> data.orientations.Phase
+    laue: dict  # id -> Laue group or None
+    notes: list[str]
+    parameters: dict
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.grid.x_values
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.grid.y_values
+
+    def point_values(self, x, y) -> dict[str, np.ndarray]:
+        """Each map at the given coordinates (N,): RGB maps give one reference per channel."""
+        return point_values(self.maps, self.grid, x, y)
+
+
+def point_values(maps: dict, grid: Grid, x, y) -> dict[str, np.ndarray]:
+    rows, columns = grid.indices(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    out = {}
+    for name, values in maps.items():
+        at = np.asarray(values)[rows, columns].astype(np.float64)
+        if at.ndim == 2:
+            out.update({f"{name}[{c}]": at[:, i] for i, c in enumerate("rgb")})
+        else:
+            out[name] = at
+    return out
+
+
+def laue_of(phase) -> str | None:
+    if phase.point_group:
+        return ori.laue_group(phase.point_group)
+    return ori.laue_of_space_group(phase.space_group) if phase.space_group else None
+
+
+def _on_grid(values: np.ndarray, rows, columns, shape, fill=np.nan) -> np.ndarray:
+    values = np.asarray(values)
+    out = np.full((*shape, *values.shape[1:]), fill, dtype=np.float64 if fill is not False else bool)
+    out[rows, columns] = values
+    return out
+
+
+def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list) -> tuple[dict, dict]:
+    """IPF maps, the phase map and the boundaries of a scan's orientations; (maps, laue per phase)."""
+    laue = {k: laue_of(p) for k, p in orientations.phases.items()}
+    phase_id = orientations.phase_id
+    maps = {"phase": _on_grid(phase_id.astype(np.float64), rows, columns, shape)}
+    unknown = sorted(int(k) for k in np.unique(phase_id[phase_id >= 0]) if laue.get(int(k)) is None)
+    if unknown:
+        notes.append(f"phases {unknown} have no Laue group with a colour key here "
+                     f"({', '.join(ori.LAUE_GROUPS)}): their points are left out of the IPF maps and boundaries")
+    for name, direction in IPF_DIRECTIONS.items():
+        colours = np.full((len(phase_id), 3), np.nan)
+        for k, group in laue.items():
+            chosen = phase_id == k
+            if group is not None and chosen.any():
+                colours[chosen] = ori.ipf_colours(orientations.euler[chosen], group, direction)
+        maps[name] = _on_grid(colours, rows, columns, shape)
+    known = np.isin(phase_id, [k for k, group in laue.items() if group])
+    grid_phase = _on_grid(np.where(known, phase_id, -1), rows, columns, shape, fill=-1).astype(np.int64)
+    grid_euler = _on_grid(orientations.euler, rows, columns, shape, fill=0.0)
+    maps["boundaries"] = ori.boundary_map(grid_euler, grid_phase, {k: g for k, g in laue.items() if g}, boundary_deg)
+    return maps, laue
+
+
+def orientation_references(orientations, x, y, grid_shape=None,
+                           boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG) -> ScanReferences:
+    """The orientation maps (IPF x, y, z, phases, boundaries) of per-point orientations at x, y
+    (e.g. a latents file's `orientations`), on the grid of those coordinates."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    grid = Grid.from_coordinates(x, y, grid_shape)
+    rows, columns = grid.indices(x, y)
+    notes = []
+    maps, laue = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes)
+    parameters = {"boundary_deg": boundary_deg, "orientation_convention": orientations.convention}
+    units = None
+    return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters)
+
+
+def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=None,
+                    boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG, batch_size: int = 256,
+                    patterns: bool = True, progress=None) -> ScanReferences:
+    """Every reference map of an EBSD scan file (see the module docstring)."""
+    with open_source(source) as reader:
+        info = reader.info()
+        if not info.has_coordinates or info.grid_shape is None:
+            raise InputError("reference maps need an EBSD scan (patterns on a grid)", source)
+        x, y = reader.coordinates("all")
+        grid = Grid.from_coordinates(x, y, info.grid_shape)
+        rows, columns = grid.indices(x, y)
+        shape, notes, maps, phases, laue = grid.shape, [], {}, {}, {}
+        orientations = reader.orientations()
+        if orientations is None:
+            notes.append("the file holds no orientations: no IPF, phase or boundary maps")
+        else:
+            found, laue = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes)
+            maps.update(found)
+            phases = orientations.phases
+        if patterns:
+            nodes = rows * grid.n_columns + columns
+            order = np.argsort(nodes, kind="stable")
+            if not np.array_equal(order, np.arange(len(order))):
+                raise InputError("patterns are not stored in row-major grid order: cannot stream neighbours", source)
+            streamed = pattern_maps(_GridReader(reader, grid.shape), vbse_grid, batch_size, grid_nodes=nodes,
+                                    progress=progress)
+            tiles = rgb_tiles or default_rgb_tiles(vbse_grid)
+            maps["vbse_rgb"] = _on_grid(vbse_rgb(streamed.vbse, tiles), rows, columns, shape)
+            maps["iq"] = _on_grid(streamed.iq, rows, columns, shape)
+            maps["adp"] = _on_grid(streamed.adp, rows, columns, shape)
+    parameters = {"vbse_grid": list(vbse_grid), "rgb_tiles": [list(t) for t in (rgb_tiles or default_rgb_tiles(vbse_grid))],
+                  "boundary_deg": boundary_deg, "orientation_convention": orientations.convention if orientations else None}
+    return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters)
+
+
+class _GridReader:
+    """A reader whose grid is the map grid (an ROI's bounding box may be smaller than the header's)."""
+
+    def __init__(self, reader, shape):
+        self.reader, self.shape = reader, shape
+
+    def info(self):
+        return dataclasses.replace(self.reader.info(), grid_shape=self.shape)
+
+    def count(self, partition):
+        return self.reader.count(partition)
+
+    def iter_batches(self, partition, batch_size):
+        return self.reader.iter_batches(partition, batch_size)
+
+
+def save_npz(refs: ScanReferences, path) -> Path:
+    """references.npz: every map, x (columns), y (rows), units, step; no pickles."""
+    arrays = {name: np.asarray(values) for name, values in refs.maps.items()}
+    arrays.update(x=refs.x, y=refs.y, units=np.array(refs.units or "um"),
+                  step=np.array([refs.grid.step_x, refs.grid.step_y]))
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    return Path(path)
+
+
+def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str]:
+    """(maps, grid, units) of a references.npz."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot read as NPZ: {exc}", path) from exc
+    missing = [k for k in ("x", "y", "step") if k not in arrays]
+    if missing:
+        raise InputError(f"not a references.npz: no {missing}", path)
+    x, y, step = arrays.pop("x"), arrays.pop("y"), arrays.pop("step")
+    units = str(arrays.pop("units", "um"))
+    grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
+    for name, values in arrays.items():
+        if values.shape[:2] != grid.shape:
+            raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}", path)
+    return arrays, grid, units
+
+
+def figures(refs: ScanReferences) -> dict:
+    """name -> plotly figure of every map (IPF maps with their colour key, phases with a legend)."""
+    from ..figures import reference_figures as rf
+
+    out = {}
+    for name, values in refs.maps.items():
+        if name.startswith("ipf_"):
+            groups = sorted({g for g in refs.laue.values() if g})
+            key = ori.ipf_key_image(groups[0], 160) if len(groups) == 1 else None
+            labels = ori.ipf_key_corners(groups[0]) if len(groups) == 1 else ()
+            out[name] = rf.rgb_map_figure(values, refs.x, refs.y, f"{TITLES[name]} ({groups[0] if key is not None else 'IPF'})",
+                                          refs.units, key=key, key_labels=labels,
+                                          key_title=f"{groups[0]} key" if key is not None else "")
+        elif name == "vbse_rgb":
+            out[name] = rf.rgb_map_figure(values, refs.x, refs.y, TITLES[name], refs.units)
+        elif name == "phase":
+            out[name] = rf.phase_map_figure(values, {k: p.name for k, p in refs.phases.items()}, refs.x, refs.y, refs.units)
+        elif name == "boundaries":
+            fig = rf.scalar_map_figure(np.where(values, np.nan, 1.0), refs.x, refs.y, TITLES[name], "", refs.units,
+                                       colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
+            fig.data[0].showscale = False  # the scan in light grey, boundaries in black
+            out[name] = rf.add_boundary_overlay(fig, values, refs.x, refs.y)
+        else:
+            out[name] = rf.scalar_map_figure(values, refs.x, refs.y, TITLES[name], name.upper(), refs.units)
+    return out
+
+
+def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = True, browser="auto",
+                     dpi: float = 300) -> dict[str, Path]:
+    """references.npz, one PNG per map (`references_<name>.png`) and `references_report.json`."""
+    from ..figures.png import write_png
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"npz": save_npz(refs, out_dir / NPZ_NAME)}
+    if png:
+        for name, fig in figures(refs).items():
+            paths[name] = out_dir / f"references_{name}.png"
+            write_png(fig, paths[name], browser=browser, dpi=dpi)
+    report = {"kind": "references", "created": now(), "parameters": refs.parameters,
+              "inputs": {"scan": input_record(source)} if source else {},
+              "grid": refs.grid.to_dict(), "units": refs.units, "maps": sorted(refs.maps),
+              "phases": {str(k): {**dataclasses.asdict(p), "laue_group": refs.laue.get(k)} for k, p in refs.phases.items()},
+              "notes": refs.notes, "versions": package_versions(VERSION_PACKAGES)}
+    paths["report"] = write_json(out_dir / "references_report.json", report)
+    return paths

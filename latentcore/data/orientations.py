@@ -1,0 +1,199 @@
+"""The orientations and phases a vendor scan file holds, as each scan reader hands them out
+(`reader.orientations()` -> `ScanOrientations` or None, rows in the reader's order).
+
+    ScanOrientations.euler      (N, 3) float64: Bunge Euler angles (phi1, Phi, phi2) in radians, as stored
+    ScanOrientations.phase_id   (N,) int64: the file's phase number; -1 where the point is not indexed
+    ScanOrientations.phases     {phase_id: Phase(name, point_group, space_group)}
+    ScanOrientations.convention how the file stores them (units, zero phase), said in `info`
+
+Where each format keeps them (angles are used as stored: no change of reference frame):
+- Oxford H5OINA: `Data/Euler` (N, 3) radians, `Data/Phase` (0 = not indexed), phases in
+  `Header/Phases/<k>/{Phase Name, Laue Group, Space Group}`;
+- EDAX h5: `Data/{Phi1, PHI or Phi, Phi2}` radians, `Data/Phase` (0 in single-phase scans means the one
+  phase), `CI` = -1 not indexed, phases in `Header/Phase/<k>/{MaterialName, Symmetry, Point Group}`;
+- Bruker h5ebsd: `Data/{phi1, PHI, phi2}` in degrees, `Data/Phase` (0 = not indexed), phases in
+  `Header/Phases/<k>/{Name, IT}` (space group number);
+- kikuchipy h5ebsd: `EBSD/CrystalMap/crystal_map/data/{phi1, Phi, phi2}` radians and `phase_id`
+  (-1 = not indexed), phases in `.../header/phases/<id>/{name, point_group, space_group}`; a map of
+  zeros whose phases have no symmetry (kikuchipy's placeholder for a scan never indexed) is none;
+- EMsoft EMEBSD: `EMData/EBSD/EulerAngles` (N, 3) radians, one phase from `CrystalData/SpaceGroupNumber`
+  named after `EMData/EBSD/xtalname`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import h5py
+import numpy as np
+
+from ..errors import InputError
+from ._hdf5 import header_value
+
+# Oxford's (and the CTF format's) Laue group numbers
+OXFORD_LAUE = {1: "-1", 2: "2/m", 3: "mmm", 4: "4/m", 5: "4/mmm", 6: "-3", 7: "-3m", 8: "6/m", 9: "6/mmm",
+               10: "m-3", 11: "m-3m"}
+# EDAX OIM's symmetry numbers for point groups (as its .ang headers write them)
+EDAX_SYMMETRY = {1: "1", 2: "2", 20: "2", 22: "222", 4: "4", 42: "422", 3: "3", 32: "321", 6: "6", 62: "622",
+                 23: "23", 43: "432"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+    name: str
+    point_group: str | None = None  # Hermann-Mauguin symbol ("m-3m", "432", "6/mmm"), when the file says
+    space_group: int | None = None  # International Tables number, when the file says
+
+
+@dataclasses.dataclass
+class ScanOrientations:
+    euler: np.ndarray  # (N, 3) radians, Bunge
+    phase_id: np.ndarray  # (N,) int64, -1 not indexed
+    phases: dict[int, Phase]
+    convention: str
+
+    def take(self, rows: np.ndarray) -> "ScanOrientations":
+        return dataclasses.replace(self, euler=self.euler[rows], phase_id=self.phase_id[rows])
+
+    def describe(self) -> dict:
+        """What `info` prints: the convention and the phases."""
+        return {"convention": self.convention,
+                "phases": {str(k): dataclasses.asdict(p) for k, p in sorted(self.phases.items())},
+                "indexed_points": int((self.phase_id >= 0).sum())}
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        value = value.reshape(-1)[0] if value.size else ""
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    return str(value).strip().rstrip("\x00")
+
+
+def _column(f: h5py.File, name: str, n: int, path) -> np.ndarray:
+    values = np.asarray(f[name][()])
+    if values.shape[0] != n:
+        raise InputError(f"{name!r} has {values.shape[0]} values but the scan has {n} patterns", path)
+    return values
+
+
+def _euler(f, names, n, path, degrees=False) -> np.ndarray:
+    if len(names) == 1:
+        euler = _column(f, names[0], n, path).astype(np.float64)
+        if euler.ndim != 2 or euler.shape[1] != 3:
+            raise InputError(f"{names[0]!r} must be (N, 3) Euler angles, got shape {euler.shape}", path)
+    else:
+        euler = np.column_stack([_column(f, name, n, path).astype(np.float64).reshape(-1) for name in names])
+    if not np.isfinite(euler).all():
+        raise InputError(f"Euler angles {', '.join(names)} hold NaN or infinite values", path)
+    return np.deg2rad(euler) if degrees else euler
+
+
+def _phase_groups(group: h5py.Group | None) -> list[tuple[int, h5py.Group]]:
+    if not isinstance(group, h5py.Group):
+        return []
+    return sorted((int(k), g) for k, g in group.items() if k.lstrip("-").isdigit() and isinstance(g, h5py.Group))
+
+
+def _laue_symbol(value) -> str | None:
+    """Oxford's Laue group as a number (11) or as text ("m-3m", "Cubic (Oh) [m3m]")."""
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().isdigit()):
+        return OXFORD_LAUE.get(int(value))
+    return _bracketed(str(value))
+
+
+def _bracketed(text: str) -> str | None:
+    """'Cubic (Oh) [m3m]' -> 'm-3m'; 'm-3m' stays."""
+    found = re.search(r"\[([^\]]+)\]", text)
+    symbol = (found.group(1) if found else text).strip()
+    return {"m3m": "m-3m", "m3": "m-3", "43m": "-43m"}.get(symbol, symbol) or None
+
+
+def oxford(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
+    if f"{data}/Euler" not in f:
+        return None
+    euler = _euler(f, [f"{data}/Euler"], n, path)
+    stored = _column(f, f"{data}/Phase", n, path).astype(np.int64) if f"{data}/Phase" in f else np.ones(n, np.int64)
+    phases = {}
+    for k, g in _phase_groups(f.get(f"{header}/Phases")):
+        space = header_value(g, "Space Group")
+        phases[k] = Phase(_text(header_value(g, "Phase Name")) or f"phase {k}",
+                          _laue_symbol(header_value(g, "Laue Group")),
+                          int(space) if isinstance(space, (int, np.integer)) else None)
+    return ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
+                            "Bunge Euler angles in radians, as stored in H5OINA 'Euler'; phase 0 = not indexed")
+
+
+def edax(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
+    second = next((f"{data}/{name}" for name in ("PHI", "Phi") if f"{data}/{name}" in f), None)
+    if f"{data}/Phi1" not in f or second is None or f"{data}/Phi2" not in f:
+        return None
+    euler = _euler(f, [f"{data}/Phi1", second, f"{data}/Phi2"], n, path)
+    phases = {}
+    for k, g in _phase_groups(f.get(f"{header}/Phase")):
+        symmetry = header_value(g, "Symmetry")
+        point_group = EDAX_SYMMETRY.get(int(symmetry)) if isinstance(symmetry, (int, np.integer)) else None
+        if point_group is None and header_value(g, "Point Group") is not None:
+            point_group = _bracketed(_text(header_value(g, "Point Group")))
+        phases[k] = Phase(_text(header_value(g, "MaterialName")) or f"phase {k}", point_group)
+    stored = _column(f, f"{data}/Phase", n, path).astype(np.int64) if f"{data}/Phase" in f else np.zeros(n, np.int64)
+    if len(phases) == 1:  # a single-phase scan numbers its points 0
+        stored = np.where(stored == 0, next(iter(phases)), stored)
+    if f"{data}/CI" in f:
+        stored = np.where(_column(f, f"{data}/CI", n, path) == -1, -1, stored)
+    return ScanOrientations(euler, stored, phases,
+                            f"Bunge Euler angles in radians, as stored in EDAX 'Phi1', {second.rsplit('/', 1)[-1]!r}, 'Phi2'; "
+                            "CI -1 = not indexed")
+
+
+def bruker(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
+    names = [f"{data}/{name}" for name in ("phi1", "PHI", "phi2")]
+    if not all(name in f for name in names):
+        return None
+    euler = _euler(f, names, n, path, degrees=True)
+    stored = _column(f, f"{data}/Phase", n, path).astype(np.int64) if f"{data}/Phase" in f else np.ones(n, np.int64)
+    phases = {}
+    for k, g in _phase_groups(f.get(f"{header}/Phases")):
+        space = header_value(g, "IT")
+        phases[k] = Phase(_text(header_value(g, "Name")) or f"phase {k}", None,
+                          int(space) if space is not None else None)
+    return ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
+                            "Bunge Euler angles stored in degrees ('phi1', 'PHI', 'phi2'), given in radians; "
+                            "phase 0 = not indexed")
+
+
+def h5ebsd(f, crystal_map: str, n: int, path) -> ScanOrientations | None:
+    data = f"{crystal_map}/data"
+    names = [f"{data}/{name}" for name in ("phi1", "Phi", "phi2")]
+    if not all(name in f for name in names):
+        return None
+    euler = _euler(f, names, n, path)
+    stored = _column(f, f"{data}/phase_id", n, path).astype(np.int64) if f"{data}/phase_id" in f else np.zeros(n, np.int64)
+    if f"{data}/is_in_data" in f:
+        stored = np.where(_column(f, f"{data}/is_in_data", n, path).astype(bool), stored, -1)
+    phases = {}
+    for k, g in _phase_groups(f.get(f"{crystal_map}/header/phases")):
+        point_group, space = _text(header_value(g, "point_group")), header_value(g, "space_group")
+        phases[k] = Phase(_text(header_value(g, "name")) or f"phase {k}",
+                          None if point_group in (None, "", "None") else point_group,
+                          int(space) if isinstance(space, (int, np.integer)) else None)
+    if not euler.any() and not any(p.point_group or p.space_group for p in phases.values()):
+        return None  # kikuchipy's placeholder map of a scan never indexed: zeros, no symmetry
+    return ScanOrientations(euler, np.where(stored >= 0, stored, -1), phases,
+                            "Bunge Euler angles in radians, as stored in the crystal map; phase_id -1 = not indexed")
+
+
+def emsoft(f, n: int, path) -> ScanOrientations | None:
+    if "EMData/EBSD/EulerAngles" not in f:
+        return None
+    euler = _euler(f, ["EMData/EBSD/EulerAngles"], n, path)
+    space = header_value(f["CrystalData"], "SpaceGroupNumber") if "CrystalData" in f else None
+    name = _text(header_value(f["EMData/EBSD"], "xtalname")) or "phase 0"
+    name = name.rsplit("/", 1)[-1].removesuffix(".xtal")
+    return ScanOrientations(euler, np.zeros(n, np.int64),
+                            {0: Phase(name, None, int(space) if space is not None else None)},
+                            "Bunge Euler angles in radians, as stored in EMsoft 'EulerAngles'; one phase")

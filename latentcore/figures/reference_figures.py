@@ -1,0 +1,123 @@
+"""Figures of EBSD reference maps (plotly), from arrays on a scan grid: x (columns) and y (rows) in
+the scan's units, NaN where the scan has no point.
+
+    scalar_map_figure(values, x, y, title, value_name, units)       heatmap with its colour bar
+    rgb_map_figure(rgb, x, y, title, units, key=None, key_labels=()) RGB image (IPF, VBSE); the IPF
+                                                                     colour key beside it
+    phase_map_figure(phase, names, x, y, units)                      phases in the palette, a legend
+    add_boundary_overlay(fig, boundaries, x, y, row=None, col=None)  grain boundaries drawn in black
+                                                                     over any map (a heatmap trace)
+"""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..data.base import display_units
+from .colours import NAN_COLOUR, NOISE_GREY, PALETTE, discrete_colorscale
+
+BOUNDARY_COLOUR = "#000000"
+BOUNDARY_NAME = "grain boundaries"
+
+
+def _steps(x, y) -> tuple[float, float]:
+    return (float(x[1] - x[0]) if len(x) > 1 else 1.0, float(y[1] - y[0]) if len(y) > 1 else 1.0)
+
+
+def _size(n_rows: int, n_columns: int, extra_width: int = 0) -> tuple[int, int]:
+    width = 560 + extra_width
+    height = int(min(900, max(300, (width - extra_width - 160) * n_rows / max(n_columns, 1) + 130)))
+    return width, height
+
+
+def _axes(fig, units, row=None, col=None):
+    unit = display_units(units)
+    fig.update_xaxes(title_text=f"x ({unit})", constrain="domain", row=row, col=col)
+    fig.update_yaxes(title_text=f"y ({unit})", autorange="reversed", scaleanchor="x", constrain="domain",
+                     row=row, col=col)
+
+
+def scalar_map_figure(values, x, y, title: str, value_name: str, units: str | None = "um",
+                      colorscale: str = "Gray") -> go.Figure:
+    values = np.asarray(values, np.float64)
+    fig = go.Figure(go.Heatmap(z=values, x=np.asarray(x), y=np.asarray(y), colorscale=colorscale,
+                               colorbar={"title": {"text": value_name, "side": "right"}}, name=value_name,
+                               hovertemplate="x %{x}<br>y %{y}<br>%{z:.4g}<extra></extra>"))
+    _axes(fig, units)
+    width, height = _size(*values.shape)
+    fig.update_layout(title=title, width=width, height=height, plot_bgcolor=NAN_COLOUR, template="plotly_white")
+    return fig
+
+
+def rgb_image(rgb) -> np.ndarray:
+    """(rows, columns, 3) in 0..1 (NaN: no point) -> uint8 RGB with no-point pixels in the NaN colour."""
+    rgb = np.asarray(rgb, np.float64)
+    out = np.rint(np.clip(np.nan_to_num(rgb, nan=1.0), 0, 1) * 255).astype(np.uint8)
+    out[~np.isfinite(rgb).all(-1)] = [int(NAN_COLOUR[i:i + 2], 16) for i in (1, 3, 5)]
+    return out
+
+
+def rgb_map_figure(rgb, x, y, title: str, units: str | None = "um", key=None, key_labels=(),
+                   key_title: str = "IPF colour key") -> go.Figure:
+    """An RGB map; with `key` ((k, k, 4) RGBA in 0..1) the colour key to its right, its corners
+    labelled by `key_labels` ((text, x, y) in fractions of the key, y up)."""
+    rgb = np.asarray(rgb, np.float64)
+    dx, dy = _steps(x, y)
+    columns = 2 if key is not None else 1
+    fig = make_subplots(1, columns, column_widths=[0.7, 0.3] if key is not None else None,
+                        subplot_titles=[title, key_title] if key is not None else None, horizontal_spacing=0.08)
+    fig.add_trace(go.Image(z=rgb_image(rgb), x0=float(x[0]), dx=dx, y0=float(y[0]), dy=dy, name=title,
+                           hovertemplate="x %{x}<br>y %{y}<br>RGB %{z}<extra></extra>"), row=1, col=1)
+    _axes(fig, units, row=1, col=1)
+    if key is not None:
+        key = np.asarray(key, np.float64)
+        image = np.rint(np.clip(key, 0, 1) * 255).astype(np.uint8)
+        image[key[..., 3] == 0, :3] = 255
+        size = key.shape[0]
+        fig.add_trace(go.Image(z=image[..., :3], name="key", hoverinfo="skip"), row=1, col=2)
+        for text, fx, fy in key_labels:
+            fig.add_annotation(x=fx * size, y=(1 - fy) * size, text=text, showarrow=False, xref="x2", yref="y2",
+                               font={"size": 10}, yshift=-10 if fy < 0.5 else 10)
+        fig.update_xaxes(visible=False, row=1, col=2)
+        fig.update_yaxes(visible=False, scaleanchor="x2", row=1, col=2)
+    width, height = _size(*rgb.shape[:2], extra_width=200 if key is not None else 0)
+    fig.update_layout(title=None if key is not None else title, width=width, height=height,
+                      template="plotly_white", showlegend=False)
+    return fig
+
+
+def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: str = "Phases") -> go.Figure:
+    """Phase ids (rows, columns) (-1 not indexed, NaN no point) in the palette, one legend entry per phase."""
+    phase = np.asarray(phase, np.float64)
+    ids = sorted(int(k) for k in names)
+    codes = np.full(phase.shape, np.nan)
+    codes[phase == -1] = 0
+    for i, k in enumerate(ids):
+        codes[phase == k] = i + 1
+    colours = [NOISE_GREY] + [PALETTE[i % len(PALETTE)] for i in range(len(ids))]
+    fig = go.Figure(go.Heatmap(z=codes, x=np.asarray(x), y=np.asarray(y), zmin=-0.5, zmax=len(ids) + 0.5,
+                               colorscale=discrete_colorscale(colours), showscale=False, name="phase",
+                               hovertemplate="x %{x}<br>y %{y}<br>phase %{z}<extra></extra>"))
+    for label, colour in zip(["not indexed"] + [f"{k}: {names[k]}" for k in ids], colours):
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, showlegend=True,
+                                 marker={"color": colour, "size": 10, "symbol": "square"}))
+    _axes(fig, units)
+    width, height = _size(*phase.shape, extra_width=140)
+    fig.update_layout(title=title, width=width, height=height, plot_bgcolor=NAN_COLOUR, template="plotly_white",
+                      legend={"title": {"text": "phase"}})
+    return fig
+
+
+def add_boundary_overlay(fig: go.Figure, boundaries, x, y, row=None, col=None) -> go.Figure:
+    """Boundary pixels in black over the map at (row, col) of `fig` (the whole figure's first axes
+    when None); elsewhere transparent."""
+    overlay = np.where(np.asarray(boundaries, bool), 1.0, np.nan)
+    trace = go.Heatmap(z=overlay, x=np.asarray(x), y=np.asarray(y), zmin=0, zmax=1, showscale=False,
+                       colorscale=[[0, BOUNDARY_COLOUR], [1, BOUNDARY_COLOUR]], name=BOUNDARY_NAME,
+                       hoverinfo="skip")
+    if row is None:
+        fig.add_trace(trace)
+    else:
+        fig.add_trace(trace, row=row, col=col)
+    return fig

@@ -1,0 +1,90 @@
+"""`streamlit run app.py` on a free port of 127.0.0.1, for the browser tests and benchmarks/.
+
+- `serve(root, env=None, args=(), port=None) -> (url, log_path)`, a context manager: the server runs
+  with private working and embedding-cache folders under `root` (plus `env`, where None leaves a variable out, and `args`; on `port`, else
+  a free one), until the block ends; its log is in `log_path`. It raises if the server exits before
+  it answers.
+- `CHROMIUM`, `CHROMIUM_ARGS`: Debian's Chromium and the flags that keep it off the network.
+- `RUNNING`: a JavaScript expression, true while the page's script runs.
+- `WATCH_RUNS`: an init script that timestamps every start and end of a script run in
+  `window.__runs`, so that `until_idle` can say when the page stopped running.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None):
+    root.mkdir(parents=True, exist_ok=True)
+    port, log_path = port or free_port(), root / "streamlit.log"
+    env = {**os.environ, "LATENT_EXPLORER_WORKDIR": str(root / "sessions"),
+           "LATENT_EXPLORER_CACHE": str(root / "cache"), **(env or {})}
+    env = {name: value for name, value in env.items() if value is not None}  # None: leave it out
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                    "--server.port", str(port), "--server.address", "127.0.0.1", *args],
+                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                    break
+                except OSError:
+                    if process.poll() is not None:
+                        raise RuntimeError(f"streamlit exited: {log_path.read_text()}") from None
+                    time.sleep(0.2)
+            yield url, log_path
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+# The app root's script state, which Streamlit's frontend keeps for its own tests ("running",
+# "notRunning", "rerunRequested", ...): exact, where the status widget shows only after 500 ms of a run
+# (and not at all with this app's minimal toolbar).
+RUNNING = "['running', 'rerunRequested', 'stopRequested'].includes(document.querySelector('[data-testid=stApp]')?.dataset.testScriptState)"
+WATCH_RUNS = """
+window.__runs = {busy: false, started: 0, ended: 0, log: []};
+new MutationObserver(() => {
+  const busy = %s;
+  if (busy !== window.__runs.busy) {
+    window.__runs.busy = busy;
+    window.__runs[busy ? 'started' : 'ended'] = performance.now();
+    window.__runs.log.push([busy, performance.now()]);
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
+""" % RUNNING
+
+
+def now_ms(page) -> float:
+    """The page's clock (performance.now()), the one WATCH_RUNS timestamps with."""
+    return page.evaluate("performance.now()")
+
+
+def until_idle(page, since_ms: float, quiet_s: float = 1.0) -> float:
+    """Seconds from `since_ms` (the page's clock) until the page stopped running: no script run for
+    `quiet_s` afterwards. 0 when nothing ran after `since_ms`."""
+    page.wait_for_function(f"() => !window.__runs.busy && performance.now() - window.__runs.ended > {quiet_s * 1000}"
+                           f" && performance.now() - window.__runs.started > {quiet_s * 1000}")
+    runs = page.evaluate("window.__runs")
+    return max(runs["ended"] - since_ms, 0.0) / 1000

@@ -1,0 +1,83 @@
+"""Orientation maths (latentcore.analysis.orientation) against orix, the GPL-3.0 reference used only here:
+IPF colours within 1/255 of `IPFColorKeyTSL`, misorientation angles and boundary pixels as orix computes them."""
+import numpy as np
+import pytest
+
+from latentcore.analysis import orientation as ori
+
+orix_symmetry = pytest.importorskip("orix.quaternion.symmetry")
+from orix.plot import IPFColorKeyTSL  # noqa: E402
+from orix.quaternion import Orientation  # noqa: E402
+from orix.vector import Vector3d  # noqa: E402
+
+GROUPS = {"m-3m": "Oh", "6/mmm": "D6h", "4/mmm": "D4h", "-3m": "D3d", "mmm": "D2h"}
+
+
+def random_euler(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.uniform(0, 2 * np.pi, n), np.arccos(rng.uniform(-1, 1, n)),
+                            rng.uniform(0, 2 * np.pi, n)])
+
+
+@pytest.mark.parametrize("laue", list(GROUPS))
+@pytest.mark.parametrize("direction", [(1, 0, 0), (0, 1, 0), (0, 0, 1)])
+def test_ipf_colours_match_orix_tsl_key(laue, direction):
+    euler = random_euler(1500, seed=len(laue))
+    symmetry = getattr(orix_symmetry, GROUPS[laue])
+    expected = IPFColorKeyTSL(symmetry, Vector3d(direction)).orientation2color(Orientation.from_euler(euler, symmetry))
+    assert np.abs(ori.ipf_colours(euler, laue, direction) - expected).max() < 1 / 255
+
+
+@pytest.mark.parametrize("laue", ["m-3m", "6/mmm"])
+def test_misorientation_angles_match_orix(laue):
+    a, b = random_euler(800, 1), random_euler(800, 2)
+    symmetry = getattr(orix_symmetry, GROUPS[laue])
+    expected = Orientation.from_euler(a, symmetry).angle_with(Orientation.from_euler(b, symmetry))
+    np.testing.assert_allclose(ori.misorientation_angles(a, b, laue), expected, atol=1e-9)
+
+
+def test_boundary_pixels_are_those_orix_misorientations_put_above_the_threshold():
+    rng = np.random.default_rng(3)
+    grains = np.kron(rng.integers(0, 4, (3, 4)), np.ones((3, 3), int))[:9, :11]  # blocks of 3 x 3
+    grain_euler = random_euler(4, 5)
+    euler = grain_euler[grains] + rng.normal(0, np.deg2rad(2), (9, 11, 3))  # some pairs near 5 degrees
+    phase = np.zeros((9, 11), int)
+    phase[0, 0] = -1  # not indexed: never a boundary by itself
+    found = ori.boundary_map(euler, phase, {0: "m-3m"})
+    to_orix = lambda e: Orientation.from_euler(e.reshape(-1, 3), orix_symmetry.Oh)  # noqa: E731
+    right = to_orix(euler[:, :-1]).angle_with(to_orix(euler[:, 1:])).reshape(9, 10) > np.deg2rad(5)
+    down = to_orix(euler[:-1]).angle_with(to_orix(euler[1:])).reshape(8, 11) > np.deg2rad(5)
+    right[0, 0] = down[0, 0] = False
+    expected = np.zeros((9, 11), bool)
+    expected[:, :-1] |= right
+    expected[:, 1:] |= right
+    expected[:-1] |= down
+    expected[1:] |= down
+    assert 10 < expected.sum() < expected.size - 10
+    np.testing.assert_array_equal(found, expected)
+
+
+def test_points_of_two_phases_meet_at_a_boundary_and_unknown_groups_are_refused():
+    euler = np.zeros((2, 2, 3))
+    phase = np.array([[1, 1], [2, 2]])
+    assert ori.boundary_map(euler, phase, {1: "m-3m", 2: "6/mmm"}).all()
+    with pytest.raises(ValueError, match="no IPF colour key"):
+        ori.ipf_colours(euler.reshape(-1, 3), "2/m")
+
+
+def test_point_and_space_groups_name_their_laue_group():
+    assert [ori.laue_group(g) for g in ("432", "m-3m", "6/mmm", "622", "4mm", "2/m")] == \
+        ["m-3m", "m-3m", "6/mmm", "6/mmm", "4/mmm", None]
+    assert [ori.laue_of_space_group(n) for n in (225, 194, 139, 62, 14)] == ["m-3m", "6/mmm", "4/mmm", "mmm", None]
+
+
+def test_the_colour_key_image_is_the_sector_coloured_and_transparent_elsewhere():
+    key = ori.ipf_key_image("m-3m", size=60)
+    assert key.shape == (60, 60, 4)
+    inside = key[..., 3] == 1
+    assert 0.2 < inside.mean() < 0.8
+    corners = {label for label, _, _ in ori.ipf_key_corners("m-3m")}
+    assert corners == {"[001]", "[101]", "[111]"}
+    # [001] is red, [101] green, [111] blue in the TSL key
+    rgb = ori.direction_colours(np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1.0]]), "m-3m")
+    np.testing.assert_allclose(rgb, np.eye(3), atol=0.02)

@@ -1,0 +1,152 @@
+"""Orientations and phases read from vendor scan files (`reader.orientations()`), against orix and
+kikuchipy (GPL-3.0, test-only): Bruker h5ebsd as orix reads it, kikuchipy's h5ebsd and EMsoft's
+EMEBSD files as kikuchipy reads them, and EDAX h5 / Oxford H5OINA against the `.ang` / `.ctf` text
+files written here from the same datasets (orix reads those; its readers skip the HDF5 files)."""
+import shutil
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from latentcore.analysis.orientation import laue_group, laue_of_space_group, sample_to_crystal
+from latentcore.data import open_source
+from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
+
+kp = pytest.importorskip("kikuchipy")
+from kikuchipy.data._dummy_files.bruker_h5ebsd import create_dummy_bruker_h5ebsd_file  # noqa: E402
+from orix import io as orix_io  # noqa: E402
+
+KIKUCHIPY_DATA = Path(kp.__file__).parent / "data"
+
+
+def our_reading(path):
+    with open_source(path) as reader:
+        return reader.orientations()
+
+
+def assert_same_rotations(euler, orix_rotations):
+    """Rotations equal (quaternions up to sign): Euler angles of one rotation may differ by 2 pi."""
+    ours = sample_to_crystal(euler).as_quat()
+    theirs = orix_rotations.data  # (N, 4): w, x, y, z
+    theirs = np.column_stack([theirs[:, 1:], theirs[:, 0]])
+    np.testing.assert_allclose(np.abs(np.sum(ours * theirs, 1)), 1, atol=1e-6)
+
+
+def laue_of(phase):
+    return laue_group(phase.point_group) if phase.point_group else laue_of_space_group(phase.space_group)
+
+
+def random_degrees(n, seed):
+    rng = np.random.default_rng(seed)
+    return np.column_stack([rng.uniform(0, 360, n), rng.uniform(0, 180, n), rng.uniform(0, 360, n)])
+
+
+def test_bruker_orientations_and_phases_are_orixs(tmp_path):
+    path = tmp_path / "bruker.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        create_dummy_bruker_h5ebsd_file(path)
+    degrees = random_degrees(9, 1)
+    with h5py.File(path, "r+") as f:  # varied angles, one point not indexed, positions orix can place
+        data = f["Scan 0/EBSD/Data"]
+        for k, name in enumerate(("phi1", "PHI", "phi2")):
+            data[name][...] = degrees[:, k]
+        data["Phase"][4] = 0
+        data["X SAMPLE"][...], data["Y SAMPLE"][...] = np.tile([0, 1, 2], 3), np.repeat([0, 1, 2], 3)
+        del f["Scan 0/SEM/SEM IX"], f["Scan 0/SEM/SEM IY"]  # one position for 9 points: orix would keep one
+        atoms = f["Scan 0/EBSD/Header/Phases/1/AtomPositions"]
+        for name in list(atoms):  # orix reads an integer occupancy only
+            atoms[name][...] = b"Ni,0,0,0,1"
+    found = our_reading(path)
+    xmap = orix_io.load(path)
+    assert_same_rotations(found.euler, xmap.rotations)
+    np.testing.assert_array_equal(found.phase_id, xmap.phase_id)
+    assert found.phase_id[4] == -1
+    assert {k: (p.name, laue_of(p)) for k, p in found.phases.items()} == \
+        {k: (p.name, p.point_group.laue.name) for k, p in xmap.phases if k >= 0}
+
+
+@pytest.mark.parametrize("name", ["kikuchipy_h5ebsd/patterns.h5", "emsoft_ebsd/simulated_ebsd.h5"])
+def test_h5ebsd_and_emsoft_orientations_are_kikuchipys(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xmap = kp.load(KIKUCHIPY_DATA / name).xmap
+    found = our_reading(KIKUCHIPY_DATA / name)
+    assert_same_rotations(found.euler, xmap.rotations)
+    np.testing.assert_array_equal(found.phase_id, xmap.phase_id)
+    assert {k: laue_of(p) for k, p in found.phases.items()} == \
+        {k: p.point_group.laue.name for k, p in xmap.phases if k >= 0}
+
+
+def write_ang(path, euler, x, y, ci, phase, material, symmetry):
+    header = ["# TEM_PIXperUM          1.000000", "# Phase 1", f"# MaterialName  \t{material}",
+f"# Symmetry              {symmetry}",
+              "# LatticeConstants      3.520 3.520 3.520  90.000  90.000  90.000", "# GRID: SqrGrid"]
+    rows = np.column_stack([euler, x, y, np.ones_like(x), ci, phase, np.ones_like(x), np.zeros_like(x)])
+    np.savetxt(path, rows, fmt="%.6f", header="\n".join(h[2:] for h in header), comments="# ")
+
+
+def test_edax_orientations_and_phases_are_orixs_reading_of_the_same_ang(tmp_path):
+    path = tmp_path / "edax.h5"
+    shutil.copy(KIKUCHIPY_DATA / "edax_h5ebsd/patterns.h5", path)
+    radians = np.deg2rad(random_degrees(9, 2))
+    with h5py.File(path, "r+") as f:
+        data = f["Scan 1/EBSD/Data"]
+        for k, name in enumerate(("Phi1", "Phi", "Phi2")):
+            data[name][...] = radians[:, k]
+        data["CI"][3] = -1
+        ci, phase = data["CI"][()], data["Phase"][()]
+        material = f["Scan 1/EBSD/Header/Phase/1/MaterialName"][()][0].decode()
+        symmetry = int(f["Scan 1/EBSD/Header/Phase/1/Symmetry"][()][0])
+    found = our_reading(path)
+    write_ang(tmp_path / "edax.ang", radians, np.arange(9.0) % 3, np.arange(9.0) // 3, ci, phase, material, symmetry)
+    xmap = orix_io.load(tmp_path / "edax.ang")
+    assert_same_rotations(found.euler, xmap.rotations)
+    assert found.phase_id[3] == -1 and xmap.phase_id[3] == -1
+    indexed = found.phase_id >= 0
+    assert {laue_of(found.phases[k]) for k in found.phase_id[indexed]} == \
+        {xmap.phases[k].point_group.laue.name for k in xmap.phase_id[indexed]} == {"m-3m"}
+    assert found.phases[1].name == xmap.phases[int(xmap.phase_id[0])].name == material
+
+
+def write_ctf(path, euler_degrees, x, y, phase, name, laue):
+    lines = ["Channel Text File", "Prj\tsim", "Author\t[Unknown]", "JobMode\tGrid", "XCells\t3", "YCells\t3",
+             "XStep\t1", "YStep\t1", "AcqE1\t0", "AcqE2\t0", "AcqE3\t0", "Euler angles refer to Sample Coordinate system (CS0)!",
+             "Phases\t1", f"3.524;3.524;3.524\t90;90;90\t{name}\t{laue}\t225\t\t\t",
+             "Phase\tX\tY\tBands\tError\tEuler1\tEuler2\tEuler3\tMAD\tBC\tBS"]
+    for p, xi, yi, (a, b, c) in zip(phase, x, y, euler_degrees):
+        lines.append(f"{p}\t{xi:.4f}\t{yi:.4f}\t8\t0\t{a:.6f}\t{b:.6f}\t{c:.6f}\t0.5\t100\t100")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def test_oxford_orientations_and_phases_are_orixs_reading_of_the_same_ctf(tmp_path):
+    scan = simulate_scan(ScanSettings(n_rows=3, n_columns=4, pattern_size=16, n_grains=2, bad_fraction=0.2, seed=1))
+    path = write_h5oina(scan, tmp_path / "scan.h5oina")
+    with h5py.File(path) as f:
+        euler, phase = f["1/EBSD/Data/Euler"][()], f["1/EBSD/Data/Phase"][()]
+        name, laue = f["1/EBSD/Header/Phases/1/Phase Name"][()][0].decode(), int(f["1/EBSD/Header/Phases/1/Laue Group"][0])
+    found = our_reading(path)
+    write_ctf(tmp_path / "scan.ctf", np.rad2deg(euler.astype(np.float64)), scan.x, scan.y, phase, name, laue)
+    xmap = orix_io.load(tmp_path / "scan.ctf")
+    indexed = xmap.phase_id >= 0
+    assert_same_rotations(found.euler[indexed], xmap.rotations[indexed])  # orix keeps not-indexed as identity
+    np.testing.assert_array_equal(found.phase_id, xmap.phase_id)
+    assert (found.phase_id == -1).sum() == 2
+    assert {k: (p.name, laue_of(p)) for k, p in found.phases.items()} == \
+        {k: (p.name, p.point_group.laue.name) for k, p in xmap.phases if k >= 0}
+
+
+def test_formats_without_orientations_say_none_and_the_simulated_scan_is_self_consistent(tmp_path):
+    with open_source(KIKUCHIPY_DATA / "nordif/Pattern.dat") as reader:
+        assert reader.orientations() is None
+    scan = simulate_scan(ScanSettings(n_rows=3, n_columns=4, pattern_size=16, n_grains=2, seed=1))
+    found = our_reading(write_h5oina(scan, tmp_path / "scan.h5oina"))
+    np.testing.assert_allclose(found.euler, scan.euler, atol=1e-6)  # float32 on disk
+
+
+def test_kikuchipys_placeholder_crystal_map_is_no_orientations():
+    from latentcore.demo import DEMO_SCAN
+
+    assert our_reading(DEMO_SCAN) is None  # zeros and a phase without symmetry: never indexed

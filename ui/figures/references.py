@@ -1,0 +1,54 @@
+"""Figures of the EBSD reference maps for the pages (latentcore.figures.reference_figures), from the
+plain result of `ui.compute.tasks.scan_references`, and the boundary overlay on the latent maps."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from latentcore.analysis import orientation
+from latentcore.analysis.scan_references import TITLES
+from latentcore.figures import reference_figures as rf
+
+
+def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Figure:
+    """One reference map with its colour bar, IPF key or phase legend; `boundaries` draws the grain
+    boundaries over it."""
+    values, grid = found["maps"][name], found["grid"]
+    x = grid["x0"] + grid["step_x"] * np.arange(grid["n_columns"])
+    y = grid["y0"] + grid["step_y"] * np.arange(grid["n_rows"])
+    subplots = name.startswith("ipf_") or name == "vbse_rgb"  # drawn with the colour key's subplot
+    groups = sorted({g for g in found["laue"].values() if g})
+    if name.startswith("ipf_"):
+        one = groups[0] if len(groups) == 1 else None
+        fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"],
+                                key=orientation.ipf_key_image(one, 160) if one else None,
+                                key_labels=orientation.ipf_key_corners(one) if one else (),
+                                key_title=f"{one} key" if one else "")
+    elif name == "vbse_rgb":
+        fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"])
+    elif name == "phase":
+        fig = rf.phase_map_figure(values, found["phases"], x, y, found["units"])
+    elif name == "boundaries":
+        fig = rf.scalar_map_figure(np.ones(values.shape), x, y, TITLES[name], "", found["units"],
+                                   colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
+        fig.data[0].showscale = False
+        boundaries = True
+    else:
+        fig = rf.scalar_map_figure(values, x, y, TITLES[name], name.upper(), found["units"])
+    if boundaries and "boundaries" in found["maps"]:
+        rf.add_boundary_overlay(fig, found["maps"]["boundaries"], x, y, row=1 if subplots else None,
+                                col=1 if subplots else None)
+    fig.update_layout(width=None)
+    return fig
+
+
+def with_boundaries(fig: go.Figure, mask, grid, n_maps: int = 1, columns: int | None = None) -> go.Figure:
+    """A scan map figure with the boundaries (bool on its grid) drawn over it; with `columns`, a grid
+    of `n_maps` subplots (the latent maps), each overlaid."""
+    if mask is None:
+        return fig
+    if columns is None:
+        return rf.add_boundary_overlay(fig, mask, grid.x_values, grid.y_values)
+    for i in range(n_maps):
+        rf.add_boundary_overlay(fig, mask, grid.x_values, grid.y_values, row=i // columns + 1, col=i % columns + 1)
+    return fig

@@ -1,0 +1,64 @@
+"""The EBSD reference maps panel (IPF x, y, z with the colour key, phases with a legend, grain
+boundaries; VBSE, image quality and ADP from the scan's patterns) and the grain-boundary overlay
+switch of the scan maps. Computed through `ui.compute.front.scan_references`."""
+from __future__ import annotations
+
+import streamlit as st
+
+from latentcore.analysis.orientation import DEFAULT_BOUNDARY_DEG
+from latentcore.analysis.scan_references import TITLES
+
+from ..compute import front
+from ..figures import references as reference_figures
+from ..session import state
+from . import common, explore
+
+ORDER = ("ipf_z", "ipf_x", "ipf_y", "phase", "boundaries", "vbse_rgb", "iq", "adp")
+
+
+def boundary_degrees(where=None, page: str = "maps") -> float:
+    """The misorientation (degrees) above which neighbours are on a grain boundary."""
+    where = where or st
+    key = f"{page}_boundary_deg"
+    return float(where.number_input("Boundary angle (°)", 0.5, 60.0,
+                                    state.setting(key, DEFAULT_BOUNDARY_DEG, bounds=(0.5, 60.0)), step=0.5, key=key,
+                                    help="Neighbours misoriented by more than this (symmetry-reduced) are on a boundary."))
+
+
+def boundary_switch(lat, where=None, page: str = "maps") -> bool:
+    """The grain-boundary overlay switch of a page's scan maps; off (and disabled) when the latents hold
+    no orientations."""
+    where = where or st
+    has, key = lat.orientations is not None, f"{page}_boundaries"
+    on = where.toggle("Boundaries", value=state.setting(key, False) and has, key=key, disabled=not has,
+                      help="Draw the grain boundaries over the maps" if has else
+                      "These latents hold no orientations (the scan file had none).")
+    return bool(on and has)
+
+
+def grid_key(grid) -> tuple:
+    """A map grid as the hashable tuple `front.boundaries_on` takes."""
+    return (grid.x0, grid.y0, grid.step_x, grid.step_y, grid.n_rows, grid.n_columns)
+
+
+def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False):
+    """A reference map of the scan, chosen from those it has, with its key or legend; the overlay on it."""
+    st.subheader("Reference maps")
+    source = explore.source_for(lat)
+    from_patterns = st.checkbox("VBSE, image quality and ADP from the patterns", key="maps_ref_patterns",
+                                value=state.setting("maps_ref_patterns", False), disabled=source is None,
+                                help="Streams every pattern of the scan file once." if source else
+                                "The scan file these latents came from is not loaded in this session.")
+    with common.user_errors():
+        found = front.scan_references(lat_stamp, front.stamp(source) if from_patterns and source else None,
+                                      boundary_deg)
+    names = [n for n in ORDER if n in found["maps"]]
+    for note in found["notes"]:
+        st.caption(note)
+    if not names:
+        st.info("No reference maps: these latents hold no orientations. Tick the box above for maps from the patterns.")
+        return
+    name = st.selectbox("Reference map", names, format_func=TITLES.get, key="maps_ref_name",
+                        index=names.index(state.setting("maps_ref_name", names[0], names)))
+    fig = reference_figures.reference_figure(found, name, boundaries=overlay and "boundaries" in found["maps"])
+    st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
