@@ -512,7 +512,7 @@ def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, button_key: str):
 
     rows = np.asarray(rows, np.int64)
     digest = hashlib.sha1(rows.tobytes() + json.dumps(sizes).encode()).hexdigest()
-    kwargs = dict(source=file_stamp, parts=by_partition(sizes, rows), selection_sha1=digest)
+    kwargs = {"source": file_stamp, "parts": by_partition(sizes, rows), "selection_sha1": digest}
     if len(rows) <= jobs.INLINE_PATTERNS:
         return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
     pool = app_pool()
