@@ -1,5 +1,5 @@
-"""Issue 4's analysis benchmark in one command: UMAP at N=200k, D=128 (fast path over umap-learn's plain fit,
-trustworthiness of both, first UMAP in a fresh process; `umap_scale.py`), then every clustering method on 1M
+"""Issue 4's analysis benchmark in one command: UMAP at N=200k, D=128 (the fast fit through the worker pool by
+stage, its trustworthiness against umap-learn's plain fit on a 50k subset; `umap_scale.py`), then every clustering method on 1M
 (latent, band contrast) pairs with time and peak memory (`cluster_scale.py`). Each part also runs on its own.
 
     nice python benchmarks/analysis_scale.py [--umap-n 200000] [--cluster-n 1000000]

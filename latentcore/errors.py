@@ -5,6 +5,7 @@ CLI, the batch summary and the pages can show every failure as one line (`error_
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
 
@@ -21,6 +22,17 @@ class LatentError(Exception):
 
 class InputError(LatentError, ValueError):
     """A data file is missing, corrupt, of an unknown format, or has the wrong shape/length."""
+
+
+@contextlib.contextmanager
+def about_file(path):
+    """An InputError raised inside that names no file is about `path`: it is raised again naming it."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.path is not None:
+            raise
+        raise InputError(str(exc), path) from None
 
 
 class CheckpointError(LatentError, ValueError):

@@ -113,7 +113,7 @@ def one_intra_op_thread():
 
     Why: oneDNN/MKL split a convolution's or matmul's sums by the thread count, so the latents'
     last bits followed it (up to ~1e-6 between 1 and 2 threads), and Dask's nanny starts workers
-    with OMP_NUM_THREADS=1 while the app's workers use the cores but one. On one thread a batch
+    with OMP_NUM_THREADS=1 while the app's workers use every core. On one thread a batch
     gives the same bits in every process; `Extractor.iter_latents` recovers the throughput by
     running batches in parallel. torch.set_num_threads sets this thread's count and the process's
     default: the default is restored to the value found when no thread was inside."""

@@ -100,6 +100,7 @@ def linked(run, colour, grid, code_map, cells):
     summary[2].metric("Pixels", f"{len(rows):,}")
     summary[3].metric("Selected here", f"{int(selected_here.sum()):,}")
     common.cluster_fit_notes(report, sigma)
+    explore.mean_panel(lat, chosen, "clusters_mean", {"rows": rows, "labels": labels})  # issue 20: a cluster's mean
     if chosen.size and st.button("Clear selection", key="clusters_clear"):
         state.clear_selection()
         common.rerun()

@@ -116,7 +116,8 @@ else:
         state.clear_selection()
         st.rerun()
     explore.show_rows(chosen, lat, table, "umap_selected", {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1],
-                                                            **{k: v[chosen] for k, v in scan_columns.items()}})
+                                                            **{k: v[chosen] for k, v in scan_columns.items()}},
+                      mean_key="umap_mean")  # the selection's mean pattern beside its gallery (issue 20)
 if neighbours is not None:
     where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
     st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "

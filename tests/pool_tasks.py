@@ -17,14 +17,14 @@ def sleep_steps(steps: int, seconds: float, progress) -> int:
 
 
 def thread_counts(progress) -> dict:
-    """The worker's thread limits and pid (a worker's must leave the server a core)."""
+    """The worker's thread limits, priority and pid."""
     import torch
     from threadpoolctl import threadpool_info
 
     from ui.compute.jobs import THREAD_VARIABLES
 
     pools = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
-    counts = {"torch": torch.get_num_threads(), "pools": pools, "pid": os.getpid()}
+    counts = {"torch": torch.get_num_threads(), "pools": pools, "pid": os.getpid(), "nice": os.nice(0)}
     counts.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
     try:
         import numba

@@ -39,13 +39,15 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url):
+    """One browser tab on the app for a whole test module (other modules import this fixture: a tab of their own)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
+        tab = browser.new_page(viewport={"width": 1500, "height": 1800}, accept_downloads=True)
         tab.set_default_timeout(60_000)
         tab.goto(app_url)
         tab.wait_for_selector("h1:has-text('Data')")
+        settle(tab)
         yield tab
         browser.close()
 

@@ -9,21 +9,7 @@ import io
 import pytest
 from PIL import Image
 
-from test_e2e_browser import (CHROMIUM, CHROMIUM_ARGS, app_url, choose, metric, open_page, playwright,  # noqa: F401
-                              pytestmark, settle)
-
-
-@pytest.fixture(scope="module")
-def page(app_url):  # noqa: F811
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1400, "height": 1800}, accept_downloads=True)
-        tab.set_default_timeout(90_000)
-        tab.goto(app_url)
-        tab.wait_for_selector("h1:has-text('Data')")
-        settle(tab)
-        yield tab
-        browser.close()
+from test_e2e_browser import app_url, choose, metric, open_page, page, pytestmark, settle  # noqa: F401 (fixtures)
 
 
 def type_number(page, label: str, value: str):

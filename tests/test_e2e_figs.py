@@ -6,27 +6,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
 
-from test_e2e_browser import ARTIFACTS, CHROMIUM_ARGS, CHROMIUM, app_url, open_page, playwright, settle, shoot  # noqa: F401
+from test_e2e_browser import ARTIFACTS, app_url, open_page, page, pytestmark, settle, shoot  # noqa: F401 (fixtures)
 
-pytestmark = [pytest.mark.timeout(300),
-              pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists()
-                                 and not __import__("os").environ.get("CI"), reason=f"no Chromium at {CHROMIUM}")]
-
-
-@pytest.fixture(scope="module")
-def page(app_url):  # noqa: F811
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1500, "height": 1800})
-        tab.set_default_timeout(60_000)
-        tab.goto(app_url)
-        tab.wait_for_selector("h1:has-text('Data')")
-        settle(tab)
-        yield tab
-        browser.close()
 
 
 def chart(page, index: int):

@@ -8,32 +8,15 @@ from __future__ import annotations
 import pytest
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
-from test_e2e_browser import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, app_url, choose, open_page, playwright,  # noqa: F401
-                              settle, shoot, trace_names)
+from test_e2e_browser import (ARTIFACTS, app_url, choose, open_page, page, pytestmark, settle, shoot,  # noqa: F401 (fixtures)
+                              trace_names)
 
-pytestmark = [pytest.mark.timeout(300),
-              pytest.mark.skipif(not __import__("pathlib").Path(CHROMIUM).exists()
-                                 and not __import__("os").environ.get("CI"), reason=f"no Chromium at {CHROMIUM}")]
 
 
 @pytest.fixture(scope="module")
 def grains_h5oina(tmp_path_factory):
     scan = simulate_scan(ScanSettings(n_rows=12, n_columns=15, pattern_size=40, n_grains=3, seed=5))
     return write_h5oina(scan, tmp_path_factory.mktemp("e2e_grains") / "grains.h5oina")
-
-
-@pytest.fixture(scope="module")
-def page(app_url):  # noqa: F811
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1500, "height": 1800})
-        tab.set_default_timeout(60_000)
-        tab.goto(app_url)
-        tab.wait_for_selector("h1:has-text('Data')")
-        settle(tab)
-        yield tab
-        browser.close()
 
 
 def test_references_panel_and_boundary_overlay_on_an_uploaded_oxford_scan(page, grains_h5oina):

@@ -164,3 +164,83 @@ def test_bad_parameters_and_files_raise_input_error(latents, tmp_path):
 
 def test_warm_up_runs_the_fast_path():
     assert warm_up() > 0
+
+
+# -- placement by a walk of the sample's kNN graph (large fits and projections) -------------------
+
+def exact_neighbours(queries, reference, k):
+    return embedding._knn(queries, reference, "euclidean", k)[1]
+
+
+def overlap(found, exact):
+    return np.mean([len(np.intersect1d(a, b)) for a, b in zip(found, exact)]) / exact.shape[1]
+
+
+def test_graph_walk_finds_the_exact_nearest_rows_whatever_the_threads():
+    from latentcore.analysis.graph_search import GraphIndex
+
+    data = clustered_latents(9000, dim=24, seed=4)
+    reference, queries = data[:3000], data[3000:]
+    index = GraphIndex(reference, exact_neighbours(reference, reference, 15))
+    exact = exact_neighbours(queries, reference, 5)
+    found = index.query(queries, 5, threads=2)
+    assert found.shape == (6000, 5) and found.dtype == np.int64
+    assert overlap(found, exact) >= 0.995  # approximate: the tolerance the fit relies on
+    assert np.array_equal(index.query(queries, 5, threads=1), found)  # each query alone: same answer
+    assert np.array_equal(index.query(queries[:7], 5), found[:7])
+    # holding every row, the walk measures every row it can reach: the exact answer
+    assert overlap(index.query(queries[:300], 5, ef=len(reference)), exact[:300]) == 1.0
+    # found nearest first
+    dist = np.linalg.norm(queries[:, None, :] - reference[found], axis=-1)
+    assert np.all(np.diff(dist, axis=1) >= -1e-5)
+
+
+def test_graph_walk_reaches_a_small_cluster_far_from_the_rest():
+    from latentcore.analysis.graph_search import GraphIndex
+
+    rng = np.random.default_rng(5)
+    far = rng.normal(size=(20, 8)).astype(np.float32) + 100  # its kNN graph: a component of its own
+    reference = np.concatenate([rng.normal(size=(4000, 8)).astype(np.float32), far])
+    index = GraphIndex(reference, exact_neighbours(reference, reference, 15), seed=2)
+    assert np.count_nonzero(index.entries >= 4000) == 1  # not a random entry row: its component's
+    queries = far[:4] + 0.01
+    assert np.all(index.query(queries, 5) >= 4000)
+    assert overlap(index.query(queries, 5), exact_neighbours(queries, reference, 5)) == 1.0
+
+
+def test_fit_placement_by_graph_walk_is_transform_and_close_to_the_exact_placement(monkeypatch):
+    latents = clustered_latents(4000, seed=2)
+    exact = fit_embedding(latents, cache_dir=False, sample_size=800)
+    monkeypatch.setattr(embedding, "GRAPH_SEARCH_MIN_PAIRS", 0)  # every search walks the graph
+    walked = fit_embedding(latents, cache_dir=False, sample_size=800)
+    placed = np.setdiff1d(np.arange(len(latents)), walked.reference_index)
+    assert np.array_equal(walked.coords[walked.reference_index], exact.coords[exact.reference_index])
+    # the fit places its rows exactly as transform places new rows (the graph is recomputed the same)
+    np.testing.assert_allclose(walked.transform(latents[placed]), walked.coords[placed], atol=1e-5)
+    # and nearly every row where the exact search places it
+    same = np.all(np.isclose(walked.coords[placed], exact.coords[placed], atol=1e-5), axis=1)
+    assert same.mean() >= 0.995, same.mean()
+
+
+def test_the_gpu_search_is_the_exact_search(monkeypatch):
+    """`_torch_knn` is what runs on a GPU; here on torch's CPU device, against scikit-learn."""
+    data = clustered_latents(3000, dim=16, seed=6)
+    reference, queries = data[:1000], data[1000:]
+    monkeypatch.setattr(embedding, "GPU_BLOCK_PAIRS", 300_000)  # several blocks
+    found = embedding._torch_knn(queries, reference, 5, "cpu")
+    assert overlap(found, exact_neighbours(queries, reference, 5)) >= 0.9999
+    monkeypatch.setattr(embedding, "_gpu_device", lambda: "cpu")  # every euclidean search on torch
+    dists, index = embedding._knn(queries, reference, "euclidean", 5)
+    assert np.array_equal(index, embedding._sorted_by_distance(queries, reference, found, "euclidean")[1])
+    assert np.all(np.diff(dists, axis=1) >= 0)
+
+
+def test_the_pca_of_every_row_is_the_same_bits_whatever_the_threads(monkeypatch):
+    latents = clustered_latents(2 * embedding.REDUCE_BLOCK_ROWS + 5, seed=8)  # three blocks, the last short
+    fitted = fit_embedding(latents[:600], cache_dir=False, sample_size=300)
+    monkeypatch.setattr(embedding, "_threads", lambda: 1)
+    one = fitted._reduce(latents)
+    monkeypatch.setattr(embedding, "_threads", lambda: 3)
+    assert np.array_equal(fitted._reduce(latents), one)
+    expected = (latents[-5:].astype(np.float64) - fitted.pca_mean) @ fitted.pca_components.astype(np.float64).T
+    np.testing.assert_allclose(one[-5:], expected, rtol=1e-5, atol=1e-5)

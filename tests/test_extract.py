@@ -158,8 +158,8 @@ def test_crop_recorded_in_a_vae_checkpoint_is_applied_at_extraction(tmp_path):
 
 
 def test_latents_do_not_depend_on_the_torch_thread_count(ebsd_h5, vae_model, tmp_path):
-    """Dask's nanny starts its workers with OMP_NUM_THREADS=1, the app's workers run with one thread
-    fewer than the cores: a file's latents must be the same bits whatever the thread count."""
+    """Dask's nanny starts its workers with OMP_NUM_THREADS=1, the app's workers run with every core:
+    a file's latents must be the same bits whatever the thread count."""
     threads = torch.get_num_threads()
     latents = {}
     try:

@@ -12,20 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from latentcore.latents import LatentsWriter, read_latents
 
-REPO = Path(__file__).resolve().parents[1]
+from test_pages import go, new_app
+
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
-
-
-def new_app() -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240).run()
-    assert not at.exception
-    return at
-
-
-def go(at: AppTest, page: str) -> AppTest:
-    at.switch_page(f"pages/{page}.py").run()
-    assert not at.exception, at.exception
-    return at
 
 
 def texts(elements) -> str:

@@ -21,7 +21,6 @@ the recorded parameters and says whether the assignments came out byte-identical
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, about_file
 from ..storage import atomic_path, sha256_file
 from ..versions import package_versions
 from .maps import Roi, roi_tag
@@ -220,7 +219,7 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         elif table is not None:
             table = slice_to_roi(table, roi, len(rows), f"the latents' rows in the ROI ({Path(job.latents).name})")
     bandcontrast = values if from_scan else align_to_coordinates(table, x, y) if has_bc else None
-    with _about(job.latents):
+    with about_file(job.latents):
         dim = check_dimensions([job.dim], rows.shape[1])[0]
     features, scale = job_features(job, rows, bandcontrast, x, y)
     bad = ~np.isfinite(features).reshape(len(features), -1).all(axis=1)
@@ -234,17 +233,6 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     used = np.asarray(rows[:, list(dims)], np.float32)
     return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, features, latents.units, name,
                          scale, row_ids, dims, used, model_record(latents.attrs))
-
-
-@contextlib.contextmanager
-def _about(path):
-    """An error that names no file is about `path`."""
-    try:
-        yield
-    except InputError as exc:
-        if exc.path is not None:
-            raise
-        raise InputError(str(exc), path) from None
 
 
 def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray, tuple | None]:

@@ -6,13 +6,13 @@
                                  [--features pair|latent|umap] [params] [--roi x0,x1,y0,y1] [--smooth SIGMA] --out DIR
     python -m latentcore bandcontrast CSV [--threshold T] [--keep above|below] [--roi ...] --out kept.csv|npy
     python -m latentcore rerun cluster_report__TAG.json [--out DIR]
+    python -m latentcore mean-pattern LATENTS --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import InputError, about_file
 from ..versions import package_versions
 
 # command-line option -> (methods it applies to, parameter name)
@@ -34,6 +34,7 @@ def register(subparsers):
     _register_maps(subparsers)
     _register_cluster(subparsers)
     _register_bandcontrast(subparsers)
+    _register_mean_pattern(subparsers)
     rerun = subparsers.add_parser("rerun", help="run a cluster report's job again and compare the assignments")
     rerun.add_argument("report", help="cluster_report__TAG.json")
     rerun.add_argument("--out", help="output folder (default: the report's folder)")
@@ -118,17 +119,6 @@ def _register_bandcontrast(subparsers):
     p.add_argument("--keep", choices=("above", "below"), default="above")
     p.add_argument("--roi", help="x0,x1,y0,y1 (inclusive)")
     p.set_defaults(func=run_bandcontrast)
-
-
-@contextlib.contextmanager
-def about_file(path):
-    """An analysis error that names no file is about `path`: say so in its one line."""
-    try:
-        yield
-    except InputError as exc:
-        if exc.path is not None:
-            raise
-        raise InputError(str(exc), path) from None
 
 
 # -- commands -----------------------------------------------------------------------------------
@@ -325,3 +315,71 @@ def run_rerun(args) -> int:
     print(f"NOT reproduced: {name} differs from the report's assignments (sha256 "
           f"{outcome['report']['outputs']['assignments']['sha256'][:12]}...)")
     return 1
+
+
+# -- the mean pattern of chosen rows ------------------------------------------------------------------
+
+def _register_mean_pattern(subparsers):
+    p = subparsers.add_parser("mean-pattern", help="the mean pattern of chosen rows (a selection, a cluster), "
+                                                   "read from the data file the latents came from")
+    p.add_argument("latents")
+    p.add_argument("--source", required=True, help="the data file the latents were extracted from")
+    rows = p.add_mutually_exclusive_group(required=True)
+    rows.add_argument("--rows", help="row ids, e.g. 0-99,150 (the `row` of the UMAP and cluster tables)")
+    rows.add_argument("--table", help="a CSV with a `row` column: a UMAP table, or a cluster table with --cluster")
+    p.add_argument("--cluster", type=int, help="with --table: the rows of this cluster")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--dpi", type=float, default=300, help="PNG resolution (default 300: publication)")
+    p.add_argument("--no-png", action="store_true")
+    p.set_defaults(func=run_mean_pattern)
+
+
+def run_mean_pattern(args) -> int:
+    """Writes mean_pattern__{tag}.npy (float64, the items' shape), .png (with its colour bar) and .json (the
+    rows' count and digest, parameters, inputs' SHA-256, versions)."""
+    import hashlib
+
+    from ..data import open_source
+    from ..figures import write_png
+    from ..figures.items import as_plane, mean_pattern_figure
+    from ..latents import read_latents
+    from . import artifacts
+    from .items import by_partition, mean_item, parse_rows, table_rows
+
+    latents = read_latents(args.latents)
+    sizes = {name: len(values) for name, values in latents.partitions.items()}
+    n_rows = sum(sizes.values())
+    if args.cluster is not None and args.table is None:
+        raise InputError("--cluster picks rows of a cluster table: give it with --table")
+    rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster)
+    source = artifacts.input_record(args.source)
+    expected = latents.attrs.get("source_sha256")
+    if expected and expected != source["sha256"]:
+        raise InputError(f"not the data file these latents came from ({latents.attrs.get('source')}: "
+                         f"SHA-256 {str(expected)[:12]}...)", args.source)
+    with open_source(args.source) as reader:
+        mean, count = mean_item(reader, by_partition(sizes, rows))
+    what = f"cluster{args.cluster}" if args.cluster is not None else f"{count}rows"
+    tag = f"{Path(args.source).stem}__{what}"
+    out = Path(args.out)
+    names = {"mean": f"mean_pattern__{tag}.npy", "figure": f"mean_pattern__{tag}.png",
+             "report": f"mean_pattern__{tag}.json"}
+    artifacts.write_npy(out / names["mean"], mean)
+    engine = None
+    if not args.no_png:
+        plane, note = as_plane(mean)
+        title = f"Mean of {count:,} patterns" + (f": cluster {args.cluster}" if args.cluster is not None else "")
+        engine = write_png(mean_pattern_figure(plane, title + (f" ({note})" if note else "")), out / names["figure"],
+                           dpi=args.dpi)
+    inputs = {"latents": artifacts.input_record(args.latents), "source": source}
+    if args.table:
+        inputs["table"] = artifacts.input_record(args.table)
+    artifacts.write_json(out / names["report"], {
+        "kind": "mean_pattern", "tag": tag, "created": artifacts.now(), "rows": args.rows, "cluster": args.cluster,
+        "count": count, "rows_sha1": hashlib.sha1(rows.tobytes()).hexdigest(), "shape": list(mean.shape),
+        "accumulation": "float64", "dpi": args.dpi, "inputs": inputs,
+        "versions": package_versions(artifacts.VERSION_PACKAGES),
+        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
+    print(f"wrote {out / names['mean']} (the mean of {count:,} patterns)"
+          + (f" and {names['figure']} ({engine})" if engine else ""))
+    return 0

@@ -22,9 +22,18 @@ minutes in a new process. Instead:
 3. the sample's exact kNN graph is computed with scikit-learn (brute force, BLAS, all cores) and
    handed to umap-learn (`precomputed_knn`), which fits the sample, seeded;
 4. every other row is placed at the inverse-distance weighted mean of the embedding of its
-   `PLACE_NEIGHBORS` nearest sample rows (exact kNN again).
-Projecting new latents (`FittedEmbedding.transform`) is the same placement as step 4, so a saved
-embedding needs no pickled UMAP object. `fast=False` is plain umap-learn on every row
+   `PLACE_NEIGHBORS` nearest sample rows. Their search runs in a background thread while umap-learn
+   fits (its seeded optimisation uses one core): exact (scikit-learn brute force) when queries x
+   sample rows < `GRAPH_SEARCH_MIN_PAIRS` or the metric is not euclidean, else a walk of the sample's
+   own kNN graph (`graph_search.GraphIndex`: the same graph UMAP was given, not a second search).
+   The walk finds 99.95 % of the exact neighbours and places 99.9 % of the rows exactly where the
+   exact search does (1M x 128; measured by benchmarks/umap_scale.py, bounded in
+   tests/test_embedding.py) at a fraction of the cost: 970,000 rows against 30,000 took 111.7 s by
+   brute force at 2 threads, the walk about 15 CPU seconds. With a GPU (torch sees CUDA), every
+   euclidean search is the exact one, on the device.
+Projecting new latents (`FittedEmbedding.transform`) is the same placement as step 4 (the reference
+rows' kNN graph recomputed from them, exactly as in the fit), so a saved embedding needs no pickled
+UMAP object. `fast=False` is plain umap-learn on every row
 (`UMAP(random_state=...).fit_transform`); its projection uses the same placement, against a seeded
 subsample of at most `sample_size` fitted rows.
 
@@ -39,6 +48,7 @@ temporary name and renamed when complete. `cache_dir=False` turns the cache off.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -46,6 +56,7 @@ import threading
 import time
 import uuid
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +75,11 @@ DEFAULT_CACHE_DIR = Path("~/.cache/latent-explorer/embeddings")
 DEFAULT_SAMPLE_SIZE = 30_000   # rows UMAP is fitted on in the fast path (and kept for projection)
 FAST_PCA_DIMS = 48             # euclidean latents wider than this are PCA-reduced in the fast path
 PLACE_NEIGHBORS = 5            # sample neighbours averaged to place a row (fewer blur less)
-ALGORITHM_VERSION = "1"        # bump when results for the same parameters change
+# Placement walks the reference rows' kNN graph above this many query x reference pairs (about a
+# second of brute force on two cores); below it, the exact search is as quick and exact.
+GRAPH_SEARCH_MIN_PAIRS = 200_000_000
+REDUCE_BLOCK_ROWS = 65_536     # rows per PCA block (fixed: the bits must not depend on the threads)
+ALGORITHM_VERSION = "2"        # bump when results for the same parameters change
 FORMAT_VERSION = 1             # of the saved .npz
 
 
@@ -103,7 +118,8 @@ class FittedEmbedding:
         """Coordinates of new latents (M, D) in this embedding, float32 (M, n_components).
 
         PCA: the exact linear projection. UMAP: the inverse-distance weighted mean of the embedding
-        of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any), the
+        of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any, and
+        found as the fit finds them: exactly for small batches, by the graph walk for large ones), the
         same placement the fast path uses for rows outside its sample.
         """
         new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
@@ -113,14 +129,22 @@ class FittedEmbedding:
         if self.method == "pca":
             return self._reduce(new)
         return _place(self._reduce(new), self._reduce(self.reference_latents), self.reference_coords,
-                      self.params["metric"], self.params["place_neighbors"])
+                      self.params["metric"], self.params["place_neighbors"],
+                      self.params["n_neighbors"])
 
     def _reduce(self, latents: np.ndarray) -> np.ndarray:
         if self.pca_components.size == 0:
             return latents
-        # einsum, not BLAS: the same bits in every process, whatever its thread settings
-        centred = latents.astype(np.float64) - self.pca_mean
-        return np.einsum("nd,cd->nc", centred, self.pca_components.astype(np.float64)).astype(np.float32)
+        out = np.empty((len(latents), len(self.pca_components)), np.float32)
+        components = self.pca_components.astype(np.float64)
+
+        def reduce_block(start):
+            # einsum, not BLAS: the same bits in every process, whatever its thread settings
+            centred = latents[start:start + REDUCE_BLOCK_ROWS].astype(np.float64) - self.pca_mean
+            out[start:start + REDUCE_BLOCK_ROWS] = np.einsum("nd,cd->nc", centred, components)
+
+        _in_threads(reduce_block, range(0, len(latents), REDUCE_BLOCK_ROWS))
+        return out
 
 
 _ARRAY_FIELDS = ("coords", "reference_index", "reference_latents", "reference_coords", "pca_mean",
@@ -288,7 +312,8 @@ def _fit_umap_plain(latents, params, report) -> FittedEmbedding:
 
 def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
     """UMAP on a seeded sample (every row when N <= sample_size), after PCA for wide euclidean
-    latents, from an exact kNN graph; the rest placed by kNN. Never calls pynndescent."""
+    latents, from an exact kNN graph; the rest placed by kNN, searched while UMAP fits. Never calls
+    pynndescent."""
     umap = umap_module()
     sample = seeded_sample(len(latents), params["sample_size"], params["random_state"])
     report(0.02, "PCA of the sample")
@@ -296,26 +321,32 @@ def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
     fitted = FittedEmbedding("umap", np.empty((0, params["n_components"]), np.float32), sample,
                              latents[sample], np.empty((0, params["n_components"]), np.float32),
                              mean, components, params)
+    report(0.04, f"PCA of {len(latents)} rows")
     reduced = fitted._reduce(latents)
-    # One exact search of every row among the sample: the sample's rows get their kNN graph for
-    # UMAP (each row is its own first neighbour, as umap-learn expects), the others their placement.
-    report(0.05, f"nearest sampled neighbours of {len(latents)} rows")
-    k = max(params["n_neighbors"], params["place_neighbors"])
-    knn_dists, knn_index = _knn(reduced, reduced[sample], params["metric"], k)
-    report(0.3, f"UMAP of {len(sample)} sampled rows")
-    with quiet_umap():  # "no search index": we place points ourselves, never call umap's transform
-        model = umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
-                          min_dist=params["min_dist"], metric=params["metric"],
-                          random_state=params["random_state"],
-                          precomputed_knn=(knn_index[sample, :params["n_neighbors"]],
-                                           knn_dists[sample, :params["n_neighbors"]]))
-        sample_coords = model.fit_transform(reduced[sample]).astype(np.float32)
-    report(0.95, f"placing the other {len(latents) - len(sample)} rows")
+    reduced_sample = reduced[sample]
     rest = np.setdiff1d(np.arange(len(latents)), sample, assume_unique=True)
+    # The sample's exact kNN graph (each row its own first neighbour, as umap-learn expects): UMAP's
+    # input, and the index the other rows' placement walks.
+    report(0.08, f"nearest neighbours of the {len(sample)} sampled rows")
+    knn_dists, knn_index = _knn(reduced_sample, reduced_sample, params["metric"], params["n_neighbors"])
+    background = ThreadPoolExecutor(1)  # umap-learn's seeded fit uses one core: search beside it
+    try:
+        placing = background.submit(_nearest_reference, reduced[rest], reduced_sample, params["metric"],
+                                    params["place_neighbors"], params["n_neighbors"], knn_index)
+        report(0.15, f"UMAP of {len(sample)} sampled rows; searching the other {len(rest)} rows' "
+                     f"nearest sampled rows beside it")
+        with quiet_umap():  # "no search index": we place points ourselves, never call umap's transform
+            model = umap.UMAP(n_components=params["n_components"], n_neighbors=params["n_neighbors"],
+                              min_dist=params["min_dist"], metric=params["metric"],
+                              random_state=params["random_state"], precomputed_knn=(knn_index, knn_dists))
+            sample_coords = model.fit_transform(reduced_sample).astype(np.float32)
+        report(0.9, f"placing the other {len(rest)} rows")
+        rest_dists, rest_index = placing.result()
+    finally:
+        background.shutdown(wait=False, cancel_futures=True)  # a cancelled fit does not wait for it
     coords = np.empty((len(latents), params["n_components"]), np.float32)
     coords[sample] = sample_coords
-    places = params["place_neighbors"]
-    coords[rest] = _weighted_mean(knn_dists[rest, :places], knn_index[rest, :places], sample_coords)
+    coords[rest] = _weighted_mean(rest_dists, rest_index, sample_coords)
     fitted.coords, fitted.reference_coords = coords, sample_coords
     return fitted
 
@@ -332,10 +363,14 @@ def _sample_pca(sample, params):
 
 
 def _knn(queries, reference, metric, k):
-    """Exact k nearest reference rows of each query: (distances, indices), scikit-learn brute force."""
+    """Exact k nearest reference rows of each query: (distances, indices), nearest first; on the GPU
+    (torch) when there is one and the metric is euclidean, else scikit-learn brute force."""
     from sklearn.neighbors import NearestNeighbors
 
     k = min(k, len(reference))
+    device = _gpu_device() if metric == "euclidean" else None
+    if device is not None:
+        return _sorted_by_distance(queries, reference, _torch_knn(queries, reference, k, device), metric)
     search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(reference)
     dists, index = search.kneighbors(queries)
     if metric in ("euclidean", "cosine"):  # GEMM-based: the last bits vary with BLAS threads
@@ -345,20 +380,102 @@ def _knn(queries, reference, metric, k):
 
 def _exact_distances(queries, reference, index, metric) -> np.ndarray:
     """The k chosen distances again, pair by pair in float64, so that placements are the same in
-    every process whatever its thread settings."""
-    q = queries.astype(np.float64)[:, None, :]
-    r = reference.astype(np.float64)[index]
-    if metric == "euclidean":
-        return np.sqrt(((q - r) ** 2).sum(-1))
-    norms = np.linalg.norm(q, axis=-1) * np.linalg.norm(r, axis=-1)
-    return 1 - (q * r).sum(-1) / np.maximum(norms, 1e-300)
+    every process whatever its thread settings (in blocks of rows: bounded memory)."""
+    out = np.empty(index.shape, np.float64)
+    block = 16_384
+    for start in range(0, len(queries), block):
+        q = queries[start:start + block].astype(np.float64)[:, None, :]
+        r = reference.astype(np.float64)[index[start:start + block]]
+        if metric == "euclidean":
+            out[start:start + block] = np.sqrt(((q - r) ** 2).sum(-1))
+        else:
+            norms = np.linalg.norm(q, axis=-1) * np.linalg.norm(r, axis=-1)
+            out[start:start + block] = 1 - (q * r).sum(-1) / np.maximum(norms, 1e-300)
+    return out
 
 
-def _place(queries, reference, reference_coords, metric, k) -> np.ndarray:
+def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_graph=None):
+    """The k nearest reference rows of each query, (distances, indices): exact for small searches,
+    other metrics than euclidean and on a GPU, else a walk of the reference rows' kNN graph of `n_neighbors`
+    (`reference_graph`: that graph, as `_knn(reference, reference, ...)` gives it; computed if None)."""
+    if len(queries) == 0:
+        return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
+    if (metric != "euclidean" or len(queries) * len(reference) < GRAPH_SEARCH_MIN_PAIRS
+            or _gpu_device() is not None):  # a GPU searches exactly in less time than the walk
+        return _knn(queries, reference, metric, k)
+    from .graph_search import GraphIndex
+
+    if reference_graph is None:
+        reference_graph = _knn(reference, reference, metric, n_neighbors)[1]
+    return _sorted_by_distance(queries, reference, GraphIndex(reference, reference_graph).query(queries, k),
+                               metric)
+
+
+def _sorted_by_distance(queries, reference, index, metric):
+    """(distances, indices) of the chosen reference rows, distances exact (float64), nearest first."""
+    dists = _exact_distances(queries, reference, index, metric)
+    order = np.argsort(dists, axis=1, kind="stable")
+    return (np.take_along_axis(dists, order, 1).astype(np.float32),
+            np.take_along_axis(index, order, 1))
+
+
+GPU_BLOCK_PAIRS = 1 << 28  # query x reference distances per block on the GPU (1 GiB of float32)
+
+
+@functools.lru_cache(maxsize=1)
+def _gpu_device():
+    """"cuda" when torch sees an NVIDIA GPU, else None (torch is not even imported without a driver)."""
+    if not Path("/proc/driver/nvidia").exists():
+        return None
+    try:
+        import torch
+    except ImportError:
+        return None
+    return "cuda" if torch.cuda.is_available() else None
+
+
+def _torch_knn(queries, reference, k, device) -> np.ndarray:
+    """Exact euclidean k nearest reference rows, (Q, k) int64, by blocks of matrix products on a torch
+    device (|q|^2 left out: the same for a whole row of distances)."""
+    import torch
+
+    with torch.no_grad():
+        ref = torch.as_tensor(np.ascontiguousarray(reference, np.float32), device=device)
+        squares = (ref * ref).sum(1)
+        out = np.empty((len(queries), k), np.int64)
+        block = max(1, GPU_BLOCK_PAIRS // len(reference))
+        for start in range(0, len(queries), block):
+            rows = torch.as_tensor(np.ascontiguousarray(queries[start:start + block], np.float32), device=device)
+            dist = squares - 2 * rows @ ref.T
+            out[start:start + block] = torch.topk(dist, k, dim=1, largest=False).indices.cpu().numpy()
+    return out
+
+
+def _place(queries, reference, reference_coords, metric, k, n_neighbors) -> np.ndarray:
     """Embedding of queries placed among reference rows: see `_weighted_mean`."""
     if len(queries) == 0:
         return np.empty((0, reference_coords.shape[1]), np.float32)
-    return _weighted_mean(*_knn(queries, reference, metric, k), reference_coords)
+    return _weighted_mean(*_nearest_reference(queries, reference, metric, k, n_neighbors),
+                          reference_coords)
+
+
+def _in_threads(function, starts):
+    """function(start) for every start, on threads (numpy's and numba's loops release the GIL)."""
+    starts = list(starts)
+    threads = min(len(starts), _threads())
+    if threads <= 1:
+        for start in starts:
+            function(start)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(function, starts))
+
+
+def _threads() -> int:
+    """Threads for the engine's own loops: numba's count (the app's workers set it)."""
+    import numba
+
+    return numba.get_num_threads()
 
 
 def _weighted_mean(dists, index, reference_coords) -> np.ndarray:
@@ -439,17 +556,22 @@ _WARM_UP_LOCK = threading.Lock()
 def warm_up(include_plain=False) -> float:
     """Compile umap-learn's numba code so that the user's first UMAP is quick; returns the seconds.
 
-    Runs a tiny seeded fit through the fast path (what `embedding.embed` uses by default) without
-    touching the cache; `umap_module` puts umap-learn's own jitted functions on numba's on-disk
-    cache, so a later process loads them instead of compiling. `include_plain=True` also compiles
+    Runs a tiny seeded fit through the fast path (what `embedding.embed` uses by default) and a
+    graph walk (large placements) without touching the cache; `umap_module` puts umap-learn's own
+    jitted functions on numba's on-disk cache (the graph walk's are declared so), so a later process
+    loads them instead of compiling. `include_plain=True` also compiles
     the NN-descent path that `fast=False` uses for more than 4096 rows; pynndescent's `nn_descent`
     cannot be cached by numba, so that part is compiled in every new process. Thread-safe.
     """
+    from .graph_search import GraphIndex
+
     start = time.perf_counter()
     with _WARM_UP_LOCK:
         small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
         fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
         fitted.transform(small[:5])
+        # large placements' search (numba, on its disk cache)
+        GraphIndex(small, _knn(small, small, "euclidean", 5)[1]).query(small[:5], 2)
         if include_plain:
             with quiet_umap():
                 umap_module().UMAP(n_neighbors=5, n_epochs=5, random_state=0, init="random",

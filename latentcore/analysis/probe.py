@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, about_file
 from .labels import LabelledRows, check_classes, match_labels, read_labels_table
 
 METHODS = ("logistic", "knn")
@@ -147,10 +147,8 @@ def predictions_table(result: ProbeResult, labelled: LabelledRows, x=None, y=Non
 
 
 def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
-    from .artifacts import _about
-
     labelled = match_labels(read_labels_table(labels_path), n_rows, x, y, labels_path)
-    with _about(labels_path):
+    with about_file(labels_path):
         check_classes(labelled)
     return labelled
 

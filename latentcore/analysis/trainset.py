@@ -59,16 +59,13 @@ def _source_rows(reader):
     return partitions, np.cumsum([0, *sizes]), coordinates, table
 
 
-def read_items(reader, rows, offsets, partitions) -> np.ndarray:
-    """Items of stacked row ids `rows` as the reader gives them, in that order (contiguous reads)."""
+def read_stacked(reader, rows, offsets, partitions) -> np.ndarray:
+    """Items of stacked row ids `rows` as the reader gives them, in that order (`items.read_items`)."""
+    from .items import read_items
+
     rows = np.asarray(rows, np.int64)
-    out = np.empty((len(rows), *reader.info().item_shape), np.float32)
     which = np.searchsorted(offsets, rows, side="right") - 1
-    for p, name in enumerate(partitions):
-        here = np.flatnonzero(which == p)
-        if here.size:
-            out[here] = reader.read_rows(name, rows[here] - offsets[p])
-    return out
+    return read_items(reader, np.asarray(partitions)[which], rows - np.asarray(offsets)[which])
 
 
 def item_blocks(reader, rows, offsets, partitions, block: int | None = None):
@@ -76,7 +73,7 @@ def item_blocks(reader, rows, offsets, partitions, block: int | None = None):
     labelled rows."""
     block = block or BLOCK
     for start in range(0, len(rows), block):
-        yield start, read_items(reader, rows[start:start + block], offsets, partitions)
+        yield start, read_stacked(reader, rows[start:start + block], offsets, partitions)
 
 
 def export_training_set(source, labels_path, out_path, *, test_fraction: float = TEST_FRACTION,

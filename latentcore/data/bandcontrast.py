@@ -43,6 +43,17 @@ def pick_point_map(maps: dict, spec, path=None) -> tuple[str, np.ndarray]:
     return name, np.asarray(maps[name], np.float64)
 
 
+# Units of vendors' per-point maps where they have one: the angular fits are in degrees; band contrast,
+# band slope, pattern quality, IQ and CI are unitless scores.
+POINT_MAP_UNITS = {"Mean Angular Deviation": "°", "MAD": "°", "Fit": "°"}
+
+
+def point_map_title(name: str) -> str:
+    """A per-point map's name for a colour bar or an axis, with its unit when known: "Mean Angular Deviation (°)"."""
+    unit = POINT_MAP_UNITS.get(name)
+    return f"{name} ({unit})" if unit else name
+
+
 def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:
     """The table with numeric, finite `x`, `y` and `column` (other columns are kept as read)."""
     path = Path(path)

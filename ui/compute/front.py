@@ -512,3 +512,45 @@ def compare_latents(lat_stamp: tuple, other_stamp: tuple, labels_stamp: tuple, m
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.compare_latents, "Comparing two latents files", rows, latents=lat_stamp, other=other_stamp,
                   labels=labels_stamp, method=method, smooth=float(smooth))
+
+
+# -- the items behind rows: a gallery's page, the mean pattern (ui.widgets.gallery) ----------------------
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[int, ...]) -> np.ndarray:
+    """The items of these rows (a gallery's page), in their order: only they are read."""
+    from latentcore.analysis.items import read_items
+
+    with _open_known(file_stamp) as reader:
+        return read_items(reader, list(partitions), list(indices))
+
+
+def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, button_key: str):
+    """(mean item, count) of these rows (global row ids over the latents' partitions, `sizes`: partition -> row
+    count, in order), streamed from their source. Up to
+    jobs.INLINE_PATTERNS rows: here at once. More: in the worker pool, started by a button (`button_key`: a
+    large selection does not start a long read by itself), its progress shown in place while the rest of
+    the page draws on; None until its result is in."""
+    import hashlib
+
+    from latentcore.analysis.items import by_partition
+
+    rows = np.asarray(rows, np.int64)
+    digest = hashlib.sha1(rows.tobytes() + json.dumps(sizes).encode()).hexdigest()
+    kwargs = {"source": file_stamp, "parts": by_partition(sizes, rows), "selection_sha1": digest}
+    if len(rows) <= jobs.INLINE_PATTERNS:
+        return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
+    pool = app_pool()
+    job = pool.jobs.get(jobs.job_key(tasks.mean_item, kwargs))
+    if (job is None or job.cancelled()) and not st.button(
+            f"Compute the mean of {len(rows):,} patterns", key=button_key, icon=":material/functions:",
+            help="Reads every one of them from the data file, in a worker process."):
+        return None
+    job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
+    if job.done() and not job.cancelled():
+        error = job.future.exception()
+        if error is not None:
+            raise error  # latentcore errors become a message (widgets.user_errors)
+        return job.future.result()
+    watch(job)
+    return None

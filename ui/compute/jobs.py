@@ -12,8 +12,10 @@ is simply dropped). A task may also report a JSON `detail` and numpy `arrays` (t
 history and the latest reconstructions), and ask `progress.cancelled()` to stop cleanly itself.
 Long jobs (training, extraction) run `dedicated`: in a process of their own, so they never hold a
 worker that another session's fit waits for. Small inputs run inline: a process round trip costs
-more than they do. Workers run at a lower priority, with one thread fewer than the cores, so the
-server keeps a core for the pages' reruns.
+more than they do. Workers use every core (a fit on two cores is twice as quick as on one) at a
+lower priority (`WORKER_NICE`): the kernel gives the server's reruns the cores whenever they want
+them, so the pages stay responsive during a fit (`benchmarks/browser_interaction.py` measures the
+other session's rerun during one); `LATENT_EXPLORER_WORKER_THREADS` sets fewer.
 """
 from __future__ import annotations
 
@@ -52,8 +54,9 @@ def available_cores() -> int:
 
 
 def worker_threads() -> int:
-    """Threads of a worker (torch, numba, OpenMP, BLAS): all the cores but one, which is the server's."""
-    return max(1, available_cores() - 1)
+    """Threads of a worker (torch, numba, OpenMP, BLAS): `LATENT_EXPLORER_WORKER_THREADS`, else every
+    core (the workers' lower priority, not a core kept idle, is what keeps the server responsive)."""
+    return max(1, int(os.environ.get("LATENT_EXPLORER_WORKER_THREADS") or available_cores()))
 
 
 @dataclass

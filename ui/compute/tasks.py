@@ -305,3 +305,14 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
     progress(1.0, "done")
     return {"maps": {k: np.asarray(v) for k, v in maps.items()}, "grid": dataclasses.asdict(grid) if grid else None,
             "units": lat.units, "phases": phases, "laue": laue, "notes": notes}
+
+
+def mean_item(source: tuple, parts: dict, selection_sha1: str, progress) -> tuple[np.ndarray, int]:
+    """The mean item (float64) of the rows `parts` names ({partition: indices}) and their count, streamed from
+    the source (latentcore.analysis.items.mean_item). `selection_sha1`: the rows' digest, which makes the
+    job's key exact (the key shows arrays only in summary)."""
+    from latentcore.analysis.items import mean_item as streamed_mean
+    from latentcore.data import open_source
+
+    with open_source(source[0]) as reader:
+        return streamed_mean(reader, parts, progress=progress)

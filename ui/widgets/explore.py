@@ -1,9 +1,8 @@
-"""What the UMAP and maps pages show about chosen rows: colours by column, the images behind rows
-and their table. (Nearest neighbours and a new image projected into the embedding are computed
-through the front door: `front.nearest`, `front.project_image`.)"""
+"""What the UMAP and maps pages show about chosen rows: colours by column or by any per-point map the
+latents carry (`point_maps/<name>`, offered as "map: <name>"), the images behind rows (paged, with their
+mean pattern: `ui.widgets.gallery`) and their table. (Nearest neighbours and a new image projected into
+the embedding are computed through the front door: `front.nearest`, `front.project_image`.)"""
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,17 +11,19 @@ import streamlit as st
 from latentcore.analysis.labels import codes_per_row
 from latentcore.errors import LatentError
 
+from latentcore.data.bandcontrast import point_map_title
 from latentcore.data.base import display_units
 
 from ..compute import front
 from ..figures import plots
 from ..session import state
-from . import bandcontrast, common
+from . import bandcontrast, gallery
+from .gallery import source_for
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
 KMEANS = "k-means clusters of the latents"
 LABELS = "labels (from the labels panel)"
-GALLERY_MAX = 24
+POINT_MAP = "map: "  # + a per-point map's name (Mean Angular Deviation, IQ, CI...)
 TABLE_MAX = 5000
 
 
@@ -33,6 +34,7 @@ def colour_options(lat, table: pd.DataFrame) -> list[str]:
     if state.bandcontrast() is not None and lat.x is not None:
         options.append(BANDCONTRAST)
     options += [LABELS] if len(state.labels().rows) else []
+    options += [POINT_MAP + name for name in lat.point_maps]
     options += [LATENT, KMEANS]
     options += [c for c in table.columns if c != "index" and (c != "partition" or table[c].nunique() > 1)]
     return options
@@ -44,10 +46,14 @@ def default_colour(options: list[str]) -> str:
 
 
 def continuous_values(choice: str, lat_stamp, dim: int = 0):
-    """(values, name) of a continuous colour choice (band contrast, a latent dimension), else None."""
+    """(values, name) of a continuous colour choice (band contrast, a per-point map, a latent dimension),
+    else None. A map's name carries its unit when known ("Mean Angular Deviation (°)")."""
     if choice == BANDCONTRAST:
         spec = state.bandcontrast()
         return front.bandcontrast_for(bandcontrast.stamp(spec), lat_stamp), bandcontrast.value_name(spec)
+    if choice.startswith(POINT_MAP):
+        name = choice.removeprefix(POINT_MAP)
+        return front.latents(lat_stamp).point_maps[name], point_map_title(name)
     if choice == LATENT:
         matrix, _ = front.stacked_latents(lat_stamp)
         return matrix[:, dim], f"latent {dim}"
@@ -68,7 +74,7 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
         labelled = state.labels()
         return plots.categorical_colour(codes_per_row(labelled, n), "label", names=labelled.classes,
                                        noise_name="unlabelled")
-    if choice in (BANDCONTRAST, LATENT):
+    if choice in (BANDCONTRAST, LATENT) or choice.startswith(POINT_MAP):
         values, name = continuous_values(choice, lat_stamp, dim)
         return plots.continuous_colour(values, name, colorscale, *(limits or (None, None)))
     if choice == KMEANS:
@@ -101,32 +107,33 @@ def hover_fields(columns: dict, units: str | None) -> dict[str, tuple[np.ndarray
             for name, values in columns.items()}
 
 
-def source_for(lat) -> Path | None:
-    """The data file the latents came from, when this session has it (for images of rows)."""
-    source = state.source()
-    if source is None or source.name != lat.attrs.get("source"):
-        return None
-    return None if front.source_info(front.stamp(source)).get("is_features") else source
-
-
-def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = None):
-    """A gallery of the rows' images (the first GALLERY_MAX) and their table (the first TABLE_MAX)."""
+def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = None, mean_key: str | None = None):
+    """The rows' images a page at a time (`gallery.paged_gallery`), with their mean pattern beside them when
+    `mean_key` names its widgets (`gallery.mean_pattern`), and their table (the first TABLE_MAX)."""
     rows = np.asarray(rows, np.int64)
     source = source_for(lat)
     if source is not None:
-        items, captions = [], []
-        shown = table.iloc[rows[:GALLERY_MAX]]
-        for partition, group in shown.groupby("partition", sort=False):
-            items.extend(front.source_rows(front.stamp(source), partition, tuple(group["index"].tolist())))
-            captions.extend(f"row {r}" for r in group.index)
-        common.gallery(items, captions)
-        if len(rows) > GALLERY_MAX:
-            st.caption(f"The first {GALLERY_MAX} of {len(rows):,} images.")
+        left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
+        with left:
+            gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6)
+        if right is not None:
+            with right:
+                gallery.mean_pattern(rows, source, lat, mean_key)
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     shown = table.iloc[rows[:TABLE_MAX]].assign(**{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
     st.dataframe(shown.rename_axis("row_id").reset_index(), height=240, hide_index=True, key=f"{key}_table")
     table_note(len(rows))
+
+
+def mean_panel(lat, rows, key: str, clusters: dict | None = None):
+    """For pages without a gallery: a toggle that shows the mean pattern of the selected rows or of a cluster
+    (`gallery.mean_pattern`; `clusters`: {"rows", "labels"}, default the Clusters page's last clustering)."""
+    source = source_for(lat)
+    if source is None or not st.toggle("Mean pattern of a cluster or of the selection", key=f"{key}_show",
+                                       value=state.setting(f"{key}_show", False)):
+        return
+    gallery.mean_pattern(rows, source, lat, key, clusters)
 
 
 def table_note(rows: int):

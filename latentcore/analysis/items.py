@@ -1,0 +1,170 @@
+"""The source items (patterns, cutouts) behind chosen rows: a page of them, and their mean.
+
+Rows are named by where their item lies in the source: its partition and its index there (the latents
+table's `partition` and `index` columns), one pair per row.
+
+- `page_of(count, number, size)` -> `Page`: which positions of a `count`-long selection page `number`
+  (0-based; clamped into range) holds, and its label ("images 25-48 of 412").
+- `read_items(reader, partitions, indices)`: the items of those rows, in the rows' order; read one
+  partition at a time, in contiguous runs (`Reader.read_rows`), nothing else.
+- `by_partition(sizes, rows)` -> {partition: indices}: global row ids (the partitions stacked in order, as
+  `Latents.stacked` numbers them; `sizes`: partition -> row count, in that order) as indices in each partition.
+- `parse_rows(text, n_rows)`, `table_rows(path, n_rows, cluster=None)`: row ids from "0-99,150" or from a
+  table's `row` column (a UMAP or cluster table; with `cluster`, its rows of that cluster), checked.
+- `mean_item(reader, parts, block=...)` -> (mean, count): the mean item of the rows `parts` names
+  ({partition: indices}; each row once), streamed: read `block` items at a time in source order and summed
+  in float64, so a selection of any size costs one block of memory. Non-finite pixels are left out of
+  their pixel's mean (a pixel with none is NaN).
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+MEAN_BLOCK = 1024  # items read per block: 1024 patterns of 80 x 80 are 26 MB of float32
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """Page `number` (0-based) of `size` positions over a `total`-long selection: positions [first, stop)."""
+
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def first(self) -> int:
+        return min(self.number * self.size, self.total)
+
+    @property
+    def stop(self) -> int:
+        return min(self.first + self.size, self.total)
+
+    def label(self, noun: str = "images") -> str:
+        """"images 25-48 of 412" (1-based, as people count)."""
+        if not self.total:
+            return f"no {noun}"
+        return f"{noun} {self.first + 1:,}-{self.stop:,} of {self.total:,}"
+
+    def of(self, rows) -> np.ndarray:
+        """This page's part of `rows` (the selection, in its order)."""
+        return np.asarray(rows)[self.first:self.stop]
+
+
+def page_of(count: int, number: int, size: int) -> Page:
+    """Page `number` of a `count`-long selection in pages of `size`, `number` clamped to the pages there are."""
+    if size < 1:
+        raise InputError(f"a page holds at least 1 item, got {size}")
+    pages = max(1, -(-int(count) // int(size)))
+    return Page(min(max(int(number), 0), pages - 1), int(size), int(count))
+
+
+def _by_partition(partitions, indices):
+    """(partition, positions in the given order, source indices) per partition, first seen first."""
+    partitions = np.asarray(partitions, dtype=str)
+    indices = np.asarray(indices, np.int64)
+    if partitions.shape != indices.shape or indices.ndim != 1:
+        raise InputError(f"partitions and indices must be two 1-D sequences of one length, got shapes "
+                         f"{partitions.shape} and {indices.shape}")
+    names, first = np.unique(partitions, return_index=True)
+    for name in names[np.argsort(first)]:
+        positions = np.flatnonzero(partitions == name)
+        yield str(name), positions, indices[positions]
+
+
+def read_items(reader, partitions, indices) -> np.ndarray:
+    """The items of the rows (`partitions[i]`, `indices[i]`), in that order, as float32."""
+    parts = list(_by_partition(partitions, indices))
+    out = np.empty((len(np.asarray(indices)), *reader.info().item_shape), np.float32)
+    for name, positions, rows in parts:
+        out[positions] = reader.read_rows(name, rows)
+    return out
+
+
+def by_partition(sizes: dict[str, int], rows) -> dict[str, np.ndarray]:
+    """{partition: indices in it} of global row ids over the partitions stacked in `sizes`' order (partitions
+    without a row left out; each partition's indices in the rows' order)."""
+    rows = np.asarray(rows, np.int64)
+    ends = np.cumsum(list(sizes.values()))
+    if rows.size and (rows.min() < 0 or rows.max() >= ends[-1]):
+        raise InputError(f"row ids must lie in [0, {ends[-1]}), got {rows.min()} to {rows.max()}")
+    which = np.searchsorted(ends, rows, side="right")
+    starts = ends - np.asarray(list(sizes.values()))
+    return {name: rows[which == k] - starts[k] for k, name in enumerate(sizes) if np.any(which == k)}
+
+
+def _checked_rows(rows, n_rows: int, what: str) -> np.ndarray:
+    rows = np.unique(np.asarray(rows, np.int64))
+    if not rows.size:
+        raise InputError(f"{what} names no rows")
+    if rows[0] < 0 or rows[-1] >= n_rows:
+        raise InputError(f"{what}: row ids must lie in 0..{n_rows - 1} (the latents have {n_rows} rows), "
+                         f"got {rows[0]} to {rows[-1]}")
+    return rows
+
+
+def parse_rows(text: str, n_rows: int) -> np.ndarray:
+    """`"0-99,150"` -> the row ids 0..99 and 150 (ranges inclusive; sorted, each once), within 0..n_rows-1."""
+    parts = []
+    for part in str(text).split(","):
+        try:
+            bounds = [int(v) for v in part.strip().split("-", 1)]
+        except ValueError:
+            raise InputError(f"rows must be integers or ranges like 0-99,150, got {text!r}") from None
+        if len(bounds) == 2 and not 0 <= bounds[0] <= bounds[1] < n_rows:  # checked before it is expanded
+            raise InputError(f"row range {part.strip()!r}: it must be increasing and within 0..{n_rows - 1}")
+        parts.append(np.arange(bounds[0], bounds[-1] + 1))
+    return _checked_rows(np.concatenate(parts), n_rows, f"rows {text!r}")
+
+
+def table_rows(path, n_rows: int, cluster: int | None = None) -> np.ndarray:
+    """The `row` column of a CSV (the UMAP and cluster tables carry it); with `cluster`, the rows whose
+    `cluster` column holds it."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read as CSV: {exc}", path) from exc
+    needed = ["row"] + (["cluster"] if cluster is not None else [])
+    missing = [name for name in needed if name not in table.columns]
+    if missing:
+        raise InputError(f"missing column(s) {missing}; found {list(table.columns)}", path)
+    if not pd.api.types.is_integer_dtype(table["row"]):
+        raise InputError("the 'row' column must hold integer row ids", path)
+    if cluster is not None:
+        table = table[table["cluster"] == cluster]
+    where = f"{Path(path).name}" + (f", cluster {cluster}" if cluster is not None else "")
+    return _checked_rows(table["row"].to_numpy(), n_rows, where)
+
+
+def mean_item(reader, parts: dict, block: int = MEAN_BLOCK, progress=None) -> tuple[np.ndarray, int]:
+    """(mean item (float64, the items' shape), number of items) of the rows `parts` names ({partition:
+    indices}), each row once. Streamed in blocks of `block` items; `progress(fraction, message)` is told
+    after each block."""
+    parts = {name: np.unique(np.asarray(rows, np.int64)) for name, rows in parts.items()}
+    total = sum(len(rows) for rows in parts.values())
+    if not total:
+        raise InputError("the mean of no items: choose some rows first")
+    shape = reader.info().item_shape
+    sums, counts = np.zeros(shape, np.float64), np.zeros(shape, np.int64)
+    done = 0
+    for name, rows in parts.items():
+        for items, _ in reader.iter_batches(name, block, allowed_indices=rows):
+            items = items.astype(np.float64, copy=False)
+            finite = np.isfinite(items)
+            sums += np.where(finite, items, 0.0).sum(axis=0)
+            counts += finite.sum(axis=0)
+            done += len(items)
+            if progress is not None:
+                progress(done / total, f"{done:,} of {total:,} items")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan), total

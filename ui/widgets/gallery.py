@@ -1,0 +1,112 @@
+"""The images behind chosen rows.
+
+- `source_for(lat)`: the data file the latents came from, when this session has it.
+- `paged_gallery(rows, source, table, key)`: the rows' images a page at a time (`PAGE_SIZE`), a page
+  number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
+  items are read from the source. Back to page 1 when the rows change.
+- `mean_pattern(rows, source, lat, key, clusters=...)`: the mean pattern of the rows (the selection) or
+  of a cluster, streamed from the source in the engine (`latentcore.analysis.items.mean_item`; above
+  `jobs.INLINE_PATTERNS` rows in a worker, when asked for with a button), drawn
+  with a colour bar, downloadable as PNG (the sidebar's dpi) and NPY (float64, the items' shape).
+Widgets keyed `{key}_page` (gallery), `{key}_of`, `{key}_run` (a large selection's mean), `{key}_dl_png`,
+`{key}_dl_npy` (mean)."""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from latentcore.analysis.items import page_of
+from latentcore.figures import items as item_figures
+
+from ..compute import front
+from ..figures import png
+from ..session import state
+from . import common
+
+PAGE_SIZE = 24
+SELECTION = "selection"
+
+
+def source_for(lat) -> Path | None:
+    """The data file the latents came from, when this session has it (for images of rows)."""
+    source = state.source()
+    if source is None or source.name != lat.attrs.get("source"):
+        return None
+    return None if front.source_info(front.stamp(source)).get("is_features") else source
+
+
+def _page_number(rows: np.ndarray, pages: int, key: str) -> int:
+    """The page asked for (1-based): a number input when there are several pages, page 1 for new rows."""
+    page_key, rows_key = f"{key}_page", f"_{key}_page_rows"
+    digest = hashlib.sha1(rows.tobytes()).hexdigest()
+    if state.widget_value(rows_key) != digest:  # other rows: their first page
+        state.forget_widget(page_key)
+        state.set_widget_value(rows_key, digest)
+    if pages < 2:
+        return 1
+    return int(st.number_input(f"Page (1 to {pages:,})", 1, pages, state.setting(page_key, 1, bounds=(1, pages)),
+                               key=page_key, help="- and + step to the previous and the next page."))
+
+
+def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: int = 6):
+    """The rows' images, PAGE_SIZE at a time in `columns` columns; reads only the shown page's items."""
+    rows = np.asarray(rows, np.int64)
+    cols = st.columns([1, 2], vertical_alignment="bottom")
+    with cols[0]:
+        number = _page_number(rows, page_of(len(rows), 0, PAGE_SIZE).pages, key)
+    page = page_of(len(rows), number - 1, PAGE_SIZE)
+    cols[1].caption(page.label().capitalize())
+    shown = page.of(rows)
+    part = table.iloc[shown]
+    items = front.source_items(front.stamp(source), tuple(part["partition"].astype(str)),
+                               tuple(int(i) for i in part["index"]))
+    common.gallery(items, [f"row {r}" for r in shown], columns)
+
+
+def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray]]:
+    """choice -> (its label, its row ids): the selection, then each cluster (noise left out)."""
+    choices = {SELECTION: (f"the selection ({len(rows):,} rows)", rows)} if len(rows) else {}
+    if clusters is not None:
+        cluster_rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
+        for label in np.unique(labels[labels >= 0]):
+            members = cluster_rows[labels == label]
+            choices[f"cluster {label}"] = (f"cluster {label} ({len(members):,} rows)", members)
+    return choices
+
+
+def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None):
+    """The mean pattern of the rows of the latents `lat` or of a cluster of `clusters` ({"rows", "labels"};
+    default: the Clusters page's last clustering), its colour bar and downloads."""
+    sizes = {name: len(values) for name, values in lat.partitions.items()}
+    clusters = state.last_clusters() if clusters is None else clusters
+    if clusters is not None and np.max(clusters["rows"], initial=-1) >= sum(sizes.values()):
+        clusters = None  # of other latents
+    choices = _mean_choices(np.asarray(rows, np.int64), clusters)
+    if not choices:
+        return
+    names = list(choices)
+    what = st.selectbox("Mean pattern of", names, format_func=lambda name: choices[name][0], key=f"{key}_of",
+                        index=names.index(state.setting(f"{key}_of", names[0], names)))
+    label, members = choices[what]
+    with common.user_errors():
+        result = front.mean_item(front.stamp(source), sizes, members, f"{key}_run")
+    if result is None:  # a large one: not asked for yet, or a worker computes it (its progress shows above)
+        return
+    mean, count = result
+    plane, note = item_figures.as_plane(mean)
+    fig = item_figures.mean_pattern_figure(plane, f"Mean of {count:,} patterns: {what}")
+    st.plotly_chart(fig, config={"displaylogo": False})
+    st.caption(f"The mean of {label}" + (f" ({note})" if note else "") + ", accumulated in float64.")
+    stem = f"mean_pattern__{Path(source).stem}__{what.replace(' ', '')}" + ("" if what != SELECTION else f"-{count}rows")
+    out = state.workdir("gallery")
+    dpi = state.png_dpi()
+    st.download_button(f"Mean pattern (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / f"{stem}.png"), dpi),
+                       file_name=f"{stem}.png", mime="image/png", key=f"{key}_dl_png", on_click="ignore",
+                       icon=":material/download:")
+    st.download_button("Mean pattern (NPY, float64)", lambda: common.npy_bytes(mean), file_name=f"{stem}.npy",
+                       mime="application/octet-stream", key=f"{key}_dl_npy", on_click="ignore",
+                       icon=":material/download:")
