@@ -5,8 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from test_e2e_browser import ARTIFACTS, app_url, box_select, open_page, pytestmark, settle, shoot  # noqa: F401
+from test_e2e_browser import (  # noqa: F401
+    ARTIFACTS,
+    app_url,
+    box_select,
+    open_page,
+    pytestmark,
+    settle,
+    shoot,
+)
 from test_e2e_workspace import browser, new_tab, workspace_of  # noqa: F401 (fixture)
 
 

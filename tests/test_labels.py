@@ -9,9 +9,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.labels import (LabelledRows, check_classes, codes_per_row, empty_labels, from_clustering,
-                                       labels_table, match_labels, read_labels_table, renamed, with_label,
-                                       without_class, without_rows)
+from latentcore.analysis.labels import (
+    LabelledRows,
+    check_classes,
+    codes_per_row,
+    empty_labels,
+    from_clustering,
+    labels_table,
+    match_labels,
+    read_labels_table,
+    renamed,
+    with_label,
+    without_class,
+    without_rows,
+)
 from latentcore.analysis.probe import compare_latents, probe, probe_features
 from latentcore.analysis.trainset import export_training_set, stratified_split
 from latentcore.cli import main
@@ -138,7 +149,7 @@ def test_export_h5_is_the_nenya_layout_with_the_label_in_its_metadata(ebsd_h5, l
 
 
 def test_export_streams_in_blocks_with_the_same_bytes(ebsd_h5, labels_csv, tmp_path, monkeypatch):
-    import latentcore.analysis.trainset as trainset
+    from latentcore.analysis import trainset
 
     whole = {suffix: export_training_set(ebsd_h5, labels_csv, tmp_path / f"whole.{suffix}") for suffix in ("npz", "h5")}
     monkeypatch.setattr(trainset, "BLOCK", 7)  # 120 rows: 18 blocks, the last one short

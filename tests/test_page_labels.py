@@ -2,17 +2,16 @@
 session, as tests/test_pages.py does, since AppTest cannot draw on a plotly chart)."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_pages import chart_specs, extracted, go, new_app
 
 from latentcore.analysis.labels import LabelledRows
 from latentcore.latents import LatentsWriter, read_latents
-from test_pages import chart_specs, extracted, go, new_app
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 

@@ -41,7 +41,7 @@ class LabelledRows:
     classes: list[str]
 
     @classmethod
-    def from_codes(cls, rows, y, classes) -> "LabelledRows":
+    def from_codes(cls, rows, y, classes) -> LabelledRows:
         """Normalised: rows sorted, classes sorted and without the unused ones, equal names one class."""
         rows, y = np.asarray(rows, np.int64).reshape(-1), np.asarray(y, np.int64).reshape(-1)
         classes = [str(c) for c in classes]
@@ -54,7 +54,7 @@ class LabelledRows:
         return cls(rows[order], remap[y[order]] if len(y) else y, kept)
 
     @classmethod
-    def from_names(cls, rows, names) -> "LabelledRows":
+    def from_names(cls, rows, names) -> LabelledRows:
         names = np.asarray(names).astype(str).reshape(-1)
         classes, y = np.unique(names, return_inverse=True)
         return cls.from_codes(rows, y.reshape(-1), classes.tolist())

@@ -187,7 +187,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
                 "cv": int(cv), "random_state": int(random_state), "params": result.params},
         "classes": result.classes, "labelled_counts": labelled.counts(),
         "predicted_counts": dict(zip(result.classes, counts.tolist())),
-        "cross_validation": result.cv, "n_rows": int(len(features)), "n_labelled": int(len(labelled.rows)),
+        "cross_validation": result.cv, "n_rows": len(features), "n_labelled": len(labelled.rows),
         "smoothing": {**smoothing_record(smooth), "applies_to": "the latents the probe is trained on and predicts"},
         "model": model_record(latents.attrs),
         "inputs": {"latents": input_record(latents_path), "labels": input_record(labels_path)},
@@ -226,7 +226,7 @@ def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logisti
         k = n_clusters or len(result.classes)
         labellings.append(cluster(np.asarray(features, np.float64), "kmeans", n_clusters=k,
                                   random_state=random_state).labels)
-        out[key] = {"latents": str(path), "model": model_record(latents.attrs), "n_rows": int(len(features)),
+        out[key] = {"latents": str(path), "model": model_record(latents.attrs), "n_rows": len(features),
                     "accuracy": result.cv["accuracy_mean"], "accuracy_std": result.cv["accuracy_std"],
                     "agreement_with_labels": float(np.mean(result.predicted[labelled.rows] == labelled.y))}
     out.update(ari=float(adjusted_rand_score(*labellings)), n_clusters=int(n_clusters or len(result.classes)),

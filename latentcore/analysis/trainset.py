@@ -42,7 +42,7 @@ def stratified_split(y, test_fraction: float = TEST_FRACTION, random_state: int 
     test = []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
-        n_test = min(max(int(round(test_fraction * len(members))), 1), len(members) - 1)
+        n_test = min(max(round(test_fraction * len(members)), 1), len(members) - 1)
         test.append(members[:n_test])
     test = np.sort(np.concatenate(test)).astype(np.int64)
     return np.setdiff1d(np.arange(len(y)), test).astype(np.int64), test
@@ -106,9 +106,9 @@ def export_training_set(source, labels_path, out_path, *, test_fraction: float =
             extra = (pd.DataFrame({"x": x[labelled.rows], "y": y[labelled.rows]}) if x is not None else
                      metadata.iloc[labelled.rows].reset_index(drop=True) if metadata is not None else None)
             write_nenya_h5(out_path, blocks, item_shape, labelled, idx_test, extra, source)
-    return {"path": str(out_path), "format": kind, "n_rows": int(len(labelled.rows)), "item_shape": list(item_shape),
-            "classes": labelled.classes, "counts": labelled.counts(), "n_train": int(len(idx_train)),
-            "n_test": int(len(idx_test)), "test_fraction": test_fraction, "random_state": random_state}
+    return {"path": str(out_path), "format": kind, "n_rows": len(labelled.rows), "item_shape": list(item_shape),
+            "classes": labelled.classes, "counts": labelled.counts(), "n_train": len(idx_train),
+            "n_test": len(idx_test), "test_fraction": test_fraction, "random_state": random_state}
 
 
 def write_npz(path, blocks, item_shape, labelled: LabelledRows, idx_train, idx_test, x=None, y=None) -> Path:
