@@ -31,10 +31,6 @@ with common.user_errors():
     fitted = front.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
 every_row = np.arange(len(coords))
-pending = {"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row, state.selection())}
-if lat.x is not None:
-    pending["umap_map"] = lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)
-selection.take_pending(pending)  # a selection just made is drawn in this run
 
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
@@ -51,7 +47,6 @@ k = cols[2].number_input("Neighbours of a clicked point", 1, 50, state.setting("
 continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
 colorscale, limits = scales.colour_scale("umap_scale", continuous[0]) if continuous is not None else ("Viridis", None)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
-chosen = state.selection()
 marks = []
 
 with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
@@ -72,72 +67,91 @@ with st.expander("Where does a new image land?", icon=":material/add_photo_alter
                          if "DT" in result else ""))  # SST cutouts only, never EBSD patterns
         cols[1].bar_chart({"latent": result["latent"]}, height=180, x_label="dimension")
 
-neighbours = None
-if len(chosen) == 1:
-    with common.user_errors():
-        neighbours = front.nearest(lat_stamp, int(chosen[0]), int(k))
-    marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
-                  "symbol": "diamond-open", "size": 12, "colour": "#111111"})
 scan_columns = explore.scan_columns(lat_stamp, lat)  # x, y (units) and band contrast: hover, table, CSV
 on_scan = lat.x is not None and lat.y is not None
-panels = st.columns(2) if on_scan else [st.container()]
-with panels[0]:
-    changed, fig = selection.linked_scatter(
-        coords[:, 0], coords[:, 1], colour, np.arange(len(coords)), chosen, "umap_scatter", marks=marks,
-        hover=explore.hover_fields(scan_columns, lat.units),
-        x_title=f"{label} 1", y_title=f"{label} 2", title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
-if on_scan:
-    with panels[1]:
-        grid, code_map, cells = front.scan_codes(lat_stamp, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
-                                                   colour.codes)
-        map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
-                                        else None, title="The same rows on the scan", units=lat.units)
-        map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
-                                    config=selection.CHART_CONFIG)
-        if continuous is not None:
-            scales.histogram(continuous[0], "umap_histogram", colour=colour, value_name=colour.title)
-    changed |= selection.take_event(map_event, "umap_map",
-                                    lambda s: selection.rows_in_shapes(s, lat.x, lat.y, np.arange(len(lat.x))))
-if changed:
-    st.rerun()
 
-st.subheader(f"Selected: {len(chosen):,} points")
-before = state.selection_before()
-if before is not None:
-    st.button("Undo the last selection", key="umap_undo", on_click=state.undo_selection, icon=":material/undo:",
-              help=f"Back to the {len(before):,} points selected before the last change.")
-with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
-    selection.row_query(lat_stamp, lat, len(coords), "umap")
-if not len(chosen):
-    st.caption("Click a point on the scatter, or draw a box or lasso (tools at the chart's top right)"
-               + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
-else:
-    if st.button("Clear selection", key="umap_clear"):
-        state.clear_selection()
-        st.rerun()
-    explore.show_rows(chosen, lat, table, "umap_selected", {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1],
-                                                            **{k: v[chosen] for k, v in scan_columns.items()}},
-                      mean_key="umap_mean")  # the selection's mean pattern beside its gallery (issue 20)
-if neighbours is not None:
-    where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
-    st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
-               "latent space (diamonds on the scatter):")
-    explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]})
 
-with st.expander("Labels", icon=":material/label:", expanded=True):
-    labels.labels_panel(lat_stamp, lat, chosen, "umap")
+@common.linked_panels
+def linked(marks):
+    """The scatter and the scan map, the selection's images and rows, and the downloads: a selection
+    reruns only these."""
+    pending = {"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row, state.selection())}
+    if on_scan:
+        pending["umap_map"] = lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)
+    selection.take_pending(pending)  # a selection just made is drawn in this run
+    chosen = state.selection()
+    marks = list(marks)
+    neighbours = None
+    if len(chosen) == 1:
+        with common.user_errors():
+            neighbours = front.nearest(lat_stamp, int(chosen[0]), int(k))
+        marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
+                      "symbol": "diamond-open", "size": 12, "colour": "#111111"})
+    panels = st.columns(2) if on_scan else [st.container()]
+    with panels[0]:
+        changed, fig = selection.linked_scatter(
+            coords[:, 0], coords[:, 1], colour, np.arange(len(coords)), chosen, "umap_scatter", marks=marks,
+            hover=explore.hover_fields(scan_columns, lat.units),
+            x_title=f"{label} 1", y_title=f"{label} 2",
+            title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
+    if on_scan:
+        with panels[1]:
+            grid, code_map, cells = front.scan_codes(lat_stamp, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
+                                                       colour.codes)
+            map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
+                                            else None, title="The same rows on the scan", units=lat.units)
+            map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
+                                        config=selection.CHART_CONFIG)
+            if continuous is not None:
+                scales.histogram(continuous[0], "umap_histogram", colour=colour, value_name=colour.title)
+        changed |= selection.take_event(map_event, "umap_map",
+                                        lambda s: selection.rows_in_shapes(s, lat.x, lat.y, np.arange(len(lat.x))))
+    if changed:
+        common.rerun()
 
-st.subheader("Downloads")
-tag = f"{lat_stamp[0].split('/')[-1].removesuffix('.h5')}_{method}"
-out = state.results_dir("umap", lat_stamp[0])
-cols = st.columns(3)
-columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
-cols[0].download_button("Table (CSV)", lambda: common.table_csv(table, columns, chosen), file_name=f"{tag}_table.csv",
-                        mime="text/csv", key="umap_dl_csv", on_click="ignore", icon=":material/download:")
-dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
-cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / f"{tag}.png"), dpi),
-                        file_name=f"{tag}.png", mime="image/png", key="umap_dl_png", on_click="ignore",
-                        icon=":material/download:")
-cols[2].download_button("Saved embedding (NPZ)", lambda: common.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),
-                        file_name=f"{tag}_embedding.npz", key="umap_dl_npz", on_click="ignore",
-                        icon=":material/download:")
+    st.subheader(f"Selected: {len(chosen):,} points")
+    before = state.selection_before()
+    if before is not None:
+        st.button("Undo the last selection", key="umap_undo", on_click=state.undo_selection, icon=":material/undo:",
+                  help=f"Back to the {len(before):,} points selected before the last change.")
+    with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
+        selection.row_query(lat_stamp, lat, len(coords), "umap")
+    if not len(chosen):
+        st.caption("Click a point on the scatter, or draw a box or lasso (tools at the chart's top right)"
+                   + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
+    else:
+        if st.button("Clear selection", key="umap_clear"):
+            state.clear_selection()
+            common.rerun()
+        shown = {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1],
+                 **{k: v[chosen] for k, v in scan_columns.items()}}
+        explore.show_rows(chosen, lat, table, "umap_selected", shown,
+                          mean_key="umap_mean")  # the selection's mean pattern beside its gallery
+    if neighbours is not None:
+        where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
+        st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
+                   "latent space (diamonds on the scatter):")
+        explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]})
+
+    with st.expander("Labels", icon=":material/label:", expanded=True):
+        labels.labels_panel(lat_stamp, lat, chosen, "umap")
+
+    st.subheader("Downloads")
+    tag = f"{lat_stamp[0].split('/')[-1].removesuffix('.h5')}_{method}"
+    out = state.results_dir("umap", lat_stamp[0])
+    cols = st.columns(3)
+    columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
+    cols[0].download_button("Table (CSV)", lambda: common.table_csv(table, columns, chosen),
+                            file_name=f"{tag}_table.csv", mime="text/csv", key="umap_dl_csv", on_click="ignore",
+                            icon=":material/download:")
+    dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
+    cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / f"{tag}.png"), dpi),
+                            file_name=f"{tag}.png", mime="image/png", key="umap_dl_png", on_click="ignore",
+                            icon=":material/download:")
+    cols[2].download_button("Saved embedding (NPZ)",
+                            lambda: common.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),
+                            file_name=f"{tag}_embedding.npz", key="umap_dl_npz", on_click="ignore",
+                            icon=":material/download:")
+
+
+linked(marks)

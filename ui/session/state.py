@@ -48,6 +48,7 @@ PNG_DPI = "png_dpi"  # the sidebar's widget
 UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
 SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
 LABELS = "labels"  # latentcore.analysis.labels.LabelledRows: named classes of rows (saved as labels.npz)
+LABELS_CHANGED = "_labels_changed"  # set by set_labels: a fragment that changed them reruns the page (colours)
 LAST_CLUSTERS = "last_clusters"  # {"rows", "labels"}: the Clusters page's last clustering, for the UMAP page
 EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extraction (a Job) and its model spec
 TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest TrainingRun; its end drawn once
@@ -423,6 +424,12 @@ def labels() -> LabelledRows:
 
 def set_labels(labelled: LabelledRows):
     st.session_state[LABELS] = labelled
+    st.session_state[LABELS_CHANGED] = True
+
+
+def take_labels_changed() -> bool:
+    """True once after the labels changed (the UMAP's colour by label is drawn outside its linked panels)."""
+    return bool(st.session_state.pop(LABELS_CHANGED, False))
 
 
 def last_clusters() -> dict | None:

@@ -32,6 +32,8 @@ METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest n
 
 def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
     key = f"labels_{page}"
+    if state.take_labels_changed() and common.in_fragment_rerun():
+        st.rerun(scope="app")  # a button of this panel changed them: the colours by label are drawn outside
     n_rows = len(front.stacked_latents(lat_stamp)[0])
     labelled = state.labels()
     if len(labelled.rows) and labelled.rows.max() >= n_rows:
