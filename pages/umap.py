@@ -47,6 +47,8 @@ k = cols[2].number_input("Neighbours of a clicked point", 1, 50, state.setting("
 continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
 colorscale, limits = scales.colour_scale("umap_scale", continuous[0]) if continuous is not None else ("Viridis", None)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
+if colour.note:
+    st.caption(colour.note)
 marks = []
 
 with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
