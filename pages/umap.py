@@ -8,8 +8,9 @@ import streamlit as st
 from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots, png
+from ui.figures import references as reference_figures
 from ui.session import files, state
-from ui.widgets import common, explore, extraction, scales, selection
+from ui.widgets import common, explore, extraction, references, scales, selection
 
 st.title("UMAP")
 lat_stamp = extraction.require_latents()
@@ -102,6 +103,9 @@ def linked(marks):
                                                        colour.codes)
             map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
                                             else None, title="The same rows on the scan", units=lat.units)
+            if references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
+                reference_figures.with_boundaries(map_fig, front.boundaries_on(
+                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
             map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
                                         config=selection.CHART_CONFIG)
             if continuous is not None:

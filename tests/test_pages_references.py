@@ -98,3 +98,15 @@ def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):
     assert "IPF-Z: each point's colour in 6 levels a channel" in texts(at.caption)  # said where it is shown
     run(at.selectbox(key="umap_colour").select("phase (from the scan's orientations)"))
     assert any("Nickel" in str(t.get("name")) for t in specs(at)[0]["data"])
+
+
+def test_the_umap_scan_panel_takes_the_boundary_overlay(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "umap")
+    assert "grain boundaries" not in sum(trace_names(at), [])
+    run(at.toggle(key="umap_boundaries").set_value(True))
+    scan_panel = trace_names(at)[1]
+    assert "grain boundaries" in scan_panel
