@@ -8,8 +8,9 @@ import streamlit as st
 from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots, png
+from ui.figures import references as reference_figures
 from ui.session import files, state
-from ui.widgets import common, explore, extraction, labels, scales, selection
+from ui.widgets import common, explore, extraction, labels, references, scales, selection
 
 st.title("UMAP")
 lat_stamp = extraction.require_latents()
@@ -47,6 +48,8 @@ k = cols[2].number_input("Neighbours of a clicked point", 1, 50, state.setting("
 continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
 colorscale, limits = scales.colour_scale("umap_scale", continuous[0]) if continuous is not None else ("Viridis", None)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
+if colour.note:
+    st.caption(colour.note)
 marks = []
 
 with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
@@ -100,6 +103,9 @@ def linked(marks):
                                                        colour.codes)
             map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
                                             else None, title="The same rows on the scan", units=lat.units)
+            if references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
+                reference_figures.with_boundaries(map_fig, front.boundaries_on(
+                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
             map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
                                         config=selection.CHART_CONFIG)
             if continuous is not None:

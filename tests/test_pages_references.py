@@ -65,3 +65,48 @@ def test_the_rank_page_offers_the_orientation_references(grains_h5oina):
     run(at.button(key="extract_run").click())
     run(at, "rank")
     assert {"ipf_z[r]", "ipf_x[g]", "phase", "boundaries"} <= set(at.multiselect(key="rank_references").options)
+
+
+def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):
+    """Each point of the UMAP takes its orientation's IPF colour (the same key as the references panel), in 6
+    levels a channel as its legend says; and the phases' names."""
+    import numpy as np
+
+    from latentcore.analysis import orientation
+    from latentcore.figures import colours
+    from latentcore.latents import read_latents
+    from test_pages_reach import array_of
+
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "umap")
+    assert {"orientation: IPF-Z", "orientation: IPF-X", "phase (from the scan's orientations)"} <= \
+        set(at.selectbox(key="umap_colour").options)
+    run(at.selectbox(key="umap_colour").select("orientation: IPF-Z"))
+    scatter = specs(at)[0]
+    main = scatter["data"][0]
+    codes = array_of(main["marker"]["color"]).astype(int)
+    palette = [stop[1] for stop in main["marker"]["colorscale"]][::2]  # each code's colour, as a discrete scale
+    latents = read_latents(at.session_state["latents"])
+    expected = orientation.ipf_colours(latents.orientations.euler, "m-3m", (0, 0, 1))
+    shown = np.array([colours._rgb(palette[code]) for code in codes], np.float64) / 255
+    indexed = latents.orientations.phase_id >= 0
+    assert indexed.mean() > 0.9 and (codes[~indexed] == len(palette) - 1).all()  # not indexed: grey
+    assert np.abs(shown[indexed] - expected[indexed]).max() <= 0.5 / 5 + 1e-9  # within half of one of 5 steps
+    assert "IPF-Z: each point's colour in 6 levels a channel" in texts(at.caption)  # said where it is shown
+    run(at.selectbox(key="umap_colour").select("phase (from the scan's orientations)"))
+    assert any("Nickel" in str(t.get("name")) for t in specs(at)[0]["data"])
+
+
+def test_the_umap_scan_panel_takes_the_boundary_overlay(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "umap")
+    assert "grain boundaries" not in sum(trace_names(at), [])
+    run(at.toggle(key="umap_boundaries").set_value(True))
+    scan_panel = trace_names(at)[1]
+    assert "grain boundaries" in scan_panel

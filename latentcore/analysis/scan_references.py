@@ -8,6 +8,7 @@ dot product. Every map is on the scan grid (rows x columns), NaN where the scan 
     refs.maps["iq"], ["adp"]    (rows, columns) float
     refs.maps["boundaries"]     (rows, columns) bool: misorientation to a 4-neighbour above the threshold
     refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes
+    ipf_rows(orientations, (0, 0, 1))   (N, 3) IPF colours of each point (the UMAP's colours)
     write_references(refs, out_dir)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
 
 `references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `phase`, `vbse_rgb`, `iq`, `adp`, `boundaries`, `x`
@@ -84,6 +85,18 @@ def _on_grid(values: np.ndarray, rows, columns, shape, fill=np.nan) -> np.ndarra
     return out
 
 
+def ipf_rows(orientations, direction, laue: dict | None = None) -> np.ndarray:
+    """(N, 3) IPF colours (RGB in 0..1) of each point for a sample `direction`; NaN where the point is
+    not indexed or its phase has no colour key here. `laue`: phase id -> Laue group (default: the phases')."""
+    laue = laue if laue is not None else {k: laue_of(p) for k, p in orientations.phases.items()}
+    colours = np.full((len(orientations.phase_id), 3), np.nan)
+    for k, group in laue.items():
+        chosen = orientations.phase_id == k
+        if group is not None and chosen.any():
+            colours[chosen] = ori.ipf_colours(orientations.euler[chosen], group, direction)
+    return colours
+
+
 def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list) -> tuple[dict, dict]:
     """IPF maps, the phase map and the boundaries of a scan's orientations; (maps, laue per phase)."""
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
@@ -94,12 +107,7 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
         notes.append(f"phases {unknown} have no Laue group with a colour key here "
                      f"({', '.join(ori.LAUE_GROUPS)}): their points are left out of the IPF maps and boundaries")
     for name, direction in IPF_DIRECTIONS.items():
-        colours = np.full((len(phase_id), 3), np.nan)
-        for k, group in laue.items():
-            chosen = phase_id == k
-            if group is not None and chosen.any():
-                colours[chosen] = ori.ipf_colours(orientations.euler[chosen], group, direction)
-        maps[name] = _on_grid(colours, rows, columns, shape)
+        maps[name] = _on_grid(ipf_rows(orientations, direction, laue), rows, columns, shape)
     known = np.isin(phase_id, [k for k, group in laue.items() if group])
     grid_phase = _on_grid(np.where(known, phase_id, -1), rows, columns, shape, fill=-1).astype(np.int64)
     grid_euler = _on_grid(orientations.euler, rows, columns, shape, fill=0.0)

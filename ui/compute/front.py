@@ -103,6 +103,14 @@ def latents(file_stamp: tuple):
     return result
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def ipf_colours(lat_stamp: tuple, direction: tuple) -> np.ndarray:
+    """(N, 3) IPF colours of the latents' rows for a sample direction (NaN: not indexed)."""
+    from latentcore.analysis.scan_references import ipf_rows
+
+    return ipf_rows(latents(lat_stamp).orientations, direction)
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def latents_model(file_stamp: tuple) -> str | None:
     """The model that made a latents file, from its attributes: `name (SHA-256 1a2b3c4d)`, or None."""

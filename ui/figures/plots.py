@@ -45,6 +45,7 @@ class Colour:
     title: str = ""
     limits: tuple | None = None  # continuous: the values of the first and last colour (vmin, vmax)
     colorscale: str | None = None  # continuous: the colour scale's name
+    note: str = ""  # what the panels cannot say themselves (an approximation, where the key is)
 
 
 COLOUR_SCALES = ("Viridis", "Cividis", "Magma", "Inferno", "Plasma", "Greys", "RdBu", "Turbo")
@@ -71,6 +72,24 @@ def continuous_colour(values, title: str, colorscale: str = "Viridis", vmin: flo
 
 def _counted(names_and_colours: dict, counts: dict) -> dict:
     return {f"{name} ({counts[key]:,})": colour for key, (name, colour) in names_and_colours.items()}
+
+
+RGB_LEVELS = 6  # levels a channel of direct RGB colours (6**3 = 216 codes in uint8, with grey for NaN)
+
+
+def rgb_colour(rgb, title: str) -> Colour:
+    """Direct colours (N, 3) RGB in 0..1 (IPF colours), in RGB_LEVELS levels a channel: each point's
+    colour is a code into 216 colours (the title says so); NaN rows are grey."""
+    rgb = np.asarray(rgb, np.float64)
+    known = np.isfinite(rgb).all(axis=1)
+    levels = np.rint(np.clip(np.nan_to_num(rgb), 0, 1) * (RGB_LEVELS - 1)).astype(np.int64)
+    codes = np.where(known, levels @ [RGB_LEVELS ** 2, RGB_LEVELS, 1], RGB_LEVELS ** 3)
+    steps = np.linspace(0, 255, RGB_LEVELS).round().astype(int)
+    colours = [f"rgb({steps[r]},{steps[g]},{steps[b]})" for r in range(RGB_LEVELS) for g in range(RGB_LEVELS)
+               for b in range(RGB_LEVELS)] + [figures.NOISE_GREY]
+    return Colour(codes.astype(np.uint8), colours, title=title,
+                  note=f"{title}: each point's colour in {RGB_LEVELS} levels a channel ({RGB_LEVELS ** 3} colours); "
+                       "grey: not indexed. The colour key is beside the reference maps on the Latent maps page.")
 
 
 def categorical_colour(labels, title: str, names=None, noise_name: str = "noise") -> Colour:

@@ -24,6 +24,9 @@ NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page
 KMEANS = "k-means clusters of the latents"
 LABELS = "labels (from the labels panel)"
 POINT_MAP = "map: "  # + a per-point map's name (Mean Angular Deviation, IQ, CI...)
+PHASE = "phase (from the scan's orientations)"
+IPF = {f"orientation: IPF-{axis.upper()}": direction  # the scan's orientations, coloured by the TSL key
+       for axis, direction in (("x", (1, 0, 0)), ("y", (0, 1, 0)), ("z", (0, 0, 1)))}
 TABLE_MAX = 5000
 
 
@@ -35,6 +38,8 @@ def colour_options(lat, table: pd.DataFrame) -> list[str]:
         options.append(BANDCONTRAST)
     options += [LABELS] if len(state.labels().rows) else []
     options += [POINT_MAP + name for name in lat.point_maps]
+    if lat.orientations is not None:
+        options += [*IPF, PHASE]
     options += [LATENT, KMEANS]
     options += [c for c in table.columns if c != "index" and (c != "partition" or table[c].nunique() > 1)]
     return options
@@ -79,6 +84,13 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
         return plots.continuous_colour(values, name, colorscale, *(limits or (None, None)))
     if choice == KMEANS:
         return plots.categorical_colour(front.kmeans_labels(lat_stamp, dim), "cluster")
+    if choice in IPF:
+        return plots.rgb_colour(front.ipf_colours(lat_stamp, IPF[choice]), choice.removeprefix("orientation: "))
+    if choice == PHASE:
+        phases = lat.orientations.phases
+        ids = lat.orientations.phase_id
+        names = [phases[k].name if k in phases else f"phase {k}" for k in range(int(ids.max(initial=-1)) + 1)]
+        return plots.categorical_colour(ids, "phase", names)
     if choice in table.columns:
         return front.column_colour(lat_stamp, choice)
     return plots.neutral_colour(n)
