@@ -157,6 +157,7 @@ XDIST_GROUPS = {
     "test_e2e_state.py": "browser",
     "test_e2e_references.py": "browser",
     "test_e2e_day.py": "browser",
+    "test_e2e_labels.py": "browser",
     "test_batch.py": "processes",
     "test_jobs.py": "processes",
     "test_pages_jobs.py": "processes",
