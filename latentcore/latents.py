@@ -16,6 +16,13 @@ source, model and parameters (the `fingerprint`) are used again.
 
 `read_latents(path)` -> `Latents` (also a plain (N, D) `.npy`); `incomplete_reason` says why a file is
 not a finished result; `features_to_latents` turns a features file into a latents file.
+
+Memory-mapped partitions: a partition stored contiguous and unfiltered (what `LatentsWriter` writes; a
+`.npy` always) is returned as a read-only `np.memmap` of the file, not read into memory: ten million rows
+cost no copy, the kernel's page cache is shared by every process that maps the file, and rows are read
+when touched. Chunked or compressed partitions (other writers' files) are read into memory as before.
+A mapped file must not be rewritten in place (the writers here write a new file and rename it).
+`Latents.finite_rows()` says which rows hold only finite values, checked in blocks and kept.
 """
 from __future__ import annotations
 
@@ -57,6 +64,7 @@ class Latents:
     metadata: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     point_maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # name -> (N,) per row
     orientations: ScanOrientations | None = None  # the scan's Euler angles and phases, per row
+    _finite: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     @property
     def units(self) -> str | None:
@@ -81,7 +89,8 @@ class Latents:
 
     def stacked(self, partitions=None) -> tuple[np.ndarray, pd.DataFrame]:
         """All rows of the chosen partitions, one array, plus a table naming each row's origin
-        (`partition`, `index`) and its metadata columns."""
+        (`partition`, `index`) and its metadata columns. One partition is returned as it is (a
+        memory map stays one: no copy); several are concatenated."""
         names = list(partitions or self.partitions)
         arrays, tables = [], []
         for name in names:
@@ -91,7 +100,26 @@ class Latents:
                 table = pd.concat([table, self.metadata[name].reset_index(drop=True)], axis=1)
             arrays.append(rows)
             tables.append(table)
-        return np.concatenate(arrays), pd.concat(tables, ignore_index=True)
+        table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+        return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), table
+
+    def finite_rows(self, partition: str) -> np.ndarray:
+        """(N,) bool: the partition's rows whose values are all finite (checked in blocks of rows, so
+        no (N, D) temporary; computed once per partition)."""
+        if partition not in self._finite:
+            self._finite[partition] = finite_rows(self.partitions[partition])
+        return self._finite[partition]
+
+
+FINITE_BLOCK_ROWS = 1 << 16
+
+
+def finite_rows(array: np.ndarray, block: int = FINITE_BLOCK_ROWS) -> np.ndarray:
+    """(N,) bool of an (N, D) array: rows with only finite values, in blocks of rows (bounded memory)."""
+    out = np.empty(len(array), bool)
+    for start in range(0, len(array), block):
+        out[start:start + block] = np.isfinite(array[start:start + block]).all(axis=1)
+    return out
 
 
 def model_record(attrs: dict) -> dict | None:
@@ -136,7 +164,7 @@ def read_latents(path) -> Latents:
         if array.ndim != 2:
             raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}", path)
         check_data_dtype(array.dtype, "the array", path)
-        return Latents(path, {"all": np.asarray(array, dtype=np.float32)}, {})
+        return Latents(path, {"all": array if array.dtype == np.float32 else array.astype(np.float32)}, {})
     reason = incomplete_reason(path)
     if reason and reason.startswith("is unfinished"):
         raise InputError(f"not a complete latents file: it {reason}", path)
@@ -149,7 +177,7 @@ def read_latents(path) -> Latents:
                 if f[name].ndim != 2:
                     raise InputError(f"dataset {name!r} must be (N, D), got {f[name].shape}", path)
                 check_data_dtype(f[name].dtype, f"dataset {name!r}", path)
-            parts = {k: f[k][()] for k in names}
+            parts = {k: _read_partition(f[k], path) for k in names}
             attrs = {k: attr_value(v) for k, v in f.attrs.items()}
             n = len(parts[names[0]])
             x, y = (check_coordinates(f[k][()], n, k, path) if k in f else None for k in ("x", "y"))
@@ -164,6 +192,27 @@ def read_latents(path) -> Latents:
             raise InputError(f"point map {name!r} has {len(values)} values but {names[0]!r} has "
                              f"{len(parts[names[0]])} rows", path)
     return Latents(path, parts, attrs, x, y, grid, meta, maps, orientations)
+
+
+def _read_partition(dataset: h5py.Dataset, path: Path) -> np.ndarray:
+    """A partition's rows: memory-mapped when stored contiguous (`_mapped`), else read into memory."""
+    mapped = _mapped(dataset, path)
+    return dataset[()] if mapped is None else mapped
+
+
+def _mapped(dataset: h5py.Dataset, path: Path) -> np.memmap | None:
+    """The dataset as a read-only memory map of the file when HDF5 stores it as one contiguous,
+    unfiltered block of native-order numbers (no chunks, no compression, no external storage), else None."""
+    plist = dataset.id.get_create_plist()
+    if (plist.get_layout() != h5py.h5d.CONTIGUOUS or plist.get_nfilters() or plist.get_external_count()
+            or not dataset.dtype.isnative or dataset.size == 0):
+        return None
+    offset = dataset.id.get_offset()
+    if offset is None:  # never written: no storage allocated
+        return None
+    if offset + dataset.id.get_storage_size() > path.stat().st_size:
+        raise InputError(f"dataset {dataset.name!r} ends past the end of the file (truncated?)", path)
+    return np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape, order="C")
 
 
 def _read_orientations(group, n: int, path) -> ScanOrientations:
@@ -238,7 +287,8 @@ class LatentsWriter:
             f = h5py.File(self.tmp_path, "w", locking=False, rdcc_nbytes=0)
             f.attrs["fingerprint"] = self.fingerprint
             for name, (n, d) in shapes.items():
-                f.create_dataset(name, shape=(n, d), dtype="f4", chunks=(max(1, min(n, 65536 // max(d, 1))), d))
+                # contiguous (no chunks, no filters): the finished file is memory-mapped by read_latents
+                f.create_dataset(name, shape=(n, d), dtype="f4")
                 f[name].attrs["rows_done"] = 0
             f.flush()
         except OSError as exc:

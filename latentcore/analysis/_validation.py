@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.utils import check_array, check_scalar
 
 from ..errors import InputError
+from ..latents import finite_rows
 
 
 def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: int = 1, min_columns: int = 1,
@@ -40,7 +41,7 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name}: {exc}", path) from exc
     if finite:
-        bad = ~np.isfinite(array).all(axis=1)
+        bad = ~finite_rows(array)  # in blocks of rows: no (N, D) temporary at ten million rows
         if bad.any():
             raise InputError(f"{name} has {int(bad.sum())} rows with NaN or infinite values (first: row "
                              f"{int(np.flatnonzero(bad)[0])})", path)
