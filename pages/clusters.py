@@ -70,7 +70,7 @@ def linked(run, colour, grid, code_map, cells):
         pending["clusters_map"] = lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)
     selection.take_pending(pending)  # a selection just made is drawn in this run
     chosen = state.selection()
-    selected_here = np.isin(rows, chosen)
+    selected_here = plots.is_chosen(rows, chosen)
 
     panels = st.columns(2) if on_scan else [st.container()]
     if on_scan:

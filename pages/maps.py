@@ -1,5 +1,4 @@
 """Latent maps: every latent dimension on the scan grid, within an ROI; click a pixel to see its pattern."""
-import numpy as np
 import streamlit as st
 
 from latentcore import figures
@@ -59,9 +58,9 @@ chosen = state.selection()
 cols = st.columns([3, 2])
 with cols[0]:
     dim = st.selectbox("Map to click on", dims, key="maps_pick_dim")
-    selected = chosen[np.isin(chosen, rows)]
+    selected = chosen[plots.is_chosen(chosen, rows)]
     _, cells = front.roi_cells(lat_stamp, roi)
-    mask = plots.painted(grid, cells, np.isin(rows, selected)) if len(selected) > 1 else None  # one: framed only
+    mask = plots.painted(grid, cells, plots.is_chosen(rows, selected)) if len(selected) > 1 else None  # one: framed only
     picker, trace_rows = plots.pixel_picker_figure(
         maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,
         picked=(lat.x[selected[0]], lat.y[selected[0]]) if len(selected) else None, title=f"latent dim {dim}",

@@ -6,7 +6,9 @@ while the page shows their progress. Keys are file stamps (`stamp`: path, mtime,
 parameters, so a result is computed once per input and shared by reruns and sessions.
 
 `st.cache_resource` holds things shared read-only by every session (loaded models, latents
-matrices: one copy, no pickling per rerun); `st.cache_data` holds small derived arrays."""
+matrices, and every per-row or per-pixel array derived from them: one copy, no pickling per rerun,
+their arrays made read-only by `_read_only` so that no caller changes what others see); `st.cache_data`
+holds small results (file information, a gallery's items)."""
 from __future__ import annotations
 
 import dataclasses
@@ -24,6 +26,23 @@ from ..kept import Kept
 
 
 # -- files: stamps and cached reads -----------------------------------------------------------------
+
+def _read_only(value):
+    """`value` with every numpy array in it (in tuples, lists, dicts, dataclasses) made read-only: a
+    cache_resource result is the one object every session gets (ten million rows: no copy per rerun)."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _read_only(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _read_only(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for found in dataclasses.fields(value):
+            _read_only(getattr(value, found.name))
+    return value
+
 
 def stamp(path) -> tuple[str, int, int]:
     """(path, mtime_ns, size): a cache key that changes when the file does."""
@@ -103,12 +122,12 @@ def latents(file_stamp: tuple):
     return result
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def ipf_colours(lat_stamp: tuple, direction: tuple) -> np.ndarray:
     """(N, 3) IPF colours of the latents' rows for a sample direction (NaN: not indexed)."""
     from latentcore.analysis.scan_references import ipf_rows
 
-    return ipf_rows(latents(lat_stamp).orientations, direction)
+    return _read_only(ipf_rows(latents(lat_stamp).orientations, direction))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -127,7 +146,7 @@ def stacked_latents(file_stamp: tuple):
     return matrix, table
 
 
-@st.cache_data(show_spinner="Aligning the band contrast...", max_entries=16)
+@st.cache_resource(show_spinner="Aligning the band contrast...", max_entries=16)
 def bandcontrast_for(bc_stamp: tuple, lat_stamp: tuple) -> np.ndarray:
     """Band contrast at each row of a scan's latents: the scan map they carry (`scan:<name>`, see
     ui.widgets.bandcontrast), or a table aligned by x,y value."""
@@ -135,8 +154,8 @@ def bandcontrast_for(bc_stamp: tuple, lat_stamp: tuple) -> np.ndarray:
 
     lat = latents(lat_stamp)
     if scan_map_name(bc_stamp[0]) is not None:
-        return pick_point_map(lat.point_maps, bc_stamp[0], Path(lat_stamp[0]).name)[1].astype(np.float32)
-    return align_to_coordinates(read_bandcontrast(bc_stamp[0]), lat.x, lat.y).astype(np.float32)
+        return _read_only(pick_point_map(lat.point_maps, bc_stamp[0], Path(lat_stamp[0]).name)[1].astype(np.float32))
+    return _read_only(align_to_coordinates(read_bandcontrast(bc_stamp[0]), lat.x, lat.y).astype(np.float32))
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -165,13 +184,13 @@ def check_coverage(table_stamp: tuple, source_stamp: tuple) -> None:
     align_to_coordinates(read_bandcontrast(table_stamp[0]), *xy)
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def scan_coordinates(file_stamp: tuple, partition: str):
     """A scan's x, y (the Train page's ROI sliders)."""
     from latentcore.data import open_source
 
     with open_source(file_stamp[0]) as reader:
-        return reader.coordinates(partition)
+        return _read_only(reader.coordinates(partition))
 
 
 def get_model(spec: dict):
@@ -265,18 +284,18 @@ def start_training(config: dict, label: str) -> jobs.Job:
 
 # -- ROI and maps -------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def roi_rows(lat_stamp: tuple, roi: tuple | None) -> np.ndarray:
     """Row ids of the scan's pixels inside the ROI (all rows without one)."""
     from latentcore.analysis.maps import Roi
 
     lat = latents(lat_stamp)
     if roi is None:
-        return np.arange(len(lat.x), dtype=np.int64)
-    return np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
+        return _read_only(np.arange(len(lat.x), dtype=np.int64))
+    return _read_only(np.flatnonzero(Roi(*roi).mask(lat.x, lat.y)))
 
 
-@st.cache_data(show_spinner="Building the maps...", max_entries=16)
+@st.cache_resource(show_spinner="Building the maps...", max_entries=16)
 def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
     """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
     when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
@@ -286,7 +305,7 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smoo
     lat = latents(lat_stamp)
     rows = next(iter(lat.partitions.values()))
     maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
-    return smooth_maps(maps, smooth), grid
+    return _read_only((smooth_maps(maps, smooth), grid))
 
 
 # -- EBSD reference maps ------------------------------------------------------------------------
@@ -299,7 +318,7 @@ def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: 
                   latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def boundaries_on(lat_stamp: tuple, boundary_deg: float, grid: tuple) -> np.ndarray | None:
     """Grain boundaries (bool) on a scan map's grid (`Grid` fields as a tuple: x0, y0, step_x, step_y,
     n_rows, n_columns), False where it has no point; None when the latents hold no orientations."""
@@ -316,7 +335,7 @@ def boundaries_on(lat_stamp: tuple, boundary_deg: float, grid: tuple) -> np.ndar
                target.y_values[-1] + half_y).mask(lat.x, lat.y)
     out = np.zeros(target.shape, bool)
     out[target.indices(lat.x[keep], lat.y[keep])] = at_points[keep]
-    return out
+    return _read_only(out)
 
 
 # -- training -------------------------------------------------------------------------------------
@@ -351,13 +370,13 @@ def cluster_run(lat_stamp: tuple, bc_stamp: tuple, job_json: str) -> dict:
                   inputs=[lat_stamp, bc_stamp])  # the files' stamps: a rewritten file is a new job
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)
 def column_colour(lat_stamp: tuple, column: str):
     """Colour codes of a metadata column (categories are factorised once, not on every rerun)."""
     from ..figures.plots import column_colour as colour_of
 
     _, table = stacked_latents(lat_stamp)
-    return colour_of(table[column].to_numpy(), column)
+    return _read_only(colour_of(table[column].to_numpy(), column))
 
 
 def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
@@ -366,7 +385,7 @@ def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
     return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_stamp, k=int(k))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def cluster_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str, shade: bool = False):
     """What the two panels draw, computed once per clustering: the colour codes (each cluster's hue;
     with `shade`, darker to lighter with the latent's rank in its cluster), the grid, the map of codes
@@ -378,13 +397,13 @@ def cluster_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str, shade: bool =
     run = cluster_run(lat_stamp, bc_stamp, job_json)
     colour = cluster_shade_colour(run["labels"], run["latent"], shade)
     if run["x"] is None:  # latents without coordinates: no map
-        return colour, None, None, None
+        return _read_only((colour, None, None, None))
     grid = Grid.from_coordinates(run["x"], run["y"])
     cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
-    return colour, grid, values_map(colour.codes.astype(np.float32), run["x"], run["y"], grid), cells
+    return _read_only((colour, grid, values_map(colour.codes.astype(np.float32), run["x"], run["y"], grid), cells))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def roi_cells(lat_stamp: tuple, roi: tuple | None):
     """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
     from latentcore.analysis.maps import Grid
@@ -392,7 +411,7 @@ def roi_cells(lat_stamp: tuple, roi: tuple | None):
     lat = latents(lat_stamp)
     rows = roi_rows(lat_stamp, roi)
     grid = Grid.from_coordinates(lat.x[rows], lat.y[rows])
-    return rows, grid.indices(lat.x[rows], lat.y[rows])
+    return _read_only((rows, grid.indices(lat.x[rows], lat.y[rows])))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -426,14 +445,14 @@ def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: fl
                 seed=int(seed))
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def scan_codes(lat_stamp: tuple, colour_key: str, _codes: np.ndarray):
     """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
     from latentcore.analysis.maps import Grid, values_map
 
     lat = latents(lat_stamp)
     grid = Grid.from_coordinates(lat.x, lat.y)
-    return grid, values_map(np.asarray(_codes, np.float32), lat.x, lat.y, grid), grid.indices(lat.x, lat.y)
+    return _read_only((grid, values_map(np.asarray(_codes, np.float32), lat.x, lat.y, grid), grid.indices(lat.x, lat.y)))
 
 
 # -- ranking ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
 
 from ..compute import front
+from ..figures.plots import is_chosen
 from ..session import state
 from . import bandcontrast
 
@@ -186,7 +187,7 @@ def table_csv(table, extra: dict, selected) -> str:
     """The rows with their embedding and a `selected` flag, as CSV (built when downloaded); `row`, the row
     id, is the one the cluster tables (`cluster_assignments__*.csv`) carry: they join on it."""
     out = table.assign(**extra)
-    out["selected"] = np.isin(np.arange(len(out)), selected)
+    out["selected"] = is_chosen(np.arange(len(out)), selected)
     return out.to_csv(index_label="row")
 
 

@@ -41,7 +41,7 @@ def colour_options(lat, table: pd.DataFrame) -> list[str]:
     if lat.orientations is not None:
         options += [*IPF, PHASE]
     options += [LATENT, KMEANS]
-    options += [c for c in table.columns if c != "index" and (c != "partition" or table[c].nunique() > 1)]
+    options += [c for c in table.columns if c != "index" and (c != "partition" or len(lat.partitions) > 1)]
     return options
 
 

@@ -126,7 +126,7 @@ def scatter_resolver(x, y, row_ids, chosen):
     row_ids = np.asarray(row_ids)
     if len(row_ids) > density.DENSITY_ABOVE:
         raster = _raster(x, y)
-        veiled = len(chosen) and np.isin(row_ids, chosen).any()  # the veil is a trace before the targets
+        veiled = len(chosen) and plots.is_chosen(row_ids, chosen).any()  # the veil is a trace before the targets
         ex, ey, trace_rows = raster.ex, raster.ey, {1 + int(veiled): row_ids[raster.targets]}
     else:  # the selected points' overlay carries its row ids as customdata
         ex, ey, trace_rows = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y), {0: row_ids}
@@ -141,7 +141,7 @@ def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=N
     row_ids = np.asarray(row_ids)
     if len(row_ids) > density.DENSITY_ABOVE:
         raster = _raster(x, y)
-        positions = np.flatnonzero(np.isin(row_ids, chosen)) if len(chosen) else None
+        positions = np.flatnonzero(plots.is_chosen(row_ids, chosen)) if len(chosen) else None
         fig, _ = density.density_figure(raster, colour, row_ids, positions, marks=marks, **layout)
         st.caption(f"{len(row_ids):,} points, drawn as a {raster.bins} x {raster.bins} raster (each cell: the "
                    "colour most of its points have, or their mean); box, lasso and click select exact points.")
