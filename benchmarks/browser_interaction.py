@@ -30,7 +30,23 @@ with ~1-2 s of canvas work, twice when margins were pushed (maps are PNG images 
 page sent all 226,663 selected rows as a 6.3 MB table (now the first 5,000); Streamlit's full GC
 after every run took ~0.9 s holding the GIL, every session's rerun waiting (runner.postScriptGC off).
 
-    python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR]
+Ten million rows (`--sides 3163 --dims 16`): a browser upload of the 640 MB latents is impractical, so above
+CHOOSE_ROWS the scan's latents, with its own band-contrast map, are written into a workspace (as an earlier upload
+would have left them) and chosen there (`--choose`); the JSON line carries the server's peak resident memory
+(`server_rss_gb`: anonymous + file-backed, the latter the memory-mapped latents shared with the page cache) and the
+workers' (`workers_rss_peak_gb`), sampled from /proc. Measured 2026-11-23, 10,004,569 x 16, 2 cores shared with
+other helpers' tests (load average 3.6-4.4 before and during the run), workers at every core, nice 10, no clusters
+(`--no-clusters`):
+  other session's recolour, quiet / during the fit   1.00 / 1.01 s drawn, 1.55 / 1.56 s idle   (goal 2)
+  UMAP fit (worker, 10M placed by the graph walk)    196.6 s                                  (goal 600)
+  UMAP reopen / box select (832,666 rows)            1.70 / 2.13 s drawn, 1.70 / 2.49 s idle   (goal 3)
+  UMAP recolour by a latent dimension               2.59 s drawn, 15.8 s idle (the scan map's grid inferred again
+                                                     per colour; now computed once: `front.scan_grid`)
+  server RSS peak                                    3.47 GB (2.62 anonymous, 0.84 file-backed)  (goal 12)
+  workers' RSS peak                                  3.61 GB
+
+    python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
+                                             [--no-clusters]
 """
 from __future__ import annotations
 
@@ -56,12 +72,14 @@ TIMEOUT_S = 600  # the longest wait for any one step (--timeout)
 DEMO = 0  # --sizes 0: the built-in demo scan (2,400 rows), extracted in the app
 
 
-def write_scan(folder: Path, side: int, dims: int) -> tuple[Path, Path]:
-    """A side x side scan's latents (clustered, seeded) and its band-contrast CSV."""
+def write_scan(folder: Path, side: int, dims: int, table: bool = True) -> tuple[Path, Path | None]:
+    """A side x side scan's latents (clustered, seeded) and its band-contrast CSV; without `table`, the band
+    contrast is the scan's own map in the latents file (`point_maps/Band Contrast`), as a vendor's scan has it."""
     import pandas as pd
 
     from latentcore.latents import LatentsWriter
 
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(13)
     n = side * side
     rows, cols = np.divmod(np.arange(n), side)
@@ -76,11 +94,98 @@ def write_scan(folder: Path, side: int, dims: int) -> tuple[Path, Path]:
     writer.write_array("x", x)
     writer.write_array("y", y)
     writer.write_array("grid_shape", [side, side])
-    path = writer.finish({"source": "synthetic_scan.h5"})
-    bc = folder / "scan_bandcontrast.csv"
     values = np.clip(200 - 20 * labels + rng.normal(scale=10, size=n), 0, 255).round().astype(int)
+    if not table:
+        writer.write_point_maps({SCAN_MAP: values}, {"all": np.arange(n)})
+    path = writer.finish({"source": "synthetic_scan.h5"})
+    if not table:
+        return path, None
+    bc = folder / "scan_bandcontrast.csv"
     pd.DataFrame({"x": x, "y": y, "bandcontrast": values}).to_csv(bc, index=False)
     return path, bc
+
+
+SCAN_MAP = "Band Contrast"  # the scan's own map when its files are chosen, not uploaded
+CHOOSE_ROWS = 2_000_000  # above this many rows the files are chosen on the server (--choose), not uploaded
+
+
+def workspace_with_scan(root: Path, side: int, dims: int) -> str:
+    """A workspace (as the app keeps one: its folder and state.json) holding the scan's latents with
+    their own band-contrast map, as if uploaded there earlier: the "choose" path, for files too big to
+    send through a browser. Returns the workspace id for the URL."""
+    import secrets
+
+    workspace_id = secrets.token_urlsafe(16)
+    folder = root / "sessions" / "workspaces" / workspace_id
+    latents, _ = write_scan(folder / "uploads", side, dims, table=False)
+    record = {"source": str(latents), "bandcontrast": f"scan:{SCAN_MAP}", "latents": None, "models": {},
+              "settings": {}, "files": {"data": [str(latents)]}}
+    (folder / "state.json").write_text(json.dumps(record))
+    return workspace_id
+
+
+class ServerMemory:
+    """The Streamlit server's resident memory (and its worker processes'), sampled twice a second from /proc:
+    `peak()` -> {"server_rss_gb", "server_anon_gb", "server_file_gb", "workers_rss_gb"} at the largest
+    server RSS seen. File-backed pages (the memory-mapped latents) are shared with the page cache."""
+
+    def __init__(self, port: int):
+        import threading
+
+        self.port, self.samples, self.done = port, [], threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _server_pid(self) -> int | None:
+        for status in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                words = status.read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"streamlit" in b" ".join(words) and str(self.port).encode() in words:
+                return int(status.parent.name)
+        return None
+
+    @staticmethod
+    def _status(pid) -> dict:
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError:
+            return {}
+        return {k: int(v.split()[0]) / 2**20 for k, v in (line.split(":", 1) for line in lines)
+                if k in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
+
+    @staticmethod
+    def _children(pid) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*/children"):
+            try:
+                found += [int(c) for c in task.read_text().split()]
+            except OSError:
+                pass
+        return found + [g for c in found for g in ServerMemory._children(c)]
+
+    def _watch(self):
+        pid = None
+        while not self.done.wait(0.5):
+            pid = pid or self._server_pid()
+            if pid is None:
+                continue
+            server = self._status(pid)
+            workers = sum(self._status(c).get("VmRSS", 0.0) for c in self._children(pid))
+            if server:
+                self.samples.append((server.get("VmRSS", 0.0), server.get("RssAnon", 0.0),
+                                     server.get("RssFile", 0.0), server.get("VmHWM", 0.0), workers))
+
+    def peak(self) -> dict:
+        self.done.set()
+        self.thread.join()
+        if not self.samples:
+            return {}
+        rss, anon, file, _, _ = max(self.samples)
+        return {"server_rss_gb": round(rss, 2), "server_anon_gb": round(anon, 2), "server_file_gb": round(file, 2),
+                "server_hwm_gb": round(max(s[3] for s in self.samples), 2),
+                "workers_rss_peak_gb": round(max(s[4] for s in self.samples), 2)}
 
 
 def log(message: str):
@@ -175,9 +280,10 @@ def box_select(out: dict, name: str, page, chart, frame: tuple, ready):
     timed(out, name, page, page.mouse.up, ready, prepare=lambda: drag_box(page, chart, *frame))
 
 
-def open_latents(first, second, side: int, dims: int, folder: Path, out: dict):
-    """The first context's latents on the UMAP page (the demo extracted, or a generated scan
-    uploaded), the second context's demo UMAP recoloured meanwhile (the other user)."""
+def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, chosen: bool = False):
+    """The first context's latents on the UMAP page (the demo extracted, or a generated scan uploaded, or,
+    `chosen`, already in its workspace and chosen there), the second context's demo UMAP recoloured
+    meanwhile (the other user)."""
     nav(second, "UMAP", "UMAP")
     second.get_by_role("button", name="Extract the demo latents now").click()
     umap_ready(second)
@@ -188,14 +294,17 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict):
               lambda: umap_ready(first))
         return
     recolour(out, "other_session_recolour_quiet", second, "a latent dimension", "latent 0")  # nothing else running
-    latents, bc = write_scan(folder, side, dims)
-    timed(out, "upload", first, lambda: first.locator("[data-testid=stFileUploaderDropzoneInput]").first
-          .set_input_files([str(latents), str(bc)]),
-          lambda: first.wait_for_function("() => document.body.innerText.includes(': a data file')"))
-    choose(first, "Data file", "scan_latents.h5")
-    sidebar_says(first, "Data: scan_latents.h5")
-    choose(first, "Band contrast", "scan_bandcontrast.csv")
-    sidebar_says(first, "Band contrast: scan_bandcontrast.csv")
+    if chosen:  # the workspace's files, chosen there: its Data page (loaded in `measure`) shows them
+        sidebar_says(first, "Data: scan_latents.h5")
+    else:
+        latents, bc = write_scan(folder, side, dims)
+        timed(out, "upload", first, lambda: first.locator("[data-testid=stFileUploaderDropzoneInput]").first
+              .set_input_files([str(latents), str(bc)]),
+              lambda: first.wait_for_function("() => document.body.innerText.includes(': a data file')"))
+        choose(first, "Data file", "scan_latents.h5")
+        sidebar_says(first, "Data: scan_latents.h5")
+        choose(first, "Band contrast", "scan_bandcontrast.csv")
+        sidebar_says(first, "Band contrast: scan_bandcontrast.csv")
     first.get_by_role("button", name="Explore these latents").click()
     start = time.perf_counter()
     if side * side > int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000)):
@@ -209,21 +318,23 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict):
     until_idle(first, 0)
 
 
-def measure(first, second, side: int, dims: int, folder: Path, url: str, out: dict):
-    for page in (first, second):
+def measure(first, second, side: int, dims: int, folder: Path, url: str, out: dict, workspace: str | None = None,
+            clusters: bool = True):
+    for page, address in ((first, f"{url}/?workspace={workspace}" if workspace else url), (second, url)):
         page.set_default_timeout(TIMEOUT_S * 1000)
         page.add_init_script(WATCH_RUNS)
-        page.goto(url)
+        page.goto(address)
         page.wait_for_selector("h1:has-text('Data')")
         until_idle(page, 0)
-    open_latents(first, second, side, dims, folder, out)
+    open_latents(first, second, side, dims, folder, out, chosen=workspace is not None)
 
     reopen(out, "umap_reopen", first, "UMAP", "UMAP", umap_ready)
     box_select(out, "umap_box_select", first, first.locator(".js-plotly-plot").first, (0.3, 0.3, 0.6, 0.6),
                lambda: first.wait_for_function(selected_count_js("Selected:") + ".some(t => !t.startsWith('Selected: 0 '))"))
     out["umap_selected"] = first.evaluate(selected_count_js("Selected:"))[0]
     recolour(out, "umap_recolour", first, "a latent dimension", "latent 0")
-
+    if not clusters:
+        return
     timed(out, "cluster_first", first, lambda: click_nav(first, "Clusters"), lambda: clusters_ready(first))
     reopen(out, "cluster_reopen", first, "Clusters", "Clusters", clusters_ready)
     before = metric(first, "Selected here")
@@ -235,16 +346,24 @@ def measure(first, second, side: int, dims: int, folder: Path, url: str, out: di
     out["cluster_selected"] = metric(first, "Selected here")
 
 
-def run(side: int, dims: int, folder: Path) -> dict:
+def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters: bool = True) -> dict:
     from playwright.sync_api import sync_playwright
 
     out = {"points": 2400 if side == DEMO else side * side, "dims": None if side == DEMO else dims,
-           "cores": os.cpu_count()}
+           "cores": os.cpu_count(), "load_before": Path("/proc/loadavg").read_text().split()[:3]}
+    workspace = None
+    if choose_files and side != DEMO:
+        start = time.perf_counter()
+        workspace = workspace_with_scan(folder, side, dims)
+        log(f"wrote the scan's latents into workspace {workspace} in {time.perf_counter() - start:.1f} s")
     with serve(folder) as (url, _), sync_playwright() as p:
+        memory = ServerMemory(int(url.rsplit(":", 1)[1]))
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pages = [browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2)]
         try:
-            measure(*pages, side, dims, folder, url, out)
+            measure(*pages, side, dims, folder, url, out, workspace, clusters)
+            out.update(memory.peak())
+            out["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
         except BaseException:  # what each browser showed when it stopped, beside the server's log
             for number, page in enumerate(pages):
                 page.screenshot(path=str(folder / f"stopped-context-{number + 1}.png"), full_page=True)
@@ -261,12 +380,17 @@ def main():
     parser.add_argument("--dims", type=int, default=128, help="latent dimensions of the generated scans (default 128)")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary one)")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds any one step may take")
+    parser.add_argument("--choose", choices=("auto", "yes", "no"), default="auto",
+                        help="put the scan's latents (with its own band-contrast map) in the workspace and choose "
+                             f"them there instead of uploading them (auto: above {CHOOSE_ROWS:,} rows)")
+    parser.add_argument("--no-clusters", action="store_true", help="leave out the Clusters page's interactions")
     args = parser.parse_args()
     globals()["TIMEOUT_S"] = args.timeout
     with tempfile.TemporaryDirectory() as scratch:
         for side in map(int, args.sides.split(",")):
             folder = (args.keep or Path(scratch)) / f"side{side}"
-            print(json.dumps(run(side, args.dims, folder)), flush=True)
+            choose_files = args.choose == "yes" or (args.choose == "auto" and side * side > CHOOSE_ROWS)
+            print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters)), flush=True)
 
 
 if __name__ == "__main__":

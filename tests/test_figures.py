@@ -295,3 +295,13 @@ def test_the_browser_drivers_goodbye_is_not_logged_as_an_error_but_other_errors_
     finally:
         log.removeHandler(handler)
     assert [r.exc_info[1].__cause__.doc for r in kept] == ["{not json"]
+
+
+def test_is_chosen_says_what_np_isin_says_without_sorting():
+    from ui.figures.plots import is_chosen
+
+    rng = np.random.default_rng(3)
+    row_ids = rng.permutation(5000)[:3000]
+    for chosen in (rng.choice(6000, 700), np.array([], np.int64), np.array([4999]), np.arange(5000)):
+        np.testing.assert_array_equal(is_chosen(row_ids, chosen), np.isin(row_ids, chosen))
+    assert is_chosen(np.array([], np.int64), np.array([1])).shape == (0,)

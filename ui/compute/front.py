@@ -445,14 +445,25 @@ def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: fl
                 seed=int(seed))
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def scan_codes(lat_stamp: tuple, colour_key: str, _codes: np.ndarray):
-    """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
+@st.cache_resource(show_spinner=False, max_entries=8)
+def scan_grid(lat_stamp: tuple):
+    """A scan's grid and each row's (grid row, grid column), checked once (one row per pixel): what every
+    colouring of its map reuses (at ten million rows the grid's inference and checks take seconds)."""
     from latentcore.analysis.maps import Grid, values_map
 
     lat = latents(lat_stamp)
     grid = Grid.from_coordinates(lat.x, lat.y)
-    return _read_only((grid, values_map(np.asarray(_codes, np.float32), lat.x, lat.y, grid), grid.indices(lat.x, lat.y)))
+    values_map(np.zeros(len(lat.x), np.float32), lat.x, lat.y, grid)  # refuses two rows on one pixel
+    return _read_only((grid, grid.indices(lat.x, lat.y)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def scan_codes(lat_stamp: tuple, colour_key: str, _codes: np.ndarray):
+    """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
+    grid, cells = scan_grid(lat_stamp)
+    code_map = np.full(grid.shape, np.nan, np.float32)
+    code_map[cells] = np.asarray(_codes, np.float32)  # the rows' pixels, as `values_map` places them
+    return _read_only((grid, code_map, cells))
 
 
 # -- ranking ------------------------------------------------------------------------------------
