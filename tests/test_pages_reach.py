@@ -13,18 +13,12 @@ import h5py
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_pages_ebsd import run
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
-def run(at, page: str | None = None) -> AppTest:
-    if page:
-        at.switch_page(f"pages/{page}.py")
-    at = at.run()
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def specs(at: AppTest) -> list[dict]:

@@ -224,10 +224,7 @@ def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=Non
     state.forget_restart(key)
     job = pool.submit(task, label, **kwargs)
     if job.done() and not job.cancelled():
-        error = job.future.exception()
-        if error is not None:
-            raise error  # latentcore errors become a message (widgets.user_errors)
-        return job.future.result()
+        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
     watch(job)
     st.stop()
 
@@ -556,9 +553,6 @@ def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, button_key: str):
         return None
     job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
     if job.done() and not job.cancelled():
-        error = job.future.exception()
-        if error is not None:
-            raise error  # latentcore errors become a message (widgets.user_errors)
-        return job.future.result()
+        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
     watch(job)
     return None
