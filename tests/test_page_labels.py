@@ -125,3 +125,56 @@ def test_workspace_keeps_labels_as_plain_arrays(tmp_path):
     assert workspace.load_labels(tmp_path) is None and not (tmp_path / "labels.npz").exists()
     np.savez(tmp_path / "labels.npz", rows=np.array([1]), y=np.array([0]), classes=np.array([{"a": 1}], dtype=object))
     assert workspace.load_labels(tmp_path) is None  # a pickled object is never loaded
+
+
+def legend_names(at: AppTest) -> list[str]:
+    return [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("name") and t.get("x") == [None]]
+
+
+def label_on(at: AppTest, page: str, rows, name: str) -> AppTest:
+    select(at, rows)
+    at.text_input(key=f"labels_{page}_name").input(name).run()
+    at.button(key=f"labels_{page}_assign").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_clusters_page_labels_the_selection_keeps_the_clustering_and_colours_by_label():
+    at = go(extracted(new_app()), "clusters")
+    assert at.toggle(key="clusters_by_label").disabled  # no labels yet
+    label_on(at, "clusters", np.arange(30), "corner")
+    assert labels_of(at).counts() == {"corner": 30}
+    at.toggle(key="clusters_by_label").set_value(True).run()
+    assert not at.exception, at.exception
+    legend = legend_names(at)
+    assert "corner (30)" in legend and "unlabelled (2,370)" in legend, legend
+    assert "Labels on the scan" in " ".join(m.value for m in at.markdown)
+
+    clusters = at.session_state["last_clusters"]  # the page's own clustering, one click
+    at.button(key="labels_clusters_keep_this").click().run()
+    assert not at.exception, at.exception
+    kept = labels_of(at)
+    found = np.unique(clusters["labels"][clusters["labels"] >= 0])
+    assert kept.classes == [f"cluster {k}" for k in found]
+    assert len(kept.rows) == int((clusters["labels"] >= 0).sum())
+    assert np.array_equal(kept.names, np.array([f"cluster {k}" for k in clusters["labels"][np.argsort(clusters["rows"])]]))
+    legend = legend_names(at)  # the map and the scatter coloured by the new labels
+    assert any(name.startswith("cluster 0 (") for name in legend) and not any(n.startswith("corner") for n in legend)
+
+
+def test_maps_page_labels_the_selection_and_shows_the_labels_map():
+    at = go(extracted(new_app()), "maps")
+    assert at.toggle(key="maps_by_label").disabled
+    label_on(at, "maps", np.arange(60, 120), "second row")
+    label_on(at, "maps", np.arange(5), "start")
+    assert labels_of(at).counts() == {"second row": 60, "start": 5}
+    at.toggle(key="maps_by_label").set_value(True).run()
+    assert not at.exception, at.exception
+    spec = next(s for s in chart_specs(at) if s["layout"].get("title", {}).get("text") == "Labels on the scan")
+    legend = [t["name"] for t in spec["data"] if t.get("x") == [None]]
+    assert legend == ["unlabelled (2,335)", "second row (60)", "start (5)"], legend
+    assert spec["layout"]["legend"]["title"]["text"] == "label"
+    colours = {t["name"]: t["marker"]["color"] for t in spec["data"] if t.get("x") == [None]}
+    from latentcore.figures.labels import label_colours
+
+    assert colours["second row (60)"] == label_colours(["second row", "start"])["second row"]

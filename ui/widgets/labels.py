@@ -23,14 +23,16 @@ from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
 from ..compute import front
-from ..figures import png
+from ..figures import plots, png
 from ..session import files, state
-from . import common, explore
+from . import common, explore, selection
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
 
 
-def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
+def labels_panel(lat_stamp: tuple, lat, chosen, page: str, clustering: dict | None = None):
+    """The panel, its widgets' keys starting `labels_{page}`. `clustering` ({"rows", "labels"}: the page's own
+    clustering) adds a one-click "keep this clustering as labels"."""
     key = f"labels_{page}"
     if state.take_labels_changed() and common.in_fragment_rerun():
         st.rerun(scope="app")  # a button of this panel changed them: the colours by label are drawn outside
@@ -44,7 +46,10 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
             st.rerun()
         return
     _label_the_selection(chosen, key)
-    _keep_a_clustering(lat_stamp, n_rows, key)
+    if clustering is not None:
+        _keep_this_clustering(clustering, key)
+    else:
+        _keep_a_clustering(lat_stamp, n_rows, key)
     if not len(labelled.rows):
         st.caption("No labels yet: select points and name them, keep a clustering, or upload a labels table.")
     else:
@@ -81,6 +86,19 @@ def _assign(chosen, name_key: str):
     name = str(state.widget_value(name_key) or "").strip()
     if name:
         state.set_labels(lab.with_label(state.labels(), chosen, name))
+
+
+def _keep_this_clustering(clustering: dict, key: str):
+    found = np.unique(np.asarray(clustering["labels"]))
+    n_clusters, noise = int((found >= 0).sum()), bool((found < 0).any())
+    st.button(f"Keep this clustering as labels: {n_clusters} labels \"cluster k\""
+              + (", noise unlabelled" if noise else "") + " (replaces the labels)", key=f"{key}_keep_this",
+              disabled=not n_clusters, on_click=_keep, args=(clustering["rows"], clustering["labels"]),
+              icon=":material/category:")
+
+
+def _keep(rows, cluster_labels):
+    state.set_labels(lab.from_clustering(rows, cluster_labels))
 
 
 def _keep_a_clustering(lat_stamp, n_rows: int, key: str):
@@ -137,6 +155,20 @@ def _delete(old: str):
 
 def _remove_rows(chosen):
     state.set_labels(lab.without_rows(state.labels(), chosen))
+
+
+def label_map(lat_stamp: tuple, lat, roi: tuple | None, labelled, key: str):
+    """The labels over the ROI's pixels, in their colours with a legend of counts (unlabelled grey), the selection
+    veiled around; a box or lasso on it selects its pixels."""
+    colour, grid, code_map = front.roi_label_map(lat_stamp, roi, labelled.digest(), labelled)
+    rows, cells = front.roi_cells(lat_stamp, roi)
+    selected = np.isin(rows, state.selection())
+    fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, selected) if selected.any()
+                                else None, title="Labels on the scan", units=lat.units, height=420)
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"),
+                            config=selection.CHART_CONFIG)
+    if selection.take_event(event, key, lambda s: selection.rows_in_shapes(s, lat.x[rows], lat.y[rows], rows)):
+        common.rerun()
 
 
 # -- files ------------------------------------------------------------------------------------------
