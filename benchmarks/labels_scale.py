@@ -42,7 +42,7 @@ def main():
     side = int(np.ceil(np.sqrt(n)))
     x, y = (np.arange(n) % side) * 1.5, (np.arange(n) // side) * 1.5
 
-    everything = lab.from_clustering(np.arange(n), truth)
+    everything = timed("keep a clustering as labels", lambda: lab.from_clustering(np.arange(n), truth))
     half = rng.choice(n, n // 2, replace=False)
     edited = timed("label half the rows", lambda: lab.with_label(everything, half, "half"))
     timed("list counts with the selection's", lambda: (edited.counts(), np.bincount(
@@ -55,11 +55,30 @@ def main():
 
         timed("labels.npz", lambda: workspace.save_labels(Path(folder), edited.rows, edited.y, edited.classes, digest))
 
+    from latentcore.analysis.maps import Grid, values_map
+    from ui.figures.plots import code_map_figure, label_colour
+
+    def label_map():  # the Clusters page's and the Latent maps page's colour by label (cached per labels' digest)
+        colour = label_colour(lab.codes_per_row(edited, n), edited.classes)
+        grid = Grid.from_coordinates(x, y)
+        return colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)
+
+    colour, grid, code_map = timed("colour by label: codes, legend, code map", label_map)
+    timed("colour by label: the map figure (its PNG)", lambda: code_map_figure(code_map, colour, grid))
+
     picked = np.concatenate([rng.choice(np.flatnonzero(truth == k), 20, replace=False) for k in range(6)])
     labelled = lab.LabelledRows.from_names(picked, [f"class {k}" for k in truth[picked]])
     for method in ("logistic", "knn"):
         result = timed(f"probe {method}: fit + predict {n:,} rows", lambda method=method: probe(latents, labelled, method))
         print(f"  accuracy over every row {np.mean(result.predicted == truth):.3f}")
+
+    from latentcore.analysis.cluster import cluster
+
+    # the Compare page's ARI: two k-means, a worker job
+
+    noisy = latents + rng.normal(0, 1, latents.shape).astype(np.float32)
+    timed(f"compare: k-means (k=6) of two files of {n:,} rows", lambda: [
+        cluster(np.asarray(m, np.float64), "kmeans", n_clusters=6, random_state=0).labels for m in (latents, noisy)])
 
 
 if __name__ == "__main__":

@@ -23,7 +23,12 @@ from latentcore.analysis.labels import (
     without_class,
     without_rows,
 )
-from latentcore.analysis.probe import compare_latents, probe, probe_features
+from latentcore.analysis.probe import (
+    clustering_agreement,
+    compare_latents,
+    probe,
+    probe_features,
+)
 from latentcore.analysis.trainset import export_training_set, stratified_split
 from latentcore.cli import main
 from latentcore.data import open_source
@@ -263,6 +268,28 @@ def test_compare_two_latents_of_one_source(demo_latents, labels_csv, tmp_path, c
     foreign = copy_latents(tmp_path / "foreign_latents.h5", rows, "0" * 64, demo_latents)
     with pytest.raises(InputError, match="latents of another source"):
         compare_latents(demo_latents, foreign, labels_csv)
+
+
+def test_clustering_agreement_needs_no_labels_and_refuses_other_data(demo_latents, tmp_path):
+    from sklearn.metrics import adjusted_rand_score
+
+    from latentcore.analysis.cluster import cluster
+
+    latents = read_latents(demo_latents)
+    rows = latents.partitions["all"]
+    assert clustering_agreement(demo_latents, demo_latents, 4)["ari"] == pytest.approx(1.0)
+    noisy = rows + np.random.default_rng(1).normal(0, 3 * rows.std(), rows.shape)
+    other = copy_latents(tmp_path / "noisy_latents.h5", noisy, latents.attrs["source_sha256"], demo_latents)
+    result = clustering_agreement(demo_latents, other, 4)
+    exact = adjusted_rand_score(*(cluster(np.asarray(m, np.float64), "kmeans", n_clusters=4, random_state=0).labels
+                                  for m in (rows, read_latents(other).partitions["all"])))
+    assert result == {"ari": pytest.approx(exact), "n_clusters": 4, "cluster_method": "kmeans", "smooth": 0.0}
+    assert result["ari"] < 0.9
+    fewer = LatentsWriter(tmp_path / "fewer_latents.h5", {"all": (10, rows.shape[1])}, {"model": "copy"})
+    fewer.write_rows("all", 0, rows[:10])
+    fewer = fewer.finish({"model": "copy"})
+    with pytest.raises(InputError, match="has 10 rows but"):
+        clustering_agreement(demo_latents, fewer, 4)
 
 
 def test_editing_labels_keeps_one_label_per_row_and_sorted_classes():

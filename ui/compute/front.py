@@ -548,11 +548,20 @@ def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dic
     return export_training_set(source_stamp[0], labels_stamp[0], out_path)
 
 
-def compare_latents(lat_stamp: tuple, other_stamp: tuple, labels_stamp: tuple, method: str, smooth: float) -> dict:
+def compare_latents(lat_stamp: tuple, other_stamp: tuple, labels_stamp: tuple, method: str, smooth: float,
+                    n_clusters: int | None = None) -> dict:
     """Two latents files of one source on the same labels (`tasks.compare_latents`): in the pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.compare_latents, "Comparing two latents files", rows, latents=lat_stamp, other=other_stamp,
-                  labels=labels_stamp, method=method, smooth=float(smooth))
+                  labels=labels_stamp, method=method, smooth=float(smooth),
+                  n_clusters=None if n_clusters is None else int(n_clusters))
+
+
+def clustering_agreement(lat_stamp: tuple, other_stamp: tuple, n_clusters: int, smooth: float = 0.0) -> dict:
+    """The ARI of two latents files' k-means clusterings (`tasks.clustering_agreement`): in the pool at scale."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.clustering_agreement, f"K-means (k={n_clusters}) of both latents files", rows,
+                  latents=lat_stamp, other=other_stamp, n_clusters=int(n_clusters), smooth=float(smooth))
 
 
 # -- the items behind rows: a gallery's page, the mean pattern (ui.widgets.gallery) ----------------------

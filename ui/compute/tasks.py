@@ -260,12 +260,21 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
             "probability": table["probability"].to_numpy(np.float32), "report": report}
 
 
-def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress) -> dict:
+def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress,
+                    n_clusters: int | None = None) -> dict:
     """The CLI's `compare`: ARI of the two files' k-means clusterings and each one's probe accuracy."""
     from latentcore.analysis.probe import compare_latents as compare
 
     progress(0.1, "probing and clustering both latents files")
-    return compare(latents[0], other[0], labels[0], method=method, smooth=smooth)
+    return compare(latents[0], other[0], labels[0], method=method, smooth=smooth, n_clusters=n_clusters)
+
+
+def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: float, progress) -> dict:
+    """The ARI of the two files' k-means clusterings (no labels needed)."""
+    from latentcore.analysis.probe import clustering_agreement as agreement
+
+    progress(0.1, f"k-means (k={n_clusters}) of both latents files")
+    return agreement(latents[0], other[0], n_clusters, smooth=smooth)
 
 
 def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress) -> dict:

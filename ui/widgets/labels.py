@@ -1,9 +1,10 @@
 """The labels panel: name the selection, keep a clustering as labels, edit the label list, predict the labels
 over every row (linear probe or kNN, `latentcore.analysis.probe`), download the labels, the predictions and a
-training set of the labelled rows' own images, upload a labels table, and compare another latents file of the same
-source on the labels.
+training set of the labelled rows' own images, upload a labels table. (Two latents files are compared on the labels
+on the Compare page: `ui.widgets.compare`.)
 
-    labels_panel(lat_stamp, lat, chosen, page)   # page: a short name for the widgets' keys ("umap")
+    labels_panel(lat_stamp, lat, chosen, page, clustering=None)   # page: the widgets' keys ("umap", "clusters")
+    label_map(lat_stamp, lat, roi, labelled, key)                  # the labels on the scan, box/lasso selectable
 
 The labels live in the session (`state.labels`: row ids, codes, names) and in the workspace (labels.npz). The CSV
 the command line reads (`x,y,label` for scans, `row,label` otherwise) is written into the workspace when a
@@ -60,7 +61,8 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str, clustering: dict | No
             st.caption(f"Training sets and predictions wait for two labels of two rows or more: {problem}.")
         _downloads(lat, labelled, key, problem)
         _predict(lat_stamp, lat, labelled, key, problem)
-        _compare(lat_stamp, lat, labelled, key, problem)
+        st.caption("Another latents file of this source (another model, or this one before training) is compared "
+                   "on these labels on the Compare page.")
     _upload(lat, n_rows, key)
 
 
@@ -276,33 +278,3 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
         cols[2].download_button(f"{name} ({dpi} dpi)",
                                 lambda: png.figure_png(fig, str(Path(out) / name), dpi), file_name=name,
                                 mime="image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/download:")
-
-
-def other_latents(lat) -> list[Path]:
-    """The workspace's other latents files (another model's, the same model before training...)."""
-    here = Path(lat.path).resolve()
-    return sorted(p for p in state.workdir().rglob("*_latents.h5") if p.resolve() != here)
-
-
-def _compare(lat_stamp, lat, labelled, key: str, problem: str | None):
-    others = other_latents(lat)
-    with st.expander("Compare with another latents file of this source", icon=":material/compare_arrows:"):
-        if not others:
-            st.caption("No other latents file in this workspace: extract with another model (or upload one).")
-            return
-        names = {p.name if p.parent.name == "latents" else f"{p.parent.name}/{p.name}": p for p in others}
-        other = st.selectbox("Other latents file", list(names), key=f"{key}_other")
-        if not st.toggle("Compare", key=f"{key}_compare", disabled=problem is not None) or problem is not None:
-            return
-        method, smooth = state.widget_value(f"{key}_method", "logistic"), state.widget_value(f"{key}_smooth", 0.0)
-        with common.user_errors():
-            result = front.compare_latents(lat_stamp, front.stamp(names[other]),
-                                           front.stamp(labels_file(lat, labelled, state.workdir("labels"))),
-                                           method, float(smooth))
-        cols = st.columns(3)
-        cols[0].metric(f"Agreement of their k-means clusterings (ARI, k = {result['n_clusters']})",
-                       f"{result['ari']:.3f}")
-        cols[1].metric(f"Probe accuracy: {Path(lat.path).name}", f"{result['a']['accuracy']:.3f}")
-        cols[2].metric(f"Probe accuracy: {other}", f"{result['b']['accuracy']:.3f}")
-        st.caption(f"The same labels, {METHODS[method]} with smoothing sigma {float(smooth):g}, stratified seeded "
-                   "folds; k-means on each file's (smoothed) latents with k = the number of labels.")
