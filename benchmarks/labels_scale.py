@@ -64,6 +64,10 @@ def main():
         return colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)
 
     colour, grid, code_map = timed("colour by label: codes, legend, code map", label_map)
+    flat = np.ravel_multi_index(grid.indices(x, y), grid.shape)  # the map's one-row-per-pixel check, before and now
+    before = timed("  one row per pixel, as before (np.unique, twice)", lambda: (np.unique(flat), np.unique(flat)))
+    now = timed("  one row per pixel, now (np.bincount)", lambda: np.bincount(flat, minlength=flat.size))
+    del before, now
     timed("colour by label: the map figure (its PNG)", lambda: code_map_figure(code_map, colour, grid))
 
     picked = np.concatenate([rng.choice(np.flatnonzero(truth == k), 20, replace=False) for k in range(6)])

@@ -108,6 +108,19 @@ def test_probe_is_seeded_and_smoothing_helps(demo_latents, labels_csv, truth, la
     assert (smoothed.predicted_names() == truth_names)[good].mean() > (raw.predicted_names() == truth_names)[good].mean()
 
 
+def test_the_app_probe_task_reports_rows_predicted(demo_latents, labels_csv, tmp_path, monkeypatch):
+    from latentcore.analysis import probe as probe_module
+    from ui.compute import tasks
+
+    monkeypatch.setattr(probe_module, "PREDICT_BLOCK", 1000)  # three blocks of the demo's 2,400 rows
+    told = []
+    result = tasks.probe_run((str(demo_latents),), (str(labels_csv),), "logistic", 0.0, str(tmp_path),
+                             progress=lambda fraction, message: told.append((fraction, message)))
+    predicted = [m for _, m in told if "rows predicted" in m]
+    assert predicted == [f"logistic probe: {done:,} of 2,400 rows predicted" for done in (1000, 2000, 2400)]
+    assert [f for f, _ in told] == sorted(f for f, _ in told) and len(result["predicted"]) == 2400
+
+
 def test_export_npz_holds_the_source_rows_byte_for_byte_and_the_npz_reader_opens_it(ebsd_h5, labels_csv,
                                                                                    labelled_rows, truth, tmp_path):
     out = tmp_path / "subset.npz"

@@ -29,6 +29,7 @@ from .labels import LabelledRows, check_classes, match_labels, read_labels_table
 
 METHODS = ("logistic", "knn")
 DEFAULT_NEIGHBOURS = 10
+PREDICT_BLOCK = 200_000  # rows predicted at once: bounded memory at a million rows, and progress between blocks
 
 
 @dataclasses.dataclass
@@ -61,8 +62,9 @@ def _model(method: str, params: dict, n_train: int):
 
 
 def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 5, random_state: int = 0,
-          params: dict | None = None) -> ProbeResult:
-    """Fit on the labelled rows of `features` (N, F); predict every row. See the module doc."""
+          params: dict | None = None, progress=None) -> ProbeResult:
+    """Fit on the labelled rows of `features` (N, F); predict every row. See the module doc. `progress(done,
+    total)`, when given, is told the rows predicted after each block."""
     from sklearn.metrics import accuracy_score, confusion_matrix
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -88,10 +90,12 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
     probabilities = np.empty((len(features), len(labelled.classes)), np.float32)
     finite = np.isfinite(features).all(axis=1)
     probabilities[~finite] = np.nan
-    for start in range(0, len(features), 200_000):  # bounded memory at a million rows
-        block = slice(start, start + 200_000)
+    for start in range(0, len(features), PREDICT_BLOCK):
+        block = slice(start, start + PREDICT_BLOCK)
         keep = finite[block]
         probabilities[block][keep] = model.predict_proba(features[block][keep])
+        if progress is not None:
+            progress(min(start + PREDICT_BLOCK, len(features)), len(features))
     predicted = np.where(finite, np.nan_to_num(probabilities, nan=-1).argmax(axis=1), -1).astype(np.int64)
     cv_record = {"accuracy_mean": float(np.mean(fold_accuracies)), "accuracy_std": float(np.std(fold_accuracies)),
                  "fold_accuracies": fold_accuracies, "n_splits": n_splits, "stratified": True,
@@ -156,8 +160,9 @@ def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
 
 def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
               random_state: int = 0, params: dict | None = None, png: bool = True, browser="auto",
-              dpi: float = 300) -> dict:
-    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report."""
+              dpi: float = 300, progress=None) -> dict:
+    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report.
+    `progress(done, total)`: the rows predicted so far (`probe`'s)."""
     from ..latents import model_record, read_latents
     from ..storage import sha256_file
     from ..versions import package_versions
@@ -167,7 +172,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     latents = read_latents(latents_path)
     features, _, x, y = probe_features(latents, smooth)
     labelled = load_labelled(latents_path, labels_path, x, y, len(features))
-    result = probe(features, labelled, method, cv, random_state, params)
+    result = probe(features, labelled, method, cv, random_state, params, progress=progress)
     tag, out_dir = probe_tag(method, smooth), Path(out_dir)
     names = probe_names(tag)
     csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y))

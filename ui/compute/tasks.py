@@ -250,9 +250,13 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
     predicted (index per row, -1: none), probability, the cross-validation and the report."""
     from latentcore.analysis.probe import run_probe
 
-    progress(0.05, f"{method} probe: reading the latents and labels")
-    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False)
-    progress(0.9, "reading the predictions back")
+    progress(0.05, f"{method} probe: reading the latents and labels, fitting on the labelled rows")
+
+    def predicted(done: int, total: int):
+        progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
+
+    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False, progress=predicted)
+    progress(0.85, "reading the predictions back")
     table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False)
     lookup = {name: k for k, name in enumerate(report["classes"])}
     predicted = table["label"].map(lambda name: lookup.get(name, -1)).to_numpy(np.int64)
