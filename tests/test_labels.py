@@ -293,7 +293,9 @@ def test_clustering_agreement_needs_no_labels_and_refuses_other_data(demo_latent
     assert clustering_agreement(demo_latents, demo_latents, 4)["ari"] == pytest.approx(1.0)
     noisy = rows + np.random.default_rng(1).normal(0, 3 * rows.std(), rows.shape)
     other = copy_latents(tmp_path / "noisy_latents.h5", noisy, latents.attrs["source_sha256"], demo_latents)
-    result = clustering_agreement(demo_latents, other, 4)
+    told = []
+    result = clustering_agreement(demo_latents, other, 4, progress=lambda done, total: told.append((done, total)))
+    assert told == [(1, 2), (2, 2)]
     exact = adjusted_rand_score(*(cluster(np.asarray(m, np.float64), "kmeans", n_clusters=4, random_state=0).labels
                                   for m in (rows, read_latents(other).partitions["all"])))
     assert result == {"ari": pytest.approx(exact), "n_clusters": 4, "cluster_method": "kmeans", "smooth": 0.0}

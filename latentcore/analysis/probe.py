@@ -226,26 +226,30 @@ def _kmeans(features, n_clusters: int, random_state: int) -> np.ndarray:
 
 
 def clustering_agreement(latents_a, latents_b, n_clusters: int, *, smooth: float = 0.0,
-                         random_state: int = 0) -> dict:
+                         random_state: int = 0, progress=None) -> dict:
     """Two latents files of one source, no labels needed: {"ari": the adjusted Rand index of their k-means
     clusterings (k = `n_clusters`, seeded, on each file's (smoothed) latents), "n_clusters", "cluster_method",
-    "smooth"}. Refuses files of different sources or row counts."""
+    "smooth"}. Refuses files of different sources or row counts. `progress(done, 2)`: files clustered."""
     from sklearn.metrics import adjusted_rand_score
 
     from ..latents import read_latents
 
     a, b = read_latents(latents_a), read_latents(latents_b)
     check_one_source(a, b, latents_a, latents_b)
-    labellings = [_kmeans(probe_features(f, smooth)[0], n_clusters, random_state) for f in (a, b)]
+    labellings = []
+    for latents in (a, b):
+        labellings.append(_kmeans(probe_features(latents, smooth)[0], n_clusters, random_state))
+        if progress is not None:
+            progress(len(labellings), 2)
     return {"ari": float(adjusted_rand_score(*labellings)), "n_clusters": int(n_clusters), "cluster_method": "kmeans",
             "smooth": float(smooth)}
 
 
 def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logistic", smooth: float = 0.0,
-                    cv: int = 5, random_state: int = 0, n_clusters: int | None = None) -> dict:
+                    cv: int = 5, random_state: int = 0, n_clusters: int | None = None, progress=None) -> dict:
     """Two latents files of one source on the same labels: {"ari": of their KMeans clusterings (k = `n_clusters`,
     default the number of classes), "n_clusters", "a": {"accuracy", ...}, "b": {...}}. Refuses files of different
-    sources or row counts."""
+    sources or row counts. `progress(done, 2)`: files probed and clustered."""
     from sklearn.metrics import adjusted_rand_score
 
     from ..latents import model_record, read_latents
@@ -262,6 +266,8 @@ def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logisti
         out[key] = {"latents": str(path), "model": model_record(latents.attrs), "n_rows": len(features),
                     "accuracy": result.cv["accuracy_mean"], "accuracy_std": result.cv["accuracy_std"],
                     "agreement_with_labels": float(np.mean(result.predicted[labelled.rows] == labelled.y))}
+        if progress is not None:
+            progress(len(labellings), 2)
     out.update(ari=float(adjusted_rand_score(*labellings)), n_clusters=int(n_clusters or len(result.classes)),
                method=method, smooth=float(smooth), cluster_method="kmeans")
     return out

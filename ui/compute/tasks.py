@@ -269,16 +269,20 @@ def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, sm
     """The CLI's `compare`: ARI of the two files' k-means clusterings and each one's probe accuracy."""
     from latentcore.analysis.probe import compare_latents as compare
 
-    progress(0.1, "probing and clustering both latents files")
-    return compare(latents[0], other[0], labels[0], method=method, smooth=smooth, n_clusters=n_clusters)
+    progress(0.05, "probing and clustering the first latents file")
+    return compare(latents[0], other[0], labels[0], method=method, smooth=smooth, n_clusters=n_clusters,
+                   progress=lambda done, total: progress(done / total, "probing and clustering the second latents "
+                                                         "file" if done < total else "done"))
 
 
 def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: float, progress) -> dict:
     """The ARI of the two files' k-means clusterings (no labels needed)."""
     from latentcore.analysis.probe import clustering_agreement as agreement
 
-    progress(0.1, f"k-means (k={n_clusters}) of both latents files")
-    return agreement(latents[0], other[0], n_clusters, smooth=smooth)
+    progress(0.05, f"k-means (k={n_clusters}) of the first latents file")
+    return agreement(latents[0], other[0], n_clusters, smooth=smooth,
+                     progress=lambda done, total: progress(done / total, f"k-means (k={n_clusters}) of the second "
+                                                           "latents file" if done < total else "done"))
 
 
 def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress) -> dict:
