@@ -77,8 +77,7 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
         return plots.categorical_colour(labels, "cluster")
     if choice == LABELS:
         labelled = state.labels()
-        return plots.categorical_colour(codes_per_row(labelled, n), "label", names=labelled.classes,
-                                       noise_name="unlabelled")
+        return plots.label_colour(codes_per_row(labelled, n), labelled.classes)
     if choice in (BANDCONTRAST, LATENT) or choice.startswith(POINT_MAP):
         values, name = continuous_values(choice, lat_stamp, dim)
         return plots.continuous_colour(values, name, colorscale, *(limits or (None, None)))
