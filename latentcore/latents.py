@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .data import open_source
+from .data.latents_h5 import read_point_maps
 from .data.orientations import Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
@@ -183,7 +184,7 @@ def read_latents(path) -> Latents:
             x, y = (check_coordinates(f[k][()], n, k, path) if k in f else None for k in ("x", "y"))
             grid = check_grid_shape(f["grid_shape"][()], path) if "grid_shape" in f else None
             meta = {k: read_byte_table(f[f"{k}_metadata"]) for k in names if f"{k}_metadata" in f}
-            maps = _read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
+            maps = read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
             orientations = _read_orientations(f[ORIENTATIONS], len(parts[names[0]]), path) if ORIENTATIONS in f else None
     except OSError as exc:
         raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
@@ -221,12 +222,6 @@ def _read_orientations(group, n: int, path) -> ScanOrientations:
         raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows", path)
     phases = {int(k): Phase(**v) for k, v in json.loads(attr_value(group.attrs["phases"])).items()}
     return ScanOrientations(euler, phase_id, phases, str(attr_value(group.attrs["convention"])))
-
-
-def _read_point_maps(group) -> dict[str, np.ndarray]:
-    order = json.loads(group.attrs["order"]) if "order" in group.attrs else []
-    names = [n for n in order if n in group] + sorted(n for n in group if n not in order)
-    return {name: group[name][()].astype(np.float64) for name in names}
 
 
 _HDF5_WRITE_FAILED = threading.Event()

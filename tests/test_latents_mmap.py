@@ -106,3 +106,17 @@ def test_a_npy_file_is_mapped_too(tmp_path, rows):
     lat = read_latents(tmp_path / "rows.npy")
     assert isinstance(lat.partitions["all"], np.memmap)
     np.testing.assert_array_equal(lat.partitions["all"], rows)
+
+
+def test_a_latents_file_opened_as_data_offers_its_own_point_maps(tmp_path, rows):
+    from latentcore.data import open_source
+
+    writer = LatentsWriter(tmp_path / "scan_latents.h5", {"all": rows.shape}, {})
+    writer.write_rows("all", 0, rows)
+    writer.write_point_maps({"Band Contrast": np.arange(len(rows)) * 2.0, "MAD": np.ones(len(rows))},
+                            {"all": np.arange(len(rows))})
+    path = writer.finish({})
+    with open_source(path) as reader:
+        maps = reader.point_maps()
+    assert list(maps) == ["Band Contrast", "MAD"]
+    np.testing.assert_array_equal(maps["Band Contrast"], read_latents(path).point_maps["Band Contrast"])

@@ -3,6 +3,8 @@
 through `LatentsReader` (format "latents"), which also takes NPY and tables."""
 from __future__ import annotations
 
+import json
+
 import h5py
 import numpy as np
 
@@ -59,10 +61,22 @@ class LatentsH5(H5Reader):
     def coordinates(self, partition="all"):
         return self._xy if self._xy is not None and self.count(partition) == len(self._xy[0]) else None
 
+    def point_maps(self) -> dict[str, np.ndarray]:
+        """The scan's per-point maps the latents carry (`point_maps/<name>`, in their recorded order), so that
+        a latents file chosen as data offers its own band contrast as the scan file would."""
+        return read_point_maps(self.file["point_maps"]) if "point_maps" in self.file else {}
+
     def metadata(self, partition):
         self.count(partition)
         name = f"{partition}_metadata"
         return read_byte_table(self.file[name]) if name in self.file else None
+
+
+def read_point_maps(group) -> dict[str, np.ndarray]:
+    """name -> float64 (N,) of a latents file's `point_maps` group: the `order` attribute's names first."""
+    order = json.loads(group.attrs["order"]) if "order" in group.attrs else []
+    names = [n for n in order if n in group] + sorted(n for n in group if n not in order)
+    return {name: group[name][()].astype(np.float64) for name in names}
 
 
 def _plain(value):

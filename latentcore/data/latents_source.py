@@ -73,6 +73,9 @@ class LatentsReader(Reader):
     def metadata(self, partition):
         return self._impl.metadata(partition)
 
+    def point_maps(self):
+        return self._impl.point_maps()
+
     def close(self):
         self._impl.close()
 
