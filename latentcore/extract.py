@@ -160,16 +160,15 @@ class Extractor:
         self.model, self.pool, self.batch_size, self.precision = model, pool, batch_size, precision
         self.readers = reader_processes(readers)
         self.device = resolve_device(device)
-        self.module = model.module.to(self.device).eval()
-        if self.device.type == "cuda":  # bf16 convolutions run fastest on channels-last tensors
-            self.module.to(memory_format=self._memory_format)
+        # bf16 convolutions run fastest on channels-last tensors (GPU and CPU); fp32 keeps the
+        # default layout, also for a module an earlier bf16 run converted
+        self.module = model.module.to(self.device).eval().to(memory_format=self._memory_format)
         # batches at once on CPU, one thread each: as many as the threads torch was given here
         self.parallel = torch.get_num_threads() if self.device.type == "cpu" else 1
 
     @property
     def _memory_format(self):
-        on_gpu_bf16 = self.device.type == "cuda" and self.precision == "bf16"
-        return torch.channels_last if on_gpu_bf16 else torch.contiguous_format
+        return torch.channels_last if self.precision == "bf16" else torch.contiguous_format
 
     def _prepare(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), one_intra_op_thread():
