@@ -2,11 +2,12 @@
 
 For each model, on an input the benchmark writes (the conv VAE on a 60 x 60 h5ebsd scan, gzip, tiled
 from the demo scan; Nenya's ResNet-18 on 1 x 64 x 64 float32 cutouts, contiguous):
-  forward[fmt]   the model's forward alone, items/s, best over batch sizes, on prepared items already
-                 on the device, for each numeric format and memory layout tried (fp32, fp32 channels-last,
+  forward[fmt]   the model's forward alone as the pipeline runs it (Extractor; on CPU batches in parallel,
+                 one thread each), items/s, best over batch sizes, on prepared items already on the device, for each numeric format and memory layout tried (fp32, fp32 channels-last,
                  bf16 autocast, bf16 channels-last), with bf16's max |bf16 - fp32| / std(fp32) beside it;
   read[1]        the in-process reader alone (read + decompress + float32, the pipeline's blocks);
-  read[all]      the reader processes on every core (latentcore.data.parallel), start-up included;
+  read[all]      the reader processes on every core (latentcore.data.parallel), start-up included (and
+                 after the first block, in the JSON);
   pipeline       extract_file (read, prepare on the device, forward, write) with its default readers,
                  at the precision of the best forward format within the stated tolerance;
   ratio          pipeline / min(best forward, read[all]) (goal >= 0.85);
@@ -51,8 +52,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from extract_models import MODELS  # noqa: E402
 
 CHUNK = 64  # patterns per gzip chunk of the scan
-FORMATS = {"fp32": (torch.float32, False), "fp32 channels-last": (torch.float32, True),
-           "bf16": (torch.bfloat16, False), "bf16 channels-last": (torch.bfloat16, True)}
+FORMATS = {"fp32": ("fp32", False), "fp32 channels-last": ("fp32", True),  # (precision, channels-last)
+           "bf16": ("bf16", False), "bf16 channels-last": ("bf16", True)}
 
 # -- inputs -------------------------------------------------------------------------------------------
 
@@ -92,32 +93,36 @@ def write_cutouts(path: Path, n: int, block: int = 8192):
 
 # -- measurements -------------------------------------------------------------------------------------
 
+class _Formatted(Extractor):
+    """The extractor with a memory layout of the benchmark's choice (it picks channels-last for bf16)."""
+
+    layout = torch.contiguous_format
+
+    @property
+    def _memory_format(self):
+        return self.layout
+
+
 def forward_ceilings(model: LoadedModel, items: np.ndarray, device: str, batches, seconds: float) -> dict:
-    """{format: (items/s, best batch)} of the forward alone on prepared items on the device, cycling
-    through distinct items (one batch re-run from the cache would overstate any pass over a file)."""
-    module = model.module.to(device).eval()
+    """{format: (items/s, best batch)} of the forward as the pipeline runs it (`Extractor`: on CPU,
+    batches in parallel on one thread each), on prepared items already on the device, cycling through
+    distinct items (one batch re-run from the cache would overstate any pass over a file)."""
     prepared = prepare_batch(torch.from_numpy(items).to(device), model.input_spec)
     results = {}
-    for name, (dtype, channels_last) in FORMATS.items():
-        layout = torch.channels_last if channels_last else torch.contiguous_format
-        module.to(memory_format=layout)
-        data = prepared.contiguous(memory_format=layout)
+    for name, (precision, channels_last) in FORMATS.items():
         best = (0.0, 0)
         for batch_size in [b for b in batches if b <= len(items)]:
-            chunks = data.split(batch_size)[:len(items) // batch_size]
-            with torch.inference_mode(), torch.autocast(device, dtype=torch.bfloat16,
-                                                         enabled=dtype == torch.bfloat16):
-                module(chunks[0]).float().cpu()  # warm-up
-                done, start = 0, time.perf_counter()
-                while time.perf_counter() - start < seconds:
-                    for chunk in chunks:
-                        module(chunk).float().cpu()
-                        done += batch_size
-                        if time.perf_counter() - start >= seconds:
-                            break
+            extractor = _Formatted(model, device, batch_size=batch_size, precision=precision, readers=1)
+            extractor.layout = torch.channels_last if channels_last else torch.contiguous_format
+            extractor.module.to(memory_format=extractor.layout)
+            slices = list(prepared.split(batch_size)[:len(items) // batch_size])
+            extractor._extract_slices(slices[:1])  # warm-up
+            done, start = 0, time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                done += sum(len(latents) for latents in extractor._extract_slices(slices))
             best = max(best, (done / (time.perf_counter() - start), batch_size))
         results[name] = best
-    module.to(memory_format=torch.contiguous_format)
+    model.module.to(memory_format=torch.contiguous_format)
     return results
 
 
@@ -128,16 +133,19 @@ def bf16_deviation(model: LoadedModel, items: np.ndarray, device: str) -> float:
     return float(np.abs(bf16 - fp32).max() / fp32.std())
 
 
-def read_ceiling(path: Path, readers: int, block_rows: int) -> float:
+def read_ceiling(path: Path, readers: int, block_rows: int) -> tuple[float, float]:
     """items/s of reading the whole file in the pipeline's blocks with `readers` processes (1: this
-    one), start-up included."""
-    start, done = time.perf_counter(), 0
+    one): (start-up included, after the first block)."""
+    start, done, first = time.perf_counter(), 0, None
     with open_source(path) as reader:
         partition = reader.partitions[0]
         rows = block_rows_for(reader, partition, block_rows)
         for block, _ in iter_blocks(reader, partition, rows, None, None, readers):
+            if first is None:
+                first = (time.perf_counter(), len(block))
             done += len(block)
-    return done / (time.perf_counter() - start)
+    end = time.perf_counter()
+    return done / (end - start), (done - first[1]) / max(end - first[0], 1e-9)
 
 
 def pipeline(model, path: Path, out: Path, batch_size: int, device: str, precision: str, readers=None) -> float:
@@ -191,13 +199,14 @@ def measure(name: str, model: LoadedModel, path: Path, million: Path, tmp: Path,
     best_forward, batch_size = forward[best_format]
     precision = best_format.split()[0]
     block_rows = Extractor(model, "cpu", batch_size=batch_size).read_size(items.shape[1:])
-    read_one = read_ceiling(path, 1, block_rows)
-    read_all = read_ceiling(path, cores, block_rows)
+    read_one, _ = read_ceiling(path, 1, block_rows)
+    read_all, read_all_steady = read_ceiling(path, cores, block_rows)
     piped = pipeline(model, path, tmp / f"{name}_latents.h5", batch_size, args.device, precision)
     result = {"items": int(h5py.File(path)["valid" if "nenya" in name else "Scan 1/EBSD/Data/patterns"].shape[0]),
               "forward_items_s": {f: {"items_s": v[0], "batch": v[1]} for f, v in forward.items()},
               "bf16_max_abs_over_std": deviation, "best_forward": best_format, "batch_size": batch_size,
               "read_single_items_s": read_one, "read_all_cores_items_s": read_all, "readers_all_cores": cores,
+              "read_all_cores_after_first_block_items_s": read_all_steady,
               "pipeline_items_s": piped, "pipeline_precision": precision,
               "pipeline_over_min_forward_read_all": piped / min(best_forward, read_all),
               "read_all_over_single": read_all / read_one, "load": load()}

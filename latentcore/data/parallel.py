@@ -15,6 +15,7 @@ the rows it was reading (`ReaderDied`, an InputError); the blocks before it have
 over, so an extraction keeps its `.partial` file and resumes. An error inside a process (a corrupt
 chunk) is raised again here as it was raised there.
 
+Fewer processes are started when their slots would not fit in half the free shared memory (/dev/shm).
 `default_readers()`: one (the in-process reader) on a machine with 2 cores or fewer, where processes
 only share the cores the model needs; otherwise one per core but one, left to the model's process.
 """
@@ -25,6 +26,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import shutil
 from collections.abc import Iterator
 from multiprocessing import shared_memory
 
@@ -67,10 +69,24 @@ def iter_blocks(reader: Reader, partition: str, block_rows: int, preprocessing=N
     if readers == 1 or preprocessing.neighbour_window:
         yield from iter_preprocessed(reader, partition, preprocessing, block_rows, allowed_indices)
         return
+    readers = min(readers, _fit_in_shared_memory(block_rows * 4 * math.prod(reader.info().item_shape)))
+    if readers < 2:
+        yield from iter_preprocessed(reader, partition, preprocessing, block_rows, allowed_indices)
+        return
     tasks = _tasks(reader, partition, block_rows, allowed_indices)
     steps = PatternSteps(reader, partition, preprocessing) if preprocessing.active else None
     with _ReaderPool(reader, partition, steps, min(readers, max(1, len(tasks))), block_rows) as pool:
         yield from pool.run(tasks)
+
+
+def _fit_in_shared_memory(block_bytes: int) -> int:
+    """Reader processes whose slots fit in half the free shared memory (a container's /dev/shm is often
+    64 MB: a slot written past it would kill its process)."""
+    try:
+        free = shutil.disk_usage("/dev/shm").free
+    except OSError:
+        return 1
+    return int(free // 2 // max(1, SLOTS * block_bytes))
 
 
 def _tasks(reader: Reader, partition: str, block_rows: int, allowed_indices) -> list[np.ndarray]:
