@@ -20,8 +20,19 @@ A table and the JSON are printed. Where the GPU is not the limit the page cache 
     python benchmarks/extract_throughput.py [--patterns 24000] [--cutouts 20000] [--device cpu|cuda]
         [--million-items 1000000] [--baseline /path/to/main] [--json out.json]
 
-Measured (2 cores shared with other jobs, Intel Xeon with AVX512-bf16/AMX, no GPU; load in brackets):
-see the lines below, filled from the run reported with this version.
+Measured on the 2-core development machine (Intel Xeon with AVX512-bf16/AMX, no GPU, shared with other
+jobs; 1-minute load 0.9-1.8 during the runs), CPU, best batch size, items/s:
+  VAE, 24,000 patterns (--million-items 100000): forward fp32 8,385, fp32 channels-last 8,905, bf16 13,733,
+    bf16 channels-last 19,540 (batch 64; bf16 max dev / std 0.017); read[1] 36,781, read[all] (2 processes)
+    8,117 with start-up, 22,403 after the first block; pipeline (bf16, default: 1 reader on 2 cores) 11,386;
+    ratio 1.40 (the pipeline's in-process reader beats 2 processes here); 100,000 patterns end to end 8.3 s.
+  ResNet-18, 512 cutouts (--forward-items 256 --million-items 1024): forward fp32 50, fp32 channels-last 58,
+    bf16 172, bf16 channels-last 237 (batch 16; bf16 dev / std 0.023); read[1] 46,557, read[all] 253 (start-up
+    of 2 processes for one block); pipeline (bf16) 229; ratio 0.97; 1,024 cutouts end to end 4.0 s.
+  vs main (fp32, both checkouts' defaults, 2 alternations): VAE 0.95 (6,474 vs 6,818; load 1.4), rerun 3
+    alternations 1.07 (3,320 vs 3,095, best of each; load 3.5): the same path on 2 cores, within the noise;
+    ResNet-18 1.06 (54.9 vs 51.8).
+Not measured here: anything on a GPU (`--device cuda`), and the 1,000,000-item defaults (hours on 2 CPU cores).
 """
 from __future__ import annotations
 
