@@ -36,6 +36,7 @@ PAGES = [
     ("pages/umap.py", "UMAP", ":material/scatter_plot:"),
     ("pages/maps.py", "Latent maps", ":material/grid_on:"),
     ("pages/clusters.py", "Clusters", ":material/bubble_chart:"),
+    ("pages/compare.py", "Compare", ":material/compare_arrows:"),
     ("pages/rank.py", "Rank", ":material/leaderboard:"),
     ("pages/train.py", "Train", ":material/model_training:"),
 ]

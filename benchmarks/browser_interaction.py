@@ -30,6 +30,19 @@ with ~1-2 s of canvas work, twice when margins were pushed (maps are PNG images 
 page sent all 226,663 selected rows as a 6.3 MB table (now the first 5,000); Streamlit's full GC
 after every run took ~0.9 s holding the GIL, every session's rerun waiting (runner.postScriptGC off).
 
+Measured since (draw / idle, seconds; idle is what the goals of <= 0.5 s at the demo and <= 1.5 s at
+every size are about, and neither is met):
+  2026-11-22, 1,000,000 x 128, load about 3: upload 3.24, fit 65, UMAP reopen 1.31, box select 1.54,
+  recolour 0.86 / 2.01, clusters first 15.0, reopen 0.85, cluster box select 0.76 / 0.84, the other session's
+  recolour during the fit 0.71 / 1.08 (0.51 / 0.57 with nothing else running).
+  2026-11-23, the demo, load 0.3-2.8, three runs: UMAP reopen 1.25-1.57, box select 1.97-2.19, recolour
+  0.55-0.62 / 0.91-1.22, clusters first 1.14-2.97, reopen 0.80-1.78, cluster box select 0.59-1.13 / 0.59-1.13.
+  Where the demo's time goes (py-spy on the server, a CDP profile of the renderer): about 0.4 s of a UMAP
+  reopen is the server's script (a third of it plotly validating the figures' colour scales), the rest is the
+  headless renderer: WebGL contexts started in software (~0.3 s a reopen; SVG below 5,000 points measured no
+  faster: the markers' styling costs as much), plotly's layout and Streamlit's elements. Reading the
+  selection's patterns for their mean (0.3-0.4 s of a selection) now waits for its toggle.
+
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR]
 """
 from __future__ import annotations

@@ -1,18 +1,28 @@
 """Labels at scale (issue 23): what one click of the labels panel costs at N rows, and the probe over N rows.
 
-Per click (run in the server; the limit is 3 s): labelling a selection of half the rows, the label list's counts
-(with the selection's), the labels' fingerprint, saving labels.npz (every run that changed them), and writing the
-CLI's CSV (only when a download or the probe asks for it and the labels changed since). The probe (a worker job with
-progress in the app above 20,000 rows): fit on the labelled rows and predict every row, logistic and kNN. Synthetic
-latents: N x 16 float32, 6 Gaussian classes; 20 labelled rows per class for the probe, all N rows labelled for the
-editing steps (the worst case: "keep this clustering as labels").
+Per click (run in the server; the limit is 3 s): keeping a clustering as labels (the Clusters page's one click),
+labelling a selection of half the rows, the label list's counts (with the selection's), the labels' fingerprint,
+saving labels.npz (every run that changed them), the colour by label of the Clusters page's map and scatter and of
+the Latent maps page's labels map (codes, legend with counts, the code map; cached per labels' fingerprint) and its
+figure (the map's PNG), and writing the CLI's CSV (only when a download, the probe or a comparison asks for it and
+the labels changed since). The probe (a worker job with progress in the app above 20,000 rows: rows predicted, in
+blocks): fit on the labelled rows and predict every row, logistic and kNN. The Compare page's ARI (a worker job):
+k-means of two files. Synthetic latents: N x 16 float32, 6 Gaussian classes; 20 labelled rows per class for the
+probe, all N rows labelled for the editing steps (the worst case: "keep this clustering as labels").
 
     nice python benchmarks/labels_scale.py [--n 1000000]
 
-Measured (N = 1,000,000, a 2-core machine shared with 4 other agents' jobs, so an upper bound):
-    per click: label half the rows 0.73 s; list counts 0.02 s; digest 0.02 s; labels.npz 0.02 s
-    on demand: labels CSV 5.8 s (a download or the probe; the probe is a worker job anyway)
-    probe logistic: fit + predict 1M rows 1.4 s; kNN 5.3 s (accuracy 1.000 both; in a worker, with progress)
+Measured (N = 1,000,000, a 2-core machine shared with other agents' jobs, load average 2.4 at the start, 2.0 at the
+end):
+    per click: keep a clustering 0.07 s; label half the rows 0.21 s; list counts 0.02 s; digest 0.01 s;
+      labels.npz 0.01 s; colour by label 0.07 s (its map's one-row-per-pixel check: np.unique twice 0.98 s before,
+      np.bincount 0.005 s now, 209x) and its figure 0.09 s
+    on demand: labels CSV 0.13 s with Arrow (pandas' to_csv, before: 1.26 s, 9.6x; once per change of the labels,
+      for a download, the probe or a comparison)
+    probe logistic: fit + predict 1M rows 0.38 s; kNN 1.43 s (accuracy 1.000 both; in a worker, with progress)
+    compare: k-means (k=6) of two files of 1M rows 25.6 s (in a worker, with progress)
+  An earlier run at load 3.5 to 6.4: label half 0.39 s, colour by label 0.11 s (np.unique twice 2.65 s), labels CSV
+  with pandas 3.0 s, probe 2.3 s / 5.5 s, compare 93 s.
 """
 import argparse
 import tempfile
@@ -42,24 +52,59 @@ def main():
     side = int(np.ceil(np.sqrt(n)))
     x, y = (np.arange(n) % side) * 1.5, (np.arange(n) // side) * 1.5
 
-    everything = lab.from_clustering(np.arange(n), truth)
+    everything = timed("keep a clustering as labels", lambda: lab.from_clustering(np.arange(n), truth))
     half = rng.choice(n, n // 2, replace=False)
     edited = timed("label half the rows", lambda: lab.with_label(everything, half, "half"))
     timed("list counts with the selection's", lambda: (edited.counts(), np.bincount(
         edited.y[np.isin(edited.rows, half)], minlength=len(edited.classes))))
     digest = timed("digest", edited.digest)
     with tempfile.TemporaryDirectory() as folder:
-        timed("labels CSV", lambda: lab.write_labels(Path(folder) / "labels.csv",
-                                                     lab.labels_table(edited.rows, edited.names, x, y)))
+        table = lab.labels_table(edited.rows, edited.names, x, y)
+        start = time.perf_counter()
+        table.to_csv(Path(folder) / "pandas.csv", index=False)
+        before = time.perf_counter() - start
+        start = time.perf_counter()
+        lab.write_labels(Path(folder) / "labels.csv", table)
+        now = time.perf_counter() - start
+        print(f"labels CSV: pandas to_csv (before) {before:.2f} s, Arrow (now) {now:.2f} s: {before / now:.1f}x",
+              flush=True)
         from ui.session import workspace
 
         timed("labels.npz", lambda: workspace.save_labels(Path(folder), edited.rows, edited.y, edited.classes, digest))
+
+    from latentcore.analysis.maps import Grid, values_map
+    from ui.figures.plots import code_map_figure, label_colour
+
+    def label_map():  # the Clusters page's and the Latent maps page's colour by label (cached per labels' digest)
+        colour = label_colour(lab.codes_per_row(edited, n), edited.classes)
+        grid = Grid.from_coordinates(x, y)
+        return colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)
+
+    colour, grid, code_map = timed("colour by label: codes, legend, code map", label_map)
+    flat = np.ravel_multi_index(grid.indices(x, y), grid.shape)  # the map's one-row-per-pixel check, before and now
+    start = time.perf_counter()
+    np.unique(flat), np.unique(flat)
+    before = time.perf_counter() - start
+    start = time.perf_counter()
+    np.count_nonzero(np.bincount(flat, minlength=flat.size))
+    now = time.perf_counter() - start
+    print(f"  its one-row-per-pixel check: np.unique twice (before) {before:.2f} s, np.bincount (now) {now:.3f} s: "
+          f"{before / now:.0f}x", flush=True)
+    timed("colour by label: the map figure (its PNG)", lambda: code_map_figure(code_map, colour, grid))
 
     picked = np.concatenate([rng.choice(np.flatnonzero(truth == k), 20, replace=False) for k in range(6)])
     labelled = lab.LabelledRows.from_names(picked, [f"class {k}" for k in truth[picked]])
     for method in ("logistic", "knn"):
         result = timed(f"probe {method}: fit + predict {n:,} rows", lambda method=method: probe(latents, labelled, method))
         print(f"  accuracy over every row {np.mean(result.predicted == truth):.3f}")
+
+    from latentcore.analysis.cluster import cluster
+
+    # the Compare page's ARI: two k-means, a worker job
+
+    noisy = latents + rng.normal(0, 1, latents.shape).astype(np.float32)
+    timed(f"compare: k-means (k=6) of two files of {n:,} rows", lambda: [
+        cluster(np.asarray(m, np.float64), "kmeans", n_clusters=6, random_state=0).labels for m in (latents, noisy)])
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from ui.figures import plots
 from ui.figures import references as reference_figures
 from ui.session import state
 from ui.widgets import bandcontrast, common, explore, extraction, params, references, selection
+from ui.widgets import labels as label_widgets
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these need no band contrast). Each "
@@ -54,10 +55,20 @@ job_json = front.job_json(job)
 with common.user_errors():
     run = front.cluster_run(lat_stamp, bc_stamp, job_json)
 state.set_last_clusters(run["rows"], run["labels"])  # the UMAP page can colour by them
-shade = st.toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)",
-                  value=state.setting("clusters_shade", False), key="clusters_shade")
+labelled = state.labels()
+cols = st.columns([1, 2])
+by_label = cols[0].toggle("Colour by label", value=state.setting("clusters_by_label", False), key="clusters_by_label",
+                          disabled=not len(labelled.rows), help="The labels of the labels panel (below), in their "
+                          "colours; unlabelled rows grey")
+by_label = by_label and bool(len(labelled.rows))
+shade = cols[1].toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)",
+                       value=state.setting("clusters_shade", False), key="clusters_shade", disabled=by_label)
 boundaries_on = references.boundary_switch(lat, page="clusters") if on_scan else False
-colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
+if by_label:
+    colour, grid, code_map, cells = front.cluster_label_view(lat_stamp, bc_stamp, job_json, labelled.digest(),
+                                                             labelled)
+else:
+    colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
 vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
 
 
@@ -75,7 +86,7 @@ def linked(run, colour, grid, code_map, cells):
     panels = st.columns(2) if on_scan else [st.container()]
     if on_scan:
         with panels[0]:
-            st.markdown("**Clusters on the scan**")
+            st.markdown("**Labels on the scan**" if by_label else "**Clusters on the scan**")
             selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
             map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
             if boundaries_on:
@@ -116,6 +127,8 @@ def linked(run, colour, grid, code_map, cells):
         table["cluster"] = labels[shown]
         st.dataframe(table, height=220, hide_index=True)
         explore.table_note(len(picked))
+    with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
+        label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
 
 
 linked(run, colour, grid, code_map, cells)

@@ -10,7 +10,7 @@ from ui.figures import maps as map_figures
 from ui.figures import plots, png
 from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import common, explore, extraction, params, references, scales, selection
+from ui.widgets import common, explore, extraction, labels, params, references, scales, selection
 
 st.title("Latent maps")
 lat_stamp = extraction.require_latents()
@@ -31,6 +31,12 @@ sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", True), key="maps_scale_bar")
 boundaries_on = references.boundary_switch(lat, cols[5])
 boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
+labelled = state.labels()
+by_label = st.toggle("Colour by label: the labels on the scan, above the maps", key="maps_by_label",
+                     value=state.setting("maps_by_label", False), disabled=not len(labelled.rows),
+                     help="The labels of the labels panel (below), in their colours; unlabelled pixels grey. "
+                          "Select pixels on it (box or lasso) to label them or see them on the other pages.")
+by_label = by_label and bool(len(labelled.rows))
 if not dims:
     st.info("Pick at least one dimension.")
     st.stop()
@@ -50,6 +56,9 @@ if boundary_mask is not None:
     for fig in (grid_fig, png_fig):
         reference_figures.with_boundaries(fig, boundary_mask, grid, len(dims), int(columns))
 maps_column, references_column = st.columns([3, 2])
+if by_label:
+    with maps_column:
+        labels.label_map(lat_stamp, lat, roi, labelled, "maps_labels_map")
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
     references.references_panel(lat_stamp, lat, boundary_deg, overlay=boundaries_on)
@@ -87,6 +96,9 @@ with cols[1]:
             st.rerun()
     else:
         st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters pages).")
+
+with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
+    labels.labels_panel(lat_stamp, lat, chosen, "maps")
 
 st.subheader("Downloads")
 tag = (f"latent_maps__dims{'_'.join(map(str, dims))}_" + (f"smooth{sigma:g}_" if sigma else "")

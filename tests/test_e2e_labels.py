@@ -1,6 +1,6 @@
 """Labels in a real headless Chromium against `streamlit run app.py` (issue 23): two box selections on the UMAP
 page are labelled, a reload finds them, the probe predicts them over the scan, the labels table and the training
-set (NPZ) download, and the table uploads into a fresh workspace."""
+set (NPZ) download, the Clusters page colours its panels by them, and the table uploads into a fresh workspace."""
 from __future__ import annotations
 
 import numpy as np
@@ -13,6 +13,7 @@ from test_e2e_browser import (  # noqa: F401
     pytestmark,
     settle,
     shoot,
+    trace_names,
 )
 from test_e2e_workspace import browser, new_tab, workspace_of  # noqa: F401 (fixture)
 
@@ -88,6 +89,13 @@ def test_label_two_selections_reload_predict_download_and_upload(app_url, browse
     with np.load(download(tab, "Training set (NPZ)", "labels_training_set.npz"), allow_pickle=False) as npz:
         assert npz["X"].shape == (left + right, 3600) and list(npz["labels"]) == ["left island", "right island"]
         assert len(npz["idx_train"]) + len(npz["idx_test"]) == left + right
+
+    open_page(tab, "Clusters", "Clusters")  # the same labels colour the Clusters page's map and scatter
+    tab.get_by_text("Colour by label", exact=True).click()
+    tab.get_by_text("Labels on the scan").first.wait_for(timeout=60_000)
+    settle(tab)
+    names = trace_names(tab)
+    assert all(f"left island ({left:,})" in chart and f"right island ({right:,})" in chart for chart in names[:2]), names
 
     fresh = new_tab(browser, app_url)
     assert workspace_of(fresh) != first_id

@@ -23,7 +23,12 @@ from latentcore.analysis.labels import (
     without_class,
     without_rows,
 )
-from latentcore.analysis.probe import compare_latents, probe, probe_features
+from latentcore.analysis.probe import (
+    clustering_agreement,
+    compare_latents,
+    probe,
+    probe_features,
+)
 from latentcore.analysis.trainset import export_training_set, stratified_split
 from latentcore.cli import main
 from latentcore.data import open_source
@@ -101,6 +106,19 @@ def test_probe_is_seeded_and_smoothing_helps(demo_latents, labels_csv, truth, la
     truth_names = np.array([f"grain {k}" for k in truth["grain_id"]])
     good = truth["is_bad"].to_numpy() == 0
     assert (smoothed.predicted_names() == truth_names)[good].mean() > (raw.predicted_names() == truth_names)[good].mean()
+
+
+def test_the_app_probe_task_reports_rows_predicted(demo_latents, labels_csv, tmp_path, monkeypatch):
+    from latentcore.analysis import probe as probe_module
+    from ui.compute import tasks
+
+    monkeypatch.setattr(probe_module, "PREDICT_BLOCK", 1000)  # three blocks of the demo's 2,400 rows
+    told = []
+    result = tasks.probe_run((str(demo_latents),), (str(labels_csv),), "logistic", 0.0, str(tmp_path),
+                             progress=lambda fraction, message: told.append((fraction, message)))
+    predicted = [m for _, m in told if "rows predicted" in m]
+    assert predicted == [f"logistic probe: {done:,} of 2,400 rows predicted" for done in (1000, 2000, 2400)]
+    assert [f for f, _ in told] == sorted(f for f, _ in told) and len(result["predicted"]) == 2400
 
 
 def test_export_npz_holds_the_source_rows_byte_for_byte_and_the_npz_reader_opens_it(ebsd_h5, labels_csv,
@@ -263,6 +281,30 @@ def test_compare_two_latents_of_one_source(demo_latents, labels_csv, tmp_path, c
     foreign = copy_latents(tmp_path / "foreign_latents.h5", rows, "0" * 64, demo_latents)
     with pytest.raises(InputError, match="latents of another source"):
         compare_latents(demo_latents, foreign, labels_csv)
+
+
+def test_clustering_agreement_needs_no_labels_and_refuses_other_data(demo_latents, tmp_path):
+    from sklearn.metrics import adjusted_rand_score
+
+    from latentcore.analysis.cluster import cluster
+
+    latents = read_latents(demo_latents)
+    rows = latents.partitions["all"]
+    assert clustering_agreement(demo_latents, demo_latents, 4)["ari"] == pytest.approx(1.0)
+    noisy = rows + np.random.default_rng(1).normal(0, 3 * rows.std(), rows.shape)
+    other = copy_latents(tmp_path / "noisy_latents.h5", noisy, latents.attrs["source_sha256"], demo_latents)
+    told = []
+    result = clustering_agreement(demo_latents, other, 4, progress=lambda done, total: told.append((done, total)))
+    assert told == [(1, 2), (2, 2)]
+    exact = adjusted_rand_score(*(cluster(np.asarray(m, np.float64), "kmeans", n_clusters=4, random_state=0).labels
+                                  for m in (rows, read_latents(other).partitions["all"])))
+    assert result == {"ari": pytest.approx(exact), "n_clusters": 4, "cluster_method": "kmeans", "smooth": 0.0}
+    assert result["ari"] < 0.9
+    fewer = LatentsWriter(tmp_path / "fewer_latents.h5", {"all": (10, rows.shape[1])}, {"model": "copy"})
+    fewer.write_rows("all", 0, rows[:10])
+    fewer = fewer.finish({"model": "copy"})
+    with pytest.raises(InputError, match="has 10 rows but"):
+        clustering_agreement(demo_latents, fewer, 4)
 
 
 def test_editing_labels_keeps_one_label_per_row_and_sorted_classes():

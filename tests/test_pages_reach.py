@@ -13,18 +13,12 @@ import h5py
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from test_pages_ebsd import run
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
-def run(at, page: str | None = None) -> AppTest:
-    if page:
-        at.switch_page(f"pages/{page}.py")
-    at = at.run()
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def specs(at: AppTest) -> list[dict]:
@@ -107,11 +101,19 @@ def test_the_gallery_pages_through_the_selection_reading_only_the_page(scan, h5o
     assert "Images 1-24 of 30" in texts(at.caption)
 
 
-def test_the_mean_pattern_of_the_selection_beside_the_gallery(scan, h5oina_small):
+def test_the_mean_pattern_of_the_selection_beside_the_gallery_when_asked_for(scan, h5oina_small, monkeypatch):
+    import latentcore.analysis.items
+
+    means = []
+    mean_item = latentcore.analysis.items.mean_item
+    monkeypatch.setattr(latentcore.analysis.items, "mean_item", lambda *a, **k: means.append(1) or mean_item(*a, **k))
     at = run(scan, "umap")
     selection = np.array([0, 7, 19, 44, 101, 179])
     at.session_state["selection"] = selection
     run(at)
+    assert not means and not [s for s in specs(at) if s["data"][0]["type"] == "heatmap"]  # off: nothing read
+    run(at.toggle(key="umap_mean_show").set_value(True))
+    assert means
     heatmap = [s for s in specs(at) if s["data"][0]["type"] == "heatmap"]
     assert len(heatmap) == 1
     trace = heatmap[0]["data"][0]
@@ -164,6 +166,7 @@ def test_a_large_selection_mean_is_asked_for_then_streamed_in_a_worker_while_the
     selection = np.arange(0, 180, 2)
     at.session_state["selection"] = selection
     run(at)
+    run(at.toggle(key="umap_mean_show").set_value(True))
     assert not [s for s in specs(at) if s["data"][0]["type"] == "heatmap"]  # a large selection: only when asked
     run(at.button(key="umap_mean_run").click())
     assert at.dataframe and at.get("image")  # the table and gallery are drawn while the mean is computed

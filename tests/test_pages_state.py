@@ -133,7 +133,7 @@ def test_a_restored_band_contrast_is_a_plain_map_name_or_a_table_inside_the_work
 
 # -- 3. no widget is set twice ---------------------------------------------------------------------
 
-PAGES = ["data", "extract", "umap", "maps", "clusters", "rank", "train"]
+PAGES = ["data", "extract", "umap", "maps", "clusters", "compare", "rank", "train"]
 
 
 def test_settings_put_back_after_a_page_switch_or_a_reload_set_no_widget_twice(set_twice):

@@ -192,9 +192,19 @@ def labels_table(rows, names, x=None, y=None) -> pd.DataFrame:
 
 
 def write_labels(path, table: pd.DataFrame) -> Path:
-    from .artifacts import write_csv
+    """Atomically, with Arrow's CSV writer: a million rows in a fraction of a second (pandas' `to_csv` took 2 to
+    3 s, a whole click's budget; benchmarks/labels_scale.py); labels are quoted, numbers written to round-trip."""
+    import pyarrow as pa
+    import pyarrow.csv as arrow_csv
 
-    return write_csv(path, table)
+    from ..storage import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as out:
+        out.write((",".join(table.columns) + "\n").encode())  # the header unquoted, as every other CSV here
+        arrow_csv.write_csv(pa.Table.from_pandas(table, preserve_index=False), out,
+                            arrow_csv.WriteOptions(include_header=False, quoting_style="needed"))
+    return path
 
 
 # -- editing: each returns new LabelledRows (a row has one label at most) ---------------------------

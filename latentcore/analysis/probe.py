@@ -13,7 +13,8 @@ as `cluster --smooth`, `smoothing.smooth_rows`).
   `probe_maps__{tag}.png` (predicted-label map and confidence map, scans only); `tag` is `{method}` or
   `{method}_smooth{sigma}`;
 - `compare_latents(a, b, labels_path, ...)`: two latents files of one source: the adjusted Rand index of their
-  KMeans clusterings (k = the number of classes) and each one's probe accuracy on the same labels.
+  KMeans clusterings (k = `n_clusters`, default the number of classes) and each one's probe accuracy on the same
+  labels; `clustering_agreement(a, b, n_clusters, ...)`: the ARI alone, without labels.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from .labels import LabelledRows, check_classes, match_labels, read_labels_table
 
 METHODS = ("logistic", "knn")
 DEFAULT_NEIGHBOURS = 10
+PREDICT_BLOCK = 200_000  # rows predicted at once: bounded memory at a million rows, and progress between blocks
 
 
 @dataclasses.dataclass
@@ -60,8 +62,9 @@ def _model(method: str, params: dict, n_train: int):
 
 
 def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 5, random_state: int = 0,
-          params: dict | None = None) -> ProbeResult:
-    """Fit on the labelled rows of `features` (N, F); predict every row. See the module doc."""
+          params: dict | None = None, progress=None) -> ProbeResult:
+    """Fit on the labelled rows of `features` (N, F); predict every row. See the module doc. `progress(done,
+    total)`, when given, is told the rows predicted after each block."""
     from sklearn.metrics import accuracy_score, confusion_matrix
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -87,10 +90,12 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
     probabilities = np.empty((len(features), len(labelled.classes)), np.float32)
     finite = np.isfinite(features).all(axis=1)
     probabilities[~finite] = np.nan
-    for start in range(0, len(features), 200_000):  # bounded memory at a million rows
-        block = slice(start, start + 200_000)
+    for start in range(0, len(features), PREDICT_BLOCK):
+        block = slice(start, start + PREDICT_BLOCK)
         keep = finite[block]
         probabilities[block][keep] = model.predict_proba(features[block][keep])
+        if progress is not None:
+            progress(min(start + PREDICT_BLOCK, len(features)), len(features))
     predicted = np.where(finite, np.nan_to_num(probabilities, nan=-1).argmax(axis=1), -1).astype(np.int64)
     cv_record = {"accuracy_mean": float(np.mean(fold_accuracies)), "accuracy_std": float(np.std(fold_accuracies)),
                  "fold_accuracies": fold_accuracies, "n_splits": n_splits, "stratified": True,
@@ -155,8 +160,9 @@ def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
 
 def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
               random_state: int = 0, params: dict | None = None, png: bool = True, browser="auto",
-              dpi: float = 300) -> dict:
-    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report."""
+              dpi: float = 300, progress=None) -> dict:
+    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report.
+    `progress(done, total)`: the rows predicted so far (`probe`'s)."""
     from ..latents import model_record, read_latents
     from ..storage import sha256_file
     from ..versions import package_versions
@@ -166,7 +172,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     latents = read_latents(latents_path)
     features, _, x, y = probe_features(latents, smooth)
     labelled = load_labelled(latents_path, labels_path, x, y, len(features))
-    result = probe(features, labelled, method, cv, random_state, params)
+    result = probe(features, labelled, method, cv, random_state, params, progress=progress)
     tag, out_dir = probe_tag(method, smooth), Path(out_dir)
     names = probe_names(tag)
     csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y))
@@ -200,35 +206,68 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     return report
 
 
+def check_one_source(a, b, path_a, path_b) -> None:
+    """Two latents files of one source: the same source SHA-256 when both record it, the same number of rows."""
+    digests = [f.attrs.get("source_sha256") for f in (a, b)]
+    if all(digests) and digests[0] != digests[1]:
+        raise InputError(f"latents of another source than {Path(path_a).name} (source SHA-256 "
+                         f"{digests[1][:12]}... vs {digests[0][:12]}...)", path_b)
+    rows = [sum(len(v) for v in f.partitions.values()) for f in (a, b)]
+    if rows[0] != rows[1]:
+        raise InputError(f"has {rows[1]} rows but {Path(path_a).name} has {rows[0]}: not latents of one source",
+                         path_b)
+
+
+def _kmeans(features, n_clusters: int, random_state: int) -> np.ndarray:
+    from .cluster import cluster
+
+    return cluster(np.asarray(features, np.float64), "kmeans", n_clusters=int(n_clusters),
+                   random_state=random_state).labels
+
+
+def clustering_agreement(latents_a, latents_b, n_clusters: int, *, smooth: float = 0.0,
+                         random_state: int = 0, progress=None) -> dict:
+    """Two latents files of one source, no labels needed: {"ari": the adjusted Rand index of their k-means
+    clusterings (k = `n_clusters`, seeded, on each file's (smoothed) latents), "n_clusters", "cluster_method",
+    "smooth"}. Refuses files of different sources or row counts. `progress(done, 2)`: files clustered."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from ..latents import read_latents
+
+    a, b = read_latents(latents_a), read_latents(latents_b)
+    check_one_source(a, b, latents_a, latents_b)
+    labellings = []
+    for latents in (a, b):
+        labellings.append(_kmeans(probe_features(latents, smooth)[0], n_clusters, random_state))
+        if progress is not None:
+            progress(len(labellings), 2)
+    return {"ari": float(adjusted_rand_score(*labellings)), "n_clusters": int(n_clusters), "cluster_method": "kmeans",
+            "smooth": float(smooth)}
+
+
 def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logistic", smooth: float = 0.0,
-                    cv: int = 5, random_state: int = 0, n_clusters: int | None = None) -> dict:
-    """Two latents files of one source on the same labels: {"ari": of their KMeans clusterings, "n_clusters",
-    "a": {"accuracy", ...}, "b": {...}}. Refuses files of different sources or row counts."""
+                    cv: int = 5, random_state: int = 0, n_clusters: int | None = None, progress=None) -> dict:
+    """Two latents files of one source on the same labels: {"ari": of their KMeans clusterings (k = `n_clusters`,
+    default the number of classes), "n_clusters", "a": {"accuracy", ...}, "b": {...}}. Refuses files of different
+    sources or row counts. `progress(done, 2)`: files probed and clustered."""
     from sklearn.metrics import adjusted_rand_score
 
     from ..latents import model_record, read_latents
-    from .cluster import cluster
 
     a, b = read_latents(latents_a), read_latents(latents_b)
-    digests = [f.attrs.get("source_sha256") for f in (a, b)]
-    if all(digests) and digests[0] != digests[1]:
-        raise InputError(f"latents of another source than {Path(latents_a).name} (source SHA-256 "
-                         f"{digests[1][:12]}... vs {digests[0][:12]}...)", latents_b)
+    check_one_source(a, b, latents_a, latents_b)
     out = {}
     labellings = []
     for key, latents, path in (("a", a, latents_a), ("b", b, latents_b)):
         features, _, x, y = probe_features(latents, smooth)
-        if key == "b" and len(features) != out["a"]["n_rows"]:
-            raise InputError(f"has {len(features)} rows but {Path(latents_a).name} has {out['a']['n_rows']}: "
-                             "not latents of one source", path)
         labelled = load_labelled(path, labels_path, x, y, len(features))
         result = probe(features, labelled, method, cv, random_state)
-        k = n_clusters or len(result.classes)
-        labellings.append(cluster(np.asarray(features, np.float64), "kmeans", n_clusters=k,
-                                  random_state=random_state).labels)
+        labellings.append(_kmeans(features, n_clusters or len(result.classes), random_state))
         out[key] = {"latents": str(path), "model": model_record(latents.attrs), "n_rows": len(features),
                     "accuracy": result.cv["accuracy_mean"], "accuracy_std": result.cv["accuracy_std"],
                     "agreement_with_labels": float(np.mean(result.predicted[labelled.rows] == labelled.y))}
+        if progress is not None:
+            progress(len(labellings), 2)
     out.update(ari=float(adjusted_rand_score(*labellings)), n_clusters=int(n_clusters or len(result.classes)),
                method=method, smooth=float(smooth), cluster_method="kmeans")
     return out

@@ -224,10 +224,7 @@ def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=Non
     state.forget_restart(key)
     job = pool.submit(task, label, **kwargs)
     if job.done() and not job.cancelled():
-        error = job.future.exception()
-        if error is not None:
-            raise error  # latentcore errors become a message (widgets.user_errors)
-        return job.future.result()
+        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
     watch(job)
     st.stop()
 
@@ -371,17 +368,50 @@ def cluster_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str, shade: bool =
     """What the two panels draw, computed once per clustering: the colour codes (each cluster's hue;
     with `shade`, darker to lighter with the latent's rank in its cluster), the grid, the map of codes
     and each row's cell (the last three None for latents without coordinates)."""
-    from latentcore.analysis.maps import Grid, values_map
-
     from ..figures.plots import cluster_shade_colour
 
     run = cluster_run(lat_stamp, bc_stamp, job_json)
-    colour = cluster_shade_colour(run["labels"], run["latent"], shade)
+    return _on_run_grid(run, cluster_shade_colour(run["labels"], run["latent"], shade))
+
+
+def _on_run_grid(run: dict, colour):
+    """(colour, grid, map of its codes, each row's cell) over a clustering's rows; the last three None for latents
+    without coordinates."""
+    from latentcore.analysis.maps import Grid, values_map
+
     if run["x"] is None:  # latents without coordinates: no map
         return colour, None, None, None
     grid = Grid.from_coordinates(run["x"], run["y"])
     cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
     return colour, grid, values_map(colour.codes.astype(np.float32), run["x"], run["y"], grid), cells
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def cluster_label_view(lat_stamp: tuple, bc_stamp: tuple, job_json: str, labels_digest: str, _labelled):
+    """`cluster_view` coloured by the labels (`_labelled`, keyed by `labels_digest`) instead of the clusters."""
+    from latentcore.analysis.labels import codes_per_row
+
+    from ..figures.plots import label_colour
+
+    run = cluster_run(lat_stamp, bc_stamp, job_json)
+    codes = codes_per_row(_labelled, len(stacked_latents(lat_stamp)[0]))[run["rows"]]
+    return _on_run_grid(run, label_colour(codes, _labelled.classes))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def roi_label_map(lat_stamp: tuple, roi: tuple | None, labels_digest: str, _labelled):
+    """The labels over the ROI's pixels: (colour of the ROI's rows, grid, code map), the grid `roi_cells`'."""
+    from latentcore.analysis.labels import codes_per_row
+    from latentcore.analysis.maps import Grid, values_map
+
+    from ..figures.plots import label_colour
+
+    lat = latents(lat_stamp)
+    rows = roi_rows(lat_stamp, roi)
+    x, y = lat.x[rows], lat.y[rows]
+    colour = label_colour(codes_per_row(_labelled, len(lat.x))[rows], _labelled.classes)
+    grid = Grid.from_coordinates(x, y)
+    return colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -515,11 +545,20 @@ def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dic
     return export_training_set(source_stamp[0], labels_stamp[0], out_path)
 
 
-def compare_latents(lat_stamp: tuple, other_stamp: tuple, labels_stamp: tuple, method: str, smooth: float) -> dict:
+def compare_latents(lat_stamp: tuple, other_stamp: tuple, labels_stamp: tuple, method: str, smooth: float,
+                    n_clusters: int | None = None) -> dict:
     """Two latents files of one source on the same labels (`tasks.compare_latents`): in the pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.compare_latents, "Comparing two latents files", rows, latents=lat_stamp, other=other_stamp,
-                  labels=labels_stamp, method=method, smooth=float(smooth))
+                  labels=labels_stamp, method=method, smooth=float(smooth),
+                  n_clusters=None if n_clusters is None else int(n_clusters))
+
+
+def clustering_agreement(lat_stamp: tuple, other_stamp: tuple, n_clusters: int, smooth: float = 0.0) -> dict:
+    """The ARI of two latents files' k-means clusterings (`tasks.clustering_agreement`): in the pool at scale."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.clustering_agreement, f"K-means (k={n_clusters}) of both latents files", rows,
+                  latents=lat_stamp, other=other_stamp, n_clusters=int(n_clusters), smooth=float(smooth))
 
 
 # -- the items behind rows: a gallery's page, the mean pattern (ui.widgets.gallery) ----------------------
@@ -556,9 +595,6 @@ def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, button_key: str):
         return None
     job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
     if job.done() and not job.cancelled():
-        error = job.future.exception()
-        if error is not None:
-            raise error  # latentcore errors become a message (widgets.user_errors)
-        return job.future.result()
+        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
     watch(job)
     return None

@@ -250,9 +250,13 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
     predicted (index per row, -1: none), probability, the cross-validation and the report."""
     from latentcore.analysis.probe import run_probe
 
-    progress(0.05, f"{method} probe: reading the latents and labels")
-    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False)
-    progress(0.9, "reading the predictions back")
+    progress(0.05, f"{method} probe: reading the latents and labels, fitting on the labelled rows")
+
+    def predicted(done: int, total: int):
+        progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
+
+    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False, progress=predicted)
+    progress(0.85, "reading the predictions back")
     table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False)
     lookup = {name: k for k, name in enumerate(report["classes"])}
     predicted = table["label"].map(lambda name: lookup.get(name, -1)).to_numpy(np.int64)
@@ -260,12 +264,25 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
             "probability": table["probability"].to_numpy(np.float32), "report": report}
 
 
-def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress) -> dict:
+def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress,
+                    n_clusters: int | None = None) -> dict:
     """The CLI's `compare`: ARI of the two files' k-means clusterings and each one's probe accuracy."""
     from latentcore.analysis.probe import compare_latents as compare
 
-    progress(0.1, "probing and clustering both latents files")
-    return compare(latents[0], other[0], labels[0], method=method, smooth=smooth)
+    progress(0.05, "probing and clustering the first latents file")
+    return compare(latents[0], other[0], labels[0], method=method, smooth=smooth, n_clusters=n_clusters,
+                   progress=lambda done, total: progress(done / total, "probing and clustering the second latents "
+                                                         "file" if done < total else "done"))
+
+
+def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: float, progress) -> dict:
+    """The ARI of the two files' k-means clusterings (no labels needed)."""
+    from latentcore.analysis.probe import clustering_agreement as agreement
+
+    progress(0.05, f"k-means (k={n_clusters}) of the first latents file")
+    return agreement(latents[0], other[0], n_clusters, smooth=smooth,
+                     progress=lambda done, total: progress(done / total, f"k-means (k={n_clusters}) of the second "
+                                                           "latents file" if done < total else "done"))
 
 
 def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress) -> dict:

@@ -106,6 +106,12 @@ def categorical_colour(labels, title: str, names=None, noise_name: str = "noise"
     return Colour(codes.astype(np.uint8 if len(colours) <= 256 else np.uint16), colours, legend, title=title)
 
 
+def label_colour(codes, classes) -> Colour:
+    """Each row's label code (index into the sorted `classes`, -1 unlabelled, grey): label k has cluster hue k,
+    as in the labels panel's list; the legend names each label with its count."""
+    return categorical_colour(codes, "label", names=list(classes), noise_name="unlabelled")
+
+
 def neutral_colour(n: int, title: str = "points") -> Colour:
     """No colour: every row the same neutral grey (the scan's shape, no data on it)."""
     return Colour(np.zeros(n, np.uint8), [figures.NEUTRAL], {f"all rows ({n:,})": figures.NEUTRAL}, title=title)

@@ -77,8 +77,7 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
         return plots.categorical_colour(labels, "cluster")
     if choice == LABELS:
         labelled = state.labels()
-        return plots.categorical_colour(codes_per_row(labelled, n), "label", names=labelled.classes,
-                                       noise_name="unlabelled")
+        return plots.label_colour(codes_per_row(labelled, n), labelled.classes)
     if choice in (BANDCONTRAST, LATENT) or choice.startswith(POINT_MAP):
         values, name = continuous_values(choice, lat_stamp, dim)
         return plots.continuous_colour(values, name, colorscale, *(limits or (None, None)))
@@ -120,8 +119,8 @@ def hover_fields(columns: dict, units: str | None) -> dict[str, tuple[np.ndarray
 
 
 def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = None, mean_key: str | None = None):
-    """The rows' images a page at a time (`gallery.paged_gallery`), with their mean pattern beside them when
-    `mean_key` names its widgets (`gallery.mean_pattern`), and their table (the first TABLE_MAX)."""
+    """The rows' images a page at a time (`gallery.paged_gallery`), with the toggle for their mean pattern
+    beside them when `mean_key` names its widgets (`mean_panel`), and their table (the first TABLE_MAX)."""
     rows = np.asarray(rows, np.int64)
     source = source_for(lat)
     if source is not None:
@@ -130,7 +129,7 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
             gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6)
         if right is not None:
             with right:
-                gallery.mean_pattern(rows, source, lat, mean_key)
+                mean_panel(lat, rows, mean_key)
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     shown = table.iloc[rows[:TABLE_MAX]].assign(**{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
@@ -139,8 +138,9 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
 
 
 def mean_panel(lat, rows, key: str, clusters: dict | None = None):
-    """For pages without a gallery: a toggle that shows the mean pattern of the selected rows or of a cluster
-    (`gallery.mean_pattern`; `clusters`: {"rows", "labels"}, default the Clusters page's last clustering)."""
+    """A toggle that shows the mean pattern of the selected rows or of a cluster (`gallery.mean_pattern`;
+    `clusters`: {"rows", "labels"}, default the Clusters page's last clustering). Off until asked for: the
+    mean reads every selected pattern from the data file, which a click on the scatter should not wait for."""
     source = source_for(lat)
     if source is None or not st.toggle("Mean pattern of a cluster or of the selection", key=f"{key}_show",
                                        value=state.setting(f"{key}_show", False)):

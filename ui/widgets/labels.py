@@ -1,9 +1,10 @@
 """The labels panel: name the selection, keep a clustering as labels, edit the label list, predict the labels
 over every row (linear probe or kNN, `latentcore.analysis.probe`), download the labels, the predictions and a
-training set of the labelled rows' own images, upload a labels table, and compare another latents file of the same
-source on the labels.
+training set of the labelled rows' own images, upload a labels table. (Two latents files are compared on the labels
+on the Compare page: `ui.widgets.compare`.)
 
-    labels_panel(lat_stamp, lat, chosen, page)   # page: a short name for the widgets' keys ("umap")
+    labels_panel(lat_stamp, lat, chosen, page, clustering=None)   # page: the widgets' keys ("umap", "clusters")
+    label_map(lat_stamp, lat, roi, labelled, key)                  # the labels on the scan, box/lasso selectable
 
 The labels live in the session (`state.labels`: row ids, codes, names) and in the workspace (labels.npz). The CSV
 the command line reads (`x,y,label` for scans, `row,label` otherwise) is written into the workspace when a
@@ -23,14 +24,16 @@ from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
 from ..compute import front
-from ..figures import png
+from ..figures import plots, png
 from ..session import files, state
-from . import common, explore
+from . import common, explore, selection
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
 
 
-def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
+def labels_panel(lat_stamp: tuple, lat, chosen, page: str, clustering: dict | None = None):
+    """The panel, its widgets' keys starting `labels_{page}`. `clustering` ({"rows", "labels"}: the page's own
+    clustering) adds a one-click "keep this clustering as labels"."""
     key = f"labels_{page}"
     if state.take_labels_changed() and common.in_fragment_rerun():
         st.rerun(scope="app")  # a button of this panel changed them: the colours by label are drawn outside
@@ -44,7 +47,10 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
             st.rerun()
         return
     _label_the_selection(chosen, key)
-    _keep_a_clustering(lat_stamp, n_rows, key)
+    if clustering is not None:
+        _keep_this_clustering(clustering, key)
+    else:
+        _keep_a_clustering(lat_stamp, n_rows, key)
     if not len(labelled.rows):
         st.caption("No labels yet: select points and name them, keep a clustering, or upload a labels table.")
     else:
@@ -55,7 +61,8 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str):
             st.caption(f"Training sets and predictions wait for two labels of two rows or more: {problem}.")
         _downloads(lat, labelled, key, problem)
         _predict(lat_stamp, lat, labelled, key, problem)
-        _compare(lat_stamp, lat, labelled, key, problem)
+        st.caption("Another latents file of this source (another model, or this one before training) is compared "
+                   "on these labels on the Compare page.")
     _upload(lat, n_rows, key)
 
 
@@ -81,6 +88,19 @@ def _assign(chosen, name_key: str):
     name = str(state.widget_value(name_key) or "").strip()
     if name:
         state.set_labels(lab.with_label(state.labels(), chosen, name))
+
+
+def _keep_this_clustering(clustering: dict, key: str):
+    found = np.unique(np.asarray(clustering["labels"]))
+    n_clusters, noise = int((found >= 0).sum()), bool((found < 0).any())
+    st.button(f"Keep this clustering as labels: {n_clusters} labels \"cluster k\""
+              + (", noise unlabelled" if noise else "") + " (replaces the labels)", key=f"{key}_keep_this",
+              disabled=not n_clusters, on_click=_keep, args=(clustering["rows"], clustering["labels"]),
+              icon=":material/category:")
+
+
+def _keep(rows, cluster_labels):
+    state.set_labels(lab.from_clustering(rows, cluster_labels))
 
 
 def _keep_a_clustering(lat_stamp, n_rows: int, key: str):
@@ -137,6 +157,20 @@ def _delete(old: str):
 
 def _remove_rows(chosen):
     state.set_labels(lab.without_rows(state.labels(), chosen))
+
+
+def label_map(lat_stamp: tuple, lat, roi: tuple | None, labelled, key: str):
+    """The labels over the ROI's pixels, in their colours with a legend of counts (unlabelled grey), the selection
+    veiled around; a box or lasso on it selects its pixels."""
+    colour, grid, code_map = front.roi_label_map(lat_stamp, roi, labelled.digest(), labelled)
+    rows, cells = front.roi_cells(lat_stamp, roi)
+    selected = np.isin(rows, state.selection())
+    fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, selected) if selected.any()
+                                else None, title="Labels on the scan", units=lat.units, height=420)
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"),
+                            config=selection.CHART_CONFIG)
+    if selection.take_event(event, key, lambda s: selection.rows_in_shapes(s, lat.x[rows], lat.y[rows], rows)):
+        common.rerun()
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -244,33 +278,3 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
         cols[2].download_button(f"{name} ({dpi} dpi)",
                                 lambda: png.figure_png(fig, str(Path(out) / name), dpi), file_name=name,
                                 mime="image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/download:")
-
-
-def other_latents(lat) -> list[Path]:
-    """The workspace's other latents files (another model's, the same model before training...)."""
-    here = Path(lat.path).resolve()
-    return sorted(p for p in state.workdir().rglob("*_latents.h5") if p.resolve() != here)
-
-
-def _compare(lat_stamp, lat, labelled, key: str, problem: str | None):
-    others = other_latents(lat)
-    with st.expander("Compare with another latents file of this source", icon=":material/compare_arrows:"):
-        if not others:
-            st.caption("No other latents file in this workspace: extract with another model (or upload one).")
-            return
-        names = {p.name if p.parent.name == "latents" else f"{p.parent.name}/{p.name}": p for p in others}
-        other = st.selectbox("Other latents file", list(names), key=f"{key}_other")
-        if not st.toggle("Compare", key=f"{key}_compare", disabled=problem is not None) or problem is not None:
-            return
-        method, smooth = state.widget_value(f"{key}_method", "logistic"), state.widget_value(f"{key}_smooth", 0.0)
-        with common.user_errors():
-            result = front.compare_latents(lat_stamp, front.stamp(names[other]),
-                                           front.stamp(labels_file(lat, labelled, state.workdir("labels"))),
-                                           method, float(smooth))
-        cols = st.columns(3)
-        cols[0].metric(f"Agreement of their k-means clusterings (ARI, k = {result['n_clusters']})",
-                       f"{result['ari']:.3f}")
-        cols[1].metric(f"Probe accuracy: {Path(lat.path).name}", f"{result['a']['accuracy']:.3f}")
-        cols[2].metric(f"Probe accuracy: {other}", f"{result['b']['accuracy']:.3f}")
-        st.caption(f"The same labels, {METHODS[method]} with smoothing sigma {float(smooth):g}, stratified seeded "
-                   "folds; k-means on each file's (smoothed) latents with k = the number of labels.")

@@ -1,0 +1,138 @@
+"""Two latents files of one source compared (the Compare page): their 2-D embeddings side by side, linked row by
+row (a row is the same source row in both: a selection in one shows in the other), the agreement of their k-means
+clusterings (adjusted Rand index, `latentcore.analysis.probe.clustering_agreement`) and each one's probe accuracy on
+the workspace's labels (`latentcore.analysis.probe.compare_latents`, the CLI's `compare`).
+
+    other = pick_other(lat)                        # (stamp, name) of another latents file of the source, or stops
+    params = embedding_params()                    # method, neighbours, min distance, seed
+    colour = colour_choice(lat_stamp, other_stamp, n_rows)
+    linked_embeddings(coords_a, coords_b, colour, names)
+    agreement(lat_stamp, other_stamp, lat)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from latentcore.analysis.labels import codes_per_row
+from latentcore.analysis.probe import check_one_source
+
+from ..compute import front
+from ..figures import plots
+from ..session import state
+from . import common, labels, selection
+
+LABELS, KMEANS_A, KMEANS_B, NONE = "labels", "k-means clusters of the first file", \
+    "k-means clusters of the second file", "none"
+
+
+def other_latents(lat) -> list[Path]:
+    """The workspace's other latents files (another model's, the same model before training...)."""
+    here = Path(lat.path).resolve()
+    return sorted(p for p in state.workdir().rglob("*_latents.h5") if p.resolve() != here)
+
+
+def pick_other(lat) -> tuple[tuple, str]:
+    """The second latents file, chosen among the workspace's others and checked to be of the same source (the same
+    source SHA-256 when both record it, the same rows); the page stops with the reason otherwise."""
+    others = other_latents(lat)
+    if not others:
+        st.info("No other latents file in this workspace: extract the same data with another model (or the same "
+                "model after training) on the Extract page, then come back.", icon=":material/info:")
+        st.stop()
+    names = {p.name if p.parent.name == "latents" else f"{p.parent.name}/{p.name}": p for p in others}
+    name = st.selectbox("Second latents file", list(names), key="compare_other",
+                        help=f"Compared with {Path(lat.path).name}, the session's latents (the first file)")
+    other_stamp = front.stamp(names[name])
+    with common.user_errors():
+        check_one_source(lat, front.latents(other_stamp), lat.path, names[name])
+    return other_stamp, name
+
+
+def embedding_params() -> tuple[str, int, float, int]:
+    with st.expander("Embedding parameters (both files)", icon=":material/tune:"):
+        cols = st.columns(4)
+        method = cols[0].selectbox("Method", ["umap", "pca"], key="compare_method")
+        neighbours = cols[1].number_input("Neighbours", 2, 200, state.setting("compare_neighbors", 15, bounds=(2, 200)),
+                                          key="compare_neighbors")
+        min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("compare_min_dist", 0.1, bounds=(0, 1)),
+                                        step=0.05, key="compare_min_dist")
+        seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("compare_seed", 0, bounds=(0, 2**31 - 1)),
+                                    key="compare_seed")
+    return method, int(neighbours), float(min_dist), int(seed)
+
+
+def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Colour:
+    """One colour per row, the same in both embeddings: the labels, or one file's k-means clusters."""
+    labelled = state.labels()
+    options = ([LABELS] if len(labelled.rows) else []) + [KMEANS_A, KMEANS_B, NONE]
+    cols = st.columns([2, 1])
+    choice = cols[0].selectbox("Colour both by", options, key="compare_colour",
+                               index=options.index(state.setting("compare_colour", options[0], options)))
+    if choice == LABELS:
+        return plots.label_colour(codes_per_row(labelled, n_rows), labelled.classes)
+    if choice == NONE:
+        return plots.neutral_colour(n_rows)
+    k = cols[1].number_input("Clusters (k)", 2, 30, state.setting("compare_colour_k", 6, bounds=(2, 30)),
+                             key="compare_colour_k")
+    return plots.categorical_colour(front.kmeans_labels(lat_stamp if choice == KMEANS_A else other_stamp, int(k)),
+                                    "cluster")
+
+
+@common.linked_panels
+def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method: str):
+    """The two embeddings side by side; a selection in either is the session's selection, drawn in both."""
+    rows = np.arange(len(coords_a))
+    pending = {key: selection.scatter_resolver(coords[:, 0], coords[:, 1], rows, state.selection())
+               for key, coords in (("compare_a", coords_a), ("compare_b", coords_b))}
+    selection.take_pending(pending)
+    chosen = state.selection()
+    panels = st.columns(2)
+    changed = False
+    for panel, key, coords, name in zip(panels, ("compare_a", "compare_b"), (coords_a, coords_b), names):
+        with panel:
+            moved, _ = selection.linked_scatter(coords[:, 0], coords[:, 1], colour, rows, chosen, key,
+                                                x_title=f"{method.upper()} 1", y_title=f"{method.upper()} 2",
+                                                title=name)
+            changed |= moved
+    if changed:
+        common.rerun()
+    st.caption(f"Selected: {len(chosen):,} rows, outlined in both embeddings (the same source rows)."
+               if len(chosen) else "Select points in either embedding (click, box or lasso): the same rows are "
+               "outlined in the other.")
+
+
+def agreement(lat_stamp: tuple, other_stamp: tuple, lat, other_name: str):
+    """The ARI of the two files' k-means clusterings; with labels of two classes or more, each file's probe
+    accuracy on them (the same labels, folds and smoothing)."""
+    labelled = state.labels()
+    problem = labels.class_problem(labelled) if len(labelled.rows) else "no labels yet"
+    on_scan = lat.x is not None
+    cols = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
+    k = cols[0].number_input("Clusters (k) of each file", 2, 30, state.setting(
+        "compare_k", len(labelled.classes) if problem is None else 6, bounds=(2, 30)), key="compare_k")
+    smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key="compare_smooth",
+                                  disabled=not on_scan)
+    method = cols[2].selectbox("Probe", list(labels.METHODS), format_func=labels.METHODS.get, key="compare_probe",
+                               disabled=problem is not None)
+    if not cols[3].toggle("Compare", key="compare_run"):
+        return
+    with common.user_errors():
+        if problem is None:
+            labels_stamp = front.stamp(labels.labels_file(lat, labelled, state.workdir("labels")))
+            result = front.compare_latents(lat_stamp, other_stamp, labels_stamp, method, float(smooth), int(k))
+        else:
+            result = front.clustering_agreement(lat_stamp, other_stamp, int(k), float(smooth))
+    cols = st.columns(3)
+    cols[0].metric(f"Agreement of their k-means clusterings (ARI, k = {result['n_clusters']})", f"{result['ari']:.3f}",
+                   help="Adjusted Rand index: 1 the same partition of the rows, about 0 no more alike than chance")
+    if problem is None:
+        cols[1].metric(f"Probe accuracy: {Path(lat.path).name}", f"{result['a']['accuracy']:.3f}")
+        cols[2].metric(f"Probe accuracy: {other_name}", f"{result['b']['accuracy']:.3f}")
+        st.caption(f"The same {len(labelled.rows):,} labelled rows, {labels.METHODS[method]}, stratified seeded folds"
+                   + (f", smoothing sigma {float(smooth):g}" if smooth else "") + ".")
+    else:
+        cols[1].caption(f"Probe accuracies wait for labels of two classes of two rows or more ({problem}): label "
+                        "selections on the UMAP, Clusters or Latent maps page.")
