@@ -137,3 +137,17 @@ def test_pinned_buffers_are_reused():
     first = pinned_buffer(None, (4, 1, 8, 8))
     again = pinned_buffer(first.view(-1), (3, 1, 8, 8))
     assert first.is_pinned() and again.data_ptr() == first.data_ptr()
+
+
+def test_cli_extract_takes_readers_and_precision(tmp_path, capsys):
+    from latentcore.cli import main
+
+    code = main(["extract", str(DEMO_SCAN), "--model", str(DEMO_SCAN.parent / "vae_model.pth"), "--out",
+                 str(tmp_path), "--device", "cpu", "--readers", "2", "--precision", "bf16"])
+    assert code == 0, capsys.readouterr().err
+    with h5py.File(tmp_path / "ni_grains_h5ebsd_latents.h5") as f:
+        assert f.attrs["precision"] == "bf16" and f["all"].shape[0] == 2400
+    capsys.readouterr()
+    assert main(["extract", str(DEMO_SCAN), "--model", str(DEMO_SCAN.parent / "vae_model.pth"), "--out",
+                 str(tmp_path / "x"), "--readers", "0", "--device", "cpu"]) == 2
+    assert "readers must be at least 1" in capsys.readouterr().err
