@@ -1,25 +1,49 @@
-"""Extraction speed and memory, as ratios measured in one run (this machine is noisy).
+"""Extraction throughput: is the model fed as fast as it can encode? Ratios measured in one run.
 
-For the conv VAE on 60x60 patterns (h5ebsd, gzip) and the Nenya ResNet-18 on 64x64 cutouts:
-  ceiling  = best throughput of the model's forward alone over batch sizes 1..256, cycling through
-             the file's items held in memory, already prepared;
-  pipeline = extract_file (read + decompress + prepare + forward + write) at the best batch size;
-  naive    = one item at a time: batch size 1, one h5py read per item, no inference_mode.
-  read     = the reader alone (read + decompress + float32) in the same batches: on a GPU the
-             forward can outrun the file, and then this is the ceiling.
-Prints pipeline/ceiling (goal >= 0.90) and pipeline/naive (goal >= 3.5x for the VAE), and the peak RSS
-growth of a whole extraction in a fresh process when the input is 8x larger (goal <= 50 MB).
+For each model, on an input the benchmark writes (the conv VAE on a 60 x 60 h5ebsd scan, gzip, tiled
+from the demo scan; Nenya's ResNet-18 on 1 x 64 x 64 float32 cutouts, contiguous):
+  forward[fmt]   the model's forward alone as the pipeline runs it (Extractor; on CPU batches in parallel,
+                 one thread each), items/s, best over batch sizes, on prepared items already on the device, for each numeric format and memory layout tried (fp32, fp32 channels-last,
+                 bf16 autocast, bf16 channels-last), with bf16's max |bf16 - fp32| / std(fp32) beside it;
+  read[1]        the in-process reader alone (read + decompress + float32, the pipeline's blocks);
+  read[all]      the reader processes on every core (latentcore.data.parallel), start-up included (and
+                 after the first block, in the JSON);
+  pipeline       extract_file (read, prepare on the device, forward, write) with its default readers,
+                 at the precision of the best forward format within the stated tolerance;
+  ratio          pipeline / min(best forward, read[all]) (goal >= 0.85);
+  1M wall        extract_file's wall time on an input of --million-items items (default 1,000,000);
+  vs main        (--baseline REPO) the pipeline of another checkout (main) and of this one, each in a
+                 fresh process on the same file, alternated: new / old (goal: no slower, >= 1).
+A table and the JSON are printed. Where the GPU is not the limit the page cache holds the input
+(it was just written), as on a second pass over a file.
 
-    python benchmarks/extract_throughput.py [--patterns 24000] [--rss-patterns 4800] [--cutouts 48] [--device cpu]
+    python benchmarks/extract_throughput.py [--patterns 24000] [--cutouts 20000] [--device cpu|cuda]
+        [--million-items 1000000] [--baseline /path/to/main] [--json out.json]
+
+Measured on the 2-core development machine (Intel Xeon with AVX512-bf16/AMX, no GPU, shared with other
+jobs; 1-minute load 0.9-1.8 during the runs), CPU, best batch size, items/s:
+  VAE, 24,000 patterns (--million-items 100000): forward fp32 8,385, fp32 channels-last 8,905, bf16 13,733,
+    bf16 channels-last 19,540 (batch 64; bf16 max dev / std 0.017); read[1] 36,781, read[all] (2 processes)
+    8,117 with start-up, 22,403 after the first block; pipeline (bf16, default: 1 reader on 2 cores) 11,386;
+    ratio 1.40 (the pipeline's in-process reader beats 2 processes here); 100,000 patterns end to end 8.3 s.
+  ResNet-18, 512 cutouts (--forward-items 256 --million-items 1024): forward fp32 50, fp32 channels-last 58,
+    bf16 172, bf16 channels-last 237 (batch 16; bf16 dev / std 0.023); read[1] 46,557, read[all] 253 (start-up
+    of 2 processes for one block); pipeline (bf16) 229; ratio 0.97; 1,024 cutouts end to end 4.0 s.
+  vs main (fp32, both checkouts' defaults, 2 alternations): VAE 0.95 (6,474 vs 6,818; load 1.4), rerun 3
+    alternations 1.07 (3,320 vs 3,095, best of each; load 3.5): the same path on 2 cores, within the noise;
+    ResNet-18 1.06 (54.9 vs 51.8).
+Not measured here: anything on a GPU (`--device cuda`), and the 1,000,000-item defaults (hours on 2 CPU cores).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 import h5py
@@ -30,171 +54,238 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from latentcore.data import open_source  # noqa: E402
+from latentcore.data.parallel import block_rows_for, iter_blocks  # noqa: E402
 from latentcore.demo import DEMO_SCAN  # noqa: E402
-from latentcore.extract import extract_file, prepare_batch  # noqa: E402
-from latentcore.models.base import InputSpec, LoadedModel  # noqa: E402
-from latentcore.models.vae import ConvVAE, VAEConfig, VAEEncoder  # noqa: E402
+from latentcore.extract import BF16_TOLERANCE, Extractor, extract_file, prepare_batch  # noqa: E402
+from latentcore.models.base import LoadedModel  # noqa: E402
 
-BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+sys.path.insert(0, str(REPO / "benchmarks"))
+from extract_models import MODELS  # noqa: E402
 
+CHUNK = 64  # patterns per gzip chunk of the scan
+FORMATS = {"fp32": ("fp32", False), "fp32 channels-last": ("fp32", True),  # (precision, channels-last)
+           "bf16": ("bf16", False), "bf16 channels-last": ("bf16", True)}
+
+# -- inputs -------------------------------------------------------------------------------------------
 
 def write_scan(path: Path, n: int):
-    """An h5ebsd-like scan of n patterns, tiled from the 2400-pattern demo scan, gzip-chunked."""
+    """An h5ebsd scan of n 60 x 60 uint8 patterns, gzip chunks of 64, tiled from the demo scan: the
+    distinct chunks are compressed once and written as they are (a 1M-pattern scan in seconds)."""
     with h5py.File(DEMO_SCAN) as f:
         base = f["Scan 1/EBSD/Data/patterns"][()]
-    patterns = np.resize(base, (n, *base.shape[1:]))
-    cols = 60
+    tile = np.resize(base, (len(base) * CHUNK // np.gcd(len(base), CHUNK), *base.shape[1:]))  # whole chunks
+    chunks = [zlib.compress(tile[i:i + CHUNK].tobytes(), 4) for i in range(0, len(tile), CHUNK)]
+    cols = max(c for c in range(1, 1001) if n % c == 0)  # a whole grid: n_rows x cols
     with h5py.File(path, "w") as f:
         f["manufacturer"] = np.array([b"kikuchipy"])
-        f.create_dataset("Scan 1/EBSD/Data/patterns", data=patterns, chunks=(64, 60, 60), compression="gzip",
-                         compression_opts=4)
+        data = f.create_dataset("Scan 1/EBSD/Data/patterns", (n, 60, 60), np.uint8, chunks=(CHUNK, 60, 60),
+                                compression="gzip", compression_opts=4)
+        for k, start in enumerate(range(0, n, CHUNK)):
+            if start + CHUNK <= n:
+                data.id.write_direct_chunk((start, 0, 0), chunks[k % len(chunks)])
+            else:  # a last partial chunk goes through the filter
+                data[start:] = tile[(k % len(chunks)) * CHUNK:][:n - start]
         header = f.create_group("Scan 1/EBSD/Header")
         for key, value in {"n_rows": n // cols, "n_columns": cols, "step_x": 1.0, "step_y": 1.0,
                            "pattern_height": 60, "pattern_width": 60}.items():
             header[key] = np.array([value])
+    return path
 
 
-def write_cutouts(path: Path, n: int):
-    rng = np.random.default_rng(0)
+def write_cutouts(path: Path, n: int, block: int = 8192):
+    """Nenya cutouts: `valid` (n, 1, 64, 64) float32, contiguous, tiled from `block` random ones."""
+    tile = np.random.default_rng(0).normal(size=(min(block, n), 1, 64, 64)).astype(np.float32)
     with h5py.File(path, "w") as f:
-        f.create_dataset("valid", data=rng.normal(size=(n, 1, 64, 64)).astype(np.float32), chunks=(min(16, n), 1, 64, 64))
+        data = f.create_dataset("valid", (n, 1, 64, 64), np.float32)
+        for start in range(0, n, len(tile)):
+            data[start:start + len(tile)] = tile[:n - start]
+    return path
 
 
-def vae_model() -> LoadedModel:
-    torch.manual_seed(0)
-    vae = ConvVAE(VAEConfig(input_size=60, latent_dim=16, channels=(32, 64, 128))).eval()
-    return LoadedModel("vae", "vae", VAEEncoder(vae), InputSpec(1, (60, 60), "minmax"), sha256="bench")
+# -- measurements -------------------------------------------------------------------------------------
+
+class _Formatted(Extractor):
+    """The extractor with a memory layout of the benchmark's choice (it picks channels-last for bf16)."""
+
+    layout = torch.contiguous_format
+
+    @property
+    def _memory_format(self):
+        return self.layout
 
 
-def nenya_model() -> LoadedModel:
-    from latentcore.models.nenya import build_nenya
-    return LoadedModel("nenya-resnet18", "nenya", build_nenya({"ssl_model": "resnet18", "feat_dim": 256}).eval(),
-                       InputSpec(1, None, "none"), sha256="bench")
-
-
-def forward_ceiling(model: LoadedModel, items: np.ndarray, device, max_batch=256, seconds=2.0):
-    """Best items/s of the model's forward alone over batch sizes 1..max_batch, cycling through the
-    real items held in memory, already prepared (distinct batches: one batch re-run from the CPU
-    cache would overstate what any pass over a file can reach)."""
-    module = model.module.to(device).eval()
-    prepared = prepare_batch(torch.from_numpy(items), model.input_spec).to(device)
-    best = (0.0, 1)
-    for batch_size in [b for b in BATCHES if b <= min(max_batch, len(items))]:
-        batches = prepared.split(batch_size)[:len(items) // batch_size]
-        with torch.inference_mode():
-            module(batches[0])  # warm-up
+def forward_ceilings(model: LoadedModel, items: np.ndarray, device: str, batches, seconds: float) -> dict:
+    """{format: (items/s, best batch)} of the forward as the pipeline runs it (`Extractor`: on CPU,
+    batches in parallel on one thread each), on prepared items already on the device, cycling through
+    distinct items (one batch re-run from the cache would overstate any pass over a file)."""
+    prepared = prepare_batch(torch.from_numpy(items).to(device), model.input_spec)
+    results = {}
+    for name, (precision, channels_last) in FORMATS.items():
+        best = (0.0, 0)
+        for batch_size in [b for b in batches if b <= len(items)]:
+            extractor = _Formatted(model, device, batch_size=batch_size, precision=precision, readers=1)
+            extractor.layout = torch.channels_last if channels_last else torch.contiguous_format
+            extractor.module.to(memory_format=extractor.layout)
+            slices = list(prepared.split(batch_size)[:len(items) // batch_size])
+            extractor._extract_slices(slices[:1])  # warm-up
             done, start = 0, time.perf_counter()
             while time.perf_counter() - start < seconds:
-                for batch in batches:
-                    module(batch).cpu()
-                    done += batch_size
-                    if time.perf_counter() - start >= seconds:
-                        break
-        best = max(best, (done / (time.perf_counter() - start), batch_size))
-    return best
+                done += sum(len(latents) for latents in extractor._extract_slices(slices))
+            best = max(best, (done / (time.perf_counter() - start), batch_size))
+        results[name] = best
+    model.module.to(memory_format=torch.contiguous_format)
+    return results
 
 
-def in_memory_items(path: Path, limit: int) -> np.ndarray:
-    """The first `limit` items of a file, as the reader yields them."""
-    with open_source(path) as reader:
-        return reader.read(reader.partitions[0], 0, min(limit, reader.count(reader.partitions[0])))
+def bf16_deviation(model: LoadedModel, items: np.ndarray, device: str) -> float:
+    """max |bf16 - fp32 CPU| / std(fp32 CPU) of the pooled latents of `items`."""
+    fp32 = Extractor(model, "cpu", batch_size=64).extract_batch(items)
+    bf16 = Extractor(model, device, batch_size=64, precision="bf16").extract_batch(items)
+    return float(np.abs(bf16 - fp32).max() / fp32.std())
 
 
-def read_ceiling(path: Path, batch_size: int) -> float:
-    """items/s of the reader alone (read + decompress + float32), in the pipeline's batches: what a
-    pass over the file cannot beat, whatever the device."""
-    start, done = time.perf_counter(), 0
+def read_ceiling(path: Path, readers: int, block_rows: int) -> tuple[float, float]:
+    """items/s of reading the whole file in the pipeline's blocks with `readers` processes (1: this
+    one): (start-up included, after the first block)."""
+    start, done, first = time.perf_counter(), 0, None
     with open_source(path) as reader:
         partition = reader.partitions[0]
-        total = reader.count(partition)
-        for first in range(0, total, batch_size):
-            done += len(reader.read(partition, first, min(first + batch_size, total)))
-    return done / (time.perf_counter() - start)
+        rows = block_rows_for(reader, partition, block_rows)
+        for block, _ in iter_blocks(reader, partition, rows, None, None, readers):
+            if first is None:
+                first = (time.perf_counter(), len(block))
+            done += len(block)
+    end = time.perf_counter()
+    return done / (end - start), (done - first[1]) / max(end - first[0], 1e-9)
 
 
-def naive_loop(model: LoadedModel, path: Path, dataset: str, n: int, device: str) -> float:
-    """items/s one item at a time: one h5py read per item, batch size 1, no inference_mode."""
-    module = model.module.to(device)
+def pipeline(model, path: Path, out: Path, batch_size: int, device: str, precision: str, readers=None) -> float:
     start = time.perf_counter()
-    with h5py.File(path) as f:
-        data = f[dataset]
-        for i in range(n):
-            item = torch.from_numpy(np.asarray(data[i], np.float32)).reshape(1, 1, *data.shape[-2:]).to(device)
-            module(prepare_batch(item, model.input_spec)).detach().cpu().numpy()
-    return n / (time.perf_counter() - start)
-
-
-def pipeline(model, path, out_dir, batch_size, device) -> float:
-    start = time.perf_counter()
-    result = extract_file(path, model, out_dir, batch_size=batch_size, device=device, clobber=True)
+    result = extract_file(path, model, out_path=out, batch_size=batch_size, device=device, clobber=True,
+                          precision=precision, readers=readers)
     return sum(result.rows.values()) / (time.perf_counter() - start)
 
 
-RSS_CHILD = """
-import resource, sys, torch
-sys.path.insert(0, {repo!r})
+CHILD = """
+import sys, time
+sys.path[:0] = [{repo!r}, {bench!r}]
+from extract_models import MODELS
 from latentcore.extract import extract_file
-sys.path.insert(0, {bench!r})
-from extract_throughput import vae_model
-extract_file({path!r}, vae_model(), {out!r}, batch_size=128, device="cpu", clobber=True)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+if __name__ == "__main__":
+    model = MODELS[{model!r}]()
+    start = time.perf_counter()
+    result = extract_file({path!r}, model, out_path={out!r}, batch_size={batch}, device={device!r}, clobber=True)
+    print(sum(result.rows.values()) / (time.perf_counter() - start))
 """
 
 
-def peak_rss_mb(path: Path, out: Path) -> float:
-    code = RSS_CHILD.format(repo=str(REPO), bench=str(REPO / "benchmarks"), path=str(path), out=str(out))
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return int(output.split()[-1]) / 1024
+def checkout_pipeline(repo: Path, model: str, path: Path, out: Path, batch_size: int, device: str) -> float:
+    """items/s of extract_file from the checkout `repo` (its defaults), in a fresh process."""
+    code = CHILD.format(repo=str(repo), bench=str(REPO / "benchmarks"), model=model, path=str(path),
+                        out=str(out), batch=batch_size, device=device)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=str(repo),
+                         check=False)
+    if run.returncode:
+        raise RuntimeError(f"{repo}: {run.stderr.strip().splitlines()[-1]}")
+    return float(run.stdout.split()[-1])
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# -- one model ----------------------------------------------------------------------------------------
+
+def measure(name: str, model: LoadedModel, path: Path, million: Path, tmp: Path, args, cores: int) -> dict:
+    cuda = args.device == "cuda"
+    batches = (256, 512, 1024, 2048) if cuda else ((16, 64) if name == "nenya_resnet18" else (64, 256))
+    with open_source(path) as reader:
+        items = reader.read(reader.partitions[0], 0, min(args.forward_items, reader.count(reader.partitions[0])))
+    forward = forward_ceilings(model, items, args.device, batches, args.seconds)
+    deviation = bf16_deviation(model, items[:256], args.device)
+    allowed = [f for f in FORMATS if f.startswith("fp32") or deviation <= BF16_TOLERANCE]
+    best_format = max(allowed, key=lambda f: forward[f][0])
+    best_forward, batch_size = forward[best_format]
+    precision = best_format.split()[0]
+    block_rows = Extractor(model, "cpu", batch_size=batch_size).read_size(items.shape[1:])
+    read_one, _ = read_ceiling(path, 1, block_rows)
+    read_all, read_all_steady = read_ceiling(path, cores, block_rows)
+    piped = pipeline(model, path, tmp / f"{name}_latents.h5", batch_size, args.device, precision)
+    result = {"items": int(h5py.File(path)["valid" if "nenya" in name else "Scan 1/EBSD/Data/patterns"].shape[0]),
+              "forward_items_s": {f: {"items_s": v[0], "batch": v[1]} for f, v in forward.items()},
+              "bf16_max_abs_over_std": deviation, "best_forward": best_format, "batch_size": batch_size,
+              "read_single_items_s": read_one, "read_all_cores_items_s": read_all, "readers_all_cores": cores,
+              "read_all_cores_after_first_block_items_s": read_all_steady,
+              "pipeline_items_s": piped, "pipeline_precision": precision,
+              "pipeline_over_min_forward_read_all": piped / min(best_forward, read_all),
+              "read_all_over_single": read_all / read_one, "load": load()}
+    start = time.perf_counter()
+    extract_file(million, model, out_path=tmp / f"{name}_million_latents.h5", batch_size=batch_size,
+                 device=args.device, clobber=True, precision=precision)
+    result["million"] = {"items": args.million_items, "wall_s": time.perf_counter() - start}
+    if args.baseline:  # fp32, the checkouts' own defaults; alternated, best of each
+        old, new = [], []
+        for _ in range(args.repeats):
+            old.append(checkout_pipeline(Path(args.baseline), name, path, tmp / "old.h5", batch_size, args.device))
+            new.append(checkout_pipeline(REPO, name, path, tmp / "new.h5", batch_size, args.device))
+        result["vs_baseline"] = {"baseline": str(args.baseline), "old_items_s": old, "new_items_s": new,
+                                 "new_over_old": max(new) / max(old)}
+    return result
+
+
+def table(results: dict) -> str:
+    lines = [f"cores {results['cores']}, device {results['device']} ({results['device_name']})",
+             f"{'model':<16}{'format':<22}{'forward/s':>12}{'batch':>7}"]
+    for name, case in results["models"].items():
+        for fmt, value in case["forward_items_s"].items():
+            lines.append(f"{name:<16}{fmt:<22}{value['items_s']:>12,.0f}{value['batch']:>7}")
+    lines.append(f"{'model':<16}{'items':>9}{'read 1':>10}{'read all':>10}{'pipeline':>10}{'ratio':>7}"
+                 f"{'1M wall s':>11}{'new/old':>9}  best forward (bf16 dev / std)")
+    for name, case in results["models"].items():
+        vs = case.get("vs_baseline", {}).get("new_over_old")
+        lines.append(f"{name:<16}{case['items']:>9,}{case['read_single_items_s']:>10,.0f}"
+                     f"{case['read_all_cores_items_s']:>10,.0f}{case['pipeline_items_s']:>10,.0f}"
+                     f"{case['pipeline_over_min_forward_read_all']:>7.2f}{case['million']['wall_s']:>11.1f}"
+                     f"{'-' if vs is None else f'{vs:.2f}':>9}  {case['best_forward']} "
+                     f"({case['bf16_max_abs_over_std']:.3f}); 1M wall for {case['million']['items']:,} items")
+    return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--patterns", type=int, default=24000, help="scan size for the speed ratios")
-    parser.add_argument("--rss-patterns", type=int, default=4800, help="scan size n for the n vs 8n memory test")
-    parser.add_argument("--cutouts", type=int, default=48)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--patterns", type=int, default=24000, help="scan patterns for the VAE's ratios")
+    parser.add_argument("--cutouts", type=int, default=20000, help="cutouts for the ResNet-18's ratios")
+    parser.add_argument("--million-items", type=int, default=1_000_000, help="items of the end-to-end input")
+    parser.add_argument("--forward-items", type=int, default=8192, help="distinct items cycled by the forward")
+    parser.add_argument("--seconds", type=float, default=2.0, help="per forward measurement")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--models", default="vae,nenya_resnet18")
+    parser.add_argument("--baseline", help="another checkout (e.g. main) whose pipeline is timed beside this one")
+    parser.add_argument("--repeats", type=int, default=2, help="alternations of the baseline comparison")
+    parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    results = {"device": args.device, "torch_threads": torch.get_num_threads()}
+    cores = len(os.sched_getaffinity(0))
+    results = {"cores": cores, "device": args.device, "torch_threads": torch.get_num_threads(),
+               "device_name": torch.cuda.get_device_name() if args.device == "cuda" else "CPU",
+               "load_before": load(), "models": {}}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        scan = tmp / "scan.h5"
-        write_scan(scan, args.patterns)
-        cutouts = tmp / "cutouts_preproc.h5"
-        write_cutouts(cutouts, args.cutouts)
-        max_batch = 256 if args.device == "cuda" else 16  # ~13 img/s on 2 CPU cores: large batches only cost time
-        cases = {"vae": (vae_model(), scan, "Scan 1/EBSD/Data/patterns", 256, 1000, 2.0),
-                 "nenya_resnet18": (nenya_model(), cutouts, "valid", max_batch, 16, 3.0)}
-        for name, (model, path, dataset, top_batch, naive_items, seconds) in cases.items():
-            items = in_memory_items(path, 16384)
-            best = {"ceiling": (0.0, 1), "pipeline": 0.0, "naive": 0.0, "read": 0.0}
-            for _ in range(args.repeats):  # interleaved, best of each: the machine's speed drifts
-                best["ceiling"] = max(best["ceiling"], forward_ceiling(model, items, args.device, top_batch, seconds))
-                best["pipeline"] = max(best["pipeline"], pipeline(model, path, tmp / "out", best["ceiling"][1], args.device))
-                best["naive"] = max(best["naive"], naive_loop(model, path, dataset, naive_items, args.device))
-                best["read"] = max(best["read"], read_ceiling(path, best["ceiling"][1]))
-            (ceiling, best_batch), piped, naive, read = best["ceiling"], best["pipeline"], best["naive"], best["read"]
-            results[name] = {"ceiling_items_s": ceiling, "best_batch": best_batch, "pipeline_items_s": piped,
-                             "naive_items_s": naive, "read_items_s": read, "pipeline_over_ceiling": piped / ceiling,
-                             "pipeline_over_naive": piped / naive,
-                             "pipeline_over_slower_ceiling": piped / min(ceiling, read)}
-
-        small, big = tmp / "scan_n.h5", tmp / "scan_8n.h5"
-        write_scan(small, args.rss_patterns)
-        write_scan(big, 8 * args.rss_patterns)
-        small_rss, big_rss = peak_rss_mb(small, tmp / "rss"), peak_rss_mb(big, tmp / "rss")
-        results["peak_rss_mb"] = {"n": small_rss, "8n": big_rss, "growth": big_rss - small_rss}
+        inputs = {"vae": (write_scan, args.patterns, "scan.h5"),
+                  "nenya_resnet18": (write_cutouts, args.cutouts, "cutouts_preproc.h5")}
+        for name in args.models.split(","):
+            writer, n, file_name = inputs[name]
+            model = MODELS[name]()
+            path = writer(tmp / file_name, n)
+            million = writer(tmp / f"million_{file_name}", args.million_items)
+            results["models"][name] = measure(name, model, path, million, tmp, args, cores)
+            million.unlink()
+    results["load_after"] = load()
     print(json.dumps(results, indent=2))
-    vae, nenya = results["vae"], results["nenya_resnet18"]
-    print(f"VAE 60x60:       pipeline/ceiling {vae['pipeline_over_ceiling']:.2f} (goal >= 0.90), "
-          f"pipeline/naive {vae['pipeline_over_naive']:.2f}x (goal >= 3.5)")
-    print(f"ResNet-18 64x64: pipeline/ceiling {nenya['pipeline_over_ceiling']:.2f} (goal >= 0.90), "
-          f"pipeline/naive {nenya['pipeline_over_naive']:.2f}x")
-    for label, case in (("VAE", vae), ("ResNet-18", nenya)):
-        bound = "reading the file" if case["read_items_s"] < case["ceiling_items_s"] else "the forward"
-        print(f"{label}: the slower ceiling is {bound}; pipeline / min(forward, read) "
-              f"{case['pipeline_over_slower_ceiling']:.2f}")
-    print(f"peak RSS growth for an 8x larger file: {results['peak_rss_mb']['growth']:.1f} MB (goal <= 50)")
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,8 @@ class BatchJob:
     pool: str = "mean"
     batch_size: int | None = None  # None: the options' batch_size_valid, else 64
     device: str = "auto"
+    precision: str = "fp32"  # or "bf16" (extract_file)
+    readers: int | None = None  # reader processes per file; None: extract_file's default (one in a Dask worker)
     partitions: tuple[str, ...] | None = None
     clobber: bool = False
     s3: S3Settings = dataclasses.field(default_factory=S3Settings.from_env)
@@ -118,7 +120,8 @@ def _extract_one(source: str, target: str, job: BatchJob) -> tuple[int, bool]:
         batch_size = job.batch_size or int(model.options.get("batch_size_valid") or 64)
         result = extract_file(local_source, model, out_path=local_out, pool=job.pool, batch_size=batch_size,
                               device=job.device, partitions=list(job.partitions) if job.partitions else None,
-                              clobber=job.clobber or is_s3_uri(target))
+                              clobber=job.clobber or is_s3_uri(target), precision=job.precision,
+                              readers=job.readers)
         if is_s3_uri(target):  # S3 shows the object only once the upload completes: never half-written
             upload(result.path, target, job.s3)
         return sum(result.rows.values()), result.skipped

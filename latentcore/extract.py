@@ -1,8 +1,10 @@
 """Streamed, batched, deterministic latent extraction.
 
-source file -> Reader.iter_batches (contiguous reads, in a background thread) -> prepare_batch (the one
-place where inputs are shaped for a model) -> model forward under inference_mode (bf16 autocast on CUDA)
--> pool_latents -> LatentsWriter (`<stem>_latents.h5.partial`, renamed when complete, resumable).
+source file -> data.parallel.iter_blocks (blocks of whole chunks, read in `readers` processes or in a
+background thread) -> prepare_batch on the model's device (the one place where inputs are shaped for a
+model; on CUDA after a copy through reusable pinned buffers on a copy stream) -> model forward under
+inference_mode (fp32, or bf16 autocast + channels-last: `precision`) -> pool_latents, brought back once
+per block -> LatentsWriter (`<stem>_latents.h5.partial`, renamed when complete, resumable).
 
 `extract_file(source, model, out_dir)` writes one file's latents file; `Extractor` runs a model over
 batches or a reader (in memory: `extract_array`); `model_latents_extract` is Nenya's entry point;
@@ -16,6 +18,8 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
+import itertools
+import multiprocessing
 import queue
 import threading
 from pathlib import Path
@@ -27,7 +31,7 @@ import torch.nn.functional as F
 
 from .data import open_source
 from .data.base import Reader
-from .data.preprocess import iter_preprocessed
+from .data.parallel import block_rows_for, default_readers, iter_blocks
 from .domain import extraction_attrs
 from .errors import CheckpointError, InputError
 from .latents import LatentsWriter, incomplete_reason
@@ -37,6 +41,12 @@ from .storage import sha256_path
 from .versions import package_versions
 
 POOLING = ("mean", "max", "flatten")
+PRECISIONS = ("fp32", "bf16")
+# bf16 latents (autocast) against the fp32 CPU latents: max |difference| / std of the fp32 latents
+# stays below this (the demo VAE on its scan: 0.026 max, 0.005 root-mean-square; see
+# tests/test_extract_feed.py and the README)
+BF16_TOLERANCE = 0.05
+PRECISION_TOLERANCE = {"fp32": 0.0, "bf16": BF16_TOLERANCE}
 Progress = Callable[[int, int, str], None]  # (rows done, rows in total, message)
 
 
@@ -142,15 +152,25 @@ class Extractor:
     """Runs one loaded model over batches: `extract_batch`, `extract_pooled`, `get_latent_shape`
     (the method names of Cosmos's extractor)."""
 
-    def __init__(self, model: LoadedModel, device: str = "auto", pool: str = "mean", batch_size: int = 64):
+    def __init__(self, model: LoadedModel, device: str = "auto", pool: str = "mean", batch_size: int = 64,
+                 precision: str = "fp32", readers: int | None = None):
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
+        if precision not in PRECISIONS:
+            raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         pool_latents(torch.zeros(1, 1), pool)  # validates the name early
-        self.model, self.pool, self.batch_size = model, pool, batch_size
+        self.model, self.pool, self.batch_size, self.precision = model, pool, batch_size, precision
+        self.readers = reader_processes(readers)
         self.device = resolve_device(device)
-        self.module = model.module.to(self.device).eval()
+        # bf16 convolutions run fastest on channels-last tensors (GPU and CPU); fp32 keeps the
+        # default layout, also for a module an earlier bf16 run converted
+        self.module = model.module.to(self.device).eval().to(memory_format=self._memory_format)
         # batches at once on CPU, one thread each: as many as the threads torch was given here
         self.parallel = torch.get_num_threads() if self.device.type == "cpu" else 1
+
+    @property
+    def _memory_format(self):
+        return torch.channels_last if self.precision == "bf16" else torch.contiguous_format
 
     def _prepare(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), one_intra_op_thread():
@@ -158,11 +178,13 @@ class Extractor:
 
     def _forward(self, batch: np.ndarray | torch.Tensor, prepared: bool = False) -> torch.Tensor:
         tensor = batch if prepared else self._prepare(batch)
-        if self.device.type == "cuda":
-            tensor = tensor.pin_memory().to(self.device, non_blocking=True)
+        if tensor.device != self.device:
+            tensor = tensor.to(self.device)
+        if tensor.ndim == 4:
+            tensor = tensor.contiguous(memory_format=self._memory_format)
         try:
             with torch.inference_mode(), one_intra_op_thread(), torch.autocast(
-                    "cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                    self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 out = self.module(tensor)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # torch's words for a wrong input
             raise CheckpointError(f"the model cannot encode a batch of shape {tuple(tensor.shape)} "
@@ -196,12 +218,43 @@ class Extractor:
         prepared a block ahead in a background thread, then go through the model in slices of
         `batch_size`: few large reads and writes, while the forward keeps its fastest batch size.
         On CPU the slices of a block run `self.parallel` at a time, each on one thread."""
-        blocks = iter_preprocessed(reader, partition, self.model.preprocessing,  # as the model was trained
-                                   self.read_size(reader.info().item_shape), indices)
+        block_rows = block_rows_for(reader, partition, self.read_size(reader.info().item_shape), self.batch_size)
+        blocks = iter_blocks(reader, partition, block_rows, self.model.preprocessing,  # as the model was trained
+                             indices, self.readers)
+        if self.device.type == "cuda":
+            yield from self._iter_on_gpu(blocks)
+            return
         prepared = ((self._prepare(block), rows) for block, rows in blocks)  # also in the background thread
         for block, rows in prefetch(prepared):
             slices = [block[i:i + self.batch_size] for i in range(0, len(block), self.batch_size)]
             yield np.concatenate(self._extract_slices(slices)), rows
+
+    def _iter_on_gpu(self, blocks) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Blocks copied into two reusable pinned buffers, sent to the GPU on a copy stream one block
+        ahead (the copy of block k+1 overlaps the compute of block k), prepared there (the same
+        `prepare_batch` as on CPU), encoded in slices of `batch_size`, and brought back once per block."""
+        copy_stream, compute = torch.cuda.Stream(self.device), torch.cuda.current_stream(self.device)
+        buffers: list[torch.Tensor | None] = [None, None]
+        ahead = None
+        for k, (block, rows) in enumerate(itertools.chain(prefetch(blocks), [(None, None)])):
+            sent = None
+            if block is not None:
+                host = buffers[k % 2] = pinned_buffer(buffers[k % 2], block.shape)
+                host.copy_(torch.from_numpy(block))  # this buffer's last copy ended with block k-2's compute
+                with torch.cuda.stream(copy_stream):
+                    sent = host.to(self.device, non_blocking=True)
+                sent.record_stream(compute)
+            if ahead is not None:
+                yield self._encode_on_gpu(*ahead, copy_stream), ahead[1]
+            ahead = None if sent is None else (sent, rows)
+
+    def _encode_on_gpu(self, sent: torch.Tensor, rows, copy_stream) -> np.ndarray:
+        torch.cuda.current_stream(self.device).wait_stream(copy_stream)
+        with torch.inference_mode():
+            block = prepare_batch(sent, self.model.input_spec)
+            latents = [pool_latents(self._forward(block[i:i + self.batch_size], prepared=True), self.pool)
+                       for i in range(0, len(block), self.batch_size)]
+            return torch.cat(latents).cpu().numpy()  # one copy back per block; it waits for the compute
 
     def _extract_slices(self, slices: list[torch.Tensor]) -> list[np.ndarray]:
         workers = min(self.parallel, len(slices))
@@ -217,6 +270,25 @@ class Extractor:
         """Rows per read: a multiple of batch_size near `block_bytes` of float32 items."""
         per_item = 4 * int(np.prod(item_shape))
         return self.batch_size * max(1, block_bytes // (per_item * self.batch_size))
+
+
+def pinned_buffer(buffer: torch.Tensor | None, shape) -> torch.Tensor:
+    """A page-locked float32 host tensor of `shape`, reusing `buffer`'s memory when it is large enough
+    (pinning is slow: every block pinned afresh cost more than its copy)."""
+    size = int(np.prod(shape))
+    if buffer is None or buffer.numel() < size:
+        buffer = torch.empty(size, dtype=torch.float32, pin_memory=True)
+    return buffer.view(-1)[:size].view(*shape)
+
+
+def reader_processes(readers: int | None) -> int:
+    """The reader processes to use: `readers`, or `default_readers()` when None; one inside a daemonic
+    process (a Dask worker), which may not start processes of its own."""
+    if readers is not None and readers < 1:
+        raise InputError(f"readers must be at least 1, got {readers}")
+    if multiprocessing.current_process().daemon:
+        return 1
+    return default_readers() if readers is None else int(readers)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -279,7 +351,8 @@ def default_partitions(reader: Reader) -> list[str]:
 
 def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean", batch_size: int = 64,
                  device: str = "auto", partitions=None, allowed_indices=None, clobber: bool = False,
-                 progress: Progress | None = None, out_path=None) -> ExtractResult:
+                 progress: Progress | None = None, out_path=None, precision: str = "fp32",
+                 readers: int | None = None) -> ExtractResult:
     """Extract the latents of one file into `<stem>_latents.h5` (layout: latentcore.latents).
 
     Skipped when the output exists and is complete for this very job (same source, model, pooling
@@ -314,6 +387,13 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         Called as `progress(rows_done, rows_total, message)` while rows are written.
     out_path : str or path-like, default=None
         The output file itself, instead of `<stem>_latents.h5` in `out_dir`.
+    precision : {"fp32", "bf16"}, default="fp32"
+        The forward's numbers: "bf16" runs it under bf16 autocast (channels-last on CUDA), within
+        `BF16_TOLERANCE` of the fp32 latents; recorded in the file's attributes.
+    readers : int, default=None
+        Processes reading and decompressing the source (`data.parallel`); None: one per core but
+        one on machines of more than 2 cores, else the reader in this process. The latents are the
+        same whatever the number.
 
     Returns
     -------
@@ -340,12 +420,14 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         parts = list(partitions or default_partitions(reader))
         rows = {p: _selected_rows(reader, p, allowed_indices) for p in parts}
         counts = {p: len(r) for p, r in rows.items()}
-        extractor = Extractor(model, device, pool, batch_size)
+        extractor = Extractor(model, device, pool, batch_size, precision, readers)
         dim = extractor.latent_dim(info.item_shape)
         source_sha = sha256_path(reader.path)
         fingerprint = {"source_sha256": source_sha, "model_sha256": model.sha256, "pool": pool,
                        "preprocessing": model.preprocessing,
                        "partitions": parts, "rows": {p: _digest(r) for p, r in rows.items()}, "dim": dim}
+        if precision != "fp32":  # fp32 files written before precision existed keep their fingerprint
+            fingerprint["precision"] = precision
         if not clobber and _finished(out, counts, fingerprint):
             return ExtractResult(out, True, counts)
         writer = LatentsWriter(out, {p: (n, dim) for p, n in counts.items()}, fingerprint)
@@ -365,6 +447,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,
                      "device": str(extractor.device), "batch_size": batch_size, "latent_dim": dim,
+                     "precision": precision, "precision_tolerance": PRECISION_TOLERANCE[precision],
                      "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions(),
                      "source_warnings": info.extra.get("warnings", []),  # e.g. coordinates that did not fit
                      **extraction_attrs(info, model)}  # units, step, the resize, data and model domain

@@ -247,6 +247,10 @@ class H5Reader(Reader):
             check_finite(block, f"{dataset.name} rows {start}:{stop}", self.path)
         return block
 
+    def chunk_rows(self, partition: str) -> int:
+        chunks = self._open_dataset(self._dataset_name(partition)).chunks
+        return int(chunks[0]) if chunks else 1
+
     def _open_dataset(self, name: str) -> h5py.Dataset:
         """Kept open: HDF5's chunk cache lives with an open dataset, so reads of neighbouring
         rows (small batches, allowed_indices runs) decompress each chunk once, not once per read."""

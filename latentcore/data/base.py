@@ -100,6 +100,10 @@ class Reader:
         One contiguous read: this is what batching is built on."""
         raise NotImplementedError
 
+    def chunk_rows(self, partition: str) -> int:
+        """Rows stored (and decompressed) together: blocks of whole chunks read each chunk once."""
+        return 1
+
     def read_rows(self, partition: str, indices) -> np.ndarray:
         """Arbitrary rows (sorted or not), e.g. for a gallery of selected points."""
         indices = np.asarray(indices, dtype=np.int64)

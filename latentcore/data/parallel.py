@@ -1,0 +1,218 @@
+"""Reading and decompression in worker processes, blocks handed back through shared memory, in order.
+
+h5py holds one lock for the whole library, so threads cannot read an HDF5 file in parallel: processes
+can. `iter_blocks(reader, partition, block_rows, preprocessing, allowed_indices, readers)` yields what
+`preprocess.iter_preprocessed` yields (float32 blocks, int64 row indices, in source order) and is that
+very function when `readers` is 1; with more, each of `readers` spawned processes opens its own copy
+of the reader (readers pickle without their open handles) and reads blocks of whole chunks
+(`Reader.chunk_rows`): block i goes to process i % readers, which writes it into one of its two
+shared-memory slots, so each process reads two blocks ahead and the blocks come back in order.
+The background steps (`PatternSteps.backgrounds`) run in the processes too; neighbour averaging,
+which reads overlapping blocks, stays on the in-process reader.
+
+A process that dies (killed, out of memory) is reported in one line naming the file, the process and
+the rows it was reading (`ReaderDied`, an InputError); the blocks before it have already been handed
+over, so an extraction keeps its `.partial` file and resumes. An error inside a process (a corrupt
+chunk) is raised again here as it was raised there.
+
+Fewer processes are started when their slots would not fit in half the free shared memory (/dev/shm).
+`default_readers()`: one (the in-process reader) on a machine with 2 cores or fewer, where processes
+only share the cores the model needs; otherwise one per core but one, left to the model's process.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import pickle
+import queue
+import shutil
+from collections.abc import Iterator
+from multiprocessing import shared_memory
+
+import numpy as np
+
+from ..errors import InputError
+from .base import Reader
+from .preprocess import PatternSteps, Preprocessing, iter_preprocessed
+
+SLOTS = 2  # shared-memory blocks per process: it reads the next block while the last is copied out
+POLL_SECONDS = 0.2  # how often a wait for a block checks that its process is alive
+
+
+class ReaderDied(InputError):
+    """A reader process ended without handing its block back."""
+
+
+def default_readers(cores: int | None = None) -> int:
+    cores = cores or len(os.sched_getaffinity(0))
+    return 1 if cores <= 2 else cores - 1
+
+
+def block_rows_for(reader: Reader, partition: str, rows: int, multiple: int = 1) -> int:
+    """`rows` rounded up to whole chunks of the file and to a `multiple` (the batch size), when the
+    two fit within twice `rows`; else `rows` as it was."""
+    step = math.lcm(max(1, reader.chunk_rows(partition)), max(1, multiple))
+    rounded = -(-rows // step) * step
+    return rounded if rounded <= 2 * rows else rows
+
+
+def iter_blocks(reader: Reader, partition: str, block_rows: int, preprocessing=None, allowed_indices=None,
+                readers: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(float32 block, int64 row indices) in source order, `block_rows` rows per block (the last
+    shorter), read by `readers` processes (None: `default_readers()`; 1: this process)."""
+    readers = default_readers() if readers is None else int(readers)
+    if readers < 1:
+        raise InputError(f"readers must be at least 1, got {readers}")
+    preprocessing = Preprocessing.from_dict(preprocessing) if not isinstance(preprocessing, Preprocessing) \
+        else preprocessing
+    if readers == 1 or preprocessing.neighbour_window:
+        yield from iter_preprocessed(reader, partition, preprocessing, block_rows, allowed_indices)
+        return
+    readers = min(readers, _fit_in_shared_memory(block_rows * 4 * math.prod(reader.info().item_shape)))
+    if readers < 2:
+        yield from iter_preprocessed(reader, partition, preprocessing, block_rows, allowed_indices)
+        return
+    tasks = _tasks(reader, partition, block_rows, allowed_indices)
+    steps = PatternSteps(reader, partition, preprocessing) if preprocessing.active else None
+    with _ReaderPool(reader, partition, steps, min(readers, max(1, len(tasks))), block_rows) as pool:
+        yield from pool.run(tasks)
+
+
+def _fit_in_shared_memory(block_bytes: int) -> int:
+    """Reader processes whose slots fit in half the free shared memory (a container's /dev/shm is often
+    64 MB: a slot written past it would kill its process)."""
+    try:
+        free = shutil.disk_usage("/dev/shm").free
+    except OSError:
+        return 1
+    return int(free // 2 // max(1, SLOTS * block_bytes))
+
+
+def _tasks(reader: Reader, partition: str, block_rows: int, allowed_indices) -> list[np.ndarray]:
+    """The row indices of each block, checked as `Reader.iter_batches` checks them."""
+    n = reader.count(partition)
+    if allowed_indices is None:
+        return [np.arange(s, min(s + block_rows, n), dtype=np.int64) for s in range(0, n, block_rows)]
+    indices = np.unique(np.asarray(allowed_indices, dtype=np.int64))
+    if indices.size and (indices[0] < 0 or indices[-1] >= n):
+        raise InputError(f"allowed_indices must lie in [0, {n}) for partition {partition!r}, "
+                         f"got range [{indices[0]}, {indices[-1]}]", reader.path)
+    return [indices[s:s + block_rows] for s in range(0, indices.size, block_rows)]
+
+
+def _read_block(reader: Reader, partition: str, rows: np.ndarray, steps) -> np.ndarray:
+    contiguous = rows.size and rows[-1] - rows[0] == rows.size - 1
+    block = reader.read(partition, int(rows[0]), int(rows[-1]) + 1) if contiguous else reader.read_rows(partition, rows)
+    return steps.backgrounds(block) if steps is not None else block
+
+
+def _work(reader, partition, steps, slot_names, item_shape, tasks, results):
+    """A reader process: (slot, rows) from `tasks` -> the block written into that slot, then
+    ("ok", slot) or ("error", exception) on `results`; None ends it."""
+    slots = [shared_memory.SharedMemory(name=name) for name in slot_names]
+    try:
+        while (task := tasks.get()) is not None:
+            slot, rows = task
+            try:
+                block = _read_block(reader, partition, rows, steps)
+                np.ndarray((len(rows), *item_shape), np.float32, buffer=slots[slot].buf)[...] = block
+                results.put(("ok", slot))
+            except Exception as exc:  # noqa: BLE001 - handed to the parent, raised there
+                results.put(("error", _picklable(exc)))
+    finally:
+        for memory in slots:
+            memory.close()
+        reader.close()
+
+
+def _picklable(exc: Exception) -> Exception:
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - an exception that cannot cross processes: its words do
+        return InputError(f"{type(exc).__name__}: {exc}")
+
+
+class _ReaderPool:
+    """`count` reader processes with `SLOTS` shared-memory blocks each; `run` hands out blocks
+    round-robin and yields them in order."""
+
+    def __init__(self, reader: Reader, partition: str, steps, count: int, block_rows: int):
+        self.reader, self.partition = reader, partition
+        self.item_shape = tuple(reader.info().item_shape)
+        nbytes = max(1, block_rows * 4 * math.prod(self.item_shape))
+        context = multiprocessing.get_context("spawn")  # no fork of a process with torch and HDF5 threads
+        self.memory, self.processes, self.tasks, self.results = [], [], [], []
+        try:
+            for _ in range(count):
+                slots = [shared_memory.SharedMemory(create=True, size=nbytes) for _ in range(SLOTS)]
+                self.memory.append(slots)
+                self.tasks.append(context.Queue())
+                self.results.append(context.Queue())
+                process = context.Process(target=_work, daemon=True, name="latentcore-reader", args=(
+                    reader, partition, steps, [m.name for m in slots], self.item_shape, self.tasks[-1],
+                    self.results[-1]))
+                process.start()
+                self.processes.append(process)
+        except BaseException:
+            self.close()
+            raise
+
+    def run(self, tasks: list[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        count = len(self.processes)
+        for i in range(min(len(tasks), count * SLOTS)):
+            self._send(i, tasks)
+        for i, rows in enumerate(tasks):
+            worker, slot = i % count, (i // count) % SLOTS
+            self._wait(worker, i, rows)
+            view = np.ndarray((len(rows), *self.item_shape), np.float32, buffer=self.memory[worker][slot].buf)
+            block = view.copy()  # the slot is refilled at once
+            del view
+            if i + count * SLOTS < len(tasks):
+                self._send(i + count * SLOTS, tasks)
+            yield block, rows
+
+    def _send(self, i: int, tasks):
+        count = len(self.processes)
+        self.tasks[i % count].put(((i // count) % SLOTS, tasks[i]))
+
+    def _wait(self, worker: int, i: int, rows: np.ndarray):
+        process = self.processes[worker]
+        while True:
+            try:
+                status, value = self.results[worker].get(timeout=POLL_SECONDS)
+                break
+            except queue.Empty:
+                if not process.is_alive():
+                    raise ReaderDied(f"reader process {worker + 1} of {len(self.processes)} died (exit code "
+                                     f"{process.exitcode}) while reading block {i + 1} (rows {rows[0]}-{rows[-1]} "
+                                     f"of {self.partition!r}); the blocks before it were kept", self.reader.path)
+        if status == "error":
+            raise value
+
+    def close(self):
+        for tasks in self.tasks:
+            try:
+                tasks.put(None)
+            except (ValueError, OSError):
+                pass
+        for process in self.processes:
+            process.join(timeout=2)
+            if process.is_alive():
+                process.terminate()  # still reading a block nobody will take
+                process.join(timeout=2)
+        for q in self.tasks + self.results:
+            q.close()
+            q.cancel_join_thread()
+        for slots in self.memory:
+            for memory in slots:
+                memory.close()
+                memory.unlink()
+        self.memory, self.processes, self.tasks, self.results = [], [], [], []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
