@@ -49,23 +49,25 @@ would have left them) and chosen there (`--choose`); the JSON line carries the s
 (`server_rss_gb`: anonymous + file-backed, the latter the memory-mapped latents shared with the page cache) and the
 workers' (`workers_rss_peak_gb`), sampled from /proc. Measured 2026-11-23, 10,004,569 x 16, 2 cores shared with
 other helpers (run 1: load average 3.6-4.4; run 2 began at 0.9, another helper's extraction benchmark ran beside
-its last steps), workers at every core, nice 10 (drawn / idle, seconds):
-                                                     run 1                  run 2 (with scan_grid)
-  other session's recolour, quiet                    1.00 / 1.55            0.63 / 1.02          (goal 2)
-  other session's recolour during the fit            1.01 / 1.56            0.48 / 0.70          (goal 2)
-  UMAP fit (worker; 10M placed by the graph walk)    196.6 s                137.9 s              (goal 600)
-  UMAP reopen                                        1.70 / 1.70            1.53 / 1.53          (goal 3)
-  UMAP box select (832,666 rows)                     2.13 / 2.49            2.14 / 2.75          (goal 3)
-  UMAP recolour by a latent dimension                2.59 / 15.8            3.62 / 6.94
-  server RSS peak (anonymous + file-backed)          3.47 GB (2.62 + 0.84)  2.65 GB at the end   (goal 12)
-  workers' RSS peak                                  3.61 GB
-Run 1 inferred the scan map's grid again for every colour (two np.unique over 10M coordinates, a uniqueness
-check, the indices twice); `front.scan_grid` now does that once per file. What the recolour still spends (new
-colour codes, the raster's and the map's codes, a 3163 x 3163 PNG encoded and sent) is not profiled yet. Run 2's
-Clusters page never clustered: it asked for band contrast and the step timed out. The same happened at 22,500
-rows with `--choose yes`: the latents reader had no `point_maps()`, so the Data page offered no scan map of a
-chosen latents file and the session's band contrast became "none". Fixed (`LatentsReader.point_maps`): 22,500 rows
-chosen, load 1.0, now cluster (first 2.70 s, reopen 1.53 s, cluster box select 1.46 s).
+its last steps; run 3: load 1.2-1.5), workers at every core, nice 10 (drawn / idle, seconds):
+                                             run 1                  run 2 (scan_grid)   run 3 (band contrast shown)
+  other session's recolour, quiet            1.00 / 1.55            0.63 / 1.02         0.74 / 0.79      (goal 2)
+  other session's recolour during the fit    1.01 / 1.56            0.48 / 0.70         0.47 / 0.85      (goal 2)
+  UMAP fit (worker; 10M placed by the walk)  196.6 s                137.9 s             104.2 s          (goal 600)
+  UMAP reopen                                1.70 / 1.70            1.53 / 1.53         3.09 / 3.09      (goal 3)
+  UMAP box select (832,666 rows)             2.13 / 2.49            2.14 / 2.75         2.74 / 3.35      (goal 3)
+  UMAP recolour by a latent dimension        2.59 / 15.8            3.62 / 6.94         2.31 / 4.80
+  Clusters first (GMM, worker)               -                      -                   253.7 s
+  Clusters reopen / box select (1,749,477)   -                      -                   1.82 / 3.29 (3.37 idle)
+  server RSS peak (anonymous + file-backed)  3.47 GB (2.62 + 0.84)  2.65 GB at the end  3.56 GB (2.71 + 0.84) (goal 12)
+  workers' RSS peak                          3.61 GB                -                   3.76 GB
+Runs 1 and 2 coloured the UMAP by nothing (the chosen file's band contrast was lost, below); run 3 by the scan's
+band-contrast map, with its map and histogram drawn on every rerun: its reopen and box select are at or just over
+the 3 s goal. Run 1 inferred the scan map's grid again for every colour (two np.unique over 10M coordinates, a
+uniqueness check, the indices twice); `front.scan_grid` now does that once per file. What a 10M rerun still
+spends (colour codes, the raster's and the map's codes, a 3163 x 3163 PNG encoded and sent) is not profiled yet.
+Runs 1 and 2's Clusters page asked for band contrast: the latents reader had no `point_maps()`, so the Data page
+offered no scan map of a chosen latents file. Fixed (`LatentsReader.point_maps`) before run 3.
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters]
