@@ -488,6 +488,8 @@ def _digest(rows: np.ndarray) -> str:
 def _write_partitions(extractor, reader, writer, rows, progress):
     total = sum(len(r) for r in rows.values())
     done = sum(writer.rows_done(p) for p in rows)
+    if progress and done:  # a resumed run starts where the last one stopped (maybe at its end)
+        progress(done, total, f"{reader.path.name}: {done:,} rows already written")
     for partition, chosen in rows.items():
         start = writer.rows_done(partition)
         if start == len(chosen):

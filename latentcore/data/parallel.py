@@ -50,11 +50,13 @@ def default_readers(cores: int | None = None) -> int:
 
 
 def block_rows_for(reader: Reader, partition: str, rows: int, multiple: int = 1) -> int:
-    """`rows` rounded up to whole chunks of the file and to a `multiple` (the batch size), when the
-    two fit within twice `rows`; else `rows` as it was."""
+    """`rows` rounded down to whole chunks of the file and to a `multiple` (the batch size), or up to one
+    such step when `rows` is smaller and the step within twice `rows`; else `rows` as it was. Down, not up:
+    a block stays within its memory budget, and a small file still comes in several blocks (progress)."""
     step = math.lcm(max(1, reader.chunk_rows(partition)), max(1, multiple))
-    rounded = -(-rows // step) * step
-    return rounded if rounded <= 2 * rows else rows
+    if step > 2 * rows:
+        return rows
+    return max(step, rows // step * step)
 
 
 def iter_blocks(reader: Reader, partition: str, block_rows: int, preprocessing=None, allowed_indices=None,
