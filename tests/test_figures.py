@@ -305,3 +305,18 @@ def test_is_chosen_says_what_np_isin_says_without_sorting():
     for chosen in (rng.choice(6000, 700), np.array([], np.int64), np.array([4999]), np.arange(5000)):
         np.testing.assert_array_equal(is_chosen(row_ids, chosen), np.isin(row_ids, chosen))
     assert is_chosen(np.array([], np.int64), np.array([1])).shape == (0,)
+
+
+def test_a_shared_read_only_map_is_histogrammed_once_and_another_map_anew(monkeypatch):
+    from ui.figures import plots
+
+    shared = np.arange(10, dtype=np.float32)
+    shared.flags.writeable = False  # as the app's cached maps are
+    calls = []
+    histogram = np.histogram
+    monkeypatch.setattr(np, "histogram", lambda *a, **k: calls.append(1) or histogram(*a, **k))
+    first = plots.value_histogram(shared, bins=5)
+    again = plots.value_histogram(shared, bins=5)  # a selection's rerun
+    assert len(calls) == 1 and list(again.data[0].y) == list(first.data[0].y) == [2] * 5
+    other = plots.value_histogram(np.zeros(4), bins=5)  # another array: counted anew
+    assert len(calls) == 2 and sum(other.data[0].y) == 4

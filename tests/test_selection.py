@@ -64,7 +64,11 @@ def test_raster_cells_colours_and_click_targets_match_a_loop(points):
         top = max(counter.values())
         assert codes.flat[cell] in {c for c, n in counter.items() if n == top}
     assert np.isnan(codes).sum() == 400 - len(by_cell)
-    assert raster.counts().sum() == len(x)
+    assert raster.point_counts.sum() == len(x)
+    assert raster.colour_codes(colour) is codes  # the same colour again (a selection's rerun): kept
+    other = plots.categorical_colour(labels[::-1].copy(), "c")
+    np.testing.assert_array_equal(raster.colour_codes(other), raster._colour_codes(other))  # another: made anew
+    assert not np.array_equal(raster.colour_codes(other), codes, equal_nan=True)
 
     targets = raster.click_targets(bins=10)
     size = (plots.LEVELS + 1) / 10

@@ -9,6 +9,8 @@ selected points, so the picture does not change with it. Coordinates are in the 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import weakref
 
 import numpy as np
 import plotly.graph_objects as go
@@ -34,6 +36,8 @@ class Raster:
     qx: plots.Quantiser
     qy: plots.Quantiser
     targets: np.ndarray | None = None  # `click_targets()`, when kept
+    # the last colour's cell codes, by its codes array: a selection's rerun reuses them (a pass over every point)
+    _last_codes: tuple = dataclasses.field(default=(None, None), repr=False, compare=False)
 
     @classmethod
     def of(cls, x, y, bins: int = BINS) -> "Raster":
@@ -45,12 +49,23 @@ class Raster:
     def cell_size(self) -> float:
         return (plots.LEVELS + 1) / self.bins
 
-    def counts(self) -> np.ndarray:
+    @functools.cached_property
+    def point_counts(self) -> np.ndarray:
+        """(bins, bins) points per cell."""
         return np.bincount(self.cell, minlength=self.bins ** 2).reshape(self.bins, self.bins)
 
     def colour_codes(self, colour: plots.Colour) -> np.ndarray:
         """Per cell: the mean code (continuous colours, NaN code left out) or the most frequent code
-        (categories); NaN where a cell holds no point."""
+        (categories); NaN where a cell holds no point. Kept for the last colour (the same codes array)."""
+        last, cell_codes = self._last_codes
+        if last is not None and last() is colour.codes:
+            return cell_codes
+        cell_codes = self._colour_codes(colour)
+        cell_codes.flags.writeable = False  # shared by reruns and sessions
+        self._last_codes = (weakref.ref(colour.codes), cell_codes)
+        return cell_codes
+
+    def _colour_codes(self, colour: plots.Colour) -> np.ndarray:
         codes = np.asarray(colour.codes, np.int64)
         out = np.full(self.bins ** 2, np.nan)
         if colour.colorbar is not None:
@@ -93,7 +108,7 @@ def density_figure(raster: Raster, colour: plots.Colour, row_ids, selected_posit
     Returns (figure, trace_rows) like `plots.scatter_figure`."""
     placement = {"x0": raster.cell_size / 2, "dx": raster.cell_size, "y0": raster.cell_size / 2,
                  "dy": raster.cell_size}
-    counts = raster.counts()
+    counts = raster.point_counts
     if len(colour.colours) <= 2 and colour.colorbar is None:  # no colouring: show how many points
         colour = plots.continuous_colour(np.where(counts > 0, np.log10(np.maximum(counts, 1)), np.nan).ravel(),
                                          "log10 points per cell")

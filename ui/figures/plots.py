@@ -16,6 +16,7 @@ import base64
 import dataclasses
 import hashlib
 import io
+import weakref
 
 import numpy as np
 import plotly.colors
@@ -296,10 +297,7 @@ def value_histogram(values, colour: Colour | None = None, *, title: str = "", va
     """A histogram of a map's values (NaN left out), each bar in the colour its values get on the
     map, the colour scale's limits marked when fixed. `colour`: the map's continuous Colour (its
     scale and limits); else `colorscale` over `limits` (default: the values' range)."""
-    values = np.asarray(values, np.float64)
-    values = values[np.isfinite(values)]
-    low, high = (values.min(), values.max()) if values.size else (0.0, 1.0)
-    counts, edges = np.histogram(values, bins=bins, range=(low, high if high > low else low + 1))
+    low, high, counts, edges = _histogram(values, bins)
     centres = (edges[:-1] + edges[1:]) / 2
     if colour is not None and colour.limits is not None:
         limits, colorscale = colour.limits, colour.colorscale or colorscale
@@ -315,6 +313,24 @@ def value_histogram(values, colour: Colour | None = None, *, title: str = "", va
                       xaxis_title=value_name, yaxis_title="pixels", margin={"l": 50, "r": 10, "t": 40 if title else 10,
                                                                             "b": 40})
     return fig
+
+
+_LAST_HISTOGRAM: list = [None, None, None]  # (weakref to the values, bins, result): reruns reuse it
+
+
+def _histogram(values, bins: int):
+    """(low, high, counts, edges) of the finite values. Kept for the last read-only array (a cached map
+    shared by reruns): a selection's rerun does not pass over ten million values again."""
+    ref, last_bins, result = _LAST_HISTOGRAM
+    if ref is not None and ref() is values and last_bins == bins:
+        return result
+    finite = np.asarray(values, np.float64)
+    finite = finite[np.isfinite(finite)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    result = (low, high, *np.histogram(finite, bins=bins, range=(low, high if high > low else low + 1)))
+    if isinstance(values, np.ndarray) and not values.flags.writeable:
+        _LAST_HISTOGRAM[:] = [weakref.ref(values), bins, result]
+    return result
 
 
 VEIL = "rgba(235,235,235,0.85)"  # over the pixels outside a selection: a black pixel turns light grey (200)

@@ -122,15 +122,20 @@ def take_pending(resolvers: dict) -> bool:
 
 
 def scatter_resolver(x, y, row_ids, chosen):
-    """Selection event -> row ids for `linked_scatter`'s figure of (x, y) drawn with `chosen`."""
+    """Selection event -> row ids for `linked_scatter`'s figure of (x, y) drawn with `chosen`. The
+    figure's coordinates are found when an event comes, not on every rerun (at 10M rows finding the
+    cached raster hashes 80 MB)."""
     row_ids = np.asarray(row_ids)
-    if len(row_ids) > density.DENSITY_ABOVE:
-        raster = _raster(x, y)
-        veiled = len(chosen) and plots.is_chosen(row_ids, chosen).any()  # the veil is a trace before the targets
-        ex, ey, trace_rows = raster.ex, raster.ey, {1 + int(veiled): row_ids[raster.targets]}
-    else:  # the selected points' overlay carries its row ids as customdata
-        ex, ey, trace_rows = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y), {0: row_ids}
-    return lambda selection: scatter_rows(selection, ex, ey, row_ids, trace_rows)
+
+    def resolve(selection):
+        if len(row_ids) > density.DENSITY_ABOVE:
+            raster = _raster(x, y)
+            veiled = len(chosen) and plots.is_chosen(row_ids, chosen).any()  # the veil: a trace before the targets
+            ex, ey, trace_rows = raster.ex, raster.ey, {1 + int(veiled): row_ids[raster.targets]}
+        else:  # the selected points' overlay carries its row ids as customdata
+            ex, ey, trace_rows = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y), {0: row_ids}
+        return scatter_rows(selection, ex, ey, row_ids, trace_rows)
+    return resolve
 
 
 def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=None, **layout):
