@@ -64,8 +64,13 @@ its last steps; run 3: load 1.2-1.5), workers at every core, nice 10 (drawn / id
 Runs 1 and 2 coloured the UMAP by nothing (the chosen file's band contrast was lost, below); run 3 by the scan's
 band-contrast map, with its map and histogram drawn on every rerun: its reopen and box select are at or just over
 the 3 s goal. Run 1 inferred the scan map's grid again for every colour (two np.unique over 10M coordinates, a
-uniqueness check, the indices twice); `front.scan_grid` now does that once per file. What a 10M rerun still
-spends (colour codes, the raster's and the map's codes, a 3163 x 3163 PNG encoded and sent) is not profiled yet.
+uniqueness check, the indices twice); `front.scan_grid` now does that once per file. Then profiled (py-spy):
+a rerun hashed the 80 MB of coordinates three times to find the cached raster, recomputed the raster's cell
+colours and counts and the map's histogram (10M values) on every selection. Now a selection's rerun reuses
+them and the resolvers look for the raster only when an event comes. Run 4 (`--no-clusters`, load 1.6-2.3,
+band contrast shown): other session 0.49 / 0.54 quiet, 0.60 / 1.02 during the fit; fit 105.8 s; UMAP reopen
+2.78 / 2.78; box select 2.22 / 2.67 (run 3: 2.74 / 3.35); recolour 2.19 / 3.83; server RSS 2.89 GB peak,
+workers 3.82 GB. Still per rerun: the continuous colour's codes and the 3163 x 3163 map PNG.
 Runs 1 and 2's Clusters page asked for band contrast: the latents reader had no `point_maps()`, so the Data page
 offered no scan map of a chosen latents file. Fixed (`LatentsReader.point_maps`) before run 3.
 
