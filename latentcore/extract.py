@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .arrays import unique
 from .data import open_source
 from .data.base import Reader
 from .data.parallel import block_rows_for, default_readers, iter_blocks
@@ -475,7 +476,7 @@ def _selected_rows(reader: Reader, partition: str, allowed_indices) -> np.ndarra
     n = reader.count(partition)
     if allowed_indices is None:
         return np.arange(n, dtype=np.int64)
-    chosen = np.unique(np.asarray(allowed_indices, dtype=np.int64))
+    chosen = unique(np.asarray(allowed_indices, dtype=np.int64))
     if chosen.size and (chosen[0] < 0 or chosen[-1] >= n):
         raise InputError(f"allowed_indices must lie in [0, {n}) for partition {partition!r}", reader.path)
     return chosen

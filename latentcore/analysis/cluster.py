@@ -35,9 +35,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 from threadpoolctl import threadpool_limits
 
+from ..arrays import unique
 from ..errors import InputError
-from ._validation import check_dimensions, check_matrix, check_vector
 from ..sampling import seeded_sample
+from ._validation import check_dimensions, check_matrix, check_vector
 
 METHODS = ("gmm", "kmeans", "dbscan", "hdbscan")
 
@@ -82,7 +83,7 @@ class ClusterResult:
 
     @property
     def n_clusters(self) -> int:
-        return int(np.unique(self.labels[self.labels >= 0]).size)
+        return int(unique(self.labels[self.labels >= 0]).size)
 
     def to_dict(self) -> dict:
         return {"method": self.method, "params": self.params, "counts": self.counts,

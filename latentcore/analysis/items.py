@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import unique
 from ..errors import InputError
 
 MEAN_BLOCK = 1024  # items read per block: 1024 patterns of 80 x 80 are 26 MB of float32
@@ -102,7 +103,7 @@ def by_partition(sizes: dict[str, int], rows) -> dict[str, np.ndarray]:
 
 
 def _checked_rows(rows, n_rows: int, what: str) -> np.ndarray:
-    rows = np.unique(np.asarray(rows, np.int64))
+    rows = unique(np.asarray(rows, np.int64))
     if not rows.size:
         raise InputError(f"{what} names no rows")
     if rows[0] < 0 or rows[-1] >= n_rows:
@@ -150,7 +151,7 @@ def mean_item(reader, parts: dict, block: int = MEAN_BLOCK, progress=None) -> tu
     """(mean item (float64, the items' shape), number of items) of the rows `parts` names ({partition:
     indices}), each row once. Streamed in blocks of `block` items; `progress(fraction, message)` is told
     after each block."""
-    parts = {name: np.unique(np.asarray(rows, np.int64)) for name, rows in parts.items()}
+    parts = {name: unique(np.asarray(rows, np.int64)) for name, rows in parts.items()}
     total = sum(len(rows) for rows in parts.values())
     if not total:
         raise InputError("the mean of no items: choose some rows first")

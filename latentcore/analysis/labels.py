@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..arrays import unique
 from ..errors import InputError
 
 TOLERANCE_STEPS = 0.25  # a labelled coordinate within this fraction of a grid step of a pixel is that pixel
@@ -45,7 +46,7 @@ class LabelledRows:
         """Normalised: rows sorted, classes sorted and without the unused ones, equal names one class."""
         rows, y = np.asarray(rows, np.int64).reshape(-1), np.asarray(y, np.int64).reshape(-1)
         classes = [str(c) for c in classes]
-        used = np.unique(y)
+        used = unique(y)
         kept = sorted({classes[i] for i in used})
         position = {name: k for k, name in enumerate(kept)}
         remap = np.full(max(len(classes), 1), -1, np.int64)
@@ -218,7 +219,7 @@ def with_label(labelled: LabelledRows, rows, name: str) -> LabelledRows:
     name = str(name).strip()
     if not name:
         raise InputError("a label needs a name")
-    rows = np.unique(np.asarray(rows, np.int64))
+    rows = unique(np.asarray(rows, np.int64))
     keep = ~np.isin(labelled.rows, rows, assume_unique=True)
     return LabelledRows.from_codes(np.concatenate([labelled.rows[keep], rows]),
                                    np.concatenate([labelled.y[keep], np.full(len(rows), len(labelled.classes))]),
@@ -247,7 +248,7 @@ def from_clustering(rows, cluster_labels, prefix: str = "cluster") -> LabelledRo
     """A clustering kept as labels: `cluster k` per row; noise (-1) stays unlabelled."""
     rows, cluster_labels = np.asarray(rows, np.int64), np.asarray(cluster_labels, np.int64)
     keep = cluster_labels >= 0
-    found = np.unique(cluster_labels[keep])
+    found = unique(cluster_labels[keep])
     width = len(str(int(found.max(initial=0))))  # cluster 02 sorts before cluster 10
     return LabelledRows.from_codes(rows[keep], np.searchsorted(found, cluster_labels[keep]),
                                    [f"{prefix} {k:0{width}d}" for k in found])

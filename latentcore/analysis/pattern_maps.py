@@ -19,6 +19,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..arrays import unique
+
 
 @dataclasses.dataclass
 class PatternMaps:
@@ -137,7 +139,7 @@ def pattern_maps(reader, vbse_grid: tuple[int, int] = (5, 5), batch_size: int = 
         iq[rows] = image_quality(patterns)
         units = _unit_centred(patterns)
         grid_row, grid_column = np.divmod(nodes[rows], n_columns)
-        for row in np.unique(grid_row):  # rows increase: the grid rows before `row` are complete
+        for row in unique(grid_row):  # rows increase: the grid rows before `row` are complete
             while row > current_row:
                 dots.add_row(current_row, row_patterns, row_present)
                 row_patterns, row_present, current_row = np.zeros_like(row_patterns), np.zeros(n_columns, bool), current_row + 1

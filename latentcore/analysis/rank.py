@@ -36,10 +36,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..arrays import unique
 from ..errors import InputError
+from ..sampling import seeded_sample
 from ..storage import atomic_path, sha256_file
 from ._validation import check_dimensions, check_matrix, check_vector
-from ..sampling import seeded_sample
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
                       "partial_pearson")
@@ -301,7 +302,7 @@ def _score_labels(values, reference, metrics, dimension_clusters) -> dict:
     valid = np.isfinite(values) & np.isfinite(reference) & (reference >= 0)
     a, truth = values[valid], reference[valid].astype(np.int64)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": int(valid.sum())}
-    n_classes = np.unique(truth).size
+    n_classes = unique(truth).size
     for metric in metrics:
         usable = metric in LABEL_METRICS and n_classes >= 2 and len(a) > n_classes
         row[metric] = (_label_agreement(metric, dimension_clusters(n_classes)[valid], truth)

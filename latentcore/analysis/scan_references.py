@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import unique
 from ..data import open_source
 from ..errors import InputError
 from ..storage import atomic_path
@@ -102,7 +103,7 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
     phase_id = orientations.phase_id
     maps = {"phase": _on_grid(phase_id.astype(np.float64), rows, columns, shape)}
-    unknown = sorted(int(k) for k in np.unique(phase_id[phase_id >= 0]) if laue.get(int(k)) is None)
+    unknown = sorted(int(k) for k in unique(phase_id[phase_id >= 0]) if laue.get(int(k)) is None)
     if unknown:
         notes.append(f"phases {unknown} have no Laue group with a colour key here "
                      f"({', '.join(ori.LAUE_GROUPS)}): their points are left out of the IPF maps and boundaries")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..arrays import unique
 from ..errors import InputError
 from .maps import Grid
 
@@ -68,7 +69,7 @@ def smooth_rows(values, x, y, sigma: float, grid: Grid | None = None, truncate: 
     grid = grid or Grid.from_coordinates(x, y)
     rows, columns = grid.indices(x, y)
     flat = rows * grid.n_columns + columns
-    if np.unique(flat).size != flat.size:
+    if unique(flat).size != flat.size:
         raise InputError("pixels share their coordinates: smoothing over the grid needs one row per pixel")
     out = np.empty_like(values)
     image = np.empty(grid.shape, np.float64)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..arrays import unique
 from ..errors import InputError
 from .labels import LabelledRows, check_classes, match_labels, read_labels_table
 
@@ -40,7 +41,7 @@ def stratified_split(y, test_fraction: float = TEST_FRACTION, random_state: int 
         raise InputError(f"test fraction must lie strictly between 0 and 1, got {test_fraction}")
     rng = np.random.default_rng(random_state)
     test = []
-    for label in np.unique(y):
+    for label in unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
         n_test = min(max(round(test_fraction * len(members)), 1), len(members) - 1)
         test.append(members[:n_test])

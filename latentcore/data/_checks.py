@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..arrays import unique
 from ..errors import InputError
 
 
@@ -42,9 +43,9 @@ def grid_coordinates(n: int, n_columns: int, step_x: float, step_y: float):
 
 def infer_step(values) -> float | None:
     """Smallest positive spacing between distinct coordinate values (None for a single value)."""
-    unique = np.unique(np.asarray(values, dtype=np.float64))
-    gaps = np.diff(unique)
-    gaps = gaps[gaps > 1e-6 * max(1.0, float(np.abs(unique).max(initial=0.0)))]
+    distinct = unique(np.asarray(values, dtype=np.float64))
+    gaps = np.diff(distinct)
+    gaps = gaps[gaps > 1e-6 * max(1.0, float(np.abs(distinct).max(initial=0.0)))]
     return float(gaps.min()) if gaps.size else None
 
 

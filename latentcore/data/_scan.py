@@ -10,6 +10,7 @@ from typing import ClassVar
 import h5py
 import numpy as np
 
+from ..arrays import unique
 from ..errors import InputError
 from ._checks import check_finite, check_grid, check_length, check_range, grid_coordinates
 from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
@@ -33,7 +34,7 @@ class ScanGrid:
         if self.n_rows < 1 or self.n_columns < 1 or (size != n if points is None else len(points) != n):
             raise InputError(f"header grid {self.n_rows} x {self.n_columns} = {size} "
                              f"points but {what} holds {n} patterns", path)
-        if points is not None and (points.min() < 0 or points.max() >= size or np.unique(points).size != n):
+        if points is not None and (points.min() < 0 or points.max() >= size or unique(points).size != n):
             raise InputError(f"the {n} patterns are not on distinct points of the {self.n_rows} x "
                              f"{self.n_columns} grid", path)
         if not (np.isfinite(self.step_x) and np.isfinite(self.step_y) and self.step_x > 0 and self.step_y > 0):
@@ -61,7 +62,7 @@ class ScanGrid:
         if rows.max() >= self.n_rows or columns.max() >= self.n_columns:
             return (f"span {rows.max() + 1} x {columns.max() + 1} points, more than the header grid "
                     f"{self.n_rows} x {self.n_columns}")
-        shared = len(x) - np.unique(rows * self.n_columns + columns).size
+        shared = len(x) - unique(rows * self.n_columns + columns).size
         if shared:
             return f"put {shared} points on a node another point already has"
         return None

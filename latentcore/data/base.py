@@ -13,6 +13,7 @@ from typing import ClassVar, Iterator
 import numpy as np
 import pandas as pd
 
+from ..arrays import unique
 from ..errors import InputError
 from ..storage import resolve_path
 from ._checks import check_regular
@@ -126,7 +127,7 @@ class Reader:
                 stop = min(start + batch_size, n)
                 yield self.read(partition, start, stop), np.arange(start, stop, dtype=np.int64)
             return
-        indices = np.unique(np.asarray(allowed_indices, dtype=np.int64))
+        indices = unique(np.asarray(allowed_indices, dtype=np.int64))
         if indices.size and (indices[0] < 0 or indices[-1] >= n):
             raise InputError(f"allowed_indices must lie in [0, {n}) for partition {partition!r}, "
                              f"got range [{indices[0]}, {indices[-1]}]", self.path)

@@ -11,9 +11,10 @@ import dataclasses
 
 import numpy as np
 
+from ..arrays import unique
 from ..errors import InputError
-from ._hdf5 import header_value
 from . import orientations
+from ._hdf5 import header_value
 from ._scan import ScanReader
 from .base import register
 
@@ -54,7 +55,7 @@ class BrukerReader(ScanReader):
         rows, columns = rows - rows.min(), columns - columns.min()
         n_rows, n_columns = int(rows.max()) + 1, int(columns.max()) + 1
         flat = rows * n_columns + columns
-        shared = len(flat) - np.unique(flat).size
+        shared = len(flat) - unique(flat).size
         if shared:
             raise InputError(f"region of interest IY, IX put {shared} patterns on a point another pattern has",
                              self.path)

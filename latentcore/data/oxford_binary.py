@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..arrays import unique
 from ..errors import InputError
 from ._binary import BinaryLayout, BinaryScanReader, pattern_record, read_header
 from ._scan import ScanGrid
@@ -47,7 +48,7 @@ class OxfordBinaryReader(BinaryScanReader):
         first = start + 8 * len(offsets)  # the first record follows the table
         record = self._record(version, first)
         slots, remainder = np.divmod(present - first, record.itemsize)
-        if remainder.any() or slots.min() < 0 or slots.max() >= len(present) or np.unique(slots).size != len(slots):
+        if remainder.any() or slots.min() < 0 or slots.max() >= len(present) or unique(slots).size != len(slots):
             raise InputError("pattern offsets table does not point at whole pattern records", self.path)
         if len(present) < len(offsets):
             return BinaryLayout(first, record, len(present), ScanGrid(1, len(present), 1.0, 1.0), warnings=[

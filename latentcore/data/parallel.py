@@ -32,6 +32,7 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from ..arrays import unique
 from ..errors import InputError
 from .base import Reader
 from .preprocess import PatternSteps, Preprocessing, iter_preprocessed
@@ -96,7 +97,7 @@ def _tasks(reader: Reader, partition: str, block_rows: int, allowed_indices) -> 
     n = reader.count(partition)
     if allowed_indices is None:
         return [np.arange(s, min(s + block_rows, n), dtype=np.int64) for s in range(0, n, block_rows)]
-    indices = np.unique(np.asarray(allowed_indices, dtype=np.int64))
+    indices = unique(np.asarray(allowed_indices, dtype=np.int64))
     if indices.size and (indices[0] < 0 or indices[-1] >= n):
         raise InputError(f"allowed_indices must lie in [0, {n}) for partition {partition!r}, "
                          f"got range [{indices[0]}, {indices[-1]}]", reader.path)

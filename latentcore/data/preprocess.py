@@ -24,6 +24,7 @@ from typing import Iterator
 import numpy as np
 from scipy import ndimage
 
+from ..arrays import unique
 from ..errors import InputError
 from .base import Reader
 
@@ -144,7 +145,7 @@ class PatternSteps:
         half = len(weights) // 2
         per_row = 4 * n_columns * int(np.prod(self.reader.info().item_shape))
         block_rows = max(1, BLOCK_BYTES // per_row - 2 * half)
-        allowed = None if allowed_indices is None else np.unique(np.asarray(allowed_indices, np.int64))
+        allowed = None if allowed_indices is None else unique(np.asarray(allowed_indices, np.int64))
         for first in range(0, n_rows, block_rows):
             last = min(first + block_rows, n_rows)
             rows = np.arange(first * n_columns, last * n_columns, dtype=np.int64)

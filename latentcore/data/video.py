@@ -8,6 +8,7 @@ from pathlib import Path
 import imageio.v2 as imageio
 import numpy as np
 
+from ..arrays import unique
 from ..errors import InputError
 from ._files import FilesReader
 from .base import SourceInfo, register
@@ -86,7 +87,7 @@ class VideoReader(FilesReader):
                     kept[number] = frame[..., :3]
                 if number >= wanted[-1]:
                     break
-        if n_frames < 1 or len(kept) < len(np.unique(wanted)):
+        if n_frames < 1 or len(kept) < len(unique(wanted)):
             raise InputError(f"video has {n_frames} frames by count but only {len(kept)} decoded", path)
         frames = np.stack([kept[i] for i in wanted])  # (T, H, W, C)
         return np.transpose(frames, (3, 0, 1, 2)).astype(np.float32)

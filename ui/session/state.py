@@ -28,6 +28,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.labels import LabelledRows, empty_labels
+from latentcore.arrays import unique
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
 from . import access, workspace
@@ -284,7 +285,7 @@ def selection() -> np.ndarray:
 def set_selection(row_ids, origin: str = ""):
     """The new selection; the one it replaces is kept for `undo_selection` (one level)."""
     _forget_events()
-    new, before = np.unique(np.asarray(row_ids, dtype=np.int64)), selection()
+    new, before = unique(np.asarray(row_ids, dtype=np.int64)), selection()
     if not np.array_equal(new, before):
         st.session_state[SELECTION_BEFORE] = (before, st.session_state.get(SELECTION_ORIGIN, ""))
     st.session_state[SELECTION] = new

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from latentcore.arrays import unique
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
@@ -125,8 +126,8 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
     ranges = []
     for name, values in (("x", x), ("y", y)):
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
-        unique = np.unique(values[:100_000])  # a contiguous block shows the grid step; cheap at 1M pixels
-        step = float(np.min(np.diff(unique))) if len(unique) > 1 else 1.0
+        distinct = unique(values[:100_000])  # a contiguous block shows the grid step; cheap at 1M pixels
+        step = float(np.min(np.diff(distinct))) if len(distinct) > 1 else 1.0
         if high <= low:
             ranges.append((low, high))
             continue

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis.items import page_of
+from latentcore.arrays import unique
 from latentcore.figures import items as item_figures
 
 from ..compute import front
@@ -72,7 +73,7 @@ def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray
     choices = {SELECTION: (f"the selection ({len(rows):,} rows)", rows)} if len(rows) else {}
     if clusters is not None:
         cluster_rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
-        for label in np.unique(labels[labels >= 0]):
+        for label in unique(labels[labels >= 0]):
             members = cluster_rows[labels == label]
             choices[f"cluster {label}"] = (f"cluster {label} ({len(members):,} rows)", members)
     return choices

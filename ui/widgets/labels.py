@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis import labels as lab
+from latentcore.arrays import unique
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
@@ -91,7 +92,7 @@ def _assign(chosen, name_key: str):
 
 
 def _keep_this_clustering(clustering: dict, key: str):
-    found = np.unique(np.asarray(clustering["labels"]))
+    found = unique(np.asarray(clustering["labels"]))
     n_clusters, noise = int((found >= 0).sum()), bool((found < 0).any())
     st.button(f"Keep this clustering as labels: {n_clusters} labels \"cluster k\""
               + (", noise unlabelled" if noise else "") + " (replaces the labels)", key=f"{key}_keep_this",

@@ -11,11 +11,12 @@ import numpy as np
 import streamlit as st
 from matplotlib.path import Path as PolygonPath
 
+from latentcore.arrays import unique
 from latentcore.data.base import display_units
 
 from ..compute import front
-from ..kept import Kept
 from ..figures import density, plots
+from ..kept import Kept
 from ..session import state
 
 CHART_CONFIG = {"displaylogo": False}
@@ -55,7 +56,7 @@ def event_row_ids(points, trace_rows: dict[int, np.ndarray]) -> np.ndarray:
                 continue
             row = int(rows[int(index)])
         ids.append(row)
-    return np.unique(np.asarray(ids, dtype=np.int64))
+    return unique(np.asarray(ids, dtype=np.int64))
 
 
 def rows_in_shapes(selection, x, y, row_ids) -> np.ndarray:
