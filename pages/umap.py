@@ -46,7 +46,10 @@ elif choice == explore.KMEANS:
                                 value=state.setting("umap_kmeans", min(6, len(matrix)), bounds=(2, min(30, len(matrix)))))
 k = cols[2].number_input("Neighbours of a clicked point", 1, 50, state.setting("umap_k", 8, bounds=(1, 50)), key="umap_k")
 continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
-colorscale, limits = scales.colour_scale("umap_scale", continuous[0]) if continuous is not None else ("Viridis", None)
+colorscale, limits = "Viridis", None
+if continuous is not None:  # its range found once per map (ten million rows: a pass each)
+    value_range = front.value_range(explore.values_key(choice, lat_stamp, dim), continuous[0])
+    colorscale, limits = scales.colour_scale("umap_scale", continuous[0], value_range=value_range)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
 if colour.note:
     st.caption(colour.note)

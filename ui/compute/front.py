@@ -146,6 +146,30 @@ def stacked_latents(file_stamp: tuple):
     return matrix, table
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def latent_column(file_stamp: tuple, dim: int) -> np.ndarray:
+    """One latent dimension of every row, contiguous and shared: the same array on every rerun, so that
+    what is derived from it (its colours, range and histogram) is made once."""
+    return _read_only(np.ascontiguousarray(stacked_latents(file_stamp)[0][:, dim]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def value_range(values_key: tuple, _values) -> tuple[float, float]:
+    """(min, max) of the finite values named by `values_key` ((0, 1) when none is finite)."""
+    finite = np.asarray(_values, np.float64)
+    finite = finite[np.isfinite(finite)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def continuous_colour(values_key: tuple, name: str, colorscale: str, limits: tuple | None, _values):
+    """`plots.continuous_colour` of the values named by `values_key`, made once: a rerun gets the same codes,
+    so the density raster reuses their cell colours (at ten million rows each is a pass over every row)."""
+    from ..figures.plots import continuous_colour as colour_of
+
+    return _read_only(colour_of(_values, name, colorscale, *(limits or (None, None))))
+
+
 @st.cache_resource(show_spinner="Aligning the band contrast...", max_entries=16)
 def bandcontrast_for(bc_stamp: tuple, lat_stamp: tuple) -> np.ndarray:
     """Band contrast at each row of a scan's latents: the scan map they carry (`scan:<name>`, see

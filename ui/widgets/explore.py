@@ -60,9 +60,14 @@ def continuous_values(choice: str, lat_stamp, dim: int = 0):
         name = choice.removeprefix(POINT_MAP)
         return front.latents(lat_stamp).point_maps[name], point_map_title(name)
     if choice == LATENT:
-        matrix, _ = front.stacked_latents(lat_stamp)
-        return matrix[:, dim], f"latent {dim}"
+        return front.latent_column(lat_stamp, int(dim)), f"latent {dim}"
     return None
+
+
+def values_key(choice: str, lat_stamp, dim: int = 0) -> tuple:
+    """What names a continuous choice's values, for the caches of their colours and range."""
+    spec = bandcontrast.stamp(state.bandcontrast()) if choice == BANDCONTRAST else None
+    return lat_stamp, choice, int(dim) if choice == LATENT else None, spec
 
 
 def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, colorscale: str = "Viridis",
@@ -80,7 +85,7 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
         return plots.label_colour(codes_per_row(labelled, n), labelled.classes)
     if choice in (BANDCONTRAST, LATENT) or choice.startswith(POINT_MAP):
         values, name = continuous_values(choice, lat_stamp, dim)
-        return plots.continuous_colour(values, name, colorscale, *(limits or (None, None)))
+        return front.continuous_colour(values_key(choice, lat_stamp, dim), name, colorscale, limits, values)
     if choice == KMEANS:
         return plots.categorical_colour(front.kmeans_labels(lat_stamp, dim), "cluster")
     if choice in IPF:

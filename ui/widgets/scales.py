@@ -9,14 +9,17 @@ from ..figures import plots
 from ..session import state
 
 
-def colour_scale(key: str, values, container=None) -> tuple[str, tuple[float, float] | None]:
+def colour_scale(key: str, values, container=None, value_range=None) -> tuple[str, tuple[float, float] | None]:
     """(colour map, limits): a choice of colour map and, when "Fixed limits" is ticked, the vmin and
     vmax the colours span (default: the values' range when first ticked; they then stay as set, so
-    that maps can be compared on one scale). Widgets keyed `{key}_cmap`, `_fixed`, `_vmin`, `_vmax`."""
+    that maps can be compared on one scale). Widgets keyed `{key}_cmap`, `_fixed`, `_vmin`, `_vmax`.
+    `value_range`: the values' (min, max) when already known (else found here)."""
     box = container if container is not None else st
-    values = np.asarray(values, np.float64)
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if value_range is None:
+        finite = np.asarray(values, np.float64)
+        finite = finite[np.isfinite(finite)]
+        value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    low, high = value_range
     cols = box.columns([2, 2, 2, 2])
     scales = list(plots.COLOUR_SCALES)
     scale = cols[0].selectbox("Colour map", scales, key=f"{key}_cmap",
