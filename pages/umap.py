@@ -96,7 +96,7 @@ def linked(marks):
     panels = st.columns(2) if on_scan else [st.container()]
     with panels[0]:
         changed, fig = selection.linked_scatter(
-            coords[:, 0], coords[:, 1], colour, np.arange(len(coords)), chosen, "umap_scatter", marks=marks,
+            coords[:, 0], coords[:, 1], colour, every_row, chosen, "umap_scatter", marks=marks,
             hover=explore.hover_fields(scan_columns, lat.units),
             x_title=f"{label} 1", y_title=f"{label} 2",
             title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
@@ -114,7 +114,7 @@ def linked(marks):
             if continuous is not None:
                 scales.histogram(continuous[0], "umap_histogram", colour=colour, value_name=colour.title)
         changed |= selection.take_event(map_event, "umap_map",
-                                        lambda s: selection.rows_in_shapes(s, lat.x, lat.y, np.arange(len(lat.x))))
+                                        lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row))
     if changed:
         common.rerun()
 

@@ -382,13 +382,13 @@ def cluster_job(lat_stamp, bc_stamp, method, dim, features, params, roi, smooth:
 def cluster_run(lat_stamp: tuple, bc_stamp: tuple, job_json: str) -> dict:
     """The page's clustering (in the worker pool at scale): the same inputs and call as the
     downloadable artifacts, so the picture and the CSV agree. Returns rows (the row ids), x, y,
-    latent, bandcontrast, second, second_name, labels, report (see `tasks.cluster_run`)."""
+    latent, bandcontrast, second, second_name, labels, report (see `tasks.cluster_run`); shared, read-only."""
     job = json.loads(job_json)
     lat = latents(lat_stamp)
     count = len(roi_rows(lat_stamp, tuple(job["roi"]) if job["roi"] else None)) if lat.x is not None else \
         len(lat.partitions[job["partition"] or next(iter(lat.partitions))])
-    return pooled(tasks.cluster_run, f"Clustering ({job['method']})", count, job_json=job_json,
-                  inputs=[lat_stamp, bc_stamp])  # the files' stamps: a rewritten file is a new job
+    return _read_only(pooled(tasks.cluster_run, f"Clustering ({job['method']})", count, job_json=job_json,
+                             inputs=[lat_stamp, bc_stamp]))  # the files' stamps: a rewritten file is a new job
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -485,12 +485,12 @@ def job_json(job) -> str:
 # -- embedding ----------------------------------------------------------------------------------
 
 def fitted_embedding(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
-    """The fitted 2-D embedding of all rows, shared by every session: fitted in the worker pool
+    """The fitted 2-D embedding of all rows, shared by every session (read-only): fitted in the worker pool
     (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
     rows = len(stacked_latents(lat_stamp)[0])
-    return pooled(tasks.fit_embedding, f"{method.upper()} of {rows:,} latents", rows,
+    return _read_only(pooled(tasks.fit_embedding, f"{method.upper()} of {rows:,} latents", rows,
                   inline_rows=jobs.INLINE_FIT_ROWS if method == "umap" else None,
-                  **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed))
+                  **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)))
 
 
 def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int) -> dict:
