@@ -181,20 +181,20 @@ def test_a_map_with_more_than_256_colours_is_still_exact():
     assert [f"#{r:02x}{g:02x}{b:02x}" for r, g, b, _ in shown] == colours[:300]
 
 
-def test_coordinates_digest_is_their_content_found_once_for_read_only_arrays(monkeypatch):
+def test_a_digest_is_the_content_found_once_for_read_only_arrays(monkeypatch):
     import hashlib
 
-    from ui.widgets import selection
+    from ui import kept
 
     coords = np.random.default_rng(2).normal(size=(500, 2)).astype(np.float32)
     expected = hashlib.sha1(np.ascontiguousarray(coords[:, 0]).tobytes()).hexdigest()
     writeable = coords[:, 0]
-    assert selection._digest(writeable) == expected
+    assert kept.digest(writeable) == expected
     coords[0, 0] += 1  # a writeable array is hashed every time: a change shows
-    assert selection._digest(writeable) != expected
+    assert kept.digest(writeable) != expected
     coords.flags.writeable = False
-    first = selection._digest(coords[:, 0])
+    first = kept.digest(coords[:, 0])
     hashed, sha1 = [], hashlib.sha1
-    monkeypatch.setattr(selection.hashlib, "sha1", lambda data: hashed.append(1) or sha1(data))
-    assert selection._digest(coords[:, 0]) == first  # a new view of the same read-only array: not hashed again
-    assert selection._digest(coords[:, 1]) != first and hashed == [1]  # the other column is other bytes
+    monkeypatch.setattr(kept.hashlib, "sha1", lambda data: hashed.append(1) or sha1(data))
+    assert kept.digest(coords[:, 0]) == first  # a new view of the same read-only array: not hashed again
+    assert kept.digest(coords[:, 1]) != first and hashed == [1]  # the other column is other bytes

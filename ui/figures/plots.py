@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import io
 import weakref
 
@@ -26,7 +25,7 @@ from matplotlib.ticker import MaxNLocator
 from latentcore import figures
 from latentcore.data.base import display_units
 
-from ..kept import Kept
+from ..kept import Kept, digest
 
 LEVELS = 65535  # uint16 quantisation of scatter coordinates
 HOVER_ROW_IDS = 65_535  # row ids up to this travel as uint16 customdata, for hover text
@@ -264,7 +263,7 @@ def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title
                              hovertemplate=f"x %{{x:.4g}} {unit}<br>y %{{y:.4g}} {unit}<extra></extra>", **placement))
     if selected_mask is not None and np.any(selected_mask):
         veil = ~np.asarray(selected_mask, bool) & np.isfinite(code_map)
-        fig.add_trace(go.Image(source=map_png(veil.astype(np.float32), ["rgba(0,0,0,0)", VEIL]), name="selection",
+        fig.add_trace(go.Image(source=map_png(veil.view(np.uint8), ["rgba(0,0,0,0)", VEIL]), name="selection",
                                hoverinfo="skip", **placement))
     xs, ys = grid.x_values, grid.y_values
     fig.add_trace(go.Scatter(x=[xs[0], xs[-1]], y=[ys[0], ys[-1]], mode="markers", marker={"opacity": 0},
@@ -339,10 +338,8 @@ VEIL = "rgba(235,235,235,0.85)"  # over the pixels outside a selection: a black 
 def map_png(code_map, colours) -> str:
     """A PNG data URI of a code map: code i -> colours[i] (hex or rgb/rgba), NaN -> colours[-1].
     The last few are kept: a page's rerun draws the same map again."""
-    code_map = np.ascontiguousarray(code_map)
-    digest = hashlib.blake2b(code_map.tobytes(), digest_size=16)
-    digest.update(repr((code_map.shape, code_map.dtype.str, list(colours))).encode())
-    return _PNGS.get(digest.hexdigest(), lambda: _encode_png(code_map, colours))
+    key = digest(code_map) + repr((np.shape(code_map), np.asarray(code_map).dtype.str, list(colours)))
+    return _PNGS.get(key, lambda: _encode_png(np.ascontiguousarray(code_map), colours))
 
 
 _PNGS = Kept(8)  # digest of (codes, colours) -> data URI, shared by sessions

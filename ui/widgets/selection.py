@@ -4,9 +4,7 @@ the global row id of each of its points (`TraceRows`); a point may also carry it
 `customdata`, which arrives in the browser as a number, a list or a dict {"0": id}."""
 from __future__ import annotations
 
-import hashlib
 import json
-import weakref
 
 import numpy as np
 import streamlit as st
@@ -17,7 +15,7 @@ from latentcore.data.base import display_units
 
 from ..compute import front
 from ..figures import density, plots
-from ..kept import Kept
+from ..kept import Kept, digest
 from ..session import state
 
 CHART_CONFIG = {"displaylogo": False}
@@ -26,7 +24,7 @@ _RASTERS = Kept(8)  # content digest of (x, y) -> Raster with its click targets,
 
 def _raster(x, y) -> density.Raster:
     """The raster of these coordinates, built once (binning and click targets cost ~1 s at 1M)."""
-    key = _digest(x) + _digest(y)
+    key = digest(x) + digest(y)
     x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
 
     def make():
@@ -34,26 +32,6 @@ def _raster(x, y) -> density.Raster:
         raster.targets = raster.click_targets()
         return raster
     return _RASTERS.get(key, make)
-
-
-_DIGESTS: dict = {}  # (owner's id, address, shape, strides) -> (weak reference to the owner, digest)
-
-
-def _digest(values: np.ndarray) -> str:
-    """SHA-1 of the values. A read-only array's (a view of a cached result, which never changes while it
-    lives) is found once: at ten million rows hashing both coordinates took 0.25 s, twice a selection."""
-    values = np.asarray(values)
-    owner = values.base if values.base is not None else values
-    if values.flags.writeable or not isinstance(owner, np.ndarray) or owner.flags.writeable:
-        return hashlib.sha1(np.ascontiguousarray(values).tobytes()).hexdigest()
-    key = (id(owner), values.__array_interface__["data"][0], values.shape, values.strides)
-    ref, digest = _DIGESTS.get(key, (None, None))
-    if ref is None or ref() is not owner:
-        for old in [k for k, (r, _) in _DIGESTS.items() if r() is None]:  # owners gone: their ids may come back
-            del _DIGESTS[old]
-        digest = hashlib.sha1(np.ascontiguousarray(values).tobytes()).hexdigest()
-        _DIGESTS[key] = (weakref.ref(owner), digest)
-    return digest
 
 
 def _customdata_row(value):
