@@ -74,6 +74,29 @@ workers 3.82 GB. Still per rerun: the continuous colour's codes and the 3163 x 3
 Runs 1 and 2's Clusters page asked for band contrast: the latents reader had no `point_maps()`, so the Data page
 offered no scan map of a chosen latents file. Fixed (`LatentsReader.point_maps`) before run 3.
 
+Measured 2026-11-23 evening on another 2-core machine (AMD EPYC, znver4), nothing else running (load 0.3-1.3 at
+each start), drawn / idle, seconds:
+  the demo: extract and fit 3.79; UMAP reopen 1.16 / 1.16; box select 1.29 / 1.29; recolour 0.68 / 1.11; Clusters
+    first 1.29; reopen 0.78; cluster box select 0.55 / 0.55. The UMAP page's script runs 0.18 s (AppTest); the
+    browser shows it running for 0.9 s: the rest is the headless renderer (software WebGL, plotly, three charts).
+  1,000,000 x 128: upload 4.82; fit 38.2 s (the worker on both cores); the other session's recolour 0.74 / 0.90
+    quiet, 0.47 / 0.76 during the fit; UMAP reopen 1.06 / 1.06; box select 1.21 / 1.54; recolour 0.84 / 1.54;
+    Clusters first 12.3 s; reopen 1.08; cluster box select 0.86 / 0.98; server RSS 2.87 GB.
+  10,004,569 x 16 (chosen): fit 119.2 s; then, with py-spy on the server, three changes, each re-measured (the
+  fit read back from the embedding cache):           before          after
+    UMAP reopen                                      3.40 / 3.40     1.93 / 1.93   (goal 3)
+    UMAP box select (832,666 rows)                   3.15 / 3.72     2.35 / 2.98   (goal 3)
+    UMAP recolour by a latent dimension              2.56 / 4.85     3.03 / 5.08
+    other session's recolour during the fit          0.49 / 1.48     0.50 / 0.90   (goal 2)
+    Clusters reopen / box select (1,749,477 rows)    1.25 / 3.28     1.81 / 2.73   (after the first two)
+    server RSS peak                                  3.63 GB         3.66 GB       (goal 12)
+  The changes: a plain np.unique (numpy >= 2.3 answers it from a hash table) took 1.05 s of the box select's
+  rerun for 832,666 sorted rows (latentcore.arrays.unique sorts); a continuous colour, its range and its latent
+  column are made once (their codes, range and the raster's cell colours were a pass each per rerun: 2.9 s over
+  three interactions); a read-only array's digest is found once (hashing the coordinates and the 40 MB code map
+  for the caches took 0.9 s a selection). A 10M box select's server rerun went from 2.2 s to 0.9 s; the rest of
+  its 3 s is the browser receiving and decoding the scan map's 7 MB PNG again with its veil.
+
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters]
 """

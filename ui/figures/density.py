@@ -19,7 +19,10 @@ from latentcore import figures
 
 from . import plots
 
-DENSITY_ABOVE = 200_000
+# Above this many points the scatter is a raster: every point as WebGL kept the page running 2-9 s after a
+# click at 50,000-200,000 points in headless Chromium on 2 cores, the raster about 1 s at 1,000,000
+# (benchmarks/browser_interaction.py).
+DENSITY_ABOVE = 20_000
 BINS = 400
 TARGET_BINS = 150
 VEIL = [[0, "rgba(0,0,0,0)"], [1, plots.VEIL]]  # the scan maps' veil
