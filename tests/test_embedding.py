@@ -1,4 +1,5 @@
 """Embedding (UMAP/PCA): determinism, on-disk cache, fast path quality, PCA, projection, save/load."""
+import contextlib
 import json
 import subprocess
 import sys
@@ -164,6 +165,35 @@ def test_bad_parameters_and_files_raise_input_error(latents, tmp_path):
 
 def test_warm_up_runs_the_fast_path():
     assert warm_up() > 0
+
+
+def test_a_processs_first_fit_compiles_under_the_cross_process_lock(latents, monkeypatch):
+    entered = []
+
+    @contextlib.contextmanager
+    def recording_lock():
+        entered.append(True)
+        yield
+
+    monkeypatch.setattr(embedding, "_warmed", False)  # as in a new process
+    monkeypatch.setattr(embedding, "cache_lock", recording_lock)
+    fit_embedding(latents[:100], cache_dir=False, sample_size=50)
+    fit_embedding(latents[:100], cache_dir=False, sample_size=50, random_state=1)
+    assert entered == [True]  # the first fit warmed up under the lock, the second did not need it
+
+
+def test_the_numba_cache_lock_excludes_other_processes():
+    from latentcore.analysis.umap_numba import cache_lock
+
+    try_lock = ("import fcntl, os, tempfile; from pathlib import Path\n"
+                "path = Path(tempfile.gettempdir()) / f'latentcore-numba-{os.getuid()}.lock'\n"
+                "with open(path, 'a') as f:\n"
+                "    try:\n        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('took it')\n"
+                "    except BlockingIOError:\n        print('held')\n")
+    with cache_lock():
+        held = subprocess.run([sys.executable, "-c", try_lock], capture_output=True, text=True, check=True)
+    free = subprocess.run([sys.executable, "-c", try_lock], capture_output=True, text=True, check=True)
+    assert (held.stdout.strip(), free.stdout.strip()) == ("held", "took it")
 
 
 # -- placement by a walk of the sample's kNN graph (large fits and projections) -------------------

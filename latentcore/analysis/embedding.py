@@ -7,7 +7,8 @@ Entry points
   project new latents (`.transform(new_latents)`).
 - `save_embedding(path, fitted)` / `load_embedding(path)`: a fitted embedding as a plain `.npz`.
 - `warm_up()`: compile umap-learn's code once, through a tiny seeded fit (the app calls it in a
-  background thread at start).
+  background thread at start; every process's first UMAP fit goes through it, under `cache_lock`, so
+  two processes never fill numba's on-disk cache at once).
 umap-learn itself is imported through `umap_numba` (numba's on-disk cache).
 
 The fast path (`fast=True`, the default)
@@ -65,7 +66,7 @@ from ..errors import InputError
 from ..storage.local import atomic_path
 from ._validation import check_int, check_matrix, check_number
 from ..sampling import seeded_sample
-from .umap_numba import quiet_umap, umap_module
+from .umap_numba import cache_lock, quiet_umap, umap_module
 
 METHODS = ("umap", "pca")
 # Metrics that scikit-learn's brute-force kNN and umap-learn both know, with no extra parameters.
@@ -297,6 +298,7 @@ def _fit_pca(latents, params, report) -> FittedEmbedding:
 
 def _fit_umap_plain(latents, params, report) -> FittedEmbedding:
     """umap-learn on every row, seeded; a seeded subsample is kept for projection."""
+    _compiled()
     umap = umap_module()
     report(0.0, f"UMAP of {len(latents)} rows")
     with quiet_umap():
@@ -314,6 +316,7 @@ def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
     """UMAP on a seeded sample (every row when N <= sample_size), after PCA for wide euclidean
     latents, from an exact kNN graph; the rest placed by kNN, searched while UMAP fits. Never calls
     pynndescent."""
+    _compiled()
     umap = umap_module()
     sample = seeded_sample(len(latents), params["sample_size"], params["random_state"])
     report(0.02, "PCA of the sample")
@@ -550,7 +553,14 @@ def _progress_reporter(progress):
     return progress
 
 
-_WARM_UP_LOCK = threading.Lock()
+_WARM_UP_LOCK = threading.RLock()
+_warmed = False  # this process has compiled (or loaded) the numba code of a fit
+
+
+def _compiled():
+    """Before this process's first UMAP fit: the warm-up, which compiles under the cross-process lock."""
+    if not _warmed:
+        warm_up()
 
 
 def warm_up(include_plain=False) -> float:
@@ -561,17 +571,21 @@ def warm_up(include_plain=False) -> float:
     jitted functions on numba's on-disk cache (the graph walk's are declared so), so a later process
     loads them instead of compiling. `include_plain=True` also compiles
     the NN-descent path that `fast=False` uses for more than 4096 rows; pynndescent's `nn_descent`
-    cannot be cached by numba, so that part is compiled in every new process. Thread-safe.
+    cannot be cached by numba, so that part is compiled in every new process. Thread-safe; one
+    process at a time (`cache_lock`), the others wait and then load what it compiled.
     """
     from .graph_search import GraphIndex
 
+    global _warmed
     start = time.perf_counter()
-    with _WARM_UP_LOCK:
-        small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
-        fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
-        fitted.transform(small[:5])
-        # large placements' search (numba, on its disk cache)
-        GraphIndex(small, _knn(small, small, "euclidean", 5)[1]).query(small[:5], 2)
+    small = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    with _WARM_UP_LOCK, cache_lock():
+        if not _warmed:
+            _warmed = True  # first: the fit below passes through `_compiled`
+            fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
+            fitted.transform(small[:5])
+            # large placements' search (numba, on its disk cache)
+            GraphIndex(small, _knn(small, small, "euclidean", 5)[1]).query(small[:5], 2)
         if include_plain:
             with quiet_umap():
                 umap_module().UMAP(n_neighbors=5, n_epochs=5, random_state=0, init="random",

@@ -3,15 +3,21 @@
 - `umap_module()`: import umap-learn with its jitted functions switched to numba's on-disk cache
   (umap-learn declares almost none of them with `cache=True`, so every new process recompiled
   them before its first fit);
-- `quiet_umap()`: a context that silences the warnings umap-learn gives on every seeded fit.
+- `quiet_umap()`: a context that silences the warnings umap-learn gives on every seeded fit;
+- `cache_lock()`: a context held while a process fills numba's on-disk caches (one process at a time).
 
 The time saved per process is measured by benchmarks/umap_scale.py (see its docstring).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
+import os
+import tempfile
 import threading
 import warnings
+from pathlib import Path
 
 _UMAP_NUMBA_MODULES = ("umap.umap_", "umap.layouts", "umap.spectral", "umap.utils", "umap.distances",
                        "umap.sparse")
@@ -36,6 +42,25 @@ def umap_module():
                         obj.enable_caching()
             umap._latentcore_cache_enabled = True
     return umap
+
+
+@contextlib.contextmanager
+def cache_lock():
+    """Held (across processes, by this user) while numba code is compiled onto its on-disk cache.
+
+    numba writes a cache's index and its data files separately: two processes that compile the same
+    functions at once can leave an index entry that points at the other's machine code, and every
+    process that loads it afterwards crashes (seen with two test processes importing orix on a new
+    install). Under this lock one process compiles and the others then load what it wrote.
+    Not re-entrant within a process (flock is per open file).
+    """
+    path = Path(tempfile.gettempdir()) / f"latentcore-numba-{os.getuid()}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _has_null_cache(dispatcher) -> bool:
