@@ -107,6 +107,17 @@ each start), drawn / idle, seconds:
   UMAP reopen 1.26, box select 1.87, recolour 1.47, Clusters reopen 0.97, cluster box select 0.67: the goal of
   0.5 s at the demo is not met, and demo runs differ by up to 0.6 s between runs.
 
+Measured 2026-11-24 on a 2-core AMD EPYC (Zen 3), nothing else running, the demo (drawn / idle, seconds):
+extract and fit 3.28; UMAP reopen 0.99; box select 1.14; recolour 0.74 / 1.11; Clusters first 1.00; reopen 0.81;
+cluster box select 0.51. Where it goes: the server's script runs (Streamlit's ScriptRunner._run_script timed in
+the server) take 0.19 s for the UMAP reopen, 0.28 s for its box select (the linked panels' fragment), 0.32 s
+for the recolour, 0.10 / 0.07 s for the Clusters reopen / box select; pages without charts (Data, Extract,
+Train) are idle 0.13-0.41 s after the click. The rest is the headless renderer. UMAP reopen, median of four
+(the page as it is 0.93 s): without the colour histogram 0.73; without it and the scan map 0.75; without any
+chart 0.28; the scatter as SVG instead of WebGL 1.33; the histogram as a static plot 0.89. So the 2,400-point
+WebGL scatter alone costs about 0.45 s of the renderer (software GL, plotly) and the histogram 0.2 s: with
+plotly charts the 0.5 s demo goal is out of reach in this browser whatever the server does.
+
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters]
 """

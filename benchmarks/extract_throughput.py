@@ -38,6 +38,16 @@ Measured again 2026-11-23 evening on a 2-core AMD EPYC (znver4), no GPU (load 1.
 bf16 channels-last 10,906 (batch 256; bf16 max dev / std 0.017); read[1] 40,330; read[all] 5,760 (16,753 after the
 first block); pipeline (bf16) 7,174; ratio 1.25; 100,000 patterns end to end 12.4 s. The ResNet-18 at its defaults
 was stopped after 8 minutes in its forward ceilings (fp32 on 2 CPU cores: about 50 cutouts/s).
+Measured 2026-11-24 on a 2-core AMD EPYC (Zen 3: AVX2, no AVX-512 and no bf16 instructions), nothing else
+running, VAE, 24,000 patterns (--models vae --million-items 100000): forward fp32 6,237, fp32 channels-last
+6,969, bf16 275, bf16 channels-last 635 (bf16 is emulated here: the pipeline runs fp32); read[1] 49,448;
+read[all] 7,716 (25,706 after the first block); pipeline (fp32) 4,889; ratio 0.70 (0.78 against fp32 in the
+layout the pipeline runs); 100,000 patterns end to end 19.4 s. Not met here: reading and preparing cost one
+core about 60 us a pattern (h5py's read and inflate 19 us, of which zlib 18; float32 16; the min-max
+normalisation 25) against 287 us of forward, and on two cores both share them, which bounds the pipeline near
+0.83 of the forward. Tried, each alternated three times with the old code on the same file: fp32 channels-last
+in the pipeline (forward alone +14 %) and the normalisation inside the forward's threads: neither moved the
+pipeline beyond the +-5 % between runs, so neither was kept.
 """
 from __future__ import annotations
 
