@@ -1,7 +1,6 @@
 """Clusters: (latent, band contrast) clustering in two linked panels, the scan map and the scatter."""
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from latentcore.analysis.artifacts import cluster_names
@@ -116,17 +115,8 @@ def linked(run, colour, grid, code_map, cells):
         state.clear_selection()
         common.rerun()
     if selected_here.any():
-        picked = np.flatnonzero(selected_here)
-        shown = picked[:explore.TABLE_MAX]
-        table = {"row_id": rows[shown]}
-        if on_scan:
-            table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
-        table[f"latent {dim}"] = run["latent"][shown]
-        if run["bandcontrast"] is not None:
-            table[bandcontrast.value_name(bc_spec)] = run["bandcontrast"][shown]
-        table["cluster"] = labels[shown]
-        st.dataframe(table, height=220, hide_index=True)
-        explore.table_note(len(picked))
+        explore.selected_rows_table(run, selected_here, dim, unit,
+                                    bandcontrast.value_name(bc_spec) if run["bandcontrast"] is not None else None)
     with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
 

@@ -9,7 +9,7 @@ from latentcore.data.base import display_units
 from ui.compute import front
 from ui.figures import plots, png
 from ui.figures import references as reference_figures
-from ui.session import files, state
+from ui.session import state
 from ui.widgets import common, explore, extraction, labels, references, scales, selection
 
 st.title("UMAP")
@@ -53,25 +53,7 @@ if continuous is not None:  # its range found once per map (ten million rows: a 
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
 if colour.note:
     st.caption(colour.note)
-marks = []
-
-with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
-    spec = state.latents_model()
-    upload = st.file_uploader("One image (PNG, JPEG, TIFF or NPY), projected with the model that made these latents",
-                              type=["png", "jpg", "jpeg", "tif", "tiff", "npy"], key="umap_new_image")
-    if upload is not None and spec is None:
-        st.info("Projecting needs the model that made these latents: extract them on the Extract page first.")
-    elif upload is not None:
-        with common.user_errors():
-            path = files.save_upload_once(upload, "projected")
-            result = front.project_image(path, spec, embedding, fitted, lat)
-        marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
-        cols = st.columns([1, 3])
-        cols[0].image(common.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
-        cols[1].write(f"Lands at ({result['xy'][0]:.3f}, {result['xy'][1]:.3f}): the star on the scatter."
-                      + (f" DT = T90 - T10 = {result['T90']:.4g} - {result['T10']:.4g} = **{result['DT']:.4g}**"
-                         if "DT" in result else ""))  # SST cutouts only, never EBSD patterns
-        cols[1].bar_chart({"latent": result["latent"]}, height=180, x_label="dimension")
+marks = explore.new_image_panel(lat, embedding, fitted)  # a projected image: a star on the scatter
 
 scan_columns = explore.scan_columns(lat_stamp, lat)  # x, y (units) and band contrast: hover, table, CSV
 on_scan = lat.x is not None and lat.y is not None

@@ -1,7 +1,8 @@
 """What the UMAP and maps pages show about chosen rows: colours by column or by any per-point map the
 latents carry (`point_maps/<name>`, offered as "map: <name>"), the images behind rows (paged, with their
 mean pattern: `ui.widgets.gallery`) and their table. (Nearest neighbours and a new image projected into
-the embedding are computed through the front door: `front.nearest`, `front.project_image`.)"""
+the embedding are computed through the front door: `front.nearest`, `front.project_image`;
+`new_image_panel` is the UMAP page's upload of one.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,8 @@ from latentcore.data.base import display_units
 
 from ..compute import front
 from ..figures import plots
-from ..session import state
-from . import bandcontrast, gallery
+from ..session import files, state
+from . import bandcontrast, common, gallery
 from .gallery import source_for
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
@@ -157,3 +158,43 @@ def table_note(rows: int):
     """Says when a table shows only its first TABLE_MAX rows (the browser would get megabytes)."""
     if rows > TABLE_MAX:
         st.caption(f"The table lists the first {TABLE_MAX:,} of {rows:,} rows.")
+
+
+def new_image_panel(lat, embedding, fitted) -> list[dict]:
+    """"Where does a new image land?": one uploaded image projected with the model that made the latents;
+    returns the marks for the scatter (a star where it lands), none without an image."""
+    marks = []
+    with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
+        spec = state.latents_model()
+        upload = st.file_uploader("One image (PNG, JPEG, TIFF or NPY), projected with the model that made these "
+                                  "latents", type=["png", "jpg", "jpeg", "tif", "tiff", "npy"], key="umap_new_image")
+        if upload is not None and spec is None:
+            st.info("Projecting needs the model that made these latents: extract them on the Extract page first.")
+        elif upload is not None:
+            with common.user_errors():
+                path = files.save_upload_once(upload, "projected")
+                result = front.project_image(path, spec, embedding, fitted, lat)
+            marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
+            cols = st.columns([1, 3])
+            cols[0].image(common.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
+            cols[1].write(f"Lands at ({result['xy'][0]:.3f}, {result['xy'][1]:.3f}): the star on the scatter."
+                          + (f" DT = T90 - T10 = {result['T90']:.4g} - {result['T10']:.4g} = **{result['DT']:.4g}**"
+                             if "DT" in result else ""))  # SST cutouts only, never EBSD patterns
+            cols[1].bar_chart({"latent": result["latent"]}, height=180, x_label="dimension")
+    return marks
+
+
+def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: str, bc_name: str | None):
+    """The Clusters page's selected rows (the first TABLE_MAX): row id, x and y in `unit`, the latent
+    dimension, band contrast (`bc_name`) when the run has it, and the cluster."""
+    picked = np.flatnonzero(selected_here)
+    shown = picked[:TABLE_MAX]
+    table = {"row_id": run["rows"][shown]}
+    if run["x"] is not None:
+        table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
+    table[f"latent {dim}"] = run["latent"][shown]
+    if run["bandcontrast"] is not None:
+        table[bc_name] = run["bandcontrast"][shown]
+    table["cluster"] = run["labels"][shown]
+    st.dataframe(table, height=220, hide_index=True)
+    table_note(len(picked))
