@@ -45,9 +45,11 @@ read[all] 7,716 (25,706 after the first block); pipeline (fp32) 4,889; ratio 0.7
 layout the pipeline runs); 100,000 patterns end to end 19.4 s. Not met here: reading and preparing cost one
 core about 60 us a pattern (h5py's read and inflate 19 us, of which zlib 18; float32 16; the min-max
 normalisation 25) against 287 us of forward, and on two cores both share them, which bounds the pipeline near
-0.83 of the forward. Tried, each alternated three times with the old code on the same file: fp32 channels-last
-in the pipeline (forward alone +14 %) and the normalisation inside the forward's threads: neither moved the
-pipeline beyond the +-5 % between runs, so neither was kept.
+0.83 of the forward. fp32 now runs channels-last on the CPU too (the forward alone +12 %). Run again with it
+(load 1.8-2.2, the machine slower than an hour before) forward fp32 5,250, fp32 channels-last 5,972; read[1]
+38,255; read[all] 5,508 with start-up; pipeline 4,605; ratio 0.84 (0.77 against the forward); 100,000 patterns
+20.2 s; vs main (contiguous fp32), alternated, best of 3 each: 5,443 against 4,759 patterns/s, new / old 1.14.
+The normalisation moved into the forward's threads did not move the pipeline beyond the +-5 % between runs.
 """
 from __future__ import annotations
 

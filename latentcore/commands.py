@@ -22,7 +22,7 @@ def register(subparsers):
     ex.add_argument("--batch-size", type=int, default=64)
     ex.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ex.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="the forward's numbers: bf16 = autocast bf16 (+ channels-last on CUDA), "
+                   help="the forward's numbers: bf16 = autocast bf16 (channels-last), "
                         "latents within 0.05 std of fp32 (default: fp32)")
     ex.add_argument("--readers", type=int, help="processes reading and decompressing the input "
                    "(default: one per core but one on more than 2 cores, else the reader in this process)")

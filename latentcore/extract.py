@@ -3,8 +3,8 @@
 source file -> data.parallel.iter_blocks (blocks of whole chunks, read in `readers` processes or in a
 background thread) -> prepare_batch on the model's device (the one place where inputs are shaped for a
 model; on CUDA after a copy through reusable pinned buffers on a copy stream) -> model forward under
-inference_mode (fp32, or bf16 autocast + channels-last: `precision`) -> pool_latents, brought back once
-per block -> LatentsWriter (`<stem>_latents.h5.partial`, renamed when complete, resumable).
+inference_mode (fp32, or bf16 autocast: `precision`; channels-last on CPU and for bf16) -> pool_latents,
+brought back once per block -> LatentsWriter (`<stem>_latents.h5.partial`, renamed when complete, resumable).
 
 `extract_file(source, model, out_dir)` writes one file's latents file; `Extractor` runs a model over
 batches or a reader (in memory: `extract_array`); `model_latents_extract` is Nenya's entry point;
@@ -163,15 +163,19 @@ class Extractor:
         self.model, self.pool, self.batch_size, self.precision = model, pool, batch_size, precision
         self.readers = reader_processes(readers)
         self.device = resolve_device(device)
-        # bf16 convolutions run fastest on channels-last tensors (GPU and CPU); fp32 keeps the
-        # default layout, also for a module an earlier bf16 run converted
+        # 2-D convolutions run fastest on channels-last tensors on CPU (fp32 and bf16) and with bf16 on
+        # the GPU (benchmarks/extract_throughput.py); fp32 on the GPU keeps the default layout, also for
+        # a module an earlier bf16 run converted, and so do 3-D convolutions (5-D weights), which
+        # channels-last cannot hold
+        self._channels_last_ok = all(p.dim() <= 4 for p in model.module.parameters())
         self.module = model.module.to(self.device).eval().to(memory_format=self._memory_format)
         # batches at once on CPU, one thread each: as many as the threads torch was given here
         self.parallel = torch.get_num_threads() if self.device.type == "cpu" else 1
 
     @property
     def _memory_format(self):
-        return torch.channels_last if self.precision == "bf16" else torch.contiguous_format
+        fastest = self._channels_last_ok and (self.precision == "bf16" or self.device.type == "cpu")
+        return torch.channels_last if fastest else torch.contiguous_format
 
     def _prepare(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), one_intra_op_thread():
@@ -389,8 +393,8 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
     out_path : str or path-like, default=None
         The output file itself, instead of `<stem>_latents.h5` in `out_dir`.
     precision : {"fp32", "bf16"}, default="fp32"
-        The forward's numbers: "bf16" runs it under bf16 autocast (channels-last on CUDA), within
-        `BF16_TOLERANCE` of the fp32 latents; recorded in the file's attributes.
+        The forward's numbers: "bf16" runs it under bf16 autocast (channels-last, as fp32 is on CPU),
+        within `BF16_TOLERANCE` of the fp32 latents; recorded in the file's attributes.
     readers : int, default=None
         Processes reading and decompressing the source (`data.parallel`); None: one per core but
         one on machines of more than 2 cores, else the reader in this process. The latents are the

@@ -132,6 +132,19 @@ def test_get_latent_shape_reports_the_unpooled_output():
     assert extractor.get_latent_shape((1, 4, 8, 8)) == (5, 4, 8, 8)
     assert extractor.extract_pooled(np.zeros((1, 4, 8, 8), np.float32)).shape == (5,)
     assert Extractor(model, "cpu", pool="flatten").latent_dim((1, 4, 8, 8)) == 5 * 4 * 8 * 8
+    # 3-D convolutions keep the default layout (channels-last holds 4-D weights only), in bf16 too
+    assert Extractor(model, "cpu", precision="bf16").extract_pooled(np.zeros((1, 4, 8, 8), np.float32)).shape == (5,)
+
+
+def test_2d_convolutions_run_channels_last_on_cpu_within_rounding_of_the_default_layout(vae_model):
+    batch = torch.from_numpy(np.random.default_rng(0).random((8, 1, 60, 60), dtype=np.float32))
+    with torch.inference_mode():
+        out = vae_model.module.to(memory_format=torch.contiguous_format)(prepare_batch(batch, vae_model.input_spec))
+        reference = pool_latents(out[0] if isinstance(out, tuple) else out, "mean").numpy()
+    latents = Extractor(vae_model, "cpu").extract_batch(batch.numpy())
+    weights = [p for p in vae_model.module.parameters() if p.dim() == 4]
+    assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
+    np.testing.assert_allclose(latents, reference, rtol=1e-5, atol=1e-6)
 
 
 def test_cuda_requested_without_gpu_is_a_clear_error(vae_model):
