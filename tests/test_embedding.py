@@ -183,16 +183,16 @@ def test_a_processs_first_fit_compiles_under_the_cross_process_lock(latents, mon
 
 
 def test_the_numba_cache_lock_excludes_other_processes():
-    from latentcore.analysis.umap_numba import cache_lock
+    from latentcore.analysis.umap_numba import cache_lock, lock_path
 
-    try_lock = ("import fcntl, os, tempfile; from pathlib import Path\n"
-                "path = Path(tempfile.gettempdir()) / f'latentcore-numba-{os.getuid()}.lock'\n"
-                "with open(path, 'a') as f:\n"
+    try_lock = ("import fcntl, sys\n"
+                "with open(sys.argv[1], 'a') as f:\n"
                 "    try:\n        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); print('took it')\n"
                 "    except BlockingIOError:\n        print('held')\n")
+    command = [sys.executable, "-c", try_lock, str(lock_path())]
     with cache_lock():
-        held = subprocess.run([sys.executable, "-c", try_lock], capture_output=True, text=True, check=True)
-    free = subprocess.run([sys.executable, "-c", try_lock], capture_output=True, text=True, check=True)
+        held = subprocess.run(command, capture_output=True, text=True, check=True)
+    free = subprocess.run(command, capture_output=True, text=True, check=True)
     assert (held.stdout.strip(), free.stdout.strip()) == ("held", "took it")
 
 

@@ -4,7 +4,8 @@
   (umap-learn declares almost none of them with `cache=True`, so every new process recompiled
   them before its first fit);
 - `quiet_umap()`: a context that silences the warnings umap-learn gives on every seeded fit;
-- `cache_lock()`: a context held while a process fills numba's on-disk caches (one process at a time).
+- `cache_lock()`: a context held while a process fills numba's on-disk caches (one process at a time;
+  the file it locks: `lock_path()`).
 
 The time saved per process is measured by benchmarks/umap_scale.py (see its docstring).
 """
@@ -44,6 +45,11 @@ def umap_module():
     return umap
 
 
+def lock_path() -> Path:
+    """The file `cache_lock` locks: one per user, in the temporary folder."""
+    return Path(tempfile.gettempdir()) / f"latentcore-numba-{os.getuid()}.lock"
+
+
 @contextlib.contextmanager
 def cache_lock():
     """Held (across processes, by this user) while numba code is compiled onto its on-disk cache.
@@ -54,8 +60,7 @@ def cache_lock():
     install). Under this lock one process compiles and the others then load what it wrote.
     Not re-entrant within a process (flock is per open file).
     """
-    path = Path(tempfile.gettempdir()) / f"latentcore-numba-{os.getuid()}.lock"
-    with open(path, "a") as handle:
+    with open(lock_path(), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
