@@ -115,8 +115,7 @@ def linked(run, colour, grid, code_map, cells):
         state.clear_selection()
         common.rerun()
     if selected_here.any():
-        explore.selected_rows_table(run, selected_here, dim, unit,
-                                    bandcontrast.value_name(bc_spec) if run["bandcontrast"] is not None else None)
+        explore.selected_rows_table(run, selected_here, dim, unit, bc_spec)
     with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
 

@@ -184,9 +184,9 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
     return marks
 
 
-def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: str, bc_name: str | None):
+def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: str, bc_spec):
     """The Clusters page's selected rows (the first TABLE_MAX): row id, x and y in `unit`, the latent
-    dimension, band contrast (`bc_name`) when the run has it, and the cluster."""
+    dimension, band contrast (named by its choice, `bc_spec`) when the run has it, and the cluster."""
     picked = np.flatnonzero(selected_here)
     shown = picked[:TABLE_MAX]
     table = {"row_id": run["rows"][shown]}
@@ -194,7 +194,7 @@ def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: st
         table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
     table[f"latent {dim}"] = run["latent"][shown]
     if run["bandcontrast"] is not None:
-        table[bc_name] = run["bandcontrast"][shown]
+        table[bandcontrast.value_name(bc_spec)] = run["bandcontrast"][shown]
     table["cluster"] = run["labels"][shown]
     st.dataframe(table, height=220, hide_index=True)
     table_note(len(picked))
