@@ -14,6 +14,7 @@ on CPU: the same bits whatever the thread count (sequential, Dask worker, the ap
 """
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -62,8 +63,11 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
-    """Shape a reader's float32 batch (B, C, H, W) or (B, C, T, H, W) for a model: channels, size,
-    per-item normalisation. Every model's input convention lives here and nowhere else."""
+    """Shape a reader's batch (B, C, H, W) or (B, C, T, H, W), float32 or small integers as stored,
+    for a model: channels, size, per-item normalisation; float32 out, the same values whichever type
+    came in. Every model's input convention lives here and nowhere else."""
+    if batch.dtype not in (torch.uint8, torch.int8, torch.int16, torch.float32):
+        batch = batch.float()  # e.g. uint16, which torch's reductions do not take
     if spec.crop:
         batch = center_crop(batch, spec.crop)
     channels = batch.shape[1]
@@ -71,25 +75,27 @@ def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
         if channels == 1:
             batch = batch.expand(-1, spec.channels, *batch.shape[2:])
         elif spec.channels == 1:
-            batch = batch.mean(dim=1, keepdim=True)  # RGB into a grey-scale model
+            batch = batch.float().mean(dim=1, keepdim=True)  # RGB into a grey-scale model
         else:
             raise InputError(f"the model takes {spec.channels} channels but the data has {channels}")
     if spec.size is not None and tuple(batch.shape[-2:]) != tuple(spec.size):
         lead = batch.shape[:-2]
-        batch = F.interpolate(batch.reshape(-1, 1, *batch.shape[-2:]), size=tuple(spec.size),
+        batch = F.interpolate(batch.float().reshape(-1, 1, *batch.shape[-2:]), size=tuple(spec.size),
                               mode="bilinear", align_corners=False).reshape(*lead, *spec.size)
-    if spec.normalize == "minmax":  # each item to [-1, 1], as the VAE was trained; one fused pass
+    if spec.normalize == "minmax":  # each item to [-1, 1], as the VAE was trained
+        # min and max in the stored type (uint8: a quarter of float32's work), then one pass that
+        # converts and scales: exact integers in float32, so the same bits as from float32 input
         flat = batch.reshape(len(batch), -1)
-        low, high = torch.aminmax(flat, dim=1, keepdim=True)
+        low, high = (bound.float() for bound in torch.aminmax(flat, dim=1, keepdim=True))
         scale = 2 / (high - low).clamp_min(1e-12)
         batch = torch.addcmul(-1 - low * scale, flat, scale).clamp_(-1, 1).reshape(batch.shape)
     elif spec.normalize == "standard":
-        flat = batch.reshape(len(batch), -1)
+        flat = batch.float().reshape(len(batch), -1)
         flat = (flat - flat.mean(1, keepdim=True)) / flat.std(1, keepdim=True).clamp_min(1e-12)
         batch = flat.reshape(batch.shape)
     elif spec.normalize != "none":
         raise InputError(f"unknown normalisation {spec.normalize!r}")
-    return batch.contiguous()
+    return batch.float().contiguous()
 
 
 def center_crop(batch: torch.Tensor, side: int) -> torch.Tensor:
@@ -179,7 +185,7 @@ class Extractor:
 
     def _prepare(self, batch: np.ndarray | torch.Tensor) -> torch.Tensor:
         with torch.inference_mode(), one_intra_op_thread():
-            return prepare_batch(torch.as_tensor(batch, dtype=torch.float32), self.model.input_spec)
+            return prepare_batch(torch.as_tensor(batch), self.model.input_spec)
 
     def _forward(self, batch: np.ndarray | torch.Tensor, prepared: bool = False) -> torch.Tensor:
         tensor = batch if prepared else self._prepare(batch)
@@ -222,17 +228,32 @@ class Extractor:
         """(latents, row indices) per block of rows. Blocks are read (one contiguous read each) and
         prepared a block ahead in a background thread, then go through the model in slices of
         `batch_size`: few large reads and writes, while the forward keeps its fastest batch size.
-        On CPU the slices of a block run `self.parallel` at a time, each on one thread."""
+        On CPU the slices run `self.parallel` at a time, each on one thread."""
         block_rows = block_rows_for(reader, partition, self.read_size(reader.info().item_shape), self.batch_size)
         blocks = iter_blocks(reader, partition, block_rows, self.model.preprocessing,  # as the model was trained
-                             indices, self.readers)
-        if self.device.type == "cuda":
-            yield from self._iter_on_gpu(blocks)
-            return
-        prepared = ((self._prepare(block), rows) for block, rows in blocks)  # also in the background thread
-        for block, rows in prefetch(prepared):
-            slices = [block[i:i + self.batch_size] for i in range(0, len(block), self.batch_size)]
-            yield np.concatenate(self._extract_slices(slices)), rows
+                             indices, self.readers, stored=True)  # converted to float32 in prepare_batch
+        yield from (self._iter_on_gpu if self.device.type == "cuda" else self._iter_on_cpu)(blocks)
+
+    def _iter_on_cpu(self, blocks) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Blocks prepared in the background thread; their slices run `self.parallel` at a time with no
+        wait at a block's end: block k+1's slices are queued before block k's latents are handed back,
+        so the threads stay busy while the caller writes (a wait per block left a core idle)."""
+        prepared = prefetch((self._prepare(block), rows) for block, rows in blocks)
+        pool = concurrent.futures.ThreadPoolExecutor(self.parallel, thread_name_prefix="latentcore-batch")
+        queued: collections.deque = collections.deque()
+        def gathered(futures, rows):
+            return np.concatenate([future.result() for future in futures]), rows
+
+        try:
+            for block, rows in prepared:
+                queued.append(([pool.submit(self.extract_batch, block[i:i + self.batch_size], True)
+                                for i in range(0, len(block), self.batch_size)], rows))
+                if len(queued) == 2:
+                    yield gathered(*queued.popleft())
+            while queued:
+                yield gathered(*queued.popleft())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: the batches running finish
 
     def _iter_on_gpu(self, blocks) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Blocks copied into two reusable pinned buffers, sent to the GPU on a copy stream one block
@@ -244,8 +265,9 @@ class Extractor:
         for k, (block, rows) in enumerate(itertools.chain(prefetch(blocks), [(None, None)])):
             sent = None
             if block is not None:
-                host = buffers[k % 2] = pinned_buffer(buffers[k % 2], block.shape)
-                host.copy_(torch.from_numpy(block))  # this buffer's last copy ended with block k-2's compute
+                block = torch.from_numpy(block)  # as stored (uint8: a quarter of float32's bytes to copy)
+                host = buffers[k % 2] = pinned_buffer(buffers[k % 2], block.shape, block.dtype)
+                host.copy_(block)  # this buffer's last copy ended with block k-2's compute
                 with torch.cuda.stream(copy_stream):
                     sent = host.to(self.device, non_blocking=True)
                 sent.record_stream(compute)
@@ -277,13 +299,13 @@ class Extractor:
         return self.batch_size * max(1, block_bytes // (per_item * self.batch_size))
 
 
-def pinned_buffer(buffer: torch.Tensor | None, shape) -> torch.Tensor:
-    """A page-locked float32 host tensor of `shape`, reusing `buffer`'s memory when it is large enough
+def pinned_buffer(buffer: torch.Tensor | None, shape, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """A page-locked host tensor of `shape` and `dtype`, on `buffer`'s memory when it is large enough
     (pinning is slow: every block pinned afresh cost more than its copy)."""
-    size = int(np.prod(shape))
-    if buffer is None or buffer.numel() < size:
-        buffer = torch.empty(size, dtype=torch.float32, pin_memory=True)
-    return buffer.view(-1)[:size].view(*shape)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if buffer is None or buffer.untyped_storage().nbytes() < nbytes:
+        buffer = torch.empty(nbytes, dtype=torch.uint8, pin_memory=True)
+    return torch.empty(0, dtype=dtype).set_(buffer.untyped_storage(), 0, tuple(shape))
 
 
 def reader_processes(readers: int | None) -> int:

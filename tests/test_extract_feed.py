@@ -50,17 +50,20 @@ class ArrayReader:  # the reader interface iter_latents uses, over an array in m
     def chunk_rows(self, partition):
         return 1
 
-    def iter_batches(self, partition, batch_size, allowed_indices=None):
+    def stored_dtype(self, partition):
+        return self.data.dtype
+
+    def iter_batches(self, partition, batch_size, allowed_indices=None, stored=False):
         for start in range(0, len(self.data), batch_size):
             rows = np.arange(start, min(start + batch_size, len(self.data)))
-            yield self.data[rows], rows
+            yield self.data[rows] if stored else self.data[rows].astype(np.float32), rows
 
 
-def run_blocks(spec, channels, device, precision="fp32"):
+def run_blocks(spec, channels, device, precision="fp32", dtype=np.float32):
     model = LoadedModel("conv", "conv", pooled_conv(spec.channels), spec, sha256="t")
     extractor = Extractor(model, device, batch_size=16, precision=precision, readers=1)
     extractor.read_size = lambda shape: 32  # blocks of two batches, the last one shorter
-    return extract_array(extractor, ArrayReader(items(channels)), "all")
+    return extract_array(extractor, ArrayReader(items(channels).astype(dtype)), "all")
 
 
 @pytest.mark.parametrize("name", SPECS)
@@ -71,6 +74,23 @@ def test_block_pipeline_gives_each_items_own_latent(name, one_torch_thread):
     model = LoadedModel("conv", "conv", pooled_conv(spec.channels), spec, sha256="t")
     one_by_one = np.concatenate([Extractor(model, "cpu").extract_batch(item[None]) for item in items(channels)])
     np.testing.assert_allclose(latents, one_by_one, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=CUDA)])
+def test_integer_items_as_stored_give_the_bits_of_their_float32_values(name, dtype, device, one_torch_thread):
+    """Integer blocks are converted in prepare_batch (on the model's device), not by the reader: the
+    latents are those of the same values handed over as float32, bit for bit."""
+    spec, channels = SPECS[name]
+    whole = items(channels).astype(dtype)
+    prepared = prepare_batch(torch.from_numpy(whole).to(device), spec)
+    assert prepared.dtype == torch.float32
+    assert torch.equal(prepared, prepare_batch(torch.from_numpy(whole.astype(np.float32)).to(device), spec))
+    as_stored = run_blocks(spec, channels, device, dtype=dtype)
+    assert as_stored.tobytes() == extract_array(
+        Extractor(LoadedModel("conv", "conv", pooled_conv(spec.channels), spec, sha256="t"), device,
+                  batch_size=16, readers=1), ArrayReader(whole.astype(np.float32)), "all").tobytes()
 
 
 def test_precision_is_recorded_and_part_of_the_fingerprint(demo_vae, tmp_path, one_torch_thread):

@@ -43,40 +43,52 @@ def image_folder(folder):
     return folder
 
 
-SOURCES = {  # format family -> writer of a small file of it
-    "hdf5 chunked (h5ebsd, gzip)": lambda tmp, demo: demo,
-    "hdf5 contiguous (cutouts)": lambda tmp, demo: contiguous_cutouts(tmp / "cutouts_preproc.h5"),
-    "memory-mapped binary (EDAX .up2)": lambda tmp, demo: write_up2_square(tmp / "scan.up2", patterns()),
-    "memory-mapped binary, reordered (Oxford .ebsp)": lambda tmp, demo: write_ebsp(tmp / "scan.ebsp", patterns(), 2),
-    "images folder (PNG)": lambda tmp, demo: image_folder(tmp / "images"),
+SOURCES = {  # format family -> (writer of a small file of it, the type its rows are stored in)
+    "hdf5 chunked (h5ebsd, gzip)": (lambda tmp, demo: demo, np.uint8),
+    "hdf5 contiguous (cutouts)": (lambda tmp, demo: contiguous_cutouts(tmp / "cutouts_preproc.h5"), np.float32),
+    "memory-mapped binary (EDAX .up2)": (lambda tmp, demo: write_up2_square(tmp / "scan.up2", patterns()), np.uint16),
+    "memory-mapped binary, reordered (Oxford .ebsp)": (
+        lambda tmp, demo: write_ebsp(tmp / "scan.ebsp", patterns(), 2), np.uint8),
+    "images folder (PNG)": (lambda tmp, demo: image_folder(tmp / "images"), np.float32),
 }
 
 
-def blocks(path, readers, block_rows, indices=None):
+def blocks(path, readers, block_rows, indices=None, stored=False):
     with open_source(path) as reader:
         partition = reader.partitions[0]
-        return [(block, rows) for block, rows in iter_blocks(reader, partition, block_rows, None, indices, readers)]
+        return [(block, rows) for block, rows in
+                iter_blocks(reader, partition, block_rows, None, indices, readers, stored)]
 
 
+@pytest.mark.parametrize("stored", [False, True], ids=["float32", "as stored"])
 @pytest.mark.parametrize("family", SOURCES)
-def test_reader_processes_give_the_single_readers_rows_in_order(family, tmp_path, ebsd_h5):
-    path = SOURCES[family](tmp_path, ebsd_h5)
+def test_reader_processes_give_the_single_readers_rows_in_order(family, stored, tmp_path, ebsd_h5):
+    write, stored_dtype = SOURCES[family]
+    path = write(tmp_path, ebsd_h5)
     with open_source(path) as reader:
         n = reader.count(reader.partitions[0])
     block_rows = max(1, n // 5 + 1)  # several blocks for each of the 2 processes, the last one shorter
-    single, parallel = blocks(path, 1, block_rows), blocks(path, 2, block_rows)
+    single, parallel = blocks(path, 1, block_rows, stored=stored), blocks(path, 2, block_rows, stored=stored)
     assert len(single) == len(parallel) >= 5
     for (one, rows_one), (two, rows_two) in zip(single, parallel):
         np.testing.assert_array_equal(rows_two, rows_one)
-        assert two.dtype == np.float32 and two.tobytes() == one.tobytes()
+        assert one.dtype == two.dtype == (stored_dtype if stored else np.float32)
+        assert two.tobytes() == one.tobytes()
     assert np.concatenate([rows for _, rows in parallel]).tolist() == list(range(n))
+    if stored:  # the values of the float32 rows, in a compact type
+        as_float = np.concatenate([block for block, _ in blocks(path, 1, block_rows)])
+        assert np.concatenate([block for block, _ in parallel]).astype(np.float32).tobytes() == as_float.tobytes()
 
 
-def test_reader_processes_read_only_the_allowed_rows(ebsd_h5):
+@pytest.mark.parametrize("stored", [False, True], ids=["float32", "as stored"])
+def test_reader_processes_read_only_the_allowed_rows(ebsd_h5, stored):
     allowed = np.r_[3:40, 500:530, 2390:2400, 1234]
-    single, parallel = blocks(ebsd_h5, 1, 16, allowed), blocks(ebsd_h5, 3, 16, allowed)
+    single, parallel = blocks(ebsd_h5, 1, 16, allowed, stored), blocks(ebsd_h5, 3, 16, allowed, stored)
     np.testing.assert_array_equal(np.concatenate([r for _, r in parallel]), np.sort(allowed))
+    assert {b.dtype for b, _ in single + parallel} == {np.dtype(np.uint8 if stored else np.float32)}
     np.testing.assert_array_equal(np.concatenate([b for b, _ in parallel]), np.concatenate([b for b, _ in single]))
+    with open_source(ebsd_h5) as reader:
+        np.testing.assert_array_equal(np.concatenate([b for b, _ in single]), reader.read_rows("all", np.sort(allowed)))
 
 
 def test_blocks_hold_whole_chunks_and_whole_batches(ebsd_h5):

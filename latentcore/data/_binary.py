@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import InputError
 from ._checks import check_range
 from ._scan import ScanGrid, scan_info
-from .base import Reader
+from .base import Reader, compact_dtype
 
 
 @dataclasses.dataclass
@@ -79,10 +79,16 @@ class BinaryScanReader(Reader):
         return self._records
 
     def read(self, partition: str, start: int, stop: int) -> np.ndarray:
+        return self.read_stored(partition, start, stop).astype(np.float32, copy=False)
+
+    def stored_dtype(self, partition: str) -> np.dtype:
+        return compact_dtype(self.layout.record["pattern"].base)
+
+    def read_stored(self, partition: str, start: int, stop: int) -> np.ndarray:
         start, stop = check_range(self, partition, start, stop)
         rows = slice(start, stop) if self.layout.order is None else self.layout.order[start:stop]
-        block = self.records["pattern"][rows]  # only these records are read from disk
-        return block.astype(np.float32).reshape((stop - start, *self._info.item_shape))
+        block = self.records["pattern"][rows]  # only these records are read from disk (copied by astype)
+        return block.astype(self.stored_dtype(partition)).reshape((stop - start, *self._info.item_shape))
 
     def coordinates(self, partition: str = "all"):
         return self.layout.grid.coordinates(self.count(partition))

@@ -15,7 +15,7 @@ from h5py import h5d, h5l, h5o
 from ..errors import InputError
 from ._checks import (MAX_COMPRESSION, check_data_dtype, check_finite, check_range, check_regular,
                       check_rows_fit)
-from .base import Reader
+from .base import Reader, compact_dtype
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _SIGNATURE_OFFSETS = (0, 512, 1024, 2048)  # after a user block, the signature moves to 512 * 2**k
@@ -235,6 +235,12 @@ class H5Reader(Reader):
         return not self._refusals
 
     def read(self, partition: str, start: int, stop: int) -> np.ndarray:
+        return self.read_stored(partition, start, stop).astype(np.float32, copy=False)
+
+    def stored_dtype(self, partition: str) -> np.dtype:
+        return compact_dtype(self._open_dataset(self._dataset_name(partition)).dtype)
+
+    def read_stored(self, partition: str, start: int, stop: int) -> np.ndarray:
         start, stop = check_range(self, partition, start, stop)
         dataset = self._open_dataset(self._dataset_name(partition))
         try:
@@ -242,7 +248,7 @@ class H5Reader(Reader):
         except OSError as exc:
             raise InputError(f"cannot read rows {start}:{stop} of {dataset.name!r} (corrupt file?): {exc}",
                              self.path) from exc
-        block = block.astype(np.float32, copy=False).reshape((stop - start, *self._info.item_shape))
+        block = block.astype(compact_dtype(block.dtype), copy=False).reshape((stop - start, *self._info.item_shape))
         if dataset.dtype.kind == "f":
             check_finite(block, f"{dataset.name} rows {start}:{stop}", self.path)
         return block

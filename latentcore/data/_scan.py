@@ -14,7 +14,7 @@ from ..arrays import unique
 from ..errors import InputError
 from ._checks import check_finite, check_grid, check_length, check_range, grid_coordinates
 from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
-from .base import SourceInfo, normalise_units
+from .base import SourceInfo, compact_dtype, normalise_units
 
 GRID_TOLERANCE = 0.25  # of a step: how far a stored coordinate may sit from its grid node
 
@@ -198,9 +198,9 @@ class ScanReader(H5Reader):
     def _has_stored_xy(self, f) -> bool:
         return bool(self.layout.x and self.layout.y and self.layout.x in f and self.layout.y in f)
 
-    def read(self, partition: str, start: int, stop: int) -> np.ndarray:
+    def read_stored(self, partition: str, start: int, stop: int) -> np.ndarray:
         if self.layout.order is None:
-            return super().read(partition, start, stop)
+            return super().read_stored(partition, start, stop)
         start, stop = check_range(self, partition, start, stop)
         return self._read_stored_rows(self.layout.order[start:stop])
 
@@ -215,7 +215,7 @@ class ScanReader(H5Reader):
         else:
             ascending, inverse = np.unique(stored, return_inverse=True)
             block = dataset[ascending][inverse]
-        return block.astype(np.float32, copy=False).reshape((len(stored), *self._info.item_shape))
+        return block.astype(compact_dtype(block.dtype), copy=False).reshape((len(stored), *self._info.item_shape))
 
     def coordinates(self, partition: str = "all"):
         n = self.count(partition)

@@ -35,6 +35,13 @@ def display_units(units: str | None) -> str:
     return "µm" if units in (None, "um") else str(units)
 
 
+def compact_dtype(dtype) -> np.dtype:
+    """The type `Reader.read_stored` hands rows over in: integers of up to 16 bits as stored (float32
+    holds them exactly, so converting later loses nothing), anything else float32."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.kind in "ui" and dtype.itemsize <= 2 else np.dtype(np.float32)
+
+
 @dataclasses.dataclass
 class SourceInfo:
     """What a file holds; `to_dict` is what `python -m latentcore info` prints."""
@@ -101,31 +108,42 @@ class Reader:
         One contiguous read: this is what batching is built on."""
         raise NotImplementedError
 
+    def stored_dtype(self, partition: str) -> np.dtype:
+        """The dtype of `read_stored`'s rows: float32 unless the reader keeps small integers as stored."""
+        return np.dtype(np.float32)
+
+    def read_stored(self, partition: str, start: int, stop: int) -> np.ndarray:
+        """`read`'s rows in `stored_dtype` (uint8 patterns stay uint8: a quarter of the bytes to hand
+        over between processes or copy to a GPU; the extractor converts them where the model runs)."""
+        return self.read(partition, start, stop)
+
     def chunk_rows(self, partition: str) -> int:
         """Rows stored (and decompressed) together: blocks of whole chunks read each chunk once."""
         return 1
 
-    def read_rows(self, partition: str, indices) -> np.ndarray:
-        """Arbitrary rows (sorted or not), e.g. for a gallery of selected points."""
+    def read_rows(self, partition: str, indices, stored: bool = False) -> np.ndarray:
+        """Arbitrary rows (sorted or not), e.g. for a gallery of selected points; as `read_stored`
+        reads them when `stored`."""
         indices = np.asarray(indices, dtype=np.int64)
-        if indices.size == 0:
-            return np.empty((0, *self.info().item_shape), np.float32)
+        read = self.read_stored if stored else self.read
+        out = np.empty((indices.size, *self.info().item_shape),
+                       self.stored_dtype(partition) if stored else np.float32)
         order = np.argsort(indices)
-        out = np.empty((indices.size, *self.info().item_shape), np.float32)
-        for rows, positions in _contiguous_runs(indices[order], order):
-            out[positions] = self.read(partition, rows[0], rows[-1] + 1)
+        for rows, positions in _contiguous_runs(indices[order], order) if indices.size else ():
+            out[positions] = read(partition, rows[0], rows[-1] + 1)
         return out
 
-    def iter_batches(self, partition: str, batch_size: int = 256,
-                     allowed_indices=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (float32 batch, int64 row indices) in source order, reading contiguous slices.
-        `allowed_indices` restricts rows to those indices: runs of consecutive
-        indices are read as one slice, so a restriction costs no per-item reads."""
+    def iter_batches(self, partition: str, batch_size: int = 256, allowed_indices=None,
+                     stored: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (float32 batch, int64 row indices) in source order, reading contiguous slices
+        (batches in `stored_dtype` when `stored`). `allowed_indices` restricts rows to those indices:
+        runs of consecutive indices are read as one slice, so a restriction costs no per-item reads."""
         n = self.count(partition)
         if allowed_indices is None:
+            read = self.read_stored if stored else self.read
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
-                yield self.read(partition, start, stop), np.arange(start, stop, dtype=np.int64)
+                yield read(partition, start, stop), np.arange(start, stop, dtype=np.int64)
             return
         indices = unique(np.asarray(allowed_indices, dtype=np.int64))
         if indices.size and (indices[0] < 0 or indices[-1] >= n):
@@ -133,7 +151,7 @@ class Reader:
                              f"got range [{indices[0]}, {indices[-1]}]", self.path)
         for start in range(0, indices.size, batch_size):
             chunk = indices[start:start + batch_size]
-            yield self.read_rows(partition, chunk), chunk
+            yield self.read_rows(partition, chunk, stored), chunk
 
     def coordinates(self, partition: str = "all") -> tuple[np.ndarray, np.ndarray] | None:
         """Scan x, y (float64, one per row) or None when the source has no positions."""

@@ -1,9 +1,10 @@
 """Reading and decompression in worker processes, blocks handed back through shared memory, in order.
 
 h5py holds one lock for the whole library, so threads cannot read an HDF5 file in parallel: processes
-can. `iter_blocks(reader, partition, block_rows, preprocessing, allowed_indices, readers)` yields what
-`preprocess.iter_preprocessed` yields (float32 blocks, int64 row indices, in source order) and is that
-very function when `readers` is 1; with more, each of `readers` spawned processes opens its own copy
+can. `iter_blocks(reader, partition, block_rows, preprocessing, allowed_indices, readers, stored)` yields
+what `preprocess.iter_preprocessed` yields (float32 blocks, or the reader's `stored_dtype` when `stored`
+and nothing is preprocessed; int64 row indices; in source order) and is that very function when
+`readers` is 1; with more, each of `readers` spawned processes opens its own copy
 of the reader (readers pickle without their open handles) and reads blocks of whole chunks
 (`Reader.chunk_rows`): block i goes to process i % readers, which writes it into one of its two
 shared-memory slots, so each process reads two blocks ahead and the blocks come back in order.
@@ -61,24 +62,24 @@ def block_rows_for(reader: Reader, partition: str, rows: int, multiple: int = 1)
 
 
 def iter_blocks(reader: Reader, partition: str, block_rows: int, preprocessing=None, allowed_indices=None,
-                readers: int | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(float32 block, int64 row indices) in source order, `block_rows` rows per block (the last
-    shorter), read by `readers` processes (None: `default_readers()`; 1: this process)."""
+                readers: int | None = None, stored: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(block, int64 row indices) in source order, `block_rows` rows per block (the last shorter), read
+    by `readers` processes (None: `default_readers()`; 1: this process). Blocks are float32, or as
+    `Reader.read_stored` gives them when `stored` and no preprocessing runs."""
     readers = default_readers() if readers is None else int(readers)
     if readers < 1:
         raise InputError(f"readers must be at least 1, got {readers}")
     preprocessing = Preprocessing.from_dict(preprocessing) if not isinstance(preprocessing, Preprocessing) \
         else preprocessing
-    if readers == 1 or preprocessing.neighbour_window:
-        yield from iter_preprocessed(reader, partition, preprocessing, block_rows, allowed_indices)
-        return
-    readers = min(readers, _fit_in_shared_memory(block_rows * 4 * math.prod(reader.info().item_shape)))
-    if readers < 2:
-        yield from iter_preprocessed(reader, partition, preprocessing, block_rows, allowed_indices)
+    stored = stored and not preprocessing.active
+    dtype = reader.stored_dtype(partition) if stored else np.dtype(np.float32)
+    readers = min(readers, _fit_in_shared_memory(block_rows * dtype.itemsize * math.prod(reader.info().item_shape)))
+    if readers < 2 or preprocessing.neighbour_window:
+        yield from iter_preprocessed(reader, partition, preprocessing, block_rows, allowed_indices, stored)
         return
     tasks = _tasks(reader, partition, block_rows, allowed_indices)
     steps = PatternSteps(reader, partition, preprocessing) if preprocessing.active else None
-    with _ReaderPool(reader, partition, steps, min(readers, max(1, len(tasks))), block_rows) as pool:
+    with _ReaderPool(reader, partition, steps, min(readers, max(1, len(tasks))), block_rows, dtype) as pool:
         yield from pool.run(tasks)
 
 
@@ -105,12 +106,15 @@ def _tasks(reader: Reader, partition: str, block_rows: int, allowed_indices) -> 
 
 
 def _read_block(reader: Reader, partition: str, rows: np.ndarray, steps) -> np.ndarray:
-    contiguous = rows.size and rows[-1] - rows[0] == rows.size - 1
-    block = reader.read(partition, int(rows[0]), int(rows[-1]) + 1) if contiguous else reader.read_rows(partition, rows)
+    """Rows as stored (`Reader.read_stored`), or float32 with the background steps when there are some."""
+    if rows.size and rows[-1] - rows[0] == rows.size - 1:
+        block = reader.read_stored(partition, int(rows[0]), int(rows[-1]) + 1)
+    else:
+        block = reader.read_rows(partition, rows, stored=True)
     return steps.backgrounds(block) if steps is not None else block
 
 
-def _work(reader, partition, steps, slot_names, item_shape, tasks, results):
+def _work(reader, partition, steps, slot_names, item_shape, dtype, tasks, results):
     """A reader process: (slot, rows) from `tasks` -> the block written into that slot, then
     ("ok", slot) or ("error", exception) on `results`; None ends it."""
     slots = [shared_memory.SharedMemory(name=name) for name in slot_names]
@@ -119,7 +123,7 @@ def _work(reader, partition, steps, slot_names, item_shape, tasks, results):
             slot, rows = task
             try:
                 block = _read_block(reader, partition, rows, steps)
-                np.ndarray((len(rows), *item_shape), np.float32, buffer=slots[slot].buf)[...] = block
+                np.ndarray((len(rows), *item_shape), dtype, buffer=slots[slot].buf)[...] = block
                 results.put(("ok", slot))
             except Exception as exc:  # noqa: BLE001 - handed to the parent, raised there
                 results.put(("error", _picklable(exc)))
@@ -141,10 +145,10 @@ class _ReaderPool:
     """`count` reader processes with `SLOTS` shared-memory blocks each; `run` hands out blocks
     round-robin and yields them in order."""
 
-    def __init__(self, reader: Reader, partition: str, steps, count: int, block_rows: int):
-        self.reader, self.partition = reader, partition
+    def __init__(self, reader: Reader, partition: str, steps, count: int, block_rows: int, dtype: np.dtype):
+        self.reader, self.partition, self.dtype = reader, partition, dtype
         self.item_shape = tuple(reader.info().item_shape)
-        nbytes = max(1, block_rows * 4 * math.prod(self.item_shape))
+        nbytes = max(1, block_rows * dtype.itemsize * math.prod(self.item_shape))
         context = multiprocessing.get_context("spawn")  # no fork of a process with torch and HDF5 threads
         self.memory, self.processes, self.tasks, self.results = [], [], [], []
         try:
@@ -154,7 +158,7 @@ class _ReaderPool:
                 self.tasks.append(context.Queue())
                 self.results.append(context.Queue())
                 process = context.Process(target=_work, daemon=True, name="latentcore-reader", args=(
-                    reader, partition, steps, [m.name for m in slots], self.item_shape, self.tasks[-1],
+                    reader, partition, steps, [m.name for m in slots], self.item_shape, dtype, self.tasks[-1],
                     self.results[-1]))
                 process.start()
                 self.processes.append(process)
@@ -169,7 +173,7 @@ class _ReaderPool:
         for i, rows in enumerate(tasks):
             worker, slot = i % count, (i // count) % SLOTS
             self._wait(worker, i, rows)
-            view = np.ndarray((len(rows), *self.item_shape), np.float32, buffer=self.memory[worker][slot].buf)
+            view = np.ndarray((len(rows), *self.item_shape), self.dtype, buffer=self.memory[worker][slot].buf)
             block = view.copy()  # the slot is refilled at once
             del view
             if i + count * SLOTS < len(tasks):

@@ -98,13 +98,15 @@ def with_preprocessing(model, requested: Preprocessing | dict | None):
 
 
 def iter_preprocessed(reader: Reader, partition: str, preprocessing: Preprocessing | dict | None,
-                      batch_size: int = 256, allowed_indices=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                      batch_size: int = 256, allowed_indices=None,
+                      stored: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(float32 batch (B, C, H, W), row indices) in source order, as `Reader.iter_batches`, with the
-    preprocessing applied; the reader's own batches when there is none."""
+    preprocessing applied; the reader's own batches when there is none (in its `stored_dtype` when
+    `stored`)."""
     if not isinstance(preprocessing, Preprocessing):
         preprocessing = Preprocessing.from_dict(preprocessing)
     if not preprocessing.active:
-        yield from reader.iter_batches(partition, batch_size, allowed_indices)
+        yield from reader.iter_batches(partition, batch_size, allowed_indices, stored)
         return
     steps = PatternSteps(reader, partition, preprocessing)
     if not preprocessing.neighbour_window:
