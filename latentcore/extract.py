@@ -1,10 +1,11 @@
 """Streamed, batched, deterministic latent extraction.
 
-source file -> data.parallel.iter_blocks (blocks of whole chunks, read in `readers` processes or in a
-background thread) -> prepare_batch on the model's device (the one place where inputs are shaped for a
-model; on CUDA after a copy through reusable pinned buffers on a copy stream) -> model forward under
-inference_mode (fp32, or bf16 autocast: `precision`; channels-last on CPU and for bf16) -> pool_latents,
-brought back once per block -> LatentsWriter (`<stem>_latents.h5.partial`, renamed when complete, resumable).
+source file -> data.parallel.iter_blocks (blocks of whole chunks as stored, e.g. uint8, read in `readers`
+processes or in a background thread) -> prepare_batch on the model's device (the one place where inputs
+are shaped for a model and become float32; on CUDA after a copy through reusable pinned buffers on a
+copy stream) -> model forward under inference_mode (fp32, or bf16 autocast: `precision`; channels-last on
+CPU and for bf16) -> pool_latents, brought back once per block -> LatentsWriter (`<stem>_latents.h5.partial`,
+renamed when complete, resumable).
 
 `extract_file(source, model, out_dir)` writes one file's latents file; `Extractor` runs a model over
 batches or a reader (in memory: `extract_array`); `model_latents_extract` is Nenya's entry point;
