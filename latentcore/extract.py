@@ -242,6 +242,7 @@ class Extractor:
         prepared = prefetch((self._prepare(block), rows) for block, rows in blocks)
         pool = concurrent.futures.ThreadPoolExecutor(self.parallel, thread_name_prefix="latentcore-batch")
         queued: collections.deque = collections.deque()
+
         def gathered(futures, rows):
             return np.concatenate([future.result() for future in futures]), rows
 
@@ -255,6 +256,9 @@ class Extractor:
                 yield gathered(*queued.popleft())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: the batches running finish
+            # and the reading thread stops now, not once the traceback lets go of this frame: a daemon
+            # thread still inside h5py at exit can hold its lock and hang the interpreter's shutdown
+            prepared.close()
 
     def _iter_on_gpu(self, blocks) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Blocks copied into two reusable pinned buffers, sent to the GPU on a copy stream one block

@@ -1,6 +1,8 @@
 """Feeding the model: preparation on the model's device, precision (fp32, bf16) recorded and within
 its tolerance, bit-identical runs. The CUDA paths (pinned buffers, copy stream, preparation on the
 GPU) are tested where a GPU is present and skipped elsewhere."""
+import threading
+
 import h5py
 import numpy as np
 import pytest
@@ -91,6 +93,29 @@ def test_integer_items_as_stored_give_the_bits_of_their_float32_values(name, dty
     assert as_stored.tobytes() == extract_array(
         Extractor(LoadedModel("conv", "conv", pooled_conv(spec.channels), spec, sha256="t"), device,
                   batch_size=16, readers=1), ArrayReader(whole.astype(np.float32)), "all").tobytes()
+
+
+def test_an_interrupted_extraction_stops_its_reading_thread_at_once(one_torch_thread):
+    """Ctrl-C during a batch leaves no reading thread behind while the traceback still holds the
+    extraction's frames (a daemon thread inside h5py at exit can hang the interpreter's shutdown)."""
+    spec, channels = SPECS["resize, min-max"]
+    extractor = Extractor(LoadedModel("conv", "conv", pooled_conv(1), spec, sha256="t"), "cpu", batch_size=16,
+                          readers=1)
+    extractor.read_size = lambda shape: 16
+    batches = []
+
+    def second_batch_interrupted(batch, prepared=False):
+        if batches:
+            raise KeyboardInterrupt
+        batches.append(len(batch))
+        return Extractor.extract_batch(extractor, batch, prepared)
+
+    extractor.extract_batch = second_batch_interrupted
+    with pytest.raises(KeyboardInterrupt) as caught:
+        for _ in extractor.iter_latents(ArrayReader(items(channels, n=400)), "all"):
+            pass
+    assert caught.value.__traceback__ is not None and batches == [16]
+    assert "latentcore-prefetch" not in [thread.name for thread in threading.enumerate()]
 
 
 def test_precision_is_recorded_and_part_of_the_fingerprint(demo_vae, tmp_path, one_torch_thread):
