@@ -233,13 +233,19 @@ class Extractor:
         block_rows = block_rows_for(reader, partition, self.read_size(reader.info().item_shape), self.batch_size)
         blocks = iter_blocks(reader, partition, block_rows, self.model.preprocessing,  # as the model was trained
                              indices, self.readers, stored=True)  # converted to float32 in prepare_batch
-        yield from (self._iter_on_gpu if self.device.type == "cuda" else self._iter_on_cpu)(blocks)
+        if self.device.type == "cuda":
+            ahead, encode = prefetch(blocks), self._iter_on_gpu
+        else:  # prepared in the reading thread too
+            ahead, encode = prefetch((self._prepare(block), rows) for block, rows in blocks), self._encode_blocks
+        # the reading thread stops as soon as this ends (an error, Ctrl-C), not once a traceback lets go of
+        # a frame: a daemon thread still inside h5py at exit can hold its lock and hang the shutdown
+        with contextlib.closing(ahead):
+            yield from encode(ahead)
 
-    def _iter_on_cpu(self, blocks) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Blocks prepared in the background thread; their slices run `self.parallel` at a time with no
-        wait at a block's end: block k+1's slices are queued before block k's latents are handed back,
-        so the threads stay busy while the caller writes (a wait per block left a core idle)."""
-        prepared = prefetch((self._prepare(block), rows) for block, rows in blocks)
+    def _encode_blocks(self, prepared) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(latents, rows) of prepared (block, rows): slices of `batch_size` run `self.parallel` at a time
+        with no wait at a block's end (block k+1's slices are queued before block k's latents are handed
+        back, so the threads stay busy while the caller writes; a wait per block left a core idle)."""
         pool = concurrent.futures.ThreadPoolExecutor(self.parallel, thread_name_prefix="latentcore-batch")
         queued: collections.deque = collections.deque()
 
@@ -256,9 +262,6 @@ class Extractor:
                 yield gathered(*queued.popleft())
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: the batches running finish
-            # and the reading thread stops now, not once the traceback lets go of this frame: a daemon
-            # thread still inside h5py at exit can hold its lock and hang the interpreter's shutdown
-            prepared.close()
 
     def _iter_on_gpu(self, blocks) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Blocks copied into two reusable pinned buffers, sent to the GPU on a copy stream one block
@@ -267,7 +270,7 @@ class Extractor:
         copy_stream, compute = torch.cuda.Stream(self.device), torch.cuda.current_stream(self.device)
         buffers: list[torch.Tensor | None] = [None, None]
         ahead = None
-        for k, (block, rows) in enumerate(itertools.chain(prefetch(blocks), [(None, None)])):
+        for k, (block, rows) in enumerate(itertools.chain(blocks, [(None, None)])):
             sent = None
             if block is not None:
                 block = torch.from_numpy(block)  # as stored (uint8: a quarter of float32's bytes to copy)
@@ -287,16 +290,6 @@ class Extractor:
             latents = [pool_latents(self._forward(block[i:i + self.batch_size], prepared=True), self.pool)
                        for i in range(0, len(block), self.batch_size)]
             return torch.cat(latents).cpu().numpy()  # one copy back per block; it waits for the compute
-
-    def _extract_slices(self, slices: list[torch.Tensor]) -> list[np.ndarray]:
-        workers = min(self.parallel, len(slices))
-        if workers <= 1:
-            return [self.extract_batch(s, prepared=True) for s in slices]
-        pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="latentcore-batch")
-        try:
-            return list(pool.map(lambda s: self.extract_batch(s, prepared=True), slices))
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: the batches running finish
 
     def read_size(self, item_shape, block_bytes: int = 16 << 20) -> int:
         """Rows per read: a multiple of batch_size near `block_bytes` of float32 items."""
