@@ -164,11 +164,11 @@ def forward_rate(model: LoadedModel, items: np.ndarray, device: str, fmt: str, b
     extractor = _Formatted(model, device, batch_size=batch_size, precision=precision, readers=1)
     extractor.layout = torch.channels_last if channels_last else torch.contiguous_format
     extractor.module.to(memory_format=extractor.layout)
-    whole = [(prepared[:len(items) // batch_size * batch_size], None)]  # one block of whole batches
-    list(extractor._encode_blocks([(prepared[:batch_size], None)]))  # warm-up
+    slices = list(prepared.split(batch_size)[:len(items) // batch_size])
+    extractor._extract_slices(slices[:1])  # warm-up
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        done += sum(len(latents) for latents, _ in extractor._encode_blocks(whole))
+        done += sum(len(latents) for latents in extractor._extract_slices(slices))
     rate = done / (time.perf_counter() - start)
     model.module.to(memory_format=torch.contiguous_format)
     return rate

@@ -15,7 +15,6 @@ on CPU: the same bits whatever the thread count (sequential, Dask worker, the ap
 """
 from __future__ import annotations
 
-import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -243,23 +242,20 @@ class Extractor:
             yield from encode(ahead)
 
     def _encode_blocks(self, prepared) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(latents, rows) of prepared (block, rows): slices of `batch_size` run `self.parallel` at a time
-        with no wait at a block's end (block k+1's slices are queued before block k's latents are handed
-        back, so the threads stay busy while the caller writes; a wait per block left a core idle)."""
-        pool = concurrent.futures.ThreadPoolExecutor(self.parallel, thread_name_prefix="latentcore-batch")
-        queued: collections.deque = collections.deque()
+        """(latents, rows) of prepared (block, rows), block by block: a block's slices of `batch_size`
+        run `self.parallel` at a time, each on one thread. (Queuing the next block's slices before
+        handing a block back gained 2 %, within the noise, and left a cancel less time to land.)"""
+        for block, rows in prepared:
+            slices = [block[i:i + self.batch_size] for i in range(0, len(block), self.batch_size)]
+            yield np.concatenate(self._extract_slices(slices)), rows
 
-        def gathered(futures, rows):
-            return np.concatenate([future.result() for future in futures]), rows
-
+    def _extract_slices(self, slices: list[torch.Tensor]) -> list[np.ndarray]:
+        workers = min(self.parallel, len(slices))
+        if workers <= 1:
+            return [self.extract_batch(s, prepared=True) for s in slices]
+        pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="latentcore-batch")
         try:
-            for block, rows in prepared:
-                queued.append(([pool.submit(self.extract_batch, block[i:i + self.batch_size], True)
-                                for i in range(0, len(block), self.batch_size)], rows))
-                if len(queued) == 2:
-                    yield gathered(*queued.popleft())
-            while queued:
-                yield gathered(*queued.popleft())
+            return list(pool.map(lambda s: self.extract_batch(s, prepared=True), slices))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)  # an error or Ctrl-C: the batches running finish
 
