@@ -51,15 +51,16 @@ normalisation 25) against 287 us of forward, and on two cores both share them, w
 38,255; read[all] 5,508 with start-up; pipeline 4,605; ratio 0.84 (0.77 against the forward); 100,000 patterns
 20.2 s; vs main (contiguous fp32), alternated, best of 3 each: 5,443 against 4,759 patterns/s, new / old 1.14.
 The normalisation moved into the forward's threads did not move the pipeline beyond the +-5 % between runs.
-Measured again later on 2026-11-24, same machine, after patterns travel as stored (uint8 blocks, converted in
-prepare_batch: the min-max normalisation 5.8 us a pattern against 13 from float32) and the slices of consecutive
-blocks run without a wait at each block's end (load 1.9-2.3):
-  VAE (--models vae --million-items 100000 --baseline <main> --repeats 3): forward fp32 5,707, fp32 channels-last
-    6,510, bf16 274, bf16 channels-last 643 (batch 64); read[1] 42,995; read[all] 7,266 with start-up; pipeline
-    6,195 (median of 3 pairs; forwards beside them 6,783, 6,601, 6,901); ratio 0.90 (pairs 0.89, 0.94, 0.90);
-    100,000 patterns end to end 15.8 s; vs main before these changes, best of 3 alternated, 5,790 against 5,576:
-    1.04. Against main, fresh processes alternated 4 times, the stored-type hand-over alone: 1.06 (median).
-  ResNet-18 (--models nenya_resnet18 --cutouts 1024 --forward-items 128 --million-items 2048 --formats
+Measured again later on 2026-11-24, same machine (load 1.7-2.5), after patterns travel as stored (uint8 blocks,
+converted in prepare_batch: the min-max normalisation 5.8 us a pattern against 13 from float32):
+  VAE (--models vae --million-items 100000 --baseline <main> --repeats 3): forward fp32 5,595, fp32 channels-last
+    6,359, bf16 275, bf16 channels-last 645 (batch 64, 256); read[1] 41,173; read[all] 8,203 with start-up;
+    pipeline 6,029 (median of 3 pairs; the forwards beside them 6,956, 7,046, 7,135); ratio 0.86 (pairs 0.85,
+    0.86, 0.87); 100,000 patterns end to end 16.3 s; vs main before it, best of 3 alternated: 1.00 (5,952 against
+    5,942; means 1.02). Earlier runs of the same change: 1.06 (median of 4 alternations) and 1.04 (best of 3).
+    With the next block's slices also queued before a block was handed back (since reverted: 2 %, within the
+    noise, and a cancel had less time to land) the ratio was 0.90 (pairs 0.89, 0.94, 0.90).
+  ResNet-18, with the queued slices (its forward is nearly all of its time) (--models nenya_resnet18 --cutouts 1024 --forward-items 128 --million-items 2048 --formats
     "fp32,fp32 channels-last"; bf16 is emulated on this CPU, about 20x slower): forward fp32 31, fp32
     channels-last 39 (batch 16); read[1] 87,106; read[all] 380 (the start-up of 2 processes for 1,024
     cutouts); pipeline 38; ratio 1.00 (pairs 1.08, 1.00, 1.00); 2,048 cutouts end to end 53.4 s; vs main 1.00.
