@@ -4,6 +4,7 @@ One file per step in pages/; this entry point sets the page up, lets in only who
 sign-in configured, a signed-in user; without, a visitor on this computer: ui.widgets.access), opens
 the session's workspace (named in the URL, restored on reload, if this user may open it), shows the
 shared sidebar, saves the workspace after the page, and starts numba's warm-up in the background.
+Every page begins with `access.require_app()`: whatever URL a visitor opens first, this runs before it.
 Heavy work runs in the worker pool (ui.compute.jobs), reached through the front door
 (ui.compute.front); the layout of `ui` is in ui/__init__.py.
 """
@@ -15,10 +16,24 @@ from ui.compute import front
 from ui.session import state
 from ui.widgets import access, common
 
+PAGES = [
+    ("pages/data.py", "Data", ":material/folder_open:"),
+    ("pages/extract.py", "Extract", ":material/memory:"),
+    ("pages/umap.py", "UMAP", ":material/scatter_plot:"),
+    ("pages/maps.py", "Latent maps", ":material/grid_on:"),
+    ("pages/clusters.py", "Clusters", ":material/bubble_chart:"),
+    ("pages/compare.py", "Compare", ":material/compare_arrows:"),
+    ("pages/rank.py", "Rank", ":material/leaderboard:"),
+    ("pages/train.py", "Train", ":material/model_training:"),
+]
+
 
 def only(page):
-    """Show this page and nothing else of the app (no other page can be reached by its URL)."""
-    st.navigation([st.Page(page, title="Latent Explorer")], position="hidden").run()
+    """Show this page and nothing else of the app, at every page's URL (a bookmark to /train shows it,
+    not "page not found"): no page of the app can be reached."""
+    st.navigation([st.Page(page, title="Latent Explorer", default=True),
+                   *[st.Page(page, title="Latent Explorer", url_path=Path(path).stem) for path, _, _ in PAGES]],
+                  position="hidden").run()
     st.stop()
 
 
@@ -30,16 +45,6 @@ if state.blocked():  # the URL names a workspace that does not exist, or is not 
     only(access.blocked_page)
 front.start_warm_up()
 
-PAGES = [
-    ("pages/data.py", "Data", ":material/folder_open:"),
-    ("pages/extract.py", "Extract", ":material/memory:"),
-    ("pages/umap.py", "UMAP", ":material/scatter_plot:"),
-    ("pages/maps.py", "Latent maps", ":material/grid_on:"),
-    ("pages/clusters.py", "Clusters", ":material/bubble_chart:"),
-    ("pages/compare.py", "Compare", ":material/compare_arrows:"),
-    ("pages/rank.py", "Rank", ":material/leaderboard:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-]
 here = Path(__file__).parent
 navigation = st.navigation([st.Page(path, title=title, icon=icon)
                             for path, title, icon in PAGES if (here / path).exists()])
@@ -48,7 +53,8 @@ summary.draw(buttons=False)  # drawn now, so a page that stops early (st.stop, a
 common.png_dpi_setting()
 access.account_sidebar()
 try:
-    navigation.run()
+    with access.through_app():
+        navigation.run()
 finally:
     state.save_session()
     # redrawn after the page, to show what it just did (skipped by Streamlit after st.stop)

@@ -10,8 +10,10 @@ from ui.compute import front
 from ui.figures import plots
 from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import bandcontrast, common, explore, extraction, params, references, selection
+from ui.widgets import access, bandcontrast, common, explore, extraction, params, references, selection
 from ui.widgets import labels as label_widgets
+
+access.require_app()
 
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these need no band contrast). Each "

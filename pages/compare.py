@@ -3,7 +3,9 @@ their embeddings linked row by row, the agreement of their clusterings and each 
 import streamlit as st
 
 from ui.compute import front
-from ui.widgets import common, compare, extraction
+from ui.widgets import access, common, compare, extraction
+
+access.require_app()
 
 st.title("Compare two latents files")
 st.caption("The session's latents (the first file) beside another latents file of the same data in this workspace. "

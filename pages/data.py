@@ -3,7 +3,9 @@ import streamlit as st
 
 from ui.compute import front
 from ui.session import files, state
-from ui.widgets import bandcontrast, common, extraction
+from ui.widgets import access, bandcontrast, common, extraction
+
+access.require_app()
 
 st.title("Data")
 st.write("Pick the data to explore: the built-in demo (a simulated EBSD scan of nickel with its band "

@@ -7,7 +7,9 @@ from latentcore.models import ARCHS
 from latentcore.outputs import latents_path_for
 from ui.compute import front
 from ui.session import files, state
-from ui.widgets import common, extraction
+from ui.widgets import access, common, extraction
+
+access.require_app()
 
 st.title("Extract latents")
 source = state.source()

@@ -9,7 +9,9 @@ from ui.figures import maps as map_figures
 from ui.figures import plots, png
 from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import common, explore, extraction, labels, params, references, scales, selection
+from ui.widgets import access, common, explore, extraction, labels, params, references, scales, selection
+
+access.require_app()
 
 st.title("Latent maps")
 lat_stamp = extraction.require_latents()

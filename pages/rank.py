@@ -7,7 +7,9 @@ from latentcore.analysis.rank import METRICS
 from ui.compute import front
 from ui.figures import maps as map_figures
 from ui.session import state
-from ui.widgets import bandcontrast, common, explore, extraction
+from ui.widgets import access, bandcontrast, common, explore, extraction
+
+access.require_app()
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")

@@ -11,8 +11,10 @@ from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
 from ui.compute import front
 from ui.session import state
+from ui.widgets import access, common, training
 from ui.widgets import bandcontrast as bc_choice
-from ui.widgets import common, training
+
+access.require_app()
 
 st.title("Train a VAE")
 st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is preprocessed as "

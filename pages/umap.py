@@ -10,7 +10,9 @@ from ui.compute import front
 from ui.figures import plots, png
 from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import common, explore, extraction, labels, references, scales, selection
+from ui.widgets import access, common, explore, extraction, labels, references, scales, selection
+
+access.require_app()
 
 st.title("UMAP")
 lat_stamp = extraction.require_latents()

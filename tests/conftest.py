@@ -48,6 +48,20 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small copies of the sample files; see tests/data/README.md
 
 
+@pytest.fixture(autouse=True)
+def main_script_every_run(monkeypatch):
+    """AppTest as on the real server: app.py runs on every rerun, around the page. (AppTest forgets
+    between runs that st.navigation replaced the pages/ folder, and from the second run on would run
+    the page file alone, which the app's pages refuse: ui.widgets.access.require_app.)"""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def run_main(main_script_path):
+        code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
+        exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
+
+    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+
+
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     return TEST_DATA
@@ -166,6 +180,7 @@ XDIST_GROUPS = {
     "test_e2e_references.py": "browser",
     "test_e2e_day.py": "browser",
     "test_e2e_labels.py": "browser",
+    "test_e2e_door.py": "browser",
     "test_batch.py": "processes",
     "test_jobs.py": "processes",
     "test_pages_jobs.py": "processes",

@@ -1,11 +1,13 @@
 """`streamlit run app.py` on a free port of 127.0.0.1, for the browser tests and benchmarks/.
 
-- `serve(root, env=None, args=(), port=None) -> (url, log_path)`, a context manager: the server runs
-  with private working and embedding-cache folders under `root` (plus `env`, where None leaves a variable out, and `args`; on `port`, else
-  a free one), until the block ends; its log is in `log_path`. It raises if the server exits before
+- `serve(root, env=None, args=(), port=None, address="127.0.0.1") -> (url, log_path)`, a context manager:
+  the server runs with private working and embedding-cache folders under `root` (plus `env`, where None
+  leaves a variable out, and `args`; on `port`, else a free one; listening on `address`, or, with None, on
+  every interface as the README's start command does), until the block ends; its log is in `log_path`. It raises if the server exits before
   it answers.
 - `CHROMIUM`, `CHROMIUM_ARGS`: Debian's Chromium and the flags that keep it off the network.
-- `RUNNING`: a JavaScript expression, true while the page's script runs.
+- `RUNNING`: a JavaScript expression, true while the page's script runs; `settle(page)` waits until it
+  has stayed false.
 - `WATCH_RUNS`: an init script that timestamps every start and end of a script run in
   `window.__runs`, so that `until_idle` can say when the page stopped running.
 """
@@ -33,7 +35,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None):
+def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None,
+          address: str | None = "127.0.0.1"):
     root.mkdir(parents=True, exist_ok=True)
     port, log_path = port or free_port(), root / "streamlit.log"
     env = {**os.environ, "LATENT_EXPLORER_WORKDIR": str(root / "sessions"),
@@ -41,7 +44,7 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
     env = {name: value for name, value in env.items() if value is not None}  # None: leave it out
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                    "--server.port", str(port), "--server.address", "127.0.0.1", *args],
+                                    "--server.port", str(port), *(("--server.address", address) if address else ()), *args],
                                    cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
@@ -74,6 +77,20 @@ new MutationObserver(() => {
   }
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
 """ % RUNNING
+
+
+def settle(page, seconds: float = 120):
+    """Wait until Streamlit has finished running the script (the app root's script state), and has
+    not started again a moment later (a rerun may start just after the previous one ends)."""
+    deadline = time.monotonic() + seconds
+    idle = f"() => !({RUNNING})"
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        page.wait_for_function(idle, timeout=seconds * 1000)
+        time.sleep(0.7)
+        if page.evaluate(idle):
+            return
+    raise TimeoutError("the app kept running")
 
 
 def now_ms(page) -> float:

@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
-from test_workspace import main_script_every_run, url_workspace  # noqa: F401 (fixture)
+from test_workspace import url_workspace
 from ui.session import access, workspace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,10 +62,28 @@ def test_a_tampered_access_file_opens_to_nobody_but_its_owner(tmp_path):
     (None, "localhost:8501", None, False), (None, "127.0.0.1:8501", None, False), (None, None, None, False),
     ("0.0.0.0", "localhost:8501", None, True), ("192.168.1.5", None, None, True), ("::", None, None, True),
     (None, "example.org:8501", None, True), (None, "192.168.1.5:8501", None, True), (None, None, "10.0.0.3", True),
+    # a server listening on IPv4 and IPv6 sees an IPv4 visitor as an IPv4-mapped IPv6 address
+    (None, "127.0.0.1:8501", "::ffff:127.0.0.1", False), (None, None, "::ffff:127.0.0.2", False),
+    (None, None, "::ffff:10.0.0.3", True), ("::ffff:192.168.1.5", None, None, True),
 ])
 def test_single_user_mode_serves_only_loopback(address, host, ip, refused):
     assert (access.refusal(address, host, ip, environ={}) is not None) == refused
     assert access.refusal(address, host, ip, environ={"LATENT_EXPLORER_ALLOW_REMOTE": "1"}) is None
+
+
+@pytest.mark.parametrize("claims, trusted, expected", [
+    ({"email": "Bob@Example.org", "email_verified": True, "sub": "b1"}, (), BOB),
+    ({"email": BOB, "email_verified": "true", "sub": "b1"}, (), BOB),  # some providers send a string
+    # an e-mail claim the provider did not verify could name anyone: the account is its sub
+    ({"email": BOB, "sub": "m1"}, (), "default:m1"),
+    ({"email": BOB, "email_verified": False, "sub": "m1"}, ("default",), "default:m1"),
+    ({"email": BOB, "sub": "m1", "provider": "lab"}, ("lab",), BOB),  # the deployment trusts this provider
+    ({"email": BOB, "sub": "m1", "provider": "other"}, ("lab",), "other:m1"),
+    ({"email": BOB, "sub": BOB}, (), f"default:{BOB}"),  # a sub that looks like an address is still a sub
+    ({"name": "nobody"}, (), None),
+])
+def test_a_user_is_their_email_only_where_it_is_verified(claims, trusted, expected):
+    assert access.user_id(claims, trusted) == expected
 
 
 # -- the app --------------------------------------------------------------------------------------
@@ -75,7 +93,8 @@ def app(user: str | None = None, workspace_id: str | None = None, signed_out: bo
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
     if user or signed_out:
         at.secrets["auth"] = AUTH
-        at.user = {"is_logged_in": False} if signed_out else {"is_logged_in": True, "email": user, "sub": user}
+        at.user = ({"is_logged_in": False} if signed_out else
+                   {"is_logged_in": True, "email": user, "email_verified": True, "sub": user})
     if workspace_id:
         at.query_params["workspace"] = workspace_id
     return at

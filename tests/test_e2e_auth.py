@@ -4,7 +4,9 @@ authorize page asks for the user's `sub`, also given as their e-mail; any client
 accepted). The app reads its `[auth]` section from a secrets.toml of the test's own
 (`--secrets.files`).
 
-An unsigned visitor sees only the sign-in page. Alice signs in, extracts the demo latents and selects
+An unsigned visitor sees only the sign-in page. Alice and Bob's provider says it verified their
+e-mail addresses (`email_verified`); Mallory's claims Alice's address unverified, and she is known only
+by her `sub`: Alice's workspace stays closed to her. Alice signs in, extracts the demo latents and selects
 points on the UMAP; Bob, signed in another browser context, cannot open her workspace's link. Alice
 shares it read-only with Bob from the sidebar: Bob sees her selection, selects other points, and the
 saved selection (and state) are unchanged; Alice's reload shows her selection.
@@ -35,7 +37,7 @@ with warnings.catch_warnings():  # the mock uses Authlib APIs that Authlib now c
     warnings.simplefilter("ignore")
     oidc_provider_mock = pytest.importorskip("oidc_provider_mock")
 pytestmark = [*pytestmark, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
-ALICE, BOB = "alice@example.org", "bob@example.org"
+ALICE, BOB, MALLORY = "alice@example.org", "bob@example.org", "mallory"
 BUCKETS = ("lab-shared", "alice-data", "bob-data", "secret")  # on the S3 server
 ALLOWED = {ALICE: ["alice-data", "lab-shared"], BOB: ["lab-shared"]}  # by the deployment file
 
@@ -46,7 +48,10 @@ def provider():
     import werkzeug.serving
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    server = werkzeug.serving.make_server("127.0.0.1", free_port(), oidc_provider_mock.app(), threaded=True)
+    users = [oidc_provider_mock.User(sub=user, claims={"email": user, "email_verified": True}) for user in (ALICE, BOB)]
+    users.append(oidc_provider_mock.User(sub=MALLORY, claims={"email": ALICE}))  # an e-mail claim nobody verified
+    app = oidc_provider_mock.app(user_claims=users)
+    server = werkzeug.serving.make_server("127.0.0.1", free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -93,8 +98,9 @@ def new_tab(browser, url):  # noqa: F811
     return tab
 
 
-def sign_in(browser, url, user):  # noqa: F811
-    """A new browser context signed in as `user` (the provider's form: the sub, then Authorize)."""
+def sign_in(browser, url, user, shown_as=None):  # noqa: F811
+    """A new browser context signed in as `user` (the provider's form: the sub, then Authorize), whom
+    the app's sidebar names `shown_as` (else `user`)."""
     tab = new_tab(browser, url)
     tab.get_by_role("button", name="Sign in").click()
     tab.wait_for_selector("input[name=sub]")
@@ -103,7 +109,7 @@ def sign_in(browser, url, user):  # noqa: F811
     tab.wait_for_selector("h1:has-text('Data')")
     settle(tab)
     sidebar = tab.locator("[data-testid=stSidebar]")
-    sidebar.get_by_text(user).first.wait_for()
+    sidebar.get_by_text(shown_as or user).first.wait_for()
     return tab
 
 
@@ -226,6 +232,11 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):  # noqa: F81
 
     alice.reload()
     alice.locator("h3", has_text=heading).wait_for(timeout=60_000)
+
+    mallory = sign_in(browser, url, MALLORY, shown_as=f"default:{MALLORY}")  # her e-mail claim says Alice's
+    mallory.goto(f"{url}/?workspace={alice_id}")
+    mallory.get_by_text("is another user's and is not shared with you").wait_for()
+    assert mallory.get_by_text(f"signed in as default:{MALLORY}").count() == 1
 
     bob.goto(f"{url}/?workspace={'x' * 22}")  # a mistyped (or expired) link: one line, and a way on
     bob.get_by_text(f"Workspace {'x' * 22} does not exist or has expired.").wait_for()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, RUNNING, free_port, serve  # noqa: F401 (re-exported to other tests)
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, RUNNING, free_port, serve, settle  # noqa: F401 (re-exported to other tests)
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -53,20 +53,6 @@ def page(app_url):
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-def settle(page, seconds: float = 120):
-    """Wait until Streamlit has finished running the script (the app root's script state), and has
-    not started again a moment later (a rerun may start just after the previous one ends)."""
-    deadline = time.monotonic() + seconds
-    idle = f"() => !({RUNNING})"
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        page.wait_for_function(idle, timeout=seconds * 1000)
-        time.sleep(0.7)
-        if page.evaluate(idle):
-            return
-    raise TimeoutError("the app kept running")
-
 
 def open_page(page, title: str, heading: str):
     page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()

@@ -153,3 +153,17 @@ def test_every_streamlit_cache_and_pool_job_is_in_the_front_door():
                     f"{path.relative_to(REPO)}:{node.lineno} {node.attr}")
         if name != "ui.compute.jobs":
             assert "ui.compute.tasks" not in imports(path), path  # tasks reach the pool through front
+
+
+def first_statement(path: Path) -> str:
+    """The first statement of a script after its docstring and imports, as source."""
+    body = [node for node in tree(path).body if not isinstance(node, (ast.Import, ast.ImportFrom))
+            and not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))]
+    return ast.unparse(body[0])
+
+
+def test_every_page_first_goes_through_the_apps_door():
+    """Opened first at its own URL, a page runs without app.py: its first call sends it back there."""
+    pages = sorted((REPO / "pages").glob("*.py"))
+    assert pages and {path.name: first_statement(path) for path in pages} == {
+        path.name: "access.require_app()" for path in pages}

@@ -164,7 +164,12 @@ def test_deployment_file_defaults_users_and_mistakes(tmp_path):
     assert alice.access.allowed == ("lab/alice/", "results/") and alice.server_credentials
     assert (alice.max_file_bytes, alice.max_files) == (1000, 7)
     assert loaded.policy("bob") == loaded.policy(None)
-    for text, problem in [('[s3]\nserver_credentials = true\n', "needs an allow list"),
+    assert loaded.verified_email_providers == ()
+    path.write_text('[sign_in]\nverified_email_providers = ["default", "lab"]\n')
+    assert deployment.load(path).verified_email_providers == ("default", "lab")
+    for text, problem in [('[sign_in]\nverified_email_providers = [""]\n', "must list provider names"),
+                          ('[sign_in]\nverified_email_providers = "lab"\n', "must be a list"),
+                          ('[s3]\nserver_credentials = true\n', "needs an allow list"),
                           ('[s3]\nalow = ["x"]\n', "no setting 'alow'"),
                           ('[uploads]\nmax_files = "ten"\n', "max_files must be a int"),
                           ('[s3]\nallow = ["lab/*"]\n', "allow"),

@@ -18,20 +18,6 @@ REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
-@pytest.fixture(autouse=True)
-def main_script_every_run(monkeypatch):
-    """As on the real server: app.py runs on every rerun, around the page. (AppTest forgets between
-    runs that st.navigation replaced the pages/ folder, and from the second run on runs the page
-    file alone, so app.py's workspace restore and save would be skipped.)"""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    def run_main(main_script_path):
-        code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
-        exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
-
-    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
-
-
 def open_app(workspace_id: str | None = None) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
     if workspace_id:

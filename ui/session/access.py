@@ -87,6 +87,21 @@ def unshare(workspace: Path, owner: str, user: str):
     _write(workspace, record)
 
 
+def user_id(claims, verified_email_providers=()) -> str | None:
+    """A signed-in user's stable id from their sign-in claims (`provider` names the sign-in section):
+    their e-mail address (lower case) when the provider verified it (`email_verified` true) or, saying
+    nothing, is trusted to (named in `verified_email_providers`), else `PROVIDER:SUB`, which no e-mail address
+    in access.json can equal; None without either. An unverified e-mail claim could name anyone."""
+    provider = str(claims.get("provider") or "default")
+    email = claims.get("email")
+    said = claims.get("email_verified")
+    verified = said in (True, "true") or (said is None and provider in verified_email_providers)
+    if email and verified:
+        return normalise_user(email)
+    sub = claims.get("sub")
+    return f"{provider}:{sub}" if sub else None
+
+
 def normalise_user(value) -> str:
     """A user as named in access.json: trimmed, and lower case when it is an e-mail address."""
     value = str(value or "").strip()
@@ -96,7 +111,9 @@ def normalise_user(value) -> str:
 # -- single-user mode serves this computer only ----------------------------------------------------
 
 def is_loopback(host: str | None) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1 (a port or IPv6 brackets may be attached)."""
+    """True for localhost, 127.0.0.0/8 and ::1 (a port or IPv6 brackets may be attached), and for
+    127.0.0.0/8 written as IPv4-mapped IPv6 (::ffff:127.0.0.1: how a server listening on both
+    families sees an IPv4 visitor)."""
     if not host:
         return False
     host = host.strip().lower()
@@ -107,9 +124,10 @@ def is_loopback(host: str | None) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return (getattr(address, "ipv4_mapped", None) or address).is_loopback
 
 
 def remote_allowed(environ=os.environ) -> bool:

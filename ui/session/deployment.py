@@ -22,9 +22,17 @@ bucket the server reaches), so that lending the server's role is always a writte
 server credentials the endpoint is the deployment's (`endpoint_url`, else the environment's, as
 `S3Settings.from_env`): a visitor cannot send the server's keys elsewhere.
 
-The API: `policy()` (this session's `Policy`: `server_credentials`, `endpoint_url`, `access`,
-`max_file_bytes`, `max_files`), `load(path)` (a file's `Deployment`), `s3_settings()` (the
-engine settings for this session's S3 calls, or None while it needs credentials).
+    [sign_in]
+    verified_email_providers = ["lab"]   # providers whose e-mail claims are verified: see below
+
+A signed-in user is known by their e-mail address only when the provider says it verified it
+(`email_verified` true in its claims), or when the provider is named in `verified_email_providers`
+(its `[auth.NAME]` section's NAME, or "default" for the one in `[auth]` itself); otherwise by the
+provider's name and their `sub` (ui.session.access.user_id).
+
+The API: `policy(user)` (that user's `Policy`: `server_credentials`, `endpoint_url`, `access`,
+`max_file_bytes`, `max_files`), `load(path)` (a file's `Deployment`), `s3_settings(policy, given)`
+(the engine settings for a session's S3 calls, or None while it needs credentials).
 """
 from __future__ import annotations
 
@@ -36,13 +44,12 @@ from pathlib import Path
 from latentcore.errors import InputError
 from latentcore.storage.s3 import S3Access, S3Settings
 
-from . import state
-
 ENV = "LATENT_EXPLORER_DEPLOYMENT"
 MAX_FILE_BYTES = 4 << 30  # as .streamlit/config.toml's server.maxUploadSize (4096 MB)
 MAX_FILES = 100
 S3_KEYS = {"server_credentials": bool, "endpoint_url": str, "allow": list}
 UPLOAD_KEYS = {"max_file_bytes": int, "max_files": int}
+SIGN_IN_KEYS = {"verified_email_providers": list}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +67,7 @@ class Policy:
 class Deployment:
     default: Policy
     users: dict  # user id -> Policy
+    verified_email_providers: tuple = ()  # sign-in providers whose e-mail claims are verified
 
     def policy(self, user: str | None) -> Policy:
         return self.users.get(user, self.default) if user is not None else self.default
@@ -103,9 +111,13 @@ def load(path) -> Deployment:
         raise InputError(f"cannot read the deployment settings ({exc.strerror or exc})", where) from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"not valid TOML ({exc})", where) from None
-    unknown = set(table) - {"s3", "uploads", "users"}
+    unknown = set(table) - {"s3", "uploads", "users", "sign_in"}
     if unknown:
-        raise InputError(f"unknown section(s) {', '.join(sorted(unknown))} (known: s3, uploads, users)", where)
+        raise InputError(f"unknown section(s) {', '.join(sorted(unknown))} (known: s3, uploads, users, sign_in)",
+                         where)
+    verified = _section(table, "sign_in", SIGN_IN_KEYS, where).get("verified_email_providers", [])
+    if not all(isinstance(name, str) and name for name in verified):
+        raise InputError("[sign_in] verified_email_providers must list provider names", where)
     s3, uploads = _section(table, "s3", S3_KEYS, where), _section(table, "uploads", UPLOAD_KEYS, where)
     users = {}
     for user, entry in (table.get("users") or {}).items():
@@ -114,7 +126,7 @@ def load(path) -> Deployment:
         users[user] = _policy({**s3, **_section(entry, "s3", S3_KEYS, where)},
                               {**uploads, **_section(entry, "uploads", UPLOAD_KEYS, where)},
                               where, f"[users.{user!r}] ")
-    return Deployment(_policy(s3, uploads, where, ""), users)
+    return Deployment(_policy(s3, uploads, where, ""), users, tuple(verified))
 
 
 def deployment() -> Deployment:
@@ -123,18 +135,16 @@ def deployment() -> Deployment:
     return load(path) if path else Deployment(Policy(), {})
 
 
-def policy() -> Policy:
-    """This session's policy: the signed-in user's entry, else the deployment's."""
-    return deployment().policy(state.user_id())
+def policy(user: str | None) -> Policy:
+    """The policy of signed-in `user` (ui.session.state.user_id()): their entry, else the deployment's."""
+    return deployment().policy(user)
 
 
-def s3_settings(current: Policy | None = None) -> S3Settings | None:
-    """The engine's settings for this session's S3 calls (`current`: the policy, else this
-    session's): the allow-list, and the user's own credentials (with their endpoint, else the
-    deployment's) when they gave them, else the server's where the deployment lends them (with its
-    endpoint); None when the session must first enter credentials."""
-    current = current or policy()
-    given = state.s3_credentials()
+def s3_settings(current: Policy, given: dict | None) -> S3Settings | None:
+    """The engine's settings for a session's S3 calls under policy `current`: the allow-list, and
+    the credentials the user `given` (ui.session.state.s3_credentials(): with their endpoint, else
+    the deployment's) when they gave them, else the server's where the deployment lends them (with
+    its endpoint); None when the session must first enter credentials."""
     if given is not None:
         return S3Settings.from_env(given["endpoint"] or current.endpoint_url, access=current.access,
                                    credentials=given["credentials"], server_credentials=False)

@@ -74,7 +74,7 @@ def uploaded_count() -> int:
 
 def check_upload(name: str, size: int | None, limits: deployment.Policy | None = None):
     """Refuse an upload over the deployment's limits (per file, files per workspace), naming it."""
-    limits = limits or deployment.policy()
+    limits = limits or deployment.policy(state.user_id())
     if size is not None and size > limits.max_file_bytes:
         raise UploadRefused(f"{human_size(size)} is over this server's limit of {human_size(limits.max_file_bytes)} "
                             f"({limits.max_file_bytes:,} bytes) per file; not saved", name)
@@ -96,7 +96,7 @@ def save_upload(uploaded, sub: str = "uploads") -> Path:
     under a name no other upload has (`a b.h5` and `a_b.h5` both become `a_b.h5`: the second is
     `a_b-2.h5`), so that no upload replaces another. Over the deployment's limits it is refused
     (`UploadRefused`) before anything is written, or, if it grows while read, with nothing left."""
-    limits = deployment.policy()
+    limits = deployment.policy(state.user_id())
     shown = Path(str(uploaded.name).replace("\\", "/")).name or "upload"
     check_upload(shown, getattr(uploaded, "size", None), limits)
     target = claim_name(state.workdir(sub), safe_name(uploaded.name))

@@ -31,7 +31,7 @@ from latentcore.analysis.labels import LabelledRows, empty_labels
 from latentcore.arrays import unique
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
-from . import access, workspace
+from . import access, deployment, workspace
 
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 
@@ -563,15 +563,11 @@ def auth_configured() -> bool:
 
 
 def user_id() -> str | None:
-    """The signed-in user's stable id: their e-mail address (lower case) unless the provider says it is
-    not verified, else their `sub`; None in single-user mode (and before sign-in)."""
+    """The signed-in user's stable id (ui.session.access.user_id: their e-mail address where it is
+    verified); None in single-user mode (and before sign-in)."""
     if not auth_configured() or not st.user.get("is_logged_in", False):
         return None
-    email = st.user.get("email")
-    if email and st.user.get("email_verified", True) is not False:
-        return access.normalise_user(email)
-    sub = st.user.get("sub")
-    return str(sub) if sub else None
+    return access.user_id(st.user, deployment.deployment().verified_email_providers)
 
 
 def signed_in() -> bool:

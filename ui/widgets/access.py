@@ -1,15 +1,44 @@
 """Sign-in and sharing: the page shown instead of the app (`gate`: the sign-in page, or single-user
 mode's refusal to serve another computer), the page shown when the URL names a workspace that cannot
 open (`blocked_page`), and the sidebar's account panel (who is signed in, single-user mode, a
-read-only notice, and the owner's sharing controls). The rules are ui.session.access's."""
+read-only notice, and the owner's sharing controls). The rules are ui.session.access's.
+
+The door every page goes through (`through_app`, `require_app`): until a run of app.py has called
+`st.navigation`, Streamlit serves a URL such as /data by running pages/data.py alone, as its older
+multipage apps did with a `pages/` folder, without app.py's gate, session and workspace. Each page's
+first call, `require_app()`, sends such a run back through app.py, so that no page runs without it."""
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from ..session import access, state
 from ..session.workspace import is_valid_id
 
 MODE_LABELS = {access.READ: "read-only", access.WRITE: "read-write"}
+_this_run = threading.local()  # a page runs in the thread of the script run that started it
+
+
+@contextlib.contextmanager
+def through_app():
+    """app.py runs the page inside this block, after its gate, session and workspace."""
+    _this_run.inside_app = True
+    try:
+        yield
+    finally:
+        _this_run.inside_app = False
+
+
+def require_app():
+    """Every page's first call: a page run without app.py (a page URL opened before any run of app.py)
+    draws nothing and runs again through app.py, from then on for every visitor (Streamlit's pages
+    folder is read only until the first `st.navigation`, which this does for it)."""
+    if not getattr(_this_run, "inside_app", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def gate():

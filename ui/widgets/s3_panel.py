@@ -45,7 +45,7 @@ def credentials_part(policy: deployment.Policy) -> s3.S3Settings | None:
         cols[1].button("Forget my credentials", icon=":material/key_off:", key="s3_forget",
                        on_click=state.forget_s3_credentials)
     elif policy.server_credentials:
-        settings = deployment.s3_settings(policy)
+        settings = deployment.s3_settings(policy, None)
         st.caption("Using this server's S3 access" + (f" at {settings.endpoint_url}" if settings.endpoint_url else "")
                    + ".")
         with st.expander("Use my own S3 credentials instead", icon=":material/key:"):
@@ -56,7 +56,7 @@ def credentials_part(policy: deployment.Policy) -> s3.S3Settings | None:
                 icon=":material/key:")
         credentials_form()
         return None
-    return deployment.s3_settings(policy)
+    return deployment.s3_settings(policy, given)
 
 
 CREDENTIAL_WIDGETS = ("s3_key_id", "s3_secret", "s3_token", "s3_endpoint")
@@ -85,7 +85,7 @@ def credentials_form():
 def render(cache_dir=None) -> list[Path]:
     """The Data page's S3 panel; returns the local paths downloaded in this run (else [])."""
     try:
-        policy = deployment.policy()
+        policy = deployment.policy(state.user_id())
     except LatentError as exc:  # a broken deployment file: this panel says so, the page goes on
         st.error(common.error_line(exc), icon=":material/error:")
         return []
@@ -179,7 +179,7 @@ def render_latents_upload(source, latents, overwrite: bool = False):
         return
     st.subheader("Latents in S3")
     with common.user_errors():
-        settings = deployment.s3_settings()
+        settings = deployment.s3_settings(deployment.policy(state.user_id()), state.s3_credentials())
     if settings is None:
         st.info("Uploading to S3 needs your S3 credentials: enter them in the Data page's S3 panel.",
                 icon=":material/key:")
