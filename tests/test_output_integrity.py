@@ -133,22 +133,27 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_partial_for_resume(job, tm
     assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
 
 
+def reader_children(parent: int) -> list[int]:
+    """The pids of `parent`'s reader processes now (multiprocessing's spawned children, not its
+    resource tracker), oldest first, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == parent and b"spawn_main" in cmdline:
+            found.append((int(fields[19]), int(stat.parent.name)))  # (start time, pid)
+    return [pid for _, pid in sorted(found)]
+
+
 def reader_processes_of(parent: int, count: int, timeout=60) -> list[int]:
-    """The pids of `parent`'s `count` reader processes (multiprocessing's spawned children, not its
-    resource tracker), oldest first, found in /proc as soon as they start."""
+    """`reader_children(parent)` as soon as `count` of them have started."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
-                cmdline = (stat.parent / "cmdline").read_bytes()
-            except OSError:
-                continue  # ended meanwhile
-            if int(fields[1]) == parent and b"spawn_main" in cmdline:
-                found.append((int(fields[19]), int(stat.parent.name)))  # (start time, pid)
-        if len(found) >= count:
-            return [pid for _, pid in sorted(found)]
+        if len(found := reader_children(parent)) >= count:
+            return found
         time.sleep(0.01)
     raise AssertionError(f"process {parent} did not start {count} reader processes")
 
@@ -172,8 +177,8 @@ def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes
         code, err = finish(process, timeout=60)
     finally:  # a run that hangs, or a reader left stopped, must not outlive the test
         hung, left_stopped = process.poll() is None, not process_gone(stalled)
-        if hung or left_stopped:
-            os.kill(stalled, signal.SIGKILL)
+        for pid in reader_children(process.pid) if hung else [stalled] if left_stopped else []:
+            os.kill(pid, signal.SIGKILL)  # the hung run's children, or the reader it left stopped
         if hung:
             process.kill()
             process.wait()
