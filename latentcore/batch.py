@@ -54,6 +54,7 @@ class BatchJob:
     device: str = "auto"
     precision: str = "fp32"  # or "bf16" (extract_file)
     readers: int | None = None  # reader processes per file; None: extract_file's default (one in a Dask worker)
+    reader_timeout: float | None = None  # seconds a reader process may hand back nothing; None: extract_file's
     partitions: tuple[str, ...] | None = None
     clobber: bool = False
     s3: S3Settings = dataclasses.field(default_factory=S3Settings.from_env)
@@ -121,7 +122,7 @@ def _extract_one(source: str, target: str, job: BatchJob) -> tuple[int, bool]:
         result = extract_file(local_source, model, out_path=local_out, pool=job.pool, batch_size=batch_size,
                               device=job.device, partitions=list(job.partitions) if job.partitions else None,
                               clobber=job.clobber or is_s3_uri(target), precision=job.precision,
-                              readers=job.readers)
+                              readers=job.readers, reader_timeout=job.reader_timeout)
         if is_s3_uri(target):  # S3 shows the object only once the upload completes: never half-written
             upload(result.path, target, job.s3)
         return sum(result.rows.values()), result.skipped

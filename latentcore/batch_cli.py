@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .commands import add_reader_timeout_argument
 from .errors import InputError
 
 
@@ -42,6 +43,7 @@ def register(subparsers):
                         "latents within 0.05 std of fp32 (default: fp32)")
     p.add_argument("--readers", type=int, help="processes reading and decompressing the input "
                    "(default: one per core but one on more than 2 cores, else the reader in this process)")
+    add_reader_timeout_argument(p)
     p.add_argument("--partitions", help="comma-separated, e.g. valid,train (default: all present)")
     p.add_argument("--work-dir", help="folder for temporary downloads and outputs (default: system temp)")
     p.set_defaults(func=run_batch_command)
@@ -56,7 +58,7 @@ def run_batch_command(args) -> int:
     options = load_nenya_options(args.options) if args.options else None
     job = BatchJob(model=args.model, out=args.out, arch=args.arch, options=options,
                    pool=args.pool, batch_size=args.batch_size, device=args.device,
-                   precision=args.precision, readers=args.readers,
+                   precision=args.precision, readers=args.readers, reader_timeout=args.reader_timeout,
                    partitions=tuple(args.partitions.split(",")) if args.partitions else None,
                    clobber=args.clobber, s3=settings, work_dir=args.work_dir)
     if args.workers is not None and args.workers < 1:

@@ -1,6 +1,7 @@
 """`info` and `extract` commands (the rest register from their own modules; see cli.py)."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -26,10 +27,29 @@ def register(subparsers):
                         "latents within 0.05 std of fp32 (default: fp32)")
     ex.add_argument("--readers", type=int, help="processes reading and decompressing the input "
                    "(default: one per core but one on more than 2 cores, else the reader in this process)")
+    add_reader_timeout_argument(ex)
     ex.add_argument("--partitions", help="comma-separated, e.g. valid,train (default: all present)")
     ex.add_argument("--clobber", action="store_true", help="overwrite latents files that exist")
     add_preprocessing_arguments(ex)  # a trained VAE brings its own: these are for other encoders
     ex.set_defaults(func=run_extract)
+
+
+def add_reader_timeout_argument(parser):
+    """`--reader-timeout` of `extract` and `batch` (latentcore/data/parallel.py's READER_TIMEOUT when left out)."""
+    parser.add_argument("--reader-timeout", type=positive_seconds, metavar="SECONDS",
+                        help="end the run when a reader process hands back nothing for this long (stopped, a hung "
+                             "disk), keeping the .partial for resume (default: 120)")
+
+
+def positive_seconds(text: str) -> float:
+    """Refused at parsing, before a model loads: a run would otherwise end at its first block."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return seconds
 
 
 def run_info(args) -> int:
@@ -69,7 +89,8 @@ def run_extract(args) -> int:
         try:
             result = extract_file(data, model, args.out, pool=args.pool, batch_size=args.batch_size,
                                   device=args.device, partitions=partitions, clobber=args.clobber,
-                                  progress=progress, precision=args.precision, readers=args.readers)
+                                  progress=progress, precision=args.precision, readers=args.readers,
+                                  reader_timeout=args.reader_timeout)
         finally:
             for bar in bars:
                 bar.close()

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from .arrays import unique
 from .data import open_source
 from .data.base import Reader
-from .data.parallel import block_rows_for, default_readers, iter_blocks
+from .data.parallel import block_rows_for, check_reader_timeout, default_readers, iter_blocks
 from .domain import extraction_attrs
 from .errors import CheckpointError, InputError
 from .latents import LatentsWriter, incomplete_reason
@@ -160,7 +160,7 @@ class Extractor:
     (the method names of Cosmos's extractor)."""
 
     def __init__(self, model: LoadedModel, device: str = "auto", pool: str = "mean", batch_size: int = 64,
-                 precision: str = "fp32", readers: int | None = None):
+                 precision: str = "fp32", readers: int | None = None, reader_timeout: float | None = None):
         if batch_size < 1:
             raise InputError(f"batch_size must be at least 1, got {batch_size}")
         if precision not in PRECISIONS:
@@ -168,6 +168,7 @@ class Extractor:
         pool_latents(torch.zeros(1, 1), pool)  # validates the name early
         self.model, self.pool, self.batch_size, self.precision = model, pool, batch_size, precision
         self.readers = reader_processes(readers)
+        self.reader_timeout = check_reader_timeout(reader_timeout)
         self.device = resolve_device(device)
         # 2-D convolutions run fastest on channels-last tensors on CPU (fp32 and bf16) and with bf16 on
         # the GPU (benchmarks/extract_throughput.py); fp32 on the GPU keeps the default layout, also for
@@ -231,7 +232,8 @@ class Extractor:
         On CPU the slices run `self.parallel` at a time, each on one thread."""
         block_rows = block_rows_for(reader, partition, self.read_size(reader.info().item_shape), self.batch_size)
         blocks = iter_blocks(reader, partition, block_rows, self.model.preprocessing,  # as the model was trained
-                             indices, self.readers, stored=True)  # converted to float32 in prepare_batch
+                             indices, self.readers, stored=True,  # converted to float32 in prepare_batch
+                             reader_timeout=self.reader_timeout)
         if self.device.type == "cuda":
             ahead, encode = prefetch(blocks), self._iter_on_gpu
         else:  # prepared in the reading thread too
@@ -373,7 +375,7 @@ def default_partitions(reader: Reader) -> list[str]:
 def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean", batch_size: int = 64,
                  device: str = "auto", partitions=None, allowed_indices=None, clobber: bool = False,
                  progress: Progress | None = None, out_path=None, precision: str = "fp32",
-                 readers: int | None = None) -> ExtractResult:
+                 readers: int | None = None, reader_timeout: float | None = None) -> ExtractResult:
     """Extract the latents of one file into `<stem>_latents.h5` (layout: latentcore.latents).
 
     Skipped when the output exists and is complete for this very job (same source, model, pooling
@@ -415,6 +417,10 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         Processes reading and decompressing the source (`data.parallel`); None: one per core but
         one on machines of more than 2 cores, else the reader in this process. The latents are the
         same whatever the number.
+    reader_timeout : float, default=None
+        Seconds a reader process may hand back nothing (stopped, a hung disk) before the run ends with
+        `data.parallel.ReaderStalled`, keeping the `.partial`; None: 120 (`data.parallel.READER_TIMEOUT`).
+        Unused with the reader in this process.
 
     Returns
     -------
@@ -427,7 +433,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
     InputError
         The source cannot be read, already holds latents or does not fit the model (channels,
         crop), `pool`, `device`, `batch_size` or `allowed_indices` are invalid, or an existing
-        output is not this job's complete result.
+        output is not this job's complete result, or a reader process died or stalled.
     OutputError
         The output cannot be written (no space, no permission, read-only), or another run is
         writing it now.
@@ -441,7 +447,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         parts = list(partitions or default_partitions(reader))
         rows = {p: _selected_rows(reader, p, allowed_indices) for p in parts}
         counts = {p: len(r) for p, r in rows.items()}
-        extractor = Extractor(model, device, pool, batch_size, precision, readers)
+        extractor = Extractor(model, device, pool, batch_size, precision, readers, reader_timeout)
         dim = extractor.latent_dim(info.item_shape)
         source_sha = sha256_path(reader.path)
         fingerprint = {"source_sha256": source_sha, "model_sha256": model.sha256, "pool": pool,

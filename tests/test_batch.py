@@ -171,6 +171,28 @@ def test_summary_and_output_locations(tmp_path):
     assert "1 done, 0 skipped, 1 failed" in table and "b.h5: broken" in table
 
 
+def test_batch_passes_reader_timeout_to_each_files_extraction(scans, checkpoint, tmp_path, capsys, monkeypatch):
+    import latentcore.extract
+
+    timeouts, extract = [], latentcore.extract.extract_file
+
+    def recording(*args, **kwargs):
+        timeouts.append(kwargs["reader_timeout"])
+        return extract(*args, **kwargs)
+
+    monkeypatch.setattr(latentcore.extract, "extract_file", recording)
+    args = ["batch", "--model", str(checkpoint), str(scans[0]), str(scans[1]), "--out", str(tmp_path), "--device",
+            "cpu", "--readers", "2"]
+    assert cli_main(args + ["--reader-timeout", "7.5"]) == 0
+    assert "2 done, 0 skipped, 0 failed" in capsys.readouterr().out and timeouts == [7.5, 7.5]
+    assert cli_main(args + ["--clobber"]) == 0 and timeouts[2:] == [None, None]  # extract_file's default
+    for command in (args, ["extract", str(scans[0]), "--model", str(checkpoint)]):
+        with pytest.raises(SystemExit) as refused:  # before any model loads
+            cli_main(command + ["--reader-timeout", "0"])
+        assert refused.value.code == 2
+        assert "--reader-timeout: must be a positive number of seconds, got '0'" in capsys.readouterr().err
+
+
 def test_extract_file_accepts_an_s3_uri(moto_s3, scans, checkpoint, tmp_path):
     bucket = moto_s3.new_bucket()
     uri = upload_scans(moto_s3, scans[:1], bucket)[0]

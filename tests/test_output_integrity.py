@@ -79,9 +79,10 @@ def assert_same_datasets(path, reference):
         np.testing.assert_array_equal(found[name], values, err_msg=name)
 
 
-def start(job, out, preexec_fn=None):
+def start(job, out, preexec_fn=None, extra=()):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-m", "latentcore", *extract_args(job["scan"], job["model"], out)],
+    args = [*extract_args(job["scan"], job["model"], out), *extra]
+    return subprocess.Popen([sys.executable, "-m", "latentcore", *args],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
 
 
@@ -130,6 +131,73 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_partial_for_resume(job, tm
     assert (tmp_path / "scan_latents.h5.partial").exists() and not (tmp_path / "scan_latents.h5").exists()
     assert run_in_process(job, tmp_path) == 0
     assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+
+
+def reader_children(parent: int) -> list[int]:
+    """The pids of `parent`'s reader processes now (multiprocessing's spawned children, not its
+    resource tracker), oldest first, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == parent and b"spawn_main" in cmdline:
+            found.append((int(fields[19]), int(stat.parent.name)))  # (start time, pid)
+    return [pid for _, pid in sorted(found)]
+
+
+def reader_processes_of(parent: int, count: int, timeout=60) -> list[int]:
+    """`reader_children(parent)` as soon as `count` of them have started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(found := reader_children(parent)) >= count:
+            return found
+        time.sleep(0.01)
+    raise AssertionError(f"process {parent} did not start {count} reader processes")
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # ended, waiting to be reaped by init; "T" would be the stopped process, leaked
+
+
+def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes(job, tmp_path, capsys,
+                                                                                 one_torch_thread):
+    inputs = {path: sha256_path(path) for path in (job["scan"], job["model"])}
+    process = start(job, tmp_path, extra=["--readers", "2", "--reader-timeout", "3"])
+    # the second reader (blocks 2, 4, ...) stops while still starting: block 1 comes from the first
+    stalled = reader_processes_of(process.pid, 2)[1]
+    os.kill(stalled, signal.SIGSTOP)
+    try:
+        code, err = finish(process, timeout=60)
+    finally:  # a run that hangs, or a reader left stopped, must not outlive the test
+        hung, left_stopped = process.poll() is None, not process_gone(stalled)
+        for pid in reader_children(process.pid) if hung else [stalled] if left_stopped else []:
+            os.kill(pid, signal.SIGKILL)  # the hung run's children, or the reader it left stopped
+        if hung:
+            process.kill()
+            process.wait()
+    assert not left_stopped  # the run killed it
+    assert code == 2 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip() and not re.search(r"\d+/6000 \[", line)]  # no bar
+    assert len(lines) == 1 and lines[0].startswith(f"error: {job['scan']}: reader process 2 of 2 handed nothing back")
+    partial = tmp_path / "scan_latents.h5.partial"
+    with h5py.File(partial, "r") as f:  # the rows before the stalled block are kept
+        kept = int(f["all"].attrs["rows_done"])
+        assert 0 < kept < 6000
+        np.testing.assert_array_equal(f["all"][:kept], job["reference"]["all"][:kept])
+    assert re.search(rf"block \d+ \(rows {kept}-\d+ of 'all'\)", lines[0]), lines[0]  # the block that stalled
+    capsys.readouterr()
+    assert main(extract_args(job["scan"], job["model"], tmp_path) + ["--readers", "2"]) == 0  # no stall now
+    assert f"{kept:,} rows already written" in capsys.readouterr().err  # resumed, not started again
+    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert not partial.exists()
+    assert {path: sha256_path(path) for path in inputs} == inputs
 
 
 def test_a_second_writer_is_refused_and_never_touches_the_first_writers_file(job, tmp_path, capsys,

@@ -12,9 +12,10 @@ The background steps (`PatternSteps.backgrounds`) run in the processes too; neig
 which reads overlapping blocks, stays on the in-process reader.
 
 A process that dies (killed, out of memory) is reported in one line naming the file, the process and
-the rows it was reading (`ReaderDied`, an InputError); the blocks before it have already been handed
-over, so an extraction keeps its `.partial` file and resumes. An error inside a process (a corrupt
-chunk) is raised again here as it was raised there.
+the rows it was reading (`ReaderDied`, an InputError); so is one that hands back nothing for
+`reader_timeout` seconds (stopped, stuck on a hung disk: `ReaderStalled`), which is killed first. The
+blocks before it have already been handed over, so an extraction keeps its `.partial` file and resumes.
+An error inside a process (a corrupt chunk) is raised again here as it was raised there.
 
 Fewer processes are started when their slots would not fit in half the free shared memory (/dev/shm).
 `default_readers()`: one (the in-process reader) on a machine with 2 cores or fewer, where processes
@@ -28,6 +29,7 @@ import os
 import pickle
 import queue
 import shutil
+import time
 from collections.abc import Iterator
 from multiprocessing import shared_memory
 
@@ -40,10 +42,23 @@ from .preprocess import PatternSteps, Preprocessing, iter_preprocessed
 
 SLOTS = 2  # shared-memory blocks per process: it reads the next block while the last is copied out
 POLL_SECONDS = 0.2  # how often a wait for a block checks that its process is alive
+READER_TIMEOUT = 120.0  # seconds a reader process may hand back nothing before the run ends (--reader-timeout)
 
 
 class ReaderDied(InputError):
     """A reader process ended without handing its block back."""
+
+
+class ReaderStalled(ReaderDied):
+    """A reader process handed nothing back for `reader_timeout` seconds; it was killed."""
+
+
+def check_reader_timeout(seconds: float | None) -> float:
+    """`seconds` as a float, READER_TIMEOUT when None; an InputError unless positive."""
+    seconds = READER_TIMEOUT if seconds is None else float(seconds)
+    if not seconds > 0:  # also refuses NaN
+        raise InputError(f"reader timeout must be a positive number of seconds, got {seconds}")
+    return seconds
 
 
 def default_readers(cores: int | None = None) -> int:
@@ -62,11 +77,14 @@ def block_rows_for(reader: Reader, partition: str, rows: int, multiple: int = 1)
 
 
 def iter_blocks(reader: Reader, partition: str, block_rows: int, preprocessing=None, allowed_indices=None,
-                readers: int | None = None, stored: bool = False) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                readers: int | None = None, stored: bool = False, reader_timeout: float | None = None,
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(block, int64 row indices) in source order, `block_rows` rows per block (the last shorter), read
     by `readers` processes (None: `default_readers()`; 1: this process). Blocks are float32, or as
-    `Reader.read_stored` gives them when `stored` and no preprocessing runs."""
+    `Reader.read_stored` gives them when `stored` and no preprocessing runs. A process that hands back
+    nothing for `reader_timeout` seconds (None: READER_TIMEOUT) ends the run (`ReaderStalled`)."""
     readers = default_readers() if readers is None else int(readers)
+    reader_timeout = check_reader_timeout(reader_timeout)
     if readers < 1:
         raise InputError(f"readers must be at least 1, got {readers}")
     preprocessing = Preprocessing.from_dict(preprocessing) if not isinstance(preprocessing, Preprocessing) \
@@ -79,7 +97,8 @@ def iter_blocks(reader: Reader, partition: str, block_rows: int, preprocessing=N
         return
     tasks = _tasks(reader, partition, block_rows, allowed_indices)
     steps = PatternSteps(reader, partition, preprocessing) if preprocessing.active else None
-    with _ReaderPool(reader, partition, steps, min(readers, max(1, len(tasks))), block_rows, dtype) as pool:
+    with _ReaderPool(reader, partition, steps, min(readers, max(1, len(tasks))), block_rows, dtype,
+                     reader_timeout) as pool:
         yield from pool.run(tasks)
 
 
@@ -143,10 +162,11 @@ def _picklable(exc: Exception) -> Exception:
 
 class _ReaderPool:
     """`count` reader processes with `SLOTS` shared-memory blocks each; `run` hands out blocks
-    round-robin and yields them in order."""
+    round-robin and yields them in order; a wait for a block gives up after `timeout` seconds."""
 
-    def __init__(self, reader: Reader, partition: str, steps, count: int, block_rows: int, dtype: np.dtype):
-        self.reader, self.partition, self.dtype = reader, partition, dtype
+    def __init__(self, reader: Reader, partition: str, steps, count: int, block_rows: int, dtype: np.dtype,
+                 timeout: float = READER_TIMEOUT):
+        self.reader, self.partition, self.dtype, self.timeout = reader, partition, dtype, timeout
         self.item_shape = tuple(reader.info().item_shape)
         nbytes = max(1, block_rows * dtype.itemsize * math.prod(self.item_shape))
         context = multiprocessing.get_context("spawn")  # no fork of a process with torch and HDF5 threads
@@ -185,7 +205,7 @@ class _ReaderPool:
         self.tasks[i % count].put(((i // count) % SLOTS, tasks[i]))
 
     def _wait(self, worker: int, i: int, rows: np.ndarray):
-        process = self.processes[worker]
+        process, deadline = self.processes[worker], time.monotonic() + self.timeout
         while True:
             try:
                 status, value = self.results[worker].get(timeout=POLL_SECONDS)
@@ -193,10 +213,26 @@ class _ReaderPool:
             except queue.Empty:
                 if not process.is_alive():
                     raise ReaderDied(f"reader process {worker + 1} of {len(self.processes)} died (exit code "
-                                     f"{process.exitcode}) while reading block {i + 1} (rows {rows[0]}-{rows[-1]} "
-                                     f"of {self.partition!r}); the blocks before it were kept", self.reader.path)
+                                     f"{process.exitcode}) while reading {self._block(i, rows)}; the blocks "
+                                     "before it were kept: run the same command again to resume", self.reader.path)
+                if time.monotonic() > deadline:
+                    self._kill(process)
+                    raise ReaderStalled(f"reader process {worker + 1} of {len(self.processes)} handed nothing back "
+                                        f"for {self.timeout:g} s while reading {self._block(i, rows)} and was "
+                                        "killed; the blocks before it were kept: run the same command again to "
+                                        "resume, with a longer --reader-timeout if the storage is slow",
+                                        self.reader.path)
         if status == "error":
             raise value
+
+    def _block(self, i: int, rows: np.ndarray) -> str:
+        return f"block {i + 1} (rows {rows[0]}-{rows[-1]} of {self.partition!r})"
+
+    @staticmethod
+    def _kill(process):
+        """SIGKILL, which also ends a stopped process (SIGTERM would wait for it to be continued)."""
+        process.kill()
+        process.join(timeout=2)
 
     def close(self):
         for tasks in self.tasks:
@@ -209,6 +245,8 @@ class _ReaderPool:
             if process.is_alive():
                 process.terminate()  # still reading a block nobody will take
                 process.join(timeout=2)
+            if process.is_alive():
+                self._kill(process)  # stopped or stuck: it would hang the interpreter's exit (joins its children)
         for q in self.tasks + self.results:
             q.close()
             q.cancel_join_thread()
