@@ -39,7 +39,7 @@ def register(subparsers):
     rerun.add_argument("report", help="cluster_report__TAG.json")
     rerun.add_argument("--out", help="output folder (default: the report's folder)")
     rerun.add_argument("--no-png", action="store_true", help="skip the figure")
-    rerun.set_defaults(func=run_rerun)
+    rerun.set_defaults(func=run_rerun, rewrites=("report",))  # into its own folder: the report is redone on purpose
 
 
 def _register_umap(subparsers):
