@@ -128,6 +128,7 @@ def run_umap(args) -> int:
 
     from ..latents import read_latents
     from ..storage import atomic_path
+    from ..storage.csv_cells import neutralised_table
     from .embedding import embed
 
     latents = read_latents(args.latents)
@@ -151,7 +152,7 @@ def run_umap(args) -> int:
         f"{Path(args.latents).stem}_{args.method}.parquet")
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".csv":
-            table.to_csv(tmp, index=False)
+            neutralised_table(table).to_csv(tmp, index=False)  # metadata columns may hold user text
         elif out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:

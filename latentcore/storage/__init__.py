@@ -1,8 +1,9 @@
 """Where files live: local paths, atomic writes, hashing (local.py), `s3://` URIs (uri.py) and S3
 itself (s3.py, which alone loads boto3). Imports nothing from latentcore but its errors.
 
-The API: `atomic_path`, `inputs_kept`, `refuse_writing_an_input`, `lock_exclusive`, `make_folder`, `sha256_file`, `sha256_path`,
-`short_name`, `is_s3_uri` and `resolve_path`.
+The API: `atomic_path`, `inputs_kept`, `refuse_writing_an_input`, `lock_exclusive`, `make_folder`,
+`sha256_file`, `sha256_path`, `short_name`, `is_s3_uri` and `resolve_path`; csv_cells.py (imported on its own: it loads pandas) neutralises
+the CSV cells a spreadsheet would run as formulas.
 """
 from pathlib import Path
 
