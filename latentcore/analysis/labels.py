@@ -101,7 +101,8 @@ def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
         raise InputError(f"a labels table needs columns x,y,label (scans) or row,label; it has {columns[:10]}", path)
     if not len(table):
         raise InputError("the labels table has no rows", path)
-    table["label"] = restored(table["label"].astype(str).str.strip())  # the `'` write_labels put before a formula
+    # without the `'` write_labels put before a formula, then stripped as any label (a tab after the `'`)
+    table["label"] = restored(table["label"].astype(str).str.strip()).str.strip()
     empty = table["label"] == ""
     if empty.any():
         raise InputError(f"{int(empty.sum())} rows have an empty label (first: line {int(np.argmax(empty)) + 2})",
