@@ -14,9 +14,10 @@ def register(subparsers):
     p.add_argument("scan", help="an EBSD scan file (H5OINA, EDAX h5, h5ebsd, Bruker, EMsoft)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
-                   help="misorientation (degrees, symmetry-reduced) above which neighbours are on a boundary")
+                   help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
+                        "are on a boundary")
     p.add_argument("--vbse-grid", type=int, nargs=2, default=(5, 5), metavar=("ROWS", "COLUMNS"),
-                   help="detector tiles of the virtual BSE images")
+                   help="detector tiles of the virtual BSE images (at most the patterns' height and width)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-patterns", dest="patterns", action="store_false",
                    help="orientation maps only: skip VBSE, IQ and ADP (no pass over the patterns)")
