@@ -7,6 +7,7 @@ The one error boundary: every failure ends as one line on stderr naming the file
 A `LatentError` (bad input, checkpoint or output; the library translates what it meets into these)
 and an OSError from the file system exit 2; Ctrl-C exits 130 and keeps `*.partial` for resume; an
 unexpected exception (a bug) exits 1, still in one line. `--debug` shows the traceback instead.
+No command writes over its own inputs (`outputs.inputs_never_written`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import sys
 import threading
 
 from .errors import exit_code_and_line, one_line
+from .outputs import inputs_never_written
 
 COMMAND_MODULES = (
     "latentcore.commands",
@@ -51,7 +53,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     with _ctrl_c_watch(quiet=not args.debug) as interrupted:
         try:
-            code = int(args.func(args) or 0)
+            with inputs_never_written(args):
+                code = int(args.func(args) or 0)
         except KeyboardInterrupt:
             code = 130
         except Exception as exc:  # noqa: BLE001 - the boundary: each kind becomes one line

@@ -45,7 +45,7 @@ from .data._checks import check_coordinates, check_data_dtype, check_grid_shape,
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
 from .errors import InputError, OutputError, write_error
 from .outputs import SUFFIX, latents_path_for
-from .storage.local import lock_exclusive, make_folder
+from .storage.local import lock_exclusive, make_folder, refuse_writing_an_input
 
 PARTIAL = ".partial"
 POINT_MAPS = "point_maps"  # group of per-point maps carried over from the scan
@@ -255,6 +255,7 @@ class LatentsWriter:
         self.final_path = Path(final_path)
         self.tmp_path = self.final_path.with_name(self.final_path.name + PARTIAL)
         self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
+        refuse_writing_an_input(self.final_path)
         make_folder(self.final_path.parent)
         self._lock = lock_exclusive(self.tmp_path)
         found_content = os.fstat(self._lock).st_size > 0

@@ -6,18 +6,21 @@ extension and without `_preproc` (cut to a valid file-name length):
 - `latents_path_for(source, out_dir)`: a local path, beside a local source or in `out_dir`;
 - `latents_uri_for(source_uri, out_prefix)`: an `s3://` URI, beside an S3 source or under a prefix;
 - `output_for(source, out)`: either, for batch runs, whose sources and `out` may each be local or S3;
-- `refuse_shared_outputs(sources, outputs)`: distinct sources never share one output name.
+- `refuse_shared_outputs(sources, outputs)`: distinct sources never share one output name;
+- `inputs_never_written(args)`: a command never writes over the files and folders its arguments name.
 
 `s3_latents_exist` and `upload_latents` check and upload latents files in S3 by these names
 (boto3 loads only for those two).
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import InputError
-from .storage import short_name
+from .storage import inputs_kept, refuse_writing_an_input, short_name
 from .storage.uri import is_s3_uri, join_uri, parent_uri, parse_s3_uri, safe_file_name
 
 if TYPE_CHECKING:
@@ -72,6 +75,47 @@ def refuse_shared_outputs(sources, outputs) -> None:
 def _identity(source) -> str:
     text = str(source)
     return text if text.startswith("s3://") else str(Path(text).resolve())
+
+
+# -- a command's inputs are never written over -------------------------------------------------------
+
+OUTPUT_ARGUMENTS = ("out", "work_dir")  # the arguments that name what a command writes (a file or a folder)
+
+
+@contextlib.contextmanager
+def inputs_never_written(args):
+    """Around one command: its `--out` must not be one of its inputs (refused at once, in one line), and
+    while it runs no file it writes may replace an input or land inside an input folder (storage.local's
+    guard, in `atomic_path` and the latents writer). The inputs are the local files and folders any other
+    argument names; a parser lists in `rewrites` the arguments it rewrites on purpose (`rerun`'s report)."""
+    inputs = command_inputs(args)
+    with inputs_kept(inputs):
+        for name in OUTPUT_ARGUMENTS:
+            value = getattr(args, name, None)
+            if isinstance(value, str) and value and not is_s3_uri(value):
+                refuse_writing_an_input(value, f"--{name.replace('_', '-')} {value}")
+        yield inputs
+
+
+def command_inputs(args) -> list[Path]:
+    """The existing local paths among the arguments' values, outputs and `rewrites` left out."""
+    skipped = {*OUTPUT_ARGUMENTS, *getattr(args, "rewrites", ()), "func", "rewrites"}
+    found = []
+    for name, value in vars(args).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if name not in skipped:
+            found += [path for text in values if isinstance(text, str) and (path := _named_path(text))]
+    return found
+
+
+def _named_path(text: str) -> Path | None:
+    """`FILE`, or the file of `FILE:COLUMN` (rank's --reference and --labels), when it exists here."""
+    if is_s3_uri(text):
+        return None
+    for candidate in (text, text.rpartition(":")[0]):
+        if candidate and os.path.exists(candidate):
+            return Path(candidate)
+    return None
 
 
 # -- latents in S3 ----------------------------------------------------------------------------

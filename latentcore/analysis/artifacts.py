@@ -31,6 +31,7 @@ import pandas as pd
 
 from ..errors import InputError, about_file
 from ..storage import atomic_path, sha256_file
+from ..storage.csv_cells import neutralised_table
 from ..versions import package_versions
 from .maps import Roi, roi_tag
 
@@ -68,7 +69,7 @@ def write_json(path, data) -> Path:
 def write_csv(path, table: pd.DataFrame) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
+        neutralised_table(table).to_csv(tmp, index=False)  # user text never runs as a spreadsheet formula
     return path
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..arguments import dpi
 from ..errors import InputError, about_file
 from ..versions import package_versions
 
@@ -39,7 +40,7 @@ def register(subparsers):
     rerun.add_argument("report", help="cluster_report__TAG.json")
     rerun.add_argument("--out", help="output folder (default: the report's folder)")
     rerun.add_argument("--no-png", action="store_true", help="skip the figure")
-    rerun.set_defaults(func=run_rerun)
+    rerun.set_defaults(func=run_rerun, rewrites=("report",))  # into its own folder: the report is redone on purpose
 
 
 def _register_umap(subparsers):
@@ -63,7 +64,7 @@ def _register_maps(subparsers):
     p.add_argument("--partition", help="latents partition (default: the first)")
     p.add_argument("--nan-colour", default="#ffffff", help="colour of pixels without a latent")
     _add_smooth_option(p)
-    p.add_argument("--dpi", type=float, default=300, help="PNG resolution (default 300: publication)")
+    p.add_argument("--dpi", type=dpi, default=300, help="PNG resolution (default 300: publication)")
     p.add_argument("--scale-bar", action="store_true", help="draw a scale bar on each map")
     p.add_argument("--no-png", action="store_true")
     p.set_defaults(func=run_maps)
@@ -128,6 +129,7 @@ def run_umap(args) -> int:
 
     from ..latents import read_latents
     from ..storage import atomic_path
+    from ..storage.csv_cells import neutralised_table
     from .embedding import embed
 
     latents = read_latents(args.latents)
@@ -151,7 +153,7 @@ def run_umap(args) -> int:
         f"{Path(args.latents).stem}_{args.method}.parquet")
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".csv":
-            table.to_csv(tmp, index=False)
+            neutralised_table(table).to_csv(tmp, index=False)  # metadata columns may hold user text
         elif out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
@@ -329,7 +331,7 @@ def _register_mean_pattern(subparsers):
     rows.add_argument("--table", help="a CSV with a `row` column: a UMAP table, or a cluster table with --cluster")
     p.add_argument("--cluster", type=int, help="with --table: the rows of this cluster")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--dpi", type=float, default=300, help="PNG resolution (default 300: publication)")
+    p.add_argument("--dpi", type=dpi, default=300, help="PNG resolution (default 300: publication)")
     p.add_argument("--no-png", action="store_true")
     p.set_defaults(func=run_mean_pattern)
 
@@ -351,7 +353,8 @@ def run_mean_pattern(args) -> int:
     n_rows = sum(sizes.values())
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
-    rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster)
+    positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
+    rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster, positions)
     source = artifacts.input_record(args.source)
     expected = latents.attrs.get("source_sha256")
     if expected and expected != source["sha256"]:

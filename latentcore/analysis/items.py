@@ -9,8 +9,9 @@ table's `partition` and `index` columns), one pair per row.
   partition at a time, in contiguous runs (`Reader.read_rows`), nothing else.
 - `by_partition(sizes, rows)` -> {partition: indices}: global row ids (the partitions stacked in order, as
   `Latents.stacked` numbers them; `sizes`: partition -> row count, in that order) as indices in each partition.
-- `parse_rows(text, n_rows)`, `table_rows(path, n_rows, cluster=None)`: row ids from "0-99,150" or from a
-  table's `row` column (a UMAP or cluster table; with `cluster`, its rows of that cluster), checked.
+- `parse_rows(text, n_rows)`, `table_rows(path, n_rows, cluster=None, positions=None)`: row ids from "0-99,150"
+  or from a table's `row` column (a UMAP or cluster table; with `cluster`, its rows of that cluster), checked;
+  with `positions` (the latents' x, y and units) the table's `x_<units>`, `y_<units>` must be those rows' own.
 - `mean_item(reader, parts, block=...)` -> (mean, count): the mean item of the rows `parts` names
   ({partition: indices}; each row once), streamed: read `block` items at a time in source order and summed
   in float64, so a selection of any size costs one block of memory. Non-finite pixels are left out of
@@ -126,9 +127,10 @@ def parse_rows(text: str, n_rows: int) -> np.ndarray:
     return _checked_rows(np.concatenate(parts), n_rows, f"rows {text!r}")
 
 
-def table_rows(path, n_rows: int, cluster: int | None = None) -> np.ndarray:
+def table_rows(path, n_rows: int, cluster: int | None = None, positions=None) -> np.ndarray:
     """The `row` column of a CSV (the UMAP and cluster tables carry it); with `cluster`, the rows whose
-    `cluster` column holds it."""
+    `cluster` column holds it. `positions` = (x, y, units) of the latents' rows: a table that gives the rows'
+    coordinates must give these (a table of another scan names rows that exist here too)."""
     import pandas as pd
 
     try:
@@ -144,7 +146,29 @@ def table_rows(path, n_rows: int, cluster: int | None = None) -> np.ndarray:
     if cluster is not None:
         table = table[table["cluster"] == cluster]
     where = f"{Path(path).name}" + (f", cluster {cluster}" if cluster is not None else "")
-    return _checked_rows(table["row"].to_numpy(), n_rows, where)
+    rows = _checked_rows(table["row"].to_numpy(), n_rows, where)
+    if positions is not None:
+        check_table_positions(table, positions, path)
+    return rows
+
+
+def check_table_positions(table, positions, path) -> None:
+    """The table's `x_<units>`, `y_<units>` (when it has them) are the latents' coordinates of its rows."""
+    from .artifacts import coordinate_names
+
+    x, y, units = positions
+    names = coordinate_names(units)
+    if x is None or not set(names) <= set(table.columns):
+        return
+    rows = table["row"].to_numpy(np.int64)
+    for name, given, own in ((names[0], table[names[0]], x), (names[1], table[names[1]], y)):
+        given = np.asarray(given, np.float64)
+        wrong = ~np.isclose(given, np.asarray(own, np.float64)[rows], rtol=1e-5, atol=1e-6)
+        if wrong.any():
+            first = int(np.argmax(wrong))
+            raise InputError(f"row {rows[first]} is at {name} {given[first]:g} in the table but "
+                             f"{float(own[rows[first]]):g} in the latents ({int(wrong.sum())} rows differ): "
+                             "a table of another scan? Give the table made from these latents", path)
 
 
 def mean_item(reader, parts: dict, block: int = MEAN_BLOCK, progress=None) -> tuple[np.ndarray, int]:

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..arrays import unique
 from ..errors import InputError
+from ..storage.csv_cells import restored
 
 TOLERANCE_STEPS = 0.25  # a labelled coordinate within this fraction of a grid step of a pixel is that pixel
 
@@ -100,7 +101,8 @@ def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
         raise InputError(f"a labels table needs columns x,y,label (scans) or row,label; it has {columns[:10]}", path)
     if not len(table):
         raise InputError("the labels table has no rows", path)
-    table["label"] = table["label"].astype(str).str.strip()
+    # without the `'` write_labels put before a formula, then stripped as any label (a tab after the `'`)
+    table["label"] = restored(table["label"].astype(str).str.strip()).str.strip()
     empty = table["label"] == ""
     if empty.any():
         raise InputError(f"{int(empty.sum())} rows have an empty label (first: line {int(np.argmax(empty)) + 2})",
@@ -194,17 +196,20 @@ def labels_table(rows, names, x=None, y=None) -> pd.DataFrame:
 
 def write_labels(path, table: pd.DataFrame) -> Path:
     """Atomically, with Arrow's CSV writer: a million rows in a fraction of a second (pandas' `to_csv` took 2 to
-    3 s, a whole click's budget; benchmarks/labels_scale.py); labels are quoted, numbers written to round-trip."""
+    3 s, a whole click's budget; benchmarks/labels_scale.py); labels are quoted, numbers written to round-trip,
+    a label a spreadsheet would run as a formula starts with `'` (latentcore/storage/csv_cells.py; the reader
+    takes it off again)."""
     import pyarrow as pa
     import pyarrow.csv as arrow_csv
 
     from ..storage import atomic_path
+    from ..storage.csv_cells import neutralised_arrow
 
     path = Path(path)
+    arrow_table = neutralised_arrow(pa.Table.from_pandas(table, preserve_index=False))
     with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        out.write((",".join(table.columns) + "\n").encode())  # the header unquoted, as every other CSV here
-        arrow_csv.write_csv(pa.Table.from_pandas(table, preserve_index=False), out,
-                            arrow_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        out.write((",".join(arrow_table.column_names) + "\n").encode())  # the header unquoted, as every other CSV here
+        arrow_csv.write_csv(arrow_table, out, arrow_csv.WriteOptions(include_header=False, quoting_style="needed"))
     return path
 
 

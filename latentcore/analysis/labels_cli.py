@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..arguments import dpi
+
 
 def register(subparsers):
     p = subparsers.add_parser("probe", help="predict labels over every row (linear probe or kNN): CSV, JSON, PNG")
@@ -24,7 +26,7 @@ def register(subparsers):
     p.add_argument("--cv", type=int, default=5, help="stratified folds (fewer when a class has fewer rows)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--neighbors", type=int, help="k of --method knn (default 10)")
-    p.add_argument("--dpi", type=float, default=300)
+    p.add_argument("--dpi", type=dpi, default=300)
     p.add_argument("--no-png", action="store_true")
     p.set_defaults(func=run_probe_command)
 
@@ -46,6 +48,9 @@ def register(subparsers):
     p.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the comparison as JSON here too")
+    p.add_argument("--unknown-source", action="store_true",
+                   help="compare files that record no source SHA-256 (an old or foreign file), taking their rows "
+                        "to be the same items in the same order")
     p.set_defaults(func=run_compare_command)
 
 
@@ -78,7 +83,7 @@ def run_compare_command(args) -> int:
     from .probe import compare_latents
 
     result = compare_latents(args.latents_a, args.latents_b, args.labels, method=args.method, smooth=args.smooth,
-                             random_state=args.seed)
+                             random_state=args.seed, unknown_source=args.unknown_source)
     print(f"ARI of the two KMeans clusterings (k={result['n_clusters']}): {result['ari']:.3f}; probe accuracy "
           f"{result['a']['accuracy']:.3f} ({Path(args.latents_a).name}) vs {result['b']['accuracy']:.3f} "
           f"({Path(args.latents_b).name})")

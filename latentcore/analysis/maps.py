@@ -16,6 +16,7 @@ import pandas as pd
 from ..data._checks import infer_step
 from ..errors import InputError
 from ..storage import atomic_path
+from ..storage.csv_cells import neutralised_table
 from ._validation import check_dimensions, check_matrix, check_some_dimensions, check_vector
 
 # coordinates within this fraction of a step of a grid node count as on it (float round-off)
@@ -231,7 +232,7 @@ def export_kept(path, x, y, mask, values=None, value_name: str = "bandcontrast")
             with open(tmp, "wb") as f:
                 np.save(f, np.column_stack(list(columns.values())).astype(np.float64))
         elif path.suffix.lower() == ".csv":
-            pd.DataFrame(columns).to_csv(tmp, index=False)
+            neutralised_table(pd.DataFrame(columns)).to_csv(tmp, index=False)
         else:
             raise InputError("kept coordinates are written as .csv or .npy", path)
     return path

@@ -206,8 +206,10 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     return report
 
 
-def check_one_source(a, b, path_a, path_b) -> None:
-    """Two latents files of one source: the same source SHA-256 when both record it, the same number of rows."""
+def check_one_source(a, b, path_a, path_b, unknown_source: bool = False) -> None:
+    """Two latents files of one source: both record the same source SHA-256 (a file without it cannot be shown
+    to come from the other's source: refused unless `unknown_source`), the same number of rows and, when both
+    have coordinates, the same ones (two regions of one size would otherwise be compared row by row)."""
     digests = [f.attrs.get("source_sha256") for f in (a, b)]
     if all(digests) and digests[0] != digests[1]:
         raise InputError(f"latents of another source than {Path(path_a).name} (source SHA-256 "
@@ -216,6 +218,18 @@ def check_one_source(a, b, path_a, path_b) -> None:
     if rows[0] != rows[1]:
         raise InputError(f"has {rows[1]} rows but {Path(path_a).name} has {rows[0]}: not latents of one source",
                          path_b)
+    if not all(digests) and not unknown_source:
+        path = path_a if not digests[0] else path_b
+        raise InputError("records no source SHA-256: it cannot be shown to come from the same data file as the "
+                         "other latents (extract both from one file, or pass --unknown-source if their rows are "
+                         "the same items in the same order)", path)
+    if a.x is not None and b.x is not None and not _same_positions(a, b):
+        raise InputError(f"its rows lie at other x, y than those of {Path(path_a).name}: not latents of one scan",
+                         path_b)
+
+
+def _same_positions(a, b) -> bool:
+    return all(np.shape(p) == np.shape(q) and np.allclose(p, q, equal_nan=True) for p, q in ((a.x, b.x), (a.y, b.y)))
 
 
 def _kmeans(features, n_clusters: int, random_state: int) -> np.ndarray:
@@ -246,16 +260,18 @@ def clustering_agreement(latents_a, latents_b, n_clusters: int, *, smooth: float
 
 
 def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logistic", smooth: float = 0.0,
-                    cv: int = 5, random_state: int = 0, n_clusters: int | None = None, progress=None) -> dict:
+                    cv: int = 5, random_state: int = 0, n_clusters: int | None = None, progress=None,
+                    unknown_source: bool = False) -> dict:
     """Two latents files of one source on the same labels: {"ari": of their KMeans clusterings (k = `n_clusters`,
     default the number of classes), "n_clusters", "a": {"accuracy", ...}, "b": {...}}. Refuses files of different
-    sources or row counts. `progress(done, 2)`: files probed and clustered."""
+    sources or row counts, and files that record no source unless `unknown_source` (check_one_source).
+    `progress(done, 2)`: files probed and clustered."""
     from sklearn.metrics import adjusted_rand_score
 
     from ..latents import model_record, read_latents
 
     a, b = read_latents(latents_a), read_latents(latents_b)
-    check_one_source(a, b, latents_a, latents_b)
+    check_one_source(a, b, latents_a, latents_b, unknown_source)
     out = {}
     labellings = []
     for key, latents, path in (("a", a, latents_a), ("b", b, latents_b)):

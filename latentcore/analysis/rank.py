@@ -40,6 +40,7 @@ from ..arrays import unique
 from ..errors import InputError
 from ..sampling import seeded_sample
 from ..storage import atomic_path, sha256_file
+from ..storage.csv_cells import neutralised_table
 from ._validation import check_dimensions, check_matrix, check_vector
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
@@ -422,7 +423,7 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
     paths = {"scores": out_dir / f"ranking_scores__{tag}.csv",
              "report": out_dir / f"ranking_report__{tag}.json"}
     with atomic_path(paths["scores"]) as tmp:
-        table.to_csv(tmp, index=False)
+        neutralised_table(table).to_csv(tmp, index=False)  # reference names are user text
     best = top_rows(table, top)
     if figures:
         paths.update(write_ranking_figures(best, out_dir, tag, latents, references, browser, dpi))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..arguments import dpi
 from ..errors import InputError
 from ..latents import read_latents
 from . import rank
@@ -37,7 +38,7 @@ def register(subparsers):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tag", help="name part of the outputs (default: <metric>_top<N>)")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="write the CSV and JSON only")
-    p.add_argument("--dpi", type=float, default=300, help="resolution of the PNG figures (default: 300)")
+    p.add_argument("--dpi", type=dpi, default=300, help="resolution of the PNG figures (default: 300)")
     p.set_defaults(func=run_rank)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from ..arguments import boundary_degrees, dpi
 from .orientation import DEFAULT_BOUNDARY_DEG
 
 
@@ -12,15 +13,16 @@ def register(subparsers):
     p = subparsers.add_parser("references", help="EBSD reference maps of a scan: IPF, phases, boundaries, VBSE, IQ, ADP")
     p.add_argument("scan", help="an EBSD scan file (H5OINA, EDAX h5, h5ebsd, Bruker, EMsoft)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--boundary-deg", type=float, default=DEFAULT_BOUNDARY_DEG,
-                   help="misorientation (degrees, symmetry-reduced) above which neighbours are on a boundary")
+    p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
+                   help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
+                        "are on a boundary")
     p.add_argument("--vbse-grid", type=int, nargs=2, default=(5, 5), metavar=("ROWS", "COLUMNS"),
-                   help="detector tiles of the virtual BSE images")
+                   help="detector tiles of the virtual BSE images (at most the patterns' height and width)")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-patterns", dest="patterns", action="store_false",
                    help="orientation maps only: skip VBSE, IQ and ADP (no pass over the patterns)")
     p.add_argument("--no-figures", dest="figures", action="store_false", help="write the NPZ and JSON only")
-    p.add_argument("--dpi", type=float, default=300)
+    p.add_argument("--dpi", type=dpi, default=300)
     p.set_defaults(func=run_references)
 
 

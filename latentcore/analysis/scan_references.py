@@ -138,6 +138,8 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
         info = reader.info()
         if not info.has_coordinates or info.grid_shape is None:
             raise InputError("reference maps need an EBSD scan (patterns on a grid)", source)
+        if patterns:  # before the orientation maps: a wrong grid is said at once
+            check_vbse_grid(vbse_grid, info.item_shape, source)
         x, y = reader.coordinates("all")
         grid = Grid.from_coordinates(x, y, info.grid_shape)
         rows, columns = grid.indices(x, y)
@@ -163,6 +165,14 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
     parameters = {"vbse_grid": list(vbse_grid), "rgb_tiles": [list(t) for t in (rgb_tiles or default_rgb_tiles(vbse_grid))],
                   "boundary_deg": boundary_deg, "orientation_convention": orientations.convention if orientations else None}
     return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters)
+
+
+def check_vbse_grid(vbse_grid, item_shape, source) -> None:
+    """Every detector tile holds at least one pixel: at most as many tiles as the patterns have pixels."""
+    side = tuple(item_shape[-2:])
+    if len(side) != 2 or not all(1 <= tiles <= size for tiles, size in zip(vbse_grid, side)):
+        raise InputError(f"--vbse-grid {vbse_grid[0]} {vbse_grid[1]}: the patterns are {' x '.join(map(str, side))} "
+                         "pixels, so ROWS and COLUMNS must lie in 1 .. their height and width", source)
 
 
 class _GridReader:

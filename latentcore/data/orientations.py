@@ -86,9 +86,20 @@ def _euler(f, names, n, path, degrees=False) -> np.ndarray:
             raise InputError(f"{names[0]!r} must be (N, 3) Euler angles, got shape {euler.shape}", path)
     else:
         euler = np.column_stack([_column(f, name, n, path).astype(np.float64).reshape(-1) for name in names])
-    if not np.isfinite(euler).all():
-        raise InputError(f"Euler angles {', '.join(names)} hold NaN or infinite values", path)
     return np.deg2rad(euler) if degrees else euler
+
+
+def _checked(orientations: ScanOrientations, names, path) -> ScanOrientations:
+    """Euler angles must be finite where a point is indexed; where it is not (phase -1) vendors write NaN
+    (or anything): those are kept as NaN, and every map is NaN there as it is for any unindexed point."""
+    finite = np.isfinite(orientations.euler).all(axis=1)
+    bad = ~finite & (orientations.phase_id >= 0)
+    if bad.any():
+        raise InputError(f"Euler angles {', '.join(names)} hold NaN or infinite values at {int(bad.sum())} indexed "
+                         f"points (first: point {int(np.argmax(bad))})", path)
+    if not finite.all():
+        orientations.euler = np.where(finite[:, None], orientations.euler, np.nan)
+    return orientations
 
 
 def _phase_groups(group: h5py.Group | None) -> list[tuple[int, h5py.Group]]:
@@ -116,7 +127,8 @@ def _bracketed(text: str) -> str | None:
 def oxford(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
     if f"{data}/Euler" not in f:
         return None
-    euler = _euler(f, [f"{data}/Euler"], n, path)
+    names = [f"{data}/Euler"]
+    euler = _euler(f, names, n, path)
     stored = _column(f, f"{data}/Phase", n, path).astype(np.int64) if f"{data}/Phase" in f else np.ones(n, np.int64)
     phases = {}
     for k, g in _phase_groups(f.get(f"{header}/Phases")):
@@ -124,15 +136,18 @@ def oxford(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
         phases[k] = Phase(_text(header_value(g, "Phase Name")) or f"phase {k}",
                           _laue_symbol(header_value(g, "Laue Group")),
                           int(space) if isinstance(space, (int, np.integer)) else None)
-    return ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
-                            "Bunge Euler angles in radians, as stored in H5OINA 'Euler'; phase 0 = not indexed")
+    return _checked(ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
+                                     "Bunge Euler angles in radians, as stored in H5OINA 'Euler'; "
+                                     "phase 0 = not indexed"),
+                    names, path)
 
 
 def edax(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
     second = next((f"{data}/{name}" for name in ("PHI", "Phi") if f"{data}/{name}" in f), None)
     if f"{data}/Phi1" not in f or second is None or f"{data}/Phi2" not in f:
         return None
-    euler = _euler(f, [f"{data}/Phi1", second, f"{data}/Phi2"], n, path)
+    names = [f"{data}/Phi1", second, f"{data}/Phi2"]
+    euler = _euler(f, names, n, path)
     phases = {}
     for k, g in _phase_groups(f.get(f"{header}/Phase")):
         symmetry = header_value(g, "Symmetry")
@@ -145,9 +160,9 @@ def edax(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
         stored = np.where(stored == 0, next(iter(phases)), stored)
     if f"{data}/CI" in f:
         stored = np.where(_column(f, f"{data}/CI", n, path) == -1, -1, stored)
-    return ScanOrientations(euler, stored, phases,
-                            f"Bunge Euler angles in radians, as stored in EDAX 'Phi1', {second.rsplit('/', 1)[-1]!r}, 'Phi2'; "
-                            "CI -1 = not indexed")
+    return _checked(ScanOrientations(euler, stored, phases,
+                                     f"Bunge Euler angles in radians, as stored in EDAX 'Phi1', "
+                                     f"{second.rsplit('/', 1)[-1]!r}, 'Phi2'; CI -1 = not indexed"), names, path)
 
 
 def bruker(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
@@ -161,9 +176,9 @@ def bruker(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
         space = header_value(g, "IT")
         phases[k] = Phase(_text(header_value(g, "Name")) or f"phase {k}", None,
                           int(space) if space is not None else None)
-    return ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
-                            "Bunge Euler angles stored in degrees ('phi1', 'PHI', 'phi2'), given in radians; "
-                            "phase 0 = not indexed")
+    return _checked(ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
+                                     "Bunge Euler angles stored in degrees ('phi1', 'PHI', 'phi2'), given in radians; "
+                                     "phase 0 = not indexed"), names, path)
 
 
 def h5ebsd(f, crystal_map: str, n: int, path) -> ScanOrientations | None:
@@ -183,17 +198,20 @@ def h5ebsd(f, crystal_map: str, n: int, path) -> ScanOrientations | None:
                           int(space) if isinstance(space, (int, np.integer)) else None)
     if not euler.any() and not any(p.point_group or p.space_group for p in phases.values()):
         return None  # kikuchipy's placeholder map of a scan never indexed: zeros, no symmetry
-    return ScanOrientations(euler, np.where(stored >= 0, stored, -1), phases,
-                            "Bunge Euler angles in radians, as stored in the crystal map; phase_id -1 = not indexed")
+    return _checked(ScanOrientations(euler, np.where(stored >= 0, stored, -1), phases,
+                                     "Bunge Euler angles in radians, as stored in the crystal map; phase_id -1 = "
+                                     "not indexed"), names, path)
 
 
 def emsoft(f, n: int, path) -> ScanOrientations | None:
     if "EMData/EBSD/EulerAngles" not in f:
         return None
-    euler = _euler(f, ["EMData/EBSD/EulerAngles"], n, path)
+    names = ["EMData/EBSD/EulerAngles"]
+    euler = _euler(f, names, n, path)
     space = header_value(f["CrystalData"], "SpaceGroupNumber") if "CrystalData" in f else None
     name = _text(header_value(f["EMData/EBSD"], "xtalname")) or "phase 0"
     name = name.rsplit("/", 1)[-1].removesuffix(".xtal")
-    return ScanOrientations(euler, np.zeros(n, np.int64),
-                            {0: Phase(name, None, int(space) if space is not None else None)},
-                            "Bunge Euler angles in radians, as stored in EMsoft 'EulerAngles'; one phase")
+    return _checked(ScanOrientations(euler, np.zeros(n, np.int64),
+                                     {0: Phase(name, None, int(space) if space is not None else None)},
+                                     "Bunge Euler angles in radians, as stored in EMsoft 'EulerAngles'; one phase"),
+                    names, path)

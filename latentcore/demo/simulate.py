@@ -31,6 +31,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
 from ..storage import atomic_path
+from ..storage.csv_cells import neutralised_table
 
 PATTERN_CENTRE = (0.425, 0.213, 0.501)  # (PCx, PCy, PCz) in detector widths, as the shared scan
 FAMILIES = {(1, 1, 1): 1.0, (2, 0, 0): 0.8, (2, 2, 0): 0.55, (3, 1, 1): 0.4}  # reflector -> band strength
@@ -280,7 +281,7 @@ def write_h5oina(scan: SimulatedScan, path) -> Path:
 
 def write_truth_csv(scan: SimulatedScan, path) -> Path:
     with atomic_path(path) as tmp:
-        scan.truth().to_csv(tmp, index=False)
+        neutralised_table(scan.truth()).to_csv(tmp, index=False)
     return Path(path)
 
 

@@ -1,5 +1,5 @@
 """Local files: atomic writes (temporary name, rename when complete), exclusive locks on what a run
-writes, and content hashes of files and folders."""
+writes, content hashes of files and folders, and the inputs a run must never write over."""
 from __future__ import annotations
 
 import contextlib
@@ -21,6 +21,7 @@ def atomic_path(final_path, suffix=".partial", keep_on_error=False):
     """
     final_path = Path(final_path)
     refuse_special_file(final_path)
+    refuse_writing_an_input(final_path)
     make_folder(final_path.parent)
     tmp = final_path.with_name(final_path.name + suffix)
     try:
@@ -41,6 +42,47 @@ def refuse_special_file(path: Path) -> None:
         return  # not there (or not reachable): the write says why
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
         raise OutputError("is a device, FIFO or socket, not a regular file: only regular files are written", path)
+
+
+# -- inputs kept: a command never writes over what it reads --------------------------------------
+
+_KEPT_INPUTS: list[tuple[Path, tuple[int, int] | None, bool]] = []  # (resolved path, (device, inode), is a folder)
+
+
+@contextlib.contextmanager
+def inputs_kept(paths):
+    """While inside, every write through `atomic_path` (and the latents writer) onto one of `paths` (the same
+    path once links are resolved, or the same file by device and inode), or into a folder among them, is
+    refused. Process-wide: the command line sets it once for its one command (latentcore/cli.py)."""
+    added = [_identity(Path(p)) for p in paths]
+    _KEPT_INPUTS.extend(added)
+    try:
+        yield
+    finally:
+        del _KEPT_INPUTS[len(_KEPT_INPUTS) - len(added):]
+
+
+def _identity(path: Path) -> tuple[Path, tuple[int, int] | None, bool]:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return path.resolve(), None, False
+    return path.resolve(), (found.st_dev, found.st_ino), stat.S_ISDIR(found.st_mode)
+
+
+def refuse_writing_an_input(path, named=None) -> None:
+    """One line when writing `path` would replace an input of this run (or write inside an input folder);
+    `named` is how the line names it (default: the path), e.g. "--out v.h5"."""
+    if not _KEPT_INPUTS:
+        return
+    resolved, inode, _ = _identity(Path(path))
+    for kept, kept_inode, is_folder in _KEPT_INPUTS:
+        if resolved == kept or (inode is not None and inode == kept_inode):
+            raise OutputError("is an input of this command: writing it would replace that input; "
+                              "choose another output", named or path)
+        if is_folder and resolved.is_relative_to(kept):
+            raise OutputError(f"is inside the input folder {kept}: writing it would change that input; "
+                              "choose another output", named or path)
 
 
 MAX_NAME_BYTES = 150  # file systems allow 255; room is left for suffixes such as `_latents.h5.partial`

@@ -12,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..storage import atomic_path
+from ..storage.csv_cells import neutralised_table
 
 MODEL_FILE = "vae_model.pth"
 CHECKPOINT_FILE = "checkpoint.pth"  # full training state, for resuming
@@ -31,7 +32,7 @@ def write_json(values: dict, path) -> Path:
 
 def write_loss_csv(history: list[dict], path) -> Path:
     with atomic_path(path) as tmp:
-        pd.DataFrame(history, columns=LOSS_COLUMNS).to_csv(tmp, index=False)
+        neutralised_table(pd.DataFrame(history, columns=LOSS_COLUMNS)).to_csv(tmp, index=False)
     return Path(path)
 
 

@@ -257,9 +257,11 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
 
     report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False, progress=predicted)
     progress(0.85, "reading the predictions back")
+    from latentcore.storage.csv_cells import restored
+
     table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False)
     lookup = {name: k for k, name in enumerate(report["classes"])}
-    predicted = table["label"].map(lambda name: lookup.get(name, -1)).to_numpy(np.int64)
+    predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, -1)).to_numpy(np.int64)
     return {"classes": report["classes"], "predicted": predicted,
             "probability": table["probability"].to_numpy(np.float32), "report": report}
 

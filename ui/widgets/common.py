@@ -13,6 +13,7 @@ from latentcore.arrays import unique
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
+from latentcore.storage.csv_cells import neutralised_table
 
 from ..compute import front
 from ..figures.plots import is_chosen
@@ -189,7 +190,7 @@ def table_csv(table, extra: dict, selected) -> str:
     id, is the one the cluster tables (`cluster_assignments__*.csv`) carry: they join on it."""
     out = table.assign(**extra)
     out["selected"] = is_chosen(np.arange(len(out)), selected)
-    return out.to_csv(index_label="row")
+    return neutralised_table(out).to_csv(index_label="row")  # metadata text never runs as a spreadsheet formula
 
 
 def embedding_npz(fitted, path: str) -> bytes:

@@ -35,8 +35,9 @@ def other_latents(lat) -> list[Path]:
 
 
 def pick_other(lat) -> tuple[tuple, str]:
-    """The second latents file, chosen among the workspace's others and checked to be of the same source (the same
-    source SHA-256 when both record it, the same rows); the page stops with the reason otherwise."""
+    """The second latents file, chosen among the workspace's others and checked to be of the same source (both
+    record the same source SHA-256, the same rows at the same coordinates); the page stops with the reason
+    otherwise."""
     others = other_latents(lat)
     if not others:
         st.info("No other latents file in this workspace: extract the same data with another model (or the same "

@@ -224,7 +224,8 @@ def _upload(lat, n_rows: int, key: str):
                                   type=["csv"], key=f"{key}_upload")
         if upload is not None and st.button("Use the uploaded labels (replaces the labels)", key=f"{key}_use_upload"):
             with common.user_errors():
-                path = files.save_upload_once(upload, "labels")
+                # not beside labels.csv: the labels download would write over an upload of that name
+                path = files.save_upload_once(upload, "labels/uploaded")
                 state.set_labels(lab.match_labels(lab.read_labels_table(path), n_rows, *_positions(lat), path))
             st.rerun()
 

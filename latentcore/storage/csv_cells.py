@@ -1,0 +1,74 @@
+"""CSV cells that a spreadsheet would run as formulas, neutralised (OWASP's "CSV injection" advice).
+
+A text cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return is written with a leading `'`: a
+label such as `=HYPERLINK(...)` from a collaborator then shows as text in the owner's spreadsheet instead of
+running. A cell that already begins with `'`s before such a character gets one more, so that `restored` gives
+back every text exactly (a labels CSV written by the app reads back to the same labels). Only text is touched:
+numbers (a negative float) are written as they are. JSON outputs keep the raw text.
+
+- `neutralised(text)`: one cell;
+- `neutralised_table(table)`: a DataFrame's text columns and column names, for `to_csv`;
+- `neutralised_arrow(table)`: a pyarrow Table's string columns, for Arrow's CSV writer;
+- `restored(values)`: a Series of cells read back from such a CSV.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+FORMULA_START = r"^'*[=+\-@\t\r]"  # what a spreadsheet may take for a formula, behind any quotes we added
+_FORMULA_START = re.compile(FORMULA_START)
+_NEUTRALISED = re.compile(r"^'+[=+\-@\t\r]")
+
+
+def neutralised(text):
+    """`'` + text when a spreadsheet could take it for a formula; anything that is not text as it is."""
+    return "'" + text if isinstance(text, str) and _FORMULA_START.match(text) else text
+
+
+def neutralised_table(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every text cell and column name neutralised; numeric columns are left alone."""
+    out = table.rename(columns=neutralised)
+    for position, column in enumerate(out.columns):
+        values = out.iloc[:, position]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            out.isetitem(position, values.cat.rename_categories(neutralised))
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            out.isetitem(position, _neutralised_column(values))
+    return out
+
+
+def _neutralised_column(values: pd.Series) -> pd.Series:
+    """Each distinct cell looked at once: a million rows of a few labels cost a factorisation."""
+    try:
+        codes, distinct = pd.factorize(values)
+    except TypeError:  # unhashable cells (lists): one at a time
+        return values.map(neutralised)
+    fixed = np.array([neutralised(value) for value in distinct], dtype=object)
+    if all(a is b for a, b in zip(fixed, distinct)):
+        return values
+    return pd.Series(np.where(codes >= 0, fixed[np.maximum(codes, 0)], values.to_numpy(object)),
+                     index=values.index, name=values.name, dtype=object)
+
+
+def neutralised_arrow(table):
+    """A pyarrow Table with its string columns neutralised (vectorised: a million labels in milliseconds)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for position, field in enumerate(table.schema):
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
+            column = table.column(position)
+            risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_START), False)
+            quoted = pc.binary_join_element_wise(pa.scalar("'", field.type), column, pa.scalar("", field.type))
+            table = table.set_column(position, field, pc.if_else(risky, quoted, column))
+    return table.rename_columns([neutralised(name) for name in table.column_names])
+
+
+def restored(values: pd.Series) -> pd.Series:
+    """Cells read back from a neutralised CSV: the `'` that `neutralised` added is taken off again."""
+    text = values.astype(str)
+    added = text.str.match(_NEUTRALISED.pattern, na=False)
+    return text.where(~added, text.str.slice(1)) if added.any() else values
