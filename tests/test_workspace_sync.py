@@ -154,3 +154,10 @@ def test_processes_writing_at_once_lose_nothing(folder):
         list(pool.map(label_rows_one_save_at_a_time, [folder] * 3, range(3)))
     check_nothing_lost(folder, 3)
 
+
+
+def test_a_reader_writes_nothing_not_even_the_lock_file(folder):
+    stale = workspace.read(folder)
+    merged, _ = workspace.sync(folder, stale, edited(stale, folder, settings={"umap_seed": 4}), write=False)
+    assert merged.record["settings"] == {"umap_seed": 4}  # held in the session, not saved
+    assert list(folder.iterdir()) == []

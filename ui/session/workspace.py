@@ -137,14 +137,23 @@ class Snapshot:
 
     def same_as(self, other: Snapshot) -> bool:
         return (self.record == other.record and np.array_equal(self.selection, other.selection)
-                and self.labels.digest() == other.labels.digest())
+                and same_labels(self.labels, other.labels))
+
+
+def same_labels(one: LabelledRows, other: LabelledRows) -> bool:
+    return one is other or one.digest() == other.digest()  # the same object: no hashing a million rows
 
 
 @contextlib.contextmanager
-def locked(workspace: Path):
-    """The workspace's lock, held by one writer at a time (threads of one server or several processes)."""
-    with open(Path(workspace) / LOCK_FILE, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def locked(workspace: Path, write: bool = True):
+    """The workspace's lock: a writer holds it alone (threads of one server or several processes), readers
+    together. A reader never makes the lock file (a read-only visitor writes nothing): none, no writer yet."""
+    path = Path(workspace) / LOCK_FILE
+    if not write and not path.exists():
+        yield
+        return
+    with open(path, "a" if write else "r") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
         try:
             yield
         finally:
@@ -158,7 +167,7 @@ def revision(workspace: Path) -> int:
 
 def read(workspace: Path) -> Snapshot:
     """The workspace's current state, read under its lock (no half-written set of files)."""
-    with locked(workspace):
+    with locked(workspace, write=False):
         return _read(Path(workspace))
 
 
@@ -186,8 +195,12 @@ def merge(base: Snapshot, mine: Snapshot, theirs: Snapshot) -> Snapshot:
         record[key] = _merged_dict(base.record[key], mine.record[key], theirs.record[key])
     record["files"] = _merged_files(base.record["files"], mine.record["files"], theirs.record["files"])
     selection = theirs.selection if np.array_equal(mine.selection, base.selection) else mine.selection
-    same_labels = mine.labels is base.labels or mine.labels.digest() == base.labels.digest()
-    labels = theirs.labels if same_labels else merged_changes(base.labels, mine.labels, theirs.labels)
+    if same_labels(mine.labels, base.labels):
+        labels = theirs.labels
+    elif same_labels(theirs.labels, base.labels):
+        labels = mine.labels  # nobody else changed them
+    else:
+        labels = merged_changes(base.labels, mine.labels, theirs.labels)
     return Snapshot(record, selection, labels, theirs.revision)
 
 
@@ -215,7 +228,7 @@ def sync(workspace: Path, base: Snapshot, mine: Snapshot, write: bool = True) ->
     only when another session wrote since `base`) with this session's changes from `base` to `mine` (as
     `normalised` gives it); written, with the next revision, when `write` and it changes anything."""
     workspace = Path(workspace)
-    with locked(workspace):
+    with locked(workspace, write=write):
         theirs = base if revision(workspace) == base.revision else _read(workspace)
         merged = merge(base, mine, theirs)
         if write and not merged.same_as(theirs):
