@@ -1,6 +1,7 @@
 """Labels in a real headless Chromium against `streamlit run app.py` (issue 23): two box selections on the UMAP
 page are labelled, a reload finds them, the probe predicts them over the scan, the labels table and the training
-set (NPZ) download, the Clusters page colours its panels by them, and the table uploads into a fresh workspace."""
+set (NPZ) download, the Clusters page colours its panels by them, and the table uploads into a fresh workspace. Two
+browser contexts on one workspace label in turn, and neither undoes the other."""
 from __future__ import annotations
 
 import numpy as np
@@ -109,3 +110,30 @@ def test_label_two_selections_reload_predict_download_and_upload(app_url, browse
     settle(fresh)
     assert labelled_caption(fresh) == f"{left + right:,} labelled rows in 2 labels."
     shoot(fresh, "labels_uploaded")
+
+
+def test_two_contexts_on_one_workspace_label_in_turn_and_keep_both(app_url, browser):  # noqa: F811
+    """The reported bug: tab B, open on the workspace, wrote its older copy back over tab A's labels."""
+    tab_a = new_tab(browser, app_url)
+    workspace_id = workspace_of(tab_a)
+    extract_on_umap(tab_a)
+    tab_b = new_tab(browser, f"{app_url}/?workspace={workspace_id}")  # its own context: another browser's tab
+    open_page(tab_b, "UMAP", "UMAP")
+    tab_b.wait_for_selector(".js-plotly-plot .nsewdrag")
+
+    box_select(tab_a, tab_a.locator(".js-plotly-plot").first, 0.02, 0.02, 0.4, 0.98)
+    left = selected_count(tab_a)
+    label_selection(tab_a, "left island")
+    box_select(tab_b, tab_b.locator(".js-plotly-plot").first, 0.6, 0.02, 0.98, 0.98)
+    right = selected_count(tab_b)
+    label_selection(tab_b, "right island")
+    assert 1 < left < 2400 and 1 < right < 2400
+    assert labelled_caption(tab_b) == f"{left + right:,} labelled rows in 2 labels."
+
+    for tab in (tab_a, tab_b):
+        tab.reload()
+        tab.get_by_text("labelled rows in").first.wait_for(timeout=60_000)
+        settle(tab)
+        assert workspace_of(tab) == workspace_id
+        assert labelled_caption(tab) == f"{left + right:,} labelled rows in 2 labels."
+    shoot(tab_a, "labels_two_contexts")

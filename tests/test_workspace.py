@@ -97,3 +97,40 @@ def test_old_workspaces_are_removed_by_age(tmp_path):
     os.utime(old, (week_ago, week_ago))
     assert workspace.remove_old(tmp_path, max_age_days=7) == [old_id]
     assert not old.exists() and new.exists()
+
+
+def label_selection(at: AppTest, rows, name: str):
+    at.session_state["selection"] = np.asarray(rows, np.int64)
+    at.run()
+    at.text_input(key="labels_umap_name").input(name).run()
+    at.button(key="labels_umap_assign").click().run()
+    assert not at.exception, at.exception
+
+
+def test_two_tabs_on_one_workspace_keep_each_others_labels_and_settings():
+    """The reported bug: tab B, open on the workspace, undid tab A's labels with its next click."""
+    tab_a = open_app()
+    workspace_id = url_workspace(tab_a)
+    tab_a.switch_page("pages/extract.py").run()
+    tab_a.button(key="extract_run").click().run()
+    tab_b = open_app(workspace_id)
+    folder = Path(tab_a.session_state["workdir"])
+    tab_a.switch_page("pages/umap.py").run()
+    tab_b.switch_page("pages/umap.py").run()
+
+    label_selection(tab_a, range(0, 10), "left")
+    tab_b.switch_page("pages/data.py").run()  # a click in B: it takes A's labels, and writes none of its own
+    assert tab_b.session_state["labels"].counts() == {"left": 10}
+    assert workspace.read(folder).labels.counts() == {"left": 10}
+    tab_b.switch_page("pages/umap.py").run()
+    label_selection(tab_b, range(20, 25), "right")
+    tab_a.run()
+    assert tab_a.session_state["labels"].counts() == {"left": 10, "right": 5}
+    assert workspace.read(folder).labels.counts() == {"left": 10, "right": 5}
+
+    tab_a.number_input(key="umap_neighbors").set_value(10).run()
+    tab_b.run()  # B's widget shows A's value, and B's save keeps it
+    assert tab_b.number_input(key="umap_neighbors").value == 10 and not tab_b.exception
+    tab_b.run()
+    assert workspace.read(folder).record["settings"]["umap_neighbors"] == 10
+    assert tab_b.session_state["selection"].tolist() == [20, 21, 22, 23, 24]

@@ -13,7 +13,9 @@ with two names is refused, twice with one name is kept once.
 - `labels_table(rows, names, x=None, y=None)` -> the table to write (`x,y,label` for scans, `row,label` otherwise);
 - `write_labels(path, table)`: atomically;
 - editing (each returns new `LabelledRows`): `with_label`, `renamed` (merges into an existing name), `without_class`,
-  `without_rows`, `from_clustering`; `codes_per_row` for colouring.
+  `without_rows`, `from_clustering`; `codes_per_row` for colouring;
+- `merged_changes(base, mine, theirs)`: the rows `mine` changed from `base` applied to `theirs` (two app tabs on one
+  workspace: ui/session/workspace.py).
 
 Every refusal is one line naming the file: coordinates that are not pixels of the scan, a labels file for another
 scan (none of its coordinates, or rows, are in this one), one class only, a class with one row.
@@ -257,6 +259,26 @@ def from_clustering(rows, cluster_labels, prefix: str = "cluster") -> LabelledRo
     width = len(str(int(found.max(initial=0))))  # cluster 02 sorts before cluster 10
     return LabelledRows.from_codes(rows[keep], np.searchsorted(found, cluster_labels[keep]),
                                    [f"{prefix} {k:0{width}d}" for k in found])
+
+
+def merged_changes(base: LabelledRows, mine: LabelledRows, theirs: LabelledRows) -> LabelledRows:
+    """`theirs` with the rows whose label `mine` changed from `base` (labelled, relabelled, unlabelled) as in `mine`:
+    a row at a time, so another editor's rows that `mine` never touched are kept."""
+    classes = sorted({*base.classes, *mine.classes, *theirs.classes})
+    rows = unique(np.concatenate([base.rows, mine.rows, theirs.rows]))
+    before, after, others = (_codes_among(labelled, rows, classes) for labelled in (base, mine, theirs))
+    codes = np.where(after != before, after, others)
+    kept = codes >= 0
+    return LabelledRows.from_codes(rows[kept], codes[kept], classes)
+
+
+def _codes_among(labelled: LabelledRows, rows: np.ndarray, classes: list[str]) -> np.ndarray:
+    """Each of `rows`' class index in `classes` (sorted, holding labelled's), -1 where `labelled` has none."""
+    codes = np.full(len(rows), -1, np.int64)
+    if len(labelled.rows):
+        at = np.searchsorted(rows, labelled.rows)  # rows holds every labelled row
+        codes[at] = np.searchsorted(classes, labelled.classes)[labelled.y]
+    return codes
 
 
 def codes_per_row(labelled: LabelledRows, n_rows: int) -> np.ndarray:

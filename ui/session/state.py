@@ -1,8 +1,9 @@
 """What a browser session remembers: its workspace (the folder the URL names), the chosen source
 and band contrast, the latents file, uploaded models, the selection (global row ids) shared by every
 panel, the pages' settings, and the jobs it started. `init_session` opens or restores the workspace
-at the start of every run; `save_session` writes it back at the end (ui.session.workspace has the
-format and the rules).
+at the start of every run, and takes in what another session (tab) on it wrote since; `save_session`
+writes this session's changes at the end, merged into what the workspace holds then (ui.session.workspace
+has the format and the rules: `sync`).
 
 Who is signed in, and what they may do: `auth_configured` (an `[auth]` section in the secrets: sign-in
 with Streamlit's OpenID Connect), `user_id` (the signed-in user's stable id, None in single-user
@@ -18,6 +19,8 @@ with `setting(key, default)` as its default: the value the workspace put back ta
 Session State write in the run that draws the widget (Streamlit warns of a widget set twice)."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
 import os
 import tempfile
@@ -40,6 +43,7 @@ WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gett
 SOURCE, BANDCONTRAST, LATENTS, SELECTION, MODELS = "source", "bandcontrast", "latents", "selection", "models"
 WORKSPACE, SETTINGS, LATENTS_MODEL, FILES = "workspace_id", "_settings", "latents_model", "_files"
 WORKDIR = "workdir"  # the workspace's folder
+BASELINE = "_workspace_baseline"  # workspace.Snapshot: the workspace as this session last read or wrote it
 # this browser session only
 RESET_DATA_WIDGETS, FORGET_DATA_SETTINGS = "_reset_data_widgets", "_forget_data_settings"
 SELECTION_ORIGIN = "selection_origin"  # the chart that made the selection
@@ -91,6 +95,7 @@ def init_session():
     if st.session_state.pop(RESET_DATA_WIDGETS, False):
         for key in [k for k in st.session_state if isinstance(k, str) and workspace.DATA_SETTING.fullmatch(k)]:
             del st.session_state[key]
+    _catch_up()
     restored = st.session_state[RESTORED] = set()
     for key, value in st.session_state.get(SETTINGS, {}).items():
         if key not in st.session_state:  # Streamlit drops a widget's value when a run leaves it out
@@ -119,24 +124,23 @@ def _open_workspace(wanted, user):
     if role is None:
         st.session_state[BLOCKED] = {"id": wanted, "why": "denied"}
         return
-    record, chosen = workspace.load(path)
+    saved = workspace.read(path)
+    record = copy.deepcopy(saved.record)  # the session's own dicts, edited in place; the base stays as read
     st.session_state.update({WORKSPACE: wanted, WORKDIR: str(path), SOURCE: record["source"],
                              BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
-                             MODELS: record["models"], SETTINGS: record["settings"], SELECTION: chosen,
-                             FILES: record["files"], ROLE: role})
-    saved_labels = workspace.load_labels(path)
-    if saved_labels is not None:
-        set_labels(LabelledRows.from_codes(*saved_labels))
-    spec = record.get(LATENTS_MODEL)
-    if isinstance(spec, dict) and workspace.confined(spec.get("path"), path):
-        st.session_state[LATENTS_MODEL] = spec
+                             LATENTS_MODEL: record["latents_model"], MODELS: record["models"],
+                             SETTINGS: record["settings"], SELECTION: saved.selection, FILES: record["files"],
+                             ROLE: role, BASELINE: saved})
+    if len(saved.labels.rows):
+        set_labels(saved.labels)
 
 
 def _new_workspace(user):
     workspace_id, path = workspace.create(WORKDIR_ROOT)
     if user is not None:
         access.claim(path, user)
-    st.session_state.update({WORKSPACE: workspace_id, WORKDIR: str(path), SETTINGS: {}, ROLE: access.OWNER})
+    st.session_state.update({WORKSPACE: workspace_id, WORKDIR: str(path), SETTINGS: {}, ROLE: access.OWNER,
+                             BASELINE: workspace.Snapshot.empty()})
     use_demo()
 
 
@@ -166,8 +170,9 @@ def blocked() -> dict | None:
 
 
 def save_session():
-    """Write the workspace's record and selection (after every run; unchanged files are not rewritten).
-    A read-only visitor's session writes nothing."""
+    """Write what this session changed since it last read or wrote the workspace (after every run), merged
+    into what the workspace holds now: another tab's labels, models and settings stay. A read-only
+    visitor's session writes nothing."""
     if st.session_state.get(WORKSPACE) is None or read_only():
         return
     settings = st.session_state.setdefault(SETTINGS, {})
@@ -175,12 +180,56 @@ def save_session():
     if st.session_state.pop(FORGET_DATA_SETTINGS, False):
         _drop_data_settings(settings)
         st.session_state[RESET_DATA_WIDGETS] = True
-    record = {key: st.session_state.get(key) for key in (SOURCE, BANDCONTRAST, LATENTS, MODELS, LATENTS_MODEL)}
-    record[SETTINGS.strip("_")] = settings
-    record[FILES.strip("_")] = st.session_state.get(FILES, {})  # uploads, as ui.session.files sorted them
-    workspace.save(Path(st.session_state[WORKDIR]), record, selection())
-    kept = labels()
-    workspace.save_labels(Path(st.session_state[WORKDIR]), kept.rows, kept.y, kept.classes, kept.digest())
+    base, mine = st.session_state[BASELINE], _mine(settings)
+    merged, theirs = workspace.sync(Path(st.session_state[WORKDIR]), base, mine)
+    # Another tab wrote meanwhile: this run's widgets are drawn and cannot take its changes now; the next
+    # run's `_catch_up` brings them in, against what this session holds (a stale base makes it read them).
+    others_wrote = theirs.revision != base.revision
+    st.session_state[BASELINE] = dataclasses.replace(mine, revision=workspace.STALE) if others_wrote else merged
+
+
+def _mine(settings: dict) -> workspace.Snapshot:
+    """What this session holds of its workspace, as the workspace would keep it (copies: nothing live)."""
+    record = {key: st.session_state.get(key) for key in (SOURCE, BANDCONTRAST, LATENTS, LATENTS_MODEL)}
+    record.update(models=models(), files=registered_files(), settings=settings)
+    return workspace.normalised(workspace.Snapshot(record, selection(), labels()), Path(st.session_state[WORKDIR]))
+
+
+def _catch_up():
+    """Another tab wrote the workspace since this session last saw it: its changes come in now, before any
+    widget is drawn, with what this session changed since (a click's callback runs before the script)."""
+    path, base = Path(st.session_state[WORKDIR]), st.session_state[BASELINE]
+    if workspace.revision(path) == base.revision:
+        return
+    mine = _mine({**st.session_state.get(SETTINGS, {}), **workspace.settings_of(st.session_state)})
+    merged, theirs = workspace.sync(path, base, mine, write=not read_only())
+    _adopt(merged, mine)
+    st.session_state[BASELINE] = theirs if read_only() else merged
+
+
+def _adopt(merged: workspace.Snapshot, mine: workspace.Snapshot):
+    """Hold `merged` where it differs from `mine`; the live dicts (a training's thread adds to the models) are
+    edited in place."""
+    for key in workspace.VALUES:
+        if merged.record[key] != mine.record[key]:
+            st.session_state[key] = merged.record[key]
+    _edit_in_place(models_dict(), mine.record["models"], merged.record["models"])
+    _edit_in_place(registered_files(), mine.record["files"], merged.record["files"])
+    before, after = mine.record["settings"], merged.record["settings"]
+    _edit_in_place(st.session_state.setdefault(SETTINGS, {}), before, after)
+    for key in [k for k in before.keys() | after.keys() if before.get(k) != after.get(k)]:
+        st.session_state.pop(key, None)  # its widget is drawn with the new value (put back: `setting`) or its default
+    if not np.array_equal(merged.selection, mine.selection):
+        st.session_state[SELECTION] = merged.selection
+        _forget_undo()
+    if merged.labels.digest() != mine.labels.digest():
+        st.session_state[LABELS] = merged.labels
+
+
+def _edit_in_place(live: dict, before: dict, after: dict):
+    for key in before.keys() - after.keys():
+        live.pop(key, None)
+    live.update(copy.deepcopy(after))
 
 
 def forget_data_settings():
