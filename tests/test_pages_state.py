@@ -19,18 +19,6 @@ pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders
 SCAN_MAP = "Band Contrast (the scan's own map)"
 
 
-@pytest.fixture(autouse=True)
-def main_script_every_run(monkeypatch):
-    """As on the real server: app.py runs on every rerun, around the page (tests/test_workspace.py says why)."""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    def run_main(main_script_path):
-        code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
-        exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
-
-    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
-
-
 @pytest.fixture
 def set_twice(monkeypatch):
     """The keys of widgets drawn with a default while their value was also set through the Session State
