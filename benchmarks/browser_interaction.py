@@ -137,8 +137,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the browser test's Chromium settings and box drag
 
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, WATCH_RUNS, now_ms, serve, until_idle  # noqa: E402
-from test_e2e_browser import drag_box  # noqa: E402
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, WATCH_RUNS, drag_box, now_ms, serve, until_idle  # noqa: E402
 
 COLOURBAR = "(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle')].some(e => e.textContent.includes(title))"
 TIMEOUT_S = 600  # the longest wait for any one step (--timeout)

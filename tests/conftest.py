@@ -48,20 +48,6 @@ REPO = Path(__file__).resolve().parents[1]
 TEST_DATA = REPO / "tests" / "data"  # small copies of the sample files; see tests/data/README.md
 
 
-@pytest.fixture(autouse=True)
-def main_script_every_run(monkeypatch):
-    """AppTest as on the real server: app.py runs on every rerun, around the page. (AppTest forgets
-    between runs that st.navigation replaced the pages/ folder, and from the second run on would run
-    the page file alone, which the app's pages refuse: ui.widgets.access.require_app.)"""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    def run_main(main_script_path):
-        code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
-        exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
-
-    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
-
-
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     return TEST_DATA
@@ -141,15 +127,6 @@ def h5oina_small(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> Path:
     return path
 
 
-@pytest.fixture
-def private_folders(tmp_path, monkeypatch):
-    """A page test's own session folders and embedding cache (no result from an earlier test)."""
-    import ui.session.state
-
-    monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
-
-
 @pytest.fixture(autouse=True)
 def main_module_restored():
     """Streamlit's AppTest runs a page as `__main__` and leaves it there: a process spawned later in this
@@ -159,38 +136,47 @@ def main_module_restored():
     sys.modules["__main__"] = main
 
 
-# Modules whose tests run on one xdist worker, one after another, in file order (`--dist loadgroup`
-# in pyproject.toml): each starts servers or process pools that would crowd the 2 cores if two of
-# them ran at once.
-#   browser:   `streamlit run app.py` and a headless Chromium per module (test_e2e_workspace reuses
-#              test_e2e_browser's server fixture); the tests of a module are one story in order
-#              (the ROI set on the maps page holds on the clusters page), and Chromium pages time out
-#              when starved.
+@pytest.fixture(scope="module")
+def moto_s3(tmp_path_factory):
+    """A real S3-compatible server (moto) on 127.0.0.1 for a test module, with AWS settings that reach only it."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        from s3_helpers import MotoS3, S3Settings, isolated_aws_env, start_server
+
+        server = start_server()
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        isolated_aws_env(monkeypatch, endpoint, tmp_path_factory.mktemp("s3-cache"))
+        try:
+            yield MotoS3(server, endpoint, S3Settings(endpoint_url=endpoint, max_attempts=2, connect_timeout=2,
+                                                      read_timeout=10))
+        finally:
+            server.stop()
+
+
+# Tests that run on one xdist worker, one after another, in file order (`--dist loadgroup` in
+# pyproject.toml): each starts servers or process pools that would crowd the 2 cores if two of them ran
+# at once.
+#   browser:   every module in tests/browser/: `streamlit run app.py` and a headless Chromium per module;
+#              the tests of a module are one story in order (the ROI set on the maps page holds on the
+#              clusters page), and Chromium pages time out when starved.
 #   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch), the spawn
 #              worker pool and its timings (cancel within 2 s: test_jobs, test_pages_jobs), concurrent
 #              writers, kill -9 and a full tmpfs (test_output_integrity).
-# Other servers (moto S3 in tests/s3_helpers.py, the flaky proxy) bind port 0 per module and work
-# per worker; moto's in-process state is per worker, and every test makes its own bucket.
-XDIST_GROUPS = {
-    "test_e2e_browser.py": "browser",
-    "test_e2e_workspace.py": "browser",
-    "test_e2e_auth.py": "browser",
-    "test_e2e_figs.py": "browser",
-    "test_e2e_state.py": "browser",
-    "test_e2e_references.py": "browser",
-    "test_e2e_day.py": "browser",
-    "test_e2e_labels.py": "browser",
-    "test_e2e_door.py": "browser",
-    "test_batch.py": "processes",
-    "test_jobs.py": "processes",
-    "test_pages_jobs.py": "processes",
-    "test_output_integrity.py": "processes",
-}
+# Other servers (moto S3, the flaky proxy) bind port 0 per module and work per worker; moto's in-process
+# state is per worker, and every test makes its own bucket.
+PROCESSES = {"test_batch.py", "test_jobs.py", "test_pages_jobs.py", "test_output_integrity.py"}
+
+
+def xdist_group(nodeid: str) -> str | None:
+    path = nodeid.split("::", 1)[0]
+    if path.startswith("tests/browser/"):
+        return "browser"
+    return "processes" if path.rsplit("/", 1)[-1] in PROCESSES else None
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """xdist's loadgroup scheduler, grouping by XDIST_GROUPS. Not with `xdist_group` marks: xdist
+    """xdist's loadgroup scheduler, grouping by `xdist_group`. Not with `xdist_group` marks: xdist
     3.8 groups marked tests by appending `@group` to `item._nodeid`, which pytest 9.2 no longer
     reads (node ids live in `item._id`), so marks alone leave the tests spread over the workers."""
     if config.getvalue("dist") != "loadgroup":
@@ -199,7 +185,7 @@ def pytest_xdist_make_scheduler(config, log):
 
     class ModuleGroups(LoadGroupScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            group = XDIST_GROUPS.get(nodeid.split("::", 1)[0].rsplit("/", 1)[-1])
+            group = xdist_group(nodeid)
             return f"group:{group}" if group else super()._split_scope(nodeid)
 
     return ModuleGroups(config, log)

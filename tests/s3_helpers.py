@@ -7,7 +7,6 @@ import logging
 import urllib.request
 import uuid
 
-import pytest
 
 from latentcore.storage.s3 import S3Settings, client_for
 
@@ -64,20 +63,6 @@ def start_server(port: int = 0):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
-
-
-@pytest.fixture(scope="module")
-def moto_s3(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        server = start_server()
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        isolated_aws_env(monkeypatch, endpoint, tmp_path_factory.mktemp("s3-cache"))
-        try:
-            yield MotoS3(server, endpoint, S3Settings(endpoint_url=endpoint, max_attempts=2, connect_timeout=2,
-                                                      read_timeout=10))
-        finally:
-            server.stop()
 
 
 class FlakyProxy:

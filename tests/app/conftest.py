@@ -1,0 +1,36 @@
+"""The app tests: the real app script and its pages under Streamlit's AppTest, and the app's own modules."""
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def main_script_every_run(monkeypatch):
+    """AppTest as on the real server: app.py runs on every rerun, around the page. (AppTest forgets
+    between runs that st.navigation replaced the pages/ folder, and from the second run on would run
+    the page file alone, which the app's pages refuse: ui.widgets.access.require_app.)"""
+    from streamlit.runtime.scriptrunner import script_runner
+
+    def run_main(main_script_path):
+        code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
+        exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
+
+    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+
+
+@pytest.fixture
+def private_folders(tmp_path, monkeypatch):
+    """A page test's own session folders and embedding cache (no result from an earlier test)."""
+    import ui.session.state
+
+    monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+
+
+@pytest.fixture
+def workdir_root(tmp_path, monkeypatch) -> Path:
+    """The sessions' folder of a test of its own."""
+    import ui.session.state
+
+    monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    return tmp_path / "sessions"

@@ -1,0 +1,72 @@
+"""How the app tests drive the real app (app.py and its pages) with Streamlit's AppTest, and read what it shows."""
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(at: AppTest, page: str | None = None, errors_ok: bool = False) -> AppTest:
+    """Run the app (or a widget's change, which returns its AppTest), optionally on another page; no exception, and
+    no error message unless `errors_ok`."""
+    if page:
+        at.switch_page(f"pages/{page}.py")
+    at = at.run()
+    assert not at.exception, at.exception
+    assert errors_ok or not at.error, [e.value for e in at.error]
+    return at
+
+
+def new_app(page: str | None = None, workspace_id: str | None = None, timeout: float = 240,
+            errors_ok: bool = False) -> AppTest:
+    """A new browser session on the app (on the workspace `workspace_id`, as its URL names it), run once."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    if workspace_id:
+        at.query_params["workspace"] = workspace_id
+    at = run(at, errors_ok=errors_ok)
+    return run(at, page, errors_ok) if page else at
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    return run(at, page)
+
+
+def extracted(at: AppTest) -> AppTest:
+    """The demo extraction, as a user runs it on the Extract page."""
+    run(at, "extract")
+    return run(at.button(key="extract_run").click())
+
+
+def with_upload(*files: Path) -> AppTest:
+    """A new session that uploaded `files` on the Data page."""
+    at = new_app()
+    at.file_uploader(key="uploads").set_value([(path.name, path.read_bytes(), "application/octet-stream")
+                                               for path in files])
+    return run(at)
+
+
+def url_workspace(at: AppTest) -> str:
+    value = at.query_params["workspace"]
+    return value[0] if isinstance(value, list) else value
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def array_of(value) -> np.ndarray:
+    """A plotly array as the browser gets it: a list, or a base64 typed array {dtype, bdata, shape}."""
+    if isinstance(value, dict):
+        array = np.frombuffer(base64.b64decode(value["bdata"]), np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return array.reshape([int(s) for s in str(shape).split(",")]) if shape else array
+    return np.asarray(value, np.float64)

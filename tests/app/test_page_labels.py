@@ -1,0 +1,218 @@
+"""The labels panel on the UMAP page (AppTest: the real app, demo scan and demo VAE; selections are set in the
+session, as tests/test_pages.py does, since AppTest cannot draw on a plotly chart)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+from driving import chart_specs, extracted, go, new_app
+
+from latentcore.analysis.labels import LabelledRows
+from latentcore.latents import LatentsWriter, read_latents
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+def select(at: AppTest, rows) -> AppTest:
+    at.session_state["selection"] = np.asarray(rows, np.int64)
+    return at.run()
+
+
+def label(at: AppTest, rows, name: str) -> AppTest:
+    select(at, rows)
+    at.text_input(key="labels_umap_name").input(name).run()
+    at.button(key="labels_umap_assign").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def labels_of(at: AppTest) -> LabelledRows:
+    return at.session_state["labels"]
+
+
+def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
+    at = go(extracted(new_app()), "umap")
+    truth = pd.read_csv(truth_csv)
+    grain = truth["grain_id"].to_numpy()
+    rng = np.random.default_rng(0)
+    picks = {k: rng.choice(np.flatnonzero((grain == k) & (truth["is_bad"] == 0)), 20, replace=False) for k in (0, 1)}
+    label(at, picks[0], "grain zero")
+    label(at, picks[1], "grain one")
+    labelled = labels_of(at)
+    assert labelled.classes == ["grain one", "grain zero"] and labelled.counts() == {"grain one": 20, "grain zero": 20}
+    assert "labels (from the labels panel)" in at.selectbox(key="umap_colour").options
+
+    # rename merges into an existing name; then split again by labelling
+    at.selectbox(key="labels_umap_pick").select("grain one").run()
+    at.text_input(key="labels_umap_new_name").input("grain zero").run()
+    at.button(key="labels_umap_rename").click().run()
+    assert labels_of(at).counts() == {"grain zero": 40}
+    label(at, picks[1], "grain one")
+    assert labels_of(at).counts() == {"grain one": 20, "grain zero": 20}
+
+    # predict: accuracy, confusion matrix, the maps and their downloads
+    at.toggle(key="labels_umap_predict").set_value(True).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert float(metrics["Cross-validated accuracy"]) > 0.9
+    workdir = Path(at.session_state["workdir"])  # the CLI's CSV, written for the probe, in the workspace
+    csv = pd.read_csv(workdir / "labels" / "labels.csv")
+    assert list(csv.columns) == ["x", "y", "label"] and len(csv) == 40
+    found = list((workdir / "probe").glob("*/probe_predictions__logistic.csv"))  # a folder per latents file
+    assert len(found) == 1
+    predictions = pd.read_csv(found[0], keep_default_na=False)
+    assert set(predictions["label"]) == {"grain one", "grain zero"} and len(predictions) == 2400
+
+    # remove rows, delete a label
+    select(at, picks[1][:5])
+    at.button(key="labels_umap_remove_rows").click().run()
+    assert labels_of(at).counts() == {"grain one": 15, "grain zero": 20}
+    at.selectbox(key="labels_umap_pick").select("grain one").run()
+    at.button(key="labels_umap_delete").click().run()
+    assert labels_of(at).classes == ["grain zero"]
+    assert at.toggle(key="labels_umap_predict").disabled  # one class: nothing to predict, no training set
+    assert "one class only ('grain zero')" in " ".join(c.value for c in at.caption)
+
+
+def noisy_copy(at: AppTest, scale: float = 3.0) -> Path:
+    """Another latents file of the same source in the workspace: the session's latents plus noise."""
+    latents = read_latents(at.session_state["latents"])
+    rows = latents.partitions["all"]
+    noisy = rows + np.random.default_rng(0).normal(0, scale * rows.std(), rows.shape).astype(np.float32)
+    path = Path(at.session_state["workdir"]) / "latents" / "noisy" / "ni_grains_h5ebsd_latents.h5"
+    writer = LatentsWriter(path, {"all": rows.shape}, {"m": 1})
+    writer.write_rows("all", 0, noisy)
+    writer.write_array("x", latents.x)
+    writer.write_array("y", latents.y)
+    writer.finish({"model": "noisy", "source_sha256": latents.attrs["source_sha256"]})
+    return path
+
+
+def test_keep_kmeans_as_labels_and_colour_by_them():
+    at = go(extracted(new_app()), "umap")
+    at.button(key="labels_umap_keep_clusters").click().run()
+    assert not at.exception, at.exception
+    labelled = labels_of(at)
+    assert len(labelled.rows) == 2400 and labelled.classes == [f"cluster {k}" for k in range(6)]
+    at.selectbox(key="labels_umap_pick").select("cluster 0").run()
+    at.button(key="labels_umap_delete").click().run()
+    at.selectbox(key="umap_colour").select("labels (from the labels panel)").run()
+    assert not at.exception, at.exception
+    legend = [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("name")]
+    unlabelled = 2400 - len(labels_of(at).rows)
+    assert f"unlabelled ({unlabelled:,})" in legend and any(name.startswith("cluster 1 (") for name in legend), legend
+
+
+def test_workspace_keeps_labels_as_plain_arrays(tmp_path):
+    from ui.session import workspace
+
+    labelled = LabelledRows.from_names([4, 2, 7], ["b", "a", "b"])
+    workspace.save_labels(tmp_path, labelled.rows, labelled.y, labelled.classes, labelled.digest())
+    back = LabelledRows.from_codes(*workspace.load_labels(tmp_path))
+    assert back.rows.tolist() == [2, 4, 7] and back.names.tolist() == ["a", "b", "b"] and back.classes == ["a", "b"]
+    before = (tmp_path / "labels.npz").stat().st_mtime_ns
+    workspace.save_labels(tmp_path, labelled.rows, labelled.y, labelled.classes, labelled.digest())
+    assert (tmp_path / "labels.npz").stat().st_mtime_ns == before  # unchanged: not rewritten
+    workspace.save_labels(tmp_path, [], [], [], "")
+    assert workspace.load_labels(tmp_path) is None and not (tmp_path / "labels.npz").exists()
+    np.savez(tmp_path / "labels.npz", rows=np.array([1]), y=np.array([0]), classes=np.array([{"a": 1}], dtype=object))
+    assert workspace.load_labels(tmp_path) is None  # a pickled object is never loaded
+
+
+def legend_names(at: AppTest) -> list[str]:
+    return [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("name") and t.get("x") == [None]]
+
+
+def label_on(at: AppTest, page: str, rows, name: str) -> AppTest:
+    select(at, rows)
+    at.text_input(key=f"labels_{page}_name").input(name).run()
+    at.button(key=f"labels_{page}_assign").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_clusters_page_labels_the_selection_keeps_the_clustering_and_colours_by_label():
+    at = go(extracted(new_app()), "clusters")
+    assert at.toggle(key="clusters_by_label").disabled  # no labels yet
+    label_on(at, "clusters", np.arange(30), "corner")
+    assert labels_of(at).counts() == {"corner": 30}
+    at.toggle(key="clusters_by_label").set_value(True).run()
+    assert not at.exception, at.exception
+    legend = legend_names(at)
+    assert "corner (30)" in legend and "unlabelled (2,370)" in legend, legend
+    assert "Labels on the scan" in " ".join(m.value for m in at.markdown)
+
+    clusters = at.session_state["last_clusters"]  # the page's own clustering, one click
+    at.button(key="labels_clusters_keep_this").click().run()
+    assert not at.exception, at.exception
+    kept = labels_of(at)
+    found = np.unique(clusters["labels"][clusters["labels"] >= 0])
+    assert kept.classes == [f"cluster {k}" for k in found]
+    assert len(kept.rows) == int((clusters["labels"] >= 0).sum())
+    assert np.array_equal(kept.names, np.array([f"cluster {k}" for k in clusters["labels"][np.argsort(clusters["rows"])]]))
+    legend = legend_names(at)  # the map and the scatter coloured by the new labels
+    assert any(name.startswith("cluster 0 (") for name in legend) and not any(n.startswith("corner") for n in legend)
+
+
+def test_maps_page_labels_the_selection_and_shows_the_labels_map():
+    at = go(extracted(new_app()), "maps")
+    assert at.toggle(key="maps_by_label").disabled
+    label_on(at, "maps", np.arange(60, 120), "second row")
+    label_on(at, "maps", np.arange(5), "start")
+    assert labels_of(at).counts() == {"second row": 60, "start": 5}
+    at.toggle(key="maps_by_label").set_value(True).run()
+    assert not at.exception, at.exception
+    spec = next(s for s in chart_specs(at) if s["layout"].get("title", {}).get("text") == "Labels on the scan")
+    legend = [t["name"] for t in spec["data"] if t.get("x") == [None]]
+    assert legend == ["unlabelled (2,335)", "second row (60)", "start (5)"], legend
+    assert spec["layout"]["legend"]["title"]["text"] == "label"
+    colours = {t["name"]: t["marker"]["color"] for t in spec["data"] if t.get("x") == [None]}
+    from latentcore.figures.labels import label_colours
+
+    assert colours["second row (60)"] == label_colours(["second row", "start"])["second row"]
+
+
+def test_compare_page_links_two_embeddings_and_gives_ari_and_probe_accuracies(truth_csv):
+    from latentcore.analysis.probe import clustering_agreement
+
+    at = go(extracted(new_app()), "compare")
+    assert "No other latents file" in " ".join(i.value for i in at.info)
+    other = noisy_copy(at)
+    at.run()
+    assert at.selectbox(key="compare_other").options == ["noisy/ni_grains_h5ebsd_latents.h5"]
+    at.selectbox(key="compare_method").select("pca").run()
+    assert not at.exception, at.exception
+    titles = [spec["layout"]["title"]["text"] for spec in chart_specs(at)]
+    assert titles == ["ni_grains_h5ebsd_latents.h5 (first)", "noisy/ni_grains_h5ebsd_latents.h5 (second)"]
+
+    rows = np.arange(0, 2400, 11)  # one selection, outlined in both embeddings
+    select(at, rows)
+    for spec in chart_specs(at):
+        overlay = [t for t in spec["data"] if t.get("name") == f"selected ({len(rows):,})"]
+        assert len(overlay) == 1, spec["layout"]["title"]
+
+    at.toggle(key="compare_run").set_value(True).run()  # no labels: the ARI alone
+    assert not at.exception, at.exception
+    metrics = {m.label: float(m.value) for m in at.metric}
+    exact = clustering_agreement(at.session_state["latents"], other, 6)["ari"]
+    assert metrics == {"Agreement of their k-means clusterings (ARI, k = 6)": pytest.approx(exact, abs=5e-4)}
+    assert -1 <= exact < 0.99
+
+    truth = pd.read_csv(truth_csv)  # labels of two grains: each file's probe accuracy on them
+    grain = truth["grain_id"].to_numpy()
+    rng = np.random.default_rng(0)
+    picks = [rng.choice(np.flatnonzero((grain == k) & (truth["is_bad"] == 0)), 20, replace=False) for k in (0, 1)]
+    at.session_state["labels"] = LabelledRows.from_names(np.concatenate(picks), ["a"] * 20 + ["b"] * 20)
+    at.run()
+    at.selectbox(key="compare_colour").select("labels").run()
+    legend = [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("x") == [None]]
+    assert legend.count("a (20)") == 2 and legend.count("unlabelled (2,360)") == 2, legend
+    at.number_input(key="compare_k").set_value(2).run()
+    assert not at.exception, at.exception
+    metrics = {m.label: float(m.value) for m in at.metric}
+    assert -1 <= metrics["Agreement of their k-means clusterings (ARI, k = 2)"] <= 1
+    assert metrics["Probe accuracy: ni_grains_h5ebsd_latents.h5"] > metrics[
+        "Probe accuracy: noisy/ni_grains_h5ebsd_latents.h5"]

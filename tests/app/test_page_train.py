@@ -1,0 +1,142 @@
+"""The Train page with Streamlit's AppTest: the real app, the demo scan, a real (tiny) training run in
+a worker process (train_vae fails in this, the server's, process), its live loss chart, the model
+appearing on the Extract page, and a run stopped from the page and resumed."""
+import base64
+import json
+from pathlib import Path
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from latentcore.models import load_model
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread", "private_folders")]
+
+
+def values(encoded) -> np.ndarray:
+    """A plotly trace's array: plain list or typed array {"dtype", "bdata"}."""
+    if isinstance(encoded, dict):
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"])
+    return np.asarray(encoded)
+
+
+@pytest.fixture
+def not_here(monkeypatch):
+    """Training fails in this process: the page's run must happen in a worker."""
+    import latentcore.train
+    import latentcore.train.trainer
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained in the server process")
+
+    monkeypatch.setattr(latentcore.train, "train_vae", refuse)
+    monkeypatch.setattr(latentcore.train.trainer, "train_vae", refuse)
+
+
+def tiny_run(epochs: int) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.checkbox(key="train_use_roi").check().run()  # a 20 x 20 pixel region: fast
+    at.slider(key="train_roi_x").set_value((0.0, 28.5))
+    at.slider(key="train_roi_y").set_value((0.0, 28.5))
+    at.number_input(key="train_latent_dim").set_value(3)
+    at.number_input(key="train_input_size").set_value(16)
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.text_input(key="train_channels").set_value("4,8")
+    at.selectbox(key="train_device").set_value("cpu")
+    return at
+
+
+def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_page(not_here):
+    at = tiny_run(3)
+    assert at.checkbox(key="train_static_bg").value and at.checkbox(key="train_dynamic_bg").value  # the defaults
+    at.checkbox(key="train_average").check()
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+
+    job = at.session_state["train_job"]
+    assert job.job.folder is not None  # a pool job
+    at.switch_page("pages/extract.py").run()  # leave the page while the run goes on in its worker
+    assert not at.exception
+    assert job.wait(timeout=120), "training did not finish"
+    assert job.error is None and job.result.stop_reason == "completed"
+    models = at.session_state["models"]
+    assert len(models) == 1
+    label, spec = next(iter(models.items()))
+    assert spec["path"] == str(job.result.model_path) and torch.load(spec["path"], weights_only=True)["arch"] == "vae"
+    at.run()  # the Extract page offers the new model at once
+    assert label in at.selectbox(key="extract_model").options
+
+    at.switch_page("pages/train.py").run()  # back on the Train page: the run's curve and previews
+    assert not at.exception and not at.error
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert [trace["name"] for trace in loss] == ["train_loss", "val_loss"]
+    assert [list(values(trace["x"])) for trace in loss] == [[1, 2, 3]] * 2
+    assert list(values(loss[1]["y"])) == [row["val_loss"] for row in job.history]
+    assert any("best epoch" in s.value for s in at.success)
+    rows = at.get("image")  # the inputs row and the reconstructions row, 8 validation patterns each
+    assert [len(row.proto.imgs) for row in rows] == [8, 8]
+    config = json.loads((job.result.out_dir / "config.json").read_text())
+    assert config["filters"]["roi"] == [0.0, 28.5, 0.0, 28.5] and config["data"]["n_selected"] == 400
+    patterns = config["preprocess"]["patterns"]  # what was ticked is what was applied and recorded
+    assert (patterns["static_background"], patterns["dynamic_background"], patterns["neighbour_window"]) == (
+        "subtract", "subtract", "gaussian") and patterns["static_background_from"] == "stored"
+    assert load_model(job.result.model_path).preprocessing["neighbour_window"] == "gaussian"
+
+    # a reload of the workspace (a new session, no run in it): the last finished run, from its files
+    workspace = at.query_params["workspace"]
+    again = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    again.query_params["workspace"] = workspace[0] if isinstance(workspace, list) else workspace
+    again.run()
+    assert "train_job" not in again.session_state
+    again.switch_page("pages/train.py").run()
+    assert not again.exception and not again.error, [e.value for e in again.error]
+    saved = json.loads(again.get("plotly_chart")[0].proto.spec)["data"]
+    assert [list(values(trace["x"])) for trace in saved] == [[1, 2, 3]] * 2
+    assert list(values(saved[1]["y"])) == pytest.approx([row["val_loss"] for row in job.history])
+    assert len(again.get("image")) == 1  # reconstructions.png: inputs above their reconstructions
+    message = " ".join(s.value for s in again.success)
+    assert f"best epoch {job.result.best_epoch}" in message and "Extract page offers it" in message
+    assert str(job.result.model_path.relative_to(job.result.model_path.parents[2])) in message  # models/vae-.../
+    assert [b.proto.label for b in again.get("download_button")] == [
+        "config.json", "loss.csv", "loss_curve.png", "reconstructions.png", "vae_model.pth"]
+    offered = [name for name, spec in again.session_state["models"].items()
+               if spec["path"] == str(job.result.model_path)]  # the record's label, else one from the run's folder
+    assert len(offered) == 1 and f'offers it as "{offered[0]}"' in message
+    again.switch_page("pages/extract.py").run()
+    assert offered[0] in again.selectbox(key="extract_model").options
+
+
+def test_a_run_stopped_on_the_page_keeps_its_model_and_resumes(not_here):
+    at = tiny_run(500)
+    at.button(key="train_start").click().run()
+    job = at.session_state["train_job"]
+    end = time.time() + 120
+    while not job.history and time.time() < end:
+        time.sleep(0.2)
+    at.run()  # the live view: progress, the loss so far, the reconstructions, a Stop button
+    assert at.get("plotly_chart") and [len(row.proto.imgs) for row in at.get("image")] == [8, 8]
+    assert "epoch" in at.get("progress")[0].proto.text and "worker process" in at.get("progress")[0].proto.text
+    at.button(key="train_stop").click().run()
+    assert job.wait(timeout=60) and job.result.stop_reason == "stopped"
+    done = len(job.result.history)
+    assert 1 <= done < 500 and len(at.session_state["models"]) == 1  # the best model so far
+    at.run()
+    assert not at.button(key="train_start").disabled
+
+    at.number_input(key="train_epochs").set_value(done + 1)
+    at.button(key="train_resume").click().run()
+    resumed = at.session_state["train_job"]
+    assert resumed is not job and resumed.config.out_dir == job.config.out_dir
+    assert resumed.wait(timeout=120) and resumed.error is None
+    assert resumed.result.stop_reason == "completed" and resumed.result.resumed_from == done
+    assert len(at.session_state["models"]) == 1  # the same model, now trained further
+    at.run()
+    loss = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    assert list(values(loss[0]["x"])) == list(range(1, done + 2))  # the whole run, resumed epochs included

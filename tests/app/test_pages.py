@@ -1,0 +1,412 @@
+"""The pages' logic with Streamlit's AppTest: the real app script, the real demo scan and demo VAE,
+real extraction and analysis; only the browser is left out (tests/test_e2e_browser.py has it).
+Plotly selections cannot be made in AppTest, so selection tests set the session's selection (the
+global row ids every panel reads) and check what each page shows for it."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from driving import chart_specs, extracted, go, new_app, texts
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+# -- Data ---------------------------------------------------------------------------------------
+
+def test_data_page_opens_on_the_demo_and_shows_what_it_holds():
+    at = new_app()
+    assert [t.value for t in at.title] == ["Data"]
+    assert [m.value for m in at.metric] == ["h5ebsd", "2,400", "1 x 60 x 60", "40 x 60"]
+    info = at.get("json")[0].proto.body
+    assert json.loads(info)["grid_shape"] == [40, 60]
+    assert len(at.get("image")) == 6  # the first six patterns
+    assert at.selectbox(key="data_bc").value.endswith("(demo)")
+    assert "built-in demo" in at.sidebar.markdown[0].value
+    assert Path(at.session_state["workdir"]).is_dir()  # the session's private folder
+
+
+def test_demo_button_restores_the_demo_after_another_choice():
+    at = new_app()
+    at.selectbox(key="data_bc").select("none").run()
+    assert at.session_state["bandcontrast"] is None
+    at.button(key="use_demo").click().run()
+    assert at.session_state["bandcontrast"].endswith("ni_grains_bandcontrast.csv")
+    assert "The built-in demo scan and its band contrast are selected." in texts(at.success)
+
+
+# -- Extract ------------------------------------------------------------------------------------
+
+def test_extract_writes_the_latents_then_reuses_them_unless_overwrite():
+    import torch
+
+    at = go(new_app(), "extract")
+    assert at.selectbox(key="extract_model").value == "Built-in demo VAE"
+    devices = at.radio(key="extract_device").options
+    if torch.cuda.is_available():  # what is present is named: auto, CPU and the GPU
+        assert len(devices) == 3 and devices[2].startswith("GPU (")
+    else:
+        assert devices == ["auto (CPU: no GPU found)", "CPU"]
+    at.button(key="extract_run").click().run()
+    assert "Wrote ni_grains_h5ebsd_latents.h5: all 2,400 rows" in texts(at.success)
+    path = Path(at.session_state["latents"])
+    assert path.exists() and path.is_relative_to(at.session_state["workdir"])
+    from latentcore.latents import read_latents
+
+    assert f"all 2,400 x {read_latents(path).dim} with x, y" in texts(at.markdown)
+    written = path.stat().st_mtime_ns
+
+    at.button(key="extract_run").click().run()
+    assert "Reused ni_grains_h5ebsd_latents.h5" in texts(at.success)
+    assert path.stat().st_mtime_ns == written
+    at.checkbox(key="extract_overwrite").check().run()
+    at.button(key="extract_run").click().run()
+    assert "Wrote ni_grains_h5ebsd_latents.h5" in texts(at.success)
+    assert path.stat().st_mtime_ns != written
+    assert at.get("download_button")  # the latents file can be downloaded
+
+
+def test_analysis_pages_without_latents_offer_the_demo_extraction():
+    at = go(new_app(), "umap")
+    assert "No latents yet" in texts(at.info)
+    at.button(key="require_latents_demo").click().run()
+    assert not at.exception
+    assert at.session_state["latents"] is not None
+    assert at.get("plotly_chart")  # the UMAP is drawn
+
+
+# -- UMAP ---------------------------------------------------------------------------------------
+
+def test_umap_colours_by_band_contrast_and_shows_a_selection():
+    at = go(extracted(new_app()), "umap")
+    spec, scan_map = chart_specs(at)[:2]  # the scatter, and the same rows on the scan beside it
+    main = spec["data"][0]
+    assert main["type"] == "scattergl" and main["x"]["dtype"] == "u2" and main["marker"]["color"]["dtype"] == "u1"
+    assert scan_map["data"][0]["type"] == "image" and scan_map["data"][0]["source"].startswith("data:image/png")
+    at.selectbox(key="umap_colour").select("band contrast").run()
+    spec, _ = chart_specs(at)[:2]
+    assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
+    at.selectbox(key="umap_colour").select("k-means clusters of the latents").run()
+    at.number_input(key="umap_kmeans").set_value(4).run()
+    legend = [t["name"] for t in chart_specs(at)[0]["data"][1:]]
+    assert [name.split(" (")[0] for name in legend] == ["cluster 0", "cluster 1", "cluster 2", "cluster 3"]
+    assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in legend) == 2400  # with counts
+
+    at.session_state["selection"] = np.array([5, 17, 900])
+    at.run()
+    assert "Selected: 3 points" in texts(at.subheader)
+    assert len(at.get("image")) == 3  # their patterns
+    table = at.dataframe[0].value
+    assert list(table["row_id"]) == [5, 17, 900]
+    spec, scan_map = chart_specs(at)[:2]
+    assert "selected (3)" in [t.get("name") for t in spec["data"]]
+    assert "selection" in [t.get("name") for t in scan_map["data"]]  # the map veils the other pixels
+
+
+def png_of(trace) -> np.ndarray:
+    import base64
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(trace["source"].split(",", 1)[1]))).convert("RGBA"))[..., :3]
+
+
+def test_umap_scan_panel_has_its_colour_bar_legend_limits_and_histogram():
+    at = go(extracted(new_app()), "umap")
+    at.selectbox(key="umap_colour").select("band contrast").run()
+    _, scan_map, histogram = chart_specs(at)
+    bar = [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")]
+    assert len(bar) == 1 and bar[0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
+    assert "µm" in scan_map["layout"]["xaxis"]["title"]["text"] and len(scan_map["layout"]["shapes"]) == 2  # scale bar
+    assert histogram["data"][0]["type"] == "bar" and histogram["layout"]["xaxis"]["title"]["text"] == "band contrast"
+    at.selectbox(key="umap_scale_cmap").select("Greys").run()
+    at.checkbox(key="umap_scale_fixed").check().run()
+    at.number_input(key="umap_scale_vmin").set_value(100.0).run()
+    at.number_input(key="umap_scale_vmax").set_value(150.0).run()
+    _, scan_map, histogram = chart_specs(at)
+    bar = [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")][0]["marker"]
+    ticks = [float(t) for t in bar["colorbar"]["ticktext"]]
+    assert 100 <= min(ticks) < max(ticks) <= 150 and bar["colorscale"][0][1] == "rgb(255, 255, 255)"  # Greys: white
+    assert sorted(s["x0"] for s in histogram["layout"]["shapes"]) == [100.0, 150.0]
+
+    at.selectbox(key="umap_colour").select("a latent dimension").run()
+    assert [t for t in chart_specs(at)[1]["data"] if t.get("marker", {}).get("showscale")][0]["marker"]["colorbar"][
+        "title"]["text"] == "latent 0"
+    at.selectbox(key="umap_colour").select("none").run()
+    charts = chart_specs(at)
+    assert len(charts) == 2  # no histogram of nothing
+    scan_map = charts[1]
+    pixels = png_of(scan_map["data"][0])
+    from latentcore import figures
+
+    neutral = [int(figures.NEUTRAL[i:i + 2], 16) for i in (1, 3, 5)]
+    assert (pixels.reshape(-1, 3) == neutral).all()  # the scan in one neutral grey, not a blue block
+    assert [t["name"] for t in scan_map["data"] if t.get("showlegend") is not False and t["type"] == "scatter"] == \
+        ["all rows (2,400)"]
+
+
+def test_umap_clicked_point_lists_its_nearest_neighbours():
+    from latentcore.analysis.search import nearest_neighbours
+    from latentcore.latents import read_latents
+
+    at = go(extracted(new_app()), "umap")
+    at.session_state["selection"] = np.array([42])
+    at.number_input(key="umap_k").set_value(5).run()
+    latents = read_latents(at.session_state["latents"]).partitions["all"]
+    expected, _ = nearest_neighbours(latents, 42, k=5)
+    neighbours = at.dataframe[1].value
+    assert list(neighbours["row_id"]) == list(expected)
+    assert "nearest neighbours" in [t.get("name") for t in chart_specs(at)[0]["data"]]
+
+
+# -- Latent maps --------------------------------------------------------------------------------
+
+def test_maps_roi_sliders_and_dimension_picker():
+    at = go(extracted(new_app()), "maps")
+    assert "2,400 pixels on a 40 x 60 grid" in texts(at.caption)
+    at.slider(key="roi_x").set_value((15.0, 88.5)).run()
+    at.slider(key="roi_y").set_value((0.0, 29.0)).run()
+    assert "ROI x 15 to 88.5 µm, y 0 to 29 µm: 1,000 pixels on a 20 x 50 grid, step 1.5 x 1.5 µm" in texts(at.caption)
+    at.multiselect(key="maps_dims").unselect(0).run()
+    grid = chart_specs(at)[0]
+    assert [a["text"] for a in grid["layout"]["annotations"]][:2] == ["dim 1", "dim 2"]
+    assert len([t for t in grid["data"] if t["type"] == "heatmap"]) == 7
+
+
+def test_maps_colour_map_limits_histogram_and_scale_bar():
+    at = go(extracted(new_app()), "maps")
+    grid, picker, histogram = chart_specs(at)
+    assert at.checkbox(key="maps_scale_bar").value and grid["layout"]["shapes"] and picker["layout"]["shapes"]
+    assert histogram["data"][0]["type"] == "bar" and histogram["layout"]["xaxis"]["title"]["text"] == "latent dim 0"
+    at.selectbox(key="maps_scale_cmap").select("Magma").run()
+    at.checkbox(key="maps_scale_fixed").check().run()
+    at.number_input(key="maps_scale_vmin").set_value(-1.0).run()
+    at.number_input(key="maps_scale_vmax").set_value(1.0).run()
+    grid, picker, histogram = chart_specs(at)
+    heatmaps = [t for t in grid["data"] if t["type"] == "heatmap"]
+    assert all((t["zmin"], t["zmax"]) == (-1, 1) for t in heatmaps)
+    assert (picker["data"][0]["zmin"], picker["data"][0]["zmax"]) == (-1, 1)
+    assert heatmaps[0]["colorscale"] == picker["data"][0]["colorscale"] and "#000004" in str(heatmaps[0]["colorscale"])
+    assert sorted(s["x0"] for s in histogram["layout"]["shapes"]) == [-1.0, 1.0]
+
+
+def test_maps_smoothing_is_applied_and_said():
+    at = go(extracted(new_app()), "maps")
+    raw = chart_specs(at)[0]["data"][0]["z"]
+    at.number_input(key="maps_smooth").set_value(1.5).run()
+    assert "Smoothed: Gaussian of sigma 1.5 grid steps" in texts(at.caption)
+    assert chart_specs(at)[0]["data"][0]["z"] != raw
+
+
+def test_maps_selected_pixel_shows_its_pattern_and_latent():
+    at = go(extracted(new_app()), "maps")
+    assert "No pixel selected yet" in texts(at.caption)
+    at.session_state["selection"] = np.array([61])  # row 1, column 1 of the 40 x 60 scan
+    at.run()
+    assert "Pixel row 61 at x = 1.5 µm, y = 1.5 µm" in texts(at.markdown)
+    assert len(at.get("image")) == 1
+    assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # its latent vector
+
+
+# -- Clusters -----------------------------------------------------------------------------------
+
+def test_clusters_method_parameters_and_roi_change_the_result():
+    at = go(extracted(new_app()), "clusters")
+    assert [m.value for m in at.metric][:3] == ["3", "0", "2,400"]
+    at.selectbox(key="clusters_method").select("kmeans").run()
+    at.number_input(key="clusters_k").set_value(5).run()
+    assert at.metric[0].value == "5"
+    at.slider(key="roi_y").set_value((0.0, 29.0)).run()
+    assert at.metric[2].value == "1,200"
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert all(" — model vae (SHA-256 f92bed0c)" in label for label in labels)  # which model made the latents
+    names = [label.split(" — ")[0] for label in labels]  # each whole file name
+    assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",
+                     "cluster_report__kmeans_dim0_roi0-88.5_0-29.json",
+                     "cluster_latent_bc__kmeans_dim0_roi0-88.5_0-29.png"]
+
+
+def test_clusters_smoothing_auto_k_curve_and_the_parameters_used_are_shown():
+    at = go(extracted(new_app()), "clusters")
+    at.radio(key="clusters_features").set_value("latent").run()
+    at.number_input(key="clusters_smooth").set_value(1.0).run()
+    assert "kmeans" not in texts(at.caption) and "sigma 1 grid steps" in texts(at.caption)
+    assert [b.proto.label for b in at.get("download_button")][0].split(" — ")[0] == \
+        "cluster_assignments__gmm_latents_smooth1_full.csv"
+    at.checkbox(key="clusters_auto").check().run()
+    at.slider(key="clusters_krange").set_value((2, 3)).run()  # six grains: the best k is the top of 2-3
+    assert "upper end of the range 2-3" in texts(at.warning)
+    curve = chart_specs(at)[-1]
+    assert [t["x"] for t in curve["data"][:2]] == [[2, 3], [2, 3]] and "chosen k = 3" in curve["data"][2]["name"]
+    at.selectbox(key="clusters_method").select("hdbscan").run()
+    assert "hdbscan fitted on all 2,400 rows with min_cluster_size 50, min_samples 10" in texts(at.caption)
+
+
+def test_clusters_selection_is_highlighted_in_both_panels():
+    at = go(extracted(new_app()), "clusters")
+    rows = np.arange(0, 2400, 7)
+    at.session_state["selection"] = rows
+    at.run()
+    assert at.metric[3].value == f"{len(rows):,}"
+    map_spec, scatter_spec = chart_specs(at)
+    assert "selection" in [t.get("name") for t in map_spec["data"]]  # the veil over unselected pixels
+    overlay = [t for t in scatter_spec["data"] if t.get("name") == f"selected ({len(rows):,})"]
+    assert len(overlay) == 1
+    assert list(at.dataframe[0].value["row_id"]) == list(rows)
+
+
+def test_clusters_map_has_a_legend_with_counts_and_shading_is_optional():
+    at = go(extracted(new_app()), "clusters")
+    map_spec, scatter_spec = chart_specs(at)
+    assert map_spec["layout"]["showlegend"] and map_spec["layout"]["legend"]["title"]["text"] == "cluster"
+    entries = {t["name"]: t["marker"]["color"] for t in map_spec["data"]
+               if t["type"] == "scatter" and t.get("showlegend") is not False}
+    assert [name.split(" (")[0] for name in entries] == ["cluster 0", "cluster 1", "cluster 2"]
+    assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in entries) == 2400
+    from latentcore import figures
+
+    assert list(entries.values()) == [figures.cluster_hue(k) for k in range(3)]
+    assert len(map_spec["layout"]["shapes"]) == 2  # the scale bar
+    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]
+    assert palette == [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(3)]  # flat hues by default
+    assert not at.toggle(key="clusters_shade").value
+    at.toggle(key="clusters_shade").set_value(True).run()
+    map_spec, scatter_spec = chart_specs(at)
+    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]
+    assert len(palette) == 1 + 3 * figures.SHADE_LEVELS  # each cluster's shades, in both panels
+    assert map_spec["layout"]["showlegend"]
+
+
+def test_cluster_colours_are_the_same_in_map_and_scatter():
+    import base64
+    import io
+
+    from PIL import Image
+    from latentcore.analysis.maps import Grid, values_map
+    from streamlit.elements.plotly_chart import _decode_typed_array
+
+    at = go(extracted(new_app()), "clusters")
+    map_spec, scatter_spec = chart_specs(at)
+    codes = np.asarray(_decode_typed_array(scatter_spec["data"][0]["marker"]["color"]))
+    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]  # step scale: code i
+    from latentcore.latents import read_latents
+
+    lat = read_latents(at.session_state["latents"])
+    expected = values_map(codes.astype(np.float32), lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))
+    png = base64.b64decode(map_spec["data"][0]["source"].split(",", 1)[1])
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[..., :3]
+    assert pixels.shape[:2] == expected.shape
+    hex_pixels = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in pixels.reshape(-1, 3)]).reshape(expected.shape)
+    finite = np.isfinite(expected)
+    assert (hex_pixels[finite] == np.array(palette)[expected[finite].astype(int)]).all()  # code i: one colour
+    assert (hex_pixels[~finite] == "#ffffff").all()  # pixels with no pattern
+
+
+# -- Rank ---------------------------------------------------------------------------------------
+
+def test_rank_scores_dimensions_against_band_contrast_and_pattern_components():
+    at = go(extracted(new_app()), "rank")
+    assert at.multiselect(key="rank_references").value == ["band contrast", "pattern PC1"]
+    best = at.dataframe[0].value
+    assert set(best["reference"]) == {"band contrast", "pattern PC1"}
+    assert (best.groupby("reference")["rank"].max() == 4).all()
+    at.slider(key="rank_top").set_value(2).run()
+    assert len(at.dataframe[0].value) == 4
+    assert len(at.get("plotly_chart")) == 4  # a bar chart and the top maps per reference
+
+
+# -- selection helpers --------------------------------------------------------------------------
+
+def test_event_row_ids_read_customdata_as_number_list_or_dict_and_map_point_index():
+    from ui.widgets.selection import event_row_ids
+
+    trace_rows = {0: np.array([100, 200, 300])}
+    points = [{"curve_number": 0, "point_index": 2},               # no customdata: the trace's row ids
+              {"curve_number": 1, "point_index": 0, "customdata": 7},
+              {"curve_number": 1, "point_index": 1, "customdata": [8]},
+              {"curve_number": 1, "point_index": 2, "customdata": {"0": 9}},
+              {"curve_number": 5, "point_index": 0}]               # a decoration trace: ignored
+    assert list(event_row_ids(points, trace_rows)) == [7, 8, 9, 300]
+
+
+def test_rows_in_shapes_box_and_lasso():
+    from ui.widgets.selection import rows_in_shapes
+
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([0.0, 1.0, 2.0, 3.0])
+    rows = np.array([10, 11, 12, 13])
+    assert list(rows_in_shapes({"box": [{"x": [0.5, 2.5], "y": [2.5, 0.5]}]}, x, y, rows)) == [11, 12]
+    lasso = {"lasso": [{"x": [-0.5, 1.5, 1.5, -0.5], "y": [-0.5, -0.5, 1.5, 1.5]}]}
+    assert list(rows_in_shapes(lasso, x, y, rows)) == [10, 11]
+
+
+def test_a_features_file_is_explored_without_extraction(tmp_path):
+    rng = np.random.default_rng(0)
+    features = np.concatenate([rng.normal(0, 1, (60, 5)), rng.normal(6, 1, (60, 5))]).astype(np.float32)
+    path = tmp_path / "features.npz"
+    np.savez(path, X=features, y=np.repeat([0, 1], 60), idx_train=np.arange(0, 120, 2))
+    at = new_app()
+    at.session_state["_files"] = {"data": [str(path)]}  # as an upload leaves it (AppTest cannot upload)
+    at.run()
+    at.selectbox(key="data_source").select("features.npz").run()
+    assert at.metric[0].value == "npz"
+    assert "already holds latents or features" in texts(at.info)
+    at.button(key="explore_latents").click().run()
+    assert not at.exception
+    latents = Path(at.session_state["latents"])
+    from latentcore.latents import read_latents
+
+    read = read_latents(latents)
+    assert np.array_equal(read.partitions["all"], features)
+    assert list(read.metadata["all"]["label"]) == [0] * 60 + [1] * 60
+    go(at, "umap")
+    assert "label" in at.selectbox(key="umap_colour").options
+    at.selectbox(key="umap_colour").select("label").run()
+    assert [t["name"] for t in chart_specs(at)[0]["data"]][1:] == ["0 (60)", "1 (60)"]  # the legend: a label, its count
+
+
+def test_uploads_are_saved_in_the_session_and_sorted(sst_h5, bandcontrast_csv):
+    from latentcore.demo import DEMO_MODEL
+
+    at = new_app()
+    at.file_uploader(key="uploads").set_value([
+        ("sst_preproc.h5", sst_h5.read_bytes(), "application/x-hdf5"),
+        ("../../ni bc.csv", bandcontrast_csv.read_bytes(), "text/csv"),  # a hostile name stays in the folder
+        ("vae_model.pth", DEMO_MODEL.read_bytes(), "application/octet-stream")]).run()
+    assert not at.exception
+    uploads = Path(at.session_state["workdir"])
+    assert (uploads / "uploads" / "sst_preproc.h5").read_bytes() == sst_h5.read_bytes()
+    assert (uploads / "uploads" / "ni_bc.csv").exists() and (uploads / "models" / "vae_model.pth").exists()
+    assert "sst_preproc.h5" in at.selectbox(key="data_source").options
+    assert "ni_bc.csv" in at.selectbox(key="data_bc").options
+    assert "vae_model.pth" in at.session_state["models"]
+
+    at.selectbox(key="data_source").select("sst_preproc.h5").run()
+    assert [m.value for m in at.metric] == ["nenya", "18", "1 x 64 x 64", "none"]
+    assert "lat" in json.loads(at.get("json")[0].proto.body)["metadata_columns"]
+
+
+def test_a_new_image_lands_where_its_twin_lies_in_the_saved_umap():
+    from latentcore.data import open_source
+    from latentcore.demo import DEMO_SCAN
+
+    at = go(extracted(new_app()), "umap")
+    with open_source(DEMO_SCAN) as reader:
+        pattern = reader.read("all", 123, 124)[0, 0]  # row 123's pattern, as a user's NPY file
+    buffer = __import__("io").BytesIO()
+    np.save(buffer, pattern)
+    at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream")).run()
+    assert not at.exception and not at.error
+    from streamlit.elements.plotly_chart import _decode_typed_array as decode
+
+    traces = chart_specs(at)[0]["data"]
+    star = next(t for t in traces if t.get("name") == "new image: pattern.npy")
+    # an image identical to row 123 has row 123's latent, so it lands on row 123's point
+    # (both on the scatter's uint16 grid: equal within one step of rounding)
+    for axis in ("x", "y"):
+        assert abs(int(decode(star[axis])[0]) - int(decode(traces[0][axis])[123])) <= 1
+    assert "Lands at" in texts(at.markdown)
+    assert "DT" not in texts(at.markdown)  # an EBSD pattern: no SST temperature range

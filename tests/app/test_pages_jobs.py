@@ -1,0 +1,170 @@
+"""The pages' heavy work in the app's worker pool, with the real app under AppTest and real worker
+processes: the engine call is made to fail in this (the server's) process, so a page that still
+gets its result got it from another process. Extraction shows its rows, can be cancelled from the
+page and resumed; ranking at scale goes to a worker too."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from driving import new_app, texts
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+@pytest.fixture
+def not_here(monkeypatch):
+    """The engine's heavy calls fail in this process: they must run in a worker."""
+    import latentcore.analysis.rank
+    import latentcore.analysis.references
+    import latentcore.extract
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+
+    for module, name in ((latentcore.extract, "extract_file"), (latentcore.analysis.rank, "rank_dimensions"),
+                         (latentcore.analysis.references, "pattern_components")):
+        monkeypatch.setattr(module, name, refuse)
+
+
+def wait_until(condition, timeout=120.0):
+    end = time.time() + timeout
+    while not condition() and time.time() < end:
+        time.sleep(0.2)
+
+
+def rerun_until(at: AppTest, condition, job=None, timeout=120.0) -> AppTest:
+    """Rerun the page until `condition(at)`; while `job` runs, wait for it first (a rerun takes a
+    core the niced worker needs)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if job is not None:
+            wait_until(job.done, timeout=end - time.time())
+        at.run()
+        assert not at.exception, at.exception
+        if condition(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError("the page did not get there in time: " + texts(at.get("progress")))
+
+
+def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resumes(monkeypatch, not_here):
+    import ui.compute.jobs
+
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_PATTERNS", 0)  # the demo's 2,400 patterns go to the pool
+    at = new_app("extract")
+    at.number_input(key="extract_batch").set_value(1)  # 2,400 batches: time to cancel
+    at.button(key="extract_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["extract_job"]
+    assert job.folder is not None and not job.done()  # a pool job, not one run here
+    wait_until(lambda: "/ 2,400 items" in job.progress()[1])
+    rerun_until(at, lambda at: at.get("progress"))
+    assert at.button(key="extract_run").disabled  # one extraction at a time per session
+    assert "in a worker process" in at.get("progress")[0].proto.text
+    at.button(key=f"_cancel_{job.key}").click().run()
+    rerun_until(at, lambda at: "Extraction cancelled" in texts(at.info), job)
+    assert at.session_state["latents"] is None and not at.button(key="extract_run").disabled
+
+    at.number_input(key="extract_batch").set_value(256)
+    at.button(key="extract_run").click().run()
+    rerun_until(at, lambda at: at.success, at.session_state["extract_job"])
+    assert "Wrote ni_grains_h5ebsd_latents.h5: all 2,400 rows" in texts(at.success)
+    path = Path(at.session_state["latents"])
+    assert path.is_file() and path.is_relative_to(at.session_state["workdir"])
+    assert at.session_state["latents_model"]["pool"] == "mean"
+    assert not list(path.parent.glob("*.partial*"))
+
+
+def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
+    import ui.compute.jobs
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
+    assert at.success
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
+    import latentcore.analysis.rank
+    import latentcore.analysis.references
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.rank, "rank_dimensions", refuse)
+    monkeypatch.setattr(latentcore.analysis.references, "pattern_components", refuse)
+    at.switch_page("pages/rank.py").run()
+    rerun_until(at, lambda at: at.dataframe, timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    assert at.multiselect(key="rank_references").value == ["band contrast", "pattern PC1"]
+    best = at.dataframe[0].value
+    assert set(best["reference"]) == {"band contrast", "pattern PC1"}
+    assert (best.groupby("reference")["rank"].max() == 4).all()
+
+
+def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
+    import ui.compute.jobs
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
+    assert at.success
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
+    import latentcore.analysis.embedding
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.embedding, "fit_embedding", refuse)
+    at.switch_page("pages/umap.py").run()
+    assert "in a worker process" in at.get("progress")[0].proto.text  # the fit's progress meanwhile
+    rerun_until(at, lambda at: at.get("plotly_chart"), timeout=180)
+    assert not at.error, [e.value for e in at.error]
+    assert any(h.value.startswith("Selected: 0 points") for h in at.subheader)
+
+
+def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch, tmp_path):
+    import io
+
+    import numpy as np
+
+    import latentcore.analysis.projection
+    import latentcore.analysis.search
+    import ui.compute.jobs
+    from latentcore.data import open_source
+    from latentcore.demo import DEMO_SCAN
+    from latentcore.latents import read_latents
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
+    assert at.success
+    at.switch_page("pages/umap.py").run()  # the fit (inline in tests, see conftest) is cached on disk
+    assert not at.exception and at.get("plotly_chart")
+    expected, _ = latentcore.analysis.search.nearest_neighbours(
+        read_latents(at.session_state["latents"]).partitions["all"], 42, k=5)
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.search, "nearest_neighbours", refuse)
+    monkeypatch.setattr(latentcore.analysis.projection, "project_image", refuse)
+
+    at.session_state["selection"] = np.array([42])
+    at.number_input(key="umap_k").set_value(5).run()
+    assert not at.exception, at.exception
+    rerun_until(at, lambda at: len(at.dataframe) > 1, timeout=120)
+    assert list(at.dataframe[1].value["row_id"]) == list(expected)
+
+    with open_source(DEMO_SCAN) as reader:
+        pattern = reader.read("all", 123, 124)[0, 0]  # row 123's pattern, as a user's NPY file
+    buffer = io.BytesIO()
+    np.save(buffer, pattern)
+    at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream"))
+    rerun_until(at, lambda at: "Lands at" in texts(at.markdown), timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    import json
+
+    from streamlit.elements.plotly_chart import _decode_typed_array as decode
+
+    traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    star = next(t for t in traces if t.get("name") == "new image: pattern.npy")
+    for axis in ("x", "y"):  # the worker's fit is the page's (read back from the disk cache): row 123's point
+        assert abs(int(decode(star[axis])[0]) - int(decode(traces[0][axis])[123])) <= 1

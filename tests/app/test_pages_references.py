@@ -1,0 +1,111 @@
+"""The EBSD reference maps beside the latent maps, through the real app with AppTest: an uploaded H5OINA
+scan with orientations shows IPF maps with their colour key, phases with a legend, VBSE/IQ/ADP from its
+patterns on request, and the grain-boundary switch draws the boundaries over every latent map."""
+from __future__ import annotations
+
+import pytest
+
+from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
+from driving import array_of, chart_specs, run, texts, with_upload
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+@pytest.fixture(scope="module")
+def grains_h5oina(tmp_path_factory):
+    scan = simulate_scan(ScanSettings(n_rows=12, n_columns=15, pattern_size=40, n_grains=3, seed=5))
+    return write_h5oina(scan, tmp_path_factory.mktemp("grains") / "grains.h5oina")
+
+
+def trace_names(at):
+    return [[t.get("name") for t in spec["data"]] for spec in chart_specs(at)]
+
+
+def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    assert "Wrote grains_latents.h5: all 180 rows" in texts(at.success)
+    run(at, "maps")
+    picker = at.selectbox(key="maps_ref_name")
+    assert picker.options[:5] == ["IPF z", "IPF x", "IPF y", "Phases", "Grain boundaries"]
+    names = trace_names(at)
+    assert ["IPF z", "key"] in names  # the IPF map and its colour key
+    grid_before = next(n for n in names if n and str(n[0]).startswith("dim"))
+    assert "grain boundaries" not in grid_before
+    run(at.toggle(key="maps_boundaries").set_value(True))
+    grid_after = next(n for n in trace_names(at) if n and str(n[0]).startswith("dim"))
+    assert grid_after.count("grain boundaries") == sum(1 for n in grid_before if str(n).startswith("dim"))
+    ipf = next(spec for spec in chart_specs(at) if spec["data"][0].get("name") == "IPF z")
+    assert ipf["data"][-1]["name"] == "grain boundaries"  # the overlay on the reference map too
+    run(at.selectbox(key="maps_ref_name").select("phase"))
+    assert "1: Nickel" in sum(trace_names(at), [])
+    run(at.checkbox(key="maps_ref_patterns").check())
+    assert {"Virtual BSE (RGB)", "Image quality", "Average neighbour dot product"} <= \
+        set(at.selectbox(key="maps_ref_name").options)
+
+
+def test_the_clusters_map_takes_the_boundary_overlay(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "clusters")
+    assert "grain boundaries" not in sum(trace_names(at), [])
+    run(at.toggle(key="clusters_boundaries").set_value(True))
+    scan_map = next(n for n in trace_names(at) if "map" in n)
+    assert "grain boundaries" in scan_map
+
+
+def test_the_rank_page_offers_the_orientation_references(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "rank")
+    assert {"ipf_z[r]", "ipf_x[g]", "phase", "boundaries"} <= set(at.multiselect(key="rank_references").options)
+
+
+def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):
+    """Each point of the UMAP takes its orientation's IPF colour (the same key as the references panel), in 6
+    levels a channel as its legend says; and the phases' names."""
+    import numpy as np
+
+    from latentcore.analysis import orientation
+    from latentcore.figures import colours
+    from latentcore.latents import read_latents
+
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "umap")
+    assert {"orientation: IPF-Z", "orientation: IPF-X", "phase (from the scan's orientations)"} <= \
+        set(at.selectbox(key="umap_colour").options)
+    run(at.selectbox(key="umap_colour").select("orientation: IPF-Z"))
+    scatter = chart_specs(at)[0]
+    main = scatter["data"][0]
+    codes = array_of(main["marker"]["color"]).astype(int)
+    palette = [stop[1] for stop in main["marker"]["colorscale"]][::2]  # each code's colour, as a discrete scale
+    latents = read_latents(at.session_state["latents"])
+    expected = orientation.ipf_colours(latents.orientations.euler, "m-3m", (0, 0, 1))
+    shown = np.array([colours._rgb(palette[code]) for code in codes], np.float64) / 255
+    indexed = latents.orientations.phase_id >= 0
+    assert indexed.mean() > 0.9 and (codes[~indexed] == len(palette) - 1).all()  # not indexed: grey
+    assert np.abs(shown[indexed] - expected[indexed]).max() <= 0.5 / 5 + 1e-9  # within half of one of 5 steps
+    assert "IPF-Z: each point's colour in 6 levels a channel" in texts(at.caption)  # said where it is shown
+    run(at.selectbox(key="umap_colour").select("phase (from the scan's orientations)"))
+    assert any("Nickel" in str(t.get("name")) for t in chart_specs(at)[0]["data"])
+
+
+def test_the_umap_scan_panel_takes_the_boundary_overlay(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    run(at.button(key="extract_run").click())
+    run(at, "umap")
+    assert "grain boundaries" not in sum(trace_names(at), [])
+    run(at.toggle(key="umap_boundaries").set_value(True))
+    scan_panel = trace_names(at)[1]
+    assert "grain boundaries" in scan_panel

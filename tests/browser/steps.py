@@ -1,0 +1,92 @@
+"""What the browser tests do in a page, as a person would: open a page from the sidebar, drag a box, pick an option,
+download a figure, read a metric; screenshots go to tests/artifacts/ (git-ignored)."""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from streamlit_server import drag_box, settle
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WORKSPACE = re.compile(r"[?&]workspace=([A-Za-z0-9_-]{22})")
+
+
+def open_page(page, title: str, heading: str):
+    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    page.wait_for_selector(f"h1:has-text('{heading}')")
+    settle(page)
+    assert page.locator("[data-testid=stException]").count() == 0, page.locator("[data-testid=stException]").inner_text()
+
+
+def shoot(page, name: str):
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def metric(page, label: str) -> str:
+    box = page.locator("[data-testid=stMetric]", has_text=label).first
+    return box.locator("[data-testid=stMetricValue]").inner_text().strip()
+
+
+def box_select(page, chart, fx0, fy0, fx1, fy1):
+    drag_box(page, chart, fx0, fy0, fx1, fy1)
+    page.mouse.up()
+    time.sleep(1.5)  # the selection reaches the server after a short delay, then the script reruns
+    settle(page)
+
+
+def download_png(page, button: str, name: str):
+    """Click a PNG download button, keep the file in tests/artifacts/ and check it is at 300 dpi."""
+    from PIL import Image
+
+    target = page.get_by_role("button", name=button).first
+    target.scroll_into_view_if_needed()
+    with page.expect_download(timeout=120_000) as download:
+        target.click()
+    path = ARTIFACTS / f"{name}.png"
+    download.value.save_as(path)
+    with Image.open(path) as image:
+        assert image.info["dpi"][0] == pytest.approx(300, abs=0.1) and image.size[0] >= 2000, (image.size, image.info)
+    settle(page)
+
+
+def trace_names(page) -> list[list[str]]:
+    return page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                         ".map(g => (g.data || []).map(t => t.name))")
+
+
+def choose(page, label: str, option: str):
+    """Pick an option of the Streamlit select box whose label is `label`."""
+    page.locator("[data-testid=stSelectbox]", has_text=label).first.click()
+    page.get_by_role("option", name=option).first.click()
+    settle(page)
+
+
+
+def workspace_of(page) -> str:
+    match = WORKSPACE.search(page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def click_point(page, chart, index: int):
+    """Click where point `index` of the chart's first trace is drawn."""
+    chart.scroll_into_view_if_needed()
+    x, y = chart.evaluate("""(g, i) => {
+        const d = g._fullData[0], xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis, box = g.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(d.x[i]), box.top + ya._offset + ya.l2p(d.y[i])];
+    }""", index)
+    page.mouse.click(x, y)
+    time.sleep(1.5)
+    settle(page)
+
+
+def new_tab(browser, url):
+    tab = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(url)
+    tab.wait_for_selector("h1:has-text('Data')")
+    settle(tab)
+    return tab

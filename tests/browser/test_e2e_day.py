@@ -1,0 +1,64 @@
+"""A scientist's day in a real headless Chromium against `streamlit run app.py`: the Rank PNG has the
+dpi asked for in the sidebar; whole latent vectors cluster with no band contrast chosen; and the Train
+page, after a finished run and a reload, shows that run's loss curve, reconstructions and model.
+The server, the browser and the helpers are tests/test_e2e_browser.py's."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from steps import choose, metric, open_page
+from streamlit_server import settle
+
+
+
+def type_number(page, label: str, value: str):
+    box = page.locator("[data-testid=stNumberInput]", has_text=label).first.locator("input")
+    box.fill(value)
+    box.press("Enter")
+    settle(page)
+
+
+def test_the_rank_png_has_the_dpi_asked_for(page):
+    open_page(page, "UMAP", "UMAP")
+    page.get_by_role("button", name="Extract the demo latents now").click()
+    page.locator("h3", has_text="Selected:").wait_for()
+    settle(page)
+    type_number(page, "PNG downloads: resolution (dpi)", "150")
+    open_page(page, "Rank", "Rank latent dimensions")
+    page.wait_for_selector("[data-testid=stDataFrame]")
+    button = page.get_by_role("button", name="ranking_top__").first
+    with page.expect_download(timeout=120_000) as download:
+        button.click()
+    with Image.open(io.BytesIO(open(download.value.path(), "rb").read())) as image:
+        assert image.info["dpi"][0] == pytest.approx(150, abs=0.1)
+    settle(page)
+
+
+def test_whole_latent_vectors_cluster_with_no_band_contrast(page):
+    open_page(page, "Data", "Data")
+    choose(page, "Band contrast", "none")
+    assert "Band contrast: none" in page.locator("[data-testid=stSidebarUserContent]").inner_text()
+    open_page(page, "Clusters", "Clusters")
+    page.get_by_test_id("stRadioGroup").get_by_text("whole latent vectors").click()
+    settle(page)
+    page.locator("[data-testid=stMetric]", has_text="Clusters").first.wait_for()
+    assert int(metric(page, "Clusters")) >= 2
+    assert page.get_by_text("needs band contrast").count() == 0
+
+
+def test_the_train_page_shows_the_finished_run_after_a_reload(page):
+    open_page(page, "Train", "Train a VAE")
+    type_number(page, "Epochs", "2")
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text("The model is now on the Extract page").wait_for(timeout=240_000)
+    settle(page)
+    page.reload()
+    page.wait_for_selector("h1:has-text('Train a VAE')")
+    settle(page)
+    page.get_by_role("heading", name="Last finished run").wait_for()
+    assert page.locator(".js-plotly-plot").count() >= 1  # the loss curve
+    assert page.locator("[data-testid=stImage] img").count() >= 1  # the reconstructions
+    assert page.get_by_text("the Extract page offers it as").count() == 1

@@ -1,0 +1,81 @@
+"""The scan panels' scales in a real headless Chromium against `streamlit run app.py`: the UMAP
+page's scan panel draws a colour bar (band contrast) and the Clusters map a legend with counts, as
+plotly renders them (not only as the figure's JSON says). Screenshots go to tests/artifacts/
+(git-ignored), `figs_*.png`. The server, browser and helpers are tests/test_e2e_browser.py's."""
+from __future__ import annotations
+
+import time
+
+from steps import ARTIFACTS, open_page, shoot
+from streamlit_server import settle
+
+
+
+
+
+def chart(page, index: int):
+    return page.locator(".js-plotly-plot").nth(index)
+
+
+def texts(locator) -> list[str]:
+    """The text of SVG elements (inner_text is for HTML)."""
+    return [t.strip() for t in locator.evaluate_all("els => els.map(e => e.textContent || '')")]
+
+
+def rendered_legend(chart) -> list[str]:
+    return texts(chart.locator("g.legend text.legendtext"))
+
+
+def rendered_colour_bar(chart) -> dict:
+    """The colour bar plotly drew: its title and tick labels ({} when there is none)."""
+    bars = chart.locator("g.colorbar")
+    if not bars.count():
+        return {}
+    return {"title": " ".join(texts(bars.first.locator(".cbtitle text, text.cbtitle"))),
+            "ticks": [t for t in texts(bars.first.locator("g.cbaxis text, .ytick text")) if t]}
+
+
+def test_umap_scan_panel_draws_a_colour_bar(page):
+    open_page(page, "Extract", "Extract latents")
+    page.get_by_role("button", name="Extract", exact=True).click()
+    page.get_by_text("Wrote ni_grains_h5ebsd_latents.h5").wait_for()
+    settle(page)
+    open_page(page, "UMAP", "UMAP")
+    page.wait_for_selector(".js-plotly-plot g.colorbar")
+    scan = chart(page, 1)
+    scan.scroll_into_view_if_needed()
+    bar = rendered_colour_bar(scan)
+    assert bar["title"] == "band contrast" and len(bar["ticks"]) >= 3, bar
+    assert scan.locator("g.layer-above path, g.shapelayer path").count() >= 2  # the scale bar
+    assert page.locator(".js-plotly-plot").count() == 3  # scatter, scan map, histogram
+    shoot(page, "figs_umap_band_contrast")
+
+
+def test_clusters_map_draws_a_legend_with_counts(page):
+    open_page(page, "Clusters", "Clusters")
+    scan = chart(page, 0)
+    scan.scroll_into_view_if_needed()
+    entries = rendered_legend(scan)
+    assert [e.split(" (")[0] for e in entries] == ["cluster 0", "cluster 1", "cluster 2"], entries
+    assert sum(int(e.split("(")[1].rstrip(")").replace(",", "")) for e in entries) == 2400
+    time.sleep(0.5)
+    shoot(page, "figs_clusters")
+
+
+def test_rank_maps_colour_bars_leave_the_next_axis_title_alone(page):
+    open_page(page, "Rank", "Rank latent dimensions")
+    maps = chart(page, 1)
+    maps.scroll_into_view_if_needed()
+    maps.locator("g.colorbar").first.wait_for()
+    titles = maps.locator("g.colorbar .cbtitle text, g.colorbar text.cbtitle")
+    y_titles = maps.locator("g.infolayer text[class^='y'][class$='title'], g.ytick text")  # ytitle, y2title, ...
+    boxes = [titles.nth(i).bounding_box() for i in range(titles.count())]
+    axis_boxes = [y_titles.nth(i).bounding_box() for i in range(y_titles.count())]
+
+    def overlap(a, b):
+        return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+            a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+    assert boxes and not [(a, b) for a in boxes for b in axis_boxes if overlap(a, b)]
+    assert texts(titles)[0] == "band contrast"  # the reference map's own value, then "latent value"
+    maps.screenshot(path=str(ARTIFACTS / "figs_rank_maps.png"))
+    shoot(page, "figs_rank")

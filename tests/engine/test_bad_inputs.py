@@ -1,0 +1,302 @@
+"""Issue 10's corpus: malformed, hostile and edge-case inputs through the CLI. Each is refused with
+exit code 2 and one short line on stderr that names the file or argument, no traceback, no input
+changed and no `.partial` left behind. The files are built here from fixed seeds (real HDF5, real
+checkpoints, real TorchScript archives, a real FIFO)."""
+import json
+import os
+import stat
+import zipfile
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from latentcore.cli import main
+from latentcore.errors import MAX_LINE
+from latentcore.demo import DEMO_SCAN
+from latentcore.latents import LatentsWriter
+from small_files import HEADER, PATTERNS, TEST_DATA, vae_checkpoint, write_scan
+
+def write_latents(path, x=None, y=None, grid_shape=None, finished=True, rows=20, dim=3):
+    writer = LatentsWriter(path, {"all": (rows, dim)}, {"test": 1})
+    writer.write_rows("all", 0, np.random.default_rng(1).normal(size=(rows if finished else 5, dim)).astype("f4"))
+    for name, values in (("x", x), ("y", y), ("grid_shape", grid_shape)):
+        if values is not None:
+            writer.write_array(name, values)
+    if finished:
+        writer.finish({"model": "test"})
+    else:
+        writer.close()
+        os.replace(writer.tmp_path, path)  # an unfinished file under the final name (a crashed old version)
+    return path
+
+
+def torchscript_model(path, module):
+    torch.jit.save(torch.jit.script(module), str(path))
+    return path
+
+
+class FixedInput(torch.nn.Module):
+    """An encoder for 32 x 32 inputs only."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(32 * 32, 4)
+
+    def forward(self, x):
+        return self.linear(x.flatten(1))
+
+
+class ScalarOutput(torch.nn.Module):
+    def forward(self, x):
+        return x.mean()
+
+
+def zip_bomb(path):
+    """A checkpoint-looking zip whose member unpacks to 200 MB from a few hundred kB."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\0" * (200 << 20))
+    return path
+
+
+def report(path, latents, job=None, name=None, **changes):
+    record = {"name": name or latents.name, "path": str(latents), "sha256": "0" * 64}
+    data = {"kind": "cluster", "job": job if job is not None else {"latents": str(latents), "bandcontrast": "b.csv",
+                                                                    "method": "kmeans", "params": {}},
+            "inputs": {"latents": record, "bandcontrast": record},
+            "outputs": {"assignments": {"sha256": "0" * 64}}, **changes}
+    path.write_text(json.dumps(data))
+    return path
+
+
+def _scan(tmp):
+    return write_scan(tmp / "scan.h5")
+
+
+def _edax_with_nan_x(tmp):
+    path = tmp / "edax_nan_x.h5"
+    path.write_bytes((TEST_DATA / "ebsd" / "ni_grains_edax.h5").read_bytes())
+    with h5py.File(path, "a") as f:
+        f["Scan 1/EBSD/Data/X Position"][5] = np.nan
+    return path
+
+
+def _demo_vae(tmp):
+    return vae_checkpoint(tmp / "vae.pth")
+
+
+def _nenya(tmp):
+    from latentcore.models.nenya import NenyaEncoder
+
+    path = tmp / "nenya.pth"
+    torch.save(NenyaEncoder("resnet18", feat_dim=8, nchannels=1).state_dict(), path)
+    return path
+
+
+# (case id, builder(tmp) -> (argv, text the error line must contain))
+CASES = [
+    ("truncated-hdf5", lambda t: (["info", str(_truncated(t))], "truncated.h5")),
+    ("hdf5-signature-then-garbage", lambda t: (["info", str(_garbage(t))], "garbage.h5")),
+    ("patterns-2d", lambda t: (["info", str(write_scan(t / "flat.h5", data=np.zeros((20, 60), "u1")))],
+                               "must be (N, height, width)")),
+    ("grid-does-not-match", lambda t: (["info", str(write_scan(t / "grid.h5", header={"n_rows": 7}))],
+                                       "7 x 5 = 35 points")),
+    ("negative-grid", lambda t: (["info", str(write_scan(t / "neg.h5", n_rows=-4, n_columns=-5,
+                                                         data=np.zeros((20, 8, 8), "u1")))],
+                                 "at least one row and column")),
+    ("string-grid", lambda t: (["info", str(write_scan(t / "str.h5", header={"n_rows": b"four"}))],
+                               "grid must be numbers")),
+    ("zero-step", lambda t: (["info", str(write_scan(t / "step.h5", header={"step_x": 0.0}))], "steps must be positive")),
+    ("complex-patterns", lambda t: (["info", str(write_scan(t / "complex.h5", dtype="c8"))], "complex")),
+    ("string-patterns", lambda t: (["info", str(write_scan(t / "text.h5", data=np.full((20, 4, 4), b"ab")))],
+                                   "not numbers")),
+    # `info` reads no rows and describes this file (tests/test_cli.py); extraction refuses it
+    ("declared-1e9-rows", lambda t: (["extract", str(write_scan(t / "huge.h5", n_rows=40_000, n_columns=25_000,
+                                                                shape=(10**9, 60, 60), chunks=(1, 60, 60))),
+                                      "--model", str(_demo_vae(t))], "huge.h5")),
+    ("external-storage", lambda t: (["info", str(write_scan(t / "ext.h5", n_rows=1, n_columns=1, shape=(1, 32, 32),
+                                                            external=[("/etc/passwd", 0, 1024)]))],
+                                    "external files")),
+    ("external-link", lambda t: (["info", str(_external_link(t))], "external link")),
+    ("virtual-dataset", lambda t: (["info", str(_virtual(t))], "virtual dataset")),
+    ("fifo-input", lambda t: (["info", str(_fifo(t))], "FIFO")),
+    ("folder-of-nothing", lambda t: (["info", str(_empty_folder(t))], "empty")),
+    ("latents-nan-x", lambda t: (["maps", str(write_latents(t / "nan_latents.h5", x=[np.nan] * 20, y=np.zeros(20))),
+                                  "--out", str(t / "o")], "NaN")),
+    ("latents-string-x", lambda t: (["maps", str(write_latents(t / "s_latents.h5", x=np.array([b"a"] * 20),
+                                                               y=np.zeros(20))), "--out", str(t / "o")],
+                                    "1-D array of numbers")),
+    ("latents-huge-grid", lambda t: (["maps", str(write_latents(t / "g_latents.h5", x=np.arange(20.), y=np.zeros(20),
+                                                                grid_shape=[10**9, 10**9])), "--out", str(t / "o")],
+                                     "grid_shape")),
+    ("latents-negative-grid", lambda t: (["maps", str(write_latents(t / "n_latents.h5", x=np.arange(20.),
+                                                                    y=np.zeros(20), grid_shape=[-4, -5])),
+                                          "--out", str(t / "o")], "positive integers")),
+    ("latents-duplicate-pixels", lambda t: (["maps", str(write_latents(t / "d_latents.h5", x=np.zeros(20),
+                                                                       y=np.zeros(20))), "--out", str(t / "o")],
+                                            "d_latents.h5: ")),
+    ("latents-unfinished", lambda t: (["umap", str(write_latents(t / "u_latents.h5", finished=False)), "--method",
+                                       "pca", "--out", str(t / "u.csv")], "unfinished")),
+    ("report-not-json", lambda t: (["rerun", str(_text(t / "r.json", "{oops"))], "not a JSON report")),
+    ("report-no-job", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", job=[]))], "'job'")),
+    ("report-dim-is-text", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", job={
+        "latents": "l", "bandcontrast": "b", "method": "gmm", "dim": "3"}))], "job.dim")),
+    ("report-name-escapes", lambda t: (["rerun", str(report(t / "r.json", t / "x" / "passwd", name="../../passwd"))],
+                                       "plain file name")),
+    ("report-job-unknown-key", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", job={
+        "latents": "l", "bandcontrast": "b", "method": "gmm", "n_clusters": 3}))], "job.n_clusters")),
+    ("report-inputs-missing", lambda t: (["rerun", str(report(t / "r.json", t / "l.h5", inputs={}))],
+                                         "inputs.latents")),
+    ("vae-config-empty-channels", lambda t: (["extract", str(_scan(t)), "--model",
+                                              str(vae_checkpoint(t / "v.pth", channels=[]))], "v.pth")),
+    ("vae-config-string-size", lambda t: (["extract", str(_scan(t)), "--model",
+                                           str(vae_checkpoint(t / "v.pth", input_size="sixty"))], "v.pth")),
+    ("torchscript-wrong-input-size", lambda t: (["extract", str(_scan(t)), "--model",
+                                                 str(torchscript_model(t / "ts.pt", FixedInput()))],
+                                                "cannot encode a batch")),
+    ("torchscript-scalar-output", lambda t: (["extract", str(_scan(t)), "--model",
+                                              str(torchscript_model(t / "ts.pt", ScalarOutput()))], "output")),
+    ("checkpoint-zip-bomb", lambda t: (["extract", str(_scan(t)), "--model", str(zip_bomb(t / "bomb.pth"))],
+                                       "decompression bomb")),
+    ("options-not-an-object", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--options",
+                                          str(_text(t / "o.json", "[1, 2]"))], "o.json")),
+    ("nenya-options-negative-feat-dim", lambda t: (["extract", str(_scan(t)), "--model", str(_nenya(t)), "--options",
+                                                    str(_text(t / "o.json", '{"feat_dim": -1}'))],
+                                                   "o.json: options: feat_dim must be a positive integer")),
+    ("out-is-a-file", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--out",
+                                  str(_text(t / "taken", "x"))], "is a file")),
+    ("two-inputs-one-output", lambda t: (["extract", str(write_scan(t / "x_preproc.h5")), str(write_scan(t / "x.h5")),
+                                          "--model", str(_demo_vae(t)), "--out", str(t / "o")],
+                                         "same latents file")),
+    ("batch-size-zero", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--batch-size", "0"],
+                                   "batch_size")),
+    ("k-zero", lambda t: (_cluster(t, "kmeans", "--k", "0"), "--k")),
+    ("eps-negative", lambda t: (_cluster(t, "dbscan", "--eps", "-1"), "--eps")),
+    ("latents-no-dims-maps", lambda t: (["maps", str(_zero_dim_latents(t)), "--out", str(t / "o")],
+                                        "no latent dimensions")),
+    ("latents-no-dims-cluster", lambda t: (_cluster(t, "kmeans", latents=_zero_dim_latents(t)),
+                                           "zero_latents.h5: has no latent dimensions")),
+    ("latents-nan-cluster", lambda t: (_cluster(t, "kmeans", "--dim", "1", latents=_nan_latents(t)),
+                                       "nan_latents.h5: 1 rows to cluster hold NaN")),
+    ("bandcontrast-out-is-a-fifo", lambda t: (["bandcontrast", str(_text(t / "bc.csv", "x,y,bandcontrast\n0,0,1\n")),
+                                               "--out", str(_fifo(t, "kept.csv"))], "not a regular file")),
+    # x/y are checked before any row is written: after rows, a .partial was left that no rerun could finish
+    ("edax-x-nan", lambda t: (["extract", str(_edax_with_nan_x(t)), "--model", str(_demo_vae(t)), "--out",
+                               str(t / "o")], "X Position': 1 NaN")),
+    ("roi-empty", lambda t: (["maps", str(_good_latents(t)), "--roi", "", "--out", str(t / "o")], "ROI")),
+    ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
+                                   "0-1000000")),
+]
+
+
+def _truncated(t):
+    path = t / "truncated.h5"
+    path.write_bytes(DEMO_SCAN.read_bytes()[:50_000])
+    return path
+
+
+def _garbage(t):
+    path = t / "garbage.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(np.random.default_rng(3).integers(0, 256, 4000, dtype=np.uint8)))
+    return path
+
+
+def _external_link(t):
+    write_scan(t / "other.h5")
+    path = t / "link.h5"
+    with h5py.File(path, "w") as f:
+        f["Scan 1/EBSD/Data/patterns"] = h5py.ExternalLink(str(t / "other.h5"), PATTERNS)
+        for name, value in {"n_rows": 4, "n_columns": 5, "step_x": 1.5, "step_y": 1.5}.items():
+            f[f"{HEADER}/{name}"] = [value]
+    return path
+
+
+def _virtual(t):
+    write_scan(t / "source.h5")
+    layout = h5py.VirtualLayout(shape=(20, 60, 60), dtype="u1")
+    layout[:] = h5py.VirtualSource(str(t / "source.h5"), PATTERNS, shape=(20, 60, 60))
+    path = t / "virtual.h5"
+    with h5py.File(path, "w") as f:
+        f.create_virtual_dataset(PATTERNS, layout)
+        for name, value in {"n_rows": 4, "n_columns": 5, "step_x": 1.5, "step_y": 1.5}.items():
+            f[f"{HEADER}/{name}"] = [value]
+    return path
+
+
+def _fifo(t, name="pipe.h5"):
+    path = t / name
+    os.mkfifo(path)
+    return path
+
+
+def _empty_folder(t):
+    (t / "empty").mkdir()
+    return t / "empty"
+
+
+def _text(path, text):
+    path.write_text(text)
+    return path
+
+
+def _good_latents(t):
+    x, y = np.meshgrid(np.arange(5) * 1.5, np.arange(4) * 1.5)
+    return write_latents(t / "good_latents.h5", x=x.ravel(), y=y.ravel(), grid_shape=[4, 5])
+
+
+def _zero_dim_latents(t):
+    """A complete latents file whose rows have no columns (LatentsWriter cannot write one)."""
+    path = _good_latents(t).rename(t / "zero_latents.h5")
+    with h5py.File(path, "a") as f:
+        attrs = dict(f["all"].attrs)
+        del f["all"]
+        f.create_dataset("all", shape=(20, 0), dtype="f4").attrs.update(attrs)
+    return path
+
+
+def _nan_latents(t):
+    path = _good_latents(t).rename(t / "nan_latents.h5")
+    with h5py.File(path, "a") as f:
+        f["all"][3, 1] = np.nan
+    return path
+
+
+def _cluster(t, method, *options, latents=None):
+    bc = _text(t / "bc.csv", "x,y,bandcontrast\n" + "".join(f"{1.5 * (i % 5)},{1.5 * (i // 5)},{i}\n"
+                                                           for i in range(20)))
+    return ["cluster", str(latents or _good_latents(t)), "--bandcontrast", str(bc), "--method", method, *options,
+            "--out", str(t / "c"), "--no-png"]
+
+
+def snapshot(folder):
+    return {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # building the TorchScript cases
+@pytest.mark.parametrize("build", [case[1] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_input_is_refused_in_one_line(build, tmp_path, capsys, one_torch_thread):
+    argv, needle = build(tmp_path)
+    before = snapshot(tmp_path)
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert len(lines) == 1 and len(lines[0]) <= MAX_LINE + 20 and lines[0].startswith("error: "), err
+    assert needle in lines[0] and "Traceback" not in err
+    assert snapshot(tmp_path) == before  # no input changed, nothing half-written left behind
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_bandcontrast_out_onto_a_character_device_leaves_the_device(tmp_path, capsys):
+    """`--out /dev/null` used to replace the device node with a regular file and exit 0."""
+    device = tmp_path / "null.csv"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # what /dev/null is
+    except (PermissionError, OSError):
+        pytest.skip("making a device node needs root")
+    table = _text(tmp_path / "bc.csv", "x,y,bandcontrast\n0,0,1\n")
+    assert main(["bandcontrast", str(table), "--out", str(device)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    assert stat.S_ISCHR(os.lstat(device).st_mode) and not list(tmp_path.glob("*.partial"))

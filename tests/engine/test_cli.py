@@ -1,0 +1,134 @@
+"""`python -m latentcore info|extract`: the issue's end-to-end cases and one-line errors."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from latentcore.cli import main
+from latentcore.latents import read_latents
+from latentcore.models.nenya import build_nenya
+from latentcore.models.vae import ConvVAE, VAEConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def save_vae(path, latent_dim=6):
+    torch.manual_seed(1)
+    torch.save(ConvVAE(VAEConfig(input_size=60, latent_dim=latent_dim, channels=(8, 16))).checkpoint(), path)
+    return path
+
+
+def test_extract_scan_with_vae_checkpoint(ebsd_h5, tmp_path, capsys):
+    ckpt = save_vae(tmp_path / "vae.pth")
+    assert main(["extract", str(ebsd_h5), "--model", str(ckpt), "--out", str(tmp_path), "--device", "cpu"]) == 0
+    latents = read_latents(tmp_path / "ni_grains_h5ebsd_latents.h5")
+    assert latents.partitions["all"].shape == (2400, 6)
+    assert latents.x.shape == latents.y.shape == (2400,)
+    assert latents.attrs["model"] == "vae" and latents.attrs["source"] == "ni_grains_h5ebsd.h5"
+    assert "written" in capsys.readouterr().out
+    # a second run skips the existing file
+    assert main(["extract", str(ebsd_h5), "--model", str(ckpt), "--out", str(tmp_path)]) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_extract_cutouts_with_nenya_checkpoint_and_options(sst_h5, tmp_path):
+    torch.manual_seed(2)
+    encoder = build_nenya({"ssl_model": "resnet18", "feat_dim": 32})
+    state = {k.replace("encoder.", "encoder.module.", 1): v for k, v in encoder.state_dict().items()}
+    torch.save({"model": state, "epoch": 3}, tmp_path / "ckpt.pth")  # saved from DataParallel
+    options = {"ssl_model": "resnet18", "feat_dim": 32, "ssl_method": "SimCLR", "random_jitter": [5, 5],
+               "batch_size_valid": 4, "s3_outdir": "s3://somewhere"}
+    (tmp_path / "opts.json").write_text(json.dumps(options))
+    assert main(["extract", str(sst_h5), "--model", str(tmp_path / "ckpt.pth"), "--options",
+                 str(tmp_path / "opts.json"), "--out", str(tmp_path), "--batch-size", "6"]) == 0
+    latents = read_latents(tmp_path / "sst_latents.h5")  # `_preproc` dropped from the stem
+    assert latents.partitions["valid"].shape == (12, 32) and latents.partitions["train"].shape == (6, 32)
+    np.testing.assert_allclose(np.linalg.norm(latents.partitions["valid"], axis=1), 1, rtol=1e-5)
+    with h5py.File(sst_h5) as f:
+        cutouts = torch.from_numpy(f["train"][:2])
+    with torch.inference_mode():
+        expected = encoder.eval()(cutouts).numpy()
+    np.testing.assert_allclose(latents.partitions["train"][:2], expected, rtol=1e-4, atol=1e-5)
+    assert list(latents.metadata["valid"].columns)[:3] == ["lat", "lon", "row"]
+    assert latents.metadata["train"]["pp_idx"].tolist() == list(range(6))
+
+
+def test_info_prints_json(ebsd_h5, capsys):
+    assert main(["info", str(ebsd_h5)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "h5ebsd" and info["partitions"] == {"all": 2400}
+    assert info["grid_shape"] == [40, 60]
+
+
+def test_errors_are_one_line_naming_the_file_with_exit_code_2(ebsd_h5, tmp_path):
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes(ebsd_h5.read_bytes()[:100_000])  # a truncated download
+    ckpt = save_vae(tmp_path / "vae.pth")
+    run = subprocess.run([sys.executable, "-m", "latentcore", "extract", str(broken), "--model", str(ckpt)],
+                         capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(broken) in lines[0] and "Traceback" not in run.stderr
+    assert not list(tmp_path.glob("*_latents.h5*"))
+
+    wrong_model = tmp_path / "other.pth"
+    torch.save({"model": {"encoder.conv1.weight": torch.zeros(3)}}, wrong_model)
+    run = subprocess.run([sys.executable, "-m", "latentcore", "extract", str(ebsd_h5), "--model", str(wrong_model),
+                          "--out", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 2 and str(wrong_model) in run.stderr and "Traceback" not in run.stderr
+
+
+def test_info_describes_a_file_declaring_more_rows_than_memory_while_extract_refuses_it(tmp_path):
+    """`info` reads no rows, so a file that declares 10^9 rows (chunked, nothing written: a 2 kB file)
+    is described from its shapes, with why reading it is refused; `extract` still refuses it in one
+    line, exit 2, and so does any read through a reader opened only to describe it."""
+    from latentcore.data import open_source
+    from latentcore.data._checks import ROW_BYTES, memory_budget
+    from latentcore.errors import InputError
+
+    rows = max(10**9, 2 * memory_budget() // ROW_BYTES)  # more than this machine's memory can index
+    huge = tmp_path / "huge.h5"
+    with h5py.File(huge, "w") as f:
+        f.create_dataset("valid", shape=(rows, 60, 60), chunks=(64, 60, 60), dtype="u1")
+    assert huge.stat().st_size < 100_000
+
+    run = subprocess.run([sys.executable, "-m", "latentcore", "info", str(huge)], capture_output=True, text=True,
+                         cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    info = json.loads(run.stdout)
+    assert info["format"] == "nenya" and info["partitions"] == {"valid": rows}
+    assert info["item_shape"] == [1, 60, 60] and info["dtype"] == "uint8"
+    refused = info["extra"]["refused_for_reading"]
+    assert len(refused) == 1 and f"declares {rows:,} rows" in refused[0]
+
+    ckpt = save_vae(tmp_path / "vae.pth")
+    run = subprocess.run([sys.executable, "-m", "latentcore", "extract", str(huge), "--model", str(ckpt),
+                          "--out", str(tmp_path / "out")], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(huge) in lines[0] and f"declares {rows:,} rows" in lines[0]
+    assert "Traceback" not in run.stderr and not list(tmp_path.glob("out/*_latents.h5*"))
+
+    with pytest.raises(InputError, match="more than this machine's memory can index"):
+        open_source(huge)
+    with open_source(huge, describe_only=True) as reader:
+        assert reader.count("valid") == rows
+        with pytest.raises(InputError, match="more than this machine's memory can index"):
+            reader.read("valid", 0, 1)
+        with pytest.raises(InputError, match="more than this machine's memory can index"):
+            reader.metadata("valid")
+
+
+def test_info_describes_a_scan_declaring_1e9_patterns(tmp_path, capsys):
+    from small_files import write_scan
+
+    huge = write_scan(tmp_path / "huge.h5", n_rows=40_000, n_columns=25_000, shape=(10**9, 60, 60), chunks=(1, 60, 60))
+    assert main(["info", str(huge)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "h5ebsd" and info["partitions"] == {"all": 10**9} and info["item_shape"] == [1, 60, 60]
+    assert info["grid_shape"] == [40_000, 25_000] and info["extra"]["refused_for_reading"]

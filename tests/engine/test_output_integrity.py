@@ -1,0 +1,332 @@
+"""Issue 10, nothing is lost: real `python -m latentcore extract` processes killed with SIGKILL or
+Ctrl-C and resumed, two writers on one output, a full disk (a real tmpfs) and a write error mid-run
+(RLIMIT_FSIZE), the prefetch thread, outputs that must not collide, uploads that must not replace
+each other."""
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from latentcore import batch
+from latentcore.cli import main
+from latentcore.data import open_source
+from latentcore.errors import InputError, OutputError
+from latentcore.extract import extract_file, prefetch
+from latentcore.latents import LatentsWriter, read_latents
+from latentcore.models import load_model
+from latentcore.models.vae import ConvVAE, VAEConfig
+from latentcore.storage import sha256_path
+from ui.session.files import claim_name, labelled, safe_name
+
+REPO = Path(__file__).resolve().parents[2]
+ROWS, COLUMNS = 75, 80  # 6000 patterns: five read blocks, so a run can be stopped between two of them
+
+
+def write_scan(path, n_rows=ROWS, n_columns=COLUMNS, seed=0, nan_row=None):
+    patterns = np.random.default_rng(seed).integers(0, 255, (n_rows * n_columns, 60, 60), dtype=np.uint8)
+    if nan_row is not None:
+        patterns = patterns.astype(np.float32)
+        patterns[nan_row] = np.nan
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f["Scan 1/EBSD/Data/patterns"] = patterns
+        for name, value in {"n_rows": n_rows, "n_columns": n_columns, "step_x": 1.5, "step_y": 1.5}.items():
+            f[f"Scan 1/EBSD/Header/{name}"] = [value]
+    return path
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory):
+    """A scan, a VAE checkpoint, and the datasets an uninterrupted run writes."""
+    folder = tmp_path_factory.mktemp("job")
+    scan = write_scan(folder / "scan.h5")
+    torch.manual_seed(0)
+    checkpoint = folder / "vae.pth"
+    torch.save(ConvVAE(VAEConfig(input_size=60, latent_dim=4, channels=(8, 16))).checkpoint(), checkpoint)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(extract_args(scan, checkpoint, folder / "reference")) == 0
+    finally:
+        torch.set_num_threads(threads)
+    return {"scan": scan, "model": checkpoint, "reference": datasets(folder / "reference" / "scan_latents.h5")}
+
+
+def extract_args(scan, model, out):
+    return ["extract", str(scan), "--model", str(model), "--out", str(out), "--device", "cpu", "--batch-size", "64"]
+
+
+def datasets(path) -> dict:
+    with h5py.File(path, "r") as f:
+        return {name: f[name][()] for name in f}
+
+
+def assert_same_datasets(path, reference):
+    found = datasets(path)
+    assert sorted(found) == sorted(reference)
+    for name, values in reference.items():
+        np.testing.assert_array_equal(found[name], values, err_msg=name)
+
+
+def start(job, out, preexec_fn=None, extra=()):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    args = [*extract_args(job["scan"], job["model"], out), *extra]
+    return subprocess.Popen([sys.executable, "-m", "latentcore", *args],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
+
+
+def run_in_process(job, out) -> int:
+    return main(extract_args(job["scan"], job["model"], out))
+
+
+def wait_for_rows(process, timeout=120) -> bytes:
+    """Read the progress bar until some rows are written (and flushed); returns what was read."""
+    seen, deadline = b"", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        chunk = os.read(process.stderr.fileno(), 4096)
+        if not chunk:
+            break
+        seen += chunk
+        if re.search(rb"\b[1-9]\d*/6000\b", seen):
+            return seen
+    raise AssertionError(f"no progress seen: {seen[-500:]!r}")
+
+
+def finish(process, timeout=120) -> tuple[int, str]:
+    _out, err = process.communicate(timeout=timeout)
+    return process.returncode, err.decode()
+
+
+def test_kill_9_mid_run_then_the_same_command_resumes_to_the_uninterrupted_datasets(job, tmp_path,
+                                                                                   one_torch_thread):
+    process = start(job, tmp_path)
+    wait_for_rows(process)
+    process.kill()  # SIGKILL: no cleanup of any kind runs
+    process.wait()
+    final, partial = tmp_path / "scan_latents.h5", tmp_path / "scan_latents.h5.partial"
+    assert not final.exists() and partial.exists()
+    assert run_in_process(job, tmp_path) == 0  # the same command, resumed
+    assert_same_datasets(final, job["reference"])
+    assert not partial.exists()
+
+
+def test_ctrl_c_exits_130_with_one_line_and_keeps_the_partial_for_resume(job, tmp_path, one_torch_thread):
+    process = start(job, tmp_path)
+    wait_for_rows(process)
+    process.send_signal(signal.SIGINT)
+    code, err = finish(process)
+    assert code == 130
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted:")
+    assert (tmp_path / "scan_latents.h5.partial").exists() and not (tmp_path / "scan_latents.h5").exists()
+    assert run_in_process(job, tmp_path) == 0
+    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+
+
+def reader_children(parent: int) -> list[int]:
+    """The pids of `parent`'s reader processes now (multiprocessing's spawned children, not its
+    resource tracker), oldest first, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)"
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[1]) == parent and b"spawn_main" in cmdline:
+            found.append((int(fields[19]), int(stat.parent.name)))  # (start time, pid)
+    return [pid for _, pid in sorted(found)]
+
+
+def reader_processes_of(parent: int, count: int, timeout=60) -> list[int]:
+    """`reader_children(parent)` as soon as `count` of them have started."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(found := reader_children(parent)) >= count:
+            return found
+        time.sleep(0.01)
+    raise AssertionError(f"process {parent} did not start {count} reader processes")
+
+
+def process_gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"  # ended, waiting to be reaped by init; "T" would be the stopped process, leaked
+
+
+def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes(job, tmp_path, capsys,
+                                                                                 one_torch_thread):
+    inputs = {path: sha256_path(path) for path in (job["scan"], job["model"])}
+    process = start(job, tmp_path, extra=["--readers", "2", "--reader-timeout", "3"])
+    # the second reader (blocks 2, 4, ...) stops while still starting: block 1 comes from the first
+    stalled = reader_processes_of(process.pid, 2)[1]
+    os.kill(stalled, signal.SIGSTOP)
+    try:
+        code, err = finish(process, timeout=60)
+    finally:  # a run that hangs, or a reader left stopped, must not outlive the test
+        hung, left_stopped = process.poll() is None, not process_gone(stalled)
+        for pid in reader_children(process.pid) if hung else [stalled] if left_stopped else []:
+            os.kill(pid, signal.SIGKILL)  # the hung run's children, or the reader it left stopped
+        if hung:
+            process.kill()
+            process.wait()
+    assert not left_stopped  # the run killed it
+    assert code == 2 and "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip() and not re.search(r"\d+/6000 \[", line)]  # no bar
+    assert len(lines) == 1 and lines[0].startswith(f"error: {job['scan']}: reader process 2 of 2 handed nothing back")
+    partial = tmp_path / "scan_latents.h5.partial"
+    with h5py.File(partial, "r") as f:  # the rows before the stalled block are kept
+        kept = int(f["all"].attrs["rows_done"])
+        assert 0 < kept < 6000
+        np.testing.assert_array_equal(f["all"][:kept], job["reference"]["all"][:kept])
+    assert re.search(rf"block \d+ \(rows {kept}-\d+ of 'all'\)", lines[0]), lines[0]  # the block that stalled
+    capsys.readouterr()
+    assert main(extract_args(job["scan"], job["model"], tmp_path) + ["--readers", "2"]) == 0  # no stall now
+    assert f"{kept:,} rows already written" in capsys.readouterr().err  # resumed, not started again
+    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert not partial.exists()
+    assert {path: sha256_path(path) for path in inputs} == inputs
+
+
+def test_a_second_writer_is_refused_and_never_touches_the_first_writers_file(job, tmp_path, capsys,
+                                                                             one_torch_thread):
+    first = LatentsWriter(tmp_path / "scan_latents.h5", {"all": (6000, 4)}, {"writer": "first"})
+    first.write_rows("all", 0, np.ones((100, 4), np.float32))
+    partial = first.tmp_path
+    before = (partial.stat().st_ino, partial.read_bytes())
+    capsys.readouterr()
+    assert run_in_process(job, tmp_path) == 2  # flock: a second open file, refused as another process is
+    err = capsys.readouterr().err
+    assert "another run is writing this output" in err and str(partial) in err and len(err.splitlines()) == 1
+    assert (partial.stat().st_ino, partial.read_bytes()) == before
+    assert not (tmp_path / "scan_latents.h5").exists()
+    first.close()  # the first writer stops; its partial belongs to another job: the next run starts afresh
+    assert run_in_process(job, tmp_path) == 0
+    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+
+
+def test_two_concurrent_writers_publish_only_a_complete_correct_file(job, tmp_path):
+    processes = [start(job, tmp_path), start(job, tmp_path)]
+    results = [finish(p) for p in processes]
+    codes = sorted(code for code, _ in results)
+    # one writes; the other is refused while it runs (2) or finds it complete and skips it (0)
+    assert codes in ([0, 0], [0, 2]), results
+    if codes == [0, 2]:
+        assert any("another run is writing" in err for _, err in results)
+    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_full_disk_on_a_real_tmpfs_ends_in_one_line_within_seconds(job, tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        started = time.monotonic()
+        code, err = finish(start(job, mount), timeout=180)
+        lines = err.strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "not enough space" in lines[0] and str(mount) in lines[0]
+        assert time.monotonic() - started < 180
+        assert not list(mount.iterdir())  # nothing was written: no .partial left
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def limit_file_size():
+    """An OS-level write error mid-run: files beyond 150 kB fail with EFBIG (SIGXFSZ ignored). The
+    6000 x 4 latents fit (96 kB); the coordinates written after them do not."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+
+def test_a_write_error_mid_run_ends_in_one_line_and_the_rerun_completes(job, tmp_path, one_torch_thread):
+    code, err = finish(start(job, tmp_path, preexec_fn=limit_file_size))
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].endswith("scan_latents.h5.partial: cannot write: file too large")
+    assert not (tmp_path / "scan_latents.h5").exists() and (tmp_path / "scan_latents.h5.partial").exists()
+    assert run_in_process(job, tmp_path) == 0
+    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+
+
+def test_the_prefetch_thread_ends_when_the_consumer_stops_early():
+    before = set(threading.enumerate())
+    items = prefetch(iter([1, 2]), depth=1)
+    assert next(items) == 1
+    time.sleep(0.3)  # the producer has queued 2 and, with the queue full, is handing over its end marker
+    closer = threading.Thread(target=items.close)
+    closer.start()
+    closer.join(5)
+    assert not closer.is_alive()  # it used to wait for ever in items.put(done)
+    assert not [t for t in set(threading.enumerate()) - before if t.name == "latentcore-prefetch"]
+
+
+def test_an_existing_file_counts_as_done_only_when_it_is_this_jobs_complete_result(job, tmp_path, one_torch_thread):
+    model = load_model(job["model"])
+    small = write_scan(tmp_path / "a" / "x.h5", 4, 5)
+    other = write_scan(tmp_path / "b" / "x.h5", 4, 5, seed=1)
+    out = tmp_path / "out"
+    first = extract_file(small, model, out, device="cpu")
+    assert extract_file(small, model, out, device="cpu").skipped
+    with pytest.raises(InputError, match="holds the latents of another source"):  # same name, other content
+        extract_file(other, model, out, device="cpu")
+    with h5py.File(first.path, "a") as f:
+        f["all"].attrs["rows_done"] = 3  # as an interrupted older version left it
+    with pytest.raises(InputError, match="unfinished"):
+        extract_file(small, model, out, device="cpu")
+    with pytest.raises(InputError, match="unfinished"):
+        read_latents(first.path)
+    assert not extract_file(small, model, out, device="cpu", clobber=True).skipped
+    # one batch, two inputs for one output name: refused before any work
+    job_ = batch.BatchJob(model=str(job["model"]), out=str(out), device="cpu")
+    with pytest.raises(InputError, match="same latents file"):
+        batch.run_batch([str(small), str(other)], job_)
+
+
+def test_an_error_before_the_first_row_leaves_no_partial(job, tmp_path, one_torch_thread):
+    model = load_model(job["model"])
+    broken = write_scan(tmp_path / "nan.h5", 4, 5, nan_row=0)  # found by the first read, after the .partial exists
+    with pytest.raises(InputError, match="NaN"):
+        extract_file(broken, model, tmp_path / "out", device="cpu")
+    assert not list((tmp_path / "out").iterdir())
+    (tmp_path / "out" / "nan_latents.h5.partial").mkdir()  # the output name is taken by a folder
+    with pytest.raises(OutputError, match="nan_latents.h5.partial"):
+        extract_file(broken, model, tmp_path / "out", device="cpu")
+
+
+def test_an_image_folder_of_16_bit_tiffs_is_hashed_and_extracted(job, tmp_path, one_torch_thread):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    pixels = np.random.default_rng(4).integers(0, 65535, (3, 64, 64)).astype(np.uint16)
+    for i, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"im{i}.tif")
+    with open_source(folder) as reader:
+        np.testing.assert_array_equal(reader.read("all", 0, 3)[:, 0], pixels.astype(np.float32))
+    result = extract_file(folder, load_model(job["model"]), tmp_path / "out", device="cpu")
+    latents = read_latents(result.path)
+    assert latents.partitions["all"].shape == (3, 4)
+    assert latents.attrs["source_sha256"] == sha256_path(folder) != sha256_path(folder / "im0.tif")
+
+
+def test_uploads_with_colliding_or_long_names_get_distinct_names(tmp_path):
+    names = [safe_name("a b.h5"), safe_name("a_b.h5"), safe_name("a?b.h5")]
+    assert names == ["a_b.h5"] * 3
+    paths = [claim_name(tmp_path, name) for name in names]
+    assert [p.name for p in paths] == ["a_b.h5", "a_b-2.h5", "a_b-3.h5"]
+    long = [safe_name("x" * 300 + ".h5"), safe_name("x" * 299 + "y.h5")]
+    assert len(set(long)) == 2 and all(len(n) <= 150 and n.endswith(".h5") for n in long)
+    assert claim_name(tmp_path, long[0]).exists()
+    assert list(labelled([tmp_path / "p" / "x.h5", tmp_path / "q" / "x.h5"])) == ["x.h5", "x.h5 (2)"]
