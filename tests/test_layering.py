@@ -168,3 +168,16 @@ def test_every_page_first_goes_through_the_apps_door():
     pages = sorted((REPO / "pages").glob("*.py"))
     assert pages and {path.name: first_statement(path) for path in pages} == {
         path.name: "access.require_app()" for path in pages}
+
+
+def test_no_test_module_imports_another_or_a_conftest():
+    """Tests share code through fixtures (conftest.py) and plain modules (tests/app/driving.py, tests/browser/steps.py,
+    tests/streamlit_server.py, ...), never by importing a test module or a conftest."""
+    test_modules = {path.stem for path in (REPO / "tests").rglob("test_*.py")} | {"conftest"}
+    offending = {}
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        named = {alias.name for node in ast.walk(tree(path)) if isinstance(node, ast.Import) for alias in node.names}
+        named |= {node.module for node in ast.walk(tree(path)) if isinstance(node, ast.ImportFrom) and node.module}
+        if named & test_modules:
+            offending[str(path.relative_to(REPO))] = sorted(named & test_modules)
+    assert not offending, offending
