@@ -1,8 +1,11 @@
 """Issue 4's analysis benchmark in one command: UMAP at N=200k, D=128 (the fast fit through the worker pool by
-stage, its trustworthiness against umap-learn's plain fit on a 50k subset; `umap_scale.py`), then every clustering method on 1M
-(latent, band contrast) pairs with time and peak memory (`cluster_scale.py`). Each part also runs on its own.
+stage, its trustworthiness against umap-learn's plain fit on a 50k subset; `umap_scale.py`), then every
+clustering method on 1M (latent, band contrast) pairs with time and peak memory (`cluster_scale.py`). Each part
+also runs on its own.
 
     nice python benchmarks/analysis_scale.py [--umap-n 200000] [--cluster-n 1000000]
+
+Goals: those of umap_scale.py and cluster_scale.py. Results: docs/benchmarks.md.
 """
 import argparse
 import subprocess

@@ -3,11 +3,13 @@ S3 transfer rate against a plain local copy of the same bytes. Ratios measured i
 
 Everything is real and local: an S3-compatible server (moto) on 127.0.0.1, h5ebsd scans cut from the
 demo scan, the conv VAE. The clusters are started before the clock starts (their start-up
-time is printed apart); each run re-extracts every file (clobber). On this 2-core machine the
+time is printed apart); each run re-extracts every file (clobber). On a 2-core machine the
 sequential run already lets torch use both cores, so 2 workers can only win by overlapping the
 S3 transfers and file reads with compute.
 
     nice python benchmarks/batch_scale.py [--files 8] [--rows 10] [--transfer-mib 64]
+
+Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 

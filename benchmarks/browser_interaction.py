@@ -14,112 +14,22 @@ the GMM), `cluster_reopen`, `cluster_box_select`; for the demo `extract_and_fit`
 `umap_fit_s` (the fit in the worker pool), and the second context's recolour of its own demo UMAP
 with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
 The script's running spans after each action go to stderr ("runs"). The machine is shared: say what
-else ran when quoting these.
+else ran when recording these.
 
-Measured 2026-11-22, 1,000,000 rows, 2 cores with nothing else running (workers: 1 thread, nice 10):
-                              earlier that day    now
-  upload                           1.61 s        1.36 s
-  other session's recolour         2.55 s        1.11 s   (goal 2; idle: 1.15 -> 0.81 s)
-  UMAP fit                          389 s         341 s
-  UMAP reopen / box select   2.83 / 3.07 s  1.46 / 1.50 s  (goal 3 each)
-  Clusters first open              34.7 s        24.3 s   (GMM from its k-means start)
-  Clusters reopen / box      3.89 / 3.82 s  1.49 / 1.21 s  (goal 3 each)
-Where the time went, found with a CDP CPU profile of the renderer, the websocket frames decoded with
-Streamlit's protobufs and py-spy on the server: plotly drew each 1000 x 1000 heatmap (the scan maps)
-with ~1-2 s of canvas work, twice when margins were pushed (maps are PNG images now); the Clusters
-page sent all 226,663 selected rows as a 6.3 MB table (now the first 5,000); Streamlit's full GC
-after every run took ~0.9 s holding the GIL, every session's rerun waiting (runner.postScriptGC off).
-
-Measured since (draw / idle, seconds; idle is what the goals of <= 0.5 s at the demo and <= 1.5 s at
-every size are about, and neither is met):
-  2026-11-22, 1,000,000 x 128, load about 3: upload 3.24, fit 65, UMAP reopen 1.31, box select 1.54,
-  recolour 0.86 / 2.01, clusters first 15.0, reopen 0.85, cluster box select 0.76 / 0.84, the other session's
-  recolour during the fit 0.71 / 1.08 (0.51 / 0.57 with nothing else running).
-  2026-11-23, the demo, load 0.3-2.8, three runs: UMAP reopen 1.25-1.57, box select 1.97-2.19, recolour
-  0.55-0.62 / 0.91-1.22, clusters first 1.14-2.97, reopen 0.80-1.78, cluster box select 0.59-1.13 / 0.59-1.13.
-  Where the demo's time goes (py-spy on the server, a CDP profile of the renderer): about 0.4 s of a UMAP
-  reopen is the server's script (a third of it plotly validating the figures' colour scales), the rest is the
-  headless renderer: WebGL contexts started in software (~0.3 s a reopen; SVG below 5,000 points measured no
-  faster: the markers' styling costs as much), plotly's layout and Streamlit's elements. Reading the
-  selection's patterns for their mean (0.3-0.4 s of a selection) now waits for its toggle.
-
-Ten million rows (`--sides 3163 --dims 16`): a browser upload of the 640 MB latents is impractical, so above
+Ten million rows (`--sides 3163 --dims 16`): a browser upload of those latents is impractical, so above
 CHOOSE_ROWS the scan's latents, with its own band-contrast map, are written into a workspace (as an earlier upload
 would have left them) and chosen there (`--choose`); the JSON line carries the server's peak resident memory
 (`server_rss_gb`: anonymous + file-backed, the latter the memory-mapped latents shared with the page cache) and the
-workers' (`workers_rss_peak_gb`), sampled from /proc. Measured 2026-11-23, 10,004,569 x 16, 2 cores shared with
-other helpers (run 1: load average 3.6-4.4; run 2 began at 0.9, another helper's extraction benchmark ran beside
-its last steps; run 3: load 1.2-1.5), workers at every core, nice 10 (drawn / idle, seconds):
-                                             run 1                  run 2 (scan_grid)   run 3 (band contrast shown)
-  other session's recolour, quiet            1.00 / 1.55            0.63 / 1.02         0.74 / 0.79      (goal 2)
-  other session's recolour during the fit    1.01 / 1.56            0.48 / 0.70         0.47 / 0.85      (goal 2)
-  UMAP fit (worker; 10M placed by the walk)  196.6 s                137.9 s             104.2 s          (goal 600)
-  UMAP reopen                                1.70 / 1.70            1.53 / 1.53         3.09 / 3.09      (goal 3)
-  UMAP box select (832,666 rows)             2.13 / 2.49            2.14 / 2.75         2.74 / 3.35      (goal 3)
-  UMAP recolour by a latent dimension        2.59 / 15.8            3.62 / 6.94         2.31 / 4.80
-  Clusters first (GMM, worker)               -                      -                   253.7 s
-  Clusters reopen / box select (1,749,477)   -                      -                   1.82 / 3.29 (3.37 idle)
-  server RSS peak (anonymous + file-backed)  3.47 GB (2.62 + 0.84)  2.65 GB at the end  3.56 GB (2.71 + 0.84) (goal 12)
-  workers' RSS peak                          3.61 GB                -                   3.76 GB
-Runs 1 and 2 coloured the UMAP by nothing (the chosen file's band contrast was lost, below); run 3 by the scan's
-band-contrast map, with its map and histogram drawn on every rerun: its reopen and box select are at or just over
-the 3 s goal. Run 1 inferred the scan map's grid again for every colour (two np.unique over 10M coordinates, a
-uniqueness check, the indices twice); `front.scan_grid` now does that once per file. Then profiled (py-spy):
-a rerun hashed the 80 MB of coordinates three times to find the cached raster, recomputed the raster's cell
-colours and counts and the map's histogram (10M values) on every selection. Now a selection's rerun reuses
-them and the resolvers look for the raster only when an event comes. Run 4 (`--no-clusters`, load 1.6-2.3,
-band contrast shown): other session 0.49 / 0.54 quiet, 0.60 / 1.02 during the fit; fit 105.8 s; UMAP reopen
-2.78 / 2.78; box select 2.22 / 2.67 (run 3: 2.74 / 3.35); recolour 2.19 / 3.83; server RSS 2.89 GB peak,
-workers 3.82 GB. Still per rerun: the continuous colour's codes and the 3163 x 3163 map PNG.
-Runs 1 and 2's Clusters page asked for band contrast: the latents reader had no `point_maps()`, so the Data page
-offered no scan map of a chosen latents file. Fixed (`LatentsReader.point_maps`) before run 3.
+workers' (`workers_rss_peak_gb`), sampled from /proc.
 
-Measured 2026-11-23 evening on another 2-core machine (AMD EPYC, znver4), nothing else running (load 0.3-1.3 at
-each start), drawn / idle, seconds:
-  the demo: extract and fit 3.79; UMAP reopen 1.16 / 1.16; box select 1.29 / 1.29; recolour 0.68 / 1.11; Clusters
-    first 1.29; reopen 0.78; cluster box select 0.55 / 0.55. The UMAP page's script runs 0.18 s (AppTest); the
-    browser shows it running for 0.9 s: the rest is the headless renderer (software WebGL, plotly, three charts).
-  1,000,000 x 128: upload 4.82; fit 38.2 s (the worker on both cores); the other session's recolour 0.74 / 0.90
-    quiet, 0.47 / 0.76 during the fit; UMAP reopen 1.06 / 1.06; box select 1.21 / 1.54; recolour 0.84 / 1.54;
-    Clusters first 12.3 s; reopen 1.08; cluster box select 0.86 / 0.98; server RSS 2.87 GB.
-  10,004,569 x 16 (chosen): fit 119.2 s; then, with py-spy on the server, three changes, each re-measured (the
-  fit read back from the embedding cache):           before          after
-    UMAP reopen                                      3.40 / 3.40     1.93 / 1.93   (goal 3)
-    UMAP box select (832,666 rows)                   3.15 / 3.72     2.35 / 2.98   (goal 3)
-    UMAP recolour by a latent dimension              2.56 / 4.85     3.03 / 5.08
-    other session's recolour during the fit          0.49 / 1.48     0.50 / 0.90   (goal 2)
-    Clusters reopen / box select (1,749,477 rows)    1.25 / 3.28     1.81 / 2.73   (after the first two)
-    server RSS peak                                  3.63 GB         3.66 GB       (goal 12)
-  The changes: a plain np.unique (numpy >= 2.3 answers it from a hash table) took 1.05 s of the box select's
-  rerun for 832,666 sorted rows (latentcore.arrays.unique sorts); a continuous colour, its range and its latent
-  column are made once (their codes, range and the raster's cell colours were a pass each per rerun: 2.9 s over
-  three interactions); a read-only array's digest is found once (hashing the coordinates and the 40 MB code map
-  for the caches took 0.9 s a selection). A 10M box select's server rerun went from 2.2 s to 0.9 s; the rest of
-  its 3 s is the browser receiving and decoding the scan map's 7 MB PNG again with its veil.
-  The sweep's middle sizes (x 128), before -> after scatters above 20,000 points became rasters (was 200,000),
-  idle seconds:                                  50,176          199,809
-    UMAP reopen                                  2.14 -> 1.15    5.65 -> 1.07
-    UMAP box select                              2.91 -> 1.48    9.22 -> 1.50
-    UMAP recolour                                2.20 -> 1.18    7.32 -> 1.19
-    Clusters reopen                              2.75 -> 1.55    6.64 -> 0.86
-    cluster box select                           3.12 -> 1.50    4.19 -> 0.93
-  (the fits 23 s in the worker; load 1.3-2.7 from the runs before). The demo in the same session, a second time:
-  UMAP reopen 1.26, box select 1.87, recolour 1.47, Clusters reopen 0.97, cluster box select 0.67: the goal of
-  0.5 s at the demo is not met, and demo runs differ by up to 0.6 s between runs.
-
-Measured 2026-11-24 on a 2-core AMD EPYC (Zen 3), nothing else running, the demo (drawn / idle, seconds):
-extract and fit 3.28; UMAP reopen 0.99; box select 1.14; recolour 0.74 / 1.11; Clusters first 1.00; reopen 0.81;
-cluster box select 0.51. Where it goes: the server's script runs (Streamlit's ScriptRunner._run_script timed in
-the server) take 0.19 s for the UMAP reopen, 0.28 s for its box select (the linked panels' fragment), 0.32 s
-for the recolour, 0.10 / 0.07 s for the Clusters reopen / box select; pages without charts (Data, Extract,
-Train) are idle 0.13-0.41 s after the click. The rest is the headless renderer. UMAP reopen, median of four
-(the page as it is 0.93 s): without the colour histogram 0.73; without it and the scan map 0.75; without any
-chart 0.28; the scatter as SVG instead of WebGL 1.33; the histogram as a static plot 0.89. So the 2,400-point
-WebGL scatter alone costs about 0.45 s of the renderer (software GL, plotly) and the histogram 0.2 s: with
-plotly charts the 0.5 s demo goal is out of reach in this browser whatever the server does.
+Goals: idle <= 0.5 s at the demo and <= 1.5 s at every size; the other session's recolour within 2 s; the UMAP
+and Clusters pages' reopen and box select within 3 s; at ten million rows, the UMAP fit within 600 s and the
+server's resident memory within 12 GB.
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
-                                             [--no-clusters]
+                                             [--no-clusters] [--timeout S]
+
+Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 

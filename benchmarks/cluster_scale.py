@@ -10,60 +10,13 @@ print the ARI between the two labelings over every row (noise counted as a label
 Goal: >= 0.95 for every method. Two data sets: 8-D latent vectors of six grains (GMM, KMeans:
 what `--features latent` clusters) and the (latent, band contrast) pairs above (every method).
 Counts (min_samples, min_cluster_size) are CASES' scaled by N/1M: the same density as at 1M.
-Before the restarts (GMM n_init 1, KMeans 3, the sample's fit predicted), N = 200k:
-ARI sampled vs full, latents: KMeans 0.999, GMM 0.706; pairs: DBSCAN 0.997, HDBSCAN 0.992,
-KMeans 0.588, GMM (auto k = 8, the range's edge) 0.660. The two fits sat in different local optima:
-GMM's sampled partitions had the higher log-likelihood on every row (latents -3.43 vs -4.48), and
-KMeans on pairs has near-tied partitions (0.05 % apart in inertia, ARI 0.48 between them) that a
-sample ranks by chance.
-2026-11-22, 2 shared cores (load 6-8), with restarts refined on every row (cluster.py, GMM n_init
-5 EM restarts from k-means++ seeds, KMeans 30), N = 200k, ARI sampled vs full / seed ARI: latents
-KMeans 0.9999 / 0.9998, GMM 0.871 / 0.679 (BELOW GOAL); pairs KMeans 0.994 / 0.987, GMM (auto k:
-8 on every row, 7 on the sample) 0.998 / 0.751. GMM on the latents: its likelihood has several
-optima within 0.2 % of each other whose partitions differ (ARI 0.84-0.87 between them: two grains
-merged to free a component for the bad points, which two a near-tie), and the best of a few
-restarts was a different one per seed, so the comparison measured the method's irreproducibility.
-2026-11-22 later (load 1-3), GMM now EM from the best of 30 k-means restarts (sampled: the restarts
-refined on every row, then EM on every row; cluster.py's docstring): ARI sampled vs full / seed ARI,
-latents GMM 1.0000 / 1.0000 (log-likelihood of the partition -4.479 per row, both; the six grains,
-interior rows vs grains 0.999; the EM restarts' optimum scored -3.275 with two grains merged),
-pairs GMM (auto k 8 on both, the range's edge: warned) 1.0000 / 1.0000; KMeans 0.9999 / 0.9998
-(latents), 0.9941 / 0.9874 (pairs); DBSCAN 0.9968, HDBSCAN 0.9915: every method ok. Seconds, full /
-sampled: latents GMM 9.6 / 8.2, KMeans 5.3 / 5.9; pairs GMM 36.8 / 15.1, KMeans 4.9 / 4.8, DBSCAN
-14.3 / 4.9, HDBSCAN 23.6 / 3.1.
-1M pairs (plain mode): GMM auto k 33.8 s wall at load 3-4, 23 s CPU, 0.8 GB (with the EM restarts:
-49 s CPU, wall 424 s at load 6-8; 4.8 s wall with n_init 1); KMeans 15 s CPU (wall 94 s at load
-6-8), 0.42 GB. The same day with nothing else running: GMM auto k 21.4 s, 0.8 GB; KMeans 11.6 s,
-0.4 GB (goal: 60 s and 4 GB each).
-
-Why `gmm` is EM from the k-means partition, not the best likelihood of EM restarts (until
-2026-11-22: 5 restarts from k-means++ seeds on the sample, the 3 best refined by EM on every row):
-on the benchmark's 8-D latents (six grains, 11 % boundary rows, 3 % broad bad rows; k 6) the
-likelihood has several optima within 0.2 % whose partitions differ (ARI 0.84-0.87): two grains
-merged to free a component for the bad rows, which two a near-tie. The best of a few restarts was
-a different one per seed (full fits at seeds 0 and 1: ARI 0.68), so no affordable fit, sampled or
-full, was reproducible, and sampled vs full measured that (0.871). EM from the k-means partition
-keeps the six grains (interior rows vs grains: ARI 0.999, before 0.82) at every seed, at a lower
-likelihood: the Gaussian log-likelihood of the partition is -4.48 per row against -3.28 for the
-best optimum found before. 2026-11-22 (2 shared cores, load 1-3), 200k rows, ARI sampled vs full /
-full fits at seeds 0 and 1, before (EM restarts) -> now: latents GMM 0.871 / 0.679 -> 1.000 /
-1.000; pairs GMM (auto k) 0.998 / 0.751 -> 1.000 / 1.000 (k 8 on the sample's curve and every
-row's; before, 7 on the sample); KMeans (unchanged) latents 0.9999 / 0.9998, pairs 0.994 / 0.987.
-1M pairs: GMM auto k 24 s CPU, 34 s wall at load 3-4 (with the EM restarts 49 s CPU), 0.8 GB;
-KMeans 15 s CPU.
-Why KMeans restarts are refined on every row: on data with several near-equal partitions (the
-pairs: twelve blobs in 6-8 clusters) single fits land in different ones, and a sample ranks
-near-ties by chance (two partitions 0.05 % apart in inertia, ARI 0.48 between them).
-HDBSCAN's sampled fit (cluster.py scales `min_samples` and `min_cluster_size` by n / N, never
-below MIN_SCALED_SAMPLES / MIN_SCALED_CLUSTER_SIZE), measured on 200k rows, HDBSCAN (4000, 100):
-scaled min_samples 25 -> ARI 0.99 against the full fit, 10 -> 0.99, 5 -> 0.96 with twice the
-noise, 2 -> 0.34 (38 % noise); before the floors, scaling (50, 10) down to (2, 1) gave 16,269
-clusters at 1M rows. Other rows take the label of the nearest fitted point within its core
-distance: `hdbscan.approximate_predict` is exact in spirit but spent ~70 us per point in Python
-here, 70 s for 1M rows.
+GMM and KMeans are also fitted on every row at a second seed (the seed ARI: how reproducible a full fit is).
 
     nice python benchmarks/cluster_scale.py [--n 1000000]
     nice python benchmarks/cluster_scale.py --compare [--n 200000]
+
+Results, with what they showed about `gmm` (EM from the k-means partition), KMeans's restarts refined on every
+row and HDBSCAN's scaled counts: docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 For each model, on an input the benchmark writes (the conv VAE on a 60 x 60 h5ebsd scan, gzip, tiled
 from the demo scan; Nenya's ResNet-18 on 1 x 64 x 64 float32 cutouts, contiguous):
   forward[fmt]   the model's forward alone as the pipeline runs it (Extractor; on CPU batches in parallel,
-                 one thread each), items/s, best over batch sizes, on prepared items already on the device, for each numeric format and memory layout tried (fp32, fp32 channels-last,
-                 bf16 autocast, bf16 channels-last), with bf16's max |bf16 - fp32| / std(fp32) beside it;
+                 one thread each), items/s, best over batch sizes, on prepared items already on the device,
+                 for each numeric format and memory layout tried (fp32, fp32 channels-last, bf16 autocast,
+                 bf16 channels-last), with bf16's max |bf16 - fp32| / std(fp32) beside it;
   read[1]        the in-process reader alone (read + decompress + float32, the pipeline's blocks);
   read[all]      the reader processes on every core (latentcore.data.parallel), start-up included (and
                  after the first block, in the JSON);
@@ -19,54 +20,10 @@ A table and the JSON are printed. Where the GPU is not the limit the page cache 
 (it was just written), as on a second pass over a file.
 
     python benchmarks/extract_throughput.py [--patterns 24000] [--cutouts 20000] [--device cpu|cuda]
-        [--million-items 1000000] [--pairs 3] [--baseline /path/to/main] [--json out.json]
+        [--million-items 1000000] [--models vae,nenya_resnet18] [--formats "fp32,fp32 channels-last,..."]
+        [--pairs 3] [--baseline /path/to/main] [--repeats 2] [--json out.json]
 
-Measured on the 2-core development machine (Intel Xeon with AVX512-bf16/AMX, no GPU, shared with other
-jobs; 1-minute load 0.9-1.8 during the runs), CPU, best batch size, items/s:
-  VAE, 24,000 patterns (--million-items 100000): forward fp32 8,385, fp32 channels-last 8,905, bf16 13,733,
-    bf16 channels-last 19,540 (batch 64; bf16 max dev / std 0.017); read[1] 36,781, read[all] (2 processes)
-    8,117 with start-up, 22,403 after the first block; pipeline (bf16, default: 1 reader on 2 cores) 11,386;
-    ratio 1.40 (the pipeline's in-process reader beats 2 processes here); 100,000 patterns end to end 8.3 s.
-  ResNet-18, 512 cutouts (--forward-items 256 --million-items 1024): forward fp32 50, fp32 channels-last 58,
-    bf16 172, bf16 channels-last 237 (batch 16; bf16 dev / std 0.023); read[1] 46,557, read[all] 253 (start-up
-    of 2 processes for one block); pipeline (bf16) 229; ratio 0.97; 1,024 cutouts end to end 4.0 s.
-  vs main (fp32, both checkouts' defaults, 2 alternations): VAE 0.95 (6,474 vs 6,818; load 1.4), rerun 3
-    alternations 1.07 (3,320 vs 3,095, best of each; load 3.5): the same path on 2 cores, within the noise;
-    ResNet-18 1.06 (54.9 vs 51.8).
-Not measured here: anything on a GPU (`--device cuda`), and the 1,000,000-item defaults (hours on 2 CPU cores).
-Measured again 2026-11-23 evening on a 2-core AMD EPYC (znver4), no GPU (load 1.9 at the start, falling), VAE,
-24,000 patterns (--models vae --million-items 100000): forward fp32 5,058, fp32 channels-last 6,190, bf16 9,631,
-bf16 channels-last 10,906 (batch 256; bf16 max dev / std 0.017); read[1] 40,330; read[all] 5,760 (16,753 after the
-first block); pipeline (bf16) 7,174; ratio 1.25; 100,000 patterns end to end 12.4 s. The ResNet-18 at its defaults
-was stopped after 8 minutes in its forward ceilings (fp32 on 2 CPU cores: about 50 cutouts/s).
-Measured 2026-11-24 on a 2-core AMD EPYC (Zen 3: AVX2, no AVX-512 and no bf16 instructions), nothing else
-running, VAE, 24,000 patterns (--models vae --million-items 100000): forward fp32 6,237, fp32 channels-last
-6,969, bf16 275, bf16 channels-last 635 (bf16 is emulated here: the pipeline runs fp32); read[1] 49,448;
-read[all] 7,716 (25,706 after the first block); pipeline (fp32) 4,889; ratio 0.70 (0.78 against fp32 in the
-layout the pipeline runs); 100,000 patterns end to end 19.4 s. Not met here: reading and preparing cost one
-core about 60 us a pattern (h5py's read and inflate 19 us, of which zlib 18; float32 16; the min-max
-normalisation 25) against 287 us of forward, and on two cores both share them, which bounds the pipeline near
-0.83 of the forward. fp32 now runs channels-last on the CPU too (the forward alone +12 %). Run again with it
-(load 1.8-2.2, the machine slower than an hour before) forward fp32 5,250, fp32 channels-last 5,972; read[1]
-38,255; read[all] 5,508 with start-up; pipeline 4,605; ratio 0.84 (0.77 against the forward); 100,000 patterns
-20.2 s; vs main (contiguous fp32), alternated, best of 3 each: 5,443 against 4,759 patterns/s, new / old 1.14.
-The normalisation moved into the forward's threads did not move the pipeline beyond the +-5 % between runs.
-Measured again later on 2026-11-24, same machine (load 1.7-2.5), after patterns travel as stored (uint8 blocks,
-converted in prepare_batch: the min-max normalisation 5.8 us a pattern against 13 from float32):
-  VAE (--models vae --million-items 100000 --baseline <main> --repeats 3): forward fp32 5,595, fp32 channels-last
-    6,359, bf16 275, bf16 channels-last 645 (batch 64, 256); read[1] 41,173; read[all] 8,203 with start-up;
-    pipeline 6,029 (median of 3 pairs; the forwards beside them 6,956, 7,046, 7,135); ratio 0.86 (pairs 0.85,
-    0.86, 0.87); 100,000 patterns end to end 16.3 s; vs main before it, best of 3 alternated: 1.00 (5,952 against
-    5,942; means 1.02). Earlier runs of the same change: 1.06 (median of 4 alternations) and 1.04 (best of 3).
-    With the next block's slices also queued before a block was handed back (since reverted: 2 %, within the
-    noise, and a cancel had less time to land) the ratio was 0.90 (pairs 0.89, 0.94, 0.90).
-  ResNet-18, with the queued slices (its forward is nearly all of its time) (--models nenya_resnet18 --cutouts 1024 --forward-items 128 --million-items 2048 --formats
-    "fp32,fp32 channels-last"; bf16 is emulated on this CPU, about 20x slower): forward fp32 31, fp32
-    channels-last 39 (batch 16); read[1] 87,106; read[all] 380 (the start-up of 2 processes for 1,024
-    cutouts); pipeline 38; ratio 1.00 (pairs 1.08, 1.00, 1.00); 2,048 cutouts end to end 53.4 s; vs main 1.00.
-  ISA-L's inflate (the `isal` package, on the direct chunks of this scan) measured 13.3 us a pattern against
-  zlib's 19.8: about 2 % of the pipeline on 2 cores, so not used; where a GPU leaves the reader the bound it
-  would give the single reader about 1.4x.
+Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 

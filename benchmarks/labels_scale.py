@@ -12,17 +12,7 @@ probe, all N rows labelled for the editing steps (the worst case: "keep this clu
 
     nice python benchmarks/labels_scale.py [--n 1000000]
 
-Measured (N = 1,000,000, a 2-core machine shared with other agents' jobs, load average 2.4 at the start, 2.0 at the
-end):
-    per click: keep a clustering 0.07 s; label half the rows 0.21 s; list counts 0.02 s; digest 0.01 s;
-      labels.npz 0.01 s; colour by label 0.07 s (its map's one-row-per-pixel check: np.unique twice 0.98 s before,
-      np.bincount 0.005 s now, 209x) and its figure 0.09 s
-    on demand: labels CSV 0.13 s with Arrow (pandas' to_csv, before: 1.26 s, 9.6x; once per change of the labels,
-      for a download, the probe or a comparison)
-    probe logistic: fit + predict 1M rows 0.38 s; kNN 1.43 s (accuracy 1.000 both; in a worker, with progress)
-    compare: k-means (k=6) of two files of 1M rows 25.6 s (in a worker, with progress)
-  An earlier run at load 3.5 to 6.4: label half 0.39 s, colour by label 0.11 s (np.unique twice 2.65 s), labels CSV
-  with pandas 3.0 s, probe 2.3 s / 5.5 s, compare 93 s.
+Results: docs/benchmarks.md.
 """
 import argparse
 import tempfile

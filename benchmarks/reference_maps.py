@@ -4,9 +4,7 @@ kikuchipy), with the largest relative difference of each map. Both read the file
 
     nice python benchmarks/reference_maps.py [--rows 80] [--columns 100] [--size 60]
 
-Measured on the shared 2-core development machine while other work ran (so only the ratio means much):
-8,000 patterns of 60 x 60: latentcore 1.51 s, kikuchipy 5.95 s (ratio 4.0x); largest relative
-difference iq 7.8e-08, adp 4.4e-07, vbse 0.
+Results: docs/benchmarks.md.
 """
 import argparse
 import tempfile

@@ -1,7 +1,9 @@
 """How well VAE latents (default training settings) find the grains of simulated scans, against PCA.
 
-    python benchmarks/train_quality.py [--scans small,oxford,...] [--epochs N] [--seed S] [--set NAME=JSON] [--device cpu|cuda] [--threads 2]
-                                       [--json out.json] [--save DIR]
+    python benchmarks/train_quality.py [--scans small,oxford,...] [--epochs N] [--seed S] [--set NAME=JSON]
+                                       [--preprocess default|none|background+average]
+                                       [--device cpu|cuda] [--threads 2] [--json out.json]
+                                       [--save DIR]
 
 For each simulated scan (latentcore.demo.simulate: settings other than the shared scan's, one of
 them written as Oxford H5OINA with uint8 background-corrected patterns), in one run:
@@ -16,34 +18,7 @@ them written as Oxford H5OINA with uint8 background-corrected patterns), in one 
 Prints one table and the same numbers as JSON (--json), --save keeps each scan's features as NPZ.
 The issue's targets: VAE ARI within 0.02 of PCA or better, and smoothed ARI >= 0.95 for both.
 
-Measured on 2026-11-22, ARI plain / smoothed (sigma 1), TrainConfig defaults (30 epochs, 16 dimensions):
-  one H100 (--device cuda), seeds 0 and 1:
-                          VAE beta 0.05 (old default)    VAE beta 0.5 (default)        PCA
-    low-contrast          0.731/0.886, 0.605/0.814       0.807/0.970, 0.803/0.976      0.803/0.984
-    small-patterns-...    0.780/0.969, 0.795/0.931       0.793/0.965, 0.804/0.859      0.808/0.975
-    oxford-processed      0.840/0.984, 0.822/0.983       0.818/0.977, 0.833/0.981      0.716/0.983
-    large-patterns-noisy  0.630/0.959, 0.820/0.958       0.824/0.980, 0.818/0.960      0.839/0.993
-  (beta 0.05 stopped early at 14 epochs on large seed 0 and 19 on low-contrast seed 1; beta 0.2 lay between,
-  0.01 was worse: low-contrast smoothed 0.74 / 0.84.)
-  The same runs with the CLI's clustering before 2026-11-22 (smoothed features standardised by their own std,
-  KMeans n_init 3), beta 0.05, seed 0: VAE 0.757/0.864, 0.744/0.949, 0.836/0.979, 0.740/0.862 (small, large,
-  oxford, low-contrast), PCA 0.684/0.969, 0.828/0.987, 0.716/0.960 (0.77 for 2 of 5 KMeans seeds), 0.803/0.959.
-  Earlier versions of this script clustered without standardising (PCA smoothed 0.515 on low-contrast: the
-  first PCA score is mostly each pattern's min-max scale, set by noise extremes and the gain drift).
-  1 CPU thread of a shared 2-core machine, this script with TrainConfig defaults (beta 0.5, 30 epochs, seed 0;
-    VAE / PCA, plain (smoothed)): low-contrast 0.809 / 0.803 (0.962 / 0.984), 582 s of training;
-    small-patterns-many-grains 0.789 / 0.808 (0.980 / 0.975), 629 s; oxford-processed 0.840 / 0.826
-    (0.981 / 0.983), 367 s; large-patterns-noisy 0.824 / 0.832 (0.996 / 0.993), 231 s.
-    --seed 1 (patience 5, the default then): small 0.797 / 0.800 (0.964 / 0.975); large 0.831 / 0.832
-    (0.988 / 0.993); oxford 0.828 / 0.826 (0.985 / 0.983); low-contrast stopped early at epoch 16:
-    0.598 / 0.798 (0.940 / 0.986). With --set patience=10 (now the default) or null it ran 30 epochs:
-    0.788 / 0.798 (0.979 / 0.986). Every other run above completed its 30 epochs, so patience 10 leaves
-    them as they are.
-  1 CPU thread of a shared 2-core machine (before: private smoothing, unstandardised KMeans, beta 0.05):
-    defaults, --epochs 8: small 0.598 / 0.565, large-patterns-noisy 0.590 / 0.469, oxford 0.719 / 0.615,
-      low-contrast 0.336 / 0.370 (VAE / PCA, plain)
-    --preprocess none --epochs 8 (why the default corrects the background): small 0.178 / 0.455,
-      large 0.010 / 0.401, oxford 0.770 / 0.728
+Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ Prints patterns/s of the trainer's training pass (shuffled batches gathered from
 set, loss, backward, Adam step; best epoch after the first) and of two ceilings measured in the same
 process on one pre-made batch that is used over and over: forward+backward alone, and
 forward+backward+Adam step. The ratio trainer / ceiling says how much the data path costs.
+
+Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 

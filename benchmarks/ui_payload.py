@@ -12,6 +12,8 @@ Server time per rerun: a Streamlit script drawing the figure from cached arrays,
 AppTest; the second run (the one a click or a widget change causes) is timed, median of 3.
 
     python benchmarks/ui_payload.py [--points 1000000]
+
+Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 the app's worker path (`ui.compute.jobs.JobPool` running `ui.compute.tasks.fit_embedding`, as the UMAP page
 does), its wall time split by stage, and its trustworthiness against umap-learn's plain seeded fit.
 
-    nice python benchmarks/umap_scale.py                   # N=1,000,000, D=128: about 5 minutes on 2 cores
+    nice python benchmarks/umap_scale.py                   # N=1,000,000, D=128 (the defaults)
     python benchmarks/umap_scale.py --n 100000 --trust-rows 10000 --no-plain     # quicker
     python benchmarks/umap_scale.py --searches             # also: the placement searches compared
     python benchmarks/umap_scale.py --first-umap           # also: the first UMAP in a fresh process
@@ -33,59 +33,8 @@ What is measured, in one run:
   precomputed, argpartition), pynndescent (index built over the sample, then queried) and the walk of the
   sample's own kNN graph (`latentcore.analysis.graph_search`).
 
-Measured 2026-11-23 on the 2-core development machine, shared with other agents' test and browser runs:
-LOADED (load average 5-10 during the runs) and the worker runs at nice 10, so it got well under its two
-cores; the lead re-measures on a quiet machine. 2 worker threads (all the cores, `ui.compute.jobs`):
-    fit of 1,000,000 x 128 through the worker pool (before: 138.6 s at 2 threads, and the app's worker
-    had one):  31.2 s wall at load average 3.8 (57.8 s at 6.5; 70.3 and 71.9 s at 8)
-    CPU time of the two workers, start and imports included: 32.3 s (34.9 s, 36.2 s)
-    stages of the 31.2 s run (of the 57.8 s run):
-      1.8 s (1.9 s)  the worker's start and imports      1.5 s (1.5 s)  reading the latents, cache key
-      1.4 s (0.2 s)  PCA of the sample                   2.6 s (1.9 s)  PCA of the 1,000,000 rows (2 threads)
-      3.2 s (4.4 s)  exact kNN graph of the 30,000-row sample (scikit-learn)
-     19.5 s (39.4 s) UMAP of the sample (umap-learn's seeded optimisation: one thread), the placement
-                     search of the other 970,000 rows beside it on the other core
-      1.2 s (8.5 s)  the rest of the search after UMAP, the weighted means
-    In a process of its own on the same loaded machine, UMAP of the sample took 26.4 s wall for 9.4 CPU
-    seconds, and the walk of 970,000 rows about 10-16 CPU seconds (ef 24): on a quiet 2-core machine the
-    fit should take about 20-25 s (an estimate: 32-35 CPU seconds over two cores, UMAP's single-threaded
-    part ~10 s).
-    placement (graph walk) against the exact search, 20,000 placed rows: recall of the 5 nearest sample
-    rows 0.99955; 99.89 % of the rows placed exactly where the exact search places them (the rest: one of
-    five neighbours differs, swapped for one at nearly the same distance; these are rows far from every
-    sample row, whose neighbours can lie on two islands of the map, so the largest move is 1.8x the
-    embedding's spread; at the 99th percentile, none)
-    trustworthiness k=10, the same seeded 50,000-row subset:
-      0.9871  the fast fit of all 1,000,000 rows, on the subset
-      0.9879  umap-learn's plain seeded fit of the subset (28 s)
-      difference -0.0008   (goal: within 0.01)
-    this script's trustworthiness equals scikit-learn's on 2,000 rows (0.988669 both)
-
-`--rerun-probe` (load average 5.3; the probe itself kept this process busy a quarter of the time): the fit
-52.0 s (34.9 CPU s in the workers); the server's fixed work took a median 0.044 s before the fit, 0.065 s
-during it (x1.47), at most 0.32 s in 181 runs: with both cores in the fit, at nice 10, the server still
-gets its share (33.8 s fit, 0.006 -> 0.010 s work, in a run at load 2.9 with a smaller work unit).
-
-Placement searches (`--searches`, 170,000 placed rows against the 30,000-row sample, 48-D, k=5; wall / CPU
-seconds of this process, same loaded machine, 2 threads):
-    blocked BLAS top-k (exact):    56.7 / 31.1 s  (24.9 and 32.9 s wall in other runs; about 190 s for all
-                                   970,000 rows: the argpartition of each row's 30,000 distances dominates)
-    graph walk ef 16 / 24 / 32 / 48:  1.4 / 1.7 / 2.2 / 3.0 CPU s, recall 0.9988 / 0.9996 / 0.9998 / 0.9998
-                                   (no build: the graph is UMAP's input; its numba code on the disk cache)
-    pynndescent (n_neighbors 30, index over the sample): build 55.7 s in a process that had not compiled it
-                                   (its numba code is not on a disk cache: every new worker pays it; 78 s
-                                   with n_neighbors 15), 2.5 s after; query 0.5-0.8 s, recall 0.949 (epsilon
-                                   0.1) / 0.975 (0.2)
-The graph walk is the one that is quick at the exact search's quality; `graph_search.DEFAULT_EF` = 24.
-
-Measured again 2026-11-24 on a quiet 2-core AMD EPYC (Zen 3), defaults: the fit of 1,000,000 x 128 through the
-worker pool 28.9 s wall (load average 1.5; 49.3 CPU s in the workers, the first fit's warm-up under the numba
-cache lock included), of which UMAP of the sample with the search beside it 15.5 s and placing 4.2 s; recall of
-the 5 nearest sample rows 0.99955, 99.89 % of rows placed as by the exact search; trustworthiness k=10 on the
-50,000-row subset 0.9871 (fast path of all rows) against 0.9880 (umap-learn's plain fit, 28 s): -0.0008.
-
-Measured earlier (no date recorded): umap-learn's jitted functions on numba's on-disk cache
-(`umap_numba.umap_module`) save about 13 s per new process before its first fit (`--first-umap`).
+Goal: the fast fit's trustworthiness within 0.01 of umap-learn's plain fit's.
+Results: docs/benchmarks.md.
 """
 from __future__ import annotations
 

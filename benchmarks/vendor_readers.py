@@ -7,6 +7,8 @@ the file front to back in blocks of 256 patterns with np.fromfile (for the Bruke
 same ROI stored in map order).
 
     nice python benchmarks/vendor_readers.py [--rows 120 --columns 160 --side 60]
+
+Results: docs/benchmarks.md.
 """
 import argparse
 import sys

@@ -25,7 +25,7 @@ and the other rows are assigned:
   nearest fitted point within its core distance, else noise.
 Scaled counts never fall below `MIN_SCALED_SAMPLES` / `MIN_SCALED_CLUSTER_SIZE`: the sample grows
 until they hold (up to every row). How sampled and full fits agree, and the time and memory of
-each method at 1M rows, are measured by benchmarks/cluster_scale.py (see its docstring).
+each method at 1M rows, are measured by benchmarks/cluster_scale.py (results: docs/benchmarks.md).
 """
 from __future__ import annotations
 

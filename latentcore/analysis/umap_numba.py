@@ -7,7 +7,7 @@
 - `cache_lock()`: a context held while a process fills numba's on-disk caches (one process at a time;
   the file it locks: `lock_path()`).
 
-The time saved per process is measured by benchmarks/umap_scale.py (see its docstring).
+The time saved per process is measured by benchmarks/umap_scale.py (results: docs/benchmarks.md).
 """
 from __future__ import annotations
 
