@@ -107,7 +107,8 @@ def run_maps(args) -> int:
     if partition not in latents.partitions:
         raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", args.latents)
     if latents.x is None:
-        raise InputError("the latents have no x, y coordinates: maps need a scan", args.latents)
+        raise InputError("the latents have no x, y coordinates: maps need a scan (extract the latents of a scan file, "
+                         "or embed these with umap)", args.latents)
     rows = latents.partitions[partition]
     dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
     roi = Roi.parse(args.roi) if args.roi is not None else None  # --roi "" is an error, not 'no ROI'
