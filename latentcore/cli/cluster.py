@@ -27,7 +27,6 @@ CLUSTER_OPTIONS = {
 }
 
 
-
 def add_cluster(subparsers):
     p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
     p.add_argument("latents")
@@ -87,66 +86,6 @@ def run_cluster(args) -> int:
     print(f"wrote {Path(args.out) / report['outputs']['assignments']['name']} and "
           f"{report['outputs']['report']['name']}")
     return 0
-
-
-# option -> (lowest allowed value, whether the lowest is excluded): checked before any fit
-OPTION_BOUNDS = {"n_init": (1, False), "eps": (0, True), "min_samples": (1, False), "min_cluster_size": (2, False),
-                 "cluster_selection_epsilon": (0, False), "max_fit_samples": (0, False), "dim": (0, False)}
-
-
-def _check_bounds(args):
-    for option, (low, strict) in OPTION_BOUNDS.items():
-        value = getattr(args, option, None)
-        if value is not None and ((value <= low if strict else value < low) or value != value):  # NaN too
-            relation = "greater than" if strict else "at least"
-            raise InputError(f"--{option.replace('_', '-')} must be {relation} {low}, got {value}")
-
-
-def cluster_params(args) -> dict:
-    """The method's parameters from the options given; an option for another method is an error."""
-    _check_bounds(args)
-    params = {"random_state": args.seed, "standardise": not args.no_standardise}
-    if args.max_fit_samples is not None:
-        params["max_fit_samples"] = args.max_fit_samples or None
-    for option, (methods, name) in CLUSTER_OPTIONS.items():
-        value = getattr(args, option)
-        if value is None:
-            continue
-        if args.method not in methods:
-            raise InputError(f"--{option.replace('_', '-')} does not apply to {args.method} "
-                             f"(it is for {', '.join(methods)})")
-        if option == "k":
-            name, value = ("n_components", _k_value(value)) if args.method == "gmm" else ("n_clusters", _positive_k(value))
-        elif option == "k_range":
-            value = _int_pair(value, "--k-range")
-        params[name] = value
-    return params
-
-
-def _k_value(text: str):
-    if text == "auto":
-        return "auto"
-    return _positive_k(text)
-
-
-def _positive_k(text: str) -> int:
-    try:
-        k = int(text)
-    except ValueError:
-        raise InputError(f"--k must be a positive integer (or 'auto' for gmm), got {text!r}") from None
-    if k < 1:
-        raise InputError(f"--k must be at least 1, got {k}")
-    return k
-
-
-def _int_pair(text: str, option: str) -> list[int]:
-    try:
-        low, high = (int(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"{option} must be two integers LOW,HIGH, got {text!r}") from None
-    if not 1 <= low <= high:
-        raise InputError(f"{option} must satisfy 1 <= LOW <= HIGH, got {text!r}")
-    return [low, high]
 
 
 # option -> (lowest allowed value, whether the lowest is excluded): checked before any fit

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import InputError, about_file
 from ..versions import package_versions
 from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option)
+                      add_smooth_option, partitions_from)
 
 
 def add_umap(subparsers):
@@ -59,13 +59,14 @@ def add_mean_pattern(subparsers):
 def run_umap(args) -> int:
     import numpy as np
 
+    from ..analysis.artifacts import coordinate_names
+    from ..analysis.embedding import embed
     from ..latents import read_latents
     from ..storage import atomic_path
     from ..storage.csv_cells import neutralised_table
-    from ..analysis.embedding import embed
 
     latents = read_latents(args.latents)
-    partitions = args.partitions.split(",") if args.partitions else None
+    partitions = partitions_from(args)
     missing = [p for p in partitions or () if p not in latents.partitions]
     if missing:
         raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}", args.latents)
@@ -73,8 +74,6 @@ def run_umap(args) -> int:
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     with about_file(args.latents):
         coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
-    from ..analysis.artifacts import coordinate_names
-
     table.insert(0, "row", np.arange(len(table), dtype=np.int64))  # the row id the cluster tables join on
     for i in range(coords.shape[1]):
         table[f"{args.method}_{i}"] = coords[:, i].astype(np.float32)
@@ -95,12 +94,12 @@ def run_umap(args) -> int:
 
 
 def run_maps(args) -> int:
-    from ..export import export_maps_npz
-    from ..figures import latent_map_grid, write_png
-    from ..latents import read_latents
     from ..analysis import artifacts
     from ..analysis.maps import Grid, Roi, parse_dims, roi_tag, spatial_maps
     from ..analysis.smoothing import check_sigma, smooth_maps, smoothing_record
+    from ..export import export_maps_npz
+    from ..figures import latent_map_grid, write_png
+    from ..latents import read_latents
 
     latents = read_latents(args.latents)
     partition = args.partition or next(iter(latents.partitions))
@@ -145,12 +144,12 @@ def run_mean_pattern(args) -> int:
     rows' count and digest, parameters, inputs' SHA-256, versions)."""
     import hashlib
 
+    from ..analysis import artifacts
+    from ..analysis.items import by_partition, mean_item, parse_rows, table_rows
     from ..data import open_source
     from ..figures import write_png
     from ..figures.items import as_plane, mean_pattern_figure
     from ..latents import read_latents
-    from ..analysis import artifacts
-    from ..analysis.items import by_partition, mean_item, parse_rows, table_rows
 
     latents = read_latents(args.latents)
     sizes = {name: len(values) for name, values in latents.partitions.items()}

@@ -62,8 +62,8 @@ def run_probe(args) -> int:
     from ..analysis import probe
 
     params = {"n_neighbors": args.neighbors} if args.neighbors else None
-    report = probe.run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth, cv=args.cv,
-                       random_state=args.seed, params=params, png=not args.no_png, dpi=args.dpi)
+    report = probe.run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth,
+                             cv=args.cv, random_state=args.seed, params=params, png=not args.no_png, dpi=args.dpi)
     cv = report["cross_validation"]
     print(f"{args.method} probe on {report['n_labelled']} labelled rows, {len(report['classes'])} classes: "
           f"cross-validated accuracy {cv['accuracy_mean']:.3f} +- {cv['accuracy_std']:.3f} ({cv['n_splits']} folds)")
@@ -92,8 +92,8 @@ def run_compare(args) -> int:
           f"{result['a']['accuracy']:.3f} ({Path(args.latents_a).name}) vs {result['b']['accuracy']:.3f} "
           f"({Path(args.latents_b).name})")
     if args.out:
-        from ..versions import package_versions
         from ..analysis.artifacts import VERSION_PACKAGES
+        from ..versions import package_versions
 
         write_json(args.out, {"kind": "compare", "created": now(), **result,
                               "inputs": {k: input_record(p) for k, p in

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from ..errors import InputError
 from .options import add_figure_options, add_out_option, boundary_degrees
 
 
@@ -27,7 +28,6 @@ def add_references(subparsers):
 
 
 def run_references(args) -> int:
-    from ..errors import InputError
     from ..analysis.scan_references import scan_references, write_references
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
