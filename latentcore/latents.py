@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .data import open_source
-from .data.latents_h5 import read_point_maps
+from .data.latents_h5 import EXTRACT_FIRST, NOT_LATENTS, RESUME, read_point_maps
 from .data.orientations import Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
@@ -166,17 +166,19 @@ def read_latents(path) -> Latents:
             raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}", path)
         check_data_dtype(array.dtype, "the array", path)
         return Latents(path, {"all": array if array.dtype == np.float32 else array.astype(np.float32)}, {})
+    if path.is_dir() or not h5py.is_hdf5(path):  # a scan folder, an image or a vendor binary given for latents
+        raise InputError(f"not a latents file (neither HDF5 nor .npy); {EXTRACT_FIRST}", path)
     reason = incomplete_reason(path)
     if reason and reason.startswith("is unfinished"):
-        raise InputError(f"not a complete latents file: it {reason}", path)
+        raise InputError(f"not a complete latents file: it {reason}; {RESUME}", path)
     try:
         with open_h5(path) as f:
             names = [k for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset)]
             if not names:
-                raise InputError("not a latents file: no 'all', 'valid' or 'train' dataset", path)
+                raise InputError(NOT_LATENTS, path)
             for name in names:
                 if f[name].ndim != 2:
-                    raise InputError(f"dataset {name!r} must be (N, D), got {f[name].shape}", path)
+                    raise InputError(f"dataset {name!r} must be (N, D), got {f[name].shape}; {EXTRACT_FIRST}", path)
                 check_data_dtype(f[name].dtype, f"dataset {name!r}", path)
             parts = {k: _read_partition(f[k], path) for k in names}
             attrs = {k: attr_value(v) for k, v in f.attrs.items()}

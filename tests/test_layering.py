@@ -108,8 +108,7 @@ def test_no_package_imports_itself_back():
 
 # The layers, lowest first (docs/architecture.md): a module imports only from its own layer or below.
 LAYERS = [
-    ("latentcore.errors", "latentcore.versions", "latentcore.sampling", "latentcore.arrays", "latentcore.storage",
-     "latentcore.arguments"),
+    ("latentcore.errors", "latentcore.versions", "latentcore.sampling", "latentcore.arrays", "latentcore.storage"),
     ("latentcore.data",),
     ("latentcore.models",),
     ("latentcore.latents", "latentcore.outputs", "latentcore.domain"),
@@ -117,7 +116,7 @@ LAYERS = [
     ("latentcore.figures",),
     ("latentcore.analysis",),
     ("latentcore.train",),
-    ("latentcore", "latentcore.__main__", "latentcore.cli", "latentcore.commands", "latentcore.batch_cli"),
+    ("latentcore", "latentcore.__main__", "latentcore.cli"),
     ("ui.kept", "ui.figures", "ui.session"),
     ("ui.compute",),
     ("ui.widgets",),

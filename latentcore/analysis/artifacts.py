@@ -201,8 +201,9 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         needs = ("band contrast" if has_bc else "an ROI" if job.roi is not None else "smoothing" if job.smooth
                  else None)
         if needs is not None:
-            raise InputError(f"the latents have no x, y coordinates: clustering with {needs} needs a scan "
-                             "(whole latent vectors alone need none)", job.latents)
+            raise InputError(f"the latents have no x, y coordinates: clustering with {needs} needs a scan; "
+                             "cluster whole latent vectors instead (--features latent, without --bandcontrast, "
+                             "--roi or --smooth)", job.latents)
         x = y = None
     else:
         x, y = np.asarray(latents.x, np.float64), np.asarray(latents.y, np.float64)
@@ -433,4 +434,5 @@ def _find_input(record: dict, report_path: Path) -> Path:
                 raise InputError(f"input changed since the report: SHA-256 {found[:12]}... but the report "
                                  f"recorded {digest[:12]}...", candidate)
             return candidate
-    raise InputError(f"input {name!r} not found at {recorded} nor beside the report", report_path)
+    raise InputError(f"input {name!r} not found at {recorded} nor beside the report (put it back in either "
+                     "place)", report_path)

@@ -509,7 +509,7 @@ def _check_params(latents, method, n_components, random_state, n_neighbors, min_
         n_neighbors = check_int(n_neighbors, "n_neighbors", 2)
         if n_rows <= max(n_neighbors, n_components + 1):
             raise InputError(f"latents has {n_rows} rows; UMAP needs more than n_neighbors="
-                             f"{n_neighbors} and n_components+1={n_components + 1} (lower n_neighbors)")
+                             f"{n_neighbors} and n_components+1={n_components + 1} (lower n_neighbors, or use PCA)")
         if min(sample_size, n_rows) <= n_neighbors:
             raise InputError(f"sample_size={sample_size} must exceed n_neighbors={n_neighbors}")
         min_dist = check_number(min_dist, "min_dist", 0)

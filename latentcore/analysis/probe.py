@@ -125,7 +125,8 @@ def probe_features(latents, smooth: float = 0.0):
     smooth = check_sigma(smooth)
     if smooth:
         if x is None:
-            raise InputError("the latents have no x, y coordinates: smoothing needs a scan", latents.path)
+            raise InputError("the latents have no x, y coordinates: smoothing needs a scan (leave --smooth at 0)",
+                             latents.path)
         features = smooth_rows(features, x, y, smooth)
     return features, np.arange(len(features), dtype=np.int64), x, y
 

@@ -373,7 +373,8 @@ def _resolve_metrics(metrics, has_xy: bool) -> tuple[str, ...]:
     if unknown or not metrics:
         raise InputError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
     if "partial_pearson" in metrics and not has_xy:
-        raise InputError("partial_pearson removes a spatial trend and needs x and y coordinates")
+        raise InputError("partial_pearson removes a spatial trend and needs x and y coordinates (leave it out of "
+                         "--metrics)")
     return metrics
 
 

@@ -205,7 +205,8 @@ def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
     from .scan_references import load_npz, point_values
 
     if x is None or y is None:
-        raise InputError("a references.npz is aligned by x,y, but the latents have no coordinates", path)
+        raise InputError("a references.npz is aligned by x,y, but the latents have no coordinates (rank the latents "
+                         "of the scan it was made from)", path)
     maps, grid, _ = load_npz(path)
     if key is not None:
         if key not in maps:

@@ -137,7 +137,8 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
     with open_source(source) as reader:
         info = reader.info()
         if not info.has_coordinates or info.grid_shape is None:
-            raise InputError("reference maps need an EBSD scan (patterns on a grid)", source)
+            raise InputError("reference maps need an EBSD scan (patterns on a grid): give the scan file the "
+                             "latents came from", source)
         if patterns:  # before the orientation maps: a wrong grid is said at once
             check_vbse_grid(vbse_grid, info.item_shape, source)
         x, y = reader.coordinates("all")

@@ -36,7 +36,7 @@ def pick_point_map(maps: dict, spec, path=None) -> tuple[str, np.ndarray]:
     name = scan_map_name(spec)
     if not maps:
         raise InputError("the scan carries no per-point maps (h5ebsd scans have none): give a band-contrast "
-                         "table x,y,bandcontrast instead", path)
+                         "table x,y,bandcontrast instead (--bandcontrast FILE.csv)", path)
     name = name or next(iter(maps))
     if name not in maps:
         raise InputError(f"no point map {name!r}; the scan carries {list(maps)}", path)

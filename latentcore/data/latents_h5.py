@@ -15,6 +15,12 @@ from .base import SourceInfo
 
 PARTITIONS = ("all", "valid", "train")
 
+# the next step for a data file given where latents are expected (a scan or a pattern file)
+EXTRACT_FIRST = ("if it is a data file, extract its latents first (python -m latentcore extract FILE --model "
+                 "CHECKPOINT, or the Extract page)")
+NOT_LATENTS = f"not a latents file: no 'all', 'valid' or 'train' dataset; {EXTRACT_FIRST}"
+RESUME = "run the same extract again to resume it"
+
 
 def is_latents_h5(f: h5py.File) -> bool:
     return any(isinstance(f.get(p), h5py.Dataset) and f[p].ndim == 2 for p in PARTITIONS)
@@ -26,13 +32,13 @@ class LatentsH5(H5Reader):
     def _describe(self, f):
         present = [p for p in PARTITIONS if p in f]
         if not present:
-            raise InputError("not a latents file: no 'all', 'valid' or 'train' dataset", self.path)
+            raise InputError(NOT_LATENTS, self.path)
         for p in present:
             if self.require(p).ndim != 2:
-                raise InputError(f"dataset {p!r} must be (N, D), got shape {f[p].shape}", self.path)
+                raise InputError(f"dataset {p!r} must be (N, D), got shape {f[p].shape}; {EXTRACT_FIRST}", self.path)
             if "rows_done" in f[p].attrs:  # LatentsWriter removes it when the file is complete
                 raise InputError(f"unfinished latents file: {p!r} has {f[p].attrs['rows_done']} of "
-                                 f"{f[p].shape[0]} rows", self.path)
+                                 f"{f[p].shape[0]} rows; {RESUME}", self.path)
         dims = {f[p].shape[1] for p in present}
         if len(dims) > 1:
             raise InputError(f"partitions differ in dimension: { {p: f[p].shape for p in present} }", self.path)

@@ -72,11 +72,13 @@ def load_model(path, arch: str | None = None, options=None, remove_module: bool 
         raise CheckpointError("checkpoint not found (or not a regular file)", path)
     if is_torchscript_archive(path):
         if arch not in (None, "torchscript"):
-            raise CheckpointError(f"is a TorchScript archive, not a {arch} checkpoint", path)
+            raise CheckpointError(f"is a TorchScript archive, not a {arch} checkpoint; pass --arch torchscript "
+                                  "or leave --arch out", path)
         model = _load_torchscript_model(path, options, map_location)
     else:
         if arch == "torchscript":
-            raise CheckpointError("is not a TorchScript archive (torch.jit.save)", path)
+            raise CheckpointError("is not a TorchScript archive (torch.jit.save); leave --arch out to detect what "
+                                  "it is", path)
         checkpoint = read_checkpoint(path, map_location)
         arch = arch or detect_arch(checkpoint, path)
         if arch == "vae":
@@ -123,7 +125,8 @@ def detect_arch(checkpoint, path=None) -> str:
     if any(k.startswith("encoder.") for k in keys) and any(k.startswith("head.") for k in keys):
         return "nenya"
     raise CheckpointError("cannot tell the architecture (no 'arch' entry, and the keys are not Nenya's "
-                          f"encoder./head.: {', '.join(list(keys)[:5])}, ...); pass arch=", path)
+                          f"encoder./head.: {', '.join(list(keys)[:5])}, ...); pass --arch nenya, vae or torchscript "
+                          "(arch= in Python)", path)
 
 
 def describe_checkpoint(path) -> dict:

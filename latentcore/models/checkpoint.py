@@ -237,7 +237,8 @@ def load_weights(module: torch.nn.Module, state: dict, path=None) -> None:
         parts = [f"{label} ({len(keys)}): {_listing(keys)}" for label, keys in
                  (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched))
                  if keys]
-        raise CheckpointError(f"does not fit the {type(module).__name__} architecture; " + "; ".join(parts), path)
+        raise CheckpointError(f"does not fit the {type(module).__name__} architecture (another model's checkpoint? "
+                              "pass --arch and the --options it was trained with); " + "; ".join(parts), path)
     state = {k: v.to(expected[k].dtype) if v.is_floating_point() else v for k, v in state.items()}
     for key in expected.keys() - state.keys():  # only num_batches_tracked can be left
         state[key] = torch.zeros((), dtype=expected[key].dtype)

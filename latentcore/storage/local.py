@@ -53,7 +53,7 @@ _KEPT_INPUTS: list[tuple[Path, tuple[int, int] | None, bool]] = []  # (resolved 
 def inputs_kept(paths):
     """While inside, every write through `atomic_path` (and the latents writer) onto one of `paths` (the same
     path once links are resolved, or the same file by device and inode), or into a folder among them, is
-    refused. Process-wide: the command line sets it once for its one command (latentcore/cli.py)."""
+    refused. Process-wide: the command line sets it once for its one command (latentcore/cli/__init__.py)."""
     added = [_identity(Path(p)) for p in paths]
     _KEPT_INPUTS.extend(added)
     try:

@@ -70,7 +70,7 @@ def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np
     xy = reader.coordinates(partition) if wants_xy else None
     if wants_xy and xy is None:
         raise InputError("band-contrast, ROI and coordinate filters need pattern coordinates, "
-                         "and this source has none", reader.path)
+                         "and this source has none (leave out --bandcontrast, --roi and --keep-coords)", reader.path)
     if config.bandcontrast:
         values = bandcontrast_values(reader, config.bandcontrast, xy)
         if config.bc_min is not None:

@@ -111,7 +111,7 @@ CASES = [
     ("complex-patterns", lambda t: (["info", str(write_scan(t / "complex.h5", dtype="c8"))], "complex")),
     ("string-patterns", lambda t: (["info", str(write_scan(t / "text.h5", data=np.full((20, 4, 4), b"ab")))],
                                    "not numbers")),
-    # `info` reads no rows and describes this file (tests/test_cli.py); extraction refuses it
+    # `info` reads no rows and describes this file (tests/engine/test_cli.py); extraction refuses it
     ("declared-1e9-rows", lambda t: (["extract", str(write_scan(t / "huge.h5", n_rows=40_000, n_columns=25_000,
                                                                 shape=(10**9, 60, 60), chunks=(1, 60, 60))),
                                       "--model", str(_demo_vae(t))], "huge.h5")),

@@ -132,3 +132,68 @@ def test_info_describes_a_scan_declaring_1e9_patterns(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["format"] == "h5ebsd" and info["partitions"] == {"all": 10**9} and info["item_shape"] == [1, 60, 60]
     assert info["grid_shape"] == [40_000, 25_000] and info["extra"]["refused_for_reading"]
+
+
+def test_help_lists_the_commands_in_the_order_of_the_work(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]  # one line per command, indented 4
+    assert listed == ["info", "bandcontrast", "extract", "batch", "umap", "maps", "cluster", "mean-pattern", "rank",
+                      "references", "probe", "export", "compare", "train-vae", "rerun"]
+
+
+def one_error_line(capsys, argv) -> str:
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["cluster", "maps", "umap", "probe"])
+def test_a_data_file_given_for_latents_says_to_extract_first(command, edax_h5, sst_h5, tmp_path, capsys):
+    extra = {"cluster": ["--method", "kmeans"], "probe": ["--labels", str(tmp_path / "labels.csv")]}.get(command, [])
+    out = ["--out", str(tmp_path / ("table.csv" if command == "umap" else "out"))]
+    for data in (edax_h5, sst_h5, sst_h5.parent):  # a scan, a cutout file (4-D 'valid'), a folder
+        line = one_error_line(capsys, [command, str(data), *extra, *out])
+        assert str(data) in line and "extract its latents first (python -m latentcore extract FILE" in line
+
+
+@pytest.fixture
+def latents_without_coordinates(tmp_path):
+    path = tmp_path / "lat.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32))
+    return path
+
+
+def test_latents_without_coordinates_say_what_to_do_instead(latents_without_coordinates, tmp_path, capsys):
+    lat, out = str(latents_without_coordinates), str(tmp_path / "out")
+    assert "maps need a scan (extract the latents of a scan file, or embed these with umap)" in one_error_line(
+        capsys, ["maps", lat, "--out", out])
+    line = one_error_line(capsys, ["cluster", lat, "--method", "kmeans", "--out", out])  # pairs with the scan's map
+    assert "clustering with band contrast needs a scan; cluster whole latent vectors instead (--features latent" in line
+    assert main(["cluster", lat, "--method", "kmeans", "--k", "2", "--features", "latent", "--out", out]) == 0
+    capsys.readouterr()
+    line = one_error_line(capsys, ["rank", lat, "--reference", lat, "--metrics", "partial_pearson", "--out", out])
+    assert "(leave it out of --metrics)" in line
+
+
+def test_a_checkpoint_for_another_architecture_says_to_pass_arch(ebsd_h5, tmp_path, capsys):
+    vae = str(save_vae(tmp_path / "vae.pth"))
+    out = ["--out", str(tmp_path / "out"), "--device", "cpu"]
+    line = one_error_line(capsys, ["extract", str(ebsd_h5), "--model", vae, "--arch", "nenya", *out])
+    assert "does not fit the NenyaEncoder architecture (another model's checkpoint? pass --arch and the --options" in line
+    line = one_error_line(capsys, ["extract", str(ebsd_h5), "--model", vae, "--arch", "torchscript", *out])
+    assert "is not a TorchScript archive (torch.jit.save); leave --arch out to detect what it is" in line
+
+
+def test_a_scan_without_band_contrast_says_to_give_a_table(ebsd_h5, bandcontrast_csv, tmp_path, capsys):
+    ckpt = save_vae(tmp_path / "vae.pth")
+    assert main(["extract", str(ebsd_h5), "--model", str(ckpt), "--out", str(tmp_path), "--device", "cpu"]) == 0
+    latents = str(tmp_path / "ni_grains_h5ebsd_latents.h5")  # h5ebsd scans carry no per-point maps
+    capsys.readouterr()
+    line = one_error_line(capsys, ["cluster", latents, "--method", "kmeans", "--out", str(tmp_path / "out")])
+    assert "give a band-contrast table x,y,bandcontrast instead (--bandcontrast FILE.csv)" in line
+    assert main(["cluster", latents, "--method", "kmeans", "--k", "2", "--bandcontrast", str(bandcontrast_csv),
+                 "--out", str(tmp_path / "out")]) == 0

@@ -1,18 +1,20 @@
 """`python -m latentcore references SCAN --out DIR`: the scan's EBSD reference maps
-(`scan_references`): references.npz, one PNG per map (colour bars, the IPF key, the phase legend)
+(`analysis.scan_references`): references.npz, one PNG per map (colour bars, the IPF key, the phase legend)
 and a JSON report. `rank LATENTS --reference DIR/references.npz` ranks latent dimensions against them."""
 from __future__ import annotations
 
 import sys
 
-from ..arguments import boundary_degrees, dpi
-from .orientation import DEFAULT_BOUNDARY_DEG
+from ..errors import InputError
+from .options import add_figure_options, add_out_option, boundary_degrees
 
 
-def register(subparsers):
+def add_references(subparsers):
+    from ..analysis.orientation import DEFAULT_BOUNDARY_DEG
+
     p = subparsers.add_parser("references", help="EBSD reference maps of a scan: IPF, phases, boundaries, VBSE, IQ, ADP")
     p.add_argument("scan", help="an EBSD scan file (H5OINA, EDAX h5, h5ebsd, Bruker, EMsoft)")
-    p.add_argument("--out", required=True, help="output folder")
+    add_out_option(p, "output folder")
     p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
                    help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
                         "are on a boundary")
@@ -21,14 +23,12 @@ def register(subparsers):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-patterns", dest="patterns", action="store_false",
                    help="orientation maps only: skip VBSE, IQ and ADP (no pass over the patterns)")
-    p.add_argument("--no-figures", dest="figures", action="store_false", help="write the NPZ and JSON only")
-    p.add_argument("--dpi", type=dpi, default=300)
+    add_figure_options(p, skip_flag="--no-figures")
     p.set_defaults(func=run_references)
 
 
 def run_references(args) -> int:
-    from ..errors import InputError
-    from .scan_references import scan_references, write_references
+    from ..analysis.scan_references import scan_references, write_references
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")

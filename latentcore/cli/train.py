@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from .options import (add_device_option, add_out_option, add_preprocessing_options, add_roi_option, add_seed_option,
+                      preprocessing_from)
 
 
-def register(subparsers):
-    from .config import LR_FLOOR, LR_SCHEDULES, TrainConfig
+def add_train_vae(subparsers):
+    from ..train.config import LR_FLOOR, LR_SCHEDULES, TrainConfig
 
     d = TrainConfig(data="", out_dir="")
     p = subparsers.add_parser("train-vae", help="train the convolutional VAE on a pattern source",
@@ -16,15 +18,15 @@ def register(subparsers):
                                           "Writes vae_model.pth, config.json, loss.csv, loss_curve.png and "
                                           "reconstructions.png to --out; re-running resumes an interrupted run.")
     p.add_argument("data", help="pattern source (any format `info` recognises)")
-    p.add_argument("--out", required=True, help="run directory")
+    add_out_option(p, "run directory")
     p.add_argument("--partition", help="partition to train on (default: the first)")
     p.add_argument("--bandcontrast", help="CSV x,y,bandcontrast to filter by, or the scan's own map: scan, "
                                            "scan:NAME (e.g. 'scan:Band Contrast', 'scan:IQ')")
     p.add_argument("--bc-min", type=float, help="keep patterns with band contrast >= this")
     p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")
-    p.add_argument("--roi", type=_roi, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
+    add_roi_option(p, type=_roi)
     p.add_argument("--keep-coords", help="CSV (x,y columns) or NPY of the coordinates to keep")
-    add_preprocessing_arguments(p, d.preprocessing)
+    add_preprocessing_options(p, d.preprocessing)
     p.add_argument("--crop", type=int, help="centre crop (pixels) before resizing")
     p.add_argument("--input-size", type=int, default=d.input_size, help="pattern side the model takes (resized)")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim)
@@ -41,40 +43,10 @@ def register(subparsers):
     p.add_argument("--patience", type=int, default=d.patience, help="early stop after this many epochs "
                                                                   "without improvement (0: never)")
     p.add_argument("--max-minutes", type=float, help="stop after this much training time")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
+    add_seed_option(p, d.seed)
+    add_device_option(p, d.device)
     p.add_argument("--no-resume", action="store_true", help="start over even if --out holds a checkpoint")
-    p.set_defaults(func=run_train)
-
-
-def add_preprocessing_arguments(p, defaults=None) -> None:
-    """Pattern preprocessing flags (data.preprocess.Preprocessing), applied before crop and resize;
-    `defaults` (a Preprocessing) are those of the command, "none" turns a step off."""
-    from ..data.preprocess import OPERATIONS, WINDOWS, Preprocessing
-
-    d = defaults or Preprocessing()
-    group = p.add_argument_group("pattern preprocessing (a VAE records it; extracting with it repeats it)")
-    group.add_argument("--static-background", choices=(*OPERATIONS, "none"), default=d.static_background or "none",
-                       help="remove the file's stored static background, else the scan's mean pattern "
-                            "(default: %(default)s)")
-    group.add_argument("--dynamic-background", choices=(*OPERATIONS, "none"),
-                       default=d.dynamic_background or "none",
-                       help="remove each pattern's Gaussian blur, as kikuchipy (default: %(default)s)")
-    group.add_argument("--dynamic-sigma", type=float, help="Gaussian sigma in pixels (default: pattern width / 8)")
-    group.add_argument("--average-neighbours", choices=(*WINDOWS, "none"), dest="neighbour_window",
-                       default=d.neighbour_window or "none",
-                       help="average each pattern with its scan-grid neighbours, as kikuchipy's "
-                            "average_neighbour_patterns (default: %(default)s)")
-    group.add_argument("--neighbour-size", type=int, default=3, help="window side in grid points (odd)")
-    group.add_argument("--neighbour-sigma", type=float, default=1.0, help="gaussian window sigma in grid steps")
-
-
-def preprocessing_from_args(args) -> dict:
-    def step(value):
-        return None if value == "none" else value
-    return {"static_background": step(args.static_background), "dynamic_background": step(args.dynamic_background),
-            "dynamic_sigma": args.dynamic_sigma, "neighbour_window": step(args.neighbour_window),
-            "neighbour_size": args.neighbour_size, "neighbour_sigma": args.neighbour_sigma}
+    p.set_defaults(func=run_train_vae)
 
 
 def _ints(text: str) -> tuple[int, ...]:
@@ -94,12 +66,12 @@ def _roi(text: str) -> tuple[float, ...]:
 
 
 def config_from_args(args):
-    from .config import TrainConfig
+    from ..train.config import TrainConfig
 
     return TrainConfig(
         data=args.data, out_dir=args.out, partition=args.partition, bandcontrast=args.bandcontrast,
         bc_min=args.bc_min, bc_max=args.bc_max, roi=args.roi, keep_coordinates=args.keep_coords,
-        preprocessing=preprocessing_from_args(args), crop=args.crop,
+        preprocessing=preprocessing_from(args), crop=args.crop,
         input_size=args.input_size, latent_dim=args.latent_dim, channels=args.channels, beta=args.beta,
         kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_schedule=args.lr_schedule, grad_clip=args.grad_clip or None,
@@ -107,12 +79,12 @@ def config_from_args(args):
         seed=args.seed, device=args.device, resume=not args.no_resume)
 
 
-def run_train(args) -> int:
+def run_train_vae(args) -> int:
     import sys
 
     from tqdm import tqdm
 
-    from .trainer import train_vae
+    from ..train.trainer import train_vae
 
     config = config_from_args(args)
     bars = []  # the bar opens at the first epoch, once the data has been read and checked

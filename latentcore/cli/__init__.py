@@ -1,7 +1,9 @@
 """Command line: `python -m latentcore COMMAND ...`.
 
-Each command module defines `register(subparsers)`, adding its parser(s) with
-`set_defaults(func=...)`; `func(args)` returns an exit code.
+One module per step of the work (`data`, `extract`, `explore`, `cluster`, `rank`, `references`, `labels`,
+`train`), the options several commands share in `options`. Each command has an `add_<command>(subparsers)` that
+adds its parser with `set_defaults(func=run_<command>)`; `func(args)` returns an exit code. `COMMANDS` lists them
+in the order of the work, the order `--help` shows.
 
 The one error boundary: every failure ends as one line on stderr naming the file or argument.
 A `LatentError` (bad input, checkpoint or output; the library translates what it meets into these)
@@ -13,22 +15,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import signal
 import sys
 import threading
 
-from .errors import exit_code_and_line, one_line
-from .outputs import inputs_never_written
+from ..errors import exit_code_and_line, one_line
+from ..outputs import inputs_never_written
+from . import cluster, data, explore, extract, labels, rank, references, train
 
-COMMAND_MODULES = (
-    "latentcore.commands",
-    "latentcore.analysis.cli",
-    "latentcore.batch_cli",
-    "latentcore.analysis.rank_cli",
-    "latentcore.analysis.labels_cli",
-    "latentcore.analysis.references_cli",
-    "latentcore.train.cli",
+COMMANDS = (
+    data.add_info, data.add_bandcontrast,  # look at the data
+    extract.add_extract, extract.add_batch,  # make latents
+    explore.add_umap, explore.add_maps, cluster.add_cluster, explore.add_mean_pattern,  # explore them
+    rank.add_rank, references.add_references,  # against reference maps
+    labels.add_probe, labels.add_export, labels.add_compare,  # labels
+    train.add_train_vae,  # an encoder of one's own
+    cluster.add_rerun,  # reproduce a result
 )
 INTERRUPTED = "interrupted: partial outputs are kept as *.partial and the next run resumes them"
 
@@ -44,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m latentcore", description="Latent Explorer engine")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for add_command in COMMANDS:
+        add_command(subparsers)
     return parser
 
 

@@ -12,54 +12,58 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..arguments import dpi
+from .options import add_figure_options, add_out_option, add_seed_option, add_smooth_option
+
+LABELS_HELP = "CSV x,y,label (scans, matched by coordinates) or row,label"
 
 
-def register(subparsers):
+def add_probe(subparsers):
     p = subparsers.add_parser("probe", help="predict labels over every row (linear probe or kNN): CSV, JSON, PNG")
     p.add_argument("latents", help="a *_latents.h5 file")
-    p.add_argument("--labels", required=True, help="CSV x,y,label (scans, matched by coordinates) or row,label")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--labels", required=True, help=LABELS_HELP)
+    add_out_option(p, "output folder")
     p.add_argument("--method", choices=("logistic", "knn"), default="logistic")
-    p.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
-                   help="Gaussian over the scan grid first, sigma in grid steps (as cluster --smooth; default 0)")
+    add_smooth_option(p)
     p.add_argument("--cv", type=int, default=5, help="stratified folds (fewer when a class has fewer rows)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_option(p)
     p.add_argument("--neighbors", type=int, help="k of --method knn (default 10)")
-    p.add_argument("--dpi", type=dpi, default=300)
-    p.add_argument("--no-png", action="store_true")
-    p.set_defaults(func=run_probe_command)
+    add_figure_options(p)
+    p.set_defaults(func=run_probe)
 
+
+def add_export(subparsers):
     p = subparsers.add_parser("export", help="the labelled rows' patterns/cutouts from the source as a training "
                                              "set (.npz or Nenya-layout .h5)")
     p.add_argument("source", help="the pattern or cutout file the latents came from")
-    p.add_argument("--labels", required=True, help="CSV x,y,label (scans) or row,label")
-    p.add_argument("--out", required=True, help="subset.npz or subset.h5")
+    p.add_argument("--labels", required=True, help=LABELS_HELP)
+    add_out_option(p, "subset.npz or subset.h5")
     p.add_argument("--test-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=run_export_command)
+    add_seed_option(p)
+    p.set_defaults(func=run_export)
 
+
+def add_compare(subparsers):
     p = subparsers.add_parser("compare", help="two latents files of one source: ARI of their clusterings and each "
                                               "one's probe accuracy on the same labels")
     p.add_argument("latents_a")
     p.add_argument("latents_b")
-    p.add_argument("--labels", required=True)
+    p.add_argument("--labels", required=True, help=LABELS_HELP)
     p.add_argument("--method", choices=("logistic", "knn"), default="logistic")
-    p.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="write the comparison as JSON here too")
+    add_smooth_option(p)
+    add_seed_option(p)
+    add_out_option(p, "write the comparison as JSON here too", required=False)
     p.add_argument("--unknown-source", action="store_true",
                    help="compare files that record no source SHA-256 (an old or foreign file), taking their rows "
                         "to be the same items in the same order")
-    p.set_defaults(func=run_compare_command)
+    p.set_defaults(func=run_compare)
 
 
-def run_probe_command(args) -> int:
-    from .probe import run_probe
+def run_probe(args) -> int:
+    from ..analysis import probe
 
     params = {"n_neighbors": args.neighbors} if args.neighbors else None
-    report = run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth, cv=args.cv,
-                       random_state=args.seed, params=params, png=not args.no_png, dpi=args.dpi)
+    report = probe.run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth,
+                             cv=args.cv, random_state=args.seed, params=params, png=not args.no_png, dpi=args.dpi)
     cv = report["cross_validation"]
     print(f"{args.method} probe on {report['n_labelled']} labelled rows, {len(report['classes'])} classes: "
           f"cross-validated accuracy {cv['accuracy_mean']:.3f} +- {cv['accuracy_std']:.3f} ({cv['n_splits']} folds)")
@@ -68,8 +72,8 @@ def run_probe_command(args) -> int:
     return 0
 
 
-def run_export_command(args) -> int:
-    from .trainset import export_training_set
+def run_export(args) -> int:
+    from ..analysis.trainset import export_training_set
 
     summary = export_training_set(args.source, args.labels, args.out, test_fraction=args.test_fraction,
                                   random_state=args.seed)
@@ -78,9 +82,9 @@ def run_export_command(args) -> int:
     return 0
 
 
-def run_compare_command(args) -> int:
-    from .artifacts import input_record, now, write_json
-    from .probe import compare_latents
+def run_compare(args) -> int:
+    from ..analysis.artifacts import input_record, now, write_json
+    from ..analysis.probe import compare_latents
 
     result = compare_latents(args.latents_a, args.latents_b, args.labels, method=args.method, smooth=args.smooth,
                              random_state=args.seed, unknown_source=args.unknown_source)
@@ -88,8 +92,8 @@ def run_compare_command(args) -> int:
           f"{result['a']['accuracy']:.3f} ({Path(args.latents_a).name}) vs {result['b']['accuracy']:.3f} "
           f"({Path(args.latents_b).name})")
     if args.out:
+        from ..analysis.artifacts import VERSION_PACKAGES
         from ..versions import package_versions
-        from .artifacts import VERSION_PACKAGES
 
         write_json(args.out, {"kind": "compare", "created": now(), **result,
                               "inputs": {k: input_record(p) for k, p in

@@ -2,21 +2,20 @@
 
 A reference (or `--labels`) file is a CSV with `x,y` and a value column, aligned to the latents'
 x,y by coordinate value (`FILE:COLUMN` picks the column), or an NPY in the latents' row order: see
-`references.read_reference_files`. `--components SOURCE` adds PCA/NMF components of the raw
-patterns of SOURCE as references (`references.component_maps`).
+`analysis.references.read_reference_files`. `--components SOURCE` adds PCA/NMF components of the raw
+patterns of SOURCE as references (`analysis.references.component_maps`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..arguments import dpi
 from ..errors import InputError
-from ..latents import read_latents
-from . import rank
-from .references import component_maps, read_reference_files
+from .options import add_figure_options, add_out_option, add_partition_option, add_seed_option
 
 
-def register(subparsers):
+def add_rank(subparsers):
+    from ..analysis import rank
+
     p = subparsers.add_parser("rank", help="rank latent dimensions against reference maps (CSV, JSON, figures)")
     p.add_argument("latents", help="a *_latents.h5 file (or an (N, D) .npy)")
     p.add_argument("--reference", nargs="+", default=[], metavar="FILE[:COLUMN]",
@@ -26,23 +25,26 @@ def register(subparsers):
     p.add_argument("--components", metavar="SOURCE", help="add PCA/NMF components of this pattern file's raw patterns")
     p.add_argument("--n-components", type=int, default=3)
     p.add_argument("--component-method", choices=("pca", "nmf"), default="pca")
-    p.add_argument("--out", required=True, help="output folder")
+    add_out_option(p, "output folder")
     p.add_argument("--metrics", nargs="+", choices=rank.METRICS, help="default: every metric the inputs allow")
     p.add_argument("--sort-by", choices=rank.METRICS, help="metric ranked on (default: the first metric)")
     p.add_argument("--top", type=int, default=10, help="dimensions per reference in the report and figures")
-    p.add_argument("--partition", help="latents partition (default: all, stacked)")
+    add_partition_option(p, default="all, stacked")
     p.add_argument("--max-samples", type=int, default=rank.DEFAULT_MAX_SAMPLES,
                    help="sample size for kendall, distance correlation and HSIC")
     p.add_argument("--n-clusters", type=int, default=3, help="mixture components for ARI/NMI of continuous maps")
     p.add_argument("--trend-degree", type=int, default=2, help="polynomial degree of the spatial trend")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed_option(p)
     p.add_argument("--tag", help="name part of the outputs (default: <metric>_top<N>)")
-    p.add_argument("--no-figures", dest="figures", action="store_false", help="write the CSV and JSON only")
-    p.add_argument("--dpi", type=dpi, default=300, help="resolution of the PNG figures (default: 300)")
+    add_figure_options(p, skip_flag="--no-figures")
     p.set_defaults(func=run_rank)
 
 
 def run_rank(args) -> int:
+    from ..analysis import rank
+    from ..analysis.references import component_maps, read_reference_files
+    from ..latents import read_latents
+
     source = read_latents(args.latents)
     values, x, y = latents_and_coordinates(source, args.partition)
     inputs = {"latents": source.path}

@@ -1,0 +1,167 @@
+"""Clustering: `cluster` ((latent, band contrast) pairs, whole latent vectors or their UMAP, with a JSON report
+that reproduces it) and `rerun` (a report's job again, compared with the report's assignments).
+
+    python -m latentcore cluster LATENTS [--bandcontrast CSV|scan:NAME] [--dim K] --method gmm|kmeans|dbscan|hdbscan
+                                 [--features pair|latent|umap] [params] [--roi x0,x1,y0,y1] [--smooth SIGMA] --out DIR
+    python -m latentcore rerun cluster_report__TAG.json [--out DIR]
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError
+from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
+                      add_smooth_option)
+
+# command-line option -> (methods it applies to, parameter name)
+CLUSTER_OPTIONS = {
+    "k": (("gmm", "kmeans"), None),  # n_components / n_clusters
+    "k_range": (("gmm",), "k_range"),
+    "criterion": (("gmm",), "criterion"),
+    "covariance_type": (("gmm",), "covariance_type"),
+    "n_init": (("gmm", "kmeans"), "n_init"),
+    "eps": (("dbscan",), "eps"),
+    "min_samples": (("dbscan", "hdbscan"), "min_samples"),
+    "min_cluster_size": (("hdbscan",), "min_cluster_size"),
+    "cluster_selection_epsilon": (("hdbscan",), "cluster_selection_epsilon"),
+}
+
+
+def add_cluster(subparsers):
+    p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
+    p.add_argument("latents")
+    p.add_argument("--bandcontrast",
+                   help="CSV x,y,bandcontrast (full field or the ROI), or scan:NAME for a per-point map the "
+                        "scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default for --features "
+                        "pair: 'scan', the scan's own band-contrast map (Oxford Band Contrast, EDAX IQ); "
+                        "whole vectors (latent, umap) use none unless given (the CSV then has a bandcontrast "
+                        "column)")
+    p.add_argument("--method", required=True, choices=("gmm", "kmeans", "dbscan", "hdbscan"))
+    p.add_argument("--dim", type=int, default=0, help="latent dimension paired with band contrast")
+    p.add_argument("--features", choices=("pair", "latent", "umap"), default="pair",
+                   help="pair: (dim, band contrast); latent: whole latent vectors; umap: their 2-D UMAP")
+    add_roi_option(p)
+    add_smooth_option(p)
+    add_out_option(p, "output folder")
+    add_partition_option(p)
+    p.add_argument("--k", help="gmm: components or 'auto'; kmeans: clusters")
+    p.add_argument("--k-range", help="gmm auto: LOW,HIGH inclusive (default 2,8)")
+    p.add_argument("--criterion", choices=("bic", "aic"))
+    p.add_argument("--covariance-type", choices=("full", "tied", "diag", "spherical"))
+    p.add_argument("--n-init", type=int)
+    p.add_argument("--eps", type=float, help="dbscan radius in standardised units")
+    p.add_argument("--min-samples", type=int)
+    p.add_argument("--min-cluster-size", type=int)
+    p.add_argument("--cluster-selection-epsilon", type=float)
+    add_seed_option(p)
+    p.add_argument("--max-fit-samples", type=int,
+                   help="fit on a seeded sample of this many rows when there are more (0: every row; "
+                        "default: the method's own)")
+    p.add_argument("--no-standardise", action="store_true")
+    add_figure_options(p, dpi_option=False)
+    p.set_defaults(func=run_cluster)
+
+
+def add_rerun(subparsers):
+    p = subparsers.add_parser("rerun", help="run a cluster report's job again and compare the assignments")
+    p.add_argument("report", help="cluster_report__TAG.json")
+    add_out_option(p, "output folder (default: the report's folder)", required=False)
+    add_figure_options(p, dpi_option=False)
+    p.set_defaults(func=run_rerun, rewrites=("report",))  # into its own folder: the report is redone on purpose
+
+
+def run_cluster(args) -> int:
+    from ..analysis.artifacts import ClusterJob, run_cluster_job
+
+    bandcontrast = args.bandcontrast if args.bandcontrast is not None or args.features != "pair" else "scan"
+    job = ClusterJob(latents=args.latents, bandcontrast=bandcontrast, method=args.method, dim=args.dim,
+                     features=args.features, params=cluster_params(args),
+                     roi=_roi_list(args.roi), partition=args.partition, smooth=args.smooth)
+    report = run_cluster_job(job, args.out, png=not args.no_png)
+    smoothed = f", features smoothed with sigma {job.smooth:g} grid steps" if job.smooth else ""
+    print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{smoothed}")
+    print(report["fit_summary"])
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+    print(f"wrote {Path(args.out) / report['outputs']['assignments']['name']} and "
+          f"{report['outputs']['report']['name']}")
+    return 0
+
+
+# option -> (lowest allowed value, whether the lowest is excluded): checked before any fit
+OPTION_BOUNDS = {"n_init": (1, False), "eps": (0, True), "min_samples": (1, False), "min_cluster_size": (2, False),
+                 "cluster_selection_epsilon": (0, False), "max_fit_samples": (0, False), "dim": (0, False)}
+
+
+def _check_bounds(args):
+    for option, (low, strict) in OPTION_BOUNDS.items():
+        value = getattr(args, option, None)
+        if value is not None and ((value <= low if strict else value < low) or value != value):  # NaN too
+            relation = "greater than" if strict else "at least"
+            raise InputError(f"--{option.replace('_', '-')} must be {relation} {low}, got {value}")
+
+
+def cluster_params(args) -> dict:
+    """The method's parameters from the options given; an option for another method is an error."""
+    _check_bounds(args)
+    params = {"random_state": args.seed, "standardise": not args.no_standardise}
+    if args.max_fit_samples is not None:
+        params["max_fit_samples"] = args.max_fit_samples or None
+    for option, (methods, name) in CLUSTER_OPTIONS.items():
+        value = getattr(args, option)
+        if value is None:
+            continue
+        if args.method not in methods:
+            raise InputError(f"--{option.replace('_', '-')} does not apply to {args.method} "
+                             f"(it is for {', '.join(methods)})")
+        if option == "k":
+            name, value = ("n_components", _k_value(value)) if args.method == "gmm" else ("n_clusters", _positive_k(value))
+        elif option == "k_range":
+            value = _int_pair(value, "--k-range")
+        params[name] = value
+    return params
+
+
+def _k_value(text: str):
+    if text == "auto":
+        return "auto"
+    return _positive_k(text)
+
+
+def _positive_k(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise InputError(f"--k must be a positive integer (or 'auto' for gmm), got {text!r}") from None
+    if k < 1:
+        raise InputError(f"--k must be at least 1, got {k}")
+    return k
+
+
+def _int_pair(text: str, option: str) -> list[int]:
+    try:
+        low, high = (int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"{option} must be two integers LOW,HIGH, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise InputError(f"{option} must satisfy 1 <= LOW <= HIGH, got {text!r}")
+    return [low, high]
+
+
+def _roi_list(text):
+    from ..analysis.maps import Roi
+
+    return Roi.parse(text).to_list() if text is not None else None
+
+
+def run_rerun(args) -> int:
+    from ..analysis.artifacts import rerun
+
+    outcome = rerun(args.report, args.out, png=not args.no_png)
+    name = outcome["report"]["outputs"]["assignments"]["name"]
+    if outcome["identical"]:
+        print(f"reproduced: {name} is byte-identical to the report's assignments")
+        return 0
+    print(f"NOT reproduced: {name} differs from the report's assignments (sha256 "
+          f"{outcome['report']['outputs']['assignments']['sha256'][:12]}...)")
+    return 1

@@ -1,0 +1,191 @@
+"""Exploring latents: `umap` (a 2-D embedding as a table), `maps` (latent dimensions as maps over the scan) and
+`mean-pattern` (the mean pattern of chosen rows, read from the data file the latents came from).
+
+    python -m latentcore umap LATENTS [--out table.parquet|csv] [--method umap|pca]
+    python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
+    python -m latentcore mean-pattern LATENTS --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import InputError, about_file
+from ..versions import package_versions
+from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
+                      add_smooth_option, partitions_from)
+
+
+def add_umap(subparsers):
+    p = subparsers.add_parser("umap", help="2-D embedding of a latents file as a table")
+    p.add_argument("latents")
+    add_out_option(p, "table.parquet or table.csv (default: <stem>_<method>.parquet beside the latents)",
+                   required=False)
+    p.add_argument("--method", choices=("umap", "pca"), default="umap")
+    p.add_argument("--partitions", help="comma-separated (default: all)")
+    add_seed_option(p)
+    p.add_argument("--n-neighbors", type=int, default=15)
+    p.add_argument("--min-dist", type=float, default=0.1)
+    p.set_defaults(func=run_umap)
+
+
+def add_maps(subparsers):
+    p = subparsers.add_parser("maps", help="latent dimensions as maps over the scan (NPY + PNG)")
+    p.add_argument("latents")
+    add_out_option(p, "output folder")
+    add_roi_option(p)
+    p.add_argument("--dims", help="e.g. 0,3,5-7 (default: all)")
+    add_partition_option(p)
+    p.add_argument("--nan-colour", default="#ffffff", help="colour of pixels without a latent")
+    add_smooth_option(p)
+    add_figure_options(p)
+    p.add_argument("--scale-bar", action="store_true", help="draw a scale bar on each map")
+    p.set_defaults(func=run_maps)
+
+
+def add_mean_pattern(subparsers):
+    p = subparsers.add_parser("mean-pattern", help="the mean pattern of chosen rows (a selection, a cluster), "
+                                                   "read from the data file the latents came from")
+    p.add_argument("latents")
+    p.add_argument("--source", required=True, help="the data file the latents were extracted from")
+    rows = p.add_mutually_exclusive_group(required=True)
+    rows.add_argument("--rows", help="row ids, e.g. 0-99,150 (the `row` of the UMAP and cluster tables)")
+    rows.add_argument("--table", help="a CSV with a `row` column: a UMAP table, or a cluster table with --cluster")
+    p.add_argument("--cluster", type=int, help="with --table: the rows of this cluster")
+    add_out_option(p, "output folder")
+    add_figure_options(p)
+    p.set_defaults(func=run_mean_pattern)
+
+
+def run_umap(args) -> int:
+    import numpy as np
+
+    from ..analysis.artifacts import coordinate_names
+    from ..analysis.embedding import embed
+    from ..latents import read_latents
+    from ..storage import atomic_path
+    from ..storage.csv_cells import neutralised_table
+
+    latents = read_latents(args.latents)
+    partitions = partitions_from(args)
+    missing = [p for p in partitions or () if p not in latents.partitions]
+    if missing:
+        raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}", args.latents)
+    rows, table = latents.stacked(partitions)
+    kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
+    with about_file(args.latents):
+        coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
+    table.insert(0, "row", np.arange(len(table), dtype=np.int64))  # the row id the cluster tables join on
+    for i in range(coords.shape[1]):
+        table[f"{args.method}_{i}"] = coords[:, i].astype(np.float32)
+    if latents.x is not None and len(latents.partitions) == 1:
+        x_name, y_name = coordinate_names(latents.units)
+        table[x_name], table[y_name] = latents.x, latents.y
+    out = Path(args.out) if args.out else Path(args.latents).with_name(
+        f"{Path(args.latents).stem}_{args.method}.parquet")
+    with atomic_path(out) as tmp:
+        if out.suffix.lower() == ".csv":
+            neutralised_table(table).to_csv(tmp, index=False)  # metadata columns may hold user text
+        elif out.suffix.lower() == ".parquet":
+            table.to_parquet(tmp, index=False)
+        else:
+            raise InputError("the table is written as .parquet or .csv", out)
+    print(f"wrote {out} ({len(table)} rows)")
+    return 0
+
+
+def run_maps(args) -> int:
+    from ..analysis import artifacts
+    from ..analysis.maps import Grid, Roi, parse_dims, roi_tag, spatial_maps
+    from ..analysis.smoothing import check_sigma, smooth_maps, smoothing_record
+    from ..export import export_maps_npz
+    from ..figures import latent_map_grid, write_png
+    from ..latents import read_latents
+
+    latents = read_latents(args.latents)
+    partition = args.partition or next(iter(latents.partitions))
+    if partition not in latents.partitions:
+        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", args.latents)
+    if latents.x is None:
+        raise InputError("the latents have no x, y coordinates: maps need a scan (extract the latents of a scan file, "
+                         "or embed these with umap)", args.latents)
+    rows = latents.partitions[partition]
+    dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
+    roi = Roi.parse(args.roi) if args.roi is not None else None  # --roi "" is an error, not 'no ROI'
+    with about_file(args.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
+        grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+        maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
+    sigma = check_sigma(args.smooth)
+    maps = smooth_maps(maps, sigma)  # on the ROI's grid: pixels outside the ROI are NaN there, never mixed in
+    smoothed = f"_smooth{sigma:g}" if sigma else ""
+    tag = f"{artifacts.dims_tag(dims)}{smoothed}_{roi_tag(roi)}"
+    out = Path(args.out)
+    names = {"maps": f"latent_maps__{tag}.npy", "maps_npz": f"latent_maps__{tag}.npz",
+             "figure": f"latent_maps__{tag}.png", "report": f"latent_maps__{tag}.json"}
+    artifacts.write_npy(out / names["maps"], maps)
+    export_maps_npz(out / names["maps_npz"], maps, grid, [f"dim {d}" for d in dims], latents.units)  # + origin, step, units
+    engine = None
+    if not args.no_png:
+        title = f"latent maps ({tag})" + (f", Gaussian-smoothed sigma {sigma:g} grid steps" if sigma else "")
+        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=title, units=latents.units,
+                              scale_bar=args.scale_bar)
+        engine = write_png(fig, out / names["figure"], dpi=args.dpi)
+    artifacts.write_json(out / names["report"], {
+        "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
+        "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "units": latents.units,
+        "shape": list(maps.shape), "dpi": args.dpi, "smoothing": smoothing_record(sigma),
+        "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": package_versions(artifacts.VERSION_PACKAGES),
+        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
+    print(f"wrote {out / names['maps']} {tuple(maps.shape)}" + (f" and {names['figure']} ({engine})" if engine else ""))
+    return 0
+
+
+def run_mean_pattern(args) -> int:
+    """Writes mean_pattern__{tag}.npy (float64, the items' shape), .png (with its colour bar) and .json (the
+    rows' count and digest, parameters, inputs' SHA-256, versions)."""
+    import hashlib
+
+    from ..analysis import artifacts
+    from ..analysis.items import by_partition, mean_item, parse_rows, table_rows
+    from ..data import open_source
+    from ..figures import write_png
+    from ..figures.items import as_plane, mean_pattern_figure
+    from ..latents import read_latents
+
+    latents = read_latents(args.latents)
+    sizes = {name: len(values) for name, values in latents.partitions.items()}
+    n_rows = sum(sizes.values())
+    if args.cluster is not None and args.table is None:
+        raise InputError("--cluster picks rows of a cluster table: give it with --table")
+    positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
+    rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster, positions)
+    source = artifacts.input_record(args.source)
+    expected = latents.attrs.get("source_sha256")
+    if expected and expected != source["sha256"]:
+        raise InputError(f"not the data file these latents came from ({latents.attrs.get('source')}: "
+                         f"SHA-256 {str(expected)[:12]}...)", args.source)
+    with open_source(args.source) as reader:
+        mean, count = mean_item(reader, by_partition(sizes, rows))
+    what = f"cluster{args.cluster}" if args.cluster is not None else f"{count}rows"
+    tag = f"{Path(args.source).stem}__{what}"
+    out = Path(args.out)
+    names = {"mean": f"mean_pattern__{tag}.npy", "figure": f"mean_pattern__{tag}.png",
+             "report": f"mean_pattern__{tag}.json"}
+    artifacts.write_npy(out / names["mean"], mean)
+    engine = None
+    if not args.no_png:
+        plane, note = as_plane(mean)
+        title = f"Mean of {count:,} patterns" + (f": cluster {args.cluster}" if args.cluster is not None else "")
+        engine = write_png(mean_pattern_figure(plane, title + (f" ({note})" if note else "")), out / names["figure"],
+                           dpi=args.dpi)
+    inputs = {"latents": artifacts.input_record(args.latents), "source": source}
+    if args.table:
+        inputs["table"] = artifacts.input_record(args.table)
+    artifacts.write_json(out / names["report"], {
+        "kind": "mean_pattern", "tag": tag, "created": artifacts.now(), "rows": args.rows, "cluster": args.cluster,
+        "count": count, "rows_sha1": hashlib.sha1(rows.tobytes()).hexdigest(), "shape": list(mean.shape),
+        "accumulation": "float64", "dpi": args.dpi, "inputs": inputs,
+        "versions": package_versions(artifacts.VERSION_PACKAGES),
+        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
+    print(f"wrote {out / names['mean']} (the mean of {count:,} patterns)"
+          + (f" and {names['figure']} ({engine})" if engine else ""))
+    return 0

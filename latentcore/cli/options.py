@@ -1,0 +1,162 @@
+"""The options several commands share, each defined once here, and the argparse types that check a value at
+parsing: a bad value is refused by the parser in one line naming the option (`OneLineParser`), before any file is
+read or a model loads."""
+from __future__ import annotations
+
+import argparse
+import math
+
+DPI_RANGE = (10.0, 2400.0)  # below 10 a figure is a few pixels; above 2400 one PNG can take gigabytes
+
+
+# -- model and extraction: `extract`, `batch` (device also `train-vae`) ----------------------------------------
+
+def add_model_options(parser, where: str = "a local path") -> None:
+    """--model, --options, --arch; `where` says where the model file may be."""
+    parser.add_argument("--model", required=True, help=f"checkpoint (.pth/.pt) or TorchScript file ({where})")
+    parser.add_argument("--options", help="model options JSON (Nenya's opts.json); optional when the checkpoint "
+                                          "has them")
+    parser.add_argument("--arch", choices=("nenya", "vae", "torchscript"),
+                        help="detected from the checkpoint if left out")
+
+
+def add_extraction_options(parser, batch_size_default: int | None, batch_size_help: str | None = None) -> None:
+    """How latents are made: pooling, batch size, partitions, device, precision and the reader processes."""
+    parser.add_argument("--pool", choices=("mean", "max", "flatten"), default="mean",
+                        help="pooling of spatial latents (default: mean)")
+    parser.add_argument("--batch-size", type=int, default=batch_size_default, help=batch_size_help)
+    parser.add_argument("--partitions", help="comma-separated, e.g. valid,train (default: all present)")
+    add_device_option(parser)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="the forward's numbers: bf16 = autocast bf16 (+ channels-last on CUDA), "
+                             "latents within 0.05 std of fp32 (default: fp32)")
+    parser.add_argument("--readers", type=int, help="processes reading and decompressing the input "
+                        "(default: one per core but one on more than 2 cores, else the reader in this process)")
+    parser.add_argument("--reader-timeout", type=positive_seconds, metavar="SECONDS",
+                        help="end the run when a reader process hands back nothing for this long (stopped, a hung "
+                             "disk), keeping the .partial for resume (default: 120)")
+
+
+def add_device_option(parser, default: str = "auto") -> None:
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=default,
+                        help="auto: CUDA when there is a GPU, else the CPU (default: %(default)s)")
+
+
+def partitions_from(args) -> list[str] | None:
+    return args.partitions.split(",") if args.partitions else None
+
+
+# -- pattern preprocessing: `extract`, `train-vae` -----------------------------------------------------------
+
+def add_preprocessing_options(parser, defaults=None) -> None:
+    """Pattern preprocessing flags (data.preprocess.Preprocessing), applied before crop and resize;
+    `defaults` (a Preprocessing) are those of the command, "none" turns a step off."""
+    from ..data.preprocess import OPERATIONS, WINDOWS, Preprocessing
+
+    d = defaults or Preprocessing()
+    group = parser.add_argument_group("pattern preprocessing (a VAE records it; extracting with it repeats it)")
+    group.add_argument("--static-background", choices=(*OPERATIONS, "none"), default=d.static_background or "none",
+                       help="remove the file's stored static background, else the scan's mean pattern "
+                            "(default: %(default)s)")
+    group.add_argument("--dynamic-background", choices=(*OPERATIONS, "none"),
+                       default=d.dynamic_background or "none",
+                       help="remove each pattern's Gaussian blur, as kikuchipy (default: %(default)s)")
+    group.add_argument("--dynamic-sigma", type=float, help="Gaussian sigma in pixels (default: pattern width / 8)")
+    group.add_argument("--average-neighbours", choices=(*WINDOWS, "none"), dest="neighbour_window",
+                       default=d.neighbour_window or "none",
+                       help="average each pattern with its scan-grid neighbours, as kikuchipy's "
+                            "average_neighbour_patterns (default: %(default)s)")
+    group.add_argument("--neighbour-size", type=int, default=3, help="window side in grid points (odd)")
+    group.add_argument("--neighbour-sigma", type=float, default=1.0, help="gaussian window sigma in grid steps")
+
+
+def preprocessing_from(args) -> dict:
+    def step(value):
+        return None if value == "none" else value
+    return {"static_background": step(args.static_background), "dynamic_background": step(args.dynamic_background),
+            "dynamic_sigma": args.dynamic_sigma, "neighbour_window": step(args.neighbour_window),
+            "neighbour_size": args.neighbour_size, "neighbour_sigma": args.neighbour_sigma}
+
+
+# -- the scan: partition, ROI, smoothing ------------------------------------------------------------------------
+
+def add_partition_option(parser, default: str = "the first") -> None:
+    parser.add_argument("--partition", help=f"latents partition (default: {default})")
+
+
+def add_roi_option(parser, type=None) -> None:
+    parser.add_argument("--roi", type=type, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
+
+
+def add_smooth_option(parser) -> None:
+    parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
+                        help="Gaussian over the scan grid first, sigma in grid steps (NaN-aware, inside the ROI; "
+                             "default 0: none)")
+
+
+def add_seed_option(parser, default: int = 0) -> None:
+    parser.add_argument("--seed", type=int, default=default, help="random seed (default: %(default)s)")
+
+
+# -- outputs ------------------------------------------------------------------------------------------------------
+
+def add_out_option(parser, help: str, required: bool = True) -> None:
+    parser.add_argument("--out", required=required, help=help)
+
+
+def add_clobber_option(parser, help: str) -> None:
+    parser.add_argument("--clobber", action="store_true", help=help)
+
+
+def add_figure_options(parser, skip_flag: str = "--no-png", dpi_option: bool = True) -> None:
+    """The PNG figures: `--no-png` (args.no_png) or `--no-figures` (args.figures) skips them, --dpi sets their
+    resolution."""
+    if skip_flag == "--no-png":
+        parser.add_argument("--no-png", action="store_true", help="skip the figures")
+    else:
+        parser.add_argument(skip_flag, dest="figures", action="store_false", help="write the data and JSON only")
+    if dpi_option:
+        parser.add_argument("--dpi", type=dpi, default=300, help="PNG resolution (default 300: publication)")
+
+
+# -- argparse types -----------------------------------------------------------------------------------------------
+
+def dpi(text: str) -> float:
+    """A PNG resolution: a finite number in DPI_RANGE (0 used to give 96-dpi PNGs without a word)."""
+    return _number_in(text, *DPI_RANGE, "dots per inch")
+
+
+def boundary_degrees(text: str) -> float:
+    """A misorientation angle in degrees: finite, above 0 and at most 180 (NaN found no boundary at all)."""
+    value = _number(text)
+    if not 0 < value <= 180:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 180 degrees, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """Refused at parsing, before a model loads: a run would otherwise end at its first block."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return seconds
+
+
+def _number_in(text: str, low: float, high: float, unit: str) -> float:
+    value = _number(text)
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be {low:g} to {high:g} {unit}, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
