@@ -46,7 +46,7 @@ POOLING = ("mean", "max", "flatten")
 PRECISIONS = ("fp32", "bf16")
 # bf16 latents (autocast) against the fp32 CPU latents: max |difference| / std of the fp32 latents
 # stays below this (the demo VAE on its scan: 0.026 max, 0.005 root-mean-square; see
-# tests/test_extract_feed.py and the README)
+# tests/engine/test_extract_feed.py and docs/extraction.md)
 BF16_TOLERANCE = 0.05
 PRECISION_TOLERANCE = {"fp32": 0.0, "bf16": BF16_TOLERANCE}
 Progress = Callable[[int, int, str], None]  # (rows done, rows in total, message)

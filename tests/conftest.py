@@ -4,7 +4,7 @@ import tempfile
 from pathlib import Path
 
 # The page tests fit the demo's small UMAPs in the test process (the server default sends every fit to
-# a worker: tests/test_pages_jobs.py checks that path); set before the app's modules read it.
+# a worker: tests/app/test_pages_jobs.py checks that path); set before the app's modules read it.
 os.environ.setdefault("LATENT_EXPLORER_INLINE_FIT_ROWS", "20000")
 
 # The suite runs in parallel (pytest-xdist, `-n` in pyproject.toml): every test process gets its own

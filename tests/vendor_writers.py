@@ -1,5 +1,5 @@
 """Writers of vendor pattern files (.ebsp, .up2, Bruker ROI) from their format descriptions (the
-readers' docstrings in latentcore/data/), for tests/test_vendor_readers.py and benchmarks/vendor_readers.py."""
+readers' docstrings in latentcore/data/), for tests/engine/test_vendor_readers.py and benchmarks/vendor_readers.py."""
 import h5py
 import numpy as np
 

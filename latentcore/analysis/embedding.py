@@ -29,7 +29,7 @@ minutes in a new process. Instead:
    own kNN graph (`graph_search.GraphIndex`: the same graph UMAP was given, not a second search).
    The walk finds 99.95 % of the exact neighbours and places 99.9 % of the rows exactly where the
    exact search does (1M x 128; measured by benchmarks/umap_scale.py, bounded in
-   tests/test_embedding.py) at a fraction of the cost: 970,000 rows against 30,000 took 111.7 s by
+   tests/engine/test_embedding.py) at a fraction of the cost: 970,000 rows against 30,000 took 111.7 s by
    brute force at 2 threads, the walk about 15 CPU seconds. With a GPU (torch sees CUDA), every
    euclidean search is the exact one, on the device.
 Projecting new latents (`FittedEmbedding.transform`) is the same placement as step 4 (the reference

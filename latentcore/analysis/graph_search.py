@@ -15,7 +15,7 @@ API
   graph (a walk cannot leave its component); a search starts from the `ENTRY_STARTS` nearest.
 - `index.query(queries, k, ef=DEFAULT_EF, threads=None) -> (Q, k) int64`: the k nearest reference
   rows of each query, nearest first (approximate: `benchmarks/umap_scale.py` measures the recall, and
-  tests/test_embedding.py bounds it). Each query is searched alone, in a compiled loop (numba, on its
+  tests/engine/test_embedding.py bounds it). Each query is searched alone, in a compiled loop (numba, on its
   on-disk cache), so the answer does not depend on `threads` (default: numba's thread count, which
   the app's workers set) or on the other queries.
 """

@@ -5,7 +5,7 @@
     write_h5oina(scan, "sim.h5oina")    # Oxford H5OINA: uint8 background-corrected patterns, 0-255
     scan.grain_id                       # ground truth, row-major like the patterns
 
-How a scan is made (the recipe of ../shared/data/README.md, with a cheap pattern model instead of a
+How a scan is made (the usual recipe for simulated EBSD maps, with a cheap pattern model instead of a
 master pattern):
 - grains: a Voronoi tessellation of the scan area, one uniformly random orientation per grain, and a
   small random misorientation per point (one of VARIANTS drawn per grain, an approximation that keeps

@@ -2,7 +2,7 @@
 visitors whose changes are never written back, the sign-in page an unsigned visitor sees and nothing
 else, and single-user mode's refusal to serve another computer. The real app script under AppTest with
 a signed-in user (AppTest.user), real files on disk; the browser flow with a real OpenID provider is
-tests/test_e2e_auth.py."""
+tests/browser/test_e2e_auth.py."""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,5 @@
 """The labels panel on the UMAP page (AppTest: the real app, demo scan and demo VAE; selections are set in the
-session, as tests/test_pages.py does, since AppTest cannot draw on a plotly chart)."""
+session, as tests/app/test_pages.py does, since AppTest cannot draw on a plotly chart)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,5 @@
 """The pages' logic with Streamlit's AppTest: the real app script, the real demo scan and demo VAE,
-real extraction and analysis; only the browser is left out (tests/test_e2e_browser.py has it).
+real extraction and analysis; only the browser is left out (tests/browser/test_e2e_browser.py has it).
 Plotly selections cannot be made in AppTest, so selection tests set the session's selection (the
 global row ids every panel reads) and check what each page shows for it."""
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A scientist's day in a real headless Chromium against `streamlit run app.py`: the Rank PNG has the
 dpi asked for in the sidebar; whole latent vectors cluster with no band contrast chosen; and the Train
 page, after a finished run and a reload, shows that run's loss curve, reconstructions and model.
-The server, the browser and the helpers are tests/test_e2e_browser.py's."""
+The server, the browser and the helpers are tests/browser/test_e2e_browser.py's."""
 from __future__ import annotations
 
 import io

@@ -1,7 +1,7 @@
 """The scan panels' scales in a real headless Chromium against `streamlit run app.py`: the UMAP
 page's scan panel draws a colour bar (band contrast) and the Clusters map a legend with counts, as
 plotly renders them (not only as the figure's JSON says). Screenshots go to tests/artifacts/
-(git-ignored), `figs_*.png`. The server, browser and helpers are tests/test_e2e_browser.py's."""
+(git-ignored), `figs_*.png`. The server, browser and helpers are tests/browser/test_e2e_browser.py's."""
 from __future__ import annotations
 
 import time

@@ -2,7 +2,7 @@
 H5OINA scan (simulated grains, with orientations) is extracted, the Latent maps page shows the references
 panel (IPF map and its colour key, as plotly renders them), and the grain-boundary switch draws the
 boundaries over the latent maps. Screenshots go to tests/artifacts/ (git-ignored), `refs_*.png`. The
-server, browser and helpers are tests/test_e2e_browser.py's."""
+server, browser and helpers are tests/browser/test_e2e_browser.py's."""
 from __future__ import annotations
 
 import pytest

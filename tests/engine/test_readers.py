@@ -346,7 +346,7 @@ def test_alignment_is_by_coordinates_not_position(bandcontrast_csv, edax_h5, tmp
     assert not np.array_equal(shuffled["bandcontrast"], table["bandcontrast"])
     aligned = align_to_coordinates(shuffled, x, y)
     np.testing.assert_array_equal(aligned, align_to_coordinates(table, x, y))
-    iq = edax.scan_maps()["IQ"]  # README: band contrast is the image quality rescaled to 0..255
+    iq = edax.scan_maps()["IQ"]  # the sample's band contrast is its image quality rescaled to 0..255
     np.testing.assert_array_equal(aligned, np.round(255 * (iq - iq.min()) / (iq.max() - iq.min())))
     noisy = shuffled.assign(x=shuffled["x"] + 1e-6, y=shuffled["y"] - 1e-6)  # float round-off
     np.testing.assert_array_equal(align_to_coordinates(noisy, x, y), aligned)

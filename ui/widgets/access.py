@@ -93,7 +93,7 @@ def account_sidebar():
             st.caption("Single-user mode: no sign-in configured, " + (
                 f"and {access.ALLOW_REMOTE} is set: anyone who reaches this server opens any workspace link."
                 if access.remote_allowed() else "so this server serves only this computer.")
-                + " (README: Sign-in and sharing)")
+                + " (docs/deployment.md: Sign-in and sharing)")
             return
         st.markdown(f"**Signed in:** {state.user_name()}")
         role = state.workspace_role()
