@@ -144,6 +144,15 @@ def test_help_lists_the_commands_in_the_order_of_the_work(capsys):
                       "references", "probe", "export", "compare", "train-vae", "rerun"]
 
 
+def test_the_readme_is_short_and_names_every_command():
+    from latentcore.cli import build_parser
+
+    readme = (REPO / "README.md").read_text()
+    commands = next(action.choices for action in build_parser()._actions if action.dest == "command")
+    assert len(readme.splitlines()) <= 120
+    assert [name for name in commands if f"| `{name}` |" not in readme] == []
+
+
 def one_error_line(capsys, argv) -> str:
     assert main(argv) == 2
     lines = capsys.readouterr().err.strip().splitlines()
