@@ -12,7 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.compute import front
+from ui.compute import sources
 from ui.session import state
 from ui.widgets import access, common
 
@@ -43,7 +43,7 @@ if (gate := access.gate()) is not None:  # the sign-in page, or the refusal to s
 state.init_session()
 if state.blocked():  # the URL names a workspace that does not exist, or is not shared with this user
     only(access.blocked_page)
-front.start_warm_up()
+sources.start_warm_up()
 
 here = Path(__file__).parent
 navigation = st.navigation([st.Page(path, title=title, icon=icon)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -127,8 +128,15 @@ def task_name(task: Callable) -> str:
 
 
 def job_key(task: Callable, kwargs: dict) -> str:
-    text = json.dumps([task_name(task), kwargs], sort_keys=True, default=str)
+    """The task and its arguments as a digest; a dataclass argument (a ClusterJob, a BandContrast) by its fields."""
+    text = json.dumps([task_name(task), kwargs], sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
