@@ -64,7 +64,7 @@ its last steps; run 3: load 1.2-1.5), workers at every core, nice 10 (drawn / id
 Runs 1 and 2 coloured the UMAP by nothing (the chosen file's band contrast was lost, below); run 3 by the scan's
 band-contrast map, with its map and histogram drawn on every rerun: its reopen and box select are at or just over
 the 3 s goal. Run 1 inferred the scan map's grid again for every colour (two np.unique over 10M coordinates, a
-uniqueness check, the indices twice); `front.scan_grid` now does that once per file. Then profiled (py-spy):
+uniqueness check, the indices twice); `scan_maps.scan_grid` now does that once per file. Then profiled (py-spy):
 a rerun hashed the 80 MB of coordinates three times to find the cached raster, recomputed the raster's cell
 colours and counts and the map's histogram (10M values) on every selection. Now a selection's rerun reuses
 them and the resolvers look for the raster only when an event comes. Run 4 (`--no-clusters`, load 1.6-2.3,

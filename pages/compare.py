@@ -15,7 +15,8 @@ lat = sources.latents(lat_stamp)
 other_stamp, other_name = compare.pick_other(lat)
 method, neighbours, min_dist, seed = compare.embedding_params()
 with common.user_errors():
-    fitted = [latent_space.fitted_embedding(stamp, method, neighbours, min_dist, seed) for stamp in (lat_stamp, other_stamp)]
+    fitted = [latent_space.fitted_embedding(stamp, method, neighbours, min_dist, seed)
+              for stamp in (lat_stamp, other_stamp)]
 colour = compare.colour_choice(lat_stamp, other_stamp, len(fitted[0].coords))
 compare.linked_embeddings(fitted[0].coords, fitted[1].coords, colour,
                           (f"{lat_stamp[0].split('/')[-1]} (first)", f"{other_name} (second)"), method)

@@ -1,4 +1,4 @@
-"""The front door's per-row caches at scale: one shared read-only object per input (no copy per rerun),
+"""ui.compute's per-row caches at scale: one shared read-only object per input (no copy per rerun),
 and the scan's code map placed through the grid computed once, as `values_map` places it."""
 import numpy as np
 import pytest

@@ -155,6 +155,16 @@ def test_every_streamlit_cache_and_pool_job_is_in_ui_compute():
         assert "ui.compute.tasks" not in imports(path), path  # tasks reach the pool through ui.compute
 
 
+def test_ui_compute_draws_nothing():
+    """Compute caches and computes: Streamlit in ui.compute is its caches alone; what a page shows while a job
+    runs is drawn by ui.widgets.waiting."""
+    drawn = [f"{path.relative_to(REPO)}:{node.lineno} st.{node.attr}" for name, path in MODULES.items()
+             if name.startswith("ui.compute") for node in ast.walk(tree(path))
+             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "st"
+             and node.attr not in ("cache_data", "cache_resource")]
+    assert drawn == []
+
+
 def first_statement(path: Path) -> str:
     """The first statement of a script after its docstring and imports, as source."""
     body = [node for node in tree(path).body if not isinstance(node, (ast.Import, ast.ImportFrom))

@@ -60,7 +60,8 @@ def test_a_clusters_visit_and_its_downloads_cluster_once(monkeypatch, downloads)
     at = go(new_app(), "extract")
     at.button(key="extract_run").click().run()
     clustered, cluster = [], engine.cluster
-    monkeypatch.setattr(engine, "cluster", lambda *args, **kwargs: clustered.append(args[1]) or cluster(*args, **kwargs))
+    monkeypatch.setattr(engine, "cluster",
+                        lambda *args, **kwargs: clustered.append(args[1]) or cluster(*args, **kwargs))
     at = go(at, "clusters")
     assert at.session_state["bandcontrast"] is not None and at.metric[2].value == "2,400"
     files = {name: read() for name, read in downloads.items()}
@@ -76,6 +77,14 @@ def test_a_clusters_visit_and_its_downloads_cluster_once(monkeypatch, downloads)
     table = pd.read_csv(io.BytesIO(csv))
     assert report["counts"] == {str(k): int(n) for k, n in table["cluster"].value_counts().sort_index().items()}
     assert len(table) == 2400 and "bandcontrast" in table.columns
+
+    k = at.number_input(key="clusters_k").value  # another k: files of the same names, each job its own
+    at.number_input(key="clusters_k").set_value(k + 1).run()
+    other = {name: read() for name, read in downloads.items()}
+    at.number_input(key="clusters_k").set_value(k).run()
+    again = {name: read() for name, read in downloads.items()}
+    assert clustered == ["gmm", "gmm"]  # back to the first k: its run, kept, and its files
+    assert again == files and other[f"cluster_assignments__{tag}.csv"] != csv
 
 
 def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap_table(downloads):

@@ -23,15 +23,26 @@ def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features:
 
 
 def cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
-    """The page's clustering (in the worker pool at scale), which writes the assignments CSV into `out_dir`
-    (`tasks.cluster_run`): the same inputs and call as the CLI's, so the picture and the files agree. Returns
-    rows (the row ids), x, y, latent, bandcontrast, second, second_name, labels, report, units and file_report
-    (the JSON report that goes beside the CSV); shared, read-only."""
+    """The page's clustering (in the worker pool at scale), which writes the assignments CSV into the job's
+    folder in `out_dir` (`tasks.cluster_run`): the same inputs and call as the CLI's, so the picture and the
+    files agree. Returns rows (the row ids), x, y, latent, bandcontrast, second, second_name, labels, report,
+    units and file_report (the JSON report that goes beside the CSV); shared, read-only."""
     lat = latents(lat_stamp)
     count = len(roi_rows(lat_stamp, job.roi)) if lat.x is not None else \
         len(lat.partitions[job.partition or next(iter(lat.partitions))])
-    return read_only(pooled(tasks.cluster_run, f"Clustering ({job.method})", count, job=job, out_dir=out_dir,
+    return read_only(pooled(tasks.cluster_run, f"Clustering ({job.method})", count, job=job,
+                            out_dir=job_folder(lat_stamp, job, out_dir),
                             latents=lat_stamp))  # the latents' stamp: a rewritten file is a new job
+
+
+def job_folder(lat_stamp: tuple, job, out_dir: str) -> str:
+    """The job's own folder in `out_dir`: jobs that differ only in a parameter their files' names leave out
+    (a GMM's components, say) never write over each other's files."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps([job.key, list(lat_stamp)]).encode()).hexdigest()[:12]
+    return str(Path(out_dir) / f"{job.tag}-{digest}")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -72,11 +83,11 @@ def cluster_label_view(lat_stamp: tuple, job, out_dir: str, labels_digest: str, 
 @st.cache_data(show_spinner=False, max_entries=16)
 def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, _run: dict) -> dict:
     """The downloads of the run on screen (`_run`: `cluster_run(lat_stamp, job, out_dir)`): its CSV, written by
-    the run, and the PNG at `dpi` and the JSON report, written now from the run (no clustering again), once per
-    job; returns {"assignments"|"report"|"figure": path}."""
+    the run, and the PNG at `dpi` and the JSON report, written now from the run (no clustering again) beside
+    it, once per job; returns {"assignments"|"report"|"figure": path}."""
     from latentcore.analysis.artifacts import cluster_names, with_figure, write_cluster_figure, write_json
 
-    out_dir, report = Path(out_dir), _run["file_report"]
+    out_dir, report = Path(job_folder(lat_stamp, job, out_dir)), _run["file_report"]
     if _run["x"] is not None:  # the figure draws the clusters on the scan
         engine = write_cluster_figure(job, out_dir, _run["x"], _run["y"], _run["latent"], _run["second"],
                                       _run["second_name"], _run["labels"], _run["units"], dpi=dpi)

@@ -5,7 +5,6 @@ computed once per input and shared by reruns and sessions. Extraction and traini
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import streamlit as st
@@ -25,6 +24,22 @@ def app_pool() -> jobs.JobPool:
 _INLINE = Kept(32)  # job key -> result of a small job run in this process, shared by sessions
 
 
+def show_waits_with(view):
+    """`view` draws what a page shows while a job computes (ui.widgets.waiting: `running_here(label, run)`,
+    `cancelled(label, key)`, `pending(job)`; the last two stop the page): this module draws nothing."""
+    global _view
+    _view = view
+
+
+_view = None
+
+
+def _waits():
+    if _view is None:
+        raise RuntimeError("no view draws the pool's waits: app.py gives one (dispatch.show_waits_with)")
+    return _view
+
+
 def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=None, **kwargs):
     """The result of `task` (a function of ui.compute.tasks) on `kwargs`. Small inputs (<= `inline_rows`,
     default jobs.INLINE_ROWS) run here (`here()`: arguments that replace the pool's when run here, such
@@ -33,42 +48,23 @@ def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=Non
     itself when the job ends; other widgets stay usable meanwhile)."""
     key = jobs.job_key(task, kwargs)
     if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
-        def run_here():
-            with st.spinner(f"{label}..."):
-                return jobs.run_inline(task, **{**kwargs, **(here() if here else {})})
-        return _INLINE.get(key, run_here)
+        return _INLINE.get(key, lambda: _waits().running_here(
+            label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})})))
     pool = app_pool()
     job = pool.jobs.get(key)
     if job is not None and job.cancelled() and not state.restart_asked(key):
-        st.info(f"{label}: cancelled.", icon=":material/cancel:")
-        st.button("Start it again", key=state.restart_key(key), icon=":material/replay:")
-        st.stop()
+        _waits().cancelled(label, key)
     state.forget_restart(key)
     job = pool.submit(task, label, **kwargs)
     if job.done() and not job.cancelled():
         return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
-    watch(job)
-    st.stop()
-
-
-@st.fragment(run_every=0.5)
-def watch(job: jobs.Job):
-    """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
-    if job.done():
-        st.rerun(scope="app")
-    fraction, message = job.progress()
-    cols = st.columns([5, 1])
-    cols[0].progress(min(max(fraction, 0.0), 1.0),
-                     text=f"{job.label}: {message} ({time.time() - job.started:.0f} s, in a worker process)")
-    if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
-        job.cancel()
-        st.rerun(scope="app")
+    _waits().pending(job)
 
 
 def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
     """An extraction (`tasks.extract`, the CLI's extract_file) of `items` patterns: up to
     jobs.INLINE_PATTERNS here at once, with the server's shared model and `progress`, as a finished Job;
-    more in a process of its own (the Job runs on; `watch` shows it)."""
+    more in a process of its own (the Job runs on; `ui.widgets.waiting.watch` shows it)."""
     if items <= jobs.INLINE_PATTERNS:
         return jobs.inline_job(tasks.extract, "Extraction", model=get_model(spec), progress=progress, **kwargs)
     model = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
@@ -90,12 +86,11 @@ def last_training_run(folder: str) -> dict | None:
     return last_finished_run(folder)
 
 
-def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, button_key: str):
+def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, start: bool = False):
     """(mean item, count) of these rows (global row ids over the latents' partitions, `sizes`: partition -> row
-    count, in order), streamed from their source. Up to
-    jobs.INLINE_PATTERNS rows: here at once. More: in the worker pool, started by a button (`button_key`: a
-    large selection does not start a long read by itself), its progress shown in place while the rest of
-    the page draws on; None until its result is in."""
+    count, in order), streamed from their source. Up to jobs.INLINE_PATTERNS rows: here at once. More: in the
+    worker pool, once started (`start`: a large selection does not start a long read by itself); until its
+    result is in, its running Job, or None while it is not started (or was cancelled)."""
     import hashlib
 
     from latentcore.analysis.items import by_partition
@@ -107,12 +102,9 @@ def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, button_key: str):
         return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
     pool = app_pool()
     job = pool.jobs.get(jobs.job_key(tasks.mean_item, kwargs))
-    if (job is None or job.cancelled()) and not st.button(
-            f"Compute the mean of {len(rows):,} patterns", key=button_key, icon=":material/functions:",
-            help="Reads every one of them from the data file, in a worker process."):
+    if (job is None or job.cancelled()) and not start:
         return None
     job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
     if job.done() and not job.cancelled():
         return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
-    watch(job)
-    return None
+    return job

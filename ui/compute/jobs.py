@@ -4,7 +4,7 @@ run in separate processes, so the Streamlit server only draws and no session wai
 A job is a function with plain arguments, handed over as `concurrent.futures` takes one: a
 top-level function of an importable module (the app's are in `ui.compute.tasks`: plain latentcore
 calls, no Streamlit), which the spawned worker imports by its module and qualified name. Its key is
-a hash of that name (`task_name`) and the arguments (files enter by `front.stamp`: path, mtime,
+a hash of that name (`task_name`) and the arguments (files enter by `sources.stamp`: path, mtime,
 size), so two sessions asking the same thing share one job and its result.
 Progress and cancel travel through the job's folder: the worker writes `progress.json`; a
 `cancel` file makes the worker's next progress report raise `JobCancelled` (a job not started yet

@@ -78,8 +78,8 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
         return plots.neutral_colour(n_rows)
     k = cols[1].number_input("Clusters (k)", 2, 30, state.setting("compare_colour_k", 6, bounds=(2, 30)),
                              key="compare_colour_k")
-    return plots.categorical_colour(cluster_runs.kmeans_labels(lat_stamp if choice == KMEANS_A else other_stamp, int(k)),
-                                    "cluster")
+    chosen = lat_stamp if choice == KMEANS_A else other_stamp
+    return plots.categorical_colour(cluster_runs.kmeans_labels(chosen, int(k)), "cluster")
 
 
 @common.linked_panels

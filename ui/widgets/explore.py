@@ -1,8 +1,8 @@
 """What the UMAP and maps pages show about chosen rows: colours by column or by any per-point map the
 latents carry (`point_maps/<name>`, offered as "map: <name>"), the images behind rows (paged, with their
 mean pattern: `ui.widgets.gallery`) and their table. (Nearest neighbours and a new image projected into
-the embedding are computed through the front door: `latent_space.nearest`, `latent_space.project_image`;
-`new_image_panel` is the UMAP page's upload of one.)"""
+the embedding are computed by `ui.compute.latent_space`: `nearest`, `project_image`; `new_image_panel` is the
+UMAP page's upload of one.)"""
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,5 @@
 """Running an extraction from the browser (the Extract page and the analysis pages' one-click
-demo extraction), through the front door (`dispatch.start_extraction`): small data at once in the
+demo extraction), through the pool's door (`dispatch.start_extraction`): small data at once in the
 server, larger data in a worker process of its own (ui.compute.tasks.extract, the CLI's
 extract_file), with rows done and a cancel button; and the guard the analysis pages start with."""
 from __future__ import annotations
@@ -14,7 +14,7 @@ from latentcore.demo import DEMO_MODEL
 
 from ..compute import dispatch, jobs, sources
 from ..session import state
-from . import common
+from . import common, waiting
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
 
@@ -72,7 +72,7 @@ def extraction_outcome():
     if job is None:
         return None
     if not job.done():
-        dispatch.watch(job)
+        waiting.watch(job)
         return None
     state.take_extract_job()
     if job.future.cancelled() or isinstance(job.error(), jobs.JobCancelled):

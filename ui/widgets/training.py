@@ -1,5 +1,5 @@
 """A VAE training run for the Train page: `latentcore.train.train_vae` in a process of its own
-(through the front door, `dispatch.start_training`: the task `ui.compute.tasks.train`), so the
+(through the pool's door, `dispatch.start_training`: the task `ui.compute.tasks.train`), so the
 server only draws its progress. Each epoch the worker reports the loss history and the latest
 reconstructions; Stop cancels the job, and the trainer stops after its current batch keeping the
 last epoch's checkpoint and the best model, so the same config resumes. The finished model joins the session's models (the Extract page's choices).
