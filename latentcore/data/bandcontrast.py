@@ -82,21 +82,18 @@ class BandContrast:
         """(name, float64 value per row): the scan's map row for row (`point_maps`: the latents', named in
         errors by `where`), or the table aligned to the rows' x, y."""
         if self.from_scan:
-            return pick_point_map(point_maps, self, where)
+            return self._scan_map(point_maps, where)
         return "band contrast", align_to_coordinates(read_bandcontrast(self.name), x, y)
 
-
-def pick_point_map(maps: dict, spec, path=None) -> tuple[str, np.ndarray]:
-    """(name, values) of the point map a `scan:` spec (or a scan map's BandContrast) names; the first map
-    for a bare `scan`."""
-    name = spec.name if isinstance(spec, BandContrast) else scan_map_name(spec)
-    if not maps:
-        raise InputError("the scan carries no per-point maps (h5ebsd scans have none): give a band-contrast "
-                         "table x,y,bandcontrast instead", path)
-    name = name or next(iter(maps))
-    if name not in maps:
-        raise InputError(f"no point map {name!r}; the scan carries {list(maps)}", path)
-    return name, np.asarray(maps[name], np.float64)
+    def _scan_map(self, maps: dict, where) -> tuple[str, np.ndarray]:
+        """(name, values) of the point map this names; the first map for a bare `scan`."""
+        if not maps:
+            raise InputError("the scan carries no per-point maps (h5ebsd scans have none): give a band-contrast "
+                             "table x,y,bandcontrast instead", where)
+        name = self.name or next(iter(maps))
+        if name not in maps:
+            raise InputError(f"no point map {name!r}; the scan carries {list(maps)}", where)
+        return name, np.asarray(maps[name], np.float64)
 
 
 # Units of vendors' per-point maps where they have one: the angular fits are in degrees; band contrast,
