@@ -5,16 +5,16 @@ sign-in configured, a signed-in user; without, a visitor on this computer: ui.wi
 the session's workspace (named in the URL, restored on reload, if this user may open it), shows the
 shared sidebar, saves the workspace after the page, and starts numba's warm-up in the background.
 Every page begins with `access.require_app()`: whatever URL a visitor opens first, this runs before it.
-Heavy work runs in the worker pool (ui.compute.jobs), reached through the front door
-(ui.compute.front); the layout of `ui` is in ui/__init__.py.
+Heavy work runs in the worker pool (ui.compute.jobs), reached through its door (ui.compute.dispatch),
+whose waits ui.widgets.waiting draws; the layout of `ui` is in ui/__init__.py.
 """
 from pathlib import Path
 
 import streamlit as st
 
-from ui.compute import front
+from ui.compute import dispatch, sources
 from ui.session import state
-from ui.widgets import access, common
+from ui.widgets import access, common, waiting
 
 PAGES = [
     ("pages/data.py", "Data", ":material/folder_open:"),
@@ -43,7 +43,8 @@ if (gate := access.gate()) is not None:  # the sign-in page, or the refusal to s
 state.init_session()
 if state.blocked():  # the URL names a workspace that does not exist, or is not shared with this user
     only(access.blocked_page)
-front.start_warm_up()
+sources.start_warm_up()
+dispatch.show_waits_with(waiting)  # the pool's waits, drawn by a widget
 
 here = Path(__file__).parent
 navigation = st.navigation([st.Page(path, title=title, icon=icon)

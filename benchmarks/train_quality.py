@@ -37,6 +37,7 @@ from sklearn.metrics import adjusted_rand_score
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from latentcore.analysis.artifacts import ClusterJob, job_features  # noqa: E402
+from latentcore.data.bandcontrast import BandContrast  # noqa: E402
 from latentcore.analysis.cluster import cluster  # noqa: E402
 from latentcore.data import open_source  # noqa: E402
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd, write_h5oina  # noqa: E402
@@ -66,7 +67,7 @@ def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
     """ARI of `cluster LATENTS --features latent --method kmeans --k K [--smooth S]` against the grains:
     the cluster job's own features (smoothed over the points' grid, with the unsmoothed scale) and
     clustering (its defaults: standardised, KMeans n_init 10, seed 0), scored on the points not marked bad."""
-    job = ClusterJob(latents="(in memory)", bandcontrast="scan", method="kmeans", features="latent", smooth=smooth,
+    job = ClusterJob(latents="(in memory)", bandcontrast=BandContrast.scan_map(), method="kmeans", features="latent", smooth=smooth,
                      params={"n_clusters": k})
     clustered, scale = job_features(job, features, None, x, y)
     labels = cluster(clustered, job.method, scale=scale, **job.params).labels

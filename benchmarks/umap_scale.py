@@ -108,7 +108,7 @@ def fit_in_worker(latents_path: Path, seed: int, cache: Path, probe: bool = Fals
     pool = JobPool(cache / "jobs")
     try:
         start = time.perf_counter()
-        stat = latents_path.stat()  # the file's stamp, as `ui.compute.front.stamp` makes it
+        stat = latents_path.stat()  # the file's stamp, as `ui.compute.sources.stamp` makes it
         job = pool.submit(tasks.fit_embedding, latents=(str(latents_path), stat.st_mtime_ns, stat.st_size),
                           method="umap", n_neighbors=15, min_dist=0.1, seed=seed)
         stages, reruns = [], []

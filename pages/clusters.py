@@ -6,7 +6,7 @@ import streamlit as st
 from latentcore.analysis.artifacts import cluster_names
 from latentcore.analysis.cluster import METHODS
 from latentcore.data.base import display_units
-from ui.compute import front
+from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
 from ui.figures import references as reference_figures
 from ui.session import state
@@ -21,10 +21,10 @@ st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these
            "is grey. Select points in the scatter (click, or the box and lasso tools at its top right) or a region "
            "of the map (box or lasso): the other panel highlights them.")
 lat_stamp = extraction.require_latents()
-lat = front.latents(lat_stamp)
+lat = sources.latents(lat_stamp)
 on_scan = lat.x is not None and lat.y is not None
-bc_spec = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else None
-bc_stamp, unit = bandcontrast.stamp(bc_spec), display_units(lat.units)
+bc = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else None
+unit = display_units(lat.units)
 
 cols = st.columns([1, 1, 2])
 dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim")
@@ -37,7 +37,7 @@ else:  # cutouts, images: no map, no band contrast
     features = "latent"
     cols[2].caption("These latents have no x, y coordinates (not a scan): their whole latent vectors are "
                     "clustered, without a map, a region or smoothing.")
-if features == "pair" and bc_spec is None:
+if features == "pair" and bc is None:
     st.warning("Clustering (latent dimension, band contrast) pairs needs band contrast: choose the scan's own map "
                "or a table uploaded on the Data page, or cluster whole latent vectors (no band contrast needed).",
                icon=":material/warning:")
@@ -51,10 +51,10 @@ if on_scan:
     roi = None if full else (x0, x1, y0, y1)
     common.roi_note(lat_stamp, lat, roi, "clusters")
 
-job = front.cluster_job(lat_stamp, bc_stamp, method, dim, features, method_params, roi, sigma)
-job_json = front.job_json(job)
+job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma)
+out_dir = str(state.results_dir("clusters", lat_stamp[0]))  # the run writes its CSV here: the download's
 with common.user_errors():
-    run = front.cluster_run(lat_stamp, bc_stamp, job_json)
+    run = cluster_runs.cluster_run(lat_stamp, job, out_dir)
 state.set_last_clusters(run["rows"], run["labels"])  # the UMAP page can colour by them
 labelled = state.labels()
 cols = st.columns([1, 2])
@@ -66,10 +66,10 @@ shade = cols[1].toggle("Shade each cluster by the latent's value (dark: lowest, 
                        value=state.setting("clusters_shade", False), key="clusters_shade", disabled=by_label)
 boundaries_on = references.boundary_switch(lat, page="clusters") if on_scan else False
 if by_label:
-    colour, grid, code_map, cells = front.cluster_label_view(lat_stamp, bc_stamp, job_json, labelled.digest(),
+    colour, grid, code_map, cells = cluster_runs.cluster_label_view(lat_stamp, job, out_dir, labelled.digest(),
                                                              labelled)
 else:
-    colour, grid, code_map, cells = front.cluster_view(lat_stamp, bc_stamp, job_json, shade)
+    colour, grid, code_map, cells = cluster_runs.cluster_view(lat_stamp, job, out_dir, shade)
 vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
 
 
@@ -91,7 +91,7 @@ def linked(run, colour, grid, code_map, cells):
             selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
             map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
             if boundaries_on:
-                reference_figures.with_boundaries(map_fig, front.boundaries_on(
+                reference_figures.with_boundaries(map_fig, scan_maps.boundaries_on(
                     lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
             map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun",
                                         selection_mode=("box", "lasso"), config={"displaylogo": False})
@@ -117,7 +117,7 @@ def linked(run, colour, grid, code_map, cells):
         state.clear_selection()
         common.rerun()
     if selected_here.any():
-        explore.selected_rows_table(run, selected_here, dim, unit, bc_spec)
+        explore.selected_rows_table(run, selected_here, dim, unit, bc)
     with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
 
@@ -126,7 +126,6 @@ linked(run, colour, grid, code_map, cells)
 
 st.subheader("Downloads")
 names = cluster_names(job.tag)
-out_dir = str(state.results_dir("clusters", lat_stamp[0]))
 model = common.latents_model(lat_stamp[0])
 st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
            "is the UMAP table's row id: the two join on it.")
@@ -136,9 +135,10 @@ dpi = state.png_dpi()  # read now: a download's data is made after the run, wher
 
 
 def artifact(kind):
-    """Written on the first click (the PNG takes a few seconds), then served from the cache."""
+    """The run's own files: its CSV, and the PNG and report written on the first click from the same run (the PNG
+    takes a few seconds), then served from the cache."""
     def read():
-        return Path(front.cluster_files(lat_stamp, bc_stamp, job_json, out_dir, dpi)[kind]).read_bytes()
+        return Path(cluster_runs.cluster_files(lat_stamp, job, out_dir, dpi, run)[kind]).read_bytes()
     return read
 
 

@@ -2,7 +2,7 @@
 their embeddings linked row by row, the agreement of their clusterings and each one's probe accuracy on the labels."""
 import streamlit as st
 
-from ui.compute import front
+from ui.compute import latent_space, sources
 from ui.widgets import access, common, compare, extraction
 
 access.require_app()
@@ -11,11 +11,12 @@ st.title("Compare two latents files")
 st.caption("The session's latents (the first file) beside another latents file of the same data in this workspace. "
            "Each row is the same source row in both: a selection in one embedding is outlined in the other.")
 lat_stamp = extraction.require_latents()
-lat = front.latents(lat_stamp)
+lat = sources.latents(lat_stamp)
 other_stamp, other_name = compare.pick_other(lat)
 method, neighbours, min_dist, seed = compare.embedding_params()
 with common.user_errors():
-    fitted = [front.fitted_embedding(stamp, method, neighbours, min_dist, seed) for stamp in (lat_stamp, other_stamp)]
+    fitted = [latent_space.fitted_embedding(stamp, method, neighbours, min_dist, seed)
+              for stamp in (lat_stamp, other_stamp)]
 colour = compare.colour_choice(lat_stamp, other_stamp, len(fitted[0].coords))
 compare.linked_embeddings(fitted[0].coords, fitted[1].coords, colour,
                           (f"{lat_stamp[0].split('/')[-1]} (first)", f"{other_name} (second)"), method)

@@ -1,7 +1,7 @@
 """Data: upload files or take the built-in demo, and see what each file holds."""
 import streamlit as st
 
-from ui.compute import front
+from ui.compute import sources
 from ui.session import files, state
 from ui.widgets import access, bandcontrast, common, extraction
 
@@ -42,21 +42,21 @@ if s3_panel is not None:
         s3_panel.render()
 
 st.subheader("Selected data")
-sources = files.data_sources()
-labels = list(sources)
+offered = files.data_sources()
+labels = list(offered)
 current = state.source()
-index = next((i for i, label in enumerate(labels) if sources[label] == current), 0)
+index = next((i for i, label in enumerate(labels) if offered[label] == current), 0)
 label = st.selectbox("Data file", labels, index=index, key="data_source")
-if sources[label] != current:  # the band contrast follows the scan: its own map, never the last scan's table
-    state.set_source(sources[label], bandcontrast.default_for(sources[label]))
+if offered[label] != current:  # the band contrast follows the scan: its own map, never the last scan's table
+    state.set_source(offered[label], bandcontrast.default_for(offered[label]))
     state.forget_widget("data_bc")
     st.rerun()
-bandcontrast.picker("data_bc", sources[label])
-if problem := bandcontrast.coverage_problem(state.bandcontrast(), sources[label]):
+bandcontrast.picker("data_bc", offered[label])
+if problem := bandcontrast.coverage_problem(state.bandcontrast(), offered[label]):
     st.warning(problem, icon=":material/warning:")
 
 with common.user_errors():
-    info = front.source_info(front.stamp(sources[label]))
+    info = sources.source_info(sources.stamp(offered[label]))
 cols = st.columns(4)
 cols[0].metric("Format", info["format"])
 cols[1].metric("Items", f"{sum(info['partitions'].values()):,}")
@@ -65,15 +65,15 @@ cols[3].metric("Grid", " x ".join(str(s) for s in info["grid_shape"]) if info.ge
 with st.expander("Everything the file holds (info)", expanded=False):
     st.json(info)
 
-if files.is_latents_file(sources[label], info):
+if files.is_latents_file(offered[label], info):
     st.info("This file already holds latents or features: nothing to extract.")
     if st.button("Explore these latents", key="explore_latents"):
-        state.set_latents(extraction.features_as_latents(sources[label]))
+        state.set_latents(extraction.features_as_latents(offered[label]))
         st.switch_page("pages/umap.py")
 else:
     partition = next(iter(info["partitions"]))
     with common.user_errors():
-        preview = front.source_preview(front.stamp(sources[label]), partition)
+        preview = sources.source_preview(sources.stamp(offered[label]), partition)
     st.caption(f"The first items of partition `{partition}`")
     common.gallery(preview, [f"{partition} #{i}" for i in range(len(preview))])
     if st.button("Next: extract latents", icon=":material/arrow_forward:", key="to_extract"):

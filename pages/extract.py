@@ -5,7 +5,7 @@ from latentcore.domain import describe_preprocessing, domain_warnings, preproces
 from latentcore.extract import POOLING
 from latentcore.models import ARCHS
 from latentcore.outputs import latents_path_for
-from ui.compute import front
+from ui.compute import sources
 from ui.session import files, state
 from ui.widgets import access, common, extraction
 
@@ -17,7 +17,7 @@ if source is None:
     st.info("Choose data on the Data page first.")
     st.stop()
 with common.user_errors():
-    info = front.source_info(front.stamp(source))
+    info = sources.source_info(sources.stamp(source))
 st.write(f"Data: **{source.name}** ({info['format']}, "
          + ", ".join(f"{name}: {n:,} items" for name, n in info["partitions"].items()) + ")")
 if info.get("is_features"):
@@ -40,7 +40,7 @@ if label != extraction.DEMO_MODEL_LABEL:
                           list(options), key="extract_options")
     spec["options"] = files.read_options(options[chosen])
 with common.user_errors():
-    model, _ = front.get_model(spec)
+    model, _ = sources.get_model(spec)
 st.caption(f"{model.name} ({model.arch}); input: {model.input_spec.channels} channel(s), "
            f"size {model.input_spec.size or 'any'}, normalisation {model.input_spec.normalize}; "
            f"SHA-256 {model.sha256[:12]}...")
@@ -49,7 +49,7 @@ for warning in domain_warnings(info, model):  # another data kind or pattern siz
     st.warning(warning, icon=":material/warning:")
 
 st.subheader("Settings")
-devices = front.devices()
+devices = sources.devices()
 cols = st.columns(3)
 device = cols[0].radio("Device", list(devices), format_func=devices.get, key="extract_device")
 batch_size = cols[1].number_input("Batch size", min_value=1, max_value=4096, step=16,
@@ -82,7 +82,7 @@ except ImportError:
 if s3_panel is not None:
     s3_panel.render_latents_upload(source, latents_path, overwrite)
 if latents_path is not None:
-    lat = front.latents(front.stamp(latents_path))
+    lat = sources.latents(sources.stamp(latents_path))
     st.subheader("Latents")
     shapes = ", ".join(f"{name} {rows.shape[0]:,} x {rows.shape[1]}" for name, rows in lat.partitions.items())
     st.write(f"**{latents_path.name}**: {shapes}" + (" with x, y" if lat.x is not None else ""))

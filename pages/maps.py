@@ -4,7 +4,7 @@ import streamlit as st
 from latentcore import figures
 from latentcore.data.base import display_units
 from latentcore.export import maps_npz_bytes
-from ui.compute import front
+from ui.compute import scan_maps, sources
 from ui.figures import maps as map_figures
 from ui.figures import plots, png
 from ui.figures import references as reference_figures
@@ -16,7 +16,7 @@ access.require_app()
 st.title("Latent maps")
 lat_stamp = extraction.require_latents()
 lat = extraction.require_scan(lat_stamp)
-matrix, table = front.stacked_latents(lat_stamp)
+matrix, table = sources.stacked_latents(lat_stamp)
 
 unit = display_units(lat.units)
 x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
@@ -43,8 +43,8 @@ if not dims:
     st.stop()
 
 with common.user_errors():
-    maps, grid = front.latent_maps(lat_stamp, tuple(dims), roi, sigma)
-rows = front.roi_rows(lat_stamp, roi)
+    maps, grid = scan_maps.latent_maps(lat_stamp, tuple(dims), roi, sigma)
+rows = scan_maps.roi_rows(lat_stamp, roi)
 st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
            f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
@@ -52,7 +52,7 @@ colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
                                                     units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
                                                     limits=limits)
-boundary_mask = front.boundaries_on(lat_stamp, boundary_deg, references.grid_key(grid)) if boundaries_on else None
+boundary_mask = scan_maps.boundaries_on(lat_stamp, boundary_deg, references.grid_key(grid)) if boundaries_on else None
 if boundary_mask is not None:
     for fig in (grid_fig, png_fig):
         reference_figures.with_boundaries(fig, boundary_mask, grid, len(dims), int(columns))
@@ -70,7 +70,7 @@ cols = st.columns([3, 2])
 with cols[0]:
     dim = st.selectbox("Map to click on", dims, key="maps_pick_dim")
     selected = chosen[plots.is_chosen(chosen, rows)]
-    _, cells = front.roi_cells(lat_stamp, roi)
+    _, cells = scan_maps.roi_cells(lat_stamp, roi)
     mask = plots.painted(grid, cells, plots.is_chosen(rows, selected)) if len(selected) > 1 else None  # one: framed only
     picker, trace_rows = plots.pixel_picker_figure(
         maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,
@@ -89,7 +89,7 @@ with cols[1]:
                  + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
         source = explore.source_for(lat)
         if source is not None:
-            pattern = front.source_rows(front.stamp(source), "all", (row,))[0]
+            pattern = sources.source_rows(sources.stamp(source), "all", (row,))[0]
             st.image(common.as_display_image(pattern), caption="its pattern", width="stretch", clamp=True)
         st.bar_chart({"latent": matrix[row]}, height=160, x_label="dimension")
         if st.button("Clear selection", key="maps_clear"):

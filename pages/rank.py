@@ -4,28 +4,28 @@ import streamlit as st
 from latentcore import figures
 from latentcore.analysis.maps import values_map
 from latentcore.analysis.rank import METRICS
-from ui.compute import front
+from ui.compute import ranking, scan_maps, sources
 from ui.figures import maps as map_figures
 from ui.session import state
-from ui.widgets import access, bandcontrast, common, explore, extraction
+from ui.widgets import access, common, explore, extraction
 
 access.require_app()
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
 lat_stamp = extraction.require_latents()
-lat = front.latents(lat_stamp)
+lat = sources.latents(lat_stamp)
 scan = lat.x is not None
 source = explore.source_for(lat)
-bc_stamp = bandcontrast.stamp(state.bandcontrast()) if scan else None
-source_stamp = front.stamp(source) if source is not None and scan else None
+bc = state.bandcontrast() if scan else None
+source_stamp = sources.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2])
 components = cols[0].number_input("Principal components of the raw patterns", 0, 10,
                                   state.setting("rank_components", 3 if source_stamp else 0, bounds=(0, 10)),
                                   disabled=source_stamp is None, key="rank_components")
 with common.user_errors():
-    available = front.reference_maps(lat_stamp, bc_stamp, int(components), source_stamp)
+    available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp)
 if not available:
     st.info("No reference map: load a band-contrast table on the Data page (scans), or use cutouts with numeric metadata.")
     st.stop()
@@ -50,7 +50,7 @@ if not references or not metrics:
     st.stop()
 
 with common.user_errors():
-    table = front.ranking(lat_stamp, bc_stamp, tuple(references), tuple(metrics), int(components), roi, source_stamp)
+    table = ranking.ranking(lat_stamp, bc, tuple(references), tuple(metrics), int(components), roi, source_stamp)
 for note in table.attrs.get("notes", []):
     st.caption(note)
 best = table.groupby("reference", sort=False).head(top)
@@ -66,16 +66,16 @@ for name in references:
                          key=f"rank_bar_{name}", config={"displaylogo": False})
     if scan:  # the reference map first, then its top dimensions
         dims = tuple(int(d) for d in part["dimension"].head(top))
-        maps, grid = front.latent_maps(lat_stamp, dims, roi)
-        rows = front.roi_rows(lat_stamp, roi)
+        maps, grid = scan_maps.latent_maps(lat_stamp, dims, roi)
+        rows = scan_maps.roi_rows(lat_stamp, roi)
         reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
         fig = map_figures.reference_and_top_dimensions(name, reference, maps, grid, dims, lat.units)
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")
 tag = f"{metrics[0]}_top{top}" + ("" if roi is None else "_roi{:g}-{:g}_{:g}-{:g}".format(*roi))
-bc_table = bandcontrast.table_path(bc_stamp)  # a scan map is inside the latents file
-inputs = {"latents": lat_stamp[0], **({"bandcontrast": bc_table} if bc_table else {}),
+bc_table = bc.path if bc is not None else None  # a scan map is inside the latents file
+inputs = {"latents": lat_stamp[0], **({"bandcontrast": str(bc_table)} if bc_table else {}),
           **({"source": source_stamp[0]} if source_stamp else {})}
 out = str(state.results_dir("rank", lat_stamp[0]))
 dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
@@ -84,7 +84,7 @@ dpi = state.png_dpi()  # read now: a download's data is made after the run, wher
 def written(kind):
     def read():
         from pathlib import Path
-        return Path(front.ranking_files(table, out, inputs, top, tag, dpi)[kind]).read_bytes()
+        return Path(ranking.ranking_files(table, out, inputs, top, tag, dpi)[kind]).read_bytes()
     return read
 
 

@@ -7,9 +7,10 @@ import time
 
 import streamlit as st
 
+from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
-from ui.compute import front
+from ui.compute import sources
 from ui.session import state
 from ui.widgets import access, common, training
 from ui.widgets import bandcontrast as bc_choice
@@ -20,12 +21,12 @@ st.title("Train a VAE")
 st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is preprocessed as "
          "chosen below and scaled to [-1, 1], as extraction does it. Training goes on if you leave this page.")
 
-choices = {"Built-in demo scan": (DEMO_SCAN, DEMO_BANDCONTRAST)}
+choices = {"Built-in demo scan": (DEMO_SCAN, BandContrast.table(DEMO_BANDCONTRAST))}
 if state.source() is not None and not state.is_demo():
     choices = {f"Session data: {state.source().name}": (state.source(), state.bandcontrast()), **choices}
 source, bandcontrast = choices[st.radio("Data", list(choices), key="train_data")]
 with common.user_errors():
-    info = front.source_info(front.stamp(source))
+    info = sources.source_info(sources.stamp(source))
 if info.get("is_features") or len(info["item_shape"]) != 3:
     st.warning("This file holds features or videos, not images: a VAE trains on patterns or images.")
     st.stop()
@@ -38,7 +39,7 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
                                                 key="train_use_bc"):
         bc_min = st.number_input("Threshold", value=state.setting("train_bc_min", 150.0), key="train_bc_min")
     if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
-        roi = common.roi_sliders(*front.scan_coordinates(front.stamp(source), partition), key="train")
+        roi = common.roi_sliders(*sources.scan_coordinates(sources.stamp(source), partition), key="train")
 
 with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
     static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
@@ -70,7 +71,7 @@ beta = cols[0].number_input("beta (KL weight)", 0.0, 100.0,
 lr = cols[1].number_input("Learning rate", 1e-6, 1.0, state.setting("train_lr", 2e-3, bounds=(1e-6, 1)), format="%.4f",
                            key="train_lr")
 channels = cols[2].text_input("Conv channels", state.setting("train_channels", "16,32,64"), key="train_channels")
-devices = front.devices()
+devices = sources.devices()
 device = cols[3].selectbox("Device", list(devices), format_func=devices.get, key="train_device")
 
 job = training.current()
@@ -84,7 +85,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
             st.stop()
         config = TrainConfig(
             data=str(source), out_dir=str(state.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
-            bandcontrast=str(bandcontrast) if bc_min is not None else None, bc_min=bc_min, roi=roi,
+            bandcontrast=bandcontrast.spec if bc_min is not None else None, bc_min=bc_min, roi=roi,
             preprocessing=preprocessing,
             latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
             batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)

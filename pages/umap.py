@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore.data.base import display_units
-from ui.compute import front
+from ui.compute import latent_space, scan_maps, sources
 from ui.figures import plots, png
 from ui.figures import references as reference_figures
 from ui.session import state
@@ -16,8 +16,8 @@ access.require_app()
 
 st.title("UMAP")
 lat_stamp = extraction.require_latents()
-lat = front.latents(lat_stamp)
-matrix, table = front.stacked_latents(lat_stamp)
+lat = sources.latents(lat_stamp)
+matrix, table = sources.stacked_latents(lat_stamp)
 
 with st.expander("Embedding parameters", icon=":material/tune:"):
     cols = st.columns(4)
@@ -30,8 +30,8 @@ with st.expander("Embedding parameters", icon=":material/tune:"):
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("umap_seed", 0, bounds=(0, 2**31 - 1)),
                                 key="umap_seed")
 with common.user_errors():
-    embedding = front.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
-    fitted = front.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
+    embedding = latent_space.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
+    fitted = latent_space.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
 every_row = np.arange(len(coords))
 
@@ -50,7 +50,7 @@ k = cols[2].number_input("Neighbours of a clicked point", 1, 50, state.setting("
 continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
 colorscale, limits = "Viridis", None
 if continuous is not None:  # its range found once per map (ten million rows: a pass each)
-    value_range = front.value_range(explore.values_key(choice, lat_stamp, dim), continuous[0])
+    value_range = sources.value_range(explore.values_key(choice, lat_stamp, dim), continuous[0])
     colorscale, limits = scales.colour_scale("umap_scale", continuous[0], value_range=value_range)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
 if colour.note:
@@ -74,7 +74,7 @@ def linked(marks):
     neighbours = None
     if len(chosen) == 1:
         with common.user_errors():
-            neighbours = front.nearest(lat_stamp, int(chosen[0]), int(k))
+            neighbours = latent_space.nearest(lat_stamp, int(chosen[0]), int(k))
         marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                       "symbol": "diamond-open", "size": 12, "colour": "#111111"})
     panels = st.columns(2) if on_scan else [st.container()]
@@ -86,12 +86,12 @@ def linked(marks):
             title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
     if on_scan:
         with panels[1]:
-            grid, code_map, cells = front.scan_codes(lat_stamp, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
+            grid, code_map, cells = scan_maps.scan_codes(lat_stamp, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
                                                        colour.codes)
             map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
                                             else None, title="The same rows on the scan", units=lat.units)
             if references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
-                reference_figures.with_boundaries(map_fig, front.boundaries_on(
+                reference_figures.with_boundaries(map_fig, scan_maps.boundaries_on(
                     lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
             map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
                                         config=selection.CHART_CONFIG)

@@ -1,7 +1,7 @@
 """The layers of docs/architecture.md, read from the code's own import statements (function-level ones
 included): the engine never imports Streamlit or the app; `ui.figures` and the pool's modules never import
 Streamlit, not even through another module; the session state is touched only in `ui.session`; every
-Streamlit cache and pool job is in `ui.compute.front`; and no module or package imports itself back through others."""
+Streamlit cache and pool job is in `ui.compute`; and no module or package imports itself back through others."""
 from __future__ import annotations
 
 import ast
@@ -143,16 +143,25 @@ def test_the_session_state_is_touched_only_in_ui_session():
     assert outside == {}
 
 
-def test_every_streamlit_cache_and_pool_job_is_in_the_front_door():
+def test_every_streamlit_cache_and_pool_job_is_in_ui_compute():
     for name, path in MODULES.items():
-        if name == "ui.compute.front":
+        if name.startswith("ui.compute."):
             continue
         for node in ast.walk(tree(path)):
             if isinstance(node, ast.Attribute):
                 assert node.attr not in ("cache_data", "cache_resource", "app_pool", "inline_job", "run_inline"), (
                     f"{path.relative_to(REPO)}:{node.lineno} {node.attr}")
-        if name != "ui.compute.jobs":
-            assert "ui.compute.tasks" not in imports(path), path  # tasks reach the pool through front
+        assert "ui.compute.tasks" not in imports(path), path  # tasks reach the pool through ui.compute
+
+
+def test_ui_compute_draws_nothing():
+    """Compute caches and computes: Streamlit in ui.compute is its caches alone; what a page shows while a job
+    runs is drawn by ui.widgets.waiting."""
+    drawn = [f"{path.relative_to(REPO)}:{node.lineno} st.{node.attr}" for name, path in MODULES.items()
+             if name.startswith("ui.compute") for node in ast.walk(tree(path))
+             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "st"
+             and node.attr not in ("cache_data", "cache_resource")]
+    assert drawn == []
 
 
 def first_statement(path: Path) -> str:

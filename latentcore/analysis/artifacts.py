@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data.bandcontrast import BandContrast
 from ..errors import InputError, about_file
 from ..storage import atomic_path, sha256_file
 from ..storage.csv_cells import neutralised_table
@@ -49,14 +50,13 @@ def input_record(path) -> dict:
     return {"name": path.name, "path": str(path.resolve()), "sha256": sha256_file(path)}
 
 
-def bandcontrast_record(spec) -> dict | None:
+def bandcontrast_record(bandcontrast) -> dict | None:
     """A band-contrast table's input record, the name of the scan map the latents carry, or None (none used)."""
-    from ..data.bandcontrast import scan_map_name
-
-    if spec is None:
+    if bandcontrast is None:
         return None
-    name = scan_map_name(spec)
-    return input_record(spec) if name is None else {"name": str(spec), "point_map": name or "first"}
+    if bandcontrast.from_scan:
+        return {"name": bandcontrast.spec, "point_map": bandcontrast.name or "first"}
+    return input_record(bandcontrast.path)
 
 
 def write_json(path, data) -> Path:
@@ -120,17 +120,18 @@ def cluster_names(tag: str) -> dict:
 
 # -- the cluster job ----------------------------------------------------------------------------
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ClusterJob:
-    """Everything that decides a cluster run's assignments (what the report records)."""
+    """Everything that decides a cluster run's assignments (what the report records). Frozen, and hashed by
+    its `key`: the page's caches and the pool's jobs are keyed by the job itself."""
 
     latents: str
-    bandcontrast: str | None  # a CSV, "scan"/"scan:NAME" (the scan's own map), or None (whole vectors only)
+    bandcontrast: BandContrast | None  # a table or the scan's own map; None: whole vectors only
     method: str
     dim: int = 0  # the latent column of the CSV; the pair's latent when features == "pair"
     features: str = "pair"  # "pair": (dim, band contrast); "latent": whole vectors; "umap": their UMAP
     params: dict = dataclasses.field(default_factory=dict)  # method parameters (+ random_state...)
-    roi: list | None = None  # [x0, x1, y0, y1] inclusive
+    roi: tuple | None = None  # (x0, x1, y0, y1) inclusive
     partition: str | None = None  # latents partition (scans: "all")
     smooth: float = 0.0  # Gaussian sigma in grid steps over the scan grid before clustering (0: none)
 
@@ -139,10 +140,34 @@ class ClusterJob:
 
         if self.features not in FEATURE_KINDS:
             raise InputError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
+        if self.bandcontrast is not None and not isinstance(self.bandcontrast, BandContrast):
+            raise TypeError(f"a job's band contrast is a BandContrast (BandContrast.parse of {self.bandcontrast!r})")
         if self.features == "pair" and self.bandcontrast is None:
             raise InputError("clustering (latent dimension, band contrast) pairs needs band contrast (a table or "
                              "the scan's own map); whole latent vectors (features 'latent') need none")
-        self.smooth = check_sigma(self.smooth)
+        object.__setattr__(self, "smooth", check_sigma(self.smooth))
+        object.__setattr__(self, "roi", tuple(self.roi) if self.roi is not None else None)
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> ClusterJob:
+        """The job a report's (or any JSON's) `job` record describes: band contrast as its string form."""
+        spec = fields.get("bandcontrast")
+        return cls(**{**fields, "bandcontrast": BandContrast.parse(spec) if spec is not None else None})
+
+    def to_dict(self) -> dict:
+        """The plain record (band contrast as its string form, the ROI a list), as the report keeps it."""
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                "bandcontrast": self.bandcontrast.spec if self.bandcontrast is not None else None,
+                "roi": list(self.roi) if self.roi is not None else None}
+
+    @property
+    def key(self) -> str:
+        """A stable text of every field, a table's stamp included (a rewritten table: another key)."""
+        stamp = self.bandcontrast.stamp if self.bandcontrast is not None else None
+        return json.dumps([self.to_dict(), stamp], sort_keys=True, default=str)
+
+    def __hash__(self):
+        return hash(self.key)
 
     @property
     def roi_box(self) -> Roi | None:
@@ -178,7 +203,6 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     """Read the latents and band contrast (when the job has it), restrict both to the ROI and align
     them by x, y."""
     from ..data import align_to_coordinates, read_bandcontrast
-    from ..data.bandcontrast import pick_point_map, scan_map_name
     from ..latents import model_record, read_latents
     from ._validation import check_dimensions
     from .maps import slice_to_roi
@@ -196,7 +220,8 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
             break
         offset += len(values)
     row_ids = offset + np.arange(len(rows), dtype=np.int64)
-    has_bc = job.bandcontrast is not None
+    bc = job.bandcontrast
+    has_bc = bc is not None
     if latents.x is None or latents.y is None or len(latents.x) != len(rows):
         needs = ("band contrast" if has_bc else "an ROI" if job.roi is not None else "smoothing" if job.smooth
                  else None)
@@ -207,9 +232,9 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         x = y = None
     else:
         x, y = np.asarray(latents.x, np.float64), np.asarray(latents.y, np.float64)
-    from_scan = has_bc and scan_map_name(job.bandcontrast) is not None  # the scan's own map, row for row
-    values = pick_point_map(latents.point_maps, job.bandcontrast, job.latents)[1] if from_scan else None
-    table = read_bandcontrast(job.bandcontrast) if has_bc and not from_scan else None
+    from_scan = has_bc and bc.from_scan  # the scan's own map, row for row
+    name, values = bc.values(latents.point_maps, x, y, job.latents) if from_scan else ("band contrast", None)
+    table = read_bandcontrast(bc.path) if has_bc and not from_scan else None
     roi = job.roi_box
     if roi is not None:
         keep = roi.mask(x, y)
@@ -227,10 +252,9 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     bad = ~np.isfinite(features).reshape(len(features), -1).all(axis=1)
     if bad.any():  # the clustering refuses them too, but cannot name the file
         latent_bad = not np.isfinite((rows[:, dim] if job.features == "pair" else rows)[bad]).all()
-        culprit = job.latents if latent_bad or from_scan else job.bandcontrast
+        culprit = job.latents if latent_bad or from_scan else bc.path
         raise InputError(f"{int(bad.sum())} rows to cluster hold NaN or inf "
                          f"({'latents' if latent_bad else 'band contrast'})", culprit)
-    name = pick_point_map(latents.point_maps, job.bandcontrast)[0] if from_scan else "band contrast"
     dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
     used = np.asarray(rows[:, list(dims)], np.float32)
     return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, features, latents.units, name,
@@ -301,28 +325,28 @@ def second_axis(inputs: ClusterInputs, dim: int) -> tuple[np.ndarray, str]:
 
 def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300) -> dict:
     """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report."""
-    from ..figures import cluster_panels, write_png
-    from .cluster import describe_fit
-    from .maps import Grid
-    from .smoothing import smoothing_record
-
     inputs = load_cluster_inputs(job)
     result = cluster_inputs(job, inputs)
-    out_dir = Path(out_dir)
-    names = cluster_names(job.tag)
-    csv_path = write_csv(out_dir / names["assignments"], assignments_table(inputs, result.labels))
-    engine = None
-    png = png and inputs.x is not None  # the figure draws the clusters on the scan
-    if png:
+    report = write_assignments(job, inputs, result, out_dir)
+    if png and inputs.x is not None:  # the figure draws the clusters on the scan
         vertical, vertical_name = second_axis(inputs, job.dim)
-        fig = cluster_panels(inputs.x, inputs.y, inputs.latent, vertical, result.labels,
-                             Grid.from_coordinates(inputs.x, inputs.y), latent_name=f"latent dim {job.dim}",
-                             title=f"{job.method} clusters ({job.tag})", units=inputs.units,
-                             bandcontrast_name=vertical_name)
-        engine = write_png(fig, out_dir / names["figure"], browser=browser, dpi=dpi)
-    report = {
+        engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, vertical, vertical_name,
+                                      result.labels, inputs.units, browser=browser, dpi=dpi)
+        report = with_figure(report, engine)
+    write_json(Path(out_dir) / cluster_names(job.tag)["report"], report)
+    return report
+
+
+def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -> dict:
+    """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`."""
+    from .cluster import describe_fit
+    from .smoothing import smoothing_record
+
+    names = cluster_names(job.tag)
+    csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
+    return {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
-        "job": {**dataclasses.asdict(job), "params": result.params},
+        "job": {**job.to_dict(), "params": result.params},
         "method": result.method, "params": result.params, "fit": result.fit,
         "counts": result.counts, "n_clusters": result.n_clusters, "sample": result.sample,
         "fit_summary": describe_fit(result), "warnings": result.warnings,
@@ -336,10 +360,27 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
         "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                     "columns": assignment_columns(inputs)},
                     "report": {"name": names["report"]},
-                    "figure": {"name": names["figure"], "engine": engine} if png else None},
+                    "figure": None},
     }
-    write_json(out_dir / names["report"], report)
-    return report
+
+
+def write_cluster_figure(job: ClusterJob, out_dir, x, y, latent, vertical, vertical_name: str, labels,
+                         units: str | None, *, browser="auto", dpi: float = 300) -> str:
+    """Write the two cluster panels (the scan map, latent against `vertical`) as the run's PNG; returns the
+    engine that drew it."""
+    from ..figures import cluster_panels, write_png
+    from .maps import Grid
+
+    fig = cluster_panels(x, y, latent, vertical, labels, Grid.from_coordinates(x, y),
+                         latent_name=f"latent dim {job.dim}", title=f"{job.method} clusters ({job.tag})",
+                         units=units, bandcontrast_name=vertical_name)
+    return write_png(fig, Path(out_dir) / cluster_names(job.tag)["figure"], browser=browser, dpi=dpi)
+
+
+def with_figure(report: dict, engine: str) -> dict:
+    """The report with its figure written (by `engine`)."""
+    figure = {"name": cluster_names(report["tag"])["figure"], "engine": engine}
+    return {**report, "outputs": {**report["outputs"], "figure": figure}}
 
 
 # -- rerun ------------------------------------------------------------------------------------
@@ -374,7 +415,7 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
         if "point_map" not in record:  # a scan's own map lives in its latents file
             job_fields[role] = str(_find_input(record, report_path))
     expected = _field(report, ("outputs", "assignments", "sha256"), str, report_path)
-    new = run_cluster_job(ClusterJob(**job_fields), out_dir or report_path.parent, png=png, browser=browser)
+    new = run_cluster_job(ClusterJob.from_dict(job_fields), out_dir or report_path.parent, png=png, browser=browser)
     return {"report": new, "identical": new["outputs"]["assignments"]["sha256"] == expected}
 
 

@@ -3,9 +3,12 @@ pattern coordinates BY x,y VALUE (never by row position), tolerant to float roun
 
 Wherever band contrast is asked for, a scan's own vendor map may stand in for a table: the spec
 `scan:<name>` (e.g. `scan:Band Contrast`, `scan:IQ`) names a per-point map that the scan (and its
-latents file) carries, row for row; `scan` alone takes the scan's first map (its band contrast)."""
+latents file) carries, row for row; `scan` alone takes the scan's first map (its band contrast).
+That string is the choice's form at the edges only (a CLI argument, a workspace's or a report's JSON):
+`BandContrast.parse` decodes it once into the value every caller carries."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -27,20 +30,70 @@ def scan_map_name(spec) -> str | None:
     return text[len(SCAN_MAP) + 1:].strip() if text.startswith(SCAN_MAP + ":") else None
 
 
-def scan_map_spec(name: str) -> str:
-    return f"{SCAN_MAP}:{name}"
+@dataclasses.dataclass(frozen=True)
+class BandContrast:
+    """A band-contrast choice: a per-point map the scan carries (`kind` "scan", `name` the map's name, ""
+    for its first map) or a table x, y, bandcontrast (`kind` "table", `name` its path, `stamp` its
+    (mtime_ns, size) when made: a rewritten table is a new value, so results keyed by it are made anew)."""
 
+    kind: str
+    name: str
+    stamp: tuple = ()
 
-def pick_point_map(maps: dict, spec, path=None) -> tuple[str, np.ndarray]:
-    """(name, values) of the point map a `scan:` spec names; the first map for a bare `scan`."""
-    name = scan_map_name(spec)
-    if not maps:
-        raise InputError("the scan carries no per-point maps (h5ebsd scans have none): give a band-contrast "
-                         "table x,y,bandcontrast instead (--bandcontrast FILE.csv)", path)
-    name = name or next(iter(maps))
-    if name not in maps:
-        raise InputError(f"no point map {name!r}; the scan carries {list(maps)}", path)
-    return name, np.asarray(maps[name], np.float64)
+    @classmethod
+    def parse(cls, spec) -> BandContrast:
+        """The value of a spec string: `scan`, `scan:<name>` or a table's path."""
+        name = scan_map_name(spec)
+        return cls.scan_map(name) if name is not None else cls.table(spec)
+
+    @classmethod
+    def scan_map(cls, name: str = "") -> BandContrast:
+        return cls("scan", str(name))
+
+    @classmethod
+    def table(cls, path) -> BandContrast:
+        """A table, stamped as it is now (no stamp when it is missing: reading it says so, naming it)."""
+        path = Path(path)
+        found = path.stat() if path.is_file() else None
+        return cls("table", str(path), (found.st_mtime_ns, found.st_size) if found else ())
+
+    @property
+    def from_scan(self) -> bool:
+        return self.kind == "scan"
+
+    @property
+    def path(self) -> Path | None:
+        """The table's file; None for a scan map (it lives in the scan's and its latents' files)."""
+        return None if self.from_scan else Path(self.name)
+
+    @property
+    def spec(self) -> str:
+        """The string form (`scan`, `scan:<name>`, or the table's path), for the edges."""
+        if self.from_scan:
+            return f"{SCAN_MAP}:{self.name}" if self.name else SCAN_MAP
+        return self.name
+
+    @property
+    def value_name(self) -> str:
+        """The name shown on axes and colour bars: the scan map's own name, else "band contrast"."""
+        return self.name if self.from_scan and self.name else "band contrast"
+
+    def values(self, point_maps: dict, x, y, where=None) -> tuple[str, np.ndarray]:
+        """(name, float64 value per row): the scan's map row for row (`point_maps`: the latents', named in
+        errors by `where`), or the table aligned to the rows' x, y."""
+        if self.from_scan:
+            return self._scan_map(point_maps, where)
+        return "band contrast", align_to_coordinates(read_bandcontrast(self.name), x, y)
+
+    def _scan_map(self, maps: dict, where) -> tuple[str, np.ndarray]:
+        """(name, values) of the point map this names; the first map for a bare `scan`."""
+        if not maps:
+            raise InputError("the scan carries no per-point maps (h5ebsd scans have none): give a band-contrast "
+                             "table x,y,bandcontrast instead (--bandcontrast FILE.csv)", where)
+        name = self.name or next(iter(maps))
+        if name not in maps:
+            raise InputError(f"no point map {name!r}; the scan carries {list(maps)}", where)
+        return name, np.asarray(maps[name], np.float64)
 
 
 # Units of vendors' per-point maps where they have one: the angular fits are in degrees; band contrast,

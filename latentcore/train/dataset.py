@@ -13,8 +13,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..analysis.maps import Roi
-from ..data import align_to_coordinates, read_bandcontrast
-from ..data.bandcontrast import pick_point_map, scan_map_name
+from ..data.bandcontrast import BandContrast
 from ..data._checks import infer_step
 from ..data.preprocess import iter_preprocessed, static_background_origin
 from ..data.base import Reader
@@ -56,9 +55,9 @@ def choose_partition(reader: Reader, partition: str | None) -> str:
 
 def bandcontrast_values(reader: Reader, spec: str, xy) -> np.ndarray:
     """Band contrast per row: the scan's own map (`scan`, `scan:NAME`) or a table aligned by x, y."""
-    if scan_map_name(spec) is not None:
-        return pick_point_map(reader.point_maps(), spec, reader.path)[1]
-    return align_to_coordinates(read_bandcontrast(spec), *xy)
+    bandcontrast = BandContrast.parse(spec)
+    maps = reader.point_maps() if bandcontrast.from_scan else {}  # only a scan map reads them
+    return bandcontrast.values(maps, *xy, reader.path)[1]
 
 
 def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np.ndarray, dict]:

@@ -1,11 +1,11 @@
-"""The front door's per-row caches at scale: one shared read-only object per input (no copy per rerun),
+"""ui.compute's per-row caches at scale: one shared read-only object per input (no copy per rerun),
 and the scan's code map placed through the grid computed once, as `values_map` places it."""
 import numpy as np
 import pytest
 
 from latentcore.analysis.maps import Grid, values_map
 from latentcore.latents import LatentsWriter
-from ui.compute import front
+from ui.compute import scan_maps, sources
 
 
 @pytest.fixture
@@ -17,25 +17,25 @@ def scan(tmp_path):
     writer.write_rows("all", 0, np.random.default_rng(1).normal(size=(len(keep), 3)).astype(np.float32))
     writer.write_array("x", columns[keep] * 0.5)
     writer.write_array("y", rows[keep] * 0.5)
-    return front.stamp(writer.finish({}))
+    return sources.stamp(writer.finish({}))
 
 
 def test_scan_codes_match_values_map_and_are_shared_read_only(scan):
-    lat = front.latents(scan)
+    lat = sources.latents(scan)
     codes = np.random.default_rng(4).integers(0, 7, len(lat.x)).astype(np.float32)
-    grid, code_map, cells = front.scan_codes(scan, "codes-a", codes)
+    grid, code_map, cells = scan_maps.scan_codes(scan, "codes-a", codes)
     expected = values_map(codes, lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))
     np.testing.assert_array_equal(code_map, expected)
-    assert front.scan_codes(scan, "codes-a", codes)[1] is code_map  # the same object for every rerun
+    assert scan_maps.scan_codes(scan, "codes-a", codes)[1] is code_map  # the same object for every rerun
     with pytest.raises(ValueError):
         code_map[0, 0] = 1
     with pytest.raises(ValueError):
         cells[0][0] = 1
-    assert front.scan_grid(scan)[0] == grid
+    assert scan_maps.scan_grid(scan)[0] == grid
 
 
 def test_roi_rows_and_band_contrast_are_read_only_and_not_copied_per_call(scan):
-    rows = front.roi_rows(scan, None)
-    assert front.roi_rows(scan, None) is rows and not rows.flags.writeable
-    matrix, _ = front.stacked_latents(scan)
-    assert isinstance(matrix, np.memmap) and np.shares_memory(matrix, front.latents(scan).partitions["all"])
+    rows = scan_maps.roi_rows(scan, None)
+    assert scan_maps.roi_rows(scan, None) is rows and not rows.flags.writeable
+    matrix, _ = sources.stacked_latents(scan)
+    assert isinstance(matrix, np.memmap) and np.shares_memory(matrix, sources.latents(scan).partitions["all"])

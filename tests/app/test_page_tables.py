@@ -3,7 +3,6 @@ the latents in the sidebar and the download labels, the cluster table joining th
 `row`, and the Train page showing the last finished run from disk (AppTest, the real app)."""
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -31,7 +30,59 @@ def sidebar_caption(latents) -> str:
     return texts(at.sidebar.caption)
 
 
-def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap_table():
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """file name -> the data callable of each download button the app draws (what a click runs), as drawn last."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    found, add = {}, MediaFileManager.add_deferred
+
+    def kept(self, data, mimetype, coordinates, file_name=None, **kwargs):
+        found[file_name] = data
+        return add(self, data, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", kept)
+    return found
+
+
+def test_a_clusters_visit_and_its_downloads_cluster_once(monkeypatch, downloads):
+    """The downloads are the run on screen: its CSV, and its report and PNG drawn from it; nothing is
+    clustered again, in the server or the pool, for a download."""
+    import hashlib
+
+    import latentcore.analysis.cluster as engine
+
+    at = go(new_app(), "extract")
+    at.button(key="extract_run").click().run()
+    clustered, cluster = [], engine.cluster
+    monkeypatch.setattr(engine, "cluster",
+                        lambda *args, **kwargs: clustered.append(args[1]) or cluster(*args, **kwargs))
+    at = go(at, "clusters")
+    assert at.session_state["bandcontrast"] is not None and at.metric[2].value == "2,400"
+    files = {name: read() for name, read in downloads.items()}
+    assert clustered == ["gmm"]  # the page's run, once: the three downloads made none
+    tag = "gmm_dim0_full"
+    assert sorted(files) == [f"cluster_assignments__{tag}.csv", f"cluster_latent_bc__{tag}.png",
+                             f"cluster_report__{tag}.json"]
+    report = json.loads(files[f"cluster_report__{tag}.json"])
+    csv = files[f"cluster_assignments__{tag}.csv"]
+    assert report["outputs"]["assignments"]["sha256"] == hashlib.sha256(csv).hexdigest()
+    assert report["outputs"]["figure"]["name"] == f"cluster_latent_bc__{tag}.png"
+    assert files[f"cluster_latent_bc__{tag}.png"].startswith(b"\x89PNG")
+    table = pd.read_csv(io.BytesIO(csv))
+    assert report["counts"] == {str(k): int(n) for k, n in table["cluster"].value_counts().sort_index().items()}
+    assert len(table) == 2400 and "bandcontrast" in table.columns
+
+    k = at.number_input(key="clusters_k").value  # another k: files of the same names, each job its own
+    at.number_input(key="clusters_k").set_value(k + 1).run()
+    other = {name: read() for name, read in downloads.items()}
+    at.number_input(key="clusters_k").set_value(k).run()
+    again = {name: read() for name, read in downloads.items()}
+    assert clustered == ["gmm", "gmm"]  # back to the first k: its run, kept, and its files
+    assert again == files and other[f"cluster_assignments__{tag}.csv"] != csv
+
+
+def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap_table(downloads):
     at = go(new_app(), "extract")
     at.button(key="extract_run").click().run()
     assert not at.exception and not at.error
@@ -47,14 +98,9 @@ def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels[0] == "cluster_assignments__gmm_latents_full.csv — model vae (SHA-256 f92bed0c)"
 
-    from ui.compute import front  # the files the Download buttons serve (written on the first click)
-
-    lat_stamp = front.stamp(at.session_state["latents"])
-    job = front.cluster_job(lat_stamp, None, "gmm", 0, "latent", {"n_components": 3}, None)
-    folder = Path(at.session_state["workdir"]) / "clusters"
-    report = json.loads(Path(front.cluster_files(lat_stamp, None, front.job_json(job), str(folder))["report"]).read_text())
+    report = json.loads(downloads["cluster_report__gmm_latents_full.json"]())  # what the buttons serve
     assert report["inputs"]["bandcontrast"] is None and report["model"]["name"] == "vae"
-    table = pd.read_csv(folder / "cluster_assignments__gmm_latents_full.csv")
+    table = pd.read_csv(io.BytesIO(downloads["cluster_assignments__gmm_latents_full.csv"]()))
     dims = read_latents(at.session_state["latents"]).partitions["all"].shape[1]
     assert list(table.columns) == ["row", "x_um", "y_um", *(f"latent_{d}" for d in range(dims)), "cluster"]
 

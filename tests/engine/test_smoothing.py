@@ -9,6 +9,7 @@ from latentcore.analysis.artifacts import ClusterJob, cluster_inputs, load_clust
 from latentcore.analysis.cluster import cluster, feature_scale
 from latentcore.analysis.maps import Roi
 from latentcore.analysis.smoothing import TRUNCATE, smooth_maps, smooth_rows
+from latentcore.data.bandcontrast import BandContrast
 from latentcore.errors import InputError
 from latentcore.latents import LatentsWriter
 
@@ -66,7 +67,7 @@ def test_bad_sigma_is_refused():
     with pytest.raises(InputError, match="sigma must be a number of grid steps >= 0, got -1"):
         smooth_rows(values, columns * STEP, rows * STEP, -1)
     with pytest.raises(InputError, match="got 'wide'"):
-        ClusterJob(latents="a", bandcontrast="b", method="kmeans", smooth="wide")
+        ClusterJob(latents="a", bandcontrast=BandContrast.scan_map(), method="kmeans", smooth="wide")
 
 
 def write_scan_latents(path, values, rows, columns):
@@ -86,7 +87,7 @@ def test_the_cluster_job_smooths_latents_and_band_contrast_over_the_roi_rows_onl
     pd.DataFrame({"x": x, "y": y, "bandcontrast": bandcontrast}).to_csv(tmp_path / "bc.csv", index=False)
 
     roi = [3, 15, 1.5, 12]
-    job = dict(latents=str(latents), bandcontrast=str(tmp_path / "bc.csv"), method="kmeans", roi=roi, smooth=1.0)
+    job = dict(latents=str(latents), bandcontrast=BandContrast.table(tmp_path / "bc.csv"), method="kmeans", roi=roi, smooth=1.0)
     inputs = load_cluster_inputs(ClusterJob(**job, features="latent"))
     inside = Roi(*roi).mask(x, y)
     for j in range(3):
@@ -114,7 +115,7 @@ def test_smoothed_features_are_standardised_by_the_unsmoothed_scale_so_noise_sta
     latents = write_scan_latents(tmp_path / "scan_latents.h5", values, rows, columns)
     bandcontrast = tmp_path / "bc.csv"
     pd.DataFrame({"x": columns * STEP, "y": rows * STEP, "bandcontrast": 1.0}).to_csv(bandcontrast, index=False)
-    job = ClusterJob(latents=str(latents), bandcontrast=str(bandcontrast), method="kmeans", features="latent",
+    job = ClusterJob(latents=str(latents), bandcontrast=BandContrast.table(bandcontrast), method="kmeans", features="latent",
                      smooth=1.0, params={"n_clusters": 2})
     inputs = load_cluster_inputs(job)
     for got, expected in zip(inputs.scale, feature_scale(values.astype(np.float32))):

@@ -4,7 +4,7 @@ run in separate processes, so the Streamlit server only draws and no session wai
 A job is a function with plain arguments, handed over as `concurrent.futures` takes one: a
 top-level function of an importable module (the app's are in `ui.compute.tasks`: plain latentcore
 calls, no Streamlit), which the spawned worker imports by its module and qualified name. Its key is
-a hash of that name (`task_name`) and the arguments (files enter by `front.stamp`: path, mtime,
+a hash of that name (`task_name`) and the arguments (files enter by `sources.stamp`: path, mtime,
 size), so two sessions asking the same thing share one job and its result.
 Progress and cancel travel through the job's folder: the worker writes `progress.json`; a
 `cancel` file makes the worker's next progress report raise `JobCancelled` (a job not started yet
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import dataclasses
 import hashlib
 import json
 import multiprocessing
@@ -127,8 +128,15 @@ def task_name(task: Callable) -> str:
 
 
 def job_key(task: Callable, kwargs: dict) -> str:
-    text = json.dumps([task_name(task), kwargs], sort_keys=True, default=str)
+    """The task and its arguments as a digest; a dataclass argument (a ClusterJob, a BandContrast) by its fields."""
+    text = json.dumps([task_name(task), kwargs], sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _plain(value):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return str(value)
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")

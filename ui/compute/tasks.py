@@ -1,17 +1,23 @@
-"""The heavy calls the pages hand to the worker pool (`ui.compute.jobs`), always through the front
-door (`ui.compute.front`): the same latentcore calls the command line makes, with plain arguments
-(files as `front.stamp` tuples: path, mtime, size) and a `progress(fraction, message)` callback.
+"""The heavy calls the pages hand to the worker pool (`ui.compute.jobs`), always through its door
+(`ui.compute.pool`): the same latentcore calls the command line makes, with plain arguments (files as
+`sources.stamp` tuples: path, mtime, size; a cluster job as its ClusterJob, band contrast as its
+BandContrast) and a `progress(fraction, message)` callback.
 No Streamlit here: these run in worker processes (small inputs: in the server, by the same door)."""
 from __future__ import annotations
 
 import functools
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..kept import Kept
+
+if TYPE_CHECKING:
+    from latentcore.analysis.artifacts import ClusterJob
+    from latentcore.data.bandcontrast import BandContrast
 
 
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):
@@ -25,19 +31,22 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
                progress=progress)
 
 
-def cluster_run(job_json: str, inputs, progress) -> dict:
-    """The Clusters page's clustering: the same inputs and call as the downloadable artifacts.
-    Returns rows (the row ids), x, y (None without coordinates), latent, bandcontrast (None without
-    it), the scatter's vertical axis (`second`: band contrast, else the next latent dimension) and its
-    name, labels and the report. (`inputs`: the files' stamps, only part of the job's key.)"""
-    from latentcore.analysis.artifacts import ClusterJob, cluster_inputs, load_cluster_inputs, second_axis
+def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict:
+    """The Clusters page's clustering (a ClusterJob): the same inputs and call as the CLI's `cluster`, and
+    the same assignments CSV, written into `out_dir` (the page's download). Returns rows (the row ids), x,
+    y (None without coordinates), latent, bandcontrast (None without it), the scatter's vertical axis
+    (`second`: band contrast, else the next latent dimension) and its name, labels, the fit's report, the
+    coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not drawn
+    yet). (`latents`: the file's stamp, only part of the job's key.)"""
+    from latentcore.analysis.artifacts import cluster_inputs, load_cluster_inputs, second_axis, write_assignments
     from latentcore.analysis.cluster import describe_fit
 
-    job = ClusterJob(**json.loads(job_json))
     progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))
     inputs = load_cluster_inputs(job)
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows")
     result = cluster_inputs(job, inputs)
+    progress(0.9, "writing the assignments")
+    report = write_assignments(job, inputs, result, out_dir)
     progress(1.0, "done")
     second, second_name = second_axis(inputs, job.dim)
 
@@ -46,7 +55,8 @@ def cluster_run(job_json: str, inputs, progress) -> dict:
 
     return {"rows": inputs.rows, "x": as_f32(inputs.x), "y": as_f32(inputs.y), "latent": as_f32(inputs.latent),
             "bandcontrast": as_f32(inputs.bandcontrast), "second": as_f32(second), "second_name": second_name,
-            "labels": result.labels, "report": {**result.to_dict(), "fit_summary": describe_fit(result)}}
+            "labels": result.labels, "report": {**result.to_dict(), "fit_summary": describe_fit(result)},
+            "units": inputs.units, "file_report": report}
 
 
 def kmeans_labels(latents: tuple, k: int, progress) -> np.ndarray:
@@ -158,17 +168,7 @@ def train(config: dict, progress):
     return train_vae(config, callback=epoch_done, stop_event=Stop())
 
 
-def _bandcontrast_for(bandcontrast: str, lat) -> np.ndarray:
-    from pathlib import Path
-
-    from latentcore.data.bandcontrast import align_to_coordinates, pick_point_map, read_bandcontrast, scan_map_name
-
-    if scan_map_name(bandcontrast) is not None:
-        return pick_point_map(lat.point_maps, bandcontrast, Path(lat.path).name)[1]
-    return align_to_coordinates(read_bandcontrast(bandcontrast), lat.x, lat.y)
-
-
-def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None,
+def reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int, source: tuple | None,
                    progress) -> dict:
     """name -> per-row values: band contrast (a scan map, or a table aligned by x, y), PCA components
     of the raw patterns, and the numeric metadata columns of cutouts (kept by this process for the
@@ -177,18 +177,17 @@ def reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, 
     return _kept_maps(latents, bandcontrast, components, source)
 
 
-def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
+def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int,
+                         source: tuple | None) -> dict:
     import pandas as pd
 
     from latentcore.latents import read_latents
 
     lat = read_latents(latents[0])
     references = {}
-    if bandcontrast is not None and lat.x is not None:
-        from latentcore.data.bandcontrast import scan_map_name
-
-        name = scan_map_name(bandcontrast[0]) or "band contrast"  # a scan map keeps its own name (IQ, ...)
-        references[name] = np.asarray(_bandcontrast_for(bandcontrast[0], lat), np.float32).astype(np.float64)
+    if bandcontrast is not None and lat.x is not None:  # a scan map keeps its own name (IQ, ...)
+        values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat.path).name)[1]
+        references[bandcontrast.value_name] = np.asarray(values, np.float32).astype(np.float64)
     if components and source is not None and lat.x is not None:
         from latentcore.analysis.references import pattern_components
         from latentcore.data import open_source
@@ -210,18 +209,19 @@ def _make_reference_maps(latents: tuple, bandcontrast: tuple | None, components:
 
 
 def _kept_maps(latents, bandcontrast, components, source) -> dict:
-    """`_reference_maps_kept` with the job's (JSON-made) arguments as hashable tuples."""
-    return _reference_maps_kept(tuple(latents), tuple(bandcontrast) if bandcontrast else None, int(components),
+    """`_reference_maps_kept` with the job's arguments as hashable tuples."""
+    return _reference_maps_kept(tuple(latents), bandcontrast, int(components),
                                 tuple(source) if source else None)
 
 
 @functools.lru_cache(maxsize=4)
-def _reference_maps_kept(latents: tuple, bandcontrast: tuple | None, components: int, source: tuple | None) -> dict:
+def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, components: int,
+                         source: tuple | None) -> dict:
     """The maps this process made last (the page asks for them, then ranks against them)."""
     return _make_reference_maps(latents, bandcontrast, components, source)
 
 
-def rank(latents: tuple, bandcontrast: tuple | None, references: list, metrics: list, components: int,
+def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, metrics: list, components: int,
          roi, source: tuple | None, progress):
     """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
     against the chosen reference maps, over the ROI's rows (x0, x1, y0, y1; None: all)."""

@@ -32,6 +32,7 @@ import streamlit as st
 
 from latentcore.analysis.labels import LabelledRows, empty_labels
 from latentcore.arrays import unique
+from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
 from . import access, deployment, workspace
@@ -267,17 +268,17 @@ def workdir(sub: str = "") -> Path:
 
 
 def use_demo():
-    set_source(DEMO_SCAN, DEMO_BANDCONTRAST)
+    set_source(DEMO_SCAN, BandContrast.table(DEMO_BANDCONTRAST))
 
 
 def is_demo() -> bool:
     return st.session_state.get(SOURCE) == str(DEMO_SCAN)
 
 
-def set_source(path, bandcontrast=None):
+def set_source(path, bandcontrast: BandContrast | None = None):
     """A new source invalidates the latents and the selection made on the old one."""
     st.session_state[SOURCE] = str(path) if path else None
-    st.session_state[BANDCONTRAST] = str(bandcontrast) if bandcontrast else None
+    set_bandcontrast(bandcontrast)
     st.session_state[LATENTS] = None
     forget_data_settings()
     clear_selection()
@@ -290,13 +291,15 @@ def source() -> Path | None:
     return Path(value) if value else None
 
 
-def bandcontrast() -> str | None:
-    """The band-contrast choice: `scan:<map name>` (the scan's own map) or a table's path (ui.widgets.bandcontrast)."""
-    return st.session_state.get(BANDCONTRAST) or None
+def bandcontrast() -> BandContrast | None:
+    """The band-contrast choice (ui.widgets.bandcontrast). The session keeps its string form, as the workspace
+    saves it (`scan:<map name>` or a table's path): read here, it is decoded once into its value."""
+    spec = st.session_state.get(BANDCONTRAST)
+    return BandContrast.parse(spec) if spec else None
 
 
-def set_bandcontrast(spec):
-    st.session_state[BANDCONTRAST] = str(spec) if spec else None
+def set_bandcontrast(bandcontrast: BandContrast | None):
+    st.session_state[BANDCONTRAST] = bandcontrast.spec if bandcontrast is not None else None
 
 
 def png_dpi() -> int:

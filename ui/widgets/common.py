@@ -15,7 +15,7 @@ from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
 from latentcore.storage.csv_cells import neutralised_table
 
-from ..compute import front
+from ..compute import scan_maps, sources
 from ..figures.plots import is_chosen
 from ..session import state
 from . import bandcontrast
@@ -40,7 +40,7 @@ class SidebarSummary:
             model = latents_model(lat)
             if model:
                 st.caption(f"made by {model}")
-            st.markdown(f"**Device:** {front.devices()['auto'].removeprefix('auto (').rstrip(')')}")
+            st.markdown(f"**Device:** {sources.devices()['auto'].removeprefix('auto (').rstrip(')')}")
         selection_count()
         self.buttons.empty()
         if buttons and len(state.selection()) and self.buttons.button("Clear selection", key="sidebar_clear_selection"):
@@ -86,7 +86,7 @@ def latents_model(path) -> str | None:
     if path is None or not Path(path).is_file():
         return None
     try:
-        return front.latents_model(front.stamp(path))
+        return sources.latents_model(sources.stamp(path))
     except (LatentError, OSError):  # the sidebar never fails a page: the pages say what is wrong
         return None
 
@@ -149,7 +149,7 @@ def roi_note(lat_stamp: tuple, lat, roi: tuple | None, page: str):
     if roi is None:
         return
     unit = display_units(lat.units)
-    kept = len(front.roi_rows(lat_stamp, roi))
+    kept = len(scan_maps.roi_rows(lat_stamp, roi))
     origin = state.roi_origin()
     where = f" — set on {SHARED_ROI[origin]}" if origin in SHARED_ROI else ""
     cols = st.columns([6, 1], vertical_alignment="center")

@@ -19,7 +19,7 @@ import streamlit as st
 from latentcore.analysis.labels import codes_per_row
 from latentcore.analysis.probe import check_one_source
 
-from ..compute import front
+from ..compute import cluster_runs, labelling, sources
 from ..figures import plots
 from ..session import state
 from . import common, labels, selection
@@ -46,9 +46,9 @@ def pick_other(lat) -> tuple[tuple, str]:
     names = {p.name if p.parent.name == "latents" else f"{p.parent.name}/{p.name}": p for p in others}
     name = st.selectbox("Second latents file", list(names), key="compare_other",
                         help=f"Compared with {Path(lat.path).name}, the session's latents (the first file)")
-    other_stamp = front.stamp(names[name])
+    other_stamp = sources.stamp(names[name])
     with common.user_errors():
-        check_one_source(lat, front.latents(other_stamp), lat.path, names[name])
+        check_one_source(lat, sources.latents(other_stamp), lat.path, names[name])
     return other_stamp, name
 
 
@@ -78,8 +78,8 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
         return plots.neutral_colour(n_rows)
     k = cols[1].number_input("Clusters (k)", 2, 30, state.setting("compare_colour_k", 6, bounds=(2, 30)),
                              key="compare_colour_k")
-    return plots.categorical_colour(front.kmeans_labels(lat_stamp if choice == KMEANS_A else other_stamp, int(k)),
-                                    "cluster")
+    chosen = lat_stamp if choice == KMEANS_A else other_stamp
+    return plots.categorical_colour(cluster_runs.kmeans_labels(chosen, int(k)), "cluster")
 
 
 @common.linked_panels
@@ -122,10 +122,10 @@ def agreement(lat_stamp: tuple, other_stamp: tuple, lat, other_name: str):
         return
     with common.user_errors():
         if problem is None:
-            labels_stamp = front.stamp(labels.labels_file(lat, labelled, state.workdir("labels")))
-            result = front.compare_latents(lat_stamp, other_stamp, labels_stamp, method, float(smooth), int(k))
+            labels_stamp = sources.stamp(labels.labels_file(lat, labelled, state.workdir("labels")))
+            result = labelling.compare_latents(lat_stamp, other_stamp, labels_stamp, method, float(smooth), int(k))
         else:
-            result = front.clustering_agreement(lat_stamp, other_stamp, int(k), float(smooth))
+            result = labelling.clustering_agreement(lat_stamp, other_stamp, int(k), float(smooth))
     cols = st.columns(3)
     cols[0].metric(f"Agreement of their k-means clusterings (ARI, k = {result['n_clusters']})", f"{result['ari']:.3f}",
                    help="Adjusted Rand index: 1 the same partition of the rows, about 0 no more alike than chance")

@@ -1,8 +1,8 @@
 """What the UMAP and maps pages show about chosen rows: colours by column or by any per-point map the
 latents carry (`point_maps/<name>`, offered as "map: <name>"), the images behind rows (paged, with their
 mean pattern: `ui.widgets.gallery`) and their table. (Nearest neighbours and a new image projected into
-the embedding are computed through the front door: `front.nearest`, `front.project_image`;
-`new_image_panel` is the UMAP page's upload of one.)"""
+the embedding are computed by `ui.compute.latent_space`: `nearest`, `project_image`; `new_image_panel` is the
+UMAP page's upload of one.)"""
 from __future__ import annotations
 
 import numpy as np
@@ -15,10 +15,10 @@ from latentcore.errors import LatentError
 from latentcore.data.bandcontrast import point_map_title
 from latentcore.data.base import display_units
 
-from ..compute import front
+from ..compute import cluster_runs, latent_space, sources
 from ..figures import plots
 from ..session import files, state
-from . import bandcontrast, common, gallery
+from . import common, gallery
 from .gallery import source_for
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
@@ -55,20 +55,20 @@ def continuous_values(choice: str, lat_stamp, dim: int = 0):
     """(values, name) of a continuous colour choice (band contrast, a per-point map, a latent dimension),
     else None. A map's name carries its unit when known ("Mean Angular Deviation (°)")."""
     if choice == BANDCONTRAST:
-        spec = state.bandcontrast()
-        return front.bandcontrast_for(bandcontrast.stamp(spec), lat_stamp), bandcontrast.value_name(spec)
+        chosen = state.bandcontrast()
+        return sources.bandcontrast_for(chosen, lat_stamp), chosen.value_name
     if choice.startswith(POINT_MAP):
         name = choice.removeprefix(POINT_MAP)
-        return front.latents(lat_stamp).point_maps[name], point_map_title(name)
+        return sources.latents(lat_stamp).point_maps[name], point_map_title(name)
     if choice == LATENT:
-        return front.latent_column(lat_stamp, int(dim)), f"latent {dim}"
+        return sources.latent_column(lat_stamp, int(dim)), f"latent {dim}"
     return None
 
 
 def values_key(choice: str, lat_stamp, dim: int = 0) -> tuple:
     """What names a continuous choice's values, for the caches of their colours and range."""
-    spec = bandcontrast.stamp(state.bandcontrast()) if choice == BANDCONTRAST else None
-    return lat_stamp, choice, int(dim) if choice == LATENT else None, spec
+    chosen = state.bandcontrast() if choice == BANDCONTRAST else None
+    return lat_stamp, choice, int(dim) if choice == LATENT else None, chosen
 
 
 def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, colorscale: str = "Viridis",
@@ -86,18 +86,18 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
         return plots.label_colour(codes_per_row(labelled, n), labelled.classes)
     if choice in (BANDCONTRAST, LATENT) or choice.startswith(POINT_MAP):
         values, name = continuous_values(choice, lat_stamp, dim)
-        return front.continuous_colour(values_key(choice, lat_stamp, dim), name, colorscale, limits, values)
+        return sources.continuous_colour(values_key(choice, lat_stamp, dim), name, colorscale, limits, values)
     if choice == KMEANS:
-        return plots.categorical_colour(front.kmeans_labels(lat_stamp, dim), "cluster")
+        return plots.categorical_colour(cluster_runs.kmeans_labels(lat_stamp, dim), "cluster")
     if choice in IPF:
-        return plots.rgb_colour(front.ipf_colours(lat_stamp, IPF[choice]), choice.removeprefix("orientation: "))
+        return plots.rgb_colour(sources.ipf_colours(lat_stamp, IPF[choice]), choice.removeprefix("orientation: "))
     if choice == PHASE:
         phases = lat.orientations.phases
         ids = lat.orientations.phase_id
         names = [phases[k].name if k in phases else f"phase {k}" for k in range(int(ids.max(initial=-1)) + 1)]
         return plots.categorical_colour(ids, "phase", names)
     if choice in table.columns:
-        return front.column_colour(lat_stamp, choice)
+        return sources.column_colour(lat_stamp, choice)
     return plots.neutral_colour(n)
 
 
@@ -108,10 +108,10 @@ def scan_columns(lat_stamp, lat) -> dict[str, np.ndarray]:
         return {}
     units = lat.units or "um"
     columns = {f"x_{units}": np.asarray(lat.x), f"y_{units}": np.asarray(lat.y)}
-    spec = state.bandcontrast()
-    if spec is not None:
+    chosen = state.bandcontrast()
+    if chosen is not None:
         try:
-            columns[bandcontrast.value_name(spec)] = front.bandcontrast_for(bandcontrast.stamp(spec), lat_stamp)
+            columns[chosen.value_name] = sources.bandcontrast_for(chosen, lat_stamp)
         except LatentError:  # a table that does not cover these latents: the Data page says so
             pass
     return columns
@@ -173,7 +173,7 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
         elif upload is not None:
             with common.user_errors():
                 path = files.save_upload_once(upload, "projected")
-                result = front.project_image(path, spec, embedding, fitted, lat)
+                result = latent_space.project_image(path, spec, embedding, fitted, lat)
             marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
             cols = st.columns([1, 3])
             cols[0].image(common.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
@@ -184,9 +184,9 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
     return marks
 
 
-def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: str, bc_spec):
+def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: str, bandcontrast):
     """The Clusters page's selected rows (the first TABLE_MAX): row id, x and y in `unit`, the latent
-    dimension, band contrast (named by its choice, `bc_spec`) when the run has it, and the cluster."""
+    dimension, band contrast (named by its choice, the run's BandContrast) when the run has it, and the cluster."""
     picked = np.flatnonzero(selected_here)
     shown = picked[:TABLE_MAX]
     table = {"row_id": run["rows"][shown]}
@@ -194,7 +194,7 @@ def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: st
         table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
     table[f"latent {dim}"] = run["latent"][shown]
     if run["bandcontrast"] is not None:
-        table[bandcontrast.value_name(bc_spec)] = run["bandcontrast"][shown]
+        table[bandcontrast.value_name] = run["bandcontrast"][shown]
     table["cluster"] = run["labels"][shown]
     st.dataframe(table, height=220, hide_index=True)
     table_note(len(picked))

@@ -1,5 +1,5 @@
 """Running an extraction from the browser (the Extract page and the analysis pages' one-click
-demo extraction), through the front door (`front.start_extraction`): small data at once in the
+demo extraction), through the pool's door (`dispatch.start_extraction`): small data at once in the
 server, larger data in a worker process of its own (ui.compute.tasks.extract, the CLI's
 extract_file), with rows done and a cancel button; and the guard the analysis pages start with."""
 from __future__ import annotations
@@ -12,9 +12,9 @@ import streamlit as st
 
 from latentcore.demo import DEMO_MODEL
 
-from ..compute import front, jobs
+from ..compute import dispatch, jobs, sources
 from ..session import state
-from . import common
+from . import common, waiting
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
 
@@ -31,7 +31,7 @@ def model_choices() -> dict[str, dict]:
 def latents_folder(source: Path, model, pool: str, partitions) -> Path:
     """One folder per (source, model, pooling, partitions): an existing latents file is reused only
     when it was made from the same inputs (extract_file skips by path)."""
-    partitions = partitions or front.source_info(front.stamp(source))["partitions"]
+    partitions = partitions or sources.source_info(sources.stamp(source))["partitions"]
     key = json.dumps([str(source), model.sha256, pool, sorted(partitions)])
     return state.workdir(f"latents/{hashlib.sha256(key.encode()).hexdigest()[:12]}")
 
@@ -42,15 +42,15 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
     ExtractResult, already the session's latents), larger data in a process of the worker pool
     (returns None; `extraction_outcome` shows its progress and applies its result once it ends)."""
     with common.user_errors():
-        model, _ = front.get_model(spec)
-        counts = front.source_info(front.stamp(source))["partitions"]
+        model, _ = sources.get_model(spec)
+        counts = sources.source_info(sources.stamp(source))["partitions"]
     kwargs = dict(source=str(source), out_dir=str(latents_folder(source, model, pool, partitions)), pool=pool,
                   batch_size=int(batch_size), device=device, partitions=list(partitions) if partitions else None,
                   clobber=bool(clobber))
     items = sum(n for name, n in counts.items() if not partitions or name in partitions)
     inline = items <= jobs.INLINE_PATTERNS
     bar = st.progress(0.0, text="Extracting...") if inline else None
-    job = front.start_extraction(items, spec, progress=lambda fraction, message="", **_: bar.progress(
+    job = dispatch.start_extraction(items, spec, progress=lambda fraction, message="", **_: bar.progress(
         min(fraction, 1.0), text=message), **kwargs)
     if inline and job.error() is None:
         bar.progress(1.0, text="Reused the existing latents file" if job.future.result().skipped else "Done")
@@ -72,7 +72,7 @@ def extraction_outcome():
     if job is None:
         return None
     if not job.done():
-        front.watch(job)
+        waiting.watch(job)
         return None
     state.take_extract_job()
     if job.future.cancelled() or isinstance(job.error(), jobs.JobCancelled):
@@ -94,7 +94,7 @@ def require_latents() -> tuple:
         extraction_outcome()  # an extraction that ended meanwhile becomes the latents (or its progress)
     path = state.latents()
     if path is not None:
-        return front.stamp(path)
+        return sources.stamp(path)
     if state.extract_job() is not None:
         st.stop()  # an extraction runs: its progress is drawn above
     st.info("No latents yet: extract them on the Extract page (or load a latents file on the Data page).",
@@ -109,7 +109,7 @@ def require_latents() -> tuple:
 
 def require_scan(key: tuple):
     """Latents with x, y (a scan), or stop the page saying why."""
-    lat = front.latents(key)
+    lat = sources.latents(key)
     if lat.x is None or lat.y is None:
         st.warning("These latents have no x, y coordinates: maps and clusters need a scan "
                    "(EBSD patterns), not cutouts or images.", icon=":material/warning:")

@@ -23,10 +23,10 @@ from latentcore.analysis.items import page_of
 from latentcore.arrays import unique
 from latentcore.figures import items as item_figures
 
-from ..compute import front
+from ..compute import dispatch, jobs, sources
 from ..figures import png
 from ..session import state
-from . import common
+from . import common, waiting
 
 PAGE_SIZE = 24
 SELECTION = "selection"
@@ -37,7 +37,7 @@ def source_for(lat) -> Path | None:
     source = state.source()
     if source is None or source.name != lat.attrs.get("source"):
         return None
-    return None if front.source_info(front.stamp(source)).get("is_features") else source
+    return None if sources.source_info(sources.stamp(source)).get("is_features") else source
 
 
 def _page_number(rows: np.ndarray, pages: int, key: str) -> int:
@@ -63,7 +63,7 @@ def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: in
     cols[1].caption(page.label().capitalize())
     shown = page.of(rows)
     part = table.iloc[shown]
-    items = front.source_items(front.stamp(source), tuple(part["partition"].astype(str)),
+    items = sources.source_items(sources.stamp(source), tuple(part["partition"].astype(str)),
                                tuple(int(i) for i in part["index"]))
     common.gallery(items, [f"row {r}" for r in shown], columns)
 
@@ -94,7 +94,7 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
                         index=names.index(state.setting(f"{key}_of", names[0], names)))
     label, members = choices[what]
     with common.user_errors():
-        result = front.mean_item(front.stamp(source), sizes, members, f"{key}_run")
+        result = _mean_item(sources.stamp(source), sizes, members, f"{key}_run")
     if result is None:  # a large one: not asked for yet, or a worker computes it (its progress shows above)
         return
     mean, count = result
@@ -111,3 +111,17 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
     st.download_button("Mean pattern (NPY, float64)", lambda: common.npy_bytes(mean), file_name=f"{stem}.npy",
                        mime="application/octet-stream", key=f"{key}_dl_npy", on_click="ignore",
                        icon=":material/download:")
+
+
+def _mean_item(file_stamp: tuple, sizes: dict, members, button_key: str):
+    """`dispatch.mean_item`, a large one started by a button (`button_key`) and its progress shown in place
+    while the rest of the page draws on; None until its result is in."""
+    result = dispatch.mean_item(file_stamp, sizes, members)
+    if result is None and st.button(f"Compute the mean of {len(members):,} patterns", key=button_key,
+                                    icon=":material/functions:",
+                                    help="Reads every one of them from the data file, in a worker process."):
+        result = dispatch.mean_item(file_stamp, sizes, members, start=True)
+    if isinstance(result, jobs.Job):
+        waiting.watch(result)
+        return None
+    return result

@@ -24,7 +24,7 @@ from latentcore.arrays import unique
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
-from ..compute import front
+from ..compute import cluster_runs, labelling, scan_maps, sources
 from ..figures import plots, png
 from ..session import files, state
 from . import common, explore, selection
@@ -38,7 +38,7 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str, clustering: dict | No
     key = f"labels_{page}"
     if state.take_labels_changed() and common.in_fragment_rerun():
         st.rerun(scope="app")  # a button of this panel changed them: the colours by label are drawn outside
-    n_rows = len(front.stacked_latents(lat_stamp)[0])
+    n_rows = len(sources.stacked_latents(lat_stamp)[0])
     labelled = state.labels()
     if len(labelled.rows) and labelled.rows.max() >= n_rows:
         st.warning(f"The labels name rows up to {labelled.rows.max():,} but these latents have {n_rows:,}: they "
@@ -113,7 +113,7 @@ def _keep_a_clustering(lat_stamp, n_rows: int, key: str):
                             disabled=which != "k-means of the latents")
         if st.button("Keep this clustering as labels (replaces the labels)", key=f"{key}_keep_clusters"):
             if which == "k-means of the latents":
-                rows, labels = np.arange(n_rows), front.kmeans_labels(lat_stamp, int(k))
+                rows, labels = np.arange(n_rows), cluster_runs.kmeans_labels(lat_stamp, int(k))
             else:
                 rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
             state.set_labels(lab.from_clustering(rows, labels))
@@ -163,8 +163,8 @@ def _remove_rows(chosen):
 def label_map(lat_stamp: tuple, lat, roi: tuple | None, labelled, key: str):
     """The labels over the ROI's pixels, in their colours with a legend of counts (unlabelled grey), the selection
     veiled around; a box or lasso on it selects its pixels."""
-    colour, grid, code_map = front.roi_label_map(lat_stamp, roi, labelled.digest(), labelled)
-    rows, cells = front.roi_cells(lat_stamp, roi)
+    colour, grid, code_map = scan_maps.roi_label_map(lat_stamp, roi, labelled.digest(), labelled)
+    rows, cells = scan_maps.roi_cells(lat_stamp, roi)
     selected = np.isin(rows, state.selection())
     fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, selected) if selected.any()
                                 else None, title="Labels on the scan", units=lat.units, height=420)
@@ -214,7 +214,7 @@ def _downloads(lat, labelled, key: str, problem: str | None):
 
 
 def _training_set(source, labels_path, target) -> bytes:
-    front.training_set(front.stamp(source), front.stamp(labels_path), target)
+    labelling.training_set(sources.stamp(source), sources.stamp(labels_path), target)
     return Path(target).read_bytes()
 
 
@@ -245,8 +245,8 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
         return
     out = str(state.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
     with common.user_errors():
-        labels_stamp = front.stamp(labels_file(lat, labelled, state.workdir("labels")))
-        result = front.probe(lat_stamp, labels_stamp, method, float(smooth), out)
+        labels_stamp = sources.stamp(labels_file(lat, labelled, state.workdir("labels")))
+        result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), out)
     report = result["report"]
     cv = report["cross_validation"]
     cols = st.columns(3)

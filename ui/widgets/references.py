@@ -1,6 +1,6 @@
 """The EBSD reference maps panel (IPF x, y, z with the colour key, phases with a legend, grain
 boundaries; VBSE, image quality and ADP from the scan's patterns) and the grain-boundary overlay
-switch of the scan maps. Computed through `ui.compute.front.scan_references`."""
+switch of the scan maps. Computed through `ui.compute.scan_maps.scan_references`."""
 from __future__ import annotations
 
 import streamlit as st
@@ -8,7 +8,7 @@ import streamlit as st
 from latentcore.analysis.orientation import DEFAULT_BOUNDARY_DEG
 from latentcore.analysis.scan_references import TITLES
 
-from ..compute import front
+from ..compute import scan_maps, sources
 from ..figures import references as reference_figures
 from ..session import state
 from . import common, explore
@@ -37,7 +37,7 @@ def boundary_switch(lat, where=None, page: str = "maps") -> bool:
 
 
 def grid_key(grid) -> tuple:
-    """A map grid as the hashable tuple `front.boundaries_on` takes."""
+    """A map grid as the hashable tuple `scan_maps.boundaries_on` takes."""
     return (grid.x0, grid.y0, grid.step_x, grid.step_y, grid.n_rows, grid.n_columns)
 
 
@@ -50,7 +50,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False)
                                 help="Streams every pattern of the scan file once." if source else
                                 "The scan file these latents came from is not loaded in this session.")
     with common.user_errors():
-        found = front.scan_references(lat_stamp, front.stamp(source) if from_patterns and source else None,
+        found = scan_maps.scan_references(lat_stamp, sources.stamp(source) if from_patterns and source else None,
                                       boundary_deg)
     names = [n for n in ORDER if n in found["maps"]]
     for note in found["notes"]:

@@ -13,7 +13,7 @@ from matplotlib.path import Path as PolygonPath
 from latentcore.arrays import unique
 from latentcore.data.base import display_units
 
-from ..compute import front
+from ..compute import latent_space
 from ..figures import density, plots
 from ..kept import Kept, digest
 from ..session import state
@@ -180,7 +180,8 @@ def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
 
     def show():
         if state.widget_value(f"{key}_query_by") == "position":
-            row = front.row_at(lat_stamp, state.widget_value(f"{key}_query_x"), state.widget_value(f"{key}_query_y"))
+            row = latent_space.row_at(lat_stamp, state.widget_value(f"{key}_query_x"),
+                                      state.widget_value(f"{key}_query_y"))
         else:
             row = int(state.widget_value(f"{key}_query_row"))
         state.set_selection([row], origin=f"{key}_query")

@@ -1,5 +1,5 @@
 """A VAE training run for the Train page: `latentcore.train.train_vae` in a process of its own
-(through the front door, `front.start_training`: the task `ui.compute.tasks.train`), so the
+(through the pool's door, `dispatch.start_training`: the task `ui.compute.tasks.train`), so the
 server only draws its progress. Each epoch the worker reports the loss history and the latest
 reconstructions; Stop cancels the job, and the trainer stops after its current batch keeping the
 last epoch's checkpoint and the best model, so the same config resumes. The finished model joins the session's models (the Extract page's choices).
@@ -16,7 +16,7 @@ import streamlit as st
 
 from latentcore.train import TrainConfig
 
-from ..compute import front, jobs
+from ..compute import dispatch, jobs
 from ..figures import training as training_figures
 from ..session import state
 from . import common
@@ -91,8 +91,8 @@ def current() -> TrainingRun | None:
 def last_finished() -> dict | None:
     """The workspace's last finished run, from what it wrote to disk (so it survives reloads), with
     its model offered on the Extract page (added to the session's models when it is not there):
-    `front.last_training_run`'s dict plus "label", the model's name on the Extract page."""
-    run = front.last_training_run(str(state.workdir("models")))
+    `dispatch.last_training_run`'s dict plus "label", the model's name on the Extract page."""
+    run = dispatch.last_training_run(str(state.workdir("models")))
     if run is None:
         return None
     models = state.models()
@@ -116,7 +116,7 @@ def start(config: TrainConfig, label: str | None = None) -> TrainingRun:
     models = state.models_dict()
     label = label or f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
 
-    job = front.start_training(config.to_dict(), f"Training ({config.epochs} epochs)")
+    job = dispatch.start_training(config.to_dict(), f"Training ({config.epochs} epochs)")
     run = TrainingRun(job, config, models, label)
     state.set_train_run(run)
     return run

@@ -1,0 +1,103 @@
+"""The Clusters page's compute: its ClusterJob, the run (in the worker pool at scale: it clusters once and
+writes the assignments CSV), the panels' colours on its rows, and the downloads made from that same run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from . import tasks
+from .dispatch import pooled
+from .scan_maps import roi_rows
+from .sources import latents, read_only, stacked_latents
+
+
+def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features: str, params: dict, roi,
+                smooth: float = 0.0):
+    """The page's ClusterJob; `bandcontrast` (a BandContrast) None: none (whole vectors only)."""
+    from latentcore.analysis.artifacts import ClusterJob
+
+    return ClusterJob(latents=lat_stamp[0], bandcontrast=bandcontrast, method=method, dim=int(dim),
+                      features=features, params=params, roi=roi, smooth=smooth)
+
+
+def cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
+    """The page's clustering (in the worker pool at scale), which writes the assignments CSV into the job's
+    folder in `out_dir` (`tasks.cluster_run`): the same inputs and call as the CLI's, so the picture and the
+    files agree. Returns rows (the row ids), x, y, latent, bandcontrast, second, second_name, labels, report,
+    units and file_report (the JSON report that goes beside the CSV); shared, read-only."""
+    lat = latents(lat_stamp)
+    count = len(roi_rows(lat_stamp, job.roi)) if lat.x is not None else \
+        len(lat.partitions[job.partition or next(iter(lat.partitions))])
+    return read_only(pooled(tasks.cluster_run, f"Clustering ({job.method})", count, job=job,
+                            out_dir=job_folder(lat_stamp, job, out_dir),
+                            latents=lat_stamp))  # the latents' stamp: a rewritten file is a new job
+
+
+def job_folder(lat_stamp: tuple, job, out_dir: str) -> str:
+    """The job's own folder in `out_dir`: jobs that differ only in a parameter their files' names leave out
+    (a GMM's components, say) never write over each other's files."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256(json.dumps([job.key, list(lat_stamp)]).encode()).hexdigest()[:12]
+    return str(Path(out_dir) / f"{job.tag}-{digest}")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cluster_view(lat_stamp: tuple, job, out_dir: str, shade: bool = False):
+    """What the two panels draw, computed once per clustering: the colour codes (each cluster's hue;
+    with `shade`, darker to lighter with the latent's rank in its cluster), the grid, the map of codes
+    and each row's cell (the last three None for latents without coordinates)."""
+    from ..figures.plots import cluster_shade_colour
+
+    run = cluster_run(lat_stamp, job, out_dir)
+    return _on_run_grid(run, cluster_shade_colour(run["labels"], run["latent"], shade))
+
+
+def _on_run_grid(run: dict, colour):
+    """(colour, grid, map of its codes, each row's cell) over a clustering's rows; the last three None for latents
+    without coordinates."""
+    from latentcore.analysis.maps import Grid, values_map
+
+    if run["x"] is None:  # latents without coordinates: no map
+        return read_only((colour, None, None, None))
+    grid = Grid.from_coordinates(run["x"], run["y"])
+    cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
+    return read_only((colour, grid, values_map(colour.codes.astype(np.float32), run["x"], run["y"], grid), cells))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cluster_label_view(lat_stamp: tuple, job, out_dir: str, labels_digest: str, _labelled):
+    """`cluster_view` coloured by the labels (`_labelled`, keyed by `labels_digest`) instead of the clusters."""
+    from latentcore.analysis.labels import codes_per_row
+
+    from ..figures.plots import label_colour
+
+    run = cluster_run(lat_stamp, job, out_dir)
+    codes = codes_per_row(_labelled, len(stacked_latents(lat_stamp)[0]))[run["rows"]]
+    return _on_run_grid(run, label_colour(codes, _labelled.classes))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, _run: dict) -> dict:
+    """The downloads of the run on screen (`_run`: `cluster_run(lat_stamp, job, out_dir)`): its CSV, written by
+    the run, and the PNG at `dpi` and the JSON report, written now from the run (no clustering again) beside
+    it, once per job; returns {"assignments"|"report"|"figure": path}."""
+    from latentcore.analysis.artifacts import cluster_names, with_figure, write_cluster_figure, write_json
+
+    out_dir, report = Path(job_folder(lat_stamp, job, out_dir)), _run["file_report"]
+    if _run["x"] is not None:  # the figure draws the clusters on the scan
+        engine = write_cluster_figure(job, out_dir, _run["x"], _run["y"], _run["latent"], _run["second"],
+                                      _run["second_name"], _run["labels"], _run["units"], dpi=dpi)
+        report = with_figure(report, engine)
+    names = cluster_names(job.tag)
+    write_json(out_dir / names["report"], report)
+    return {kind: str(out_dir / name) for kind, name in names.items()}
+
+
+def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
+    """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_stamp, k=int(k))

@@ -1,0 +1,110 @@
+"""The door to the worker pool (`ui.compute.jobs`, running `ui.compute.tasks`): small inputs run here at once
+(thresholds in `jobs`: INLINE_ROWS, INLINE_PATTERNS, INLINE_FIT_ROWS), larger ones in a worker while the page
+shows their progress. A job's key is its task and arguments (files by their `sources.stamp`), so a result is
+computed once per input and shared by reruns and sessions. Extraction and training start here too."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from ..kept import Kept
+from ..session import state
+from . import jobs, tasks
+from .sources import get_model, stamp
+
+
+@st.cache_resource(show_spinner=False)
+def app_pool() -> jobs.JobPool:
+    """One pool per server process, shared by every session."""
+    return jobs.JobPool(state.WORKDIR_ROOT / "jobs")
+
+
+_INLINE = Kept(32)  # job key -> result of a small job run in this process, shared by sessions
+
+
+def show_waits_with(view):
+    """`view` draws what a page shows while a job computes (ui.widgets.waiting: `running_here(label, run)`,
+    `cancelled(label, key)`, `pending(job)`; the last two stop the page): this module draws nothing."""
+    global _view
+    _view = view
+
+
+_view = None
+
+
+def _waits():
+    if _view is None:
+        raise RuntimeError("no view draws the pool's waits: app.py gives one (dispatch.show_waits_with)")
+    return _view
+
+
+def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=None, **kwargs):
+    """The result of `task` (a function of ui.compute.tasks) on `kwargs`. Small inputs (<= `inline_rows`,
+    default jobs.INLINE_ROWS) run here (`here()`: arguments that replace the pool's when run here, such
+    as the server's shared model; the key stays the pool's); others go to the worker pool, and until
+    their result is in, the page shows the job's progress and a cancel button and stops (it reruns by
+    itself when the job ends; other widgets stay usable meanwhile)."""
+    key = jobs.job_key(task, kwargs)
+    if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
+        return _INLINE.get(key, lambda: _waits().running_here(
+            label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})})))
+    pool = app_pool()
+    job = pool.jobs.get(key)
+    if job is not None and job.cancelled() and not state.restart_asked(key):
+        _waits().cancelled(label, key)
+    state.forget_restart(key)
+    job = pool.submit(task, label, **kwargs)
+    if job.done() and not job.cancelled():
+        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
+    _waits().pending(job)
+
+
+def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
+    """An extraction (`tasks.extract`, the CLI's extract_file) of `items` patterns: up to
+    jobs.INLINE_PATTERNS here at once, with the server's shared model and `progress`, as a finished Job;
+    more in a process of its own (the Job runs on; `ui.widgets.waiting.watch` shows it)."""
+    if items <= jobs.INLINE_PATTERNS:
+        return jobs.inline_job(tasks.extract, "Extraction", model=get_model(spec), progress=progress, **kwargs)
+    model = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
+             "stamp": stamp(spec["path"])}
+    return app_pool().submit(tasks.extract, f"Extracting {items:,} items", fresh=True, dedicated=True,
+                             model=model, **kwargs)
+
+
+def start_training(config: dict, label: str) -> jobs.Job:
+    """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own."""
+    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config)
+
+
+def last_training_run(folder: str) -> dict | None:
+    """The last finished training run under `folder` (the workspace's models), as its files say
+    (`latentcore.train.outputs.last_finished_run`): a few small files, read on each call."""
+    from latentcore.train.outputs import last_finished_run
+
+    return last_finished_run(folder)
+
+
+def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, start: bool = False):
+    """(mean item, count) of these rows (global row ids over the latents' partitions, `sizes`: partition -> row
+    count, in order), streamed from their source. Up to jobs.INLINE_PATTERNS rows: here at once. More: in the
+    worker pool, once started (`start`: a large selection does not start a long read by itself); until its
+    result is in, its running Job, or None while it is not started (or was cancelled)."""
+    import hashlib
+
+    from latentcore.analysis.items import by_partition
+
+    rows = np.asarray(rows, np.int64)
+    digest = hashlib.sha1(rows.tobytes() + json.dumps(sizes).encode()).hexdigest()
+    kwargs = {"source": file_stamp, "parts": by_partition(sizes, rows), "selection_sha1": digest}
+    if len(rows) <= jobs.INLINE_PATTERNS:
+        return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
+    pool = app_pool()
+    job = pool.jobs.get(jobs.job_key(tasks.mean_item, kwargs))
+    if (job is None or job.cancelled()) and not start:
+        return None
+    job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
+    if job.done() and not job.cancelled():
+        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
+    return job

@@ -1,0 +1,53 @@
+"""The UMAP page's compute: the fitted 2-D embedding, nearest neighbours, a new image projected into it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import jobs, tasks
+from .dispatch import pooled
+from .sources import get_model, latents, read_only, stacked_latents, stamp
+
+
+def fitted_embedding(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
+    """The fitted 2-D embedding of all rows, shared by every session (read-only): fitted in the worker pool
+    (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return read_only(pooled(tasks.fit_embedding, f"{method.upper()} of {rows:,} latents", rows,
+                  inline_rows=jobs.INLINE_FIT_ROWS if method == "umap" else None,
+                  **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)))
+
+
+def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int) -> dict:
+    """`tasks.fit_embedding`'s arguments (a job's key: the same fit, the same job)."""
+    return dict(latents=lat_stamp, method=method, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
+                seed=int(seed))
+
+
+def nearest(lat_stamp: tuple, row: int, k: int):
+    """(indices, cosine distances) of the `k` nearest rows of `row` in the latent space."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.nearest, f"Nearest neighbours of row {row}", rows, latents=lat_stamp, row=int(row), k=int(k))
+
+
+def row_at(lat_stamp: tuple, x: float, y: float) -> int:
+    """The scan's row nearest the position (x, y) (here: one pass over the coordinates)."""
+    from latentcore.analysis.search import row_at as nearest_row
+
+    lat = latents(lat_stamp)
+    return nearest_row(lat.x, lat.y, float(x), float(y))
+
+
+def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> dict:
+    """Where a new image lands in the UMAP: an image through the model that made the latents (`spec`, with its
+    "pool") into their fitted embedding (`embedding`: `embedding_args`; `fitted`: the page's fit).
+    Here, with the server's shared model and fit, for small latents; in a worker otherwise."""
+    from latentcore.domain import latents_kind
+
+    model = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
+             "stamp": stamp(spec["path"])}
+    kind = latents_kind(lat.attrs) if lat is not None else None
+    rows = len(stacked_latents(embedding["latents"])[0])
+    return pooled(tasks.project_image, f"Projecting {Path(path).name}", rows,
+                  here=lambda: {"model": get_model(spec), "embedding": fitted},
+                  image=stamp(path), model=model, embedding=embedding,
+                  pool=spec.get("pool", "mean"), data_kind=kind)

@@ -1,0 +1,36 @@
+"""The Rank page's compute: the reference maps a scan's latent dimensions are ranked against, their ranking
+(both in the worker pool at scale) and its files."""
+from __future__ import annotations
+
+import streamlit as st
+
+from . import tasks
+from .dispatch import pooled
+from .sources import stacked_latents
+
+
+def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, source_stamp: tuple | None) -> dict:
+    """name -> per-row values: band contrast (aligned by x, y), PCA components of the raw patterns,
+    and the numeric metadata columns of cutouts (in the worker pool at scale)."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.reference_maps, "Preparing the reference maps", rows, latents=lat_stamp, bandcontrast=bc_stamp,
+                  components=int(components), source=source_stamp)
+
+
+def ranking(lat_stamp: tuple, bc_stamp: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
+            components: int, roi: tuple | None, source_stamp: tuple | None):
+    """Score table of every dimension against the chosen reference maps, over the ROI's rows (in the
+    worker pool at scale)."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_stamp, bandcontrast=bc_stamp,
+                  references=list(references), metrics=list(metrics), components=int(components),
+                  roi=list(roi) if roi else None, source=source_stamp)
+
+
+@st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)
+def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str, dpi: float = 300) -> dict:
+    """Write the ranking's CSV, JSON report and PNG figures (at `dpi`); returns {kind: path}."""
+    from latentcore.analysis.rank import write_ranking
+
+    return {kind: str(path) for kind, path in
+            write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag, dpi=dpi).items()}

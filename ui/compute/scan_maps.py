@@ -1,0 +1,113 @@
+"""A scan's maps: the ROI's rows and cells, latent maps over the ROI, the scan's grid and colour codes on it
+(each made once per input, shared read-only by every session), and its EBSD reference maps (IPF, phases,
+boundaries; VBSE, IQ, ADP from the patterns), in the worker pool at scale."""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from . import tasks
+from .dispatch import pooled
+from .sources import latents, read_only, stacked_latents
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def roi_rows(lat_stamp: tuple, roi: tuple | None) -> np.ndarray:
+    """Row ids of the scan's pixels inside the ROI (all rows without one)."""
+    from latentcore.analysis.maps import Roi
+
+    lat = latents(lat_stamp)
+    if roi is None:
+        return read_only(np.arange(len(lat.x), dtype=np.int64))
+    return read_only(np.flatnonzero(Roi(*roi).mask(lat.x, lat.y)))
+
+
+@st.cache_resource(show_spinner="Building the maps...", max_entries=16)
+def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
+    """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
+    when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
+    from latentcore.analysis.maps import Roi, spatial_maps
+    from latentcore.analysis.smoothing import smooth_maps
+
+    lat = latents(lat_stamp)
+    rows = next(iter(lat.partitions.values()))
+    maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
+    return read_only((smooth_maps(maps, smooth), grid))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def roi_cells(lat_stamp: tuple, roi: tuple | None):
+    """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
+    from latentcore.analysis.maps import Grid
+
+    lat = latents(lat_stamp)
+    rows = roi_rows(lat_stamp, roi)
+    grid = Grid.from_coordinates(lat.x[rows], lat.y[rows])
+    return read_only((rows, grid.indices(lat.x[rows], lat.y[rows])))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def roi_label_map(lat_stamp: tuple, roi: tuple | None, labels_digest: str, _labelled):
+    """The labels over the ROI's pixels: (colour of the ROI's rows, grid, code map), the grid `roi_cells`'."""
+    from latentcore.analysis.labels import codes_per_row
+    from latentcore.analysis.maps import Grid, values_map
+
+    from ..figures.plots import label_colour
+
+    lat = latents(lat_stamp)
+    rows = roi_rows(lat_stamp, roi)
+    x, y = lat.x[rows], lat.y[rows]
+    colour = label_colour(codes_per_row(_labelled, len(lat.x))[rows], _labelled.classes)
+    grid = Grid.from_coordinates(x, y)
+    return read_only((colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def scan_grid(lat_stamp: tuple):
+    """A scan's grid and each row's (grid row, grid column), checked once (one row per pixel): what every
+    colouring of its map reuses (at ten million rows the grid's inference and checks take seconds)."""
+    from latentcore.analysis.maps import Grid, values_map
+
+    lat = latents(lat_stamp)
+    grid = Grid.from_coordinates(lat.x, lat.y)
+    values_map(np.zeros(len(lat.x), np.float32), lat.x, lat.y, grid)  # refuses two rows on one pixel
+    return read_only((grid, grid.indices(lat.x, lat.y)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def scan_codes(lat_stamp: tuple, colour_key: str, _codes: np.ndarray):
+    """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
+    grid, cells = scan_grid(lat_stamp)
+    code_map = np.full(grid.shape, np.nan, np.float32)
+    code_map[cells] = np.asarray(_codes, np.float32)  # the rows' pixels, as `values_map` places them
+    return read_only((grid, code_map, cells))
+
+
+# -- EBSD reference maps ------------------------------------------------------------------------
+
+def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float) -> dict:
+    """The scan's reference maps on the latents' grid (`tasks.scan_references`): orientation maps from
+    the latents file; with the scan file, VBSE, IQ and ADP from its patterns (in the worker pool at scale)."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
+                  latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def boundaries_on(lat_stamp: tuple, boundary_deg: float, grid: tuple) -> np.ndarray | None:
+    """Grain boundaries (bool) on a scan map's grid (`Grid` fields as a tuple: x0, y0, step_x, step_y,
+    n_rows, n_columns), False where it has no point; None when the latents hold no orientations."""
+    from latentcore.analysis.maps import Grid, Roi
+
+    found = scan_references(lat_stamp, None, boundary_deg)
+    if "boundaries" not in found["maps"]:
+        return None
+    lat = latents(lat_stamp)
+    at_points = found["maps"]["boundaries"][Grid(**found["grid"]).indices(lat.x, lat.y)]
+    target = Grid(*grid)
+    half_x, half_y = target.step_x / 4, target.step_y / 4
+    keep = Roi(target.x0 - half_x, target.x_values[-1] + half_x, target.y0 - half_y,
+               target.y_values[-1] + half_y).mask(lat.x, lat.y)
+    out = np.zeros(target.shape, bool)
+    out[target.indices(lat.x[keep], lat.y[keep])] = at_points[keep]
+    return read_only(out)

@@ -1,0 +1,240 @@
+"""Files and latents for the pages: file stamps (`stamp`: path, mtime, size, the key every cache here is read
+by), the data files' information, items and maps, the loaded models, the latents matrices and what every page
+derives from them row by row (colours, ranges, band contrast), each read or made once per input.
+
+`st.cache_resource` holds things shared read-only by every session (loaded models, latents matrices, and every
+per-row or per-pixel array derived from them: one copy, no pickling per rerun, their arrays made read-only by
+`read_only` so that no caller changes what others see); `st.cache_data` holds small results (file information,
+a gallery's items)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+
+def read_only(value):
+    """`value` with every numpy array in it (in tuples, lists, dicts, dataclasses) made read-only: a
+    cache_resource result is the one object every session gets (ten million rows: no copy per rerun)."""
+    if isinstance(value, np.ndarray):
+        value.flags.writeable = False
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            read_only(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            read_only(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for found in dataclasses.fields(value):
+            read_only(getattr(value, found.name))
+    return value
+
+
+def stamp(path) -> tuple[str, int, int]:
+    """(path, mtime_ns, size): a cache key that changes when the file does."""
+    path = Path(path)
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up():
+    """Compile the numba code of umap-learn and dcor once per process, in the background, so the
+    first UMAP or distance correlation a user asks for is quick (cold, they take 20 s or more)."""
+    thread = threading.Thread(target=_warm_up, name="numba-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up():
+    try:
+        from latentcore.analysis.embedding import warm_up
+        from latentcore.analysis.rank import distance_correlation
+
+        warm_up()
+        values = np.linspace(0.0, 1.0, 50)
+        distance_correlation(values, values ** 2)
+    except Exception:  # a failed warm-up only costs the first user some seconds
+        pass
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def source_info(file_stamp: tuple) -> dict:
+    from latentcore.data import open_source
+
+    with open_source(file_stamp[0]) as reader:
+        return reader.info().to_dict()
+
+
+def _open_known(file_stamp: tuple):
+    """The file's reader, its format known from `source_info` (sniffing every format costs a gallery ~50 ms)."""
+    from latentcore.data import open_source
+
+    return open_source(file_stamp[0], format=source_info(file_stamp)["format"])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_preview(file_stamp: tuple, partition: str, count: int = 6) -> np.ndarray:
+    """The first `count` items of a partition, for a glance at the data."""
+    with _open_known(file_stamp) as reader:
+        return reader.read(partition, 0, min(count, reader.count(partition)))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_rows(file_stamp: tuple, partition: str, rows: tuple[int, ...]) -> np.ndarray:
+    """Selected items (patterns, cutouts) for a gallery."""
+    with _open_known(file_stamp) as reader:
+        return reader.read_rows(partition, list(rows))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[int, ...]) -> np.ndarray:
+    """The items of these rows (a gallery's page), in their order: only they are read."""
+    from latentcore.analysis.items import read_items
+
+    with _open_known(file_stamp) as reader:
+        return read_items(reader, list(partitions), list(indices))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def source_map_names(source_stamp: tuple) -> list[str]:
+    """The names of the per-point maps a data file carries (scan's own first)."""
+    from latentcore.data import open_source
+    from latentcore.errors import LatentError
+
+    try:
+        with open_source(source_stamp[0]) as reader:
+            return list(reader.point_maps())
+    except LatentError:
+        return []
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def check_coverage(bandcontrast, source_stamp: tuple) -> None:
+    """Raises LatentError when the band-contrast table (a BandContrast) cannot be paired with the scan's x, y."""
+    from latentcore.data import align_to_coordinates, open_source, read_bandcontrast
+    from latentcore.errors import LatentError
+
+    with open_source(source_stamp[0]) as reader:
+        xy = reader.coordinates() if reader.info().has_coordinates else None
+    if xy is None:
+        raise LatentError("the data has no x, y coordinates to pair a band-contrast table with")
+    align_to_coordinates(read_bandcontrast(bandcontrast.path), *xy)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def scan_coordinates(file_stamp: tuple, partition: str):
+    """A scan's x, y (the Train page's ROI sliders)."""
+    from latentcore.data import open_source
+
+    with open_source(file_stamp[0]) as reader:
+        return read_only(reader.coordinates(partition))
+
+
+@st.cache_resource(show_spinner="Loading the model...", max_entries=8)
+def loaded_model(file_stamp: tuple, arch: str | None, options_json: str | None):
+    """A model shared by every session, with the lock that serialises its use: extraction moves the
+    module to a device, so two sessions must not use it at the same time."""
+    from latentcore.models import load_model
+
+    options = json.loads(options_json) if options_json else None
+    return load_model(file_stamp[0], arch=arch, options=options), threading.Lock()
+
+
+def get_model(spec: dict):
+    """(LoadedModel, lock) of a model spec {"path", "arch", "options"} from the shared cache."""
+    options = json.dumps(spec["options"], sort_keys=True) if spec.get("options") else None
+    return loaded_model(stamp(spec["path"]), spec.get("arch"), options)
+
+
+def devices() -> dict[str, str]:
+    """Device choices with what is present: {"auto": "...", "cpu": "...", "cuda": "..."}."""
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    choices = {"auto": f"auto ({'GPU: ' + gpu if gpu else 'CPU: no GPU found'})",
+               "cpu": "CPU"}
+    if gpu:
+        choices["cuda"] = f"GPU ({gpu})"
+    return choices
+
+
+@st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
+def latents(file_stamp: tuple):
+    """The latents file, read once and shared read-only by every session."""
+    from latentcore.latents import read_latents
+
+    result = read_latents(file_stamp[0])
+    for rows in result.partitions.values():
+        rows.flags.writeable = False
+    return result
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def latents_model(file_stamp: tuple) -> str | None:
+    """The model that made a latents file, from its attributes: `name (SHA-256 1a2b3c4d)`, or None."""
+    from latentcore.latents import model_label, read_attrs
+
+    return model_label(read_attrs(file_stamp[0]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def stacked_latents(file_stamp: tuple):
+    """All partitions as one (N, D) matrix and the table naming each row (global row id = position)."""
+    matrix, table = latents(file_stamp).stacked()
+    matrix.flags.writeable = False
+    return matrix, table
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def latent_column(file_stamp: tuple, dim: int) -> np.ndarray:
+    """One latent dimension of every row, contiguous and shared: the same array on every rerun, so that
+    what is derived from it (its colours, range and histogram) is made once."""
+    return read_only(np.ascontiguousarray(stacked_latents(file_stamp)[0][:, dim]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def value_range(values_key: tuple, _values) -> tuple[float, float]:
+    """(min, max) of the finite values named by `values_key` ((0, 1) when none is finite)."""
+    finite = np.asarray(_values, np.float64)
+    finite = finite[np.isfinite(finite)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def continuous_colour(values_key: tuple, name: str, colorscale: str, limits: tuple | None, _values):
+    """`plots.continuous_colour` of the values named by `values_key`, made once: a rerun gets the same codes,
+    so the density raster reuses their cell colours (at ten million rows each is a pass over every row)."""
+    from ..figures.plots import continuous_colour as colour_of
+
+    return read_only(colour_of(_values, name, colorscale, *(limits or (None, None))))
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def column_colour(lat_stamp: tuple, column: str):
+    """Colour codes of a metadata column (categories are factorised once, not on every rerun)."""
+    from ..figures.plots import column_colour as colour_of
+
+    _, table = stacked_latents(lat_stamp)
+    return read_only(colour_of(table[column].to_numpy(), column))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def ipf_colours(lat_stamp: tuple, direction: tuple) -> np.ndarray:
+    """(N, 3) IPF colours of the latents' rows for a sample direction (NaN: not indexed)."""
+    from latentcore.analysis.scan_references import ipf_rows
+
+    return read_only(ipf_rows(latents(lat_stamp).orientations, direction))
+
+
+@st.cache_resource(show_spinner="Aligning the band contrast...", max_entries=16)
+def bandcontrast_for(bandcontrast, lat_stamp: tuple) -> np.ndarray:
+    """Band contrast (a BandContrast) at each row of a scan's latents: the scan map they carry, or a table
+    aligned by x,y value."""
+    lat = latents(lat_stamp)
+    values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat_stamp[0]).name)[1]
+    return read_only(values.astype(np.float32))

@@ -1,0 +1,45 @@
+"""What a page shows while the worker pool computes for it (ui.compute.dispatch draws nothing itself: app.py
+hands it this module, `dispatch.show_waits_with(waiting)`): a spinner while a small job runs in the server,
+a cancelled job's note and its restart button, and a running job's progress with a cancel button, redrawn
+alone twice a second (the whole page reruns when it ends)."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from ..compute import jobs
+from ..session import state
+
+
+def running_here(label: str, run):
+    """`run()` under a spinner (a small job, in the server)."""
+    with st.spinner(f"{label}..."):
+        return run()
+
+
+def cancelled(label: str, key: str):
+    """A cancelled job's note and the button that starts it again; the page stops here."""
+    st.info(f"{label}: cancelled.", icon=":material/cancel:")
+    st.button("Start it again", key=state.restart_key(key), icon=":material/replay:")
+    st.stop()
+
+
+def pending(job: jobs.Job):
+    """A running job's progress; the page stops here (other widgets stay usable meanwhile)."""
+    watch(job)
+    st.stop()
+
+
+@st.fragment(run_every=0.5)
+def watch(job: jobs.Job):
+    """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
+    if job.done():
+        st.rerun(scope="app")
+    fraction, message = job.progress()
+    cols = st.columns([5, 1])
+    cols[0].progress(min(max(fraction, 0.0), 1.0),
+                     text=f"{job.label}: {message} ({time.time() - job.started:.0f} s, in a worker process)")
+    if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
+        job.cancel()
+        st.rerun(scope="app")
