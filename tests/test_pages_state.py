@@ -208,6 +208,27 @@ def test_the_compare_pages_settings_survive_a_page_switch_and_a_reload(set_twice
     assert keys == [] and logged == [], (keys, logged)
 
 
+VALUE_WIDGETS = ("selectbox", "multiselect", "number_input", "slider", "checkbox", "toggle", "radio", "text_input",
+                 "color_picker")
+
+
+def test_every_value_widget_of_the_pages_is_declared_saved_or_left_out():
+    from ui.session import settings
+
+    at = extracted(open_app())
+    latents = Path(at.session_state["latents"])
+    (latents.parent / "copy").mkdir()
+    shutil.copy(latents, latents.parent / "copy" / latents.name)  # the Compare page draws all its widgets
+    at.session_state["labels"] = LabelledRows.from_names([0, 1, 2, 3], ["a", "a", "b", "b"])
+    drawn = set()
+    for page in PAGES:
+        run(at, page)
+        drawn |= {w.key for kind in VALUE_WIDGETS for w in getattr(at, kind) if w.key}
+    ours = {key for key in drawn if key.startswith(settings.PAGE_PREFIXES)}
+    assert ours - settings.SAVED.keys == settings.LEFT_OUT
+    assert {"compare_other", "compare_probe", "maps_dims", "roi_x", "train_epochs"} <= ours & settings.SAVED.keys
+
+
 def test_the_recorder_sees_a_widget_set_twice(set_twice):
     """The check above can fail: a value written through the Session State API in the run that draws its
     widget with a default is caught, by the recorder and by Streamlit's own log."""
