@@ -2,6 +2,7 @@
 import streamlit as st
 
 from latentcore import figures
+from latentcore.analysis.maps import latent_maps_names, latent_maps_tag
 from latentcore.data.base import display_units
 from latentcore.export import maps_npz_bytes
 from ui.compute import scan_maps, sources
@@ -102,16 +103,16 @@ with st.expander("Labels", icon=":material/label:"):  # the workspace's one labe
     labels.labels_panel(lat_stamp, lat, chosen, "maps")
 
 st.subheader("Downloads")
-tag = (f"latent_maps__dims{'_'.join(map(str, dims))}_" + (f"smooth{sigma:g}_" if sigma else "")
-       + ("full" if roi is None else "roi{:g}-{:g}_{:g}-{:g}".format(*roi)))
+names = latent_maps_names(latent_maps_tag(dims, roi, sigma))  # as `python -m latentcore maps` names them
 out = state.results_dir("maps", lat_stamp[0])
 dpi = state.png_dpi()
 cols = st.columns(3)
-cols[0].download_button(f"Maps (PNG, {dpi} dpi)", lambda: png.figure_png(png_fig, str(out / f"{tag}.png"), dpi),
-                        file_name=f"{tag}.png", mime="image/png", key="maps_dl_png", on_click="ignore",
+cols[0].download_button(f"Maps (PNG, {dpi} dpi)",
+                        lambda: png.figure_png(png_fig, str(out / names["figure"]), dpi),
+                        file_name=names["figure"], mime="image/png", key="maps_dl_png", on_click="ignore",
                         icon=":material/download:")
 cols[1].download_button(f"Maps (NPZ: maps, origin, step, units {unit})",
                         lambda: maps_npz_bytes(maps, grid, [f"dim {d}" for d in dims], lat.units),
-                        file_name=f"{tag}.npz", key="maps_dl_npz", on_click="ignore", icon=":material/download:")
+                        file_name=names["maps_npz"], key="maps_dl_npz", on_click="ignore", icon=":material/download:")
 cols[2].download_button("Maps (NPY, dims x rows x columns, NaN = no pixel)", lambda: common.npy_bytes(maps),
-                        file_name=f"{tag}.npy", key="maps_dl_npy", on_click="ignore", icon=":material/download:")
+                        file_name=names["maps"], key="maps_dl_npy", on_click="ignore", icon=":material/download:")

@@ -3,7 +3,7 @@ import streamlit as st
 
 from latentcore import figures
 from latentcore.analysis.maps import values_map
-from latentcore.analysis.rank import METRICS
+from latentcore.analysis.rank import METRICS, ranking_names, ranking_tag
 from ui.compute import ranking, scan_maps, sources
 from ui.figures import maps as map_figures
 from ui.session import state
@@ -73,7 +73,8 @@ for name in references:
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")
-tag = f"{metrics[0]}_top{top}" + ("" if roi is None else "_roi{:g}-{:g}_{:g}-{:g}".format(*roi))
+tag = ranking_tag(metrics[0], top, roi)
+names = ranking_names(tag)  # as `python -m latentcore rank` names them
 bc_table = bc.path if bc is not None else None  # a scan map is inside the latents file
 inputs = {"latents": lat_stamp[0], **({"bandcontrast": str(bc_table)} if bc_table else {}),
           **({"source": source_stamp[0]} if source_stamp else {})}
@@ -89,8 +90,7 @@ def written(kind):
 
 
 cols = st.columns(3)
-for col, (kind, name, mime) in zip(cols, [("scores", f"ranking_scores__{tag}.csv", "text/csv"),
-                                          ("report", f"ranking_report__{tag}.json", "application/json"),
-                                          ("figure_bars", f"ranking_top__{tag}.png", "image/png")]):
-    col.download_button(name, written(kind), file_name=name, mime=mime, key=f"rank_dl_{kind}", on_click="ignore",
-                        icon=":material/download:")
+for col, (kind, mime) in zip(cols, [("scores", "text/csv"), ("report", "application/json"),
+                                    ("figure_bars", "image/png")]):
+    col.download_button(names[kind], written(kind), file_name=names[kind], mime=mime, key=f"rank_dl_{kind}",
+                        on_click="ignore", icon=":material/download:")

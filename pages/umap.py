@@ -5,6 +5,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.embedding import embedding_names
 from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import plots, png
@@ -130,20 +131,20 @@ def linked(marks):
         labels.labels_panel(lat_stamp, lat, chosen, "umap")
 
     st.subheader("Downloads")
-    tag = f"{lat_stamp[0].split('/')[-1].removesuffix('.h5')}_{method}"
+    names = embedding_names(lat_stamp[0], method)  # as `python -m latentcore umap` names them
     out = state.results_dir("umap", lat_stamp[0])
     cols = st.columns(3)
     columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
     cols[0].download_button("Table (CSV)", lambda: common.table_csv(table, columns, chosen),
-                            file_name=f"{tag}_table.csv", mime="text/csv", key="umap_dl_csv", on_click="ignore",
+                            file_name=names["table_csv"], mime="text/csv", key="umap_dl_csv", on_click="ignore",
                             icon=":material/download:")
     dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
-    cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / f"{tag}.png"), dpi),
-                            file_name=f"{tag}.png", mime="image/png", key="umap_dl_png", on_click="ignore",
+    cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / names["figure"]), dpi),
+                            file_name=names["figure"], mime="image/png", key="umap_dl_png", on_click="ignore",
                             icon=":material/download:")
     cols[2].download_button("Saved embedding (NPZ)",
-                            lambda: common.embedding_npz(fitted, str(out / f"{tag}_embedding.npz")),
-                            file_name=f"{tag}_embedding.npz", key="umap_dl_npz", on_click="ignore",
+                            lambda: common.embedding_npz(fitted, str(out / names["embedding"])),
+                            file_name=names["embedding"], key="umap_dl_npz", on_click="ignore",
                             icon=":material/download:")
 
 

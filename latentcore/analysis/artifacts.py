@@ -34,7 +34,7 @@ from ..errors import InputError, about_file
 from ..storage import atomic_path, sha256_file
 from ..storage.csv_cells import neutralised_table
 from ..versions import package_versions
-from .maps import Roi, roi_tag
+from .maps import Roi, roi_tag, smooth_tag
 
 REPORT_FORMAT = 1
 FEATURE_KINDS = ("pair", "latent", "umap")
@@ -94,23 +94,11 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def dims_tag(dims) -> str:
-    """[0, 1, 2, 5, 7, 8] -> `dims0-2_5_7-8`."""
-    dims = sorted(int(d) for d in dims)
-    runs, start = [], dims[0]
-    for previous, current in zip(dims, dims[1:] + [None]):
-        if current != previous + 1:
-            runs.append(f"{start}" if start == previous else f"{start}-{previous}")
-            start = current
-    return "dims" + "_".join(runs)
-
-
 def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "pair", smooth: float = 0.0) -> str:
     """`gmm_dim3_roi0-30_0-20`; whole latent vectors: `gmm_latents_full`, their UMAP: `gmm_umap_full`;
     smoothed with sigma 1: `gmm_latents_smooth1_full`."""
     what = f"dim{int(dim)}" if features == "pair" else {"latent": "latents", "umap": "umap"}[features]
-    smoothed = f"_smooth{float(smooth):g}" if smooth else ""
-    return f"{method}_{what}{smoothed}_{roi_tag(roi)}"
+    return f"{method}_{what}{smooth_tag(smooth)}_{roi_tag(roi)}"
 
 
 def cluster_names(tag: str) -> dict:

@@ -6,6 +6,8 @@ Entry points
 - `fit_embedding(...)` (same arguments) -> `FittedEmbedding`: the coordinates plus what is needed to
   project new latents (`.transform(new_latents)`).
 - `save_embedding(path, fitted)` / `load_embedding(path)`: a fitted embedding as a plain `.npz`.
+- `embedding_names(latents, method)`: the files of an embedding (its table, figure, saved fit), as the CLI's
+  `umap` and the UMAP page name them.
 - `warm_up()`: compile umap-learn's code once, through a tiny seeded fit (the app calls it in a
   background thread at start; every process's first UMAP fit goes through it, under `cache_lock`, so
   two processes never fill numba's on-disk cache at once).
@@ -150,6 +152,14 @@ class FittedEmbedding:
 
 _ARRAY_FIELDS = ("coords", "reference_index", "reference_latents", "reference_coords", "pca_mean",
                  "pca_components")
+
+
+def embedding_names(latents, method: str) -> dict[str, str]:
+    """`scan_latents_umap.parquet` (or `.csv`), `.png` and `_embedding.npz` (`save_embedding`): an embedding's
+    files, named by the latents file's stem and the method."""
+    tag = f"{Path(str(latents)).stem}_{method}"
+    return {"table": f"{tag}.parquet", "table_csv": f"{tag}.csv", "figure": f"{tag}.png",
+            "embedding": f"{tag}_embedding.npz"}
 
 
 def save_embedding(path, fitted: FittedEmbedding) -> Path:

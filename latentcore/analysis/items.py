@@ -16,6 +16,8 @@ table's `partition` and `index` columns), one pair per row.
   ({partition: indices}; each row once), streamed: read `block` items at a time in source order and summed
   in float64, so a selection of any size costs one block of memory. Non-finite pixels are left out of
   their pixel's mean (a pixel with none is NaN).
+- `mean_pattern_tag(source, count, cluster=None)`, `mean_pattern_names(tag)`: the mean's files, as the CLI's
+  `mean-pattern` and the app name them.
 """
 from __future__ import annotations
 
@@ -193,3 +195,15 @@ def mean_item(reader, parts: dict, block: int = MEAN_BLOCK, progress=None) -> tu
                 progress(done / total, f"{done:,} of {total:,} items")
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan), total
+
+
+def mean_pattern_tag(source, count: int, cluster: int | None = None) -> str:
+    """`scan__cluster2` (a cluster's mean) or `scan__412rows` (chosen rows'): the source's stem, what was averaged."""
+    what = f"cluster{int(cluster)}" if cluster is not None else f"{int(count)}rows"
+    return f"{Path(source).stem}__{what}"
+
+
+def mean_pattern_names(tag: str) -> dict[str, str]:
+    """The files of a mean pattern (`mean_pattern_tag`): the mean (NPY, float64), its figure (PNG), its report."""
+    return {"mean": f"mean_pattern__{tag}.npy", "figure": f"mean_pattern__{tag}.png",
+            "report": f"mean_pattern__{tag}.json"}

@@ -12,6 +12,7 @@ with two names is refused, twice with one name is kept once.
 - `check_classes(names, path=None)`: at least two classes, each with at least two rows;
 - `labels_table(rows, names, x=None, y=None)` -> the table to write (`x,y,label` for scans, `row,label` otherwise);
 - `write_labels(path, table)`: atomically;
+- `labels_names(latents)`: the labels table and its training sets (`trainset.export_training_set`) of a latents file;
 - editing (each returns new `LabelledRows`): `with_label`, `renamed` (merges into an existing name), `without_class`,
   `without_rows`, `from_clustering`; `codes_per_row` for colouring;
 - `merged_changes(base, mine, theirs)`: the rows `mine` changed from `base` applied to `theirs` (two app tabs on one
@@ -183,6 +184,13 @@ def check_classes(labelled: LabelledRows, path=None, min_rows: int = 2) -> None:
         name, n = next(iter(small.items()))
         raise InputError(f"class {name!r} has {n} row{'s' if n != 1 else ''}: every class needs at least "
                          f"{min_rows}" + (f" ({len(small)} classes are too small)" if len(small) > 1 else ""), path)
+
+
+def labels_names(latents) -> dict[str, str]:
+    """`scan_latents_labels.csv` and `scan_latents_training_set.npz` / `.h5`: the files of a latents file's labels."""
+    stem = Path(str(latents)).stem
+    return {"labels": f"{stem}_labels.csv", "training_set_npz": f"{stem}_training_set.npz",
+            "training_set_h5": f"{stem}_training_set.h5"}
 
 
 def labels_table(rows, names, x=None, y=None) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Latents of a scan are rows with coordinates x, y. A `Grid` turns coordinates into (row, column)
 indices in one vectorised step, so `spatial_maps` fills a (n_dims, n_rows, n_columns) stack with
 one fancy-indexed assignment (NaN where no pixel was extracted), whatever the grid size.
-A `Roi` selects x and y ranges, both ends inclusive.
+A `Roi` selects x and y ranges, both ends inclusive. `latent_maps_tag` and `latent_maps_names` name the
+maps' files (`roi_tag`, `smooth_tag`, `dims_tag`: the parts other results' names share).
 """
 from __future__ import annotations
 
@@ -53,17 +54,45 @@ class Roi:
         x, y = np.asarray(x), np.asarray(y)
         return (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1)
 
-    @property
-    def tag(self) -> str:
-        """`roi0-30_0-20`: for file names."""
-        return f"roi{self.x0:g}-{self.x1:g}_{self.y0:g}-{self.y1:g}"
-
     def to_list(self) -> list[float]:
         return [self.x0, self.x1, self.y0, self.y1]
 
 
-def roi_tag(roi: Roi | None) -> str:
-    return roi.tag if roi is not None else "full"
+# -- the names of results: the CLI and the app name the same output the same way ----------------------
+
+def roi_tag(roi: Roi | tuple | list | None) -> str:
+    """`roi0-30_0-20` for an ROI (a `Roi` or x0, x1, y0, y1), `full` for none: the ROI part of every result's name."""
+    if roi is None:
+        return "full"
+    x0, x1, y0, y1 = roi.to_list() if isinstance(roi, Roi) else roi
+    return f"roi{x0:g}-{x1:g}_{y0:g}-{y1:g}"
+
+
+def smooth_tag(sigma: float) -> str:
+    """`_smooth1.5` for a Gaussian of sigma 1.5 grid steps, nothing for none."""
+    return f"_smooth{float(sigma):g}" if sigma else ""
+
+
+def dims_tag(dims) -> str:
+    """[0, 1, 2, 5, 7, 8] -> `dims0-2_5_7-8`."""
+    dims = sorted(int(d) for d in dims)
+    runs, start = [], dims[0]
+    for previous, current in zip(dims, dims[1:] + [None]):
+        if current != previous + 1:
+            runs.append(f"{start}" if start == previous else f"{start}-{previous}")
+            start = current
+    return "dims" + "_".join(runs)
+
+
+def latent_maps_tag(dims, roi: Roi | tuple | list | None = None, sigma: float = 0.0) -> str:
+    """`dims0-2_5_smooth1_roi15-45_6-30`: the dimensions, the smoothing and the ROI of a set of latent maps."""
+    return f"{dims_tag(dims)}{smooth_tag(sigma)}_{roi_tag(roi)}"
+
+
+def latent_maps_names(tag: str) -> dict[str, str]:
+    """The files of a set of latent maps (`latent_maps_tag`): NPY stack, NPZ with the grid, PNG, JSON report."""
+    return {"maps": f"latent_maps__{tag}.npy", "maps_npz": f"latent_maps__{tag}.npz",
+            "figure": f"latent_maps__{tag}.png", "report": f"latent_maps__{tag}.json"}
 
 
 @dataclasses.dataclass(frozen=True)

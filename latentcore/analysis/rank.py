@@ -2,9 +2,10 @@
 
 `rank_dimensions` scores every latent dimension against every reference, `top_rows` keeps the best
 of each, and `write_ranking` writes the score table (CSV), the top-N report (JSON) and its figures
-(PNG, drawn by `latentcore.figures`). References are per-row values aligned to the latents, built
-by `references.py` (band contrast, element maps, PCA/NMF components of the raw patterns, user
-files), or clusterings given as labels. Every statistic comes from a maintained package:Every statistic comes from a maintained package:
+(PNG, drawn by `latentcore.figures`), named by `ranking_tag` and `ranking_names`. References are
+per-row values aligned to the latents, built by `references.py` (band contrast, element maps, PCA/NMF
+components of the raw patterns, user files), or clusterings given as labels. Every statistic comes
+from a maintained package:
 
 - pearson, spearman, kendall (tau-b): `scipy.stats`;
 - mutual_information: `sklearn.feature_selection.mutual_info_regression` (3 neighbours, seeded);
@@ -42,6 +43,7 @@ from ..sampling import seeded_sample
 from ..storage import atomic_path, sha256_file
 from ..storage.csv_cells import neutralised_table
 from ._validation import check_dimensions, check_matrix, check_vector
+from .maps import roi_tag
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
                       "partial_pearson")
@@ -404,6 +406,17 @@ def _check_coordinates(x, y, n):
 
 # -- outputs ------------------------------------------------------------------------------------------
 
+def ranking_tag(sort_by: str, top: int, roi=None) -> str:
+    """`pearson_top4`, `pearson_top4_roi0-30_0-20` within an ROI (x0, x1, y0, y1): the name part of a ranking."""
+    return f"{sort_by}_top{top}" + ("" if roi is None else f"_{roi_tag(roi)}")
+
+
+def ranking_names(tag: str) -> dict[str, str]:
+    """The files of a ranking (`ranking_tag`): the scores (CSV), the report (JSON) and its figures (PNG)."""
+    return {"scores": f"ranking_scores__{tag}.csv", "report": f"ranking_report__{tag}.json",
+            "figure_bars": f"ranking_top__{tag}.png", "figure_scatter": f"ranking_scatter__{tag}.png"}
+
+
 def top_rows(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
     """The `top` best dimensions of each reference, in rank order."""
     return table[table["rank"] <= top].reset_index(drop=True)
@@ -420,9 +433,9 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
     (their pixels scaled from the figure's size at 96 dpi, and their dpi metadata). Returns {kind: path}."""
     out_dir = Path(out_dir)
     parameters = dict(table.attrs.get("parameters", {}))
-    tag = tag or f"{parameters.get('sort_by', 'score')}_top{top}"
-    paths = {"scores": out_dir / f"ranking_scores__{tag}.csv",
-             "report": out_dir / f"ranking_report__{tag}.json"}
+    tag = tag or ranking_tag(parameters.get("sort_by", "score"), top)
+    names = ranking_names(tag)
+    paths = {kind: out_dir / names[kind] for kind in ("scores", "report")}
     with atomic_path(paths["scores"]) as tmp:
         neutralised_table(table).to_csv(tmp, index=False)  # reference names are user text
     best = top_rows(table, top)
@@ -449,12 +462,13 @@ def write_ranking_figures(best, out_dir, tag, latents=None, references=None, bro
     pairs as scatter panels (`figure_scatter`, `figures.ranking_scatter`) when the ranked arrays are
     given, at `dpi`. Returns {kind: path}."""
     from .. import figures
-    paths = {"figure_bars": Path(out_dir) / f"ranking_top__{tag}.png"}
+    names = ranking_names(tag)
+    paths = {"figure_bars": Path(out_dir) / names["figure_bars"]}
     drawn = {"figure_bars": figures.ranking_bars(best)}
     if latents is not None and references:
         scatter = figures.ranking_scatter(best, latents, references)
         if scatter is not None:
-            paths["figure_scatter"] = Path(out_dir) / f"ranking_scatter__{tag}.png"
+            paths["figure_scatter"] = Path(out_dir) / names["figure_scatter"]
             drawn["figure_scatter"] = scatter
     for kind, figure in drawn.items():
         figures.write_png(figure, paths[kind], browser=browser, dpi=dpi)

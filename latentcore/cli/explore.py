@@ -60,7 +60,7 @@ def run_umap(args) -> int:
     import numpy as np
 
     from ..analysis.artifacts import coordinate_names
-    from ..analysis.embedding import embed
+    from ..analysis.embedding import embed, embedding_names
     from ..latents import read_latents
     from ..storage import atomic_path
     from ..storage.csv_cells import neutralised_table
@@ -80,8 +80,7 @@ def run_umap(args) -> int:
     if latents.x is not None and len(latents.partitions) == 1:
         x_name, y_name = coordinate_names(latents.units)
         table[x_name], table[y_name] = latents.x, latents.y
-    out = Path(args.out) if args.out else Path(args.latents).with_name(
-        f"{Path(args.latents).stem}_{args.method}.parquet")
+    out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".csv":
             neutralised_table(table).to_csv(tmp, index=False)  # metadata columns may hold user text
@@ -95,7 +94,7 @@ def run_umap(args) -> int:
 
 def run_maps(args) -> int:
     from ..analysis import artifacts
-    from ..analysis.maps import Grid, Roi, parse_dims, roi_tag, spatial_maps
+    from ..analysis.maps import Grid, Roi, latent_maps_names, latent_maps_tag, parse_dims, spatial_maps
     from ..analysis.smoothing import check_sigma, smooth_maps, smoothing_record
     from ..export import export_maps_npz
     from ..figures import latent_map_grid, write_png
@@ -116,11 +115,9 @@ def run_maps(args) -> int:
         maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
     sigma = check_sigma(args.smooth)
     maps = smooth_maps(maps, sigma)  # on the ROI's grid: pixels outside the ROI are NaN there, never mixed in
-    smoothed = f"_smooth{sigma:g}" if sigma else ""
-    tag = f"{artifacts.dims_tag(dims)}{smoothed}_{roi_tag(roi)}"
+    tag = latent_maps_tag(dims, roi, sigma)
     out = Path(args.out)
-    names = {"maps": f"latent_maps__{tag}.npy", "maps_npz": f"latent_maps__{tag}.npz",
-             "figure": f"latent_maps__{tag}.png", "report": f"latent_maps__{tag}.json"}
+    names = latent_maps_names(tag)
     artifacts.write_npy(out / names["maps"], maps)
     export_maps_npz(out / names["maps_npz"], maps, grid, [f"dim {d}" for d in dims], latents.units)  # + origin, step, units
     engine = None
@@ -145,7 +142,7 @@ def run_mean_pattern(args) -> int:
     import hashlib
 
     from ..analysis import artifacts
-    from ..analysis.items import by_partition, mean_item, parse_rows, table_rows
+    from ..analysis.items import by_partition, mean_item, mean_pattern_names, mean_pattern_tag, parse_rows, table_rows
     from ..data import open_source
     from ..figures import write_png
     from ..figures.items import as_plane, mean_pattern_figure
@@ -165,11 +162,9 @@ def run_mean_pattern(args) -> int:
                          f"SHA-256 {str(expected)[:12]}...)", args.source)
     with open_source(args.source) as reader:
         mean, count = mean_item(reader, by_partition(sizes, rows))
-    what = f"cluster{args.cluster}" if args.cluster is not None else f"{count}rows"
-    tag = f"{Path(args.source).stem}__{what}"
+    tag = mean_pattern_tag(args.source, count, args.cluster)
     out = Path(args.out)
-    names = {"mean": f"mean_pattern__{tag}.npy", "figure": f"mean_pattern__{tag}.png",
-             "report": f"mean_pattern__{tag}.json"}
+    names = mean_pattern_names(tag)
     artifacts.write_npy(out / names["mean"], mean)
     engine = None
     if not args.no_png:

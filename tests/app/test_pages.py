@@ -201,6 +201,38 @@ def test_maps_smoothing_is_applied_and_said():
     assert chart_specs(at)[0]["data"][0]["z"] != raw
 
 
+@pytest.fixture
+def download_names(monkeypatch) -> list[str]:
+    """The file names of the downloads a page offers (made when clicked: Streamlit registers them by name)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    names, register = [], MediaFileManager.add_deferred
+
+    def recording(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        names.append(file_name)
+        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    return names
+
+
+def test_the_maps_page_and_the_maps_command_name_the_same_maps_the_same_way(download_names, tmp_path):
+    from latentcore.cli import main
+
+    at = go(extracted(new_app()), "maps")
+    at.slider(key="roi_x").set_value((15.0, 88.5)).run()
+    at.number_input(key="maps_smooth").set_value(1.5).run()
+    download_names.clear()
+    at.multiselect(key="maps_dims").set_value([5, 1, 2, 3]).run()
+    assert not at.exception, at.exception
+    page = set(download_names) - {None}
+    assert main(["maps", at.session_state["latents"], "--dims", "5,1,2,3", "--roi", "15,88.5,0,58.5",
+                 "--smooth", "1.5", "--out", str(tmp_path / "cli")]) == 0
+    tag = "dims1-3_5_smooth1.5_roi15-88.5_0-58.5"
+    assert page == {f"latent_maps__{tag}.{suffix}" for suffix in ("png", "npz", "npy")}
+    assert {path.name for path in (tmp_path / "cli").iterdir()} == page | {f"latent_maps__{tag}.json"}  # + report
+
+
 def test_maps_selected_pixel_shows_its_pattern_and_latent():
     at = go(extracted(new_app()), "maps")
     assert "No pixel selected yet" in texts(at.caption)
@@ -316,6 +348,22 @@ def test_rank_scores_dimensions_against_band_contrast_and_pattern_components():
     at.slider(key="rank_top").set_value(2).run()
     assert len(at.dataframe[0].value) == 4
     assert len(at.get("plotly_chart")) == 4  # a bar chart and the top maps per reference
+
+
+def test_the_rank_page_and_the_rank_command_name_a_ranking_the_same_way(download_names, tmp_path):
+    from latentcore.cli import main
+    from latentcore.demo import DEMO_BANDCONTRAST
+
+    at = go(extracted(new_app()), "rank")
+    download_names.clear()
+    at.slider(key="rank_top").set_value(2).run()
+    assert not at.exception, at.exception
+    page = set(download_names) - {None}
+    assert page == {"ranking_scores__pearson_top2.csv", "ranking_report__pearson_top2.json",
+                    "ranking_top__pearson_top2.png"}
+    assert main(["rank", at.session_state["latents"], "--reference", str(DEMO_BANDCONTRAST), "--metrics", "pearson",
+                 "--top", "2", "--no-figures", "--out", str(tmp_path / "cli")]) == 0
+    assert {path.name for path in (tmp_path / "cli").iterdir()} == page - {"ranking_top__pearson_top2.png"}
 
 
 # -- selection helpers --------------------------------------------------------------------------

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from latentcore.analysis.labels import LabelledRows
 from ui.session import workspace
 from driving import extracted, new_app, run, texts, url_workspace
 
@@ -141,6 +143,61 @@ def test_settings_put_back_after_a_page_switch_or_a_reload_set_no_widget_twice(s
     run(reloaded, "extract")
     assert reloaded.number_input(key="extract_batch").value == 32
     assert keys == [] and logged == []
+
+
+COMPARE_SETTINGS = {"compare_method": "pca", "compare_neighbors": 10, "compare_min_dist": 0.25, "compare_seed": 3,
+                    "compare_colour": "k-means clusters of the second file", "compare_colour_k": 4, "compare_k": 3,
+                    "compare_smooth": 1.0, "compare_probe": "knn"}
+
+
+def compare_widget(at: AppTest, key: str):
+    kind = "selectbox" if key in ("compare_method", "compare_colour", "compare_probe", "compare_other") else "number_input"
+    return getattr(at, kind)(key=key)
+
+
+def test_the_compare_pages_settings_survive_a_page_switch_and_a_reload(set_twice):
+    keys, logged = set_twice
+    first = extracted(new_app())
+    latents = Path(first.session_state["latents"])
+    other = latents.parent / "copy" / latents.name  # a second latents file of the same source
+    other.parent.mkdir()
+    shutil.copy(latents, other)
+    first.session_state["labels"] = LabelledRows.from_names([0, 1, 2, 3], ["a", "a", "b", "b"])  # the probe's
+    run(first, "compare")
+    for key, value in COMPARE_SETTINGS.items():
+        widget = compare_widget(first, key)
+        run(widget.select(value) if hasattr(widget, "select") else widget.set_value(value))
+    chosen = {key: compare_widget(first, key).value for key in [*COMPARE_SETTINGS, "compare_other"]}
+    assert chosen == {**COMPARE_SETTINGS, "compare_other": f"copy/{latents.name}"}
+    run(first, "data")  # the Compare page's widgets are left out: their values must survive
+    run(first, "compare")
+    assert {key: compare_widget(first, key).value for key in chosen} == chosen
+
+    reloaded = new_app(workspace_id=url_workspace(first))
+    run(reloaded, "compare")
+    assert {key: compare_widget(reloaded, key).value for key in chosen} == chosen
+    assert keys == [] and logged == [], (keys, logged)
+
+
+VALUE_WIDGETS = ("selectbox", "multiselect", "number_input", "slider", "checkbox", "toggle", "radio", "text_input",
+                 "color_picker")
+
+
+def test_every_value_widget_of_the_pages_is_declared_saved_or_left_out():
+    from ui.session import settings
+
+    at = extracted(new_app())
+    latents = Path(at.session_state["latents"])
+    (latents.parent / "copy").mkdir()
+    shutil.copy(latents, latents.parent / "copy" / latents.name)  # the Compare page draws all its widgets
+    at.session_state["labels"] = LabelledRows.from_names([0, 1, 2, 3], ["a", "a", "b", "b"])
+    drawn = set()
+    for page in PAGES:
+        run(at, page)
+        drawn |= {w.key for kind in VALUE_WIDGETS for w in getattr(at, kind) if w.key}
+    ours = {key for key in drawn if key.startswith(settings.PAGE_PREFIXES)}
+    assert ours - settings.SAVED.keys == settings.LEFT_OUT
+    assert {"compare_other", "compare_probe", "maps_dims", "roi_x", "train_epochs"} <= ours & settings.SAVED.keys
 
 
 def test_the_recorder_sees_a_widget_set_twice(set_twice):

@@ -36,6 +36,7 @@ from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
 from . import access, deployment, workspace
+from .settings import SAVED
 
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 
@@ -94,13 +95,13 @@ def init_session():
     st.session_state.setdefault(MODELS, {})
     st.session_state.setdefault(SELECTION, np.empty(0, np.int64))
     if st.session_state.pop(RESET_DATA_WIDGETS, False):
-        for key in [k for k in st.session_state if isinstance(k, str) and workspace.DATA_SETTING.fullmatch(k)]:
+        for key in SAVED.data & st.session_state.keys():
             del st.session_state[key]
     _catch_up()
     restored = st.session_state[RESTORED] = set()
     for key, value in st.session_state.get(SETTINGS, {}).items():
         if key not in st.session_state:  # Streamlit drops a widget's value when a run leaves it out
-            st.session_state[key] = tuple(value) if key.endswith(("roi_x", "roi_y", "_krange")) else value
+            st.session_state[key] = tuple(value) if key in SAVED.ranges else value
             restored.add(key)  # a widget drawn with a default takes it as its default (`setting`)
 
 
@@ -241,7 +242,7 @@ def forget_data_settings():
 
 
 def _drop_data_settings(settings: dict):
-    for key in [k for k in settings if workspace.DATA_SETTING.fullmatch(k)]:
+    for key in SAVED.data & settings.keys():
         settings.pop(key)
 
 

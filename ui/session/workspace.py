@@ -36,6 +36,8 @@ from latentcore.analysis.labels import LabelledRows, empty_labels, merged_change
 from latentcore.data.bandcontrast import scan_map_name
 from latentcore.demo import DEMO_SCAN
 
+from .settings import SAVED
+
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 STATE_FILE, SELECTION_FILE = "state.json", "selection.npy"
 LABELS_FILE = "labels.npz"  # the labels: `rows`, `y` (index into `classes`), `classes`, `digest`
@@ -47,11 +49,6 @@ MAX_AGE_DAYS = float(os.environ.get("LATENT_EXPLORER_WORKSPACE_DAYS", 7))
 PATH_KEYS = ("source", "latents")
 # a scan map's name (Oxford "Band Contrast", EDAX "IQ"...): printable, no path separator, not "." or ".."
 MAP_NAME = re.compile(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{0,100}")
-# Widget values kept across pages and reloads: the pages' settings, never buttons, uploads or charts.
-SETTING = re.compile(r"(umap|clusters|maps|rank|train|extract|roi)_\w+")
-NOT_SETTING = re.compile(r".*(_clear|_run|_undo|_start|_stop|_scatter|_map|_picker|_table|_new_image|_loss_chart|_files|_bc"
-                         r"|_grid|_dl_\w+|_bar_\w+|_maps_\w+)$")
-DATA_SETTING = re.compile(r".*(_dim|_dims|_pick_dim|_colour|_references|_kmeans|_partitions|roi_x|roi_y)")
 
 
 def new_id() -> str:
@@ -84,7 +81,8 @@ def scratch(root: Path) -> Path:
 
 
 def is_setting(key) -> bool:
-    return isinstance(key, str) and SETTING.fullmatch(key) is not None and not NOT_SETTING.fullmatch(key)
+    """A widget key some page declares it saves (`ui.session.settings`)."""
+    return isinstance(key, str) and key in SAVED.keys
 
 
 def _plain(value):

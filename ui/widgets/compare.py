@@ -24,6 +24,7 @@ from ..figures import plots
 from ..session import state
 from . import common, labels, selection
 
+METHODS = ["umap", "pca"]  # the embeddings offered
 LABELS, KMEANS_A, KMEANS_B, NONE = "labels", "k-means clusters of the first file", \
     "k-means clusters of the second file", "none"
 
@@ -45,6 +46,7 @@ def pick_other(lat) -> tuple[tuple, str]:
         st.stop()
     names = {p.name if p.parent.name == "latents" else f"{p.parent.name}/{p.name}": p for p in others}
     name = st.selectbox("Second latents file", list(names), key="compare_other",
+                        index=list(names).index(state.setting("compare_other", next(iter(names)), names)),
                         help=f"Compared with {Path(lat.path).name}, the session's latents (the first file)")
     other_stamp = sources.stamp(names[name])
     with common.user_errors():
@@ -55,7 +57,8 @@ def pick_other(lat) -> tuple[tuple, str]:
 def embedding_params() -> tuple[str, int, float, int]:
     with st.expander("Embedding parameters (both files)", icon=":material/tune:"):
         cols = st.columns(4)
-        method = cols[0].selectbox("Method", ["umap", "pca"], key="compare_method")
+        method = cols[0].selectbox("Method", METHODS, key="compare_method",
+                                   index=METHODS.index(state.setting("compare_method", METHODS[0], METHODS)))
         neighbours = cols[1].number_input("Neighbours", 2, 200, state.setting("compare_neighbors", 15, bounds=(2, 200)),
                                           key="compare_neighbors")
         min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("compare_min_dist", 0.1, bounds=(0, 1)),
@@ -114,9 +117,12 @@ def agreement(lat_stamp: tuple, other_stamp: tuple, lat, other_name: str):
     cols = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
     k = cols[0].number_input("Clusters (k) of each file", 2, 30, state.setting(
         "compare_k", len(labelled.classes) if problem is None else 6, bounds=(2, 30)), key="compare_k")
-    smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key="compare_smooth",
+    smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0,
+                                  state.setting("compare_smooth", 0.0, bounds=(0, 10)), step=0.5, key="compare_smooth",
                                   disabled=not on_scan)
-    method = cols[2].selectbox("Probe", list(labels.METHODS), format_func=labels.METHODS.get, key="compare_probe",
+    probes = list(labels.METHODS)
+    method = cols[2].selectbox("Probe", probes, format_func=labels.METHODS.get, key="compare_probe",
+                               index=probes.index(state.setting("compare_probe", probes[0], probes)),
                                disabled=problem is not None)
     if not cols[3].toggle("Compare", key="compare_run"):
         return

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from latentcore.analysis.items import page_of
+from latentcore.analysis.items import mean_pattern_names, mean_pattern_tag, page_of
 from latentcore.arrays import unique
 from latentcore.figures import items as item_figures
 
@@ -68,14 +68,14 @@ def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: in
     common.gallery(items, [f"row {r}" for r in shown], columns)
 
 
-def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray]]:
-    """choice -> (its label, its row ids): the selection, then each cluster (noise left out)."""
-    choices = {SELECTION: (f"the selection ({len(rows):,} rows)", rows)} if len(rows) else {}
+def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray, int | None]]:
+    """choice -> (its label, its row ids, its cluster or None): the selection, then each cluster (noise left out)."""
+    choices = {SELECTION: (f"the selection ({len(rows):,} rows)", rows, None)} if len(rows) else {}
     if clusters is not None:
         cluster_rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
         for label in unique(labels[labels >= 0]):
             members = cluster_rows[labels == label]
-            choices[f"cluster {label}"] = (f"cluster {label} ({len(members):,} rows)", members)
+            choices[f"cluster {label}"] = (f"cluster {label} ({len(members):,} rows)", members, int(label))
     return choices
 
 
@@ -92,7 +92,7 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
     names = list(choices)
     what = st.selectbox("Mean pattern of", names, format_func=lambda name: choices[name][0], key=f"{key}_of",
                         index=names.index(state.setting(f"{key}_of", names[0], names)))
-    label, members = choices[what]
+    label, members, cluster = choices[what]
     with common.user_errors():
         result = _mean_item(sources.stamp(source), sizes, members, f"{key}_run")
     if result is None:  # a large one: not asked for yet, or a worker computes it (its progress shows above)
@@ -102,13 +102,13 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
     fig = item_figures.mean_pattern_figure(plane, f"Mean of {count:,} patterns: {what}")
     st.plotly_chart(fig, config={"displaylogo": False})
     st.caption(f"The mean of {label}" + (f" ({note})" if note else "") + ", accumulated in float64.")
-    stem = f"mean_pattern__{Path(source).stem}__{what.replace(' ', '')}" + ("" if what != SELECTION else f"-{count}rows")
+    names = mean_pattern_names(mean_pattern_tag(source, count, cluster))  # as `python -m latentcore mean-pattern`
     out = state.workdir("gallery")
     dpi = state.png_dpi()
-    st.download_button(f"Mean pattern (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / f"{stem}.png"), dpi),
-                       file_name=f"{stem}.png", mime="image/png", key=f"{key}_dl_png", on_click="ignore",
+    st.download_button(f"Mean pattern (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / names["figure"]), dpi),
+                       file_name=names["figure"], mime="image/png", key=f"{key}_dl_png", on_click="ignore",
                        icon=":material/download:")
-    st.download_button("Mean pattern (NPY, float64)", lambda: common.npy_bytes(mean), file_name=f"{stem}.npy",
+    st.download_button("Mean pattern (NPY, float64)", lambda: common.npy_bytes(mean), file_name=names["mean"],
                        mime="application/octet-stream", key=f"{key}_dl_npy", on_click="ignore",
                        icon=":material/download:")
 

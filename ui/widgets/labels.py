@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis import labels as lab
+from latentcore.analysis.probe import probe_names
 from latentcore.arrays import unique
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
@@ -194,18 +195,18 @@ def _positions(lat):
 
 
 def _downloads(lat, labelled, key: str, problem: str | None):
-    stem = Path(lat.path).name.removesuffix(".h5")
+    names = lab.labels_names(lat.path)
     cols = st.columns(3)
     out = state.workdir("labels")
     cols[0].download_button("Labels (CSV)", lambda: labels_file(lat, labelled, out).read_bytes(),
-                            file_name=f"{stem}_labels.csv", mime="text/csv", key=f"{key}_dl_csv", on_click="ignore",
+                            file_name=names["labels"], mime="text/csv", key=f"{key}_dl_csv", on_click="ignore",
                             icon=":material/download:")
     source = explore.source_for(lat)
     if source is None:
         cols[1].caption("Training sets need the data file these latents came from, loaded in this session.")
         return
     for col, suffix in ((cols[1], "npz"), (cols[2], "h5")):
-        target = str(out / f"{stem}_training_set.{suffix}")
+        target = str(out / names[f"training_set_{suffix}"])
         col.download_button(f"Training set ({suffix.upper()})",
                             lambda target=target: _training_set(source, labels_file(lat, labelled, out), target),
                             file_name=Path(target).name, key=f"{key}_dl_{suffix}", on_click="ignore",
@@ -275,7 +276,7 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
         col.download_button(file.name, file.read_bytes(), file_name=file.name, mime=mime, key=f"{key}_dl_{kind}",
                             on_click="ignore", icon=":material/download:")
     if fig is not None:
-        name = f"probe_maps__{report['tag']}.png"
+        name = probe_names(report["tag"])["figure"]
         dpi = state.png_dpi()  # read here: the deferred callable runs outside the script
         cols[2].download_button(f"{name} ({dpi} dpi)",
                                 lambda: png.figure_png(fig, str(Path(out) / name), dpi), file_name=name,

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.train import TrainConfig
+from latentcore.train.outputs import CHECKPOINT_FILE, RECONSTRUCTIONS_PNG
 
 from ..compute import dispatch, jobs
 from ..figures import training as training_figures
@@ -134,8 +135,8 @@ def saved_run_panel():
     st.subheader("Last finished run")
     if run["history"]:
         st.plotly_chart(training_figures.loss_figure(run["history"]), key="train_saved_loss_chart")
-    if "reconstructions.png" in run["files"]:
-        st.image(str(run["files"]["reconstructions.png"]),
+    if RECONSTRUCTIONS_PNG in run["files"]:
+        st.image(str(run["files"][RECONSTRUCTIONS_PNG]),
                  caption="Validation patterns (top) and their reconstructions (bottom), by the best model")
     best = f" (validation loss {run['best_val_loss']:.4g})" if run.get("best_val_loss") is not None else ""
     st.success(f"{run['status']} after {run['epochs_done']} epochs: best epoch {run['best_epoch']}{best}. The model "
@@ -182,6 +183,6 @@ def _live_view(epochs: int):
         result = job.result
         st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
                    f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
-        common.download_artifacts([p for name, p in result.files.items() if name != "checkpoint.pth"], key="train_files")
+        common.download_artifacts([p for name, p in result.files.items() if name != CHECKPOINT_FILE], key="train_files")
     if not job.running and end_unseen():
         st.rerun()  # once: the whole page redraws with the start button enabled and no timer

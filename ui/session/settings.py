@@ -1,0 +1,125 @@
+"""The page settings a workspace keeps, declared page by page: the widget keys each page saves.
+
+`PAGES` holds one `Saved` per page: the keys of its own widgets, and those of the shared widgets it draws,
+each named by the function beside that widget's keys below (`smoothing("maps")`: `maps_smooth`, drawn by
+`ui.widgets.params.smooth_sigma("maps")`). A key not declared here is not saved (buttons, uploads, charts,
+sign-in and S3 fields), and a tampered `state.json` cannot set one. A setting tied to the data (a dimension,
+a reference map, the ROI) is declared `tied`: it is dropped, and its widget reset, when the data change. A
+range slider's key is declared `ranges` too: JSON keeps its value as a list, the widget takes a tuple.
+
+The declarations live here, below the pages and widgets that draw them, because the workspace checks what
+it restores before any page runs. A new widget of a page is declared in its page's entry, or in `LEFT_OUT`
+when it is not to be saved (a test draws every page and finds each of their value widgets in one or the other).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import operator
+
+
+@dataclasses.dataclass(frozen=True)
+class Saved:
+    """Widget keys saved in the workspace: `keys` every one; `data` those tied to the data; `ranges` those of
+    range sliders. Declarations add up with `|`."""
+
+    keys: frozenset[str] = frozenset()
+    data: frozenset[str] = frozenset()
+    ranges: frozenset[str] = frozenset()
+
+    def __or__(self, other: Saved) -> Saved:
+        return Saved(self.keys | other.keys, self.data | other.data, self.ranges | other.ranges)
+
+
+def keep(*keys: str) -> Saved:
+    """Settings kept across pages, reloads and new data."""
+    return Saved(frozenset(keys))
+
+
+def tied(*keys: str) -> Saved:
+    """Settings tied to the data: dropped when the data change."""
+    return Saved(frozenset(keys), frozenset(keys))
+
+
+def _suffixed(key: str, *suffixes: str) -> tuple[str, ...]:
+    return tuple(f"{key}_{suffix}" for suffix in suffixes)
+
+
+# -- the widgets several pages draw, by the key their page gives them ----------------------------------
+
+# `ui.widgets.common.roi_sliders` on the analysis pages: one ROI for all, and the page that set it last
+SHARED_ROI = Saved(frozenset({"roi_x", "roi_y"}), frozenset({"roi_x", "roi_y"}), frozenset({"roi_x", "roi_y"})) \
+    | keep("roi_origin")
+
+
+def own_roi(key: str) -> Saved:
+    """`ui.widgets.common.roi_sliders` with a key of its own (the Train page's)."""
+    keys = frozenset(_suffixed(key, "roi_x", "roi_y"))
+    return Saved(keys, keys, keys)
+
+
+def smoothing(key: str) -> Saved:
+    """`ui.widgets.params.smooth_sigma`."""
+    return keep(f"{key}_smooth")
+
+
+def cluster_params(key: str) -> Saved:
+    """`ui.widgets.params.cluster_params`: every method's parameters (k-means, GMM, DBSCAN, HDBSCAN)."""
+    return (keep(*_suffixed(key, "auto", "k", "krange", "criterion", "eps", "min_samples", "mcs", "ms"))
+            | Saved(ranges=frozenset({f"{key}_krange"})))
+
+
+def colour_scale(key: str) -> Saved:
+    """`ui.widgets.scales.colour_scale`."""
+    return keep(*_suffixed(key, "cmap", "fixed", "vmin", "vmax"))
+
+
+def boundaries(page: str) -> Saved:
+    """`ui.widgets.references.boundary_switch` and `boundary_degrees`."""
+    return keep(*_suffixed(page, "boundaries", "boundary_deg"))
+
+
+def row_query(key: str) -> Saved:
+    """`ui.widgets.selection.row_query`."""
+    return keep(*_suffixed(key, "query_by", "query_row", "query_x", "query_y"))
+
+
+def mean_pattern(key: str) -> Saved:
+    """`ui.widgets.explore.mean_panel` and the `gallery.mean_pattern` it shows."""
+    return keep(*_suffixed(key, "show", "of"))
+
+
+def gallery(key: str) -> Saved:
+    """`ui.widgets.gallery.paged_gallery`: the page of images shown."""
+    return keep(f"{key}_page")
+
+
+# -- the pages --------------------------------------------------------------------------------------
+
+PAGES: dict[str, Saved] = {
+    "extract": keep("extract_model", "extract_arch", "extract_options", "extract_device", "extract_pool",
+                    "extract_batch", "extract_overwrite") | tied("extract_partitions"),
+    "umap": (keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
+             | tied("umap_colour", "umap_dim", "umap_kmeans") | colour_scale("umap_scale") | boundaries("umap")
+             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")),
+    "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
+             | tied("maps_dims", "maps_pick_dim") | SHARED_ROI | smoothing("maps") | colour_scale("maps_scale")
+             | boundaries("maps")),
+    "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
+                 | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
+                 | boundaries("clusters") | mean_pattern("clusters_mean")),
+    "compare": (keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
+                     "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
+    "rank": keep("rank_components", "rank_metrics", "rank_top") | tied("rank_references") | SHARED_ROI,
+    "train": (keep("train_data", "train_device", "train_input_size", "train_channels", "train_epochs", "train_batch",
+                   "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg", "train_average", "train_bc_min",
+                   "train_use_roi") | tied("train_latent_dim") | own_roi("train")),
+}
+
+SAVED: Saved = functools.reduce(operator.or_, PAGES.values())  # every page's, together
+
+# The pages' value widgets left out on purpose (tests/test_pages_state.py checks that every other one is saved):
+# the band-contrast pickers set the session's band contrast, which the workspace keeps itself; "use band
+# contrast" for training is chosen afresh; a comparison runs when asked, never by itself on a reload.
+LEFT_OUT = frozenset({"clusters_bc", "train_use_bc", "compare_run"})
+PAGE_PREFIXES = ("extract_", "umap_", "maps_", "clusters_", "compare_", "rank_", "train_", "roi_")
