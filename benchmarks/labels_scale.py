@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcore.analysis import labels as lab
-from latentcore.analysis.probe import probe
+from latentcore.analysis.labels import labelled as lab
+from latentcore.analysis.labels.probe import probe
 
 
 def timed(name, fn):

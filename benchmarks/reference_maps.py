@@ -1,4 +1,4 @@
-"""The streamed pattern maps (latentcore.analysis.pattern_maps: VBSE tiles, image quality, ADP in one
+"""The streamed pattern maps (latentcore.analysis.ebsd.pattern_maps: VBSE tiles, image quality, ADP in one
 pass) against kikuchipy 0.13.1's three calls on the same h5ebsd file (a simulated scan written by
 kikuchipy), with the largest relative difference of each map. Both read the file from disk.
 
@@ -23,7 +23,7 @@ args = parser.parse_args()
 warnings.filterwarnings("ignore")
 import kikuchipy as kp  # noqa: E402  (test-only, GPL-3.0: the reference, never imported by latentcore)
 
-from latentcore.analysis.pattern_maps import pattern_maps  # noqa: E402
+from latentcore.analysis.ebsd.pattern_maps import pattern_maps  # noqa: E402
 from latentcore.data import open_source  # noqa: E402
 from latentcore.demo.simulate import ScanSettings, simulate_scan  # noqa: E402
 

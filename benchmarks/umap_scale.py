@@ -1,4 +1,4 @@
-"""UMAP at scale: the fast path of `latentcore.analysis.embedding` fitted on 1,000,000 x 128 latents through
+"""UMAP at scale: the fast path of `latentcore.analysis.embedding.fit` fitted on 1,000,000 x 128 latents through
 the app's worker path (`ui.compute.jobs.JobPool` running `ui.compute.tasks.fit_embedding`, as the UMAP page
 does), its wall time split by stage, and its trustworthiness against umap-learn's plain seeded fit.
 
@@ -31,7 +31,7 @@ What is measured, in one run:
 - `--searches`: the candidate placement searches on `--search-rows` placed rows against the 30,000-row
   sample (PCA space, 48-D): a blocked float32 top-k on BLAS (row blocks times the sample, squared norms
   precomputed, argpartition), pynndescent (index built over the sample, then queried) and the walk of the
-  sample's own kNN graph (`latentcore.analysis.graph_search`).
+  sample's own kNN graph (`latentcore.analysis.embedding.graph_search`).
 
 Goal: the fast fit's trustworthiness within 0.01 of umap-learn's plain fit's.
 Results: docs/benchmarks.md.
@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from latentcore.analysis import embedding  # noqa: E402
-from latentcore.analysis.embedding import embed, warm_up  # noqa: E402
+from latentcore.analysis.embedding.fit import embed, warm_up  # noqa: E402
 
 PLACE_CHECK_ROWS = 20_000
 
@@ -196,7 +196,7 @@ def placement_check(fitted, latents, seed):
 
 def compare_searches(fitted, latents, n_rows, seed):
     """--searches: BLAS top-k, pynndescent and the graph walk on the same queries (see the docstring)."""
-    from latentcore.analysis.graph_search import GraphIndex
+    from latentcore.analysis.embedding.graph_search import GraphIndex
 
     placed = np.setdiff1d(np.arange(len(latents)), fitted.reference_index)
     rows = np.random.default_rng(seed + 3).choice(placed, size=min(n_rows, len(placed)), replace=False)
@@ -253,7 +253,7 @@ print(time.perf_counter() - start)
 def first_umap_in_fresh_process(numba_cache_dir, via_latentcore=True) -> float:
     """Seconds from a fresh interpreter's start to its first 1000-row UMAP (imports included)."""
     if via_latentcore:
-        code = FRESH_PROCESS.format(import_line="from latentcore.analysis.embedding import embed",
+        code = FRESH_PROCESS.format(import_line="from latentcore.analysis.embedding.fit import embed",
                                     fit_line="embed(x, cache_dir=False)")
     else:
         code = FRESH_PROCESS.format(import_line="import umap",

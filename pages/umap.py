@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.embedding import embedding_names
+from latentcore.analysis.embedding.fit import embedding_names
 from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import plots, png

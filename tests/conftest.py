@@ -20,7 +20,7 @@ os.environ["LATENTCORE_S3_CACHE"] = str(_PRIVATE / "s3-cache")
 # numba's on-disk cache is not safe for two processes compiling the same functions at once (the
 # index of one can point at the other's machine code, and every later load crashes: seen with orix's
 # gufuncs on a new install). Each xdist worker keeps its own cache folder, kept between runs; the
-# app's own first fits take `latentcore.analysis.umap_numba.cache_lock`. Set before numba loads.
+# app's own first fits take `latentcore.analysis.embedding.umap_numba.cache_lock`. Set before numba loads.
 os.environ["NUMBA_CACHE_DIR"] = str(Path(os.environ.get("NUMBA_CACHE_DIR") or Path.home() / ".cache" / "numba")
                                     / f"latent-explorer-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
 

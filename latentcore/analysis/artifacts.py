@@ -261,7 +261,7 @@ def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray,
     from .smoothing import smooth_rows
 
     if job.features == "umap":
-        from .embedding import embed
+        from .embedding.fit import embed
 
         rows = smooth_rows(rows, x, y, job.smooth) if job.smooth else rows
         return embed(rows, method="umap", random_state=int(job.params.get("random_state", 0))), None

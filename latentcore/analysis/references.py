@@ -202,7 +202,7 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
 def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
     """The maps of a `references.npz` (`python -m latentcore references`) at the latents' x, y: every
     map, or the one `key` names; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
-    from .scan_references import load_npz, point_values
+    from .ebsd.scan_references import load_npz, point_values
 
     if x is None or y is None:
         raise InputError("a references.npz is aligned by x,y, but the latents have no coordinates (rank the latents "

@@ -60,7 +60,7 @@ def run_umap(args) -> int:
     import numpy as np
 
     from ..analysis.artifacts import coordinate_names
-    from ..analysis.embedding import embed, embedding_names
+    from ..analysis.embedding.fit import embed, embedding_names
     from ..latents import read_latents
     from ..storage import atomic_path
     from ..storage.csv_cells import neutralised_table

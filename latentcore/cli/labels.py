@@ -73,7 +73,7 @@ def run_probe(args) -> int:
 
 
 def run_export(args) -> int:
-    from ..analysis.trainset import export_training_set
+    from ..analysis.labels.trainset import export_training_set
 
     summary = export_training_set(args.source, args.labels, args.out, test_fraction=args.test_fraction,
                                   random_state=args.seed)
@@ -84,7 +84,7 @@ def run_export(args) -> int:
 
 def run_compare(args) -> int:
     from ..analysis.artifacts import input_record, now, write_json
-    from ..analysis.probe import compare_latents
+    from ..analysis.labels.probe import compare_latents
 
     result = compare_latents(args.latents_a, args.latents_b, args.labels, method=args.method, smooth=args.smooth,
                              random_state=args.seed, unknown_source=args.unknown_source)

@@ -1,5 +1,5 @@
 """`python -m latentcore references SCAN --out DIR`: the scan's EBSD reference maps
-(`analysis.scan_references`): references.npz, one PNG per map (colour bars, the IPF key, the phase legend)
+(`analysis.ebsd.scan_references`): references.npz, one PNG per map (colour bars, the IPF key, the phase legend)
 and a JSON report. `rank LATENTS --reference DIR/references.npz` ranks latent dimensions against them."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .options import add_figure_options, add_out_option, boundary_degrees
 
 
 def add_references(subparsers):
-    from ..analysis.orientation import DEFAULT_BOUNDARY_DEG
+    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
 
     p = subparsers.add_parser("references", help="EBSD reference maps of a scan: IPF, phases, boundaries, VBSE, IQ, ADP")
     p.add_argument("scan", help="an EBSD scan file (H5OINA, EDAX h5, h5ebsd, Bruker, EMsoft)")
@@ -28,7 +28,7 @@ def add_references(subparsers):
 
 
 def run_references(args) -> int:
-    from ..analysis.scan_references import scan_references, write_references
+    from ..analysis.ebsd.scan_references import scan_references, write_references
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")

@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from driving import chart_specs, extracted, go, new_app
 
-from latentcore.analysis.labels import LabelledRows
+from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.latents import LatentsWriter, read_latents
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
@@ -176,7 +176,7 @@ def test_maps_page_labels_the_selection_and_shows_the_labels_map():
 
 
 def test_compare_page_links_two_embeddings_and_gives_ari_and_probe_accuracies(truth_csv):
-    from latentcore.analysis.probe import clustering_agreement
+    from latentcore.analysis.labels.probe import clustering_agreement
 
     at = go(extracted(new_app()), "compare")
     assert "No other latents file" in " ".join(i.value for i in at.info)

@@ -149,7 +149,7 @@ def test_umap_scan_panel_has_its_colour_bar_legend_limits_and_histogram():
 
 
 def test_umap_clicked_point_lists_its_nearest_neighbours():
-    from latentcore.analysis.search import nearest_neighbours
+    from latentcore.analysis.embedding.search import nearest_neighbours
     from latentcore.latents import read_latents
 
     at = go(extracted(new_app()), "umap")

@@ -109,11 +109,11 @@ def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
     monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
-    import latentcore.analysis.embedding
+    import latentcore.analysis.embedding.fit
 
     def refuse(*args, **kwargs):
         raise AssertionError("ran in the server process")
-    monkeypatch.setattr(latentcore.analysis.embedding, "fit_embedding", refuse)
+    monkeypatch.setattr(latentcore.analysis.embedding.fit, "fit_embedding", refuse)
     at.switch_page("pages/umap.py").run()
     assert "in a worker process" in at.get("progress")[0].proto.text  # the fit's progress meanwhile
     rerun_until(at, lambda at: at.get("plotly_chart"), timeout=180)
@@ -126,8 +126,8 @@ def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch
 
     import numpy as np
 
-    import latentcore.analysis.projection
-    import latentcore.analysis.search
+    import latentcore.analysis.embedding.projection
+    import latentcore.analysis.embedding.search
     import ui.compute.jobs
     from latentcore.data import open_source
     from latentcore.demo import DEMO_SCAN
@@ -138,14 +138,14 @@ def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch
     assert at.success
     at.switch_page("pages/umap.py").run()  # the fit (inline in tests, see conftest) is cached on disk
     assert not at.exception and at.get("plotly_chart")
-    expected, _ = latentcore.analysis.search.nearest_neighbours(
+    expected, _ = latentcore.analysis.embedding.search.nearest_neighbours(
         read_latents(at.session_state["latents"]).partitions["all"], 42, k=5)
     monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
 
     def refuse(*args, **kwargs):
         raise AssertionError("ran in the server process")
-    monkeypatch.setattr(latentcore.analysis.search, "nearest_neighbours", refuse)
-    monkeypatch.setattr(latentcore.analysis.projection, "project_image", refuse)
+    monkeypatch.setattr(latentcore.analysis.embedding.search, "nearest_neighbours", refuse)
+    monkeypatch.setattr(latentcore.analysis.embedding.projection, "project_image", refuse)
 
     at.session_state["selection"] = np.array([42])
     at.number_input(key="umap_k").set_value(5).run()

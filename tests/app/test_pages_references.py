@@ -72,7 +72,7 @@ def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):
     levels a channel as its legend says; and the phases' names."""
     import numpy as np
 
-    from latentcore.analysis import orientation
+    from latentcore.analysis.ebsd import orientation
     from latentcore.figures import colours
     from latentcore.latents import read_latents
 

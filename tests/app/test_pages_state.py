@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from latentcore.analysis.labels import LabelledRows
+from latentcore.analysis.labels.labelled import LabelledRows
 from ui.session import workspace
 from driving import extracted, new_app, run, texts, url_workspace
 
@@ -248,7 +248,7 @@ def test_an_roi_set_on_latent_maps_is_said_on_clusters_and_rank_and_cleared_from
 # -- 4. nearest neighbours of any row, and undo ------------------------------------------------------
 
 def test_nearest_neighbours_of_a_row_by_number_or_position_and_undo_of_the_last_selection():
-    from latentcore.analysis.search import nearest_neighbours
+    from latentcore.analysis.embedding.search import nearest_neighbours
     from latentcore.latents import read_latents
 
     at = run(extracted(new_app()), "umap")

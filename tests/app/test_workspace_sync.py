@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from latentcore.analysis import labels as lab
+from latentcore.analysis.labels import labelled as lab
 from ui.session import workspace
 
 

@@ -10,9 +10,9 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 
-from latentcore.analysis import embedding
-from latentcore.analysis.embedding import embed, fit_embedding, load_embedding, save_embedding
-from latentcore.analysis.embedding import warm_up
+from latentcore.analysis.embedding import fit as embedding
+from latentcore.analysis.embedding.fit import embed, fit_embedding, load_embedding, save_embedding
+from latentcore.analysis.embedding.fit import warm_up
 from latentcore.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,7 +115,7 @@ def test_projection_of_training_rows_lands_on_their_embedding(latents):
 
 ROUND_TRIP = """
 import sys, numpy as np
-from latentcore.analysis.embedding import load_embedding
+from latentcore.analysis.embedding.fit import load_embedding
 fitted = load_embedding(sys.argv[1])
 np.save(sys.argv[3], fitted.transform(np.load(sys.argv[2])))
 """
@@ -183,7 +183,7 @@ def test_a_processs_first_fit_compiles_under_the_cross_process_lock(latents, mon
 
 
 def test_the_numba_cache_lock_excludes_other_processes():
-    from latentcore.analysis.umap_numba import cache_lock, lock_path
+    from latentcore.analysis.embedding.umap_numba import cache_lock, lock_path
 
     try_lock = ("import fcntl, sys\n"
                 "with open(sys.argv[1], 'a') as f:\n"
@@ -207,7 +207,7 @@ def overlap(found, exact):
 
 
 def test_graph_walk_finds_the_exact_nearest_rows_whatever_the_threads():
-    from latentcore.analysis.graph_search import GraphIndex
+    from latentcore.analysis.embedding.graph_search import GraphIndex
 
     data = clustered_latents(9000, dim=24, seed=4)
     reference, queries = data[:3000], data[3000:]
@@ -226,7 +226,7 @@ def test_graph_walk_finds_the_exact_nearest_rows_whatever_the_threads():
 
 
 def test_graph_walk_reaches_a_small_cluster_far_from_the_rest():
-    from latentcore.analysis.graph_search import GraphIndex
+    from latentcore.analysis.embedding.graph_search import GraphIndex
 
     rng = np.random.default_rng(5)
     far = rng.normal(size=(20, 8)).astype(np.float32) + 100  # its kNN graph: a component of its own

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.labels import (
+from latentcore.analysis.labels.labelled import (
     LabelledRows,
     check_classes,
     codes_per_row,
@@ -23,13 +23,13 @@ from latentcore.analysis.labels import (
     without_class,
     without_rows,
 )
-from latentcore.analysis.probe import (
+from latentcore.analysis.labels.probe import (
     clustering_agreement,
     compare_latents,
     probe,
     probe_features,
 )
-from latentcore.analysis.trainset import export_training_set, stratified_split
+from latentcore.analysis.labels.trainset import export_training_set, stratified_split
 from latentcore.cli import main
 from latentcore.data import open_source
 from latentcore.demo import DEMO_MODEL
@@ -109,7 +109,7 @@ def test_probe_is_seeded_and_smoothing_helps(demo_latents, labels_csv, truth, la
 
 
 def test_the_app_probe_task_reports_rows_predicted(demo_latents, labels_csv, tmp_path, monkeypatch):
-    from latentcore.analysis import probe as probe_module
+    from latentcore.analysis.labels import probe as probe_module
     from ui.compute import tasks
 
     monkeypatch.setattr(probe_module, "PREDICT_BLOCK", 1000)  # three blocks of the demo's 2,400 rows
@@ -167,7 +167,7 @@ def test_export_h5_is_the_nenya_layout_with_the_label_in_its_metadata(ebsd_h5, l
 
 
 def test_export_streams_in_blocks_with_the_same_bytes(ebsd_h5, labels_csv, tmp_path, monkeypatch):
-    from latentcore.analysis import trainset
+    from latentcore.analysis.labels import trainset
 
     whole = {suffix: export_training_set(ebsd_h5, labels_csv, tmp_path / f"whole.{suffix}") for suffix in ("npz", "h5")}
     monkeypatch.setattr(trainset, "BLOCK", 7)  # 120 rows: 18 blocks, the last one short

@@ -1,9 +1,9 @@
-"""Orientation maths (latentcore.analysis.orientation) against orix, the GPL-3.0 reference used only here:
+"""Orientation maths (latentcore.analysis.ebsd.orientation) against orix, the GPL-3.0 reference used only here:
 IPF colours within 1/255 of `IPFColorKeyTSL`, misorientation angles and boundary pixels as orix computes them."""
 import numpy as np
 import pytest
 
-from latentcore.analysis import orientation as ori
+from latentcore.analysis.ebsd import orientation as ori
 
 orix_symmetry = pytest.importorskip("orix.quaternion.symmetry")
 from orix.plot import IPFColorKeyTSL  # noqa: E402

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 
-from latentcore.analysis.orientation import laue_group, laue_of_space_group, sample_to_crystal
+from latentcore.analysis.ebsd.orientation import laue_group, laue_of_space_group, sample_to_crystal
 from latentcore.data import open_source
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 

@@ -1,11 +1,11 @@
-"""Maps from the patterns (latentcore.analysis.pattern_maps) against kikuchipy 0.13.1, the GPL-3.0 reference
+"""Maps from the patterns (latentcore.analysis.ebsd.pattern_maps) against kikuchipy 0.13.1, the GPL-3.0 reference
 used only here: VBSE tile images, image quality and average neighbour dot product within 1e-5 (relative)."""
 import warnings
 
 import numpy as np
 import pytest
 
-from latentcore.analysis.pattern_maps import pattern_maps, tile_edges, vbse_rgb
+from latentcore.analysis.ebsd.pattern_maps import pattern_maps, tile_edges, vbse_rgb
 from latentcore.data import open_source
 from latentcore.demo.simulate import ScanSettings, simulate_scan
 

@@ -166,8 +166,8 @@ def test_domain_warnings_and_resize_record():
 
 
 def test_sst_measures_only_for_sst_cutouts(tmp_path, one_torch_thread):
-    from latentcore.analysis.embedding import fit_embedding
-    from latentcore.analysis.projection import project_image
+    from latentcore.analysis.embedding.fit import fit_embedding
+    from latentcore.analysis.embedding.projection import project_image
     from latentcore.extract import Extractor
 
     model = load_model(DEMO_MODEL)

@@ -3,8 +3,8 @@ import h5py
 import numpy as np
 import torch
 
-from latentcore.analysis.embedding import fit_embedding
-from latentcore.analysis.projection import project_image, temperature_range
+from latentcore.analysis.embedding.fit import fit_embedding
+from latentcore.analysis.embedding.projection import project_image, temperature_range
 from latentcore.data._hdf5 import read_byte_table
 from latentcore.extract import Extractor
 from latentcore.latents import features_to_latents, read_latents

@@ -1,4 +1,4 @@
-"""EBSD reference maps of a scan (latentcore.analysis.scan_references, `python -m latentcore references`)
+"""EBSD reference maps of a scan (latentcore.analysis.ebsd.scan_references, `python -m latentcore references`)
 on simulated scans with known grains: the boundary overlay marks the true grain boundaries, `rank` takes
 references.npz and puts IPF components first for the dimensions that separate grains."""
 import json
@@ -9,7 +9,7 @@ import pytest
 
 from latentcore.analysis import rank
 from latentcore.analysis.references import read_reference_files
-from latentcore.analysis.scan_references import load_npz, scan_references, write_references
+from latentcore.analysis.ebsd.scan_references import load_npz, scan_references, write_references
 from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd, write_h5oina
@@ -117,7 +117,7 @@ def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
         warnings.simplefilter("ignore")  # the matplotlib fallback says it is used
         paths = write_references(refs, tmp_path, oxford, browser=None, dpi=72)
     assert all(paths[name].stat().st_size > 1000 for name in refs.maps)
-    from latentcore.analysis.scan_references import figures
+    from latentcore.analysis.ebsd.scan_references import figures
     figs = figures(refs)
     assert [t.type for t in figs["ipf_z"].data] == ["image", "image"]  # the map and its key
     assert "1: Nickel" in [t.name for t in figs["phase"].data]

@@ -1,4 +1,4 @@
-"""Nearest neighbours and the linear probe (latentcore.analysis.search) on real data."""
+"""Nearest neighbours and the linear probe (latentcore.analysis.embedding.search) on real data."""
 import h5py
 import numpy as np
 import pandas as pd
@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial.distance import cdist
 from sklearn.decomposition import PCA
 
-from latentcore.analysis.search import linear_probe, nearest_neighbours, row_at
+from latentcore.analysis.embedding.search import linear_probe, nearest_neighbours, row_at
 from latentcore.errors import InputError
 
 

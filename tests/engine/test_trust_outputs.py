@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.labels import labels_table, read_labels_table, write_labels
+from latentcore.analysis.labels.labelled import labels_table, read_labels_table, write_labels
 from latentcore.cli import main
 from latentcore.errors import MAX_LINE
 from latentcore.latents import LatentsWriter

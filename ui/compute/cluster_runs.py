@@ -71,7 +71,7 @@ def _on_run_grid(run: dict, colour):
 @st.cache_resource(show_spinner=False, max_entries=8)
 def cluster_label_view(lat_stamp: tuple, job, out_dir: str, labels_digest: str, _labelled):
     """`cluster_view` coloured by the labels (`_labelled`, keyed by `labels_digest`) instead of the clusters."""
-    from latentcore.analysis.labels import codes_per_row
+    from latentcore.analysis.labels.labelled import codes_per_row
 
     from ..figures.plots import label_colour
 

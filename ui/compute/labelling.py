@@ -18,7 +18,7 @@ def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dic
     """The labelled rows' own items as a training set (the CLI's `export`), in this process: it runs in a
     download's deferred callable, outside any script run, so no job progress can be shown (the labelled rows are
     read in contiguous runs)."""
-    from latentcore.analysis.trainset import export_training_set
+    from latentcore.analysis.labels.trainset import export_training_set
 
     return export_training_set(source_stamp[0], labels_stamp[0], out_path)
 

@@ -31,7 +31,7 @@ def nearest(lat_stamp: tuple, row: int, k: int):
 
 def row_at(lat_stamp: tuple, x: float, y: float) -> int:
     """The scan's row nearest the position (x, y) (here: one pass over the coordinates)."""
-    from latentcore.analysis.search import row_at as nearest_row
+    from latentcore.analysis.embedding.search import row_at as nearest_row
 
     lat = latents(lat_stamp)
     return nearest_row(lat.x, lat.y, float(x), float(y))

@@ -49,7 +49,7 @@ def roi_cells(lat_stamp: tuple, roi: tuple | None):
 @st.cache_resource(show_spinner=False, max_entries=8)
 def roi_label_map(lat_stamp: tuple, roi: tuple | None, labels_digest: str, _labelled):
     """The labels over the ROI's pixels: (colour of the ROI's rows, grid, code map), the grid `roi_cells`'."""
-    from latentcore.analysis.labels import codes_per_row
+    from latentcore.analysis.labels.labelled import codes_per_row
     from latentcore.analysis.maps import Grid, values_map
 
     from ..figures.plots import label_colour

@@ -52,7 +52,7 @@ def start_warm_up():
 
 def _warm_up():
     try:
-        from latentcore.analysis.embedding import warm_up
+        from latentcore.analysis.embedding.fit import warm_up
         from latentcore.analysis.rank import distance_correlation
 
         warm_up()
@@ -226,7 +226,7 @@ def column_colour(lat_stamp: tuple, column: str):
 @st.cache_resource(show_spinner=False, max_entries=16)
 def ipf_colours(lat_stamp: tuple, direction: tuple) -> np.ndarray:
     """(N, 3) IPF colours of the latents' rows for a sample direction (NaN: not indexed)."""
-    from latentcore.analysis.scan_references import ipf_rows
+    from latentcore.analysis.ebsd.scan_references import ipf_rows
 
     return read_only(ipf_rows(latents(lat_stamp).orientations, direction))
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):
     """The 2-D embedding of every row; latentcore caches it on disk by content hash."""
-    from latentcore.analysis.embedding import fit_embedding as fit
+    from latentcore.analysis.embedding.fit import fit_embedding as fit
     from latentcore.latents import read_latents
 
     progress(0.0, "reading the latents")
@@ -74,7 +74,7 @@ def kmeans_labels(latents: tuple, k: int, progress) -> np.ndarray:
 
 def nearest(latents: tuple, row: int, k: int, progress):
     """The `k` nearest rows of `row` by cosine distance in the latent space: (indices, distances)."""
-    from latentcore.analysis.search import nearest_neighbours
+    from latentcore.analysis.embedding.search import nearest_neighbours
     from latentcore.latents import read_latents
 
     progress(0.1, "reading the latents")
@@ -84,13 +84,13 @@ def nearest(latents: tuple, row: int, k: int, progress):
 
 
 def project_image(image: tuple, model, embedding, pool: str, data_kind: str | None, progress) -> dict:
-    """Where a new image lands in the UMAP (latentcore.analysis.projection.project_image): one image file (its
+    """Where a new image lands in the UMAP (latentcore.analysis.embedding.projection.project_image): one image file (its
     stamp) through the model that made the latents and into their fitted embedding. `model`: {"path", "arch", "options",
     "stamp"}, or, run inline, the server's (LoadedModel, lock); `embedding`: `fit_embedding`'s arguments
     (latentcore reads the fit back from its disk cache), or, run inline, the server's FittedEmbedding."""
     import contextlib
 
-    from latentcore.analysis.projection import project_image as project
+    from latentcore.analysis.embedding.projection import project_image as project
 
     progress(0.1, "loading the model")
     if isinstance(model, tuple):  # inline: the server's shared model, and the lock serialising its use
@@ -197,7 +197,7 @@ def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, comp
         for k in range(comps.shape[1]):
             references[f"pattern PC{k + 1}"] = comps[:, k]
     if lat.orientations is not None and lat.x is not None:  # IPF components, phases, boundaries
-        from latentcore.analysis.scan_references import orientation_references
+        from latentcore.analysis.ebsd.scan_references import orientation_references
 
         refs = orientation_references(lat.orientations, lat.x, lat.y, lat.grid_shape)
         references.update(refs.point_values(lat.x, lat.y))
@@ -248,7 +248,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress) -> dict:
     """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
     predicted (index per row, -1: none), probability, the cross-validation and the report."""
-    from latentcore.analysis.probe import run_probe
+    from latentcore.analysis.labels.probe import run_probe
 
     progress(0.05, f"{method} probe: reading the latents and labels, fitting on the labelled rows")
 
@@ -269,7 +269,7 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
 def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress,
                     n_clusters: int | None = None) -> dict:
     """The CLI's `compare`: ARI of the two files' k-means clusterings and each one's probe accuracy."""
-    from latentcore.analysis.probe import compare_latents as compare
+    from latentcore.analysis.labels.probe import compare_latents as compare
 
     progress(0.05, "probing and clustering the first latents file")
     return compare(latents[0], other[0], labels[0], method=method, smooth=smooth, n_clusters=n_clusters,
@@ -279,7 +279,7 @@ def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, sm
 
 def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: float, progress) -> dict:
     """The ARI of the two files' k-means clusterings (no labels needed)."""
-    from latentcore.analysis.probe import clustering_agreement as agreement
+    from latentcore.analysis.labels.probe import clustering_agreement as agreement
 
     progress(0.05, f"k-means (k={n_clusters}) of the first latents file")
     return agreement(latents[0], other[0], n_clusters, smooth=smooth,
@@ -293,7 +293,7 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
     streamed from its patterns. Plain arrays: maps, grid (a dict), units, phase names, Laue groups, notes."""
     import dataclasses
 
-    from latentcore.analysis.scan_references import orientation_references, scan_references as from_file
+    from latentcore.analysis.ebsd.scan_references import orientation_references, scan_references as from_file
     from latentcore.latents import read_latents
 
     progress(0.05, "reading the latents")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from latentcore.analysis import orientation
-from latentcore.analysis.scan_references import TITLES
+from latentcore.analysis.ebsd import orientation
+from latentcore.analysis.ebsd.scan_references import TITLES
 from latentcore.figures import reference_figures as rf
 
 

@@ -30,7 +30,7 @@ from urllib.parse import urlparse
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.labels import LabelledRows, empty_labels
+from latentcore.analysis.labels.labelled import LabelledRows, empty_labels
 from latentcore.arrays import unique
 from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
@@ -54,7 +54,7 @@ EVENT_PREFIX = "_event_"  # + chart key: the chart's last selection event taken 
 PNG_DPI = "png_dpi"  # the sidebar's widget
 UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
 SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
-LABELS = "labels"  # latentcore.analysis.labels.LabelledRows: named classes of rows (saved as labels.npz)
+LABELS = "labels"  # latentcore.analysis.labels.labelled.LabelledRows: named classes of rows (saved as labels.npz)
 LABELS_CHANGED = "_labels_changed"  # set by set_labels: a fragment that changed them reruns the page (colours)
 LAST_CLUSTERS = "last_clusters"  # {"rows", "labels"}: the Clusters page's last clustering, for the UMAP page
 EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extraction (a Job) and its model spec

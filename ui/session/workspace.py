@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcore.analysis.labels import LabelledRows, empty_labels, merged_changes
+from latentcore.analysis.labels.labelled import LabelledRows, empty_labels, merged_changes
 from latentcore.data.bandcontrast import scan_map_name
 from latentcore.demo import DEMO_SCAN
 

@@ -1,7 +1,7 @@
 """Two latents files of one source compared (the Compare page): their 2-D embeddings side by side, linked row by
 row (a row is the same source row in both: a selection in one shows in the other), the agreement of their k-means
-clusterings (adjusted Rand index, `latentcore.analysis.probe.clustering_agreement`) and each one's probe accuracy on
-the workspace's labels (`latentcore.analysis.probe.compare_latents`, the CLI's `compare`).
+clusterings (adjusted Rand index, `latentcore.analysis.labels.probe.clustering_agreement`) and each one's probe accuracy on
+the workspace's labels (`latentcore.analysis.labels.probe.compare_latents`, the CLI's `compare`).
 
     other = pick_other(lat)                        # (stamp, name) of another latents file of the source, or stops
     params = embedding_params()                    # method, neighbours, min distance, seed
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.labels import codes_per_row
-from latentcore.analysis.probe import check_one_source
+from latentcore.analysis.labels.labelled import codes_per_row
+from latentcore.analysis.labels.probe import check_one_source
 
 from ..compute import cluster_runs, labelling, sources
 from ..figures import plots

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from latentcore.analysis.labels import codes_per_row
+from latentcore.analysis.labels.labelled import codes_per_row
 from latentcore.errors import LatentError
 
 from latentcore.data.bandcontrast import point_map_title

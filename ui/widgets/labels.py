@@ -1,5 +1,5 @@
 """The labels panel: name the selection, keep a clustering as labels, edit the label list, predict the labels
-over every row (linear probe or kNN, `latentcore.analysis.probe`), download the labels, the predictions and a
+over every row (linear probe or kNN, `latentcore.analysis.labels.probe`), download the labels, the predictions and a
 training set of the labelled rows' own images, upload a labels table. (Two latents files are compared on the labels
 on the Compare page: `ui.widgets.compare`.)
 
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from latentcore.analysis import labels as lab
-from latentcore.analysis.probe import probe_names
+from latentcore.analysis.labels import labelled as lab
+from latentcore.analysis.labels.probe import probe_names
 from latentcore.arrays import unique
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.orientation import DEFAULT_BOUNDARY_DEG
-from latentcore.analysis.scan_references import TITLES
+from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
+from latentcore.analysis.ebsd.scan_references import TITLES
 
 from ..compute import scan_maps, sources
 from ..figures import references as reference_figures

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data import open_source
-from ..extract import Extractor
-from ..models.base import LoadedModel
+from ...data import open_source
+from ...extract import Extractor
+from ...models.base import LoadedModel
 
 
 def temperature_range(image) -> dict[str, float]:
@@ -19,7 +19,7 @@ def temperature_range(image) -> dict[str, float]:
 def is_sst_like(data_kind: str | None, model: LoadedModel) -> bool:
     """SST measures (T10, T90, DT) mean something only for sea-surface-temperature cutouts: the
     latents' data kind says so, or, when it is not known, the model is Nenya's SST encoder."""
-    from ..domain import CUTOUTS
+    from ...domain import CUTOUTS
 
     return data_kind == CUTOUTS if data_kind else model.arch == "nenya"
 

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..arrays import unique
+from ...arrays import unique
 
 
 @dataclasses.dataclass

@@ -64,10 +64,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..storage.local import atomic_path
-from ._validation import check_int, check_matrix, check_number
-from ..sampling import seeded_sample
+from ...errors import InputError
+from ...storage.local import atomic_path
+from .._validation import check_int, check_matrix, check_number
+from ...sampling import seeded_sample
 from .umap_numba import cache_lock, quiet_umap, umap_module
 
 METHODS = ("umap", "pca")

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..arrays import unique
-from ..errors import InputError
-from .labels import LabelledRows, check_classes, match_labels, read_labels_table
+from ...arrays import unique
+from ...errors import InputError
+from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
 
 TEST_FRACTION = 0.2
 BLOCK = 2048  # labelled items read and written at once
@@ -62,7 +62,7 @@ def _source_rows(reader):
 
 def read_stacked(reader, rows, offsets, partitions) -> np.ndarray:
     """Items of stacked row ids `rows` as the reader gives them, in that order (`items.read_items`)."""
-    from .items import read_items
+    from ..items import read_items
 
     rows = np.asarray(rows, np.int64)
     which = np.searchsorted(offsets, rows, side="right") - 1
@@ -80,7 +80,7 @@ def item_blocks(reader, rows, offsets, partitions, block: int | None = None):
 def export_training_set(source, labels_path, out_path, *, test_fraction: float = TEST_FRACTION,
                         random_state: int = 0) -> dict:
     """Write the NPZ or HDF5 (by `out_path`'s suffix) of the module doc; returns a summary dict."""
-    from ..data import open_source
+    from ...data import open_source
 
     out_path = Path(out_path)
     kind = {".npz": "npz", ".h5": "h5", ".hdf5": "h5"}.get(out_path.suffix.lower())
@@ -117,7 +117,7 @@ def write_npz(path, blocks, item_shape, labelled: LabelledRows, idx_train, idx_t
     it as any .npz)."""
     import zipfile
 
-    from ..storage import atomic_path
+    from ...storage import atomic_path
 
     arrays = {"item_shape": np.asarray(item_shape, np.int64), "y": labelled.y,
               "labels": np.asarray(labelled.classes, dtype=str), "rows": labelled.rows,
@@ -144,8 +144,8 @@ def write_nenya_h5(path, blocks, item_shape, labelled: LabelledRows, idx_test, e
     one contiguous run of their dataset, since both keep the labelled rows' order."""
     import h5py
 
-    from ..data._hdf5 import write_byte_table
-    from ..storage import atomic_path, sha256_file
+    from ...data._hdf5 import write_byte_table
+    from ...storage import atomic_path, sha256_file
 
     path = Path(path)
     is_test = np.zeros(len(labelled.rows), bool)

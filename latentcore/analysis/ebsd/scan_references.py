@@ -22,14 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..arrays import unique
-from ..data import open_source
-from ..errors import InputError
-from ..storage import atomic_path
-from ..versions import package_versions
+from ...arrays import unique
+from ...data import open_source
+from ...errors import InputError
+from ...storage import atomic_path
+from ...versions import package_versions
 from . import orientation as ori
-from .artifacts import VERSION_PACKAGES, input_record, now, write_json
-from .maps import Grid
+from ..artifacts import VERSION_PACKAGES, input_record, now, write_json
+from ..maps import Grid
 from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
@@ -224,7 +224,7 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str]:
 
 def figures(refs: ScanReferences) -> dict:
     """name -> plotly figure of every map (IPF maps with their colour key, phases with a legend)."""
-    from ..figures import reference_figures as rf
+    from ...figures import reference_figures as rf
 
     out = {}
     for name, values in refs.maps.items():
@@ -252,7 +252,7 @@ def figures(refs: ScanReferences) -> dict:
 def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = True, browser="auto",
                      dpi: float = 300) -> dict[str, Path]:
     """references.npz, one PNG per map (`references_<name>.png`) and `references_report.json`."""
-    from ..figures.png import write_png
+    from ...figures.png import write_png
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..arrays import unique
-from ..errors import InputError
-from ..storage.csv_cells import restored
+from ...arrays import unique
+from ...errors import InputError
+from ...storage.csv_cells import restored
 
 TOLERANCE_STEPS = 0.25  # a labelled coordinate within this fraction of a grid step of a pixel is that pixel
 
@@ -155,7 +155,7 @@ def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None) ->
 def _rows_at(label_x, label_y, x, y, path) -> np.ndarray:
     from scipy.spatial import cKDTree
 
-    from ..data._checks import infer_step
+    from ...data._checks import infer_step
 
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     steps = [s for s in (infer_step(x), infer_step(y)) if s]
@@ -212,8 +212,8 @@ def write_labels(path, table: pd.DataFrame) -> Path:
     import pyarrow as pa
     import pyarrow.csv as arrow_csv
 
-    from ..storage import atomic_path
-    from ..storage.csv_cells import neutralised_arrow
+    from ...storage import atomic_path
+    from ...storage.csv_cells import neutralised_arrow
 
     path = Path(path)
     arrow_table = neutralised_arrow(pa.Table.from_pandas(table, preserve_index=False))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import InputError
-from ._validation import check_matrix
+from ...errors import InputError
+from .._validation import check_matrix
 
 
 def nearest_neighbours(latents, row: int, k: int = 10, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:

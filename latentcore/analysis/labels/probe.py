@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, about_file
-from .labels import LabelledRows, check_classes, match_labels, read_labels_table
+from ...errors import InputError, about_file
+from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
 
 METHODS = ("logistic", "knn")
 DEFAULT_NEIGHBOURS = 10
@@ -114,8 +114,8 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
 def probe_features(latents, smooth: float = 0.0):
     """(features float64 or float32, row ids, x, y) of every row of a latents file (a path or `Latents`), the
     partitions stacked as the UMAP table's rows; smoothed over the scan grid when `smooth` > 0."""
-    from ..latents import Latents, read_latents
-    from .smoothing import check_sigma, smooth_rows
+    from ...latents import Latents, read_latents
+    from ..smoothing import check_sigma, smooth_rows
 
     latents = latents if isinstance(latents, Latents) else read_latents(latents)
     features, _ = latents.stacked()
@@ -164,11 +164,11 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
               dpi: float = 300, progress=None) -> dict:
     """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report.
     `progress(done, total)`: the rows predicted so far (`probe`'s)."""
-    from ..latents import model_record, read_latents
-    from ..storage import sha256_file
-    from ..versions import package_versions
-    from .artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
-    from .smoothing import smoothing_record
+    from ...latents import model_record, read_latents
+    from ...storage import sha256_file
+    from ...versions import package_versions
+    from ..artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
+    from ..smoothing import smoothing_record
 
     latents = read_latents(latents_path)
     features, _, x, y = probe_features(latents, smooth)
@@ -179,9 +179,9 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y))
     engine = None
     if png and x is not None:
-        from ..figures import write_png
-        from ..figures.labels import probe_maps
-        from .maps import Grid
+        from ...figures import write_png
+        from ...figures.labels import probe_maps
+        from ..maps import Grid
 
         fig = probe_maps(x, y, result.predicted, result.probability, Grid.from_coordinates(x, y, latents.grid_shape),
                          result.classes, units=latents.units,
@@ -234,7 +234,7 @@ def _same_positions(a, b) -> bool:
 
 
 def _kmeans(features, n_clusters: int, random_state: int) -> np.ndarray:
-    from .cluster import cluster
+    from ..cluster import cluster
 
     return cluster(np.asarray(features, np.float64), "kmeans", n_clusters=int(n_clusters),
                    random_state=random_state).labels
@@ -247,7 +247,7 @@ def clustering_agreement(latents_a, latents_b, n_clusters: int, *, smooth: float
     "smooth"}. Refuses files of different sources or row counts. `progress(done, 2)`: files clustered."""
     from sklearn.metrics import adjusted_rand_score
 
-    from ..latents import read_latents
+    from ...latents import read_latents
 
     a, b = read_latents(latents_a), read_latents(latents_b)
     check_one_source(a, b, latents_a, latents_b)
@@ -269,7 +269,7 @@ def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logisti
     `progress(done, 2)`: files probed and clustered."""
     from sklearn.metrics import adjusted_rand_score
 
-    from ..latents import model_record, read_latents
+    from ...latents import model_record, read_latents
 
     a, b = read_latents(latents_a), read_latents(latents_b)
     check_one_source(a, b, latents_a, latents_b, unknown_source)

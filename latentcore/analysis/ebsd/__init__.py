@@ -1,0 +1,1 @@
+"""EBSD reference maps: orientations (Euler angles, IPF colours, misorientations, boundaries), maps made from the patterns (VBSE, image quality, ADP), and every map on the scan grid (`references.npz`)."""

@@ -1,0 +1,1 @@
+"""Embeddings of latents and what uses them: UMAP and PCA fits (`fit`), the kNN-graph walk that places most rows of large fits (`graph_search`), umap-learn's numba cache (`umap_numba`), new images projected into a fitted embedding (`projection`), nearest-neighbour search (`search`)."""
