@@ -59,7 +59,7 @@ def add_compare(subparsers):
 
 
 def run_probe(args) -> int:
-    from ..analysis import probe
+    from ..analysis.labels import probe
 
     params = {"n_neighbors": args.neighbors} if args.neighbors else None
     report = probe.run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth,
