@@ -1,5 +1,5 @@
 """The heavy calls the pages hand to the worker pool (`ui.compute.jobs`), always through its door
-(`ui.compute.pool`): the same latentcore calls the command line makes, with plain arguments (files as
+(`ui.compute.dispatch`): the same latentcore calls the command line makes, with plain arguments (files as
 `sources.stamp` tuples: path, mtime, size; a cluster job as its ClusterJob, band contrast as its
 BandContrast) and a `progress(fraction, message)` callback.
 No Streamlit here: these run in worker processes (small inputs: in the server, by the same door)."""
