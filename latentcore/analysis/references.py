@@ -9,7 +9,8 @@
   value (`FILE:COLUMN` picks the column: default `bandcontrast`, or the only column besides x and
   y); or an NPY of shape (N,) in the latents' row order, or (N, k): k maps named `stem[i]`; or the
   `references.npz` of `python -m latentcore references` (every map at the latents' x, y; RGB maps
-  as three references `name[r]`, `name[g]`, `name[b]`; `FILE:KEY` picks one map).
+  as three references `name[r]`, `name[g]`, `name[b]`; `FILE:KEY` picks one map; grain ids only
+  when picked, e.g. as labels: `--labels references.npz:grains`).
 
 Every function returns float64 values, one per latent row (name -> values for the readers).
 """
@@ -201,7 +202,8 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
 
 def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
     """The maps of a `references.npz` (`python -m latentcore references`) at the latents' x, y: every
-    map, or the one `key` names; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
+    map but the grain ids (labels, not values), or the one `key` names; an RGB map gives one
+    reference per channel (`ipf_z[r]`, ...)."""
     from .ebsd.scan_references import load_npz, point_values
 
     if x is None or y is None:
@@ -213,7 +215,7 @@ def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
             raise InputError(f"no map {key!r}; it holds {sorted(maps)}", path)
         maps = {key: maps[key]}
     try:
-        return point_values(maps, grid, x, y)
+        return point_values(maps, grid, x, y, labels=key is not None)
     except InputError as exc:
         raise InputError(f"the latents' coordinates are not on this scan grid: {exc}", path) from None
 
