@@ -283,8 +283,10 @@ def test_nan_euler_angles_at_a_point_that_is_not_indexed_are_accepted(tmp_path, 
     out = tmp_path / "refs"
     assert main(["references", str(scan), "--out", str(out), "--no-patterns", "--no-figures"]) == 0
     with np.load(out / "references.npz") as refs:
-        ipf, phase = refs["ipf_z"].reshape(-1, 3), refs["phase"].reshape(-1)
-    assert np.isnan(ipf[7]).all() and phase[7] == -1 and np.isfinite(ipf[[6, 8]]).all()
+        ipf, indexed = refs["ipf_z"].reshape(-1, 3), refs["indexed"].reshape(-1)
+        kam, grains = refs["kam"].reshape(-1), refs["grains"].reshape(-1)
+    assert np.isnan(ipf[7]).all() and not indexed[7] and np.isfinite(ipf[[6, 8]]).all()
+    assert np.isnan(kam[7]) and grains[7] == -1 and np.isfinite(kam[[6, 8]]).all()
 
 
 def test_nan_euler_angles_at_an_indexed_point_are_refused(tmp_path, capsys):
