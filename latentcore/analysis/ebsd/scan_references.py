@@ -145,7 +145,8 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
     if len(present) >= 2:
         maps["phase"] = _on_grid(phase_id.astype(np.float64), rows, columns, shape)
     else:
-        notes.append("one phase is indexed: no phase map (the `indexed` map shows which points are indexed)")
+        said = "one phase is" if len(present) else "no point is"
+        notes.append(f"{said} indexed: no phase map (the `indexed` map shows which points are indexed)")
     grid_euler = _on_grid(orientations.euler, rows, columns, shape, fill=0.0)
     symmetry = {k: g for k, g in laue.items() if g}
     maps["boundaries"] = ori.boundary_map(grid_euler, grid_phase, symmetry, boundary_deg)
