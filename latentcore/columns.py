@@ -8,6 +8,9 @@ Every table that has them starts `row`, `x_um`, `y_um`, then the names of its ou
 - `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
   (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output.
 
+`beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
+`head` kept as `source_<name>` (cutouts may carry their own `row`).
+
 `plain_coordinates(table)` reads either spelling of coordinates back (`x`, `y` as other tools write them, or
 `x_um`, `y_um` as this project does) as `x`, `y`.
 """
@@ -51,3 +54,12 @@ def plain_coordinates(table):
         if {x_name, y_name} <= columns:
             return table.rename(columns={x_name: "x", y_name: "y"})
     return table
+
+
+def beside(head, table):
+    """One DataFrame: `head`'s columns, then `table`'s (row for row, its index dropped), a name `head` has already
+    (a cutout's own `row`) taken as `source_<name>`."""
+    import pandas as pd
+
+    own = table.reset_index(drop=True).rename(columns=lambda name: f"source_{name}" if name in head.columns else name)
+    return pd.concat([head.reset_index(drop=True), own], axis=1)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from latentcore.analysis.labels.labelled import codes_per_row
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
-from latentcore.columns import CLUSTER, ROW, coordinate_names, latent_name
+from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_name
 from latentcore.errors import LatentError
 
 from latentcore.data.bandcontrast import point_map_title
@@ -140,8 +140,7 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     head = pd.DataFrame({ROW: rows[:TABLE_MAX], **{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()}})
-    shown = pd.concat([head, table.iloc[rows[:TABLE_MAX]].reset_index(drop=True)], axis=1)
-    st.dataframe(shown, height=240, hide_index=True, key=f"{key}_table")
+    st.dataframe(beside(head, table.iloc[rows[:TABLE_MAX]]), height=240, hide_index=True, key=f"{key}_table")
     table_note(len(rows))
 
 

@@ -64,7 +64,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...columns import ROW, coordinate_names, embedding_name
+from ...columns import ROW, beside, coordinate_names, embedding_name
 from ...errors import InputError
 from ...storage.local import atomic_path
 from .._validation import check_int, check_matrix, check_number
@@ -166,15 +166,15 @@ def embedding_names(latents, method: str) -> dict[str, str]:
 def embedding_table(table, coords, method: str, x=None, y=None, units=None, extra: dict | None = None):
     """The embedding's table, as the CLI's `umap` and the UMAP page's download write it: `row` (the row id),
     `x_um`, `y_um` (scans, their unit in the name), `{method}_0`, `{method}_1`, ..., the `extra` columns, then
-    `table`'s own (`partition`, `index`, the source's metadata: `Latents.stacked`)."""
+    `table`'s own (`partition`, `index`, the source's metadata: `Latents.stacked`); a metadata column named as one
+    of those (cutouts' own `row`) is kept as `source_<name>`."""
     import pandas as pd
 
     columns = {ROW: np.arange(len(coords), dtype=np.int64)}
     if x is not None:
         columns.update(zip(coordinate_names(units), (np.asarray(x), np.asarray(y))))
     columns.update({embedding_name(method, i): np.asarray(coords[:, i], np.float32) for i in range(coords.shape[1])})
-    head = pd.DataFrame(columns | (extra or {}))
-    return pd.concat([head, table.reset_index(drop=True).drop(columns=list(head.columns), errors="ignore")], axis=1)
+    return beside(pd.DataFrame(columns | (extra or {})), table)
 
 
 def save_embedding(path, fitted: FittedEmbedding) -> Path:
