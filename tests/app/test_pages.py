@@ -99,7 +99,8 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     assert "Selected: 3 points" in texts(at.subheader)
     assert len(at.get("image")) == 3  # their patterns
     table = at.dataframe[0].value
-    assert list(table["row"]) == [5, 17, 900]
+    assert list(table["row"]) == [5, 17, 900]  # the columns of the UMAP table's download (docs/outputs.md)
+    assert list(table.columns) == ["row", "x_um", "y_um", "umap_0", "umap_1", "bandcontrast", "partition", "index"]
     spec, scan_map = chart_specs(at)[:2]
     assert "selected (3)" in [t.get("name") for t in spec["data"]]
     assert "selection" in [t.get("name") for t in scan_map["data"]]  # the map veils the other pixels
@@ -288,6 +289,7 @@ def test_clusters_selection_is_highlighted_in_both_panels():
     overlay = [t for t in scatter_spec["data"] if t.get("name") == f"selected ({len(rows):,})"]
     assert len(overlay) == 1
     assert list(at.dataframe[0].value["row"]) == list(rows)
+    assert list(at.dataframe[0].value.columns) == ["row", "x_um", "y_um", "latent_0", "bandcontrast", "cluster"]
 
 
 def test_clusters_map_has_a_legend_with_counts_and_shading_is_optional():

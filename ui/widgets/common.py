@@ -10,10 +10,10 @@ import numpy as np
 import streamlit as st
 
 from latentcore.arrays import unique
+from latentcore.columns import ROW, SELECTED
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
-from latentcore.columns import ROW, SELECTED
 from latentcore.storage.csv_cells import neutralised_table
 
 from ..compute import scan_maps, sources
