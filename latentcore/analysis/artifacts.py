@@ -8,7 +8,8 @@ A cluster run writes, atomically, into one folder:
   contrast) and `cluster` (`assignment_columns`);
 - `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
   (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
-- `cluster_latent_bc__{tag}.png`: the two cluster panels.
+- `cluster_latent_bc__{tag}.png` (with band contrast) or `cluster_two_latents__{tag}.png` (without): the two
+  cluster panels, the scan map and the scatter the name says (`cluster_names`).
 `tag` encodes method, features/dimension, smoothing and ROI, e.g. `gmm_dim3_roi0-30_0-20`,
 `kmeans_latents_smooth1_full`.
 
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..columns import BANDCONTRAST, CLUSTER, ROW, coordinate_names, latent_name
 from ..data.bandcontrast import BandContrast
 from ..errors import InputError, about_file
 from ..storage import atomic_path, sha256_file
@@ -101,9 +103,13 @@ def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "
     return f"{method}_{what}{smooth_tag(smooth)}_{roi_tag(roi)}"
 
 
-def cluster_names(tag: str) -> dict:
+def cluster_names(job: ClusterJob) -> dict:
+    """The run's files; the figure named by what its scatter shows: `cluster_latent_bc__` (a latent against band
+    contrast) when the job has band contrast, else `cluster_two_latents__` (a latent against the next one)."""
+    tag = job.tag
+    figure = "cluster_latent_bc" if job.bandcontrast is not None else "cluster_two_latents"
     return {"assignments": f"cluster_assignments__{tag}.csv", "report": f"cluster_report__{tag}.json",
-            "figure": f"cluster_latent_bc__{tag}.png"}
+            "figure": f"{figure}__{tag}.png"}
 
 
 # -- the cluster job ----------------------------------------------------------------------------
@@ -278,28 +284,23 @@ def cluster_inputs(job: ClusterJob, inputs: ClusterInputs):
     return cluster(inputs.features, job.method, scale=inputs.scale, **job.params)
 
 
-def coordinate_names(units: str | None) -> tuple[str, str]:
-    """`x_um`, `y_um`: coordinates with their unit in the name, as the UMAP table names them."""
-    return f"x_{units or 'um'}", f"y_{units or 'um'}"
-
-
 def assignment_columns(inputs: ClusterInputs) -> list[str]:
     """The CSV's columns: row, coordinates with their unit (scans), the latent columns used, band
     contrast (when the job has it), cluster."""
     coordinates = list(coordinate_names(inputs.units)) if inputs.x is not None else []
-    return (["row", *coordinates, *(f"latent_{d}" for d in inputs.dims)]
-            + (["bandcontrast"] if inputs.bandcontrast is not None else []) + ["cluster"])
+    return ([ROW, *coordinates, *(latent_name(d) for d in inputs.dims)]
+            + ([BANDCONTRAST] if inputs.bandcontrast is not None else []) + [CLUSTER])
 
 
 def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
-    columns = {"row": inputs.rows}
+    columns = {ROW: inputs.rows}
     if inputs.x is not None:
         columns.update(zip(coordinate_names(inputs.units), (inputs.x, inputs.y)))
     # latents are float32: written as such, their shortest exact text (not float64 digits)
-    columns.update({f"latent_{d}": inputs.used[:, i] for i, d in enumerate(inputs.dims)})
+    columns.update({latent_name(d): inputs.used[:, i] for i, d in enumerate(inputs.dims)})
     if inputs.bandcontrast is not None:
-        columns["bandcontrast"] = inputs.bandcontrast
-    columns["cluster"] = np.asarray(labels, np.int64)
+        columns[BANDCONTRAST] = inputs.bandcontrast
+    columns[CLUSTER] = np.asarray(labels, np.int64)
     return pd.DataFrame(columns, columns=assignment_columns(inputs))
 
 
@@ -320,8 +321,8 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
         vertical, vertical_name = second_axis(inputs, job.dim)
         engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, vertical, vertical_name,
                                       result.labels, inputs.units, browser=browser, dpi=dpi)
-        report = with_figure(report, engine)
-    write_json(Path(out_dir) / cluster_names(job.tag)["report"], report)
+        report = with_figure(job, report, engine)
+    write_json(Path(out_dir) / cluster_names(job)["report"], report)
     return report
 
 
@@ -330,7 +331,7 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -
     from .cluster import describe_fit
     from .smoothing import smoothing_record
 
-    names = cluster_names(job.tag)
+    names = cluster_names(job)
     csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
     return {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
@@ -362,12 +363,12 @@ def write_cluster_figure(job: ClusterJob, out_dir, x, y, latent, vertical, verti
     fig = cluster_panels(x, y, latent, vertical, labels, Grid.from_coordinates(x, y),
                          latent_name=f"latent dim {job.dim}", title=f"{job.method} clusters ({job.tag})",
                          units=units, bandcontrast_name=vertical_name)
-    return write_png(fig, Path(out_dir) / cluster_names(job.tag)["figure"], browser=browser, dpi=dpi)
+    return write_png(fig, Path(out_dir) / cluster_names(job)["figure"], browser=browser, dpi=dpi)
 
 
-def with_figure(report: dict, engine: str) -> dict:
-    """The report with its figure written (by `engine`)."""
-    figure = {"name": cluster_names(report["tag"])["figure"], "engine": engine}
+def with_figure(job: ClusterJob, report: dict, engine: str) -> dict:
+    """The report of `job` with its figure written (by `engine`)."""
+    figure = {"name": cluster_names(job)["figure"], "engine": engine}
     return {**report, "outputs": {**report["outputs"], "figure": figure}}
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import unique
+from ..columns import coordinate_names
 from ..errors import InputError
 
 MEAN_BLOCK = 1024  # items read per block: 1024 patterns of 80 x 80 are 26 MB of float32
@@ -156,8 +157,6 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None) ->
 
 def check_table_positions(table, positions, path) -> None:
     """The table's `x_<units>`, `y_<units>` (when it has them) are the latents' coordinates of its rows."""
-    from .artifacts import coordinate_names
-
     x, y, units = positions
     names = coordinate_names(units)
     if x is None or not set(names) <= set(table.columns):

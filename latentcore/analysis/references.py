@@ -4,7 +4,7 @@
   `element_rgb` (an (N, 3) colour reference);
 - pattern components: `pattern_components` (PCA or NMF of the raw patterns, streamed from a
   `latentcore.data` Reader), `component_maps` (the same for a pattern file, one map per component);
-- user maps: `read_reference_files` reads FILE[:COLUMN] specs: a CSV with `x,y` and a value column
+- user maps: `read_reference_files` reads FILE[:COLUMN] specs: a CSV with `x,y` (or `x_um,y_um`) and a value column
   (band contrast, an element map, ground-truth ids), aligned to the latents' x, y by coordinate
   value (`FILE:COLUMN` picks the column: default `bandcontrast`, or the only column besides x and
   y); or an NPY of shape (N,) in the latents' row order, or (N, k): k maps named `stem[i]`; or the
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..columns import plain_coordinates
 from ..errors import InputError
 from ._validation import check_int
 from ..sampling import seeded_sample
@@ -237,7 +238,7 @@ def _default_column(path: Path) -> str:
         columns = [c.strip() for c in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as CSV: {exc}", path) from exc
-    values = [c for c in columns if c not in ("x", "y")]
+    values = [c for c in plain_coordinates(pd.DataFrame(columns=columns)).columns if c not in ("x", "y")]
     if "bandcontrast" in values:
         return "bandcontrast"
     if len(values) != 1:

@@ -151,7 +151,7 @@ def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch
     at.number_input(key="umap_k").set_value(5).run()
     assert not at.exception, at.exception
     rerun_until(at, lambda at: len(at.dataframe) > 1, timeout=120)
-    assert list(at.dataframe[1].value["row_id"]) == list(expected)
+    assert list(at.dataframe[1].value["row"]) == list(expected)
 
     with open_source(DEMO_SCAN) as reader:
         pattern = reader.read("all", 123, 124)[0, 0]  # row 123's pattern, as a user's NPY file

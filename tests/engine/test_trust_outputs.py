@@ -184,7 +184,7 @@ def test_probe_predictions_neutralise_formula_labels_and_the_report_keeps_them(t
     for column in ("label", "given"):
         cells = table[column][table[column] != ""]
         assert len(cells) and all(cell.startswith("'") and cell[1:] in FORMULAS for cell in cells), cells
-    assert table["x"].iloc[0] == "-6.0" and float(table["probability"].iloc[0]) > 0  # numbers untouched
+    assert table["x_um"].iloc[0] == "-6.0" and float(table["probability"].iloc[0]) > 0  # numbers untouched
 
 
 def test_labels_written_by_the_app_start_with_a_quote_and_read_back_the_same(tmp_path):

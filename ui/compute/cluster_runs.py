@@ -91,8 +91,8 @@ def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, _run: dict) -
     if _run["x"] is not None:  # the figure draws the clusters on the scan
         engine = write_cluster_figure(job, out_dir, _run["x"], _run["y"], _run["latent"], _run["second"],
                                       _run["second_name"], _run["labels"], _run["units"], dpi=dpi)
-        report = with_figure(report, engine)
-    names = cluster_names(job.tag)
+        report = with_figure(job, report, engine)
+    names = cluster_names(job)
     write_json(out_dir / names["report"], report)
     return {kind: str(out_dir / name) for kind, name in names.items()}
 
