@@ -49,7 +49,7 @@ class Pace:
         return dataclasses.replace(self, epochs=int(epochs))
 
     def estimate_text(self) -> str:
-        return (f"about {duration(self.seconds_total)} for {self.epochs} epochs "
+        return (f"about {duration(self.seconds_total)} for {self.epochs} epoch{'s' * (self.epochs != 1)} "
                 f"(measured on {self.measured_batches} batches)")
 
     def left_text(self) -> str:

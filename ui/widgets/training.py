@@ -179,6 +179,8 @@ def _live_view(epochs: int):
     if job.running:
         st.progress(min(job.job.progress()[0], 1.0), text=job.status)
         st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
+    elif job.status == "estimated":
+        st.progress(0.0, text="timed the first batches: the estimate is below")
     else:
         st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: epoch {done} of {job.config.epochs}")
     if job.error is not None:
@@ -200,7 +202,7 @@ def _live_view(epochs: int):
         st.write("Validation patterns (top) and their reconstructions (bottom)")
         for images in (latest.inputs, latest.reconstructions):
             st.image(training_figures.display_images(images), width=72)
-    if job.result is not None:
+    if job.result is not None and job.result.history:  # a model was written (not after an estimate alone)
         result = job.result
         st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
                    f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
