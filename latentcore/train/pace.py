@@ -53,7 +53,7 @@ class Pace:
                 f"(measured on {self.measured_batches} batches)")
 
     def left_text(self) -> str:
-        return f"about {duration(self.seconds_left)} left"
+        return "done" if self.batches_done >= self.batches_total else f"about {duration(self.seconds_left)} left"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

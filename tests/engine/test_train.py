@@ -315,6 +315,21 @@ def test_cli_trains_then_resumes_at_epoch_3(ebsd_h5, bandcontrast_csv, tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["filters"]["bandcontrast"]["min"] == 100
 
 
+def test_the_first_ctrl_c_of_train_vae_stops_after_the_batch_and_the_second_interrupts(capsys):
+    """train-vae's Ctrl-C sets the stop_event (train_vae then checkpoints its last finished batch, as
+    the stop tests above show) instead of raising; a second Ctrl-C interrupts as usual."""
+    import signal
+
+    from latentcore.cli.train import _ctrl_c_stops
+
+    stop = threading.Event()
+    with pytest.raises(KeyboardInterrupt):
+        with _ctrl_c_stops(stop):
+            signal.raise_signal(signal.SIGINT)
+            assert stop.is_set() and "stopping after this batch" in capsys.readouterr().err
+            signal.raise_signal(signal.SIGINT)
+
+
 def test_cli_refuses_a_bad_roi_naming_it(ebsd_h5, tmp_path, capsys):
     from latentcore.cli import main
 
