@@ -142,30 +142,38 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
                             partitions=partitions, clobber=clobber, progress=rows_done)
 
 
-def train(config: dict, progress):
-    """`latentcore train-vae`'s call (latentcore.train.train_vae) with the config's dict. Each epoch
-    reports the loss history so far (detail "history") and the latest validation patterns and their
-    reconstructions (arrays "inputs", "reconstructions"). Cancelling stops after the current batch
-    as the CLI's Ctrl-C does: the last epoch's checkpoint and the best model are kept, so the same
-    config resumes."""
+def train(config: dict, progress, estimate_only: bool = False):
+    """`latentcore train-vae`'s call (latentcore.train.train_vae) with the config's dict. It reports
+    its pace (detail "pace": `latentcore.train.pace.Pace`'s fields; the message says the epoch, the
+    batch and the time left), and each epoch the loss history so far (detail "history") and the latest
+    validation patterns and their reconstructions (arrays "inputs", "reconstructions"). `estimate_only`
+    stops once the first batches were timed (the Train page's estimate; the same config goes on from
+    there). Cancelling stops after the current batch as the CLI's Ctrl-C does: that batch's checkpoint
+    and the best model are kept, so the same config resumes."""
     from latentcore.train import TrainConfig, train_vae
 
     config = TrainConfig.from_dict(config)
-    history = []
+    detail, said = {"history": [], "pace": None}, {"fraction": 0.0, "message": "timing the first batches"}
+
+    def on_pace(pace):
+        detail["pace"] = pace.to_dict()
+        said.update(fraction=pace.batches_done / pace.batches_total,
+                    message=f"epoch {pace.epoch} of {pace.epochs}, batch {pace.batch} of {pace.batches_per_epoch}, "
+                            f"{pace.left_text()}")
+        progress(said["fraction"], said["message"], detail=detail, check=False)
 
     def epoch_done(report):
-        history.append(report.row())
-        progress(report.epoch / config.epochs, f"epoch {report.epoch} of {config.epochs}",
-                 detail={"history": history},
+        detail["history"].append(report.row())
+        progress(said["fraction"], said["message"], detail=detail,
                  arrays={"inputs": report.inputs, "reconstructions": report.reconstructions}, check=False)
 
-    class Stop:  # train_vae's stop_event: the job's cancel flag, looked at after every batch
+    class Stop:  # train_vae's stop_event: the job's cancel flag, looked at before every batch
         @staticmethod
         def is_set() -> bool:
             return getattr(progress, "cancelled", lambda: False)()
 
     progress(0.0, "reading the patterns")
-    return train_vae(config, callback=epoch_done, stop_event=Stop())
+    return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace, estimate_only=estimate_only)
 
 
 def reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int, source: tuple | None,
