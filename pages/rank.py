@@ -49,7 +49,7 @@ source = explore.source_for(lat)
 bc = state.bandcontrast() if scan else None
 source_stamp = sources.stamp(source) if source is not None and scan else None
 
-cols = st.columns([1, 1, 2])
+cols = st.columns([1, 2], vertical_alignment="bottom")
 components = cols[0].number_input("Principal components of the raw patterns", 0, 10,
                                   state.setting("rank_components", 3 if source_stamp else 0, bounds=(0, 10)),
                                   disabled=source_stamp is None, key="rank_components")
@@ -60,8 +60,7 @@ patterns = cols[1].checkbox("VBSE, image quality and ADP from the patterns", key
 labelled = state.labels()
 labels_stamp = (sources.stamp(labels.labels_file(lat, labelled, state.workdir("labels")))
                 if len(labelled.rows) else None)
-with cols[2]:
-    upload_stamp = uploaded_npz()
+upload_stamp = uploaded_npz()
 extras = ranking.Extras(bool(patterns and source_stamp), upload_stamp, labels_stamp)
 try:
     available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp, extras)
