@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from driving import extracted, new_app, run, texts
+from driving import extracted, new_app, run, texts, url_workspace
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
 
@@ -75,6 +75,16 @@ def test_an_uploaded_references_npz_gives_maps_that_rank_and_its_sha256_goes_in_
     report = json.loads(downloads["ranking_report__pearson_top4.json"]())
     assert report["references"] == ["band contrast", "references:iq"]
     assert report["inputs"]["references_upload"]["sha256"] == hashlib.sha256(references_npz.read_bytes()).hexdigest()
+
+
+def test_the_uploaded_npz_and_the_maps_chosen_of_it_survive_a_reload(references_npz):
+    at = run(extracted(new_app()), "rank")
+    at = upload(at, "references.npz", references_npz.read_bytes())
+    run(at.multiselect(key="rank_references").set_value(["band contrast", "references:adp"]))
+    reloaded = run(new_app(workspace_id=url_workspace(at)), "rank")  # F5: the upload widget is empty again
+    assert reloaded.selectbox(key="rank_npz").value == "references.npz"
+    assert reloaded.multiselect(key="rank_references").value == ["band contrast", "references:adp"]
+    assert list(dict.fromkeys(reloaded.dataframe[0].value["reference"])) == ["band contrast", "references:adp"]
 
 
 def test_maps_on_the_scan_grid_and_per_row_values_with_nan_rank():
