@@ -70,9 +70,15 @@ def test_the_rank_page_offers_the_orientation_references(grains_h5oina):
     run(at, "extract")
     run(at.button(key="extract_run").click())
     run(at, "rank")
-    offered = set(at.multiselect(key="rank_references").options)
-    assert {"ipf_z[r]", "ipf_x[g]", "boundaries", "indexed", "kam"} <= offered
-    assert not {"phase", "grains"} & offered  # one phase; grain ids are labels, not values
+    picker = at.multiselect(key="rank_references")
+    assert {"ipf_z[r]", "ipf_x[g]", "boundaries", "indexed", "kam"} <= set(picker.options)
+    assert "phase" not in picker.options  # one phase
+    assert picker.options[0] == "Band Contrast" and picker.value == ["Band Contrast"]  # the scan's own, by default
+    assert picker.options.index("ipf_z[r]") < picker.options.index("ipf_x[r]")  # IPF z first, as on Latent maps
+    run(at.checkbox(key="rank_patterns").check())
+    assert {"vbse_rgb[r]", "iq", "adp"} <= set(at.multiselect(key="rank_references").options)
+    run(at.multiselect(key="rank_references").set_value(["iq", "ipf_z[g]"]))
+    assert list(dict.fromkeys(at.dataframe[0].value["reference"])) == ["iq", "ipf_z[g]"]
 
 
 def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):
