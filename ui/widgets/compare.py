@@ -57,13 +57,13 @@ def pick_other(lat) -> tuple[tuple, str]:
                 "with another model (or the same model after training) on the Extract page, then come back.",
                 icon=":material/info:")
         st.stop()
-    names = {}
+    names, first = {}, sources.latents_label(lat.path)
     for path in others:  # two files of one source and model (two poolings): their folders tell them apart
         label = sources.latents_label(path)
-        names[label if label not in names else f"{label} ({path.parent.name})"] = path
+        names[label if label not in (first, *names) else f"{label} ({path.parent.name})"] = path
     name = st.selectbox("Second latents file", list(names), key="compare_other",
                         index=list(names).index(state.setting("compare_other", next(iter(names)), names)),
-                        help=f"Latents of the same source as the session's ({sources.latents_label(lat.path)}, "
+                        help=f"Latents of the same source as the session's ({first}, "
                              "the first file)")
     other_stamp = sources.stamp(names[name])
     with common.user_errors():
