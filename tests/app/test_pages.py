@@ -71,6 +71,33 @@ def test_extract_writes_the_latents_then_reuses_them_unless_overwrite():
     assert f"Wrote {name}" in texts(at.success)
     assert path.stat().st_mtime_ns != written
     assert at.get("download_button")  # the latents file can be downloaded
+    assert f"**ni_grains_h5ebsd · demo-vae · 2,400 rows** (`{name}`)" in texts(at.markdown)
+
+
+def test_a_second_model_of_the_same_scan_writes_latents_of_its_own_named_by_the_model():
+    import torch
+
+    from latentcore.models.vae import ConvVAE, VAEConfig
+
+    at = go(new_app(), "extract")
+    at.button(key="extract_run").click().run()
+    demo = Path(at.session_state["latents"])
+    demo_bytes = demo.read_bytes()
+    checkpoint = Path(at.session_state["workdir"]) / "models" / "small.pth"  # a model recording no name
+    checkpoint.parent.mkdir(exist_ok=True)
+    torch.manual_seed(0)
+    torch.save(ConvVAE(VAEConfig(input_size=60, latent_dim=3, channels=(8, 16))).checkpoint(), checkpoint)
+    at.session_state["models"] = {"small.pth": {"path": str(checkpoint), "arch": "vae", "options": None}}
+    at.run()
+    at.selectbox(key="extract_model").select("small.pth").run()
+    name = latents_path_for(DEMO_SCAN, model=sha256_file(checkpoint)[:12]).name  # no name: its short hash
+    assert f"Writes `{name}`." in texts(at.caption)  # not "reused": the demo VAE's file is another model's
+    assert "reused" not in texts(at.caption)
+    at.button(key="extract_run").click().run()
+    assert f"Wrote {name}: all 2,400 rows" in texts(at.success)
+    second = Path(at.session_state["latents"])
+    assert second.name == name and second != demo and demo.read_bytes() == demo_bytes
+    assert f"**ni_grains_h5ebsd · {sha256_file(checkpoint)[:12]} · 2,400 rows**" in texts(at.markdown)
 
 
 def test_analysis_pages_without_latents_offer_the_demo_extraction():
