@@ -47,13 +47,14 @@ def model_tag(name: str | None = "", sha256: str | None = "") -> str:
     """How a model is named in latents file names and pickers: the name its checkpoint records (made a
     harmless file-name part: `demo-vae`), else the first 12 hex digits of the checkpoint's SHA-256;
     "" when neither is known."""
+    # letters, digits, `.+-` only: no path separator, and no `_`, so a tag never holds the `__` before it
     cleaned = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(name or "")).strip("-.")[:60]
     return cleaned or str(sha256 or "")[:SHORT_HASH]
 
 
 def _latents_name(source: Path, model: str | None) -> str:
     stem = source.stem if source.is_file() or source.suffix else source.name
-    stem = stem.replace('_preproc', '')
+    stem = stem.replace("_preproc", "")
     name = f"{stem}{MODEL_SEPARATOR}{model}" if model else stem
     return f"{short_name(name)}{SUFFIX}"  # a 250-character name still gives a valid name
 

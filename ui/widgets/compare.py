@@ -1,10 +1,11 @@
 """Two latents files of one source compared (the Compare page): their 2-D embeddings side by side, linked row by
 row (a row is the same source row in both: a selection in one shows in the other), the agreement of their k-means
 clusterings (adjusted Rand index, `latentcore.analysis.labels.probe.clustering_agreement`) and each one's probe accuracy on
-the workspace's labels (`latentcore.analysis.labels.probe.compare_latents`, the CLI's `compare`).
+the workspace's labels (`latentcore.analysis.labels.probe.compare_latents`, the CLI's `compare`). Only latents of
+the same source (the same source SHA-256 recorded) are offered, each named by its source, model and rows.
 
-    other = pick_other(lat)                        # (stamp, label) of another latents file of the source, or stops
-    files_table(lat.path, other_path)              # the two files: source, model, rows
+    other_stamp, label = pick_other(lat)           # another latents file of the source, or stops
+    files_table(lat.path, other_stamp[0])          # the two files: source, model, rows
     params = embedding_params()                    # method, neighbours, min distance, seed
     colour = colour_choice(lat_stamp, other_stamp, n_rows)
     linked_embeddings(coords_a, coords_b, colour, names)
