@@ -63,8 +63,7 @@ partitions = st.multiselect("Partitions", offered, default=state.setting("extrac
 overwrite = st.checkbox("Overwrite an existing latents file", key="extract_overwrite")
 target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions), model=tag)
 if target.exists() and not overwrite:
-    st.caption(f"`{target.name}` ({sources.latents_label(target)}) exists in this session: it will be reused "
-               "(tick overwrite to redo it).")
+    st.caption(f"`{target.name}` exists in this session: it will be reused (tick overwrite to redo it).")
 else:
     st.caption(f"Writes `{target.name}`.")
 
