@@ -34,7 +34,7 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from .errors import InputError, error_line
-from .outputs import SUFFIX, output_for, refuse_shared_outputs
+from .outputs import SUFFIX, model_tag, output_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
 from .storage.s3 import S3Settings
 
@@ -59,6 +59,7 @@ class BatchJob:
     clobber: bool = False
     s3: S3Settings = dataclasses.field(default_factory=S3Settings.from_env)
     work_dir: str | None = None  # temporaries (downloads, latents before upload); default: system temp
+    model_tag: str | None = None  # the model in the output names (`outputs.model_tag`); None: from the model
 
 
 @dataclasses.dataclass
@@ -91,7 +92,7 @@ def process_file(source: str, job: BatchJob) -> FileOutcome:
     start = time.perf_counter()
     outcome = FileOutcome(str(source), FAILED, worker=_worker_name())
     try:
-        outcome.output = output_for(str(source), job.out)
+        outcome.output = output_for(str(source), job.out, model=job.model_tag or job_model_tag(job))
         if not job.clobber and is_s3_uri(outcome.output) and output_exists(outcome.output, job.s3):
             outcome.status = SKIPPED
         else:  # a local output is skipped by extract_file, only when it is this source's complete latents
@@ -159,6 +160,12 @@ def worker_model(job: BatchJob):
         return _MODELS[key]
 
 
+def job_model_tag(job: BatchJob) -> str:
+    """How the job's model is named in its output names (`outputs.model_tag`): its recorded name or short hash."""
+    model = worker_model(job)
+    return model_tag(model.recorded_name, model.sha256)
+
+
 def _require_on_worker(path: str, what: str) -> None:
     if is_s3_uri(path) or Path(path).is_file():
         return
@@ -186,7 +193,8 @@ def run_batch(sources: Iterable[str], job: BatchJob, scheduler: str | None = Non
     """
     sources = [_absolute(s) for s in sources]
     job = dataclasses.replace(job, model=_absolute(job.model), out=_absolute(job.out), work_dir=_absolute(job.work_dir))
-    refuse_shared_outputs(sources, [output_for(s, job.out) for s in sources])
+    job = dataclasses.replace(job, model_tag=job.model_tag or job_model_tag(job))  # once, here: the workers reuse it
+    refuse_shared_outputs(sources, [output_for(s, job.out, model=job.model_tag) for s in sources])
     if scheduler is None:
         outcomes = []
         for source in sources:

@@ -38,7 +38,7 @@ from .domain import extraction_attrs
 from .errors import CheckpointError, InputError
 from .latents import LatentsWriter, incomplete_reason
 from .models.base import InputSpec, LoadedModel
-from .outputs import latents_path_for
+from .outputs import latents_path_for, model_tag
 from .storage import sha256_path
 from .versions import package_versions
 
@@ -376,7 +376,8 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                  device: str = "auto", partitions=None, allowed_indices=None, clobber: bool = False,
                  progress: Progress | None = None, out_path=None, precision: str = "fp32",
                  readers: int | None = None, reader_timeout: float | None = None) -> ExtractResult:
-    """Extract the latents of one file into `<stem>_latents.h5` (layout: latentcore.latents).
+    """Extract the latents of one file into `<stem>__<model>_latents.h5` (named by `outputs.latents_path_for`;
+    layout: latentcore.latents).
 
     Skipped when the output exists and is complete for this very job (same source, model, pooling
     and rows: the fingerprint) unless `clobber`; any other existing file is refused, never taken
@@ -409,7 +410,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
     progress : callable, default=None
         Called as `progress(rows_done, rows_total, message)` while rows are written.
     out_path : str or path-like, default=None
-        The output file itself, instead of `<stem>_latents.h5` in `out_dir`.
+        The output file itself, instead of `<stem>__<model>_latents.h5` in `out_dir`.
     precision : {"fp32", "bf16"}, default="fp32"
         The forward's numbers: "bf16" runs it under bf16 autocast (channels-last, as fp32 is on CPU),
         within `BF16_TOLERANCE` of the fp32 latents; recorded in the file's attributes.
@@ -438,7 +439,8 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         The output cannot be written (no space, no permission, read-only), or another run is
         writing it now.
     """
-    out = Path(out_path) if out_path else latents_path_for(source, out_dir)
+    out = Path(out_path) if out_path else latents_path_for(source, out_dir, model=model_tag(model.recorded_name,
+                                                                                          model.sha256))
     with open_source(source) as reader:
         info = reader.info()
         if info.is_features:
@@ -470,7 +472,8 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
             _write_context(writer, context)
             writer.write_point_maps(reader.point_maps(), rows)  # vendor maps (band contrast) travel along
             writer.write_orientations(reader.orientations(), rows)  # so do Euler angles and phases
-            attrs = {"model": model.name, "model_arch": model.arch, "model_sha256": model.sha256,
+            attrs = {"model": model.name, "model_name": model.recorded_name, "model_arch": model.arch,
+                     "model_sha256": model.sha256,
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,
                      "device": str(extractor.device), "batch_size": batch_size, "latent_dim": dim,

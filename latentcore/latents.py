@@ -1,4 +1,4 @@
-"""The latents file: `<stem>_latents.h5` (named by latentcore.outputs), readable with plain h5py
+"""The latents file: `<stem>__<model>_latents.h5` (named by latentcore.outputs), readable with plain h5py
 (docs/architecture.md describes the format).
 
 - one float32 dataset per partition (`valid`, `train`, or `all` for a scan), shape (N, D), source order;
@@ -7,14 +7,15 @@
   table as `<partition>_metadata` byte strings with a `columns` attribute (the source layout, copied);
 - scans with orientations: `orientations/euler` (N, 3) Bunge radians, `orientations/phase_id` (N,), attributes
   `phases` (JSON) and `convention` (latentcore.data.orientations), read back as `Latents.orientations`;
-- attributes: model, model_sha256, source, source_sha256, pooling, device, versions, created; for
+- attributes: model, model_name (the checkpoint's recorded name, "" when none), model_sha256, source, source_sha256, pooling, device, versions, created; for
   scans `units` ("um") and `step`; `preprocessing` (JSON: source and model pattern sizes, the resize).
 
 `LatentsWriter` streams rows into `<final>.partial` and renames it when complete. It records how many
 rows of each partition are done, so an interrupted run resumes where it stopped when the same
 source, model and parameters (the `fingerprint`) are used again.
 
-`read_latents(path)` -> `Latents` (also a plain (N, D) `.npy`); `incomplete_reason` says why a file is
+`read_latents(path)` -> `Latents` (also a plain (N, D) `.npy`); `latents_summary(path)` -> what a picker says of a
+file (`summary_label`: "ni_holdout · demo-vae · 5,120 rows"), read from its attributes; `incomplete_reason` says why a file is
 not a finished result; `features_to_latents` turns a features file into a latents file.
 
 Memory-mapped partitions: a partition stored contiguous and unfiltered (what `LatentsWriter` writes; a
@@ -44,7 +45,7 @@ from .data.orientations import Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
 from .errors import InputError, OutputError, write_error
-from .outputs import SUFFIX, latents_path_for
+from .outputs import MODEL_SEPARATOR, SUFFIX, latents_path_for, model_tag
 from .storage.local import lock_exclusive, make_folder, refuse_writing_an_input
 
 PARTIAL = ".partial"
@@ -151,6 +152,32 @@ def model_label(attrs: dict) -> str | None:
         return None
     short = f"SHA-256 {record['sha256'][:8]}" if record["sha256"] else "no SHA-256 recorded"
     return f"{record['name'] or 'unnamed model'} ({short})"
+
+
+def latents_summary(path) -> dict:
+    """What names a latents file in a picker, read cheaply (attributes and dataset shapes, no rows):
+    {"source": the source's stem, "model": its `outputs.model_tag` ("" when not recorded), "rows": rows of
+    every partition, "source_sha256": "" when not recorded}. Files named `<stem>_latents.h5` are read alike."""
+    path = check_regular(path, "latents")
+    attrs, rows = {}, 0
+    if path.suffix == ".npy":
+        rows = len(np.load(path, allow_pickle=False, mmap_mode="r"))
+    else:
+        try:
+            with open_h5(path) as f:
+                attrs = {k: attr_value(v) for k, v in f.attrs.items()}
+                rows = sum(f[k].shape[0] for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset))
+        except OSError as exc:
+            raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+    named = path.name.removesuffix(SUFFIX).removesuffix(path.suffix).split(MODEL_SEPARATOR)[0]
+    source = Path(str(attrs.get("source") or "")).stem.replace("_preproc", "") or named
+    return {"source": source, "model": model_tag(attrs.get("model_name"), attrs.get("model_sha256")),
+            "rows": int(rows), "source_sha256": str(attrs.get("source_sha256") or "")}
+
+
+def summary_label(summary: dict) -> str:
+    """`ni_holdout · demo-vae · 5,120 rows`: a latents file's source, model and rows, as pickers name it."""
+    return f"{summary['source']} · {summary['model'] or 'model not recorded'} · {summary['rows']:,} rows"
 
 
 def read_latents(path) -> Latents:
@@ -456,7 +483,7 @@ def features_to_latents(source, out_dir) -> Path:
         cutouts = [p for p in info.partitions if p in ("valid", "train")]
         parts = ["all"] if "all" in info.partitions else cutouts or list(info.partitions)[:1]
         names = [p if p in ("valid", "train") else "all" for p in parts]
-        writer = LatentsWriter(latents_path_for(source, out_dir),
+        writer = LatentsWriter(latents_path_for(source, out_dir, model=None),  # no model made them
                                {name: (info.partitions[p], info.item_shape[0]) for p, name in zip(parts, names)},
                                {"source": str(source)})
         try:

@@ -8,12 +8,16 @@ Each result is named by one function beside its analysis, called by the command 
 `analysis.ebsd.scan_references` (`NPZ_NAME`, `references_<map>.png`) and `train.outputs` (a run's files).
 The columns of every table they write are named by `latentcore.columns` (`row`, `x_um`, `y_um`, ...).
 
-The latents of a source are `<stem>_latents.h5`, the stem being the source's name without its
-extension and without `_preproc` (cut to a valid file-name length):
+The latents a model makes of a source are `<stem>__<model>_latents.h5`, the stem being the source's name
+without its extension and without `_preproc`, the model its `model_tag` (the name its checkpoint records, else a
+short hash of the checkpoint), the whole cut to a valid file-name length; so two models never share a file.
+Files named `<stem>_latents.h5` (written before, or by `features_to_latents`, which has no model) are latents
+as well: their attributes say which model made them.
 
-- `latents_path_for(source, out_dir)`: a local path, beside a local source or in `out_dir`;
-- `latents_uri_for(source_uri, out_prefix)`: an `s3://` URI, beside an S3 source or under a prefix;
-- `output_for(source, out)`: either, for batch runs, whose sources and `out` may each be local or S3;
+- `model_tag(name, sha256)`: how a model is named in file names and pickers;
+- `latents_path_for(source, out_dir, model=tag)`: a local path, beside a local source or in `out_dir`;
+- `latents_uri_for(source_uri, out_prefix, model=tag)`: an `s3://` URI, beside an S3 source or under a prefix;
+- `output_for(source, out, model=tag)`: either, for batch runs, whose sources and `out` may each be local or S3;
 - `refuse_shared_outputs(sources, outputs)`: distinct sources never share one output name;
 - `inputs_never_written(args)`: a command never writes over the files and folders its arguments name.
 
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
@@ -35,37 +40,52 @@ if TYPE_CHECKING:
     from .storage.s3 import Progress, S3Settings
 
 SUFFIX = "_latents.h5"
+MODEL_SEPARATOR = "__"  # between the source's stem and the model's tag
+SHORT_HASH = 12  # hex digits of a checkpoint's SHA-256 that name a model without a recorded name
 
 
-def _latents_name(source: Path) -> str:
+def model_tag(name: str | None = "", sha256: str | None = "") -> str:
+    """How a model is named in latents file names and pickers: the name its checkpoint records (made a
+    harmless file-name part: `demo-vae`), else the first 12 hex digits of the checkpoint's SHA-256;
+    "" when neither is known."""
+    # letters, digits, `.+-` only: no path separator, and no `_`, so a tag never holds the `__` before it
+    cleaned = re.sub(r"[^A-Za-z0-9.+-]+", "-", str(name or "")).strip("-.")[:60]
+    return cleaned or str(sha256 or "")[:SHORT_HASH]
+
+
+def _latents_name(source: Path, model: str | None) -> str:
     stem = source.stem if source.is_file() or source.suffix else source.name
-    return f"{short_name(stem.replace('_preproc', ''))}{SUFFIX}"  # a 250-character name still gives a valid name
+    stem = stem.replace("_preproc", "")
+    name = f"{stem}{MODEL_SEPARATOR}{model}" if model else stem
+    return f"{short_name(name)}{SUFFIX}"  # a 250-character name still gives a valid name
 
 
-def _s3_latents_name(source_uri: str) -> str:
+def _s3_latents_name(source_uri: str, model: str | None) -> str:
     """The latents name of an S3 object: from its key's last component, made a harmless file name."""
-    return _latents_name(Path(safe_file_name(parse_s3_uri(source_uri)[1])))
+    return _latents_name(Path(safe_file_name(parse_s3_uri(source_uri)[1])), model)
 
 
-def latents_path_for(source, out_dir=None) -> Path:
-    """`<source stem with _preproc removed>_latents.h5`, beside the source or in `out_dir`."""
+def latents_path_for(source, out_dir=None, *, model: str | None) -> Path:
+    """`<source stem with _preproc removed>__<model>_latents.h5` (`model`: a `model_tag`; None for
+    features, which no model made: `<stem>_latents.h5`), beside the source or in `out_dir`."""
     if str(source).startswith("s3://"):  # never beside an object in S3: a local folder, default the current one
         out_dir = out_dir or Path.cwd()
     source = Path(str(source).removeprefix("s3://"))
-    return Path(out_dir or source.parent) / _latents_name(source)
+    return Path(out_dir or source.parent) / _latents_name(source, model)
 
 
-def latents_uri_for(source_uri: str, out_prefix: str | None = None) -> str:
-    """`s3://b/dir/x_preproc.h5` -> `s3://b/dir/x_latents.h5`, or the same name under `out_prefix`."""
-    return join_uri(out_prefix or parent_uri(source_uri), _s3_latents_name(source_uri))
+def latents_uri_for(source_uri: str, out_prefix: str | None = None, *, model: str | None) -> str:
+    """`s3://b/dir/x_preproc.h5` -> `s3://b/dir/x__<model>_latents.h5`, or the same name under `out_prefix`."""
+    return join_uri(out_prefix or parent_uri(source_uri), _s3_latents_name(source_uri, model))
 
 
-def output_for(source: str, out: str | None) -> str:
-    """Where the latents of `source` go: `<stem>_latents.h5` in `out` (folder or S3 prefix), or
-    beside the source (in S3 when the source is there)."""
+def output_for(source: str, out: str | None, *, model: str | None) -> str:
+    """Where the latents `model` makes of `source` go: `<stem>__<model>_latents.h5` in `out` (folder or
+    S3 prefix), or beside the source (in S3 when the source is there)."""
     if out is None:
-        return latents_uri_for(source) if is_s3_uri(source) else str(latents_path_for(source))
-    name = _s3_latents_name(source) if is_s3_uri(source) else _latents_name(Path(source))
+        return (latents_uri_for(source, model=model) if is_s3_uri(source)
+                else str(latents_path_for(source, model=model)))
+    name = _s3_latents_name(source, model) if is_s3_uri(source) else _latents_name(Path(source), model)
     return join_uri(out, name) if is_s3_uri(out) else str(Path(out) / name)
 
 
@@ -129,24 +149,24 @@ def _named_path(text: str) -> Path | None:
 # -- latents in S3 ----------------------------------------------------------------------------
 
 def s3_latents_exist(source_uris: Iterable[str], out_prefix: str | None = None,
-                     settings: S3Settings | None = None) -> dict[str, bool]:
-    """For each source, whether its latents file already exists in S3 (beside it or in `out_prefix`).
-    One listing per destination prefix, not one request per file."""
+                     settings: S3Settings | None = None, *, model: str | None) -> dict[str, bool]:
+    """For each source, whether the latents `model` makes of it already exist in S3 (beside it or in
+    `out_prefix`). One listing per destination prefix, not one request per file."""
     from .storage.s3 import objects_exist
 
-    targets = {uri: latents_uri_for(uri, out_prefix) for uri in source_uris}
+    targets = {uri: latents_uri_for(uri, out_prefix, model=model) for uri in source_uris}
     present = objects_exist(targets.values(), settings)
     return {uri: present[target] for uri, target in targets.items()}
 
 
 def upload_latents(latents_path, source_uri: str, out_prefix: str | None = None,
                    settings: S3Settings | None = None, clobber: bool = False,
-                   progress: Progress | None = None) -> tuple[str, bool]:
-    """Upload a latents file next to its S3 source (or under `out_prefix`).
+                   progress: Progress | None = None, *, model: str | None) -> tuple[str, bool]:
+    """Upload the latents file `model` made next to its S3 source (or under `out_prefix`).
     Returns (uri, uploaded); an existing object is kept unless `clobber`."""
     from .storage.s3 import exists, upload
 
-    target = latents_uri_for(source_uri, out_prefix)
+    target = latents_uri_for(source_uri, out_prefix, model=model)
     if not clobber and exists(target, settings):
         return target, False
     upload(latents_path, target, settings, progress)

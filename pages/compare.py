@@ -7,19 +7,23 @@ from ui.widgets import access, common, compare, extraction
 
 access.require_app()
 
-st.title("Compare two latents files")
-st.caption("The session's latents (the first file) beside another latents file of the same data in this workspace. "
-           "Each row is the same source row in both: a selection in one embedding is outlined in the other.")
 lat_stamp = extraction.require_latents()
 lat = sources.latents(lat_stamp)
+first = sources.latents_summary(lat_stamp)
+st.title(f"Compare two latents files of {first['source']}")
+st.caption("The session's latents (the first file) beside another latents file of the same data in this workspace. "
+           "Each row is the same source row in both: a selection in one embedding is outlined in the other.")
 other_stamp, other_name = compare.pick_other(lat)
+second = sources.latents_summary(other_stamp)
+st.subheader(f"{first['model'] or 'model not recorded'} vs {second['model'] or 'model not recorded'}")
+compare.files_table(lat.path, other_stamp[0])
 method, neighbours, min_dist, seed = compare.embedding_params()
 with common.user_errors():
     fitted = [latent_space.fitted_embedding(stamp, method, neighbours, min_dist, seed)
               for stamp in (lat_stamp, other_stamp)]
 colour = compare.colour_choice(lat_stamp, other_stamp, len(fitted[0].coords))
 compare.linked_embeddings(fitted[0].coords, fitted[1].coords, colour,
-                          (f"{lat_stamp[0].split('/')[-1]} (first)", f"{other_name} (second)"), method)
+                          (f"{sources.latents_label(lat.path)} (first)", f"{other_name} (second)"), method)
 
 st.subheader("Agreement")
 compare.agreement(lat_stamp, other_stamp, lat, other_name)

@@ -4,7 +4,7 @@ import streamlit as st
 from latentcore.domain import describe_preprocessing, domain_warnings, preprocessing
 from latentcore.extract import POOLING
 from latentcore.models import ARCHS
-from latentcore.outputs import latents_path_for
+from latentcore.outputs import latents_path_for, model_tag
 from ui.compute import sources
 from ui.session import files, state
 from ui.widgets import access, common, extraction
@@ -41,7 +41,8 @@ if label != extraction.DEMO_MODEL_LABEL:
     spec["options"] = files.read_options(options[chosen])
 with common.user_errors():
     model, _ = sources.get_model(spec)
-st.caption(f"{model.name} ({model.arch}); input: {model.input_spec.channels} channel(s), "
+tag = model_tag(model.recorded_name, model.sha256)  # names its latents file: `<stem>__<tag>_latents.h5`
+st.caption(f"{tag}: {model.name} ({model.arch}); input: {model.input_spec.channels} channel(s), "
            f"size {model.input_spec.size or 'any'}, normalisation {model.input_spec.normalize}; "
            f"SHA-256 {model.sha256[:12]}...")
 st.caption("Preprocessing: " + describe_preprocessing(preprocessing(info["item_shape"], model.input_spec)))
@@ -60,9 +61,11 @@ offered = list(info["partitions"])
 partitions = st.multiselect("Partitions", offered, default=state.setting("extract_partitions", offered, offered),
                             key="extract_partitions")
 overwrite = st.checkbox("Overwrite an existing latents file", key="extract_overwrite")
-target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions))
+target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions), model=tag)
 if target.exists() and not overwrite:
     st.caption(f"`{target.name}` exists in this session: it will be reused (tick overwrite to redo it).")
+else:
+    st.caption(f"Writes `{target.name}`.")
 
 if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions or extraction.running(),
              key="extract_run"):
@@ -80,12 +83,14 @@ try:  # for data that came from S3: which files have latents there, and an uploa
 except ImportError:
     s3_panel = None
 if s3_panel is not None:
-    s3_panel.render_latents_upload(source, latents_path, overwrite)
+    made_by = sources.latents_summary(sources.stamp(latents_path))["model"] if latents_path is not None else tag
+    s3_panel.render_latents_upload(source, latents_path, overwrite, model=made_by)
 if latents_path is not None:
     lat = sources.latents(sources.stamp(latents_path))
     st.subheader("Latents")
     shapes = ", ".join(f"{name} {rows.shape[0]:,} x {rows.shape[1]}" for name, rows in lat.partitions.items())
-    st.write(f"**{latents_path.name}**: {shapes}" + (" with x, y" if lat.x is not None else ""))
+    st.write(f"**{sources.latents_label(latents_path)}** (`{latents_path.name}`): {shapes}"
+             + (" with x, y" if lat.x is not None else ""))
     common.download_file("Download the latents file", latents_path, key="download_latents",
                           mime="application/x-hdf5")
     with st.expander("File attributes"):

@@ -1,4 +1,4 @@
-"""Making latents: `extract` (data files into <stem>_latents.h5, in this process) and `batch` (many files, local or
+"""Making latents: `extract` (data files into <stem>__<model>_latents.h5, in this process) and `batch` (many files, local or
 S3, optionally on Dask; the work is in latentcore/batch.py). Both take the same model and extraction options
 (options.py)."""
 from __future__ import annotations
@@ -23,7 +23,7 @@ example:
 
 
 def add_extract(subparsers):
-    p = subparsers.add_parser("extract", help="extract latents of data files into <stem>_latents.h5")
+    p = subparsers.add_parser("extract", help="extract latents of data files into <stem>__<model>_latents.h5 (the model: its recorded name or short hash)")
     p.add_argument("data", nargs="+", help="data files (HDF5, image folders, videos, ...)")
     add_model_options(p)
     add_out_option(p, "output folder (default: beside each input)", required=False)
@@ -57,11 +57,12 @@ def run_extract(args) -> int:
     from ..data.preprocess import with_preprocessing
     from ..extract import extract_file
     from ..models import load_model
-    from ..outputs import latents_path_for, refuse_shared_outputs
+    from ..outputs import latents_path_for, model_tag, refuse_shared_outputs
 
-    refuse_shared_outputs(args.data, [latents_path_for(data, args.out) for data in args.data])
     model = with_preprocessing(load_model(args.model, arch=args.arch, options=args.options),
                                preprocessing_from(args))
+    tag = model_tag(model.recorded_name, model.sha256)
+    refuse_shared_outputs(args.data, [latents_path_for(data, args.out, model=tag) for data in args.data])
     for data in args.data:
         bars = []  # created on the first progress report, so that an early error prints one line only
 

@@ -88,9 +88,10 @@ def run_compare(args) -> int:
 
     result = compare_latents(args.latents_a, args.latents_b, args.labels, method=args.method, smooth=args.smooth,
                              random_state=args.seed, unknown_source=args.unknown_source)
+    named = {key: f"{Path(path).name}, model {result[key]['model_tag'] or 'not recorded'}"
+             for key, path in (("a", args.latents_a), ("b", args.latents_b))}
     print(f"ARI of the two KMeans clusterings (k={result['n_clusters']}): {result['ari']:.3f}; probe accuracy "
-          f"{result['a']['accuracy']:.3f} ({Path(args.latents_a).name}) vs {result['b']['accuracy']:.3f} "
-          f"({Path(args.latents_b).name})")
+          f"{result['a']['accuracy']:.3f} ({named['a']}) vs {result['b']['accuracy']:.3f} ({named['b']})")
     if args.out:
         from ..analysis.artifacts import VERSION_PACKAGES
         from ..versions import package_versions

@@ -52,7 +52,8 @@ def load_model(path, arch: str | None = None, options=None, remove_module: bool 
     Returns
     -------
     model : LoadedModel
-        The encoder with its input specification, options, `sha256` and `path`.
+        The encoder with its input specification, options, `sha256`, `path` and the name the
+        checkpoint records (`recorded_name`: its 'name' entry, "" when none).
 
     Raises
     ------
@@ -85,6 +86,7 @@ def load_model(path, arch: str | None = None, options=None, remove_module: bool 
             model = _load_vae_model(checkpoint, path)
         else:
             model = _load_nenya_model(checkpoint, options, remove_module, path)
+        model.recorded_name = _recorded_name(checkpoint)
     model.module.to(_device(map_location)).eval()
     model.sha256 = sha256_file(path)
     model.path = str(path)
@@ -165,6 +167,12 @@ def _load_nenya_model(checkpoint, options: dict, remove_module: bool, path) -> L
     return LoadedModel(name=f"nenya-{settings['ssl_model']}", arch="nenya", module=module,
                        input_spec=InputSpec(channels=settings["nchannels"], size=None, normalize="none"),
                        options={**options, **settings})
+
+
+def _recorded_name(checkpoint) -> str:
+    """The model's name as its checkpoint records it (a 'name' string entry), or ""."""
+    name = checkpoint.get("name") if isinstance(checkpoint, dict) else None
+    return name.strip() if isinstance(name, str) else ""
 
 
 def _checkpoint_options(checkpoint) -> dict:

@@ -11,7 +11,9 @@ from streamlit.testing.v1 import AppTest
 from driving import chart_specs, extracted, go, new_app
 
 from latentcore.analysis.labels.labelled import LabelledRows
+from latentcore.demo import DEMO_SCAN
 from latentcore.latents import LatentsWriter, read_latents
+from latentcore.outputs import latents_path_for
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -77,17 +79,19 @@ def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
     assert "one class only ('grain zero')" in " ".join(c.value for c in at.caption)
 
 
-def noisy_copy(at: AppTest, scale: float = 3.0) -> Path:
-    """Another latents file of the same source in the workspace: the session's latents plus noise."""
+def noisy_copy(at: AppTest, scale: float = 3.0, model: str = "noisy", source_sha256: str | None = None) -> Path:
+    """Another latents file in the workspace, made by `model`: the session's latents plus noise, of the same
+    source unless another `source_sha256` is given."""
     latents = read_latents(at.session_state["latents"])
     rows = latents.partitions["all"]
     noisy = rows + np.random.default_rng(0).normal(0, scale * rows.std(), rows.shape).astype(np.float32)
-    path = Path(at.session_state["workdir"]) / "latents" / "noisy" / "ni_grains_h5ebsd_latents.h5"
+    path = latents_path_for(DEMO_SCAN, Path(at.session_state["workdir"]) / "latents" / model, model=model)
     writer = LatentsWriter(path, {"all": rows.shape}, {"m": 1})
     writer.write_rows("all", 0, noisy)
     writer.write_array("x", latents.x)
     writer.write_array("y", latents.y)
-    writer.finish({"model": "noisy", "source_sha256": latents.attrs["source_sha256"]})
+    writer.finish({"model": "vae", "model_name": model, "source": DEMO_SCAN.name,
+                   "source_sha256": source_sha256 or latents.attrs["source_sha256"]})
     return path
 
 
@@ -179,14 +183,23 @@ def test_compare_page_links_two_embeddings_and_gives_ari_and_probe_accuracies(tr
     from latentcore.analysis.labels.probe import clustering_agreement
 
     at = go(extracted(new_app()), "compare")
-    assert "No other latents file" in " ".join(i.value for i in at.info)
+    first, second = "ni_grains_h5ebsd · demo-vae · 2,400 rows", "ni_grains_h5ebsd · noisy · 2,400 rows"
+    assert f"No other latents of {first}" in " ".join(i.value for i in at.info)
+    noisy_copy(at, model="elsewhere", source_sha256="0" * 64)  # latents of another source: never offered
+    at.run()
+    assert f"No other latents of {first}" in " ".join(i.value for i in at.info)
     other = noisy_copy(at)
     at.run()
-    assert at.selectbox(key="compare_other").options == ["noisy/ni_grains_h5ebsd_latents.h5"]
+    assert at.selectbox(key="compare_other").options == [second]
     at.selectbox(key="compare_method").select("pca").run()
     assert not at.exception, at.exception
+    assert at.title[0].value == "Compare two latents files of ni_grains_h5ebsd"
+    assert at.subheader[0].value == "demo-vae vs noisy"
+    table = at.dataframe[0].value
+    assert table["model"].tolist() == ["demo-vae", "noisy"] and table["rows"].tolist() == ["2,400", "2,400"]
+    assert table["file"].tolist() == [Path(at.session_state["latents"]).name, other.name]
     titles = [spec["layout"]["title"]["text"] for spec in chart_specs(at)]
-    assert titles == ["ni_grains_h5ebsd_latents.h5 (first)", "noisy/ni_grains_h5ebsd_latents.h5 (second)"]
+    assert titles == [f"{first} (first)", f"{second} (second)"]
 
     rows = np.arange(0, 2400, 11)  # one selection, outlined in both embeddings
     select(at, rows)
@@ -214,5 +227,4 @@ def test_compare_page_links_two_embeddings_and_gives_ari_and_probe_accuracies(tr
     assert not at.exception, at.exception
     metrics = {m.label: float(m.value) for m in at.metric}
     assert -1 <= metrics["Agreement of their k-means clusterings (ARI, k = 2)"] <= 1
-    assert metrics["Probe accuracy: ni_grains_h5ebsd_latents.h5"] > metrics[
-        "Probe accuracy: noisy/ni_grains_h5ebsd_latents.h5"]
+    assert metrics[f"Probe accuracy: {first}"] > metrics[f"Probe accuracy: {second}"]

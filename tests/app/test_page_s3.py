@@ -71,7 +71,7 @@ def extract_page_part(source: str, latents: str, endpoint: str, origins: dict):
 
     st.session_state.setdefault(state.S3_ORIGINS, origins)
     overwrite = st.checkbox("Overwrite", key="overwrite")
-    s3_panel.render_latents_upload(Path(source), Path(latents), overwrite)
+    s3_panel.render_latents_upload(Path(source), Path(latents), overwrite, model="demo-vae")
 
 
 def test_extract_part_shows_existing_latents_and_uploads_beside_the_source(moto_s3, tmp_path, server_deployment):
@@ -79,9 +79,9 @@ def test_extract_part_shows_existing_latents_and_uploads_beside_the_source(moto_
     sources = [f"s3://{bucket}/pp/{n}_preproc.h5" for n in ("a", "b")]
     for uri in sources:
         moto_s3.client.put_object(Bucket=bucket, Key=s3.parse_s3_uri(uri)[1], Body=b"source")
-    moto_s3.client.put_object(Bucket=bucket, Key="pp/b_latents.h5", Body=b"old latents")
+    moto_s3.client.put_object(Bucket=bucket, Key="pp/b__demo-vae_latents.h5", Body=b"old latents")
     local_a = tmp_path / "a_preproc.h5"
-    latents = tmp_path / "a_latents.h5"
+    latents = tmp_path / "a__demo-vae_latents.h5"
     latents.write_bytes(b"new latents for a")
     origins = {str(tmp_path / f"{n}_preproc.h5"): {"uri": uri, "endpoint": moto_s3.endpoint}
                for n, uri in zip("ab", sources)}
@@ -92,17 +92,17 @@ def test_extract_part_shows_existing_latents_and_uploads_beside_the_source(moto_
     assert dict(zip(table["source"], table["exists"])) == {sources[0]: "no", sources[1]: "yes, skipped unless overwrite"}
     at.button(key="s3_latents_upload").click().run()
     assert not at.exception
-    target = f"s3://{bucket}/pp/a_latents.h5"
+    target = f"s3://{bucket}/pp/a__demo-vae_latents.h5"
     assert s3.head(target, moto_s3.settings).size == len(b"new latents for a")
     # to a prefix, and an existing file kept unless overwrite
     at.radio(key="s3_latents_where").set_value("to a prefix").run()
     at.text_input(key="s3_latents_prefix").input(f"s3://{bucket}/results").run()
     at.button(key="s3_latents_upload").click().run()
-    assert s3.head(f"s3://{bucket}/results/a_latents.h5", moto_s3.settings).size == len(b"new latents for a")
+    assert s3.head(f"s3://{bucket}/results/a__demo-vae_latents.h5", moto_s3.settings).size == len(b"new latents for a")
     latents.write_bytes(b"newer, longer latents for a")
     at.button(key="s3_latents_upload").click().run()
     assert any("exists: kept" in i.value for i in at.info)
-    assert s3.head(f"s3://{bucket}/results/a_latents.h5", moto_s3.settings).size == len(b"new latents for a")
+    assert s3.head(f"s3://{bucket}/results/a__demo-vae_latents.h5", moto_s3.settings).size == len(b"new latents for a")
     at.checkbox(key="overwrite").check().run()
     at.button(key="s3_latents_upload").click().run()
-    assert s3.head(f"s3://{bucket}/results/a_latents.h5", moto_s3.settings).size == len(b"newer, longer latents for a")
+    assert s3.head(f"s3://{bucket}/results/a__demo-vae_latents.h5", moto_s3.settings).size == len(b"newer, longer latents for a")

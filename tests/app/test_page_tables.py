@@ -10,9 +10,13 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from latentcore.demo import DEMO_MODEL
 from latentcore.latents import LatentsWriter, read_latents
+from latentcore.storage import sha256_file
 
 from driving import go, new_app, texts
+
+DEMO_SHORT_SHA = sha256_file(DEMO_MODEL)[:8]  # how the sidebar and downloads name the demo VAE
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -87,7 +91,7 @@ def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap
     at = go(new_app(), "extract")
     at.button(key="extract_run").click().run()
     assert not at.exception and not at.error
-    assert "made by vae (SHA-256 f92bed0c)" in sidebar_caption(at.session_state["latents"])  # which model
+    assert f"made by vae (SHA-256 {DEMO_SHORT_SHA})" in sidebar_caption(at.session_state["latents"])  # which model
 
     at = go(at, "clusters")
     at.selectbox(key="clusters_bc").select("none").run()
@@ -97,7 +101,7 @@ def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap
     assert not at.warning and at.metric[2].value == "2,400"
     assert at.session_state["bandcontrast"] is None
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels[0] == "cluster_assignments__gmm_latents_full.csv — model vae (SHA-256 f92bed0c)"
+    assert labels[0] == f"cluster_assignments__gmm_latents_full.csv — model vae (SHA-256 {DEMO_SHORT_SHA})"
 
     report = json.loads(downloads["cluster_report__gmm_latents_full.json"]())  # what the buttons serve
     assert report["inputs"]["bandcontrast"] is None and report["model"]["name"] == "vae"

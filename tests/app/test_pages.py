@@ -11,6 +11,10 @@ import numpy as np
 import pytest
 from driving import chart_specs, extracted, go, new_app, run, texts
 
+from latentcore.demo import DEMO_MODEL, DEMO_SCAN
+from latentcore.outputs import latents_path_for
+from latentcore.storage import sha256_file
+
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
@@ -50,7 +54,8 @@ def test_extract_writes_the_latents_then_reuses_them_unless_overwrite():
     else:
         assert devices == ["auto (CPU: no GPU found)", "CPU"]
     at.button(key="extract_run").click().run()
-    assert "Wrote ni_grains_h5ebsd_latents.h5: all 2,400 rows" in texts(at.success)
+    name = latents_path_for(DEMO_SCAN, model="demo-vae").name  # the name the demo VAE's checkpoint records
+    assert f"Wrote {name}: all 2,400 rows" in texts(at.success)
     path = Path(at.session_state["latents"])
     assert path.exists() and path.is_relative_to(at.session_state["workdir"])
     from latentcore.latents import read_latents
@@ -59,13 +64,40 @@ def test_extract_writes_the_latents_then_reuses_them_unless_overwrite():
     written = path.stat().st_mtime_ns
 
     at.button(key="extract_run").click().run()
-    assert "Reused ni_grains_h5ebsd_latents.h5" in texts(at.success)
+    assert f"Reused {name}" in texts(at.success)
     assert path.stat().st_mtime_ns == written
     at.checkbox(key="extract_overwrite").check().run()
     at.button(key="extract_run").click().run()
-    assert "Wrote ni_grains_h5ebsd_latents.h5" in texts(at.success)
+    assert f"Wrote {name}" in texts(at.success)
     assert path.stat().st_mtime_ns != written
     assert at.get("download_button")  # the latents file can be downloaded
+    assert f"**ni_grains_h5ebsd · demo-vae · 2,400 rows** (`{name}`)" in texts(at.markdown)
+
+
+def test_a_second_model_of_the_same_scan_writes_latents_of_its_own_named_by_the_model():
+    import torch
+
+    from latentcore.models.vae import ConvVAE, VAEConfig
+
+    at = go(new_app(), "extract")
+    at.button(key="extract_run").click().run()
+    demo = Path(at.session_state["latents"])
+    demo_bytes = demo.read_bytes()
+    checkpoint = Path(at.session_state["workdir"]) / "models" / "small.pth"  # a model recording no name
+    checkpoint.parent.mkdir(exist_ok=True)
+    torch.manual_seed(0)
+    torch.save(ConvVAE(VAEConfig(input_size=60, latent_dim=3, channels=(8, 16))).checkpoint(), checkpoint)
+    at.session_state["models"] = {"small.pth": {"path": str(checkpoint), "arch": "vae", "options": None}}
+    at.run()
+    at.selectbox(key="extract_model").select("small.pth").run()
+    name = latents_path_for(DEMO_SCAN, model=sha256_file(checkpoint)[:12]).name  # no name: its short hash
+    assert f"Writes `{name}`." in texts(at.caption)  # not "reused": the demo VAE's file is another model's
+    assert "reused" not in texts(at.caption)
+    at.button(key="extract_run").click().run()
+    assert f"Wrote {name}: all 2,400 rows" in texts(at.success)
+    second = Path(at.session_state["latents"])
+    assert second.name == name and second != demo and demo.read_bytes() == demo_bytes
+    assert f"**ni_grains_h5ebsd · {sha256_file(checkpoint)[:12]} · 2,400 rows**" in texts(at.markdown)
 
 
 def test_analysis_pages_without_latents_offer_the_demo_extraction():
@@ -255,7 +287,7 @@ def test_clusters_method_parameters_and_roi_change_the_result():
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert at.metric[2].value == "1,200"
     labels = [b.proto.label for b in at.get("download_button")]
-    assert all(" — model vae (SHA-256 f92bed0c)" in label for label in labels)  # which model made the latents
+    assert all(f" — model vae (SHA-256 {sha256_file(DEMO_MODEL)[:8]})" in label for label in labels)  # which model made the latents
     names = [label.split(" — ")[0] for label in labels]  # each whole file name
     assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",
                      "cluster_report__kmeans_dim0_roi0-88.5_0-29.json",

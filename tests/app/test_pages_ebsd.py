@@ -11,6 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from driving import chart_specs, run, texts, with_upload
 
+from latentcore.outputs import latents_path_for
+
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 SCAN_MAP = "Band Contrast (the scan's own map)"
 
@@ -20,7 +22,7 @@ def scan_extracted(h5oina_small) -> AppTest:
     run(at.selectbox(key="data_source").select(h5oina_small.name))
     run(at, "extract")
     run(at.button(key="extract_run").click())
-    assert "Wrote small_scan_latents.h5: all 180 rows" in texts(at.success)
+    assert f"Wrote {latents_path_for(h5oina_small, model='demo-vae').name}: all 180 rows" in texts(at.success)
     return at
 
 

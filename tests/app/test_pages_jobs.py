@@ -11,6 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from driving import new_app, texts
 
+from latentcore.demo import DEMO_SCAN
+from latentcore.outputs import latents_path_for
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -72,7 +75,7 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     at.number_input(key="extract_batch").set_value(256)
     at.button(key="extract_run").click().run()
     rerun_until(at, lambda at: at.success, at.session_state["extract_job"])
-    assert "Wrote ni_grains_h5ebsd_latents.h5: all 2,400 rows" in texts(at.success)
+    assert f"Wrote {latents_path_for(DEMO_SCAN, model='demo-vae').name}: all 2,400 rows" in texts(at.success)
     path = Path(at.session_state["latents"])
     assert path.is_file() and path.is_relative_to(at.session_state["workdir"])
     assert at.session_state["latents_model"]["pool"] == "mean"

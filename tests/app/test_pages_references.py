@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
+from latentcore.outputs import latents_path_for
 from driving import array_of, chart_specs, run, texts, with_upload
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
@@ -27,7 +28,7 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     run(at.selectbox(key="data_source").select(grains_h5oina.name))
     run(at, "extract")
     run(at.button(key="extract_run").click())
-    assert "Wrote grains_latents.h5: all 180 rows" in texts(at.success)
+    assert f"Wrote {latents_path_for(grains_h5oina, model='demo-vae').name}: all 180 rows" in texts(at.success)
     run(at, "maps")
     picker = at.selectbox(key="maps_ref_name")
     assert picker.options == ["IPF z", "IPF x", "IPF y", "Grain boundaries", "Grains", "Kernel average misorientation",

@@ -168,7 +168,7 @@ def test_the_compare_pages_settings_survive_a_page_switch_and_a_reload(set_twice
         widget = compare_widget(first, key)
         run(widget.select(value) if hasattr(widget, "select") else widget.set_value(value))
     chosen = {key: compare_widget(first, key).value for key in [*COMPARE_SETTINGS, "compare_other"]}
-    assert chosen == {**COMPARE_SETTINGS, "compare_other": f"copy/{latents.name}"}
+    assert chosen == {**COMPARE_SETTINGS, "compare_other": "ni_grains_h5ebsd · demo-vae · 2,400 rows (copy)"}
     run(first, "data")  # the Compare page's widgets are left out: their values must survive
     run(first, "compare")
     assert {key: compare_widget(first, key).value for key in chosen} == chosen

@@ -83,8 +83,8 @@ def test_downloads_uploads_and_listings_outside_the_allow_list_are_refused_befor
         (lambda: s3.download("s3://other/scan.h5", tmp_path, settings), "s3://other/scan.h5"),
         (lambda: s3.head("s3://lab/shared/../private/scan.h5", settings), "s3://lab/shared/../private/scan.h5"),
         (lambda: s3.upload(local, "s3://lab/private/x_latents.h5", settings), "s3://lab/private/x_latents.h5"),
-        (lambda: upload_latents(local, "s3://lab/shared/x.h5", "s3://lab/out", settings),
-         "s3://lab/out/x_latents.h5"),
+        (lambda: upload_latents(local, "s3://lab/shared/x.h5", "s3://lab/out", settings, model="m"),
+         "s3://lab/out/x__m_latents.h5"),
         (lambda: s3.list_objects("lab", "private/", settings), "s3://lab/private/"),
         (lambda: s3.list_prefixes("other", "", settings), "s3://other/"),
         (lambda: s3.objects_exist(["s3://lab/shared/a.h5", "s3://lab/b.h5"], settings), "s3://lab/b.h5"),
@@ -204,14 +204,14 @@ def extract_page_part(source: str, latents: str, endpoint: str, origins: dict):
     from ui.widgets import s3_panel
 
     st.session_state.setdefault(state.S3_ORIGINS, origins)
-    s3_panel.render_latents_upload(Path(source), Path(latents), False)
+    s3_panel.render_latents_upload(Path(source), Path(latents), False, model="demo-vae")
 
 
 def test_latents_upload_outside_the_allow_list_is_refused_naming_the_uri(moto_s3, tmp_path, deploy):
     bucket = moto_s3.new_bucket()
     source = put(moto_s3, bucket, "in/a_preproc.h5", b"source")
     deploy(f'[s3]\nserver_credentials = true\nallow = ["{bucket}/in"]\n')
-    latents = tmp_path / "a_latents.h5"
+    latents = tmp_path / "a__demo-vae_latents.h5"
     latents.write_bytes(b"latents")
     origins = {str(tmp_path / "a_preproc.h5"): {"uri": source, "endpoint": moto_s3.endpoint}}
     at = AppTest.from_function(extract_page_part, args=(str(tmp_path / "a_preproc.h5"), str(latents),
@@ -221,8 +221,8 @@ def test_latents_upload_outside_the_allow_list_is_refused_naming_the_uri(moto_s3
     at.text_input(key="s3_latents_prefix").input(f"s3://{bucket}/out").run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        f"s3://{bucket}/out/a_latents.h5: outside the S3 locations allowed here (s3://{bucket}/in/)"]
-    assert not s3.exists(f"s3://{bucket}/out/a_latents.h5", moto_s3.settings)
+        f"s3://{bucket}/out/a__demo-vae_latents.h5: outside the S3 locations allowed here (s3://{bucket}/in/)"]
+    assert not s3.exists(f"s3://{bucket}/out/a__demo-vae_latents.h5", moto_s3.settings)
 
 
 def test_without_server_credentials_the_panel_asks_and_uses_the_visitors_own(moto_s3, visitor_keys, sst_h5,

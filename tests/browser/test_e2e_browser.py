@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 
 
+from latentcore.demo import DEMO_SCAN
+from latentcore.outputs import latents_path_for
 from steps import box_select, choose, download_png, metric, open_page, shoot, trace_names
 from streamlit_server import settle
 
@@ -40,7 +42,7 @@ def test_extract_with_the_demo_model(page):
     open_page(page, "Extract", "Extract latents")
     page.get_by_text("vae (vae); input: 1 channel(s), size (60, 60)").wait_for()  # the demo VAE, loaded
     page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text("Wrote ni_grains_h5ebsd_latents.h5").wait_for()
+    page.get_by_text(f"Wrote {latents_path_for(DEMO_SCAN, model='demo-vae').name}").wait_for()
     settle(page)
     assert page.get_by_text("all 2,400 rows").count() >= 1
     assert page.get_by_role("button", name="Download the latents file").count() == 1
@@ -140,7 +142,7 @@ def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(page, h5o
     open_page(page, "Extract", "Extract latents")
     page.get_by_text("resized (bilinear) from 40 x 40 to the model's 60 x 60").wait_for()
     page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text("Wrote small_scan_latents.h5").wait_for()
+    page.get_by_text(f"Wrote {latents_path_for(h5oina_small, model='demo-vae').name}").wait_for()
     settle(page)
     open_page(page, "Clusters", "Clusters")
     page.wait_for_selector(".js-plotly-plot .nsewdrag")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from latentcore.demo import DEMO_SCAN
+from latentcore.outputs import latents_path_for
 from steps import ARTIFACTS, open_page, shoot
 from streamlit_server import settle
 
@@ -38,7 +40,7 @@ def rendered_colour_bar(chart) -> dict:
 def test_umap_scan_panel_draws_a_colour_bar(page):
     open_page(page, "Extract", "Extract latents")
     page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text("Wrote ni_grains_h5ebsd_latents.h5").wait_for()
+    page.get_by_text(f"Wrote {latents_path_for(DEMO_SCAN, model='demo-vae').name}").wait_for()
     settle(page)
     open_page(page, "UMAP", "UMAP")
     page.wait_for_selector(".js-plotly-plot g.colorbar")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
+from latentcore.outputs import latents_path_for
 from steps import choose, open_page, shoot, trace_names
 from streamlit_server import settle
 
@@ -26,7 +27,7 @@ def test_references_panel_and_boundary_overlay_on_an_uploaded_oxford_scan(page, 
     choose(page, "Data file", "grains.h5oina")
     open_page(page, "Extract", "Extract latents")
     page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text("Wrote grains_latents.h5").wait_for()
+    page.get_by_text(f"Wrote {latents_path_for(grains_h5oina, model='demo-vae').name}").wait_for()
     settle(page)
     open_page(page, "Latent maps", "Latent maps")
     page.get_by_text("Reference maps").first.wait_for()

@@ -9,6 +9,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
+from latentcore.outputs import latents_path_for
 from steps import metric, open_page
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle
 
@@ -75,7 +76,7 @@ def test_f5_keeps_the_scans_own_band_contrast_and_the_roi_is_said_where_it_appli
     page.locator("[data-testid=stSidebar]").get_by_text(f"Band contrast: {SCAN_MAP}").wait_for(timeout=60_000)
     open_page(page, "Extract", "Extract latents")
     page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text("Wrote small_scan_latents.h5").wait_for()
+    page.get_by_text(f"Wrote {latents_path_for(h5oina_small, model='demo-vae').name}").wait_for()
     settle(page)
 
     reload(page)  # F5 on the Extract page

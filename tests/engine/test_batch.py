@@ -13,8 +13,8 @@ from latentcore.cli import main as cli_main
 from latentcore.extract import extract_file
 from latentcore.models import load_model
 from latentcore.models.vae import ConvVAE, VAEConfig
-from latentcore.outputs import output_for
-from latentcore.storage import s3
+from latentcore.outputs import latents_path_for, model_tag, output_for
+from latentcore.storage import s3, sha256_file
 from s3_helpers import isolated_aws_env, start_server
 
 N_ROWS = 2  # scan rows per small file: 2 x 60 patterns
@@ -52,6 +52,11 @@ def scans(tmp_path_factory, ebsd_h5):
     return [write_scan(folder / f"scan{i}_preproc.h5", ebsd_h5, 3 * i) for i in range(4)]
 
 
+def named(stem: str, checkpoint) -> str:
+    """The name of the latents the checkpoint makes of `<stem>.h5` (it records no name: its short hash)."""
+    return latents_path_for(Path(f"{stem}.h5"), model=model_tag("", sha256_file(checkpoint))).name
+
+
 def upload_scans(moto_s3, scans, bucket, prefix="pp"):
     return [s3.upload(p, f"s3://{bucket}/{prefix}/{p.name}", moto_s3.settings).uri for p in scans]
 
@@ -76,10 +81,10 @@ def test_sequential_batch_s3_to_s3_then_skips_then_clobbers(moto_s3, scans, chec
     first = capsys.readouterr().out
     assert "3 done, 0 skipped, 0 failed" in first
     stored = {o.key: o.size for o in s3.list_objects(bucket, "latents/", moto_s3.settings)}
-    assert set(stored) == {f"latents/scan{i}_latents.h5" for i in range(3)}
+    assert set(stored) == {f"latents/{named(f'scan{i}', checkpoint)}" for i in range(3)}
     # the latents are exactly what a local extraction of the same file gives
     local = extract_file(scans[1], load_model(checkpoint), tmp_path / "local", device="cpu").path
-    assert s3_datasets(moto_s3, f"s3://{bucket}/latents/scan1_latents.h5", tmp_path) == datasets(local)
+    assert s3_datasets(moto_s3, f"s3://{bucket}/latents/{named('scan1', checkpoint)}", tmp_path) == datasets(local)
     assert not list(work.iterdir())  # temporaries deleted
     # a re-run skips everything; clobber redoes everything
     assert cli_main(args) == 0
@@ -101,12 +106,12 @@ def test_a_failing_file_does_not_stop_the_others(moto_s3, scans, checkpoint, tmp
     assert "2 done, 0 skipped, 2 failed" in table
     assert "unrecognised or corrupt file" in table
     assert f"s3://{bucket}/pp/missing.h5: no such object" in table
-    assert sorted(p.name for p in out.iterdir()) == ["scan0_latents.h5", "scan1_latents.h5"]
+    assert sorted(p.name for p in out.iterdir()) == [named("scan0", checkpoint), named("scan1", checkpoint)]
     # once the bad file is fixed, a re-run does only that file
     s3.upload(scans[2], f"s3://{bucket}/pp/corrupt.h5", moto_s3.settings)
     assert cli_main(args[:5] + args[6:]) == 0  # without the missing object
     assert "1 done, 2 skipped, 0 failed" in capsys.readouterr().out
-    assert (out / "corrupt_latents.h5").is_file()
+    assert (out / named("corrupt", checkpoint)).is_file()
 
 
 def test_server_stopped_mid_batch_leaves_nothing_half_written_and_the_rerun_completes(
@@ -135,7 +140,7 @@ def test_server_stopped_mid_batch_leaves_nothing_half_written_and_the_rerun_comp
     server = start_server(port)  # same port, same in-process state
     try:
         keys = [o.key for o in s3.list_objects("stopped", "latents/", settings)]
-        assert keys == ["latents/scan0_latents.h5"]  # only the finished one, nothing partial
+        assert keys == [f"latents/{named('scan0', checkpoint)}"]  # only the finished one, nothing partial
         assert not s3.client_for(settings).list_multipart_uploads(Bucket="stopped").get("Uploads")
         again = batch.run_batch(sources, job)
         assert [o.status for o in again] == ["skipped", "done", "done"]
@@ -162,10 +167,10 @@ def test_dask_local_cluster_gives_the_sequential_latents_byte_for_byte(moto_s3, 
 
 
 def test_summary_and_output_locations(tmp_path):
-    assert output_for("s3://bkt/pp/x_preproc.h5", None) == "s3://bkt/pp/x_latents.h5"
-    assert output_for("s3://bkt/pp/x_preproc.h5", "s3://out/lat") == "s3://out/lat/x_latents.h5"
-    assert output_for("s3://bkt/pp/x.h5", str(tmp_path)) == str(tmp_path / "x_latents.h5")
-    assert output_for(str(tmp_path / "y.h5"), None) == str(tmp_path / "y_latents.h5")
+    assert output_for("s3://bkt/pp/x_preproc.h5", None, model="demo-vae") == "s3://bkt/pp/x__demo-vae_latents.h5"
+    assert output_for("s3://bkt/pp/x_preproc.h5", "s3://out/lat", model="m") == "s3://out/lat/x__m_latents.h5"
+    assert output_for("s3://bkt/pp/x.h5", str(tmp_path), model="m") == str(tmp_path / "x__m_latents.h5")
+    assert output_for(str(tmp_path / "y.h5"), None, model="m") == str(tmp_path / "y__m_latents.h5")
     table = batch.summary_table([batch.FileOutcome("a.h5", "done", "a_latents.h5", rows=10),
                                  batch.FileOutcome("b.h5", "failed", reason="b.h5: broken")])
     assert "1 done, 0 skipped, 1 failed" in table and "b.h5: broken" in table
@@ -199,7 +204,7 @@ def test_extract_file_accepts_an_s3_uri(moto_s3, scans, checkpoint, tmp_path):
     model = load_model(checkpoint)
     remote = extract_file(uri, model, tmp_path / "remote", device="cpu")
     local = extract_file(scans[0], model, tmp_path / "local", device="cpu")
-    assert remote.path.name == "scan0_latents.h5" and datasets(remote.path) == datasets(local.path)
+    assert remote.path.name == named("scan0", checkpoint) and datasets(remote.path) == datasets(local.path)
 
 
 @pytest.fixture
@@ -253,7 +258,7 @@ def test_remote_scheduler_takes_relative_paths_from_the_clients_directory(remote
     table = capsys.readouterr().out
     assert "1 done, 0 skipped, 1 failed" in table
     expected = extract_file(scans[0], load_model(checkpoint), tmp_path / "local", device="cpu").path
-    assert datasets(client_dir / "out" / "scan0_latents.h5") == datasets(expected)
+    assert datasets(client_dir / "out" / named("scan0", checkpoint)) == datasets(expected)
     missing = str(client_dir / "data" / "gone.h5")
     assert f"{missing}: input file not found on worker remote-0" in table
     assert "storage every worker shares" in table

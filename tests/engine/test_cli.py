@@ -13,20 +13,28 @@ from latentcore.cli import main
 from latentcore.latents import read_latents
 from latentcore.models.nenya import build_nenya
 from latentcore.models.vae import ConvVAE, VAEConfig
+from latentcore.outputs import latents_path_for, model_tag
+from latentcore.storage import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def save_vae(path, latent_dim=6):
+def save_vae(path, latent_dim=6, name=None):
     torch.manual_seed(1)
-    torch.save(ConvVAE(VAEConfig(input_size=60, latent_dim=latent_dim, channels=(8, 16))).checkpoint(), path)
+    checkpoint = ConvVAE(VAEConfig(input_size=60, latent_dim=latent_dim, channels=(8, 16))).checkpoint()
+    torch.save({**checkpoint, "name": name} if name else checkpoint, path)
     return path
+
+
+def latents_of(source, checkpoint, folder):
+    """Where `extract --out folder` writes the latents the checkpoint (recording no name) makes of `source`."""
+    return latents_path_for(source, folder, model=model_tag("", sha256_file(checkpoint)))
 
 
 def test_extract_scan_with_vae_checkpoint(ebsd_h5, tmp_path, capsys):
     ckpt = save_vae(tmp_path / "vae.pth")
     assert main(["extract", str(ebsd_h5), "--model", str(ckpt), "--out", str(tmp_path), "--device", "cpu"]) == 0
-    latents = read_latents(tmp_path / "ni_grains_h5ebsd_latents.h5")
+    latents = read_latents(tmp_path / f"ni_grains_h5ebsd__{sha256_file(ckpt)[:12]}_latents.h5")
     assert latents.partitions["all"].shape == (2400, 6)
     assert latents.x.shape == latents.y.shape == (2400,)
     assert latents.attrs["model"] == "vae" and latents.attrs["source"] == "ni_grains_h5ebsd.h5"
@@ -34,6 +42,12 @@ def test_extract_scan_with_vae_checkpoint(ebsd_h5, tmp_path, capsys):
     # a second run skips the existing file
     assert main(["extract", str(ebsd_h5), "--model", str(ckpt), "--out", str(tmp_path)]) == 0
     assert "skipped" in capsys.readouterr().out
+    # another model of the same scan: a file of its own, named by the name its checkpoint records
+    named = save_vae(tmp_path / "named.pth", latent_dim=3, name="small-vae")
+    assert main(["extract", str(ebsd_h5), "--model", str(named), "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert "written" in capsys.readouterr().out
+    assert read_latents(tmp_path / "ni_grains_h5ebsd__small-vae_latents.h5").partitions["all"].shape == (2400, 3)
+    assert read_latents(latents_of(ebsd_h5, ckpt, tmp_path)).partitions["all"].shape == (2400, 6)
 
 
 def test_extract_cutouts_with_nenya_checkpoint_and_options(sst_h5, tmp_path):
@@ -46,7 +60,8 @@ def test_extract_cutouts_with_nenya_checkpoint_and_options(sst_h5, tmp_path):
     (tmp_path / "opts.json").write_text(json.dumps(options))
     assert main(["extract", str(sst_h5), "--model", str(tmp_path / "ckpt.pth"), "--options",
                  str(tmp_path / "opts.json"), "--out", str(tmp_path), "--batch-size", "6"]) == 0
-    latents = read_latents(tmp_path / "sst_latents.h5")  # `_preproc` dropped from the stem
+    latents = read_latents(latents_of(sst_h5, tmp_path / "ckpt.pth", tmp_path))  # `_preproc` dropped from the stem
+    assert latents.path.name.startswith("sst__")
     assert latents.partitions["valid"].shape == (12, 32) and latents.partitions["train"].shape == (6, 32)
     np.testing.assert_allclose(np.linalg.norm(latents.partitions["valid"], axis=1), 1, rtol=1e-5)
     with h5py.File(sst_h5) as f:
@@ -200,7 +215,7 @@ def test_a_checkpoint_for_another_architecture_says_to_pass_arch(ebsd_h5, tmp_pa
 def test_a_scan_without_band_contrast_says_to_give_a_table(ebsd_h5, bandcontrast_csv, tmp_path, capsys):
     ckpt = save_vae(tmp_path / "vae.pth")
     assert main(["extract", str(ebsd_h5), "--model", str(ckpt), "--out", str(tmp_path), "--device", "cpu"]) == 0
-    latents = str(tmp_path / "ni_grains_h5ebsd_latents.h5")  # h5ebsd scans carry no per-point maps
+    latents = str(latents_of(ebsd_h5, ckpt, tmp_path))  # h5ebsd scans carry no per-point maps
     capsys.readouterr()
     line = one_error_line(capsys, ["cluster", latents, "--method", "kmeans", "--out", str(tmp_path / "out")])
     assert "give a band-contrast table x,y,bandcontrast instead (--bandcontrast FILE.csv)" in line

@@ -7,9 +7,11 @@ import torch
 from latentcore.data import open_source
 from latentcore.errors import InputError
 from latentcore.extract import Extractor, extract_file, pool_latents, prepare_batch
-from latentcore.latents import read_latents
+from latentcore.latents import latents_summary, read_latents, summary_label
+from latentcore.models import load_model
 from latentcore.models.base import InputSpec, LoadedModel
 from latentcore.models.vae import ConvVAE, VAEConfig, VAEEncoder
+from latentcore.outputs import latents_path_for, model_tag
 from latentcore.storage import sha256_file
 
 
@@ -26,7 +28,7 @@ class Interrupt(Exception):
 
 def test_scan_latents_file_has_rows_coordinates_and_provenance(ebsd_h5, vae_model, tmp_path):
     result = extract_file(ebsd_h5, vae_model, tmp_path, batch_size=256, device="cpu")
-    assert result.path == tmp_path / "ni_grains_h5ebsd_latents.h5" and not result.skipped
+    assert result.path == tmp_path / "ni_grains_h5ebsd__test-vae_latents.h5" and not result.skipped
     latents = read_latents(result.path)
     assert latents.partitions["all"].shape == (2400, 4)
     assert latents.partitions["all"].dtype == np.float32
@@ -63,6 +65,51 @@ def test_existing_file_is_skipped_unless_clobber(ebsd_h5, vae_model, tmp_path):
     assert not clobbered.skipped and "marker" not in read_latents(first.path).attrs
 
 
+def vae_checkpoint(path, seed: int, name: str | None = None):
+    """A small VAE checkpoint as the trainer writes one, with the model's name recorded when `name` is given."""
+    torch.manual_seed(seed)
+    checkpoint = ConvVAE(VAEConfig(input_size=60, latent_dim=4, channels=(8, 16))).checkpoint()
+    torch.save({**checkpoint, "name": name} if name else checkpoint, path)
+    return path
+
+
+def test_model_tag_is_the_recorded_name_else_a_short_hash():
+    assert model_tag("demo-vae", "ab" * 32) == "demo-vae"
+    assert model_tag("", "ab" * 32) == model_tag(None, "ab" * 32) == "ab" * 6
+    assert model_tag("my model/v2", "") == "my-model-v2"  # a name is made a harmless file-name part
+    assert model_tag("", "") == ""
+
+
+def test_two_models_of_one_source_write_two_files_and_neither_is_taken_for_the_other(ebsd_h5, tmp_path):
+    named = load_model(vae_checkpoint(tmp_path / "named.pth", 0, "small-vae"))
+    unnamed = load_model(vae_checkpoint(tmp_path / "unnamed.pth", 1))
+    assert (named.recorded_name, unnamed.recorded_name) == ("small-vae", "")
+    first = extract_file(ebsd_h5, named, tmp_path / "out", batch_size=512, device="cpu")
+    before = first.path.read_bytes()
+    second = extract_file(ebsd_h5, unnamed, tmp_path / "out", batch_size=512, device="cpu")
+    assert first.path.name == "ni_grains_h5ebsd__small-vae_latents.h5"
+    assert second.path.name == f"ni_grains_h5ebsd__{unnamed.sha256[:12]}_latents.h5"
+    assert not second.skipped  # the first model's file is not reused for the second
+    assert first.path.read_bytes() == before  # nor written over
+    attrs = [read_latents(r.path).attrs for r in (first, second)]
+    assert [a["model_sha256"] for a in attrs] == [named.sha256, unnamed.sha256]
+    assert [a["model_name"] for a in attrs] == ["small-vae", ""]
+    assert extract_file(ebsd_h5, unnamed, tmp_path / "out", batch_size=512, device="cpu").skipped  # its own: reused
+    assert summary_label(latents_summary(first.path)) == "ni_grains_h5ebsd · small-vae · 2,400 rows"
+    assert summary_label(latents_summary(second.path)) == f"ni_grains_h5ebsd · {unnamed.sha256[:12]} · 2,400 rows"
+
+
+def test_a_latents_file_of_the_old_name_still_reads_and_names_its_model(ebsd_h5, tmp_path):
+    """Files written before the model joined the name are `<stem>_latents.h5`, without `model_name`."""
+    model = load_model(vae_checkpoint(tmp_path / "vae.pth", 0))
+    old = extract_file(ebsd_h5, model, out_path=tmp_path / "ni_grains_h5ebsd_latents.h5", device="cpu").path
+    with h5py.File(old, "a") as f:
+        del f.attrs["model_name"]
+    assert read_latents(old).partitions["all"].shape == (2400, 4)
+    assert latents_summary(old) == {"source": "ni_grains_h5ebsd", "model": model.sha256[:12], "rows": 2400,
+                                    "source_sha256": sha256_file(ebsd_h5)}
+
+
 def test_interrupted_run_resumes_from_the_rows_written(ebsd_h5, vae_model, tmp_path):
     reference = read_latents(extract_file(ebsd_h5, vae_model, tmp_path / "ref", batch_size=200,
                                           device="cpu").path).partitions["all"]
@@ -76,7 +123,7 @@ def test_interrupted_run_resumes_from_the_rows_written(ebsd_h5, vae_model, tmp_p
 
     with pytest.raises(Interrupt):
         extract_file(ebsd_h5, vae_model, tmp_path, batch_size=200, device="cpu", progress=stop_after_1000)
-    final = tmp_path / "ni_grains_h5ebsd_latents.h5"
+    final = latents_path_for(ebsd_h5, tmp_path, model=model_tag(vae_model.recorded_name, vae_model.sha256))
     assert not final.exists() and final.with_name(final.name + ".partial").exists()
 
     seen = []

@@ -190,7 +190,7 @@ def test_cli_extract_takes_readers_and_precision(tmp_path, capsys):
     code = main(["extract", str(DEMO_SCAN), "--model", str(DEMO_SCAN.parent / "vae_model.pth"), "--out",
                  str(tmp_path), "--device", "cpu", "--readers", "2", "--precision", "bf16"])
     assert code == 0, capsys.readouterr().err
-    with h5py.File(tmp_path / "ni_grains_h5ebsd_latents.h5") as f:
+    with h5py.File(tmp_path / "ni_grains_h5ebsd__demo-vae_latents.h5") as f:  # the demo VAE records its name
         assert f.attrs["precision"] == "bf16" and f["all"].shape[0] == 2400
     capsys.readouterr()
     assert main(["extract", str(DEMO_SCAN), "--model", str(DEMO_SCAN.parent / "vae_model.pth"), "--out",

@@ -36,13 +36,14 @@ from latentcore.data import open_source
 from latentcore.demo import DEMO_MODEL
 from latentcore.errors import InputError
 from latentcore.latents import LatentsWriter, read_latents
+from latentcore.outputs import latents_path_for
 
 
 @pytest.fixture(scope="module")
 def demo_latents(tmp_path_factory, ebsd_h5):
     out = tmp_path_factory.mktemp("labels")
     assert main(["extract", str(ebsd_h5), "--model", str(DEMO_MODEL), "--out", str(out), "--device", "cpu"]) == 0
-    return out / "ni_grains_h5ebsd_latents.h5"
+    return latents_path_for(ebsd_h5, out, model="demo-vae")  # the name the demo VAE's checkpoint records
 
 
 @pytest.fixture(scope="module")

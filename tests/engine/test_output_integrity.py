@@ -26,7 +26,8 @@ from latentcore.extract import extract_file, prefetch
 from latentcore.latents import LatentsWriter, read_latents
 from latentcore.models import load_model
 from latentcore.models.vae import ConvVAE, VAEConfig
-from latentcore.storage import sha256_path
+from latentcore.outputs import latents_path_for, model_tag
+from latentcore.storage import sha256_file, sha256_path
 from ui.session.files import claim_name, labelled, safe_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +61,8 @@ def job(tmp_path_factory):
         assert main(extract_args(scan, checkpoint, folder / "reference")) == 0
     finally:
         torch.set_num_threads(threads)
-    return {"scan": scan, "model": checkpoint, "reference": datasets(folder / "reference" / "scan_latents.h5")}
+    name = latents_path_for(scan, model=model_tag("", sha256_file(checkpoint))).name  # what the job writes
+    return {"scan": scan, "model": checkpoint, "name": name, "reference": datasets(folder / "reference" / name)}
 
 
 def extract_args(scan, model, out):
@@ -114,7 +116,7 @@ def test_kill_9_mid_run_then_the_same_command_resumes_to_the_uninterrupted_datas
     wait_for_rows(process)
     process.kill()  # SIGKILL: no cleanup of any kind runs
     process.wait()
-    final, partial = tmp_path / "scan_latents.h5", tmp_path / "scan_latents.h5.partial"
+    final, partial = tmp_path / job["name"], tmp_path / f"{job['name']}.partial"
     assert not final.exists() and partial.exists()
     assert run_in_process(job, tmp_path) == 0  # the same command, resumed
     assert_same_datasets(final, job["reference"])
@@ -128,9 +130,9 @@ def test_ctrl_c_exits_130_with_one_line_and_keeps_the_partial_for_resume(job, tm
     code, err = finish(process)
     assert code == 130
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted:")
-    assert (tmp_path / "scan_latents.h5.partial").exists() and not (tmp_path / "scan_latents.h5").exists()
+    assert (tmp_path / f"{job['name']}.partial").exists() and not (tmp_path / job["name"]).exists()
     assert run_in_process(job, tmp_path) == 0
-    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert_same_datasets(tmp_path / job["name"], job["reference"])
 
 
 def reader_children(parent: int) -> list[int]:
@@ -186,7 +188,7 @@ def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes
     assert code == 2 and "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip() and not re.search(r"\d+/6000 \[", line)]  # no bar
     assert len(lines) == 1 and lines[0].startswith(f"error: {job['scan']}: reader process 2 of 2 handed nothing back")
-    partial = tmp_path / "scan_latents.h5.partial"
+    partial = tmp_path / f"{job['name']}.partial"
     with h5py.File(partial, "r") as f:  # the rows before the stalled block are kept
         kept = int(f["all"].attrs["rows_done"])
         assert 0 < kept < 6000
@@ -195,14 +197,14 @@ def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes
     capsys.readouterr()
     assert main(extract_args(job["scan"], job["model"], tmp_path) + ["--readers", "2"]) == 0  # no stall now
     assert f"{kept:,} rows already written" in capsys.readouterr().err  # resumed, not started again
-    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert_same_datasets(tmp_path / job["name"], job["reference"])
     assert not partial.exists()
     assert {path: sha256_path(path) for path in inputs} == inputs
 
 
 def test_a_second_writer_is_refused_and_never_touches_the_first_writers_file(job, tmp_path, capsys,
                                                                              one_torch_thread):
-    first = LatentsWriter(tmp_path / "scan_latents.h5", {"all": (6000, 4)}, {"writer": "first"})
+    first = LatentsWriter(tmp_path / job["name"], {"all": (6000, 4)}, {"writer": "first"})
     first.write_rows("all", 0, np.ones((100, 4), np.float32))
     partial = first.tmp_path
     before = (partial.stat().st_ino, partial.read_bytes())
@@ -211,10 +213,10 @@ def test_a_second_writer_is_refused_and_never_touches_the_first_writers_file(job
     err = capsys.readouterr().err
     assert "another run is writing this output" in err and str(partial) in err and len(err.splitlines()) == 1
     assert (partial.stat().st_ino, partial.read_bytes()) == before
-    assert not (tmp_path / "scan_latents.h5").exists()
+    assert not (tmp_path / job["name"]).exists()
     first.close()  # the first writer stops; its partial belongs to another job: the next run starts afresh
     assert run_in_process(job, tmp_path) == 0
-    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert_same_datasets(tmp_path / job["name"], job["reference"])
 
 
 def test_two_concurrent_writers_publish_only_a_complete_correct_file(job, tmp_path):
@@ -225,7 +227,7 @@ def test_two_concurrent_writers_publish_only_a_complete_correct_file(job, tmp_pa
     assert codes in ([0, 0], [0, 2]), results
     if codes == [0, 2]:
         assert any("another run is writing" in err for _, err in results)
-    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert_same_datasets(tmp_path / job["name"], job["reference"])
     assert not list(tmp_path.glob("*.partial"))
 
 
@@ -256,10 +258,10 @@ def limit_file_size():
 def test_a_write_error_mid_run_ends_in_one_line_and_the_rerun_completes(job, tmp_path, one_torch_thread):
     code, err = finish(start(job, tmp_path, preexec_fn=limit_file_size))
     assert code == 2 and "Traceback" not in err
-    assert err.strip().splitlines()[-1].endswith("scan_latents.h5.partial: cannot write: file too large")
-    assert not (tmp_path / "scan_latents.h5").exists() and (tmp_path / "scan_latents.h5.partial").exists()
+    assert err.strip().splitlines()[-1].endswith(f"{job['name']}.partial: cannot write: file too large")
+    assert not (tmp_path / job["name"]).exists() and (tmp_path / f"{job['name']}.partial").exists()
     assert run_in_process(job, tmp_path) == 0
-    assert_same_datasets(tmp_path / "scan_latents.h5", job["reference"])
+    assert_same_datasets(tmp_path / job["name"], job["reference"])
 
 
 def test_the_prefetch_thread_ends_when_the_consumer_stops_early():
@@ -302,8 +304,9 @@ def test_an_error_before_the_first_row_leaves_no_partial(job, tmp_path, one_torc
     with pytest.raises(InputError, match="NaN"):
         extract_file(broken, model, tmp_path / "out", device="cpu")
     assert not list((tmp_path / "out").iterdir())
-    (tmp_path / "out" / "nan_latents.h5.partial").mkdir()  # the output name is taken by a folder
-    with pytest.raises(OutputError, match="nan_latents.h5.partial"):
+    taken = latents_path_for(broken, tmp_path / "out", model=model_tag("", model.sha256)).name + ".partial"
+    (tmp_path / "out" / taken).mkdir()  # the output name is taken by a folder
+    with pytest.raises(OutputError, match=re.escape(taken)):
         extract_file(broken, model, tmp_path / "out", device="cpu")
 
 

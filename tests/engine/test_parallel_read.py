@@ -150,7 +150,7 @@ def test_a_reader_process_that_dies_is_reported_in_one_line_and_loses_nothing(eb
                      progress=kill_the_readers)
     line = error_line(raised.value)
     assert "\n" not in line and "ni_grains_h5ebsd.h5" in line and "died" in line and "block" in line
-    partial = tmp_path / "two" / "ni_grains_h5ebsd_latents.h5.partial"
+    partial = tmp_path / "two" / "ni_grains_h5ebsd__test-vae_latents.h5.partial"  # the model's short "hash"
     assert partial.exists()  # the rows written before are kept
     seen = []
     resumed = extract_file(ebsd_h5, vae_model, tmp_path / "two", batch_size=100, device="cpu", readers=2,

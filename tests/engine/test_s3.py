@@ -25,8 +25,8 @@ def test_uri_parsing_and_joining():
     assert parse_s3_uri("s3://bkt") == ("bkt", "")
     assert join_uri("s3://bkt/pre/", "x.h5") == "s3://bkt/pre/x.h5"
     assert join_uri("s3://bkt", "x.h5") == "s3://bkt/x.h5"
-    assert latents_uri_for("s3://bkt/d/scan_preproc.h5") == "s3://bkt/d/scan_latents.h5"
-    assert latents_uri_for("s3://bkt/d/scan.h5", "s3://out/p") == "s3://out/p/scan_latents.h5"
+    assert latents_uri_for("s3://bkt/d/scan_preproc.h5", model="demo-vae") == "s3://bkt/d/scan__demo-vae_latents.h5"
+    assert latents_uri_for("s3://bkt/d/scan.h5", "s3://out/p", model="m") == "s3://out/p/scan__m_latents.h5"
     with pytest.raises(InputError, match="not an S3 URI"):
         parse_s3_uri("/local/file.h5")
 
@@ -155,22 +155,23 @@ def test_resolve_path_and_open_source_accept_s3_uris(moto_s3, sst_h5, tmp_path, 
 def test_latents_in_s3_are_found_uploaded_skipped_and_clobbered(moto_s3, tmp_path):
     bucket = moto_s3.new_bucket()
     sources = [put(moto_s3, bucket, f"pp/file{i}_preproc.h5", b"src") for i in range(3)]
-    assert s3_latents_exist(sources, settings=moto_s3.settings) == dict.fromkeys(sources, False)
-    latents = tmp_path / "file0_latents.h5"
+    demo = {"settings": moto_s3.settings, "model": "demo-vae"}
+    assert s3_latents_exist(sources, **demo) == dict.fromkeys(sources, False)
+    latents = tmp_path / "file0__demo-vae_latents.h5"
     latents.write_bytes(b"latents v1")
-    target, uploaded = upload_latents(latents, sources[0], settings=moto_s3.settings)
-    assert (target, uploaded) == (f"s3://{bucket}/pp/file0_latents.h5", True)
-    assert s3_latents_exist(sources, settings=moto_s3.settings) == {
-        sources[0]: True, sources[1]: False, sources[2]: False}
+    target, uploaded = upload_latents(latents, sources[0], **demo)
+    assert (target, uploaded) == (f"s3://{bucket}/pp/file0__demo-vae_latents.h5", True)
+    assert s3_latents_exist(sources, **demo) == {sources[0]: True, sources[1]: False, sources[2]: False}
+    assert not any(s3_latents_exist(sources, settings=moto_s3.settings, model="other").values())  # another model's
     latents.write_bytes(b"latents v2 longer")
-    assert upload_latents(latents, sources[0], settings=moto_s3.settings) == (target, False)
+    assert upload_latents(latents, sources[0], **demo) == (target, False)
     assert s3.head(target, moto_s3.settings).size == len(b"latents v1")  # skipped: the old one stays
-    assert upload_latents(latents, sources[0], settings=moto_s3.settings, clobber=True) == (target, True)
+    assert upload_latents(latents, sources[0], clobber=True, **demo) == (target, True)
     assert s3.head(target, moto_s3.settings).size == len(b"latents v2 longer")
     # to a chosen prefix instead of beside the source
     elsewhere = f"s3://{bucket}/results"
-    assert upload_latents(latents, sources[1], elsewhere, moto_s3.settings)[0] == f"{elsewhere}/file1_latents.h5"
-    assert s3_latents_exist(sources, elsewhere, moto_s3.settings)[sources[1]]
+    assert upload_latents(latents, sources[1], elsewhere, **demo)[0] == f"{elsewhere}/file1__demo-vae_latents.h5"
+    assert s3_latents_exist(sources, elsewhere, **demo)[sources[1]]
 
 
 def test_settings_read_the_endpoint_from_the_environment(monkeypatch):

@@ -99,7 +99,7 @@ def test_every_file_opens_with_info_and_extract(name, written, tmp_path, capsys,
     assert info["has_coordinates"] and info["item_shape"][0] == 1
     assert main(["extract", str(copy), "--model", str(DEMO_VAE), "--out", str(tmp_path / "out"),
                  "--device", "cpu"]) == 0
-    latents = read_latents(tmp_path / "out" / f"{copy.stem}_latents.h5")
+    latents = read_latents(tmp_path / "out" / f"{copy.stem}__demo-vae_latents.h5")
     n = info["partitions"]["all"]
     assert latents.partitions["all"].shape[0] == n and np.isfinite(latents.partitions["all"]).all()
     with open_source(copy) as reader:
@@ -187,7 +187,7 @@ def test_bruker_non_rectangular_roi_fills_part_of_its_box(written, tmp_path, one
     for row, point in enumerate(zip(x, y)):
         np.testing.assert_array_equal(patterns[row], stored[at[point]])
     assert main(["extract", str(path), "--model", str(DEMO_VAE), "--out", str(tmp_path), "--device", "cpu"]) == 0
-    latents = read_latents(tmp_path / "bruker_nonrectangular_roi_latents.h5")
+    latents = read_latents(tmp_path / "bruker_nonrectangular_roi__demo-vae_latents.h5")
     assert latents.partitions["all"].shape[0] == 5 and latents.grid_shape == (3, 2)
 
 

@@ -182,6 +182,21 @@ def latents_model(file_stamp: tuple) -> str | None:
     return model_label(read_attrs(file_stamp[0]))
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def latents_summary(file_stamp: tuple) -> dict:
+    """A latents file's source, model tag, rows and source SHA-256, from its attributes (pickers name files so)."""
+    from latentcore.latents import latents_summary as summary
+
+    return summary(file_stamp[0])
+
+
+def latents_label(path) -> str:
+    """`ni_holdout · demo-vae · 5,120 rows`: a latents file as every picker names it."""
+    from latentcore.latents import summary_label
+
+    return summary_label(latents_summary(stamp(path)))
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def stacked_latents(file_stamp: tuple):
     """All partitions as one (N, D) matrix and the table naming each row (global row id = position)."""

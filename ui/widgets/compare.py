@@ -1,9 +1,11 @@
 """Two latents files of one source compared (the Compare page): their 2-D embeddings side by side, linked row by
 row (a row is the same source row in both: a selection in one shows in the other), the agreement of their k-means
 clusterings (adjusted Rand index, `latentcore.analysis.labels.probe.clustering_agreement`) and each one's probe accuracy on
-the workspace's labels (`latentcore.analysis.labels.probe.compare_latents`, the CLI's `compare`).
+the workspace's labels (`latentcore.analysis.labels.probe.compare_latents`, the CLI's `compare`). Only latents of
+the same source (the same source SHA-256 recorded) are offered, each named by its source, model and rows.
 
-    other = pick_other(lat)                        # (stamp, name) of another latents file of the source, or stops
+    other_stamp, label = pick_other(lat)           # another latents file of the source, or stops
+    files_table(lat.path, other_stamp[0])          # the two files: source, model, rows
     params = embedding_params()                    # method, neighbours, min distance, seed
     colour = colour_choice(lat_stamp, other_stamp, n_rows)
     linked_embeddings(coords_a, coords_b, colour, names)
@@ -18,6 +20,7 @@ import streamlit as st
 
 from latentcore.analysis.labels.labelled import codes_per_row
 from latentcore.analysis.labels.probe import check_one_source
+from latentcore.errors import LatentError
 
 from ..compute import cluster_runs, labelling, sources
 from ..figures import plots
@@ -30,28 +33,53 @@ LABELS, KMEANS_A, KMEANS_B, NONE = "labels", "k-means clusters of the first file
 
 
 def other_latents(lat) -> list[Path]:
-    """The workspace's other latents files (another model's, the same model before training...)."""
+    """The workspace's other latents files of the same source (another model's, the same model before
+    training...): those recording the source SHA-256 the session's latents record."""
     here = Path(lat.path).resolve()
-    return sorted(p for p in state.workdir().rglob("*_latents.h5") if p.resolve() != here)
+    digest = lat.attrs.get("source_sha256")
+    found = sorted(p for p in state.workdir().rglob("*_latents.h5") if p.resolve() != here)
+    return [p for p in found if digest and _summary(p).get("source_sha256") == digest]
+
+
+def _summary(path: Path) -> dict:
+    try:
+        return sources.latents_summary(sources.stamp(path))
+    except (LatentError, OSError):  # an unreadable file is not offered; the pages that open it say why
+        return {}
 
 
 def pick_other(lat) -> tuple[tuple, str]:
-    """The second latents file, chosen among the workspace's others and checked to be of the same source (both
-    record the same source SHA-256, the same rows at the same coordinates); the page stops with the reason
-    otherwise."""
+    """The second latents file, chosen among the workspace's others of the same source, each named by its source,
+    model and rows, and checked to be of that source (the same rows at the same coordinates); the page stops with
+    the reason otherwise."""
     others = other_latents(lat)
     if not others:
-        st.info("No other latents file in this workspace: extract the same data with another model (or the same "
-                "model after training) on the Extract page, then come back.", icon=":material/info:")
+        st.info(f"No other latents of {sources.latents_label(lat.path)} in this workspace: extract the same data "
+                "with another model (or the same model after training) on the Extract page, then come back.",
+                icon=":material/info:")
         st.stop()
-    names = {p.name if p.parent.name == "latents" else f"{p.parent.name}/{p.name}": p for p in others}
+    names, first = {}, sources.latents_label(lat.path)
+    for path in others:  # two files of one source and model (two poolings): their folders tell them apart
+        label = sources.latents_label(path)
+        names[label if label not in (first, *names) else f"{label} ({path.parent.name})"] = path
     name = st.selectbox("Second latents file", list(names), key="compare_other",
                         index=list(names).index(state.setting("compare_other", next(iter(names)), names)),
-                        help=f"Compared with {Path(lat.path).name}, the session's latents (the first file)")
+                        help=f"Latents of the same source as the session's ({first}, "
+                             "the first file)")
     other_stamp = sources.stamp(names[name])
     with common.user_errors():
         check_one_source(lat, sources.latents(other_stamp), lat.path, names[name])
     return other_stamp, name
+
+
+def files_table(first: Path, second: Path):
+    """The two files compared: which is first, the source, the model and the rows of each, and the file itself."""
+    rows = []
+    for role, path in (("first", Path(first)), ("second", Path(second))):
+        summary = sources.latents_summary(sources.stamp(path))
+        rows.append({"": role, "source": summary["source"], "model": summary["model"] or "not recorded",
+                     "rows": f"{summary['rows']:,}", "file": path.name})
+    st.dataframe(rows, hide_index=True, width="stretch")
 
 
 def embedding_params() -> tuple[str, int, float, int]:
@@ -136,7 +164,7 @@ def agreement(lat_stamp: tuple, other_stamp: tuple, lat, other_name: str):
     cols[0].metric(f"Agreement of their k-means clusterings (ARI, k = {result['n_clusters']})", f"{result['ari']:.3f}",
                    help="Adjusted Rand index: 1 the same partition of the rows, about 0 no more alike than chance")
     if problem is None:
-        cols[1].metric(f"Probe accuracy: {Path(lat.path).name}", f"{result['a']['accuracy']:.3f}")
+        cols[1].metric(f"Probe accuracy: {sources.latents_label(lat.path)}", f"{result['a']['accuracy']:.3f}")
         cols[2].metric(f"Probe accuracy: {other_name}", f"{result['b']['accuracy']:.3f}")
         st.caption(f"The same {len(labelled.rows):,} labelled rows, {labels.METHODS[method]}, stratified seeded folds"
                    + (f", smoothing sigma {float(smooth):g}" if smooth else "") + ".")

@@ -172,8 +172,9 @@ def origin(path) -> dict | None:
     return state.s3_origins().get(str(path)) if path else None
 
 
-def render_latents_upload(source, latents, overwrite: bool = False):
-    """Extract page: which S3 files of this session have latents in S3; upload this latents file."""
+def render_latents_upload(source, latents, overwrite: bool = False, *, model: str):
+    """Extract page: which S3 files of this session have latents of `model` (a `model_tag`: the model that made
+    `latents`) in S3; upload this latents file under the name it has there."""
     came_from = origin(source)
     if came_from is None:
         return
@@ -200,15 +201,17 @@ def render_latents_upload(source, latents, overwrite: bool = False):
     sources = sorted({o["uri"] for o in state.s3_origins().values()
                       if o["endpoint"] == came_from["endpoint"]})
     with common.user_errors():
-        present = s3_latents_exist(sources, prefix, settings)
-    st.dataframe(pd.DataFrame({"source": list(present), "latents in S3": [latents_uri_for(u, prefix) for u in present],
+        present = s3_latents_exist(sources, prefix, settings, model=model)
+    st.dataframe(pd.DataFrame({"source": list(present),
+                               "latents in S3": [latents_uri_for(u, prefix, model=model) for u in present],
                                "exists": ["yes, skipped unless overwrite" if v else "no" for v in present.values()]}),
                  hide_index=True, width="stretch")
     if latents is None:
         return
     if st.button("Upload the latents file", icon=":material/cloud_upload:", key="s3_latents_upload"):
         with common.user_errors():
-            target, uploaded = upload_latents(latents, came_from["uri"], prefix, settings, clobber=overwrite)
+            target, uploaded = upload_latents(latents, came_from["uri"], prefix, settings, clobber=overwrite,
+                                              model=model)
         if uploaded:
             st.success(f"Uploaded {Path(latents).name} to {target}")
         else:

@@ -266,12 +266,14 @@ def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logisti
                     cv: int = 5, random_state: int = 0, n_clusters: int | None = None, progress=None,
                     unknown_source: bool = False) -> dict:
     """Two latents files of one source on the same labels: {"ari": of their KMeans clusterings (k = `n_clusters`,
-    default the number of classes), "n_clusters", "a": {"accuracy", ...}, "b": {...}}. Refuses files of different
+    default the number of classes), "n_clusters", "a": {"accuracy", "model_tag" (as latents names carry it), ...},
+    "b": {...}}. Refuses files of different
     sources or row counts, and files that record no source unless `unknown_source` (check_one_source).
     `progress(done, 2)`: files probed and clustered."""
     from sklearn.metrics import adjusted_rand_score
 
     from ...latents import model_record, read_latents
+    from ...outputs import model_tag
 
     a, b = read_latents(latents_a), read_latents(latents_b)
     check_one_source(a, b, latents_a, latents_b, unknown_source)
@@ -282,7 +284,9 @@ def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logisti
         labelled = load_labelled(path, labels_path, x, y, len(features))
         result = probe(features, labelled, method, cv, random_state)
         labellings.append(_kmeans(features, n_clusters or len(result.classes), random_state))
-        out[key] = {"latents": str(path), "model": model_record(latents.attrs), "n_rows": len(features),
+        out[key] = {"latents": str(path), "model": model_record(latents.attrs),
+                    "model_tag": model_tag(latents.attrs.get("model_name"), latents.attrs.get("model_sha256")),
+                    "n_rows": len(features),
                     "accuracy": result.cv["accuracy_mean"], "accuracy_std": result.cv["accuracy_std"],
                     "agreement_with_labels": float(np.mean(result.predicted[labelled.rows] == labelled.y))}
         if progress is not None:
