@@ -245,23 +245,28 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
 
-def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress) -> dict:
+def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
+              min_confidence: float = 0.0) -> dict:
     """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
-    predicted (index per row, -1: none), probability, the cross-validation and the report."""
-    from latentcore.analysis.labels.probe import run_probe
+    predicted (index per row; -1: no features, -2: unknown, below `min_confidence`), probability, the
+    cross-validation and the report."""
+    from latentcore.analysis.labels.probe import NO_FEATURES_CODE, UNKNOWN, UNKNOWN_CODE, run_probe
 
     progress(0.05, f"{method} probe: reading the latents and labels, fitting on the labelled rows")
 
     def predicted(done: int, total: int):
         progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
 
-    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False, progress=predicted)
+    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
+                       png=False, progress=predicted)
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 
     table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False)
-    lookup = {name: k for k, name in enumerate(report["classes"])}
-    predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, -1)).to_numpy(np.int64)
+    lookup = {**{name: k for k, name in enumerate(report["classes"])},
+              **({UNKNOWN: UNKNOWN_CODE} if min_confidence else {})}
+    predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))
+    predicted = predicted.to_numpy(np.int64)
     return {"classes": report["classes"], "predicted": predicted,
             "probability": table["probability"].to_numpy(np.float32), "report": report}
 
