@@ -34,11 +34,12 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
 def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict:
     """The Clusters page's clustering (a ClusterJob): the same inputs and call as the CLI's `cluster`, and
     the same assignments CSV, written into `out_dir` (the page's download). Returns rows (the row ids), x,
-    y (None without coordinates), latent, bandcontrast (None without it), the scatter's vertical axis
-    (`second`: band contrast, else the next latent dimension) and its name, labels, the fit's report, the
-    coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not drawn
-    yet). (`latents`: the file's stamp, only part of the job's key.)"""
-    from latentcore.analysis.artifacts import cluster_inputs, load_cluster_inputs, second_axis, write_assignments
+    y (None without coordinates), latent, bandcontrast (None without it), `view`: what the scatter shows
+    (`artifacts.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
+    principal components, which the page swaps for the workspace's UMAP when it has one), labels, the fit's
+    report, the coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not
+    drawn yet). (`latents`: the file's stamp, only part of the job's key.)"""
+    from latentcore.analysis.artifacts import cluster_inputs, load_cluster_inputs, scatter_view, write_assignments
     from latentcore.analysis.cluster import describe_fit
 
     progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))
@@ -47,14 +48,14 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict
     result = cluster_inputs(job, inputs)
     progress(0.9, "writing the assignments")
     report = write_assignments(job, inputs, result, out_dir)
+    view = scatter_view(job, inputs)
     progress(1.0, "done")
-    second, second_name = second_axis(inputs, job.dim)
 
     def as_f32(values):
         return None if values is None else np.asarray(values, np.float32)
 
     return {"rows": inputs.rows, "x": as_f32(inputs.x), "y": as_f32(inputs.y), "latent": as_f32(inputs.latent),
-            "bandcontrast": as_f32(inputs.bandcontrast), "second": as_f32(second), "second_name": second_name,
+            "bandcontrast": as_f32(inputs.bandcontrast), "view": view,
             "labels": result.labels, "report": {**result.to_dict(), "fit_summary": describe_fit(result)},
             "units": inputs.units, "file_report": report}
 

@@ -184,7 +184,8 @@ def predictions_table(result: ProbeResult, labelled: LabelledRows, x=None, y=Non
     columns = {"row": np.arange(n, dtype=np.int64)}
     if x is not None:
         columns.update(x=np.asarray(x, np.float64), y=np.asarray(y, np.float64))
-    columns.update(label=result.predicted_names(), probability=np.round(result.probability.astype(np.float64), 6), given=given)
+    columns.update(label=result.predicted_names(),
+                   probability=np.round(result.probability.astype(np.float64), 6), given=given)
     return pd.DataFrame(columns)
 
 
