@@ -96,19 +96,22 @@ def scatter_view(lat_stamp: tuple, run: dict, umap_settings: tuple):
 def workspace_umap(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int):
     """The UMAP of every row the UMAP page fitted with these settings (read from latentcore's embedding
     cache, where the page's fit lands), or None when it has not been fitted."""
-    path = _umap_cache_file(lat_stamp, int(n_neighbors), float(min_dist), int(seed))
+    from latentcore.analysis.embedding.fit import default_cache_dir
+
+    path = _umap_cache_file(lat_stamp, int(n_neighbors), float(min_dist), int(seed), str(default_cache_dir()))
     if path is None or not Path(path).is_file():
         return None
     return _cached_coords(path, Path(path).stat().st_mtime_ns)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _umap_cache_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int) -> str | None:
-    """Where `tasks.fit_embedding` (the UMAP page's fit) caches this UMAP: hashed once per latents file."""
+def _umap_cache_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int, cache_dir: str) -> str | None:
+    """Where `tasks.fit_embedding` (the UMAP page's fit) caches this UMAP in `cache_dir`: hashed once per
+    latents file and settings."""
     from latentcore.analysis.embedding.fit import cache_file_of
 
     path = cache_file_of(stacked_latents(lat_stamp)[0], "umap", n_neighbors=n_neighbors, min_dist=min_dist,
-                         random_state=seed)
+                         random_state=seed, cache_dir=cache_dir)
     return None if path is None else str(path)
 
 
