@@ -6,6 +6,7 @@ Each result is named by one function beside its analysis, called by the command 
 `analysis.items.mean_pattern_names`, `analysis.embedding.fit.embedding_names`,
 `analysis.labels.labelled.labels_names`,
 `analysis.ebsd.scan_references` (`NPZ_NAME`, `references_<map>.png`) and `train.outputs` (a run's files).
+The columns of every table they write are named by `latentcore.columns` (`row`, `x_um`, `y_um`, ...).
 
 The latents of a source are `<stem>_latents.h5`, the stem being the source's name without its
 extension and without `_preproc` (cut to a valid file-name length):

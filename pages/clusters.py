@@ -7,7 +7,6 @@ import streamlit as st
 
 from latentcore.analysis.artifacts import cluster_names
 from latentcore.analysis.cluster import METHODS
-from latentcore.data.base import display_units
 from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
 from ui.figures import references as reference_figures
@@ -26,7 +25,6 @@ lat_stamp = extraction.require_latents()
 lat = sources.latents(lat_stamp)
 on_scan = lat.x is not None and lat.y is not None
 bc = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else None
-unit = display_units(lat.units)
 
 cols = st.columns([1, 1, 2])
 dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim")
@@ -126,7 +124,7 @@ def linked(run, colour, grid, code_map, cells):
         state.clear_selection()
         common.rerun()
     if selected_here.any():
-        explore.selected_rows_table(run, selected_here, dim, unit, bc)
+        explore.selected_rows_table(run, selected_here, dim, lat.units)
     with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
 
@@ -134,7 +132,7 @@ def linked(run, colour, grid, code_map, cells):
 linked(run, colour, grid, code_map, cells)
 
 st.subheader("Downloads")
-names = cluster_names(job.tag, view.kind)
+names = cluster_names(job, view.kind)
 model = common.latents_model(lat_stamp[0])
 st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
            "is the UMAP table's row id: the two join on it.")

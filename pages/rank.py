@@ -1,15 +1,44 @@
-"""Rank: which latent dimensions follow band contrast, the patterns' principal components or a metadata column."""
+"""Rank: which latent dimensions follow the reference maps: band contrast (first, and the default), the EBSD maps
+(IPF, VBSE, IQ, ADP, ...), the labels, an uploaded NPZ of maps, the patterns' principal components, cutouts' metadata."""
+import dataclasses
+
 import streamlit as st
 
 from latentcore import figures
 from latentcore.analysis.maps import values_map
 from latentcore.analysis.rank import METRICS, ranking_names, ranking_tag
+from latentcore.errors import LatentError
 from ui.compute import ranking, scan_maps, sources
 from ui.figures import maps as map_figures
-from ui.session import state
-from ui.widgets import access, common, explore, extraction
+from ui.session import files, state
+from ui.widgets import access, common, explore, extraction, labels
 
 access.require_app()
+
+
+def uploaded_npz():
+    """The stamp of the NPZ of reference maps chosen (uploaded here, kept with the workspace), or None."""
+    with st.expander("Reference maps from a file (NPZ)", icon=":material/upload:"):
+        upload = st.file_uploader("The `references.npz` that `python -m latentcore references` writes, or any NPZ of "
+                                  "2-D maps of the scan grid (rows, columns) or of one value per latent row; NaN where "
+                                  "a map has no value", type=["npz"], key="rank_upload")
+        if upload is not None:
+            with common.user_errors():
+                path = files.save_upload_once(upload, "rank")
+            if files.add_references(path):  # a new upload is the one used
+                state.set_widget_value("rank_npz", path.name)
+        found = files.labelled(files.files("references"))
+        offered = ["none", *found]
+        name = st.selectbox("Maps of", offered, key="rank_npz",
+                            index=offered.index(state.setting("rank_npz", "none", offered)))
+    return sources.stamp(found[name]) if name in found else None
+
+
+def default_references(names: list) -> list:
+    """The first map (band contrast when the scan has it) with its other colour channels (an RGB map's [r], [g], [b])."""
+    base = names[0].split("[")[0]
+    return [n for n in names if n == names[0] or (n.startswith(base + "[") and "[" in names[0])]
+
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
@@ -20,17 +49,37 @@ source = explore.source_for(lat)
 bc = state.bandcontrast() if scan else None
 source_stamp = sources.stamp(source) if source is not None and scan else None
 
-cols = st.columns([1, 2])
+cols = st.columns([1, 2], vertical_alignment="bottom")
 components = cols[0].number_input("Principal components of the raw patterns", 0, 10,
                                   state.setting("rank_components", 3 if source_stamp else 0, bounds=(0, 10)),
                                   disabled=source_stamp is None, key="rank_components")
-with common.user_errors():
-    available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp)
+patterns = cols[1].checkbox("VBSE, image quality and ADP from the patterns", key="rank_patterns",
+                            value=state.setting("rank_patterns", False),
+                            disabled=source_stamp is None, help="Streams every pattern of the scan file once."
+                            if source_stamp else "The scan file these latents came from is not loaded in this session.")
+labelled = state.labels()
+labels_stamp = (sources.stamp(labels.labels_file(lat, labelled, state.workdir("labels")))
+                if len(labelled.rows) else None)
+upload_stamp = uploaded_npz()
+extras = ranking.Extras(bool(patterns and source_stamp), upload_stamp, labels_stamp)
+try:
+    available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp, extras)
+except LatentError as exc:
+    if upload_stamp is None:
+        raise
+    st.error(common.error_line(exc), icon=":material/error:")  # the upload is refused; the rest still ranks
+    upload_stamp, extras = None, dataclasses.replace(extras, upload=None)
+    with common.user_errors():
+        available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp, extras)
 if not available:
-    st.info("No reference map: load a band-contrast table on the Data page (scans), or use cutouts with numeric metadata.")
+    st.info("No reference map: load a band-contrast table on the Data page (scans), upload an NPZ of maps above, "
+            "or use cutouts with numeric metadata.")
     st.stop()
-references = cols[1].multiselect("Reference maps", list(available), key="rank_references",
-                            default=state.setting("rank_references", list(available)[:2], list(available)))
+offered = list(available)
+references = st.multiselect("Reference maps", offered, key="rank_references",
+                            default=state.setting("rank_references", default_references(offered), offered),
+                            help="Band contrast first; RGB maps (IPF, VBSE) as one map per channel; `labels`: the "
+                                 "labels, scored by ARI and NMI; `<file>:<array>`: the uploaded NPZ's maps.")
 usable = [m for m in METRICS if scan or m != "partial_pearson"]
 default = [m for m in ("pearson", "spearman", "mutual_information", "partial_pearson") if m in usable]
 metrics = st.multiselect("Metrics (the first one ranks)", usable, default=state.setting("rank_metrics", default, usable),
@@ -50,7 +99,8 @@ if not references or not metrics:
     st.stop()
 
 with common.user_errors():
-    table = ranking.ranking(lat_stamp, bc, tuple(references), tuple(metrics), int(components), roi, source_stamp)
+    table = ranking.ranking(lat_stamp, bc, tuple(references), tuple(metrics), int(components), roi, source_stamp,
+                            extras)
 for note in table.attrs.get("notes", []):
     st.caption(note)
 best = table.groupby("reference", sort=False).head(top)
@@ -77,7 +127,7 @@ tag = ranking_tag(metrics[0], top, roi)
 names = ranking_names(tag)  # as `python -m latentcore rank` names them
 bc_table = bc.path if bc is not None else None  # a scan map is inside the latents file
 inputs = {"latents": lat_stamp[0], **({"bandcontrast": str(bc_table)} if bc_table else {}),
-          **({"source": source_stamp[0]} if source_stamp else {})}
+          **({"source": source_stamp[0]} if source_stamp else {}), **extras.files(references)}
 out = str(state.results_dir("rank", lat_stamp[0]))
 dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
 

@@ -1,6 +1,7 @@
 """Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
-reconstructions. The run goes on in a worker process (ui.widgets.training) when you leave the page;
-when it ends, the model joins the Extract page's models. A stopped run resumes from its last epoch.
+reconstructions. Start first times a few batches and shows the estimate (Go on, or change the settings);
+the run goes on in a worker process (ui.widgets.training) when you leave the page, showing the time left;
+when it ends, the model joins the Extract page's models. A stopped run resumes from its last finished batch.
 Without a run in this session (a reload, a new visit), the workspace's last finished run is shown from
 the files it wrote (loss curve, reconstructions, best epoch, where the model is)."""
 import time
@@ -76,7 +77,8 @@ device = cols[3].selectbox("Device", list(devices), format_func=devices.get, key
 
 job = training.current()
 if st.button("Start training", type="primary", icon=":material/play_arrow:",
-             disabled=job is not None and job.running, key="train_start"):
+             disabled=job is not None and job.running, key="train_start",
+             help="Times the first batches and shows how long the whole run would take; Go on then trains"):
     with common.user_errors():
         try:
             widths = tuple(int(c) for c in channels.split(","))
@@ -89,7 +91,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
             preprocessing=preprocessing,
             latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
             batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)
-    job = training.start(config)
+    job = training.start(config, estimate_only=True)
 
 
 training.live_panel(int(epochs))

@@ -5,7 +5,8 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.embedding.fit import embedding_names
+from latentcore.analysis.embedding.fit import embedding_names, embedding_table
+from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import plots, png
@@ -117,15 +118,16 @@ def linked(marks):
         if st.button("Clear selection", key="umap_clear"):
             state.clear_selection()
             common.rerun()
-        shown = {f"{label}_1": coords[chosen, 0], f"{label}_2": coords[chosen, 1],
-                 **{k: v[chosen] for k, v in scan_columns.items()}}
+        shown = {**{k: v[chosen] for k, v in scan_columns.items() if k != BANDCONTRAST},
+                 embedding_name(method, 0): coords[chosen, 0], embedding_name(method, 1): coords[chosen, 1],
+                 **{k: v[chosen] for k, v in scan_columns.items() if k == BANDCONTRAST}}
         explore.show_rows(chosen, lat, table, "umap_selected", shown, mean_key="umap_mean",  # its mean beside
                           scan=scan_columns)
     if neighbours is not None:
         where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
         st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
                    "latent space (diamonds on the scatter):")
-        explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {"cosine distance": neighbours[1]},
+        explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {COSINE_DISTANCE: neighbours[1]},
                           scan=scan_columns)
 
     with st.expander("Labels", icon=":material/label:", expanded=True):
@@ -135,8 +137,10 @@ def linked(marks):
     names = embedding_names(lat_stamp[0], method)  # as `python -m latentcore umap` names them
     out = state.results_dir("umap", lat_stamp[0])
     cols = st.columns(3)
-    columns = {f"{label}_1": coords[:, 0], f"{label}_2": coords[:, 1], **scan_columns}
-    cols[0].download_button("Table (CSV)", lambda: common.table_csv(table, columns, chosen),
+    extra = {k: v for k, v in scan_columns.items() if k == BANDCONTRAST}
+    xy = (lat.x, lat.y) if scan_columns else (None, None)
+    cols[0].download_button("Table (CSV)", lambda: common.table_csv(
+                                embedding_table(table, coords, method, *xy, units=lat.units, extra=extra), chosen),
                             file_name=names["table_csv"], mime="text/csv", key="umap_dl_csv", on_click="ignore",
                             icon=":material/download:")
     dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand

@@ -108,7 +108,8 @@ def test_no_package_imports_itself_back():
 
 # The layers, lowest first (docs/architecture.md): a module imports only from its own layer or below.
 LAYERS = [
-    ("latentcore.errors", "latentcore.versions", "latentcore.sampling", "latentcore.arrays", "latentcore.storage"),
+    ("latentcore.errors", "latentcore.versions", "latentcore.sampling", "latentcore.arrays", "latentcore.storage",
+     "latentcore.columns"),
     ("latentcore.data",),
     ("latentcore.models",),
     ("latentcore.latents", "latentcore.outputs", "latentcore.domain"),

@@ -8,10 +8,10 @@ A cluster run writes, atomically, into one folder:
   contrast) and `cluster` (`assignment_columns`);
 - `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
   (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
-- `cluster_{view}__{tag}.png`: the two cluster panels, the clusters on the scan and on a scatter that `view`
-  names (`scatter_view`): `latent_bc` the pair's latent against band contrast; for whole vectors `umap`
-  (their UMAP, when one is at hand: the job's own for features "umap", the workspace's on the page) or
-  `pca` (their first two principal components).
+- `cluster_{view}__{tag}.png`: the two cluster panels, the clusters on the scan and on the scatter `view` names
+  (`scatter_view`, `cluster_names`): `latent_bc` the pair's latent against band contrast; for whole vectors `umap`
+  (their UMAP, when one is at hand: the job's own for features "umap", the workspace's on the page) or `pca`
+  (their first two principal components).
 `tag` encodes method, features/dimension, smoothing and ROI, e.g. `gmm_dim3_roi0-30_0-20`,
 `kmeans_latents_smooth1_full`.
 
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..columns import BANDCONTRAST, CLUSTER, ROW, coordinate_names, latent_name
 from ..data.bandcontrast import BandContrast
 from ..errors import InputError, about_file
 from ..storage import atomic_path, sha256_file
@@ -104,12 +105,20 @@ def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "
     return f"{method}_{what}{smooth_tag(smooth)}_{roi_tag(roi)}"
 
 
-def cluster_names(tag: str, view: str = "latent_bc") -> dict:
-    """The run's files; the figure named by what its scatter shows (`view`: a `ScatterView.kind`)."""
+def cluster_names(job: ClusterJob, view: str | None = None) -> dict:
+    """The run's files; the figure named by what its scatter shows (`view`, a `ScatterView.kind`): `latent_bc`
+    for pairs (a latent against band contrast); for whole vectors `umap` or, by default, `pca`."""
+    tag = job.tag
+    return {"assignments": f"cluster_assignments__{tag}.csv", "report": f"cluster_report__{tag}.json",
+            "figure": f"cluster_{figure_view(job, view)}__{tag}.png"}
+
+
+def figure_view(job: ClusterJob, view: str | None = None) -> str:
+    """`view` checked, or the job's default: `latent_bc` for pairs, `pca` for whole vectors."""
+    view = view or ("latent_bc" if job.features == "pair" else "pca")
     if view not in VIEW_KINDS:
         raise ValueError(f"a cluster figure's view is one of {VIEW_KINDS}, got {view!r}")
-    return {"assignments": f"cluster_assignments__{tag}.csv", "report": f"cluster_report__{tag}.json",
-            "figure": f"cluster_{view}__{tag}.png"}
+    return view
 
 
 # -- what the cluster scatter shows ------------------------------------------------------------
@@ -340,28 +349,23 @@ def cluster_inputs(job: ClusterJob, inputs: ClusterInputs):
     return cluster(inputs.features, job.method, scale=inputs.scale, **job.params)
 
 
-def coordinate_names(units: str | None) -> tuple[str, str]:
-    """`x_um`, `y_um`: coordinates with their unit in the name, as the UMAP table names them."""
-    return f"x_{units or 'um'}", f"y_{units or 'um'}"
-
-
 def assignment_columns(inputs: ClusterInputs) -> list[str]:
     """The CSV's columns: row, coordinates with their unit (scans), the latent columns used, band
     contrast (when the job has it), cluster."""
     coordinates = list(coordinate_names(inputs.units)) if inputs.x is not None else []
-    return (["row", *coordinates, *(f"latent_{d}" for d in inputs.dims)]
-            + (["bandcontrast"] if inputs.bandcontrast is not None else []) + ["cluster"])
+    return ([ROW, *coordinates, *(latent_name(d) for d in inputs.dims)]
+            + ([BANDCONTRAST] if inputs.bandcontrast is not None else []) + [CLUSTER])
 
 
 def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
-    columns = {"row": inputs.rows}
+    columns = {ROW: inputs.rows}
     if inputs.x is not None:
         columns.update(zip(coordinate_names(inputs.units), (inputs.x, inputs.y)))
     # latents are float32: written as such, their shortest exact text (not float64 digits)
-    columns.update({f"latent_{d}": inputs.used[:, i] for i, d in enumerate(inputs.dims)})
+    columns.update({latent_name(d): inputs.used[:, i] for i, d in enumerate(inputs.dims)})
     if inputs.bandcontrast is not None:
-        columns["bandcontrast"] = inputs.bandcontrast
-    columns["cluster"] = np.asarray(labels, np.int64)
+        columns[BANDCONTRAST] = inputs.bandcontrast
+    columns[CLUSTER] = np.asarray(labels, np.int64)
     return pd.DataFrame(columns, columns=assignment_columns(inputs))
 
 
@@ -382,8 +386,8 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
         view = scatter_view(job, inputs)
         engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, view, result.labels,
                                       inputs.units, browser=browser, dpi=dpi)
-        report = with_figure(report, engine, view.kind)
-    write_json(Path(out_dir) / cluster_names(job.tag)["report"], report)
+        report = with_figure(job, report, engine, view.kind)
+    write_json(Path(out_dir) / cluster_names(job)["report"], report)
     return report
 
 
@@ -392,7 +396,7 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -
     from .cluster import describe_fit
     from .smoothing import smoothing_record
 
-    names = cluster_names(job.tag)
+    names = cluster_names(job)
     csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
     return {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
@@ -430,12 +434,12 @@ def write_cluster_figure(job: ClusterJob, out_dir, x, y, latent, view: ScatterVi
     from ..figures import write_png
 
     fig = cluster_figure(job, x, y, latent, view, labels, units)
-    return write_png(fig, Path(out_dir) / cluster_names(job.tag, view.kind)["figure"], browser=browser, dpi=dpi)
+    return write_png(fig, Path(out_dir) / cluster_names(job, view.kind)["figure"], browser=browser, dpi=dpi)
 
 
-def with_figure(report: dict, engine: str, view: str = "latent_bc") -> dict:
-    """The report with its figure written (by `engine`; `view`: what its scatter shows)."""
-    figure = {"name": cluster_names(report["tag"], view)["figure"], "engine": engine, "view": view}
+def with_figure(job: ClusterJob, report: dict, engine: str, view: str | None = None) -> dict:
+    """The report of `job` with its figure written (by `engine`; `view`: what its scatter shows)."""
+    figure = {"name": cluster_names(job, view)["figure"], "engine": engine, "view": figure_view(job, view)}
     return {**report, "outputs": {**report["outputs"], "figure": figure}}
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import unique
+from ..columns import coordinate_names
 from ..data.base import display_units
 from ..errors import InputError
 
@@ -159,8 +160,6 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None) ->
 
 def check_table_positions(table, positions, path) -> None:
     """The table's `x_<units>`, `y_<units>` (when it has them) are the latents' coordinates of its rows."""
-    from .artifacts import coordinate_names
-
     x, y, units = positions
     names = coordinate_names(units)
     if x is None or not set(names) <= set(table.columns):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..columns import BANDCONTRAST, coordinate_names
 from ..data._checks import infer_step
 from ..errors import InputError
 from ..storage import atomic_path
@@ -249,11 +250,12 @@ def kept_mask(values, x=None, y=None, threshold: float | None = None, keep: str 
     return mask
 
 
-def export_kept(path, x, y, mask, values=None, value_name: str = "bandcontrast") -> Path:
-    """Write the kept pixels' coordinates: CSV `x,y[,value]` or NPY (k, 2|3) by the suffix."""
+def export_kept(path, x, y, mask, values=None, value_name: str = BANDCONTRAST, units: str | None = None) -> Path:
+    """Write the kept pixels' coordinates: CSV `x_um,y_um[,value]` (their unit in the name) or NPY (k, 2|3) by
+    the suffix."""
     path = Path(path)
     mask = np.asarray(mask, bool)
-    columns = {"x": np.asarray(x)[mask], "y": np.asarray(y)[mask]}
+    columns = dict(zip(coordinate_names(units), (np.asarray(x)[mask], np.asarray(y)[mask])))
     if values is not None:
         columns[value_name] = np.asarray(values)[mask]
     with atomic_path(path) as tmp:

@@ -444,6 +444,7 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
     report = {
         "kind": "latent dimension ranking",
         "parameters": parameters | {"top": top},
+        "references": list(dict.fromkeys(table["reference"])),  # the maps and labels ranked against, in order
         "notes": table.attrs.get("notes", []),
         "inputs": {role: {"name": Path(p).name, "path": str(p), "sha256": sha256_file(p)}
                    for role, p in (inputs or {}).items()},

@@ -4,27 +4,36 @@
   `element_rgb` (an (N, 3) colour reference);
 - pattern components: `pattern_components` (PCA or NMF of the raw patterns, streamed from a
   `latentcore.data` Reader), `component_maps` (the same for a pattern file, one map per component);
-- user maps: `read_reference_files` reads FILE[:COLUMN] specs: a CSV with `x,y` and a value column
+- user maps: `read_reference_files` reads FILE[:COLUMN] specs: a CSV with `x,y` (or `x_um,y_um`) and a value column
   (band contrast, an element map, ground-truth ids), aligned to the latents' x, y by coordinate
   value (`FILE:COLUMN` picks the column: default `bandcontrast`, or the only column besides x and
   y); or an NPY of shape (N,) in the latents' row order, or (N, k): k maps named `stem[i]`; or the
   `references.npz` of `python -m latentcore references` (every map at the latents' x, y; RGB maps
-  as three references `name[r]`, `name[g]`, `name[b]`; `FILE:KEY` picks one map).
+  as three references `name[r]`, `name[g]`, `name[b]`; `FILE:KEY` picks one map; grain ids only
+  when picked, e.g. as labels: `--labels references.npz:grains`);
+- an uploaded NPZ (the app's Rank page): `uploaded_npz_references` reads a file from outside with
+  caps and no pickles: a `references.npz`, or any NPZ of 2-D maps on the scan grid or of one value
+  per latent row.
 
 Every function returns float64 values, one per latent row (name -> values for the readers).
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..columns import plain_coordinates
 from ..errors import InputError
 from ._validation import check_int
 from ..sampling import seeded_sample
 
 PATTERN_FIT_ROWS = 20_000  # patterns a PCA/NMF reference is fitted on; every pattern is transformed
+UPLOAD_MAX_BYTES = 2 << 30  # the arrays of an uploaded NPZ, uncompressed (checked before any is read)
+UPLOAD_MAX_ARRAYS = 256
+REFERENCES_NPZ_KEYS = ("x", "y", "step")  # what makes an NPZ a `references.npz`
 
 
 # -- element maps -------------------------------------------------------------------------------------
@@ -201,7 +210,8 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
 
 def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
     """The maps of a `references.npz` (`python -m latentcore references`) at the latents' x, y: every
-    map, or the one `key` names; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
+    map but the grain ids (labels, not values), or the one `key` names; an RGB map gives one
+    reference per channel (`ipf_z[r]`, ...)."""
     from .ebsd.scan_references import load_npz, point_values
 
     if x is None or y is None:
@@ -213,7 +223,7 @@ def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
             raise InputError(f"no map {key!r}; it holds {sorted(maps)}", path)
         maps = {key: maps[key]}
     try:
-        return point_values(maps, grid, x, y)
+        return point_values(maps, grid, x, y, labels=key is not None)
     except InputError as exc:
         raise InputError(f"the latents' coordinates are not on this scan grid: {exc}", path) from None
 
@@ -235,9 +245,83 @@ def _default_column(path: Path) -> str:
         columns = [c.strip() for c in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as CSV: {exc}", path) from exc
-    values = [c for c in columns if c not in ("x", "y")]
+    values = [c for c in plain_coordinates(pd.DataFrame(columns=columns)).columns if c not in ("x", "y")]
     if "bandcontrast" in values:
         return "bandcontrast"
     if len(values) != 1:
         raise InputError(f"say which column to use as FILE:COLUMN; the table has {values}", path)
     return values[0]
+
+
+# -- an uploaded NPZ ------------------------------------------------------------------------------------
+
+def uploaded_npz_references(path, x, y, n_rows: int, grid_shape=None,
+                            max_bytes: int = UPLOAD_MAX_BYTES) -> dict[str, np.ndarray]:
+    """name -> (n_rows,) float64 values of an NPZ from outside: a `references.npz` (its maps at the
+    latents' x, y), or any NPZ whose arrays are 2-D maps of the scan grid (rows, columns: the grid of
+    x, y with `grid_shape`) or 1-D arrays of one value per latent row. Read without pickles, its
+    arrays' declared size capped at `max_bytes` before any is read; an array of another shape or a
+    non-numeric one is refused, naming it. NaN stays NaN (the ranking drops those rows pair by pair)."""
+    path = Path(path)
+    arrays = _read_npz(path, max_bytes)
+    if set(REFERENCES_NPZ_KEYS) <= set(arrays):
+        _check_own_grid(arrays, path)
+        return npz_references(path, None, x, y)
+    grid = None
+    if x is not None and y is not None:
+        from .maps import Grid
+        grid = Grid.from_coordinates(x, y, grid_shape)
+    out = {}
+    for name, values in arrays.items():
+        if values.ndim == 1 and len(values) == n_rows:
+            out[name] = values.astype(np.float64)
+        elif grid is not None and values.shape == grid.shape:
+            out[name] = values[grid.indices(x, y)].astype(np.float64)
+        else:
+            shapes = f"a map of the scan grid {grid.shape} (rows, columns) or " if grid is not None else ""
+            raise InputError(f"array {name!r} has shape {values.shape}: give {shapes}one value per latent row "
+                             f"({n_rows},)", path)
+    if not out:
+        raise InputError("the NPZ holds no arrays", path)
+    return out
+
+
+def _read_npz(path: Path, max_bytes: int) -> dict[str, np.ndarray]:
+    """Every array of an NPZ (`units` of a references.npz aside), numeric or bool, within the caps."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
+        if len(sizes) > UPLOAD_MAX_ARRAYS:
+            raise InputError(f"holds {len(sizes)} arrays, more than {UPLOAD_MAX_ARRAYS}", path)
+        if sum(sizes.values()) > max_bytes:
+            raise InputError(f"its arrays take {sum(sizes.values()):,} bytes uncompressed, more than the "
+                             f"{max_bytes:,} allowed", path)
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: _array(npz, name, path) for name in npz.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"cannot read as NPZ: {exc}", path) from exc
+    arrays.pop("units", None)
+    for name, values in arrays.items():
+        if values.dtype.kind not in "biuf":
+            raise InputError(f"array {name!r} is of type {values.dtype}, not numbers", path)
+    return arrays
+
+
+def _check_own_grid(arrays: dict, path: Path) -> None:
+    """A references.npz's `x` (columns), `y` (rows) and `step` (x, y) make a grid: finite, steps above 0."""
+    for name, shape in (("x", None), ("y", None), ("step", (2,))):
+        values = arrays[name]
+        if values.ndim != 1 or not len(values) or (shape and values.shape != shape) or not np.isfinite(values).all():
+            raise InputError(f"array {name!r} of a references.npz has shape {values.shape} or non-finite values: "
+                             f"it must hold {'two steps (x, y)' if shape else 'the grid coordinates'}", path)
+    if (arrays["step"] <= 0).any():
+        raise InputError(f"array 'step' of a references.npz must be above 0, got {arrays['step'].tolist()}", path)
+
+
+def _array(npz, name: str, path: Path) -> np.ndarray:
+    try:
+        return npz[name]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # e.g. an object array (a pickle)
+        raise InputError(f"array {name!r} cannot be read: {exc}", path) from exc

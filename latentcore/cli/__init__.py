@@ -32,7 +32,7 @@ COMMANDS = (
     train.add_train_vae,  # an encoder of one's own
     cluster.add_rerun,  # reproduce a result
 )
-INTERRUPTED = "interrupted: partial outputs are kept as *.partial and the next run resumes them"
+INTERRUPTED = "interrupted: partial outputs are kept (*.partial, a training's checkpoint.pth) and the next run resumes them"
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -57,10 +57,7 @@ def add_mean_pattern(subparsers):
 
 
 def run_umap(args) -> int:
-    import numpy as np
-
-    from ..analysis.artifacts import coordinate_names
-    from ..analysis.embedding.fit import embed, embedding_names
+    from ..analysis.embedding.fit import embed, embedding_names, embedding_table
     from ..latents import read_latents
     from ..storage import atomic_path
     from ..storage.csv_cells import neutralised_table
@@ -74,12 +71,9 @@ def run_umap(args) -> int:
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     with about_file(args.latents):
         coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
-    table.insert(0, "row", np.arange(len(table), dtype=np.int64))  # the row id the cluster tables join on
-    for i in range(coords.shape[1]):
-        table[f"{args.method}_{i}"] = coords[:, i].astype(np.float32)
-    if latents.x is not None and len(latents.partitions) == 1:
-        x_name, y_name = coordinate_names(latents.units)
-        table[x_name], table[y_name] = latents.x, latents.y
+    on_scan = latents.x is not None and len(latents.partitions) == 1
+    table = embedding_table(table, coords, args.method, *((latents.x, latents.y) if on_scan else (None, None)),
+                            units=latents.units)  # `row`: the row id the cluster tables join on
     out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".csv":

@@ -10,14 +10,24 @@ from .options import add_figure_options, add_out_option, boundary_degrees
 
 
 def add_references(subparsers):
-    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
+    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
+    from ..analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES
 
-    p = subparsers.add_parser("references", help="EBSD reference maps of a scan: IPF, phases, boundaries, VBSE, IQ, ADP")
+    p = subparsers.add_parser("references", help="EBSD reference maps of a scan: IPF, indexed, phases, boundaries, "
+                                                 "grains, KAM, VBSE, IQ, ADP")
     p.add_argument("scan", help="an EBSD scan file (H5OINA, EDAX h5, h5ebsd, Bruker, EMsoft)")
     add_out_option(p, "output folder")
     p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
                    help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
-                        "are on a boundary")
+                        "are on a boundary, and grains part")
+    p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
+                   help="kernel average misorientation: first neighbours (the 4 sharing an edge) misoriented by more "
+                        "than this many degrees are left out, as across a grain boundary (default "
+                        f"{DEFAULT_KAM_THRESHOLD_DEG:g}, the threshold MTEX's KAM documentation uses; MTEX's function "
+                        "itself has none unless given one)")
+    p.add_argument("--vbse-percentiles", type=float, nargs=2, default=DEFAULT_VBSE_PERCENTILES, metavar=("LOW", "HIGH"),
+                   help="contrast stretch of the VBSE RGB image: each channel's LOW percentile maps to 0 and its HIGH "
+                        "one to 1 (0 100: min to max); recorded in the report")
     p.add_argument("--vbse-grid", type=int, nargs=2, default=(5, 5), metavar=("ROWS", "COLUMNS"),
                    help="detector tiles of the virtual BSE images (at most the patterns' height and width)")
     p.add_argument("--batch-size", type=int, default=256)
@@ -32,11 +42,15 @@ def run_references(args) -> int:
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
+    low, high = args.vbse_percentiles
+    if not 0 <= low < high <= 100:
+        raise InputError(f"--vbse-percentiles {low:g} {high:g}: give LOW and HIGH with 0 <= LOW < HIGH <= 100")
 
     def progress(done, total):
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
 
     refs = scan_references(args.scan, vbse_grid=tuple(args.vbse_grid), boundary_deg=args.boundary_deg,
+                           kam_threshold_deg=args.kam_threshold_deg, vbse_percentiles=(low, high),
                            batch_size=args.batch_size, patterns=args.patterns, progress=progress)
     if args.patterns:
         print(file=sys.stderr)

@@ -1,8 +1,11 @@
-"""`python -m latentcore train-vae DATA --out DIR ...`: train the pattern VAE, with a tqdm bar over
-epochs. Running it again on the same --out resumes an interrupted run (--no-resume starts over)."""
+"""`python -m latentcore train-vae DATA --out DIR ...`: train the pattern VAE. It prints an estimate of
+the run's time from its first batches, then a bar over batches with the time left. Ctrl-C stops after
+the current batch, keeping its checkpoint; running the same command again on the same --out resumes
+there (--no-resume starts over)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 from ..errors import InputError
 from .options import (add_device_option, add_out_option, add_preprocessing_options, add_roi_option, add_seed_option,
@@ -16,7 +19,8 @@ def add_train_vae(subparsers):
     p = subparsers.add_parser("train-vae", help="train the convolutional VAE on a pattern source",
                               description="Train the ConvVAE on patterns (h5ebsd, EDAX, Oxford, image folders...). "
                                           "Writes vae_model.pth, config.json, loss.csv, loss_curve.png and "
-                                          "reconstructions.png to --out; re-running resumes an interrupted run.")
+                                          "reconstructions.png to --out. Ctrl-C stops after the current batch, "
+                                          "keeping its checkpoint; the same command again resumes from it.")
     p.add_argument("data", help="pattern source (any format `info` recognises)")
     add_out_option(p, "run directory")
     p.add_argument("--partition", help="partition to train on (default: the first)")
@@ -81,30 +85,78 @@ def config_from_args(args):
 
 def run_train_vae(args) -> int:
     import sys
-
-    from tqdm import tqdm
+    import threading
 
     from ..train.trainer import train_vae
 
     config = config_from_args(args)
-    bars = []  # the bar opens at the first epoch, once the data has been read and checked
-
-    def on_epoch(report):
-        if not bars:
-            bars.append(tqdm(total=config.epochs, initial=report.epoch - 1, unit="epoch", desc="train-vae"))
-        bars[0].update(report.epoch - bars[0].n)
-        bars[0].set_postfix(train=f"{report.train_loss:.3g}", val=f"{report.val_loss:.3g}",
-                            best="*" if report.is_best else "")
-
+    bar, stop = _PaceBar(), threading.Event()
     print(f"reading the patterns of {config.data} ...", file=sys.stderr)
     try:
-        result = train_vae(config, callback=on_epoch)
+        with _ctrl_c_stops(stop):
+            result = train_vae(config, callback=bar.epoch_done, stop_event=stop, on_pace=bar.pace)
     finally:
-        for bar in bars:
-            bar.close()
-    if result.resumed_from:
-        print(f"resumed at epoch {result.resumed_from + 1}")
+        bar.close()
+    if result.resumed_from or result.resumed_at_batch:
+        print(f"resumed at epoch {result.resumed_from + 1}" + (f", after its batch {result.resumed_at_batch}"
+                                                               if result.resumed_at_batch else ""))
     print(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4g}), "
           f"{result.n_train} training / {result.n_val} validation patterns on {result.device}")
+    if result.stop_reason == "stopped":
+        print(f"the checkpoint of the last finished batch is kept: run the same command again to resume "
+              f"({config.out_dir})")
+        return 130
     print(f"model: {result.model_path}")
     return 0
+
+
+class _PaceBar:
+    """The command's progress: the estimate once the first batches are timed, then a bar over the run's
+    batches with the time left at the pace measured so far, and the last epoch's losses."""
+
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} batches [{elapsed}{postfix}]"
+
+    def __init__(self):
+        self.bar, self.losses = None, ""
+
+    def pace(self, pace) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        if self.bar is None:
+            print(f"estimate: {pace.estimate_text()}, {pace.left_text()}", file=sys.stderr)
+            self.bar = tqdm(total=pace.batches_total, initial=pace.batches_done, desc="train-vae",
+                            bar_format=self.FORMAT)
+        self.bar.update(pace.batches_done - self.bar.n)
+        self.bar.set_postfix_str(f"epoch {pace.epoch}/{pace.epochs}, {pace.left_text()}{self.losses}")
+
+    def epoch_done(self, report) -> None:
+        self.losses = f", train {report.train_loss:.3g}, val {report.val_loss:.3g}{' best' * report.is_best}"
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(stop):
+    """The first Ctrl-C stops after the current batch (its checkpoint is kept); a second one interrupts."""
+    import signal
+    import sys
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        signal.signal(signal.SIGINT, previous)
+        stop.set()
+        print("\nstopping after this batch (its checkpoint is kept); Ctrl-C again to interrupt", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,5 +1,5 @@
-"""Band-contrast (or any per-point value) tables `x,y,bandcontrast`, and their alignment to the
-pattern coordinates BY x,y VALUE (never by row position), tolerant to float round-off.
+"""Band-contrast (or any per-point value) tables `x,y,bandcontrast` (or `x_um,y_um,bandcontrast`), and their
+alignment to the pattern coordinates BY x,y VALUE (never by row position), tolerant to float round-off.
 
 Wherever band contrast is asked for, a scan's own vendor map may stand in for a table: the spec
 `scan:<name>` (e.g. `scan:Band Contrast`, `scan:IQ`) names a per-point map that the scan (and its
@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ..columns import plain_coordinates
 from ..errors import InputError
 from ._checks import infer_step
 
@@ -117,9 +118,11 @@ def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as CSV: {exc}", path) from exc
     table.columns = [str(name).strip() for name in table.columns]
+    table = plain_coordinates(table)  # `x_um,y_um` as this project writes them (`bandcontrast --out kept.csv`)
     missing = [name for name in ("x", "y", column) if name not in table.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing}: expected x,y,{column}, found {list(table.columns)}", path)
+        raise InputError(f"missing column(s) {missing}: expected x,y,{column} (or x_um,y_um,{column}), "
+                         f"found {list(table.columns)}", path)
     if table.empty:
         raise InputError("the table has a header but no rows", path)
     for name in ("x", "y", column):

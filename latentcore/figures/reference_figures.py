@@ -5,6 +5,8 @@ the scan's units, NaN where the scan has no point.
     rgb_map_figure(rgb, x, y, title, units, key=None, key_labels=()) RGB image (IPF, VBSE); the IPF
                                                                      colour key beside it
     phase_map_figure(phase, names, x, y, units)                      phases in the palette, a legend
+    grain_map_figure(grains, x, y, units)                            grains in the palette, their id and
+                                                                     size (points, area) on hover
     add_boundary_overlay(fig, boundaries, x, y, row=None, col=None)  grain boundaries drawn in black
                                                                      over any map (a heatmap trace)
 """
@@ -47,6 +49,29 @@ def scalar_map_figure(values, x, y, title: str, value_name: str, units: str | No
     _axes(fig, units)
     width, height = _size(*values.shape)
     fig.update_layout(title=title, width=width, height=height, plot_bgcolor=NAN_COLOUR, template="plotly_white")
+    return fig
+
+
+def grain_map_figure(grains, x, y, units: str | None = "um", title: str = "Grains") -> go.Figure:
+    """Grain ids (rows, columns) (-1 no grain, NaN no point) in the palette (neighbours differ almost
+    always), not-indexed points grey; hover gives the grain's id, points and area."""
+    grains = np.asarray(grains, np.float64)
+    ids = np.where(np.isfinite(grains), grains, -1).astype(np.int64)
+    points = np.bincount(ids[ids >= 0], minlength=int(ids.max(initial=-1)) + 1)
+    dx, dy = _steps(x, y)
+    codes = np.where(ids >= 0, 1 + ids % len(PALETTE), 0).astype(np.float64)
+    codes[np.isnan(grains)] = np.nan
+    size = np.where(ids >= 0, points[np.maximum(ids, 0)], 0)
+    unit = display_units(units)
+    fig = go.Figure(go.Heatmap(z=codes, x=np.asarray(x), y=np.asarray(y), zmin=-0.5, zmax=len(PALETTE) + 0.5,
+                               colorscale=discrete_colorscale([NOISE_GREY, *PALETTE]), showscale=False, name="grains",
+                               customdata=np.stack([ids, size, size * abs(dx * dy)], -1),
+                               hovertemplate=f"x %{{x}}<br>y %{{y}}<br>grain %{{customdata[0]}}: %{{customdata[1]}} "
+                                             f"points, %{{customdata[2]:.4g}} {unit}²<extra></extra>"))
+    _axes(fig, units)
+    width, height = _size(*grains.shape)
+    fig.update_layout(title=f"{title} ({len(points)}; grey: not indexed)", width=width, height=height,
+                      plot_bgcolor=NAN_COLOUR, template="plotly_white")
     return fig
 
 

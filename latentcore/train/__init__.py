@@ -4,13 +4,15 @@
     result = train_vae(TrainConfig(data="scan.h5", out_dir="runs/vae1", latent_dim=8), callback=print)
     result.model_path  # -> vae_model.pth, loadable with latentcore.load_model
 
+`on_pace` gets the run's `Pace`: an estimate once the first batches were timed, then the time left.
 The app runs train_vae in a worker process of its own; `TrainingJob` runs it in a background
 thread of a script or notebook (`stop()` stops it); the CLI is `train-vae`. Names load on first use, so the CLI starts without importing torch.
 """
 import importlib
 
 _HOMES = {"TrainConfig": "config", "TrainingJob": "background", "PatternSet": "dataset", "load_patterns": "dataset",
-          "EpochReport": "trainer", "TrainResult": "trainer", "encode_patterns": "trainer", "train_vae": "trainer"}
+          "EpochReport": "trainer", "TrainResult": "trainer", "encode_patterns": "trainer", "train_vae": "trainer",
+          "Pace": "pace"}
 __all__ = sorted(_HOMES)
 
 

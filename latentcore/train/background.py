@@ -1,12 +1,14 @@
 """A training run in a background thread, for a script or notebook: start it, then poll `history` /
-`latest` to draw the live loss curve and reconstructions (the app runs train_vae in a worker process
-instead). `stop()` stops it (the last checkpoint is kept, so it can be resumed)."""
+`latest` to draw the live loss curve and reconstructions, and `pace` for the time left (the app runs
+train_vae in a worker process instead). `stop()` stops it after the current batch (that batch's
+checkpoint is kept, so the same config resumes from it)."""
 from __future__ import annotations
 
 import threading
 from typing import Callable
 
 from .config import TrainConfig
+from .pace import Pace
 from .trainer import EpochReport, TrainResult, train_vae
 
 
@@ -16,6 +18,7 @@ class TrainingJob:
         plain-data updates (e.g. adding the model to a dict the app reads)."""
         self.config = config
         self.reports: list[EpochReport] = []
+        self.pace: Pace | None = None  # the latest (the first: the estimate from the first batches)
         self.result: TrainResult | None = None
         self.error: BaseException | None = None
         self._on_finish = on_finish
@@ -28,11 +31,15 @@ class TrainingJob:
 
     def _run(self):
         try:
-            self.result = train_vae(self.config, callback=self.reports.append, stop_event=self._stop)
+            self.result = train_vae(self.config, callback=self.reports.append, stop_event=self._stop,
+                                    on_pace=self._on_pace)
             if self._on_finish and self.result.model_path.is_file():
                 self._on_finish(self.result)
         except Exception as exc:  # shown by the page; the thread must not die silently
             self.error = exc
+
+    def _on_pace(self, pace: Pace) -> None:
+        self.pace = pace
 
     def stop(self) -> None:
         self._stop.set()

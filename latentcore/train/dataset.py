@@ -13,6 +13,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..analysis.maps import Roi
+from ..columns import plain_coordinates
 from ..data.bandcontrast import BandContrast
 from ..data._checks import infer_step
 from ..data.preprocess import iter_preprocessed, static_background_origin
@@ -92,7 +93,7 @@ def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np
 
 
 def read_xy_list(path) -> np.ndarray:
-    """(k, 2) x, y of a keep list: CSV with columns x, y (as `bandcontrast --out kept.csv` writes)
+    """(k, 2) x, y of a keep list: CSV with columns x_um, y_um (as `bandcontrast --out kept.csv` writes) or x, y,
     or NPY (k, >=2) whose first two columns are x, y."""
     path = Path(path)
     if not path.is_file():
@@ -103,9 +104,10 @@ def read_xy_list(path) -> np.ndarray:
             raise InputError(f"a coordinate list must be (k, 2) x, y; got shape {values.shape}", path)
         return values[:, :2].astype(np.float64)
     table = pd.read_csv(path, skipinitialspace=True)
-    table.columns = [str(c).strip() for c in table.columns]
+    table = plain_coordinates(table.rename(columns=lambda c: str(c).strip()))
     if not {"x", "y"} <= set(table.columns):
-        raise InputError(f"a coordinate list needs columns x and y, found {list(table.columns)}", path)
+        raise InputError(f"a coordinate list needs columns x_um and y_um (or x and y), found {list(table.columns)}",
+                         path)
     return table[["x", "y"]].to_numpy(np.float64)
 
 

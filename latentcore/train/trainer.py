@@ -1,10 +1,14 @@
 """Train the ConvVAE on a pattern source: seeded, CPU or GPU (bf16 autocast), per-epoch callback,
-early stop on a validation plateau, an atomic checkpoint every epoch, and resuming an interrupted run.
+early stop on a validation plateau, an atomic checkpoint every epoch and at a stop (the last finished
+batch), resuming an interrupted run, and its pace (`pace.Pace`: an estimate from the first batches, then
+the time left).
 
     result = train_vae(TrainConfig(data="scan.h5", out_dir="run1", epochs=20), callback=print)
 
-Resuming is exact on the CPU: the checkpoint holds the optimizer, the RNG state and the history,
-and each epoch's shuffle comes from its own seeded generator.
+Resuming is exact on the CPU, even in the middle of an epoch: the checkpoint holds the weights, the
+optimizer, the RNG state, the history and the epoch's position (its batches done and their loss sums),
+and each epoch's shuffle comes from its own seeded generator, so the resumed run trains on the same
+batches in the same order with the same random draws.
 """
 from __future__ import annotations
 
@@ -31,9 +35,12 @@ from ..versions import PACKAGES, package_versions
 from . import outputs
 from .config import LR_FLOOR, TrainConfig
 from .dataset import PatternSet, load_patterns, split_train_val
+from .pace import Pace, PaceMeter
 
 DEVICE_RESIDENT_BYTES = 4 * 2**30  # training sets up to this size are copied to the device once
 LOSS_PARTS = ("loss", "rec", "kl")
+VALIDATION_CHUNK = 4  # a validation chunk holds this many batches (no gradients: less memory)
+PACE_INTERVAL = 1.0  # seconds between two pace reports while batches run
 
 
 @dataclasses.dataclass
@@ -66,12 +73,14 @@ class TrainResult:
     history: list[dict]  # one loss.csv row per epoch, resumed epochs included
     best_epoch: int
     best_val_loss: float
-    stop_reason: str  # completed | early_stop | time_limit | stopped | already_done (a diverged run raises)
+    stop_reason: str  # completed | early_stop | time_limit | stopped | estimated | already_done (a diverged run raises)
     resumed_from: int  # epochs done before this call (0: a fresh run)
     n_train: int
     n_val: int
     device: str
     seconds: float
+    resumed_at_batch: int = 0  # batches of epoch resumed_from + 1 done before this call
+    estimate: Pace | None = None  # the pace after this call's first batches (None: too few ran)
 
     @property
     def files(self) -> dict[str, Path]:
@@ -89,15 +98,22 @@ class _State:
     best_val: float = float("inf")
     best_beta: float = -1.0
     bad_epochs: int = 0
+    batch: int = 0  # batches done of epoch `epoch + 1` (a run stopped in the middle of it)
+    partial_sums: list = dataclasses.field(default_factory=lambda: [0.0, 0.0, 0.0])  # their LOSS_PARTS x patterns
+    partial_count: int = 0  # their patterns
 
 
 def train_vae(config: TrainConfig, callback: Callable[[EpochReport], None] | None = None,
-              stop_event: threading.Event | None = None) -> TrainResult:
+              stop_event: threading.Event | None = None, on_pace: Callable[[Pace], None] | None = None,
+              estimate_only: bool = False) -> TrainResult:
     """Train (or resume) a VAE as `config` says; outputs go to `config.out_dir`. `callback` is
-    called after each epoch; setting `stop_event` stops after the current batch, keeping the last
-    checkpoint and the best model so far. A loss that is no longer finite raises TrainingError (one
-    line: the epoch and the likely cause) after writing the outputs of the epochs before it."""
-    return _Run(config).train(callback, stop_event)
+    called after each epoch; `on_pace` once the first batches were timed (the estimate), then at most
+    every PACE_INTERVAL seconds and after each epoch. Setting `stop_event` stops after the current
+    batch, checkpointing that batch (the same config resumes from it) and keeping the best model so far;
+    `estimate_only` stops so once the estimate is known (stop_reason "estimated"). A loss that is no
+    longer finite raises TrainingError (one line: the epoch and the likely cause) after writing the
+    outputs of the epochs before it."""
+    return _Run(config).train(callback, stop_event, on_pace, estimate_only)
 
 
 class _Run:
@@ -121,27 +137,34 @@ class _Run:
         if not config.resume:
             _clear_previous_run(out_dir)
         self.state = _resume(config, self.fingerprint, self.model, self.optimizer, out_dir)
-        self.resumed_from = self.state.epoch
+        self.resumed_from, self.resumed_at_batch = self.state.epoch, self.state.batch
         self.scheduler = lr_scheduler(self.optimizer, config, self.state.epoch)
         self.info = _run_description(config, source, data, self.fingerprint, len(train_idx), len(val_idx),
                                      self.device)
         self.train_set = _Patterns(data.patterns, train_idx, self.device)
         self.val_set = _Patterns(data.patterns, val_idx, self.device)
         self.preview_idx = np.linspace(0, len(val_idx) - 1, min(config.num_previews, len(val_idx))).astype(int)
+        self.batches_per_epoch = -(-len(self.train_set) // config.batch_size)
+        self.estimate, self.on_pace, self.last_pace = None, None, 0.0
 
-    def train(self, callback, stop_event) -> TrainResult:
+    def train(self, callback, stop_event, on_pace=None, estimate_only=False) -> TrainResult:
         config, state = self.config, self.state
         outputs.write_json({**self.info, "status": "running"}, self.out_dir / outputs.CONFIG_FILE)
         deadline = self.started + 60 * config.max_minutes if config.max_minutes else None
-        should_stop = _stop_check(stop_event, deadline)
         stop_reason = "already_done" if state.epoch >= config.epochs else "completed"
+        if state.epoch < config.epochs:
+            self.meter = PaceMeter(config.epochs, self.batches_per_epoch,
+                                   state.epoch * self.batches_per_epoch + state.batch, self.validation_seconds(),
+                                   sync=lambda: _sync(self.device))
+        self.on_pace = on_pace
+        should_stop = _stop_check(stop_event, deadline, lambda: estimate_only and self.estimate is not None)
         while state.epoch < config.epochs:
             try:
                 report = self.epoch(state.epoch + 1, should_stop)
             except TrainingError as exc:
                 self.finish(f"diverged: {exc}")
                 raise
-            if report is None:  # stopped mid-epoch: that epoch is dropped, the checkpoint stays as it was
+            if report is None:  # stopped mid-epoch: the checkpoint holds its last finished batch
                 stop_reason = should_stop.reason
                 break
             if callback:
@@ -155,15 +178,16 @@ class _Run:
         self.finish(stop_reason)
         return TrainResult(self.out_dir, self.out_dir / outputs.MODEL_FILE, state.history, state.best_epoch,
                            state.best_val, stop_reason, self.resumed_from, len(self.train_set), len(self.val_set),
-                           str(self.device), time.monotonic() - self.started)
+                           str(self.device), time.monotonic() - self.started, self.resumed_at_batch, self.estimate)
 
     def epoch(self, epoch: int, should_stop) -> EpochReport | None:
-        """Train one epoch, validate, checkpoint; None when stopped part-way."""
+        """Train one epoch (from the batch a resumed run stopped at), validate, checkpoint; None when
+        stopped part-way, after checkpointing the last finished batch."""
         config, state = self.config, self.state
         beta = kl_weight(config, epoch)
         epoch_start = time.monotonic()
-        train = _train_epoch(self.model, self.optimizer, self.train_set, config, epoch, beta, self.device,
-                             should_stop)
+        patterns_before = state.partial_count
+        train = self.train_pass(epoch, beta, should_stop)
         if train is None:
             return None
         train_seconds = time.monotonic() - epoch_start
@@ -172,14 +196,80 @@ class _Run:
         is_best = _update_best(state, epoch, val["loss"], beta, config.min_delta)
         report = EpochReport(epoch, config.epochs, beta, train["loss"], train["rec"], train["kl"], val["loss"],
                              val["rec"], val["kl"], time.monotonic() - epoch_start,
-                             len(self.train_set) / train_seconds, is_best,
+                             (train["count"] - patterns_before) / train_seconds, is_best,
                              *_previews(self.model, self.val_set, self.preview_idx, self.device))
         state.epoch = epoch
         state.history.append(report.row())
-        _save_epoch(self.model, self.optimizer, state, config, self.fingerprint, self.out_dir, is_best, self.info)
+        if is_best:
+            save_model(self.model, self.out_dir / outputs.MODEL_FILE, self.info)
+        _save_checkpoint(self.model, self.optimizer, state, config, self.fingerprint, self.out_dir)
+        outputs.write_loss_csv(state.history, self.out_dir / outputs.LOSS_CSV)
         if self.scheduler is not None:
             self.scheduler.step()  # the next epoch's rate (after the save: the checkpoint holds this epoch's)
+        self.meter.epoch_done(time.monotonic() - epoch_start - train_seconds)
+        self.report_pace(force=True)
         return report
+
+    def train_pass(self, epoch: int, beta: float, should_stop) -> dict | None:
+        """The epoch's batches, from the one a resumed run stopped at: its mean losses (and "count", the
+        patterns trained on), or None when stopped, after checkpointing the last finished batch."""
+        config, state = self.config, self.state
+        self.model.train()
+        order = batch_order(len(self.train_set), config.seed, epoch)
+        starts = range(0, len(order), config.batch_size)
+        totals = torch.tensor(state.partial_sums, dtype=torch.float64, device=self.device)  # summed on the device
+        count, first = state.partial_count, state.batch
+        self.meter.epoch_started()
+        for index in range(first, len(starts)):
+            if should_stop():
+                if index > first:  # batches were done since the last checkpoint
+                    state.batch, state.partial_sums, state.partial_count = index, totals.tolist(), count
+                    _save_checkpoint(self.model, self.optimizer, state, config, self.fingerprint, self.out_dir)
+                return None
+            chunk = order[starts[index]:starts[index] + config.batch_size]
+            if len(chunk) >= 2:  # batch norm cannot train on a single pattern
+                totals += self.step(self.train_set.batch(chunk), beta) * len(chunk)
+                count += len(chunk)
+            self.meter.batch_done()
+            self.report_pace()
+        state.batch, state.partial_sums, state.partial_count = 0, [0.0, 0.0, 0.0], 0
+        return {**dict(zip(LOSS_PARTS, (totals / max(count, 1)).tolist())), "count": count}
+
+    def step(self, batch: torch.Tensor, beta: float) -> torch.Tensor:
+        """One optimizer step; the batch's LOSS_PARTS, on the device (no sync per batch)."""
+        with _autocast(self.device):
+            reconstruction, mu, logvar = self.model(batch)
+        losses = vae_loss(reconstruction, batch, mu, logvar, beta)
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        if self.config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return torch.stack([losses[name].detach().double() for name in LOSS_PARTS])
+
+    def report_pace(self, force: bool = False) -> None:
+        """Keep the estimate once the meter has one; call on_pace with it, then every PACE_INTERVAL (or `force`)."""
+        if not self.meter.ready:
+            return
+        first = self.estimate is None
+        if first:
+            self.estimate = self.meter.pace()
+        now = time.monotonic()
+        if self.on_pace is not None and (first or force or now - self.last_pace >= PACE_INTERVAL):
+            self.last_pace = now
+            self.on_pace(self.estimate if first else self.meter.pace())
+
+    @torch.no_grad()
+    def validation_seconds(self) -> float:
+        """One validation pass's seconds, from timing its first chunk (the estimate's share for
+        validation until an epoch has ended). Evaluation draws no random numbers: resuming stays exact."""
+        chunk = self.config.batch_size * VALIDATION_CHUNK
+        self.model.eval()
+        start = time.monotonic()
+        with _autocast(self.device):
+            self.model(self.val_set.batch(np.arange(min(chunk, len(self.val_set)))))
+        _sync(self.device)
+        return (time.monotonic() - start) * -(-len(self.val_set) // chunk)
 
     def finish(self, stop_reason: str) -> None:
         """Reload the best weights, then write the figures, loss table and final config.json."""
@@ -253,29 +343,10 @@ def check_finite_losses(epoch: int, train: dict, val: dict, config: TrainConfig,
                         f"likely cause: {cause}; {kept}")
 
 
-def _train_epoch(model, optimizer, patterns: "_Patterns", config, epoch, beta, device, should_stop):
-    model.train()
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)  # same order on resume
-    order = torch.randperm(len(patterns), generator=generator).numpy()
-    totals, count = torch.zeros(3, dtype=torch.float64, device=device), 0  # summed on the device: no sync per batch
-    for start in range(0, len(order), config.batch_size):
-        chunk = order[start:start + config.batch_size]
-        if len(chunk) < 2:  # batch norm cannot train on a single pattern
-            continue
-        if should_stop():
-            return None
-        batch = patterns.batch(chunk)
-        with _autocast(device):
-            reconstruction, mu, logvar = model(batch)
-        losses = vae_loss(reconstruction, batch, mu, logvar, beta)
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
-        totals += torch.stack([losses[name].detach().double() for name in LOSS_PARTS]) * len(chunk)
-        count += len(chunk)
-    return dict(zip(LOSS_PARTS, (totals / max(count, 1)).tolist()))
+def batch_order(count: int, seed: int, epoch: int) -> np.ndarray:
+    """The epoch's shuffle, from a generator of its own: the same order when a run resumes."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(count, generator=generator).numpy()
 
 
 @torch.no_grad()
@@ -283,8 +354,8 @@ def evaluate(model, patterns: "_Patterns", beta: float, batch_size: int, device)
     """Validation losses with z = mu (deterministic), per pattern."""
     model.eval()
     totals = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
-    for start in range(0, len(patterns), batch_size * 4):
-        chunk = np.arange(start, min(start + batch_size * 4, len(patterns)))
+    for start in range(0, len(patterns), batch_size * VALIDATION_CHUNK):
+        chunk = np.arange(start, min(start + batch_size * VALIDATION_CHUNK, len(patterns)))
         batch = patterns.batch(chunk)
         with _autocast(device):
             reconstruction, mu, logvar = model(batch)
@@ -300,6 +371,11 @@ def encode_patterns(model: ConvVAE, patterns: np.ndarray, batch_size: int = 256,
     rows = [model.encode(torch.as_tensor(patterns[i:i + batch_size]).to(device))[0].float().cpu()
             for i in range(0, len(patterns), batch_size)]
     return torch.cat(rows).numpy()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def _autocast(device: torch.device):
@@ -327,13 +403,16 @@ class _Patterns:
         return torch.from_numpy(np.asarray(self.patterns[rows])).to(self.device, non_blocking=True)
 
 
-def _stop_check(stop_event, deadline):
+def _stop_check(stop_event, deadline, estimated=lambda: False):
     def should_stop() -> bool:
         if stop_event is not None and stop_event.is_set():
             should_stop.reason = "stopped"
             return True
         if deadline is not None and time.monotonic() > deadline:
             should_stop.reason = "time_limit"
+            return True
+        if estimated():
+            should_stop.reason = "estimated"
             return True
         return False
     should_stop.reason = ""
@@ -374,14 +453,15 @@ def _input_digest(path) -> str | None:
     return sha256_path(path)
 
 
-def _save_epoch(model, optimizer, state: _State, config, fingerprint, out_dir: Path, is_best, run_info):
-    if is_best:
-        save_model(model, out_dir / outputs.MODEL_FILE, run_info)
+def _save_checkpoint(model, optimizer, state: _State, config, fingerprint, out_dir: Path) -> None:
+    """Everything a resumed run needs, written under a temporary name and renamed when complete: a
+    stop during the write leaves the previous checkpoint whole."""
     checkpoint = {**model.checkpoint(), "optimizer": optimizer.state_dict(), "rng_state": torch.get_rng_state(),
                   "train_config": config.to_dict(), "fingerprint": fingerprint, "state": dataclasses.asdict(state)}
+    if torch.cuda.is_available():
+        checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state()
     with atomic_path(out_dir / outputs.CHECKPOINT_FILE) as tmp:
         torch.save(checkpoint, tmp)
-    outputs.write_loss_csv(state.history, out_dir / outputs.LOSS_CSV)
 
 
 def save_model(model: ConvVAE, path, run_info: dict) -> Path:
@@ -413,6 +493,8 @@ def _resume(config: TrainConfig, fingerprint, model, optimizer, out_dir: Path) -
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     torch.set_rng_state(checkpoint["rng_state"])
+    if "cuda_rng_state" in checkpoint and torch.cuda.is_available():
+        torch.cuda.set_rng_state(checkpoint["cuda_rng_state"])
     return _State(**checkpoint["state"])
 
 

@@ -60,7 +60,7 @@ def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
     assert float(metrics["Cross-validated accuracy"]) > 0.9
     workdir = Path(at.session_state["workdir"])  # the CLI's CSV, written for the probe, in the workspace
     csv = pd.read_csv(workdir / "labels" / "labels.csv")
-    assert list(csv.columns) == ["x", "y", "label"] and len(csv) == 40
+    assert list(csv.columns) == ["row", "x_um", "y_um", "label"] and len(csv) == 40
     found = list((workdir / "probe").glob("*/probe_predictions__logistic.csv"))  # a folder per latents file
     assert len(found) == 1
     predictions = pd.read_csv(found[0], keep_default_na=False)

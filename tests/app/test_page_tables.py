@@ -3,6 +3,7 @@ the latents in the sidebar and the download labels, the cluster table joining th
 `row`, and the Train page showing the last finished run from disk (AppTest, the real app)."""
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -104,12 +105,11 @@ def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap
     dims = read_latents(at.session_state["latents"]).partitions["all"].shape[1]
     assert list(table.columns) == ["row", "x_um", "y_um", *(f"latent_{d}" for d in range(dims)), "cluster"]
 
-    at = go(at, "umap")  # the UMAP page's table joins the cluster table by `row`
-    from ui.widgets import common
-
+    at = go(at, "umap")  # the UMAP page's table (its download) joins the cluster table by `row`
     lat = read_latents(at.session_state["latents"])
-    matrix, meta = lat.stacked()
-    umap = pd.read_csv(io.StringIO(common.table_csv(meta, {"x_um": lat.x, "y_um": lat.y}, [])))
+    matrix = lat.partitions["all"]
+    umap = pd.read_csv(io.BytesIO(downloads[f"{Path(at.session_state['latents']).stem}_umap.csv"]().encode()))
+    assert list(umap.columns) == ["row", "x_um", "y_um", "umap_0", "umap_1", "partition", "index", "selected"]
     joined = table.merge(umap, on="row", suffixes=("", "_umap"), validate="one_to_one")
     assert len(joined) == 2400
     np.testing.assert_array_equal(joined["x_um"], joined["x_um_umap"])

@@ -1,6 +1,7 @@
 """The Train page with Streamlit's AppTest: the real app, the demo scan, a real (tiny) training run in
-a worker process (train_vae fails in this, the server's, process), its live loss chart, the model
-appearing on the Extract page, and a run stopped from the page and resumed."""
+a worker process (train_vae fails in this, the server's, process): the estimate from its first batches
+before the full run, its live loss chart and time left, the model appearing on the Extract page, and a
+run stopped from the page in the middle of an epoch and resumed from its last finished batch."""
 import base64
 import json
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from latentcore.models import load_model
+from latentcore.train.pace import ESTIMATE_BATCHES
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread", "private_folders")]
@@ -53,19 +55,33 @@ def tiny_run(epochs: int) -> AppTest:
     return at
 
 
+def estimate_then_go_on(at: AppTest, epochs: int):
+    """Start: the first batches are timed and the estimate shown; Go on: the run itself."""
+    at.button(key="train_start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    trial = at.session_state["train_job"]
+    assert trial.wait(timeout=120) and trial.result.stop_reason == "estimated", trial.error
+    at.run()
+    message = " ".join(i.value for i in at.info)
+    assert f"for {epochs} epochs (measured on {ESTIMATE_BATCHES} batches)" in message and "Training would take about" in message
+    at.button(key="train_go_on").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["train_job"]
+    assert job is not trial and job.config.out_dir == trial.config.out_dir  # goes on from the timed batches
+    return job
+
+
 def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_page(not_here):
     at = tiny_run(3)
     assert at.checkbox(key="train_static_bg").value and at.checkbox(key="train_dynamic_bg").value  # the defaults
     at.checkbox(key="train_average").check()
-    at.button(key="train_start").click().run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
-
-    job = at.session_state["train_job"]
+    job = estimate_then_go_on(at, 3)
     assert job.job.folder is not None  # a pool job
     at.switch_page("pages/extract.py").run()  # leave the page while the run goes on in its worker
     assert not at.exception
     assert job.wait(timeout=120), "training did not finish"
     assert job.error is None and job.result.stop_reason == "completed"
+    assert job.result.resumed_at_batch == ESTIMATE_BATCHES + 1
     models = at.session_state["models"]
     assert len(models) == 1
     label, spec = next(iter(models.items()))
@@ -113,22 +129,25 @@ def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_
     assert offered[0] in again.selectbox(key="extract_model").options
 
 
-def test_a_run_stopped_on_the_page_keeps_its_model_and_resumes(not_here):
+def test_a_run_stopped_on_the_page_keeps_its_last_batch_and_resumes(not_here):
     at = tiny_run(500)
-    at.button(key="train_start").click().run()
-    job = at.session_state["train_job"]
+    job = estimate_then_go_on(at, 500)
     end = time.time() + 120
     while not job.history and time.time() < end:
         time.sleep(0.2)
-    at.run()  # the live view: progress, the loss so far, the reconstructions, a Stop button
+    at.run()  # the live view: progress with the time left, the loss so far, the reconstructions, a Stop button
     assert at.get("plotly_chart") and [len(row.proto.imgs) for row in at.get("image")] == [8, 8]
-    assert "epoch" in at.get("progress")[0].proto.text and "worker process" in at.get("progress")[0].proto.text
+    progress = at.get("progress")[0].proto.text
+    assert "epoch" in progress and "left" in progress and "worker process" in progress, progress
     at.button(key="train_stop").click().run()
     assert job.wait(timeout=60) and job.result.stop_reason == "stopped"
     done = len(job.result.history)
     assert 1 <= done < 500 and len(at.session_state["models"]) == 1  # the best model so far
+    state = torch.load(Path(job.config.out_dir) / "checkpoint.pth", weights_only=True)["state"]
+    assert state["epoch"] == done and 0 <= state["batch"] < 12  # the last finished batch, of epoch done + 1
     at.run()
     assert not at.button(key="train_start").disabled
+    assert any(f"Stopped in epoch {done + 1}" in c.value and "last finished batch" in c.value for c in at.caption)
 
     at.number_input(key="train_epochs").set_value(done + 1)
     at.button(key="train_resume").click().run()
@@ -136,6 +155,7 @@ def test_a_run_stopped_on_the_page_keeps_its_model_and_resumes(not_here):
     assert resumed is not job and resumed.config.out_dir == job.config.out_dir
     assert resumed.wait(timeout=120) and resumed.error is None
     assert resumed.result.stop_reason == "completed" and resumed.result.resumed_from == done
+    assert resumed.result.resumed_at_batch == state["batch"]
     assert len(at.session_state["models"]) == 1  # the same model, now trained further
     at.run()
     loss = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]

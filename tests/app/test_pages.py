@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driving import chart_specs, extracted, go, new_app, texts
+from driving import chart_specs, extracted, go, new_app, run, texts
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -99,7 +99,8 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     assert "Selected: 3 points" in texts(at.subheader)
     assert len(at.get("image")) == 3  # their patterns
     table = at.dataframe[0].value
-    assert list(table["row_id"]) == [5, 17, 900]
+    assert list(table["row"]) == [5, 17, 900]  # the columns of the UMAP table's download (docs/outputs.md)
+    assert list(table.columns) == ["row", "x_um", "y_um", "umap_0", "umap_1", "bandcontrast", "partition", "index"]
     spec, scan_map = chart_specs(at)[:2]
     assert "selected (3)" in [t.get("name") for t in spec["data"]]
     assert "selection" in [t.get("name") for t in scan_map["data"]]  # the map veils the other pixels
@@ -158,7 +159,7 @@ def test_umap_clicked_point_lists_its_nearest_neighbours():
     latents = read_latents(at.session_state["latents"]).partitions["all"]
     expected, _ = nearest_neighbours(latents, 42, k=5)
     neighbours = at.dataframe[1].value
-    assert list(neighbours["row_id"]) == list(expected)
+    assert list(neighbours["row"]) == list(expected)
     assert "nearest neighbours" in [t.get("name") for t in chart_specs(at)[0]["data"]]
 
 
@@ -325,7 +326,8 @@ def test_clusters_selection_is_highlighted_in_both_panels():
     assert "selection" in [t.get("name") for t in map_spec["data"]]  # the veil over unselected pixels
     overlay = [t for t in scatter_spec["data"] if t.get("name") == f"selected ({len(rows):,})"]
     assert len(overlay) == 1
-    assert list(at.dataframe[0].value["row_id"]) == list(rows)
+    assert list(at.dataframe[0].value["row"]) == list(rows)
+    assert list(at.dataframe[0].value.columns) == ["row", "x_um", "y_um", "latent_0", "bandcontrast", "cluster"]
 
 
 def test_clusters_map_has_a_legend_with_counts_and_shading_is_optional():
@@ -379,7 +381,8 @@ def test_cluster_colours_are_the_same_in_map_and_scatter():
 
 def test_rank_scores_dimensions_against_band_contrast_and_pattern_components():
     at = go(extracted(new_app()), "rank")
-    assert at.multiselect(key="rank_references").value == ["band contrast", "pattern PC1"]
+    assert at.multiselect(key="rank_references").value == ["band contrast"]  # band contrast first, by default
+    at = run(at.multiselect(key="rank_references").set_value(["band contrast", "pattern PC1"]))
     best = at.dataframe[0].value
     assert set(best["reference"]) == {"band contrast", "pattern PC1"}
     assert (best.groupby("reference")["rank"].max() == 4).all()

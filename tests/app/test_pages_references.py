@@ -1,6 +1,7 @@
 """The EBSD reference maps beside the latent maps, through the real app with AppTest: an uploaded H5OINA
-scan with orientations shows IPF maps with their colour key, phases with a legend, VBSE/IQ/ADP from its
-patterns on request, and the grain-boundary switch draws the boundaries over every latent map."""
+scan with orientations shows IPF maps with their colour key, grains, KAM and the indexed points (no phase
+map: the scan has one phase), VBSE/IQ/ADP from its patterns on request, and the grain-boundary switch draws
+the boundaries over every latent map."""
 from __future__ import annotations
 
 import pytest
@@ -29,7 +30,8 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     assert "Wrote grains_latents.h5: all 180 rows" in texts(at.success)
     run(at, "maps")
     picker = at.selectbox(key="maps_ref_name")
-    assert picker.options[:5] == ["IPF z", "IPF x", "IPF y", "Phases", "Grain boundaries"]
+    assert picker.options == ["IPF z", "IPF x", "IPF y", "Grain boundaries", "Grains", "Kernel average misorientation",
+                              "Indexed"]  # one phase: no phase map
     names = trace_names(at)
     assert ["IPF z", "key"] in names  # the IPF map and its colour key
     grid_before = next(n for n in names if n and str(n[0]).startswith("dim"))
@@ -39,8 +41,12 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     assert grid_after.count("grain boundaries") == sum(1 for n in grid_before if str(n).startswith("dim"))
     ipf = next(spec for spec in chart_specs(at) if spec["data"][0].get("name") == "IPF z")
     assert ipf["data"][-1]["name"] == "grain boundaries"  # the overlay on the reference map too
-    run(at.selectbox(key="maps_ref_name").select("phase"))
-    assert "1: Nickel" in sum(trace_names(at), [])
+    run(at.selectbox(key="maps_ref_name").select("grains"))
+    grains = next(spec for spec in chart_specs(at) if spec["data"][0].get("name") == "grains")
+    assert "points" in grains["data"][0]["hovertemplate"] and grains["layout"]["title"]["text"].startswith("Grains (")
+    run(at.selectbox(key="maps_ref_name").select("kam"))
+    kam = next(spec for spec in chart_specs(at) if spec["data"][0].get("name") == "KAM (°)")
+    assert kam["data"][-1]["name"] == "grain boundaries"
     run(at.checkbox(key="maps_ref_patterns").check())
     assert {"Virtual BSE (RGB)", "Image quality", "Average neighbour dot product"} <= \
         set(at.selectbox(key="maps_ref_name").options)
@@ -64,7 +70,15 @@ def test_the_rank_page_offers_the_orientation_references(grains_h5oina):
     run(at, "extract")
     run(at.button(key="extract_run").click())
     run(at, "rank")
-    assert {"ipf_z[r]", "ipf_x[g]", "phase", "boundaries"} <= set(at.multiselect(key="rank_references").options)
+    picker = at.multiselect(key="rank_references")
+    assert {"ipf_z[r]", "ipf_x[g]", "boundaries", "indexed", "kam"} <= set(picker.options)
+    assert "phase" not in picker.options  # one phase
+    assert picker.options[0] == "Band Contrast" and picker.value == ["Band Contrast"]  # the scan's own, by default
+    assert picker.options.index("ipf_z[r]") < picker.options.index("ipf_x[r]")  # IPF z first, as on Latent maps
+    run(at.checkbox(key="rank_patterns").check())
+    assert {"vbse_rgb[r]", "iq", "adp"} <= set(at.multiselect(key="rank_references").options)
+    run(at.multiselect(key="rank_references").set_value(["iq", "ipf_z[g]"]))
+    assert list(dict.fromkeys(at.dataframe[0].value["reference"])) == ["iq", "ipf_z[g]"]
 
 
 def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):

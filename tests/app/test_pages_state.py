@@ -259,7 +259,7 @@ def test_nearest_neighbours_of_a_row_by_number_or_position_and_undo_of_the_last_
     run(at.button(key="umap_query_run").click())
     assert at.session_state["selection"].tolist() == [42]
     expected, _ = nearest_neighbours(latents.partitions["all"], 42, k=5)
-    assert list(at.dataframe[1].value["row_id"]) == list(expected)
+    assert list(at.dataframe[1].value["row"]) == list(expected)
     assert f"nearest neighbours of row 42 (x = {latents.x[42]:g}, y = {latents.y[42]:g} µm)" in texts(at.caption)
 
     run(at.radio(key="umap_query_by").set_value("position"))
@@ -268,7 +268,7 @@ def test_nearest_neighbours_of_a_row_by_number_or_position_and_undo_of_the_last_
     run(at.button(key="umap_query_run").click())
     assert at.session_state["selection"].tolist() == [61]
     expected, _ = nearest_neighbours(latents.partitions["all"], 61, k=5)
-    assert list(at.dataframe[1].value["row_id"]) == list(expected)
+    assert list(at.dataframe[1].value["row"]) == list(expected)
 
     run(at.button(key="umap_undo").click())  # back to row 42
     assert at.session_state["selection"].tolist() == [42]

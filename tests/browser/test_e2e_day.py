@@ -1,15 +1,17 @@
 """A scientist's day in a real headless Chromium against `streamlit run app.py`: the Rank PNG has the
 dpi asked for in the sidebar; whole latent vectors cluster with no band contrast chosen; and the Train
-page, after a finished run and a reload, shows that run's loss curve, reconstructions and model.
+page estimates the run's time from its first batches, goes on, and after a reload shows the finished
+run's loss curve, reconstructions and model.
 The server, the browser and the helpers are tests/browser/test_e2e_browser.py's."""
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from PIL import Image
 
-from steps import choose, metric, open_page
+from steps import ARTIFACTS, choose, metric, open_page
 from streamlit_server import settle
 
 
@@ -51,8 +53,19 @@ def test_whole_latent_vectors_cluster_with_no_band_contrast(page):
 
 def test_the_train_page_shows_the_finished_run_after_a_reload(page):
     open_page(page, "Train", "Train a VAE")
-    type_number(page, "Epochs", "2")
-    page.get_by_role("button", name="Start training").click()
+    type_number(page, "Epochs", "1")
+    page.get_by_role("button", name="Start training").click()  # first the estimate, from the first batches
+    page.get_by_text("for 1 epoch (measured on").wait_for(timeout=240_000)
+    assert page.get_by_text("The model is now on the Extract page").count() == 0
+    settle(page)
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    page.get_by_role("button", name="Go on").scroll_into_view_if_needed()
+    page.mouse.move(0, 0)  # no tooltip over the form
+    page.screenshot(path=str(ARTIFACTS / "train_estimate.png"))
+    page.get_by_role("button", name="Go on").click()
+    page.get_by_text(re.compile(r"(s|min|h) left, in a worker process")).wait_for(timeout=120_000)  # the time left
+    page.screenshot(path=str(ARTIFACTS / "train_time_left.png"))
+    page.set_viewport_size({"width": 1500, "height": 1800})
     page.get_by_text("The model is now on the Extract page").wait_for(timeout=240_000)
     settle(page)
     page.reload()

@@ -77,7 +77,7 @@ def test_label_two_selections_reload_predict_download_and_upload(app_url, browse
     shoot(tab, "labels_predicted")
 
     table = pd.read_csv(download(tab, "Labels (CSV)", "labels.csv"))
-    assert list(table.columns) == ["x", "y", "label"]
+    assert list(table.columns) == ["row", "x_um", "y_um", "label"]
     assert table["label"].value_counts().to_dict() == {"left island": left, "right island": right}
     with np.load(download(tab, "Training set (NPZ)", "labels_training_set.npz"), allow_pickle=False) as npz:
         assert npz["X"].shape == (left + right, 3600) and list(npz["labels"]) == ["left island", "right island"]

@@ -204,7 +204,7 @@ def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their
     labels = cluster_inputs(job, inputs).labels
     view = scatter_view(job, inputs)
     fig = cluster_figure(job, inputs.x, inputs.y, inputs.latent, view, labels, inputs.units)
-    assert view.kind == "pca" and cluster_names(job.tag, view.kind)["figure"] == f"cluster_pca__{job.tag}.png"
+    assert view.kind == "pca" and cluster_names(job, view.kind)["figure"] == f"cluster_pca__{job.tag}.png"
     assert (fig.layout.xaxis2.title.text, fig.layout.yaxis2.title.text) == ("PC1", "PC2")
     rows = read_latents(scan_latents).stacked()[0][inputs.rows]
     expected = PCA(2, random_state=0).fit_transform(rows.astype(np.float64))
@@ -216,7 +216,7 @@ def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their
     fig = cluster_figure(job, inputs.x, inputs.y, inputs.latent, scatter_view(job, inputs, umap), labels, inputs.units)
     assert (fig.layout.xaxis2.title.text, fig.layout.yaxis2.title.text) == ("UMAP 1", "UMAP 2")
     assert np.array_equal(fig.data[1].x, umap[:, 0]) and np.array_equal(fig.data[1].y, umap[:, 1])
-    assert cluster_names(job.tag, "umap")["figure"] == f"cluster_umap__{job.tag}.png"
+    assert cluster_names(job, "umap")["figure"] == f"cluster_umap__{job.tag}.png"
 
     pair = ClusterJob(latents=str(scan_latents), bandcontrast=BandContrast.parse(str(bandcontrast_csv)),
                       method="kmeans", params={"n_clusters": 6})

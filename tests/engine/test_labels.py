@@ -22,6 +22,7 @@ from latentcore.analysis.labels.labelled import (
     with_label,
     without_class,
     without_rows,
+    write_labels,
 )
 from latentcore.analysis.labels.probe import (
     UNKNOWN,
@@ -76,8 +77,8 @@ def test_probe_smooth_1_predicts_the_grain_of_every_other_good_pixel(demo_latent
     assert main(args + (["--no-png"] if method == "knn" else [])) == 0
     tag = f"{method}_smooth1"
     predictions = pd.read_csv(tmp_path / f"probe_predictions__{tag}.csv", keep_default_na=False)
-    assert list(predictions.columns) == ["row", "x", "y", "label", "probability", "given"]
-    assert len(predictions) == 2400 and np.allclose(predictions[["x", "y"]], truth[["x", "y"]])
+    assert list(predictions.columns) == ["row", "x_um", "y_um", "label", "probability", "given"]
+    assert len(predictions) == 2400 and np.allclose(predictions[["x_um", "y_um"]], truth[["x", "y"]])
     others = np.ones(2400, bool)
     others[labelled_rows] = False
     others &= truth["is_bad"].to_numpy() == 0
@@ -284,7 +285,7 @@ def bad(tmp_path, name, table):
     ({"x": [0.0, 1.5, 3.0], "y": [0.0, 0.0, 0.0], "label": ["a", "a", "b"]}, "class 'b' has 1 row: every class"),
     ({"x": [0.0, 0.0, 3.0, 4.5], "y": [0.0] * 4, "label": ["a", "b", "b", "a"]},
      "pixel (0, 0) is labelled twice, as 'a' and 'b'"),
-    ({"x": [0.0, 1.5], "y": [0.0, 0.0], "name": ["a", "b"]}, "a labels table needs columns x,y,label"),
+    ({"x": [0.0, 1.5], "y": [0.0, 0.0], "name": ["a", "b"]}, "a labels table needs columns x_um,y_um,label"),
     ({"row": [5000, 5001, 5002, 5003], "label": ["a", "a", "b", "b"]},
      "a labels file for another file: none of its 4 rows"),
     ({"x": [0.0, "left"], "y": [0.0, 0.0], "label": ["a", "b"]}, "column 'x' must hold numbers; line 3 has 'left'"),
@@ -308,17 +309,32 @@ def test_labels_table_columns_in_any_case_with_a_bom(tmp_path):
     assert match_labels(table, 4, [0.0, 1.5, 0.0, 1.5], [0.0, 0.0, 1.5, 1.5]).rows.tolist() == [0, 1]
 
 
-def test_labels_table_round_trip_and_row_tables():
+@pytest.mark.parametrize("header", ["x,y,label", "x_um,y_um,label", "row,x_um,y_um,label", "X_um,Y_um,Label"])
+def test_the_labels_reader_takes_x_y_and_x_um_y_um(tmp_path, header):
+    """Coordinates spelt as other tools write them (`x,y`) or as this project does (`x_um,y_um`) match the same
+    pixels; with `row` as well, the coordinates decide (row ids 7 and 9 are not these pixels)."""
+    lines = ["7,0,1.5,grain a", "9,1.5,0,grain b"] if header.startswith("row") else ["0,1.5,grain a", "1.5,0,grain b"]
+    path = tmp_path / "labels.csv"
+    path.write_text("\n".join([header, *lines]) + "\n")
+    table = read_labels_table(path)
+    assert {"x", "y", "label"} <= set(table.columns)
+    labelled = match_labels(table, 4, [0.0, 1.5, 0.0, 1.5], [0.0, 0.0, 1.5, 1.5], path)
+    assert labelled.rows.tolist() == [1, 2] and labelled.names.tolist() == ["grain b", "grain a"]
+
+
+def test_labels_table_round_trip_and_row_tables(tmp_path):
     x, y = np.array([0.0, 1.5, 0.0, 1.5]), np.array([0.0, 0.0, 1.5, 1.5])
-    table = labels_table([3, 0, 1], ["b", "a", "a"], x, y)
-    assert table.to_dict("list") == {"x": [0.0, 1.5, 1.5], "y": [0.0, 0.0, 1.5], "label": ["a", "a", "b"]}
-    labelled = match_labels(table, 4, x, y)
+    table = labels_table([3, 0, 1], ["b", "a", "a"], x, y, "um")
+    assert table.to_dict("list") == {"row": [0, 1, 3], "x_um": [0.0, 1.5, 1.5], "y_um": [0.0, 0.0, 1.5],
+                                     "label": ["a", "a", "b"]}
+    read = read_labels_table(write_labels(tmp_path / "labels.csv", table))
+    labelled = match_labels(read, 4, x, y)
     assert labelled.rows.tolist() == [0, 1, 3] and labelled.classes == ["a", "b"] and labelled.y.tolist() == [0, 0, 1]
     rows = labels_table([2, 0], ["n", "m"])
     assert rows.to_dict("list") == {"row": [0, 2], "label": ["m", "n"]}
     assert match_labels(rows, 4).rows.tolist() == [0, 2]
     with pytest.raises(InputError, match="rows have none"):
-        match_labels(table, 4)
+        match_labels(read.drop(columns="row"), 4)
     with pytest.raises(InputError, match="class 'm' has 1 row"):
         check_classes(LabelledRows.from_names([0, 1, 2], ["m", "n", "n"]))
 

@@ -106,8 +106,8 @@ def test_bandcontrast_threshold_roi_mask_and_export(bandcontrast_csv, tmp_path):
 
     csv = export_kept(tmp_path / "kept.csv", x, y, both, bc)
     kept = pd.read_csv(csv)
-    assert list(kept.columns) == ["x", "y", "bandcontrast"] and len(kept) == both.sum()
-    np.testing.assert_allclose(kept[["x", "y"]].to_numpy(), np.column_stack([x, y])[both])
+    assert list(kept.columns) == ["x_um", "y_um", "bandcontrast"] and len(kept) == both.sum()
+    np.testing.assert_allclose(kept[["x_um", "y_um"]].to_numpy(), np.column_stack([x, y])[both])
     npy = np.load(export_kept(tmp_path / "kept.npy", x, y, both))
     np.testing.assert_allclose(npy, np.column_stack([x, y])[both])
     with pytest.raises(InputError, match=".csv or .npy"):

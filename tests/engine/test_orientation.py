@@ -65,6 +65,24 @@ def test_points_of_two_phases_meet_at_a_boundary_and_unknown_groups_are_refused(
         ori.ipf_colours(euler.reshape(-1, 3), "2/m")
 
 
+def test_kam_and_grains_stop_at_phases_boundaries_and_unindexed_points():
+    """Four points in a row: a 1 degree step, a 40 degree step (a boundary), then a point of
+    another phase; below, one unindexed point among them."""
+    euler = np.zeros((2, 4, 3))
+    euler[0, 1, 0] = np.deg2rad(1)
+    euler[0, 2:, 0] = np.deg2rad(41)
+    euler[1] = euler[0]
+    phase = np.array([[0, 0, 0, 1], [-1, 0, 0, 1]])
+    laue = {0: "m-3m", 1: "m-3m"}
+    kam = ori.kernel_average_misorientation(euler, phase, laue, threshold_deg=2.5)
+    np.testing.assert_allclose(kam, [[1, 0.5, 0, 0], [np.nan, 0, 0, 0]], atol=1e-9)
+    np.testing.assert_array_equal(ori.grain_map(euler, phase, laue), [[0, 0, 1, 2], [-1, 0, 1, 2]])
+    np.testing.assert_array_equal(ori.grain_map(euler, phase, laue, threshold_deg=0.5), [[0, 1, 2, 3], [-1, 1, 2, 3]])
+    np.testing.assert_array_equal(ori.grain_sizes(ori.grain_map(euler, phase, laue)), [3, 2, 2])
+    lonely = ori.kernel_average_misorientation(euler, np.array([[0, -1, -1, -1], [-1, -1, -1, -1]]), laue)
+    assert np.isnan(lonely).all()  # no indexed neighbour: no KAM
+
+
 def test_point_and_space_groups_name_their_laue_group():
     assert [ori.laue_group(g) for g in ("432", "m-3m", "6/mmm", "622", "4mm", "2/m")] == \
         ["m-3m", "m-3m", "6/mmm", "6/mmm", "4/mmm", None]

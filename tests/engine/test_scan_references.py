@@ -1,6 +1,8 @@
 """EBSD reference maps of a scan (latentcore.analysis.ebsd.scan_references, `python -m latentcore references`)
-on simulated scans with known grains: the boundary overlay marks the true grain boundaries, `rank` takes
-references.npz and puts IPF components first for the dimensions that separate grains."""
+on simulated scans with known grains: the boundary overlay marks the true grain boundaries, the grain map
+finds the simulated grains, KAM agrees with orix (test-only), `phase` is offered only with two phases, the
+VBSE image is contrast-stretched, and `rank` takes references.npz and puts IPF components first for the
+dimensions that separate grains."""
 import json
 import warnings
 
@@ -17,7 +19,8 @@ from latentcore.extract import extract_file
 from latentcore.latents import read_latents
 from latentcore.models import load_model
 
-KEYS = {"ipf_x", "ipf_y", "ipf_z", "phase", "vbse_rgb", "iq", "adp", "boundaries", "x", "y", "units", "step"}
+KEYS = {"ipf_x", "ipf_y", "ipf_z", "indexed", "vbse_rgb", "iq", "adp", "boundaries", "grains", "kam", "x", "y", "units",
+        "step"}
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +55,23 @@ def test_references_npz_holds_every_map_on_the_scan_grid(written, scan):
         shape = (24, 32)
         for name in ("ipf_x", "ipf_y", "ipf_z", "vbse_rgb"):
             assert npz[name].shape == (*shape, 3)
-        for name in ("phase", "iq", "adp", "boundaries"):
+        for name in ("indexed", "iq", "adp", "boundaries", "grains", "kam"):
             assert npz[name].shape == shape
-        assert npz["boundaries"].dtype == bool
+        assert npz["boundaries"].dtype == bool and npz["indexed"].dtype == bool
         np.testing.assert_allclose(npz["x"], np.arange(32) * 1.5)
         np.testing.assert_allclose(npz["y"], np.arange(24) * 1.5)
         assert str(npz["units"]) == "um" and list(npz["step"]) == [1.5, 1.5]
         bad = scan.is_bad.reshape(shape)  # not indexed (phase 0 in the file): no orientation colour
         assert np.isnan(npz["ipf_z"][bad]).all() and np.isfinite(npz["ipf_z"][~bad]).all()
-        np.testing.assert_array_equal(npz["phase"][bad], -1)
-        np.testing.assert_array_equal(npz["phase"][~bad], 1)
+        np.testing.assert_array_equal(npz["indexed"], ~bad)  # one phase: `indexed`, not a phase map
+        np.testing.assert_array_equal(npz["grains"][bad], -1)
+        assert np.isnan(npz["kam"][bad]).all()
     report = json.loads((written / "references_report.json").read_text())
     assert report["phases"]["1"]["laue_group"] == "m-3m" and report["parameters"]["boundary_deg"] == 5.0
+    assert report["parameters"]["kam_threshold_deg"] == 2.5
+    assert report["grains"]["count"] == len(report["grains"]["points"]) >= 5
+    assert sum(report["grains"]["points"]) == (~bad).sum()
+    np.testing.assert_allclose(report["grains"]["areas"], np.array(report["grains"]["points"]) * 1.5 * 1.5)
     assert report["inputs"]["scan"]["sha256"] and report["versions"]["numpy"]
 
 
@@ -88,7 +96,10 @@ def test_rank_puts_ipf_components_first_for_the_dimensions_that_separate_grains(
     np.testing.assert_allclose(latents.orientations.euler, scan.euler, atol=1e-6)
     values = latents.partitions["all"]
     references = read_reference_files([str(written / "references.npz")], latents.x, latents.y, len(values), {})
-    assert {"ipf_z[r]", "vbse_rgb[b]", "iq", "adp", "boundaries", "phase"} <= set(references)
+    assert {"ipf_z[r]", "vbse_rgb[b]", "iq", "adp", "boundaries", "indexed", "kam"} <= set(references)
+    assert not {"phase", "grains"} & set(references)  # one phase; grain ids are labels, not values
+    picked = read_reference_files([f"{written / 'references.npz'}:grains"], latents.x, latents.y, len(values), {})
+    np.testing.assert_array_equal(picked["grains"], load_npz(written / "references.npz")[0]["grains"].reshape(-1))
     interior = ~scan.is_boundary & ~scan.is_bad
     grain = scan.grain_id[interior]
 
@@ -112,7 +123,7 @@ def test_rank_puts_ipf_components_first_for_the_dimensions_that_separate_grains(
 
 def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
     refs = scan_references(oxford, patterns=False)  # orientation maps only
-    assert set(refs.maps) == {"ipf_x", "ipf_y", "ipf_z", "phase", "boundaries"}
+    assert set(refs.maps) == {"ipf_x", "ipf_y", "ipf_z", "indexed", "boundaries", "grains", "kam"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the matplotlib fallback says it is used
         paths = write_references(refs, tmp_path, oxford, browser=None, dpi=72)
@@ -120,7 +131,8 @@ def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
     from latentcore.analysis.ebsd.scan_references import figures
     figs = figures(refs)
     assert [t.type for t in figs["ipf_z"].data] == ["image", "image"]  # the map and its key
-    assert "1: Nickel" in [t.name for t in figs["phase"].data]
+    assert "grain 2: " in figs["grains"].data[0].hovertemplate.replace("%{customdata[0]}", "2")
+    assert figs["kam"].data[0].colorbar.title.text == "KAM (°)"
     assert figs["boundaries"].data[-1].name == "grain boundaries"
 
 
@@ -128,9 +140,125 @@ def test_h5ebsd_scans_give_their_maps_info_shows_phases_and_a_missing_file_fails
     path = write_h5ebsd(simulate_scan(ScanSettings(n_rows=4, n_columns=5, pattern_size=16, n_grains=2, seed=1)),
                         tmp_path / "small.h5")
     refs = scan_references(path)
-    assert "phase" in refs.maps and "vbse_rgb" in refs.maps
+    assert "indexed" in refs.maps and "vbse_rgb" in refs.maps
     assert main(["info", str(path)]) == 0
     described = json.loads(capsys.readouterr().out)
     assert described["orientations"]["phases"]["0"]["point_group"] == "m-3m"
     assert main(["references", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "o")]) == 2
     assert "missing.h5" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module", params=["h5oina", "h5ebsd"])
+def simulated(request, oxford, scan, tmp_path_factory):
+    """(scan file, its simulation): the module's H5OINA scan (bad points not indexed) and a larger h5ebsd
+    one (every point indexed, 8 grains)."""
+    if request.param == "h5oina":
+        return oxford, scan
+    other = simulate_scan(ScanSettings(n_rows=30, n_columns=40, pattern_size=16, n_grains=8, seed=3))
+    return write_h5ebsd(other, tmp_path_factory.mktemp("refs_h5ebsd") / "grains.h5"), other
+
+
+def orix_kam(euler, indexed, threshold_deg):
+    """KAM (degrees) from orix's symmetry-reduced angles (test-only): the mean over the 4 edge neighbours
+    within the threshold, NaN where not indexed or none is left."""
+    from orix.quaternion import Orientation
+    from orix.quaternion.symmetry import Oh
+
+    n_rows, n_columns = indexed.shape
+    nodes = np.arange(indexed.size).reshape(indexed.shape)
+    first = np.concatenate([nodes[:, :-1].ravel(), nodes[:-1].ravel()])
+    second = np.concatenate([nodes[:, 1:].ravel(), nodes[1:].ravel()])
+    both = indexed.ravel()[first] & indexed.ravel()[second]
+    first, second = first[both], second[both]
+    orientations = Orientation.from_euler(euler.reshape(-1, 3), Oh)
+    angles = np.rad2deg(orientations[first].angle_with(orientations[second]))
+    kept = angles <= threshold_deg
+    total = sum(np.bincount(side[kept], angles[kept], minlength=indexed.size) for side in (first, second))
+    count = sum(np.bincount(side[kept], minlength=indexed.size) for side in (first, second))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kam = total / count
+    kam[~indexed.ravel()] = np.nan
+    return kam.reshape(n_rows, n_columns)
+
+
+@pytest.mark.parametrize("threshold_deg", [2.5, 1.0])
+def test_kam_agrees_with_orix_within_a_hundredth_of_a_degree(simulated, threshold_deg):
+    from latentcore.data import open_source
+
+    path, sim = simulated
+    refs = scan_references(path, patterns=False, kam_threshold_deg=threshold_deg)
+    with open_source(path) as reader:
+        read = reader.orientations()  # the angles as the file stores them (H5OINA: float32)
+    shape = (sim.settings.n_rows, sim.settings.n_columns)
+    expected = orix_kam(read.euler.reshape(*shape, 3), read.phase_id.reshape(shape) >= 0, threshold_deg)
+    kam = refs.maps["kam"]
+    np.testing.assert_array_equal(np.isnan(kam), np.isnan(expected))
+    assert np.isfinite(kam).mean() > 0.75 and np.nanmax(kam) <= threshold_deg
+    assert np.nanmax(np.abs(kam - expected)) < 0.01
+    assert refs.parameters["kam_threshold_deg"] == threshold_deg
+
+
+def test_the_grain_map_finds_the_simulated_grains(simulated):
+    from sklearn.metrics import adjusted_rand_score
+
+    path, sim = simulated
+    refs = scan_references(path, patterns=False)
+    grains = refs.maps["grains"].reshape(-1)
+    indexed = refs.maps["indexed"].reshape(-1)
+    assert (grains[~indexed] == -1).all() and (grains[indexed] >= 0).all()
+    assert adjusted_rand_score(sim.grain_id[indexed], grains[indexed]) >= 0.99
+    ids, points, areas = refs.grains()
+    assert points.sum() == indexed.sum() and list(ids) == list(range(len(points)))
+    np.testing.assert_allclose(areas, points * sim.settings.step ** 2)
+
+
+def two_phase(orientations, scan):
+    """The scan's orientations with its grains 0-1 called a second (also cubic) phase."""
+    import dataclasses
+
+    from latentcore.data.orientations import Phase
+
+    phase_id = np.where((orientations.phase_id >= 0) & (scan.grain_id <= 1), 2, orientations.phase_id)
+    return dataclasses.replace(orientations, phase_id=phase_id,
+                               phases={**orientations.phases, 2: Phase("Copper", point_group="m-3m")})
+
+
+def test_phase_is_a_reference_only_where_two_phases_are_indexed(oxford, scan):
+    from latentcore.analysis.ebsd.scan_references import orientation_references
+    from latentcore.data import open_source
+
+    with open_source(oxford) as reader:
+        single = reader.orientations()
+    one = orientation_references(single, scan.x, scan.y)
+    assert "phase" not in one.maps and "phase" not in one.point_values(scan.x, scan.y)
+    assert any("one phase" in note for note in one.notes)
+    two = orientation_references(two_phase(single, scan), scan.x, scan.y)
+    assert "phase" in two.maps and "phase" in two.point_values(scan.x, scan.y)
+    assert set(np.unique(two.maps["phase"])) == {-1, 1, 2}
+    np.testing.assert_array_equal(two.maps["indexed"], one.maps["indexed"])
+    assert not {"grains"} & set(two.point_values(scan.x, scan.y))  # grain ids: labels, never values
+
+
+def test_the_vbse_image_is_stretched_between_its_percentiles_and_says_so(written, oxford, tmp_path):
+    report = json.loads((written / "references_report.json").read_text())
+    assert report["parameters"]["vbse_percentiles"] == [1.0, 99.0]
+    rgb = load_npz(written / "references.npz")[0]["vbse_rgb"].reshape(-1, 3)
+    # the points at or below each channel's 1st percentile are black, those at or above its 99th full bright
+    np.testing.assert_array_equal(np.percentile(rgb, 1, axis=0, method="lower"), 0)
+    np.testing.assert_array_equal(np.percentile(rgb, 99, axis=0, method="higher"), 1)
+    assert ((rgb == 0).mean(0) <= 0.015).all() and ((rgb == 1).mean(0) <= 0.015).all()
+    out = tmp_path / "wide"
+    assert main(["references", str(oxford), "--out", str(out), "--no-figures", "--vbse-percentiles", "10", "90"]) == 0
+    assert json.loads((out / "references_report.json").read_text())["parameters"]["vbse_percentiles"] == [10.0, 90.0]
+    wide = load_npz(out / "references.npz")[0]["vbse_rgb"].reshape(-1, 3)
+    assert ((wide == 0) | (wide == 1)).mean() > 0.15 > ((rgb == 0) | (rgb == 1)).mean()  # more clipped
+    assert main(["references", str(oxford), "--out", str(out), "--vbse-percentiles", "90", "10"]) == 2
+
+
+def test_a_few_bright_outliers_no_longer_darken_the_vbse_image():
+    from latentcore.analysis.ebsd.pattern_maps import vbse_rgb
+
+    vbse = np.tile(np.linspace(1, 2, 1000), (1, 3, 1))
+    vbse[..., :5] = 1e6  # five hot pixels
+    stretched, plain = vbse_rgb(vbse), vbse_rgb(vbse, percentiles=(0, 100))
+    assert np.median(plain) < 1e-5 and 0.45 < np.median(stretched) < 0.55

@@ -1,10 +1,12 @@
-"""latentcore.train: filters, preprocessing shared with extraction, outputs, exact resume, early stop,
-CLI, and the quality bar (VAE latents recover the simulated grains)."""
+"""latentcore.train: filters, preprocessing shared with extraction, outputs, exact resume (from an epoch's
+end or from the middle of one), the time estimate from the first batches, the atomic checkpoint, early
+stop, CLI, and the quality bar (VAE latents recover the simulated grains)."""
 import json
 import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ from latentcore.models.vae import ConvVAE
 from latentcore.storage import sha256_file
 from latentcore.train import TrainConfig, encode_patterns, load_patterns, train_vae
 from latentcore.train.dataset import select_rows
+from latentcore.train.pace import ESTIMATE_BATCHES
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -150,7 +153,105 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(ebsd_h5, tmp_path):
         pd.DataFrame(straight.history)[["train_loss", "val_loss"]])
 
 
-def test_a_stop_or_time_limit_inside_the_first_epoch_keeps_no_half_epoch(ebsd_h5, tmp_path):
+class StopAtLook:
+    """A stop_event set from its nth look on. train_vae looks before every batch and after every
+    epoch: with tiny()'s 12 batches an epoch, look 5 is before batch 5 of epoch 1 (4 done), look 18
+    before batch 5 of epoch 2."""
+
+    def __init__(self, look: int):
+        self.look, self.looks = look, 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks >= self.look
+
+
+def last_state(out_dir) -> dict:
+    return torch.load(Path(out_dir) / "checkpoint.pth", weights_only=True)
+
+
+@pytest.mark.parametrize("look, epochs_done, batches_done", [(5, 0, 4), (18, 1, 4)])
+def test_a_run_stopped_mid_epoch_resumes_at_its_last_batch_and_ends_as_an_uninterrupted_one(
+        ebsd_h5, tmp_path, look, epochs_done, batches_done):
+    """Bit-identical on the CPU, by construction rather than by luck: the checkpoint holds the weights,
+    the optimizer, the RNG state (the reparameterisation's draws) and the epoch's position and loss sums
+    (float64, restored exactly), each epoch's order comes from its own seeded generator, and one thread
+    (one_torch_thread) makes each CPU kernel repeat its floats. (On a GPU, bf16 autocast and atomics
+    make no such promise.)"""
+    straight = train_vae(tiny(ebsd_h5, tmp_path / "straight", epochs=3))
+    cut = train_vae(tiny(ebsd_h5, tmp_path / "cut", epochs=3), stop_event=StopAtLook(look))
+    assert cut.stop_reason == "stopped" and len(cut.history) == epochs_done
+    state = last_state(tmp_path / "cut")["state"]
+    assert (state["epoch"], state["batch"], state["partial_count"]) == (epochs_done, batches_done, 32 * batches_done)
+    resumed = train_vae(tiny(ebsd_h5, tmp_path / "cut", epochs=3))
+    assert (resumed.resumed_from, resumed.resumed_at_batch, resumed.stop_reason) == (epochs_done, batches_done,
+                                                                                   "completed")
+    losses = ["train_loss", "train_rec", "train_kl", "val_loss"]
+    assert pd.DataFrame(resumed.history)[losses].equals(pd.DataFrame(straight.history)[losses])
+    ends = [last_state(tmp_path / name) for name in ("straight", "cut")]
+    for name, weights in ends[0]["model"].items():
+        assert torch.equal(weights, ends[1]["model"][name]), name
+    moments = [end["optimizer"]["state"][0]["exp_avg"] for end in ends]
+    assert torch.equal(*moments)
+
+
+def test_the_estimate_comes_from_the_first_batches_before_the_run_and_matches_its_time(ebsd_h5, tmp_path):
+    """The first pace report is the estimate, timed on ESTIMATE_BATCHES batches of the real data and
+    device after one untimed batch, and it comes before the first epoch ends. Against the measured
+    epochs it must be right within a factor 4 (the right order of magnitude): batches of this small
+    model take milliseconds on a shared 2-core machine, where a busy neighbour can double a few."""
+    events = []
+    result = train_vae(tiny(ebsd_h5, tmp_path, epochs=3, input_size=32, channels=(8, 16)),
+                       callback=lambda report: events.append(("epoch", report)),
+                       on_pace=lambda pace: events.append(("pace", pace)))
+    kind, estimate = events[0]
+    assert kind == "pace" and estimate == result.estimate
+    assert (estimate.measured_batches, estimate.batches_done, estimate.batches_per_epoch) == (
+        ESTIMATE_BATCHES, ESTIMATE_BATCHES + 1, 12)
+    assert estimate.estimate_text().endswith(f"for 3 epochs (measured on {ESTIMATE_BATCHES} batches)")
+    measured = sum(row["seconds"] for row in result.history)
+    assert 1 / 4 <= estimate.seconds_total / measured <= 4, (estimate, measured)
+    last = [pace for kind, pace in events if kind == "pace"][-1]
+    assert last.batches_done == last.batches_total == 36 and last.seconds_left == 0
+
+
+def test_estimate_only_stops_after_the_timed_batches_and_the_run_goes_on_from_them(ebsd_h5, tmp_path):
+    straight = train_vae(tiny(ebsd_h5, tmp_path / "straight"))
+    estimated = train_vae(tiny(ebsd_h5, tmp_path / "run"), estimate_only=True)
+    assert estimated.stop_reason == "estimated" and estimated.history == []
+    assert estimated.estimate.batches_done == last_state(tmp_path / "run")["state"]["batch"] == ESTIMATE_BATCHES + 1
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["result"]["status"] == "estimated"
+    resumed = train_vae(tiny(ebsd_h5, tmp_path / "run"))
+    assert resumed.resumed_at_batch == ESTIMATE_BATCHES + 1 and resumed.stop_reason == "completed"
+    assert pd.DataFrame(resumed.history)[["train_loss", "val_loss"]].equals(
+        pd.DataFrame(straight.history)[["train_loss", "val_loss"]])
+
+
+def test_the_checkpoint_is_written_under_a_temporary_name_then_renamed(ebsd_h5, tmp_path, monkeypatch):
+    """A write cut short (here: a full disk half-way) leaves the previous checkpoint whole, and no
+    partial file behind: the run resumes from the previous one."""
+    train_vae(tiny(ebsd_h5, tmp_path, epochs=1))
+    before = (tmp_path / "checkpoint.pth").read_bytes()
+    save, written = torch.save, []
+
+    def half_a_checkpoint(obj, path, *args, **kwargs):
+        written.append(Path(path).name)
+        if Path(path).name.startswith("checkpoint"):
+            Path(path).write_bytes(before[:100])
+            raise OSError("No space left on device")
+        return save(obj, path, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", half_a_checkpoint)
+    with pytest.raises(OSError, match="No space left"):
+        train_vae(tiny(ebsd_h5, tmp_path, epochs=2), stop_event=StopAtLook(3))  # stopped after 2 batches
+    assert written == ["checkpoint.pth.partial"]
+    assert (tmp_path / "checkpoint.pth").read_bytes() == before and not list(tmp_path.glob("*.partial"))
+    monkeypatch.undo()
+    resumed = train_vae(tiny(ebsd_h5, tmp_path, epochs=2))
+    assert (resumed.resumed_from, resumed.resumed_at_batch) == (1, 0)
+
+
+def test_a_stop_or_time_limit_before_the_first_batch_writes_no_checkpoint(ebsd_h5, tmp_path):
     stop = threading.Event()
     stop.set()
     stopped = train_vae(tiny(ebsd_h5, tmp_path / "a"), stop_event=stop)
@@ -205,11 +306,28 @@ def test_cli_trains_then_resumes_at_epoch_3(ebsd_h5, bandcontrast_csv, tmp_path)
               "--input-size", "16", "--latent-dim", "3", "--channels", "4,8", "--device", "cpu", "--out", tmp_path]
     first = cli(*common, "--epochs", "2")
     assert first.returncode == 0, first.stderr
+    assert f"for 2 epochs (measured on {ESTIMATE_BATCHES} batches)" in first.stderr  # printed at the start
+    assert first.stderr.index("estimate: about") < first.stderr.index("batches [")
     second = cli(*common, "--epochs", "4")
     assert second.returncode == 0, second.stderr
     assert "resumed at epoch 3" in second.stdout
     assert pd.read_csv(tmp_path / "loss.csv").epoch.tolist() == [1, 2, 3, 4]
     assert json.loads((tmp_path / "config.json").read_text())["filters"]["bandcontrast"]["min"] == 100
+
+
+def test_the_first_ctrl_c_of_train_vae_stops_after_the_batch_and_the_second_interrupts(capsys):
+    """train-vae's Ctrl-C sets the stop_event (train_vae then checkpoints its last finished batch, as
+    the stop tests above show) instead of raising; a second Ctrl-C interrupts as usual."""
+    import signal
+
+    from latentcore.cli.train import _ctrl_c_stops
+
+    stop = threading.Event()
+    with pytest.raises(KeyboardInterrupt):
+        with _ctrl_c_stops(stop):
+            signal.raise_signal(signal.SIGINT)
+            assert stop.is_set() and "stopping after this batch" in capsys.readouterr().err
+            signal.raise_signal(signal.SIGINT)
 
 
 def test_cli_refuses_a_bad_roi_naming_it(ebsd_h5, tmp_path, capsys):

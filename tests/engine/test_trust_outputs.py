@@ -184,7 +184,7 @@ def test_probe_predictions_neutralise_formula_labels_and_the_report_keeps_them(t
     for column in ("label", "given"):
         cells = table[column][table[column] != ""]
         assert len(cells) and all(cell.startswith("'") and cell[1:] in FORMULAS for cell in cells), cells
-    assert table["x"].iloc[0] == "-6.0" and float(table["probability"].iloc[0]) > 0  # numbers untouched
+    assert table["x_um"].iloc[0] == "-6.0" and float(table["probability"].iloc[0]) > 0  # numbers untouched
 
 
 def test_labels_written_by_the_app_start_with_a_quote_and_read_back_the_same(tmp_path):
@@ -283,8 +283,10 @@ def test_nan_euler_angles_at_a_point_that_is_not_indexed_are_accepted(tmp_path, 
     out = tmp_path / "refs"
     assert main(["references", str(scan), "--out", str(out), "--no-patterns", "--no-figures"]) == 0
     with np.load(out / "references.npz") as refs:
-        ipf, phase = refs["ipf_z"].reshape(-1, 3), refs["phase"].reshape(-1)
-    assert np.isnan(ipf[7]).all() and phase[7] == -1 and np.isfinite(ipf[[6, 8]]).all()
+        ipf, indexed = refs["ipf_z"].reshape(-1, 3), refs["indexed"].reshape(-1)
+        kam, grains = refs["kam"].reshape(-1), refs["grains"].reshape(-1)
+    assert np.isnan(ipf[7]).all() and not indexed[7] and np.isfinite(ipf[[6, 8]]).all()
+    assert np.isnan(kam[7]) and grains[7] == -1 and np.isfinite(kam[[6, 8]]).all()
 
 
 def test_nan_euler_angles_at_an_indexed_point_are_refused(tmp_path, capsys):

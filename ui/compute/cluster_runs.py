@@ -134,8 +134,8 @@ def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, view_kind: st
     if _run["x"] is not None:  # the figure draws the clusters on the scan
         engine = write_cluster_figure(job, out_dir, _run["x"], _run["y"], _run["latent"], _view, _run["labels"],
                                       _run["units"], dpi=dpi)
-        report = with_figure(report, engine, view_kind)
-    names = cluster_names(job.tag, view_kind)
+        report = with_figure(job, report, engine, view_kind)
+    names = cluster_names(job, view_kind)
     write_json(out_dir / names["report"], report)
     return {kind: str(out_dir / name) for kind, name in names.items()}
 

@@ -73,9 +73,11 @@ def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
                              model=model, **kwargs)
 
 
-def start_training(config: dict, label: str) -> jobs.Job:
-    """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own."""
-    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config)
+def start_training(config: dict, label: str, estimate_only: bool = False) -> jobs.Job:
+    """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own; `estimate_only`:
+    its first batches, timed, then stopped with their checkpoint (the same config goes on from there)."""
+    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config,
+                             estimate_only=estimate_only)
 
 
 def last_training_run(folder: str) -> dict | None:

@@ -2,6 +2,8 @@
 (both in the worker pool at scale) and its files."""
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
 from . import tasks
@@ -9,22 +11,41 @@ from .dispatch import pooled
 from .sources import stacked_latents
 
 
-def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, source_stamp: tuple | None) -> dict:
-    """name -> per-row values: band contrast (aligned by x, y), PCA components of the raw patterns,
-    and the numeric metadata columns of cutouts (in the worker pool at scale)."""
+@dataclasses.dataclass(frozen=True)
+class Extras:
+    """What the Rank page adds to the latents' own maps (files as `sources.stamp` tuples): VBSE, IQ and ADP
+    streamed from the scan's patterns (`patterns`), an uploaded NPZ (`upload`), the session's labels (`labels`:
+    their CSV)."""
+
+    patterns: bool = False
+    upload: tuple | None = None
+    labels: tuple | None = None
+
+    def files(self, references) -> dict:
+        """role -> path of the files a ranking against `references` read (each goes in its report with its
+        SHA-256): the uploaded NPZ, and the labels' CSV when the labels are among them."""
+        chosen = {"references_upload": self.upload,
+                  "labels": self.labels if tasks.LABELS_REFERENCE in references else None}
+        return {role: stamp[0] for role, stamp in chosen.items() if stamp}
+
+
+def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, source_stamp: tuple | None,
+                   extras: Extras = Extras()) -> dict:
+    """name -> per-row values (`tasks.reference_maps`: band contrast first, the EBSD maps, labels, the uploaded
+    NPZ's maps, PCA components of the raw patterns, cutouts' metadata), in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.reference_maps, "Preparing the reference maps", rows, latents=lat_stamp, bandcontrast=bc_stamp,
-                  components=int(components), source=source_stamp)
+                  components=int(components), source=source_stamp, **dataclasses.asdict(extras))
 
 
 def ranking(lat_stamp: tuple, bc_stamp: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
-            components: int, roi: tuple | None, source_stamp: tuple | None):
+            components: int, roi: tuple | None, source_stamp: tuple | None, extras: Extras = Extras()):
     """Score table of every dimension against the chosen reference maps, over the ROI's rows (in the
     worker pool at scale)."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_stamp, bandcontrast=bc_stamp,
                   references=list(references), metrics=list(metrics), components=int(components),
-                  roi=list(roi) if roi else None, source=source_stamp)
+                  roi=list(roi) if roi else None, source=source_stamp, **dataclasses.asdict(extras))
 
 
 @st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)

@@ -143,52 +143,75 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
                             partitions=partitions, clobber=clobber, progress=rows_done)
 
 
-def train(config: dict, progress):
-    """`latentcore train-vae`'s call (latentcore.train.train_vae) with the config's dict. Each epoch
-    reports the loss history so far (detail "history") and the latest validation patterns and their
-    reconstructions (arrays "inputs", "reconstructions"). Cancelling stops after the current batch
-    as the CLI's Ctrl-C does: the last epoch's checkpoint and the best model are kept, so the same
-    config resumes."""
+def train(config: dict, progress, estimate_only: bool = False):
+    """`latentcore train-vae`'s call (latentcore.train.train_vae) with the config's dict. It reports
+    its pace (detail "pace": `latentcore.train.pace.Pace`'s fields; the message says the epoch, the
+    batch and the time left), and each epoch the loss history so far (detail "history") and the latest
+    validation patterns and their reconstructions (arrays "inputs", "reconstructions"). `estimate_only`
+    stops once the first batches were timed (the Train page's estimate; the same config goes on from
+    there). Cancelling stops after the current batch as the CLI's Ctrl-C does: that batch's checkpoint
+    and the best model are kept, so the same config resumes."""
     from latentcore.train import TrainConfig, train_vae
 
     config = TrainConfig.from_dict(config)
-    history = []
+    detail, said = {"history": [], "pace": None}, {"fraction": 0.0, "message": "timing the first batches"}
+
+    def on_pace(pace):
+        detail["pace"] = pace.to_dict()
+        said.update(fraction=pace.batches_done / pace.batches_total,
+                    message=f"epoch {pace.epoch} of {pace.epochs}, batch {pace.batch} of {pace.batches_per_epoch}, "
+                            f"{pace.left_text()}")
+        progress(said["fraction"], said["message"], detail=detail, check=False)
 
     def epoch_done(report):
-        history.append(report.row())
-        progress(report.epoch / config.epochs, f"epoch {report.epoch} of {config.epochs}",
-                 detail={"history": history},
+        detail["history"].append(report.row())
+        progress(said["fraction"], said["message"], detail=detail,
                  arrays={"inputs": report.inputs, "reconstructions": report.reconstructions}, check=False)
 
-    class Stop:  # train_vae's stop_event: the job's cancel flag, looked at after every batch
+    class Stop:  # train_vae's stop_event: the job's cancel flag, looked at before every batch
         @staticmethod
         def is_set() -> bool:
             return getattr(progress, "cancelled", lambda: False)()
 
     progress(0.0, "reading the patterns")
-    return train_vae(config, callback=epoch_done, stop_event=Stop())
+    return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace, estimate_only=estimate_only)
+
+
+LABELS_REFERENCE = "labels"  # the session's labels: a reference clustering, scored by ARI and NMI
 
 
 def reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int, source: tuple | None,
-                   progress) -> dict:
-    """name -> per-row values: band contrast (a scan map, or a table aligned by x, y), PCA components
-    of the raw patterns, and the numeric metadata columns of cutouts (kept by this process for the
-    ranking that follows)."""
+                   progress, patterns: bool = False, upload: tuple | None = None, labels: tuple | None = None) -> dict:
+    """name -> per-row values, in the order the Rank page offers them: band contrast (a scan map, or a table
+    aligned by x, y) and the scan's other vendor maps; the EBSD reference maps (`scan_references`: IPF, and with
+    `patterns` VBSE, IQ, ADP streamed from `source`); the session's labels (`labels`: their CSV's stamp; ids,
+    NaN unlabelled); the maps of an uploaded NPZ (`upload`, named `<file stem>:<array>`); PCA components of
+    the raw patterns; the numeric metadata columns of cutouts. Kept by this process for the ranking that follows."""
     progress(0.1, "reading the latents" + (f" and {components} principal components of the patterns" if components else ""))
-    return _kept_maps(latents, bandcontrast, components, source)
+    return _kept_maps(latents, bandcontrast, components, source, patterns, upload, labels)
 
 
 def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int,
-                         source: tuple | None) -> dict:
-    import pandas as pd
-
+                         source: tuple | None, patterns: bool, upload: tuple | None, labels: tuple | None) -> dict:
     from latentcore.latents import read_latents
 
     lat = read_latents(latents[0])
-    references = {}
+    references, shown = {}, None
     if bandcontrast is not None and lat.x is not None:  # a scan map keeps its own name (IQ, ...)
-        values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat.path).name)[1]
+        shown, values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat.path).name)
         references[bandcontrast.value_name] = np.asarray(values, np.float32).astype(np.float64)
+    if lat.x is not None:  # the scan's other vendor maps (MAD, band slope, ...)
+        references.update({k: np.asarray(v, np.float64) for k, v in lat.point_maps.items()
+                           if k not in references and k != shown})
+        references.update(_scan_reference_values(latents, lat, source if patterns else None))
+    if labels is not None:
+        references[LABELS_REFERENCE] = _label_ids(lat, labels[0])
+    if upload is not None:
+        from latentcore.analysis.references import uploaded_npz_references
+
+        n_rows = sum(len(v) for v in lat.partitions.values())
+        found = uploaded_npz_references(upload[0], lat.x, lat.y, n_rows, lat.grid_shape)
+        references.update({f"{Path(upload[0]).stem}:{name}": values for name, values in found.items()})
     if components and source is not None and lat.x is not None:
         from latentcore.analysis.references import pattern_components
         from latentcore.data import open_source
@@ -197,11 +220,6 @@ def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, comp
             comps = np.asarray(pattern_components(reader, n=components))
         for k in range(comps.shape[1]):
             references[f"pattern PC{k + 1}"] = comps[:, k]
-    if lat.orientations is not None and lat.x is not None:  # IPF components, phases, boundaries
-        from latentcore.analysis.ebsd.scan_references import orientation_references
-
-        refs = orientation_references(lat.orientations, lat.x, lat.y, lat.grid_shape)
-        references.update(refs.point_values(lat.x, lat.y))
     _, table = lat.stacked()
     for name in table.columns:
         if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
@@ -209,27 +227,56 @@ def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, comp
     return references
 
 
-def _kept_maps(latents, bandcontrast, components, source) -> dict:
+def _scan_reference_values(latents: tuple, lat, source: tuple | None) -> dict:
+    """The scan's EBSD reference maps (`scan_references`, as the Latent maps page shows them) at each row,
+    IPF z first, then in the order of `scan_references.TITLES` (maps it does not title last); an RGB map
+    gives one reference per channel (`ipf_z[r]`, ...)."""
+    from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
+    from latentcore.analysis.ebsd.scan_references import TITLES, point_values
+    from latentcore.analysis.maps import Grid
+
+    found = scan_references(latents, source, DEFAULT_BOUNDARY_DEG, lambda *_: None)
+    if not found["maps"]:
+        return {}
+    order = ["ipf_z", *TITLES]
+    maps = dict(sorted(found["maps"].items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    return point_values(maps, Grid(**found["grid"]), lat.x, lat.y)
+
+
+def _label_ids(lat, labels_csv: str) -> np.ndarray:
+    """The session's labels (the CLI's labels CSV) as one class id per row, NaN where a row has none."""
+    from latentcore.analysis.labels.labelled import match_labels, read_labels_table
+
+    n_rows = sum(len(v) for v in lat.partitions.values())
+    labelled = match_labels(read_labels_table(labels_csv), n_rows, lat.x, lat.y, labels_csv)
+    ids = np.full(n_rows, np.nan)
+    ids[labelled.rows] = labelled.y
+    return ids
+
+
+def _kept_maps(latents, bandcontrast, components, source, patterns=False, upload=None, labels=None) -> dict:
     """`_reference_maps_kept` with the job's arguments as hashable tuples."""
-    return _reference_maps_kept(tuple(latents), bandcontrast, int(components),
-                                tuple(source) if source else None)
+    return _reference_maps_kept(tuple(latents), bandcontrast, int(components), tuple(source) if source else None,
+                                bool(patterns), tuple(upload) if upload else None, tuple(labels) if labels else None)
 
 
 @functools.lru_cache(maxsize=4)
 def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, components: int,
-                         source: tuple | None) -> dict:
+                         source: tuple | None, patterns: bool, upload: tuple | None, labels: tuple | None) -> dict:
     """The maps this process made last (the page asks for them, then ranks against them)."""
-    return _make_reference_maps(latents, bandcontrast, components, source)
+    return _make_reference_maps(latents, bandcontrast, components, source, patterns, upload, labels)
 
 
 def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, metrics: list, components: int,
-         roi, source: tuple | None, progress):
+         roi, source: tuple | None, progress, patterns: bool = False, upload: tuple | None = None,
+         labels: tuple | None = None):
     """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
-    against the chosen reference maps, over the ROI's rows (x0, x1, y0, y1; None: all)."""
+    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows
+    (x0, x1, y0, y1; None: all)."""
     from latentcore.analysis.rank import rank_dimensions
     from latentcore.latents import read_latents
 
-    maps = _kept_maps(latents, bandcontrast, components, source)
+    maps = _kept_maps(latents, bandcontrast, components, source, patterns, upload, labels)
     progress(0.3, "reading the latents")
     lat = read_latents(latents[0])
     matrix, _ = lat.stacked()
@@ -238,10 +285,11 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
         from latentcore.analysis.maps import Roi
 
         rows = np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
-    chosen = {name: maps[name][rows] for name in references}
+    chosen = {name: maps[name][rows] for name in references if name != LABELS_REFERENCE}
+    given = {name: maps[name][rows] for name in references if name == LABELS_REFERENCE}
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
-    progress(0.4, f"scoring {matrix.shape[1]} dimensions against {len(chosen)} maps on {len(rows):,} rows")
-    return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), **xy)
+    progress(0.4, f"scoring {matrix.shape[1]} dimensions against {len(references)} references on {len(rows):,} rows")
+    return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), labels=given, **xy)
 
 
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from latentcore.analysis.ebsd import orientation
-from latentcore.analysis.ebsd.scan_references import TITLES
+from latentcore.analysis.ebsd.scan_references import SCALAR_LOOKS, TITLES
 from latentcore.figures import reference_figures as rf
 
 
@@ -28,6 +28,11 @@ def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Fig
         fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"])
     elif name == "phase":
         fig = rf.phase_map_figure(values, found["phases"], x, y, found["units"])
+    elif name == "grains":
+        fig = rf.grain_map_figure(values, x, y, found["units"])
+    elif name in SCALAR_LOOKS:
+        value_name, colorscale = SCALAR_LOOKS[name]
+        fig = rf.scalar_map_figure(values, x, y, TITLES[name], value_name, found["units"], colorscale)
     elif name == "boundaries":
         fig = rf.scalar_map_figure(np.ones(values.shape), x, y, TITLES[name], "", found["units"],
                                    colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])

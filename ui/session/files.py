@@ -157,6 +157,13 @@ def add_file(path: Path) -> str:
     return f"{path.name}: {'a band-contrast table' if kind == 'bandcontrast' else 'a data file'}"
 
 
+def add_references(path: Path) -> bool:
+    """Keep an uploaded NPZ of reference maps (the Rank page's) with the workspace's files; False when it already was."""
+    known = str(path) in state.registered_files().get("references", [])
+    _register(path, "references")
+    return not known
+
+
 def _register(path: Path, kind: str):
     files = state.registered_files()
     files.setdefault(kind, [])

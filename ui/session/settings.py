@@ -110,7 +110,8 @@ PAGES: dict[str, Saved] = {
                  | boundaries("clusters") | mean_pattern("clusters_mean")),
     "compare": (keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
                      "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
-    "rank": keep("rank_components", "rank_metrics", "rank_top") | tied("rank_references") | SHARED_ROI,
+    "rank": keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
+            | SHARED_ROI,
     "train": (keep("train_data", "train_device", "train_input_size", "train_channels", "train_epochs", "train_batch",
                    "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg", "train_average", "train_bc_min",
                    "train_use_roi") | tied("train_latent_dim") | own_roi("train")),

@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore.arrays import unique
+from latentcore.columns import ROW, SELECTED
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
@@ -185,12 +186,11 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def table_csv(table, extra: dict, selected) -> str:
-    """The rows with their embedding and a `selected` flag, as CSV (built when downloaded); `row`, the row
-    id, is the one the cluster tables (`cluster_assignments__*.csv`) carry: they join on it."""
-    out = table.assign(**extra)
-    out["selected"] = is_chosen(np.arange(len(out)), selected)
-    return neutralised_table(out).to_csv(index_label="row")  # metadata text never runs as a spreadsheet formula
+def table_csv(table, selected) -> str:
+    """An embedding's table (`embedding_table`) with a `selected` flag, as CSV (built when downloaded); `row`, the
+    row id, is the one the cluster tables (`cluster_assignments__*.csv`) carry: they join on it."""
+    out = table.assign(**{SELECTED: is_chosen(table[ROW].to_numpy(), selected)})
+    return neutralised_table(out).to_csv(index=False)  # metadata text never runs as a spreadsheet formula
 
 
 def embedding_npz(fitted, path: str) -> bytes:

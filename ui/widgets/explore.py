@@ -11,6 +11,8 @@ import streamlit as st
 
 from latentcore.analysis.items import item_caption
 from latentcore.analysis.labels.labelled import codes_per_row
+from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
+from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_name
 from latentcore.errors import LatentError
 
 from latentcore.data.bandcontrast import point_map_title
@@ -103,16 +105,15 @@ def colour_for(choice: str, lat_stamp, lat, table: pd.DataFrame, dim: int = 0, c
 
 
 def scan_columns(lat_stamp, lat) -> dict[str, np.ndarray]:
-    """Per-row x, y (their unit in the name, e.g. `x_um`) and band contrast, for scans: what the UMAP's
-    hover, table and CSV carry. {} for latents without coordinates."""
+    """Per-row `x_um`, `y_um` (their unit in the name) and `bandcontrast` (the chosen map), for scans: what the
+    UMAP's hover, table and CSV carry (`latentcore.columns`). {} for latents without coordinates."""
     if lat.x is None or lat.y is None or len(lat.x) != len(next(iter(lat.partitions.values()))):
         return {}
-    units = lat.units or "um"
-    columns = {f"x_{units}": np.asarray(lat.x), f"y_{units}": np.asarray(lat.y)}
+    columns = dict(zip(coordinate_names(lat.units), (np.asarray(lat.x), np.asarray(lat.y))))
     chosen = state.bandcontrast()
     if chosen is not None:
         try:
-            columns[chosen.value_name] = sources.bandcontrast_for(chosen, lat_stamp)
+            columns[BANDCONTRAST_COLUMN] = sources.bandcontrast_for(chosen, lat_stamp)
         except LatentError:  # a table that does not cover these latents: the Data page says so
             pass
     return columns
@@ -129,9 +130,8 @@ def gallery_captions(lat, scan: dict | None):
     """rows -> their gallery captions (`item_caption`): the row, and from `scan` (`scan_columns`: every row's
     x, y and band contrast) its position and band contrast where it has them."""
     scan = scan or {}
-    units = lat.units or "um"
-    x, y = scan.get(f"x_{units}"), scan.get(f"y_{units}")
-    contrast = next((v for name, v in scan.items() if name not in (f"x_{units}", f"y_{units}")), None)
+    x, y = (scan.get(name) for name in coordinate_names(lat.units))
+    contrast = scan.get(BANDCONTRAST_COLUMN)
 
     def captions(rows) -> list[str]:
         return [item_caption(r, *((x[r], y[r]) if x is not None else (None, None)), units=lat.units,
@@ -156,8 +156,8 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
                 mean_panel(lat, rows, mean_key)
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
-    shown = table.iloc[rows[:TABLE_MAX]].assign(**{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
-    st.dataframe(shown.rename_axis("row_id").reset_index(), height=240, hide_index=True, key=f"{key}_table")
+    head = pd.DataFrame({ROW: rows[:TABLE_MAX], **{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()}})
+    st.dataframe(beside(head, table.iloc[rows[:TABLE_MAX]]), height=240, hide_index=True, key=f"{key}_table")
     table_note(len(rows))
 
 
@@ -202,17 +202,17 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
     return marks
 
 
-def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, unit: str, bandcontrast):
-    """The Clusters page's selected rows (the first TABLE_MAX): row id, x and y in `unit`, the latent
-    dimension, band contrast (named by its choice, the run's BandContrast) when the run has it, and the cluster."""
+def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, units: str | None):
+    """The Clusters page's selected rows (the first TABLE_MAX), in the cluster CSV's columns: `row`, `x_um`,
+    `y_um` (`units`), the latent dimension, `bandcontrast` when the run has it, `cluster`."""
     picked = np.flatnonzero(selected_here)
     shown = picked[:TABLE_MAX]
-    table = {"row_id": run["rows"][shown]}
+    table = {ROW: run["rows"][shown]}
     if run["x"] is not None:
-        table.update({f"x ({unit})": run["x"][shown], f"y ({unit})": run["y"][shown]})
-    table[f"latent {dim}"] = run["latent"][shown]
+        table.update(zip(coordinate_names(units), (run["x"][shown], run["y"][shown])))
+    table[latent_name(dim)] = run["latent"][shown]
     if run["bandcontrast"] is not None:
-        table[bandcontrast.value_name] = run["bandcontrast"][shown]
-    table["cluster"] = run["labels"][shown]
+        table[BANDCONTRAST_COLUMN] = run["bandcontrast"][shown]
+    table[CLUSTER] = run["labels"][shown]
     st.dataframe(table, height=220, hide_index=True)
     table_note(len(picked))

@@ -185,7 +185,7 @@ def labels_file(lat, labelled, folder: Path) -> Path:
     path, digest_file = folder / "labels.csv", folder / "labels.csv.digest"
     digest = labelled.digest()
     if not path.exists() or not digest_file.exists() or digest_file.read_text() != digest:
-        lab.write_labels(path, lab.labels_table(labelled.rows, labelled.names, *_positions(lat)))
+        lab.write_labels(path, lab.labels_table(labelled.rows, labelled.names, *_positions(lat), lat.units))
         digest_file.write_text(digest)
     return path
 
@@ -222,8 +222,8 @@ def _training_set(source, labels_path, target) -> bytes:
 
 def _upload(lat, n_rows: int, key: str):
     with st.expander("Upload a labels table", icon=":material/upload:"):
-        upload = st.file_uploader("CSV with columns x,y,label (scans, matched by coordinates) or row,label",
-                                  type=["csv"], key=f"{key}_upload")
+        upload = st.file_uploader("CSV with columns x_um,y_um,label (scans, matched by coordinates; or x,y,label) "
+                                  "or row,label", type=["csv"], key=f"{key}_upload")
         if upload is not None and st.button("Use the uploaded labels (replaces the labels)", key=f"{key}_use_upload"):
             with common.user_errors():
                 # not beside labels.csv: the labels download would write over an upload of that name

@@ -1,19 +1,20 @@
-"""The EBSD reference maps panel (IPF x, y, z with the colour key, phases with a legend, grain
-boundaries; VBSE, image quality and ADP from the scan's patterns) and the grain-boundary overlay
+"""The EBSD reference maps panel (IPF x, y, z with the colour key, indexed points, phases with a legend
+(two or more), grain boundaries, grains, kernel average misorientation; VBSE, image quality and ADP
+from the scan's patterns) and the grain-boundary overlay
 switch of the scan maps. Computed through `ui.compute.scan_maps.scan_references`."""
 from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
-from latentcore.analysis.ebsd.scan_references import TITLES
+from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
+from latentcore.analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, TITLES
 
 from ..compute import scan_maps, sources
 from ..figures import references as reference_figures
 from ..session import state
 from . import common, explore
 
-ORDER = ("ipf_z", "ipf_x", "ipf_y", "phase", "boundaries", "vbse_rgb", "iq", "adp")
+ORDER = ("ipf_z", "ipf_x", "ipf_y", "phase", "boundaries", "grains", "kam", "indexed", "vbse_rgb", "iq", "adp")
 
 
 def boundary_degrees(where=None, page: str = "maps") -> float:
@@ -62,3 +63,17 @@ def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False)
                         index=names.index(state.setting("maps_ref_name", names[0], names)))
     fig = reference_figures.reference_figure(found, name, boundaries=overlay and "boundaries" in found["maps"])
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
+    if name in ("kam", "grains", "vbse_rgb"):
+        st.caption(how_made(name, boundary_deg))
+
+
+def how_made(name: str, boundary_deg: float) -> str:
+    """What a derived reference map is, with the angles or percentiles it was made with."""
+    low, high = DEFAULT_VBSE_PERCENTILES
+    return {"kam": f"Kernel average misorientation: the mean misorientation (°, symmetry-reduced) of each point to "
+                   f"its 4 edge neighbours, leaving out those beyond {DEFAULT_KAM_THRESHOLD_DEG:g}° (grain boundaries) "
+                   "and those not indexed; blank where none is left.",
+            "grains": f"Grains: points joined through edge neighbours misoriented by at most {boundary_deg:g}° (the "
+                      "boundary angle); hover a grain for its size. Grey: not indexed.",
+            "vbse_rgb": f"Each colour channel stretched from its {low:g}th percentile (black) to its {high:g}th "
+                        "(full), so a few bright points do not darken the image."}[name]

@@ -1,9 +1,11 @@
 """A VAE training run for the Train page: `latentcore.train.train_vae` in a process of its own
 (through the pool's door, `dispatch.start_training`: the task `ui.compute.tasks.train`), so the
-server only draws its progress. Each epoch the worker reports the loss history and the latest
-reconstructions; Stop cancels the job, and the trainer stops after its current batch keeping the
-last epoch's checkpoint and the best model, so the same config resumes. The finished model joins the session's models (the Extract page's choices).
-`live_panel(epochs)` draws the run (or the workspace's last finished one, `saved_run_panel`)."""
+server only draws its progress. Start first times the run's first batches (an estimate-only run) and
+shows the estimate; Go on resumes from there. While it runs the worker reports its pace (the time
+left), and each epoch the loss history and the latest reconstructions; Stop cancels the job, and the
+trainer stops after its current batch keeping that batch's checkpoint and the best model, so Resume
+(the same config) goes on from that batch. The finished model joins the session's models (the Extract
+page's choices). `live_panel(epochs)` draws the run (or the workspace's last finished one, `saved_run_panel`)."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -16,6 +18,7 @@ import streamlit as st
 
 from latentcore.train import TrainConfig
 from latentcore.train.outputs import CHECKPOINT_FILE, RECONSTRUCTIONS_PNG
+from latentcore.train.pace import Pace
 
 from ..compute import dispatch, jobs
 from ..figures import training as training_figures
@@ -24,10 +27,12 @@ from . import common
 
 
 class TrainingRun:
-    """What the page reads of a training job: running, status, history, latest, result, error."""
+    """What the page reads of a training job: running, status, pace, history, latest, result, error.
+    `estimate_only`: the run that times the first batches before the full one."""
 
-    def __init__(self, job: jobs.Job, config: TrainConfig, models: dict, label: str):
+    def __init__(self, job: jobs.Job, config: TrainConfig, models: dict, label: str, estimate_only: bool = False):
         self.job, self.config, self.models, self.label = job, config, models, label
+        self.estimate_only = estimate_only
         job.future.add_done_callback(lambda future: self.register())  # in the pool's thread, when it ends
 
     def register(self) -> None:
@@ -64,12 +69,24 @@ class TrainingRun:
     @property
     def status(self) -> str:
         if self.running:
-            return "stopping" if self.job.cancelled() else f"running ({self.job.progress()[1]}, in a worker process)"
+            if self.job.cancelled():
+                return "stopping after this batch"
+            doing = "timing the first batches" if self.estimate_only else "running"
+            return f"{doing} ({self.job.progress()[1]}, in a worker process)"
         if self.job.future.cancelled():
             return "stopped"
         if self.error is not None:
             return "failed"
         return self.result.stop_reason if self.result else "stopped"
+
+    @property
+    def pace(self) -> Pace | None:
+        """The last pace the run reported (at its end: the estimate from its first batches), or None."""
+        result = self.result
+        if result is not None:
+            return result.estimate
+        pace = self.job.detail().get("pace")
+        return Pace(**pace) if pace else None
 
     @property
     def history(self) -> list[dict]:
@@ -110,15 +127,15 @@ def end_unseen() -> bool:
     return state.train_end_unseen()
 
 
-def start(config: TrainConfig, label: str | None = None) -> TrainingRun:
-    """Start (or resume: the same out_dir) a run in its own worker process; when it wrote a model,
-    the model is added to the session's models (a plain dict in session state, which the pool's
-    thread can add to without Streamlit calls)."""
+def start(config: TrainConfig, label: str | None = None, estimate_only: bool = False) -> TrainingRun:
+    """Start (or resume: the same out_dir) a run in its own worker process (`estimate_only`: its first
+    batches, timed); when it wrote a model, the model is added to the session's models (a plain dict in
+    session state, which the pool's thread can add to without Streamlit calls)."""
     models = state.models_dict()
     label = label or f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
 
-    job = dispatch.start_training(config.to_dict(), f"Training ({config.epochs} epochs)")
-    run = TrainingRun(job, config, models, label)
+    job = dispatch.start_training(config.to_dict(), f"Training ({config.epochs} epochs)", estimate_only)
+    run = TrainingRun(job, config, models, label, estimate_only)
     state.set_train_run(run)
     return run
 
@@ -159,14 +176,20 @@ def _live_view(epochs: int):
         return
     history, latest = job.history, job.latest
     done = len(history) and history[-1]["epoch"] or 0
-    st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: epoch {done} of {job.config.epochs}")
     if job.running:
+        st.progress(min(job.job.progress()[0], 1.0), text=job.status)
         st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
+    elif job.status == "estimated":
+        st.progress(0.0, text="timed the first batches: the estimate is below")
+    else:
+        st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: epoch {done} of {job.config.epochs}")
     if job.error is not None:
         st.error(f"Training failed: {common.error_line(job.error)}", icon=":material/error:")
+    if not job.running and job.status == "estimated":
+        _estimate_panel(job, epochs)
     if not job.running and job.status == "stopped":
-        st.caption("Stopped: the checkpoint of the last whole epoch is kept; Resume goes on from it "
-                   "to the number of epochs set above.")
+        st.caption(f"Stopped in epoch {done + 1}: the checkpoint of its last finished batch is kept; Resume goes "
+                   "on from that batch to the number of epochs set above.")
         if st.button("Resume", icon=":material/replay:", key="train_resume"):
             start(dataclasses.replace(job.config, epochs=epochs), job.label)
             st.rerun(scope="app")
@@ -179,10 +202,24 @@ def _live_view(epochs: int):
         st.write("Validation patterns (top) and their reconstructions (bottom)")
         for images in (latest.inputs, latest.reconstructions):
             st.image(training_figures.display_images(images), width=72)
-    if job.result is not None:
+    if job.result is not None and job.result.history:  # a model was written (not after an estimate alone)
         result = job.result
         st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
                    f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
         common.download_artifacts([p for name, p in result.files.items() if name != CHECKPOINT_FILE], key="train_files")
     if not job.running and end_unseen():
         st.rerun()  # once: the whole page redraws with the start button enabled and no timer
+
+
+def _estimate_panel(job: TrainingRun, epochs: int):
+    """The estimate from the first batches, before the full run: Go on, or change the settings and start again."""
+    estimate = job.pace.for_epochs(epochs) if job.pace is not None else None
+    if estimate is None:  # stopped before a batch was timed
+        st.warning("The first batches could not be timed. Start again to train.", icon=":material/timer:")
+        return
+    st.info(f"Training would take {estimate.estimate_text()}, on this data and device, plus reading the patterns "
+            "again. Go on, or change the settings above and start again.", icon=":material/timer:")
+    if st.button("Go on", type="primary", icon=":material/play_arrow:", key="train_go_on",
+                 help="Trains the settings just timed, to the number of epochs set above, from the batches already done"):
+        start(dataclasses.replace(job.config, epochs=epochs), job.label)
+        st.rerun(scope="app")

@@ -9,6 +9,8 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     ipf_key_image("m-3m", size=200)                     -> (size, size, 4) RGBA of the key's sector
     misorientation_angles(euler_a, euler_b, "m-3m")     -> (N,) radians, symmetry-reduced
     boundary_map(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) bool, 5 degrees by default
+    kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) degrees
+    grain_map(euler_grid, phase_grid, laue_of_phase)    -> (rows, columns) grain id, -1 not indexed
 
 Laue groups with a colour key: m-3m (cubic), 6/mmm (hexagonal), 4/mmm (tetragonal), -3m (trigonal)
 and mmm (orthorhombic). The TSL key (hue from the azimuth about the sector's centre, lightness from
@@ -20,9 +22,13 @@ import functools
 import itertools
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial.transform import Rotation
 
 DEFAULT_BOUNDARY_DEG = 5.0
+# MTEX's KAM has no threshold unless given one; its documentation's KAM maps use 2.5 degrees
+DEFAULT_KAM_THRESHOLD_DEG = 2.5
 SQRT3_2 = np.sqrt(3) / 2
 
 # Laue group -> the plane normals bounding its colour key's sector (inverse pole figure)
@@ -279,3 +285,53 @@ def boundary_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, 
     out[:-1] |= across_down
     out[1:] |= across_down
     return out
+
+
+def kernel_average_misorientation(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
+                                  threshold_deg: float = DEFAULT_KAM_THRESHOLD_DEG) -> np.ndarray:
+    """(rows, columns) kernel average misorientation in degrees: the mean symmetry-reduced
+    misorientation of each point to its first neighbours (the 4 that share an edge, MTEX's order-1
+    kernel on a square grid), leaving out neighbours misoriented by more than the threshold (grain
+    boundaries), of another phase or not indexed. NaN where the point is not indexed (phase < 0) or
+    no neighbour is left."""
+    right, down = neighbour_misorientations(euler, phase, laue_of_phase)
+    threshold = np.deg2rad(threshold_deg)
+    total, count = np.zeros(np.shape(phase)), np.zeros(np.shape(phase))
+    for angles, first, second in ((right, np.s_[:, :-1], np.s_[:, 1:]), (down, np.s_[:-1], np.s_[1:])):
+        with np.errstate(invalid="ignore"):
+            kept = angles <= threshold  # NaN and inf (not indexed, another phase) are never kept
+        for side in (first, second):  # each pair counts for both of its points
+            total[side] += np.where(kept, angles, 0.0)
+            count[side] += kept
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kam = np.rad2deg(total / count)
+    kam[np.asarray(phase) < 0] = np.nan
+    return kam
+
+
+def grain_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
+              threshold_deg: float = DEFAULT_BOUNDARY_DEG) -> np.ndarray:
+    """(rows, columns) int64 grain ids: points joined through 4-neighbours of one phase misoriented
+    by at most the threshold (the complement of `boundary_map`) share an id (scipy's connected
+    components); ids 0, 1, ... in row-major order of each grain's first point, -1 where not indexed."""
+    right, down = neighbour_misorientations(euler, phase, laue_of_phase)
+    threshold = np.deg2rad(threshold_deg)
+    nodes = np.arange(np.size(phase)).reshape(np.shape(phase))
+    with np.errstate(invalid="ignore"):
+        joined_right, joined_down = right <= threshold, down <= threshold
+    first = np.concatenate([nodes[:, :-1][joined_right], nodes[:-1][joined_down]])
+    second = np.concatenate([nodes[:, 1:][joined_right], nodes[1:][joined_down]])
+    graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(nodes.size, nodes.size))
+    _, labels = connected_components(graph, directed=False)
+    indexed = np.asarray(phase).reshape(-1) >= 0
+    _, first_seen, ids = np.unique(labels[indexed], return_index=True, return_inverse=True)
+    renumbered = np.argsort(np.argsort(first_seen))  # component -> its rank by first point
+    out = np.full(nodes.size, -1, np.int64)
+    out[indexed] = renumbered[ids]
+    return out.reshape(np.shape(phase))
+
+
+def grain_sizes(grains: np.ndarray) -> np.ndarray:
+    """(n_grains,) points in each grain of a `grain_map` (ids 0 .. n_grains - 1)."""
+    ids = np.asarray(grains).reshape(-1)
+    return np.bincount(ids[ids >= 0], minlength=int(ids.max(initial=-1)) + 1)

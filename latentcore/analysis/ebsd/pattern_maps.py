@@ -5,7 +5,9 @@ virtual backscatter-electron (VBSE) images, image quality and the average neighb
     maps.vbse          (gy, gx, N) float64: the summed intensity of each detector tile, per point
     maps.iq            (N,) image quality (Krieger Lassen 1994: 1 - FFT spectrum inertia / its maximum)
     maps.adp           (N,) mean dot product of each pattern with its 4 grid neighbours (zero mean, unit norm)
-    vbse_rgb(maps.vbse, tiles=None)    (N, 3) in 0..1: three tiles, each stretched to its own range
+    vbse_rgb(maps.vbse, tiles=None, percentiles=(1, 99))
+                       (N, 3) in 0..1: three tiles, each stretched from its own low to high
+                       percentile (values beyond them clipped: a few outliers no longer darken the image)
 
 Points are the reader's rows in order; `grid_nodes` (row-major node of each row, for scans that fill
 only part of their grid) places them for the neighbours. Patterns are used as read, not corrected.
@@ -69,14 +71,17 @@ def default_rgb_tiles(grid: tuple[int, int]) -> tuple[tuple[int, int], ...]:
     return tuple((row, min(max(c, 0), grid[1] - 1)) for c in (middle - 1, middle, middle + 1))
 
 
-def vbse_rgb(vbse: np.ndarray, tiles=None) -> np.ndarray:
-    """(N, 3) RGB in 0..1 from three tiles of `vbse` (gy, gx, N), each stretched min -> 0, max -> 1."""
+def vbse_rgb(vbse: np.ndarray, tiles=None, percentiles: tuple[float, float] = (1.0, 99.0)) -> np.ndarray:
+    """(N, 3) RGB in 0..1 from three tiles of `vbse` (gy, gx, N), each stretched linearly from its
+    low percentile (-> 0) to its high one (-> 1) and clipped; (0, 100) is the plain min-max stretch."""
+    if not 0 <= percentiles[0] < percentiles[1] <= 100:
+        raise ValueError(f"VBSE percentiles must satisfy 0 <= low < high <= 100, got {tuple(percentiles)}")
     tiles = tiles or default_rgb_tiles(vbse.shape[:2])
     channels = []
     for row, column in tiles:
         image = vbse[row, column].astype(np.float64)
-        low, high = np.nanmin(image), np.nanmax(image)
-        channels.append((image - low) / (high - low) if high > low else np.zeros_like(image))
+        low, high = np.nanpercentile(image, percentiles)
+        channels.append(np.clip((image - low) / (high - low), 0, 1) if high > low else np.zeros_like(image))
     return np.stack(channels, -1)
 
 

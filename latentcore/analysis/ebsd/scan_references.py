@@ -1,19 +1,29 @@
 """EBSD reference maps of a scan, from what its file holds: orientations (IPF colours along x, y,
-z), phases, grain boundaries, and from its patterns VBSE, image quality and the average neighbour
-dot product. Every map is on the scan grid (rows x columns), NaN where the scan has no point.
+z), indexed points, phases, grain boundaries, grains and the kernel average misorientation, and from
+its patterns VBSE, image quality and the average neighbour dot product. Every map is on the scan grid
+(rows x columns), NaN where the scan has no point.
 
-    refs = scan_references("scan.h5oina", vbse_grid=(5, 5), boundary_deg=5.0, progress=None)
+    refs = scan_references("scan.h5oina", vbse_grid=(5, 5), boundary_deg=5.0, kam_threshold_deg=2.5,
+                           vbse_percentiles=(1, 99), progress=None)
     refs.maps["ipf_z"]          (rows, columns, 3) RGB in 0..1; also ipf_x, ipf_y, vbse_rgb
-    refs.maps["phase"]          (rows, columns): phase id, -1 not indexed
+    refs.maps["indexed"]        (rows, columns) bool: the point has an orientation of a known phase
+    refs.maps["phase"]          (rows, columns): phase id, -1 not indexed; only when two or more phases
+                                are indexed (one phase would only repeat `indexed`)
+    refs.maps["boundaries"]     (rows, columns) bool: misorientation to a 4-neighbour above boundary_deg
+    refs.maps["grains"]         (rows, columns) grain id (4-neighbours within boundary_deg), -1 none
+    refs.maps["kam"]            (rows, columns) degrees: mean misorientation to the 4 first neighbours
+                                within kam_threshold_deg; NaN not indexed or no such neighbour
     refs.maps["iq"], ["adp"]    (rows, columns) float
-    refs.maps["boundaries"]     (rows, columns) bool: misorientation to a 4-neighbour above the threshold
-    refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes
+    refs.grains()               (ids, points, areas in units²) of every grain
+    refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes (grain ids
+                                are labels, not values: left out unless `labels=True`)
     ipf_rows(orientations, (0, 0, 1))   (N, 3) IPF colours of each point (the UMAP's colours)
     write_references(refs, out_dir)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
 
-`references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `phase`, `vbse_rgb`, `iq`, `adp`, `boundaries`, `x`
-(columns' x), `y` (rows' y), `units`, `step`; maps the file cannot give (no orientations, a phase
-without a Laue group this package colours) are left out and the report's `notes` say why.
+`references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `indexed`, `phase` (two or more phases), `boundaries`,
+`grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y), `units`, `step`; maps the file
+cannot give (no orientations, a phase without a Laue group this package colours) are left out and the
+report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
 """
 from __future__ import annotations
 
@@ -35,7 +45,12 @@ from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
 NPZ_NAME = "references.npz"
 TITLES = {"ipf_x": "IPF x", "ipf_y": "IPF y", "ipf_z": "IPF z", "phase": "Phases", "vbse_rgb": "Virtual BSE (RGB)",
-          "iq": "Image quality", "adp": "Average neighbour dot product", "boundaries": "Grain boundaries"}
+          "iq": "Image quality", "adp": "Average neighbour dot product", "boundaries": "Grain boundaries",
+          "indexed": "Indexed", "grains": "Grains", "kam": "Kernel average misorientation"}
+# colour bar title and colour scale of the maps that are neither grey values nor RGB
+SCALAR_LOOKS = {"kam": ("KAM (°)", "Viridis"), "indexed": ("indexed", [[0, "#9e9e9e"], [1, "#eeeeee"]])}
+LABEL_MAPS = ("grains",)  # ids, not values: ranked as labels (ARI, NMI), never correlated
+DEFAULT_VBSE_PERCENTILES = (1.0, 99.0)
 
 
 @dataclasses.dataclass
@@ -56,15 +71,27 @@ class ScanReferences:
     def y(self) -> np.ndarray:
         return self.grid.y_values
 
-    def point_values(self, x, y) -> dict[str, np.ndarray]:
+    def point_values(self, x, y, labels: bool = False) -> dict[str, np.ndarray]:
         """Each map at the given coordinates (N,): RGB maps give one reference per channel."""
-        return point_values(self.maps, self.grid, x, y)
+        return point_values(self.maps, self.grid, x, y, labels)
+
+    def grains(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids, points, areas in the scan's units squared) of every grain of the `grains` map."""
+        return grain_table(self.maps["grains"], self.grid)
 
 
-def point_values(maps: dict, grid: Grid, x, y) -> dict[str, np.ndarray]:
+def grain_table(grains: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    points = ori.grain_sizes(grains)
+    return np.arange(len(points)), points, points * abs(grid.step_x * grid.step_y)
+
+
+def point_values(maps: dict, grid: Grid, x, y, labels: bool = False) -> dict[str, np.ndarray]:
+    """Each map at the given coordinates; the `LABEL_MAPS` (grain ids) only with `labels`."""
     rows, columns = grid.indices(np.asarray(x, np.float64), np.asarray(y, np.float64))
     out = {}
     for name, values in maps.items():
+        if name in LABEL_MAPS and not labels:
+            continue
         at = np.asarray(values)[rows, columns].astype(np.float64)
         if at.ndim == 2:
             out.update({f"{name}[{c}]": at[:, i] for i, c in enumerate("rgb")})
@@ -98,40 +125,55 @@ def ipf_rows(orientations, direction, laue: dict | None = None) -> np.ndarray:
     return colours
 
 
-def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list) -> tuple[dict, dict]:
-    """IPF maps, the phase map and the boundaries of a scan's orientations; (maps, laue per phase)."""
+def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list,
+                     kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> tuple[dict, dict]:
+    """IPF maps, indexed points, phases (two or more), boundaries, grains and KAM of a scan's
+    orientations; (maps, laue per phase)."""
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
     phase_id = orientations.phase_id
-    maps = {"phase": _on_grid(phase_id.astype(np.float64), rows, columns, shape)}
     unknown = sorted(int(k) for k in unique(phase_id[phase_id >= 0]) if laue.get(int(k)) is None)
     if unknown:
         notes.append(f"phases {unknown} have no Laue group with a colour key here "
-                     f"({', '.join(ori.LAUE_GROUPS)}): their points are left out of the IPF maps and boundaries")
-    for name, direction in IPF_DIRECTIONS.items():
-        maps[name] = _on_grid(ipf_rows(orientations, direction, laue), rows, columns, shape)
+                     f"({', '.join(ori.LAUE_GROUPS)}): their points are left out of the IPF maps, boundaries, "
+                     "grains and KAM")
+    maps = {name: _on_grid(ipf_rows(orientations, direction, laue), rows, columns, shape)
+            for name, direction in IPF_DIRECTIONS.items()}
     known = np.isin(phase_id, [k for k, group in laue.items() if group])
     grid_phase = _on_grid(np.where(known, phase_id, -1), rows, columns, shape, fill=-1).astype(np.int64)
+    maps["indexed"] = grid_phase >= 0
+    present = unique(phase_id[phase_id >= 0])
+    if len(present) >= 2:
+        maps["phase"] = _on_grid(phase_id.astype(np.float64), rows, columns, shape)
+    else:
+        said = "one phase is" if len(present) else "no point is"
+        notes.append(f"{said} indexed: no phase map (the `indexed` map shows which points are indexed)")
     grid_euler = _on_grid(orientations.euler, rows, columns, shape, fill=0.0)
-    maps["boundaries"] = ori.boundary_map(grid_euler, grid_phase, {k: g for k, g in laue.items() if g}, boundary_deg)
+    symmetry = {k: g for k, g in laue.items() if g}
+    maps["boundaries"] = ori.boundary_map(grid_euler, grid_phase, symmetry, boundary_deg)
+    maps["grains"] = ori.grain_map(grid_euler, grid_phase, symmetry, boundary_deg)
+    maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, kam_threshold_deg)
     return maps, laue
 
 
-def orientation_references(orientations, x, y, grid_shape=None,
-                           boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG) -> ScanReferences:
-    """The orientation maps (IPF x, y, z, phases, boundaries) of per-point orientations at x, y
-    (e.g. a latents file's `orientations`), on the grid of those coordinates."""
+def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
+                           kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> ScanReferences:
+    """The orientation maps (IPF x, y, z, indexed, phases, boundaries, grains, KAM) of per-point
+    orientations at x, y (e.g. a latents file's `orientations`), on the grid of those coordinates."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     grid = Grid.from_coordinates(x, y, grid_shape)
     rows, columns = grid.indices(x, y)
     notes = []
-    maps, laue = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes)
-    parameters = {"boundary_deg": boundary_deg, "orientation_convention": orientations.convention}
+    maps, laue = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes, kam_threshold_deg)
+    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
+                  "orientation_convention": orientations.convention}
     units = None
     return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters)
 
 
 def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=None,
-                    boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG, batch_size: int = 256,
+                    boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
+                    kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                    vbse_percentiles: tuple[float, float] = DEFAULT_VBSE_PERCENTILES, batch_size: int = 256,
                     patterns: bool = True, progress=None) -> ScanReferences:
     """Every reference map of an EBSD scan file (see the module docstring)."""
     with open_source(source) as reader:
@@ -147,9 +189,9 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
         shape, notes, maps, phases, laue = grid.shape, [], {}, {}, {}
         orientations = reader.orientations()
         if orientations is None:
-            notes.append("the file holds no orientations: no IPF, phase or boundary maps")
+            notes.append("the file holds no orientations: no IPF, indexed, phase, boundary, grain or KAM maps")
         else:
-            found, laue = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes)
+            found, laue = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes, kam_threshold_deg)
             maps.update(found)
             phases = orientations.phases
         if patterns:
@@ -160,11 +202,13 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             streamed = pattern_maps(_GridReader(reader, grid.shape), vbse_grid, batch_size, grid_nodes=nodes,
                                     progress=progress)
             tiles = rgb_tiles or default_rgb_tiles(vbse_grid)
-            maps["vbse_rgb"] = _on_grid(vbse_rgb(streamed.vbse, tiles), rows, columns, shape)
+            maps["vbse_rgb"] = _on_grid(vbse_rgb(streamed.vbse, tiles, vbse_percentiles), rows, columns, shape)
             maps["iq"] = _on_grid(streamed.iq, rows, columns, shape)
             maps["adp"] = _on_grid(streamed.adp, rows, columns, shape)
     parameters = {"vbse_grid": list(vbse_grid), "rgb_tiles": [list(t) for t in (rgb_tiles or default_rgb_tiles(vbse_grid))],
-                  "boundary_deg": boundary_deg, "orientation_convention": orientations.convention if orientations else None}
+                  "vbse_percentiles": [float(p) for p in vbse_percentiles], "boundary_deg": boundary_deg,
+                  "kam_threshold_deg": kam_threshold_deg,
+                  "orientation_convention": orientations.convention if orientations else None}
     return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters)
 
 
@@ -239,6 +283,11 @@ def figures(refs: ScanReferences) -> dict:
             out[name] = rf.rgb_map_figure(values, refs.x, refs.y, TITLES[name], refs.units)
         elif name == "phase":
             out[name] = rf.phase_map_figure(values, {k: p.name for k, p in refs.phases.items()}, refs.x, refs.y, refs.units)
+        elif name == "grains":
+            out[name] = rf.grain_map_figure(values, refs.x, refs.y, refs.units)
+        elif name in SCALAR_LOOKS:
+            value_name, colorscale = SCALAR_LOOKS[name]
+            out[name] = rf.scalar_map_figure(values, refs.x, refs.y, TITLES[name], value_name, refs.units, colorscale)
         elif name == "boundaries":
             fig = rf.scalar_map_figure(np.where(values, np.nan, 1.0), refs.x, refs.y, TITLES[name], "", refs.units,
                                        colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
@@ -247,6 +296,16 @@ def figures(refs: ScanReferences) -> dict:
         else:
             out[name] = rf.scalar_map_figure(values, refs.x, refs.y, TITLES[name], name.upper(), refs.units)
     return out
+
+
+def grain_report(refs: ScanReferences) -> dict | None:
+    """Each grain's points and area (the report's `grains`); None without a grain map."""
+    if "grains" not in refs.maps:
+        return None
+    ids, points, areas = refs.grains()
+    unit = f"{refs.units or 'um'}2"
+    return {"count": len(ids), "boundary_deg": refs.parameters.get("boundary_deg"), "area_units": unit,
+            "points": points.tolist(), "areas": [round(float(a), 6) for a in areas]}
 
 
 def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = True, browser="auto",
@@ -265,6 +324,6 @@ def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = 
               "inputs": {"scan": input_record(source)} if source else {},
               "grid": refs.grid.to_dict(), "units": refs.units, "maps": sorted(refs.maps),
               "phases": {str(k): {**dataclasses.asdict(p), "laue_group": refs.laue.get(k)} for k, p in refs.phases.items()},
-              "notes": refs.notes, "versions": package_versions(VERSION_PACKAGES)}
+              "grains": grain_report(refs), "notes": refs.notes, "versions": package_versions(VERSION_PACKAGES)}
     paths["report"] = write_json(out_dir / "references_report.json", report)
     return paths

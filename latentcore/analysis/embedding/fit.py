@@ -9,7 +9,7 @@ Entry points
 - `cache_file_of(...)` (`fit_embedding`'s arguments): where that fit is cached, to tell whether it was made
   (another page draws on a UMAP only when one was fitted: it does not start one).
 - `embedding_names(latents, method)`: the files of an embedding (its table, figure, saved fit), as the CLI's
-  `umap` and the UMAP page name them.
+  `umap` and the UMAP page name them; `embedding_table(table, coords, method, ...)`: its table's columns.
 - `warm_up()`: compile umap-learn's code once, through a tiny seeded fit (the app calls it in a
   background thread at start; every process's first UMAP fit goes through it, under `cache_lock`, so
   two processes never fill numba's on-disk cache at once).
@@ -66,6 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...columns import ROW, beside, coordinate_names, embedding_name
 from ...errors import InputError
 from ...storage.local import atomic_path
 from .._validation import check_int, check_matrix, check_number
@@ -162,6 +163,20 @@ def embedding_names(latents, method: str) -> dict[str, str]:
     tag = f"{Path(str(latents)).stem}_{method}"
     return {"table": f"{tag}.parquet", "table_csv": f"{tag}.csv", "figure": f"{tag}.png",
             "embedding": f"{tag}_embedding.npz"}
+
+
+def embedding_table(table, coords, method: str, x=None, y=None, units=None, extra: dict | None = None):
+    """The embedding's table, as the CLI's `umap` and the UMAP page's download write it: `row` (the row id),
+    `x_um`, `y_um` (scans, their unit in the name), `{method}_0`, `{method}_1`, ..., the `extra` columns, then
+    `table`'s own (`partition`, `index`, the source's metadata: `Latents.stacked`); a metadata column named as one
+    of those (cutouts' own `row`) is kept as `source_<name>`."""
+    import pandas as pd
+
+    columns = {ROW: np.arange(len(coords), dtype=np.int64)}
+    if x is not None:
+        columns.update(zip(coordinate_names(units), (np.asarray(x), np.asarray(y))))
+    columns.update({embedding_name(method, i): np.asarray(coords[:, i], np.float32) for i in range(coords.shape[1])})
+    return beside(pd.DataFrame(columns | (extra or {})), table)
 
 
 def save_embedding(path, fitted: FittedEmbedding) -> Path:

@@ -1,16 +1,17 @@
 """Labels: named classes of rows, as a table that travels between the app, the command line and other tools.
 
 A labels table is a CSV with a `label` column (any text) and either
-- `x`, `y`: scan coordinates in the scan's units, matched to the scan's pixels within a quarter of a grid step
-  (never by position in the file), or
+- `x_um`, `y_um` (or `x`, `y`, as other tools write them): scan coordinates in the scan's units, matched to the
+  scan's pixels within a quarter of a grid step (never by position in the file), or
 - `row`: the row id of the UMAP table (the row's position in the latents file's partitions, stacked in order).
 A table with both is matched by coordinates when the rows have them. One row per pixel: a pixel labelled twice
 with two names is refused, twice with one name is kept once.
 
-- `read_labels_table(path)` -> DataFrame (checked columns, `label` as text);
+- `read_labels_table(path)` -> DataFrame (checked columns, coordinates as `x`, `y`, `label` as text);
 - `match_labels(table, n_rows, x=None, y=None, path=None)` -> `LabelledRows` (row ids, names, class list, codes);
 - `check_classes(names, path=None)`: at least two classes, each with at least two rows;
-- `labels_table(rows, names, x=None, y=None)` -> the table to write (`x,y,label` for scans, `row,label` otherwise);
+- `labels_table(rows, names, x=None, y=None, units=None)` -> the table to write (`row,x_um,y_um,label` for scans,
+  `row,label` otherwise);
 - `write_labels(path, table)`: atomically;
 - `labels_names(latents)`: the labels table and its training sets (`trainset.export_training_set`) of a latents file;
 - editing (each returns new `LabelledRows`): `with_label`, `renamed` (merges into an existing name), `without_class`,
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ...arrays import unique
+from ...columns import LABEL, ROW, coordinate_names, plain_coordinates
 from ...errors import InputError
 from ...storage.csv_cells import restored
 
@@ -83,25 +85,28 @@ class LabelledRows:
 
 
 def read_labels_table(path) -> pd.DataFrame:
-    """A labels CSV: `label` and `x`, `y` or `row`; labels as text. One-line errors name the file."""
+    """A labels CSV: `label` and `x_um`, `y_um` (or `x`, `y`) or `row`; labels as text. One-line errors name the
+    file."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such labels file", path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"not a labels table (CSV with columns x,y,label or row,label): {exc}".splitlines()[0],
+        raise InputError(f"not a labels table (CSV with columns x_um,y_um,label or row,label): {exc}".splitlines()[0],
                          path) from None
     return check_labels_table(table, path)
 
 
 def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
-    """The columns a labels table needs, with numbers where numbers belong and no empty label."""
-    table = table.rename(columns=lambda name: str(name).strip().lstrip("\ufeff").lower())  # "Label", a BOM
+    """The columns a labels table needs, with numbers where numbers belong and no empty label; coordinates
+    spelt `x_um`, `y_um` (this project's tables) or `x`, `y` are given back as `x`, `y`."""
+    table = plain_coordinates(table.rename(columns=lambda name: str(name).strip().lstrip("\ufeff").lower()))
     columns = list(table.columns)
     by_xy, by_row = {"x", "y"} <= set(columns), "row" in columns
     if "label" not in columns or not (by_xy or by_row):
-        raise InputError(f"a labels table needs columns x,y,label (scans) or row,label; it has {columns[:10]}", path)
+        raise InputError("a labels table needs columns x_um,y_um,label (scans; or x,y,label) or row,label; "
+                         f"it has {columns[:10]}", path)
     if not len(table):
         raise InputError("the labels table has no rows", path)
     # without the `'` write_labels put before a formula, then stripped as any label (a tab after the `'`)
@@ -193,15 +198,17 @@ def labels_names(latents) -> dict[str, str]:
             "training_set_h5": f"{stem}_training_set.h5"}
 
 
-def labels_table(rows, names, x=None, y=None) -> pd.DataFrame:
-    """The table to write: `x,y,label` when the rows have positions, `row,label` otherwise (rows in order)."""
+def labels_table(rows, names, x=None, y=None, units=None) -> pd.DataFrame:
+    """The table to write, rows in order: `row,x_um,y_um,label` when the rows have positions (in `units`; read back
+    by the coordinates), `row,label` otherwise."""
     rows = np.asarray(rows, np.int64)
     order = np.argsort(rows, kind="stable")
     rows, names = rows[order], np.asarray(names).astype(str)[order]
+    columns = {ROW: rows}
     if x is not None:
-        return pd.DataFrame({"x": np.asarray(x, np.float64)[rows], "y": np.asarray(y, np.float64)[rows],
-                             "label": names})
-    return pd.DataFrame({"row": rows, "label": names})
+        coordinates = (np.asarray(x, np.float64)[rows], np.asarray(y, np.float64)[rows])
+        columns.update(zip(coordinate_names(units), coordinates))
+    return pd.DataFrame(columns | {LABEL: names})
 
 
 def write_labels(path, table: pd.DataFrame) -> Path:

@@ -10,8 +10,8 @@ as `cluster --smooth`, `smoothing.smooth_rows`).
   the default 0 labels every row. The probability is the logistic model's, or for kNN the fraction of the
   k neighbours that vote for the class (uniform votes, so a threshold of 0.7 reads "7 of 10 neighbours agree");
 - `probe_features(latents, smooth)` -> (features, row ids, x, y): every row of a latents file, stacked;
-- `run_probe(latents_path, labels_path, out_dir, ...)` writes `probe_predictions__{tag}.csv` (`row`, `x`, `y`
-  for scans, `label` predicted or `unknown`, `probability`, `given` the label the row was given or empty),
+- `run_probe(latents_path, labels_path, out_dir, ...)` writes `probe_predictions__{tag}.csv` (`row`, `x_um`,
+  `y_um` for scans, `label` predicted or `unknown`, `probability`, `given` the label the row was given or empty),
   `probe_report__{tag}.json` (accuracy, confusion matrix, parameters, the confidence threshold and the count
   of unknown rows, inputs' SHA-256, versions) and `probe_maps__{tag}.png` (predicted-label map, unknown grey,
   and confidence map, scans only); `tag` is `{method}` or `{method}_smooth{sigma}`, then `_conf{threshold}`
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...columns import GIVEN, LABEL, PROBABILITY, ROW, coordinate_names
 from ...errors import InputError, about_file
 from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
 
@@ -177,15 +178,16 @@ def probe_names(tag: str) -> dict:
             "figure": f"probe_maps__{tag}.png"}
 
 
-def predictions_table(result: ProbeResult, labelled: LabelledRows, x=None, y=None) -> pd.DataFrame:
+def predictions_table(result: ProbeResult, labelled: LabelledRows, x=None, y=None, units=None) -> pd.DataFrame:
+    """`row`, `x_um`, `y_um` (scans, in `units`), `label` predicted (or `unknown`), its `probability`, `given` (or empty)."""
     n = len(result.predicted)
     given = np.full(n, "", dtype=object)
     given[labelled.rows] = labelled.names
-    columns = {"row": np.arange(n, dtype=np.int64)}
+    columns = {ROW: np.arange(n, dtype=np.int64)}
     if x is not None:
-        columns.update(x=np.asarray(x, np.float64), y=np.asarray(y, np.float64))
-    columns.update(label=result.predicted_names(),
-                   probability=np.round(result.probability.astype(np.float64), 6), given=given)
+        columns.update(zip(coordinate_names(units), (np.asarray(x, np.float64), np.asarray(y, np.float64))))
+    columns.update({LABEL: result.predicted_names(), PROBABILITY: np.round(result.probability.astype(np.float64), 6),
+                    GIVEN: given})
     return pd.DataFrame(columns)
 
 
@@ -216,7 +218,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
                    min_confidence=min_confidence)
     tag, out_dir = probe_tag(method, smooth, min_confidence), Path(out_dir)
     names = probe_names(tag)
-    csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y))
+    csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y, latents.units))
     engine = None
     if png and x is not None:
         from ...figures import write_png

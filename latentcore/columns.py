@@ -1,0 +1,65 @@
+"""The names of table columns: one vocabulary for every CSV the project writes and every table the app shows
+(docs/outputs.md lists them with their meaning and unit).
+
+Every table that has them starts `row`, `x_um`, `y_um`, then the names of its output:
+- `ROW`: the row id in the latents file (the row's position in its partitions, stacked in order): tables join on it;
+- `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
+  stored in another unit);
+- `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
+  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output.
+
+`beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
+`head` kept as `source_<name>` (cutouts may carry their own `row`).
+
+`plain_coordinates(table)` reads either spelling of coordinates back (`x`, `y` as other tools write them, or
+`x_um`, `y_um` as this project does) as `x`, `y`.
+"""
+from __future__ import annotations
+
+ROW = "row"
+LABEL = "label"
+CLUSTER = "cluster"
+BANDCONTRAST = "bandcontrast"
+PROBABILITY = "probability"  # of the predicted label
+GIVEN = "given"  # the label a row was given, empty where none
+SELECTED = "selected"  # whether the row is in the app's selection
+COSINE_DISTANCE = "cosine_distance"  # a nearest neighbour's, in the latent space
+DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
+COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
+
+
+def coordinate_names(units: str | None) -> tuple[str, str]:
+    """`x_um`, `y_um`: scan coordinates with their unit in the name (micrometres unless the scan says otherwise)."""
+    units = units or DEFAULT_UNITS
+    return f"x_{units}", f"y_{units}"
+
+
+def latent_name(dimension: int) -> str:
+    return f"latent_{int(dimension)}"
+
+
+def embedding_name(method: str, axis: int) -> str:
+    """`umap_0`, `umap_1`, `pca_0`: an embedding's axes, from 0, named by its method in lower case."""
+    return f"{method.lower()}_{int(axis)}"
+
+
+def plain_coordinates(table):
+    """The DataFrame with its coordinate columns named `x`, `y` whichever way it spells them (`x`, `y` or
+    `x_<unit>`, `y_<unit>`, e.g. `x_um`); as it is when it has neither or both."""
+    columns = set(table.columns)
+    if {"x", "y"} <= columns:
+        return table
+    for units in COORDINATE_UNITS:
+        x_name, y_name = coordinate_names(units)
+        if {x_name, y_name} <= columns:
+            return table.rename(columns={x_name: "x", y_name: "y"})
+    return table
+
+
+def beside(head, table):
+    """One DataFrame: `head`'s columns, then `table`'s (row for row, its index dropped), a name `head` has already
+    (a cutout's own `row`) taken as `source_<name>`."""
+    import pandas as pd
+
+    own = table.reset_index(drop=True).rename(columns=lambda name: f"source_{name}" if name in head.columns else name)
+    return pd.concat([head.reset_index(drop=True), own], axis=1)
