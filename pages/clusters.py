@@ -1,4 +1,6 @@
-"""Clusters: (latent, band contrast) clustering in two linked panels, the scan map and the scatter."""
+"""Clusters: (latent, band contrast) clustering in two linked panels, the scan map and the scatter; whole latent
+vectors are drawn on the UMAP of the same rows when the workspace has one (the UMAP page's), else on their first
+two principal components."""
 from pathlib import Path
 
 import streamlit as st
@@ -68,14 +70,21 @@ if by_label:
                                                              labelled)
 else:
     colour, grid, code_map, cells = cluster_runs.cluster_view(lat_stamp, job, out_dir, shade)
-vertical, vertical_name = run["second"], run["second_name"]  # band contrast, else the next latent dimension
+umap_settings = (state.widget_value("umap_neighbors", min(15, len(sources.stacked_latents(lat_stamp)[0]) - 1)),
+                 state.widget_value("umap_min_dist", 0.1), state.widget_value("umap_seed", 0))
+with common.user_errors():
+    view = cluster_runs.scatter_view(lat_stamp, run, umap_settings)  # the pair, a UMAP or PC1, PC2
+if view.kind == "pca":
+    st.caption("Whole latent vectors are drawn on their first two principal components: fit a UMAP on the UMAP "
+               "page to see the clusters on it instead.")
 
 
 @common.linked_panels
 def linked(run, colour, grid, code_map, cells):
     """The map and the scatter, their selection and its table: a selection reruns only these."""
     rows, labels = run["rows"], run["labels"]
-    pending = {"clusters_scatter": selection.scatter_resolver(run["latent"], vertical, rows, state.selection())}
+    pending = {"clusters_scatter": selection.scatter_resolver(view.horizontal, view.vertical, rows,
+                                                              state.selection())}
     if on_scan:
         pending["clusters_map"] = lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)
     selection.take_pending(pending)  # a selection just made is drawn in this run
@@ -94,9 +103,9 @@ def linked(run, colour, grid, code_map, cells):
             map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun",
                                         selection_mode=("box", "lasso"), config={"displaylogo": False})
     with panels[-1]:
-        st.markdown(f"**Latent dim {dim} against {vertical_name}**")
-        changed, _ = selection.linked_scatter(run["latent"], vertical, colour, rows, chosen, "clusters_scatter",
-                                              x_title=f"latent dim {dim}", y_title=vertical_name)
+        st.markdown(f"**{view.title[0].upper() + view.title[1:]}**")
+        changed, _ = selection.linked_scatter(view.horizontal, view.vertical, colour, rows, chosen,
+                                              "clusters_scatter", x_title=view.x_title, y_title=view.y_title)
     if on_scan:
         changed |= selection.take_event(map_event, "clusters_map",
                                         lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
@@ -123,7 +132,7 @@ def linked(run, colour, grid, code_map, cells):
 linked(run, colour, grid, code_map, cells)
 
 st.subheader("Downloads")
-names = cluster_names(job)
+names = cluster_names(job, view.kind)
 model = common.latents_model(lat_stamp[0])
 st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
            "is the UMAP table's row id: the two join on it.")
@@ -136,7 +145,7 @@ def artifact(kind):
     """The run's own files: its CSV, and the PNG and report written on the first click from the same run (the PNG
     takes a few seconds), then served from the cache."""
     def read():
-        return Path(cluster_runs.cluster_files(lat_stamp, job, out_dir, dpi, run)[kind]).read_bytes()
+        return Path(cluster_runs.cluster_files(lat_stamp, job, out_dir, dpi, view.kind, run, view)[kind]).read_bytes()
     return read
 
 

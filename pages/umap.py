@@ -121,13 +121,14 @@ def linked(marks):
         shown = {**{k: v[chosen] for k, v in scan_columns.items() if k != BANDCONTRAST},
                  embedding_name(method, 0): coords[chosen, 0], embedding_name(method, 1): coords[chosen, 1],
                  **{k: v[chosen] for k, v in scan_columns.items() if k == BANDCONTRAST}}
-        explore.show_rows(chosen, lat, table, "umap_selected", shown,
-                          mean_key="umap_mean")  # the selection's mean pattern beside its gallery
+        explore.show_rows(chosen, lat, table, "umap_selected", shown, mean_key="umap_mean",  # its mean beside
+                          scan=scan_columns)
     if neighbours is not None:
         where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
         st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
                    "latent space (diamonds on the scatter):")
-        explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {COSINE_DISTANCE: neighbours[1]})
+        explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {COSINE_DISTANCE: neighbours[1]},
+                          scan=scan_columns)
 
     with st.expander("Labels", icon=":material/label:", expanded=True):
         labels.labels_panel(lat_stamp, lat, chosen, "umap")

@@ -8,8 +8,10 @@ A cluster run writes, atomically, into one folder:
   contrast) and `cluster` (`assignment_columns`);
 - `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
   (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
-- `cluster_latent_bc__{tag}.png` (with band contrast) or `cluster_two_latents__{tag}.png` (without): the two
-  cluster panels, the scan map and the scatter the name says (`cluster_names`).
+- `cluster_{view}__{tag}.png`: the two cluster panels, the clusters on the scan and on the scatter `view` names
+  (`scatter_view`, `cluster_names`): `latent_bc` the pair's latent against band contrast; for whole vectors `umap`
+  (their UMAP, when one is at hand: the job's own for features "umap", the workspace's on the page) or `pca`
+  (their first two principal components).
 `tag` encodes method, features/dimension, smoothing and ROI, e.g. `gmm_dim3_roi0-30_0-20`,
 `kmeans_latents_smooth1_full`.
 
@@ -103,13 +105,76 @@ def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "
     return f"{method}_{what}{smooth_tag(smooth)}_{roi_tag(roi)}"
 
 
-def cluster_names(job: ClusterJob) -> dict:
-    """The run's files; the figure named by what its scatter shows: `cluster_latent_bc__` (a latent against band
-    contrast) when the job has band contrast, else `cluster_two_latents__` (a latent against the next one)."""
+def cluster_names(job: ClusterJob, view: str | None = None) -> dict:
+    """The run's files; the figure named by what its scatter shows (`view`, a `ScatterView.kind`): `latent_bc`
+    for pairs (a latent against band contrast); for whole vectors `umap` or, by default, `pca`."""
     tag = job.tag
-    figure = "cluster_latent_bc" if job.bandcontrast is not None else "cluster_two_latents"
     return {"assignments": f"cluster_assignments__{tag}.csv", "report": f"cluster_report__{tag}.json",
-            "figure": f"{figure}__{tag}.png"}
+            "figure": f"cluster_{figure_view(job, view)}__{tag}.png"}
+
+
+def figure_view(job: ClusterJob, view: str | None = None) -> str:
+    """`view` checked, or the job's default: `latent_bc` for pairs, `pca` for whole vectors."""
+    view = view or ("latent_bc" if job.features == "pair" else "pca")
+    if view not in VIEW_KINDS:
+        raise ValueError(f"a cluster figure's view is one of {VIEW_KINDS}, got {view!r}")
+    return view
+
+
+# -- what the cluster scatter shows ------------------------------------------------------------
+
+VIEW_KINDS = ("latent_bc", "umap", "pca")
+
+
+@dataclasses.dataclass(frozen=True)
+class ScatterView:
+    """The cluster scatter's axes, one point per clustered row in the rows' order: `latent_bc` (the pair's
+    latent against band contrast), `umap` (UMAP 1, UMAP 2 of the whole vectors) or `pca` (PC1, PC2)."""
+
+    kind: str
+    horizontal: np.ndarray
+    vertical: np.ndarray
+    x_title: str
+    y_title: str
+
+    @property
+    def title(self) -> str:
+        return {"umap": "the clusters on the UMAP of these rows",
+                "pca": "the clusters on the first two principal components"}.get(
+                    self.kind, f"{self.x_title} vs {self.y_title}")
+
+
+def principal_components(vectors, random_state: int = 0) -> np.ndarray:
+    """(N, 2) float32: the rows' first two principal components (sklearn PCA; a single dimension: PC2 is 0)."""
+    from sklearn.decomposition import PCA
+
+    vectors = np.asarray(vectors, np.float64)
+    n = min(2, vectors.shape[1], len(vectors))
+    coords = np.zeros((len(vectors), 2), np.float32)
+    coords[:, :n] = PCA(n_components=n, random_state=random_state).fit_transform(vectors)
+    return coords
+
+
+def scatter_view(job: "ClusterJob", inputs: "ClusterInputs", umap=None) -> ScatterView:
+    """What the cluster scatter shows: for pairs the latent against band contrast (`second_axis`); for whole
+    vectors `umap` ((N, 2), the UMAP of these rows) when given, the job's own UMAP features when it clusters
+    those (unsmoothed jobs: smoothed ones cluster the UMAP of smoothed latents), else their first two principal
+    components."""
+    if job.features == "pair":
+        vertical, name = second_axis(inputs, job.dim)
+        return ScatterView("latent_bc", inputs.latent, vertical, f"latent dim {job.dim}", name)
+    if umap is None and job.features == "umap" and not job.smooth:
+        umap = inputs.features
+    if umap is not None:
+        return umap_view(umap)
+    coords = principal_components(inputs.used, int(job.params.get("random_state", 0)))
+    return ScatterView("pca", coords[:, 0], coords[:, 1], "PC1", "PC2")
+
+
+def umap_view(coords) -> ScatterView:
+    """The rows on their UMAP ((N, 2), the rows' order)."""
+    coords = np.asarray(coords, np.float32)
+    return ScatterView("umap", coords[:, 0], coords[:, 1], "UMAP 1", "UMAP 2")
 
 
 # -- the cluster job ----------------------------------------------------------------------------
@@ -318,10 +383,10 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
     result = cluster_inputs(job, inputs)
     report = write_assignments(job, inputs, result, out_dir)
     if png and inputs.x is not None:  # the figure draws the clusters on the scan
-        vertical, vertical_name = second_axis(inputs, job.dim)
-        engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, vertical, vertical_name,
-                                      result.labels, inputs.units, browser=browser, dpi=dpi)
-        report = with_figure(job, report, engine)
+        view = scatter_view(job, inputs)
+        engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, view, result.labels,
+                                      inputs.units, browser=browser, dpi=dpi)
+        report = with_figure(job, report, engine, view.kind)
     write_json(Path(out_dir) / cluster_names(job)["report"], report)
     return report
 
@@ -353,22 +418,28 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -
     }
 
 
-def write_cluster_figure(job: ClusterJob, out_dir, x, y, latent, vertical, vertical_name: str, labels,
-                         units: str | None, *, browser="auto", dpi: float = 300) -> str:
-    """Write the two cluster panels (the scan map, latent against `vertical`) as the run's PNG; returns the
-    engine that drew it."""
-    from ..figures import cluster_panels, write_png
+def cluster_figure(job: ClusterJob, x, y, latent, view: ScatterView, labels, units: str | None):
+    """The two cluster panels: the scan map, and the rows on `view`'s scatter (each cluster shaded by `latent`)."""
+    from ..figures import cluster_panels
     from .maps import Grid
 
-    fig = cluster_panels(x, y, latent, vertical, labels, Grid.from_coordinates(x, y),
-                         latent_name=f"latent dim {job.dim}", title=f"{job.method} clusters ({job.tag})",
-                         units=units, bandcontrast_name=vertical_name)
-    return write_png(fig, Path(out_dir) / cluster_names(job)["figure"], browser=browser, dpi=dpi)
+    return cluster_panels(x, y, view.horizontal, view.vertical, labels, Grid.from_coordinates(x, y),
+                          latent_name=view.x_title, title=f"{job.method} clusters ({job.tag})", units=units,
+                          bandcontrast_name=view.y_title, shade_by=latent, scatter_title=view.title)
 
 
-def with_figure(job: ClusterJob, report: dict, engine: str) -> dict:
-    """The report of `job` with its figure written (by `engine`)."""
-    figure = {"name": cluster_names(job)["figure"], "engine": engine}
+def write_cluster_figure(job: ClusterJob, out_dir, x, y, latent, view: ScatterView, labels, units: str | None, *,
+                         browser="auto", dpi: float = 300) -> str:
+    """Write `cluster_figure` as the run's PNG (named by its view); returns the engine that drew it."""
+    from ..figures import write_png
+
+    fig = cluster_figure(job, x, y, latent, view, labels, units)
+    return write_png(fig, Path(out_dir) / cluster_names(job, view.kind)["figure"], browser=browser, dpi=dpi)
+
+
+def with_figure(job: ClusterJob, report: dict, engine: str, view: str | None = None) -> dict:
+    """The report of `job` with its figure written (by `engine`; `view`: what its scatter shows)."""
+    figure = {"name": cluster_names(job, view)["figure"], "engine": engine, "view": figure_view(job, view)}
     return {**report, "outputs": {**report["outputs"], "figure": figure}}
 
 

@@ -18,6 +18,8 @@ table's `partition` and `index` columns), one pair per row.
   their pixel's mean (a pixel with none is NaN).
 - `mean_pattern_tag(source, count, cluster=None)`, `mean_pattern_names(tag)`: the mean's files, as the CLI's
   `mean-pattern` and the app name them.
+- `item_caption(row, x=None, y=None, units="um", band_contrast=None)`: what a gallery writes under an item,
+  "row 812 · x 12.0 µm, y 30.5 µm · BC 143" (the position and band contrast where the scan has them).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from ..arrays import unique
 from ..columns import coordinate_names
+from ..data.base import display_units
 from ..errors import InputError
 
 MEAN_BLOCK = 1024  # items read per block: 1024 patterns of 80 x 80 are 26 MB of float32
@@ -206,3 +209,19 @@ def mean_pattern_names(tag: str) -> dict[str, str]:
     """The files of a mean pattern (`mean_pattern_tag`): the mean (NPY, float64), its figure (PNG), its report."""
     return {"mean": f"mean_pattern__{tag}.npy", "figure": f"mean_pattern__{tag}.png",
             "report": f"mean_pattern__{tag}.json"}
+
+
+def item_caption(row: int, x=None, y=None, units: str | None = "um", band_contrast=None) -> str:
+    """"row 812 · x 12.0 µm, y 30.5 µm · BC 143": the row id, its position (shortest float32 text, one decimal
+    at least) when it has one, its band contrast when the scan has it (NaN: left out)."""
+    parts = [f"row {int(row)}"]
+    if x is not None and y is not None:
+        unit = display_units(units)
+        parts.append(f"x {_coordinate(x)} {unit}, y {_coordinate(y)} {unit}")
+    if band_contrast is not None and np.isfinite(band_contrast):
+        parts.append(f"BC {float(band_contrast):.4g}")
+    return " · ".join(parts)
+
+
+def _coordinate(value) -> str:
+    return np.format_float_positional(np.float32(value), trim="0")

@@ -1,6 +1,7 @@
 """Label commands: `probe`, `export` (a labelled training set from the source), `compare` (two latents files).
 
     python -m latentcore probe LATENTS --labels labels.csv --out DIR [--method logistic|knn] [--smooth SIGMA]
+                               [--min-confidence P]
     python -m latentcore export SOURCE --labels labels.csv --out subset.npz|subset.h5 [--test-fraction F] [--seed S]
     python -m latentcore compare LATENTS_A LATENTS_B --labels labels.csv [--out report.json] [--smooth SIGMA]
 
@@ -27,6 +28,9 @@ def add_probe(subparsers):
     p.add_argument("--cv", type=int, default=5, help="stratified folds (fewer when a class has fewer rows)")
     add_seed_option(p)
     p.add_argument("--neighbors", type=int, help="k of --method knn (default 10)")
+    p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                   help="rows whose highest class probability (kNN: the neighbours' vote fraction) is below P are "
+                        "'unknown' (default 0: every row gets a class)")
     add_figure_options(p)
     p.set_defaults(func=run_probe)
 
@@ -63,10 +67,14 @@ def run_probe(args) -> int:
 
     params = {"n_neighbors": args.neighbors} if args.neighbors else None
     report = probe.run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth,
-                             cv=args.cv, random_state=args.seed, params=params, png=not args.no_png, dpi=args.dpi)
+                             cv=args.cv, random_state=args.seed, params=params, min_confidence=args.min_confidence,
+                             png=not args.no_png, dpi=args.dpi)
     cv = report["cross_validation"]
     print(f"{args.method} probe on {report['n_labelled']} labelled rows, {len(report['classes'])} classes: "
           f"cross-validated accuracy {cv['accuracy_mean']:.3f} +- {cv['accuracy_std']:.3f} ({cv['n_splits']} folds)")
+    if args.min_confidence:
+        print(f"{report['unknown']['n_rows']:,} of {report['n_rows']:,} rows unknown (highest probability below "
+              f"{args.min_confidence:g})")
     outputs = report["outputs"]
     print(f"wrote {Path(args.out) / outputs['predictions']['name']} and {outputs['report']['name']}")
     return 0

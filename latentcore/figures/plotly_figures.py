@@ -150,13 +150,17 @@ def _stride(n_pixels: int, max_pixels: int) -> int:
 
 def cluster_panels(x, y, latent, bandcontrast, labels, grid, *, latent_name: str = "latent",
                    title: str = "", levels: int = SHADE_LEVELS, nan_colour: str = NAN_COLOUR,
-                   units: str | None = "um", bandcontrast_name: str = "band contrast") -> go.Figure:
+                   units: str | None = "um", bandcontrast_name: str = "band contrast", shade_by=None,
+                   scatter_title: str | None = None) -> go.Figure:
     """Left: the clusters on the scan (heatmap of colour codes); right: latent vs band contrast
-    (WebGL scatter). Both use the same codes and colour scale; legend entries name each cluster."""
+    (WebGL scatter), or any two axes so named (a UMAP, principal components), each cluster shaded by
+    `shade_by` (default the horizontal values). Both use the same codes and colour scale; legend entries name
+    each cluster."""
     labels = np.asarray(labels)
-    codes, colours = cluster_colour_codes(labels, latent, levels)
+    codes, colours = cluster_colour_codes(labels, latent if shade_by is None else shade_by, levels)
     scale = {"colorscale": discrete_colorscale(colours), "showscale": False}
-    fig = make_subplots(1, 2, subplot_titles=["clusters on the scan", f"{latent_name} vs {bandcontrast_name}"],
+    fig = make_subplots(1, 2, subplot_titles=["clusters on the scan",
+                                              scatter_title or f"{latent_name} vs {bandcontrast_name}"],
                         horizontal_spacing=0.08)
     code_map = grid.map_of(codes.astype(np.float32), x, y)
     fig.add_trace(go.Heatmap(z=code_map, x=grid.x_values.astype(np.float32), y=grid.y_values.astype(np.float32),
@@ -166,7 +170,7 @@ def cluster_panels(x, y, latent, bandcontrast, labels, grid, *, latent_name: str
                                mode="markers", customdata=_smallest_uint(np.arange(len(labels))),
                                marker={"color": codes, "cmin": -0.5, "cmax": len(colours) - 0.5, "size": 3, **scale},
                                name="pixels", showlegend=False,
-                               hovertemplate="row %{customdata}<br>latent %{x:.4g}<br>" + bandcontrast_name
+                               hovertemplate=f"row %{{customdata}}<br>{latent_name} %{{x:.4g}}<br>" + bandcontrast_name
                                              + " %{y:.4g}<extra></extra>"),
                   row=1, col=2)
     for label, count in zip(*np.unique(labels, return_counts=True)):

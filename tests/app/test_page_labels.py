@@ -79,6 +79,31 @@ def test_label_edit_predict_and_persist_on_the_umap_page(truth_csv):
     assert "one class only ('grain zero')" in " ".join(c.value for c in at.caption)
 
 
+def test_the_confidence_slider_makes_uncertain_rows_unknown_grey_on_the_map_and_counted(truth_csv):
+    at = go(extracted(new_app()), "umap")
+    truth = pd.read_csv(truth_csv)
+    grain = truth["grain_id"].to_numpy()
+    rng = np.random.default_rng(0)
+    for k in (0, 1, 2):  # three of the six grains labelled: the rest of the scan is neither
+        label(at, rng.choice(np.flatnonzero((grain == k) & (truth["is_bad"] == 0)), 20, replace=False), f"grain {k}")
+    at.selectbox(key="labels_umap_method").select("knn").run()
+    at.toggle(key="labels_umap_predict").set_value(True).run()
+    assert {m.label: m.value for m in at.metric}["Unknown rows"] == "0"  # threshold 0: every row labelled
+
+    at.slider(key="labels_umap_min_confidence").set_value(0.9).run()
+    assert not at.exception, at.exception
+    found = list((Path(at.session_state["workdir"]) / "probe").glob("*/probe_predictions__knn_conf0.9.csv"))
+    predictions = pd.read_csv(found[0], keep_default_na=False)
+    unknown = predictions["label"] == "unknown"
+    assert 0 < unknown.sum() < 2400 and (predictions["probability"][unknown] < 0.9).all()
+    assert {m.label: m.value for m in at.metric}["Unknown rows"] == f"{unknown.sum():,}"
+    labels_map = next(spec for spec in chart_specs(at) if "predicted label" in str(spec["layout"]))["data"][0]
+    assert labels_map["colorbar"]["ticktext"] == ["grain 0", "grain 1", "grain 2", "unknown"]
+    assert labels_map["colorscale"][-1][1] == "#9a9a9a"  # the noise grey
+    names = [b.proto.label for b in at.get("download_button")]
+    assert "probe_predictions__knn_conf0.9.csv" in names and "probe_report__knn_conf0.9.json" in names
+
+
 def noisy_copy(at: AppTest, scale: float = 3.0, model: str = "noisy", source_sha256: str | None = None) -> Path:
     """Another latents file in the workspace, made by `model`: the session's latents plus noise, of the same
     source unless another `source_sha256` is given."""

@@ -310,6 +310,44 @@ def test_clusters_smoothing_auto_k_curve_and_the_parameters_used_are_shown():
     assert "hdbscan fitted on all 2,400 rows with min_cluster_size 50, min_samples 10" in texts(at.caption)
 
 
+def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_then_on_it():
+    from sklearn.decomposition import PCA
+
+    from driving import array_of
+    from latentcore.latents import read_latents
+
+    at = go(extracted(new_app()), "clusters")
+    at.radio(key="clusters_features").set_value("latent").run()
+    scatter = chart_specs(at)[1]
+    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == ("PC1",
+                                                                                                          "PC2")
+    assert "first two principal components" in texts(at.caption) + texts(at.markdown)
+    matrix = read_latents(at.session_state["latents"]).stacked()[0]
+    expected = PCA(2, random_state=0).fit_transform(matrix.astype(np.float64))  # every row, in row order
+    points = scatter["data"][0]  # coordinates travel as uint16 codes over their range (ui.figures.plots.Quantiser)
+    for axis, values in (("x", expected[:, 0]), ("y", expected[:, 1])):
+        codes = (values - values.min()) / (values.max() - values.min()) * 65535
+        assert np.abs(array_of(points[axis]).astype(np.float64) - codes).max() <= 1.01
+    names = [b.proto.label.split(" — ")[0] for b in at.get("download_button")]
+    assert "cluster_pca__gmm_latents_full.png" in names  # the figure is named by what it shows
+
+    at = go(at, "umap")  # the UMAP page fits the workspace's UMAP ...
+    umap = chart_specs(at)[0]["data"][0]
+    at = go(at, "clusters")  # ... and the clusters are drawn on it
+    scatter = chart_specs(at)[1]
+    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == (
+        "UMAP 1", "UMAP 2")
+    assert np.array_equal(array_of(scatter["data"][0]["x"]), array_of(umap["x"]))
+    assert np.array_equal(array_of(scatter["data"][0]["y"]), array_of(umap["y"]))
+    names = [b.proto.label.split(" — ")[0] for b in at.get("download_button")]
+    assert "cluster_umap__gmm_latents_full.png" in names
+    at.slider(key="roi_y").set_value((0.0, 29.0)).run()  # a part of the scan: its rows' UMAP points
+    rows = np.flatnonzero(read_latents(at.session_state["latents"]).y <= 29.0)
+    part = array_of(umap["x"]).astype(np.float64)[rows]  # quantised again over the part's own range
+    codes = (part - part.min()) / (part.max() - part.min()) * 65535
+    assert len(rows) == 1200 and np.abs(array_of(chart_specs(at)[1]["data"][0]["x"]) - codes).max() <= 2.5
+
+
 def test_clusters_selection_is_highlighted_in_both_panels():
     at = go(extracted(new_app()), "clusters")
     rows = np.arange(0, 2400, 7)

@@ -9,6 +9,8 @@ import io
 import h5py
 import numpy as np
 import pytest
+from latentcore.analysis.items import item_caption
+from latentcore.latents import read_latents
 from streamlit.testing.v1 import AppTest
 from driving import REPO, array_of, chart_specs, run, texts
 
@@ -35,8 +37,6 @@ def patterns_of(h5oina_small, rows) -> np.ndarray:
 
 
 def test_the_umap_is_coloured_by_any_point_map_with_its_name_and_unit(scan):
-    from latentcore.latents import read_latents
-
     at = run(scan, "umap")
     options = at.selectbox(key="umap_colour").options
     assert {"map: Band Contrast", "map: Band Slope", "map: Mean Angular Deviation"} <= set(options)
@@ -71,7 +71,12 @@ def test_the_gallery_pages_through_the_selection_reading_only_the_page(scan, h5o
     assert len(at.get("image")) == 24 and "Images 1-24 of 59" in texts(at.caption)
     run(at.number_input(key="umap_selected_page").set_value(3))
     captions = [image.proto.imgs[0].caption for image in at.get("image")]
-    assert captions == [f"row {r}" for r in selection[48:]] and "Images 49-59 of 59" in texts(at.caption)
+    latents = read_latents(at.session_state["latents"])
+    contrast = latents.point_maps["Band Contrast"]  # the scan's own map: the band contrast picked by default
+    assert captions == [item_caption(r, latents.x[r], latents.y[r], latents.units, contrast[r])
+                        for r in selection[48:]] and "Images 49-59 of 59" in texts(at.caption)
+    assert captions[0] == (f"row {selection[48]} · x {latents.x[selection[48]]:.1f} µm, "
+                           f"y {latents.y[selection[48]]:.1f} µm · BC {contrast[selection[48]]:.4g}")
     assert read[-1] == selection[48:].tolist()  # only the page's 11 patterns were read
     assert max(len(r) for r in read) <= 24
 

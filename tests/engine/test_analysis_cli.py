@@ -51,7 +51,7 @@ def test_cluster_writes_the_three_artifacts_and_rerun_reproduces_them_byte_for_b
     assert code == 0
     tag = "kmeans_latents_full"
     assert sorted(p.name for p in out.iterdir()) == [f"cluster_assignments__{tag}.csv",
-                                                    f"cluster_latent_bc__{tag}.png", f"cluster_report__{tag}.json"]
+                                                    f"cluster_pca__{tag}.png", f"cluster_report__{tag}.json"]
     table = pd.read_csv(out / f"cluster_assignments__{tag}.csv")
     # row ids (the UMAP table's), coordinates with their unit, every latent column clustered (whole vectors)
     assert list(table.columns) == ["row", "x_um", "y_um", *(f"latent_{d}" for d in range(8)), "bandcontrast",
@@ -74,7 +74,8 @@ def test_cluster_writes_the_three_artifacts_and_rerun_reproduces_them_byte_for_b
     assert report["inputs"]["bandcontrast"]["sha256"] == sha256_file(bandcontrast_csv)
     assert report["versions"]["scikit-learn"] and report["versions"]["numpy"]
     assert report["outputs"]["assignments"]["name"] == f"cluster_assignments__{tag}.csv"
-    assert report["outputs"]["figure"]["name"] == f"cluster_latent_bc__{tag}.png"
+    figure = report["outputs"]["figure"]  # whole vectors: the clusters on their first two principal components
+    assert figure == {**figure, "name": f"cluster_pca__{tag}.png", "view": "pca"}
 
     again = tmp_path / "again"
     capsys.readouterr()
@@ -190,6 +191,39 @@ def test_bandcontrast_command_exports_kept_pixels(bandcontrast_csv, tmp_path, ca
     assert f"kept {expected.sum()} of 2400" in capsys.readouterr().out
 
 
+def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their_umap(scan_latents,
+                                                                                       bandcontrast_csv):
+    from latentcore.analysis.artifacts import (cluster_figure, cluster_inputs, cluster_names, load_cluster_inputs,
+                                               scatter_view)
+    from latentcore.data.bandcontrast import BandContrast
+
+    roi = (10.0, 60.0, 5.0, 25.0)  # a part of the scan: the figure's points are the ROI's rows, in their order
+    job = ClusterJob(latents=str(scan_latents), bandcontrast=None, method="kmeans", features="latent",
+                     params={"n_clusters": 6}, roi=roi)
+    inputs = load_cluster_inputs(job)
+    labels = cluster_inputs(job, inputs).labels
+    view = scatter_view(job, inputs)
+    fig = cluster_figure(job, inputs.x, inputs.y, inputs.latent, view, labels, inputs.units)
+    assert view.kind == "pca" and cluster_names(job, view.kind)["figure"] == f"cluster_pca__{job.tag}.png"
+    assert (fig.layout.xaxis2.title.text, fig.layout.yaxis2.title.text) == ("PC1", "PC2")
+    rows = read_latents(scan_latents).stacked()[0][inputs.rows]
+    expected = PCA(2, random_state=0).fit_transform(rows.astype(np.float64))
+    scatter = fig.data[1]
+    assert len(scatter.x) == len(inputs.rows) < 2400
+    assert np.allclose(scatter.x, expected[:, 0], atol=1e-4) and np.allclose(scatter.y, expected[:, 1], atol=1e-4)
+
+    umap = np.random.default_rng(0).normal(size=(len(inputs.rows), 2)).astype(np.float32)  # the UMAP of these rows
+    fig = cluster_figure(job, inputs.x, inputs.y, inputs.latent, scatter_view(job, inputs, umap), labels, inputs.units)
+    assert (fig.layout.xaxis2.title.text, fig.layout.yaxis2.title.text) == ("UMAP 1", "UMAP 2")
+    assert np.array_equal(fig.data[1].x, umap[:, 0]) and np.array_equal(fig.data[1].y, umap[:, 1])
+    assert cluster_names(job, "umap")["figure"] == f"cluster_umap__{job.tag}.png"
+
+    pair = ClusterJob(latents=str(scan_latents), bandcontrast=BandContrast.parse(str(bandcontrast_csv)),
+                      method="kmeans", params={"n_clusters": 6})
+    view = scatter_view(pair, load_cluster_inputs(pair))  # the pair keeps its latent against band contrast
+    assert (view.kind, view.x_title, view.y_title) == ("latent_bc", "latent dim 0", "band contrast")
+
+
 @pytest.fixture(scope="module")
 def vae_latents(ebsd_h5, tmp_path_factory):
     """The demo VAE's latents of the demo scan (12 dims), extracted as the app does."""
@@ -227,7 +261,7 @@ def test_smoothed_latent_clustering_finds_the_grains_and_reruns_identically(
     tag = "kmeans_latents_smooth1_full"
     if which == "vae":
         assert sorted(p.name for p in out.iterdir()) == [f"cluster_assignments__{tag}.csv",
-                                                        f"cluster_latent_bc__{tag}.png", f"cluster_report__{tag}.json"]
+                                                        f"cluster_pca__{tag}.png", f"cluster_report__{tag}.json"]
     assert main(["cluster", *common, "--no-png", "--out", str(out)]) == 0  # unsmoothed, under its own name
     smoothed = pd.read_csv(out / f"cluster_assignments__{tag}.csv")["cluster"]
     raw = pd.read_csv(out / "cluster_assignments__kmeans_latents_full.csv")["cluster"]

@@ -112,4 +112,5 @@ def test_the_kept_pixels_read_back_as_a_keep_list_and_a_reference(written):
 
 def test_the_cluster_figure_is_named_by_what_it_shows(written):
     whole = written["cluster_assignments__kmeans_latents_roi0-30_0-20.csv"].parent
-    assert sorted(p.name for p in whole.glob("*.png")) == ["cluster_two_latents__kmeans_latents_roi0-30_0-20.png"]
+    # whole vectors: on their first two principal components (the CLI has no workspace UMAP)
+    assert sorted(p.name for p in whole.glob("*.png")) == ["cluster_pca__kmeans_latents_roi0-30_0-20.png"]

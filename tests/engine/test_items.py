@@ -139,3 +139,11 @@ def test_the_mean_pattern_command_of_rows_and_of_a_cluster(scan_and_latents, tmp
     other.write_bytes(scan.read_bytes() + b"\0")  # another file
     assert main(["mean-pattern", str(latents), "--source", str(other), "--rows", "0", "--out", str(tmp_path)]) != 0
     assert "not the data file these latents came from" in capsys.readouterr().err
+
+
+def test_a_gallery_caption_says_the_row_its_position_in_its_unit_and_its_band_contrast():
+    from latentcore.analysis.items import item_caption
+
+    assert item_caption(812, 12.0, 30.5, "um", 143.0) == "row 812 · x 12.0 µm, y 30.5 µm · BC 143"
+    assert item_caption(7, np.float32(0.05), np.float64(1.25), "nm") == "row 7 · x 0.05 nm, y 1.25 nm"
+    assert item_caption(3, band_contrast=np.nan) == "row 3"  # no position, no band contrast: the row alone

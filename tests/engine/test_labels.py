@@ -25,6 +25,8 @@ from latentcore.analysis.labels.labelled import (
     write_labels,
 )
 from latentcore.analysis.labels.probe import (
+    UNKNOWN,
+    UNKNOWN_CODE,
     clustering_agreement,
     compare_latents,
     probe,
@@ -121,6 +123,79 @@ def test_the_app_probe_task_reports_rows_predicted(demo_latents, labels_csv, tmp
     predicted = [m for _, m in told if "rows predicted" in m]
     assert predicted == [f"logistic probe: {done:,} of 2,400 rows predicted" for done in (1000, 2000, 2400)]
     assert [f for f, _ in told] == sorted(f for f, _ in told) and len(result["predicted"]) == 2400
+
+
+@pytest.mark.parametrize("method", ["logistic", "knn"])
+def test_a_confidence_threshold_makes_the_rows_below_it_unknown_and_counts_them(demo_latents, labels_csv,
+                                                                                 tmp_path, method):
+    args = ["probe", str(demo_latents), "--labels", str(labels_csv), "--method", method, "--no-png"]
+    assert main(args + ["--out", str(tmp_path / "all")]) == 0
+    everyone = pd.read_csv(tmp_path / "all" / f"probe_predictions__{method}.csv", keep_default_na=False)
+    assert (everyone["label"] != UNKNOWN).all() and (everyone["label"] != "").all()  # threshold 0: all labelled
+    report = json.loads((tmp_path / "all" / f"probe_report__{method}.json").read_text())
+    assert report["job"]["min_confidence"] == 0 and report["unknown"]["n_rows"] == 0
+    threshold = float(np.quantile(everyone["probability"], 0.2))  # about a fifth of the rows fall below
+    assert main(args + ["--out", str(tmp_path / "cut"), "--min-confidence", f"{threshold:.6f}"]) == 0
+    tag = f"{method}_conf{float(f'{threshold:.6f}'):g}"
+    cut = pd.read_csv(tmp_path / "cut" / f"probe_predictions__{tag}.csv", keep_default_na=False)
+    below = everyone["probability"] < float(f"{threshold:.6f}")
+    assert 0 < below.sum() < len(cut)
+    assert (cut["label"][below] == UNKNOWN).all()
+    assert (cut["label"][~below] == everyone["label"][~below]).all()  # the others keep their class
+    assert np.array_equal(cut["probability"], everyone["probability"])  # the probability is still told
+    report = json.loads((tmp_path / "cut" / f"probe_report__{tag}.json").read_text())
+    assert report["job"]["min_confidence"] == pytest.approx(threshold, abs=1e-6)
+    assert report["unknown"] == {**report["unknown"], "label": UNKNOWN, "n_rows": int(below.sum())}
+    assert sum(report["predicted_counts"].values()) + int(below.sum()) == len(cut)
+
+
+def test_knn_probability_is_the_share_of_neighbours_voting_for_the_class(demo_latents, labels_csv):
+    latents = read_latents(demo_latents)
+    labelled = match_labels(read_labels_table(labels_csv), 2400, latents.x, latents.y)
+    result = probe(probe_features(latents)[0], labelled, "knn", params={"n_neighbors": 10})
+    assert result.params == {"n_neighbors": 10, "weights": "uniform"}
+    assert np.allclose(result.probabilities * 10, np.round(result.probabilities * 10), atol=1e-5)  # k-ths
+    strict = probe(probe_features(latents)[0], labelled, "knn", params={"n_neighbors": 10}, min_confidence=0.95)
+    assert np.array_equal(strict.predicted == UNKNOWN_CODE, result.probability < 0.95)  # fewer than 10 of 10 agree
+    assert strict.n_unknown == int((result.probability < 0.95).sum()) > 0
+
+
+def test_a_class_called_unknown_or_a_threshold_outside_0_1_is_refused(demo_latents, labels_csv):
+    latents = read_latents(demo_latents)
+    labelled = match_labels(read_labels_table(labels_csv), 2400, latents.x, latents.y)
+    features = probe_features(latents)[0]
+    with pytest.raises(InputError, match="from 0 to 1"):
+        probe(features, labelled, min_confidence=1.5)
+    called_unknown = renamed(labelled, labelled.classes[0], UNKNOWN)
+    with pytest.raises(InputError, match="called 'unknown'"):
+        probe(features, called_unknown, min_confidence=0.5)
+    assert UNKNOWN in probe(features, called_unknown).predicted_names()  # at 0 it is a class like any other
+
+
+def test_the_app_probe_task_reads_unknown_rows_back(demo_latents, labels_csv, tmp_path):
+    from ui.compute import tasks
+
+    result = tasks.probe_run((str(demo_latents),), (str(labels_csv),), "knn", 0.0, str(tmp_path),
+                             progress=lambda fraction, message: None, min_confidence=0.95)
+    unknown = result["predicted"] == UNKNOWN_CODE
+    assert unknown.sum() == result["report"]["unknown"]["n_rows"] > 0
+    assert (result["probability"][unknown] < 0.95).all() and (result["predicted"] >= UNKNOWN_CODE).all()
+
+
+def test_the_probe_map_draws_unknown_rows_grey_and_names_them(demo_latents):
+    from latentcore.analysis.maps import Grid
+    from latentcore.figures.colours import NOISE_GREY
+    from latentcore.figures.labels import probe_maps
+
+    latents = read_latents(demo_latents)
+    predicted = np.arange(2400) % 3
+    predicted[:100] = UNKNOWN_CODE
+    fig = probe_maps(latents.x, latents.y, predicted, np.full(2400, 0.5), Grid.from_coordinates(latents.x, latents.y),
+                     ["a", "b", "c"])
+    labels = fig.data[0]
+    assert list(labels.colorbar.ticktext) == ["a", "b", "c", UNKNOWN] and labels.zmax == 3.5
+    assert labels.colorscale[-1][1] == NOISE_GREY
+    assert (np.asarray(labels.z, float) == 3).sum() == 100  # the unknown rows, on the grey category
 
 
 def test_export_npz_holds_the_source_rows_byte_for_byte_and_the_npz_reader_opens_it(ebsd_h5, labels_csv,

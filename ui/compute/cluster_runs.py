@@ -25,8 +25,8 @@ def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features:
 def cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
     """The page's clustering (in the worker pool at scale), which writes the assignments CSV into the job's
     folder in `out_dir` (`tasks.cluster_run`): the same inputs and call as the CLI's, so the picture and the
-    files agree. Returns rows (the row ids), x, y, latent, bandcontrast, second, second_name, labels, report,
-    units and file_report (the JSON report that goes beside the CSV); shared, read-only."""
+    files agree. Returns rows (the row ids), x, y, latent, bandcontrast, view (what the scatter shows), labels,
+    report, units and file_report (the JSON report that goes beside the CSV); shared, read-only."""
     lat = latents(lat_stamp)
     count = len(roi_rows(lat_stamp, job.roi)) if lat.x is not None else \
         len(lat.partitions[job.partition or next(iter(lat.partitions))])
@@ -80,19 +80,62 @@ def cluster_label_view(lat_stamp: tuple, job, out_dir: str, labels_digest: str, 
     return _on_run_grid(run, label_colour(codes, _labelled.classes))
 
 
+def scatter_view(lat_stamp: tuple, run: dict, umap_settings: tuple):
+    """What the scatter shows (an `artifacts.ScatterView`): the run's own view, but whole vectors on the UMAP
+    of these rows when the workspace has fitted one with the UMAP page's `umap_settings` (neighbours, min
+    distance, seed) rather than on their principal components. No UMAP is fitted here."""
+    from latentcore.analysis.artifacts import umap_view
+
+    view = run["view"]
+    if view.kind != "pca":
+        return view
+    coords = workspace_umap(lat_stamp, *umap_settings)
+    return view if coords is None else umap_view(coords[run["rows"]])
+
+
+def workspace_umap(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int):
+    """The UMAP of every row the UMAP page fitted with these settings (read from latentcore's embedding
+    cache, where the page's fit lands), or None when it has not been fitted."""
+    from latentcore.analysis.embedding.fit import default_cache_dir
+
+    path = _umap_cache_file(lat_stamp, int(n_neighbors), float(min_dist), int(seed), str(default_cache_dir()))
+    if path is None or not Path(path).is_file():
+        return None
+    return _cached_coords(path, Path(path).stat().st_mtime_ns)
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
-def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, _run: dict) -> dict:
-    """The downloads of the run on screen (`_run`: `cluster_run(lat_stamp, job, out_dir)`): its CSV, written by
-    the run, and the PNG at `dpi` and the JSON report, written now from the run (no clustering again) beside
-    it, once per job; returns {"assignments"|"report"|"figure": path}."""
+def _umap_cache_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int, cache_dir: str) -> str | None:
+    """Where `tasks.fit_embedding` (the UMAP page's fit) caches this UMAP in `cache_dir`: hashed once per
+    latents file and settings."""
+    from latentcore.analysis.embedding.fit import cache_file_of
+
+    path = cache_file_of(stacked_latents(lat_stamp)[0], "umap", n_neighbors=n_neighbors, min_dist=min_dist,
+                         random_state=seed, cache_dir=cache_dir)
+    return None if path is None else str(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cached_coords(path: str, mtime_ns: int):
+    from latentcore.analysis.embedding.fit import load_embedding
+
+    return read_only(load_embedding(path).coords)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, view_kind: str, _run: dict, _view) -> dict:
+    """The downloads of the run on screen (`_run`: `cluster_run(lat_stamp, job, out_dir)`; `_view`: what its
+    scatter shows, of kind `view_kind`): its CSV, written by the run, and the PNG at `dpi` and the JSON report,
+    written now from the run (no clustering again) beside it, once per job and view; returns
+    {"assignments"|"report"|"figure": path}."""
     from latentcore.analysis.artifacts import cluster_names, with_figure, write_cluster_figure, write_json
 
     out_dir, report = Path(job_folder(lat_stamp, job, out_dir)), _run["file_report"]
     if _run["x"] is not None:  # the figure draws the clusters on the scan
-        engine = write_cluster_figure(job, out_dir, _run["x"], _run["y"], _run["latent"], _run["second"],
-                                      _run["second_name"], _run["labels"], _run["units"], dpi=dpi)
-        report = with_figure(job, report, engine)
-    names = cluster_names(job)
+        engine = write_cluster_figure(job, out_dir, _run["x"], _run["y"], _run["latent"], _view, _run["labels"],
+                                      _run["units"], dpi=dpi)
+        report = with_figure(job, report, engine, view_kind)
+    names = cluster_names(job, view_kind)
     write_json(out_dir / names["report"], report)
     return {kind: str(out_dir / name) for kind, name in names.items()}
 

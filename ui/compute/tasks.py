@@ -34,11 +34,12 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
 def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict:
     """The Clusters page's clustering (a ClusterJob): the same inputs and call as the CLI's `cluster`, and
     the same assignments CSV, written into `out_dir` (the page's download). Returns rows (the row ids), x,
-    y (None without coordinates), latent, bandcontrast (None without it), the scatter's vertical axis
-    (`second`: band contrast, else the next latent dimension) and its name, labels, the fit's report, the
-    coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not drawn
-    yet). (`latents`: the file's stamp, only part of the job's key.)"""
-    from latentcore.analysis.artifacts import cluster_inputs, load_cluster_inputs, second_axis, write_assignments
+    y (None without coordinates), latent, bandcontrast (None without it), `view`: what the scatter shows
+    (`artifacts.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
+    principal components, which the page swaps for the workspace's UMAP when it has one), labels, the fit's
+    report, the coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not
+    drawn yet). (`latents`: the file's stamp, only part of the job's key.)"""
+    from latentcore.analysis.artifacts import cluster_inputs, load_cluster_inputs, scatter_view, write_assignments
     from latentcore.analysis.cluster import describe_fit
 
     progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))
@@ -47,14 +48,14 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict
     result = cluster_inputs(job, inputs)
     progress(0.9, "writing the assignments")
     report = write_assignments(job, inputs, result, out_dir)
+    view = scatter_view(job, inputs)
     progress(1.0, "done")
-    second, second_name = second_axis(inputs, job.dim)
 
     def as_f32(values):
         return None if values is None else np.asarray(values, np.float32)
 
     return {"rows": inputs.rows, "x": as_f32(inputs.x), "y": as_f32(inputs.y), "latent": as_f32(inputs.latent),
-            "bandcontrast": as_f32(inputs.bandcontrast), "second": as_f32(second), "second_name": second_name,
+            "bandcontrast": as_f32(inputs.bandcontrast), "view": view,
             "labels": result.labels, "report": {**result.to_dict(), "fit_summary": describe_fit(result)},
             "units": inputs.units, "file_report": report}
 
@@ -293,23 +294,28 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
 
-def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress) -> dict:
+def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
+              min_confidence: float = 0.0) -> dict:
     """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
-    predicted (index per row, -1: none), probability, the cross-validation and the report."""
-    from latentcore.analysis.labels.probe import run_probe
+    predicted (index per row; -1: no features, -2: unknown, below `min_confidence`), probability, the
+    cross-validation and the report."""
+    from latentcore.analysis.labels.probe import NO_FEATURES_CODE, UNKNOWN, UNKNOWN_CODE, run_probe
 
     progress(0.05, f"{method} probe: reading the latents and labels, fitting on the labelled rows")
 
     def predicted(done: int, total: int):
         progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
 
-    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, png=False, progress=predicted)
+    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
+                       png=False, progress=predicted)
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 
     table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False)
-    lookup = {name: k for k, name in enumerate(report["classes"])}
-    predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, -1)).to_numpy(np.int64)
+    lookup = {**{name: k for k, name in enumerate(report["classes"])},
+              **({UNKNOWN: UNKNOWN_CODE} if min_confidence else {})}
+    predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))
+    predicted = predicted.to_numpy(np.int64)
     return {"classes": report["classes"], "predicted": predicted,
             "probability": table["probability"].to_numpy(np.float32), "report": report}
 

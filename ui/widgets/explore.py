@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from latentcore.analysis.items import item_caption
 from latentcore.analysis.labels.labelled import codes_per_row
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
 from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_name
@@ -125,15 +126,31 @@ def hover_fields(columns: dict, units: str | None) -> dict[str, tuple[np.ndarray
             for name, values in columns.items()}
 
 
-def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = None, mean_key: str | None = None):
-    """The rows' images a page at a time (`gallery.paged_gallery`), with the toggle for their mean pattern
-    beside them when `mean_key` names its widgets (`mean_panel`), and their table (the first TABLE_MAX)."""
+def gallery_captions(lat, scan: dict | None):
+    """rows -> their gallery captions (`item_caption`): the row, and from `scan` (`scan_columns`: every row's
+    x, y and band contrast) its position and band contrast where it has them."""
+    scan = scan or {}
+    x, y = (scan.get(name) for name in coordinate_names(lat.units))
+    contrast = scan.get(BANDCONTRAST_COLUMN)
+
+    def captions(rows) -> list[str]:
+        return [item_caption(r, *((x[r], y[r]) if x is not None else (None, None)), units=lat.units,
+                             band_contrast=None if contrast is None else contrast[r]) for r in rows]
+    return captions
+
+
+def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = None, mean_key: str | None = None,
+              scan: dict | None = None):
+    """The rows' images a page at a time (`gallery.paged_gallery`, captioned with each row's x, y and band
+    contrast from `scan`, `scan_columns`, when given), with the toggle for their mean pattern beside them when
+    `mean_key` names its widgets (`mean_panel`), and their table (the first TABLE_MAX)."""
     rows = np.asarray(rows, np.int64)
     source = source_for(lat)
     if source is not None:
         left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
         with left:
-            gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6)
+            gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6,
+                                  captions=gallery_captions(lat, scan))
         if right is not None:
             with right:
                 mean_panel(lat, rows, mean_key)

@@ -1,9 +1,10 @@
 """The images behind chosen rows.
 
 - `source_for(lat)`: the data file the latents came from, when this session has it.
-- `paged_gallery(rows, source, table, key)`: the rows' images a page at a time (`PAGE_SIZE`), a page
-  number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
-  items are read from the source. Back to page 1 when the rows change.
+- `paged_gallery(rows, source, table, key, captions=...)`: the rows' images a page at a time (`PAGE_SIZE`), a
+  page number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
+  items are read from the source. Back to page 1 when the rows change. Each image's caption is the row, and
+  on a scan its x, y and band contrast (`latentcore.analysis.items.item_caption`, through `captions`).
 - `mean_pattern(rows, source, lat, key, clusters=...)`: the mean pattern of the rows (the selection) or
   of a cluster, streamed from the source in the engine (`latentcore.analysis.items.mean_item`; above
   `jobs.INLINE_PATTERNS` rows in a worker, when asked for with a button), drawn
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from latentcore.analysis.items import mean_pattern_names, mean_pattern_tag, page_of
+from latentcore.analysis.items import item_caption, mean_pattern_names, mean_pattern_tag, page_of
 from latentcore.arrays import unique
 from latentcore.figures import items as item_figures
 
@@ -53,8 +54,9 @@ def _page_number(rows: np.ndarray, pages: int, key: str) -> int:
                                key=page_key, help="- and + step to the previous and the next page."))
 
 
-def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: int = 6):
-    """The rows' images, PAGE_SIZE at a time in `columns` columns; reads only the shown page's items."""
+def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: int = 6, captions=None):
+    """The rows' images, PAGE_SIZE at a time in `columns` columns; reads only the shown page's items.
+    `captions(rows)`: the page's captions (default "row N")."""
     rows = np.asarray(rows, np.int64)
     cols = st.columns([1, 2], vertical_alignment="bottom")
     with cols[0]:
@@ -65,7 +67,7 @@ def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: in
     part = table.iloc[shown]
     items = sources.source_items(sources.stamp(source), tuple(part["partition"].astype(str)),
                                tuple(int(i) for i in part["index"]))
-    common.gallery(items, [f"row {r}" for r in shown], columns)
+    common.gallery(items, captions(shown) if captions else [item_caption(r) for r in shown], columns)
 
 
 def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray, int | None]]:

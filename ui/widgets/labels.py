@@ -1,5 +1,6 @@
 """The labels panel: name the selection, keep a clustering as labels, edit the label list, predict the labels
-over every row (linear probe or kNN, `latentcore.analysis.labels.probe`), download the labels, the predictions and a
+over every row (linear probe or kNN, `latentcore.analysis.labels.probe`; `unknown` below a confidence
+threshold), download the labels, the predictions and a
 training set of the labelled rows' own images, upload a labels table. (Two latents files are compared on the labels
 on the Compare page: `ui.widgets.compare`.)
 
@@ -20,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis.labels import labelled as lab
-from latentcore.analysis.labels.probe import probe_names
+from latentcore.analysis.labels.probe import UNKNOWN, probe_names
 from latentcore.arrays import unique
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
@@ -236,25 +237,33 @@ def _upload(lat, n_rows: int, key: str):
 def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     st.markdown("**Predict the labels over every row**")
     on_scan = _positions(lat)[0] is not None
-    cols = st.columns([2, 1, 1], vertical_alignment="bottom")
+    cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     method = cols[0].selectbox("Method", list(METHODS), format_func=METHODS.get, key=f"{key}_method")
     smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key=f"{key}_smooth",
                                   disabled=not on_scan, help="The same Gaussian over the scan grid as the Clusters "
                                                              "page's smoothing, on the latents first")
-    go = cols[2].toggle("Predict", key=f"{key}_predict", disabled=problem is not None)
+    min_confidence = cols[2].slider(
+        "Confidence threshold", 0.0, 1.0, 0.0, step=0.05, key=f"{key}_min_confidence",
+        help="Rows whose most likely label has a lower probability are `unknown` (grey on the map) instead of "
+             "being forced into a label. kNN's probability is the share of the neighbours that vote for the "
+             "label. 0: every row gets a label.")
+    go = cols[3].toggle("Predict", key=f"{key}_predict", disabled=problem is not None)
     if not go or problem is not None:
         return
     out = str(state.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
     with common.user_errors():
         labels_stamp = sources.stamp(labels_file(lat, labelled, state.workdir("labels")))
-        result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), out)
+        result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), out, float(min_confidence))
     report = result["report"]
     cv = report["cross_validation"]
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Cross-validated accuracy", f"{cv['accuracy_mean']:.3f}", help=f"± {cv['accuracy_std']:.3f} over "
                    f"{cv['n_splits']} stratified folds of the labelled rows (seed {cv['random_state']})")
     cols[1].metric("Chance (the largest label's share)", f"{cv['chance']:.3f}")
     cols[2].metric("Labelled rows", f"{report['n_labelled']:,}")
+    unknown = report["unknown"]
+    cols[3].metric("Unknown rows", f"{unknown['n_rows']:,}", help=f"Rows whose most likely label has a "
+                   f"probability below {unknown['min_confidence']:g} (of {report['n_rows']:,} rows)")
     st.caption("Confusion matrix of the held-out predictions (rows: given label, columns: predicted):")
     st.dataframe(pd.DataFrame(cv["confusion_matrix"], index=report["classes"], columns=report["classes"]))
     fig = None
@@ -268,7 +277,8 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
         st.plotly_chart(fig, key=f"{key}_maps", config={"displaylogo": False})
     else:
         counts = np.bincount(result["predicted"][result["predicted"] >= 0], minlength=len(result["classes"]))
-        st.dataframe(pd.DataFrame({"label": result["classes"], "predicted rows": counts}), hide_index=True)
+        st.dataframe(pd.DataFrame({"label": result["classes"] + [UNKNOWN],
+                                   "predicted rows": [*counts.tolist(), unknown["n_rows"]]}), hide_index=True)
     outputs = report["outputs"]
     cols = st.columns(3)
     for col, kind, mime in ((cols[0], "predictions", "text/csv"), (cols[1], "report", "application/json")):

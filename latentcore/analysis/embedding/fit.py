@@ -6,6 +6,8 @@ Entry points
 - `fit_embedding(...)` (same arguments) -> `FittedEmbedding`: the coordinates plus what is needed to
   project new latents (`.transform(new_latents)`).
 - `save_embedding(path, fitted)` / `load_embedding(path)`: a fitted embedding as a plain `.npz`.
+- `cache_file_of(...)` (`fit_embedding`'s arguments): where that fit is cached, to tell whether it was made
+  (another page draws on a UMAP only when one was fitted: it does not start one).
 - `embedding_names(latents, method)`: the files of an embedding (its table, figure, saved fit), as the CLI's
   `umap` and the UMAP page name them; `embedding_table(table, coords, method, ...)`: its table's columns.
 - `warm_up()`: compile umap-learn's code once, through a tiny seeded fit (the app calls it in a
@@ -299,6 +301,16 @@ def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neig
             warnings.warn(f"embedding not cached in {cache_file.parent}: {exc}", RuntimeWarning)
     report(1.0, "done")
     return fitted
+
+
+def cache_file_of(latents, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
+                  metric="euclidean", fast=True, cache_dir=None, *, sample_size=None) -> Path | None:
+    """The file `fit_embedding` with these arguments caches its fit in (None: `cache_dir` False); it exists
+    once that fit was made."""
+    latents = check_matrix(latents, "latents", dtype=np.float32, min_rows=2, order="C")
+    params = _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
+                           fast, sample_size)
+    return _cache_file(cache_dir, latents, params)
 
 
 def default_cache_dir() -> Path:

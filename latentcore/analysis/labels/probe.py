@@ -2,16 +2,20 @@
 labelled rows' latents (see `labels`), optionally smoothed over the scan grid first (the same NaN-aware Gaussian
 as `cluster --smooth`, `smoothing.smooth_rows`).
 
-- `probe(features, labelled, method="logistic", cv=5, random_state=0, params=None)` -> `ProbeResult`: the
-  predicted class and its probability for every row, every class's probability, and the cross-validated
-  accuracy and confusion matrix over the labelled rows (stratified folds, shuffled with `random_state`; fewer
-  folds when the smallest class has fewer rows than `cv`);
+- `probe(features, labelled, method="logistic", cv=5, random_state=0, params=None, min_confidence=0)` ->
+  `ProbeResult`: the predicted class and its probability for every row, every class's probability, and the
+  cross-validated accuracy and confusion matrix over the labelled rows (stratified folds, shuffled with
+  `random_state`; fewer folds when the smallest class has fewer rows than `cv`). A row whose highest
+  probability is below `min_confidence` is `unknown` (code `UNKNOWN_CODE`) rather than forced into a class;
+  the default 0 labels every row. The probability is the logistic model's, or for kNN the fraction of the
+  k neighbours that vote for the class (uniform votes, so a threshold of 0.7 reads "7 of 10 neighbours agree");
 - `probe_features(latents, smooth)` -> (features, row ids, x, y): every row of a latents file, stacked;
 - `run_probe(latents_path, labels_path, out_dir, ...)` writes `probe_predictions__{tag}.csv` (`row`, `x_um`,
-  `y_um` for scans, `label` predicted, `probability`, `given` the label the row was given or empty),
-  `probe_report__{tag}.json` (accuracy, confusion matrix, parameters, inputs' SHA-256, versions) and
-  `probe_maps__{tag}.png` (predicted-label map and confidence map, scans only); `tag` is `{method}` or
-  `{method}_smooth{sigma}`;
+  `y_um` for scans, `label` predicted or `unknown`, `probability`, `given` the label the row was given or empty),
+  `probe_report__{tag}.json` (accuracy, confusion matrix, parameters, the confidence threshold and the count
+  of unknown rows, inputs' SHA-256, versions) and `probe_maps__{tag}.png` (predicted-label map, unknown grey,
+  and confidence map, scans only); `tag` is `{method}` or `{method}_smooth{sigma}`, then `_conf{threshold}`
+  when the threshold is above 0;
 - `compare_latents(a, b, labels_path, ...)`: two latents files of one source: the adjusted Rand index of their
   KMeans clusterings (k = `n_clusters`, default the number of classes) and each one's probe accuracy on the same
   labels; `clustering_agreement(a, b, n_clusters, ...)`: the ARI alone, without labels.
@@ -31,23 +35,51 @@ from .labelled import LabelledRows, check_classes, match_labels, read_labels_tab
 METHODS = ("logistic", "knn")
 DEFAULT_NEIGHBOURS = 10
 PREDICT_BLOCK = 200_000  # rows predicted at once: bounded memory at a million rows, and progress between blocks
+UNKNOWN = "unknown"  # the label of a row predicted below the confidence threshold
+NO_FEATURES_CODE, UNKNOWN_CODE = -1, -2  # `ProbeResult.predicted` of a row with NaN features, of an unknown row
 
 
 @dataclasses.dataclass
 class ProbeResult:
     classes: list[str]
-    predicted: np.ndarray  # (N,) int64 index into classes
+    predicted: np.ndarray  # (N,) int64 index into classes; NO_FEATURES_CODE, UNKNOWN_CODE
     probabilities: np.ndarray  # (N, K) float32
     cv: dict  # accuracy_mean, accuracy_std, fold_accuracies, confusion_matrix, n_splits, chance
     method: str
     params: dict
+    min_confidence: float = 0.0
 
     @property
     def probability(self) -> np.ndarray:
+        """The highest class probability of each row (NaN without features), unknown rows included."""
         return self.probabilities.max(axis=1)
 
+    @property
+    def n_unknown(self) -> int:
+        return int((self.predicted == UNKNOWN_CODE).sum())
+
     def predicted_names(self) -> np.ndarray:
-        return np.asarray(self.classes)[self.predicted]
+        """Each row's predicted label, `unknown` below the threshold, empty without features."""
+        return predicted_names(self.predicted, self.classes)
+
+
+def predicted_names(predicted, classes) -> np.ndarray:
+    """Labels of predicted codes: a class, `unknown` (UNKNOWN_CODE) or empty (NO_FEATURES_CODE)."""
+    predicted = np.asarray(predicted)
+    names = np.asarray(list(classes) + [UNKNOWN, ""], dtype=object)  # UNKNOWN_CODE -2, NO_FEATURES_CODE -1
+    return names[np.where(predicted >= 0, predicted, len(classes) + 2 + predicted)]
+
+
+def check_min_confidence(min_confidence: float, classes=()) -> float:
+    """The threshold as a float in [0, 1]; refused when a class is itself called `unknown` (the two would
+    be one label in the predictions)."""
+    value = float(min_confidence)
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"the confidence threshold is a probability from 0 to 1, got {min_confidence}")
+    if value > 0 and UNKNOWN in classes:
+        raise InputError(f"a label is called {UNKNOWN!r}, the name of the rows below the confidence threshold: "
+                         "rename it, or leave the threshold at 0")
+    return value
 
 
 def _model(method: str, params: dict, n_train: int):
@@ -59,13 +91,13 @@ def _model(method: str, params: dict, n_train: int):
     if method == "logistic":
         return make_pipeline(StandardScaler(), LogisticRegression(C=float(params.get("C", 1.0)), max_iter=2000))
     k = max(1, min(int(params.get("n_neighbors", DEFAULT_NEIGHBOURS)), n_train - 1))
-    return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=k, weights="distance"))
+    return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=k))  # uniform votes: the vote fraction
 
 
 def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 5, random_state: int = 0,
-          params: dict | None = None, progress=None) -> ProbeResult:
-    """Fit on the labelled rows of `features` (N, F); predict every row. See the module doc. `progress(done,
-    total)`, when given, is told the rows predicted after each block."""
+          params: dict | None = None, progress=None, min_confidence: float = 0.0) -> ProbeResult:
+    """Fit on the labelled rows of `features` (N, F); predict every row, `unknown` below `min_confidence`. See
+    the module doc. `progress(done, total)`, when given, is told the rows predicted after each block."""
     from sklearn.metrics import accuracy_score, confusion_matrix
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -79,6 +111,7 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
     if features.ndim != 2 or not len(features):
         raise InputError(f"features must be (N, F), got shape {features.shape}")
     check_classes(labelled)
+    min_confidence = check_min_confidence(min_confidence, labelled.classes)
     params = dict(params or {})
     X, y = features[labelled.rows], labelled.y
     if not np.isfinite(X).all():
@@ -97,7 +130,9 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
         probabilities[block][keep] = model.predict_proba(features[block][keep])
         if progress is not None:
             progress(min(start + PREDICT_BLOCK, len(features)), len(features))
-    predicted = np.where(finite, np.nan_to_num(probabilities, nan=-1).argmax(axis=1), -1).astype(np.int64)
+    predicted = np.where(finite, np.nan_to_num(probabilities, nan=-1).argmax(axis=1), NO_FEATURES_CODE)
+    below = finite & (np.nan_to_num(probabilities, nan=0).max(axis=1) < min_confidence)
+    predicted = np.where(below, UNKNOWN_CODE, predicted).astype(np.int64)
     cv_record = {"accuracy_mean": float(np.mean(fold_accuracies)), "accuracy_std": float(np.std(fold_accuracies)),
                  "fold_accuracies": fold_accuracies, "n_splits": n_splits, "stratified": True,
                  "random_state": int(random_state), "chance": float(np.bincount(y).max() / len(y)),
@@ -106,10 +141,10 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
                                    "that held it out)"}
     if method == "knn":
         params["n_neighbors"] = int(model[-1].n_neighbors)
-        params["weights"] = "distance"
+        params["weights"] = "uniform"
     else:
         params.setdefault("C", 1.0)
-    return ProbeResult(labelled.classes, predicted, probabilities, cv_record, method, params)
+    return ProbeResult(labelled.classes, predicted, probabilities, cv_record, method, params, min_confidence)
 
 
 def probe_features(latents, smooth: float = 0.0):
@@ -132,8 +167,10 @@ def probe_features(latents, smooth: float = 0.0):
     return features, np.arange(len(features), dtype=np.int64), x, y
 
 
-def probe_tag(method: str, smooth: float = 0.0) -> str:
-    return f"{method}_smooth{float(smooth):g}" if smooth else method
+def probe_tag(method: str, smooth: float = 0.0, min_confidence: float = 0.0) -> str:
+    """`knn`, `knn_smooth1`, `knn_smooth1_conf0.7`: thresholds of one method write files of their own."""
+    tag = f"{method}_smooth{float(smooth):g}" if smooth else method
+    return f"{tag}_conf{float(min_confidence):g}" if min_confidence else tag
 
 
 def probe_names(tag: str) -> dict:
@@ -142,15 +179,15 @@ def probe_names(tag: str) -> dict:
 
 
 def predictions_table(result: ProbeResult, labelled: LabelledRows, x=None, y=None, units=None) -> pd.DataFrame:
-    """`row`, `x_um`, `y_um` (scans, in `units`), `label` predicted, its `probability`, `given` (or empty)."""
+    """`row`, `x_um`, `y_um` (scans, in `units`), `label` predicted (or `unknown`), its `probability`, `given` (or empty)."""
     n = len(result.predicted)
     given = np.full(n, "", dtype=object)
     given[labelled.rows] = labelled.names
     columns = {ROW: np.arange(n, dtype=np.int64)}
     if x is not None:
         columns.update(zip(coordinate_names(units), (np.asarray(x, np.float64), np.asarray(y, np.float64))))
-    names = np.asarray(result.classes + [""], dtype=object)[result.predicted]  # -1 (no features): empty
-    columns.update({LABEL: names, PROBABILITY: np.round(result.probability.astype(np.float64), 6), GIVEN: given})
+    columns.update({LABEL: result.predicted_names(), PROBABILITY: np.round(result.probability.astype(np.float64), 6),
+                    GIVEN: given})
     return pd.DataFrame(columns)
 
 
@@ -162,10 +199,10 @@ def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
 
 
 def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
-              random_state: int = 0, params: dict | None = None, png: bool = True, browser="auto",
-              dpi: float = 300, progress=None) -> dict:
+              random_state: int = 0, params: dict | None = None, min_confidence: float = 0.0, png: bool = True,
+              browser="auto", dpi: float = 300, progress=None) -> dict:
     """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report.
-    `progress(done, total)`: the rows predicted so far (`probe`'s)."""
+    `progress(done, total)`: the rows predicted so far (`probe`'s). Rows below `min_confidence` are `unknown`."""
     from ...latents import model_record, read_latents
     from ...storage import sha256_file
     from ...versions import package_versions
@@ -175,8 +212,11 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     latents = read_latents(latents_path)
     features, _, x, y = probe_features(latents, smooth)
     labelled = load_labelled(latents_path, labels_path, x, y, len(features))
-    result = probe(features, labelled, method, cv, random_state, params, progress=progress)
-    tag, out_dir = probe_tag(method, smooth), Path(out_dir)
+    with about_file(labels_path):
+        check_min_confidence(min_confidence, labelled.classes)
+    result = probe(features, labelled, method, cv, random_state, params, progress=progress,
+                   min_confidence=min_confidence)
+    tag, out_dir = probe_tag(method, smooth, min_confidence), Path(out_dir)
     names = probe_names(tag)
     csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y, latents.units))
     engine = None
@@ -193,9 +233,14 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     report = {
         "kind": "probe", "format": 1, "tag": tag, "created": now(),
         "job": {"latents": str(latents_path), "labels": str(labels_path), "method": method, "smooth": float(smooth),
-                "cv": int(cv), "random_state": int(random_state), "params": result.params},
+                "cv": int(cv), "random_state": int(random_state), "params": result.params,
+                "min_confidence": result.min_confidence},
         "classes": result.classes, "labelled_counts": labelled.counts(),
         "predicted_counts": dict(zip(result.classes, counts.tolist())),
+        "unknown": {"label": UNKNOWN, "min_confidence": result.min_confidence, "n_rows": result.n_unknown,
+                    "rule": "the highest class probability below min_confidence"
+                            + (" (kNN: the fraction of the neighbours voting for the class)" if method == "knn"
+                               else "")},
         "cross_validation": result.cv, "n_rows": len(features), "n_labelled": len(labelled.rows),
         "smoothing": {**smoothing_record(smooth), "applies_to": "the latents the probe is trained on and predicts"},
         "model": model_record(latents.attrs),
