@@ -92,7 +92,7 @@ def test_maps_have_colour_bars_and_units_and_the_umap_carries_x_y_band_contrast(
     run(at, "umap")
     main = chart_specs(at)[0]["data"][0]
     assert main["hovertemplate"] == ("row %{customdata[0]}<br>x %{customdata[1]:.4g} µm<br>"
-                                     "y %{customdata[2]:.4g} µm<br>Band Contrast %{customdata[3]:.4g}<extra></extra>")
+                                     "y %{customdata[2]:.4g} µm<br>band contrast %{customdata[3]:.4g}<extra></extra>")
     at.session_state["selection"] = np.array([16, 30])  # rows 1 and 2 of the 15-column scan
     run(at)
     table = at.dataframe[0].value
@@ -100,7 +100,7 @@ def test_maps_have_colour_bars_and_units_and_the_umap_carries_x_y_band_contrast(
     from latentcore.latents import read_latents
 
     band_contrast = read_latents(at.session_state["latents"]).point_maps["Band Contrast"]
-    np.testing.assert_allclose(table["Band Contrast"], band_contrast[[16, 30]])
+    np.testing.assert_allclose(table["bandcontrast"], band_contrast[[16, 30]])
 
 
 def test_the_train_page_filters_an_uploaded_scan_by_its_own_band_contrast(h5oina_small):

@@ -35,7 +35,7 @@ def test_grains_and_kam_are_reference_maps_of_a_one_phase_scan(page, grains_h5oi
     choose(page, "Data file", "grains.h5oina")
     open_page(page, "Extract", "Extract latents")
     page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text("Wrote grains_latents.h5").wait_for()
+    page.get_by_text("Wrote grains__demo-vae_latents.h5").wait_for()
     settle(page)
     open_page(page, "Latent maps", "Latent maps")
     page.get_by_text("Reference maps").first.wait_for()

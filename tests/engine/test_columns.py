@@ -14,6 +14,7 @@ from latentcore.analysis.labels.labelled import labels_table, write_labels
 from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
 from latentcore.latents import read_latents
+from latentcore.outputs import latents_path_for
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "outputs.md"
 
@@ -52,7 +53,7 @@ def written(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("columns")
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(out / "cache"))  # the embedding cache
-    latents = out / "latents" / "ni_grains_h5ebsd_latents.h5"
+    latents = latents_path_for(ebsd_h5, out / "latents", model="demo-vae")  # the name the demo VAE records
     runs = [
         ["extract", ebsd_h5, "--model", DEMO_MODEL, "--out", latents.parent, "--device", "cpu"],
         ["bandcontrast", bandcontrast_csv, "--out", out / "kept.csv"],  # every pixel: a reference map too

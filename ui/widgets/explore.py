@@ -120,9 +120,10 @@ def scan_columns(lat_stamp, lat) -> dict[str, np.ndarray]:
 
 
 def hover_fields(columns: dict, units: str | None) -> dict[str, tuple[np.ndarray, str]]:
-    """name -> (values, unit shown) for the scatter's hover text."""
+    """name -> (values, unit shown) for the scatter's hover text: words, not column names."""
     unit = display_units(units)
-    return {(name[0] if name[:2] in ("x_", "y_") else name): (values, unit if name[:2] in ("x_", "y_") else "")
+    words = {BANDCONTRAST_COLUMN: "band contrast"}
+    return {(name[0] if name[:2] in ("x_", "y_") else words.get(name, name)): (values, unit if name[:2] in ("x_", "y_") else "")
             for name, values in columns.items()}
 
 
