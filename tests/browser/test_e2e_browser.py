@@ -123,7 +123,7 @@ def test_cluster_csv_download_has_the_columns(page):
 def test_rank_page_scores_the_dimensions(page):
     open_page(page, "Rank", "Rank latent dimensions")
     page.wait_for_selector("[data-testid=stDataFrame]")
-    page.locator(".js-plotly-plot").nth(3).wait_for()  # per reference map: a bar chart and the top maps
+    page.locator(".js-plotly-plot").nth(1).wait_for()  # band contrast, the default: its bar chart and top maps
     settle(page)
     shoot(page, "7_rank")
 
