@@ -179,6 +179,9 @@ def _draw_scatter(ax, trace, layout):
         if trace.showlegend is not False and trace.name:
             ax.scatter([], [], color=_marker_colours(trace), label=trace.name)
         return
+    if "lines" in (trace.mode or ""):  # NaN between points breaks the line, as plotly's gaps do
+        ax.plot(x, y, color=trace.line.color or PALETTE[0], linewidth=(trace.line.width or 2) * 0.75)
+        return
     size = float(trace.marker.size) if trace.marker and np.isscalar(trace.marker.size) else 3.0
     ax.scatter(x, y, c=_marker_colours(trace), s=size ** 2 / 2, linewidths=0, rasterized=True)
 

@@ -7,8 +7,9 @@ the scan's units, NaN where the scan has no point.
     phase_map_figure(phase, names, x, y, units)                      phases in the palette, a legend
     grain_map_figure(grains, x, y, units)                            grains in the palette, their id and
                                                                      size (points, area) on hover
-    add_boundary_overlay(fig, boundaries, x, y, row=None, col=None)  grain boundaries drawn in black
-                                                                     over any map (a heatmap trace)
+    add_boundary_lines(fig, x, y, row=None, col=None)                grain boundaries as thin lines between
+                                                                     pixels over any map (segments from
+                                                                     `analysis.maps.edge_segments`)
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from ..data.base import display_units
 from .colours import NAN_COLOUR, NOISE_GREY, PALETTE, discrete_colorscale
 
 BOUNDARY_COLOUR = "#000000"
+BOUNDARY_HALO = "#ffffff"  # under the black line: the boundary shows on dark and light colours alike
+BOUNDARY_WIDTH = 1.0
 BOUNDARY_NAME = "grain boundaries"
 
 
@@ -134,15 +137,21 @@ def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: 
     return fig
 
 
-def add_boundary_overlay(fig: go.Figure, boundaries, x, y, row=None, col=None) -> go.Figure:
-    """Boundary pixels in black over the map at (row, col) of `fig` (the whole figure's first axes
-    when None); elsewhere transparent."""
-    overlay = np.where(np.asarray(boundaries, bool), 1.0, np.nan)
-    trace = go.Heatmap(z=overlay, x=np.asarray(x), y=np.asarray(y), zmin=0, zmax=1, showscale=False,
-                       colorscale=[[0, BOUNDARY_COLOUR], [1, BOUNDARY_COLOUR]], name=BOUNDARY_NAME,
-                       hoverinfo="skip")
-    if row is None:
-        fig.add_trace(trace)
-    else:
-        fig.add_trace(trace, row=row, col=col)
+def add_boundary_lines(fig: go.Figure, x, y, row=None, col=None) -> go.Figure:
+    """Grain boundaries as thin black lines with a white halo over the map at (row, col) of `fig` (the whole
+    figure's first axes when None): `x`, `y` the segments' ends, NaN between segments (`edge_segments`).
+    The pixels stay visible on both sides; the lines take no hover and no selection."""
+    x, y = _with_gaps(x), _with_gaps(y)
+    for colour, width in ((BOUNDARY_HALO, 2.5 * BOUNDARY_WIDTH), (BOUNDARY_COLOUR, BOUNDARY_WIDTH)):
+        trace = go.Scatter(x=x, y=y, mode="lines", line={"color": colour, "width": width},
+                           name=BOUNDARY_NAME, hoverinfo="skip", showlegend=False, connectgaps=False)
+        if row is None:
+            fig.add_trace(trace)
+        else:
+            fig.add_trace(trace, row=row, col=col)
     return fig
+
+
+def _with_gaps(values) -> list:
+    """NaN -> None: plotly breaks a line at None (NaN's JSON is not portable)."""
+    return [None if np.isnan(v) else v for v in np.asarray(values, np.float64).tolist()]
