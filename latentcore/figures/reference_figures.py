@@ -36,11 +36,14 @@ def _size(n_rows: int, n_columns: int, extra_width: int = 0) -> tuple[int, int]:
     return width, height
 
 
-def _axes(fig, units, row=None, col=None):
+def _axes(fig, units, x, y, row=None, col=None):
+    """x right, y down, square pixels, the view the pixels' outer edges (as the latent maps')."""
     unit = display_units(units)
-    fig.update_xaxes(title_text=f"x ({unit})", constrain="domain", row=row, col=col)
-    fig.update_yaxes(title_text=f"y ({unit})", autorange="reversed", scaleanchor="x", constrain="domain",
+    (dx, dy), x, y = _steps(x, y), np.asarray(x, np.float64), np.asarray(y, np.float64)
+    fig.update_xaxes(title_text=f"x ({unit})", constrain="domain", range=[x[0] - dx / 2, x[-1] + dx / 2],
                      row=row, col=col)
+    fig.update_yaxes(title_text=f"y ({unit})", range=[y[-1] + dy / 2, y[0] - dy / 2], scaleanchor="x",
+                     constrain="domain", row=row, col=col)
 
 
 def scalar_map_figure(values, x, y, title: str, value_name: str, units: str | None = "um",
@@ -49,7 +52,7 @@ def scalar_map_figure(values, x, y, title: str, value_name: str, units: str | No
     fig = go.Figure(go.Heatmap(z=values, x=np.asarray(x), y=np.asarray(y), colorscale=colorscale,
                                colorbar={"title": {"text": value_name, "side": "right"}}, name=value_name,
                                hovertemplate="x %{x}<br>y %{y}<br>%{z:.4g}<extra></extra>"))
-    _axes(fig, units)
+    _axes(fig, units, x, y)
     width, height = _size(*values.shape)
     fig.update_layout(title=title, width=width, height=height, plot_bgcolor=NAN_COLOUR, template="plotly_white")
     return fig
@@ -97,7 +100,7 @@ def rgb_map_figure(rgb, x, y, title: str, units: str | None = "um", key=None, ke
                         subplot_titles=[title, key_title] if key is not None else None, horizontal_spacing=0.08)
     fig.add_trace(go.Image(z=rgb_image(rgb), x0=float(x[0]), dx=dx, y0=float(y[0]), dy=dy, name=title,
                            hovertemplate="x %{x}<br>y %{y}<br>RGB %{z}<extra></extra>"), row=1, col=1)
-    _axes(fig, units, row=1, col=1)
+    _axes(fig, units, x, y, row=1, col=1)
     if key is not None:
         key = np.asarray(key, np.float64)
         image = np.rint(np.clip(key, 0, 1) * 255).astype(np.uint8)
@@ -130,7 +133,7 @@ def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: 
     for label, colour in zip(["not indexed"] + [f"{k}: {names[k]}" for k in ids], colours):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, showlegend=True,
                                  marker={"color": colour, "size": 10, "symbol": "square"}))
-    _axes(fig, units)
+    _axes(fig, units, x, y)
     width, height = _size(*phase.shape, extra_width=140)
     fig.update_layout(title=title, width=width, height=height, plot_bgcolor=NAN_COLOUR, template="plotly_white",
                       legend={"title": {"text": "phase"}})
