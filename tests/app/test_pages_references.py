@@ -157,8 +157,8 @@ def test_over_an_roi_the_reference_maps_are_cropped_as_the_latent_maps_and_bound
     assert lines and all(t["type"] == "scatter" and t["mode"] == "lines" for t in lines)
     xs = [v for v in lines[-1]["x"] if v is not None]
     assert xs and 4.5 - 0.75 <= min(xs) and max(xs) <= 15.0 + 0.75  # within the ROI's pixels
-    names = [b.proto.label for b in at.get("download_button")]
-    assert any(name.startswith("Reference maps (NPZ, with the ROI") for name in names)
+    npz = next(b.proto for b in at.get("download_button") if b.proto.label == "Reference maps (NPZ)")
+    assert "over the ROI x 4.5 to 15, y 3 to 12" in npz.help
 
 
 def test_a_selection_made_on_latent_maps_is_said_on_clusters_with_a_button_to_clear_it(grains_h5oina):

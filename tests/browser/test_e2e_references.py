@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 from latentcore.outputs import latents_path_for
-from steps import ARTIFACTS, choose, metric, open_page, shoot, trace_names
+from steps import ARTIFACTS, choose, download_png, metric, open_page, shoot, trace_names
 from streamlit_server import settle
 
 
@@ -82,6 +83,14 @@ def test_over_an_roi_the_reference_map_lines_up_with_the_latent_maps_and_a_click
     page.locator(".st-key-maps_grid").evaluate("e => e.scrollIntoView({block: 'start'})")  # maps and references
     time.sleep(0.5)
     page.screenshot(path=str(ARTIFACTS / "refs_3_roi_1600x1000.png"))
+    with page.expect_download(timeout=120_000) as download:  # the reference maps as cropped, the ROI recorded
+        page.get_by_role("button", name="Reference maps (NPZ)").click()
+    assert download.value.suggested_filename == "references__roi4.5-15_3-16.5.npz"
+    with np.load(download.value.path()) as npz:
+        assert list(npz["roi"]) == [4.5, 15, 3, 16.5] and npz["ipf_z"].shape == (10, 8, 3)
+        assert (npz["x"][0], npz["x"][-1], npz["y"][0]) == (4.5, 15, 3)
+    settle(page)
+    download_png(page, "IPF z (PNG, 300 dpi)", "refs_3_ipf_z_roi")
     picker = page.locator(".st-key-maps_picker .js-plotly-plot")
     picker.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "refs_4_click_map_1600x1000.png"))
@@ -97,6 +106,8 @@ def test_over_an_roi_the_reference_map_lines_up_with_the_latent_maps_and_a_click
     notice = page.get_by_text("1 pixel selected on Latent maps (the click map)")
     notice.wait_for(timeout=60_000)
     page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    notice.evaluate("e => e.scrollIntoView({block: 'start'})")  # the notice and the veiled map under it
+    time.sleep(0.5)
     page.screenshot(path=str(ARTIFACTS / "refs_5_clusters_notice_1600x1000.png"))
     page.locator(".st-key-clusters_elsewhere_clear button").click()
     settle(page)
