@@ -74,9 +74,9 @@ def grain_map_figure(grains, x, y, units: str | None = "um", title: str = "Grain
                                customdata=np.stack([ids, size, size * abs(dx * dy)], -1),
                                hovertemplate=f"x %{{x}}<br>y %{{y}}<br>grain %{{customdata[0]}}: %{{customdata[1]}} "
                                              f"points, %{{customdata[2]:.4g}} {unit}²<extra></extra>"))
-    _axes(fig, units)
+    _axes(fig, units, x, y)
     width, height = _size(*grains.shape)
-    fig.update_layout(title=f"{title} ({len(points)}; grey: not indexed)", width=width, height=height,
+    fig.update_layout(title=f"{title} ({np.count_nonzero(points)}; grey: not indexed)",  # those shown (an ROI's) width=width, height=height,
                       plot_bgcolor=NAN_COLOUR, template="plotly_white")
     return fig
 

@@ -58,13 +58,13 @@ def test_a_reference_map_is_cropped_exactly_as_the_latent_maps(refs):
         maps, grid, _ = spatial_maps(latents, x, y, [0, 2], roi=roi)
         cropped, cropped_grid = crop_to_roi(full.maps, full.grid, x, y, roi)
         assert cropped_grid == grid  # the same extent in µm and the same pixels
-        for name in ("phase", "ipf_z", "boundaries"):
+        for name in ("grains", "ipf_z", "boundaries"):
             assert cropped[name].shape[:2] == grid.shape
-        np.testing.assert_array_equal(np.isnan(cropped["phase"]), np.isnan(maps[0]))  # NaN exactly where they are
+        np.testing.assert_array_equal(np.isnan(cropped["grains"]), np.isnan(maps[0]))  # NaN exactly where they are
         inside = roi.mask(x, y) if roi else np.ones(len(x), bool)
         rows, columns = grid.indices(x[inside], y[inside])
         at_points = full.point_values(x[inside], y[inside])
-        np.testing.assert_array_equal(cropped["phase"][rows, columns], at_points["phase"])
+        np.testing.assert_array_equal(cropped["kam"][rows, columns], at_points["kam"])
         np.testing.assert_array_equal(cropped["ipf_z"][rows, columns, 2], at_points["ipf_z[b]"])
         assert cropped["boundaries"].dtype == bool and not cropped["boundaries"][np.isnan(maps[0])].any()
     roi = Roi(5, 30.2, 4, 22)

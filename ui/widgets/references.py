@@ -1,7 +1,7 @@
 """The EBSD reference maps panel (IPF x, y, z with the colour key, indexed points, phases with a legend
 (two or more), grain boundaries, grains, kernel average misorientation; VBSE, image quality and ADP
 from the scan's patterns) and the grain-boundary overlay
-switch of the scan maps. Computed through `ui.compute.scan_maps.scan_references`."""
+switch of the scan maps. Computed through `ui.compute.scan_maps.roi_references`: over the ROI, as the latent maps."""
 from __future__ import annotations
 
 import streamlit as st
