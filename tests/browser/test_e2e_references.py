@@ -106,7 +106,7 @@ def test_over_an_roi_the_reference_map_lines_up_with_the_latent_maps_and_a_click
     notice = page.get_by_text("1 pixel selected on Latent maps (the click map)")
     notice.wait_for(timeout=60_000)
     page.wait_for_selector(".js-plotly-plot .nsewdrag")
-    notice.evaluate("e => e.scrollIntoView({block: 'start'})")  # the notice and the veiled map under it
+    notice.evaluate("e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -120); }")  # it, and the map
     time.sleep(0.5)
     page.screenshot(path=str(ARTIFACTS / "refs_5_clusters_notice_1600x1000.png"))
     page.locator(".st-key-clusters_elsewhere_clear button").click()
