@@ -5,8 +5,9 @@ indices in one vectorised step, so `spatial_maps` fills a (n_dims, n_rows, n_col
 one fancy-indexed assignment (NaN where no pixel was extracted), whatever the grid size.
 A `Roi` selects x and y ranges, both ends inclusive; `roi_grid` is the crop every map of an ROI goes
 through (the latent maps in `spatial_maps`, maps already on a scan grid in `crop_to_roi`), and
-`edge_segments` draws flags on the edges between pixels (grain boundaries) as line segments. `latent_maps_tag` and `latent_maps_names` name the
-maps' files (`roi_tag`, `smooth_tag`, `dims_tag`: the parts other results' names share).
+`edge_segments` turns flags on the edges between pixels (grain boundaries) into line segments.
+`latent_maps_tag` and `latent_maps_names` name the maps' files (`roi_tag`, `smooth_tag`, `dims_tag`: the parts
+other results' names share).
 """
 from __future__ import annotations
 

@@ -76,7 +76,8 @@ def grain_map_figure(grains, x, y, units: str | None = "um", title: str = "Grain
                                              f"points, %{{customdata[2]:.4g}} {unit}²<extra></extra>"))
     _axes(fig, units, x, y)
     width, height = _size(*grains.shape)
-    fig.update_layout(title=f"{title} ({np.count_nonzero(points)}; grey: not indexed)",  # those shown (an ROI's) width=width, height=height,
+    shown = np.count_nonzero(points)  # the grains on this map (an ROI's: some ids are not on it)
+    fig.update_layout(title=f"{title} ({shown}; grey: not indexed)", width=width, height=height,
                       plot_bgcolor=NAN_COLOUR, template="plotly_white")
     return fig
 

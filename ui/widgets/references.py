@@ -86,17 +86,19 @@ def how_made(name: str, boundary_deg: float) -> str:
 
 
 def _downloads(lat_stamp, found: dict, name: str, fig):
-    """The shown map as a PNG and every map as an NPZ (with the ROI they were cropped to), named as the CLI names them."""
+    """The shown map as a PNG and every map as an NPZ (with the ROI they were cropped to), named as the CLI
+    names them."""
     files, out = references_names(found["roi"]), state.results_dir("maps", lat_stamp[0])
     figure_name, dpi = files["figure"].format(name=name), state.png_dpi()
     roi = found["roi"]
     over = f" over the ROI x {roi[0]:g} to {roi[1]:g}, y {roi[2]:g} to {roi[3]:g} (recorded as `roi`)" if roi else ""
     cols = st.columns(2)
-    cols[0].download_button(f"{TITLES[name]} (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / figure_name), dpi),
-                            file_name=figure_name, mime="image/png", key="maps_ref_dl_png", on_click="ignore",
-                            icon=":material/download:")
+    cols[0].download_button(f"{TITLES[name]} (PNG, {dpi} dpi)",
+                            lambda: png.figure_png(fig, str(out / figure_name), dpi), file_name=figure_name,
+                            mime="image/png", key="maps_ref_dl_png", on_click="ignore", icon=":material/download:")
     cols[1].download_button("Reference maps (NPZ)",
                             lambda: write_npz(found["maps"], Grid(**found["grid"]), found["units"], out / files["npz"],
                                               roi).read_bytes(),
-                            file_name=files["npz"], key="maps_ref_dl_npz", on_click="ignore", icon=":material/download:",
+                            file_name=files["npz"], key="maps_ref_dl_npz", on_click="ignore",
+                            icon=":material/download:",
                             help=f"Every reference map{over}, with the x, y, step and units of its grid.")

@@ -169,7 +169,8 @@ def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: fl
     grid = Grid.from_coordinates(x, y, grid_shape)
     rows, columns = grid.indices(x, y)
     notes = []
-    maps, laue, edges = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes, kam_threshold_deg)
+    maps, laue, edges = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes,
+                                         kam_threshold_deg)
     parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
                   "orientation_convention": orientations.convention}
     units = None
@@ -197,7 +198,8 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
         if orientations is None:
             notes.append("the file holds no orientations: no IPF, indexed, phase, boundary, grain or KAM maps")
         else:
-            found, laue, edges = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes, kam_threshold_deg)
+            found, laue, edges = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes,
+                                                  kam_threshold_deg)
             maps.update(found)
             phases = orientations.phases
         if patterns:
