@@ -88,6 +88,7 @@ def linked(run, colour, grid, code_map, cells):
     if on_scan:
         pending["clusters_map"] = lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)
     selection.take_pending(pending)  # a selection just made is drawn in this run
+    selection.made_elsewhere("clusters", "pixel" if on_scan else "point")
     chosen = state.selection()
     selected_here = plots.is_chosen(rows, chosen)
 
@@ -98,8 +99,8 @@ def linked(run, colour, grid, code_map, cells):
             selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
             map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
             if boundaries_on:
-                reference_figures.with_boundaries(map_fig, scan_maps.boundaries_on(
-                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
+                reference_figures.with_boundaries(map_fig, scan_maps.boundary_lines(
+                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_roi(grid)))
             map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun",
                                         selection_mode=("box", "lasso"), config={"displaylogo": False})
     with panels[-1]:

@@ -53,19 +53,19 @@ colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
                                                     units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
                                                     limits=limits)
-boundary_mask = scan_maps.boundaries_on(lat_stamp, boundary_deg, references.grid_key(grid)) if boundaries_on else None
-if boundary_mask is not None:
-    for fig in (grid_fig, png_fig):
-        reference_figures.with_boundaries(fig, boundary_mask, grid, len(dims), int(columns))
+lines = scan_maps.boundary_lines(lat_stamp, boundary_deg, roi) if boundaries_on else None  # the ROI's, as the maps
+for fig in (grid_fig, png_fig):
+    reference_figures.with_boundaries(fig, lines, len(dims), int(columns))
 maps_column, references_column = st.columns([3, 2])
 if by_label:
     with maps_column:
         labels.label_map(lat_stamp, lat, roi, labelled, "maps_labels_map")
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
-    references.references_panel(lat_stamp, lat, boundary_deg, overlay=boundaries_on)
+    references.references_panel(lat_stamp, lat, boundary_deg, roi, overlay=boundaries_on)
 
 st.subheader("Click a pixel to see its pattern")
+selection.made_elsewhere("maps")
 chosen = state.selection()
 cols = st.columns([3, 2])
 with cols[0]:
@@ -77,6 +77,7 @@ with cols[0]:
         maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,
         picked=(lat.x[selected[0]], lat.y[selected[0]]) if len(selected) else None, title=f"latent dim {dim}",
         colorscale=colorscale, limits=limits, scale_bar=scale_bar)
+    reference_figures.with_boundaries(picker, lines)
     event = st.plotly_chart(picker, key="maps_picker", on_select="rerun", selection_mode=("points", "box", "lasso"),
                             config={"displaylogo": False})
     if selection.take_event(event, "maps_picker", lambda s: selection.event_row_ids(s.get("points", []), trace_rows)):

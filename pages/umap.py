@@ -71,6 +71,7 @@ def linked(marks):
     if on_scan:
         pending["umap_map"] = lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)
     selection.take_pending(pending)  # a selection just made is drawn in this run
+    selection.made_elsewhere("umap", "pixel" if on_scan else "point")
     chosen = state.selection()
     marks = list(marks)
     neighbours = None
@@ -93,8 +94,8 @@ def linked(marks):
             map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
                                             else None, title="The same rows on the scan", units=lat.units)
             if references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
-                reference_figures.with_boundaries(map_fig, scan_maps.boundaries_on(
-                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_key(grid)), grid)
+                reference_figures.with_boundaries(map_fig, scan_maps.boundary_lines(
+                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_roi(grid)))
             map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
                                         config=selection.CHART_CONFIG)
             if continuous is not None:

@@ -3,8 +3,11 @@
 Latents of a scan are rows with coordinates x, y. A `Grid` turns coordinates into (row, column)
 indices in one vectorised step, so `spatial_maps` fills a (n_dims, n_rows, n_columns) stack with
 one fancy-indexed assignment (NaN where no pixel was extracted), whatever the grid size.
-A `Roi` selects x and y ranges, both ends inclusive. `latent_maps_tag` and `latent_maps_names` name the
-maps' files (`roi_tag`, `smooth_tag`, `dims_tag`: the parts other results' names share).
+A `Roi` selects x and y ranges, both ends inclusive; `roi_grid` is the crop every map of an ROI goes
+through (the latent maps in `spatial_maps`, maps already on a scan grid in `crop_to_roi`), and
+`edge_segments` turns flags on the edges between pixels (grain boundaries) into line segments.
+`latent_maps_tag` and `latent_maps_names` name the maps' files (`roi_tag`, `smooth_tag`, `dims_tag`: the parts
+other results' names share).
 """
 from __future__ import annotations
 
@@ -176,18 +179,72 @@ def spatial_maps(latents, x, y, dims=None, grid: Grid | None = None, roi: Roi | 
     latents = check_matrix(latents, "latents", dtype=None, min_rows=0, finite=False)
     x, y = check_vector(x, "x", len(latents)), check_vector(y, "y", len(latents))
     dims = check_dimensions(dims, latents.shape[1])
-    if roi is not None:
-        keep = roi.mask(x, y)
-        if not keep.any():
-            raise InputError(f"ROI x {roi.x0:g}..{roi.x1:g}, y {roi.y0:g}..{roi.y1:g} holds no pixel "
-                             f"(x spans {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g})")
+    if roi is not None or grid is None:
+        keep, roi_map_grid = roi_grid(x, y, roi)
         latents, x, y = latents[keep], x[keep], y[keep]
-    grid = grid or Grid.from_coordinates(x, y)
+        grid = grid or roi_map_grid
     rows, columns = grid.indices(x, y)
     _check_unique(rows * grid.n_columns + columns, grid.n_rows * grid.n_columns)
     maps = np.full((len(dims), *grid.shape), np.nan, dtype=np.float32)
     maps[:, rows, columns] = latents[:, dims].T  # one vectorised step, no per-pixel loop
     return maps, grid, dims
+
+
+def roi_grid(x, y, roi: Roi | None = None) -> tuple[np.ndarray, Grid]:
+    """The crop of every map of an ROI: (which points are inside it, the bounding grid of those points).
+    Without an ROI, every point and their bounding grid."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    keep = np.ones(len(x), bool) if roi is None else roi.mask(x, y)
+    if roi is not None and not keep.any():
+        raise InputError(f"ROI x {roi.x0:g}..{roi.x1:g}, y {roi.y0:g}..{roi.y1:g} holds no pixel "
+                         f"(x spans {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g})")
+    return keep, Grid.from_coordinates(x[keep], y[keep])
+
+
+def crop_to_roi(maps: dict, grid: Grid, x, y, roi: Roi | None = None) -> tuple[dict, Grid]:
+    """Maps on a scan's `grid` ((rows, columns[, channels]) each), cropped as `spatial_maps` crops latent
+    maps: the points (x, y) inside the ROI (`roi_grid`) carry their values onto the ROI's grid, every
+    other pixel is NaN (False in a bool map). Returns (maps, the ROI's grid)."""
+    keep, target = roi_grid(x, y, roi)
+    x, y = np.asarray(x, np.float64)[keep], np.asarray(y, np.float64)[keep]
+    source, cells = grid.indices(x, y), target.indices(x, y)
+    out = {}
+    for name, values in maps.items():
+        values = np.asarray(values)
+        fill = False if values.dtype == bool else np.nan
+        cropped = np.full((*target.shape, *values.shape[2:]), fill, bool if fill is False else np.float64)
+        cropped[cells] = values[source]
+        out[name] = cropped
+    return out, target
+
+
+def edge_segments(right, down, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Line segments along the flagged edges between pixels: `right[r, c]` flags the edge between pixel
+    (r, c) and (r, c + 1), `down[r, c]` the edge between (r, c) and (r + 1, c) (both (rows, columns); the
+    last column of `right` and row of `down` face outside the map and are not drawn). Flagged edges in a
+    row of pixels join into one segment. Returns x and y, (x0, x1, NaN) per segment: NaN breaks the line."""
+    right, down = np.asarray(right, bool)[:, :-1], np.asarray(down, bool)[:-1]
+    lines = []
+    for line, first, last in _runs(right.T):  # vertical lines between columns `line` and `line + 1`
+        x = grid.x0 + (line + 0.5) * grid.step_x
+        lines.append((x, x, grid.y0 + (first - 0.5) * grid.step_y, grid.y0 + (last + 0.5) * grid.step_y))
+    for line, first, last in _runs(down):  # horizontal lines between rows `line` and `line + 1`
+        y = grid.y0 + (line + 0.5) * grid.step_y
+        lines.append((grid.x0 + (first - 0.5) * grid.step_x, grid.x0 + (last + 0.5) * grid.step_x, y, y))
+    if not lines:
+        return np.empty(0), np.empty(0)
+    x0, x1, y0, y1 = np.asarray([np.concatenate(part) for part in zip(*lines)])
+    gap = np.full(len(x0), np.nan)
+    return np.column_stack([x0, x1, gap]).ravel(), np.column_stack([y0, y1, gap]).ravel()
+
+
+def _runs(flags: np.ndarray):
+    """Each line (row of `flags`) -> (line index, first, last) arrays of its runs of True, one vectorised pass."""
+    padded = np.zeros((flags.shape[0], flags.shape[1] + 2), np.int8)
+    padded[:, 1:-1] = flags
+    step = np.diff(padded, axis=1)
+    starts, ends = np.nonzero(step == 1), np.nonzero(step == -1)  # row-major: the n-th start pairs the n-th end
+    return [(starts[0], starts[1], ends[1] - 1)] if len(starts[0]) else []
 
 
 def values_map(values, x, y, grid: Grid) -> np.ndarray:

@@ -111,8 +111,10 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
             ya.update(showticklabels=False)
         if scale_bar:
             add_scale_bar(fig, grid, suffix, unit)
-    fig.update_yaxes(autorange="reversed", title_standoff=2, tickfont={"size": 9})
-    fig.update_xaxes(constrain="domain", title_text=f"x ({unit})", title_standoff=2, tickfont={"size": 9})
+    half_x, half_y = grid.step_x / 2, grid.step_y / 2  # the view: the pixels' outer edges, as the reference maps'
+    fig.update_yaxes(range=[grid.y_values[-1] + half_y, grid.y0 - half_y], title_standoff=2, tickfont={"size": 9})
+    fig.update_xaxes(constrain="domain", title_text=f"x ({unit})", title_standoff=2, tickfont={"size": 9},
+                     range=[grid.x0 - half_x, grid.x_values[-1] + half_x])
     if stride > 1:
         fig.add_annotation(text=f"shown every {stride}th pixel in x and y ({maps.shape[1]} x {maps.shape[2]} "
                                 "map); downloads hold every pixel", xref="paper", yref="paper", x=0, y=-0.02,

@@ -130,6 +130,9 @@ def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:
             axes[axis_pair] = _mpl_axes(canvas, fig.layout, *axis_pair)
         _DRAW.get(trace.type, _draw_nothing)(axes[axis_pair], trace, fig.layout)
     for ax in axes.values():
+        for limits, given in zip((ax.set_xlim, ax.set_ylim), ax.plotly_ranges):
+            if given:  # after the traces, which set their own limits; a reversed y range turns the map upright
+                limits(*given)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
     for note in fig.layout.annotations or ():  # subplot titles: above the nearest axes
@@ -150,6 +153,7 @@ def _mpl_axes(canvas, layout, xaxis: str, yaxis: str):
     ax = canvas.add_axes([x0 + 0.06 * (x1 - x0), y0 + 0.1 * (y1 - y0), 0.88 * (x1 - x0), 0.78 * (y1 - y0)])
     ax.plotly_domain = ((x0 + x1) / 2, y1)  # where plotly puts this subplot's title
     ax.plotly_square = bool(ya.scaleanchor)  # plotly keeps x and y scales equal here
+    ax.plotly_ranges = (xa.range, ya.range)  # the axes' given ranges (None: autorange)
     ax.set_facecolor(layout.plot_bgcolor or "white")
     ax.set_xlabel(xa.title.text or "", fontsize=8)
     ax.set_ylabel(ya.title.text or "", fontsize=8)
@@ -178,6 +182,9 @@ def _draw_scatter(ax, trace, layout):
     if not np.isfinite(x).any():  # a legend-only entry
         if trace.showlegend is not False and trace.name:
             ax.scatter([], [], color=_marker_colours(trace), label=trace.name)
+        return
+    if "lines" in (trace.mode or ""):  # NaN between points breaks the line, as plotly's gaps do
+        ax.plot(x, y, color=trace.line.color or PALETTE[0], linewidth=(trace.line.width or 2) * 0.75)
         return
     size = float(trace.marker.size) if trace.marker and np.isscalar(trace.marker.size) else 3.0
     ax.scatter(x, y, c=_marker_colours(trace), s=size ** 2 / 2, linewidths=0, rasterized=True)

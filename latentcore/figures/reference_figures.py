@@ -7,8 +7,9 @@ the scan's units, NaN where the scan has no point.
     phase_map_figure(phase, names, x, y, units)                      phases in the palette, a legend
     grain_map_figure(grains, x, y, units)                            grains in the palette, their id and
                                                                      size (points, area) on hover
-    add_boundary_overlay(fig, boundaries, x, y, row=None, col=None)  grain boundaries drawn in black
-                                                                     over any map (a heatmap trace)
+    add_boundary_lines(fig, x, y, row=None, col=None)                grain boundaries as thin lines between
+                                                                     pixels over any map (segments from
+                                                                     `analysis.maps.edge_segments`)
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from ..data.base import display_units
 from .colours import NAN_COLOUR, NOISE_GREY, PALETTE, discrete_colorscale
 
 BOUNDARY_COLOUR = "#000000"
+BOUNDARY_HALO = "#ffffff"  # under the black line: the boundary shows on dark and light colours alike
+BOUNDARY_WIDTH = 1.0
 BOUNDARY_NAME = "grain boundaries"
 
 
@@ -33,11 +36,14 @@ def _size(n_rows: int, n_columns: int, extra_width: int = 0) -> tuple[int, int]:
     return width, height
 
 
-def _axes(fig, units, row=None, col=None):
+def _axes(fig, units, x, y, row=None, col=None):
+    """x right, y down, square pixels, the view the pixels' outer edges (as the latent maps')."""
     unit = display_units(units)
-    fig.update_xaxes(title_text=f"x ({unit})", constrain="domain", row=row, col=col)
-    fig.update_yaxes(title_text=f"y ({unit})", autorange="reversed", scaleanchor="x", constrain="domain",
+    (dx, dy), x, y = _steps(x, y), np.asarray(x, np.float64), np.asarray(y, np.float64)
+    fig.update_xaxes(title_text=f"x ({unit})", constrain="domain", range=[x[0] - dx / 2, x[-1] + dx / 2],
                      row=row, col=col)
+    fig.update_yaxes(title_text=f"y ({unit})", range=[y[-1] + dy / 2, y[0] - dy / 2], scaleanchor="x",
+                     constrain="domain", row=row, col=col)
 
 
 def scalar_map_figure(values, x, y, title: str, value_name: str, units: str | None = "um",
@@ -46,7 +52,7 @@ def scalar_map_figure(values, x, y, title: str, value_name: str, units: str | No
     fig = go.Figure(go.Heatmap(z=values, x=np.asarray(x), y=np.asarray(y), colorscale=colorscale,
                                colorbar={"title": {"text": value_name, "side": "right"}}, name=value_name,
                                hovertemplate="x %{x}<br>y %{y}<br>%{z:.4g}<extra></extra>"))
-    _axes(fig, units)
+    _axes(fig, units, x, y)
     width, height = _size(*values.shape)
     fig.update_layout(title=title, width=width, height=height, plot_bgcolor=NAN_COLOUR, template="plotly_white")
     return fig
@@ -68,9 +74,10 @@ def grain_map_figure(grains, x, y, units: str | None = "um", title: str = "Grain
                                customdata=np.stack([ids, size, size * abs(dx * dy)], -1),
                                hovertemplate=f"x %{{x}}<br>y %{{y}}<br>grain %{{customdata[0]}}: %{{customdata[1]}} "
                                              f"points, %{{customdata[2]:.4g}} {unit}²<extra></extra>"))
-    _axes(fig, units)
+    _axes(fig, units, x, y)
     width, height = _size(*grains.shape)
-    fig.update_layout(title=f"{title} ({len(points)}; grey: not indexed)", width=width, height=height,
+    shown = np.count_nonzero(points)  # the grains on this map (an ROI's: some ids are not on it)
+    fig.update_layout(title=f"{title} ({shown}; grey: not indexed)", width=width, height=height,
                       plot_bgcolor=NAN_COLOUR, template="plotly_white")
     return fig
 
@@ -94,7 +101,7 @@ def rgb_map_figure(rgb, x, y, title: str, units: str | None = "um", key=None, ke
                         subplot_titles=[title, key_title] if key is not None else None, horizontal_spacing=0.08)
     fig.add_trace(go.Image(z=rgb_image(rgb), x0=float(x[0]), dx=dx, y0=float(y[0]), dy=dy, name=title,
                            hovertemplate="x %{x}<br>y %{y}<br>RGB %{z}<extra></extra>"), row=1, col=1)
-    _axes(fig, units, row=1, col=1)
+    _axes(fig, units, x, y, row=1, col=1)
     if key is not None:
         key = np.asarray(key, np.float64)
         image = np.rint(np.clip(key, 0, 1) * 255).astype(np.uint8)
@@ -127,22 +134,28 @@ def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: 
     for label, colour in zip(["not indexed"] + [f"{k}: {names[k]}" for k in ids], colours):
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=label, showlegend=True,
                                  marker={"color": colour, "size": 10, "symbol": "square"}))
-    _axes(fig, units)
+    _axes(fig, units, x, y)
     width, height = _size(*phase.shape, extra_width=140)
     fig.update_layout(title=title, width=width, height=height, plot_bgcolor=NAN_COLOUR, template="plotly_white",
                       legend={"title": {"text": "phase"}})
     return fig
 
 
-def add_boundary_overlay(fig: go.Figure, boundaries, x, y, row=None, col=None) -> go.Figure:
-    """Boundary pixels in black over the map at (row, col) of `fig` (the whole figure's first axes
-    when None); elsewhere transparent."""
-    overlay = np.where(np.asarray(boundaries, bool), 1.0, np.nan)
-    trace = go.Heatmap(z=overlay, x=np.asarray(x), y=np.asarray(y), zmin=0, zmax=1, showscale=False,
-                       colorscale=[[0, BOUNDARY_COLOUR], [1, BOUNDARY_COLOUR]], name=BOUNDARY_NAME,
-                       hoverinfo="skip")
-    if row is None:
-        fig.add_trace(trace)
-    else:
-        fig.add_trace(trace, row=row, col=col)
+def add_boundary_lines(fig: go.Figure, x, y, row=None, col=None) -> go.Figure:
+    """Grain boundaries as thin black lines with a white halo over the map at (row, col) of `fig` (the whole
+    figure's first axes when None): `x`, `y` the segments' ends, NaN between segments (`edge_segments`).
+    The pixels stay visible on both sides; the lines take no hover and no selection."""
+    x, y = _with_gaps(x), _with_gaps(y)
+    for colour, width in ((BOUNDARY_HALO, 2.5 * BOUNDARY_WIDTH), (BOUNDARY_COLOUR, BOUNDARY_WIDTH)):
+        trace = go.Scatter(x=x, y=y, mode="lines", line={"color": colour, "width": width},
+                           name=BOUNDARY_NAME, hoverinfo="skip", showlegend=False, connectgaps=False)
+        if row is None:
+            fig.add_trace(trace)
+        else:
+            fig.add_trace(trace, row=row, col=col)
     return fig
+
+
+def _with_gaps(values) -> list:
+    """NaN -> None: plotly breaks a line at None (NaN's JSON is not portable)."""
+    return [None if np.isnan(v) else v for v in np.asarray(values, np.float64).tolist()]

@@ -1,10 +1,13 @@
 """The EBSD reference maps beside the latent maps, through the real app with AppTest: an uploaded H5OINA
 scan with orientations shows IPF maps with their colour key, grains, KAM and the indexed points (no phase
 map: the scan has one phase), VBSE/IQ/ADP from its patterns on request, and the grain-boundary switch draws
-the boundaries over every latent map."""
+the boundaries over every latent map; over an ROI
+the reference maps are cropped as the latent maps are; a selection made on another page is said where it veils a map."""
 from __future__ import annotations
 
 import pytest
+
+import numpy as np
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 from latentcore.outputs import latents_path_for
@@ -39,7 +42,7 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     assert "grain boundaries" not in grid_before
     run(at.toggle(key="maps_boundaries").set_value(True))
     grid_after = next(n for n in trace_names(at) if n and str(n[0]).startswith("dim"))
-    assert grid_after.count("grain boundaries") == sum(1 for n in grid_before if str(n).startswith("dim"))
+    assert grid_after.count("grain boundaries") == 2 * sum(1 for n in grid_before if str(n).startswith("dim"))
     ipf = next(spec for spec in chart_specs(at) if spec["data"][0].get("name") == "IPF z")
     assert ipf["data"][-1]["name"] == "grain boundaries"  # the overlay on the reference map too
     run(at.selectbox(key="maps_ref_name").select("grains"))
@@ -124,3 +127,52 @@ def test_the_umap_scan_panel_takes_the_boundary_overlay(grains_h5oina):
     run(at.toggle(key="umap_boundaries").set_value(True))
     scan_panel = trace_names(at)[1]
     assert "grain boundaries" in scan_panel
+
+
+def extracted_grains(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    run(at, "extract")
+    return run(at.button(key="extract_run").click())
+
+
+def spec_named(at, first_trace: str) -> dict:
+    return next(spec for spec in chart_specs(at) if spec["data"][0].get("name") == first_trace)
+
+
+def test_over_an_roi_the_reference_maps_are_cropped_as_the_latent_maps_and_boundaries_are_lines(grains_h5oina):
+    at = run(extracted_grains(grains_h5oina), "maps")
+    run(at.slider(key="roi_x").set_value((4.5, 15.0)))
+    run(at.slider(key="roi_y").set_value((3.0, 12.0)))
+    run(at.toggle(key="maps_boundaries").set_value(True))
+    latent = next(spec for spec in chart_specs(at) if str(spec["data"][0].get("name", "")).startswith("dim"))
+    columns = np.asarray(array_of(latent["data"][0]["x"]), float)
+    assert (columns[0], columns[-1]) == (4.5, 15.0)  # the latent maps' pixels
+    ipf = spec_named(at, "IPF z")["data"][0]  # the reference map: the same pixels
+    width = np.asarray(array_of(ipf["z"])).shape[1]
+    assert (ipf["x0"], ipf["x0"] + ipf["dx"] * (width - 1)) == (4.5, 15.0)
+    assert ipf["y0"] == 3.0 and np.asarray(array_of(ipf["z"])).shape[0] == 7
+    picker = spec_named(at, "map")  # the click map takes the boundaries as lines too
+    lines = [t for t in picker["data"] if t.get("name") == "grain boundaries"]
+    assert lines and all(t["type"] == "scatter" and t["mode"] == "lines" for t in lines)
+    xs = [v for v in lines[-1]["x"] if v is not None]
+    assert xs and 4.5 - 0.75 <= min(xs) and max(xs) <= 15.0 + 0.75  # within the ROI's pixels
+    npz = next(b.proto for b in at.get("download_button") if b.proto.label == "Reference maps (NPZ)")
+    assert "over the ROI x 4.5 to 15, y 3 to 12" in npz.help
+
+
+def test_a_selection_made_on_latent_maps_is_said_on_clusters_with_a_button_to_clear_it(grains_h5oina):
+    at = run(extracted_grains(grains_h5oina), "clusters")
+    assert not [i for i in at.info if "selected on" in str(i.value)]
+    at.session_state["selection"] = np.array([7], np.int64)  # a click on the Latent maps' click map
+    at.session_state["selection_origin"] = "maps_picker"
+    run(at)
+    notice = [str(i.value) for i in at.info if "selected on" in str(i.value)]
+    assert notice and notice[0].startswith("1 pixel selected on Latent maps (the click map)")
+    run(at.button(key="clusters_elsewhere_clear").click())
+    assert not len(at.session_state["selection"])
+    assert not [i for i in at.info if "selected on" in str(i.value)]
+    at.session_state["selection"] = np.array([7, 8], np.int64)  # made here: nothing to explain
+    at.session_state["selection_origin"] = "clusters_map"
+    run(at)
+    assert not [i for i in at.info if "selected on" in str(i.value)]

@@ -1,15 +1,20 @@
 """The EBSD reference maps in a real headless Chromium against `streamlit run app.py`: an uploaded Oxford
 H5OINA scan (simulated grains, with orientations) is extracted, the Latent maps page shows the references
 panel (IPF map and its colour key, as plotly renders them), and the grain-boundary switch draws the
-boundaries over the latent maps. Screenshots go to tests/artifacts/ (git-ignored), `refs_*.png`. The
+boundaries over the latent maps (lines between pixels, on the click map too); over an ROI the reference map
+spans what the latent maps span; a pixel clicked there is announced on Clusters, with a button to clear it.
+Screenshots go to tests/artifacts/ (git-ignored), `refs_*.png`. The
 server, browser and helpers are tests/browser/test_e2e_browser.py's."""
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 from latentcore.outputs import latents_path_for
-from steps import choose, open_page, shoot, trace_names
+from steps import ARTIFACTS, choose, download_png, metric, open_page, shoot, trace_names
 from streamlit_server import settle
 
 
@@ -43,6 +48,69 @@ def test_references_panel_and_boundary_overlay_on_an_uploaded_oxford_scan(page, 
     page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                            ".some(g => (g.data || []).some(t => t.name === 'grain boundaries'))")
     maps = next(n for n in trace_names(page) if n and str(n[0]).startswith("dim"))
-    assert maps.count("grain boundaries") == sum(1 for n in maps if str(n).startswith("dim")) > 0
-    assert page.locator(".js-plotly-plot g.heatmaplayer").count() > 0  # plotly rendered the overlays
+    assert maps.count("grain boundaries") == 2 * sum(1 for n in maps if str(n).startswith("dim")) > 0
+    assert page.locator(".js-plotly-plot g.scatterlayer path.js-line").count() > 0  # plotly drew the lines
     shoot(page, "refs_2_boundaries")
+
+
+def press(page, label: str, thumb: int, key: str, times: int):
+    """Move thumb `thumb` of the range slider labelled `label` by `times` grid steps with the keyboard."""
+    handle = page.locator("[data-testid=stSlider]", has_text=label).get_by_role("slider").nth(thumb)
+    handle.focus()
+    for _ in range(times):
+        handle.press(key)
+    settle(page)
+
+
+# the x range of a chart's axes, as plotly laid it out: the latent maps' first subplot, the reference map's map
+X_RANGE = """(name) => { const g = Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .find(g => (g.data || []).length && String(g.data[0].name).startsWith(name));
+    return g ? g._fullLayout.xaxis.range : null; }"""
+CLICK_MAP_LINES = """() => document.querySelector('.st-key-maps_picker .js-plotly-plot')._fullData
+    .filter(t => t.name === 'grain boundaries').map(t => t.type + ' ' + t.mode)"""
+
+
+def test_over_an_roi_the_reference_map_lines_up_with_the_latent_maps_and_a_click_is_said_on_clusters(page):
+    """Follows the test above (the same tab: the scan extracted, the boundaries on)."""
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    press(page, "ROI x range", 0, "ArrowRight", 3)  # x 4.5 to 15 µm: 7 of 15 columns
+    press(page, "ROI x range", 1, "ArrowLeft", 4)
+    press(page, "ROI y range", 0, "ArrowRight", 2)
+    page.get_by_text("ROI x 4.5 to 15").first.wait_for()
+    latent, reference = page.evaluate(X_RANGE, "dim"), page.evaluate(X_RANGE, "IPF z")
+    assert latent == pytest.approx([3.75, 15.75]) and reference == pytest.approx(latent), (latent, reference)
+    assert page.evaluate(CLICK_MAP_LINES) == ["scatter lines", "scatter lines"]  # the boundaries on the click map
+    page.locator(".st-key-maps_grid").evaluate("e => e.scrollIntoView({block: 'start'})")  # maps and references
+    time.sleep(0.5)
+    page.screenshot(path=str(ARTIFACTS / "refs_3_roi_1600x1000.png"))
+    with page.expect_download(timeout=120_000) as download:  # the reference maps as cropped, the ROI recorded
+        page.get_by_role("button", name="Reference maps (NPZ)").click()
+    assert download.value.suggested_filename == "references__roi4.5-15_3-16.5.npz"
+    with np.load(download.value.path()) as npz:
+        assert list(npz["roi"]) == [4.5, 15, 3, 16.5] and npz["ipf_z"].shape == (10, 8, 3)
+        assert (npz["x"][0], npz["x"][-1], npz["y"][0]) == (4.5, 15, 3)
+    settle(page)
+    download_png(page, "IPF z (PNG, 300 dpi)", "refs_3_ipf_z_roi")
+    picker = page.locator(".st-key-maps_picker .js-plotly-plot")
+    picker.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "refs_4_click_map_1600x1000.png"))
+    x, y = picker.evaluate("""g => { const i = g._fullData.findIndex(t => t.name === 'pixels'), d = g._fullData[i],
+        xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis, box = g.getBoundingClientRect();
+        return [box.left + xa._offset + xa.l2p(d.x[10]), box.top + ya._offset + ya.l2p(d.y[10])]; }""")
+    page.mouse.click(x, y)  # one pixel, as a person clicks it
+    time.sleep(1.5)
+    settle(page)
+    page.get_by_text("Pixel row").first.wait_for()
+
+    open_page(page, "Clusters", "Clusters")
+    notice = page.get_by_text("1 pixel selected on Latent maps (the click map)")
+    notice.wait_for(timeout=60_000)
+    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    notice.evaluate("e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -120); }")  # it, and the map
+    time.sleep(0.5)
+    page.screenshot(path=str(ARTIFACTS / "refs_5_clusters_notice_1600x1000.png"))
+    page.locator(".st-key-clusters_elsewhere_clear button").click()
+    settle(page)
+    assert notice.count() == 0 and metric(page, "Selected here") == "0"
+    page.get_by_role("button", name="Clear ROI").click()  # as the next module expects to find the app
+    settle(page)

@@ -94,20 +94,23 @@ def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: 
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def boundaries_on(lat_stamp: tuple, boundary_deg: float, grid: tuple) -> np.ndarray | None:
-    """Grain boundaries (bool) on a scan map's grid (`Grid` fields as a tuple: x0, y0, step_x, step_y,
-    n_rows, n_columns), False where it has no point; None when the latents hold no orientations."""
-    from latentcore.analysis.maps import Grid, Roi
+def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: tuple | None) -> dict:
+    """`scan_references` cropped to the ROI as the latent maps are (`maps.crop_to_roi`: the same grid, pixels
+    and NaN outside), with the grain boundaries as line segments on that grid: "lines" (x, y, NaN between
+    segments; None without orientations) and "roi" (the ROI, None for the whole scan)."""
+    from latentcore.analysis.maps import Grid, Roi, crop_to_roi, edge_segments
 
-    found = scan_references(lat_stamp, None, boundary_deg)
-    if "boundaries" not in found["maps"]:
-        return None
-    lat = latents(lat_stamp)
-    at_points = found["maps"]["boundaries"][Grid(**found["grid"]).indices(lat.x, lat.y)]
-    target = Grid(*grid)
-    half_x, half_y = target.step_x / 4, target.step_y / 4
-    keep = Roi(target.x0 - half_x, target.x_values[-1] + half_x, target.y0 - half_y,
-               target.y_values[-1] + half_y).mask(lat.x, lat.y)
-    out = np.zeros(target.shape, bool)
-    out[target.indices(lat.x[keep], lat.y[keep])] = at_points[keep]
-    return read_only(out)
+    found = scan_references(lat_stamp, source_stamp, boundary_deg)
+    if found["grid"] is None:
+        return read_only({**found, "lines": None, "roi": roi})
+    lat, region = latents(lat_stamp), Roi(*roi) if roi else None
+    maps, grid = crop_to_roi(found["maps"], Grid(**found["grid"]), lat.x, lat.y, region)
+    edges, _ = crop_to_roi(found["edges"], Grid(**found["grid"]), lat.x, lat.y, region)
+    lines = edge_segments(edges["right"], edges["down"], grid) if edges else None
+    return read_only({**found, "maps": maps, "grid": grid.to_dict(), "edges": edges, "lines": lines, "roi": roi})
+
+
+def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: tuple | None) -> tuple | None:
+    """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
+    edges; None when the latents hold no orientations."""
+    return roi_references(lat_stamp, None, boundary_deg, roi)["lines"]

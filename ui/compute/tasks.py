@@ -344,7 +344,8 @@ def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: 
 def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress) -> dict:
     """The scan's reference maps on the latents' grid: orientation maps from the latents file (IPF
     x, y, z, phases, boundaries) and, with `source` (the scan file), VBSE, image quality and ADP
-    streamed from its patterns. Plain arrays: maps, grid (a dict), units, phase names, Laue groups, notes."""
+    streamed from its patterns. Plain arrays: maps, grid (a dict), units, phase names, Laue groups, notes, and
+    the grain boundaries as edges between pixels ("right", "down" on the grid)."""
     import dataclasses
 
     from latentcore.analysis.ebsd.scan_references import orientation_references, scan_references as from_file
@@ -352,11 +353,11 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
 
     progress(0.05, "reading the latents")
     lat = read_latents(latents[0])
-    maps, laue, phases, notes = {}, {}, {}, []
+    maps, laue, phases, notes, edges = {}, {}, {}, [], {}
     grid = None
     if lat.orientations is not None:
         refs = orientation_references(lat.orientations, lat.x, lat.y, lat.grid_shape, boundary_deg)
-        maps, grid, laue, notes = refs.maps, refs.grid, refs.laue, refs.notes
+        maps, grid, laue, notes, edges = refs.maps, refs.grid, refs.laue, refs.notes, refs.edges
         phases = {k: p.name for k, p in refs.phases.items()}
     else:
         notes.append("these latents hold no orientations: no IPF, phase or boundary maps")
@@ -377,7 +378,7 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
                     maps[name] = values_map(values[name], lat.x, lat.y, grid)
     progress(1.0, "done")
     return {"maps": {k: np.asarray(v) for k, v in maps.items()}, "grid": dataclasses.asdict(grid) if grid else None,
-            "units": lat.units, "phases": phases, "laue": laue, "notes": notes}
+            "units": lat.units, "phases": phases, "laue": laue, "notes": notes, "edges": edges}
 
 
 def mean_item(source: tuple, parts: dict, selection_sha1: str, progress) -> tuple[np.ndarray, int]:

@@ -1,5 +1,5 @@
 """Figures of the EBSD reference maps for the pages (latentcore.figures.reference_figures), from the
-plain result of `ui.compute.tasks.scan_references`, and the boundary overlay on the latent maps."""
+plain result of `ui.compute.scan_maps.roi_references`, and the boundary lines over any scan map."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,27 +33,26 @@ def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Fig
     elif name in SCALAR_LOOKS:
         value_name, colorscale = SCALAR_LOOKS[name]
         fig = rf.scalar_map_figure(values, x, y, TITLES[name], value_name, found["units"], colorscale)
-    elif name == "boundaries":
+    elif name == "boundaries":  # the scan's pixels in light grey, the boundaries as lines
         fig = rf.scalar_map_figure(np.ones(values.shape), x, y, TITLES[name], "", found["units"],
                                    colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
         fig.data[0].showscale = False
         boundaries = True
     else:
         fig = rf.scalar_map_figure(values, x, y, TITLES[name], name.upper(), found["units"])
-    if boundaries and "boundaries" in found["maps"]:
-        rf.add_boundary_overlay(fig, found["maps"]["boundaries"], x, y, row=1 if subplots else None,
-                                col=1 if subplots else None)
+    if boundaries and found.get("lines") is not None:
+        rf.add_boundary_lines(fig, *found["lines"], row=1 if subplots else None, col=1 if subplots else None)
     fig.update_layout(width=None)
     return fig
 
 
-def with_boundaries(fig: go.Figure, mask, grid, n_maps: int = 1, columns: int | None = None) -> go.Figure:
-    """A scan map figure with the boundaries (bool on its grid) drawn over it; with `columns`, a grid
-    of `n_maps` subplots (the latent maps), each overlaid."""
-    if mask is None:
+def with_boundaries(fig: go.Figure, lines, n_maps: int = 1, columns: int | None = None) -> go.Figure:
+    """A scan map figure with the boundaries (line segments x, y: `scan_maps.boundary_lines`) drawn over it;
+    with `columns`, a grid of `n_maps` subplots (the latent maps), each overlaid."""
+    if lines is None:
         return fig
     if columns is None:
-        return rf.add_boundary_overlay(fig, mask, grid.x_values, grid.y_values)
+        return rf.add_boundary_lines(fig, *lines)
     for i in range(n_maps):
-        rf.add_boundary_overlay(fig, mask, grid.x_values, grid.y_values, row=i // columns + 1, col=i % columns + 1)
+        rf.add_boundary_lines(fig, *lines, row=i // columns + 1, col=i % columns + 1)
     return fig

@@ -349,6 +349,11 @@ def clear_selection():
     set_selection(np.empty(0, np.int64))
 
 
+def selection_origin() -> str:
+    """The key of the chart (or query) that made the selection; "" when unknown (restored with a workspace)."""
+    return st.session_state.get(SELECTION_ORIGIN, "")
+
+
 def set_selection_slot(slot):
     """Where the sidebar says how many points are selected (an st.empty), for panels that rerun alone."""
     st.session_state[SELECTION_SLOT] = slot

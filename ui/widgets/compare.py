@@ -120,6 +120,7 @@ def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method
     pending = {key: selection.scatter_resolver(coords[:, 0], coords[:, 1], rows, state.selection())
                for key, coords in (("compare_a", coords_a), ("compare_b", coords_b))}
     selection.take_pending(pending)
+    selection.made_elsewhere("compare", "point")
     chosen = state.selection()
     panels = st.columns(2)
     changed = False

@@ -1,15 +1,17 @@
 """The EBSD reference maps panel (IPF x, y, z with the colour key, indexed points, phases with a legend
 (two or more), grain boundaries, grains, kernel average misorientation; VBSE, image quality and ADP
 from the scan's patterns) and the grain-boundary overlay
-switch of the scan maps. Computed through `ui.compute.scan_maps.scan_references`."""
+switch of the scan maps. Computed through `ui.compute.scan_maps.roi_references`: over the ROI, as the latent maps."""
 from __future__ import annotations
 
 import streamlit as st
 
 from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
-from latentcore.analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, TITLES
+from latentcore.analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, TITLES, references_names, write_npz
+from latentcore.analysis.maps import Grid
 
 from ..compute import scan_maps, sources
+from ..figures import png
 from ..figures import references as reference_figures
 from ..session import state
 from . import common, explore
@@ -37,13 +39,16 @@ def boundary_switch(lat, where=None, page: str = "maps") -> bool:
     return bool(on and has)
 
 
-def grid_key(grid) -> tuple:
-    """A map grid as the hashable tuple `scan_maps.boundaries_on` takes."""
-    return (grid.x0, grid.y0, grid.step_x, grid.step_y, grid.n_rows, grid.n_columns)
+def grid_roi(grid) -> tuple:
+    """A map grid's extent as an ROI (x0, x1, y0, y1), a quarter step beyond its outer pixels (the grid's
+    tolerance): what `scan_maps.boundary_lines` takes for the boundaries over that map."""
+    half_x, half_y = grid.step_x / 4, grid.step_y / 4
+    return (grid.x0 - half_x, float(grid.x_values[-1]) + half_x, grid.y0 - half_y, float(grid.y_values[-1]) + half_y)
 
 
-def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False):
-    """A reference map of the scan, chosen from those it has, with its key or legend; the overlay on it."""
+def references_panel(lat_stamp, lat, boundary_deg: float, roi: tuple | None = None, overlay: bool = False):
+    """A reference map of the scan over the ROI, cropped as the latent maps are, chosen from those it has, with
+    its key or legend; the boundary lines over it; its PNG and the NPZ of every map over the ROI."""
     st.subheader("Reference maps")
     source = explore.source_for(lat)
     from_patterns = st.checkbox("VBSE, image quality and ADP from the patterns", key="maps_ref_patterns",
@@ -51,8 +56,8 @@ def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False)
                                 help="Streams every pattern of the scan file once." if source else
                                 "The scan file these latents came from is not loaded in this session.")
     with common.user_errors():
-        found = scan_maps.scan_references(lat_stamp, sources.stamp(source) if from_patterns and source else None,
-                                      boundary_deg)
+        found = scan_maps.roi_references(lat_stamp, sources.stamp(source) if from_patterns and source else None,
+                                         boundary_deg, roi)
     names = [n for n in ORDER if n in found["maps"]]
     for note in found["notes"]:
         st.caption(note)
@@ -61,10 +66,11 @@ def references_panel(lat_stamp, lat, boundary_deg: float, overlay: bool = False)
         return
     name = st.selectbox("Reference map", names, format_func=TITLES.get, key="maps_ref_name",
                         index=names.index(state.setting("maps_ref_name", names[0], names)))
-    fig = reference_figures.reference_figure(found, name, boundaries=overlay and "boundaries" in found["maps"])
+    fig = reference_figures.reference_figure(found, name, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
     if name in ("kam", "grains", "vbse_rgb"):
         st.caption(how_made(name, boundary_deg))
+    _downloads(lat_stamp, found, name, fig)
 
 
 def how_made(name: str, boundary_deg: float) -> str:
@@ -77,3 +83,22 @@ def how_made(name: str, boundary_deg: float) -> str:
                       "boundary angle); hover a grain for its size. Grey: not indexed.",
             "vbse_rgb": f"Each colour channel stretched from its {low:g}th percentile (black) to its {high:g}th "
                         "(full), so a few bright points do not darken the image."}[name]
+
+
+def _downloads(lat_stamp, found: dict, name: str, fig):
+    """The shown map as a PNG and every map as an NPZ (with the ROI they were cropped to), named as the CLI
+    names them."""
+    files, out = references_names(found["roi"]), state.results_dir("maps", lat_stamp[0])
+    figure_name, dpi = files["figure"].format(name=name), state.png_dpi()
+    roi = found["roi"]
+    over = f" over the ROI x {roi[0]:g} to {roi[1]:g}, y {roi[2]:g} to {roi[3]:g} (recorded as `roi`)" if roi else ""
+    cols = st.columns(2)
+    cols[0].download_button(f"{TITLES[name]} (PNG, {dpi} dpi)",
+                            lambda: png.figure_png(fig, str(out / figure_name), dpi), file_name=figure_name,
+                            mime="image/png", key="maps_ref_dl_png", on_click="ignore", icon=":material/download:")
+    cols[1].download_button("Reference maps (NPZ)",
+                            lambda: write_npz(found["maps"], Grid(**found["grid"]), found["units"], out / files["npz"],
+                                              roi).read_bytes(),
+                            file_name=files["npz"], key="maps_ref_dl_npz", on_click="ignore",
+                            icon=":material/download:",
+                            help=f"Every reference map{over}, with the x, y, step and units of its grid.")

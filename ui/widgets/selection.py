@@ -19,6 +19,12 @@ from ..kept import Kept, digest
 from ..session import state
 
 CHART_CONFIG = {"displaylogo": False}
+# the charts (and the query) a selection is made on: their key -> (page, panel), to say where a selection came from
+ORIGINS = {"maps_picker": ("Latent maps", "the click map"), "maps_labels_map": ("Latent maps", "the labels map"),
+           "clusters_map": ("Clusters", "the scan map"), "clusters_scatter": ("Clusters", "the scatter"),
+           "umap_scatter": ("UMAP", "the embedding"), "umap_map": ("UMAP", "the scan map"),
+           "umap_query": ("UMAP", "the nearest-neighbours query"),
+           "compare_a": ("Compare", "the first embedding"), "compare_b": ("Compare", "the second embedding")}
 _RASTERS = Kept(8)  # content digest of (x, y) -> Raster with its click targets, shared by reruns and sessions
 
 
@@ -189,3 +195,25 @@ def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
     cols[3].button("Show", key=f"{key}_query_run", on_click=show, icon=":material/search:",
                    help="Select this row: its nearest neighbours in the latent space are listed below and marked "
                         "on the scatter.")
+
+
+def where_made(origin: str) -> str:
+    """"on Latent maps (the click map)" for a selection made by chart `origin`."""
+    if origin not in ORIGINS:
+        return "earlier (kept with the workspace)" if not origin else f"elsewhere ({origin})"
+    page, panel = ORIGINS[origin]
+    return f"on {page} ({panel})"
+
+
+def made_elsewhere(page: str, noun: str = "pixel"):
+    """Say so when the shared selection, which veils this page's maps, was made on another page (`page`: this
+    page's key prefix, "clusters"), with one button to clear it; nothing when there is none or it was made here."""
+    chosen, origin = state.selection(), state.selection_origin()
+    if not len(chosen) or origin.startswith(f"{page}_"):
+        return
+    cols = st.columns([5, 1], vertical_alignment="center")
+    one = len(chosen) == 1
+    cols[0].info(f"{len(chosen):,} {noun}{'' if one else 's'} selected {where_made(origin)}: the maps below show "
+                 f"{'it' if one else 'them'} and veil the rest.", icon=":material/select:")
+    cols[1].button("Clear selection", key=f"{page}_elsewhere_clear", on_click=state.clear_selection,
+                   icon=":material/deselect:")

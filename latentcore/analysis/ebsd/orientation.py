@@ -11,6 +11,7 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     boundary_map(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) bool, 5 degrees by default
     kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) degrees
     grain_map(euler_grid, phase_grid, laue_of_phase)    -> (rows, columns) grain id, -1 not indexed
+    boundary_edges(euler_grid, phase_grid, laue_of_phase) -> (right, down): the same as edges between pixels
 
 Laue groups with a colour key: m-3m (cubic), 6/mmm (hexagonal), 4/mmm (tetragonal), -3m (trigonal)
 and mmm (orthorhombic). The TSL key (hue from the azimuth about the sector's centre, lightness from
@@ -270,20 +271,33 @@ def neighbour_misorientations(euler: np.ndarray, phase: np.ndarray, laue_of_phas
     return right, down
 
 
+def boundary_edges(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
+                   threshold_deg: float = DEFAULT_BOUNDARY_DEG) -> tuple[np.ndarray, np.ndarray]:
+    """The grain boundaries as edges between pixels: (right, down), each (rows, columns) bool, `right[r, c]`
+    when pixels (r, c) and (r, c + 1) are misoriented by more than the threshold (symmetry-reduced) or of
+    different phases, `down[r, c]` the same for (r, c) and (r + 1, c); the last column of `right` and row of
+    `down` are False. Arguments as `boundary_map`'s."""
+    right, down = neighbour_misorientations(euler, phase, laue_of_phase)
+    threshold = np.deg2rad(threshold_deg)
+    across_right, across_down = np.zeros(np.shape(phase), bool), np.zeros(np.shape(phase), bool)
+    with np.errstate(invalid="ignore"):
+        across_right[:, :-1], across_down[:-1] = right > threshold, down > threshold
+    return across_right, across_down
+
+
 def boundary_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
                  threshold_deg: float = DEFAULT_BOUNDARY_DEG) -> np.ndarray:
     """(rows, columns) bool: points with a 4-neighbour misoriented by more than the threshold
     (symmetry-reduced), or of another phase. `euler` is (rows, columns, 3), `phase` (rows, columns)
     with -1 where not indexed (never a boundary)."""
-    right, down = neighbour_misorientations(euler, phase, laue_of_phase)
-    threshold = np.deg2rad(threshold_deg)
-    with np.errstate(invalid="ignore"):
-        across_right, across_down = right > threshold, down > threshold
-    out = np.zeros(np.shape(phase), bool)
-    out[:, :-1] |= across_right
-    out[:, 1:] |= across_right
-    out[:-1] |= across_down
-    out[1:] |= across_down
+    return pixels_of_edges(*boundary_edges(euler, phase, laue_of_phase, threshold_deg))
+
+
+def pixels_of_edges(right: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """(rows, columns) bool: the pixels on either side of a flagged edge (`boundary_edges`)."""
+    out = right | down
+    out[:, 1:] |= right[:, :-1]
+    out[1:] |= down[:-1]
     return out
 
 

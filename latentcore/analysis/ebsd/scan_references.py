@@ -17,11 +17,14 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.grains()               (ids, points, areas in units²) of every grain
     refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes (grain ids
                                 are labels, not values: left out unless `labels=True`)
+    refs.edges["right"], ["down"]  (rows, columns) bool: the boundaries as edges between pixels
+                                (`orientation.boundary_edges`)
     ipf_rows(orientations, (0, 0, 1))   (N, 3) IPF colours of each point (the UMAP's colours)
     write_references(refs, out_dir)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
 
 `references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `indexed`, `phase` (two or more phases), `boundaries`,
-`grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y), `units`, `step`; maps the file
+`grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y), `units`, `step`, and `roi` (x0, x1, y0,
+y1) when the maps were cropped to one (the app's download; `references_names` names the files); maps the file
 cannot give (no orientations, a phase without a Laue group this package colours) are left out and the
 report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
 """
@@ -39,7 +42,7 @@ from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
 from ..artifacts import VERSION_PACKAGES, input_record, now, write_json
-from ..maps import Grid
+from ..maps import Grid, edge_segments, roi_tag
 from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
@@ -62,6 +65,7 @@ class ScanReferences:
     laue: dict  # id -> Laue group or None
     notes: list[str]
     parameters: dict
+    edges: dict = dataclasses.field(default_factory=dict)  # "right", "down": grain boundaries between pixels
 
     @property
     def x(self) -> np.ndarray:
@@ -126,9 +130,10 @@ def ipf_rows(orientations, direction, laue: dict | None = None) -> np.ndarray:
 
 
 def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list,
-                     kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> tuple[dict, dict]:
+                     kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> tuple[dict, dict, dict]:
     """IPF maps, indexed points, phases (two or more), boundaries, grains and KAM of a scan's
-    orientations; (maps, laue per phase)."""
+    orientations; (maps, laue per phase, the boundaries as edges between pixels:
+    "right", "down")."""
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
     phase_id = orientations.phase_id
     unknown = sorted(int(k) for k in unique(phase_id[phase_id >= 0]) if laue.get(int(k)) is None)
@@ -149,10 +154,11 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
         notes.append(f"{said} indexed: no phase map (the `indexed` map shows which points are indexed)")
     grid_euler = _on_grid(orientations.euler, rows, columns, shape, fill=0.0)
     symmetry = {k: g for k, g in laue.items() if g}
-    maps["boundaries"] = ori.boundary_map(grid_euler, grid_phase, symmetry, boundary_deg)
+    right, down = ori.boundary_edges(grid_euler, grid_phase, symmetry, boundary_deg)
+    maps["boundaries"] = ori.pixels_of_edges(right, down)
     maps["grains"] = ori.grain_map(grid_euler, grid_phase, symmetry, boundary_deg)
     maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, kam_threshold_deg)
-    return maps, laue
+    return maps, laue, {"right": right, "down": down}
 
 
 def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
@@ -163,11 +169,12 @@ def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: fl
     grid = Grid.from_coordinates(x, y, grid_shape)
     rows, columns = grid.indices(x, y)
     notes = []
-    maps, laue = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes, kam_threshold_deg)
+    maps, laue, edges = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes,
+                                         kam_threshold_deg)
     parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
                   "orientation_convention": orientations.convention}
     units = None
-    return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters)
+    return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters, edges)
 
 
 def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=None,
@@ -186,12 +193,13 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
         x, y = reader.coordinates("all")
         grid = Grid.from_coordinates(x, y, info.grid_shape)
         rows, columns = grid.indices(x, y)
-        shape, notes, maps, phases, laue = grid.shape, [], {}, {}, {}
+        shape, notes, maps, phases, laue, edges = grid.shape, [], {}, {}, {}, {}
         orientations = reader.orientations()
         if orientations is None:
             notes.append("the file holds no orientations: no IPF, indexed, phase, boundary, grain or KAM maps")
         else:
-            found, laue = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes, kam_threshold_deg)
+            found, laue, edges = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes,
+                                                  kam_threshold_deg)
             maps.update(found)
             phases = orientations.phases
         if patterns:
@@ -209,7 +217,7 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
                   "vbse_percentiles": [float(p) for p in vbse_percentiles], "boundary_deg": boundary_deg,
                   "kam_threshold_deg": kam_threshold_deg,
                   "orientation_convention": orientations.convention if orientations else None}
-    return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters)
+    return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters, edges)
 
 
 def check_vbse_grid(vbse_grid, item_shape, source) -> None:
@@ -236,11 +244,27 @@ class _GridReader:
         return self.reader.iter_batches(partition, batch_size)
 
 
+def references_names(roi=None) -> dict[str, str]:
+    """The files of a scan's reference maps: `references.npz`, `references_<map>.png` (`figure` with the map's
+    name in `{name}`), `references_report.json`; over an ROI (a `maps.Roi` or x0, x1, y0, y1) each name ends
+    in its `roi_tag`, as the latent maps' names do."""
+    tag = "" if roi is None else f"__{roi_tag(roi)}"
+    return {"npz": f"{Path(NPZ_NAME).stem}{tag}.npz", "figure": f"references_{{name}}{tag}.png",
+            "report": f"references_report{tag}.json"}
+
+
 def save_npz(refs: ScanReferences, path) -> Path:
     """references.npz: every map, x (columns), y (rows), units, step; no pickles."""
-    arrays = {name: np.asarray(values) for name, values in refs.maps.items()}
-    arrays.update(x=refs.x, y=refs.y, units=np.array(refs.units or "um"),
-                  step=np.array([refs.grid.step_x, refs.grid.step_y]))
+    return write_npz(refs.maps, refs.grid, refs.units, path)
+
+
+def write_npz(maps: dict, grid: Grid, units: str | None, path, roi=None) -> Path:
+    """Maps on `grid` as a references.npz; over an ROI (x0, x1, y0, y1) also `roi`, the ROI they were cropped to."""
+    arrays = {name: np.asarray(values) for name, values in maps.items()}
+    arrays.update(x=grid.x_values, y=grid.y_values, units=np.array(units or "um"),
+                  step=np.array([grid.step_x, grid.step_y]))
+    if roi is not None:
+        arrays["roi"] = np.asarray(roi, np.float64)
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
     return Path(path)
@@ -259,6 +283,7 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str]:
         raise InputError(f"not a references.npz: no {missing}", path)
     x, y, step = arrays.pop("x"), arrays.pop("y"), arrays.pop("step")
     units = str(arrays.pop("units", "um"))
+    arrays.pop("roi", None)  # a record of the crop, not a map
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
         if values.shape[:2] != grid.shape:
@@ -289,10 +314,10 @@ def figures(refs: ScanReferences) -> dict:
             value_name, colorscale = SCALAR_LOOKS[name]
             out[name] = rf.scalar_map_figure(values, refs.x, refs.y, TITLES[name], value_name, refs.units, colorscale)
         elif name == "boundaries":
-            fig = rf.scalar_map_figure(np.where(values, np.nan, 1.0), refs.x, refs.y, TITLES[name], "", refs.units,
+            fig = rf.scalar_map_figure(np.ones(values.shape), refs.x, refs.y, TITLES[name], "", refs.units,
                                        colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
-            fig.data[0].showscale = False  # the scan in light grey, boundaries in black
-            out[name] = rf.add_boundary_overlay(fig, values, refs.x, refs.y)
+            fig.data[0].showscale = False  # the scan in light grey, boundaries as black lines between pixels
+            out[name] = rf.add_boundary_lines(fig, *edge_segments(refs.edges["right"], refs.edges["down"], refs.grid))
         else:
             out[name] = rf.scalar_map_figure(values, refs.x, refs.y, TITLES[name], name.upper(), refs.units)
     return out
@@ -315,15 +340,16 @@ def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"npz": save_npz(refs, out_dir / NPZ_NAME)}
+    names = references_names()
+    paths = {"npz": save_npz(refs, out_dir / names["npz"])}
     if png:
         for name, fig in figures(refs).items():
-            paths[name] = out_dir / f"references_{name}.png"
+            paths[name] = out_dir / names["figure"].format(name=name)
             write_png(fig, paths[name], browser=browser, dpi=dpi)
     report = {"kind": "references", "created": now(), "parameters": refs.parameters,
               "inputs": {"scan": input_record(source)} if source else {},
               "grid": refs.grid.to_dict(), "units": refs.units, "maps": sorted(refs.maps),
               "phases": {str(k): {**dataclasses.asdict(p), "laue_group": refs.laue.get(k)} for k, p in refs.phases.items()},
               "grains": grain_report(refs), "notes": refs.notes, "versions": package_versions(VERSION_PACKAGES)}
-    paths["report"] = write_json(out_dir / "references_report.json", report)
+    paths["report"] = write_json(out_dir / names["report"], report)
     return paths
