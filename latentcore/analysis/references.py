@@ -217,13 +217,13 @@ def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
     if x is None or y is None:
         raise InputError("a references.npz is aligned by x,y, but the latents have no coordinates (rank the latents "
                          "of the scan it was made from)", path)
-    maps, grid, _ = load_npz(path)
+    maps, grid, _, roi = load_npz(path)
     if key is not None:
         if key not in maps:
             raise InputError(f"no map {key!r}; it holds {sorted(maps)}", path)
         maps = {key: maps[key]}
     try:
-        return point_values(maps, grid, x, y, labels=key is not None)
+        return point_values(maps, grid, x, y, labels=key is not None, roi=roi)
     except InputError as exc:
         raise InputError(f"the latents' coordinates are not on this scan grid: {exc}", path) from None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import InputError
-from .options import add_figure_options, add_out_option, boundary_degrees
+from .options import add_figure_options, add_out_option, add_roi_option, boundary_degrees
 
 
 def add_references(subparsers):
@@ -30,6 +30,7 @@ def add_references(subparsers):
                         "one to 1 (0 100: min to max); recorded in the report")
     p.add_argument("--vbse-grid", type=int, nargs=2, default=(5, 5), metavar=("ROWS", "COLUMNS"),
                    help="detector tiles of the virtual BSE images (at most the patterns' height and width)")
+    add_roi_option(p)  # the maps cropped as `maps --roi` crops the latent maps, the ROI in every name
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-patterns", dest="patterns", action="store_false",
                    help="orientation maps only: skip VBSE, IQ and ADP (no pass over the patterns)")
@@ -38,13 +39,15 @@ def add_references(subparsers):
 
 
 def run_references(args) -> int:
-    from ..analysis.ebsd.scan_references import scan_references, write_references
+    from ..analysis.ebsd.scan_references import cropped, scan_references, write_references
+    from ..analysis.maps import Roi
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
     low, high = args.vbse_percentiles
     if not 0 <= low < high <= 100:
         raise InputError(f"--vbse-percentiles {low:g} {high:g}: give LOW and HIGH with 0 <= LOW < HIGH <= 100")
+    roi = Roi.parse(args.roi) if args.roi is not None else None  # parsed before the pass over the patterns
 
     def progress(done, total):
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
@@ -54,6 +57,8 @@ def run_references(args) -> int:
                            batch_size=args.batch_size, patterns=args.patterns, progress=progress)
     if args.patterns:
         print(file=sys.stderr)
+    if roi is not None:
+        refs = cropped(refs, roi)
     for note in refs.notes:
         print(f"note: {note}")
     for kind, path in write_references(refs, args.out, args.scan, png=args.figures, dpi=args.dpi).items():

@@ -21,8 +21,13 @@ def scan():
 
 
 @pytest.fixture(scope="module")
-def refs(scan, tmp_path_factory):
-    path = write_h5oina(scan, tmp_path_factory.mktemp("roi_refs") / "grains.h5oina")
+def scan_file(scan, tmp_path_factory):
+    return write_h5oina(scan, tmp_path_factory.mktemp("roi_refs") / "grains.h5oina")
+
+
+@pytest.fixture(scope="module")
+def refs(scan_file):
+    path = scan_file
     with open_source(path) as reader:
         x, y = reader.coordinates("all")
     return scan_references(path, patterns=False), np.asarray(x), np.asarray(y)
@@ -83,8 +88,31 @@ def test_cropped_maps_download_with_their_roi(refs, tmp_path):
     path = write_npz(maps, grid, "um", tmp_path / names["npz"], roi)
     with np.load(path) as npz:
         np.testing.assert_array_equal(npz["roi"], roi)
-    loaded, loaded_grid, units = load_npz(path)
-    assert loaded_grid == grid and units == "um" and set(loaded) == set(maps)
+    loaded, loaded_grid, units, loaded_roi = load_npz(path)
+    assert loaded_grid == grid and units == "um" and set(loaded) == set(maps) and loaded_roi == roi
+
+
+def test_references_roi_writes_the_crop_the_app_shows_and_rank_reads_it_nan_outside(refs, scan_file, tmp_path):
+    """`references --roi` crops as the Latent maps page does (`crop_to_roi` over the scan's points), names its
+    files by the ROI, and a rank against that NPZ gets NaN outside the ROI rather than an off-grid error."""
+    from latentcore.analysis.references import npz_references
+    from latentcore.cli import main
+
+    full, x, y = refs
+    roi = Roi(5, 30.2, 4, 22)
+    out = tmp_path / "refs"
+    assert main(["references", str(scan_file), "--out", str(out), "--no-patterns", "--no-figures",
+                 "--roi", "5,30.2,4,22"]) == 0
+    written = out / references_names(roi)["npz"]
+    maps, grid, _, recorded = load_npz(written)
+    expected, expected_grid = crop_to_roi(full.maps, full.grid, x, y, roi)
+    assert grid == expected_grid and recorded == (5, 30.2, 4, 22)
+    np.testing.assert_array_equal(maps["boundaries"], expected["boundaries"])
+    np.testing.assert_allclose(maps["ipf_z"], expected["ipf_z"])
+    at_points = npz_references(written, "ipf_z", x, y)["ipf_z[r]"]
+    inside = roi.mask(x, y)
+    assert 0 < inside.sum() < len(x) and np.isnan(at_points[~inside]).all()
+    np.testing.assert_allclose(at_points[inside], full.point_values(x[inside], y[inside])["ipf_z[r]"])  # NaN: unindexed
 
 
 def test_boundary_edges_flag_exactly_the_pairs_beyond_the_angle():
@@ -139,3 +167,13 @@ def test_boundary_lines_are_one_thin_line_trace_with_gaps():
     assert list(black.x) == [0.5, 0.5, None] and black.hoverinfo == "skip"
     no_edges = np.zeros((2, 2), bool)
     assert edge_segments(no_edges, no_edges, Grid(0.0, 0.0, 1.0, 1.0, 2, 2))[0].size == 0
+
+
+def test_a_references_npz_with_a_broken_roi_record_is_refused_naming_it(refs, tmp_path):
+    from latentcore.errors import InputError
+
+    full, _, _ = refs
+    path = write_npz(full.maps, full.grid, "um", tmp_path / "references.npz", roi=(1.0, 2.0))
+    with pytest.raises(InputError, match="array 'roi' has shape \\(2,\\)") as refused:
+        load_npz(path)
+    assert "references.npz" in str(refused.value)

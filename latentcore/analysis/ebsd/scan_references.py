@@ -42,7 +42,7 @@ from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
 from ..artifacts import VERSION_PACKAGES, input_record, now, write_json
-from ..maps import Grid, edge_segments, roi_tag
+from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag
 from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
@@ -66,6 +66,7 @@ class ScanReferences:
     notes: list[str]
     parameters: dict
     edges: dict = dataclasses.field(default_factory=dict)  # "right", "down": grain boundaries between pixels
+    roi: tuple | None = None  # (x0, x1, y0, y1) the maps were cropped to (`cropped`), None for the whole scan
 
     @property
     def x(self) -> np.ndarray:
@@ -84,19 +85,36 @@ class ScanReferences:
         return grain_table(self.maps["grains"], self.grid)
 
 
+def cropped(refs: ScanReferences, roi: Roi) -> ScanReferences:
+    """The references over an ROI, cropped as the latent maps are (`maps.crop_to_roi`: the ROI's grid, NaN
+    where no point), the ROI recorded in their parameters and files."""
+    x, y = (a.ravel() for a in np.meshgrid(refs.x, refs.y))
+    maps, grid = crop_to_roi(refs.maps, refs.grid, x, y, roi)
+    if "grains" in maps:  # ids stay integers, -1 (no grain) outside
+        maps["grains"] = np.nan_to_num(maps["grains"], nan=-1).astype(np.int64)
+    edges = crop_to_roi(refs.edges, refs.grid, x, y, roi)[0] if refs.edges else {}
+    return dataclasses.replace(refs, maps=maps, grid=grid, edges=edges, roi=tuple(roi.to_list()),
+                               parameters={**refs.parameters, "roi": roi.to_list()})
+
+
 def grain_table(grains: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     points = ori.grain_sizes(grains)
     return np.arange(len(points)), points, points * abs(grid.step_x * grid.step_y)
 
 
-def point_values(maps: dict, grid: Grid, x, y, labels: bool = False) -> dict[str, np.ndarray]:
-    """Each map at the given coordinates; the `LABEL_MAPS` (grain ids) only with `labels`."""
-    rows, columns = grid.indices(np.asarray(x, np.float64), np.asarray(y, np.float64))
+def point_values(maps: dict, grid: Grid, x, y, labels: bool = False, roi=None) -> dict[str, np.ndarray]:
+    """Each map at the given coordinates; the `LABEL_MAPS` (grain ids) only with `labels`. Maps cropped to
+    `roi` (x0, x1, y0, y1) are NaN at the coordinates outside it."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    inside = np.ones(len(x), bool) if roi is None else Roi(*roi).mask(x, y)
+    rows, columns = grid.indices(x[inside], y[inside])
     out = {}
     for name, values in maps.items():
         if name in LABEL_MAPS and not labels:
             continue
-        at = np.asarray(values)[rows, columns].astype(np.float64)
+        values = np.asarray(values)
+        at = np.full((len(x), *values.shape[2:]), np.nan)
+        at[inside] = values[rows, columns]
         if at.ndim == 2:
             out.update({f"{name}[{c}]": at[:, i] for i, c in enumerate("rgb")})
         else:
@@ -255,7 +273,7 @@ def references_names(roi=None) -> dict[str, str]:
 
 def save_npz(refs: ScanReferences, path) -> Path:
     """references.npz: every map, x (columns), y (rows), units, step; no pickles."""
-    return write_npz(refs.maps, refs.grid, refs.units, path)
+    return write_npz(refs.maps, refs.grid, refs.units, path, refs.roi)
 
 
 def write_npz(maps: dict, grid: Grid, units: str | None, path, roi=None) -> Path:
@@ -270,8 +288,8 @@ def write_npz(maps: dict, grid: Grid, units: str | None, path, roi=None) -> Path
     return Path(path)
 
 
-def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str]:
-    """(maps, grid, units) of a references.npz."""
+def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
+    """(maps, grid, units, the ROI they were cropped to or None) of a references.npz."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as npz:
@@ -283,12 +301,14 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str]:
         raise InputError(f"not a references.npz: no {missing}", path)
     x, y, step = arrays.pop("x"), arrays.pop("y"), arrays.pop("step")
     units = str(arrays.pop("units", "um"))
-    arrays.pop("roi", None)  # a record of the crop, not a map
+    roi = arrays.pop("roi", None)  # a record of the crop, not a map
+    if roi is not None and (roi.shape != (4,) or roi.dtype.kind not in "iuf" or not np.isfinite(roi).all()):
+        raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values: it must be x0, x1, y0, y1", path)
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
         if values.shape[:2] != grid.shape:
             raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}", path)
-    return arrays, grid, units
+    return arrays, grid, units, None if roi is None else tuple(float(v) for v in roi)
 
 
 def figures(refs: ScanReferences) -> dict:
@@ -340,7 +360,7 @@ def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = references_names()
+    names = references_names(refs.roi)
     paths = {"npz": save_npz(refs, out_dir / names["npz"])}
     if png:
         for name, fig in figures(refs).items():
