@@ -65,6 +65,34 @@ def choose(page, label: str, option: str):
 
 
 
+def upload_data(page, path: Path):
+    """Upload a data file on the Data page and make it the session's data."""
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(path))
+    page.get_by_text(f"{path.name}: a data file").wait_for()
+    settle(page)
+    choose(page, "Data file", path.name)
+
+
+def extract_with_the_demo_model(page, source: Path):
+    """Extract the session's data with the demo VAE on the Extract page; wait for its latents file."""
+    from latentcore.outputs import latents_path_for
+
+    open_page(page, "Extract", "Extract latents")
+    page.get_by_role("button", name="Extract", exact=True).click()
+    page.get_by_text(f"Wrote {latents_path_for(source, model='demo-vae').name}").wait_for()
+    settle(page)
+
+
+def label_selection(tab, name: str):
+    """Name the selection in the labels panel and label it."""
+    box = tab.get_by_label("Label the selection as")
+    box.fill(name)
+    box.press("Enter")
+    settle(tab)
+    tab.get_by_role("button", name="selected rows").filter(has_text="Label the").click()
+    settle(tab)
+
+
 def workspace_of(page) -> str:
     match = WORKSPACE.search(page.url)
     assert match, page.url

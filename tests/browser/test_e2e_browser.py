@@ -15,7 +15,7 @@ import csv
 
 from latentcore.demo import DEMO_SCAN
 from latentcore.outputs import latents_path_for
-from steps import box_select, choose, download_png, metric, open_page, shoot, trace_names
+from steps import box_select, download_png, metric, open_page, shoot, trace_names, upload_data
 from streamlit_server import settle
 
 
@@ -130,10 +130,7 @@ def test_rank_page_scores_the_dimensions(page):
 
 def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(page, h5oina_small):
     open_page(page, "Data", "Data")
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(h5oina_small))
-    page.get_by_text("small_scan.h5oina: a data file").wait_for()
-    settle(page)
-    choose(page, "Data file", "small_scan.h5oina")
+    upload_data(page, h5oina_small)
     page.wait_for_function(  # the picker shows the scan's own map, not the demo's table
         """() => Array.from(document.querySelectorAll('[data-testid=stSelectbox] input'))
                  .some(i => i.value === "Band Contrast (the scan's own map)")""", timeout=60_000)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from steps import ARTIFACTS, box_select, new_tab, open_page, shoot, trace_names, workspace_of
+from steps import ARTIFACTS, box_select, label_selection, new_tab, open_page, shoot, trace_names, workspace_of
 from streamlit_server import settle
 
 
@@ -21,15 +21,6 @@ def extract_on_umap(tab):
 def selected_count(tab) -> int:
     heading = tab.locator("h3", has_text="Selected:").first.inner_text()
     return int(heading.split()[1].replace(",", ""))
-
-
-def label_selection(tab, name: str):
-    box = tab.get_by_label("Label the selection as")
-    box.fill(name)
-    box.press("Enter")
-    settle(tab)
-    tab.get_by_role("button", name="selected rows").filter(has_text="Label the").click()
-    settle(tab)
 
 
 def labelled_caption(tab) -> str:

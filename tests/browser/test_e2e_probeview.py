@@ -4,17 +4,8 @@ on its map, counted); the Clusters page draws whole-vector clusters on the UMAP 
 figure download is named by that view. Screenshots at 1600 x 1000 go to tests/artifacts/."""
 from __future__ import annotations
 
-from steps import ARTIFACTS, box_select, download_png, metric, open_page
+from steps import ARTIFACTS, box_select, download_png, label_selection, metric, open_page
 from streamlit_server import settle
-
-
-def label_selection(tab, name: str):
-    box = tab.get_by_label("Label the selection as")
-    box.fill(name)
-    box.press("Enter")
-    settle(tab)
-    tab.get_by_role("button", name="selected rows").filter(has_text="Label the").click()
-    settle(tab)
 
 
 def shoot_at(tab, locator, name: str):

@@ -2,9 +2,9 @@
 H5OINA scan (simulated grains, with orientations) is extracted, the Latent maps page shows the references
 panel (IPF map and its colour key, as plotly renders them), and the grain-boundary switch draws the
 boundaries over the latent maps (lines between pixels, on the click map too); over an ROI the reference map
-spans what the latent maps span; a pixel clicked there is announced on Clusters, with a button to clear it.
-Screenshots go to tests/artifacts/ (git-ignored), `refs_*.png`. The
-server, browser and helpers are tests/browser/test_e2e_browser.py's."""
+spans what the latent maps span; a pixel clicked there is announced on Clusters, with a button to clear it; the
+one-phase scan's grain and KAM maps. Screenshots go to tests/artifacts/ (git-ignored), `refs_*.png` and
+`kam_grains_*.png`; the server and browser are tests/browser/conftest.py's, the steps tests/browser/steps.py's."""
 from __future__ import annotations
 
 import time
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
-from latentcore.outputs import latents_path_for
-from steps import ARTIFACTS, choose, download_png, metric, open_page, shoot, trace_names
+from steps import (ARTIFACTS, choose, download_png, extract_with_the_demo_model, metric, open_page,
+                   shoot, trace_names, upload_data)
 from streamlit_server import settle
 
 
@@ -26,14 +26,8 @@ def grains_h5oina(tmp_path_factory):
 
 
 def test_references_panel_and_boundary_overlay_on_an_uploaded_oxford_scan(page, grains_h5oina):
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(grains_h5oina))
-    page.get_by_text("grains.h5oina: a data file").wait_for()
-    settle(page)
-    choose(page, "Data file", "grains.h5oina")
-    open_page(page, "Extract", "Extract latents")
-    page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text(f"Wrote {latents_path_for(grains_h5oina, model='demo-vae').name}").wait_for()
-    settle(page)
+    upload_data(page, grains_h5oina)
+    extract_with_the_demo_model(page, grains_h5oina)
     open_page(page, "Latent maps", "Latent maps")
     page.get_by_text("Reference maps").first.wait_for()
     page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
@@ -114,3 +108,37 @@ def test_over_an_roi_the_reference_map_lines_up_with_the_latent_maps_and_a_click
     assert notice.count() == 0 and metric(page, "Selected here") == "0"
     page.get_by_role("button", name="Clear ROI").click()  # as the next module expects to find the app
     settle(page)
+
+
+def shoot_chart(page, trace: str, name: str):
+    """A 1600 x 1000 view with the reference chart whose first trace is `trace` in it."""
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    chart = page.locator(".js-plotly-plot").filter(has=page.locator(".heatmaplayer")).nth(
+        [n[0] if n else None for n in trace_names(page)].index(trace))
+    chart.scroll_into_view_if_needed()
+    page.mouse.wheel(0, 250)
+    settle(page)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_grains_and_kam_are_reference_maps_of_a_one_phase_scan(page):
+    """Follows the tests above (the same tab, the scan extracted, the ROI cleared): the one-phase scan offers no
+    phase map but `Indexed`, draws the grains (their size on hover) and the KAM with its colour bar, and says how
+    each is made."""
+    open_page(page, "Latent maps", "Latent maps")
+    page.get_by_text("Reference maps").first.wait_for()
+    page.locator("[data-testid=stSelectbox]", has_text="Reference map").first.click()
+    offered = [o.inner_text() for o in page.get_by_role("option").all()]
+    page.keyboard.press("Escape")
+    assert "Phases" not in offered and {"Grains", "Kernel average misorientation", "Indexed"} <= set(offered), offered
+    choose(page, "Reference map", "Grains")
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                           ".some(g => (g.data || []).some(t => t.name === 'grains'))")
+    page.get_by_text("Grains: points joined through edge neighbours").wait_for()
+    shoot_chart(page, "grains", "kam_grains_1_grains")
+    choose(page, "Reference map", "Kernel average misorientation")
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
+                           ".some(g => (g.data || []).some(t => t.name === 'KAM (°)'))")
+    page.get_by_text("Kernel average misorientation: the mean misorientation").wait_for()
+    assert page.locator(".js-plotly-plot .colorbar").count() > 0
+    shoot_chart(page, "KAM (°)", "kam_grains_2_kam")

@@ -9,8 +9,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from latentcore.outputs import latents_path_for
-from steps import metric, open_page
+from steps import extract_with_the_demo_model, metric, open_page, upload_data
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle
 
 
@@ -69,15 +68,9 @@ def reload(page):
 
 def test_f5_keeps_the_scans_own_band_contrast_and_the_roi_is_said_where_it_applies(tab, server, h5oina_small):
     page = tab
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(h5oina_small))
-    page.get_by_text("small_scan.h5oina: a data file").wait_for()
-    settle(page)
-    choose(page, "Data file", "small_scan.h5oina")
+    upload_data(page, h5oina_small)
     page.locator("[data-testid=stSidebar]").get_by_text(f"Band contrast: {SCAN_MAP}").wait_for(timeout=60_000)
-    open_page(page, "Extract", "Extract latents")
-    page.get_by_role("button", name="Extract", exact=True).click()
-    page.get_by_text(f"Wrote {latents_path_for(h5oina_small, model='demo-vae').name}").wait_for()
-    settle(page)
+    extract_with_the_demo_model(page, h5oina_small)
 
     reload(page)  # F5 on the Extract page
     assert f"Band contrast: {SCAN_MAP}" in sidebar(page), sidebar(page)
