@@ -1,7 +1,5 @@
 """UMAP: the latents in 2-D, coloured by any column, beside the scan map when the rows have positions;
 select points in either (box, lasso or click) to see their images and rows."""
-import hashlib
-
 import numpy as np
 import streamlit as st
 
@@ -9,10 +7,9 @@ from latentcore.analysis.embedding.fit import embedding_names, embedding_table
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
-from ui.figures import plots, png
-from ui.figures import references as reference_figures
+from ui.figures import png
 from ui.session import state
-from ui.widgets import access, common, explore, extraction, labels, references, scales, selection
+from ui.widgets import access, common, explore, extraction, labels, point_panel, references, scales, selection
 
 access.require_app()
 
@@ -63,14 +60,19 @@ scan_columns = explore.scan_columns(lat_stamp, lat)  # x, y (units) and band con
 on_scan = lat.x is not None and lat.y is not None
 
 
+canvas = len(coords) <= point_panel.MAX_POINTS  # every point in the browser; a raster above (plotly)
+
+
 @common.linked_panels
 def linked(marks):
-    """The scatter and the scan map, the selection's images and rows, and the downloads: a selection
-    reruns only these."""
-    pending = {"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row, state.selection())}
-    if on_scan:
-        pending["umap_map"] = lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)
-    selection.take_pending(pending)  # a selection just made is drawn in this run
+    """The scatter and the scan map (point panels, linked in the browser), the selection's images and rows,
+    and the downloads: a selection reruns only these."""
+    scatter = selection.scatter_points(coords[:, 0], coords[:, 1]) if canvas else None
+    scan = selection.map_points(*scan_maps.scan_grid(lat_stamp)) if on_scan else None
+    selection.take_shapes({**({"umap_scatter": scatter[0]} if canvas else {}), **({"umap_map": scan[0]} if on_scan else {})})
+    if not canvas:
+        selection.take_pending({"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row,
+                                                                           state.selection())})
     selection.made_elsewhere("umap", "pixel" if on_scan else "point")
     chosen = state.selection()
     marks = list(marks)
@@ -80,28 +82,31 @@ def linked(marks):
             neighbours = latent_space.nearest(lat_stamp, int(chosen[0]), int(k))
         marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                       "symbol": "diamond-open", "size": 12, "colour": "#111111"})
+    values = continuous[0] if continuous is not None else None
+    titles = {"x_title": f"{label} 1", "y_title": f"{label} 2",
+              "title": f"{label} of {len(coords):,} latents ({lat.dim} dimensions)"}
+    lines = None
+    if on_scan and references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
+        lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
+                                         references.grid_roi(scan_maps.scan_grid(lat_stamp)[0]))
     panels = st.columns(2) if on_scan else [st.container()]
+    changed = False
     with panels[0]:
-        changed, fig = selection.linked_scatter(
-            coords[:, 0], coords[:, 1], colour, every_row, chosen, "umap_scatter", marks=marks,
-            hover=explore.hover_fields(scan_columns, lat.units),
-            x_title=f"{label} 1", y_title=f"{label} 2",
-            title=f"{label} of {len(coords):,} latents ({lat.dim} dimensions)")
+        if canvas:
+            point_panel.draw("umap_scatter", scatter, colour, group="umap", values=values, units=lat.units,
+                             hover_xy=(lat.x, lat.y) if on_scan else None, **titles)
+        else:
+            changed, _ = selection.linked_scatter(coords[:, 0], coords[:, 1], colour, every_row, chosen, "umap_scatter",
+                                                  marks=marks, hover=explore.hover_fields(scan_columns, lat.units),
+                                                  **titles)
     if on_scan:
         with panels[1]:
-            grid, code_map, cells = scan_maps.scan_codes(lat_stamp, hashlib.sha1(colour.codes.tobytes()).hexdigest(),
-                                                       colour.codes)
-            map_fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen)
-                                            else None, title="The same rows on the scan", units=lat.units)
-            if references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
-                reference_figures.with_boundaries(map_fig, scan_maps.boundary_lines(
-                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_roi(grid)))
-            map_event = st.plotly_chart(map_fig, key="umap_map", on_select="rerun", selection_mode=("box", "lasso"),
-                                        config=selection.CHART_CONFIG)
+            unit = display_units(lat.units)
+            point_panel.draw("umap_map", scan, colour, group="umap", title="The same rows on the scan",
+                             x_title=f"x ({unit})", y_title=f"y ({unit})", values=values, units=lat.units, lines=lines)
             if continuous is not None:
                 scales.histogram(continuous[0], "umap_histogram", colour=colour, value_name=colour.title)
-        changed |= selection.take_event(map_event, "umap_map",
-                                        lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row))
+    point_panel.overlay("umap_overlay", "umap", len(coords), chosen, marks={"umap_scatter": marks})
     if changed:
         common.rerun()
 
@@ -145,7 +150,9 @@ def linked(marks):
                             file_name=names["table_csv"], mime="text/csv", key="umap_dl_csv", on_click="ignore",
                             icon=":material/download:")
     dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
-    cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / names["figure"]), dpi),
+    figure = lambda: selection.scatter_png_figure(coords[:, 0], coords[:, 1], colour, every_row, chosen,  # noqa: E731
+                                                  marks=marks, **titles)
+    cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(figure(), str(out / names["figure"]), dpi),
                             file_name=names["figure"], mime="image/png", key="umap_dl_png", on_click="ignore",
                             icon=":material/download:")
     cols[2].download_button("Saved embedding (NPZ)",

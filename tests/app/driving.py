@@ -70,3 +70,32 @@ def array_of(value) -> np.ndarray:
         shape = value.get("shape")
         return array.reshape([int(s) for s in str(shape).split(",")]) if shape else array
     return np.asarray(value, np.float64)
+
+
+def point_panels(at: AppTest) -> dict:
+    """The point panels drawn (ui/widgets/point_panel.py), by key: (header, arrays) as the browser reads them;
+    and each group's overlay (its selection and marks) under "overlay:GROUP"."""
+    from ui.widgets.point_panel import read_payload
+
+    found = {}
+    for element in at.get("bidi_component"):
+        if element.proto.WhichOneof("data") == "bytes":
+            header, arrays = read_payload(element.proto.bytes)
+            found[header["key"]] = (header, arrays)
+        elif element.proto.WhichOneof("data") == "json":
+            overlay = json.loads(element.proto.json)
+            found[f"overlay:{overlay['group']}"] = overlay
+    return found
+
+
+def steps_from_row(at: AppTest, mark_name: str, row: int) -> float:
+    """How far mark `mark_name` on the UMAP scatter lies from row `row`'s point, in steps of the scatter's
+    uint16 grid (the larger of x and y)."""
+    panels = point_panels(at)
+    scatter, points = panels["umap_scatter"]
+    mark = next(m for m in panels["overlay:umap"]["marks"]["umap_scatter"] if m["name"] == mark_name)
+    steps = []
+    for axis in ("x", "y"):
+        low, high = scatter[f"{axis}_range"]
+        steps.append(abs((mark[axis][0] - low) / (high - low) * 65535 - int(points[f"q{axis}"][row])))
+    return max(steps)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from driving import chart_specs, extracted, go, new_app
+from driving import chart_specs, extracted, go, new_app, point_panels
 
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.demo import DEMO_SCAN
@@ -130,7 +130,7 @@ def test_keep_kmeans_as_labels_and_colour_by_them():
     at.button(key="labels_umap_delete").click().run()
     at.selectbox(key="umap_colour").select("labels (from the labels panel)").run()
     assert not at.exception, at.exception
-    legend = [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("name")]
+    legend = [name for name, _ in point_panels(at)["umap_scatter"][0]["legend"]]
     unlabelled = 2400 - len(labels_of(at).rows)
     assert f"unlabelled ({unlabelled:,})" in legend and any(name.startswith("cluster 1 (") for name in legend), legend
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driving import chart_specs, extracted, go, new_app, run, texts
+from driving import chart_specs, extracted, go, new_app, point_panels, run, steps_from_row, texts
 
 from latentcore.demo import DEMO_MODEL, DEMO_SCAN
 from latentcore.outputs import latents_path_for
@@ -113,16 +113,15 @@ def test_analysis_pages_without_latents_offer_the_demo_extraction():
 
 def test_umap_colours_by_band_contrast_and_shows_a_selection():
     at = go(extracted(new_app()), "umap")
-    spec, scan_map = chart_specs(at)[:2]  # the scatter, and the same rows on the scan beside it
-    main = spec["data"][0]
-    assert main["type"] == "scattergl" and main["x"]["dtype"] == "u2" and main["marker"]["color"]["dtype"] == "u1"
-    assert scan_map["data"][0]["type"] == "image" and scan_map["data"][0]["source"].startswith("data:image/png")
+    (scatter, points), (scan, pixels) = point_panels(at)["umap_scatter"], point_panels(at)["umap_map"]
+    assert scatter["kind"] == "scatter" and points["qx"].dtype == np.uint16 and points["codes"].dtype == np.uint8
+    assert len(points["qx"]) == 2400 and scatter["x_title"] == "UMAP 1"
+    assert scan["kind"] == "grid" and len(pixels["cell"]) == 2400 and scan["group"] == scatter["group"]  # linked
     at.selectbox(key="umap_colour").select("band contrast").run()
-    spec, _ = chart_specs(at)[:2]
-    assert spec["data"][0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
+    assert point_panels(at)["umap_scatter"][0]["colorbar"]["title"] == "band contrast"
     at.selectbox(key="umap_colour").select("k-means clusters of the latents").run()
     at.number_input(key="umap_kmeans").set_value(4).run()
-    legend = [t["name"] for t in chart_specs(at)[0]["data"][1:]]
+    legend = [name for name, _ in point_panels(at)["umap_scatter"][0]["legend"]]
     assert [name.split(" (")[0] for name in legend] == ["cluster 0", "cluster 1", "cluster 2", "cluster 3"]
     assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in legend) == 2400  # with counts
 
@@ -133,9 +132,8 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     table = at.dataframe[0].value
     assert list(table["row"]) == [5, 17, 900]  # the columns of the UMAP table's download (docs/outputs.md)
     assert list(table.columns) == ["row", "x_um", "y_um", "umap_0", "umap_1", "bandcontrast", "partition", "index"]
-    spec, scan_map = chart_specs(at)[:2]
-    assert "selected (3)" in [t.get("name") for t in spec["data"]]
-    assert "selection" in [t.get("name") for t in scan_map["data"]]  # the map veils the other pixels
+    overlay = point_panels(at)["overlay:umap"]  # both panels highlight the selection
+    assert overlay["rows"] == [5, 17, 900] and overlay["count"] == 3
 
 
 def png_of(trace) -> np.ndarray:
@@ -150,35 +148,28 @@ def png_of(trace) -> np.ndarray:
 def test_umap_scan_panel_has_its_colour_bar_legend_limits_and_histogram():
     at = go(extracted(new_app()), "umap")
     at.selectbox(key="umap_colour").select("band contrast").run()
-    _, scan_map, histogram = chart_specs(at)
-    bar = [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")]
-    assert len(bar) == 1 and bar[0]["marker"]["colorbar"]["title"]["text"] == "band contrast"
-    assert "µm" in scan_map["layout"]["xaxis"]["title"]["text"] and len(scan_map["layout"]["shapes"]) == 2  # scale bar
+    scan_map, (histogram,) = point_panels(at)["umap_map"][0], chart_specs(at)
+    assert scan_map["colorbar"]["title"] == "band contrast" and "µm" in scan_map["x_title"]
     assert histogram["data"][0]["type"] == "bar" and histogram["layout"]["xaxis"]["title"]["text"] == "band contrast"
     at.selectbox(key="umap_scale_cmap").select("Greys").run()
     at.checkbox(key="umap_scale_fixed").check().run()
     at.number_input(key="umap_scale_vmin").set_value(100.0).run()
     at.number_input(key="umap_scale_vmax").set_value(150.0).run()
-    _, scan_map, histogram = chart_specs(at)
-    bar = [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")][0]["marker"]
-    ticks = [float(t) for t in bar["colorbar"]["ticktext"]]
-    assert 100 <= min(ticks) < max(ticks) <= 150 and bar["colorscale"][0][1] == "rgb(255, 255, 255)"  # Greys: white
+    scan_map, (histogram,) = point_panels(at)["umap_map"][0], chart_specs(at)
+    bar = scan_map["colorbar"]
+    assert (bar["low"], bar["high"]) == (100.0, 150.0) and bar["scale"][0] == "#ffffff"  # Greys: white
     assert sorted(s["x0"] for s in histogram["layout"]["shapes"]) == [100.0, 150.0]
 
     at.selectbox(key="umap_colour").select("a latent dimension").run()
-    assert [t for t in chart_specs(at)[1]["data"] if t.get("marker", {}).get("showscale")][0]["marker"]["colorbar"][
-        "title"]["text"] == "latent 0"
+    assert point_panels(at)["umap_map"][0]["colorbar"]["title"] == "latent 0"
     at.selectbox(key="umap_colour").select("none").run()
-    charts = chart_specs(at)
-    assert len(charts) == 2  # no histogram of nothing
-    scan_map = charts[1]
-    pixels = png_of(scan_map["data"][0])
+    assert chart_specs(at) == []  # no histogram of nothing
+    scan_map, pixels = point_panels(at)["umap_map"]
     from latentcore import figures
 
     neutral = [int(figures.NEUTRAL[i:i + 2], 16) for i in (1, 3, 5)]
-    assert (pixels.reshape(-1, 3) == neutral).all()  # the scan in one neutral grey, not a blue block
-    assert [t["name"] for t in scan_map["data"] if t.get("showlegend") is not False and t["type"] == "scatter"] == \
-        ["all rows (2,400)"]
+    assert all(scan_map["palette"][code][:3] == neutral for code in np.unique(pixels["codes"]))  # one neutral grey
+    assert scan_map["legend"] == [["all rows (2,400)", figures.NEUTRAL]]
 
 
 def test_umap_clicked_point_lists_its_nearest_neighbours():
@@ -192,7 +183,8 @@ def test_umap_clicked_point_lists_its_nearest_neighbours():
     expected, _ = nearest_neighbours(latents, 42, k=5)
     neighbours = at.dataframe[1].value
     assert list(neighbours["row"]) == list(expected)
-    assert "nearest neighbours" in [t.get("name") for t in chart_specs(at)[0]["data"]]
+    marks = point_panels(at)["overlay:umap"]["marks"]["umap_scatter"]
+    assert [len(m["x"]) for m in marks if m["name"] == "nearest neighbours"] == [5]
 
 
 # -- Latent maps --------------------------------------------------------------------------------
@@ -332,18 +324,18 @@ def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_t
     assert "cluster_pca__gmm_latents_full.png" in names  # the figure is named by what it shows
 
     at = go(at, "umap")  # the UMAP page fits the workspace's UMAP ...
-    umap = chart_specs(at)[0]["data"][0]
+    umap = point_panels(at)["umap_scatter"][1]  # its coordinates, quantised as the clusters' scatter's are
     at = go(at, "clusters")  # ... and the clusters are drawn on it
     scatter = chart_specs(at)[1]
     assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == (
         "UMAP 1", "UMAP 2")
-    assert np.array_equal(array_of(scatter["data"][0]["x"]), array_of(umap["x"]))
-    assert np.array_equal(array_of(scatter["data"][0]["y"]), array_of(umap["y"]))
+    assert np.array_equal(array_of(scatter["data"][0]["x"]), umap["qx"])
+    assert np.array_equal(array_of(scatter["data"][0]["y"]), umap["qy"])
     names = [b.proto.label.split(" — ")[0] for b in at.get("download_button")]
     assert "cluster_umap__gmm_latents_full.png" in names
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()  # a part of the scan: its rows' UMAP points
     rows = np.flatnonzero(read_latents(at.session_state["latents"]).y <= 29.0)
-    part = array_of(umap["x"]).astype(np.float64)[rows]  # quantised again over the part's own range
+    part = umap["qx"].astype(np.float64)[rows]  # quantised again over the part's own range
     codes = (part - part.min()) / (part.max() - part.min()) * 65535
     assert len(rows) == 1200 and np.abs(array_of(chart_specs(at)[1]["data"][0]["x"]) - codes).max() <= 2.5
 
@@ -486,7 +478,8 @@ def test_a_features_file_is_explored_without_extraction(tmp_path):
     go(at, "umap")
     assert "label" in at.selectbox(key="umap_colour").options
     at.selectbox(key="umap_colour").select("label").run()
-    assert [t["name"] for t in chart_specs(at)[0]["data"]][1:] == ["0 (60)", "1 (60)"]  # the legend: a label, its count
+    legend = point_panels(at)["umap_scatter"][0]["legend"]
+    assert [name for name, _ in legend] == ["0 (60)", "1 (60)"]  # the legend: a label, its count
 
 
 def test_uploads_are_saved_in_the_session_and_sorted(sst_h5, bandcontrast_csv):
@@ -521,13 +514,8 @@ def test_a_new_image_lands_where_its_twin_lies_in_the_saved_umap():
     np.save(buffer, pattern)
     at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream")).run()
     assert not at.exception and not at.error
-    from streamlit.elements.plotly_chart import _decode_typed_array as decode
-
-    traces = chart_specs(at)[0]["data"]
-    star = next(t for t in traces if t.get("name") == "new image: pattern.npy")
-    # an image identical to row 123 has row 123's latent, so it lands on row 123's point
-    # (both on the scatter's uint16 grid: equal within one step of rounding)
-    for axis in ("x", "y"):
-        assert abs(int(decode(star[axis])[0]) - int(decode(traces[0][axis])[123])) <= 1
+    # an image identical to row 123 has row 123's latent, so it lands on row 123's point (within a step of
+    # the scatter's uint16 grid)
+    assert steps_from_row(at, "new image: pattern.npy", 123) <= 1
     assert "Lands at" in texts(at.markdown)
     assert "DT" not in texts(at.markdown)  # an EBSD pattern: no SST temperature range

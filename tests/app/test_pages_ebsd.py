@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from driving import chart_specs, run, texts, with_upload
+from driving import chart_specs, point_panels, run, texts, with_upload
 
 from latentcore.outputs import latents_path_for
 
@@ -90,15 +90,16 @@ def test_maps_have_colour_bars_and_units_and_the_umap_carries_x_y_band_contrast(
     assert "2 µm" in [a.get("text") for a in chart_specs(at)[0]["layout"]["annotations"]]  # a fifth of 22.5 µm, rounded
 
     run(at, "umap")
-    main = chart_specs(at)[0]["data"][0]
-    assert main["hovertemplate"] == ("row %{customdata[0]}<br>x %{customdata[1]:.4g} µm<br>"
-                                     "y %{customdata[2]:.4g} µm<br>band contrast %{customdata[3]:.4g}<extra></extra>")
+    from latentcore.latents import read_latents
+
+    scatter, points = point_panels(at)["umap_scatter"]  # the hover: row, its x and y in µm
+    lat = read_latents(at.session_state["latents"])
+    assert scatter["unit"] == "µm" and np.array_equal(points["hx"], lat.x.astype(np.float32))
+    assert np.array_equal(points["hy"], lat.y.astype(np.float32))
     at.session_state["selection"] = np.array([16, 30])  # rows 1 and 2 of the 15-column scan
     run(at)
     table = at.dataframe[0].value
     assert list(table["x_um"]) == [1.5, 0.0] and list(table["y_um"]) == [1.5, 3.0]
-    from latentcore.latents import read_latents
-
     band_contrast = read_latents(at.session_state["latents"]).point_maps["Band Contrast"]
     np.testing.assert_allclose(table["bandcontrast"], band_contrast[[16, 30]])
 

@@ -12,7 +12,7 @@ import pytest
 from latentcore.analysis.items import item_caption
 from latentcore.latents import read_latents
 from streamlit.testing.v1 import AppTest
-from driving import REPO, array_of, chart_specs, run, texts
+from driving import REPO, array_of, chart_specs, point_panels, run, texts
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -41,20 +41,18 @@ def test_the_umap_is_coloured_by_any_point_map_with_its_name_and_unit(scan):
     options = at.selectbox(key="umap_colour").options
     assert {"map: Band Contrast", "map: Band Slope", "map: Mean Angular Deviation"} <= set(options)
     run(at.selectbox(key="umap_colour").select("map: Band Slope"))
-    scatter, scan_map, histogram = chart_specs(at)
-    assert scatter["data"][0]["marker"]["colorbar"]["title"]["text"] == "Band Slope"
-    bar = [t for t in scan_map["data"] if t.get("marker", {}).get("showscale")]
-    assert len(bar) == 1 and bar[0]["marker"]["colorbar"]["title"]["text"] == "Band Slope"  # the scan panel too
+    (scatter, points), scan_map, (histogram,) = point_panels(at)["umap_scatter"], point_panels(at)["umap_map"][0], \
+        chart_specs(at)
+    assert scatter["colorbar"]["title"] == scan_map["colorbar"]["title"] == "Band Slope"  # the scan panel too
     assert histogram["layout"]["xaxis"]["title"]["text"] == "Band Slope"
     slope = read_latents(at.session_state["latents"]).point_maps["Band Slope"]
-    codes = array_of(scatter["data"][0]["marker"]["color"]).astype(np.float64)
-    assert np.corrcoef(codes, slope)[0, 1] > 0.999  # the points carry the map's values, row for row
+    assert np.corrcoef(points["codes"].astype(np.float64), slope)[0, 1] > 0.999  # the map's values, row for row
+    assert np.array_equal(points["values"], slope.astype(np.float32))  # shown on hover
 
     run(at.selectbox(key="umap_colour").select("map: Mean Angular Deviation"))
-    scatter, scan_map, _ = chart_specs(at)
-    assert scatter["data"][0]["marker"]["colorbar"]["title"]["text"] == "Mean Angular Deviation (°)"
-    bar = next(t for t in scan_map["data"] if t.get("marker", {}).get("showscale"))
-    assert bar["marker"]["colorbar"]["title"]["text"] == "Mean Angular Deviation (°)"
+    panels = point_panels(at)
+    assert panels["umap_scatter"][0]["colorbar"]["title"] == panels["umap_map"][0]["colorbar"]["title"] == \
+        "Mean Angular Deviation (°)"
 
 
 def test_the_gallery_pages_through_the_selection_reading_only_the_page(scan, h5oina_small, monkeypatch):

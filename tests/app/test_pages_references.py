@@ -11,7 +11,7 @@ import numpy as np
 
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 from latentcore.outputs import latents_path_for
-from driving import array_of, chart_specs, run, texts, with_upload
+from driving import array_of, chart_specs, point_panels, run, texts, with_upload
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -102,10 +102,9 @@ def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):
     assert {"orientation: IPF-Z", "orientation: IPF-X", "phase (from the scan's orientations)"} <= \
         set(at.selectbox(key="umap_colour").options)
     run(at.selectbox(key="umap_colour").select("orientation: IPF-Z"))
-    scatter = chart_specs(at)[0]
-    main = scatter["data"][0]
-    codes = array_of(main["marker"]["color"]).astype(int)
-    palette = [stop[1] for stop in main["marker"]["colorscale"]][::2]  # each code's colour, as a discrete scale
+    scatter, points = point_panels(at)["umap_scatter"]
+    codes = points["codes"].astype(int)
+    palette = ["#%02x%02x%02x" % tuple(rgba[:3]) for rgba in scatter["palette"]]  # each code's colour
     latents = read_latents(at.session_state["latents"])
     expected = orientation.ipf_colours(latents.orientations.euler, "m-3m", (0, 0, 1))
     shown = np.array([colours._rgb(palette[code]) for code in codes], np.float64) / 255
@@ -114,7 +113,7 @@ def test_the_umap_is_coloured_by_ipf_colours_and_phases(grains_h5oina):
     assert np.abs(shown[indexed] - expected[indexed]).max() <= 0.5 / 5 + 1e-9  # within half of one of 5 steps
     assert "IPF-Z: each point's colour in 6 levels a channel" in texts(at.caption)  # said where it is shown
     run(at.selectbox(key="umap_colour").select("phase (from the scan's orientations)"))
-    assert any("Nickel" in str(t.get("name")) for t in chart_specs(at)[0]["data"])
+    assert any("Nickel" in name for name, _ in point_panels(at)["umap_scatter"][0]["legend"])
 
 
 def test_the_umap_scan_panel_takes_the_boundary_overlay(grains_h5oina):
@@ -123,10 +122,13 @@ def test_the_umap_scan_panel_takes_the_boundary_overlay(grains_h5oina):
     run(at, "extract")
     run(at.button(key="extract_run").click())
     run(at, "umap")
-    assert "grain boundaries" not in sum(trace_names(at), [])
+    assert "lines_x" not in point_panels(at)["umap_map"][1]
     run(at.toggle(key="umap_boundaries").set_value(True))
-    scan_panel = trace_names(at)[1]
-    assert "grain boundaries" in scan_panel
+    scan_map, drawn = point_panels(at)["umap_map"]
+    lines = np.column_stack([drawn["lines_x"], drawn["lines_y"]])  # segments between pixels, NaN between them
+    g = scan_map["grid"]
+    ends = lines[np.isfinite(lines[:, 0])]
+    assert len(ends) > 10 and np.allclose((ends[:, 0] - g["x0"]) / g["dx"] % 1, 0.5)  # on the pixels' edges
 
 
 def extracted_grains(grains_h5oina):

@@ -99,18 +99,6 @@ def workspace_of(page) -> str:
     return match.group(1)
 
 
-def click_point(page, chart, index: int):
-    """Click where point `index` of the chart's first trace is drawn."""
-    chart.scroll_into_view_if_needed()
-    x, y = chart.evaluate("""(g, i) => {
-        const d = g._fullData[0], xa = g._fullLayout.xaxis, ya = g._fullLayout.yaxis, box = g.getBoundingClientRect();
-        return [box.left + xa._offset + xa.l2p(d.x[i]), box.top + ya._offset + ya.l2p(d.y[i])];
-    }""", index)
-    page.mouse.click(x, y)
-    time.sleep(1.5)
-    settle(page)
-
-
 def new_tab(browser, url):
     tab = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
     tab.set_default_timeout(90_000)
@@ -118,3 +106,51 @@ def new_tab(browser, url):
     tab.wait_for_selector("h1:has-text('Data')")
     settle(tab)
     return tab
+
+
+# -- point panels (ui/widgets/point_panel.js): the canvas scatters and scan maps ----------------------------
+
+def panel(page, key: str):
+    """The point panel drawn under `key`, once drawn."""
+    page.wait_for_function(f"() => window.__latentPanels?.panels?.[{key!r}]?.root.isConnected")
+    return page.locator(f".lp-root[data-key={key}] .lp-shape")
+
+
+def panel_call(page, key: str, method: str, *args):
+    return page.evaluate(f"(a) => window.__latentPanels.panels[{key!r}].{method}(...a)", list(args))
+
+
+def panel_tool(page, key: str, tool: str):
+    page.locator(f".lp-root[data-key={key}] button", has_text=tool).click()
+
+
+def panel_drag(page, key: str, points, modifier: str | None = None):
+    """Press at the first of `points` (fractions of the panel's canvas), move through the rest, release (with
+    `modifier` held: Shift adds, Alt removes); then wait for the page's rerun."""
+    canvas = panel(page, key)
+    canvas.scroll_into_view_if_needed()
+    area = canvas.bounding_box()
+    at = [(area["x"] + fx * area["width"], area["y"] + fy * area["height"]) for fx, fy in points]
+    if modifier:
+        page.keyboard.down(modifier)
+    page.mouse.move(*at[0])
+    page.mouse.down()
+    for x, y in at[1:]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+    if modifier:
+        page.keyboard.up(modifier)
+    time.sleep(1)
+    settle(page)
+
+
+def panel_click_row(page, key: str, row: int):
+    panel(page, key).scroll_into_view_if_needed()
+    page.mouse.click(*panel_call(page, key, "clientOf", row))
+    time.sleep(1)
+    settle(page)
+
+
+def umap_box(page, fx0, fy0, fx1, fy1, modifier: str | None = None):
+    """Drag a box over fractions of the UMAP page's scatter (its canvas, axes included)."""
+    panel_drag(page, "umap_scatter", [(fx0, fy0), (fx1, fy1)], modifier)

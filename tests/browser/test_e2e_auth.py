@@ -27,7 +27,7 @@ import warnings
 import numpy as np
 import pytest
 
-from steps import ARTIFACTS, box_select, open_page, shoot, workspace_of
+from steps import ARTIFACTS, open_page, panel, shoot, umap_box, workspace_of
 from streamlit_server import free_port, serve, settle
 
 
@@ -179,9 +179,9 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):
         assert s3_panel(alice).locator("[data-testid=stAlert], [data-testid=stException]").count() == 0
     open_page(alice, "UMAP", "UMAP")
     alice.get_by_role("button", name="Extract the demo latents now").click()
-    alice.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(alice, "umap_scatter")
     settle(alice)
-    box_select(alice, alice.locator(".js-plotly-plot").first, 0.02, 0.02, 0.6, 0.98)
+    umap_box(alice, 0.02, 0.02, 0.6, 0.98)
     alice.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:'))",
                             timeout=30_000)
     heading = selected_heading(alice)
@@ -218,9 +218,9 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):
     settle(bob)
     bob.locator("[data-testid=stSidebar]").get_by_text("Read-only").wait_for()
     open_page(bob, "UMAP", "UMAP")
-    bob.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(bob, "umap_scatter")
     bob.locator("h3", has_text=heading).wait_for(timeout=60_000)  # he sees Alice's selection
-    box_select(bob, bob.locator(".js-plotly-plot").first, 0.6, 0.02, 0.98, 0.98)
+    umap_box(bob, 0.6, 0.02, 0.98, 0.98)
     bob.wait_for_function("h => [...document.querySelectorAll('h3')].some(e => e.innerText.startsWith('Selected:')"
                           " && e.innerText !== h)", arg=heading, timeout=30_000)
     assert selected_heading(bob) != heading  # his own view changed...

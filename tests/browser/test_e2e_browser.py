@@ -15,7 +15,7 @@ import csv
 
 from latentcore.demo import DEMO_SCAN
 from latentcore.outputs import latents_path_for
-from steps import box_select, download_png, metric, open_page, shoot, trace_names, upload_data
+from steps import box_select, download_png, metric, open_page, shoot, trace_names, umap_box, upload_data
 from streamlit_server import settle
 
 
@@ -51,9 +51,7 @@ def test_extract_with_the_demo_model(page):
 
 def test_umap_box_selection_shows_images_and_rows(page):
     open_page(page, "UMAP", "UMAP")
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
-    chart = page.locator(".js-plotly-plot").first
-    box_select(page, chart, 0.02, 0.02, 0.98, 0.98)  # every point
+    umap_box(page, 0.01, 0.01, 0.99, 0.99)  # every point
     page.locator("h3", has_text="Selected: 2,400 points").wait_for(timeout=30_000)
     page.locator("[data-testid=stImage] img").nth(5).wait_for()  # the gallery of patterns
     shoot(page, "3_umap")

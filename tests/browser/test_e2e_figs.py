@@ -1,6 +1,6 @@
 """The scan panels' scales in a real headless Chromium against `streamlit run app.py`: the UMAP
-page's scan panel draws a colour bar (band contrast) and the Clusters map a legend with counts, as
-plotly renders them (not only as the figure's JSON says). Screenshots go to tests/artifacts/
+page's scan panel (a point panel) draws a colour bar (band contrast) and the Clusters map a legend with
+counts, as the browser renders them (not only as the figure's JSON says). Screenshots go to tests/artifacts/
 (git-ignored), `figs_*.png`. The server, browser and helpers are tests/browser/test_e2e_browser.py's."""
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ import time
 
 from latentcore.demo import DEMO_SCAN
 from latentcore.outputs import latents_path_for
-from steps import ARTIFACTS, open_page, shoot
+from steps import ARTIFACTS, open_page, panel, shoot
 from streamlit_server import settle
-
-
-
 
 
 def chart(page, index: int):
@@ -28,28 +25,18 @@ def rendered_legend(chart) -> list[str]:
     return texts(chart.locator("g.legend text.legendtext"))
 
 
-def rendered_colour_bar(chart) -> dict:
-    """The colour bar plotly drew: its title and tick labels ({} when there is none)."""
-    bars = chart.locator("g.colorbar")
-    if not bars.count():
-        return {}
-    return {"title": " ".join(texts(bars.first.locator(".cbtitle text, text.cbtitle"))),
-            "ticks": [t for t in texts(bars.first.locator("g.cbaxis text, .ytick text")) if t]}
-
-
 def test_umap_scan_panel_draws_a_colour_bar(page):
     open_page(page, "Extract", "Extract latents")
     page.get_by_role("button", name="Extract", exact=True).click()
     page.get_by_text(f"Wrote {latents_path_for(DEMO_SCAN, model='demo-vae').name}").wait_for()
     settle(page)
     open_page(page, "UMAP", "UMAP")
-    page.wait_for_selector(".js-plotly-plot g.colorbar")
-    scan = chart(page, 1)
-    scan.scroll_into_view_if_needed()
-    bar = rendered_colour_bar(scan)
-    assert bar["title"] == "band contrast" and len(bar["ticks"]) >= 3, bar
-    assert scan.locator("g.layer-above path, g.shapelayer path").count() >= 2  # the scale bar
-    assert page.locator(".js-plotly-plot").count() == 3  # scatter, scan map, histogram
+    scan = page.locator(".lp-root[data-key=umap_map]")  # the point panel's colour bar, under the map
+    panel(page, "umap_map").scroll_into_view_if_needed()
+    assert scan.locator(".lp-cb-title").inner_text() == "band contrast"
+    assert [scan.locator(f".lp-cb-{end}").inner_text() for end in ("low", "high")] == ["0", "255"]
+    assert scan.locator(".lp-cb").bounding_box()["width"] >= 200
+    assert page.locator(".js-plotly-plot").count() == 1  # the histogram
     shoot(page, "figs_umap_band_contrast")
 
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from steps import ARTIFACTS, box_select, label_selection, new_tab, open_page, shoot, trace_names, workspace_of
+from steps import ARTIFACTS, label_selection, new_tab, open_page, panel, shoot, trace_names, umap_box, workspace_of
 from streamlit_server import settle
 
 
 def extract_on_umap(tab):
     open_page(tab, "UMAP", "UMAP")
     tab.get_by_role("button", name="Extract the demo latents now").click()
-    tab.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(tab, "umap_scatter")
     settle(tab)
 
 
@@ -43,11 +43,10 @@ def test_label_two_selections_reload_predict_download_and_upload(app_url, browse
     tab = new_tab(browser, app_url)
     first_id = workspace_of(tab)
     extract_on_umap(tab)
-    chart = tab.locator(".js-plotly-plot").first
-    box_select(tab, chart, 0.02, 0.02, 0.4, 0.98)
+    umap_box(tab, 0.02, 0.02, 0.4, 0.98)
     left = selected_count(tab)
     label_selection(tab, "left island")
-    box_select(tab, chart, 0.6, 0.02, 0.98, 0.98)
+    umap_box(tab, 0.6, 0.02, 0.98, 0.98)
     right = selected_count(tab)
     label_selection(tab, "right island")
     assert 1 < left < 2400 and 1 < right < 2400
@@ -102,12 +101,12 @@ def test_two_contexts_on_one_workspace_label_in_turn_and_keep_both(app_url, brow
     extract_on_umap(tab_a)
     tab_b = new_tab(browser, f"{app_url}/?workspace={workspace_id}")  # its own context: another browser's tab
     open_page(tab_b, "UMAP", "UMAP")
-    tab_b.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(tab_b, "umap_scatter")
 
-    box_select(tab_a, tab_a.locator(".js-plotly-plot").first, 0.02, 0.02, 0.4, 0.98)
+    umap_box(tab_a, 0.02, 0.02, 0.4, 0.98)
     left = selected_count(tab_a)
     label_selection(tab_a, "left island")
-    box_select(tab_b, tab_b.locator(".js-plotly-plot").first, 0.6, 0.02, 0.98, 0.98)
+    umap_box(tab_b, 0.6, 0.02, 0.98, 0.98)
     right = selected_count(tab_b)
     label_selection(tab_b, "right island")
     assert 1 < left < 2400 and 1 < right < 2400

@@ -4,7 +4,7 @@ on its map, counted); the Clusters page draws whole-vector clusters on the UMAP 
 figure download is named by that view. Screenshots at 1600 x 1000 go to tests/artifacts/."""
 from __future__ import annotations
 
-from steps import ARTIFACTS, box_select, download_png, label_selection, metric, open_page
+from steps import ARTIFACTS, download_png, label_selection, metric, open_page, panel, umap_box
 from streamlit_server import settle
 
 
@@ -25,12 +25,11 @@ def test_probe_unknown_rows_and_whole_vector_clusters_on_the_umap(app_url, brows
     settle(tab)
     open_page(tab, "UMAP", "UMAP")
     tab.get_by_role("button", name="Extract the demo latents now").click()
-    tab.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(tab, "umap_scatter")
     settle(tab)
-    chart = tab.locator(".js-plotly-plot").first
-    box_select(tab, chart, 0.02, 0.02, 0.3, 0.98)  # two regions labelled, the middle of the UMAP left out
+    umap_box(tab, 0.02, 0.02, 0.3, 0.98)  # two regions labelled, the middle of the UMAP left out
     label_selection(tab, "left")
-    box_select(tab, chart, 0.7, 0.02, 0.98, 0.98)
+    umap_box(tab, 0.7, 0.02, 0.98, 0.98)
     label_selection(tab, "right")
 
     slider = tab.locator("[data-testid=stSlider]", has_text="Confidence threshold").first

@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from steps import extract_with_the_demo_model, metric, open_page, upload_data
+from steps import extract_with_the_demo_model, metric, open_page, panel, upload_data
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle
 
 
@@ -103,7 +103,7 @@ def test_the_server_logs_no_widget_set_twice_after_page_switches_and_reloads(tab
     page, log_path = tab, server[1]
     open_page(page, "UMAP", "UMAP")
     page.get_by_role("button", name="Extract the demo latents now").click()
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(page, "umap_scatter")
     settle(page)
     page.get_by_text("Embedding parameters").click()
     type_number(page, "Neighbours", "12")
@@ -113,7 +113,7 @@ def test_the_server_logs_no_widget_set_twice_after_page_switches_and_reloads(tab
         open_page(page, title, heading)
     open_page(page, "UMAP", "UMAP")
     reload(page)  # the settings come back from the workspace
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(page, "umap_scatter")
     page.get_by_text("Embedding parameters").click()
     assert page.get_by_label("Neighbours", exact=True).input_value() == "12"
     assert page.get_by_label("Neighbours of a clicked point", exact=True).input_value() == "5"

@@ -4,7 +4,7 @@ nothing of them. Also: a click on a point of the UMAP scatter selects it in the 
 from __future__ import annotations
 
 
-from steps import box_select, click_point, new_tab, open_page, workspace_of
+from steps import new_tab, open_page, panel, panel_click_row, umap_box, workspace_of
 from streamlit_server import settle
 
 
@@ -15,12 +15,11 @@ def test_reload_restores_a_workspace_that_another_user_never_sees(app_url, brows
     first_id = workspace_of(first)
     open_page(first, "UMAP", "UMAP")
     first.get_by_role("button", name="Extract the demo latents now").click()
-    first.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(first, "umap_scatter")
     settle(first)
-    chart = first.locator(".js-plotly-plot").first
-    click_point(first, chart, 10)
+    panel_click_row(first, "umap_scatter", 10)
     first.locator("h3", has_text="Selected: 1 points").wait_for(timeout=30_000)
-    box_select(first, chart, 0.02, 0.02, 0.6, 0.98)
+    umap_box(first, 0.02, 0.02, 0.6, 0.98)
     first.wait_for_function("() => [...document.querySelectorAll('h3')].some("
                             "h => h.innerText.startsWith('Selected:') && !h.innerText.includes('Selected: 1 points'))",
                             timeout=30_000)

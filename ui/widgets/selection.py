@@ -17,6 +17,7 @@ from ..compute import latent_space
 from ..figures import density, plots
 from ..kept import Kept, digest
 from ..session import state
+from . import common, point_panel
 
 CHART_CONFIG = {"displaylogo": False}
 # the charts (and the query) a selection is made on: their key -> (page, panel), to say where a selection came from
@@ -144,20 +145,26 @@ def scatter_resolver(x, y, row_ids, chosen):
     return resolve
 
 
+def scatter_png_figure(x, y, colour, row_ids, chosen, *, marks=(), hover=None, **layout):
+    """The plotly figure of (x, y) (for the PNG download and the pages not yet on point panels): every point
+    up to `density.DENSITY_ABOVE`, a raster above."""
+    row_ids = np.asarray(row_ids)
+    if len(row_ids) > density.DENSITY_ABOVE:
+        positions = np.flatnonzero(plots.is_chosen(row_ids, chosen)) if len(chosen) else None
+        return density.density_figure(_raster(x, y), colour, row_ids, positions, marks=marks, **layout)[0]
+    return plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, hover=hover, **layout)[0]
+
+
 def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=None, **layout):
-    """A selectable scatter of (x, y): every point as WebGL up to `density.DENSITY_ABOVE` points,
+    """A selectable plotly scatter of (x, y): every point as WebGL up to `density.DENSITY_ABOVE` points,
     a raster above (with a caption saying so). Click, box and lasso (toolbar) become the session's
     selection; `hover` (scan x, y, band contrast) is shown on the points, not on the raster.
     Returns (changed, figure)."""
-    row_ids = np.asarray(row_ids)
+    fig = scatter_png_figure(x, y, colour, row_ids, chosen, marks=marks, hover=hover, **layout)
     if len(row_ids) > density.DENSITY_ABOVE:
-        raster = _raster(x, y)
-        positions = np.flatnonzero(plots.is_chosen(row_ids, chosen)) if len(chosen) else None
-        fig, _ = density.density_figure(raster, colour, row_ids, positions, marks=marks, **layout)
-        st.caption(f"{len(row_ids):,} points, drawn as a {raster.bins} x {raster.bins} raster (each cell: the "
+        bins = _raster(x, y).bins
+        st.caption(f"{len(row_ids):,} points, drawn as a {bins} x {bins} raster (each cell: the "
                    "colour most of its points have, or their mean); box, lasso and click select exact points.")
-    else:
-        fig, _ = plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, hover=hover, **layout)
     # Streamlit keeps click-to-select only while the figure leaves the drag mode to it (it then
     # starts in pan mode; box and lasso are in the chart's toolbar): a click must select.
     fig.layout.dragmode = None
@@ -217,3 +224,33 @@ def made_elsewhere(page: str, noun: str = "pixel"):
                  f"{'it' if one else 'them'} and veil the rest.", icon=":material/select:")
     cols[1].button("Clear selection", key=f"{page}_elsewhere_clear", on_click=state.clear_selection,
                    icon=":material/deselect:")
+
+
+# -- point panels (point_panel.js): the selection drawn in the browser, sent back as its shape -----------
+
+_POINTS = Kept(8)  # content digest of a panel's coordinates -> (Geometry, header, arrays), shared by sessions
+
+
+def scatter_points(x, y):
+    """A scatter's rows as a point panel draws them (quantised once per coordinates)."""
+    return _POINTS.get("scatter" + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
+
+
+def map_points(grid, cells):
+    """A scan map's rows on their grid cells, as a point panel draws them."""
+    return _POINTS.get(f"grid{grid}" + digest(cells[0]) + digest(cells[1]),
+                       lambda: point_panel.grid_geometry(grid, cells))
+
+
+def take_shapes(geometries: dict) -> bool:
+    """Apply a shape just drawn on one of a page's point panels (key -> its Geometry as drawn) before
+    anything is drawn, so this run shows it. Returns True when one came."""
+    for key, geometry in geometries.items():
+        shape = (state.widget_value(key) or {}).get("select")
+        if shape:
+            with common.user_errors():
+                rows = point_panel.rows_in(shape, geometry)
+                state.set_selection(point_panel.combine(shape.get("op", "replace"), rows, state.selection()),
+                                    origin=key)
+            return True
+    return False

@@ -1,0 +1,93 @@
+"""The point panel's Python side (ui/widgets/point_panel.py): the binary payload as the browser reads it, the
+selection shapes resolved over the coordinates the browser drew, and hostile shapes refused. The browser side is
+tested in Chromium (tests/browser/test_e2e_point_panels.py)."""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+import pytest
+from matplotlib.path import Path as PolygonPath
+
+from latentcore.analysis.maps import Grid
+from latentcore.errors import InputError
+from ui.figures import plots
+from ui.widgets import point_panel
+
+RNG = np.random.default_rng(7)
+X, Y = RNG.normal(size=5000) * 3, RNG.normal(size=5000)
+
+
+def test_the_payload_carries_the_arrays_and_header_as_the_browser_reads_them():
+    geometry, header, arrays = point_panel.scatter_geometry(X, Y)
+    codes = RNG.integers(0, 6, len(X)).astype(np.uint8)
+    data = point_panel.payload({**header, "title": "t"}, {**arrays, "codes": codes, "values": X.astype(np.float32)})
+    read, got = point_panel.read_payload(data)
+    assert read["title"] == "t" and read["kind"] == "scatter" and len(data) % 4 == 0
+    assert np.array_equal(got["codes"], codes) and np.array_equal(got["values"], X.astype(np.float32))
+    low, high = read["x_range"]  # the browser's positions: low + q * (high - low) / 65535, in float64
+    assert np.array_equal(low + got["qx"] * ((high - low) / 65535), geometry.x)
+    assert np.abs(geometry.x - X).max() <= (high - low) / 65535  # the quantisation: within one step
+    again = point_panel.payload({**header, "title": "t"}, {**arrays, "codes": codes, "values": X.astype(np.float32)})
+    assert again == data  # the same message: Streamlit sends it once, then a reference
+    assert point_panel.read_payload(point_panel.payload({**header, "title": "u"}, arrays))[0]["digest"] != read["digest"]
+
+
+def test_a_scan_map_travels_as_grid_cells_at_the_pixel_centres():
+    grid = Grid(10.0, 20.0, 1.5, 2.0, 4, 5)
+    cells = (np.array([0, 0, 3, 2]), np.array([0, 4, 1, 2]))
+    geometry, header, arrays = point_panel.grid_geometry(grid, cells)
+    assert list(arrays["cell"]) == [0, 4, 16, 12] and header["grid"]["nx"] == 5 and header["y_down"]
+    assert list(geometry.x) == [10.0, 16.0, 11.5, 13.0] and list(geometry.y) == [20.0, 20.0, 26.0, 24.0]
+
+
+def test_box_and_lasso_find_the_rows_inside_and_a_click_its_row():
+    geometry = point_panel.Geometry(X, Y)
+    box = point_panel.rows_in({"shape": "box", "x": [-1.0, 2.0], "y": [-0.5, 0.5]}, geometry)
+    assert np.array_equal(box, np.flatnonzero((X >= -1) & (X <= 2) & (Y >= -0.5) & (Y <= 0.5)))
+    xs, ys = [-4.0, 3.0, 1.0, -2.0, 0.5], [-1.5, -1.0, 1.2, 0.8, 0.0]  # not convex
+    lasso = point_panel.rows_in({"shape": "lasso", "x": xs, "y": ys}, geometry)
+    expected = np.flatnonzero(PolygonPath(np.column_stack([xs, ys])).contains_points(np.column_stack([X, Y])))
+    assert 100 < len(lasso) and np.array_equal(lasso, expected)  # no point lies on an edge here
+    assert list(point_panel.rows_in({"shape": "click", "row": 17, "x": [0.0], "y": [0.0]}, geometry)) == [17]
+
+
+@pytest.mark.parametrize("shape, says", [
+    ({"shape": "click", "row": 5000}, "a click on row 5000: there are 5,000 rows"),
+    ({"shape": "click", "row": "7"}, "a click on row '7'"),
+    ({"shape": "box", "x": [0.0], "y": [0.0]}, "a box needs 2 to 5,000 pairs"),
+    ({"shape": "lasso", "x": [0.0] * 6000, "y": [0.0] * 6000}, "a lasso needs 3 to 5,000 pairs"),
+    ({"shape": "lasso", "x": [0.0, 1.0, "nan"], "y": [0.0, 1.0, 2.0]}, "not a finite number"),
+    ({"shape": "circle", "x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 2.0]}, "unknown shape 'circle'"),
+])
+def test_a_malformed_shape_is_refused_in_one_line(shape, says):
+    with pytest.raises(InputError, match=says):
+        point_panel.rows_in(shape, point_panel.Geometry(X, Y))
+
+
+def test_shift_adds_alt_removes_and_a_plain_shape_replaces():
+    current = np.array([1, 5, 9])
+    assert list(point_panel.combine("add", np.array([2, 5]), current)) == [1, 2, 5, 9]
+    assert list(point_panel.combine("remove", np.array([5, 7]), current)) == [1, 9]
+    assert list(point_panel.combine("replace", np.array([7, 2]), current)) == [2, 7]
+    with pytest.raises(InputError, match="may only replace, add, remove"):
+        point_panel.combine("xor", current, current)
+
+
+def test_the_colour_header_has_the_palette_and_a_colour_bar_or_a_legend():
+    bar = point_panel.colour_header(plots.continuous_colour(np.linspace(3, 9, 50), "band contrast"))
+    assert bar["colorbar"]["title"] == "band contrast" and (bar["colorbar"]["low"], bar["colorbar"]["high"]) == (3, 9)
+    assert len(bar["palette"]) == 256 and "legend" not in bar
+    legend = point_panel.colour_header(plots.categorical_colour(np.array([0, 1, 1, -1]), "cluster"))
+    assert [name for name, _ in legend["legend"]] == ["noise (1)", "cluster 0 (1)", "cluster 1 (2)"]
+
+
+def test_a_large_selection_travels_as_bits(monkeypatch):
+    sent = {}
+    monkeypatch.setattr(point_panel, "_PANEL", lambda **kwargs: sent.update(kwargs))
+    chosen = np.arange(0, 10_000, 3)
+    point_panel.overlay("o", "g", 10_000, chosen)
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(sent["data"]["bits"]), np.uint8), bitorder="little")
+    assert np.array_equal(np.flatnonzero(bits[:10_000]), chosen) and sent["data"]["count"] == len(chosen)
+    point_panel.overlay("o", "g", 10_000, [4, 2], marks={"p": [{"x": np.array([1.5]), "y": [2], "name": "m"}]})
+    assert sent["data"]["rows"] == [4, 2] and sent["data"]["marks"]["p"][0]["x"] == [1.5]

@@ -1,0 +1,539 @@
+// Latent Explorer's point panel (st.components.v2): every row of a scatter or a scan map drawn on a 2D
+// canvas, selected in the browser by box, lasso or click (Shift adds, Alt or Ctrl removes), the selection
+// drawn at once here and on the linked panels of its group, then sent to Python as its shape.
+// The payload (ui/widgets/point_panel.py) is one binary message: a uint32 header length, a JSON header,
+// then the typed arrays it lists. No library: plain ES module, no build step.
+
+const REGISTRY = (window.__latentPanels ??= {panels: {}, groups: {}, overlays: {}});
+const MARGIN = {left: 62, right: 14, top: 30, bottom: 44};
+const FADE = 0.82;  // how far an unselected point goes towards white while a selection is shown
+const CLICK_PX = 4;  // a press that moves less than this is a click
+const PICK_PX = 10;  // a click or hover picks the nearest point within this distance
+const RING = 0xff111111;  // the outline of a selected point (opaque #111111)
+
+function parse(bytes) {
+  const buffer = bytes.slice().buffer;  // aligned copy: typed-array views need aligned offsets
+  const length = new DataView(buffer).getUint32(0, true);
+  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
+  const types = {u8: Uint8Array, u16: Uint16Array, i32: Int32Array, f32: Float32Array};
+  const base = (4 + length + 3) & ~3, arrays = {};
+  for (const [name, type, offset, count] of header.arrays) arrays[name] = new types[type](buffer, base + offset, count);
+  return {header, arrays};
+}
+
+function positions({header, arrays}) {
+  // The coordinates every selection is resolved over, computed as Python computes them (float64).
+  const n = header.n, x = new Float64Array(n), y = new Float64Array(n);
+  if (header.kind === "grid") {
+    const g = header.grid;
+    for (let i = 0; i < n; i++) {
+      const cell = arrays.cell[i];
+      x[i] = g.x0 + (cell % g.nx) * g.dx;
+      y[i] = g.y0 + Math.floor(cell / g.nx) * g.dy;
+    }
+  } else {
+    const [x0, x1] = header.x_range, [y0, y1] = header.y_range;
+    const sx = (x1 - x0) / 65535, sy = (y1 - y0) / 65535;
+    for (let i = 0; i < n; i++) { x[i] = x0 + arrays.qx[i] * sx; y[i] = y0 + arrays.qy[i] * sy; }
+  }
+  return {x, y};
+}
+
+function niceTicks(low, high, count = 6) {
+  if (!(high > low)) return [low];
+  const raw = (high - low) / count, power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const ticks = [];
+  for (let t = Math.ceil(low / step) * step; t <= high + step * 1e-9; t += step) ticks.push(+t.toPrecision(12));
+  return ticks;
+}
+
+const fmt = (v) => (Number.isFinite(v) ? (+v.toPrecision(4)).toString() : "NaN");
+
+function insidePolygon(px, py, xs, ys) {
+  // even-odd rule, the same arithmetic as ui/widgets/point_panel.py's rows_in_lasso
+  let inside = false;
+  for (let i = 0, j = xs.length - 1; i < xs.length; j = i++) {
+    if ((ys[i] > py) !== (ys[j] > py) && px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]) inside = !inside;
+  }
+  return inside;
+}
+
+class Panel {
+  constructor(key, root, payload, send) {
+    Object.assign(this, {key, root, send, ...payload});
+    Object.assign(this, positions(payload));
+    this.group = this.header.group;
+    this.selected = null;  // Uint8Array mask over rows, or null: nothing selected
+    this.marks = [];
+    this.mode = "box";
+    this.timing = {};
+    this.home();
+    this.build();
+    REGISTRY.panels[key] = this;
+    (REGISTRY.groups[this.group] ??= new Set()).add(key);
+    const overlay = REGISTRY.overlays[this.group];
+    if (overlay) this.overlay(overlay);
+    else this.draw();
+  }
+
+  home() {
+    const h = this.header;
+    if (h.kind === "grid") {
+      const g = h.grid;
+      this.view = {x0: g.x0 - g.dx / 2, x1: g.x0 + (g.nx - 0.5) * g.dx, y0: g.y0 - g.dy / 2, y1: g.y0 + (g.ny - 0.5) * g.dy};
+    } else {
+      const pad = (r) => (r[1] - r[0]) * 0.03 || 1;
+      this.view = {x0: h.x_range[0] - pad(h.x_range), x1: h.x_range[1] + pad(h.x_range),
+                   y0: h.y_range[0] - pad(h.y_range), y1: h.y_range[1] + pad(h.y_range)};
+    }
+  }
+
+  build() {
+    const h = this.header;
+    this.root.innerHTML = "";
+    this.root.dataset.key = this.key;
+    this.root.dataset.rows = h.n;
+    const bar = document.createElement("div");
+    bar.className = "lp-bar";
+    bar.innerHTML = `<span class="lp-title"></span><span class="lp-tools">
+      <button data-mode="box" title="Box: drag to select (Shift adds, Alt removes)">Box</button>
+      <button data-mode="lasso" title="Lasso: draw around points (Shift adds, Alt removes)">Lasso</button>
+      <button data-mode="pan" title="Pan: drag to move; the wheel zooms">Pan</button>
+      <button data-act="home" title="Back to the whole view (or double-click)">Reset</button></span>`;
+    bar.querySelector(".lp-title").textContent = h.title;
+    bar.addEventListener("click", (e) => {
+      const b = e.target.closest("button");
+      if (!b) return;
+      if (b.dataset.act === "home") { this.home(); this.draw(); } else this.setMode(b.dataset.mode);
+    });
+    const stage = document.createElement("div");
+    stage.className = "lp-stage";
+    this.canvas = document.createElement("canvas");
+    this.shape = document.createElement("canvas");
+    this.shape.className = "lp-shape";
+    this.tip = document.createElement("div");
+    this.tip.className = "lp-tip";
+    stage.append(this.canvas, this.shape, this.tip);
+    this.root.append(bar, stage, this.scale());
+    this.stage = stage;
+    this.setMode("box");
+    this.size();
+    new ResizeObserver(() => { if (this.size()) this.draw(); }).observe(stage);
+    this.listen();
+  }
+
+  scale() {
+    // the colour bar (continuous) or the legend (categories with their counts), in HTML under the canvas
+    const h = this.header, box = document.createElement("div");
+    box.className = "lp-scale";
+    if (h.colorbar) {
+      const c = h.colorbar, stops = c.scale.map((s, i) => `${s} ${(100 * i / (c.scale.length - 1)).toFixed(2)}%`);
+      box.innerHTML = `<span class="lp-cb-title"></span><span class="lp-cb-low"></span>
+        <span class="lp-cb" style="background: linear-gradient(to right, ${stops.join(",")})"></span><span class="lp-cb-high"></span>`;
+      box.querySelector(".lp-cb-title").textContent = c.title;
+      box.querySelector(".lp-cb-low").textContent = fmt(c.low);
+      box.querySelector(".lp-cb-high").textContent = fmt(c.high);
+    } else {
+      for (const [name, colour] of h.legend || []) {
+        const item = document.createElement("span");
+        item.className = "lp-item";
+        item.innerHTML = `<i style="background:${colour}"></i>`;
+        item.append(name);
+        box.append(item);
+      }
+    }
+    return box;
+  }
+
+  setMode(mode) {
+    this.mode = mode;
+    for (const b of this.root.querySelectorAll("[data-mode]")) b.classList.toggle("on", b.dataset.mode === mode);
+    this.shape.style.cursor = mode === "pan" ? "grab" : "crosshair";
+  }
+
+  size() {
+    const width = Math.max(200, Math.floor(this.stage.clientWidth || this.root.clientWidth || 600));
+    const h = this.header, plotW = width - MARGIN.left - MARGIN.right;
+    let height = h.height;
+    if (h.equal) {  // a scan map keeps its grid's aspect ratio
+      const v = this.view, aspect = Math.abs(v.y1 - v.y0) / Math.abs(v.x1 - v.x0);
+      height = Math.min(h.height, Math.round(plotW * aspect) + MARGIN.top + MARGIN.bottom);
+    }
+    if (width === this.width && height === this.height) return false;
+    const dpr = window.devicePixelRatio || 1;
+    this.width = width; this.height = height; this.dpr = dpr;
+    for (const c of [this.canvas, this.shape]) {
+      c.width = Math.round(width * dpr); c.height = Math.round(height * dpr);
+      c.style.width = `${width}px`; c.style.height = `${height}px`;
+    }
+    this.stage.style.height = `${height}px`;
+    return true;
+  }
+
+  // data <-> CSS pixels of the canvas
+  plot() {
+    const w = this.width - MARGIN.left - MARGIN.right, h = this.height - MARGIN.top - MARGIN.bottom;
+    let {x0, x1, y0, y1} = this.view;
+    if (this.header.equal) {  // equal units on both axes: widen the view to the plot's aspect
+      const sx = w / (x1 - x0), sy = h / (y1 - y0), s = Math.min(sx, sy);
+      const cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+      x0 = cx - w / s / 2; x1 = cx + w / s / 2; y0 = cy - h / s / 2; y1 = cy + h / s / 2;
+    }
+    return {left: MARGIN.left, top: MARGIN.top, w, h, x0, x1, y0, y1, down: !!this.header.y_down};
+  }
+
+  toScreen(p, x, y) {
+    const sx = p.left + (x - p.x0) / (p.x1 - p.x0) * p.w;
+    const f = (y - p.y0) / (p.y1 - p.y0);
+    return [sx, p.top + (p.down ? f : 1 - f) * p.h];
+  }
+
+  toData(p, sx, sy) {
+    const f = (sy - p.top) / p.h;
+    return [p.x0 + (sx - p.left) / p.w * (p.x1 - p.x0), p.y0 + (p.down ? f : 1 - f) * (p.y1 - p.y0)];
+  }
+
+  draw() {
+    const t0 = performance.now();
+    const p = this.plot(), ctx = this.canvas.getContext("2d"), dpr = this.dpr;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.fillStyle = this.header.background || "#ffffff";
+    ctx.fillRect(p.left, p.top, p.w, p.h);
+    if (this.header.kind === "grid") this.drawGrid(ctx, p); else this.drawPoints(ctx, p);
+    this.drawLines(ctx, p);
+    this.drawMarks(ctx, p);
+    this.drawAxes(ctx, p);
+    this.timing.draw_ms = performance.now() - t0;
+  }
+
+  colours() {
+    // code -> packed RGBA (little-endian ABGR), full and faded
+    const full = new Uint32Array(this.header.palette.length), faded = new Uint32Array(full.length);
+    this.header.palette.forEach(([r, g, b, a], i) => {
+      const f = (c) => Math.round(c + (255 - c) * FADE);
+      full[i] = ((a << 24) | (b << 16) | (g << 8) | r) >>> 0;
+      faded[i] = ((a << 24) | (f(b) << 16) | (f(g) << 8) | f(r)) >>> 0;
+    });
+    return {full, faded};
+  }
+
+  drawPoints(ctx, p) {
+    const dpr = this.dpr, W = Math.round(p.w * dpr), H = Math.round(p.h * dpr);
+    const image = ctx.createImageData(W, H), pixels = new Uint32Array(image.data.buffer);
+    pixels.fill(0xffffffff);
+    const {full, faded} = this.colours(), codes = this.arrays.codes, sel = this.selected;
+    const size = Math.max(1, Math.round(this.header.point_size * dpr)), half = size >> 1;
+    const ax = W / (p.x1 - p.x0), ay = H / (p.y1 - p.y0);
+    const put = (i, colour, grow = 0) => {  // a square of size + 2 * grow device pixels
+      const px = Math.round((this.x[i] - p.x0) * ax) - half - grow, side = size + 2 * grow;
+      const fy = (this.y[i] - p.y0) * ay, py = Math.round(p.down ? fy : H - fy) - half - grow;
+      if (px + side <= 0 || py + side <= 0 || px >= W || py >= H) return;
+      for (let yy = Math.max(0, py); yy < Math.min(H, py + side); yy++) {
+        const row = yy * W;
+        for (let xx = Math.max(0, px); xx < Math.min(W, px + side); xx++) pixels[row + xx] = colour;
+      }
+    };
+    const n = this.header.n;
+    if (!sel) for (let i = 0; i < n; i++) put(i, full[codes[i]]);
+    else {  // the selected points on top, in their colours, ringed in black; the rest faded beneath
+      for (let i = 0; i < n; i++) if (!sel[i]) put(i, faded[codes[i]]);
+      for (let i = 0; i < n; i++) if (sel[i]) put(i, RING, 2);
+      for (let i = 0; i < n; i++) if (sel[i]) put(i, full[codes[i]]);
+    }
+    ctx.putImageData(image, Math.round(p.left * dpr), Math.round(p.top * dpr));
+  }
+
+  drawGrid(ctx, p) {
+    // one pixel a grid cell, scaled without smoothing: every pixel exact at any zoom
+    const g = this.header.grid;
+    const image = new ImageData(g.nx, g.ny), pixels = new Uint32Array(image.data.buffer);
+    const {full, faded} = this.colours(), codes = this.arrays.codes, cell = this.arrays.cell, sel = this.selected;
+    for (let i = 0; i < this.header.n; i++) pixels[cell[i]] = (sel && !sel[i] ? faded : full)[codes[i]];
+    const bitmap = new OffscreenCanvas(g.nx, g.ny);
+    bitmap.getContext("2d").putImageData(image, 0, 0);
+    const [ax, ay] = this.toScreen(p, g.x0 - g.dx / 2, g.y0 - g.dy / 2);
+    const [bx, by] = this.toScreen(p, g.x0 + (g.nx - 0.5) * g.dx, g.y0 + (g.ny - 0.5) * g.dy);
+    ctx.save();
+    ctx.beginPath(); ctx.rect(p.left, p.top, p.w, p.h); ctx.clip();
+    ctx.fillStyle = this.header.background || "#ffffff";
+    ctx.imageSmoothingEnabled = false;
+    ctx.translate(ax, ay);
+    ctx.scale((bx - ax) / g.nx, (by - ay) / g.ny);
+    ctx.drawImage(bitmap, 0, 0);
+    ctx.restore();
+  }
+
+  drawLines(ctx, p) {
+    const xs = this.arrays.lines_x, ys = this.arrays.lines_y;
+    if (!xs) return;
+    ctx.save();
+    ctx.beginPath(); ctx.rect(p.left, p.top, p.w, p.h); ctx.clip();
+    ctx.beginPath();
+    let pen = false;
+    for (let i = 0; i < xs.length; i++) {
+      if (!Number.isFinite(xs[i])) { pen = false; continue; }
+      const [sx, sy] = this.toScreen(p, xs[i], ys[i]);
+      if (pen) ctx.lineTo(sx, sy); else ctx.moveTo(sx, sy);
+      pen = true;
+    }
+    ctx.strokeStyle = "#000000"; ctx.lineWidth = 1;
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  drawMarks(ctx, p) {
+    for (const mark of this.marks) {
+      ctx.strokeStyle = mark.colour || "#111111"; ctx.fillStyle = mark.colour || "#e31a1c"; ctx.lineWidth = 1.5;
+      mark.x.forEach((x, i) => {
+        const [sx, sy] = this.toScreen(p, x, mark.y[i]), r = (mark.size || 12) / 2;
+        ctx.beginPath();
+        if (mark.symbol === "star") {
+          for (let k = 0; k < 10; k++) {
+            const a = -Math.PI / 2 + k * Math.PI / 5, rr = k % 2 ? r / 2.2 : r;
+            ctx.lineTo(sx + rr * Math.cos(a), sy + rr * Math.sin(a));
+          }
+          ctx.closePath(); ctx.fill(); ctx.strokeStyle = "#ffffff"; ctx.stroke();
+        } else {  // an open diamond
+          ctx.moveTo(sx, sy - r); ctx.lineTo(sx + r, sy); ctx.lineTo(sx, sy + r); ctx.lineTo(sx - r, sy); ctx.closePath();
+          ctx.stroke();
+        }
+      });
+    }
+  }
+
+  drawAxes(ctx, p) {
+    const h = this.header;
+    ctx.strokeStyle = "#888888"; ctx.lineWidth = 1;
+    ctx.strokeRect(p.left + 0.5, p.top + 0.5, p.w - 1, p.h - 1);
+    ctx.fillStyle = "#31333f"; ctx.font = "11px sans-serif";
+    ctx.textAlign = "center"; ctx.textBaseline = "top";
+    for (const t of niceTicks(Math.min(p.x0, p.x1), Math.max(p.x0, p.x1))) {
+      const [sx] = this.toScreen(p, t, p.y0);
+      ctx.fillRect(sx, p.top + p.h, 1, 4);
+      ctx.fillText(fmt(t), sx, p.top + p.h + 6);
+    }
+    ctx.textAlign = "right"; ctx.textBaseline = "middle";
+    for (const t of niceTicks(Math.min(p.y0, p.y1), Math.max(p.y0, p.y1))) {
+      const [, sy] = this.toScreen(p, p.x0, t);
+      ctx.fillRect(p.left - 4, sy, 4, 1);
+      ctx.fillText(fmt(t), p.left - 6, sy);
+    }
+    ctx.font = "12px sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    ctx.fillText(h.x_title, p.left + p.w / 2, this.height - 4);
+    ctx.save();
+    ctx.translate(14, p.top + p.h / 2); ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = "middle";
+    ctx.fillText(h.y_title, 0, 0);
+    ctx.restore();
+  }
+
+  nearest(sx, sy) {
+    // the row drawn nearest to a point of the canvas, within PICK_PX
+    const p = this.plot(), [x, y] = this.toData(p, sx, sy);
+    if (this.header.kind === "grid") {
+      const g = this.header.grid, c = Math.round((x - g.x0) / g.dx), r = Math.round((y - g.y0) / g.dy);
+      if (c < 0 || r < 0 || c >= g.nx || r >= g.ny) return -1;
+      this.cellRows ??= (() => {
+        const rows = new Int32Array(g.nx * g.ny).fill(-1);
+        this.arrays.cell.forEach((cell, i) => { rows[cell] = i; });
+        return rows;
+      })();
+      return this.cellRows[r * g.nx + c];
+    }
+    const kx = p.w / (p.x1 - p.x0), ky = p.h / (p.y1 - p.y0);
+    let best = -1, bestD = PICK_PX * PICK_PX;
+    for (let i = 0; i < this.header.n; i++) {
+      const dx = (this.x[i] - x) * kx, dy = (this.y[i] - y) * ky, d = dx * dx + dy * dy;
+      if (d <= bestD) { best = i; bestD = d; }
+    }
+    return best;
+  }
+
+  hover(sx, sy) {
+    const row = this.nearest(sx, sy);
+    if (row < 0) { this.tip.style.display = "none"; return; }
+    const h = this.header, unit = h.unit ? ` ${h.unit}` : "";
+    const [px, py] = this.arrays.hx ? [this.arrays.hx[row], this.arrays.hy[row]] : [this.x[row], this.y[row]];
+    const lines = [`row ${row}`];
+    if (this.arrays.hx || h.kind === "grid") lines.push(`x ${fmt(px)}${unit}, y ${fmt(py)}${unit}`);
+    else lines.push(`${h.x_title} ${fmt(px)}, ${h.y_title} ${fmt(py)}`);
+    if (this.arrays.values) lines.push(`${h.value_name} ${fmt(this.arrays.values[row])}`);
+    else if (h.code_names) lines.push(h.code_names[this.arrays.codes[row]] ?? "");
+    this.tip.textContent = lines.join("\n");
+    Object.assign(this.tip.style, {display: "block", left: `${Math.min(sx + 12, this.width - 180)}px`, top: `${sy + 12}px`});
+  }
+
+  listen() {
+    const el = this.shape;
+    let drag = null;
+    const at = (e) => { const r = el.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
+    el.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0) return;
+      el.setPointerCapture(e.pointerId);
+      const [sx, sy] = at(e);
+      const op = e.shiftKey ? "add" : (e.altKey || e.ctrlKey || e.metaKey) ? "remove" : "replace";
+      drag = {op, start: [sx, sy], path: [[sx, sy]], view: {...this.view}, moved: false, busy: 0};
+      this.tip.style.display = "none";
+    });
+    el.addEventListener("pointermove", (e) => {
+      const [sx, sy] = at(e);
+      if (!drag) { this.hover(sx, sy); return; }
+      const t0 = performance.now();
+      drag.moved ||= Math.hypot(sx - drag.start[0], sy - drag.start[1]) >= CLICK_PX;
+      if (this.mode === "pan") {
+        const p = this.plot(), [ax, ay] = this.toData(p, ...drag.start), [bx, by] = this.toData(p, sx, sy);
+        Object.assign(this.view, {x0: this.view.x0 - (bx - ax), x1: this.view.x1 - (bx - ax),
+                                  y0: this.view.y0 - (by - ay), y1: this.view.y1 - (by - ay)});
+        drag.start = [sx, sy];
+        this.draw();
+      } else {
+        const [lx, ly] = drag.path[drag.path.length - 1];
+        if (Math.hypot(sx - lx, sy - ly) >= 2) drag.path.push([sx, sy]);  // a lasso of fewer vertices
+        this.outline(drag, [sx, sy]);
+      }
+      drag.busy += performance.now() - t0;
+    });
+    el.addEventListener("pointerup", (e) => {
+      if (!drag) return;
+      const [sx, sy] = at(e), done = drag;
+      drag = null;
+      this.clearOutline();
+      const up = performance.now();
+      if (this.mode === "pan" && done.moved) return;
+      const p = this.plot();
+      let shape;
+      if (!done.moved) {
+        const row = this.nearest(sx, sy);
+        if (row < 0) return;
+        const [x, y] = this.toData(p, sx, sy);
+        shape = {shape: "click", row, x: [x], y: [y]};
+      } else if (this.mode === "lasso") {
+        const pts = done.path.map(([a, b]) => this.toData(p, a, b));
+        shape = {shape: "lasso", x: pts.map((q) => q[0]), y: pts.map((q) => q[1])};
+      } else {
+        const [ax, ay] = this.toData(p, ...done.start), [bx, by] = this.toData(p, sx, sy);
+        shape = {shape: "box", x: [Math.min(ax, bx), Math.max(ax, bx)], y: [Math.min(ay, by), Math.max(ay, by)]};
+      }
+      this.select({...shape, op: done.op}, up, done.busy);
+    });
+    el.addEventListener("pointerleave", () => { this.tip.style.display = "none"; });
+    el.addEventListener("dblclick", () => { this.home(); this.draw(); });
+    el.addEventListener("wheel", (e) => {
+      e.preventDefault();
+      const p = this.plot(), [sx, sy] = at(e), [cx, cy] = this.toData(p, sx, sy);
+      const k = Math.exp(Math.max(-1, Math.min(1, e.deltaY / 300)));
+      const v = this.view;
+      this.view = {x0: cx + (v.x0 - cx) * k, x1: cx + (v.x1 - cx) * k, y0: cy + (v.y0 - cy) * k, y1: cy + (v.y1 - cy) * k};
+      this.draw();
+    }, {passive: false});
+  }
+
+  outline(drag, end) {
+    const ctx = this.shape.getContext("2d");
+    this.clearOutline();
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    ctx.strokeStyle = "#111111"; ctx.fillStyle = "rgba(17,17,17,0.08)"; ctx.setLineDash([4, 3]); ctx.lineWidth = 1;
+    ctx.beginPath();
+    if (this.mode === "lasso") drag.path.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+    else { const [x0, y0] = drag.start, [x1, y1] = end; ctx.rect(x0, y0, x1 - x0, y1 - y0); }
+    ctx.closePath(); ctx.fill(); ctx.stroke();
+  }
+
+  clearOutline() {
+    const ctx = this.shape.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, this.shape.width, this.shape.height);
+  }
+
+  rowsIn(shape) {
+    const n = this.header.n, hit = new Uint8Array(n);
+    if (shape.shape === "click") hit[shape.row] = 1;
+    else if (shape.shape === "box") {
+      const [x0, x1] = shape.x, [y0, y1] = shape.y;
+      for (let i = 0; i < n; i++) hit[i] = this.x[i] >= x0 && this.x[i] <= x1 && this.y[i] >= y0 && this.y[i] <= y1;
+    } else {
+      const xs = shape.x, ys = shape.y;
+      let [bx0, bx1, by0, by1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      for (let i = 0; i < n; i++) {
+        const x = this.x[i], y = this.y[i];
+        hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && insidePolygon(x, y, xs, ys);
+      }
+    }
+    return hit;
+  }
+
+  select(shape, up, dragMs) {
+    // drawn here and on the linked panels at once; Python resolves the same shape over the same coordinates
+    const hit = this.rowsIn(shape), before = this.selected, mask = new Uint8Array(hit.length);
+    for (let i = 0; i < hit.length; i++) {
+      const was = before ? before[i] : 0;
+      mask[i] = shape.op === "add" ? was | hit[i] : shape.op === "remove" ? was & !hit[i] : hit[i];
+    }
+    showSelection(this.group, mask);
+    const count = mask.reduce((a, b) => a + b, 0);
+    this.timing = {...this.timing, highlight_ms: performance.now() - up, drag_ms: dragMs, shape: shape.shape, count};
+    this.lastShape = shape;
+    this.send({...shape, count});
+  }
+
+  // for tests and benchmarks: where a row is drawn (client pixels), and the rows highlighted
+  clientOf(row) {
+    const [sx, sy] = this.toScreen(this.plot(), this.x[row], this.y[row]), box = this.shape.getBoundingClientRect();
+    return [box.left + sx, box.top + sy];
+  }
+
+  selectedRows() {
+    const rows = [];
+    if (this.selected) this.selected.forEach((on, i) => { if (on) rows.push(i); });
+    return rows;
+  }
+
+  overlay(overlay) {
+    this.selected = overlay.mask && overlay.mask.length === this.header.n ? overlay.mask : null;
+    this.marks = overlay.marks[this.key] || [];
+    this.root.dataset.selected = overlay.count;
+    this.draw();
+  }
+}
+
+function showSelection(group, mask) {
+  let count = 0;
+  for (let i = 0; i < mask.length; i++) count += mask[i];
+  const overlay = REGISTRY.overlays[group] ??= {marks: {}};
+  Object.assign(overlay, {mask: count ? mask : null, count});
+  for (const key of REGISTRY.groups[group] || []) {
+    const panel = REGISTRY.panels[key];
+    if (panel && panel.root.isConnected) panel.overlay(overlay); else REGISTRY.groups[group].delete(key);
+  }
+}
+
+function decodeMask(data) {
+  // the selection Python holds: rows [..] or a bit field (base64, little bit order)
+  if (!data.count) return null;
+  const mask = new Uint8Array(data.n);
+  if (data.rows) for (const r of data.rows) mask[r] = 1;
+  else {
+    const bits = Uint8Array.from(atob(data.bits), (c) => c.charCodeAt(0));
+    for (let i = 0; i < data.n; i++) mask[i] = (bits[i >> 3] >> (i & 7)) & 1;
+  }
+  return mask;
+}
+
+export default function mount({data, parentElement, setTriggerValue}) {
+  const root = parentElement.querySelector(".lp-root");
+  if (!(data instanceof Uint8Array)) {  // the group's overlay: Python's selection and the marks
+    const overlay = REGISTRY.overlays[data.group] ??= {marks: {}};
+    overlay.marks = data.marks || {};
+    const mask = decodeMask(data);
+    Object.assign(overlay, {mask, count: data.count});
+    for (const k of REGISTRY.groups[data.group] || []) REGISTRY.panels[k]?.overlay(overlay);
+    root.dataset.count = data.count;
+    return;
+  }
+  const payload = parse(data), key = payload.header.key, existing = REGISTRY.panels[key];
+  if (existing && existing.root === root && existing.header.digest === payload.header.digest) return;  // drawn
+  new Panel(key, root, payload, (value) => setTriggerValue("select", value));
+}

@@ -1,0 +1,228 @@
+"""One point panel for every scatter and scan map: a Streamlit component (components v2, inline, no iframe)
+whose JavaScript (point_panel.js, a plain file: no build step) draws every row on a 2D canvas and selects by
+box, lasso or click in the browser, the selection drawn at once on every panel of its group (the linked
+panels of a page: the same rows), then sent to Python once, as its shape.
+
+The points travel once: one binary message (a uint32 header length, a JSON header, the typed arrays), which
+does not change when the selection does, so Streamlit's message cache sends it again only as a reference. A
+scatter's x and y travel as uint16 over their range (1/65,535 of it) and a colour code as uint8: 5 bytes a
+point; a scan map's rows as their grid cell (int32) and code. The selection Python holds, and the marks
+(nearest neighbours, a new image), travel in a small overlay of the group (`overlay`).
+
+A selection comes back as its shape (box corners, lasso vertices in data units, or a clicked row) with how
+it combines with the last one (replace; Shift adds; Alt or Ctrl removes). `rows_in` resolves the shape over
+the coordinates the browser drew (`Geometry`), with the browser's own arithmetic, so both find the same rows.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from latentcore import figures
+from latentcore.arrays import unique
+from latentcore.data.base import display_units
+from latentcore.errors import InputError
+
+from ..figures import plots
+
+HERE = Path(__file__).parent
+LEVELS = plots.LEVELS  # uint16 steps of a scatter's coordinates
+MAX_POINTS = 2_000_000  # above this a page shows a raster instead (the browser's memory, 5 bytes a point sent)
+MAX_VERTICES = 5_000  # a lasso from the browser with more is refused (a hostile message)
+OPS = ("replace", "add", "remove")
+_PANEL = st.components.v2.component("latent_point_panel", html='<div class="lp-root"></div>',
+                                    css=(HERE / "point_panel.css").read_text(),
+                                    js=(HERE / "point_panel.js").read_text())
+
+
+@dataclasses.dataclass(frozen=True)
+class Geometry:
+    """The coordinates of a panel's rows as the browser computes them from the payload (float64)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+def scatter_geometry(x, y) -> tuple[Geometry, dict, dict]:
+    """A scatter's rows quantised as they travel: (geometry, the header's part, arrays)."""
+    qx, qy = plots.Quantiser.of(x), plots.Quantiser.of(y)
+    ex, ey = qx.encode(x), qy.encode(y)
+    geometry = Geometry(qx.low + ex * ((qx.high - qx.low) / LEVELS), qy.low + ey * ((qy.high - qy.low) / LEVELS))
+    return geometry, {"kind": "scatter", "x_range": [qx.low, qx.high], "y_range": [qy.low, qy.high]}, \
+        {"qx": ex, "qy": ey}
+
+
+def grid_geometry(grid, cells) -> tuple[Geometry, dict, dict]:
+    """A scan map's rows on their grid cells (`cells`: each row's grid row and column)."""
+    row, column = (np.asarray(c, np.int64) for c in cells)
+    geometry = Geometry(grid.x0 + column * grid.step_x, grid.y0 + row * grid.step_y)
+    header = {"kind": "grid", "y_down": True, "equal": True,
+              "grid": {"x0": grid.x0, "y0": grid.y0, "dx": grid.step_x, "dy": grid.step_y,
+                       "nx": grid.n_columns, "ny": grid.n_rows}}
+    return geometry, header, {"cell": (row * grid.n_columns + column).astype(np.int32)}
+
+
+def _hex(colour) -> str:
+    return "#%02x%02x%02x" % plots._rgba(colour)[:3]
+
+
+def colour_header(colour: plots.Colour) -> dict:
+    """The palette (code -> RGBA) and the colour bar (continuous, its limits) or the legend (with counts)."""
+    header = {"palette": [list(plots._rgba(c)) for c in colour.colours]}
+    if colour.limits is not None and colour.colorbar:
+        header["colorbar"] = {"title": colour.title, "low": colour.limits[0], "high": colour.limits[1],
+                              "scale": [_hex(c) for c in colour.colours[:255:8]] + [_hex(colour.colours[254])]}
+    else:
+        header["legend"] = [[str(name), _hex(hue)] for name, hue in list(colour.legend.items())[:40]]
+    return header
+
+
+def payload(header: dict, arrays: dict) -> bytes:
+    """The binary message: a uint32 header length, the JSON header (each array's type, offset in the body
+    and count; a digest of the whole), then the body, from the next multiple of 4: each array at a multiple
+    of 4 bytes."""
+    kinds = {np.dtype(np.uint8): "u8", np.dtype(np.uint16): "u16", np.dtype(np.int32): "i32",
+             np.dtype(np.float32): "f32"}
+    arrays = {name: np.ascontiguousarray(a) for name, a in arrays.items()}
+    digest = hashlib.sha1(json.dumps(header, sort_keys=True, default=float).encode())
+    layout, offset = [], 0
+    for name, a in arrays.items():
+        digest.update(name.encode() + a.dtype.str.encode() + a.tobytes())
+        layout.append([name, kinds[a.dtype], offset, int(a.size)])
+        offset = _aligned(offset + a.nbytes)
+    text = json.dumps({**header, "digest": digest.hexdigest(), "arrays": layout}, default=float).encode()
+    base = _aligned(4 + len(text))
+    out = bytearray(base + offset)
+    out[:4] = len(text).to_bytes(4, "little")
+    out[4:4 + len(text)] = text
+    for (_, _, at, _), a in zip(layout, arrays.values()):
+        out[base + at:base + at + a.nbytes] = a.tobytes()
+    return bytes(out)
+
+
+def _aligned(n: int) -> int:
+    return (n + 3) // 4 * 4
+
+
+def read_payload(data: bytes) -> tuple[dict, dict]:
+    """(header, arrays) of a payload, as the browser reads it."""
+    length = int.from_bytes(data[:4], "little")
+    header, base = json.loads(data[4:4 + length]), _aligned(4 + length)
+    types = {"u8": np.uint8, "u16": np.uint16, "i32": np.int32, "f32": np.float32}
+    return header, {name: np.frombuffer(data, types[kind], count, base + offset)
+                    for name, kind, offset, count in header["arrays"]}
+
+
+def rows_in(shape: dict, geometry: Geometry) -> np.ndarray:
+    """Row ids inside a selection's shape, over `geometry`, with point_panel.js's arithmetic: a box holds its
+    edges; a lasso is the even-odd rule within the vertices' bounds; a click is its row. A malformed shape
+    (from a hostile browser) raises InputError."""
+    x, y = geometry.x, geometry.y
+    kind = shape.get("shape")
+    if kind == "click":
+        row = shape.get("row")
+        if not isinstance(row, int) or not 0 <= row < len(x):
+            raise InputError(f"a click on row {row!r}: there are {len(x):,} rows")
+        return np.array([row], np.int64)
+    xs, ys = _vertices(shape, 2 if kind == "box" else 3)
+    if kind == "box":
+        inside = (x >= xs[0]) & (x <= xs[1]) & (y >= ys[0]) & (y <= ys[1])
+    elif kind == "lasso":
+        inside = _in_polygon(x, y, xs, ys)
+    else:
+        raise InputError(f"a selection of unknown shape {kind!r}")
+    return np.flatnonzero(inside)
+
+
+def _vertices(shape: dict, least: int):
+    xs, ys = shape.get("x"), shape.get("y")
+    if not (isinstance(xs, list) and isinstance(ys, list) and least <= len(xs) == len(ys) <= MAX_VERTICES):
+        raise InputError(f"a {shape.get('shape')} needs {least} to {MAX_VERTICES:,} pairs of x and y")
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise InputError(f"a {shape.get('shape')} with a coordinate that is not a finite number")
+    return xs, ys
+
+
+def _in_polygon(x, y, xs, ys) -> np.ndarray:
+    inside = np.zeros(len(x), bool)
+    near = np.flatnonzero((x >= xs.min()) & (x <= xs.max()) & (y >= ys.min()) & (y <= ys.max()))
+    px, py = x[near], y[near]
+    odd = np.zeros(len(near), bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(len(xs)):
+            j = i - 1  # the previous vertex; the first edge closes the polygon
+            crosses = (ys[i] > py) != (ys[j] > py)
+            odd ^= crosses & (px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i])
+    inside[near] = odd
+    return inside
+
+
+def combine(op: str, rows: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """The new selection: `rows` (replace), or `rows` added to or removed from `current`."""
+    if op == "add":
+        return unique(np.concatenate([current, rows]))
+    if op == "remove":
+        return np.setdiff1d(current, rows)
+    if op != "replace":
+        raise InputError(f"a selection that would {op!r} rows: it may only {', '.join(OPS)}")
+    return unique(rows)
+
+
+def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: str = "", x_title: str = "",
+         y_title: str = "", height: int = 560, point_size: float = 3, hover_xy=None, units: str | None = "um",
+         values=None, value_name: str = "", lines=None, background: str | None = None):
+    """Draw a panel of `points` ((Geometry, header, arrays): `scatter_geometry` or `grid_geometry`) in
+    `colour`, linked to the other panels of `group`. `hover_xy`: per-row scan positions shown on hover;
+    `values`: the colour's values (hover); `lines`: (x, y) polylines with NaN between them (grain
+    boundaries), in the panel's coordinates. The shape drawn on it comes back in the session state under
+    `key` ("select"), read before the next run draws anything (`selection.take_shapes`). A scan map's
+    cells without a row show `background` (default: the NaN colour of the maps)."""
+    geometry, header, arrays = points
+    if background is None:
+        background = figures.NAN_COLOUR if header["kind"] == "grid" else "#ffffff"
+    header = {**header, **colour_header(colour), "n": len(geometry.x), "key": key, "group": group, "title": title,
+              "x_title": x_title, "y_title": y_title, "height": height, "point_size": point_size,
+              "unit": display_units(units), "value_name": value_name or colour.title,
+              "code_names": _code_names(colour), "background": _hex(background)}
+    arrays = {**arrays, "codes": np.asarray(colour.codes)}
+    if hover_xy is not None:
+        arrays.update(hx=np.asarray(hover_xy[0], np.float32), hy=np.asarray(hover_xy[1], np.float32))
+    if values is not None:
+        arrays["values"] = np.asarray(values, np.float32)
+    if lines is not None:
+        arrays.update(lines_x=np.asarray(lines[0], np.float32), lines_y=np.asarray(lines[1], np.float32))
+    _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, height="content")
+
+
+def _code_names(colour: plots.Colour) -> list | None:
+    """Each code's legend name without its count, for the hover (categorical colours)."""
+    if colour.colorbar or not colour.legend:
+        return None
+    names = [None] * len(colour.colours)
+    for name, hue in colour.legend.items():
+        if hue in colour.colours:
+            names[colour.colours.index(hue)] = str(name).rsplit(" (", 1)[0]
+    return names
+
+
+def overlay(key: str, group: str, n: int, chosen, marks: dict | None = None):
+    """The group's selection as Python holds it (rows, or a bit field when many) and its marks (panel key ->
+    [{x, y, name, symbol, colour, size}]): what a selection made elsewhere (a row query, Undo, labels) shows."""
+    chosen = np.asarray(chosen, np.int64)
+    marks = {panel: [{**mark, "x": np.asarray(mark["x"], float).tolist(), "y": np.asarray(mark["y"], float).tolist()}
+                     for mark in panel_marks] for panel, panel_marks in (marks or {}).items()}
+    data = {"group": group, "n": int(n), "count": int(len(chosen)), "marks": marks}
+    if len(chosen) <= max(64, n // 32):
+        data["rows"] = chosen.tolist()
+    else:
+        mask = np.zeros(n, bool)
+        mask[chosen] = True
+        data["bits"] = base64.b64encode(np.packbits(mask, bitorder="little").tobytes()).decode()
+    _PANEL(key=key, data=data, height="content")
