@@ -8,9 +8,13 @@ both from the moment the user acted (the click, the key, the mouse-up):
 - "draw": until the panels it changes are drawn (the count, the colour bar, the charts);
 - "idle": until the page stopped running (the app root's script state, `tests/streamlit_server.py`),
   which is what a person waits for before the next click.
-Interactions: `umap_reopen` (back to the UMAP page, the embedding cached), `umap_box_select`,
-`umap_recolour` (colour by a latent dimension), `cluster_first` (the Clusters page the first time:
-the GMM), `cluster_reopen`, `cluster_box_select`; for the demo `extract_and_fit`, else `upload`,
+Every interaction also reports the WebSocket kilobytes the page sent and received meanwhile (`up_kb`, `down_kb`).
+Interactions: `umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels
+(ui/widgets/point_panel.js) `umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map)
+and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
+(the browser's main-thread time in the move handlers) in seconds, and the rows selected; `umap_recolour` (colour
+by a latent dimension), `cluster_first` (the Clusters page the first time: the GMM), `cluster_reopen`,
+`cluster_box_select`; for the demo `extract_and_fit`, else `upload`,
 `umap_fit_s` (the fit in the worker pool), and the second context's recolour of its own demo UMAP
 with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
 The script's running spans after each action go to stderr ("runs"). The machine is shared: say what
@@ -22,9 +26,10 @@ would have left them) and chosen there (`--choose`); the JSON line carries the s
 (`server_rss_gb`: anonymous + file-backed, the latter the memory-mapped latents shared with the page cache) and the
 workers' (`workers_rss_peak_gb`), sampled from /proc.
 
-Goals: idle <= 0.5 s at the demo and <= 1.5 s at every size; the other session's recolour within 2 s; the UMAP
-and Clusters pages' reopen and box select within 3 s; at ten million rows, the UMAP fit within 600 s and the
-server's resident memory within 12 GB.
+Goals: on the point panels, highlight <= 50 ms up to 1,000,000 rows, drag <= 0.15 s, idle <= 0.5 s at the demo
+and 50,000 rows and <= 0.8 s at 1,000,000; elsewhere idle <= 1.5 s at every size; the other session's recolour
+within 2 s; the UMAP and Clusters pages' reopen and box select within 3 s; at ten million rows, the UMAP fit within
+600 s and the server's resident memory within 12 GB.
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters] [--timeout S]
@@ -49,7 +54,24 @@ sys.path.insert(0, str(REPO / "tests"))  # the browser test's Chromium settings 
 
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, WATCH_RUNS, drag_box, now_ms, serve, until_idle  # noqa: E402
 
-COLOURBAR = "(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle')].some(e => e.textContent.includes(title))"
+COLOURBAR = ("(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle')].some(e => e.textContent.includes(title))"
+             " || Object.values(window.__latentPanels?.panels || {}).some(p => p.root.isConnected"
+             " && (p.header.colorbar?.title || '').includes(title))")
+PANEL_DRAWN = "(key) => window.__latentPanels?.panels?.[key]?.root.isConnected"
+# WebSocket bytes each way, counted by the page: what a selection sends and what the reruns send back
+COUNT_BYTES = """
+window.__bytes = {up: 0, down: 0};
+const Socket = window.WebSocket;
+window.WebSocket = function (...args) {
+  const socket = new Socket(...args);
+  const send = socket.send.bind(socket);
+  socket.send = (data) => { window.__bytes.up += data.byteLength ?? data.size ?? data.length; return send(data); };
+  socket.addEventListener('message', (e) => { window.__bytes.down += e.data.byteLength ?? e.data.size ?? e.data.length; });
+  return socket;
+};
+window.WebSocket.prototype = Socket.prototype;
+Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+"""
 TIMEOUT_S = 600  # the longest wait for any one step (--timeout)
 DEMO = 0  # --sizes 0: the built-in demo scan (2,400 rows), extracted in the app
 
@@ -213,7 +235,9 @@ def selected_count_js(prefix: str) -> str:
 
 
 def umap_ready(page):
-    drawn(page, 2)
+    """The UMAP page drawn: its point panels, or (above point_panel.MAX_POINTS rows) its plotly charts."""
+    page.wait_for_function(f"() => ({PANEL_DRAWN})('umap_scatter') && ({PANEL_DRAWN})('umap_map')"
+                           " || document.querySelectorAll('.js-plotly-plot .nsewdrag').length >= 2")
     page.wait_for_function(selected_count_js("Selected:") + ".length > 0")
 
 
@@ -229,14 +253,17 @@ def metric(page, label: str) -> str:
 
 def timed(out: dict, name: str, page, act, ready, prepare=None):
     """`prepare()`, `act()`, `ready()`: out[name] = {"draw": seconds until ready, "idle": until the
-    page stopped running}, both from the moment `act` began (a click, a key, mouse-up)."""
+    page stopped running, "up_kb" and "down_kb": WebSocket kilobytes sent and received meanwhile}, both
+    times from the moment `act` began (a click, a key, mouse-up)."""
     if prepare:
         prepare()
-    since, start = now_ms(page), time.perf_counter()
+    since, start, sent = now_ms(page), time.perf_counter(), page.evaluate("window.__bytes")
     act()
     ready()
     draw = time.perf_counter() - start
     out[name] = {"draw": round(draw, 2), "idle": round(max(until_idle(page, since), draw), 2)}
+    after = page.evaluate("window.__bytes")
+    out[name].update({f"{way}_kb": round((after[way] - sent[way]) / 1024, 1) for way in ("up", "down")})
     runs = [(b, round((t - since) / 1000, 2)) for b, t in page.evaluate("window.__runs.log") if t > since - 50]
     log(f"{name} runs: {runs}")
     log(f"{name}: drawn {draw:.2f} s, idle {out[name]['idle']:.2f} s")
@@ -260,6 +287,27 @@ def recolour(out: dict, name: str, page, option: str, colour_bar: str):
 def box_select(out: dict, name: str, page, chart, frame: tuple, ready):
     """A selection box dragged over `frame` (fractions of the plot area), timed from mouse-up."""
     timed(out, name, page, page.mouse.up, ready, prepare=lambda: drag_box(page, chart, *frame))
+
+
+def panel_select(out: dict, name: str, page, key: str, path: list, ready, tool: str = "Box"):
+    """A selection on point panel `key`: `tool`, then a press at path[0], moves through the rest (fractions of
+    the canvas), timed from mouse-up (a click when the path has one point). Adds the panel's own times:
+    "highlight" (mouse-up to the selection drawn here and on the linked panel) and "drag" (the browser's main
+    thread in the move handlers), in seconds."""
+    root = page.locator(f".lp-root[data-key={key}]")
+    root.locator("button", has_text=tool).click()
+    area = root.locator(".lp-shape").bounding_box()
+    at = [(area["x"] + fx * area["width"], area["y"] + fy * area["height"]) for fx, fy in path]
+
+    def drag():
+        page.mouse.move(*at[0])
+        page.mouse.down()
+        for x, y in at[1:]:
+            page.mouse.move(x, y, steps=10)
+    timed(out, name, page, page.mouse.up, ready, prepare=drag)
+    timing = page.evaluate(f"window.__latentPanels.timing[{key!r}]")
+    out[name].update(highlight=round(timing["highlight_ms"] / 1000, 4), drag=round(timing["drag_ms"] / 1000, 4),
+                     selected=timing["count"])
 
 
 def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, chosen: bool = False):
@@ -305,14 +353,35 @@ def measure(first, second, side: int, dims: int, folder: Path, url: str, out: di
     for page, address in ((first, f"{url}/?workspace={workspace}" if workspace else url), (second, url)):
         page.set_default_timeout(TIMEOUT_S * 1000)
         page.add_init_script(WATCH_RUNS)
+        page.add_init_script(COUNT_BYTES)
         page.goto(address)
         page.wait_for_selector("h1:has-text('Data')")
         until_idle(page, 0)
     open_latents(first, second, side, dims, folder, out, chosen=workspace is not None)
 
     reopen(out, "umap_reopen", first, "UMAP", "UMAP", umap_ready)
-    box_select(out, "umap_box_select", first, first.locator(".js-plotly-plot").first, (0.3, 0.3, 0.6, 0.6),
-               lambda: first.wait_for_function(selected_count_js("Selected:") + ".some(t => !t.startsWith('Selected: 0 '))"))
+
+    def selected_becomes(before: str):
+        changed = ("(before) => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:')"
+                   " && h.innerText !== before)")
+        return lambda: first.wait_for_function(changed, arg=before)
+    if first.evaluate(PANEL_DRAWN, "umap_scatter"):
+        for name, path, tool in (("umap_box_select", [(0.3, 0.3), (0.6, 0.6)], "Box"),
+                                 ("umap_lasso_select", [(0.2, 0.2), (0.7, 0.25), (0.6, 0.7), (0.25, 0.6)], "Lasso"),
+                                 ("umap_map_box_select", [(0.2, 0.2), (0.5, 0.5)], "Box")):
+            key = "umap_map" if "map" in name else "umap_scatter"
+            before = first.evaluate(selected_count_js("Selected:"))[0]
+            panel_select(out, name, first, key, path, selected_becomes(before), tool)
+        before = first.evaluate(selected_count_js("Selected:"))[0]
+        row = first.evaluate("window.__latentPanels.panels.umap_scatter.selectedRows()")[0]  # a point drawn
+        x, y = first.evaluate(f"window.__latentPanels.panels.umap_scatter.clientOf({row})")
+        box = first.locator(".lp-root[data-key=umap_scatter] .lp-shape").bounding_box()
+        panel_select(out, "umap_click", first, "umap_scatter",
+                     [((x - box["x"]) / box["width"], (y - box["y"]) / box["height"])], selected_becomes(before))
+    else:
+        box_select(out, "umap_box_select", first, first.locator(".js-plotly-plot").first, (0.3, 0.3, 0.6, 0.6),
+                   lambda: first.wait_for_function(selected_count_js("Selected:") +
+                                                   ".some(t => !t.startsWith('Selected: 0 '))"))
     out["umap_selected"] = first.evaluate(selected_count_js("Selected:"))[0]
     recolour(out, "umap_recolour", first, "a latent dimension", "latent 0")
     if not clusters:

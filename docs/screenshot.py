@@ -24,13 +24,10 @@ def open_page(tab, title: str, heading: str) -> None:
     settle(tab)
 
 
-def box_select(tab, chart, fx0: float, fy0: float, fx1: float, fy1: float) -> None:
-    """Drag plotly's box-select tool over the fractions (fx0, fy0)-(fx1, fy1) of the plot area."""
-    chart.hover()
-    tool = chart.locator('.modebar-btn[data-title="Box Select"]')
-    if tool.count():  # the click-selectable scatters start in pan mode
-        tool.first.click()
-    area = chart.locator(".nsewdrag").first.bounding_box()
+def box_select(tab, key: str, fx0: float, fy0: float, fx1: float, fy1: float) -> None:
+    """Drag a box over the fractions (fx0, fy0)-(fx1, fy1) of point panel `key`'s canvas."""
+    tab.wait_for_function(f"() => window.__latentPanels?.panels?.[{key!r}]?.root.isConnected")
+    area = tab.locator(f".lp-root[data-key={key}] .lp-shape").bounding_box()
     tab.mouse.move(area["x"] + fx0 * area["width"], area["y"] + fy0 * area["height"])
     tab.mouse.down()
     tab.mouse.move(area["x"] + fx1 * area["width"], area["y"] + fy1 * area["height"], steps=8)
@@ -54,10 +51,11 @@ def main(argv=None) -> None:
         tab.get_by_text("_latents.h5").first.wait_for()
         settle(tab)
         open_page(tab, "UMAP", "UMAP")
-        tab.wait_for_selector(".js-plotly-plot .nsewdrag")
-        box_select(tab, tab.locator(".js-plotly-plot").first, 0.55, 0.1, 0.95, 0.6)
+        box_select(tab, "umap_scatter", 0.55, 0.1, 0.95, 0.6)
         tab.locator("h3", has_text="Selected:").wait_for()
         settle(tab)
+        tab.locator(".lp-root[data-key=umap_scatter]").scroll_into_view_if_needed()  # the two panels in view
+        tab.mouse.move(5, 5)
         tab.screenshot(path=str(out))
         browser.close()
     print(f"wrote {out}")

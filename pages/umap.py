@@ -68,11 +68,14 @@ def linked(marks):
     """The scatter and the scan map (point panels, linked in the browser), the selection's images and rows,
     and the downloads: a selection reruns only these."""
     scatter = selection.scatter_points(coords[:, 0], coords[:, 1]) if canvas else None
-    scan = selection.map_points(*scan_maps.scan_grid(lat_stamp)) if on_scan else None
-    selection.take_shapes({**({"umap_scatter": scatter[0]} if canvas else {}), **({"umap_map": scan[0]} if on_scan else {})})
-    if not canvas:
+    scan = selection.map_points(*scan_maps.scan_grid(lat_stamp)) if canvas and on_scan else None
+    if canvas:
+        selection.take_shapes({"umap_scatter": scatter[0], **({"umap_map": scan[0]} if on_scan else {})})
+    else:  # a selection just made on the plotly panels is drawn in this run
         selection.take_pending({"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row,
-                                                                           state.selection())})
+                                                                           state.selection()),
+                                **({"umap_map": lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)}
+                                   if on_scan else {})})
     selection.made_elsewhere("umap", "pixel" if on_scan else "point")
     chosen = state.selection()
     marks = list(marks)
@@ -93,20 +96,24 @@ def linked(marks):
     changed = False
     with panels[0]:
         if canvas:
-            point_panel.draw("umap_scatter", scatter, colour, group="umap", values=values, units=lat.units,
-                             hover_xy=(lat.x, lat.y) if on_scan else None, **titles)
+            point_panel.draw("umap_scatter", scatter, colour, group="umap", values=values, units=lat.units, **titles)
         else:
             changed, _ = selection.linked_scatter(coords[:, 0], coords[:, 1], colour, every_row, chosen, "umap_scatter",
                                                   marks=marks, hover=explore.hover_fields(scan_columns, lat.units),
                                                   **titles)
     if on_scan:
         with panels[1]:
-            unit = display_units(lat.units)
-            point_panel.draw("umap_map", scan, colour, group="umap", title="The same rows on the scan",
-                             x_title=f"x ({unit})", y_title=f"y ({unit})", values=values, units=lat.units, lines=lines)
+            unit, title = display_units(lat.units), "The same rows on the scan"
+            if canvas:
+                point_panel.draw("umap_map", scan, colour, group="umap", title=title, x_title=f"x ({unit})",
+                                 y_title=f"y ({unit})", units=lat.units, lines=lines)  # the scatter's values
+            else:
+                changed |= selection.linked_code_map(lat_stamp, lat, colour, chosen, "umap_map", lines=lines,
+                                                     title=title)
             if continuous is not None:
                 scales.histogram(continuous[0], "umap_histogram", colour=colour, value_name=colour.title)
-    point_panel.overlay("umap_overlay", "umap", len(coords), chosen, marks={"umap_scatter": marks})
+    if canvas:
+        point_panel.overlay("umap_overlay", "umap", len(coords), chosen, marks={"umap_scatter": marks})
     if changed:
         common.rerun()
 

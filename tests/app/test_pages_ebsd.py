@@ -92,10 +92,11 @@ def test_maps_have_colour_bars_and_units_and_the_umap_carries_x_y_band_contrast(
     run(at, "umap")
     from latentcore.latents import read_latents
 
-    scatter, points = point_panels(at)["umap_scatter"]  # the hover: row, its x and y in µm
-    lat = read_latents(at.session_state["latents"])
-    assert scatter["unit"] == "µm" and np.array_equal(points["hx"], lat.x.astype(np.float32))
-    assert np.array_equal(points["hy"], lat.y.astype(np.float32))
+    (scatter, _), (scan, cells) = point_panels(at)["umap_scatter"], point_panels(at)["umap_map"]
+    lat, grid = read_latents(at.session_state["latents"]), scan["grid"]  # the hover: row, its x and y in µm
+    assert scatter["unit"] == "µm" and scatter["group"] == scan["group"]  # from the linked scan map's cells:
+    assert np.array_equal(grid["x0"] + cells["cell"] % grid["nx"] * grid["dx"], lat.x)
+    assert np.array_equal(grid["y0"] + cells["cell"] // grid["nx"] * grid["dy"], lat.y)
     at.session_state["selection"] = np.array([16, 30])  # rows 1 and 2 of the 15-column scan
     run(at)
     table = at.dataframe[0].value

@@ -49,7 +49,7 @@ def selected_everywhere(page) -> tuple[list, list, list]:
 
 
 def expected(page, key: str, table, before=()) -> list:
-    shape = page.evaluate(f"window.__latentPanels.panels[{key!r}].lastShape")
+    shape = page.evaluate(f"window.__latentPanels.timing[{key!r}].shape")
     rows = point_panel.rows_in(shape, geometries(table)[key])
     return point_panel.combine(shape["op"], rows, np.asarray(before, np.int64)).tolist()
 

@@ -4,12 +4,14 @@
 // The payload (ui/widgets/point_panel.py) is one binary message: a uint32 header length, a JSON header,
 // then the typed arrays it lists. No library: plain ES module, no build step.
 
-const REGISTRY = (window.__latentPanels ??= {panels: {}, groups: {}, overlays: {}});
+// panels by key, their keys by group, each group's overlay, and each panel's last times (tests, benchmarks)
+const REGISTRY = (window.__latentPanels ??= {panels: {}, groups: {}, overlays: {}, timing: {}});
 const MARGIN = {left: 62, right: 14, top: 30, bottom: 44};
 const FADE = 0.82;  // how far an unselected point goes towards white while a selection is shown
 const CLICK_PX = 4;  // a press that moves less than this is a click
 const PICK_PX = 10;  // a click or hover picks the nearest point within this distance
 const RING = 0xff111111;  // the outline of a selected point (opaque #111111)
+const RING_MAX = 20000;  // more selected points than this are shown by their colour alone
 
 function parse(bytes) {
   const buffer = bytes.slice().buffer;  // aligned copy: typed-array views need aligned offsets
@@ -65,9 +67,9 @@ class Panel {
     Object.assign(this, positions(payload));
     this.group = this.header.group;
     this.selected = null;  // Uint8Array mask over rows, or null: nothing selected
+    this.rows = new Int32Array(0);  // the selected rows
     this.marks = [];
     this.mode = "box";
-    this.timing = {};
     this.home();
     this.build();
     REGISTRY.panels[key] = this;
@@ -206,7 +208,7 @@ class Panel {
     this.drawLines(ctx, p);
     this.drawMarks(ctx, p);
     this.drawAxes(ctx, p);
-    this.timing.draw_ms = performance.now() - t0;
+    REGISTRY.timing[this.key] = {...REGISTRY.timing[this.key], draw_ms: performance.now() - t0};
   }
 
   colours() {
@@ -221,44 +223,58 @@ class Panel {
   }
 
   drawPoints(ctx, p) {
-    const dpr = this.dpr, W = Math.round(p.w * dpr), H = Math.round(p.h * dpr);
-    const image = ctx.createImageData(W, H), pixels = new Uint32Array(image.data.buffer);
-    pixels.fill(0xffffffff);
-    const {full, faded} = this.colours(), codes = this.arrays.codes, sel = this.selected;
+    // every point once into a base image (faded while there is a selection), kept until the view changes;
+    // a selection then only copies it and draws its own rows on top, ringed in black when few
+    const dpr = this.dpr, W = Math.round(p.w * dpr), H = Math.round(p.h * dpr), sel = this.selected;
     const size = Math.max(1, Math.round(this.header.point_size * dpr)), half = size >> 1;
-    const ax = W / (p.x1 - p.x0), ay = H / (p.y1 - p.y0);
-    const put = (i, colour, grow = 0) => {  // a square of size + 2 * grow device pixels
-      const px = Math.round((this.x[i] - p.x0) * ax) - half - grow, side = size + 2 * grow;
-      const fy = (this.y[i] - p.y0) * ay, py = Math.round(p.down ? fy : H - fy) - half - grow;
-      if (px + side <= 0 || py + side <= 0 || px >= W || py >= H) return;
-      for (let yy = Math.max(0, py); yy < Math.min(H, py + side); yy++) {
-        const row = yy * W;
-        for (let xx = Math.max(0, px); xx < Math.min(W, px + side); xx++) pixels[row + xx] = colour;
-      }
+    const ax = W / (p.x1 - p.x0), ay = H / (p.y1 - p.y0), codes = this.arrays.codes, xs = this.x, ys = this.y;
+    const put = (pixels, i, colour, grow) => {  // a square of size + 2 * grow device pixels
+      const side = size + 2 * grow, px = Math.round((xs[i] - p.x0) * ax) - half - grow;
+      const fy = (ys[i] - p.y0) * ay, py = Math.round(p.down ? fy : H - fy) - half - grow;
+      const x0 = Math.max(0, px), x1 = Math.min(W, px + side), y1 = Math.min(H, py + side);
+      for (let yy = Math.max(0, py); yy < y1; yy++) pixels.fill(colour, yy * W + x0, yy * W + Math.max(x0, x1));
     };
-    const n = this.header.n;
-    if (!sel) for (let i = 0; i < n; i++) put(i, full[codes[i]]);
-    else {  // the selected points on top, in their colours, ringed in black; the rest faded beneath
-      for (let i = 0; i < n; i++) if (!sel[i]) put(i, faded[codes[i]]);
-      for (let i = 0; i < n; i++) if (sel[i]) put(i, RING, 2);
-      for (let i = 0; i < n; i++) if (sel[i]) put(i, full[codes[i]]);
+    const key = [W, H, p.x0, p.x1, p.y0, p.y1].join();
+    if (this.bases?.key !== key) this.bases = {key};
+    const base = (kind) => {
+      if (!this.bases[kind]) {
+        const pixels = new Uint32Array(W * H).fill(0xffffffff), palette = this.colours()[kind];
+        for (let i = 0; i < this.header.n; i++) put(pixels, i, palette[codes[i]], 0);
+        this.bases[kind] = pixels;
+      }
+      return this.bases[kind];
+    };
+    const image = ctx.createImageData(W, H), pixels = new Uint32Array(image.data.buffer);
+    pixels.set(base(sel ? "faded" : "full"));
+    const bases = this.bases;  // the other one made while the browser is idle: the next click only copies it
+    requestIdleCallback(() => { if (this.bases === bases) base(sel ? "full" : "faded"); });
+    if (sel) {
+      const rows = this.rows, {full} = this.colours();
+      if (rows.length <= RING_MAX) for (const i of rows) put(pixels, i, RING, 1);
+      for (const i of rows) put(pixels, i, full[codes[i]], 0);
     }
     ctx.putImageData(image, Math.round(p.left * dpr), Math.round(p.top * dpr));
   }
 
   drawGrid(ctx, p) {
     // one pixel a grid cell, scaled without smoothing: every pixel exact at any zoom
-    const g = this.header.grid;
-    const image = new ImageData(g.nx, g.ny), pixels = new Uint32Array(image.data.buffer);
-    const {full, faded} = this.colours(), codes = this.arrays.codes, cell = this.arrays.cell, sel = this.selected;
-    for (let i = 0; i < this.header.n; i++) pixels[cell[i]] = (sel && !sel[i] ? faded : full)[codes[i]];
-    const bitmap = new OffscreenCanvas(g.nx, g.ny);
+    const g = this.header.grid, codes = this.arrays.codes, cell = this.arrays.cell, sel = this.selected;
+    this.cells ??= (() => {  // each cell's colour, full and faded, made once
+      const {full, faded} = this.colours(), on = new Uint32Array(g.nx * g.ny), off = new Uint32Array(g.nx * g.ny);
+      for (let i = 0; i < this.header.n; i++) { on[cell[i]] = full[codes[i]]; off[cell[i]] = faded[codes[i]]; }
+      return {on, off, bitmap: new OffscreenCanvas(g.nx, g.ny), image: new ImageData(g.nx, g.ny)};
+    })();
+    const {on, off, bitmap, image} = this.cells, pixels = new Uint32Array(image.data.buffer);
+    if (!sel) pixels.set(on);
+    else {
+      pixels.set(off);
+      for (const i of this.rows) pixels[cell[i]] = on[cell[i]];
+    }
     bitmap.getContext("2d").putImageData(image, 0, 0);
     const [ax, ay] = this.toScreen(p, g.x0 - g.dx / 2, g.y0 - g.dy / 2);
     const [bx, by] = this.toScreen(p, g.x0 + (g.nx - 0.5) * g.dx, g.y0 + (g.ny - 0.5) * g.dy);
     ctx.save();
     ctx.beginPath(); ctx.rect(p.left, p.top, p.w, p.h); ctx.clip();
-    ctx.fillStyle = this.header.background || "#ffffff";
     ctx.imageSmoothingEnabled = false;
     ctx.translate(ax, ay);
     ctx.scale((bx - ax) / g.nx, (by - ay) / g.ny);
@@ -352,15 +368,27 @@ class Panel {
     return best;
   }
 
+  fromGroup(name) {
+    // an array of this panel's, or else of a linked panel's (the same rows): what the payloads share
+    if (this.arrays[name]) return this.arrays[name];
+    for (const key of REGISTRY.groups[this.group] || []) {
+      const other = REGISTRY.panels[key];
+      if (other?.root.isConnected && other.arrays[name]) return other.arrays[name];
+    }
+    return null;
+  }
+
   hover(sx, sy) {
+    // the row, its position on the scan (this panel's, or its linked scan map's), the colour's value
     const row = this.nearest(sx, sy);
     if (row < 0) { this.tip.style.display = "none"; return; }
-    const h = this.header, unit = h.unit ? ` ${h.unit}` : "";
-    const [px, py] = this.arrays.hx ? [this.arrays.hx[row], this.arrays.hy[row]] : [this.x[row], this.y[row]];
-    const lines = [`row ${row}`];
-    if (this.arrays.hx || h.kind === "grid") lines.push(`x ${fmt(px)}${unit}, y ${fmt(py)}${unit}`);
-    else lines.push(`${h.x_title} ${fmt(px)}, ${h.y_title} ${fmt(py)}`);
-    if (this.arrays.values) lines.push(`${h.value_name} ${fmt(this.arrays.values[row])}`);
+    const h = this.header, unit = h.unit ? ` ${h.unit}` : "", lines = [`row ${row}`];
+    const scan = h.kind === "grid" ? this : [...(REGISTRY.groups[this.group] || [])]
+      .map((key) => REGISTRY.panels[key]).find((other) => other?.header.kind === "grid" && other.root.isConnected);
+    if (scan) lines.push(`x ${fmt(scan.x[row])}${unit}, y ${fmt(scan.y[row])}${unit}`);
+    else lines.push(`${h.x_title} ${fmt(this.x[row])}, ${h.y_title} ${fmt(this.y[row])}`);
+    const values = this.fromGroup("values");
+    if (values) lines.push(`${h.value_name} ${fmt(values[row])}`);
     else if (h.code_names) lines.push(h.code_names[this.arrays.codes[row]] ?? "");
     this.tip.textContent = lines.join("\n");
     Object.assign(this.tip.style, {display: "block", left: `${Math.min(sx + 12, this.width - 180)}px`, top: `${sy + 12}px`});
@@ -449,17 +477,17 @@ class Panel {
   }
 
   rowsIn(shape) {
-    const n = this.header.n, hit = new Uint8Array(n);
+    const n = this.header.n, hit = new Uint8Array(n), xs = this.x, ys = this.y;
     if (shape.shape === "click") hit[shape.row] = 1;
     else if (shape.shape === "box") {
       const [x0, x1] = shape.x, [y0, y1] = shape.y;
-      for (let i = 0; i < n; i++) hit[i] = this.x[i] >= x0 && this.x[i] <= x1 && this.y[i] >= y0 && this.y[i] <= y1;
+      for (let i = 0; i < n; i++) hit[i] = xs[i] >= x0 && xs[i] <= x1 && ys[i] >= y0 && ys[i] <= y1;
     } else {
-      const xs = shape.x, ys = shape.y;
-      let [bx0, bx1, by0, by1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      const vx = shape.x, vy = shape.y;
+      const [bx0, bx1, by0, by1] = [Math.min(...vx), Math.max(...vx), Math.min(...vy), Math.max(...vy)];
       for (let i = 0; i < n; i++) {
-        const x = this.x[i], y = this.y[i];
-        hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && insidePolygon(x, y, xs, ys);
+        const x = xs[i], y = ys[i];
+        hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && insidePolygon(x, y, vx, vy);
       }
     }
     return hit;
@@ -467,15 +495,12 @@ class Panel {
 
   select(shape, up, dragMs) {
     // drawn here and on the linked panels at once; Python resolves the same shape over the same coordinates
-    const hit = this.rowsIn(shape), before = this.selected, mask = new Uint8Array(hit.length);
-    for (let i = 0; i < hit.length; i++) {
-      const was = before ? before[i] : 0;
-      mask[i] = shape.op === "add" ? was | hit[i] : shape.op === "remove" ? was & !hit[i] : hit[i];
-    }
-    showSelection(this.group, mask);
-    const count = mask.reduce((a, b) => a + b, 0);
-    this.timing = {...this.timing, highlight_ms: performance.now() - up, drag_ms: dragMs, shape: shape.shape, count};
-    this.lastShape = shape;
+    const mask = this.rowsIn(shape), before = this.selected;
+    if (before && shape.op === "add") for (let i = 0; i < mask.length; i++) mask[i] |= before[i];
+    else if (shape.op === "remove") for (let i = 0; i < mask.length; i++) mask[i] = before ? before[i] & !mask[i] : 0;
+    const count = showSelection(this.group, mask);
+    REGISTRY.timing[this.key] = {...REGISTRY.timing[this.key], highlight_ms: performance.now() - up, drag_ms: dragMs,
+                                 shape, count};
     this.send({...shape, count});
   }
 
@@ -486,28 +511,37 @@ class Panel {
   }
 
   selectedRows() {
-    const rows = [];
-    if (this.selected) this.selected.forEach((on, i) => { if (on) rows.push(i); });
-    return rows;
+    return Array.from(this.rows);
   }
 
   overlay(overlay) {
-    this.selected = overlay.mask && overlay.mask.length === this.header.n ? overlay.mask : null;
+    const fits = overlay.mask && overlay.mask.length === this.header.n;
+    this.selected = fits ? overlay.mask : null;
+    this.rows = fits ? overlay.rows : new Int32Array(0);
     this.marks = overlay.marks[this.key] || [];
     this.root.dataset.selected = overlay.count;
     this.draw();
   }
 }
 
-function showSelection(group, mask) {
+function rowsOf(mask) {
   let count = 0;
   for (let i = 0; i < mask.length; i++) count += mask[i];
+  const rows = new Int32Array(count);
+  for (let i = 0, k = 0; k < count; i++) if (mask[i]) rows[k++] = i;
+  return rows;
+}
+
+function showSelection(group, mask) {
+  // the group's panels all show `mask` (null: nothing selected); returns how many rows it holds
+  const rows = mask ? rowsOf(mask) : new Int32Array(0);
   const overlay = REGISTRY.overlays[group] ??= {marks: {}};
-  Object.assign(overlay, {mask: count ? mask : null, count});
+  Object.assign(overlay, {mask: rows.length ? mask : null, rows, count: rows.length});
   for (const key of REGISTRY.groups[group] || []) {
     const panel = REGISTRY.panels[key];
     if (panel && panel.root.isConnected) panel.overlay(overlay); else REGISTRY.groups[group].delete(key);
   }
+  return rows.length;
 }
 
 function decodeMask(data) {
@@ -525,11 +559,8 @@ function decodeMask(data) {
 export default function mount({data, parentElement, setTriggerValue}) {
   const root = parentElement.querySelector(".lp-root");
   if (!(data instanceof Uint8Array)) {  // the group's overlay: Python's selection and the marks
-    const overlay = REGISTRY.overlays[data.group] ??= {marks: {}};
-    overlay.marks = data.marks || {};
-    const mask = decodeMask(data);
-    Object.assign(overlay, {mask, count: data.count});
-    for (const k of REGISTRY.groups[data.group] || []) REGISTRY.panels[k]?.overlay(overlay);
+    (REGISTRY.overlays[data.group] ??= {marks: {}}).marks = data.marks || {};
+    showSelection(data.group, decodeMask(data));
     root.dataset.count = data.count;
     return;
   }

@@ -176,12 +176,12 @@ def combine(op: str, rows: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: str = "", x_title: str = "",
-         y_title: str = "", height: int = 560, point_size: float = 3, hover_xy=None, units: str | None = "um",
-         values=None, value_name: str = "", lines=None, background: str | None = None):
+         y_title: str = "", height: int = 560, point_size: float = 3, units: str | None = "um", values=None,
+         value_name: str = "", lines=None, background: str | None = None):
     """Draw a panel of `points` ((Geometry, header, arrays): `scatter_geometry` or `grid_geometry`) in
-    `colour`, linked to the other panels of `group`. `hover_xy`: per-row scan positions shown on hover;
-    `values`: the colour's values (hover); `lines`: (x, y) polylines with NaN between them (grain
-    boundaries), in the panel's coordinates. The shape drawn on it comes back in the session state under
+    `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row, its
+    position on the group's scan map, and `values` (the colour's values; sent with one panel of a group);
+    `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. The shape drawn on it comes back in the session state under
     `key` ("select"), read before the next run draws anything (`selection.take_shapes`). A scan map's
     cells without a row show `background` (default: the NaN colour of the maps)."""
     geometry, header, arrays = points
@@ -192,8 +192,6 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
               "unit": display_units(units), "value_name": value_name or colour.title,
               "code_names": _code_names(colour), "background": _hex(background)}
     arrays = {**arrays, "codes": np.asarray(colour.codes)}
-    if hover_xy is not None:
-        arrays.update(hx=np.asarray(hover_xy[0], np.float32), hy=np.asarray(hover_xy[1], np.float32))
     if values is not None:
         arrays["values"] = np.asarray(values, np.float32)
     if lines is not None:

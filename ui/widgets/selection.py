@@ -13,8 +13,9 @@ from matplotlib.path import Path as PolygonPath
 from latentcore.arrays import unique
 from latentcore.data.base import display_units
 
-from ..compute import latent_space
+from ..compute import latent_space, scan_maps
 from ..figures import density, plots
+from ..figures import references as reference_figures
 from ..kept import Kept, digest
 from ..session import state
 from . import common, point_panel
@@ -171,6 +172,18 @@ def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=N
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                             config=CHART_CONFIG)
     return take_event(event, key, scatter_resolver(x, y, row_ids, chosen)), fig
+
+
+def linked_code_map(lat_stamp, lat, colour, chosen, key: str, *, lines=None, title: str = "") -> bool:
+    """A selectable plotly scan map of the rows' colour codes (box and lasso; for scans above
+    `point_panel.MAX_POINTS` rows). Returns True when a new selection was made on it."""
+    grid, code_map, cells = scan_maps.scan_codes(lat_stamp, digest(colour.codes), colour.codes)
+    fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen) else None,
+                                title=title, units=lat.units)
+    if lines is not None:
+        reference_figures.with_boundaries(fig, lines)
+    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"), config=CHART_CONFIG)
+    return take_event(event, key, lambda s: rows_in_shapes(s, lat.x, lat.y, np.arange(len(lat.x))))
 
 
 def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
