@@ -27,7 +27,7 @@ common.roi_note(lat_stamp, lat, roi, "maps")
 cols = st.columns([3, 1, 1, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), key="maps_dims",
                             default=state.setting("maps_dims", list(range(min(lat.dim, 8))), range(lat.dim)))
-columns = cols[1].number_input("Maps per row", 1, 8, state.setting("maps_columns", 4, bounds=(1, 8)), key="maps_columns")
+columns = cols[1].number_input("Maps per row", 1, 8, state.setting("maps_columns", 2, bounds=(1, 8)), key="maps_columns")
 nan_colour = cols[2].color_picker("Missing pixels", state.setting("maps_nan", figures.NAN_COLOUR), key="maps_nan")
 sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", True), key="maps_scale_bar")

@@ -11,7 +11,7 @@ const FADE = 0.82;  // how far an unselected point goes towards white while a se
 const CLICK_PX = 4;  // a press that moves less than this is a click
 const PICK_PX = 10;  // a click or hover picks the nearest point within this distance
 const RING = 0xff111111;  // the outline of a selected point (opaque #111111)
-const RING_MAX = 20000;  // more selected points than this are shown by their colour alone
+const RING_MAX = 5000;   // more selected points than this are shown by their colour alone
 
 function parse(bytes) {
   const buffer = bytes.slice().buffer;  // aligned copy: typed-array views need aligned offsets
@@ -53,7 +53,7 @@ function niceTicks(low, high, count = 6) {
 const fmt = (v) => (Number.isFinite(v) ? (+v.toPrecision(4)).toString() : "NaN");
 
 function insidePolygon(px, py, xs, ys) {
-  // even-odd rule, the same arithmetic as ui/widgets/point_panel.py's rows_in_lasso
+  // even-odd rule, the same arithmetic as ui/widgets/point_panel.py's _in_polygon
   let inside = false;
   for (let i = 0, j = xs.length - 1; i < xs.length; j = i++) {
     if ((ys[i] > py) !== (ys[j] > py) && px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]) inside = !inside;
@@ -62,16 +62,17 @@ function insidePolygon(px, py, xs, ys) {
 }
 
 class Panel {
-  constructor(key, root, payload, send) {
+  constructor(key, root, payload, send, previous) {
     Object.assign(this, {key, root, send, ...payload});
     Object.assign(this, positions(payload));
     this.group = this.header.group;
     this.selected = null;  // Uint8Array mask over rows, or null: nothing selected
     this.rows = new Int32Array(0);  // the selected rows
     this.marks = [];
-    this.mode = "box";
+    this.place = JSON.stringify([this.header.x_range, this.header.y_range, this.header.grid]);
     this.home();
-    this.build();
+    if (previous?.place === this.place) this.view = {...previous.view};  // recoloured: the zoom stays
+    this.build(previous?.mode || "box");
     REGISTRY.panels[key] = this;
     (REGISTRY.groups[this.group] ??= new Set()).add(key);
     const overlay = REGISTRY.overlays[this.group];
@@ -91,7 +92,7 @@ class Panel {
     }
   }
 
-  build() {
+  build(mode) {
     const h = this.header;
     this.root.innerHTML = "";
     this.root.dataset.key = this.key;
@@ -119,7 +120,7 @@ class Panel {
     stage.append(this.canvas, this.shape, this.tip);
     this.root.append(bar, stage, this.scale());
     this.stage = stage;
-    this.setMode("box");
+    this.setMode(mode);
     this.size();
     new ResizeObserver(() => { if (this.size()) this.draw(); }).observe(stage);
     this.listen();
@@ -565,6 +566,6 @@ export default function mount({data, parentElement, setTriggerValue}) {
     return;
   }
   const payload = parse(data), key = payload.header.key, existing = REGISTRY.panels[key];
-  if (existing && existing.root === root && existing.header.digest === payload.header.digest) return;  // drawn
-  new Panel(key, root, payload, (value) => setTriggerValue("select", value));
+  if (existing?.root === root && existing.header.digest === payload.header.digest) return;  // drawn already
+  new Panel(key, root, payload, (value) => setTriggerValue("select", value), existing?.root === root ? existing : null);
 }

@@ -177,16 +177,15 @@ def combine(op: str, rows: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: str = "", x_title: str = "",
          y_title: str = "", height: int = 560, point_size: float = 3, units: str | None = "um", values=None,
-         value_name: str = "", lines=None, background: str | None = None):
+         value_name: str = "", lines=None):
     """Draw a panel of `points` ((Geometry, header, arrays): `scatter_geometry` or `grid_geometry`) in
     `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row, its
-    position on the group's scan map, and `values` (the colour's values; sent with one panel of a group);
-    `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. The shape drawn on it comes back in the session state under
-    `key` ("select"), read before the next run draws anything (`selection.take_shapes`). A scan map's
-    cells without a row show `background` (default: the NaN colour of the maps)."""
+    position on the group's scan map, and `values` (the colour's values; sent with one panel of a group).
+    `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. A scan
+    map's cells without a row show the maps' NaN colour. The shape drawn on the panel comes back in the
+    session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`)."""
     geometry, header, arrays = points
-    if background is None:
-        background = figures.NAN_COLOUR if header["kind"] == "grid" else "#ffffff"
+    background = figures.NAN_COLOUR if header["kind"] == "grid" else "#ffffff"
     header = {**header, **colour_header(colour), "n": len(geometry.x), "key": key, "group": group, "title": title,
               "x_title": x_title, "y_title": y_title, "height": height, "point_size": point_size,
               "unit": display_units(units), "value_name": value_name or colour.title,

@@ -28,9 +28,9 @@ def colour_scale(key: str, values, container=None, value_range=None) -> tuple[st
                              help="Span the colours from vmin to vmax (values beyond take the end colours) "
                                   "instead of each map's own range.")
     vmin = cols[2].number_input("vmin", value=state.setting(f"{key}_vmin", low), key=f"{key}_vmin",
-                                disabled=not fixed, format="%g")
+                                disabled=not fixed, format="%.4g")
     vmax = cols[3].number_input("vmax", value=state.setting(f"{key}_vmax", high), key=f"{key}_vmax",
-                                disabled=not fixed, format="%g")
+                                disabled=not fixed, format="%.4g")
     if not fixed:
         return scale, None
     if not vmax > vmin:
