@@ -125,8 +125,10 @@ def linked(marks):
     with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
         selection.row_query(lat_stamp, lat, len(coords), "umap")
     if not len(chosen):
-        st.caption("Click a point on the scatter, or draw a box or lasso (tools at the chart's top right)"
-                   + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
+        st.caption("Click a point on the scatter" + (" or the scan map" if on_scan else "") + ", or drag a box or "
+                   "lasso (Box and Lasso above it; Shift adds, Alt removes), to see its images and rows."
+                   if canvas else "Click a point on the scatter, or draw a box or lasso (tools at the chart's top "
+                   "right)" + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
     else:
         if st.button("Clear selection", key="umap_clear"):
             state.clear_selection()
