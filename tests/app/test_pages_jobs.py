@@ -64,18 +64,22 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     assert not at.exception and not at.error, [e.value for e in at.error]
     job = at.session_state["extract_job"]
     assert job.folder is not None and not job.done()  # a pool job, not one run here
-    wait_until(lambda: "/ 2,400 items" in job.progress()[1])
-    rerun_until(at, lambda at: at.get("progress"))
+    rerun_until(at, lambda at: at.get("progress"))  # drawn while the worker starts: the job cannot end first
     assert at.button(key="extract_run").disabled  # one extraction at a time per session
     assert "in a worker process" in at.get("progress")[0].proto.text
+    # cancelled once the task has reported (loading the model, or its first rows): the cancel lands at its next
+    # report, well before 2,400 batches could end by themselves
+    wait_until(lambda: job.progress()[1] == "loading the model" or job.progress()[1].endswith("items"))
     at.button(key=f"_cancel_{job.key}").click().run()
     rerun_until(at, lambda at: "Extraction cancelled" in texts(at.info), job)
     assert at.session_state["latents"] is None and not at.button(key="extract_run").disabled
 
     at.number_input(key="extract_batch").set_value(256)
     at.button(key="extract_run").click().run()
-    rerun_until(at, lambda at: at.success, at.session_state["extract_job"])
+    resumed = at.session_state["extract_job"]
+    rerun_until(at, lambda at: at.success, resumed)
     assert f"Wrote {latents_path_for(DEMO_SCAN, model='demo-vae').name}: all 2,400 rows" in texts(at.success)
+    assert resumed.progress()[1].endswith("2,400 / 2,400 items"), resumed.progress()  # it reported its rows
     path = Path(at.session_state["latents"])
     assert path.is_file() and path.is_relative_to(at.session_state["workdir"])
     assert at.session_state["latents_model"]["pool"] == "mean"
