@@ -1,11 +1,9 @@
 """Clusters: (latent, band contrast) clustering in two linked panels, the scan map and the scatter; whole latent
 vectors are drawn on the UMAP of the same rows when the workspace has one (the UMAP page's), else on their first
 two principal components."""
-from pathlib import Path
 
 import streamlit as st
 
-from latentcore.analysis.artifacts import cluster_names
 from latentcore.analysis.cluster import METHODS
 from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
@@ -132,25 +130,4 @@ def linked(run, colour, grid, code_map, cells):
 
 linked(run, colour, grid, code_map, cells)
 
-st.subheader("Downloads")
-names = cluster_names(job, view.kind)
-model = common.latents_model(lat_stamp[0])
-st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
-           "is the UMAP table's row id: the two join on it.")
-
-
-dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
-
-
-def artifact(kind):
-    """The run's own files: its CSV, and the PNG and report written on the first click from the same run (the PNG
-    takes a few seconds), then served from the cache."""
-    def read():
-        return Path(cluster_runs.cluster_files(lat_stamp, job, out_dir, dpi, view.kind, run, view)[kind]).read_bytes()
-    return read
-
-
-kinds = [("assignments", "text/csv"), ("report", "application/json")] + ([("figure", "image/png")] if on_scan else [])
-for kind, mime in kinds:  # one under the other: each label shows its whole file name, and the model
-    st.download_button(names[kind] + (f" — model {model}" if model else ""), artifact(kind), file_name=names[kind],
-                       mime=mime, key=f"clusters_dl_{kind}", on_click="ignore", icon=":material/download:")
+explore.cluster_downloads(lat_stamp, job, out_dir, run, view, figure=on_scan)

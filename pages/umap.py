@@ -9,7 +9,8 @@ from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import png
 from ui.session import state
-from ui.widgets import access, common, explore, extraction, labels, point_panel, references, scales, selection
+from ui.widgets import (access, common, explore, extraction, labels, linked_embedding, references, scales,
+                        selection)
 
 access.require_app()
 
@@ -60,22 +61,14 @@ scan_columns = explore.scan_columns(lat_stamp, lat)  # x, y (units) and band con
 on_scan = lat.x is not None and lat.y is not None
 
 
-canvas = len(coords) <= point_panel.MAX_POINTS  # every point in the browser; a raster above (plotly)
+embedding_panels = linked_embedding.LinkedEmbedding("umap", lat_stamp, lat, coords)
 
 
 @common.linked_panels
 def linked(marks):
     """The scatter and the scan map (point panels, linked in the browser), the selection's images and rows,
     and the downloads: a selection reruns only these."""
-    scatter = selection.scatter_points(coords[:, 0], coords[:, 1]) if canvas else None
-    scan = selection.map_points(*scan_maps.scan_grid(lat_stamp)) if canvas and on_scan else None
-    if canvas:
-        selection.take_shapes({"umap_scatter": scatter[0], **({"umap_map": scan[0]} if on_scan else {})})
-    else:  # a selection just made on the plotly panels is drawn in this run
-        selection.take_pending({"umap_scatter": selection.scatter_resolver(coords[:, 0], coords[:, 1], every_row,
-                                                                           state.selection()),
-                                **({"umap_map": lambda s: selection.rows_in_shapes(s, lat.x, lat.y, every_row)}
-                                   if on_scan else {})})
+    embedding_panels.take()
     selection.made_elsewhere("umap", "pixel" if on_scan else "point")
     chosen = state.selection()
     marks = list(marks)
@@ -85,36 +78,15 @@ def linked(marks):
             neighbours = latent_space.nearest(lat_stamp, int(chosen[0]), int(k))
         marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                       "symbol": "diamond-open", "size": 12, "colour": "#111111"})
-    values = continuous[0] if continuous is not None else None
     titles = {"x_title": f"{label} 1", "y_title": f"{label} 2",
               "title": f"{label} of {len(coords):,} latents ({lat.dim} dimensions)"}
     lines = None
     if on_scan and references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
         lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
                                          references.grid_roi(scan_maps.scan_grid(lat_stamp)[0]))
-    panels = st.columns(2) if on_scan else [st.container()]
-    changed = False
-    with panels[0]:
-        if canvas:
-            point_panel.draw("umap_scatter", scatter, colour, group="umap", values=values, units=lat.units, **titles)
-        else:
-            changed, _ = selection.linked_scatter(coords[:, 0], coords[:, 1], colour, every_row, chosen, "umap_scatter",
-                                                  marks=marks, hover=explore.hover_fields(scan_columns, lat.units),
-                                                  **titles)
-    if on_scan:
-        with panels[1]:
-            unit, title = display_units(lat.units), "The same rows on the scan"
-            if canvas:
-                point_panel.draw("umap_map", scan, colour, group="umap", title=title, x_title=f"x ({unit})",
-                                 y_title=f"y ({unit})", units=lat.units, lines=lines)  # the scatter's values
-            else:
-                changed |= selection.linked_code_map(lat_stamp, lat, colour, chosen, "umap_map", lines=lines,
-                                                     title=title)
-            if continuous is not None:
-                scales.histogram(continuous[0], "umap_histogram", colour=colour, value_name=colour.title)
-    if canvas:
-        point_panel.overlay("umap_overlay", "umap", len(coords), chosen, marks={"umap_scatter": marks})
-    if changed:
+    values = continuous[0] if continuous is not None else None
+    if embedding_panels.draw(colour, chosen, marks=marks, values=values, lines=lines, histogram=values,
+                             hover=explore.hover_fields(scan_columns, lat.units), **titles):
         common.rerun()
 
     st.subheader(f"Selected: {len(chosen):,} points")
@@ -125,10 +97,9 @@ def linked(marks):
     with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
         selection.row_query(lat_stamp, lat, len(coords), "umap")
     if not len(chosen):
-        st.caption("Click a point on the scatter" + (" or the scan map" if on_scan else "") + ", or drag a box or "
-                   "lasso (Box and Lasso above it; Shift adds, Alt removes), to see its images and rows."
-                   if canvas else "Click a point on the scatter, or draw a box or lasso (tools at the chart's top "
-                   "right)" + (" or on the scan map" if on_scan else "") + ", to see its images and rows.")
+        tools = "Box and Lasso above it; Shift adds, Alt removes" if embedding_panels.canvas else "tools at its top right"
+        st.caption("Click a point on the scatter" + (" or the scan map" if on_scan else "") +
+                   f", or drag a box or lasso ({tools}), to see its images and rows.")
     else:
         if st.button("Clear selection", key="umap_clear"):
             state.clear_selection()

@@ -5,6 +5,8 @@ the embedding are computed by `ui.compute.latent_space`: `nearest`, `project_ima
 UMAP page's upload of one.)"""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -217,3 +219,26 @@ def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, units: s
     table[CLUSTER] = run["labels"][shown]
     st.dataframe(table, height=220, hide_index=True)
     table_note(len(picked))
+
+
+def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
+    """The Clusters page's downloads: the run's own files, its CSV and report (and, with `figure`, its PNG), the
+    PNG and report written on the first click from the same run (the PNG takes a few seconds), then served from the
+    cache; each labelled with its whole file name and the model that made the latents."""
+    from latentcore.analysis.artifacts import cluster_names
+
+    st.subheader("Downloads")
+    names = cluster_names(job, view.kind)
+    model = common.latents_model(lat_stamp[0])
+    st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
+               "is the UMAP table's row id: the two join on it.")
+    dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
+
+    def artifact(kind):
+        return lambda: Path(cluster_runs.cluster_files(lat_stamp, job, out_dir, dpi, view.kind, run, view)[kind]
+                            ).read_bytes()
+
+    kinds = [("assignments", "text/csv"), ("report", "application/json")] + ([("figure", "image/png")] if figure else [])
+    for kind, mime in kinds:  # one under the other: each label shows its whole file name, and the model
+        st.download_button(names[kind] + (f" — model {model}" if model else ""), artifact(kind), file_name=names[kind],
+                           mime=mime, key=f"clusters_dl_{kind}", on_click="ignore", icon=":material/download:")
