@@ -14,7 +14,8 @@ Interactions: `umap_reopen` (back to the UMAP page, the embedding cached); on th
 and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
 (the browser's main-thread time in the move handlers) in seconds, and the rows selected; `umap_recolour` (colour
 by a latent dimension), `cluster_first` (the Clusters page the first time: the GMM), `cluster_reopen`,
-`cluster_box_select`; for the demo `extract_and_fit`, else `upload`,
+`cluster_box_select`, `cluster_lasso_select` (on its scatter) and `cluster_map_box_select` (point panels, with their
+highlight and drag as above); for the demo `extract_and_fit`, else `upload`,
 `umap_fit_s` (the fit in the worker pool), and the second context's recolour of its own demo UMAP
 with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
 The script's running spans after each action go to stderr ("runs"). The machine is shared: say what
@@ -225,10 +226,6 @@ def sidebar_says(page, text: str):
     until_idle(page, 0)
 
 
-def drawn(page, charts: int):
-    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot .nsewdrag').length >= {charts}")
-
-
 def selected_count_js(prefix: str) -> str:
     return ("() => [...document.querySelectorAll('h3')].map(h => h.innerText)"
             f".filter(t => t.startsWith('{prefix}'))")
@@ -242,7 +239,9 @@ def umap_ready(page):
 
 
 def clusters_ready(page):
-    drawn(page, 2)
+    """The Clusters page drawn: its point panels, or (above point_panel.MAX_POINTS rows) its plotly charts."""
+    page.wait_for_function(f"() => ({PANEL_DRAWN})('clusters_scatter') && ({PANEL_DRAWN})('clusters_map')"
+                           " || document.querySelectorAll('.js-plotly-plot .nsewdrag').length >= 2")
     page.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
 
 
@@ -388,12 +387,22 @@ def measure(first, second, side: int, dims: int, folder: Path, url: str, out: di
         return
     timed(out, "cluster_first", first, lambda: click_nav(first, "Clusters"), lambda: clusters_ready(first))
     reopen(out, "cluster_reopen", first, "Clusters", "Clusters", clusters_ready)
-    before = metric(first, "Selected here")
-    box_select(out, "cluster_box_select", first, first.locator(".js-plotly-plot").nth(1), (0.1, 0.1, 0.5, 0.5),
-               lambda: first.wait_for_function(
-                   "(before) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
-                   ".find(e => e.innerText.includes('Selected here')); return m && !m.innerText.includes(before); }",
-                   arg=before))
+
+    def metric_changes():
+        before = metric(first, "Selected here")
+        return lambda: first.wait_for_function(
+            "(before) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
+            ".find(e => e.innerText.includes('Selected here')); return m && !m.innerText.includes(before); }",
+            arg=before)
+    if not first.evaluate(PANEL_DRAWN, "clusters_scatter"):
+        box_select(out, "cluster_box_select", first, first.locator(".js-plotly-plot").nth(0), (0.1, 0.1, 0.5, 0.5),
+                   metric_changes())
+        return
+    for name, path, tool in (("cluster_box_select", [(0.1, 0.1), (0.5, 0.5)], "Box"),
+                             ("cluster_lasso_select", [(0.2, 0.2), (0.7, 0.25), (0.6, 0.7), (0.25, 0.6)], "Lasso"),
+                             ("cluster_map_box_select", [(0.2, 0.2), (0.5, 0.5)], "Box")):
+        panel_select(out, name, first, "clusters_map" if "map" in name else "clusters_scatter", path, metric_changes(),
+                     tool)
     out["cluster_selected"] = metric(first, "Selected here")
 
 

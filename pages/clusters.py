@@ -2,14 +2,15 @@
 vectors are drawn on the UMAP of the same rows when the workspace has one (the UMAP page's), else on their first
 two principal components."""
 
+import numpy as np
 import streamlit as st
 
 from latentcore.analysis.cluster import METHODS
 from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
-from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import access, bandcontrast, common, explore, extraction, params, references, selection
+from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, params, references,
+                        selection)
 from ui.widgets import labels as label_widgets
 
 access.require_app()
@@ -17,8 +18,8 @@ access.require_app()
 st.title("Clusters")
 st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these need no band contrast). Each "
            "cluster has one hue in both panels (optionally shaded by the latent's value within the cluster); noise "
-           "is grey. Select points in the scatter (click, or the box and lasso tools at its top right) or a region "
-           "of the map (box or lasso): the other panel highlights them.")
+           "is grey. Select points on the scatter or the map (click, or Box and Lasso above each; Shift adds, Alt "
+           "removes): the other panel highlights them at once.")
 lat_stamp = extraction.require_latents()
 lat = sources.latents(lat_stamp)
 on_scan = lat.x is not None and lat.y is not None
@@ -64,10 +65,10 @@ shade = cols[1].toggle("Shade each cluster by the latent's value (dark: lowest, 
                        value=state.setting("clusters_shade", False), key="clusters_shade", disabled=by_label)
 boundaries_on = references.boundary_switch(lat, page="clusters") if on_scan else False
 if by_label:
-    colour, grid, code_map, cells = cluster_runs.cluster_label_view(lat_stamp, job, out_dir, labelled.digest(),
+    colour, grid, _, cells = cluster_runs.cluster_label_view(lat_stamp, job, out_dir, labelled.digest(),
                                                              labelled)
 else:
-    colour, grid, code_map, cells = cluster_runs.cluster_view(lat_stamp, job, out_dir, shade)
+    colour, grid, _, cells = cluster_runs.cluster_view(lat_stamp, job, out_dir, shade)
 umap_settings = (state.widget_value("umap_neighbors", min(15, len(sources.stacked_latents(lat_stamp)[0]) - 1)),
                  state.widget_value("umap_min_dist", 0.1), state.widget_value("umap_seed", 0))
 with common.user_errors():
@@ -78,37 +79,20 @@ if view.kind == "pca":
 
 
 @common.linked_panels
-def linked(run, colour, grid, code_map, cells):
-    """The map and the scatter, their selection and its table: a selection reruns only these."""
+def linked(run, colour, grid, cells):
+    """The scatter and the map (point panels, linked in the browser), their selection and its table: a
+    selection reruns only these."""
     rows, labels = run["rows"], run["labels"]
-    pending = {"clusters_scatter": selection.scatter_resolver(view.horizontal, view.vertical, rows,
-                                                              state.selection())}
-    if on_scan:
-        pending["clusters_map"] = lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows)
-    selection.take_pending(pending)  # a selection just made is drawn in this run
+    panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat, np.column_stack([view.horizontal,
+                                              view.vertical]), rows, (grid, cells) if on_scan else None)
+    panels.take()  # a selection just made is drawn in this run
     selection.made_elsewhere("clusters", "pixel" if on_scan else "point")
     chosen = state.selection()
     selected_here = plots.is_chosen(rows, chosen)
-
-    panels = st.columns(2) if on_scan else [st.container()]
-    if on_scan:
-        with panels[0]:
-            st.markdown("**Labels on the scan**" if by_label else "**Clusters on the scan**")
-            selected_map = plots.painted(grid, cells, selected_here) if chosen.size else None
-            map_fig = plots.code_map_figure(code_map, colour, grid, selected_map, units=lat.units)
-            if boundaries_on:
-                reference_figures.with_boundaries(map_fig, scan_maps.boundary_lines(
-                    lat_stamp, references.DEFAULT_BOUNDARY_DEG, references.grid_roi(grid)))
-            map_event = st.plotly_chart(map_fig, key="clusters_map", on_select="rerun",
-                                        selection_mode=("box", "lasso"), config={"displaylogo": False})
-    with panels[-1]:
-        st.markdown(f"**{view.title[0].upper() + view.title[1:]}**")
-        changed, _ = selection.linked_scatter(view.horizontal, view.vertical, colour, rows, chosen,
-                                              "clusters_scatter", x_title=view.x_title, y_title=view.y_title)
-    if on_scan:
-        changed |= selection.take_event(map_event, "clusters_map",
-                                        lambda s: selection.rows_in_shapes(s, run["x"], run["y"], rows))
-    if changed:
+    lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
+                                     references.grid_roi(grid)) if boundaries_on else None
+    if panels.draw(colour, chosen, lines=lines, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
+                   y_title=view.y_title, map_title="Labels on the scan" if by_label else "Clusters on the scan"):
         common.rerun()
 
     report = run["report"]
@@ -128,6 +112,6 @@ def linked(run, colour, grid, code_map, cells):
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
 
 
-linked(run, colour, grid, code_map, cells)
+linked(run, colour, grid, cells)
 
 explore.cluster_downloads(lat_stamp, job, out_dir, run, view, figure=on_scan)

@@ -1,5 +1,6 @@
 """Compare: two latents files of one source (two models, or one model before and after training) side by side:
-their embeddings linked row by row, the agreement of their clusterings and each one's probe accuracy on the labels."""
+their embeddings linked row by row (in the browser), the agreement of their clusterings and each one's probe
+accuracy on the labels."""
 import streamlit as st
 
 from ui.compute import latent_space, sources
@@ -12,7 +13,7 @@ lat = sources.latents(lat_stamp)
 first = sources.latents_summary(lat_stamp)
 st.title(f"Compare two latents files of {first['source']}")
 st.caption("The session's latents (the first file) beside another latents file of the same data in this workspace. "
-           "Each row is the same source row in both: a selection in one embedding is outlined in the other.")
+           "Each row is the same source row in both: a selection in one embedding is highlighted in the other.")
 other_stamp, other_name = compare.pick_other(lat)
 second = sources.latents_summary(other_stamp)
 st.subheader(f"{first['model'] or 'model not recorded'} vs {second['model'] or 'model not recorded'}")

@@ -88,6 +88,14 @@ def point_panels(at: AppTest) -> dict:
     return found
 
 
+def overlay_rows(overlay: dict) -> np.ndarray:
+    """The positions, among its group's rows, that a group's overlay shows selected."""
+    if "rows" in overlay:
+        return np.asarray(overlay["rows"], np.int64)
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(overlay["bits"]), np.uint8), bitorder="little")
+    return np.flatnonzero(bits[:overlay["n"]])
+
+
 def steps_from_row(at: AppTest, mark_name: str, row: int) -> float:
     """How far mark `mark_name` on the UMAP scatter lies from row `row`'s point, in steps of the scatter's
     uint16 grid (the larger of x and y)."""

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
-from driving import chart_specs, extracted, go, new_app, point_panels
+from driving import chart_specs, extracted, go, new_app, overlay_rows, point_panels
 
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.demo import DEMO_SCAN
@@ -151,8 +151,8 @@ def test_workspace_keeps_labels_as_plain_arrays(tmp_path):
     assert workspace.load_labels(tmp_path) is None  # a pickled object is never loaded
 
 
-def legend_names(at: AppTest) -> list[str]:
-    return [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("name") and t.get("x") == [None]]
+def legend_names(at: AppTest, key: str) -> list[str]:
+    return [name for name, _ in point_panels(at)[key][0]["legend"]]
 
 
 def label_on(at: AppTest, page: str, rows, name: str) -> AppTest:
@@ -170,9 +170,10 @@ def test_clusters_page_labels_the_selection_keeps_the_clustering_and_colours_by_
     assert labels_of(at).counts() == {"corner": 30}
     at.toggle(key="clusters_by_label").set_value(True).run()
     assert not at.exception, at.exception
-    legend = legend_names(at)
+    legend = legend_names(at, "clusters_map")
     assert "corner (30)" in legend and "unlabelled (2,370)" in legend, legend
-    assert "Labels on the scan" in " ".join(m.value for m in at.markdown)
+    assert legend_names(at, "clusters_scatter") == legend
+    assert point_panels(at)["clusters_map"][0]["title"] == "Labels on the scan"
 
     clusters = at.session_state["last_clusters"]  # the page's own clustering, one click
     at.button(key="labels_clusters_keep_this").click().run()
@@ -182,8 +183,9 @@ def test_clusters_page_labels_the_selection_keeps_the_clustering_and_colours_by_
     assert kept.classes == [f"cluster {k}" for k in found]
     assert len(kept.rows) == int((clusters["labels"] >= 0).sum())
     assert np.array_equal(kept.names, np.array([f"cluster {k}" for k in clusters["labels"][np.argsort(clusters["rows"])]]))
-    legend = legend_names(at)  # the map and the scatter coloured by the new labels
-    assert any(name.startswith("cluster 0 (") for name in legend) and not any(n.startswith("corner") for n in legend)
+    for key in ("clusters_map", "clusters_scatter"):  # the map and the scatter coloured by the new labels
+        legend = legend_names(at, key)
+        assert any(name.startswith("cluster 0 (") for name in legend) and not any(n.startswith("corner") for n in legend)
 
 
 def test_maps_page_labels_the_selection_and_shows_the_labels_map():
@@ -223,14 +225,14 @@ def test_compare_page_links_two_embeddings_and_gives_ari_and_probe_accuracies(tr
     table = at.dataframe[0].value
     assert table["model"].tolist() == ["demo-vae", "noisy"] and table["rows"].tolist() == ["2,400", "2,400"]
     assert table["file"].tolist() == [Path(at.session_state["latents"]).name, other.name]
-    titles = [spec["layout"]["title"]["text"] for spec in chart_specs(at)]
-    assert titles == [f"{first} (first)", f"{second} (second)"]
+    panels = point_panels(at)
+    assert [panels[key][0]["title"] for key in ("compare_a", "compare_b")] == [f"{first} (first)", f"{second} (second)"]
+    assert panels["compare_a"][0]["group"] == panels["compare_b"][0]["group"] == "compare"  # linked in the browser
+    assert not np.array_equal(panels["compare_a"][1]["qx"], panels["compare_b"][1]["qx"])  # each file's embedding
 
-    rows = np.arange(0, 2400, 11)  # one selection, outlined in both embeddings
+    rows = np.arange(0, 2400, 11)  # one selection, highlighted in both embeddings
     select(at, rows)
-    for spec in chart_specs(at):
-        overlay = [t for t in spec["data"] if t.get("name") == f"selected ({len(rows):,})"]
-        assert len(overlay) == 1, spec["layout"]["title"]
+    assert overlay_rows(point_panels(at)["overlay:compare"]).tolist() == rows.tolist()
 
     at.toggle(key="compare_run").set_value(True).run()  # no labels: the ARI alone
     assert not at.exception, at.exception
@@ -246,8 +248,9 @@ def test_compare_page_links_two_embeddings_and_gives_ari_and_probe_accuracies(tr
     at.session_state["labels"] = LabelledRows.from_names(np.concatenate(picks), ["a"] * 20 + ["b"] * 20)
     at.run()
     at.selectbox(key="compare_colour").select("labels").run()
-    legend = [t["name"] for spec in chart_specs(at) for t in spec["data"] if t.get("x") == [None]]
-    assert legend.count("a (20)") == 2 and legend.count("unlabelled (2,360)") == 2, legend
+    for key in ("compare_a", "compare_b"):
+        legend = legend_names(at, key)
+        assert "a (20)" in legend and "unlabelled (2,360)" in legend, legend
     at.number_input(key="compare_k").set_value(2).run()
     assert not at.exception, at.exception
     metrics = {m.label: float(m.value) for m in at.metric}

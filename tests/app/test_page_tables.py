@@ -14,7 +14,7 @@ from latentcore.demo import DEMO_MODEL
 from latentcore.latents import LatentsWriter, read_latents
 from latentcore.storage import sha256_file
 
-from driving import go, new_app, texts
+from driving import go, new_app, point_panels, texts
 
 DEMO_SHORT_SHA = sha256_file(DEMO_MODEL)[:8]  # how the sidebar and downloads name the demo VAE
 
@@ -135,7 +135,8 @@ def test_cutout_latents_cluster_as_whole_vectors_without_a_map(tmp_path):
     assert not at.error, [e.value for e in at.error]
     assert "no x, y coordinates" in texts(at.caption)
     assert at.metric[2].value == "80" and at.metric[0].value == "3"
-    assert len(at.get("plotly_chart")) == 1  # the scatter alone: no map
+    panels = point_panels(at)
+    assert "clusters_scatter" in panels and "clusters_map" not in panels  # the scatter alone: no map
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["cluster_assignments__gmm_latents_full.csv — model nenya (SHA-256 abababab)",
                       "cluster_report__gmm_latents_full.json — model nenya (SHA-256 abababab)"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from driving import chart_specs, extracted, go, new_app, point_panels, run, steps_from_row, texts
+from driving import chart_specs, extracted, go, new_app, overlay_rows, point_panels, run, steps_from_row, texts
 
 from latentcore.demo import DEMO_MODEL, DEMO_SCAN
 from latentcore.outputs import latents_path_for
@@ -305,103 +305,97 @@ def test_clusters_smoothing_auto_k_curve_and_the_parameters_used_are_shown():
 def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_then_on_it():
     from sklearn.decomposition import PCA
 
-    from driving import array_of
     from latentcore.latents import read_latents
 
     at = go(extracted(new_app()), "clusters")
     at.radio(key="clusters_features").set_value("latent").run()
-    scatter = chart_specs(at)[1]
-    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == ("PC1",
-                                                                                                          "PC2")
+    scatter, points = point_panels(at)["clusters_scatter"]
+    assert (scatter["x_title"], scatter["y_title"]) == ("PC1", "PC2")
     assert "first two principal components" in texts(at.caption) + texts(at.markdown)
     matrix = read_latents(at.session_state["latents"]).stacked()[0]
     expected = PCA(2, random_state=0).fit_transform(matrix.astype(np.float64))  # every row, in row order
-    points = scatter["data"][0]  # coordinates travel as uint16 codes over their range (ui.figures.plots.Quantiser)
-    for axis, values in (("x", expected[:, 0]), ("y", expected[:, 1])):
+    for axis, values in (("x", expected[:, 0]), ("y", expected[:, 1])):  # uint16 codes over their range
         codes = (values - values.min()) / (values.max() - values.min()) * 65535
-        assert np.abs(array_of(points[axis]).astype(np.float64) - codes).max() <= 1.01
+        assert np.abs(points[f"q{axis}"].astype(np.float64) - codes).max() <= 1.01
     names = [b.proto.label.split(" — ")[0] for b in at.get("download_button")]
     assert "cluster_pca__gmm_latents_full.png" in names  # the figure is named by what it shows
 
     at = go(at, "umap")  # the UMAP page fits the workspace's UMAP ...
     umap = point_panels(at)["umap_scatter"][1]  # its coordinates, quantised as the clusters' scatter's are
     at = go(at, "clusters")  # ... and the clusters are drawn on it
-    scatter = chart_specs(at)[1]
-    assert (scatter["layout"]["xaxis"]["title"]["text"], scatter["layout"]["yaxis"]["title"]["text"]) == (
-        "UMAP 1", "UMAP 2")
-    assert np.array_equal(array_of(scatter["data"][0]["x"]), umap["qx"])
-    assert np.array_equal(array_of(scatter["data"][0]["y"]), umap["qy"])
+    scatter, points = point_panels(at)["clusters_scatter"]
+    assert (scatter["x_title"], scatter["y_title"]) == ("UMAP 1", "UMAP 2")
+    assert np.array_equal(points["qx"], umap["qx"]) and np.array_equal(points["qy"], umap["qy"])
     names = [b.proto.label.split(" — ")[0] for b in at.get("download_button")]
     assert "cluster_umap__gmm_latents_full.png" in names
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()  # a part of the scan: its rows' UMAP points
     rows = np.flatnonzero(read_latents(at.session_state["latents"]).y <= 29.0)
     part = umap["qx"].astype(np.float64)[rows]  # quantised again over the part's own range
     codes = (part - part.min()) / (part.max() - part.min()) * 65535
-    assert len(rows) == 1200 and np.abs(array_of(chart_specs(at)[1]["data"][0]["x"]) - codes).max() <= 2.5
+    points = point_panels(at)["clusters_scatter"][1]
+    assert len(rows) == 1200 and np.abs(points["qx"] - codes).max() <= 2.5
+    assert np.array_equal(points["row_ids"], rows)  # the hover names each point's row of the file
 
 
-def test_clusters_selection_is_highlighted_in_both_panels():
+def test_clusters_selection_is_highlighted_in_both_panels_of_one_group():
     at = go(extracted(new_app()), "clusters")
     rows = np.arange(0, 2400, 7)
     at.session_state["selection"] = rows
     at.run()
     assert at.metric[3].value == f"{len(rows):,}"
-    map_spec, scatter_spec = chart_specs(at)
-    assert "selection" in [t.get("name") for t in map_spec["data"]]  # the veil over unselected pixels
-    overlay = [t for t in scatter_spec["data"] if t.get("name") == f"selected ({len(rows):,})"]
-    assert len(overlay) == 1
+    panels = point_panels(at)
+    assert panels["clusters_scatter"][0]["group"] == panels["clusters_map"][0]["group"] == "clusters"
+    assert np.array_equal(overlay_rows(panels["overlay:clusters"]), rows)  # both panels show it
     assert list(at.dataframe[0].value["row"]) == list(rows)
     assert list(at.dataframe[0].value.columns) == ["row", "x_um", "y_um", "latent_0", "bandcontrast", "cluster"]
 
+    at.slider(key="roi_y").set_value((30.0, 58.5)).run()  # the ROI's rows: the panels' positions among them
+    panels = point_panels(at)
+    shown = panels["clusters_map"][1]["row_ids"]
+    assert len(shown) == 1200 and shown.min() == 1200
+    assert np.array_equal(shown[overlay_rows(panels["overlay:clusters"])], rows[rows >= 1200])
+    assert at.metric[3].value == f"{int((rows >= 1200).sum()):,}"
+
 
 def test_clusters_map_has_a_legend_with_counts_and_shading_is_optional():
-    at = go(extracted(new_app()), "clusters")
-    map_spec, scatter_spec = chart_specs(at)
-    assert map_spec["layout"]["showlegend"] and map_spec["layout"]["legend"]["title"]["text"] == "cluster"
-    entries = {t["name"]: t["marker"]["color"] for t in map_spec["data"]
-               if t["type"] == "scatter" and t.get("showlegend") is not False}
-    assert [name.split(" (")[0] for name in entries] == ["cluster 0", "cluster 1", "cluster 2"]
-    assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in entries) == 2400
     from latentcore import figures
 
-    assert list(entries.values()) == [figures.cluster_hue(k) for k in range(3)]
-    assert len(map_spec["layout"]["shapes"]) == 2  # the scale bar
-    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]
+    at = go(extracted(new_app()), "clusters")
+    panels = point_panels(at)
+    scan, scatter = panels["clusters_map"][0], panels["clusters_scatter"][0]
+    assert scan["title"] == "Clusters on the scan" and scan["x_title"] == "x (µm)"
+    assert scan["legend"] == scatter["legend"]
+    names = [name for name, _ in scan["legend"]]
+    assert [name.split(" (")[0] for name in names] == ["cluster 0", "cluster 1", "cluster 2"]
+    assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in names) == 2400
+    assert [hue for _, hue in scan["legend"]] == [figures.cluster_hue(k) for k in range(3)]
+    palette = ["#%02x%02x%02x" % tuple(rgba[:3]) for rgba in scatter["palette"]]
     assert palette == [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(3)]  # flat hues by default
     assert not at.toggle(key="clusters_shade").value
     at.toggle(key="clusters_shade").set_value(True).run()
-    map_spec, scatter_spec = chart_specs(at)
-    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]
-    assert len(palette) == 1 + 3 * figures.SHADE_LEVELS  # each cluster's shades, in both panels
-    assert map_spec["layout"]["showlegend"]
+    panels = point_panels(at)
+    assert len(panels["clusters_scatter"][0]["palette"]) == 1 + 3 * figures.SHADE_LEVELS  # each cluster's shades
+    assert panels["clusters_map"][0]["palette"] == panels["clusters_scatter"][0]["palette"]  # in both panels
+    assert panels["clusters_map"][0]["legend"]
 
 
-def test_cluster_colours_are_the_same_in_map_and_scatter():
-    import base64
-    import io
-
-    from PIL import Image
-    from latentcore.analysis.maps import Grid, values_map
-    from streamlit.elements.plotly_chart import _decode_typed_array
-
-    at = go(extracted(new_app()), "clusters")
-    map_spec, scatter_spec = chart_specs(at)
-    codes = np.asarray(_decode_typed_array(scatter_spec["data"][0]["marker"]["color"]))
-    palette = [colour for _, colour in scatter_spec["data"][0]["marker"]["colorscale"][::2]]  # step scale: code i
+def test_cluster_colours_are_the_same_in_map_and_scatter_and_each_pixel_is_its_row():
+    from latentcore import figures
     from latentcore.latents import read_latents
 
-    lat = read_latents(at.session_state["latents"])
-    expected = values_map(codes.astype(np.float32), lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))
-    png = base64.b64decode(map_spec["data"][0]["source"].split(",", 1)[1])
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))[..., :3]
-    assert pixels.shape[:2] == expected.shape
-    hex_pixels = np.array([f"#{r:02x}{g:02x}{b:02x}" for r, g, b in pixels.reshape(-1, 3)]).reshape(expected.shape)
-    finite = np.isfinite(expected)
-    assert (hex_pixels[finite] == np.array(palette)[expected[finite].astype(int)]).all()  # code i: one colour
-    assert (hex_pixels[~finite] == "#ffffff").all()  # pixels with no pattern
+    at = go(extracted(new_app()), "clusters")
+    panels = point_panels(at)
+    (scan, on_map), (scatter, on_scatter) = panels["clusters_map"], panels["clusters_scatter"]
+    assert np.array_equal(on_map["codes"], on_scatter["codes"]) and scan["palette"] == scatter["palette"]
+    clusters = at.session_state["last_clusters"]
+    palette = np.array(["#%02x%02x%02x" % tuple(rgba[:3]) for rgba in scan["palette"]])
+    hues = [figures.cluster_hue(k) if k >= 0 else figures.NOISE_GREY for k in clusters["labels"]]
+    assert (palette[on_map["codes"]] == np.array(hues)).all()  # each row its cluster's hue
+    lat, grid = read_latents(at.session_state["latents"]), scan["grid"]
+    column = np.rint((lat.x[clusters["rows"]] - grid["x0"]) / grid["dx"]).astype(int)
+    row = np.rint((lat.y[clusters["rows"]] - grid["y0"]) / grid["dy"]).astype(int)
+    assert np.array_equal(on_map["cell"], row * grid["nx"] + column)  # each row on its own pixel
 
-
-# -- Rank ---------------------------------------------------------------------------------------
 
 def test_rank_scores_dimensions_against_band_contrast_and_pattern_components():
     at = go(extracted(new_app()), "rank")

@@ -40,10 +40,9 @@ def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(h5oina_sm
     run(at, "clusters")
     assert at.selectbox(key="clusters_bc").value == SCAN_MAP
     assert [m.value for m in at.metric][2] == "180"  # every pixel, paired with its Band Contrast
-    map_spec, scatter_spec = chart_specs(at)
-    assert scatter_spec["layout"]["yaxis"]["title"]["text"] == "Band Contrast"
-    assert map_spec["layout"]["xaxis"]["title"]["text"] == "x (µm)"
-    assert map_spec["layout"]["yaxis"]["title"]["text"] == "y (µm)"
+    (scan, _), (scatter, _) = point_panels(at)["clusters_map"], point_panels(at)["clusters_scatter"]
+    assert scatter["y_title"] == "Band Contrast"
+    assert (scan["x_title"], scan["y_title"]) == ("x (µm)", "y (µm)")
     assert at.slider(key="roi_x").label == "ROI x range (µm)"
     from latentcore.latents import read_latents
 

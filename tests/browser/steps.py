@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streamlit_server import drag_box, settle
+from streamlit_server import settle
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WORKSPACE = re.compile(r"[?&]workspace=([A-Za-z0-9_-]{22})")
@@ -28,13 +28,6 @@ def shoot(page, name: str):
 def metric(page, label: str) -> str:
     box = page.locator("[data-testid=stMetric]", has_text=label).first
     return box.locator("[data-testid=stMetricValue]").inner_text().strip()
-
-
-def box_select(page, chart, fx0, fy0, fx1, fy1):
-    drag_box(page, chart, fx0, fy0, fx1, fy1)
-    page.mouse.up()
-    time.sleep(1.5)  # the selection reaches the server after a short delay, then the script reruns
-    settle(page)
 
 
 def download_png(page, button: str, name: str):

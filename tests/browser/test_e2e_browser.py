@@ -2,7 +2,7 @@
 
 One browser session walks the demo as a new user would: the Data page opens on the demo scan, an
 extraction with the built-in demo VAE, the UMAP (box-select shows images), the latent maps (ROI
-sliders), the clusters (box-select in the scatter highlights the map, and the reverse), the cluster
+sliders), the clusters (a box on the scatter highlights the map, and the reverse), the cluster
 CSV download, and the ranking. Screenshots of every page go to tests/artifacts/ (git-ignored).
 
 Chromium comes from the Debian packages `chromium` and `chromium-driver`; Playwright only drives
@@ -15,14 +15,9 @@ import csv
 
 from latentcore.demo import DEMO_SCAN
 from latentcore.outputs import latents_path_for
-from steps import box_select, download_png, metric, open_page, shoot, trace_names, umap_box, upload_data
+from steps import download_png, metric, open_page, panel, panel_drag, shoot, umap_box, upload_data
 from streamlit_server import settle
 
-
-
-
-
-# -- helpers ------------------------------------------------------------------------------------
 
 # -- the walk-through (in file order: one browser session) ----------------------------------------
 
@@ -85,24 +80,37 @@ def test_maps_roi_sliders_shrink_the_maps(page):
     download_png(page, "Maps (PNG, 300 dpi)", "4_maps_download")
 
 
+def selected_ids(page, key: str) -> list[int]:
+    """The rows a point panel highlights, as the file's row ids (the panel's own `row_ids`)."""
+    return page.evaluate(f"""() => {{ const p = window.__latentPanels.panels[{key!r}];
+                                     return Array.from(p.selectedRows(), (r) => p.arrays.row_ids[r]); }}""")
+
+
 def test_clusters_selections_link_scatter_and_map(page):
     open_page(page, "Clusters", "Clusters")
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(page, "clusters_map")
     assert metric(page, "Pixels") == "2,000"  # the ROI set on the maps page holds here too
-    charts = page.locator(".js-plotly-plot")
-    box_select(page, charts.nth(1), 0.02, 0.02, 0.98, 0.5)  # the upper half of the scatter
+    panel_drag(page, "clusters_scatter", [(0.02, 0.02), (0.98, 0.5)])  # a box over the upper half of the scatter
     selected = int(metric(page, "Selected here").replace(",", ""))
     assert 0 < selected < 2000
-    names = trace_names(page)
-    assert "selection" in names[0], names  # the map veils the pixels that are not selected
-    assert f"selected ({selected:,})" in names[1], names
+    on_scatter = selected_ids(page, "clusters_scatter")
+    assert len(on_scatter) == selected and selected_ids(page, "clusters_map") == on_scatter  # the map shows them
     shoot(page, "5_clusters_scatter_selection")
 
-    box_select(page, page.locator(".js-plotly-plot").nth(0), 0.08, 0.08, 0.5, 0.5)  # the top left of the map
+    panel_drag(page, "clusters_map", [(0.08, 0.08), (0.5, 0.5)])  # the top left of the map
     after = int(metric(page, "Selected here").replace(",", ""))
     assert 0 < after < 2000 and after != selected
-    assert f"selected ({after:,})" in trace_names(page)[1]
+    on_map = selected_ids(page, "clusters_map")
+    assert len(on_map) == after and selected_ids(page, "clusters_scatter") == on_map
     shoot(page, "6_clusters_map_selection")
+
+    open_page(page, "UMAP", "UMAP")  # the session holds the same rows of the file: the UMAP page's table flags them
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Table (CSV)").click()
+    with open(download.value.path()) as f:
+        flagged = [int(row["row"]) for row in csv.DictReader(f) if row["selected"] == "True"]
+    assert flagged == on_map
+    open_page(page, "Clusters", "Clusters")
 
 
 def test_cluster_csv_download_has_the_columns(page):
@@ -140,7 +148,7 @@ def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(page, h5o
     page.get_by_text(f"Wrote {latents_path_for(h5oina_small, model='demo-vae').name}").wait_for()
     settle(page)
     open_page(page, "Clusters", "Clusters")
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(page, "clusters_map")
     assert metric(page, "Pixels") == "180"
     shoot(page, "8_h5oina_clusters")
     download_png(page, "cluster_latent_bc__", "8_h5oina_clusters_download")

@@ -12,7 +12,7 @@ from latentcore.demo import DEMO_SCAN
 from latentcore.models.vae import ConvVAE, VAEConfig
 from latentcore.outputs import latents_path_for
 from latentcore.storage import sha256_file
-from steps import ARTIFACTS, choose, open_page
+from steps import ARTIFACTS, choose, open_page, panel_call, panel_drag
 from streamlit_server import settle
 
 pytestmark = pytest.mark.timeout(900)
@@ -61,9 +61,12 @@ def test_two_models_of_one_scan_are_compared_by_name_and_another_scans_latents_a
     page.keyboard.press("Escape")
     settle(page)
     assert offered == ["small_scan · demo-vae · 180 rows"], offered  # not the demo scan's 2,400 rows
-    titles = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
-                           ".map(g => g.layout.title.text.replace(/<[^>]+>/g, ''))")  # drawn bold
-    assert titles[:2] == [f"small_scan · {short} · 180 rows (first)", "small_scan · demo-vae · 180 rows (second)"]
+    titles = [page.locator(f".lp-root[data-key={key}] .lp-title").inner_text() for key in ("compare_a", "compare_b")]
+    assert titles == [f"small_scan · {short} · 180 rows (first)", "small_scan · demo-vae · 180 rows (second)"]
+    panel_drag(page, "compare_a", [(0.2, 0.2), (0.8, 0.8)])  # a box on the first: the same rows on the second
+    on_first = panel_call(page, "compare_a", "selectedRows")
+    assert 0 < len(on_first) < 180 and panel_call(page, "compare_b", "selectedRows") == on_first
+    page.get_by_text(f"Selected: {len(on_first):,} rows").wait_for()
     page.set_viewport_size({"width": 1600, "height": 1000})
     page.evaluate("window.scrollTo(0, 0)")
     settle(page)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from steps import ARTIFACTS, label_selection, new_tab, open_page, panel, shoot, trace_names, umap_box, workspace_of
+from steps import ARTIFACTS, label_selection, new_tab, open_page, panel, shoot, umap_box, workspace_of
 from streamlit_server import settle
 
 
@@ -77,8 +77,9 @@ def test_label_two_selections_reload_predict_download_and_upload(app_url, browse
     tab.get_by_text("Colour by label", exact=True).click()
     tab.get_by_text("Labels on the scan").first.wait_for(timeout=60_000)
     settle(tab)
-    names = trace_names(tab)
-    assert all(f"left island ({left:,})" in chart and f"right island ({right:,})" in chart for chart in names[:2]), names
+    for key in ("clusters_map", "clusters_scatter"):
+        names = tab.locator(f".lp-root[data-key={key}] .lp-item").all_inner_texts()
+        assert f"left island ({left:,})" in names and f"right island ({right:,})" in names, names
 
     fresh = new_tab(browser, app_url)
     assert workspace_of(fresh) != first_id

@@ -51,12 +51,11 @@ def test_probe_unknown_rows_and_whole_vector_clusters_on_the_umap(app_url, brows
     open_page(tab, "Clusters", "Clusters")
     tab.locator("[data-testid=stRadio]", has_text="Cluster on").get_by_text("whole latent vectors").click()
     settle(tab)
-    scatter = tab.locator(".js-plotly-plot").nth(1)
-    scatter.wait_for()
-    titles = scatter.evaluate("g => [g.layout.xaxis.title.text, g.layout.yaxis.title.text]")
+    tab.wait_for_function("() => window.__latentPanels?.panels?.clusters_scatter?.header.x_title === 'UMAP 1'")
+    titles = tab.evaluate("() => { const h = window.__latentPanels.panels.clusters_scatter.header;"
+                          " return [h.x_title, h.y_title]; }")
     assert titles == ["UMAP 1", "UMAP 2"]  # the UMAP page's fit, not latent 0 against latent 1
     assert tab.locator("[data-testid=stException]").count() == 0
     shoot_at(tab, tab.locator("h1:has-text('Clusters')"), "clusters_whole_vectors_on_umap")
-    shoot_at(tab, tab.locator("[data-testid=stMarkdownContainer]", has_text="Clusters on the scan").first,
-             "clusters_whole_vectors_on_umap_panels")
+    shoot_at(tab, tab.locator(".lp-root[data-key=clusters_map]"), "clusters_whole_vectors_on_umap_panels")
     download_png(tab, "cluster_umap__", "clusters_whole_vectors_download")

@@ -99,7 +99,7 @@ def test_over_an_roi_the_reference_map_lines_up_with_the_latent_maps_and_a_click
     open_page(page, "Clusters", "Clusters")
     notice = page.get_by_text("1 pixel selected on Latent maps (the click map)")
     notice.wait_for(timeout=60_000)
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    page.wait_for_function("() => window.__latentPanels?.panels?.clusters_map?.root.isConnected")
     notice.evaluate("e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -120); }")  # it, and the map
     time.sleep(0.5)
     page.screenshot(path=str(ARTIFACTS / "refs_5_clusters_notice_1600x1000.png"))

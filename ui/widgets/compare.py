@@ -25,7 +25,7 @@ from latentcore.errors import LatentError
 from ..compute import cluster_runs, labelling, sources
 from ..figures import plots
 from ..session import state
-from . import common, labels, selection
+from . import common, labels, point_panel, selection
 
 METHODS = ["umap", "pca"]  # the embeddings offered
 LABELS, KMEANS_A, KMEANS_B, NONE = "labels", "k-means clusters of the first file", \
@@ -115,26 +115,35 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
 
 @common.linked_panels
 def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method: str):
-    """The two embeddings side by side; a selection in either is the session's selection, drawn in both."""
-    rows = np.arange(len(coords_a))
-    pending = {key: selection.scatter_resolver(coords[:, 0], coords[:, 1], rows, state.selection())
-               for key, coords in (("compare_a", coords_a), ("compare_b", coords_b))}
-    selection.take_pending(pending)
+    """The two embeddings side by side (point panels of one group, linked in the browser; plotly above
+    `point_panel.MAX_POINTS` rows); a selection in either is the session's selection, drawn in both."""
+    keys, both, n = ("compare_a", "compare_b"), (coords_a, coords_b), len(coords_a)
+    canvas = n <= point_panel.MAX_POINTS
+    if canvas:
+        points = [selection.scatter_points(coords[:, 0], coords[:, 1]) for coords in both]
+        selection.take_shapes({key: geometry for key, (geometry, _, _) in zip(keys, points)})
+    else:
+        selection.take_pending({key: selection.scatter_resolver(coords[:, 0], coords[:, 1], np.arange(n),
+                                                                state.selection()) for key, coords in zip(keys, both)})
     selection.made_elsewhere("compare", "point")
     chosen = state.selection()
-    panels = st.columns(2)
+    titles = {"x_title": f"{method.upper()} 1", "y_title": f"{method.upper()} 2"}
     changed = False
-    for panel, key, coords, name in zip(panels, ("compare_a", "compare_b"), (coords_a, coords_b), names):
+    for i, panel in enumerate(st.columns(2)):
         with panel:
-            moved, _ = selection.linked_scatter(coords[:, 0], coords[:, 1], colour, rows, chosen, key,
-                                                x_title=f"{method.upper()} 1", y_title=f"{method.upper()} 2",
-                                                title=name)
-            changed |= moved
+            if canvas:
+                point_panel.draw(keys[i], points[i], colour, group="compare", title=names[i], **titles)
+            else:
+                moved, _ = selection.linked_scatter(both[i][:, 0], both[i][:, 1], colour, np.arange(n), chosen,
+                                                    keys[i], title=names[i], **titles)
+                changed |= moved
+    if canvas:
+        point_panel.overlay("compare_overlay", "compare", n, chosen)
     if changed:
         common.rerun()
-    st.caption(f"Selected: {len(chosen):,} rows, outlined in both embeddings (the same source rows)."
-               if len(chosen) else "Select points in either embedding (click, box or lasso): the same rows are "
-               "outlined in the other.")
+    st.caption(f"Selected: {len(chosen):,} rows, highlighted in both embeddings (the same source rows)."
+               if len(chosen) else "Select points in either embedding (click, or Box and Lasso above it; Shift "
+               "adds, Alt removes): the same rows are highlighted in the other.")
 
 
 def agreement(lat_stamp: tuple, other_stamp: tuple, lat, other_name: str):

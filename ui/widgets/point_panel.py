@@ -177,10 +177,11 @@ def combine(op: str, rows: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: str = "", x_title: str = "",
          y_title: str = "", height: int = 560, point_size: float = 3, units: str | None = "um", values=None,
-         value_name: str = "", lines=None):
+         value_name: str = "", lines=None, row_ids=None):
     """Draw a panel of `points` ((Geometry, header, arrays): `scatter_geometry` or `grid_geometry`) in
-    `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row, its
-    position on the group's scan map, and `values` (the colour's values; sent with one panel of a group).
+    `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row (its
+    id in `row_ids` when the panel shows a part of the rows), its position on the group's scan map, and
+    `values` (the colour's values; sent with one panel of a group).
     `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. A scan
     map's cells without a row show the maps' NaN colour. The shape drawn on the panel comes back in the
     session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`)."""
@@ -193,6 +194,8 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     arrays = {**arrays, "codes": np.asarray(colour.codes)}
     if values is not None:
         arrays["values"] = np.asarray(values, np.float32)
+    if row_ids is not None:
+        arrays["row_ids"] = np.asarray(row_ids, np.int32)
     if lines is not None:
         arrays.update(lines_x=np.asarray(lines[0], np.float32), lines_y=np.asarray(lines[1], np.float32))
     _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, height="content")
@@ -209,10 +212,13 @@ def _code_names(colour: plots.Colour) -> list | None:
     return names
 
 
-def overlay(key: str, group: str, n: int, chosen, marks: dict | None = None):
+def overlay(key: str, group: str, n: int, chosen, marks: dict | None = None, row_ids=None):
     """The group's selection as Python holds it (rows, or a bit field when many) and its marks (panel key ->
-    [{x, y, name, symbol, colour, size}]): what a selection made elsewhere (a row query, Undo, labels) shows."""
+    [{x, y, name, symbol, colour, size}]): what a selection made elsewhere (a row query, Undo, labels) shows.
+    `row_ids`: the global row id of each of the group's `n` rows, when they are a part of the rows."""
     chosen = np.asarray(chosen, np.int64)
+    if row_ids is not None:  # the group's own positions of the chosen rows among its part
+        chosen = np.flatnonzero(plots.is_chosen(row_ids, chosen))
     marks = {panel: [{**mark, "x": np.asarray(mark["x"], float).tolist(), "y": np.asarray(mark["y"], float).tolist()}
                      for mark in panel_marks] for panel, panel_marks in (marks or {}).items()}
     data = {"group": group, "n": int(n), "count": int(len(chosen)), "marks": marks}

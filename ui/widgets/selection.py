@@ -174,16 +174,24 @@ def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=N
     return take_event(event, key, scatter_resolver(x, y, row_ids, chosen)), fig
 
 
-def linked_code_map(lat_stamp, lat, colour, chosen, key: str, *, lines=None, title: str = "") -> bool:
+def linked_code_map(lat_stamp, lat, colour, chosen, key: str, *, lines=None, title: str = "", row_ids=None,
+                    scan=None) -> bool:
     """A selectable plotly scan map of the rows' colour codes (box and lasso; for scans above
-    `point_panel.MAX_POINTS` rows). Returns True when a new selection was made on it."""
-    grid, code_map, cells = scan_maps.scan_codes(lat_stamp, digest(colour.codes), colour.codes)
-    fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, chosen) if len(chosen) else None,
-                                title=title, units=lat.units)
+    `point_panel.MAX_POINTS` rows): every row, or the rows `row_ids` on `scan` (their grid, their cells).
+    Returns True when a new selection was made on it."""
+    if scan is None:
+        row_ids = np.arange(len(lat.x))
+        grid, code_map, cells = scan_maps.scan_codes(lat_stamp, digest(colour.codes), colour.codes)
+    else:
+        grid, cells = scan
+        code_map = np.full(grid.shape, np.nan, np.float32)
+        code_map[cells] = colour.codes
+    fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, plots.is_chosen(row_ids, chosen))
+                                if len(chosen) else None, title=title, units=lat.units)
     if lines is not None:
         reference_figures.with_boundaries(fig, lines)
     event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"), config=CHART_CONFIG)
-    return take_event(event, key, lambda s: rows_in_shapes(s, lat.x, lat.y, np.arange(len(lat.x))))
+    return take_event(event, key, lambda s: rows_in_shapes(s, lat.x[row_ids], lat.y[row_ids], row_ids))
 
 
 def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
@@ -255,14 +263,16 @@ def map_points(grid, cells):
                        lambda: point_panel.grid_geometry(grid, cells))
 
 
-def take_shapes(geometries: dict) -> bool:
+def take_shapes(geometries: dict, row_ids=None) -> bool:
     """Apply a shape just drawn on one of a page's point panels (key -> its Geometry as drawn) before
-    anything is drawn, so this run shows it. Returns True when one came."""
+    anything is drawn, so this run shows it; `row_ids`: the global row id of each of the panels' rows, when
+    they show a part of the rows. Returns True when one came."""
     for key, geometry in geometries.items():
         shape = (state.widget_value(key) or {}).get("select")
         if shape:
             with common.user_errors():
                 rows = point_panel.rows_in(shape, geometry)
+                rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
                 state.set_selection(point_panel.combine(shape.get("op", "replace"), rows, state.selection()),
                                     origin=key)
             return True
