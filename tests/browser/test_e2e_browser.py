@@ -65,6 +65,12 @@ def test_maps_roi_sliders_shrink_the_maps(page):
     settle(page)
     # the grid of maps, the map to click on and its histogram (the page before's charts may linger a moment)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 3", timeout=30_000)
+    page.set_viewport_size({"width": 1600, "height": 1000})  # two maps a row, each wide enough to read
+    page.wait_for_timeout(1000)
+    widths = page.locator(".js-plotly-plot").first.evaluate(
+        "g => Object.keys(g._fullLayout).filter(k => /^xaxis[0-9]*$/.test(k)).map(k => g._fullLayout[k]._length)")
+    page.set_viewport_size({"width": 1500, "height": 1800})
+    assert len(widths) == 8 and min(widths) >= 240, widths
     page.get_by_role("button", name="Clear selection").last.click()  # the UMAP's selection, kept until now
     page.get_by_text("No pixel selected yet").wait_for()
     settle(page)
