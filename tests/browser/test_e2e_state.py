@@ -76,10 +76,10 @@ def test_f5_keeps_the_scans_own_band_contrast_and_the_roi_is_said_where_it_appli
     assert f"Band contrast: {SCAN_MAP}" in sidebar(page), sidebar(page)
     open_page(page, "Clusters", "Clusters")
     assert page.get_by_text("Choose band contrast").count() == 0
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(page, "clusters_scatter")
     assert metric(page, "Pixels") == "180"
     reload(page)  # F5 on the Clusters page itself
-    page.wait_for_selector(".js-plotly-plot .nsewdrag")
+    panel(page, "clusters_scatter")
     assert metric(page, "Pixels") == "180" and f"Band contrast: {SCAN_MAP}" in sidebar(page)
 
     open_page(page, "Latent maps", "Latent maps")  # an ROI: the x range's left end one step right
