@@ -384,6 +384,7 @@ class Panel {
     const row = this.nearest(sx, sy);
     if (row < 0) { this.tip.style.display = "none"; return; }
     const h = this.header, unit = h.unit ? ` ${h.unit}` : "", ids = this.arrays.row_ids;
+    if (h.binned) { this.hoverCell(row, sx, sy); return; }
     const lines = [`row ${ids ? ids[row] : row}`];
     const scan = h.kind === "grid" ? this : [...(REGISTRY.groups[this.group] || [])]
       .map((key) => REGISTRY.panels[key]).find((other) => other?.header.kind === "grid" && other.root.isConnected);
@@ -392,6 +393,21 @@ class Panel {
     const values = this.fromGroup("values");
     if (values) lines.push(`${h.value_name} ${fmt(values[row])}`);
     else if (h.code_names) lines.push(h.code_names[this.arrays.codes[row]] ?? "");
+    this.tip.textContent = lines.join("\n");
+    Object.assign(this.tip.style, {display: "block", left: `${Math.min(sx + 12, this.width - 180)}px`, top: `${sy + 12}px`});
+  }
+
+  hoverCell(cell, sx, sy) {
+    // a binned panel's cell: how many rows it holds, its centre, its colour's name or value
+    const h = this.header, unit = h.unit ? ` ${h.unit}` : "", count = this.arrays.count[cell];
+    const lines = [`${count.toLocaleString("en-US")} row${count === 1 ? "" : "s"} in this cell`,
+                   h.y_down ? `x ${fmt(this.x[cell])}${unit}, y ${fmt(this.y[cell])}${unit}`
+                            : `${h.x_title} ${fmt(this.x[cell])}, ${h.y_title} ${fmt(this.y[cell])}`];
+    const code = this.arrays.codes[cell], bar = h.colorbar;
+    if (h.code_names) lines.push(h.code_names[code] ?? "");
+    else if (bar && code < h.palette.length - 1) {  // codes 0-254 span the colour bar's limits
+      lines.push(`${h.value_name} ${fmt(bar.low + (bar.high - bar.low) * code / 254)} (the cell's mean)`);
+    }
     this.tip.textContent = lines.join("\n");
     Object.assign(this.tip.style, {display: "block", left: `${Math.min(sx + 12, this.width - 180)}px`, top: `${sy + 12}px`});
   }
