@@ -145,3 +145,29 @@ def test_a_large_scan_map_is_binned_in_blocks_of_pixels(monkeypatch):
     assert list(arrays["count"]) == [9, 9, 9, 3] * 3 and geometry.x[13] == 14.5  # rows keep their own position
     box = point_panel.rows_in({"shape": "box", "x": [13.0, 16.0], "y": [20.0, 22.0]}, geometry)
     assert list(box) == [2, 3, 4, 12, 13, 14]
+
+
+def test_zoomed_in_a_binned_scatter_shows_the_rows_in_the_view_as_points_and_resolves_shapes_over_them(monkeypatch):
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)
+    overview = point_panel.scatter_geometry(X, Y)
+    view = {"x0": -1.0, "x1": 1.0, "y0": -0.5, "y1": 0.5}
+    geometry, header, arrays = point_panel.zoomed(overview, view)
+    in_view = np.flatnonzero((X >= -1) & (X <= 1) & (Y >= -0.5) & (Y <= 0.5))
+    assert 100 < len(in_view) <= 1000 and np.array_equal(geometry.rows, in_view)
+    assert header["kind"] == "scatter" and header["zoomed"] and header["view"] == view and len(arrays["qx"]) == len(in_view)
+    assert point_panel.zoomed(overview, dict(view)) is point_panel.zoomed(overview, view)  # kept for the last view
+    shown = point_panel.rows_in({"shape": "box", "x": [0.0, 1.0], "y": [-0.5, 0.0]}, geometry)
+    expected = np.flatnonzero((X >= 0) & (X <= 1) & (Y >= -0.5) & (Y <= 0))
+    near_edge = set(np.flatnonzero(np.minimum.reduce([abs(X), abs(X - 1), abs(Y), abs(Y + 0.5)]) < 1e-3))
+    assert len(expected) > 50 and set(geometry.rows[shown]) ^ set(expected) <= near_edge  # quantised over the view
+    wide = point_panel.zoomed(overview, {"x0": -3.0, "x1": 3.0, "y0": -3.0, "y1": 3.0})  # more than MAX_POINTS
+    assert wide[1]["binned"] and wide[1]["zoomed"] and wide[2]["count"].sum() == len(wide[0].rows) > 1000
+    empty = point_panel.zoomed(overview, {"x0": 100.0, "x1": 101.0, "y0": 0.0, "y1": 1.0})
+    assert empty is overview  # nothing in the view: the whole panel
+
+
+@pytest.mark.parametrize("view", [None, "x", {"x0": 0}, {"x0": 1, "x1": 0, "y0": 0, "y1": 1},
+                                  {"x0": 0, "x1": "nan", "y0": 0, "y1": 1}, {"x0": 0, "x1": 1, "y0": 0, "y1": [1]}])
+def test_a_view_from_the_browser_that_is_not_one_is_ignored(view):
+    assert point_panel.valid_view(view) is None
+    assert point_panel.valid_view({"x0": 0, "x1": 1.5, "y0": -2, "y1": "3"}) == {"x0": 0, "x1": 1.5, "y0": -2, "y1": 3}

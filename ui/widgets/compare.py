@@ -117,7 +117,8 @@ def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method
     """The two embeddings side by side (point panels of one group, linked in the browser; binned above
     `point_panel.MAX_POINTS` rows); a selection in either is the session's selection, drawn in both."""
     keys, n = ("compare_a", "compare_b"), len(coords_a)
-    panels = {key: selection.scatter_points(coords[:, 0], coords[:, 1]) for key, coords in zip(keys, (coords_a, coords_b))}
+    panels = {key: selection.zoomed_points(key, selection.scatter_points(coords[:, 0], coords[:, 1]))
+              for key, coords in zip(keys, (coords_a, coords_b))}
     selection.take_shapes({key: geometry for key, (geometry, _, _) in panels.items()})
     selection.made_elsewhere("compare", "point")
     chosen = state.selection()

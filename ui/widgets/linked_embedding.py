@@ -30,12 +30,18 @@ class LinkedEmbedding:
         return self.lat.x is not None and self.lat.y is not None
 
     @functools.cached_property
-    def panels(self) -> dict:
-        """Panel key -> its points as drawn (the scatter, and the scan map on a scan): found once a run."""
+    def overview(self) -> dict:
+        """Panel key -> its points over every row shown (the scatter, and the scan map on a scan): found once."""
         panels = {f"{self.key}_scatter": selection.scatter_points(self.coords[:, 0], self.coords[:, 1])}
         if self.on_scan:
             panels[f"{self.key}_map"] = selection.map_points(*(self.scan or scan_maps.scan_grid(self.lat_stamp)))
         return panels
+
+    @property
+    def panels(self) -> dict:
+        """Panel key -> its points as drawn: a binned scatter zoomed into shows the rows in its view (the view
+        may change between a page's fragment reruns, which keep this object)."""
+        return {key: selection.zoomed_points(key, points) for key, points in self.overview.items()}
 
     def take(self):
         """Apply a selection just made on either panel, so this run draws it."""

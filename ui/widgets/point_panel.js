@@ -62,8 +62,8 @@ function insidePolygon(px, py, xs, ys) {
 }
 
 class Panel {
-  constructor(key, root, payload, send, previous) {
-    Object.assign(this, {key, root, send, ...payload});
+  constructor(key, root, payload, send, keepView, previous) {
+    Object.assign(this, {key, root, send, keepView, ...payload});
     Object.assign(this, positions(payload));
     this.group = this.header.group;
     this.selected = null;  // Uint8Array mask over rows, or null: nothing selected
@@ -72,6 +72,9 @@ class Panel {
     this.place = JSON.stringify([this.header.x_range, this.header.y_range, this.header.grid]);
     this.home();
     if (previous?.place === this.place) this.view = {...previous.view};  // recoloured: the zoom stays
+    if (this.header.view) this.view = {...this.header.view};  // zoomed in: the rows in the view the server drew
+    // a binned scatter, or one zoomed into, asks the server for the rows in a new view (points when few enough)
+    this.zoomable = !!(this.header.zoomed || (this.header.binned && !this.header.y_down));
     this.build(previous?.mode || "box");
     REGISTRY.panels[key] = this;
     (REGISTRY.groups[this.group] ??= new Set()).add(key);
@@ -108,7 +111,7 @@ class Panel {
     bar.addEventListener("click", (e) => {
       const b = e.target.closest("button");
       if (!b) return;
-      if (b.dataset.act === "home") { this.home(); this.draw(); } else this.setMode(b.dataset.mode);
+      if (b.dataset.act === "home") this.reset(); else this.setMode(b.dataset.mode);
     });
     const stage = document.createElement("div");
     stage.className = "lp-stage";
@@ -347,6 +350,22 @@ class Panel {
     ctx.restore();
   }
 
+  reset() {
+    this.home();
+    this.draw();
+    if (this.header.zoomed) this.keepView(null);  // back to every row
+  }
+
+  viewChanged() {
+    // a zoom or pan of a zoomable panel: the view goes to the server once the user pauses
+    if (!this.zoomable) return;
+    clearTimeout(this.viewTimer);
+    this.viewTimer = setTimeout(() => {
+      const v = this.view;
+      this.keepView({x0: Math.min(v.x0, v.x1), x1: Math.max(v.x0, v.x1), y0: Math.min(v.y0, v.y1), y1: Math.max(v.y0, v.y1)});
+    }, 400);
+  }
+
   nearest(sx, sy) {
     // the row drawn nearest to a point of the canvas, within PICK_PX
     const p = this.plot(), [x, y] = this.toData(p, sx, sy);
@@ -448,7 +467,7 @@ class Panel {
       drag = null;
       this.clearOutline();
       const up = performance.now();
-      if (this.mode === "pan" && done.moved) return;
+      if (this.mode === "pan" && done.moved) { this.viewChanged(); return; }
       const p = this.plot();
       let shape;
       if (!done.moved) {
@@ -466,7 +485,7 @@ class Panel {
       this.select({...shape, op: done.op}, up, done.busy);
     });
     el.addEventListener("pointerleave", () => { this.tip.style.display = "none"; });
-    el.addEventListener("dblclick", () => { this.home(); this.draw(); });
+    el.addEventListener("dblclick", () => this.reset());
     el.addEventListener("wheel", (e) => {
       e.preventDefault();
       const p = this.plot(), [sx, sy] = at(e), [cx, cy] = this.toData(p, sx, sy);
@@ -474,6 +493,7 @@ class Panel {
       const v = this.view;
       this.view = {x0: cx + (v.x0 - cx) * k, x1: cx + (v.x1 - cx) * k, y0: cy + (v.y0 - cy) * k, y1: cy + (v.y1 - cy) * k};
       this.draw();
+      this.viewChanged();
     }, {passive: false});
   }
 
@@ -574,7 +594,7 @@ function decodeMask(data) {
   return mask;
 }
 
-export default function mount({data, parentElement, setTriggerValue}) {
+export default function mount({data, parentElement, setTriggerValue, setStateValue}) {
   const root = parentElement.querySelector(".lp-root");
   if (!(data instanceof Uint8Array)) {  // the group's overlay: Python's selection and the marks
     (REGISTRY.overlays[data.group] ??= {marks: {}}).marks = data.marks || {};
@@ -584,5 +604,6 @@ export default function mount({data, parentElement, setTriggerValue}) {
   }
   const payload = parse(data), key = payload.header.key, existing = REGISTRY.panels[key];
   if (existing?.root === root && existing.header.digest === payload.header.digest) return;  // drawn already
-  new Panel(key, root, payload, (value) => setTriggerValue("select", value), existing?.root === root ? existing : null);
+  new Panel(key, root, payload, (value) => setTriggerValue("select", value), (view) => setStateValue("view", view),
+            existing?.root === root ? existing : null);
 }

@@ -12,8 +12,10 @@ point; a scan map's rows as their grid cell (int32) and code. The selection Pyth
 Above MAX_POINTS rows a panel is binned (`Binned`): the browser gets the cells that hold a row (a scatter's
 SCATTER_BINS x SCATTER_BINS cells, a scan map's pixels in blocks, at most MAX_CELLS), each in the colour most of
 its rows have (or their mean), draws a selection at once over the cells it covers, and Python resolves the shape
-over every row's own coordinates; the panel then shows the cells that hold a selected row. A binned panel is a
-group of its own (its cells are not the linked panel's), so the linked panel shows the selection after the rerun.
+over every row's own coordinates; the panel then shows the cells that hold a selected row. Zoomed in (the view
+the browser keeps as the panel's state), a binned scatter shows the rows in the view (`zoomed`): as points when
+they are at most MAX_POINTS, else binned over the view. A binned or zoomed panel is a group of its own (its cells
+or rows are not the linked panel's), so the linked panel shows the selection after the rerun.
 
 A selection comes back as its shape (box corners, lasso vertices in data units, or a clicked row) with how
 it combines with the last one (replace; Shift adds; Alt or Ctrl removes). `rows_in` resolves the shape over
@@ -62,6 +64,7 @@ class Binned:
         self.occupied = np.flatnonzero(counts)
         self.counts = counts[self.occupied]
         self._last = (None, None)  # the last colour's codes array (weakly) and its cells' codes
+        self.zoom = None  # the last view zoomed into and its points (`zoomed`)
 
     def arrays(self) -> dict:
         return {"cell": self.occupied.astype(np.int32), "count": self.counts.astype(np.int32)}
@@ -88,11 +91,45 @@ class Binned:
 @dataclasses.dataclass(frozen=True)
 class Geometry:
     """The coordinates of a panel's rows as the browser computes them from the payload (float64); for a binned
-    panel, every row's own coordinates and its cells."""
+    panel, every row's own coordinates and its cells; zoomed in, the positions among the panel's rows of those
+    shown (`rows`)."""
 
     x: np.ndarray
     y: np.ndarray
     binned: Binned | None = None
+    rows: np.ndarray | None = None
+
+    @property
+    def own_group(self) -> bool:
+        """Its cells or rows are not its linked panels'."""
+        return self.binned is not None or self.rows is not None
+
+
+def valid_view(view) -> dict | None:
+    """A view the browser sent ({x0, x1, y0, y1}, finite, not empty), or None."""
+    try:
+        view = {name: float(view[name]) for name in ("x0", "x1", "y0", "y1")}
+    except (TypeError, KeyError, ValueError):
+        return None
+    finite = all(np.isfinite(v) for v in view.values())
+    return view if finite and view["x0"] < view["x1"] and view["y0"] < view["y1"] else None
+
+
+def zoomed(points: tuple, view: dict) -> tuple:
+    """A binned scatter's rows inside `view` (as points at most MAX_POINTS, else binned over the view), the view
+    in the header; the whole panel when none is inside. Kept for the last view."""
+    geometry = points[0]
+    last = geometry.binned.zoom
+    if last and last[0] == view:
+        return last[1]
+    x, y = geometry.x, geometry.y
+    rows = np.flatnonzero((x >= view["x0"]) & (x <= view["x1"]) & (y >= view["y0"]) & (y <= view["y1"]))
+    shown = points
+    if len(rows):
+        part, header, arrays = scatter_geometry(np.asarray(x)[rows], np.asarray(y)[rows])
+        shown = dataclasses.replace(part, rows=rows), {**header, "view": view, "zoomed": True}, arrays
+    geometry.binned.zoom = (view, shown)
+    return shown
 
 
 def scatter_geometry(x, y) -> tuple[Geometry, dict, dict]:
@@ -194,7 +231,7 @@ def rows_in(shape: dict, geometry: Geometry) -> np.ndarray:
         row, drawn = shape.get("row"), len(geometry.binned.occupied) if geometry.binned else len(x)
         if not isinstance(row, int) or not 0 <= row < drawn:
             raise InputError(f"a click on row {row!r}: there are {drawn:,} rows")
-        if geometry.binned:  # a cell: its row nearest the click
+        if geometry.binned is not None:  # a cell: its row nearest the click
             xs, ys = _vertices(shape, 1)
             row = geometry.binned.nearest_row(row, x, y, (xs[0], ys[0]))
         return np.array([row], np.int64)
@@ -255,10 +292,15 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`)."""
     geometry, header, arrays = points
     background = figures.NAN_COLOUR if header.get("y_down") else "#ffffff"
-    binned = geometry.binned
+    binned, part = geometry.binned, geometry.rows
+    if part is not None:  # zoomed in: a part of the panel's rows
+        colour = dataclasses.replace(colour, codes=np.asarray(colour.codes)[part])
+        values = None if values is None else np.asarray(values)[part]
+        row_ids = part if row_ids is None else np.asarray(row_ids)[part]
+    group = key if geometry.own_group else group
     codes = colour.codes
-    if binned:  # a group of its own; one code a cell, no values (the cell's count instead)
-        group, codes, values, row_ids = key, binned.codes(colour), None, None
+    if binned:  # one code a cell, no values (the cell's count instead)
+        codes, values, row_ids = binned.codes(colour), None, None
     header = {**header, **colour_header(colour), "n": len(arrays["cell"]) if binned else len(geometry.x), "key": key,
               "group": group, "title": title,
               "x_title": x_title, "y_title": y_title, "height": height, "point_size": point_size,
@@ -271,13 +313,17 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
         arrays["row_ids"] = np.asarray(row_ids, np.int32)
     if lines is not None:
         arrays.update(lines_x=np.asarray(lines[0], np.float32), lines_y=np.asarray(lines[1], np.float32))
-    _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, height="content")
-    if binned:
+    _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, on_view_change=lambda: None,
+           height="content")
+    if binned or part is not None:
         _say_binned(len(geometry.x), header)
 
 
 def _say_binned(n_rows: int, header: dict):
     """The approximation, said under the panel (a scan map in blocks of one pixel is exact)."""
+    if not header.get("binned"):
+        st.caption(f"Zoomed in: the {n_rows:,} rows in this view as points (Reset or a double-click: every row).")
+        return
     grid = header["grid"]
     if header.get("block") == 1:
         return
@@ -301,14 +347,17 @@ def _code_names(colour: plots.Colour) -> list | None:
 def overlays(group: str, panels: dict, n: int, chosen, marks: dict | None = None, row_ids=None):
     """The selection on a group's panels (key -> points as drawn), linked panels of `n` rows: one overlay for
     the group; a binned panel, a group of its own, gets one of its own (the cells holding a chosen row)."""
-    if not any(geometry.binned for geometry, _, _ in panels.values()):
+    if not any(geometry.own_group for geometry, _, _ in panels.values()):
         overlay(f"{group}_overlay", group, n, chosen, marks, row_ids)
         return
     chosen = np.asarray(chosen, np.int64)
     shown = chosen if row_ids is None else np.flatnonzero(plots.is_chosen(row_ids, chosen))
     for key, (geometry, _, _) in panels.items():
-        cells = geometry.binned.positions(shown)
-        overlay(f"{key}_overlay", key, len(geometry.binned.occupied), cells, {key: (marks or {}).get(key, [])})
+        mine = shown if geometry.rows is None else np.flatnonzero(plots.is_chosen(geometry.rows, shown))
+        drawn = len(geometry.x)
+        if geometry.binned is not None:
+            mine, drawn = geometry.binned.positions(mine), len(geometry.binned.occupied)
+        overlay(f"{key}_overlay", key, drawn, mine, {key: (marks or {}).get(key, [])})
 
 
 def overlay(key: str, group: str, n: int, chosen, marks: dict | None = None, row_ids=None):

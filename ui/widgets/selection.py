@@ -169,6 +169,16 @@ def scatter_points(x, y):
     return _POINTS.get(f"scatter{binned}" + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
 
 
+def zoomed_points(key: str, points):
+    """A binned scatter's points in the view the browser keeps for panel `key` (`point_panel.zoomed`), else as
+    they are."""
+    geometry, header, _ = points
+    view = point_panel.valid_view((state.widget_value(key) or {}).get("view"))
+    if geometry.binned is None or header.get("y_down") or view is None:
+        return points
+    return point_panel.zoomed(points, view)
+
+
 def map_points(grid, cells):
     """A scan map's rows on their grid cells, as a point panel draws them."""
     binned = len(cells[0]) > point_panel.MAX_POINTS
@@ -185,6 +195,7 @@ def take_shapes(geometries: dict, row_ids=None) -> bool:
         if shape:
             with common.user_errors():
                 rows = point_panel.rows_in(shape, geometry)
+                rows = rows if geometry.rows is None else geometry.rows[rows]  # zoomed in: a part shown
                 rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
                 state.set_selection(point_panel.combine(shape.get("op", "replace"), rows, state.selection()),
                                     origin=key)
