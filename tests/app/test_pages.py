@@ -467,6 +467,24 @@ def test_above_max_points_the_linked_panels_are_binned_and_show_the_selection_as
     assert at.subheader[0].value == f"Selected: {len(rows):,} points"
 
 
+def test_the_clusters_pages_binned_panels_show_a_selection_within_the_roi(monkeypatch):
+    from ui.widgets import point_panel
+
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 500)
+    at = go(extracted(new_app()), "clusters")
+    at.slider(key="roi_y").set_value((30.0, 58.5)).run()  # the ROI's 1,200 rows: binned, its own grid's pixels
+    rows = np.arange(0, 2400, 7)
+    at.session_state["selection"] = rows
+    at.run()
+    panels = point_panels(at)
+    (scatter, cells), (scan, pixels) = panels["clusters_scatter"], panels["clusters_map"]
+    assert scatter["binned"] and scan["block"] == 1 and cells["count"].sum() == pixels["count"].sum() == 1200
+    inside = rows[rows >= 1200] - 1200  # the selected rows among the ROI's, on its 20 x 60 grid (in order)
+    assert np.array_equal(pixels["cell"][overlay_rows(panels["overlay:clusters_map"])], inside)
+    assert 0 < len(overlay_rows(panels["overlay:clusters_scatter"])) <= len(inside)
+    assert at.metric[3].value == f"{len(inside):,}"
+
+
 def test_rows_in_shapes_box_and_lasso():
     from ui.widgets.selection import rows_in_shapes
 

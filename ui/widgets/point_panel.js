@@ -52,13 +52,25 @@ function niceTicks(low, high, count = 6) {
 
 const fmt = (v) => (Number.isFinite(v) ? (+v.toPrecision(4)).toString() : "NaN");
 
-function insidePolygon(px, py, xs, ys) {
-  // even-odd rule, the same arithmetic as ui/widgets/point_panel.py's _in_polygon
-  let inside = false;
-  for (let i = 0, j = xs.length - 1; i < xs.length; j = i++) {
-    if ((ys[i] > py) !== (ys[j] > py) && px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]) inside = !inside;
+function polygonTest(xs, ys) {
+  // (x, y) -> inside the polygon, by the even-odd rule with the same arithmetic as ui/widgets/point_panel.py's
+  // _in_polygon; each edge is listed in the horizontal bands its y span covers, so a point tests only the few
+  // edges of its band (an edge that does not span its y could not change the answer)
+  const n = xs.length, low = Math.min(...ys), high = Math.max(...ys), bands = 64;
+  const height = (high - low) / bands || 1, band = (y) => Math.max(0, Math.min(bands - 1, Math.floor((y - low) / height)));
+  const edges = Array.from({length: bands}, () => []);
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    for (let b = band(Math.min(ys[i], ys[j])); b <= band(Math.max(ys[i], ys[j])); b++) edges[b].push(i, j);
   }
-  return inside;
+  return (px, py) => {
+    const list = edges[band(py)];
+    let inside = false;
+    for (let e = 0; e < list.length; e += 2) {
+      const i = list[e], j = list[e + 1];
+      if ((ys[i] > py) !== (ys[j] > py) && px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]) inside = !inside;
+    }
+    return inside;
+  };
 }
 
 class Panel {
@@ -521,11 +533,11 @@ class Panel {
       const [x0, x1] = shape.x, [y0, y1] = shape.y;
       for (let i = 0; i < n; i++) hit[i] = xs[i] >= x0 && xs[i] <= x1 && ys[i] >= y0 && ys[i] <= y1;
     } else {
-      const vx = shape.x, vy = shape.y;
+      const vx = shape.x, vy = shape.y, inside = polygonTest(vx, vy);
       const [bx0, bx1, by0, by1] = [Math.min(...vx), Math.max(...vx), Math.min(...vy), Math.max(...vy)];
       for (let i = 0; i < n; i++) {
         const x = xs[i], y = ys[i];
-        hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && insidePolygon(x, y, vx, vy);
+        hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && inside(x, y);
       }
     }
     return hit;
