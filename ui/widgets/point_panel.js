@@ -252,10 +252,16 @@ class Panel {
     };
     const key = [W, H, p.x0, p.x1, p.y0, p.y1].join();
     if (this.bases?.key !== key) this.bases = {key};
+    const offsets = this.bases.offsets ??= this.pixelOffsets(p, W, H, size, half);
+    const square = (pixels, i, colour) => {  // put's square, from the row's kept offset
+      const o = offsets[i];
+      if (o < 0) { put(pixels, i, colour, 0); return; }
+      for (let r = 0, line = o; r < size; r++, line += W) for (let c = 0; c < size; c++) pixels[line + c] = colour;
+    };
     const base = (kind) => {
       if (!this.bases[kind]) {
         const pixels = new Uint32Array(W * H).fill(0xffffffff), palette = this.colours()[kind];
-        for (let i = 0; i < this.header.n; i++) put(pixels, i, palette[codes[i]], 0);
+        for (let i = 0; i < this.header.n; i++) square(pixels, i, palette[codes[i]]);
         this.bases[kind] = pixels;
       }
       return this.bases[kind];
@@ -267,9 +273,21 @@ class Panel {
     if (sel) {
       const rows = this.rows, {full} = this.colours();
       if (rows.length <= RING_MAX) for (const i of rows) put(pixels, i, RING, 1);
-      for (const i of rows) put(pixels, i, full[codes[i]], 0);
+      for (const i of rows) square(pixels, i, full[codes[i]]);
     }
     ctx.putImageData(image, Math.round(p.left * dpr), Math.round(p.top * dpr));
+  }
+
+  pixelOffsets(p, W, H, size, half) {
+    // each row's square (put's, unringed): the index of its top-left device pixel, or -1 where it is clipped
+    const n = this.header.n, offsets = new Int32Array(n), xs = this.x, ys = this.y;
+    const ax = W / (p.x1 - p.x0), ay = H / (p.y1 - p.y0);
+    for (let i = 0; i < n; i++) {
+      const px = Math.round((xs[i] - p.x0) * ax) - half, fy = (ys[i] - p.y0) * ay;
+      const py = Math.round(p.down ? fy : H - fy) - half;
+      offsets[i] = px >= 0 && py >= 0 && px + size <= W && py + size <= H ? py * W + px : -1;
+    }
+    return offsets;
   }
 
   drawGrid(ctx, p) {
