@@ -289,7 +289,9 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     `values` (the colour's values; sent with one panel of a group).
     `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. A scan
     map's cells without a row show the maps' NaN colour. The shape drawn on the panel comes back in the
-    session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`)."""
+    session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`);
+    the view of a zoomable panel under "view" (`selection.zoomed_points`). A binned or zoomed panel is a group of
+    its own and says its approximation under it."""
     geometry, header, arrays = points
     background = figures.NAN_COLOUR if header.get("y_down") else "#ffffff"
     binned, part = geometry.binned, geometry.rows
@@ -302,8 +304,8 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     if binned:  # one code a cell, no values (the cell's count instead)
         codes, values, row_ids = binned.codes(colour), None, None
     header = {**header, **colour_header(colour), "n": len(arrays["cell"]) if binned else len(geometry.x), "key": key,
-              "group": group, "title": title,
-              "x_title": x_title, "y_title": y_title, "height": height, "point_size": point_size,
+              "group": group, "title": title, "x_title": x_title, "y_title": y_title, "height": height,
+              "point_size": point_size,
               "unit": display_units(units), "value_name": value_name or colour.title,
               "code_names": _code_names(colour), "background": _hex(background)}
     arrays = {**arrays, "codes": np.asarray(codes)}
