@@ -91,9 +91,8 @@ def linked(run, colour, grid, cells):
     selected_here = plots.is_chosen(rows, chosen)
     lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
                                      references.grid_roi(grid)) if boundaries_on else None
-    if panels.draw(colour, chosen, lines=lines, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
-                   y_title=view.y_title, map_title="Labels on the scan" if by_label else "Clusters on the scan"):
-        common.rerun()
+    panels.draw(colour, chosen, lines=lines, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
+                y_title=view.y_title, map_title="Labels on the scan" if by_label else "Clusters on the scan")
 
     report = run["report"]
     summary = st.columns(4)

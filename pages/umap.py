@@ -85,9 +85,7 @@ def linked(marks):
         lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
                                          references.grid_roi(scan_maps.scan_grid(lat_stamp)[0]))
     values = continuous[0] if continuous is not None else None
-    if embedding_panels.draw(colour, chosen, marks=marks, values=values, lines=lines, histogram=values,
-                             hover=explore.hover_fields(scan_columns, lat.units), **titles):
-        common.rerun()
+    embedding_panels.draw(colour, chosen, marks=marks, values=values, lines=lines, histogram=values, **titles)
 
     st.subheader(f"Selected: {len(chosen):,} points")
     before = state.selection_before()
@@ -97,9 +95,9 @@ def linked(marks):
     with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
         selection.row_query(lat_stamp, lat, len(coords), "umap")
     if not len(chosen):
-        tools = "Box and Lasso above it; Shift adds, Alt removes" if embedding_panels.canvas else "tools at its top right"
         st.caption("Click a point on the scatter" + (" or the scan map" if on_scan else "") +
-                   f", or drag a box or lasso ({tools}), to see its images and rows.")
+                   ", or drag a box or lasso (Box and Lasso above it; Shift adds, Alt removes), to see its images "
+                   "and rows.")
     else:
         if st.button("Clear selection", key="umap_clear"):
             state.clear_selection()

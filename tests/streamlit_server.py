@@ -105,22 +105,3 @@ def until_idle(page, since_ms: float, quiet_s: float = 1.0) -> float:
                            f" && performance.now() - window.__runs.started > {quiet_s * 1000}")
     runs = page.evaluate("window.__runs")
     return max(runs["ended"] - since_ms, 0.0) / 1000
-
-
-def drag_box(page, chart, fx0, fy0, fx1, fy1):
-    """Drag a selection box over a fraction of a plotly chart's plot area (choosing the toolbar's
-    box tool first where the chart starts in pan mode, as the click-selectable scatters do), the
-    mouse button still down: the caller releases it (the benchmark times from there)."""
-    chart.scroll_into_view_if_needed()
-    chart.hover()
-    tool = chart.locator('.modebar-btn[data-title="Box Select"]')
-    if tool.count():
-        tool.first.click()
-    area = chart.locator(".nsewdrag").first.bounding_box()
-    x = lambda f: area["x"] + f * area["width"]  # noqa: E731
-    y = lambda f: area["y"] + f * area["height"]  # noqa: E731
-    page.mouse.move(x(fx0), y(fy0))
-    page.mouse.down()
-    page.mouse.move(x((fx0 + fx1) / 2), y((fy0 + fy1) / 2), steps=5)
-    page.mouse.move(x(fx1), y(fy1), steps=5)
-

@@ -439,6 +439,52 @@ def test_event_row_ids_read_customdata_as_number_list_or_dict_and_map_point_inde
     assert list(event_row_ids(points, trace_rows)) == [7, 8, 9, 300]
 
 
+def test_above_max_points_the_linked_panels_are_binned_and_show_the_selection_as_their_cells(monkeypatch):
+    from latentcore.analysis.maps import Grid
+    from latentcore.latents import read_latents
+    from ui.widgets import point_panel
+
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)  # the demo's 2,400 rows drawn as a big scan's are
+    monkeypatch.setattr(point_panel, "MAX_CELLS", 700)
+    at = go(extracted(new_app()), "umap")
+    panels = point_panels(at)
+    (scatter, cells), (scan, pixels) = panels["umap_scatter"], panels["umap_map"]
+    assert scatter["binned"] and scatter["group"] == "umap_scatter" and cells["count"].sum() == 2400
+    assert scan["block"] == 2 and (scan["grid"]["nx"], scan["grid"]["ny"]) == (30, 20) and pixels["count"].sum() == 2400
+    assert "2,400 rows, drawn as a 512 x 512 grid of cells" in texts(at.caption)
+    assert "2,400 rows, drawn as blocks of 2 x 2 pixels" in texts(at.caption)
+
+    rows = np.arange(0, 2400, 7)
+    at.session_state["selection"] = rows
+    at.run()
+    panels = point_panels(at)
+    lat = read_latents(at.session_state["latents"])
+    row, column = Grid.from_coordinates(lat.x, lat.y).indices(lat.x, lat.y)
+    blocks = np.unique((row[rows] // 2) * 30 + column[rows] // 2)  # the 2 x 2 blocks holding a selected row
+    assert np.array_equal(panels["umap_map"][1]["cell"][overlay_rows(panels["overlay:umap_map"])], blocks)
+    shown = overlay_rows(panels["overlay:umap_scatter"])
+    assert 0 < len(shown) <= len(rows) and panels["overlay:umap_scatter"]["n"] == len(cells["cell"])
+    assert at.subheader[0].value == f"Selected: {len(rows):,} points"
+
+
+def test_the_clusters_pages_binned_panels_show_a_selection_within_the_roi(monkeypatch):
+    from ui.widgets import point_panel
+
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 500)
+    at = go(extracted(new_app()), "clusters")
+    at.slider(key="roi_y").set_value((30.0, 58.5)).run()  # the ROI's 1,200 rows: binned, its own grid's pixels
+    rows = np.arange(0, 2400, 7)
+    at.session_state["selection"] = rows
+    at.run()
+    panels = point_panels(at)
+    (scatter, cells), (scan, pixels) = panels["clusters_scatter"], panels["clusters_map"]
+    assert scatter["binned"] and scan["block"] == 1 and cells["count"].sum() == pixels["count"].sum() == 1200
+    inside = rows[rows >= 1200] - 1200  # the selected rows among the ROI's, on its 20 x 60 grid (in order)
+    assert np.array_equal(pixels["cell"][overlay_rows(panels["overlay:clusters_map"])], inside)
+    assert 0 < len(overlay_rows(panels["overlay:clusters_scatter"])) <= len(inside)
+    assert at.metric[3].value == f"{len(inside):,}"
+
+
 def test_rows_in_shapes_box_and_lasso():
     from ui.widgets.selection import rows_in_shapes
 

@@ -56,6 +56,7 @@ def rerun_until(at: AppTest, condition, job=None, timeout=120.0) -> AppTest:
 
 def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resumes(monkeypatch, not_here):
     import ui.compute.jobs
+    import ui.compute.latent_space
 
     monkeypatch.setattr(ui.compute.jobs, "INLINE_PATTERNS", 0)  # the demo's 2,400 patterns go to the pool
     at = new_app("extract")
@@ -88,11 +89,13 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
 
 def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
     import ui.compute.jobs
+    import ui.compute.latent_space
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
     monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
+    monkeypatch.setattr(ui.compute.latent_space, "NEAREST_HERE_ROWS", 0)  # more rows than the server searches
     import latentcore.analysis.rank
     import latentcore.analysis.references
 
@@ -114,6 +117,7 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
 
 def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
     import ui.compute.jobs
+    import ui.compute.latent_space
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
@@ -139,6 +143,7 @@ def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch
     import latentcore.analysis.embedding.projection
     import latentcore.analysis.embedding.search
     import ui.compute.jobs
+    import ui.compute.latent_space
     from latentcore.data import open_source
     from latentcore.demo import DEMO_SCAN
     from latentcore.latents import read_latents
@@ -151,6 +156,7 @@ def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch
     expected, _ = latentcore.analysis.embedding.search.nearest_neighbours(
         read_latents(at.session_state["latents"]).partitions["all"], 42, k=5)
     monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
+    monkeypatch.setattr(ui.compute.latent_space, "NEAREST_HERE_ROWS", 0)  # more rows than the server searches
 
     def refuse(*args, **kwargs):
         raise AssertionError("ran in the server process")

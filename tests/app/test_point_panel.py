@@ -91,3 +91,83 @@ def test_a_large_selection_travels_as_bits(monkeypatch):
     assert np.array_equal(np.flatnonzero(bits[:10_000]), chosen) and sent["data"]["count"] == len(chosen)
     point_panel.overlay("o", "g", 10_000, [4, 2], marks={"p": [{"x": np.array([1.5]), "y": [2], "name": "m"}]})
     assert sent["data"]["rows"] == [4, 2] and sent["data"]["marks"]["p"][0]["x"] == [1.5]
+
+
+def test_above_max_points_a_scatter_is_binned_and_a_shape_takes_every_row_inside(monkeypatch):
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)
+    geometry, header, arrays = point_panel.scatter_geometry(X, Y)
+    binned, grid = geometry.binned, header["grid"]
+    assert header["binned"] and grid["nx"] == grid["ny"] == point_panel.SCATTER_BINS
+    assert arrays["count"].sum() == len(X) and np.all(arrays["count"] > 0) and np.all(np.diff(arrays["cell"]) > 0)
+    column, row = binned.cell % grid["nx"], binned.cell // grid["nx"]  # each row in its cell (as quantised)
+    step_x, step_y = np.ptp(X) / 65535, np.ptp(Y) / 65535
+    assert np.all(np.abs(X - (grid["x0"] + column * grid["dx"])) <= grid["dx"] / 2 + step_x)
+    assert np.all(np.abs(Y - (grid["y0"] + row * grid["dy"])) <= grid["dy"] / 2 + step_y)
+    box = point_panel.rows_in({"shape": "box", "x": [-1.0, 2.0], "y": [-0.5, 0.5]}, geometry)
+    assert np.array_equal(box, np.flatnonzero((X >= -1) & (X <= 2) & (Y >= -0.5) & (Y <= 0.5)))  # exact rows
+    position = int(np.argmax(arrays["count"]))  # a click on a cell: its row nearest the click
+    in_cell = np.flatnonzero(binned.cell == arrays["cell"][position])
+    at = (X[in_cell[0]] + 1e-6, Y[in_cell[0]])
+    click = {"shape": "click", "row": position, "x": [at[0]], "y": [at[1]]}
+    assert list(point_panel.rows_in(click, geometry)) == [in_cell[0]] and len(in_cell) > 1
+    with pytest.raises(InputError, match=f"there are {len(arrays['cell']):,} rows"):
+        point_panel.rows_in({**click, "row": len(arrays["cell"])}, geometry)
+    shown = binned.positions(box)  # the cells shown selected: those holding a selected row
+    assert set(arrays["cell"][shown]) == set(binned.cell[box])
+
+
+def test_a_binned_panel_colours_each_cell_as_most_of_its_rows_or_their_mean(monkeypatch):
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)
+    geometry, _, arrays = point_panel.scatter_geometry(X, Y)
+    colour = plots.categorical_colour(RNG.integers(0, 3, len(X)), "c")
+    codes = geometry.binned.codes(colour)
+    for position in np.flatnonzero(arrays["count"] >= 3)[:50]:
+        counts = np.bincount(colour.codes[geometry.binned.cell == arrays["cell"][position]], minlength=3)
+        assert counts[codes[position]] == counts.max()
+    values = np.where(X > 4, np.nan, X)  # a few cells hold only NaN: the NaN colour
+    colour = plots.continuous_colour(values, "v")
+    codes = geometry.binned.codes(colour)
+    for position in range(len(arrays["cell"])):
+        rows = geometry.binned.cell == arrays["cell"][position]
+        finite = colour.codes[rows][np.isfinite(values[rows])].astype(float)
+        assert codes[position] == (np.rint(finite.mean()) if len(finite) else 255)
+
+
+def test_a_large_scan_map_is_binned_in_blocks_of_pixels(monkeypatch):
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 10)
+    monkeypatch.setattr(point_panel, "MAX_CELLS", 20)
+    grid = Grid(10.0, 20.0, 1.5, 2.0, 9, 10)  # 9 rows of 10 pixels: blocks of 3 x 3, 3 x 4 of them
+    row, column = np.divmod(np.arange(90), 10)
+    geometry, header, arrays = point_panel.grid_geometry(grid, (row, column))
+    g = header["grid"]
+    assert header["block"] == 3 and (g["nx"], g["ny"]) == (4, 3) and (g["dx"], g["dy"]) == (4.5, 6.0)
+    assert (g["x0"], g["y0"]) == (11.5, 22.0)  # the first block's centre: pixels 0-2
+    assert list(arrays["count"]) == [9, 9, 9, 3] * 3 and geometry.x[13] == 14.5  # rows keep their own position
+    box = point_panel.rows_in({"shape": "box", "x": [13.0, 16.0], "y": [20.0, 22.0]}, geometry)
+    assert list(box) == [2, 3, 4, 12, 13, 14]
+
+
+def test_zoomed_in_a_binned_scatter_shows_the_rows_in_the_view_as_points_and_resolves_shapes_over_them(monkeypatch):
+    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)
+    overview = point_panel.scatter_geometry(X, Y)
+    view = {"x0": -1.0, "x1": 1.0, "y0": -0.5, "y1": 0.5}
+    geometry, header, arrays = point_panel.zoomed(overview, view)
+    in_view = np.flatnonzero((X >= -1) & (X <= 1) & (Y >= -0.5) & (Y <= 0.5))
+    assert 100 < len(in_view) <= 1000 and np.array_equal(geometry.rows, in_view)
+    assert header["kind"] == "scatter" and header["zoomed"] and header["view"] == view and len(arrays["qx"]) == len(in_view)
+    assert point_panel.zoomed(overview, dict(view)) is point_panel.zoomed(overview, view)  # kept for the last view
+    shown = point_panel.rows_in({"shape": "box", "x": [0.0, 1.0], "y": [-0.5, 0.0]}, geometry)
+    expected = np.flatnonzero((X >= 0) & (X <= 1) & (Y >= -0.5) & (Y <= 0))
+    near_edge = set(np.flatnonzero(np.minimum.reduce([abs(X), abs(X - 1), abs(Y), abs(Y + 0.5)]) < 1e-3))
+    assert len(expected) > 50 and set(geometry.rows[shown]) ^ set(expected) <= near_edge  # quantised over the view
+    wide = point_panel.zoomed(overview, {"x0": -3.0, "x1": 3.0, "y0": -3.0, "y1": 3.0})  # more than MAX_POINTS
+    assert wide[1]["binned"] and wide[1]["zoomed"] and wide[2]["count"].sum() == len(wide[0].rows) > 1000
+    empty = point_panel.zoomed(overview, {"x0": 100.0, "x1": 101.0, "y0": 0.0, "y1": 1.0})
+    assert empty is overview  # nothing in the view: the whole panel
+
+
+@pytest.mark.parametrize("view", [None, "x", {"x0": 0}, {"x0": 1, "x1": 0, "y0": 0, "y1": 1},
+                                  {"x0": 0, "x1": "nan", "y0": 0, "y1": 1}, {"x0": 0, "x1": 1, "y0": 0, "y1": [1]}])
+def test_a_view_from_the_browser_that_is_not_one_is_ignored(view):
+    assert point_panel.valid_view(view) is None
+    assert point_panel.valid_view({"x0": 0, "x1": 1.5, "y0": -2, "y1": "3"}) == {"x0": 0, "x1": 1.5, "y0": -2, "y1": 3}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ui.figures import density, plots
-from ui.widgets.selection import scatter_rows
+from ui.widgets.selection import event_row_ids, rows_in_shapes
 
 
 def inside_polygon(px, py, xs, ys) -> bool:
@@ -35,20 +35,18 @@ def test_box_and_lasso_give_exactly_the_rows_inside(points):
     ex, ey = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y)
     box = {"x": [30_000.5, 12_000.5], "y": [9_000.5, 41_000.5]}  # drawn right to left
     lasso = {"x": [20_000, 50_000, 45_000, 25_000, 33_000], "y": [10_000, 15_000, 50_000, 40_000, 30_000]}
-    event = {"box": [box], "lasso": [lasso], "points": [{"point_index": 0, "curve_number": 0}]}
+    event = {"box": [box], "lasso": [lasso]}
     expected = {int(r) for r, a, b in zip(row_ids, ex, ey)
                 if (12_000.5 <= a <= 30_000.5 and 9_000.5 <= b <= 41_000.5)
                 or inside_polygon(float(a), float(b), lasso["x"], lasso["y"])}
-    got = scatter_rows(event, ex, ey, row_ids, {0: row_ids})
+    got = rows_in_shapes(event, ex, ey, row_ids)
     assert 100 < len(expected) < 2900
-    assert sorted(got.tolist()) == sorted(expected)  # the event's point list is ignored
+    assert sorted(got.tolist()) == sorted(expected)
 
 
 def test_a_click_names_the_clicked_point(points):
-    x, y, row_ids = points
-    ex, ey = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y)
-    event = {"points": [{"curve_number": 0, "point_index": 17}], "box": [], "lasso": []}
-    assert scatter_rows(event, ex, ey, row_ids, {0: row_ids}).tolist() == [row_ids[17]]
+    _, _, row_ids = points
+    assert event_row_ids([{"curve_number": 0, "point_index": 17}], {0: row_ids}).tolist() == [row_ids[17]]
 
 
 def test_raster_cells_colours_and_click_targets_match_a_loop(points):

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import streamlit as st
+
 from . import jobs, tasks
 from .dispatch import pooled
 from .sources import get_model, latents, read_only, stacked_latents, stamp
@@ -23,10 +25,24 @@ def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: fl
                 seed=int(seed))
 
 
+# The server holds the latents it shows: searching them here (their norms kept: 0.2 s at 10M x 16 on 2 cores)
+# beats a worker reading them again (4 s at 10M: docs/benchmarks.md); more rows than this go to a worker.
+NEAREST_HERE_ROWS = 20_000_000
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def cosine_search(lat_stamp: tuple):
+    """The latents' cosine search (their norms found once), shared by every session."""
+    from latentcore.analysis.embedding.search import CosineSearch
+
+    return CosineSearch(stacked_latents(lat_stamp)[0])
+
+
 def nearest(lat_stamp: tuple, row: int, k: int):
     """(indices, cosine distances) of the `k` nearest rows of `row` in the latent space."""
     rows = len(stacked_latents(lat_stamp)[0])
-    return pooled(tasks.nearest, f"Nearest neighbours of row {row}", rows, latents=lat_stamp, row=int(row), k=int(k))
+    return pooled(tasks.nearest, f"Nearest neighbours of row {row}", rows, inline_rows=NEAREST_HERE_ROWS,
+                  here=lambda: {"search": cosine_search(lat_stamp)}, latents=lat_stamp, row=int(row), k=int(k))
 
 
 def row_at(lat_stamp: tuple, x: float, y: float) -> int:

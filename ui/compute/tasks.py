@@ -73,11 +73,14 @@ def kmeans_labels(latents: tuple, k: int, progress) -> np.ndarray:
 
 # -- the UMAP page: nearest neighbours, a new image projected ---------------------------------------
 
-def nearest(latents: tuple, row: int, k: int, progress):
-    """The `k` nearest rows of `row` by cosine distance in the latent space: (indices, distances)."""
+def nearest(latents: tuple, row: int, k: int, progress, search=None):
+    """The `k` nearest rows of `row` by cosine distance in the latent space: (indices, distances). `search`: the
+    server's `CosineSearch` of these latents (run there), else they are read here."""
     from latentcore.analysis.embedding.search import nearest_neighbours
     from latentcore.latents import read_latents
 
+    if search is not None:
+        return search.nearest(int(row), int(k))
     progress(0.1, "reading the latents")
     matrix, _ = read_latents(latents[0]).stacked()
     progress(0.5, f"searching {len(matrix):,} rows")

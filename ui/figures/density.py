@@ -46,7 +46,7 @@ class Raster:
     def of(cls, x, y, bins: int = BINS) -> "Raster":
         qx, qy = plots.Quantiser.of(x), plots.Quantiser.of(y)
         ex, ey = qx.encode(x), qy.encode(y)
-        return cls(ex, ey, _cells(ex, ey, bins), bins, qx, qy)
+        return cls(ex, ey, cells_of(ex, ey, bins), bins, qx, qy)
 
     @property
     def cell_size(self) -> float:
@@ -69,27 +69,12 @@ class Raster:
         return cell_codes
 
     def _colour_codes(self, colour: plots.Colour) -> np.ndarray:
-        codes = np.asarray(colour.codes, np.int64)
-        out = np.full(self.bins ** 2, np.nan)
-        if colour.colorbar is not None:
-            valid = codes != len(colour.colours) - 1  # the last code is the grey of NaN values
-            sums = np.bincount(self.cell[valid], weights=codes[valid], minlength=self.bins ** 2)
-            counts = np.bincount(self.cell[valid], minlength=self.bins ** 2)
-            filled = counts > 0
-            out[filled] = np.rint(sums[filled] / counts[filled])
-        else:
-            n_codes = len(colour.colours)
-            pairs, counts = np.unique(self.cell * n_codes + codes, return_counts=True)
-            cells, values = pairs // n_codes, pairs % n_codes
-            order = np.lexsort((-counts, cells))  # per cell, the most frequent code first
-            first = np.r_[True, cells[order][1:] != cells[order][:-1]]
-            out[cells[order][first]] = values[order][first]
-        return out.reshape(self.bins, self.bins)
+        return cell_colour_codes(self.cell, self.bins ** 2, colour).reshape(self.bins, self.bins)
 
     def click_targets(self, bins: int = TARGET_BINS) -> np.ndarray:
         """Positions of the points a click can pick: in each cell of a coarser grid, the point
         nearest the cell's centre (at most bins**2 of them, so a click event stays small)."""
-        cells = _cells(self.ex, self.ey, bins)
+        cells = cells_of(self.ex, self.ey, bins)
         size = (plots.LEVELS + 1) / bins
         dx = self.ex - ((cells % bins) + 0.5) * size
         dy = self.ey - ((cells // bins) + 0.5) * size
@@ -98,7 +83,28 @@ class Raster:
         return order[first]
 
 
-def _cells(ex, ey, bins: int) -> np.ndarray:
+def cell_colour_codes(cell: np.ndarray, n_cells: int, colour: plots.Colour) -> np.ndarray:
+    """Per cell of `n_cells` (each point's `cell`): the mean code (continuous colours, NaN code left out) or the
+    most frequent code (categories); NaN where a cell holds no point."""
+    codes = np.asarray(colour.codes, np.int64)
+    out = np.full(n_cells, np.nan)
+    if colour.colorbar is not None:
+        valid = codes != len(colour.colours) - 1  # the last code is the grey of NaN values
+        sums = np.bincount(cell[valid], weights=codes[valid], minlength=n_cells)
+        counts = np.bincount(cell[valid], minlength=n_cells)
+        filled = counts > 0
+        out[filled] = np.rint(sums[filled] / counts[filled])
+    else:
+        n_codes = len(colour.colours)
+        pairs, counts = np.unique(cell * n_codes + codes, return_counts=True)
+        cells, values = pairs // n_codes, pairs % n_codes
+        order = np.lexsort((-counts, cells))  # per cell, the most frequent code first
+        first = np.r_[True, cells[order][1:] != cells[order][:-1]]
+        out[cells[order][first]] = values[order][first]
+    return out
+
+
+def cells_of(ex, ey, bins: int) -> np.ndarray:
     ix = (ex.astype(np.int64) * bins) // (plots.LEVELS + 1)
     iy = (ey.astype(np.int64) * bins) // (plots.LEVELS + 1)
     return iy * bins + ix

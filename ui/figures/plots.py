@@ -29,7 +29,6 @@ from ..kept import Kept, digest
 
 LEVELS = 65535  # uint16 quantisation of scatter coordinates
 HOVER_ROW_IDS = 65_535  # row ids up to this travel as uint16 customdata, for hover text
-HOVER_FIELDS_MAX = 300_000  # beyond this many points, the hover shows no x, y, band contrast (payload)
 NAN_CODE_COLOUR = "#d9d9d9"
 SELECTED_LINE = "#111111"
 
@@ -186,11 +185,9 @@ def _marker_scale(colour: Colour) -> dict:
 
 
 def scatter_figure(x, y, colour: Colour, row_ids, selected=None, *, x_title="", y_title="", title="",
-                   marks=(), height: int = 520, marker_size: float = 4, hover: dict | None = None):
+                   marks=(), height: int = 520, marker_size: float = 4):
     """One WebGL trace of every point in row order, the selected points ringed on top, and optional
-    `marks` (dicts with x, y, name, symbol, colour) such as a projected new image. `hover`: name ->
-    (per-point values, unit) shown under the row id (scan x, y and band contrast), up to HOVER_FIELDS_MAX
-    points (they travel as customdata [row, values...]: 4 bytes a value).
+    `marks` (dicts with x, y, name, symbol, colour) such as a projected new image.
     Returns (figure, trace_rows): trace index -> global row id of each point."""
     row_ids = np.asarray(row_ids)
     qx, qy = Quantiser.of(x), Quantiser.of(y)
@@ -201,9 +198,7 @@ def scatter_figure(x, y, colour: Colour, row_ids, selected=None, *, x_title="", 
     if colour.colorbar:
         marker.update(showscale=True, colorbar=colour.colorbar)
     main = go.Scattergl(x=ex, y=ey, mode="markers", marker=marker, name="points", showlegend=False)
-    if hover and len(row_ids) <= HOVER_FIELDS_MAX:
-        _hover_fields(main, row_ids, hover)
-    elif np.array_equal(row_ids, np.arange(len(row_ids))):
+    if np.array_equal(row_ids, np.arange(len(row_ids))):
         main.hovertemplate = "row %{pointNumber}<extra></extra>"  # the position is the row id
     elif row_ids.max(initial=0) <= HOVER_ROW_IDS:
         main.customdata = row_ids.astype(np.uint16)
@@ -229,15 +224,6 @@ def scatter_figure(x, y, colour: Colour, row_ids, selected=None, *, x_title="", 
                       dragmode="select", margin={"l": 60, "r": 20, "t": 50, "b": 60},
                       legend={"itemsizing": "constant", "orientation": "h", "x": 0, "y": -0.14, "yanchor": "top"})
     return fig, trace_rows
-
-
-def _hover_fields(trace, row_ids, hover: dict):
-    """customdata [row, field...] (row first: selections read the row id from it) and a hover line a field."""
-    values = [np.asarray(v, np.float64) for v, _ in hover.values()]
-    trace.customdata = np.column_stack([row_ids, *values]).astype(np.float32 if len(row_ids) < 2**24 else np.float64)
-    lines = [f"{name} %{{customdata[{i + 1}]:.4g}}" + (f" {unit}" if unit else "")
-             for i, (name, (_, unit)) in enumerate(hover.items())]
-    trace.hovertemplate = "<br>".join(["row %{customdata[0]}", *lines]) + "<extra></extra>"
 
 
 def _legend_entries(fig, colour: Colour, limit: int = 30):

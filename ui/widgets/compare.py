@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
 from latentcore.analysis.labels.labelled import codes_per_row
@@ -115,32 +114,19 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
 
 @common.linked_panels
 def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method: str):
-    """The two embeddings side by side (point panels of one group, linked in the browser; plotly above
+    """The two embeddings side by side (point panels of one group, linked in the browser; binned above
     `point_panel.MAX_POINTS` rows); a selection in either is the session's selection, drawn in both."""
-    keys, both, n = ("compare_a", "compare_b"), (coords_a, coords_b), len(coords_a)
-    canvas = n <= point_panel.MAX_POINTS
-    if canvas:
-        points = [selection.scatter_points(coords[:, 0], coords[:, 1]) for coords in both]
-        selection.take_shapes({key: geometry for key, (geometry, _, _) in zip(keys, points)})
-    else:
-        selection.take_pending({key: selection.scatter_resolver(coords[:, 0], coords[:, 1], np.arange(n),
-                                                                state.selection()) for key, coords in zip(keys, both)})
+    keys, n = ("compare_a", "compare_b"), len(coords_a)
+    panels = {key: selection.zoomed_points(key, selection.scatter_points(coords[:, 0], coords[:, 1]))
+              for key, coords in zip(keys, (coords_a, coords_b))}
+    selection.take_shapes({key: geometry for key, (geometry, _, _) in panels.items()})
     selection.made_elsewhere("compare", "point")
     chosen = state.selection()
     titles = {"x_title": f"{method.upper()} 1", "y_title": f"{method.upper()} 2"}
-    changed = False
-    for i, panel in enumerate(st.columns(2)):
-        with panel:
-            if canvas:
-                point_panel.draw(keys[i], points[i], colour, group="compare", title=names[i], **titles)
-            else:
-                moved, _ = selection.linked_scatter(both[i][:, 0], both[i][:, 1], colour, np.arange(n), chosen,
-                                                    keys[i], title=names[i], **titles)
-                changed |= moved
-    if canvas:
-        point_panel.overlay("compare_overlay", "compare", n, chosen)
-    if changed:
-        common.rerun()
+    for key, name, column in zip(keys, names, st.columns(2)):
+        with column:
+            point_panel.draw(key, panels[key], colour, group="compare", title=name, **titles)
+    point_panel.overlays("compare", panels, n, chosen)
     st.caption(f"Selected: {len(chosen):,} rows, highlighted in both embeddings (the same source rows)."
                if len(chosen) else "Select points in either embedding (click, or Box and Lasso above it; Shift "
                "adds, Alt removes): the same rows are highlighted in the other.")

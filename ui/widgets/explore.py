@@ -18,7 +18,6 @@ from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_na
 from latentcore.errors import LatentError
 
 from latentcore.data.bandcontrast import point_map_title
-from latentcore.data.base import display_units
 
 from ..compute import cluster_runs, latent_space, sources
 from ..figures import plots
@@ -119,14 +118,6 @@ def scan_columns(lat_stamp, lat) -> dict[str, np.ndarray]:
         except LatentError:  # a table that does not cover these latents: the Data page says so
             pass
     return columns
-
-
-def hover_fields(columns: dict, units: str | None) -> dict[str, tuple[np.ndarray, str]]:
-    """name -> (values, unit shown) for the scatter's hover text: words, not column names."""
-    unit = display_units(units)
-    words = {BANDCONTRAST_COLUMN: "band contrast"}
-    return {(name[0] if name[:2] in ("x_", "y_") else words.get(name, name)): (values, unit if name[:2] in ("x_", "y_") else "")
-            for name, values in columns.items()}
 
 
 def gallery_captions(lat, scan: dict | None):

@@ -1,7 +1,7 @@
-"""An embedding's scatter and, for a scan, the same rows on the scan map, linked: point panels (point_panel.js)
-up to `point_panel.MAX_POINTS` rows, plotly's raster and map above. Each takes the selection just made on it
-before anything is drawn (`take`), then draws (`draw`). The UMAP page shows every row; the Clusters page a
-part of them (its ROI: `row_ids`, on the part's own grid: `scan`)."""
+"""An embedding's scatter and, for a scan, the same rows on the scan map, linked point panels (point_panel.js;
+binned above `point_panel.MAX_POINTS` rows). Each takes the selection just made on it before anything is drawn
+(`take`), then draws (`draw`). The UMAP page shows every row; the Clusters page a part of them (its ROI: `row_ids`,
+on the part's own grid: `scan`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +13,6 @@ import streamlit as st
 from latentcore.data.base import display_units
 
 from ..compute import scan_maps
-from ..session import state
 from . import point_panel, scales, selection
 
 
@@ -30,64 +29,40 @@ class LinkedEmbedding:
     def on_scan(self) -> bool:
         return self.lat.x is not None and self.lat.y is not None
 
-    @property
-    def canvas(self) -> bool:
-        return len(self.coords) <= point_panel.MAX_POINTS
-
-    @property
-    def rows(self) -> np.ndarray:
-        return np.arange(len(self.coords)) if self.row_ids is None else np.asarray(self.row_ids)
-
     @functools.cached_property
-    def points(self):
-        """(scatter, scan map or None) as the point panels draw them: found once a run."""
-        scatter = selection.scatter_points(self.coords[:, 0], self.coords[:, 1])
-        if not self.on_scan:
-            return scatter, None
-        return scatter, selection.map_points(*(self.scan or scan_maps.scan_grid(self.lat_stamp)))
+    def overview(self) -> dict:
+        """Panel key -> its points over every row shown (the scatter, and the scan map on a scan): found once."""
+        panels = {f"{self.key}_scatter": selection.scatter_points(self.coords[:, 0], self.coords[:, 1])}
+        if self.on_scan:
+            panels[f"{self.key}_map"] = selection.map_points(*(self.scan or scan_maps.scan_grid(self.lat_stamp)))
+        return panels
+
+    @property
+    def panels(self) -> dict:
+        """Panel key -> its points as drawn: a binned scatter zoomed into shows the rows in its view (the view
+        may change between a page's fragment reruns, which keep this object)."""
+        return {key: selection.zoomed_points(key, points) for key, points in self.overview.items()}
 
     def take(self):
         """Apply a selection just made on either panel, so this run draws it."""
-        if self.canvas:
-            scatter, scan = self.points
-            selection.take_shapes({f"{self.key}_scatter": scatter[0], **({f"{self.key}_map": scan[0]} if scan else {})},
-                                  self.row_ids)
-            return
-        rows, lat = self.rows, self.lat
-        selection.take_pending({f"{self.key}_scatter": selection.scatter_resolver(
-                                    self.coords[:, 0], self.coords[:, 1], rows, state.selection()),
-                                **({f"{self.key}_map": lambda s: selection.rows_in_shapes(s, lat.x[rows], lat.y[rows],
-                                                                                          rows)}
-                                   if self.on_scan else {})})
+        selection.take_shapes({key: geometry for key, (geometry, _, _) in self.panels.items()}, self.row_ids)
 
-    def draw(self, colour, chosen, *, marks=(), values=None, hover=None, lines=None, histogram=None,
-             map_title: str = "The same rows on the scan", **titles) -> bool:
+    def draw(self, colour, chosen, *, marks=(), values=None, lines=None, histogram=None,
+             map_title: str = "The same rows on the scan", **titles):
         """The two panels side by side (the scatter alone without a scan), the scan map's boundary `lines` and
-        the `histogram` (values) under it; True when a plotly panel took a new selection (rerun)."""
-        panels = st.columns(2) if self.on_scan else [st.container()]
-        scatter, scan = self.points if self.canvas else (None, None)
-        changed = False
-        with panels[0]:
-            if self.canvas:
-                point_panel.draw(f"{self.key}_scatter", scatter, colour, group=self.key, values=values,
-                                 units=self.lat.units, row_ids=self.row_ids, **titles)
-            else:
-                changed, _ = selection.linked_scatter(self.coords[:, 0], self.coords[:, 1], colour, self.rows, chosen,
-                                                      f"{self.key}_scatter", marks=marks, hover=hover, **titles)
+        the `histogram` (values) under it."""
+        columns = st.columns(2) if self.on_scan else [st.container()]
+        scatter_key, map_key = f"{self.key}_scatter", f"{self.key}_map"
+        with columns[0]:
+            point_panel.draw(scatter_key, self.panels[scatter_key], colour, group=self.key, values=values,
+                             units=self.lat.units, row_ids=self.row_ids, **titles)
         if self.on_scan:
-            with panels[1]:
+            with columns[1]:
                 unit = display_units(self.lat.units)
-                if self.canvas:  # its hover shows the scatter's values
-                    point_panel.draw(f"{self.key}_map", scan, colour, group=self.key, title=map_title,
-                                     x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, lines=lines,
-                                     row_ids=self.row_ids)
-                else:
-                    changed |= selection.linked_code_map(self.lat_stamp, self.lat, colour, chosen, f"{self.key}_map",
-                                                         lines=lines, title=map_title, row_ids=self.rows,
-                                                         scan=self.scan)
+                point_panel.draw(map_key, self.panels[map_key], colour, group=self.key, title=map_title,
+                                 x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, lines=lines,
+                                 row_ids=self.row_ids)  # its hover shows the scatter's values
                 if histogram is not None:
                     scales.histogram(histogram, f"{self.key}_histogram", colour=colour, value_name=colour.title)
-        if self.canvas:
-            point_panel.overlay(f"{self.key}_overlay", self.key, len(self.coords), chosen,
-                                marks={f"{self.key}_scatter": list(marks)}, row_ids=self.row_ids)
-        return changed
+        point_panel.overlays(self.key, self.panels, len(self.coords), chosen, marks={scatter_key: list(marks)},
+                             row_ids=self.row_ids)

@@ -52,18 +52,30 @@ function niceTicks(low, high, count = 6) {
 
 const fmt = (v) => (Number.isFinite(v) ? (+v.toPrecision(4)).toString() : "NaN");
 
-function insidePolygon(px, py, xs, ys) {
-  // even-odd rule, the same arithmetic as ui/widgets/point_panel.py's _in_polygon
-  let inside = false;
-  for (let i = 0, j = xs.length - 1; i < xs.length; j = i++) {
-    if ((ys[i] > py) !== (ys[j] > py) && px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]) inside = !inside;
+function polygonTest(xs, ys) {
+  // (x, y) -> inside the polygon, by the even-odd rule with the same arithmetic as ui/widgets/point_panel.py's
+  // _in_polygon; each edge is listed in the horizontal bands its y span covers, so a point tests only the few
+  // edges of its band (an edge that does not span its y could not change the answer)
+  const n = xs.length, low = Math.min(...ys), high = Math.max(...ys), bands = 64;
+  const height = (high - low) / bands || 1, band = (y) => Math.max(0, Math.min(bands - 1, Math.floor((y - low) / height)));
+  const edges = Array.from({length: bands}, () => []);
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    for (let b = band(Math.min(ys[i], ys[j])); b <= band(Math.max(ys[i], ys[j])); b++) edges[b].push(i, j);
   }
-  return inside;
+  return (px, py) => {
+    const list = edges[band(py)];
+    let inside = false;
+    for (let e = 0; e < list.length; e += 2) {
+      const i = list[e], j = list[e + 1];
+      if ((ys[i] > py) !== (ys[j] > py) && px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]) inside = !inside;
+    }
+    return inside;
+  };
 }
 
 class Panel {
-  constructor(key, root, payload, send, previous) {
-    Object.assign(this, {key, root, send, ...payload});
+  constructor(key, root, payload, send, keepView, previous) {
+    Object.assign(this, {key, root, send, keepView, ...payload});
     Object.assign(this, positions(payload));
     this.group = this.header.group;
     this.selected = null;  // Uint8Array mask over rows, or null: nothing selected
@@ -72,6 +84,9 @@ class Panel {
     this.place = JSON.stringify([this.header.x_range, this.header.y_range, this.header.grid]);
     this.home();
     if (previous?.place === this.place) this.view = {...previous.view};  // recoloured: the zoom stays
+    if (this.header.view) this.view = {...this.header.view};  // zoomed in: the rows in the view the server drew
+    // a binned scatter, or one zoomed into, asks the server for the rows in a new view (points when few enough)
+    this.zoomable = !!(this.header.zoomed || (this.header.binned && !this.header.y_down));
     this.build(previous?.mode || "box");
     REGISTRY.panels[key] = this;
     (REGISTRY.groups[this.group] ??= new Set()).add(key);
@@ -108,7 +123,7 @@ class Panel {
     bar.addEventListener("click", (e) => {
       const b = e.target.closest("button");
       if (!b) return;
-      if (b.dataset.act === "home") { this.home(); this.draw(); } else this.setMode(b.dataset.mode);
+      if (b.dataset.act === "home") this.reset(); else this.setMode(b.dataset.mode);
     });
     const stage = document.createElement("div");
     stage.className = "lp-stage";
@@ -237,10 +252,16 @@ class Panel {
     };
     const key = [W, H, p.x0, p.x1, p.y0, p.y1].join();
     if (this.bases?.key !== key) this.bases = {key};
+    const offsets = this.bases.offsets ??= this.pixelOffsets(p, W, H, size, half);
+    const square = (pixels, i, colour) => {  // put's square, from the row's kept offset
+      const o = offsets[i];
+      if (o < 0) { put(pixels, i, colour, 0); return; }
+      for (let r = 0, line = o; r < size; r++, line += W) for (let c = 0; c < size; c++) pixels[line + c] = colour;
+    };
     const base = (kind) => {
       if (!this.bases[kind]) {
         const pixels = new Uint32Array(W * H).fill(0xffffffff), palette = this.colours()[kind];
-        for (let i = 0; i < this.header.n; i++) put(pixels, i, palette[codes[i]], 0);
+        for (let i = 0; i < this.header.n; i++) square(pixels, i, palette[codes[i]]);
         this.bases[kind] = pixels;
       }
       return this.bases[kind];
@@ -252,9 +273,21 @@ class Panel {
     if (sel) {
       const rows = this.rows, {full} = this.colours();
       if (rows.length <= RING_MAX) for (const i of rows) put(pixels, i, RING, 1);
-      for (const i of rows) put(pixels, i, full[codes[i]], 0);
+      for (const i of rows) square(pixels, i, full[codes[i]]);
     }
     ctx.putImageData(image, Math.round(p.left * dpr), Math.round(p.top * dpr));
+  }
+
+  pixelOffsets(p, W, H, size, half) {
+    // each row's square (put's, unringed): the index of its top-left device pixel, or -1 where it is clipped
+    const n = this.header.n, offsets = new Int32Array(n), xs = this.x, ys = this.y;
+    const ax = W / (p.x1 - p.x0), ay = H / (p.y1 - p.y0);
+    for (let i = 0; i < n; i++) {
+      const px = Math.round((xs[i] - p.x0) * ax) - half, fy = (ys[i] - p.y0) * ay;
+      const py = Math.round(p.down ? fy : H - fy) - half;
+      offsets[i] = px >= 0 && py >= 0 && px + size <= W && py + size <= H ? py * W + px : -1;
+    }
+    return offsets;
   }
 
   drawGrid(ctx, p) {
@@ -347,6 +380,22 @@ class Panel {
     ctx.restore();
   }
 
+  reset() {
+    this.home();
+    this.draw();
+    if (this.header.zoomed) this.keepView(null);  // back to every row
+  }
+
+  viewChanged() {
+    // a zoom or pan of a zoomable panel: the view goes to the server once the user pauses
+    if (!this.zoomable) return;
+    clearTimeout(this.viewTimer);
+    this.viewTimer = setTimeout(() => {
+      const v = this.view;
+      this.keepView({x0: Math.min(v.x0, v.x1), x1: Math.max(v.x0, v.x1), y0: Math.min(v.y0, v.y1), y1: Math.max(v.y0, v.y1)});
+    }, 400);
+  }
+
   nearest(sx, sy) {
     // the row drawn nearest to a point of the canvas, within PICK_PX
     const p = this.plot(), [x, y] = this.toData(p, sx, sy);
@@ -384,6 +433,7 @@ class Panel {
     const row = this.nearest(sx, sy);
     if (row < 0) { this.tip.style.display = "none"; return; }
     const h = this.header, unit = h.unit ? ` ${h.unit}` : "", ids = this.arrays.row_ids;
+    if (h.binned) { this.hoverCell(row, sx, sy); return; }
     const lines = [`row ${ids ? ids[row] : row}`];
     const scan = h.kind === "grid" ? this : [...(REGISTRY.groups[this.group] || [])]
       .map((key) => REGISTRY.panels[key]).find((other) => other?.header.kind === "grid" && other.root.isConnected);
@@ -392,6 +442,21 @@ class Panel {
     const values = this.fromGroup("values");
     if (values) lines.push(`${h.value_name} ${fmt(values[row])}`);
     else if (h.code_names) lines.push(h.code_names[this.arrays.codes[row]] ?? "");
+    this.tip.textContent = lines.join("\n");
+    Object.assign(this.tip.style, {display: "block", left: `${Math.min(sx + 12, this.width - 180)}px`, top: `${sy + 12}px`});
+  }
+
+  hoverCell(cell, sx, sy) {
+    // a binned panel's cell: how many rows it holds, its centre, its colour's name or value
+    const h = this.header, unit = h.unit ? ` ${h.unit}` : "", count = this.arrays.count[cell];
+    const lines = [`${count.toLocaleString("en-US")} row${count === 1 ? "" : "s"} in this cell`,
+                   h.y_down ? `x ${fmt(this.x[cell])}${unit}, y ${fmt(this.y[cell])}${unit}`
+                            : `${h.x_title} ${fmt(this.x[cell])}, ${h.y_title} ${fmt(this.y[cell])}`];
+    const code = this.arrays.codes[cell], bar = h.colorbar;
+    if (h.code_names) lines.push(h.code_names[code] ?? "");
+    else if (bar && code < h.palette.length - 1) {  // codes 0-254 span the colour bar's limits
+      lines.push(`${h.value_name} ${fmt(bar.low + (bar.high - bar.low) * code / 254)} (the cell's mean)`);
+    }
     this.tip.textContent = lines.join("\n");
     Object.assign(this.tip.style, {display: "block", left: `${Math.min(sx + 12, this.width - 180)}px`, top: `${sy + 12}px`});
   }
@@ -432,7 +497,7 @@ class Panel {
       drag = null;
       this.clearOutline();
       const up = performance.now();
-      if (this.mode === "pan" && done.moved) return;
+      if (this.mode === "pan" && done.moved) { this.viewChanged(); return; }
       const p = this.plot();
       let shape;
       if (!done.moved) {
@@ -450,7 +515,7 @@ class Panel {
       this.select({...shape, op: done.op}, up, done.busy);
     });
     el.addEventListener("pointerleave", () => { this.tip.style.display = "none"; });
-    el.addEventListener("dblclick", () => { this.home(); this.draw(); });
+    el.addEventListener("dblclick", () => this.reset());
     el.addEventListener("wheel", (e) => {
       e.preventDefault();
       const p = this.plot(), [sx, sy] = at(e), [cx, cy] = this.toData(p, sx, sy);
@@ -458,6 +523,7 @@ class Panel {
       const v = this.view;
       this.view = {x0: cx + (v.x0 - cx) * k, x1: cx + (v.x1 - cx) * k, y0: cy + (v.y0 - cy) * k, y1: cy + (v.y1 - cy) * k};
       this.draw();
+      this.viewChanged();
     }, {passive: false});
   }
 
@@ -485,11 +551,11 @@ class Panel {
       const [x0, x1] = shape.x, [y0, y1] = shape.y;
       for (let i = 0; i < n; i++) hit[i] = xs[i] >= x0 && xs[i] <= x1 && ys[i] >= y0 && ys[i] <= y1;
     } else {
-      const vx = shape.x, vy = shape.y;
+      const vx = shape.x, vy = shape.y, inside = polygonTest(vx, vy);
       const [bx0, bx1, by0, by1] = [Math.min(...vx), Math.max(...vx), Math.min(...vy), Math.max(...vy)];
       for (let i = 0; i < n; i++) {
         const x = xs[i], y = ys[i];
-        hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && insidePolygon(x, y, vx, vy);
+        hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && inside(x, y);
       }
     }
     return hit;
@@ -558,7 +624,7 @@ function decodeMask(data) {
   return mask;
 }
 
-export default function mount({data, parentElement, setTriggerValue}) {
+export default function mount({data, parentElement, setTriggerValue, setStateValue}) {
   const root = parentElement.querySelector(".lp-root");
   if (!(data instanceof Uint8Array)) {  // the group's overlay: Python's selection and the marks
     (REGISTRY.overlays[data.group] ??= {marks: {}}).marks = data.marks || {};
@@ -568,5 +634,6 @@ export default function mount({data, parentElement, setTriggerValue}) {
   }
   const payload = parse(data), key = payload.header.key, existing = REGISTRY.panels[key];
   if (existing?.root === root && existing.header.digest === payload.header.digest) return;  // drawn already
-  new Panel(key, root, payload, (value) => setTriggerValue("select", value), existing?.root === root ? existing : null);
+  new Panel(key, root, payload, (value) => setTriggerValue("select", value), (view) => setStateValue("view", view),
+            existing?.root === root ? existing : null);
 }

@@ -9,6 +9,14 @@ scatter's x and y travel as uint16 over their range (1/65,535 of it) and a colou
 point; a scan map's rows as their grid cell (int32) and code. The selection Python holds, and the marks
 (nearest neighbours, a new image), travel in a small overlay of the group (`overlay`).
 
+Above MAX_POINTS rows a panel is binned (`Binned`): the browser gets the cells that hold a row (a scatter's
+SCATTER_BINS x SCATTER_BINS cells, a scan map's pixels in blocks, at most MAX_CELLS), each in the colour most of
+its rows have (or their mean), draws a selection at once over the cells it covers, and Python resolves the shape
+over every row's own coordinates; the panel then shows the cells that hold a selected row. Zoomed in (the view
+the browser keeps as the panel's state), a binned scatter shows the rows in the view (`zoomed`): as points when
+they are at most MAX_POINTS, else binned over the view. A binned or zoomed panel is a group of its own (its cells
+or rows are not the linked panel's), so the linked panel shows the selection after the rerun.
+
 A selection comes back as its shape (box corners, lasso vertices in data units, or a clicked row) with how
 it combines with the last one (replace; Shift adds; Alt or Ctrl removes). `rows_in` resolves the shape over
 the coordinates the browser drew (`Geometry`), with the browser's own arithmetic, so both find the same rows.
@@ -19,6 +27,8 @@ import base64
 import dataclasses
 import hashlib
 import json
+import os
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +39,15 @@ from latentcore.arrays import unique
 from latentcore.data.base import display_units
 from latentcore.errors import InputError
 
-from ..figures import plots
+from ..figures import density, plots
 
 HERE = Path(__file__).parent
 LEVELS = plots.LEVELS  # uint16 steps of a scatter's coordinates
-MAX_POINTS = 2_000_000  # above this a page shows a raster instead (the browser's memory, 5 bytes a point sent)
+# above this many rows a panel is binned (the browser's memory: 5 bytes a point sent, 16 kept); a lab whose
+# browsers have less memory sets LATENT_EXPLORER_MAX_POINTS lower (docs/deployment.md)
+MAX_POINTS = int(os.environ.get("LATENT_EXPLORER_MAX_POINTS", 2_000_000))
+SCATTER_BINS = 512  # a binned scatter's cells a side: about one a screen pixel of a half-width panel at 1600 px
+MAX_CELLS = 1_000_000  # a binned scan map's cells at most (its pixels in blocks of 2 x 2, 3 x 3, ...)
 MAX_VERTICES = 5_000  # a lasso from the browser with more is refused (a hostile message)
 OPS = ("replace", "add", "remove")
 _PANEL = st.components.v2.component("latent_point_panel", html='<div class="lp-root"></div>',
@@ -41,31 +55,119 @@ _PANEL = st.components.v2.component("latent_point_panel", html='<div class="lp-r
                                     js=(HERE / "point_panel.js").read_text())
 
 
+class Binned:
+    """A binned panel's rows: each row's cell, the cells that hold a row (sorted) and their counts."""
+
+    def __init__(self, cell: np.ndarray, n_cells: int):
+        self.cell, self.n_cells = cell, n_cells
+        counts = np.bincount(cell, minlength=n_cells)
+        self.occupied = np.flatnonzero(counts)
+        self.counts = counts[self.occupied]
+        self._last = (None, None)  # the last colour's codes array (weakly) and its cells' codes
+        self.zoom = None  # the last view zoomed into and its points (`zoomed`)
+
+    def arrays(self) -> dict:
+        return {"cell": self.occupied.astype(np.int32), "count": self.counts.astype(np.int32)}
+
+    def codes(self, colour: plots.Colour) -> np.ndarray:
+        """Each occupied cell's code (the NaN code where none of its rows has a value); kept for the last colour."""
+        last, codes = self._last
+        if last is None or last() is not colour.codes:
+            codes = density.cell_colour_codes(self.cell, self.n_cells, colour)[self.occupied]
+            codes = np.where(np.isnan(codes), len(colour.colours) - 1, codes).astype(np.uint8)
+            self._last = (weakref.ref(colour.codes), codes)
+        return codes
+
+    def positions(self, rows) -> np.ndarray:
+        """The positions among the occupied cells of the cells that hold `rows`."""
+        return np.searchsorted(self.occupied, unique(self.cell[np.asarray(rows, np.int64)]))
+
+    def nearest_row(self, position: int, x, y, at) -> int:
+        """The row of the cell at `position` nearest the point `at` (x, y)."""
+        rows = np.flatnonzero(self.cell == self.occupied[position])
+        return int(rows[np.argmin((x[rows] - at[0]) ** 2 + (y[rows] - at[1]) ** 2)])
+
+
 @dataclasses.dataclass(frozen=True)
 class Geometry:
-    """The coordinates of a panel's rows as the browser computes them from the payload (float64)."""
+    """The coordinates of a panel's rows as the browser computes them from the payload (float64); for a binned
+    panel, every row's own coordinates and its cells; zoomed in, the positions among the panel's rows of those
+    shown (`rows`)."""
 
     x: np.ndarray
     y: np.ndarray
+    binned: Binned | None = None
+    rows: np.ndarray | None = None
+
+    @property
+    def own_group(self) -> bool:
+        """Its cells or rows are not its linked panels'."""
+        return self.binned is not None or self.rows is not None
+
+
+def valid_view(view) -> dict | None:
+    """A view the browser sent ({x0, x1, y0, y1}, finite, not empty), or None."""
+    try:
+        view = {name: float(view[name]) for name in ("x0", "x1", "y0", "y1")}
+    except (TypeError, KeyError, ValueError):
+        return None
+    finite = all(np.isfinite(v) for v in view.values())
+    return view if finite and view["x0"] < view["x1"] and view["y0"] < view["y1"] else None
+
+
+def zoomed(points: tuple, view: dict) -> tuple:
+    """A binned scatter's rows inside `view` (as points at most MAX_POINTS, else binned over the view), the view
+    in the header; the whole panel when none is inside. Kept for the last view."""
+    geometry = points[0]
+    last = geometry.binned.zoom
+    if last and last[0] == view:
+        return last[1]
+    x, y = geometry.x, geometry.y
+    rows = np.flatnonzero((x >= view["x0"]) & (x <= view["x1"]) & (y >= view["y0"]) & (y <= view["y1"]))
+    shown = points
+    if len(rows):
+        part, header, arrays = scatter_geometry(np.asarray(x)[rows], np.asarray(y)[rows])
+        shown = dataclasses.replace(part, rows=rows), {**header, "view": view, "zoomed": True}, arrays
+    geometry.binned.zoom = (view, shown)
+    return shown
 
 
 def scatter_geometry(x, y) -> tuple[Geometry, dict, dict]:
-    """A scatter's rows quantised as they travel: (geometry, the header's part, arrays)."""
+    """A scatter's rows quantised as they travel: (geometry, the header's part, arrays); binned above MAX_POINTS."""
     qx, qy = plots.Quantiser.of(x), plots.Quantiser.of(y)
+    if len(x) > MAX_POINTS:
+        return _binned_scatter(np.asarray(x), np.asarray(y), qx, qy)
     ex, ey = qx.encode(x), qy.encode(y)
     geometry = Geometry(qx.low + ex * ((qx.high - qx.low) / LEVELS), qy.low + ey * ((qy.high - qy.low) / LEVELS))
     return geometry, {"kind": "scatter", "x_range": [qx.low, qx.high], "y_range": [qy.low, qy.high]}, \
         {"qx": ex, "qy": ey}
 
 
+def _binned_scatter(x, y, qx, qy) -> tuple[Geometry, dict, dict]:
+    binned = Binned(density.cells_of(qx.encode(x), qy.encode(y), SCATTER_BINS), SCATTER_BINS ** 2)
+    step = (LEVELS + 1) / SCATTER_BINS / LEVELS  # a cell's side over the range
+    dx, dy = step * (qx.high - qx.low), step * (qy.high - qy.low)
+    header = {"kind": "grid", "binned": True, "grid": {"x0": qx.low + dx / 2, "y0": qy.low + dy / 2, "dx": dx,
+                                                       "dy": dy, "nx": SCATTER_BINS, "ny": SCATTER_BINS}}
+    return Geometry(x, y, binned), header, binned.arrays()
+
+
 def grid_geometry(grid, cells) -> tuple[Geometry, dict, dict]:
-    """A scan map's rows on their grid cells (`cells`: each row's grid row and column)."""
+    """A scan map's rows on their grid cells (`cells`: each row's grid row and column); above MAX_POINTS rows,
+    in blocks of pixels (at most MAX_CELLS)."""
     row, column = (np.asarray(c, np.int64) for c in cells)
     geometry = Geometry(grid.x0 + column * grid.step_x, grid.y0 + row * grid.step_y)
+    binned = len(row) > MAX_POINTS
+    block = max(1, int(np.ceil(np.sqrt(grid.n_rows * grid.n_columns / MAX_CELLS)))) if binned else 1
+    nx, ny = -(-grid.n_columns // block), -(-grid.n_rows // block)
+    cell = (row // block) * nx + column // block
     header = {"kind": "grid", "y_down": True, "equal": True,
-              "grid": {"x0": grid.x0, "y0": grid.y0, "dx": grid.step_x, "dy": grid.step_y,
-                       "nx": grid.n_columns, "ny": grid.n_rows}}
-    return geometry, header, {"cell": (row * grid.n_columns + column).astype(np.int32)}
+              "grid": {"x0": grid.x0 + (block - 1) / 2 * grid.step_x, "y0": grid.y0 + (block - 1) / 2 * grid.step_y,
+                       "dx": block * grid.step_x, "dy": block * grid.step_y, "nx": nx, "ny": ny}}
+    if not binned:
+        return geometry, header, {"cell": cell.astype(np.int32)}
+    binned = Binned(cell, nx * ny)
+    return dataclasses.replace(geometry, binned=binned), {**header, "binned": True, "block": block}, binned.arrays()
 
 
 def _hex(colour) -> str:
@@ -126,9 +228,12 @@ def rows_in(shape: dict, geometry: Geometry) -> np.ndarray:
     x, y = geometry.x, geometry.y
     kind = shape.get("shape")
     if kind == "click":
-        row = shape.get("row")
-        if not isinstance(row, int) or not 0 <= row < len(x):
-            raise InputError(f"a click on row {row!r}: there are {len(x):,} rows")
+        row, drawn = shape.get("row"), len(geometry.binned.occupied) if geometry.binned else len(x)
+        if not isinstance(row, int) or not 0 <= row < drawn:
+            raise InputError(f"a click on row {row!r}: there are {drawn:,} rows")
+        if geometry.binned is not None:  # a cell: its row nearest the click
+            xs, ys = _vertices(shape, 1)
+            row = geometry.binned.nearest_row(row, x, y, (xs[0], ys[0]))
         return np.array([row], np.int64)
     xs, ys = _vertices(shape, 2 if kind == "box" else 3)
     if kind == "box":
@@ -184,21 +289,50 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     `values` (the colour's values; sent with one panel of a group).
     `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. A scan
     map's cells without a row show the maps' NaN colour. The shape drawn on the panel comes back in the
-    session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`)."""
+    session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`);
+    the view of a zoomable panel under "view" (`selection.zoomed_points`). A binned or zoomed panel is a group of
+    its own and says its approximation under it."""
     geometry, header, arrays = points
-    background = figures.NAN_COLOUR if header["kind"] == "grid" else "#ffffff"
-    header = {**header, **colour_header(colour), "n": len(geometry.x), "key": key, "group": group, "title": title,
-              "x_title": x_title, "y_title": y_title, "height": height, "point_size": point_size,
+    background = figures.NAN_COLOUR if header.get("y_down") else "#ffffff"
+    binned, part = geometry.binned, geometry.rows
+    if part is not None:  # zoomed in: a part of the panel's rows
+        colour = dataclasses.replace(colour, codes=np.asarray(colour.codes)[part])
+        values = None if values is None else np.asarray(values)[part]
+        row_ids = part if row_ids is None else np.asarray(row_ids)[part]
+    group = key if geometry.own_group else group
+    codes = colour.codes
+    if binned:  # one code a cell, no values (the cell's count instead)
+        codes, values, row_ids = binned.codes(colour), None, None
+    header = {**header, **colour_header(colour), "n": len(arrays["cell"]) if binned else len(geometry.x), "key": key,
+              "group": group, "title": title, "x_title": x_title, "y_title": y_title, "height": height,
+              "point_size": point_size,
               "unit": display_units(units), "value_name": value_name or colour.title,
               "code_names": _code_names(colour), "background": _hex(background)}
-    arrays = {**arrays, "codes": np.asarray(colour.codes)}
+    arrays = {**arrays, "codes": np.asarray(codes)}
     if values is not None:
         arrays["values"] = np.asarray(values, np.float32)
     if row_ids is not None:
         arrays["row_ids"] = np.asarray(row_ids, np.int32)
     if lines is not None:
         arrays.update(lines_x=np.asarray(lines[0], np.float32), lines_y=np.asarray(lines[1], np.float32))
-    _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, height="content")
+    _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, on_view_change=lambda: None,
+           height="content")
+    if binned or part is not None:
+        _say_binned(len(geometry.x), header)
+
+
+def _say_binned(n_rows: int, header: dict):
+    """The approximation, said under the panel (a scan map in blocks of one pixel is exact)."""
+    if not header.get("binned"):
+        st.caption(f"Zoomed in: the {n_rows:,} rows in this view as points (Reset or a double-click: every row).")
+        return
+    grid = header["grid"]
+    if header.get("block") == 1:
+        return
+    cells = (f"blocks of {header['block']} x {header['block']} pixels" if "block" in header
+             else f"a {grid['nx']} x {grid['ny']} grid of cells")
+    st.caption(f"{n_rows:,} rows, drawn as {cells} (each in the colour most of its rows have, or their mean); "
+               "a selection takes every row inside its shape and shows the cells that hold one.")
 
 
 def _code_names(colour: plots.Colour) -> list | None:
@@ -210,6 +344,22 @@ def _code_names(colour: plots.Colour) -> list | None:
         if hue in colour.colours:
             names[colour.colours.index(hue)] = str(name).rsplit(" (", 1)[0]
     return names
+
+
+def overlays(group: str, panels: dict, n: int, chosen, marks: dict | None = None, row_ids=None):
+    """The selection on a group's panels (key -> points as drawn), linked panels of `n` rows: one overlay for
+    the group; a binned panel, a group of its own, gets one of its own (the cells holding a chosen row)."""
+    if not any(geometry.own_group for geometry, _, _ in panels.values()):
+        overlay(f"{group}_overlay", group, n, chosen, marks, row_ids)
+        return
+    chosen = np.asarray(chosen, np.int64)
+    shown = chosen if row_ids is None else np.flatnonzero(plots.is_chosen(row_ids, chosen))
+    for key, (geometry, _, _) in panels.items():
+        mine = shown if geometry.rows is None else np.flatnonzero(plots.is_chosen(geometry.rows, shown))
+        drawn = len(geometry.x)
+        if geometry.binned is not None:
+            mine, drawn = geometry.binned.positions(mine), len(geometry.binned.occupied)
+        overlay(f"{key}_overlay", key, drawn, mine, {key: (marks or {}).get(key, [])})
 
 
 def overlay(key: str, group: str, n: int, chosen, marks: dict | None = None, row_ids=None):

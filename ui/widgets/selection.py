@@ -13,9 +13,8 @@ from matplotlib.path import Path as PolygonPath
 from latentcore.arrays import unique
 from latentcore.data.base import display_units
 
-from ..compute import latent_space, scan_maps
+from ..compute import latent_space
 from ..figures import density, plots
-from ..figures import references as reference_figures
 from ..kept import Kept, digest
 from ..session import state
 from . import common, point_panel
@@ -81,15 +80,6 @@ def rows_in_shapes(selection, x, y, row_ids) -> np.ndarray:
     return np.asarray(row_ids)[inside]
 
 
-def scatter_rows(selection, ex, ey, row_ids, trace_rows) -> np.ndarray:
-    """Row ids of a scatter's selection event: a box or lasso from its geometry over every point
-    (exact, vectorised; the event's point list is not used, so it may be partial or empty), a click
-    from its point. `ex`, `ey`: the coordinates the figure's axes use."""
-    if selection.get("box") or selection.get("lasso"):
-        return rows_in_shapes(selection, ex, ey, row_ids)
-    return event_row_ids(selection.get("points", []), trace_rows)
-
-
 def take_event(event, key: str, to_row_ids) -> bool:
     """Store a new, non-empty selection event of chart `key` as the session's selection.
     An event seen before (a rerun for another reason) changes nothing; so does an empty one, since
@@ -105,93 +95,14 @@ def take_event(event, key: str, to_row_ids) -> bool:
     return True
 
 
-def _signature(event):
-    selection = (event or {}).get("selection") or {}
-    if not (selection.get("points") or selection.get("box") or selection.get("lasso")):
-        return selection, None
-    return selection, json.dumps(selection, sort_keys=True, default=str)
-
-
-def take_pending(resolvers: dict) -> bool:
-    """Apply a chart's new selection event before anything is drawn, so this run draws it (instead
-    of drawing the old selection and running the page again). `resolvers`: chart key -> function
-    (selection event -> row ids) for the figure as last drawn. Every chart's current event is then
-    marked as seen, so none is applied again when the charts are drawn below. Returns True when the
-    selection changed."""
-    events = {key: _signature(state.widget_value(key)) for key in resolvers}
-    new = [key for key, (_, sig) in events.items() if sig and state.seen_event(key) != sig]
-    for key in new:  # one, normally: the chart the user just used
-        state.set_selection(resolvers[key](events[key][0]), origin=key)
-    if new:
-        for key, (_, sig) in events.items():
-            if sig:
-                state.set_seen_event(key, sig)
-    return bool(new)
-
-
-def scatter_resolver(x, y, row_ids, chosen):
-    """Selection event -> row ids for `linked_scatter`'s figure of (x, y) drawn with `chosen`. The
-    figure's coordinates are found when an event comes, not on every rerun (at 10M rows finding the
-    cached raster hashes 80 MB)."""
-    row_ids = np.asarray(row_ids)
-
-    def resolve(selection):
-        if len(row_ids) > density.DENSITY_ABOVE:
-            raster = _raster(x, y)
-            veiled = len(chosen) and plots.is_chosen(row_ids, chosen).any()  # the veil: a trace before the targets
-            ex, ey, trace_rows = raster.ex, raster.ey, {1 + int(veiled): row_ids[raster.targets]}
-        else:  # the selected points' overlay carries its row ids as customdata
-            ex, ey, trace_rows = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y), {0: row_ids}
-        return scatter_rows(selection, ex, ey, row_ids, trace_rows)
-    return resolve
-
-
-def scatter_png_figure(x, y, colour, row_ids, chosen, *, marks=(), hover=None, **layout):
-    """The plotly figure of (x, y) (for the PNG download and the pages not yet on point panels): every point
+def scatter_png_figure(x, y, colour, row_ids, chosen, *, marks=(), **layout):
+    """The plotly figure of (x, y) for the PNG download: every point
     up to `density.DENSITY_ABOVE`, a raster above."""
     row_ids = np.asarray(row_ids)
     if len(row_ids) > density.DENSITY_ABOVE:
         positions = np.flatnonzero(plots.is_chosen(row_ids, chosen)) if len(chosen) else None
         return density.density_figure(_raster(x, y), colour, row_ids, positions, marks=marks, **layout)[0]
-    return plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, hover=hover, **layout)[0]
-
-
-def linked_scatter(x, y, colour, row_ids, chosen, key: str, *, marks=(), hover=None, **layout):
-    """A selectable plotly scatter of (x, y): every point as WebGL up to `density.DENSITY_ABOVE` points,
-    a raster above (with a caption saying so). Click, box and lasso (toolbar) become the session's
-    selection; `hover` (scan x, y, band contrast) is shown on the points, not on the raster.
-    Returns (changed, figure)."""
-    fig = scatter_png_figure(x, y, colour, row_ids, chosen, marks=marks, hover=hover, **layout)
-    if len(row_ids) > density.DENSITY_ABOVE:
-        bins = _raster(x, y).bins
-        st.caption(f"{len(row_ids):,} points, drawn as a {bins} x {bins} raster (each cell: the "
-                   "colour most of its points have, or their mean); box, lasso and click select exact points.")
-    # Streamlit keeps click-to-select only while the figure leaves the drag mode to it (it then
-    # starts in pan mode; box and lasso are in the chart's toolbar): a click must select.
-    fig.layout.dragmode = None
-    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            config=CHART_CONFIG)
-    return take_event(event, key, scatter_resolver(x, y, row_ids, chosen)), fig
-
-
-def linked_code_map(lat_stamp, lat, colour, chosen, key: str, *, lines=None, title: str = "", row_ids=None,
-                    scan=None) -> bool:
-    """A selectable plotly scan map of the rows' colour codes (box and lasso; for scans above
-    `point_panel.MAX_POINTS` rows): every row, or the rows `row_ids` on `scan` (their grid, their cells).
-    Returns True when a new selection was made on it."""
-    if scan is None:
-        row_ids = np.arange(len(lat.x))
-        grid, code_map, cells = scan_maps.scan_codes(lat_stamp, digest(colour.codes), colour.codes)
-    else:
-        grid, cells = scan
-        code_map = np.full(grid.shape, np.nan, np.float32)
-        code_map[cells] = colour.codes
-    fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, plots.is_chosen(row_ids, chosen))
-                                if len(chosen) else None, title=title, units=lat.units)
-    if lines is not None:
-        reference_figures.with_boundaries(fig, lines)
-    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"), config=CHART_CONFIG)
-    return take_event(event, key, lambda s: rows_in_shapes(s, lat.x[row_ids], lat.y[row_ids], row_ids))
+    return plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, **layout)[0]
 
 
 def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
@@ -254,12 +165,24 @@ _POINTS = Kept(8)  # content digest of a panel's coordinates -> (Geometry, heade
 
 def scatter_points(x, y):
     """A scatter's rows as a point panel draws them (quantised once per coordinates)."""
-    return _POINTS.get("scatter" + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
+    binned = len(x) > point_panel.MAX_POINTS
+    return _POINTS.get(f"scatter{binned}" + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
+
+
+def zoomed_points(key: str, points):
+    """A binned scatter's points in the view the browser keeps for panel `key` (`point_panel.zoomed`), else as
+    they are."""
+    geometry, header, _ = points
+    view = point_panel.valid_view((state.widget_value(key) or {}).get("view"))
+    if geometry.binned is None or header.get("y_down") or view is None:
+        return points
+    return point_panel.zoomed(points, view)
 
 
 def map_points(grid, cells):
     """A scan map's rows on their grid cells, as a point panel draws them."""
-    return _POINTS.get(f"grid{grid}" + digest(cells[0]) + digest(cells[1]),
+    binned = len(cells[0]) > point_panel.MAX_POINTS
+    return _POINTS.get(f"grid{grid}{binned}" + digest(cells[0]) + digest(cells[1]),
                        lambda: point_panel.grid_geometry(grid, cells))
 
 
@@ -272,6 +195,7 @@ def take_shapes(geometries: dict, row_ids=None) -> bool:
         if shape:
             with common.user_errors():
                 rows = point_panel.rows_in(shape, geometry)
+                rows = rows if geometry.rows is None else geometry.rows[rows]  # zoomed in: a part shown
                 rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
                 state.set_selection(point_panel.combine(shape.get("op", "replace"), rows, state.selection()),
                                     origin=key)
