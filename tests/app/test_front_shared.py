@@ -1,5 +1,5 @@
 """ui.compute's per-row caches at scale: one shared read-only object per input (no copy per rerun),
-and the scan's code map placed through the grid computed once, as `values_map` places it."""
+and the scan's grid and each row's cell found once, where `values_map` places the rows."""
 import numpy as np
 import pytest
 
@@ -20,18 +20,18 @@ def scan(tmp_path):
     return sources.stamp(writer.finish({}))
 
 
-def test_scan_codes_match_values_map_and_are_shared_read_only(scan):
+def test_the_scan_grid_places_rows_as_values_map_does_and_is_shared_read_only(scan):
     lat = sources.latents(scan)
     codes = np.random.default_rng(4).integers(0, 7, len(lat.x)).astype(np.float32)
-    grid, code_map, cells = scan_maps.scan_codes(scan, "codes-a", codes)
+    grid, cells = scan_maps.scan_grid(scan)
+    code_map = np.full(grid.shape, np.nan, np.float32)
+    code_map[cells] = codes
     expected = values_map(codes, lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))
     np.testing.assert_array_equal(code_map, expected)
-    assert scan_maps.scan_codes(scan, "codes-a", codes)[1] is code_map  # the same object for every rerun
-    with pytest.raises(ValueError):
-        code_map[0, 0] = 1
+    assert scan_maps.scan_grid(scan)[1] is cells  # the same object for every rerun
     with pytest.raises(ValueError):
         cells[0][0] = 1
-    assert scan_maps.scan_grid(scan)[0] == grid
+    assert grid == Grid.from_coordinates(lat.x, lat.y)
 
 
 def test_roi_rows_and_band_contrast_are_read_only_and_not_copied_per_call(scan):

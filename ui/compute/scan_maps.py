@@ -1,4 +1,4 @@
-"""A scan's maps: the ROI's rows and cells, latent maps over the ROI, the scan's grid and colour codes on it
+"""A scan's maps: the ROI's rows and cells, latent maps over the ROI, the scan's grid and each row's cell on it
 (each made once per input, shared read-only by every session), and its EBSD reference maps (IPF, phases,
 boundaries; VBSE, IQ, ADP from the patterns), in the worker pool at scale."""
 from __future__ import annotations
@@ -72,15 +72,6 @@ def scan_grid(lat_stamp: tuple):
     grid = Grid.from_coordinates(lat.x, lat.y)
     values_map(np.zeros(len(lat.x), np.float32), lat.x, lat.y, grid)  # refuses two rows on one pixel
     return read_only((grid, grid.indices(lat.x, lat.y)))
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def scan_codes(lat_stamp: tuple, colour_key: str, _codes: np.ndarray):
-    """A scan's colour codes on its grid: (grid, code map, each row's (grid row, grid column))."""
-    grid, cells = scan_grid(lat_stamp)
-    code_map = np.full(grid.shape, np.nan, np.float32)
-    code_map[cells] = np.asarray(_codes, np.float32)  # the rows' pixels, as `values_map` places them
-    return read_only((grid, code_map, cells))
 
 
 # -- EBSD reference maps ------------------------------------------------------------------------

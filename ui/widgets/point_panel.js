@@ -432,8 +432,8 @@ class Panel {
     // the row, its position on the scan (this panel's, or its linked scan map's), the colour's value
     const row = this.nearest(sx, sy);
     if (row < 0) { this.tip.style.display = "none"; return; }
+    if (this.header.binned) { this.hoverCell(row, sx, sy); return; }
     const h = this.header, unit = h.unit ? ` ${h.unit}` : "", ids = this.arrays.row_ids;
-    if (h.binned) { this.hoverCell(row, sx, sy); return; }
     const lines = [`row ${ids ? ids[row] : row}`];
     const scan = h.kind === "grid" ? this : [...(REGISTRY.groups[this.group] || [])]
       .map((key) => REGISTRY.panels[key]).find((other) => other?.header.kind === "grid" && other.root.isConnected);

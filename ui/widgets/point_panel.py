@@ -318,10 +318,10 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, on_view_change=lambda: None,
            height="content")
     if binned or part is not None:
-        _say_binned(len(geometry.x), header)
+        _say_approximation(len(geometry.x), header)
 
 
-def _say_binned(n_rows: int, header: dict):
+def _say_approximation(n_rows: int, header: dict):
     """The approximation, said under the panel (a scan map in blocks of one pixel is exact)."""
     if not header.get("binned"):
         st.caption(f"Zoomed in: the {n_rows:,} rows in this view as points (Reset or a double-click: every row).")
