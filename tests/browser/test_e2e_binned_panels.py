@@ -79,7 +79,13 @@ def test_zoomed_in_a_binned_scatter_shows_the_rows_in_view_as_points_and_a_box_t
     assert header["kind"] == "scatter" and 0 < header["n"] <= 1000  # the rows in the view, as points
     page.get_by_text(f"Zoomed in: the {header['n']:,} rows in this view as points").wait_for()
 
-    panel_drag(page, "umap_scatter", [(0.3, 0.3), (0.7, 0.7)])
+    # a box over the left half of the points drawn (wherever the zoom put them), so it takes some but not all
+    area = canvas.bounding_box()
+    drawn_at = np.array([panel_call(page, "umap_scatter", "clientOf", i) for i in range(header["n"])])
+    x_cut, (y_low, y_high) = np.median(drawn_at[:, 0]), (drawn_at[:, 1].min() - 3, drawn_at[:, 1].max() + 3)
+    fractions = [((drawn_at[:, 0].min() - 3 - area["x"]) / area["width"], (y_low - area["y"]) / area["height"]),
+                 ((x_cut - area["x"]) / area["width"], (y_high - area["y"]) / area["height"])]
+    panel_drag(page, "umap_scatter", fractions)
     shape = page.evaluate("window.__latentPanels.timing.umap_scatter.shape")
     canvas.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS / "binned_zoomed_umap_1600x1000.png"))
