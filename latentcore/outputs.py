@@ -127,7 +127,7 @@ def inputs_never_written(args):
 
 def command_inputs(args) -> list[Path]:
     """The existing local paths among the arguments' values, outputs and `rewrites` left out."""
-    skipped = {*OUTPUT_ARGUMENTS, *getattr(args, "rewrites", ()), "func", "rewrites"}
+    skipped = {*OUTPUT_ARGUMENTS, *getattr(args, "rewrites", ()), "func", "rewrites", "command"}  # `rank`: a name
     found = []
     for name, value in vars(args).items():
         values = value if isinstance(value, (list, tuple)) else [value]

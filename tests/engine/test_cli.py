@@ -1,5 +1,6 @@
 """`python -m latentcore info|extract`: the issue's end-to-end cases and one-line errors."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,6 +167,16 @@ def test_the_readme_is_short_and_names_every_command():
     commands = next(action.choices for action in build_parser()._actions if action.dest == "command")
     assert len(readme.splitlines()) <= 120
     assert [name for name in commands if f"| `{name}` |" not in readme] == []
+
+
+def test_the_readme_python_example_runs_verbatim_on_what_ships(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    done = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["12", "2400"]
+    assert (tmp_path / "latents" / "ni_grains_h5ebsd__demo-vae_latents.h5").is_file()
 
 
 def one_error_line(capsys, argv) -> str:
