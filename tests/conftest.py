@@ -156,9 +156,9 @@ def moto_s3(tmp_path_factory):
 # Tests that run on one xdist worker, one after another, in file order (`--dist loadgroup` in
 # pyproject.toml): each starts servers or process pools that would crowd the 2 cores if two of them ran
 # at once.
-#   browser:   every module in tests/browser/: `streamlit run app.py` and a headless Chromium per module;
-#              the tests of a module are one story in order (the ROI set on the maps page holds on the
-#              clusters page), and Chromium pages time out when starved.
+#   browser:   each module in tests/browser/ is a group of its own: its tests are one story in order (the ROI set
+#              on the maps page holds on the clusters page) in one tab; the modules spread over the workers,
+#              each worker with one `streamlit run app.py` and one Chromium (tests/browser/conftest.py).
 #   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch), the spawn
 #              worker pool and its timings (cancel within 2 s: test_jobs, test_pages_jobs), concurrent
 #              writers, kill -9 and a full tmpfs (test_output_integrity).
@@ -170,7 +170,7 @@ PROCESSES = {"test_batch.py", "test_jobs.py", "test_pages_jobs.py", "test_output
 def xdist_group(nodeid: str) -> str | None:
     path = nodeid.split("::", 1)[0]
     if path.startswith("tests/browser/"):
-        return "browser"
+        return path
     return "processes" if path.rsplit("/", 1)[-1] in PROCESSES else None
 
 

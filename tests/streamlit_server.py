@@ -7,7 +7,7 @@
   it answers.
 - `CHROMIUM`, `CHROMIUM_ARGS`: Debian's Chromium and the flags that keep it off the network.
 - `RUNNING`: a JavaScript expression, true while the page's script runs; `settle(page)` waits until it
-  has stayed false.
+  has stayed false for half a second.
 - `WATCH_RUNS`: an init script that timestamps every start and end of a script run in
   `window.__runs`, so that `until_idle` can say when the page stopped running.
 """
@@ -79,18 +79,19 @@ new MutationObserver(() => {
 """ % RUNNING
 
 
-def settle(page, seconds: float = 120):
-    """Wait until Streamlit has finished running the script (the app root's script state), and has
-    not started again a moment later (a rerun may start just after the previous one ends)."""
+def settle(page, seconds: float = 120, quiet: float = 0.5):
+    """Wait until Streamlit has finished running the script (the app root's script state) and has stayed idle
+    for `quiet` seconds, counted from this call at the earliest: an action's rerun starts within that time, and
+    a rerun that starts just after the previous one ends is waited for too."""
     deadline = time.monotonic() + seconds
-    idle = f"() => !({RUNNING})"
-    while time.monotonic() < deadline:
-        time.sleep(0.5)
-        page.wait_for_function(idle, timeout=seconds * 1000)
-        time.sleep(0.7)
-        if page.evaluate(idle):
-            return
-    raise TimeoutError("the app kept running")
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < quiet:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app kept running")
+        time.sleep(0.05)
+        if page.evaluate(RUNNING):
+            page.wait_for_function(f"() => !({RUNNING})", timeout=max(deadline - time.monotonic(), 0.1) * 1000)
+            quiet_since = time.monotonic()
 
 
 def now_ms(page) -> float:

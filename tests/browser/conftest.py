@@ -28,32 +28,59 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(pytest.mark.timeout(300))
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """`streamlit run app.py` on a free port, with private working and embedding-cache folders."""
-    with serve(tmp_path_factory.mktemp("e2e")) as (url, log):
-        yield url
-    assert "Traceback" not in log.read_text(), log.read_text()
-
-
-@pytest.fixture(scope="module")
-def page(app_url):
-    """One browser tab on the app for a whole test module (each module its own)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+@pytest.fixture(scope="session")
+def playwright():
+    """One Playwright driver per test process (its sync API allows one at a time)."""
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1500, "height": 1800}, accept_downloads=True)
-        tab.set_default_timeout(60_000)
-        tab.goto(app_url)
-        tab.wait_for_selector("h1:has-text('Data')")
-        settle(tab)
-        yield tab
-        browser.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def chromium(playwright):
+    """One headless Chromium per test process; each module and test opens its own contexts (visitors) in it."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory):
+    """`streamlit run app.py` on a free port with private working and embedding-cache folders, one per test
+    process: every module on it works in workspaces of its own (each new browser context is a new one)."""
+    with serve(tmp_path_factory.mktemp("e2e")) as (url, log):
+        yield url, log
+
+
+@pytest.fixture(scope="module")
+def app_url(shared_server):
+    """The shared server's URL for a module; the module fails if the server logged a traceback meanwhile."""
+    url, log = shared_server
+    start = log.stat().st_size
+    yield url
+    with open(log, "rb") as text:
+        text.seek(start)
+        logged = text.read().decode(errors="replace")
+    assert "Traceback" not in logged, logged
+
+
+@pytest.fixture(scope="module")
+def page(app_url, chromium):
+    """One browser tab on the app for a whole test module (each module its own context and workspace)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": 1500, "height": 1800}, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(60_000)
+    tab.goto(app_url)
+    tab.wait_for_selector("h1:has-text('Data')")
+    settle(tab)
+    yield tab
+    context.close()
 
 
 @pytest.fixture
-def browser():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def browser(chromium):
+    """The process's Chromium, for a test that opens contexts of its own (closed after the test)."""
+    before = set(chromium.contexts)
+    yield chromium
+    for context in set(chromium.contexts) - before:
+        context.close()

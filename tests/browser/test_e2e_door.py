@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, serve, settle
 
@@ -25,13 +24,12 @@ FIRST = "train"  # the bookmark opened first on a fresh server
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        # "lab-server.test" reaches this machine's loopback: a host name that is not this computer's
-        browser = p.chromium.launch(executable_path=CHROMIUM,
-                                    args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP lab-server.test 127.0.0.1"])
-        yield browser
-        browser.close()
+def chromium(playwright):
+    # "lab-server.test" reaches this machine's loopback: a host name that is not this computer's
+    browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                         args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP lab-server.test 127.0.0.1"])
+    yield browser
+    browser.close()
 
 
 def visit(browser, url: str):

@@ -7,10 +7,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from steps import extract_with_the_demo_model, metric, open_page, panel, upload_data
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle
+from streamlit_server import settle
 
 
 SCAN_MAP = "Band Contrast (the scan's own map)"
@@ -18,24 +17,19 @@ SET_TWICE = "was created with a default value but also had its value set via the
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port, with private folders; yields (url, its log file)."""
-    with serve(tmp_path_factory.mktemp("e2e_state")) as (url, log):
-        yield url, log
-    assert "Traceback" not in log.read_text(), log.read_text()
+def server(app_url, shared_server):
+    """The shared server: (url, its log file, where this module's part of the log starts)."""
+    return app_url, shared_server[1], shared_server[1].stat().st_size
 
 
 @pytest.fixture
-def tab(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
-        page.set_default_timeout(90_000)
-        page.goto(server[0])
-        page.wait_for_selector("h1:has-text('Data')")
-        settle(page)
-        yield page
-        browser.close()
+def tab(server, browser):
+    page = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    page.set_default_timeout(90_000)
+    page.goto(server[0])
+    page.wait_for_selector("h1:has-text('Data')")
+    settle(page)
+    return page
 
 
 def sidebar(page) -> str:
@@ -100,7 +94,7 @@ def test_f5_keeps_the_scans_own_band_contrast_and_the_roi_is_said_where_it_appli
 
 
 def test_the_server_logs_no_widget_set_twice_after_page_switches_and_reloads(tab, server):
-    page, log_path = tab, server[1]
+    page, (_, log_path, start) = tab, server
     open_page(page, "UMAP", "UMAP")
     page.get_by_role("button", name="Extract the demo latents now").click()
     panel(page, "umap_scatter")
@@ -119,5 +113,5 @@ def test_the_server_logs_no_widget_set_twice_after_page_switches_and_reloads(tab
     assert page.get_by_label("Neighbours of a clicked point", exact=True).input_value() == "5"
     for title, heading in (("Latent maps", "Latent maps"), ("Clusters", "Clusters"), ("UMAP", "UMAP")):
         open_page(page, title, heading)
-    text = log_path.read_text()
+    text = log_path.read_bytes()[start:].decode(errors="replace")
     assert SET_TWICE not in text, text
