@@ -159,6 +159,7 @@ def component_maps(source, n_components: int, method: str, n_rows: int, random_s
     """name -> values: `pattern_components` of the first partition of the pattern file `source`,
     named `<method>_<i>`; its pattern count must equal the latents' `n_rows`."""
     from ..data import open_source
+    n_components = check_int(n_components, "n_components", 1)
     with open_source(source) as reader:
         partition = reader.partitions[0]
         if reader.count(partition) != n_rows:

@@ -170,7 +170,7 @@ CASES = [
                                           "--model", str(_demo_vae(t)), "--out", str(t / "o")],
                                          "same latents file")),
     ("batch-size-zero", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--batch-size", "0"],
-                                   "batch_size")),
+                                   "--batch-size must be at least 1")),
     ("k-zero", lambda t: (_cluster(t, "kmeans", "--k", "0"), "--k")),
     ("eps-negative", lambda t: (_cluster(t, "dbscan", "--eps", "-1"), "--eps")),
     ("latents-no-dims-maps", lambda t: (["maps", str(_zero_dim_latents(t)), "--out", str(t / "o")],
