@@ -1,6 +1,7 @@
 """Rank: which latent dimensions follow the reference maps: band contrast (first, and the default), the EBSD maps
 (IPF, VBSE, IQ, ADP, ...), the labels, an uploaded NPZ of maps, the patterns' principal components, cutouts' metadata."""
 import dataclasses
+from pathlib import Path
 
 import streamlit as st
 
@@ -71,6 +72,9 @@ except LatentError as exc:
     upload_stamp, extras = None, dataclasses.replace(extras, upload=None)
     with common.user_errors():
         available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp, extras)
+if upload_stamp is not None:  # where the uploaded NPZ's maps went
+    added = extras.uploaded_maps(available)
+    st.success(f"{Path(upload_stamp[0]).name}: {len(added)} maps added to the reference maps below: {', '.join(added)}")
 if not available:
     st.info("No reference map: load a band-contrast table on the Data page (scans), upload an NPZ of maps above, "
             "or use cutouts with numeric metadata.")
@@ -134,7 +138,6 @@ dpi = state.png_dpi()  # read now: a download's data is made after the run, wher
 
 def written(kind):
     def read():
-        from pathlib import Path
         return Path(ranking.ranking_files(table, out, inputs, top, tag, dpi)[kind]).read_bytes()
     return read
 

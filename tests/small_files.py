@@ -1,16 +1,21 @@
-"""Small input files that several test modules write, from fixed seeds: an h5ebsd-layout scan and a VAE checkpoint;
-`TEST_DATA`, the small sample files kept in tests/data/."""
+"""Small input files that several test modules write, from fixed seeds: an h5ebsd-layout scan, its latents, labels
+by row and a VAE checkpoint (`scan_files`: the first three in one folder); `TEST_DATA`, the small sample files kept
+in tests/data/."""
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import torch
 
+from latentcore.latents import LatentsWriter
 from latentcore.models.vae import ConvVAE, VAEConfig
+from latentcore.storage import sha256_file
 
 TEST_DATA = Path(__file__).resolve().parent / "data"
 HEADER = "Scan 1/EBSD/Header"
 PATTERNS = "Scan 1/EBSD/Data/patterns"
+N_ROWS, N_COLUMNS, STEP = 4, 5, 1.5  # write_scan's grid
 
 
 def write_scan(path, n_rows=4, n_columns=5, side=60, dtype="u1", header=None, **dataset_options):
@@ -35,3 +40,31 @@ def vae_checkpoint(path, **config_changes):
     checkpoint["config"].update(config_changes)
     torch.save(checkpoint, path)
     return path
+
+
+def scan_latents(path, scan, source_sha256="auto", dim=3, seed=1, x_offset=0.0):
+    """Latents of `scan` (random rows, the scan's x, y), recording its SHA-256 unless told otherwise."""
+    n = N_ROWS * N_COLUMNS
+    rows, columns = np.divmod(np.arange(n), N_COLUMNS)
+    writer = LatentsWriter(path, {"all": (n, dim)}, {"test": seed})
+    writer.write_rows("all", 0, np.random.default_rng(seed).normal(size=(n, dim)).astype("f4"))
+    writer.write_array("x", STEP * columns + x_offset)
+    writer.write_array("y", STEP * rows)
+    attrs = {"model": "test"}
+    if source_sha256:
+        attrs["source_sha256"] = sha256_file(scan) if source_sha256 == "auto" else source_sha256
+    writer.finish(attrs)
+    return path
+
+
+def labels_by_row(path, names):
+    pd.DataFrame({"row": np.arange(len(names)), "label": names}).to_csv(path, index=False)
+    return path
+
+
+def scan_files(folder) -> dict:
+    """{"scan", "latents", "labels" (two classes of 10 rows), "folder"}: a scan, its latents and labels in `folder`."""
+    scan = write_scan(folder / "scan.h5")
+    latents = scan_latents(folder / "scan_latents.h5", scan)
+    labels = labels_by_row(folder / "labels.csv", ["a"] * 10 + ["b"] * 10)
+    return {"scan": scan, "latents": latents, "labels": labels, "folder": folder}

@@ -36,7 +36,7 @@ from ..columns import BANDCONTRAST, CLUSTER, ROW, coordinate_names, latent_name
 from ..data.bandcontrast import BandContrast
 from ..errors import InputError, about_file
 from ..storage import atomic_path, sha256_file
-from ..storage.csv_cells import neutralised_table
+from ..storage.csv_cells import neutralised_table, quoting
 from ..versions import package_versions
 from .maps import Roi, roi_tag, smooth_tag
 
@@ -72,8 +72,9 @@ def write_json(path, data) -> Path:
 
 def write_csv(path, table: pd.DataFrame) -> Path:
     path = Path(path)
+    table = neutralised_table(table)  # user text never runs as a spreadsheet formula
     with atomic_path(path) as tmp:
-        neutralised_table(table).to_csv(tmp, index=False)  # user text never runs as a spreadsheet formula
+        table.to_csv(tmp, index=False, quoting=quoting(table))  # a label ending in a CR stays one cell
     return path
 
 

@@ -112,7 +112,7 @@ def by_partition(sizes: dict[str, int], rows) -> dict[str, np.ndarray]:
 def _checked_rows(rows, n_rows: int, what: str) -> np.ndarray:
     rows = unique(np.asarray(rows, np.int64))
     if not rows.size:
-        raise InputError(f"{what} names no rows")
+        raise InputError(f"{what}: no rows named")
     if rows[0] < 0 or rows[-1] >= n_rows:
         raise InputError(f"{what}: row ids must lie in 0..{n_rows - 1} (the latents have {n_rows} rows), "
                          f"got {rows[0]} to {rows[-1]}")
@@ -120,17 +120,22 @@ def _checked_rows(rows, n_rows: int, what: str) -> np.ndarray:
 
 
 def parse_rows(text: str, n_rows: int) -> np.ndarray:
-    """`"0-99,150"` -> the row ids 0..99 and 150 (ranges inclusive; sorted, each once), within 0..n_rows-1."""
+    """`"0-99,150"` -> the row ids 0..99 and 150 (ranges inclusive; sorted, each once), within 0..n_rows-1. An empty
+    part (a trailing comma) is skipped; a wrong one is named alone (the text may be thousands of ids)."""
     parts = []
-    for part in str(text).split(","):
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
         try:
-            bounds = [int(v) for v in part.strip().split("-", 1)]
+            bounds = [int(v) for v in part.split("-", 1)]
         except ValueError:
-            raise InputError(f"rows must be integers or ranges like 0-99,150, got {text!r}") from None
+            raise InputError(f"rows must be row ids or ranges like 0-99,150; {part[:40]!r} is neither") from None
         if len(bounds) == 2 and not 0 <= bounds[0] <= bounds[1] < n_rows:  # checked before it is expanded
-            raise InputError(f"row range {part.strip()!r}: it must be increasing and within 0..{n_rows - 1}")
+            raise InputError(f"row range {part[:40]!r}: it must be increasing and within 0..{n_rows - 1}")
         parts.append(np.arange(bounds[0], bounds[-1] + 1))
-    return _checked_rows(np.concatenate(parts), n_rows, f"rows {text!r}")
+    if not parts:
+        raise InputError(f"rows must name at least one row id, got {str(text)[:40]!r}")
+    return _checked_rows(np.concatenate(parts), n_rows, "rows")
 
 
 def table_rows(path, n_rows: int, cluster: int | None = None, positions=None) -> np.ndarray:

@@ -268,7 +268,7 @@ def parse_dims(text: str, n_dims: int) -> list[int]:
         try:
             bounds = [int(v) for v in part.split("-", 1)] if part else []
         except ValueError:
-            raise InputError(f"dimensions must be integers or ranges like 0,3,5-7, got {text!r}") from None
+            raise InputError(f"dims must be dimensions or ranges like 0,3,5-7; {part[:40]!r} is neither") from None
         dims.extend(_checked_range(part, *bounds, n_dims) if len(bounds) == 2 else bounds)
     return check_dimensions(dims, n_dims)
 

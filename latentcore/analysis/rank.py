@@ -42,7 +42,7 @@ from ..errors import InputError
 from ..sampling import seeded_sample
 from ..storage import atomic_path, sha256_file
 from ..storage.csv_cells import neutralised_table
-from ._validation import check_dimensions, check_matrix, check_vector
+from ._validation import check_dimensions, check_int, check_matrix, check_vector
 from .maps import roi_tag
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
@@ -219,6 +219,8 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
         `sort_by`, "partial_pearson" without x and y, or a dimension out of range.
     """
     latents = check_matrix(latents, "latents", min_rows=3, finite=False)
+    n_clusters, trend_degree = check_int(n_clusters, "n_clusters", 1), check_int(trend_degree, "trend_degree", 0)
+    max_samples = None if max_samples is None else check_int(max_samples, "max_samples", 3)
     references = {k: _check_reference(k, v, len(latents)) for k, v in (references or {}).items()}
     labels = {k: _check_labels(k, v, len(latents)) for k, v in (labels or {}).items()}
     if not references and not labels:

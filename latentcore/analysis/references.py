@@ -15,24 +15,25 @@
   caps and no pickles: a `references.npz`, or any NPZ of 2-D maps on the scan grid or of one value
   per latent row.
 
+Every NPY and NPZ is read through `data._npy`, which checks each array's header before any data is read.
+
 Every function returns float64 values, one per latent row (name -> values for the readers).
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..columns import plain_coordinates
+from ..data._npy import npz_headers, read_npy, read_npz
 from ..errors import InputError
 from ._validation import check_int
 from ..sampling import seeded_sample
 
 PATTERN_FIT_ROWS = 20_000  # patterns a PCA/NMF reference is fitted on; every pattern is transformed
 UPLOAD_MAX_BYTES = 2 << 30  # the arrays of an uploaded NPZ, uncompressed (checked before any is read)
-UPLOAD_MAX_ARRAYS = 256
 REFERENCES_NPZ_KEYS = ("x", "y", "step")  # what makes an NPZ a `references.npz`
 
 
@@ -158,6 +159,7 @@ def component_maps(source, n_components: int, method: str, n_rows: int, random_s
     """name -> values: `pattern_components` of the first partition of the pattern file `source`,
     named `<method>_<i>`; its pattern count must equal the latents' `n_rows`."""
     from ..data import open_source
+    n_components = check_int(n_components, "n_components", 1)
     with open_source(source) as reader:
         partition = reader.partitions[0]
         if reader.count(partition) != n_rows:
@@ -187,10 +189,7 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
     column aligned to the latents' coordinates `x`, `y` by value."""
     path, column = _split_spec(spec)
     if path.suffix.lower() == ".npy":
-        try:
-            values = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise InputError(f"cannot read as NPY: {exc}", path) from exc
+        values = read_npy(path)
         if values.ndim not in (1, 2) or len(values) != n_rows:
             raise InputError(f"a reference NPY must be (N,) or (N, k) with N = {n_rows} latent rows, got "
                              f"{values.shape}", path)
@@ -259,14 +258,18 @@ def uploaded_npz_references(path, x, y, n_rows: int, grid_shape=None,
                             max_bytes: int = UPLOAD_MAX_BYTES) -> dict[str, np.ndarray]:
     """name -> (n_rows,) float64 values of an NPZ from outside: a `references.npz` (its maps at the
     latents' x, y), or any NPZ whose arrays are 2-D maps of the scan grid (rows, columns: the grid of
-    x, y with `grid_shape`) or 1-D arrays of one value per latent row. Read without pickles, its
-    arrays' declared size capped at `max_bytes` before any is read; an array of another shape or a
-    non-numeric one is refused, naming it. NaN stays NaN (the ranking drops those rows pair by pair)."""
+    x, y with `grid_shape`) or 1-D arrays of one value per latent row. Every array's header is checked
+    (`data._npy`: only arrays, no pickles, their declared size within `max_bytes`) before any is read; an
+    array of another shape or a non-numeric one is refused, naming it. NaN stays NaN (the ranking drops
+    those rows pair by pair)."""
     path = Path(path)
-    arrays = _read_npz(path, max_bytes)
-    if set(REFERENCES_NPZ_KEYS) <= set(arrays):
-        _check_own_grid(arrays, path)
+    if set(REFERENCES_NPZ_KEYS) <= set(npz_headers(path, max_bytes)):
         return npz_references(path, None, x, y)
+    arrays = read_npz(path, max_bytes=max_bytes)
+    arrays.pop("units", None)
+    for name, values in arrays.items():
+        if values.dtype.kind not in "biuf":
+            raise InputError(f"array {name!r} is of type {values.dtype}, not numbers", path)
     grid = None
     if x is not None and y is not None:
         from .maps import Grid
@@ -284,44 +287,3 @@ def uploaded_npz_references(path, x, y, n_rows: int, grid_shape=None,
     if not out:
         raise InputError("the NPZ holds no arrays", path)
     return out
-
-
-def _read_npz(path: Path, max_bytes: int) -> dict[str, np.ndarray]:
-    """Every array of an NPZ (`units` of a references.npz aside), numeric or bool, within the caps."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            sizes = {info.filename: info.file_size for info in archive.infolist()}
-        if len(sizes) > UPLOAD_MAX_ARRAYS:
-            raise InputError(f"holds {len(sizes)} arrays, more than {UPLOAD_MAX_ARRAYS}", path)
-        if sum(sizes.values()) > max_bytes:
-            raise InputError(f"its arrays take {sum(sizes.values()):,} bytes uncompressed, more than the "
-                             f"{max_bytes:,} allowed", path)
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: _array(npz, name, path) for name in npz.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"cannot read as NPZ: {exc}", path) from exc
-    arrays.pop("units", None)
-    for name, values in arrays.items():
-        if values.dtype.kind not in "biuf":
-            raise InputError(f"array {name!r} is of type {values.dtype}, not numbers", path)
-    return arrays
-
-
-def _check_own_grid(arrays: dict, path: Path) -> None:
-    """A references.npz's `x` (columns), `y` (rows) and `step` (x, y) make a grid: finite, steps above 0."""
-    for name, shape in (("x", None), ("y", None), ("step", (2,))):
-        values = arrays[name]
-        if values.ndim != 1 or not len(values) or (shape and values.shape != shape) or not np.isfinite(values).all():
-            raise InputError(f"array {name!r} of a references.npz has shape {values.shape} or non-finite values: "
-                             f"it must hold {'two steps (x, y)' if shape else 'the grid coordinates'}", path)
-    if (arrays["step"] <= 0).any():
-        raise InputError(f"array 'step' of a references.npz must be above 0, got {arrays['step'].tolist()}", path)
-
-
-def _array(npz, name: str, path: Path) -> np.ndarray:
-    try:
-        return npz[name]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:  # e.g. an object array (a pickle)
-        raise InputError(f"array {name!r} cannot be read: {exc}", path) from exc

@@ -32,9 +32,9 @@ def check_sigma(sigma) -> float:
     try:
         value = float(sigma)
     except (TypeError, ValueError):
-        raise InputError(f"smoothing sigma must be a number of grid steps >= 0, got {sigma!r}") from None
+        raise InputError(f"smooth must be a Gaussian sigma in grid steps >= 0, got {sigma!r}") from None
     if not np.isfinite(value) or value < 0:
-        raise InputError(f"smoothing sigma must be a number of grid steps >= 0, got {sigma!r}")
+        raise InputError(f"smooth must be a Gaussian sigma in grid steps >= 0, got {sigma!r}")
     return value
 
 

@@ -9,12 +9,14 @@ The one error boundary: every failure ends as one line on stderr naming the file
 A `LatentError` (bad input, checkpoint or output; the library translates what it meets into these)
 and an OSError from the file system exit 2; Ctrl-C exits 130 and keeps `*.partial` for resume; an
 unexpected exception (a bug) exits 1, still in one line. `--debug` shows the traceback instead.
+The engine names its parameters (`batch_size must be ...`); the line names the option typed (`--batch-size`).
 No command writes over its own inputs (`outputs.inputs_never_written`).
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import signal
 import sys
 import threading
@@ -52,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     with _ctrl_c_watch(quiet=not args.debug) as interrupted:
         try:
             with inputs_never_written(args):
@@ -63,11 +66,21 @@ def main(argv=None) -> int:
             if args.debug:
                 raise
             code, line = exit_code_and_line(exc)
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {named_options(line, parser, args.command)}", file=sys.stderr)
     if code == 130 or interrupted.is_set():
         print(INTERRUPTED, file=sys.stderr)
         return 130
     return code
+
+
+def named_options(line: str, parser: argparse.ArgumentParser, command: str) -> str:
+    """`line` with the parameter it opens with (`batch_size must ...`, `cv=1`; after the file it names, if any) given
+    as the option of `command` that sets it (`--batch-size must ...`)."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    options = {a.dest: max(a.option_strings, key=len) for a in commands[command]._actions
+               if a.option_strings and a.nargs != 0}  # options that take a value (not --no-png, --help)
+    opening = re.compile(r"(^|: )(" + "|".join(map(re.escape, options)) + r")(?= must\b|=)")
+    return opening.sub(lambda found: found.group(1) + options[found.group(2)], line, count=1)
 
 
 @contextlib.contextmanager

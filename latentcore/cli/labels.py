@@ -27,7 +27,8 @@ def add_probe(subparsers):
     add_smooth_option(p)
     p.add_argument("--cv", type=int, default=5, help="stratified folds (fewer when a class has fewer rows)")
     add_seed_option(p)
-    p.add_argument("--neighbors", type=int, help="k of --method knn (default 10)")
+    p.add_argument("--neighbors", type=int, dest="n_neighbors",
+                   help="k of --method knn (default 10, fewer when the labels have too few rows for it)")
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                    help="rows whose highest class probability (kNN: the neighbours' vote fraction) is below P are "
                         "'unknown' (default 0: every row gets a class)")
@@ -64,12 +65,17 @@ def add_compare(subparsers):
 
 def run_probe(args) -> int:
     from ..analysis.labels import probe
+    from ..errors import InputError
 
-    params = {"n_neighbors": args.neighbors} if args.neighbors else None
+    if args.n_neighbors is not None and args.method != "knn":
+        raise InputError("--neighbors is the k of --method knn: leave it out, or add --method knn")
+    params = {"n_neighbors": args.n_neighbors} if args.n_neighbors is not None else None
     report = probe.run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth,
                              cv=args.cv, random_state=args.seed, params=params, min_confidence=args.min_confidence,
                              png=not args.no_png, dpi=args.dpi)
     cv = report["cross_validation"]
+    for note in report["notes"]:
+        print(f"note: {note}")
     print(f"{args.method} probe on {report['n_labelled']} labelled rows, {len(report['classes'])} classes: "
           f"cross-validated accuracy {cv['accuracy_mean']:.3f} +- {cv['accuracy_std']:.3f} ({cv['n_splits']} folds)")
     if args.min_confidence:

@@ -141,7 +141,7 @@ def byte_table_columns(f: h5py.File, name: str, n: int, path) -> list[str]:
     table = f[name]
     if "columns" not in table.attrs or table.ndim != 2:
         raise InputError(f"{name!r} must be a (N, ncols) table with a 'columns' attribute", path)
-    columns = [c.decode() if isinstance(c, bytes) else str(c)
+    columns = [attr_value(c) if isinstance(c, bytes) else str(c)
                for c in np.asarray(table.attrs["columns"]).reshape(-1)]
     if table.shape != (n, len(columns)):
         raise InputError(f"{name!r} has shape {table.shape} but its partition has {n} rows and "
@@ -150,9 +150,10 @@ def byte_table_columns(f: h5py.File, name: str, n: int, path) -> list[str]:
 
 
 def read_byte_table(dataset: h5py.Dataset) -> pd.DataFrame:
-    """A ulmo-style metadata table: byte strings (N, ncols) with a `columns` attribute."""
+    """A ulmo-style metadata table: byte strings (N, ncols) with a `columns` attribute, read as UTF-8 (bytes that
+    are not UTF-8 as U+FFFD)."""
     columns = [attr_value(c) for c in dataset.attrs["columns"]]
-    table = pd.DataFrame(dataset[()].astype(str), columns=columns)
+    table = pd.DataFrame(_text(dataset[()]), columns=columns)
     for name in table.columns:  # numbers were stored as their text: give them back as numbers
         converted = pd.to_numeric(table[name], errors="coerce")
         if converted.notna().all():
@@ -161,18 +162,33 @@ def read_byte_table(dataset: h5py.Dataset) -> pd.DataFrame:
 
 
 def write_byte_table(group: h5py.Group, name: str, table: pd.DataFrame) -> h5py.Dataset:
-    """Write `table` as a byte table `name` in `group` (the layout `read_byte_table` reads)."""
-    data = table.to_numpy(dtype=str).astype(np.bytes_)
-    dataset = group.create_dataset(name, data=data)
-    dataset.attrs["columns"] = np.array(list(table.columns), dtype=np.bytes_)
+    """Write `table` as a byte table `name` in `group` (the layout `read_byte_table` reads), text as UTF-8."""
+    dataset = group.create_dataset(name, data=_utf8(table.to_numpy(dtype=str)))
+    dataset.attrs["columns"] = _utf8(np.array([str(c) for c in table.columns]))
     return dataset
 
 
+def _text(raw: np.ndarray) -> np.ndarray:
+    """Fixed-length bytes as text: ASCII at numpy's speed, anything else decoded as UTF-8."""
+    try:
+        return raw.astype(str)
+    except UnicodeDecodeError:
+        return np.char.decode(raw, "utf-8", errors="replace")
+
+
+def _utf8(text: np.ndarray) -> np.ndarray:
+    """Text as fixed-length bytes: ASCII at numpy's speed, anything else encoded as UTF-8."""
+    try:
+        return text.astype(np.bytes_)
+    except UnicodeEncodeError:
+        return np.char.encode(text, "utf-8")
+
+
 def attr_value(value):
-    """An HDF5 attribute as a plain Python value: bytes decoded, arrays as lists, NumPy scalars as
-    Python scalars."""
+    """An HDF5 attribute as a plain Python value: bytes decoded (UTF-8; other bytes as U+FFFD), arrays as lists,
+    NumPy scalars as Python scalars."""
     if isinstance(value, bytes):
-        return value.decode()
+        return value.decode(errors="replace")
     if isinstance(value, np.ndarray):
         return [attr_value(v) for v in value.tolist()]
     if isinstance(value, np.generic):

@@ -9,19 +9,10 @@ import numpy as np
 
 from ..errors import InputError
 from ._checks import check_finite, check_length, check_range
+from ._npy import npz_headers, read_npz
 from .base import Reader, SourceInfo, register
 
 SPLITS = {"train": "idx_train", "test": "idx_test", "val": "idx_val"}
-
-
-def _member_header(archive: zipfile.ZipFile, name: str) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of `name` in an .npz without reading its data."""
-    with archive.open(f"{name}.npy") as f:
-        version = np.lib.format.read_magic(f)
-        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                       else np.lib.format.read_array_header_2_0)
-        shape, _, dtype = read_header(f)
-    return shape, dtype
 
 
 @register
@@ -40,16 +31,13 @@ class NpzFeaturesReader(Reader):
     def __init__(self, path):
         super().__init__(path)
         self._X = None  # loaded on first read: an .npz member cannot be sliced on disk
-        try:
-            with zipfile.ZipFile(self.path) as archive:
-                if "X.npy" not in archive.namelist():
-                    raise InputError(f"no array 'X' in the .npz (it holds {archive.namelist()})", self.path)
-                shape, dtype = _member_header(archive, "X")
-            with np.load(self.path, allow_pickle=False) as npz:
-                self._y = npz["y"] if "y" in npz.files else None
-                self._splits = {split: npz[key] for split, key in SPLITS.items() if key in npz.files}
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise InputError(f"cannot read .npz (truncated or corrupt?): {exc}", self.path) from exc
+        headers = npz_headers(self.path)  # every array checked before any is read
+        if "X" not in headers:
+            raise InputError(f"no array 'X' in the .npz (it holds {sorted(headers)})", self.path)
+        shape, dtype = headers["X"]
+        arrays = read_npz(self.path, ["y", *SPLITS.values()])
+        self._y = arrays.get("y")
+        self._splits = {split: arrays[key] for split, key in SPLITS.items() if key in arrays}
         if len(shape) != 2 or dtype.kind not in "biuf":
             raise InputError(f"'X' must be a numeric (N, D) array, got shape {shape} dtype {dtype}", self.path)
         n = shape[0]
@@ -77,8 +65,7 @@ class NpzFeaturesReader(Reader):
     def read(self, partition, start, stop):
         start, stop = check_range(self, partition, start, stop)
         if self._X is None:
-            with np.load(self.path, allow_pickle=False) as npz:
-                self._X = npz["X"]
+            self._X = read_npz(self.path, ["X"])["X"]
         rows = self._rows(partition)
         block = self._X[start:stop] if rows is None else self._X[rows[start:stop]]
         block = block.astype(np.float32)

@@ -9,10 +9,14 @@ numbers (a negative float) are written as they are. JSON outputs keep the raw te
 - `neutralised(text)`: one cell;
 - `neutralised_table(table)`: a DataFrame's text columns and column names, for `to_csv`;
 - `neutralised_arrow(table)`: a pyarrow Table's string columns, for Arrow's CSV writer;
-- `restored(values)`: a Series of cells read back from such a CSV.
+- `restored(values)`: a Series of cells read back from such a CSV;
+- `quoting(table)`: the `to_csv` quoting that keeps every text cell whole: every text cell quoted when one holds a
+  carriage return (a label's last character, say), since Python's csv module quotes only the characters of the line
+  terminator and an unquoted CR ends the row for every reader.
 """
 from __future__ import annotations
 
+import csv
 import re
 
 import numpy as np
@@ -72,3 +76,12 @@ def restored(values: pd.Series) -> pd.Series:
     text = values.astype(str)
     added = text.str.match(_NEUTRALISED.pattern, na=False)
     return text.where(~added, text.str.slice(1)) if added.any() else values
+
+
+def quoting(table: pd.DataFrame) -> int:
+    """csv.QUOTE_NONNUMERIC when a text cell or column name holds a CR, else csv.QUOTE_MINIMAL (see the module doc)."""
+    names = [str(name) for name in table.columns]
+    texts = (pd.unique(table[name].astype(str)) for name in table.columns
+             if table[name].dtype == object or pd.api.types.is_string_dtype(table[name].dtype))
+    has_cr = any("\r" in name for name in names) or any(any("\r" in text for text in values) for values in texts)
+    return csv.QUOTE_NONNUMERIC if has_cr else csv.QUOTE_MINIMAL

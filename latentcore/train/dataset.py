@@ -16,6 +16,7 @@ from ..analysis.maps import Roi
 from ..columns import plain_coordinates
 from ..data.bandcontrast import BandContrast
 from ..data._checks import infer_step
+from ..data._npy import read_npy
 from ..data.preprocess import iter_preprocessed, static_background_origin
 from ..data.base import Reader
 from ..errors import InputError
@@ -99,7 +100,7 @@ def read_xy_list(path) -> np.ndarray:
     if not path.is_file():
         raise InputError("no such coordinate list", path)
     if path.suffix.lower() == ".npy":
-        values = np.load(path, allow_pickle=False)
+        values = read_npy(path)
         if values.ndim != 2 or values.shape[1] < 2:
             raise InputError(f"a coordinate list must be (k, 2) x, y; got shape {values.shape}", path)
         return values[:, :2].astype(np.float64)

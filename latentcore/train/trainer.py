@@ -475,6 +475,9 @@ def save_model(model: ConvVAE, path, run_info: dict) -> Path:
     return Path(path)
 
 
+RESUME_KEYS = {"arch", "model", "optimizer", "rng_state", "train_config", "fingerprint", "state"}  # _save_checkpoint's
+
+
 def _resume(config: TrainConfig, fingerprint, model, optimizer, out_dir: Path) -> _State:
     path = out_dir / outputs.CHECKPOINT_FILE
     if not path.is_file():
@@ -484,14 +487,21 @@ def _resume(config: TrainConfig, fingerprint, model, optimizer, out_dir: Path) -
     except Exception as exc:  # a damaged checkpoint must not be silently replaced by a fresh run
         raise CheckpointError(f"cannot resume from this checkpoint ({exc}); delete it or use another out dir",
                               path) from exc
+    foreign = CheckpointError("a foreign checkpoint: not a train-vae run's (another model or architecture); use a "
+                              "new out dir, or resume=False / --no-resume to start over", path)
+    if not (isinstance(checkpoint, dict) and RESUME_KEYS <= checkpoint.keys() and checkpoint["arch"] == "vae"):
+        raise foreign
     changed = config.changes_blocking_resume(checkpoint.get("train_config", {}))
     changed += [f"{name} (content)" for name, digest in fingerprint.items()
                 if checkpoint.get("fingerprint", {}).get(name) != digest]
     if changed:
         raise InputError(f"the run here was trained with other settings or data ({', '.join(changed)}): "
                          "use a new out dir, or resume=False / --no-resume to start over", path)
-    model.load_state_dict(checkpoint["model"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
+    try:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:  # weights of another shape than its settings make
+        raise foreign from exc
     torch.set_rng_state(checkpoint["rng_state"])
     if "cuda_rng_state" in checkpoint and torch.cuda.is_available():
         torch.cuda.set_rng_state(checkpoint["cuda_rng_state"])

@@ -104,6 +104,18 @@ def test_the_confidence_slider_makes_uncertain_rows_unknown_grey_on_the_map_and_
     assert "probe_predictions__knn_conf0.9.csv" in names and "probe_report__knn_conf0.9.json" in names
 
 
+def test_knn_on_fewer_labelled_rows_than_its_neighbours_says_it_used_fewer():
+    at = go(extracted(new_app()), "umap")
+    label(at, np.arange(0, 4), "left")
+    label(at, np.arange(100, 104), "right")  # 8 rows: each of 4 folds trains on 6
+    at.selectbox(key="labels_umap_method").select("knn").run()
+    at.toggle(key="labels_umap_predict").set_value(True).run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    said = " ".join(c.value for c in at.caption)
+    assert "kNN with 5 neighbours, not the default 10: a cross-validation fold trains on 6 of the 8 labelled rows" \
+        in said, said
+
+
 def noisy_copy(at: AppTest, scale: float = 3.0, model: str = "noisy", source_sha256: str | None = None) -> Path:
     """Another latents file in the workspace, made by `model`: the session's latents plus noise, of the same
     source unless another `source_sha256` is given."""

@@ -1,11 +1,13 @@
 """The Rank page through the real app with AppTest: band contrast first and the default, the maps of an uploaded
 NPZ (the `references.npz` the `references` command writes, or maps on the scan grid) as choices that rank, the
-upload and the chosen references in the ranking's report, and a wrong array refused in one line naming it."""
+upload and the chosen references in the ranking's report, the maps an upload added listed where it is accepted, and
+a wrong array refused in one line naming it."""
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -77,6 +79,16 @@ def test_an_uploaded_references_npz_gives_maps_that_rank_and_its_sha256_goes_in_
     assert report["inputs"]["references_upload"]["sha256"] == hashlib.sha256(references_npz.read_bytes()).hexdigest()
 
 
+def test_an_accepted_upload_says_which_maps_it_added_and_where(references_npz):
+    at = run(extracted(new_app()), "rank")
+    at = upload(at, "references.npz", references_npz.read_bytes())
+    added = [name for name in at.multiselect(key="rank_references").options if name.startswith("references:")]
+    said = texts(at.success)
+    assert len(added) >= 5 and f"references.npz: {len(added)} maps added to the reference maps below: " \
+                                f"{', '.join(added)}" in said, said
+    assert "/" not in said  # the file's name, never where the server keeps it
+
+
 def test_the_uploaded_npz_and_the_maps_chosen_of_it_survive_a_reload(references_npz):
     at = run(extracted(new_app()), "rank")
     at = upload(at, "references.npz", references_npz.read_bytes())
@@ -113,6 +125,19 @@ def test_a_wrong_npz_is_refused_in_one_line_naming_the_file_and_the_array(arrays
     assert "\n" not in errors[0]
     assert at.multiselect(key="rank_references").value == ["band contrast"]  # the page still ranks without it
     assert set(at.dataframe[0].value["reference"]) == {"band contrast"}
+
+
+def test_an_npz_whose_header_declares_a_tera_values_is_refused_in_one_line():
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    forged = io.BytesIO()
+    with zipfile.ZipFile(forged, "w") as archive:
+        archive.writestr("iq.npy", header.getvalue() + bytes(8))
+    at = upload(run(extracted(new_app()), "rank"), "forged.npz", forged.getvalue())
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "forged.npz: array 'iq' declares (1000000000000,) float64 values" in errors[0], errors
+    assert "/" not in errors[0]
+    assert set(at.dataframe[0].value["reference"]) == {"band contrast"}  # the page still ranks without it
 
 
 def test_the_labels_are_a_reference_scored_by_ari_and_nmi_and_their_csv_goes_in_the_report(downloads):

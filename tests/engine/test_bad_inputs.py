@@ -170,7 +170,7 @@ CASES = [
                                           "--model", str(_demo_vae(t)), "--out", str(t / "o")],
                                          "same latents file")),
     ("batch-size-zero", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--batch-size", "0"],
-                                   "batch_size")),
+                                   "--batch-size must be at least 1")),
     ("k-zero", lambda t: (_cluster(t, "kmeans", "--k", "0"), "--k")),
     ("eps-negative", lambda t: (_cluster(t, "dbscan", "--eps", "-1"), "--eps")),
     ("latents-no-dims-maps", lambda t: (["maps", str(_zero_dim_latents(t)), "--out", str(t / "o")],
@@ -187,7 +187,41 @@ CASES = [
     ("roi-empty", lambda t: (["maps", str(_good_latents(t)), "--roi", "", "--out", str(t / "o")], "ROI")),
     ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
                                    "0-1000000")),
+    # an NPZ's arrays are checked from their headers before any is read (numpy allocated 7.28 TiB for this one)
+    ("references-npz-declares-1e12-values", lambda t: (_rank(t, _zip(t / "references.npz", {"x.npy": _forged_npy()})),
+                                                       "references.npz: array 'x' declares (1000000000000,)")),
+    ("references-npz-of-a-text-file", lambda t: (_rank(t, _zip(t / "readme.npz", {"readme.txt": b"hello"})),
+                                                 "readme.npz: member 'readme.txt' is not a numpy array")),
+    ("npz-features-declare-1e12-values", lambda t: (["info", str(_zip(t / "features.npz", {"X.npy": _forged_npy()}))],
+                                                    "features.npz: array 'X' declares (1000000000000,)")),
+    ("reference-npy-declares-1e12-values", lambda t: (_rank(t, _bytes(t / "ref.npy", _forged_npy())),
+                                                      "ref.npy: the file declares (1000000000000,)")),
 ]
+
+
+def _rank(t, reference):
+    return ["rank", str(_good_latents(t)), "--reference", str(reference), "--out", str(t / "r"), "--no-figures"]
+
+
+def _forged_npy() -> bytes:
+    """An .npy whose header declares 10^12 float64 values over 8 bytes."""
+    import io
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    return header.getvalue() + bytes(8)
+
+
+def _zip(path, members: dict):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _bytes(path, data: bytes):
+    path.write_bytes(data)
+    return path
 
 
 def _truncated(t):

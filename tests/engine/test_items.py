@@ -89,7 +89,7 @@ def test_rows_are_parsed_and_checked():
     from latentcore.analysis.items import parse_rows
 
     assert parse_rows("3-5,1,4", 10).tolist() == [1, 3, 4, 5]
-    for bad, message in (("0-10", "within 0..9"), ("5-2", "increasing"), ("a", "integers"), ("12", "0..9")):
+    for bad, message in (("0-10", "within 0..9"), ("5-2", "increasing"), ("a", "row ids or ranges"), ("12", "0..9")):
         with pytest.raises(InputError, match=message):
             parse_rows(bad, 10)
 

@@ -64,7 +64,7 @@ def test_maps_smoothing_is_nan_aware_and_a_constant_stays_constant():
 
 def test_bad_sigma_is_refused():
     values, rows, columns = scan_rows()
-    with pytest.raises(InputError, match="sigma must be a number of grid steps >= 0, got -1"):
+    with pytest.raises(InputError, match="smooth must be a Gaussian sigma in grid steps >= 0, got -1"):
         smooth_rows(values, columns * STEP, rows * STEP, -1)
     with pytest.raises(InputError, match="got 'wide'"):
         ClusterJob(latents="a", bandcontrast=BandContrast.scan_map(), method="kmeans", smooth="wide")

@@ -19,61 +19,21 @@ import pytest
 
 from latentcore.analysis.labels.labelled import labels_table, read_labels_table, write_labels
 from latentcore.cli import main
-from latentcore.errors import MAX_LINE
-from latentcore.latents import LatentsWriter
 from latentcore.storage import sha256_file
 from latentcore.storage.csv_cells import neutralised_table
-from small_files import TEST_DATA, vae_checkpoint, write_scan
+from cli_lines import refused
+from small_files import STEP, TEST_DATA, labels_by_row, scan_files, scan_latents, vae_checkpoint, write_scan
 
 REPO = Path(__file__).resolve().parents[2]
-N_ROWS, N_COLUMNS, STEP = 4, 5, 1.5  # write_scan's grid
-
-
-def scan_latents(path, scan, source_sha256="auto", dim=3, seed=1, x_offset=0.0):
-    """Latents of `scan` (random rows, the scan's x, y), recording its SHA-256 unless told otherwise."""
-    n = N_ROWS * N_COLUMNS
-    rows, columns = np.divmod(np.arange(n), N_COLUMNS)
-    writer = LatentsWriter(path, {"all": (n, dim)}, {"test": seed})
-    writer.write_rows("all", 0, np.random.default_rng(seed).normal(size=(n, dim)).astype("f4"))
-    writer.write_array("x", STEP * columns + x_offset)
-    writer.write_array("y", STEP * rows)
-    attrs = {"model": "test"}
-    if source_sha256:
-        attrs["source_sha256"] = sha256_file(scan) if source_sha256 == "auto" else source_sha256
-    writer.finish(attrs)
-    return path
-
-
-def labels_by_row(path, names):
-    pd.DataFrame({"row": np.arange(len(names)), "label": names}).to_csv(path, index=False)
-    return path
 
 
 @pytest.fixture
 def files(tmp_path):
-    scan = write_scan(tmp_path / "scan.h5")
-    latents = scan_latents(tmp_path / "scan_latents.h5", scan)
-    labels = labels_by_row(tmp_path / "labels.csv", ["a"] * 10 + ["b"] * 10)
-    return {"scan": scan, "latents": latents, "labels": labels, "folder": tmp_path}
+    return scan_files(tmp_path)
 
 
 def digests(folder):
     return {p: sha256_file(p) for p in folder.rglob("*") if p.is_file() and not p.is_symlink()}
-
-
-def refused(argv, capsys, needle):
-    """Runs the command: exit 2, one line naming `needle`, no traceback; returns the line."""
-    capsys.readouterr()
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as exit:  # argparse refuses a bad option value itself
-        code = exit.code
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert code == 2, err
-    assert len(lines) == 1 and len(lines[0]) <= MAX_LINE + 100 and lines[0].startswith("error: "), err
-    assert needle in lines[0] and "Traceback" not in err, err
-    return lines[0]
 
 
 # -- 4. a command never writes over its inputs ------------------------------------------------------------
@@ -199,7 +159,7 @@ def test_labels_written_by_the_app_start_with_a_quote_and_read_back_the_same(tmp
     path = write_labels(tmp_path / "labels.csv", labels_table(np.arange(len(names)), names))
     cells = pd.read_csv(path, dtype=str, keep_default_na=False)["label"].tolist()  # as a spreadsheet shows them
     assert cells == [f"'{name}" for name in FORMULAS] + ["''=already quoted", "plain", "'\tTabbed"]
-    assert read_labels_table(path)["label"].tolist() == [*FORMULAS, "'=already quoted", "plain", "Tabbed"]
+    assert read_labels_table(path)["label"].tolist() == names.tolist()  # exactly as given, the tab kept
 
 
 def test_only_text_cells_are_neutralised():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import streamlit as st
 
@@ -27,6 +28,12 @@ class Extras:
         chosen = {"references_upload": self.upload,
                   "labels": self.labels if tasks.LABELS_REFERENCE in references else None}
         return {role: stamp[0] for role, stamp in chosen.items() if stamp}
+
+    def uploaded_maps(self, available) -> list[str]:
+        """The names among `available` that the uploaded NPZ added: `<file stem>:<array>`, as `tasks.reference_maps`
+        names them."""
+        prefix = f"{Path(self.upload[0]).stem}:" if self.upload else None
+        return [name for name in available if prefix and name.startswith(prefix)]
 
 
 def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, source_stamp: tuple | None,

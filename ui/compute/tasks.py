@@ -314,7 +314,8 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 
-    table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False)
+    table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False,
+                        dtype={"label": str})  # labels "1" and "01" stay two
     lookup = {**{name: k for k, name in enumerate(report["classes"])},
               **({UNKNOWN: UNKNOWN_CODE} if min_confidence else {})}
     predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))

@@ -264,6 +264,8 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     unknown = report["unknown"]
     cols[3].metric("Unknown rows", f"{unknown['n_rows']:,}", help=f"Rows whose most likely label has a "
                    f"probability below {unknown['min_confidence']:g} (of {report['n_rows']:,} rows)")
+    for note in report.get("notes", []):  # what the probe is not as asked (kNN with fewer neighbours)
+        st.caption(note)
     st.caption("Confusion matrix of the held-out predictions (rows: given label, columns: predicted):")
     st.dataframe(pd.DataFrame(cv["confusion_matrix"], index=report["classes"], columns=report["classes"]))
     fig = None

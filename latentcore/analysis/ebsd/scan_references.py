@@ -37,6 +37,7 @@ import numpy as np
 
 from ...arrays import unique
 from ...data import open_source
+from ...data._npy import read_npz
 from ...errors import InputError
 from ...storage import atomic_path
 from ...versions import package_versions
@@ -289,26 +290,37 @@ def write_npz(maps: dict, grid: Grid, units: str | None, path, roi=None) -> Path
 
 
 def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
-    """(maps, grid, units, the ROI they were cropped to or None) of a references.npz."""
+    """(maps, grid, units, the ROI they were cropped to or None) of a references.npz (any file: its arrays'
+    headers are checked before they are read, and its grid before it is used)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (ValueError, OSError) as exc:
-        raise InputError(f"cannot read as NPZ: {exc}", path) from exc
+    arrays = read_npz(path)
     missing = [k for k in ("x", "y", "step") if k not in arrays]
     if missing:
         raise InputError(f"not a references.npz: no {missing}", path)
-    x, y, step = arrays.pop("x"), arrays.pop("y"), arrays.pop("step")
+    x, y, step = (_grid_array(arrays.pop(name), name, path) for name in ("x", "y", "step"))
+    if (step <= 0).any():
+        raise InputError(f"array 'step' of a references.npz must be above 0, got {step.tolist()}", path)
     units = str(arrays.pop("units", "um"))
     roi = arrays.pop("roi", None)  # a record of the crop, not a map
     if roi is not None and (roi.shape != (4,) or roi.dtype.kind not in "iuf" or not np.isfinite(roi).all()):
         raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values: it must be x0, x1, y0, y1", path)
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
+        if values.dtype.kind not in "biuf":
+            raise InputError(f"map {name!r} is of type {values.dtype}, not numbers", path)
         if values.shape[:2] != grid.shape:
             raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}", path)
     return arrays, grid, units, None if roi is None else tuple(float(v) for v in roi)
+
+
+def _grid_array(values: np.ndarray, name: str, path) -> np.ndarray:
+    """`x` (columns), `y` (rows) or `step` (x, y) of a references.npz: a non-empty 1-D array of finite numbers."""
+    step = name == "step"
+    if (values.ndim != 1 or not len(values) or (step and len(values) != 2) or values.dtype.kind not in "iuf"
+            or not np.isfinite(values).all()):
+        raise InputError(f"array {name!r} of a references.npz has shape {values.shape} or non-finite values: it must "
+                         "hold " + ("two steps (x, y)" if step else "the grid coordinates"), path)
+    return values
 
 
 def figures(refs: ScanReferences) -> dict:

@@ -67,6 +67,7 @@ from pathlib import Path
 import numpy as np
 
 from ...columns import ROW, beside, coordinate_names, embedding_name
+from ...data._npy import read_npz
 from ...errors import InputError
 from ...storage.local import atomic_path
 from .._validation import check_int, check_matrix, check_number
@@ -203,17 +204,17 @@ def load_embedding(path) -> FittedEmbedding:
     path = Path(path)
     if not path.is_file():
         raise InputError("no such embedding file", path)
+    data = read_npz(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            version = int(data["format_version"])
-            if version != FORMAT_VERSION:
-                raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}", path)
-            fields = {name: data[name] for name in _ARRAY_FIELDS}
-            method = str(data["method"])
-            params = json.loads(str(data["params_json"]))
+        version = int(data["format_version"])
+        if version != FORMAT_VERSION:
+            raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}", path)
+        fields = {name: data[name] for name in _ARRAY_FIELDS}
+        method = str(data["method"])
+        params = json.loads(str(data["params_json"]))
     except InputError:
         raise
-    except (OSError, KeyError, ValueError) as exc:
+    except (KeyError, ValueError, TypeError) as exc:
         raise InputError(f"not a saved embedding ({exc})", path) from exc
     return FittedEmbedding(method=method, params=params, **fields)
 

@@ -1,6 +1,7 @@
 """Labels: named classes of rows, as a table that travels between the app, the command line and other tools.
 
-A labels table is a CSV with a `label` column (any text) and either
+A labels table is a CSV with a `label` column (any text, kept exactly: labels that differ by a space, tab, CR, LF or
+quote at either end are two labels) and either
 - `x_um`, `y_um` (or `x`, `y`, as other tools write them): scan coordinates in the scan's units, matched to the
   scan's pixels within a quarter of a grid step (never by position in the file), or
 - `row`: the row id of the UMAP table (the row's position in the latents file's partitions, stacked in order).
@@ -109,9 +110,8 @@ def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
                          f"it has {columns[:10]}", path)
     if not len(table):
         raise InputError("the labels table has no rows", path)
-    # without the `'` write_labels put before a formula, then stripped as any label (a tab after the `'`)
-    table["label"] = restored(table["label"].astype(str).str.strip()).str.strip()
-    empty = table["label"] == ""
+    table["label"] = _restored_labels(table["label"].astype(str), path)
+    empty = table["label"].str.strip() == ""
     if empty.any():
         raise InputError(f"{int(empty.sum())} rows have an empty label (first: line {int(np.argmax(empty)) + 2})",
                          path)
@@ -126,6 +126,21 @@ def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
     if by_row and not by_xy and (table["row"] % 1 != 0).any():
         raise InputError("column 'row' must hold whole row numbers", path)
     return table
+
+
+def _restored_labels(cells: pd.Series, path) -> pd.Series:
+    """The labels as written, kept exactly (a leading or trailing space, tab, CR, LF or quote makes another label),
+    without the `'` that `write_labels` put before a formula; refused when two cells would become one label that
+    way (`'=x` and `=x` in a file another program wrote)."""
+    labels = restored(cells)
+    distinct = pd.DataFrame({"cell": cells, "label": labels}).drop_duplicates()
+    merged = distinct[distinct["label"].duplicated(keep=False)]
+    if len(merged):
+        first = merged[merged["label"] == merged["label"].iloc[0]]["cell"].tolist()
+        raise InputError(f"the labels {first[0]!r} and {first[1]!r} would be read as one: a ' before =, +, -, @, a "
+                         "tab or CR is taken off (this program writes it to keep spreadsheets from running formulas); "
+                         "rename one", path)
+    return labels
 
 
 def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None) -> LabelledRows:

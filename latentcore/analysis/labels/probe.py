@@ -48,6 +48,7 @@ class ProbeResult:
     method: str
     params: dict
     min_confidence: float = 0.0
+    notes: list[str] = dataclasses.field(default_factory=list)  # what the result is not as asked (a lowered k)
 
     @property
     def probability(self) -> np.ndarray:
@@ -75,14 +76,14 @@ def check_min_confidence(min_confidence: float, classes=()) -> float:
     be one label in the predictions)."""
     value = float(min_confidence)
     if not 0.0 <= value <= 1.0:
-        raise InputError(f"the confidence threshold is a probability from 0 to 1, got {min_confidence}")
+        raise InputError(f"min_confidence must be a probability from 0 to 1, got {min_confidence}")
     if value > 0 and UNKNOWN in classes:
         raise InputError(f"a label is called {UNKNOWN!r}, the name of the rows below the confidence threshold: "
                          "rename it, or leave the threshold at 0")
     return value
 
 
-def _model(method: str, params: dict, n_train: int):
+def _model(method: str, params: dict):
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
@@ -90,8 +91,26 @@ def _model(method: str, params: dict, n_train: int):
 
     if method == "logistic":
         return make_pipeline(StandardScaler(), LogisticRegression(C=float(params.get("C", 1.0)), max_iter=2000))
-    k = max(1, min(int(params.get("n_neighbors", DEFAULT_NEIGHBOURS)), n_train - 1))
-    return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=k))  # uniform votes: the vote fraction
+    return make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=params["n_neighbors"]))  # uniform votes
+
+
+def _neighbours(params: dict, n_labelled: int, n_splits: int, notes: list) -> int:
+    """k of the kNN probe: the one asked for, refused above what the labels allow (fewer than the rows a
+    cross-validation fold trains on: k = all of them predicts the majority everywhere), or the default, lowered
+    to that with a note."""
+    n_train = n_labelled * (n_splits - 1) // n_splits
+    allowed = max(n_train - 1, 1)
+    if "n_neighbors" not in params:
+        k = min(DEFAULT_NEIGHBOURS, allowed)
+        if k < DEFAULT_NEIGHBOURS:
+            notes.append(f"kNN with {k} neighbours, not the default {DEFAULT_NEIGHBOURS}: a cross-validation fold "
+                         f"trains on {n_train} of the {n_labelled} labelled rows")
+        return k
+    k = params["n_neighbors"]
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= allowed:
+        raise InputError(f"n_neighbors must be a whole number from 1 to {allowed} with these labels, got {k!r}: a "
+                         f"cross-validation fold trains the kNN on {n_train} of the {n_labelled} labelled rows")
+    return int(k)
 
 
 def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 5, random_state: int = 0,
@@ -104,9 +123,7 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
     if method not in METHODS:
         raise InputError(f"probe method must be one of {METHODS}, got {method!r}")
     if int(cv) < 2:
-        raise InputError(f"cross-validation needs at least 2 folds, got cv={cv}")
-    if int((params or {}).get("n_neighbors", DEFAULT_NEIGHBOURS)) < 1:
-        raise InputError(f"kNN needs at least 1 neighbour, got {params['n_neighbors']}")
+        raise InputError(f"cv must be at least 2 (folds of the cross-validation), got {cv}")
     features = np.asarray(features)
     if features.ndim != 2 or not len(features):
         raise InputError(f"features must be (N, F), got shape {features.shape}")
@@ -117,10 +134,16 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
     if not np.isfinite(X).all():
         raise InputError("labelled rows hold NaN or inf features")
     n_splits = int(min(cv, np.bincount(y).min()))
+    notes = []
+    if method == "knn":
+        params["n_neighbors"] = _neighbours(params, len(y), n_splits, notes)
+        params["weights"] = "uniform"  # the probability is the neighbours' vote fraction
+    else:
+        params.setdefault("C", 1.0)
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
-    held_out = cross_val_predict(_model(method, params, len(y) * (n_splits - 1) // n_splits), X, y, cv=folds)
+    held_out = cross_val_predict(_model(method, params), X, y, cv=folds)
     fold_accuracies = [float(accuracy_score(y[test], held_out[test])) for _, test in folds.split(X, y)]
-    model = _model(method, params, len(y)).fit(X, y)
+    model = _model(method, params).fit(X, y)
     probabilities = np.empty((len(features), len(labelled.classes)), np.float32)
     finite = np.isfinite(features).all(axis=1)
     probabilities[~finite] = np.nan
@@ -139,12 +162,7 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
                  "confusion_matrix": confusion_matrix(y, held_out, labels=range(len(labelled.classes))).tolist(),
                  "confusion_axes": "rows: given class, columns: predicted (each labelled row predicted by the fold "
                                    "that held it out)"}
-    if method == "knn":
-        params["n_neighbors"] = int(model[-1].n_neighbors)
-        params["weights"] = "uniform"
-    else:
-        params.setdefault("C", 1.0)
-    return ProbeResult(labelled.classes, predicted, probabilities, cv_record, method, params, min_confidence)
+    return ProbeResult(labelled.classes, predicted, probabilities, cv_record, method, params, min_confidence, notes)
 
 
 def probe_features(latents, smooth: float = 0.0):
@@ -209,6 +227,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     from ..artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
     from ..smoothing import smoothing_record
 
+    min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
     latents = read_latents(latents_path)
     features, _, x, y = probe_features(latents, smooth)
     labelled = load_labelled(latents_path, labels_path, x, y, len(features))
@@ -241,7 +260,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
                     "rule": "the highest class probability below min_confidence"
                             + (" (kNN: the fraction of the neighbours voting for the class)" if method == "knn"
                                else "")},
-        "cross_validation": result.cv, "n_rows": len(features), "n_labelled": len(labelled.rows),
+        "cross_validation": result.cv, "n_rows": len(features), "n_labelled": len(labelled.rows), "notes": result.notes,
         "smoothing": {**smoothing_record(smooth), "applies_to": "the latents the probe is trained on and predicts"},
         "model": model_record(latents.attrs),
         "inputs": {"latents": input_record(latents_path), "labels": input_record(labels_path)},

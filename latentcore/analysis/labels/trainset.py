@@ -38,7 +38,7 @@ def stratified_split(y, test_fraction: float = TEST_FRACTION, random_state: int 
     on both sides; which rows go where is a seeded permutation per class."""
     y = np.asarray(y)
     if not 0 < test_fraction < 1:
-        raise InputError(f"test fraction must lie strictly between 0 and 1, got {test_fraction}")
+        raise InputError(f"test_fraction must lie strictly between 0 and 1, got {test_fraction}")
     rng = np.random.default_rng(random_state)
     test = []
     for label in unique(y):
