@@ -2,7 +2,7 @@
 import streamlit as st
 
 from latentcore import figures
-from latentcore.analysis.maps import latent_maps_names, latent_maps_tag
+from latentcore.analysis.maps import Roi, latent_maps_names, latent_maps_tag
 from latentcore.data.base import display_units
 from latentcore.export import maps_npz_bytes
 from ui.compute import scan_maps, sources
@@ -20,9 +20,7 @@ lat = extraction.require_scan(lat_stamp)
 matrix, table = sources.stacked_latents(lat_stamp)
 
 unit = display_units(lat.units)
-x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
-full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
-roi = None if full else (x0, x1, y0, y1)
+roi = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
 common.roi_note(lat_stamp, lat, roi, "maps")
 cols = st.columns([3, 1, 1, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), key="maps_dims",
@@ -46,7 +44,8 @@ if not dims:
 with common.user_errors():
     maps, grid = scan_maps.latent_maps(lat_stamp, tuple(dims), roi, sigma)
 rows = scan_maps.roi_rows(lat_stamp, roi)
-st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
+extent = roi or Roi(float(lat.x.min()), float(lat.x.max()), float(lat.y.min()), float(lat.y.max()))  # none: the scan's
+st.caption(f"ROI {extent.describe(unit, ' to ')}: {len(rows):,} pixels on a {grid.n_rows} x "
            f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
 colorscale, limits = scales.colour_scale("maps_scale", maps)

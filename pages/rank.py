@@ -95,8 +95,7 @@ top = cols[0].slider("Top N", 1, max(1, lat.dim),
 roi = None
 if scan:
     with cols[1].expander("Region of interest"):
-        x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "rank", lat.units)
-    roi = None if (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max()) else (x0, x1, y0, y1)
+        roi = common.roi_sliders(lat.x, lat.y, "rank", lat.units)
     common.roi_note(lat_stamp, lat, roi, "rank")  # the sliders may be folded away: the ROI is said here
 if not references or not metrics:
     st.info("Pick at least one reference map and one metric.")

@@ -191,7 +191,7 @@ class ClusterJob:
     dim: int = 0  # the latent column of the CSV; the pair's latent when features == "pair"
     features: str = "pair"  # "pair": (dim, band contrast); "latent": whole vectors; "umap": their UMAP
     params: dict = dataclasses.field(default_factory=dict)  # method parameters (+ random_state...)
-    roi: tuple | None = None  # (x0, x1, y0, y1) inclusive
+    roi: Roi | None = None
     partition: str | None = None  # latents partition (scans: "all")
     smooth: float = 0.0  # Gaussian sigma in grid steps over the scan grid before clustering (0: none)
 
@@ -205,20 +205,23 @@ class ClusterJob:
         if self.features == "pair" and self.bandcontrast is None:
             raise InputError("clustering (latent dimension, band contrast) pairs needs band contrast (a table or "
                              "the scan's own map); whole latent vectors (features 'latent') need none")
+        if self.roi is not None and not isinstance(self.roi, Roi):
+            raise TypeError(f"a job's ROI is a Roi (Roi.from_json of {self.roi!r})")
         object.__setattr__(self, "smooth", check_sigma(self.smooth))
-        object.__setattr__(self, "roi", tuple(self.roi) if self.roi is not None else None)
 
     @classmethod
     def from_dict(cls, fields: dict) -> ClusterJob:
-        """The job a report's (or any JSON's) `job` record describes: band contrast as its string form."""
+        """The job a report's (or any JSON's) `job` record describes: band contrast as its string form, the ROI
+        as its `Roi.to_json` form."""
         spec = fields.get("bandcontrast")
-        return cls(**{**fields, "bandcontrast": BandContrast.parse(spec) if spec is not None else None})
+        return cls(**{**fields, "bandcontrast": BandContrast.parse(spec) if spec is not None else None,
+                      "roi": Roi.from_json(fields.get("roi"))})
 
     def to_dict(self) -> dict:
         """The plain record (band contrast as its string form, the ROI a list), as the report keeps it."""
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
                 "bandcontrast": self.bandcontrast.spec if self.bandcontrast is not None else None,
-                "roi": list(self.roi) if self.roi is not None else None}
+                "roi": self.roi.to_json() if self.roi is not None else None}
 
     @property
     def key(self) -> str:
@@ -230,12 +233,8 @@ class ClusterJob:
         return hash(self.key)
 
     @property
-    def roi_box(self) -> Roi | None:
-        return Roi(*self.roi) if self.roi is not None else None
-
-    @property
     def tag(self) -> str:
-        return cluster_tag(self.method, self.dim, self.roi_box, self.features, self.smooth)
+        return cluster_tag(self.method, self.dim, self.roi, self.features, self.smooth)
 
 
 @dataclasses.dataclass
@@ -295,11 +294,11 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     from_scan = has_bc and bc.from_scan  # the scan's own map, row for row
     name, values = bc.values(latents.point_maps, x, y, job.latents) if from_scan else ("band contrast", None)
     table = read_bandcontrast(bc.path) if has_bc and not from_scan else None
-    roi = job.roi_box
+    roi = job.roi
     if roi is not None:
         keep = roi.mask(x, y)
         if not keep.any():
-            raise InputError(f"ROI {roi.to_list()} holds none of the latents' pixels", job.latents)
+            raise InputError(f"ROI {roi} holds none of the latents' pixels", job.latents)
         rows, x, y, row_ids = rows[keep], x[keep], y[keep], row_ids[keep]
         if from_scan:
             values = values[keep]
@@ -509,9 +508,10 @@ def _job_fields(report: dict, report_path) -> dict:
             if not isinstance(job[name], kind) or isinstance(job[name], bool):
                 raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__})", report_path)
             fields[name] = job[name]
-    roi = fields.get("roi")
-    if roi is not None and (len(roi) != 4 or not all(isinstance(v, (int, float)) for v in roi)):
-        raise InputError(f"field 'job.roi' must be four numbers x0,x1,y0,y1, got {roi!r}"[:200], report_path)
+    try:
+        Roi.from_json(fields.get("roi"))
+    except InputError as exc:
+        raise InputError(f"field 'job.roi': {exc}", report_path) from None
     return fields
 
 

@@ -43,7 +43,7 @@ from ..sampling import seeded_sample
 from ..storage import atomic_path, sha256_file
 from ..storage.csv_cells import neutralised_table
 from ._validation import check_dimensions, check_int, check_matrix, check_vector
-from .maps import roi_tag
+from .maps import Roi, roi_tag
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
                       "partial_pearson")
@@ -408,8 +408,8 @@ def _check_coordinates(x, y, n):
 
 # -- outputs ------------------------------------------------------------------------------------------
 
-def ranking_tag(sort_by: str, top: int, roi=None) -> str:
-    """`pearson_top4`, `pearson_top4_roi0-30_0-20` within an ROI (x0, x1, y0, y1): the name part of a ranking."""
+def ranking_tag(sort_by: str, top: int, roi: Roi | None = None) -> str:
+    """`pearson_top4`, `pearson_top4_roi0-30_0-20` within an ROI: the name part of a ranking."""
     return f"{sort_by}_top{top}" + ("" if roi is None else f"_{roi_tag(roi)}")
 
 

@@ -86,7 +86,7 @@ def run_cluster(args) -> int:
         bandcontrast = BandContrast.scan_map()  # the scan's own band-contrast map
     job = ClusterJob(latents=args.latents, bandcontrast=bandcontrast, method=args.method, dim=args.dim,
                      features=args.features, params=cluster_params(args),
-                     roi=_roi_list(args.roi), partition=args.partition, smooth=args.smooth)
+                     roi=args.roi, partition=args.partition, smooth=args.smooth)
     report = run_cluster_job(job, args.out, png=not args.no_png)
     smoothed = f", features smoothed with sigma {job.smooth:g} grid steps" if job.smooth else ""
     print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{smoothed}")
@@ -156,12 +156,6 @@ def _int_pair(text: str, option: str) -> list[int]:
     if not 1 <= low <= high:
         raise InputError(f"{option} must satisfy 1 <= LOW <= HIGH, got {text!r}")
     return [low, high]
-
-
-def _roi_list(text):
-    from ..analysis.maps import Roi
-
-    return Roi.parse(text).to_list() if text is not None else None
 
 
 def run_rerun(args) -> int:

@@ -88,7 +88,7 @@ def run_umap(args) -> int:
 
 def run_maps(args) -> int:
     from ..analysis import artifacts
-    from ..analysis.maps import Grid, Roi, latent_maps_names, latent_maps_tag, parse_dims, spatial_maps
+    from ..analysis.maps import Grid, latent_maps_names, latent_maps_tag, parse_dims, spatial_maps
     from ..analysis.smoothing import check_sigma, smooth_maps, smoothing_record
     from ..export import export_maps_npz
     from ..figures import latent_map_grid, write_png
@@ -103,7 +103,7 @@ def run_maps(args) -> int:
                          "or embed these with umap)", args.latents)
     rows = latents.partitions[partition]
     dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
-    roi = Roi.parse(args.roi) if args.roi is not None else None  # --roi "" is an error, not 'no ROI'
+    roi = args.roi
     with about_file(args.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
         grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
         maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
@@ -122,7 +122,7 @@ def run_maps(args) -> int:
         engine = write_png(fig, out / names["figure"], dpi=args.dpi)
     artifacts.write_json(out / names["report"], {
         "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
-        "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "units": latents.units,
+        "roi": roi.to_json() if roi else None, "grid": grid.to_dict(), "units": latents.units,
         "shape": list(maps.shape), "dpi": args.dpi, "smoothing": smoothing_record(sigma),
         "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": package_versions(artifacts.VERSION_PACKAGES),
         "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})

@@ -40,14 +40,12 @@ def add_references(subparsers):
 
 def run_references(args) -> int:
     from ..analysis.ebsd.scan_references import cropped, scan_references, write_references
-    from ..analysis.maps import Roi
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
     low, high = args.vbse_percentiles
     if not 0 <= low < high <= 100:
         raise InputError(f"--vbse-percentiles {low:g} {high:g}: give LOW and HIGH with 0 <= LOW < HIGH <= 100")
-    roi = Roi.parse(args.roi) if args.roi is not None else None  # parsed before the pass over the patterns
 
     def progress(done, total):
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
@@ -57,8 +55,8 @@ def run_references(args) -> int:
                            batch_size=args.batch_size, patterns=args.patterns, progress=progress)
     if args.patterns:
         print(file=sys.stderr)
-    if roi is not None:
-        refs = cropped(refs, roi)
+    if args.roi is not None:
+        refs = cropped(refs, args.roi)
     if not refs.maps:  # an NPZ of no maps ranks nothing
         skipped = ["--no-patterns skips VBSE, IQ and ADP"] if not args.patterns else []
         raise InputError(f"no reference map to write: {'; '.join([*refs.notes, *skipped])}", args.scan)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from ..errors import InputError
 from .options import (add_device_option, add_out_option, add_preprocessing_options, add_roi_option, add_seed_option,
                       preprocessing_from)
 
@@ -28,7 +27,7 @@ def add_train_vae(subparsers):
                                            "scan:NAME (e.g. 'scan:Band Contrast', 'scan:IQ')")
     p.add_argument("--bc-min", type=float, help="keep patterns with band contrast >= this")
     p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")
-    add_roi_option(p, type=_roi)
+    add_roi_option(p)
     p.add_argument("--keep-coords", help="CSV (x,y columns) or NPY of the coordinates to keep")
     add_preprocessing_options(p, d.preprocessing)
     p.add_argument("--crop", type=int, help="centre crop (pixels) before resizing")
@@ -58,15 +57,6 @@ def _ints(text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-
-
-def _roi(text: str) -> tuple[float, ...]:
-    from ..analysis.maps import Roi
-
-    try:
-        return tuple(Roi.parse(text).to_list())
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def config_from_args(args):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from ..analysis.maps import Roi
 from ..data.preprocess import Preprocessing
 from ..errors import InputError
 
@@ -37,7 +38,7 @@ class TrainConfig:
     bandcontrast: str | None = None
     bc_min: float | None = None
     bc_max: float | None = None
-    roi: tuple[float, float, float, float] | None = None
+    roi: Roi | None = None
     keep_coordinates: str | None = None
     # Static and dynamic background subtraction by default: on simulated raw scans (benchmarks/train_quality.py)
     # the VAE's grain ARI was 0.18 and 0.01 without them (PCA 0.46, 0.40), 0.60 and 0.59 with them (PCA 0.57, 0.47).
@@ -74,8 +75,8 @@ class TrainConfig:
         self.channels = tuple(int(c) for c in self.channels)
         if not isinstance(self.preprocessing, Preprocessing):
             self.preprocessing = Preprocessing.from_dict(self.preprocessing)
-        if self.roi is not None:
-            self.roi = tuple(float(v) for v in self.roi)
+        if self.roi is not None and not isinstance(self.roi, Roi):
+            raise TypeError(f"a training's ROI is a Roi (Roi.from_json of {self.roi!r})")
         self.validate()
 
     def validate(self) -> None:
@@ -96,7 +97,6 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (self.patience is None or self.patience >= 1, "patience must be >= 1 (or None)"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0"),
-            (self.roi is None or len(self.roi) == 4, "roi must be four numbers x0, x1, y0, y1"),
             ((self.bc_min is None and self.bc_max is None) or self.bandcontrast,
              "bc_min/bc_max need a bandcontrast table"),
         ]
@@ -110,13 +110,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
         values["channels"] = list(self.channels)
-        values["roi"] = list(self.roi) if self.roi is not None else None
+        values["roi"] = self.roi.to_json() if self.roi is not None else None
         return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
+        """The config a config.json (`to_dict`) holds: the ROI as its JSON form."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return cls(**{**{k: v for k, v in values.items() if k in known}, "roi": Roi.from_json(values.get("roi"))})
 
     def changes_blocking_resume(self, previous: dict) -> list[str]:
         """Names of settings that differ from a previous run's and make resuming it wrong."""

@@ -12,7 +12,6 @@ import pandas as pd
 import torch
 from scipy.spatial import cKDTree
 
-from ..analysis.maps import Roi
 from ..columns import plain_coordinates
 from ..data.bandcontrast import BandContrast
 from ..data._checks import infer_step
@@ -80,8 +79,8 @@ def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np
             keep &= values <= config.bc_max
         filters["bandcontrast"] = {"path": str(config.bandcontrast), "min": config.bc_min, "max": config.bc_max}
     if config.roi is not None:
-        keep &= Roi(*config.roi).mask(*xy)
-        filters["roi"] = list(config.roi)
+        keep &= config.roi.mask(*xy)
+        filters["roi"] = config.roi.to_json()
     if config.keep_coordinates:
         keep &= coordinates_in_list(xy, read_xy_list(config.keep_coordinates))
         filters["keep_coordinates"] = {"path": str(config.keep_coordinates)}

@@ -197,7 +197,7 @@ def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their
                                                scatter_view)
     from latentcore.data.bandcontrast import BandContrast
 
-    roi = (10.0, 60.0, 5.0, 25.0)  # a part of the scan: the figure's points are the ROI's rows, in their order
+    roi = Roi(10.0, 60.0, 5.0, 25.0)  # a part of the scan: the figure's points are the ROI's rows, in their order
     job = ClusterJob(latents=str(scan_latents), bandcontrast=None, method="kmeans", features="latent",
                      params={"n_clusters": 6}, roi=roi)
     inputs = load_cluster_inputs(job)

@@ -15,6 +15,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
+from latentcore.analysis.maps import Roi
 from latentcore.data import open_source
 from latentcore.errors import InputError
 from latentcore.extract import Extractor, extract_array
@@ -31,7 +32,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-ROI = (0.0, 28.5, 0.0, 28.5)  # 20 x 20 pixels of the 60 x 40 scan: small and fast
+ROI = Roi(0.0, 28.5, 0.0, 28.5)  # 20 x 20 pixels of the 60 x 40 scan: small and fast
 
 
 def tiny(ebsd_h5, out_dir, **overrides) -> TrainConfig:
@@ -57,7 +58,7 @@ def test_filters_select_the_rows_the_tables_say(ebsd_h5, bandcontrast_csv, tmp_p
     keep_list.to_csv(tmp_path / "keep.csv", index=False)
     with open_source(ebsd_h5) as reader:
         by_bc, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, bandcontrast=bandcontrast_csv, bc_min=150))
-        by_roi, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, roi=(3, 9, 1.5, 6)))
+        by_roi, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, roi=Roi(3, 9, 1.5, 6)))
         by_list, summary = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, keep_coordinates=tmp_path / "keep.csv",
                                                                   bandcontrast=bandcontrast_csv, bc_min=150))
     np.testing.assert_array_equal(by_bc, np.flatnonzero(table.bandcontrast >= 150))
@@ -118,7 +119,7 @@ def test_a_run_writes_every_output(ebsd_h5, tmp_path):
     assert not list((tmp_path / "run").glob("*.partial"))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["sha256"] == sha256_file(ebsd_h5) and config["data"]["n_selected"] == 400
-    assert config["filters"]["roi"] == list(ROI) and config["train"]["latent_dim"] == 3
+    assert config["filters"]["roi"] == ROI.to_json() and config["train"]["latent_dim"] == 3
     assert config["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
     assert config["result"]["status"] == "completed" and config["result"]["epochs_done"] == 3
     losses = pd.read_csv(tmp_path / "run" / "loss.csv")
@@ -278,7 +279,7 @@ def test_early_stop_on_a_plateau(ebsd_h5, tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     ({"bc_min": 100}, "need a bandcontrast table"),
-    ({"roi": (1000, 2000, 0, 10)}, "keep 0 of 2400 patterns"),
+    ({"roi": Roi(1000, 2000, 0, 10)}, "keep 0 of 2400 patterns"),
     ({"latent_dim": 0}, "latent_dim must be >= 1"),
     ({"val_fraction": 1.5}, "val_fraction"),
 ])

@@ -46,13 +46,13 @@ def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, so
 
 
 def ranking(lat_stamp: tuple, bc_stamp: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
-            components: int, roi: tuple | None, source_stamp: tuple | None, extras: Extras = Extras()):
-    """Score table of every dimension against the chosen reference maps, over the ROI's rows (in the
-    worker pool at scale)."""
+            components: int, roi, source_stamp: tuple | None, extras: Extras = Extras()):
+    """Score table of every dimension against the chosen reference maps, over the rows of the ROI (a `Roi`; None:
+    every row), in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_stamp, bandcontrast=bc_stamp,
                   references=list(references), metrics=list(metrics), components=int(components),
-                  roi=list(roi) if roi else None, source=source_stamp, **dataclasses.asdict(extras))
+                  roi=roi, source=source_stamp, **dataclasses.asdict(extras))
 
 
 @st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)

@@ -6,37 +6,37 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.maps import Roi
+
 from . import tasks
 from .dispatch import pooled
 from .sources import latents, read_only, stacked_latents
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def roi_rows(lat_stamp: tuple, roi: tuple | None) -> np.ndarray:
+def roi_rows(lat_stamp: tuple, roi: Roi | None) -> np.ndarray:
     """Row ids of the scan's pixels inside the ROI (all rows without one)."""
-    from latentcore.analysis.maps import Roi
-
     lat = latents(lat_stamp)
     if roi is None:
         return read_only(np.arange(len(lat.x), dtype=np.int64))
-    return read_only(np.flatnonzero(Roi(*roi).mask(lat.x, lat.y)))
+    return read_only(np.flatnonzero(roi.mask(lat.x, lat.y)))
 
 
 @st.cache_resource(show_spinner="Building the maps...", max_entries=16)
-def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
+def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth: float = 0.0):
     """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
     when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
-    from latentcore.analysis.maps import Roi, spatial_maps
+    from latentcore.analysis.maps import spatial_maps
     from latentcore.analysis.smoothing import smooth_maps
 
     lat = latents(lat_stamp)
     rows = next(iter(lat.partitions.values()))
-    maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
+    maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=roi)
     return read_only((smooth_maps(maps, smooth), grid))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def roi_cells(lat_stamp: tuple, roi: tuple | None):
+def roi_cells(lat_stamp: tuple, roi: Roi | None):
     """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
     from latentcore.analysis.maps import Grid
 
@@ -47,7 +47,7 @@ def roi_cells(lat_stamp: tuple, roi: tuple | None):
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def roi_label_map(lat_stamp: tuple, roi: tuple | None, labels_digest: str, _labelled):
+def roi_label_map(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _labelled):
     """The labels over the ROI's pixels: (colour of the ROI's rows, grid, code map), the grid `roi_cells`'."""
     from latentcore.analysis.labels.labelled import codes_per_row
     from latentcore.analysis.maps import Grid, values_map
@@ -85,23 +85,23 @@ def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: 
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: tuple | None) -> dict:
+def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None) -> dict:
     """`scan_references` cropped to the ROI as the latent maps are (`maps.crop_to_roi`: the same grid, pixels
     and NaN outside), with the grain boundaries as line segments on that grid: "lines" (x, y, NaN between
     segments; None without orientations) and "roi" (the ROI, None for the whole scan)."""
-    from latentcore.analysis.maps import Grid, Roi, crop_to_roi, edge_segments
+    from latentcore.analysis.maps import Grid, crop_to_roi, edge_segments
 
     found = scan_references(lat_stamp, source_stamp, boundary_deg)
     if found["grid"] is None:
         return read_only({**found, "lines": None, "roi": roi})
-    lat, region = latents(lat_stamp), Roi(*roi) if roi else None
-    maps, grid = crop_to_roi(found["maps"], Grid(**found["grid"]), lat.x, lat.y, region)
-    edges, _ = crop_to_roi(found["edges"], Grid(**found["grid"]), lat.x, lat.y, region)
+    lat = latents(lat_stamp)
+    maps, grid = crop_to_roi(found["maps"], Grid(**found["grid"]), lat.x, lat.y, roi)
+    edges, _ = crop_to_roi(found["edges"], Grid(**found["grid"]), lat.x, lat.y, roi)
     lines = edge_segments(edges["right"], edges["down"], grid) if edges else None
     return read_only({**found, "maps": maps, "grid": grid.to_dict(), "edges": edges, "lines": lines, "roi": roi})
 
 
-def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: tuple | None) -> tuple | None:
+def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None) -> tuple | None:
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations."""
     return roi_references(lat_stamp, None, boundary_deg, roi)["lines"]

@@ -17,6 +17,7 @@ from ..kept import Kept
 
 if TYPE_CHECKING:
     from latentcore.analysis.artifacts import ClusterJob
+    from latentcore.analysis.maps import Roi
     from latentcore.data.bandcontrast import BandContrast
 
 
@@ -271,11 +272,10 @@ def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, comp
 
 
 def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, metrics: list, components: int,
-         roi, source: tuple | None, progress, patterns: bool = False, upload: tuple | None = None,
+         roi: Roi | None, source: tuple | None, progress, patterns: bool = False, upload: tuple | None = None,
          labels: tuple | None = None):
     """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
-    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows
-    (x0, x1, y0, y1; None: all)."""
+    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all)."""
     from latentcore.analysis.rank import rank_dimensions
     from latentcore.latents import read_latents
 
@@ -285,9 +285,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     matrix, _ = lat.stacked()
     rows = np.arange(len(matrix))
     if roi is not None and lat.x is not None:
-        from latentcore.analysis.maps import Roi
-
-        rows = np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
+        rows = np.flatnonzero(roi.mask(lat.x, lat.y))
     chosen = {name: maps[name][rows] for name in references if name != LABELS_REFERENCE}
     given = {name: maps[name][rows] for name in references if name == LABELS_REFERENCE}
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}

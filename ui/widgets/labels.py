@@ -162,9 +162,9 @@ def _remove_rows(chosen):
     state.set_labels(lab.without_rows(state.labels(), chosen))
 
 
-def label_map(lat_stamp: tuple, lat, roi: tuple | None, labelled, key: str):
-    """The labels over the ROI's pixels, in their colours with a legend of counts (unlabelled grey), the selection
-    veiled around; a box or lasso on it selects its pixels."""
+def label_map(lat_stamp: tuple, lat, roi, labelled, key: str):
+    """The labels over the pixels of the ROI (a `Roi`; None: the whole scan), in their colours with a legend of
+    counts (unlabelled grey), the selection veiled around; a box or lasso on it selects its pixels."""
     colour, grid, code_map = scan_maps.roi_label_map(lat_stamp, roi, labelled.digest(), labelled)
     rows, cells = scan_maps.roi_cells(lat_stamp, roi)
     selected = np.isin(rows, state.selection())

@@ -8,7 +8,7 @@ import streamlit as st
 
 from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
 from latentcore.analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, TITLES, references_names, write_npz
-from latentcore.analysis.maps import Grid
+from latentcore.analysis.maps import Grid, Roi
 
 from ..compute import scan_maps, sources
 from ..figures import png
@@ -39,14 +39,7 @@ def boundary_switch(lat, where=None, page: str = "maps") -> bool:
     return bool(on and has)
 
 
-def grid_roi(grid) -> tuple:
-    """A map grid's extent as an ROI (x0, x1, y0, y1), a quarter step beyond its outer pixels (the grid's
-    tolerance): what `scan_maps.boundary_lines` takes for the boundaries over that map."""
-    half_x, half_y = grid.step_x / 4, grid.step_y / 4
-    return (grid.x0 - half_x, float(grid.x_values[-1]) + half_x, grid.y0 - half_y, float(grid.y_values[-1]) + half_y)
-
-
-def references_panel(lat_stamp, lat, boundary_deg: float, roi: tuple | None = None, overlay: bool = False):
+def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None, overlay: bool = False):
     """A reference map of the scan over the ROI, cropped as the latent maps are, chosen from those it has, with
     its key or legend; the boundary lines over it; its PNG and the NPZ of every map over the ROI."""
     st.subheader("Reference maps")
@@ -91,7 +84,7 @@ def _downloads(lat_stamp, found: dict, name: str, fig):
     files, out = references_names(found["roi"]), state.results_dir("maps", lat_stamp[0])
     figure_name, dpi = files["figure"].format(name=name), state.png_dpi()
     roi = found["roi"]
-    over = f" over the ROI x {roi[0]:g} to {roi[1]:g}, y {roi[2]:g} to {roi[3]:g} (recorded as `roi`)" if roi else ""
+    over = f" over the ROI {roi.describe(between=' to ')} (recorded as `roi`)" if roi else ""
     cols = st.columns(2)
     cols[0].download_button(f"{TITLES[name]} (PNG, {dpi} dpi)",
                             lambda: png.figure_png(fig, str(out / figure_name), dpi), file_name=figure_name,

@@ -38,7 +38,7 @@ import numpy as np
 from ...arrays import unique
 from ...data import open_source
 from ...data._npy import read_npz
-from ...errors import InputError
+from ...errors import InputError, about_file
 from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
@@ -67,7 +67,7 @@ class ScanReferences:
     notes: list[str]
     parameters: dict
     edges: dict = dataclasses.field(default_factory=dict)  # "right", "down": grain boundaries between pixels
-    roi: tuple | None = None  # (x0, x1, y0, y1) the maps were cropped to (`cropped`), None for the whole scan
+    roi: Roi | None = None  # the ROI the maps were cropped to (`cropped`), None for the whole scan
 
     @property
     def x(self) -> np.ndarray:
@@ -94,8 +94,8 @@ def cropped(refs: ScanReferences, roi: Roi) -> ScanReferences:
     if "grains" in maps:  # ids stay integers, -1 (no grain) outside
         maps["grains"] = np.nan_to_num(maps["grains"], nan=-1).astype(np.int64)
     edges = crop_to_roi(refs.edges, refs.grid, x, y, roi)[0] if refs.edges else {}
-    return dataclasses.replace(refs, maps=maps, grid=grid, edges=edges, roi=tuple(roi.to_list()),
-                               parameters={**refs.parameters, "roi": roi.to_list()})
+    return dataclasses.replace(refs, maps=maps, grid=grid, edges=edges, roi=roi,
+                               parameters={**refs.parameters, "roi": roi.to_json()})
 
 
 def grain_table(grains: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -103,11 +103,11 @@ def grain_table(grains: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray,
     return np.arange(len(points)), points, points * abs(grid.step_x * grid.step_y)
 
 
-def point_values(maps: dict, grid: Grid, x, y, labels: bool = False, roi=None) -> dict[str, np.ndarray]:
+def point_values(maps: dict, grid: Grid, x, y, labels: bool = False, roi: Roi | None = None) -> dict[str, np.ndarray]:
     """Each map at the given coordinates; the `LABEL_MAPS` (grain ids) only with `labels`. Maps cropped to
-    `roi` (x0, x1, y0, y1) are NaN at the coordinates outside it."""
+    `roi` are NaN at the coordinates outside it."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    inside = np.ones(len(x), bool) if roi is None else Roi(*roi).mask(x, y)
+    inside = np.ones(len(x), bool) if roi is None else roi.mask(x, y)
     rows, columns = grid.indices(x[inside], y[inside])
     out = {}
     for name, values in maps.items():
@@ -263,10 +263,10 @@ class _GridReader:
         return self.reader.iter_batches(partition, batch_size)
 
 
-def references_names(roi=None) -> dict[str, str]:
+def references_names(roi: Roi | None = None) -> dict[str, str]:
     """The files of a scan's reference maps: `references.npz`, `references_<map>.png` (`figure` with the map's
-    name in `{name}`), `references_report.json`; over an ROI (a `maps.Roi` or x0, x1, y0, y1) each name ends
-    in its `roi_tag`, as the latent maps' names do."""
+    name in `{name}`), `references_report.json`; over an ROI each name ends in its `roi_tag`, as the latent
+    maps' names do."""
     tag = "" if roi is None else f"__{roi_tag(roi)}"
     return {"npz": f"{Path(NPZ_NAME).stem}{tag}.npz", "figure": f"references_{{name}}{tag}.png",
             "report": f"references_report{tag}.json"}
@@ -277,19 +277,19 @@ def save_npz(refs: ScanReferences, path) -> Path:
     return write_npz(refs.maps, refs.grid, refs.units, path, refs.roi)
 
 
-def write_npz(maps: dict, grid: Grid, units: str | None, path, roi=None) -> Path:
-    """Maps on `grid` as a references.npz; over an ROI (x0, x1, y0, y1) also `roi`, the ROI they were cropped to."""
+def write_npz(maps: dict, grid: Grid, units: str | None, path, roi: Roi | None = None) -> Path:
+    """Maps on `grid` as a references.npz; over an ROI also `roi` (x0, x1, y0, y1), the ROI they were cropped to."""
     arrays = {name: np.asarray(values) for name, values in maps.items()}
     arrays.update(x=grid.x_values, y=grid.y_values, units=np.array(units or "um"),
                   step=np.array([grid.step_x, grid.step_y]))
     if roi is not None:
-        arrays["roi"] = np.asarray(roi, np.float64)
+        arrays["roi"] = np.asarray(roi.to_json(), np.float64)
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
     return Path(path)
 
 
-def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
+def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, Roi | None]:
     """(maps, grid, units, the ROI they were cropped to or None) of a references.npz (any file: its arrays'
     headers are checked before they are read, and its grid before it is used)."""
     path = Path(path)
@@ -302,15 +302,19 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
         raise InputError(f"array 'step' of a references.npz must be above 0, got {step.tolist()}", path)
     units = str(arrays.pop("units", "um"))
     roi = arrays.pop("roi", None)  # a record of the crop, not a map
-    if roi is not None and (roi.shape != (4,) or roi.dtype.kind not in "iuf" or not np.isfinite(roi).all()):
-        raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values: it must be x0, x1, y0, y1", path)
+    if roi is not None:
+        if roi.shape != (4,) or roi.dtype.kind not in "iuf":
+            raise InputError(f"array 'roi' has shape {roi.shape} and type {roi.dtype}: it must be four numbers "
+                             "x0, x1, y0, y1", path)
+        with about_file(path):
+            roi = Roi.from_json(roi.astype(np.float64))
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
         if values.dtype.kind not in "biuf":
             raise InputError(f"map {name!r} is of type {values.dtype}, not numbers", path)
         if values.shape[:2] != grid.shape:
             raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}", path)
-    return arrays, grid, units, None if roi is None else tuple(float(v) for v in roi)
+    return arrays, grid, units, roi
 
 
 def _grid_array(values: np.ndarray, name: str, path) -> np.ndarray:
