@@ -87,7 +87,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
             st.stop()
         config = TrainConfig(
             data=str(source), out_dir=str(state.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
-            bandcontrast=bandcontrast.spec if bc_min is not None else None, bc_min=bc_min, roi=roi,
+            bandcontrast=bandcontrast if bc_min is not None else None, bc_min=bc_min, roi=roi,
             preprocessing=preprocessing,
             latent_dim=int(latent_dim), input_size=int(input_size), epochs=int(epochs),
             batch_size=int(batch_size), beta=float(beta), lr=float(lr), channels=widths, device=device)

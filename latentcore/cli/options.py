@@ -127,6 +127,14 @@ def dpi(text: str) -> float:
     return _number_in(text, *DPI_RANGE, "dots per inch")
 
 
+def bandcontrast(spec: str):
+    """A band-contrast choice (`data.bandcontrast.BandContrast`): `scan`, `scan:NAME` or a table's path, decoded
+    once (pandas and scipy load only when the option is given)."""
+    from ..data.bandcontrast import BandContrast
+
+    return BandContrast.parse(spec)
+
+
 def roi(text: str):
     """An ROI (`analysis.maps.Roi`) from `x0,x1,y0,y1`: four increasing, finite numbers (`--roi ""` is an
     error, not 'no ROI')."""

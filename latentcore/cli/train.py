@@ -8,7 +8,7 @@ import argparse
 import contextlib
 
 from .options import (add_device_option, add_out_option, add_preprocessing_options, add_roi_option, add_seed_option,
-                      preprocessing_from)
+                      bandcontrast, preprocessing_from)
 
 
 def add_train_vae(subparsers):
@@ -23,7 +23,8 @@ def add_train_vae(subparsers):
     p.add_argument("data", help="pattern source (any format `info` recognises)")
     add_out_option(p, "run directory")
     p.add_argument("--partition", help="partition to train on (default: the first)")
-    p.add_argument("--bandcontrast", help="CSV x,y,bandcontrast to filter by, or the scan's own map: scan, "
+    p.add_argument("--bandcontrast", type=bandcontrast,
+                   help="CSV x,y,bandcontrast to filter by, or the scan's own map: scan, "
                                            "scan:NAME (e.g. 'scan:Band Contrast', 'scan:IQ')")
     p.add_argument("--bc-min", type=float, help="keep patterns with band contrast >= this")
     p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")

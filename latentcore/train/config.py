@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..analysis.maps import Roi
+from ..data.bandcontrast import BandContrast
 from ..data.preprocess import Preprocessing
 from ..errors import InputError
 
@@ -17,11 +18,11 @@ RESUMABLE_CHANGES = ("epochs", "device", "patience", "min_delta", "max_minutes",
 
 @dataclasses.dataclass
 class TrainConfig:
-    """What to train on and how. Paths are strings so the config stays JSON-able.
+    """What to train on and how (`to_dict`: its JSON form, saved whole in config.json; `from_dict` reads it back).
 
     Data: `data` (any pattern source `open_source` reads), `partition` (default: the first),
-    filters `bandcontrast` CSV (x,y,bandcontrast) with `bc_min`/`bc_max`, `roi` (x0, x1, y0, y1,
-    inclusive, in the coordinates' units), `keep_coordinates` CSV/NPY of x,y to keep.
+    filters `bandcontrast` (a `BandContrast`: a table x,y,bandcontrast or the scan's own map) with
+    `bc_min`/`bc_max`, `roi` (a `Roi`), `keep_coordinates` CSV/NPY of x,y to keep.
     Preprocessing (as extraction applies it): `preprocessing` (static/dynamic background, neighbour
     averaging: data.preprocess.Preprocessing, or its dict), then (extract.prepare_batch) optional
     centre `crop` (pixels, before resizing), bilinear resize to `input_size`, each pattern min-max
@@ -35,7 +36,7 @@ class TrainConfig:
     data: str
     out_dir: str
     partition: str | None = None
-    bandcontrast: str | None = None
+    bandcontrast: BandContrast | None = None
     bc_min: float | None = None
     bc_max: float | None = None
     roi: Roi | None = None
@@ -77,6 +78,8 @@ class TrainConfig:
             self.preprocessing = Preprocessing.from_dict(self.preprocessing)
         if self.roi is not None and not isinstance(self.roi, Roi):
             raise TypeError(f"a training's ROI is a Roi (Roi.from_json of {self.roi!r})")
+        if self.bandcontrast is not None and not isinstance(self.bandcontrast, BandContrast):
+            raise TypeError(f"a training's band contrast is a BandContrast, got {self.bandcontrast!r}")
         self.validate()
 
     def validate(self) -> None:
@@ -97,7 +100,7 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
             (self.patience is None or self.patience >= 1, "patience must be >= 1 (or None)"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0"),
-            ((self.bc_min is None and self.bc_max is None) or self.bandcontrast,
+            ((self.bc_min is None and self.bc_max is None) or self.bandcontrast is not None,
              "bc_min/bc_max need a bandcontrast table"),
         ]
         for ok, message in checks:
@@ -111,13 +114,16 @@ class TrainConfig:
         values = dataclasses.asdict(self)
         values["channels"] = list(self.channels)
         values["roi"] = self.roi.to_json() if self.roi is not None else None
+        values["bandcontrast"] = self.bandcontrast.spec if self.bandcontrast is not None else None
         return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """The config a config.json (`to_dict`) holds: the ROI as its JSON form."""
+        """The config a config.json (`to_dict`) holds: the ROI and the band contrast in their JSON forms."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{**{k: v for k, v in values.items() if k in known}, "roi": Roi.from_json(values.get("roi"))})
+        spec = values.get("bandcontrast")
+        return cls(**{**{k: v for k, v in values.items() if k in known}, "roi": Roi.from_json(values.get("roi")),
+                      "bandcontrast": BandContrast.parse(spec) if spec else None})
 
     def changes_blocking_resume(self, previous: dict) -> list[str]:
         """Names of settings that differ from a previous run's and make resuming it wrong."""

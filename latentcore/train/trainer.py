@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ..data import open_source
-from ..data.bandcontrast import scan_map_name
 from ..errors import CheckpointError, InputError, TrainingError
 from ..extract import resolve_device
 from ..models.vae import ConvVAE, VAEConfig
@@ -442,15 +441,15 @@ def _previews(model, val_set: _Patterns, preview_idx, device):
 def data_fingerprint(config: TrainConfig) -> dict[str, str | None]:
     """SHA-256 of every input (of each file's name and hash for a folder): a resumed run must
     train on the same bytes."""
-    return {name: _input_digest(getattr(config, name)) for name in ("data", "bandcontrast", "keep_coordinates")}
+    bandcontrast = config.bandcontrast
+    return {"data": _input_digest(config.data), "keep_coordinates": _input_digest(config.keep_coordinates),
+            # a scan's own map lives in the data file, whose digest covers it
+            "bandcontrast": bandcontrast.spec if bandcontrast and bandcontrast.from_scan else
+            _input_digest(bandcontrast and bandcontrast.path)}
 
 
 def _input_digest(path) -> str | None:
-    if not path:
-        return None
-    if scan_map_name(path) is not None:  # a map inside the data file, whose digest covers it
-        return str(path)
-    return sha256_path(path)
+    return sha256_path(path) if path else None
 
 
 def _save_checkpoint(model, optimizer, state: _State, config, fingerprint, out_dir: Path) -> None:

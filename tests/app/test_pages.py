@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from driving import chart_specs, extracted, go, new_app, overlay_rows, point_panels, run, steps_from_row, texts
 
-from latentcore.demo import DEMO_MODEL, DEMO_SCAN
+from latentcore.data.bandcontrast import BandContrast
+from latentcore.demo import DEMO_BANDCONTRAST, DEMO_MODEL, DEMO_SCAN
 from latentcore.outputs import latents_path_for
 from latentcore.storage import sha256_file
 
@@ -37,7 +38,7 @@ def test_demo_button_restores_the_demo_after_another_choice():
     at.selectbox(key="data_bc").select("none").run()
     assert at.session_state["bandcontrast"] is None
     at.button(key="use_demo").click().run()
-    assert at.session_state["bandcontrast"].endswith("ni_grains_bandcontrast.csv")
+    assert at.session_state["bandcontrast"] == BandContrast.table(DEMO_BANDCONTRAST)
     assert "The built-in demo scan and its band contrast are selected." in texts(at.success)
 
 

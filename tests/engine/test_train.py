@@ -17,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from latentcore.analysis.maps import Roi
 from latentcore.data import open_source
+from latentcore.data.bandcontrast import BandContrast
 from latentcore.errors import InputError
 from latentcore.extract import Extractor, extract_array
 from latentcore.models import load_model
@@ -46,8 +47,8 @@ def tiny(ebsd_h5, out_dir, **overrides) -> TrainConfig:
 def test_the_band_contrast_filter_takes_the_scans_own_map(h5oina_small, tmp_path):
     with open_source(h5oina_small) as reader:
         own = reader.point_maps()["Band Contrast"]
-        kept, summary = select_rows(reader, "all", TrainConfig(h5oina_small, tmp_path, bandcontrast="scan:Band Contrast",
-                                                               bc_min=200))
+        own_map = BandContrast.scan_map("Band Contrast")
+        kept, summary = select_rows(reader, "all", TrainConfig(h5oina_small, tmp_path, bandcontrast=own_map, bc_min=200))
     np.testing.assert_array_equal(kept, np.flatnonzero(own >= 200))
     assert 0 < len(kept) < len(own) and summary["kept"] == len(kept)
 
@@ -57,10 +58,11 @@ def test_filters_select_the_rows_the_tables_say(ebsd_h5, bandcontrast_csv, tmp_p
     keep_list = table.sample(50, random_state=0)[["x", "y"]]
     keep_list.to_csv(tmp_path / "keep.csv", index=False)
     with open_source(ebsd_h5) as reader:
-        by_bc, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, bandcontrast=bandcontrast_csv, bc_min=150))
+        table_bc = BandContrast.table(bandcontrast_csv)
+        by_bc, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, bandcontrast=table_bc, bc_min=150))
         by_roi, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, roi=Roi(3, 9, 1.5, 6)))
         by_list, summary = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, keep_coordinates=tmp_path / "keep.csv",
-                                                                  bandcontrast=bandcontrast_csv, bc_min=150))
+                                                                  bandcontrast=table_bc, bc_min=150))
     np.testing.assert_array_equal(by_bc, np.flatnonzero(table.bandcontrast >= 150))
     assert 0 < len(by_bc) < len(table)
     in_roi = table.x.between(3, 9) & table.y.between(1.5, 6)
