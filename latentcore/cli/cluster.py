@@ -71,7 +71,7 @@ def add_rerun(subparsers):
 
 
 def run_cluster(args) -> int:
-    from ..analysis.artifacts import ClusterJob, run_cluster_job
+    from ..analysis.artifacts.cluster import ClusterJob, run_cluster_job
     from ..data.bandcontrast import BandContrast
 
     chosen = args.bandcontrast
@@ -152,7 +152,7 @@ def _int_pair(text: str, option: str) -> list[int]:
 
 
 def run_rerun(args) -> int:
-    from ..analysis.artifacts import rerun
+    from ..analysis.artifacts.rerun import rerun
 
     outcome = rerun(args.report, args.out, png=not args.no_png)
     name = outcome["report"]["outputs"]["assignments"]["name"]

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from scipy.spatial import cKDTree
 
-from ..analysis.artifacts import bandcontrast_record
+from ..analysis.artifacts.common import bandcontrast_record
 from ..columns import plain_coordinates
 from ..data.bandcontrast import BandContrast
 from ..data._checks import infer_step

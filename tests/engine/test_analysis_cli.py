@@ -12,7 +12,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from latentcore.analysis.artifacts import ClusterJob
+from latentcore.analysis.artifacts.cluster import ClusterJob
 from latentcore.analysis.maps import Roi
 from latentcore.cli import main
 from latentcore.errors import InputError
@@ -193,8 +193,8 @@ def test_bandcontrast_command_exports_kept_pixels(bandcontrast_csv, tmp_path, ca
 
 def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their_umap(scan_latents,
                                                                                        bandcontrast_csv):
-    from latentcore.analysis.artifacts import (cluster_figure, cluster_inputs, cluster_names, load_cluster_inputs,
-                                               scatter_view)
+    from latentcore.analysis.artifacts.cluster import (cluster_figure, cluster_inputs, cluster_names,
+                                                       load_cluster_inputs, scatter_view)
     from latentcore.data.bandcontrast import BandContrast
 
     roi = Roi(10.0, 60.0, 5.0, 25.0)  # a part of the scan: the figure's points are the ROI's rows, in their order

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from latentcore import figures
-from latentcore.analysis.artifacts import ClusterJob, rerun, run_cluster_job
+from latentcore.analysis.artifacts.cluster import ClusterJob, run_cluster_job
+from latentcore.analysis.artifacts.rerun import rerun
 from latentcore.analysis.maps import Roi
 from latentcore.data.bandcontrast import BandContrast
 from latentcore.analysis.maps import spatial_maps

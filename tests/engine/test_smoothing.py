@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.artifacts import ClusterJob, cluster_inputs, load_cluster_inputs
+from latentcore.analysis.artifacts.cluster import ClusterJob, cluster_inputs, load_cluster_inputs
 from latentcore.analysis.cluster import cluster, feature_scale
 from latentcore.analysis.maps import Roi
 from latentcore.analysis.smoothing import TRUNCATE, smooth_maps, smooth_rows

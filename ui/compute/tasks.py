@@ -16,7 +16,7 @@ import pandas as pd
 from ..kept import Kept
 
 if TYPE_CHECKING:
-    from latentcore.analysis.artifacts import ClusterJob
+    from latentcore.analysis.artifacts.cluster import ClusterJob
     from latentcore.analysis.maps import Roi
     from latentcore.data.bandcontrast import BandContrast
 
@@ -36,11 +36,12 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict
     """The Clusters page's clustering (a ClusterJob): the same inputs and call as the CLI's `cluster`, and
     the same assignments CSV, written into `out_dir` (the page's download). Returns rows (the row ids), x,
     y (None without coordinates), latent, bandcontrast (None without it), `view`: what the scatter shows
-    (`artifacts.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
+    (`artifacts.cluster.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
     principal components, which the page swaps for the workspace's UMAP when it has one), labels, the fit's
     report, the coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not
     drawn yet). (`latents`: the file's stamp, only part of the job's key.)"""
-    from latentcore.analysis.artifacts import cluster_inputs, load_cluster_inputs, scatter_view, write_assignments
+    from latentcore.analysis.artifacts.cluster import (cluster_inputs, load_cluster_inputs, scatter_view,
+                                                       write_assignments)
     from latentcore.analysis.cluster import describe_fit
 
     progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))

@@ -216,7 +216,7 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
     """The Clusters page's downloads: the run's own files, its CSV and report (and, with `figure`, its PNG), the
     PNG and report written on the first click from the same run (the PNG takes a few seconds), then served from the
     cache; each labelled with its whole file name and the model that made the latents."""
-    from latentcore.analysis.artifacts import cluster_names
+    from latentcore.analysis.artifacts.cluster import cluster_names
 
     st.subheader("Downloads")
     names = cluster_names(job, view.kind)

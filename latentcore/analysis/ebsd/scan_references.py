@@ -42,7 +42,7 @@ from ...errors import InputError, about_file
 from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
-from ..artifacts import VERSION_PACKAGES, input_record, now, write_json
+from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_json
 from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag
 from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
 

@@ -224,7 +224,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     from ...latents import model_record, read_latents
     from ...storage import sha256_file
     from ...versions import package_versions
-    from ..artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
+    from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_csv, write_json
     from ..smoothing import smoothing_record
 
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file

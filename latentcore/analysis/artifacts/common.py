@@ -1,0 +1,83 @@
+"""What every report shares: the inputs it names (`input_record`, `bandcontrast_record`), the versions of the
+packages that made it, its time, and the atomic writers of its files (JSON, CSV, NPY); `read_report` reads one
+back."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...errors import InputError
+from ...storage import atomic_path, sha256_file
+from ...storage.csv_cells import neutralised_table, quoting
+
+REPORT_FORMAT = 1
+VERSION_PACKAGES = ("latentcore", "numpy", "scipy", "pandas", "scikit-learn", "hdbscan", "umap-learn", "h5py",
+                    "plotly", "kaleido", "matplotlib")
+
+
+def input_record(path) -> dict:
+    """Name, absolute path and SHA-256 of an input file."""
+    path = Path(path)
+    return {"name": path.name, "path": str(path.resolve()), "sha256": sha256_file(path)}
+
+
+def bandcontrast_record(bandcontrast) -> dict | None:
+    """A band-contrast table's input record, the name of the scan map the latents carry, or None (none used)."""
+    if bandcontrast is None:
+        return None
+    if bandcontrast.from_scan:
+        return {"name": bandcontrast.spec, "point_map": bandcontrast.name or "first"}
+    return input_record(bandcontrast.path)
+
+
+def write_json(path, data) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+    return path
+
+
+def write_csv(path, table: pd.DataFrame) -> Path:
+    path = Path(path)
+    table = neutralised_table(table)  # user text never runs as a spreadsheet formula
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False, quoting=quoting(table))  # a label ending in a CR stays one cell
+    return path
+
+
+def write_npy(path, array) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, np.asarray(array))
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def read_report(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such report", path)
+    try:
+        report = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise InputError(f"not a JSON report: {exc}", path) from exc
+    if not isinstance(report, dict) or not isinstance(report.get("kind"), str):
+        raise InputError("not a latentcore report (no 'kind')", path)
+    return report
