@@ -119,10 +119,10 @@ for name in references:
                          key=f"rank_bar_{name}", config={"displaylogo": False})
     if scan:  # the reference map first, then its top dimensions
         dims = tuple(int(d) for d in part["dimension"].head(top))
-        maps, grid = scan_maps.latent_maps(lat_stamp, dims, roi)
+        shown = scan_maps.latent_maps(lat_stamp, dims, roi)
         rows = scan_maps.roi_rows(lat_stamp, roi)
-        reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
-        fig = map_figures.reference_and_top_dimensions(name, reference, maps, grid, dims, lat.units)
+        reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], shown.grid)
+        fig = map_figures.reference_and_top_dimensions(name, reference, shown.maps, shown.grid, dims, lat.units)
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")

@@ -223,15 +223,16 @@ def spatial_maps(latents, x, y, dims=None, grid: Grid | None = None, roi: Roi | 
     return maps, grid, dims
 
 
-def roi_grid(x, y, roi: Roi | None = None) -> tuple[np.ndarray, Grid]:
+def roi_grid(x, y, roi: Roi | None = None, grid_shape=None) -> tuple[np.ndarray, Grid]:
     """The crop of every map of an ROI: (which points are inside it, the bounding grid of those points).
-    Without an ROI, every point and their bounding grid."""
+    Without an ROI, every point and their bounding grid (the whole scan's with the scan's `grid_shape`:
+    `Grid.from_coordinates`)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     keep = np.ones(len(x), bool) if roi is None else roi.mask(x, y)
     if roi is not None and not keep.any():
         raise InputError(f"ROI {roi} holds no pixel "
                          f"(x spans {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g})")
-    return keep, Grid.from_coordinates(x[keep], y[keep])
+    return keep, Grid.from_coordinates(x[keep], y[keep], grid_shape if roi is None else None)
 
 
 def crop_to_roi(maps: dict, grid: Grid, x, y, roi: Roi | None = None) -> tuple[dict, Grid]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError, about_file
-from ..versions import package_versions
 from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
                       add_smooth_option, partitions_from)
 
@@ -87,94 +86,37 @@ def run_umap(args) -> int:
 
 
 def run_maps(args) -> int:
-    from ..analysis import artifacts
-    from ..analysis.maps import Grid, latent_maps_names, latent_maps_tag, parse_dims, spatial_maps
-    from ..analysis.smoothing import check_sigma, smooth_maps, smoothing_record
-    from ..export import export_maps_npz
-    from ..figures import latent_map_grid, write_png
+    from ..analysis.artifacts.latent_maps import MapsJob, run_maps_job
+    from ..analysis.maps import parse_dims
     from ..latents import read_latents
 
     latents = read_latents(args.latents)
-    partition = args.partition or next(iter(latents.partitions))
-    if partition not in latents.partitions:
-        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", args.latents)
-    if latents.x is None:
-        raise InputError("the latents have no x, y coordinates: maps need a scan (extract the latents of a scan file, "
-                         "or embed these with umap)", args.latents)
-    rows = latents.partitions[partition]
-    dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
-    roi = args.roi
-    with about_file(args.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
-        grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
-        maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
-    sigma = check_sigma(args.smooth)
-    maps = smooth_maps(maps, sigma)  # on the ROI's grid: pixels outside the ROI are NaN there, never mixed in
-    tag = latent_maps_tag(dims, roi, sigma)
-    out = Path(args.out)
-    names = latent_maps_names(tag)
-    artifacts.write_npy(out / names["maps"], maps)
-    export_maps_npz(out / names["maps_npz"], maps, grid, [f"dim {d}" for d in dims], latents.units)  # + origin, step, units
-    engine = None
-    if not args.no_png:
-        title = f"latent maps ({tag})" + (f", Gaussian-smoothed sigma {sigma:g} grid steps" if sigma else "")
-        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=title, units=latents.units,
-                              scale_bar=args.scale_bar)
-        engine = write_png(fig, out / names["figure"], dpi=args.dpi)
-    artifacts.write_json(out / names["report"], {
-        "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
-        "roi": roi.to_json() if roi else None, "grid": grid.to_dict(), "units": latents.units,
-        "shape": list(maps.shape), "dpi": args.dpi, "smoothing": smoothing_record(sigma),
-        "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": package_versions(artifacts.VERSION_PACKAGES),
-        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
-    print(f"wrote {out / names['maps']} {tuple(maps.shape)}" + (f" and {names['figure']} ({engine})" if engine else ""))
+    dims = parse_dims(args.dims, latents.dim) if args.dims else None
+    job = MapsJob(args.latents, dims, args.roi, args.smooth, args.partition)
+    report = run_maps_job(job, args.out, png=not args.no_png, nan_colour=args.nan_colour, scale_bar=args.scale_bar,
+                          dpi=args.dpi, latents=latents)
+    outputs, engine = report["outputs"], report["figure_engine"]
+    print(f"wrote {Path(args.out) / outputs['maps']} {tuple(report['shape'])}"
+          + (f" and {outputs['figure']} ({engine})" if engine else ""))
     return 0
 
 
 def run_mean_pattern(args) -> int:
     """Writes mean_pattern__{tag}.npy (float64, the items' shape), .png (with its colour bar) and .json (the
     rows' count and digest, parameters, inputs' SHA-256, versions)."""
-    import hashlib
-
-    from ..analysis import artifacts
-    from ..analysis.items import by_partition, mean_item, mean_pattern_names, mean_pattern_tag, parse_rows, table_rows
-    from ..data import open_source
-    from ..figures import write_png
-    from ..figures.items import as_plane, mean_pattern_figure
+    from ..analysis.artifacts.mean_pattern import MeanPatternJob, run_mean_pattern_job
+    from ..analysis.items import parse_rows, table_rows
     from ..latents import read_latents
 
     latents = read_latents(args.latents)
-    sizes = {name: len(values) for name, values in latents.partitions.items()}
-    n_rows = sum(sizes.values())
+    n_rows = sum(len(values) for values in latents.partitions.values())
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
     rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster, positions)
-    source = artifacts.input_record(args.source)
-    expected = latents.attrs.get("source_sha256")
-    if expected and expected != source["sha256"]:
-        raise InputError(f"not the data file these latents came from ({latents.attrs.get('source')}: "
-                         f"SHA-256 {str(expected)[:12]}...)", args.source)
-    with open_source(args.source) as reader:
-        mean, count = mean_item(reader, by_partition(sizes, rows))
-    tag = mean_pattern_tag(args.source, count, args.cluster)
-    out = Path(args.out)
-    names = mean_pattern_names(tag)
-    artifacts.write_npy(out / names["mean"], mean)
-    engine = None
-    if not args.no_png:
-        plane, note = as_plane(mean)
-        title = f"Mean of {count:,} patterns" + (f": cluster {args.cluster}" if args.cluster is not None else "")
-        engine = write_png(mean_pattern_figure(plane, title + (f" ({note})" if note else "")), out / names["figure"],
-                           dpi=args.dpi)
-    inputs = {"latents": artifacts.input_record(args.latents), "source": source}
-    if args.table:
-        inputs["table"] = artifacts.input_record(args.table)
-    artifacts.write_json(out / names["report"], {
-        "kind": "mean_pattern", "tag": tag, "created": artifacts.now(), "rows": args.rows, "cluster": args.cluster,
-        "count": count, "rows_sha1": hashlib.sha1(rows.tobytes()).hexdigest(), "shape": list(mean.shape),
-        "accumulation": "float64", "dpi": args.dpi, "inputs": inputs,
-        "versions": package_versions(artifacts.VERSION_PACKAGES),
-        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
-    print(f"wrote {out / names['mean']} (the mean of {count:,} patterns)"
-          + (f" and {names['figure']} ({engine})" if engine else ""))
+    job = MeanPatternJob(args.latents, args.source, rows, cluster=args.cluster, rows_text=args.rows, table=args.table)
+    report = run_mean_pattern_job(job, args.out, png=not args.no_png, dpi=args.dpi, latents=latents)
+    outputs, engine = report["outputs"], report["figure_engine"]
+    print(f"wrote {Path(args.out) / outputs['mean']} (the mean of {report['count']:,} patterns)"
+          + (f" and {outputs['figure']} ({engine})" if engine else ""))
     return 0

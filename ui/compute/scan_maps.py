@@ -3,6 +3,8 @@
 boundaries; VBSE, IQ, ADP from the patterns), in the worker pool at scale."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
@@ -22,35 +24,55 @@ def roi_rows(lat_stamp: tuple, roi: Roi | None) -> np.ndarray:
     return read_only(np.flatnonzero(roi.mask(lat.x, lat.y)))
 
 
+def maps_job(lat_stamp: tuple, dims, roi: Roi | None, smooth: float = 0.0):
+    """The page's `MapsJob`: what `python -m latentcore maps` runs for the same dimensions, ROI and smoothing."""
+    from latentcore.analysis.artifacts.latent_maps import MapsJob
+
+    return MapsJob(lat_stamp[0], tuple(dims), roi, smooth)
+
+
 @st.cache_resource(show_spinner="Building the maps...", max_entries=16)
 def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth: float = 0.0):
-    """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
-    when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
-    from latentcore.analysis.maps import spatial_maps
-    from latentcore.analysis.smoothing import smooth_maps
+    """The maps of `maps_job` (`artifacts.latent_maps.LatentMaps`: maps (len(dims), rows, cols) float32 over the ROI,
+    smoothed over its grid, and that grid), made by the command's own run."""
+    from latentcore.analysis.artifacts.latent_maps import latent_maps as run
 
-    lat = latents(lat_stamp)
-    rows = next(iter(lat.partitions.values()))
-    maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=roi)
-    return read_only((smooth_maps(maps, smooth), grid))
+    return read_only(run(maps_job(lat_stamp, dims, roi, smooth), latents(lat_stamp)))
+
+
+def maps_files(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth: float, out_dir, figure=None,
+               dpi: float = 300) -> dict[str, Path]:
+    """Write the maps' files as the command writes them (`artifacts.latent_maps.write_latent_maps`: NPY, NPZ with
+    the grid, the JSON report, and the PNG of `figure`, the page's, when given at `dpi`) into `out_dir`: what a
+    download asks for, when it asks; returns {kind: path}."""
+    from latentcore.analysis.artifacts.latent_maps import maps_names, write_latent_maps
+
+    job = maps_job(lat_stamp, dims, roi, smooth)
+    found = latent_maps(lat_stamp, dims, roi, smooth)
+    write_latent_maps(job, found, out_dir, figure=figure, dpi=dpi)
+    return {kind: Path(out_dir) / name for kind, name in maps_names(job, found).items()}
+
+
+def _roi_grid(lat, roi: Roi | None):
+    """The grid of the maps over the ROI (the whole scan's without one), as `latent_maps` draws them."""
+    from latentcore.analysis.maps import roi_grid
+
+    return roi_grid(lat.x, lat.y, roi, lat.grid_shape)[1]
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def roi_cells(lat_stamp: tuple, roi: Roi | None):
-    """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
-    from latentcore.analysis.maps import Grid
-
+    """The ROI's rows and each one's (grid row, grid column) on the grid of the maps over the ROI."""
     lat = latents(lat_stamp)
     rows = roi_rows(lat_stamp, roi)
-    grid = Grid.from_coordinates(lat.x[rows], lat.y[rows])
-    return read_only((rows, grid.indices(lat.x[rows], lat.y[rows])))
+    return read_only((rows, _roi_grid(lat, roi).indices(lat.x[rows], lat.y[rows])))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
 def roi_label_map(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _labelled):
     """The labels over the ROI's pixels: (colour of the ROI's rows, grid, code map), the grid `roi_cells`'."""
     from latentcore.analysis.labels.labelled import codes_per_row
-    from latentcore.analysis.maps import Grid, values_map
+    from latentcore.analysis.maps import values_map
 
     from ..figures.plots import label_colour
 
@@ -58,7 +80,7 @@ def roi_label_map(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _labell
     rows = roi_rows(lat_stamp, roi)
     x, y = lat.x[rows], lat.y[rows]
     colour = label_colour(codes_per_row(_labelled, len(lat.x))[rows], _labelled.classes)
-    grid = Grid.from_coordinates(x, y)
+    grid = _roi_grid(lat, roi)
     return read_only((colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)))
 
 

@@ -17,6 +17,7 @@ from ..kept import Kept
 
 if TYPE_CHECKING:
     from latentcore.analysis.artifacts.cluster import ClusterJob
+    from latentcore.analysis.artifacts.mean_pattern import MeanPatternJob
     from latentcore.analysis.maps import Roi
     from latentcore.data.bandcontrast import BandContrast
 
@@ -384,12 +385,9 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
             "units": lat.units, "phases": phases, "laue": laue, "notes": notes, "edges": edges}
 
 
-def mean_item(source: tuple, parts: dict, selection_sha1: str, progress) -> tuple[np.ndarray, int]:
-    """The mean item (float64) of the rows `parts` names ({partition: indices}) and their count, streamed from
-    the source (latentcore.analysis.items.mean_item). `selection_sha1`: the rows' digest, which makes the
-    job's key exact (the key shows arrays only in summary)."""
-    from latentcore.analysis.items import mean_item as streamed_mean
-    from latentcore.data import open_source
+def mean_pattern(job: MeanPatternJob, sizes: dict, source: tuple, progress):
+    """`mean-pattern`'s run (`artifacts.mean_pattern.mean_pattern`: the mean item of the job's rows, streamed from
+    its source in float64): a `MeanPattern`. (`source`: the source's stamp, only part of the job's key.)"""
+    from latentcore.analysis.artifacts.mean_pattern import mean_pattern as run
 
-    with open_source(source[0]) as reader:
-        return streamed_mean(reader, parts, progress=progress)
+    return run(job, sizes, progress=progress)
