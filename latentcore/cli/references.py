@@ -62,6 +62,7 @@ def run_references(args) -> int:
         raise InputError(f"no reference map to write: {'; '.join([*refs.notes, *skipped])}", args.scan)
     for note in refs.notes:
         print(f"note: {note}")
-    for kind, path in write_references(refs, args.out, args.scan, png=args.figures, dpi=args.dpi).items():
+    written = write_references(refs, args.out, {"scan": args.scan}, png=args.figures, dpi=args.dpi)
+    for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0

@@ -98,32 +98,43 @@ def scan_grid(lat_stamp: tuple):
 
 # -- EBSD reference maps ------------------------------------------------------------------------
 
-def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float) -> dict:
-    """The scan's reference maps on the latents' grid (`tasks.scan_references`): orientation maps from
-    the latents file; with the scan file, VBSE, IQ and ADP from its patterns (in the worker pool at scale)."""
+def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float):
+    """The scan's reference maps on the latents' grid (`tasks.scan_references`, a `ScanReferences`): orientation
+    maps from the latents file; with the scan file, VBSE, IQ and ADP from its patterns (in the worker pool at
+    scale)."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
                   latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None) -> dict:
-    """`scan_references` cropped to the ROI as the latent maps are (`maps.crop_to_roi`: the same grid, pixels
-    and NaN outside), with the grain boundaries as line segments on that grid: "lines" (x, y, NaN between
-    segments; None without orientations) and "roi" (the ROI, None for the whole scan)."""
-    from latentcore.analysis.maps import Grid, crop_to_roi, edge_segments
+def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None):
+    """(`scan_references` over the ROI, its grain boundaries as line segments): the references cropped by the
+    engine's `scan_references.cropped`, as `python -m latentcore references --roi` crops them and as the latent
+    maps are (the ROI's grid, NaN outside, grain ids -1); the lines (x, y, NaN between segments) on the pixels'
+    edges, None without orientations."""
+    from latentcore.analysis.ebsd.scan_references import cropped
+    from latentcore.analysis.maps import edge_segments
 
-    found = scan_references(lat_stamp, source_stamp, boundary_deg)
-    if found["grid"] is None:
-        return read_only({**found, "lines": None, "roi": roi})
-    lat = latents(lat_stamp)
-    maps, grid = crop_to_roi(found["maps"], Grid(**found["grid"]), lat.x, lat.y, roi)
-    edges, _ = crop_to_roi(found["edges"], Grid(**found["grid"]), lat.x, lat.y, roi)
-    lines = edge_segments(edges["right"], edges["down"], grid) if edges else None
-    return read_only({**found, "maps": maps, "grid": grid.to_dict(), "edges": edges, "lines": lines, "roi": roi})
+    refs = scan_references(lat_stamp, source_stamp, boundary_deg)
+    refs = cropped(refs, roi) if roi is not None else refs
+    lines = edge_segments(refs.edges["right"], refs.edges["down"], refs.grid) if refs.edges else None
+    return read_only((refs, lines))
+
+
+def references_files(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
+                     out_dir) -> dict[str, Path]:
+    """Write the references over the ROI as `python -m latentcore references` writes them (references.npz and
+    its JSON report, naming the latents and the scan file they came from) into `out_dir`: what a download asks
+    for, when it asks; returns {kind: path}."""
+    from latentcore.analysis.ebsd.scan_references import write_references
+
+    refs, _ = roi_references(lat_stamp, source_stamp, boundary_deg, roi)
+    inputs = {"latents": lat_stamp[0], **({"scan": source_stamp[0]} if source_stamp else {})}
+    return write_references(refs, out_dir, inputs, png=False)
 
 
 def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None) -> tuple | None:
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations."""
-    return roi_references(lat_stamp, None, boundary_deg, roi)["lines"]
+    return roi_references(lat_stamp, None, boundary_deg, roi)[1]

@@ -239,14 +239,13 @@ def _scan_reference_values(latents: tuple, lat, source: tuple | None) -> dict:
     gives one reference per channel (`ipf_z[r]`, ...)."""
     from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
     from latentcore.analysis.ebsd.scan_references import TITLES, point_values
-    from latentcore.analysis.maps import Grid
 
     found = scan_references(latents, source, DEFAULT_BOUNDARY_DEG, lambda *_: None)
-    if not found["maps"]:
+    if not found.maps:
         return {}
     order = ["ipf_z", *TITLES]
-    maps = dict(sorted(found["maps"].items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
-    return point_values(maps, Grid(**found["grid"]), lat.x, lat.y)
+    maps = dict(sorted(found.maps.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    return point_values(maps, found.grid, lat.x, lat.y)
 
 
 def _label_ids(lat, labels_csv: str) -> np.ndarray:
@@ -345,44 +344,22 @@ def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: 
                                                            "latents file" if done < total else "done"))
 
 
-def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress) -> dict:
-    """The scan's reference maps on the latents' grid: orientation maps from the latents file (IPF
-    x, y, z, phases, boundaries) and, with `source` (the scan file), VBSE, image quality and ADP
-    streamed from its patterns. Plain arrays: maps, grid (a dict), units, phase names, Laue groups, notes, and
-    the grain boundaries as edges between pixels ("right", "down" on the grid)."""
-    import dataclasses
-
-    from latentcore.analysis.ebsd.scan_references import orientation_references, scan_references as from_file
+def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress):
+    """The scan's reference maps on the latents' grid (`scan_references.latents_references`, a `ScanReferences`):
+    orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM) and, with `source`
+    (the scan file), VBSE, image quality and ADP streamed from its patterns."""
+    from latentcore.analysis.ebsd.scan_references import latents_references
     from latentcore.latents import read_latents
 
     progress(0.05, "reading the latents")
     lat = read_latents(latents[0])
-    maps, laue, phases, notes, edges = {}, {}, {}, [], {}
-    grid = None
-    if lat.orientations is not None:
-        refs = orientation_references(lat.orientations, lat.x, lat.y, lat.grid_shape, boundary_deg)
-        maps, grid, laue, notes, edges = refs.maps, refs.grid, refs.laue, refs.notes, refs.edges
-        phases = {k: p.name for k, p in refs.phases.items()}
-    else:
-        notes.append("these latents hold no orientations: no IPF, phase or boundary maps")
     if source is not None:
         progress(0.2, "streaming the patterns: VBSE, image quality, ADP")
-        scan = from_file(source[0], boundary_deg=boundary_deg, progress=lambda done, total: progress(
-            0.2 + 0.8 * done / max(total, 1), f"patterns {done:,} of {total:,}"))
-        from latentcore.analysis.maps import Grid, values_map
-
-        grid = grid or Grid.from_coordinates(lat.x, lat.y, lat.grid_shape)
-        values = scan.point_values(lat.x, lat.y)
-
-        for name in ("vbse_rgb", "iq", "adp"):
-            if name in scan.maps:
-                if scan.maps[name].ndim == 3:
-                    maps[name] = np.stack([values_map(values[f"{name}[{c}]"], lat.x, lat.y, grid) for c in "rgb"], -1)
-                else:
-                    maps[name] = values_map(values[name], lat.x, lat.y, grid)
+    refs = latents_references(lat, source[0] if source else None, boundary_deg=boundary_deg,
+                              progress=lambda done, total: progress(0.2 + 0.8 * done / max(total, 1),
+                                                                    f"patterns {done:,} of {total:,}"))
     progress(1.0, "done")
-    return {"maps": {k: np.asarray(v) for k, v in maps.items()}, "grid": dataclasses.asdict(grid) if grid else None,
-            "units": lat.units, "phases": phases, "laue": laue, "notes": notes, "edges": edges}
+    return refs
 
 
 def mean_pattern(job: MeanPatternJob, sizes: dict, source: tuple, progress):

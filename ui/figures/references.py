@@ -1,5 +1,5 @@
 """Figures of the EBSD reference maps for the pages (latentcore.figures.reference_figures), from the
-plain result of `ui.compute.scan_maps.roi_references`, and the boundary lines over any scan map."""
+`ScanReferences` of `ui.compute.scan_maps.roi_references`, and the boundary lines over any scan map."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,38 +10,36 @@ from latentcore.analysis.ebsd.scan_references import SCALAR_LOOKS, TITLES
 from latentcore.figures import reference_figures as rf
 
 
-def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Figure:
-    """One reference map with its colour bar, IPF key or phase legend; `boundaries` draws the grain
-    boundaries over it."""
-    values, grid = found["maps"][name], found["grid"]
-    x = grid["x0"] + grid["step_x"] * np.arange(grid["n_columns"])
-    y = grid["y0"] + grid["step_y"] * np.arange(grid["n_rows"])
+def reference_figure(refs, name: str, lines=None, boundaries: bool = False) -> go.Figure:
+    """One reference map of `refs` (a `ScanReferences`) with its colour bar, IPF key or phase legend; `boundaries`
+    draws the grain boundaries (`lines`: x, y, NaN between segments) over it."""
+    values, x, y, units = refs.maps[name], refs.x, refs.y, refs.units
     subplots = name.startswith("ipf_") or name == "vbse_rgb"  # drawn with the colour key's subplot
-    groups = sorted({g for g in found["laue"].values() if g})
+    groups = sorted({g for g in refs.laue.values() if g})
     if name.startswith("ipf_"):
         one = groups[0] if len(groups) == 1 else None
-        fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"],
+        fig = rf.rgb_map_figure(values, x, y, TITLES[name], units,
                                 key=orientation.ipf_key_image(one, 160) if one else None,
                                 key_labels=orientation.ipf_key_corners(one) if one else (),
                                 key_title=f"{one} key" if one else "")
     elif name == "vbse_rgb":
-        fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"])
+        fig = rf.rgb_map_figure(values, x, y, TITLES[name], units)
     elif name == "phase":
-        fig = rf.phase_map_figure(values, found["phases"], x, y, found["units"])
+        fig = rf.phase_map_figure(values, {k: p.name for k, p in refs.phases.items()}, x, y, units)
     elif name == "grains":
-        fig = rf.grain_map_figure(values, x, y, found["units"])
+        fig = rf.grain_map_figure(values, x, y, units)
     elif name in SCALAR_LOOKS:
         value_name, colorscale = SCALAR_LOOKS[name]
-        fig = rf.scalar_map_figure(values, x, y, TITLES[name], value_name, found["units"], colorscale)
+        fig = rf.scalar_map_figure(values, x, y, TITLES[name], value_name, units, colorscale)
     elif name == "boundaries":  # the scan's pixels in light grey, the boundaries as lines
-        fig = rf.scalar_map_figure(np.ones(values.shape), x, y, TITLES[name], "", found["units"],
+        fig = rf.scalar_map_figure(np.ones(values.shape), x, y, TITLES[name], "", units,
                                    colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
         fig.data[0].showscale = False
         boundaries = True
     else:
-        fig = rf.scalar_map_figure(values, x, y, TITLES[name], name.upper(), found["units"])
-    if boundaries and found.get("lines") is not None:
-        rf.add_boundary_lines(fig, *found["lines"], row=1 if subplots else None, col=1 if subplots else None)
+        fig = rf.scalar_map_figure(values, x, y, TITLES[name], name.upper(), units)
+    if boundaries and lines is not None:
+        rf.add_boundary_lines(fig, *lines, row=1 if subplots else None, col=1 if subplots else None)
     fig.update_layout(width=None)
     return fig
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
-from latentcore.analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, TITLES, references_names, write_npz
-from latentcore.analysis.maps import Grid, Roi
+from latentcore.analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, TITLES, references_names
+from latentcore.analysis.maps import Roi
 
 from ..compute import scan_maps, sources
 from ..figures import png
@@ -48,22 +48,22 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
                                 value=state.setting("maps_ref_patterns", False), disabled=source is None,
                                 help="Streams every pattern of the scan file once." if source else
                                 "The scan file these latents came from is not loaded in this session.")
+    source_stamp = sources.stamp(source) if from_patterns and source else None
     with common.user_errors():
-        found = scan_maps.roi_references(lat_stamp, sources.stamp(source) if from_patterns and source else None,
-                                         boundary_deg, roi)
-    names = [n for n in ORDER if n in found["maps"]]
-    for note in found["notes"]:
+        refs, lines = scan_maps.roi_references(lat_stamp, source_stamp, boundary_deg, roi)
+    names = [n for n in ORDER if n in refs.maps]
+    for note in refs.notes:
         st.caption(note)
     if not names:
         st.info("No reference maps: these latents hold no orientations. Tick the box above for maps from the patterns.")
         return
     name = st.selectbox("Reference map", names, format_func=TITLES.get, key="maps_ref_name",
                         index=names.index(state.setting("maps_ref_name", names[0], names)))
-    fig = reference_figures.reference_figure(found, name, boundaries=overlay)
+    fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
     if name in ("kam", "grains", "vbse_rgb"):
         st.caption(how_made(name, boundary_deg))
-    _downloads(lat_stamp, found, name, fig)
+    _downloads(lat_stamp, source_stamp, boundary_deg, refs, name, fig)
 
 
 def how_made(name: str, boundary_deg: float) -> str:
@@ -78,20 +78,24 @@ def how_made(name: str, boundary_deg: float) -> str:
                         "(full), so a few bright points do not darken the image."}[name]
 
 
-def _downloads(lat_stamp, found: dict, name: str, fig):
-    """The shown map as a PNG and every map as an NPZ (with the ROI they were cropped to), named as the CLI
-    names them."""
-    files, out = references_names(found["roi"]), state.results_dir("maps", lat_stamp[0])
+def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig):
+    """The shown map as a PNG; every map as an NPZ (with the ROI they were cropped to) and its report, written
+    and named as `python -m latentcore references` writes and names them."""
+    files, out = references_names(refs.roi), state.results_dir("maps", lat_stamp[0])
     figure_name, dpi = files["figure"].format(name=name), state.png_dpi()
-    roi = found["roi"]
-    over = f" over the ROI {roi.describe(between=' to ')} (recorded as `roi`)" if roi else ""
-    cols = st.columns(2)
+    over = f" over the ROI {refs.roi.describe(between=' to ')} (recorded as `roi`)" if refs.roi else ""
+
+    def written(kind: str):
+        return lambda: scan_maps.references_files(lat_stamp, source_stamp, boundary_deg, refs.roi,
+                                                  out)[kind].read_bytes()
+
+    cols = st.columns(3)
     cols[0].download_button(f"{TITLES[name]} (PNG, {dpi} dpi)",
                             lambda: png.figure_png(fig, str(out / figure_name), dpi), file_name=figure_name,
                             mime="image/png", key="maps_ref_dl_png", on_click="ignore", icon=":material/download:")
-    cols[1].download_button("Reference maps (NPZ)",
-                            lambda: write_npz(found["maps"], Grid(**found["grid"]), found["units"], out / files["npz"],
-                                              roi).read_bytes(),
-                            file_name=files["npz"], key="maps_ref_dl_npz", on_click="ignore",
-                            icon=":material/download:",
+    cols[1].download_button("Reference maps (NPZ)", written("npz"), file_name=files["npz"], key="maps_ref_dl_npz",
+                            on_click="ignore", icon=":material/download:",
                             help=f"Every reference map{over}, with the x, y, step and units of its grid.")
+    cols[2].download_button("Their report (JSON)", written("report"), file_name=files["report"],
+                            mime="application/json", key="maps_ref_dl_json", on_click="ignore",
+                            icon=":material/download:")

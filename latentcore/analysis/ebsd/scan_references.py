@@ -20,7 +20,10 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.edges["right"], ["down"]  (rows, columns) bool: the boundaries as edges between pixels
                                 (`orientation.boundary_edges`)
     ipf_rows(orientations, (0, 0, 1))   (N, 3) IPF colours of each point (the UMAP's colours)
-    write_references(refs, out_dir)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
+    latents_references(latents, source)  the same maps on a scan's latents' grid (from the orientations they
+                                carry; VBSE, IQ and ADP from `source`, the scan file)
+    cropped(refs, roi)          the maps over an ROI, as the latent maps are cropped
+    write_references(refs, out_dir, inputs)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
 
 `references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `indexed`, `phase` (two or more phases), `boundaries`,
 `grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y), `units`, `step`, and `roi` (x0, x1, y0,
@@ -43,7 +46,7 @@ from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
 from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_json
-from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag
+from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag, values_map
 from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
@@ -239,6 +242,29 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
     return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters, edges)
 
 
+def latents_references(latents, source=None, *, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
+                       progress=None) -> ScanReferences:
+    """The reference maps of a scan's latents (a read latents file) on their grid: the orientation maps the
+    latents carry (IPF, indexed, phases, boundaries, grains, KAM) and, with `source` (the scan file they came
+    from), VBSE, image quality and ADP streamed from its patterns (`progress(done, total)` over the patterns)."""
+    grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+    if latents.orientations is not None:
+        refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, boundary_deg)
+    else:
+        refs = ScanReferences({}, grid, None, {}, {}, ["these latents hold no orientations: no IPF, phase or "
+                                                       "boundary maps"], {"boundary_deg": boundary_deg})
+    if source is not None:
+        scan = scan_references(source, boundary_deg=boundary_deg, progress=progress)
+        values = scan.point_values(latents.x, latents.y)
+        for name in ("vbse_rgb", "iq", "adp"):
+            if name in scan.maps:
+                channels = [f"{name}[{c}]" for c in "rgb"] if scan.maps[name].ndim == 3 else [name]
+                planes = [values_map(values[c], latents.x, latents.y, grid) for c in channels]
+                refs.maps[name] = np.stack(planes, -1) if len(planes) == 3 else planes[0]
+        refs.parameters.update({k: v for k, v in scan.parameters.items() if k.startswith(("vbse", "rgb"))})
+    return dataclasses.replace(refs, units=latents.units)
+
+
 def check_vbse_grid(vbse_grid, item_shape, source) -> None:
     """Every detector tile holds at least one pixel: at most as many tiles as the patterns have pixels."""
     side = tuple(item_shape[-2:])
@@ -369,9 +395,10 @@ def grain_report(refs: ScanReferences) -> dict | None:
             "points": points.tolist(), "areas": [round(float(a), 6) for a in areas]}
 
 
-def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = True, browser="auto",
-                     dpi: float = 300) -> dict[str, Path]:
-    """references.npz, one PNG per map (`references_<name>.png`) and `references_report.json`."""
+def write_references(refs: ScanReferences, out_dir, inputs: dict | None = None, *, png: bool = True,
+                     browser="auto", dpi: float = 300) -> dict[str, Path]:
+    """references.npz, one PNG per map (`references_<name>.png`, with `png`) and `references_report.json`, whose
+    `inputs` name the files the maps came from ({"scan": the scan file, "latents": ...})."""
     from ...figures.png import write_png
 
     out_dir = Path(out_dir)
@@ -383,7 +410,7 @@ def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = 
             paths[name] = out_dir / names["figure"].format(name=name)
             write_png(fig, paths[name], browser=browser, dpi=dpi)
     report = {"kind": "references", "created": now(), "parameters": refs.parameters,
-              "inputs": {"scan": input_record(source)} if source else {},
+              "inputs": {role: input_record(path) for role, path in (inputs or {}).items()},
               "grid": refs.grid.to_dict(), "units": refs.units, "maps": sorted(refs.maps),
               "phases": {str(k): {**dataclasses.asdict(p), "laue_group": refs.laue.get(k)} for k, p in refs.phases.items()},
               "grains": grain_report(refs), "notes": refs.notes, "versions": package_versions(VERSION_PACKAGES)}
