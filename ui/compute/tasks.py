@@ -183,80 +183,14 @@ def train(config: dict, progress, estimate_only: bool = False):
     return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace, estimate_only=estimate_only)
 
 
-LABELS_REFERENCE = "labels"  # the session's labels: a reference clustering, scored by ARI and NMI
-
-
 def reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int, source: tuple | None,
                    progress, patterns: bool = False, upload: tuple | None = None, labels: tuple | None = None) -> dict:
-    """name -> per-row values, in the order the Rank page offers them: band contrast (a scan map, or a table
-    aligned by x, y) and the scan's other vendor maps; the EBSD reference maps (`scan_references`: IPF, and with
-    `patterns` VBSE, IQ, ADP streamed from `source`); the session's labels (`labels`: their CSV's stamp; ids,
-    NaN unlabelled); the maps of an uploaded NPZ (`upload`, named `<file stem>:<array>`); PCA components of
-    the raw patterns; the numeric metadata columns of cutouts. Kept by this process for the ranking that follows."""
+    """name -> per-row values, in the order the Rank page offers them (`references.latents_reference_maps`: band
+    contrast first, the scan's maps, the session's labels (`labels`: their CSV's stamp), the uploaded NPZ's maps,
+    PCA components of the raw patterns of `source`, cutouts' metadata). Kept by this process for the ranking
+    that follows."""
     progress(0.1, "reading the latents" + (f" and {components} principal components of the patterns" if components else ""))
     return _kept_maps(latents, bandcontrast, components, source, patterns, upload, labels)
-
-
-def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int,
-                         source: tuple | None, patterns: bool, upload: tuple | None, labels: tuple | None) -> dict:
-    from latentcore.latents import read_latents
-
-    lat = read_latents(latents[0])
-    references, shown = {}, None
-    if bandcontrast is not None and lat.x is not None:  # a scan map keeps its own name (IQ, ...)
-        shown, values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat.path).name)
-        references[bandcontrast.value_name] = np.asarray(values, np.float32).astype(np.float64)
-    if lat.x is not None:  # the scan's other vendor maps (MAD, band slope, ...)
-        references.update({k: np.asarray(v, np.float64) for k, v in lat.point_maps.items()
-                           if k not in references and k != shown})
-        references.update(_scan_reference_values(latents, lat, source if patterns else None))
-    if labels is not None:
-        references[LABELS_REFERENCE] = _label_ids(lat, labels[0])
-    if upload is not None:
-        from latentcore.analysis.references import uploaded_npz_references
-
-        n_rows = sum(len(v) for v in lat.partitions.values())
-        found = uploaded_npz_references(upload[0], lat.x, lat.y, n_rows, lat.grid_shape)
-        references.update({f"{Path(upload[0]).stem}:{name}": values for name, values in found.items()})
-    if components and source is not None and lat.x is not None:
-        from latentcore.analysis.references import pattern_components
-        from latentcore.data import open_source
-
-        with open_source(source[0]) as reader:
-            comps = np.asarray(pattern_components(reader, n=components))
-        for k in range(comps.shape[1]):
-            references[f"pattern PC{k + 1}"] = comps[:, k]
-    _, table = lat.stacked()
-    for name in table.columns:
-        if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
-            references[name] = table[name].to_numpy(np.float64)
-    return references
-
-
-def _scan_reference_values(latents: tuple, lat, source: tuple | None) -> dict:
-    """The scan's EBSD reference maps (`scan_references`, as the Latent maps page shows them) at each row,
-    IPF z first, then in the order of `scan_references.TITLES` (maps it does not title last); an RGB map
-    gives one reference per channel (`ipf_z[r]`, ...)."""
-    from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
-    from latentcore.analysis.ebsd.scan_references import TITLES, point_values
-
-    found = scan_references(latents, source, DEFAULT_BOUNDARY_DEG, lambda *_: None)
-    if not found.maps:
-        return {}
-    order = ["ipf_z", *TITLES]
-    maps = dict(sorted(found.maps.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
-    return point_values(maps, found.grid, lat.x, lat.y)
-
-
-def _label_ids(lat, labels_csv: str) -> np.ndarray:
-    """The session's labels (the CLI's labels CSV) as one class id per row, NaN where a row has none."""
-    from latentcore.analysis.labels.labelled import match_labels, read_labels_table
-
-    n_rows = sum(len(v) for v in lat.partitions.values())
-    labelled = match_labels(read_labels_table(labels_csv), n_rows, lat.x, lat.y, labels_csv)
-    ids = np.full(n_rows, np.nan)
-    ids[labelled.rows] = labelled.y
-    return ids
 
 
 def _kept_maps(latents, bandcontrast, components, source, patterns=False, upload=None, labels=None) -> dict:
@@ -269,7 +203,12 @@ def _kept_maps(latents, bandcontrast, components, source, patterns=False, upload
 def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, components: int,
                          source: tuple | None, patterns: bool, upload: tuple | None, labels: tuple | None) -> dict:
     """The maps this process made last (the page asks for them, then ranks against them)."""
-    return _make_reference_maps(latents, bandcontrast, components, source, patterns, upload, labels)
+    from latentcore.analysis.references import latents_reference_maps
+    from latentcore.latents import read_latents
+
+    return latents_reference_maps(read_latents(latents[0]), bandcontrast, components=components,
+                                  source=source and source[0], patterns=patterns, upload=upload and upload[0],
+                                  labels=labels and labels[0])
 
 
 def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, metrics: list, components: int,
@@ -278,6 +217,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
     against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all)."""
     from latentcore.analysis.rank import rank_dimensions
+    from latentcore.analysis.references import LABELS_REFERENCE
     from latentcore.latents import read_latents
 
     maps = _kept_maps(latents, bandcontrast, components, source, patterns, upload, labels)
