@@ -111,7 +111,7 @@ def run_compare(args) -> int:
         from ..versions import package_versions
 
         write_json(args.out, {"kind": "compare", "created": now(), **result,
-                              "inputs": {k: input_record(p) for k, p in
+                              "inputs": {k: input_record(p, Path(args.out).parent) for k, p in
                                          (("a", args.latents_a), ("b", args.latents_b), ("labels", args.labels))},
                               "versions": package_versions(VERSION_PACKAGES)})
         print(json.dumps({"wrote": args.out}))

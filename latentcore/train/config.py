@@ -1,7 +1,9 @@
-"""Every hyperparameter of a VAE training run, in one plain dataclass (saved whole in config.json)."""
+"""Every hyperparameter of a VAE training run, in one plain dataclass (whole in the checkpoint, its `record` in
+config.json)."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from ..analysis.maps import Roi
 from ..data.bandcontrast import BandContrast
@@ -18,7 +20,7 @@ RESUMABLE_CHANGES = ("epochs", "device", "patience", "min_delta", "max_minutes",
 
 @dataclasses.dataclass
 class TrainConfig:
-    """What to train on and how (`to_dict`: its JSON form, saved whole in config.json; `from_dict` reads it back).
+    """What to train on and how (`to_dict`: its JSON form, which `from_dict` reads back; `record`: config.json's).
 
     Data: `data` (any pattern source `open_source` reads), `partition` (default: the first),
     filters `bandcontrast` (a `BandContrast`: a table x,y,bandcontrast or the scan's own map) with
@@ -115,6 +117,17 @@ class TrainConfig:
         values["channels"] = list(self.channels)
         values["roi"] = self.roi.to_json() if self.roi is not None else None
         values["bandcontrast"] = self.bandcontrast.spec if self.bandcontrast is not None else None
+        return values
+
+    def record(self) -> dict:
+        """The config as its run's report (config.json) keeps it: `to_dict` with its inputs by their file names
+        (their SHA-256 are in the report's `data` and `filters`) and without the output folder: a report names no
+        server path."""
+        values = self.to_dict()
+        del values["out_dir"]
+        values.update({name: Path(values[name]).name for name in ("data", "keep_coordinates") if values[name]})
+        if self.bandcontrast is not None and not self.bandcontrast.from_scan:
+            values["bandcontrast"] = self.bandcontrast.path.name
         return values
 
     @classmethod

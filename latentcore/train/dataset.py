@@ -84,7 +84,7 @@ def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np
         filters["roi"] = config.roi.to_json()
     if config.keep_coordinates:
         keep &= coordinates_in_list(xy, read_xy_list(config.keep_coordinates))
-        filters["keep_coordinates"] = {"path": str(config.keep_coordinates)}
+        filters["keep_coordinates"] = {"name": Path(config.keep_coordinates).name}
     rows = np.flatnonzero(keep)
     if len(rows) < 3:
         raise InputError(f"the filters {filters or '(none)'} keep {len(rows)} of {n} patterns; "

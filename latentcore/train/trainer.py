@@ -466,7 +466,7 @@ def _save_checkpoint(model, optimizer, state: _State, config, fingerprint, out_d
 def save_model(model: ConvVAE, path, run_info: dict) -> Path:
     """`ConvVAE.checkpoint()` plus plain facts (preprocessing, data, versions): loads with weights_only."""
     checkpoint = {**model.checkpoint(), "preprocess": run_info["preprocess"],
-                  "training": {"data": run_info["data"]["path"], "data_sha256": run_info["data"]["sha256"],
+                  "training": {"data": run_info["data"]["name"], "data_sha256": run_info["data"]["sha256"],
                                "seed": run_info["train"]["seed"], "val_fraction": run_info["train"]["val_fraction"],
                                "latentcore": run_info["versions"].get("latentcore", "")}}
     with atomic_path(path) as tmp:
@@ -516,12 +516,12 @@ def _clear_previous_run(out_dir: Path) -> None:
 def _run_description(config, source, data: PatternSet, fingerprint, n_train, n_val, device) -> dict:
     side = int(data.patterns.shape[-1])
     return {
-        "train": config.to_dict(),
+        "train": config.record(),
         "model": {"arch": "vae", "input_size": side, "in_channels": 1, "latent_dim": config.latent_dim,
                   "channels": list(config.channels)},
         "preprocess": {"patterns": data.preprocessing, "crop": config.crop, "resize": "bilinear",
                        "input_size": side, "normalize": "minmax"},
-        "data": {"path": str(config.data), "format": source.format, "sha256": fingerprint["data"],
+        "data": {"name": Path(config.data).name, "format": source.format, "sha256": fingerprint["data"],
                  "partition": data.partition, "pattern_shape": list(source.item_shape),
                  "n_source": data.n_source, "n_selected": len(data), "n_train": n_train, "n_val": n_val},
         "filters": {**data.filters, **{f"{k}_sha256": v for k, v in fingerprint.items() if k != "data" and v}},

@@ -1,6 +1,7 @@
 """`python -m latentcore umap|maps|cluster|bandcontrast|rerun` on real files (via latentcore.cli.main)."""
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -69,8 +70,10 @@ def test_cluster_writes_the_three_artifacts_and_rerun_reproduces_them_byte_for_b
     assert report["params"]["random_state"] == 0 and "n_init" in report["params"]
     assert report["counts"] == {str(k): int(v) for k, v in table["cluster"].value_counts().sort_index().items()}
     assert report["sample"]["used"] is False
-    assert report["inputs"]["latents"] == {"name": scan_latents.name, "path": str(scan_latents.resolve()),
+    relative = Path(os.path.relpath(scan_latents, out)).as_posix()  # from the report's folder: no absolute path
+    assert report["inputs"]["latents"] == {"name": scan_latents.name, "path": relative,
                                            "sha256": sha256_file(scan_latents)}
+    assert report["job"]["latents"] == scan_latents.name and report["job"]["bandcontrast"] == bandcontrast_csv.name
     assert report["inputs"]["bandcontrast"]["sha256"] == sha256_file(bandcontrast_csv)
     assert report["versions"]["scikit-learn"] and report["versions"]["numpy"]
     assert report["outputs"]["assignments"]["name"] == f"cluster_assignments__{tag}.csv"

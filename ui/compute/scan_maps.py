@@ -10,6 +10,7 @@ import streamlit as st
 
 from latentcore.analysis.maps import Roi
 
+from ..session import state
 from . import tasks
 from .dispatch import pooled
 from .sources import latents, read_only, stacked_latents
@@ -49,7 +50,7 @@ def maps_files(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth:
 
     job = maps_job(lat_stamp, dims, roi, smooth)
     found = latent_maps(lat_stamp, dims, roi, smooth)
-    write_latent_maps(job, found, out_dir, figure=figure, dpi=dpi)
+    write_latent_maps(job, found, out_dir, figure=figure, dpi=dpi, root=state.WORKDIR_ROOT)
     return {kind: Path(out_dir) / name for kind, name in maps_names(job, found).items()}
 
 
@@ -131,7 +132,7 @@ def references_files(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg:
 
     refs, _ = roi_references(lat_stamp, source_stamp, boundary_deg, roi)
     inputs = {"latents": lat_stamp[0], **({"scan": source_stamp[0]} if source_stamp else {})}
-    return write_references(refs, out_dir, inputs, png=False)
+    return write_references(refs, out_dir, inputs, png=False, root=state.WORKDIR_ROOT)
 
 
 def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None) -> tuple | None:

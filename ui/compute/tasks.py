@@ -33,14 +33,15 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
                progress=progress)
 
 
-def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict:
+def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: str | None = None) -> dict:
     """The Clusters page's clustering (a ClusterJob): the same inputs and call as the CLI's `cluster`, and
     the same assignments CSV, written into `out_dir` (the page's download). Returns rows (the row ids), x,
     y (None without coordinates), latent, bandcontrast (None without it), `view`: what the scatter shows
     (`artifacts.cluster.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
     principal components, which the page swaps for the workspace's UMAP when it has one), labels, the fit's
     report, the coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not
-    drawn yet). (`latents`: the file's stamp, only part of the job's key.)"""
+    drawn yet; its inputs named relative to it inside `root`). (`latents`: the file's stamp, only part of the
+    job's key.)"""
     from latentcore.analysis.artifacts.cluster import (cluster_inputs, load_cluster_inputs, scatter_view,
                                                        write_assignments)
     from latentcore.analysis.cluster import describe_fit
@@ -50,7 +51,7 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows")
     result = cluster_inputs(job, inputs)
     progress(0.9, "writing the assignments")
-    report = write_assignments(job, inputs, result, out_dir)
+    report = write_assignments(job, inputs, result, out_dir, root)
     view = scatter_view(job, inputs)
     progress(1.0, "done")
 
@@ -237,7 +238,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
 
 def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
-              min_confidence: float = 0.0) -> dict:
+              min_confidence: float = 0.0, root: str | None = None) -> dict:
     """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
     predicted (index per row; -1: no features, -2: unknown, below `min_confidence`), probability, the
     cross-validation and the report."""
@@ -249,7 +250,7 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
         progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
 
     report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
-                       png=False, progress=predicted)
+                       png=False, progress=predicted, root=root)
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 

@@ -6,7 +6,7 @@ atomically, into one folder:
   dimension, or every dimension for whole vectors and their UMAP), `bandcontrast` (when the job has band
   contrast) and `cluster` (`assignment_columns`);
 - `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
-  (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
+  (name, SHA-256, path relative to the report), package versions and the outputs (names, the CSV's SHA-256);
 - `cluster_{view}__{tag}.png`: the two cluster panels, the clusters on the scan and on the scatter `view` names
   (`scatter_view`, `cluster_names`): `latent_bc` the pair's latent against band contrast; for whole vectors `umap`
   (their UMAP, when one is at hand: the job's own for features "umap", the workspace's on the page) or `pca`
@@ -162,6 +162,14 @@ class ClusterJob:
                 "bandcontrast": self.bandcontrast.spec if self.bandcontrast is not None else None,
                 "roi": self.roi.to_json() if self.roi is not None else None}
 
+    def record(self) -> dict:
+        """The job as its report keeps it: `to_dict` with its files by their names (the report's `inputs` say
+        where they are, relative to the report)."""
+        fields = self.to_dict()
+        table = self.bandcontrast is not None and not self.bandcontrast.from_scan
+        return {**fields, "latents": Path(self.latents).name,
+                "bandcontrast": self.bandcontrast.path.name if table else fields["bandcontrast"]}
+
     @property
     def key(self) -> str:
         """A stable text of every field, a table's stamp included (a rewritten table: another key)."""
@@ -316,11 +324,13 @@ def second_axis(inputs: ClusterInputs, dim: int) -> tuple[np.ndarray, str]:
     return inputs.used[:, inputs.dims.index(other)], f"latent dim {other}"
 
 
-def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300) -> dict:
-    """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report."""
+def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300,
+                    root=None) -> dict:
+    """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report (`root`: see
+    `write_assignments`)."""
     inputs = load_cluster_inputs(job)
     result = cluster_inputs(job, inputs)
-    report = write_assignments(job, inputs, result, out_dir)
+    report = write_assignments(job, inputs, result, out_dir, root)
     if png and inputs.x is not None:  # the figure draws the clusters on the scan
         view = scatter_view(job, inputs)
         engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, view, result.labels,
@@ -330,8 +340,9 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
     return report
 
 
-def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -> dict:
-    """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`."""
+def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, root=None) -> dict:
+    """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`. Its inputs
+    are named relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere)."""
     from ..cluster import describe_fit
     from ..smoothing import smoothing_record
 
@@ -339,7 +350,7 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -
     csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
     return {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
-        "job": {**job.to_dict(), "params": result.params},
+        "job": {**job.record(), "params": result.params},
         "method": result.method, "params": result.params, "fit": result.fit,
         "counts": result.counts, "n_clusters": result.n_clusters, "sample": result.sample,
         "fit_summary": describe_fit(result), "warnings": result.warnings,
@@ -348,7 +359,8 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -
                       "raw values"},
         "model": inputs.model,  # what made the latents (their file's attributes): name, SHA-256
         "n_rows": int(len(result.labels)),
-        "inputs": {"latents": input_record(job.latents), "bandcontrast": bandcontrast_record(job.bandcontrast)},
+        "inputs": {"latents": input_record(job.latents, out_dir, root),
+                   "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)},
         "versions": package_versions(VERSION_PACKAGES),
         "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                     "columns": assignment_columns(inputs)},

@@ -1,10 +1,16 @@
 """What every report shares: the inputs it names (`input_record`, `bandcontrast_record`), the versions of the
 packages that made it, its time, and the atomic writers of its files (JSON, CSV, NPY); `read_report` reads one
-back."""
+back.
+
+A report names files by their name, their SHA-256 and their path relative to the report's own folder, never by
+an absolute path: it says nothing of the server's folders, and it moves with the files it sits beside. An input
+outside `root` (in the app, the folder of its workspaces: the built-in demo's files lie outside) is named by its
+name and SHA-256 alone."""
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +25,25 @@ VERSION_PACKAGES = ("latentcore", "numpy", "scipy", "pandas", "scikit-learn", "h
                     "plotly", "kaleido", "matplotlib")
 
 
-def input_record(path) -> dict:
-    """Name, absolute path and SHA-256 of an input file."""
+def input_record(path, out_dir=None, root=None) -> dict:
+    """An input file as a report names it: its name, its SHA-256 and, with `out_dir` (the report's folder), its
+    path relative to that folder (`../scan_latents.h5`), kept only for an input inside `root` (the workspace;
+    None: anywhere)."""
     path = Path(path)
-    return {"name": path.name, "path": str(path.resolve()), "sha256": sha256_file(path)}
+    record = {"name": path.name}
+    if out_dir is not None and (root is None or path.resolve().is_relative_to(Path(root).resolve())):
+        record["path"] = Path(os.path.relpath(path.resolve(), Path(out_dir).resolve())).as_posix()
+    return {**record, "sha256": sha256_file(path)}
 
 
-def bandcontrast_record(bandcontrast) -> dict | None:
-    """A band-contrast table's input record, the name of the scan map the latents carry, or None (none used)."""
+def bandcontrast_record(bandcontrast, out_dir=None, root=None) -> dict | None:
+    """The one form a report records a band-contrast choice in: a table's `input_record`; for a scan's own map,
+    its spec and the map's name ("first": the scan's first map); None when none was used."""
     if bandcontrast is None:
         return None
     if bandcontrast.from_scan:
         return {"name": bandcontrast.spec, "point_map": bandcontrast.name or "first"}
-    return input_record(bandcontrast.path)
+    return input_record(bandcontrast.path, out_dir, root)
 
 
 def write_json(path, data) -> Path:

@@ -93,9 +93,10 @@ def maps_figure(job: MapsJob, run: LatentMaps, *, nan_colour: str = "#ffffff", s
 
 
 def write_latent_maps(job: MapsJob, run: LatentMaps, out_dir, *, figure=None, dpi: float = 300,
-                      browser="auto") -> dict:
+                      browser="auto", root=None) -> dict:
     """Write the maps (NPY, NPZ with their grid), their figure when one is given (the command's `maps_figure`,
-    or the page's own) as PNG at `dpi`, and their report into `out_dir`; returns the report."""
+    or the page's own) as PNG at `dpi`, and their report into `out_dir`; returns the report. The latents are
+    named relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere)."""
     from ...export import export_maps_npz
     from ...figures import write_png
     from ..smoothing import smoothing_record
@@ -109,7 +110,7 @@ def write_latent_maps(job: MapsJob, run: LatentMaps, out_dir, *, figure=None, dp
         "kind": "maps", "format": REPORT_FORMAT, "tag": maps_tag(job, run), "created": now(),
         "dims": list(run.dims), "partition": run.partition, "roi": job.roi.to_json() if job.roi else None,
         "grid": run.grid.to_dict(), "units": run.units, "shape": list(run.maps.shape), "dpi": dpi,
-        "smoothing": smoothing_record(job.smooth), "inputs": {"latents": input_record(job.latents)},
+        "smoothing": smoothing_record(job.smooth), "inputs": {"latents": input_record(job.latents, out, root)},
         "versions": package_versions(VERSION_PACKAGES),
         "outputs": {kind: name for kind, name in names.items() if kind != "figure" or engine}, "figure_engine": engine}
     write_json(out / names["report"], report)

@@ -90,10 +90,10 @@ def pattern_figure(job: MeanPatternJob, run: MeanPattern, what: str | None = Non
     return mean_pattern_figure(plane, title)
 
 
-def source_record(job: MeanPatternJob, latents_attrs: dict) -> dict:
-    """The source's input record, checked against the SHA-256 its latents recorded: rows of these latents mean
-    nothing in another file."""
-    record = input_record(job.source)
+def source_record(job: MeanPatternJob, latents_attrs: dict, out_dir=None, root=None) -> dict:
+    """The source's input record (`common.input_record`), checked against the SHA-256 its latents recorded: rows
+    of these latents mean nothing in another file."""
+    record = input_record(job.source, out_dir, root)
     expected = latents_attrs.get("source_sha256")
     if expected and expected != record["sha256"]:
         raise InputError(f"not the data file these latents came from ({latents_attrs.get('source')}: "
@@ -102,19 +102,20 @@ def source_record(job: MeanPatternJob, latents_attrs: dict) -> dict:
 
 
 def write_mean_pattern(job: MeanPatternJob, run: MeanPattern, out_dir, *, source: dict | None = None, figure=None,
-                       dpi: float = 300, browser="auto") -> dict:
+                       dpi: float = 300, browser="auto", root=None) -> dict:
     """Write the mean (NPY), its figure when one is given (`pattern_figure`, or the page's own) as PNG at `dpi`
     and its report into `out_dir`; returns the report. `source`: the source's input record when already made
-    (`source_record`)."""
+    (`source_record`). Inputs are named relative to `out_dir` when they lie inside `root` (the workspace; None:
+    anywhere)."""
     from ...figures import write_png
 
     out = Path(out_dir)
     names = pattern_names(job, run)
     write_npy(out / names["mean"], run.mean)
     engine = write_png(figure, out / names["figure"], dpi=dpi, browser=browser) if figure is not None else None
-    inputs = {"latents": input_record(job.latents), "source": source or input_record(job.source)}
+    inputs = {"latents": input_record(job.latents, out, root), "source": source or input_record(job.source, out, root)}
     if job.table:
-        inputs["table"] = input_record(job.table)
+        inputs["table"] = input_record(job.table, out, root)
     report = {
         "kind": "mean_pattern", "format": REPORT_FORMAT, "tag": mean_pattern_tag(job.source, run.count, job.cluster),
         "created": now(), "rows": job.rows_text, "cluster": job.cluster, "count": run.count,
@@ -132,7 +133,7 @@ def run_mean_pattern_job(job: MeanPatternJob, out_dir, *, png: bool = True, dpi:
     from ...latents import read_latents
 
     latents = latents if latents is not None else read_latents(job.latents)
-    source = source_record(job, latents.attrs)
+    source = source_record(job, latents.attrs, out_dir)
     run = mean_pattern(job, partition_sizes(latents))
     figure = pattern_figure(job, run) if png else None
     return write_mean_pattern(job, run, out_dir, source=source, figure=figure, dpi=dpi, browser=browser)

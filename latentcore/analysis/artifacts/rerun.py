@@ -70,25 +70,27 @@ def _job_fields(report: dict, report_path) -> dict:
 
 
 def _find_input(record: dict, report_path: Path) -> Path:
-    """An input by its bare file name beside the report, else at the absolute path the report
-    recorded; either way its hash must match. A name with a folder part (`../x`) is refused, so
-    a report never makes rerun read a file it does not name plainly."""
+    """An input at the path the report recorded (relative to the report's folder; absolute in reports written
+    before paths were relative), else by its bare file name beside the report; either way its hash must match.
+    A name with a folder part (`../x`), or a path that does not end in the name, is refused, so a report never
+    makes rerun read a file it does not name plainly."""
     name, recorded, digest = (record.get(k) for k in ("name", "path", "sha256"))
-    if not all(isinstance(v, str) and v for v in (name, recorded, digest)):
-        raise InputError("each input needs 'name', 'path' and 'sha256' strings", report_path)
+    if not all(isinstance(v, str) and v for v in (name, digest)) or not isinstance(recorded, (str, type(None))):
+        raise InputError("each input needs 'name' and 'sha256' strings (and may have a 'path' string)", report_path)
     if name in (".", "..") or Path(name).name != name or "\\" in name:
         raise InputError(f"input name {name[:100]!r} must be a plain file name (no folders, no '..')", report_path)
     beside = report_path.parent / name
-    recorded = Path(recorded)
-    if not recorded.is_absolute() or recorded.name != name:
-        raise InputError(f"input path {str(recorded)[:200]!r} must be absolute and end in its name {name!r}",
-                         report_path)
-    for candidate in (beside, recorded):
+    if recorded is not None and Path(recorded).name != name:
+        raise InputError(f"input path {recorded[:200]!r} must end in its name {name!r}", report_path)
+    changed = None
+    for candidate in ([report_path.parent / recorded] if recorded else []) + [beside]:
         if candidate.is_file():  # regular files only: never a FIFO or a device
             found = sha256_file(candidate)
-            if found != digest:
-                raise InputError(f"input changed since the report: SHA-256 {found[:12]}... but the report "
-                                 f"recorded {digest[:12]}...", candidate)
-            return candidate
-    raise InputError(f"input {name!r} not found at {recorded} nor beside the report (put it back in either "
-                     "place)", report_path)
+            if found == digest:
+                return candidate
+            changed = changed or InputError(f"input changed since the report: SHA-256 {found[:12]}... but the "
+                                            f"report recorded {digest[:12]}...", candidate)
+    if changed:
+        raise changed
+    where = f"at {recorded} (from the report's folder) " if recorded else ""
+    raise InputError(f"input {name!r} not found {where}nor beside the report (put it back there)", report_path)

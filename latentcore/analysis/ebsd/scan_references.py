@@ -396,9 +396,10 @@ def grain_report(refs: ScanReferences) -> dict | None:
 
 
 def write_references(refs: ScanReferences, out_dir, inputs: dict | None = None, *, png: bool = True,
-                     browser="auto", dpi: float = 300) -> dict[str, Path]:
+                     browser="auto", dpi: float = 300, root=None) -> dict[str, Path]:
     """references.npz, one PNG per map (`references_<name>.png`, with `png`) and `references_report.json`, whose
-    `inputs` name the files the maps came from ({"scan": the scan file, "latents": ...})."""
+    `inputs` name the files the maps came from ({"scan": the scan file, "latents": ...}; relative to `out_dir`
+    when they lie inside `root`, the workspace; None: anywhere)."""
     from ...figures.png import write_png
 
     out_dir = Path(out_dir)
@@ -410,7 +411,7 @@ def write_references(refs: ScanReferences, out_dir, inputs: dict | None = None, 
             paths[name] = out_dir / names["figure"].format(name=name)
             write_png(fig, paths[name], browser=browser, dpi=dpi)
     report = {"kind": "references", "created": now(), "parameters": refs.parameters,
-              "inputs": {role: input_record(path) for role, path in (inputs or {}).items()},
+              "inputs": {role: input_record(path, out_dir, root) for role, path in (inputs or {}).items()},
               "grid": refs.grid.to_dict(), "units": refs.units, "maps": sorted(refs.maps),
               "phases": {str(k): {**dataclasses.asdict(p), "laue_group": refs.laue.get(k)} for k, p in refs.phases.items()},
               "grains": grain_report(refs), "notes": refs.notes, "versions": package_versions(VERSION_PACKAGES)}
