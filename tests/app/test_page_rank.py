@@ -17,17 +17,6 @@ from driving import extracted, new_app, run, texts, url_workspace
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
 
 
-@pytest.fixture(scope="module")
-def references_npz(tmp_path_factory):
-    """The demo scan's references.npz (VBSE, IQ, ADP: it holds no orientations), as the CLI writes it."""
-    from latentcore.cli import main
-    from latentcore.demo import DEMO_SCAN
-
-    out = tmp_path_factory.mktemp("references")
-    assert main(["references", str(DEMO_SCAN), "--no-figures", "--out", str(out)]) == 0
-    return out / "references.npz"
-
-
 @pytest.fixture
 def downloads(monkeypatch) -> dict:
     """file name -> the callable that makes a download's bytes (made when clicked: Streamlit registers them)."""

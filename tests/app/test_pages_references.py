@@ -9,17 +9,10 @@ import pytest
 
 import numpy as np
 
-from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 from latentcore.outputs import latents_path_for
 from driving import array_of, chart_specs, point_panels, run, texts, with_upload
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
-
-
-@pytest.fixture(scope="module")
-def grains_h5oina(tmp_path_factory):
-    scan = simulate_scan(ScanSettings(n_rows=12, n_columns=15, pattern_size=40, n_grains=3, seed=5))
-    return write_h5oina(scan, tmp_path_factory.mktemp("grains") / "grains.h5oina")
 
 
 def trace_names(at):

@@ -12,17 +12,10 @@ import time
 import numpy as np
 import pytest
 
-from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 from steps import (ARTIFACTS, choose, download_png, extract_with_the_demo_model, metric, open_page,
                    shoot, trace_names, upload_data)
 from streamlit_server import settle
 
-
-
-@pytest.fixture(scope="module")
-def grains_h5oina(tmp_path_factory):
-    scan = simulate_scan(ScanSettings(n_rows=12, n_columns=15, pattern_size=40, n_grains=3, seed=5))
-    return write_h5oina(scan, tmp_path_factory.mktemp("e2e_grains") / "grains.h5oina")
 
 
 def test_references_panel_and_boundary_overlay_on_an_uploaded_oxford_scan(page, grains_h5oina):
