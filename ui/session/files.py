@@ -39,7 +39,6 @@ ONLY_BESIDE = {Path(name).suffix.lower(): f"{cls.title}'s {name} beside its {'/'
 UPLOAD_TYPES = sorted({*readable_extensions(), *ONLY_BESIDE, *BANDCONTRAST, *CHECKPOINTS, *OPTIONS})
 
 
-
 def upload_help() -> str:
     """What the Data page's uploader takes, one line per reader (its title, endings and companions) and per other
     kind, from the registry."""
