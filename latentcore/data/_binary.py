@@ -39,6 +39,8 @@ def read_header(path, dtype, count: int, offset: int = 0) -> np.ndarray:
 class BinaryScanReader(Reader):
     """A scan in a raw binary file: subclasses parse the header in `_layout` -> BinaryLayout."""
 
+    ebsd_scan = True
+
     def __init__(self, path):
         super().__init__(path)
         self._records = None

@@ -122,7 +122,8 @@ class ScanReader(H5Reader):
     # `<scan>/EBSD/Header` of (n_rows, n_columns, step_x, step_y), and `_extras` for coordinates and maps.
     patterns: ClassVar[tuple[str, ...]] = ()
     header: ClassVar[tuple[str, str, str, str]] = ()
-    layout_name: ClassVar[str] = ""  # the format's own name, for messages
+    stored_background: ClassVar[str | None] = None  # where under the scan group a static background is stored
+    ebsd_scan = True
 
     @classmethod
     def sniff(cls, path):
@@ -138,7 +139,7 @@ class ScanReader(H5Reader):
             scan = find_scan(f, patterns, self.scan)
             if scan is not None:
                 return scan, patterns
-        raise InputError(f"not an {self.layout_name} file: no '<scan>/{self.patterns[0]}' dataset", self.path)
+        raise InputError(f"not in the {self.title} layout: no '<scan>/{self.patterns[0]}' dataset", self.path)
 
     def _layout(self, f: h5py.File) -> ScanLayout:
         scan, patterns = self._find_patterns(f)

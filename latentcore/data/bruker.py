@@ -24,9 +24,9 @@ QUALITY_MAPS = ("RadonQuality", "MAD", "NIndexedBands", "RadonBandCount")
 @register
 class BrukerReader(ScanReader):
     format_name = "bruker"
+    title = "Bruker h5ebsd"
     extensions = (".h5", ".hdf5", ".h5ebsd")
     description = "EBSD scan in Bruker Nano's h5ebsd layout (ROIs of any shape; quality maps as point maps)"
-    layout_name = "Bruker h5ebsd"
     patterns = ("EBSD/Data/RawPatterns",)
     header = ("NROWS", "NCOLS", "XSTEP", "YSTEP")
 

@@ -14,9 +14,9 @@ from .base import register
 @register
 class EdaxReader(ScanReader):
     format_name = "edax"
+    title = "EDAX HDF5"
     extensions = (".h5", ".hdf5", ".oh5")
     description = "EBSD scan in EDAX's HDF5 layout (IQ and CI as scan maps)"
-    layout_name = "EDAX"
     patterns = ("EBSD/Data/Pattern",)
     header = ("nRows", "nColumns", "Step X", "Step Y")
 

@@ -18,6 +18,7 @@ DTYPES = {".up1": np.uint8, ".up2": np.uint16}
 @register
 class EdaxBinaryReader(BinaryScanReader):
     format_name = "edax_binary"
+    title = "EDAX UP1/UP2"
     extensions = tuple(DTYPES)
     description = "EDAX TSL binary patterns (.up1 uint8, .up2 uint16)"
 

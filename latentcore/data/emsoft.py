@@ -17,9 +17,9 @@ NAME_LIST = "NMLparameters/EBSDNameList"
 @register
 class EmsoftReader(ScanReader):
     format_name = "emsoft"
+    title = "EMsoft HDF5"
     extensions = (".h5", ".hdf5")
     description = "EBSD patterns simulated by EMsoft's EMEBSD (one row, positions = pattern index)"
-    layout_name = "EMsoft EBSD"
 
     @classmethod
     def sniff(cls, path):

@@ -12,7 +12,8 @@ from ._files import FilesReader
 from .base import SourceInfo, register
 
 PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
+PICTURES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")  # the endings of PIL_FORMATS
+EXTENSIONS = (*PICTURES, ".npy")
 NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -57,6 +58,7 @@ def _chw(shape: tuple[int, ...]) -> tuple[int, int, int] | None:
 @register
 class ImageReader(FilesReader):
     format_name = "images"
+    title = "images"
     extensions = (*EXTENSIONS, "")  # "": a folder
     description = "a folder of images (PNG, JPEG, TIFF, BMP, NPY) or one image; items (C, H, W)"
 

@@ -42,6 +42,7 @@ def _npy_2d(path: Path) -> bool:
 @register
 class LatentsReader(Reader):
     format_name = "latents"
+    title = "existing latents"
     extensions = (".h5", ".npy", *TABLE_SUFFIXES)
     description = "existing latents or features: *_latents.h5, NPY (N, D), CSV/Parquet with numeric columns"
 

@@ -18,6 +18,7 @@ def _is_cutouts(f: h5py.File, name: str) -> bool:
 @register
 class NenyaReader(H5Reader):
     format_name = "nenya"
+    title = "preprocessed cutouts (Nenya, ulmo)"
     extensions = (".h5", ".hdf5")
     description = "preprocessed cutouts (ulmo/Nenya): valid/train (N, 1, H, W) with metadata tables"
 

@@ -44,7 +44,9 @@ def _pair(text: str) -> tuple[int, int]:
 @register
 class NordifReader(BinaryScanReader):
     format_name = "nordif"
+    title = "NORDIF"
     extensions = (".dat",)
+    companions = (SETTINGS_NAME,)
     description = "NORDIF Pattern.dat with its Setting.txt"
 
     @classmethod

@@ -18,6 +18,7 @@ SPLITS = {"train": "idx_train", "test": "idx_test", "val": "idx_val"}
 @register
 class NpzFeaturesReader(Reader):
     format_name = "npz"
+    title = "NPZ features"
     extensions = (".npz",)
     description = "features X (N, D) with labels y and optional idx_train/idx_test/idx_val (KinoML style)"
 

@@ -33,6 +33,7 @@ def table_start(version: int) -> int:
 @register
 class OxfordBinaryReader(BinaryScanReader):
     format_name = "oxford_binary"
+    title = "Oxford EBSP"
     extensions = (".ebsp",)
     description = "Oxford Instruments binary patterns (.ebsp, uncompressed)"
 

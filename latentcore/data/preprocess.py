@@ -30,8 +30,6 @@ from .base import Reader
 
 OPERATIONS = ("subtract", "divide")
 WINDOWS = ("circular", "gaussian")
-STORED_BACKGROUNDS = {"h5ebsd": "EBSD/Header/static_background",
-                      "oxford": "EBSD/Header/Processed Static Background"}
 BLOCK_BYTES = 32 << 20  # float32 patterns read per block when averaging neighbours
 
 
@@ -189,7 +187,7 @@ def static_background_origin(reader: Reader, preprocessing: Preprocessing) -> st
 def stored_static_background(reader: Reader) -> np.ndarray | None:
     """The static background stored in a scan file's header, as float32 (C, H, W), or None."""
     info = reader.info()
-    name, scan = STORED_BACKGROUNDS.get(info.format), info.extra.get("scan")
+    name, scan = getattr(reader, "stored_background", None), info.extra.get("scan")
     if not name or scan is None or f"{scan}/{name}" not in reader.file:
         return None
     values = np.asarray(reader.file[f"{scan}/{name}"][()], np.float32)

@@ -37,6 +37,7 @@ def sample_indices(n_frames: int, num_frames: int) -> np.ndarray:
 @register
 class VideoReader(FilesReader):
     format_name = "video"
+    title = "videos"
     extensions = (*EXTENSIONS, "")
     description = "a video or a folder of videos, each sampled evenly to num_frames frames; items (C, T, H, W)"
 

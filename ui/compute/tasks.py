@@ -231,19 +231,16 @@ def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, comp
 
 
 def _scan_reference_values(latents: tuple, lat, source: tuple | None) -> dict:
-    """The scan's EBSD reference maps (`scan_references`, as the Latent maps page shows them) at each row,
-    IPF z first, then in the order of `scan_references.TITLES` (maps it does not title last); an RGB map
-    gives one reference per channel (`ipf_z[r]`, ...)."""
+    """The scan's EBSD reference maps (`scan_references`, as the Latent maps page shows them) at each row, in the
+    order of `scan_references.REFERENCE_MAPS`; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
     from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
-    from latentcore.analysis.ebsd.scan_references import TITLES, point_values
+    from latentcore.analysis.ebsd.scan_references import in_order, point_values
     from latentcore.analysis.maps import Grid
 
     found = scan_references(latents, source, DEFAULT_BOUNDARY_DEG, lambda *_: None)
     if not found["maps"]:
         return {}
-    order = ["ipf_z", *TITLES]
-    maps = dict(sorted(found["maps"].items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
-    return point_values(maps, Grid(**found["grid"]), lat.x, lat.y)
+    return point_values(in_order(found["maps"]), Grid(**found["grid"]), lat.x, lat.y)
 
 
 def _label_ids(lat, labels_csv: str) -> np.ndarray:
@@ -352,7 +349,9 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
     the grain boundaries as edges between pixels ("right", "down" on the grid)."""
     import dataclasses
 
-    from latentcore.analysis.ebsd.scan_references import orientation_references, scan_references as from_file
+    from latentcore.analysis.ebsd.scan_references import (ORIENTATION_MAPS, PATTERN_MAPS, listed,
+                                                           orientation_references)
+    from latentcore.analysis.ebsd.scan_references import scan_references as from_file
     from latentcore.latents import read_latents
 
     progress(0.05, "reading the latents")
@@ -364,9 +363,9 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
         maps, grid, laue, notes, edges = refs.maps, refs.grid, refs.laue, refs.notes, refs.edges
         phases = {k: p.name for k, p in refs.phases.items()}
     else:
-        notes.append("these latents hold no orientations: no IPF, phase or boundary maps")
+        notes.append(f"these latents hold no orientations: no {listed(ORIENTATION_MAPS)} maps")
     if source is not None:
-        progress(0.2, "streaming the patterns: VBSE, image quality, ADP")
+        progress(0.2, f"streaming the patterns: {listed(PATTERN_MAPS)}")
         scan = from_file(source[0], boundary_deg=boundary_deg, progress=lambda done, total: progress(
             0.2 + 0.8 * done / max(total, 1), f"patterns {done:,} of {total:,}"))
         from latentcore.analysis.maps import Grid, values_map
@@ -374,7 +373,7 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
         grid = grid or Grid.from_coordinates(lat.x, lat.y, lat.grid_shape)
         values = scan.point_values(lat.x, lat.y)
 
-        for name in ("vbse_rgb", "iq", "adp"):
+        for name in PATTERN_MAPS:
             if name in scan.maps:
                 if scan.maps[name].ndim == 3:
                     maps[name] = np.stack([values_map(values[f"{name}[{c}]"], lat.x, lat.y, grid) for c in "rgb"], -1)

@@ -2,46 +2,18 @@
 plain result of `ui.compute.scan_maps.roi_references`, and the boundary lines over any scan map."""
 from __future__ import annotations
 
-import numpy as np
 import plotly.graph_objects as go
 
-from latentcore.analysis.ebsd import orientation
-from latentcore.analysis.ebsd.scan_references import SCALAR_LOOKS, TITLES
+from latentcore.analysis.ebsd.scan_references import map_figure
+from latentcore.analysis.maps import Grid
 from latentcore.figures import reference_figures as rf
 
 
 def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Figure:
-    """One reference map with its colour bar, IPF key or phase legend; `boundaries` draws the grain
-    boundaries over it."""
-    values, grid = found["maps"][name], found["grid"]
-    x = grid["x0"] + grid["step_x"] * np.arange(grid["n_columns"])
-    y = grid["y0"] + grid["step_y"] * np.arange(grid["n_rows"])
-    subplots = name.startswith("ipf_") or name == "vbse_rgb"  # drawn with the colour key's subplot
-    groups = sorted({g for g in found["laue"].values() if g})
-    if name.startswith("ipf_"):
-        one = groups[0] if len(groups) == 1 else None
-        fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"],
-                                key=orientation.ipf_key_image(one, 160) if one else None,
-                                key_labels=orientation.ipf_key_corners(one) if one else (),
-                                key_title=f"{one} key" if one else "")
-    elif name == "vbse_rgb":
-        fig = rf.rgb_map_figure(values, x, y, TITLES[name], found["units"])
-    elif name == "phase":
-        fig = rf.phase_map_figure(values, found["phases"], x, y, found["units"])
-    elif name == "grains":
-        fig = rf.grain_map_figure(values, x, y, found["units"])
-    elif name in SCALAR_LOOKS:
-        value_name, colorscale = SCALAR_LOOKS[name]
-        fig = rf.scalar_map_figure(values, x, y, TITLES[name], value_name, found["units"], colorscale)
-    elif name == "boundaries":  # the scan's pixels in light grey, the boundaries as lines
-        fig = rf.scalar_map_figure(np.ones(values.shape), x, y, TITLES[name], "", found["units"],
-                                   colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
-        fig.data[0].showscale = False
-        boundaries = True
-    else:
-        fig = rf.scalar_map_figure(values, x, y, TITLES[name], name.upper(), found["units"])
-    if boundaries and found.get("lines") is not None:
-        rf.add_boundary_lines(fig, *found["lines"], row=1 if subplots else None, col=1 if subplots else None)
+    """One reference map with its colour bar, IPF key or phase legend (`scan_references.map_figure`);
+    `boundaries` draws the grain boundaries over it (the boundaries map always has them)."""
+    fig = map_figure(name, found["maps"][name], Grid(**found["grid"]), found["units"], found["laue"], found["phases"],
+                     found.get("lines"), overlay=boundaries)
     fig.update_layout(width=None)
     return fig
 

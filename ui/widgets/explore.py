@@ -18,6 +18,7 @@ from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_na
 from latentcore.errors import LatentError
 
 from latentcore.data.bandcontrast import point_map_title
+from latentcore.data.images import ImageReader
 
 from ..compute import cluster_runs, latent_space, sources
 from ..figures import plots
@@ -178,8 +179,8 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
     marks = []
     with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
         spec = state.latents_model()
-        upload = st.file_uploader("One image (PNG, JPEG, TIFF or NPY), projected with the model that made these "
-                                  "latents", type=["png", "jpg", "jpeg", "tif", "tiff", "npy"], key="umap_new_image")
+        upload = st.file_uploader("One image (PNG, JPEG, TIFF, BMP or NPY), projected with the model that made these "
+                                  "latents", type=[e for e in ImageReader.extensions if e], key="umap_new_image")
         if upload is not None and spec is None:
             st.info("Projecting needs the model that made these latents: extract them on the Extract page first.")
         elif upload is not None:
