@@ -132,8 +132,8 @@ def _tasks(reader: Reader, partition: str, block_rows: int, allowed_indices) -> 
 
 
 def _as_message(rows: np.ndarray) -> np.ndarray | range:
-    """A block's rows as sent to its process: a range when contiguous (a few bytes: a send never
-    waits for the process to read the pipe), else the indices."""
+    """A block's rows as sent to its process: a range when contiguous (a few bytes, which the pipe
+    takes at once), else the indices (a large block's may wait for the process to read them)."""
     if rows[-1] - rows[0] == rows.size - 1:
         return range(int(rows[0]), int(rows[-1]) + 1)
     return rows
@@ -209,18 +209,18 @@ class _ReaderPool:
             for _ in range(count):
                 slots = [shared_memory.SharedMemory(create=True, size=nbytes) for _ in range(SLOTS)]
                 self.memory.append(slots)
-                task_out, task_in = context.Pipe(duplex=False)
-                result_out, result_in = context.Pipe(duplex=False)
-                self.tasks.append(task_in)
-                self.results.append(result_out)
+                their_tasks, our_tasks = context.Pipe(duplex=False)  # (receiving end, sending end)
+                our_results, their_results = context.Pipe(duplex=False)
+                self.tasks.append(our_tasks)
+                self.results.append(our_results)
                 process = context.Process(target=_work, daemon=True, name="latentcore-reader", args=(
-                    reader, partition, steps, [m.name for m in slots], self.item_shape, dtype, task_out,
-                    result_in))
+                    reader, partition, steps, [m.name for m in slots], self.item_shape, dtype, their_tasks,
+                    their_results))
                 with _sigint_blocked():
                     process.start()
                 self.processes.append(process)
-                task_out.close()  # the process's ends: a pipe closes when its process ends
-                result_in.close()
+                their_tasks.close()  # only the process holds its ends now: they close when it ends
+                their_results.close()
         except BaseException:
             self.close()
             raise
