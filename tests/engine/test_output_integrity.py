@@ -99,15 +99,15 @@ def run_in_process(job, out) -> int:
     return main(extract_args(job["scan"], job["model"], out))
 
 
-def wait_for_rows(process, timeout=120) -> bytes:
-    """Read the progress bar until some rows are written (and flushed); returns what was read."""
+def wait_for_rows(process, at_least=1, timeout=120) -> bytes:
+    """Read the progress bar until `at_least` rows are written (and flushed); returns what was read."""
     seen, deadline = b"", time.monotonic() + timeout
     while time.monotonic() < deadline:
         chunk = os.read(process.stderr.fileno(), 4096)
         if not chunk:
             break
         seen += chunk
-        if re.search(rb"\b[1-9]\d*/6000\b", seen):
+        if max(map(int, re.findall(rb"\b(\d+)/6000\b", seen)), default=0) >= at_least:
             return seen
     raise AssertionError(f"no progress seen: {seen[-500:]!r}")
 
@@ -145,8 +145,7 @@ def wait_for_moment(process, moment: str, out: Path) -> bytes:
     elif moment == "mid":
         seen = wait_for_rows(process)
     elif moment == "late":  # 95 % of the rows written: the last block, the coordinates, the rename, the exit
-        while max(map(int, re.findall(rb"(\d+)/6000", seen)), default=0) < 5700:
-            seen += os.read(process.stderr.fileno(), 4096) or pytest.fail(f"the run ended: {seen[-300:]!r}")
+        seen = wait_for_rows(process, at_least=5700)
     elif moment == "ending":  # the file renamed: the process is ending
         poll(lambda: any(out.glob("*.h5")), process)
     return seen
@@ -303,7 +302,7 @@ def test_a_killed_run_leaves_no_semaphore_shared_memory_or_process_behind(job, t
     if killed == "a reader":
         reader_processes_of(process.pid, 2)  # the second one still starting: every block of its is to come
     else:
-        wait_for_rows(process)  # the readers are reading
+        wait_for_rows(process, at_least=2 * 1152)  # a block from each reader: both are reading
     helpers, readers = children_of(process.pid), reader_children(process.pid)
     mapped = shared_memory_of([process.pid, *helpers])
     assert len(readers) == 2 and mapped  # the slots the blocks come through, at least
