@@ -10,6 +10,8 @@ import errno
 import re
 
 MAX_LINE = 400  # characters of one error line: a message never floods the terminal
+INTERRUPTED = "interrupted: partial outputs are kept (*.partial, a training's checkpoint.pth) and the next run resumes them"
+INTERRUPTED_EXIT = 130  # a command ended by Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
 class LatentError(Exception):

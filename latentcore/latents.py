@@ -284,6 +284,7 @@ class LatentsWriter:
         self.final_path = Path(final_path)
         self.tmp_path = self.final_path.with_name(self.final_path.name + PARTIAL)
         self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
+        self.partitions = list(shapes)
         refuse_writing_an_input(self.final_path)
         make_folder(self.final_path.parent)
         self._lock = lock_exclusive(self.tmp_path)
@@ -321,7 +322,10 @@ class LatentsWriter:
         return f, False
 
     def rows_done(self, partition: str) -> int:
-        return int(self.file[partition].attrs["rows_done"])
+        dataset = self.file[partition]
+        if "rows_done" not in dataset.attrs and "created" in self.file.attrs:
+            return dataset.shape[0]  # checked complete by an interrupted finish()
+        return int(dataset.attrs["rows_done"])
 
     def write_rows(self, partition: str, start: int, rows: np.ndarray):
         """Rows must arrive in order; the done-counter moves only after the data is flushed."""
@@ -378,19 +382,20 @@ class LatentsWriter:
 
     def finish(self, attrs: dict) -> Path:
         """Check every partition is complete, record the attributes, flush, rename, unlock. The
-        fingerprint stays in the file: `incomplete_reason` compares it before a file is skipped."""
+        fingerprint stays in the file: `incomplete_reason` compares it before a file is skipped.
+        "created" is recorded before the done-counters go: a run interrupted after it resumes as complete."""
         for name, dataset in self.file.items():
             if "rows_done" in dataset.attrs:
                 if dataset.attrs["rows_done"] != dataset.shape[0]:
                     raise InputError(f"partition {name!r} is incomplete: {dataset.attrs['rows_done']} of "
                                      f"{dataset.shape[0]} rows", self.tmp_path)
         try:
-            for dataset in self.file.values():
-                if "rows_done" in dataset.attrs:
-                    del dataset.attrs["rows_done"]
             for key, value in attrs.items():
                 self.file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, default=str)
             self.file.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            for dataset in self.file.values():
+                if "rows_done" in dataset.attrs:
+                    del dataset.attrs["rows_done"]
             self.file.close()
             os.fsync(self._lock)  # the bytes are on disk before the name says "complete"
             os.replace(self.tmp_path, self.final_path)
@@ -403,8 +408,8 @@ class LatentsWriter:
         """True when this run started the `.partial` and no row reached it (an error before the
         first row): then there is nothing to resume."""
         try:
-            return not self.resumed and not any(int(d.attrs.get("rows_done", 0)) for d in self.file.values())
-        except (OSError, RuntimeError, ValueError):
+            return not self.resumed and self.file.id.valid and not any(self.rows_done(p) for p in self.partitions)
+        except (OSError, RuntimeError, ValueError, KeyError):  # unreadable: keep it
             return False
 
     def discard(self):

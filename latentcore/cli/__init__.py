@@ -21,7 +21,7 @@ import signal
 import sys
 import threading
 
-from ..errors import exit_code_and_line, one_line
+from ..errors import INTERRUPTED, INTERRUPTED_EXIT, exit_code_and_line, one_line
 from ..outputs import inputs_never_written
 from . import cluster, data, explore, extract, labels, rank, references, train
 
@@ -34,7 +34,6 @@ COMMANDS = (
     train.add_train_vae,  # an encoder of one's own
     cluster.add_rerun,  # reproduce a result
 )
-INTERRUPTED = "interrupted: partial outputs are kept (*.partial, a training's checkpoint.pth) and the next run resumes them"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,15 +60,15 @@ def main(argv=None) -> int:
             with inputs_never_written(args):
                 code = int(args.func(args) or 0)
         except KeyboardInterrupt:
-            code = 130
+            code = INTERRUPTED_EXIT
         except Exception as exc:  # noqa: BLE001 - the boundary: each kind becomes one line
             if args.debug:
                 raise
             code, line = exit_code_and_line(exc)
             print(f"error: {named_options(line, parser, args.command)}", file=sys.stderr)
-    if code == 130 or interrupted.is_set():
+    if code == INTERRUPTED_EXIT or interrupted.is_set():
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT
     return code
 
 

@@ -88,6 +88,15 @@ def last_training_run(folder: str) -> dict | None:
     return last_finished_run(folder)
 
 
+def stopped_training_runs(folder: str) -> list[dict]:
+    """The training runs under `folder` stopped before their epochs, which resume from their checkpoints
+    (`latentcore.train.outputs.stopped_runs`), newest first: read from their files on each call, so
+    every tab and every session of the workspace sees them."""
+    from latentcore.train.outputs import stopped_runs
+
+    return stopped_runs(folder)
+
+
 def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, start: bool = False):
     """(mean item, count) of these rows (global row ids over the latents' partitions, `sizes`: partition -> row
     count, in order), streamed from their source. Up to jobs.INLINE_PATTERNS rows: here at once. More: in the

@@ -152,8 +152,8 @@ def train(config: dict, progress, estimate_only: bool = False):
     batch and the time left), and each epoch the loss history so far (detail "history") and the latest
     validation patterns and their reconstructions (arrays "inputs", "reconstructions"). `estimate_only`
     stops once the first batches were timed (the Train page's estimate; the same config goes on from
-    there). Cancelling stops after the current batch as the CLI's Ctrl-C does: that batch's checkpoint
-    and the best model are kept, so the same config resumes."""
+    there). A stop (`Job.stop`, the page's Stop) or a cancel ends it after the current batch as the CLI's
+    Ctrl-C does: that batch's checkpoint and the best model are kept, so the same config resumes."""
     from latentcore.train import TrainConfig, train_vae
 
     config = TrainConfig.from_dict(config)
@@ -171,10 +171,10 @@ def train(config: dict, progress, estimate_only: bool = False):
         progress(said["fraction"], said["message"], detail=detail,
                  arrays={"inputs": report.inputs, "reconstructions": report.reconstructions}, check=False)
 
-    class Stop:  # train_vae's stop_event: the job's cancel flag, looked at before every batch
+    class Stop:  # train_vae's stop_event: the job's stop (or cancel) flag, looked at before every batch
         @staticmethod
         def is_set() -> bool:
-            return getattr(progress, "cancelled", lambda: False)()
+            return getattr(progress, "stop_asked", lambda: False)()
 
     progress(0.0, "reading the patterns")
     return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace, estimate_only=estimate_only)
