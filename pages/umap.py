@@ -34,6 +34,7 @@ with common.user_errors():
     embedding = latent_space.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
     fitted = latent_space.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
+st.caption(common.embedding_note(fitted))
 every_row = np.arange(len(coords))
 
 cols = st.columns([2, 1, 1])
