@@ -86,6 +86,8 @@ def init_session():
     if stuck and stuck["id"] == wanted and st.session_state.get(SESSION_USER) == user:
         return
     if current is None or (wanted and wanted != current) or st.session_state.get(SESSION_USER) != user:
+        if user is not None and st.session_state.get(SESSION_USER) != user:  # signed in: the provider is noted
+            access.note_sign_in(WORKDIR_ROOT, st.user, deployment.deployment().verified_email_providers)
         _open_workspace(wanted, user)
     elif st.session_state.get(ROLE) != access.OWNER:
         _check_role(user)  # the owner may have stopped sharing it, or changed how
@@ -685,8 +687,28 @@ def workspace_access() -> dict:
 
 
 def share_workspace(user: str, mode: str = access.READ):
-    """The owner shares the open workspace with `user`: "read" (read-only) or "write" (read-write)."""
-    access.share(Path(st.session_state[WORKDIR]), user_id(), user, mode)
+    """The owner shares the open workspace with `user`: "read" (read-only) or "write" (read-write). `user` is
+    named as this server knows its users (`access.share_target`: ValueError in one line for a name no sign-in
+    here can give)."""
+    target = access.share_target(user, sign_in_names(), email_providers(), user_id())
+    access.share(Path(st.session_state[WORKDIR]), user_id(), target, mode)
+
+
+def sign_in_names() -> list[str]:
+    """The names of the sign-in providers as user ids carry them (`PROVIDER:SUB`): "default" for `[auth]` itself."""
+    return [provider or "default" for provider in sign_in_providers()]
+
+
+def email_providers() -> set[str]:
+    """The sign-in providers whose users are known by e-mail address: trusted by the deployment, or seen
+    verifying one (ui.session.access.vouching_providers)."""
+    trusted = set(deployment.deployment().verified_email_providers) | access.vouching_providers(WORKDIR_ROOT)
+    return trusted & set(sign_in_names())
+
+
+def identity_forms() -> str:
+    """The forms of the ids users sign in as here, in words (the sharing panel says them)."""
+    return access.identity_forms(sign_in_names(), email_providers())
 
 
 def unshare_workspace(user: str):
