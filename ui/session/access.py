@@ -116,7 +116,7 @@ def share_target(name, providers, email_providers, owner: str | None = None) -> 
 
 def identity_forms(providers, email_providers) -> str:
     """The forms of the ids users sign in as on this server, in words."""
-    prefixed = " or ".join(f"{provider}:SUB" for provider in providers) or "nothing (no sign-in provider)"
+    prefixed = " or ".join(f"{provider}:SUB" for provider in providers)
     if not email_providers:
         return f"{prefixed} (SUB: the user's id at their provider)"
     return (f"their e-mail address (signing in with {', '.join(sorted(email_providers))}, which verifies it) or "
