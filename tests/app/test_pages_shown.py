@@ -23,6 +23,8 @@ from driving import Browser, extracted, fresh_context, new_app, run, texts, url_
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
 PAGES = ["umap", "maps", "clusters", "compare", "rank"]
+SET = {"umap": ("umap_neighbors", 10), "maps": ("roi_x", (15.0, 39.0)), "clusters": ("clusters_k", 4),
+       "compare": ("compare_neighbors", 12), "rank": ("rank_top", 2)}  # one of the settings `set_everything` sets
 SCAN = (0.0, 88.5, 0.0, 58.5)  # the demo scan's extent (um)
 
 
@@ -30,8 +32,8 @@ class Tab:
     """One browser tab: an AppTest session and what its browser shows; every run is checked to show what the
     server holds."""
 
-    def __init__(self, at, browser=None):
-        self.at, self.browser = at, browser or Browser()
+    def __init__(self, at):
+        self.at, self.browser = at, Browser()
         self.check()
 
     def check(self):
@@ -135,15 +137,12 @@ def workspace():
 @pytest.mark.parametrize("page", PAGES)
 def test_a_page_computes_what_it_shows_rerun_in_a_new_tab_and_in_a_new_context(workspace, page):
     first, lat = workspace
-    first.run(page).run()  # rerun in one session
-    computed_as_shown(page, first, lat)
     new_tab = Tab(new_app(workspace_id=url_workspace(first.at)))
-    new_tab.run(page)
-    computed_as_shown(page, new_tab, lat)
     new_context = Tab(fresh_context(url_workspace(first.at), page))
-    computed_as_shown(page, new_context, lat)
-    assert new_context.shown("roi_x" if page in ("maps", "clusters", "rank") else f"{page}_neighbors") \
-        == first.shown("roi_x" if page in ("maps", "clusters", "rank") else f"{page}_neighbors")
+    for tab in (first.run(page).run(), new_tab.run(page), new_context):  # rerun; a new tab; a new context
+        computed_as_shown(page, tab, lat)
+        key, value = SET[page]
+        assert tab.shown(key) == value
 
 
 def test_a_page_shows_and_computes_what_another_tab_set_or_cleared(workspace):
