@@ -103,9 +103,10 @@ def test_a_workspace_is_shared_by_an_id_a_sign_in_here_can_give(name, email_prov
     (BOB, set(), "bob@example.org cannot match anyone: no sign-in provider here verifies e-mail addresses, so users "
                  "are known as default:SUB or lab:SUB (SUB: the user's id at their provider); share with the id their "
                  "sidebar shows under Signed in (yours is default:alice@example.org)."),
-    ("google:b1", {"default"}, "google:b1 cannot match anyone: users sign in here as their e-mail address (signing in "
-                               "with default, which verifies it) or default:SUB or lab:SUB (SUB: the user's id at their "
-                               "provider) (yours is default:alice@example.org)."),
+    ("google:b1", {"default"}, "google:b1 cannot match anyone: users sign in here as their e-mail address (signing "
+                               "in with default, which verifies it) or default:SUB or lab:SUB (SUB: the user's id at "
+                               "their provider); share with the id their sidebar shows under Signed in (yours is "
+                               "default:alice@example.org)."),
     ("bob", set(), "bob cannot match anyone: users sign in here as default:SUB or lab:SUB"),
     ("default: ", set(), "default: cannot match anyone"),
     ("  ", set(), "Name the user to share with: users sign in here as default:SUB or lab:SUB"),

@@ -100,18 +100,16 @@ def share_target(name, providers, email_providers, owner: str | None = None) -> 
     no sign-in here can ever give: saying the forms users sign in as, and `owner`'s own id as an example."""
     name = normalise_user(name)
     provider, prefixed, sub = name.partition(":")
-    if prefixed and provider in providers and sub.strip():
+    if (prefixed and provider in providers and sub.strip()) or (EMAIL.fullmatch(name) and email_providers):
         return name
     forms = identity_forms(providers, email_providers)
-    yours = f" (yours is {owner})" if owner else ""
     if not name:
         raise ValueError(f"Name the user to share with: users sign in here as {forms}.")
-    if EMAIL.fullmatch(name) and not email_providers:
-        raise ValueError(f"{name} cannot match anyone: no sign-in provider here verifies e-mail addresses, so users "
-                         f"are known as {forms}; share with the id their sidebar shows under Signed in{yours}.")
-    if EMAIL.fullmatch(name):
-        return name
-    raise ValueError(f"{name} cannot match anyone: users sign in here as {forms}{yours}.")
+    why = ("no sign-in provider here verifies e-mail addresses, so users are known as" if EMAIL.fullmatch(name) else
+           "users sign in here as")
+    yours = f" (yours is {owner})" if owner else ""
+    raise ValueError(f"{name} cannot match anyone: {why} {forms}; share with the id their sidebar shows under "
+                     f"Signed in{yours}.")
 
 
 def identity_forms(providers, email_providers) -> str:
