@@ -69,7 +69,8 @@ selection.made_elsewhere("maps")
 chosen = state.selection()
 cols = st.columns([3, 2])
 with cols[0]:
-    dim = st.selectbox("Map to click on", dims, key="maps_pick_dim")
+    dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
+                       index=state.setting_index("maps_pick_dim", dims[0], dims))
     selected = chosen[plots.is_chosen(chosen, rows)]
     _, cells = scan_maps.roi_cells(lat_stamp, roi)
     mask = plots.painted(grid, cells, plots.is_chosen(rows, selected)) if len(selected) > 1 else None  # one: framed only

@@ -32,7 +32,7 @@ def uploaded_npz():
         found = files.labelled(files.files("references"))
         offered = ["none", *found]
         name = st.selectbox("Maps of", offered, key="rank_npz",
-                            index=offered.index(state.setting("rank_npz", "none", offered)))
+                            index=state.setting_index("rank_npz", "none", offered))
     return sources.stamp(found[name]) if name in found else None
 
 

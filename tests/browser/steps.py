@@ -58,6 +58,21 @@ def choose(page, label: str, option: str):
 
 
 
+def press(page, label: str, thumb: int, key: str, times: int):
+    """Move thumb `thumb` of the range slider labelled `label` by `times` grid steps with the keyboard."""
+    handle = page.locator("[data-testid=stSlider]", has_text=label).get_by_role("slider").nth(thumb)
+    handle.focus()
+    for _ in range(times):
+        handle.press(key)
+    settle(page)
+
+
+def slider_values(page, label: str) -> list[str]:
+    """The values the slider labelled `label` shows (a range slider: both ends), as written on its thumbs."""
+    slider = page.locator("[data-testid=stSlider]", has_text=label).first
+    return slider.locator("[data-testid=stSliderThumbValue]").all_inner_texts()
+
+
 def upload_data(page, path: Path):
     """Upload a data file on the Data page and make it the session's data."""
     page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(path))

@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from steps import (ARTIFACTS, choose, download_png, extract_with_the_demo_model, metric, open_page,
+from steps import (ARTIFACTS, choose, download_png, extract_with_the_demo_model, metric, open_page, press,
                    shoot, trace_names, upload_data)
 from streamlit_server import settle
 
@@ -38,15 +38,6 @@ def test_references_panel_and_boundary_overlay_on_an_uploaded_oxford_scan(page, 
     assert maps.count("grain boundaries") == 2 * sum(1 for n in maps if str(n).startswith("dim")) > 0
     assert page.locator(".js-plotly-plot g.scatterlayer path.js-line").count() > 0  # plotly drew the lines
     shoot(page, "refs_2_boundaries")
-
-
-def press(page, label: str, thumb: int, key: str, times: int):
-    """Move thumb `thumb` of the range slider labelled `label` by `times` grid steps with the keyboard."""
-    handle = page.locator("[data-testid=stSlider]", has_text=label).get_by_role("slider").nth(thumb)
-    handle.focus()
-    for _ in range(times):
-        handle.press(key)
-    settle(page)
 
 
 # the x range of a chart's axes, as plotly laid it out: the latent maps' first subplot, the reference map's map

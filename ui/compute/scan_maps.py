@@ -84,14 +84,21 @@ def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: 
                   latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
 def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: tuple | None) -> dict:
     """`scan_references` cropped to the ROI as the latent maps are (`maps.crop_to_roi`: the same grid, pixels
     and NaN outside), with the grain boundaries as line segments on that grid: "lines" (x, y, NaN between
     segments; None without orientations) and "roi" (the ROI, None for the whole scan)."""
+    found = scan_references(lat_stamp, source_stamp, boundary_deg)  # out of the cache: a wait draws its progress
+    return _cropped_references(lat_stamp, source_stamp, float(boundary_deg), roi, found)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: tuple | None,
+                        _found: dict) -> dict:
+    """`roi_references` of `_found`, the references of the first three arguments."""
     from latentcore.analysis.maps import Grid, Roi, crop_to_roi, edge_segments
 
-    found = scan_references(lat_stamp, source_stamp, boundary_deg)
+    found = _found
     if found["grid"] is None:
         return read_only({**found, "lines": None, "roi": roi})
     lat, region = latents(lat_stamp), Roi(*roi) if roi else None

@@ -63,7 +63,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: tuple | None = No
         st.info("No reference maps: these latents hold no orientations. Tick the box above for maps from the patterns.")
         return
     name = st.selectbox("Reference map", names, format_func=lambda n: REFERENCE_MAPS[n].title, key="maps_ref_name",
-                        index=names.index(state.setting("maps_ref_name", names[0], names)))
+                        index=state.setting_index("maps_ref_name", names[0], names))
     fig = reference_figures.reference_figure(found, name, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
     if REFERENCE_MAPS[name].about:
