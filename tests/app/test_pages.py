@@ -442,10 +442,10 @@ def test_event_row_ids_read_customdata_as_number_list_or_dict_and_map_point_inde
 def test_above_max_points_the_linked_panels_are_binned_and_show_the_selection_as_their_cells(monkeypatch):
     from latentcore.analysis.maps import Grid
     from latentcore.latents import read_latents
-    from ui.widgets import point_panel
+    from ui.widgets.point_panel import geometry
 
-    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)  # the demo's 2,400 rows drawn as a big scan's are
-    monkeypatch.setattr(point_panel, "MAX_CELLS", 700)
+    monkeypatch.setattr(geometry, "MAX_POINTS", 1000)  # the demo's 2,400 rows drawn as a big scan's are
+    monkeypatch.setattr(geometry, "MAX_CELLS", 700)
     at = go(extracted(new_app()), "umap")
     panels = point_panels(at)
     (scatter, cells), (scan, pixels) = panels["umap_scatter"], panels["umap_map"]
@@ -468,9 +468,9 @@ def test_above_max_points_the_linked_panels_are_binned_and_show_the_selection_as
 
 
 def test_the_clusters_pages_binned_panels_show_a_selection_within_the_roi(monkeypatch):
-    from ui.widgets import point_panel
+    from ui.widgets.point_panel import geometry
 
-    monkeypatch.setattr(point_panel, "MAX_POINTS", 500)
+    monkeypatch.setattr(geometry, "MAX_POINTS", 500)
     at = go(extracted(new_app()), "clusters")
     at.slider(key="roi_y").set_value((30.0, 58.5)).run()  # the ROI's 1,200 rows: binned, its own grid's pixels
     rows = np.arange(0, 2400, 7)

@@ -1,4 +1,4 @@
-"""The point panels (ui/widgets/point_panel.js) in real headless Chromium on the UMAP page of the demo: box, lasso
+"""The point panels (ui/widgets/point_panel/) in real headless Chromium on the UMAP page of the demo: box, lasso
 and click select in the browser exactly the rows the server's geometry gives for the shape drawn
 (`point_panel.rows_in` over the coordinates the browser drew), Shift adds and Alt removes, the linked scan map
 highlights the same rows, and the hover names the row and its position in µm."""
@@ -50,7 +50,7 @@ def selected_everywhere(page) -> tuple[list, list, list]:
 
 def expected(page, key: str, table, before=()) -> list:
     shape = page.evaluate(f"window.__latentPanels.timing[{key!r}].shape")
-    rows = point_panel.rows_in(shape, geometries(table)[key])
+    rows = point_panel.rows_in(point_panel.read_shape(shape), geometries(table)[key])
     return point_panel.combine(shape["op"], rows, np.asarray(before, np.int64)).tolist()
 
 

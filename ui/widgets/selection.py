@@ -12,6 +12,7 @@ from matplotlib.path import Path as PolygonPath
 
 from latentcore.arrays import unique
 from latentcore.data.base import display_units
+from latentcore.errors import InputError
 
 from ..compute import latent_space
 from ..figures import density, plots
@@ -158,46 +159,70 @@ def made_elsewhere(page: str, noun: str = "pixel"):
                    icon=":material/deselect:")
 
 
-# -- point panels (point_panel.js): the selection drawn in the browser, sent back as its shape -----------
+# -- point panels (ui/widgets/point_panel/): the selection drawn in the browser, sent back as its shape ------
 
 _POINTS = Kept(8)  # content digest of a panel's coordinates -> (Geometry, header, arrays), shared by sessions
 
 
 def scatter_points(x, y):
     """A scatter's rows as a point panel draws them (quantised once per coordinates)."""
-    binned = len(x) > point_panel.MAX_POINTS
+    binned = len(x) > point_panel.geometry.MAX_POINTS
     return _POINTS.get(f"scatter{binned}" + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
-
-
-def zoomed_points(key: str, points):
-    """A binned scatter's points in the view the browser keeps for panel `key` (`point_panel.zoomed`), else as
-    they are."""
-    geometry, header, _ = points
-    view = point_panel.valid_view((state.widget_value(key) or {}).get("view"))
-    if geometry.binned is None or header.get("y_down") or view is None:
-        return points
-    return point_panel.zoomed(points, view)
 
 
 def map_points(grid, cells):
     """A scan map's rows on their grid cells, as a point panel draws them."""
-    binned = len(cells[0]) > point_panel.MAX_POINTS
+    binned = len(cells[0]) > point_panel.geometry.MAX_POINTS
     return _POINTS.get(f"grid{grid}{binned}" + digest(cells[0]) + digest(cells[1]),
                        lambda: point_panel.grid_geometry(grid, cells))
+
+
+def _message(key: str, name: str):
+    """What panel `key`'s browser side sent under `name` ("select", "view"), unchecked; None when nothing."""
+    value = state.widget_value(key)
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def zoomed_points(key: str, points):
+    """A binned scatter's points in the view the browser keeps for panel `key` (`point_panel.zoomed`), else as
+    they are (a view that is not one is said by `take_shapes`)."""
+    geometry, header, _ = points
+    message = _message(key, "view")
+    if geometry.binned is None or header.get("y_down") or message is None:
+        return points
+    try:
+        return point_panel.zoomed(points, point_panel.read_view(message))
+    except InputError:
+        return points
 
 
 def take_shapes(geometries: dict, row_ids=None) -> bool:
     """Apply a shape just drawn on one of a page's point panels (key -> its Geometry as drawn) before
     anything is drawn, so this run shows it; `row_ids`: the global row id of each of the panels' rows, when
-    they show a part of the rows. Returns True when one came."""
+    they show a part of the rows. Every message from the browser is checked first: one that is not a shape or a
+    view is refused in one line and changes nothing. Returns True when a shape came."""
+    for key in geometries:
+        try:
+            if _message(key, "view") is not None:
+                point_panel.read_view(_message(key, "view"))
+        except InputError as exc:
+            _refused("view", exc)
     for key, geometry in geometries.items():
-        shape = (state.widget_value(key) or {}).get("select")
-        if shape:
-            with common.user_errors():
-                rows = point_panel.rows_in(shape, geometry)
-                rows = rows if geometry.rows is None else geometry.rows[rows]  # zoomed in: a part shown
-                rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
-                state.set_selection(point_panel.combine(shape.get("op", "replace"), rows, state.selection()),
-                                    origin=key)
-            return True
+        message = _message(key, "select")
+        if message is None:
+            continue
+        try:
+            shape = point_panel.read_shape(message)
+            rows = point_panel.rows_in(shape, geometry)
+        except InputError as exc:
+            _refused("selection", exc)
+            return False
+        rows = rows if geometry.rows is None else geometry.rows[rows]  # zoomed in: a part shown
+        rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
+        state.set_selection(point_panel.combine(shape["op"], rows, state.selection()), origin=key)
+        return True
     return False
+
+
+def _refused(what: str, exc: InputError):
+    st.warning(f"The browser sent a {what} that is refused, and nothing changed: {exc}.", icon=":material/block:")
