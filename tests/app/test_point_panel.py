@@ -249,7 +249,7 @@ def test_every_forged_message_to_a_page_gets_one_line_and_changes_nothing(privat
     at = go(extracted(new_app()), "umap")
     at.session_state["selection"] = np.array([3, 5])
     at.run()
-    forged = [{"select": message} for message, _ in FORGED] + [{"view": "x"}, {"view": {"x0": 1, "x1": 0}}]
+    forged = [{"shape": message} for message, _ in FORGED] + [{"view": "x"}, {"view": {"x0": 1, "x1": 0}}]
     for key in ("umap_scatter", "umap_map"):
         for message in forged:
             at.session_state[key] = message  # the component's state, as the browser sets it
@@ -261,6 +261,6 @@ def test_every_forged_message_to_a_page_gets_one_line_and_changes_nothing(privat
             assert "\n" not in lines[0] and str(REPO) not in shown and "Traceback" not in shown
             assert at.session_state["selection"].tolist() == [3, 5] and at.subheader[0].value == "Selected: 2 points"
         at.session_state[key] = {}
-    at.session_state["umap_scatter"] = {"select": {"shape": "click", "row": 7, "x": [0.0], "y": [0.0], "op": "add"}}
+    at.session_state["umap_scatter"] = {"shape": {"shape": "click", "row": 7, "x": [0.0], "y": [0.0], "op": "add"}}
     at.run()  # a message that is one is taken
     assert not at.warning and at.session_state["selection"].tolist() == [3, 5, 7]

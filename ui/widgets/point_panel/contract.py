@@ -26,6 +26,6 @@ CONTRACT = {
     "shapes": list(SHAPES),
     "ops": list(OPS),
     "max_vertices": MAX_VERTICES,
-    # what a selection message may hold; a view is {x0, x1, y0, y1}
-    "select_keys": ["shape", "op", "x", "y", "row", "count"],
+    # what a shape message (a selection) may hold; a view message is {x0, x1, y0, y1}
+    "shape_keys": ["shape", "op", "x", "y", "row", "count"],
 }

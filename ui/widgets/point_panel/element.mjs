@@ -363,6 +363,6 @@ export default function mount({data, parentElement, setTriggerValue, setStateVal
   }
   const payload = parse(data), key = payload.header.key, existing = REGISTRY.panels[key];
   if (existing?.root === root && existing.header.digest === payload.header.digest) return;  // drawn already
-  new Panel(key, root, payload, (value) => setTriggerValue("select", value), (view) => setStateValue("view", view),
+  new Panel(key, root, payload, (value) => setTriggerValue("shape", value), (view) => setStateValue("view", view),
             existing?.root === root ? existing : null);
 }

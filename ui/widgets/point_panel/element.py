@@ -57,7 +57,7 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     `values` (the colour's values; sent with one panel of a group).
     `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. A scan
     map's cells without a row show `background` (the maps' NaN colour). The shape drawn on the panel comes back in
-    the session state under `key` ("select"), read before the next run draws anything (`selection.take_shapes`);
+    the session state under `key` ("shape"), read before the next run draws anything (`selection.take_shapes`);
     the view of a zoomable panel under "view" (`selection.zoomed_points`). A binned or zoomed panel is a group of
     its own and says its approximation under it."""
     geometry, header, arrays = points
@@ -82,7 +82,7 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
         arrays["row_ids"] = np.asarray(row_ids, np.int32)
     if lines is not None:
         arrays.update(lines_x=np.asarray(lines[0], np.float32), lines_y=np.asarray(lines[1], np.float32))
-    _PANEL(key=key, data=payload(header, arrays), on_select_change=lambda: None, on_view_change=lambda: None,
+    _PANEL(key=key, data=payload(header, arrays), on_shape_change=lambda: None, on_view_change=lambda: None,
            height="content")
     if binned or part is not None:
         _say_approximation(len(geometry.x), header)

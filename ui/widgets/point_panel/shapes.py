@@ -26,7 +26,7 @@ def read_shape(message) -> dict:
     (a box 2, a click 1, a lasso 3 to MAX_VERTICES), a click's row an integer. Anything else raises InputError."""
     if not isinstance(message, dict):
         raise InputError(f"a selection that is {_shown(message)}, not a shape")
-    extra = sorted(str(k) for k in message if k not in CONTRACT["select_keys"])
+    extra = sorted(str(k) for k in message if k not in CONTRACT["shape_keys"])
     if extra:
         raise InputError(f"a selection with unknown fields {_shown(extra)}")
     kind, op = message.get("shape"), message.get("op", "replace")
