@@ -1,10 +1,12 @@
 """The point panels (ui/widgets/point_panel/) in real headless Chromium on the UMAP page of the demo: box, lasso
 and click select in the browser exactly the rows the server's geometry gives for the shape drawn
 (`point_panel.rows_in` over the coordinates the browser drew), Shift adds and Alt removes, the linked scan map
-highlights the same rows, and the hover names the row and its position in µm."""
+highlights the same rows, a lasso too long for one message is simplified in the browser and said, and the hover
+names the row and its position in µm."""
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from latentcore.analysis.maps import Grid
 from latentcore.demo import DEMO_SCAN
 from steps import (ARTIFACTS, extract_with_the_demo_model, open_page, panel, panel_call, panel_click_row,
                    panel_drag, panel_tool)
+from streamlit_server import settle
 from ui.widgets import point_panel
 
 
@@ -79,6 +82,48 @@ def test_box_lasso_and_click_select_the_rows_the_server_finds_on_both_panels(uma
     panel_click_row(page, "umap_scatter", 1234)
     assert selected_everywhere(page) == ([1234], [1234], [1234])
     page.get_by_text("nearest neighbours of row 1234").wait_for()
+
+
+# a lasso drawn as a person draws one, but of a million moves (each at least 2 px from the last, so each a vertex):
+# a circle whose radius swings by 3 px at every vertex; the moves are dispatched between a real press and release
+MILLION_MOVES = """([cx, cy, r]) => {
+    const el = document.querySelector('.lp-root[data-key=umap_scatter] .lp-shape'), n = 1_000_000, t0 = performance.now();
+    for (let i = 1; i < n; i++) {
+        const a = 2 * Math.PI * i / n, rr = r + (i % 2 ? 3 : -3);
+        el.dispatchEvent(new PointerEvent('pointermove', {clientX: cx + rr * Math.cos(a), clientY: cy + rr * Math.sin(a),
+                                                          bubbles: true, pointerId: 1, isPrimary: true}));
+    }
+    return performance.now() - t0; }"""
+
+
+def test_a_lasso_too_long_for_one_message_is_simplified_in_the_browser_and_said(umap):
+    """A lasso of 10^6 vertices is 37.7 MB of JSON, over the websocket's 25 MB: the connection would drop and the
+    selection be lost without a word. The browser simplifies it to the contract's max_vertices and says so."""
+    page = umap
+    panel_tool(page, "umap_scatter", "Lasso")
+    box = panel(page, "umap_scatter").bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 0.3 * min(box["width"], box["height"])
+    page.mouse.move(cx + r - 3, cy)
+    page.mouse.down()
+    page.evaluate(MILLION_MOVES, [cx, cy, r])
+    page.mouse.up()
+    time.sleep(1)
+    settle(page)
+    note = page.locator(".lp-root[data-key=umap_scatter] .lp-note")
+    assert note.inner_text() == (f"A lasso of 1,000,000 vertices, simplified to {point_panel.MAX_VERTICES:,} (a selection "
+                                 f"holds at most {point_panel.MAX_VERTICES:,}): the rows inside the simplified outline "
+                                 "are selected.")
+    shape = page.evaluate("window.__latentPanels.timing.umap_scatter.shape")
+    assert len(shape["x"]) == len(shape["y"]) == point_panel.MAX_VERTICES
+    table = server_table(page)
+    on_scatter, on_map, on_server = selected_everywhere(page)
+    assert on_scatter == on_map == on_server == expected(page, "umap_scatter", table) and len(on_server) > 10
+    drawn = np.array(page.evaluate("() => { const p = window.__latentPanels.panels.umap_scatter;"
+                                   " return Array.from({length: p.header.n}, (_, i) => p.clientOf(i)); }"))
+    away = np.hypot(drawn[:, 0] - cx, drawn[:, 1] - cy)  # each row's distance from the circle's centre, in px
+    chosen = np.isin(np.arange(len(drawn)), on_server)
+    assert chosen[away < r - 4].all() and not chosen[away > r + 4].any()  # the outline kept, within its wiggle
+    page.screenshot(path=str(ARTIFACTS / "point_panels_million_vertex_lasso.png"))
 
 
 def test_hover_names_the_row_and_its_position_in_microns(umap):
