@@ -143,9 +143,10 @@ def take_shapes(geometries: dict, row_ids=None) -> bool:
     they show a part of the rows. Every message from the browser is checked first: one that is not a shape or a
     view is refused in one line and changes nothing. Returns True when a shape came."""
     for key in geometries:
+        view = _message(key, "view")
         try:
-            if _message(key, "view") is not None:
-                point_panel.read_view(_message(key, "view"))
+            if view is not None:
+                point_panel.read_view(view)
         except InputError as exc:
             _refused("view", exc)
     for key, geometry in geometries.items():

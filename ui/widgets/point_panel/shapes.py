@@ -12,7 +12,7 @@ from latentcore.errors import InputError
 
 from .contract import CONTRACT, MAX_VERTICES, OPS, SHAPES
 
-_VERTICES = {"box": (2, 2), "click": (1, 1), "lasso": (3, MAX_VERTICES)}  # x and y values each shape has
+_VALUES = {"box": (2, 2), "click": (1, 1), "lasso": (3, MAX_VERTICES)}  # how many x (and y) values a shape has
 _VIEW = ("x0", "x1", "y0", "y1")
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 24
@@ -26,7 +26,7 @@ def read_shape(message) -> dict:
     (a box 2, a click 1, a lasso 3 to MAX_VERTICES), a click's row an integer. Anything else raises InputError."""
     if not isinstance(message, dict):
         raise InputError(f"a selection that is {_shown(message)}, not a shape")
-    extra = sorted(str(k) for k in message if k not in CONTRACT["shape_keys"])
+    extra = [k for k in message if k not in CONTRACT["shape_keys"]]
     if extra:
         raise InputError(f"a selection with unknown fields {_shown(extra)}")
     kind, op = message.get("shape"), message.get("op", "replace")
@@ -57,7 +57,7 @@ def _number(value) -> bool:
 
 
 def _numbers(message: dict, name: str, kind: str) -> np.ndarray:
-    values, (least, most) = message.get(name), _VERTICES[kind]
+    values, (least, most) = message.get(name), _VALUES[kind]
     if not isinstance(values, list) or not least <= len(values) <= most:
         size = f"{len(values):,} values" if isinstance(values, list) else _shown(values)
         counts = f"{least}" if least == most else f"{least} to {most:,}"
@@ -114,7 +114,7 @@ def rows_in_view(view: dict, x, y) -> np.ndarray:
 def _in_polygon(x, y, xs, ys) -> np.ndarray:
     """The even-odd rule: a point is inside when an odd number of edges cross the horizontal line through it on
     its left. An edge can cross only the points whose y lies in its span, so each edge tests just those (a slice of
-    the points sorted by y): a lasso of MAX_VERTICES over a million rows takes as long as one of ten."""
+    the points sorted by y): a lasso of MAX_VERTICES over a million rows takes about as long as one of ten."""
     near = np.flatnonzero((x >= xs.min()) & (x <= xs.max()) & (y >= ys.min()) & (y <= ys.max()))
     near = near[np.argsort(y[near], kind="stable")]
     px, py = x[near], y[near]

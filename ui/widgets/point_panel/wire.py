@@ -29,7 +29,8 @@ def payload(header: dict, arrays: dict) -> bytes:
         digest.update(name.encode() + a.dtype.str.encode() + a.tobytes())
         layout.append([name, kind, offset, int(a.size)])
         offset = _aligned(offset + a.nbytes)
-    text = json.dumps({**header, "digest": digest.hexdigest(), "arrays": layout}, default=float).encode()
+    text = json.dumps({**header, "digest": digest.hexdigest(), "arrays": layout}, default=float,
+                      separators=(",", ":")).encode()  # compact: the palette alone is 256 entries
     base = _aligned(4 + len(text))
     out = bytearray(base + offset)
     out[:4] = len(text).to_bytes(4, "little")
