@@ -12,13 +12,8 @@ group (the linked panels of a page: the same rows), then sent to Python once, as
 | drawing | | `drawing.mjs` |
 | the element | `element.py` | `element.mjs` (and `point_panel.css`) |
 
-The points travel once (the payload does not change when the selection does, so Streamlit's message cache sends it
-again only as a reference); the selection Python holds and the marks travel in a small overlay of the group. Above
-`geometry.MAX_POINTS` rows a panel is binned (`geometry.Binned`): the browser gets the cells that hold a row, draws a
-selection at once over the cells it covers, and Python resolves the shape over every row's own coordinates. Zoomed
-in, a binned scatter shows the rows in the view the browser keeps (`geometry.zoomed`). Every message from the
-browser is checked before use (`shapes.read_shape`, `shapes.read_view`); tests/data/point_panel_golden.json holds
-the cases both sides must resolve alike.
+Every message from the browser is checked before use (`shapes.read_shape`, `shapes.read_view`);
+tests/data/point_panel_golden.json holds the cases both sides must resolve alike. More in docs/architecture.md.
 """
 from .contract import CONTRACT, MAX_VERTICES, OPS
 from .element import colour_header, draw, overlay, overlays

@@ -21,12 +21,15 @@ MODULES = ("wire.mjs", "shapes.mjs", "drawing.mjs", "element.mjs")  # each after
 
 def bundle() -> str:
     """The browser modules as the one module the component runs: in order, their imports of each other dropped and
-    their exports plain declarations (element.mjs's default export, the component's entry point, stays)."""
+    their exports plain declarations (element.mjs's default export, the component's entry point, stays). Streamlit
+    runs a component's inline JavaScript from a blob URL, where relative imports cannot resolve, and serves an
+    asset folder only for an installed package's manifest: hence one module, made here, with no build step."""
     parts = []
     for name in MODULES:
         text = re.sub(r'^import\s*\{[^}]*\}\s*from\s*"\./[\w.]+";\n', "", (HERE / name).read_text(), flags=re.M)
-        parts.append(f"// -- {name}\n" + re.sub(r"^export (?!default )", "", text, flags=re.M))
-    return "\n".join(parts)
+        parts.append(re.sub(r"^export (?!default )", "", text, flags=re.M))
+    # every element's message carries the module: without its indentation, blank lines and comment lines
+    return re.sub(r"^[ \t]*(//[^\n]*)?\n|^[ \t]+", "", "\n".join(parts), flags=re.M)
 
 
 _PANEL = st.components.v2.component("latent_point_panel", html='<div class="lp-root"></div>',

@@ -23,9 +23,9 @@ def payload(header: dict, arrays: dict) -> bytes:
     digest = hashlib.sha1(json.dumps(header, sort_keys=True, default=float).encode())
     layout, offset = [], 0
     for name, a in arrays.items():
-        kind = _KINDS.get(a.dtype)
-        if kind not in CONTRACT["arrays"][name]:
-            raise TypeError(f"the point panel's array {name} is {a.dtype}: the contract says {CONTRACT['arrays'][name]}")
+        kind, declared = _KINDS.get(a.dtype), CONTRACT["arrays"][name]
+        if kind not in declared:
+            raise TypeError(f"the point panel's array {name} is {a.dtype}: the contract says {declared}")
         digest.update(name.encode() + a.dtype.str.encode() + a.tobytes())
         layout.append([name, kind, offset, int(a.size)])
         offset = _aligned(offset + a.nbytes)
