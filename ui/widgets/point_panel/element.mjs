@@ -109,7 +109,7 @@ class Panel {
 
   say(text) {
     // a line above the canvas (an approximation made here), until the next selection
-    this.note.textContent = text;
+    if (this.note.textContent !== text) this.note.textContent = text;
   }
 
   setMode(mode) {
