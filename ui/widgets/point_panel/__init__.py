@@ -15,12 +15,12 @@ group (the linked panels of a page: the same rows), then sent to Python once, as
 Every message from the browser is checked before use (`shapes.read_shape`, `shapes.read_view`);
 tests/data/point_panel_golden.json holds the cases both sides must resolve alike. More in docs/architecture.md.
 """
-from .contract import CONTRACT, MAX_VERTICES, OPS
+from .contract import CONTRACT, MAX_VERTICES
 from .element import colour_header, draw, overlay, overlays
 from .geometry import Binned, Geometry, grid_geometry, scatter_geometry, zoomed
 from .shapes import combine, read_shape, read_view, rows_in, rows_in_view
 from .wire import payload, positions, read_payload
 
-__all__ = ["CONTRACT", "MAX_VERTICES", "OPS", "Binned", "Geometry", "colour_header", "combine", "draw",
+__all__ = ["CONTRACT", "MAX_VERTICES", "Binned", "Geometry", "colour_header", "combine", "draw",
            "grid_geometry", "overlay", "overlays", "payload", "positions", "read_payload", "read_shape", "read_view",
            "rows_in", "rows_in_view", "scatter_geometry", "zoomed"]
