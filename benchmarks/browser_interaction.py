@@ -10,7 +10,7 @@ both from the moment the user acted (the click, the key, the mouse-up):
   which is what a person waits for before the next click.
 Every interaction also reports the WebSocket kilobytes the page sent and received meanwhile (`up_kb`, `down_kb`).
 Interactions: `umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels
-(ui/widgets/point_panel.js) `umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map)
+(ui/widgets/point_panel/) `umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map)
 and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
 (the browser's main-thread time in the move handlers) in seconds, and the rows selected; `umap_recolour` (colour
 by a latent dimension), `cluster_first` (the Clusters page the first time: the GMM), `cluster_reopen`,
@@ -232,13 +232,13 @@ def selected_count_js(prefix: str) -> str:
 
 
 def umap_ready(page):
-    """The UMAP page drawn: its point panels (binned above point_panel.MAX_POINTS rows)."""
+    """The UMAP page drawn: its point panels (binned above point_panel.geometry.MAX_POINTS rows)."""
     page.wait_for_function(f"() => ({PANEL_DRAWN})('umap_scatter') && ({PANEL_DRAWN})('umap_map')")
     page.wait_for_function(selected_count_js("Selected:") + ".length > 0")
 
 
 def clusters_ready(page):
-    """The Clusters page drawn: its point panels (binned above point_panel.MAX_POINTS rows)."""
+    """The Clusters page drawn: its point panels (binned above point_panel.geometry.MAX_POINTS rows)."""
     page.wait_for_function(f"() => ({PANEL_DRAWN})('clusters_scatter') && ({PANEL_DRAWN})('clusters_map')")
     page.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
 

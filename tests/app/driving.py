@@ -73,7 +73,7 @@ def array_of(value) -> np.ndarray:
 
 
 def point_panels(at: AppTest) -> dict:
-    """The point panels drawn (ui/widgets/point_panel.py), by key: (header, arrays) as the browser reads them;
+    """The point panels drawn (ui/widgets/point_panel/), by key: (header, arrays) as the browser reads them;
     and each group's overlay (its selection and marks) under "overlay:GROUP"."""
     from ui.widgets.point_panel import read_payload
 

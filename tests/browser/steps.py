@@ -116,7 +116,7 @@ def new_tab(browser, url):
     return tab
 
 
-# -- point panels (ui/widgets/point_panel.js): the canvas scatters and scan maps ----------------------------
+# -- point panels (ui/widgets/point_panel/): the canvas scatters and scan maps -----------------------------
 
 def panel(page, key: str):
     """The point panel drawn under `key`, once drawn."""

@@ -47,19 +47,15 @@ def roi_cells(lat_stamp: tuple, roi: tuple | None):
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def roi_label_map(lat_stamp: tuple, roi: tuple | None, labels_digest: str, _labelled):
-    """The labels over the ROI's pixels: (colour of the ROI's rows, grid, code map), the grid `roi_cells`'."""
+def roi_label_colour(lat_stamp: tuple, roi: tuple | None, labels_digest: str, _labelled):
+    """The labels' colour of the ROI's rows (`roi_rows`, in order)."""
     from latentcore.analysis.labels.labelled import codes_per_row
-    from latentcore.analysis.maps import Grid, values_map
 
     from ..figures.plots import label_colour
 
-    lat = latents(lat_stamp)
     rows = roi_rows(lat_stamp, roi)
-    x, y = lat.x[rows], lat.y[rows]
-    colour = label_colour(codes_per_row(_labelled, len(lat.x))[rows], _labelled.classes)
-    grid = Grid.from_coordinates(x, y)
-    return read_only((colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)))
+    colour = label_colour(codes_per_row(_labelled, len(latents(lat_stamp).x))[rows], _labelled.classes)
+    return read_only(colour)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -52,7 +52,6 @@ BASELINE = "_workspace_baseline"  # workspace.Snapshot: the workspace as this se
 RESET_DATA_WIDGETS, FORGET_DATA_SETTINGS = "_reset_data_widgets", "_forget_data_settings"
 SELECTION_ORIGIN = "selection_origin"  # the chart that made the selection
 SELECTION_BEFORE = "_selection_before"  # the selection before the last change (one level of undo)
-EVENT_PREFIX = "_event_"  # + chart key: the chart's last selection event taken (its JSON)
 PNG_DPI = "png_dpi"  # the sidebar's widget
 UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
 SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
@@ -338,7 +337,6 @@ def selection() -> np.ndarray:
 
 def set_selection(row_ids, origin: str = ""):
     """The new selection; the one it replaces is kept for `undo_selection` (one level)."""
-    _forget_events()
     new, before = unique(np.asarray(row_ids, dtype=np.int64)), selection()
     if not np.array_equal(new, before):
         st.session_state[SELECTION_BEFORE] = (before, st.session_state.get(SELECTION_ORIGIN, ""))
@@ -374,7 +372,6 @@ def undo_selection():
     """Bring back the selection the last change replaced (one level: then there is nothing to undo)."""
     kept = st.session_state.pop(SELECTION_BEFORE, None)
     if kept is not None:
-        _forget_events()
         st.session_state[SELECTION], st.session_state[SELECTION_ORIGIN] = kept
 
 
@@ -383,25 +380,10 @@ def _forget_undo():
     st.session_state.pop(SELECTION_BEFORE, None)
 
 
-def _forget_events():
-    """Drop the charts' last seen selection events, so the same box drawn again counts again."""
-    for name in [k for k in st.session_state if str(k).startswith(EVENT_PREFIX)]:
-        del st.session_state[name]
-
-
-def seen_event(chart: str) -> str | None:
-    """The JSON of chart `chart`'s last selection event taken as the selection (None: none yet)."""
-    return st.session_state.get(EVENT_PREFIX + chart)
-
-
-def set_seen_event(chart: str, signature: str):
-    st.session_state[EVENT_PREFIX + chart] = signature
-
-
 # -- widgets: their values live in the session under the key their page gives them ------------------
 
 def widget_value(key: str, default=None):
-    """A widget's value as the session holds it (a chart's selection event, a slider's range...)."""
+    """A widget's value as the session holds it (a point panel's messages, a slider's range...)."""
     return st.session_state.get(key, default)
 
 

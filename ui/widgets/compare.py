@@ -115,7 +115,7 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
 @common.linked_panels
 def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method: str):
     """The two embeddings side by side (point panels of one group, linked in the browser; binned above
-    `point_panel.MAX_POINTS` rows); a selection in either is the session's selection, drawn in both."""
+    `point_panel.geometry.MAX_POINTS` rows); a selection in either is the session's selection, drawn in both."""
     keys, n = ("compare_a", "compare_b"), len(coords_a)
     panels = {key: selection.zoomed_points(key, selection.scatter_points(coords[:, 0], coords[:, 1]))
               for key, coords in zip(keys, (coords_a, coords_b))}
