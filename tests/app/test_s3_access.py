@@ -273,7 +273,8 @@ def test_uploads_over_the_limits_are_refused_naming_the_file_and_leave_nothing(w
     at.file_uploader(key="uploads").set_value([("big.npy", b"x" * 1001, "application/octet-stream")]).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "big.npy: 1001 B is over this server's limit of 1000 B (1,000 bytes) per file; not saved"]
+        "big.npy: 1001 B is over this server's limit of 1000 B (1,000 bytes) per file; not saved: upload a smaller "
+        "file"]
     workspace = Path(at.session_state["workdir"])
     own = {"selection.npy", "state.json", "workspace.lock"}  # the workspace's own files, no upload
     assert [p for p in workspace.rglob("*") if p.is_file() and p.name not in own] == []
@@ -281,7 +282,8 @@ def test_uploads_over_the_limits_are_refused_naming_the_file_and_leave_nothing(w
     at.file_uploader(key="uploads").set_value([(f"{n}.csv", b"x,y\n1,2\n", "text/csv") for n in "abc"]).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "c.csv: this workspace holds 2 uploaded files, the most this server allows (2 per workspace); not saved"]
+        "c.csv: this workspace holds 2 uploaded files, the most this server allows (2 per workspace); not saved: "
+        "start a new workspace for more"]
     assert sorted(p.name for p in (workspace / "uploads").iterdir()) == ["a.csv", "b.csv"]
 
 

@@ -21,6 +21,8 @@ import json
 import os
 from pathlib import Path
 
+from latentcore.errors import InputError
+
 ACCESS_FILE = "access.json"
 OWNER, READ, WRITE = "owner", "read", "write"
 MODES = (READ, WRITE)
@@ -74,7 +76,7 @@ def share(workspace: Path, owner: str, user: str, mode: str = READ):
     if not owner or record["owner"] != owner:
         raise PermissionError("only the workspace's owner shares it")
     if not user or user == owner:
-        raise ValueError("name another user to share with")
+        raise InputError("name another user to share with")
     record["shared"][user] = mode
     _write(workspace, record)
 
