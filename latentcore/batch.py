@@ -283,7 +283,8 @@ def expand_sources(items: Iterable[str], settings: S3Settings) -> list[str]:
             found = [o.uri for o in list_objects(bucket, prefix, settings, recursive=False)
                      if not o.key.endswith(SUFFIX) and not o.key.endswith("/")]
             if not found:
-                raise InputError("no files under this prefix: check the URI (it lists the files directly under it)", item)
+                raise InputError("no files under this prefix: check the URI (it lists the files directly under "
+                                 "it)", item)
             sources += found
         else:
             sources.append(item)

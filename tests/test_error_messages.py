@@ -1,14 +1,15 @@
 """Every error a user can meet says what to do next, read from the code itself (ast).
 
 Each construction of a user error in latentcore/ and ui/ (`latentcore.errors.LatentError`, every subclass the code
-defines, and argparse's `ArgumentTypeError`) has a message whose own words (the module's string constants and the
-rows of a checks table filled in, the formatted values left out) hold a next step: an instruction (a verb such as
-"give", "use", "pass", "choose" or "re-export" that starts the message or a clause after ":", ";", ",", "(", "?",
-"or", "then") or the values allowed ("must be one of ...", "must lie in ...", "must be at least ...", "... like
-0,3,5-7"). A message that only says what is wrong ("not a references.npz: no grid") fails, whatever values are put
-in it. A user error's own words passed on (`f"{label}allow: {exc}"` in `except InputError as exc`) carry its step.
-What the test cannot read in the code is listed here by its code, with why, so that a new one is seen; so are the
-bare ValueErrors and TypeErrors left, each raised only for a programmer's mistake that no user input reaches.
+defines, and argparse's `ArgumentTypeError`) has a message whose own words (the module's string constants, the texts
+the function gives a name and the rows of a checks table filled in; other values left out) hold a next step: an
+instruction (a verb such as "give", "use", "pass", "choose" or "re-export" that starts the message or a clause after
+":", ";", ",", "(", "?", "or", "then") or the values allowed ("must be one of ...", "must lie in ...", "must be at
+least ...", "... like 0,3,5-7"). A message that only says what is wrong ("not a references.npz: no grid") fails,
+whatever values are put in it. A user error's own words passed on (`f"{label}allow: {exc}"` in `except InputError as exc`) carry its step.
+What the test cannot read in the code, and the point panel's refusals of a hostile browser, are listed here by their
+code with why, so that a new one is seen; so are the bare ValueErrors and TypeErrors left, each raised only for a
+programmer's mistake that no user input reaches.
 """
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ VERBS = ("give use pass choose pick set extract run rerun check convert leave ad
          "install write read load drop clear download type enter label explore index preprocess resize widen").split()
 INSTRUCTION = re.compile(rf"(?:(?:^|[:;,(?])\s*|\b(?:or|then|instead|so)\s+)(?:re-\w+|{'|'.join(VERBS)})\b",
                          re.IGNORECASE)
-ALLOWED = re.compile(r"\b(?:must|may only|can only)\s+(?:be|lie|hold|have|satisfy|name)\b[^;:]*?(?:\ban integer\b|"
-                     r"\ba (?:whole |finite )?number\b|\bone of\b|\blike\b|\bat least\b|\bat most\b|\bbetween\b|"
-                     r"\bfrom\b.*\bto\b|\bwithin\b|\bin \[|\d\s*\.\.|[<>]=?|\bpositive\b|\babove\b|\bbelow\b)", re.IGNORECASE)
+ALLOWED = re.compile(r"\b(?:must|may only|can only)\s+(?:be|lie|hold|have|satisfy|name)\b[^;:]*?"
+                     r"(?:\ban integer\b|\ba (?:whole |finite )?number\b|\bone of\b|\blike\b|\bat (?:least|most)\b|"
+                     r"\bbetween\b|\bfrom\b.*\bto\b|\bwithin\b|\bin \[|\d\s*\.\.|[<>]=?|\b(?:positive|above|below)\b)",
+                     re.IGNORECASE)
 PASSED_ON = "{a user error's own words}"  # the text a forwarded user error stands for
 
 
@@ -36,11 +38,12 @@ def next_step(text: str) -> bool:
     return PASSED_ON in text or bool(INSTRUCTION.search(text) or ALLOWED.search(text))
 
 
-# Messages worded where this test does not read them (by their code): why they still hold a next step.
+# Messages worded where this test does not read them (by their code): where their words come from.
 WORDED_ELSEWHERE = {
     "_problem(exc, settings, what)": "storage/s3.py: each S3 problem is worded with its step in _problem",
     "self._refusals[0]": "data/_hdf5.py: a refusal noted by `require`, whose messages are checked here",
-    "f'{type(exc).__name__}: {exc}'": "data/parallel.py: a reader process's exception that cannot be pickled",
+    "f'{type(exc).__name__}: {exc}'": "data/parallel.py: a reader process's exception in its own words (it could not "
+                                       "be pickled as it was)",
 }
 # Errors of the point panel's wire protocol: only a hostile browser sends such a message (point_panel.js never
 # does), so no person meets them; they are refused in one line all the same.

@@ -317,8 +317,8 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         latent_bad = not np.isfinite((rows[:, dim] if job.features == "pair" else rows)[bad]).all()
         culprit = job.latents if latent_bad or from_scan else bc.path
         raise InputError(f"{int(bad.sum())} rows to cluster hold NaN or inf "
-                         f"({'latents' if latent_bad else 'band contrast'}): fix that file, or set an ROI that leaves them out",
-                         culprit)
+                         f"({'latents' if latent_bad else 'band contrast'}): fix that file, or set an ROI that "
+                         "leaves them out", culprit)
     dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
     used = np.asarray(rows[:, list(dims)], np.float32)
     return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, features, latents.units, name,

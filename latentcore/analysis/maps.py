@@ -51,7 +51,7 @@ class Roi:
         except ValueError:
             values = []
         if len(values) != 4:
-            raise InputError(f"ROI must be four numbers x0,x1,y0,y1, got {text!r}: write it as 0,10,0,5")
+            raise InputError(f"ROI must be four numbers x0,x1,y0,y1 like 0,10,0,5, got {text!r}")
         return cls(*values)
 
     def mask(self, x, y) -> np.ndarray:
@@ -333,6 +333,7 @@ def slice_to_roi(table: pd.DataFrame, roi: Roi, expected_rows: int, expected_wha
     sliced = table[roi.mask(table["x"].to_numpy(), table["y"].to_numpy())]
     if len(sliced) != expected_rows:
         raise InputError(f"ROI x {roi.x0:g}..{roi.x1:g}, y {roi.y0:g}..{roi.y1:g} selects {len(sliced)} rows "
-                         f"of the table but {expected_what} have {expected_rows} rows: give the table of the scan they came from",
+                         f"of the table but {expected_what} have {expected_rows} rows: give the table of the scan "
+                         "they came from",
                          table.attrs.get("path"))
     return sliced

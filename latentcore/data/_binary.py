@@ -65,7 +65,8 @@ class BinaryScanReader(Reader):
         size = self.path.stat().st_size
         if any(s <= 0 for s in layout.record["pattern"].shape) or layout.n_records < 1:
             raise InputError(f"header declares {layout.n_records} patterns of "
-                             f"{' x '.join(map(str, layout.record['pattern'].shape))} pixels: export the scan again", self.path)
+                             f"{' x '.join(map(str, layout.record['pattern'].shape))} pixels: export the scan again",
+                             self.path)
         if size < needed:
             raise InputError(f"header declares {layout.n_records} patterns of {layout.record.itemsize} bytes "
                              f"from byte {layout.offset} ({needed} bytes) but the file holds {size} "

@@ -87,7 +87,8 @@ class ImageReader(FilesReader):
         for file, (shape, _) in zip(self.files, shapes):
             if shape[1:] != item_shape[1:] or shape[0] > item_shape[0]:  # grey in RGB is fine
                 raise InputError(f"image {file.name!r} is {shape} (C, H, W) but {self.files[0].name!r} is "
-                                 f"{item_shape}: all images must have the size of the first; crop or resize them", self.path)
+                                 f"{item_shape}: all images must have the size of the first; crop or resize them",
+                                 self.path)
         self._info = SourceInfo(path=str(self.path), format=self.format_name,
                                 partitions={"all": len(self.files)}, item_shape=item_shape, dtype=str(dtype),
                                 extra={"files": [p.name for p in self.files[:1000]]})

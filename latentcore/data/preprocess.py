@@ -195,9 +195,9 @@ def stored_static_background(reader: Reader) -> np.ndarray | None:
         return None
     values = np.asarray(reader.file[f"{scan}/{name}"][()], np.float32)
     if values.shape != tuple(info.item_shape[-2:]):
-        raise InputError(f"the stored static background '{scan}/{name}' is {values.shape}, "
-                         f"the patterns {tuple(info.item_shape[-2:])}: leave --static-background out, or export the scan "
-                         "again", reader.path)
+        raise InputError(f"the stored static background '{scan}/{name}' is {values.shape}, the patterns "
+                         f"{tuple(info.item_shape[-2:])}: leave --static-background out, or export the scan again",
+                         reader.path)
     return values.reshape(info.item_shape)
 
 

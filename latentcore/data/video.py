@@ -59,7 +59,8 @@ class VideoReader(FilesReader):
         for file, size in zip(self.files, sizes):
             if size != sizes[0]:
                 raise InputError(f"video {file.name!r} is {size[1]}x{size[0]} (WxH) but {self.files[0].name!r} is "
-                                 f"{sizes[0][1]}x{sizes[0][0]}: all videos must have the size of the first; resize them", self.path)
+                                 f"{sizes[0][1]}x{sizes[0][0]}: all videos must have the size of the first; resize "
+                                 "them", self.path)
         self._info = SourceInfo(path=str(self.path), format=self.format_name,
                                 partitions={"all": len(self.files)},
                                 item_shape=(3, self.num_frames, *sizes[0]), dtype="uint8",

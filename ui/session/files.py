@@ -108,7 +108,8 @@ def save_upload(uploaded, sub: str = "uploads") -> Path:
                 written += len(chunk)
                 if written > limits.max_file_bytes:
                     raise UploadRefused(f"more than this server's limit of {human_size(limits.max_file_bytes)} "
-                                        f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller file", shown)
+                                        f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller "
+                                        "file", shown)
                 f.write(chunk)
         os.replace(tmp, target)
     except BaseException:

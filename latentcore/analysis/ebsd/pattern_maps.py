@@ -73,6 +73,7 @@ def default_rgb_tiles(grid: tuple[int, int]) -> tuple[tuple[int, int], ...]:
 
 
 def check_percentiles(percentiles: tuple[float, float]) -> None:
+    """The contrast stretch's (low, high) percentiles, checked before any pattern is read."""
     if not 0 <= percentiles[0] < percentiles[1] <= 100:
         raise InputError(f"VBSE percentiles must satisfy 0 <= low < high <= 100, got {tuple(percentiles)}")
 

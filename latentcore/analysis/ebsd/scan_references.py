@@ -48,6 +48,7 @@ from .pattern_maps import check_percentiles, default_rgb_tiles, pattern_maps, vb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
 NPZ_NAME = "references.npz"
+REMAKE = "make it again with `latentcore references`"  # the next step for a broken references.npz
 TITLES = {"ipf_x": "IPF x", "ipf_y": "IPF y", "ipf_z": "IPF z", "phase": "Phases", "vbse_rgb": "Virtual BSE (RGB)",
           "iq": "Image quality", "adp": "Average neighbour dot product", "boundaries": "Grain boundaries",
           "indexed": "Indexed", "grains": "Grains", "kam": "Kernel average misorientation"}
@@ -298,21 +299,21 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
     arrays = read_npz(path)
     missing = [k for k in ("x", "y", "step") if k not in arrays]
     if missing:
-        raise InputError(f"not a references.npz: no {missing}; make it again with `latentcore references`", path)
+        raise InputError(f"not a references.npz: no {missing}; {REMAKE}", path)
     x, y, step = (_grid_array(arrays.pop(name), name, path) for name in ("x", "y", "step"))
     if (step <= 0).any():
         raise InputError(f"array 'step' of a references.npz must be above 0, got {step.tolist()}", path)
     units = str(arrays.pop("units", "um"))
     roi = arrays.pop("roi", None)  # a record of the crop, not a map
     if roi is not None and (roi.shape != (4,) or roi.dtype.kind not in "iuf" or not np.isfinite(roi).all()):
-        raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values (not x0, x1, y0, y1): "
-                         "make it again with `latentcore references`", path)
+        raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values, not x0, x1, y0, y1: {REMAKE}",
+                         path)
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
         if values.dtype.kind not in "biuf":
-            raise InputError(f"map {name!r} is of type {values.dtype}, not numbers: make it again with `latentcore references`", path)
+            raise InputError(f"map {name!r} is of type {values.dtype}, not numbers: {REMAKE}", path)
         if values.shape[:2] != grid.shape:
-            raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}: make it again with `latentcore references`", path)
+            raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}: {REMAKE}", path)
     return arrays, grid, units, None if roi is None else tuple(float(v) for v in roi)
 
 
@@ -322,7 +323,7 @@ def _grid_array(values: np.ndarray, name: str, path) -> np.ndarray:
     if (values.ndim != 1 or not len(values) or (step and len(values) != 2) or values.dtype.kind not in "iuf"
             or not np.isfinite(values).all()):
         raise InputError(f"array {name!r} of a references.npz has shape {values.shape} or non-finite values: it must "
-                         "hold " + ("two steps (x, y)" if step else "the grid coordinates") + "; make it again with `latentcore references`", path)
+                         "hold " + ("two steps (x, y)" if step else "the grid coordinates") + f"; {REMAKE}", path)
     return values
 
 

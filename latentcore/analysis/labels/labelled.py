@@ -154,7 +154,8 @@ def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None) ->
         outside = (rows < 0) | (rows >= n_rows)
         if outside.all():
             raise InputError(f"a labels file for another file: none of its {len(rows)} rows is among the "
-                             f"{n_rows} rows here (rows {rows.min():g} to {rows.max():g}): give the labels of these latents", path)
+                             f"{n_rows} rows here (rows {rows.min():g} to {rows.max():g}): give the labels of these "
+                             "latents", path)
         if outside.any():
             raise InputError(f"{int(outside.sum())} labelled rows are not in the data ({n_rows} rows; "
                              f"first: row {rows[outside][0]:g}): remove them from the table", path)
@@ -185,11 +186,13 @@ def _rows_at(label_x, label_y, x, y, path) -> np.ndarray:
     missing = ~np.isfinite(distance)
     if missing.all():
         raise InputError(f"a labels file for another scan: none of its {len(label_x)} coordinates is a pixel of "
-                         f"this scan (x {x.min():g} to {x.max():g}, y {y.min():g} to {y.max():g}): give this scan's labels", path)
+                         f"this scan (x {x.min():g} to {x.max():g}, y {y.min():g} to {y.max():g}): give this scan's "
+                         "labels", path)
     if missing.any():
         first = int(np.argmax(missing))
         raise InputError(f"{int(missing.sum())} labelled coordinates are not pixels of the scan (first: "
-                         f"x={label_x[first]:g}, y={label_y[first]:g}; none within {tolerance:g}): correct or remove them", path)
+                         f"x={label_x[first]:g}, y={label_y[first]:g}; none within {tolerance:g}): correct or remove "
+                         "them", path)
     return nearest.astype(np.int64)
 
 
