@@ -40,7 +40,8 @@ def next_step(text: str) -> bool:
 
 # Messages worded where this test does not read them (by their code): where their words come from.
 WORDED_ELSEWHERE = {
-    "_problem(exc, settings, what)": "storage/s3.py: each S3 problem is worded with its step in _problem",
+    "_problem(exc, settings, what)": "storage/s3.py: _problem words each known S3 problem with its step (an "
+                                     "unknown one in the server's words)",
     "self._refusals[0]": "data/_hdf5.py: a refusal noted by `require`, whose messages are checked here",
     "f'{type(exc).__name__}: {exc}'": "data/parallel.py: a reader process's exception in its own words (it could not "
                                        "be pickled as it was)",
