@@ -2,41 +2,24 @@
 
 Each construction of a user error in latentcore/ and ui/ (`latentcore.errors.LatentError`, every subclass the code
 defines, and argparse's `ArgumentTypeError`) has a message whose own words (the module's string constants, the texts
-the function gives a name and the rows of a checks table filled in; other values left out) hold a next step: an
-instruction (a verb such as "give", "use", "pass", "choose" or "re-export" that starts the message or a clause after
-":", ";", ",", "(", "?", "or", "then") or the values allowed ("must be one of ...", "must lie in ...", "must be at
-least ...", "... like 0,3,5-7"). A message that only says what is wrong ("not a references.npz: no grid") fails,
-whatever values are put in it. A user error's own words passed on (`f"{label}allow: {exc}"` in `except InputError as exc`) carry its step.
-What the test cannot read in the code, and the point panel's refusals of a hostile browser, are listed here by their
-code with why, so that a new one is seen; so are the bare ValueErrors and TypeErrors left, each raised only for a
-programmer's mistake that no user input reaches.
+the function gives a name and the rows of a checks table filled in; other values left out) hold a next step, an
+instruction or the values allowed (`next_steps.next_step`). A message that only says what is wrong ("not a
+references.npz: no grid") fails, whatever values are put in it. A user error's own words passed on
+(`f"{label}allow: {exc}"` in `except InputError as exc`) carry its step. What the test cannot read in the code, and
+the point panel's refusals of a hostile browser, are listed here by their code with why, so that a new one is seen;
+so are the bare ValueErrors and TypeErrors left, each raised only for a programmer's mistake that no user input
+reaches.
 """
 from __future__ import annotations
 
 import ast
-import re
 from functools import cache
 from pathlib import Path
 
+from next_steps import PASSED_ON, next_step
+
 REPO = Path(__file__).resolve().parents[1]
 FILES = sorted([*(REPO / "latentcore").rglob("*.py"), *(REPO / "ui").rglob("*.py")])
-
-VERBS = ("give use pass choose pick set extract run rerun check convert leave add remove delete rename export save put "
-         "wait lower reduce select draw upload start resume ask try fix encode crop keep make fit train embed "
-         "cluster rank copy move sign open free split list replace correct shorten restore include omit say name "
-         "install write read load drop clear download type enter label explore index preprocess resize widen").split()
-INSTRUCTION = re.compile(rf"(?:(?:^|[:;,(?])\s*|\b(?:or|then|instead|so)\s+)(?:re-\w+|{'|'.join(VERBS)})\b",
-                         re.IGNORECASE)
-ALLOWED = re.compile(r"\b(?:must|may only|can only)\s+(?:be|lie|hold|have|satisfy|name)\b[^;:]*?"
-                     r"(?:\ban integer\b|\ba (?:whole |finite )?number\b|\bone of\b|\blike\b|\bat (?:least|most)\b|"
-                     r"\bbetween\b|\bfrom\b.*\bto\b|\bwithin\b|\bin \[|\d\s*\.\.|[<>]=?|\b(?:positive|above|below)\b)",
-                     re.IGNORECASE)
-PASSED_ON = "{a user error's own words}"  # the text a forwarded user error stands for
-
-
-def next_step(text: str) -> bool:
-    return PASSED_ON in text or bool(INSTRUCTION.search(text) or ALLOWED.search(text))
-
 
 # Messages worded where this test does not read them (by their code): where their words come from.
 WORDED_ELSEWHERE = {

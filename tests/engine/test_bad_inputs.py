@@ -17,7 +17,7 @@ from latentcore.errors import MAX_LINE
 from latentcore.demo import DEMO_SCAN
 from latentcore.latents import LatentsWriter
 from small_files import HEADER, PATTERNS, TEST_DATA, vae_checkpoint, write_scan
-from test_error_messages import next_step
+from next_steps import next_step
 
 def write_latents(path, x=None, y=None, grid_shape=None, finished=True, rows=20, dim=3):
     writer = LatentsWriter(path, {"all": (rows, dim)}, {"test": 1})
