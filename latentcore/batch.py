@@ -171,9 +171,9 @@ def _require_on_worker(path: str, what: str) -> None:
         return
     worker = _worker_name()
     if worker == "local":
-        raise InputError(f"{what} not found", path)
-    raise InputError(f"{what} not found on worker {worker}: on a cluster, local paths must be on storage every "
-                     "worker shares (the same path on each), or in S3", path)
+        raise InputError(f"{what} not found: check the path", path)
+    raise InputError(f"{what} not found on worker {worker}: on a cluster, put it on storage every worker shares "
+                     "(the same path on each), or in S3", path)
 
 
 def model_loads() -> int:
@@ -247,7 +247,8 @@ def dask_client(scheduler: str, workers: int | None = None):
         try:
             client = Client(scheduler, timeout="20s")
         except OSError as exc:
-            raise InputError(f"cannot connect to the Dask scheduler: {exc}", scheduler) from None
+            raise InputError(f"cannot connect to the Dask scheduler ({exc}): check its address, or leave --scheduler "
+                             "out to run here", scheduler) from None
         with client:
             yield client
 
@@ -282,7 +283,8 @@ def expand_sources(items: Iterable[str], settings: S3Settings) -> list[str]:
             found = [o.uri for o in list_objects(bucket, prefix, settings, recursive=False)
                      if not o.key.endswith(SUFFIX) and not o.key.endswith("/")]
             if not found:
-                raise InputError("no files under this prefix", item)
+                raise InputError("no files under this prefix: check the URI (it lists the files directly under "
+                                 "it)", item)
             sources += found
         else:
             sources.append(item)

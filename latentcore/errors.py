@@ -73,7 +73,9 @@ def write_error(exc: BaseException, path, doing: str = "cannot write") -> Output
     code = os_error_code(exc)
     problem = _WRITE_PROBLEMS.get(code) or (exc.strerror if isinstance(exc, OSError) and exc.strerror else None) \
         or " ".join(str(exc).split())[:200]
-    return OutputError(f"{doing}: {problem}", path)
+    full = code in (errno.ENOSPC, errno.EDQUOT)
+    return OutputError(f"{doing}: {problem}; choose another place to write{' (or free some space)' if full else ''}",
+                       path)
 
 
 def one_line(text: str, limit: int = MAX_LINE) -> str:

@@ -142,7 +142,8 @@ def read_attrs(path) -> dict:
         with open_h5(path) as f:
             return {k: attr_value(v) for k, v in f.attrs.items()}
     except OSError as exc:
-        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract the "
+                         "latents again", path) from exc
 
 
 def model_label(attrs: dict) -> str | None:
@@ -168,7 +169,8 @@ def latents_summary(path) -> dict:
                 attrs = {k: attr_value(v) for k, v in f.attrs.items()}
                 rows = sum(f[k].shape[0] for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset))
         except OSError as exc:
-            raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+            raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract "
+                             "the latents again", path) from exc
     named = path.name.removesuffix(SUFFIX).removesuffix(path.suffix).split(MODEL_SEPARATOR)[0]
     source = Path(str(attrs.get("source") or "")).stem.replace("_preproc", "") or named
     return {"source": source, "model": model_tag(attrs.get("model_name"), attrs.get("model_sha256")),
@@ -188,9 +190,9 @@ def read_latents(path) -> Latents:
         try:
             array = np.load(path, allow_pickle=False, mmap_mode="r")
         except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the NPY array: {exc}", path) from None
+            raise InputError(f"cannot read the NPY array ({exc}); save it again with numpy.save", path) from None
         if array.ndim != 2:
-            raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}", path)
+            raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}: save one row per item", path)
         check_data_dtype(array.dtype, "the array", path)
         return Latents(path, {"all": array if array.dtype == np.float32 else array.astype(np.float32)}, {})
     if path.is_dir() or not h5py.is_hdf5(path):  # a scan folder, an image or a vendor binary given for latents
@@ -216,11 +218,12 @@ def read_latents(path) -> Latents:
             maps = read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
             orientations = _read_orientations(f[ORIENTATIONS], len(parts[names[0]]), path) if ORIENTATIONS in f else None
     except OSError as exc:
-        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract the "
+                         "latents again", path) from exc
     for name, values in maps.items():
         if len(values) != len(parts[names[0]]):
             raise InputError(f"point map {name!r} has {len(values)} values but {names[0]!r} has "
-                             f"{len(parts[names[0]])} rows", path)
+                             f"{len(parts[names[0]])} rows; extract the latents again", path)
     return Latents(path, parts, attrs, x, y, grid, meta, maps, orientations)
 
 
@@ -241,14 +244,16 @@ def _mapped(dataset: h5py.Dataset, path: Path) -> np.memmap | None:
     if offset is None:  # never written: no storage allocated
         return None
     if offset + dataset.id.get_storage_size() > path.stat().st_size:
-        raise InputError(f"dataset {dataset.name!r} ends past the end of the file (truncated?)", path)
+        raise InputError(f"dataset {dataset.name!r} ends past the end of the file (truncated?): copy it again, or "
+                         "extract the latents again", path)
     return np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape, order="C")
 
 
 def _read_orientations(group, n: int, path) -> ScanOrientations:
     euler, phase_id = group["euler"][()].astype(np.float64), group["phase_id"][()].astype(np.int64)
     if euler.shape != (n, 3) or phase_id.shape != (n,):
-        raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows", path)
+        raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows; extract "
+                         "the latents again", path)
     phases = {int(k): Phase(**v) for k, v in json.loads(attr_value(group.attrs["phases"])).items()}
     return ScanOrientations(euler, phase_id, phases, str(attr_value(group.attrs["convention"])))
 
@@ -388,7 +393,7 @@ class LatentsWriter:
             if "rows_done" in dataset.attrs:
                 if dataset.attrs["rows_done"] != dataset.shape[0]:
                     raise InputError(f"partition {name!r} is incomplete: {dataset.attrs['rows_done']} of "
-                                     f"{dataset.shape[0]} rows", self.tmp_path)
+                                     f"{dataset.shape[0]} rows; run the same extract again", self.tmp_path)
         try:
             for key, value in attrs.items():
                 self.file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, default=str)
@@ -447,7 +452,7 @@ def check_free_space(path, needed: int) -> None:
     needed += 1 << 16  # HDF5's own metadata
     if free < needed:
         raise OutputError(f"not enough space: the latents need about {needed / 2**20:.1f} MiB, "
-                          f"{free / 2**20:.1f} MiB are free", path)
+                          f"{free / 2**20:.1f} MiB are free: free some space, or choose another output folder", path)
 
 
 def incomplete_reason(path, expected_rows: dict[str, int] | None = None, fingerprint: dict | None = None):

@@ -204,7 +204,7 @@ class ClusterJob:
             raise TypeError(f"a job's band contrast is a BandContrast (BandContrast.parse of {self.bandcontrast!r})")
         if self.features == "pair" and self.bandcontrast is None:
             raise InputError("clustering (latent dimension, band contrast) pairs needs band contrast (a table or "
-                             "the scan's own map); whole latent vectors (features 'latent') need none")
+                             "the scan's own map): give one, or cluster whole latent vectors (features 'latent')")
         object.__setattr__(self, "smooth", check_sigma(self.smooth))
         object.__setattr__(self, "roi", tuple(self.roi) if self.roi is not None else None)
 
@@ -270,10 +270,12 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     latents = read_latents(job.latents)
     partition = job.partition or next(iter(latents.partitions))
     if partition not in latents.partitions:
-        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", job.latents)
+        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}: pick one of them",
+                         job.latents)
     rows = latents.partitions[partition]
     if rows.ndim == 2 and rows.shape[1] == 0:
-        raise InputError("has no latent dimensions (0 columns): nothing to cluster", job.latents)
+        raise InputError("has no latent dimensions (0 columns): nothing to cluster; extract the latents again",
+                         job.latents)
     offset = 0  # row ids as the UMAP table's: every partition stacked in the file's order
     for name, values in latents.partitions.items():
         if name == partition:
@@ -299,7 +301,8 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     if roi is not None:
         keep = roi.mask(x, y)
         if not keep.any():
-            raise InputError(f"ROI {roi.to_list()} holds none of the latents' pixels", job.latents)
+            raise InputError(f"ROI {roi.to_list()} holds none of the latents' pixels: choose an ROI within the scan",
+                             job.latents)
         rows, x, y, row_ids = rows[keep], x[keep], y[keep], row_ids[keep]
         if from_scan:
             values = values[keep]
@@ -314,7 +317,8 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         latent_bad = not np.isfinite((rows[:, dim] if job.features == "pair" else rows)[bad]).all()
         culprit = job.latents if latent_bad or from_scan else bc.path
         raise InputError(f"{int(bad.sum())} rows to cluster hold NaN or inf "
-                         f"({'latents' if latent_bad else 'band contrast'})", culprit)
+                         f"({'latents' if latent_bad else 'band contrast'}): fix that file, or set an ROI that "
+                         "leaves them out", culprit)
     dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
     used = np.asarray(rows[:, list(dims)], np.float32)
     return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, features, latents.units, name,
@@ -449,13 +453,13 @@ def with_figure(job: ClusterJob, report: dict, engine: str, view: str | None = N
 def read_report(path) -> dict:
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such report", path)
+        raise InputError("no such report: give the report.json a cluster run wrote", path)
     try:
         report = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(f"not a JSON report: {exc}", path) from exc
+        raise InputError(f"not a JSON report ({exc}): give the report.json a cluster run wrote", path) from exc
     if not isinstance(report, dict) or not isinstance(report.get("kind"), str):
-        raise InputError("not a latentcore report (no 'kind')", path)
+        raise InputError("not a latentcore report (no 'kind'): give the report.json a cluster run wrote", path)
     return report
 
 
@@ -465,12 +469,13 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
     report_path = Path(report_path)
     report = read_report(report_path)
     if report["kind"] != "cluster":
-        raise InputError(f"cannot rerun a report of kind {report['kind']!r} (only 'cluster')", report_path)
+        raise InputError(f"cannot rerun a report of kind {report['kind']!r}: give a cluster report", report_path)
     job_fields = _job_fields(report, report_path)
     for role in ("latents", "bandcontrast"):
         if role == "bandcontrast" and job_fields.get("bandcontrast") is None:
             if _field(report, ("inputs",), dict, report_path).get(role) is not None:
-                raise InputError("field 'inputs.bandcontrast' must be null when 'job.bandcontrast' is", report_path)
+                raise InputError("field 'inputs.bandcontrast' must be null when 'job.bandcontrast' is; "
+                                 "run the clustering again for a whole report", report_path)
             continue  # whole vectors clustered without band contrast
         record = _field(report, ("inputs", role), dict, report_path)
         if "point_map" not in record:  # a scan's own map lives in its latents file
@@ -486,8 +491,8 @@ def _field(report: dict, keys: tuple[str, ...], kind: type, report_path):
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     if not isinstance(value, kind):
-        raise InputError(f"field {'.'.join(keys)!r} must be a {kind.__name__}, got {type(value).__name__}",
-                         report_path)
+        raise InputError(f"field {'.'.join(keys)!r} must be a {kind.__name__}, got {type(value).__name__}; "
+                         "run the clustering again for a whole report", report_path)
     return value
 
 
@@ -500,18 +505,22 @@ def _job_fields(report: dict, report_path) -> dict:
     job = _field(report, ("job",), dict, report_path)
     unknown = sorted(str(key) for key in job if key not in _JOB_TYPES)
     if unknown:  # a job run without it would not be the job the report describes
-        raise InputError(f"unknown field 'job.{unknown[0][:60]}' (a job has {', '.join(_JOB_TYPES)})", report_path)
+        raise InputError(f"unknown field 'job.{unknown[0][:60]}': remove it (a job has {', '.join(_JOB_TYPES)})",
+                         report_path)
     fields = {}
     for name, kind in _JOB_TYPES.items():
         if name not in job and name in ("latents", "bandcontrast", "method"):
-            raise InputError(f"field 'job.{name}' is missing", report_path)
+            raise InputError(f"field 'job.{name}' is missing; run the clustering again for a whole report",
+                             report_path)
         if name in job:
             if not isinstance(job[name], kind) or isinstance(job[name], bool):
-                raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__})", report_path)
+                raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__}); run the "
+                                 "clustering again for a whole report", report_path)
             fields[name] = job[name]
     roi = fields.get("roi")
     if roi is not None and (len(roi) != 4 or not all(isinstance(v, (int, float)) for v in roi)):
-        raise InputError(f"field 'job.roi' must be four numbers x0,x1,y0,y1, got {roi!r}"[:200], report_path)
+        raise InputError(f"field 'job.roi' must be four numbers x0,x1,y0,y1, got {roi!r}"[:200] + "; run the "
+                         "clustering again for a whole report", report_path)
     return fields
 
 
@@ -521,20 +530,22 @@ def _find_input(record: dict, report_path: Path) -> Path:
     a report never makes rerun read a file it does not name plainly."""
     name, recorded, digest = (record.get(k) for k in ("name", "path", "sha256"))
     if not all(isinstance(v, str) and v for v in (name, recorded, digest)):
-        raise InputError("each input needs 'name', 'path' and 'sha256' strings", report_path)
+        raise InputError("each input needs 'name', 'path' and 'sha256' strings; run the clustering again for a "
+                         "whole report", report_path)
     if name in (".", "..") or Path(name).name != name or "\\" in name:
-        raise InputError(f"input name {name[:100]!r} must be a plain file name (no folders, no '..')", report_path)
+        raise InputError(f"input name {name[:100]!r} must be a plain file name (no folders, no '..'): put the "
+                         "file beside the report and give its name", report_path)
     beside = report_path.parent / name
     recorded = Path(recorded)
     if not recorded.is_absolute() or recorded.name != name:
-        raise InputError(f"input path {str(recorded)[:200]!r} must be absolute and end in its name {name!r}",
-                         report_path)
+        raise InputError(f"input path {str(recorded)[:200]!r} must be absolute and end in its name {name!r}; run "
+                         "the clustering again for a whole report", report_path)
     for candidate in (beside, recorded):
         if candidate.is_file():  # regular files only: never a FIFO or a device
             found = sha256_file(candidate)
             if found != digest:
                 raise InputError(f"input changed since the report: SHA-256 {found[:12]}... but the report "
-                                 f"recorded {digest[:12]}...", candidate)
+                                 f"recorded {digest[:12]}...; put back the file it used", candidate)
             return candidate
     raise InputError(f"input {name!r} not found at {recorded} nor beside the report (put it back in either "
                      "place)", report_path)

@@ -170,12 +170,12 @@ def _resolve_params(method: str, params: dict) -> dict:
     defaults = DEFAULTS[method]
     unknown = sorted(set(params) - set(defaults))
     if unknown:
-        raise InputError(f"unknown parameter(s) {unknown} for {method}; it takes {sorted(defaults)}")
+        raise InputError(f"unknown parameter(s) {unknown} for {method}; use only {sorted(defaults)}")
     resolved = {**defaults, **{k: v for k, v in params.items() if v is not None}}
     if method == "gmm":
         resolved["k_range"] = [int(v) for v in resolved["k_range"]]
         if resolved["criterion"] not in ("bic", "aic"):
-            raise InputError(f"criterion must be 'bic' or 'aic', got {resolved['criterion']!r}")
+            raise InputError(f"criterion must be one of 'bic' or 'aic', got {resolved['criterion']!r}")
         if resolved["n_components"] != "auto":
             resolved["n_components"] = int(resolved["n_components"])
     return resolved
@@ -193,7 +193,7 @@ def _standardise(features: np.ndarray, scale=None) -> np.ndarray:
     mean, std = feature_scale(features) if scale is None else (np.asarray(v, np.float64) for v in scale)
     if mean.shape != (features.shape[1],) or std.shape != (features.shape[1],):
         raise InputError(f"the scale has {mean.size} means and {std.size} standard deviations for "
-                         f"{features.shape[1]} feature columns")
+                         f"{features.shape[1]} feature columns: pass one of each per column")
     return (features - mean) / np.where(std > 0, std, 1.0)
 
 

@@ -66,7 +66,8 @@ def run_umap(args) -> int:
     partitions = partitions_from(args)
     missing = [p for p in partitions or () if p not in latents.partitions]
     if missing:
-        raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}", args.latents)
+        raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}: pick from those",
+                         args.latents)
     rows, table = latents.stacked(partitions)
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     with about_file(args.latents):
@@ -81,7 +82,7 @@ def run_umap(args) -> int:
         elif out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
-            raise InputError("the table is written as .parquet or .csv", out)
+            raise InputError("the table is written as .parquet or .csv: name --out so", out)
     print(f"wrote {out} ({len(table)} rows)")
     return 0
 
@@ -97,7 +98,8 @@ def run_maps(args) -> int:
     latents = read_latents(args.latents)
     partition = args.partition or next(iter(latents.partitions))
     if partition not in latents.partitions:
-        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", args.latents)
+        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}: pick one of them",
+                         args.latents)
     if latents.x is None:
         raise InputError("the latents have no x, y coordinates: maps need a scan (extract the latents of a scan file, "
                          "or embed these with umap)", args.latents)
@@ -153,7 +155,7 @@ def run_mean_pattern(args) -> int:
     expected = latents.attrs.get("source_sha256")
     if expected and expected != source["sha256"]:
         raise InputError(f"not the data file these latents came from ({latents.attrs.get('source')}: "
-                         f"SHA-256 {str(expected)[:12]}...)", args.source)
+                         f"SHA-256 {str(expected)[:12]}...): give that file as --source", args.source)
     with open_source(args.source) as reader:
         mean, count = mean_item(reader, by_partition(sizes, rows))
     tag = mean_pattern_tag(args.source, count, args.cluster)

@@ -148,7 +148,7 @@ def positive_seconds(text: str) -> float:
 def _number_in(text: str, low: float, high: float, unit: str) -> float:
     value = _number(text)
     if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"must be {low:g} to {high:g} {unit}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be from {low:g} to {high:g} {unit}, got {text!r}")
     return value
 
 

@@ -61,7 +61,8 @@ def run_references(args) -> int:
         refs = cropped(refs, roi)
     if not refs.maps:  # an NPZ of no maps ranks nothing
         skipped = [f"--no-patterns skips {listed(PATTERN_MAPS)}"] if not args.patterns else []
-        raise InputError(f"no reference map to write: {'; '.join([*refs.notes, *skipped])}", args.scan)
+        raise InputError(f"no reference map to write: {'; '.join([*refs.notes, *skipped])}; give a scan with "
+                         "orientations, or leave out --no-patterns", args.scan)
     for note in refs.notes:
         print(f"note: {note}")
     for kind, path in write_references(refs, args.out, args.scan, png=args.figures, dpi=args.dpi).items():

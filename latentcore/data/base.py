@@ -104,7 +104,7 @@ class Reader:
     def count(self, partition: str) -> int:
         counts = self.info().partitions
         if partition not in counts:
-            raise InputError(f"no partition {partition!r}; it holds {sorted(counts)}", self.path)
+            raise InputError(f"no partition {partition!r}; it holds {sorted(counts)}: pick one of them", self.path)
         return counts[partition]
 
     # -- data --------------------------------------------------------------------------------
@@ -229,7 +229,7 @@ def detect_format(path) -> type[Reader]:
     matches = [cls for cls in _REGISTRY if _safe_sniff(cls, path)]
     if not matches:
         known = ", ".join(sorted(cls.format_name for cls in _REGISTRY))
-        raise InputError(f"unrecognised or corrupt file: it matches none of the known formats ({known})",
+        raise InputError(f"unrecognised or corrupt file: give a file of a known format, or copy it again ({known})",
                          path)
     by_extension = [cls for cls in matches if path.suffix.lower() in cls.extensions]
     return (by_extension or matches)[0]
@@ -284,7 +284,7 @@ def open_source(path, format: str | None = None, *, describe_only: bool = False,
     for cls in _REGISTRY:
         if cls.format_name == format:
             return _construct(cls, path, options)
-    raise InputError(f"unknown format {format!r}; known: {sorted(c.format_name for c in _REGISTRY)}")
+    raise InputError(f"unknown format {format!r}; choose one of {sorted(c.format_name for c in _REGISTRY)}")
 
 
 def _construct(cls: type[Reader], path, options: dict) -> Reader:

@@ -29,7 +29,8 @@ class EdaxReader(ScanReader):
         layout = super()._layout(f)
         grid_type = header_value(f[f"{layout.scan}/EBSD/Header"], "Grid Type", "SqrGrid")
         if grid_type != "SqrGrid":
-            raise InputError(f"grid type {grid_type!r}: only square ('SqrGrid') EDAX grids can be read", self.path)
+            raise InputError(f"grid type {grid_type!r}: only square ('SqrGrid') EDAX grids can be read; export the "
+                             "scan on a square grid", self.path)
         return layout
 
     def _orientations(self, f, n):

@@ -75,7 +75,8 @@ def _text(value) -> str | None:
 def _column(f: h5py.File, name: str, n: int, path) -> np.ndarray:
     values = np.asarray(f[name][()])
     if values.shape[0] != n:
-        raise InputError(f"{name!r} has {values.shape[0]} values but the scan has {n} patterns", path)
+        raise InputError(f"{name!r} has {values.shape[0]} values but the scan has {n} patterns: export the scan "
+                         "again", path)
     return values
 
 
@@ -83,7 +84,8 @@ def _euler(f, names, n, path, degrees=False) -> np.ndarray:
     if len(names) == 1:
         euler = _column(f, names[0], n, path).astype(np.float64)
         if euler.ndim != 2 or euler.shape[1] != 3:
-            raise InputError(f"{names[0]!r} must be (N, 3) Euler angles, got shape {euler.shape}", path)
+            raise InputError(f"{names[0]!r} must be (N, 3) Euler angles, got shape {euler.shape}: export the scan "
+                             "again", path)
     else:
         euler = np.column_stack([_column(f, name, n, path).astype(np.float64).reshape(-1) for name in names])
     return np.deg2rad(euler) if degrees else euler
@@ -96,7 +98,7 @@ def _checked(orientations: ScanOrientations, names, path) -> ScanOrientations:
     bad = ~finite & (orientations.phase_id >= 0)
     if bad.any():
         raise InputError(f"Euler angles {', '.join(names)} hold NaN or infinite values at {int(bad.sum())} indexed "
-                         f"points (first: point {int(np.argmax(bad))})", path)
+                         f"points (first: point {int(np.argmax(bad))}): index the scan again, or export it again", path)
     if not finite.all():
         orientations.euler = np.where(finite[:, None], orientations.euler, np.nan)
     return orientations

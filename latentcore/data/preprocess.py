@@ -121,7 +121,8 @@ class PatternSteps:
         self.reader, self.partition, self.preprocessing = reader, partition, preprocessing
         shape = reader.info().item_shape
         if len(shape) != 3:
-            raise InputError(f"pattern preprocessing needs images (C, H, W), got items of shape {shape}", reader.path)
+            raise InputError(f"pattern preprocessing needs images (C, H, W), got items of shape {shape}: leave the "
+                             "preprocessing options out", reader.path)
         self.static, self.static_source = (static_background(reader, partition) if preprocessing.static_background
                                            else (None, None))
         self.sigma = preprocessing.dynamic_sigma or shape[-1] / 8
@@ -192,16 +193,17 @@ def stored_static_background(reader: Reader) -> np.ndarray | None:
         return None
     values = np.asarray(reader.file[f"{scan}/{name}"][()], np.float32)
     if values.shape != tuple(info.item_shape[-2:]):
-        raise InputError(f"the stored static background '{scan}/{name}' is {values.shape}, "
-                         f"the patterns {tuple(info.item_shape[-2:])}", reader.path)
+        raise InputError(f"the stored static background '{scan}/{name}' is {values.shape}, the patterns "
+                         f"{tuple(info.item_shape[-2:])}: leave --static-background out, or export the scan again",
+                         reader.path)
     return values.reshape(info.item_shape)
 
 
 def scan_grid(reader: Reader, partition: str) -> tuple[int, int]:
     grid = reader.info().grid_shape
     if grid is None or grid[0] * grid[1] != reader.count(partition):
-        raise InputError("neighbour averaging needs patterns on a scan grid, and this source has none",
-                         reader.path)
+        raise InputError("neighbour averaging needs patterns on a scan grid, and this source has none: leave "
+                         "--average-neighbours out", reader.path)
     return int(grid[0]), int(grid[1])
 
 

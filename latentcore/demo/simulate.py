@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
+from ..errors import InputError
 from ..storage import atomic_path
 from ..storage.csv_cells import neutralised_table
 
@@ -56,9 +57,9 @@ class ScanSettings:
 
     def __post_init__(self):
         if min(self.n_rows, self.n_columns) < 2 or self.pattern_size < 8:
-            raise ValueError("a scan needs at least 2 x 2 points and patterns of at least 8 pixels")
+            raise InputError("a scan must have at least 2 x 2 points and patterns of at least 8 pixels")
         if not 1 <= self.n_grains <= self.n_rows * self.n_columns:
-            raise ValueError(f"n_grains must lie in [1, {self.n_rows * self.n_columns}], got {self.n_grains}")
+            raise InputError(f"n_grains must lie in [1, {self.n_rows * self.n_columns}], got {self.n_grains}")
 
 
 @dataclasses.dataclass

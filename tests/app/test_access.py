@@ -15,6 +15,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from driving import url_workspace
+from latentcore.errors import InputError
 from ui.session import access, workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def test_owner_shares_read_only_or_read_write_and_nobody_else_opens(tmp_path):
         access.share(path, None, "carol@example.org")  # nor does single-user mode
     with pytest.raises(ValueError):
         access.share(path, ALICE, BOB, "admin")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="name another user to share with"):  # the page shows it as it is
         access.share(path, ALICE, ALICE)
     access.unshare(path, ALICE, BOB)
     assert access.role(path, BOB) is None

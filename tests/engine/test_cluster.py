@@ -246,6 +246,9 @@ def test_gmm_auto_k_exposes_both_criteria_and_warns_when_the_best_k_is_at_the_ed
     assert list(bic.x) == [2, 3, 4] and list(bic.y) == [edge.fit["bic"][k] for k in ("2", "3", "4")]
     assert "upper end of the range" in fig.layout.title.text
     assert fig.data[-1].x[0] == 4  # the chosen k is marked
+    fixed = cluster(points[:300], "gmm", n_components=3)  # a fixed k has no curve: one line that says what to run
+    with pytest.raises(InputError, match="only GMM with n_components='auto' has one; cluster with gmm and --k auto"):
+        criterion_curve(fixed.fit)
 
 
 def test_a_given_scale_standardises_the_features_and_must_fit_them():

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from latentcore.analysis.ebsd import orientation as ori
+from latentcore.errors import InputError
 
 orix_symmetry = pytest.importorskip("orix.quaternion.symmetry")
 from orix.plot import IPFColorKeyTSL  # noqa: E402
@@ -61,8 +62,10 @@ def test_points_of_two_phases_meet_at_a_boundary_and_unknown_groups_are_refused(
     euler = np.zeros((2, 2, 3))
     phase = np.array([[1, 1], [2, 2]])
     assert ori.boundary_map(euler, phase, {1: "m-3m", 2: "6/mmm"}).all()
-    with pytest.raises(ValueError, match="no IPF colour key"):
-        ori.ipf_colours(euler.reshape(-1, 3), "2/m")
+    for unknown in (lambda: ori.ipf_colours(euler.reshape(-1, 3), "2/m"), lambda: ori.ipf_key_image("2/m"),
+                    lambda: ori.misorientation_angles(euler[0], euler[1], "m3m ")):
+        with pytest.raises(InputError, match=r"no IPF colour key for Laue group .*: choose one of m-3m, 6/mmm"):
+            unknown()
 
 
 def test_kam_and_grains_stop_at_phases_boundaries_and_unindexed_points():

@@ -413,7 +413,8 @@ def limit_file_size():
 def test_a_write_error_mid_run_ends_in_one_line_and_the_rerun_completes(job, tmp_path, one_torch_thread):
     code, err = finish(start(job, tmp_path, preexec_fn=limit_file_size))
     assert code == 2 and "Traceback" not in err
-    assert err.strip().splitlines()[-1].endswith(f"{job['name']}.partial: cannot write: file too large")
+    assert err.strip().splitlines()[-1].endswith(f"{job['name']}.partial: cannot write: file too large; choose "
+                                                 "another place to write")
     assert not (tmp_path / job["name"]).exists() and (tmp_path / f"{job['name']}.partial").exists()
     assert run_in_process(job, tmp_path) == 0
     assert_same_datasets(tmp_path / job["name"], job["reference"])

@@ -25,6 +25,8 @@ import os
 import re
 from pathlib import Path
 
+from latentcore.errors import InputError
+
 ACCESS_FILE = "access.json"
 VOUCHING_FILE = "email_providers.json"  # in the workspaces' root: the providers seen verifying an e-mail
 EMAIL = re.compile(r"[^@\s:]+@[^@\s:]+")
@@ -80,7 +82,7 @@ def share(workspace: Path, owner: str, user: str, mode: str = READ):
     if not owner or record["owner"] != owner:
         raise PermissionError("only the workspace's owner shares it")
     if not user or user == owner:
-        raise ValueError("name another user to share with")
+        raise InputError("name another user to share with")
     record["shared"][user] = mode
     _write(workspace, record)
 

@@ -137,11 +137,11 @@ def check_upload(name: str, size: int | None, limits: deployment.Policy | None =
     limits = limits or deployment.policy(state.user_id())
     if size is not None and size > limits.max_file_bytes:
         raise UploadRefused(f"{human_size(size)} is over this server's limit of {human_size(limits.max_file_bytes)} "
-                            f"({limits.max_file_bytes:,} bytes) per file; not saved", name)
+                            f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller file", name)
     count = uploaded_count()
     if count >= limits.max_files:
         raise UploadRefused(f"this workspace holds {count} uploaded files, the most this server allows "
-                            f"({limits.max_files} per workspace); not saved", name)
+                            f"({limits.max_files} per workspace); not saved: start a new workspace for more", name)
 
 
 def safe_name(name: str) -> str:
@@ -169,7 +169,8 @@ def save_upload(uploaded, sub: str = "uploads", name: str | None = None) -> Path
                 written += len(chunk)
                 if written > limits.max_file_bytes:
                     raise UploadRefused(f"more than this server's limit of {human_size(limits.max_file_bytes)} "
-                                        f"({limits.max_file_bytes:,} bytes) per file; not saved", shown)
+                                        f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller "
+                                        "file", shown)
                 f.write(chunk)
         os.replace(tmp, target)
     except BaseException:

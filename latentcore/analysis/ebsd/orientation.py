@@ -27,6 +27,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.transform import Rotation
 
+from ...errors import InputError
+
 DEFAULT_BOUNDARY_DEG = 5.0
 # MTEX's KAM has no threshold unless given one; its documentation's KAM maps use 2.5 degrees
 DEFAULT_KAM_THRESHOLD_DEG = 2.5
@@ -76,9 +78,18 @@ def sample_to_crystal(euler) -> Rotation:
     return Rotation.from_euler("ZXZ", np.asarray(euler, np.float64).reshape(-1, 3)).inv()
 
 
+def checked_laue(laue: str) -> str:
+    """`laue` when it is one of LAUE_GROUPS (every name the functions below take), else one line saying so."""
+    if laue not in SECTOR_NORMALS:
+        raise InputError(f"no IPF colour key for Laue group {laue!r}: choose one of {', '.join(LAUE_GROUPS)} "
+                         "(laue_group names a point group's)")
+    return laue
+
+
 @functools.lru_cache(maxsize=None)
 def proper_rotations(laue: str) -> Rotation:
     """The rotations of a Laue group's proper subgroup (O, D6, D4, D3, D2)."""
+    checked_laue(laue)
     if laue == "m-3m":  # every signed permutation matrix of determinant +1
         matrices = [np.diag(signs)[list(perm)] for perm in itertools.permutations(range(3))
                     for signs in itertools.product((1, -1), repeat=3)]
@@ -93,7 +104,7 @@ def proper_rotations(laue: str) -> Rotation:
 @functools.lru_cache(maxsize=None)
 def _sector(laue: str):
     """(unit plane normals (K, 3), unit vertices (V, 3), centre (3,) unit): the key's fundamental sector."""
-    normals = np.array(SECTOR_NORMALS[laue], np.float64)
+    normals = np.array(SECTOR_NORMALS[checked_laue(laue)], np.float64)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     candidates = [np.cross(a, b) for a, b in itertools.permutations(normals, 2)]
     vertices = []
@@ -197,8 +208,7 @@ def direction_colours(directions: np.ndarray, laue: str) -> np.ndarray:
 
 def ipf_colours(euler, laue: str, direction=(0, 0, 1)) -> np.ndarray:
     """IPF colours (N, 3) in 0..1: the TSL colour of the crystal direction along a sample direction."""
-    if laue not in SECTOR_NORMALS:
-        raise ValueError(f"no IPF colour key for Laue group {laue!r}; known: {', '.join(LAUE_GROUPS)}")
+    checked_laue(laue)
     euler = np.asarray(euler, np.float64).reshape(-1, 3)
     if not len(euler):
         return np.empty((0, 3))

@@ -48,10 +48,11 @@ from ...versions import package_versions
 from . import orientation as ori
 from ..artifacts import VERSION_PACKAGES, input_record, now, write_json
 from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag
-from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
+from .pattern_maps import check_percentiles, default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
 NPZ_NAME = "references.npz"
+REMAKE = "make it again with `latentcore references`"  # the next step for a broken references.npz
 DEFAULT_VBSE_PERCENTILES = (1.0, 99.0)
 
 
@@ -269,6 +270,7 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
                              "latents came from", source)
         if patterns:  # before the orientation maps: a wrong grid is said at once
             check_vbse_grid(vbse_grid, info.item_shape, source)
+            check_percentiles(vbse_percentiles)
         x, y = reader.coordinates("all")
         grid = Grid.from_coordinates(x, y, info.grid_shape)
         rows, columns = grid.indices(x, y)
@@ -285,7 +287,8 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             nodes = rows * grid.n_columns + columns
             order = np.argsort(nodes, kind="stable")
             if not np.array_equal(order, np.arange(len(order))):
-                raise InputError("patterns are not stored in row-major grid order: cannot stream neighbours", source)
+                raise InputError("patterns are not stored in row-major grid order: cannot stream neighbours; "
+                                 "leave out the pattern maps (--no-patterns)", source)
             streamed = pattern_maps(_GridReader(reader, grid.shape), vbse_grid, batch_size, grid_nodes=nodes,
                                     progress=progress)
             tiles = rgb_tiles or default_rgb_tiles(vbse_grid)
@@ -304,7 +307,7 @@ def check_vbse_grid(vbse_grid, item_shape, source) -> None:
     side = tuple(item_shape[-2:])
     if len(side) != 2 or not all(1 <= tiles <= size for tiles, size in zip(vbse_grid, side)):
         raise InputError(f"--vbse-grid {vbse_grid[0]} {vbse_grid[1]}: the patterns are {' x '.join(map(str, side))} "
-                         "pixels, so ROWS and COLUMNS must lie in 1 .. their height and width", source)
+                         "pixels, so ROWS and COLUMNS must lie within 1 .. their height and width", source)
 
 
 class _GridReader:
@@ -356,20 +359,21 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
     arrays = read_npz(path)
     missing = [k for k in ("x", "y", "step") if k not in arrays]
     if missing:
-        raise InputError(f"not a references.npz: no {missing}", path)
+        raise InputError(f"not a references.npz: no {missing}; {REMAKE}", path)
     x, y, step = (_grid_array(arrays.pop(name), name, path) for name in ("x", "y", "step"))
     if (step <= 0).any():
         raise InputError(f"array 'step' of a references.npz must be above 0, got {step.tolist()}", path)
     units = str(arrays.pop("units", "um"))
     roi = arrays.pop("roi", None)  # a record of the crop, not a map
     if roi is not None and (roi.shape != (4,) or roi.dtype.kind not in "iuf" or not np.isfinite(roi).all()):
-        raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values: it must be x0, x1, y0, y1", path)
+        raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values, not x0, x1, y0, y1: {REMAKE}",
+                         path)
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
         if values.dtype.kind not in "biuf":
-            raise InputError(f"map {name!r} is of type {values.dtype}, not numbers", path)
+            raise InputError(f"map {name!r} is of type {values.dtype}, not numbers: {REMAKE}", path)
         if values.shape[:2] != grid.shape:
-            raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}", path)
+            raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}: {REMAKE}", path)
     return arrays, grid, units, None if roi is None else tuple(float(v) for v in roi)
 
 
@@ -379,7 +383,7 @@ def _grid_array(values: np.ndarray, name: str, path) -> np.ndarray:
     if (values.ndim != 1 or not len(values) or (step and len(values) != 2) or values.dtype.kind not in "iuf"
             or not np.isfinite(values).all()):
         raise InputError(f"array {name!r} of a references.npz has shape {values.shape} or non-finite values: it must "
-                         "hold " + ("two steps (x, y)" if step else "the grid coordinates"), path)
+                         "hold " + ("two steps (x, y)" if step else "the grid coordinates") + f"; {REMAKE}", path)
     return values
 
 

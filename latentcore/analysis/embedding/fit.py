@@ -132,7 +132,7 @@ class FittedEmbedding:
         new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
         if new.shape[1] != self.n_features:
             raise InputError(f"new_latents has {new.shape[1]} dimensions; the embedding was fitted on "
-                             f"{self.n_features}")
+                             f"{self.n_features}: pass latents of the same model")
         if self.method == "pca":
             return self._reduce(new)
         return _place(self._reduce(new), self._reduce(self.reference_latents), self.reference_coords,
@@ -203,19 +203,20 @@ def load_embedding(path) -> FittedEmbedding:
     """Read a file written by `save_embedding`; a missing, corrupt or foreign file is an InputError."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such embedding file", path)
+        raise InputError("no such embedding file: check the path", path)
     data = read_npz(path)
     try:
         version = int(data["format_version"])
         if version != FORMAT_VERSION:
-            raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}", path)
+            raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}: fit the embedding again",
+                              path)
         fields = {name: data[name] for name in _ARRAY_FIELDS}
         method = str(data["method"])
         params = json.loads(str(data["params_json"]))
     except InputError:
         raise
     except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"not a saved embedding ({exc})", path) from exc
+        raise InputError(f"not a saved embedding ({exc}): give a file save_embedding wrote", path) from exc
     return FittedEmbedding(method=method, params=params, **fields)
 
 
@@ -542,14 +543,14 @@ def _check_params(latents, method, n_components, random_state, n_neighbors, min_
     if method == "pca":
         if n_components > min(n_rows, n_features):
             raise InputError(f"n_components={n_components} exceeds min(rows, dimensions) of latents "
-                             f"{latents.shape}")
+                             f"{latents.shape}: ask for fewer components")
     else:
         n_neighbors = check_int(n_neighbors, "n_neighbors", 2)
         if n_rows <= max(n_neighbors, n_components + 1):
             raise InputError(f"latents has {n_rows} rows; UMAP needs more than n_neighbors="
                              f"{n_neighbors} and n_components+1={n_components + 1} (lower n_neighbors, or use PCA)")
         if min(sample_size, n_rows) <= n_neighbors:
-            raise InputError(f"sample_size={sample_size} must exceed n_neighbors={n_neighbors}")
+            raise InputError(f"sample_size={sample_size} must be above n_neighbors={n_neighbors}")
         min_dist = check_number(min_dist, "min_dist", 0)
         _check_metric(metric)
     params = {"method": method, "n_components": int(n_components), "random_state": int(random_state),
@@ -587,7 +588,7 @@ def _progress_reporter(progress):
     if progress is None:
         return lambda fraction, message: None
     if not callable(progress):
-        raise InputError(f"progress must be a callable(fraction, message), got {progress!r}")
+        raise InputError(f"progress must be a callable(fraction, message), got {progress!r}: pass a function")
     return progress
 
 
