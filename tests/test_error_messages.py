@@ -29,15 +29,9 @@ WORDED_ELSEWHERE = {
     "f'{type(exc).__name__}: {exc}'": "data/parallel.py: a reader process's exception in its own words (it could not "
                                        "be pickled as it was)",
 }
-# Errors of the point panel's wire protocol: only a hostile browser sends such a message (point_panel.js never
-# does), so no person meets them; they are refused in one line all the same.
-PROTOCOL = {
-    "f'a click on row {row!r}: there are {drawn:,} rows'",
-    "f'a selection of unknown shape {kind!r}'",
-    "f\"a {shape.get('shape')} needs {least} to {MAX_VERTICES:,} pairs of x and y\"",
-    "f\"a {shape.get('shape')} with a coordinate that is not a finite number\"",
-    "f\"a selection that would {op!r} rows: it may only {', '.join(OPS)}\"",
-}
+# The point panel's reader of browser messages: only a hostile browser sends what it refuses (the panel's own
+# modules never do), and the page says each refusal with its next step (ui/widgets/selection.py's `_refused`).
+PROTOCOL = "ui/widgets/point_panel/shapes.py"
 # Bare ValueError/TypeError left (by their code): the programmer's mistake each one guards against.
 INTERNAL = {
     "f'not JSON serialisable: {type(value).__name__}'": "analysis/artifacts.py: a report holds JSON types only",
@@ -55,6 +49,8 @@ INTERNAL = {
     "f\"a job's task must be a top-level function of an importable module, not {task!r}\"":
         "ui/compute/jobs.py: tasks are the code's own",
     "f'share mode {mode!r} is not one of {MODES}'": "ui/session/access.py: the page offers MODES only",
+    "f\"the point panel's array {name} is {a.dtype}: the contract says {declared}\"":
+        "ui/widgets/point_panel/wire.py: the server's own arrays, made by its geometry",
     "f'workspace id {workspace_id!r} is not 22 URL-safe characters'":
         "ui/session/workspace.py: callers check is_valid_id first",
 }
@@ -214,7 +210,7 @@ def user_error_sites() -> list[Site]:
 def test_every_user_error_names_a_next_step():
     silent, unread = [], []
     for site in user_error_sites():
-        if site.code in WORDED_ELSEWHERE or site.code in PROTOCOL:
+        if site.code in WORDED_ELSEWHERE or site.path.relative_to(REPO).as_posix() == PROTOCOL:
             continue
         words = site.texts()
         if words is None:
@@ -227,7 +223,7 @@ def test_every_user_error_names_a_next_step():
 
 def test_the_listed_exceptions_are_still_there():
     codes = {site.code for site in user_error_sites()}
-    assert set(WORDED_ELSEWHERE) | PROTOCOL <= codes
+    assert set(WORDED_ELSEWHERE) <= codes and (REPO / PROTOCOL).exists()
     assert set(INTERNAL) <= {site.code for site in sites({"ValueError", "TypeError"})}
 
 

@@ -102,11 +102,11 @@ def test_a_workspace_is_shared_by_an_id_a_sign_in_here_can_give(name, email_prov
 
 @pytest.mark.parametrize("name, email_providers, refusal", [
     (BOB, set(), "bob@example.org cannot match anyone: no sign-in provider here verifies e-mail addresses, so users "
-                 "are known as default:SUB or lab:SUB (SUB: the user's id at their provider); share with the id their "
+                 "are known as default:SUB or lab:SUB (SUB: the user's id at their provider); use the id their "
                  "sidebar shows under Signed in (yours is default:alice@example.org)."),
     ("google:b1", {"default"}, "google:b1 cannot match anyone: users sign in here as their e-mail address (signing "
                                "in with default, which verifies it) or default:SUB or lab:SUB (SUB: the user's id at "
-                               "their provider); share with the id their sidebar shows under Signed in (yours is "
+                               "their provider); use the id their sidebar shows under Signed in (yours is "
                                "default:alice@example.org)."),
     ("bob", set(), "bob cannot match anyone: users sign in here as default:SUB or lab:SUB"),
     ("default: ", set(), "default: cannot match anyone"),
@@ -246,7 +246,7 @@ def test_with_a_provider_that_does_not_verify_e_mail_a_workspace_is_shared_by_th
     alice.sidebar.button(key="share_add").click().run()
     assert [e.value for e in alice.error] == [
         f"{BOB} cannot match anyone: no sign-in provider here verifies e-mail addresses, so users are known as "
-        f"default:SUB (SUB: the user's id at their provider); share with the id their sidebar shows under Signed in "
+        f"default:SUB (SUB: the user's id at their provider); use the id their sidebar shows under Signed in "
         f"(yours is default:{ALICE})."]
     assert access.read(folder)["shared"] == {}
     alice.sidebar.text_input(key="share_user").input(f"default:{BOB}")

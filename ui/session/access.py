@@ -98,7 +98,7 @@ def unshare(workspace: Path, owner: str, user: str):
 def share_target(name, providers, email_providers, owner: str | None = None) -> str:
     """The id to share with for `name` as the owner typed it: `PROVIDER:SUB` of one of this server's sign-in
     `providers`, or an e-mail address (lower case) where one of them vouches for e-mails (`email_providers`:
-    trusted by the deployment, or seen verifying one: `vouching_providers`). ValueError in one line for a name
+    trusted by the deployment, or seen verifying one: `vouching_providers`). InputError in one line for a name
     no sign-in here can ever give: saying the forms users sign in as, and `owner`'s own id as an example."""
     name = normalise_user(name)
     provider, prefixed, sub = name.partition(":")
@@ -106,11 +106,11 @@ def share_target(name, providers, email_providers, owner: str | None = None) -> 
         return name
     forms = identity_forms(providers, email_providers)
     if not name:
-        raise ValueError(f"Name the user to share with: users sign in here as {forms}.")
+        raise InputError(f"Name the user to share with: users sign in here as {forms}.")
     why = ("no sign-in provider here verifies e-mail addresses, so users are known as" if EMAIL.fullmatch(name) else
            "users sign in here as")
     yours = f" (yours is {owner})" if owner else ""
-    raise ValueError(f"{name} cannot match anyone: {why} {forms}; share with the id their sidebar shows under "
+    raise InputError(f"{name} cannot match anyone: {why} {forms}; use the id their sidebar shows under "
                      f"Signed in{yours}.")
 
 

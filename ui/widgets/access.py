@@ -15,6 +15,8 @@ import threading
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from latentcore.errors import InputError
+
 from ..session import access, state
 from ..session.workspace import is_valid_id
 
@@ -122,7 +124,7 @@ def sharing_panel():
         if st.button("Share", key="share_add", icon=":material/person_add:"):
             try:
                 state.share_workspace(user, mode)
-            except (ValueError, PermissionError) as exc:
+            except (InputError, PermissionError) as exc:
                 st.error(str(exc), icon=":material/person_off:")
         shared = state.workspace_access()["shared"]
         for n, (name, how) in enumerate(sorted(shared.items())):

@@ -167,4 +167,5 @@ def take_shapes(geometries: dict, row_ids=None) -> bool:
 
 
 def _refused(what: str, exc: InputError):
-    st.warning(f"The browser sent a {what} that is refused, and nothing changed: {exc}.", icon=":material/block:")
+    st.warning(f"The browser sent a {what} that is refused, and nothing changed: {exc}. Draw it again, and reload the "
+               "page if this repeats.", icon=":material/block:")
