@@ -1,0 +1,259 @@
+"""Grains as objects: one row per grain of an indexed scan, with its size, mean orientation, orientation spread,
+KAM and, given latents, how much the latents vary inside it (deformation, sub-grains: internally inhomogeneous
+grains first).
+
+    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5)
+    found.table         one row per grain (columns below), ranked by `latent_spread` (highest first) when latents
+                        are given, else by grain id
+    found.grain_of_row  (N,) the grain of each point, -1 where not indexed
+    mean_orientations(euler, grain, phase_id, laue)   (n_grains, 4) quaternions of each grain's mean orientation
+    write_grains(found, out_dir, inputs)              grains__<stem>.csv and grains_report__<stem>.json
+
+Grains are `orientation.grain_map`'s (4-neighbours of one phase within `boundary_deg`), the KAM is
+`orientation.kernel_average_misorientation`'s: the same as the reference maps'. The columns (`latentcore.columns`):
+`grain`, `points`, `area_<unit>2`, `ecd_<unit>` (equivalent circle diameter), `centroid_x_<unit>`,
+`centroid_y_<unit>` (lengths in the scan's unit, µm unless it says otherwise), `phase` (the scan's phase id),
+`phi1_deg`, `Phi_deg`, `phi2_deg` (the mean orientation, Bunge Euler angles in degrees, in the scan's convention),
+`gos_deg` (grain orientation spread: the mean misorientation of its points to the mean orientation), `kam_deg` (the
+mean KAM of its points that have one); with latents `latent_spread` (the mean Euclidean distance of its points'
+latent vectors to their mean), `latent_norm` (the norm of that mean) and `latent_<d>` (the mean of each dimension);
+with classes `cluster` or `label` (the class most of its points have) and `class_fraction` (the share of its points
+that have it).
+
+The mean orientation respects the crystal symmetry: each point's orientation is replaced by its symmetry equivalent
+nearest the grain's current mean (first: the grain's first point), the unit quaternions are averaged and
+normalised, twice. Exact for grains that spread less than half the symmetry's smallest rotation (45° for cubic
+crystals); an approximation beyond, said in the report's notes.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.spatial.transform import Rotation
+
+from ... import columns as col
+from ...errors import InputError
+from ...storage import sha256_file
+from ...versions import package_versions
+from ..artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
+from . import orientation as ori
+from .scan_points import RowClasses, ScanPoints
+from .scan_references import orientation_references
+
+MEAN_ITERATIONS = 2
+LATENT_BLOCK_ROWS = 1 << 18  # distances to the grain means computed this many rows at a time
+MEAN_NOTE = ("mean orientation: the normalised mean of each point's unit quaternion, taken as its symmetry "
+             "equivalent nearest the grain's mean (iterated twice from the grain's first point); exact for grains "
+             "that spread less than half the symmetry's smallest rotation, an approximation beyond")
+
+
+@dataclasses.dataclass
+class Grains:
+    table: pd.DataFrame
+    grain_of_row: np.ndarray
+    parameters: dict
+    notes: list[str]
+    units: str | None
+
+
+def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: RowClasses | None = None,
+                boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
+                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> Grains:
+    """The grain table of a scan's points; `latents` (N, D) row for row with the points (NaN rows: none),
+    `classes` a class per point."""
+    refs = orientation_references(points.orientations, points.x, points.y, points.grid.shape, boundary_deg,
+                                  kam_threshold_deg)
+    rows, columns = refs.grid.indices(points.x, points.y)
+    grain = refs.maps["grains"][rows, columns].astype(np.int64)
+    kam = refs.maps["kam"][rows, columns]
+    orientations = points.orientations
+    inside = np.flatnonzero(grain >= 0)
+    g, n_grains = grain[inside], int(grain.max(initial=-1)) + 1
+    count = np.bincount(g, minlength=n_grains)
+    phase = orientations.phase_id[inside][_first_rows(g, n_grains)]
+    laue = {k: group for k, group in refs.laue.items() if group}
+    mean = mean_orientations(orientations.euler[inside], g, orientations.phase_id[inside], laue)
+    spread = _misorientation_to_mean(mean, orientations.euler[inside], g, orientations.phase_id[inside], laue)
+    x_name, y_name = col.coordinate_names(points.units)
+    area = count * abs(points.grid.step_x * points.grid.step_y)
+    table = {col.GRAIN: np.arange(n_grains), col.POINTS: count, col.area_name(points.units): area,
+             col.ecd_name(points.units): 2 * np.sqrt(area / np.pi),
+             f"{col.CENTROID}{x_name}": _means(g, points.x[inside], n_grains),
+             f"{col.CENTROID}{y_name}": _means(g, points.y[inside], n_grains), col.PHASE: phase}
+    table.update(zip(col.EULER_DEG, bunge_degrees(mean).T))
+    table[col.GOS] = np.rad2deg(_means(g, spread, n_grains))
+    table[col.KAM] = _means(g, kam[inside], n_grains)
+    notes = [MEAN_NOTE] + ([f"{int(np.isnan(table[col.KAM]).sum())} grains have no point with a KAM (no neighbour "
+                            f"within {kam_threshold_deg:g}°): kam_deg is empty"] if np.isnan(table[col.KAM]).any()
+                           else [])
+    if classes is not None:
+        table.update(_majority(g, classes.codes[inside], classes.names, n_grains, count, classes.column))
+    if latents is not None:
+        table.update(_latent_columns(g, np.asarray(latents)[inside], n_grains))
+    frame = pd.DataFrame(table)
+    if latents is not None:
+        frame = frame.sort_values([col.LATENT_SPREAD, col.GRAIN], ascending=[False, True], kind="stable",
+                                  na_position="last").reset_index(drop=True)
+    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
+                  "mean_iterations": MEAN_ITERATIONS, "orientation_convention": orientations.convention,
+                  "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
+    unknown = [note for note in refs.notes if note.startswith("phases ")]  # phases without symmetry: not in grains
+    return Grains(frame, grain, parameters, notes + unknown, points.units)
+
+
+def _first_rows(grain: np.ndarray, n_grains: int) -> np.ndarray:
+    first = np.full(n_grains, len(grain), np.int64)
+    np.minimum.at(first, grain, np.arange(len(grain)))
+    return first
+
+
+def _means(grain: np.ndarray, values: np.ndarray, n_grains: int) -> np.ndarray:
+    """Each grain's mean of `values`, over its points where they are finite (NaN where none is)."""
+    finite = np.isfinite(values)
+    total = np.bincount(grain[finite], values[finite], minlength=n_grains)
+    count = np.bincount(grain[finite], minlength=n_grains)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count
+
+
+# -- orientations ------------------------------------------------------------------------------------------
+
+def compose(s: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quaternions (M, 4), scalar last as scipy's, of rotation `s` (4,) applied after each of `q`: scipy's `s * q`."""
+    sx, sy, sz, sw = s
+    x, y, z, w = q.T
+    return np.stack([sw * x + sx * w + sy * z - sz * y, sw * y + sy * w + sz * x - sx * z,
+                     sw * z + sz * w + sx * y - sy * x, sw * w - sx * x - sy * y - sz * z], -1)
+
+
+def nearest_equivalents(q: np.ndarray, reference: np.ndarray, laue: str) -> np.ndarray:
+    """Each orientation of `q` (M, 4: sample to crystal) as its symmetry equivalent nearest `reference` (M, 4), on
+    the reference's side of the quaternion sphere (so that they can be averaged)."""
+    best, out = np.full(len(q), -1.0), q.copy()
+    for s in ori.proper_rotations(laue).as_quat():  # crystal symmetry acts on the crystal frame: S * O
+        candidate = compose(s, q)
+        dot = np.sum(candidate * reference, axis=1)
+        nearer = np.abs(dot) > best
+        out[nearer] = candidate[nearer] * np.where(dot[nearer] < 0, -1.0, 1.0)[:, None]
+        best = np.maximum(best, np.abs(dot))
+    return out
+
+
+def mean_orientations(euler: np.ndarray, grain: np.ndarray, phase_id: np.ndarray, laue: dict,
+                      iterations: int = MEAN_ITERATIONS) -> np.ndarray:
+    """(n_grains, 4) unit quaternions (scalar last; sample to crystal, as `orientation.sample_to_crystal`) of each
+    grain's mean orientation: points as their symmetry equivalent nearest the grain's mean, averaged (see the module
+    docstring). `grain` ids 0 .. n_grains - 1 per point, one phase per grain; `laue`: phase id -> Laue group."""
+    q = ori.sample_to_crystal(euler).as_quat()
+    n_grains = int(grain.max(initial=-1)) + 1
+    mean = q[_first_rows(grain, n_grains)] if n_grains else np.empty((0, 4))
+    for _ in range(iterations):
+        aligned = q.copy()
+        for phase, group in laue.items():
+            mine = phase_id == phase
+            aligned[mine] = nearest_equivalents(q[mine], mean[grain[mine]], group)
+        total = np.stack([np.bincount(grain, aligned[:, k], minlength=n_grains) for k in range(4)], -1)
+        mean = total / np.linalg.norm(total, axis=1, keepdims=True)
+    return mean
+
+
+def _misorientation_to_mean(mean: np.ndarray, euler: np.ndarray, grain: np.ndarray, phase_id: np.ndarray,
+                            laue: dict) -> np.ndarray:
+    """Each point's symmetry-reduced misorientation (radians) to its grain's mean orientation."""
+    mean_euler = bunge_radians(mean)
+    out = np.full(len(grain), np.nan)
+    for phase, group in laue.items():
+        mine = phase_id == phase
+        out[mine] = ori.misorientation_angles(mean_euler[grain[mine]], euler[mine], group)
+    return out
+
+
+def bunge_radians(q: np.ndarray) -> np.ndarray:
+    """Sample-to-crystal quaternions (N, 4) -> their Bunge Euler angles (N, 3) in radians, each in [0, 2 pi)."""
+    if not len(q):
+        return np.empty((0, 3))
+    return np.mod(Rotation.from_quat(q).inv().as_euler("ZXZ"), 2 * np.pi)
+
+
+def bunge_degrees(q: np.ndarray) -> np.ndarray:
+    return np.rad2deg(bunge_radians(q))
+
+
+# -- latents and classes -----------------------------------------------------------------------------------
+
+def _latent_columns(grain: np.ndarray, latents: np.ndarray, n_grains: int) -> dict:
+    """latent_spread, latent_norm and each dimension's mean per grain, over its points with finite latents."""
+    finite = np.isfinite(latents).all(axis=1)
+    grain, latents = grain[finite], latents[finite]
+    count = np.bincount(grain, minlength=n_grains)
+    total = np.zeros((n_grains, latents.shape[1]))
+    np.add.at(total, grain, latents)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count[:, None]
+    distance = np.empty(len(grain))
+    for start in range(0, len(grain), LATENT_BLOCK_ROWS):
+        part = slice(start, start + LATENT_BLOCK_ROWS)
+        distance[part] = np.linalg.norm(latents[part] - mean[grain[part]], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.bincount(grain, distance, minlength=n_grains) / count
+    out = {col.LATENT_SPREAD: spread, col.LATENT_NORM: np.linalg.norm(mean, axis=1)}
+    out.update({col.latent_name(d): mean[:, d] for d in range(latents.shape[1])})
+    return out
+
+
+def _majority(grain: np.ndarray, codes: np.ndarray, names: list[str], n_grains: int, points: np.ndarray,
+              column: str) -> dict:
+    """The class most of each grain's points have (empty where none has one) and the share of its points with it."""
+    has = codes >= 0
+    counts = np.bincount(grain[has] * max(len(names), 1) + codes[has],
+                         minlength=n_grains * max(len(names), 1)).reshape(n_grains, -1)
+    most = counts.argmax(axis=1)
+    named = np.asarray(names + [""], dtype=object)[np.where(counts.max(axis=1) > 0, most, len(names))]
+    return {column: named, col.CLASS_FRACTION: counts.max(axis=1) / points}
+
+
+# -- files ----------------------------------------------------------------------------------------------------
+
+def grains_names(stem: str) -> dict[str, str]:
+    """The files of a scan's grain table: `grains__<stem>.csv`, `grains_report__<stem>.json`."""
+    return {"table": f"grains__{stem}.csv", "report": f"grains_report__{stem}.json"}
+
+
+def write_grains(found: Grains, out_dir, stem: str, inputs: dict) -> dict[str, Path]:
+    """The grain table (CSV) and its JSON report (parameters, inputs with their SHA-256, counts, notes, versions),
+    each written atomically; `inputs`: name -> an `artifacts.input_record` (or None)."""
+    out_dir = Path(out_dir)
+    names = grains_names(stem)
+    table_path = write_csv(out_dir / names["table"], found.table)
+    report = {"kind": "grains", "created": now(), "parameters": found.parameters,
+              "inputs": {k: v for k, v in inputs.items() if v is not None}, "units": found.units,
+              "n_grains": len(found.table), "indexed_points": int((found.grain_of_row >= 0).sum()),
+              "columns": list(found.table.columns), "notes": found.notes,
+              "outputs": {"table": {"name": names["table"], "sha256": sha256_file(table_path)}},
+              "versions": package_versions(VERSION_PACKAGES)}
+    return {"table": table_path, "report": write_json(out_dir / names["report"], report)}
+
+
+def latents_on_points(points: ScanPoints, lat) -> tuple[np.ndarray, list[str]]:
+    """A latents file's vectors (N, D) row for row with the scan's points, matched by coordinates (NaN where a
+    point has none), and notes: the latents must be of this scan's pixels."""
+    matrix, _ = lat.stacked()
+    if lat.x is None:
+        raise InputError("these latents have no x, y coordinates: give the latents of this scan", lat.path)
+    at = points.rows_at(lat.x, lat.y, "the latents' coordinates", lat.path)
+    out = np.full((len(points), matrix.shape[1]), np.nan, np.float32)
+    out[at[at >= 0]] = matrix[at >= 0]
+    notes = []
+    source = lat.attrs.get("source_sha256")
+    if source and source != sha256_file(points.path):
+        notes.append(f"the latents were extracted from another file ({Path(str(lat.attrs.get('source', '?'))).name}, "
+                     "not this scan's bytes): matched to its points by their coordinates")
+    return out, notes
+
+
+def input_records(scan, latents=None, classes=None) -> dict:
+    return {"scan": input_record(scan), "latents": input_record(latents) if latents else None,
+            "classes": input_record(classes) if classes else None}

@@ -1,0 +1,249 @@
+"""A scan with its clusters or labels as the files MTEX, AZtecCrystal and OIM read: an Oxford `.ctf` (Channel Text
+File) or an EDAX `.ang`, the classes as phases, with the scan's own Euler angles and quality maps.
+
+    phases, phase_of_row = exported_phases(points, classes)   one phase per (class, scan phase) met, numbered from 1
+    report = export_ebsd(points, classes, "scan.ctf")          or "scan.ang"; written atomically, with
+                                                               `scan.ctf.json` beside it (phases, inputs, notes)
+
+Every node of the scan's grid is one line, row by row (x fastest), at its grid position (in µm: a scan stored in nm
+or mm is converted). Points are written as not indexed (phase 0, .ang: CI -1) where the scan did not index them;
+grid nodes without a point likewise. An indexed point takes the phase of its class (of its scan phase, where the
+scan has two or more: `<class> (<phase>)`), with that scan phase's crystal symmetry, space group and lattice; one
+without a class takes the phase `unclassified`. The Euler angles are the scan's as stored (`data.orientations`: no
+change of reference frame), in degrees with 4 decimals (.ctf) or radians with 5 (.ang).
+
+Columns: .ctf `Phase X Y Bands Error Euler1 Euler2 Euler3 MAD BC BS` (BC from the scan's `Band Contrast`, else its
+`IQ`; MAD from `Mean Angular Deviation`, `MAD` or EDAX's `Fit`; BS from `Band Slope`; Bands is 0: the scan readers
+do not keep it; Error 0 indexed, 3 not); .ang `phi1 PHI phi2 x y IQ CI Phase SEM Fit` (IQ from `IQ`, else `Band
+Contrast`; CI from `CI`, else 1 where indexed; Fit from `Fit`, else the MAD; SEM from `SEM Signal`), as orix writes
+them (its reader, `orix.io.load`, reads both back: tests/engine/test_vendor_files.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...data.orientations import OXFORD_LAUE
+from ...errors import InputError
+from ...storage import atomic_path, sha256_file
+from ...versions import package_versions
+from ..artifacts import VERSION_PACKAGES, now, write_json
+from .scan_points import RowClasses, ScanPoints
+from .scan_references import laue_of
+
+FORMATS = (".ctf", ".ang")
+UNCLASSIFIED = "unclassified"
+CTF_LAUE = {laue: number for number, laue in OXFORD_LAUE.items()} | {"m3": 10}
+# EDAX's symmetry number of each Laue group: the number of its proper point group (data.orientations.EDAX_SYMMETRY)
+ANG_SYMMETRY = {"-1": 1, "2/m": 2, "mmm": 22, "4/m": 4, "4/mmm": 42, "-3": 3, "-3m": 32, "6/m": 6, "6/mmm": 62,
+                "m-3": 23, "m-3m": 43}
+HEXAGONAL = ("6/mmm", "6/m", "-3m", "-3")
+MICRONS = {"um": 1.0, "nm": 1e-3, "mm": 1e3}
+BLOCK_ROWS = 1 << 20  # lines formatted at a time
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportedPhase:
+    name: str
+    laue: str  # Laue group symbol ("m-3m"); "-1" where the scan gives none this module knows
+    space_group: int  # 0: not known
+    lattice: tuple  # a, b, c (Å), alpha, beta, gamma (degrees)
+    points: int
+    class_name: str  # the class, or UNCLASSIFIED
+    scan_phase: int  # the scan's phase id
+
+
+def export_ebsd(points: ScanPoints, classes: RowClasses, path, inputs: dict | None = None) -> dict:
+    """Write `path` (.ctf or .ang, by its ending) and `<path>.json`, its report; returns the report."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise InputError(f"the export's ending must be .ctf (Oxford) or .ang (EDAX), not {path.suffix or 'none'!r}",
+                         path)
+    if len(classes.codes) != len(points):
+        raise InputError(f"{len(classes.codes)} classes for the scan's {len(points)} points", path)
+    phases, phase_of_row, notes = exported_phases(points, classes)
+    grid = points.grid
+    table, used = (ctf_columns if path.suffix.lower() == ".ctf" else ang_columns)(points, phases, phase_of_row)
+    node = np.full(grid.n_rows * grid.n_columns, -1, np.int64)  # the point at each grid node, row by row
+    rows, columns = points.cells
+    node[rows * grid.n_columns + columns] = np.arange(len(points))
+    scale, unit_note = _microns(points.units)
+    notes += unit_note + _lattice_notes(phases) + [f"{name}: from the scan's {source!r}" if source else
+                                                   f"{name}: not in the scan, written as its empty value"
+                                                   for name, source in used.items()]
+    header = (ctf_header if path.suffix.lower() == ".ctf" else ang_header)(grid, scale, phases)
+    empty = table.iloc[:0]
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="\n") as out:
+            out.write(header)
+            for start in range(0, len(node), BLOCK_ROWS):
+                part = node[start:start + BLOCK_ROWS]
+                block = _lines(table, empty, part, grid, scale, start, path.suffix.lower())
+                block.to_csv(out, sep="\t" if path.suffix.lower() == ".ctf" else " ", header=False, index=False,
+                             float_format="%.4f" if path.suffix.lower() == ".ctf" else "%.5f", lineterminator="\n")
+    report = {"kind": "export-ebsd", "created": now(), "format": path.suffix.lower()[1:],
+              "inputs": {k: v for k, v in (inputs or {}).items() if v is not None},
+              "grid": {"rows": grid.n_rows, "columns": grid.n_columns, "step_um": [grid.step_x * scale,
+                                                                                   grid.step_y * scale]},
+              "classes": classes.column, "phases": {str(k + 1): dataclasses.asdict(p) for k, p in enumerate(phases)},
+              "not_indexed": int((phase_of_row == 0).sum()), "nodes_without_point": int((node < 0).sum()),
+              "notes": notes, "outputs": {"file": {"name": path.name, "sha256": sha256_file(path)}},
+              "versions": package_versions(VERSION_PACKAGES)}
+    write_json(path.with_name(path.name + ".json"), report)
+    return report
+
+
+def exported_phases(points: ScanPoints, classes: RowClasses) -> tuple[list[ExportedPhase], np.ndarray, list[str]]:
+    """(the phases, numbered from 1 in list order; each point's phase, 0 where not indexed; notes)."""
+    scan_phase = points.orientations.phase_id
+    indexed = scan_phase >= 0
+    names = [*classes.names, UNCLASSIFIED]
+    code = np.where(classes.codes >= 0, classes.codes, len(classes.names))
+    present = sorted(int(p) for p in np.unique(scan_phase[indexed]))
+    phases, phase_of_row = [], np.zeros(len(points), np.int64)
+    for k, class_name in enumerate(names):
+        for p in present:
+            mine = indexed & (code == k) & (scan_phase == p)
+            if mine.any():
+                phase_of_row[mine] = len(phases) + 1
+                phases.append(_phase(class_name, p, points.orientations.phases.get(p), int(mine.sum()), len(present)))
+    notes = []
+    lost = int((~indexed & (classes.codes >= 0)).sum())
+    if lost:
+        notes.append(f"{lost} points with a class are not indexed in the scan: written as not indexed, without "
+                     "their class")
+    unknown = sorted({p.scan_phase for p in phases if p.laue == "-1"})
+    if unknown:
+        notes.append(f"scan phases {unknown} have no crystal symmetry this export knows: written as triclinic (-1)")
+    return phases, phase_of_row, notes
+
+
+def _phase(class_name: str, scan_phase: int, phase, points: int, n_scan_phases: int) -> ExportedPhase:
+    laue = (laue_of(phase) if phase else None) or (phase.point_group if phase and phase.point_group in CTF_LAUE
+                                                    else None) or "-1"
+    name = class_name if n_scan_phases == 1 else f"{class_name} ({phase.name if phase else scan_phase})"
+    lattice = phase.lattice if phase and phase.lattice else (1.0, 1.0, 1.0, 90.0, 90.0,
+                                                             120.0 if laue in HEXAGONAL else 90.0)
+    return ExportedPhase(one_line_name(name), laue, int(phase.space_group or 0) if phase else 0, tuple(lattice),
+                         points, class_name, scan_phase)
+
+
+def one_line_name(name: str) -> str:
+    """A class name as one field of a text file: control characters, tabs and line breaks become spaces."""
+    return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", str(name))).strip() or "class"
+
+
+def _lattice_notes(phases) -> list[str]:
+    placeholder = sorted({p.scan_phase for p in phases if p.lattice[:3] == (1.0, 1.0, 1.0)})
+    return [f"scan phases {placeholder}: the file gives no lattice constants; written as a = b = c = 1 Å with the "
+            "crystal system's angles (orientations do not depend on them; Miller indices of non-cubic phases do)"
+            ] if placeholder else []
+
+
+def _microns(units) -> tuple[float, list[str]]:
+    if units in MICRONS:
+        return MICRONS[units], []
+    return 1.0, [f"the scan's coordinates are in {units!r}, not a length: written as they are where µm belong"]
+
+
+def _map(points: ScanPoints, names) -> tuple[np.ndarray | None, str | None]:
+    """The first of the scan's maps named (values, name), or (None, None)."""
+    name = next((n for n in names if n in points.point_maps), None)
+    return (np.asarray(points.point_maps[name], np.float64), name) if name else (None, None)
+
+
+def _filled(values, default) -> np.ndarray:
+    return np.nan_to_num(values, nan=default) if values is not None else None
+
+
+# -- the columns --------------------------------------------------------------------------------------------
+
+def ctf_columns(points: ScanPoints, phases, phase_of_row) -> tuple[pd.DataFrame, dict]:
+    """One line per point (X, Y filled in per node by `_lines`) and which scan map each column came from."""
+    indexed = phase_of_row > 0
+    euler = np.where(indexed[:, None], np.mod(np.rad2deg(np.nan_to_num(points.orientations.euler)), 360), 0.0)
+    bc, bc_name = _map(points, ("Band Contrast", "IQ"))
+    mad, mad_name = _map(points, ("Mean Angular Deviation", "MAD", "Fit"))
+    bs, bs_name = _map(points, ("Band Slope",))
+    n = len(points)
+    table = pd.DataFrame({
+        "Phase": phase_of_row, "X": np.zeros(n), "Y": np.zeros(n), "Bands": np.zeros(n, np.int64),
+        "Error": np.where(indexed, 0, 3), "Euler1": euler[:, 0], "Euler2": euler[:, 1], "Euler3": euler[:, 2],
+        "MAD": np.where(indexed, _filled(mad, 0.0), 0.0) if mad is not None else np.zeros(n),
+        "BC": np.rint(_filled(bc, 0.0)).astype(np.int64) if bc is not None else np.zeros(n, np.int64),
+        "BS": np.rint(_filled(bs, 0.0)).astype(np.int64) if bs is not None else np.zeros(n, np.int64)})
+    return table, {"BC": bc_name, "MAD": mad_name, "BS": bs_name}
+
+
+def ang_columns(points: ScanPoints, phases, phase_of_row) -> tuple[pd.DataFrame, dict]:
+    indexed = phase_of_row > 0
+    euler = np.where(indexed[:, None], np.nan_to_num(points.orientations.euler), 4 * np.pi)  # EDAX: 4 pi, none
+    iq, iq_name = _map(points, ("IQ", "Band Contrast"))
+    ci, ci_name = _map(points, ("CI",))
+    fit, fit_name = _map(points, ("Fit", "Mean Angular Deviation", "MAD"))
+    sem, sem_name = _map(points, ("SEM Signal",))
+    n = len(points)
+    not_indexed = 0 if len(phases) > 1 else -1  # as orix writes it: in a one-phase file, phase 0 is that phase
+    table = pd.DataFrame({
+        "phi1": euler[:, 0], "PHI": euler[:, 1], "phi2": euler[:, 2], "x": np.zeros(n), "y": np.zeros(n),
+        "IQ": _filled(iq, 0.0) if iq is not None else np.zeros(n),
+        "CI": np.where(indexed, _filled(ci, 1.0) if ci is not None else 1.0, -1.0),
+        "Phase": np.where(indexed, phase_of_row, not_indexed),
+        "SEM": _filled(sem, 0.0) if sem is not None else np.zeros(n),
+        "Fit": np.where(indexed, _filled(fit, 0.0) if fit is not None else 0.0, 180.0)})
+    return table, {"IQ": iq_name, "CI": ci_name, "Fit": fit_name, "SEM": sem_name}
+
+
+def _lines(table: pd.DataFrame, empty: pd.DataFrame, node_points: np.ndarray, grid, scale: float, start: int,
+           suffix: str) -> pd.DataFrame:
+    """The lines of grid nodes start .. start + len(node_points): each node's point, or a not-indexed line."""
+    has = node_points >= 0
+    block = table.iloc[np.where(has, node_points, 0)].reset_index(drop=True)
+    if not has.all():
+        block.loc[~has] = _empty_line(table.columns, suffix)
+    rows, columns = np.divmod(start + np.arange(len(node_points)), grid.n_columns)
+    x_name, y_name = ("X", "Y") if suffix == ".ctf" else ("x", "y")
+    block[x_name] = (grid.x0 + columns * grid.step_x) * scale
+    block[y_name] = (grid.y0 + rows * grid.step_y) * scale
+    return block.astype(table.dtypes.to_dict())
+
+
+def _empty_line(columns, suffix: str) -> list:
+    """A grid node without a point: not indexed, no signal."""
+    if suffix == ".ctf":
+        return [{"Error": 3}.get(c, 0) for c in columns]
+    return [{"phi1": 4 * np.pi, "PHI": 4 * np.pi, "phi2": 4 * np.pi, "CI": -1.0, "Fit": 180.0}.get(c, 0)
+            for c in columns]
+
+
+# -- the headers ----------------------------------------------------------------------------------------------
+
+def ctf_header(grid, scale: float, phases) -> str:
+    lines = ["Channel Text File", "Prj\tLatent Explorer export", "Author\tLatent Explorer", "JobMode\tGrid",
+             f"XCells\t{grid.n_columns}", f"YCells\t{grid.n_rows}", f"XStep\t{grid.step_x * scale:.6g}",
+             f"YStep\t{grid.step_y * scale:.6g}", "AcqE1\t0", "AcqE2\t0", "AcqE3\t0",
+             "Euler angles refer to Sample Coordinate system (CS0)!\tMag\t0\tCoverage\t100\tDevice\t0\tKV\t0\t"
+             "TiltAngle\t0\tTiltAxis\t0", f"Phases\t{len(phases)}"]
+    for p in phases:
+        a, b, c, alpha, beta, gamma = p.lattice
+        lines.append(f"{a:.4f};{b:.4f};{c:.4f}\t{alpha:.4f};{beta:.4f};{gamma:.4f}\t{p.name}\t{CTF_LAUE.get(p.laue, 1)}"
+                     f"\t{p.space_group}")
+    lines.append("Phase\tX\tY\tBands\tError\tEuler1\tEuler2\tEuler3\tMAD\tBC\tBS")
+    return "\n".join(lines) + "\n"
+
+
+def ang_header(grid, scale: float, phases) -> str:
+    lines = ["TEM_PIXperUM          1.000000", "x-star                0.000000", "y-star                0.000000",
+             "z-star                0.000000", "WorkingDistance       0.000000", ""]
+    for k, p in reversed(list(enumerate(phases, start=1))):  # listed last first, as OIM and orix write them
+        lattice = " ".join(f"{v:.3f}" for v in p.lattice)
+        lines += [f"Phase {k}", f"MaterialName    {p.name}", "Formula", "Info",
+                  f"Symmetry    {ANG_SYMMETRY.get(p.laue, 1)}", f"LatticeConstants    {lattice}", "NumberFamilies    0"]
+    lines += ["GRID: SqrGrid", f"XSTEP: {grid.step_x * scale:.6f}", f"YSTEP: {grid.step_y * scale:.6f}",
+              f"NCOLS_ODD: {grid.n_columns}", f"NCOLS_EVEN: {grid.n_columns}", f"NROWS: {grid.n_rows}", "",
+              "OPERATOR: Latent Explorer", "", "SAMPLEID:", "", "SCANID:", ""]
+    return "".join(f"# {line}".rstrip() + "\n" for line in lines)
