@@ -89,11 +89,11 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
     notes = [MEAN_NOTE] + ([f"{int(np.isnan(table[col.KAM]).sum())} grains have no point with a KAM (no neighbour "
                             f"within {kam_threshold_deg:g}°): kam_deg is empty"] if np.isnan(table[col.KAM]).any()
                            else [])
-    if classes is not None:
-        table.update(_majority(g, classes.codes[inside], classes.names, n_grains, count, classes.column))
     if latents is not None:
         table.update(_latent_columns(g, np.asarray(latents)[inside], n_grains))
     frame = pd.DataFrame(table)
+    if classes is not None:
+        frame = with_classes(frame, grain, classes)
     if latents is not None:
         frame = frame.sort_values([col.LATENT_SPREAD, col.GRAIN], ascending=[False, True], kind="stable",
                                   na_position="last").reset_index(drop=True)
@@ -204,15 +204,22 @@ def _latent_columns(grain: np.ndarray, latents: np.ndarray, n_grains: int) -> di
     return out
 
 
-def _majority(grain: np.ndarray, codes: np.ndarray, names: list[str], n_grains: int, points: np.ndarray,
-              column: str) -> dict:
-    """The class most of each grain's points have (empty where none has one) and the share of its points with it."""
-    has = codes >= 0
-    counts = np.bincount(grain[has] * max(len(names), 1) + codes[has],
-                         minlength=n_grains * max(len(names), 1)).reshape(n_grains, -1)
-    most = counts.argmax(axis=1)
-    named = np.asarray(names + [""], dtype=object)[np.where(counts.max(axis=1) > 0, most, len(names))]
-    return {column: named, col.CLASS_FRACTION: counts.max(axis=1) / points}
+def with_classes(table: pd.DataFrame, grain_of_row: np.ndarray, classes: RowClasses) -> pd.DataFrame:
+    """The grain table with the class most of each grain's points have (`cluster` or `label`: `classes.column`;
+    empty where none of its points has one) and `class_fraction`, the share of its points in it; put before the
+    latent columns."""
+    has = (grain_of_row >= 0) & (classes.codes >= 0)
+    n_grains, n_classes = int(grain_of_row.max(initial=-1)) + 1, max(len(classes.names), 1)
+    counts = np.bincount(grain_of_row[has] * n_classes + classes.codes[has],
+                         minlength=n_grains * n_classes).reshape(n_grains, n_classes)
+    most, top = counts.argmax(axis=1), counts.max(axis=1)
+    named = np.asarray([*classes.names, ""], dtype=object)[np.where(top > 0, most, len(classes.names))]
+    ids = table[col.GRAIN].to_numpy()
+    out = table.drop(columns=[classes.column, col.CLASS_FRACTION], errors="ignore")
+    before = next((i for i, name in enumerate(out.columns) if name.startswith("latent_")), len(out.columns))
+    out.insert(before, classes.column, named[ids])
+    out.insert(before + 1, col.CLASS_FRACTION, top[ids] / table[col.POINTS].to_numpy())
+    return out
 
 
 # -- files ----------------------------------------------------------------------------------------------------
