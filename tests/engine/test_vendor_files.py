@@ -135,3 +135,9 @@ def test_an_interrupted_export_leaves_no_file(points, tmp_path, monkeypatch):
     with pytest.raises(OSError):
         vendor_files.export_ebsd(points, RowClasses(np.zeros(len(points), np.int64), ["all"], "label"), target)
     assert target.read_text() == "the earlier export\n" and not list(tmp_path.glob("*.partial"))
+
+
+def test_the_oxford_and_edax_readers_keep_the_lattice_constants(points, edax_h5):
+    nickel = (3.524, 3.524, 3.524, 90.0, 90.0, 90.0)
+    assert points.orientations.phases[1].lattice == nickel  # H5OINA: Å, the angles stored in radians
+    assert scan_points(edax_h5).orientations.phases[1].lattice == nickel  # EDAX: Å and degrees

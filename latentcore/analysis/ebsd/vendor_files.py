@@ -13,7 +13,7 @@ without a class takes the phase `unclassified`. The Euler angles are the scan's 
 change of reference frame), in degrees with 4 decimals (.ctf) or radians with 5 (.ang).
 
 Columns: .ctf `Phase X Y Bands Error Euler1 Euler2 Euler3 MAD BC BS` (BC from the scan's `Band Contrast`, else its
-`IQ`; MAD from `Mean Angular Deviation`, `MAD` or EDAX's `Fit`; BS from `Band Slope`; Bands is 0: the scan readers
+`IQ` stretched from its range to 0-255; MAD from `Mean Angular Deviation`, `MAD` or EDAX's `Fit`; BS from `Band Slope`; Bands is 0: the scan readers
 do not keep it; Error 0 indexed, 3 not); .ang `phi1 PHI phi2 x y IQ CI Phase SEM Fit` (IQ from `IQ`, else `Band
 Contrast`; CI from `CI`, else 1 where indexed; Fit from `Fit`, else the MAD; SEM from `SEM Signal`), as orix writes
 them (its reader, `orix.io.load`, reads both back: tests/engine/test_vendor_files.py).
@@ -72,7 +72,7 @@ def export_ebsd(points: ScanPoints, classes: RowClasses, path, inputs: dict | No
     rows, columns = points.cells
     node[rows * grid.n_columns + columns] = np.arange(len(points))
     scale, unit_note = _microns(points.units)
-    notes += unit_note + _lattice_notes(phases) + [f"{name}: from the scan's {source!r}" if source else
+    notes += unit_note + _lattice_notes(phases) + [f"{name}: from the scan's {source}" if source else
                                                    f"{name}: not in the scan, written as its empty value"
                                                    for name, source in used.items()]
     header = (ctf_header if path.suffix.lower() == ".ctf" else ang_header)(grid, scale, phases)
@@ -167,6 +167,10 @@ def ctf_columns(points: ScanPoints, phases, phase_of_row) -> tuple[pd.DataFrame,
     indexed = phase_of_row > 0
     euler = np.where(indexed[:, None], np.mod(np.rad2deg(np.nan_to_num(points.orientations.euler)), 360), 0.0)
     bc, bc_name = _map(points, ("Band Contrast", "IQ"))
+    if bc_name == "IQ":  # EDAX's image quality is on another scale: stretched to band contrast's 0-255
+        finite = bc[np.isfinite(bc)]
+        low, high = (finite.min(), finite.max()) if len(finite) else (0.0, 1.0)
+        bc, bc_name = 255 * (bc - low) / max(high - low, 1e-12), "IQ, stretched from its range to 0-255"
     mad, mad_name = _map(points, ("Mean Angular Deviation", "MAD", "Fit"))
     bs, bs_name = _map(points, ("Band Slope",))
     n = len(points)
