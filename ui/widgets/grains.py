@@ -42,7 +42,7 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
     chosen = state.selection()
     # a new table widget whenever the selection changes: a row picked before never comes back as a new pick
-    event = st.dataframe(table, column_order=shown, hide_index=True, height=280, on_select="rerun",
+    event = st.dataframe(table, column_order=shown, hide_index=True, on_select="rerun",
                          selection_mode="single-row", key=f"maps_grains_table_{digest(chosen)[:12]}")
     picked = event.selection.rows if event is not None else []
     if picked:
