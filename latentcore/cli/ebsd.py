@@ -58,8 +58,9 @@ def run_grains(args) -> int:
     for note in found.notes:
         print(f"note: {note}")
     table = found.table
+    ranked = ", ranked by latent spread" if latents is not None else ""
     print(f"{len(table):,} grains in {int((found.grain_of_row >= 0).sum()):,} indexed points "
-          f"(boundaries above {args.boundary_deg:g}°)" + (", ranked by latent spread:" if latents is not None else ":"))
+          f"(boundaries above {args.boundary_deg:g}°){ranked}:")
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
     print(table[shown].head(5).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"wrote {paths['table']} and {paths['report'].name}")

@@ -67,8 +67,8 @@ def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, P
          "--out", out / "whole"],
         ["rank", latents, "--reference", out / "kept.csv", "--metrics", "pearson", "spearman", "--out", out / "rank",
          "--no-figures"],
-        ["grains", edax_h5, "--latents", latents, "--classes", out / "pair" / "cluster_assignments__kmeans_dim0_full.csv",
-         "--out", out / "grains"],
+        ["grains", edax_h5, "--latents", latents, "--classes",
+         out / "pair" / "cluster_assignments__kmeans_dim0_full.csv", "--out", out / "grains"],
     ]
     try:
         for args in runs:

@@ -28,15 +28,16 @@ ORIGIN = "maps_grains"  # the selection's origin (`selection.ORIGINS`)
 
 
 def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
+    """The table, the grain picker and the CSV download, below a "Grains" heading."""
     if lat.orientations is None or lat.x is None:
         return
     st.subheader("Grains")
     with common.user_errors():
         found = scan_maps.grains(lat_stamp, boundary_deg)
     table, classes_said = _with_classes(found["table"], found["grain_of_row"], len(lat.x))
-    st.caption(f"{len(table):,} grains: edge neighbours misoriented by at most {boundary_deg:g}° (the boundary angle), "
-               "over the whole scan; areas and diameters in the scan's unit. Ranked by the spread of their latents "
-               "(the mean distance of a grain's latent vectors to their mean): internally inhomogeneous grains "
+    st.caption(f"{len(table):,} grains: edge neighbours misoriented by at most {boundary_deg:g}° (the boundary "
+               "angle), over the whole scan; areas and diameters in the scan's unit. Ranked by the spread of their "
+               "latents (the mean distance of a grain's latent vectors to their mean): internally inhomogeneous grains "
                f"(deformation, sub-grains) first. {classes_said}Pick a row, or a grain's id below, to select its "
                f"pixels on every page. GOS: grain orientation spread; {MEAN_NOTE}.")
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
@@ -44,9 +45,8 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
     # a new table widget whenever the selection changes: a row picked before never comes back as a new pick
     event = st.dataframe(table, column_order=shown, hide_index=True, on_select="rerun",
                          selection_mode="single-row", key=f"maps_grains_table_{digest(chosen)[:12]}")
-    picked = event.selection.rows if event is not None else []
-    if picked:
-        _select(int(table[GRAIN].iloc[picked[0]]), found["grain_of_row"])
+    if event.selection.rows:
+        _select(int(table[GRAIN].iloc[event.selection.rows[0]]), found["grain_of_row"])
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
     grain = cols[0].number_input("Grain", 0, max(len(table) - 1, 0), state.setting("maps_grain", 0,
                                  bounds=(0, max(len(table) - 1, 0))), key="maps_grain")

@@ -23,8 +23,8 @@ that have it).
 
 The mean orientation respects the crystal symmetry: each point's orientation is replaced by its symmetry equivalent
 nearest the grain's current mean (first: the grain's first point), the unit quaternions are averaged and
-normalised, twice. Exact for grains that spread less than half the symmetry's smallest rotation (45° for cubic
-crystals); an approximation beyond, said in the report's notes.
+normalised, twice (the chordal mean). The equivalents are the right ones while a grain spreads less than half its
+symmetry's smallest rotation (45° for cubic crystals); beyond, the mean is an approximation, said in the notes.
 """
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ from .scan_references import laue_of
 
 MEAN_ITERATIONS = 2
 LATENT_BLOCK_ROWS = 1 << 18  # distances to the grain means computed this many rows at a time
-MEAN_NOTE = ("mean orientation: the normalised mean of each point's unit quaternion, taken as its symmetry "
-             "equivalent nearest the grain's mean (iterated twice from the grain's first point); exact for grains "
-             "that spread less than half the symmetry's smallest rotation, an approximation beyond")
+MEAN_NOTE = ("mean orientation: the normalised mean of the points' unit quaternions, each taken as its symmetry "
+             "equivalent nearest the grain's mean (twice, from the grain's first point); the equivalents are the "
+             "right ones while a grain spreads less than half its symmetry's smallest rotation (45° for cubic), an "
+             "approximation beyond")
 
 
 @dataclasses.dataclass

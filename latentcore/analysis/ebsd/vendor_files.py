@@ -1,7 +1,7 @@
 """A scan with its clusters or labels as the files MTEX, AZtecCrystal and OIM read: an Oxford `.ctf` (Channel Text
 File) or an EDAX `.ang`, the classes as phases, with the scan's own Euler angles and quality maps.
 
-    phases, phase_of_row = exported_phases(points, classes)   one phase per (class, scan phase) met, numbered from 1
+    phases, phase_of_row, notes = exported_phases(points, classes)   a phase per (class, scan phase) met, from 1
     report = export_ebsd(points, classes, "scan.ctf")          or "scan.ang"; written atomically, with
                                                                `scan.ctf.json` beside it (phases, inputs, notes)
 
@@ -13,10 +13,12 @@ without a class takes the phase `unclassified`. The Euler angles are the scan's 
 change of reference frame), in degrees with 4 decimals (.ctf) or radians with 5 (.ang).
 
 Columns: .ctf `Phase X Y Bands Error Euler1 Euler2 Euler3 MAD BC BS` (BC from the scan's `Band Contrast`, else its
-`IQ` stretched from its range to 0-255; MAD from `Mean Angular Deviation`, `MAD` or EDAX's `Fit`; BS from `Band Slope`; Bands is 0: the scan readers
-do not keep it; Error 0 indexed, 3 not); .ang `phi1 PHI phi2 x y IQ CI Phase SEM Fit` (IQ from `IQ`, else `Band
-Contrast`; CI from `CI`, else 1 where indexed; Fit from `Fit`, else the MAD; SEM from `SEM Signal`), as orix writes
-them (its reader, `orix.io.load`, reads both back: tests/engine/test_vendor_files.py).
+`IQ` stretched from its range to 0-255; MAD from `Mean Angular Deviation`, `MAD` or EDAX's `Fit`; BS from `Band
+Slope`; Bands is 0: the scan readers do not keep it; Error 0 indexed, 3 not); .ang `phi1 PHI phi2 x y IQ CI Phase
+SEM Fit` (IQ from `IQ`, else `Band Contrast`; CI from `CI`, else 1 where indexed; Fit from `Fit`, else the MAD; SEM
+from `SEM Signal`), as orix writes them (its reader, `orix.io.load`, reads both back:
+tests/engine/test_vendor_files.py). The text is written by Arrow, fixed-point (`fixed_point`), a million lines at a
+time.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as arrow_csv
 
-from ...data.orientations import OXFORD_LAUE
+from ...data.orientations import OXFORD_LAUE, Phase
 from ...errors import InputError
 from ...storage import atomic_path, sha256_file
 from ...versions import package_versions
@@ -39,7 +41,7 @@ from .scan_references import laue_of
 
 FORMATS = (".ctf", ".ang")
 UNCLASSIFIED = "unclassified"
-CTF_LAUE = {laue: number for number, laue in OXFORD_LAUE.items()} | {"m3": 10}
+CTF_LAUE = {laue: number for number, laue in OXFORD_LAUE.items()}
 # EDAX's symmetry number of each Laue group: the number of its proper point group (data.orientations.EDAX_SYMMETRY)
 ANG_SYMMETRY = {"-1": 1, "2/m": 2, "mmm": 22, "4/m": 4, "4/mmm": 42, "-3": 3, "-3m": 32, "6/m": 6, "6/mmm": 62,
                 "m-3": 23, "m-3m": 43}
@@ -74,7 +76,7 @@ def export_ebsd(points: ScanPoints, classes: RowClasses, path, inputs: dict | No
     rows, grid_columns = points.cells
     node[rows * grid.n_columns + grid_columns] = np.arange(len(points))
     scale, unit_note = _microns(points.units)
-    notes += unit_note + _lattice_notes(phases) + [f"{name}: from the scan's {source}" if source else
+    notes += unit_note + [f"{name}: from the scan's {source}" if source else
                                                    f"{name}: not in the scan, written as its empty value"
                                                    for name, source in used.items()]
     options = arrow_csv.WriteOptions(include_header=False, delimiter=separator, quoting_style="none")
@@ -117,29 +119,27 @@ def exported_phases(points: ScanPoints, classes: RowClasses) -> tuple[list[Expor
     unknown = sorted({p.scan_phase for p in phases if p.laue == "-1"})
     if unknown:
         notes.append(f"scan phases {unknown} have no crystal symmetry this export knows: written as triclinic (-1)")
+    no_lattice = [p for p in present if not getattr(points.orientations.phases.get(p), "lattice", None)]
+    if no_lattice:
+        notes.append(f"scan phases {no_lattice}: the file gives no lattice constants; written as a = b = c = 1 Å with "
+                     "the crystal system's angles (orientations do not depend on them; Miller indices of non-cubic "
+                     "phases do)")
     return phases, phase_of_row, notes
 
 
 def _phase(class_name: str, scan_phase: int, phase, points: int, n_scan_phases: int) -> ExportedPhase:
-    laue = (laue_of(phase) if phase else None) or (phase.point_group if phase and phase.point_group in CTF_LAUE
-                                                    else None) or "-1"
-    name = class_name if n_scan_phases == 1 else f"{class_name} ({phase.name if phase else scan_phase})"
-    lattice = phase.lattice if phase and phase.lattice else (1.0, 1.0, 1.0, 90.0, 90.0,
-                                                             120.0 if laue in HEXAGONAL else 90.0)
-    return ExportedPhase(one_line_name(name), laue, int(phase.space_group or 0) if phase else 0, tuple(lattice),
-                         points, class_name, scan_phase)
+    """The exported phase of a class's points of one scan phase (`phase`: its `data.orientations.Phase`, or None)."""
+    phase = phase or Phase(str(scan_phase))
+    laue = laue_of(phase) or (phase.point_group if phase.point_group in CTF_LAUE else "-1")  # "2/m": no IPF key
+    name = class_name if n_scan_phases == 1 else f"{class_name} ({phase.name})"
+    lattice = phase.lattice or (1.0, 1.0, 1.0, 90.0, 90.0, 120.0 if laue in HEXAGONAL else 90.0)
+    return ExportedPhase(one_line_name(name), laue, int(phase.space_group or 0), tuple(lattice), points, class_name,
+                         scan_phase)
 
 
 def one_line_name(name: str) -> str:
     """A class name as one field of a text file: control characters, tabs and line breaks become spaces."""
     return re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", str(name))).strip() or "class"
-
-
-def _lattice_notes(phases) -> list[str]:
-    placeholder = sorted({p.scan_phase for p in phases if p.lattice[:3] == (1.0, 1.0, 1.0)})
-    return [f"scan phases {placeholder}: the file gives no lattice constants; written as a = b = c = 1 Å with the "
-            "crystal system's angles (orientations do not depend on them; Miller indices of non-cubic phases do)"
-            ] if placeholder else []
 
 
 def _microns(units) -> tuple[float, list[str]]:
