@@ -10,8 +10,8 @@ from ui.figures import maps as map_figures
 from ui.figures import plots, png
 from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import (access, common, explore, extraction, labels, maps_panels, params, references, scales,
-                        selection)
+from ui.widgets import (access, common, explore, extraction, grains, labels, maps_panels, params, references,
+                        scales, selection)
 
 access.require_app()
 
@@ -66,6 +66,7 @@ if by_label:
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
     references.references_panel(lat_stamp, lat, boundary_deg, roi, overlay=boundaries_on)
+grains.grains_panel(lat_stamp, lat, boundary_deg)  # a grain picked there is the selection below
 
 st.subheader("Click a pixel to see its pattern")
 selection.made_elsewhere("maps")

@@ -1,6 +1,6 @@
 """Command line: `python -m latentcore COMMAND ...`.
 
-One module per step of the work (`data`, `extract`, `explore`, `cluster`, `rank`, `references`, `labels`,
+One module per step of the work (`data`, `extract`, `explore`, `cluster`, `rank`, `references`, `ebsd`, `labels`,
 `train`), the options several commands share in `options`. Each command has an `add_<command>(subparsers)` that
 adds its parser with `set_defaults(func=run_<command>)`; `func(args)` returns an exit code. `COMMANDS` lists them
 in the order of the work, the order `--help` shows.
@@ -23,13 +23,14 @@ import threading
 
 from ..errors import INTERRUPTED, INTERRUPTED_EXIT, exit_code_and_line, one_line
 from ..outputs import inputs_never_written
-from . import cluster, data, explore, extract, labels, rank, references, train
+from . import cluster, data, ebsd, explore, extract, labels, rank, references, train
 
 COMMANDS = (
     data.add_info, data.add_bandcontrast,  # look at the data
     extract.add_extract, extract.add_batch,  # make latents
     explore.add_umap, explore.add_maps, cluster.add_cluster, explore.add_mean_pattern,  # explore them
     rank.add_rank, references.add_references,  # against reference maps
+    ebsd.add_grains, ebsd.add_export_ebsd,  # grains; the results for other EBSD software
     labels.add_probe, labels.add_export, labels.add_compare,  # labels
     train.add_train_vae,  # an encoder of one's own
     cluster.add_rerun,  # reproduce a result

@@ -274,6 +274,8 @@ def write_h5oina(scan: SimulatedScan, path) -> Path:
             phase = header.create_group("Phases/1")
             phase["Phase Name"], phase["Laue Group"] = np.array([b"Nickel"]), np.array([11], np.int32)
             phase["Space Group"] = np.array([225], np.int32)
+            phase["Lattice Dimensions"] = np.array([3.524, 3.524, 3.524], np.float32)  # Å
+            phase["Lattice Angles"] = np.full(3, np.pi / 2, np.float32)  # radians, as Oxford stores them
         header["X Cells"], header["Y Cells"] = np.array([s.n_columns], np.int32), np.array([s.n_rows], np.int32)
         header["X Step"], header["Y Step"] = np.array([s.step], np.float32), np.array([s.step], np.float32)
         header["Pattern Height"] = header["Pattern Width"] = np.array([s.pattern_size], np.int32)

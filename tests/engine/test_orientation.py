@@ -1,5 +1,6 @@
 """Orientation maths (latentcore.analysis.ebsd.orientation) against orix, the GPL-3.0 reference used only here:
-IPF colours within 1/255 of `IPFColorKeyTSL`, misorientation angles and boundary pixels as orix computes them."""
+IPF colours within 1/255 of `IPFColorKeyTSL`, misorientation angles and boundary pixels as orix computes them; the
+rotations and their products, written out in numpy, are scipy's."""
 import numpy as np
 import pytest
 
@@ -35,6 +36,18 @@ def test_misorientation_angles_match_orix(laue):
     symmetry = getattr(orix_symmetry, GROUPS[laue])
     expected = Orientation.from_euler(a, symmetry).angle_with(Orientation.from_euler(b, symmetry))
     np.testing.assert_allclose(ori.misorientation_angles(a, b, laue), expected, atol=1e-9)
+
+
+def test_rotations_and_their_products_are_scipys_written_out():
+    from scipy.spatial.transform import Rotation
+
+    euler = np.vstack([random_euler(500, 4), [[0, 0, 0], [np.pi, np.pi, np.pi], [-1, 7, 3]]])
+    ours, scipys = ori.sample_to_crystal(euler), Rotation.from_euler("ZXZ", euler).inv()
+    assert (ours.inv() * scipys).magnitude().max() < 1e-12
+    s, q = Rotation.random(random_state=1), Rotation.random(50, random_state=2)
+    np.testing.assert_allclose(np.abs(np.sum(ori.compose(s.as_quat(), q.as_quat()) * (s * q).as_quat(), axis=1)), 1,
+                               atol=1e-12)
+    assert np.isnan(ori.sample_to_crystal([[np.nan, 0, 0]]).as_quat()).all()  # not indexed: NaN, as scipy's
 
 
 def test_boundary_pixels_are_those_orix_misorientations_put_above_the_threshold():

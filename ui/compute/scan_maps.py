@@ -1,6 +1,6 @@
 """A scan's maps: the ROI's rows and cells, latent maps over the ROI, the scan's grid and each row's cell on it
 (each made once per input, shared read-only by every session), and its EBSD reference maps (IPF, phases,
-boundaries; VBSE, IQ, ADP from the patterns), in the worker pool at scale."""
+boundaries; VBSE, IQ, ADP from the patterns) and grain table, in the worker pool at scale."""
 from __future__ import annotations
 
 import numpy as np
@@ -108,3 +108,10 @@ def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: tuple | None) -> 
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations."""
     return roi_references(lat_stamp, None, boundary_deg, roi)["lines"]
+
+
+def grains(lat_stamp: tuple, boundary_deg: float) -> dict:
+    """The scan's grain table from the latents' orientations (`tasks.grain_table`), in the worker pool at scale."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.grain_table, "Finding the grains", rows // 20, latents=lat_stamp,
+                  boundary_deg=float(boundary_deg))

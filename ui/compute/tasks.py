@@ -393,3 +393,20 @@ def mean_item(source: tuple, parts: dict, selection_sha1: str, progress) -> tupl
 
     with open_source(source[0]) as reader:
         return streamed_mean(reader, parts, progress=progress)
+
+
+def grain_table(latents: tuple, boundary_deg: float, progress) -> dict:
+    """The grains of the latents' scan (`analysis.ebsd.grains.grain_table`, as `python -m latentcore grains` with
+    these latents): the table ranked by latent spread, each row's grain, parameters and notes."""
+    from latentcore.analysis.ebsd.grains import grain_table as grains
+    from latentcore.analysis.ebsd.scan_points import latents_points
+    from latentcore.latents import read_latents
+
+    progress(0.05, "reading the latents")
+    lat = read_latents(latents[0])
+    matrix, _ = lat.stacked()
+    progress(0.2, f"finding the grains of {len(matrix):,} points: mean orientations, GOS, KAM, latent spread")
+    found = grains(latents_points(lat), matrix, boundary_deg=boundary_deg)
+    progress(1.0, "done")
+    return {"table": found.table, "grain_of_row": found.grain_of_row, "parameters": found.parameters,
+            "notes": found.notes, "units": found.units}

@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis.items import item_caption
-from latentcore.analysis.labels.labelled import codes_per_row
+from latentcore.analysis.ebsd.scan_points import row_classes
+from latentcore.analysis.labels.labelled import codes_per_row, from_clustering
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
 from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_name
 from latentcore.errors import LatentError
@@ -23,7 +24,7 @@ from latentcore.data.images import ImageReader
 from ..compute import cluster_runs, latent_space, sources
 from ..figures import plots
 from ..session import files, state
-from . import common, gallery
+from . import common, ebsd_files, gallery
 from .gallery import source_for
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
@@ -234,3 +235,8 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
     for kind, mime in kinds:  # one under the other: each label shows its whole file name, and the model
         st.download_button(names[kind] + (f" — model {model}" if model else ""), artifact(kind), file_name=names[kind],
                            mime=mime, key=f"clusters_dl_{kind}", on_click="ignore", icon=":material/download:")
+    if figure:  # a scan: the clusters as phases of a .ctf or .ang, named as the assignments
+        lat = sources.latents(lat_stamp)
+        ebsd_files.as_phases(lat, lambda: row_classes(from_clustering(run["rows"], run["labels"]), len(lat.x), CLUSTER),
+                             Path(names["assignments"]).stem, Path(out_dir), "clusters",
+                             {"latents": lat.path, "classes": Path(out_dir) / names["assignments"]})

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels import labelled as lab
 from latentcore.analysis.labels.probe import UNKNOWN, probe_names
 from latentcore.arrays import unique
@@ -28,7 +29,7 @@ from latentcore.figures.labels import label_colours
 from ..compute import cluster_runs, labelling, sources
 from ..figures import png
 from ..session import files, state
-from . import common, explore
+from . import common, ebsd_files, explore, selection
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
 
@@ -187,6 +188,9 @@ def _downloads(lat, labelled, key: str, problem: str | None):
     cols[0].download_button("Labels (CSV)", lambda: labels_file(lat, labelled, out).read_bytes(),
                             file_name=names["labels"], mime="text/csv", key=f"{key}_dl_csv", on_click="ignore",
                             icon=":material/download:")
+    if _positions(lat)[0] is not None:  # a scan: the labels as phases of a .ctf or .ang, named as the labels CSV
+        ebsd_files.as_phases(lat, row_classes(labelled, len(lat.x)), Path(names["labels"]).stem, out, key,
+                             {"latents": lat.path, "classes": lambda: labels_file(lat, labelled, out)})
     source = explore.source_for(lat)
     if source is None:
         cols[1].caption("Training sets need the data file these latents came from, loaded in this session.")

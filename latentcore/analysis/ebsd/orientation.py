@@ -74,8 +74,15 @@ def laue_of_space_group(number: int) -> str | None:
 
 
 def sample_to_crystal(euler) -> Rotation:
-    """Bunge Euler angles (N, 3) in radians -> rotations taking sample directions to crystal ones."""
-    return Rotation.from_euler("ZXZ", np.asarray(euler, np.float64).reshape(-1, 3)).inv()
+    """Bunge Euler angles (N, 3) in radians -> rotations taking sample directions to crystal ones: the inverse of
+    scipy's `Rotation.from_euler("ZXZ", euler)`, its quaternion written out (scipy 1.17 took 3.5 s a million)."""
+    euler = np.asarray(euler, np.float64).reshape(-1, 3)
+    if not np.isfinite(euler).all():  # NaN angles (a point not indexed) give NaN rotations, as scipy's do
+        return Rotation.from_euler("ZXZ", euler).inv()
+    half, plus, minus = euler[:, 1] / 2, (euler[:, 0] + euler[:, 2]) / 2, (euler[:, 0] - euler[:, 2]) / 2
+    quaternion = np.stack([np.sin(half) * np.cos(minus), np.sin(half) * np.sin(minus), np.cos(half) * np.sin(plus),
+                           np.cos(half) * np.cos(plus)], -1)
+    return Rotation.from_quat(quaternion).inv()
 
 
 def checked_laue(laue: str) -> str:
@@ -248,11 +255,20 @@ def ipf_key_corners(laue: str) -> list[tuple[str, float, float]]:
     return out
 
 
+def compose(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quaternions (..., 4), scalar last as scipy's, of rotation `p` applied after `q`: scipy's `p * q`, row by row
+    (scipy's product took 3.7 µs a rotation)."""
+    px, py, pz, pw = np.moveaxis(np.asarray(p, np.float64), -1, 0)
+    x, y, z, w = np.moveaxis(np.asarray(q, np.float64), -1, 0)
+    return np.stack([pw * x + px * w + py * z - pz * y, pw * y + py * w + pz * x - px * z,
+                     pw * z + pz * w + px * y - py * x, pw * w - px * x - py * y - pz * z], -1)
+
+
 def misorientation_angles(euler_a, euler_b, laue: str) -> np.ndarray:
     """Symmetry-reduced misorientation angles (N,) in radians between orientations of one phase:
     the smallest rotation angle among the symmetry equivalents of O_b O_a^-1."""
-    relative = sample_to_crystal(euler_b) * sample_to_crystal(euler_a).inv()
-    q = relative.as_quat()  # (N, 4): x, y, z, w
+    inverse_a = sample_to_crystal(euler_a).as_quat() * [-1, -1, -1, 1]
+    q = compose(sample_to_crystal(euler_b).as_quat(), inverse_a)  # (N, 4): x, y, z, w
     best = np.zeros(len(q))
     for s in proper_rotations(laue).as_quat():  # |w| of s * q
         w = s[3] * q[:, 3] - s[0] * q[:, 0] - s[1] * q[:, 1] - s[2] * q[:, 2]
