@@ -29,7 +29,7 @@ from latentcore.figures.labels import label_colours
 from ..compute import cluster_runs, labelling, sources
 from ..figures import png
 from ..session import files, state
-from . import common, ebsd_files, explore, selection
+from . import common, ebsd_files, explore
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
 

@@ -14,7 +14,7 @@ from ..compute import latent_space
 from ..figures import density, plots
 from ..kept import Kept, digest
 from ..session import state
-from . import common, point_panel
+from . import point_panel
 
 # the charts (and the query) a selection is made on: their key -> (page, panel), to say where a selection came from
 ORIGINS = {"maps_picker": ("Latent maps", "the click map"), "maps_labels_map": ("Latent maps", "the labels map"),
