@@ -17,7 +17,8 @@ shared file system, where local paths are sent as absolute paths) and latentcore
 `run_batch(sources, job)` runs a `BatchJob` over the sources (`expand_sources` expands S3 prefixes)
 and returns one `FileOutcome` per file (`summary_table` prints them); `process_file` is one task.
 `run_tasks(function, items, scheduler)` runs any function over items, in this process or one Dask task
-each (a study's per-source work uses it too: latentcore.analysis.embedding.study).
+each: a study's members are read by it (`describe_members`), and its per-source work
+(latentcore.analysis.embedding.study).
 Output names come from latentcore.outputs.
 """
 from __future__ import annotations
@@ -244,6 +245,18 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
             if on_result:
                 on_result(result)
     return [by_item[i] for i in range(len(items))]
+
+
+def describe_members(locations, scheduler=None, workers: int | None = None, settings: S3Settings | None = None) -> list:
+    """`study.describe_member` of each latents file (read once: downloaded where it is in S3, hashed) as a task of
+    `run_tasks`, for `study.assemble`: on a cluster, the client reads none of a study's members itself."""
+    from .study import describe_member
+
+    def lost(location, exc):
+        raise InputError(f"a Dask worker was lost reading this member: {error_line(exc)}; run again", location)
+
+    return run_tasks(describe_member, locations, scheduler, workers, name="study-member", lost=lost,
+                     settings=settings)
 
 
 @contextlib.contextmanager

@@ -61,10 +61,6 @@ class Member:
     coordinates: bool  # the file holds x, y (a scan)
     units: str | None = None  # of x, y; None without coordinates
 
-    def local_path(self, settings=None) -> Path:
-        """The file on this machine (an S3 member downloaded into the S3 cache)."""
-        return resolve_path(self.location, settings=settings)
-
 
 @dataclasses.dataclass(frozen=True)
 class Study:
@@ -255,10 +251,11 @@ def open_member(member: Member, dim: int, settings=None, verify: bool = True) ->
 
 
 def local_member_path(member: Member, settings=None) -> Path:
+    """The member's file on this machine (one in S3 downloaded into the S3 cache); one line when it is missing."""
     if not is_s3_uri(member.location) and not Path(member.location).is_file():
         raise InputError(f"member {member.name} is missing: restore the file, or {REMAKE} without it",
                          member.location)
-    return member.local_path(settings)
+    return resolve_path(member.location, settings=settings)
 
 
 # -- making a study -----------------------------------------------------------------------------
@@ -303,16 +300,13 @@ def _s3_latents(prefix: str, settings) -> list[str]:
 def make_study(name: str, locations, settings=None) -> Study:
     """The study of these latents files (`study_locations` expands folders, globs and prefixes), checked: one
     model, one dimension, each source once, one coordinate unit. Each member is read once here."""
-    check_name(name)
-    locations = list(locations)
-    if not locations:
-        raise InputError(f"the study {name} has no members: name latents files, a folder or a prefix")
-    described = [describe_member(location, settings) for location in locations]
-    return assemble(name, described)
+    return assemble(check_name(name), [describe_member(location, settings) for location in locations])
 
 
 def assemble(name: str, described) -> Study:
     """A study of members already described (`describe_member`: member, model, dimension), checked."""
+    if not described:
+        raise InputError(f"the study {check_name(name)} has no members: name latents files, a folder or a prefix")
     first, model, dim = described[0]
     seen: dict[str, Member] = {}
     for member, member_model, member_dim in described:
@@ -336,7 +330,7 @@ def assemble(name: str, described) -> Study:
     if odd is not None:
         raise InputError(f"member {odd.name} has coordinates in {odd.units}, {scans[0].name} in {scans[0].units}: "
                          f"a study's scans share one unit; make a study of each unit", odd.location)
-    return Study(name, model, int(dim), tuple(seen.values()))
+    return Study(check_name(name), model, int(dim), tuple(seen.values()))
 
 
 def _model_words(model: dict | None) -> str:

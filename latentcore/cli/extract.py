@@ -117,6 +117,6 @@ def run_batch(args) -> int:
     if args.study:
         from .study import study_of_batch
 
-        code, said = study_of_batch(args.study, outcomes, args.out, settings)
+        code, said = study_of_batch(args, outcomes, settings)
         print(said)
     return code

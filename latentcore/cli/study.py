@@ -21,18 +21,29 @@ def add_study(subparsers):
     p.add_argument("--out", help="folder of NAME.study.json; it must hold the local members, which it names by "
                                  "relative paths (default: their common folder)")
     p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS, or $LATENTCORE_S3_ENDPOINT_URL)")
+    p.add_argument("--scheduler", help="read (hash) the members as Dask tasks: 'local' (a LocalCluster) or a "
+                                       "scheduler address tcp://host:port (default: in this process)")
+    p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     # the study file lands beside its members on purpose; its name (.study.json) is never a latents file's
     p.set_defaults(func=run_study, rewrites=("latents",))
 
 
 def run_study(args) -> int:
     from ..storage.s3 import S3Settings
-    from ..study import make_study, study_locations
+    from ..study import study_locations
 
     settings = S3Settings.from_env(args.endpoint_url)
-    study = make_study(args.name, study_locations(args.latents, settings), settings)
+    study = study_on(args.name, study_locations(args.latents, settings), args.scheduler, args.workers, settings)
     print(write_and_describe(study, args.out))
     return 0
+
+
+def study_on(name, locations, scheduler, workers, settings):
+    """The study of these latents files, each read in this process or as a Dask task (`batch.describe_members`)."""
+    from ..batch import describe_members
+    from ..study import assemble
+
+    return assemble(name, describe_members(locations, scheduler, workers, settings))
 
 
 def write_and_describe(study, out=None) -> str:
@@ -55,15 +66,15 @@ def members_folder(study) -> Path:
     return Path(os.path.commonpath(local)) if local else Path.cwd()
 
 
-def study_of_batch(name: str, outcomes, out, settings) -> tuple[int, str]:
-    """`batch --study NAME`: the study of the batch's outputs, written in `out` (a local folder; else the members'
-    common folder), only when every file is done or skipped. Returns (exit code, what to print)."""
+def study_of_batch(args, outcomes, settings) -> tuple[int, str]:
+    """`batch --study NAME`: the study of the batch's outputs (read on the batch's scheduler), written in `--out`
+    (a local folder; else the members' common folder), only when every file is done or skipped. Returns (exit code,
+    what to print)."""
     from ..batch import FAILED
-    from ..study import make_study
 
     failed = [o for o in outcomes if o.status == FAILED]
     if failed:
-        return 1, (f"the study {name} was not written: {len(failed)} of {len(outcomes)} files failed; run the same "
-                   f"batch again to finish them (it writes the study then)")
-    study = make_study(name, [o.output for o in outcomes], settings)
-    return 0, write_and_describe(study, None if out is None or is_s3_uri(out) else out)
+        return 1, (f"the study {args.study} was not written: {len(failed)} of {len(outcomes)} files failed; run the "
+                   f"same batch again to finish them (it writes the study then)")
+    study = study_on(args.study, [o.output for o in outcomes], args.scheduler, args.workers, settings)
+    return 0, write_and_describe(study, None if args.out is None or is_s3_uri(args.out) else args.out)

@@ -338,6 +338,13 @@ def dask_client():
         yield client
 
 
+def test_members_are_read_on_the_cluster_as_here(three_scans, dask_client, capsys):
+    folder = Path(three_scans.members[0].location).parent
+    argv = ["study", str(folder), "--name", "on-dask", "--scheduler", dask_client.scheduler.address]  # by its address
+    assert main(argv) == 0 and "3 sources, 6,000 rows of 16 dimensions" in capsys.readouterr().out
+    assert read_study(folder / "on-dask.study.json").members == three_scans.members
+
+
 @pytest.mark.parametrize("walk", [False, True], ids=["exact search", "graph walk"])
 def test_dask_places_every_row_where_in_process_does(three_scans, dask_client, tmp_path, monkeypatch, walk):
     if walk:  # the walk at this size: decided once in the fit, it travels with it to the workers
