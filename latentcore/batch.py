@@ -215,8 +215,9 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
 
     scheduler: None runs them one after another in this process; else each item is one Dask task on
     `dask_client(scheduler, workers)` (a Client is used as it is), `shared` sent to the cluster once,
-    not with every task (scattered to every worker: a lost worker loses no value the others need). A task whose worker died
-    (memory, a crash) ends as `lost(item, exc)`; `on_result(result)` as each result comes.
+    not with every task (scattered to every worker: a lost worker loses no value the others need). A
+    task whose worker died (memory, a crash) ends as `lost(item, exc)`; `on_result(result)` as each
+    result comes.
     """
     items = list(items)
     if scheduler is None:
@@ -247,7 +248,8 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     return [by_item[i] for i in range(len(items))]
 
 
-def describe_members(locations, scheduler=None, workers: int | None = None, settings: S3Settings | None = None) -> list:
+def describe_members(locations, scheduler=None, workers: int | None = None,
+                     settings: S3Settings | None = None) -> list:
     """`study.describe_member` of each latents file (read once: downloaded where it is in S3, hashed) as a task of
     `run_tasks`, for `study.assemble`: on a cluster, the client reads none of a study's members itself."""
     from .study import describe_member

@@ -392,7 +392,8 @@ def read_study(path, root=None, settings=None, verify: bool = True) -> Study:
             raise InputError(f"member {number + 1} is not an object: {REMAKE}", path)
         members.append(_member_of(entry, number, path.parent, allowed, path))
     model = document.get("model")
-    if model is not None and not (isinstance(model, dict) and all(isinstance(model.get(k), str) for k in ("name", "sha256"))):
+    if model is not None and not (isinstance(model, dict)
+                                  and all(isinstance(model.get(k), str) for k in ("name", "sha256"))):
         raise InputError(f"not a study file: 'model' is not a model record; {REMAKE}", path)
     study = Study(check_name(name), model, _field(document, "dim", int, path), tuple(members))
     assemble(study.name, [(m, study.model, study.dim) for m in members])  # no source twice, one unit

@@ -70,7 +70,8 @@ def test_rows_keep_their_identity_across_members(tmp_path):
 
     table = study.identity_table()
     assert list(table.columns) == ["source", "row", "x_um", "y_um"] and len(table) == 410
-    assert isinstance(table["source"].dtype, pd.CategoricalDtype) and list(table["source"].cat.categories) == ["a", "b", "c"]
+    assert isinstance(table["source"].dtype, pd.CategoricalDtype)
+    assert list(table["source"].cat.categories) == ["a", "b", "c"]
     assert table["source"].value_counts().to_dict() == {"a": 200, "b": 90, "c": 120}
     assert (table["row"].to_numpy() == np.concatenate([np.arange(200), np.arange(90), np.arange(120)])).all()
     np.testing.assert_array_equal(table["x_um"].to_numpy()[:200], read_latents(a).x)
@@ -361,9 +362,9 @@ def test_dask_places_every_row_where_in_process_does(three_scans, dask_client, t
 
     report = json.loads((Path(here.folder) / REPORT).read_text())
     assert report["study"] == "three" and report["rows"] == 6000 and report["sample_rows"] == 1500
-    assert report["approximation"] == (
-        "UMAP fitted on a seeded sample of 1,500 of the 6,000 rows; every other row placed at the weighted mean of "
-        f"its 5 nearest sampled rows ({'found by a walk of the sample' + chr(39) + 's kNN graph, approximate' if walk else 'found exactly'})")
+    search = "found by a walk of the sample's kNN graph, approximate" if walk else "found exactly"
+    assert report["approximation"] == ("UMAP fitted on a seeded sample of 1,500 of the 6,000 rows; every other row "
+                                       f"placed at the weighted mean of its 5 nearest sampled rows ({search})")
     assert [s["name"] for s in report["sources"]] == ["p", "q", "r"]
     assert [s["sha256"] for s in report["sources"]] == [m.sha256 for m in three_scans.members]
     assert str(tmp_path) not in json.dumps(report)  # names and SHA-256, no server paths
@@ -398,7 +399,8 @@ def test_pca_of_a_study_is_the_sample_pca_projected(three_scans, tmp_path):
     table = read_study_embedding(three_scans, done.folder)
     expected = done.fit.fitted.transform(three_scans.stacked())
     np.testing.assert_array_equal(table[["pca_0", "pca_1"]].to_numpy(), expected)
-    assert done.report["approximation"] == "PCA fitted on a seeded sample of 1,000 of the 6,000 rows, every row projected"
+    assert done.report["approximation"] == ("PCA fitted on a seeded sample of 1,000 of the 6,000 rows, every row "
+                                            "projected")
 
 
 def test_a_changed_source_fails_alone_and_a_rerun_finishes(tmp_path):

@@ -55,7 +55,7 @@ class StudyFit:
 
     fitted: FittedEmbedding  # the sample's fit: its reference rows are the sample, in order
     sample: np.ndarray  # (S,) int64 sorted: the study's rows the embedding was fitted on
-    graph: np.ndarray | None  # (S, n_neighbors) the sample's kNN graph (UMAP), the graph walk's index
+    graph: np.ndarray | None  # (S, n_neighbors) the sample's kNN graph: the graph walk's index (None: no walk)
     walk: bool  # place by the graph walk (approximate) rather than the exact search
     fit_id: str  # 12 hex digits naming the fit: the parameters, the sample, every member's SHA-256
 
@@ -125,7 +125,7 @@ def fit_study(study: Study, method="umap", n_components=2, random_state=0, n_nei
         fitted = fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
                                cache_dir=cache_dir, progress=progress, sample_size=len(sample))
     walk = method == "umap" and walks(study.rows - len(sample), len(sample), metric)
-    graph = fitted.reference_graph() if method == "umap" and len(sample) < study.rows else None
+    graph = fitted.reference_graph() if walk else None  # computed once, not by every task
     return StudyFit(fitted, sample, graph, walk, _fit_id(study, fitted, sample, walk))
 
 
