@@ -4,8 +4,9 @@ study starts `source, row, x_um, y_um` (`identity_table`; `x_um`, `y_um` NaN for
 
 - `study_locations(items, settings)`: latents files, folders (their `*_latents.h5`), globs and `s3://` prefixes
   (the `*_latents.h5` directly under them), expanded to the files, in order;
-- `make_study(name, locations, settings=None) -> Study`: every member read once (its SHA-256, rows, model,
-  coordinates) and checked: one model, one dimension, no source twice, one coordinate unit;
+- `make_study(name, locations, settings=None) -> Study`: every member read once (`describe_member`: its SHA-256,
+  rows, model, coordinates) and checked (`assemble`): one model, one dimension, no source twice, one coordinate unit
+  (`batch.describe_members` reads the members as Dask tasks, for `assemble`);
 - `write_study(study, folder, root=None) -> Path`: `NAME.study.json`, written atomically; member paths relative to
   the file's folder, each inside `root` (default: that folder), so that `read_study` takes it back;
 - `read_study(path, root=None, settings=None, verify=True) -> Study`: the file checked (JSON, format version, every
@@ -17,6 +18,8 @@ rows)` (the identity both ways), `identity_table()`, `stacked()` (every row, one
 the members' memory maps; a study of one member returns its map, no copy), `take(rows)` (some rows, read from their
 members), `latents(member)` (the member's `Latents`: its grid, x/y, point maps; its SHA-256 checked), `notes` (what
 a user should know: members without coordinates have no maps). A study of one file behaves as the file does.
+Per member, for work done a source at a time (a Dask task each): `member_identity` (its rows of the identity table),
+`member_rows` (rows of a latents file by row id).
 
 Members in S3 are read through the S3 download cache (`storage.resolve_path`); a member's SHA-256 is computed once
 per process for a given file state (size, mtime, inode), so reading a member again costs no second hash.
