@@ -235,17 +235,12 @@ def write_labels(path, table: pd.DataFrame) -> Path:
     3 s, a whole click's budget; benchmarks/labels_scale.py); labels are quoted, numbers written to round-trip,
     a label a spreadsheet would run as a formula starts with `'` (latentcore/storage/csv_cells.py; the reader
     takes it off again)."""
-    import pyarrow as pa
-    import pyarrow.csv as arrow_csv
-
     from ...storage import atomic_path
-    from ...storage.csv_cells import neutralised_arrow
+    from ...storage.csv_cells import write_arrow
 
     path = Path(path)
-    arrow_table = neutralised_arrow(pa.Table.from_pandas(table, preserve_index=False))
     with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        out.write((",".join(arrow_table.column_names) + "\n").encode())  # the header unquoted, as every other CSV here
-        arrow_csv.write_csv(arrow_table, out, arrow_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        write_arrow(table, out)
     return path
 
 
