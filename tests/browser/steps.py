@@ -70,6 +70,7 @@ def press(page, label: str, thumb: int, key: str, times: int):
 def slider_values(page, label: str) -> list[str]:
     """The values the slider labelled `label` shows (a range slider: both ends), as written on its thumbs."""
     slider = page.locator("[data-testid=stSlider]", has_text=label).first
+    slider.locator("[data-testid=stSliderThumbValue]").first.wait_for()  # a page still drawing has no thumbs yet
     return slider.locator("[data-testid=stSliderThumbValue]").all_inner_texts()
 
 
