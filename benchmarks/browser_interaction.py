@@ -10,7 +10,7 @@ both from the moment the user acted (the click, the key, the mouse-up):
   which is what a person waits for before the next click.
 Every interaction also reports the WebSocket kilobytes the page sent and received meanwhile (`up_kb`, `down_kb`).
 Interactions: `umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels
-(ui/widgets/point_panel.js) `umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map)
+(ui/widgets/point_panel/) `umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map)
 and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
 (the browser's main-thread time in the move handlers) in seconds, and the rows selected; `umap_recolour` (colour
 by a latent dimension), `cluster_first` (the Clusters page the first time: the GMM), `cluster_reopen`,
@@ -18,6 +18,11 @@ by a latent dimension), `cluster_first` (the Clusters page the first time: the G
 highlight and drag as above); for the demo `extract_and_fit`, else `upload`,
 `umap_fit_s` (the fit in the worker pool), and the second context's recolour of its own demo UMAP
 with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
+A selection is waited for until the count it changes differs as a number (or, when it stays the same, until the
+page has run since). `umap_box_repeats` and `cluster_box_repeats`: the idle seconds of `--repeats` box selections
+on each page's scatter after its first ones, so that a page's first box can be set beside its tenth.
+`first_open_<page>`: every other page (Extract, Latent maps, Compare, Rank, Train) opened the first time, until it
+is drawn (no job of it running) and idle.
 The script's running spans after each action go to stderr ("runs"). The machine is shared: say what
 else ran when recording these.
 
@@ -33,7 +38,7 @@ size; the other session's recolour within 2 s; at ten million rows, the UMAP fit
 resident memory within 12 GB.
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
-                                             [--no-clusters] [--timeout S]
+                                             [--no-clusters] [--repeats 10] [--timeout S]
 
 Results: docs/benchmarks.md.
 """
@@ -232,13 +237,13 @@ def selected_count_js(prefix: str) -> str:
 
 
 def umap_ready(page):
-    """The UMAP page drawn: its point panels (binned above point_panel.MAX_POINTS rows)."""
+    """The UMAP page drawn: its point panels (binned above point_panel.geometry.MAX_POINTS rows)."""
     page.wait_for_function(f"() => ({PANEL_DRAWN})('umap_scatter') && ({PANEL_DRAWN})('umap_map')")
     page.wait_for_function(selected_count_js("Selected:") + ".length > 0")
 
 
 def clusters_ready(page):
-    """The Clusters page drawn: its point panels (binned above point_panel.MAX_POINTS rows)."""
+    """The Clusters page drawn: its point panels (binned above point_panel.geometry.MAX_POINTS rows)."""
     page.wait_for_function(f"() => ({PANEL_DRAWN})('clusters_scatter') && ({PANEL_DRAWN})('clusters_map')")
     page.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
 
@@ -246,6 +251,26 @@ def clusters_ready(page):
 def metric(page, label: str) -> str:
     box_ = page.locator("[data-testid=stMetric]", has_text=label).first
     return box_.locator("[data-testid=stMetricValue]").inner_text().strip()
+
+
+# the number a text shows ("157,722 rows" -> 157722; none: null)
+NUMBER_OF = "(text) => { const digits = (text || '').replace(/[^0-9]/g, ''); return digits ? Number(digits) : null; }"
+
+
+def count_changes(page, count_js: str):
+    """A `ready` for a selection: until the count that `count_js` (a JavaScript expression: the text showing it)
+    reads differs, as a number, from the one shown now, or, when a selection leaves the count as it was, until
+    the page has run and stopped since (a substring test waited forever: "157,722" contains "1")."""
+    before = page.evaluate(f"({NUMBER_OF})({count_js})")
+    ended = page.evaluate("window.__runs.ended")
+    return lambda: page.wait_for_function(
+        f"(a) => ({NUMBER_OF})({count_js}) !== a.before || (window.__runs.ended > a.ended && !window.__runs.busy)",
+        arg={"before": before, "ended": ended})
+
+
+SELECTED_HEADING = "[...document.querySelectorAll('h3')].map(h => h.innerText).find(t => t.startsWith('Selected:'))"
+SELECTED_HERE = ("[...document.querySelectorAll('[data-testid=stMetric]')].find(e => e.innerText.includes('Selected "
+                 "here'))?.querySelector('[data-testid=stMetricValue]')?.innerText")
 
 
 def timed(out: dict, name: str, page, act, ready, prepare=None):
@@ -341,7 +366,7 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, c
 
 
 def measure(first, second, side: int, dims: int, folder: Path, url: str, out: dict, workspace: str | None = None,
-            clusters: bool = True):
+            clusters: bool = True, repeats: int = 10):
     for page, address in ((first, f"{url}/?workspace={workspace}" if workspace else url), (second, url)):
         page.set_default_timeout(TIMEOUT_S * 1000)
         page.add_init_script(WATCH_RUNS)
@@ -350,47 +375,73 @@ def measure(first, second, side: int, dims: int, folder: Path, url: str, out: di
         page.wait_for_selector("h1:has-text('Data')")
         until_idle(page, 0)
     open_latents(first, second, side, dims, folder, out, chosen=workspace is not None)
+    selections(first, out, clusters, repeats)
+    other_pages_first(out, first)
 
+
+def selections(first, out: dict, clusters: bool, repeats: int):
+    """The UMAP page reopened, its selections and recolour; the Clusters page's first open, reopen and selections;
+    `repeats` boxes on each page after its first."""
     reopen(out, "umap_reopen", first, "UMAP", "UMAP", umap_ready)
 
-    def selected_becomes(before: str):
-        changed = ("(before) => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:')"
-                   " && h.innerText !== before)")
-        return lambda: first.wait_for_function(changed, arg=before)
-    for name, path, tool in (("umap_box_select", [(0.3, 0.3), (0.6, 0.6)], "Box"),
-                             ("umap_lasso_select", [(0.2, 0.2), (0.7, 0.25), (0.6, 0.7), (0.25, 0.6)], "Lasso"),
+    for name, path, tool in (("umap_box_select", BOXES[0], "Box"), ("umap_lasso_select", LASSO, "Lasso"),
                              ("umap_map_box_select", [(0.2, 0.2), (0.5, 0.5)], "Box")):
         key = "umap_map" if "map" in name else "umap_scatter"
-        before = first.evaluate(selected_count_js("Selected:"))[0]
-        panel_select(out, name, first, key, path, selected_becomes(before), tool)
-    before = first.evaluate(selected_count_js("Selected:"))[0]
+        panel_select(out, name, first, key, path, count_changes(first, SELECTED_HEADING), tool)
+    ready = count_changes(first, SELECTED_HEADING)
     row = first.evaluate("window.__latentPanels.panels.umap_scatter.selectedRows()")[0]  # a point drawn
     x, y = first.evaluate(f"window.__latentPanels.panels.umap_scatter.clientOf({row})")
     box = first.locator(".lp-root[data-key=umap_scatter] .lp-shape").bounding_box()
     panel_select(out, "umap_click", first, "umap_scatter",
-                 [((x - box["x"]) / box["width"], (y - box["y"]) / box["height"])], selected_becomes(before))
+                 [((x - box["x"]) / box["width"], (y - box["y"]) / box["height"])], ready)
     out["umap_selected"] = first.evaluate(selected_count_js("Selected:"))[0]
+    repeated_boxes(out, "umap_box_repeats", first, "umap_scatter", SELECTED_HEADING, repeats)
     recolour(out, "umap_recolour", first, "a latent dimension", "latent 0")
     if not clusters:
         return
     timed(out, "cluster_first", first, lambda: click_nav(first, "Clusters"), lambda: clusters_ready(first))
     reopen(out, "cluster_reopen", first, "Clusters", "Clusters", clusters_ready)
-
-    def metric_changes():
-        before = metric(first, "Selected here")
-        return lambda: first.wait_for_function(
-            "(before) => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
-            ".find(e => e.innerText.includes('Selected here')); return m && !m.innerText.includes(before); }",
-            arg=before)
     for name, path, tool in (("cluster_box_select", [(0.1, 0.1), (0.5, 0.5)], "Box"),
-                             ("cluster_lasso_select", [(0.2, 0.2), (0.7, 0.25), (0.6, 0.7), (0.25, 0.6)], "Lasso"),
+                             ("cluster_lasso_select", LASSO, "Lasso"),
                              ("cluster_map_box_select", [(0.2, 0.2), (0.5, 0.5)], "Box")):
-        panel_select(out, name, first, "clusters_map" if "map" in name else "clusters_scatter", path, metric_changes(),
-                     tool)
+        panel_select(out, name, first, "clusters_map" if "map" in name else "clusters_scatter", path,
+                     count_changes(first, SELECTED_HERE), tool)
     out["cluster_selected"] = metric(first, "Selected here")
+    repeated_boxes(out, "cluster_box_repeats", first, "clusters_scatter", SELECTED_HERE, repeats)
 
 
-def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters: bool = True) -> dict:
+BOXES = ([(0.3, 0.3), (0.6, 0.6)], [(0.35, 0.25), (0.65, 0.55)])  # two boxes, so that each selection changes
+LASSO = [(0.2, 0.2), (0.7, 0.25), (0.6, 0.7), (0.25, 0.6)]
+
+
+def repeated_boxes(out: dict, name: str, page, key: str, count_js: str, repeats: int):
+    """`repeats` box selections on panel `key`, the two BOXES in turn: out[name] = each one's idle seconds, so
+    that the first (measured as the page's first box, above) can be set beside the tenth."""
+    idle = []
+    for number in range(repeats):
+        step = {}
+        panel_select(step, "box", page, key, BOXES[number % 2], count_changes(page, count_js))
+        idle.append(step["box"]["idle"])
+    out[name] = idle
+
+
+# every page but Data, UMAP and Clusters (timed above): its heading, and a job it starts waited for
+OTHER_PAGES = (("Extract", "Extract latents"), ("Latent maps", "Latent maps"), ("Compare", "Compare"),
+               ("Rank", "Rank latent dimensions"), ("Train", "Train a VAE"))
+
+
+def other_pages_first(out: dict, page):
+    """Each of OTHER_PAGES opened the first time, timed until it is drawn (no job of it running) and idle."""
+    for title, heading in OTHER_PAGES:
+        nav(page, "Data", "Data")
+        until_idle(page, 0)
+        timed(out, f"first_open_{title.lower().replace(' ', '_')}", page, lambda title=title: click_nav(page, title),
+              lambda heading=heading: page.wait_for_selector(f"h1:has-text('{heading}')") and page.wait_for_function(
+                  "() => !document.body.innerText.includes('in a worker process')"))
+
+
+def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters: bool = True,
+        repeats: int = 10) -> dict:
     from playwright.sync_api import sync_playwright
 
     out = {"points": 2400 if side == DEMO else side * side, "dims": None if side == DEMO else dims,
@@ -405,7 +456,7 @@ def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pages = [browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2)]
         try:
-            measure(*pages, side, dims, folder, url, out, workspace, clusters)
+            measure(*pages, side, dims, folder, url, out, workspace, clusters, repeats)
             out.update(memory.peak())
             out["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
         except BaseException:  # what each browser showed when it stopped, beside the server's log
@@ -428,13 +479,16 @@ def main():
                         help="put the scan's latents (with its own band-contrast map) in the workspace and choose "
                              f"them there instead of uploading them (auto: above {CHOOSE_ROWS:,} rows)")
     parser.add_argument("--no-clusters", action="store_true", help="leave out the Clusters page's interactions")
+    parser.add_argument("--repeats", type=int, default=10,
+                        help="box selections on the UMAP and Clusters pages after their first (default 10)")
     args = parser.parse_args()
     globals()["TIMEOUT_S"] = args.timeout
     with tempfile.TemporaryDirectory() as scratch:
         for side in map(int, args.sides.split(",")):
             folder = (args.keep or Path(scratch)) / f"side{side}"
             choose_files = args.choose == "yes" or (args.choose == "auto" and side * side > CHOOSE_ROWS)
-            print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters)), flush=True)
+            print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters, args.repeats)),
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,16 @@ what `--features latent` clusters) and the (latent, band contrast) pairs above (
 Counts (min_samples, min_cluster_size) are CASES' scaled by N/1M: the same density as at 1M.
 GMM and KMeans are also fitted on every row at a second seed (the seed ARI: how reproducible a full fit is).
 
+`--page-run SIDES`: the Clusters page's first open as its worker runs it (`ui.compute.tasks.cluster_run`: read the
+latents and the scan's band-contrast map, GMM of the (latent 0, band contrast) pairs at the page's defaults, the
+assignments CSV), on generated side x side scans (benchmarks/browser_interaction.py's `write_scan`, `--dims`
+dimensions), each run in a subprocess of its own: wall and CPU seconds. With `--baseline DIR` (another checkout)
+the same runs from there, alternated with this checkout's `--repeats` times. Goals (the page's first open, of which
+this is the most): <= 2 s at 200,000 rows, <= 4 s at 1,000,000, <= 30 s at ten million.
+
     nice python benchmarks/cluster_scale.py [--n 1000000]
     nice python benchmarks/cluster_scale.py --compare [--n 200000]
+    nice python benchmarks/cluster_scale.py --page-run 447,1000,3163 --dims 16 [--baseline ../main] [--repeats 2]
 
 Results, with what they showed about `gmm` (EM from the k-means partition), KMeans's restarts refined on every
 row and HDBSCAN's scaled counts: docs/benchmarks.md.
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -146,14 +155,57 @@ def inertia(features, labels) -> float:
     return float(sum(((features[labels == c] - features[labels == c].mean(0)) ** 2).sum() for c in np.unique(labels)))
 
 
+PAGE_RUN = """
+import json, sys, time
+from latentcore.analysis.artifacts.cluster import ClusterJob
+from latentcore.data.bandcontrast import BandContrast
+from ui.compute import tasks
+job = ClusterJob(latents=sys.argv[1], bandcontrast=BandContrast.parse("scan:Band Contrast"), method="gmm")
+wall, cpu = time.perf_counter(), time.process_time()
+run = tasks.cluster_run(job, sys.argv[2], (job.latents,), lambda *args: None)
+print(json.dumps({"wall_s": round(time.perf_counter() - wall, 2), "cpu_s": round(time.process_time() - cpu, 2),
+                  "fit": run["report"]["fit_summary"]}))
+"""
+
+
+def page_runs(sides: list[int], dims: int, checkouts: dict, repeats: int) -> None:
+    """The Clusters page's worker task on each scan, from each checkout in turn (see the module docstring)."""
+    import tempfile
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from browser_interaction import write_scan
+
+    with tempfile.TemporaryDirectory() as scratch:
+        for side in sides:
+            latents, _ = write_scan(Path(scratch) / f"side{side}", side, dims, table=False)
+            for repeat in range(repeats):
+                for label, checkout in checkouts.items():
+                    done = subprocess.run([sys.executable, "-c", PAGE_RUN, str(latents), str(Path(scratch) / label)],
+                                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+                    if done.returncode:
+                        raise SystemExit(done.stderr)
+                    print(json.dumps({"rows": side * side, "checkout": label, "repeat": repeat,
+                                      **json.loads(done.stdout.strip().splitlines()[-1]),
+                                      "load": Path("/proc/loadavg").read_text().split()[:3]}), flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int)
     parser.add_argument("--compare", action="store_true", help="sampled vs full fit ARI (default N 200k)")
+    parser.add_argument("--page-run", help="scan sides: the Clusters page's worker task on side x side scans")
+    parser.add_argument("--dims", type=int, default=16, help="--page-run: latent dimensions of the scans")
+    parser.add_argument("--baseline", type=Path, help="--page-run: another checkout, run alternated with this one")
+    parser.add_argument("--repeats", type=int, default=2, help="--page-run: runs of each checkout")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.compare:
         compare(args.n or 200_000)
+        return
+    if args.page_run:
+        checkouts = {"this": Path(__file__).resolve().parents[1],
+                     **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+        page_runs([int(side) for side in args.page_run.split(",")], args.dims, checkouts, args.repeats)
         return
     args.n = args.n or 1_000_000
     if args.one:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from vendor_writers import write_bruker_roi, write_ebsp, write_up2_square  # noqa: E402  (the test suite's writers)
+from vendor_writers import write_bruker_roi, write_ebsp, write_nordif, write_up2_square  # noqa: E402  (the test suite's writers)
 
 from latentcore.data import open_source  # noqa: E402
 
@@ -46,15 +46,6 @@ def stream(path) -> tuple[float, int, np.ndarray]:
             total += [batch.sum(dtype=np.float64), (batch[:, 0, 0, 0].astype(np.float64) * rows).sum()]
             peak = max(peak, anonymous_rss() - base)
     return time.perf_counter() - start, peak, total
-
-
-def write_nordif(folder, patterns):
-    n_rows, n_columns, height, width = patterns.shape
-    (folder / "Pattern.dat").write_bytes(patterns.tobytes())
-    settings = ["[NORDIF]", "[Acquisition settings]", f"Resolution\t{width}x{height}\tpx", "[Area]",
-                "Step size\t1.500\tum", f"Number of samples\t{n_rows}x{n_columns}\t#"]
-    (folder / "Setting.txt").write_text("\n".join(settings) + "\n", encoding="latin-1")
-    return folder / "Pattern.dat"
 
 
 def plain_read_seconds(path, dtype, block_items: int) -> float:

@@ -1,12 +1,17 @@
 """The names of table columns: one vocabulary for every CSV the project writes and every table the app shows
 (docs/outputs.md lists them with their meaning and unit).
 
-Every table that has them starts `row`, `x_um`, `y_um`, then the names of its output:
+Every table that has them starts `row`, `x_um`, `y_um` (a study's tables `source`, `row`, `x_um`, `y_um`), then the
+names of its output:
+- `SOURCE`: the study member the row is of, its source's name as its latents file names it (`latentcore.study`);
 - `ROW`: the row id in the latents file (the row's position in its partitions, stacked in order): tables join on it;
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
 - `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
-  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output.
+  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output;
+- the grain table's (one row per grain, not per latents row): `GRAIN`, `POINTS`, `area_name(units)` (`area_um2`),
+  `ecd_name(units)` (`ecd_um`), `CENTROID` + a coordinate name (`centroid_x_um`), `PHASE`, `EULER_DEG`, `GOS`, `KAM`,
+  `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`.
 
 `beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
 `head` kept as `source_<name>` (cutouts may carry their own `row`).
@@ -16,6 +21,7 @@ Every table that has them starts `row`, `x_um`, `y_um`, then the names of its ou
 """
 from __future__ import annotations
 
+SOURCE = "source"
 ROW = "row"
 LABEL = "label"
 CLUSTER = "cluster"
@@ -24,6 +30,16 @@ PROBABILITY = "probability"  # of the predicted label
 GIVEN = "given"  # the label a row was given, empty where none
 SELECTED = "selected"  # whether the row is in the app's selection
 COSINE_DISTANCE = "cosine_distance"  # a nearest neighbour's, in the latent space
+GRAIN = "grain"  # a grain's id (`orientation.grain_map`)
+POINTS = "points"  # a grain's points (pixels)
+CENTROID = "centroid_"  # + `x_um`, `y_um`: the mean position of a grain's points
+PHASE = "phase"  # the scan's phase id
+EULER_DEG = ("phi1_deg", "Phi_deg", "phi2_deg")  # a mean orientation: Bunge Euler angles in degrees
+GOS = "gos_deg"  # grain orientation spread: mean misorientation of a grain's points to its mean orientation
+KAM = "kam_deg"  # a grain's mean kernel average misorientation
+LATENT_SPREAD = "latent_spread"  # mean distance of a grain's latent vectors to their mean
+LATENT_NORM = "latent_norm"  # the norm of a grain's mean latent vector
+CLASS_FRACTION = "class_fraction"  # the share of a grain's points in the class most of them have
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
 
@@ -32,6 +48,16 @@ def coordinate_names(units: str | None) -> tuple[str, str]:
     """`x_um`, `y_um`: scan coordinates with their unit in the name (micrometres unless the scan says otherwise)."""
     units = units or DEFAULT_UNITS
     return f"x_{units}", f"y_{units}"
+
+
+def area_name(units: str | None) -> str:
+    """`area_um2`: a grain's area in the scan's unit squared."""
+    return f"area_{units or DEFAULT_UNITS}2"
+
+
+def ecd_name(units: str | None) -> str:
+    """`ecd_um`: a grain's equivalent circle diameter in the scan's unit."""
+    return f"ecd_{units or DEFAULT_UNITS}"
 
 
 def latent_name(dimension: int) -> str:

@@ -7,14 +7,13 @@ that extraction applies (extract.prepare_batch), said before extracting and reco
 """
 from __future__ import annotations
 
-from .data.base import SourceInfo
+from .data.base import SourceInfo, registered_readers
 from .models.base import InputSpec, LoadedModel
 
 EBSD, CUTOUTS = "EBSD patterns", "SST cutouts"
 # what each architecture of this package is trained on: the VAE by `train-vae` on scan patterns (its
 # checkpoint records the pattern size), Nenya's SSL ResNet on preprocessed sea-surface-temperature cutouts
 ARCH_KINDS = {"vae": EBSD, "nenya": CUTOUTS}
-SCAN_FORMATS = ("h5ebsd", "edax", "oxford")
 
 
 def data_kind(info: SourceInfo | dict) -> str | None:
@@ -36,7 +35,8 @@ def latents_kind(attrs: dict) -> str | None:
     if attrs.get("data_kind"):
         return attrs["data_kind"]
     source_format = attrs.get("source_format")
-    return CUTOUTS if source_format == "nenya" else EBSD if source_format in SCAN_FORMATS else None
+    scans = {reader.format_name for reader in registered_readers() if reader.ebsd_scan}
+    return CUTOUTS if source_format == "nenya" else EBSD if source_format in scans else None
 
 
 def model_domain(model: LoadedModel) -> dict:

@@ -10,6 +10,8 @@ import errno
 import re
 
 MAX_LINE = 400  # characters of one error line: a message never floods the terminal
+INTERRUPTED = "interrupted: partial outputs are kept (*.partial, a training's checkpoint.pth) and the next run resumes them"
+INTERRUPTED_EXIT = 130  # a command ended by Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
 class LatentError(Exception):
@@ -71,7 +73,9 @@ def write_error(exc: BaseException, path, doing: str = "cannot write") -> Output
     code = os_error_code(exc)
     problem = _WRITE_PROBLEMS.get(code) or (exc.strerror if isinstance(exc, OSError) and exc.strerror else None) \
         or " ".join(str(exc).split())[:200]
-    return OutputError(f"{doing}: {problem}", path)
+    full = code in (errno.ENOSPC, errno.EDQUOT)
+    return OutputError(f"{doing}: {problem}; choose another place to write{' (or free some space)' if full else ''}",
+                       path)
 
 
 def one_line(text: str, limit: int = MAX_LINE) -> str:

@@ -59,11 +59,12 @@ def resolve_labels(labels, table: pd.DataFrame, path=None) -> np.ndarray | None:
     if isinstance(labels, str):
         if labels not in table.columns or labels in ("partition", "index"):
             columns = [c for c in table.columns if c not in ("partition", "index")]
-            raise InputError(f"no metadata column {labels!r} to use as labels; columns: {columns}", path)
+            raise InputError(f"no metadata column {labels!r} to use as labels; choose one of {columns}", path)
         return table[labels].to_numpy()
     labels = np.asarray(labels).ravel()
     if len(labels) != len(table):
-        raise InputError(f"labels have {len(labels)} values but the exported latents have {len(table)} rows", path)
+        raise InputError(f"labels have {len(labels)} values but the exported latents have {len(table)} rows: give "
+                         "one label per row", path)
     return labels
 
 
@@ -106,7 +107,8 @@ def maps_npz_arrays(maps, grid, names, units: str | None = "um") -> dict[str, np
     """The arrays of a maps NPZ (see the module doc); plain dtypes only, readable without pickle."""
     maps = np.asarray(maps, np.float32)
     if maps.ndim != 3 or maps.shape[1:] != tuple(grid.shape):
-        raise InputError(f"maps must be (n_maps, {grid.n_rows}, {grid.n_columns}) for the grid, got {maps.shape}")
+        raise InputError(f"maps must be (n_maps, {grid.n_rows}, {grid.n_columns}) for the grid, got {maps.shape}: "
+                         "pass maps of this grid")
     return {"maps": maps, "names": np.array([str(n) for n in names]),
             "origin": np.array([grid.x0, grid.y0], np.float64), "step": np.array([grid.step_x, grid.step_y]),
             "units": np.array(units or "um"), "x": grid.x_values, "y": grid.y_values}
@@ -144,7 +146,8 @@ def _check_partitions(latents: Latents, partitions) -> list[str]:
     partitions = [partitions] if isinstance(partitions, str) else list(partitions)
     missing = [p for p in partitions if p not in latents.partitions]
     if missing:
-        raise InputError(f"no partition {missing}; the file holds {list(latents.partitions)}", latents.path)
+        raise InputError(f"no partition {missing}; the file holds {list(latents.partitions)}: pick from those",
+                         latents.path)
     return partitions
 
 

@@ -58,7 +58,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("device 'cuda' was asked for but no CUDA GPU is available (use --device auto or cpu)")
     if device not in ("cpu", "cuda"):
-        raise InputError(f"device must be auto, cpu or cuda, got {device!r}")
+        raise InputError(f"device must be one of auto, cpu or cuda, got {device!r}")
     return torch.device(device)
 
 
@@ -77,7 +77,8 @@ def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
         elif spec.channels == 1:
             batch = batch.float().mean(dim=1, keepdim=True)  # RGB into a grey-scale model
         else:
-            raise InputError(f"the model takes {spec.channels} channels but the data has {channels}")
+            raise InputError(f"the model takes {spec.channels} channels but the data has {channels}: give data of 1 or "
+                             f"{spec.channels} channels")
     if spec.size is not None and tuple(batch.shape[-2:]) != tuple(spec.size):
         lead = batch.shape[:-2]
         batch = F.interpolate(batch.float().reshape(-1, 1, *batch.shape[-2:]), size=tuple(spec.size),
@@ -94,7 +95,7 @@ def prepare_batch(batch: torch.Tensor, spec: InputSpec) -> torch.Tensor:
         flat = (flat - flat.mean(1, keepdim=True)) / flat.std(1, keepdim=True).clamp_min(1e-12)
         batch = flat.reshape(batch.shape)
     elif spec.normalize != "none":
-        raise InputError(f"unknown normalisation {spec.normalize!r}")
+        raise InputError(f"unknown normalisation {spec.normalize!r}: choose none, minmax or standard")
     return batch.float().contiguous()
 
 
@@ -199,14 +200,16 @@ class Extractor:
                     self.device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16"):
                 out = self.module(tensor)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # torch's words for a wrong input
-            raise CheckpointError(f"the model cannot encode a batch of shape {tuple(tensor.shape)} "
-                                  f"({_first_line(exc)})", self.model.path or self.model.name) from None
+            raise CheckpointError(f"the model cannot encode a batch of shape {tuple(tensor.shape)}: give its "
+                                  f"input_size and input_channels in --options ({_first_line(exc)})",
+                                  self.model.path or self.model.name) from None
         if isinstance(out, (tuple, list)) and out:  # e.g. (mu, logvar): the first output is the latent
             out = out[0]
         if not isinstance(out, torch.Tensor) or out.ndim < 2 or out.shape[0] != tensor.shape[0]:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise CheckpointError(f"the model's output for a batch of {tensor.shape[0]} is {shape}; an encoder must "
-                                  "give (batch, features) or (batch, channels, ...)", self.model.path or self.model.name)
+                                  "give (batch, features) or (batch, channels, ...): give an encoder",
+                                  self.model.path or self.model.name)
         return out.float()
 
     def extract_batch(self, batch, prepared: bool = False) -> np.ndarray:

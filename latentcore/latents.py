@@ -142,7 +142,8 @@ def read_attrs(path) -> dict:
         with open_h5(path) as f:
             return {k: attr_value(v) for k, v in f.attrs.items()}
     except OSError as exc:
-        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract the "
+                         "latents again", path) from exc
 
 
 def model_label(attrs: dict) -> str | None:
@@ -168,7 +169,8 @@ def latents_summary(path) -> dict:
                 attrs = {k: attr_value(v) for k, v in f.attrs.items()}
                 rows = sum(f[k].shape[0] for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset))
         except OSError as exc:
-            raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+            raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract "
+                             "the latents again", path) from exc
     named = path.name.removesuffix(SUFFIX).removesuffix(path.suffix).split(MODEL_SEPARATOR)[0]
     source = Path(str(attrs.get("source") or "")).stem.replace("_preproc", "") or named
     return {"source": source, "model": model_tag(attrs.get("model_name"), attrs.get("model_sha256")),
@@ -188,9 +190,9 @@ def read_latents(path) -> Latents:
         try:
             array = np.load(path, allow_pickle=False, mmap_mode="r")
         except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read the NPY array: {exc}", path) from None
+            raise InputError(f"cannot read the NPY array ({exc}); save it again with numpy.save", path) from None
         if array.ndim != 2:
-            raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}", path)
+            raise InputError(f"latents must be 2-D (N, D), got shape {array.shape}: save one row per item", path)
         check_data_dtype(array.dtype, "the array", path)
         return Latents(path, {"all": array if array.dtype == np.float32 else array.astype(np.float32)}, {})
     if path.is_dir() or not h5py.is_hdf5(path):  # a scan folder, an image or a vendor binary given for latents
@@ -216,11 +218,12 @@ def read_latents(path) -> Latents:
             maps = read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
             orientations = _read_orientations(f[ORIENTATIONS], len(parts[names[0]]), path) if ORIENTATIONS in f else None
     except OSError as exc:
-        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}", path) from exc
+        raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract the "
+                         "latents again", path) from exc
     for name, values in maps.items():
         if len(values) != len(parts[names[0]]):
             raise InputError(f"point map {name!r} has {len(values)} values but {names[0]!r} has "
-                             f"{len(parts[names[0]])} rows", path)
+                             f"{len(parts[names[0]])} rows; extract the latents again", path)
     return Latents(path, parts, attrs, x, y, grid, meta, maps, orientations)
 
 
@@ -241,14 +244,16 @@ def _mapped(dataset: h5py.Dataset, path: Path) -> np.memmap | None:
     if offset is None:  # never written: no storage allocated
         return None
     if offset + dataset.id.get_storage_size() > path.stat().st_size:
-        raise InputError(f"dataset {dataset.name!r} ends past the end of the file (truncated?)", path)
+        raise InputError(f"dataset {dataset.name!r} ends past the end of the file (truncated?): copy it again, or "
+                         "extract the latents again", path)
     return np.memmap(path, dtype=dataset.dtype, mode="r", offset=offset, shape=dataset.shape, order="C")
 
 
 def _read_orientations(group, n: int, path) -> ScanOrientations:
     euler, phase_id = group["euler"][()].astype(np.float64), group["phase_id"][()].astype(np.int64)
     if euler.shape != (n, 3) or phase_id.shape != (n,):
-        raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows", path)
+        raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows; extract "
+                         "the latents again", path)
     phases = {int(k): Phase(**v) for k, v in json.loads(attr_value(group.attrs["phases"])).items()}
     return ScanOrientations(euler, phase_id, phases, str(attr_value(group.attrs["convention"])))
 
@@ -284,6 +289,7 @@ class LatentsWriter:
         self.final_path = Path(final_path)
         self.tmp_path = self.final_path.with_name(self.final_path.name + PARTIAL)
         self.fingerprint = json.dumps(fingerprint, sort_keys=True, default=str)
+        self.partitions = list(shapes)
         refuse_writing_an_input(self.final_path)
         make_folder(self.final_path.parent)
         self._lock = lock_exclusive(self.tmp_path)
@@ -321,7 +327,10 @@ class LatentsWriter:
         return f, False
 
     def rows_done(self, partition: str) -> int:
-        return int(self.file[partition].attrs["rows_done"])
+        dataset = self.file[partition]
+        if "rows_done" not in dataset.attrs and "created" in self.file.attrs:
+            return dataset.shape[0]  # checked complete by an interrupted finish()
+        return int(dataset.attrs["rows_done"])
 
     def write_rows(self, partition: str, start: int, rows: np.ndarray):
         """Rows must arrive in order; the done-counter moves only after the data is flushed."""
@@ -378,19 +387,20 @@ class LatentsWriter:
 
     def finish(self, attrs: dict) -> Path:
         """Check every partition is complete, record the attributes, flush, rename, unlock. The
-        fingerprint stays in the file: `incomplete_reason` compares it before a file is skipped."""
+        fingerprint stays in the file: `incomplete_reason` compares it before a file is skipped.
+        "created" is recorded before the done-counters go: a run interrupted after it resumes as complete."""
         for name, dataset in self.file.items():
             if "rows_done" in dataset.attrs:
                 if dataset.attrs["rows_done"] != dataset.shape[0]:
                     raise InputError(f"partition {name!r} is incomplete: {dataset.attrs['rows_done']} of "
-                                     f"{dataset.shape[0]} rows", self.tmp_path)
+                                     f"{dataset.shape[0]} rows; run the same extract again", self.tmp_path)
         try:
-            for dataset in self.file.values():
-                if "rows_done" in dataset.attrs:
-                    del dataset.attrs["rows_done"]
             for key, value in attrs.items():
                 self.file.attrs[key] = value if isinstance(value, (int, float, str)) else json.dumps(value, default=str)
             self.file.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+            for dataset in self.file.values():
+                if "rows_done" in dataset.attrs:
+                    del dataset.attrs["rows_done"]
             self.file.close()
             os.fsync(self._lock)  # the bytes are on disk before the name says "complete"
             os.replace(self.tmp_path, self.final_path)
@@ -403,8 +413,8 @@ class LatentsWriter:
         """True when this run started the `.partial` and no row reached it (an error before the
         first row): then there is nothing to resume."""
         try:
-            return not self.resumed and not any(int(d.attrs.get("rows_done", 0)) for d in self.file.values())
-        except (OSError, RuntimeError, ValueError):
+            return not self.resumed and self.file.id.valid and not any(self.rows_done(p) for p in self.partitions)
+        except (OSError, RuntimeError, ValueError, KeyError):  # unreadable: keep it
             return False
 
     def discard(self):
@@ -442,7 +452,7 @@ def check_free_space(path, needed: int) -> None:
     needed += 1 << 16  # HDF5's own metadata
     if free < needed:
         raise OutputError(f"not enough space: the latents need about {needed / 2**20:.1f} MiB, "
-                          f"{free / 2**20:.1f} MiB are free", path)
+                          f"{free / 2**20:.1f} MiB are free: free some space, or choose another output folder", path)
 
 
 def incomplete_reason(path, expected_rows: dict[str, int] | None = None, fingerprint: dict | None = None):

@@ -5,7 +5,9 @@ Each result is named by one function beside its analysis, called by the command 
 `analysis.artifacts.cluster.cluster_names`, `analysis.rank.ranking_names`, `analysis.labels.probe.probe_names`,
 `analysis.items.mean_pattern_names`, `analysis.embedding.fit.embedding_names`,
 `analysis.labels.labelled.labels_names`,
-`analysis.ebsd.scan_references` (`NPZ_NAME`, `references_<map>.png`) and `train.outputs` (a run's files).
+`analysis.ebsd.scan_references` (`NPZ_NAME`, `references_<map>.png`), `analysis.ebsd.grains.grains_names`
+(`export-ebsd` writes the `--out` it is given, its report beside it as `<file>.json`) and `train.outputs` (a run's
+files).
 The columns of every table they write are named by `latentcore.columns` (`row`, `x_um`, `y_um`, ...).
 
 The latents a model makes of a source are `<stem>__<model>_latents.h5`, the stem being the source's name

@@ -27,10 +27,13 @@ on_scan = lat.x is not None and lat.y is not None
 bc = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else None
 
 cols = st.columns([1, 1, 2])
-dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim")
-method = cols[1].selectbox("Method", METHODS, key="clusters_method")
+dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim",
+                       index=state.setting_index("clusters_dim", 0, range(lat.dim)))
+method = cols[1].selectbox("Method", METHODS, key="clusters_method",
+                           index=state.setting_index("clusters_method", METHODS[0], METHODS))
 if on_scan:
     features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key="clusters_features",
+                             index=state.setting_index("clusters_features", "pair", ["pair", "latent"]),
                              format_func={"pair": "(latent dimension, band contrast)",
                                           "latent": "whole latent vectors"}.get)
 else:  # cutouts, images: no map, no band contrast

@@ -22,6 +22,7 @@ method, neighbours, min_dist, seed = compare.embedding_params()
 with common.user_errors():
     fitted = [latent_space.fitted_embedding(stamp, method, neighbours, min_dist, seed)
               for stamp in (lat_stamp, other_stamp)]
+st.caption(f"Each file: {common.embedding_note(fitted[0])}")
 colour = compare.colour_choice(lat_stamp, other_stamp, len(fitted[0].coords))
 compare.linked_embeddings(fitted[0].coords, fitted[1].coords, colour,
                           (f"{sources.latents_label(lat.path)} (first)", f"{other_name} (second)"), method)

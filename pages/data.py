@@ -1,6 +1,7 @@
 """Data: upload files or take the built-in demo, and see what each file holds."""
 import streamlit as st
 
+from latentcore.data import scan_formats
 from ui.compute import sources
 from ui.session import files, state
 from ui.widgets import access, bandcontrast, common, extraction
@@ -24,9 +25,9 @@ if st.button("Use the built-in demo", type="primary", icon=":material/science:",
     st.success("The built-in demo scan and its band contrast are selected.")
 
 uploads = st.file_uploader(
-    "Upload files: HDF5 (cutouts, EBSD scans), band-contrast CSV, NPZ features, NPY, images, "
-    "videos, model checkpoints (.pth/.pt) and options (.json)",
-    accept_multiple_files=True, type=files.UPLOAD_TYPES, key="uploads")
+    f"Upload files: EBSD scans ({', '.join(scan_formats())}), cutouts, images, videos, features or latents; "
+    "band-contrast CSV; model checkpoints and their options",
+    accept_multiple_files=True, type=files.UPLOAD_TYPES, key="uploads", help=files.upload_help())
 added, refused = files.ingest(uploads)
 for message in added:
     st.toast(message)

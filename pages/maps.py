@@ -10,7 +10,8 @@ from ui.figures import maps as map_figures
 from ui.figures import plots
 from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import access, common, explore, extraction, labels, params, references, scales, selection
+from ui.widgets import (access, common, explore, extraction, grains, labels, maps_panels, params, references,
+                        scales, selection)
 
 access.require_app()
 
@@ -56,32 +57,27 @@ grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=in
 lines = scan_maps.boundary_lines(lat_stamp, boundary_deg, roi) if boundaries_on else None  # the ROI's, as the maps
 for fig in (grid_fig, png_fig):
     reference_figures.with_boundaries(fig, lines, len(dims), int(columns))
+panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label)  # the click map, the labels map
+panels.take()  # a selection just made on them, before anything shows the selection
 maps_column, references_column = st.columns([3, 2])
 if by_label:
     with maps_column:
-        labels.label_map(lat_stamp, lat, roi, labelled, "maps_labels_map")
+        panels.draw_labels(lat_stamp, roi, labelled)
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
     references.references_panel(lat_stamp, lat, boundary_deg, roi, overlay=boundaries_on)
+grains.grains_panel(lat_stamp, lat, boundary_deg)  # a grain picked there is the selection below
 
 st.subheader("Click a pixel to see its pattern")
 selection.made_elsewhere("maps")
 chosen = state.selection()
 cols = st.columns([3, 2])
 with cols[0]:
-    dim = st.selectbox("Map to click on", dims, key="maps_pick_dim")
+    dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
+                       index=state.setting_index("maps_pick_dim", dims[0], dims))
     selected = chosen[plots.is_chosen(chosen, rows)]
-    _, cells = scan_maps.roi_cells(lat_stamp, roi)
-    mask = plots.painted(grid, cells, plots.is_chosen(rows, selected)) if len(selected) > 1 else None  # one: framed only
-    picker, trace_rows = plots.pixel_picker_figure(
-        maps[dims.index(dim)], grid, lat.x[rows], lat.y[rows], rows, nan_colour=nan_colour, selected_mask=mask, units=lat.units,
-        picked=(lat.x[selected[0]], lat.y[selected[0]]) if len(selected) else None, title=f"latent dim {dim}",
-        colorscale=colorscale, limits=limits, scale_bar=scale_bar)
-    reference_figures.with_boundaries(picker, lines)
-    event = st.plotly_chart(picker, key="maps_picker", on_select="rerun", selection_mode=("points", "box", "lasso"),
-                            config={"displaylogo": False})
-    if selection.take_event(event, "maps_picker", lambda s: selection.event_row_ids(s.get("points", []), trace_rows)):
-        st.rerun()
+    panels.draw_picker(maps[dims.index(dim)], f"latent dim {dim}", colorscale, limits, nan_colour, lines)
+    panels.overlay(chosen, lat, int(selected[0]) if len(selected) else None)
     scales.histogram(maps[dims.index(dim)], "maps_histogram", value_name=f"latent dim {dim}", colorscale=colorscale,
                      limits=limits)
 with cols[1]:

@@ -6,6 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from latentcore import figures
+from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, listed
 from latentcore.analysis.maps import values_map
 from latentcore.analysis.rank import METRICS, ranking_names, ranking_tag
 from latentcore.errors import LatentError
@@ -31,7 +32,7 @@ def uploaded_npz():
         found = files.labelled(files.files("references"))
         offered = ["none", *found]
         name = st.selectbox("Maps of", offered, key="rank_npz",
-                            index=offered.index(state.setting("rank_npz", "none", offered)))
+                            index=state.setting_index("rank_npz", "none", offered))
     return sources.stamp(found[name]) if name in found else None
 
 
@@ -54,7 +55,7 @@ cols = st.columns([1, 2], vertical_alignment="bottom")
 components = cols[0].number_input("Principal components of the raw patterns", 0, 10,
                                   state.setting("rank_components", 3 if source_stamp else 0, bounds=(0, 10)),
                                   disabled=source_stamp is None, key="rank_components")
-patterns = cols[1].checkbox("VBSE, image quality and ADP from the patterns", key="rank_patterns",
+patterns = cols[1].checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="rank_patterns",
                             value=state.setting("rank_patterns", False),
                             disabled=source_stamp is None, help="Streams every pattern of the scan file once."
                             if source_stamp else "The scan file these latents came from is not loaded in this session.")

@@ -1,7 +1,8 @@
 """Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
 reconstructions. Start first times a few batches and shows the estimate (Go on, or change the settings);
 the run goes on in a worker process (ui.widgets.training) when you leave the page, showing the time left;
-when it ends, the model joins the Extract page's models. A stopped run resumes from its last finished batch.
+when it ends, the model joins the Extract page's models. A stopped run resumes from its last finished batch,
+in this tab or any other: the workspace's stopped runs are listed from their files, each with Resume.
 Without a run in this session (a reload, a new visit), the workspace's last finished run is shown from
 the files it wrote (loss curve, reconstructions, best epoch, where the model is)."""
 import time

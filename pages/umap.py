@@ -22,7 +22,8 @@ matrix, table = sources.stacked_latents(lat_stamp)
 
 with st.expander("Embedding parameters", icon=":material/tune:"):
     cols = st.columns(4)
-    method = cols[0].selectbox("Method", ["umap", "pca"], key="umap_method")
+    method = cols[0].selectbox("Method", ["umap", "pca"], key="umap_method",
+                               index=state.setting_index("umap_method", "umap", ["umap", "pca"]))
     n_neighbors = cols[1].number_input("Neighbours", 2, 200,
                                        state.setting("umap_neighbors", min(15, len(matrix) - 1), bounds=(2, 200)),
                                        key="umap_neighbors")
@@ -34,12 +35,13 @@ with common.user_errors():
     embedding = latent_space.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
     fitted = latent_space.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
 coords, label = fitted.coords, method.upper()
+st.caption(common.embedding_note(fitted))
 every_row = np.arange(len(coords))
 
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
 choice = cols[0].selectbox("Colour by", options, key="umap_colour",
-                         index=options.index(state.setting("umap_colour", explore.default_colour(options), options)))
+                         index=state.setting_index("umap_colour", explore.default_colour(options), options))
 dim = 0
 if choice == explore.LATENT:
     dim = cols[1].number_input("Latent dimension", 0, lat.dim - 1, state.setting("umap_dim", 0, bounds=(0, lat.dim - 1)),

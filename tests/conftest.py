@@ -127,6 +127,25 @@ def h5oina_small(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def grains_h5oina(tmp_path_factory) -> Path:
+    """A simulated Oxford H5OINA scan with orientations: 12 x 15 points, 40 x 40 patterns, 3 grains, one phase."""
+    from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
+
+    scan = simulate_scan(ScanSettings(n_rows=12, n_columns=15, pattern_size=40, n_grains=3, seed=5))
+    return write_h5oina(scan, tmp_path_factory.mktemp("grains") / "grains.h5oina")
+
+
+@pytest.fixture(scope="session")
+def references_npz(tmp_path_factory) -> Path:
+    """The demo scan's references.npz (VBSE, IQ, ADP: it holds no orientations), as the CLI writes it."""
+    from latentcore.cli import main
+
+    out = tmp_path_factory.mktemp("references")
+    assert main(["references", str(DEMO_SCAN), "--no-figures", "--out", str(out)]) == 0
+    return out / "references.npz"
+
+
 @pytest.fixture(autouse=True)
 def main_module_restored():
     """Streamlit's AppTest runs a page as `__main__` and leaves it there: a process spawned later in this
@@ -159,12 +178,12 @@ def moto_s3(tmp_path_factory):
 #   browser:   each module in tests/browser/ is a group of its own: its tests are one story in order (the ROI set
 #              on the maps page holds on the clusters page) in one tab; the modules spread over the workers,
 #              each worker with one `streamlit run app.py` and one Chromium (tests/browser/conftest.py).
-#   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch), the spawn
+#   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch, test_study), the spawn
 #              worker pool and its timings (cancel within 2 s: test_jobs, test_pages_jobs), concurrent
 #              writers, kill -9 and a full tmpfs (test_output_integrity).
 # Other servers (moto S3, the flaky proxy) bind port 0 per module and work per worker; moto's in-process
 # state is per worker, and every test makes its own bucket.
-PROCESSES = {"test_batch.py", "test_jobs.py", "test_pages_jobs.py", "test_output_integrity.py"}
+PROCESSES = {"test_batch.py", "test_study.py", "test_jobs.py", "test_pages_jobs.py", "test_output_integrity.py"}
 
 
 def xdist_group(nodeid: str) -> str | None:

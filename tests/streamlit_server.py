@@ -59,7 +59,11 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
             yield url, log_path
         finally:
             process.terminate()
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker's job still running: not left behind
+                process.kill()
+                process.wait()
 
 
 # The app root's script state, which Streamlit's frontend keeps for its own tests ("running",

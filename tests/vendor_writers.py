@@ -1,5 +1,6 @@
-"""Writers of vendor pattern files (.ebsp, .up2, Bruker ROI) from their format descriptions (the
-readers' docstrings in latentcore/data/), for tests/engine/test_vendor_readers.py and benchmarks/vendor_readers.py."""
+"""Writers of vendor pattern files (.ebsp, .up2, NORDIF, Bruker ROI) from their format descriptions (the
+readers' docstrings in latentcore/data/), for tests/engine/test_vendor_readers.py, tests/app/test_uploads.py and
+benchmarks/vendor_readers.py."""
 import h5py
 import numpy as np
 
@@ -35,6 +36,16 @@ def write_up2_square(path, patterns, step_x=0.5, step_y=0.75):
               + np.array([n_columns, n_rows], "<u4").tobytes() + b"\0" + np.array([step_x, step_y], "<f8").tobytes())
     path.write_bytes(header + patterns.astype("<u2").tobytes())
     return path
+
+
+def write_nordif(folder, patterns, step=1.5):
+    """NORDIF's Pattern.dat (uint8 patterns, no header) and the Setting.txt beside it; returns the Pattern.dat."""
+    n_rows, n_columns, height, width = patterns.shape
+    (folder / "Pattern.dat").write_bytes(patterns.astype(np.uint8).tobytes())
+    settings = ["[NORDIF]", "[Acquisition settings]", f"Resolution\t{width}x{height}\tpx", "[Area]",
+                f"Step size\t{step:.3f}\tum", f"Number of samples\t{n_rows}x{n_columns}\t#"]
+    (folder / "Setting.txt").write_text("\n".join(settings) + "\n", encoding="latin-1")
+    return folder / "Pattern.dat"
 
 
 def write_bruker_roi(path, patterns, stored_points, step=1.5):

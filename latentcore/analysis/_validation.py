@@ -23,28 +23,29 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
     try:
         array = np.asarray(values)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a numeric (N, D) array ({exc})", path) from exc
+        raise InputError(f"{name} must be a numeric (N, D) array: pass one row of numbers per item ({exc})",
+                         path) from exc
     if allow_1d and array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
-        raise InputError(f"{name} must be a 2-D (N, D) array, got shape {array.shape}", path)
+        raise InputError(f"{name} must be a 2-D (N, D) array, got shape {array.shape}: pass one row per item", path)
     if array.shape[1] == 0 and min_columns > 0:
-        raise InputError(f"{name} have no columns (no latent dimensions)", path)
+        raise InputError(f"{name} have no columns (no latent dimensions): extract them again", path)
     if array.shape[0] < min_rows or array.shape[1] < min_columns:
-        raise InputError(f"{name} needs at least {min_rows} rows and {min_columns} column(s), got shape "
-                         f"{array.shape}", path)
+        raise InputError(f"{name} has shape {array.shape}: give at least {min_rows} rows and {min_columns} "
+                         "column(s)", path)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise InputError(f"{name} must be numeric, got dtype {array.dtype}", path)
+        raise InputError(f"{name} must be numeric, got dtype {array.dtype}: convert it to numbers", path)
     try:
         array = check_array(array, dtype=dtype, order=order, copy=False, ensure_all_finite=False,
                             ensure_min_samples=min_rows, ensure_min_features=min_columns, input_name=name)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{name}: {exc}", path) from exc
+        raise InputError(f"{name}: pass a numeric (N, D) array ({exc})", path) from exc
     if finite:
         bad = ~finite_rows(array)  # in blocks of rows: no (N, D) temporary at ten million rows
         if bad.any():
             raise InputError(f"{name} has {int(bad.sum())} rows with NaN or infinite values (first: row "
-                             f"{int(np.flatnonzero(bad)[0])})", path)
+                             f"{int(np.flatnonzero(bad)[0])}): drop or fill those rows", path)
     return array
 
 
@@ -54,9 +55,9 @@ def check_vector(values, name: str, n_rows: int, *, dtype=np.float64, of: str = 
         array = check_array(np.ravel(values), dtype=dtype, ensure_2d=False, ensure_all_finite=False,
                             ensure_min_samples=0, input_name=name)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be numbers, one per row ({exc})") from exc
+        raise InputError(f"{name}: pass numbers, one per row ({exc})") from exc
     if len(array) != n_rows:
-        raise InputError(f"{name} has {len(array)} values but {of} have {n_rows} rows")
+        raise InputError(f"{name} has {len(array)} values but {of} have {n_rows} rows: give one value per row")
     return array
 
 
@@ -73,27 +74,28 @@ def check_dimensions(dims, n_dims: int) -> list[int]:
     bad = [d for d in dims if not 0 <= d < n_dims]
     if bad or not dims:
         shown = f"dimension {bad[0]}" if len(bad) == 1 else f"dimension(s) {bad or dims}"
-        raise InputError(f"latent {shown} out of range: the latents have {n_dims} dimensions (0..{n_dims - 1})")
+        raise InputError(f"latent {shown} out of range: the latents have {n_dims} dimensions; choose from "
+                         f"0..{n_dims - 1}")
     return dims
 
 
 def check_int(value, name: str, min_value: int | None = None) -> int:
     """An integer (not a bool) >= `min_value`, as int."""
-    wanted = "an integer" + ("" if min_value is None else f" >= {min_value}")
+    bound = "" if min_value is None else f" >= {min_value}"
     if isinstance(value, bool):
-        raise InputError(f"{name} must be {wanted}, got {value!r}")
+        raise InputError(f"{name} must be an integer{bound}, got {value!r}")
     try:
         check_scalar(value, name, Integral, min_val=min_value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be {wanted}, got {value!r}") from None
+        raise InputError(f"{name} must be an integer{bound}, got {value!r}") from None
     return int(value)
 
 
 def check_number(value, name: str, min_value: float | None = None) -> float:
     """A real number >= `min_value`, as float."""
-    wanted = "a number" + ("" if min_value is None else f" >= {min_value:g}")
+    bound = "" if min_value is None else f" >= {min_value:g}"
     try:
         check_scalar(value, name, Real, min_val=min_value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be {wanted}, got {value!r}") from None
+        raise InputError(f"{name} must be a number{bound}, got {value!r}") from None
     return float(value)

@@ -14,10 +14,12 @@ so the same inputs and parameters give the same labels.
 
 Above `max_fit_samples` rows (default `DEFAULT_MAX_FIT`), the model is fitted on a seeded sample
 and the other rows are assigned:
-- KMeans: `n_init` restarts on the sample, each refined on every row by Lloyd steps (up to
-  `REFINE_MAX_ITER`); the lowest inertia on every row wins, then every row is predicted;
-- GMM: EM on every row from a k-means start chosen the same way (scikit-learn's default init is
-  one k-means run); auto k: the criterion of EM fits on the sample chooses k;
+- KMeans: `n_init` restarts on the sample, each distinct one refined on every row by Lloyd steps (up
+  to `REFINE_MAX_ITER`); the lowest inertia on every row wins, then every row is predicted;
+- GMM: a k-means start chosen the same way (scikit-learn's default init is one k-means run; above
+  `REFINE_MAX_ROWS` rows, refined and chosen on a seeded sample of that many), EM on the sample from
+  it, then every row labelled by the model's predict; auto k: the criterion of EM fits on the sample
+  chooses k;
 - DBSCAN (also when its neighbourhood memory would exceed `DBSCAN_MEMORY_BUDGET`): the sample
   weighted by N / n, so `min_samples` keeps its meaning; other rows take the label of the nearest
   core sample within `eps`, else noise;
@@ -56,6 +58,9 @@ MIN_SCALED_CLUSTER_SIZE = 50
 # KMeans (and GMM's k-means start): restarts on the fit sample, each refined on every row by Lloyd
 # steps from the sampled fit (O(N) each, 2-3 usually); the lowest inertia on every row wins
 REFINE_MAX_ITER = 30
+# GMM's start is decided on at most this many rows (a seeded sample above it): at ten million pairs, refining on
+# every row cost 7.5 of the clustering's 12.8 s (CPU)
+REFINE_MAX_ROWS = 1_000_000
 
 DEFAULTS = {
     # GMM: EM from the best of n_init k-means restarts (see _fit_gmm_single_thread); max_iter: EM steps
@@ -170,12 +175,12 @@ def _resolve_params(method: str, params: dict) -> dict:
     defaults = DEFAULTS[method]
     unknown = sorted(set(params) - set(defaults))
     if unknown:
-        raise InputError(f"unknown parameter(s) {unknown} for {method}; it takes {sorted(defaults)}")
+        raise InputError(f"unknown parameter(s) {unknown} for {method}; use only {sorted(defaults)}")
     resolved = {**defaults, **{k: v for k, v in params.items() if v is not None}}
     if method == "gmm":
         resolved["k_range"] = [int(v) for v in resolved["k_range"]]
         if resolved["criterion"] not in ("bic", "aic"):
-            raise InputError(f"criterion must be 'bic' or 'aic', got {resolved['criterion']!r}")
+            raise InputError(f"criterion must be one of 'bic' or 'aic', got {resolved['criterion']!r}")
         if resolved["n_components"] != "auto":
             resolved["n_components"] = int(resolved["n_components"])
     return resolved
@@ -193,7 +198,7 @@ def _standardise(features: np.ndarray, scale=None) -> np.ndarray:
     mean, std = feature_scale(features) if scale is None else (np.asarray(v, np.float64) for v in scale)
     if mean.shape != (features.shape[1],) or std.shape != (features.shape[1],):
         raise InputError(f"the scale has {mean.size} means and {std.size} standard deviations for "
-                         f"{features.shape[1]} feature columns")
+                         f"{features.shape[1]} feature columns: pass one of each per column")
     return (features - mean) / np.where(std > 0, std, 1.0)
 
 
@@ -249,11 +254,11 @@ def describe_fit(result: "ClusterResult") -> str:
         grown = " (a smaller sample would scale the counts below their meaning)" \
             if result.fit.get("sample_grown_from") else ""
         return f"{result.method} fitted on all {sample['total']:,} rows{grown}" + (f" with {shown}" if shown else "")
-    if result.method == "gmm":  # only the k-means start (and auto k's curve) is fitted on the sample
+    if result.method == "gmm":  # fitted on the sample, its k-means start chosen on every row
         chosen = (f" (k chosen by the {result.fit['criterion'].upper()} of EM fits on the sample)"
                   if "criterion" in result.fit else "")
-        return (f"gmm with {shown}: its k-means start fitted on a seeded sample of {sample['size']:,} of "
-                f"{sample['total']:,} rows{chosen}; {result.fit.get('assign', '')}")
+        return (f"gmm with {shown}: fitted on a seeded sample of {sample['size']:,} of {sample['total']:,} "
+                f"rows{chosen}, the other rows predicted; {result.fit.get('assign', '')}")
     text = f"{result.method} fitted on a seeded sample of {sample['size']:,} of {sample['total']:,} rows"
     if shown:
         text += f" with {shown}"
@@ -283,22 +288,26 @@ def _sample(features, fit_rows):
 
 
 def _fit_gmm(features, fit_rows, params, random_state):
-    # the matrices are tiny (F x F): BLAS threads only add spin-waiting, 80x slower on a busy machine
-    with threadpool_limits(1, user_api="blas"):
+    # small matrices (F x F) and many short fits: BLAS and OpenMP threads only add spin-waiting (KMeans
+    # on 50,000 pairs: 10x slower with two threads than with one on a busy 2-core machine)
+    with threadpool_limits(1):
         return _fit_gmm_single_thread(features, fit_rows, params, random_state)
 
 
 def _fit_gmm_single_thread(features, fit_rows, params, random_state):
     """EM from a k-means start (the best of n_init k-means restarts), not from k-means++ seeds: on
     data with several near-equal likelihood optima the best of a few EM restarts is a different
-    partition per seed, while the k-means partition is reproducible and EM from it stays there."""
+    partition per seed, while the k-means partition is reproducible and EM from it stays there.
+    Sampled: the start is chosen on every row (its distinct restarts refined there), EM runs on the
+    sample from that partition, and every row is labelled by the model's predict."""
     sample = _sample(features, fit_rows)
     restarts = {}  # k -> the k-means restarts on the sample
 
-    def on_sample(k):
-        restarts[k] = _kmeans_restarts(sample, k, params["n_init"], random_state)
-        start = min(restarts[k], key=lambda model: model.inertia_)
-        return _gmm_from_partition(sample, start.labels_, k, params, random_state)
+    def on_sample(k, labels=None):
+        if labels is None:
+            restarts[k] = _kmeans_restarts(sample, k, params["n_init"], random_state)
+            labels = min(restarts[k], key=lambda model: model.inertia_).labels_
+        return _gmm_from_partition(sample, labels, k, params, random_state)
 
     if params["n_components"] == "auto":  # the criterion of EM fits on the sample chooses k
         low, high = params["k_range"]
@@ -312,19 +321,30 @@ def _fit_gmm_single_thread(features, fit_rows, params, random_state):
     else:
         k = params["n_components"]
         fit = {"n_components": k}
-        model = on_sample(k) if fit_rows is None else None  # sampled: EM runs on every row below
+        model = on_sample(k) if fit_rows is None else None  # sampled: EM from the start chosen below
     fit["used"] = {"n_components": int(k), "covariance_type": params["covariance_type"], "init": "k-means",
                    "n_init": int(params["n_init"]), "max_iter": int(params["max_iter"])}
-    if fit_rows is not None:  # the k-means start is chosen on every row (as KMeans), EM runs on every row
+    if fit_rows is not None:  # the k-means start is chosen on every row (as KMeans), EM runs on the sample
         sampled = restarts.get(k) or _kmeans_restarts(sample, k, params["n_init"], random_state)
-        start = _best_kmeans(features, fit_rows, sampled, fit, random_state)
-        model = _gmm_from_partition(features, start.labels_, k, params, random_state)
-        fit["assign"] = (f"its {fit['used']['refined_restarts']} restarts refined on every row (up to "
-                         f"{REFINE_MAX_ITER} Lloyd steps each), then EM on every row from the best; every row "
-                         "labelled by predict")
+        deciding = sample_rows(len(features), REFINE_MAX_ROWS, random_state)  # None: every row
+        start = _best_kmeans(_sample(features, deciding), fit_rows, sampled, fit, random_state)
+        model = on_sample(k, start.predict(sample))
+        on = "every row" if deciding is None else f"a seeded sample of {len(deciding):,} rows"
+        fit["refined_on"] = len(features) if deciding is None else len(deciding)
+        fit["assign"] = (f"its {fit['refined_restarts']} distinct restarts refined on {on} (up to "
+                         f"{REFINE_MAX_ITER} Lloyd steps each), then EM on the sample from the best; every row "
+                         "labelled by that model's predict")
     fit["em_iterations"] = int(model.n_iter_)
     fit["converged"] = bool(model.converged_)
-    return model.predict(features), fit
+    return _predict(model, features), fit
+
+
+PREDICT_BLOCK = 1_000_000  # rows labelled at a time: the model's temporaries stay ~100 MB at ten million rows
+
+
+def _predict(model, features) -> np.ndarray:
+    return np.concatenate([model.predict(features[start:start + PREDICT_BLOCK])
+                           for start in range(0, len(features), PREDICT_BLOCK)])
 
 
 def _kmeans_restarts(rows, k: int, n_init: int, random_state: int, max_iter: int = 300) -> list:
@@ -337,15 +357,29 @@ def _kmeans_restarts(rows, k: int, n_init: int, random_state: int, max_iter: int
 
 def _best_kmeans(features, fit_rows, restarts: list, fit: dict, random_state: int):
     """The restart with the lowest inertia on every row. Fitted on a sample (`fit_rows`), every
-    restart is first refined on every row by Lloyd steps (cheap, 2-3 each: near-tied partitions
+    distinct restart is first refined on every row by Lloyd steps (cheap, 2-3 each: near-tied partitions
     rank differently on a sample, so every row decides), and `fit` records the refinement."""
     if fit_rows is None:
         return min(restarts, key=lambda model: model.inertia_)
-    refined = [_kmeans_refined(restart, features, random_state) for restart in restarts]
+    refined = [_kmeans_refined(restart, features, random_state) for restart in _distinct(restarts)]
     best = min(refined, key=lambda model: model.inertia_)
-    fit["used"].update(refined_restarts=len(refined), refine_max_iter=REFINE_MAX_ITER)
+    fit["used"].update(refine_max_iter=REFINE_MAX_ITER)
+    fit["refined_restarts"] = len(refined)
     fit["refine_iterations"] = int(best.n_iter_)
     return best
+
+
+def _distinct(restarts: list, tolerance: float = 0.05) -> list:
+    """The restarts whose centres (in any order) differ from every earlier one's by more than `tolerance`
+    (in the features' units, standardised): restarts that converged to one partition refine alike, so
+    each is refined once (on two-feature pairs, most of 30 restarts)."""
+    kept, seen = [], []
+    for model in restarts:
+        centres = model.cluster_centers_[np.lexsort(model.cluster_centers_.T[::-1])]
+        if not any(np.allclose(centres, other, rtol=0, atol=tolerance) for other in seen):
+            kept.append(model)
+            seen.append(centres)
+    return kept
 
 
 def _kmeans_refined(model, features, random_state: int):
@@ -423,8 +457,8 @@ def _fit_kmeans(features, fit_rows, params, random_state):
     fit = {"used": {"n_clusters": k, "n_init": int(params["n_init"])}}
     best = _best_kmeans(features, fit_rows, restarts, fit, random_state)
     if fit_rows is not None:
-        fit["assign"] = (f"predict, after all {len(restarts)} restarts were refined on every row (up to "
-                         f"{REFINE_MAX_ITER} Lloyd steps each) and the best there kept")
+        fit["assign"] = (f"predict, after its {fit['refined_restarts']} distinct restarts (of {len(restarts)}) were "
+                         f"refined on every row (up to {REFINE_MAX_ITER} Lloyd steps each) and the best there kept")
     fit["inertia"] = float(best.inertia_)
     return best.labels_, fit
 

@@ -70,7 +70,7 @@ class Page:
 def page_of(count: int, number: int, size: int) -> Page:
     """Page `number` of a `count`-long selection in pages of `size`, `number` clamped to the pages there are."""
     if size < 1:
-        raise InputError(f"a page holds at least 1 item, got {size}")
+        raise InputError(f"a page must hold at least 1 item, got {size}")
     pages = max(1, -(-int(count) // int(size)))
     return Page(min(max(int(number), 0), pages - 1), int(size), int(count))
 
@@ -81,7 +81,7 @@ def _by_partition(partitions, indices):
     indices = np.asarray(indices, np.int64)
     if partitions.shape != indices.shape or indices.ndim != 1:
         raise InputError(f"partitions and indices must be two 1-D sequences of one length, got shapes "
-                         f"{partitions.shape} and {indices.shape}")
+                         f"{partitions.shape} and {indices.shape}: pass one partition per index")
     names, first = np.unique(partitions, return_index=True)
     for name in names[np.argsort(first)]:
         positions = np.flatnonzero(partitions == name)
@@ -112,7 +112,7 @@ def by_partition(sizes: dict[str, int], rows) -> dict[str, np.ndarray]:
 def _checked_rows(rows, n_rows: int, what: str) -> np.ndarray:
     rows = unique(np.asarray(rows, np.int64))
     if not rows.size:
-        raise InputError(f"{what}: no rows named")
+        raise InputError(f"{what}: no rows named; choose at least one row")
     if rows[0] < 0 or rows[-1] >= n_rows:
         raise InputError(f"{what}: row ids must lie in 0..{n_rows - 1} (the latents have {n_rows} rows), "
                          f"got {rows[0]} to {rows[-1]}")
@@ -147,13 +147,14 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None) ->
     try:
         table = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read as CSV: {exc}", path) from exc
+        raise InputError(f"cannot read as CSV ({exc}): give a table umap or cluster wrote", path) from exc
     needed = ["row"] + (["cluster"] if cluster is not None else [])
     missing = [name for name in needed if name not in table.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing}; found {list(table.columns)}", path)
+        raise InputError(f"missing column(s) {missing}; found {list(table.columns)}: give a table umap or cluster "
+                         "wrote", path)
     if not pd.api.types.is_integer_dtype(table["row"]):
-        raise InputError("the 'row' column must hold integer row ids", path)
+        raise InputError("the 'row' column must hold integer row ids: give a table umap or cluster wrote", path)
     if cluster is not None:
         table = table[table["cluster"] == cluster]
     where = f"{Path(path).name}" + (f", cluster {cluster}" if cluster is not None else "")

@@ -48,7 +48,7 @@ class Roi:
                 raise InputError(f"ROI {name} must be a finite number, got {value!r}"[:200])
             object.__setattr__(self, name, float(value))
         if self.x0 > self.x1 or self.y0 > self.y1:
-            raise InputError(f"ROI ranges must be increasing, got {self}")
+            raise InputError(f"ROI ranges must be increasing, got {self}: give x0 <= x1 and y0 <= y1")
 
     @classmethod
     def parse(cls, text: str) -> Roi:
@@ -59,7 +59,7 @@ class Roi:
         except ValueError:
             values = []
         if len(values) != 4:
-            raise InputError(f"ROI must be four numbers x0,x1,y0,y1, got {text!r}"[:200])
+            raise InputError(f"ROI must be four numbers x0,x1,y0,y1 like 0,10,0,5, got {text!r}"[:200])
         return cls(*values)
 
     @classmethod
@@ -69,7 +69,7 @@ class Roi:
             return None
         values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
         if values is None or len(values) != 4:
-            raise InputError(f"an ROI is four numbers x0, x1, y0, y1, got {value!r}"[:200])
+            raise InputError(f"an ROI must be four numbers like [x0, x1, y0, y1], got {value!r}"[:200])
         return cls(*values)
 
     @classmethod
@@ -149,7 +149,7 @@ class Grid:
         and coordinates that sit on a grid starting at 0 (an ROI of the scan), the whole scan."""
         x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
         if x.size == 0:
-            raise InputError("no coordinates: cannot build a map grid")
+            raise InputError("no coordinates: cannot build a map grid; give the x, y of at least one pixel")
         step_x = infer_step(x) or infer_step(y) or 1.0
         step_y = infer_step(y) or step_x
         grid = cls(float(x.min()), float(y.min()), step_x, step_y,
@@ -197,7 +197,7 @@ class Grid:
             first = int(np.flatnonzero(off)[0])
             raise InputError(f"{int(off.sum())} coordinates are off the {self.n_rows}x{self.n_columns} grid "
                              f"(step {self.step_x:g}, {self.step_y:g}); first: x={np.ravel(x)[first]:g}, "
-                             f"y={np.ravel(y)[first]:g}")
+                             f"y={np.ravel(y)[first]:g}: give coordinates of this scan")
         return rows, columns
 
     def to_dict(self) -> dict:
@@ -231,7 +231,7 @@ def roi_grid(x, y, roi: Roi | None = None, grid_shape=None) -> tuple[np.ndarray,
     keep = np.ones(len(x), bool) if roi is None else roi.mask(x, y)
     if roi is not None and not keep.any():
         raise InputError(f"ROI {roi} holds no pixel "
-                         f"(x spans {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g})")
+                         f"(x spans {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g}): choose an ROI within those")
     return keep, Grid.from_coordinates(x[keep], y[keep], grid_shape if roi is None else None)
 
 
@@ -291,7 +291,8 @@ def _check_unique(flat_index: np.ndarray, size: int) -> None:
     """One row per grid cell, counted per cell: linear time (np.unique of a million indices took 3.8 s here)."""
     shared = flat_index.size - np.count_nonzero(np.bincount(flat_index, minlength=size))
     if shared:
-        raise InputError(f"{shared} pixels share their coordinates with another: a map needs one row per pixel")
+        raise InputError(f"{shared} pixels share their coordinates with another: a map needs one row per pixel; "
+                         "give the latents of one scan")
 
 
 def parse_dims(text: str, n_dims: int) -> list[int]:
@@ -312,7 +313,7 @@ def _checked_range(part: str, start: int, stop: int, n_dims: int) -> range:
     check_some_dimensions(n_dims)
     if not 0 <= start <= stop < n_dims:
         raise InputError(f"dimension range {part!r} out of range: it must be increasing and within "
-                         f"0..{n_dims - 1} (the latents have {n_dims} dimensions)")
+                         f"0..{n_dims - 1} (the latents have {n_dims} dimensions): choose a range within those")
     return range(start, stop + 1)
 
 
@@ -332,11 +333,11 @@ def kept_mask(values, x=None, y=None, threshold: float | None = None, keep: str 
     mask = np.isfinite(values)
     if threshold is not None:
         if keep not in ("above", "below"):
-            raise InputError(f"keep must be 'above' or 'below', got {keep!r}")
+            raise InputError(f"keep must be one of 'above' or 'below', got {keep!r}")
         mask &= values >= threshold if keep == "above" else values <= threshold
     if roi is not None:
         if x is None or y is None:
-            raise InputError("an ROI needs the pixels' x and y")
+            raise InputError("an ROI needs the pixels' x and y: pass them, or leave the ROI out")
         mask &= roi.mask(x, y)
     return mask
 
@@ -356,7 +357,7 @@ def export_kept(path, x, y, mask, values=None, value_name: str = BANDCONTRAST, u
         elif path.suffix.lower() == ".csv":
             neutralised_table(pd.DataFrame(columns)).to_csv(tmp, index=False)
         else:
-            raise InputError("kept coordinates are written as .csv or .npy", path)
+            raise InputError("kept coordinates are written as .csv or .npy: name the output so", path)
     return path
 
 
@@ -366,6 +367,7 @@ def slice_to_roi(table: pd.DataFrame, roi: Roi, expected_rows: int, expected_wha
     sliced = table[roi.mask(table["x"].to_numpy(), table["y"].to_numpy())]
     if len(sliced) != expected_rows:
         raise InputError(f"ROI {roi} selects {len(sliced)} rows "
-                         f"of the table but {expected_what} have {expected_rows} rows",
+                         f"of the table but {expected_what} have {expected_rows} rows: give the table of the scan "
+                         "they came from",
                          table.attrs.get("path"))
     return sliced

@@ -228,13 +228,13 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
         raise InputError("give at least one reference map or reference clustering")
     clash = sorted(set(references) & set(labels))
     if clash:
-        raise InputError(f"names used both as reference map and as labels: {clash}")
+        raise InputError(f"names used both as reference map and as labels: {clash}; rename one of each")
     metrics = _resolve_metrics(metrics, has_xy=x is not None and y is not None)
     if x is not None or y is not None:
         x, y = _check_coordinates(x, y, len(latents))
     sort_by = sort_by or metrics[0]
     if sort_by not in metrics:
-        raise InputError(f"sort_by {sort_by!r} is not among the metrics computed: {list(metrics)}")
+        raise InputError(f"sort_by {sort_by!r} is not among the metrics computed: choose one of {list(metrics)}")
     dims = check_dimensions(dimensions, latents.shape[1])
     clusters = DimensionClusters(latents, random_state)
     trend = SpatialTrend(x, y, trend_degree) if "partial_pearson" in metrics else None
@@ -389,7 +389,8 @@ def _check_reference(name, values, n) -> np.ndarray:
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim not in (1, 2) or len(values) != n:
-        raise InputError(f"reference {name!r} has shape {values.shape} but the latents have {n} rows")
+        raise InputError(f"reference {name!r} has shape {values.shape} but the latents have {n} rows: give one "
+                         "value per row")
     return values
 
 

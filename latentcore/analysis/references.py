@@ -50,14 +50,14 @@ def combine_element_maps(maps: dict, weights: dict | None = None) -> np.ndarray:
     """Weighted mean of element maps, each first normalised to [0, 1], e.g. {"Ni": ni, "Cr": cr}.
     `weights` defaults to 1 for every map; the result lies in [0, 1] for non-negative weights."""
     if not maps:
-        raise InputError("no element maps to combine")
+        raise InputError("no element maps to combine: give at least one")
     weights = {name: 1.0 for name in maps} if weights is None else dict(weights)
     unknown = sorted(set(weights) - set(maps))
     if unknown:
-        raise InputError(f"weights name maps that are not given: {unknown} (maps: {sorted(maps)})")
+        raise InputError(f"weights name maps that are not given: {unknown}; give weights only for {sorted(maps)}")
     total = sum(abs(w) for w in weights.values())
     if total == 0:
-        raise InputError("element-map weights sum to zero")
+        raise InputError("element-map weights sum to zero: give at least one weight other than 0")
     arrays = _same_length(maps)
     return sum(weights.get(name, 0.0) * normalise_map(arrays[name]) for name in arrays) / total
 
@@ -75,7 +75,7 @@ def _same_length(maps: dict) -> dict:
     arrays = {name: np.asarray(values, dtype=np.float64).ravel() for name, values in maps.items()}
     lengths = {name: len(a) for name, a in arrays.items()}
     if len(set(lengths.values())) > 1:
-        raise InputError(f"element maps differ in length: {lengths}")
+        raise InputError(f"element maps differ in length: {lengths}; give maps of one scan")
     return arrays
 
 
@@ -94,13 +94,14 @@ def pattern_components(patterns, n: int = 3, method: str = "pca", partition: str
     non-negative least-squares fit on the fitted components (scikit-learn's `NMF.transform`
     stopped far from it on raw EBSD patterns, at ~5 ms per pattern)."""
     if method not in ("pca", "nmf"):
-        raise InputError(f"method must be 'pca' or 'nmf', got {method!r}")
+        raise InputError(f"method must be one of 'pca' or 'nmf', got {method!r}")
     n = check_int(n, "n", 1)
     path = getattr(patterns, "path", None)
     total = len(patterns) if isinstance(patterns, np.ndarray) else patterns.count(partition)
     fit_rows = _sample_rows(_pattern_batches(patterns, partition, batch_size), total, max_fit_rows, random_state)
     if len(fit_rows) < n:
-        raise InputError(f"{len(fit_rows)} patterns are fewer than the {n} components asked for", path)
+        raise InputError(f"{len(fit_rows)} patterns are fewer than the {n} components asked for: ask for at most "
+                         f"{len(fit_rows)}", path)
     if method == "nmf":
         _check_non_negative(fit_rows.min(), path)
     model = _component_model(method, n, random_state).fit(fit_rows)
@@ -152,7 +153,7 @@ def nnls_coefficients(components, rows) -> np.ndarray:
 
 def _check_non_negative(minimum, path):
     if minimum < 0:
-        raise InputError(f"NMF needs non-negative patterns, found a value of {minimum:g}", path)
+        raise InputError(f"NMF needs non-negative patterns, found a value of {minimum:g}: use PCA instead", path)
 
 
 def component_maps(source, n_components: int, method: str, n_rows: int, random_state: int = 0) -> dict[str, np.ndarray]:
@@ -163,7 +164,8 @@ def component_maps(source, n_components: int, method: str, n_rows: int, random_s
     with open_source(source) as reader:
         partition = reader.partitions[0]
         if reader.count(partition) != n_rows:
-            raise InputError(f"the patterns have {reader.count(partition)} rows but the latents have {n_rows}", source)
+            raise InputError(f"the patterns have {reader.count(partition)} rows but the latents have {n_rows}: give "
+                             "the data file the latents came from", source)
         components = pattern_components(reader, n_components, method, partition=partition,
                                         random_state=random_state)
     return {f"{method}_{i}": components[:, i] for i in range(components.shape[1])}
@@ -192,7 +194,7 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
         values = read_npy(path)
         if values.ndim not in (1, 2) or len(values) != n_rows:
             raise InputError(f"a reference NPY must be (N,) or (N, k) with N = {n_rows} latent rows, got "
-                             f"{values.shape}", path)
+                             f"{values.shape}: save one value per latent row", path)
         if values.ndim == 1:
             return path, {path.stem: values.astype(np.float64)}
         return path, {f"{path.stem}[{i}]": values[:, i].astype(np.float64) for i in range(values.shape[1])}
@@ -219,12 +221,13 @@ def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
     maps, grid, _, roi = load_npz(path)
     if key is not None:
         if key not in maps:
-            raise InputError(f"no map {key!r}; it holds {sorted(maps)}", path)
+            raise InputError(f"no map {key!r}; it holds {sorted(maps)}: pick one of them", path)
         maps = {key: maps[key]}
     try:
         return point_values(maps, grid, x, y, labels=key is not None, roi=roi)
     except InputError as exc:
-        raise InputError(f"the latents' coordinates are not on this scan grid: {exc}", path) from None
+        raise InputError(f"the latents' coordinates are not on this scan grid ({exc}); give the references of "
+                         "the scan the latents came from", path) from None
 
 
 def _split_spec(spec: str) -> tuple[Path, str | None]:
@@ -235,7 +238,7 @@ def _split_spec(spec: str) -> tuple[Path, str | None]:
         name, column = spec.rsplit(":", 1)
         path = Path(name)
     if not path.is_file():
-        raise InputError("no such reference file", path)
+        raise InputError("no such reference file: check the path (FILE or FILE:COLUMN)", path)
     return path, column
 
 
@@ -243,7 +246,7 @@ def _default_column(path: Path) -> str:
     try:
         columns = [c.strip() for c in pd.read_csv(path, nrows=0, skipinitialspace=True).columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read as CSV: {exc}", path) from exc
+        raise InputError(f"cannot read as CSV ({exc}): give a CSV table x,y,VALUE or an NPY", path) from exc
     values = [c for c in plain_coordinates(pd.DataFrame(columns=columns)).columns if c not in ("x", "y")]
     if "bandcontrast" in values:
         return "bandcontrast"
@@ -269,7 +272,7 @@ def uploaded_npz_references(path, x, y, n_rows: int, grid_shape=None,
     arrays.pop("units", None)
     for name, values in arrays.items():
         if values.dtype.kind not in "biuf":
-            raise InputError(f"array {name!r} is of type {values.dtype}, not numbers", path)
+            raise InputError(f"array {name!r} is of type {values.dtype}, not numbers: save it as numbers", path)
     grid = None
     if x is not None and y is not None:
         from .maps import Grid
@@ -285,7 +288,7 @@ def uploaded_npz_references(path, x, y, n_rows: int, grid_shape=None,
             raise InputError(f"array {name!r} has shape {values.shape}: give {shapes}one value per latent row "
                              f"({n_rows},)", path)
     if not out:
-        raise InputError("the NPZ holds no arrays", path)
+        raise InputError("the NPZ holds no arrays: save maps into it with numpy.savez", path)
     return out
 
 
@@ -331,15 +334,12 @@ def latents_reference_maps(latents, bandcontrast=None, *, components: int = 0, s
 
 
 def _scan_reference_values(latents, source=None) -> dict[str, np.ndarray]:
-    """The scan's EBSD reference maps (as the Latent maps page shows them) at each row, IPF z first, then in the
-    order of `scan_references.TITLES` (maps it does not title last); an RGB map gives one reference per channel
-    (`ipf_z[r]`, ...)."""
-    from .ebsd.scan_references import TITLES, latents_references, point_values
+    """The scan's EBSD reference maps (as the Latent maps page shows them) at each row, in the order of
+    `scan_references.REFERENCE_MAPS`; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
+    from .ebsd.scan_references import in_order, latents_references, point_values
 
     refs = latents_references(latents, source)
-    order = ["ipf_z", *TITLES]
-    maps = dict(sorted(refs.maps.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
-    return point_values(maps, refs.grid, latents.x, latents.y) if maps else {}
+    return point_values(in_order(refs.maps), refs.grid, latents.x, latents.y) if refs.maps else {}
 
 
 def _label_ids(latents, labels_csv) -> np.ndarray:

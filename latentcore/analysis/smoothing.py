@@ -44,7 +44,7 @@ def smooth_maps(maps, sigma: float, truncate: float = TRUNCATE) -> np.ndarray:
     sigma = check_sigma(sigma)
     maps = np.asarray(maps)
     if maps.ndim < 2:
-        raise InputError(f"maps must be (..., rows, columns), got shape {maps.shape}")
+        raise InputError(f"maps must be (..., rows, columns), got shape {maps.shape}: pass 2-D maps")
     out_dtype = np.float32 if maps.dtype == np.float32 else np.float64
     if sigma == 0:
         return maps.astype(out_dtype, copy=True)
@@ -63,14 +63,15 @@ def smooth_rows(values, x, y, sigma: float, grid: Grid | None = None, truncate: 
     values = values[:, None] if values.ndim == 1 else values
     if values.ndim != 2 or len(values) != len(x) or len(values) != len(y):
         raise InputError(f"features must be (N, F) with one row per x, y: got {values.shape}, "
-                         f"{len(x)} x and {len(y)} y values")
+                         f"{len(x)} x and {len(y)} y values; pass one x and one y per row")
     if sigma == 0:
         return values.copy()
     grid = grid or Grid.from_coordinates(x, y)
     rows, columns = grid.indices(x, y)
     flat = rows * grid.n_columns + columns
     if unique(flat).size != flat.size:
-        raise InputError("pixels share their coordinates: smoothing over the grid needs one row per pixel")
+        raise InputError("pixels share their coordinates: smoothing over the grid needs one row per pixel; leave "
+                         "the smoothing at 0")
     out = np.empty_like(values)
     image = np.empty(grid.shape, np.float64)
     for j in range(values.shape[1]):  # one feature at a time: two grid-sized images in memory

@@ -1,8 +1,8 @@
 """Command line: `python -m latentcore COMMAND ...`.
 
-One module per step of the work (`data`, `extract`, `explore`, `cluster`, `rank`, `references`, `labels`,
-`train`), the options several commands share in `options`. Each command has an `add_<command>(subparsers)` that
-adds its parser with `set_defaults(func=run_<command>)`; `func(args)` returns an exit code. `COMMANDS` lists them
+One module per step of the work (`data`, `extract`, `study`, `explore`, `cluster`, `rank`, `references`, `ebsd`,
+`labels`, `train`), the options several commands share in `options`. Each command has an `add_<command>(subparsers)`
+that adds its parser with `set_defaults(func=run_<command>)`; `func(args)` returns an exit code. `COMMANDS` lists them
 in the order of the work, the order `--help` shows.
 
 The one error boundary: every failure ends as one line on stderr naming the file or argument.
@@ -21,20 +21,20 @@ import signal
 import sys
 import threading
 
-from ..errors import exit_code_and_line, one_line
+from ..errors import INTERRUPTED, INTERRUPTED_EXIT, exit_code_and_line, one_line
 from ..outputs import inputs_never_written
-from . import cluster, data, explore, extract, labels, rank, references, train
+from . import cluster, data, ebsd, explore, extract, labels, rank, references, study, train
 
 COMMANDS = (
     data.add_info, data.add_bandcontrast,  # look at the data
-    extract.add_extract, extract.add_batch,  # make latents
+    extract.add_extract, extract.add_batch, study.add_study,  # make latents, group them
     explore.add_umap, explore.add_maps, cluster.add_cluster, explore.add_mean_pattern,  # explore them
     rank.add_rank, references.add_references,  # against reference maps
+    ebsd.add_grains, ebsd.add_export_ebsd,  # grains; the results for other EBSD software
     labels.add_probe, labels.add_export, labels.add_compare,  # labels
     train.add_train_vae,  # an encoder of one's own
     cluster.add_rerun,  # reproduce a result
 )
-INTERRUPTED = "interrupted: partial outputs are kept (*.partial, a training's checkpoint.pth) and the next run resumes them"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,15 +61,15 @@ def main(argv=None) -> int:
             with inputs_never_written(args):
                 code = int(args.func(args) or 0)
         except KeyboardInterrupt:
-            code = 130
+            code = INTERRUPTED_EXIT
         except Exception as exc:  # noqa: BLE001 - the boundary: each kind becomes one line
             if args.debug:
                 raise
             code, line = exit_code_and_line(exc)
             print(f"error: {named_options(line, parser, args.command)}", file=sys.stderr)
-    if code == 130 or interrupted.is_set():
+    if code == INTERRUPTED_EXIT or interrupted.is_set():
         print(INTERRUPTED, file=sys.stderr)
-        return 130
+        return INTERRUPTED_EXIT
     return code
 
 

@@ -101,7 +101,7 @@ def _check_bounds(args):
         value = getattr(args, option, None)
         if value is not None and ((value <= low if strict else value < low) or value != value):  # NaN too
             relation = "greater than" if strict else "at least"
-            raise InputError(f"--{option.replace('_', '-')} must be {relation} {low}, got {value}")
+            raise InputError(f"--{option.replace('_', '-')} must be {relation} {low}, got {value}: pass a larger one")
 
 
 def cluster_params(args) -> dict:
@@ -116,7 +116,7 @@ def cluster_params(args) -> dict:
             continue
         if args.method not in methods:
             raise InputError(f"--{option.replace('_', '-')} does not apply to {args.method} "
-                             f"(it is for {', '.join(methods)})")
+                             f"(it is for {', '.join(methods)}): leave it out, or pass --method {methods[0]}")
         if option == "k":
             name, value = ("n_components", _k_value(value)) if args.method == "gmm" else ("n_clusters", _positive_k(value))
         elif option == "k_range":
@@ -145,7 +145,7 @@ def _int_pair(text: str, option: str) -> list[int]:
     try:
         low, high = (int(v) for v in text.split(","))
     except ValueError:
-        raise InputError(f"{option} must be two integers LOW,HIGH, got {text!r}") from None
+        raise InputError(f"{option} must be two integers LOW,HIGH like 2,10, got {text!r}") from None
     if not 1 <= low <= high:
         raise InputError(f"{option} must satisfy 1 <= LOW <= HIGH, got {text!r}")
     return [low, high]

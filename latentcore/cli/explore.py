@@ -65,7 +65,8 @@ def run_umap(args) -> int:
     partitions = partitions_from(args)
     missing = [p for p in partitions or () if p not in latents.partitions]
     if missing:
-        raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}", args.latents)
+        raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}: pick from those",
+                         args.latents)
     rows, table = latents.stacked(partitions)
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     with about_file(args.latents):
@@ -80,7 +81,7 @@ def run_umap(args) -> int:
         elif out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
-            raise InputError("the table is written as .parquet or .csv", out)
+            raise InputError("the table is written as .parquet or .csv: name --out so", out)
     print(f"wrote {out} ({len(table)} rows)")
     return 0
 

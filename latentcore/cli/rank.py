@@ -72,7 +72,8 @@ def run_rank(args) -> int:
 def latents_and_coordinates(source, partition=None):
     """(N, D) rows of one partition (default: all, stacked) and x, y when the file is a scan."""
     if partition is not None and partition not in source.partitions:
-        raise InputError(f"no partition {partition!r}; the file holds {list(source.partitions)}", source.path)
+        raise InputError(f"no partition {partition!r}; the file holds {list(source.partitions)}: pick one of them",
+                         source.path)
     names = [partition] if partition else list(source.partitions)
     values, _ = source.stacked(names)
     if source.x is not None and names == ["all"]:

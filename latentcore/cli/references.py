@@ -11,11 +11,11 @@ from .options import add_figure_options, add_out_option, add_roi_option, boundar
 
 def add_references(subparsers):
     from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
-    from ..analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES
+    from ..analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, PATTERN_MAPS, REFERENCE_MAPS, listed
+    from ..data import scan_formats
 
-    p = subparsers.add_parser("references", help="EBSD reference maps of a scan: IPF, indexed, phases, boundaries, "
-                                                 "grains, KAM, VBSE, IQ, ADP")
-    p.add_argument("scan", help="an EBSD scan file (H5OINA, EDAX h5, h5ebsd, Bruker, EMsoft)")
+    p = subparsers.add_parser("references", help=f"EBSD reference maps of a scan: {listed(REFERENCE_MAPS)}")
+    p.add_argument("scan", help=f"an EBSD scan file ({', '.join(scan_formats())})")
     add_out_option(p, "output folder")
     p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
                    help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
@@ -33,13 +33,13 @@ def add_references(subparsers):
     add_roi_option(p)  # the maps cropped as `maps --roi` crops the latent maps, the ROI in every name
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-patterns", dest="patterns", action="store_false",
-                   help="orientation maps only: skip VBSE, IQ and ADP (no pass over the patterns)")
+                   help=f"orientation maps only: skip {listed(PATTERN_MAPS)} (no pass over the patterns)")
     add_figure_options(p, skip_flag="--no-figures")
     p.set_defaults(func=run_references)
 
 
 def run_references(args) -> int:
-    from ..analysis.ebsd.scan_references import cropped, scan_references, write_references
+    from ..analysis.ebsd.scan_references import PATTERN_MAPS, cropped, listed, scan_references, write_references
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
@@ -58,8 +58,9 @@ def run_references(args) -> int:
     if args.roi is not None:
         refs = cropped(refs, args.roi)
     if not refs.maps:  # an NPZ of no maps ranks nothing
-        skipped = ["--no-patterns skips VBSE, IQ and ADP"] if not args.patterns else []
-        raise InputError(f"no reference map to write: {'; '.join([*refs.notes, *skipped])}", args.scan)
+        skipped = [f"--no-patterns skips {listed(PATTERN_MAPS)}"] if not args.patterns else []
+        raise InputError(f"no reference map to write: {'; '.join([*refs.notes, *skipped])}; give a scan with "
+                         "orientations, or leave out --no-patterns", args.scan)
     for note in refs.notes:
         print(f"note: {note}")
     written = write_references(refs, args.out, {"scan": args.scan}, png=args.figures, dpi=args.dpi)

@@ -9,7 +9,8 @@ content with `open_source(path)`; band-contrast tables and their alignment to sc
 from . import (bruker, edax, edax_binary, emsoft, h5ebsd, images, latents_source, nenya,  # noqa: F401  (register)
                nordif, npz_features, oxford, oxford_binary, video)
 from .bandcontrast import align_to_coordinates, read_bandcontrast
-from .base import Reader, SourceInfo, detect_format, open_source, register, registered_readers
+from .base import (Reader, SourceInfo, detect_format, open_source, readable_extensions, register,
+                   registered_readers, scan_formats)
 
-__all__ = ["Reader", "SourceInfo", "align_to_coordinates", "detect_format", "open_source",
-           "read_bandcontrast", "register", "registered_readers"]
+__all__ = ["Reader", "SourceInfo", "align_to_coordinates", "detect_format", "open_source", "read_bandcontrast",
+           "readable_extensions", "register", "registered_readers", "scan_formats"]

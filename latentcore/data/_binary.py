@@ -32,12 +32,15 @@ def read_header(path, dtype, count: int, offset: int = 0) -> np.ndarray:
     """`count` values of `dtype` at byte `offset`; an error naming the file when it ends first."""
     values = np.fromfile(path, dtype=dtype, count=count, offset=offset)
     if values.size < count:
-        raise InputError(f"file ends inside its header (at byte {offset + values.nbytes})", path)
+        raise InputError(f"file ends inside its header (at byte {offset + values.nbytes}): copy or export it again",
+                         path)
     return values
 
 
 class BinaryScanReader(Reader):
     """A scan in a raw binary file: subclasses parse the header in `_layout` -> BinaryLayout."""
+
+    ebsd_scan = True
 
     def __init__(self, path):
         super().__init__(path)
@@ -64,11 +67,12 @@ class BinaryScanReader(Reader):
         size = self.path.stat().st_size
         if any(s <= 0 for s in layout.record["pattern"].shape) or layout.n_records < 1:
             raise InputError(f"header declares {layout.n_records} patterns of "
-                             f"{' x '.join(map(str, layout.record['pattern'].shape))} pixels", self.path)
+                             f"{' x '.join(map(str, layout.record['pattern'].shape))} pixels: export the scan again",
+                             self.path)
         if size < needed:
             raise InputError(f"header declares {layout.n_records} patterns of {layout.record.itemsize} bytes "
                              f"from byte {layout.offset} ({needed} bytes) but the file holds {size} "
-                             f"(truncated, or the wrong settings?)", self.path)
+                             f"(truncated, or the wrong settings?): check its settings, or copy it again", self.path)
         return size - needed
 
     @property

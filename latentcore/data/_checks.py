@@ -16,8 +16,8 @@ def check_range(reader, partition: str, start: int, stop: int) -> tuple[int, int
     n = reader.count(partition)
     start, stop = int(start), int(stop)
     if not 0 <= start <= stop <= n:
-        raise InputError(f"rows [{start}, {stop}) out of range for partition {partition!r} of {n} rows",
-                         reader.path)
+        raise InputError(f"rows [{start}, {stop}) out of range for partition {partition!r} of {n} rows: ask for "
+                         f"rows within [0, {n})", reader.path)
     return start, stop
 
 
@@ -25,13 +25,15 @@ def check_finite(values: np.ndarray, what: str, path) -> None:
     bad = ~np.isfinite(values)
     if bad.any():
         first = int(np.argwhere(bad)[0][0])
-        raise InputError(f"{what}: {int(bad.sum())} NaN/inf values (first in row {first})", path)
+        raise InputError(f"{what}: {int(bad.sum())} NaN/inf values (first in row {first}); export the file again "
+                         "with finite values", path)
 
 
 def check_length(values, expected: int, what: str, reference: str, path) -> np.ndarray:
     values = np.asarray(values)
     if len(values) != expected:
-        raise InputError(f"{what} has {len(values)} values but {reference} has {expected}", path)
+        raise InputError(f"{what} has {len(values)} values but {reference} has {expected}: export the file again "
+                         "(truncated?)", path)
     return values
 
 
@@ -71,11 +73,13 @@ def check_regular(path, what: str = "input") -> Path:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise InputError("no such file or folder" if what == "input" else f"no such {what} file", path) from None
+        raise InputError(("no such file or folder" if what == "input" else f"no such {what} file")
+                         + ": check the path", path) from None
     except OSError as exc:
-        raise InputError(f"cannot access the {what}: {exc.strerror}", path) from None
+        raise InputError(f"cannot access the {what}: {exc.strerror}; check its permissions", path) from None
     if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-        raise InputError(f"not a regular file or folder (a FIFO, socket or device is never read as {what})", path)
+        raise InputError(f"not a regular file or folder (a FIFO, socket or device is never read as {what}): give "
+                         "a file", path)
     return path
 
 
@@ -83,15 +87,16 @@ def check_rows_fit(n_rows: int, what: str, path) -> None:
     """A declared number of rows the machine can index at all (coordinates, row ids, latents)."""
     if n_rows * ROW_BYTES > memory_budget():
         raise InputError(f"{what} declares {n_rows:,} rows, more than this machine's memory can index "
-                         f"({memory_budget() // ROW_BYTES:,} rows at most)", path)
+                         f"({memory_budget() // ROW_BYTES:,} rows at most): split it, or run on a larger machine", path)
 
 
 def check_data_dtype(dtype: np.dtype, what: str, path) -> None:
     """Image data must be real numbers: complex values would lose their imaginary part."""
     if dtype.kind == "c":
-        raise InputError(f"{what} holds complex numbers ({dtype}); only real-valued data can be read", path)
+        raise InputError(f"{what} holds complex numbers ({dtype}); only real-valued data can be read: save the "
+                         "magnitudes", path)
     if dtype.kind not in "biuf":
-        raise InputError(f"{what} holds {dtype} values, not numbers", path)
+        raise InputError(f"{what} holds {dtype} values, not numbers: save it as numbers", path)
 
 
 def check_grid(n_rows, n_columns, step_x, step_y, path) -> tuple[int, int, float, float]:
@@ -101,7 +106,7 @@ def check_grid(n_rows, n_columns, step_x, step_y, path) -> tuple[int, int, float
         steps = float(step_x), float(step_y)
     except (TypeError, ValueError):
         raise InputError(f"scan header grid must be numbers, got n_rows={n_rows!r}, n_columns={n_columns!r}, "
-                         f"steps {step_x!r}, {step_y!r}", path) from None
+                         f"steps {step_x!r}, {step_y!r}; export the scan again", path) from None
     if min(sizes) < 1:
         raise InputError(f"scan header grid {sizes[0]} x {sizes[1]} must have at least one row and column", path)
     if not all(np.isfinite(s) and s > 0 for s in steps):
@@ -122,7 +127,8 @@ def check_coordinates(values, n: int, name: str, path) -> np.ndarray:
     """Stored x or y: n finite numbers."""
     values = np.asarray(values)
     if values.dtype.kind not in "iuf" or values.ndim != 1:
-        raise InputError(f"{name!r} must be a 1-D array of numbers, got {values.dtype} {values.shape}", path)
+        raise InputError(f"{name!r} must be a 1-D array of numbers, got {values.dtype} {values.shape}; extract the "
+                         "latents again", path)
     values = check_length(values.astype(np.float64), n, repr(name), "the latents", path)
     check_finite(values, repr(name), path)
     return values

@@ -43,7 +43,8 @@ def open_h5(path, **kwargs) -> h5py.File:
     try:
         f = h5py_read_only(path, rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS, **kwargs)
     except OSError as exc:
-        raise InputError(f"cannot open HDF5 file (truncated or corrupt?): {exc}", path) from exc
+        raise InputError(f"cannot open HDF5 file (truncated or corrupt?): {exc}; copy or export it again",
+                         path) from exc
     try:
         refuse_foreign_storage(f, path)
     except BaseException:
@@ -84,13 +85,14 @@ def refuse_foreign_storage(f: h5py.File, path) -> None:
         link = f.id.links.visit(external_link, info=True)
         dataset = None if link else h5o.visit(f.id, foreign_dataset, info=True)
     except (OSError, RuntimeError, KeyError) as exc:  # a damaged object header
-        raise InputError(f"cannot list the HDF5 file's contents (corrupt?): {exc}", path) from exc
+        raise InputError(f"cannot list the HDF5 file's contents (corrupt?): {exc}; copy or export it again",
+                         path) from exc
     if link:
         raise InputError(f"refused: {link.decode(errors='replace')!r} is an external link; only data inside "
-                         "the file is read", path)
+                         "the file is read: copy the linked data into it", path)
     if dataset:
         raise InputError(f"refused: dataset {dataset[0].decode(errors='replace')!r} is {dataset[1]}; only data "
-                         "inside the file is read", path)
+                         "inside the file is read: copy its data into it", path)
 
 
 def sniff_h5(path, test: Callable[[h5py.File], bool]) -> bool:
@@ -140,12 +142,13 @@ def byte_table_columns(f: h5py.File, name: str, n: int, path) -> list[str]:
         return []
     table = f[name]
     if "columns" not in table.attrs or table.ndim != 2:
-        raise InputError(f"{name!r} must be a (N, ncols) table with a 'columns' attribute", path)
+        raise InputError(f"{name!r} must be a (N, ncols) table with a 'columns' attribute: export the file again",
+                         path)
     columns = [attr_value(c) if isinstance(c, bytes) else str(c)
                for c in np.asarray(table.attrs["columns"]).reshape(-1)]
     if table.shape != (n, len(columns)):
         raise InputError(f"{name!r} has shape {table.shape} but its partition has {n} rows and "
-                         f"'columns' names {len(columns)} columns", path)
+                         f"'columns' names {len(columns)} columns; export the file again", path)
     return columns
 
 
@@ -228,7 +231,7 @@ class H5Reader(Reader):
         row count the memory can index, and declared bytes that the file really stores. A reader
         opened with `describe_only` notes the last two (they guard reads) instead of raising."""
         if name not in self.file or not isinstance(self.file[name], h5py.Dataset):
-            raise InputError(f"not a {self.format_name} file: no dataset {name!r}", self.path)
+            raise InputError(f"not a {self.format_name} file: no dataset {name!r}; give a complete one", self.path)
         dataset = self.file[name]
         check_data_dtype(dataset.dtype, f"dataset {name!r}", self.path)
         try:
@@ -238,7 +241,8 @@ class H5Reader(Reader):
             stored = dataset.id.get_storage_size()
             if declared > MAX_COMPRESSION * max(stored, 1) and declared > 1 << 20:
                 raise InputError(f"dataset {name!r} declares {dataset.shape} ({declared:,} bytes) but the file "
-                                 f"stores only {stored:,} bytes of it: unwritten or truncated", self.path)
+                                 f"stores only {stored:,} bytes of it: unwritten or truncated; copy or export it again",
+                                 self.path)
         except InputError as exc:
             if not self._describe_only:
                 raise
@@ -262,8 +266,8 @@ class H5Reader(Reader):
         try:
             block = dataset[start:stop]  # one contiguous hyperslab read
         except OSError as exc:
-            raise InputError(f"cannot read rows {start}:{stop} of {dataset.name!r} (corrupt file?): {exc}",
-                             self.path) from exc
+            raise InputError(f"cannot read rows {start}:{stop} of {dataset.name!r} (corrupt file?): {exc}; copy or "
+                             "export it again", self.path) from exc
         block = block.astype(compact_dtype(block.dtype), copy=False).reshape((stop - start, *self._info.item_shape))
         if dataset.dtype.kind == "f":
             check_finite(block, f"{dataset.name} rows {start}:{stop}", self.path)

@@ -61,11 +61,12 @@ def _members(archive: zipfile.ZipFile, path: Path, max_bytes: int | None) -> dic
     """name -> (ZipInfo, (shape, dtype)) of every member, each a checked .npy array."""
     infos = archive.infolist()
     if len(infos) > MAX_ARRAYS:
-        raise InputError(f"holds {len(infos)} arrays, more than the {MAX_ARRAYS} allowed", path)
+        raise InputError(f"holds {len(infos)} arrays, more than the {MAX_ARRAYS} allowed: save fewer", path)
     members, total = {}, 0
     for info in infos:
         if not info.filename.endswith(".npy"):
-            raise InputError(f"member {info.filename!r} is not a numpy array (.npy): an NPZ holds only arrays", path)
+            raise InputError(f"member {info.filename!r} is not a numpy array (.npy): an NPZ holds only arrays; save "
+                             "it with numpy.savez", path)
         name = info.filename.removesuffix(".npy")
         with archive.open(info) as member:
             header, declared = _header(member, info.file_size, path, name)
@@ -80,27 +81,29 @@ def _header(stream, stored: int, path: Path, name: str | None) -> tuple[tuple, i
     try:
         version = np.lib.format.read_magic(stream)
     except ValueError:
-        raise InputError(f"{what} is not a numpy array (.npy)", path) from None
+        raise InputError(f"{what} is not a numpy array (.npy): save it with numpy.save", path) from None
     if version not in _HEADER_READERS:
-        raise InputError(f"{what} is a .npy of format version {version}, which numpy does not write", path)
+        raise InputError(f"{what} is a .npy of format version {version}, which numpy does not write: save it with "
+                         "numpy.save", path)
     shape, _, dtype = _HEADER_READERS[version](stream)
     if dtype.hasobject:
-        raise InputError(f"{what} cannot be read: it holds Python objects ({dtype}), which only a pickle restores",
-                         path)
+        raise InputError(f"{what} cannot be read: it holds Python objects ({dtype}), which only a pickle restores; "
+                         "save numbers or text", path)
     if any(size < 0 for size in shape):
-        raise InputError(f"{what} declares the shape {shape}", path)
+        raise InputError(f"{what} declares the shape {shape}: save it again with numpy", path)
     declared = math.prod(shape) * dtype.itemsize
     data_bytes = stored - stream.tell()
     if declared > data_bytes:
         raise InputError(f"{what} declares {shape} {dtype} values ({declared:,} bytes) but holds {data_bytes:,} "
-                         "bytes: truncated or forged", path)
+                         "bytes: truncated or forged; copy or save it again", path)
     return (shape, dtype), declared
 
 
 def _check_total(total: int, max_bytes: int | None, path: Path) -> None:
     max_bytes = memory_budget() if max_bytes is None else max_bytes
     if total > max_bytes:
-        raise InputError(f"its arrays take {total:,} bytes uncompressed, more than the {max_bytes:,} allowed", path)
+        raise InputError(f"its arrays take {total:,} bytes uncompressed, more than the {max_bytes:,} allowed: "
+                         "give smaller arrays", path)
 
 
 @contextlib.contextmanager
@@ -112,4 +115,4 @@ def _reading(path: Path, kind: str):
         raise
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
         problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot read as {kind}: {problem}", path) from None
+        raise InputError(f"cannot read as {kind}: {problem[:200]}; save it again with numpy", path) from None

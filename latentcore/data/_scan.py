@@ -33,10 +33,10 @@ class ScanGrid:
         size = self.n_rows * self.n_columns
         if self.n_rows < 1 or self.n_columns < 1 or (size != n if points is None else len(points) != n):
             raise InputError(f"header grid {self.n_rows} x {self.n_columns} = {size} "
-                             f"points but {what} holds {n} patterns", path)
+                             f"points but {what} holds {n} patterns: export the scan again", path)
         if points is not None and (points.min() < 0 or points.max() >= size or unique(points).size != n):
             raise InputError(f"the {n} patterns are not on distinct points of the {self.n_rows} x "
-                             f"{self.n_columns} grid", path)
+                             f"{self.n_columns} grid: export the scan again", path)
         if not (np.isfinite(self.step_x) and np.isfinite(self.step_y) and self.step_x > 0 and self.step_y > 0):
             raise InputError(f"header step ({self.step_x:g}, {self.step_y:g}) must be positive", path)
         return self
@@ -107,7 +107,7 @@ def required_header(group: h5py.Group, names: tuple[str, ...], path) -> list:
     values = [header_value(group, name) for name in names]
     missing = [name for name, value in zip(names, values) if value is None]
     if missing:
-        raise InputError(f"scan header {group.name!r} lacks {missing}", path)
+        raise InputError(f"scan header {group.name!r} lacks {missing}: export the scan again", path)
     return values
 
 
@@ -122,7 +122,8 @@ class ScanReader(H5Reader):
     # `<scan>/EBSD/Header` of (n_rows, n_columns, step_x, step_y), and `_extras` for coordinates and maps.
     patterns: ClassVar[tuple[str, ...]] = ()
     header: ClassVar[tuple[str, str, str, str]] = ()
-    layout_name: ClassVar[str] = ""  # the format's own name, for messages
+    stored_background: ClassVar[str | None] = None  # where under the scan group a static background is stored
+    ebsd_scan = True
 
     @classmethod
     def sniff(cls, path):
@@ -138,7 +139,8 @@ class ScanReader(H5Reader):
             scan = find_scan(f, patterns, self.scan)
             if scan is not None:
                 return scan, patterns
-        raise InputError(f"not an {self.layout_name} file: no '<scan>/{self.patterns[0]}' dataset", self.path)
+        raise InputError(f"not in the {self.title} layout: no '<scan>/{self.patterns[0]}' dataset; export the scan "
+                         "with its patterns", self.path)
 
     def _layout(self, f: h5py.File) -> ScanLayout:
         scan, patterns = self._find_patterns(f)
@@ -149,8 +151,8 @@ class ScanReader(H5Reader):
         self.layout = layout = self._layout(f)
         patterns = self.require(layout.patterns)
         if patterns.ndim != 3:
-            raise InputError(f"{layout.patterns!r} must be (N, height, width), got shape {patterns.shape}",
-                             self.path)
+            raise InputError(f"{layout.patterns!r} must be (N, height, width), got shape {patterns.shape}: export the "
+                             "scan again", self.path)
         n = patterns.shape[0]
         layout.grid.check(n, repr(layout.patterns), self.path, layout.points)
         self.coordinate_source, warnings = self._choose_coordinates(f, n)

@@ -93,7 +93,7 @@ class BandContrast:
                              "table x,y,bandcontrast instead (--bandcontrast FILE.csv)", where)
         name = self.name or next(iter(maps))
         if name not in maps:
-            raise InputError(f"no point map {name!r}; the scan carries {list(maps)}", where)
+            raise InputError(f"no point map {name!r}; the scan carries {list(maps)}: pick one of them", where)
         return name, np.asarray(maps[name], np.float64)
 
 
@@ -112,19 +112,19 @@ def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:
     """The table with numeric, finite `x`, `y` and `column` (other columns are kept as read)."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such band-contrast file", path)
+        raise InputError("no such band-contrast file: check the path", path)
     try:
         table = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read as CSV: {exc}", path) from exc
+        raise InputError(f"cannot read as CSV ({exc}): give a CSV table x,y,bandcontrast", path) from exc
     table.columns = [str(name).strip() for name in table.columns]
     table = plain_coordinates(table)  # `x_um,y_um` as this project writes them (`bandcontrast --out kept.csv`)
     missing = [name for name in ("x", "y", column) if name not in table.columns]
     if missing:
         raise InputError(f"missing column(s) {missing}: expected x,y,{column} (or x_um,y_um,{column}), "
-                         f"found {list(table.columns)}", path)
+                         f"found {list(table.columns)}; rename its columns", path)
     if table.empty:
-        raise InputError("the table has a header but no rows", path)
+        raise InputError("the table has a header but no rows: give a table with values", path)
     for name in ("x", "y", column):
         table[name] = _numeric_column(table[name], name, path)
     table.attrs["path"] = str(path)  # so that alignment errors can name the file
@@ -137,7 +137,7 @@ def _numeric_column(values: pd.Series, name: str, path) -> pd.Series:
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise InputError(f"column {name!r} has {int(bad.sum())} empty, NaN or non-numeric values "
-                         f"(first on line {first + 2}: {values.iloc[first]!r})", path)
+                         f"(first on line {first + 2}: {values.iloc[first]!r}); correct or remove those lines", path)
     return numeric
 
 
@@ -149,10 +149,11 @@ def align_to_coordinates(table: pd.DataFrame, x, y, column: str = "bandcontrast"
     path = table.attrs.get("path")
     x, y = np.asarray(x, np.float64).ravel(), np.asarray(y, np.float64).ravel()
     if len(x) != len(y):
-        raise InputError(f"x has {len(x)} values but y has {len(y)}", path)
+        raise InputError(f"x has {len(x)} values but y has {len(y)}: pass one y per x", path)
     for name in ("x", "y", column):
         if name not in table.columns:
-            raise InputError(f"table lacks column {name!r} (has {list(table.columns)})", path)
+            raise InputError(f"table lacks column {name!r} (has {list(table.columns)}): rename one of its columns",
+                             path)
     table_xy = table[["x", "y"]].to_numpy(np.float64)
     tolerance = tolerance or _default_tolerance(x, y, table_xy)
     tree = cKDTree(table_xy)
@@ -160,14 +161,14 @@ def align_to_coordinates(table: pd.DataFrame, x, y, column: str = "bandcontrast"
     if np.isfinite(distance[:, 1]).any():
         first = int(np.flatnonzero(np.isfinite(distance[:, 1]))[0])
         raise InputError(f"the table holds two rows within {tolerance:g} of ({x[first]:g}, {y[first]:g}): "
-                         "duplicate coordinates cannot be aligned", path)
+                         "duplicate coordinates cannot be aligned; remove one of them", path)
     missing = ~np.isfinite(distance[:, 0])
     if missing.any():
         first = int(np.flatnonzero(missing)[0])
         raise InputError(
             f"cannot align the table ({len(table)} rows) to the {len(x)} pattern coordinates: "
             f"{int(missing.sum())} coordinates have no table row within {tolerance:g} (first: x={x[first]:g}, "
-            f"y={y[first]:g}); the table covers another region or grid", path)
+            f"y={y[first]:g}); the table covers another region or grid: give the table of this scan", path)
     return table[column].to_numpy(np.float64)[nearest[:, 0]]
 
 

@@ -2,7 +2,9 @@
 
 A format is one module with a `Reader` subclass: a name, its usual extensions, a `sniff` that
 looks at the content, and methods that describe the file and stream contiguous batches.
-`open_source` picks the reader by content (extension only breaks ties).
+`open_source` picks the reader by content (extension only breaks ties). What the registry holds is the
+one list of formats: `readable_extensions` (what the app's uploads accept) and `scan_formats` (the
+EBSD scan formats the README and the command line name) are read from it.
 """
 from __future__ import annotations
 
@@ -71,8 +73,11 @@ class Reader:
     """Base class of every format reader. Subclasses set the class attributes and override
     `info`, `read` and (when they have them) `coordinates`, `metadata`, `labels`."""
 
-    format_name: ClassVar[str] = ""
-    extensions: ClassVar[tuple[str, ...]] = ()
+    format_name: ClassVar[str] = ""  # what `info` prints and `open_source(format=...)` takes
+    title: ClassVar[str] = ""  # the format as people name it, in the README, docs/architecture.md and the app
+    extensions: ClassVar[tuple[str, ...]] = ()  # the file endings it reads ("": a folder); uploads accept them
+    companions: ClassVar[tuple[str, ...]] = ()  # files it reads beside its own, by name (NORDIF's Setting.txt)
+    ebsd_scan: ClassVar[bool] = False  # EBSD patterns on a scan grid: one of `scan_formats`
     description: ClassVar[str] = ""
     # True when the constructor takes `describe_only=True`: describe from declared shapes, without
     # the checks that guard reading (see H5Reader); `open_source(..., describe_only=True)` uses it.
@@ -99,7 +104,7 @@ class Reader:
     def count(self, partition: str) -> int:
         counts = self.info().partitions
         if partition not in counts:
-            raise InputError(f"no partition {partition!r}; it holds {sorted(counts)}", self.path)
+            raise InputError(f"no partition {partition!r}; it holds {sorted(counts)}: pick one of them", self.path)
         return counts[partition]
 
     # -- data --------------------------------------------------------------------------------
@@ -208,13 +213,23 @@ def registered_readers() -> list[type[Reader]]:
     return list(_REGISTRY)
 
 
+def readable_extensions() -> list[str]:
+    """Every file ending a registered reader reads (".h5", ".up2", ...; folders left out), sorted."""
+    return sorted({e for cls in _REGISTRY for e in cls.extensions if e})
+
+
+def scan_formats() -> list[str]:
+    """The titles of the EBSD scan formats, in the registry's order."""
+    return [cls.title for cls in _REGISTRY if cls.ebsd_scan]
+
+
 def detect_format(path) -> type[Reader]:
     """The reader whose `sniff` accepts the content; the extension breaks ties."""
     path = check_regular(path)  # a FIFO or device would hang the sniffers
     matches = [cls for cls in _REGISTRY if _safe_sniff(cls, path)]
     if not matches:
         known = ", ".join(sorted(cls.format_name for cls in _REGISTRY))
-        raise InputError(f"unrecognised or corrupt file: it matches none of the known formats ({known})",
+        raise InputError(f"unrecognised or corrupt file: give a file of a known format, or copy it again ({known})",
                          path)
     by_extension = [cls for cls in matches if path.suffix.lower() in cls.extensions]
     return (by_extension or matches)[0]
@@ -269,7 +284,7 @@ def open_source(path, format: str | None = None, *, describe_only: bool = False,
     for cls in _REGISTRY:
         if cls.format_name == format:
             return _construct(cls, path, options)
-    raise InputError(f"unknown format {format!r}; known: {sorted(c.format_name for c in _REGISTRY)}")
+    raise InputError(f"unknown format {format!r}; choose one of {sorted(c.format_name for c in _REGISTRY)}")
 
 
 def _construct(cls: type[Reader], path, options: dict) -> Reader:

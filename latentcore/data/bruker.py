@@ -24,9 +24,9 @@ QUALITY_MAPS = ("RadonQuality", "MAD", "NIndexedBands", "RadonBandCount")
 @register
 class BrukerReader(ScanReader):
     format_name = "bruker"
+    title = "Bruker h5ebsd"
     extensions = (".h5", ".hdf5", ".h5ebsd")
     description = "EBSD scan in Bruker Nano's h5ebsd layout (ROIs of any shape; quality maps as point maps)"
-    layout_name = "Bruker h5ebsd"
     patterns = ("EBSD/Data/RawPatterns",)
     header = ("NROWS", "NCOLS", "XSTEP", "YSTEP")
 
@@ -34,8 +34,8 @@ class BrukerReader(ScanReader):
         layout = super()._layout(f)
         grid_type = header_value(f[f"{layout.scan}/EBSD/Header"], "Grid Type", "isometric")
         if grid_type != "isometric":
-            raise InputError(f"grid type {grid_type!r}: only square ('isometric') Bruker grids can be read",
-                             self.path)
+            raise InputError(f"grid type {grid_type!r}: only square ('isometric') Bruker grids can be read; export "
+                             "the scan on a square grid", self.path)
         layout.maps_group = f"{layout.scan}/EBSD/Data"
         layout.map_names = QUALITY_MAPS  # offered as band contrast, RadonQuality first
         roi = f"{layout.scan}/EBSD/SEM"
@@ -45,7 +45,7 @@ class BrukerReader(ScanReader):
         rows, columns = (f[f"{roi}/{name}"][()].astype(np.int64).reshape(-1) for name in ("IY", "IX"))
         if len(rows) != n or len(columns) != n:
             raise InputError(f"ROI positions {roi}/IY, IX have {len(rows)}, {len(columns)} values but "
-                             f"{layout.patterns!r} holds {n} patterns", self.path)
+                             f"{layout.patterns!r} holds {n} patterns: export the scan again", self.path)
         return dataclasses.replace(layout, **self._roi(rows, columns))
 
     def _roi(self, rows: np.ndarray, columns: np.ndarray) -> dict:
@@ -57,8 +57,8 @@ class BrukerReader(ScanReader):
         flat = rows * n_columns + columns
         shared = len(flat) - unique(flat).size
         if shared:
-            raise InputError(f"region of interest IY, IX put {shared} patterns on a point another pattern has",
-                             self.path)
+            raise InputError(f"region of interest IY, IX put {shared} patterns on a point another pattern has: export "
+                             "the scan again", self.path)
         order = np.argsort(flat)
         in_order = np.array_equal(order, np.arange(len(flat)))
         return {"n_rows": n_rows, "n_columns": n_columns, "order": None if in_order else order,

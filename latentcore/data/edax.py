@@ -14,9 +14,9 @@ from .base import register
 @register
 class EdaxReader(ScanReader):
     format_name = "edax"
+    title = "EDAX HDF5"
     extensions = (".h5", ".hdf5", ".oh5")
     description = "EBSD scan in EDAX's HDF5 layout (IQ and CI as scan maps)"
-    layout_name = "EDAX"
     patterns = ("EBSD/Data/Pattern",)
     header = ("nRows", "nColumns", "Step X", "Step Y")
 
@@ -29,7 +29,8 @@ class EdaxReader(ScanReader):
         layout = super()._layout(f)
         grid_type = header_value(f[f"{layout.scan}/EBSD/Header"], "Grid Type", "SqrGrid")
         if grid_type != "SqrGrid":
-            raise InputError(f"grid type {grid_type!r}: only square ('SqrGrid') EDAX grids can be read", self.path)
+            raise InputError(f"grid type {grid_type!r}: only square ('SqrGrid') EDAX grids can be read; export the "
+                             "scan on a square grid", self.path)
         return layout
 
     def _orientations(self, f, n):

@@ -18,6 +18,7 @@ DTYPES = {".up1": np.uint8, ".up2": np.uint16}
 @register
 class EdaxBinaryReader(BinaryScanReader):
     format_name = "edax_binary"
+    title = "EDAX UP1/UP2"
     extensions = tuple(DTYPES)
     description = "EDAX TSL binary patterns (.up1 uint8, .up2 uint16)"
 
@@ -31,7 +32,8 @@ class EdaxBinaryReader(BinaryScanReader):
     def _layout(self):
         version, width, height, offset = map(int, read_header(self.path, "<u4", 4))
         if version == 2:
-            raise InputError("UP file version 2 cannot be read (only version 1 and 3 or later)", self.path)
+            raise InputError("UP file version 2 cannot be read: export the patterns as version 1, 3 or later, or as "
+                             "EDAX h5", self.path)
         record = pattern_record(np.dtype(DTYPES[self.path.suffix.lower()]).newbyteorder("<"), height, width)
         in_file = max(self.path.stat().st_size - offset, 0) // record.itemsize
         if version == 1:

@@ -13,11 +13,12 @@ CRYSTAL_MAP = "EBSD/CrystalMap/crystal_map/data"
 @register
 class H5ebsdReader(ScanReader):
     format_name = "h5ebsd"
+    title = "kikuchipy h5ebsd"
     extensions = (".h5", ".hdf5", ".h5ebsd")
     description = "EBSD scan in kikuchipy's h5ebsd layout"
-    layout_name = "h5ebsd"
     patterns = ("EBSD/Data/patterns",)
     header = ("n_rows", "n_columns", "step_x", "step_y")
+    stored_background = "EBSD/Header/static_background"
 
     def _extras(self, scan):
         return {"x": f"{scan}/{CRYSTAL_MAP}/x", "y": f"{scan}/{CRYSTAL_MAP}/y"}

@@ -12,7 +12,8 @@ from ._files import FilesReader
 from .base import SourceInfo, register
 
 PIL_FORMATS = ("PNG", "JPEG", "TIFF", "BMP")
-EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy")
+PICTURES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")  # the endings of PIL_FORMATS
+EXTENSIONS = (*PICTURES, ".npy")
 NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -57,6 +58,7 @@ def _chw(shape: tuple[int, ...]) -> tuple[int, int, int] | None:
 @register
 class ImageReader(FilesReader):
     format_name = "images"
+    title = "images"
     extensions = (*EXTENSIONS, "")  # "": a folder
     description = "a folder of images (PNG, JPEG, TIFF, BMP, NPY) or one image; items (C, H, W)"
 
@@ -81,13 +83,14 @@ class ImageReader(FilesReader):
         super().__init__(path)
         self.files = image_files(self.path) if self.path.is_dir() else [self.path]
         if not self.files:
-            raise InputError(f"no image files ({', '.join(EXTENSIONS)}) in the folder", self.path)
+            raise InputError(f"no image files in the folder: put {', '.join(EXTENSIONS)} files in it", self.path)
         shapes = [self._shape_of(p) for p in self.files]
         item_shape, dtype = shapes[0]
         for file, (shape, _) in zip(self.files, shapes):
             if shape[1:] != item_shape[1:] or shape[0] > item_shape[0]:  # grey in RGB is fine
                 raise InputError(f"image {file.name!r} is {shape} (C, H, W) but {self.files[0].name!r} is "
-                                 f"{item_shape}: all images must have the size of the first", self.path)
+                                 f"{item_shape}: all images must have the size of the first; crop or resize them",
+                                 self.path)
         self._info = SourceInfo(path=str(self.path), format=self.format_name,
                                 partitions={"all": len(self.files)}, item_shape=item_shape, dtype=str(dtype),
                                 extra={"files": [p.name for p in self.files[:1000]]})
@@ -101,10 +104,11 @@ class ImageReader(FilesReader):
                     array = _pil_array(image, (0, 0, 1, 1))  # decodes next to nothing
                     shape, dtype = (image.height, image.width, *array.shape[2:]), array.dtype
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise InputError(f"cannot read image: {exc}", path) from exc
+            raise InputError(f"cannot read image ({exc}): copy it again, or convert it to PNG", path) from exc
         chw = _chw(shape)
         if chw is None:
-            raise InputError(f"not an image: shape {shape} is neither (H, W), (H, W, C) nor (C, H, W)", path)
+            raise InputError(f"not an image: shape {shape} is neither (H, W), (H, W, C) nor (C, H, W); save it in one "
+                             "of those", path)
         return chw, dtype
 
     def _load(self, path: Path) -> np.ndarray:
@@ -115,7 +119,7 @@ class ImageReader(FilesReader):
                 with Image.open(path) as image:
                     array = _pil_array(image)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise InputError(f"cannot read image: {exc}", path) from exc
+            raise InputError(f"cannot read image ({exc}): copy it again, or convert it to PNG", path) from exc
         if array.ndim == 2:
             return array[None].astype(np.float32)
         if array.shape[-1] in (1, 3, 4):

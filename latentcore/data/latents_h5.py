@@ -41,7 +41,8 @@ class LatentsH5(H5Reader):
                                  f"{f[p].shape[0]} rows; {RESUME}", self.path)
         dims = {f[p].shape[1] for p in present}
         if len(dims) > 1:
-            raise InputError(f"partitions differ in dimension: { {p: f[p].shape for p in present} }", self.path)
+            raise InputError(f"partitions differ in dimension: { {p: f[p].shape for p in present} }; extract the "
+                             "latents again", self.path)
         counts = {p: f[p].shape[0] for p in present}
         step = self._load_xy(f, counts[present[0]])
         columns = [c for p in present for c in byte_table_columns(f, f"{p}_metadata", counts[p], self.path)]

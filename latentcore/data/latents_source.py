@@ -36,12 +36,14 @@ def _npy_2d(path: Path) -> bool:
     try:
         return np.load(path, mmap_mode="r", allow_pickle=False).ndim == 2
     except ValueError as exc:  # the NumPy magic is there but the rest is not
-        raise InputError(f"cannot read .npy (truncated or corrupt?): {exc}", path) from exc
+        raise InputError(f"cannot read .npy (truncated or corrupt?): {exc}; save it again with numpy.save",
+                         path) from exc
 
 
 @register
 class LatentsReader(Reader):
     format_name = "latents"
+    title = "existing latents"
     extensions = (".h5", ".npy", *TABLE_SUFFIXES)
     description = "existing latents or features: *_latents.h5, NPY (N, D), CSV/Parquet with numeric columns"
 
@@ -95,7 +97,8 @@ class _FeatureTable(Reader):
         else:
             shape, dtype, feature_names = self._load_table(columns)
         if len(shape) != 2 or dtype.kind not in "biuf":
-            raise InputError(f"latents must be a numeric (N, D) array, got shape {shape} dtype {dtype}", self.path)
+            raise InputError(f"latents must be a numeric (N, D) array, got shape {shape} dtype {dtype}: save one row "
+                             "of numbers per item", self.path)
         steps = [infer_step(v) for v in self._xy] if self._xy else [None]
         self._info = SourceInfo(
             path=str(self.path), format=self.format_name, partitions={"all": shape[0]},
@@ -109,7 +112,8 @@ class _FeatureTable(Reader):
             try:
                 self._array = np.load(self.path, mmap_mode="r", allow_pickle=False)
             except ValueError as exc:
-                raise InputError(f"cannot read .npy (truncated or corrupt?): {exc}", self.path) from exc
+                raise InputError(f"cannot read .npy (truncated or corrupt?): {exc}; save it again with "
+                                 "numpy.save", self.path) from exc
         return self._array
 
     def _load_table(self, columns):
@@ -117,13 +121,13 @@ class _FeatureTable(Reader):
             is_parquet = _head(self.path).startswith(PARQUET_MAGIC)
             table = pd.read_parquet(self.path) if is_parquet else pd.read_csv(self.path)
         except Exception as exc:  # pandas/pyarrow raise many types for a broken table
-            raise InputError(f"cannot read the table: {exc}", self.path) from exc
+            raise InputError(f"cannot read the table ({exc}): give a CSV or Parquet table", self.path) from exc
         numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
         features = list(columns) if columns else [c for c in numeric if c not in ("x", "y")]
         unknown = [c for c in features if c not in numeric]
         if unknown or not features:
             raise InputError(f"feature columns must be numeric: {unknown or 'none found'} "
-                             f"(numeric columns: {numeric})", self.path)
+                             f"(numeric columns: {numeric}); name numeric columns only", self.path)
         self._array = table[features].to_numpy(np.float32)
         check_finite(self._array, "feature columns", self.path)
         if "x" in numeric and "y" in numeric:

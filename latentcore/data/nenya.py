@@ -18,6 +18,7 @@ def _is_cutouts(f: h5py.File, name: str) -> bool:
 @register
 class NenyaReader(H5Reader):
     format_name = "nenya"
+    title = "preprocessed cutouts (Nenya, ulmo)"
     extensions = (".h5", ".hdf5")
     description = "preprocessed cutouts (ulmo/Nenya): valid/train (N, 1, H, W) with metadata tables"
 
@@ -28,11 +29,13 @@ class NenyaReader(H5Reader):
     def _describe(self, f):
         present = [p for p in PARTITIONS if p in f]
         if not present:
-            raise InputError("not a preprocessed cutout file: no 'valid' or 'train' dataset", self.path)
+            raise InputError("not a preprocessed cutout file: no 'valid' or 'train' dataset; give the file "
+                             "preprocessing wrote", self.path)
         shapes = {p: self._check_cutouts(f, p) for p in present}
         item_shapes = {shape[1:] for shape in shapes.values()}
         if len(item_shapes) > 1:
-            raise InputError(f"'valid' and 'train' cutouts differ in shape: {shapes}", self.path)
+            raise InputError(f"'valid' and 'train' cutouts differ in shape: {shapes}; preprocess them again alike",
+                             self.path)
         columns = []
         for p in present:
             for column in byte_table_columns(f, f"{p}_metadata", shapes[p][0], self.path):
@@ -47,7 +50,8 @@ class NenyaReader(H5Reader):
         if len(shape) == 3:  # (N, H, W): one channel, as the models take it
             return (shape[0], 1, *shape[1:])
         if len(shape) != 4:
-            raise InputError(f"dataset {partition!r} must be (N, 1, H, W), got shape {shape}", self.path)
+            raise InputError(f"dataset {partition!r} must be (N, 1, H, W), got shape {shape}: save the cutouts so",
+                             self.path)
         return shape
 
     def _dataset_name(self, partition):

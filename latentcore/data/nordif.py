@@ -33,7 +33,7 @@ def _setting(sections, section: str, key: str, path: Path, parse):
     try:
         return parse(text)
     except (TypeError, ValueError):
-        raise InputError(f"[{section}] {key!r} is {text!r}, not a valid value", path) from None
+        raise InputError(f"[{section}] {key!r} is {text!r}, not a valid value: correct it", path) from None
 
 
 def _pair(text: str) -> tuple[int, int]:
@@ -44,7 +44,9 @@ def _pair(text: str) -> tuple[int, int]:
 @register
 class NordifReader(BinaryScanReader):
     format_name = "nordif"
+    title = "NORDIF"
     extensions = (".dat",)
+    companions = (SETTINGS_NAME,)
     description = "NORDIF Pattern.dat with its Setting.txt"
 
     @classmethod
@@ -54,7 +56,8 @@ class NordifReader(BinaryScanReader):
         settings = path.with_name(SETTINGS_NAME)
         if not settings.is_file():  # NORDIF's own name, alone, gets told what is missing
             if path.name.lower() == "pattern.dat":
-                raise InputError(f"a NORDIF pattern file needs its {SETTINGS_NAME} in the same folder", path)
+                raise InputError(f"a NORDIF pattern file needs its {SETTINGS_NAME} in the same folder: put it there",
+                                 path)
             return False
         return "[NORDIF]" in settings.read_text(encoding="latin-1")[:200]
 

@@ -18,6 +18,7 @@ SPLITS = {"train": "idx_train", "test": "idx_test", "val": "idx_val"}
 @register
 class NpzFeaturesReader(Reader):
     format_name = "npz"
+    title = "NPZ features"
     extensions = (".npz",)
     description = "features X (N, D) with labels y and optional idx_train/idx_test/idx_val (KinoML style)"
 
@@ -33,13 +34,15 @@ class NpzFeaturesReader(Reader):
         self._X = None  # loaded on first read: an .npz member cannot be sliced on disk
         headers = npz_headers(self.path)  # every array checked before any is read
         if "X" not in headers:
-            raise InputError(f"no array 'X' in the .npz (it holds {sorted(headers)})", self.path)
+            raise InputError(f"no array 'X' in the .npz (it holds {sorted(headers)}): save the features as X",
+                             self.path)
         shape, dtype = headers["X"]
         arrays = read_npz(self.path, ["y", *SPLITS.values()])
         self._y = arrays.get("y")
         self._splits = {split: arrays[key] for split, key in SPLITS.items() if key in arrays}
         if len(shape) != 2 or dtype.kind not in "biuf":
-            raise InputError(f"'X' must be a numeric (N, D) array, got shape {shape} dtype {dtype}", self.path)
+            raise InputError(f"'X' must be a numeric (N, D) array, got shape {shape} dtype {dtype}: save one row of "
+                             "numbers per item", self.path)
         n = shape[0]
         if self._y is not None:
             check_length(self._y, n, "'y'", "'X'", self.path)

@@ -3,14 +3,15 @@
 
     ScanOrientations.euler      (N, 3) float64: Bunge Euler angles (phi1, Phi, phi2) in radians, as stored
     ScanOrientations.phase_id   (N,) int64: the file's phase number; -1 where the point is not indexed
-    ScanOrientations.phases     {phase_id: Phase(name, point_group, space_group)}
+    ScanOrientations.phases     {phase_id: Phase(name, point_group, space_group, lattice)}
     ScanOrientations.convention how the file stores them (units, zero phase), said in `info`
 
 Where each format keeps them (angles are used as stored: no change of reference frame):
 - Oxford H5OINA: `Data/Euler` (N, 3) radians, `Data/Phase` (0 = not indexed), phases in
-  `Header/Phases/<k>/{Phase Name, Laue Group, Space Group}`;
+  `Header/Phases/<k>/{Phase Name, Laue Group, Space Group, Lattice Dimensions, Lattice Angles}`;
 - EDAX h5: `Data/{Phi1, PHI or Phi, Phi2}` radians, `Data/Phase` (0 in single-phase scans means the one
-  phase), `CI` = -1 not indexed, phases in `Header/Phase/<k>/{MaterialName, Symmetry, Point Group}`;
+  phase), `CI` = -1 not indexed, phases in `Header/Phase/<k>/{MaterialName, Symmetry, Point Group,
+  Lattice Constant a ... gamma}`;
 - Bruker h5ebsd: `Data/{phi1, PHI, phi2}` in degrees, `Data/Phase` (0 = not indexed), phases in
   `Header/Phases/<k>/{Name, IT}` (space group number);
 - kikuchipy h5ebsd: `EBSD/CrystalMap/crystal_map/data/{phi1, Phi, phi2}` radians and `phase_id`
@@ -43,6 +44,11 @@ class Phase:
     name: str
     point_group: str | None = None  # Hermann-Mauguin symbol ("m-3m", "432", "6/mmm"), when the file says
     space_group: int | None = None  # International Tables number, when the file says
+    lattice: tuple | None = None  # (a, b, c, alpha, beta, gamma): Å and degrees, when the file says (Oxford, EDAX)
+
+    def __post_init__(self):  # a latents file gives the lattice back from JSON, as a list
+        if self.lattice is not None:
+            object.__setattr__(self, "lattice", tuple(float(v) for v in self.lattice))
 
 
 @dataclasses.dataclass
@@ -75,7 +81,8 @@ def _text(value) -> str | None:
 def _column(f: h5py.File, name: str, n: int, path) -> np.ndarray:
     values = np.asarray(f[name][()])
     if values.shape[0] != n:
-        raise InputError(f"{name!r} has {values.shape[0]} values but the scan has {n} patterns", path)
+        raise InputError(f"{name!r} has {values.shape[0]} values but the scan has {n} patterns: export the scan "
+                         "again", path)
     return values
 
 
@@ -83,7 +90,8 @@ def _euler(f, names, n, path, degrees=False) -> np.ndarray:
     if len(names) == 1:
         euler = _column(f, names[0], n, path).astype(np.float64)
         if euler.ndim != 2 or euler.shape[1] != 3:
-            raise InputError(f"{names[0]!r} must be (N, 3) Euler angles, got shape {euler.shape}", path)
+            raise InputError(f"{names[0]!r} must be (N, 3) Euler angles, got shape {euler.shape}: export the scan "
+                             "again", path)
     else:
         euler = np.column_stack([_column(f, name, n, path).astype(np.float64).reshape(-1) for name in names])
     return np.deg2rad(euler) if degrees else euler
@@ -96,7 +104,7 @@ def _checked(orientations: ScanOrientations, names, path) -> ScanOrientations:
     bad = ~finite & (orientations.phase_id >= 0)
     if bad.any():
         raise InputError(f"Euler angles {', '.join(names)} hold NaN or infinite values at {int(bad.sum())} indexed "
-                         f"points (first: point {int(np.argmax(bad))})", path)
+                         f"points (first: point {int(np.argmax(bad))}): index the scan again, or export it again", path)
     if not finite.all():
         orientations.euler = np.where(finite[:, None], orientations.euler, np.nan)
     return orientations
@@ -106,6 +114,21 @@ def _phase_groups(group: h5py.Group | None) -> list[tuple[int, h5py.Group]]:
     if not isinstance(group, h5py.Group):
         return []
     return sorted((int(k), g) for k, g in group.items() if k.lstrip("-").isdigit() and isinstance(g, h5py.Group))
+
+
+def _lattice(lengths, angles) -> tuple | None:
+    """(a, b, c, alpha, beta, gamma) in Å and degrees, or None when the file gives no usable lattice; angles
+    stored in radians (Oxford's) are turned into degrees (no lattice angle is 3.2 degrees or less)."""
+    try:
+        lengths, angles = (np.asarray(v, np.float64).reshape(-1) for v in (lengths, angles))
+    except (TypeError, ValueError):
+        return None
+    if lengths.shape != (3,) or angles.shape != (3,) or not (np.isfinite(lengths).all() and np.isfinite(angles).all()):
+        return None
+    if (lengths <= 0).any() or (angles <= 0).any():
+        return None
+    angles = np.rad2deg(angles) if angles.max() <= 3.2 else angles
+    return tuple(round(float(v), 4) for v in (*lengths, *angles))  # float32 radians give 90.000003 degrees
 
 
 def _laue_symbol(value) -> str | None:
@@ -135,7 +158,8 @@ def oxford(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
         space = header_value(g, "Space Group")
         phases[k] = Phase(_text(header_value(g, "Phase Name")) or f"phase {k}",
                           _laue_symbol(header_value(g, "Laue Group")),
-                          int(space) if isinstance(space, (int, np.integer)) else None)
+                          int(space) if isinstance(space, (int, np.integer)) else None,
+                          _lattice(header_value(g, "Lattice Dimensions"), header_value(g, "Lattice Angles")))
     return _checked(ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
                                      "Bunge Euler angles in radians, as stored in H5OINA 'Euler'; "
                                      "phase 0 = not indexed"),
@@ -154,7 +178,9 @@ def edax(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
         point_group = EDAX_SYMMETRY.get(int(symmetry)) if isinstance(symmetry, (int, np.integer)) else None
         if point_group is None and header_value(g, "Point Group") is not None:
             point_group = _bracketed(_text(header_value(g, "Point Group")))
-        phases[k] = Phase(_text(header_value(g, "MaterialName")) or f"phase {k}", point_group)
+        constants = [header_value(g, f"Lattice Constant {name}") for name in ("a", "b", "c", "alpha", "beta", "gamma")]
+        phases[k] = Phase(_text(header_value(g, "MaterialName")) or f"phase {k}", point_group,
+                          lattice=_lattice(constants[:3], constants[3:]) if None not in constants else None)
     stored = _column(f, f"{data}/Phase", n, path).astype(np.int64) if f"{data}/Phase" in f else np.zeros(n, np.int64)
     if len(phases) == 1:  # a single-phase scan numbers its points 0
         stored = np.where(stored == 0, next(iter(phases)), stored)

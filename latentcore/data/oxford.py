@@ -10,11 +10,12 @@ from .base import register
 @register
 class OxfordReader(ScanReader):
     format_name = "oxford"
+    title = "Oxford H5OINA"
     extensions = (".h5oina", ".h5")
     description = "EBSD scan in Oxford Instruments' H5OINA layout (Band Contrast as a scan map)"
-    layout_name = "H5OINA"
     patterns = ("EBSD/Data/Processed Patterns", "EBSD/Data/Unprocessed Patterns")  # processed first
     header = ("Y Cells", "X Cells", "X Step", "Y Step")  # rows are Y cells
+    stored_background = "EBSD/Header/Processed Static Background"
 
     def _extras(self, scan):
         data = f"{scan}/EBSD/Data"

@@ -33,6 +33,7 @@ def table_start(version: int) -> int:
 @register
 class OxfordBinaryReader(BinaryScanReader):
     format_name = "oxford_binary"
+    title = "Oxford EBSP"
     extensions = (".ebsp",)
     description = "Oxford Instruments binary patterns (.ebsp, uncompressed)"
 
@@ -49,7 +50,8 @@ class OxfordBinaryReader(BinaryScanReader):
         record = self._record(version, first)
         slots, remainder = np.divmod(present - first, record.itemsize)
         if remainder.any() or slots.min() < 0 or slots.max() >= len(present) or unique(slots).size != len(slots):
-            raise InputError("pattern offsets table does not point at whole pattern records", self.path)
+            raise InputError("pattern offsets table does not point at whole pattern records: copy or export it again",
+                             self.path)
         if len(present) < len(offsets):
             return BinaryLayout(first, record, len(present), ScanGrid(1, len(present), 1.0, 1.0), warnings=[
                 f"only {len(present)} of the {len(offsets)} map points have a stored pattern (non-indexed "
@@ -81,7 +83,8 @@ class OxfordBinaryReader(BinaryScanReader):
             if past.size:
                 break
         if not (table > 0).any() or start + 8 * len(table) != end:
-            raise InputError("no pattern offsets table (no stored pattern, or not an .ebsp file)", self.path)
+            raise InputError("no pattern offsets table (no stored pattern, or not an .ebsp file): export the scan with "
+                             "its patterns", self.path)
         return table
 
     def _record(self, version: int, first: int) -> np.dtype:
@@ -90,13 +93,15 @@ class OxfordBinaryReader(BinaryScanReader):
             fields = [("map_x", "<i4"), ("map_y", "<i4"), *fields]
         header = np.fromfile(self.path, np.dtype(fields), count=1, offset=first)
         if header.size == 0:
-            raise InputError(f"file ends before its first pattern (byte {first})", self.path)
+            raise InputError(f"file ends before its first pattern (byte {first}): copy or export it again", self.path)
         compressed, height, width, n_bytes = (int(header[0][name]) for name in ("is_compressed", "height",
                                                                                   "width", "n_bytes"))
         if compressed:
-            raise InputError("compressed .ebsp patterns cannot be read", self.path)
+            raise InputError("compressed .ebsp patterns cannot be read: export them uncompressed, or as H5OINA",
+                             self.path)
         if height <= 0 or width <= 0 or n_bytes not in (height * width, 2 * height * width):
-            raise InputError(f"pattern header says {height} x {width} pixels in {n_bytes} bytes", self.path)
+            raise InputError(f"pattern header says {height} x {width} pixels in {n_bytes} bytes: copy or export it "
+                             "again", self.path)
         dtype = "u1" if n_bytes == height * width else "<u2"
         return pattern_record(dtype, height, width, fields, self._footer(version, first + header.itemsize + n_bytes))
 

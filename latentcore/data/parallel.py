@@ -17,18 +17,25 @@ the rows it was reading (`ReaderDied`, an InputError); so is one that hands back
 blocks before it have already been handed over, so an extraction keeps its `.partial` file and resumes.
 An error inside a process (a corrupt chunk) is raised again here as it was raised there.
 
+The processes leave nothing behind, however the run ends. They talk through pipes, not
+`multiprocessing.Queue`s, whose named semaphores (/dev/shm/sem.*) outlive a killed run; their shared
+memory loses its name as soon as they have mapped it, so it goes with the last process that maps it.
+They ignore Ctrl-C (a terminal sends it to every process of the group; the run stops them), and one
+whose parent ended, even killed, finds its task pipe closed and ends too.
+
 Fewer processes are started when their slots would not fit in half the free shared memory (/dev/shm).
 `default_readers()`: one (the in-process reader) on a machine with 2 cores or fewer, where processes
 only share the cores the model needs; otherwise one per core but one, left to the model's process.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
 import pickle
-import queue
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from multiprocessing import shared_memory
@@ -124,32 +131,59 @@ def _tasks(reader: Reader, partition: str, block_rows: int, allowed_indices) -> 
     return [indices[s:s + block_rows] for s in range(0, indices.size, block_rows)]
 
 
-def _read_block(reader: Reader, partition: str, rows: np.ndarray, steps) -> np.ndarray:
+def _as_message(rows: np.ndarray) -> np.ndarray | range:
+    """A block's rows as sent to its process: a range when contiguous (a few bytes, which the pipe
+    takes at once), else the indices (a large block's may wait for the process to read them)."""
+    if rows[-1] - rows[0] == rows.size - 1:
+        return range(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
+def _read_block(reader: Reader, partition: str, rows: np.ndarray | range, steps) -> np.ndarray:
     """Rows as stored (`Reader.read_stored`), or float32 with the background steps when there are some."""
-    if rows.size and rows[-1] - rows[0] == rows.size - 1:
-        block = reader.read_stored(partition, int(rows[0]), int(rows[-1]) + 1)
+    if isinstance(rows, range):
+        block = reader.read_stored(partition, rows.start, rows.stop)
     else:
         block = reader.read_rows(partition, rows, stored=True)
     return steps.backgrounds(block) if steps is not None else block
 
 
 def _work(reader, partition, steps, slot_names, item_shape, dtype, tasks, results):
-    """A reader process: (slot, rows) from `tasks` -> the block written into that slot, then
-    ("ok", slot) or ("error", exception) on `results`; None ends it."""
+    """A reader process: maps its slots and removes their names, then for each (slot, rows) from the
+    `tasks` pipe writes the block into that slot and sends ("ok", slot), or ("error", exception), on
+    the `results` pipe. None, or the pipe closing (the parent ended), ends it. Ctrl-C, blocked while
+    it started (`_sigint_blocked`), is ignored: one sent meanwhile is dropped."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     slots = [shared_memory.SharedMemory(name=name) for name in slot_names]
+    for memory in slots:
+        memory.unlink()  # mapped here and in the parent: the memory now ends with them
     try:
-        while (task := tasks.get()) is not None:
+        while (task := tasks.recv()) is not None:
             slot, rows = task
             try:
                 block = _read_block(reader, partition, rows, steps)
                 np.ndarray((len(rows), *item_shape), dtype, buffer=slots[slot].buf)[...] = block
-                results.put(("ok", slot))
+                results.send(("ok", slot))
             except Exception as exc:  # noqa: BLE001 - handed to the parent, raised there
-                results.put(("error", _picklable(exc)))
+                results.send(("error", _picklable(exc)))
+    except (EOFError, BrokenPipeError):
+        pass  # the parent ended: nobody waits for the blocks
     finally:
         for memory in slots:
             memory.close()
         reader.close()
+
+
+@contextlib.contextmanager
+def _sigint_blocked():
+    """Ctrl-C held back in this thread while it starts processes, which inherit the mask; one sent
+    meanwhile reaches this process when unblocked (or at once, in another of its threads)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _picklable(exc: Exception) -> Exception:
@@ -175,13 +209,18 @@ class _ReaderPool:
             for _ in range(count):
                 slots = [shared_memory.SharedMemory(create=True, size=nbytes) for _ in range(SLOTS)]
                 self.memory.append(slots)
-                self.tasks.append(context.Queue())
-                self.results.append(context.Queue())
+                their_tasks, our_tasks = context.Pipe(duplex=False)  # (receiving end, sending end)
+                our_results, their_results = context.Pipe(duplex=False)
+                self.tasks.append(our_tasks)
+                self.results.append(our_results)
                 process = context.Process(target=_work, daemon=True, name="latentcore-reader", args=(
-                    reader, partition, steps, [m.name for m in slots], self.item_shape, dtype, self.tasks[-1],
-                    self.results[-1]))
-                process.start()
+                    reader, partition, steps, [m.name for m in slots], self.item_shape, dtype, their_tasks,
+                    their_results))
+                with _sigint_blocked():
+                    process.start()
                 self.processes.append(process)
+                their_tasks.close()  # only the process holds its ends now: they close when it ends
+                their_results.close()
         except BaseException:
             self.close()
             raise
@@ -202,28 +241,37 @@ class _ReaderPool:
 
     def _send(self, i: int, tasks):
         count = len(self.processes)
-        self.tasks[i % count].put(((i // count) % SLOTS, tasks[i]))
+        try:
+            self.tasks[i % count].send(((i // count) % SLOTS, _as_message(tasks[i])))
+        except BrokenPipeError:
+            pass  # the process ended: the wait for its block says so
 
     def _wait(self, worker: int, i: int, rows: np.ndarray):
         process, deadline = self.processes[worker], time.monotonic() + self.timeout
-        while True:
-            try:
-                status, value = self.results[worker].get(timeout=POLL_SECONDS)
-                break
-            except queue.Empty:
-                if not process.is_alive():
-                    raise ReaderDied(f"reader process {worker + 1} of {len(self.processes)} died (exit code "
-                                     f"{process.exitcode}) while reading {self._block(i, rows)}; the blocks "
-                                     "before it were kept: run the same command again to resume", self.reader.path)
-                if time.monotonic() > deadline:
-                    self._kill(process)
-                    raise ReaderStalled(f"reader process {worker + 1} of {len(self.processes)} handed nothing back "
-                                        f"for {self.timeout:g} s while reading {self._block(i, rows)} and was "
-                                        "killed; the blocks before it were kept: run the same command again to "
-                                        "resume, with a longer --reader-timeout if the storage is slow",
-                                        self.reader.path)
+        while (message := self._receive(worker)) is None:
+            if not process.is_alive():
+                raise ReaderDied(f"reader process {worker + 1} of {len(self.processes)} died (exit code "
+                                 f"{process.exitcode}) while reading {self._block(i, rows)}; the blocks "
+                                 "before it were kept: run the same command again to resume", self.reader.path)
+            if time.monotonic() > deadline:
+                self._kill(process)
+                raise ReaderStalled(f"reader process {worker + 1} of {len(self.processes)} handed nothing back "
+                                    f"for {self.timeout:g} s while reading {self._block(i, rows)} and was "
+                                    "killed; the blocks before it were kept: run the same command again to "
+                                    "resume, with a longer --reader-timeout if the storage is slow",
+                                    self.reader.path)
+        status, value = message
         if status == "error":
             raise value
+
+    def _receive(self, worker: int) -> tuple | None:
+        """The process's next message; None when it sent none for POLL_SECONDS, or ended."""
+        results = self.results[worker]
+        try:
+            return results.recv() if results.poll(POLL_SECONDS) else None
+        except EOFError:  # its end of the pipe closed
+            self.processes[worker].join(timeout=POLL_SECONDS)  # then its exit code is known
+            return None
 
     def _block(self, i: int, rows: np.ndarray) -> str:
         return f"block {i + 1} (rows {rows[0]}-{rows[-1]} of {self.partition!r})"
@@ -237,8 +285,8 @@ class _ReaderPool:
     def close(self):
         for tasks in self.tasks:
             try:
-                tasks.put(None)
-            except (ValueError, OSError):
+                tasks.send(None)
+            except OSError:  # ended already (a broken pipe)
                 pass
         for process in self.processes:
             process.join(timeout=2)
@@ -247,13 +295,13 @@ class _ReaderPool:
                 process.join(timeout=2)
             if process.is_alive():
                 self._kill(process)  # stopped or stuck: it would hang the interpreter's exit (joins its children)
-        for q in self.tasks + self.results:
-            q.close()
-            q.cancel_join_thread()
+        for connection in self.tasks + self.results:
+            connection.close()
         for slots in self.memory:
             for memory in slots:
                 memory.close()
-                memory.unlink()
+                with contextlib.suppress(FileNotFoundError):  # its process removed the name (see _work)
+                    memory.unlink()
         self.memory, self.processes, self.tasks, self.results = [], [], [], []
 
     def __enter__(self):

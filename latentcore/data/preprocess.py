@@ -30,8 +30,6 @@ from .base import Reader
 
 OPERATIONS = ("subtract", "divide")
 WINDOWS = ("circular", "gaussian")
-STORED_BACKGROUNDS = {"h5ebsd": "EBSD/Header/static_background",
-                      "oxford": "EBSD/Header/Processed Static Background"}
 BLOCK_BYTES = 32 << 20  # float32 patterns read per block when averaging neighbours
 
 
@@ -123,7 +121,8 @@ class PatternSteps:
         self.reader, self.partition, self.preprocessing = reader, partition, preprocessing
         shape = reader.info().item_shape
         if len(shape) != 3:
-            raise InputError(f"pattern preprocessing needs images (C, H, W), got items of shape {shape}", reader.path)
+            raise InputError(f"pattern preprocessing needs images (C, H, W), got items of shape {shape}: leave the "
+                             "preprocessing options out", reader.path)
         self.static, self.static_source = (static_background(reader, partition) if preprocessing.static_background
                                            else (None, None))
         self.sigma = preprocessing.dynamic_sigma or shape[-1] / 8
@@ -189,21 +188,22 @@ def static_background_origin(reader: Reader, preprocessing: Preprocessing) -> st
 def stored_static_background(reader: Reader) -> np.ndarray | None:
     """The static background stored in a scan file's header, as float32 (C, H, W), or None."""
     info = reader.info()
-    name, scan = STORED_BACKGROUNDS.get(info.format), info.extra.get("scan")
+    name, scan = getattr(reader, "stored_background", None), info.extra.get("scan")
     if not name or scan is None or f"{scan}/{name}" not in reader.file:
         return None
     values = np.asarray(reader.file[f"{scan}/{name}"][()], np.float32)
     if values.shape != tuple(info.item_shape[-2:]):
-        raise InputError(f"the stored static background '{scan}/{name}' is {values.shape}, "
-                         f"the patterns {tuple(info.item_shape[-2:])}", reader.path)
+        raise InputError(f"the stored static background '{scan}/{name}' is {values.shape}, the patterns "
+                         f"{tuple(info.item_shape[-2:])}: leave --static-background out, or export the scan again",
+                         reader.path)
     return values.reshape(info.item_shape)
 
 
 def scan_grid(reader: Reader, partition: str) -> tuple[int, int]:
     grid = reader.info().grid_shape
     if grid is None or grid[0] * grid[1] != reader.count(partition):
-        raise InputError("neighbour averaging needs patterns on a scan grid, and this source has none",
-                         reader.path)
+        raise InputError("neighbour averaging needs patterns on a scan grid, and this source has none: leave "
+                         "--average-neighbours out", reader.path)
     return int(grid[0]), int(grid[1])
 
 

@@ -37,6 +37,7 @@ def sample_indices(n_frames: int, num_frames: int) -> np.ndarray:
 @register
 class VideoReader(FilesReader):
     format_name = "video"
+    title = "videos"
     extensions = (*EXTENSIONS, "")
     description = "a video or a folder of videos, each sampled evenly to num_frames frames; items (C, T, H, W)"
 
@@ -54,12 +55,13 @@ class VideoReader(FilesReader):
         self.num_frames = int(num_frames)
         self.files = video_files(self.path) if self.path.is_dir() else [self.path]
         if not self.files:
-            raise InputError(f"no video files ({', '.join(EXTENSIONS)}) in the folder", self.path)
+            raise InputError(f"no video files in the folder: put {', '.join(EXTENSIONS)} files in it", self.path)
         sizes = [self._size_of(p) for p in self.files]
         for file, size in zip(self.files, sizes):
             if size != sizes[0]:
                 raise InputError(f"video {file.name!r} is {size[1]}x{size[0]} (WxH) but {self.files[0].name!r} is "
-                                 f"{sizes[0][1]}x{sizes[0][0]}: all videos must have the size of the first", self.path)
+                                 f"{sizes[0][1]}x{sizes[0][0]}: all videos must have the size of the first; resize "
+                                 "them", self.path)
         self._info = SourceInfo(path=str(self.path), format=self.format_name,
                                 partitions={"all": len(self.files)},
                                 item_shape=(3, self.num_frames, *sizes[0]), dtype="uint8",
@@ -69,7 +71,7 @@ class VideoReader(FilesReader):
         try:
             return imageio.get_reader(path, format="FFMPEG")
         except Exception as exc:  # imageio raises OSError, RuntimeError or IndexError for bad files
-            raise InputError(f"cannot read video: {exc}", path) from exc
+            raise InputError(f"cannot read video ({exc}): copy it again, or convert it with ffmpeg", path) from exc
 
     def _size_of(self, path: Path) -> tuple[int, int]:
         with self._open(path) as reader:
@@ -88,6 +90,7 @@ class VideoReader(FilesReader):
                 if number >= wanted[-1]:
                     break
         if n_frames < 1 or len(kept) < len(unique(wanted)):
-            raise InputError(f"video has {n_frames} frames by count but only {len(kept)} decoded", path)
+            raise InputError(f"video has {n_frames} frames by count but only {len(kept)} decoded: copy it again, or "
+                             "convert it with ffmpeg", path)
         frames = np.stack([kept[i] for i in wanted])  # (T, H, W, C)
         return np.transpose(frames, (3, 0, 1, 2)).astype(np.float32)

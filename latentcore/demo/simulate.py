@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 from scipy.spatial.transform import Rotation
 
+from ..errors import InputError
 from ..storage import atomic_path
 from ..storage.csv_cells import neutralised_table
 
@@ -56,9 +57,9 @@ class ScanSettings:
 
     def __post_init__(self):
         if min(self.n_rows, self.n_columns) < 2 or self.pattern_size < 8:
-            raise ValueError("a scan needs at least 2 x 2 points and patterns of at least 8 pixels")
+            raise InputError("a scan must have at least 2 x 2 points and patterns of at least 8 pixels")
         if not 1 <= self.n_grains <= self.n_rows * self.n_columns:
-            raise ValueError(f"n_grains must lie in [1, {self.n_rows * self.n_columns}], got {self.n_grains}")
+            raise InputError(f"n_grains must lie in [1, {self.n_rows * self.n_columns}], got {self.n_grains}")
 
 
 @dataclasses.dataclass
@@ -273,6 +274,8 @@ def write_h5oina(scan: SimulatedScan, path) -> Path:
             phase = header.create_group("Phases/1")
             phase["Phase Name"], phase["Laue Group"] = np.array([b"Nickel"]), np.array([11], np.int32)
             phase["Space Group"] = np.array([225], np.int32)
+            phase["Lattice Dimensions"] = np.array([3.524, 3.524, 3.524], np.float32)  # Å
+            phase["Lattice Angles"] = np.full(3, np.pi / 2, np.float32)  # radians, as Oxford stores them
         header["X Cells"], header["Y Cells"] = np.array([s.n_columns], np.int32), np.array([s.n_rows], np.int32)
         header["X Step"], header["Y Step"] = np.array([s.step], np.float32), np.array([s.step], np.float32)
         header["Pattern Height"] = header["Pattern Width"] = np.array([s.pattern_size], np.int32)

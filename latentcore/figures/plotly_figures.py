@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ..data.base import display_units
+from ..errors import InputError
 from .colours import (NAN_COLOUR, NOISE_GREY, PALETTE, SHADE_LEVELS, cluster_colour_codes, cluster_hue,
                       discrete_colorscale, shade)
 
@@ -194,7 +195,8 @@ def ranking_bar(scores: pd.DataFrame, metric: str, *, dim_column: str = "dim", t
                 title: str = "") -> go.Figure:
     """Horizontal bars of the `top_n` dimensions by `metric` (largest absolute value first)."""
     if metric not in scores.columns or dim_column not in scores.columns:
-        raise ValueError(f"scores need columns {dim_column!r} and {metric!r}, have {list(scores.columns)}")
+        raise InputError(f"scores need columns {dim_column!r} and {metric!r}, have {list(scores.columns)}: pass "
+                         "a metric the ranking computed")
     top = scores.reindex(scores[metric].abs().sort_values(ascending=False).index).head(top_n)
     fig = go.Figure(go.Bar(x=top[metric].to_numpy(np.float64)[::-1],
                            y=[f"dim {d}" for d in top[dim_column].to_numpy()[::-1]],
@@ -208,7 +210,8 @@ def criterion_curve(fit: dict, title: str = "") -> go.Figure:
     """GMM auto-k: BIC and AIC against k (lower is better), the chosen k marked; a chosen k at the
     edge of the range is said in the title. `fit` is `ClusterResult.fit` of an auto-k run."""
     if "bic" not in fit or "aic" not in fit:
-        raise ValueError("the fit holds no criterion curve: only GMM with n_components='auto' has one")
+        raise InputError("the fit holds no criterion curve: only GMM with n_components='auto' has one; cluster "
+                         "with gmm and --k auto")
     ks = sorted(int(k) for k in fit["bic"])
     fig = go.Figure()
     for name, dash in (("bic", "solid"), ("aic", "dot")):

@@ -1,15 +1,23 @@
 """PNG export of the figures: kaleido (Chromium) when a browser is found, else a matplotlib
-re-drawing of the same figure, with a warning saying why.
+re-drawing of the same figure, with a warning saying why. One Chromium is kept for the process
+(`KEPT_BROWSER`): the first PNG starts it (seconds), each later one is a render in it.
 
 Nothing here changes the process's environment or matplotlib's global backend: kaleido is given its
 browser by path, and the fallback draws on a `matplotlib.figure.Figure` (Agg canvas), not pyplot.
 """
 from __future__ import annotations
 
+import asyncio
+import atexit
+import concurrent.futures
+import contextlib
 import logging
 import os
 import shutil
+import struct
+import threading
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -77,16 +85,26 @@ def write_png(fig: go.Figure, path, *, width: int | None = None, height: int | N
     return "matplotlib"
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def _with_dpi(png: bytes, dpi: float) -> bytes:
-    """The same pixels with the PNG's physical resolution (pHYs) set, so editors place it at size."""
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    with Image.open(io.BytesIO(png)) as image:
-        image.save(out, format="png", dpi=(float(dpi), float(dpi)))
-    return out.getvalue()
+    """The same PNG with its physical resolution (a pHYs chunk, replacing any) set after its header, so
+    editors place it at size. The image data is copied as it is: re-encoding a 300-dpi figure cost more
+    than kaleido's render of it."""
+    if png[:8] != PNG_SIGNATURE:
+        raise ValueError("not a PNG")
+    chunks, at = [], len(PNG_SIGNATURE)
+    while at < len(png):
+        length, kind = struct.unpack(">I4s", png[at:at + 8])
+        end = at + 12 + length  # length, type, data, CRC
+        if kind != b"pHYs":
+            chunks.append(png[at:end])
+        at = end
+    per_metre = int(float(dpi) / 0.0254 + 0.5)  # as Pillow rounds it
+    body = b"pHYs" + struct.pack(">IIB", per_metre, per_metre, 1)  # unit 1: the metre
+    phys = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return PNG_SIGNATURE + chunks[0] + phys + b"".join(chunks[1:])  # IHDR first, as PNG requires
 
 
 class _ChromiumGoodbye(logging.Filter):
@@ -100,19 +118,117 @@ class _ChromiumGoodbye(logging.Filter):
         return not str(getattr(cause, "doc", "")).startswith("{bye}")
 
 
+class KeptBrowser:
+    """One kaleido Chromium kept for the process: starting it costs seconds, a figure rendered in it a few
+    tenths of one. It starts on the first PNG, is closed after IDLE_S seconds unused (a server keeps no
+    browser it does not need), when a render fails or hangs (the next PNG starts a new one), and at exit.
+
+    kaleido's asyncio calls run on a loop in a thread of this object's own; `png` may be called from any
+    thread (a server's sessions), one render at a time. `starts` counts the browsers started."""
+
+    IDLE_S = 300.0
+    START_TIMEOUT_S = 120.0
+    RENDER_TIMEOUT_S = 120.0  # above kaleido's own 90 s a render
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loop = None
+        self._kaleido = None
+        self._browser = None
+        self._idle = None
+        self.starts = 0
+
+    def png(self, spec: dict, opts: dict, browser: str) -> bytes:
+        """The PNG bytes of the figure `spec` (a figure's dict) with kaleido's `opts`, in Chromium `browser`."""
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="kaleido", daemon=True).start()
+            try:
+                return self._wait(self._render(spec, opts, browser), self.START_TIMEOUT_S + self.RENDER_TIMEOUT_S)
+            except BaseException:
+                self._wait(self._close(), self.START_TIMEOUT_S)  # a failed or hung browser is not kept
+                raise
+
+    def close(self) -> None:
+        """Close the browser, if one is open (the next PNG starts another)."""
+        with self._lock:
+            if self._loop is not None:
+                self._wait(self._close(), self.START_TIMEOUT_S)
+
+    def _wait(self, coroutine, timeout: float):
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"kaleido's Chromium gave no answer in {timeout:g} s") from None
+
+    async def _open(self, browser: str) -> None:
+        import kaleido
+
+        # the driver's own logger, created by its import (its logger class has levels that logging's lacks)
+        pipe_log = logging.getLogger("choreographer.channels.pipe")
+        if not any(isinstance(f, _ChromiumGoodbye) for f in pipe_log.filters):
+            pipe_log.addFilter(_ChromiumGoodbye())
+        # given by path, so that nothing in this process's environment changes; MathJax off: kaleido's page
+        # would fetch it from a CDN on every render
+        opened = kaleido.Kaleido(path=str(browser), mathjax=False)
+        try:
+            await opened.open()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await opened.close()
+            raise
+        self._kaleido, self._browser = opened, browser
+        self.starts += 1
+
+    async def _render(self, spec: dict, opts: dict, browser: str) -> bytes:
+        if self._idle is not None:
+            self._idle.cancel()
+        if self._kaleido is None or self._browser != browser:
+            await self._close()
+            await self._open(browser)
+        try:
+            return await self._kaleido.calc_fig(spec, opts=opts)
+        finally:
+            self._idle = asyncio.get_running_loop().call_later(
+                self.IDLE_S, lambda: asyncio.ensure_future(self._close()))
+
+    async def _close(self) -> None:
+        opened, self._kaleido = self._kaleido, None  # taken first: a render queued meanwhile opens another
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+        if opened is not None:
+            await opened.close()
+
+
+KEPT_BROWSER = KeptBrowser()
+atexit.register(KEPT_BROWSER.close)
+os.register_at_fork(after_in_child=KEPT_BROWSER.__init__)  # a forked child has neither its thread nor its browser
+
+
 def _kaleido_png(fig, browser, width, height, scale) -> bytes:
-    """Kaleido's PNG, its Chromium given by path (kaleido's `path` option), so that nothing in this
-    process's environment changes."""
-    import kaleido
-
-    # the driver's own logger, created by its import (its logger class has levels that logging's lacks)
-    pipe_log = logging.getLogger("choreographer.channels.pipe")
-    if not any(isinstance(f, _ChromiumGoodbye) for f in pipe_log.filters):
-        pipe_log.addFilter(_ChromiumGoodbye())
-
+    """Kaleido's PNG, rendered in the process's kept Chromium."""
     opts = {"format": "png", "width": width or fig.layout.width or 900,
             "height": height or fig.layout.height or 600, "scale": scale}
-    return kaleido.calc_fig_sync(fig.to_dict(), opts=opts, kopts={"path": str(browser)})
+    return KEPT_BROWSER.png(_for_export(fig), opts, browser)
+
+
+SVG_MAX_POINTS = 20_000  # WebGL scatters with fewer points are drawn as SVG in a PNG
+
+
+def _for_export(fig: go.Figure) -> dict:
+    """The figure's dict, its WebGL scatters drawn as SVG ones (the same markers) when they hold at most
+    SVG_MAX_POINTS points in all: headless Chromium's software WebGL costs seconds a figure whatever its points
+    (2,400 points: 12.7 s against SVG's 1.4 s, at load 18), SVG's cost grows with the points (200,000: 81 s)."""
+    spec = fig.to_dict()
+    webgl = [trace for trace in spec["data"] if trace.get("type") == "scattergl"]
+    if sum(len(trace.get("x") if trace.get("x") is not None else ()) for trace in webgl) <= SVG_MAX_POINTS:
+        for trace in webgl:
+            trace["type"] = "scatter"
+    return spec
 
 
 def _matplotlib_png(fig: go.Figure, path, width, height, scale) -> None:

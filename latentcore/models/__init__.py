@@ -70,7 +70,7 @@ def load_model(path, arch: str | None = None, options=None, remove_module: bool 
         raise CheckpointError(f"unknown arch {arch!r}; choose one of {', '.join(ARCHS)}", path)
     options = load_nenya_options(options) if options is not None else {}
     if not path.is_file():
-        raise CheckpointError("checkpoint not found (or not a regular file)", path)
+        raise CheckpointError("checkpoint not found (or not a regular file): check the path", path)
     if is_torchscript_archive(path):
         if arch not in (None, "torchscript"):
             raise CheckpointError(f"is a TorchScript archive, not a {arch} checkpoint; pass --arch torchscript "
@@ -98,14 +98,14 @@ def load_nenya_options(options) -> dict:
     if isinstance(options, dict):
         return to_plain(options)
     if not Path(options).is_file():  # a FIFO or folder would block or fail in open()
-        raise InputError("no such options JSON file (or not a regular file)", options)
+        raise InputError("no such options JSON file (or not a regular file): check the path", options)
     try:
         with open(options) as f:
             values = json.load(f)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read the options JSON: {exc}", options) from exc
+        raise InputError(f"cannot read the options JSON ({exc}): give a JSON object of options", options) from exc
     if not isinstance(values, dict):
-        raise InputError("the options JSON must hold an object ({...})", options)
+        raise InputError("the options JSON must hold an object: write it as {\"feat_dim\": 128, ...}", options)
     for key in ("feat_dim", "nchannels"):  # sizes of the network: torch's own error would read as a bug
         try:
             too_small = values.get(key) is not None and int(values[key]) < 1
@@ -121,7 +121,8 @@ def detect_arch(checkpoint, path=None) -> str:
     if isinstance(checkpoint, dict) and "arch" in checkpoint:
         arch = checkpoint["arch"]
         if arch not in ("nenya", "vae"):  # a TorchScript archive is recognised before unpickling
-            raise CheckpointError(f"says arch {arch!r}; a torch.save checkpoint must be nenya or vae", path)
+            raise CheckpointError(f"says arch {arch!r}; a torch.save checkpoint must be nenya or vae: pass --arch to "
+                                  "say which", path)
         return arch
     keys = strip_module_prefix(state_dict_of(checkpoint, path))
     if any(k.startswith("encoder.") for k in keys) and any(k.startswith("head.") for k in keys):
@@ -185,13 +186,14 @@ def _checkpoint_options(checkpoint) -> dict:
 
 def _load_vae_model(checkpoint, path) -> LoadedModel:
     if not isinstance(checkpoint.get("config"), dict):
-        raise CheckpointError("a VAE checkpoint needs its 'config' dict", path)
+        raise CheckpointError("a VAE checkpoint needs its 'config' dict: use a checkpoint train-vae wrote", path)
     try:
         config = VAEConfig.from_dict(checkpoint["config"])
         with torch.device("meta"):  # shapes only (a huge config allocates nothing); the weights are assigned
             vae = ConvVAE(config)
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError) as exc:  # empty, string or negative fields
-        raise CheckpointError(f"the VAE 'config' is not usable: {' '.join(str(exc).split())[:200]}", path) from None
+        raise CheckpointError(f"the VAE 'config' is not usable ({' '.join(str(exc).split())[:200]}); use a "
+                              "checkpoint train-vae wrote", path) from None
     load_weights(vae, state_dict_of(checkpoint, path), path)
     recorded = checkpoint.get("preprocess") or {}  # by the trainer; older checkpoints have no "patterns"
     crop = recorded.get("crop")

@@ -38,7 +38,7 @@ class _InertMeta(type):
     def __call__(cls, *args, **kwargs):
         raise UnsafeCheckpointError(
             f"refused to load: the pickle asks to call {cls._global_name}(...); a checkpoint may hold "
-            "data only, never code", cls._checkpoint_path)
+            "data only, never code: save model.state_dict() instead", cls._checkpoint_path)
 
 
 class InertRecord(metaclass=_InertMeta):
@@ -101,10 +101,12 @@ def check_archive(path) -> None:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise CheckpointError(f"not a readable checkpoint archive: {exc}", path) from None
+        raise CheckpointError(f"not a readable checkpoint archive ({exc}): copy it again, or save it again with "
+                              "torch.save", path) from None
     if unpacked > MAX_UNPACKED_RATIO * size + UNPACKED_SLACK:
         raise CheckpointError(f"refused: the {size:,}-byte archive unpacks to {unpacked:,} bytes "
-                              f"(more than {MAX_UNPACKED_RATIO}x its size: a decompression bomb?)", path)
+                              f"(more than {MAX_UNPACKED_RATIO}x its size: a decompression bomb?); save it again with "
+                              "torch.save", path)
 
 
 def is_torchscript_archive(path) -> bool:
@@ -149,17 +151,19 @@ def read_checkpoint(path, map_location="cpu"):
     """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError("checkpoint not found", path)
+        raise CheckpointError("checkpoint not found: check the path", path)
     if zipfile.is_zipfile(path):
         check_archive(path)
     try:
         unknown = globals_in_checkpoint(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure means "not a checkpoint"
-        raise CheckpointError(f"not a PyTorch checkpoint ({type(exc).__name__}: {exc})", path) from exc
+        raise CheckpointError(f"not a PyTorch checkpoint: give a file torch.save or torch.jit.save wrote "
+                              f"({type(exc).__name__}: {exc})", path) from exc
     dangerous = sorted(n for n in unknown if n.split(".", 1)[0] in _BLOCKED_MODULES)
     if dangerous:
         raise UnsafeCheckpointError(f"refused to load: the pickle refers to {', '.join(dangerous)}; "
-                                    "a checkpoint may hold data only, never code", path)
+                                    "a checkpoint may hold data only, never code: save model.state_dict() "
+                                    "instead", path)
     numpy_data = _numpy_data_globals()
     numpy_names = {entry[1] for entry in numpy_data if isinstance(entry, tuple)}
     allowed = numpy_data + [(_stand_in(name, path), name) for name in unknown if name not in numpy_names]
@@ -169,9 +173,11 @@ def read_checkpoint(path, map_location="cpu"):
     except UnsafeCheckpointError:
         raise
     except pickle.UnpicklingError as exc:  # weights-only unpickling met something it does not allow
-        raise UnsafeCheckpointError(f"refused to load: {_unpickler_reason(exc)}", path) from exc
+        raise UnsafeCheckpointError(f"refused to load: {_unpickler_reason(exc)[:200]}; save model.state_dict() "
+                                    "instead", path) from exc
     except Exception as exc:  # noqa: BLE001 - corrupt archives raise RuntimeError, EOFError, ...
-        raise CheckpointError(f"cannot read the checkpoint ({type(exc).__name__}: {exc})", path) from exc
+        raise CheckpointError(f"cannot read the checkpoint: copy it again, or save it again with torch.save "
+                              f"({type(exc).__name__}: {exc})", path) from exc
 
 
 def _unpickler_reason(exc) -> str:
@@ -210,7 +216,8 @@ def state_dict_of(checkpoint, path=None) -> dict:
                               "model.state_dict() (or a torch.jit.save archive) instead", path)
     if not isinstance(checkpoint, dict) or not checkpoint or \
             not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
-        raise CheckpointError("holds no state dict (expected {name: tensor}, or one under 'model')", path)
+        raise CheckpointError("holds no state dict: save {name: tensor} (model.state_dict()), alone or under "
+                              "'model'", path)
     return checkpoint
 
 

@@ -22,6 +22,7 @@ ARCHITECTURES = {
 }
 STAGE_WIDTHS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
+HEADS = ("mlp", "linear")  # the projection heads SupConResNet has
 DEFAULTS = {"ssl_model": "resnet50", "feat_dim": 128, "nchannels": 1, "head": "mlp"}  # SupConResNet's
 
 
@@ -110,7 +111,7 @@ class NenyaEncoder(nn.Module):
         elif head == "linear":
             self.head = nn.Linear(dim_in, feat_dim)
         else:
-            raise ValueError(f"unknown head {head!r}; known: mlp, linear")
+            raise ValueError(f"unknown head {head!r}; known: {', '.join(HEADS)}")
 
     def forward(self, x):
         return F.normalize(self.head(self.encoder(x)), dim=1)
@@ -130,13 +131,16 @@ def nenya_settings(options: dict | None = None, state_dict: dict | None = None, 
         settings["feat_dim"] = int(settings["feat_dim"])
         settings["nchannels"] = int(settings["nchannels"])
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"options: feat_dim and nchannels must be integers ({exc})", path) from exc
+        raise CheckpointError(f"options: feat_dim and nchannels must be integers ({exc}): correct the options",
+                              path) from exc
     for key in ("feat_dim", "nchannels"):
         if settings[key] < 1:
             raise CheckpointError(f"options: {key} must be a positive integer, got {settings[key]}", path)
     if settings["ssl_model"] not in ARCHITECTURES:
         raise CheckpointError(f"options: unknown ssl_model {settings['ssl_model']!r}; "
-                              f"known: {', '.join(ARCHITECTURES)}", path)
+                              f"choose one of {', '.join(ARCHITECTURES)}", path)
+    if settings["head"] not in HEADS:
+        raise CheckpointError(f"options: unknown head {settings['head']!r}; choose one of {', '.join(HEADS)}", path)
     return settings
 
 

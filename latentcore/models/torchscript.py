@@ -26,8 +26,8 @@ def load_torchscript(path, map_location="cpu") -> torch.nn.Module:
         try:
             return torch.jit.load(str(path), map_location=map_location)
         except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError/ValueError for bad archives
-            raise CheckpointError(f"cannot load the TorchScript archive ({type(exc).__name__}: {exc})",
-                                  path) from exc
+            raise CheckpointError(f"cannot load the TorchScript archive: save it again with torch.jit.save "
+                                  f"({type(exc).__name__}: {exc})", path) from exc
 
 
 def torchscript_input_spec(module: torch.nn.Module, options: dict | None = None, path=None) -> InputSpec:
@@ -45,8 +45,8 @@ def torchscript_input_spec(module: torch.nn.Module, options: dict | None = None,
                 raise ValueError(f"{len(size)} numbers")
         return InputSpec(channels=int(channels), size=size, normalize=normalize)
     except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"options: input_size must be N or [H, W] and input_channels an integer "
-                              f"({exc})", path) from exc
+        raise CheckpointError(f"options: input_size must be N or [H, W] and input_channels an integer ({exc}): "
+                              "correct the options", path) from exc
 
 
 def _first_conv_channels(module: torch.nn.Module) -> int | None:

@@ -41,7 +41,8 @@ def refuse_special_file(path: Path) -> None:
     except OSError:
         return  # not there (or not reachable): the write says why
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        raise OutputError("is a device, FIFO or socket, not a regular file: only regular files are written", path)
+        raise OutputError("is a device, FIFO or socket, not a regular file: only regular files are written; choose "
+                          "another output", path)
 
 
 # -- inputs kept: a command never writes over what it reads --------------------------------------
@@ -106,11 +107,12 @@ def make_folder(folder) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        raise OutputError("the output folder is a file", folder) from None
+        raise OutputError("the output folder is a file: choose another output folder", folder) from None
     except OSError as exc:
         raise write_error(exc, folder, "cannot create the output folder") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError("cannot write into the output folder: permission denied", folder)
+        raise OutputError("cannot write into the output folder: permission denied; choose a folder you can write",
+                          folder)
     return folder
 
 

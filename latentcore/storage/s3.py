@@ -78,7 +78,8 @@ class S3Access:
             bucket, _, prefix = text.partition("/")
             prefix = prefix.strip("/")
             if not bucket or "*" in text or _has_dot_segment(prefix):
-                raise InputError(f"not a bucket or bucket/prefix: {entry!r}", "S3 allow-list")
+                raise InputError(f"not a bucket or bucket/prefix: {entry!r}; write each entry as bucket, bucket/prefix "
+                                 "or \"*\"", "S3 allow-list")
             entries.append(f"{bucket}/{prefix}/" if prefix else f"{bucket}/")
         object.__setattr__(self, "allowed", tuple(dict.fromkeys(entries)))
 
@@ -105,7 +106,7 @@ class S3Access:
         """Refuse `uri` unless allowed: one line naming it (and what is allowed)."""
         bucket, key = parse_s3_uri(uri)
         if not self.allows(bucket, key):
-            raise S3Error(f"outside the S3 locations allowed here ({self.describe()})", uri)
+            raise S3Error(f"outside the S3 locations allowed here ({self.describe()}): choose one of those", uri)
 
     def describe(self) -> str:
         if self.everything:
@@ -122,7 +123,7 @@ class S3Credentials:
     def __init__(self, access_key_id: str, secret_access_key: str, session_token: str | None = None):
         access_key_id, secret_access_key = str(access_key_id).strip(), str(secret_access_key).strip()
         if not access_key_id or not secret_access_key:
-            raise InputError("an access key id and a secret access key are both needed", "S3 credentials")
+            raise InputError("an access key id and a secret access key are both needed: give both", "S3 credentials")
         object.__setattr__(self, "access_key_id", access_key_id)
         object.__setattr__(self, "secret_access_key", secret_access_key)
         object.__setattr__(self, "session_token", (str(session_token).strip() or None) if session_token else None)
@@ -289,17 +290,17 @@ def _client_error_problem(exc: bce.ClientError, what: str, attempts: int) -> str
     code = str(error.get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in ("NoSuchBucket",):
-        return "no such bucket"
+        return "no such bucket: check its name"
     if code in ("NoSuchKey", "404", "NotFound"):
-        return f"no such {what}"
+        return f"no such {what}: check the URI"
     if code in _CREDENTIAL_CODES:
         return f"the S3 credentials were refused ({code}); check the environment, profile or role"
     if code in ("AccessDenied", "403", "AllAccessDisabled"):
-        return "access denied (check the credentials and the bucket policy)"
+        return "access denied: check the credentials and the bucket policy"
     if code in ("PreconditionFailed", "412"):
-        return "the object changed during the transfer"
+        return "the object changed during the transfer: try again when no one writes it"
     if status and int(status) >= 500 or code in ("SlowDown", "Throttling", "ServiceUnavailable"):
-        return f"the server kept failing after {attempts} attempts ({code or status})"
+        return f"the server kept failing after {attempts} attempts ({code or status}): try again later"
     message = error.get("Message") or str(exc)
     return f"S3 error {code or status}: {message}"
 
@@ -309,11 +310,12 @@ def _problem(exc: BaseException, settings: S3Settings, what: str) -> str:
     while not isinstance(cause, (bce.BotoCoreError, bce.ClientError)) and (cause.__cause__ or cause.__context__):
         cause = cause.__cause__ or cause.__context__  # boto3 wraps ClientError in S3UploadFailedError
     if isinstance(cause, (bce.NoCredentialsError, bce.PartialCredentialsError)):
-        problem = "no S3 credentials found (environment, shared profile or instance role)"
+        problem = "no S3 credentials found: set them in the environment, a shared profile or an instance role"
     elif isinstance(cause, (bce.EndpointConnectionError, bce.ConnectionClosedError,
                             bce.ConnectTimeoutError, bce.ReadTimeoutError)):
         problem = f"cannot reach the S3 endpoint {settings.endpoint_url or '(AWS default)'} " \
-                  f"after {settings.max_attempts} attempts ({type(cause).__name__})"
+                  f"after {settings.max_attempts} attempts ({type(cause).__name__}): check the endpoint and " \
+                  "the network"
     elif isinstance(cause, bce.ClientError):
         problem = _client_error_problem(cause, what, settings.max_attempts)
     else:
@@ -406,7 +408,7 @@ def head(uri: str, settings: S3Settings | None = None) -> S3Object:
     settings = settings or S3Settings.from_env()
     bucket, key = parse_s3_uri(uri)
     if not key or key.endswith("/"):
-        raise S3Error("names a bucket or prefix, not an object", uri)
+        raise S3Error("names a bucket or prefix, not an object: give s3://bucket/key of one object", uri)
     client = _client(settings, uri)
     try:
         response = client.head_object(Bucket=bucket, Key=key)
@@ -424,7 +426,7 @@ def exists(uri: str, settings: S3Settings | None = None) -> bool:
         head(uri, settings)
         return True
     except S3Error as exc:
-        if exc.problem == "no such object":
+        if exc.problem.startswith("no such object"):
             return False
         raise
 
@@ -439,7 +441,7 @@ def _check_bucket(bucket: str, uri: str, settings: S3Settings):
         _client(settings, uri).head_bucket(Bucket=bucket)
     except _S3_FAILURES as exc:
         if _is_not_found(exc):
-            raise S3Error("no such bucket", uri) from None
+            raise S3Error("no such bucket: check its name", uri) from None
         _raise(exc, uri, settings, "bucket")
 
 
@@ -456,7 +458,7 @@ def cache_path(obj: S3Object, cache_dir=None) -> Path:
     version = f"{re.sub(r'[^0-9A-Za-z-]', '', obj.etag)[:40] or 'noetag'}-{obj.size}"
     path = (root / safe_file_name(obj.bucket) / key_dir / version / safe_file_name(obj.key)).resolve()
     if not path.is_relative_to(root):  # belt and braces: the parts above cannot escape, check anyway
-        raise S3Error(f"refusing to write outside the cache directory {root}", obj.uri)
+        raise S3Error(f"refusing to write outside the cache directory {root}: rename the object", obj.uri)
     return path
 
 
@@ -493,7 +495,7 @@ def download_to(obj: S3Object | str, dest, settings: S3Settings | None = None,
             _raise(exc, obj.uri, settings)
         got = tmp.stat().st_size
         if got != obj.size:
-            raise S3Error(f"downloaded {got} bytes but the object has {obj.size}", obj.uri)
+            raise S3Error(f"downloaded {got} bytes but the object has {obj.size}: try again", obj.uri)
     return dest
 
 
@@ -532,9 +534,9 @@ def upload(local_path, uri: str, settings: S3Settings | None = None,
     client = _client(settings, uri)  # the allow-list first: a refused URI reads no file
     local_path = Path(local_path)
     if not local_path.is_file():
-        raise InputError("no such file to upload", local_path)
+        raise InputError("no such file to upload: check the path", local_path)
     if not key or key.endswith("/"):
-        raise S3Error("an upload needs an object key, not a bucket or prefix", uri)
+        raise S3Error("an upload needs an object key, not a bucket or prefix: give s3://bucket/key", uri)
     size = local_path.stat().st_size
     try:
         client.upload_file(str(local_path), bucket, key, Config=_transfer_config(settings),
@@ -543,7 +545,7 @@ def upload(local_path, uri: str, settings: S3Settings | None = None,
         _raise(exc, uri, settings, "bucket")
     stored = head(uri, settings)
     if stored.size != size:
-        raise S3Error(f"uploaded {size} bytes but the server holds {stored.size}", uri)
+        raise S3Error(f"uploaded {size} bytes but the server holds {stored.size}: upload it again", uri)
     return stored
 
 

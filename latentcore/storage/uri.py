@@ -21,10 +21,10 @@ def s3_uri(bucket: str, key: str = "") -> str:
 def parse_s3_uri(uri: str) -> tuple[str, str]:
     """`s3://bucket/some/key` -> ("bucket", "some/key"); the key may be empty (a bucket or prefix)."""
     if not is_s3_uri(uri):
-        raise InputError(f"not an S3 URI (expected s3://bucket/key): {uri!r}")
+        raise InputError(f"not an S3 URI: {uri!r}; write it as s3://bucket/key")
     bucket, _, key = uri[len(SCHEME):].partition("/")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.\-_]{1,254}", bucket or ""):
-        raise InputError(f"not a valid bucket name in {uri!r}")
+        raise InputError(f"not a valid bucket name in {uri!r}: check it (letters, digits, '.', '-' and '_')")
     return bucket, key
 
 

@@ -99,11 +99,11 @@ class TrainConfig:
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}"),
             (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 (or None)"),
             (0 < self.val_fraction < 1, "val_fraction must lie strictly between 0 and 1"),
-            (self.device in ("auto", "cpu", "cuda"), "device must be auto, cpu or cuda"),
+            (self.device in ("auto", "cpu", "cuda"), "device must be one of auto, cpu or cuda"),
             (self.patience is None or self.patience >= 1, "patience must be >= 1 (or None)"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0"),
             ((self.bc_min is None and self.bc_max is None) or self.bandcontrast is not None,
-             "bc_min/bc_max need a bandcontrast table"),
+             "bc_min/bc_max need a bandcontrast table (give one)"),
         ]
         for ok, message in checks:
             if not ok:

@@ -48,7 +48,8 @@ class PatternSet:
 def choose_partition(reader: Reader, partition: str | None) -> str:
     info = reader.info()
     if info.is_features:
-        raise InputError("holds feature vectors, not patterns: a VAE trains on images", reader.path)
+        raise InputError("holds feature vectors, not patterns: a VAE trains on images; give a pattern file",
+                         reader.path)
     if partition is None:
         return next(iter(info.partitions))
     reader.count(partition)  # raises InputError naming the partitions there are
@@ -88,7 +89,7 @@ def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np
     rows = np.flatnonzero(keep)
     if len(rows) < 3:
         raise InputError(f"the filters {filters or '(none)'} keep {len(rows)} of {n} patterns; "
-                         "training needs at least 3", reader.path)
+                         "training needs at least 3: widen the ROI or the band-contrast range", reader.path)
     filters["kept"] = int(len(rows))
     return rows, filters
 
@@ -98,17 +99,18 @@ def read_xy_list(path) -> np.ndarray:
     or NPY (k, >=2) whose first two columns are x, y."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such coordinate list", path)
+        raise InputError("no such coordinate list: check the path", path)
     if path.suffix.lower() == ".npy":
         values = read_npy(path)
         if values.ndim != 2 or values.shape[1] < 2:
-            raise InputError(f"a coordinate list must be (k, 2) x, y; got shape {values.shape}", path)
+            raise InputError(f"a coordinate list must be (k, 2) x, y; got shape {values.shape}: save one x, y per row",
+                             path)
         return values[:, :2].astype(np.float64)
     table = pd.read_csv(path, skipinitialspace=True)
     table = plain_coordinates(table.rename(columns=lambda c: str(c).strip()))
     if not {"x", "y"} <= set(table.columns):
-        raise InputError(f"a coordinate list needs columns x_um and y_um (or x and y), found {list(table.columns)}",
-                         path)
+        raise InputError(f"a coordinate list needs columns x_um and y_um (or x and y), found {list(table.columns)}: "
+                         "rename its columns", path)
     return table[["x", "y"]].to_numpy(np.float64)
 
 
@@ -136,7 +138,8 @@ def preprocess(batch: torch.Tensor, config: TrainConfig) -> torch.Tensor:
 def check_pattern_shape(reader: Reader, config: TrainConfig) -> tuple[int, ...]:
     shape = tuple(reader.info().item_shape)
     if len(shape) != 3:
-        raise InputError(f"items of shape {shape} are not images (C, H, W): a VAE trains on patterns", reader.path)
+        raise InputError(f"items of shape {shape} are not images (C, H, W): a VAE trains on patterns; give a "
+                         "pattern file", reader.path)
     height, width = shape[-2:]
     if height != width and not (config.input_size or config.crop):
         raise InputError(f"patterns are {height} x {width}, not square: give an input size or a crop", reader.path)

@@ -1,6 +1,7 @@
 """The files of a run directory besides the weights: config.json, loss.csv, loss_curve.png and
 reconstructions.png. Each is written under a temporary name and renamed when complete. Figures use
-matplotlib's object API (no pyplot), so a training thread in the app touches no global state."""
+matplotlib's object API (no pyplot), so a training thread in the app touches no global state.
+Reading runs back (the Train page after a reload, in any tab): `last_finished_run`, `stopped_runs`."""
 from __future__ import annotations
 
 import json
@@ -13,9 +14,11 @@ from matplotlib.figure import Figure
 
 from ..storage import atomic_path
 from ..storage.csv_cells import neutralised_table
+from .config import TrainConfig
 
 MODEL_FILE = "vae_model.pth"
 CHECKPOINT_FILE = "checkpoint.pth"  # full training state, for resuming
+LOCK_FILE = "run.lock"  # locked while a train_vae call works in the folder
 CONFIG_FILE = "config.json"
 LOSS_CSV = "loss.csv"
 LOSS_PNG = "loss_curve.png"
@@ -83,6 +86,7 @@ def plot_reconstructions(inputs: np.ndarray, reconstructions: np.ndarray, path) 
 # -- reading a finished run back (the Train page after a reload) ---------------------------------
 
 FINISHED = ("completed", "early_stop", "time_limit", "stopped", "already_done")
+RESUMABLE = ("stopped", "time_limit")  # ended before its epochs: the same config goes on from the checkpoint
 
 
 def read_run(out_dir) -> dict | None:
@@ -108,6 +112,28 @@ def read_run(out_dir) -> dict | None:
             "best_epoch": result.get("best_epoch"), "best_val_loss": result.get("best_val_loss"),
             "epochs_done": result.get("epochs_done"), "latent_dim": (info.get("model") or {}).get("latent_dim"),
             "history": history, "files": {n: out_dir / n for n in names if (out_dir / n).is_file()}}
+
+
+def stopped_runs(folder) -> list[dict]:
+    """The runs under `folder` that stopped before their epochs and go on from their checkpoint (config.json
+    says "stopped" or "time_limit", checkpoint.pth is there), newest first: {"out_dir", "config" (the run's
+    TrainConfig, which resumes it), "status", "epochs_done", "batches_done" (of the next epoch),
+    "batches_per_epoch"}. Folders whose files say otherwise, or that cannot be read, are left out."""
+    runs = []
+    for out_dir in (p for p in Path(folder).glob("*") if (p / CHECKPOINT_FILE).is_file()):
+        try:
+            info = json.loads((out_dir / CONFIG_FILE).read_text())
+            result = info["result"]
+            if result["status"] not in RESUMABLE:
+                continue
+            config = TrainConfig.from_dict({**info["train"], "out_dir": str(out_dir), "resume": True})
+            run = {"out_dir": out_dir, "config": config, "status": result["status"],
+                   "epochs_done": int(result["epochs_done"]), "batches_done": int(result.get("batches_done") or 0),
+                   "batches_per_epoch": result.get("batches_per_epoch")}
+            runs.append(((out_dir / CONFIG_FILE).stat().st_mtime_ns, str(out_dir), run))
+        except (OSError, ValueError, KeyError, TypeError):  # not a run's files, or damaged: nothing to offer
+            continue
+    return [run for *_, run in sorted(runs, key=lambda found: found[:2], reverse=True)]
 
 
 def last_finished_run(folder) -> dict | None:

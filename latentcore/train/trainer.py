@@ -13,6 +13,7 @@ batches in the same order with the same random draws.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import threading
 import time
@@ -29,7 +30,7 @@ from ..data import open_source
 from ..errors import CheckpointError, InputError, TrainingError
 from ..extract import resolve_device
 from ..models.vae import ConvVAE, VAEConfig
-from ..storage import atomic_path, sha256_path
+from ..storage import atomic_path, lock_exclusive, make_folder, sha256_path
 from ..versions import PACKAGES, package_versions
 from . import outputs
 from .config import LR_FLOOR, TrainConfig
@@ -111,8 +112,14 @@ def train_vae(config: TrainConfig, callback: Callable[[EpochReport], None] | Non
     batch, checkpointing that batch (the same config resumes from it) and keeping the best model so far;
     `estimate_only` stops so once the estimate is known (stop_reason "estimated"). A loss that is no
     longer finite raises TrainingError (one line: the epoch and the likely cause) after writing the
-    outputs of the epochs before it."""
-    return _Run(config).train(callback, stop_event, on_pace, estimate_only)
+    outputs of the epochs before it. The run's folder is locked meanwhile: a second call on it (the
+    same stopped run resumed from two tabs) raises OutputError at once."""
+    out_dir = make_folder(config.out_dir)
+    lock = lock_exclusive(out_dir / outputs.LOCK_FILE)
+    try:
+        return _Run(config).train(callback, stop_event, on_pace, estimate_only)
+    finally:
+        os.close(lock)
 
 
 class _Run:
@@ -122,7 +129,6 @@ class _Run:
         self.started = time.monotonic()
         self.config = config
         self.out_dir = out_dir = Path(config.out_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
         self.device = resolve_device(config.device)
         with open_source(config.data) as reader:
             source = reader.info()
@@ -282,7 +288,8 @@ class _Run:
         outputs.write_loss_csv(state.history, out_dir / outputs.LOSS_CSV)
         if state.history:
             outputs.plot_loss_curve(state.history, out_dir / outputs.LOSS_PNG, state.best_epoch)
-        result = {"status": stop_reason, "epochs_done": state.epoch, "best_epoch": state.best_epoch,
+        result = {"status": stop_reason, "epochs_done": state.epoch, "batches_done": state.batch,
+                  "batches_per_epoch": self.batches_per_epoch, "best_epoch": state.best_epoch,
                   "best_val_loss": state.best_val if state.history else None,
                   "final": state.history[-1] if state.history else None,
                   "seconds_this_call": time.monotonic() - self.started}

@@ -34,3 +34,18 @@ def workdir_root(tmp_path, monkeypatch) -> Path:
 
     monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
     return tmp_path / "sessions"
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """file name -> the callable that makes a download's bytes (made when clicked: Streamlit registers them)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    made, register = {}, MediaFileManager.add_deferred
+
+    def recording(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    return made

@@ -73,7 +73,7 @@ def array_of(value) -> np.ndarray:
 
 
 def point_panels(at: AppTest) -> dict:
-    """The point panels drawn (ui/widgets/point_panel.py), by key: (header, arrays) as the browser reads them;
+    """The point panels drawn (ui/widgets/point_panel/), by key: (header, arrays) as the browser reads them;
     and each group's overlay (its selection and marks) under "overlay:GROUP"."""
     from ui.widgets.point_panel import read_payload
 
@@ -107,3 +107,74 @@ def steps_from_row(at: AppTest, mark_name: str, row: int) -> float:
         low, high = scatter[f"{axis}_range"]
         steps.append(abs((mark[axis][0] - low) / (high - low) * 65535 - int(points[f"q{axis}"][row])))
     return max(steps)
+
+
+# -- what a browser shows of the widgets ------------------------------------------------------------------------
+
+VALUE_WIDGETS = ("selectbox", "multiselect", "number_input", "slider", "checkbox", "toggle", "radio", "text_input",
+                 "color_picker")
+
+
+def value_widgets(at: AppTest) -> dict:
+    """Every keyed value widget of the run, by key."""
+    return {w.key: w for kind in VALUE_WIDGETS for w in getattr(at, kind) if w.key}
+
+
+def _value(widget):
+    """A widget's value as the server holds it (AppTest reads the server), a choice by its position."""
+    kind = type(widget).__name__
+    if kind in ("Selectbox", "Radio"):
+        return widget.index
+    if kind == "Multiselect":
+        return list(widget.indices)
+    return tuple(widget.value) if isinstance(widget.value, list) else widget.value
+
+
+def _default(widget):
+    """The value a browser shows of a widget it had not shown: the default the run gave it."""
+    proto, kind = widget.proto, type(widget).__name__
+    if kind == "Multiselect":
+        return list(proto.default)
+    if kind == "Slider":
+        values = [int(v) if proto.data_type == proto.INT else v for v in proto.default]
+        return tuple(values) if len(values) > 1 else values[0]
+    if proto.DESCRIPTOR.fields_by_name["default"].has_presence and not proto.HasField("default"):
+        return None
+    if kind == "NumberInput" and proto.data_type == proto.INT:
+        return int(proto.default)
+    return proto.default
+
+
+class Browser:
+    """What Streamlit's frontend shows of each keyed value widget of one AppTest session, run after run (AppTest
+    itself reads the server's values): the value a run sends (`set_value`: written through the Session State API),
+    else the value it already shows (a widget's new default leaves it as it is, as Chromium shows), else the default
+    the run gives it; and what the user sets (`sets`). `saw(at)` after each run: the widgets whose server value
+    differs from what the browser shows."""
+
+    def __init__(self):
+        self.shown = {}
+
+    def sets(self, widget):
+        """The user sets `widget` in the browser (AppTest's `set_value`, `select`...): the browser shows it."""
+        if widget.key in self.shown:  # a value widget (not a button)
+            self.shown[widget.key] = _value(widget)
+
+    def saw(self, at: AppTest) -> dict:
+        shown = {}
+        for key, widget in value_widgets(at).items():
+            if widget.proto.set_value:
+                shown[key] = _value(widget)
+            else:
+                shown[key] = self.shown[key] if key in self.shown else _default(widget)
+        self.shown = shown
+        return {key: (shown[key], _value(w)) for key, w in value_widgets(at).items() if shown[key] != _value(w)}
+
+
+def fresh_context(workspace_id: str, page: str, timeout: float = 240) -> AppTest:
+    """A new browser context opening a workspace's page by its URL (no cookie, no earlier run): its first run is
+    that page."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
+    at.query_params["workspace"] = workspace_id
+    at.switch_page(f"pages/{page}.py")
+    return run(at)

@@ -15,6 +15,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from driving import url_workspace
+from latentcore.errors import InputError
 from ui.session import access, workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +43,7 @@ def test_owner_shares_read_only_or_read_write_and_nobody_else_opens(tmp_path):
         access.share(path, None, "carol@example.org")  # nor does single-user mode
     with pytest.raises(ValueError):
         access.share(path, ALICE, BOB, "admin")
-    with pytest.raises(ValueError):
+    with pytest.raises(InputError, match="name another user to share with"):  # the page shows it as it is
         access.share(path, ALICE, ALICE)
     access.unshare(path, ALICE, BOB)
     assert access.role(path, BOB) is None
@@ -86,15 +87,58 @@ def test_a_user_is_their_email_only_where_it_is_verified(claims, trusted, expect
     assert access.user_id(claims, trusted) == expected
 
 
+PROVIDERS = ["default", "lab"]  # [auth] itself and [auth.lab]
+
+
+@pytest.mark.parametrize("name, email_providers, expected", [
+    ("default:bob@example.org", set(), "default:bob@example.org"),
+    (" default:Bob ", set(), "default:Bob"),  # a sub keeps its case
+    ("lab:b1", set(), "lab:b1"),
+    (" Bob@Example.org ", {"default"}, BOB),  # a provider here vouches for e-mails
+])
+def test_a_workspace_is_shared_by_an_id_a_sign_in_here_can_give(name, email_providers, expected):
+    assert access.share_target(name, PROVIDERS, email_providers, f"default:{ALICE}") == expected
+
+
+@pytest.mark.parametrize("name, email_providers, refusal", [
+    (BOB, set(), "bob@example.org cannot match anyone: no sign-in provider here verifies e-mail addresses, so users "
+                 "are known as default:SUB or lab:SUB (SUB: the user's id at their provider); use the id their "
+                 "sidebar shows under Signed in (yours is default:alice@example.org)."),
+    ("google:b1", {"default"}, "google:b1 cannot match anyone: users sign in here as their e-mail address (signing "
+                               "in with default, which verifies it) or default:SUB or lab:SUB (SUB: the user's id at "
+                               "their provider); use the id their sidebar shows under Signed in (yours is "
+                               "default:alice@example.org)."),
+    ("bob", set(), "bob cannot match anyone: users sign in here as default:SUB or lab:SUB"),
+    ("default: ", set(), "default: cannot match anyone"),
+    ("  ", set(), "Name the user to share with: users sign in here as default:SUB or lab:SUB"),
+])
+def test_a_name_no_sign_in_here_can_give_is_refused_in_one_line(name, email_providers, refusal):
+    with pytest.raises(ValueError) as refused:
+        access.share_target(name, PROVIDERS, email_providers, f"default:{ALICE}")
+    assert str(refused.value).startswith(refusal) and "\n" not in str(refused.value), str(refused.value)
+
+
+def test_a_provider_is_noted_once_it_verifies_an_e_mail(tmp_path):
+    access.note_sign_in(tmp_path, {"email": BOB, "sub": BOB})  # not verified: not noted
+    access.note_sign_in(tmp_path, {"email": BOB, "sub": "b1", "provider": "lab"}, ("lab",))  # trusted by the deployment
+    assert access.vouching_providers(tmp_path) == {"lab"}
+    access.note_sign_in(tmp_path, {"email": ALICE, "email_verified": True, "sub": "a1"})
+    assert access.vouching_providers(tmp_path) == {"default", "lab"}
+    (tmp_path / access.VOUCHING_FILE).write_text('{"default": 1}')  # a broken file vouches for nobody
+    assert access.vouching_providers(tmp_path) == set()
+
+
 # -- the app --------------------------------------------------------------------------------------
 
-def app(user: str | None = None, workspace_id: str | None = None, signed_out: bool = False) -> AppTest:
-    """The app with sign-in configured and `user` signed in (none: single-user mode)."""
+def app(user: str | None = None, workspace_id: str | None = None, signed_out: bool = False,
+        verified: bool = True) -> AppTest:
+    """The app with sign-in configured and `user` signed in (none: single-user mode), their e-mail verified by
+    the provider, or (`verified` False) not said to be."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
     if user or signed_out:
         at.secrets["auth"] = AUTH
         at.user = ({"is_logged_in": False} if signed_out else
-                   {"is_logged_in": True, "email": user, "email_verified": True, "sub": user})
+                   {"is_logged_in": True, "email": user, "sub": user, **({"email_verified": True} if verified else {})})
     if workspace_id:
         at.query_params["workspace"] = workspace_id
     return at
@@ -186,6 +230,36 @@ def test_only_the_owner_and_those_it_is_shared_with_open_a_workspace():
     alice.sidebar.button(key="share_remove_0").click().run()
     bob.run()  # no longer shared: the next run shows nothing of it
     assert "not shared with you" in bob.error[0].value and "selection" not in bob.session_state
+
+
+def test_with_a_provider_that_does_not_verify_e_mail_a_workspace_is_shared_by_the_id_users_sign_in_as():
+    """Issue 38: such a provider's users are `default:SUB`, and sharing by e-mail address was taken though it could
+    never match."""
+    alice = run(app(ALICE, verified=False))
+    folder, alice_id = Path(alice.session_state["workdir"]), url_workspace(alice)
+    sidebar = " ".join(c.value for c in alice.sidebar.caption)
+    assert f"Your id here: `default:{ALICE}`" in sidebar and "default:SUB (SUB: the user's id" in sidebar
+    alice.session_state["selection"] = np.array([5, 6, 7])
+    alice.run()
+
+    alice.sidebar.text_input(key="share_user").input(BOB)
+    alice.sidebar.button(key="share_add").click().run()
+    assert [e.value for e in alice.error] == [
+        f"{BOB} cannot match anyone: no sign-in provider here verifies e-mail addresses, so users are known as "
+        f"default:SUB (SUB: the user's id at their provider); use the id their sidebar shows under Signed in "
+        f"(yours is default:{ALICE})."]
+    assert access.read(folder)["shared"] == {}
+    alice.sidebar.text_input(key="share_user").input(f"default:{BOB}")
+    alice.sidebar.button(key="share_add").click().run()
+    assert not alice.error and access.read(folder)["shared"] == {f"default:{BOB}": access.READ}
+
+    bob = run(app(BOB, alice_id, verified=False))  # he opens it read-only: sees it, changes nothing
+    assert bob.session_state["_workspace_role"] == "read" and bob.session_state["selection"].tolist() == [5, 6, 7]
+    saved = {name: (folder / name).read_bytes() for name in ("state.json", "selection.npy", access.ACCESS_FILE)}
+    bob.session_state["selection"] = np.array([1])
+    bob.run()
+    assert not bob.sidebar.text_input  # no sharing panel
+    assert {name: (folder / name).read_bytes() for name in saved} == saved
 
 
 def test_a_read_only_visitors_files_go_to_a_scratch_folder_of_their_own():

@@ -127,6 +127,50 @@ def test_png_with_kaleido(scan, tmp_path):
     assert _has_colour(image, figures.shade(figures.PALETTE[0], 0.0))
 
 
+@pytest.mark.skipif(figures.browser_path() is None, reason="no Chromium on this machine for kaleido")
+def test_pngs_after_the_first_are_drawn_in_the_same_kept_browser_at_the_same_size(scan, tmp_path):
+    """Every PNG started its own Chromium (3-6 s a figure); now one is kept. A map drawn in it has the pixels of
+    kaleido's one-shot render (a browser of its own); a scatter (WebGL on the page, SVG in the PNG) its size and
+    dpi, and its clusters' colours."""
+    import kaleido
+
+    from latentcore.figures.png import KEPT_BROWSER
+
+    x, y, latent, bc, labels, grid = scan
+    maps, grid, dims = spatial_maps(np.column_stack([latent, -latent]), x, y, grid=grid)
+    drawn = {"map": figures.latent_map_grid(maps, grid, dims, columns=2),
+             "scatter": figures.cluster_panels(x, y, latent, bc, labels, grid)}
+    starts = KEPT_BROWSER.starts
+    for name, fig in drawn.items():
+        assert figures.write_png(fig, tmp_path / f"{name}.png", dpi=300) == "kaleido"
+    assert KEPT_BROWSER.starts <= starts + 1  # one browser for both (none new when one was kept already)
+    for name, fig in drawn.items():
+        width, height = fig.layout.width or 900, fig.layout.height or 600
+        with Image.open(tmp_path / f"{name}.png") as kept:
+            assert kept.size == (int(width * 300 / 96), int(height * 300 / 96))
+            assert kept.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+            pixels = np.asarray(kept.convert("RGB"))
+        assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 10  # not blank
+        if name == "map":
+            alone = kaleido.calc_fig_sync(fig.to_dict(), opts={"format": "png", "width": width, "height": height,
+                                                               "scale": 300 / 96}, kopts={"path": figures.browser_path()})
+            np.testing.assert_array_equal(pixels, np.asarray(Image.open(io.BytesIO(alone)).convert("RGB")))
+    scatter = Image.open(tmp_path / "scatter.png").convert("RGB")
+    scatter = scatter.crop((scatter.width // 2, 0, scatter.width, scatter.height))  # the scatter's half
+    assert all(_has_colour(scatter, figures.shade(figures.cluster_hue(label), 0.0))  # each cluster's darkest
+               for label in np.unique(labels[labels >= 0])[:3])
+
+
+def test_the_dpi_is_set_without_touching_the_image_data():
+    image = Image.new("RGB", (7, 5), (10, 20, 30))
+    buffer = io.BytesIO()
+    image.save(buffer, format="png", dpi=(72, 72))
+    stamped = figures._with_dpi(buffer.getvalue(), 300)
+    assert stamped.count(b"pHYs") == 1 and buffer.getvalue().split(b"IDAT")[1] == stamped.split(b"IDAT")[1]
+    with Image.open(io.BytesIO(stamped)) as again:
+        assert again.info["dpi"] == pytest.approx((300, 300), abs=0.01) and again.getpixel((3, 2)) == (10, 20, 30)
+
+
 def test_png_fallback_to_matplotlib_warns_and_draws_the_same_colours(scan, tmp_path):
     x, y, latent, bc, labels, grid = scan
     fig = figures.cluster_panels(x, y, latent, bc, labels, grid)

@@ -153,6 +153,28 @@ def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli
     assert {k: app.attrs[k] for k in same} == {k: ref.attrs[k] for k in same}
 
 
+def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h5oina):
+    import pandas as pd
+
+    from latentcore.analysis.ebsd.grains import grain_table
+    from latentcore.analysis.ebsd.scan_points import latents_points
+    from latentcore.cli import main
+    from latentcore.demo import DEMO_MODEL
+    from latentcore.latents import read_latents
+    from latentcore.outputs import latents_path_for
+
+    assert main(["extract", str(grains_h5oina), "--model", str(DEMO_MODEL), "--out", str(tmp_path), "--device",
+                 "cpu"]) == 0
+    path = latents_path_for(grains_h5oina, tmp_path, model="demo-vae")
+    job = pool.submit(tasks.grain_table, "grains", latents=(str(path), 0, 0), boundary_deg=5.0)
+    result = job.future.result(timeout=120)
+    assert job.progress() == (1.0, "done")
+    lat = read_latents(path)
+    expected = grain_table(latents_points(lat), lat.stacked()[0], boundary_deg=5.0)
+    pd.testing.assert_frame_equal(result["table"], expected.table)
+    np.testing.assert_array_equal(result["grain_of_row"], expected.grain_of_row)
+
+
 TINY = dict(roi=Roi(0.0, 28.5, 0.0, 28.5), latent_dim=3, input_size=16, channels=(4, 8), batch_size=32,
             device="cpu", patience=None, lr_schedule="constant")  # 400 patterns of 16 x 16; the learning rate
 # does not depend on the number of epochs, so a run stopped and resumed to N epochs is a fresh N-epoch run

@@ -208,14 +208,16 @@ def test_maps_page_labels_the_selection_and_shows_the_labels_map():
     assert labels_of(at).counts() == {"second row": 60, "start": 5}
     at.toggle(key="maps_by_label").set_value(True).run()
     assert not at.exception, at.exception
-    spec = next(s for s in chart_specs(at) if s["layout"].get("title", {}).get("text") == "Labels on the scan")
-    legend = [t["name"] for t in spec["data"] if t.get("x") == [None]]
+    header, _ = point_panels(at)["maps_labels_map"]  # a point panel in the page's group: it selects too
+    assert header["title"] == "Labels on the scan" and header["group"] == "maps" and header["value_name"] == "label"
+    legend = [name for name, _ in header["legend"]]
     assert legend == ["unlabelled (2,335)", "second row (60)", "start (5)"], legend
-    assert spec["layout"]["legend"]["title"]["text"] == "label"
-    colours = {t["name"]: t["marker"]["color"] for t in spec["data"] if t.get("x") == [None]}
     from latentcore.figures.labels import label_colours
 
-    assert colours["second row (60)"] == label_colours(["second row", "start"])["second row"]
+    assert dict(header["legend"])["second row (60)"] == label_colours(["second row", "start"])["second row"].lower()
+    at.session_state["maps_labels_map"] = {"shape": {"shape": "box", "x": [0, 3], "y": [0, 0], "op": "replace"}}
+    at.run()  # a box along the scan's first row of pixels
+    assert at.session_state["selection"].tolist() == [0, 1, 2] and not at.exception
 
 
 def test_compare_page_links_two_embeddings_and_gives_ari_and_probe_accuracies(truth_csv):

@@ -17,32 +17,6 @@ from driving import extracted, new_app, run, texts, url_workspace
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
 
 
-@pytest.fixture(scope="module")
-def references_npz(tmp_path_factory):
-    """The demo scan's references.npz (VBSE, IQ, ADP: it holds no orientations), as the CLI writes it."""
-    from latentcore.cli import main
-    from latentcore.demo import DEMO_SCAN
-
-    out = tmp_path_factory.mktemp("references")
-    assert main(["references", str(DEMO_SCAN), "--no-figures", "--out", str(out)]) == 0
-    return out / "references.npz"
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> dict:
-    """file name -> the callable that makes a download's bytes (made when clicked: Streamlit registers them)."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    made, register = {}, MediaFileManager.add_deferred
-
-    def recording(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = data_callable
-        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
-    return made
-
-
 def upload(at, name: str, data: bytes):
     at.file_uploader(key="rank_upload").set_value([(name, data, "application/octet-stream")])
     return run(at, errors_ok=True)

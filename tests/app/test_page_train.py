@@ -3,18 +3,20 @@ a worker process (train_vae fails in this, the server's, process): the estimate 
 before the full run, its live loss chart and time left, the model appearing on the Extract page, and a
 run stopped from the page in the middle of an epoch and resumed from its last finished batch."""
 import base64
+import dataclasses
 import json
+import time
 from pathlib import Path
 
-import time
-
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from latentcore.models import load_model
 from latentcore.train.pace import ESTIMATE_BATCHES
+from ui.compute import dispatch
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread", "private_folders")]
@@ -160,3 +162,53 @@ def test_a_run_stopped_on_the_page_keeps_its_last_batch_and_resumes(not_here):
     at.run()
     loss = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
     assert list(values(loss[0]["x"])) == list(range(1, done + 2))  # the whole run, resumed epochs included
+
+
+@pytest.mark.timeout(600)
+def test_a_stopped_run_is_listed_in_a_new_tab_and_resumed_there_ends_as_an_uninterrupted_run(not_here, tmp_path,
+                                                                                              monkeypatch):
+    """Start, Stop, then the workspace opened in a new tab (a new session: nothing of the run in its state):
+    the stopped run is found from its files and resumed there; on one torch thread, where the engine's
+    resume is exact, it ends with the very losses and weights of the same run trained without a stop."""
+    at = tiny_run(20)
+    pool = dispatch.app_pool()  # the pool the page's runs go to: one thread per worker, as resuming exactly needs
+    monkeypatch.setattr(pool, "threads", 1)
+    job = estimate_then_go_on(at, 20)
+    at.button(key="train_stop").click().run()  # at once: the run is still reading its patterns
+    assert job.wait(timeout=120) and job.result.stop_reason == "stopped", job.error
+    done, position = len(job.result.history), torch.load(Path(job.config.out_dir) / "checkpoint.pth",
+                                                         weights_only=True)["state"]
+    at.run()
+    progress = at.get("progress")[0].proto.text
+    assert progress == f"stopped: {done} of 20 epochs done"  # beside "Stopped in epoch {done + 1}"
+    assert any(c.value.startswith(f"Stopped in epoch {done + 1}:") for c in at.caption)
+    assert "Stopped runs" not in [h.value for h in at.subheader]  # its own run is drawn above, not listed
+
+    workspace = at.query_params["workspace"]
+    tab = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    tab.query_params["workspace"] = workspace[0] if isinstance(workspace, list) else workspace
+    tab.run()
+    tab.switch_page("pages/train.py").run()
+    assert not tab.exception and not tab.error, [e.value for e in tab.error]
+    assert "train_job" not in tab.session_state and tab.number_input(key="train_epochs").value == 20
+    name = Path(job.config.out_dir).name
+    assert "Stopped runs" in [h.value for h in tab.subheader]
+    assert any(m.value.startswith(f"**{name}**: stopped in epoch {done + 1} of 20, {position['batch']} of 12 "
+                                  "batches done; 3 latent dimensions, input 16 px") for m in tab.markdown)
+    tab.button(key=f"train_resume_{name}").click().run()
+    assert not tab.exception and not tab.error, [e.value for e in tab.error]
+    resumed = tab.session_state["train_job"]
+    assert resumed.config == dataclasses.replace(job.config, epochs=20)  # the run's own settings, in its folder
+    assert resumed.wait(timeout=300) and resumed.error is None, resumed.error
+    assert (resumed.result.resumed_from, resumed.result.resumed_at_batch) == (done, position["batch"])
+    tab.run()
+    assert "Stopped runs" not in [h.value for h in tab.subheader]  # it ran to its end
+    assert [spec["path"] for spec in tab.session_state["models"].values()].count(str(resumed.result.model_path)) == 1
+
+    straight = dispatch.start_training({**job.config.to_dict(), "out_dir": str(tmp_path / "straight")},
+                                       "the same run without a stop").future.result(timeout=300)
+    losses = ["train_loss", "train_rec", "train_kl", "val_loss"]
+    assert resumed.result.stop_reason == straight.stop_reason and len(straight.history) == len(resumed.history)
+    assert pd.DataFrame(resumed.result.history)[losses].equals(pd.DataFrame(straight.history)[losses])
+    models = [torch.load(path, weights_only=True)["model"] for path in (resumed.result.model_path, straight.model_path)]
+    assert all(torch.equal(weights, models[1][key]) for key, weights in models[0].items())

@@ -1,7 +1,7 @@
 """The pages' logic with Streamlit's AppTest: the real app script, the real demo scan and demo VAE,
 real extraction and analysis; only the browser is left out (tests/browser/test_e2e_browser.py has it).
-Plotly selections cannot be made in AppTest, so selection tests set the session's selection (the
-global row ids every panel reads) and check what each page shows for it."""
+Selection tests set the session's selection (the global row ids every panel reads), or a point panel's
+message as its browser side sends it, and check what each page shows for it."""
 from __future__ import annotations
 
 import json
@@ -204,18 +204,21 @@ def test_maps_roi_sliders_and_dimension_picker():
 
 def test_maps_colour_map_limits_histogram_and_scale_bar():
     at = go(extracted(new_app()), "maps")
-    grid, picker, histogram = chart_specs(at)
-    assert at.checkbox(key="maps_scale_bar").value and grid["layout"]["shapes"] and picker["layout"]["shapes"]
+    grid, histogram = chart_specs(at)
+    picker, values = point_panels(at)["maps_picker"]  # the map to click on: a point panel of the ROI's pixels
+    assert at.checkbox(key="maps_scale_bar").value and grid["layout"]["shapes"]
     assert histogram["data"][0]["type"] == "bar" and histogram["layout"]["xaxis"]["title"]["text"] == "latent dim 0"
+    assert picker["title"] == picker["colorbar"]["title"] == "latent dim 0" and len(values["values"]) == 2400
     at.selectbox(key="maps_scale_cmap").select("Magma").run()
     at.checkbox(key="maps_scale_fixed").check().run()
     at.number_input(key="maps_scale_vmin").set_value(-1.0).run()
     at.number_input(key="maps_scale_vmax").set_value(1.0).run()
-    grid, picker, histogram = chart_specs(at)
+    grid, histogram = chart_specs(at)
+    picker = point_panels(at)["maps_picker"][0]
     heatmaps = [t for t in grid["data"] if t["type"] == "heatmap"]
     assert all((t["zmin"], t["zmax"]) == (-1, 1) for t in heatmaps)
-    assert (picker["data"][0]["zmin"], picker["data"][0]["zmax"]) == (-1, 1)
-    assert heatmaps[0]["colorscale"] == picker["data"][0]["colorscale"] and "#000004" in str(heatmaps[0]["colorscale"])
+    assert (picker["colorbar"]["low"], picker["colorbar"]["high"]) == (-1, 1)
+    assert heatmaps[0]["colorscale"][0][1] == picker["colorbar"]["scale"][0] == "#000004"  # Magma, in both
     assert sorted(s["x0"] for s in histogram["layout"]["shapes"]) == [-1.0, 1.0]
 
 
@@ -267,6 +270,21 @@ def test_maps_selected_pixel_shows_its_pattern_and_latent():
     assert "Pixel row 61 at x = 1.5 µm, y = 1.5 µm" in texts(at.markdown)
     assert len(at.get("image")) == 1
     assert at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")  # its latent vector
+    mark = point_panels(at)["overlay:maps"]["marks"]["maps_picker"][0]  # the picked pixel, marked on the click map
+    assert (mark["x"], mark["y"]) == ([1.5], [1.5])
+
+
+def test_maps_click_map_selects_by_click_and_box_and_names_the_pixel():
+    at = go(extracted(new_app()), "maps")
+    at.slider(key="roi_y").set_value((30.0, 58.5)).run()  # the ROI's 1,200 rows: the panel's rows are a part
+    at.session_state["maps_picker"] = {"shape": {"shape": "click", "row": 61, "x": [1.5], "y": [31.5]}}
+    at.run()  # as the browser sends a click on the ROI's 62nd pixel
+    assert at.session_state["selection"].tolist() == [1200 + 61] and not at.warning
+    assert "Pixel row 1261 at x = 1.5 µm, y = 31.5 µm" in texts(at.markdown)
+    at.session_state["maps_picker"] = {"shape": {"shape": "box", "x": [0, 3], "y": [30, 31.5], "op": "add"}}
+    at.run()
+    assert at.session_state["selection"].tolist() == [1200, 1201, 1202, 1260, 1261, 1262]
+    assert overlay_rows(point_panels(at)["overlay:maps"]).tolist() == [0, 1, 2, 60, 61, 62]
 
 
 # -- Clusters -----------------------------------------------------------------------------------
@@ -428,25 +446,13 @@ def test_the_rank_page_and_the_rank_command_name_a_ranking_the_same_way(download
 
 # -- selection helpers --------------------------------------------------------------------------
 
-def test_event_row_ids_read_customdata_as_number_list_or_dict_and_map_point_index():
-    from ui.widgets.selection import event_row_ids
-
-    trace_rows = {0: np.array([100, 200, 300])}
-    points = [{"curve_number": 0, "point_index": 2},               # no customdata: the trace's row ids
-              {"curve_number": 1, "point_index": 0, "customdata": 7},
-              {"curve_number": 1, "point_index": 1, "customdata": [8]},
-              {"curve_number": 1, "point_index": 2, "customdata": {"0": 9}},
-              {"curve_number": 5, "point_index": 0}]               # a decoration trace: ignored
-    assert list(event_row_ids(points, trace_rows)) == [7, 8, 9, 300]
-
-
 def test_above_max_points_the_linked_panels_are_binned_and_show_the_selection_as_their_cells(monkeypatch):
     from latentcore.analysis.maps import Grid
     from latentcore.latents import read_latents
-    from ui.widgets import point_panel
+    from ui.widgets.point_panel import geometry
 
-    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)  # the demo's 2,400 rows drawn as a big scan's are
-    monkeypatch.setattr(point_panel, "MAX_CELLS", 700)
+    monkeypatch.setattr(geometry, "MAX_POINTS", 1000)  # the demo's 2,400 rows drawn as a big scan's are
+    monkeypatch.setattr(geometry, "MAX_CELLS", 700)
     at = go(extracted(new_app()), "umap")
     panels = point_panels(at)
     (scatter, cells), (scan, pixels) = panels["umap_scatter"], panels["umap_map"]
@@ -469,9 +475,9 @@ def test_above_max_points_the_linked_panels_are_binned_and_show_the_selection_as
 
 
 def test_the_clusters_pages_binned_panels_show_a_selection_within_the_roi(monkeypatch):
-    from ui.widgets import point_panel
+    from ui.widgets.point_panel import geometry
 
-    monkeypatch.setattr(point_panel, "MAX_POINTS", 500)
+    monkeypatch.setattr(geometry, "MAX_POINTS", 500)
     at = go(extracted(new_app()), "clusters")
     at.slider(key="roi_y").set_value((30.0, 58.5)).run()  # the ROI's 1,200 rows: binned, its own grid's pixels
     rows = np.arange(0, 2400, 7)
@@ -484,17 +490,6 @@ def test_the_clusters_pages_binned_panels_show_a_selection_within_the_roi(monkey
     assert np.array_equal(pixels["cell"][overlay_rows(panels["overlay:clusters_map"])], inside)
     assert 0 < len(overlay_rows(panels["overlay:clusters_scatter"])) <= len(inside)
     assert at.metric[3].value == f"{len(inside):,}"
-
-
-def test_rows_in_shapes_box_and_lasso():
-    from ui.widgets.selection import rows_in_shapes
-
-    x = np.array([0.0, 1.0, 2.0, 3.0])
-    y = np.array([0.0, 1.0, 2.0, 3.0])
-    rows = np.array([10, 11, 12, 13])
-    assert list(rows_in_shapes({"box": [{"x": [0.5, 2.5], "y": [2.5, 0.5]}]}, x, y, rows)) == [11, 12]
-    lasso = {"lasso": [{"x": [-0.5, 1.5, 1.5, -0.5], "y": [-0.5, -0.5, 1.5, 1.5]}]}
-    assert list(rows_in_shapes(lasso, x, y, rows)) == [10, 11]
 
 
 def test_a_features_file_is_explored_without_extraction(tmp_path):

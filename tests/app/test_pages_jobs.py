@@ -178,3 +178,17 @@ def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch
     assert not at.error, [e.value for e in at.error]
     # the worker's fit is the page's (read back from the disk cache): row 123's point
     assert steps_from_row(at, "new image: pattern.npy", 123) <= 1
+
+
+def test_reference_maps_at_scale_wait_for_their_worker_with_their_progress(monkeypatch):
+    """The reference maps were waited for inside a cached function: the wait's progress drew widgets there, which
+    Streamlit refused with a warning and a traceback naming the server's files."""
+    import ui.compute.jobs
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_ROWS", 0)
+    at.switch_page("pages/maps.py").run()
+    assert not at.exception, at.exception
+    rerun_until(at, lambda at: any(s.value == "Reference maps" for s in at.subheader) and not at.get("progress"))
+    assert not at.error, [e.value for e in at.error]

@@ -92,7 +92,8 @@ def test_downloads_uploads_and_listings_outside_the_allow_list_are_refused_befor
     for call, uri in refusals:
         with pytest.raises(S3Error) as refused:
             call()
-        assert str(refused.value) == f"{uri}: outside the S3 locations allowed here (s3://lab/shared/)"
+        assert str(refused.value) == (f"{uri}: outside the S3 locations allowed here (s3://lab/shared/): choose one "
+                                      "of those")
         assert "\n" not in str(refused.value)  # one line; and not "cannot reach": no request was made
 
 
@@ -191,7 +192,8 @@ def test_panel_offers_only_allowed_buckets_and_refuses_other_prefixes(moto_s3, w
     at.button(key="s3_list").click().run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        f"s3://{half}/private/: outside the S3 locations allowed here (s3://{allowed}/, s3://{half}/shared/)"]
+        f"s3://{half}/private/: outside the S3 locations allowed here (s3://{allowed}/, s3://{half}/shared/): choose "
+        "one of those"]
 
 
 def extract_page_part(source: str, latents: str, endpoint: str, origins: dict):
@@ -221,7 +223,8 @@ def test_latents_upload_outside_the_allow_list_is_refused_naming_the_uri(moto_s3
     at.text_input(key="s3_latents_prefix").input(f"s3://{bucket}/out").run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        f"s3://{bucket}/out/a__demo-vae_latents.h5: outside the S3 locations allowed here (s3://{bucket}/in/)"]
+        f"s3://{bucket}/out/a__demo-vae_latents.h5: outside the S3 locations allowed here (s3://{bucket}/in/): choose "
+        "one of those"]
     assert not s3.exists(f"s3://{bucket}/out/a__demo-vae_latents.h5", moto_s3.settings)
 
 
@@ -273,7 +276,8 @@ def test_uploads_over_the_limits_are_refused_naming_the_file_and_leave_nothing(w
     at.file_uploader(key="uploads").set_value([("big.npy", b"x" * 1001, "application/octet-stream")]).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "big.npy: 1001 B is over this server's limit of 1000 B (1,000 bytes) per file; not saved"]
+        "big.npy: 1001 B is over this server's limit of 1000 B (1,000 bytes) per file; not saved: upload a smaller "
+        "file"]
     workspace = Path(at.session_state["workdir"])
     own = {"selection.npy", "state.json", "workspace.lock"}  # the workspace's own files, no upload
     assert [p for p in workspace.rglob("*") if p.is_file() and p.name not in own] == []
@@ -281,7 +285,8 @@ def test_uploads_over_the_limits_are_refused_naming_the_file_and_leave_nothing(w
     at.file_uploader(key="uploads").set_value([(f"{n}.csv", b"x,y\n1,2\n", "text/csv") for n in "abc"]).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "c.csv: this workspace holds 2 uploaded files, the most this server allows (2 per workspace); not saved"]
+        "c.csv: this workspace holds 2 uploaded files, the most this server allows (2 per workspace); not saved: "
+        "start a new workspace for more"]
     assert sorted(p.name for p in (workspace / "uploads").iterdir()) == ["a.csv", "b.csv"]
 
 

@@ -1,5 +1,5 @@
-"""Selections at scale: box and lasso geometry -> row ids over every point (vectorised), checked
-against a plain per-point loop; the density raster's cells, click targets and payload."""
+"""Figures at scale: the density raster's cells, click targets and payload; the scan maps' exact PNGs with the
+selection veiled. (A shape's rows: tests/app/test_point_panel.py and test_point_panel_golden.py.)"""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,18 +8,6 @@ import numpy as np
 import pytest
 
 from ui.figures import density, plots
-from ui.widgets.selection import event_row_ids, rows_in_shapes
-
-
-def inside_polygon(px, py, xs, ys) -> bool:
-    """Ray casting, one point at a time (the brute-force reference)."""
-    inside = False
-    j = len(xs) - 1
-    for i in range(len(xs)):
-        if (ys[i] > py) != (ys[j] > py) and px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]:
-            inside = not inside
-        j = i
-    return inside
 
 
 @pytest.fixture
@@ -28,25 +16,6 @@ def points():
     x, y = rng.normal(size=3000), rng.normal(size=3000) * 2
     row_ids = rng.permutation(10_000)[:3000]  # row ids that are not positions
     return x, y, row_ids
-
-
-def test_box_and_lasso_give_exactly_the_rows_inside(points):
-    x, y, row_ids = points
-    ex, ey = plots.Quantiser.of(x).encode(x), plots.Quantiser.of(y).encode(y)
-    box = {"x": [30_000.5, 12_000.5], "y": [9_000.5, 41_000.5]}  # drawn right to left
-    lasso = {"x": [20_000, 50_000, 45_000, 25_000, 33_000], "y": [10_000, 15_000, 50_000, 40_000, 30_000]}
-    event = {"box": [box], "lasso": [lasso]}
-    expected = {int(r) for r, a, b in zip(row_ids, ex, ey)
-                if (12_000.5 <= a <= 30_000.5 and 9_000.5 <= b <= 41_000.5)
-                or inside_polygon(float(a), float(b), lasso["x"], lasso["y"])}
-    got = rows_in_shapes(event, ex, ey, row_ids)
-    assert 100 < len(expected) < 2900
-    assert sorted(got.tolist()) == sorted(expected)
-
-
-def test_a_click_names_the_clicked_point(points):
-    _, _, row_ids = points
-    assert event_row_ids([{"curve_number": 0, "point_index": 17}], {0: row_ids}).tolist() == [row_ids[17]]
 
 
 def test_raster_cells_colours_and_click_targets_match_a_loop(points):

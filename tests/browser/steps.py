@@ -58,6 +58,22 @@ def choose(page, label: str, option: str):
 
 
 
+def press(page, label: str, thumb: int, key: str, times: int):
+    """Move thumb `thumb` of the range slider labelled `label` by `times` grid steps with the keyboard."""
+    handle = page.locator("[data-testid=stSlider]", has_text=label).get_by_role("slider").nth(thumb)
+    handle.focus()
+    for _ in range(times):
+        handle.press(key)
+    settle(page)
+
+
+def slider_values(page, label: str) -> list[str]:
+    """The values the slider labelled `label` shows (a range slider: both ends), as written on its thumbs."""
+    slider = page.locator("[data-testid=stSlider]", has_text=label).first
+    slider.locator("[data-testid=stSliderThumbValue]").first.wait_for()  # a page still drawing has no thumbs yet
+    return slider.locator("[data-testid=stSliderThumbValue]").all_inner_texts()
+
+
 def upload_data(page, path: Path):
     """Upload a data file on the Data page and make it the session's data."""
     page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(path))
@@ -101,7 +117,7 @@ def new_tab(browser, url):
     return tab
 
 
-# -- point panels (ui/widgets/point_panel.js): the canvas scatters and scan maps ----------------------------
+# -- point panels (ui/widgets/point_panel/): the canvas scatters and scan maps -----------------------------
 
 def panel(page, key: str):
     """The point panel drawn under `key`, once drawn."""

@@ -9,7 +9,9 @@ e-mail addresses (`email_verified`); Mallory's claims Alice's address unverified
 by her `sub`: Alice's workspace stays closed to her. Alice signs in, extracts the demo latents and selects
 points on the UMAP; Bob, signed in another browser context, cannot open her workspace's link. Alice
 shares it read-only with Bob from the sidebar: Bob sees her selection, selects other points, and the
-saved selection (and state) are unchanged; Alice's reload shows her selection.
+saved selection (and state) are unchanged; Alice's reload shows her selection. With a second provider that
+says nothing of e-mail addresses being verified, users are `default:SUB`: Alice's share by Bob's address is
+refused in one line, by his id it works, and Bob opens her link read-only (sees, changes nothing).
 
 The app also runs with a deployment file (`LATENT_EXPLORER_DEPLOYMENT`) that lends the server's S3
 access to a real S3-compatible server on 127.0.0.1 (moto, tests/s3_helpers.py) holding the buckets
@@ -19,6 +21,7 @@ alice-data (and lists what alice-data holds, through the server's access), Bob e
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -27,7 +30,7 @@ import warnings
 import numpy as np
 import pytest
 
-from steps import ARTIFACTS, open_page, panel, shoot, umap_box, workspace_of
+from steps import ARTIFACTS, open_page, panel, press, shoot, umap_box, workspace_of
 from streamlit_server import free_port, serve, settle
 
 
@@ -40,21 +43,44 @@ BUCKETS = ("lab-shared", "alice-data", "bob-data", "secret")  # on the S3 server
 ALLOWED = {ALICE: ["alice-data", "lab-shared"], BOB: ["lab-shared"]}  # by the deployment file
 
 
-@pytest.fixture(scope="module")
-def provider():
-    """The OpenID provider on 127.0.0.1, in a thread of this process; its URL."""
+@contextlib.contextmanager
+def oidc_provider(users):
+    """An OpenID provider on 127.0.0.1 knowing `users`, in a thread of this process; its URL."""
     import werkzeug.serving
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    users = [oidc_provider_mock.User(sub=user, claims={"email": user, "email_verified": True}) for user in (ALICE, BOB)]
-    users.append(oidc_provider_mock.User(sub=MALLORY, claims={"email": ALICE}))  # an e-mail claim nobody verified
-    app = oidc_provider_mock.app(user_claims=users)
-    server = werkzeug.serving.make_server("127.0.0.1", free_port(), app, threaded=True)
+    server = werkzeug.serving.make_server("127.0.0.1", free_port(), oidc_provider_mock.app(user_claims=users),
+                                          threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def provider():
+    """A provider that verifies Alice's and Bob's e-mail addresses, and knows Mallory by an e-mail claim nobody
+    verified."""
+    users = [oidc_provider_mock.User(sub=user, claims={"email": user, "email_verified": True}) for user in (ALICE, BOB)]
+    users.append(oidc_provider_mock.User(sub=MALLORY, claims={"email": ALICE}))
+    with oidc_provider(users) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def signing_in(root, provider_url: str, env: dict):
+    """`streamlit run app.py` with sign-in through `provider_url` configured ([auth] in a secrets.toml of its own)
+    and `env`; its URL and its workspaces folder."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    secrets = root / "secrets.toml"
+    secrets.write_text(f'[auth]\nredirect_uri = "{url}/oauth2callback"\ncookie_secret = "{os.urandom(16).hex()}"\n'
+                       f'client_id = "latent-explorer"\nclient_secret = "test-secret"\n'
+                       f'server_metadata_url = "{provider_url}/.well-known/openid-configuration"\n')
+    with serve(root, env, ("--secrets.files", str(secrets)), port) as (_, log):
+        yield url, root / "sessions" / "workspaces"
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 @pytest.fixture(scope="module")
@@ -75,18 +101,20 @@ def served(tmp_path_factory, provider, deployment_file):
     """`streamlit run app.py` with sign-in configured, and the deployment file (the S3 server's fake
     credentials in its environment, none of this machine's: the moto_s3 fixture's isolated_aws_env);
     its URL and its workspaces folder."""
-    root = tmp_path_factory.mktemp("e2e_auth")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    secrets = root / "secrets.toml"
-    secrets.write_text(f'[auth]\nredirect_uri = "{url}/oauth2callback"\ncookie_secret = "{os.urandom(16).hex()}"\n'
-                       f'client_id = "latent-explorer"\nclient_secret = "test-secret"\n'
-                       f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
     # the S3 server's address comes from the deployment file
     env = {"LATENT_EXPLORER_DEPLOYMENT": str(deployment_file), "LATENTCORE_S3_ENDPOINT_URL": None}
-    with serve(root, env, ("--secrets.files", str(secrets)), port) as (_, log):
-        yield url, root / "sessions" / "workspaces"
-    assert "Traceback" not in log.read_text(), log.read_text()
+    with signing_in(tmp_path_factory.mktemp("e2e_auth"), provider, env) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def served_unverified(tmp_path_factory):
+    """The app signing in through a provider that says nothing of its users' e-mail addresses being verified
+    (so users are `default:SUB`), without a deployment file; its URL and its workspaces folder."""
+    users = [oidc_provider_mock.User(sub=user, claims={"email": user}) for user in (ALICE, BOB)]
+    with oidc_provider(users) as provider_url, signing_in(tmp_path_factory.mktemp("e2e_unverified"), provider_url,
+                                                          {"LATENT_EXPLORER_DEPLOYMENT": None}) as served:
+        yield served
 
 
 def new_tab(browser, url):
@@ -145,6 +173,19 @@ def offered_buckets(tab, name: str) -> list[str]:
     return offered
 
 
+def share(tab, user: str):
+    """Share the tab's workspace with `user` from its sidebar (read-only: the panel's default)."""
+    sidebar = tab.locator("[data-testid=stSidebar]")
+    if not sidebar.get_by_label("User id").is_visible():
+        sidebar.get_by_text("Share this workspace").click()
+        settle(tab)  # the expander's opening over: a click during it can be lost
+    sidebar.get_by_label("User id").fill(user)
+    sidebar.get_by_label("User id").press("Enter")  # the value is sent before the click:
+    settle(tab)  # a click that blurs the field reruns twice, and the button's click can be lost
+    sidebar.get_by_role("button", name="Share", exact=True).click()
+    settle(tab)
+
+
 def selected_heading(tab) -> str:
     return tab.locator("h3", has_text="Selected:").first.inner_text()
 
@@ -199,15 +240,9 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):
     assert bob.get_by_role("button", name="Start a new workspace").count() == 1
     shoot(bob, "auth_2_not_shared")
 
-    sidebar = alice.locator("[data-testid=stSidebar]")
-    sidebar.get_by_text("Share this workspace").click()
-    settle(alice)  # the expander's opening over: a click during it can be lost
-    sidebar.get_by_label("E-mail (or id) of the user").fill(BOB)
-    sidebar.get_by_label("E-mail (or id) of the user").press("Enter")  # the value is sent before the click:
-    settle(alice)  # a click that blurs the field reruns twice, and the button's click can be lost
-    sidebar.get_by_role("button", name="Share", exact=True).click()  # read-only: the default
+    share(alice, BOB)  # read-only: the default
     with shot_on_failure(alice, "auth_3_shared"):
-        sidebar.get_by_text(f"{BOB}: read-only").wait_for()
+        alice.locator("[data-testid=stSidebar]").get_by_text(f"{BOB}: read-only").wait_for()
     settle(alice)
     shoot(alice, "auth_3_shared")
     saved = {name: (folder / name).read_bytes() for name in ("state.json", "selection.npy")}
@@ -244,3 +279,62 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):
     bob.wait_for_selector("h1:has-text('Data')")
     settle(bob)
     assert workspace_of(bob) not in (alice_id, "x" * 22) and (workspaces / workspace_of(bob)).is_dir()
+
+
+def test_with_a_provider_that_does_not_verify_e_mail_a_read_only_link_works(served_unverified, browser):
+    """Issue 38: with a provider that does not verify e-mail addresses users are `default:SUB`, and sharing by e-mail
+    address was taken though it could never match. Alice, `default:alice@example.org`, sharing with Bob's address
+    is refused in one line; with his id it works: Bob signs in, opens her link read-only, sees her selection and
+    ROI, changes both in his view, cannot share it, and nothing of the workspace changes."""
+    url, workspaces = served_unverified
+    alice = sign_in(browser, url, ALICE, shown_as=f"default:{ALICE}")
+    folder = workspaces / workspace_of(alice)
+    open_page(alice, "UMAP", "UMAP")
+    alice.get_by_role("button", name="Extract the demo latents now").click()
+    panel(alice, "umap_scatter")
+    settle(alice)
+    umap_box(alice, 0.02, 0.02, 0.6, 0.98)
+    alice.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:'))",
+                            timeout=30_000)
+    heading = selected_heading(alice)
+    open_page(alice, "Latent maps", "Latent maps")
+    press(alice, "ROI x range", 0, "ArrowRight", 7)
+    banner = "ROI: x 10.5–88.5 µm, y 0–58.5 µm (2,120 of 2,400 pixels) — set on Latent maps"
+    alice.get_by_text(banner).wait_for(timeout=60_000)
+
+    sidebar = alice.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text(f"Your id here: default:{ALICE}").wait_for()
+    share(alice, BOB)
+    with shot_on_failure(alice, "auth_6_refused"):
+        sidebar.get_by_text(f"{BOB} cannot match anyone: no sign-in provider here verifies e-mail addresses").wait_for()
+    assert sidebar.get_by_text("default:SUB (SUB: the user's id at their provider)").count() >= 1
+    shoot(alice, "auth_6_refused")
+    assert json.loads((folder / "access.json").read_text())["shared"] == {}
+    share(alice, f"default:{BOB}")
+    with shot_on_failure(alice, "auth_7_shared_by_id"):
+        sidebar.get_by_text(f"default:{BOB}: read-only").wait_for()
+    saved = {name: (folder / name).read_bytes() for name in ("state.json", "selection.npy", "access.json")}
+
+    bob = sign_in(browser, url, BOB, shown_as=f"default:{BOB}")
+    bob.goto(f"{url}/?workspace={folder.name}")
+    bob.wait_for_selector("h1:has-text('Data')")
+    settle(bob)
+    bob.locator("[data-testid=stSidebar]").get_by_text("Read-only").wait_for()
+    assert bob.locator("[data-testid=stSidebar]").get_by_text("Share this workspace").count() == 0
+    open_page(bob, "UMAP", "UMAP")
+    panel(bob, "umap_scatter")
+    bob.locator("h3", has_text=heading).wait_for(timeout=60_000)  # he sees her selection...
+    umap_box(bob, 0.6, 0.02, 0.98, 0.98)
+    bob.wait_for_function("h => [...document.querySelectorAll('h3')].some(e => e.innerText.startsWith('Selected:')"
+                          " && e.innerText !== h)", arg=heading, timeout=30_000)
+    open_page(bob, "Latent maps", "Latent maps")
+    bob.get_by_text(banner).wait_for(timeout=60_000)  # ...and her ROI
+    press(bob, "ROI y range", 1, "ArrowLeft", 20)
+    bob.get_by_text("ROI: x 10.5–88.5 µm, y 0–28.5 µm").wait_for(timeout=60_000)  # his view changed...
+    shoot(bob, "auth_8_read_only_by_id")
+    assert {name: (folder / name).read_bytes() for name in saved} == saved  # ...the workspace did not
+    assert workspace_of(bob) == folder.name
+
+    alice.reload()
+    alice.wait_for_selector("h1:has-text('Latent maps')")
+    alice.get_by_text(banner).wait_for(timeout=60_000)

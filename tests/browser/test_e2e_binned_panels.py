@@ -1,4 +1,4 @@
-"""Binned point panels (above `point_panel.MAX_POINTS` rows; the server started with LATENT_EXPLORER_MAX_POINTS=1000,
+"""Binned point panels (above `point_panel.geometry.MAX_POINTS` rows; the server started with LATENT_EXPLORER_MAX_POINTS=1000,
 so the demo's 2,400 rows are drawn as a big scan's are) in real headless Chromium on the UMAP page: the scatter is
 drawn as cells, a box takes exactly the rows inside it over their own coordinates, both panels then show the cells
 that hold a selected row, and the hover counts a cell's rows."""
@@ -14,6 +14,7 @@ from latentcore.demo import DEMO_SCAN
 from steps import ARTIFACTS, extract_with_the_demo_model, open_page, panel, panel_call, panel_drag
 from streamlit_server import serve, settle
 from ui.widgets import point_panel
+from ui.widgets.point_panel import geometry
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def server_table(page) -> pd.DataFrame:
 
 
 def test_a_box_on_a_binned_scatter_takes_every_row_inside_and_both_panels_show_their_cells(page, monkeypatch):
-    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)  # this process bins as the server does
+    monkeypatch.setattr(geometry, "MAX_POINTS", 1000)  # this process bins as the server does
     extract_with_the_demo_model(page, DEMO_SCAN)
     open_page(page, "UMAP", "UMAP")
     panel(page, "umap_scatter")
@@ -43,7 +44,7 @@ def test_a_box_on_a_binned_scatter_takes_every_row_inside_and_both_panels_show_t
     timing = page.evaluate("window.__latentPanels.timing.umap_scatter")
     table = server_table(page)
     x, y = table["umap_0"].to_numpy(), table["umap_1"].to_numpy()
-    inside = point_panel.rows_in(timing["shape"], point_panel.Geometry(x, y))  # every row's own coordinates
+    inside = point_panel.rows_in(point_panel.read_shape(timing["shape"]), point_panel.Geometry(x, y))  # every row's own coordinates
     selected = table.loc[table["selected"], "row"].to_numpy()
     assert timing["count"] > 0 and 0 < len(selected) < 2400 and np.array_equal(selected, inside)
 
@@ -64,7 +65,7 @@ def test_a_box_on_a_binned_scatter_takes_every_row_inside_and_both_panels_show_t
 
 
 def test_zoomed_in_a_binned_scatter_shows_the_rows_in_view_as_points_and_a_box_takes_exactly_those(page, monkeypatch):
-    monkeypatch.setattr(point_panel, "MAX_POINTS", 1000)
+    monkeypatch.setattr(geometry, "MAX_POINTS", 1000)
     page.set_viewport_size({"width": 1600, "height": 1000})
     canvas = panel(page, "umap_scatter")
     canvas.scroll_into_view_if_needed()
@@ -93,7 +94,7 @@ def test_zoomed_in_a_binned_scatter_shows_the_rows_in_view_as_points_and_a_box_t
     x, y, view = table["umap_0"].to_numpy(), table["umap_1"].to_numpy(), header["view"]
     in_view = np.flatnonzero((x >= view["x0"]) & (x <= view["x1"]) & (y >= view["y0"]) & (y <= view["y1"]))
     drawn = point_panel.scatter_geometry(x[in_view], y[in_view])[0]  # as the browser drew them
-    expected = in_view[point_panel.rows_in(shape, drawn)]
+    expected = in_view[point_panel.rows_in(point_panel.read_shape(shape), drawn)]
     selected = table.loc[table["selected"], "row"].to_numpy()
     assert 0 < len(selected) and np.array_equal(selected, expected)
     assert panel_call(page, "umap_scatter", "selectedRows") == np.flatnonzero(np.isin(in_view, selected)).tolist()

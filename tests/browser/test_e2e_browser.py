@@ -15,7 +15,7 @@ import csv
 
 from latentcore.demo import DEMO_SCAN
 from latentcore.outputs import latents_path_for
-from steps import download_png, metric, open_page, panel, panel_drag, shoot, umap_box, upload_data
+from steps import download_png, metric, open_page, panel, panel_click_row, panel_drag, shoot, umap_box, upload_data
 from streamlit_server import settle
 
 
@@ -63,8 +63,8 @@ def test_maps_roi_sliders_shrink_the_maps(page):
         page.keyboard.press("ArrowRight")
     page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
     settle(page)
-    # the grid of maps, the map to click on and its histogram (the page before's charts may linger a moment)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 3", timeout=30_000)
+    # the grid of maps and the histogram of the map to click on (the page before's charts may linger a moment)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2", timeout=30_000)
     page.set_viewport_size({"width": 1600, "height": 1000})  # two maps a row, each wide enough to read
     page.wait_for_timeout(1000)
     widths = page.locator(".js-plotly-plot").first.evaluate(
@@ -74,10 +74,8 @@ def test_maps_roi_sliders_shrink_the_maps(page):
     page.get_by_role("button", name="Clear selection").last.click()  # the UMAP's selection, kept until now
     page.get_by_text("No pixel selected yet").wait_for()
     settle(page)
-    picker = page.locator(".js-plotly-plot").nth(1)
-    picker.scroll_into_view_if_needed()
-    area = picker.locator(".nsewdrag").first.bounding_box()
-    page.mouse.click(area["x"] + 0.5 * area["width"], area["y"] + 0.5 * area["height"])
+    panel(page, "maps_picker")  # the map to click on: a point panel of the ROI's pixels
+    panel_click_row(page, "maps_picker", 1020)  # about its middle
     page.get_by_text("Pixel row").wait_for(timeout=30_000)  # a click on the map shows that pixel's pattern
     settle(page)
     assert "the first of" not in page.get_by_text("Pixel row").inner_text()

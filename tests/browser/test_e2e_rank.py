@@ -17,16 +17,6 @@ TITLES = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
           ".map(g => ((g.layout || {}).title || {}).text || '')")
 
 
-@pytest.fixture(scope="module")
-def references_npz(tmp_path_factory):
-    from latentcore.cli import main
-    from latentcore.demo import DEMO_SCAN
-
-    out = tmp_path_factory.mktemp("e2e_references")
-    assert main(["references", str(DEMO_SCAN), "--no-figures", "--out", str(out)]) == 0
-    return out / "references.npz"
-
-
 def chart_titles(page) -> list[str]:
     return [re.sub(r"<[^>]+>", "", title) for title in page.evaluate(TITLES)]  # plotly's titles are in <b>
 

@@ -1,14 +1,16 @@
 """What a session remembers, in a real headless Chromium against `streamlit run app.py`: an uploaded
 H5OINA's own band contrast survives F5 (the sidebar, the Clusters page); an ROI set on Latent maps is
-said on Clusters and Rank; and the server logs no widget set twice (a default and a Session State
-value) after page switches and reloads."""
+said on Clusters and Rank; an ROI set on Latent maps in another tab is shown and computed on the Clusters
+page open in a first tab, and opened by a new context on the Clusters page's URL, fitted and mapped; and
+the server logs no widget set twice (a default and a Session State value) after page switches and reloads."""
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from steps import extract_with_the_demo_model, metric, open_page, panel, upload_data
+from steps import (choose, extract_with_the_demo_model, metric, new_tab, open_page, panel, press, slider_values,
+                   upload_data, workspace_of)
 from streamlit_server import settle
 
 
@@ -34,12 +36,6 @@ def tab(server, browser):
 
 def sidebar(page) -> str:
     return page.locator("[data-testid=stSidebar]").inner_text()
-
-
-def choose(page, label: str, option: str):
-    page.locator("[data-testid=stSelectbox]", has_text=label).first.click()
-    page.get_by_role("option", name=option).first.click()
-    settle(page)
 
 
 def type_number(page, label: str, value: str):
@@ -91,6 +87,55 @@ def test_f5_keeps_the_scans_own_band_contrast_and_the_roi_is_said_where_it_appli
     assert page.get_by_text("ROI: x").count() == 0
     open_page(page, "Clusters", "Clusters")
     assert page.get_by_text("ROI: x").count() == 0 and metric(page, "Pixels") == "180"
+
+
+def clusters_shown(page, method: str, rows: str, roi: tuple[list, list], banner: str | None):
+    """The Clusters page shows the ROI `roi` (x, y as its sliders write them) and says and maps what it computed
+    from it: `method` fitted on all `rows` rows, as many on the map, and the ROI's banner (None: none)."""
+    panel(page, "clusters_map")
+    assert (slider_values(page, "ROI x range"), slider_values(page, "ROI y range")) == roi
+    assert metric(page, "Pixels") == rows
+    page.get_by_text(f"Fit: {method} fitted on all {rows} rows").wait_for(timeout=30_000)
+    assert page.locator(".lp-root[data-key=clusters_map]").get_attribute("data-rows") == rows.replace(",", "")
+    if banner:
+        page.get_by_text(banner).wait_for(timeout=30_000)
+    assert page.get_by_text("ROI: x").count() == (1 if banner else 0)
+
+
+def test_an_roi_set_in_another_tab_is_shown_computed_and_opened_by_a_new_context(server, browser):
+    """Issue 38: an ROI set on Latent maps in one tab reached the Clusters page open in another tab, but not its
+    sliders: the page fitted the ROI under sliders reading the whole scan, and on its next run the browser sent
+    the whole scan back, as a change made on Clusters, into the workspace a new context then opened."""
+    url = server[0]
+    first = new_tab(browser, url)
+    open_page(first, "UMAP", "UMAP")
+    first.get_by_role("button", name="Extract the demo latents now").click()
+    panel(first, "umap_scatter")
+    open_page(first, "Clusters", "Clusters")
+    whole = (["0.00", "88.50"], ["0.00", "58.50"])
+    clusters_shown(first, "gmm", "2,400", whole, None)
+
+    second = new_tab(browser, f"{url}/?workspace={workspace_of(first)}")  # another browser context
+    open_page(second, "Latent maps", "Latent maps")
+    press(second, "ROI x range", 0, "ArrowRight", 7)
+    press(second, "ROI y range", 1, "ArrowLeft", 20)
+    banner = "ROI: x 10.5–88.5 µm, y 0–28.5 µm (1,060 of 2,400 pixels) — set on Latent maps"
+    second.get_by_text(banner).wait_for(timeout=60_000)
+    roi = (["10.50", "88.50"], ["0.00", "28.50"])
+
+    choose(first, "Method", "kmeans")  # the first tab's next run takes the ROI in, and shows it
+    clusters_shown(first, "kmeans", "1,060", roi, banner)
+    choose(first, "Method", "gmm")  # its browser sends back what it shows
+    clusters_shown(first, "gmm", "1,060", roi, banner)
+
+    third = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+    third.set_default_timeout(90_000)
+    third.goto(f"{url}/clusters?workspace={workspace_of(first)}")
+    third.wait_for_selector("h1:has-text('Clusters')")
+    settle(third)
+    clusters_shown(third, "gmm", "1,060", roi, banner)
+    open_page(third, "Rank", "Rank latent dimensions")
+    third.get_by_text(banner).wait_for(timeout=60_000)
 
 
 def test_the_server_logs_no_widget_set_twice_after_page_switches_and_reloads(tab, server):

@@ -1,6 +1,6 @@
 """Issue 10's corpus: malformed, hostile and edge-case inputs through the CLI. Each is refused with
-exit code 2 and one short line on stderr that names the file or argument, no traceback, no input
-changed and no `.partial` left behind. The files are built here from fixed seeds (real HDF5, real
+exit code 2 and one short line on stderr that names the file or argument and what to do next, no
+traceback, no input changed and no `.partial` left behind. The files are built here from fixed seeds (real HDF5, real
 checkpoints, real TorchScript archives, a real FIFO)."""
 import json
 import os
@@ -18,6 +18,7 @@ from latentcore.errors import MAX_LINE
 from latentcore.demo import DEMO_SCAN
 from latentcore.latents import LatentsWriter
 from small_files import HEADER, PATTERNS, TEST_DATA, vae_checkpoint, write_scan
+from next_steps import next_step
 
 def write_latents(path, x=None, y=None, grid_shape=None, finished=True, rows=20, dim=3):
     writer = LatentsWriter(path, {"all": (rows, dim)}, {"test": 1})
@@ -165,6 +166,9 @@ CASES = [
     ("nenya-options-negative-feat-dim", lambda t: (["extract", str(_scan(t)), "--model", str(_nenya(t)), "--options",
                                                     str(_text(t / "o.json", '{"feat_dim": -1}'))],
                                                    "o.json: options: feat_dim must be a positive integer")),
+    ("nenya-options-unknown-head", lambda t: (["extract", str(_scan(t)), "--model", str(_nenya(t)), "--options",
+                                               str(_text(t / "o.json", '{"head": "conv"}'))],
+                                              "nenya.pth: options: unknown head 'conv'; choose one of mlp, linear")),
     ("out-is-a-file", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--out",
                                   str(_text(t / "taken", "x"))], "is a file")),
     ("two-inputs-one-output", lambda t: (["extract", str(write_scan(t / "x_preproc.h5")), str(write_scan(t / "x.h5")),
@@ -319,6 +323,7 @@ def test_bad_input_is_refused_in_one_line(build, tmp_path, capsys, one_torch_thr
     assert code == 2, err
     assert len(lines) == 1 and len(lines[0]) <= MAX_LINE + 20 and lines[0].startswith("error: "), err
     assert needle in lines[0] and "Traceback" not in err
+    assert next_step(lines[0]), f"says what is wrong but not what to do: {lines[0]}"
     assert snapshot(tmp_path) == before  # no input changed, nothing half-written left behind
     assert not list(tmp_path.rglob("*.partial"))
 

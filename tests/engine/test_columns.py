@@ -40,16 +40,19 @@ def test_the_names_the_code_writes_are_the_documented_ones():
     assert len(names) > 30 and "row" in names and "x_um" in names
     in_code = [columns.ROW, *columns.coordinate_names("um"), columns.LABEL, columns.CLUSTER, columns.BANDCONTRAST,
                columns.PROBABILITY, columns.GIVEN, columns.SELECTED, columns.COSINE_DISTANCE, columns.latent_name(3),
-               columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0)]
+               columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0), columns.GRAIN, columns.POINTS,
+               columns.area_name("um"), columns.ecd_name("um"), columns.CENTROID + "x_um", columns.PHASE,
+               *columns.EULER_DEG, columns.GOS, columns.KAM, columns.LATENT_SPREAD, columns.LATENT_NORM,
+               columns.CLASS_FRACTION]
     assert undocumented(in_code, names) == []
     old = ["x", "y", "row_id", "x (µm)", "latent 3", "UMAP_1"]  # the names before one vocabulary
     assert undocumented(old, names) == old
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> dict[str, Path]:
-    """Every command that writes a CSV, run once on the demo scan into one folder; the labels CSV written as the
-    app writes it. Returns {the CSV's name: its path}."""
+def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, Path]:
+    """Every command that writes a CSV, run once on the demo scan into one folder (`grains` on its EDAX copy, which
+    holds orientations); the labels CSV written as the app writes it. Returns {the CSV's name: its path}."""
     out = tmp_path_factory.mktemp("columns")
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(out / "cache"))  # the embedding cache
@@ -64,6 +67,8 @@ def written(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> dict[str, Path]:
          "--out", out / "whole"],
         ["rank", latents, "--reference", out / "kept.csv", "--metrics", "pearson", "spearman", "--out", out / "rank",
          "--no-figures"],
+        ["grains", edax_h5, "--latents", latents, "--classes",
+         out / "pair" / "cluster_assignments__kmeans_dim0_full.csv", "--out", out / "grains"],
     ]
     try:
         for args in runs:
@@ -86,7 +91,8 @@ def written(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> dict[str, Path]:
 
 def test_every_csv_the_commands_write_uses_the_documented_columns(written):
     assert sorted(written) == ["cluster_assignments__kmeans_dim0_full.csv",
-                               "cluster_assignments__kmeans_latents_roi0-30_0-20.csv", "kept.csv", "labels.csv",
+                               "cluster_assignments__kmeans_latents_roi0-30_0-20.csv", "grains__ni_grains_edax.csv",
+                               "kept.csv", "labels.csv",
                                "loss.csv", "probe_predictions__logistic.csv", "ranking_scores__pearson_top10.csv",
                                "umap.csv"]
     names = documented()

@@ -1,9 +1,11 @@
 """Orientation maths (latentcore.analysis.ebsd.orientation) against orix, the GPL-3.0 reference used only here:
-IPF colours within 1/255 of `IPFColorKeyTSL`, misorientation angles and boundary pixels as orix computes them."""
+IPF colours within 1/255 of `IPFColorKeyTSL`, misorientation angles and boundary pixels as orix computes them; the
+rotations and their products, written out in numpy, are scipy's."""
 import numpy as np
 import pytest
 
 from latentcore.analysis.ebsd import orientation as ori
+from latentcore.errors import InputError
 
 orix_symmetry = pytest.importorskip("orix.quaternion.symmetry")
 from orix.plot import IPFColorKeyTSL  # noqa: E402
@@ -36,6 +38,18 @@ def test_misorientation_angles_match_orix(laue):
     np.testing.assert_allclose(ori.misorientation_angles(a, b, laue), expected, atol=1e-9)
 
 
+def test_rotations_and_their_products_are_scipys_written_out():
+    from scipy.spatial.transform import Rotation
+
+    euler = np.vstack([random_euler(500, 4), [[0, 0, 0], [np.pi, np.pi, np.pi], [-1, 7, 3]]])
+    ours, scipys = ori.sample_to_crystal(euler), Rotation.from_euler("ZXZ", euler).inv()
+    assert (ours.inv() * scipys).magnitude().max() < 1e-12
+    s, q = Rotation.random(random_state=1), Rotation.random(50, random_state=2)
+    np.testing.assert_allclose(np.abs(np.sum(ori.compose(s.as_quat(), q.as_quat()) * (s * q).as_quat(), axis=1)), 1,
+                               atol=1e-12)
+    assert np.isnan(ori.sample_to_crystal([[np.nan, 0, 0]]).as_quat()).all()  # not indexed: NaN, as scipy's
+
+
 def test_boundary_pixels_are_those_orix_misorientations_put_above_the_threshold():
     rng = np.random.default_rng(3)
     grains = np.kron(rng.integers(0, 4, (3, 4)), np.ones((3, 3), int))[:9, :11]  # blocks of 3 x 3
@@ -61,8 +75,10 @@ def test_points_of_two_phases_meet_at_a_boundary_and_unknown_groups_are_refused(
     euler = np.zeros((2, 2, 3))
     phase = np.array([[1, 1], [2, 2]])
     assert ori.boundary_map(euler, phase, {1: "m-3m", 2: "6/mmm"}).all()
-    with pytest.raises(ValueError, match="no IPF colour key"):
-        ori.ipf_colours(euler.reshape(-1, 3), "2/m")
+    for unknown in (lambda: ori.ipf_colours(euler.reshape(-1, 3), "2/m"), lambda: ori.ipf_key_image("2/m"),
+                    lambda: ori.misorientation_angles(euler[0], euler[1], "m3m ")):
+        with pytest.raises(InputError, match=r"no IPF colour key for Laue group .*: choose one of m-3m, 6/mmm"):
+            unknown()
 
 
 def test_kam_and_grains_stop_at_phases_boundaries_and_unindexed_points():

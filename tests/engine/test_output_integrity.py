@@ -2,6 +2,7 @@
 Ctrl-C and resumed, two writers on one output, a full disk (a real tmpfs) and a write error mid-run
 (RLIMIT_FSIZE), the prefetch thread, outputs that must not collide, uploads that must not replace
 each other."""
+import contextlib
 import os
 import re
 import resource
@@ -21,7 +22,7 @@ from PIL import Image
 from latentcore import batch
 from latentcore.cli import main
 from latentcore.data import open_source
-from latentcore.errors import InputError, OutputError
+from latentcore.errors import INTERRUPTED, InputError, OutputError
 from latentcore.extract import extract_file, prefetch
 from latentcore.latents import LatentsWriter, read_latents
 from latentcore.models import load_model
@@ -81,10 +82,16 @@ def assert_same_datasets(path, reference):
         np.testing.assert_array_equal(found[name], values, err_msg=name)
 
 
-def start(job, out, preexec_fn=None, extra=()):
+# `python -m latentcore` with a thread that outlives main by a minute: Python's shutdown waits for it, so the
+# process is still ending (a moment of a few milliseconds otherwise) when the test's Ctrl-C comes
+ENDING_SLOWLY = ["-c", "import runpy, threading, time; threading.Thread(target=time.sleep, args=(60,)).start(); "
+                       "runpy.run_module('latentcore', run_name='__main__', alter_sys=True)"]
+
+
+def start(job, out, preexec_fn=None, extra=(), launch=("-m", "latentcore")):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     args = [*extract_args(job["scan"], job["model"], out), *extra]
-    return subprocess.Popen([sys.executable, "-m", "latentcore", *args],
+    return subprocess.Popen([sys.executable, *launch, *args],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec_fn)
 
 
@@ -92,15 +99,15 @@ def run_in_process(job, out) -> int:
     return main(extract_args(job["scan"], job["model"], out))
 
 
-def wait_for_rows(process, timeout=120) -> bytes:
-    """Read the progress bar until some rows are written (and flushed); returns what was read."""
+def wait_for_rows(process, at_least=1, timeout=120) -> bytes:
+    """Read the progress bar until `at_least` rows are written (and flushed); returns what was read."""
     seen, deadline = b"", time.monotonic() + timeout
     while time.monotonic() < deadline:
         chunk = os.read(process.stderr.fileno(), 4096)
         if not chunk:
             break
         seen += chunk
-        if re.search(rb"\b[1-9]\d*/6000\b", seen):
+        if max(map(int, re.findall(rb"\b(\d+)/6000\b", seen)), default=0) >= at_least:
             return seen
     raise AssertionError(f"no progress seen: {seen[-500:]!r}")
 
@@ -123,15 +130,111 @@ def test_kill_9_mid_run_then_the_same_command_resumes_to_the_uninterrupted_datas
     assert not partial.exists()
 
 
-def test_ctrl_c_exits_130_with_one_line_and_keeps_the_partial_for_resume(job, tmp_path, one_torch_thread):
-    process = start(job, tmp_path)
-    wait_for_rows(process)
-    process.send_signal(signal.SIGINT)
+def progress_free_lines(err: str) -> list[str]:
+    """stderr's lines but the progress bar's (tqdm redraws it on one line with carriage returns)."""
+    return [line for line in err.splitlines() if line.strip() and not re.search(r"\d+/6000 \[", line)]
+
+
+def wait_for_moment(process, moment: str, out: Path) -> bytes:
+    """Return once the run reached `moment`, with what it wrote to stderr meanwhile."""
+    seen = b""
+    if moment == "loading":  # loading the command's libraries, HDF5's among them
+        poll(lambda: b"h5py" in Path(f"/proc/{process.pid}/maps").read_bytes(), process)
+    elif moment == "readers starting":
+        reader_processes_of(process.pid, 1)
+    elif moment == "mid":
+        seen = wait_for_rows(process)
+    elif moment == "late":  # 95 % of the rows written: the last block, the coordinates, the rename, the exit
+        seen = wait_for_rows(process, at_least=5700)
+    elif moment == "ending":  # the file renamed: the process is ending
+        poll(lambda: any(out.glob("*.h5")), process)
+    return seen
+
+
+def poll(condition, process=None, timeout=120):
+    """Wait for `condition` (while `process` runs, when given)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert (process is None or process.poll() is None) and time.monotonic() < deadline, "never came"
+        time.sleep(0.002)
+
+
+PF_EXITING = 0x4  # /proc/PID/stat's flags: the process is in exit_group, past any handler
+
+
+def ctrl_c(process, to: str) -> bool:
+    """Ctrl-C to the run, as a terminal sends it (to its process group) or `kill -INT` (to the process);
+    False when the process had already ended or was ending in the kernel (the moment came too late)."""
+    try:
+        flags = int(Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()[6])
+    except (OSError, IndexError):
+        return False
+    if flags & PF_EXITING or os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+        return False
+    if to == "group":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGINT)
+    return True
+
+
+@pytest.mark.parametrize("moment, to", [
+    ("loading", "group"), ("readers starting", "group"), ("mid", "group"), ("late", "group"), ("ending", "group"),
+    ("mid", "process"), ("late", "process"), ("ending", "process")])
+def test_ctrl_c_at_any_moment_exits_130_in_one_line_and_the_same_command_completes(job, tmp_path, one_torch_thread,
+                                                                                 moment, to):
+    launch = ENDING_SLOWLY if moment == "ending" else ("-m", "latentcore")
+    for attempt in range(3):
+        out = tmp_path / str(attempt)
+        process = start(job, out, preexec_fn=os.setpgrp, extra=["--readers", "2"], launch=launch)
+        seen = wait_for_moment(process, moment, out)
+        children = reader_children(process.pid)
+        if ctrl_c(process, to):
+            break
+        finish(process)
+    else:
+        pytest.skip(f"the run ended three times before a Ctrl-C at the moment {moment!r} reached it")
     code, err = finish(process)
-    assert code == 130
-    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("interrupted:")
+    err = seen.decode() + err
+    assert code == 130 and "Traceback" not in err, err
+    assert progress_free_lines(err) == [INTERRUPTED], err
+    partial, final = out / f"{job['name']}.partial", out / job["name"]
+    if moment in ("loading", "readers starting"):  # no row written: nothing kept
+        assert not partial.exists() and not final.exists()
+    elif moment == "mid":
+        assert partial.exists() and not final.exists()
+    elif moment == "ending":
+        assert final.exists() and not partial.exists()
+    poll(lambda: all(process_gone(pid) for pid in children), timeout=10)
+    assert run_in_process(job, out) == 0  # resumes the .partial, or finds the file complete
+    assert_same_datasets(final, job["reference"])
+    assert not partial.exists()
+
+
+@pytest.mark.parametrize("step", ["the done-counters", "the rename"])
+def test_ctrl_c_in_the_last_steps_of_the_writer_keeps_a_partial_that_the_same_command_completes(
+        job, tmp_path, one_torch_thread, monkeypatch, capsys, step):
+    import latentcore.latents
+
+    remove = h5py.AttributeManager.__delitem__
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    def remove_then_ctrl_c(attributes, name):  # the rows were checked complete; a first counter goes
+        remove(attributes, name)
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        if step == "the rename":
+            patched.setattr(latentcore.latents.os, "replace", ctrl_c)
+        else:
+            patched.setattr(h5py.AttributeManager, "__delitem__", remove_then_ctrl_c)
+        assert run_in_process(job, tmp_path) == 130
+    assert capsys.readouterr().err.strip().splitlines()[-1] == INTERRUPTED
     assert (tmp_path / f"{job['name']}.partial").exists() and not (tmp_path / job["name"]).exists()
     assert run_in_process(job, tmp_path) == 0
+    assert "6,000 rows already written" in capsys.readouterr().err  # resumed, not started again
     assert_same_datasets(tmp_path / job["name"], job["reference"])
 
 
@@ -166,6 +269,58 @@ def process_gone(pid: int) -> bool:
     except OSError:
         return True
     return state == "Z"  # ended, waiting to be reaped by init; "T" would be the stopped process, leaked
+
+
+def children_of(parent: int) -> list[int]:
+    """Every child process of `parent` now: its readers and multiprocessing's resource tracker."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+    return found
+
+
+def shared_memory_of(pids) -> set[str]:
+    """The /dev/shm files (named semaphores, shared memory) that these processes map now, by name."""
+    names = set()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+                if " /dev/shm/" in line:
+                    names.add(line.split(" /dev/shm/", 1)[1].removesuffix(" (deleted)"))
+    return names
+
+
+@pytest.mark.parametrize("killed", ["a reader", "the run", "the run and its helpers"])
+def test_a_killed_run_leaves_no_semaphore_shared_memory_or_process_behind(job, tmp_path, one_torch_thread, killed):
+    """SIGKILL (nothing of the killed process cleans up) of one reader process, of the run itself (its
+    readers are left), or of the run, its readers and multiprocessing's resource tracker at once."""
+    process = start(job, tmp_path, extra=["--readers", "2"])
+    if killed == "a reader":
+        reader_processes_of(process.pid, 2)  # the second one still starting: every block of its is to come
+    else:
+        wait_for_rows(process, at_least=2 * 1152)  # a block from each reader: both are reading
+    helpers, readers = children_of(process.pid), reader_children(process.pid)
+    mapped = shared_memory_of([process.pid, *helpers])
+    assert len(readers) == 2 and mapped  # the slots the blocks come through, at least
+    try:
+        targets = {"a reader": readers[1:], "the run": [process.pid],
+                   "the run and its helpers": [process.pid, *helpers]}[killed]
+        for pid in targets:
+            os.kill(pid, signal.SIGKILL)
+        code, err = finish(process, timeout=60)
+        assert code == (2 if killed == "a reader" else -9)
+        poll(lambda: all(process_gone(pid) for pid in helpers), timeout=30)  # readers end with their run
+        assert not [name for name in mapped if (Path("/dev/shm") / name).exists()]
+    finally:  # what a failing run left must not outlive the test
+        for pid in helpers:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        for name in mapped:
+            (Path("/dev/shm") / name).unlink(missing_ok=True)
 
 
 def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes(job, tmp_path, capsys,
@@ -258,7 +413,8 @@ def limit_file_size():
 def test_a_write_error_mid_run_ends_in_one_line_and_the_rerun_completes(job, tmp_path, one_torch_thread):
     code, err = finish(start(job, tmp_path, preexec_fn=limit_file_size))
     assert code == 2 and "Traceback" not in err
-    assert err.strip().splitlines()[-1].endswith(f"{job['name']}.partial: cannot write: file too large")
+    assert err.strip().splitlines()[-1].endswith(f"{job['name']}.partial: cannot write: file too large; choose "
+                                                 "another place to write")
     assert not (tmp_path / job["name"]).exists() and (tmp_path / f"{job['name']}.partial").exists()
     assert run_in_process(job, tmp_path) == 0
     assert_same_datasets(tmp_path / job["name"], job["reference"])

@@ -13,6 +13,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from latentcore.analysis import rank, references
 from latentcore.cli import main
+from latentcore.errors import InputError
 from latentcore.latents import LatentsWriter
 from latentcore.storage import sha256_file
 
@@ -288,3 +289,13 @@ def test_ranking_pngs_have_the_dpi_asked(tmp_path, scan, pca_latents, engine):
             expected = (drawn.layout.width * dpi / 96, drawn.layout.height * dpi / 96)
             assert np.abs(np.subtract(image.size, expected)).max() < 1, (image.size, expected)  # whole pixels
             assert image.info["dpi"] == pytest.approx((dpi, dpi), abs=0.1)
+
+
+def test_a_bar_chart_of_a_metric_not_ranked_says_what_to_pass():
+    from latentcore import figures
+
+    table = pd.DataFrame({"dimension": [0, 1, 2], "pearson": [0.5, -0.8, 0.1]})
+    assert list(figures.ranking_bar(table, "pearson", dim_column="dimension").data[0].y) == ["dim 2", "dim 0", "dim 1"]
+    with pytest.raises(InputError, match=r"scores need columns 'dimension' and 'hsic', .*: pass a metric the ranking "
+                                         "computed"):
+        figures.ranking_bar(table, "hsic", dim_column="dimension")

@@ -15,6 +15,7 @@ from latentcore.analysis.ebsd.scan_references import load_npz, scan_references, 
 from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd, write_h5oina
+from latentcore.errors import InputError
 from latentcore.extract import extract_file
 from latentcore.latents import read_latents
 from latentcore.models import load_model
@@ -253,6 +254,10 @@ def test_the_vbse_image_is_stretched_between_its_percentiles_and_says_so(written
     wide = load_npz(out / "references.npz")[0]["vbse_rgb"].reshape(-1, 3)
     assert ((wide == 0) | (wide == 1)).mean() > 0.15 > ((rgb == 0) | (rgb == 1)).mean()  # more clipped
     assert main(["references", str(oxford), "--out", str(out), "--vbse-percentiles", "90", "10"]) == 2
+    read = []  # in Python too, before any pattern is read
+    with pytest.raises(InputError, match=r"VBSE percentiles must satisfy 0 <= low < high <= 100, got \(90, 10\)"):
+        scan_references(oxford, vbse_percentiles=(90, 10), progress=lambda done, total: read.append(done))
+    assert read == []
 
 
 def test_a_few_bright_outliers_no_longer_darken_the_vbse_image():

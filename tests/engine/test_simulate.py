@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from latentcore.data import open_source
+from latentcore.errors import InputError
 from latentcore.demo.simulate import (ScanSettings, grain_boundaries, simulate_scan, write_h5ebsd, write_h5oina,
                                       write_truth_csv)
 
@@ -52,3 +53,10 @@ def test_written_files_read_back_with_the_grid_and_truth(scan, tmp_path):
     np.testing.assert_array_equal(oxford.scan_maps()["Band Contrast"], scan.band_contrast)
     truth = write_truth_csv(scan, tmp_path / "truth.csv").read_text().splitlines()
     assert truth[0] == "x,y,grain_id,is_boundary,is_bad" and len(truth) == 81
+
+
+def test_settings_out_of_range_are_refused_saying_what_is_allowed():
+    with pytest.raises(InputError, match="a scan must have at least 2 x 2 points"):
+        ScanSettings(n_rows=1)
+    with pytest.raises(InputError, match=r"n_grains must lie in \[1, 4\], got 5"):
+        ScanSettings(n_rows=2, n_columns=2, n_grains=5)

@@ -18,13 +18,14 @@ from sklearn.metrics import adjusted_rand_score
 from latentcore.analysis.maps import Roi
 from latentcore.data import open_source
 from latentcore.data.bandcontrast import BandContrast
-from latentcore.errors import InputError
+from latentcore.errors import InputError, OutputError
 from latentcore.extract import Extractor, extract_array
 from latentcore.models import load_model
 from latentcore.models.vae import ConvVAE
-from latentcore.storage import sha256_file
+from latentcore.storage import lock_exclusive, sha256_file
 from latentcore.train import TrainConfig, encode_patterns, load_patterns, train_vae
 from latentcore.train.dataset import select_rows
+from latentcore.train.outputs import stopped_runs
 from latentcore.train.pace import ESTIMATE_BATCHES
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -252,6 +253,28 @@ def test_the_checkpoint_is_written_under_a_temporary_name_then_renamed(ebsd_h5, 
     monkeypatch.undo()
     resumed = train_vae(tiny(ebsd_h5, tmp_path, epochs=2))
     assert (resumed.resumed_from, resumed.resumed_at_batch) == (1, 0)
+
+
+def test_a_stopped_run_is_found_from_its_files_and_a_second_call_in_its_folder_is_refused(ebsd_h5, tmp_path):
+    """What the Train page lists in every tab: the runs stopped before their epochs, with the config that resumes
+    them; not a finished run, not a trial of a few timed batches, not a folder whose files are damaged."""
+    train_vae(tiny(ebsd_h5, tmp_path / "stopped", epochs=3), stop_event=StopAtLook(5))
+    train_vae(tiny(ebsd_h5, tmp_path / "finished", epochs=1))
+    train_vae(tiny(ebsd_h5, tmp_path / "timed"), estimate_only=True)
+    (tmp_path / "damaged").mkdir()
+    (tmp_path / "damaged" / "checkpoint.pth").write_bytes(b"")
+    (tmp_path / "damaged" / "config.json").write_text('{"result": {"status": "stopped"}, "train": {}}')
+    [run] = stopped_runs(tmp_path)
+    assert run["out_dir"] == tmp_path / "stopped" and run["config"] == tiny(ebsd_h5, tmp_path / "stopped", epochs=3)
+    assert (run["status"], run["epochs_done"], run["batches_done"], run["batches_per_epoch"]) == ("stopped", 0, 4, 12)
+    lock = lock_exclusive(tmp_path / "stopped" / "run.lock")  # a call going on there (resumed in another tab)
+    try:
+        with pytest.raises(OutputError, match="another run is writing"):
+            train_vae(run["config"])
+    finally:
+        os.close(lock)
+    assert train_vae(run["config"]).resumed_at_batch == 4
+    assert stopped_runs(tmp_path) == []
 
 
 def test_a_stop_or_time_limit_before_the_first_batch_writes_no_checkpoint(ebsd_h5, tmp_path):

@@ -85,6 +85,15 @@ def last_training_run(folder: str) -> dict | None:
     return last_finished_run(folder)
 
 
+def stopped_training_runs(folder: str) -> list[dict]:
+    """The training runs under `folder` stopped before their epochs, which resume from their checkpoints
+    (`latentcore.train.outputs.stopped_runs`), newest first: read from their files on each call, so
+    every tab and every session of the workspace sees them."""
+    from latentcore.train.outputs import stopped_runs
+
+    return stopped_runs(folder)
+
+
 def mean_pattern(job, sizes: dict[str, int], start: bool = False):
     """The mean pattern (`MeanPattern`) of a `MeanPatternJob` (`sizes`: partition -> row count of its latents, in
     order), streamed from its source by `mean-pattern`'s own run. Up to jobs.INLINE_PATTERNS rows: here at once.

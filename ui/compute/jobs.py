@@ -9,7 +9,9 @@ size), so two sessions asking the same thing share one job and its result.
 Progress and cancel travel through the job's folder: the worker writes `progress.json`; a
 `cancel` file makes the worker's next progress report raise `JobCancelled` (a job not started yet
 is simply dropped). A task may also report a JSON `detail` and numpy `arrays` (training: the loss
-history and the latest reconstructions), and ask `progress.cancelled()` to stop cleanly itself.
+history and the latest reconstructions), and ask `progress.stop_asked()` to stop cleanly itself: a
+`stop` file (`Job.stop`) asks that alone, so the task runs and ends with its own result even when it
+had not started (a training stopped at once still says so in its files).
 Long jobs (training, extraction) run `dedicated`: in a process of their own, so they never hold a
 worker that another session's fit waits for. Small inputs run inline: a process round trip costs
 more than they do. Workers use every core (a fit on two cores is twice as quick as on one) at a
@@ -111,6 +113,15 @@ class Job:
     def cancelled(self) -> bool:
         return self.future.cancelled() or (self.folder is not None and (self.folder / "cancel").exists())
 
+    def stop(self):
+        """Ask the task to stop cleanly by itself (it asks `progress.stop_asked()`), never dropping it."""
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / "stop").touch()
+
+    def stop_asked(self) -> bool:
+        return self.folder is not None and (self.folder / "stop").exists()
+
     def error(self) -> BaseException | None:
         """The exception the task raised (None while running, after success, or when cancelled)."""
         if not self.done() or self.future.cancelled():
@@ -173,13 +184,17 @@ def _worker_setup(threads: int):
 class Progress:
     """The task's `progress(fraction, message, detail=None, arrays=None)`: writes the job's folder
     (atomically) and raises JobCancelled once the job is cancelled, unless `check=False` (a task that
-    stops cleanly by itself asks `cancelled()`)."""
+    stops cleanly by itself asks `stop_asked()`)."""
 
     def __init__(self, folder: Path, task: str):
         self.folder, self.task = Path(folder), task
 
     def cancelled(self) -> bool:
         return (self.folder / "cancel").exists()
+
+    def stop_asked(self) -> bool:
+        """A stop (`Job.stop`) or a cancel was asked: a task that stops cleanly by itself does now."""
+        return (self.folder / "stop").exists() or self.cancelled()
 
     def __call__(self, fraction, message="", detail: dict | None = None, arrays: dict | None = None,
                  check: bool = True):

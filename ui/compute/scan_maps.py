@@ -1,6 +1,6 @@
 """A scan's maps: the ROI's rows and cells, latent maps over the ROI, the scan's grid and each row's cell on it
 (each made once per input, shared read-only by every session), and its EBSD reference maps (IPF, phases,
-boundaries; VBSE, IQ, ADP from the patterns), in the worker pool at scale."""
+boundaries; VBSE, IQ, ADP from the patterns) and grain table, in the worker pool at scale."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -70,19 +70,15 @@ def roi_cells(lat_stamp: tuple, roi: Roi | None):
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def roi_label_map(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _labelled):
-    """The labels over the ROI's pixels: (colour of the ROI's rows, grid, code map), the grid `roi_cells`'."""
+def roi_label_colour(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _labelled):
+    """The labels' colour of the ROI's rows (`roi_rows`, in order)."""
     from latentcore.analysis.labels.labelled import codes_per_row
-    from latentcore.analysis.maps import values_map
 
     from ..figures.plots import label_colour
 
-    lat = latents(lat_stamp)
     rows = roi_rows(lat_stamp, roi)
-    x, y = lat.x[rows], lat.y[rows]
-    colour = label_colour(codes_per_row(_labelled, len(lat.x))[rows], _labelled.classes)
-    grid = _roi_grid(lat, roi)
-    return read_only((colour, grid, values_map(colour.codes.astype(np.float32), x, y, grid)))
+    colour = label_colour(codes_per_row(_labelled, len(latents(lat_stamp).x))[rows], _labelled.classes)
+    return read_only(colour)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -108,17 +104,23 @@ def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: 
                   latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
 def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None):
     """(`scan_references` over the ROI, its grain boundaries as line segments): the references cropped by the
     engine's `scan_references.cropped`, as `python -m latentcore references --roi` crops them and as the latent
     maps are (the ROI's grid, NaN outside, grain ids -1); the lines (x, y, NaN between segments) on the pixels'
     edges, None without orientations."""
+    found = scan_references(lat_stamp, source_stamp, boundary_deg)  # out of the cache: a wait draws its progress
+    return _cropped_references(lat_stamp, source_stamp, float(boundary_deg), roi, found)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
+                        _found):
+    """`roi_references` of `_found`, the references of the first three arguments."""
     from latentcore.analysis.ebsd.scan_references import cropped
     from latentcore.analysis.maps import edge_segments
 
-    refs = scan_references(lat_stamp, source_stamp, boundary_deg)
-    refs = cropped(refs, roi) if roi is not None else refs
+    refs = cropped(_found, roi) if roi is not None else _found
     lines = edge_segments(refs.edges["right"], refs.edges["down"], refs.grid) if refs.edges else None
     return read_only((refs, lines))
 
@@ -139,3 +141,10 @@ def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None) -> tu
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations."""
     return roi_references(lat_stamp, None, boundary_deg, roi)[1]
+
+
+def grains(lat_stamp: tuple, boundary_deg: float) -> dict:
+    """The scan's grain table from the latents' orientations (`tasks.grain_table`), in the worker pool at scale."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.grain_table, "Finding the grains", rows // 20, latents=lat_stamp,
+                  boundary_deg=float(boundary_deg))

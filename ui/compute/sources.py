@@ -134,7 +134,7 @@ def check_coverage(bandcontrast, source_stamp: tuple) -> None:
     with open_source(source_stamp[0]) as reader:
         xy = reader.coordinates() if reader.info().has_coordinates else None
     if xy is None:
-        raise LatentError("the data has no x, y coordinates to pair a band-contrast table with")
+        raise LatentError("the data has no x, y coordinates to pair a band-contrast table with: choose no table")
     align_to_coordinates(read_bandcontrast(bandcontrast.path), *xy)
 
 

@@ -156,8 +156,8 @@ def train(config: dict, progress, estimate_only: bool = False):
     batch and the time left), and each epoch the loss history so far (detail "history") and the latest
     validation patterns and their reconstructions (arrays "inputs", "reconstructions"). `estimate_only`
     stops once the first batches were timed (the Train page's estimate; the same config goes on from
-    there). Cancelling stops after the current batch as the CLI's Ctrl-C does: that batch's checkpoint
-    and the best model are kept, so the same config resumes."""
+    there). A stop (`Job.stop`, the page's Stop) or a cancel ends it after the current batch as the CLI's
+    Ctrl-C does: that batch's checkpoint and the best model are kept, so the same config resumes."""
     from latentcore.train import TrainConfig, train_vae
 
     config = TrainConfig.from_dict(config)
@@ -175,10 +175,10 @@ def train(config: dict, progress, estimate_only: bool = False):
         progress(said["fraction"], said["message"], detail=detail,
                  arrays={"inputs": report.inputs, "reconstructions": report.reconstructions}, check=False)
 
-    class Stop:  # train_vae's stop_event: the job's cancel flag, looked at before every batch
+    class Stop:  # train_vae's stop_event: the job's stop (or cancel) flag, looked at before every batch
         @staticmethod
         def is_set() -> bool:
-            return getattr(progress, "cancelled", lambda: False)()
+            return getattr(progress, "stop_asked", lambda: False)()
 
     progress(0.0, "reading the patterns")
     return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace, estimate_only=estimate_only)
@@ -289,13 +289,13 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
     """The scan's reference maps on the latents' grid (`scan_references.latents_references`, a `ScanReferences`):
     orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM) and, with `source`
     (the scan file), VBSE, image quality and ADP streamed from its patterns."""
-    from latentcore.analysis.ebsd.scan_references import latents_references
+    from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, latents_references, listed
     from latentcore.latents import read_latents
 
     progress(0.05, "reading the latents")
     lat = read_latents(latents[0])
     if source is not None:
-        progress(0.2, "streaming the patterns: VBSE, image quality, ADP")
+        progress(0.2, f"streaming the patterns: {listed(PATTERN_MAPS)}")
     refs = latents_references(lat, source[0] if source else None, boundary_deg=boundary_deg,
                               progress=lambda done, total: progress(0.2 + 0.8 * done / max(total, 1),
                                                                     f"patterns {done:,} of {total:,}"))
@@ -309,3 +309,20 @@ def mean_pattern(job: MeanPatternJob, sizes: dict, source: tuple, progress):
     from latentcore.analysis.artifacts.mean_pattern import mean_pattern as run
 
     return run(job, sizes, progress=progress)
+
+
+def grain_table(latents: tuple, boundary_deg: float, progress) -> dict:
+    """The grains of the latents' scan (`analysis.ebsd.grains.grain_table`, as `python -m latentcore grains` with
+    these latents): the table ranked by latent spread, each row's grain, parameters and notes."""
+    from latentcore.analysis.ebsd.grains import grain_table as grains
+    from latentcore.analysis.ebsd.scan_points import latents_points
+    from latentcore.latents import read_latents
+
+    progress(0.05, "reading the latents")
+    lat = read_latents(latents[0])
+    matrix, _ = lat.stacked()
+    progress(0.2, f"finding the grains of {len(matrix):,} points: mean orientations, GOS, KAM, latent spread")
+    found = grains(latents_points(lat), matrix, boundary_deg=boundary_deg)
+    progress(1.0, "done")
+    return {"table": found.table, "grain_of_row": found.grain_of_row, "parameters": found.parameters,
+            "notes": found.notes, "units": found.units}

@@ -1,9 +1,8 @@
 """A scatter of many points as a raster: above DENSITY_ABOVE points the browser gets a BINS x BINS
 image (each cell: the colour most points in it have, or the mean of a continuous colour; the count
-when there is no colour) instead of every point. Selections stay exact: the drawn box or lasso comes
-back as geometry and `ui.widgets.selection.rows_in_shapes` tests every point against it on the server; a
-click picks one of the invisible click targets (real points, one per cell of a coarser grid). The selection is a veil over cells without
-selected points, so the picture does not change with it. Coordinates are in the quantised units of
+when there is no colour) instead of every point: the PNG download of a large scatter (the pages draw and
+select on point panels, `ui/widgets/point_panel/`). The selection is a veil over cells without selected points,
+so the picture does not change with it. Coordinates are in the quantised units of
 `ui.figures.plots.Quantiser` (axis labels show the real values), the same as the exact scatter.
 """
 from __future__ import annotations

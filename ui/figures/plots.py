@@ -3,10 +3,10 @@
 Plotly 7 sends numpy arrays as base64 typed arrays. Per point a scatter here sends x and y as
 uint16 (quantised over their range: 1/65535 of it, far below a screen pixel) and one uint8 colour
 code: 5 bytes, about 7.2 bytes of JSON text (base64, with plotly's escaped '/'). There is one trace
-in row order; the server keeps each trace's global row ids (`trace_rows`) and maps plotly's
-`point_index` back (`ui.widgets.selection.event_row_ids`). Row ids travel as customdata only for hover
-text of subsets whose ids fit uint16 (2.7 bytes more); the selected-points overlay carries them
-too. Axis labels show the real values.
+in row order, with each trace's global row ids kept on the server (`trace_rows`). Row ids travel as
+customdata only for hover text of subsets whose ids fit uint16 (2.7 bytes more); the selected-points
+overlay carries them too. Axis labels show the real values. The pages draw and select on point panels
+(`ui/widgets/point_panel/`); these figures make the PNG downloads, the histograms and the maps' grids.
 
 Colours and cluster codes come from `latentcore.figures`, so the browser and the PNG exports agree.
 """
@@ -238,9 +238,7 @@ def code_map_figure(code_map, colour: Colour, grid, selected_mask=None, *, title
     step, every pixel exact, with its scale: a colour bar (continuous colours, titled with the
     value's name) or a legend (categories, each with its count), and a scale bar. The browser
     decodes a PNG natively; a plotly heatmap of 1000 x 1000 codes cost about a second of canvas work
-    per draw. Images select nothing in plotly, so two invisible corner points make box and lasso
-    selection available: the drawn shape comes back and `rows_in_shapes` finds the pixels. Pixels
-    outside `selected_mask` are veiled by a second image (`VEIL`: nearly opaque light grey, so a
+    per draw. Pixels outside `selected_mask` are veiled by a second image (`VEIL`: nearly opaque light grey, so a
     dark pixel left out turns light and a dark pixel selected stays dark), so a new selection
     re-encodes only the veil."""
     placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
@@ -367,41 +365,6 @@ def map_axes(grid, units: str | None = "um") -> dict:
                       "scaleanchor": "x", "range": [ys[-1] + grid.step_y / 2, ys[0] - grid.step_y / 2]}}
 
 
-def pixel_picker_figure(values_map, grid, x, y, row_ids, *, title="", nan_colour=figures.NAN_COLOUR,
-                        max_points: int = 250_000, selected_mask=None, picked=None, height: int = 520,
-                        units: str | None = "um", value_name: str = "latent value", colorscale: str = "Viridis",
-                        limits=None, scale_bar: bool = True):
-    """One latent map to click on: a heatmap with an invisible point on each pixel (every `stride`-th
-    pixel beyond `max_points`), so that a click selects the nearest pixel. Pixels outside
-    `selected_mask` are veiled; `picked` (x, y) is framed. `colorscale` spans `limits` (vmin, vmax;
-    default: the map's range). Returns (fig, trace_rows)."""
-    placement = {"x0": grid.x0, "dx": grid.step_x, "y0": grid.y0, "dy": grid.step_y}
-    zlimits = {} if limits is None else {"zmin": float(limits[0]), "zmax": float(limits[1])}
-    fig = go.Figure(go.Heatmap(z=np.asarray(values_map, np.float32), colorscale=colorscale, name="map", **zlimits,
-                               colorbar={"len": 0.8, "title": {"text": value_name, "side": "right"}},
-                               hoverinfo="skip", **placement))
-    if selected_mask is not None and np.any(selected_mask):
-        veil = (~np.asarray(selected_mask) & np.isfinite(values_map)).astype(np.uint8)
-        fig.add_trace(go.Heatmap(z=veil, colorscale=[[0, "rgba(0,0,0,0)"], [1, VEIL]],
-                                 zmin=0, zmax=1, showscale=False, hoverinfo="skip", name="selection", **placement))
-    stride = max(1, int(np.ceil(len(row_ids) / max_points)))
-    keep = slice(None, None, stride)
-    fig.add_trace(go.Scattergl(x=np.asarray(x, np.float32)[keep], y=np.asarray(y, np.float32)[keep],
-                               mode="markers", marker={"size": 6, "opacity": 0}, name="pixels",
-                               hovertemplate=f"x %{{x:.4g}} {display_units(units)}<br>y %{{y:.4g}} "
-                                             f"{display_units(units)}<extra>click to see its pattern</extra>"))
-    trace_rows = {len(fig.data) - 1: np.asarray(row_ids)[keep]}
-    if picked is not None:
-        fig.add_trace(go.Scatter(x=[picked[0]], y=[picked[1]], mode="markers", name="picked", hoverinfo="skip",
-                                 marker={"symbol": "square-open", "size": 14, "color": "#e31a1c",
-                                         "line": {"width": 2}}))
-    if scale_bar:
-        figures.add_scale_bar(fig, grid, "", display_units(units))
-    fig.update_layout(title=title, height=height, plot_bgcolor=nan_colour,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 50}, showlegend=False, **map_axes(grid, units))
-    return fig, trace_rows
-
-
 def is_chosen(row_ids, chosen) -> np.ndarray:
     """(len(row_ids),) bool: which of `row_ids` are among `chosen` (both global row ids, >= 0), as np.isin
     says, through a mask over the ids: one pass over each, not a sort of ten million."""
@@ -411,10 +374,3 @@ def is_chosen(row_ids, chosen) -> np.ndarray:
     mask = np.zeros(max(int(row_ids.max()), int(chosen.max())) + 1, bool)
     mask[chosen] = True
     return mask[row_ids]
-
-
-def painted(grid, cells, chosen) -> np.ndarray:
-    """A grid mask, True on the cells of the chosen rows (`cells` = each row's grid indices)."""
-    mask = np.zeros(grid.shape, bool)
-    mask[cells[0][chosen], cells[1][chosen]] = True
-    return mask

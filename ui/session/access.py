@@ -3,10 +3,13 @@
 With sign-in configured (Streamlit's OpenID Connect, `[auth]` in `.streamlit/secrets.toml`), every
 workspace has an owner: the signed-in user who made it. `access.json` in the workspace's folder holds
 `{"owner": USER, "shared": {USER: "read" | "write"}}`, users named by the id `ui.session.state.user_id`
-gives (their e-mail, lower case, or their `sub`). The owner opens it; a user it is shared with opens
-it read-only ("read": they can look, nothing they do is written back) or read-write ("write": as the
-owner, except sharing); anyone else is refused. A workspace without an owner (made in single-user
-mode) becomes the workspace of the first signed-in user who opens its link, as links worked before.
+gives (their e-mail, lower case, where their provider verified it; else `PROVIDER:SUB`). The owner opens
+it; a user it is shared with opens it read-only ("read": they can look, nothing they do is written back)
+or read-write ("write": as the owner, except sharing); anyone else is refused. The owner shares by that
+id (`share_target`): a name no sign-in here can give (an e-mail address while no provider here vouches
+for e-mails, a provider this server does not have) is refused in one line. A workspace without an owner
+(made in single-user mode) becomes the workspace of the first signed-in user who opens its link, as
+links worked before.
 
 Without sign-in the app is in single-user mode: no owners are checked, and it serves only this
 computer (`refusal`): a server listening on another address, or reached by another host, is refused
@@ -19,9 +22,14 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from pathlib import Path
 
+from latentcore.errors import InputError
+
 ACCESS_FILE = "access.json"
+VOUCHING_FILE = "email_providers.json"  # in the workspaces' root: the providers seen verifying an e-mail
+EMAIL = re.compile(r"[^@\s:]+@[^@\s:]+")
 OWNER, READ, WRITE = "owner", "read", "write"
 MODES = (READ, WRITE)
 ALLOW_REMOTE = "LATENT_EXPLORER_ALLOW_REMOTE"
@@ -74,7 +82,7 @@ def share(workspace: Path, owner: str, user: str, mode: str = READ):
     if not owner or record["owner"] != owner:
         raise PermissionError("only the workspace's owner shares it")
     if not user or user == owner:
-        raise ValueError("name another user to share with")
+        raise InputError("name another user to share with")
     record["shared"][user] = mode
     _write(workspace, record)
 
@@ -85,6 +93,56 @@ def unshare(workspace: Path, owner: str, user: str):
         raise PermissionError("only the workspace's owner shares it")
     record["shared"].pop(normalise_user(user), None)
     _write(workspace, record)
+
+
+def share_target(name, providers, email_providers, owner: str | None = None) -> str:
+    """The id to share with for `name` as the owner typed it: `PROVIDER:SUB` of one of this server's sign-in
+    `providers`, or an e-mail address (lower case) where one of them vouches for e-mails (`email_providers`:
+    trusted by the deployment, or seen verifying one: `vouching_providers`). InputError in one line for a name
+    no sign-in here can ever give: saying the forms users sign in as, and `owner`'s own id as an example."""
+    name = normalise_user(name)
+    provider, prefixed, sub = name.partition(":")
+    if (prefixed and provider in providers and sub.strip()) or (EMAIL.fullmatch(name) and email_providers):
+        return name
+    forms = identity_forms(providers, email_providers)
+    if not name:
+        raise InputError(f"Name the user to share with: users sign in here as {forms}.")
+    why = ("no sign-in provider here verifies e-mail addresses, so users are known as" if EMAIL.fullmatch(name) else
+           "users sign in here as")
+    yours = f" (yours is {owner})" if owner else ""
+    raise InputError(f"{name} cannot match anyone: {why} {forms}; use the id their sidebar shows under "
+                     f"Signed in{yours}.")
+
+
+def identity_forms(providers, email_providers) -> str:
+    """The forms of the ids users sign in as on this server, in words."""
+    prefixed = " or ".join(f"{provider}:SUB" for provider in providers)
+    if not email_providers:
+        return f"{prefixed} (SUB: the user's id at their provider)"
+    return (f"their e-mail address (signing in with {', '.join(sorted(email_providers))}, which verifies it) or "
+            f"{prefixed} (SUB: the user's id at their provider)")
+
+
+def note_sign_in(root: Path, claims, verified_email_providers=()):
+    """Remember the provider of this sign-in when it vouched for the user's e-mail (`user_id` gave the e-mail):
+    its users can then be shared with by e-mail address (`vouching_providers`)."""
+    provider = str(claims.get("provider") or "default")
+    if provider in vouching_providers(root) or not EMAIL.fullmatch(user_id(claims, verified_email_providers) or ""):
+        return
+    target = Path(root) / VOUCHING_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{VOUCHING_FILE}.{os.getpid()}.partial")
+    tmp.write_text(json.dumps(sorted(vouching_providers(root) | {provider})))
+    os.replace(tmp, target)
+
+
+def vouching_providers(root: Path) -> set[str]:
+    """The sign-in providers seen verifying a user's e-mail on this server (`note_sign_in`)."""
+    try:
+        found = json.loads((Path(root) / VOUCHING_FILE).read_text())
+    except (OSError, ValueError):
+        return set()
+    return {name for name in found if isinstance(name, str)} if isinstance(found, list) else set()
 
 
 def user_id(claims, verified_email_providers=()) -> str | None:
@@ -103,9 +161,10 @@ def user_id(claims, verified_email_providers=()) -> str | None:
 
 
 def normalise_user(value) -> str:
-    """A user as named in access.json: trimmed, and lower case when it is an e-mail address."""
+    """A user as named in access.json: trimmed, and lower case when it is an e-mail address (a `PROVIDER:SUB`
+    keeps its case: a provider's ids may differ in case alone)."""
     value = str(value or "").strip()
-    return value.lower() if "@" in value else value
+    return value.lower() if EMAIL.fullmatch(value) else value
 
 
 # -- single-user mode serves this computer only ----------------------------------------------------

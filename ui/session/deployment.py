@@ -76,14 +76,14 @@ class Deployment:
 def _section(table, name: str, keys: dict, where: str) -> dict:
     section = table.get(name, {})
     if not isinstance(section, dict):
-        raise InputError(f"[{name}] must be a table", where)
+        raise InputError(f"[{name}] must be a table: write its settings under a [{name}] line", where)
     for key, value in section.items():
         if key not in keys:
-            raise InputError(f"[{name}] has no setting {key!r} (known: {', '.join(keys)})", where)
+            raise InputError(f"[{name}] has no setting {key!r}: use one of {', '.join(keys)}", where)
         if not isinstance(value, keys[key]) or (keys[key] is int and isinstance(value, bool)):
-            raise InputError(f"[{name}] {key} must be a {keys[key].__name__}", where)
+            raise InputError(f"[{name}] {key} must be a {keys[key].__name__}: correct its value", where)
         if keys[key] is int and value < 0:
-            raise InputError(f"[{name}] {key} must not be negative", where)
+            raise InputError(f"[{name}] {key} must not be negative: set 0 or more", where)
     return section
 
 
@@ -91,8 +91,8 @@ def _policy(s3: dict, uploads: dict, where: str, label: str) -> Policy:
     allow = s3.get("allow")
     server = s3.get("server_credentials", False)
     if server and allow is None:
-        raise InputError(f"{label}server_credentials = true needs an allow list "
-                         "(allow = [\"*\"] for every bucket the server reaches)", where)
+        raise InputError(f"{label}server_credentials = true needs an allow list: set allow = [\"*\"] for every "
+                         "bucket the server reaches, or list them", where)
     try:
         access = None if allow is None else S3Access(tuple(allow))
     except InputError as exc:
@@ -108,21 +108,23 @@ def load(path) -> Deployment:
     try:
         table = tomllib.loads(Path(path).read_text())
     except OSError as exc:
-        raise InputError(f"cannot read the deployment settings ({exc.strerror or exc})", where) from None
+        raise InputError(f"cannot read the deployment settings ({exc.strerror or exc}): check the file's path and "
+                         "permissions", where) from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML ({exc})", where) from None
+        raise InputError(f"not valid TOML: correct the line it names ({exc})", where) from None
     unknown = set(table) - {"s3", "uploads", "users", "sign_in"}
     if unknown:
-        raise InputError(f"unknown section(s) {', '.join(sorted(unknown))} (known: s3, uploads, users, sign_in)",
+        raise InputError(f"unknown section(s) {', '.join(sorted(unknown))}: use s3, uploads, users or sign_in",
                          where)
     verified = _section(table, "sign_in", SIGN_IN_KEYS, where).get("verified_email_providers", [])
     if not all(isinstance(name, str) and name for name in verified):
-        raise InputError("[sign_in] verified_email_providers must list provider names", where)
+        raise InputError("[sign_in] verified_email_providers must list provider names: write [\"default\", ...]",
+                         where)
     s3, uploads = _section(table, "s3", S3_KEYS, where), _section(table, "uploads", UPLOAD_KEYS, where)
     users = {}
     for user, entry in (table.get("users") or {}).items():
         if not isinstance(entry, dict) or set(entry) - {"s3", "uploads"}:
-            raise InputError(f"[users.{user!r}] holds only the tables s3 and uploads", where)
+            raise InputError(f"[users.{user!r}] holds only the tables s3 and uploads: move other settings out", where)
         users[user] = _policy({**s3, **_section(entry, "s3", S3_KEYS, where)},
                               {**uploads, **_section(entry, "uploads", UPLOAD_KEYS, where)},
                               where, f"[users.{user!r}] ")

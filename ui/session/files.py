@@ -1,5 +1,8 @@
 """Uploaded files: each is saved once into the session's working directory (under a name no other
 upload has) and sorted into data sources, band-contrast tables, model checkpoints and model options.
+The endings accepted (`UPLOAD_TYPES`) are every registered reader's (`latentcore.data`) and its
+companions' (a file read beside the data file, which is saved with it in a folder of their own:
+NORDIF's Setting.txt beside its Pattern.dat), and those of the other kinds below.
 
 The deployment's limits (ui.session.deployment: `max_file_bytes` per file, `max_files` uploaded
 files per workspace) refuse an upload with an `UploadRefused` line naming the file and the limit;
@@ -9,20 +12,43 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import streamlit as st
 
+from latentcore.data import readable_extensions, registered_readers
+from latentcore.data.images import PICTURES
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.errors import InputError, LatentError
 from latentcore.storage import short_name
 
 from . import deployment, state
 
+# The kinds of upload beside the data files
+BANDCONTRAST = (".csv",)  # x,y,bandcontrast tables (another CSV is data: latents as a table)
 CHECKPOINTS = (".pth", ".pt", ".ckpt", ".tar", ".bin")
-IMAGES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-UPLOAD_TYPES = ["h5", "hdf5", "h5ebsd", "h5oina", "csv", "npz", "npy", "parquet", "json", "mp4", "avi", "mov",
-                *(e[1:] for e in CHECKPOINTS + IMAGES)]
+OPTIONS = (".json",)  # a model's options
+IMAGES = PICTURES  # saved together into the image folder `uploads/images`, one data source
+
+COMPANIONS = {e: cls for cls in registered_readers() if cls.companions for e in cls.extensions}  # ".dat" -> NORDIF
+# the endings read only beside a data file, and as what: ".txt" -> "NORDIF's Setting.txt beside its .dat"
+ONLY_BESIDE = {Path(name).suffix.lower(): f"{cls.title}'s {name} beside its {'/'.join(cls.extensions)}"
+               for cls in registered_readers() for name in cls.companions
+               if Path(name).suffix.lower() not in readable_extensions()}
+UPLOAD_TYPES = sorted({*readable_extensions(), *ONLY_BESIDE, *BANDCONTRAST, *CHECKPOINTS, *OPTIONS})
+
+
+def upload_help() -> str:
+    """What the Data page's uploader takes, one line per reader (its title, endings and companions) and per other
+    kind, from the registry."""
+    def endings(names):
+        return ", ".join(f"`{name}`" for name in names if name)
+
+    readers = [f"- {cls.title}: {endings(cls.extensions)}" + (f", with its {endings(cls.companions)}" if cls.companions
+                                                              else "") for cls in registered_readers()]
+    return "\n".join([*readers, f"- band-contrast tables: {endings(BANDCONTRAST)}",
+                      f"- model checkpoints: {endings(CHECKPOINTS)}; their options: {endings(OPTIONS)}"])
 
 
 UPLOAD_FOLDERS = ("uploads", "projected")  # every file below these came from an upload
@@ -30,31 +56,65 @@ UPLOAD_FILES_IN = ("models",)  # uploads directly in it (trained models are in s
 
 
 class UploadRefused(InputError):
-    """An upload over the deployment's limits: the message names the file and the limit."""
+    """An upload over the deployment's limits, or without the files it is read with: the message names the file
+    and why."""
 
 
 def ingest(uploads) -> tuple[list[str], list[str]]:
     """Save new uploads (once each) and sort them; returns (one message per new file, one line
     per refused file). A refused file is checked again on the next run while it stays in the widget."""
     seen = state.uploaded_ids()
+    new = [uploaded for uploaded in uploads or [] if uploaded.file_id not in seen]
+    taken = {name.lower() for uploaded in new if (cls := COMPANIONS.get(Path(uploaded.name).suffix.lower()))
+             for name in cls.companions}
     messages, refused = [], []
-    for uploaded in uploads or []:
-        if uploaded.file_id in seen:
-            continue
-        suffix = Path(uploaded.name).suffix.lower()
+    for uploaded in new:
+        name, suffix = Path(uploaded.name).name, Path(uploaded.name).suffix.lower()
+        if name.lower() in taken:
+            continue  # saved with the data file that reads it
         try:
+            if suffix in ONLY_BESIDE:
+                raise UploadRefused(f"a {suffix} is read only as {ONLY_BESIDE[suffix]}: upload the two together", name)
             if suffix in IMAGES:
                 path = save_upload(uploaded, "uploads/images")
                 messages.append(f"{path.name}: added to the image folder `images`")
                 _register(path.parent, "data")
+            elif suffix in COMPANIONS:
+                messages.append(add_file(save_with_companions(uploaded, new, seen)))
             else:
-                folder = "models" if suffix in CHECKPOINTS or suffix == ".json" else "uploads"
+                folder = "models" if suffix in CHECKPOINTS + OPTIONS else "uploads"
                 messages.append(add_file(save_upload(uploaded, folder)))
-        except InputError as exc:  # over a limit (UploadRefused), or the deployment file is broken
+        except InputError as exc:  # over a limit (UploadRefused), a companion missing, or the deployment file is broken
             refused.append(str(exc))
             continue
         seen.add(uploaded.file_id)
     return messages, refused
+
+
+def save_with_companions(uploaded, new: list, seen: set) -> Path:
+    """A data file and the files its reader reads beside it (`COMPANIONS`), taken from this run's new uploads and
+    saved together in a folder of their own under the names the reader looks for. Refused, naming them, when one
+    is missing or given twice: each stays in the uploader, to be taken with the next upload."""
+    name = Path(uploaded.name).name
+    reader = COMPANIONS[Path(name).suffix.lower()]
+    found = {wanted: [u for u in new if Path(u.name).name.lower() == wanted.lower() and u.file_id not in seen]
+             for wanted in reader.companions}
+    missing = [wanted for wanted, given in found.items() if not given]
+    if missing or any(len(given) > 1 for given in found.values()):
+        raise UploadRefused(f"a {reader.title} file is read with its {' and '.join(reader.companions)} from the same "
+                            "folder: upload " + (f"{' and '.join(missing)} with it" if missing else "one at a time"),
+                            name)
+    folder = claim_name(state.workdir("uploads"), safe_name(Path(name).stem), directory=True)
+    sub = str(folder.relative_to(state.workdir()))
+    try:
+        path = save_upload(uploaded, sub)
+        for wanted, (companion,) in found.items():
+            save_upload(companion, sub, wanted)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    seen.update(companion.file_id for (companion,) in found.values())
+    return path
 
 
 def human_size(size: int) -> str:
@@ -77,11 +137,11 @@ def check_upload(name: str, size: int | None, limits: deployment.Policy | None =
     limits = limits or deployment.policy(state.user_id())
     if size is not None and size > limits.max_file_bytes:
         raise UploadRefused(f"{human_size(size)} is over this server's limit of {human_size(limits.max_file_bytes)} "
-                            f"({limits.max_file_bytes:,} bytes) per file; not saved", name)
+                            f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller file", name)
     count = uploaded_count()
     if count >= limits.max_files:
         raise UploadRefused(f"this workspace holds {count} uploaded files, the most this server allows "
-                            f"({limits.max_files} per workspace); not saved", name)
+                            f"({limits.max_files} per workspace); not saved: start a new workspace for more", name)
 
 
 def safe_name(name: str) -> str:
@@ -91,15 +151,16 @@ def safe_name(name: str) -> str:
     return short_name(name) or "upload"
 
 
-def save_upload(uploaded, sub: str = "uploads") -> Path:
+def save_upload(uploaded, sub: str = "uploads", name: str | None = None) -> Path:
     """Write an `st.file_uploader` file into the session's working directory (temporary name first)
     under a name no other upload has (`a b.h5` and `a_b.h5` both become `a_b.h5`: the second is
-    `a_b-2.h5`), so that no upload replaces another. Over the deployment's limits it is refused
-    (`UploadRefused`) before anything is written, or, if it grows while read, with nothing left."""
+    `a_b-2.h5`), so that no upload replaces another; or under `name`, in a folder of its own. Over the
+    deployment's limits it is refused (`UploadRefused`) before anything is written, or, if it grows while
+    read, with nothing left."""
     limits = deployment.policy(state.user_id())
     shown = Path(str(uploaded.name).replace("\\", "/")).name or "upload"
     check_upload(shown, getattr(uploaded, "size", None), limits)
-    target = claim_name(state.workdir(sub), safe_name(uploaded.name))
+    target = claim_name(state.workdir(sub), name or safe_name(uploaded.name))
     tmp = target.with_name(target.name + ".partial")
     try:
         written = 0
@@ -108,7 +169,8 @@ def save_upload(uploaded, sub: str = "uploads") -> Path:
                 written += len(chunk)
                 if written > limits.max_file_bytes:
                     raise UploadRefused(f"more than this server's limit of {human_size(limits.max_file_bytes)} "
-                                        f"({limits.max_file_bytes:,} bytes) per file; not saved", shown)
+                                        f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller "
+                                        "file", shown)
                 f.write(chunk)
         os.replace(tmp, target)
     except BaseException:
@@ -128,14 +190,17 @@ def save_upload_once(uploaded, sub: str = "uploads") -> Path:
     return Path(path)
 
 
-def claim_name(folder: Path, name: str) -> Path:
+def claim_name(folder: Path, name: str, directory: bool = False) -> Path:
     """`folder/name`, or `stem-2.ext`, `stem-3.ext`...: the first that does not exist, created empty
-    (O_EXCL) so that two uploads at the same moment cannot claim it both."""
+    (O_EXCL; a folder with `directory`) so that two uploads at the same moment cannot claim it both."""
     stem, suffix = name[:len(name) - len(Path(name).suffix)], Path(name).suffix
     for number in range(1, 10_000):
         path = folder / (name if number == 1 else f"{stem}-{number}{suffix}")
         try:
-            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            if directory:
+                path.mkdir()
+            else:
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
             return path
         except FileExistsError:
             continue

@@ -103,8 +103,8 @@ PAGES: dict[str, Saved] = {
              | tied("umap_colour", "umap_dim", "umap_kmeans") | colour_scale("umap_scale") | boundaries("umap")
              | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")),
     "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
-             | tied("maps_dims", "maps_pick_dim") | SHARED_ROI | smoothing("maps") | colour_scale("maps_scale")
-             | boundaries("maps")),
+             | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
+             | colour_scale("maps_scale") | boundaries("maps")),
     "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
                  | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
                  | boundaries("clusters") | mean_pattern("clusters_mean")),

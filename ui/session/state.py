@@ -15,8 +15,10 @@ nothing opens), `remote_refusal` (single-user mode serves only this computer).
 This module is the only one that reads or writes `st.session_state`: every key is a constant
 below, and everything else in the app goes through the accessors (a widget's own key, chosen by its
 page, through `widget_value`, `set_widget_value` and `forget_widget`). A page setting's widget is drawn
-with `setting(key, default)` as its default: the value the workspace put back takes that road, never a
-Session State write in the run that draws the widget (Streamlit warns of a widget set twice)."""
+with `setting(key, default)` (a select box or radio: `setting_index`) as its default, so that the browser
+shows the value the page computes with: a value the server chose (put back from the workspace, taken
+from another tab, a default after the value was dropped) reaches the browser through the Session State
+API, and the widget then has no default of its own (Streamlit warns of a widget given two values)."""
 from __future__ import annotations
 
 import copy
@@ -50,7 +52,6 @@ BASELINE = "_workspace_baseline"  # workspace.Snapshot: the workspace as this se
 RESET_DATA_WIDGETS, FORGET_DATA_SETTINGS = "_reset_data_widgets", "_forget_data_settings"
 SELECTION_ORIGIN = "selection_origin"  # the chart that made the selection
 SELECTION_BEFORE = "_selection_before"  # the selection before the last change (one level of undo)
-EVENT_PREFIX = "_event_"  # + chart key: the chart's last selection event taken (its JSON)
 PNG_DPI = "png_dpi"  # the sidebar's widget
 UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
 SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
@@ -64,7 +65,6 @@ S3_LISTING = "_s3_listing"  # {"endpoint", "objects"}: the S3 panel's last listi
 S3_CREDENTIALS = "_s3_credentials"  # {"credentials": S3Credentials, "endpoint"}: memory only, never saved
 ROI_KEYS = ("roi_x", "roi_y")  # the shared ROI's sliders (Latent maps, Clusters, Rank: ui.widgets.common)
 ROI_ORIGIN = "roi_origin"  # the page whose sliders set the shared ROI last (saved with the settings)
-RESTORED = "_restored"  # the page settings put back in this run (init_session), until their widget takes them
 RESTART_PREFIX = "_restart_"  # + job key: the button that starts a cancelled job again
 # sign-in and sharing (ui.session.access)
 ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do in its workspace
@@ -85,6 +85,8 @@ def init_session():
     if stuck and stuck["id"] == wanted and st.session_state.get(SESSION_USER) == user:
         return
     if current is None or (wanted and wanted != current) or st.session_state.get(SESSION_USER) != user:
+        if user is not None and st.session_state.get(SESSION_USER) != user:  # signed in: the provider is noted
+            access.note_sign_in(WORKDIR_ROOT, st.user, deployment.deployment().verified_email_providers)
         _open_workspace(wanted, user)
     elif st.session_state.get(ROLE) != access.OWNER:
         _check_role(user)  # the owner may have stopped sharing it, or changed how
@@ -98,11 +100,9 @@ def init_session():
         for key in SAVED.data & st.session_state.keys():
             del st.session_state[key]
     _catch_up()
-    restored = st.session_state[RESTORED] = set()
     for key, value in st.session_state.get(SETTINGS, {}).items():
         if key not in st.session_state:  # Streamlit drops a widget's value when a run leaves it out
-            st.session_state[key] = tuple(value) if key in SAVED.ranges else value
-            restored.add(key)  # a widget drawn with a default takes it as its default (`setting`)
+            st.session_state[key] = tuple(value) if key in SAVED.ranges else value  # shown by `setting`
 
 
 def _forget_everything(user):
@@ -346,7 +346,6 @@ def selection() -> np.ndarray:
 
 def set_selection(row_ids, origin: str = ""):
     """The new selection; the one it replaces is kept for `undo_selection` (one level)."""
-    _forget_events()
     new, before = unique(np.asarray(row_ids, dtype=np.int64)), selection()
     if not np.array_equal(new, before):
         st.session_state[SELECTION_BEFORE] = (before, st.session_state.get(SELECTION_ORIGIN, ""))
@@ -382,7 +381,6 @@ def undo_selection():
     """Bring back the selection the last change replaced (one level: then there is nothing to undo)."""
     kept = st.session_state.pop(SELECTION_BEFORE, None)
     if kept is not None:
-        _forget_events()
         st.session_state[SELECTION], st.session_state[SELECTION_ORIGIN] = kept
 
 
@@ -391,25 +389,10 @@ def _forget_undo():
     st.session_state.pop(SELECTION_BEFORE, None)
 
 
-def _forget_events():
-    """Drop the charts' last seen selection events, so the same box drawn again counts again."""
-    for name in [k for k in st.session_state if str(k).startswith(EVENT_PREFIX)]:
-        del st.session_state[name]
-
-
-def seen_event(chart: str) -> str | None:
-    """The JSON of chart `chart`'s last selection event taken as the selection (None: none yet)."""
-    return st.session_state.get(EVENT_PREFIX + chart)
-
-
-def set_seen_event(chart: str, signature: str):
-    st.session_state[EVENT_PREFIX + chart] = signature
-
-
 # -- widgets: their values live in the session under the key their page gives them ------------------
 
 def widget_value(key: str, default=None):
-    """A widget's value as the session holds it (a chart's selection event, a slider's range...)."""
+    """A widget's value as the session holds it (a point panel's messages, a slider's range...)."""
     return st.session_state.get(key, default)
 
 
@@ -424,22 +407,44 @@ def forget_widget(key: str):
 
 
 def setting(key: str, default, offered=None, bounds=None):
-    """The default to draw the widget of page setting `key` with: the value the workspace put back for it
-    in this run (a reload, or a page that left the widget out), taken out of the session state and handed
-    to the widget as its default; else the value the key holds (drawn with the same key on another page,
-    a widget is another widget: this carries the value over); else `default`. (A value written through
-    the Session State API in the run that draws its widget with a default makes Streamlit warn and pick
-    one of the two: this way the widget gets one value. A widget that holds its own value keeps it.)
-    A value the widget cannot take now gives way to `default`: one not among `offered` (the options;
-    for a list, each of its items) or outside `bounds` (low, high; for a range, both ends)."""
-    if key not in st.session_state:
-        return default
-    restored = st.session_state.get(RESTORED, set())
-    if key in restored:
-        restored.discard(key)
-        value = st.session_state.pop(key)
-    else:
-        value = st.session_state[key]
+    """The default to draw the widget of page setting `key` with, such that the browser shows the value
+    the widget returns. A browser keeps showing its own value of a widget it shows whatever default a
+    later run gives it, and sends that value back on the next run; so only the widget's own value is handed
+    over as its default. Any other value (put back from the workspace in this run, a page that left the
+    widget out or a reload; taken from another tab; written by a widget module; else `default`, the
+    value having been dropped: new data, a cleared ROI) is written through the Session State API, which
+    Streamlit sends to the browser, and the widget is drawn with no default of its own: None (False for
+    a check box or toggle). A value the widget cannot take gives way to `default`: one not among
+    `offered` (the options; for a list, each of its items) or outside `bounds` (low, high; for a range,
+    both ends)."""
+    held = key in st.session_state
+    current = st.session_state[key] if held else default
+    value = _usable(current, default, offered, bounds)
+    if held and not _written_this_run(key) and _same(value, current):
+        return value  # the widget's own value: the browser shows it
+    st.session_state[key] = value
+    return False if isinstance(default, bool) else None
+
+
+def setting_index(key: str, default, options):
+    """`setting` for a select box or radio drawn with `index=`: the position of its value among `options`,
+    or None where the session holds the value it shows."""
+    value = setting(key, default, options)
+    return None if value is None else list(options).index(value)
+
+
+def _written_this_run(key: str) -> bool:
+    from streamlit.runtime.state import get_session_state
+
+    return get_session_state().is_new_state_value(key)
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _usable(value, default, offered, bounds):
+    """`value` in the form of the widget's `default` (`_like`), or `default` where the widget cannot take it."""
     if isinstance(default, tuple) and isinstance(value, (tuple, list)) and len(value) == len(default):
         value = tuple(_like(item, ref) for item, ref in zip(value, default))  # a range: JSON gave a list
     value = _like(value, default)
@@ -476,7 +481,7 @@ def set_roi_origin(page: str):
 
 def clear_roi():
     """The shared ROI back to the whole scan: the sliders, their saved settings and where it was set are
-    forgotten (drawn next, the sliders start from their defaults: no Session State write to warn about)."""
+    forgotten (drawn next, the sliders are given the whole scan through `setting`, which the browser shows)."""
     saved = st.session_state.get(SETTINGS, {})
     for key in (*ROI_KEYS, ROI_ORIGIN):
         st.session_state.pop(key, None)
@@ -673,8 +678,28 @@ def workspace_access() -> dict:
 
 
 def share_workspace(user: str, mode: str = access.READ):
-    """The owner shares the open workspace with `user`: "read" (read-only) or "write" (read-write)."""
-    access.share(Path(st.session_state[WORKDIR]), user_id(), user, mode)
+    """The owner shares the open workspace with `user`: "read" (read-only) or "write" (read-write). `user` is
+    named as this server knows its users (`access.share_target`: ValueError in one line for a name no sign-in
+    here can give)."""
+    target = access.share_target(user, sign_in_names(), email_providers(), user_id())
+    access.share(Path(st.session_state[WORKDIR]), user_id(), target, mode)
+
+
+def sign_in_names() -> list[str]:
+    """The names of the sign-in providers as user ids carry them (`PROVIDER:SUB`): "default" for `[auth]` itself."""
+    return [provider or "default" for provider in sign_in_providers()]
+
+
+def email_providers() -> set[str]:
+    """The sign-in providers whose users are known by e-mail address: trusted by the deployment, or seen
+    verifying one (ui.session.access.vouching_providers)."""
+    trusted = set(deployment.deployment().verified_email_providers) | access.vouching_providers(WORKDIR_ROOT)
+    return trusted & set(sign_in_names())
+
+
+def identity_forms() -> str:
+    """The forms of the ids users sign in as here, in words (the sharing panel says them)."""
+    return access.identity_forms(sign_in_names(), email_providers())
 
 
 def unshare_workspace(user: str):

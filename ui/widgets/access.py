@@ -15,6 +15,8 @@ import threading
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from latentcore.errors import InputError
+
 from ..session import access, state
 from ..session.workspace import is_valid_id
 
@@ -96,6 +98,7 @@ def account_sidebar():
                 + " (docs/deployment.md: Sign-in and sharing)")
             return
         st.markdown(f"**Signed in:** {state.user_name()}")
+        st.caption(f"Your id here: `{state.user_id()}` (a workspace is shared with you by it).")
         role = state.workspace_role()
         if role == access.OWNER:
             sharing_panel()
@@ -110,17 +113,19 @@ def account_sidebar():
 
 
 def sharing_panel():
-    """The owner shares this workspace's link with named users, read-only or read-write."""
+    """The owner shares this workspace's link with named users, read-only or read-write, each named by the id
+    they sign in as (a name no sign-in here can give is refused in one line)."""
     with st.expander("Share this workspace", icon=":material/share:"):
-        st.caption("People named here open this workspace's link once signed in; nobody else can.")
-        user = st.text_input("E-mail (or id) of the user", key="share_user")
+        st.caption("People named here open this workspace's link once signed in; nobody else can. Name each by "
+                   f"the id they sign in as, which their sidebar shows: {state.identity_forms()}.")
+        user = st.text_input("User id", key="share_user")
         mode = st.radio("Access", list(MODE_LABELS), format_func=MODE_LABELS.get, horizontal=True,
                         key="share_mode")
         if st.button("Share", key="share_add", icon=":material/person_add:"):
             try:
                 state.share_workspace(user, mode)
-            except (ValueError, PermissionError) as exc:
-                st.error(str(exc))
+            except (InputError, PermissionError) as exc:
+                st.error(str(exc), icon=":material/person_off:")
         shared = state.workspace_access()["shared"]
         for n, (name, how) in enumerate(sorted(shared.items())):
             st.markdown(f"{name}: {MODE_LABELS[how]}")

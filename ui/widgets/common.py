@@ -225,6 +225,15 @@ def download_artifacts(paths, key: str):
         download_file(path.name, path, key=f"{key}_{path.name}", mime=MIME.get(path.suffix, "application/octet-stream"))
 
 
+def embedding_note(fitted) -> str:
+    """What an embedding was fitted with, as the fit itself records it (`FittedEmbedding.params`)."""
+    params, rows = fitted.params, len(fitted.coords)
+    if fitted.method == "pca":
+        return f"PCA of {rows:,} latents, seed {params['random_state']}."
+    return (f"UMAP of {rows:,} latents: {params['n_neighbors']} neighbours, min distance {params['min_dist']:g}, "
+            f"seed {params['random_state']}.")
+
+
 def cluster_fit_notes(report: dict, smooth: float) -> None:
     """What the clustering actually did: rows and parameters used, smoothing, warnings, and GMM's
     criterion curve when k was chosen automatically."""

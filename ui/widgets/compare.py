@@ -62,7 +62,7 @@ def pick_other(lat) -> tuple[tuple, str]:
         label = sources.latents_label(path)
         names[label if label not in (first, *names) else f"{label} ({path.parent.name})"] = path
     name = st.selectbox("Second latents file", list(names), key="compare_other",
-                        index=list(names).index(state.setting("compare_other", next(iter(names)), names)),
+                        index=state.setting_index("compare_other", next(iter(names)), names),
                         help=f"Latents of the same source as the session's ({first}, "
                              "the first file)")
     other_stamp = sources.stamp(names[name])
@@ -85,7 +85,7 @@ def embedding_params() -> tuple[str, int, float, int]:
     with st.expander("Embedding parameters (both files)", icon=":material/tune:"):
         cols = st.columns(4)
         method = cols[0].selectbox("Method", METHODS, key="compare_method",
-                                   index=METHODS.index(state.setting("compare_method", METHODS[0], METHODS)))
+                                   index=state.setting_index("compare_method", METHODS[0], METHODS))
         neighbours = cols[1].number_input("Neighbours", 2, 200, state.setting("compare_neighbors", 15, bounds=(2, 200)),
                                           key="compare_neighbors")
         min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("compare_min_dist", 0.1, bounds=(0, 1)),
@@ -101,7 +101,7 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
     options = ([LABELS] if len(labelled.rows) else []) + [KMEANS_A, KMEANS_B, NONE]
     cols = st.columns([2, 1])
     choice = cols[0].selectbox("Colour both by", options, key="compare_colour",
-                               index=options.index(state.setting("compare_colour", options[0], options)))
+                               index=state.setting_index("compare_colour", options[0], options))
     if choice == LABELS:
         return plots.label_colour(codes_per_row(labelled, n_rows), labelled.classes)
     if choice == NONE:
@@ -115,7 +115,7 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
 @common.linked_panels
 def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method: str):
     """The two embeddings side by side (point panels of one group, linked in the browser; binned above
-    `point_panel.MAX_POINTS` rows); a selection in either is the session's selection, drawn in both."""
+    `point_panel.geometry.MAX_POINTS` rows); a selection in either is the session's selection, drawn in both."""
     keys, n = ("compare_a", "compare_b"), len(coords_a)
     panels = {key: selection.zoomed_points(key, selection.scatter_points(coords[:, 0], coords[:, 1]))
               for key, coords in zip(keys, (coords_a, coords_b))}
@@ -146,7 +146,7 @@ def agreement(lat_stamp: tuple, other_stamp: tuple, lat, other_name: str):
                                   disabled=not on_scan)
     probes = list(labels.METHODS)
     method = cols[2].selectbox("Probe", probes, format_func=labels.METHODS.get, key="compare_probe",
-                               index=probes.index(state.setting("compare_probe", probes[0], probes)),
+                               index=state.setting_index("compare_probe", probes[0], probes),
                                disabled=problem is not None)
     if not cols[3].toggle("Compare", key="compare_run"):
         return

@@ -12,17 +12,19 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis.items import item_caption
-from latentcore.analysis.labels.labelled import codes_per_row
+from latentcore.analysis.ebsd.scan_points import row_classes
+from latentcore.analysis.labels.labelled import codes_per_row, from_clustering
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
 from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_name
 from latentcore.errors import LatentError
 
 from latentcore.data.bandcontrast import point_map_title
+from latentcore.data.images import ImageReader
 
 from ..compute import cluster_runs, latent_space, sources
 from ..figures import plots
 from ..session import files, state
-from . import common, gallery
+from . import common, ebsd_files, gallery
 from .gallery import source_for
 
 NONE, CLUSTERS, BANDCONTRAST, LATENT = "none", "clusters (from the Clusters page)", "band contrast", "a latent dimension"
@@ -178,8 +180,8 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
     marks = []
     with st.expander("Where does a new image land?", icon=":material/add_photo_alternate:"):
         spec = state.latents_model()
-        upload = st.file_uploader("One image (PNG, JPEG, TIFF or NPY), projected with the model that made these "
-                                  "latents", type=["png", "jpg", "jpeg", "tif", "tiff", "npy"], key="umap_new_image")
+        upload = st.file_uploader("One image (PNG, JPEG, TIFF, BMP or NPY), projected with the model that made these "
+                                  "latents", type=[e for e in ImageReader.extensions if e], key="umap_new_image")
         if upload is not None and spec is None:
             st.info("Projecting needs the model that made these latents: extract them on the Extract page first.")
         elif upload is not None:
@@ -233,3 +235,8 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
     for kind, mime in kinds:  # one under the other: each label shows its whole file name, and the model
         st.download_button(names[kind] + (f" — model {model}" if model else ""), artifact(kind), file_name=names[kind],
                            mime=mime, key=f"clusters_dl_{kind}", on_click="ignore", icon=":material/download:")
+    if figure:  # a scan: the clusters as phases of a .ctf or .ang, named as the assignments
+        lat = sources.latents(lat_stamp)
+        ebsd_files.as_phases(lat, lambda: row_classes(from_clustering(run["rows"], run["labels"]), len(lat.x), CLUSTER),
+                             Path(names["assignments"]).stem, Path(out_dir), "clusters",
+                             {"latents": lat.path, "classes": Path(out_dir) / names["assignments"]})

@@ -93,7 +93,7 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
         return
     names = list(choices)
     what = st.selectbox("Mean pattern of", names, format_func=lambda name: choices[name][0], key=f"{key}_of",
-                        index=names.index(state.setting(f"{key}_of", names[0], names)))
+                        index=state.setting_index(f"{key}_of", names[0], names))
     label, members, cluster = choices[what]
     job = MeanPatternJob(lat.path, source, members, cluster=cluster)  # what `python -m latentcore mean-pattern` runs
     with common.user_errors():

@@ -5,13 +5,12 @@ training set of the labelled rows' own images, upload a labels table. (Two laten
 on the Compare page: `ui.widgets.compare`.)
 
     labels_panel(lat_stamp, lat, chosen, page, clustering=None)   # page: the widgets' keys ("umap", "clusters")
-    label_map(lat_stamp, lat, roi, labelled, key)                  # the labels on the scan, box/lasso selectable
 
 The labels live in the session (`state.labels`: row ids, codes, names) and in the workspace (labels.npz). The CSV
 the command line reads (`x,y,label` for scans, `row,label` otherwise) is written into the workspace when a
 download, the probe or a comparison needs it and the labels changed since: those read that file, as
 `python -m latentcore probe/export/compare` would. Label k (in sorted order) has the k-th cluster colour, on the
-UMAP (colour by label), the list and the maps."""
+UMAP (colour by label), the list and the maps (the Latent maps page's labels map: `maps_panels`)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,16 +19,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels import labelled as lab
 from latentcore.analysis.labels.probe import UNKNOWN, probe_names
 from latentcore.arrays import unique
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
-from ..compute import cluster_runs, labelling, scan_maps, sources
-from ..figures import plots, png
+from ..compute import cluster_runs, labelling, sources
+from ..figures import png
 from ..session import files, state
-from . import common, explore, selection
+from . import common, ebsd_files, explore
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
 
@@ -162,20 +162,6 @@ def _remove_rows(chosen):
     state.set_labels(lab.without_rows(state.labels(), chosen))
 
 
-def label_map(lat_stamp: tuple, lat, roi, labelled, key: str):
-    """The labels over the pixels of the ROI (a `Roi`; None: the whole scan), in their colours with a legend of
-    counts (unlabelled grey), the selection veiled around; a box or lasso on it selects its pixels."""
-    colour, grid, code_map = scan_maps.roi_label_map(lat_stamp, roi, labelled.digest(), labelled)
-    rows, cells = scan_maps.roi_cells(lat_stamp, roi)
-    selected = np.isin(rows, state.selection())
-    fig = plots.code_map_figure(code_map, colour, grid, plots.painted(grid, cells, selected) if selected.any()
-                                else None, title="Labels on the scan", units=lat.units, height=420)
-    event = st.plotly_chart(fig, key=key, on_select="rerun", selection_mode=("box", "lasso"),
-                            config=selection.CHART_CONFIG)
-    if selection.take_event(event, key, lambda s: selection.rows_in_shapes(s, lat.x[rows], lat.y[rows], rows)):
-        common.rerun()
-
-
 # -- files ------------------------------------------------------------------------------------------
 
 def labels_file(lat, labelled, folder: Path) -> Path:
@@ -202,6 +188,9 @@ def _downloads(lat, labelled, key: str, problem: str | None):
     cols[0].download_button("Labels (CSV)", lambda: labels_file(lat, labelled, out).read_bytes(),
                             file_name=names["labels"], mime="text/csv", key=f"{key}_dl_csv", on_click="ignore",
                             icon=":material/download:")
+    if _positions(lat)[0] is not None:  # a scan: the labels as phases of a .ctf or .ang, named as the labels CSV
+        ebsd_files.as_phases(lat, row_classes(labelled, len(lat.x)), Path(names["labels"]).stem, out, key,
+                             {"latents": lat.path, "classes": lambda: labels_file(lat, labelled, out)})
     source = explore.source_for(lat)
     if source is None:
         cols[1].caption("Training sets need the data file these latents came from, loaded in this session.")

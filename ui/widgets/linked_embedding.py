@@ -1,7 +1,7 @@
-"""An embedding's scatter and, for a scan, the same rows on the scan map, linked point panels (point_panel.js;
-binned above `point_panel.MAX_POINTS` rows). Each takes the selection just made on it before anything is drawn
-(`take`), then draws (`draw`). The UMAP page shows every row; the Clusters page a part of them (its ROI: `row_ids`,
-on the part's own grid: `scan`)."""
+"""An embedding's scatter and, for a scan, the same rows on the scan map, linked point panels
+(ui/widgets/point_panel/; binned above `point_panel.geometry.MAX_POINTS` rows). Each takes the selection just made on
+it before anything is drawn (`take`), then draws (`draw`). The UMAP page shows every row; the Clusters page a part of
+them (its ROI: `row_ids`, on the part's own grid: `scan`)."""
 from __future__ import annotations
 
 import dataclasses

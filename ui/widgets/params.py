@@ -13,11 +13,12 @@ def cluster_params(method: str, key: str) -> dict:
     defaults = DEFAULTS[method]
     cols = st.columns(3)
     if method == "gmm":
-        auto = cols[0].checkbox("choose k by BIC/AIC", value=False, key=f"{key}_auto")
+        auto = cols[0].checkbox("choose k by BIC/AIC", value=state.setting(f"{key}_auto", False), key=f"{key}_auto")
         if auto:
             low, high = cols[1].slider("k range", 2, 15, key=f"{key}_krange",
                                          value=state.setting(f"{key}_krange", tuple(defaults["k_range"]), bounds=(2, 15)))
-            criterion = cols[2].selectbox("criterion", ["bic", "aic"], key=f"{key}_criterion")
+            criterion = cols[2].selectbox("criterion", ["bic", "aic"], key=f"{key}_criterion",
+                                          index=state.setting_index(f"{key}_criterion", "bic", ["bic", "aic"]))
             return {"n_components": "auto", "k_range": [low, high], "criterion": criterion}
         return {"n_components": cols[1].number_input(
             "clusters (k)", 1, 30, state.setting(f"{key}_k", defaults["n_components"], bounds=(1, 30)), key=f"{key}_k")}

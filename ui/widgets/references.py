@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
-from latentcore.analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, TITLES, references_names
+from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
+from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, REFERENCE_MAPS, listed, references_names
 from latentcore.analysis.maps import Roi
 
 from ..compute import scan_maps, sources
@@ -15,8 +15,6 @@ from ..figures import png
 from ..figures import references as reference_figures
 from ..session import state
 from . import common, explore
-
-ORDER = ("ipf_z", "ipf_x", "ipf_y", "phase", "boundaries", "grains", "kam", "indexed", "vbse_rgb", "iq", "adp")
 
 
 def boundary_degrees(where=None, page: str = "maps") -> float:
@@ -44,38 +42,26 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
     its key or legend; the boundary lines over it; its PNG and the NPZ of every map over the ROI."""
     st.subheader("Reference maps")
     source = explore.source_for(lat)
-    from_patterns = st.checkbox("VBSE, image quality and ADP from the patterns", key="maps_ref_patterns",
+    from_patterns = st.checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="maps_ref_patterns",
                                 value=state.setting("maps_ref_patterns", False), disabled=source is None,
                                 help="Streams every pattern of the scan file once." if source else
                                 "The scan file these latents came from is not loaded in this session.")
     source_stamp = sources.stamp(source) if from_patterns and source else None
     with common.user_errors():
         refs, lines = scan_maps.roi_references(lat_stamp, source_stamp, boundary_deg, roi)
-    names = [n for n in ORDER if n in refs.maps]
+    names = [n for n in REFERENCE_MAPS if n in refs.maps]
     for note in refs.notes:
         st.caption(note)
     if not names:
         st.info("No reference maps: these latents hold no orientations. Tick the box above for maps from the patterns.")
         return
-    name = st.selectbox("Reference map", names, format_func=TITLES.get, key="maps_ref_name",
-                        index=names.index(state.setting("maps_ref_name", names[0], names)))
+    name = st.selectbox("Reference map", names, format_func=lambda n: REFERENCE_MAPS[n].title, key="maps_ref_name",
+                        index=state.setting_index("maps_ref_name", names[0], names))
     fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
-    if name in ("kam", "grains", "vbse_rgb"):
-        st.caption(how_made(name, boundary_deg))
+    if REFERENCE_MAPS[name].about:
+        st.caption(REFERENCE_MAPS[name].described(boundary_deg))
     _downloads(lat_stamp, source_stamp, boundary_deg, refs, name, fig)
-
-
-def how_made(name: str, boundary_deg: float) -> str:
-    """What a derived reference map is, with the angles or percentiles it was made with."""
-    low, high = DEFAULT_VBSE_PERCENTILES
-    return {"kam": f"Kernel average misorientation: the mean misorientation (°, symmetry-reduced) of each point to "
-                   f"its 4 edge neighbours, leaving out those beyond {DEFAULT_KAM_THRESHOLD_DEG:g}° (grain boundaries) "
-                   "and those not indexed; blank where none is left.",
-            "grains": f"Grains: points joined through edge neighbours misoriented by at most {boundary_deg:g}° (the "
-                      "boundary angle); hover a grain for its size. Grey: not indexed.",
-            "vbse_rgb": f"Each colour channel stretched from its {low:g}th percentile (black) to its {high:g}th "
-                        "(full), so a few bright points do not darken the image."}[name]
 
 
 def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig):
@@ -90,7 +76,7 @@ def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fi
                                                   out)[kind].read_bytes()
 
     cols = st.columns(3)
-    cols[0].download_button(f"{TITLES[name]} (PNG, {dpi} dpi)",
+    cols[0].download_button(f"{REFERENCE_MAPS[name].title} (PNG, {dpi} dpi)",
                             lambda: png.figure_png(fig, str(out / figure_name), dpi), file_name=figure_name,
                             mime="image/png", key="maps_ref_dl_png", on_click="ignore", icon=":material/download:")
     cols[1].download_button("Reference maps (NPZ)", written("npz"), file_name=files["npz"], key="maps_ref_dl_npz",

@@ -23,7 +23,7 @@ def colour_scale(key: str, values, container=None, value_range=None) -> tuple[st
     cols = box.columns([2, 2, 2, 2])
     scales = list(plots.COLOUR_SCALES)
     scale = cols[0].selectbox("Colour map", scales, key=f"{key}_cmap",
-                              index=scales.index(state.setting(f"{key}_cmap", scales[0], scales)))
+                              index=state.setting_index(f"{key}_cmap", scales[0], scales))
     fixed = cols[1].checkbox("Fixed limits", key=f"{key}_fixed", value=state.setting(f"{key}_fixed", False),
                              help="Span the colours from vmin to vmax (values beyond take the end colours) "
                                   "instead of each map's own range.")

@@ -1,27 +1,24 @@
-"""Linked selections. Every panel shows the session's selection (global row ids, `state.selection`)
-and writes to it. Plotly's `point_index` counts within one trace, so each figure keeps, per trace,
-the global row id of each of its points (`TraceRows`); a point may also carry its row id in
-`customdata`, which arrives in the browser as a number, a list or a dict {"0": id}."""
+"""Linked selections. Every panel shows the session's selection (global row ids, `state.selection`) and writes
+to it: a shape drawn on a point panel comes back as a message, is checked, and is resolved over the coordinates
+the browser drew (`take_shapes`) before anything is drawn. Where a selection was made (`ORIGINS`), any row's
+nearest neighbours (`row_query`), and the scatter's figure for its PNG download."""
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import streamlit as st
-from matplotlib.path import Path as PolygonPath
 
-from latentcore.arrays import unique
 from latentcore.data.base import display_units
+from latentcore.errors import InputError
 
 from ..compute import latent_space
 from ..figures import density, plots
 from ..kept import Kept, digest
 from ..session import state
-from . import common, point_panel
+from . import point_panel
 
-CHART_CONFIG = {"displaylogo": False}
 # the charts (and the query) a selection is made on: their key -> (page, panel), to say where a selection came from
 ORIGINS = {"maps_picker": ("Latent maps", "the click map"), "maps_labels_map": ("Latent maps", "the labels map"),
+           "maps_grains": ("Latent maps", "the grain table"),
            "clusters_map": ("Clusters", "the scan map"), "clusters_scatter": ("Clusters", "the scatter"),
            "umap_scatter": ("UMAP", "the embedding"), "umap_map": ("UMAP", "the scan map"),
            "umap_query": ("UMAP", "the nearest-neighbours query"),
@@ -39,60 +36,6 @@ def _raster(x, y) -> density.Raster:
         raster.targets = raster.click_targets()
         return raster
     return _RASTERS.get(key, make)
-
-
-def _customdata_row(value):
-    if isinstance(value, dict):
-        value = value.get("0", next(iter(value.values()), None))
-    elif isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    return None if value is None else int(value)
-
-
-def event_row_ids(points, trace_rows: dict[int, np.ndarray]) -> np.ndarray:
-    """Global row ids of selected plotly points: customdata when present, else the trace's row ids
-    at `point_index`. Points of traces without row ids (decorations) are ignored."""
-    ids = []
-    for point in points:
-        row = _customdata_row(point.get("customdata"))
-        if row is None:
-            rows = trace_rows.get(int(point.get("curve_number", 0)))
-            index = point.get("point_index", point.get("point_number"))
-            if rows is None or index is None or not 0 <= int(index) < len(rows):
-                continue
-            row = int(rows[int(index)])
-        ids.append(row)
-    return unique(np.asarray(ids, dtype=np.int64))
-
-
-def rows_in_shapes(selection, x, y, row_ids) -> np.ndarray:
-    """Row ids whose (x, y) lie in the event's boxes or lassos (for image-like panels, where
-    plotly selects no points, only the drawn shape comes back)."""
-    x, y = np.asarray(x), np.asarray(y)
-    inside = np.zeros(len(x), bool)
-    for box in selection.get("box", []) or []:
-        x0, x1 = sorted(box["x"][:2])
-        y0, y1 = sorted(box["y"][:2])
-        inside |= (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-    for lasso in selection.get("lasso", []) or []:
-        polygon = PolygonPath(np.column_stack([lasso["x"], lasso["y"]]))
-        inside |= polygon.contains_points(np.column_stack([x, y]))
-    return np.asarray(row_ids)[inside]
-
-
-def take_event(event, key: str, to_row_ids) -> bool:
-    """Store a new, non-empty selection event of chart `key` as the session's selection.
-    An event seen before (a rerun for another reason) changes nothing; so does an empty one, since
-    a chart redrawn with a new highlight comes back empty. Returns True when the selection changed."""
-    selection = (event or {}).get("selection") or {}
-    if not (selection.get("points") or selection.get("box") or selection.get("lasso")):
-        return False
-    signature = json.dumps(selection, sort_keys=True, default=str)
-    if state.seen_event(key) == signature:
-        return False
-    state.set_selection(to_row_ids(selection), origin=key)  # forgets every chart's last event
-    state.set_seen_event(key, signature)
-    return True
 
 
 def scatter_png_figure(x, y, colour, row_ids, chosen, *, marks=(), **layout):
@@ -158,46 +101,72 @@ def made_elsewhere(page: str, noun: str = "pixel"):
                    icon=":material/deselect:")
 
 
-# -- point panels (point_panel.js): the selection drawn in the browser, sent back as its shape -----------
+# -- point panels (ui/widgets/point_panel/): the selection drawn in the browser, sent back as its shape ------
 
 _POINTS = Kept(8)  # content digest of a panel's coordinates -> (Geometry, header, arrays), shared by sessions
 
 
 def scatter_points(x, y):
     """A scatter's rows as a point panel draws them (quantised once per coordinates)."""
-    binned = len(x) > point_panel.MAX_POINTS
+    binned = len(x) > point_panel.geometry.MAX_POINTS
     return _POINTS.get(f"scatter{binned}" + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
-
-
-def zoomed_points(key: str, points):
-    """A binned scatter's points in the view the browser keeps for panel `key` (`point_panel.zoomed`), else as
-    they are."""
-    geometry, header, _ = points
-    view = point_panel.valid_view((state.widget_value(key) or {}).get("view"))
-    if geometry.binned is None or header.get("y_down") or view is None:
-        return points
-    return point_panel.zoomed(points, view)
 
 
 def map_points(grid, cells):
     """A scan map's rows on their grid cells, as a point panel draws them."""
-    binned = len(cells[0]) > point_panel.MAX_POINTS
+    binned = len(cells[0]) > point_panel.geometry.MAX_POINTS
     return _POINTS.get(f"grid{grid}{binned}" + digest(cells[0]) + digest(cells[1]),
                        lambda: point_panel.grid_geometry(grid, cells))
+
+
+def _message(key: str, name: str):
+    """What panel `key`'s browser side sent under `name` ("shape", "view"), unchecked; None when nothing."""
+    value = state.widget_value(key)
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def zoomed_points(key: str, points):
+    """A binned scatter's points in the view the browser keeps for panel `key` (`point_panel.zoomed`), else as
+    they are (a view that is not one is said by `take_shapes`)."""
+    geometry, header, _ = points
+    message = _message(key, "view")
+    if geometry.binned is None or header.get("y_down") or message is None:
+        return points
+    try:
+        return point_panel.zoomed(points, point_panel.read_view(message))
+    except InputError:
+        return points
 
 
 def take_shapes(geometries: dict, row_ids=None) -> bool:
     """Apply a shape just drawn on one of a page's point panels (key -> its Geometry as drawn) before
     anything is drawn, so this run shows it; `row_ids`: the global row id of each of the panels' rows, when
-    they show a part of the rows. Returns True when one came."""
+    they show a part of the rows. Every message from the browser is checked first: one that is not a shape or a
+    view is refused in one line and changes nothing. Returns True when a shape came."""
+    for key in geometries:
+        view = _message(key, "view")
+        try:
+            if view is not None:
+                point_panel.read_view(view)
+        except InputError as exc:
+            _refused("view", exc)
     for key, geometry in geometries.items():
-        shape = (state.widget_value(key) or {}).get("select")
-        if shape:
-            with common.user_errors():
-                rows = point_panel.rows_in(shape, geometry)
-                rows = rows if geometry.rows is None else geometry.rows[rows]  # zoomed in: a part shown
-                rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
-                state.set_selection(point_panel.combine(shape.get("op", "replace"), rows, state.selection()),
-                                    origin=key)
-            return True
+        message = _message(key, "shape")
+        if message is None:
+            continue
+        try:
+            shape = point_panel.read_shape(message)
+            rows = point_panel.rows_in(shape, geometry)
+        except InputError as exc:
+            _refused("selection", exc)
+            return False
+        rows = rows if geometry.rows is None else geometry.rows[rows]  # zoomed in: a part shown
+        rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
+        state.set_selection(point_panel.combine(shape["op"], rows, state.selection()), origin=key)
+        return True
     return False
+
+
+def _refused(what: str, exc: InputError):
+    st.warning(f"The browser sent a {what} that is refused, and nothing changed: {exc}. Draw it again, and reload the "
+               "page if this repeats.", icon=":material/block:")

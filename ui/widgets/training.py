@@ -2,22 +2,25 @@
 (through the pool's door, `dispatch.start_training`: the task `ui.compute.tasks.train`), so the
 server only draws its progress. Start first times the run's first batches (an estimate-only run) and
 shows the estimate; Go on resumes from there. While it runs the worker reports its pace (the time
-left), and each epoch the loss history and the latest reconstructions; Stop cancels the job, and the
+left), and each epoch the loss history and the latest reconstructions; Stop asks the job to stop, and the
 trainer stops after its current batch keeping that batch's checkpoint and the best model, so Resume
 (the same config) goes on from that batch. The finished model joins the session's models (the Extract
-page's choices). `live_panel(epochs)` draws the run (or the workspace's last finished one, `saved_run_panel`)."""
+page's choices). `live_panel(epochs)` draws the run (or the workspace's last finished one, `saved_run_panel`),
+and the workspace's other stopped runs, found from their files in every tab and after a reload, each with
+its Resume (`stopped_runs_panel`)."""
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
 import streamlit as st
 
 from latentcore.train import TrainConfig
-from latentcore.train.outputs import CHECKPOINT_FILE, RECONSTRUCTIONS_PNG
+from latentcore.train.outputs import CHECKPOINT_FILE, MODEL_FILE, RECONSTRUCTIONS_PNG
 from latentcore.train.pace import Pace
 
 from ..compute import dispatch, jobs
@@ -46,7 +49,8 @@ class TrainingRun:
         return not self.job.done()
 
     def stop(self) -> None:
-        self.job.cancel()
+        """After the current batch; a run not started yet starts and stops at once, its files saying so."""
+        self.job.stop()
 
     def wait(self, timeout: float | None = None) -> bool:
         """True once the run has ended."""
@@ -69,7 +73,7 @@ class TrainingRun:
     @property
     def status(self) -> str:
         if self.running:
-            if self.job.cancelled():
+            if self.job.stop_asked():
                 return "stopping after this batch"
             doing = "timing the first batches" if self.estimate_only else "running"
             return f"{doing} ({self.job.progress()[1]}, in a worker process)"
@@ -113,13 +117,18 @@ def last_finished() -> dict | None:
     run = dispatch.last_training_run(str(state.workdir("models")))
     if run is None:
         return None
-    models = state.models()
-    label = next((name for name, spec in models.items() if spec.get("path") == str(run["model_path"])), None)
-    if label is None:
-        dims = f", {run['latent_dim']} dims" if run.get("latent_dim") else ""
-        label = f"VAE trained here ({run['out_dir'].name}{dims})"
+    label = model_label(run["out_dir"], run.get("latent_dim"))
+    if label not in state.models():
         state.add_model(label, {"path": str(run["model_path"]), "arch": "vae", "options": None})
     return {**run, "label": label}
+
+
+def model_label(out_dir: Path, latent_dim: int | None) -> str:
+    """The Extract page's name for the model of the run in `out_dir`: the session's, else one made of its folder."""
+    path = str(out_dir / MODEL_FILE)
+    dims = f", {latent_dim} dims" if latent_dim else ""
+    return next((name for name, spec in state.models().items() if spec.get("path") == path),
+                f"VAE trained here ({out_dir.name}{dims})")
 
 
 def end_unseen() -> bool:
@@ -162,6 +171,36 @@ def saved_run_panel():
     common.download_artifacts([path for name, path in run["files"].items()], key="train_saved_files")
 
 
+def stopped_runs_panel(epochs: int, own: TrainingRun | None = None):
+    """The workspace's stopped runs but this session's `own` (drawn with its own Resume), from their files: each
+    resumes with its settings, from its last finished batch, to `epochs` (the form's value)."""
+    runs = [run for run in dispatch.stopped_training_runs(str(state.workdir("models")))
+            if own is None or str(run["out_dir"]) != str(own.config.out_dir)]
+    if not runs:
+        return
+    st.subheader("Stopped runs")
+    st.caption("Resume goes on from a run's last finished batch, with its own settings, to the number of epochs "
+               "set above.")
+    for run in runs:
+        text, button = st.columns([5, 1], vertical_alignment="center")
+        text.write(_stopped_text(run))
+        if button.button("Resume", icon=":material/replay:", key=f"train_resume_{run['out_dir'].name}"):
+            config = dataclasses.replace(run["config"], epochs=epochs)
+            start(config, model_label(run["out_dir"], config.latent_dim))
+            st.rerun(scope="app")
+
+
+def _stopped_text(run: dict) -> str:
+    config, epoch = run["config"], run["epochs_done"] + 1
+    where = f"epoch {epoch} of {config.epochs}"
+    if run["batches_per_epoch"]:
+        where += f", {run['batches_done']} of {run['batches_per_epoch']} batches done"
+    why = "stopped at its time limit" if run["status"] == "time_limit" else "stopped"
+    return (f"**{run['out_dir'].name}**: {why} in {where}; {config.latent_dim} latent dimensions, input "
+            f"{config.input_size} px, batch size {config.batch_size}, learning rate {config.lr:g}, "
+            f"beta {config.beta:g}")
+
+
 def live_panel(epochs: int):
     """This session's run, redrawn alone every second while it runs (a fragment); without one, the
     workspace's last finished run. `epochs`: the form's value, which Resume trains to."""
@@ -172,6 +211,7 @@ def live_panel(epochs: int):
 def _live_view(epochs: int):
     job = current()
     if job is None:
+        stopped_runs_panel(epochs)
         saved_run_panel()
         return
     history, latest = job.history, job.latest
@@ -182,7 +222,7 @@ def _live_view(epochs: int):
     elif job.status == "estimated":
         st.progress(0.0, text="timed the first batches: the estimate is below")
     else:
-        st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: epoch {done} of {job.config.epochs}")
+        st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: {done} of {job.config.epochs} epochs done")
     if job.error is not None:
         st.error(f"Training failed: {common.error_line(job.error)}", icon=":material/error:")
     if not job.running and job.status == "estimated":
@@ -207,6 +247,8 @@ def _live_view(epochs: int):
         st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
                    f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
         common.download_artifacts([p for name, p in result.files.items() if name != CHECKPOINT_FILE], key="train_files")
+    if not job.running:
+        stopped_runs_panel(epochs, own=job)
     if not job.running and end_unseen():
         st.rerun()  # once: the whole page redraws with the start button enabled and no timer
 

@@ -143,7 +143,7 @@ class ClusterJob:
             raise TypeError(f"a job's band contrast is a BandContrast (BandContrast.parse of {self.bandcontrast!r})")
         if self.features == "pair" and self.bandcontrast is None:
             raise InputError("clustering (latent dimension, band contrast) pairs needs band contrast (a table or "
-                             "the scan's own map); whole latent vectors (features 'latent') need none")
+                             "the scan's own map): give one, or cluster whole latent vectors (features 'latent')")
         if self.roi is not None and not isinstance(self.roi, Roi):
             raise TypeError(f"a job's ROI is a Roi (Roi.from_json of {self.roi!r})")
         object.__setattr__(self, "smooth", check_sigma(self.smooth))
@@ -216,10 +216,12 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     latents = read_latents(job.latents)
     partition = job.partition or next(iter(latents.partitions))
     if partition not in latents.partitions:
-        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", job.latents)
+        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}: pick one of them",
+                         job.latents)
     rows = latents.partitions[partition]
     if rows.ndim == 2 and rows.shape[1] == 0:
-        raise InputError("has no latent dimensions (0 columns): nothing to cluster", job.latents)
+        raise InputError("has no latent dimensions (0 columns): nothing to cluster; extract the latents again",
+                         job.latents)
     offset = 0  # row ids as the UMAP table's: every partition stacked in the file's order
     for name, values in latents.partitions.items():
         if name == partition:
@@ -245,7 +247,8 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     if roi is not None:
         keep = roi.mask(x, y)
         if not keep.any():
-            raise InputError(f"ROI {roi} holds none of the latents' pixels", job.latents)
+            raise InputError(f"ROI {roi} holds none of the latents' pixels: choose an ROI within the scan",
+                             job.latents)
         rows, x, y, row_ids = rows[keep], x[keep], y[keep], row_ids[keep]
         if from_scan:
             values = values[keep]
@@ -260,7 +263,8 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
         latent_bad = not np.isfinite((rows[:, dim] if job.features == "pair" else rows)[bad]).all()
         culprit = job.latents if latent_bad or from_scan else bc.path
         raise InputError(f"{int(bad.sum())} rows to cluster hold NaN or inf "
-                         f"({'latents' if latent_bad else 'band contrast'})", culprit)
+                         f"({'latents' if latent_bad else 'band contrast'}): fix that file, or set an ROI that "
+                         "leaves them out", culprit)
     dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
     used = np.asarray(rows[:, list(dims)], np.float32)
     return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, features, latents.units, name,

@@ -59,7 +59,8 @@ def latent_maps(job: MapsJob, latents=None) -> LatentMaps:
     latents = latents if latents is not None else read_latents(job.latents)
     partition = job.partition or next(iter(latents.partitions))
     if partition not in latents.partitions:
-        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}", job.latents)
+        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}: pick one of them",
+                         job.latents)
     if latents.x is None:
         raise InputError("the latents have no x, y coordinates: maps need a scan (extract the latents of a scan file, "
                          "or embed these with umap)", job.latents)

@@ -97,7 +97,7 @@ def source_record(job: MeanPatternJob, latents_attrs: dict, out_dir=None, root=N
     expected = latents_attrs.get("source_sha256")
     if expected and expected != record["sha256"]:
         raise InputError(f"not the data file these latents came from ({latents_attrs.get('source')}: "
-                         f"SHA-256 {str(expected)[:12]}...)", job.source)
+                         f"SHA-256 {str(expected)[:12]}...): give that file as --source", job.source)
     return record
 
 

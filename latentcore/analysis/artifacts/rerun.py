@@ -18,12 +18,13 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
     report_path = Path(report_path)
     report = read_report(report_path)
     if report["kind"] != "cluster":
-        raise InputError(f"cannot rerun a report of kind {report['kind']!r} (only 'cluster')", report_path)
+        raise InputError(f"cannot rerun a report of kind {report['kind']!r}: give a cluster report", report_path)
     job_fields = _job_fields(report, report_path)
     for role in ("latents", "bandcontrast"):
         if role == "bandcontrast" and job_fields.get("bandcontrast") is None:
             if _field(report, ("inputs",), dict, report_path).get(role) is not None:
-                raise InputError("field 'inputs.bandcontrast' must be null when 'job.bandcontrast' is", report_path)
+                raise InputError("field 'inputs.bandcontrast' must be null when 'job.bandcontrast' is; "
+                                 "run the clustering again for a whole report", report_path)
             continue  # whole vectors clustered without band contrast
         record = _field(report, ("inputs", role), dict, report_path)
         if "point_map" not in record:  # a scan's own map lives in its latents file
@@ -39,8 +40,8 @@ def _field(report: dict, keys: tuple[str, ...], kind: type, report_path):
     for key in keys:
         value = value.get(key) if isinstance(value, dict) else None
     if not isinstance(value, kind):
-        raise InputError(f"field {'.'.join(keys)!r} must be a {kind.__name__}, got {type(value).__name__}",
-                         report_path)
+        raise InputError(f"field {'.'.join(keys)!r} must be a {kind.__name__}, got {type(value).__name__}; "
+                         "run the clustering again for a whole report", report_path)
     return value
 
 
@@ -53,14 +54,17 @@ def _job_fields(report: dict, report_path) -> dict:
     job = _field(report, ("job",), dict, report_path)
     unknown = sorted(str(key) for key in job if key not in _JOB_TYPES)
     if unknown:  # a job run without it would not be the job the report describes
-        raise InputError(f"unknown field 'job.{unknown[0][:60]}' (a job has {', '.join(_JOB_TYPES)})", report_path)
+        raise InputError(f"unknown field 'job.{unknown[0][:60]}': remove it (a job has {', '.join(_JOB_TYPES)})",
+                         report_path)
     fields = {}
     for name, kind in _JOB_TYPES.items():
         if name not in job and name in ("latents", "bandcontrast", "method"):
-            raise InputError(f"field 'job.{name}' is missing", report_path)
+            raise InputError(f"field 'job.{name}' is missing; run the clustering again for a whole report",
+                             report_path)
         if name in job:
             if not isinstance(job[name], kind) or isinstance(job[name], bool):
-                raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__})", report_path)
+                raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__}); run the "
+                                 "clustering again for a whole report", report_path)
             fields[name] = job[name]
     try:
         Roi.from_json(fields.get("roi"))
@@ -76,12 +80,15 @@ def _find_input(record: dict, report_path: Path) -> Path:
     makes rerun read a file it does not name plainly."""
     name, recorded, digest = (record.get(k) for k in ("name", "path", "sha256"))
     if not all(isinstance(v, str) and v for v in (name, digest)) or not isinstance(recorded, (str, type(None))):
-        raise InputError("each input needs 'name' and 'sha256' strings (and may have a 'path' string)", report_path)
+        raise InputError("each input needs 'name' and 'sha256' strings (and may have a 'path' string); run the "
+                         "clustering again for a whole report", report_path)
     if name in (".", "..") or Path(name).name != name or "\\" in name:
-        raise InputError(f"input name {name[:100]!r} must be a plain file name (no folders, no '..')", report_path)
+        raise InputError(f"input name {name[:100]!r} must be a plain file name (no folders, no '..'): put the "
+                         "file beside the report and give its name", report_path)
     beside = report_path.parent / name
     if recorded is not None and Path(recorded).name != name:
-        raise InputError(f"input path {recorded[:200]!r} must end in its name {name!r}", report_path)
+        raise InputError(f"input path {recorded[:200]!r} must end in its name {name!r}; run the clustering again "
+                         "for a whole report", report_path)
     changed = None
     for candidate in ([report_path.parent / recorded] if recorded else []) + [beside]:
         if candidate.is_file():  # regular files only: never a FIFO or a device
@@ -89,7 +96,8 @@ def _find_input(record: dict, report_path: Path) -> Path:
             if found == digest:
                 return candidate
             changed = changed or InputError(f"input changed since the report: SHA-256 {found[:12]}... but the "
-                                            f"report recorded {digest[:12]}...", candidate)
+                                            f"report recorded {digest[:12]}...; put back the file it used",
+                                            candidate)
     if changed:
         raise changed
     where = f"at {recorded} (from the report's folder) " if recorded else ""

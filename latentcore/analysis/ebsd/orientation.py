@@ -27,6 +27,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.transform import Rotation
 
+from ...errors import InputError
+
 DEFAULT_BOUNDARY_DEG = 5.0
 # MTEX's KAM has no threshold unless given one; its documentation's KAM maps use 2.5 degrees
 DEFAULT_KAM_THRESHOLD_DEG = 2.5
@@ -72,13 +74,29 @@ def laue_of_space_group(number: int) -> str | None:
 
 
 def sample_to_crystal(euler) -> Rotation:
-    """Bunge Euler angles (N, 3) in radians -> rotations taking sample directions to crystal ones."""
-    return Rotation.from_euler("ZXZ", np.asarray(euler, np.float64).reshape(-1, 3)).inv()
+    """Bunge Euler angles (N, 3) in radians -> rotations taking sample directions to crystal ones: the inverse of
+    scipy's `Rotation.from_euler("ZXZ", euler)`, its quaternion written out (scipy 1.17 took 3.5 s a million)."""
+    euler = np.asarray(euler, np.float64).reshape(-1, 3)
+    if not np.isfinite(euler).all():  # NaN angles (a point not indexed) give NaN rotations, as scipy's do
+        return Rotation.from_euler("ZXZ", euler).inv()
+    half, plus, minus = euler[:, 1] / 2, (euler[:, 0] + euler[:, 2]) / 2, (euler[:, 0] - euler[:, 2]) / 2
+    quaternion = np.stack([np.sin(half) * np.cos(minus), np.sin(half) * np.sin(minus), np.cos(half) * np.sin(plus),
+                           np.cos(half) * np.cos(plus)], -1)
+    return Rotation.from_quat(quaternion).inv()
+
+
+def checked_laue(laue: str) -> str:
+    """`laue` when it is one of LAUE_GROUPS (every name the functions below take), else one line saying so."""
+    if laue not in SECTOR_NORMALS:
+        raise InputError(f"no IPF colour key for Laue group {laue!r}: choose one of {', '.join(LAUE_GROUPS)} "
+                         "(laue_group names a point group's)")
+    return laue
 
 
 @functools.lru_cache(maxsize=None)
 def proper_rotations(laue: str) -> Rotation:
     """The rotations of a Laue group's proper subgroup (O, D6, D4, D3, D2)."""
+    checked_laue(laue)
     if laue == "m-3m":  # every signed permutation matrix of determinant +1
         matrices = [np.diag(signs)[list(perm)] for perm in itertools.permutations(range(3))
                     for signs in itertools.product((1, -1), repeat=3)]
@@ -93,7 +111,7 @@ def proper_rotations(laue: str) -> Rotation:
 @functools.lru_cache(maxsize=None)
 def _sector(laue: str):
     """(unit plane normals (K, 3), unit vertices (V, 3), centre (3,) unit): the key's fundamental sector."""
-    normals = np.array(SECTOR_NORMALS[laue], np.float64)
+    normals = np.array(SECTOR_NORMALS[checked_laue(laue)], np.float64)
     normals /= np.linalg.norm(normals, axis=1, keepdims=True)
     candidates = [np.cross(a, b) for a, b in itertools.permutations(normals, 2)]
     vertices = []
@@ -197,8 +215,7 @@ def direction_colours(directions: np.ndarray, laue: str) -> np.ndarray:
 
 def ipf_colours(euler, laue: str, direction=(0, 0, 1)) -> np.ndarray:
     """IPF colours (N, 3) in 0..1: the TSL colour of the crystal direction along a sample direction."""
-    if laue not in SECTOR_NORMALS:
-        raise ValueError(f"no IPF colour key for Laue group {laue!r}; known: {', '.join(LAUE_GROUPS)}")
+    checked_laue(laue)
     euler = np.asarray(euler, np.float64).reshape(-1, 3)
     if not len(euler):
         return np.empty((0, 3))
@@ -238,11 +255,20 @@ def ipf_key_corners(laue: str) -> list[tuple[str, float, float]]:
     return out
 
 
+def compose(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Quaternions (..., 4), scalar last as scipy's, of rotation `p` applied after `q`: scipy's `p * q`, row by row
+    (scipy's product took 3.7 µs a rotation)."""
+    px, py, pz, pw = np.moveaxis(np.asarray(p, np.float64), -1, 0)
+    x, y, z, w = np.moveaxis(np.asarray(q, np.float64), -1, 0)
+    return np.stack([pw * x + px * w + py * z - pz * y, pw * y + py * w + pz * x - px * z,
+                     pw * z + pz * w + px * y - py * x, pw * w - px * x - py * y - pz * z], -1)
+
+
 def misorientation_angles(euler_a, euler_b, laue: str) -> np.ndarray:
     """Symmetry-reduced misorientation angles (N,) in radians between orientations of one phase:
     the smallest rotation angle among the symmetry equivalents of O_b O_a^-1."""
-    relative = sample_to_crystal(euler_b) * sample_to_crystal(euler_a).inv()
-    q = relative.as_quat()  # (N, 4): x, y, z, w
+    inverse_a = sample_to_crystal(euler_a).as_quat() * [-1, -1, -1, 1]
+    q = compose(sample_to_crystal(euler_b).as_quat(), inverse_a)  # (N, 4): x, y, z, w
     best = np.zeros(len(q))
     for s in proper_rotations(laue).as_quat():  # |w| of s * q
         w = s[3] * q[:, 3] - s[0] * q[:, 0] - s[1] * q[:, 1] - s[2] * q[:, 2]

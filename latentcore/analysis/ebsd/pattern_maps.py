@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from ...arrays import unique
+from ...errors import InputError
 
 
 @dataclasses.dataclass
@@ -71,11 +72,16 @@ def default_rgb_tiles(grid: tuple[int, int]) -> tuple[tuple[int, int], ...]:
     return tuple((row, min(max(c, 0), grid[1] - 1)) for c in (middle - 1, middle, middle + 1))
 
 
+def check_percentiles(percentiles: tuple[float, float]) -> None:
+    """The contrast stretch's (low, high) percentiles, checked before any pattern is read."""
+    if not 0 <= percentiles[0] < percentiles[1] <= 100:
+        raise InputError(f"VBSE percentiles must satisfy 0 <= low < high <= 100, got {tuple(percentiles)}")
+
+
 def vbse_rgb(vbse: np.ndarray, tiles=None, percentiles: tuple[float, float] = (1.0, 99.0)) -> np.ndarray:
     """(N, 3) RGB in 0..1 from three tiles of `vbse` (gy, gx, N), each stretched linearly from its
     low percentile (-> 0) to its high one (-> 1) and clipped; (0, 100) is the plain min-max stretch."""
-    if not 0 <= percentiles[0] < percentiles[1] <= 100:
-        raise ValueError(f"VBSE percentiles must satisfy 0 <= low < high <= 100, got {tuple(percentiles)}")
+    check_percentiles(percentiles)
     tiles = tiles or default_rgb_tiles(vbse.shape[:2])
     channels = []
     for row, column in tiles:

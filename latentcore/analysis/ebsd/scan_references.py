@@ -24,6 +24,10 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
                                 carry; VBSE, IQ and ADP from `source`, the scan file)
     cropped(refs, roi)          the maps over an ROI, as the latent maps are cropped
     write_references(refs, out_dir, inputs)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
+    REFERENCE_MAPS["kam"]       one record per map, in the order everything shows them: its title, look
+                                (how `map_figure` draws it: colour scale, colour bar), whether it comes from
+                                the patterns, whether it holds labels, how it is made
+    map_figure(name, values, grid, units, laue, phases, lines)   any map's figure, as its record says
 
 `references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `indexed`, `phase` (two or more phases), `boundaries`,
 `grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y), `units`, `step`, and `roi` (x0, x1, y0,
@@ -47,17 +51,74 @@ from ...versions import package_versions
 from . import orientation as ori
 from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_json
 from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag, values_map
-from .pattern_maps import default_rgb_tiles, pattern_maps, vbse_rgb
+from .pattern_maps import check_percentiles, default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
 NPZ_NAME = "references.npz"
-TITLES = {"ipf_x": "IPF x", "ipf_y": "IPF y", "ipf_z": "IPF z", "phase": "Phases", "vbse_rgb": "Virtual BSE (RGB)",
-          "iq": "Image quality", "adp": "Average neighbour dot product", "boundaries": "Grain boundaries",
-          "indexed": "Indexed", "grains": "Grains", "kam": "Kernel average misorientation"}
-# colour bar title and colour scale of the maps that are neither grey values nor RGB
-SCALAR_LOOKS = {"kam": ("KAM (°)", "Viridis"), "indexed": ("indexed", [[0, "#9e9e9e"], [1, "#eeeeee"]])}
-LABEL_MAPS = ("grains",)  # ids, not values: ranked as labels (ARI, NMI), never correlated
+REMAKE = "make it again with `latentcore references`"  # the next step for a broken references.npz
 DEFAULT_VBSE_PERCENTILES = (1.0, 99.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceMap:
+    """What every page, figure, PNG, ranking and help text knows of one reference map, beside the code that
+    makes it."""
+
+    name: str  # its key in `ScanReferences.maps` and references.npz
+    title: str  # figures, pickers and downloads
+    short: str  # in lists: "VBSE, IQ and ADP"
+    look: str  # how `map_figure` draws it: "ipf" (RGB with the IPF colour key), "rgb", "phase" (a legend),
+    # "grains" (the palette), "boundaries" (lines over the scan in grey) or "scalar" (a colour bar)
+    value_name: str = ""  # a scalar map's colour bar title
+    colorscale: str | tuple = "Gray"
+    from_patterns: bool = False  # made in the pass over the patterns (VBSE, IQ, ADP), not from the orientations
+    labels: bool = False  # ids, not values: ranked as labels (ARI, NMI), never correlated
+    about: str = ""  # how it is made, said under it in the app; {boundary_deg}, {kam_threshold_deg}, {vbse_low},
+    # {vbse_high} are filled in by `described`
+
+    def described(self, boundary_deg: float, kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                  vbse_percentiles=DEFAULT_VBSE_PERCENTILES) -> str:
+        low, high = vbse_percentiles
+        return self.about.format(boundary_deg=boundary_deg, kam_threshold_deg=kam_threshold_deg, vbse_low=low,
+                                 vbse_high=high)
+
+
+# Every reference map, in the order the pages, the PNGs and the Rank page's list show them.
+REFERENCE_MAPS = {m.name: m for m in [
+    ReferenceMap("ipf_z", "IPF z", "IPF z", "ipf"),
+    ReferenceMap("ipf_x", "IPF x", "IPF x", "ipf"),
+    ReferenceMap("ipf_y", "IPF y", "IPF y", "ipf"),
+    ReferenceMap("phase", "Phases", "phases", "phase"),
+    ReferenceMap("boundaries", "Grain boundaries", "boundaries", "boundaries"),
+    ReferenceMap("grains", "Grains", "grains", "grains", labels=True,
+                 about="Grains: points joined through edge neighbours misoriented by at most {boundary_deg:g}° (the "
+                       "boundary angle); hover a grain for its size. Grey: not indexed."),
+    ReferenceMap("kam", "Kernel average misorientation", "KAM", "scalar", "KAM (°)", "Viridis",
+                 about="Kernel average misorientation: the mean misorientation (°, symmetry-reduced) of each point to "
+                       "its 4 edge neighbours, leaving out those beyond {kam_threshold_deg:g}° (grain boundaries) and "
+                       "those not indexed; blank where none is left."),
+    ReferenceMap("indexed", "Indexed", "indexed", "scalar", "indexed", ((0, "#9e9e9e"), (1, "#eeeeee"))),
+    ReferenceMap("vbse_rgb", "Virtual BSE (RGB)", "VBSE", "rgb", from_patterns=True,
+                 about="Each colour channel stretched from its {vbse_low:g}th percentile (black) to its {vbse_high:g}th "
+                       "(full), so a few bright points do not darken the image."),
+    ReferenceMap("iq", "Image quality", "IQ", "scalar", "IQ", from_patterns=True),
+    ReferenceMap("adp", "Average neighbour dot product", "ADP", "scalar", "ADP", from_patterns=True),
+]}
+LABEL_MAPS = tuple(name for name, m in REFERENCE_MAPS.items() if m.labels)  # grain ids
+PATTERN_MAPS = tuple(name for name, m in REFERENCE_MAPS.items() if m.from_patterns)  # VBSE, IQ, ADP
+ORIENTATION_MAPS = tuple(name for name in REFERENCE_MAPS if name not in PATTERN_MAPS)
+
+
+def listed(names) -> str:
+    """The maps' short names as a list in words: "VBSE, IQ and ADP"."""
+    shorts = [REFERENCE_MAPS[name].short for name in names]
+    return ", ".join(shorts[:-1]) + f" and {shorts[-1]}" if len(shorts) > 1 else "".join(shorts)
+
+
+def in_order(maps: dict) -> dict:
+    """`maps` in the order of `REFERENCE_MAPS` (names it does not hold last)."""
+    order = list(REFERENCE_MAPS)
+    return dict(sorted(maps.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
 
 
 @dataclasses.dataclass
@@ -212,13 +273,14 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
                              "latents came from", source)
         if patterns:  # before the orientation maps: a wrong grid is said at once
             check_vbse_grid(vbse_grid, info.item_shape, source)
+            check_percentiles(vbse_percentiles)
         x, y = reader.coordinates("all")
         grid = Grid.from_coordinates(x, y, info.grid_shape)
         rows, columns = grid.indices(x, y)
         shape, notes, maps, phases, laue, edges = grid.shape, [], {}, {}, {}, {}
         orientations = reader.orientations()
         if orientations is None:
-            notes.append("the file holds no orientations: no IPF, indexed, phase, boundary, grain or KAM maps")
+            notes.append(f"the file holds no orientations: no {listed(ORIENTATION_MAPS)} maps")
         else:
             found, laue, edges = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes,
                                                   kam_threshold_deg)
@@ -228,7 +290,8 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             nodes = rows * grid.n_columns + columns
             order = np.argsort(nodes, kind="stable")
             if not np.array_equal(order, np.arange(len(order))):
-                raise InputError("patterns are not stored in row-major grid order: cannot stream neighbours", source)
+                raise InputError("patterns are not stored in row-major grid order: cannot stream neighbours; "
+                                 "leave out the pattern maps (--no-patterns)", source)
             streamed = pattern_maps(_GridReader(reader, grid.shape), vbse_grid, batch_size, grid_nodes=nodes,
                                     progress=progress)
             tiles = rgb_tiles or default_rgb_tiles(vbse_grid)
@@ -251,12 +314,13 @@ def latents_references(latents, source=None, *, boundary_deg: float = ori.DEFAUL
     if latents.orientations is not None:
         refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, boundary_deg)
     else:
-        refs = ScanReferences({}, grid, None, {}, {}, ["these latents hold no orientations: no IPF, phase or "
-                                                       "boundary maps"], {"boundary_deg": boundary_deg})
+        refs = ScanReferences({}, grid, None, {}, {}, [f"these latents hold no orientations: no "
+                                                       f"{listed(ORIENTATION_MAPS)} maps"],
+                              {"boundary_deg": boundary_deg})
     if source is not None:
         scan = scan_references(source, boundary_deg=boundary_deg, progress=progress)
         values = scan.point_values(latents.x, latents.y)
-        for name in ("vbse_rgb", "iq", "adp"):
+        for name in PATTERN_MAPS:
             if name in scan.maps:
                 channels = [f"{name}[{c}]" for c in "rgb"] if scan.maps[name].ndim == 3 else [name]
                 planes = [values_map(values[c], latents.x, latents.y, grid) for c in channels]
@@ -270,7 +334,7 @@ def check_vbse_grid(vbse_grid, item_shape, source) -> None:
     side = tuple(item_shape[-2:])
     if len(side) != 2 or not all(1 <= tiles <= size for tiles, size in zip(vbse_grid, side)):
         raise InputError(f"--vbse-grid {vbse_grid[0]} {vbse_grid[1]}: the patterns are {' x '.join(map(str, side))} "
-                         "pixels, so ROWS and COLUMNS must lie in 1 .. their height and width", source)
+                         "pixels, so ROWS and COLUMNS must lie within 1 .. their height and width", source)
 
 
 class _GridReader:
@@ -322,7 +386,7 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, Roi | None]:
     arrays = read_npz(path)
     missing = [k for k in ("x", "y", "step") if k not in arrays]
     if missing:
-        raise InputError(f"not a references.npz: no {missing}", path)
+        raise InputError(f"not a references.npz: no {missing}; {REMAKE}", path)
     x, y, step = (_grid_array(arrays.pop(name), name, path) for name in ("x", "y", "step"))
     if (step <= 0).any():
         raise InputError(f"array 'step' of a references.npz must be above 0, got {step.tolist()}", path)
@@ -331,15 +395,15 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, Roi | None]:
     if roi is not None:
         if roi.shape != (4,) or roi.dtype.kind not in "iuf":
             raise InputError(f"array 'roi' has shape {roi.shape} and type {roi.dtype}: it must be four numbers "
-                             "x0, x1, y0, y1", path)
+                             f"x0, x1, y0, y1; {REMAKE}", path)
         with about_file(path):
             roi = Roi.from_json(roi.astype(np.float64))
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
         if values.dtype.kind not in "biuf":
-            raise InputError(f"map {name!r} is of type {values.dtype}, not numbers", path)
+            raise InputError(f"map {name!r} is of type {values.dtype}, not numbers: {REMAKE}", path)
         if values.shape[:2] != grid.shape:
-            raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}", path)
+            raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}: {REMAKE}", path)
     return arrays, grid, units, roi
 
 
@@ -349,40 +413,46 @@ def _grid_array(values: np.ndarray, name: str, path) -> np.ndarray:
     if (values.ndim != 1 or not len(values) or (step and len(values) != 2) or values.dtype.kind not in "iuf"
             or not np.isfinite(values).all()):
         raise InputError(f"array {name!r} of a references.npz has shape {values.shape} or non-finite values: it must "
-                         "hold " + ("two steps (x, y)" if step else "the grid coordinates"), path)
+                         "hold " + ("two steps (x, y)" if step else "the grid coordinates") + f"; {REMAKE}", path)
     return values
 
 
 def figures(refs: ScanReferences) -> dict:
-    """name -> plotly figure of every map (IPF maps with their colour key, phases with a legend)."""
+    """name -> plotly figure of every map (`map_figure`), in the order of `REFERENCE_MAPS`."""
+    lines = edge_segments(refs.edges["right"], refs.edges["down"], refs.grid) if refs.edges else None
+    phases = {k: p.name for k, p in refs.phases.items()}
+    return {name: map_figure(name, values, refs.grid, refs.units, refs.laue, phases, lines)
+            for name, values in in_order(refs.maps).items()}
+
+
+def map_figure(name: str, values, grid: Grid, units: str | None, laue: dict, phases: dict, lines=None,
+               overlay: bool = False):
+    """One reference map's plotly figure, drawn as its `REFERENCE_MAPS` record says: IPF maps with the colour key of
+    their Laue group (when the scan has one), phases (`phases`: id -> name) with a legend, grains in the palette with
+    their size on hover, the boundaries as `lines` (x, y of their segments, NaN between them: `maps.edge_segments`)
+    over the scan in light grey, other maps with a colour bar; with `overlay`, the `lines` over any map."""
     from ...figures import reference_figures as rf
 
-    out = {}
-    for name, values in refs.maps.items():
-        if name.startswith("ipf_"):
-            groups = sorted({g for g in refs.laue.values() if g})
-            key = ori.ipf_key_image(groups[0], 160) if len(groups) == 1 else None
-            labels = ori.ipf_key_corners(groups[0]) if len(groups) == 1 else ()
-            out[name] = rf.rgb_map_figure(values, refs.x, refs.y, f"{TITLES[name]} ({groups[0] if key is not None else 'IPF'})",
-                                          refs.units, key=key, key_labels=labels,
-                                          key_title=f"{groups[0]} key" if key is not None else "")
-        elif name == "vbse_rgb":
-            out[name] = rf.rgb_map_figure(values, refs.x, refs.y, TITLES[name], refs.units)
-        elif name == "phase":
-            out[name] = rf.phase_map_figure(values, {k: p.name for k, p in refs.phases.items()}, refs.x, refs.y, refs.units)
-        elif name == "grains":
-            out[name] = rf.grain_map_figure(values, refs.x, refs.y, refs.units)
-        elif name in SCALAR_LOOKS:
-            value_name, colorscale = SCALAR_LOOKS[name]
-            out[name] = rf.scalar_map_figure(values, refs.x, refs.y, TITLES[name], value_name, refs.units, colorscale)
-        elif name == "boundaries":
-            fig = rf.scalar_map_figure(np.ones(values.shape), refs.x, refs.y, TITLES[name], "", refs.units,
-                                       colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
-            fig.data[0].showscale = False  # the scan in light grey, boundaries as black lines between pixels
-            out[name] = rf.add_boundary_lines(fig, *edge_segments(refs.edges["right"], refs.edges["down"], refs.grid))
-        else:
-            out[name] = rf.scalar_map_figure(values, refs.x, refs.y, TITLES[name], name.upper(), refs.units)
-    return out
+    spec, x, y = REFERENCE_MAPS[name], grid.x_values, grid.y_values
+    if spec.look in ("ipf", "rgb"):
+        groups = sorted({g for g in laue.values() if g})
+        one = groups[0] if spec.look == "ipf" and len(groups) == 1 else None
+        fig = rf.rgb_map_figure(values, x, y, spec.title, units, key=ori.ipf_key_image(one, 160) if one else None,
+                                key_labels=ori.ipf_key_corners(one) if one else (), key_title=f"{one} key" if one else "")
+    elif spec.look == "phase":
+        fig = rf.phase_map_figure(values, phases, x, y, units, title=spec.title)
+    elif spec.look == "grains":
+        fig = rf.grain_map_figure(values, x, y, units, title=spec.title)
+    elif spec.look == "boundaries":  # the scan's pixels in light grey under the lines
+        fig = rf.scalar_map_figure(np.ones(np.shape(values)), x, y, spec.title, "", units,
+                                   colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
+        fig.data[0].showscale = False
+    else:
+        fig = rf.scalar_map_figure(values, x, y, spec.title, spec.value_name, units, spec.colorscale)
+    if lines is not None and (overlay or spec.look == "boundaries"):
+        subplots = spec.look in ("ipf", "rgb")  # drawn beside the colour key: the map is subplot (1, 1)
+        rf.add_boundary_lines(fig, *lines, row=1 if subplots else None, col=1 if subplots else None)
+    return fig
 
 
 def grain_report(refs: ScanReferences) -> dict | None:

@@ -121,23 +121,35 @@ class FittedEmbedding:
     def n_features(self) -> int:
         return int(self.params["n_features"])
 
-    def transform(self, new_latents) -> np.ndarray:
+    def transform(self, new_latents, *, reference_graph=None, walk=None) -> np.ndarray:
         """Coordinates of new latents (M, D) in this embedding, float32 (M, n_components).
 
         PCA: the exact linear projection. UMAP: the inverse-distance weighted mean of the embedding
         of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any, and
         found as the fit finds them: exactly for small batches, by the graph walk for large ones), the
-        same placement the fast path uses for rows outside its sample.
+        same placement the fast path uses for rows outside its sample. A caller placing many batches
+        passes `reference_graph` (`reference_graph()`, computed once) and `walk` (True: the graph
+        walk, False: the exact search; None: by this batch's size), so that a row lands in the same
+        place whichever batch it is in.
         """
         new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
         if new.shape[1] != self.n_features:
             raise InputError(f"new_latents has {new.shape[1]} dimensions; the embedding was fitted on "
-                             f"{self.n_features}")
+                             f"{self.n_features}: pass latents of the same model")
         if self.method == "pca":
             return self._reduce(new)
-        return _place(self._reduce(new), self._reduce(self.reference_latents), self.reference_coords,
-                      self.params["metric"], self.params["place_neighbors"],
-                      self.params["n_neighbors"])
+        if len(new) == 0:
+            return np.empty((0, self.reference_coords.shape[1]), np.float32)
+        found = _nearest_reference(self._reduce(new), self._reduce(self.reference_latents), self.params["metric"],
+                                   self.params["place_neighbors"], self.params["n_neighbors"], reference_graph,
+                                   walk)
+        return _weighted_mean(*found, self.reference_coords)
+
+    def reference_graph(self) -> np.ndarray:
+        """The reference rows' kNN graph (M, n_neighbors) int64, as the fit computed it: the index the graph
+        walk of `transform` follows."""
+        reduced = self._reduce(self.reference_latents)
+        return _knn(reduced, reduced, self.params["metric"], self.params["n_neighbors"])[1]
 
     def _reduce(self, latents: np.ndarray) -> np.ndarray:
         if self.pca_components.size == 0:
@@ -203,19 +215,20 @@ def load_embedding(path) -> FittedEmbedding:
     """Read a file written by `save_embedding`; a missing, corrupt or foreign file is an InputError."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such embedding file", path)
+        raise InputError("no such embedding file: check the path", path)
     data = read_npz(path)
     try:
         version = int(data["format_version"])
         if version != FORMAT_VERSION:
-            raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}", path)
+            raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}: fit the embedding again",
+                              path)
         fields = {name: data[name] for name in _ARRAY_FIELDS}
         method = str(data["method"])
         params = json.loads(str(data["params_json"]))
     except InputError:
         raise
     except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"not a saved embedding ({exc})", path) from exc
+        raise InputError(f"not a saved embedding ({exc}): give a file save_embedding wrote", path) from exc
     return FittedEmbedding(method=method, params=params, **fields)
 
 
@@ -435,14 +448,14 @@ def _exact_distances(queries, reference, index, metric) -> np.ndarray:
     return out
 
 
-def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_graph=None):
+def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_graph=None, walk=None):
     """The k nearest reference rows of each query, (distances, indices): exact for small searches,
     other metrics than euclidean and on a GPU, else a walk of the reference rows' kNN graph of `n_neighbors`
-    (`reference_graph`: that graph, as `_knn(reference, reference, ...)` gives it; computed if None)."""
+    (`reference_graph`: that graph, as `_knn(reference, reference, ...)` gives it; computed if None).
+    `walk`: the choice made by the caller (`walks`) for a search split into batches; None: made here."""
     if len(queries) == 0:
         return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-    if (metric != "euclidean" or len(queries) * len(reference) < GRAPH_SEARCH_MIN_PAIRS
-            or _gpu_device() is not None):  # a GPU searches exactly in less time than the walk
+    if not (walks(len(queries), len(reference), metric) if walk is None else walk and metric == "euclidean"):
         return _knn(queries, reference, metric, k)
     from .graph_search import GraphIndex
 
@@ -450,6 +463,13 @@ def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_gra
         reference_graph = _knn(reference, reference, metric, n_neighbors)[1]
     return _sorted_by_distance(queries, reference, GraphIndex(reference, reference_graph).query(queries, k),
                                metric)
+
+
+def walks(queries: int, reference: int, metric: str) -> bool:
+    """Whether placing `queries` rows among `reference` rows walks the reference rows' kNN graph (large euclidean
+    searches without a GPU) rather than searching exactly."""
+    # a GPU searches exactly in less time than the walk
+    return metric == "euclidean" and queries * reference >= GRAPH_SEARCH_MIN_PAIRS and _gpu_device() is None
 
 
 def _sorted_by_distance(queries, reference, index, metric):
@@ -490,14 +510,6 @@ def _torch_knn(queries, reference, k, device) -> np.ndarray:
             dist = squares - 2 * rows @ ref.T
             out[start:start + block] = torch.topk(dist, k, dim=1, largest=False).indices.cpu().numpy()
     return out
-
-
-def _place(queries, reference, reference_coords, metric, k, n_neighbors) -> np.ndarray:
-    """Embedding of queries placed among reference rows: see `_weighted_mean`."""
-    if len(queries) == 0:
-        return np.empty((0, reference_coords.shape[1]), np.float32)
-    return _weighted_mean(*_nearest_reference(queries, reference, metric, k, n_neighbors),
-                          reference_coords)
 
 
 def _in_threads(function, starts):
@@ -542,14 +554,14 @@ def _check_params(latents, method, n_components, random_state, n_neighbors, min_
     if method == "pca":
         if n_components > min(n_rows, n_features):
             raise InputError(f"n_components={n_components} exceeds min(rows, dimensions) of latents "
-                             f"{latents.shape}")
+                             f"{latents.shape}: ask for fewer components")
     else:
         n_neighbors = check_int(n_neighbors, "n_neighbors", 2)
         if n_rows <= max(n_neighbors, n_components + 1):
             raise InputError(f"latents has {n_rows} rows; UMAP needs more than n_neighbors="
                              f"{n_neighbors} and n_components+1={n_components + 1} (lower n_neighbors, or use PCA)")
         if min(sample_size, n_rows) <= n_neighbors:
-            raise InputError(f"sample_size={sample_size} must exceed n_neighbors={n_neighbors}")
+            raise InputError(f"sample_size={sample_size} must be above n_neighbors={n_neighbors}")
         min_dist = check_number(min_dist, "min_dist", 0)
         _check_metric(metric)
     params = {"method": method, "n_components": int(n_components), "random_state": int(random_state),
@@ -587,7 +599,7 @@ def _progress_reporter(progress):
     if progress is None:
         return lambda fraction, message: None
     if not callable(progress):
-        raise InputError(f"progress must be a callable(fraction, message), got {progress!r}")
+        raise InputError(f"progress must be a callable(fraction, message), got {progress!r}: pass a function")
     return progress
 
 

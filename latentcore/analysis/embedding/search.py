@@ -55,7 +55,7 @@ class CosineSearch:
 
 def _neighbours_wanted(n: int, row: int, k: int) -> int:
     if not 0 <= int(row) < n:
-        raise InputError(f"row {row} is out of range: the latents have {n} rows")
+        raise InputError(f"row {row} is out of range: the latents have {n} rows; choose one of 0..{n - 1}")
     if k < 1:
         raise InputError(f"k must be at least 1, got {k}")
     return min(k, n - 1)
@@ -71,13 +71,14 @@ def row_at(x, y, at_x: float, at_y: float) -> int:
     never chosen; the first of equally near rows)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     if x.ndim != 1 or x.shape != y.shape:
-        raise InputError(f"x and y must be two 1-D arrays of one length, got shapes {x.shape} and {y.shape}")
+        raise InputError(f"x and y must be two 1-D arrays of one length, got shapes {x.shape} and {y.shape}: pass "
+                         "one x and one y per row")
     if not (np.isfinite(at_x) and np.isfinite(at_y)):
-        raise InputError(f"the point ({at_x}, {at_y}) must have finite coordinates")
+        raise InputError(f"the point ({at_x}, {at_y}) must have finite coordinates: give numbers")
     distance = (x - at_x) ** 2 + (y - at_y) ** 2
     distance[~np.isfinite(distance)] = np.inf
     if not len(distance) or not np.isfinite(distance).any():
-        raise InputError("no row has a finite position")
+        raise InputError("no row has a finite position: give x, y with numbers")
     return int(np.argmin(distance))
 
 
@@ -96,13 +97,15 @@ def linear_probe(latents, labels, cv: int = 5, random_state: int = 0, max_iter: 
     latents = check_matrix(latents, "latents", dtype=None)
     labels = np.asarray(labels).ravel()
     if len(labels) != len(latents):
-        raise InputError(f"labels have {len(labels)} values but the latents have {len(latents)} rows")
+        raise InputError(f"labels have {len(labels)} values but the latents have {len(latents)} rows: give one "
+                         "label per row")
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
-        raise InputError(f"a probe needs at least 2 classes, the labels hold {len(classes)}")
+        raise InputError(f"a probe needs at least 2 classes, the labels hold {len(classes)}: label a second class")
     if counts.min() < cv:
         small = {str(c): int(n) for c, n in zip(classes, counts) if n < cv}
-        raise InputError(f"every class needs at least cv={cv} rows for stratified folds; too few: {small}")
+        raise InputError(f"every class needs at least cv={cv} rows for stratified folds; too few: {small}; label "
+                         "more rows, or lower cv")
     folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
     predicted = cross_val_predict(model, latents, labels, cv=folds)

@@ -90,12 +90,12 @@ def read_labels_table(path) -> pd.DataFrame:
     file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such labels file", path)
+        raise InputError("no such labels file: give the path of a labels CSV", path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"not a labels table (CSV with columns x_um,y_um,label or row,label): {exc}".splitlines()[0],
-                         path) from None
+        raise InputError(f"not a labels table: {exc}".splitlines()[0][:200] + "; give a CSV with columns "
+                         "x_um,y_um,label or row,label", path) from None
     return check_labels_table(table, path)
 
 
@@ -107,24 +107,24 @@ def check_labels_table(table: pd.DataFrame, path=None) -> pd.DataFrame:
     by_xy, by_row = {"x", "y"} <= set(columns), "row" in columns
     if "label" not in columns or not (by_xy or by_row):
         raise InputError("a labels table needs columns x_um,y_um,label (scans; or x,y,label) or row,label; "
-                         f"it has {columns[:10]}", path)
+                         f"it has {columns[:10]}: rename its columns", path)
     if not len(table):
-        raise InputError("the labels table has no rows", path)
+        raise InputError("the labels table has no rows: label some rows first", path)
     table["label"] = _restored_labels(table["label"].astype(str), path)
     empty = table["label"].str.strip() == ""
     if empty.any():
-        raise InputError(f"{int(empty.sum())} rows have an empty label (first: line {int(np.argmax(empty)) + 2})",
-                         path)
+        raise InputError(f"{int(empty.sum())} rows have an empty label (first: line {int(np.argmax(empty)) + 2}): "
+                         "give each a label or remove it", path)
     for name in (["x", "y"] if by_xy else []) + (["row"] if by_row else []):
         values = pd.to_numeric(table[name], errors="coerce")
         bad = ~np.isfinite(values.to_numpy(np.float64))
         if bad.any():
             first = int(np.argmax(bad))
-            raise InputError(f"column {name!r} must hold numbers; line {first + 2} has {table[name].iloc[first]!r}",
-                             path)
+            raise InputError(f"column {name!r} must hold numbers; line {first + 2} has {table[name].iloc[first]!r}: "
+                             "correct that line", path)
         table[name] = values
     if by_row and not by_xy and (table["row"] % 1 != 0).any():
-        raise InputError("column 'row' must hold whole row numbers", path)
+        raise InputError("column 'row' must hold whole row numbers: give row ids 0, 1, 2, ...", path)
     return table
 
 
@@ -154,10 +154,11 @@ def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None) ->
         outside = (rows < 0) | (rows >= n_rows)
         if outside.all():
             raise InputError(f"a labels file for another file: none of its {len(rows)} rows is among the "
-                             f"{n_rows} rows here (rows {rows.min():g} to {rows.max():g})", path)
+                             f"{n_rows} rows here (rows {rows.min():g} to {rows.max():g}): give the labels of these "
+                             "latents", path)
         if outside.any():
             raise InputError(f"{int(outside.sum())} labelled rows are not in the data ({n_rows} rows; "
-                             f"first: row {rows[outside][0]:g})", path)
+                             f"first: row {rows[outside][0]:g}): remove them from the table", path)
         rows = rows.astype(np.int64)
     else:
         raise InputError("the labels give x, y coordinates but the rows have none: use a row,label table", path)
@@ -168,7 +169,7 @@ def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None) ->
         row = int(frame["row"][twice].iloc[0])
         both = sorted(frame["label"][frame["row"] == row])
         where = f"pixel ({x[row]:g}, {y[row]:g})" if has_xy and x is not None else f"row {row}"
-        raise InputError(f"{where} is labelled twice, as {both[0]!r} and {both[1]!r}", path)
+        raise InputError(f"{where} is labelled twice, as {both[0]!r} and {both[1]!r}: keep one of them", path)
     return LabelledRows.from_names(frame["row"].to_numpy(), frame["label"].to_numpy())
 
 
@@ -185,11 +186,13 @@ def _rows_at(label_x, label_y, x, y, path) -> np.ndarray:
     missing = ~np.isfinite(distance)
     if missing.all():
         raise InputError(f"a labels file for another scan: none of its {len(label_x)} coordinates is a pixel of "
-                         f"this scan (x {x.min():g} to {x.max():g}, y {y.min():g} to {y.max():g})", path)
+                         f"this scan (x {x.min():g} to {x.max():g}, y {y.min():g} to {y.max():g}): give this scan's "
+                         "labels", path)
     if missing.any():
         first = int(np.argmax(missing))
         raise InputError(f"{int(missing.sum())} labelled coordinates are not pixels of the scan (first: "
-                         f"x={label_x[first]:g}, y={label_y[first]:g}; none within {tolerance:g})", path)
+                         f"x={label_x[first]:g}, y={label_y[first]:g}; none within {tolerance:g}): correct or remove "
+                         "them", path)
     return nearest.astype(np.int64)
 
 
@@ -198,12 +201,13 @@ def check_classes(labelled: LabelledRows, path=None, min_rows: int = 2) -> None:
     counts = labelled.counts()
     if len(counts) < 2:
         only = next(iter(counts), "none")
-        raise InputError(f"the labels hold one class only ({only!r}): a probe needs at least two", path)
+        raise InputError(f"the labels hold one class only ({only!r}): label rows of a second class", path)
     small = {name: n for name, n in counts.items() if n < min_rows}
     if small:
         name, n = next(iter(small.items()))
         raise InputError(f"class {name!r} has {n} row{'s' if n != 1 else ''}: every class needs at least "
-                         f"{min_rows}" + (f" ({len(small)} classes are too small)" if len(small) > 1 else ""), path)
+                         f"{min_rows}" + (f" ({len(small)} classes are too small)" if len(small) > 1 else "")
+                         + "; label more rows of it", path)
 
 
 def labels_names(latents) -> dict[str, str]:
@@ -231,17 +235,12 @@ def write_labels(path, table: pd.DataFrame) -> Path:
     3 s, a whole click's budget; benchmarks/labels_scale.py); labels are quoted, numbers written to round-trip,
     a label a spreadsheet would run as a formula starts with `'` (latentcore/storage/csv_cells.py; the reader
     takes it off again)."""
-    import pyarrow as pa
-    import pyarrow.csv as arrow_csv
-
     from ...storage import atomic_path
-    from ...storage.csv_cells import neutralised_arrow
+    from ...storage.csv_cells import write_arrow
 
     path = Path(path)
-    arrow_table = neutralised_arrow(pa.Table.from_pandas(table, preserve_index=False))
     with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        out.write((",".join(arrow_table.column_names) + "\n").encode())  # the header unquoted, as every other CSV here
-        arrow_csv.write_csv(arrow_table, out, arrow_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        write_arrow(table, out)
     return path
 
 
@@ -255,7 +254,7 @@ def with_label(labelled: LabelledRows, rows, name: str) -> LabelledRows:
     """`rows` labelled `name` (rows labelled before take the new name)."""
     name = str(name).strip()
     if not name:
-        raise InputError("a label needs a name")
+        raise InputError("a label needs a name: type one")
     rows = unique(np.asarray(rows, np.int64))
     keep = ~np.isin(labelled.rows, rows, assume_unique=True)
     return LabelledRows.from_codes(np.concatenate([labelled.rows[keep], rows]),
@@ -267,7 +266,7 @@ def renamed(labelled: LabelledRows, old: str, new: str) -> LabelledRows:
     """Class `old` called `new`; when `new` exists already, the two merge."""
     new = str(new).strip()
     if not new:
-        raise InputError("a label needs a name")
+        raise InputError("a label needs a name: type one")
     return LabelledRows.from_codes(labelled.rows, labelled.y, [new if c == old else c for c in labelled.classes])
 
 

@@ -126,13 +126,13 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
         raise InputError(f"cv must be at least 2 (folds of the cross-validation), got {cv}")
     features = np.asarray(features)
     if features.ndim != 2 or not len(features):
-        raise InputError(f"features must be (N, F), got shape {features.shape}")
+        raise InputError(f"features must be (N, F), got shape {features.shape}: pass one row of features per item")
     check_classes(labelled)
     min_confidence = check_min_confidence(min_confidence, labelled.classes)
     params = dict(params or {})
     X, y = features[labelled.rows], labelled.y
     if not np.isfinite(X).all():
-        raise InputError("labelled rows hold NaN or inf features")
+        raise InputError("labelled rows hold NaN or inf features: remove their labels, or extract the latents again")
     n_splits = int(min(cv, np.bincount(y).min()))
     notes = []
     if method == "knn":
@@ -283,19 +283,19 @@ def check_one_source(a, b, path_a, path_b, unknown_source: bool = False) -> None
     digests = [f.attrs.get("source_sha256") for f in (a, b)]
     if all(digests) and digests[0] != digests[1]:
         raise InputError(f"latents of another source than {Path(path_a).name} (source SHA-256 "
-                         f"{digests[1][:12]}... vs {digests[0][:12]}...)", path_b)
+                         f"{digests[1][:12]}... vs {digests[0][:12]}...): give two latents of one data file", path_b)
     rows = [sum(len(v) for v in f.partitions.values()) for f in (a, b)]
     if rows[0] != rows[1]:
-        raise InputError(f"has {rows[1]} rows but {Path(path_a).name} has {rows[0]}: not latents of one source",
-                         path_b)
+        raise InputError(f"has {rows[1]} rows but {Path(path_a).name} has {rows[0]}: not latents of one source; give "
+                         "two latents of one data file", path_b)
     if not all(digests) and not unknown_source:
         path = path_a if not digests[0] else path_b
         raise InputError("records no source SHA-256: it cannot be shown to come from the same data file as the "
                          "other latents (extract both from one file, or pass --unknown-source if their rows are "
                          "the same items in the same order)", path)
     if a.x is not None and b.x is not None and not _same_positions(a, b):
-        raise InputError(f"its rows lie at other x, y than those of {Path(path_a).name}: not latents of one scan",
-                         path_b)
+        raise InputError(f"its rows lie at other x, y than those of {Path(path_a).name}: not latents of one scan; "
+                         "give two latents of one scan", path_b)
 
 
 def _same_positions(a, b) -> bool:

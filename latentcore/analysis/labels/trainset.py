@@ -85,7 +85,7 @@ def export_training_set(source, labels_path, out_path, *, test_fraction: float =
     out_path = Path(out_path)
     kind = {".npz": "npz", ".h5": "h5", ".hdf5": "h5"}.get(out_path.suffix.lower())
     if kind is None:
-        raise InputError("the training set must be .npz or .h5", out_path)
+        raise InputError("the training set must be .npz or .h5: name the output file so", out_path)
     table = read_labels_table(labels_path)
     with open_source(source) as reader:
         item_shape = tuple(reader.info().item_shape)

@@ -1,0 +1,268 @@
+"""Grains as objects: one row per grain of an indexed scan, with its size, mean orientation, orientation spread,
+KAM and, given latents, how much the latents vary inside it (deformation, sub-grains: internally inhomogeneous
+grains first).
+
+    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5)
+    found.table         one row per grain (columns below), ranked by `latent_spread` (highest first) when latents
+                        are given, else by grain id
+    found.grain_of_row  (N,) the grain of each point, -1 where not indexed
+    mean_orientations(euler, grain, phase_id, laue)   (each grain's mean orientation as a quaternion, each point's
+                                                      misorientation to it)
+    write_grains(found, out_dir, inputs)              grains__<stem>.csv and grains_report__<stem>.json
+
+Grains are `orientation.grain_map`'s (4-neighbours of one phase within `boundary_deg`), the KAM is
+`orientation.kernel_average_misorientation`'s: the same as the reference maps'. The columns (`latentcore.columns`):
+`grain`, `points`, `area_<unit>2`, `ecd_<unit>` (equivalent circle diameter), `centroid_x_<unit>`,
+`centroid_y_<unit>` (lengths in the scan's unit, µm unless it says otherwise), `phase` (the scan's phase id),
+`phi1_deg`, `Phi_deg`, `phi2_deg` (the mean orientation, Bunge Euler angles in degrees, in the scan's convention),
+`gos_deg` (grain orientation spread: the mean misorientation of its points to the mean orientation), `kam_deg` (the
+mean KAM of its points that have one); with latents `latent_spread` (the mean Euclidean distance of its points'
+latent vectors to their mean), `latent_norm` (the norm of that mean) and `latent_<d>` (the mean of each dimension);
+with classes `cluster` or `label` (the class most of its points have) and `class_fraction` (the share of its points
+that have it).
+
+The mean orientation respects the crystal symmetry: each point's orientation is replaced by its symmetry equivalent
+nearest the grain's current mean (first: the grain's first point), the unit quaternions are averaged and
+normalised, twice (the chordal mean). The equivalents are the right ones while a grain spreads less than half its
+symmetry's smallest rotation (45° for cubic crystals); beyond, the mean is an approximation, said in the notes.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+from scipy.spatial.transform import Rotation
+
+from ... import columns as col
+from ...errors import InputError
+from ...storage import sha256_file
+from ...versions import package_versions
+from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_csv, write_json
+from . import orientation as ori
+from .scan_points import RowClasses, ScanPoints
+from .scan_references import laue_of
+
+MEAN_ITERATIONS = 2
+LATENT_BLOCK_ROWS = 1 << 18  # distances to the grain means computed this many rows at a time
+MEAN_NOTE = ("mean orientation: the normalised mean of the points' unit quaternions, each taken as its symmetry "
+             "equivalent nearest the grain's mean (twice, from the grain's first point); the equivalents are the "
+             "right ones while a grain spreads less than half its symmetry's smallest rotation (45° for cubic), an "
+             "approximation beyond")
+
+
+@dataclasses.dataclass
+class Grains:
+    table: pd.DataFrame
+    grain_of_row: np.ndarray
+    parameters: dict
+    notes: list[str]
+    units: str | None
+
+
+def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: RowClasses | None = None,
+                boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
+                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> Grains:
+    """The grain table of a scan's points; `latents` (N, D) row for row with the points (NaN rows: none),
+    `classes` a class per point."""
+    grain, kam, laue, notes = grains_and_kam(points, boundary_deg, kam_threshold_deg)
+    inside = np.flatnonzero(grain >= 0)
+    g, n_grains = grain[inside], int(grain.max(initial=-1)) + 1
+    euler, phase_id = points.orientations.euler[inside], points.orientations.phase_id[inside]
+    mean, spread = mean_orientations(euler, g, phase_id, laue)
+    table = {col.GRAIN: np.arange(n_grains), **_size_columns(points, inside, g, n_grains),
+             col.PHASE: phase_id[_first_rows(g, n_grains)], **dict(zip(col.EULER_DEG, bunge_degrees(mean).T)),
+             col.GOS: np.rad2deg(_means(g, spread, n_grains)), col.KAM: _means(g, kam[inside], n_grains)}
+    if np.isnan(table[col.KAM]).any():
+        notes.append(f"{int(np.isnan(table[col.KAM]).sum())} grains have no point with a KAM (no neighbour within "
+                     f"{kam_threshold_deg:g}°): kam_deg is empty")
+    if latents is not None:
+        table.update(_latent_columns(g, np.asarray(latents)[inside], n_grains))
+    frame = pd.DataFrame(table)
+    if classes is not None:
+        frame = with_classes(frame, grain, classes)
+    if latents is not None:
+        frame = frame.sort_values([col.LATENT_SPREAD, col.GRAIN], ascending=[False, True], kind="stable",
+                                  na_position="last").reset_index(drop=True)
+    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
+                  "mean_iterations": MEAN_ITERATIONS, "orientation_convention": points.orientations.convention,
+                  "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
+    return Grains(frame, grain, parameters, [MEAN_NOTE, *notes], points.units)
+
+
+def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: float):
+    """(each point's grain, -1 none; its KAM in degrees; phase id -> Laue group, of the phases with one; notes): the
+    reference maps' `grains` and `kam` (`scan_references.orientation_maps`), without the maps grains do not need."""
+    orientations, (rows, columns) = points.orientations, points.cells
+    laue = {k: group for k, group in ((k, laue_of(p)) for k, p in orientations.phases.items()) if group}
+    known = np.isin(orientations.phase_id, list(laue))
+    phase = np.full(points.grid.shape, -1, np.int64)
+    phase[rows, columns] = np.where(known, orientations.phase_id, -1)
+    euler = np.zeros((*points.grid.shape, 3))
+    euler[rows, columns] = orientations.euler
+    grains = ori.grain_map(euler, phase, laue, boundary_deg)[rows, columns]
+    kam = ori.kernel_average_misorientation(euler, phase, laue, kam_threshold_deg)[rows, columns]
+    unknown = sorted({int(k) for k in orientations.phase_id[~known & (orientations.phase_id >= 0)]})
+    notes = [f"phases {unknown} have no crystal symmetry this package knows ({', '.join(ori.LAUE_GROUPS)}): their "
+             "points are in no grain"] if unknown else []
+    return grains, kam, laue, notes
+
+
+def _size_columns(points: ScanPoints, inside: np.ndarray, grain: np.ndarray, n_grains: int) -> dict:
+    """points, area, equivalent circle diameter and centroid of each grain, in the scan's unit."""
+    count = np.bincount(grain, minlength=n_grains)
+    area = count * abs(points.grid.step_x * points.grid.step_y)
+    x_name, y_name = col.coordinate_names(points.units)
+    return {col.POINTS: count, col.area_name(points.units): area, col.ecd_name(points.units): 2 * np.sqrt(area / np.pi),
+            f"{col.CENTROID}{x_name}": _means(grain, points.x[inside], n_grains),
+            f"{col.CENTROID}{y_name}": _means(grain, points.y[inside], n_grains)}
+
+
+def _first_rows(grain: np.ndarray, n_grains: int) -> np.ndarray:
+    first = np.full(n_grains, len(grain), np.int64)
+    np.minimum.at(first, grain, np.arange(len(grain)))
+    return first
+
+
+def _means(grain: np.ndarray, values: np.ndarray, n_grains: int) -> np.ndarray:
+    """Each grain's mean of `values`, over its points where they are finite (NaN where none is)."""
+    finite = np.isfinite(values)
+    total = np.bincount(grain[finite], values[finite], minlength=n_grains)
+    count = np.bincount(grain[finite], minlength=n_grains)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count
+
+
+# -- orientations ------------------------------------------------------------------------------------------
+
+def nearest_equivalents(q: np.ndarray, reference: np.ndarray, laue: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each orientation of `q` (M, 4: sample to crystal) as its symmetry equivalent nearest `reference` (M, 4), on
+    the reference's side of the quaternion sphere (so that they can be averaged), and the symmetry-reduced
+    misorientation angle (radians) between the two: 2 arccos of their largest |inner product|, as
+    `orientation.misorientation_angles` finds it."""
+    q, reference = np.ascontiguousarray(q.T), np.ascontiguousarray(reference.T)  # (4, M): 10x faster products
+    best, out = np.full(q.shape[1], -1.0), q.copy()
+    for s in ori.proper_rotations(laue).as_quat():  # crystal symmetry acts on the crystal frame: S * O
+        candidate = ori.compose(s, np.eye(4)).T @ q  # column j of the matrix: S * (basis quaternion j)
+        dot = np.einsum("ij,ij->j", candidate, reference)
+        nearer = np.abs(dot) > best
+        out[:, nearer] = candidate[:, nearer] * np.where(dot[nearer] < 0, -1.0, 1.0)
+        best = np.maximum(best, np.abs(dot))
+    return out.T, 2 * np.arccos(np.clip(best, 0, 1))
+
+
+def mean_orientations(euler: np.ndarray, grain: np.ndarray, phase_id: np.ndarray, laue: dict,
+                      iterations: int = MEAN_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """(n_grains, 4) unit quaternions (scalar last; sample to crystal, as `orientation.sample_to_crystal`) of each
+    grain's mean orientation: points as their symmetry equivalent nearest the grain's mean, averaged (see the module
+    docstring); and each point's misorientation (radians) to its grain's mean. `grain` ids 0 .. n_grains - 1 per
+    point, one phase per grain; `laue`: phase id -> Laue group."""
+    q = ori.sample_to_crystal(euler).as_quat()
+    n_grains = int(grain.max(initial=-1)) + 1
+    mean = q[_first_rows(grain, n_grains)] if n_grains else np.empty((0, 4))
+    for step in range(iterations + 1):  # the last pass measures each point against the final mean
+        aligned, angle = q.copy(), np.full(len(q), np.nan)
+        for phase, group in laue.items():
+            mine = phase_id == phase
+            aligned[mine], angle[mine] = nearest_equivalents(q[mine], mean[grain[mine]], group)
+        if step < iterations:
+            total = np.stack([np.bincount(grain, aligned[:, k], minlength=n_grains) for k in range(4)], -1)
+            mean = total / np.linalg.norm(total, axis=1, keepdims=True)
+    return mean, angle
+
+
+def bunge_radians(q: np.ndarray) -> np.ndarray:
+    """Sample-to-crystal quaternions (N, 4) -> their Bunge Euler angles (N, 3) in radians, each in [0, 2 pi)."""
+    if not len(q):
+        return np.empty((0, 3))
+    return np.mod(Rotation.from_quat(q).inv().as_euler("ZXZ"), 2 * np.pi)
+
+
+def bunge_degrees(q: np.ndarray) -> np.ndarray:
+    return np.rad2deg(bunge_radians(q))
+
+
+# -- latents and classes -----------------------------------------------------------------------------------
+
+def _latent_columns(grain: np.ndarray, latents: np.ndarray, n_grains: int) -> dict:
+    """latent_spread, latent_norm and each dimension's mean per grain, over its points with finite latents."""
+    finite = np.isfinite(latents).all(axis=1)
+    grain, latents = grain[finite], latents[finite]
+    count = np.bincount(grain, minlength=n_grains)
+    membership = csr_matrix((np.ones(len(grain)), (grain, np.arange(len(grain)))), shape=(n_grains, len(grain)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.asarray(membership @ latents.astype(np.float64)) / count[:, None]
+    distance = np.empty(len(grain))
+    for start in range(0, len(grain), LATENT_BLOCK_ROWS):
+        part = slice(start, start + LATENT_BLOCK_ROWS)
+        distance[part] = np.linalg.norm(latents[part] - mean[grain[part]], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread = np.bincount(grain, distance, minlength=n_grains) / count
+    out = {col.LATENT_SPREAD: spread, col.LATENT_NORM: np.linalg.norm(mean, axis=1)}
+    out.update({col.latent_name(d): mean[:, d] for d in range(latents.shape[1])})
+    return out
+
+
+def with_classes(table: pd.DataFrame, grain_of_row: np.ndarray, classes: RowClasses) -> pd.DataFrame:
+    """The grain table with the class most of each grain's points have (`cluster` or `label`: `classes.column`;
+    empty where none of its points has one) and `class_fraction`, the share of its points in it; put before the
+    latent columns."""
+    has = (grain_of_row >= 0) & (classes.codes >= 0)
+    n_grains, n_classes = int(grain_of_row.max(initial=-1)) + 1, max(len(classes.names), 1)
+    counts = np.bincount(grain_of_row[has] * n_classes + classes.codes[has],
+                         minlength=n_grains * n_classes).reshape(n_grains, n_classes)
+    most, top = counts.argmax(axis=1), counts.max(axis=1)
+    named = np.asarray([*classes.names, ""], dtype=object)[np.where(top > 0, most, len(classes.names))]
+    ids = table[col.GRAIN].to_numpy()
+    out = table.drop(columns=[classes.column, col.CLASS_FRACTION], errors="ignore")
+    before = next((i for i, name in enumerate(out.columns) if name.startswith("latent_")), len(out.columns))
+    out.insert(before, classes.column, named[ids])
+    out.insert(before + 1, col.CLASS_FRACTION, top[ids] / table[col.POINTS].to_numpy())
+    return out
+
+
+# -- files ----------------------------------------------------------------------------------------------------
+
+def grains_names(stem: str) -> dict[str, str]:
+    """The files of a scan's grain table: `grains__<stem>.csv`, `grains_report__<stem>.json`."""
+    return {"table": f"grains__{stem}.csv", "report": f"grains_report__{stem}.json"}
+
+
+def write_grains(found: Grains, out_dir, stem: str, inputs: dict) -> dict[str, Path]:
+    """The grain table (CSV) and its JSON report (parameters, inputs with their SHA-256, counts, notes, versions),
+    each written atomically; `inputs`: name -> an `artifacts.common.input_record` (or None; `input_records`)."""
+    out_dir = Path(out_dir)
+    names = grains_names(stem)
+    table_path = write_csv(out_dir / names["table"], found.table)
+    report = {"kind": "grains", "created": now(), "parameters": found.parameters,
+              "inputs": {k: v for k, v in inputs.items() if v is not None}, "units": found.units,
+              "n_grains": len(found.table), "indexed_points": int((found.grain_of_row >= 0).sum()),
+              "columns": list(found.table.columns), "notes": found.notes,
+              "outputs": {"table": {"name": names["table"], "sha256": sha256_file(table_path)}},
+              "versions": package_versions(VERSION_PACKAGES)}
+    return {"table": table_path, "report": write_json(out_dir / names["report"], report)}
+
+
+def latents_on_points(points: ScanPoints, lat) -> tuple[np.ndarray, list[str]]:
+    """A latents file's vectors (N, D) row for row with the scan's points, matched by coordinates (NaN where a
+    point has none), and notes: the latents must be of this scan's pixels."""
+    matrix, _ = lat.stacked()
+    if lat.x is None:
+        raise InputError("these latents have no x, y coordinates: give the latents of this scan", lat.path)
+    at = points.rows_at(lat.x, lat.y, "the latents' coordinates", lat.path)
+    out = np.full((len(points), matrix.shape[1]), np.nan, np.float32)
+    out[at[at >= 0]] = matrix[at >= 0]
+    notes = []
+    source = lat.attrs.get("source_sha256")
+    if source and source != sha256_file(points.path):
+        notes.append(f"the latents were extracted from another file ({Path(str(lat.attrs.get('source', '?'))).name}, "
+                     "not this scan's bytes): matched to its points by their coordinates")
+    return out, notes
+
+
+def input_records(out_dir, scan, latents=None, classes=None) -> dict:
+    """The grain table's inputs as its report (in `out_dir`) names them: by name, SHA-256 and a path relative to it."""
+    return {"scan": input_record(scan, out_dir), "latents": input_record(latents, out_dir) if latents else None,
+            "classes": input_record(classes, out_dir) if classes else None}

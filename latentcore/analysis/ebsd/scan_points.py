@@ -1,0 +1,137 @@
+"""An indexed scan's points and the classes given to them: what the grain table (`grains`) and the vendor files
+(`vendor_files`) are made from.
+
+    points = scan_points("scan.h5oina")     a scan file's points: x, y, grid, units, orientations, vendor maps
+    points = latents_points(lat)            the same from a latents file (which keeps the scan's orientations)
+    classes = read_classes("clusters.csv", points)   a cluster assignments or labels CSV, matched to the points
+    classes = row_classes(labelled, n)      labels (`labels.labelled.LabelledRows`) already keyed by row
+    rows = points.rows_at(x, y, "the latents", path)  the points at other coordinates (latents of the same scan)
+
+A classes CSV is one the project writes: `cluster_assignments__*.csv` (`cluster`: noise, -1, has no class; the
+others become `cluster 0`, `cluster 1`, ...) or a labels table (`label`), matched to the scan's pixels by their
+coordinates (or by `row` when it has none), as labels are (`labels.labelled.match_labels`): a table of another scan
+is refused in one line.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...columns import CLUSTER, LABEL
+from ...data import open_source
+from ...data.orientations import ScanOrientations
+from ...errors import InputError
+from ..labels import labelled as lab
+from ..maps import Grid
+
+NO_ORIENTATIONS = ("holds no orientations (Euler angles and phases): grains and the .ctf/.ang export need a scan "
+                   "indexed by its vendor's software (Oxford H5OINA, EDAX HDF5, Bruker h5ebsd, kikuchipy h5ebsd "
+                   "with a crystal map)")
+
+
+@dataclasses.dataclass
+class ScanPoints:
+    """One point per row: its coordinates (in `units`) on `grid`, orientation and phase, and the scan's vendor maps
+    (Band Contrast, MAD, IQ, CI, ...), all in row order; `path` is the file they were read from."""
+
+    x: np.ndarray
+    y: np.ndarray
+    grid: Grid
+    units: str | None
+    orientations: ScanOrientations
+    point_maps: dict
+    path: Path
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """(grid row, grid column) of every point."""
+        return self.grid.indices(self.x, self.y)
+
+    def rows_at(self, x, y, what: str, path) -> np.ndarray:
+        """The point (row) at each coordinate, -1 where the grid node has none; refused in one line when a
+        coordinate is off this scan's grid (`what` of another scan)."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        try:
+            rows, columns = self.grid.indices(x, y)
+        except InputError as exc:
+            raise InputError(f"{what} are not of this scan ({self.path.name}): {exc}", path) from None
+        here = np.full(self.grid.n_rows * self.grid.n_columns, -1, np.int64)
+        scan_rows, scan_columns = self.cells
+        here[scan_rows * self.grid.n_columns + scan_columns] = np.arange(len(self))
+        return here[rows * self.grid.n_columns + columns]
+
+
+def scan_points(path) -> ScanPoints:
+    """The points of an indexed scan file; refused in one line when it is not a scan or holds no orientations."""
+    with open_source(path) as reader:
+        info = reader.info()
+        if not info.has_coordinates or info.grid_shape is None:
+            raise InputError("not an EBSD scan (patterns on a grid): give an indexed scan file", path)
+        orientations = reader.orientations()
+        if orientations is None:
+            raise InputError(f"the scan {NO_ORIENTATIONS}", path)
+        x, y = reader.coordinates("all")
+        maps = reader.point_maps()
+    return ScanPoints(x, y, Grid.from_coordinates(x, y, info.grid_shape), info.units, orientations, maps, Path(path))
+
+
+def latents_points(lat) -> ScanPoints:
+    """The points of a latents file (`latents.Latents`) of an indexed scan: its rows, coordinates, orientations
+    and the vendor maps it carries."""
+    if lat.orientations is None or lat.x is None:
+        raise InputError(f"these latents {NO_ORIENTATIONS}", lat.path)
+    return ScanPoints(lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y, lat.grid_shape), lat.units, lat.orientations,
+                      lat.point_maps, Path(lat.path))
+
+
+@dataclasses.dataclass
+class RowClasses:
+    """A class per row: `codes` (N,) int64 index into `names`, -1 where the row has none; `column` says what the
+    classes are (`cluster` or `label`)."""
+
+    codes: np.ndarray
+    names: list[str]
+    column: str
+
+
+def row_classes(labelled: lab.LabelledRows, n_rows: int, column: str = LABEL) -> RowClasses:
+    return RowClasses(lab.codes_per_row(labelled, n_rows), list(labelled.classes), column)
+
+
+def read_classes(path, points: ScanPoints) -> RowClasses:
+    """A cluster assignments CSV (`cluster`) or a labels CSV (`label`) as a class per point, matched by coordinates
+    (or `row`); one-line errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such classes file (a cluster assignments or labels CSV)", path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"not a CSV table: {exc}".splitlines()[0], path) from None
+    table = table.rename(columns=lambda name: str(name).strip().lstrip("\ufeff").lower())
+    if LABEL not in table.columns and CLUSTER in table.columns:
+        return _cluster_classes(table, path, points)
+    if LABEL not in table.columns:
+        raise InputError(f"a classes table needs a `cluster` column (cluster assignments) or a `label` column "
+                         f"(labels), with x_um,y_um or row; it has {list(table.columns)[:10]}", path)
+    labelled = lab.match_labels(lab.check_labels_table(table, path), len(points), points.x, points.y, path)
+    return row_classes(labelled, len(points), LABEL)
+
+
+def _cluster_classes(table: pd.DataFrame, path, points: ScanPoints) -> RowClasses:
+    clusters = pd.to_numeric(table[CLUSTER], errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(clusters) | (clusters % 1 != 0)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise InputError(f"column 'cluster' must hold whole numbers; line {first + 2} has "
+                         f"{table[CLUSTER].iloc[first]!r}", path)
+    table = lab.check_labels_table(table.assign(label=table[CLUSTER]), path)
+    matched = lab.match_labels(table, len(points), points.x, points.y, path)
+    clustering = lab.from_clustering(matched.rows, matched.names.astype(np.int64))  # noise (-1) has no class
+    return row_classes(clustering, len(points), CLUSTER)

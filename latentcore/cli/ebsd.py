@@ -1,0 +1,92 @@
+"""An indexed scan's grains and its export for other EBSD software:
+
+    python -m latentcore grains SCAN [--latents LATENTS] [--classes CSV] --out DIR
+    python -m latentcore export-ebsd SCAN --classes ASSIGNMENTS_OR_LABELS.csv --out FILE.ctf|FILE.ang
+
+`grains` writes `grains__<scan stem>.csv` (one row per grain: size, mean orientation, GOS, KAM, the latents' mean and
+spread, the majority class; `analysis.ebsd.grains`) and its JSON report; `export-ebsd` writes an Oxford .ctf or an
+EDAX .ang with the classes as phases (`analysis.ebsd.vendor_files`) and `<FILE>.json` beside it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .options import add_out_option, boundary_degrees
+
+CLASSES_HELP = ("a cluster assignments CSV (`cluster`; noise has no class) or a labels CSV (`label`), matched to the "
+                "scan's pixels by x_um,y_um (or row)")
+
+
+def add_grains(subparsers):
+    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
+
+    p = subparsers.add_parser("grains", help="the grains of an indexed scan as a table: area, mean orientation, GOS, "
+                                             "KAM, the latents' mean and spread, the majority class (CSV, JSON)")
+    p.add_argument("scan", help="an EBSD scan file with orientations (Oxford H5OINA, EDAX HDF5, ...)")
+    p.add_argument("--latents", help="a *_latents.h5 of this scan: each grain's mean latent and spread, the table "
+                                     "ranked by the spread (internally inhomogeneous grains first)")
+    p.add_argument("--classes", help=CLASSES_HELP + ": the class most of each grain has")
+    add_out_option(p, "output folder")
+    p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
+                   help="misorientation (degrees) above which neighbours are in two grains (default %(default)s)")
+    p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
+                   help="neighbours beyond this many degrees are left out of the KAM (default %(default)s)")
+    p.set_defaults(func=run_grains)
+
+
+def add_export_ebsd(subparsers):
+    p = subparsers.add_parser("export-ebsd", help="the scan with its clusters or labels as phases, as an Oxford "
+                                                  ".ctf or an EDAX .ang (MTEX, AZtecCrystal, OIM)")
+    p.add_argument("scan", help="an EBSD scan file with orientations")
+    p.add_argument("--classes", required=True, help=CLASSES_HELP)
+    add_out_option(p, "FILE.ctf (Oxford) or FILE.ang (EDAX); its report is written beside it as FILE.ctf.json")
+    p.set_defaults(func=run_export_ebsd)
+
+
+def run_grains(args) -> int:
+    from ..analysis.ebsd.grains import grain_table, input_records, latents_on_points, write_grains
+    from ..columns import LATENT_NORM, LATENT_SPREAD
+    from ..analysis.ebsd.scan_points import read_classes, scan_points
+    from ..latents import read_latents
+
+    points = scan_points(args.scan)
+    classes = read_classes(args.classes, points) if args.classes else None
+    latents, notes = (latents_on_points(points, read_latents(args.latents)) if args.latents else (None, []))
+    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg)
+    found.notes += notes
+    inputs = input_records(args.out, args.scan, args.latents, args.classes)
+    paths = write_grains(found, args.out, Path(args.scan).stem, inputs)
+    for note in found.notes:
+        print(f"note: {note}")
+    table = found.table
+    ranked = ", ranked by latent spread" if latents is not None else ""
+    print(f"{len(table):,} grains in {int((found.grain_of_row >= 0).sum()):,} indexed points "
+          f"(boundaries above {args.boundary_deg:g}°){ranked}:")
+    shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
+    print(table[shown].head(5).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"wrote {paths['table']} and {paths['report'].name}")
+    return 0
+
+
+def run_export_ebsd(args) -> int:
+    from ..analysis.artifacts.common import input_record
+    from ..analysis.ebsd.scan_points import read_classes, scan_points
+    from ..analysis.ebsd.vendor_files import FORMATS, export_ebsd
+    from ..errors import InputError
+
+    if Path(args.out).suffix.lower() not in FORMATS:
+        raise InputError("--out must be one of FILE.ctf (Oxford) or FILE.ang (EDAX)", args.out)
+    points = scan_points(args.scan)
+    classes = read_classes(args.classes, points)
+    beside = Path(args.out).parent  # the report's folder
+    report = export_ebsd(points, classes, args.out, {"scan": input_record(args.scan, beside),
+                                                     "classes": input_record(args.classes, beside)})
+    for note in report["notes"]:
+        print(f"note: {note}")
+    grid = report["grid"]
+    print(f"wrote {args.out}: {grid['rows']} x {grid['columns']} points, {len(report['phases'])} phases "
+          f"({report['not_indexed']:,} points not indexed)")
+    for number, phase in report["phases"].items():
+        print(f"  phase {number}: {phase['name']} ({phase['points']:,} points, {phase['laue']})")
+    print(f"report: {args.out}.json")
+    return 0

@@ -1,0 +1,143 @@
+"""A scan with its classes as an Oxford .ctf and an EDAX .ang (latentcore.analysis.ebsd.vendor_files,
+`python -m latentcore export-ebsd`): orix (test-only, an independent reader) reads both back with the scan's own
+orientations within the format's precision, the classes as phases with the scan's symmetry and lattice, the scan's
+band contrast; grid nodes without a point and unindexed points are not indexed; several scan phases split a class;
+a scan in nm is written in µm; the file is written atomically."""
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.spatial.transform import Rotation
+
+from latentcore.analysis.ebsd import vendor_files
+from latentcore.analysis.ebsd.scan_points import RowClasses, read_classes, scan_points
+from latentcore.analysis.labels.labelled import labels_table, write_labels
+from latentcore.cli import main
+from latentcore.data.orientations import Phase
+
+pytestmark = pytest.mark.timeout(300)
+# the formats' precision: .ctf degrees with 4 decimals, .ang radians with 5
+TOLERANCE_DEG = {"ctf": 2e-4, "ang": 2e-3}
+
+
+def load(path):
+    from orix import io
+
+    return io.load(str(path))
+
+
+def angles_deg(euler_a, euler_b) -> np.ndarray:
+    """The rotation angle between orientations given as Bunge Euler angles (radians), without symmetry."""
+    a, b = Rotation.from_euler("ZXZ", euler_a), Rotation.from_euler("ZXZ", euler_b)
+    return np.rad2deg((a.inv() * b).magnitude())
+
+
+@pytest.fixture(scope="module")
+def points(grains_h5oina):
+    return scan_points(grains_h5oina)
+
+
+@pytest.fixture(scope="module")
+def labels_csv(points, tmp_path_factory):
+    """Labels on part of the scan, as the app's labels panel downloads them: left of x = 10 and top right."""
+    left, top_right = np.flatnonzero(points.x < 10), np.flatnonzero((points.x >= 10) & (points.y < 5))
+    path = tmp_path_factory.mktemp("labels") / "labels.csv"
+    write_labels(path, labels_table(np.r_[left, top_right], ["left"] * len(left) + ["top right"] * len(top_right),
+                                    points.x, points.y, "um"))
+    return path
+
+
+@pytest.mark.parametrize("ending", ["ctf", "ang"])
+def test_orix_reads_back_the_orientations_and_the_classes(points, labels_csv, grains_h5oina, tmp_path, ending,
+                                                          capsys):
+    out = tmp_path / f"scan.{ending}"
+    assert main(["export-ebsd", str(grains_h5oina), "--classes", str(labels_csv), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert f"wrote {out}: 12 x 15 points, 3 phases" in said and "phase 1: left" in said
+    assert not list(tmp_path.glob("*.partial"))
+    xmap = load(out)
+    assert xmap.shape == (12, 15)
+    rows, columns = points.cells
+    at = rows * 15 + columns  # the file's lines are the grid's nodes, row by row
+    np.testing.assert_allclose(xmap.x[at], points.x, atol=1e-4)
+    np.testing.assert_allclose(xmap.y[at], points.y, atol=1e-4)
+    names = {phase_id: phase.name for phase_id, phase in xmap.phases}
+    classes = read_classes(labels_csv, points)
+    indexed = points.orientations.phase_id >= 0
+    expected = np.where(classes.codes >= 0, np.asarray(classes.names, dtype=object)[classes.codes], "unclassified")
+    found = np.array([names[k] for k in xmap.phase_id[at]], dtype=object)
+    np.testing.assert_array_equal(found[indexed], expected[indexed])
+    assert (xmap.phase_id[at][~indexed] == -1).all() and (~indexed).sum() == 5
+    assert angles_deg(points.orientations.euler[indexed], xmap.rotations.to_euler()[at][indexed]).max() \
+        < TOLERANCE_DEG[ending]
+    for _, phase in xmap.phases:
+        if phase.name != "not_indexed":
+            assert phase.point_group.proper_subgroup.name == "432"  # the scan's m-3m
+            np.testing.assert_allclose(phase.structure.lattice.abcABG(), [3.524, 3.524, 3.524, 90, 90, 90])
+    band_contrast = xmap.prop["BC" if ending == "ctf" else "iq"][at]
+    np.testing.assert_array_equal(band_contrast, points.point_maps["Band Contrast"])
+    report = json.loads(out.with_name(out.name + ".json").read_text())
+    assert [p["name"] for p in report["phases"].values()] == ["left", "top right", "unclassified"]
+    assert report["inputs"]["classes"]["sha256"] and report["outputs"]["file"]["name"] == out.name
+
+
+def test_cluster_assignments_give_cluster_phases_and_noise_none(points, grains_h5oina, tmp_path):
+    table = pd.DataFrame({"row": np.arange(len(points)), "x_um": points.x, "y_um": points.y,
+                          "cluster": np.where(points.y < 9, 0, np.where(points.x < 6, 1, -1))})
+    table.to_csv(tmp_path / "cluster_assignments__kmeans.csv", index=False)
+    classes = read_classes(tmp_path / "cluster_assignments__kmeans.csv", points)
+    assert classes.names == ["cluster 0", "cluster 1"] and classes.column == "cluster"
+    report = vendor_files.export_ebsd(points, classes, tmp_path / "clusters.ctf")
+    assert [p["name"] for p in report["phases"].values()] == ["cluster 0", "cluster 1", "unclassified"]
+    assert report["phases"]["3"]["points"] == int(((table["cluster"] == -1) & (points.orientations.phase_id >= 0))
+                                                  .sum())
+
+
+def test_nodes_without_points_two_scan_phases_and_nm(points, tmp_path):
+    """A scan in nm whose last row misses three points, with grains at y < 3 of a second (cubic) phase."""
+    keep = np.arange(len(points)) < len(points) - 3
+    phase_id = np.where((points.orientations.phase_id >= 0) & (points.y < 3), 2, points.orientations.phase_id)
+    orientations = dataclasses.replace(points.orientations, euler=points.orientations.euler[keep],
+                                       phase_id=phase_id[keep],
+                                       phases={**points.orientations.phases, 2: Phase("Copper", "m-3m")})
+    partial = dataclasses.replace(points, x=points.x[keep], y=points.y[keep], orientations=orientations, units="nm",
+                                  point_maps={})
+    codes = np.where(partial.x < 10, 0, -1)
+    report = vendor_files.export_ebsd(partial, RowClasses(codes, ["left"], "label"), tmp_path / "partial.ang")
+    assert [p["name"] for p in report["phases"].values()] == ["left (Nickel)", "left (Copper)",
+                                                             "unclassified (Nickel)", "unclassified (Copper)"]
+    assert report["nodes_without_point"] == 3 and report["grid"]["step_um"] == [0.0015, 0.0015]
+    xmap = load(tmp_path / "partial.ang")
+    assert xmap.size == 180 and (xmap.phase_id[-3:] == -1).all()
+    np.testing.assert_allclose(xmap.x[:3], [0, 0.0015, 0.003], atol=1e-6)  # µm
+    assert "IQ: not in the scan, written as its empty value" in report["notes"]
+    assert any("lattice constants" in note for note in report["notes"])  # Copper's: none in the file
+
+
+def test_class_names_stay_one_field(points, tmp_path):
+    codes = np.where(points.x < 10, 0, -1)
+    vendor_files.export_ebsd(points, RowClasses(codes, ["grain\tboundary\r\n=1"], "label"), tmp_path / "odd.ctf")
+    lines = (tmp_path / "odd.ctf").read_text().splitlines()
+    assert "3.5240;3.5240;3.5240\t90.0000;90.0000;90.0000\tgrain boundary =1\t11\t225" in lines
+    assert len(load(tmp_path / "odd.ctf").phases.ids) == 3  # not indexed, the class, unclassified
+
+
+def test_an_interrupted_export_leaves_no_file(points, tmp_path, monkeypatch):
+    target = tmp_path / "scan.ctf"
+    target.write_text("the earlier export\n")
+
+    def failing(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(vendor_files, "_lines", failing)
+    with pytest.raises(OSError):
+        vendor_files.export_ebsd(points, RowClasses(np.zeros(len(points), np.int64), ["all"], "label"), target)
+    assert target.read_text() == "the earlier export\n" and not list(tmp_path.glob("*.partial"))
+
+
+def test_the_oxford_and_edax_readers_keep_the_lattice_constants(points, edax_h5):
+    nickel = (3.524, 3.524, 3.524, 90.0, 90.0, 90.0)
+    assert points.orientations.phases[1].lattice == nickel  # H5OINA: Å, the angles stored in radians
+    assert scan_points(edax_h5).orientations.phases[1].lattice == nickel  # EDAX: Å and degrees

@@ -1,0 +1,62 @@
+"""The Latent maps page's point panels, one linked group over the ROI's pixels: the click map (a latent dimension,
+the picked pixel marked) and, when the page colours by label, the labels map above the maps. A click, box or lasso
+on either is the session's selection, applied (`take`) before anything is drawn."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from latentcore.analysis.maps import Roi
+from latentcore.data.base import display_units
+
+from ..compute import scan_maps
+from ..figures import plots
+from . import point_panel, selection
+
+GROUP, PICKER, LABELS = "maps", "maps_picker", "maps_labels_map"
+
+
+@dataclasses.dataclass
+class MapsPanels:
+    rows: np.ndarray  # the ROI's rows (global ids): the group's rows, in order
+    cells: tuple  # each one's (grid row, grid column) on the ROI's grid
+    points: tuple  # as the panels draw them (`selection.map_points`)
+    keys: tuple  # the panels the page draws
+    units: str | None
+
+    @classmethod
+    def over(cls, lat_stamp: tuple, lat, roi: Roi | None, grid, by_label: bool) -> MapsPanels:
+        """The panels over the ROI's pixels on `grid` (the ROI's map grid); the labels map too with `by_label`."""
+        rows, cells = scan_maps.roi_cells(lat_stamp, roi)
+        return cls(rows, cells, selection.map_points(grid, cells), (LABELS, PICKER) if by_label else (PICKER,),
+                   lat.units)
+
+    def take(self):
+        selection.take_shapes({key: self.points[0] for key in self.keys}, self.rows)
+
+    def _axes(self) -> dict:
+        unit = display_units(self.units)
+        return {"x_title": f"x ({unit})", "y_title": f"y ({unit})", "units": self.units, "row_ids": self.rows}
+
+    def draw_labels(self, lat_stamp: tuple, roi: Roi | None, labelled):
+        """The labels over the ROI's pixels in their colours, a legend of counts (unlabelled grey)."""
+        colour = scan_maps.roi_label_colour(lat_stamp, roi, labelled.digest(), labelled)
+        point_panel.draw(LABELS, self.points, colour, group=GROUP, title="Labels on the scan", height=420,
+                         **self._axes())
+
+    def draw_picker(self, values_map, title: str, colorscale: str, limits, nan_colour: str, lines=None):
+        """`values_map` (the ROI's map of a dimension, as the maps above show it) to click on, in their colours and
+        limits; pixels without a value, or without a row, in the maps' `nan_colour`."""
+        values = values_map[self.cells]
+        colour = plots.continuous_colour(values, title, colorscale, *(limits or (None, None)))
+        colour = dataclasses.replace(colour, colours=[*colour.colours[:-1], nan_colour])  # the NaN code: the last
+        point_panel.draw(PICKER, self.points, colour, group=GROUP, title=title, values=values, lines=lines,
+                         background=nan_colour, **self._axes())
+
+    def overlay(self, chosen, lat, picked: int | None):
+        """The selection on the panels, the `picked` row (the one whose pattern the page shows) marked."""
+        mark = [] if picked is None else [{"x": [lat.x[picked]], "y": [lat.y[picked]], "name": "picked",
+                                           "symbol": "diamond-open", "size": 16, "colour": "#e31a1c"}]
+        point_panel.overlays(GROUP, {key: self.points for key in self.keys}, len(self.rows), chosen,
+                             marks={PICKER: mark}, row_ids=self.rows)

@@ -1,0 +1,124 @@
+// Selection arithmetic, as shapes.py does it: the rows inside a shape over the coordinates drawn (a mask), combined
+// with the selection (Shift adds, Alt removes); a lasso too long for one message simplified; a view as it is sent.
+
+export function polygonTest(xs, ys) {
+  // (x, y) -> inside the polygon, by the even-odd rule with shapes.py's arithmetic; each edge is listed in the
+  // horizontal bands its y span covers, so a point tests only the few edges of its band (an edge that does not
+  // span its y could not change the answer)
+  const n = xs.length, [low, high] = bounds(ys), bands = 64;
+  const height = (high - low) / bands || 1, band = (y) => Math.max(0, Math.min(bands - 1, Math.floor((y - low) / height)));
+  const edges = Array.from({length: bands}, () => []);
+  for (let i = 0, j = n - 1; i < n; j = i++) {
+    for (let b = band(Math.min(ys[i], ys[j])); b <= band(Math.max(ys[i], ys[j])); b++) edges[b].push(i, j);
+  }
+  return (px, py) => {
+    const list = edges[band(py)];
+    let inside = false;
+    for (let e = 0; e < list.length; e += 2) {
+      const i = list[e], j = list[e + 1];
+      if ((ys[i] > py) !== (ys[j] > py) && px < (xs[j] - xs[i]) * (py - ys[i]) / (ys[j] - ys[i]) + xs[i]) inside = !inside;
+    }
+    return inside;
+  };
+}
+
+function bounds(values) {
+  let low = Infinity, high = -Infinity;
+  for (const v of values) { if (v < low) low = v; if (v > high) high = v; }
+  return [low, high];
+}
+
+export function rowsIn(shape, xs, ys) {
+  // a mask over the rows drawn at (xs, ys): a box holds its edges; a lasso is the even-odd rule within the
+  // vertices' bounds; a click is its row
+  const n = xs.length, hit = new Uint8Array(n);
+  if (shape.shape === "click") hit[shape.row] = 1;
+  else if (shape.shape === "box") {
+    const [x0, x1] = shape.x, [y0, y1] = shape.y;
+    for (let i = 0; i < n; i++) hit[i] = xs[i] >= x0 && xs[i] <= x1 && ys[i] >= y0 && ys[i] <= y1;
+  } else {
+    const inside = polygonTest(shape.x, shape.y), [bx0, bx1] = bounds(shape.x), [by0, by1] = bounds(shape.y);
+    for (let i = 0; i < n; i++) {
+      const x = xs[i], y = ys[i];
+      hit[i] = x >= bx0 && x <= bx1 && y >= by0 && y <= by1 && inside(x, y);
+    }
+  }
+  return hit;
+}
+
+export function combine(op, mask, before) {
+  // the new selection's mask (`mask`, changed): the shape's rows (replace), added to or removed from `before`
+  if (before && op === "add") for (let i = 0; i < mask.length; i++) mask[i] |= before[i];
+  else if (op === "remove") for (let i = 0; i < mask.length; i++) mask[i] = before ? before[i] & !mask[i] : 0;
+  return mask;
+}
+
+export function rowsOf(mask) {
+  let count = 0;
+  for (let i = 0; i < mask.length; i++) count += mask[i];
+  const rows = new Int32Array(count);
+  for (let i = 0, k = 0; k < count; i++) if (mask[i]) rows[k++] = i;
+  return rows;
+}
+
+export function viewOf(view) {
+  // a view as the server reads it (shapes.py's read_view): each range from low to high
+  return {x0: Math.min(view.x0, view.x1), x1: Math.max(view.x0, view.x1),
+          y0: Math.min(view.y0, view.y1), y1: Math.max(view.y0, view.y1)};
+}
+
+export function simplify(path, most) {
+  // a lasso's path ([x, y] pairs) in at most `most` vertices, its ends kept (Visvalingam-Whyatt): the vertex whose
+  // triangle with its neighbours has the least area goes first, again and again, in O(n log n)
+  const n = path.length;
+  if (n <= most) return path;
+  const prev = new Int32Array(n), next = new Int32Array(n), area = new Float64Array(n), gone = new Uint8Array(n);
+  const triangle = (i) => {
+    const [ax, ay] = path[prev[i]], [bx, by] = path[i], [cx, cy] = path[next[i]];
+    return Math.abs((bx - ax) * (cy - ay) - (cx - ax) * (by - ay)) / 2;
+  };
+  const queue = minHeap(3 * n);
+  for (let i = 0; i < n; i++) { prev[i] = i - 1; next[i] = i + 1; }
+  for (let i = 1; i < n - 1; i++) queue.push(area[i] = triangle(i), i);
+  for (let left = n; left > most;) {
+    const [a, i] = queue.pop();
+    if (gone[i] || a !== area[i]) continue;  // gone, or its area changed since: a later entry holds it
+    gone[i] = 1;
+    left--;
+    const p = prev[i], q = next[i];
+    next[p] = q; prev[q] = p;
+    for (const k of [p, q]) if (k > 0 && k < n - 1) queue.push(area[k] = Math.max(triangle(k), a), k);
+  }
+  return path.filter((_, i) => !gone[i]);
+}
+
+function minHeap(capacity) {
+  // (key, item) pairs, the least key first
+  const keys = new Float64Array(capacity), items = new Int32Array(capacity);
+  let size = 0;
+  const swap = (a, b) => {
+    const key = keys[a], item = items[a];
+    keys[a] = keys[b]; items[a] = items[b]; keys[b] = key; items[b] = item;
+  };
+  return {
+    push(key, item) {
+      let i = size++;
+      keys[i] = key; items[i] = item;
+      while (i > 0 && keys[(i - 1) >> 1] > keys[i]) { swap(i, (i - 1) >> 1); i = (i - 1) >> 1; }
+    },
+    pop() {
+      const top = [keys[0], items[0]];
+      size--;
+      keys[0] = keys[size]; items[0] = items[size];
+      for (let i = 0; ;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < size && keys[l] < keys[m]) m = l;
+        if (r < size && keys[r] < keys[m]) m = r;
+        if (m === i) return top;
+        swap(i, m);
+        i = m;
+      }
+    },
+  };
+}
