@@ -1,7 +1,9 @@
 """Reports name their files by name, SHA-256 and a path relative to the report's own folder, never by an absolute
 path: every command that writes a JSON report runs here on small files, and each of its reports is read back."""
+import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from latentcore.cli import main
@@ -53,3 +55,19 @@ def test_a_rerun_finds_its_inputs_from_the_report_wherever_it_is_run(tmp_path, m
     capsys.readouterr()
     assert main(["rerun", str(report), "--no-png"]) == 0 and "byte-identical" in capsys.readouterr().out
     assert check_report(report, tmp_path, REPO) == 1  # rewritten by the rerun: still no absolute path
+
+
+def test_the_grain_table_and_the_export_name_their_inputs_from_the_report(tmp_path, grains_h5oina):
+    data = tmp_path / "data"
+    data.mkdir()
+    scan = data / grains_h5oina.name
+    shutil.copyfile(grains_h5oina, scan)
+    labels = data / "labels.csv"
+    pd.DataFrame({"row": range(12 * 15), "label": ["a", "b", "c"] * 60}).to_csv(labels, index=False)
+    out = data / "out"
+    assert main(["grains", str(scan), "--classes", str(labels), "--out", str(out)]) == 0
+    assert main(["export-ebsd", str(scan), "--classes", str(labels), "--out", str(out / "scan.ctf")]) == 0
+    reports = sorted(out.glob("*.json"))
+    assert [path.name for path in reports] == ["grains_report__grains.json", "scan.ctf.json"]
+    for report in reports:
+        assert check_report(report, tmp_path, REPO) == 2, report.name  # the scan and the classes, by their paths
