@@ -239,4 +239,5 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
         lat = sources.latents(lat_stamp)
         ebsd_files.as_phases(lat, lambda: row_classes(from_clustering(run["rows"], run["labels"]), len(lat.x), CLUSTER),
                              Path(names["assignments"]).stem, Path(out_dir), "clusters",
-                             {"latents": lat.path, "classes": Path(out_dir) / names["assignments"]})
+                             {"latents": lat.path,  # the run wrote its CSV in the job's folder
+                              "classes": Path(cluster_runs.job_folder(lat_stamp, job, out_dir)) / names["assignments"]})
