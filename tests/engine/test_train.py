@@ -25,7 +25,7 @@ from latentcore.models.vae import ConvVAE
 from latentcore.storage import lock_exclusive, sha256_file
 from latentcore.train import TrainConfig, encode_patterns, load_patterns, train_vae
 from latentcore.train.dataset import select_rows
-from latentcore.train.outputs import stopped_runs
+from latentcore.train.outputs import inputs_found, stopped_runs
 from latentcore.train.pace import ESTIMATE_BATCHES
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -264,8 +264,11 @@ def test_a_stopped_run_is_found_from_its_files_and_a_second_call_in_its_folder_i
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "checkpoint.pth").write_bytes(b"")
     (tmp_path / "damaged" / "config.json").write_text('{"result": {"status": "stopped"}, "train": {}}')
-    [run] = stopped_runs(tmp_path)
+    [named] = stopped_runs(tmp_path)  # config.json names the data by its name alone: not found without it
+    assert named["config"].data == Path(ebsd_h5).name and not inputs_found(named["config"])
+    [run] = stopped_runs(tmp_path, [tmp_path / "other.h5", ebsd_h5])  # the files the caller trains on, by name
     assert run["out_dir"] == tmp_path / "stopped" and run["config"] == tiny(ebsd_h5, tmp_path / "stopped", epochs=3)
+    assert inputs_found(run["config"])
     assert (run["status"], run["epochs_done"], run["batches_done"], run["batches_per_epoch"]) == ("stopped", 0, 4, 12)
     lock = lock_exclusive(tmp_path / "stopped" / "run.lock")  # a call going on there (resumed in another tab)
     try:

@@ -85,13 +85,13 @@ def last_training_run(folder: str) -> dict | None:
     return last_finished_run(folder)
 
 
-def stopped_training_runs(folder: str) -> list[dict]:
+def stopped_training_runs(folder: str, inputs=()) -> list[dict]:
     """The training runs under `folder` stopped before their epochs, which resume from their checkpoints
-    (`latentcore.train.outputs.stopped_runs`), newest first: read from their files on each call, so
-    every tab and every session of the workspace sees them."""
+    (`latentcore.train.outputs.stopped_runs`: their files found among `inputs` by name), newest first: read from
+    their files on each call, so every tab and every session of the workspace sees them."""
     from latentcore.train.outputs import stopped_runs
 
-    return stopped_runs(folder)
+    return stopped_runs(folder, inputs)
 
 
 def mean_pattern(job, sizes: dict[str, int], start: bool = False):
