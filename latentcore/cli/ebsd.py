@@ -75,7 +75,7 @@ def run_export_ebsd(args) -> int:
     from ..errors import InputError
 
     if Path(args.out).suffix.lower() not in FORMATS:
-        raise InputError("--out must be one of FILE.ctf (Oxford) or FILE.ang (EDAX)", args.out)
+        raise InputError("--out must end in .ctf or .ang: name it FILE.ctf (Oxford) or FILE.ang (EDAX)", args.out)
     points = scan_points(args.scan)
     classes = read_classes(args.classes, points)
     beside = Path(args.out).parent  # the report's folder
