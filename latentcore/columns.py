@@ -6,7 +6,8 @@ Every table that has them starts `row`, `x_um`, `y_um`, then the names of its ou
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
 - `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
-  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output.
+  (`latent_3`), `embedding_name(method, i)` (`umap_0`, `pca_1`), and a line profile's `distance_name(units)`
+  (`distance_um`), `MISORIENTATION_TO_FIRST` and `MISORIENTATION_TO_PREVIOUS`: the columns of each output.
 
 `beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
 `head` kept as `source_<name>` (cutouts may carry their own `row`).
@@ -24,6 +25,8 @@ PROBABILITY = "probability"  # of the predicted label
 GIVEN = "given"  # the label a row was given, empty where none
 SELECTED = "selected"  # whether the row is in the app's selection
 COSINE_DISTANCE = "cosine_distance"  # a nearest neighbour's, in the latent space
+MISORIENTATION_TO_FIRST = "misorientation_to_first_deg"  # along a line profile, to its first indexed pixel
+MISORIENTATION_TO_PREVIOUS = "misorientation_to_previous_deg"  # along a line profile, to the pixel before
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
 
@@ -32,6 +35,11 @@ def coordinate_names(units: str | None) -> tuple[str, str]:
     """`x_um`, `y_um`: scan coordinates with their unit in the name (micrometres unless the scan says otherwise)."""
     units = units or DEFAULT_UNITS
     return f"x_{units}", f"y_{units}"
+
+
+def distance_name(units: str | None) -> str:
+    """`distance_um`: the distance along a line profile, in the scan's unit."""
+    return f"distance_{units or DEFAULT_UNITS}"
 
 
 def latent_name(dimension: int) -> str:
