@@ -103,6 +103,8 @@ def _cuts(a: float, b: float, n: int) -> np.ndarray:
     """The t where the segment's coordinate, from `a` to `b`, crosses an integer k strictly between them, 0 <= k <= n."""
     low, high = min(a, b), max(a, b)
     first, last = max(0, math.floor(low) + 1), min(n, math.ceil(high) - 1)
+    if first > last:  # before arange: a far end is a huge integer
+        return np.empty(0)
     k = np.arange(first, last + 1, dtype=np.float64)
     with np.errstate(over="ignore"):
         return (k - a) / (b - a)

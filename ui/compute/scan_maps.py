@@ -108,3 +108,19 @@ def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: tuple | None) -> 
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations."""
     return roi_references(lat_stamp, None, boundary_deg, roi)["lines"]
+
+
+# -- a line profile -------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def line_profile(lat_stamp: tuple, line: tuple, bandcontrast, dims: tuple[int, ...]):
+    """The values along a line (x0, y0, x1, y1) drawn on the scan (`latentcore.analysis.profile.line_profile` over
+    the scan's grid, as `python -m latentcore profile`): misorientations where the latents hold orientations,
+    `bandcontrast` (a BandContrast, or None), the latent dimensions `dims`."""
+    from latentcore.analysis.profile import Line, line_profile as profile
+
+    lat = latents(lat_stamp)
+    grid, cells = scan_grid(lat_stamp)
+    band = None if bandcontrast is None else bandcontrast.values(lat.point_maps, lat.x, lat.y, lat_stamp[0])[1]
+    return profile(Line(*line), grid, cells, lat.x, lat.y, units=lat.units, orientations=lat.orientations,
+                   bandcontrast=band, latents=stacked_latents(lat_stamp)[0], dims=dims)
