@@ -100,7 +100,7 @@ def line_cells(line: Line, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _cuts(a: float, b: float, n: int) -> np.ndarray:
-    """The t where the segment's coordinate, from `a` to `b`, crosses an integer k strictly between them, 0 <= k <= n."""
+    """The t where a coordinate going from `a` to `b` crosses an integer k strictly between them, 0 <= k <= n."""
     low, high = min(a, b), max(a, b)
     first, last = max(0, math.floor(low) + 1), min(n, math.ceil(high) - 1)
     if first > last:  # before arange: a far end is a huge integer
@@ -155,7 +155,7 @@ def misorientations_along(orientations, rows: np.ndarray) -> tuple[np.ndarray, n
     Laue group here."""
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
     phase = np.asarray(orientations.phase_id)[rows]
-    phase = np.where([laue.get(int(p)) is not None for p in phase], phase, -1) if len(rows) else phase
+    phase = np.where(np.isin(phase, [k for k, group in laue.items() if group]), phase, -1)  # -1: not indexed here
     euler = np.asarray(orientations.euler, np.float64)[rows]
     to_first, to_previous = np.full(len(rows), np.nan), np.full(len(rows), np.nan)
     indexed = np.flatnonzero(phase >= 0)

@@ -229,8 +229,9 @@ def run_profile(args) -> int:
         inputs["scan"] = artifacts.input_record(args.scan)
         orientations = orientations or _scan_orientations(args.scan, latents, inputs["scan"]["sha256"])
     bandcontrast = args.bandcontrast or (BandContrast.scan_map() if latents.point_maps else None)
-    band_name, band = ("band contrast", None) if bandcontrast is None else \
-        bandcontrast.values(latents.point_maps, latents.x, latents.y, args.latents)
+    band_name, band = "band contrast", None
+    if bandcontrast is not None:
+        band_name, band = bandcontrast.values(latents.point_maps, latents.x, latents.y, args.latents)
     with about_file(args.latents):
         grid = Grid.from_coordinates(latents.x, latents.y)
         table = line_profile(line, grid, grid.indices(latents.x, latents.y), latents.x, latents.y,

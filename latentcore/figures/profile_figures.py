@@ -10,7 +10,8 @@ from ..columns import BANDCONTRAST, MISORIENTATION_TO_FIRST, MISORIENTATION_TO_P
 from ..data.base import display_units
 from .colours import NOISE_GREY, PALETTE
 
-MISORIENTATIONS = {MISORIENTATION_TO_FIRST: "to the first point", MISORIENTATION_TO_PREVIOUS: "to the previous point"}
+MISORIENTATIONS = {MISORIENTATION_TO_FIRST: "to the first indexed pixel",
+                   MISORIENTATION_TO_PREVIOUS: "to the previous pixel"}
 
 
 def profile_figure(table: pd.DataFrame, units: str | None, *, title: str = "", band_name: str = "band contrast",
@@ -24,10 +25,11 @@ def profile_figure(table: pd.DataFrame, units: str | None, *, title: str = "", b
         (band_name, [BANDCONTRAST] if BANDCONTRAST in table else []),
         ("latent value", latents)) if columns]
     fig = make_subplots(rows=max(1, len(panels)), cols=1, shared_xaxes=True, vertical_spacing=0.06)
+    hues = iter(PALETTE * (1 + len(table.columns) // len(PALETTE)))  # one hue a trace: the legend tells them apart
     for i, (axis, columns) in enumerate(panels, start=1):
-        for j, column in enumerate(columns):
+        for column in columns:
             name = MISORIENTATIONS.get(column, band_name if column == BANDCONTRAST else column.replace("_", " "))
-            colour = NOISE_GREY if column == MISORIENTATION_TO_PREVIOUS else PALETTE[j % len(PALETTE)]
+            colour = NOISE_GREY if column == MISORIENTATION_TO_PREVIOUS else next(hues)
             fig.add_trace(go.Scatter(x=distance, y=table[column], mode="lines+markers", name=name,
                                      marker={"size": 4}, line={"color": colour, "width": 1.5}), row=i, col=1)
         fig.update_yaxes(title_text=axis, row=i, col=1)

@@ -62,7 +62,8 @@ def test_a_line_on_the_scan_map_shows_its_profile_on_every_page_as_the_command_l
 
     send(at, "umap_scatter", LINE)  # a line on the embedding: refused, nothing changes
     assert len(at.warning) == 1 and "a line on a panel that is not a scan map" in at.warning[0].value
-    assert at.session_state["selection"].tolist() == [3, 5] and profile_table(at)["row"].tolist() == table["row"].tolist()
+    assert at.session_state["selection"].tolist() == [3, 5]
+    assert profile_table(at)["row"].tolist() == table["row"].tolist()
 
     run(at, "clusters")  # the same line on the Clusters page's map, and its profile
     assert line_marks(at, "clusters")["clusters_map"]["y"] == LINE["y"]

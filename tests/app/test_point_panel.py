@@ -108,7 +108,7 @@ FORGED = [  # a message from a hostile browser, and what the line refusing it sa
     ({"shape": "circle", "x": [0.0], "y": [0.0]}, "unknown shape 'circle': it may be a box, lasso, click, line"),
     ({"shape": "line", "x": [0.0], "y": [0.0, 1.0]}, "a line whose x is 1 values: it needs a list of 2 numbers"),
     ({"shape": "line", "x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 2.0]}, "a line whose x is 3 values: it needs a list of 2"),
-    ({"shape": "line", "x": [0.0, 1.0], "y": [0.0, -float("inf")]}, "a line whose y holds a value that is not a finite"),
+    ({"shape": "line", "x": [0.0, 1.0], "y": [0.0, -float("inf")]}, "a line whose y holds a value that is not"),
     ({"shape": "line", "x": "0,1", "y": [0.0, 1.0]}, "a line whose x is '0,1': it needs a list of 2 numbers"),
     ({**BOX, "shape": ["box"]}, "unknown shape ['box']"),
     ({**BOX, "op": "xor"}, "a selection that would 'xor' rows: it may only replace, add, remove"),

@@ -64,6 +64,8 @@ def written(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> dict[str, Path]:
          "--out", out / "whole"],
         ["rank", latents, "--reference", out / "kept.csv", "--metrics", "pearson", "spearman", "--out", out / "rank",
          "--no-figures"],
+        ["profile", latents, "--line", "5,10,80,50", "--bandcontrast", bandcontrast_csv, "--dims", "0-2", "--out",
+         out / "profile", "--no-png"],
     ]
     try:
         for args in runs:
@@ -87,8 +89,8 @@ def written(tmp_path_factory, ebsd_h5, bandcontrast_csv) -> dict[str, Path]:
 def test_every_csv_the_commands_write_uses_the_documented_columns(written):
     assert sorted(written) == ["cluster_assignments__kmeans_dim0_full.csv",
                                "cluster_assignments__kmeans_latents_roi0-30_0-20.csv", "kept.csv", "labels.csv",
-                               "loss.csv", "probe_predictions__logistic.csv", "ranking_scores__pearson_top10.csv",
-                               "umap.csv"]
+                               "line_profile__from5_10_to80_50.csv", "loss.csv", "probe_predictions__logistic.csv",
+                               "ranking_scores__pearson_top10.csv", "umap.csv"]
     names = documented()
     for name, path in written.items():
         header = list(pd.read_csv(path, nrows=0).columns)

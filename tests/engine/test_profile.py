@@ -26,7 +26,8 @@ def clipped(line: Line, grid: Grid, row: int, column: int) -> tuple[float, float
     x0, x1 = grid.x0 + (column - 0.5) * grid.step_x, grid.x0 + (column + 0.5) * grid.step_x
     y0, y1 = grid.y0 + (row - 0.5) * grid.step_y, grid.y0 + (row + 0.5) * grid.step_y
     low, high = 0.0, 1.0
-    for start, delta, edge_low, edge_high in ((line.x0, line.x1 - line.x0, x0, x1), (line.y0, line.y1 - line.y0, y0, y1)):
+    for start, delta, edge_low, edge_high in ((line.x0, line.x1 - line.x0, x0, x1),
+                                              (line.y0, line.y1 - line.y0, y0, y1)):
         if delta == 0:
             if not edge_low <= start <= edge_high:
                 return 1.0, 0.0

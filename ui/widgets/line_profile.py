@@ -77,8 +77,8 @@ def _show(page: str, lat_stamp: tuple, lat, line: Line, table, bandcontrast):
     cols = st.columns(3)
     cols[0].download_button("Profile (CSV)", table.to_csv(index=False), file_name=names["table"], mime="text/csv",
                             key=f"{page}_profile_csv", on_click="ignore", icon=":material/download:")
-    cols[1].download_button(f"Profile (PNG, {dpi} dpi)", lambda: png.figure_png(figure, str(out / names["figure"]), dpi),
-                            file_name=names["figure"], mime="image/png", key=f"{page}_profile_png", on_click="ignore",
-                            icon=":material/download:")
+    cols[1].download_button(f"Profile (PNG, {dpi} dpi)",
+                            lambda: png.figure_png(figure, str(out / names["figure"]), dpi), file_name=names["figure"],
+                            mime="image/png", key=f"{page}_profile_png", on_click="ignore", icon=":material/download:")
     cols[2].button("Clear the line", key=f"{page}_profile_clear", on_click=state.clear_profile_line,
                    icon=":material/close:")

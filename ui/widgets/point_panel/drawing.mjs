@@ -227,7 +227,7 @@ function drawScaleBar(panel, ctx, p) {
   ctx.fillRect(x, y, px, 4);
   ctx.textAlign = "center"; ctx.textBaseline = "bottom";
   ctx.fillText(label, x + px / 2, y - 2);
-  panel.scaleBar = {length, px, label};
+  panel.scaleBar = {length, px, label, span};
 }
 
 function drawAxes(panel, ctx, p) {

@@ -59,7 +59,7 @@ class Panel {
     bar.innerHTML = `<span class="lp-title"></span><span class="lp-tools">
       <button data-mode="box" title="Box: drag to select (Shift adds, Alt removes)">Box</button>
       <button data-mode="lasso" title="Lasso: draw around points (Shift adds, Alt removes)">Lasso</button>${h.y_down ? `
-      <button data-mode="line" title="Line: drag from its first point to its last: the values along it below">Line</button>` : ""}
+      <button data-mode="line" title="Line: drag from its first point to its last (its profile below)">Line</button>` : ""}
       <button data-mode="pan" title="Pan: drag to move; the wheel zooms">Pan</button>
       <button data-act="home" title="Back to the whole view (or double-click)">Reset</button></span>`;
     bar.querySelector(".lp-title").textContent = h.title;

@@ -14,7 +14,8 @@ from latentcore.errors import InputError
 
 from .contract import CONTRACT, MAX_VERTICES, OPS, SHAPES
 
-_VALUES = {"box": (2, 2), "click": (1, 1), "lasso": (3, MAX_VERTICES), "line": (2, 2)}  # how many x (and y) values a shape has
+# how many x (and y) values a shape has: a line's are its first point and its last
+_VALUES = {"box": (2, 2), "click": (1, 1), "lasso": (3, MAX_VERTICES), "line": (2, 2)}
 _VIEW = ("x0", "x1", "y0", "y1")
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 24
