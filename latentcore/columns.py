@@ -8,7 +8,8 @@ names of its output:
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
 - `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
-  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output;
+  (`latent_3`), `embedding_name(method, i)` (`umap_0`, `pca_1`), and a line profile's `distance_name(units)`
+  (`distance_um`), `MISORIENTATION_TO_FIRST` and `MISORIENTATION_TO_PREVIOUS`: the columns of each output;
 - the grain table's (one row per grain, not per latents row): `GRAIN`, `POINTS`, `area_name(units)` (`area_um2`),
   `ecd_name(units)` (`ecd_um`), `CENTROID` + a coordinate name (`centroid_x_um`), `PHASE`, `EULER_DEG`, `GOS`, `KAM`,
   `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`.
@@ -40,6 +41,8 @@ KAM = "kam_deg"  # a grain's mean kernel average misorientation
 LATENT_SPREAD = "latent_spread"  # mean distance of a grain's latent vectors to their mean
 LATENT_NORM = "latent_norm"  # the norm of a grain's mean latent vector
 CLASS_FRACTION = "class_fraction"  # the share of a grain's points in the class most of them have
+MISORIENTATION_TO_FIRST = "misorientation_to_first_deg"  # along a line profile, to its first indexed pixel
+MISORIENTATION_TO_PREVIOUS = "misorientation_to_previous_deg"  # along a line profile, to the pixel before
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
 
@@ -58,6 +61,11 @@ def area_name(units: str | None) -> str:
 def ecd_name(units: str | None) -> str:
     """`ecd_um`: a grain's equivalent circle diameter in the scan's unit."""
     return f"ecd_{units or DEFAULT_UNITS}"
+
+
+def distance_name(units: str | None) -> str:
+    """`distance_um`: the distance along a line profile, in the scan's unit."""
+    return f"distance_{units or DEFAULT_UNITS}"
 
 
 def latent_name(dimension: int) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option)
+                      add_smooth_option, bandcontrast_choice)
 
 # command-line option -> (methods it applies to, parameter name)
 CLUSTER_OPTIONS = {
@@ -30,7 +30,7 @@ CLUSTER_OPTIONS = {
 def add_cluster(subparsers):
     p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
     p.add_argument("latents")
-    p.add_argument("--bandcontrast", type=_bandcontrast,
+    p.add_argument("--bandcontrast", type=bandcontrast_choice,
                    help="CSV x,y,bandcontrast (full field or the ROI), or scan:NAME for a per-point map the "
                         "scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default for --features "
                         "pair: 'scan', the scan's own band-contrast map (Oxford Band Contrast, EDAX IQ); "
@@ -68,13 +68,6 @@ def add_rerun(subparsers):
     add_out_option(p, "output folder (default: the report's folder)", required=False)
     add_figure_options(p, dpi_option=False)
     p.set_defaults(func=run_rerun, rewrites=("report",))  # into its own folder: the report is redone on purpose
-
-
-def _bandcontrast(spec: str):
-    """`--bandcontrast`'s value, decoded once (pandas and scipy load only when the option is given)."""
-    from ..data.bandcontrast import BandContrast
-
-    return BandContrast.parse(spec)
 
 
 def run_cluster(args) -> int:

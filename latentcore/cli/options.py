@@ -160,6 +160,14 @@ def add_figure_options(parser, skip_flag: str = "--no-png", dpi_option: bool = T
 
 # -- argparse types -----------------------------------------------------------------------------------------------
 
+def bandcontrast_choice(spec: str):
+    """`--bandcontrast`'s value (a table's path, `scan` or `scan:NAME`), decoded once (pandas and scipy load only
+    when the option is given)."""
+    from ..data.bandcontrast import BandContrast
+
+    return BandContrast.parse(spec)
+
+
 def dpi(text: str) -> float:
     """A PNG resolution: a finite number in DPI_RANGE (0 used to give 96-dpi PNGs without a word)."""
     return _number_in(text, *DPI_RANGE, "dots per inch")

@@ -69,6 +69,8 @@ def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, P
          "--no-figures"],
         ["grains", edax_h5, "--latents", latents, "--classes",
          out / "pair" / "cluster_assignments__kmeans_dim0_full.csv", "--out", out / "grains"],
+        ["profile", latents, "--line", "5,10,80,50", "--bandcontrast", bandcontrast_csv, "--dims", "0-2", "--out",
+         out / "profile", "--no-png"],
     ]
     try:
         for args in runs:
@@ -92,7 +94,7 @@ def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, P
 def test_every_csv_the_commands_write_uses_the_documented_columns(written):
     assert sorted(written) == ["cluster_assignments__kmeans_dim0_full.csv",
                                "cluster_assignments__kmeans_latents_roi0-30_0-20.csv", "grains__ni_grains_edax.csv",
-                               "kept.csv", "labels.csv",
+                               "kept.csv", "labels.csv", "line_profile__from5_10_to80_50.csv",
                                "loss.csv", "probe_predictions__logistic.csv", "ranking_scores__pearson_top10.csv",
                                "umap.csv"]
     names = documented()

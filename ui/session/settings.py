@@ -89,6 +89,11 @@ def mean_pattern(key: str) -> Saved:
     return keep(*_suffixed(key, "show", "of"))
 
 
+def line_profile(page: str) -> Saved:
+    """`ui.widgets.line_profile.profile_panel`: the latent dimensions along the line."""
+    return tied(f"{page}_profile_dims")
+
+
 def gallery(key: str) -> Saved:
     """`ui.widgets.gallery.paged_gallery`: the page of images shown."""
     return keep(f"{key}_page")
@@ -101,13 +106,14 @@ PAGES: dict[str, Saved] = {
                     "extract_batch", "extract_overwrite") | tied("extract_partitions"),
     "umap": (keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
              | tied("umap_colour", "umap_dim", "umap_kmeans") | colour_scale("umap_scale") | boundaries("umap")
-             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")),
+             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
+             | line_profile("umap")),
     "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
              | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
-             | colour_scale("maps_scale") | boundaries("maps")),
+             | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
     "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
                  | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
-                 | boundaries("clusters") | mean_pattern("clusters_mean")),
+                 | boundaries("clusters") | mean_pattern("clusters_mean") | line_profile("clusters")),
     "compare": (keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
                      "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
     "rank": keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
