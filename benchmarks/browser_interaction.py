@@ -22,9 +22,7 @@ A selection is waited for until the count it changes differs as a number (or, wh
 page has run since). `umap_box_repeats` and `cluster_box_repeats`: the idle seconds of `--repeats` box selections
 on each page's scatter after its first ones, so that a page's first box can be set beside its tenth.
 `first_open_<page>`: every other page (Extract, Latent maps, Compare, Rank, Train) opened the first time, until it
-is drawn (no job of it running) and idle.
-The script's running spans after each action go to stderr ("runs"). The machine is shared: say what
-else ran when recording these.
+is drawn (no job of it running) and idle. The running spans after each action go to stderr ("runs").
 
 Ten million rows (`--sides 3163 --dims 16`): a browser upload of those latents is impractical, so above
 CHOOSE_ROWS the scan's latents, with its own band-contrast map, are written into a workspace (as an earlier upload
@@ -40,7 +38,7 @@ resident memory within 12 GB.
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters] [--repeats 10] [--timeout S]
 
-Results: docs/benchmarks.md.
+Results, with what else ran on the machine: docs/benchmarks.md.
 """
 from __future__ import annotations
 
