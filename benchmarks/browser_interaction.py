@@ -8,10 +8,9 @@ both from the moment the user acted (the click, the key, the mouse-up):
 - "draw": until the panels it changes are drawn (the count, the colour bar, the charts);
 - "idle": until the page stopped running (the app root's script state, `tests/streamlit_server.py`),
   which is what a person waits for before the next click.
-Every interaction also reports the WebSocket kilobytes the page sent and received meanwhile (`up_kb`, `down_kb`).
-Interactions: `umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels
-(ui/widgets/point_panel/) `umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map)
-and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
+Each also reports the WebSocket kB the page sent and received meanwhile (`up_kb`, `down_kb`). Interactions:
+`umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels (ui/widgets/point_panel/)
+`umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map) and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
 (the browser's main-thread time in the move handlers) in seconds, and the rows selected; `umap_recolour` (colour
 by a latent dimension), `cluster_first` (the Clusters page the first time: the GMM), `cluster_reopen`,
 `cluster_box_select`, `cluster_lasso_select` (on its scatter) and `cluster_map_box_select` (point panels, with their
