@@ -10,13 +10,13 @@ both from the moment the user acted (the click, the key, the mouse-up):
   which is what a person waits for before the next click.
 Each also reports the WebSocket kB the page sent and received meanwhile (`up_kb`, `down_kb`). Interactions:
 `umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels (ui/widgets/point_panel/)
-`umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map) and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
-(the browser's main-thread time in the move handlers) in seconds, and the rows selected; `umap_recolour` (colour
-by a latent dimension), `cluster_first` (the Clusters page the first time: the GMM), `cluster_reopen`,
-`cluster_box_select`, `cluster_lasso_select` (on its scatter) and `cluster_map_box_select` (point panels, with their
-highlight and drag as above); for the demo `extract_and_fit`, else `upload`,
-`umap_fit_s` (the fit in the worker pool), and the second context's recolour of its own demo UMAP
-with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
+`umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map) and `umap_click`, each with the
+panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag" (the browser's main-thread time in
+the move handlers) in seconds, and the rows selected; `umap_recolour` (colour by a latent dimension), `cluster_first`
+(the Clusters page the first time: the GMM), `cluster_reopen`, `cluster_box_select`, `cluster_lasso_select` (on its
+scatter) and `cluster_map_box_select` (point panels, with their highlight and drag as above); for the demo
+`extract_and_fit`, else `upload`, `umap_fit_s` (the fit in the worker pool), and the second context's recolour of its
+own demo UMAP with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
 A selection is waited for until the count it changes differs as a number (or, when it stays the same, until the
 page has run since). `umap_box_repeats` and `cluster_box_repeats`: the idle seconds of `--repeats` box selections
 on each page's scatter after its first ones, so that a page's first box can be set beside its tenth.
