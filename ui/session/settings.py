@@ -112,15 +112,18 @@ PAGES: dict[str, Saved] = {
                      "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
     "rank": keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
             | SHARED_ROI,
-    "train": (keep("train_data", "train_device", "train_input_size", "train_channels", "train_epochs", "train_batch",
-                   "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg", "train_average", "train_bc_min",
-                   "train_use_roi") | tied("train_latent_dim") | own_roi("train")),
+    "train": (keep("train_data", "train_device", "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg",
+                   "train_average", "train_bc_min", "train_use_roi")
+              | tied("train_latent_dim", "train_input_size", "train_channels", "train_epochs", "train_batch",
+                     "train_per_epoch")  # sized for the data
+              | own_roi("train")),
 }
 
 SAVED: Saved = functools.reduce(operator.or_, PAGES.values())  # every page's, together
 
 # The pages' value widgets left out on purpose (tests/test_pages_state.py checks that every other one is saved):
 # the band-contrast pickers set the session's band contrast, which the workspace keeps itself; "use band
-# contrast" for training is chosen afresh; a comparison runs when asked, never by itself on a reload.
-LEFT_OUT = frozenset({"clusters_bc", "train_use_bc", "compare_run"})
+# contrast" for training is chosen afresh; a comparison runs when asked, never by itself on a reload; each training
+# run's model name is new (the data's stem and the time).
+LEFT_OUT = frozenset({"clusters_bc", "train_use_bc", "compare_run", "train_name"})
 PAGE_PREFIXES = ("extract_", "umap_", "maps_", "clusters_", "compare_", "rank_", "train_", "roi_")
