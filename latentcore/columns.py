@@ -6,7 +6,9 @@ Every table that has them starts `row`, `x_um`, `y_um`, then the names of its ou
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
 - `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
-  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output.
+  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output;
+- a selection's orientations: `EULER_DEG` (`phi1_deg`, `Phi_deg`, `phi2_deg`) and `IPF_XY` (`ipf_plane_x`,
+  `ipf_plane_y`).
 
 `beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
 `head` kept as `source_<name>` (cutouts may carry their own `row`).
@@ -26,6 +28,9 @@ SELECTED = "selected"  # whether the row is in the app's selection
 COSINE_DISTANCE = "cosine_distance"  # a nearest neighbour's, in the latent space
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
+EULER_DEG = ("phi1_deg", "Phi_deg", "phi2_deg")  # an orientation: Bunge Euler angles in degrees
+# a point's place in the inverse pole figure (stereographic), not references.npz's IPF colour maps `ipf_x`, `ipf_y`
+IPF_XY = ("ipf_plane_x", "ipf_plane_y")
 
 
 def coordinate_names(units: str | None) -> tuple[str, str]:

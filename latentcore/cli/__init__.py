@@ -29,7 +29,7 @@ COMMANDS = (
     data.add_info, data.add_bandcontrast,  # look at the data
     extract.add_extract, extract.add_batch,  # make latents
     explore.add_umap, explore.add_maps, cluster.add_cluster, explore.add_mean_pattern,  # explore them
-    rank.add_rank, references.add_references,  # against reference maps
+    rank.add_rank, references.add_references, references.add_orientations,  # against reference maps
     labels.add_probe, labels.add_export, labels.add_compare,  # labels
     train.add_train_vae,  # an encoder of one's own
     cluster.add_rerun,  # reproduce a result

@@ -196,6 +196,19 @@ def train_estimate(values: dict, count: int, device: str, latent_dim: int, progr
     return estimate(values, count, device, latent_dim).to_dict()
 
 
+def orientation_projections(latents: tuple, direction: str, phase: int, progress) -> dict:
+    """`latentcore.analysis.ebsd.pole_figures.projections` of the latents' points of `phase` for sample direction
+    `direction` (x, y, z): {"ipf": (N, 2), "poles": {family: (N, K, 2)}}, N the phase's points in row order."""
+    from latentcore.analysis.ebsd.pole_figures import DIRECTIONS, projections
+    from latentcore.analysis.ebsd.scan_references import laue_of
+    from latentcore.latents import read_latents
+
+    orientations = read_latents(latents[0]).orientations
+    progress(0.0, "projecting the scan's orientations")
+    points = orientations.phase_id == phase
+    return projections(orientations.euler[points], laue_of(orientations.phases[phase]), DIRECTIONS[direction])
+
+
 LABELS_REFERENCE = "labels"  # the session's labels: a reference clustering, scored by ARI and NMI
 
 

@@ -89,6 +89,13 @@ def mean_pattern(key: str) -> Saved:
     return keep(*_suffixed(key, "show", "of"))
 
 
+def orientations(key: str) -> Saved:
+    """`ui.widgets.orientations.orientations_panel`: shown or not, the sample direction and the look; of what and
+    the phase are the data's."""
+    return keep(*_suffixed(key, "orient_show", "orient_direction", "orient_look")) | tied(
+        *_suffixed(key, "orient_of", "orient_phase"))
+
+
 def gallery(key: str) -> Saved:
     """`ui.widgets.gallery.paged_gallery`: the page of images shown."""
     return keep(f"{key}_page")
@@ -101,13 +108,14 @@ PAGES: dict[str, Saved] = {
                     "extract_batch", "extract_overwrite") | tied("extract_partitions"),
     "umap": (keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
              | tied("umap_colour", "umap_dim", "umap_kmeans") | colour_scale("umap_scale") | boundaries("umap")
-             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")),
+             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
+             | orientations("umap")),
     "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
              | tied("maps_dims", "maps_pick_dim") | SHARED_ROI | smoothing("maps") | colour_scale("maps_scale")
              | boundaries("maps")),
     "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
                  | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
-                 | boundaries("clusters") | mean_pattern("clusters_mean")),
+                 | boundaries("clusters") | mean_pattern("clusters_mean") | orientations("clusters")),
     "compare": (keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
                      "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
     "rank": keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
