@@ -72,7 +72,7 @@ def _extent(outline: np.ndarray) -> tuple[float, float, float, float]:
 def _points(fig, xy: np.ndarray, colours, col: int, name: str):
     colour = SCAN_GREY if colours is None else [f"rgb({r:.0f},{g:.0f},{b:.0f})" for r, g, b in 255 * colours]
     fig.add_scatter(x=xy[:, 0], y=xy[:, 1], mode="markers", name=name, hoverinfo="skip",
-                      marker={"size": 3 if colours is None else 4, "color": colour}, row=1, col=col)
+                    marker={"size": 3 if colours is None else 4, "color": colour}, row=1, col=col)
 
 
 def _density(fig, share: np.ndarray, x: np.ndarray, y: np.ndarray, col: int):
