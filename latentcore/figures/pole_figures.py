@@ -6,7 +6,9 @@ per family with the selection over the scan.
 
 `selection` and `scan` are {"ipf": (N, 2), "poles": {family: (N, K, 2)}}; with look "points" the selection's
 points take `colours` (N, 3 in 0..1, their IPF colours) and the scan's are grey, with "density" each panel shows
-the share of its points per cell (`pole_figures.density`), on one colour scale.
+the share of its points per cell (`density`), on one colour scale.
+
+    density(xy, bins=32)   (bins, bins) share of the points per cell over the unit disc, NaN where none
 """
 from __future__ import annotations
 
@@ -21,8 +23,6 @@ DENSITY_SCALE = "Viridis"
 
 def orientations_figure(selection: dict, scan: dict, outline: np.ndarray, corners, title: str, direction: str = "z",
                         look: str = "points", colours: np.ndarray | None = None) -> go.Figure:
-    from ..analysis.ebsd.pole_figures import density
-
     families = list(selection["poles"])
     titles = [f"Selection: IPF-{direction} ({len(selection['ipf']):,} points)",
               f"Whole scan: IPF-{direction} ({len(scan['ipf']):,} points)",
@@ -61,6 +61,15 @@ def orientations_figure(selection: dict, scan: dict, outline: np.ndarray, corner
                       coloraxis={"colorscale": DENSITY_SCALE, "cmin": 0,
                                  "colorbar": {"title": "% of points", "len": 0.8}})
     return fig
+
+
+def density(xy: np.ndarray, bins: int = 32, extent=(-1.0, 1.0, -1.0, 1.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(share of the points per cell (bins, bins), rows indexed by y; NaN where none; cell centres along x, along y)."""
+    xy = np.asarray(xy, np.float64).reshape(-1, 2)
+    counts, x_edges, y_edges = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins, range=[extent[:2], extent[2:]])
+    share = counts.T / max(len(xy), 1)
+    share[counts.T == 0] = np.nan
+    return share, (x_edges[1:] + x_edges[:-1]) / 2, (y_edges[1:] + y_edges[:-1]) / 2
 
 
 def _extent(outline: np.ndarray) -> tuple[float, float, float, float]:

@@ -1,7 +1,7 @@
 """A selection's orientations (latentcore.analysis.ebsd.pole_figures) against orix, the GPL-3.0 reference used only
 in tests: the inverse pole figure's points are orix's crystal directions in its fundamental sector, and the pole
 figures' points orix's symmetrised poles in the sample frame, both in orix's stereographic projection; the
-selection's phase and table; the density's shares."""
+selection's phase and table; the density's shares (`figures.pole_figures`)."""
 import json
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from latentcore.analysis.labels.labelled import labels_table, write_labels
 from latentcore.cli import main
 from latentcore.data import open_source
 from latentcore.errors import InputError
+from latentcore.figures.pole_figures import density
 
 orix_symmetry = pytest.importorskip("orix.quaternion.symmetry")
 from orix.projections import StereographicProjection  # noqa: E402
@@ -105,7 +106,7 @@ def test_points_of_no_phase_are_left_out_and_said(grains_h5oina):
 
 def test_the_density_is_the_share_of_the_points_per_cell():
     xy = np.array([[0.1, 0.1], [0.12, 0.11], [-0.5, 0.5], [0.9, -0.9]])
-    share, x, y = pole_figures.density(xy, bins=4)
+    share, x, y = density(xy, bins=4)
     assert np.nansum(share) == pytest.approx(1) and np.isnan(share).sum() == 16 - 3
     assert share[2, 2] == pytest.approx(0.5)  # rows indexed by y: the cell of (0.1, 0.1) holds two of the four
     assert share[0, 3] == pytest.approx(0.25) and x.tolist() == y.tolist() == [-0.75, -0.25, 0.25, 0.75]

@@ -18,8 +18,6 @@ orientation family (`orientation`'s conventions: Bunge Euler angles, sample-to-c
     pole_xy(euler, (1, 1, 1), "m-3m")            (N, K, 2): each orientation's K poles of the family (its symmetry
                                                  equivalents, a pole and its opposite one) in the sample frame, on the
                                                  upper hemisphere, stereographic: x right, y up, z towards the viewer
-    density(xy, bins=32)                         (bins, bins) share of the points per cell over the unit disc, NaN
-                                                 where none: the points drawn as a density
     orientations_of(path)                        (orientations, x, y, units, source) of a latents or scan file
     orientations_names(source, what, direction)  the files of `python -m latentcore orientations` (`what`: `what_tag`)
 
@@ -153,15 +151,6 @@ def pole_xy(euler, family, laue: str) -> np.ndarray:
     sample = np.stack([to_sample.apply(pole) for pole in poles], axis=1)  # (N, K, 3)
     sample = np.where(sample[..., 2:3] < 0, -sample, sample)  # a pole and its opposite: the upper one
     return stereographic(sample.reshape(-1, 3)).reshape(len(euler), len(poles), 2)
-
-
-def density(xy: np.ndarray, bins: int = 32, extent=(-1.0, 1.0, -1.0, 1.0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(share of the points per cell (bins, bins), rows indexed by y; NaN where none; cell centres along x, along y)."""
-    xy = np.asarray(xy, np.float64).reshape(-1, 2)
-    counts, x_edges, y_edges = np.histogram2d(xy[:, 0], xy[:, 1], bins=bins, range=[extent[:2], extent[2:]])
-    share = counts.T / max(len(xy), 1)
-    share[counts.T == 0] = np.nan
-    return share, (x_edges[1:] + x_edges[:-1]) / 2, (y_edges[1:] + y_edges[:-1]) / 2
 
 
 def projections(euler, laue: str, direction) -> dict:
