@@ -8,23 +8,20 @@ both from the moment the user acted (the click, the key, the mouse-up):
 - "draw": until the panels it changes are drawn (the count, the colour bar, the charts);
 - "idle": until the page stopped running (the app root's script state, `tests/streamlit_server.py`),
   which is what a person waits for before the next click.
-Every interaction also reports the WebSocket kilobytes the page sent and received meanwhile (`up_kb`, `down_kb`).
-Interactions: `umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels
-(ui/widgets/point_panel/) `umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map)
-and `umap_click`, each with the panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag"
-(the browser's main-thread time in the move handlers) in seconds, and the rows selected; `umap_recolour` (colour
-by a latent dimension), `cluster_first` (the Clusters page the first time: the GMM), `cluster_reopen`,
-`cluster_box_select`, `cluster_lasso_select` (on its scatter) and `cluster_map_box_select` (point panels, with their
-highlight and drag as above); for the demo `extract_and_fit`, else `upload`,
-`umap_fit_s` (the fit in the worker pool), and the second context's recolour of its own demo UMAP
-with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
+Each also reports the WebSocket kB the page sent and received meanwhile (`up_kb`, `down_kb`). Interactions:
+`umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels (ui/widgets/point_panel/)
+`umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map) and `umap_click`, each with the
+panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag" (the browser's main-thread time in
+the move handlers) in seconds, and the rows selected; `umap_recolour` (colour by a latent dimension), `cluster_first`
+(the Clusters page the first time: the GMM), `cluster_reopen`, `cluster_box_select`, `cluster_lasso_select` (on its
+scatter) and `cluster_map_box_select` (point panels, with their highlight and drag as above); for the demo
+`extract_and_fit`, else `upload`, `umap_fit_s` (the fit in the worker pool), and the second context's recolour of its
+own demo UMAP with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
 A selection is waited for until the count it changes differs as a number (or, when it stays the same, until the
 page has run since). `umap_box_repeats` and `cluster_box_repeats`: the idle seconds of `--repeats` box selections
 on each page's scatter after its first ones, so that a page's first box can be set beside its tenth.
 `first_open_<page>`: every other page (Extract, Latent maps, Compare, Rank, Train) opened the first time, until it
-is drawn (no job of it running) and idle.
-The script's running spans after each action go to stderr ("runs"). The machine is shared: say what
-else ran when recording these.
+is drawn (no job of it running) and idle. The running spans after each action go to stderr ("runs").
 
 Ten million rows (`--sides 3163 --dims 16`): a browser upload of those latents is impractical, so above
 CHOOSE_ROWS the scan's latents, with its own band-contrast map, are written into a workspace (as an earlier upload
@@ -40,7 +37,7 @@ resident memory within 12 GB.
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters] [--repeats 10] [--timeout S]
 
-Results: docs/benchmarks.md.
+Results, with what else ran on the machine: docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -8,10 +8,13 @@ names of its output:
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
 - `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
-  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output;
+  (`latent_3`), `embedding_name(method, i)` (`umap_0`, `pca_1`), and a line profile's `distance_name(units)`
+  (`distance_um`), `MISORIENTATION_TO_FIRST` and `MISORIENTATION_TO_PREVIOUS`: the columns of each output;
 - the grain table's (one row per grain, not per latents row): `GRAIN`, `POINTS`, `area_name(units)` (`area_um2`),
   `ecd_name(units)` (`ecd_um`), `CENTROID` + a coordinate name (`centroid_x_um`), `PHASE`, `EULER_DEG`, `GOS`, `KAM`,
   `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`.
+- a selection's orientations: `EULER_DEG` (`phi1_deg`, `Phi_deg`, `phi2_deg`) and `IPF_XY` (`ipf_plane_x`,
+  `ipf_plane_y`).
 
 `beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
 `head` kept as `source_<name>` (cutouts may carry their own `row`).
@@ -34,14 +37,18 @@ GRAIN = "grain"  # a grain's id (`orientation.grain_map`)
 POINTS = "points"  # a grain's points (pixels)
 CENTROID = "centroid_"  # + `x_um`, `y_um`: the mean position of a grain's points
 PHASE = "phase"  # the scan's phase id
-EULER_DEG = ("phi1_deg", "Phi_deg", "phi2_deg")  # a mean orientation: Bunge Euler angles in degrees
+EULER_DEG = ("phi1_deg", "Phi_deg", "phi2_deg")  # an orientation (a grain's mean): Bunge Euler angles in degrees
 GOS = "gos_deg"  # grain orientation spread: mean misorientation of a grain's points to its mean orientation
 KAM = "kam_deg"  # a grain's mean kernel average misorientation
 LATENT_SPREAD = "latent_spread"  # mean distance of a grain's latent vectors to their mean
 LATENT_NORM = "latent_norm"  # the norm of a grain's mean latent vector
 CLASS_FRACTION = "class_fraction"  # the share of a grain's points in the class most of them have
+MISORIENTATION_TO_FIRST = "misorientation_to_first_deg"  # along a line profile, to its first indexed pixel
+MISORIENTATION_TO_PREVIOUS = "misorientation_to_previous_deg"  # along a line profile, to the pixel before
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
+# a point's place in the inverse pole figure (stereographic), not references.npz's IPF colour maps `ipf_x`, `ipf_y`
+IPF_XY = ("ipf_plane_x", "ipf_plane_y")
 
 
 def coordinate_names(units: str | None) -> tuple[str, str]:
@@ -58,6 +65,11 @@ def area_name(units: str | None) -> str:
 def ecd_name(units: str | None) -> str:
     """`ecd_um`: a grain's equivalent circle diameter in the scan's unit."""
     return f"ecd_{units or DEFAULT_UNITS}"
+
+
+def distance_name(units: str | None) -> str:
+    """`distance_um`: the distance along a line profile, in the scan's unit."""
+    return f"distance_{units or DEFAULT_UNITS}"
 
 
 def latent_name(dimension: int) -> str:

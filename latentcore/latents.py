@@ -147,12 +147,13 @@ def read_attrs(path) -> dict:
 
 
 def model_label(attrs: dict) -> str | None:
-    """`vae_model.pth (SHA-256 1a2b3c4d)`: the model of a latents file in a few words, or None."""
+    """`demo-vae (SHA-256 1a2b3c4d)`: the model of a latents file in a few words (the name its checkpoint records,
+    else its kind: `vae`), or None."""
     record = model_record(attrs)
     if record is None:
         return None
     short = f"SHA-256 {record['sha256'][:8]}" if record["sha256"] else "no SHA-256 recorded"
-    return f"{record['name'] or 'unnamed model'} ({short})"
+    return f"{attrs.get('model_name') or record['name'] or 'unnamed model'} ({short})"
 
 
 def latents_summary(path) -> dict:

@@ -10,8 +10,8 @@ from latentcore.analysis.maps import Roi
 from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
 from ui.session import state
-from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, params, references,
-                        selection)
+from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, orientations, params,
+                        references, selection)
 from ui.widgets import labels as label_widgets
 
 access.require_app()
@@ -111,6 +111,7 @@ def linked(run, colour, grid, cells):
         explore.selected_rows_table(run, selected_here, dim, lat.units)
     with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
+    orientations.orientations_panel(lat_stamp, lat, chosen, "clusters", {"rows": rows, "labels": labels})
 
 
 linked(run, colour, grid, cells)

@@ -10,8 +10,8 @@ from ui.figures import maps as map_figures
 from ui.figures import plots
 from ui.figures import references as reference_figures
 from ui.session import state
-from ui.widgets import (access, common, explore, extraction, grains, labels, maps_panels, params, references,
-                        scales, selection)
+from ui.widgets import (access, common, explore, extraction, grains, labels, line_profile, maps_panels, params,
+                        references, scales, selection)
 
 access.require_app()
 
@@ -96,6 +96,7 @@ with cols[1]:
     else:
         st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters pages).")
 
+line_profile.profile_panel("maps", lat_stamp, lat)  # of a line drawn on the click map or the labels map
 with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
     labels.labels_panel(lat_stamp, lat, chosen, "maps")
 

@@ -10,8 +10,8 @@ from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import png
 from ui.session import state
-from ui.widgets import (access, common, explore, extraction, labels, linked_embedding, references, scales,
-                        selection)
+from ui.widgets import (access, common, explore, extraction, labels, linked_embedding, orientations, references,
+                        scales, selection)
 
 access.require_app()
 
@@ -119,6 +119,7 @@ def linked(marks):
 
     with st.expander("Labels", icon=":material/label:", expanded=True):
         labels.labels_panel(lat_stamp, lat, chosen, "umap")
+    orientations.orientations_panel(lat_stamp, lat, chosen, "umap")  # a selection, a cluster, a label
 
     st.subheader("Downloads")
     names = embedding_names(lat_stamp[0], method)  # as `python -m latentcore umap` names them

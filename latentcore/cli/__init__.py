@@ -29,7 +29,8 @@ COMMANDS = (
     data.add_info, data.add_bandcontrast,  # look at the data
     extract.add_extract, extract.add_batch, study.add_study,  # make latents, group them
     explore.add_umap, explore.add_maps, cluster.add_cluster, explore.add_mean_pattern,  # explore them
-    rank.add_rank, references.add_references,  # against reference maps
+    explore.add_profile,  # along a line
+    rank.add_rank, references.add_references, references.add_orientations,  # against reference maps
     ebsd.add_grains, ebsd.add_export_ebsd,  # grains; the results for other EBSD software
     labels.add_probe, labels.add_export, labels.add_compare,  # labels
     train.add_train_vae,  # an encoder of one's own

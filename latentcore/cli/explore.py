@@ -1,17 +1,20 @@
-"""Exploring latents: `umap` (a 2-D embedding as a table), `maps` (latent dimensions as maps over the scan) and
-`mean-pattern` (the mean pattern of chosen rows, read from the data file the latents came from).
+"""Exploring latents: `umap` (a 2-D embedding as a table), `maps` (latent dimensions as maps over the scan),
+`mean-pattern` (the mean pattern of chosen rows, read from the data file the latents came from) and `profile` (the
+values along a line drawn on the scan).
 
     python -m latentcore umap LATENTS [--out table.parquet|csv] [--method umap|pca]
     python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
     python -m latentcore mean-pattern LATENTS --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
+    python -m latentcore profile LATENTS --line X0,Y0,X1,Y1 [--scan SCAN] [--bandcontrast CSV|scan:NAME] --out DIR
 """
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 from ..errors import InputError, about_file
 from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option, partitions_from)
+                      add_smooth_option, bandcontrast, partitions_from)
 
 
 def add_umap(subparsers):
@@ -53,6 +56,32 @@ def add_mean_pattern(subparsers):
     add_out_option(p, "output folder")
     add_figure_options(p)
     p.set_defaults(func=run_mean_pattern)
+
+
+def add_profile(subparsers):
+    p = subparsers.add_parser("profile", help="the values along a line on the scan: misorientation, band contrast "
+                                              "and latent dimensions against the distance (CSV + PNG)")
+    p.add_argument("latents")
+    p.add_argument("--line", required=True, type=_line, metavar="X0,Y0,X1,Y1",
+                   help="from its first point to its last, in the scan's units (µm)")
+    p.add_argument("--scan", help="the scan file the latents came from, for its orientations when the latents file "
+                                  "holds none")
+    p.add_argument("--bandcontrast", type=bandcontrast,
+                   help="CSV x,y,bandcontrast, or scan:NAME for a per-point map the latents carry (default: the "
+                        "scan's own first map, when there is one)")
+    p.add_argument("--dims", help="latent dimensions, e.g. 0,3,5-7 (default: all)")
+    add_out_option(p, "output folder")
+    add_figure_options(p)
+    p.set_defaults(func=run_profile)
+
+
+def _line(text: str):
+    from ..analysis.profile import Line
+
+    try:
+        return Line.parse(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_umap(args) -> int:
@@ -121,3 +150,61 @@ def run_mean_pattern(args) -> int:
     print(f"wrote {Path(args.out) / outputs['mean']} (the mean of {report['count']:,} patterns)"
           + (f" and {outputs['figure']} ({engine})" if engine else ""))
     return 0
+
+
+def run_profile(args) -> int:
+    """Writes line_profile__{tag}.csv (one row per pixel along the line), .png (its figure) and .json."""
+    from ..analysis.artifacts.common import bandcontrast_record, input_record
+    from ..analysis.maps import Grid, parse_dims
+    from ..analysis.profile import line_profile, profile_report, write_profile
+    from ..data.bandcontrast import BandContrast
+    from ..data.base import display_units
+    from ..figures.profile_figures import profile_figure
+    from ..latents import read_latents
+
+    latents, line = read_latents(args.latents), args.line
+    if latents.x is None:
+        raise InputError("the latents have no x, y coordinates: a line profile needs a scan; give the latents of "
+                         "a scan", args.latents)
+    matrix = latents.stacked()[0]
+    dims = parse_dims(args.dims, matrix.shape[1]) if args.dims else list(range(matrix.shape[1]))
+    inputs, orientations = {"latents": input_record(args.latents, args.out)}, latents.orientations
+    if args.scan:
+        inputs["scan"] = input_record(args.scan, args.out)
+        orientations = orientations or _scan_orientations(args.scan, latents, inputs["scan"]["sha256"])
+    bandcontrast = args.bandcontrast or (BandContrast.scan_map() if latents.point_maps else None)
+    band_name, band = "band contrast", None
+    if bandcontrast is not None:
+        band_name, band = bandcontrast.values(latents.point_maps, latents.x, latents.y, args.latents)
+    with about_file(args.latents):
+        grid = Grid.from_coordinates(latents.x, latents.y)
+        table = line_profile(line, grid, grid.indices(latents.x, latents.y), latents.x, latents.y,
+                             units=latents.units, orientations=orientations, bandcontrast=band, latents=matrix,
+                             dims=dims)
+    unit = display_units(latents.units)
+    title = f"Line profile from ({line.x0:g}, {line.y0:g}) to ({line.x1:g}, {line.y1:g}) {unit}: {len(table):,} pixels"
+    figure = None if args.no_png else profile_figure(table, latents.units, title=title, band_name=band_name)
+    report = profile_report(line, table, grid, latents.units, inputs, dims=dims,
+                            bandcontrast=bandcontrast_record(bandcontrast, args.out),
+                            orientation_convention=orientations.convention if orientations is not None else None)
+    report = write_profile(table, line, args.out, report, figure, dpi=args.dpi)
+    engine = report["figure_engine"]
+    print(f"wrote {Path(args.out) / report['outputs']['table']} ({len(table):,} pixels along {line.length:g} {unit})"
+          + (f" and {report['outputs']['figure']} ({engine})" if engine else ""))
+    return 0
+
+
+def _scan_orientations(scan, latents, sha256: str):
+    """The orientations of the scan file the latents came from, row for row (None when it holds none)."""
+    from ..data import open_source
+
+    expected = latents.attrs.get("source_sha256")
+    if expected and expected != sha256:
+        raise InputError(f"not the scan these latents came from ({latents.attrs.get('source')}: SHA-256 "
+                         f"{str(expected)[:12]}...): give that scan as --scan", scan)
+    with open_source(scan) as reader:
+        found = reader.orientations()
+    if found is not None and len(found.phase_id) != len(latents.x):
+        raise InputError(f"the scan holds {len(found.phase_id):,} orientations, the latents {len(latents.x):,} rows: "
+                         "give the scan the latents were extracted from", scan)
+    return found

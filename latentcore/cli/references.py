@@ -1,6 +1,10 @@
 """`python -m latentcore references SCAN --out DIR`: the scan's EBSD reference maps
 (`analysis.ebsd.scan_references`): references.npz, one PNG per map (colour bars, the IPF key, the phase legend)
-and a JSON report. `rank LATENTS --reference DIR/references.npz` ranks latent dimensions against them."""
+and a JSON report. `rank LATENTS --reference DIR/references.npz` ranks latent dimensions against them.
+
+`python -m latentcore orientations DATA (--rows 0-99 | --table CSV [--cluster K] | --labels CSV --label NAME)
+--out DIR`: the orientations of chosen points of a scan with orientations (`analysis.ebsd.pole_figures`): their
+inverse pole figure beside the whole scan's and their pole figures (PNG), their table (CSV) and a JSON report."""
 from __future__ import annotations
 
 import sys
@@ -36,6 +40,76 @@ def add_references(subparsers):
                    help=f"orientation maps only: skip {listed(PATTERN_MAPS)} (no pass over the patterns)")
     add_figure_options(p, skip_flag="--no-figures")
     p.set_defaults(func=run_references)
+
+
+def add_orientations(subparsers):
+    from ..analysis.ebsd.pole_figures import DIRECTIONS
+
+    p = subparsers.add_parser("orientations", help="the orientations of chosen points (a selection, a cluster, a "
+                                                   "label): inverse pole figure beside the scan's, pole figures")
+    p.add_argument("data", help="a latents file of a scan with orientations, or the scan file itself")
+    rows = p.add_mutually_exclusive_group(required=True)
+    rows.add_argument("--rows", help="row ids, e.g. 0-99,150 (the `row` of the UMAP and cluster tables)")
+    rows.add_argument("--table", help="a CSV with a `row` column: a UMAP table, or a cluster table with --cluster")
+    rows.add_argument("--labels", help="a labels CSV (x_um,y_um,label or row,label), with --label")
+    p.add_argument("--cluster", type=int, help="with --table: the rows of this cluster")
+    p.add_argument("--label", help="with --labels: the rows of this label")
+    p.add_argument("--direction", choices=tuple(DIRECTIONS), default="z",
+                   help="the sample direction of the inverse pole figure (default: %(default)s)")
+    p.add_argument("--phase", type=int, help="the phase id (default: the one most of the points have)")
+    p.add_argument("--look", choices=("points", "density"), default="points",
+                   help="the points, or the share of them per cell (default: %(default)s)")
+    add_out_option(p, "output folder")
+    add_figure_options(p)
+    p.set_defaults(func=run_orientations)
+
+
+def run_orientations(args) -> int:
+    """Writes orientations__<stem>__<what>__ipf_<direction>.csv, .png and .json."""
+    from ..analysis.artifacts.common import input_record
+    from ..analysis.ebsd.pole_figures import orientation_plots, orientations_of, write_orientations
+
+    orientations, x, y, units, source = orientations_of(args.data)
+    rows, what = chosen_rows(args, len(orientations.phase_id), x, y, units)
+    plots = orientation_plots(orientations, rows, args.direction, args.phase)
+    inputs = {"data": input_record(args.data, args.out),
+              **{name: input_record(getattr(args, name), args.out) for name in ("table", "labels")
+                 if getattr(args, name)}}
+    written = write_orientations(plots, args.out, source, what, x, y, units, inputs, png=not args.no_png,
+                                 dpi=args.dpi, look=args.look)
+    for note in plots.notes():
+        print(f"note: {note}")
+    found = plots.found
+    print(f"{len(found.rows):,} points of phase {found.phase} ({found.phase_name}, {found.laue}); the scan has "
+          f"{len(found.scan_rows):,}")
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
+    """(row ids, what they are: `412rows`, `cluster2`, `label_<name>`) of --rows, --table [--cluster] or
+    --labels --label."""
+    from ..analysis.ebsd.pole_figures import what_tag
+    from ..analysis.items import parse_rows, table_rows
+    from ..analysis.labels.labelled import match_labels, read_labels_table
+
+    if args.cluster is not None and args.table is None:
+        raise InputError("--cluster picks rows of a cluster table: give it with --table")
+    if (args.labels is None) != (args.label is None):
+        raise InputError("--labels and --label go together: give both, the labels file and the label whose rows to "
+                         "take")
+    if args.labels:
+        labelled = match_labels(read_labels_table(args.labels), n_rows, x, y, args.labels)
+        if args.label not in labelled.classes:
+            raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
+        rows = labelled.rows[labelled.names == args.label]
+        return rows, what_tag(len(rows), label=args.label)
+    if args.rows:
+        rows = parse_rows(args.rows, n_rows)
+    else:
+        rows = table_rows(args.table, n_rows, args.cluster, (x, y, units) if x is not None else None)
+    return rows, what_tag(len(rows), cluster=args.cluster)
 
 
 def run_references(args) -> int:

@@ -1,5 +1,7 @@
-"""`python -m latentcore train-vae DATA --out DIR ...`: train the pattern VAE. It prints an estimate of
-the run's time from its first batches, then a bar over batches with the time left. Ctrl-C stops after
+"""`python -m latentcore train-vae DATA --out DIR ...`: train the pattern VAE. The model's size, the epochs, the
+patterns per epoch and the CPU threads not given are sized for the machine and the data (`train.sizing`: a few
+batches timed, a run of about --minutes); it prints that choice, an estimate of the run's time from its first
+batches, then a bar over batches with the time left. Ctrl-C stops after
 the current batch, keeping its checkpoint; running the same command again on the same --out resumes
 there (--no-resume starts over)."""
 from __future__ import annotations
@@ -14,7 +16,10 @@ from .options import (add_device_option, add_out_option, add_preprocessing_optio
 def add_train_vae(subparsers):
     from ..train.config import LR_FLOOR, LR_SCHEDULES, TrainConfig
 
+    from ..train.sizing import BUDGET_SECONDS
+
     d = TrainConfig(data="", out_dir="")
+    sized = "(default: sized for the machine and the data, see --minutes)"
     p = subparsers.add_parser("train-vae", help="train the convolutional VAE on a pattern source",
                               description="Train the ConvVAE on patterns (h5ebsd, EDAX, Oxford, image folders...). "
                                           "Writes vae_model.pth, config.json, loss.csv, loss_curve.png and "
@@ -32,13 +37,20 @@ def add_train_vae(subparsers):
     p.add_argument("--keep-coords", help="CSV (x,y columns) or NPY of the coordinates to keep")
     add_preprocessing_options(p, d.preprocessing)
     p.add_argument("--crop", type=int, help="centre crop (pixels) before resizing")
-    p.add_argument("--input-size", type=int, default=d.input_size, help="pattern side the model takes (resized)")
+    p.add_argument("--name", help="the model's name, recorded in it: latents files and the app name the model by it "
+                                  "(default: the data's stem and the time, e.g. ni_scan-20261125-1412)")
+    p.add_argument("--minutes", type=float, default=BUDGET_SECONDS / 60,
+                   help="about how long the sized settings train (default: %(default)g)")
+    p.add_argument("--input-size", type=int, help=f"pattern side the model takes (resized) {sized}")
     p.add_argument("--latent-dim", type=int, default=d.latent_dim)
-    p.add_argument("--channels", type=_ints, default=d.channels, help="conv widths, e.g. 32,64,128")
+    p.add_argument("--channels", type=_ints, help=f"conv widths, e.g. 32,64,128 {sized}")
     p.add_argument("--beta", type=float, default=d.beta, help="weight of the KL term")
     p.add_argument("--kl-warmup", type=int, default=d.kl_warmup_epochs, help="epochs over which beta ramps up")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--epochs", type=int, help=sized)
+    p.add_argument("--batch-size", type=int, help=sized)
+    p.add_argument("--patterns-per-epoch", type=int, help=f"train each epoch on this many patterns, another draw each "
+                                                          f"epoch {sized}")
+    p.add_argument("--threads", type=int, help=f"CPU threads {sized}")
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=d.lr_schedule,
                    help=f"cosine: from --lr down to {LR_FLOOR:g} x --lr at the last epoch")
@@ -60,27 +72,31 @@ def _ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers like 32,64,128, got {text!r}") from None
 
 
-def config_from_args(args):
+SIZED = ("input_size", "channels", "epochs", "batch_size", "patterns_per_epoch", "threads")
+
+
+def config_from_args(args, sized: dict | None = None):
+    """The run's TrainConfig: the options given, and `sized` (`sized_values`) for those left out."""
     from ..train.config import TrainConfig
 
+    given = {name: getattr(args, name) for name in (*SIZED, "name") if getattr(args, name) is not None}
     return TrainConfig(
         data=args.data, out_dir=args.out, partition=args.partition, bandcontrast=args.bandcontrast,
         bc_min=args.bc_min, bc_max=args.bc_max, roi=args.roi, keep_coordinates=args.keep_coords,
-        preprocessing=preprocessing_from(args), crop=args.crop,
-        input_size=args.input_size, latent_dim=args.latent_dim, channels=args.channels, beta=args.beta,
-        kl_warmup_epochs=args.kl_warmup, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        lr_schedule=args.lr_schedule, grad_clip=args.grad_clip or None,
+        preprocessing=preprocessing_from(args), crop=args.crop, latent_dim=args.latent_dim, beta=args.beta,
+        kl_warmup_epochs=args.kl_warmup, lr=args.lr, lr_schedule=args.lr_schedule, grad_clip=args.grad_clip or None,
         val_fraction=args.val_fraction, patience=args.patience or None, max_minutes=args.max_minutes,
-        seed=args.seed, device=args.device, resume=not args.no_resume)
+        seed=args.seed, device=args.device, resume=not args.no_resume, **{**(sized or {}), **given})
 
 
 def run_train_vae(args) -> int:
     import sys
     import threading
 
+    from ..train.outputs import improvement_text
     from ..train.trainer import train_vae
 
-    config = config_from_args(args)
+    config = config_from_args(args, sized_values(args))
     bar, stop = _PaceBar(), threading.Event()
     print(f"reading the patterns of {config.data} ...", file=sys.stderr)
     try:
@@ -97,8 +113,37 @@ def run_train_vae(args) -> int:
         print(f"the checkpoint of the last finished batch is kept: run the same command again to resume "
               f"({config.out_dir})")
         return 130
-    print(f"model: {result.model_path}")
+    print(f"model: {result.model_path} (named {config.name})")
+    if trend := improvement_text(result.history):
+        print(f"what more epochs would buy: {trend}")
     return 0
+
+
+def sized_values(args) -> dict:
+    """The settings of `SIZED` and the name for those options not given: a run in --out goes on with its own
+    (resuming it); a new one gets the name from the data's stem and the time, and the settings sized for the
+    data's patterns and the device (`train.sizing`), printed with their time."""
+    import sys
+
+    from ..data import open_source
+    from ..train.config import default_name
+    from ..train.outputs import previous_settings
+    from ..train.sizing import longer_runs_text, sized_settings
+
+    previous = None if args.no_resume else previous_settings(args.out)
+    if previous is not None:
+        return {name: previous.get(name) for name in (*SIZED, "name")}
+    if all(getattr(args, name) is not None for name in SIZED):
+        return {"name": default_name(args.data)}
+    with open_source(args.data) as reader:
+        info = reader.info()
+        count = reader.count(args.partition or next(iter(info.partitions)))
+    sized = sized_settings(count, args.crop or min(info.item_shape[-2:]), args.device, args.latent_dim,
+                           60 * args.minutes, args.val_fraction)
+    print(f"sized for this machine and {count:,} patterns: {sized.text()}; {sized.estimate.estimate_text()} of "
+          f"random patterns timed now ({longer_runs_text(sized.estimate)}); options given take precedence",
+          file=sys.stderr)
+    return {**sized.values, "name": default_name(args.data)}
 
 
 class _PaceBar:

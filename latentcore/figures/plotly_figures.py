@@ -7,6 +7,8 @@ ids in `customdata` as the smallest unsigned type (see `umap_scatter`).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,6 +20,7 @@ from .colours import (NAN_COLOUR, NOISE_GREY, PALETTE, SHADE_LEVELS, cluster_col
                       discrete_colorscale, shade)
 
 MAX_MAP_PIXELS = 250_000  # heatmaps larger than this are shown with a stride
+SCALE_BAR_FRACTION, SCALE_BAR_STEPS = 0.2, (1, 2, 5)  # a scale bar: a round length near a fifth of the map's width
 
 
 def _smallest_uint(values: np.ndarray) -> np.ndarray:
@@ -126,11 +129,25 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     return fig
 
 
-def nice_length(span: float, fraction: float = 0.2) -> float:
-    """A round scale-bar length (1, 2 or 5 x 10^k) near `fraction` of `span`."""
+def nice_length(span: float, fraction: float = SCALE_BAR_FRACTION, steps=SCALE_BAR_STEPS) -> float:
+    """A scale bar's round length: the largest of `steps` (1, 2, 5) times a power of ten that is at most `fraction`
+    of `span`. Exact, as the point panel's canvas computes it (drawing.mjs's `niceLength`): log10's guess at the power
+    is checked (it may round 3 down for 1000), and the power is made by multiplying tens."""
     target = max(float(span) * fraction, 1e-12)
-    power = 10 ** np.floor(np.log10(target))
-    return float(max(m * power for m in (1, 2, 5) if m * power <= target))
+    k = math.floor(math.log10(target))
+    if _power_of_ten(k + 1) <= target:
+        k += 1
+    elif _power_of_ten(k) > target:
+        k -= 1
+    power = _power_of_ten(k)
+    return max(m * power for m in steps if m * power <= target)
+
+
+def _power_of_ten(k: int) -> float:
+    power = 1.0
+    for _ in range(abs(k)):
+        power *= 10
+    return power if k >= 0 else 1 / power
 
 
 def add_scale_bar(fig, grid, suffix: str = "", unit: str = "µm"):

@@ -3,6 +3,7 @@ config.json)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 from ..analysis.maps import Roi
@@ -14,8 +15,9 @@ from ..errors import InputError
 # (Input files are compared by content hash, not by path: see trainer.data_fingerprint.)
 LR_SCHEDULES = ("cosine", "constant")
 LR_FLOOR = 0.05  # the cosine schedule ends at this fraction of lr
-RESUMABLE_CHANGES = ("epochs", "device", "patience", "min_delta", "max_minutes", "out_dir", "resume",
-                     "data", "bandcontrast", "keep_coordinates")
+RESUMABLE_CHANGES = ("epochs", "device", "threads", "patience", "min_delta", "max_minutes", "out_dir", "resume",
+                     "data", "bandcontrast", "keep_coordinates", "name")
+NAME_LENGTH = 80  # characters of a model's name at most
 
 
 @dataclasses.dataclass
@@ -30,6 +32,11 @@ class TrainConfig:
     centre `crop` (pixels, before resizing), bilinear resize to `input_size`, each pattern min-max
     to [-1, 1].
     Loss: per-pattern summed squared error + beta * KL, beta ramped from 0 over `kl_warmup_epochs`.
+    Pace: `patterns_per_epoch` trains each epoch on that many of the training patterns (a seeded draw,
+    another each epoch; None: all of them); `threads`, torch's CPU threads (None: its default); `sizing`
+    chooses both, and the model's size, for the machine and the data.
+    `name` is the model's name, recorded in its checkpoint: latents files, the sidebar and the Compare page
+    name the model by it ("": the data's stem and the time the run starts, `default_name`).
     Stability: the model bounds logvar, each step's gradient norm is clipped to `grad_clip`, the
     learning rate follows `lr_schedule` (a function of the epoch, so resuming repeats it exactly), and
     a loss that stops being finite ends the run with a TrainingError naming the epoch.
@@ -58,12 +65,15 @@ class TrainConfig:
     kl_warmup_epochs: int = 2
     epochs: int = 30
     batch_size: int = 64
+    patterns_per_epoch: int | None = None
     lr: float = 2e-3
     lr_schedule: str = "cosine"  # "cosine": from lr down to LR_FLOOR * lr at the last epoch; or "constant"
     grad_clip: float | None = 100.0  # largest gradient norm of a step (None: no clipping)
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"
+    threads: int | None = None
+    name: str = ""
     # epochs without validation improvement before stopping (None: never). 10, was 5: the cosine schedule's low
     # learning rates come last, and with 5 one of eight CPU runs of benchmarks/train_quality.py (low contrast, seed 1)
     # stopped at epoch 16 with ARI 0.60 vs PCA 0.80 (smoothed 0.94); with 10 it ran its 30 epochs: 0.79 (0.98)
@@ -75,6 +85,7 @@ class TrainConfig:
 
     def __post_init__(self):
         self.data, self.out_dir = str(self.data), str(self.out_dir)
+        self.name = " ".join(str(self.name or "").split())
         self.channels = tuple(int(c) for c in self.channels)
         if not isinstance(self.preprocessing, Preprocessing):
             self.preprocessing = Preprocessing.from_dict(self.preprocessing)
@@ -95,6 +106,11 @@ class TrainConfig:
             (self.kl_warmup_epochs >= 0, "kl_warmup_epochs must be >= 0"),
             (self.epochs >= 1, "epochs must be >= 1"),
             (self.batch_size >= 2, "batch_size must be >= 2 (batch norm needs two patterns)"),
+            (self.patterns_per_epoch is None or self.patterns_per_epoch >= 2,
+             "patterns_per_epoch must be >= 2 (or None: all)"),
+            (self.threads is None or self.threads >= 1, "threads must be >= 1 (or None: torch's default)"),
+            (not self.name or len(self.name) <= NAME_LENGTH and any(c.isalnum() for c in self.name),
+             f"name must hold a letter or digit and at most {NAME_LENGTH} characters"),
             (self.lr > 0, "lr must be > 0"),
             (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {LR_SCHEDULES}"),
             (self.grad_clip is None or self.grad_clip > 0, "grad_clip must be > 0 (or None)"),
@@ -143,3 +159,8 @@ class TrainConfig:
         mine = self.to_dict()
         return sorted(name for name, value in mine.items()
                       if name not in RESUMABLE_CHANGES and previous.get(name, value) != value)
+
+
+def default_name(data) -> str:
+    """A trained model's name unless one is given: the data's stem and the local time, `ni_scan-20261125-1412`."""
+    return f"{Path(str(data)).stem or 'vae'}-{time.strftime('%Y%m%d-%H%M')}"

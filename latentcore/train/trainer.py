@@ -8,7 +8,8 @@ the time left).
 Resuming is exact on the CPU, even in the middle of an epoch: the checkpoint holds the weights, the
 optimizer, the RNG state, the history and the epoch's position (its batches done and their loss sums),
 and each epoch's shuffle comes from its own seeded generator, so the resumed run trains on the same
-batches in the same order with the same random draws.
+batches in the same order with the same random draws. An epoch of `patterns_per_epoch` trains on the
+first patterns of that shuffle. The model records its name (`config.name`, else `default_name`).
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from ..models.vae import ConvVAE, VAEConfig
 from ..storage import atomic_path, lock_exclusive, make_folder, sha256_path
 from ..versions import PACKAGES, package_versions
 from . import outputs
-from .config import LR_FLOOR, TrainConfig
+from .config import LR_FLOOR, TrainConfig, default_name
 from .dataset import PatternSet, load_patterns, split_train_val
 from .pace import Pace, PaceMeter
 
@@ -73,7 +74,7 @@ class TrainResult:
     history: list[dict]  # one loss.csv row per epoch, resumed epochs included
     best_epoch: int
     best_val_loss: float
-    stop_reason: str  # completed | early_stop | time_limit | stopped | estimated | already_done (a diverged run raises)
+    stop_reason: str  # completed | early_stop | time_limit | stopped | already_done (a diverged run raises)
     resumed_from: int  # epochs done before this call (0: a fresh run)
     n_train: int
     n_val: int
@@ -104,21 +105,24 @@ class _State:
 
 
 def train_vae(config: TrainConfig, callback: Callable[[EpochReport], None] | None = None,
-              stop_event: threading.Event | None = None, on_pace: Callable[[Pace], None] | None = None,
-              estimate_only: bool = False) -> TrainResult:
+              stop_event: threading.Event | None = None, on_pace: Callable[[Pace], None] | None = None) -> TrainResult:
     """Train (or resume) a VAE as `config` says; outputs go to `config.out_dir`. `callback` is
     called after each epoch; `on_pace` once the first batches were timed (the estimate), then at most
     every PACE_INTERVAL seconds and after each epoch. Setting `stop_event` stops after the current
-    batch, checkpointing that batch (the same config resumes from it) and keeping the best model so far;
-    `estimate_only` stops so once the estimate is known (stop_reason "estimated"). A loss that is no
+    batch, checkpointing that batch (the same config resumes from it) and keeping the best model so far.
+    `config.threads` sets torch's CPU threads for the call (restored after). A loss that is no
     longer finite raises TrainingError (one line: the epoch and the likely cause) after writing the
     outputs of the epochs before it. The run's folder is locked meanwhile: a second call on it (the
     same stopped run resumed from two tabs) raises OutputError at once."""
     out_dir = make_folder(config.out_dir)
     lock = lock_exclusive(out_dir / outputs.LOCK_FILE)
+    threads = torch.get_num_threads()
     try:
-        return _Run(config).train(callback, stop_event, on_pace, estimate_only)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        return _Run(config).train(callback, stop_event, on_pace)
     finally:
+        torch.set_num_threads(threads)
         os.close(lock)
 
 
@@ -145,14 +149,15 @@ class _Run:
         self.resumed_from, self.resumed_at_batch = self.state.epoch, self.state.batch
         self.scheduler = lr_scheduler(self.optimizer, config, self.state.epoch)
         self.info = _run_description(config, source, data, self.fingerprint, len(train_idx), len(val_idx),
-                                     self.device)
+                                     self.device, config.name or default_name(config.data))
         self.train_set = _Patterns(data.patterns, train_idx, self.device)
         self.val_set = _Patterns(data.patterns, val_idx, self.device)
         self.preview_idx = np.linspace(0, len(val_idx) - 1, min(config.num_previews, len(val_idx))).astype(int)
-        self.batches_per_epoch = -(-len(self.train_set) // config.batch_size)
+        self.epoch_size = min(config.patterns_per_epoch or len(self.train_set), len(self.train_set))
+        self.batches_per_epoch = -(-self.epoch_size // config.batch_size)
         self.estimate, self.on_pace, self.last_pace = None, None, 0.0
 
-    def train(self, callback, stop_event, on_pace=None, estimate_only=False) -> TrainResult:
+    def train(self, callback, stop_event, on_pace=None) -> TrainResult:
         config, state = self.config, self.state
         outputs.write_json({**self.info, "status": "running"}, self.out_dir / outputs.CONFIG_FILE)
         deadline = self.started + 60 * config.max_minutes if config.max_minutes else None
@@ -162,7 +167,7 @@ class _Run:
                                    state.epoch * self.batches_per_epoch + state.batch, self.validation_seconds(),
                                    sync=lambda: _sync(self.device))
         self.on_pace = on_pace
-        should_stop = _stop_check(stop_event, deadline, lambda: estimate_only and self.estimate is not None)
+        should_stop = _stop_check(stop_event, deadline)
         while state.epoch < config.epochs:
             try:
                 report = self.epoch(state.epoch + 1, should_stop)
@@ -220,7 +225,7 @@ class _Run:
         patterns trained on), or None when stopped, after checkpointing the last finished batch."""
         config, state = self.config, self.state
         self.model.train()
-        order = batch_order(len(self.train_set), config.seed, epoch)
+        order = batch_order(len(self.train_set), config.seed, epoch)[:self.epoch_size]
         starts = range(0, len(order), config.batch_size)
         totals = torch.tensor(state.partial_sums, dtype=torch.float64, device=self.device)  # summed on the device
         count, first = state.partial_count, state.batch
@@ -409,16 +414,13 @@ class _Patterns:
         return torch.from_numpy(np.asarray(self.patterns[rows])).to(self.device, non_blocking=True)
 
 
-def _stop_check(stop_event, deadline, estimated=lambda: False):
+def _stop_check(stop_event, deadline):
     def should_stop() -> bool:
         if stop_event is not None and stop_event.is_set():
             should_stop.reason = "stopped"
             return True
         if deadline is not None and time.monotonic() > deadline:
             should_stop.reason = "time_limit"
-            return True
-        if estimated():
-            should_stop.reason = "estimated"
             return True
         return False
     should_stop.reason = ""
@@ -471,8 +473,8 @@ def _save_checkpoint(model, optimizer, state: _State, config, fingerprint, out_d
 
 
 def save_model(model: ConvVAE, path, run_info: dict) -> Path:
-    """`ConvVAE.checkpoint()` plus plain facts (preprocessing, data, versions): loads with weights_only."""
-    checkpoint = {**model.checkpoint(), "preprocess": run_info["preprocess"],
+    """`ConvVAE.checkpoint()` plus its name and plain facts (preprocessing, data, versions): loads with weights_only."""
+    checkpoint = {**model.checkpoint(), "name": run_info["model"]["name"], "preprocess": run_info["preprocess"],
                   "training": {"data": run_info["data"]["name"], "data_sha256": run_info["data"]["sha256"],
                                "seed": run_info["train"]["seed"], "val_fraction": run_info["train"]["val_fraction"],
                                "latentcore": run_info["versions"].get("latentcore", "")}}
@@ -520,11 +522,11 @@ def _clear_previous_run(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
-def _run_description(config, source, data: PatternSet, fingerprint, n_train, n_val, device) -> dict:
+def _run_description(config, source, data: PatternSet, fingerprint, n_train, n_val, device, name: str) -> dict:
     side = int(data.patterns.shape[-1])
     return {
         "train": config.record(),
-        "model": {"arch": "vae", "input_size": side, "in_channels": 1, "latent_dim": config.latent_dim,
+        "model": {"name": name, "arch": "vae", "input_size": side, "in_channels": 1, "latent_dim": config.latent_dim,
                   "channels": list(config.channels)},
         "preprocess": {"patterns": data.preprocessing, "crop": config.crop, "resize": "bilinear",
                        "input_size": side, "normalize": "minmax"},

@@ -91,7 +91,7 @@ def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap
     at = go(new_app(), "extract")
     at.button(key="extract_run").click().run()
     assert not at.exception and not at.error
-    assert f"made by vae (SHA-256 {DEMO_SHORT_SHA})" in sidebar_caption(at.session_state["latents"])  # which model
+    assert f"made by demo-vae (SHA-256 {DEMO_SHORT_SHA})" in sidebar_caption(at.session_state["latents"])  # which model
 
     at = go(at, "clusters")
     at.selectbox(key="clusters_bc").select("none").run()
@@ -101,7 +101,7 @@ def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap
     assert not at.warning and at.metric[2].value == "2,400"
     assert at.session_state["bandcontrast"] is None
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels[0] == f"cluster_assignments__gmm_latents_full.csv — model vae (SHA-256 {DEMO_SHORT_SHA})"
+    assert labels[0] == f"cluster_assignments__gmm_latents_full.csv — model demo-vae (SHA-256 {DEMO_SHORT_SHA})"
 
     report = json.loads(downloads["cluster_report__gmm_latents_full.json"]())  # what the buttons serve
     assert report["inputs"]["bandcontrast"] is None and report["model"]["name"] == "vae"

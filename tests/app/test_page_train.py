@@ -1,7 +1,8 @@
-"""The Train page with Streamlit's AppTest: the real app, the demo scan, a real (tiny) training run in
-a worker process (train_vae fails in this, the server's, process): the estimate from its first batches
-before the full run, its live loss chart and time left, the model appearing on the Extract page, and a
-run stopped from the page in the middle of an epoch and resumed from its last finished batch."""
+"""The Train page with Streamlit's AppTest: the real app, the demo scan, defaults sized for this machine with
+their estimate (a few minutes) before Start, a real (tiny) training run in a worker process (train_vae fails
+in this, the server's, process): its live loss chart and time left, the model appearing on the Extract page
+under its name, and a run stopped from the page in the middle of an epoch and resumed from its last finished
+batch."""
 import base64
 import dataclasses
 import json
@@ -15,7 +16,8 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from latentcore.models import load_model
-from latentcore.train.pace import ESTIMATE_BATCHES
+from latentcore.train import sizing
+from latentcore.train.pace import Pace, duration
 from ui.compute import dispatch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,40 +55,59 @@ def tiny_run(epochs: int) -> AppTest:
     at.number_input(key="train_input_size").set_value(16)
     at.number_input(key="train_epochs").set_value(epochs)
     at.text_input(key="train_channels").set_value("4,8")
+    at.number_input(key="train_batch").set_value(32)
     at.selectbox(key="train_device").set_value("cpu")
-    return at
+    at.text_input(key="train_name").set_value("tiny roi vae")
+    return at.run()
 
 
-def estimate_then_go_on(at: AppTest, epochs: int):
-    """Start: the first batches are timed and the estimate shown; Go on: the run itself."""
+def estimate_then_start(at: AppTest, epochs: int):
+    """The estimate of the form's settings is shown before Start, timed now; Start: the run itself."""
+    message = " ".join(i.value for i in at.info)
+    assert f"Training would take about" in message and f"for {epochs} epochs of 12 batches" in message, message
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    trial = at.session_state["train_job"]
-    assert trial.wait(timeout=120) and trial.result.stop_reason == "estimated", trial.error
-    at.run()
-    message = " ".join(i.value for i in at.info)
-    assert f"for {epochs} epochs (measured on {ESTIMATE_BATCHES} batches)" in message and "Training would take about" in message
-    at.button(key="train_go_on").click().run()
+    return at.session_state["train_job"]
+
+
+def test_the_defaults_are_sized_for_this_machine_and_the_estimate_says_a_few_minutes():
+    """The Train page's defaults on the demo scan are the engine's sizing for this CPU (`sizing.sized_settings`), and
+    its estimate (the engine's own, timed when the page opens) is a run of at most BUDGET_SECONDS (3 min), with what
+    2x and 4x the epochs would take; the default name is the scan's stem and the time."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    at.switch_page("pages/train.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    job = at.session_state["train_job"]
-    assert job is not trial and job.config.out_dir == trial.config.out_dir  # goes on from the timed batches
-    return job
+    sized = dispatch.sized_training(2400, 60, at.selectbox(key="train_device").value, 8)  # the page's, kept
+    pace, values = Pace(**sized["pace"]), sized["values"]
+    assert pace.seconds_total <= sizing.BUDGET_SECONDS and pace.measured_batches >= 1
+    assert pace.seconds_total == pytest.approx(pace.epochs * (pace.batches_per_epoch * pace.seconds_per_batch
+                                                              + pace.validation_seconds))
+    assert (values["input_size"], tuple(values["channels"])) in sizing.LADDER
+    shown = {w.key: w.value for w in at.number_input} | {w.key: w.value for w in at.text_input}
+    assert (shown["train_input_size"], shown["train_channels"], shown["train_batch"], shown["train_epochs"],
+            shown["train_per_epoch"]) == (values["input_size"], ",".join(map(str, values["channels"])),
+                                          values["batch_size"], values["epochs"], values["patterns_per_epoch"] or 0)
+    assert shown["train_name"].startswith("ni_grains_h5ebsd-20")
+    message = " ".join(i.value for i in at.info)
+    assert f"about {duration(pace.seconds_total)} for {pace.epochs} epochs" in message
+    assert f"More epochs: {2 * pace.epochs} epochs: about" in message and f"{4 * pace.epochs} epochs: about" in message
+    assert any("random patterns" in c.value and "approximation" in c.value for c in at.caption)
 
 
 def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_page(not_here):
     at = tiny_run(3)
     assert at.checkbox(key="train_static_bg").value and at.checkbox(key="train_dynamic_bg").value  # the defaults
     at.checkbox(key="train_average").check()
-    job = estimate_then_go_on(at, 3)
-    assert job.job.folder is not None  # a pool job
+    job = estimate_then_start(at, 3)
+    assert job.job.folder is not None and job.config.name == "tiny roi vae"  # a pool job
     at.switch_page("pages/extract.py").run()  # leave the page while the run goes on in its worker
     assert not at.exception
     assert job.wait(timeout=120), "training did not finish"
     assert job.error is None and job.result.stop_reason == "completed"
-    assert job.result.resumed_at_batch == ESTIMATE_BATCHES + 1
     models = at.session_state["models"]
-    assert len(models) == 1
+    assert list(models) == ["tiny roi vae"]  # under its name
     label, spec = next(iter(models.items()))
+    assert load_model(spec["path"]).recorded_name == "tiny roi vae"
     assert spec["path"] == str(job.result.model_path) and torch.load(spec["path"], weights_only=True)["arch"] == "vae"
     at.run()  # the Extract page offers the new model at once
     assert label in at.selectbox(key="extract_model").options
@@ -125,15 +146,15 @@ def test_a_run_started_on_the_train_page_shows_its_loss_and_reaches_the_extract_
     assert [b.proto.label for b in again.get("download_button")] == [
         "config.json", "loss.csv", "loss_curve.png", "reconstructions.png", "vae_model.pth"]
     offered = [name for name, spec in again.session_state["models"].items()
-               if spec["path"] == str(job.result.model_path)]  # the record's label, else one from the run's folder
-    assert len(offered) == 1 and f'offers it as "{offered[0]}"' in message
+               if spec["path"] == str(job.result.model_path)]
+    assert offered == ["tiny roi vae"] and f'offers it as "{offered[0]}"' in message  # the name it records
     again.switch_page("pages/extract.py").run()
     assert offered[0] in again.selectbox(key="extract_model").options
 
 
 def test_a_run_stopped_on_the_page_keeps_its_last_batch_and_resumes(not_here):
     at = tiny_run(500)
-    job = estimate_then_go_on(at, 500)
+    job = estimate_then_start(at, 500)
     end = time.time() + 120
     while not job.history and time.time() < end:
         time.sleep(0.2)
@@ -173,8 +194,11 @@ def test_a_stopped_run_is_listed_in_a_new_tab_and_resumed_there_ends_as_an_unint
     at = tiny_run(20)
     pool = dispatch.app_pool()  # the pool the page's runs go to: one thread per worker, as resuming exactly needs
     monkeypatch.setattr(pool, "threads", 1)
-    job = estimate_then_go_on(at, 20)
-    at.button(key="train_stop").click().run()  # at once: the run is still reading its patterns
+    job = estimate_then_start(at, 20)
+    end = time.time() + 120
+    while job.pace is None and time.time() < end:  # its first batches timed: a checkpoint to resume from
+        time.sleep(0.1)
+    at.button(key="train_stop").click().run()
     assert job.wait(timeout=120) and job.result.stop_reason == "stopped", job.error
     done, position = len(job.result.history), torch.load(Path(job.config.out_dir) / "checkpoint.pth",
                                                          weights_only=True)["state"]

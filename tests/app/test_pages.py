@@ -298,7 +298,7 @@ def test_clusters_method_parameters_and_roi_change_the_result():
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert at.metric[2].value == "1,200"
     labels = [b.proto.label for b in at.get("download_button")]
-    assert all(f" — model vae (SHA-256 {sha256_file(DEMO_MODEL)[:8]})" in label for label in labels)  # which model made the latents
+    assert all(f" — model demo-vae (SHA-256 {sha256_file(DEMO_MODEL)[:8]})" in label for label in labels)  # which model made the latents
     names = [label.split(" — ")[0] for label in labels]  # each whole file name
     assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",
                      "cluster_report__kmeans_dim0_roi0-88.5_0-29.json",

@@ -105,7 +105,11 @@ FORGED = [  # a message from a hostile browser, and what the line refusing it sa
     ({**BOX, "y": [0.0, float("inf")]}, "not a finite number"),
     ({"shape": "lasso", "x": [0.0] * 1_000_000, "y": [0.0] * 1_000_000},
      "a lasso whose x is 1,000,000 values: it needs a list of 3 to 5,000 numbers"),
-    ({"shape": "circle", "x": [0.0], "y": [0.0]}, "unknown shape 'circle': it may be a box, lasso, click"),
+    ({"shape": "circle", "x": [0.0], "y": [0.0]}, "unknown shape 'circle': it may be a box, lasso, click, line"),
+    ({"shape": "line", "x": [0.0], "y": [0.0, 1.0]}, "a line whose x is 1 values: it needs a list of 2 numbers"),
+    ({"shape": "line", "x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 2.0]}, "a line whose x is 3 values: it needs a list of 2"),
+    ({"shape": "line", "x": [0.0, 1.0], "y": [0.0, -float("inf")]}, "a line whose y holds a value that is not"),
+    ({"shape": "line", "x": "0,1", "y": [0.0, 1.0]}, "a line whose x is '0,1': it needs a list of 2 numbers"),
     ({**BOX, "shape": ["box"]}, "unknown shape ['box']"),
     ({**BOX, "op": "xor"}, "a selection that would 'xor' rows: it may only replace, add, remove"),
     ({**BOX, "op": {"add": 1}}, "a selection that would {'add': 1} rows"),
@@ -205,6 +209,8 @@ def test_a_large_scan_map_is_binned_in_blocks_of_pixels(monkeypatch):
     assert list(arrays["count"]) == [9, 9, 9, 3] * 3 and geometry.x[13] == 14.5  # rows keep their own position
     box = point_panel.rows_in(shape({"shape": "box", "x": [13.0, 16.0], "y": [20.0, 22.0]}), geometry)
     assert list(box) == [2, 3, 4, 12, 13, 14]
+    line = point_panel.rows_in(shape({"shape": "line", "x": [23.5, 10.0], "y": [24.0, 24.0]}), geometry)
+    assert list(line) == list(range(29, 19, -1))  # a line takes the pixels, not the blocks: row 2, right to left
 
 
 def test_zoomed_in_a_binned_scatter_shows_the_rows_in_the_view_as_points_and_resolves_shapes_over_them(monkeypatch):

@@ -1,6 +1,7 @@
 """Both sides of the point panel give the same rows: the golden cases of tests/data/point_panel_golden.json (points,
-boxes, lassos, self-intersecting and degenerate ones, Shift and Alt, views, a generated million) resolved here by
-the Python side, and by the browser's own modules in node (tests/js/, run here with `node --test`)."""
+boxes, lassos, self-intersecting and degenerate ones, Shift and Alt, views, a generated million, lines on scan maps)
+resolved here by the Python side, and by the browser's own modules in node (tests/js/, run here with `node --test`);
+and the same scale bar on a scan map."""
 from __future__ import annotations
 
 import base64
@@ -14,6 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentcore import figures
+from latentcore.analysis.maps import Grid
+from latentcore.errors import InputError
 from ui.widgets import point_panel
 from ui.widgets.point_panel import element
 from ui.widgets.point_panel.wire import selection_message
@@ -34,7 +38,7 @@ def lowbias32(x: np.ndarray) -> np.ndarray:
 
 
 def panel(name: str) -> point_panel.Geometry:
-    """A golden panel's rows where the browser draws them (`wire.positions`)."""
+    """A golden panel's rows where the browser draws them (`wire.positions`), on its pixel grid for a scan map."""
     found = GOLDEN["panels"][name]
     if "generated" in found:
         seed, i = found["generated"]["seed"], np.arange(found["generated"]["n"], dtype=np.uint64)
@@ -42,7 +46,9 @@ def panel(name: str) -> point_panel.Geometry:
                   "qy": (lowbias32(seed + 2 * i + 1) >> np.uint32(16)).astype(np.uint16)}
     else:
         arrays = {name: np.asarray(values, TYPES[name]) for name, values in found["arrays"].items()}
-    return point_panel.Geometry(*point_panel.positions(found["header"], arrays))
+    g = found["header"].get("grid")
+    grid = g and Grid(g["x0"], g["y0"], g["dx"], g["dy"], g["ny"], g["nx"])
+    return point_panel.Geometry(*point_panel.positions(found["header"], arrays), grid=grid)
 
 
 def same_rows(rows: np.ndarray, expected) -> bool:
@@ -67,6 +73,27 @@ def test_a_view_as_sent_is_read_as_itself_and_holds_its_rows(case):
     view = point_panel.read_view(case["sent"])
     assert view == case["sent"]
     assert point_panel.rows_in_view(view, geometry.x, geometry.y).tolist() == case["rows"]
+
+
+@pytest.mark.parametrize("case", GOLDEN["lines"], ids=[case["about"][:40] for case in GOLDEN["lines"]])
+def test_a_line_gives_the_rows_on_the_pixels_it_passes_through_in_order(case):
+    line = point_panel.read_shape(case["line"])
+    assert point_panel.rows_in(line, panel(case["panel"])).tolist() == case["rows"]
+
+
+def test_a_line_is_drawn_on_a_scan_map_only():
+    line = point_panel.read_shape({"shape": "line", "x": [0.0, 1.0], "y": [0.0, 1.0]})
+    with pytest.raises(InputError, match="a line on a panel that is not a scan map"):
+        point_panel.rows_in(line, panel("lattice"))
+
+
+@pytest.mark.parametrize("case", GOLDEN["scale_bars"], ids=[str(case["span"]) for case in GOLDEN["scale_bars"]])
+def test_a_scale_bar_is_the_largest_round_length_within_a_fifth_of_the_width(case):
+    length, most = figures.nice_length(case["span"]), case["span"] * figures.SCALE_BAR_FRACTION
+    assert length == case["length"] and length <= most
+    mantissa, exponent = f"{length:.12e}".split("e")  # 1, 2 or 5 times a power of ten
+    next_step = {1.0: 2, 2.0: 5, 5.0: 10}[float(mantissa)] * 10.0 ** int(exponent)
+    assert next_step > most * (1 + 1e-12)  # the next round length is too long
 
 
 def test_the_golden_payload_and_overlay_are_what_the_wire_format_writes_now():

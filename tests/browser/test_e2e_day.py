@@ -1,7 +1,7 @@
 """A scientist's day in a real headless Chromium against `streamlit run app.py`: the Rank PNG has the
 dpi asked for in the sidebar; whole latent vectors cluster with no band contrast chosen; and the Train
-page estimates the run's time from its first batches, goes on, and after a reload shows the finished
-run's loss curve, reconstructions and model.
+page shows the estimate of its sized defaults and of the settings changed, before Start, trains, and after a
+reload shows the finished run's loss curve, reconstructions and model.
 The server, the browser and the helpers are tests/browser/test_e2e_browser.py's."""
 from __future__ import annotations
 
@@ -51,27 +51,27 @@ def test_whole_latent_vectors_cluster_with_no_band_contrast(page):
     assert page.get_by_text("needs band contrast").count() == 0
 
 
-def test_the_train_page_shows_the_finished_run_after_a_reload(page):
+def test_the_train_page_shows_its_sized_estimate_then_the_finished_run_after_a_reload(page):
     open_page(page, "Train", "Train a VAE")
+    page.get_by_text(re.compile(r"Training would take about .* for [1-3][0-9] epochs")).wait_for()  # sized: 10-30
     type_number(page, "Epochs", "1")
-    page.get_by_role("button", name="Start training").click()  # first the estimate, from the first batches
-    page.get_by_text("for 1 epoch (measured on").wait_for(timeout=240_000)
-    assert page.get_by_text("The model is now on the Extract page").count() == 0
+    page.get_by_text(re.compile(r"Training would take about .* for 1 epoch of")).wait_for()  # before Start
+    assert page.get_by_text("More epochs: 2 epochs: about").count() == 1
     settle(page)
     page.set_viewport_size({"width": 1600, "height": 1000})
-    page.get_by_role("button", name="Go on").scroll_into_view_if_needed()
+    page.get_by_role("button", name="Start training").scroll_into_view_if_needed()
     page.mouse.move(0, 0)  # no tooltip over the form
     page.screenshot(path=str(ARTIFACTS / "train_estimate.png"))
-    page.get_by_role("button", name="Go on").click()
+    page.get_by_role("button", name="Start training").click()
     page.get_by_text(re.compile(r"(s|min|h) left, in a worker process")).wait_for(timeout=120_000)  # the time left
     page.screenshot(path=str(ARTIFACTS / "train_time_left.png"))
     page.set_viewport_size({"width": 1500, "height": 1800})
-    page.get_by_text("The model is now on the Extract page").wait_for(timeout=240_000)
+    page.get_by_text(re.compile(r"The model \".*\" is now on the Extract page")).wait_for(timeout=240_000)
     settle(page)
     page.reload()
     page.wait_for_selector("h1:has-text('Train a VAE')")
     settle(page)
     page.get_by_role("heading", name="Last finished run").wait_for()
-    assert page.locator(".js-plotly-plot").count() >= 1  # the loss curve
+    page.locator(".js-plotly-plot").first.wait_for()  # the loss curve (drawn after the heading)
     assert page.locator("[data-testid=stImage] img").count() >= 1  # the reconstructions
     assert page.get_by_text("the Extract page offers it as").count() == 1

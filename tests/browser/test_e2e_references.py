@@ -3,8 +3,9 @@ H5OINA scan (simulated grains, with orientations) is extracted, the Latent maps 
 panel (IPF map and its colour key, as plotly renders them), and the grain-boundary switch draws the
 boundaries over the latent maps (lines between pixels, on the click map too); over an ROI the reference map
 spans what the latent maps span; a pixel clicked there is announced on Clusters, with a button to clear it; the
-one-phase scan's grain and KAM maps. Screenshots go to tests/artifacts/ (git-ignored), `refs_*.png` and
-`kam_grains_*.png`; the server and browser are tests/browser/conftest.py's, the steps tests/browser/steps.py's."""
+one-phase scan's grain and KAM maps; a box's orientations on the UMAP page. Screenshots go to tests/artifacts/
+(git-ignored), `refs_*.png`, `kam_grains_*.png` and `orientations_*.png`; the server and browser are
+tests/browser/conftest.py's, the steps tests/browser/steps.py's."""
 from __future__ import annotations
 
 import time
@@ -12,8 +13,9 @@ import time
 import numpy as np
 import pytest
 
+from latentcore.data import open_source
 from steps import (ARTIFACTS, choose, download_png, extract_with_the_demo_model, metric, open_page, panel,
-                   panel_click_row, press, shoot, trace_names, upload_data)
+                   panel_click_row, press, shoot, trace_names, umap_box, upload_data)
 from streamlit_server import settle
 
 
@@ -120,3 +122,46 @@ def test_grains_and_kam_are_reference_maps_of_a_one_phase_scan(page):
     page.get_by_text("Kernel average misorientation: the mean misorientation").wait_for()
     assert page.locator(".js-plotly-plot .colorbar").count() > 0
     shoot_chart(page, "KAM (°)", "kam_grains_2_kam")
+
+
+ORIENTATION_PANELS = """() => { const g = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g =>
+    ((g.layout || {}).annotations || []).some(a => a.text === '{111} pole figure'));
+    if (!g) return null;
+    const markers = g._fullData.filter(t => t.mode === 'markers');
+    return {titles: g.layout.annotations.map(a => a.text), axes: markers.map(t => t.xaxis),
+            points: markers.map(t => t.x.length)}; }"""
+
+
+def test_a_box_on_the_umap_shows_its_orientations_beside_the_scans_and_its_pole_figures(page, grains_h5oina):
+    """At 1600 x 1000 on the UMAP page: a box on the scatter, the Orientations switch and sample direction x draw
+    the box's inverse pole figure (its points in their IPF colours) beside the whole scan's (grey) and its {100} and
+    {111} pole figures over the scan's; the figure downloads as a 300 dpi PNG. Screenshot
+    `orientations_umap_box_ipf_x_beside_scan_and_pole_figures.png`."""
+    upload_data(page, grains_h5oina)
+    extract_with_the_demo_model(page, grains_h5oina)
+    open_page(page, "UMAP", "UMAP")
+    panel(page, "umap_scatter")
+    settle(page)
+    umap_box(page, 0.02, 0.02, 0.6, 0.98)
+    page.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => /^Selected: [1-9]/.test(h.innerText))")
+    heading = page.locator("h3", has_text="Selected:").first.inner_text()  # "Selected: 97 points"
+    selected = int(heading.split()[1].replace(",", ""))
+    assert selected > 0
+    page.get_by_text("Orientations: inverse and direct pole figures").click()
+    settle(page)
+    page.locator(".st-key-umap_orient_direction").get_by_text("x", exact=True).click()
+    settle(page)
+    page.wait_for_function(f"() => ({ORIENTATION_PANELS})()?.titles.some(t => t.startsWith('Selection: IPF-x'))")
+    drawn = page.evaluate(f"({ORIENTATION_PANELS})()")
+    assert drawn["axes"] == ["x", "x2", "x3", "x3", "x4", "x4"]  # the selection, the scan; scan then selection poles
+    box, scan, _, box_100, _, box_111 = drawn["points"]
+    with open_source(grains_h5oina) as reader:
+        indexed = int((reader.orientations().phase_id >= 0).sum())
+    assert 0 < box <= selected and scan == indexed  # beside every indexed point of the scan
+    assert (box_100, box_111) == (3 * box, 4 * box)  # 3 {100} and 4 {111} poles a point, upper hemisphere
+    page.set_viewport_size({"width": 1600, "height": 1000})
+    chart = page.locator(".st-key-umap_orient_chart")
+    chart.scroll_into_view_if_needed()
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(ARTIFACTS / "orientations_umap_box_ipf_x_beside_scan_and_pole_figures.png"))
+    download_png(page, "Figure (PNG, 300 dpi)", "orientations_download")

@@ -1,6 +1,7 @@
 """Every CSV the project writes uses the column names docs/outputs.md documents (its "Columns" table, which
-latentcore/columns.py names in code): each command that writes a CSV runs on the demo scan, and every header is
-checked against the table. The figure of a clustering is named by what it shows."""
+latentcore/columns.py names in code): each command that writes a CSV runs on the demo scan (`orientations` on the
+EDAX test scan: the demo has no orientations), and every header is checked against the table. The figure of a
+clustering is named by what it shows."""
 import re
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_the_names_the_code_writes_are_the_documented_ones():
                columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0), columns.GRAIN, columns.POINTS,
                columns.area_name("um"), columns.ecd_name("um"), columns.CENTROID + "x_um", columns.PHASE,
                *columns.EULER_DEG, columns.GOS, columns.KAM, columns.LATENT_SPREAD, columns.LATENT_NORM,
-               columns.CLASS_FRACTION]
+               columns.CLASS_FRACTION, *columns.IPF_XY]
     assert undocumented(in_code, names) == []
     old = ["x", "y", "row_id", "x (µm)", "latent 3", "UMAP_1"]  # the names before one vocabulary
     assert undocumented(old, names) == old
@@ -69,6 +70,8 @@ def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, P
          "--no-figures"],
         ["grains", edax_h5, "--latents", latents, "--classes",
          out / "pair" / "cluster_assignments__kmeans_dim0_full.csv", "--out", out / "grains"],
+        ["profile", latents, "--line", "5,10,80,50", "--bandcontrast", bandcontrast_csv, "--dims", "0-2", "--out",
+         out / "profile", "--no-png"],
     ]
     try:
         for args in runs:
@@ -92,7 +95,7 @@ def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, P
 def test_every_csv_the_commands_write_uses_the_documented_columns(written):
     assert sorted(written) == ["cluster_assignments__kmeans_dim0_full.csv",
                                "cluster_assignments__kmeans_latents_roi0-30_0-20.csv", "grains__ni_grains_edax.csv",
-                               "kept.csv", "labels.csv",
+                               "kept.csv", "labels.csv", "line_profile__from5_10_to80_50.csv",
                                "loss.csv", "probe_predictions__logistic.csv", "ranking_scores__pearson_top10.csv",
                                "umap.csv"]
     names = documented()
@@ -104,6 +107,15 @@ def test_every_csv_the_commands_write_uses_the_documented_columns(written):
         assert header[:len(first)] == first, name
     for name in ("kept.csv", "labels.csv", "probe_predictions__logistic.csv", "umap.csv"):
         assert {"x_um", "y_um"} <= set(pd.read_csv(written[name], nrows=0).columns), name
+
+
+def test_the_orientations_csv_uses_the_documented_columns(tmp_path):
+    """`orientations` needs a scan with orientations (the demo has none): the EDAX test scan."""
+    scan = Path(__file__).resolve().parents[1] / "data" / "ebsd" / "ni_grains_edax.h5"
+    assert main(["orientations", str(scan), "--rows", "0-9", "--no-png", "--out", str(tmp_path)]) == 0
+    [table] = tmp_path.glob("*.csv")
+    header = list(pd.read_csv(table, nrows=0).columns)
+    assert header[:3] == ["row", "x_um", "y_um"] and undocumented(header, documented()) == []
 
 
 def test_the_kept_pixels_read_back_as_a_keep_list_and_a_reference(written):

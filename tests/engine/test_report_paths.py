@@ -20,6 +20,8 @@ COMMANDS = {  # name -> (files, out folder) -> argv
     "maps": lambda f, o: ["maps", f["latents"], "--roi", "0,6,0,3", "--out", o, "--no-png"],
     "mean-pattern": lambda f, o: ["mean-pattern", f["latents"], "--source", f["scan"], "--rows", "0-3", "--out", o,
                                   "--no-png"],
+    "profile": lambda f, o: ["profile", f["latents"], "--line", "0,0,6,3", "--scan", f["scan"], "--out", o,
+                             "--no-png"],
     "references": lambda f, o: ["references", f["scan"], "--roi", "0,6,0,3", "--out", o, "--no-figures"],
     "rank": lambda f, o: ["rank", f["latents"], "--components", f["scan"], "--n-components", "2", "--out", o,
                           "--no-figures"],
@@ -57,7 +59,7 @@ def test_a_rerun_finds_its_inputs_from_the_report_wherever_it_is_run(tmp_path, m
     assert check_report(report, tmp_path, REPO) == 1  # rewritten by the rerun: still no absolute path
 
 
-def test_the_grain_table_and_the_export_name_their_inputs_from_the_report(tmp_path, grains_h5oina):
+def test_the_grain_table_the_export_and_the_orientations_name_their_inputs_from_the_report(tmp_path, grains_h5oina):
     data = tmp_path / "data"
     data.mkdir()
     scan = data / grains_h5oina.name
@@ -67,7 +69,10 @@ def test_the_grain_table_and_the_export_name_their_inputs_from_the_report(tmp_pa
     out = data / "out"
     assert main(["grains", str(scan), "--classes", str(labels), "--out", str(out)]) == 0
     assert main(["export-ebsd", str(scan), "--classes", str(labels), "--out", str(out / "scan.ctf")]) == 0
+    assert main(["orientations", str(scan), "--labels", str(labels), "--label", "a", "--out", str(out),
+                 "--no-png"]) == 0
     reports = sorted(out.glob("*.json"))
-    assert [path.name for path in reports] == ["grains_report__grains.json", "scan.ctf.json"]
+    assert [path.name for path in reports] == ["grains_report__grains.json",
+                                               "orientations__grains__label_a__ipf_z.json", "scan.ctf.json"]
     for report in reports:
         assert check_report(report, tmp_path, REPO) == 2, report.name  # the scan and the classes, by their paths

@@ -1,8 +1,10 @@
 """latentcore.train: filters, preprocessing shared with extraction, outputs, exact resume (from an epoch's
-end or from the middle of one), the time estimate from the first batches, the atomic checkpoint, early
-stop, CLI, and the quality bar (VAE latents recover the simulated grains)."""
+end or from the middle of one), the time estimate from the first batches, settings sized for the machine
+(`sizing`) and a part of the patterns per epoch, the model's name, the atomic checkpoint, early stop, CLI,
+and the quality bar (VAE latents recover the simulated grains)."""
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -19,7 +21,7 @@ from latentcore.analysis.maps import Roi
 from latentcore.data import open_source
 from latentcore.data.bandcontrast import BandContrast
 from latentcore.errors import InputError, OutputError
-from latentcore.extract import Extractor, extract_array
+from latentcore.extract import Extractor, extract_array, extract_file
 from latentcore.models import load_model
 from latentcore.models.vae import ConvVAE
 from latentcore.storage import lock_exclusive, sha256_file
@@ -219,16 +221,47 @@ def test_the_estimate_comes_from_the_first_batches_before_the_run_and_matches_it
     assert last.batches_done == last.batches_total == 36 and last.seconds_left == 0
 
 
-def test_estimate_only_stops_after_the_timed_batches_and_the_run_goes_on_from_them(ebsd_h5, tmp_path):
-    straight = train_vae(tiny(ebsd_h5, tmp_path / "straight"))
-    estimated = train_vae(tiny(ebsd_h5, tmp_path / "run"), estimate_only=True)
-    assert estimated.stop_reason == "estimated" and estimated.history == []
-    assert estimated.estimate.batches_done == last_state(tmp_path / "run")["state"]["batch"] == ESTIMATE_BATCHES + 1
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["result"]["status"] == "estimated"
-    resumed = train_vae(tiny(ebsd_h5, tmp_path / "run"))
-    assert resumed.resumed_at_batch == ESTIMATE_BATCHES + 1 and resumed.stop_reason == "completed"
-    assert pd.DataFrame(resumed.history)[["train_loss", "val_loss"]].equals(
-        pd.DataFrame(straight.history)[["train_loss", "val_loss"]])
+def test_an_epoch_of_patterns_per_epoch_trains_on_that_many_another_draw_each_epoch(ebsd_h5, tmp_path, monkeypatch):
+    """Each epoch trains on the first `patterns_per_epoch` patterns of its own shuffle; the pace and the run's files
+    count its batches; the threads asked for are torch's during the run, and restored after."""
+    from latentcore.train import trainer
+
+    drawn, threads = [], []
+    step = trainer._Run.step
+    monkeypatch.setattr(trainer._Run, "step", lambda run, batch, beta: (drawn.append(batch.clone()),
+                                                                          threads.append(torch.get_num_threads()),
+                                                                          step(run, batch, beta))[-1])
+    before = torch.get_num_threads()
+    paces = []
+    result = train_vae(tiny(ebsd_h5, tmp_path, patterns_per_epoch=64, threads=2, epochs=2), on_pace=paces.append)
+    assert [len(batch) for batch in drawn] == [32, 32, 32, 32] and set(threads) == {2}
+    assert torch.get_num_threads() == before
+    assert not torch.equal(torch.cat(drawn[:2]), torch.cat(drawn[2:]))  # another draw in epoch 2
+    assert paces[-1].batches_per_epoch == 2 and paces[-1].batches_total == 4
+    assert json.loads((tmp_path / "config.json").read_text())["result"]["batches_per_epoch"] == 2
+    assert result.n_train == 360  # every training pattern stays in the set the epochs draw from
+
+
+def test_the_models_name_is_recorded_and_names_its_latents(ebsd_h5, tmp_path):
+    """The name given (spaces and all) is the checkpoint's recorded name, which names the latents file (as a file
+    name: `outputs.model_tag`) and the model in the latents' summary and label; without one, the data's stem and
+    the time."""
+    from latentcore.latents import latents_summary, model_label, read_attrs
+    from latentcore.outputs import latents_path_for
+
+    named = train_vae(tiny(ebsd_h5, tmp_path / "named", epochs=1, name="  grain finder/v2 "))
+    model = load_model(named.model_path)
+    assert model.recorded_name == "grain finder/v2"
+    assert json.loads((tmp_path / "named" / "config.json").read_text())["model"]["name"] == "grain finder/v2"
+    path = latents_path_for(ebsd_h5, tmp_path, model="grain-finder-v2")
+    assert extract_file(ebsd_h5, model, out_dir=tmp_path, device="cpu").path == path and path.name == f"{Path(ebsd_h5).stem}__grain-finder-v2_latents.h5"
+    assert latents_summary(path)["model"] == "grain-finder-v2"
+    assert model_label(read_attrs(path)).startswith("grain finder/v2 (SHA-256 ")
+    unnamed = load_model(train_vae(tiny(ebsd_h5, tmp_path / "unnamed", epochs=1)).model_path)
+    assert re.fullmatch(rf"{Path(ebsd_h5).stem}-20\d{{6}}-\d{{4}}", unnamed.recorded_name)
+    with pytest.raises(InputError, match="name must hold a letter or digit"):
+        tiny(ebsd_h5, tmp_path, name="---")
+
 
 
 def test_the_checkpoint_is_written_under_a_temporary_name_then_renamed(ebsd_h5, tmp_path, monkeypatch):
@@ -257,10 +290,10 @@ def test_the_checkpoint_is_written_under_a_temporary_name_then_renamed(ebsd_h5, 
 
 def test_a_stopped_run_is_found_from_its_files_and_a_second_call_in_its_folder_is_refused(ebsd_h5, tmp_path):
     """What the Train page lists in every tab: the runs stopped before their epochs, with the config that resumes
-    them; not a finished run, not a trial of a few timed batches, not a folder whose files are damaged."""
+    them; not a finished run, not one stopped before its first batch, not a folder whose files are damaged."""
     train_vae(tiny(ebsd_h5, tmp_path / "stopped", epochs=3), stop_event=StopAtLook(5))
     train_vae(tiny(ebsd_h5, tmp_path / "finished", epochs=1))
-    train_vae(tiny(ebsd_h5, tmp_path / "timed"), estimate_only=True)
+    train_vae(tiny(ebsd_h5, tmp_path / "timed", epochs=3), stop_event=StopAtLook(1))  # before its first batch
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "checkpoint.pth").write_bytes(b"")
     (tmp_path / "damaged" / "config.json").write_text('{"result": {"status": "stopped"}, "train": {}}')
@@ -335,11 +368,17 @@ def test_cli_trains_then_resumes_at_epoch_3(ebsd_h5, bandcontrast_csv, tmp_path)
               "--input-size", "16", "--latent-dim", "3", "--channels", "4,8", "--device", "cpu", "--out", tmp_path]
     first = cli(*common, "--epochs", "2")
     assert first.returncode == 0, first.stderr
+    assert "sized for this machine and 2,400 patterns: " in first.stderr  # batch size, threads, patterns per epoch
     assert f"for 2 epochs (measured on {ESTIMATE_BATCHES} batches)" in first.stderr  # printed at the start
     assert first.stderr.index("estimate: about") < first.stderr.index("batches [")
+    assert "(named ni_grains_h5ebsd-20" in first.stdout
+    sized = json.loads((tmp_path / "config.json").read_text())["train"]
     second = cli(*common, "--epochs", "4")
     assert second.returncode == 0, second.stderr
-    assert "resumed at epoch 3" in second.stdout
+    assert "resumed at epoch 3" in second.stdout and "sized for" not in second.stderr  # the run's own settings
+    again = json.loads((tmp_path / "config.json").read_text())["train"]
+    assert {k: again[k] for k in ("batch_size", "threads", "patterns_per_epoch", "name")} == {
+        k: sized[k] for k in ("batch_size", "threads", "patterns_per_epoch", "name")}
     assert pd.read_csv(tmp_path / "loss.csv").epoch.tolist() == [1, 2, 3, 4]
     assert json.loads((tmp_path / "config.json").read_text())["filters"]["bandcontrast"]["min"] == 100
 

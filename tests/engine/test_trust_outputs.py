@@ -221,6 +221,7 @@ DPI_COMMANDS = {
     "probe": lambda f: ["probe", f["latents"], "--labels", f["labels"], "--out", f["folder"] / "o"],
     "rank": lambda f: ["rank", f["latents"], "--labels", f"{f['labels']}:label", "--out", f["folder"] / "o"],
     "references": lambda f: ["references", f["scan"], "--out", f["folder"] / "o"],
+    "orientations": lambda f: ["orientations", f["scan"], "--rows", "0-3", "--out", f["folder"] / "o"],
 }
 
 

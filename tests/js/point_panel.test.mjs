@@ -1,13 +1,15 @@
 // The point panel's browser modules in node (no browser, no Streamlit): the golden cases of
-// tests/data/point_panel_golden.json give the rows the Python side gives (tests/app/test_point_panel_golden.py runs
-// both), the wire format reads what wire.py writes, and a lasso too long for one message is simplified.
+// tests/data/point_panel_golden.json give the rows (a line's in order) and the scale bars the Python side gives
+// (tests/app/test_point_panel_golden.py runs both), the wire format reads what wire.py writes, and a lasso too long
+// for one message is simplified.
 import {test} from "node:test";
 import assert from "node:assert/strict";
 import {createHash} from "node:crypto";
 import {readFileSync} from "node:fs";
 
 import {decodeMask, parse, positions} from "../../ui/widgets/point_panel/wire.mjs";
-import {combine, rowsIn, rowsOf, simplify, viewOf} from "../../ui/widgets/point_panel/shapes.mjs";
+import {cellRows, combine, lineRows, rowsIn, rowsOf, simplify, viewOf} from "../../ui/widgets/point_panel/shapes.mjs";
+import {niceLength} from "../../ui/widgets/point_panel/drawing.mjs";
 
 const GOLDEN = JSON.parse(readFileSync(new URL("../data/point_panel_golden.json", import.meta.url)));
 const PAYLOAD = parse(Uint8Array.from(Buffer.from(GOLDEN.payload, "base64")));
@@ -60,6 +62,20 @@ for (const v of GOLDEN.views) {
     sameRows(rowsOf(rowsIn({shape: "box", x: [sent.x0, sent.x1], y: [sent.y0, sent.y1]}, x, y)), v.rows);
   });
 }
+
+for (const c of GOLDEN.lines) {
+  test(`golden line: ${c.about}`, () => {
+    const found = GOLDEN.panels[c.panel], grid = found.header.grid;
+    const rows = lineRows(c.line, grid, cellRows(Int32Array.from(found.arrays.cell), grid.nx * grid.ny));
+    assert.deepEqual(Array.from(rows), c.rows);
+  });
+}
+
+test("golden scale bars: the length drawn for each visible width", () => {
+  const {fraction, steps} = CONTRACT.scale_bar;
+  assert.deepEqual(GOLDEN.scale_bars.map((b) => niceLength(b.span, fraction, steps)),
+                   GOLDEN.scale_bars.map((b) => b.length));
+});
 
 test("the wire format: a payload wire.py wrote reads back as its arrays, and an overlay's bits as its rows", () => {
   const scatter = GOLDEN.panels.scatter;

@@ -1,8 +1,11 @@
 """The door to the worker pool (`ui.compute.jobs`, running `ui.compute.tasks`): small inputs run here at once
 (thresholds in `jobs`: INLINE_ROWS, INLINE_PATTERNS, INLINE_FIT_ROWS), larger ones in a worker while the page
 shows their progress. A job's key is its task and arguments (files by their `sources.stamp`), so a result is
-computed once per input and shared by reruns and sessions. Extraction and training start here too."""
+computed once per input and shared by reruns and sessions. Extraction and training start here too, and the
+training settings sized for the machine are timed here."""
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 
@@ -70,11 +73,31 @@ def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
                              model=model, **kwargs)
 
 
-def start_training(config: dict, label: str, estimate_only: bool = False) -> jobs.Job:
-    """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own; `estimate_only`:
-    its first batches, timed, then stopped with their checkpoint (the same config goes on from there)."""
-    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config,
-                             estimate_only=estimate_only)
+def start_training(config: dict, label: str) -> jobs.Job:
+    """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own."""
+    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config)
+
+
+TIMING_PERIOD_SECONDS = 600  # training paces are timed again after this long: the machine's load changes
+
+
+def sized_training(count: int, side: int, device: str, latent_dim: int) -> dict:
+    """The Train page's defaults for `count` patterns of side `side` on `device` (`tasks.train_sizing`): a few
+    batches timed here, in a second or two, once per TIMING_PERIOD_SECONDS."""
+    return pooled(tasks.train_sizing, "Timing a few batches on this machine", 0, count=count, side=side,
+                  device=device, latent_dim=latent_dim, period=_period())
+
+
+def training_estimate(values: dict, count: int, device: str, latent_dim: int):
+    """The `Pace` of a run of these settings (`tasks.train_estimate`), timed here, once per TIMING_PERIOD_SECONDS."""
+    from latentcore.train.pace import Pace
+
+    return Pace(**pooled(tasks.train_estimate, "Timing a few batches of these settings", 0, values=values,
+                         count=count, device=device, latent_dim=latent_dim, period=_period()))
+
+
+def _period() -> int:
+    return int(time.time() // TIMING_PERIOD_SECONDS)
 
 
 def last_training_run(folder: str) -> dict | None:

@@ -148,3 +148,19 @@ def grains(lat_stamp: tuple, boundary_deg: float) -> dict:
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.grain_table, "Finding the grains", rows // 20, latents=lat_stamp,
                   boundary_deg=float(boundary_deg))
+
+
+# -- a line profile -------------------------------------------------------------------------------
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def line_profile(lat_stamp: tuple, line: tuple, bandcontrast, dims: tuple[int, ...]):
+    """The values along a line (x0, y0, x1, y1) drawn on the scan (`latentcore.analysis.profile.line_profile` over
+    the scan's grid, as `python -m latentcore profile`): misorientations where the latents hold orientations,
+    `bandcontrast` (a BandContrast, or None), the latent dimensions `dims`."""
+    from latentcore.analysis.profile import Line, line_profile as profile
+
+    lat = latents(lat_stamp)
+    grid, cells = scan_grid(lat_stamp)
+    band = None if bandcontrast is None else bandcontrast.values(lat.point_maps, lat.x, lat.y, lat_stamp[0])[1]
+    return profile(Line(*line), grid, cells, lat.x, lat.y, units=lat.units, orientations=lat.orientations,
+                   bandcontrast=band, latents=stacked_latents(lat_stamp)[0], dims=dims)

@@ -150,14 +150,13 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
                             partitions=partitions, clobber=clobber, progress=rows_done)
 
 
-def train(config: dict, progress, estimate_only: bool = False):
+def train(config: dict, progress):
     """`latentcore train-vae`'s call (latentcore.train.train_vae) with the config's dict. It reports
     its pace (detail "pace": `latentcore.train.pace.Pace`'s fields; the message says the epoch, the
     batch and the time left), and each epoch the loss history so far (detail "history") and the latest
-    validation patterns and their reconstructions (arrays "inputs", "reconstructions"). `estimate_only`
-    stops once the first batches were timed (the Train page's estimate; the same config goes on from
-    there). A stop (`Job.stop`, the page's Stop) or a cancel ends it after the current batch as the CLI's
-    Ctrl-C does: that batch's checkpoint and the best model are kept, so the same config resumes."""
+    validation patterns and their reconstructions (arrays "inputs", "reconstructions"). A stop (`Job.stop`,
+    the page's Stop) or a cancel ends it after the current batch as the CLI's Ctrl-C does: that batch's
+    checkpoint and the best model are kept, so the same config resumes."""
     from latentcore.train import TrainConfig, train_vae
 
     config = TrainConfig.from_dict(config)
@@ -181,7 +180,37 @@ def train(config: dict, progress, estimate_only: bool = False):
             return getattr(progress, "stop_asked", lambda: False)()
 
     progress(0.0, "reading the patterns")
-    return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace, estimate_only=estimate_only)
+    return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace)
+
+
+def train_sizing(count: int, side: int, device: str, latent_dim: int, progress, period: int = 0) -> dict:
+    """`latentcore.train.sizing.sized_settings`: training settings sized for `count` patterns of side `side` on
+    `device`, timed now: {"values" (TrainConfig fields), "pace" (`Pace`'s fields: the run's estimate), "text"}.
+    `period` only tells one moment's timing from another's (the machine's load changes)."""
+    from latentcore.train.sizing import sized_settings
+
+    sized = sized_settings(count, side, device, latent_dim)
+    return {"values": sized.values, "pace": sized.estimate.to_dict(), "text": sized.text()}
+
+
+def train_estimate(values: dict, count: int, device: str, latent_dim: int, progress, period: int = 0) -> dict:
+    """`latentcore.train.sizing.estimate`: the `Pace` fields of a run of these settings, its model timed now."""
+    from latentcore.train.sizing import estimate
+
+    return estimate(values, count, device, latent_dim).to_dict()
+
+
+def orientation_projections(latents: tuple, direction: str, phase: int, progress) -> dict:
+    """`latentcore.analysis.ebsd.pole_figures.projections` of the latents' points of `phase` for sample direction
+    `direction` (x, y, z): {"ipf": (N, 2), "poles": {family: (N, K, 2)}}, N the phase's points in row order."""
+    from latentcore.analysis.ebsd.pole_figures import DIRECTIONS, projections
+    from latentcore.analysis.ebsd.scan_references import laue_of
+    from latentcore.latents import read_latents
+
+    orientations = read_latents(latents[0]).orientations
+    progress(0.0, "projecting the scan's orientations")
+    points = orientations.phase_id == phase
+    return projections(orientations.euler[points], laue_of(orientations.phases[phase]), DIRECTIONS[direction])
 
 
 def reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int, source: tuple | None,

@@ -89,6 +89,16 @@ def mean_pattern(key: str) -> Saved:
     return keep(*_suffixed(key, "show", "of"))
 
 
+def line_profile(page: str) -> Saved:
+    """`ui.widgets.line_profile.profile_panel`: the latent dimensions along the line."""
+    return tied(f"{page}_profile_dims")
+def orientations(key: str) -> Saved:
+    """`ui.widgets.orientations.orientations_panel`: shown or not, the sample direction and the look; of what and
+    the phase are the data's."""
+    return keep(*_suffixed(key, "orient_show", "orient_direction", "orient_look")) | tied(
+        *_suffixed(key, "orient_of", "orient_phase"))
+
+
 def gallery(key: str) -> Saved:
     """`ui.widgets.gallery.paged_gallery`: the page of images shown."""
     return keep(f"{key}_page")
@@ -101,26 +111,31 @@ PAGES: dict[str, Saved] = {
                     "extract_batch", "extract_overwrite") | tied("extract_partitions"),
     "umap": (keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
              | tied("umap_colour", "umap_dim", "umap_kmeans") | colour_scale("umap_scale") | boundaries("umap")
-             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")),
+             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
+             | line_profile("umap") | orientations("umap")),
     "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
              | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
-             | colour_scale("maps_scale") | boundaries("maps")),
+             | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
     "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
                  | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
-                 | boundaries("clusters") | mean_pattern("clusters_mean")),
+                 | boundaries("clusters") | mean_pattern("clusters_mean") | line_profile("clusters")
+                 | orientations("clusters")),
     "compare": (keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
                      "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
     "rank": keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
             | SHARED_ROI,
-    "train": (keep("train_data", "train_device", "train_input_size", "train_channels", "train_epochs", "train_batch",
-                   "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg", "train_average", "train_bc_min",
-                   "train_use_roi") | tied("train_latent_dim") | own_roi("train")),
+    "train": (keep("train_data", "train_device", "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg",
+                   "train_average", "train_bc_min", "train_use_roi")
+              | tied("train_latent_dim", "train_input_size", "train_channels", "train_epochs", "train_batch",
+                     "train_per_epoch")  # sized for the data
+              | own_roi("train")),
 }
 
 SAVED: Saved = functools.reduce(operator.or_, PAGES.values())  # every page's, together
 
 # The pages' value widgets left out on purpose (tests/test_pages_state.py checks that every other one is saved):
 # the band-contrast pickers set the session's band contrast, which the workspace keeps itself; "use band
-# contrast" for training is chosen afresh; a comparison runs when asked, never by itself on a reload.
-LEFT_OUT = frozenset({"clusters_bc", "train_use_bc", "compare_run"})
+# contrast" for training is chosen afresh; a comparison runs when asked, never by itself on a reload; each training
+# run's model name is new (the data's stem and the time).
+LEFT_OUT = frozenset({"clusters_bc", "train_use_bc", "compare_run", "train_name"})
 PAGE_PREFIXES = ("extract_", "umap_", "maps_", "clusters_", "compare_", "rank_", "train_", "roi_")

@@ -72,6 +72,7 @@ SESSION_USER = "_session_user"  # the user id the workspace was opened for (None
 SCRATCH = "_scratch"  # a read-only visitor's own folder: what they make goes there, never into the workspace
 BLOCKED = "_blocked_workspace"  # {"id", "why": "missing" | "denied"}: the workspace the URL names cannot open
 SELECTION_SLOT = "_selection_slot"  # the sidebar's "Selected points" line (st.empty), redrawn by fragments
+PROFILE_LINE = "_profile_line"  # {"latents", "line": [x0, y0, x1, y1]}: the line last drawn on a scan map
 
 
 def init_session():
@@ -387,6 +388,21 @@ def undo_selection():
 def _forget_undo():
     """Rows of other data: no undo brings them back."""
     st.session_state.pop(SELECTION_BEFORE, None)
+
+
+def profile_line() -> tuple | None:
+    """The line last drawn on a scan map of the latents in use, (x0, y0, x1, y1) in their units, or None."""
+    kept = st.session_state.get(PROFILE_LINE)
+    return tuple(kept["line"]) if kept and kept["latents"] == st.session_state.get(LATENTS) else None
+
+
+def set_profile_line(line):
+    """A line drawn on a scan map (x0, y0, x1, y1): the pages with a scan map show it and its profile."""
+    st.session_state[PROFILE_LINE] = {"latents": st.session_state.get(LATENTS), "line": [float(v) for v in line]}
+
+
+def clear_profile_line():
+    st.session_state.pop(PROFILE_LINE, None)
 
 
 # -- widgets: their values live in the session under the key their page gives them ------------------

@@ -13,7 +13,7 @@ import streamlit as st
 from latentcore.data.base import display_units
 
 from ..compute import scan_maps
-from . import point_panel, scales, selection
+from . import line_profile, point_panel, scales, selection
 
 
 @dataclasses.dataclass
@@ -49,8 +49,8 @@ class LinkedEmbedding:
 
     def draw(self, colour, chosen, *, marks=(), values=None, lines=None, histogram=None,
              map_title: str = "The same rows on the scan", **titles):
-        """The two panels side by side (the scatter alone without a scan), the scan map's boundary `lines` and
-        the `histogram` (values) under it."""
+        """The two panels side by side (the scatter alone without a scan), the scan map's boundary `lines`, the
+        `histogram` (values) under it, and the line profile of a line drawn on it under both."""
         columns = st.columns(2) if self.on_scan else [st.container()]
         scatter_key, map_key = f"{self.key}_scatter", f"{self.key}_map"
         with columns[0]:
@@ -64,5 +64,7 @@ class LinkedEmbedding:
                                  row_ids=self.row_ids)  # its hover shows the scatter's values
                 if histogram is not None:
                     scales.histogram(histogram, f"{self.key}_histogram", colour=colour, value_name=colour.title)
-        point_panel.overlays(self.key, self.panels, len(self.coords), chosen, marks={scatter_key: list(marks)},
-                             row_ids=self.row_ids)
+        point_panel.overlays(self.key, self.panels, len(self.coords), chosen, row_ids=self.row_ids,
+                             marks={scatter_key: list(marks), **line_profile.marks([map_key] if self.on_scan else [])})
+        if self.on_scan:
+            line_profile.profile_panel(self.key, self.lat_stamp, self.lat)

@@ -12,7 +12,7 @@ from latentcore.data.base import display_units
 
 from ..compute import scan_maps
 from ..figures import plots
-from . import point_panel, selection
+from . import line_profile, point_panel, selection
 
 GROUP, PICKER, LABELS = "maps", "maps_picker", "maps_labels_map"
 
@@ -55,8 +55,11 @@ class MapsPanels:
                          background=nan_colour, **self._axes())
 
     def overlay(self, chosen, lat, picked: int | None):
-        """The selection on the panels, the `picked` row (the one whose pattern the page shows) marked."""
-        mark = [] if picked is None else [{"x": [lat.x[picked]], "y": [lat.y[picked]], "name": "picked",
-                                           "symbol": "diamond-open", "size": 16, "colour": "#e31a1c"}]
-        point_panel.overlays(GROUP, {key: self.points for key in self.keys}, len(self.rows), chosen,
-                             marks={PICKER: mark}, row_ids=self.rows)
+        """The selection on the panels, the `picked` row (the one whose pattern the page shows) marked, and the
+        session's profile line."""
+        marks = line_profile.marks(self.keys)
+        if picked is not None:
+            marks.setdefault(PICKER, []).append({"x": [lat.x[picked]], "y": [lat.y[picked]], "name": "picked",
+                                                 "symbol": "diamond-open", "size": 16, "colour": "#e31a1c"})
+        point_panel.overlays(GROUP, {key: self.points for key in self.keys}, len(self.rows), chosen, marks=marks,
+                             row_ids=self.rows)

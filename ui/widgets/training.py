@@ -1,18 +1,17 @@
 """A VAE training run for the Train page: `latentcore.train.train_vae` in a process of its own
 (through the pool's door, `dispatch.start_training`: the task `ui.compute.tasks.train`), so the
-server only draws its progress. Start first times the run's first batches (an estimate-only run) and
-shows the estimate; Go on resumes from there. While it runs the worker reports its pace (the time
-left), and each epoch the loss history and the latest reconstructions; Stop asks the job to stop, and the
-trainer stops after its current batch keeping that batch's checkpoint and the best model, so Resume
-(the same config) goes on from that batch. The finished model joins the session's models (the Extract
-page's choices). `live_panel(epochs)` draws the run (or the workspace's last finished one, `saved_run_panel`),
+server only draws its progress (the estimate before Start: `train_settings`). While it runs the worker
+reports its pace (the time left), and each epoch the loss history and the latest reconstructions; Stop
+asks the job to stop, and the trainer stops after its current batch keeping that batch's checkpoint and
+the best model, so Resume (the same config) goes on from that batch. The finished model joins the
+session's models (the Extract page's choices) under its name; what more epochs would buy is said from
+the end of its loss curve. `live_panel(epochs)` draws the run (or the workspace's last finished one, `saved_run_panel`),
 and the workspace's other stopped runs, found from their files in every tab and after a reload, each with
 its Resume (`stopped_runs_panel`)."""
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,7 +19,8 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.train import TrainConfig
-from latentcore.train.outputs import CHECKPOINT_FILE, MODEL_FILE, RECONSTRUCTIONS_PNG, inputs_found
+from latentcore.train.outputs import (CHECKPOINT_FILE, MODEL_FILE, RECONSTRUCTIONS_PNG, improvement_text,
+                                      inputs_found)
 from latentcore.train.pace import Pace
 
 from ..compute import dispatch, jobs
@@ -30,12 +30,10 @@ from . import common
 
 
 class TrainingRun:
-    """What the page reads of a training job: running, status, pace, history, latest, result, error.
-    `estimate_only`: the run that times the first batches before the full one."""
+    """What the page reads of a training job: running, status, pace, history, latest, result, error."""
 
-    def __init__(self, job: jobs.Job, config: TrainConfig, models: dict, label: str, estimate_only: bool = False):
+    def __init__(self, job: jobs.Job, config: TrainConfig, models: dict, label: str):
         self.job, self.config, self.models, self.label = job, config, models, label
-        self.estimate_only = estimate_only
         job.future.add_done_callback(lambda future: self.register())  # in the pool's thread, when it ends
 
     def register(self) -> None:
@@ -75,8 +73,7 @@ class TrainingRun:
         if self.running:
             if self.job.stop_asked():
                 return "stopping after this batch"
-            doing = "timing the first batches" if self.estimate_only else "running"
-            return f"{doing} ({self.job.progress()[1]}, in a worker process)"
+            return f"running ({self.job.progress()[1]}, in a worker process)"
         if self.job.future.cancelled():
             return "stopped"
         if self.error is not None:
@@ -117,18 +114,25 @@ def last_finished() -> dict | None:
     run = dispatch.last_training_run(str(state.workdir("models")))
     if run is None:
         return None
-    label = model_label(run["out_dir"], run.get("latent_dim"))
+    label = model_label(run["out_dir"], run.get("latent_dim"), run.get("name"))
     if label not in state.models():
         state.add_model(label, {"path": str(run["model_path"]), "arch": "vae", "options": None})
     return {**run, "label": label}
 
 
-def model_label(out_dir: Path, latent_dim: int | None) -> str:
-    """The Extract page's name for the model of the run in `out_dir`: the session's, else one made of its folder."""
+def model_label(out_dir: Path, latent_dim: int | None, name: str | None = None) -> str:
+    """The Extract page's name for the model of the run in `out_dir`: the session's, else the name it records (a
+    run of an earlier version: one made of its folder)."""
     path = str(out_dir / MODEL_FILE)
     dims = f", {latent_dim} dims" if latent_dim else ""
-    return next((name for name, spec in state.models().items() if spec.get("path") == path),
-                f"VAE trained here ({out_dir.name}{dims})")
+    return next((label for label, spec in state.models().items() if spec.get("path") == path),
+                name or f"VAE trained here ({out_dir.name}{dims})")
+
+
+def name_taken(name: str) -> bool:
+    """Another model of the session (a trained one, an upload) has this name: its latents files would be the new
+    model's (they are named by it)."""
+    return name in state.models()
 
 
 def end_unseen() -> bool:
@@ -136,15 +140,13 @@ def end_unseen() -> bool:
     return state.train_end_unseen()
 
 
-def start(config: TrainConfig, label: str | None = None, estimate_only: bool = False) -> TrainingRun:
-    """Start (or resume: the same out_dir) a run in its own worker process (`estimate_only`: its first
-    batches, timed); when it wrote a model, the model is added to the session's models (a plain dict in
-    session state, which the pool's thread can add to without Streamlit calls)."""
+def start(config: TrainConfig, label: str | None = None) -> TrainingRun:
+    """Start (or resume: the same out_dir) a run in its own worker process; when it wrote a model, the model is
+    added to the session's models under `label` (default: its name; a plain dict in session state, which the
+    pool's thread can add to without Streamlit calls)."""
     models = state.models_dict()
-    label = label or f"VAE trained here ({time.strftime('%H:%M:%S')}, {config.latent_dim} dims)"
-
-    job = dispatch.start_training(config.to_dict(), f"Training ({config.epochs} epochs)", estimate_only)
-    run = TrainingRun(job, config, models, label, estimate_only)
+    job = dispatch.start_training(config.to_dict(), f"Training {config.name} ({config.epochs} epochs)")
+    run = TrainingRun(job, config, models, label or config.name)
     state.set_train_run(run)
     return run
 
@@ -168,7 +170,14 @@ def saved_run_panel():
     st.success(f"{run['status']} after {run['epochs_done']} epochs: best epoch {run['best_epoch']}{best}. The model "
                f"is {where} in this workspace, and the Extract page offers it as \"{run['label']}\".",
                icon=":material/check:")
+    more_epochs_note(run["history"])
     common.download_artifacts([path for name, path in run["files"].items()], key="train_saved_files")
+
+
+def more_epochs_note(history: list[dict]):
+    """What more epochs would buy, from the end of the loss curve."""
+    if trend := improvement_text(history):
+        st.caption(f"What more epochs would buy: {trend} (a longer run also stretches the learning-rate schedule).")
 
 
 def stopped_runs_panel(epochs: int, own: TrainingRun | None = None):
@@ -188,7 +197,7 @@ def stopped_runs_panel(epochs: int, own: TrainingRun | None = None):
             button.caption(f"Load its data ({Path(run['config'].data).name}) in this session to resume it.")
         elif button.button("Resume", icon=":material/replay:", key=f"train_resume_{run['out_dir'].name}"):
             config = dataclasses.replace(run["config"], epochs=epochs)
-            start(config, model_label(run["out_dir"], config.latent_dim))
+            start(config, model_label(run["out_dir"], config.latent_dim, config.name))
             st.rerun(scope="app")
 
 
@@ -231,14 +240,10 @@ def _live_view(epochs: int):
     if job.running:
         st.progress(min(job.job.progress()[0], 1.0), text=job.status)
         st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
-    elif job.status == "estimated":
-        st.progress(0.0, text="timed the first batches: the estimate is below")
     else:
         st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: {done} of {job.config.epochs} epochs done")
     if job.error is not None:
         st.error(f"Training failed: {common.error_line(job.error)}", icon=":material/error:")
-    if not job.running and job.status == "estimated":
-        _estimate_panel(job, epochs)
     if not job.running and job.status == "stopped":
         st.caption(f"Stopped in epoch {done + 1}: the checkpoint of its last finished batch is kept; Resume goes "
                    "on from that batch to the number of epochs set above.")
@@ -254,26 +259,14 @@ def _live_view(epochs: int):
         st.write("Validation patterns (top) and their reconstructions (bottom)")
         for images in (latest.inputs, latest.reconstructions):
             st.image(training_figures.display_images(images), width=72)
-    if job.result is not None and job.result.history:  # a model was written (not after an estimate alone)
+    if job.result is not None and job.result.history:  # a model was written
         result = job.result
         st.success(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss "
-                   f"{result.best_val_loss:.4g}). The model is now on the Extract page.", icon=":material/check:")
+                   f"{result.best_val_loss:.4g}). The model \"{job.label}\" is now on the Extract page.",
+                   icon=":material/check:")
+        more_epochs_note(result.history)
         common.download_artifacts([p for name, p in result.files.items() if name != CHECKPOINT_FILE], key="train_files")
     if not job.running:
         stopped_runs_panel(epochs, own=job)
     if not job.running and end_unseen():
         st.rerun()  # once: the whole page redraws with the start button enabled and no timer
-
-
-def _estimate_panel(job: TrainingRun, epochs: int):
-    """The estimate from the first batches, before the full run: Go on, or change the settings and start again."""
-    estimate = job.pace.for_epochs(epochs) if job.pace is not None else None
-    if estimate is None:  # stopped before a batch was timed
-        st.warning("The first batches could not be timed. Start again to train.", icon=":material/timer:")
-        return
-    st.info(f"Training would take {estimate.estimate_text()}, on this data and device, plus reading the patterns "
-            "again. Go on, or change the settings above and start again.", icon=":material/timer:")
-    if st.button("Go on", type="primary", icon=":material/play_arrow:", key="train_go_on",
-                 help="Trains the settings just timed, to the number of epochs set above, from the batches already done"):
-        start(dataclasses.replace(job.config, epochs=epochs), job.label)
-        st.rerun(scope="app")

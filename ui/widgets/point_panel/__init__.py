@@ -1,6 +1,7 @@
 """One point panel for every scatter and scan map: a Streamlit component whose browser side draws every row on a 2D
 canvas and selects by box, lasso or click (Shift adds, Alt or Ctrl removes), drawn at once on every panel of its
-group (the linked panels of a page: the same rows), then sent to Python once, as its shape. A declared protocol
+group (the linked panels of a page: the same rows), then sent to Python once, as its shape; on a scan map (which
+has a scale bar) a line is drawn the same way, for the page's line profile. A declared protocol
 (`contract.CONTRACT`, sent in every header), one module a job on each side:
 
 | job | Python | browser |

@@ -2,11 +2,15 @@
 agree on. Every panel's header carries it (`contract`), and the browser reads these values from there."""
 from __future__ import annotations
 
+from latentcore import figures
+
 from ...figures import plots
 
 MAX_VERTICES = 5_000  # a lasso's vertices at most: the browser simplifies a longer one, Python refuses it
 OPS = ("replace", "add", "remove")  # how a shape combines with the selection: plain, Shift, Alt or Ctrl
-SHAPES = ("box", "lasso", "click")
+# a line (from its first point to its last, on a scan map) selects nothing: its pixels, in order by the rule of
+# latentcore/analysis/profile.py (`lineCells` in shapes.mjs), are the page's line profile
+SHAPES = ("box", "lasso", "click", "line")
 
 CONTRACT = {
     "version": 1,
@@ -28,4 +32,7 @@ CONTRACT = {
     "max_vertices": MAX_VERTICES,
     # what a shape message (a selection) may hold; a view message is {x0, x1, y0, y1}
     "shape_keys": ["shape", "op", "x", "y", "row", "count"],
+    # a scan map's scale bar: the largest step times a power of ten within this fraction of the map's visible width
+    # (latentcore.figures.nice_length)
+    "scale_bar": {"fraction": figures.SCALE_BAR_FRACTION, "steps": list(figures.SCALE_BAR_STEPS)},
 }

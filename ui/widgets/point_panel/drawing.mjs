@@ -1,6 +1,6 @@
-// Drawing a panel on its canvas: the points (or grid cells), the boundary lines, the marks, the axes, and the shape
-// being drawn. Each function takes the panel (element.mjs) and reads what it holds: its header and arrays, its rows'
-// positions (x, y), its view, the selection.
+// Drawing a panel on its canvas: the points (or grid cells), the boundary lines, the marks (a profile's line among
+// them), a scan map's scale bar, the axes, and the shape being drawn. Each function takes the panel (element.mjs)
+// and reads what it holds: its header and arrays, its rows' positions (x, y), its view, the selection.
 
 const FADE = 0.82;  // how far an unselected point goes towards white while a selection is shown
 const RING = 0xff111111;  // the outline of a selected point (opaque #111111)
@@ -15,6 +15,23 @@ export function niceTicks(low, high, count = 6) {
   const ticks = [];
   for (let t = Math.ceil(low / step) * step; t <= high + step * 1e-9; t += step) ticks.push(+t.toPrecision(12));
   return ticks;
+}
+
+export function niceLength(span, fraction, steps) {
+  // a scale bar's round length: the largest of `steps` (1, 2, 5) times a power of ten at most `fraction` of `span`,
+  // with the arithmetic of latentcore/figures/plotly_figures.py's nice_length (log10's guess checked, tens multiplied)
+  const target = Math.max(span * fraction, 1e-12);
+  let k = Math.floor(Math.log10(target));
+  if (powerOfTen(k + 1) <= target) k += 1;
+  else if (powerOfTen(k) > target) k -= 1;
+  const power = powerOfTen(k);
+  return Math.max(...steps.map((m) => m * power).filter((length) => length <= target));
+}
+
+function powerOfTen(k) {
+  let power = 1;
+  for (let i = 0; i < Math.abs(k); i++) power *= 10;
+  return k >= 0 ? power : 1 / power;
 }
 
 export function plotArea(panel) {
@@ -50,6 +67,7 @@ export function drawPanel(panel) {
   if (panel.header.kind === "grid") drawGrid(panel, ctx, p); else drawPoints(panel, ctx, p);
   drawLines(panel, ctx, p);
   drawMarks(panel, ctx, p);
+  if (panel.header.y_down) drawScaleBar(panel, ctx, p);
   drawAxes(panel, ctx, p);
 }
 
@@ -162,6 +180,7 @@ function drawLines(panel, ctx, p) {
 
 function drawMarks(panel, ctx, p) {
   for (const mark of panel.marks) {
+    if (mark.symbol === "line") { drawProfileLine(ctx, p, mark); continue; }
     ctx.strokeStyle = mark.colour || "#111111"; ctx.fillStyle = mark.colour || "#e31a1c"; ctx.lineWidth = 1.5;
     mark.x.forEach((x, i) => {
       const [sx, sy] = toScreen(p, x, mark.y[i]), r = (mark.size || 12) / 2;
@@ -178,6 +197,37 @@ function drawMarks(panel, ctx, p) {
       }
     });
   }
+}
+
+function drawProfileLine(ctx, p, mark) {
+  // a line profile's line: in its colour on a white edge (seen on any pixel), its first point a dot
+  const [ax, ay] = toScreen(p, mark.x[0], mark.y[0]), [bx, by] = toScreen(p, mark.x[1], mark.y[1]);
+  ctx.save();
+  ctx.beginPath(); ctx.rect(p.left, p.top, p.w, p.h); ctx.clip();
+  for (const [colour, width] of [["#ffffff", 5], [mark.colour || "#e31a1c", 2.5]]) {
+    ctx.strokeStyle = colour; ctx.lineWidth = width;
+    ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
+  }
+  ctx.fillStyle = mark.colour || "#e31a1c"; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 1.5;
+  ctx.beginPath(); ctx.arc(ax, ay, 5, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
+  ctx.restore();
+}
+
+function drawScaleBar(panel, ctx, p) {
+  // a round length (the contract's scale_bar) near the bottom left of a scan map, on a white band; kept on the panel
+  // for the tests (`scaleBar`)
+  const {fraction, steps} = panel.header.contract.scale_bar, span = Math.abs(p.x1 - p.x0);
+  const length = niceLength(span, fraction, steps), px = length / span * p.w, unit = panel.header.unit;
+  const label = `${fmt(length)}${unit ? ` ${unit}` : ""}`, x = p.left + 12, y = p.top + p.h - 12;
+  ctx.font = "11px sans-serif";
+  const width = Math.max(px, ctx.measureText(label).width);
+  ctx.fillStyle = "rgba(255,255,255,0.8)";
+  ctx.fillRect(x - 5, y - 19, width + 10, 27);
+  ctx.fillStyle = "#111111";
+  ctx.fillRect(x, y, px, 4);
+  ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+  ctx.fillText(label, x + px / 2, y - 2);
+  panel.scaleBar = {length, px, label, span};
 }
 
 function drawAxes(panel, ctx, p) {
@@ -207,12 +257,16 @@ function drawAxes(panel, ctx, p) {
 }
 
 export function drawOutline(panel, path, mode, end) {
-  // the shape being drawn (a lasso's path, or a box from the path's start to `end`), dashed over the canvas
+  // the shape being drawn (a lasso's path, a line or a box from the path's start to `end`), dashed over the canvas
   const ctx = panel.shape.getContext("2d");
   clearOutline(panel);
   ctx.setTransform(panel.dpr, 0, 0, panel.dpr, 0, 0);
   ctx.strokeStyle = "#111111"; ctx.fillStyle = "rgba(17,17,17,0.08)"; ctx.setLineDash([4, 3]); ctx.lineWidth = 1;
   ctx.beginPath();
+  if (mode === "line") {
+    ctx.lineWidth = 2; ctx.moveTo(...path[0]); ctx.lineTo(...end); ctx.stroke();
+    return;
+  }
   if (mode === "lasso") path.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
   else { const [x0, y0] = path[0], [x1, y1] = end; ctx.rect(x0, y0, x1 - x0, y1 - y0); }
   ctx.closePath(); ctx.fill(); ctx.stroke();

@@ -1,9 +1,10 @@
 // The element (st.components.v2; element.py sends its messages): a panel's tool bar, canvas and scale, the
 // pointer's box, lasso or click (Shift adds, Alt or Ctrl removes), the selection shown at once on every panel of
-// its group, then sent to Python as its shape; the group's overlay (Python's selection and the marks) shown.
+// its group, then sent to Python as its shape; a scan map's line (the page's line profile), shown at once on the
+// group's scan maps and sent the same way; the group's overlay (Python's selection and the marks) shown.
 
 import {decodeMask, parse, positions} from "./wire.mjs";
-import {combine, rowsIn, rowsOf, simplify, viewOf} from "./shapes.mjs";
+import {cellRows, combine, lineRows, rowsIn, rowsOf, simplify, viewOf} from "./shapes.mjs";
 import {clearOutline, drawOutline, drawPanel, fmt, plotArea, toData, toScreen} from "./drawing.mjs";
 
 // the panels by key, their keys by group, each group's overlay, each panel's last times; the module is loaded once
@@ -57,7 +58,8 @@ class Panel {
     bar.className = "lp-bar";
     bar.innerHTML = `<span class="lp-title"></span><span class="lp-tools">
       <button data-mode="box" title="Box: drag to select (Shift adds, Alt removes)">Box</button>
-      <button data-mode="lasso" title="Lasso: draw around points (Shift adds, Alt removes)">Lasso</button>
+      <button data-mode="lasso" title="Lasso: draw around points (Shift adds, Alt removes)">Lasso</button>${h.y_down ? `
+      <button data-mode="line" title="Line: drag from its first point to its last (its profile below)">Line</button>` : ""}
       <button data-mode="pan" title="Pan: drag to move; the wheel zooms">Pan</button>
       <button data-act="home" title="Back to the whole view (or double-click)">Reset</button></span>`;
     bar.querySelector(".lp-title").textContent = h.title;
@@ -162,11 +164,7 @@ class Panel {
     if (this.header.kind === "grid") {
       const g = this.header.grid, c = Math.round((x - g.x0) / g.dx), r = Math.round((y - g.y0) / g.dy);
       if (c < 0 || r < 0 || c >= g.nx || r >= g.ny) return -1;
-      this.cellRows ??= (() => {
-        const rows = new Int32Array(g.nx * g.ny).fill(-1);
-        this.arrays.cell.forEach((cell, i) => { rows[cell] = i; });
-        return rows;
-      })();
+      this.cellRows ??= cellRows(this.arrays.cell, g.nx * g.ny);
       return this.cellRows[r * g.nx + c];
     }
     const kx = p.w / (p.x1 - p.x0), ky = p.h / (p.y1 - p.y0);
@@ -271,6 +269,7 @@ class Panel {
       clearOutline(this);
       const up = performance.now();
       if (this.mode === "pan" && done.moved) { this.viewChanged(); return; }
+      if (this.mode === "line" && done.moved) { this.drawLine(done, [sx, sy], up); return; }
       const shape = done.moved ? this.shapeOf(done, [sx, sy]) : this.clickAt(sx, sy);
       if (shape) this.select({...shape, op: done.op}, up, done.busy);
     });
@@ -309,6 +308,25 @@ class Panel {
         `most ${count(most)}): the rows inside the simplified outline are selected.` : "");
     const points = path.map(([a, b]) => toData(p, a, b));
     return {shape: "lasso", x: points.map((q) => q[0]), y: points.map((q) => q[1])};
+  }
+
+  drawLine(drag, end, up) {
+    // a line from the press to the release, in data units: shown at once on the group's scan maps, its pixels
+    // counted here (a binned map's cells are blocks: the server counts its pixels), then sent to the server
+    const p = plotArea(this), [ax, ay] = toData(p, ...drag.start), [bx, by] = toData(p, ...end);
+    const line = {shape: "line", op: "replace", x: [ax, bx], y: [ay, by]}, h = this.header;
+    let rows = null;
+    if (!h.binned) {
+      this.cellRows ??= cellRows(this.arrays.cell, h.grid.nx * h.grid.ny);
+      rows = lineRows(line, h.grid, this.cellRows);
+    }
+    showLine(this.group, {x: line.x, y: line.y, name: "profile line", symbol: "line", colour: "#e31a1c"});
+    const length = `${fmt(Math.hypot(bx - ax, by - ay))}${h.unit ? ` ${h.unit}` : ""}`;
+    this.say(`A line of ${length}${rows ? ` through ${count(rows.length)} pixels` : ""}: the values along it are ` +
+             "below the maps.");
+    REGISTRY.timing[this.key] = {...REGISTRY.timing[this.key], highlight_ms: performance.now() - up, shape: line,
+                                 line_rows: rows && Array.from(rows)};
+    this.send({...line, count: rows ? rows.length : 0});
   }
 
   select(shape, up, dragMs) {
@@ -351,6 +369,17 @@ function showSelection(group, mask) {
     if (panel && panel.root.isConnected) panel.overlay(overlay); else REGISTRY.groups[group].delete(key);
   }
   return rows.length;
+}
+
+function showLine(group, mark) {
+  // the line on the group's scan maps at once, in place of any line they showed (the overlay brings the server's)
+  const overlay = REGISTRY.overlays[group] ??= {marks: {}, count: 0};
+  for (const key of REGISTRY.groups[group] || []) {
+    const panel = REGISTRY.panels[key];
+    if (!panel?.root.isConnected || !panel.header.y_down) continue;
+    overlay.marks[key] = [...(overlay.marks[key] || []).filter((m) => m.symbol !== "line"), mark];
+    panel.overlay(overlay);
+  }
 }
 
 export default function mount({data, parentElement, setTriggerValue, setStateValue}) {

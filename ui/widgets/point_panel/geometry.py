@@ -61,12 +61,13 @@ class Binned:
 class Geometry:
     """The coordinates of a panel's rows as the browser computes them from the payload (float64); for a binned
     panel, every row's own coordinates and its cells; zoomed in, the positions among the panel's rows of those
-    shown (`rows`)."""
+    shown (`rows`); a scan map's pixel grid (`grid`, a latentcore.analysis.maps.Grid: a line's pixels are on it)."""
 
     x: np.ndarray
     y: np.ndarray
     binned: Binned | None = None
     rows: np.ndarray | None = None
+    grid: object = None
 
     @property
     def own_group(self) -> bool:
@@ -112,9 +113,9 @@ def grid_geometry(grid, cells) -> tuple[Geometry, dict, dict]:
                        "dx": block * grid.step_x, "dy": block * grid.step_y, "nx": nx, "ny": ny}}
     if not binned:
         arrays = {"cell": cell.astype(np.int32)}
-        return Geometry(*positions(header, arrays)), header, arrays
+        return Geometry(*positions(header, arrays), grid=grid), header, arrays
     binned = Binned(cell, nx * ny)
-    geometry = Geometry(grid.x0 + column * grid.step_x, grid.y0 + row * grid.step_y, binned)
+    geometry = Geometry(grid.x0 + column * grid.step_x, grid.y0 + row * grid.step_y, binned, grid=grid)
     return geometry, {**header, "binned": True, "block": block}, binned.arrays()
 
 

@@ -1,5 +1,6 @@
 // Selection arithmetic, as shapes.py does it: the rows inside a shape over the coordinates drawn (a mask), combined
-// with the selection (Shift adds, Alt removes); a lasso too long for one message simplified; a view as it is sent.
+// with the selection (Shift adds, Alt removes); a lasso too long for one message simplified; a view as it is sent;
+// the pixels of a scan map a line passes through, in order.
 
 export function polygonTest(xs, ys) {
   // (x, y) -> inside the polygon, by the even-odd rule with shapes.py's arithmetic; each edge is listed in the
@@ -59,6 +60,43 @@ export function rowsOf(mask) {
   const rows = new Int32Array(count);
   for (let i = 0, k = 0; k < count; i++) if (mask[i]) rows[k++] = i;
   return rows;
+}
+
+export function lineCells(line, grid) {
+  // the pixels (row * nx + column) a line passes through, in order from its first point, by the rule and with the
+  // arithmetic of latentcore/analysis/profile.py's line_cells: in grid steps (u, v) the segment is cut where it
+  // crosses a pixel edge, each piece is in the pixel of its middle, those outside the grid left out
+  const {x0, y0, dx, dy, nx, ny} = grid;
+  const u0 = (line.x[0] - x0) / dx + 0.5, u1 = (line.x[1] - x0) / dx + 0.5;
+  const v0 = (line.y[0] - y0) / dy + 0.5, v1 = (line.y[1] - y0) / dy + 0.5;
+  if (![u0, u1, v0, v1].every(Number.isFinite)) return [];
+  const cuts = Float64Array.from([0, 1, ...crossings(u0, u1, nx), ...crossings(v0, v1, ny)]).sort(), cells = [];
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    if (cuts[i + 1] === cuts[i]) continue;
+    const t = (cuts[i] + cuts[i + 1]) / 2, c = Math.floor(u0 + t * (u1 - u0)), r = Math.floor(v0 + t * (v1 - v0));
+    if (c < 0 || c >= nx || r < 0 || r >= ny || r * nx + c === cells.at(-1)) continue;
+    cells.push(r * nx + c);
+  }
+  return cells;
+}
+
+function crossings(a, b, n) {
+  // the t where a coordinate going from a to b crosses an integer k strictly between them, 0 <= k <= n
+  const out = [], last = Math.min(n, Math.ceil(Math.max(a, b)) - 1);
+  for (let k = Math.max(0, Math.floor(Math.min(a, b)) + 1); k <= last; k++) out.push((k - a) / (b - a));
+  return out;
+}
+
+export function cellRows(cell, size) {
+  // the row drawn on each of a grid's `size` cells, -1 where none (`cell`: each row's cell)
+  const rows = new Int32Array(size).fill(-1);
+  cell.forEach((c, i) => { rows[c] = i; });
+  return rows;
+}
+
+export function lineRows(line, grid, rowAt) {
+  // the rows on the pixels a line passes through, in order (`rowAt`: cellRows); a pixel without a row left out
+  return Int32Array.from(lineCells(line, grid).map((c) => rowAt[c]).filter((r) => r >= 0));
 }
 
 export function viewOf(view) {

@@ -1,18 +1,21 @@
 """Selection arithmetic, as shapes.mjs does it in the browser: the messages a panel sends checked by type and size
 before use (`read_shape`, `read_view`: a browser is not trusted), a shape resolved to the rows inside it over the
-coordinates the browser drew (`rows_in`), and combined with the selection (`combine`)."""
+coordinates the browser drew (`rows_in`; a line to the rows along it, in order), and combined with the selection
+(`combine`)."""
 from __future__ import annotations
 
 import reprlib
 
 import numpy as np
 
+from latentcore.analysis.profile import Line, rows_along
 from latentcore.arrays import unique
 from latentcore.errors import InputError
 
 from .contract import CONTRACT, MAX_VERTICES, OPS, SHAPES
 
-_VALUES = {"box": (2, 2), "click": (1, 1), "lasso": (3, MAX_VERTICES)}  # how many x (and y) values a shape has
+# how many x (and y) values a shape has: a line's are its first point and its last
+_VALUES = {"box": (2, 2), "click": (1, 1), "lasso": (3, MAX_VERTICES), "line": (2, 2)}
 _VIEW = ("x0", "x1", "y0", "y1")
 _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 24
@@ -23,7 +26,8 @@ _shown = _REPR.repr  # a hostile value, in a few characters
 def read_shape(message) -> dict:
     """A selection message from the browser as a shape ({shape, op, x, y, row}: x and y float64 arrays), checked
     by type and size: a dict of the contract's keys, a known shape and op, x and y lists of finite numbers in pairs
-    (a box 2, a click 1, a lasso 3 to MAX_VERTICES), a click's row an integer. Anything else raises InputError."""
+    (a box 2, a click 1, a lasso 3 to MAX_VERTICES, a line 2: its first point and its last), a click's row an
+    integer. Anything else raises InputError."""
     if not isinstance(message, dict):
         raise InputError(f"a selection that is {_shown(message)}, not a shape")
     extra = [k for k in message if k not in CONTRACT["shape_keys"]]
@@ -92,8 +96,15 @@ def read_view(message) -> dict:
 def rows_in(shape: dict, geometry) -> np.ndarray:
     """Row ids inside a shape (`read_shape`'s), over `geometry` (a `geometry.Geometry`), with shapes.mjs's
     arithmetic: a box holds its edges; a lasso is the even-odd rule within the vertices' bounds; a click is its
-    row (on a binned panel, its cell's row nearest the click). A click beyond the rows drawn raises InputError."""
+    row (on a binned panel, its cell's row nearest the click); a line, on a scan map only, the rows on the pixels
+    it passes through, in order from its first point (`latentcore.analysis.profile.line_cells`). A click beyond
+    the rows drawn, or a line on a panel that is not a scan map, raises InputError."""
     x, y, xs, ys = geometry.x, geometry.y, shape["x"], shape["y"]
+    if shape["shape"] == "line":
+        if geometry.grid is None:
+            raise InputError("a line on a panel that is not a scan map: a line is drawn on a scan")
+        grid = geometry.grid
+        return rows_along(Line(xs[0], ys[0], xs[1], ys[1]), grid, grid.indices(x, y))
     if shape["shape"] == "click":
         row = shape["row"]
         if row >= geometry.drawn:

@@ -1,0 +1,296 @@
+"""Where a selection's orientations lie in the inverse pole figure and in pole figures, beside the whole scan's:
+plane coordinates to plot and a table to download. This is how a latent cluster is checked for being an
+orientation family (`orientation`'s conventions: Bunge Euler angles, sample-to-crystal rotations).
+
+    plots = orientation_plots(orientations, rows, "z")   the selection's (rows of one phase: the one most of it has)
+                                                         and the whole scan's points of that phase, projected
+    plots.figure(look="points")                          the figure (`figures.pole_figures`), at most
+                                                         PLOTTED_POINTS points a panel (a seeded sample)
+    plots.table(x, y, units)                             the download: row, x_um, y_um, phi1_deg, Phi_deg, phi2_deg,
+                                                         ipf_plane_x, ipf_plane_y
+    write_orientations(plots, out_dir, source, what, x, y, units, inputs)   its CSV, PNG and JSON report
+    selection_orientations(orientations, rows)   the rows of one phase, its Laue group, the scan's points of it
+    ipf_xy(euler, "m-3m", direction=(0, 0, 1))   (N, 2): the crystal direction along a sample direction, moved into the
+                                                 Laue group's fundamental sector (the IPF colour key's triangle), in
+                                                 the stereographic projection `orientation.ipf_key_image` draws
+    sector_outline("m-3m")                       (M, 2): that sector's edges, a closed line; `ipf_corners` its corners
+    POLE_FAMILIES["m-3m"]                        {"{100}": (1, 0, 0), "{111}": (1, 1, 1)}: the pole figures' families
+    pole_xy(euler, (1, 1, 1), "m-3m")            (N, K, 2): each orientation's K poles of the family (its symmetry
+                                                 equivalents, a pole and its opposite one) in the sample frame, on the
+                                                 upper hemisphere, stereographic: x right, y up, z towards the viewer
+    orientations_of(path)                        (orientations, x, y, units, source) of a latents or scan file
+    orientations_names(source, what, direction)  the files of `python -m latentcore orientations` (`what`: `what_tag`)
+
+The pole families of the other Laue groups are their crystal axes in this package's crystal frame (x along a, z
+along c): {0001} and {2-1-10} (hexagonal, trigonal), {001} and {100} (tetragonal, orthorhombic).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...arrays import unique
+from ...columns import EULER_DEG, IPF_XY, ROW, coordinate_names
+from ...errors import InputError
+from ...sampling import seeded_sample
+from ...versions import package_versions
+from . import orientation as ori
+
+PLOTTED_POINTS = 10_000  # points drawn in a panel at most (a seeded sample; SVG: WebGL points move in PNGs)
+CHUNK = 50_000  # orientations moved into the sector at once: (CHUNK, 48, 3) float64 equivalents, 58 MB
+
+DIRECTIONS = {"x": (1, 0, 0), "y": (0, 1, 0), "z": (0, 0, 1)}  # the sample directions an IPF is drawn for
+POLE_FAMILIES = {
+    "m-3m": {"{100}": (1, 0, 0), "{111}": (1, 1, 1)},
+    "6/mmm": {"{0001}": (0, 0, 1), "{2-1-10}": (1, 0, 0)},
+    "-3m": {"{0001}": (0, 0, 1), "{2-1-10}": (1, 0, 0)},
+    "4/mmm": {"{001}": (0, 0, 1), "{100}": (1, 0, 0)},
+    "mmm": {"{001}": (0, 0, 1), "{100}": (1, 0, 0)},
+}
+
+
+@dataclasses.dataclass
+class SelectionOrientations:
+    """A selection's points of one phase: `rows` (ids into the orientations), their `euler` (N, 3), the phase, its
+    name and Laue group; `scan_rows` the whole scan's points of that phase; `left_out` the selected points of no
+    phase with a Laue group here (not indexed, or another phase: `other_phases` lists those)."""
+
+    rows: np.ndarray
+    euler: np.ndarray
+    phase: int
+    phase_name: str
+    laue: str
+    scan_rows: np.ndarray
+    left_out: int
+    other_phases: list[int]
+
+
+def selection_orientations(orientations, rows, phase: int | None = None) -> SelectionOrientations:
+    """The selected `rows` (ids into `orientations`, a `data.orientations.ScanOrientations`) of `phase` (default: the
+    indexed phase with a Laue group here that most of them have)."""
+    from .scan_references import laue_of
+
+    rows = unique(np.asarray(rows, np.int64))
+    if rows.size and (rows[0] < 0 or rows[-1] >= len(orientations.phase_id)):
+        raise InputError(f"row ids must lie in 0..{len(orientations.phase_id) - 1}, got {rows[0]} to {rows[-1]}")
+    laue = {int(k): laue_of(p) for k, p in orientations.phases.items()}
+    known = [k for k, group in laue.items() if group]
+    if not known:
+        raise InputError("no phase of this scan has a Laue group with a fundamental sector here "
+                         f"({', '.join(ori.LAUE_GROUPS)}): no inverse pole figure; use a scan indexed with one of "
+                         "those")
+    ids = orientations.phase_id[rows]
+    counts = {k: int((ids == k).sum()) for k in known}
+    if phase is None:
+        phase = max(known, key=lambda k: (counts[k], -k))
+    elif phase not in known:
+        raise InputError(f"phase {phase} is not one of the scan's phases with a Laue group here: choose one of {known}")
+    chosen = rows[ids == phase]
+    other = sorted(k for k in known if k != phase and counts[k])
+    return SelectionOrientations(chosen, orientations.euler[chosen], int(phase), orientations.phases[phase].name,
+                                 laue[phase], np.flatnonzero(orientations.phase_id == phase),
+                                 int(len(rows) - len(chosen)), other)
+
+
+def stereographic(directions: np.ndarray) -> np.ndarray:
+    """Unit directions (N, 3) of the upper hemisphere -> (N, 2) plane coordinates in the unit disc."""
+    directions = np.asarray(directions, np.float64)
+    return directions[:, :2] / (1 + directions[:, 2:3])
+
+
+def ipf_xy(euler, laue: str, direction=(0, 0, 1)) -> np.ndarray:
+    """(N, 2) inverse pole figure coordinates: the crystal direction along the sample `direction`, in the sector."""
+    euler = np.asarray(euler, np.float64).reshape(-1, 3)
+    out = np.empty((len(euler), 2))
+    for start in range(0, len(euler), CHUNK):
+        crystal = ori.sample_to_crystal(euler[start:start + CHUNK]).apply(np.asarray(direction, np.float64))
+        out[start:start + CHUNK] = stereographic(ori.to_fundamental_sector(crystal.reshape(-1, 3), laue))
+    return out
+
+
+def sector_outline(laue: str, points: int = 64) -> np.ndarray:
+    """(M, 2) the fundamental sector's edges (great-circle arcs between its corners), a closed line."""
+    _, vertices, centre = ori._sector(laue)
+    order = np.argsort(ori._azimuth(centre, np.array([0, 0, 1.0]) - centre, vertices))
+    corners = vertices[order]
+    arcs = []
+    for a, b in zip(corners, np.roll(corners, -1, axis=0)):
+        t = np.linspace(0, 1, points)[:, None]
+        arcs.append(ori._unit((1 - t) * a + t * b))  # the great circle's arc: the chord's points, normalised
+    return stereographic(np.concatenate(arcs))
+
+
+def ipf_corners(laue: str) -> list[tuple[str, float, float]]:
+    """(label, x, y) of the sector's corners in `ipf_xy`'s plane: ("[001]", 0, 0), ..."""
+    _, vertices, _ = ori._sector(laue)
+    labels = [label for label, *_ in ori.ipf_key_corners(laue)]
+    return [(label, *stereographic(v[None])[0]) for label, v in zip(labels, vertices)]
+
+
+def family_poles(family, laue: str) -> np.ndarray:
+    """(K, 3) unit crystal directions of a family: the symmetry equivalents of `family`, one of each opposite pair."""
+    direction = ori._unit(np.asarray(family, np.float64))
+    equivalents = ori.proper_rotations(laue).apply(direction)
+    kept = []
+    for v in equivalents:
+        if not any(abs(v @ w) > 1 - 1e-9 for w in kept):
+            kept.append(v)
+    return np.array(kept)
+
+
+def pole_xy(euler, family, laue: str) -> np.ndarray:
+    """(N, K, 2) pole figure coordinates: each orientation's poles of `family` in the sample frame, upper hemisphere."""
+    euler = np.asarray(euler, np.float64).reshape(-1, 3)
+    poles = family_poles(family, laue)
+    if not len(euler):
+        return np.empty((0, len(poles), 2))
+    to_sample = ori.sample_to_crystal(euler).inv()
+    sample = np.stack([to_sample.apply(pole) for pole in poles], axis=1)  # (N, K, 3)
+    sample = np.where(sample[..., 2:3] < 0, -sample, sample)  # a pole and its opposite: the upper one
+    return stereographic(sample.reshape(-1, 3)).reshape(len(euler), len(poles), 2)
+
+
+def projections(euler, laue: str, direction) -> dict:
+    """{"ipf": `ipf_xy`, "poles": {family: `pole_xy`} for the Laue group's POLE_FAMILIES} of orientations."""
+    return {"ipf": ipf_xy(euler, laue, direction),
+            "poles": {name: pole_xy(euler, family, laue) for name, family in POLE_FAMILIES[laue].items()}}
+
+
+@dataclasses.dataclass
+class OrientationPlots:
+    """A selection's orientations and the whole scan's (of the selection's phase), projected for one sample
+    direction: `selection` and `scan` as `projections` gives them, `colours` the selection's IPF colours."""
+
+    found: SelectionOrientations
+    direction: str
+    selection: dict
+    scan: dict
+    colours: np.ndarray
+
+    def table(self, x=None, y=None, units: str | None = "um") -> pd.DataFrame:
+        """The download: `row`, the scan coordinates (`x`, `y`: every row's), the Bunge Euler angles in degrees
+        (0..360), the IPF coordinates."""
+        rows = self.found.rows
+        table = pd.DataFrame({ROW: rows})
+        if x is not None:
+            for name, values in zip(coordinate_names(units), (x, y)):
+                table[name] = np.asarray(values, np.float64)[rows]
+        degrees = np.mod(np.rad2deg(self.found.euler), 360)
+        for i, name in enumerate(EULER_DEG):
+            table[name] = degrees[:, i]
+        for i, name in enumerate(IPF_XY):
+            table[name] = self.selection["ipf"][:, i]
+        return table
+
+    def figure(self, look: str = "points", title: str | None = None):
+        """The figure (`figures.pole_figures.orientations_figure`); points: at most PLOTTED_POINTS a panel."""
+        from ...figures.pole_figures import orientations_figure
+
+        chosen = seeded_sample(len(self.found.rows), PLOTTED_POINTS if look == "points" else None)
+        everyone = seeded_sample(len(self.found.scan_rows), PLOTTED_POINTS if look == "points" else None)
+        selection, scan = (_taken(self.selection, chosen), _taken(self.scan, everyone))
+        found = self.found
+        title = title or (f"Orientations of {len(found.rows):,} points of phase {found.phase} ({found.phase_name}, "
+                          f"{found.laue}), sample direction {self.direction}")
+        return orientations_figure(selection, scan, sector_outline(found.laue), ipf_corners(found.laue), title,
+                                   self.direction, look, self.colours[chosen])
+
+    def notes(self) -> list[str]:
+        """What the figure and table leave out, in words."""
+        found, notes = self.found, []
+        if found.left_out:
+            other = f" (phases {found.other_phases} among them)" if found.other_phases else ""
+            notes.append(f"{found.left_out:,} selected points are not of phase {found.phase}{other}: left out")
+        for name, count in (("selected", len(found.rows)), ("scan", len(found.scan_rows))):
+            if count > PLOTTED_POINTS:
+                notes.append(f"points view: a seeded sample of {PLOTTED_POINTS:,} of the {count:,} {name} points "
+                             "is drawn (the density and the table hold every point)")
+        return notes
+
+
+def orientation_plots(orientations, rows, direction: str = "z", phase: int | None = None,
+                      scan: dict | None = None) -> OrientationPlots:
+    """The selected `rows`' orientations beside the scan's, for sample direction `direction` (x, y or z); `scan`:
+    the scan's `projections` of the phase's points when already at hand (the app keeps them)."""
+    if direction not in DIRECTIONS:
+        raise InputError(f"the sample direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    found = selection_orientations(orientations, rows, phase)
+    vector = DIRECTIONS[direction]
+    if scan is None:
+        scan = projections(orientations.euler[found.scan_rows], found.laue, vector)
+    selection = _taken(scan, np.searchsorted(found.scan_rows, found.rows))
+    return OrientationPlots(found, direction, selection, scan, ori.ipf_colours(found.euler, found.laue, vector))
+
+
+def _taken(projected: dict, positions) -> dict:
+    return {"ipf": projected["ipf"][positions],
+            "poles": {name: poles[positions] for name, poles in projected["poles"].items()}}
+
+
+def write_orientations(plots: OrientationPlots, out_dir, source, what: str, x=None, y=None, units="um",
+                       inputs: dict | None = None, png: bool = True, dpi: float = 300, look: str = "points") -> dict:
+    """The files of `orientations_names`: the table (CSV), the figure (PNG, unless not `png`) and a JSON report
+    (the phase, the counts, the notes, the inputs' records); returns {kind: path}."""
+    from ...figures import write_png
+    from ..artifacts.common import VERSION_PACKAGES, now, write_csv, write_json
+
+    names = orientations_names(source, what, plots.direction)
+    out = Path(out_dir)
+    written = {"table": write_csv(out / names["table"], plots.table(x, y, units))}
+    engine = write_png(plots.figure(look), out / names["figure"], dpi=dpi) if png else None
+    if engine:
+        written["figure"] = out / names["figure"]
+    found = plots.found
+    write_json(out / names["report"], {
+        "kind": "orientations", "created": now(), "what": what, "direction": plots.direction, "look": look,
+        "phase": {"id": found.phase, "name": found.phase_name, "laue": found.laue},
+        "points": len(found.rows), "left_out": found.left_out, "scan_points": len(found.scan_rows),
+        "pole_families": {name: list(family) for name, family in POLE_FAMILIES[found.laue].items()},
+        "projection": "stereographic; IPF: the fundamental sector of the Laue group; pole figures: sample x right, "
+                      "y up, upper hemisphere",
+        "notes": plots.notes(), "inputs": inputs or {}, "versions": package_versions(VERSION_PACKAGES),
+        "outputs": {kind: Path(path).name for kind, path in written.items()}, "figure_engine": engine})
+    written["report"] = out / names["report"]
+    return written
+
+
+def orientations_of(path) -> tuple:
+    """(orientations, x, y, units, source) of a latents file (its rows'; `source` its scan's name, as the app names
+    its files) or of a scan file (`source` the path); InputError when it holds none."""
+    from ...data import open_source
+    from ...latents import read_latents
+
+    with open_source(path) as reader:
+        info = reader.info()
+        if info.format != "latents":
+            orientations, xy, source = reader.orientations(), reader.coordinates("all"), path
+    if info.format == "latents":
+        latents = read_latents(path)
+        orientations, xy, info = latents.orientations, (latents.x, latents.y), latents
+        source = latents.attrs.get("source") or path
+    if orientations is None:
+        raise InputError("holds no orientations (no Euler angles and phases): give a scan file that has them, or "
+                         "the latents of one", path)
+    x, y = xy if xy is not None else (None, None)
+    return orientations, x, y, info.units, source
+
+
+def what_tag(count: int, cluster: int | None = None, label: str | None = None) -> str:
+    """What chosen points are, in their files' names: `cluster2`, `label_grain-A` (the label made a file-name
+    part), else `412rows`."""
+    if label is not None:
+        return "label_" + (re.sub(r"[^A-Za-z0-9.+-]+", "-", label).strip("-.")[:40] or "x")
+    return f"cluster{int(cluster)}" if cluster is not None else f"{int(count)}rows"
+
+
+def orientations_names(source, what: str, direction: str) -> dict[str, str]:
+    """The files of a selection's orientations: `orientations__<stem>__<what>__ipf_<direction>.csv` (the table),
+    `.png` (the IPF beside the scan's and the pole figures), `.json` (the report); `what`: `cluster2`, `label_grain-a`,
+    `412rows`."""
+    tag = f"{Path(str(source)).stem}__{what}__ipf_{direction}"
+    return {"table": f"orientations__{tag}.csv", "figure": f"orientations__{tag}.png",
+            "report": f"orientations__{tag}.json"}

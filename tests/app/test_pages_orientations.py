@@ -1,0 +1,123 @@
+"""The orientations of a selection, a cluster or a label, under the linked panels of the UMAP and Clusters pages
+(AppTest on the real app): an uploaded H5OINA scan with orientations, extracted with the demo VAE; the panel
+draws the selection's inverse pole figure beside the scan's and the {100}, {111} pole figures, at the points the
+engine puts them, for the sample direction chosen; its CSV holds the chosen rows' orientations; latents without
+orientations say so."""
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentcore.analysis.ebsd import pole_figures
+from latentcore.analysis.labels.labelled import LabelledRows
+from latentcore.cli import main
+from latentcore.data import open_source
+
+from driving import extracted, go, new_app, run, texts, with_upload
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> dict:
+    """file name -> the callable that makes a download's bytes (made when clicked: Streamlit registers them)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    made, register = {}, MediaFileManager.add_deferred
+
+    def recording(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable
+        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
+    return made
+
+
+def panel(at, key: str) -> dict:
+    """The orientations figure's plotly spec (the chart keyed `<key>_orient_chart`)."""
+    [chart] = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"{key}_orient_chart")
+               or f"{key}_orient_chart" in c.proto.id]
+    return json.loads(chart.proto.spec)
+
+
+def xy(trace) -> np.ndarray:
+    from driving import array_of
+
+    return np.column_stack([array_of(trace["x"]), array_of(trace["y"])])
+
+
+@pytest.fixture
+def scan_app(grains_h5oina):
+    at = with_upload(grains_h5oina)
+    run(at.selectbox(key="data_source").select(grains_h5oina.name))
+    at = extracted(at)
+    with open_source(grains_h5oina) as reader:
+        return at, reader.orientations()
+
+
+def test_a_selection_on_the_umap_page_shows_its_orientations_where_the_engine_puts_them(scan_app, downloads,
+                                                                                        tmp_path):
+    at, orientations = scan_app
+    rows = np.arange(20, 60)
+    at.session_state["selection"] = rows
+    run(go(at, "umap").toggle(key="umap_orient_show").set_value(True))
+    assert at.selectbox(key="umap_orient_of").value == "selection"
+    run(at.radio(key="umap_orient_direction").set_value("x"))
+    spec = panel(at, "umap")
+    selection, scan, *_ = [t for t in spec["data"] if t.get("mode") == "markers"]
+    indexed = rows[orientations.phase_id[rows] >= 0]  # a bad point of the simulation is not indexed
+    assert 0 < len(indexed) < len(rows)
+    expected = pole_figures.ipf_xy(orientations.euler[indexed], "m-3m", (1, 0, 0))
+    np.testing.assert_allclose(xy(selection), expected, atol=1e-6)  # the selection's IPF-x, in its IPF colours
+    assert len(selection["marker"]["color"]) == len(indexed)
+    scan_points = int((orientations.phase_id >= 0).sum())
+    assert len(xy(scan)) == scan_points  # beside the whole scan's
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    assert {f"Selection: IPF-x ({len(indexed)} points)", f"Whole scan: IPF-x ({scan_points} points)",
+            "{100} pole figure", "{111} pole figure"} <= set(titles)
+    poles = [t for t in spec["data"] if t.get("mode") == "markers" and t.get("xaxis") == "x4"]
+    np.testing.assert_allclose(xy(poles[1]), pole_figures.pole_xy(orientations.euler[indexed], (1, 1, 1), "m-3m")
+                               .reshape(-1, 2), atol=1e-6)  # {111}: 4 poles a point, over the scan's
+    caption = texts(at.caption)
+    assert "sample x" in caption and f"{len(rows) - len(indexed)} selected points are not of phase" in caption
+    name = "orientations__grains__40rows__ipf_x.csv"  # as `python -m latentcore orientations` names it
+    table = pd.read_csv(io.StringIO(downloads[name]()))
+    assert list(table.columns) == ["row", "x_um", "y_um", "phi1_deg", "Phi_deg", "phi2_deg", "ipf_plane_x",
+                                   "ipf_plane_y"]
+    assert table["row"].tolist() == indexed.tolist()
+    np.testing.assert_allclose(np.deg2rad(table[["phi1_deg", "Phi_deg", "phi2_deg"]].to_numpy()),
+                               np.mod(orientations.euler[indexed], 2 * np.pi), atol=1e-9)
+    np.testing.assert_allclose(table[["ipf_plane_x", "ipf_plane_y"]].to_numpy(), expected, atol=1e-9)
+    assert main(["orientations", str(at.session_state["latents"]), "--rows", "20-59", "--direction", "x",
+                 "--no-png", "--out", str(tmp_path)]) == 0  # the command on the latents: the same file
+    np.testing.assert_allclose(pd.read_csv(tmp_path / name).to_numpy(), table.to_numpy(), atol=1e-9)
+
+
+def test_a_cluster_and_a_label_on_the_clusters_page(scan_app):
+    at, orientations = scan_app
+    at.session_state["labels"] = LabelledRows.from_names(np.arange(10), ["grain a"] * 10)
+    run(go(at, "clusters").toggle(key="clusters_orient_show").set_value(True))
+    options = at.selectbox(key="clusters_orient_of").options
+    assert options[0].startswith("cluster 0 (") and options[-1] == "label 'grain a' (10 points)"
+    run(at.selectbox(key="clusters_orient_of").select("label 'grain a' (10 points)"))
+    run(at.radio(key="clusters_orient_look").set_value("density"))
+    heatmaps = [t for t in panel(at, "clusters")["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == 4  # the label's IPF, the scan's, and its two pole figures
+    from driving import array_of
+
+    label, scan = (array_of(heatmap["z"]) for heatmap in heatmaps[:2])
+    assert np.nansum(label) == pytest.approx(100) and np.nansum(scan) == pytest.approx(100)  # % of each panel's
+    assert np.isfinite(label).any() and (np.isfinite(scan) | ~np.isfinite(label)).all()  # its cells: the scan's too
+    assert (label[np.isfinite(label)] >= 10).all()  # 10 points: each cell holds 10 % of them at least
+
+
+def test_latents_without_orientations_say_so():
+    at = extracted(new_app())  # the demo scan holds no orientations
+    at.session_state["selection"] = np.arange(5)
+    run(go(at, "umap").toggle(key="umap_orient_show").set_value(True))
+    assert "These latents hold no orientations" in texts(at.info)
+

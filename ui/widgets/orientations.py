@@ -1,0 +1,107 @@
+"""The orientations of a selection, a cluster or a label, under the linked panels of the UMAP and Clusters pages:
+their inverse pole figure for a sample direction (x, y, z) beside the whole scan's, and their pole figures
+({100} and {111} for cubic phases), as points in their IPF colours or as a density; PNG and CSV downloads named
+as `python -m latentcore orientations` names its files. Off until asked for (a toggle), as the mean pattern.
+
+    orientations_panel(lat_stamp, lat, chosen, "umap")                       the selection, the clusters, the labels
+    orientations_panel(lat_stamp, lat, chosen, "clusters", {"rows", "labels"})   the page's own clustering
+"""
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from latentcore.analysis.ebsd.pole_figures import DIRECTIONS, orientations_names, what_tag
+from latentcore.analysis.ebsd.scan_references import laue_of
+from latentcore.arrays import unique
+from latentcore.errors import LatentError
+from latentcore.storage.csv_cells import neutralised_table
+
+from ..compute import orientations
+from ..figures import png
+from ..session import state
+from . import common
+
+LOOKS = {"points": "points (their IPF colours)", "density": "density (share per cell)"}
+SELECTION = "selection"
+
+
+def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict | None = None):
+    """The panel for the session's selection `chosen`, each cluster of `clusters` ({"rows", "labels"}; default the
+    Clusters page's last clustering) and each label of the workspace's labels."""
+    if not st.toggle("Orientations: inverse and direct pole figures", key=f"{key}_orient_show",
+                     value=state.setting(f"{key}_orient_show", False),
+                     help="Whether a selection, a cluster or a label is an orientation family"):
+        return
+    if lat.orientations is None:
+        st.info("These latents hold no orientations (their scan file had none): no pole figures.",
+                icon=":material/info:")
+        return
+    choices = _choices(np.asarray(chosen, np.int64), state.last_clusters() if clusters is None else clusters,
+                       len(lat.orientations.phase_id))
+    if not choices:
+        st.caption("Select points (a box, a lasso, a click), or make clusters or labels, to see their orientations.")
+        return
+    names, phases = list(choices), _phases(lat.orientations)
+    cols = st.columns([3, 2, 2, 2])
+    what = cols[0].selectbox("Orientations of", names, format_func=lambda name: choices[name][0],
+                             key=f"{key}_orient_of",
+                             index=names.index(state.setting(f"{key}_orient_of", names[0], names)))
+    direction = cols[1].radio("Sample direction", list(DIRECTIONS), horizontal=True, key=f"{key}_orient_direction",
+                              index=list(DIRECTIONS).index(state.setting(f"{key}_orient_direction", "z",
+                                                                         list(DIRECTIONS))))
+    look = cols[2].radio("Show", list(LOOKS), format_func=LOOKS.get, key=f"{key}_orient_look",
+                         index=list(LOOKS).index(state.setting(f"{key}_orient_look", "points", list(LOOKS))))
+    phase = None
+    if len(phases) > 1:
+        options = [None, *phases]
+        phase = cols[3].selectbox("Phase", options, format_func=lambda k: "the one most have" if k is None
+                                  else phases[k], key=f"{key}_orient_phase",
+                                  index=options.index(state.setting(f"{key}_orient_phase", None, options)))
+    label, rows, tag = choices[what]
+    try:
+        plots = orientations.orientation_plots(lat_stamp, rows, direction, phase)
+    except LatentError as exc:  # the panel says what is wrong; the page goes on
+        st.error(common.error_line(exc), icon=":material/error:")
+        return
+    fig = plots.figure(look)
+    st.plotly_chart(fig, key=f"{key}_orient_chart", config={"displaylogo": False})
+    st.caption(f"The orientations of {label}: where the crystal direction along sample {direction} lies in the "
+               f"{plots.found.laue} fundamental sector, beside the whole scan's points of the phase (grey), and the "
+               "poles in the sample frame (stereographic, upper hemisphere; x right, y up). "
+               + " ".join(f"{note[0].upper()}{note[1:]}." for note in plots.notes()))
+    _downloads(plots, fig, lat, what_tag(len(rows), *tag), key)
+
+
+def _choices(chosen: np.ndarray, clusters: dict | None, n_rows: int) -> dict:
+    """name -> (its label, its row ids, (cluster, label) for its file names): the selection, each cluster (noise
+    left out), each label."""
+    choices = {SELECTION: (f"the selection ({len(chosen):,} points)", chosen, (None, None))} if len(chosen) else {}
+    if clusters is not None and np.max(clusters["rows"], initial=-1) < n_rows:  # of these latents
+        rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
+        for cluster in unique(labels[labels >= 0]):
+            members = rows[labels == cluster]
+            choices[f"cluster {cluster}"] = (f"cluster {cluster} ({len(members):,} points)", members,
+                                             (int(cluster), None))
+    labelled = state.labels()
+    for name in labelled.classes:
+        members = labelled.rows[labelled.names == name]
+        choices[f"label {name}"] = (f"label {name!r} ({len(members):,} points)", members, (None, name))
+    return choices
+
+
+def _phases(orientations) -> dict:
+    """phase id -> "1: Nickel (m-3m)", for the phases with a Laue group here."""
+    return {int(k): f"{k}: {p.name} ({laue_of(p)})" for k, p in sorted(orientations.phases.items()) if laue_of(p)}
+
+
+def _downloads(plots, fig, lat, what: str, key: str):
+    names = orientations_names(lat.attrs.get("source") or lat.path, what, plots.direction)
+    dpi, out = state.png_dpi(), state.workdir("orientations")
+    cols = st.columns(2)
+    cols[0].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / names["figure"]), dpi),
+                            file_name=names["figure"], mime="image/png", key=f"{key}_orient_png", on_click="ignore",
+                            icon=":material/download:")
+    cols[1].download_button("Table (CSV)", lambda: neutralised_table(plots.table(lat.x, lat.y, lat.units)).to_csv(
+                            index=False), file_name=names["table"], mime="text/csv", key=f"{key}_orient_csv",
+                            on_click="ignore", icon=":material/download:")
