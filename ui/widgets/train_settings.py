@@ -40,11 +40,11 @@ def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
     name = cols[1].text_input("Model name", default_name(data), key="train_name", max_chars=80,
                               help="Recorded in the model: latents files, the sidebar and the Compare page name "
                                    "the model by it")
-    latent_dim = state.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
-    found = dispatch.sized_training(count, side, device, int(latent_dim))
+    shown = state.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
+    found = dispatch.sized_training(count, side, device, int(st.session_state["train_latent_dim"]))
     sized = found["values"]
     cols = st.columns(4)
-    latent_dim = cols[0].number_input("Latent dimensions", 1, 256, latent_dim, key="train_latent_dim")
+    latent_dim = cols[0].number_input("Latent dimensions", 1, 256, shown, key="train_latent_dim")
     input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, key="train_input_size",
                                       value=state.setting("train_input_size", sized["input_size"], bounds=(8, 512)))
     channels = cols[2].text_input("Conv channels", key="train_channels", value=state.setting(
