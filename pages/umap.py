@@ -53,7 +53,7 @@ continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name)
 colorscale, limits = "Viridis", None
 if continuous is not None:  # its range found once per map (ten million rows: a pass each)
     value_range = sources.value_range(explore.values_key(choice, lat_stamp, dim), continuous[0])
-    colorscale, limits = scales.colour_scale("umap_scale", continuous[0], value_range=value_range)
+    colorscale, limits = scales.colour_scale("umap_scale", continuous[0], value_range=value_range, values_of=choice)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
 if colour.note:
     st.caption(colour.note)
@@ -89,11 +89,11 @@ def linked(marks):
     values = continuous[0] if continuous is not None else None
     embedding_panels.draw(colour, chosen, marks=marks, values=values, lines=lines, histogram=values, **titles)
 
-    st.subheader(f"Selected: {len(chosen):,} points")
+    st.subheader(f"Selected: {common.counted(len(chosen), 'point')}")
     before = state.selection_before()
     if before is not None:
         st.button("Undo the last selection", key="umap_undo", on_click=state.undo_selection, icon=":material/undo:",
-                  help=f"Back to the {len(before):,} points selected before the last change.")
+                  help=f"Back to the {common.counted(len(before), 'point')} selected before the last change.")
     with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
         selection.row_query(lat_stamp, lat, len(coords), "umap")
     if not len(chosen):
