@@ -221,6 +221,8 @@ def _live_view(epochs: int):
         st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
     elif job.status == "estimated":
         st.progress(0.0, text="timed the first batches: the estimate is below")
+    elif job.status == "stopped":  # worded as the stopped runs' list words it
+        st.progress(min(done / job.config.epochs, 1.0), text=f"stopped in epoch {done + 1} of {job.config.epochs}")
     else:
         st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: {done} of {job.config.epochs} epochs done")
     if job.error is not None:
@@ -228,8 +230,8 @@ def _live_view(epochs: int):
     if not job.running and job.status == "estimated":
         _estimate_panel(job, epochs)
     if not job.running and job.status == "stopped":
-        st.caption(f"Stopped in epoch {done + 1}: the checkpoint of its last finished batch is kept; Resume goes "
-                   "on from that batch to the number of epochs set above.")
+        st.caption("The checkpoint of its last finished batch is kept: Resume goes on from that batch to the "
+                   "number of epochs set above.")
         if st.button("Resume", icon=":material/replay:", key="train_resume"):
             start(dataclasses.replace(job.config, epochs=epochs), job.label)
             st.rerun(scope="app")
