@@ -47,8 +47,8 @@ if not dims:
 with common.user_errors():
     maps, grid = scan_maps.latent_maps(lat_stamp, tuple(dims), roi, sigma)
 rows = scan_maps.roi_rows(lat_stamp, roi)
-st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a {grid.n_rows} x "
-           f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
+st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a grid of "
+           f"{grid.n_rows} rows x {grid.n_columns} columns, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
 colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
