@@ -3,7 +3,8 @@
 One file per step in pages/; this entry point sets the page up, lets in only who may use the app (with
 sign-in configured, a signed-in user; without, a visitor on this computer: ui.widgets.access), opens
 the session's workspace (named in the URL, restored on reload, if this user may open it), shows the
-shared sidebar, saves the workspace after the page, and starts numba's warm-up in the background.
+shared sidebar with the pages' links, saves the workspace after the page, and starts numba's compilation in a
+worker once per server.
 Every page begins with `access.require_app()`: whatever URL a visitor opens first, this runs before it.
 Heavy work runs in the worker pool (ui.compute.jobs), reached through its door (ui.compute.dispatch),
 whose waits ui.widgets.waiting draws; the layout of `ui` is in ui/__init__.py.
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.compute import dispatch, sources
+from ui.compute import dispatch
 from ui.session import state
 from ui.widgets import access, common, waiting
 
@@ -43,12 +44,14 @@ if (gate := access.gate()) is not None:  # the sign-in page, or the refusal to s
 state.init_session()
 if state.blocked():  # the URL names a workspace that does not exist, or is not shared with this user
     only(access.blocked_page)
-sources.start_warm_up()
+dispatch.start_warm_up()  # numba's compilation, in a worker
 dispatch.show_waits_with(waiting)  # the pool's waits, drawn by a widget
 
 here = Path(__file__).parent
-navigation = st.navigation([st.Page(path, title=title, icon=icon)
-                            for path, title, icon in PAGES if (here / path).exists()])
+pages = [st.Page(path, title=title, icon=icon) for path, title, icon in PAGES if (here / path).exists()]
+navigation = st.navigation(pages, position="hidden")  # drawn here, first: Streamlit's own list is off (config.toml)
+for page in pages:
+    st.sidebar.page_link(page)
 summary = common.SidebarSummary()
 summary.draw(buttons=False)  # drawn now, so a page that stops early (st.stop, an error) keeps it
 common.png_dpi_setting()

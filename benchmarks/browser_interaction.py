@@ -55,7 +55,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the browser test's Chromium settings and box drag
 
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, WATCH_RUNS, now_ms, serve, until_idle  # noqa: E402
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, NAV_LINKS, WATCH_RUNS, now_ms, serve, until_idle  # noqa: E402
 
 COLOURBAR = ("(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle')].some(e => e.textContent.includes(title))"
              " || Object.values(window.__latentPanels?.panels || {}).some(p => p.root.isConnected"
@@ -200,7 +200,7 @@ def log(message: str):
 
 
 def click_nav(page, title: str):
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    page.locator(NAV_LINKS, has_text=title).first.click()
 
 
 def nav(page, title: str, heading: str):

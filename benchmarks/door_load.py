@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, RUNNING, free_port, serve  # noqa: E402
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, NAV_LINKS, RUNNING, free_port, serve  # noqa: E402
 
 # the sidebar's titles and the headings their pages show (app.py's PAGES)
 PAGES = {"data": ("Data", "Data"), "extract": ("Extract", "Extract latents"), "umap": ("UMAP", "UMAP"),
@@ -79,7 +79,7 @@ async def one_session(browser, url: str, first: str, until: float, seed: int, si
             continue
         name = rng.choice([page for page in PAGES if page != name])
         started = time.monotonic()
-        await tab.locator("[data-testid=stSidebarNav] a", has_text=PAGES[name][0]).first.click()
+        await tab.locator(NAV_LINKS, has_text=PAGES[name][0]).first.click()
         await tab.wait_for_selector(f"h1:has-text('{PAGES[name][1]}')")
 
 

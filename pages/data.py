@@ -62,7 +62,7 @@ cols = st.columns(4)
 cols[0].metric("Format", info["format"])
 cols[1].metric("Items", f"{sum(info['partitions'].values()):,}")
 cols[2].metric("Item shape", " x ".join(str(s) for s in info["item_shape"]))
-cols[3].metric("Grid", " x ".join(str(s) for s in info["grid_shape"]) if info.get("grid_shape") else "none")
+cols[3].metric("Grid (rows x columns)", " x ".join(str(s) for s in info["grid_shape"]) if info.get("grid_shape") else "none")
 with st.expander("Everything the file holds (info)", expanded=False):
     st.json(info)
 

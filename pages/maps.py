@@ -47,8 +47,8 @@ with common.user_errors():
 maps, grid = found.maps, found.grid
 rows = scan_maps.roi_rows(lat_stamp, roi)
 extent = roi or Roi(float(lat.x.min()), float(lat.x.max()), float(lat.y.min()), float(lat.y.max()))  # none: the scan's
-st.caption(f"ROI {extent.describe(unit, ' to ')}: {len(rows):,} pixels on a {grid.n_rows} x "
-           f"{grid.n_columns} grid, step {grid.step_x:g} x {grid.step_y:g} {unit}."
+st.caption(f"ROI {extent.describe(unit, ' to ')}: {len(rows):,} pixels on a grid of "
+           f"{grid.n_rows} rows x {grid.n_columns} columns, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
 colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,

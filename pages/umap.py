@@ -11,7 +11,7 @@ from ui.compute import latent_space, scan_maps, sources
 from ui.figures import png
 from ui.session import state
 from ui.widgets import (access, common, explore, extraction, labels, linked_embedding, orientations, references,
-                        scales, selection)
+                        scales, selection, waiting)
 
 access.require_app()
 
@@ -32,10 +32,13 @@ with st.expander("Embedding parameters", icon=":material/tune:"):
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("umap_seed", 0, bounds=(0, 2**31 - 1)),
                                 key="umap_seed")
 with common.user_errors():
-    embedding = latent_space.embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)
-    fitted = latent_space.fitted_embedding(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
-coords, label = fitted.coords, method.upper()
+    fitted, fitting = latent_space.embedding_shown(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
+coords, fit_method = fitted.coords, fitted.method  # the PCA while a first UMAP fits
+label, embedding = fit_method.upper(), latent_space.embedding_args(lat_stamp, fit_method, n_neighbors, min_dist, seed)
 st.caption(common.embedding_note(fitted))
+if fitting is not None:
+    waiting.meanwhile(fitting, "The PCA is shown while the UMAP fits: the scatter becomes the UMAP when it is done "
+                               "(the selection stays).")
 every_row = np.arange(len(coords))
 
 cols = st.columns([2, 1, 1])
@@ -54,7 +57,7 @@ continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name)
 colorscale, limits = "Viridis", None
 if continuous is not None:  # its range found once per map (ten million rows: a pass each)
     value_range = sources.value_range(explore.values_key(choice, lat_stamp, dim), continuous[0])
-    colorscale, limits = scales.colour_scale("umap_scale", continuous[0], value_range=value_range)
+    colorscale, limits = scales.colour_scale("umap_scale", continuous[0], value_range=value_range, values_of=choice)
 colour = explore.colour_for(choice, lat_stamp, lat, table, dim, colorscale, limits)
 if colour.note:
     st.caption(colour.note)
@@ -81,8 +84,8 @@ def linked(marks):
             neighbours = latent_space.nearest(lat_stamp, int(chosen[0]), int(k))
         marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
                       "symbol": "diamond-open", "size": 12, "colour": "#111111"})
-    titles = {"x_title": f"{label} 1", "y_title": f"{label} 2",
-              "title": f"{label} of {len(coords):,} latents ({lat.dim} dimensions)"}
+    titles = {"x_title": f"{label} 1", "y_title": f"{label} 2", "title": f"{label} of {len(coords):,} latents "
+              f"({lat.dim} dimensions)" + (", UMAP still fitting" if fitting is not None else "")}
     lines = None
     if on_scan and references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
         lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
@@ -90,11 +93,11 @@ def linked(marks):
     values = continuous[0] if continuous is not None else None
     embedding_panels.draw(colour, chosen, marks=marks, values=values, lines=lines, histogram=values, **titles)
 
-    st.subheader(f"Selected: {len(chosen):,} points")
+    st.subheader(f"Selected: {common.counted(len(chosen), 'point')}")
     before = state.selection_before()
     if before is not None:
         st.button("Undo the last selection", key="umap_undo", on_click=state.undo_selection, icon=":material/undo:",
-                  help=f"Back to the {len(before):,} points selected before the last change.")
+                  help=f"Back to the {common.counted(len(before), 'point')} selected before the last change.")
     with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
         selection.row_query(lat_stamp, lat, len(coords), "umap")
     if not len(chosen):
@@ -106,7 +109,7 @@ def linked(marks):
             state.clear_selection()
             common.rerun()
         shown = {**{k: v[chosen] for k, v in scan_columns.items() if k != BANDCONTRAST},
-                 embedding_name(method, 0): coords[chosen, 0], embedding_name(method, 1): coords[chosen, 1],
+                 embedding_name(fit_method, 0): coords[chosen, 0], embedding_name(fit_method, 1): coords[chosen, 1],
                  **{k: v[chosen] for k, v in scan_columns.items() if k == BANDCONTRAST}}
         explore.show_rows(chosen, lat, table, "umap_selected", shown, mean_key="umap_mean",  # its mean beside
                           scan=scan_columns)
@@ -122,13 +125,13 @@ def linked(marks):
     orientations.orientations_panel(lat_stamp, lat, chosen, "umap")  # a selection, a cluster, a label
 
     st.subheader("Downloads")
-    names = embedding_names(lat_stamp[0], method)  # as `python -m latentcore umap` names them
+    names = embedding_names(lat_stamp[0], fit_method)  # as `python -m latentcore umap` names them
     out = state.results_dir("umap", lat_stamp[0])
     cols = st.columns(3)
     extra = {k: v for k, v in scan_columns.items() if k == BANDCONTRAST}
     xy = (lat.x, lat.y) if scan_columns else (None, None)
     cols[0].download_button("Table (CSV)", lambda: common.table_csv(
-                                embedding_table(table, coords, method, *xy, units=lat.units, extra=extra), chosen),
+                                embedding_table(table, coords, fit_method, *xy, units=lat.units, extra=extra), chosen),
                             file_name=names["table_csv"], mime="text/csv", key="umap_dl_csv", on_click="ignore",
                             icon=":material/download:")
     dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand

@@ -6,6 +6,10 @@
   every interface as the README's start command does), until the block ends; its log is in `log_path`. It raises if the server exits before
   it answers.
 - `CHROMIUM`, `CHROMIUM_ARGS`: Debian's Chromium and the flags that keep it off the network.
+- `NAV_LINKS`: the app's navigation, its pages' links in the sidebar (app.py draws them; Streamlit's own list,
+  `[data-testid=stSidebarNav]`, is off: .streamlit/config.toml).
+- `WATCH_NAV`: an init script that records in `window.__nav` whether Streamlit's own page list was ever drawn
+  (`raw`) and when the app's navigation first was (`app`, the page's clock).
 - `RUNNING`: a JavaScript expression, true while the page's script runs; `settle(page)` waits until it
   has stayed false for half a second.
 - `WATCH_RUNS`: an init script that timestamps every start and end of a script run in
@@ -24,6 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+NAV_LINKS = "[data-testid=stSidebar] a[data-testid=stPageLink-NavLink]"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 
@@ -61,9 +66,18 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
             process.terminate()
             try:
                 process.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a worker's job still running: not left behind
+            except subprocess.TimeoutExpired:  # a worker's job holds the pool's exit (a fit, numba compiling)
                 process.kill()
                 process.wait()
+
+
+WATCH_NAV = """
+window.__nav = {raw: false, app: null};
+new MutationObserver(() => {
+  if (document.querySelector('[data-testid=stSidebarNav]')) window.__nav.raw = true;
+  if (window.__nav.app === null && document.querySelector('%s')) window.__nav.app = performance.now();
+}).observe(document, {subtree: true, childList: true});
+""" % NAV_LINKS
 
 
 # The app root's script state, which Streamlit's frontend keeps for its own tests ("running",

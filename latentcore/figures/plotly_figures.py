@@ -72,6 +72,9 @@ def _categorical_marker(labels: np.ndarray) -> dict:
             "cmin": -0.5, "cmax": len(colours) - 0.5, "showscale": False}
 
 
+MISSING_PIXELS = "missing pixels"  # the legend's name of the maps' NaN colour: grid cells without a pattern
+
+
 def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN_COLOUR,
                     colorscale: str = "Viridis", title: str = "Latent maps",
                     max_pixels: int = MAX_MAP_PIXELS, units: str | None = "um",
@@ -126,6 +129,12 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     # heatmaps leave NaN cells transparent: the plot background is the NaN colour
     fig.update_layout(title=title, plot_bgcolor=nan_colour, template="plotly_white", height=height, width=width,
                       margin=margin)
+    if np.isnan(maps).any():  # that colour's swatch, named
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=MISSING_PIXELS, hoverinfo="skip",
+                                 marker={"symbol": "square", "size": 12, "color": nan_colour,
+                                         "line": {"color": "#888888", "width": 1}}))
+        fig.update_layout(showlegend=True, legend={"orientation": "h", "x": 1, "xanchor": "right", "yanchor": "bottom",
+                                                   "y": 1 + 24 / plot_height})  # above the maps' titles
     return fig
 
 

@@ -21,7 +21,6 @@ from ..data.base import display_units
 from .colours import NAN_COLOUR, NOISE_GREY, PALETTE, discrete_colorscale
 
 BOUNDARY_COLOUR = "#000000"
-BOUNDARY_HALO = "#ffffff"  # under the black line: the boundary shows on dark and light colours alike
 BOUNDARY_WIDTH = 1.0
 BOUNDARY_NAME = "grain boundaries"
 
@@ -142,18 +141,15 @@ def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: 
 
 
 def add_boundary_lines(fig: go.Figure, x, y, row=None, col=None) -> go.Figure:
-    """Grain boundaries as thin black lines with a white halo over the map at (row, col) of `fig` (the whole
-    figure's first axes when None): `x`, `y` the segments' ends, NaN between segments (`edge_segments`).
-    The pixels stay visible on both sides; the lines take no hover and no selection."""
-    x, y = _with_gaps(x), _with_gaps(y)
-    for colour, width in ((BOUNDARY_HALO, 2.5 * BOUNDARY_WIDTH), (BOUNDARY_COLOUR, BOUNDARY_WIDTH)):
-        trace = go.Scatter(x=x, y=y, mode="lines", line={"color": colour, "width": width},
-                           name=BOUNDARY_NAME, hoverinfo="skip", showlegend=False, connectgaps=False)
-        if row is None:
-            fig.add_trace(trace)
-        else:
-            fig.add_trace(trace, row=row, col=col)
-    return fig
+    """Grain boundaries as one trace of thin black lines over the map at (row, col) of `fig` (the whole figure's
+    first axes when None), as the point panels draw them: `x`, `y` the segments' ends, NaN between segments
+    (`edge_segments`). The pixels stay visible on both sides; the lines take no hover and no selection."""
+    trace = go.Scatter(x=_with_gaps(x), y=_with_gaps(y), mode="lines",
+                       line={"color": BOUNDARY_COLOUR, "width": BOUNDARY_WIDTH}, name=BOUNDARY_NAME,
+                       hoverinfo="skip", showlegend=False, connectgaps=False)
+    if row is None:
+        return fig.add_trace(trace)
+    return fig.add_trace(trace, row=row, col=col)
 
 
 def _with_gaps(values) -> list:

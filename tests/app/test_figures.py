@@ -95,7 +95,7 @@ def test_latent_map_grid_draws_nan_in_the_chosen_colour_and_strides_big_maps(sca
     keep = np.arange(len(x)) % 5 != 0
     maps, grid, dims = spatial_maps(np.column_stack([latent, -latent])[keep], x[keep], y[keep], grid=grid)
     fig = figures.latent_map_grid(maps, grid, dims, nan_colour="#ff00ff")
-    assert fig.layout.plot_bgcolor == "#ff00ff" and len(fig.data) == 2
+    assert fig.layout.plot_bgcolor == "#ff00ff" and [t.name for t in fig.data] == ["dim 0", "dim 1", "missing pixels"]
     z = np.asarray(fig.data[1].z)
     assert np.isnan(z).sum() == (~keep).sum()
     np.testing.assert_array_equal(np.nan_to_num(z), np.nan_to_num(maps[1]))

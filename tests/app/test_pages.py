@@ -25,6 +25,7 @@ def test_data_page_opens_on_the_demo_and_shows_what_it_holds():
     at = new_app()
     assert [t.value for t in at.title] == ["Data"]
     assert [m.value for m in at.metric] == ["h5ebsd", "2,400", "1 x 60 x 60", "40 x 60"]
+    assert at.metric[3].label == "Grid (rows x columns)"  # which of 40 and 60 is the rows
     info = at.get("json")[0].proto.body
     assert json.loads(info)["grid_shape"] == [40, 60]
     assert len(at.get("image")) == 6  # the first six patterns
@@ -162,7 +163,13 @@ def test_umap_scan_panel_has_its_colour_bar_legend_limits_and_histogram():
     assert sorted(s["x0"] for s in histogram["layout"]["shapes"]) == [100.0, 150.0]
 
     at.selectbox(key="umap_colour").select("a latent dimension").run()
-    assert point_panels(at)["umap_map"][0]["colorbar"]["title"] == "latent 0"
+    from latentcore.latents import read_latents
+
+    latent = read_latents(at.session_state["latents"]).partitions["all"][:, 0]
+    own = pytest.approx((float(latent.min()), float(latent.max())), rel=1e-6)
+    bar = point_panels(at)["umap_map"][0]["colorbar"]
+    assert bar["title"] == "latent 0" and (bar["low"], bar["high"]) == own  # fixed limits: other values, their range
+    assert (at.number_input(key="umap_scale_vmin").value, at.number_input(key="umap_scale_vmax").value) == own
     at.selectbox(key="umap_colour").select("none").run()
     assert chart_specs(at) == []  # no histogram of nothing
     scan_map, pixels = point_panels(at)["umap_map"]
@@ -171,6 +178,45 @@ def test_umap_scan_panel_has_its_colour_bar_legend_limits_and_histogram():
     neutral = [int(figures.NEUTRAL[i:i + 2], 16) for i in (1, 3, 5)]
     assert all(scan_map["palette"][code][:3] == neutral for code in np.unique(pixels["codes"]))  # one neutral grey
     assert scan_map["legend"] == [["all rows (2,400)", figures.NEUTRAL]]
+
+
+def test_umap_limits_show_the_coloured_values_range_and_start_from_it_when_fixed():
+    """vmin and vmax showed 0 and 255 for a latent dimension ranging -0.15..0.73 (band contrast's, the first
+    colour), and Fixed limits started from them."""
+    from latentcore.latents import read_latents
+
+    at = go(extracted(new_app()), "umap")
+    at.selectbox(key="umap_colour").select("band contrast").run()
+    at.selectbox(key="umap_colour").select("a latent dimension").run()
+    at.number_input(key="umap_dim").set_value(2).run()
+    latent = read_latents(at.session_state["latents"]).partitions["all"][:, 2]
+    own = pytest.approx((float(latent.min()), float(latent.max())), rel=1e-6)
+    shown = lambda: (at.number_input(key="umap_scale_vmin").value, at.number_input(key="umap_scale_vmax").value)  # noqa: E731
+    assert shown() == own
+    at.checkbox(key="umap_scale_fixed").check().run()
+    bar = point_panels(at)["umap_map"][0]["colorbar"]
+    assert shown() == own and (bar["low"], bar["high"]) == own
+
+
+def test_one_selected_point_is_said_in_the_singular_and_its_table_fits_its_row(monkeypatch):
+    """One selected point's table was drawn 240 px high (its row and five empty ones) under "Selected: 1 points"."""
+    import streamlit as st
+
+    drawn, dataframe = {}, st.dataframe
+
+    def recording(data, *args, **kwargs):
+        drawn[kwargs.get("key")] = (len(data), kwargs.get("height", "auto"))
+        return dataframe(data, *args, **kwargs)
+    monkeypatch.setattr(st, "dataframe", recording)
+    at = go(extracted(new_app()), "umap")
+    at.session_state["selection"] = np.array([42])
+    run(at)
+    assert drawn["umap_selected_table"] == (1, "auto")  # as high as its one row
+    assert "Selected: 1 point" in [h.value for h in at.subheader]  # not "1 points"
+    at.session_state["selection"] = np.arange(100)
+    run(at)
+    rows, height = drawn["umap_selected_table"]
+    assert rows == 100 and isinstance(height, int) and height < 10 * 35  # the first rows, then a scroll
 
 
 def test_umap_clicked_point_lists_its_nearest_neighbours():
@@ -192,10 +238,10 @@ def test_umap_clicked_point_lists_its_nearest_neighbours():
 
 def test_maps_roi_sliders_and_dimension_picker():
     at = go(extracted(new_app()), "maps")
-    assert "2,400 pixels on a 40 x 60 grid" in texts(at.caption)
+    assert "2,400 pixels on a grid of 40 rows x 60 columns" in texts(at.caption)
     at.slider(key="roi_x").set_value((15.0, 88.5)).run()
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()
-    assert "ROI x 15 to 88.5 µm, y 0 to 29 µm: 1,000 pixels on a 20 x 50 grid, step 1.5 x 1.5 µm" in texts(at.caption)
+    assert "ROI x 15 to 88.5 µm, y 0 to 29 µm: 1,000 pixels on a grid of 20 rows x 50 columns, step 1.5 x 1.5 µm" in texts(at.caption)
     at.multiselect(key="maps_dims").unselect(0).run()
     grid = chart_specs(at)[0]
     assert [a["text"] for a in grid["layout"]["annotations"]][:2] == ["dim 1", "dim 2"]

@@ -84,7 +84,7 @@ def test_maps_have_colour_bars_and_units_and_the_umap_carries_x_y_band_contrast(
     heatmaps = [t for t in grid["data"] if t["type"] == "heatmap"]
     assert heatmaps and all(t["showscale"] and t["colorbar"]["title"]["text"] == "latent value" for t in heatmaps)
     assert grid["layout"]["xaxis"]["title"]["text"] == "x (µm)"
-    assert "ROI x 0 to 21 µm, y 0 to 16.5 µm: 180 pixels on a 12 x 15 grid, step 1.5 x 1.5 µm." in texts(at.caption)
+    assert "ROI x 0 to 21 µm, y 0 to 16.5 µm: 180 pixels on a grid of 12 rows x 15 columns, step 1.5 x 1.5 µm." in texts(at.caption)
     labels = [b.proto.label for b in at.get("download_button")]
     assert "Maps (PNG, 300 dpi)" in labels and "Maps (NPZ: maps, origin, step, units µm)" in labels
     run(at.checkbox(key="maps_scale_bar").check())

@@ -115,24 +115,36 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
     assert (best.groupby("reference")["rank"].max() == 4).all()
 
 
-def test_a_umap_fit_runs_in_a_worker_by_default(monkeypatch):
+def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(monkeypatch):
+    import numpy as np
+
+    import latentcore.analysis.embedding.fit
     import ui.compute.jobs
-    import ui.compute.latent_space
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
     monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
-    import latentcore.analysis.embedding.fit
+    fit = latentcore.analysis.embedding.fit.fit_embedding
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("ran in the server process")
-    monkeypatch.setattr(latentcore.analysis.embedding.fit, "fit_embedding", refuse)
+    def pca_only(latents, method="umap", *args, **kwargs):
+        assert method == "pca", "a UMAP fitted in the server process"
+        return fit(latents, method, *args, **kwargs)
+    monkeypatch.setattr(latentcore.analysis.embedding.fit, "fit_embedding", pca_only)
     at.switch_page("pages/umap.py").run()
+    assert not at.exception, at.exception
+    scatter, points = point_panels(at)["umap_scatter"]  # at once: the PCA, said above it
+    assert (scatter["x_title"], scatter["title"]) == ("PCA 1", "PCA of 2,400 latents (12 dimensions), UMAP still fitting")
+    assert "PCA of 2,400 latents" in texts(at.caption)
+    assert "The PCA is shown while the UMAP fits" in texts(at.info)
     assert "in a worker process" in at.get("progress")[0].proto.text  # the fit's progress meanwhile
-    rerun_until(at, lambda at: "umap_scatter" in point_panels(at), timeout=180)
+    at.session_state["selection"] = np.array([7, 42])
+    rerun_until(at, lambda at: point_panels(at)["umap_scatter"][0]["x_title"] == "UMAP 1", timeout=180)
     assert not at.error, [e.value for e in at.error]
-    assert any(h.value.startswith("Selected: 0 points") for h in at.subheader)
+    assert "UMAP of 2,400 latents: 15 neighbours" in texts(at.caption)
+    assert "The PCA is shown" not in texts(at.info) and not at.get("progress")  # replaced, and no longer said
+    assert not np.array_equal(point_panels(at)["umap_scatter"][1]["qx"], points["qx"])
+    assert any(h.value == "Selected: 2 points" for h in at.subheader)  # the selection made meanwhile stays
 
 
 def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch, tmp_path):

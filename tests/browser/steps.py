@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from streamlit_server import settle
+from streamlit_server import NAV_LINKS, settle
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WORKSPACE = re.compile(r"[?&]workspace=([A-Za-z0-9_-]{22})")
 
 
 def open_page(page, title: str, heading: str):
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    page.locator(NAV_LINKS, has_text=title).first.click()
     page.wait_for_selector(f"h1:has-text('{heading}')")
     settle(page)
     assert page.locator("[data-testid=stException]").count() == 0, page.locator("[data-testid=stException]").inner_text()

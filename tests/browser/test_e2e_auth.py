@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from steps import ARTIFACTS, open_page, panel, press, shoot, umap_box, workspace_of
-from streamlit_server import free_port, serve, settle
+from streamlit_server import NAV_LINKS, free_port, serve, settle
 
 
 with warnings.catch_warnings():  # the mock uses Authlib APIs that Authlib now calls deprecated
@@ -198,7 +198,7 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):
     settle(stranger)
     shoot(stranger, "auth_1_sign_in")
     assert stranger.locator("h1").all_inner_texts() == ["Latent Explorer"]
-    assert stranger.locator("[data-testid=stSidebarNav]").count() == 0  # no page of the app to go to
+    assert stranger.locator(NAV_LINKS).count() == 0  # no page of the app to go to
     assert not workspaces.exists() or not any(workspaces.iterdir())  # nothing of the app ran
     stranger.goto(f"{url}/umap")  # nor is a page reached by its URL
     stranger.get_by_role("button", name="Sign in").wait_for()

@@ -56,12 +56,12 @@ def test_umap_box_selection_shows_images_and_rows(page):
 def test_maps_roi_sliders_shrink_the_maps(page):
     open_page(page, "Latent maps", "Latent maps")
     caption = page.get_by_text("pixels on a").first
-    assert "2,400 pixels on a 40 x 60 grid" in caption.inner_text()
+    assert "2,400 pixels on a grid of 40 rows x 60 columns" in caption.inner_text()
     thumb = page.locator('input[aria-label="ROI x range (µm) — start"]').first
     thumb.focus()
     for _ in range(10):  # x from 0 up by ten steps of 1.5
         page.keyboard.press("ArrowRight")
-    page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a 40 x 50 grid").wait_for(timeout=30_000)
+    page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a grid of 40 rows x 50 columns").wait_for(timeout=30_000)
     settle(page)
     # the grid of maps and the histogram of the map to click on (the page before's charts may linger a moment)
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2", timeout=30_000)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, free_port, serve, settle
+from steps import open_page
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, NAV_LINKS, WATCH_NAV, free_port, serve, settle
 
 
 
@@ -36,6 +37,7 @@ def visit(browser, url: str):
     """A new browser context (a new visitor) at `url`, once the app has stopped running."""
     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     tab.set_default_timeout(90_000)
+    tab.add_init_script(WATCH_NAV)
     tab.goto(url)
     tab.wait_for_selector("h1")
     settle(tab)
@@ -50,7 +52,7 @@ def assert_only_the_door(tab, says: str):
     """Nothing of the app: its title, `says`, no page, no sidebar navigation, no traceback."""
     assert headings(tab) == ["Latent Explorer"], headings(tab)
     assert tab.get_by_text(says).count() >= 1
-    assert tab.locator("[data-testid=stSidebarNav]").count() == 0
+    assert tab.locator(NAV_LINKS).count() == tab.locator("[data-testid=stSidebarNav]").count() == 0
     assert tab.locator("[data-testid=stFileUploader]").count() == 0
     assert tab.locator("[data-testid=stException]").count() == 0
     assert "workspace=" not in tab.url
@@ -77,6 +79,10 @@ def test_without_sign_in_this_computer_gets_the_app_and_another_host_name_is_ref
     with serve(tmp_path, address=None) as (url, log):  # every interface, as the README starts it
         tab = visit(chromium, f"{url}/{FIRST}")
         assert headings(tab) == ["Train a VAE"] and "workspace=" in tab.url
+        shown = tab.evaluate("window.__nav")  # the app's navigation from the first paint, never Streamlit's own list
+        assert shown["app"] is not None and not shown["raw"], shown  # (app, clusters, ... umap: the pages/ files)
+        assert tab.locator(NAV_LINKS).all_inner_texts()[-1].endswith("Train")
+        open_page(tab, "Latent maps", "Latent maps")  # the way every browser test walks (steps.open_page)
         tab.context.close()
         tab = visit(chromium, f"{url}/data")
         assert headings(tab) == ["Data"]

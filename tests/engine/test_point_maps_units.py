@@ -120,6 +120,17 @@ def test_map_grid_has_a_colour_bar_per_map_axes_in_microns_and_a_scale_bar():
     assert nm.layout.xaxis.title.text == "x (nm)"
 
 
+def test_map_grid_names_the_missing_pixels_colour_beside_its_swatch():
+    """The maps' NaN colour was an unlabelled swatch (the colour picker's): the figure now names it, only where a
+    pixel is missing."""
+    maps, grid, dims = scan_grid()
+    assert figures.MISSING_PIXELS not in [t.name for t in figures.latent_map_grid(maps, grid, dims).data]
+    maps[:, 3, 4] = np.nan
+    fig = figures.latent_map_grid(maps, grid, dims, nan_colour="#ff00ff")
+    swatch = next(t for t in fig.data if t.name == "missing pixels")
+    assert swatch.marker.color == "#ff00ff" and fig.layout.showlegend and swatch.showlegend is not False
+
+
 def test_png_at_300_dpi_has_the_pixel_size_and_says_its_resolution(tmp_path):
     maps, grid, dims = scan_grid()
     fig = figures.latent_map_grid(maps, grid, dims, columns=3)

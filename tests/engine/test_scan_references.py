@@ -135,6 +135,7 @@ def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
     assert "grain 2: " in figs["grains"].data[0].hovertemplate.replace("%{customdata[0]}", "2")
     assert figs["kam"].data[0].colorbar.title.text == "KAM (°)"
     assert figs["boundaries"].data[-1].name == "grain boundaries"
+    assert [t.name for t in figs["boundaries"].data].count("grain boundaries") == 1  # one trace: one copy of the lines
 
 
 def test_h5ebsd_scans_give_their_maps_info_shows_phases_and_a_missing_file_fails_in_one_line(scan, tmp_path, capsys):

@@ -46,10 +46,20 @@ def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=Non
     as the server's shared model; the key stays the pool's); others go to the worker pool, and until
     their result is in, the page shows the job's progress and a cancel button and stops (it reruns by
     itself when the job ends; other widgets stay usable meanwhile)."""
+    result, running = pooled_or_running(task, label, rows, inline_rows, here, **kwargs)
+    if running is not None:
+        _waits().pending(running)
+    return result
+
+
+def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = None, here=None,
+                      **kwargs) -> tuple[object, jobs.Job | None]:
+    """`pooled` that lets the page go on while a worker computes: (the result, None) once it is in, else (None,
+    the running Job), whose progress `ui.widgets.waiting.watch` shows (the page reruns when it ends)."""
     key = jobs.job_key(task, kwargs)
     if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
         return _INLINE.get(key, lambda: _waits().running_here(
-            label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})})))
+            label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})}))), None
     pool = app_pool()
     job = pool.jobs.get(key)
     if job is not None and job.cancelled() and not state.restart_asked(key):
@@ -57,8 +67,15 @@ def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=Non
     state.forget_restart(key)
     job = pool.submit(task, label, **kwargs)
     if job.done() and not job.cancelled():
-        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
-    _waits().pending(job)
+        return job.future.result(), None  # a job's latentcore error raises here and becomes a message (user_errors)
+    return None, job
+
+
+@st.cache_resource(show_spinner=False)
+def start_warm_up() -> jobs.Job:
+    """numba's compilation (`tasks.warm_up`), once per server, at its start, in a worker: a fit's worker then
+    loads the code, and the server's first pages never wait for a compilation holding its GIL."""
+    return app_pool().submit(tasks.warm_up, "Compiling numba code")
 
 
 def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from . import jobs, tasks
-from .dispatch import pooled
+from .dispatch import pooled, pooled_or_running
 from .sources import get_model, latents, read_only, stacked_latents, stamp
 
 
@@ -17,6 +17,26 @@ def fitted_embedding(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: 
     return read_only(pooled(tasks.fit_embedding, f"{method.upper()} of {rows:,} latents", rows,
                   inline_rows=jobs.INLINE_FIT_ROWS if method == "umap" else None,
                   **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)))
+
+
+# A first UMAP of new latents takes tens of seconds (numba compiling on a new install, the fit, a worker starting):
+# meanwhile the page shows their PCA, made here at once (a second at a million rows) up to this many rows.
+INTERIM_HERE_ROWS = 1_000_000
+
+
+def embedding_shown(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
+    """(fitted, fitting): the fitted 2-D embedding and None; or, while a UMAP of up to INTERIM_HERE_ROWS rows fits in
+    a worker, the rows' PCA (shown meanwhile) and the fit's running Job."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    if method != "umap" or rows > INTERIM_HERE_ROWS:
+        return fitted_embedding(lat_stamp, method, n_neighbors, min_dist, seed), None
+    fitted, fitting = pooled_or_running(tasks.fit_embedding, f"UMAP of {rows:,} latents", rows,
+                                        inline_rows=jobs.INLINE_FIT_ROWS,
+                                        **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed))
+    if fitting is None:
+        return read_only(fitted), None
+    return read_only(pooled(tasks.fit_embedding, f"PCA of {rows:,} latents", rows, inline_rows=INTERIM_HERE_ROWS,
+                            **embedding_args(lat_stamp, "pca", n_neighbors, min_dist, seed))), fitting
 
 
 def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int) -> dict:

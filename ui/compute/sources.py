@@ -43,27 +43,6 @@ def stamp(path) -> tuple[str, int, int]:
     return str(path), stat.st_mtime_ns, stat.st_size
 
 
-@st.cache_resource(show_spinner=False)
-def start_warm_up():
-    """Compile the numba code of umap-learn and dcor once per process, in the background, so the
-    first UMAP or distance correlation a user asks for is quick (cold, they take 20 s or more)."""
-    thread = threading.Thread(target=_warm_up, name="numba-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def _warm_up():
-    try:
-        from latentcore.analysis.embedding.fit import warm_up
-        from latentcore.analysis.rank import distance_correlation
-
-        warm_up()
-        values = np.linspace(0.0, 1.0, 50)
-        distance_correlation(values, values ** 2)
-    except Exception:  # a failed warm-up only costs the first user some seconds
-        pass
-
-
 @st.cache_data(show_spinner=False, max_entries=64)
 def source_info(file_stamp: tuple) -> dict:
     from latentcore.data import open_source

@@ -22,6 +22,22 @@ if TYPE_CHECKING:
     from latentcore.data.bandcontrast import BandContrast
 
 
+def warm_up(progress):
+    """Compile umap-learn's and dcor's numba code onto numba's on-disk cache (`dispatch.start_warm_up`, at the
+    server's start): later processes load it instead of compiling (cold, a first UMAP or distance correlation
+    took 20 s or more). Under `cache_lock`, as every first fit: one process fills the cache at a time."""
+    from latentcore.analysis.embedding.fit import warm_up as compile_umap
+    from latentcore.analysis.embedding.umap_numba import cache_lock
+    from latentcore.analysis.rank import distance_correlation
+
+    progress(0.0, "compiling UMAP's numba code")
+    compile_umap()
+    progress(0.8, "compiling the distance correlation's numba code")
+    values = np.linspace(0.0, 1.0, 50)
+    with cache_lock():
+        distance_correlation(values, values ** 2)
+
+
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):
     """The 2-D embedding of every row; latentcore caches it on disk by content hash."""
     from latentcore.analysis.embedding.fit import fit_embedding as fit

@@ -50,6 +50,20 @@ class SidebarSummary:
             st.rerun()
 
 
+TABLE_ROWS_SHOWN = 6  # rows a long table shows before it scrolls
+
+
+def table_height(rows: int) -> int | str:
+    """An `st.dataframe` height: fitted to a short table (no empty rows below its last), a long one's first
+    TABLE_ROWS_SHOWN rows then a scroll (rows of 35 px, Streamlit's default, and the header's)."""
+    return "auto" if rows <= TABLE_ROWS_SHOWN else 35 * (TABLE_ROWS_SHOWN + 1) + 3
+
+
+def counted(n: int, noun: str) -> str:
+    """"1 point", "2,400 points": a count and its noun, plural but for one."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def selection_count():
     """The sidebar's "Selected points" line, brought up to date."""
     slot = state.selection_slot()

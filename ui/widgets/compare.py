@@ -127,7 +127,7 @@ def linked_embeddings(coords_a, coords_b, colour, names: tuple[str, str], method
         with column:
             point_panel.draw(key, panels[key], colour, group="compare", title=name, **titles)
     point_panel.overlays("compare", panels, n, chosen)
-    st.caption(f"Selected: {len(chosen):,} rows, highlighted in both embeddings (the same source rows)."
+    st.caption(f"Selected: {common.counted(len(chosen), 'row')}, highlighted in both embeddings (the same source rows)."
                if len(chosen) else "Select points in either embedding (click, or Box and Lasso above it; Shift "
                "adds, Alt removes): the same rows are highlighted in the other.")
 

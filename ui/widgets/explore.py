@@ -153,7 +153,8 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     head = pd.DataFrame({ROW: rows[:TABLE_MAX], **{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()}})
-    st.dataframe(beside(head, table.iloc[rows[:TABLE_MAX]]), height=240, hide_index=True, key=f"{key}_table")
+    st.dataframe(beside(head, table.iloc[rows[:TABLE_MAX]]), height=common.table_height(len(head)), hide_index=True,
+                 key=f"{key}_table")
     table_note(len(rows))
 
 
@@ -210,7 +211,7 @@ def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, units: s
     if run["bandcontrast"] is not None:
         table[BANDCONTRAST_COLUMN] = run["bandcontrast"][shown]
     table[CLUSTER] = run["labels"][shown]
-    st.dataframe(table, height=220, hide_index=True)
+    st.dataframe(table, height=common.table_height(len(shown)), hide_index=True)
     table_note(len(picked))
 
 

@@ -72,12 +72,13 @@ def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: in
 
 def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray, int | None]]:
     """choice -> (its label, its row ids, its cluster or None): the selection, then each cluster (noise left out)."""
-    choices = {SELECTION: (f"the selection ({len(rows):,} rows)", rows, None)} if len(rows) else {}
+    choices = {SELECTION: (f"the selection ({common.counted(len(rows), 'row')})", rows, None)} if len(rows) else {}
     if clusters is not None:
         cluster_rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
         for label in unique(labels[labels >= 0]):
             members = cluster_rows[labels == label]
-            choices[f"cluster {label}"] = (f"cluster {label} ({len(members):,} rows)", members, int(label))
+            choices[f"cluster {label}"] = (f"cluster {label} ({common.counted(len(members), 'row')})", members,
+                                           int(label))
     return choices
 
 

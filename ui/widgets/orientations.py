@@ -24,6 +24,7 @@ from . import common
 
 LOOKS = {"points": "points (their IPF colours)", "density": "density (share per cell)"}
 SELECTION = "selection"
+MOST = -1  # the phase picker's "the one most have" (phase ids are positive)
 
 
 def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict | None = None):
@@ -46,18 +47,18 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
     cols = st.columns([3, 2, 2, 2])
     what = cols[0].selectbox("Orientations of", names, format_func=lambda name: choices[name][0],
                              key=f"{key}_orient_of",
-                             index=names.index(state.setting(f"{key}_orient_of", names[0], names)))
+                             index=state.setting_index(f"{key}_orient_of", names[0], names))
     direction = cols[1].radio("Sample direction", list(DIRECTIONS), horizontal=True, key=f"{key}_orient_direction",
-                              index=list(DIRECTIONS).index(state.setting(f"{key}_orient_direction", "z",
-                                                                         list(DIRECTIONS))))
+                              index=state.setting_index(f"{key}_orient_direction", "z", list(DIRECTIONS)))
     look = cols[2].radio("Show", list(LOOKS), format_func=LOOKS.get, key=f"{key}_orient_look",
-                         index=list(LOOKS).index(state.setting(f"{key}_orient_look", "points", list(LOOKS))))
+                         index=state.setting_index(f"{key}_orient_look", "points", list(LOOKS)))
     phase = None
     if len(phases) > 1:
-        options = [None, *phases]
-        phase = cols[3].selectbox("Phase", options, format_func=lambda k: "the one most have" if k is None
-                                  else phases[k], key=f"{key}_orient_phase",
-                                  index=options.index(state.setting(f"{key}_orient_phase", None, options)))
+        options = [MOST, *phases]  # not None: a setting's None means "the widget shows it"
+        chosen = cols[3].selectbox("Phase", options, format_func=lambda k: "the one most have" if k == MOST
+                                   else phases[k], key=f"{key}_orient_phase",
+                                   index=state.setting_index(f"{key}_orient_phase", MOST, options))
+        phase = None if chosen == MOST else chosen
     label, rows, tag = choices[what]
     try:
         plots = orientations.orientation_plots(lat_stamp, rows, direction, phase)

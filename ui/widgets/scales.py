@@ -9,17 +9,19 @@ from ..figures import plots
 from ..session import state
 
 
-def colour_scale(key: str, values, container=None, value_range=None) -> tuple[str, tuple[float, float] | None]:
-    """(colour map, limits): a choice of colour map and, when "Fixed limits" is ticked, the vmin and
-    vmax the colours span (default: the values' range when first ticked; they then stay as set, so
-    that maps can be compared on one scale). Widgets keyed `{key}_cmap`, `_fixed`, `_vmin`, `_vmax`.
-    `value_range`: the values' (min, max) when already known (else found here)."""
+def colour_scale(key: str, values, container=None, value_range=None,
+                 values_of: str | None = None) -> tuple[str, tuple[float, float] | None]:
+    """(colour map, limits): a choice of colour map and, when "Fixed limits" is ticked, the vmin and vmax the
+    colours span. Unticked, vmin and vmax show the values' range (what the colours span then) and follow it;
+    ticked, they start from it and stay as set, so that maps can be compared on one scale, until `values_of`
+    (what the values are: band contrast, a latent dimension...) changes: other values, their own range.
+    Widgets keyed `{key}_cmap`, `_fixed`, `_vmin`, `_vmax`. `value_range`: the values' (min, max) when already
+    known (else found here)."""
     box = container if container is not None else st
     if value_range is None:
         finite = np.asarray(values, np.float64)
         finite = finite[np.isfinite(finite)]
         value_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    low, high = value_range
     cols = box.columns([2, 2, 2, 2])
     scales = list(plots.COLOUR_SCALES)
     scale = cols[0].selectbox("Colour map", scales, key=f"{key}_cmap",
@@ -27,10 +29,16 @@ def colour_scale(key: str, values, container=None, value_range=None) -> tuple[st
     fixed = cols[1].checkbox("Fixed limits", key=f"{key}_fixed", value=state.setting(f"{key}_fixed", False),
                              help="Span the colours from vmin to vmax (values beyond take the end colours) "
                                   "instead of each map's own range.")
-    vmin = cols[2].number_input("vmin", value=state.setting(f"{key}_vmin", low), key=f"{key}_vmin",
-                                disabled=not fixed, format="%.4g")
-    vmax = cols[3].number_input("vmax", value=state.setting(f"{key}_vmax", high), key=f"{key}_vmax",
-                                disabled=not fixed, format="%.4g")
+    shown_before = state.widget_value(f"{key}_of", values_of)
+    state.set_widget_value(f"{key}_of", values_of)
+    limits = []
+    for column, name, bound in zip(cols[2:], ("vmin", "vmax"), map(float, value_range)):
+        widget = f"{key}_{name}"
+        if (not fixed or shown_before != values_of) and state.widget_value(widget) != bound:
+            state.set_widget_value(widget, bound)  # the values' own range
+        limits.append(column.number_input(name, value=state.setting(widget, bound), key=widget, disabled=not fixed,
+                                          format="%.4g"))
+    vmin, vmax = limits
     if not fixed:
         return scale, None
     if not vmax > vmin:

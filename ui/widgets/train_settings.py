@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.maps import Roi
 from latentcore.train import TrainConfig
 from latentcore.train.config import default_name
 from latentcore.train.pace import Pace, duration
@@ -24,11 +23,11 @@ LATENT_DIM = 8  # the page's default
 
 
 def pattern_count(source, info: dict, partition: str, roi) -> int:
-    """The patterns a run trains on: the partition's, or those in the ROI (x0, x1, y0, y1); a band-contrast
+    """The patterns a run trains on: the partition's, or those in the ROI (a `Roi`); a band-contrast
     threshold is not counted (it only shortens the run)."""
     if roi is None:
         return int(info["partitions"][partition])
-    return int(Roi(*roi).mask(*sources.scan_coordinates(sources.stamp(source), partition)).sum())
+    return int(roi.mask(*sources.scan_coordinates(sources.stamp(source), partition)).sum())
 
 
 def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
@@ -40,11 +39,11 @@ def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
     name = cols[1].text_input("Model name", default_name(data), key="train_name", max_chars=80,
                               help="Recorded in the model: latents files, the sidebar and the Compare page name "
                                    "the model by it")
-    latent_dim = state.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
-    found = dispatch.sized_training(count, side, device, int(latent_dim))
+    shown = state.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
+    found = dispatch.sized_training(count, side, device, int(state.widget_value("train_latent_dim")))
     sized = found["values"]
     cols = st.columns(4)
-    latent_dim = cols[0].number_input("Latent dimensions", 1, 256, latent_dim, key="train_latent_dim")
+    latent_dim = cols[0].number_input("Latent dimensions", 1, 256, shown, key="train_latent_dim")
     input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, key="train_input_size",
                                       value=state.setting("train_input_size", sized["input_size"], bounds=(8, 512)))
     channels = cols[2].text_input("Conv channels", key="train_channels", value=state.setting(

@@ -240,13 +240,15 @@ def _live_view(epochs: int):
     if job.running:
         st.progress(min(job.job.progress()[0], 1.0), text=job.status)
         st.button("Stop", icon=":material/stop:", on_click=job.stop, key="train_stop")
+    elif job.status == "stopped":  # worded as the stopped runs' list words it
+        st.progress(min(done / job.config.epochs, 1.0), text=f"stopped in epoch {done + 1} of {job.config.epochs}")
     else:
         st.progress(min(done / job.config.epochs, 1.0), text=f"{job.status}: {done} of {job.config.epochs} epochs done")
     if job.error is not None:
         st.error(f"Training failed: {common.error_line(job.error)}", icon=":material/error:")
     if not job.running and job.status == "stopped":
-        st.caption(f"Stopped in epoch {done + 1}: the checkpoint of its last finished batch is kept; Resume goes "
-                   "on from that batch to the number of epochs set above.")
+        st.caption("The checkpoint of its last finished batch is kept: Resume goes on from that batch to the "
+                   "number of epochs set above.")
         if st.button("Resume", icon=":material/replay:", key="train_resume"):
             start(dataclasses.replace(job.config, epochs=epochs), job.label)
             st.rerun(scope="app")

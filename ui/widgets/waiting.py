@@ -31,6 +31,13 @@ def pending(job: jobs.Job):
     st.stop()
 
 
+def meanwhile(job: jobs.Job, note: str):
+    """A running job whose result the page does without until it ends (something else shown meanwhile, as `note`
+    says): its progress; the page goes on and reruns when it ends."""
+    st.info(note, icon=":material/hourglass_top:")
+    watch(job)
+
+
 @st.fragment(run_every=0.5)
 def watch(job: jobs.Job):
     """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
