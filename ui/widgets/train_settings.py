@@ -41,7 +41,7 @@ def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
                               help="Recorded in the model: latents files, the sidebar and the Compare page name "
                                    "the model by it")
     shown = state.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
-    found = dispatch.sized_training(count, side, device, int(st.session_state["train_latent_dim"]))
+    found = dispatch.sized_training(count, side, device, int(state.widget_value("train_latent_dim")))
     sized = found["values"]
     cols = st.columns(4)
     latent_dim = cols[0].number_input("Latent dimensions", 1, 256, shown, key="train_latent_dim")
