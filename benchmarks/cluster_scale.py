@@ -157,7 +157,7 @@ def inertia(features, labels) -> float:
 
 PAGE_RUN = """
 import json, sys, time
-from latentcore.analysis.artifacts import ClusterJob
+from latentcore.analysis.artifacts.cluster import ClusterJob
 from latentcore.data.bandcontrast import BandContrast
 from ui.compute import tasks
 job = ClusterJob(latents=sys.argv[1], bandcontrast=BandContrast.parse("scan:Band Contrast"), method="gmm")

@@ -13,7 +13,7 @@ them written as Oxford H5OINA with uint8 background-corrected patterns), in one 
 - prepares the patterns exactly as training does (load_patterns) and fits PCA with as many
   components as the VAE has latent dimensions;
 - clusters VAE mu and the PCA scores as `cluster LATENTS --features latent --method kmeans --k K
-  [--smooth 1]` does (artifacts.job_features, cluster with its defaults), k = the true grain count;
+  [--smooth 1]` does (artifacts.cluster.job_features, cluster with its defaults), k = the true grain count;
 - ARI against the true grain ids on the points not marked bad.
 Prints one table and the same numbers as JSON (--json), --save keeps each scan's features as NPZ.
 The issue's targets: VAE ARI within 0.02 of PCA or better, and smoothed ARI >= 0.95 for both.
@@ -36,7 +36,7 @@ from sklearn.metrics import adjusted_rand_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from latentcore.analysis.artifacts import ClusterJob, job_features  # noqa: E402
+from latentcore.analysis.artifacts.cluster import ClusterJob, job_features  # noqa: E402
 from latentcore.data.bandcontrast import BandContrast  # noqa: E402
 from latentcore.analysis.cluster import cluster  # noqa: E402
 from latentcore.data import open_source  # noqa: E402

@@ -89,7 +89,7 @@ class Study:
         """A member by its position or its name."""
         if isinstance(which, str):
             if which not in self.names:
-                raise InputError(f"the study {self.name} has no source {which!r}; its sources: "
+                raise InputError(f"the study {self.name} has no source {which!r}: choose one of its sources "
                                  f"{', '.join(self.names)}")
             return self.members[self.names.index(which)]
         return self.members[which]
@@ -117,7 +117,7 @@ class Study:
         """(member index, row within the member) of each of the study's rows."""
         rows = np.asarray(rows, np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= self.rows):
-            raise InputError(f"row ids must be 0 to {self.rows - 1} in the study {self.name}")
+            raise InputError(f"row ids in the study {self.name} must be between 0 and {self.rows - 1}")
         member = np.searchsorted(self.offsets, rows, side="right") - 1
         return member, rows - self.offsets[member]
 
@@ -126,7 +126,8 @@ class Study:
         index = self.names.index(self.member(member).name)
         rows = np.asarray(rows, np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= self.members[index].rows):
-            raise InputError(f"row ids of {self.members[index].name} must be 0 to {self.members[index].rows - 1}")
+            raise InputError(f"row ids of {self.members[index].name} must be between 0 and "
+                             f"{self.members[index].rows - 1}")
         return rows + self.offsets[index]
 
     def latents(self, member: int | str, settings=None, verify: bool = True) -> Latents:
@@ -227,7 +228,7 @@ def describe_member(location: str, settings=None) -> tuple[Member, dict | None, 
     location = location if is_s3_uri(location) else str(Path(location).absolute())
     name = source_name(location)
     if not name:
-        raise InputError("names no source (expected <source>__<model>_latents.h5)", location)
+        raise InputError("names no source: give a latents file named <source>__<model>_latents.h5", location)
     path = resolve_path(location, settings=settings)
     latents = read_latents(path)
     rows = sum(len(array) for array in latents.partitions.values())
@@ -284,7 +285,8 @@ def study_locations(items, settings=None) -> list[str]:
                                  item)
             found += files
         else:
-            raise InputError("no such latents file or folder", item)
+            raise InputError("no such latents file or folder: give latents files, folders of them, globs or an "
+                             "s3:// prefix", item)
     return found
 
 
@@ -296,7 +298,7 @@ def _s3_latents(prefix: str, settings) -> list[str]:
     bucket, key = parse_s3_uri(prefix)
     found = sorted(o.uri for o in list_objects(bucket, key, settings, recursive=False) if o.key.endswith(SUFFIX))
     if not found:
-        raise InputError(f"no *{SUFFIX} objects directly under this prefix", prefix)
+        raise InputError(f"no *{SUFFIX} objects directly under this prefix: give the prefix that holds them", prefix)
     return found
 
 
@@ -345,7 +347,7 @@ def _model_words(model: dict | None) -> str:
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise InputError(f"a study's name is letters, digits and ._+- (at most 100, not starting with one of ._+-), "
-                         f"got {name!r}")
+                         f"got {name!r}: choose such a name")
     return name
 
 
@@ -412,10 +414,10 @@ def _read_document(path: Path) -> dict:
     try:
         size = path.stat().st_size
     except FileNotFoundError:
-        raise InputError("no such study file", path) from None
+        raise InputError("no such study file: give a NAME.study.json the study command wrote", path) from None
     if size > MAX_STUDY_BYTES:
-        raise InputError(f"is {size:,} bytes, more than a study file holds ({MAX_STUDY_BYTES:,}): not a study file",
-                         path)
+        raise InputError(f"is {size:,} bytes, more than a study file holds ({MAX_STUDY_BYTES:,}): give a "
+                         "NAME.study.json the study command wrote", path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.cluster import METHODS
+from latentcore.analysis.maps import Roi
 from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
 from ui.session import state
@@ -48,9 +49,7 @@ method_params = params.cluster_params(method, "clusters")
 roi, sigma = None, 0.0
 if on_scan:
     sigma = params.smooth_sigma("clusters")
-    x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
-    full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
-    roi = None if full else (x0, x1, y0, y1)
+    roi = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
     common.roi_note(lat_stamp, lat, roi, "clusters")
 
 job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma)
@@ -93,7 +92,7 @@ def linked(run, colour, grid, cells):
     chosen = state.selection()
     selected_here = plots.is_chosen(rows, chosen)
     lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
-                                     references.grid_roi(grid)) if boundaries_on else None
+                                     Roi.around(grid)) if boundaries_on else None
     panels.draw(colour, chosen, lines=lines, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
                 y_title=view.y_title, map_title="Labels on the scan" if by_label else "Clusters on the scan")
 

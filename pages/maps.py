@@ -2,12 +2,12 @@
 import streamlit as st
 
 from latentcore import figures
-from latentcore.analysis.maps import latent_maps_names, latent_maps_tag
+from latentcore.analysis.artifacts.latent_maps import maps_names
+from latentcore.analysis.maps import Roi
 from latentcore.data.base import display_units
-from latentcore.export import maps_npz_bytes
 from ui.compute import scan_maps, sources
 from ui.figures import maps as map_figures
-from ui.figures import plots, png
+from ui.figures import plots
 from ui.figures import references as reference_figures
 from ui.session import state
 from ui.widgets import (access, common, explore, extraction, grains, labels, line_profile, maps_panels, params,
@@ -21,9 +21,7 @@ lat = extraction.require_scan(lat_stamp)
 matrix, table = sources.stacked_latents(lat_stamp)
 
 unit = display_units(lat.units)
-x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
-full = (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max())
-roi = None if full else (x0, x1, y0, y1)
+roi = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
 common.roi_note(lat_stamp, lat, roi, "maps")
 cols = st.columns([3, 1, 1, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), key="maps_dims",
@@ -45,9 +43,11 @@ if not dims:
     st.stop()
 
 with common.user_errors():
-    maps, grid = scan_maps.latent_maps(lat_stamp, tuple(dims), roi, sigma)
+    found = scan_maps.latent_maps(lat_stamp, tuple(dims), roi, sigma)  # the run of `python -m latentcore maps`
+maps, grid = found.maps, found.grid
 rows = scan_maps.roi_rows(lat_stamp, roi)
-st.caption(f"ROI x {x0:g} to {x1:g} {unit}, y {y0:g} to {y1:g} {unit}: {len(rows):,} pixels on a grid of "
+extent = roi or Roi(float(lat.x.min()), float(lat.x.max()), float(lat.y.min()), float(lat.y.max()))  # none: the scan's
+st.caption(f"ROI {extent.describe(unit, ' to ')}: {len(rows):,} pixels on a grid of "
            f"{grid.n_rows} rows x {grid.n_columns} columns, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
 colorscale, limits = scales.colour_scale("maps_scale", maps)
@@ -101,16 +101,19 @@ with st.expander("Labels", icon=":material/label:"):  # the workspace's one labe
     labels.labels_panel(lat_stamp, lat, chosen, "maps")
 
 st.subheader("Downloads")
-names = latent_maps_names(latent_maps_tag(dims, roi, sigma))  # as `python -m latentcore maps` names them
-out = state.results_dir("maps", lat_stamp[0])
-dpi = state.png_dpi()
-cols = st.columns(3)
-cols[0].download_button(f"Maps (PNG, {dpi} dpi)",
-                        lambda: png.figure_png(png_fig, str(out / names["figure"]), dpi),
-                        file_name=names["figure"], mime="image/png", key="maps_dl_png", on_click="ignore",
-                        icon=":material/download:")
-cols[1].download_button(f"Maps (NPZ: maps, origin, step, units {unit})",
-                        lambda: maps_npz_bytes(maps, grid, [f"dim {d}" for d in dims], lat.units),
-                        file_name=names["maps_npz"], key="maps_dl_npz", on_click="ignore", icon=":material/download:")
-cols[2].download_button("Maps (NPY, dims x rows x columns, NaN = no pixel)", lambda: common.npy_bytes(maps),
-                        file_name=names["maps"], key="maps_dl_npy", on_click="ignore", icon=":material/download:")
+names = maps_names(scan_maps.maps_job(lat_stamp, dims, roi, sigma), found)  # as `python -m latentcore maps` names them
+out, dpi = state.results_dir("maps", lat_stamp[0]), state.png_dpi()
+
+
+def written(kind: str, figure=None):
+    """The file `kind` as the command writes it, with its report beside it (the PNG: the figure shown)."""
+    return lambda: scan_maps.maps_files(lat_stamp, tuple(dims), roi, sigma, out, figure, dpi)[kind].read_bytes()
+
+
+for col, (kind, label, mime) in zip(st.columns(4), [
+        ("figure", f"Maps (PNG, {dpi} dpi)", "image/png"),
+        ("maps_npz", f"Maps (NPZ: maps, origin, step, units {unit})", "application/octet-stream"),
+        ("maps", "Maps (NPY, dims x rows x columns, NaN = no pixel)", "application/octet-stream"),
+        ("report", "Report (JSON)", "application/json")]):
+    col.download_button(label, written(kind, png_fig if kind == "figure" else None), file_name=names[kind], mime=mime,
+                        key=f"maps_dl_{names[kind].rsplit('.', 1)[1]}", on_click="ignore", icon=":material/download:")

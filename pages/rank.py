@@ -96,8 +96,7 @@ top = cols[0].slider("Top N", 1, max(1, lat.dim),
 roi = None
 if scan:
     with cols[1].expander("Region of interest"):
-        x0, x1, y0, y1 = common.roi_sliders(lat.x, lat.y, "rank", lat.units)
-    roi = None if (x0, x1, y0, y1) == (lat.x.min(), lat.x.max(), lat.y.min(), lat.y.max()) else (x0, x1, y0, y1)
+        roi = common.roi_sliders(lat.x, lat.y, "rank", lat.units)
     common.roi_note(lat_stamp, lat, roi, "rank")  # the sliders may be folded away: the ROI is said here
 if not references or not metrics:
     st.info("Pick at least one reference map and one metric.")
@@ -121,10 +120,10 @@ for name in references:
                          key=f"rank_bar_{name}", config={"displaylogo": False})
     if scan:  # the reference map first, then its top dimensions
         dims = tuple(int(d) for d in part["dimension"].head(top))
-        maps, grid = scan_maps.latent_maps(lat_stamp, dims, roi)
+        shown = scan_maps.latent_maps(lat_stamp, dims, roi)
         rows = scan_maps.roi_rows(lat_stamp, roi)
-        reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], grid)
-        fig = map_figures.reference_and_top_dimensions(name, reference, maps, grid, dims, lat.units)
+        reference = values_map(available[name][rows], lat.x[rows], lat.y[rows], shown.grid)
+        fig = map_figures.reference_and_top_dimensions(name, reference, shown.maps, shown.grid, dims, lat.units)
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 
 st.subheader("Downloads")

@@ -72,7 +72,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
     with common.user_errors():
         config = TrainConfig(
             data=str(source), out_dir=str(state.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
-            bandcontrast=bandcontrast.spec if bc_min is not None else None, bc_min=bc_min, roi=roi,
+            bandcontrast=bandcontrast if bc_min is not None else None, bc_min=bc_min, roi=roi,
             preprocessing=preprocessing, **settings)
         training.start(config)
     state.forget_widget("train_name")  # the next run's default name: another time

@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.embedding.fit import embedding_names, embedding_table
+from latentcore.analysis.maps import Roi
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
@@ -88,7 +89,7 @@ def linked(marks):
     lines = None
     if on_scan and references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
         lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
-                                         references.grid_roi(scan_maps.scan_grid(lat_stamp)[0]))
+                                         Roi.around(scan_maps.scan_grid(lat_stamp)[0]))
     values = continuous[0] if continuous is not None else None
     embedding_panels.draw(colour, chosen, marks=marks, values=values, lines=lines, histogram=values, **titles)
 

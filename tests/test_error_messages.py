@@ -34,10 +34,19 @@ WORDED_ELSEWHERE = {
 PROTOCOL = "ui/widgets/point_panel/shapes.py"
 # Bare ValueError/TypeError left (by their code): the programmer's mistake each one guards against.
 INTERNAL = {
-    "f'not JSON serialisable: {type(value).__name__}'": "analysis/artifacts.py: a report holds JSON types only",
-    "f\"a cluster figure's view is one of {VIEW_KINDS}, got {view!r}\"": "analysis/artifacts.py: views come from code",
+    "f'not JSON serialisable: {type(value).__name__}'": "analysis/artifacts/common.py: a report holds JSON types only",
+    "f\"a cluster figure's view is one of {VIEW_KINDS}, got {view!r}\"": "analysis/artifacts/cluster.py: views come from code",
     "f\"a job's band contrast is a BandContrast (BandContrast.parse of {self.bandcontrast!r})\"":
-        "analysis/artifacts.py: the CLI and the pages parse it first",
+        "analysis/artifacts/cluster.py: the CLI and the pages parse it first",
+    "f\"a job's ROI is a Roi (Roi.from_json of {self.roi!r})\"":
+        "analysis/artifacts/cluster.py, latent_maps.py: the CLI, the pages and reports make the Roi first",
+    "f\"a training's ROI is a Roi (Roi.from_json of {self.roi!r})\"":
+        "train/config.py: the CLI, the Train page and config.json make the Roi first",
+    "f\"a training's band contrast is a BandContrast, got {self.bandcontrast!r}\"":
+        "train/config.py: the CLI, the Train page and config.json parse it first",
+    "f\"the session's band contrast is a BandContrast, got {bandcontrast!r}\"":
+        "ui/session/state.py: the picker and the workspace's record parse it first",
+    "'not a PNG'": "figures/png.py: the PNG kaleido or matplotlib has just drawn",
     "'a k-means start with an empty cluster'": "analysis/cluster.py: KMeans never returns one",
     '"grid nodes must increase (the scan\'s rows in row-major order)"':
         "analysis/ebsd/pattern_maps.py: scan_references checks the order first and says what to do",

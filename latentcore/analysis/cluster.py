@@ -120,7 +120,7 @@ def cluster(features, method: str, *, random_state: int = 0, standardise: bool =
     scale : tuple of (mean, std) arrays of shape (n_features,), default=None
         The scale that standardises the features (`feature_scale` of other rows); default the
         features' own. Smoothed features are standardised by the unsmoothed ones' scale, so the
-        noise that smoothing removed is not scaled back up (see `artifacts.job_features`).
+        noise that smoothing removed is not scaled back up (see `artifacts.cluster.job_features`).
     max_fit_samples : int or None, default=-1
         Rows fitted before a seeded sample is used: -1 the method's `DEFAULT_MAX_FIT`, None or
         0 every row. DBSCAN and HDBSCAN may fit more (see the module docstring).

@@ -30,7 +30,10 @@ GRID_TOLERANCE = 0.25
 
 @dataclasses.dataclass(frozen=True)
 class Roi:
-    """x and y ranges, inclusive at both ends, in the coordinates' units."""
+    """x and y ranges, inclusive at both ends, in the coordinates' units: the one value an ROI is, from where it
+    enters (`parse`: the command line's `x0,x1,y0,y1`; `from_json`: a report's or a file's record; sliders:
+    `Roi(x0, x1, y0, y1)`) to the files it names (`roi_tag`) and the reports that record it (`to_json`).
+    Frozen and hashable: caches and jobs are keyed by it."""
 
     x0: float
     x1: float
@@ -38,12 +41,17 @@ class Roi:
     y1: float
 
     def __post_init__(self):
+        for name in ("x0", "x1", "y0", "y1"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(value):
+                raise InputError(f"ROI {name} must be a finite number, got {value!r}"[:200])
+            object.__setattr__(self, name, float(value))
         if self.x0 > self.x1 or self.y0 > self.y1:
-            raise InputError(f"ROI ranges must be increasing, got x {self.x0:g}..{self.x1:g}, "
-                             f"y {self.y0:g}..{self.y1:g}: give x0 <= x1 and y0 <= y1")
+            raise InputError(f"ROI ranges must be increasing, got {self}: give x0 <= x1 and y0 <= y1")
 
     @classmethod
-    def parse(cls, text: str) -> "Roi":
+    def parse(cls, text: str) -> Roi:
         """`"x0,x1,y0,y1"` as on the command line."""
         parts = [p.strip() for p in str(text).split(",")]
         try:
@@ -51,25 +59,50 @@ class Roi:
         except ValueError:
             values = []
         if len(values) != 4:
-            raise InputError(f"ROI must be four numbers x0,x1,y0,y1 like 0,10,0,5, got {text!r}")
+            raise InputError(f"ROI must be four numbers x0,x1,y0,y1 like 0,10,0,5, got {text!r}"[:200])
         return cls(*values)
+
+    @classmethod
+    def from_json(cls, value) -> Roi | None:
+        """The ROI a JSON record (`to_json`) or an array holds: four numbers x0, x1, y0, y1; None for none."""
+        if value is None:
+            return None
+        values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+        if values is None or len(values) != 4:
+            raise InputError(f"an ROI must be four numbers like [x0, x1, y0, y1], got {value!r}"[:200])
+        return cls(*values)
+
+    @classmethod
+    def around(cls, grid: Grid) -> Roi:
+        """A map grid's extent, a quarter step (the grid's tolerance) beyond its outer pixels."""
+        half_x, half_y = abs(grid.step_x) * GRID_TOLERANCE, abs(grid.step_y) * GRID_TOLERANCE
+        return cls(grid.x0 - half_x, float(grid.x_values[-1]) + half_x, grid.y0 - half_y,
+                   float(grid.y_values[-1]) + half_y)
 
     def mask(self, x, y) -> np.ndarray:
         x, y = np.asarray(x), np.asarray(y)
         return (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1)
 
-    def to_list(self) -> list[float]:
+    def to_json(self) -> list[float]:
+        """The one form reports and files record: [x0, x1, y0, y1]."""
         return [self.x0, self.x1, self.y0, self.y1]
+
+    def describe(self, units: str = "", between: str = "..") -> str:
+        """`x 0..30 µm, y 0..20 µm` (`units` as shown: "µm"; none: bare numbers)."""
+        unit = f" {units}" if units else ""
+        return f"x {self.x0:g}{between}{self.x1:g}{unit}, y {self.y0:g}{between}{self.y1:g}{unit}"
+
+    def __str__(self) -> str:
+        return self.describe()
 
 
 # -- the names of results: the CLI and the app name the same output the same way ----------------------
 
-def roi_tag(roi: Roi | tuple | list | None) -> str:
-    """`roi0-30_0-20` for an ROI (a `Roi` or x0, x1, y0, y1), `full` for none: the ROI part of every result's name."""
+def roi_tag(roi: Roi | None) -> str:
+    """`roi0-30_0-20` for an ROI, `full` for none: the ROI part of every result's name."""
     if roi is None:
         return "full"
-    x0, x1, y0, y1 = roi.to_list() if isinstance(roi, Roi) else roi
-    return f"roi{x0:g}-{x1:g}_{y0:g}-{y1:g}"
+    return f"roi{roi.x0:g}-{roi.x1:g}_{roi.y0:g}-{roi.y1:g}"
 
 
 def smooth_tag(sigma: float) -> str:
@@ -88,7 +121,7 @@ def dims_tag(dims) -> str:
     return "dims" + "_".join(runs)
 
 
-def latent_maps_tag(dims, roi: Roi | tuple | list | None = None, sigma: float = 0.0) -> str:
+def latent_maps_tag(dims, roi: Roi | None = None, sigma: float = 0.0) -> str:
     """`dims0-2_5_smooth1_roi15-45_6-30`: the dimensions, the smoothing and the ROI of a set of latent maps."""
     return f"{dims_tag(dims)}{smooth_tag(sigma)}_{roi_tag(roi)}"
 
@@ -190,15 +223,16 @@ def spatial_maps(latents, x, y, dims=None, grid: Grid | None = None, roi: Roi | 
     return maps, grid, dims
 
 
-def roi_grid(x, y, roi: Roi | None = None) -> tuple[np.ndarray, Grid]:
+def roi_grid(x, y, roi: Roi | None = None, grid_shape=None) -> tuple[np.ndarray, Grid]:
     """The crop of every map of an ROI: (which points are inside it, the bounding grid of those points).
-    Without an ROI, every point and their bounding grid."""
+    Without an ROI, every point and their bounding grid (the whole scan's with the scan's `grid_shape`:
+    `Grid.from_coordinates`)."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     keep = np.ones(len(x), bool) if roi is None else roi.mask(x, y)
     if roi is not None and not keep.any():
-        raise InputError(f"ROI x {roi.x0:g}..{roi.x1:g}, y {roi.y0:g}..{roi.y1:g} holds no pixel "
+        raise InputError(f"ROI {roi} holds no pixel "
                          f"(x spans {x.min():g}..{x.max():g}, y {y.min():g}..{y.max():g}): choose an ROI within those")
-    return keep, Grid.from_coordinates(x[keep], y[keep])
+    return keep, Grid.from_coordinates(x[keep], y[keep], grid_shape if roi is None else None)
 
 
 def crop_to_roi(maps: dict, grid: Grid, x, y, roi: Roi | None = None) -> tuple[dict, Grid]:
@@ -332,7 +366,7 @@ def slice_to_roi(table: pd.DataFrame, roi: Roi, expected_rows: int, expected_wha
     many as `expected_rows`, else an error that gives both lengths."""
     sliced = table[roi.mask(table["x"].to_numpy(), table["y"].to_numpy())]
     if len(sliced) != expected_rows:
-        raise InputError(f"ROI x {roi.x0:g}..{roi.x1:g}, y {roi.y0:g}..{roi.y1:g} selects {len(sliced)} rows "
+        raise InputError(f"ROI {roi} selects {len(sliced)} rows "
                          f"of the table but {expected_what} have {expected_rows} rows: give the table of the scan "
                          "they came from",
                          table.attrs.get("path"))

@@ -36,7 +36,7 @@ from ..columns import (BANDCONTRAST, MISORIENTATION_TO_FIRST, MISORIENTATION_TO_
 from ..errors import InputError
 from ..storage import sha256_file
 from ..versions import package_versions
-from . import artifacts
+from .artifacts.common import VERSION_PACKAGES, now, write_csv, write_json
 from ._validation import check_dimensions
 from .ebsd import orientation as ori
 from .ebsd.scan_references import laue_of
@@ -54,7 +54,7 @@ class Line:
 
     def __post_init__(self):
         if not all(math.isfinite(v) for v in self.to_list()):
-            raise InputError(f"a line's ends must be finite numbers, got {self.to_list()}")
+            raise InputError(f"a line's ends must be finite numbers like 0,0,30,20, got {self.to_list()}")
 
     @classmethod
     def parse(cls, text: str) -> Line:
@@ -64,8 +64,8 @@ class Line:
         except ValueError:
             values = []
         if len(values) != 4:
-            raise InputError(f"a line must be four numbers x0,y0,x1,y1 (its first point, then its last), got "
-                             f"{str(text)[:60]!r}")
+            raise InputError(f"a line must be four numbers x0,y0,x1,y1 like 0,0,30,20 (its first point, then its "
+                             f"last), got {str(text)[:60]!r}")
         return cls(*values)
 
     def to_list(self) -> list[float]:
@@ -183,7 +183,7 @@ def profile_names(line: Line) -> dict[str, str]:
 
 def profile_report(line: Line, table: pd.DataFrame, grid: Grid, units: str | None, inputs: dict, **more) -> dict:
     """What a profile's JSON report records: the line, its pixels, the grid, the rule, the inputs and versions."""
-    return {"kind": "line_profile", "created": artifacts.now(), "line": line.to_list(), "units": units,
+    return {"kind": "line_profile", "created": now(), "line": line.to_list(), "units": units,
             "length": line.length, "pixels": len(table), "grid": grid.to_dict(),
             "pixels_along": "every grid pixel the segment passes through, in order (not one it only touches at a "
                             "corner); pixels without a row left out",
@@ -191,7 +191,7 @@ def profile_report(line: Line, table: pd.DataFrame, grid: Grid, units: str | Non
             "misorientation": "symmetry-reduced, degrees: to the first indexed pixel along the line and to the "
                               "previous pixel (NaN where either is not indexed or of another phase)",
             "columns": list(table.columns), "inputs": inputs, **more,
-            "versions": package_versions(artifacts.VERSION_PACKAGES)}
+            "versions": package_versions(VERSION_PACKAGES)}
 
 
 def write_profile(table: pd.DataFrame, line: Line, out_dir, report: dict, figure=None, *, dpi: float = 300) -> dict:
@@ -200,9 +200,9 @@ def write_profile(table: pd.DataFrame, line: Line, out_dir, report: dict, figure
     from ..figures import write_png
 
     out, names = Path(out_dir), profile_names(line)
-    artifacts.write_csv(out / names["table"], table)
+    write_csv(out / names["table"], table)
     engine = write_png(figure, out / names["figure"], dpi=dpi) if figure is not None else None
     outputs = {k: v for k, v in names.items() if k != "figure" or engine}
     report = {**report, "outputs": outputs, "table_sha256": sha256_file(out / names["table"]), "figure_engine": engine}
-    artifacts.write_json(out / names["report"], report)
+    write_json(out / names["report"], report)
     return report

@@ -40,10 +40,11 @@ from scipy import stats
 from ..arrays import unique
 from ..errors import InputError
 from ..sampling import seeded_sample
-from ..storage import atomic_path, sha256_file
+from ..storage import atomic_path
 from ..storage.csv_cells import neutralised_table
 from ._validation import check_dimensions, check_int, check_matrix, check_vector
-from .maps import roi_tag
+from .artifacts.common import input_record
+from .maps import Roi, roi_tag
 
 CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
                       "partial_pearson")
@@ -409,8 +410,8 @@ def _check_coordinates(x, y, n):
 
 # -- outputs ------------------------------------------------------------------------------------------
 
-def ranking_tag(sort_by: str, top: int, roi=None) -> str:
-    """`pearson_top4`, `pearson_top4_roi0-30_0-20` within an ROI (x0, x1, y0, y1): the name part of a ranking."""
+def ranking_tag(sort_by: str, top: int, roi: Roi | None = None) -> str:
+    """`pearson_top4`, `pearson_top4_roi0-30_0-20` within an ROI: the name part of a ranking."""
     return f"{sort_by}_top{top}" + ("" if roi is None else f"_{roi_tag(roi)}")
 
 
@@ -427,10 +428,11 @@ def top_rows(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
 
 def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top: int = 10,
                   tag: str | None = None, latents=None, references: dict | None = None,
-                  figures: bool = True, browser: str | None = "auto", dpi: float = 300) -> dict:
+                  figures: bool = True, browser: str | None = "auto", dpi: float = 300, root=None) -> dict:
     """Write the score table (CSV), the top-N report (JSON) and top-N figures (PNG) into `out_dir`.
 
-    inputs: role -> file path, recorded with SHA-256. latents/references (the arrays ranked)
+    inputs: role -> file path, recorded by name and SHA-256 (and relative to `out_dir` when inside `root`, the
+    workspace; None: anywhere: `artifacts.common.input_record`). latents/references (the arrays ranked)
     let the figures show the top dimensions against their reference. browser: passed to
     `figures.write_png` ("auto", a Chromium path, or None for matplotlib); `dpi`: the PNGs' resolution
     (their pixels scaled from the figure's size at 96 dpi, and their dpi metadata). Returns {kind: path}."""
@@ -449,8 +451,7 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
         "parameters": parameters | {"top": top},
         "references": list(dict.fromkeys(table["reference"])),  # the maps and labels ranked against, in order
         "notes": table.attrs.get("notes", []),
-        "inputs": {role: {"name": Path(p).name, "path": str(p), "sha256": sha256_file(p)}
-                   for role, p in (inputs or {}).items()},
+        "inputs": {role: input_record(p, out_dir, root) for role, p in (inputs or {}).items()},
         "versions": _versions(),
         "top": json.loads(best.to_json(orient="records")),
         "outputs": {kind: path.name for kind, path in paths.items()},

@@ -290,3 +290,64 @@ def uploaded_npz_references(path, x, y, n_rows: int, grid_shape=None,
     if not out:
         raise InputError("the NPZ holds no arrays: save maps into it with numpy.savez", path)
     return out
+
+
+# -- every reference map of a latents file (the Rank page's list) ------------------------------------------
+
+LABELS_REFERENCE = "labels"  # labels given as a reference clustering, scored by ARI and NMI
+
+
+def latents_reference_maps(latents, bandcontrast=None, *, components: int = 0, source=None, patterns: bool = False,
+                           upload=None, labels=None) -> dict[str, np.ndarray]:
+    """name -> per-row values of a read latents file, in the order the Rank page offers them: band contrast (a
+    `BandContrast`: a scan map under its own name, or a table aligned by x, y) and the scan's other vendor maps;
+    the EBSD reference maps (`scan_references.latents_references`: IPF... and, with `patterns`, VBSE, IQ, ADP
+    streamed from `source`, the scan file); `labels` (a labels CSV: class ids, NaN unlabelled) as
+    `LABELS_REFERENCE`; the maps of an uploaded NPZ (`upload`, named `<file stem>:<array>`); `components` PCA
+    components of the raw patterns of `source`; the numeric metadata columns of cutouts."""
+    references, shown = {}, None
+    scan = latents.x is not None
+    if bandcontrast is not None and scan:  # a scan map keeps its own name (IQ, ...)
+        shown, values = bandcontrast.values(latents.point_maps, latents.x, latents.y, Path(latents.path).name)
+        references[bandcontrast.value_name] = np.asarray(values, np.float32).astype(np.float64)
+    if scan:  # the scan's other vendor maps (MAD, band slope, ...)
+        references.update({k: np.asarray(v, np.float64) for k, v in latents.point_maps.items()
+                           if k not in references and k != shown})
+        references.update(_scan_reference_values(latents, source if patterns else None))
+    if labels is not None:
+        references[LABELS_REFERENCE] = _label_ids(latents, labels)
+    n_rows = sum(len(v) for v in latents.partitions.values())
+    if upload is not None:
+        found = uploaded_npz_references(upload, latents.x, latents.y, n_rows, latents.grid_shape)
+        references.update({f"{Path(upload).stem}:{name}": values for name, values in found.items()})
+    if components and source is not None and scan:
+        from ..data import open_source
+
+        with open_source(source) as reader:
+            comps = np.asarray(pattern_components(reader, n=components))
+        references.update({f"pattern PC{k + 1}": comps[:, k] for k in range(comps.shape[1])})
+    _, table = latents.stacked()
+    for name in table.columns:
+        if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
+            references[name] = table[name].to_numpy(np.float64)
+    return references
+
+
+def _scan_reference_values(latents, source=None) -> dict[str, np.ndarray]:
+    """The scan's EBSD reference maps (as the Latent maps page shows them) at each row, in the order of
+    `scan_references.REFERENCE_MAPS`; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
+    from .ebsd.scan_references import in_order, latents_references, point_values
+
+    refs = latents_references(latents, source)
+    return point_values(in_order(refs.maps), refs.grid, latents.x, latents.y) if refs.maps else {}
+
+
+def _label_ids(latents, labels_csv) -> np.ndarray:
+    """A labels CSV (the CLI's) as one class id per row, NaN where a row has none."""
+    from .labels.labelled import match_labels, read_labels_table
+
+    n_rows = sum(len(v) for v in latents.partitions.values())
+    labelled = match_labels(read_labels_table(labels_csv), n_rows, latents.x, latents.y, labels_csv)
+    ids = np.full(n_rows, np.nan)
+    ids[labelled.rows] = labelled.y
+    return ids

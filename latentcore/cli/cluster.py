@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option, bandcontrast_choice)
+                      add_smooth_option, bandcontrast)
 
 # command-line option -> (methods it applies to, parameter name)
 CLUSTER_OPTIONS = {
@@ -30,7 +30,7 @@ CLUSTER_OPTIONS = {
 def add_cluster(subparsers):
     p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
     p.add_argument("latents")
-    p.add_argument("--bandcontrast", type=bandcontrast_choice,
+    p.add_argument("--bandcontrast", type=bandcontrast,
                    help="CSV x,y,bandcontrast (full field or the ROI), or scan:NAME for a per-point map the "
                         "scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default for --features "
                         "pair: 'scan', the scan's own band-contrast map (Oxford Band Contrast, EDAX IQ); "
@@ -71,15 +71,15 @@ def add_rerun(subparsers):
 
 
 def run_cluster(args) -> int:
-    from ..analysis.artifacts import ClusterJob, run_cluster_job
+    from ..analysis.artifacts.cluster import ClusterJob, run_cluster_job
     from ..data.bandcontrast import BandContrast
 
-    bandcontrast = args.bandcontrast
-    if bandcontrast is None and args.features == "pair":
-        bandcontrast = BandContrast.scan_map()  # the scan's own band-contrast map
-    job = ClusterJob(latents=args.latents, bandcontrast=bandcontrast, method=args.method, dim=args.dim,
+    chosen = args.bandcontrast
+    if chosen is None and args.features == "pair":
+        chosen = BandContrast.scan_map()  # the scan's own band-contrast map
+    job = ClusterJob(latents=args.latents, bandcontrast=chosen, method=args.method, dim=args.dim,
                      features=args.features, params=cluster_params(args),
-                     roi=_roi_list(args.roi), partition=args.partition, smooth=args.smooth)
+                     roi=args.roi, partition=args.partition, smooth=args.smooth)
     report = run_cluster_job(job, args.out, png=not args.no_png)
     smoothed = f", features smoothed with sigma {job.smooth:g} grid steps" if job.smooth else ""
     print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{smoothed}")
@@ -151,14 +151,8 @@ def _int_pair(text: str, option: str) -> list[int]:
     return [low, high]
 
 
-def _roi_list(text):
-    from ..analysis.maps import Roi
-
-    return Roi.parse(text).to_list() if text is not None else None
-
-
 def run_rerun(args) -> int:
-    from ..analysis.artifacts import rerun
+    from ..analysis.artifacts.rerun import rerun
 
     outcome = rerun(args.report, args.out, png=not args.no_png)
     name = outcome["report"]["outputs"]["assignments"]["name"]

@@ -42,13 +42,12 @@ def run_info(args) -> int:
 
 
 def run_bandcontrast(args) -> int:
-    from ..analysis.maps import Roi, bandcontrast_histogram, export_kept, kept_mask
+    from ..analysis.maps import bandcontrast_histogram, export_kept, kept_mask
     from ..data import read_bandcontrast
 
     table = read_bandcontrast(args.table)
     values, x, y = table["bandcontrast"].to_numpy(), table["x"].to_numpy(), table["y"].to_numpy()
-    mask = kept_mask(values, x, y, threshold=args.threshold, keep=args.keep,
-                     roi=Roi.parse(args.roi) if args.roi is not None else None)
+    mask = kept_mask(values, x, y, threshold=args.threshold, keep=args.keep, roi=args.roi)
     export_kept(args.out, x, y, mask, values)
     counts, edges = bandcontrast_histogram(values, bins=10)
     print("histogram: " + ", ".join(f"{edges[i]:.4g}-{edges[i + 1]:.4g}: {c}" for i, c in enumerate(counts)))

@@ -54,7 +54,8 @@ def run_grains(args) -> int:
     latents, notes = (latents_on_points(points, read_latents(args.latents)) if args.latents else (None, []))
     found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg)
     found.notes += notes
-    paths = write_grains(found, args.out, Path(args.scan).stem, input_records(args.scan, args.latents, args.classes))
+    inputs = input_records(args.out, args.scan, args.latents, args.classes)
+    paths = write_grains(found, args.out, Path(args.scan).stem, inputs)
     for note in found.notes:
         print(f"note: {note}")
     table = found.table
@@ -68,17 +69,18 @@ def run_grains(args) -> int:
 
 
 def run_export_ebsd(args) -> int:
-    from ..analysis.artifacts import input_record
+    from ..analysis.artifacts.common import input_record
     from ..analysis.ebsd.scan_points import read_classes, scan_points
     from ..analysis.ebsd.vendor_files import FORMATS, export_ebsd
     from ..errors import InputError
 
     if Path(args.out).suffix.lower() not in FORMATS:
-        raise InputError("--out must end in .ctf (Oxford) or .ang (EDAX)", args.out)
+        raise InputError("--out must end in .ctf or .ang: name it FILE.ctf (Oxford) or FILE.ang (EDAX)", args.out)
     points = scan_points(args.scan)
     classes = read_classes(args.classes, points)
-    report = export_ebsd(points, classes, args.out, {"scan": input_record(args.scan),
-                                                     "classes": input_record(args.classes)})
+    beside = Path(args.out).parent  # the report's folder
+    report = export_ebsd(points, classes, args.out, {"scan": input_record(args.scan, beside),
+                                                     "classes": input_record(args.classes, beside)})
     for note in report["notes"]:
         print(f"note: {note}")
     grid = report["grid"]

@@ -13,9 +13,8 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, about_file
-from ..versions import package_versions
 from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option, bandcontrast_choice, partitions_from)
+                      add_smooth_option, bandcontrast, partitions_from)
 
 
 def add_umap(subparsers):
@@ -67,7 +66,7 @@ def add_profile(subparsers):
                    help="from its first point to its last, in the scan's units (µm)")
     p.add_argument("--scan", help="the scan file the latents came from, for its orientations when the latents file "
                                   "holds none")
-    p.add_argument("--bandcontrast", type=bandcontrast_choice,
+    p.add_argument("--bandcontrast", type=bandcontrast,
                    help="CSV x,y,bandcontrast, or scan:NAME for a per-point map the latents carry (default: the "
                         "scan's own first map, when there is one)")
     p.add_argument("--dims", help="latent dimensions, e.g. 0,3,5-7 (default: all)")
@@ -117,103 +116,45 @@ def run_umap(args) -> int:
 
 
 def run_maps(args) -> int:
-    from ..analysis import artifacts
-    from ..analysis.maps import Grid, Roi, latent_maps_names, latent_maps_tag, parse_dims, spatial_maps
-    from ..analysis.smoothing import check_sigma, smooth_maps, smoothing_record
-    from ..export import export_maps_npz
-    from ..figures import latent_map_grid, write_png
+    from ..analysis.artifacts.latent_maps import MapsJob, run_maps_job
+    from ..analysis.maps import parse_dims
     from ..latents import read_latents
 
     latents = read_latents(args.latents)
-    partition = args.partition or next(iter(latents.partitions))
-    if partition not in latents.partitions:
-        raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}: pick one of them",
-                         args.latents)
-    if latents.x is None:
-        raise InputError("the latents have no x, y coordinates: maps need a scan (extract the latents of a scan file, "
-                         "or embed these with umap)", args.latents)
-    rows = latents.partitions[partition]
-    dims = parse_dims(args.dims, rows.shape[1]) if args.dims else list(range(rows.shape[1]))
-    roi = Roi.parse(args.roi) if args.roi is not None else None  # --roi "" is an error, not 'no ROI'
-    with about_file(args.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
-        grid = None if roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
-        maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=roi)
-    sigma = check_sigma(args.smooth)
-    maps = smooth_maps(maps, sigma)  # on the ROI's grid: pixels outside the ROI are NaN there, never mixed in
-    tag = latent_maps_tag(dims, roi, sigma)
-    out = Path(args.out)
-    names = latent_maps_names(tag)
-    artifacts.write_npy(out / names["maps"], maps)
-    export_maps_npz(out / names["maps_npz"], maps, grid, [f"dim {d}" for d in dims], latents.units)  # + origin, step, units
-    engine = None
-    if not args.no_png:
-        title = f"latent maps ({tag})" + (f", Gaussian-smoothed sigma {sigma:g} grid steps" if sigma else "")
-        fig = latent_map_grid(maps, grid, dims, nan_colour=args.nan_colour, title=title, units=latents.units,
-                              scale_bar=args.scale_bar)
-        engine = write_png(fig, out / names["figure"], dpi=args.dpi)
-    artifacts.write_json(out / names["report"], {
-        "kind": "maps", "tag": tag, "created": artifacts.now(), "dims": dims, "partition": partition,
-        "roi": roi.to_list() if roi else None, "grid": grid.to_dict(), "units": latents.units,
-        "shape": list(maps.shape), "dpi": args.dpi, "smoothing": smoothing_record(sigma),
-        "inputs": {"latents": artifacts.input_record(args.latents)}, "versions": package_versions(artifacts.VERSION_PACKAGES),
-        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
-    print(f"wrote {out / names['maps']} {tuple(maps.shape)}" + (f" and {names['figure']} ({engine})" if engine else ""))
+    dims = parse_dims(args.dims, latents.dim) if args.dims else None
+    job = MapsJob(args.latents, dims, args.roi, args.smooth, args.partition)
+    report = run_maps_job(job, args.out, png=not args.no_png, nan_colour=args.nan_colour, scale_bar=args.scale_bar,
+                          dpi=args.dpi, latents=latents)
+    outputs, engine = report["outputs"], report["figure_engine"]
+    print(f"wrote {Path(args.out) / outputs['maps']} {tuple(report['shape'])}"
+          + (f" and {outputs['figure']} ({engine})" if engine else ""))
     return 0
 
 
 def run_mean_pattern(args) -> int:
     """Writes mean_pattern__{tag}.npy (float64, the items' shape), .png (with its colour bar) and .json (the
     rows' count and digest, parameters, inputs' SHA-256, versions)."""
-    import hashlib
-
-    from ..analysis import artifacts
-    from ..analysis.items import by_partition, mean_item, mean_pattern_names, mean_pattern_tag, parse_rows, table_rows
-    from ..data import open_source
-    from ..figures import write_png
-    from ..figures.items import as_plane, mean_pattern_figure
+    from ..analysis.artifacts.mean_pattern import MeanPatternJob, run_mean_pattern_job
+    from ..analysis.items import parse_rows, table_rows
     from ..latents import read_latents
 
     latents = read_latents(args.latents)
-    sizes = {name: len(values) for name, values in latents.partitions.items()}
-    n_rows = sum(sizes.values())
+    n_rows = sum(len(values) for values in latents.partitions.values())
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
     rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster, positions)
-    source = artifacts.input_record(args.source)
-    expected = latents.attrs.get("source_sha256")
-    if expected and expected != source["sha256"]:
-        raise InputError(f"not the data file these latents came from ({latents.attrs.get('source')}: "
-                         f"SHA-256 {str(expected)[:12]}...): give that file as --source", args.source)
-    with open_source(args.source) as reader:
-        mean, count = mean_item(reader, by_partition(sizes, rows))
-    tag = mean_pattern_tag(args.source, count, args.cluster)
-    out = Path(args.out)
-    names = mean_pattern_names(tag)
-    artifacts.write_npy(out / names["mean"], mean)
-    engine = None
-    if not args.no_png:
-        plane, note = as_plane(mean)
-        title = f"Mean of {count:,} patterns" + (f": cluster {args.cluster}" if args.cluster is not None else "")
-        engine = write_png(mean_pattern_figure(plane, title + (f" ({note})" if note else "")), out / names["figure"],
-                           dpi=args.dpi)
-    inputs = {"latents": artifacts.input_record(args.latents), "source": source}
-    if args.table:
-        inputs["table"] = artifacts.input_record(args.table)
-    artifacts.write_json(out / names["report"], {
-        "kind": "mean_pattern", "tag": tag, "created": artifacts.now(), "rows": args.rows, "cluster": args.cluster,
-        "count": count, "rows_sha1": hashlib.sha1(rows.tobytes()).hexdigest(), "shape": list(mean.shape),
-        "accumulation": "float64", "dpi": args.dpi, "inputs": inputs,
-        "versions": package_versions(artifacts.VERSION_PACKAGES),
-        "outputs": {k: v for k, v in names.items() if k != "figure" or engine}, "figure_engine": engine})
-    print(f"wrote {out / names['mean']} (the mean of {count:,} patterns)"
-          + (f" and {names['figure']} ({engine})" if engine else ""))
+    job = MeanPatternJob(args.latents, args.source, rows, cluster=args.cluster, rows_text=args.rows, table=args.table)
+    report = run_mean_pattern_job(job, args.out, png=not args.no_png, dpi=args.dpi, latents=latents)
+    outputs, engine = report["outputs"], report["figure_engine"]
+    print(f"wrote {Path(args.out) / outputs['mean']} (the mean of {report['count']:,} patterns)"
+          + (f" and {outputs['figure']} ({engine})" if engine else ""))
     return 0
 
 
 def run_profile(args) -> int:
     """Writes line_profile__{tag}.csv (one row per pixel along the line), .png (its figure) and .json."""
-    from ..analysis import artifacts
+    from ..analysis.artifacts.common import bandcontrast_record, input_record
     from ..analysis.maps import Grid, parse_dims
     from ..analysis.profile import line_profile, profile_report, write_profile
     from ..data.bandcontrast import BandContrast
@@ -223,12 +164,13 @@ def run_profile(args) -> int:
 
     latents, line = read_latents(args.latents), args.line
     if latents.x is None:
-        raise InputError("the latents have no x, y coordinates: a line profile needs a scan", args.latents)
+        raise InputError("the latents have no x, y coordinates: a line profile needs a scan; give the latents of "
+                         "a scan", args.latents)
     matrix = latents.stacked()[0]
     dims = parse_dims(args.dims, matrix.shape[1]) if args.dims else list(range(matrix.shape[1]))
-    inputs, orientations = {"latents": artifacts.input_record(args.latents)}, latents.orientations
+    inputs, orientations = {"latents": input_record(args.latents, args.out)}, latents.orientations
     if args.scan:
-        inputs["scan"] = artifacts.input_record(args.scan)
+        inputs["scan"] = input_record(args.scan, args.out)
         orientations = orientations or _scan_orientations(args.scan, latents, inputs["scan"]["sha256"])
     bandcontrast = args.bandcontrast or (BandContrast.scan_map() if latents.point_maps else None)
     band_name, band = "band contrast", None
@@ -243,7 +185,7 @@ def run_profile(args) -> int:
     title = f"Line profile from ({line.x0:g}, {line.y0:g}) to ({line.x1:g}, {line.y1:g}) {unit}: {len(table):,} pixels"
     figure = None if args.no_png else profile_figure(table, latents.units, title=title, band_name=band_name)
     report = profile_report(line, table, grid, latents.units, inputs, dims=dims,
-                            bandcontrast=artifacts.bandcontrast_record(bandcontrast),
+                            bandcontrast=bandcontrast_record(bandcontrast, args.out),
                             orientation_convention=orientations.convention if orientations is not None else None)
     report = write_profile(table, line, args.out, report, figure, dpi=args.dpi)
     engine = report["figure_engine"]
@@ -259,7 +201,7 @@ def _scan_orientations(scan, latents, sha256: str):
     expected = latents.attrs.get("source_sha256")
     if expected and expected != sha256:
         raise InputError(f"not the scan these latents came from ({latents.attrs.get('source')}: SHA-256 "
-                         f"{str(expected)[:12]}...)", scan)
+                         f"{str(expected)[:12]}...): give that scan as --scan", scan)
     with open_source(scan) as reader:
         found = reader.orientations()
     if found is not None and len(found.phase_id) != len(latents.x):

@@ -97,7 +97,7 @@ def run_export(args) -> int:
 
 
 def run_compare(args) -> int:
-    from ..analysis.artifacts import input_record, now, write_json
+    from ..analysis.artifacts.common import input_record, now, write_json
     from ..analysis.labels.probe import compare_latents
 
     result = compare_latents(args.latents_a, args.latents_b, args.labels, method=args.method, smooth=args.smooth,
@@ -107,11 +107,11 @@ def run_compare(args) -> int:
     print(f"ARI of the two KMeans clusterings (k={result['n_clusters']}): {result['ari']:.3f}; probe accuracy "
           f"{result['a']['accuracy']:.3f} ({named['a']}) vs {result['b']['accuracy']:.3f} ({named['b']})")
     if args.out:
-        from ..analysis.artifacts import VERSION_PACKAGES
+        from ..analysis.artifacts.common import VERSION_PACKAGES
         from ..versions import package_versions
 
         write_json(args.out, {"kind": "compare", "created": now(), **result,
-                              "inputs": {k: input_record(p) for k, p in
+                              "inputs": {k: input_record(p, Path(args.out).parent) for k, p in
                                          (("a", args.latents_a), ("b", args.latents_b), ("labels", args.labels))},
                               "versions": package_versions(VERSION_PACKAGES)})
         print(json.dumps({"wrote": args.out}))

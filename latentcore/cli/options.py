@@ -123,8 +123,9 @@ def add_partition_option(parser, default: str = "the first") -> None:
     parser.add_argument("--partition", help=f"latents partition (default: {default})")
 
 
-def add_roi_option(parser, type=None) -> None:
-    parser.add_argument("--roi", type=type, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
+def add_roi_option(parser) -> None:
+    """--roi, parsed into its `Roi` by the parser (`roi`): every command gets the value, none parses text."""
+    parser.add_argument("--roi", type=roi, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
 
 
 def add_smooth_option(parser) -> None:
@@ -160,17 +161,29 @@ def add_figure_options(parser, skip_flag: str = "--no-png", dpi_option: bool = T
 
 # -- argparse types -----------------------------------------------------------------------------------------------
 
-def bandcontrast_choice(spec: str):
-    """`--bandcontrast`'s value (a table's path, `scan` or `scan:NAME`), decoded once (pandas and scipy load only
-    when the option is given)."""
+def dpi(text: str) -> float:
+    """A PNG resolution: a finite number in DPI_RANGE (0 used to give 96-dpi PNGs without a word)."""
+    return _number_in(text, *DPI_RANGE, "dots per inch")
+
+
+def bandcontrast(spec: str):
+    """A band-contrast choice (`data.bandcontrast.BandContrast`): `scan`, `scan:NAME` or a table's path, decoded
+    once (pandas and scipy load only when the option is given)."""
     from ..data.bandcontrast import BandContrast
 
     return BandContrast.parse(spec)
 
 
-def dpi(text: str) -> float:
-    """A PNG resolution: a finite number in DPI_RANGE (0 used to give 96-dpi PNGs without a word)."""
-    return _number_in(text, *DPI_RANGE, "dots per inch")
+def roi(text: str):
+    """An ROI (`analysis.maps.Roi`) from `x0,x1,y0,y1`: four increasing, finite numbers (`--roi ""` is an
+    error, not 'no ROI')."""
+    from ..analysis.maps import Roi
+    from ..errors import InputError
+
+    try:
+        return Roi.parse(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def boundary_degrees(text: str) -> float:

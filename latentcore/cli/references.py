@@ -66,14 +66,14 @@ def add_orientations(subparsers):
 
 def run_orientations(args) -> int:
     """Writes orientations__<stem>__<what>__ipf_<direction>.csv, .png and .json."""
-    from ..analysis import artifacts
+    from ..analysis.artifacts.common import input_record
     from ..analysis.ebsd.pole_figures import orientation_plots, orientations_of, write_orientations
 
     orientations, x, y, units, source = orientations_of(args.data)
     rows, what = chosen_rows(args, len(orientations.phase_id), x, y, units)
     plots = orientation_plots(orientations, rows, args.direction, args.phase)
-    inputs = {"data": artifacts.input_record(args.data),
-              **{name: artifacts.input_record(getattr(args, name)) for name in ("table", "labels")
+    inputs = {"data": input_record(args.data, args.out),
+              **{name: input_record(getattr(args, name), args.out) for name in ("table", "labels")
                  if getattr(args, name)}}
     written = write_orientations(plots, args.out, source, what, x, y, units, inputs, png=not args.no_png,
                                  dpi=args.dpi, look=args.look)
@@ -97,11 +97,12 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     if (args.labels is None) != (args.label is None):
-        raise InputError("--labels and --label go together: the labels file and the label whose rows to take")
+        raise InputError("--labels and --label go together: give both, the labels file and the label whose rows to "
+                         "take")
     if args.labels:
         labelled = match_labels(read_labels_table(args.labels), n_rows, x, y, args.labels)
         if args.label not in labelled.classes:
-            raise InputError(f"no label {args.label!r}; the labels are {labelled.classes}", args.labels)
+            raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
         rows = labelled.rows[labelled.names == args.label]
         return rows, what_tag(len(rows), label=args.label)
     if args.rows:
@@ -113,14 +114,12 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
 
 def run_references(args) -> int:
     from ..analysis.ebsd.scan_references import PATTERN_MAPS, cropped, listed, scan_references, write_references
-    from ..analysis.maps import Roi
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
     low, high = args.vbse_percentiles
     if not 0 <= low < high <= 100:
         raise InputError(f"--vbse-percentiles {low:g} {high:g}: give LOW and HIGH with 0 <= LOW < HIGH <= 100")
-    roi = Roi.parse(args.roi) if args.roi is not None else None  # parsed before the pass over the patterns
 
     def progress(done, total):
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
@@ -130,14 +129,15 @@ def run_references(args) -> int:
                            batch_size=args.batch_size, patterns=args.patterns, progress=progress)
     if args.patterns:
         print(file=sys.stderr)
-    if roi is not None:
-        refs = cropped(refs, roi)
+    if args.roi is not None:
+        refs = cropped(refs, args.roi)
     if not refs.maps:  # an NPZ of no maps ranks nothing
         skipped = [f"--no-patterns skips {listed(PATTERN_MAPS)}"] if not args.patterns else []
         raise InputError(f"no reference map to write: {'; '.join([*refs.notes, *skipped])}; give a scan with "
                          "orientations, or leave out --no-patterns", args.scan)
     for note in refs.notes:
         print(f"note: {note}")
-    for kind, path in write_references(refs, args.out, args.scan, png=args.figures, dpi=args.dpi).items():
+    written = write_references(refs, args.out, {"scan": args.scan}, png=args.figures, dpi=args.dpi)
+    for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0

@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from ..errors import InputError
 from .options import (add_device_option, add_out_option, add_preprocessing_options, add_roi_option, add_seed_option,
-                      preprocessing_from)
+                      bandcontrast, preprocessing_from)
 
 
 def add_train_vae(subparsers):
@@ -29,11 +28,12 @@ def add_train_vae(subparsers):
     p.add_argument("data", help="pattern source (any format `info` recognises)")
     add_out_option(p, "run directory")
     p.add_argument("--partition", help="partition to train on (default: the first)")
-    p.add_argument("--bandcontrast", help="CSV x,y,bandcontrast to filter by, or the scan's own map: scan, "
+    p.add_argument("--bandcontrast", type=bandcontrast,
+                   help="CSV x,y,bandcontrast to filter by, or the scan's own map: scan, "
                                            "scan:NAME (e.g. 'scan:Band Contrast', 'scan:IQ')")
     p.add_argument("--bc-min", type=float, help="keep patterns with band contrast >= this")
     p.add_argument("--bc-max", type=float, help="keep patterns with band contrast <= this")
-    add_roi_option(p, type=_roi)
+    add_roi_option(p)
     p.add_argument("--keep-coords", help="CSV (x,y columns) or NPY of the coordinates to keep")
     add_preprocessing_options(p, d.preprocessing)
     p.add_argument("--crop", type=int, help="centre crop (pixels) before resizing")
@@ -70,15 +70,6 @@ def _ints(text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be comma-separated integers like 32,64,128, got {text!r}") from None
-
-
-def _roi(text: str) -> tuple[float, ...]:
-    from ..analysis.maps import Roi
-
-    try:
-        return tuple(Roi.parse(text).to_list())
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 SIZED = ("input_size", "channels", "epochs", "batch_size", "patterns_per_epoch", "threads")

@@ -1,10 +1,13 @@
-"""Every hyperparameter of a VAE training run, in one plain dataclass (saved whole in config.json)."""
+"""Every hyperparameter of a VAE training run, in one plain dataclass (whole in the checkpoint, its `record` in
+config.json)."""
 from __future__ import annotations
 
 import dataclasses
 import time
 from pathlib import Path
 
+from ..analysis.maps import Roi
+from ..data.bandcontrast import BandContrast
 from ..data.preprocess import Preprocessing
 from ..errors import InputError
 
@@ -19,11 +22,11 @@ NAME_LENGTH = 80  # characters of a model's name at most
 
 @dataclasses.dataclass
 class TrainConfig:
-    """What to train on and how. Paths are strings so the config stays JSON-able.
+    """What to train on and how (`to_dict`: its JSON form, which `from_dict` reads back; `record`: config.json's).
 
     Data: `data` (any pattern source `open_source` reads), `partition` (default: the first),
-    filters `bandcontrast` CSV (x,y,bandcontrast) with `bc_min`/`bc_max`, `roi` (x0, x1, y0, y1,
-    inclusive, in the coordinates' units), `keep_coordinates` CSV/NPY of x,y to keep.
+    filters `bandcontrast` (a `BandContrast`: a table x,y,bandcontrast or the scan's own map) with
+    `bc_min`/`bc_max`, `roi` (a `Roi`), `keep_coordinates` CSV/NPY of x,y to keep.
     Preprocessing (as extraction applies it): `preprocessing` (static/dynamic background, neighbour
     averaging: data.preprocess.Preprocessing, or its dict), then (extract.prepare_batch) optional
     centre `crop` (pixels, before resizing), bilinear resize to `input_size`, each pattern min-max
@@ -42,10 +45,10 @@ class TrainConfig:
     data: str
     out_dir: str
     partition: str | None = None
-    bandcontrast: str | None = None
+    bandcontrast: BandContrast | None = None
     bc_min: float | None = None
     bc_max: float | None = None
-    roi: tuple[float, float, float, float] | None = None
+    roi: Roi | None = None
     keep_coordinates: str | None = None
     # Static and dynamic background subtraction by default: on simulated raw scans (benchmarks/train_quality.py)
     # the VAE's grain ARI was 0.18 and 0.01 without them (PCA 0.46, 0.40), 0.60 and 0.59 with them (PCA 0.57, 0.47).
@@ -86,8 +89,10 @@ class TrainConfig:
         self.channels = tuple(int(c) for c in self.channels)
         if not isinstance(self.preprocessing, Preprocessing):
             self.preprocessing = Preprocessing.from_dict(self.preprocessing)
-        if self.roi is not None:
-            self.roi = tuple(float(v) for v in self.roi)
+        if self.roi is not None and not isinstance(self.roi, Roi):
+            raise TypeError(f"a training's ROI is a Roi (Roi.from_json of {self.roi!r})")
+        if self.bandcontrast is not None and not isinstance(self.bandcontrast, BandContrast):
+            raise TypeError(f"a training's band contrast is a BandContrast, got {self.bandcontrast!r}")
         self.validate()
 
     def validate(self) -> None:
@@ -113,8 +118,7 @@ class TrainConfig:
             (self.device in ("auto", "cpu", "cuda"), "device must be one of auto, cpu or cuda"),
             (self.patience is None or self.patience >= 1, "patience must be >= 1 (or None)"),
             (self.max_minutes is None or self.max_minutes > 0, "max_minutes must be > 0"),
-            (self.roi is None or len(self.roi) == 4, "roi must be four numbers like (x0, x1, y0, y1)"),
-            ((self.bc_min is None and self.bc_max is None) or self.bandcontrast,
+            ((self.bc_min is None and self.bc_max is None) or self.bandcontrast is not None,
              "bc_min/bc_max need a bandcontrast table (give one)"),
         ]
         for ok, message in checks:
@@ -127,13 +131,28 @@ class TrainConfig:
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
         values["channels"] = list(self.channels)
-        values["roi"] = list(self.roi) if self.roi is not None else None
+        values["roi"] = self.roi.to_json() if self.roi is not None else None
+        values["bandcontrast"] = self.bandcontrast.spec if self.bandcontrast is not None else None
+        return values
+
+    def record(self) -> dict:
+        """The config as its run's report (config.json) keeps it: `to_dict` with its inputs by their file names
+        (their SHA-256 are in the report's `data` and `filters`) and without the output folder: a report names no
+        server path."""
+        values = self.to_dict()
+        del values["out_dir"]
+        values.update({name: Path(values[name]).name for name in ("data", "keep_coordinates") if values[name]})
+        if self.bandcontrast is not None and not self.bandcontrast.from_scan:
+            values["bandcontrast"] = self.bandcontrast.path.name
         return values
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
+        """The config a config.json (`to_dict`) holds: the ROI and the band contrast in their JSON forms."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        spec = values.get("bandcontrast")
+        return cls(**{**{k: v for k, v in values.items() if k in known}, "roi": Roi.from_json(values.get("roi")),
+                      "bandcontrast": BandContrast.parse(spec) if spec else None})
 
     def changes_blocking_resume(self, previous: dict) -> list[str]:
         """Names of settings that differ from a previous run's and make resuming it wrong."""

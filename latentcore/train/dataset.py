@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from scipy.spatial import cKDTree
 
-from ..analysis.maps import Roi
+from ..analysis.artifacts.common import bandcontrast_record
 from ..columns import plain_coordinates
 from ..data.bandcontrast import BandContrast
 from ..data._checks import infer_step
@@ -56,9 +56,8 @@ def choose_partition(reader: Reader, partition: str | None) -> str:
     return partition
 
 
-def bandcontrast_values(reader: Reader, spec: str, xy) -> np.ndarray:
-    """Band contrast per row: the scan's own map (`scan`, `scan:NAME`) or a table aligned by x, y."""
-    bandcontrast = BandContrast.parse(spec)
+def bandcontrast_values(reader: Reader, bandcontrast: BandContrast, xy) -> np.ndarray:
+    """Band contrast per row: the scan's own map or a table aligned by x, y."""
     maps = reader.point_maps() if bandcontrast.from_scan else {}  # only a scan map reads them
     return bandcontrast.values(maps, *xy, reader.path)[1]
 
@@ -68,24 +67,25 @@ def select_rows(reader: Reader, partition: str, config: TrainConfig) -> tuple[np
     n = reader.count(partition)
     keep = np.ones(n, bool)
     filters: dict = {}
-    wants_xy = config.bandcontrast or config.roi is not None or config.keep_coordinates
+    wants_xy = config.bandcontrast is not None or config.roi is not None or config.keep_coordinates
     xy = reader.coordinates(partition) if wants_xy else None
     if wants_xy and xy is None:
         raise InputError("band-contrast, ROI and coordinate filters need pattern coordinates, "
                          "and this source has none (leave out --bandcontrast, --roi and --keep-coords)", reader.path)
-    if config.bandcontrast:
+    if config.bandcontrast is not None:
         values = bandcontrast_values(reader, config.bandcontrast, xy)
         if config.bc_min is not None:
             keep &= values >= config.bc_min
         if config.bc_max is not None:
             keep &= values <= config.bc_max
-        filters["bandcontrast"] = {"path": str(config.bandcontrast), "min": config.bc_min, "max": config.bc_max}
+        filters["bandcontrast"] = {**bandcontrast_record(config.bandcontrast), "min": config.bc_min,
+                                   "max": config.bc_max}
     if config.roi is not None:
-        keep &= Roi(*config.roi).mask(*xy)
-        filters["roi"] = list(config.roi)
+        keep &= config.roi.mask(*xy)
+        filters["roi"] = config.roi.to_json()
     if config.keep_coordinates:
         keep &= coordinates_in_list(xy, read_xy_list(config.keep_coordinates))
-        filters["keep_coordinates"] = {"path": str(config.keep_coordinates)}
+        filters["keep_coordinates"] = {"name": Path(config.keep_coordinates).name}
     rows = np.flatnonzero(keep)
     if len(rows) < 3:
         raise InputError(f"the filters {filters or '(none)'} keep {len(rows)} of {n} patterns; "

@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..data.bandcontrast import BandContrast
 from ..storage import atomic_path
 from ..storage.csv_cells import neutralised_table
 from .config import TrainConfig
@@ -149,11 +150,15 @@ def previous_settings(out_dir) -> dict | None:
     return settings if isinstance(settings, dict) else None
 
 
-def stopped_runs(folder) -> list[dict]:
+def stopped_runs(folder, inputs=()) -> list[dict]:
     """The runs under `folder` that stopped before their epochs and go on from their checkpoint (config.json
     says "stopped" or "time_limit", checkpoint.pth is there), newest first: {"out_dir", "config" (the run's
     TrainConfig, which resumes it), "status", "epochs_done", "batches_done" (of the next epoch),
-    "batches_per_epoch"}. Folders whose files say otherwise, or that cannot be read, are left out."""
+    "batches_per_epoch"}. config.json names the run's files by name alone (`TrainConfig.record`): each is found
+    among `inputs` (the files a caller can train on) by its name, else stays a bare name (`inputs_found` says
+    which); resuming checks their content against the checkpoint's. Folders whose files say otherwise, or that
+    cannot be read, are left out."""
+    by_name = {Path(path).name: str(path) for path in inputs}
     runs = []
     for out_dir in (p for p in Path(folder).glob("*") if (p / CHECKPOINT_FILE).is_file()):
         try:
@@ -161,7 +166,8 @@ def stopped_runs(folder) -> list[dict]:
             result = info["result"]
             if result["status"] not in RESUMABLE:
                 continue
-            config = TrainConfig.from_dict({**info["train"], "out_dir": str(out_dir), "resume": True})
+            config = TrainConfig.from_dict({**_found_inputs(info["train"], by_name), "out_dir": str(out_dir),
+                                            "resume": True})
             run = {"out_dir": out_dir, "config": config, "status": result["status"],
                    "epochs_done": int(result["epochs_done"]), "batches_done": int(result.get("batches_done") or 0),
                    "batches_per_epoch": result.get("batches_per_epoch")}
@@ -169,6 +175,24 @@ def stopped_runs(folder) -> list[dict]:
         except (OSError, ValueError, KeyError, TypeError):  # not a run's files, or damaged: nothing to offer
             continue
     return [run for *_, run in sorted(runs, key=lambda found: found[:2], reverse=True)]
+
+
+def _found_inputs(train: dict, by_name: dict) -> dict:
+    """config.json's `train` with its files' names replaced by the paths `by_name` gives them."""
+    train = dict(train)
+    for key in ("data", "keep_coordinates"):
+        if train.get(key):
+            train[key] = by_name.get(train[key], train[key])
+    spec = train.get("bandcontrast")
+    if spec and not BandContrast.parse(spec).from_scan:  # a table, by its name
+        train["bandcontrast"] = by_name.get(spec, spec)
+    return train
+
+
+def inputs_found(config: TrainConfig) -> bool:
+    """Whether every file a run's config names is at hand (not only a name no file here has)."""
+    table = config.bandcontrast.path if config.bandcontrast is not None and not config.bandcontrast.from_scan else None
+    return all(Path(path).is_file() for path in (config.data, config.keep_coordinates, table) if path)
 
 
 def last_finished_run(folder) -> dict | None:

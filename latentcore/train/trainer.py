@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from ..data import open_source
-from ..data.bandcontrast import scan_map_name
 from ..errors import CheckpointError, InputError, TrainingError
 from ..extract import resolve_device
 from ..models.vae import ConvVAE, VAEConfig
@@ -451,15 +450,15 @@ def _previews(model, val_set: _Patterns, preview_idx, device):
 def data_fingerprint(config: TrainConfig) -> dict[str, str | None]:
     """SHA-256 of every input (of each file's name and hash for a folder): a resumed run must
     train on the same bytes."""
-    return {name: _input_digest(getattr(config, name)) for name in ("data", "bandcontrast", "keep_coordinates")}
+    bandcontrast = config.bandcontrast
+    return {"data": _input_digest(config.data), "keep_coordinates": _input_digest(config.keep_coordinates),
+            # a scan's own map lives in the data file, whose digest covers it
+            "bandcontrast": bandcontrast.spec if bandcontrast and bandcontrast.from_scan else
+            _input_digest(bandcontrast and bandcontrast.path)}
 
 
 def _input_digest(path) -> str | None:
-    if not path:
-        return None
-    if scan_map_name(path) is not None:  # a map inside the data file, whose digest covers it
-        return str(path)
-    return sha256_path(path)
+    return sha256_path(path) if path else None
 
 
 def _save_checkpoint(model, optimizer, state: _State, config, fingerprint, out_dir: Path) -> None:
@@ -476,7 +475,7 @@ def _save_checkpoint(model, optimizer, state: _State, config, fingerprint, out_d
 def save_model(model: ConvVAE, path, run_info: dict) -> Path:
     """`ConvVAE.checkpoint()` plus its name and plain facts (preprocessing, data, versions): loads with weights_only."""
     checkpoint = {**model.checkpoint(), "name": run_info["model"]["name"], "preprocess": run_info["preprocess"],
-                  "training": {"data": run_info["data"]["path"], "data_sha256": run_info["data"]["sha256"],
+                  "training": {"data": run_info["data"]["name"], "data_sha256": run_info["data"]["sha256"],
                                "seed": run_info["train"]["seed"], "val_fraction": run_info["train"]["val_fraction"],
                                "latentcore": run_info["versions"].get("latentcore", "")}}
     with atomic_path(path) as tmp:
@@ -526,12 +525,12 @@ def _clear_previous_run(out_dir: Path) -> None:
 def _run_description(config, source, data: PatternSet, fingerprint, n_train, n_val, device, name: str) -> dict:
     side = int(data.patterns.shape[-1])
     return {
-        "train": config.to_dict(),
+        "train": config.record(),
         "model": {"name": name, "arch": "vae", "input_size": side, "in_channels": 1, "latent_dim": config.latent_dim,
                   "channels": list(config.channels)},
         "preprocess": {"patterns": data.preprocessing, "crop": config.crop, "resize": "bilinear",
                        "input_size": side, "normalize": "minmax"},
-        "data": {"path": str(config.data), "format": source.format, "sha256": fingerprint["data"],
+        "data": {"name": Path(config.data).name, "format": source.format, "sha256": fingerprint["data"],
                  "partition": data.partition, "pattern_shape": list(source.item_shape),
                  "n_source": data.n_source, "n_selected": len(data), "n_train": n_train, "n_val": n_val},
         "filters": {**data.filters, **{f"{k}_sha256": v for k, v in fingerprint.items() if k != "data" and v}},

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from latentcore.analysis.maps import Roi
 from pool_tasks import sleep_steps, thread_counts
 from ui.compute import tasks
 from ui.compute.jobs import JobPool, job_key
@@ -174,7 +175,7 @@ def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h
     np.testing.assert_array_equal(result["grain_of_row"], expected.grain_of_row)
 
 
-TINY = dict(roi=(0.0, 28.5, 0.0, 28.5), latent_dim=3, input_size=16, channels=(4, 8), batch_size=32,
+TINY = dict(roi=Roi(0.0, 28.5, 0.0, 28.5), latent_dim=3, input_size=16, channels=(4, 8), batch_size=32,
             device="cpu", patience=None, lr_schedule="constant")  # 400 patterns of 16 x 16; the learning rate
 # does not depend on the number of epochs, so a run stopped and resumed to N epochs is a fresh N-epoch run
 

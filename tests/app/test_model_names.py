@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from latentcore.analysis.maps import Roi
 from latentcore.demo import DEMO_SCAN
 from latentcore.train import TrainConfig, train_vae
 
@@ -18,7 +19,7 @@ NAME = "grain finder 2"  # spaces kept in the name; a file name takes `grain-fin
 def test_a_models_name_names_its_latents_file_the_sidebar_and_the_compare_page():
     at = extracted(new_app())  # the demo latents, by demo-vae: the first file on the Compare page
     models = Path(at.session_state["workdir"]) / "models"
-    train_vae(TrainConfig(DEMO_SCAN, models / "vae-run", name=NAME, roi=(0.0, 28.5, 0.0, 28.5), input_size=16,
+    train_vae(TrainConfig(DEMO_SCAN, models / "vae-run", name=NAME, roi=Roi(0.0, 28.5, 0.0, 28.5), input_size=16,
                           latent_dim=3, channels=(4, 8), epochs=1, device="cpu"))
     go(at, "train")  # the workspace's last finished run: its model joins the session's, under its name
     assert f'offers it as "{NAME}"' in texts(at.success)

@@ -11,6 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from driving import chart_specs, point_panels, run, texts, with_upload
 
+from latentcore.data.bandcontrast import BandContrast
+from latentcore.demo import DEMO_BANDCONTRAST
 from latentcore.outputs import latents_path_for
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
@@ -28,13 +30,13 @@ def scan_extracted(h5oina_small) -> AppTest:
 
 def test_an_uploaded_h5oina_is_clustered_against_its_own_band_contrast(h5oina_small):
     at = with_upload(h5oina_small)
-    assert at.session_state["bandcontrast"].endswith("ni_grains_bandcontrast.csv")  # the demo, with the demo scan
+    assert at.session_state["bandcontrast"] == BandContrast.table(DEMO_BANDCONTRAST)  # the demo, with the demo scan
     run(at.selectbox(key="data_source").select(h5oina_small.name))
     picker = at.selectbox(key="data_bc")
     assert picker.value == SCAN_MAP  # the scan's own map by default: the demo table does not follow
     assert picker.options == [SCAN_MAP, "Band Slope (the scan's own map)",
                               "Mean Angular Deviation (the scan's own map)", "none"]
-    assert at.session_state["bandcontrast"] == "scan:Band Contrast"
+    assert at.session_state["bandcontrast"] == BandContrast.scan_map("Band Contrast")  # the value, kept whole
     run(at, "extract")
     run(at.button(key="extract_run").click())
     run(at, "clusters")

@@ -6,6 +6,7 @@ demo scan (no orientations) shows no grain table and says why there is no .ctf."
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from latentcore.analysis.ebsd.grains import grain_table
 from latentcore.analysis.ebsd.scan_points import latents_points
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.latents import read_latents
+from report_paths import check_report
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -89,6 +91,11 @@ def test_the_clusters_and_labels_download_as_phases_of_ctf_and_ang(grains_h5oina
     assert sorted(phase.name for phase_id, phase in xmap.phases if phase_id > 0) == ["edge", "unclassified"]
     edge = next(phase_id for phase_id, phase in xmap.phases if phase.name == "edge")
     assert set(np.flatnonzero(xmap.phase_id == edge)) == set(np.flatnonzero(indexed[:20]))
+    workspace = Path(at.session_state["workdir"])  # each file's report: the latents and classes by relative paths
+    reports = sorted(workspace.rglob("*.ctf.json")) + sorted(workspace.rglob("*.ang.json"))
+    assert [path.name for path in reports] == [f"{ctf}.json", f"{ang}.json"]
+    for report in reports:
+        assert check_report(report, Path(__file__).resolve().parents[2], within=workspace) == 2, report.name
 
 
 def test_the_demo_without_orientations_has_no_grains_and_says_why_there_is_no_ctf():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from latentcore.analysis.artifacts import cluster_tag
+from latentcore.analysis.artifacts.cluster import cluster_tag
 from latentcore.analysis.cluster import METHODS
 from latentcore.analysis.maps import Roi
 from latentcore.analysis.rank import ranking_names, ranking_tag
@@ -51,13 +51,13 @@ class Tab:
         return self.browser.shown[key]
 
 
-def shown_roi(tab: Tab) -> tuple | None:
+def shown_roi(tab: Tab) -> Roi | None:
     roi = (*tab.shown("roi_x"), *tab.shown("roi_y"))
-    return None if roi == SCAN else roi
+    return None if roi == SCAN else Roi(*roi)
 
 
 def rows_in(lat, roi) -> int:
-    return len(lat.x) if roi is None else int(Roi(*roi).mask(lat.x, lat.y).sum())
+    return len(lat.x) if roi is None else int(roi.mask(lat.x, lat.y).sum())
 
 
 def said(tab: Tab, pattern: str) -> re.Match:
@@ -85,7 +85,7 @@ def computed_as_shown(page: str, tab: Tab, lat):
             said(tab, rf"UMAP of 2,400 latents: {tab.shown(f'{page}_neighbors')} neighbours, min distance "
                       rf"{tab.shown(f'{page}_min_dist'):g}, seed {tab.shown(f'{page}_seed')}\.")
     elif page == "maps":
-        x0, x1, y0, y1 = roi or SCAN
+        x0, x1, y0, y1 = roi.to_json() if roi else SCAN
         said(tab, rf"ROI x {x0:g} to {x1:g} µm, y {y0:g} to {y1:g} µm: {rows_in(lat, roi):,} pixels")
         assert ("Smoothed: Gaussian of sigma" in texts(at.caption)) == bool(tab.shown("maps_smooth"))
     elif page == "clusters":
@@ -95,7 +95,7 @@ def computed_as_shown(page: str, tab: Tab, lat):
         if method == "kmeans":
             assert f"n_clusters {tab.shown('clusters_k')}," in fit.group(2)
         assert [m.value for m in at.metric][2] == f"{rows_in(lat, roi):,}"
-        tag = cluster_tag(method, tab.shown("clusters_dim"), Roi(*roi) if roi else None, "pair",
+        tag = cluster_tag(method, tab.shown("clusters_dim"), roi, "pair",
                           tab.shown("clusters_smooth"))
         assert any(label.startswith(f"cluster_assignments__{tag}.csv") for label in downloads(at)), downloads(at)
     elif page == "rank":
@@ -156,7 +156,7 @@ def test_a_page_shows_and_computes_what_another_tab_set_or_cleared(workspace):
     first.run(widget=first.at.number_input(key="maps_smooth").set_value(0.0))
     for _ in range(2):  # taken in, then sent back by the browser as it shows it
         other.run()
-        assert shown_roi(other) == (30.0, 60.0, 0.0, 21.0)
+        assert shown_roi(other) == Roi(30.0, 60.0, 0.0, 21.0)
         computed_as_shown("clusters", other, lat)
     first.run("clusters")
     first.run(widget=first.at.selectbox(key="clusters_method").select("gmm"))

@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from latentcore.analysis.labels.labelled import LabelledRows
+from latentcore.data.bandcontrast import BandContrast
 from ui.session import workspace
 from driving import extracted, new_app, run, texts, url_workspace
 
@@ -59,11 +60,11 @@ def test_the_scans_own_band_contrast_survives_a_reload(h5oina_small):
                                                    "application/octet-stream")])
     run(first)
     run(first.selectbox(key="data_source").select(h5oina_small.name))
-    assert first.session_state["bandcontrast"] == "scan:Band Contrast"
+    assert first.session_state["bandcontrast"] == BandContrast.scan_map("Band Contrast")
     extracted(first)
 
     reloaded = new_app(workspace_id=url_workspace(first))  # F5, or the workspace link in another tab
-    assert reloaded.session_state["bandcontrast"] == "scan:Band Contrast"
+    assert reloaded.session_state["bandcontrast"] == BandContrast.scan_map("Band Contrast")  # the value again
     assert f"**Band contrast:** {SCAN_MAP}" in texts(reloaded.sidebar.markdown)
     run(reloaded, "clusters")
     assert "Choose band contrast" not in texts(reloaded.warning)

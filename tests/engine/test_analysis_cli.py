@@ -1,6 +1,7 @@
 """`python -m latentcore umap|maps|cluster|bandcontrast|rerun` on real files (via latentcore.cli.main)."""
 import importlib.util
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from latentcore.analysis.artifacts import ClusterJob
+from latentcore.analysis.artifacts.cluster import ClusterJob
 from latentcore.analysis.maps import Roi
 from latentcore.cli import main
 from latentcore.errors import InputError
@@ -69,8 +70,10 @@ def test_cluster_writes_the_three_artifacts_and_rerun_reproduces_them_byte_for_b
     assert report["params"]["random_state"] == 0 and "n_init" in report["params"]
     assert report["counts"] == {str(k): int(v) for k, v in table["cluster"].value_counts().sort_index().items()}
     assert report["sample"]["used"] is False
-    assert report["inputs"]["latents"] == {"name": scan_latents.name, "path": str(scan_latents.resolve()),
+    relative = Path(os.path.relpath(scan_latents, out)).as_posix()  # from the report's folder: no absolute path
+    assert report["inputs"]["latents"] == {"name": scan_latents.name, "path": relative,
                                            "sha256": sha256_file(scan_latents)}
+    assert report["job"]["latents"] == scan_latents.name and report["job"]["bandcontrast"] == bandcontrast_csv.name
     assert report["inputs"]["bandcontrast"]["sha256"] == sha256_file(bandcontrast_csv)
     assert report["versions"]["scikit-learn"] and report["versions"]["numpy"]
     assert report["outputs"]["assignments"]["name"] == f"cluster_assignments__{tag}.csv"
@@ -193,11 +196,11 @@ def test_bandcontrast_command_exports_kept_pixels(bandcontrast_csv, tmp_path, ca
 
 def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their_umap(scan_latents,
                                                                                        bandcontrast_csv):
-    from latentcore.analysis.artifacts import (cluster_figure, cluster_inputs, cluster_names, load_cluster_inputs,
-                                               scatter_view)
+    from latentcore.analysis.artifacts.cluster import (cluster_figure, cluster_inputs, cluster_names,
+                                                       load_cluster_inputs, scatter_view)
     from latentcore.data.bandcontrast import BandContrast
 
-    roi = (10.0, 60.0, 5.0, 25.0)  # a part of the scan: the figure's points are the ROI's rows, in their order
+    roi = Roi(10.0, 60.0, 5.0, 25.0)  # a part of the scan: the figure's points are the ROI's rows, in their order
     job = ClusterJob(latents=str(scan_latents), bandcontrast=None, method="kmeans", features="latent",
                      params={"n_clusters": 6}, roi=roi)
     inputs = load_cluster_inputs(job)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentcore.cli import main
+from latentcore.analysis.maps import Roi
+from latentcore.cli import build_parser, main
 from latentcore.errors import MAX_LINE
 from latentcore.demo import DEMO_SCAN
 from latentcore.latents import LatentsWriter
@@ -188,7 +189,6 @@ CASES = [
     # x/y are checked before any row is written: after rows, a .partial was left that no rerun could finish
     ("edax-x-nan", lambda t: (["extract", str(_edax_with_nan_x(t)), "--model", str(_demo_vae(t)), "--out",
                                str(t / "o")], "X Position': 1 NaN")),
-    ("roi-empty", lambda t: (["maps", str(_good_latents(t)), "--roi", "", "--out", str(t / "o")], "ROI")),
     ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
                                    "0-1000000")),
     # an NPZ's arrays are checked from their headers before any is read (numpy allocated 7.28 TiB for this one)
@@ -326,6 +326,24 @@ def test_bad_input_is_refused_in_one_line(build, tmp_path, capsys, one_torch_thr
     assert next_step(lines[0]), f"says what is wrong but not what to do: {lines[0]}"
     assert snapshot(tmp_path) == before  # no input changed, nothing half-written left behind
     assert not list(tmp_path.rglob("*.partial"))
+
+
+ROI_COMMANDS = [["maps", "l.h5"], ["cluster", "l.h5", "--method", "kmeans"], ["references", "scan.h5"],
+                ["bandcontrast", "bc.csv"], ["train-vae", "scan.h5"]]
+
+
+@pytest.mark.parametrize("command", ROI_COMMANDS, ids=[c[0] for c in ROI_COMMANDS])
+def test_every_roi_option_is_parsed_once_into_a_roi(command, capsys):
+    """One argparse type for every `--roi`: the command gets the value, and a bad one is refused in one line by
+    the parser, before any file is read."""
+    args = build_parser().parse_args([*command, "--roi", "0,30,0,20.5", "--out", "o"])
+    assert args.roi == Roi(0, 30, 0, 20.5)
+    for bad, said in (("", "four numbers"), ("0,1,2", "four numbers"), ("5,1,0,1", "increasing"),
+                      ("0,nan,0,1", "finite")):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--roi", bad, "--out", "o"])
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert exited.value.code == 2 and len(lines) == 1 and "--roi" in lines[0] and said in lines[0], lines
 
 
 def test_bandcontrast_out_onto_a_character_device_leaves_the_device(tmp_path, capsys):

@@ -124,7 +124,7 @@ def test_the_kept_pixels_read_back_as_a_keep_list_and_a_reference(written):
     import json
 
     config = json.loads((written["loss.csv"].parent / "config.json").read_text())
-    assert config["filters"]["keep_coordinates"]["path"] == str(written["kept.csv"])
+    assert config["filters"]["keep_coordinates"] == {"name": "kept.csv"}  # a report names no server path
     scores = pd.read_csv(written["ranking_scores__pearson_top10.csv"])
     assert set(scores["reference"]) == {"bandcontrast"} and len(scores) == 12  # a row per dimension of the demo VAE
 

@@ -50,7 +50,7 @@ def test_roi_is_inclusive_and_maps_the_roi_extent(scan):
     assert maps.shape == (3, 14, 21)
     assert grid.x_values[-1] == pytest.approx(30.0)
     np.testing.assert_array_equal(maps, full[:, :14, :21])
-    assert roi_tag(roi) == roi_tag((0.0, 30.0, 0.0, 20.0)) == "roi0-30_0-20" and roi_tag(None) == "full"
+    assert roi_tag(roi) == roi_tag(Roi.parse("0,30.0,0,20")) == "roi0-30_0-20" and roi_tag(None) == "full"
 
 
 def test_roi_latents_on_the_whole_scan_grid(scan):

@@ -12,7 +12,9 @@ import pytest
 from PIL import Image
 
 from latentcore import figures
-from latentcore.analysis.artifacts import ClusterJob, rerun, run_cluster_job
+from latentcore.analysis.artifacts.cluster import ClusterJob, run_cluster_job
+from latentcore.analysis.artifacts.rerun import rerun
+from latentcore.analysis.maps import Roi
 from latentcore.data.bandcontrast import BandContrast
 from latentcore.analysis.maps import spatial_maps
 from latentcore.data import open_source
@@ -79,7 +81,7 @@ def test_cluster_against_the_scans_own_band_contrast_and_rerun(small_latents, tm
     again = rerun(tmp_path / report["outputs"]["report"]["name"], tmp_path / "again", png=False)
     assert again["identical"]
     slope = run_cluster_job(ClusterJob(latents=str(small_latents), bandcontrast=BandContrast.scan_map("Band Slope"), method="kmeans",
-                                       params={"n_clusters": 3}, roi=[0, 9, 0, 6]), tmp_path / "slope", png=False)
+                                       params={"n_clusters": 3}, roi=Roi(0, 9, 0, 6)), tmp_path / "slope", png=False)
     kept = pd.read_csv(tmp_path / "slope" / slope["outputs"]["assignments"]["name"])
     assert len(kept) == 7 * 5 and (kept["bandcontrast"] == 255 - table.set_index(["x_um", "y_um"]).loc[
         list(zip(kept["x_um"], kept["y_um"])), "bandcontrast"].to_numpy()).all()

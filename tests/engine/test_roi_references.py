@@ -79,15 +79,15 @@ def test_a_reference_map_is_cropped_exactly_as_the_latent_maps(refs):
 
 def test_cropped_maps_download_with_their_roi(refs, tmp_path):
     full, x, y = refs
-    roi = (5, 30.2, 4, 22)
-    maps, grid = crop_to_roi(full.maps, full.grid, x, y, Roi(*roi))
+    roi = Roi(5, 30.2, 4, 22)
+    maps, grid = crop_to_roi(full.maps, full.grid, x, y, roi)
     names = references_names(roi)
     assert names["npz"] == "references__roi5-30.2_4-22.npz"
     assert names["figure"].format(name="ipf_z") == "references_ipf_z__roi5-30.2_4-22.png"
     assert references_names()["npz"] == "references.npz"
     path = write_npz(maps, grid, "um", tmp_path / names["npz"], roi)
     with np.load(path) as npz:
-        np.testing.assert_array_equal(npz["roi"], roi)
+        np.testing.assert_array_equal(npz["roi"], [5, 30.2, 4, 22])
     loaded, loaded_grid, units, loaded_roi = load_npz(path)
     assert loaded_grid == grid and units == "um" and set(loaded) == set(maps) and loaded_roi == roi
 
@@ -106,7 +106,7 @@ def test_references_roi_writes_the_crop_the_app_shows_and_rank_reads_it_nan_outs
     written = out / references_names(roi)["npz"]
     maps, grid, _, recorded = load_npz(written)
     expected, expected_grid = crop_to_roi(full.maps, full.grid, x, y, roi)
-    assert grid == expected_grid and recorded == (5, 30.2, 4, 22)
+    assert grid == expected_grid and recorded == roi
     np.testing.assert_array_equal(maps["boundaries"], expected["boundaries"])
     np.testing.assert_allclose(maps["ipf_z"], expected["ipf_z"])
     at_points = npz_references(written, "ipf_z", x, y)["ipf_z[r]"]
@@ -173,7 +173,11 @@ def test_a_references_npz_with_a_broken_roi_record_is_refused_naming_it(refs, tm
     from latentcore.errors import InputError
 
     full, _, _ = refs
-    path = write_npz(full.maps, full.grid, "um", tmp_path / "references.npz", roi=(1.0, 2.0))
-    with pytest.raises(InputError, match="array 'roi' has shape \\(2,\\)") as refused:
-        load_npz(path)
-    assert "references.npz" in str(refused.value)
+    path = write_npz(full.maps, full.grid, "um", tmp_path / "references.npz")
+    for roi, refusal in (([1.0, 2.0], "array 'roi' has shape \\(2,\\)"), ([0, np.nan, 0, 1], "ROI x1 must be a finite "),
+                         ([5.0, 1.0, 0, 1], "ROI ranges must be increasing")):
+        with np.load(path) as written:
+            np.savez(path, **{**written, "roi": np.asarray(roi)})
+        with pytest.raises(InputError, match=refusal) as refused:
+            load_npz(path)
+        assert "references.npz" in str(refused.value)

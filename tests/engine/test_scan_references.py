@@ -127,7 +127,7 @@ def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
     assert set(refs.maps) == {"ipf_x", "ipf_y", "ipf_z", "indexed", "boundaries", "grains", "kam"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the matplotlib fallback says it is used
-        paths = write_references(refs, tmp_path, oxford, browser=None, dpi=72)
+        paths = write_references(refs, tmp_path, {"scan": oxford}, browser=None, dpi=72)
     assert all(paths[name].stat().st_size > 1000 for name in refs.maps)
     from latentcore.analysis.ebsd.scan_references import figures
     figs = figures(refs)

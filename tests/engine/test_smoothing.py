@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.artifacts import ClusterJob, cluster_inputs, load_cluster_inputs
+from latentcore.analysis.artifacts.cluster import ClusterJob, cluster_inputs, load_cluster_inputs
 from latentcore.analysis.cluster import cluster, feature_scale
 from latentcore.analysis.maps import Roi
 from latentcore.analysis.smoothing import TRUNCATE, smooth_maps, smooth_rows
@@ -86,10 +86,10 @@ def test_the_cluster_job_smooths_latents_and_band_contrast_over_the_roi_rows_onl
     bandcontrast = np.random.default_rng(1).integers(0, 255, len(x)).astype(float)
     pd.DataFrame({"x": x, "y": y, "bandcontrast": bandcontrast}).to_csv(tmp_path / "bc.csv", index=False)
 
-    roi = [3, 15, 1.5, 12]
+    roi = Roi(3, 15, 1.5, 12)
     job = dict(latents=str(latents), bandcontrast=BandContrast.table(tmp_path / "bc.csv"), method="kmeans", roi=roi, smooth=1.0)
     inputs = load_cluster_inputs(ClusterJob(**job, features="latent"))
-    inside = Roi(*roi).mask(x, y)
+    inside = roi.mask(x, y)
     for j in range(3):
         expected = direct_smooth(values[inside, j].astype(np.float32).astype(np.float64), rows[inside],
                                  columns[inside], 1.0)

@@ -87,7 +87,7 @@ def test_rows_keep_their_identity_across_members(tmp_path):
     chosen = [409, 3, 250, 201, 0]
     np.testing.assert_array_equal(study.take(chosen), expected[chosen])  # read from the members, in the order given
     assert study.latents("b").x is None and study.latents("a").grid_shape == (5, WIDTH)
-    with pytest.raises(InputError, match="no source 'd'; its sources: a, b, c"):
+    with pytest.raises(InputError, match="no source 'd': choose one of its sources a, b, c"):
         study.member("d")
 
 

@@ -17,7 +17,9 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
+from latentcore.analysis.maps import Roi
 from latentcore.data import open_source
+from latentcore.data.bandcontrast import BandContrast
 from latentcore.errors import InputError, OutputError
 from latentcore.extract import Extractor, extract_array, extract_file
 from latentcore.models import load_model
@@ -25,7 +27,7 @@ from latentcore.models.vae import ConvVAE
 from latentcore.storage import lock_exclusive, sha256_file
 from latentcore.train import TrainConfig, encode_patterns, load_patterns, train_vae
 from latentcore.train.dataset import select_rows
-from latentcore.train.outputs import stopped_runs
+from latentcore.train.outputs import inputs_found, stopped_runs
 from latentcore.train.pace import ESTIMATE_BATCHES
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,7 +36,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-ROI = (0.0, 28.5, 0.0, 28.5)  # 20 x 20 pixels of the 60 x 40 scan: small and fast
+ROI = Roi(0.0, 28.5, 0.0, 28.5)  # 20 x 20 pixels of the 60 x 40 scan: small and fast
 
 
 def tiny(ebsd_h5, out_dir, **overrides) -> TrainConfig:
@@ -48,8 +50,8 @@ def tiny(ebsd_h5, out_dir, **overrides) -> TrainConfig:
 def test_the_band_contrast_filter_takes_the_scans_own_map(h5oina_small, tmp_path):
     with open_source(h5oina_small) as reader:
         own = reader.point_maps()["Band Contrast"]
-        kept, summary = select_rows(reader, "all", TrainConfig(h5oina_small, tmp_path, bandcontrast="scan:Band Contrast",
-                                                               bc_min=200))
+        own_map = BandContrast.scan_map("Band Contrast")
+        kept, summary = select_rows(reader, "all", TrainConfig(h5oina_small, tmp_path, bandcontrast=own_map, bc_min=200))
     np.testing.assert_array_equal(kept, np.flatnonzero(own >= 200))
     assert 0 < len(kept) < len(own) and summary["kept"] == len(kept)
 
@@ -59,10 +61,11 @@ def test_filters_select_the_rows_the_tables_say(ebsd_h5, bandcontrast_csv, tmp_p
     keep_list = table.sample(50, random_state=0)[["x", "y"]]
     keep_list.to_csv(tmp_path / "keep.csv", index=False)
     with open_source(ebsd_h5) as reader:
-        by_bc, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, bandcontrast=bandcontrast_csv, bc_min=150))
-        by_roi, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, roi=(3, 9, 1.5, 6)))
+        table_bc = BandContrast.table(bandcontrast_csv)
+        by_bc, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, bandcontrast=table_bc, bc_min=150))
+        by_roi, _ = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, roi=Roi(3, 9, 1.5, 6)))
         by_list, summary = select_rows(reader, "all", TrainConfig(ebsd_h5, tmp_path, keep_coordinates=tmp_path / "keep.csv",
-                                                                  bandcontrast=bandcontrast_csv, bc_min=150))
+                                                                  bandcontrast=table_bc, bc_min=150))
     np.testing.assert_array_equal(by_bc, np.flatnonzero(table.bandcontrast >= 150))
     assert 0 < len(by_bc) < len(table)
     in_roi = table.x.between(3, 9) & table.y.between(1.5, 6)
@@ -121,7 +124,7 @@ def test_a_run_writes_every_output(ebsd_h5, tmp_path):
     assert not list((tmp_path / "run").glob("*.partial"))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["sha256"] == sha256_file(ebsd_h5) and config["data"]["n_selected"] == 400
-    assert config["filters"]["roi"] == list(ROI) and config["train"]["latent_dim"] == 3
+    assert config["filters"]["roi"] == ROI.to_json() and config["train"]["latent_dim"] == 3
     assert config["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
     assert config["result"]["status"] == "completed" and config["result"]["epochs_done"] == 3
     losses = pd.read_csv(tmp_path / "run" / "loss.csv")
@@ -294,8 +297,11 @@ def test_a_stopped_run_is_found_from_its_files_and_a_second_call_in_its_folder_i
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "checkpoint.pth").write_bytes(b"")
     (tmp_path / "damaged" / "config.json").write_text('{"result": {"status": "stopped"}, "train": {}}')
-    [run] = stopped_runs(tmp_path)
+    [named] = stopped_runs(tmp_path)  # config.json names the data by its name alone: not found without it
+    assert named["config"].data == Path(ebsd_h5).name and not inputs_found(named["config"])
+    [run] = stopped_runs(tmp_path, [tmp_path / "other.h5", ebsd_h5])  # the files the caller trains on, by name
     assert run["out_dir"] == tmp_path / "stopped" and run["config"] == tiny(ebsd_h5, tmp_path / "stopped", epochs=3)
+    assert inputs_found(run["config"])
     assert (run["status"], run["epochs_done"], run["batches_done"], run["batches_per_epoch"]) == ("stopped", 0, 4, 12)
     lock = lock_exclusive(tmp_path / "stopped" / "run.lock")  # a call going on there (resumed in another tab)
     try:
@@ -334,7 +340,7 @@ def test_early_stop_on_a_plateau(ebsd_h5, tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     ({"bc_min": 100}, "need a bandcontrast table"),
-    ({"roi": (1000, 2000, 0, 10)}, "keep 0 of 2400 patterns"),
+    ({"roi": Roi(1000, 2000, 0, 10)}, "keep 0 of 2400 patterns"),
     ({"latent_dim": 0}, "latent_dim must be >= 1"),
     ({"val_fraction": 1.5}, "val_fraction"),
 ])

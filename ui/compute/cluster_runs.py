@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from ..session import state
 from . import tasks
 from .dispatch import pooled
 from .scan_maps import roi_rows
@@ -16,7 +17,7 @@ from .sources import latents, read_only, stacked_latents
 def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features: str, params: dict, roi,
                 smooth: float = 0.0):
     """The page's ClusterJob; `bandcontrast` (a BandContrast) None: none (whole vectors only)."""
-    from latentcore.analysis.artifacts import ClusterJob
+    from latentcore.analysis.artifacts.cluster import ClusterJob
 
     return ClusterJob(latents=lat_stamp[0], bandcontrast=bandcontrast, method=method, dim=int(dim),
                       features=features, params=params, roi=roi, smooth=smooth)
@@ -31,7 +32,7 @@ def cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
     count = len(roi_rows(lat_stamp, job.roi)) if lat.x is not None else \
         len(lat.partitions[job.partition or next(iter(lat.partitions))])
     return read_only(pooled(tasks.cluster_run, f"Clustering ({job.method})", count, job=job,
-                            out_dir=job_folder(lat_stamp, job, out_dir),
+                            out_dir=job_folder(lat_stamp, job, out_dir), root=str(state.WORKDIR_ROOT),
                             latents=lat_stamp))  # the latents' stamp: a rewritten file is a new job
 
 
@@ -81,10 +82,10 @@ def cluster_label_view(lat_stamp: tuple, job, out_dir: str, labels_digest: str, 
 
 
 def scatter_view(lat_stamp: tuple, run: dict, umap_settings: tuple):
-    """What the scatter shows (an `artifacts.ScatterView`): the run's own view, but whole vectors on the UMAP
+    """What the scatter shows (an `artifacts.cluster.ScatterView`): the run's own view, but whole vectors on the UMAP
     of these rows when the workspace has fitted one with the UMAP page's `umap_settings` (neighbours, min
     distance, seed) rather than on their principal components. No UMAP is fitted here."""
-    from latentcore.analysis.artifacts import umap_view
+    from latentcore.analysis.artifacts.cluster import umap_view
 
     view = run["view"]
     if view.kind != "pca":
@@ -128,7 +129,8 @@ def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, view_kind: st
     scatter shows, of kind `view_kind`): its CSV, written by the run, and the PNG at `dpi` and the JSON report,
     written now from the run (no clustering again) beside it, once per job and view; returns
     {"assignments"|"report"|"figure": path}."""
-    from latentcore.analysis.artifacts import cluster_names, with_figure, write_cluster_figure, write_json
+    from latentcore.analysis.artifacts.cluster import cluster_names, with_figure, write_cluster_figure
+    from latentcore.analysis.artifacts.common import write_json
 
     out_dir, report = Path(job_folder(lat_stamp, job, out_dir)), _run["file_report"]
     if _run["x"] is not None:  # the figure draws the clusters on the scan

@@ -5,10 +5,8 @@ computed once per input and shared by reruns and sessions. Extraction and traini
 training settings sized for the machine are timed here."""
 from __future__ import annotations
 
-import json
 import time
 
-import numpy as np
 import streamlit as st
 
 from ..kept import Kept
@@ -127,34 +125,29 @@ def last_training_run(folder: str) -> dict | None:
     return last_finished_run(folder)
 
 
-def stopped_training_runs(folder: str) -> list[dict]:
+def stopped_training_runs(folder: str, inputs=()) -> list[dict]:
     """The training runs under `folder` stopped before their epochs, which resume from their checkpoints
-    (`latentcore.train.outputs.stopped_runs`), newest first: read from their files on each call, so
-    every tab and every session of the workspace sees them."""
+    (`latentcore.train.outputs.stopped_runs`: their files found among `inputs` by name), newest first: read from
+    their files on each call, so every tab and every session of the workspace sees them."""
     from latentcore.train.outputs import stopped_runs
 
-    return stopped_runs(folder)
+    return stopped_runs(folder, inputs)
 
 
-def mean_item(file_stamp: tuple, sizes: dict[str, int], rows, start: bool = False):
-    """(mean item, count) of these rows (global row ids over the latents' partitions, `sizes`: partition -> row
-    count, in order), streamed from their source. Up to jobs.INLINE_PATTERNS rows: here at once. More: in the
-    worker pool, once started (`start`: a large selection does not start a long read by itself); until its
-    result is in, its running Job, or None while it is not started (or was cancelled)."""
-    import hashlib
-
-    from latentcore.analysis.items import by_partition
-
-    rows = np.asarray(rows, np.int64)
-    digest = hashlib.sha1(rows.tobytes() + json.dumps(sizes).encode()).hexdigest()
-    kwargs = {"source": file_stamp, "parts": by_partition(sizes, rows), "selection_sha1": digest}
-    if len(rows) <= jobs.INLINE_PATTERNS:
-        return _INLINE.get(jobs.job_key(tasks.mean_item, kwargs), lambda: jobs.run_inline(tasks.mean_item, **kwargs))
+def mean_pattern(job, sizes: dict[str, int], start: bool = False):
+    """The mean pattern (`MeanPattern`) of a `MeanPatternJob` (`sizes`: partition -> row count of its latents, in
+    order), streamed from its source by `mean-pattern`'s own run. Up to jobs.INLINE_PATTERNS rows: here at once.
+    More: in the worker pool, once started (`start`: a large selection does not start a long read by itself);
+    until its result is in, its running Job, or None while it is not started (or was cancelled)."""
+    kwargs = {"job": job, "sizes": sizes, "source": stamp(job.source)}  # a rewritten source: a new job
+    if len(job.rows) <= jobs.INLINE_PATTERNS:
+        return _INLINE.get(jobs.job_key(tasks.mean_pattern, kwargs),
+                           lambda: jobs.run_inline(tasks.mean_pattern, **kwargs))
     pool = app_pool()
-    job = pool.jobs.get(jobs.job_key(tasks.mean_item, kwargs))
-    if (job is None or job.cancelled()) and not start:
+    found = pool.jobs.get(jobs.job_key(tasks.mean_pattern, kwargs))
+    if (found is None or found.cancelled()) and not start:
         return None
-    job = pool.submit(tasks.mean_item, f"Mean pattern of {len(rows):,} rows", **kwargs)
-    if job.done() and not job.cancelled():
-        return job.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
-    return job
+    running = pool.submit(tasks.mean_pattern, f"Mean pattern of {len(job.rows):,} rows", **kwargs)
+    if running.done() and not running.cancelled():
+        return running.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
+    return running

@@ -2,6 +2,7 @@
 compared."""
 from __future__ import annotations
 
+from ..session import state
 from . import tasks
 from .dispatch import pooled
 from .sources import stacked_latents
@@ -14,7 +15,7 @@ def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.probe_run, f"Predicting the labels ({method})", rows, latents=lat_stamp,
                   labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
-                  min_confidence=float(min_confidence))
+                  min_confidence=float(min_confidence), root=str(state.WORKDIR_ROOT))
 
 
 def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:

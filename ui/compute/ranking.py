@@ -7,6 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from latentcore.analysis.references import LABELS_REFERENCE
+
+from ..session import state
 from . import tasks
 from .dispatch import pooled
 from .sources import stacked_latents
@@ -26,33 +29,34 @@ class Extras:
         """role -> path of the files a ranking against `references` read (each goes in its report with its
         SHA-256): the uploaded NPZ, and the labels' CSV when the labels are among them."""
         chosen = {"references_upload": self.upload,
-                  "labels": self.labels if tasks.LABELS_REFERENCE in references else None}
+                  "labels": self.labels if LABELS_REFERENCE in references else None}
         return {role: stamp[0] for role, stamp in chosen.items() if stamp}
 
     def uploaded_maps(self, available) -> list[str]:
-        """The names among `available` that the uploaded NPZ added: `<file stem>:<array>`, as `tasks.reference_maps`
-        names them."""
+        """The names among `available` that the uploaded NPZ added: `<file stem>:<array>`, as
+        `references.latents_reference_maps` names them."""
         prefix = f"{Path(self.upload[0]).stem}:" if self.upload else None
         return [name for name in available if prefix and name.startswith(prefix)]
 
 
 def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, source_stamp: tuple | None,
                    extras: Extras = Extras()) -> dict:
-    """name -> per-row values (`tasks.reference_maps`: band contrast first, the EBSD maps, labels, the uploaded
-    NPZ's maps, PCA components of the raw patterns, cutouts' metadata), in the worker pool at scale."""
+    """name -> per-row values (`references.latents_reference_maps`, through `tasks.reference_maps`: band contrast
+    first, the EBSD maps, labels, the uploaded NPZ's maps, PCA components of the raw patterns, cutouts'
+    metadata), in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.reference_maps, "Preparing the reference maps", rows, latents=lat_stamp, bandcontrast=bc_stamp,
                   components=int(components), source=source_stamp, **dataclasses.asdict(extras))
 
 
 def ranking(lat_stamp: tuple, bc_stamp: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
-            components: int, roi: tuple | None, source_stamp: tuple | None, extras: Extras = Extras()):
-    """Score table of every dimension against the chosen reference maps, over the ROI's rows (in the
-    worker pool at scale)."""
+            components: int, roi, source_stamp: tuple | None, extras: Extras = Extras()):
+    """Score table of every dimension against the chosen reference maps, over the rows of the ROI (a `Roi`; None:
+    every row), in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_stamp, bandcontrast=bc_stamp,
                   references=list(references), metrics=list(metrics), components=int(components),
-                  roi=list(roi) if roi else None, source=source_stamp, **dataclasses.asdict(extras))
+                  roi=roi, source=source_stamp, **dataclasses.asdict(extras))
 
 
 @st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)
@@ -61,4 +65,4 @@ def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str, dpi: fl
     from latentcore.analysis.rank import write_ranking
 
     return {kind: str(path) for kind, path in
-            write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag, dpi=dpi).items()}
+            write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag, dpi=dpi, root=state.WORKDIR_ROOT).items()}

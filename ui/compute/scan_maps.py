@@ -3,51 +3,74 @@
 boundaries; VBSE, IQ, ADP from the patterns) and grain table, in the worker pool at scale."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.maps import Roi
+
+from ..session import state
 from . import tasks
 from .dispatch import pooled
 from .sources import latents, read_only, stacked_latents
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def roi_rows(lat_stamp: tuple, roi: tuple | None) -> np.ndarray:
+def roi_rows(lat_stamp: tuple, roi: Roi | None) -> np.ndarray:
     """Row ids of the scan's pixels inside the ROI (all rows without one)."""
-    from latentcore.analysis.maps import Roi
-
     lat = latents(lat_stamp)
     if roi is None:
         return read_only(np.arange(len(lat.x), dtype=np.int64))
-    return read_only(np.flatnonzero(Roi(*roi).mask(lat.x, lat.y)))
+    return read_only(np.flatnonzero(roi.mask(lat.x, lat.y)))
+
+
+def maps_job(lat_stamp: tuple, dims, roi: Roi | None, smooth: float = 0.0):
+    """The page's `MapsJob`: what `python -m latentcore maps` runs for the same dimensions, ROI and smoothing."""
+    from latentcore.analysis.artifacts.latent_maps import MapsJob
+
+    return MapsJob(lat_stamp[0], tuple(dims), roi, smooth)
 
 
 @st.cache_resource(show_spinner="Building the maps...", max_entries=16)
-def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: tuple | None, smooth: float = 0.0):
-    """(maps (len(dims), rows, cols) float32, Grid) over the ROI, smoothed over the ROI's grid
-    when `smooth` (sigma in grid steps) > 0, as `python -m latentcore maps --smooth`."""
-    from latentcore.analysis.maps import Roi, spatial_maps
-    from latentcore.analysis.smoothing import smooth_maps
+def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth: float = 0.0):
+    """The maps of `maps_job` (`artifacts.latent_maps.LatentMaps`: maps (len(dims), rows, cols) float32 over the ROI,
+    smoothed over its grid, and that grid), made by the command's own run."""
+    from latentcore.analysis.artifacts.latent_maps import latent_maps as run
 
-    lat = latents(lat_stamp)
-    rows = next(iter(lat.partitions.values()))
-    maps, grid, _ = spatial_maps(rows, lat.x, lat.y, list(dims), roi=Roi(*roi) if roi else None)
-    return read_only((smooth_maps(maps, smooth), grid))
+    return read_only(run(maps_job(lat_stamp, dims, roi, smooth), latents(lat_stamp)))
+
+
+def maps_files(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth: float, out_dir, figure=None,
+               dpi: float = 300) -> dict[str, Path]:
+    """Write the maps' files as the command writes them (`artifacts.latent_maps.write_latent_maps`: NPY, NPZ with
+    the grid, the JSON report, and the PNG of `figure`, the page's, when given at `dpi`) into `out_dir`: what a
+    download asks for, when it asks; returns {kind: path}."""
+    from latentcore.analysis.artifacts.latent_maps import maps_names, write_latent_maps
+
+    job = maps_job(lat_stamp, dims, roi, smooth)
+    found = latent_maps(lat_stamp, dims, roi, smooth)
+    write_latent_maps(job, found, out_dir, figure=figure, dpi=dpi, root=state.WORKDIR_ROOT)
+    return {kind: Path(out_dir) / name for kind, name in maps_names(job, found).items()}
+
+
+def _roi_grid(lat, roi: Roi | None):
+    """The grid of the maps over the ROI (the whole scan's without one), as `latent_maps` draws them."""
+    from latentcore.analysis.maps import roi_grid
+
+    return roi_grid(lat.x, lat.y, roi, lat.grid_shape)[1]
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def roi_cells(lat_stamp: tuple, roi: tuple | None):
-    """The ROI's rows and each one's (grid row, grid column) on the ROI's map grid."""
-    from latentcore.analysis.maps import Grid
-
+def roi_cells(lat_stamp: tuple, roi: Roi | None):
+    """The ROI's rows and each one's (grid row, grid column) on the grid of the maps over the ROI."""
     lat = latents(lat_stamp)
     rows = roi_rows(lat_stamp, roi)
-    grid = Grid.from_coordinates(lat.x[rows], lat.y[rows])
-    return read_only((rows, grid.indices(lat.x[rows], lat.y[rows])))
+    return read_only((rows, _roi_grid(lat, roi).indices(lat.x[rows], lat.y[rows])))
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def roi_label_colour(lat_stamp: tuple, roi: tuple | None, labels_digest: str, _labelled):
+def roi_label_colour(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _labelled):
     """The labels' colour of the ROI's rows (`roi_rows`, in order)."""
     from latentcore.analysis.labels.labelled import codes_per_row
 
@@ -72,42 +95,52 @@ def scan_grid(lat_stamp: tuple):
 
 # -- EBSD reference maps ------------------------------------------------------------------------
 
-def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float) -> dict:
-    """The scan's reference maps on the latents' grid (`tasks.scan_references`): orientation maps from
-    the latents file; with the scan file, VBSE, IQ and ADP from its patterns (in the worker pool at scale)."""
+def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float):
+    """The scan's reference maps on the latents' grid (`tasks.scan_references`, a `ScanReferences`): orientation
+    maps from the latents file; with the scan file, VBSE, IQ and ADP from its patterns (in the worker pool at
+    scale)."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
                   latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg))
 
 
-def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: tuple | None) -> dict:
-    """`scan_references` cropped to the ROI as the latent maps are (`maps.crop_to_roi`: the same grid, pixels
-    and NaN outside), with the grain boundaries as line segments on that grid: "lines" (x, y, NaN between
-    segments; None without orientations) and "roi" (the ROI, None for the whole scan)."""
+def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None):
+    """(`scan_references` over the ROI, its grain boundaries as line segments): the references cropped by the
+    engine's `scan_references.cropped`, as `python -m latentcore references --roi` crops them and as the latent
+    maps are (the ROI's grid, NaN outside, grain ids -1); the lines (x, y, NaN between segments) on the pixels'
+    edges, None without orientations."""
     found = scan_references(lat_stamp, source_stamp, boundary_deg)  # out of the cache: a wait draws its progress
     return _cropped_references(lat_stamp, source_stamp, float(boundary_deg), roi, found)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: tuple | None,
-                        _found: dict) -> dict:
+def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
+                        _found):
     """`roi_references` of `_found`, the references of the first three arguments."""
-    from latentcore.analysis.maps import Grid, Roi, crop_to_roi, edge_segments
+    from latentcore.analysis.ebsd.scan_references import cropped
+    from latentcore.analysis.maps import edge_segments
 
-    found = _found
-    if found["grid"] is None:
-        return read_only({**found, "lines": None, "roi": roi})
-    lat, region = latents(lat_stamp), Roi(*roi) if roi else None
-    maps, grid = crop_to_roi(found["maps"], Grid(**found["grid"]), lat.x, lat.y, region)
-    edges, _ = crop_to_roi(found["edges"], Grid(**found["grid"]), lat.x, lat.y, region)
-    lines = edge_segments(edges["right"], edges["down"], grid) if edges else None
-    return read_only({**found, "maps": maps, "grid": grid.to_dict(), "edges": edges, "lines": lines, "roi": roi})
+    refs = cropped(_found, roi) if roi is not None else _found
+    lines = edge_segments(refs.edges["right"], refs.edges["down"], refs.grid) if refs.edges else None
+    return read_only((refs, lines))
 
 
-def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: tuple | None) -> tuple | None:
+def references_files(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
+                     out_dir) -> dict[str, Path]:
+    """Write the references over the ROI as `python -m latentcore references` writes them (references.npz and
+    its JSON report, naming the latents and the scan file they came from) into `out_dir`: what a download asks
+    for, when it asks; returns {kind: path}."""
+    from latentcore.analysis.ebsd.scan_references import write_references
+
+    refs, _ = roi_references(lat_stamp, source_stamp, boundary_deg, roi)
+    inputs = {"latents": lat_stamp[0], **({"scan": source_stamp[0]} if source_stamp else {})}
+    return write_references(refs, out_dir, inputs, png=False, root=state.WORKDIR_ROOT)
+
+
+def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None) -> tuple | None:
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations."""
-    return roi_references(lat_stamp, None, boundary_deg, roi)["lines"]
+    return roi_references(lat_stamp, None, boundary_deg, roi)[1]
 
 
 def grains(lat_stamp: tuple, boundary_deg: float) -> dict:

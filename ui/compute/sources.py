@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from ..session import state
+
 
 def read_only(value):
     """`value` with every numpy array in it (in tuples, lists, dicts, dataclasses) made read-only: a
@@ -77,6 +79,16 @@ def source_items(file_stamp: tuple, partitions: tuple[str, ...], indices: tuple[
 
     with _open_known(file_stamp) as reader:
         return read_items(reader, list(partitions), list(indices))
+
+
+def mean_pattern_files(job, run, out_dir, figure=None, dpi: float = 300) -> dict[str, Path]:
+    """Write a mean pattern's files as `mean-pattern` writes them (`artifacts.mean_pattern.write_mean_pattern`: the
+    NPY, the JSON report, and the PNG of `figure`, the page's, when given at `dpi`) into `out_dir`: what a
+    download asks for, when it asks; returns {kind: path}."""
+    from latentcore.analysis.artifacts.mean_pattern import pattern_names, write_mean_pattern
+
+    write_mean_pattern(job, run, out_dir, figure=figure, dpi=dpi, root=state.WORKDIR_ROOT)
+    return {kind: Path(out_dir) / name for kind, name in pattern_names(job, run).items()}
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -16,7 +16,9 @@ import pandas as pd
 from ..kept import Kept
 
 if TYPE_CHECKING:
-    from latentcore.analysis.artifacts import ClusterJob
+    from latentcore.analysis.artifacts.cluster import ClusterJob
+    from latentcore.analysis.artifacts.mean_pattern import MeanPatternJob
+    from latentcore.analysis.maps import Roi
     from latentcore.data.bandcontrast import BandContrast
 
 
@@ -47,15 +49,17 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
                progress=progress)
 
 
-def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict:
+def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: str | None = None) -> dict:
     """The Clusters page's clustering (a ClusterJob): the same inputs and call as the CLI's `cluster`, and
     the same assignments CSV, written into `out_dir` (the page's download). Returns rows (the row ids), x,
     y (None without coordinates), latent, bandcontrast (None without it), `view`: what the scatter shows
-    (`artifacts.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
+    (`artifacts.cluster.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
     principal components, which the page swaps for the workspace's UMAP when it has one), labels, the fit's
     report, the coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not
-    drawn yet). (`latents`: the file's stamp, only part of the job's key.)"""
-    from latentcore.analysis.artifacts import cluster_inputs, load_cluster_inputs, scatter_view, write_assignments
+    drawn yet; its inputs named relative to it inside `root`). (`latents`: the file's stamp, only part of the
+    job's key.)"""
+    from latentcore.analysis.artifacts.cluster import (cluster_inputs, load_cluster_inputs, scatter_view,
+                                                       write_assignments)
     from latentcore.analysis.cluster import describe_fit
 
     progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))
@@ -63,7 +67,7 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress) -> dict
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows")
     result = cluster_inputs(job, inputs)
     progress(0.9, "writing the assignments")
-    report = write_assignments(job, inputs, result, out_dir)
+    report = write_assignments(job, inputs, result, out_dir, root)
     view = scatter_view(job, inputs)
     progress(1.0, "done")
 
@@ -225,78 +229,14 @@ def orientation_projections(latents: tuple, direction: str, phase: int, progress
     return projections(orientations.euler[points], laue_of(orientations.phases[phase]), DIRECTIONS[direction])
 
 
-LABELS_REFERENCE = "labels"  # the session's labels: a reference clustering, scored by ARI and NMI
-
-
 def reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int, source: tuple | None,
                    progress, patterns: bool = False, upload: tuple | None = None, labels: tuple | None = None) -> dict:
-    """name -> per-row values, in the order the Rank page offers them: band contrast (a scan map, or a table
-    aligned by x, y) and the scan's other vendor maps; the EBSD reference maps (`scan_references`: IPF, and with
-    `patterns` VBSE, IQ, ADP streamed from `source`); the session's labels (`labels`: their CSV's stamp; ids,
-    NaN unlabelled); the maps of an uploaded NPZ (`upload`, named `<file stem>:<array>`); PCA components of
-    the raw patterns; the numeric metadata columns of cutouts. Kept by this process for the ranking that follows."""
+    """name -> per-row values, in the order the Rank page offers them (`references.latents_reference_maps`: band
+    contrast first, the scan's maps, the session's labels (`labels`: their CSV's stamp), the uploaded NPZ's maps,
+    PCA components of the raw patterns of `source`, cutouts' metadata). Kept by this process for the ranking
+    that follows."""
     progress(0.1, "reading the latents" + (f" and {components} principal components of the patterns" if components else ""))
     return _kept_maps(latents, bandcontrast, components, source, patterns, upload, labels)
-
-
-def _make_reference_maps(latents: tuple, bandcontrast: BandContrast | None, components: int,
-                         source: tuple | None, patterns: bool, upload: tuple | None, labels: tuple | None) -> dict:
-    from latentcore.latents import read_latents
-
-    lat = read_latents(latents[0])
-    references, shown = {}, None
-    if bandcontrast is not None and lat.x is not None:  # a scan map keeps its own name (IQ, ...)
-        shown, values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat.path).name)
-        references[bandcontrast.value_name] = np.asarray(values, np.float32).astype(np.float64)
-    if lat.x is not None:  # the scan's other vendor maps (MAD, band slope, ...)
-        references.update({k: np.asarray(v, np.float64) for k, v in lat.point_maps.items()
-                           if k not in references and k != shown})
-        references.update(_scan_reference_values(latents, lat, source if patterns else None))
-    if labels is not None:
-        references[LABELS_REFERENCE] = _label_ids(lat, labels[0])
-    if upload is not None:
-        from latentcore.analysis.references import uploaded_npz_references
-
-        n_rows = sum(len(v) for v in lat.partitions.values())
-        found = uploaded_npz_references(upload[0], lat.x, lat.y, n_rows, lat.grid_shape)
-        references.update({f"{Path(upload[0]).stem}:{name}": values for name, values in found.items()})
-    if components and source is not None and lat.x is not None:
-        from latentcore.analysis.references import pattern_components
-        from latentcore.data import open_source
-
-        with open_source(source[0]) as reader:
-            comps = np.asarray(pattern_components(reader, n=components))
-        for k in range(comps.shape[1]):
-            references[f"pattern PC{k + 1}"] = comps[:, k]
-    _, table = lat.stacked()
-    for name in table.columns:
-        if name not in ("index", "partition") and pd.api.types.is_numeric_dtype(table[name]):
-            references[name] = table[name].to_numpy(np.float64)
-    return references
-
-
-def _scan_reference_values(latents: tuple, lat, source: tuple | None) -> dict:
-    """The scan's EBSD reference maps (`scan_references`, as the Latent maps page shows them) at each row, in the
-    order of `scan_references.REFERENCE_MAPS`; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
-    from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
-    from latentcore.analysis.ebsd.scan_references import in_order, point_values
-    from latentcore.analysis.maps import Grid
-
-    found = scan_references(latents, source, DEFAULT_BOUNDARY_DEG, lambda *_: None)
-    if not found["maps"]:
-        return {}
-    return point_values(in_order(found["maps"]), Grid(**found["grid"]), lat.x, lat.y)
-
-
-def _label_ids(lat, labels_csv: str) -> np.ndarray:
-    """The session's labels (the CLI's labels CSV) as one class id per row, NaN where a row has none."""
-    from latentcore.analysis.labels.labelled import match_labels, read_labels_table
-
-    n_rows = sum(len(v) for v in lat.partitions.values())
-    labelled = match_labels(read_labels_table(labels_csv), n_rows, lat.x, lat.y, labels_csv)
-    ids = np.full(n_rows, np.nan)
-    ids[labelled.rows] = labelled.y
-    return ids
 
 
 def _kept_maps(latents, bandcontrast, components, source, patterns=False, upload=None, labels=None) -> dict:
@@ -309,16 +249,21 @@ def _kept_maps(latents, bandcontrast, components, source, patterns=False, upload
 def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, components: int,
                          source: tuple | None, patterns: bool, upload: tuple | None, labels: tuple | None) -> dict:
     """The maps this process made last (the page asks for them, then ranks against them)."""
-    return _make_reference_maps(latents, bandcontrast, components, source, patterns, upload, labels)
+    from latentcore.analysis.references import latents_reference_maps
+    from latentcore.latents import read_latents
+
+    return latents_reference_maps(read_latents(latents[0]), bandcontrast, components=components,
+                                  source=source and source[0], patterns=patterns, upload=upload and upload[0],
+                                  labels=labels and labels[0])
 
 
 def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, metrics: list, components: int,
-         roi, source: tuple | None, progress, patterns: bool = False, upload: tuple | None = None,
+         roi: Roi | None, source: tuple | None, progress, patterns: bool = False, upload: tuple | None = None,
          labels: tuple | None = None):
     """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
-    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows
-    (x0, x1, y0, y1; None: all)."""
+    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all)."""
     from latentcore.analysis.rank import rank_dimensions
+    from latentcore.analysis.references import LABELS_REFERENCE
     from latentcore.latents import read_latents
 
     maps = _kept_maps(latents, bandcontrast, components, source, patterns, upload, labels)
@@ -327,9 +272,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     matrix, _ = lat.stacked()
     rows = np.arange(len(matrix))
     if roi is not None and lat.x is not None:
-        from latentcore.analysis.maps import Roi
-
-        rows = np.flatnonzero(Roi(*roi).mask(lat.x, lat.y))
+        rows = np.flatnonzero(roi.mask(lat.x, lat.y))
     chosen = {name: maps[name][rows] for name in references if name != LABELS_REFERENCE}
     given = {name: maps[name][rows] for name in references if name == LABELS_REFERENCE}
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
@@ -340,7 +283,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
 
 def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
-              min_confidence: float = 0.0) -> dict:
+              min_confidence: float = 0.0, root: str | None = None) -> dict:
     """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
     predicted (index per row; -1: no features, -2: unknown, below `min_confidence`), probability, the
     cross-validation and the report."""
@@ -352,7 +295,7 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
         progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
 
     report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
-                       png=False, progress=predicted)
+                       png=False, progress=predicted, root=root)
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 
@@ -387,57 +330,30 @@ def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: 
                                                            "latents file" if done < total else "done"))
 
 
-def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress) -> dict:
-    """The scan's reference maps on the latents' grid: orientation maps from the latents file (IPF
-    x, y, z, phases, boundaries) and, with `source` (the scan file), VBSE, image quality and ADP
-    streamed from its patterns. Plain arrays: maps, grid (a dict), units, phase names, Laue groups, notes, and
-    the grain boundaries as edges between pixels ("right", "down" on the grid)."""
-    import dataclasses
-
-    from latentcore.analysis.ebsd.scan_references import (ORIENTATION_MAPS, PATTERN_MAPS, listed,
-                                                           orientation_references)
-    from latentcore.analysis.ebsd.scan_references import scan_references as from_file
+def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, progress):
+    """The scan's reference maps on the latents' grid (`scan_references.latents_references`, a `ScanReferences`):
+    orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM) and, with `source`
+    (the scan file), VBSE, image quality and ADP streamed from its patterns."""
+    from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, latents_references, listed
     from latentcore.latents import read_latents
 
     progress(0.05, "reading the latents")
     lat = read_latents(latents[0])
-    maps, laue, phases, notes, edges = {}, {}, {}, [], {}
-    grid = None
-    if lat.orientations is not None:
-        refs = orientation_references(lat.orientations, lat.x, lat.y, lat.grid_shape, boundary_deg)
-        maps, grid, laue, notes, edges = refs.maps, refs.grid, refs.laue, refs.notes, refs.edges
-        phases = {k: p.name for k, p in refs.phases.items()}
-    else:
-        notes.append(f"these latents hold no orientations: no {listed(ORIENTATION_MAPS)} maps")
     if source is not None:
         progress(0.2, f"streaming the patterns: {listed(PATTERN_MAPS)}")
-        scan = from_file(source[0], boundary_deg=boundary_deg, progress=lambda done, total: progress(
-            0.2 + 0.8 * done / max(total, 1), f"patterns {done:,} of {total:,}"))
-        from latentcore.analysis.maps import Grid, values_map
-
-        grid = grid or Grid.from_coordinates(lat.x, lat.y, lat.grid_shape)
-        values = scan.point_values(lat.x, lat.y)
-
-        for name in PATTERN_MAPS:
-            if name in scan.maps:
-                if scan.maps[name].ndim == 3:
-                    maps[name] = np.stack([values_map(values[f"{name}[{c}]"], lat.x, lat.y, grid) for c in "rgb"], -1)
-                else:
-                    maps[name] = values_map(values[name], lat.x, lat.y, grid)
+    refs = latents_references(lat, source[0] if source else None, boundary_deg=boundary_deg,
+                              progress=lambda done, total: progress(0.2 + 0.8 * done / max(total, 1),
+                                                                    f"patterns {done:,} of {total:,}"))
     progress(1.0, "done")
-    return {"maps": {k: np.asarray(v) for k, v in maps.items()}, "grid": dataclasses.asdict(grid) if grid else None,
-            "units": lat.units, "phases": phases, "laue": laue, "notes": notes, "edges": edges}
+    return refs
 
 
-def mean_item(source: tuple, parts: dict, selection_sha1: str, progress) -> tuple[np.ndarray, int]:
-    """The mean item (float64) of the rows `parts` names ({partition: indices}) and their count, streamed from
-    the source (latentcore.analysis.items.mean_item). `selection_sha1`: the rows' digest, which makes the
-    job's key exact (the key shows arrays only in summary)."""
-    from latentcore.analysis.items import mean_item as streamed_mean
-    from latentcore.data import open_source
+def mean_pattern(job: MeanPatternJob, sizes: dict, source: tuple, progress):
+    """`mean-pattern`'s run (`artifacts.mean_pattern.mean_pattern`: the mean item of the job's rows, streamed from
+    its source in float64): a `MeanPattern`. (`source`: the source's stamp, only part of the job's key.)"""
+    from latentcore.analysis.artifacts.mean_pattern import mean_pattern as run
 
-    with open_source(source[0]) as reader:
-        return streamed_mean(reader, parts, progress=progress)
+    return run(job, sizes, progress=progress)
 
 
 def grain_table(latents: tuple, boundary_deg: float, progress) -> dict:

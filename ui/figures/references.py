@@ -1,19 +1,19 @@
 """Figures of the EBSD reference maps for the pages (latentcore.figures.reference_figures), from the
-plain result of `ui.compute.scan_maps.roi_references`, and the boundary lines over any scan map."""
+`ScanReferences` of `ui.compute.scan_maps.roi_references`, and the boundary lines over any scan map."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
 from latentcore.analysis.ebsd.scan_references import map_figure
-from latentcore.analysis.maps import Grid
 from latentcore.figures import reference_figures as rf
 
 
-def reference_figure(found: dict, name: str, boundaries: bool = False) -> go.Figure:
-    """One reference map with its colour bar, IPF key or phase legend (`scan_references.map_figure`);
-    `boundaries` draws the grain boundaries over it (the boundaries map always has them)."""
-    fig = map_figure(name, found["maps"][name], Grid(**found["grid"]), found["units"], found["laue"], found["phases"],
-                     found.get("lines"), overlay=boundaries)
+def reference_figure(refs, name: str, lines=None, boundaries: bool = False) -> go.Figure:
+    """One reference map of `refs` (a `ScanReferences`) with its colour bar, IPF key or phase legend
+    (`scan_references.map_figure`); `boundaries` draws the grain boundaries (`lines`: x, y, NaN between segments)
+    over it (the boundaries map always has them)."""
+    fig = map_figure(name, refs.maps[name], refs.grid, refs.units, refs.laue,
+                     {k: p.name for k, p in refs.phases.items()}, lines, overlay=boundaries)
     fig.update_layout(width=None)
     return fig
 

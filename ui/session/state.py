@@ -130,7 +130,7 @@ def _open_workspace(wanted, user):
     saved = workspace.read(path)
     record = copy.deepcopy(saved.record)  # the session's own dicts, edited in place; the base stays as read
     st.session_state.update({WORKSPACE: wanted, WORKDIR: str(path), SOURCE: record["source"],
-                             BANDCONTRAST: record["bandcontrast"], LATENTS: record["latents"],
+                             BANDCONTRAST: _held(BANDCONTRAST, record["bandcontrast"]), LATENTS: record["latents"],
                              LATENTS_MODEL: record["latents_model"], MODELS: record["models"],
                              SETTINGS: record["settings"], SELECTION: saved.selection, FILES: record["files"],
                              ROLE: role, BASELINE: saved})
@@ -193,8 +193,10 @@ def save_session():
 
 def _mine(settings: dict) -> workspace.Snapshot:
     """What this session holds of its workspace, as the workspace would keep it (copies: nothing live)."""
-    record = {key: st.session_state.get(key) for key in (SOURCE, BANDCONTRAST, LATENTS, LATENTS_MODEL)}
-    record.update(models=models(), files=registered_files(), settings=settings)
+    chosen = bandcontrast()
+    record = {key: st.session_state.get(key) for key in (SOURCE, LATENTS, LATENTS_MODEL)}
+    record.update({BANDCONTRAST: chosen.spec if chosen else None}, models=models(), files=registered_files(),
+                  settings=settings)
     return workspace.normalised(workspace.Snapshot(record, selection(), labels()), Path(st.session_state[WORKDIR]))
 
 
@@ -215,7 +217,7 @@ def _adopt(merged: workspace.Snapshot, mine: workspace.Snapshot):
     edited in place."""
     for key in workspace.VALUES:
         if merged.record[key] != mine.record[key]:
-            st.session_state[key] = merged.record[key]
+            st.session_state[key] = _held(key, merged.record[key])
     _edit_in_place(models_dict(), mine.record["models"], merged.record["models"])
     _edit_in_place(registered_files(), mine.record["files"], merged.record["files"])
     before, after = mine.record["settings"], merged.record["settings"]
@@ -227,6 +229,12 @@ def _adopt(merged: workspace.Snapshot, mine: workspace.Snapshot):
         _forget_undo()
     if merged.labels.digest() != mine.labels.digest():
         st.session_state[LABELS] = merged.labels
+
+
+def _held(key: str, value):
+    """A workspace record's value as the session holds it: the band contrast as its `BandContrast` (the record
+    keeps its string form, `BandContrast.spec`), decoded once here."""
+    return BandContrast.parse(value) if key == BANDCONTRAST and value else value
 
 
 def _edit_in_place(live: dict, before: dict, after: dict):
@@ -294,14 +302,15 @@ def source() -> Path | None:
 
 
 def bandcontrast() -> BandContrast | None:
-    """The band-contrast choice (ui.widgets.bandcontrast). The session keeps its string form, as the workspace
-    saves it (`scan:<map name>` or a table's path): read here, it is decoded once into its value."""
-    spec = st.session_state.get(BANDCONTRAST)
-    return BandContrast.parse(spec) if spec else None
+    """The band-contrast choice (ui.widgets.bandcontrast), kept as its value; the workspace saves its string
+    form (`scan:<map name>` or a table's path)."""
+    return st.session_state.get(BANDCONTRAST)
 
 
 def set_bandcontrast(bandcontrast: BandContrast | None):
-    st.session_state[BANDCONTRAST] = bandcontrast.spec if bandcontrast is not None else None
+    if bandcontrast is not None and not isinstance(bandcontrast, BandContrast):
+        raise TypeError(f"the session's band contrast is a BandContrast, got {bandcontrast!r}")
+    st.session_state[BANDCONTRAST] = bandcontrast
 
 
 def png_dpi() -> int:

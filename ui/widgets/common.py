@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.maps import Roi
 from latentcore.arrays import unique
 from latentcore.columns import ROW, SELECTED
 from latentcore.data.base import display_units
@@ -136,12 +137,13 @@ def error_line(exc: BaseException) -> str:
 SHARED_ROI = {"maps": "Latent maps", "clusters": "Clusters", "rank": "Rank"}  # one ROI: set on one, it holds on all
 
 
-def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um") -> tuple[float, float, float, float]:
-    """x and y range sliders over the scan (steps of the grid, labelled in `units`); returns (x0, x1, y0, y1).
-    The analysis pages share one ROI (`roi_x`, `roi_y`); other keys get their own."""
-    ranges = []
+def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um") -> Roi | None:
+    """x and y range sliders over the scan (steps of the grid, labelled in `units`); returns their `Roi`, None
+    while they span the whole scan. The analysis pages share one ROI (`roi_x`, `roi_y`); other keys get their own."""
+    ranges, whole = [], []
     for name, values in (("x", x), ("y", y)):
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        whole.append((low, high))
         distinct = unique(values[:100_000])  # a contiguous block shows the grid step; cheap at 1M pixels
         step = float(np.min(np.diff(distinct))) if len(distinct) > 1 else 1.0
         if high <= low:
@@ -155,10 +157,10 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
         ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, step=step, key=widget_key,
                                 on_change=(lambda page=key: state.set_roi_origin(page)) if shared else None,
                                 value=state.setting(widget_key, (low, high), bounds=(low, high))))
-    return (*ranges[0], *ranges[1])
+    return None if ranges == whole else Roi(*ranges[0], *ranges[1])
 
 
-def roi_note(lat_stamp: tuple, lat, roi: tuple | None, page: str):
+def roi_note(lat_stamp: tuple, lat, roi: Roi | None, page: str):
     """The shared ROI, when one is active, said on a page it applies to (`SHARED_ROI`): its ranges, how many of
     the scan's pixels it keeps, the page it was set on, and a button that clears it (for every page)."""
     if roi is None:
@@ -168,7 +170,7 @@ def roi_note(lat_stamp: tuple, lat, roi: tuple | None, page: str):
     origin = state.roi_origin()
     where = f" — set on {SHARED_ROI[origin]}" if origin in SHARED_ROI else ""
     cols = st.columns([6, 1], vertical_alignment="center")
-    cols[0].info(f"ROI: x {roi[0]:g}–{roi[1]:g} {unit}, y {roi[2]:g}–{roi[3]:g} {unit} ({kept:,} of {len(lat.x):,} "
+    cols[0].info(f"ROI: {roi.describe(unit, '–')} ({kept:,} of {len(lat.x):,} "
                  f"pixels){where}. It applies to {', '.join(SHARED_ROI.values())}.", icon=":material/crop_free:")
     cols[1].button("Clear ROI", key=f"{page}_roi_clear", on_click=state.clear_roi, icon=":material/close:")
 

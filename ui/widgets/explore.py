@@ -219,7 +219,7 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
     """The Clusters page's downloads: the run's own files, its CSV and report (and, with `figure`, its PNG), the
     PNG and report written on the first click from the same run (the PNG takes a few seconds), then served from the
     cache; each labelled with its whole file name and the model that made the latents."""
-    from latentcore.analysis.artifacts import cluster_names
+    from latentcore.analysis.artifacts.cluster import cluster_names
 
     st.subheader("Downloads")
     names = cluster_names(job, view.kind)
@@ -240,4 +240,5 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
         lat = sources.latents(lat_stamp)
         ebsd_files.as_phases(lat, lambda: row_classes(from_clustering(run["rows"], run["labels"]), len(lat.x), CLUSTER),
                              Path(names["assignments"]).stem, Path(out_dir), "clusters",
-                             {"latents": lat.path, "classes": Path(out_dir) / names["assignments"]})
+                             {"latents": lat.path,  # the run wrote its CSV in the job's folder
+                              "classes": Path(cluster_runs.job_folder(lat_stamp, job, out_dir)) / names["assignments"]})

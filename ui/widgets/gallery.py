@@ -6,11 +6,11 @@
   items are read from the source. Back to page 1 when the rows change. Each image's caption is the row, and
   on a scan its x, y and band contrast (`latentcore.analysis.items.item_caption`, through `captions`).
 - `mean_pattern(rows, source, lat, key, clusters=...)`: the mean pattern of the rows (the selection) or
-  of a cluster, streamed from the source in the engine (`latentcore.analysis.items.mean_item`; above
-  `jobs.INLINE_PATTERNS` rows in a worker, when asked for with a button), drawn
-  with a colour bar, downloadable as PNG (the sidebar's dpi) and NPY (float64, the items' shape).
+  of a cluster, made by `mean-pattern`'s own job and run (`latentcore.analysis.artifacts.mean_pattern`; above
+  `jobs.INLINE_PATTERNS` rows in a worker, when asked for with a button), drawn with a colour bar,
+  downloadable as the command writes it: PNG (the sidebar's dpi), NPY (float64, the items' shape), JSON report.
 Widgets keyed `{key}_page` (gallery), `{key}_of`, `{key}_run` (a large selection's mean), `{key}_dl_png`,
-`{key}_dl_npy` (mean)."""
+`{key}_dl_npy`, `{key}_dl_json` (mean)."""
 from __future__ import annotations
 
 import hashlib
@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from latentcore.analysis.items import item_caption, mean_pattern_names, mean_pattern_tag, page_of
+from latentcore.analysis.artifacts.mean_pattern import MeanPatternJob, pattern_names
+from latentcore.analysis.items import item_caption, page_of
 from latentcore.arrays import unique
 from latentcore.figures import items as item_figures
 
 from ..compute import dispatch, jobs, sources
-from ..figures import png
 from ..session import state
 from . import common, waiting
 
@@ -96,34 +96,37 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
     what = st.selectbox("Mean pattern of", names, format_func=lambda name: choices[name][0], key=f"{key}_of",
                         index=state.setting_index(f"{key}_of", names[0], names))
     label, members, cluster = choices[what]
+    job = MeanPatternJob(lat.path, source, members, cluster=cluster)  # what `python -m latentcore mean-pattern` runs
     with common.user_errors():
-        result = _mean_item(sources.stamp(source), sizes, members, f"{key}_run")
+        result = _mean_pattern(job, sizes, f"{key}_run")
     if result is None:  # a large one: not asked for yet, or a worker computes it (its progress shows above)
         return
-    mean, count = result
-    plane, note = item_figures.as_plane(mean)
-    fig = item_figures.mean_pattern_figure(plane, f"Mean of {count:,} patterns: {what}")
+    plane, note = item_figures.as_plane(result.mean)
+    fig = item_figures.mean_pattern_figure(plane, f"Mean of {result.count:,} patterns: {what}")
     st.plotly_chart(fig, config={"displaylogo": False})
     st.caption(f"The mean of {label}" + (f" ({note})" if note else "") + ", accumulated in float64.")
-    names = mean_pattern_names(mean_pattern_tag(source, count, cluster))  # as `python -m latentcore mean-pattern`
-    out = state.workdir("gallery")
-    dpi = state.png_dpi()
-    st.download_button(f"Mean pattern (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / names["figure"]), dpi),
-                       file_name=names["figure"], mime="image/png", key=f"{key}_dl_png", on_click="ignore",
-                       icon=":material/download:")
-    st.download_button("Mean pattern (NPY, float64)", lambda: common.npy_bytes(mean), file_name=names["mean"],
-                       mime="application/octet-stream", key=f"{key}_dl_npy", on_click="ignore",
-                       icon=":material/download:")
+    names = pattern_names(job, result)  # as `python -m latentcore mean-pattern` names them
+    out, dpi = state.workdir("gallery"), state.png_dpi()
+
+    def written(kind: str, figure=None):
+        return lambda: sources.mean_pattern_files(job, result, out, figure, dpi)[kind].read_bytes()
+
+    for kind, title, mime in (("figure", f"Mean pattern (PNG, {dpi} dpi)", "image/png"),
+                              ("mean", "Mean pattern (NPY, float64)", "application/octet-stream"),
+                              ("report", "Mean pattern's report (JSON)", "application/json")):
+        st.download_button(title, written(kind, fig if kind == "figure" else None), file_name=names[kind], mime=mime,
+                           key=f"{key}_dl_{Path(names[kind]).suffix[1:]}", on_click="ignore",
+                           icon=":material/download:")
 
 
-def _mean_item(file_stamp: tuple, sizes: dict, members, button_key: str):
-    """`dispatch.mean_item`, a large one started by a button (`button_key`) and its progress shown in place
+def _mean_pattern(job, sizes: dict, button_key: str):
+    """`dispatch.mean_pattern`, a large one started by a button (`button_key`) and its progress shown in place
     while the rest of the page draws on; None until its result is in."""
-    result = dispatch.mean_item(file_stamp, sizes, members)
-    if result is None and st.button(f"Compute the mean of {len(members):,} patterns", key=button_key,
+    result = dispatch.mean_pattern(job, sizes)
+    if result is None and st.button(f"Compute the mean of {len(job.rows):,} patterns", key=button_key,
                                     icon=":material/functions:",
                                     help="Reads every one of them from the data file, in a worker process."):
-        result = dispatch.mean_item(file_stamp, sizes, members, start=True)
+        result = dispatch.mean_pattern(job, sizes, start=True)
     if isinstance(result, jobs.Job):
         waiting.watch(result)
         return None

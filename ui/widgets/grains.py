@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.artifacts.common import write_csv
 from latentcore.analysis.ebsd.grains import MEAN_NOTE, grains_names, with_classes
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import from_clustering
-from latentcore.analysis.artifacts import write_csv
 from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS
 
 from ..compute import scan_maps

@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 
+from latentcore.analysis.maps import Roi
 from latentcore.data.base import display_units
 
 from ..compute import scan_maps
@@ -25,7 +26,7 @@ class MapsPanels:
     units: str | None
 
     @classmethod
-    def over(cls, lat_stamp: tuple, lat, roi: tuple | None, grid, by_label: bool) -> MapsPanels:
+    def over(cls, lat_stamp: tuple, lat, roi: Roi | None, grid, by_label: bool) -> MapsPanels:
         """The panels over the ROI's pixels on `grid` (the ROI's map grid); the labels map too with `by_label`."""
         rows, cells = scan_maps.roi_cells(lat_stamp, roi)
         return cls(rows, cells, selection.map_points(grid, cells), (LABELS, PICKER) if by_label else (PICKER,),
@@ -38,7 +39,7 @@ class MapsPanels:
         unit = display_units(self.units)
         return {"x_title": f"x ({unit})", "y_title": f"y ({unit})", "units": self.units, "row_ids": self.rows}
 
-    def draw_labels(self, lat_stamp: tuple, roi: tuple | None, labelled):
+    def draw_labels(self, lat_stamp: tuple, roi: Roi | None, labelled):
         """The labels over the ROI's pixels in their colours, a legend of counts (unlabelled grey)."""
         colour = scan_maps.roi_label_colour(lat_stamp, roi, labelled.digest(), labelled)
         point_panel.draw(LABELS, self.points, colour, group=GROUP, title="Labels on the scan", height=420,

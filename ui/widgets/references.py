@@ -7,8 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
-from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, REFERENCE_MAPS, listed, references_names, write_npz
-from latentcore.analysis.maps import Grid
+from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, REFERENCE_MAPS, listed, references_names
+from latentcore.analysis.maps import Roi
 
 from ..compute import scan_maps, sources
 from ..figures import png
@@ -37,14 +37,7 @@ def boundary_switch(lat, where=None, page: str = "maps") -> bool:
     return bool(on and has)
 
 
-def grid_roi(grid) -> tuple:
-    """A map grid's extent as an ROI (x0, x1, y0, y1), a quarter step beyond its outer pixels (the grid's
-    tolerance): what `scan_maps.boundary_lines` takes for the boundaries over that map."""
-    half_x, half_y = grid.step_x / 4, grid.step_y / 4
-    return (grid.x0 - half_x, float(grid.x_values[-1]) + half_x, grid.y0 - half_y, float(grid.y_values[-1]) + half_y)
-
-
-def references_panel(lat_stamp, lat, boundary_deg: float, roi: tuple | None = None, overlay: bool = False):
+def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None, overlay: bool = False):
     """A reference map of the scan over the ROI, cropped as the latent maps are, chosen from those it has, with
     its key or legend; the boundary lines over it; its PNG and the NPZ of every map over the ROI."""
     st.subheader("Reference maps")
@@ -53,38 +46,42 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: tuple | None = No
                                 value=state.setting("maps_ref_patterns", False), disabled=source is None,
                                 help="Streams every pattern of the scan file once." if source else
                                 "The scan file these latents came from is not loaded in this session.")
+    source_stamp = sources.stamp(source) if from_patterns and source else None
     with common.user_errors():
-        found = scan_maps.roi_references(lat_stamp, sources.stamp(source) if from_patterns and source else None,
-                                         boundary_deg, roi)
-    names = [n for n in REFERENCE_MAPS if n in found["maps"]]
-    for note in found["notes"]:
+        refs, lines = scan_maps.roi_references(lat_stamp, source_stamp, boundary_deg, roi)
+    names = [n for n in REFERENCE_MAPS if n in refs.maps]
+    for note in refs.notes:
         st.caption(note)
     if not names:
         st.info("No reference maps: these latents hold no orientations. Tick the box above for maps from the patterns.")
         return
     name = st.selectbox("Reference map", names, format_func=lambda n: REFERENCE_MAPS[n].title, key="maps_ref_name",
                         index=state.setting_index("maps_ref_name", names[0], names))
-    fig = reference_figures.reference_figure(found, name, boundaries=overlay)
+    fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
     if REFERENCE_MAPS[name].about:
         st.caption(REFERENCE_MAPS[name].described(boundary_deg))
-    _downloads(lat_stamp, found, name, fig)
+    _downloads(lat_stamp, source_stamp, boundary_deg, refs, name, fig)
 
 
-def _downloads(lat_stamp, found: dict, name: str, fig):
-    """The shown map as a PNG and every map as an NPZ (with the ROI they were cropped to), named as the CLI
-    names them."""
-    files, out = references_names(found["roi"]), state.results_dir("maps", lat_stamp[0])
+def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig):
+    """The shown map as a PNG; every map as an NPZ (with the ROI they were cropped to) and its report, written
+    and named as `python -m latentcore references` writes and names them."""
+    files, out = references_names(refs.roi), state.results_dir("maps", lat_stamp[0])
     figure_name, dpi = files["figure"].format(name=name), state.png_dpi()
-    roi = found["roi"]
-    over = f" over the ROI x {roi[0]:g} to {roi[1]:g}, y {roi[2]:g} to {roi[3]:g} (recorded as `roi`)" if roi else ""
-    cols = st.columns(2)
+    over = f" over the ROI {refs.roi.describe(between=' to ')} (recorded as `roi`)" if refs.roi else ""
+
+    def written(kind: str):
+        return lambda: scan_maps.references_files(lat_stamp, source_stamp, boundary_deg, refs.roi,
+                                                  out)[kind].read_bytes()
+
+    cols = st.columns(3)
     cols[0].download_button(f"{REFERENCE_MAPS[name].title} (PNG, {dpi} dpi)",
                             lambda: png.figure_png(fig, str(out / figure_name), dpi), file_name=figure_name,
                             mime="image/png", key="maps_ref_dl_png", on_click="ignore", icon=":material/download:")
-    cols[1].download_button("Reference maps (NPZ)",
-                            lambda: write_npz(found["maps"], Grid(**found["grid"]), found["units"], out / files["npz"],
-                                              roi).read_bytes(),
-                            file_name=files["npz"], key="maps_ref_dl_npz", on_click="ignore",
-                            icon=":material/download:",
+    cols[1].download_button("Reference maps (NPZ)", written("npz"), file_name=files["npz"], key="maps_ref_dl_npz",
+                            on_click="ignore", icon=":material/download:",
                             help=f"Every reference map{over}, with the x, y, step and units of its grid.")
+    cols[2].download_button("Their report (JSON)", written("report"), file_name=files["report"],
+                            mime="application/json", key="maps_ref_dl_json", on_click="ignore",
+                            icon=":material/download:")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.maps import Roi
 from latentcore.train import TrainConfig
 from latentcore.train.config import default_name
 from latentcore.train.pace import Pace, duration
@@ -24,11 +23,11 @@ LATENT_DIM = 8  # the page's default
 
 
 def pattern_count(source, info: dict, partition: str, roi) -> int:
-    """The patterns a run trains on: the partition's, or those in the ROI (x0, x1, y0, y1); a band-contrast
+    """The patterns a run trains on: the partition's, or those in the ROI (a `Roi`); a band-contrast
     threshold is not counted (it only shortens the run)."""
     if roi is None:
         return int(info["partitions"][partition])
-    return int(Roi(*roi).mask(*sources.scan_coordinates(sources.stamp(source), partition)).sum())
+    return int(roi.mask(*sources.scan_coordinates(sources.stamp(source), partition)).sum())
 
 
 def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:

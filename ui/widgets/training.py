@@ -19,7 +19,8 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.train import TrainConfig
-from latentcore.train.outputs import CHECKPOINT_FILE, MODEL_FILE, RECONSTRUCTIONS_PNG, improvement_text
+from latentcore.train.outputs import (CHECKPOINT_FILE, MODEL_FILE, RECONSTRUCTIONS_PNG, improvement_text,
+                                      inputs_found)
 from latentcore.train.pace import Pace
 
 from ..compute import dispatch, jobs
@@ -182,7 +183,7 @@ def more_epochs_note(history: list[dict]):
 def stopped_runs_panel(epochs: int, own: TrainingRun | None = None):
     """The workspace's stopped runs but this session's `own` (drawn with its own Resume), from their files: each
     resumes with its settings, from its last finished batch, to `epochs` (the form's value)."""
-    runs = [run for run in dispatch.stopped_training_runs(str(state.workdir("models")))
+    runs = [run for run in dispatch.stopped_training_runs(str(state.workdir("models")), _trainable_files())
             if own is None or str(run["out_dir"]) != str(own.config.out_dir)]
     if not runs:
         return
@@ -192,10 +193,22 @@ def stopped_runs_panel(epochs: int, own: TrainingRun | None = None):
     for run in runs:
         text, button = st.columns([5, 1], vertical_alignment="center")
         text.write(_stopped_text(run))
-        if button.button("Resume", icon=":material/replay:", key=f"train_resume_{run['out_dir'].name}"):
+        if not inputs_found(run["config"]):
+            button.caption(f"Load its data ({Path(run['config'].data).name}) in this session to resume it.")
+        elif button.button("Resume", icon=":material/replay:", key=f"train_resume_{run['out_dir'].name}"):
             config = dataclasses.replace(run["config"], epochs=epochs)
             start(config, model_label(run["out_dir"], config.latent_dim, config.name))
             st.rerun(scope="app")
+
+
+def _trainable_files() -> list:
+    """The files the Train page trains on (its data choices): config.json names a run's files by name, and a
+    stopped run resumes with the one of these that has it."""
+    from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+
+    bandcontrast = state.bandcontrast()
+    table = [bandcontrast.path] if bandcontrast is not None and not bandcontrast.from_scan else []
+    return [DEMO_SCAN, DEMO_BANDCONTRAST, *([state.source()] if state.source() is not None else []), *table]
 
 
 def _stopped_text(run: dict) -> str:

@@ -40,7 +40,7 @@ from ... import columns as col
 from ...errors import InputError
 from ...storage import sha256_file
 from ...versions import package_versions
-from ..artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
+from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_csv, write_json
 from . import orientation as ori
 from .scan_points import RowClasses, ScanPoints
 from .scan_references import laue_of
@@ -232,7 +232,7 @@ def grains_names(stem: str) -> dict[str, str]:
 
 def write_grains(found: Grains, out_dir, stem: str, inputs: dict) -> dict[str, Path]:
     """The grain table (CSV) and its JSON report (parameters, inputs with their SHA-256, counts, notes, versions),
-    each written atomically; `inputs`: name -> an `artifacts.input_record` (or None)."""
+    each written atomically; `inputs`: name -> an `artifacts.common.input_record` (or None; `input_records`)."""
     out_dir = Path(out_dir)
     names = grains_names(stem)
     table_path = write_csv(out_dir / names["table"], found.table)
@@ -262,6 +262,7 @@ def latents_on_points(points: ScanPoints, lat) -> tuple[np.ndarray, list[str]]:
     return out, notes
 
 
-def input_records(scan, latents=None, classes=None) -> dict:
-    return {"scan": input_record(scan), "latents": input_record(latents) if latents else None,
-            "classes": input_record(classes) if classes else None}
+def input_records(out_dir, scan, latents=None, classes=None) -> dict:
+    """The grain table's inputs as its report (in `out_dir`) names them: by name, SHA-256 and a path relative to it."""
+    return {"scan": input_record(scan, out_dir), "latents": input_record(latents, out_dir) if latents else None,
+            "classes": input_record(classes, out_dir) if classes else None}

@@ -81,13 +81,14 @@ def selection_orientations(orientations, rows, phase: int | None = None) -> Sele
     known = [k for k, group in laue.items() if group]
     if not known:
         raise InputError("no phase of this scan has a Laue group with a fundamental sector here "
-                         f"({', '.join(ori.LAUE_GROUPS)}): no inverse pole figure")
+                         f"({', '.join(ori.LAUE_GROUPS)}): no inverse pole figure; use a scan indexed with one of "
+                         "those")
     ids = orientations.phase_id[rows]
     counts = {k: int((ids == k).sum()) for k in known}
     if phase is None:
         phase = max(known, key=lambda k: (counts[k], -k))
     elif phase not in known:
-        raise InputError(f"phase {phase} is not one of the scan's phases with a Laue group here: {known}")
+        raise InputError(f"phase {phase} is not one of the scan's phases with a Laue group here: choose one of {known}")
     chosen = rows[ids == phase]
     other = sorted(k for k in known if k != phase and counts[k])
     return SelectionOrientations(chosen, orientations.euler[chosen], int(phase), orientations.phases[phase].name,
@@ -235,7 +236,7 @@ def write_orientations(plots: OrientationPlots, out_dir, source, what: str, x=No
     """The files of `orientations_names`: the table (CSV), the figure (PNG, unless not `png`) and a JSON report
     (the phase, the counts, the notes, the inputs' records); returns {kind: path}."""
     from ...figures import write_png
-    from ..artifacts import VERSION_PACKAGES, now, write_csv, write_json
+    from ..artifacts.common import VERSION_PACKAGES, now, write_csv, write_json
 
     names = orientations_names(source, what, plots.direction)
     out = Path(out_dir)

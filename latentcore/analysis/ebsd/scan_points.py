@@ -27,9 +27,9 @@ from ...errors import InputError
 from ..labels import labelled as lab
 from ..maps import Grid
 
-NO_ORIENTATIONS = ("holds no orientations (Euler angles and phases): grains and the .ctf/.ang export need a scan "
-                   "indexed by its vendor's software (Oxford H5OINA, EDAX HDF5, Bruker h5ebsd, kikuchipy h5ebsd "
-                   "with a crystal map)")
+NO_ORIENTATIONS = "no orientations (Euler angles and phases), which grains and the .ctf/.ang export need"
+INDEXED = ("a scan indexed by its vendor's software (Oxford H5OINA, EDAX HDF5, Bruker h5ebsd, kikuchipy h5ebsd with a "
+           "crystal map)")
 
 
 @dataclasses.dataclass
@@ -75,7 +75,7 @@ def scan_points(path) -> ScanPoints:
             raise InputError("not an EBSD scan (patterns on a grid): give an indexed scan file", path)
         orientations = reader.orientations()
         if orientations is None:
-            raise InputError(f"the scan {NO_ORIENTATIONS}", path)
+            raise InputError(f"the scan holds {NO_ORIENTATIONS}: give {INDEXED}", path)
         x, y = reader.coordinates("all")
         maps = reader.point_maps()
     return ScanPoints(x, y, Grid.from_coordinates(x, y, info.grid_shape), info.units, orientations, maps, Path(path))
@@ -85,7 +85,7 @@ def latents_points(lat) -> ScanPoints:
     """The points of a latents file (`latents.Latents`) of an indexed scan: its rows, coordinates, orientations
     and the vendor maps it carries."""
     if lat.orientations is None or lat.x is None:
-        raise InputError(f"these latents {NO_ORIENTATIONS}", lat.path)
+        raise InputError(f"these latents hold {NO_ORIENTATIONS}: use the latents of {INDEXED}", lat.path)
     return ScanPoints(lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y, lat.grid_shape), lat.units, lat.orientations,
                       lat.point_maps, Path(lat.path))
 
@@ -109,11 +109,12 @@ def read_classes(path, points: ScanPoints) -> RowClasses:
     (or `row`); one-line errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such classes file (a cluster assignments or labels CSV)", path)
+        raise InputError("no such classes file: give a cluster assignments or labels CSV", path)
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"not a CSV table: {exc}".splitlines()[0], path) from None
+        reason = (str(exc).splitlines() or ["empty"])[0]
+        raise InputError(f"not a CSV table ({reason}): give a cluster assignments or labels CSV", path) from None
     table = table.rename(columns=lambda name: str(name).strip().lstrip("\ufeff").lower())
     if LABEL not in table.columns and CLUSTER in table.columns:
         return _cluster_classes(table, path, points)
@@ -130,7 +131,7 @@ def _cluster_classes(table: pd.DataFrame, path, points: ScanPoints) -> RowClasse
     if bad.any():
         first = int(np.argmax(bad))
         raise InputError(f"column 'cluster' must hold whole numbers; line {first + 2} has "
-                         f"{table[CLUSTER].iloc[first]!r}", path)
+                         f"{table[CLUSTER].iloc[first]!r}: fix that line, or give the CSV a cluster run wrote", path)
     table = lab.check_labels_table(table.assign(label=table[CLUSTER]), path)
     matched = lab.match_labels(table, len(points), points.x, points.y, path)
     clustering = lab.from_clustering(matched.rows, matched.names.astype(np.int64))  # noise (-1) has no class

@@ -20,7 +20,10 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.edges["right"], ["down"]  (rows, columns) bool: the boundaries as edges between pixels
                                 (`orientation.boundary_edges`)
     ipf_rows(orientations, (0, 0, 1))   (N, 3) IPF colours of each point (the UMAP's colours)
-    write_references(refs, out_dir)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
+    latents_references(latents, source)  the same maps on a scan's latents' grid (from the orientations they
+                                carry; VBSE, IQ and ADP from `source`, the scan file)
+    cropped(refs, roi)          the maps over an ROI, as the latent maps are cropped
+    write_references(refs, out_dir, inputs)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
     REFERENCE_MAPS["kam"]       one record per map, in the order everything shows them: its title, look
                                 (how `map_figure` draws it: colour scale, colour bar), whether it comes from
                                 the patterns, whether it holds labels, how it is made
@@ -42,12 +45,12 @@ import numpy as np
 from ...arrays import unique
 from ...data import open_source
 from ...data._npy import read_npz
-from ...errors import InputError
+from ...errors import InputError, about_file
 from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
-from ..artifacts import VERSION_PACKAGES, input_record, now, write_json
-from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag
+from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_json
+from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag, values_map
 from .pattern_maps import check_percentiles, default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
@@ -128,7 +131,7 @@ class ScanReferences:
     notes: list[str]
     parameters: dict
     edges: dict = dataclasses.field(default_factory=dict)  # "right", "down": grain boundaries between pixels
-    roi: tuple | None = None  # (x0, x1, y0, y1) the maps were cropped to (`cropped`), None for the whole scan
+    roi: Roi | None = None  # the ROI the maps were cropped to (`cropped`), None for the whole scan
 
     @property
     def x(self) -> np.ndarray:
@@ -155,8 +158,8 @@ def cropped(refs: ScanReferences, roi: Roi) -> ScanReferences:
     if "grains" in maps:  # ids stay integers, -1 (no grain) outside
         maps["grains"] = np.nan_to_num(maps["grains"], nan=-1).astype(np.int64)
     edges = crop_to_roi(refs.edges, refs.grid, x, y, roi)[0] if refs.edges else {}
-    return dataclasses.replace(refs, maps=maps, grid=grid, edges=edges, roi=tuple(roi.to_list()),
-                               parameters={**refs.parameters, "roi": roi.to_list()})
+    return dataclasses.replace(refs, maps=maps, grid=grid, edges=edges, roi=roi,
+                               parameters={**refs.parameters, "roi": roi.to_json()})
 
 
 def grain_table(grains: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -164,11 +167,11 @@ def grain_table(grains: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray,
     return np.arange(len(points)), points, points * abs(grid.step_x * grid.step_y)
 
 
-def point_values(maps: dict, grid: Grid, x, y, labels: bool = False, roi=None) -> dict[str, np.ndarray]:
+def point_values(maps: dict, grid: Grid, x, y, labels: bool = False, roi: Roi | None = None) -> dict[str, np.ndarray]:
     """Each map at the given coordinates; the `LABEL_MAPS` (grain ids) only with `labels`. Maps cropped to
-    `roi` (x0, x1, y0, y1) are NaN at the coordinates outside it."""
+    `roi` are NaN at the coordinates outside it."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-    inside = np.ones(len(x), bool) if roi is None else Roi(*roi).mask(x, y)
+    inside = np.ones(len(x), bool) if roi is None else roi.mask(x, y)
     rows, columns = grid.indices(x[inside], y[inside])
     out = {}
     for name, values in maps.items():
@@ -302,6 +305,30 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
     return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters, edges)
 
 
+def latents_references(latents, source=None, *, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
+                       progress=None) -> ScanReferences:
+    """The reference maps of a scan's latents (a read latents file) on their grid: the orientation maps the
+    latents carry (IPF, indexed, phases, boundaries, grains, KAM) and, with `source` (the scan file they came
+    from), VBSE, image quality and ADP streamed from its patterns (`progress(done, total)` over the patterns)."""
+    grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+    if latents.orientations is not None:
+        refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, boundary_deg)
+    else:
+        refs = ScanReferences({}, grid, None, {}, {}, [f"these latents hold no orientations: no "
+                                                       f"{listed(ORIENTATION_MAPS)} maps"],
+                              {"boundary_deg": boundary_deg})
+    if source is not None:
+        scan = scan_references(source, boundary_deg=boundary_deg, progress=progress)
+        values = scan.point_values(latents.x, latents.y)
+        for name in PATTERN_MAPS:
+            if name in scan.maps:
+                channels = [f"{name}[{c}]" for c in "rgb"] if scan.maps[name].ndim == 3 else [name]
+                planes = [values_map(values[c], latents.x, latents.y, grid) for c in channels]
+                refs.maps[name] = np.stack(planes, -1) if len(planes) == 3 else planes[0]
+        refs.parameters.update({k: v for k, v in scan.parameters.items() if k.startswith(("vbse", "rgb"))})
+    return dataclasses.replace(refs, units=latents.units)
+
+
 def check_vbse_grid(vbse_grid, item_shape, source) -> None:
     """Every detector tile holds at least one pixel: at most as many tiles as the patterns have pixels."""
     side = tuple(item_shape[-2:])
@@ -326,10 +353,10 @@ class _GridReader:
         return self.reader.iter_batches(partition, batch_size)
 
 
-def references_names(roi=None) -> dict[str, str]:
+def references_names(roi: Roi | None = None) -> dict[str, str]:
     """The files of a scan's reference maps: `references.npz`, `references_<map>.png` (`figure` with the map's
-    name in `{name}`), `references_report.json`; over an ROI (a `maps.Roi` or x0, x1, y0, y1) each name ends
-    in its `roi_tag`, as the latent maps' names do."""
+    name in `{name}`), `references_report.json`; over an ROI each name ends in its `roi_tag`, as the latent
+    maps' names do."""
     tag = "" if roi is None else f"__{roi_tag(roi)}"
     return {"npz": f"{Path(NPZ_NAME).stem}{tag}.npz", "figure": f"references_{{name}}{tag}.png",
             "report": f"references_report{tag}.json"}
@@ -340,19 +367,19 @@ def save_npz(refs: ScanReferences, path) -> Path:
     return write_npz(refs.maps, refs.grid, refs.units, path, refs.roi)
 
 
-def write_npz(maps: dict, grid: Grid, units: str | None, path, roi=None) -> Path:
-    """Maps on `grid` as a references.npz; over an ROI (x0, x1, y0, y1) also `roi`, the ROI they were cropped to."""
+def write_npz(maps: dict, grid: Grid, units: str | None, path, roi: Roi | None = None) -> Path:
+    """Maps on `grid` as a references.npz; over an ROI also `roi` (x0, x1, y0, y1), the ROI they were cropped to."""
     arrays = {name: np.asarray(values) for name, values in maps.items()}
     arrays.update(x=grid.x_values, y=grid.y_values, units=np.array(units or "um"),
                   step=np.array([grid.step_x, grid.step_y]))
     if roi is not None:
-        arrays["roi"] = np.asarray(roi, np.float64)
+        arrays["roi"] = np.asarray(roi.to_json(), np.float64)
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, **arrays)
     return Path(path)
 
 
-def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
+def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, Roi | None]:
     """(maps, grid, units, the ROI they were cropped to or None) of a references.npz (any file: its arrays'
     headers are checked before they are read, and its grid before it is used)."""
     path = Path(path)
@@ -365,16 +392,19 @@ def load_npz(path) -> tuple[dict[str, np.ndarray], Grid, str, tuple | None]:
         raise InputError(f"array 'step' of a references.npz must be above 0, got {step.tolist()}", path)
     units = str(arrays.pop("units", "um"))
     roi = arrays.pop("roi", None)  # a record of the crop, not a map
-    if roi is not None and (roi.shape != (4,) or roi.dtype.kind not in "iuf" or not np.isfinite(roi).all()):
-        raise InputError(f"array 'roi' has shape {roi.shape} or non-finite values, not x0, x1, y0, y1: {REMAKE}",
-                         path)
+    if roi is not None:
+        if roi.shape != (4,) or roi.dtype.kind not in "iuf":
+            raise InputError(f"array 'roi' has shape {roi.shape} and type {roi.dtype}: it must be four numbers "
+                             f"x0, x1, y0, y1; {REMAKE}", path)
+        with about_file(path):
+            roi = Roi.from_json(roi.astype(np.float64))
     grid = Grid(float(x[0]), float(y[0]), float(step[0]), float(step[1]), len(y), len(x))
     for name, values in arrays.items():
         if values.dtype.kind not in "biuf":
             raise InputError(f"map {name!r} is of type {values.dtype}, not numbers: {REMAKE}", path)
         if values.shape[:2] != grid.shape:
             raise InputError(f"map {name!r} has shape {values.shape}, not the grid {grid.shape}: {REMAKE}", path)
-    return arrays, grid, units, None if roi is None else tuple(float(v) for v in roi)
+    return arrays, grid, units, roi
 
 
 def _grid_array(values: np.ndarray, name: str, path) -> np.ndarray:
@@ -435,9 +465,11 @@ def grain_report(refs: ScanReferences) -> dict | None:
             "points": points.tolist(), "areas": [round(float(a), 6) for a in areas]}
 
 
-def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = True, browser="auto",
-                     dpi: float = 300) -> dict[str, Path]:
-    """references.npz, one PNG per map (`references_<name>.png`) and `references_report.json`."""
+def write_references(refs: ScanReferences, out_dir, inputs: dict | None = None, *, png: bool = True,
+                     browser="auto", dpi: float = 300, root=None) -> dict[str, Path]:
+    """references.npz, one PNG per map (`references_<name>.png`, with `png`) and `references_report.json`, whose
+    `inputs` name the files the maps came from ({"scan": the scan file, "latents": ...}; relative to `out_dir`
+    when they lie inside `root`, the workspace; None: anywhere)."""
     from ...figures.png import write_png
 
     out_dir = Path(out_dir)
@@ -449,7 +481,7 @@ def write_references(refs: ScanReferences, out_dir, source=None, *, png: bool = 
             paths[name] = out_dir / names["figure"].format(name=name)
             write_png(fig, paths[name], browser=browser, dpi=dpi)
     report = {"kind": "references", "created": now(), "parameters": refs.parameters,
-              "inputs": {"scan": input_record(source)} if source else {},
+              "inputs": {role: input_record(path, out_dir, root) for role, path in (inputs or {}).items()},
               "grid": refs.grid.to_dict(), "units": refs.units, "maps": sorted(refs.maps),
               "phases": {str(k): {**dataclasses.asdict(p), "laue_group": refs.laue.get(k)} for k, p in refs.phases.items()},
               "grains": grain_report(refs), "notes": refs.notes, "versions": package_versions(VERSION_PACKAGES)}

@@ -35,7 +35,7 @@ from ...data.orientations import OXFORD_LAUE, Phase
 from ...errors import InputError
 from ...storage import atomic_path, sha256_file
 from ...versions import package_versions
-from ..artifacts import VERSION_PACKAGES, now, write_json
+from ..artifacts.common import VERSION_PACKAGES, now, write_json
 from .scan_points import RowClasses, ScanPoints
 from .scan_references import laue_of
 
@@ -65,10 +65,11 @@ def export_ebsd(points: ScanPoints, classes: RowClasses, path, inputs: dict | No
     """Write `path` (.ctf or .ang, by its ending) and `<path>.json`, its report; returns the report."""
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
-        raise InputError(f"the export's ending must be .ctf (Oxford) or .ang (EDAX), not {path.suffix or 'none'!r}",
-                         path)
+        raise InputError(f"the export's name ends in {path.suffix or 'nothing'!r}: name it .ctf (Oxford) or .ang "
+                         "(EDAX)", path)
     if len(classes.codes) != len(points):
-        raise InputError(f"{len(classes.codes)} classes for the scan's {len(points)} points", path)
+        raise InputError(f"{len(classes.codes)} classes for the scan's {len(points)} points: give one class per point "
+                         "(the classes of this scan)", path)
     phases, phase_of_row, notes = exported_phases(points, classes)
     grid, (separator, decimals, columns_of, header_of) = points.grid, LAYOUT[path.suffix.lower()]
     columns, empty, used = columns_of(points, phases, phase_of_row)

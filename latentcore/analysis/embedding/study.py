@@ -298,6 +298,6 @@ def read_study_embedding(study: Study, folder: str, settings=None):
         table = pd.read_parquet(resolve_path(target, settings=settings))
         if len(table) != member.rows:
             raise InputError(f"holds {len(table)} rows of {member.name}, the study {member.rows}: not this study's "
-                             f"embedding", target)
+                             "embedding; embed the study again", target)
         tables.append(table)
     return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]

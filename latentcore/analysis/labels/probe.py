@@ -218,13 +218,14 @@ def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
 
 def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
               random_state: int = 0, params: dict | None = None, min_confidence: float = 0.0, png: bool = True,
-              browser="auto", dpi: float = 300, progress=None) -> dict:
-    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report.
+              browser="auto", dpi: float = 300, progress=None, root=None) -> dict:
+    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report, which names its
+    inputs relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere).
     `progress(done, total)`: the rows predicted so far (`probe`'s). Rows below `min_confidence` are `unknown`."""
     from ...latents import model_record, read_latents
     from ...storage import sha256_file
     from ...versions import package_versions
-    from ..artifacts import VERSION_PACKAGES, input_record, now, write_csv, write_json
+    from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_csv, write_json
     from ..smoothing import smoothing_record
 
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
@@ -251,7 +252,8 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     counts = np.bincount(result.predicted[result.predicted >= 0], minlength=len(result.classes))
     report = {
         "kind": "probe", "format": 1, "tag": tag, "created": now(),
-        "job": {"latents": str(latents_path), "labels": str(labels_path), "method": method, "smooth": float(smooth),
+        "job": {"latents": Path(latents_path).name, "labels": Path(labels_path).name, "method": method,
+                "smooth": float(smooth),
                 "cv": int(cv), "random_state": int(random_state), "params": result.params,
                 "min_confidence": result.min_confidence},
         "classes": result.classes, "labelled_counts": labelled.counts(),
@@ -263,7 +265,8 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
         "cross_validation": result.cv, "n_rows": len(features), "n_labelled": len(labelled.rows), "notes": result.notes,
         "smoothing": {**smoothing_record(smooth), "applies_to": "the latents the probe is trained on and predicts"},
         "model": model_record(latents.attrs),
-        "inputs": {"latents": input_record(latents_path), "labels": input_record(labels_path)},
+        "inputs": {role: input_record(path, out_dir, root) for role, path in (("latents", latents_path),
+                                                                              ("labels", labels_path))},
         "versions": package_versions(VERSION_PACKAGES),
         "outputs": {"predictions": {"name": names["predictions"], "sha256": sha256_file(csv_path)},
                     "report": {"name": names["report"]},
@@ -348,7 +351,7 @@ def compare_latents(latents_a, latents_b, labels_path, *, method: str = "logisti
         labelled = load_labelled(path, labels_path, x, y, len(features))
         result = probe(features, labelled, method, cv, random_state)
         labellings.append(_kmeans(features, n_clusters or len(result.classes), random_state))
-        out[key] = {"latents": str(path), "model": model_record(latents.attrs),
+        out[key] = {"latents": Path(path).name, "model": model_record(latents.attrs),
                     "model_tag": model_tag(latents.attrs.get("model_name"), latents.attrs.get("model_sha256")),
                     "n_rows": len(features),
                     "accuracy": result.cv["accuracy_mean"], "accuracy_std": result.cv["accuracy_std"],

@@ -1,13 +1,12 @@
-"""Downloadable, reproducible results (see docs/architecture.md).
-
-A cluster run writes, atomically, into one folder:
+"""A cluster run: its job (`ClusterJob`), inputs and run (`run_cluster_job`), files and report. A run writes,
+atomically, into one folder:
 - `cluster_assignments__{tag}.csv`: columns `row` (the row id of the UMAP table: the row's position in
   the latents file's partitions, stacked in order), `x_{unit}`, `y_{unit}` (scans; the unit as the
   latents file names it, `um` when it does not), the latent columns used (`latent_{d}`: the pair's
   dimension, or every dimension for whole vectors and their UMAP), `bandcontrast` (when the job has band
   contrast) and `cluster` (`assignment_columns`);
 - `cluster_report__{tag}.json`: method, every parameter, counts per cluster, sample use, inputs
-  (name, path, SHA-256), package versions and the outputs (names, the CSV's SHA-256);
+  (name, SHA-256, path relative to the report), package versions and the outputs (names, the CSV's SHA-256);
 - `cluster_{view}__{tag}.png`: the two cluster panels, the clusters on the scan and on the scatter `view` names
   (`scatter_view`, `cluster_names`): `latent_bc` the pair's latent against band contrast; for whole vectors `umap`
   (their UMAP, when one is at hand: the job's own for features "umap", the workspace's on the page) or `pca`
@@ -17,90 +16,26 @@ A cluster run writes, atomically, into one folder:
 
 Whole-vector clustering (`features` "latent" or "umap") needs no band contrast (`bandcontrast` None;
 the report records none) and, without an ROI or smoothing, no coordinates (cutouts: no x, y columns,
-no figure). The pair features need both.
-
-`rerun(report)` checks that the inputs still have their recorded hashes, runs the same job with
-the recorded parameters and says whether the assignments came out byte-identical.
+no figure). The pair features need both. `rerun` runs a report's job again.
 """
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..columns import BANDCONTRAST, CLUSTER, ROW, coordinate_names, latent_name
-from ..data.bandcontrast import BandContrast
-from ..errors import InputError, about_file
-from ..storage import atomic_path, sha256_file
-from ..storage.csv_cells import neutralised_table, quoting, write_arrow
-from ..versions import package_versions
-from .maps import Roi, roi_tag, smooth_tag
+from ...columns import BANDCONTRAST, CLUSTER, ROW, coordinate_names, latent_name
+from ...data.bandcontrast import BandContrast
+from ...errors import InputError, about_file
+from ...storage import sha256_file
+from ...versions import package_versions
+from ..maps import Roi, roi_tag, smooth_tag
+from .common import REPORT_FORMAT, VERSION_PACKAGES, bandcontrast_record, input_record, now, write_csv, write_json
 
-REPORT_FORMAT = 1
 FEATURE_KINDS = ("pair", "latent", "umap")
-VERSION_PACKAGES = ("latentcore", "numpy", "scipy", "pandas", "scikit-learn", "hdbscan", "umap-learn", "h5py",
-                    "plotly", "kaleido", "matplotlib")
-
-
-# -- small helpers shared by every artifact ---------------------------------------------------
-
-def input_record(path) -> dict:
-    """Name, absolute path and SHA-256 of an input file."""
-    path = Path(path)
-    return {"name": path.name, "path": str(path.resolve()), "sha256": sha256_file(path)}
-
-
-def bandcontrast_record(bandcontrast) -> dict | None:
-    """A band-contrast table's input record, the name of the scan map the latents carry, or None (none used)."""
-    if bandcontrast is None:
-        return None
-    if bandcontrast.from_scan:
-        return {"name": bandcontrast.spec, "point_map": bandcontrast.name or "first"}
-    return input_record(bandcontrast.path)
-
-
-def write_json(path, data) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
-    return path
-
-
-def write_csv(path, table: pd.DataFrame) -> Path:
-    path = Path(path)
-    if all(pd.api.types.is_numeric_dtype(dtype) for dtype in table.dtypes):  # Arrow's writer: 6x faster
-        with atomic_path(path) as tmp, open(tmp, "wb") as out:
-            write_arrow(table, out)
-        return path
-    table = neutralised_table(table)  # user text never runs as a spreadsheet formula
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False, quoting=quoting(table))  # a label ending in a CR stays one cell
-    return path
-
-
-def write_npy(path, array) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, np.asarray(array))
-    return path
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "pair", smooth: float = 0.0) -> str:
@@ -195,12 +130,12 @@ class ClusterJob:
     dim: int = 0  # the latent column of the CSV; the pair's latent when features == "pair"
     features: str = "pair"  # "pair": (dim, band contrast); "latent": whole vectors; "umap": their UMAP
     params: dict = dataclasses.field(default_factory=dict)  # method parameters (+ random_state...)
-    roi: tuple | None = None  # (x0, x1, y0, y1) inclusive
+    roi: Roi | None = None
     partition: str | None = None  # latents partition (scans: "all")
     smooth: float = 0.0  # Gaussian sigma in grid steps over the scan grid before clustering (0: none)
 
     def __post_init__(self):
-        from .smoothing import check_sigma
+        from ..smoothing import check_sigma
 
         if self.features not in FEATURE_KINDS:
             raise InputError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
@@ -209,20 +144,31 @@ class ClusterJob:
         if self.features == "pair" and self.bandcontrast is None:
             raise InputError("clustering (latent dimension, band contrast) pairs needs band contrast (a table or "
                              "the scan's own map): give one, or cluster whole latent vectors (features 'latent')")
+        if self.roi is not None and not isinstance(self.roi, Roi):
+            raise TypeError(f"a job's ROI is a Roi (Roi.from_json of {self.roi!r})")
         object.__setattr__(self, "smooth", check_sigma(self.smooth))
-        object.__setattr__(self, "roi", tuple(self.roi) if self.roi is not None else None)
 
     @classmethod
     def from_dict(cls, fields: dict) -> ClusterJob:
-        """The job a report's (or any JSON's) `job` record describes: band contrast as its string form."""
+        """The job a report's (or any JSON's) `job` record describes: band contrast as its string form, the ROI
+        as its `Roi.to_json` form."""
         spec = fields.get("bandcontrast")
-        return cls(**{**fields, "bandcontrast": BandContrast.parse(spec) if spec is not None else None})
+        return cls(**{**fields, "bandcontrast": BandContrast.parse(spec) if spec is not None else None,
+                      "roi": Roi.from_json(fields.get("roi"))})
 
     def to_dict(self) -> dict:
         """The plain record (band contrast as its string form, the ROI a list), as the report keeps it."""
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
                 "bandcontrast": self.bandcontrast.spec if self.bandcontrast is not None else None,
-                "roi": list(self.roi) if self.roi is not None else None}
+                "roi": self.roi.to_json() if self.roi is not None else None}
+
+    def record(self) -> dict:
+        """The job as its report keeps it: `to_dict` with its files by their names (the report's `inputs` say
+        where they are, relative to the report)."""
+        fields = self.to_dict()
+        table = self.bandcontrast is not None and not self.bandcontrast.from_scan
+        return {**fields, "latents": Path(self.latents).name,
+                "bandcontrast": self.bandcontrast.path.name if table else fields["bandcontrast"]}
 
     @property
     def key(self) -> str:
@@ -234,12 +180,8 @@ class ClusterJob:
         return hash(self.key)
 
     @property
-    def roi_box(self) -> Roi | None:
-        return Roi(*self.roi) if self.roi is not None else None
-
-    @property
     def tag(self) -> str:
-        return cluster_tag(self.method, self.dim, self.roi_box, self.features, self.smooth)
+        return cluster_tag(self.method, self.dim, self.roi, self.features, self.smooth)
 
 
 @dataclasses.dataclass
@@ -266,10 +208,10 @@ class ClusterInputs:
 def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     """Read the latents and band contrast (when the job has it), restrict both to the ROI and align
     them by x, y."""
-    from ..data import align_to_coordinates, read_bandcontrast
-    from ..latents import model_record, read_latents
-    from ._validation import check_dimensions
-    from .maps import slice_to_roi
+    from ...data import align_to_coordinates, read_bandcontrast
+    from ...latents import model_record, read_latents
+    from .._validation import check_dimensions
+    from ..maps import slice_to_roi
 
     latents = read_latents(job.latents)
     partition = job.partition or next(iter(latents.partitions))
@@ -301,11 +243,11 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     from_scan = has_bc and bc.from_scan  # the scan's own map, row for row
     name, values = bc.values(latents.point_maps, x, y, job.latents) if from_scan else ("band contrast", None)
     table = read_bandcontrast(bc.path) if has_bc and not from_scan else None
-    roi = job.roi_box
+    roi = job.roi
     if roi is not None:
         keep = roi.mask(x, y)
         if not keep.any():
-            raise InputError(f"ROI {roi.to_list()} holds none of the latents' pixels: choose an ROI within the scan",
+            raise InputError(f"ROI {roi} holds none of the latents' pixels: choose an ROI within the scan",
                              job.latents)
         rows, x, y, row_ids = rows[keep], x[keep], y[keep], row_ids[keep]
         if from_scan:
@@ -337,11 +279,11 @@ def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray,
     smoothing shrinks, would be scaled back up to the weight of the ones that tell grains apart
     (benchmarks/train_quality.py: KMeans ARI of smoothed PCA scores 0.96 -> 0.98, and no more runs
     stuck at 0.78). `umap` clusters the UMAP of the smoothed latents, standardised by its own scale."""
-    from .cluster import feature_scale, pair_features
-    from .smoothing import smooth_rows
+    from ..cluster import feature_scale, pair_features
+    from ..smoothing import smooth_rows
 
     if job.features == "umap":
-        from .embedding.fit import embed
+        from ..embedding.fit import embed
 
         rows = smooth_rows(rows, x, y, job.smooth) if job.smooth else rows
         return embed(rows, method="umap", random_state=int(job.params.get("random_state", 0))), None
@@ -353,7 +295,7 @@ def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray,
 
 def cluster_inputs(job: ClusterJob, inputs: ClusterInputs):
     """Cluster the job's features as the CLI, the artifacts and the Clusters page do (a ClusterResult)."""
-    from .cluster import cluster
+    from ..cluster import cluster
 
     return cluster(inputs.features, job.method, scale=inputs.scale, **job.params)
 
@@ -386,11 +328,13 @@ def second_axis(inputs: ClusterInputs, dim: int) -> tuple[np.ndarray, str]:
     return inputs.used[:, inputs.dims.index(other)], f"latent dim {other}"
 
 
-def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300) -> dict:
-    """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report."""
+def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300,
+                    root=None) -> dict:
+    """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report (`root`: see
+    `write_assignments`)."""
     inputs = load_cluster_inputs(job)
     result = cluster_inputs(job, inputs)
-    report = write_assignments(job, inputs, result, out_dir)
+    report = write_assignments(job, inputs, result, out_dir, root)
     if png and inputs.x is not None:  # the figure draws the clusters on the scan
         view = scatter_view(job, inputs)
         engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, view, result.labels,
@@ -400,16 +344,17 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
     return report
 
 
-def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -> dict:
-    """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`."""
-    from .cluster import describe_fit
-    from .smoothing import smoothing_record
+def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, root=None) -> dict:
+    """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`. Its inputs
+    are named relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere)."""
+    from ..cluster import describe_fit
+    from ..smoothing import smoothing_record
 
     names = cluster_names(job)
     csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
     return {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
-        "job": {**job.to_dict(), "params": result.params},
+        "job": {**job.record(), "params": result.params},
         "method": result.method, "params": result.params, "fit": result.fit,
         "counts": result.counts, "n_clusters": result.n_clusters, "sample": result.sample,
         "fit_summary": describe_fit(result), "warnings": result.warnings,
@@ -418,7 +363,8 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -
                       "raw values"},
         "model": inputs.model,  # what made the latents (their file's attributes): name, SHA-256
         "n_rows": int(len(result.labels)),
-        "inputs": {"latents": input_record(job.latents), "bandcontrast": bandcontrast_record(job.bandcontrast)},
+        "inputs": {"latents": input_record(job.latents, out_dir, root),
+                   "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)},
         "versions": package_versions(VERSION_PACKAGES),
         "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                     "columns": assignment_columns(inputs)},
@@ -429,8 +375,8 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir) -
 
 def cluster_figure(job: ClusterJob, x, y, latent, view: ScatterView, labels, units: str | None):
     """The two cluster panels: the scan map, and the rows on `view`'s scatter (each cluster shaded by `latent`)."""
-    from ..figures import cluster_panels
-    from .maps import Grid
+    from ...figures import cluster_panels
+    from ..maps import Grid
 
     return cluster_panels(x, y, view.horizontal, view.vertical, labels, Grid.from_coordinates(x, y),
                           latent_name=view.x_title, title=f"{job.method} clusters ({job.tag})", units=units,
@@ -440,7 +386,7 @@ def cluster_figure(job: ClusterJob, x, y, latent, view: ScatterView, labels, uni
 def write_cluster_figure(job: ClusterJob, out_dir, x, y, latent, view: ScatterView, labels, units: str | None, *,
                          browser="auto", dpi: float = 300) -> str:
     """Write `cluster_figure` as the run's PNG (named by its view); returns the engine that drew it."""
-    from ..figures import write_png
+    from ...figures import write_png
 
     fig = cluster_figure(job, x, y, latent, view, labels, units)
     return write_png(fig, Path(out_dir) / cluster_names(job, view.kind)["figure"], browser=browser, dpi=dpi)
@@ -450,106 +396,3 @@ def with_figure(job: ClusterJob, report: dict, engine: str, view: str | None = N
     """The report of `job` with its figure written (by `engine`; `view`: what its scatter shows)."""
     figure = {"name": cluster_names(job, view)["figure"], "engine": engine, "view": figure_view(job, view)}
     return {**report, "outputs": {**report["outputs"], "figure": figure}}
-
-
-# -- rerun ------------------------------------------------------------------------------------
-
-def read_report(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such report: give the report.json a cluster run wrote", path)
-    try:
-        report = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise InputError(f"not a JSON report ({exc}): give the report.json a cluster run wrote", path) from exc
-    if not isinstance(report, dict) or not isinstance(report.get("kind"), str):
-        raise InputError("not a latentcore report (no 'kind'): give the report.json a cluster run wrote", path)
-    return report
-
-
-def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dict:
-    """Run a report's job again into `out_dir` (default: the report's folder). The inputs must
-    still have their recorded SHA-256. Returns {"report": new report, "identical": bool}."""
-    report_path = Path(report_path)
-    report = read_report(report_path)
-    if report["kind"] != "cluster":
-        raise InputError(f"cannot rerun a report of kind {report['kind']!r}: give a cluster report", report_path)
-    job_fields = _job_fields(report, report_path)
-    for role in ("latents", "bandcontrast"):
-        if role == "bandcontrast" and job_fields.get("bandcontrast") is None:
-            if _field(report, ("inputs",), dict, report_path).get(role) is not None:
-                raise InputError("field 'inputs.bandcontrast' must be null when 'job.bandcontrast' is; "
-                                 "run the clustering again for a whole report", report_path)
-            continue  # whole vectors clustered without band contrast
-        record = _field(report, ("inputs", role), dict, report_path)
-        if "point_map" not in record:  # a scan's own map lives in its latents file
-            job_fields[role] = str(_find_input(record, report_path))
-    expected = _field(report, ("outputs", "assignments", "sha256"), str, report_path)
-    new = run_cluster_job(ClusterJob.from_dict(job_fields), out_dir or report_path.parent, png=png, browser=browser)
-    return {"report": new, "identical": new["outputs"]["assignments"]["sha256"] == expected}
-
-
-def _field(report: dict, keys: tuple[str, ...], kind: type, report_path):
-    """report[k0][k1]... of the expected type, or one line naming the field."""
-    value = report
-    for key in keys:
-        value = value.get(key) if isinstance(value, dict) else None
-    if not isinstance(value, kind):
-        raise InputError(f"field {'.'.join(keys)!r} must be a {kind.__name__}, got {type(value).__name__}; "
-                         "run the clustering again for a whole report", report_path)
-    return value
-
-
-# The job fields a report may carry, with their types (None allowed for the optional ones).
-_JOB_TYPES = {"latents": str, "bandcontrast": (str, type(None)), "method": str, "dim": int, "features": str, "params": dict,
-              "roi": (list, type(None)), "partition": (str, type(None)), "smooth": (int, float)}
-
-
-def _job_fields(report: dict, report_path) -> dict:
-    job = _field(report, ("job",), dict, report_path)
-    unknown = sorted(str(key) for key in job if key not in _JOB_TYPES)
-    if unknown:  # a job run without it would not be the job the report describes
-        raise InputError(f"unknown field 'job.{unknown[0][:60]}': remove it (a job has {', '.join(_JOB_TYPES)})",
-                         report_path)
-    fields = {}
-    for name, kind in _JOB_TYPES.items():
-        if name not in job and name in ("latents", "bandcontrast", "method"):
-            raise InputError(f"field 'job.{name}' is missing; run the clustering again for a whole report",
-                             report_path)
-        if name in job:
-            if not isinstance(job[name], kind) or isinstance(job[name], bool):
-                raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__}); run the "
-                                 "clustering again for a whole report", report_path)
-            fields[name] = job[name]
-    roi = fields.get("roi")
-    if roi is not None and (len(roi) != 4 or not all(isinstance(v, (int, float)) for v in roi)):
-        raise InputError(f"field 'job.roi' must be four numbers x0,x1,y0,y1, got {roi!r}"[:200] + "; run the "
-                         "clustering again for a whole report", report_path)
-    return fields
-
-
-def _find_input(record: dict, report_path: Path) -> Path:
-    """An input by its bare file name beside the report, else at the absolute path the report
-    recorded; either way its hash must match. A name with a folder part (`../x`) is refused, so
-    a report never makes rerun read a file it does not name plainly."""
-    name, recorded, digest = (record.get(k) for k in ("name", "path", "sha256"))
-    if not all(isinstance(v, str) and v for v in (name, recorded, digest)):
-        raise InputError("each input needs 'name', 'path' and 'sha256' strings; run the clustering again for a "
-                         "whole report", report_path)
-    if name in (".", "..") or Path(name).name != name or "\\" in name:
-        raise InputError(f"input name {name[:100]!r} must be a plain file name (no folders, no '..'): put the "
-                         "file beside the report and give its name", report_path)
-    beside = report_path.parent / name
-    recorded = Path(recorded)
-    if not recorded.is_absolute() or recorded.name != name:
-        raise InputError(f"input path {str(recorded)[:200]!r} must be absolute and end in its name {name!r}; run "
-                         "the clustering again for a whole report", report_path)
-    for candidate in (beside, recorded):
-        if candidate.is_file():  # regular files only: never a FIFO or a device
-            found = sha256_file(candidate)
-            if found != digest:
-                raise InputError(f"input changed since the report: SHA-256 {found[:12]}... but the report "
-                                 f"recorded {digest[:12]}...; put back the file it used", candidate)
-            return candidate
-    raise InputError(f"input {name!r} not found at {recorded} nor beside the report (put it back in either "
-                     "place)", report_path)

@@ -1,0 +1,10 @@
+"""Downloadable, reproducible results (see docs/architecture.md and docs/outputs.md). Each analysis the command
+line and the pages share has one shape: a frozen, hashable job (everything that decides the result, what its
+report records), its run (the job in, arrays out), the names of its files (one function), and its report
+(JSON, written beside the files): the command and the page make the same call.
+
+- `common`: what every report shares (inputs by name and SHA-256, versions, the atomic writers);
+- `cluster`: `ClusterJob`, `run_cluster_job`; `rerun`: a cluster report's job again;
+- `latent_maps`: `MapsJob`, `run_maps_job`;
+- `mean_pattern`: `MeanPatternJob`, `run_mean_pattern_job`.
+"""
