@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from pathlib import Path
 
 from .options import (add_device_option, add_out_option, add_preprocessing_options, add_roi_option, add_seed_option,
                       bandcontrast, preprocessing_from)
@@ -96,6 +97,7 @@ def run_train_vae(args) -> int:
     from ..train.outputs import improvement_text
     from ..train.trainer import train_vae
 
+    config_from_args(args)  # the options given refused in one line before the sizing times batches
     config = config_from_args(args, sized_values(args))
     bar, stop = _PaceBar(), threading.Event()
     print(f"reading the patterns of {config.data} ...", file=sys.stderr)
@@ -127,13 +129,14 @@ def sized_values(args) -> dict:
 
     from ..data import open_source
     from ..train.config import default_name
-    from ..train.outputs import previous_settings
+    from ..train.outputs import CHECKPOINT_FILE, previous_settings
     from ..train.sizing import longer_runs_text, sized_settings
 
     previous = None if args.no_resume else previous_settings(args.out)
     if previous is not None:
         return {name: previous.get(name) for name in (*SIZED, "name")}
-    if all(getattr(args, name) is not None for name in SIZED):
+    resuming = not args.no_resume and (Path(args.out) / CHECKPOINT_FILE).is_file()  # the trainer checks it
+    if resuming or all(getattr(args, name) is not None for name in SIZED):
         return {"name": default_name(args.data)}
     with open_source(args.data) as reader:
         info = reader.info()

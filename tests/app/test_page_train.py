@@ -64,7 +64,7 @@ def tiny_run(epochs: int) -> AppTest:
 def estimate_then_start(at: AppTest, epochs: int):
     """The estimate of the form's settings is shown before Start, timed now; Start: the run itself."""
     message = " ".join(i.value for i in at.info)
-    assert f"Training would take about" in message and f"for {epochs} epochs of 12 batches" in message, message
+    assert "Training would take about" in message and f"for {epochs} epochs of 12 batches" in message, message
     at.button(key="train_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     return at.session_state["train_job"]

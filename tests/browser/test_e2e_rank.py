@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 
 from steps import ARTIFACTS, open_page, shoot
 from streamlit_server import settle

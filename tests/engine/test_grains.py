@@ -3,7 +3,6 @@ the crystal symmetry (points given as random symmetry equivalents average to the
 quaternion mean does not), GOS agrees with orix's symmetry-reduced angles (test-only), sizes and KAM are those of the
 reference maps, an inhomogeneous grain's latents rank it first, the majority class is found; the command writes its
 CSV and report and refuses bad input in one line."""
-import dataclasses
 import json
 
 import numpy as np
