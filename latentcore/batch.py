@@ -16,6 +16,9 @@ shared file system, where local paths are sent as absolute paths) and latentcore
 
 `run_batch(sources, job)` runs a `BatchJob` over the sources (`expand_sources` expands S3 prefixes)
 and returns one `FileOutcome` per file (`summary_table` prints them); `process_file` is one task.
+`run_tasks(function, items, scheduler)` runs any function over items, in this process or one Dask task
+each: a study's members are read by it (`describe_members`), and its per-source work
+(latentcore.analysis.embedding.study).
 Output names come from latentcore.outputs.
 """
 from __future__ import annotations
@@ -90,7 +93,7 @@ def output_exists(target: str, settings: S3Settings) -> bool:
 def process_file(source: str, job: BatchJob) -> FileOutcome:
     """Run one file end to end; never raises: a failure becomes a `failed` outcome with its reason."""
     start = time.perf_counter()
-    outcome = FileOutcome(str(source), FAILED, worker=_worker_name())
+    outcome = FileOutcome(str(source), FAILED, worker=worker_name())
     try:
         outcome.output = output_for(str(source), job.out, model=job.model_tag or job_model_tag(job))
         if not job.clobber and is_s3_uri(outcome.output) and output_exists(outcome.output, job.s3):
@@ -129,7 +132,8 @@ def _extract_one(source: str, target: str, job: BatchJob) -> tuple[int, bool]:
         return sum(result.rows.values()), result.skipped
 
 
-def _worker_name() -> str:
+def worker_name() -> str:
+    """The Dask worker running this task ("local" outside Dask)."""
     try:
         from distributed import get_worker
 
@@ -169,7 +173,7 @@ def job_model_tag(job: BatchJob) -> str:
 def _require_on_worker(path: str, what: str) -> None:
     if is_s3_uri(path) or Path(path).is_file():
         return
-    worker = _worker_name()
+    worker = worker_name()
     if worker == "local":
         raise InputError(f"{what} not found", path)
     raise InputError(f"{what} not found on worker {worker}: on a cluster, local paths must be on storage every "
@@ -195,14 +199,9 @@ def run_batch(sources: Iterable[str], job: BatchJob, scheduler: str | None = Non
     job = dataclasses.replace(job, model=_absolute(job.model), out=_absolute(job.out), work_dir=_absolute(job.work_dir))
     job = dataclasses.replace(job, model_tag=job.model_tag or job_model_tag(job))  # once, here: the workers reuse it
     refuse_shared_outputs(sources, [output_for(s, job.out, model=job.model_tag) for s in sources])
-    if scheduler is None:
-        outcomes = []
-        for source in sources:
-            outcomes.append(process_file(source, job))
-            if on_result:
-                on_result(outcomes[-1])
-        return outcomes
-    return _run_on_dask(sources, job, scheduler, workers, on_result)
+    return run_tasks(process_file, sources, scheduler, workers, name="latents", on_result=on_result,
+                     lost=lambda source, exc: FileOutcome(source, FAILED, reason=f"worker lost: {error_line(exc)}"),
+                     job=job)
 
 
 def _absolute(path):
@@ -210,36 +209,69 @@ def _absolute(path):
     return path if path is None or is_s3_uri(str(path)) else os.path.abspath(os.path.expanduser(str(path)))
 
 
-def _run_on_dask(sources, job, scheduler, workers, on_result) -> list[FileOutcome]:
+def run_tasks(function, items, scheduler=None, workers: int | None = None, *, name: str, lost: Callable,
+              on_result: Callable | None = None, **shared) -> list:
+    """`function(item, **shared)` for every item; the results in the order of `items`.
+
+    scheduler: None runs them one after another in this process; else each item is one Dask task on
+    `dask_client(scheduler, workers)` (a Client is used as it is), `shared` sent to the cluster once,
+    not with every task (scattered to every worker: a lost worker loses no value the others need). A
+    task whose worker died (memory, a crash) ends as `lost(item, exc)`; `on_result(result)` as each
+    result comes.
+    """
+    items = list(items)
+    if scheduler is None:
+        results = []
+        for item in items:
+            results.append(function(item, **shared))
+            if on_result:
+                on_result(results[-1])
+        return results
     from distributed import as_completed
 
-    by_source = {}
+    by_item = {}
     with dask_client(scheduler, workers) as client:
         run = uuid.uuid4().hex[:8]  # keys unique on a shared cluster
-        futures = client.map(process_file, sources, job=job, pure=False,
-                             key=[f"latents-{run}-{i}" for i in range(len(sources))])
+        sent = {key: client.scatter(value, broadcast=True, hash=False) for key, value in shared.items()}
+        futures = client.map(function, items, pure=False, key=[f"{name}-{run}-{i}" for i in range(len(items))],
+                             **sent)
         index = {future.key: i for i, future in enumerate(futures)}
         for future in as_completed(futures):
-            source = sources[index[future.key]]
+            i = index[future.key]
             try:
-                outcome = future.result()
-            except Exception as exc:  # the worker died (memory, crash): that file failed, the rest go on
-                outcome = FileOutcome(source, FAILED, reason=f"worker lost: {error_line(exc)}")
-            by_source[index[future.key]] = outcome
+                result = future.result()
+            except Exception as exc:  # the worker died: that item failed, the rest go on
+                result = lost(items[i], exc)
+            by_item[i] = result
             if on_result:
-                on_result(outcome)
-    return [by_source[i] for i in range(len(sources))]
+                on_result(result)
+    return [by_item[i] for i in range(len(items))]
+
+
+def describe_members(locations, scheduler=None, workers: int | None = None,
+                     settings: S3Settings | None = None) -> list:
+    """`study.describe_member` of each latents file (read once: downloaded where it is in S3, hashed) as a task of
+    `run_tasks`, for `study.assemble`: on a cluster, the client reads none of a study's members itself."""
+    from .study import describe_member
+
+    def lost(location, exc):
+        raise InputError(f"a Dask worker was lost reading this member: {error_line(exc)}; run again", location)
+
+    return run_tasks(describe_member, locations, scheduler, workers, name="study-member", lost=lost,
+                     settings=settings)
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str, workers: int | None = None):
-    """A Dask client: "local" starts (and then stops) a LocalCluster of processes; anything else is
-    the address of an existing scheduler."""
+def dask_client(scheduler, workers: int | None = None):
+    """A Dask client: "local" starts (and then stops) a LocalCluster of processes; a `distributed.Client` is
+    used as it is (and left open); any other string is the address of an existing scheduler."""
     import logging
 
     from distributed import Client, LocalCluster
 
-    if scheduler == "local":
+    if isinstance(scheduler, Client):
+        yield scheduler
+    elif scheduler == "local":
         with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                           silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
             yield client

@@ -1,7 +1,9 @@
 """The names of table columns: one vocabulary for every CSV the project writes and every table the app shows
 (docs/outputs.md lists them with their meaning and unit).
 
-Every table that has them starts `row`, `x_um`, `y_um`, then the names of its output:
+Every table that has them starts `row`, `x_um`, `y_um` (a study's tables `source`, `row`, `x_um`, `y_um`), then the
+names of its output:
+- `SOURCE`: the study member the row is of, its source's name as its latents file names it (`latentcore.study`);
 - `ROW`: the row id in the latents file (the row's position in its partitions, stacked in order): tables join on it;
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
@@ -16,6 +18,7 @@ Every table that has them starts `row`, `x_um`, `y_um`, then the names of its ou
 """
 from __future__ import annotations
 
+SOURCE = "source"
 ROW = "row"
 LABEL = "label"
 CLUSTER = "cluster"

@@ -159,12 +159,12 @@ def moto_s3(tmp_path_factory):
 #   browser:   each module in tests/browser/ is a group of its own: its tests are one story in order (the ROI set
 #              on the maps page holds on the clusters page) in one tab; the modules spread over the workers,
 #              each worker with one `streamlit run app.py` and one Chromium (tests/browser/conftest.py).
-#   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch), the spawn
+#   processes: a Dask LocalCluster and a `dask scheduler`/`dask worker` pair (test_batch, test_study), the spawn
 #              worker pool and its timings (cancel within 2 s: test_jobs, test_pages_jobs), concurrent
 #              writers, kill -9 and a full tmpfs (test_output_integrity).
 # Other servers (moto S3, the flaky proxy) bind port 0 per module and work per worker; moto's in-process
 # state is per worker, and every test makes its own bucket.
-PROCESSES = {"test_batch.py", "test_jobs.py", "test_pages_jobs.py", "test_output_integrity.py"}
+PROCESSES = {"test_batch.py", "test_study.py", "test_jobs.py", "test_pages_jobs.py", "test_output_integrity.py"}
 
 
 def xdist_group(nodeid: str) -> str | None:

@@ -112,7 +112,7 @@ LAYERS = [
      "latentcore.columns"),
     ("latentcore.data",),
     ("latentcore.models",),
-    ("latentcore.latents", "latentcore.outputs", "latentcore.domain"),
+    ("latentcore.latents", "latentcore.outputs", "latentcore.domain", "latentcore.study"),
     ("latentcore.extract", "latentcore.batch", "latentcore.export", "latentcore.demo"),
     ("latentcore.figures",),
     ("latentcore.analysis",),

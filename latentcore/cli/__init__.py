@@ -1,6 +1,6 @@
 """Command line: `python -m latentcore COMMAND ...`.
 
-One module per step of the work (`data`, `extract`, `explore`, `cluster`, `rank`, `references`, `labels`,
+One module per step of the work (`data`, `extract`, `study`, `explore`, `cluster`, `rank`, `references`, `labels`,
 `train`), the options several commands share in `options`. Each command has an `add_<command>(subparsers)` that
 adds its parser with `set_defaults(func=run_<command>)`; `func(args)` returns an exit code. `COMMANDS` lists them
 in the order of the work, the order `--help` shows.
@@ -23,11 +23,11 @@ import threading
 
 from ..errors import exit_code_and_line, one_line
 from ..outputs import inputs_never_written
-from . import cluster, data, explore, extract, labels, rank, references, train
+from . import cluster, data, explore, extract, labels, rank, references, study, train
 
 COMMANDS = (
     data.add_info, data.add_bandcontrast,  # look at the data
-    extract.add_extract, extract.add_batch,  # make latents
+    extract.add_extract, extract.add_batch, study.add_study,  # make latents, group them
     explore.add_umap, explore.add_maps, cluster.add_cluster, explore.add_mean_pattern,  # explore them
     rank.add_rank, references.add_references,  # against reference maps
     labels.add_probe, labels.add_export, labels.add_compare,  # labels

@@ -8,7 +8,7 @@ import sys
 
 from ..errors import InputError
 from .options import (add_clobber_option, add_extraction_options, add_model_options, add_out_option,
-                      add_preprocessing_options, partitions_from, preprocessing_from)
+                      add_preprocessing_options, partitions_from, preprocessing_from, study_name)
 
 BATCH_DESCRIPTION = """\
 Each file: skip when its latents exist (unless --clobber), download when in S3, extract, write,
@@ -48,6 +48,8 @@ def add_batch(subparsers):
     p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS, or $LATENTCORE_S3_ENDPOINT_URL)")
     p.add_argument("--work-dir", help="folder for temporary downloads and outputs (default: system temp)")
+    p.add_argument("--study", type=study_name, metavar="NAME", help="also write NAME.study.json, the study of the "
+                   "outputs, in --out (a local one; else their common folder), once every file is done")
     p.set_defaults(func=run_batch)
 
 
@@ -111,4 +113,10 @@ def run_batch(args) -> int:
 
     outcomes = batch.run_batch(sources, job, args.scheduler, args.workers, on_result=report)
     print(batch.summary_table(outcomes))
-    return 1 if any(o.status == batch.FAILED for o in outcomes) else 0
+    code = 1 if any(o.status == batch.FAILED for o in outcomes) else 0
+    if args.study:
+        from .study import study_of_batch
+
+        code, said = study_of_batch(args, outcomes, settings)
+        print(said)
+    return code

@@ -9,6 +9,45 @@ import math
 DPI_RANGE = (10.0, 2400.0)  # below 10 a figure is a few pixels; above 2400 one PNG can take gigabytes
 
 
+# -- the latents a command reads: one file, several, or a study -----------------------------------------------
+
+def add_latents_argument(parser) -> None:
+    """The positional `latents`: one latents file, several (one study of them), folders, globs, or one study file."""
+    parser.add_argument("latents", nargs="+", metavar="LATENTS",
+                        help="a latents file; several, a folder or a quoted glob (one study of them: every row named "
+                             "by its source); or one NAME.study.json")
+
+
+def study_from(latents: list[str], settings=None, root=None):
+    """The study a command's `latents` name (`add_latents_argument`): one `.study.json` read, each member's SHA-256
+    checked (its members inside `root`, default the file's folder); else a study of the files, in memory, named
+    after its first source (one file: a study of one, which behaves as the file does)."""
+    import re
+
+    from ..errors import InputError
+    from ..study import STUDY_SUFFIX, make_study, read_study, source_name, study_locations
+
+    if any(str(item).endswith(STUDY_SUFFIX) for item in latents):
+        if len(latents) > 1:
+            raise InputError(f"a study file is the command's only latents argument, {len(latents)} were given: name "
+                             f"the study file alone, or the latents files", latents[0])
+        return read_study(latents[0], root=root, settings=settings)
+    locations = study_locations(latents, settings)
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "-", source_name(locations[0])).strip("._+-")[:90] or "study"
+    return make_study(name if len(locations) == 1 else f"{name}+{len(locations) - 1}", locations, settings)
+
+
+def study_name(text: str) -> str:
+    """A study's name, checked at parsing (before a batch runs for hours)."""
+    from ..errors import InputError
+    from ..study import check_name
+
+    try:
+        return check_name(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 # -- model and extraction: `extract`, `batch` (device also `train-vae`) ----------------------------------------
 
 def add_model_options(parser, where: str = "a local path") -> None:

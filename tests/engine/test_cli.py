@@ -156,8 +156,8 @@ def test_help_lists_the_commands_in_the_order_of_the_work(capsys):
     assert exit_.value.code == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()
               if line.startswith("    ") and not line.startswith("     ")]  # one line per command, indented 4
-    assert listed == ["info", "bandcontrast", "extract", "batch", "umap", "maps", "cluster", "mean-pattern", "rank",
-                      "references", "probe", "export", "compare", "train-vae", "rerun"]
+    assert listed == ["info", "bandcontrast", "extract", "batch", "study", "umap", "maps", "cluster", "mean-pattern",
+                      "rank", "references", "probe", "export", "compare", "train-vae", "rerun"]
 
 
 def test_the_readme_is_short_and_names_every_command():

@@ -121,13 +121,16 @@ class FittedEmbedding:
     def n_features(self) -> int:
         return int(self.params["n_features"])
 
-    def transform(self, new_latents) -> np.ndarray:
+    def transform(self, new_latents, *, reference_graph=None, walk=None) -> np.ndarray:
         """Coordinates of new latents (M, D) in this embedding, float32 (M, n_components).
 
         PCA: the exact linear projection. UMAP: the inverse-distance weighted mean of the embedding
         of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any, and
         found as the fit finds them: exactly for small batches, by the graph walk for large ones), the
-        same placement the fast path uses for rows outside its sample.
+        same placement the fast path uses for rows outside its sample. A caller placing many batches
+        passes `reference_graph` (`reference_graph()`, computed once) and `walk` (True: the graph
+        walk, False: the exact search; None: by this batch's size), so that a row lands in the same
+        place whichever batch it is in.
         """
         new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
         if new.shape[1] != self.n_features:
@@ -135,9 +138,18 @@ class FittedEmbedding:
                              f"{self.n_features}")
         if self.method == "pca":
             return self._reduce(new)
-        return _place(self._reduce(new), self._reduce(self.reference_latents), self.reference_coords,
-                      self.params["metric"], self.params["place_neighbors"],
-                      self.params["n_neighbors"])
+        if len(new) == 0:
+            return np.empty((0, self.reference_coords.shape[1]), np.float32)
+        found = _nearest_reference(self._reduce(new), self._reduce(self.reference_latents), self.params["metric"],
+                                   self.params["place_neighbors"], self.params["n_neighbors"], reference_graph,
+                                   walk)
+        return _weighted_mean(*found, self.reference_coords)
+
+    def reference_graph(self) -> np.ndarray:
+        """The reference rows' kNN graph (M, n_neighbors) int64, as the fit computed it: the index the graph
+        walk of `transform` follows."""
+        reduced = self._reduce(self.reference_latents)
+        return _knn(reduced, reduced, self.params["metric"], self.params["n_neighbors"])[1]
 
     def _reduce(self, latents: np.ndarray) -> np.ndarray:
         if self.pca_components.size == 0:
@@ -435,14 +447,14 @@ def _exact_distances(queries, reference, index, metric) -> np.ndarray:
     return out
 
 
-def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_graph=None):
+def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_graph=None, walk=None):
     """The k nearest reference rows of each query, (distances, indices): exact for small searches,
     other metrics than euclidean and on a GPU, else a walk of the reference rows' kNN graph of `n_neighbors`
-    (`reference_graph`: that graph, as `_knn(reference, reference, ...)` gives it; computed if None)."""
+    (`reference_graph`: that graph, as `_knn(reference, reference, ...)` gives it; computed if None).
+    `walk`: the choice made by the caller (`walks`) for a search split into batches; None: made here."""
     if len(queries) == 0:
         return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-    if (metric != "euclidean" or len(queries) * len(reference) < GRAPH_SEARCH_MIN_PAIRS
-            or _gpu_device() is not None):  # a GPU searches exactly in less time than the walk
+    if not (walks(len(queries), len(reference), metric) if walk is None else walk and metric == "euclidean"):
         return _knn(queries, reference, metric, k)
     from .graph_search import GraphIndex
 
@@ -450,6 +462,13 @@ def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_gra
         reference_graph = _knn(reference, reference, metric, n_neighbors)[1]
     return _sorted_by_distance(queries, reference, GraphIndex(reference, reference_graph).query(queries, k),
                                metric)
+
+
+def walks(queries: int, reference: int, metric: str) -> bool:
+    """Whether placing `queries` rows among `reference` rows walks the reference rows' kNN graph (large euclidean
+    searches without a GPU) rather than searching exactly."""
+    # a GPU searches exactly in less time than the walk
+    return metric == "euclidean" and queries * reference >= GRAPH_SEARCH_MIN_PAIRS and _gpu_device() is None
 
 
 def _sorted_by_distance(queries, reference, index, metric):
@@ -490,14 +509,6 @@ def _torch_knn(queries, reference, k, device) -> np.ndarray:
             dist = squares - 2 * rows @ ref.T
             out[start:start + block] = torch.topk(dist, k, dim=1, largest=False).indices.cpu().numpy()
     return out
-
-
-def _place(queries, reference, reference_coords, metric, k, n_neighbors) -> np.ndarray:
-    """Embedding of queries placed among reference rows: see `_weighted_mean`."""
-    if len(queries) == 0:
-        return np.empty((0, reference_coords.shape[1]), np.float32)
-    return _weighted_mean(*_nearest_reference(queries, reference, metric, k, n_neighbors),
-                          reference_coords)
 
 
 def _in_threads(function, starts):

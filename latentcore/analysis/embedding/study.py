@@ -1,0 +1,303 @@
+"""A study's embedding (`latentcore.study`): one UMAP (or PCA) of every row of every source, fitted on a seeded sample
+of the study's rows, then every row placed source by source, in this process or as Dask tasks (one per source),
+each task reading its source's latents where they live (local or S3, its SHA-256 checked) and writing its rows.
+
+- `fit_study(study, method="umap", ..., sample_size=None, scheduler=None) -> StudyFit`: the seeded sample
+  (`sampling.seeded_sample` over the study's rows, as `fit.fit_embedding` draws it over one file's), read from
+  the members (a task per source on Dask), fitted by `fit.fit_embedding` (cached as any fit). A `StudyFit` is what
+  every task needs: the fitted sample, its kNN graph (the index the graph walk follows, computed once), whether
+  the placement walks it (decided once for the whole study, so a row lands in the same place whichever source it
+  is in and wherever its task runs), and `fit_id`, which names the fit's results.
+- `place_study(study, fit, out, scheduler=None, ...) -> list[Placed]`: one `place_source` task per source, each
+  writing `<out>/<study>_<method>-<fit_id>/<source>.parquet` (`source, row, x_um, y_um, umap_0, umap_1`)
+  atomically (local: a temporary name renamed; S3: an upload, visible only when complete). A source whose file
+  is there already is kept: a run that stopped is finished by running it again. A failing source never stops the
+  others: each ends done, kept or failed (with its reason).
+- `embed_study(study, out, ..., scheduler=None) -> StudyEmbedding`: both, then the folder's `report.json` (the
+  job, every source's SHA-256 and rows, the sample, the approximation, the timings), written last: a folder
+  without it is unfinished. Raises one line naming the sources that failed (the others are kept).
+- `read_study_embedding(study, folder, settings=None)`: the per-source tables as one, in the study's row order.
+
+The rows of the sample get their fitted coordinates; every other row the inverse-distance weighted mean of its 5
+nearest sampled rows, as `fit.fit_embedding` places the rows of one large file: a study of one file gets the
+coordinates `fit_embedding` gives that file with the same sample size.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from ...batch import dask_client, run_tasks, worker_name
+from ...columns import embedding_name
+from ...errors import InputError, about_file, error_line
+from ...sampling import seeded_sample
+from ...storage import atomic_path, is_s3_uri
+from ...storage.uri import join_uri
+from ...study import Study, member_identity, member_rows
+from ...versions import package_versions
+from .fit import DEFAULT_SAMPLE_SIZE, FittedEmbedding, fit_embedding, walks
+
+DONE, KEPT, FAILED = "done", "kept", "failed"
+REPORT = "report.json"
+
+
+@dataclasses.dataclass
+class StudyFit:
+    """What every placement task needs (plain arrays: sent to the Dask workers once)."""
+
+    fitted: FittedEmbedding  # the sample's fit: its reference rows are the sample, in order
+    sample: np.ndarray  # (S,) int64 sorted: the study's rows the embedding was fitted on
+    graph: np.ndarray | None  # (S, n_neighbors) the sample's kNN graph: the graph walk's index (None: no walk)
+    walk: bool  # place by the graph walk (approximate) rather than the exact search
+    fit_id: str  # 12 hex digits naming the fit: the parameters, the sample, every member's SHA-256
+
+    @property
+    def method(self) -> str:
+        return self.fitted.method
+
+    def place(self, rows: np.ndarray, first_row: int) -> np.ndarray:
+        """The coordinates of one member's rows (all of them, in order; `first_row` its first row in the study)."""
+        if self.method == "pca":
+            return self.fitted.transform(rows)
+        lo, hi = np.searchsorted(self.sample, [first_row, first_row + len(rows)])
+        sampled = self.sample[lo:hi] - first_row
+        rest = np.setdiff1d(np.arange(len(rows)), sampled, assume_unique=True)
+        coords = np.empty((len(rows), self.fitted.reference_coords.shape[1]), np.float32)
+        coords[sampled] = self.fitted.reference_coords[lo:hi]
+        coords[rest] = self.fitted.transform(np.ascontiguousarray(rows[rest], np.float32),
+                                             reference_graph=self.graph, walk=self.walk)
+        return coords
+
+    def approximation(self, rows: int) -> str:
+        """What the coordinates are, in one sentence (said where they are shown and in the report)."""
+        if len(self.sample) >= rows:
+            return f"fitted on every one of the {rows:,} rows"
+        if self.method == "pca":
+            return f"PCA fitted on a seeded sample of {len(self.sample):,} of the {rows:,} rows, every row projected"
+        search = ("found by a walk of the sample's kNN graph, approximate" if self.walk else "found exactly")
+        return (f"UMAP fitted on a seeded sample of {len(self.sample):,} of the {rows:,} rows; every other row "
+                f"placed at the weighted mean of its {self.fitted.params['place_neighbors']} nearest sampled rows "
+                f"({search})")
+
+
+@dataclasses.dataclass
+class Placed:
+    """One source's placement: its outcome, like a batch file's."""
+
+    source: str
+    status: str  # done | kept | failed
+    output: str = ""  # the file's name in the embedding folder
+    rows: int = 0
+    seconds: float = 0.0
+    worker: str = ""
+    reason: str = ""
+
+
+@dataclasses.dataclass
+class StudyEmbedding:
+    folder: str  # local folder or s3:// prefix
+    fit: StudyFit
+    placed: list[Placed]
+    report: dict
+
+
+# -- the fit ------------------------------------------------------------------------------------
+
+def fit_study(study: Study, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
+              metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
+              workers=None, progress=None) -> StudyFit:
+    """Fit the study's embedding on a seeded sample of its rows (the parameters as `fit.fit_embedding`'s).
+    `scheduler`: read the sample's rows as one Dask task per source (see `batch.run_tasks`)."""
+    size = DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size)
+    sample = seeded_sample(study.rows, size, random_state)
+    parts = run_tasks(sampled_rows, range(len(study.members)), scheduler, workers, name="study-sample",
+                      lost=_lost, study=study, sample=sample, settings=settings)
+    latents = np.concatenate(parts) if len(parts) > 1 else parts[0]  # members in order: the sample's order
+    with about_file(f"{study.name} (a study)"):
+        fitted = fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
+                               cache_dir=cache_dir, progress=progress, sample_size=len(sample))
+    walk = method == "umap" and walks(study.rows - len(sample), len(sample), metric)
+    graph = fitted.reference_graph() if walk else None  # computed once, not by every task
+    return StudyFit(fitted, sample, graph, walk, _fit_id(study, fitted, sample, walk))
+
+
+def sampled_rows(index: int, study: Study, sample: np.ndarray, settings=None) -> np.ndarray:
+    """The latents of the sample's rows in one member (a task)."""
+    lo, hi = np.searchsorted(sample, study.offsets[index:index + 2])
+    if lo == hi:
+        return np.empty((0, study.dim), np.float32)
+    return member_rows(study.latents(index, settings), sample[lo:hi] - study.offsets[index])
+
+
+def _lost(index, exc):
+    raise InputError(f"a Dask worker was lost reading source {index}: {error_line(exc)}; run again")
+
+
+def _fit_id(study: Study, fitted: FittedEmbedding, sample: np.ndarray, walk: bool) -> str:
+    digest = hashlib.sha256(json.dumps({"params": fitted.params, "walk": walk, "sample": len(sample),
+                                        "members": [(m.name, m.sha256) for m in study.members]},
+                                       sort_keys=True).encode())
+    return digest.hexdigest()[:12]
+
+
+# -- placing every row --------------------------------------------------------------------------
+
+def embedding_folder(out: str, study: Study, fit: StudyFit) -> str:
+    """`<out>/<study>_<method>-<fit_id>`: a local folder or an S3 prefix, named by the fit."""
+    name = f"{study.name}_{fit.method}-{fit.fit_id}"
+    return join_uri(out, name) if is_s3_uri(str(out)) else str(Path(out) / name)
+
+
+def place_study(study: Study, fit: StudyFit, out, scheduler=None, workers=None, settings=None,
+                on_result=None) -> list[Placed]:
+    """Place every source's rows (`place_source`, a task each) into `embedding_folder(out, ...)`."""
+    folder = embedding_folder(str(out), study, fit)
+
+    def lost(index, exc):
+        return Placed(study.members[index].name, FAILED, reason=f"worker lost: {error_line(exc)}")
+
+    return run_tasks(place_source, range(len(study.members)), scheduler, workers, name="study-place", lost=lost,
+                     on_result=on_result, study=study, fit=fit, folder=folder, settings=settings)
+
+
+def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=None) -> Placed:
+    """One source's rows placed and written (a task; never raises: a failure is a `failed` outcome)."""
+    start = time.perf_counter()
+    member = study.members[index]
+    placed = Placed(member.name, FAILED, output=f"{member.name}.parquet", rows=member.rows, worker=worker_name())
+    try:
+        target = _join(folder, placed.output)
+        if _exists(target, settings):
+            placed.status = KEPT
+        else:
+            latents = study.latents(index, settings)
+            with about_file(member.location):
+                coords = fit.place(_all_rows(latents), int(study.offsets[index]))
+            table = member_identity(study, index, latents)
+            for axis in range(coords.shape[1]):
+                table[embedding_name(fit.method, axis)] = coords[:, axis]
+            _write_table(table, target, settings)
+            placed.status = DONE
+    except Exception as exc:  # reported with the others; the other sources go on
+        placed.reason = error_line(exc)
+    placed.seconds = time.perf_counter() - start
+    return placed
+
+
+def _all_rows(latents) -> np.ndarray:
+    """A member's rows, (N, D): its one partition as it is (a memory map), several concatenated."""
+    arrays = list(latents.partitions.values())
+    return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+
+
+def _join(folder: str, name: str) -> str:
+    return join_uri(folder, name) if is_s3_uri(folder) else str(Path(folder) / name)
+
+
+def _exists(target: str, settings) -> bool:
+    if is_s3_uri(target):
+        from ...storage.s3 import exists
+
+        return exists(target, settings)
+    return Path(target).is_file()
+
+
+def _write_table(table, target: str, settings) -> None:
+    """Parquet, written under a temporary name and renamed (local), or uploaded whole (S3)."""
+    if not is_s3_uri(target):
+        with atomic_path(target, suffix=f".{uuid.uuid4().hex[:8]}.partial") as tmp:
+            table.to_parquet(tmp, index=False)
+        return
+    from ...storage.s3 import upload
+
+    with tempfile.TemporaryDirectory(prefix="latentcore-study-") as tmp:
+        local = Path(tmp) / target.rsplit("/", 1)[-1]
+        table.to_parquet(local, index=False)
+        upload(local, target, settings)
+
+
+def _write_json(document: dict, target: str, settings) -> None:
+    text = json.dumps(document, indent=1) + "\n"
+    if not is_s3_uri(target):
+        with atomic_path(target) as tmp:
+            Path(tmp).write_text(text)
+        return
+    from ...storage.s3 import upload
+
+    with tempfile.TemporaryDirectory(prefix="latentcore-study-") as tmp:
+        (Path(tmp) / REPORT).write_text(text)
+        upload(Path(tmp) / REPORT, target, settings)
+
+
+# -- the whole job ------------------------------------------------------------------------------
+
+def embed_study(study: Study, out, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
+                metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
+                workers=None, progress=None, on_result=None) -> StudyEmbedding:
+    """Fit (`fit_study`) and place (`place_study`) on one cluster (`scheduler` as `batch.run_tasks`; None: in
+    this process), then write the report. Every source failed is named in one line (an InputError)."""
+    report_progress = progress or (lambda fraction, message: None)
+    with dask_client(scheduler, workers) if scheduler is not None else contextlib.nullcontext() as client:
+        start = time.perf_counter()
+        fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
+                        cache_dir, settings, client, progress=lambda f, m: report_progress(0.5 * f, m))
+        fitted = time.perf_counter()
+        done = []
+
+        def each(placed):
+            done.append(placed)
+            report_progress(0.5 + 0.5 * len(done) / len(study.members), f"placed {placed.source}")
+            if on_result:
+                on_result(placed)
+
+        placed = place_study(study, fit, out, client, settings=settings, on_result=each)
+        seconds = {"fit": fitted - start, "place": time.perf_counter() - fitted}
+    failed = [p for p in placed if p.status == FAILED]
+    if failed:
+        reasons = "; ".join(f"{p.source}: {p.reason}" for p in failed[:3]) + ("; ..." if len(failed) > 3 else "")
+        raise InputError(f"{len(failed)} of {len(placed)} sources of the study {study.name} were not placed "
+                         f"({reasons}); the others are kept: run it again to place only those")
+    folder = embedding_folder(str(out), study, fit)
+    report = _report(study, fit, placed, seconds, "in this process" if scheduler is None else "dask")
+    _write_json(report, _join(folder, REPORT), settings)
+    return StudyEmbedding(folder, fit, placed, report)
+
+
+def _report(study: Study, fit: StudyFit, placed: list[Placed], seconds: dict, where: str) -> dict:
+    """What makes the embedding again, and what it is: names, SHA-256 and relative names only (no server path)."""
+    return {"study": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,
+            "method": fit.method, "params": fit.fitted.params, "fit_id": fit.fit_id,
+            "sample_rows": int(len(fit.sample)), "placement": "graph walk" if fit.walk else "exact",
+            "approximation": fit.approximation(study.rows), "ran": where,
+            "seconds": {k: round(v, 3) for k, v in seconds.items()},
+            "sources": [{"name": m.name, "sha256": m.sha256, "rows": m.rows, "table": p.output, "status": p.status,
+                         "seconds": round(p.seconds, 3), "worker": str(p.worker)}
+                        for m, p in zip(study.members, placed)],
+            "versions": package_versions()}
+
+
+def read_study_embedding(study: Study, folder: str, settings=None):
+    """The study's embedding table (`source, row, x_um, y_um, umap_0, ...`), every source's rows in order."""
+    import pandas as pd
+
+    from ...storage import resolve_path
+
+    tables = []
+    for member in study.members:
+        target = _join(folder, f"{member.name}.parquet")
+        if not _exists(target, settings):
+            raise InputError(f"source {member.name} has no placed rows in this embedding: run it again", folder)
+        table = pd.read_parquet(resolve_path(target, settings=settings))
+        if len(table) != member.rows:
+            raise InputError(f"holds {len(table)} rows of {member.name}, the study {member.rows}: not this study's "
+                             f"embedding", target)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]

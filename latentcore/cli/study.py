@@ -1,0 +1,80 @@
+"""A study: many latents files of one model as one latent space (latentcore/study.py). `study` writes
+`NAME.study.json` (`batch --study NAME` writes the study of its outputs: `study_of_batch`); the analysis commands take
+several latents files or one study file through `options.add_latents_argument` and `options.study_from`.
+
+    python -m latentcore study a__m_latents.h5 b__m_latents.h5 | FOLDER | 'GLOB' | s3://bucket/prefix/ --name NAME
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..storage import is_s3_uri
+from .options import study_name
+
+
+def add_study(subparsers):
+    p = subparsers.add_parser("study", help="many latents files of one model as one study: NAME.study.json")
+    p.add_argument("latents", nargs="+", metavar="LATENTS",
+                   help="latents files, folders (their *_latents.h5), quoted globs or s3://bucket/prefix/")
+    p.add_argument("--name", required=True, type=study_name, help="the study's name: letters, digits and ._+-")
+    p.add_argument("--out", help="folder of NAME.study.json; it must hold the local members, which it names by "
+                                 "relative paths (default: their common folder)")
+    p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS, or $LATENTCORE_S3_ENDPOINT_URL)")
+    p.add_argument("--scheduler", help="read (hash) the members as Dask tasks: 'local' (a LocalCluster) or a "
+                                       "scheduler address tcp://host:port (default: in this process)")
+    p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
+    # the study file lands beside its members on purpose; its name (.study.json) is never a latents file's
+    p.set_defaults(func=run_study, rewrites=("latents",))
+
+
+def run_study(args) -> int:
+    from ..storage.s3 import S3Settings
+    from ..study import study_locations
+
+    settings = S3Settings.from_env(args.endpoint_url)
+    study = study_on(args.name, study_locations(args.latents, settings), args.scheduler, args.workers, settings)
+    print(write_and_describe(study, args.out))
+    return 0
+
+
+def study_on(name, locations, scheduler, workers, settings):
+    """The study of these latents files, each read in this process or as a Dask task (`batch.describe_members`)."""
+    from ..batch import describe_members
+    from ..study import assemble
+
+    return assemble(name, describe_members(locations, scheduler, workers, settings))
+
+
+def write_and_describe(study, out=None) -> str:
+    """Write the study file (in `out`, default the members' common folder) and say what it holds."""
+    from ..study import write_study
+
+    path = write_study(study, out or members_folder(study))
+    model = study.model or {"name": "", "sha256": ""}
+    lines = [f"{path}: {len(study.members)} sources, {study.rows:,} rows of {study.dim} dimensions, model "
+             f"{model['name'] or 'not recorded'} (SHA-256 {model['sha256'][:12] or 'not recorded'})"]
+    width = max(len(m.name) for m in study.members)
+    lines += [f"  {m.name:<{width}}  {m.rows:>12,} rows  {'scan' if m.coordinates else 'no coordinates':<14}  "
+              f"{m.sha256[:12]}" for m in study.members]
+    return "\n".join(lines + [f"note: {note}" for note in study.notes])
+
+
+def members_folder(study) -> Path:
+    """The deepest folder holding every local member (the current folder when all are in S3)."""
+    local = [os.path.dirname(m.location) for m in study.members if not is_s3_uri(m.location)]
+    return Path(os.path.commonpath(local)) if local else Path.cwd()
+
+
+def study_of_batch(args, outcomes, settings) -> tuple[int, str]:
+    """`batch --study NAME`: the study of the batch's outputs (read on the batch's scheduler), written in `--out`
+    (a local folder; else the members' common folder), only when every file is done or skipped. Returns (exit code,
+    what to print)."""
+    from ..batch import FAILED
+
+    failed = [o for o in outcomes if o.status == FAILED]
+    if failed:
+        return 1, (f"the study {args.study} was not written: {len(failed)} of {len(outcomes)} files failed; run the "
+                   f"same batch again to finish them (it writes the study then)")
+    study = study_on(args.study, [o.output for o in outcomes], args.scheduler, args.workers, settings)
+    return 0, write_and_describe(study, None if args.out is None or is_s3_uri(args.out) else args.out)
