@@ -7,8 +7,8 @@ names of its output:
 - `ROW`: the row id in the latents file (the row's position in its partitions, stacked in order): tables join on it;
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
-- `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
-  (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output.
+- `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `COUNT`, `FRACTION`,
+  `latent_name(d)` (`latent_3`) and `embedding_name(method, i)` (`umap_0`, `pca_1`): the columns of each output.
 
 `beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
 `head` kept as `source_<name>` (cutouts may carry their own `row`).
@@ -27,6 +27,8 @@ PROBABILITY = "probability"  # of the predicted label
 GIVEN = "given"  # the label a row was given, empty where none
 SELECTED = "selected"  # whether the row is in the app's selection
 COSINE_DISTANCE = "cosine_distance"  # a nearest neighbour's, in the latent space
+COUNT = "count"  # rows of a source in a cluster (or of a label)
+FRACTION = "fraction"  # that count over the source's rows
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
 

@@ -1,7 +1,7 @@
 """Exploring latents: `umap` (a 2-D embedding as a table), `maps` (latent dimensions as maps over the scan) and
 `mean-pattern` (the mean pattern of chosen rows, read from the data file the latents came from).
 
-    python -m latentcore umap LATENTS [--out table.parquet|csv] [--method umap|pca]
+    python -m latentcore umap LATENTS... | NAME.study.json [--out table.parquet|csv] [--method umap|pca]
     python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
     python -m latentcore mean-pattern LATENTS --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
 """
@@ -10,20 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError, about_file
-from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option, partitions_from)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option, add_roi_option,
+                      add_seed_option, add_smooth_option, one_latents_file, partitions_from, study_from)
 
 
 def add_umap(subparsers):
-    p = subparsers.add_parser("umap", help="2-D embedding of a latents file as a table")
-    p.add_argument("latents")
-    add_out_option(p, "table.parquet or table.csv (default: <stem>_<method>.parquet beside the latents)",
-                   required=False)
+    p = subparsers.add_parser("umap", help="2-D embedding of a latents file, or of a study, as a table")
+    add_latents_argument(p)
+    add_out_option(p, "table.parquet or table.csv (default: <stem>_<method>.parquet beside the latents; a study: "
+                      "<study>_<method>.parquet beside its study file, else here)", required=False)
     p.add_argument("--method", choices=("umap", "pca"), default="umap")
-    p.add_argument("--partitions", help="comma-separated (default: all)")
+    p.add_argument("--partitions", help="comma-separated (default: all; one latents file only)")
     add_seed_option(p)
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--min-dist", type=float, default=0.1)
+    study = p.add_argument_group("a study: fitted on a seeded sample of its rows, every row placed source by source, "
+                                 "each source's table kept in <out folder>/<study>_<method>-<fit>/")
+    study.add_argument("--sample-size", type=int, help="rows the embedding is fitted on (default: 30,000)")
+    study.add_argument("--scheduler", help="place the sources as Dask tasks: 'local' (a LocalCluster) or a "
+                                           "scheduler address tcp://host:port (default: in this process)")
+    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.set_defaults(func=run_umap)
 
 
@@ -56,11 +62,16 @@ def add_mean_pattern(subparsers):
 
 
 def run_umap(args) -> int:
+    single = one_latents_file(args.latents)
+    if single is None:
+        return run_study_umap(args, study_from(args.latents))
+    args.latents = single
     from ..analysis.embedding.fit import embed, embedding_names, embedding_table
     from ..latents import read_latents
-    from ..storage import atomic_path
-    from ..storage.csv_cells import neutralised_table
 
+    if args.sample_size is not None or args.scheduler is not None or args.workers is not None:
+        raise InputError("--sample-size, --scheduler and --workers apply to a study (several latents files or a "
+                         "NAME.study.json): leave them out for one file")
     latents = read_latents(args.latents)
     partitions = partitions_from(args)
     missing = [p for p in partitions or () if p not in latents.partitions]
@@ -74,6 +85,40 @@ def run_umap(args) -> int:
     table = embedding_table(table, coords, args.method, *((latents.x, latents.y) if on_scan else (None, None)),
                             units=latents.units)  # `row`: the row id the cluster tables join on
     out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
+    write_table(table, out)
+    print(f"wrote {out} ({len(table)} rows)")
+    return 0
+
+
+def run_study_umap(args, study) -> int:
+    """One embedding of every row of the study (`embedding.study.embed_study`): each source's table kept in the
+    embedding's folder beside `--out`, and the whole study's table (`source, row, x_um, y_um, umap_0, umap_1`)."""
+    from ..analysis.embedding.study import embed_study, read_study_embedding
+    from ..study import STUDY_SUFFIX
+
+    if args.partitions:
+        raise InputError("--partitions applies to one latents file: a study embeds every row of every member")
+    beside = Path(args.latents[0]).parent if args.latents[0].endswith(STUDY_SUFFIX) else Path()
+    out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("the table is written as .parquet or .csv", out)
+    params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
+    done = embed_study(study, out.parent, method=args.method, random_state=args.seed, sample_size=args.sample_size,
+                       scheduler=args.scheduler, workers=args.workers, **params)
+    table = read_study_embedding(study, done.folder)
+    write_table(table, out)
+    print(f"wrote {out} ({len(table):,} rows of {len(study.members)} sources; each source's table in "
+          f"{done.folder})\n{done.report['approximation']}")
+    for note in study.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def write_table(table, out: Path) -> None:
+    """A table as Parquet or CSV (by its suffix), written atomically."""
+    from ..storage import atomic_path
+    from ..storage.csv_cells import neutralised_table
+
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".csv":
             neutralised_table(table).to_csv(tmp, index=False)  # metadata columns may hold user text
@@ -81,8 +126,6 @@ def run_umap(args) -> int:
             table.to_parquet(tmp, index=False)
         else:
             raise InputError("the table is written as .parquet or .csv", out)
-    print(f"wrote {out} ({len(table)} rows)")
-    return 0
 
 
 def run_maps(args) -> int:

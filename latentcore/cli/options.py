@@ -18,6 +18,19 @@ def add_latents_argument(parser) -> None:
                              "by its source); or one NAME.study.json")
 
 
+def one_latents_file(latents: list[str]) -> str | None:
+    """The latents file when `latents` names one (not a study file, a folder or a glob): the command then runs
+    as on one file, untouched by studies; None for a study."""
+    import glob
+    from pathlib import Path
+
+    from ..study import STUDY_SUFFIX
+
+    [text, *more] = latents
+    study = more or text.endswith(STUDY_SUFFIX) or Path(text).is_dir() or glob.has_magic(text)
+    return None if study else text
+
+
 def study_from(latents: list[str], settings=None, root=None):
     """The study a command's `latents` name (`add_latents_argument`): one `.study.json` read, each member's SHA-256
     checked (its members inside `root`, default the file's folder); else a study of the files, in memory, named

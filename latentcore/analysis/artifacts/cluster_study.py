@@ -1,0 +1,172 @@
+"""A cluster run over a study (`latentcore.study`): one clustering of every row of every source, each scan
+smoothed over its own grid, and how much of each cluster is in each source. A run writes, atomically, into one
+folder, beside the files a run on one latents file writes (`cluster`: the same job and tag):
+- `cluster_assignments__{tag}.csv`: `source, row, x_um, y_um, latent_..., bandcontrast, cluster` (`row`: the row
+  within its source; `x_um`, `y_um` empty for a source without coordinates);
+- `cluster_fractions__{tag}.csv`: `source, cluster, count, fraction`, every cluster of every source (a count of 0
+  included), the fractions of a source summing to 1 (`cluster_fractions`);
+- `cluster_fractions__{tag}.png`: the fractions as stacked bars, a bar per source;
+- `cluster_report__{tag}.json`: the cluster report, with the study (its name, model, and each member's name,
+  SHA-256 and rows), every member as an input, and the counts and fractions per source.
+
+Features are computed member by member (a member's band contrast is its own scan map: a table of one scan's
+x, y cannot be a study's), then clustered as one; smoothed features are standardised by the scale of the whole
+study's unsmoothed features, as one file's are by its own (`cluster.job_features`); `umap` features are one UMAP
+of every member's (smoothed) latents.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...columns import CLUSTER, COUNT, FRACTION, SOURCE
+from ...errors import InputError
+from ...storage import sha256_file
+from .cluster import (ClusterInputs, ClusterJob, cluster_inputs, cluster_names, read_cluster_rows, refuse_non_finite,
+                      write_assignments)
+from .common import bandcontrast_record, input_record, write_csv, write_json
+
+
+def fractions_names(job: ClusterJob) -> dict:
+    return {"fractions": f"cluster_fractions__{job.tag}.csv", "fractions_figure": f"cluster_fractions__{job.tag}.png"}
+
+
+def load_study_cluster_inputs(job: ClusterJob, study, settings=None) -> ClusterInputs:
+    """Every row of the study the job clusters (its partition and ROI in each member), with the features of
+    each member computed on its own grid; one line naming the member that cannot give them."""
+    from ..cluster import feature_scale, pair_features
+    from ..smoothing import smooth_rows
+
+    if job.bandcontrast is not None and not job.bandcontrast.from_scan:
+        raise InputError("a band-contrast table holds one scan's x, y: a study's band contrast is each member's "
+                         "own scan map; use 'scan' or 'scan:NAME' (e.g. 'scan:IQ')", job.bandcontrast.path)
+    parts, raw, smoothed = [], [], []
+    for index, member in enumerate(study.members):
+        member_job = dataclasses.replace(job, latents=member.location)
+        with about_member(member.name):
+            latents = study.latents(index, settings)
+            if job.bandcontrast is not None and not latents.point_maps:
+                raise InputError(f"member {member.name} carries no per-point maps (band contrast) to pair with its "
+                                 f"latents: leave it out of the study, or cluster whole vectors (--features latent)",
+                                 member.location)
+            inputs, rows = read_cluster_rows(member_job, latents)
+            values = (np.asarray(rows, np.float64) if job.features != "pair"
+                      else pair_features(rows, job.dim, inputs.bandcontrast))
+            features = smooth_rows(values, inputs.x, inputs.y, job.smooth) if job.smooth else values
+            refuse_non_finite(member_job, features, rows)
+        parts.append(inputs)
+        raw.append(values)
+        smoothed.append(features)
+    features, scale = np.concatenate(smoothed), None
+    if job.features == "umap":
+        from ..embedding.fit import embed
+
+        features = embed(features, method="umap", random_state=int(job.params.get("random_state", 0)))
+    elif job.smooth:
+        scale = feature_scale(np.concatenate(raw))
+    return stacked_inputs(parts, features, scale, study.names, study.units)
+
+
+def stacked_inputs(parts: list[ClusterInputs], features, scale, names, units) -> ClusterInputs:
+    """The members' inputs as one (`x`, `y` NaN for a member without coordinates; None when none has them)."""
+    def joined(field):
+        return np.concatenate([getattr(part, field) for part in parts])
+
+    def coordinate(field):
+        return np.concatenate([np.full(len(part.rows), np.nan) if getattr(part, field) is None
+                               else getattr(part, field) for part in parts])
+
+    scans = any(part.x is not None for part in parts)
+    bandcontrast = joined("bandcontrast") if parts[0].bandcontrast is not None else None
+    sources = np.repeat(np.arange(len(parts)), [len(part.rows) for part in parts])
+    return ClusterInputs(coordinate("x") if scans else None, coordinate("y") if scans else None, joined("latent"),
+                         bandcontrast, features, units, parts[0].bandcontrast_name, scale, joined("rows"),
+                         parts[0].dims, joined("used"), parts[0].model, sources, tuple(names))
+
+
+@contextlib.contextmanager
+def about_member(name: str):
+    """An InputError raised inside says first which member it is about (its file stays named)."""
+    try:
+        yield
+    except InputError as exc:
+        message = str(exc).removeprefix(f"{exc.path}: ") if exc.path else str(exc)
+        if message.startswith(f"member {name}"):
+            raise
+        raise InputError(f"member {name}: {message}", exc.path) from None
+
+
+def cluster_fractions(inputs: ClusterInputs, labels) -> pd.DataFrame:
+    """`source, cluster, count, fraction`: each source's rows in each cluster (noise -1 included where there is
+    any), every (source, cluster) pair listed, the fractions of a source summing to 1."""
+    labels = np.asarray(labels, np.int64)
+    clusters = np.unique(labels)
+    counts = np.zeros((len(inputs.source_names), len(clusters)), np.int64)
+    np.add.at(counts, (inputs.sources, np.searchsorted(clusters, labels)), 1)
+    totals = counts.sum(axis=1, keepdims=True)
+    fractions = counts / np.maximum(totals, 1)
+    return pd.DataFrame({SOURCE: np.repeat(inputs.source_names, len(clusters)),
+                         CLUSTER: np.tile(clusters, len(inputs.source_names)),
+                         COUNT: counts.ravel(), FRACTION: fractions.ravel()})
+
+
+def fractions_record(fractions: pd.DataFrame) -> dict:
+    """The report's form: {source: {"counts": {cluster: n}, "fractions": {cluster: f}}}."""
+    return {source: {"counts": {str(c): int(n) for c, n in zip(part[CLUSTER], part[COUNT])},
+                     "fractions": {str(c): float(f) for c, f in zip(part[CLUSTER], part[FRACTION])}}
+            for source, part in fractions.groupby(SOURCE, sort=False)}
+
+
+def fractions_figure(fractions: pd.DataFrame, title: str):
+    """Stacked bars: a bar per source, a segment per cluster (its fixed colour), the count in the hover."""
+    import plotly.graph_objects as go
+
+    from ...figures import cluster_hue
+
+    fig = go.Figure()
+    for cluster, part in fractions.groupby(CLUSTER, sort=True):
+        name = "noise" if cluster < 0 else f"cluster {cluster}"
+        fig.add_trace(go.Bar(x=part[SOURCE].astype(str), y=part[FRACTION], name=name,
+                             marker={"color": cluster_hue(int(cluster))}, customdata=part[COUNT],
+                             hovertemplate="%{x}: %{y:.1%} (%{customdata:,} rows)<extra>" + name + "</extra>"))
+    fig.update_layout(barmode="stack", title=title, xaxis_title="source", yaxis_title="fraction of the source's rows",
+                      yaxis={"range": [0, 1], "tickformat": ".0%"}, template="plotly_white",
+                      width=max(600, 90 * fractions[SOURCE].nunique() + 250), height=450)
+    return fig
+
+
+def study_record(study) -> dict:
+    """The study as a report records it: name, model, and each member by name, SHA-256 and rows."""
+    return {"name": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,
+            "members": [{"name": m.name, "sha256": m.sha256, "rows": m.rows} for m in study.members],
+            "notes": study.notes}
+
+
+def run_study_cluster_job(job: ClusterJob, study, out_dir, *, png: bool = True, browser="auto", dpi: float = 300,
+                          root=None, settings=None) -> dict:
+    """Cluster every row of `study` as one, then write the assignments, the fractions (CSV, PNG) and the report
+    into `out_dir`; returns the report. `job.latents` names the study (its file, or its name)."""
+    from ...figures import write_png
+
+    inputs = load_study_cluster_inputs(job, study, settings)
+    result = cluster_inputs(job, inputs)
+    members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
+    report = write_assignments(job, inputs, result, out_dir, root, inputs_record={
+        "latents": members, "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)})
+    names = fractions_names(job)
+    fractions = cluster_fractions(inputs, result.labels)
+    path = write_csv(Path(out_dir) / names["fractions"], fractions)
+    outputs = {**report["outputs"], "fractions": {"name": names["fractions"], "sha256": sha256_file(path),
+                                                  "columns": list(fractions.columns)}, "fractions_figure": None}
+    if png:
+        engine = write_png(fractions_figure(fractions, f"cluster fractions per source<br><sup>{job.tag}</sup>"),
+                           Path(out_dir) / names["fractions_figure"], browser=browser, dpi=dpi)
+        outputs["fractions_figure"] = {"name": names["fractions_figure"], "engine": engine}
+    report = {**report, "study": study_record(study), "fractions": fractions_record(fractions), "outputs": outputs}
+    write_json(Path(out_dir) / cluster_names(job)["report"], report)
+    return report
+
