@@ -1,9 +1,14 @@
 """Exploring latents: `umap` (a 2-D embedding as a table), `maps` (latent dimensions as maps over the scan) and
 `mean-pattern` (the mean pattern of chosen rows, read from the data file the latents came from).
 
-    python -m latentcore umap LATENTS... | NAME.study.json [--out table.parquet|csv] [--method umap|pca]
-    python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
-    python -m latentcore mean-pattern LATENTS --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
+    python -m latentcore umap LATENTS... [--out table.parquet|csv] [--method umap|pca]
+    python -m latentcore maps LATENTS... [--source NAME] [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
+    python -m latentcore mean-pattern LATENTS... --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
+
+LATENTS: one latents file, or a study (several, a folder, a quoted glob, or one NAME.study.json): `umap` embeds the
+study as one (`embedding.study`); `maps` and `mean-pattern` run on each source, into `--out/<source>`
+(`options.each_source`; the mean pattern's data file named per source by `{source}` in `--source`, its rows the
+source's rows of a study's `--table`).
 """
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from pathlib import Path
 
 from ..errors import InputError, about_file
 from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option, add_roi_option,
-                      add_seed_option, add_smooth_option, one_latents_file, partitions_from, study_from)
+                      add_seed_option, add_smooth_option, add_source_option, each_source, one_latents_file,
+                      partitions_from, study_from)
 
 
 def add_umap(subparsers):
@@ -34,8 +40,10 @@ def add_umap(subparsers):
 
 
 def add_maps(subparsers):
-    p = subparsers.add_parser("maps", help="latent dimensions as maps over the scan (NPY + PNG)")
-    p.add_argument("latents")
+    p = subparsers.add_parser("maps", help="latent dimensions as maps over the scan (NPY + PNG); a study's: each "
+                                           "source's over its own scan")
+    add_latents_argument(p)
+    add_source_option(p)
     add_out_option(p, "output folder")
     add_roi_option(p)
     p.add_argument("--dims", help="e.g. 0,3,5-7 (default: all)")
@@ -49,9 +57,11 @@ def add_maps(subparsers):
 
 def add_mean_pattern(subparsers):
     p = subparsers.add_parser("mean-pattern", help="the mean pattern of chosen rows (a selection, a cluster), "
-                                                   "read from the data file the latents came from")
-    p.add_argument("latents")
-    p.add_argument("--source", required=True, help="the data file the latents were extracted from")
+                                                   "read from the data file the latents came from; a study's: "
+                                                   "each source's, into --out/<source>")
+    add_latents_argument(p)
+    p.add_argument("--source", required=True, help="the data file the latents were extracted from (a study: "
+                                                   "{source} in the path names each source's, data/{source}.h5)")
     rows = p.add_mutually_exclusive_group(required=True)
     rows.add_argument("--rows", help="row ids, e.g. 0-99,150 (the `row` of the UMAP and cluster tables)")
     rows.add_argument("--table", help="a CSV with a `row` column: a UMAP table, or a cluster table with --cluster")
@@ -129,6 +139,10 @@ def write_table(table, out: Path) -> None:
 
 
 def run_maps(args) -> int:
+    return each_source(args, maps_of_file, needs_scan=True)
+
+
+def maps_of_file(args) -> int:
     from ..analysis.artifacts.latent_maps import MapsJob, run_maps_job
     from ..analysis.maps import parse_dims
     from ..latents import read_latents
@@ -146,7 +160,12 @@ def run_maps(args) -> int:
 
 def run_mean_pattern(args) -> int:
     """Writes mean_pattern__{tag}.npy (float64, the items' shape), .png (with its colour bar) and .json (the
-    rows' count and digest, parameters, inputs' SHA-256, versions)."""
+    rows' count and digest, parameters, inputs' SHA-256, versions); a study's: each source's (its rows of a study's
+    --table, its data file by --source's {source}), into --out/<source>."""
+    return each_source(args, mean_pattern_of_file, per_source=("source",))
+
+
+def mean_pattern_of_file(args) -> int:
     from ..analysis.artifacts.mean_pattern import MeanPatternJob, run_mean_pattern_job
     from ..analysis.items import parse_rows, table_rows
     from ..latents import read_latents
@@ -156,7 +175,8 @@ def run_mean_pattern(args) -> int:
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
-    rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster, positions)
+    rows = (parse_rows(args.rows, n_rows) if args.rows
+            else table_rows(args.table, n_rows, args.cluster, positions, source=args.member))
     job = MeanPatternJob(args.latents, args.source, rows, cluster=args.cluster, rows_text=args.rows, table=args.table)
     report = run_mean_pattern_job(job, args.out, png=not args.no_png, dpi=args.dpi, latents=latents)
     outputs, engine = report["outputs"], report["figure_engine"]

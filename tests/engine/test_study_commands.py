@@ -168,3 +168,59 @@ def test_umap_of_a_study_is_one_table_of_every_source_and_their_kept_tables(text
     np.testing.assert_allclose(table.loc[table["source"] == "q", "pca_0"], q["pca_0"], rtol=1e-6)
     refused(["umap", *map(str, paths.values()), "--partitions", "all", "--out", tmp_path / "x.csv"], capsys,
             "--partitions applies to one latents file: a study embeds every row of every member")
+
+
+def test_maps_and_rank_of_a_study_run_per_source_each_on_its_own_scan(textured, tmp_path, capsys):
+    folder, scans, paths = textured
+    cutouts = tmp_path / "cutouts"  # a source without coordinates joins the scans: it has no maps, and says so
+    cutouts.mkdir()
+    writer = LatentsWriter(cutouts / "c__pca_latents.h5", {"all": (50, 8)}, {})
+    writer.write_rows("all", 0, np.zeros((50, 8), np.float32))
+    writer.finish({**MODEL, "source": "c.h5"})
+    members = [*map(str, paths.values()), str(cutouts / "c__pca_latents.h5")]
+    assert main(["maps", *members, "--dims", "0-2", "--out", str(tmp_path / "maps"), "--no-png"]) == 0
+    assert "c: no coordinates, no maps (not a scan)" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == ["p", "q", "r"]
+    for name in scans:
+        maps = np.load(tmp_path / "maps" / name / "latent_maps__dims0-2_full.npy")
+        rows = read_latents(paths[name]).partitions["all"]
+        np.testing.assert_array_equal(maps[1], rows[:, 1].reshape(SHAPE))  # its own scan's grid, row-major
+        report = json.loads((tmp_path / "maps" / name / "latent_maps__dims0-2_full.json").read_text())
+        assert report["inputs"]["latents"]["name"] == paths[name].name
+    assert main(["maps", str(folder / "*__pca_latents.h5"), "--source", "q", "--dims", "0", "--out",
+                 str(tmp_path / "one"), "--no-png"]) == 0
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["q"]
+
+    for name, scan in scans.items():  # each scan's own grains, a reference of labels
+        pd.DataFrame({"x": scan.x, "y": scan.y, "grain": scan.grain_id}).to_csv(tmp_path / f"{name}_grains.csv",
+                                                                               index=False)
+    assert main(["rank", *map(str, paths.values()), "--labels", str(tmp_path / "{source}_grains.csv"), "--metrics",
+                 "ari", "--out", str(tmp_path / "rank"), "--no-figures"]) == 0
+    for name in scans:
+        scores = pd.read_csv(tmp_path / "rank" / name / "ranking_scores__ari_top10.csv")
+        assert set(scores["reference"]) == {"grain"} and len(scores) == 8
+    refused(["rank", *map(str, paths.values()), "--labels", tmp_path / "p_grains.csv", "--out", tmp_path / "no"],
+            capsys, "is one scan's file, and the study has 3 sources: put {source} in its path")
+    refused(["maps", *map(str, paths.values()), "--source", "s", "--out", tmp_path / "no"], capsys,
+            "has no source 's'; its sources: p, q, r")
+
+
+def test_the_mean_pattern_of_a_study_cluster_is_read_per_source_from_its_own_data_file(textured, tmp_path, capsys):
+    from latentcore.demo.simulate import write_h5ebsd
+
+    _, scans, paths = textured
+    for name, scan in scans.items():
+        write_h5ebsd(scan, tmp_path / f"{name}.h5")
+    assert main(["cluster", *map(str, paths.values()), "--features", "latent", "--method", "kmeans", "--k", "6",
+                 "--smooth", "1", "--out", str(tmp_path / "clusters"), "--no-png"]) == 0
+    table = tmp_path / "clusters" / f"cluster_assignments__{TAG}.csv"
+    assert main(["mean-pattern", *map(str, paths.values()), "--source", str(tmp_path / "{source}.h5"), "--table",
+                 str(table), "--cluster", "2", "--out", str(tmp_path / "mean"), "--no-png"]) == 0
+    clusters = pd.read_csv(table)
+    for name, scan in scans.items():
+        rows = clusters.loc[(clusters["source"] == name) & (clusters["cluster"] == 2), "row"].to_numpy()
+        mean = np.load(tmp_path / "mean" / name / f"mean_pattern__{name}__cluster2.npy")
+        np.testing.assert_allclose(mean[0], scan.patterns[rows].mean(axis=0, dtype=np.float64))  # (1, S, S)
+    line = refused(["mean-pattern", *map(str, paths.values()), "--source", tmp_path / "p.h5", "--rows", "0-9",
+                    "--out", tmp_path / "no"], capsys, "p.h5 is one scan's file, and the study has 3 sources")
+    assert line.endswith(f"put {{source}} in its path for a file per source ({tmp_path / '{source}.h5'})")
