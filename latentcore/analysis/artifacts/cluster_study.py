@@ -4,7 +4,7 @@ folder, beside the files a run on one latents file writes (`cluster`: the same j
 - `cluster_assignments__{tag}.csv`: `source, row, x_um, y_um, latent_..., bandcontrast, cluster` (`row`: the row
   within its source; `x_um`, `y_um` empty for a source without coordinates);
 - `cluster_fractions__{tag}.csv`: `source, cluster, count, fraction`, every cluster of every source (a count of 0
-  included), the fractions of a source summing to 1 (`cluster_fractions`);
+  included), the fractions of a source summing to 1 (`fractions.fractions_table`);
 - `cluster_fractions__{tag}.png`: the fractions as stacked bars, a bar per source;
 - `cluster_report__{tag}.json`: the cluster report, with the study (its name, model, and each member's name,
   SHA-256 and rows), every member as an input, and the counts and fractions per source.
@@ -21,14 +21,13 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from ...columns import CLUSTER, COUNT, FRACTION, SOURCE
+from ...columns import CLUSTER
 from ...errors import InputError
-from ...storage import sha256_file
 from .cluster import (ClusterInputs, ClusterJob, cluster_inputs, cluster_names, read_cluster_rows, refuse_non_finite,
                       write_assignments)
-from .common import bandcontrast_record, input_record, write_csv, write_json
+from .common import bandcontrast_record, input_record, write_json
+from .fractions import fractions_record, fractions_table, write_fractions
 
 
 def fractions_names(job: ClusterJob) -> dict:
@@ -100,45 +99,6 @@ def about_member(name: str):
         raise InputError(f"member {name}: {message}", exc.path) from None
 
 
-def cluster_fractions(inputs: ClusterInputs, labels) -> pd.DataFrame:
-    """`source, cluster, count, fraction`: each source's rows in each cluster (noise -1 included where there is
-    any), every (source, cluster) pair listed, the fractions of a source summing to 1."""
-    labels = np.asarray(labels, np.int64)
-    clusters = np.unique(labels)
-    counts = np.zeros((len(inputs.source_names), len(clusters)), np.int64)
-    np.add.at(counts, (inputs.sources, np.searchsorted(clusters, labels)), 1)
-    totals = counts.sum(axis=1, keepdims=True)
-    fractions = counts / np.maximum(totals, 1)
-    return pd.DataFrame({SOURCE: np.repeat(inputs.source_names, len(clusters)),
-                         CLUSTER: np.tile(clusters, len(inputs.source_names)),
-                         COUNT: counts.ravel(), FRACTION: fractions.ravel()})
-
-
-def fractions_record(fractions: pd.DataFrame) -> dict:
-    """The report's form: {source: {"counts": {cluster: n}, "fractions": {cluster: f}}}."""
-    return {source: {"counts": {str(c): int(n) for c, n in zip(part[CLUSTER], part[COUNT])},
-                     "fractions": {str(c): float(f) for c, f in zip(part[CLUSTER], part[FRACTION])}}
-            for source, part in fractions.groupby(SOURCE, sort=False)}
-
-
-def fractions_figure(fractions: pd.DataFrame, title: str):
-    """Stacked bars: a bar per source, a segment per cluster (its fixed colour), the count in the hover."""
-    import plotly.graph_objects as go
-
-    from ...figures import cluster_hue
-
-    fig = go.Figure()
-    for cluster, part in fractions.groupby(CLUSTER, sort=True):
-        name = "noise" if cluster < 0 else f"cluster {cluster}"
-        fig.add_trace(go.Bar(x=part[SOURCE].astype(str), y=part[FRACTION], name=name,
-                             marker={"color": cluster_hue(int(cluster))}, customdata=part[COUNT],
-                             hovertemplate="%{x}: %{y:.1%} (%{customdata:,} rows)<extra>" + name + "</extra>"))
-    fig.update_layout(barmode="stack", title=title, xaxis_title="source", yaxis_title="fraction of the source's rows",
-                      yaxis={"range": [0, 1], "tickformat": ".0%"}, template="plotly_white",
-                      width=max(600, 90 * fractions[SOURCE].nunique() + 250), height=450)
-    return fig
-
-
 def study_record(study) -> dict:
     """The study as a report records it: name, model, and each member by name, SHA-256 and rows."""
     return {"name": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,
@@ -150,23 +110,17 @@ def run_study_cluster_job(job: ClusterJob, study, out_dir, *, png: bool = True, 
                           root=None, settings=None) -> dict:
     """Cluster every row of `study` as one, then write the assignments, the fractions (CSV, PNG) and the report
     into `out_dir`; returns the report. `job.latents` names the study (its file, or its name)."""
-    from ...figures import write_png
-
     inputs = load_study_cluster_inputs(job, study, settings)
     result = cluster_inputs(job, inputs)
     members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
     report = write_assignments(job, inputs, result, out_dir, root, inputs_record={
         "latents": members, "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)})
-    names = fractions_names(job)
-    fractions = cluster_fractions(inputs, result.labels)
-    path = write_csv(Path(out_dir) / names["fractions"], fractions)
-    outputs = {**report["outputs"], "fractions": {"name": names["fractions"], "sha256": sha256_file(path),
-                                                  "columns": list(fractions.columns)}, "fractions_figure": None}
-    if png:
-        engine = write_png(fractions_figure(fractions, f"cluster fractions per source<br><sup>{job.tag}</sup>"),
-                           Path(out_dir) / names["fractions_figure"], browser=browser, dpi=dpi)
-        outputs["fractions_figure"] = {"name": names["fractions_figure"], "engine": engine}
-    report = {**report, "study": study_record(study), "fractions": fractions_record(fractions), "outputs": outputs}
+    fractions = fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER)
+    outputs = write_fractions(fractions, CLUSTER, out_dir, fractions_names(job),
+                              f"cluster fractions per source<br><sup>{job.tag}</sup>", png=png, browser=browser,
+                              dpi=dpi)
+    report = {**report, "study": study_record(study), "fractions": fractions_record(fractions, CLUSTER),
+              "outputs": {**report["outputs"], **outputs}}
     write_json(Path(out_dir) / cluster_names(job)["report"], report)
     return report
 
