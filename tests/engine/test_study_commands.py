@@ -224,3 +224,34 @@ def test_the_mean_pattern_of_a_study_cluster_is_read_per_source_from_its_own_dat
     line = refused(["mean-pattern", *map(str, paths.values()), "--source", tmp_path / "p.h5", "--rows", "0-9",
                     "--out", tmp_path / "no"], capsys, "p.h5 is one scan's file, and the study has 3 sources")
     assert line.endswith(f"put {{source}} in its path for a file per source ({tmp_path / '{source}.h5'})")
+
+
+def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fractions(textured, tmp_path, capsys):
+    _, scans, paths = textured
+    p = scans["p"]
+    labels = pd.DataFrame({"source": "p", "x_um": p.x, "y_um": p.y,
+                           "label": np.where(p.grain_id == 3, "grain 3", "other")}).iloc[::4]
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    assert main(["probe", *map(str, paths.values()), "--labels", str(tmp_path / "labels.csv"), "--smooth", "1",
+                 "--out", str(tmp_path / "probe")]) == 0
+    assert "\n  r: grain 3 " in capsys.readouterr().out
+    table = pd.read_csv(tmp_path / "probe" / "probe_predictions__logistic_smooth1.csv", keep_default_na=False)
+    assert list(table.columns) == ["source", "row", "x_um", "y_um", "label", "probability", "given"]
+    assert (table.loc[table["source"] != "p", "given"] == "").all()
+    for name in ("q", "r"):  # scans no label was given on: the same orientation found there
+        scan, mine = scans[name], table[table["source"] == name]
+        interior = ~(scan.is_boundary | scan.is_bad)
+        truth = np.where(scan.grain_id == 3, "grain 3", "other")
+        assert (mine["label"].to_numpy()[interior] == truth[interior]).mean() > 0.97
+    fractions = pd.read_csv(tmp_path / "probe" / "probe_fractions__logistic_smooth1.csv")
+    assert list(fractions.columns) == ["source", "label", "count", "fraction"]
+    np.testing.assert_allclose(fractions.groupby("source")["fraction"].sum(), 1.0)
+    counted = table.groupby(["source", "label"]).size().to_dict()
+    assert fractions.set_index(["source", "label"])["count"].to_dict() == counted
+    report = json.loads((tmp_path / "probe" / "probe_report__logistic_smooth1.json").read_text())
+    assert [m["name"] for m in report["study"]["members"]] == ["p", "q", "r"]
+    assert report["fractions"]["r"]["counts"]["grain 3"] == counted[("r", "grain 3")]
+    assert (tmp_path / "probe" / "probe_fractions__logistic_smooth1.png").is_file()
+    labels.drop(columns="source").to_csv(tmp_path / "plain.csv", index=False)
+    refused(["probe", *map(str, paths.values()), "--labels", tmp_path / "plain.csv", "--out", tmp_path / "no"],
+            capsys, "a study's labels name each row's source: give a table with columns source,row,label")

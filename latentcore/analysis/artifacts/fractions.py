@@ -18,8 +18,9 @@ def fractions_table(sources, source_names, values, column: str, order=None) -> p
     values = np.asarray(values)
     order = np.unique(values) if order is None else np.asarray(order)
     codes = pd.Categorical(values, categories=order).codes.astype(np.int64)
+    known = codes >= 0  # a value left out of `order` (a row without features) is counted nowhere
     counts = np.zeros((len(source_names), len(order)), np.int64)
-    np.add.at(counts, (np.asarray(sources, np.int64), codes), 1)
+    np.add.at(counts, (np.asarray(sources, np.int64)[known], codes[known]), 1)
     fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     return pd.DataFrame({SOURCE: np.repeat(list(source_names), len(order)), column: np.tile(order, len(source_names)),
                          COUNT: counts.ravel(), FRACTION: fractions.ravel()})
