@@ -255,3 +255,13 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     labels.drop(columns="source").to_csv(tmp_path / "plain.csv", index=False)
     refused(["probe", *map(str, paths.values()), "--labels", tmp_path / "plain.csv", "--out", tmp_path / "no"],
             capsys, "a study's labels name each row's source: give a table with columns source,row,label")
+
+
+def test_a_study_smaller_than_the_sample_is_fitted_on_every_row(textured, tmp_path, capsys):
+    _, _, paths = textured
+    out = tmp_path / "three.parquet"
+    assert main(["umap", *map(str, paths.values()), "--out", str(out)]) == 0  # 2,304 rows, a sample of 30,000
+    assert "fitted on every one of the 2,304 rows" in capsys.readouterr().out
+    table = pd.read_parquet(out)
+    assert list(table.columns) == ["source", "row", "x_um", "y_um", "umap_0", "umap_1"]
+    assert np.isfinite(table[["umap_0", "umap_1"]].to_numpy()).all() and len(table) == 2304
