@@ -107,11 +107,12 @@ def run_study_umap(args, study) -> int:
     from ..study import STUDY_SUFFIX
 
     if args.partitions:
-        raise InputError("--partitions applies to one latents file: a study embeds every row of every member")
+        raise InputError("--partitions applies to one latents file: a study embeds every row of every member; leave "
+                         "it out")
     beside = Path(args.latents[0]).parent if args.latents[0].endswith(STUDY_SUFFIX) else Path()
     out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
     if out.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError("the table is written as .parquet or .csv", out)
+        raise InputError("the table is written as .parquet or .csv: name --out so", out)
     params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     done = embed_study(study, out.parent, method=args.method, random_state=args.seed, sample_size=args.sample_size,
                        scheduler=args.scheduler, workers=args.workers, **params)
@@ -135,7 +136,7 @@ def write_table(table, out: Path) -> None:
         elif out.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
-            raise InputError("the table is written as .parquet or .csv", out)
+            raise InputError("the table is written as .parquet or .csv: name --out so", out)
 
 
 def run_maps(args) -> int:

@@ -93,10 +93,9 @@ def about_member(name: str):
     try:
         yield
     except InputError as exc:
-        message = str(exc).removeprefix(f"{exc.path}: ") if exc.path else str(exc)
-        if message.startswith(f"member {name}"):
+        if str(exc).startswith(f"member {name}") or f": member {name} " in str(exc):
             raise
-        raise InputError(f"member {name}: {message}", exc.path) from None
+        raise InputError(f"member {name}: {exc}") from None  # its file named after the member
 
 
 def study_record(study) -> dict:
