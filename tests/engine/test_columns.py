@@ -40,7 +40,8 @@ def test_the_names_the_code_writes_are_the_documented_ones():
     assert len(names) > 30 and "row" in names and "x_um" in names
     in_code = [columns.ROW, *columns.coordinate_names("um"), columns.LABEL, columns.CLUSTER, columns.BANDCONTRAST,
                columns.PROBABILITY, columns.GIVEN, columns.SELECTED, columns.COSINE_DISTANCE, columns.latent_name(3),
-               columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0)]
+               columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0), columns.SOURCE, columns.COUNT,
+               columns.FRACTION]
     assert undocumented(in_code, names) == []
     old = ["x", "y", "row_id", "x (µm)", "latent 3", "UMAP_1"]  # the names before one vocabulary
     assert undocumented(old, names) == old
