@@ -83,10 +83,11 @@ def run_cluster(args) -> int:
     chosen = args.bandcontrast
     if chosen is None and args.features == "pair":
         chosen = BandContrast.scan_map()  # the scan's own band-contrast map
+    params = cluster_params(args)  # refused before a study's members are read
     single = one_latents_file(args.latents)
     study = None if single else study_from(args.latents)
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
-                     dim=args.dim, features=args.features, params=cluster_params(args),
+                     dim=args.dim, features=args.features, params=params,
                      roi=args.roi, partition=args.partition, smooth=args.smooth)
     if study is None:
         report = run_cluster_job(job, args.out, png=not args.no_png)

@@ -2,7 +2,7 @@
 `mean-pattern` (the mean pattern of chosen rows, read from the data file the latents came from).
 
     python -m latentcore umap LATENTS... [--out table.parquet|csv] [--method umap|pca]
-    python -m latentcore maps LATENTS... [--source NAME] [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
+    python -m latentcore maps LATENTS... [--source NAME] [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth S] --out DIR
     python -m latentcore mean-pattern LATENTS... --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
 
 LATENTS: one latents file, or a study (several, a folder, a quoted glob, or one NAME.study.json): `umap` embeds the

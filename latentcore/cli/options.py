@@ -57,12 +57,11 @@ def add_source_option(parser) -> None:
 
 
 def each_source(args, run_one, needs_scan: bool = False, per_source: tuple[str, ...] = ()) -> int:
-    """Run a command made for one latents file (`run_one(args)`) as it is on one file, or on each source of the
-    study `args.latents` names (or `--source`'s one), each into `--out/<source>` (`args.member`: its name, None for
-    one file); with `needs_scan`, a source without
-    coordinates is left out and said. `per_source`: options naming a file of one scan (a reference map), which on
-    several sources must hold `{source}` in their path, replaced by each source's name. Returns the first failing
-    exit code, else 0."""
+    """Run a command made for one latents file (`run_one(args)`) on that file, or on each source of the study
+    `args.latents` names (or `--source`'s one), each into `--out/<source>` (`args.member`: the source's name, None
+    for one file); with `needs_scan`, a source without coordinates is left out and said. `per_source`: options naming
+    a file of one scan (a reference map), which on several sources must hold `{source}` in their path, replaced by
+    each source's name. Returns the first failing exit code, else 0."""
     from ..errors import InputError
     from ..study import local_member_path
 
@@ -73,9 +72,7 @@ def each_source(args, run_one, needs_scan: bool = False, per_source: tuple[str, 
     study = study_from(args.latents)
     members = [study.member(picked)] if picked is not None else study.members
     for option in per_source:
-        value = getattr(args, option)
-        fixed = next((text for text in value if "{source}" not in text), None) if isinstance(value, list) else (
-            value if value and "{source}" not in value else None)
+        fixed = next((path for path in _paths(getattr(args, option)) if "{source}" not in path), None)
         if fixed is not None and len(members) > 1:
             example = Path(fixed).with_name("{source}" + Path(fixed).suffix)
             pick = ", or pick one source with --source NAME" if hasattr(args, "study_source") else ""
@@ -89,13 +86,17 @@ def each_source(args, run_one, needs_scan: bool = False, per_source: tuple[str, 
         one = {**vars(args), "latents": str(local_member_path(member)), "out": str(Path(args.out) / member.name),
                "member": member.name}
         for option in per_source:
-            value = one[option]
-            one[option] = ([text.replace("{source}", member.name) for text in value] if isinstance(value, list)
-                           else value.replace("{source}", member.name) if value else value)
+            paths = [path.replace("{source}", member.name) for path in _paths(one[option])]
+            one[option] = paths if isinstance(one[option], list) else (paths or [None])[0]
         code = run_one(argparse.Namespace(**one))
         if code:
             return code
     return 0
+
+
+def _paths(value) -> list[str]:
+    """An option's paths: its list, its one path, or none."""
+    return value if isinstance(value, list) else [value] if value else []
 
 
 def study_name(text: str) -> str:
