@@ -60,8 +60,9 @@ def test_one_clustering_of_a_study_finds_the_grains_its_scans_share(textured, tm
                  "--smooth", "1", "--out", str(out)]) == 0
     said = capsys.readouterr().out
     assert "study p+2: 3 sources, 2,304 rows in one clustering" in said and "\n  r: 0: " in said
-    assert sorted(p.name for p in out.iterdir()) == [f"cluster_assignments__{TAG}.csv", f"cluster_fractions__{TAG}.csv",
-                                                    f"cluster_fractions__{TAG}.png", f"cluster_report__{TAG}.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        f"cluster_assignments__{TAG}.csv", f"cluster_fractions__{TAG}.csv", f"cluster_fractions__{TAG}.png",
+        *(f"cluster_pca__{TAG}__{name}.png" for name in "pqr"), f"cluster_report__{TAG}.json"]
     table = pd.read_csv(out / f"cluster_assignments__{TAG}.csv")
     assert list(table.columns) == ["source", "row", "x_um", "y_um", *(f"latent_{d}" for d in range(8)), "cluster"]
     for name, scan in scans.items():
@@ -94,6 +95,8 @@ def test_one_clustering_of_a_study_finds_the_grains_its_scans_share(textured, tm
     assert report["fractions"]["q"]["counts"] == {str(k): int(v) for k, v in counted["q"].items()}
     assert report["outputs"]["fractions_figure"]["name"] == f"cluster_fractions__{TAG}.png"
     assert (out / f"cluster_fractions__{TAG}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [f["name"] for f in report["outputs"]["source_figures"].values()] == [
+        f"cluster_pca__{TAG}__{name}.png" for name in "pqr"]
     assert str(tmp_path) not in json.dumps(report)  # no server path
     refused(["rerun", out / f"cluster_report__{TAG}.json"], capsys, "running the same cluster command on the study")
 

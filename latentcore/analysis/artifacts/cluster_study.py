@@ -6,6 +6,8 @@ folder, beside the files a run on one latents file writes (`cluster`: the same j
 - `cluster_fractions__{tag}.csv`: `source, cluster, count, fraction`, every cluster of every source (a count of 0
   included), the fractions of a source summing to 1 (`fractions.fractions_table`);
 - `cluster_fractions__{tag}.png`: the fractions as stacked bars, a bar per source;
+- `cluster_{view}__{tag}__{source}.png`: each scan's clusters on its own map, beside its rows on the scatter of
+  every row (`view`: `pca`, `umap` or `latent_bc`, as one file's figure);
 - `cluster_report__{tag}.json`: the cluster report, with the study (its name, model, and each member's name,
   SHA-256 and rows), every member as an input, and the counts and fractions per source.
 
@@ -98,6 +100,33 @@ def about_member(name: str):
         raise InputError(f"member {name}: {exc}") from None  # its file named after the member
 
 
+def source_figure_name(job: ClusterJob, view: str, source: str) -> str:
+    """`cluster_{view}__{tag}__{source}.png`: one scan's clusters, beside the rows of that scan on the scatter."""
+    return f"cluster_{view}__{job.tag}__{source}.png"
+
+
+def write_source_figures(job: ClusterJob, inputs: ClusterInputs, labels, out_dir, browser="auto",
+                         dpi: float = 300) -> dict:
+    """Each scan's cluster panels (its own map and its rows on the study's scatter: one PCA or UMAP of every row);
+    returns {source: {"name", "engine"}}, sources without coordinates left out."""
+    from ...figures import write_png
+    from .cluster import ScatterView, cluster_figure, scatter_view
+
+    view = scatter_view(job, inputs)
+    written = {}
+    for index, source in enumerate(inputs.source_names):
+        mine = (inputs.sources == index) & np.isfinite(inputs.x)
+        if not mine.any():
+            continue
+        part = ScatterView(view.kind, view.horizontal[mine], view.vertical[mine], view.x_title, view.y_title)
+        figure = cluster_figure(job, inputs.x[mine], inputs.y[mine], inputs.latent[mine], part,
+                                np.asarray(labels)[mine], inputs.units)
+        figure.update_layout(title=f"{source}: {job.method} clusters of the study ({job.tag})")
+        name = source_figure_name(job, view.kind, source)
+        written[source] = {"name": name, "engine": write_png(figure, Path(out_dir) / name, browser=browser, dpi=dpi)}
+    return written
+
+
 def study_record(study) -> dict:
     """The study as a report records it: name, model, and each member by name, SHA-256 and rows."""
     return {"name": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,
@@ -118,6 +147,8 @@ def run_study_cluster_job(job: ClusterJob, study, out_dir, *, png: bool = True, 
     outputs = write_fractions(fractions, CLUSTER, out_dir, fractions_names(job),
                               f"cluster fractions per source<br><sup>{job.tag}</sup>", png=png, browser=browser,
                               dpi=dpi)
+    if png and inputs.x is not None:
+        outputs["source_figures"] = write_source_figures(job, inputs, result.labels, out_dir, browser, dpi)
     report = {**report, "study": study_record(study), "fractions": fractions_record(fractions, CLUSTER),
               "outputs": {**report["outputs"], **outputs}}
     write_json(Path(out_dir) / cluster_names(job)["report"], report)
