@@ -1,7 +1,10 @@
-"""The analysis commands on a study (several latents files, or one NAME.study.json): one clustering of every row
-of three simulated scans that share their grains' orientations (latentcore/demo/simulate.py, `orientation_seed`),
-each scan smoothed over its own grid, with each source's cluster fractions; every refusal one line naming the
-member. Latents are real HDF5 files: the PCA of the three scans' patterns, as one model would make them."""
+"""The analysis commands on a study (several latents files, a glob, or one NAME.study.json), on three simulated scans
+that share their grains' orientations (latentcore/demo/simulate.py, `orientation_seed`): `cluster` (one clustering of
+every row, each scan smoothed over its own grid, each source's cluster fractions; it finds a grain's orientation as
+one cluster in every scan), `umap` (one embedding, each source's table kept), `maps`, `rank` and `mean-pattern` (each
+source on its own scan and data file) and `probe` (one scan's labels predicted on the others). Every refusal is one
+line naming the member or the option. Latents are real HDF5 files: the PCA of the three scans' patterns, as one model
+would make them."""
 import json
 from pathlib import Path
 
