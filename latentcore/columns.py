@@ -7,9 +7,9 @@ names of its output:
 - `ROW`: the row id in the latents file (the row's position in its partitions, stacked in order): tables join on it;
 - `coordinate_names(units)`: scan coordinates with their unit in the name, `x_um`, `y_um` (`x_nm`, ... for a scan
   stored in another unit);
-- `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `latent_name(d)`
-  (`latent_3`), `embedding_name(method, i)` (`umap_0`, `pca_1`), and a line profile's `distance_name(units)`
-  (`distance_um`), `MISORIENTATION_TO_FIRST` and `MISORIENTATION_TO_PREVIOUS`: the columns of each output;
+- `LABEL`, `CLUSTER`, `BANDCONTRAST`, `PROBABILITY`, `GIVEN`, `SELECTED`, `COSINE_DISTANCE`, `COUNT`, `FRACTION`,
+  `latent_name(d)` (`latent_3`), `embedding_name(method, i)` (`umap_0`, `pca_1`), and a line profile's
+  `distance_name(units)` (`distance_um`), `MISORIENTATION_TO_FIRST` and `MISORIENTATION_TO_PREVIOUS`: the columns of each output;
 - the grain table's (one row per grain, not per latents row): `GRAIN`, `POINTS`, `area_name(units)` (`area_um2`),
   `ecd_name(units)` (`ecd_um`), `CENTROID` + a coordinate name (`centroid_x_um`), `PHASE`, `EULER_DEG`, `GOS`, `KAM`,
   `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`.
@@ -45,6 +45,8 @@ LATENT_NORM = "latent_norm"  # the norm of a grain's mean latent vector
 CLASS_FRACTION = "class_fraction"  # the share of a grain's points in the class most of them have
 MISORIENTATION_TO_FIRST = "misorientation_to_first_deg"  # along a line profile, to its first indexed pixel
 MISORIENTATION_TO_PREVIOUS = "misorientation_to_previous_deg"  # along a line profile, to the pixel before
+COUNT = "count"  # rows of a source in a cluster (or of a label)
+FRACTION = "fraction"  # that count over the source's rows
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
 # a point's place in the inverse pole figure (stereographic), not references.npz's IPF colour maps `ipf_x`, `ipf_y`

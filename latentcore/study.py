@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .columns import ROW, SOURCE, coordinate_names
+from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
 from .latents import Latents, model_record, read_latents
 from .outputs import MODEL_SEPARATOR, SUFFIX
@@ -276,7 +277,8 @@ def study_locations(items, settings=None) -> list[str]:
         elif Path(item).is_dir():
             files = sorted(str(p) for p in Path(item).glob(f"*{SUFFIX}") if p.is_file())
             if not files:
-                raise InputError(f"holds no *{SUFFIX} files: extract latents into it first, or name the files", item)
+                raise InputError(f"holds no *{SUFFIX} files: extract latents into it first, or name the files; "
+                                 f"{EXTRACT_FIRST}", item)
             found += files
         elif glob.has_magic(item):
             files = sorted(p for p in glob.glob(item) if Path(p).is_file())

@@ -138,23 +138,27 @@ def parse_rows(text: str, n_rows: int) -> np.ndarray:
     return _checked_rows(np.concatenate(parts), n_rows, "rows")
 
 
-def table_rows(path, n_rows: int, cluster: int | None = None, positions=None) -> np.ndarray:
+def table_rows(path, n_rows: int, cluster: int | None = None, positions=None,
+               source: str | None = None) -> np.ndarray:
     """The `row` column of a CSV (the UMAP and cluster tables carry it); with `cluster`, the rows whose
-    `cluster` column holds it. `positions` = (x, y, units) of the latents' rows: a table that gives the rows'
-    coordinates must give these (a table of another scan names rows that exist here too)."""
+    `cluster` column holds it; with `source`, the rows of that source of a study's table (its `source` column).
+    `positions` = (x, y, units) of the latents' rows: a table that gives the rows' coordinates must give these (a
+    table of another scan names rows that exist here too)."""
     import pandas as pd
 
     try:
         table = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as CSV ({exc}): give a table umap or cluster wrote", path) from exc
-    needed = ["row"] + (["cluster"] if cluster is not None else [])
+    needed = ["row"] + (["cluster"] if cluster is not None else []) + (["source"] if source is not None else [])
     missing = [name for name in needed if name not in table.columns]
     if missing:
-        raise InputError(f"missing column(s) {missing}; found {list(table.columns)}: give a table umap or cluster "
-                         "wrote", path)
+        raise InputError(f"missing column(s) {missing}; found {list(table.columns)}: give a table of these latents "
+                         f"(a study's: its cluster assignments or UMAP table)", path)
     if not pd.api.types.is_integer_dtype(table["row"]):
         raise InputError("the 'row' column must hold integer row ids: give a table umap or cluster wrote", path)
+    if source is not None:
+        table = table[table["source"].astype(str) == source]
     if cluster is not None:
         table = table[table["cluster"] == cluster]
     where = f"{Path(path).name}" + (f", cluster {cluster}" if cluster is not None else "")

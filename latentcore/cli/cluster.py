@@ -1,8 +1,13 @@
 """Clustering: `cluster` ((latent, band contrast) pairs, whole latent vectors or their UMAP, with a JSON report
 that reproduces it) and `rerun` (a report's job again, compared with the report's assignments).
 
-    python -m latentcore cluster LATENTS [--bandcontrast CSV|scan:NAME] [--dim K] --method gmm|kmeans|dbscan|hdbscan
-                                 [--features pair|latent|umap] [params] [--roi x0,x1,y0,y1] [--smooth SIGMA] --out DIR
+    python -m latentcore cluster LATENTS... | NAME.study.json [--bandcontrast CSV|scan:NAME] [--dim K]
+                                 --method gmm|kmeans|dbscan|hdbscan [--features pair|latent|umap] [params]
+                                 [--roi x0,x1,y0,y1] [--smooth SIGMA] --out DIR
+
+Several latents files (or a folder, a quoted glob, a NAME.study.json) are a study: one clustering of every row of
+every source, each scan smoothed over its own grid, and each source's cluster fractions
+(`analysis/artifacts/cluster_study.py`).
     python -m latentcore rerun cluster_report__TAG.json [--out DIR]
 """
 from __future__ import annotations
@@ -10,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option, bandcontrast)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option, add_roi_option,
+                      add_seed_option, add_smooth_option, bandcontrast, one_latents_file, study_from)
 
 # command-line option -> (methods it applies to, parameter name)
 CLUSTER_OPTIONS = {
@@ -28,11 +33,12 @@ CLUSTER_OPTIONS = {
 
 
 def add_cluster(subparsers):
-    p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors")
-    p.add_argument("latents")
+    p = subparsers.add_parser("cluster", help="cluster (latent, band contrast) pairs or latent vectors, of one "
+                                              "latents file or of a study (one clustering of every source)")
+    add_latents_argument(p)
     p.add_argument("--bandcontrast", type=bandcontrast,
-                   help="CSV x,y,bandcontrast (full field or the ROI), or scan:NAME for a per-point map the "
-                        "scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default for --features "
+                   help="CSV x,y,bandcontrast (full field or the ROI; one file only), or scan:NAME for a per-point map "
+                        "the scan's latents carry (e.g. 'scan:Band Contrast', 'scan:IQ'); default for --features "
                         "pair: 'scan', the scan's own band-contrast map (Oxford Band Contrast, EDAX IQ); "
                         "whole vectors (latent, umap) use none unless given (the CSV then has a bandcontrast "
                         "column)")
@@ -77,18 +83,46 @@ def run_cluster(args) -> int:
     chosen = args.bandcontrast
     if chosen is None and args.features == "pair":
         chosen = BandContrast.scan_map()  # the scan's own band-contrast map
-    job = ClusterJob(latents=args.latents, bandcontrast=chosen, method=args.method, dim=args.dim,
-                     features=args.features, params=cluster_params(args),
+    params = cluster_params(args)  # refused before a study's members are read
+    single = one_latents_file(args.latents)
+    study = None if single else study_from(args.latents)
+    job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
+                     dim=args.dim, features=args.features, params=params,
                      roi=args.roi, partition=args.partition, smooth=args.smooth)
-    report = run_cluster_job(job, args.out, png=not args.no_png)
+    if study is None:
+        report = run_cluster_job(job, args.out, png=not args.no_png)
+    else:
+        from ..analysis.artifacts.cluster_study import run_study_cluster_job
+
+        report = run_study_cluster_job(job, study, args.out, png=not args.no_png)
     smoothed = f", features smoothed with sigma {job.smooth:g} grid steps" if job.smooth else ""
     print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{smoothed}")
     print(report["fit_summary"])
     for warning in report["warnings"]:
         print(f"warning: {warning}")
+    if study is not None:
+        print(study_fractions_lines(report))
     print(f"wrote {Path(args.out) / report['outputs']['assignments']['name']} and "
-          f"{report['outputs']['report']['name']}")
+          f"{report['outputs']['report']['name']}" + (f" ({report['outputs']['fractions']['name']}: the fractions "
+                                                      f"per source)" if study is not None else ""))
     return 0
+
+
+def _study_label(latents: list[str], study) -> str:
+    """What a study's job names as its latents: the study file, else the study's name (its files are its inputs)."""
+    from ..study import STUDY_SUFFIX
+
+    return latents[0] if latents[0].endswith(STUDY_SUFFIX) else study.name
+
+
+def study_fractions_lines(report: dict) -> str:
+    """The study and, per source, the fraction of its rows in each cluster."""
+    lines = [f"study {report['study']['name']}: {len(report['study']['members'])} sources, "
+             f"{report['study']['rows']:,} rows in one clustering"]
+    for source, part in report["fractions"].items():
+        shares = ", ".join(f"{cluster}: {fraction:.1%}" for cluster, fraction in part["fractions"].items())
+        lines.append(f"  {source}: {shares}")
+    return "\n".join(lines + [f"note: {note}" for note in report["study"]["notes"]])
 
 
 # option -> (lowest allowed value, whether the lowest is excluded): checked before any fit

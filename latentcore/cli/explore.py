@@ -2,10 +2,15 @@
 `mean-pattern` (the mean pattern of chosen rows, read from the data file the latents came from) and `profile` (the
 values along a line drawn on the scan).
 
-    python -m latentcore umap LATENTS [--out table.parquet|csv] [--method umap|pca]
-    python -m latentcore maps LATENTS [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth SIGMA] --out DIR
-    python -m latentcore mean-pattern LATENTS --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
+    python -m latentcore umap LATENTS... [--out table.parquet|csv] [--method umap|pca]
+    python -m latentcore maps LATENTS... [--source NAME] [--roi x0,x1,y0,y1] [--dims 0,3,5-7] [--smooth S] --out DIR
+    python -m latentcore mean-pattern LATENTS... --source FILE (--rows 0-99,150 | --table CSV [--cluster K]) --out DIR
     python -m latentcore profile LATENTS --line X0,Y0,X1,Y1 [--scan SCAN] [--bandcontrast CSV|scan:NAME] --out DIR
+
+LATENTS: one latents file, or a study (several, a folder, a quoted glob, or one NAME.study.json): `umap` embeds the
+study as one (`embedding.study`); `maps` and `mean-pattern` run on each source, into `--out/<source>`
+(`options.each_source`; the mean pattern's data file named per source by `{source}` in `--source`, its rows the
+source's rows of a study's `--table`).
 """
 from __future__ import annotations
 
@@ -13,26 +18,35 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, about_file
-from .options import (add_figure_options, add_out_option, add_partition_option, add_roi_option, add_seed_option,
-                      add_smooth_option, bandcontrast, partitions_from)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option, add_roi_option,
+                      add_seed_option, add_smooth_option, add_source_option, bandcontrast, each_source,
+                      one_latents_file, partitions_from, study_from)
 
 
 def add_umap(subparsers):
-    p = subparsers.add_parser("umap", help="2-D embedding of a latents file as a table")
-    p.add_argument("latents")
-    add_out_option(p, "table.parquet or table.csv (default: <stem>_<method>.parquet beside the latents)",
-                   required=False)
+    p = subparsers.add_parser("umap", help="2-D embedding of a latents file, or of a study, as a table")
+    add_latents_argument(p)
+    add_out_option(p, "table.parquet or table.csv (default: <stem>_<method>.parquet beside the latents; a study: "
+                      "<study>_<method>.parquet beside its study file, else here)", required=False)
     p.add_argument("--method", choices=("umap", "pca"), default="umap")
-    p.add_argument("--partitions", help="comma-separated (default: all)")
+    p.add_argument("--partitions", help="comma-separated (default: all; one latents file only)")
     add_seed_option(p)
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--min-dist", type=float, default=0.1)
+    study = p.add_argument_group("a study: fitted on a seeded sample of its rows, every row placed source by source, "
+                                 "each source's table kept in <out folder>/<study>_<method>-<fit>/")
+    study.add_argument("--sample-size", type=int, help="rows the embedding is fitted on (default: 30,000)")
+    study.add_argument("--scheduler", help="place the sources as Dask tasks: 'local' (a LocalCluster) or a "
+                                           "scheduler address tcp://host:port (default: in this process)")
+    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.set_defaults(func=run_umap)
 
 
 def add_maps(subparsers):
-    p = subparsers.add_parser("maps", help="latent dimensions as maps over the scan (NPY + PNG)")
-    p.add_argument("latents")
+    p = subparsers.add_parser("maps", help="latent dimensions as maps over the scan (NPY + PNG); a study's: each "
+                                           "source's over its own scan")
+    add_latents_argument(p)
+    add_source_option(p)
     add_out_option(p, "output folder")
     add_roi_option(p)
     p.add_argument("--dims", help="e.g. 0,3,5-7 (default: all)")
@@ -46,9 +60,11 @@ def add_maps(subparsers):
 
 def add_mean_pattern(subparsers):
     p = subparsers.add_parser("mean-pattern", help="the mean pattern of chosen rows (a selection, a cluster), "
-                                                   "read from the data file the latents came from")
-    p.add_argument("latents")
-    p.add_argument("--source", required=True, help="the data file the latents were extracted from")
+                                                   "read from the data file the latents came from; a study's: "
+                                                   "each source's, into --out/<source>")
+    add_latents_argument(p)
+    p.add_argument("--source", required=True, help="the data file the latents were extracted from (a study: "
+                                                   "{source} in the path names each source's, data/{source}.h5)")
     rows = p.add_mutually_exclusive_group(required=True)
     rows.add_argument("--rows", help="row ids, e.g. 0-99,150 (the `row` of the UMAP and cluster tables)")
     rows.add_argument("--table", help="a CSV with a `row` column: a UMAP table, or a cluster table with --cluster")
@@ -85,11 +101,16 @@ def _line(text: str):
 
 
 def run_umap(args) -> int:
+    single = one_latents_file(args.latents)
+    if single is None:
+        return run_study_umap(args, study_from(args.latents))
+    args.latents = single
     from ..analysis.embedding.fit import embed, embedding_names, embedding_table
     from ..latents import read_latents
-    from ..storage import atomic_path
-    from ..storage.csv_cells import neutralised_table
 
+    if args.sample_size is not None or args.scheduler is not None or args.workers is not None:
+        raise InputError("--sample-size, --scheduler and --workers apply to a study (several latents files or a "
+                         "NAME.study.json): leave them out for one file")
     latents = read_latents(args.latents)
     partitions = partitions_from(args)
     missing = [p for p in partitions or () if p not in latents.partitions]
@@ -104,6 +125,41 @@ def run_umap(args) -> int:
     table = embedding_table(table, coords, args.method, *((latents.x, latents.y) if on_scan else (None, None)),
                             units=latents.units)  # `row`: the row id the cluster tables join on
     out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
+    write_table(table, out)
+    print(f"wrote {out} ({len(table)} rows)")
+    return 0
+
+
+def run_study_umap(args, study) -> int:
+    """One embedding of every row of the study (`embedding.study.embed_study`): each source's table kept in the
+    embedding's folder beside `--out`, and the whole study's table (`source, row, x_um, y_um, umap_0, umap_1`)."""
+    from ..analysis.embedding.study import embed_study, read_study_embedding
+    from ..study import STUDY_SUFFIX
+
+    if args.partitions:
+        raise InputError("--partitions applies to one latents file: a study embeds every row of every member; leave "
+                         "it out")
+    beside = Path(args.latents[0]).parent if args.latents[0].endswith(STUDY_SUFFIX) else Path()
+    out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("the table is written as .parquet or .csv: name --out so", out)
+    params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
+    done = embed_study(study, out.parent, method=args.method, random_state=args.seed, sample_size=args.sample_size,
+                       scheduler=args.scheduler, workers=args.workers, **params)
+    table = read_study_embedding(study, done.folder)
+    write_table(table, out)
+    print(f"wrote {out} ({len(table):,} rows of {len(study.members)} sources; each source's table in "
+          f"{done.folder})\n{done.report['approximation']}")
+    for note in study.notes:
+        print(f"note: {note}")
+    return 0
+
+
+def write_table(table, out: Path) -> None:
+    """A table as Parquet or CSV (by its suffix), written atomically."""
+    from ..storage import atomic_path
+    from ..storage.csv_cells import neutralised_table
+
     with atomic_path(out) as tmp:
         if out.suffix.lower() == ".csv":
             neutralised_table(table).to_csv(tmp, index=False)  # metadata columns may hold user text
@@ -111,11 +167,13 @@ def run_umap(args) -> int:
             table.to_parquet(tmp, index=False)
         else:
             raise InputError("the table is written as .parquet or .csv: name --out so", out)
-    print(f"wrote {out} ({len(table)} rows)")
-    return 0
 
 
 def run_maps(args) -> int:
+    return each_source(args, maps_of_file, needs_scan=True)
+
+
+def maps_of_file(args) -> int:
     from ..analysis.artifacts.latent_maps import MapsJob, run_maps_job
     from ..analysis.maps import parse_dims
     from ..latents import read_latents
@@ -133,7 +191,12 @@ def run_maps(args) -> int:
 
 def run_mean_pattern(args) -> int:
     """Writes mean_pattern__{tag}.npy (float64, the items' shape), .png (with its colour bar) and .json (the
-    rows' count and digest, parameters, inputs' SHA-256, versions)."""
+    rows' count and digest, parameters, inputs' SHA-256, versions); a study's: each source's (its rows of a study's
+    --table, its data file by --source's {source}), into --out/<source>."""
+    return each_source(args, mean_pattern_of_file, per_source=("source",))
+
+
+def mean_pattern_of_file(args) -> int:
     from ..analysis.artifacts.mean_pattern import MeanPatternJob, run_mean_pattern_job
     from ..analysis.items import parse_rows, table_rows
     from ..latents import read_latents
@@ -143,7 +206,8 @@ def run_mean_pattern(args) -> int:
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
-    rows = parse_rows(args.rows, n_rows) if args.rows else table_rows(args.table, n_rows, args.cluster, positions)
+    rows = (parse_rows(args.rows, n_rows) if args.rows
+            else table_rows(args.table, n_rows, args.cluster, positions, source=args.member))
     job = MeanPatternJob(args.latents, args.source, rows, cluster=args.cluster, rows_text=args.rows, table=args.table)
     report = run_mean_pattern_job(job, args.out, png=not args.no_png, dpi=args.dpi, latents=latents)
     outputs, engine = report["outputs"], report["figure_engine"]

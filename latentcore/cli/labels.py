@@ -1,27 +1,32 @@
 """Label commands: `probe`, `export` (a labelled training set from the source), `compare` (two latents files).
 
-    python -m latentcore probe LATENTS --labels labels.csv --out DIR [--method logistic|knn] [--smooth SIGMA]
+    python -m latentcore probe LATENTS... --labels labels.csv --out DIR [--method logistic|knn] [--smooth SIGMA]
                                [--min-confidence P]
     python -m latentcore export SOURCE --labels labels.csv --out subset.npz|subset.h5 [--test-fraction F] [--seed S]
     python -m latentcore compare LATENTS_A LATENTS_B --labels labels.csv [--out report.json] [--smooth SIGMA]
 
-`export` writes the labelled rows' own patterns or cutouts (read from SOURCE, the file the latents came from);
-latents themselves become training sets through `latentcore.export` (the Python API).
+`probe` on a study (several latents files or a NAME.study.json) takes labels with a `source` column and predicts
+every row of every source (`labels.probe_study`). `export` writes the labelled rows' own patterns or cutouts (read
+from SOURCE, the file the latents came from); latents themselves become training sets through `latentcore.export`
+(the Python API).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from .options import add_figure_options, add_out_option, add_seed_option, add_smooth_option
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_seed_option, add_smooth_option,
+                      one_latents_file, study_from)
 
 LABELS_HELP = "CSV x,y,label (scans, matched by coordinates) or row,label"
 
 
 def add_probe(subparsers):
-    p = subparsers.add_parser("probe", help="predict labels over every row (linear probe or kNN): CSV, JSON, PNG")
-    p.add_argument("latents", help="a *_latents.h5 file")
-    p.add_argument("--labels", required=True, help=LABELS_HELP)
+    p = subparsers.add_parser("probe", help="predict labels over every row (linear probe or kNN): CSV, JSON, PNG; "
+                                            "over a study: every row of every source, and each source's fractions")
+    add_latents_argument(p)
+    p.add_argument("--labels", required=True, help=LABELS_HELP + "; a study's: source,row,label or "
+                                                                 "source,x_um,y_um,label")
     add_out_option(p, "output folder")
     p.add_argument("--method", choices=("logistic", "knn"), default="logistic")
     add_smooth_option(p)
@@ -70,9 +75,15 @@ def run_probe(args) -> int:
     if args.n_neighbors is not None and args.method != "knn":
         raise InputError("--neighbors is the k of --method knn: leave it out, or add --method knn")
     params = {"n_neighbors": args.n_neighbors} if args.n_neighbors is not None else None
-    report = probe.run_probe(args.latents, args.labels, args.out, method=args.method, smooth=args.smooth,
-                             cv=args.cv, random_state=args.seed, params=params, min_confidence=args.min_confidence,
-                             png=not args.no_png, dpi=args.dpi)
+    options = {"method": args.method, "smooth": args.smooth, "cv": args.cv, "random_state": args.seed,
+               "params": params, "min_confidence": args.min_confidence, "png": not args.no_png, "dpi": args.dpi}
+    single = one_latents_file(args.latents)
+    if single is not None:
+        report = probe.run_probe(single, args.labels, args.out, **options)
+    else:
+        from ..analysis.labels.probe_study import run_study_probe
+
+        report = run_study_probe(study_from(args.latents), args.labels, args.out, **options)
     cv = report["cross_validation"]
     for note in report["notes"]:
         print(f"note: {note}")
@@ -81,6 +92,8 @@ def run_probe(args) -> int:
     if args.min_confidence:
         print(f"{report['unknown']['n_rows']:,} of {report['n_rows']:,} rows unknown (highest probability below "
               f"{args.min_confidence:g})")
+    for source, part in report.get("fractions", {}).items():  # a study's
+        print(f"  {source}: " + ", ".join(f"{label} {fraction:.1%}" for label, fraction in part["fractions"].items()))
     outputs = report["outputs"]
     print(f"wrote {Path(args.out) / outputs['predictions']['name']} and {outputs['report']['name']}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from pathlib import Path
 
 DPI_RANGE = (10.0, 2400.0)  # below 10 a figure is a few pixels; above 2400 one PNG can take gigabytes
 
@@ -16,6 +17,18 @@ def add_latents_argument(parser) -> None:
     parser.add_argument("latents", nargs="+", metavar="LATENTS",
                         help="a latents file; several, a folder or a quoted glob (one study of them: every row named "
                              "by its source); or one NAME.study.json")
+
+
+def one_latents_file(latents: list[str]) -> str | None:
+    """The latents file when `latents` names one (not a study file, a folder or a glob): the command then runs
+    as on one file, untouched by studies; None for a study."""
+    import glob
+
+    from ..study import STUDY_SUFFIX
+
+    [text, *more] = latents
+    study = more or text.endswith(STUDY_SUFFIX) or Path(text).is_dir() or glob.has_magic(text)
+    return None if study else text
 
 
 def study_from(latents: list[str], settings=None, root=None):
@@ -35,6 +48,55 @@ def study_from(latents: list[str], settings=None, root=None):
     locations = study_locations(latents, settings)
     name = re.sub(r"[^A-Za-z0-9._+-]+", "-", source_name(locations[0])).strip("._+-")[:90] or "study"
     return make_study(name if len(locations) == 1 else f"{name}+{len(locations) - 1}", locations, settings)
+
+
+def add_source_option(parser) -> None:
+    """--source NAME: which source of a study a per-source command runs on (`each_source`)."""
+    parser.add_argument("--source", dest="study_source", metavar="NAME",
+                        help="a study's source to run on (default: each, into a subfolder of --out named by it)")
+
+
+def each_source(args, run_one, needs_scan: bool = False, per_source: tuple[str, ...] = ()) -> int:
+    """Run a command made for one latents file (`run_one(args)`) on that file, or on each source of the study
+    `args.latents` names (or `--source`'s one), each into `--out/<source>` (`args.member`: the source's name, None
+    for one file); with `needs_scan`, a source without coordinates is left out and said. `per_source`: options naming
+    a file of one scan (a reference map), which on several sources must hold `{source}` in their path, replaced by
+    each source's name. Returns the first failing exit code, else 0."""
+    from ..errors import InputError
+    from ..study import local_member_path
+
+    single = one_latents_file(args.latents)
+    picked = getattr(args, "study_source", None)
+    if single is not None and picked is None:
+        return run_one(argparse.Namespace(**{**vars(args), "latents": single, "member": None}))
+    study = study_from(args.latents)
+    members = [study.member(picked)] if picked is not None else study.members
+    for option in per_source:
+        fixed = next((path for path in _paths(getattr(args, option)) if "{source}" not in path), None)
+        if fixed is not None and len(members) > 1:
+            example = Path(fixed).with_name("{source}" + Path(fixed).suffix)
+            pick = ", or pick one source with --source NAME" if hasattr(args, "study_source") else ""
+            raise InputError(f"--{option} {fixed} is one scan's file, and the study has {len(members)} sources: "
+                             f"put {{source}} in its path for a file per source ({example}){pick}")
+    for member in members:
+        if needs_scan and not member.coordinates:
+            print(f"{member.name}: no coordinates, no maps (not a scan)")
+            continue
+        print(f"{member.name}:")
+        one = {**vars(args), "latents": str(local_member_path(member)), "out": str(Path(args.out) / member.name),
+               "member": member.name}
+        for option in per_source:
+            paths = [path.replace("{source}", member.name) for path in _paths(one[option])]
+            one[option] = paths if isinstance(one[option], list) else (paths or [None])[0]
+        code = run_one(argparse.Namespace(**one))
+        if code:
+            return code
+    return 0
+
+
+def _paths(value) -> list[str]:
+    """An option's paths: its list, its one path, or none."""
+    return value if isinstance(value, list) else [value] if value else []
 
 
 def study_name(text: str) -> str:

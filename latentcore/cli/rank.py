@@ -1,4 +1,6 @@
-"""`python -m latentcore rank LATENTS --reference FILE... --out DIR`: rank latent dimensions.
+"""`python -m latentcore rank LATENTS --reference FILE... --out DIR`: rank latent dimensions. A study's sources (several
+latents files or a NAME.study.json) are ranked each on its own, into `--out/<source>` (`--source NAME`: one); a
+reference, labels or components file of one scan then names each source's by `{source}` in its path.
 
 A reference (or `--labels`) file is a CSV with `x,y` and a value column, aligned to the latents'
 x,y by coordinate value (`FILE:COLUMN` picks the column), or an NPY in the latents' row order: see
@@ -10,16 +12,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .options import add_figure_options, add_out_option, add_partition_option, add_seed_option
+from .options import (add_figure_options, add_out_option, add_partition_option, add_seed_option, add_source_option,
+                      each_source)
 
 
 def add_rank(subparsers):
     from ..analysis import rank
 
     p = subparsers.add_parser("rank", help="rank latent dimensions against reference maps (CSV, JSON, figures)")
-    p.add_argument("latents", help="a *_latents.h5 file (or an (N, D) .npy)")
+    p.add_argument("latents", nargs="+", metavar="LATENTS",
+                   help="a *_latents.h5 file (or an (N, D) .npy); several, a folder or a quoted glob, or one "
+                        "NAME.study.json: each source ranked on its own (into --out/<source>)")
+    add_source_option(p)
     p.add_argument("--reference", nargs="+", default=[], metavar="FILE[:COLUMN]",
-                   help="reference maps: x,y,value CSV (aligned by coordinates) or (N,) / (N, k) NPY")
+                   help="reference maps: x,y,value CSV (aligned by coordinates) or (N,) / (N, k) NPY; on a study, "
+                        "{source} in the path names each source's file")
     p.add_argument("--labels", nargs="+", default=[], metavar="FILE[:COLUMN]",
                    help="reference clusterings (integer ids), scored by ARI/NMI")
     p.add_argument("--components", metavar="SOURCE", help="add PCA/NMF components of this pattern file's raw patterns")
@@ -41,6 +48,10 @@ def add_rank(subparsers):
 
 
 def run_rank(args) -> int:
+    return each_source(args, rank_file, per_source=("reference", "labels", "components"))
+
+
+def rank_file(args) -> int:
     from ..analysis import rank
     from ..analysis.references import component_maps, read_reference_files
     from ..latents import read_latents

@@ -7,7 +7,8 @@
 
 How a scan is made (the usual recipe for simulated EBSD maps, with a cheap pattern model instead of a
 master pattern):
-- grains: a Voronoi tessellation of the scan area, one uniformly random orientation per grain, and a
+- grains: a Voronoi tessellation of the scan area, one uniformly random orientation per grain (grain i of every
+  scan with the same `orientation_seed` has the same orientation: samples of one texture), and a
   small random misorientation per point (one of VARIANTS drawn per grain, an approximation that keeps
   the cost independent of the number of points);
 - patterns: Kikuchi-like bands on a gnomonic detector, one band per fcc reflector ({111}, {200},
@@ -54,6 +55,7 @@ class ScanSettings:
     bad_fraction: float = 0.03
     gain: tuple[float, float] = (0.75, 1.08)  # top-left, bottom-right
     seed: int = 0
+    orientation_seed: int | None = None  # the grains' orientations from this seed: scans of other seeds share them
 
     def __post_init__(self):
         if min(self.n_rows, self.n_columns) < 2 or self.pattern_size < 8:
@@ -94,7 +96,9 @@ def simulate_scan(settings: ScanSettings = ScanSettings()) -> SimulatedScan:
     is_boundary, neighbour_grain = grain_boundaries(grain_id.reshape(s.n_rows, s.n_columns))
     # each point takes one of VARIANTS misorientations of its grain: patterns are computed once per
     # (grain, variant), not per point, so large scans stay cheap
-    grain_rotations = Rotation.random(s.n_grains, random_state=rng.integers(2**31))
+    orientations = rng.integers(2**31)  # drawn either way: a seed gives the same scan as before the option
+    grain_rotations = Rotation.random(s.n_grains, random_state=orientations if s.orientation_seed is None
+                                      else s.orientation_seed)
     wobble = Rotation.from_rotvec(rng.normal(0, np.deg2rad(s.misorientation_deg), (VARIANTS, 3)))
     library = kikuchi_bands(wobble[np.tile(np.arange(VARIANTS), s.n_grains)] *
                             grain_rotations[np.repeat(np.arange(s.n_grains), VARIANTS)], s.pattern_size)

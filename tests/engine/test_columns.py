@@ -44,7 +44,7 @@ def test_the_names_the_code_writes_are_the_documented_ones():
                columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0), columns.GRAIN, columns.POINTS,
                columns.area_name("um"), columns.ecd_name("um"), columns.CENTROID + "x_um", columns.PHASE,
                *columns.EULER_DEG, columns.GOS, columns.KAM, columns.LATENT_SPREAD, columns.LATENT_NORM,
-               columns.CLASS_FRACTION, *columns.IPF_XY]
+               columns.CLASS_FRACTION, *columns.IPF_XY, columns.SOURCE, columns.COUNT, columns.FRACTION]
     assert undocumented(in_code, names) == []
     old = ["x", "y", "row_id", "x (µm)", "latent 3", "UMAP_1"]  # the names before one vocabulary
     assert undocumented(old, names) == old

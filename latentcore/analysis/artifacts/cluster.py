@@ -16,7 +16,8 @@ atomically, into one folder:
 
 Whole-vector clustering (`features` "latent" or "umap") needs no band contrast (`bandcontrast` None;
 the report records none) and, without an ROI or smoothing, no coordinates (cutouts: no x, y columns,
-no figure). The pair features need both. `rerun` runs a report's job again.
+no figure). The pair features need both. `rerun` runs a report's job again. A study's run (`cluster_study`) reads
+its rows member by member here (`read_cluster_rows`) and writes the same files, `source` first in the CSV.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...columns import BANDCONTRAST, CLUSTER, ROW, coordinate_names, latent_name
+from ...columns import BANDCONTRAST, CLUSTER, ROW, SOURCE, coordinate_names, latent_name
 from ...data.bandcontrast import BandContrast
 from ...errors import InputError, about_file
 from ...storage import sha256_file
@@ -203,17 +204,28 @@ class ClusterInputs:
     dims: tuple = ()  # the latent dimensions of `used`
     used: np.ndarray | None = None  # (N, len(dims)) float32: the latent columns the CSV holds
     model: dict | None = None  # the model that made the latents: {"name", "sha256"} (None: not recorded)
+    sources: np.ndarray | None = None  # a study's rows: each row's member (an index into `source_names`)
+    source_names: tuple = ()  # a study's sources, in order
 
 
 def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     """Read the latents and band contrast (when the job has it), restrict both to the ROI and align
-    them by x, y."""
+    them by x, y; then the job's features."""
+    inputs, rows = read_cluster_rows(job)
+    features, scale = job_features(job, rows, inputs.bandcontrast, inputs.x, inputs.y)
+    refuse_non_finite(job, features, rows)
+    return dataclasses.replace(inputs, features=features, scale=scale)
+
+
+def read_cluster_rows(job: ClusterJob, latents=None) -> tuple[ClusterInputs, np.ndarray]:
+    """The job's rows (in its partition and ROI) with their coordinates and band contrast, as `ClusterInputs`
+    without features, and the rows' latents (N, D). `latents`: the file already read (`read_latents`)."""
     from ...data import align_to_coordinates, read_bandcontrast
     from ...latents import model_record, read_latents
     from .._validation import check_dimensions
     from ..maps import slice_to_roi
 
-    latents = read_latents(job.latents)
+    latents = latents if latents is not None else read_latents(job.latents)
     partition = job.partition or next(iter(latents.partitions))
     if partition not in latents.partitions:
         raise InputError(f"no partition {partition!r}; it holds {sorted(latents.partitions)}: pick one of them",
@@ -257,18 +269,21 @@ def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
     bandcontrast = values if from_scan else align_to_coordinates(table, x, y) if has_bc else None
     with about_file(job.latents):
         dim = check_dimensions([job.dim], rows.shape[1])[0]
-    features, scale = job_features(job, rows, bandcontrast, x, y)
+    dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
+    used = np.asarray(rows[:, list(dims)], np.float32)
+    return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, None, latents.units, name,
+                         None, row_ids, dims, used, model_record(latents.attrs)), rows
+
+
+def refuse_non_finite(job: ClusterJob, features, rows) -> None:
+    """One line naming the file (the latents or the band-contrast table) when rows to cluster hold NaN or inf."""
     bad = ~np.isfinite(features).reshape(len(features), -1).all(axis=1)
     if bad.any():  # the clustering refuses them too, but cannot name the file
-        latent_bad = not np.isfinite((rows[:, dim] if job.features == "pair" else rows)[bad]).all()
-        culprit = job.latents if latent_bad or from_scan else bc.path
+        latent_bad = not np.isfinite((rows[:, job.dim] if job.features == "pair" else rows)[bad]).all()
+        culprit = job.latents if latent_bad or job.bandcontrast.from_scan else job.bandcontrast.path
         raise InputError(f"{int(bad.sum())} rows to cluster hold NaN or inf "
                          f"({'latents' if latent_bad else 'band contrast'}): fix that file, or set an ROI that "
                          "leaves them out", culprit)
-    dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
-    used = np.asarray(rows[:, list(dims)], np.float32)
-    return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, features, latents.units, name,
-                         scale, row_ids, dims, used, model_record(latents.attrs))
 
 
 def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray, tuple | None]:
@@ -301,15 +316,18 @@ def cluster_inputs(job: ClusterJob, inputs: ClusterInputs):
 
 
 def assignment_columns(inputs: ClusterInputs) -> list[str]:
-    """The CSV's columns: row, coordinates with their unit (scans), the latent columns used, band
-    contrast (when the job has it), cluster."""
+    """The CSV's columns: (a study's) source, row, coordinates with their unit (scans), the latent columns used,
+    band contrast (when the job has it), cluster."""
     coordinates = list(coordinate_names(inputs.units)) if inputs.x is not None else []
-    return ([ROW, *coordinates, *(latent_name(d) for d in inputs.dims)]
+    source = [SOURCE] if inputs.sources is not None else []
+    return ([*source, ROW, *coordinates, *(latent_name(d) for d in inputs.dims)]
             + ([BANDCONTRAST] if inputs.bandcontrast is not None else []) + [CLUSTER])
 
 
 def assignments_table(inputs: ClusterInputs, labels) -> pd.DataFrame:
     columns = {ROW: inputs.rows}
+    if inputs.sources is not None:
+        columns[SOURCE] = pd.Categorical.from_codes(inputs.sources, categories=list(inputs.source_names))
     if inputs.x is not None:
         columns.update(zip(coordinate_names(inputs.units), (inputs.x, inputs.y)))
     # latents are float32: written as such, their shortest exact text (not float64 digits)
@@ -344,9 +362,11 @@ def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto
     return report
 
 
-def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, root=None) -> dict:
+def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, root=None,
+                      inputs_record: dict | None = None) -> dict:
     """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`. Its inputs
-    are named relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere)."""
+    are named relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere); `inputs_record`:
+    the report's inputs when they are not the job's one latents file (a study's members)."""
     from ..cluster import describe_fit
     from ..smoothing import smoothing_record
 
@@ -363,8 +383,8 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, r
                       "raw values"},
         "model": inputs.model,  # what made the latents (their file's attributes): name, SHA-256
         "n_rows": int(len(result.labels)),
-        "inputs": {"latents": input_record(job.latents, out_dir, root),
-                   "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)},
+        "inputs": inputs_record or {"latents": input_record(job.latents, out_dir, root),
+                                    "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)},
         "versions": package_versions(VERSION_PACKAGES),
         "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                     "columns": assignment_columns(inputs)},

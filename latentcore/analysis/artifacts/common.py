@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ...storage import atomic_path, sha256_file
+from ...storage import atomic_path, is_s3_uri, sha256_file
 from ...storage.csv_cells import neutralised_table, quoting, write_arrow
 
 REPORT_FORMAT = 1
@@ -25,15 +25,17 @@ VERSION_PACKAGES = ("latentcore", "numpy", "scipy", "pandas", "scikit-learn", "h
                     "plotly", "kaleido", "matplotlib")
 
 
-def input_record(path, out_dir=None, root=None) -> dict:
-    """An input file as a report names it: its name, its SHA-256 and, with `out_dir` (the report's folder), its
-    path relative to that folder (`../scan_latents.h5`), kept only for an input inside `root` (the workspace;
-    None: anywhere)."""
+def input_record(path, out_dir=None, root=None, sha256: str | None = None) -> dict:
+    """An input file as a report names it: its name, its SHA-256 (computed unless given) and, with `out_dir` (the
+    report's folder), its path relative to that folder (`../scan_latents.h5`), kept only for an input inside
+    `root` (the workspace; None: anywhere). An `s3://` input: its name and the SHA-256 given."""
+    if is_s3_uri(str(path)):
+        return {"name": str(path).rsplit("/", 1)[-1], "sha256": sha256}
     path = Path(path)
     record = {"name": path.name}
     if out_dir is not None and (root is None or path.resolve().is_relative_to(Path(root).resolve())):
         record["path"] = Path(os.path.relpath(path.resolve(), Path(out_dir).resolve())).as_posix()
-    return {**record, "sha256": sha256_file(path)}
+    return {**record, "sha256": sha256 or sha256_file(path)}
 
 
 def bandcontrast_record(bandcontrast, out_dir=None, root=None) -> dict | None:

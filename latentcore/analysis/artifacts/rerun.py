@@ -19,6 +19,9 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
     report = read_report(report_path)
     if report["kind"] != "cluster":
         raise InputError(f"cannot rerun a report of kind {report['kind']!r}: give a cluster report", report_path)
+    if "study" in report:
+        raise InputError("a study's cluster report is made again by running the same cluster command on the study "
+                         "(rerun takes the report of one latents file)", report_path)
     job_fields = _job_fields(report, report_path)
     for role in ("latents", "bandcontrast"):
         if role == "bandcontrast" and job_fields.get("bandcontrast") is None:

@@ -72,8 +72,9 @@ class StudyFit:
         rest = np.setdiff1d(np.arange(len(rows)), sampled, assume_unique=True)
         coords = np.empty((len(rows), self.fitted.reference_coords.shape[1]), np.float32)
         coords[sampled] = self.fitted.reference_coords[lo:hi]
-        coords[rest] = self.fitted.transform(np.ascontiguousarray(rows[rest], np.float32),
-                                             reference_graph=self.graph, walk=self.walk)
+        if rest.size:  # none when the sample is every row of the study
+            coords[rest] = self.fitted.transform(np.ascontiguousarray(rows[rest], np.float32),
+                                                 reference_graph=self.graph, walk=self.walk)
         return coords
 
     def approximation(self, rows: int) -> str:

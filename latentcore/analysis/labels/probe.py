@@ -224,9 +224,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     `progress(done, total)`: the rows predicted so far (`probe`'s). Rows below `min_confidence` are `unknown`."""
     from ...latents import model_record, read_latents
     from ...storage import sha256_file
-    from ...versions import package_versions
-    from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_csv, write_json
-    from ..smoothing import smoothing_record
+    from ..artifacts.common import input_record, write_csv, write_json
 
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
     latents = read_latents(latents_path)
@@ -249,31 +247,42 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
                          result.classes, units=latents.units,
                          title=f"{method} probe: cross-validated accuracy {result.cv['accuracy_mean']:.3f}")
         engine = write_png(fig, out_dir / names["figure"], browser=browser, dpi=dpi)
+    job = {"latents": Path(latents_path).name, "labels": Path(labels_path).name, "method": method,
+           "smooth": float(smooth), "cv": int(cv), "random_state": int(random_state)}
+    inputs = {role: input_record(path, out_dir, root) for role, path in (("latents", latents_path),
+                                                                         ("labels", labels_path))}
+    outputs = {"predictions": {"name": names["predictions"], "sha256": sha256_file(csv_path)},
+               "report": {"name": names["report"]},
+               "figure": {"name": names["figure"], "engine": engine} if engine else None}
+    report = probe_report(tag, job, result, labelled, len(features), smooth, model_record(latents.attrs), inputs,
+                          outputs)
+    write_json(out_dir / names["report"], report)
+    return report
+
+
+def probe_report(tag: str, job: dict, result: ProbeResult, labelled: LabelledRows, n_rows: int, smooth: float,
+                 model: dict | None, inputs: dict, outputs: dict) -> dict:
+    """A probe's report: the job (with the result's parameters and threshold), classes, labelled and predicted
+    counts, unknown rows, cross-validation, smoothing, model, inputs (name, SHA-256, relative path), versions and
+    outputs."""
+    from ...versions import package_versions
+    from ..artifacts.common import VERSION_PACKAGES, now
+    from ..smoothing import smoothing_record
+
     counts = np.bincount(result.predicted[result.predicted >= 0], minlength=len(result.classes))
-    report = {
+    return {
         "kind": "probe", "format": 1, "tag": tag, "created": now(),
-        "job": {"latents": Path(latents_path).name, "labels": Path(labels_path).name, "method": method,
-                "smooth": float(smooth),
-                "cv": int(cv), "random_state": int(random_state), "params": result.params,
-                "min_confidence": result.min_confidence},
+        "job": {**job, "params": result.params, "min_confidence": result.min_confidence},
         "classes": result.classes, "labelled_counts": labelled.counts(),
         "predicted_counts": dict(zip(result.classes, counts.tolist())),
         "unknown": {"label": UNKNOWN, "min_confidence": result.min_confidence, "n_rows": result.n_unknown,
                     "rule": "the highest class probability below min_confidence"
-                            + (" (kNN: the fraction of the neighbours voting for the class)" if method == "knn"
+                            + (" (kNN: the fraction of the neighbours voting for the class)" if result.method == "knn"
                                else "")},
-        "cross_validation": result.cv, "n_rows": len(features), "n_labelled": len(labelled.rows), "notes": result.notes,
+        "cross_validation": result.cv, "n_rows": n_rows, "n_labelled": len(labelled.rows), "notes": result.notes,
         "smoothing": {**smoothing_record(smooth), "applies_to": "the latents the probe is trained on and predicts"},
-        "model": model_record(latents.attrs),
-        "inputs": {role: input_record(path, out_dir, root) for role, path in (("latents", latents_path),
-                                                                              ("labels", labels_path))},
-        "versions": package_versions(VERSION_PACKAGES),
-        "outputs": {"predictions": {"name": names["predictions"], "sha256": sha256_file(csv_path)},
-                    "report": {"name": names["report"]},
-                    "figure": {"name": names["figure"], "engine": engine} if engine else None},
+        "model": model, "inputs": inputs, "versions": package_versions(VERSION_PACKAGES), "outputs": outputs,
     }
-    write_json(out_dir / names["report"], report)
-    return report
 
 
 def check_one_source(a, b, path_a, path_b, unknown_source: bool = False) -> None:
