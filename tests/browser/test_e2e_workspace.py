@@ -18,10 +18,10 @@ def test_reload_restores_a_workspace_that_another_user_never_sees(app_url, brows
     panel(first, "umap_scatter")
     settle(first)
     panel_click_row(first, "umap_scatter", 10)
-    first.locator("h3", has_text="Selected: 1 points").wait_for(timeout=30_000)
+    first.locator("h3", has_text="Selected: 1 point").wait_for(timeout=30_000)
     umap_box(first, 0.02, 0.02, 0.6, 0.98)
     first.wait_for_function("() => [...document.querySelectorAll('h3')].some("
-                            "h => h.innerText.startsWith('Selected:') && !h.innerText.includes('Selected: 1 points'))",
+                            "h => h.innerText.startsWith('Selected:') && !/Selected: 1 point\\b/.test(h.innerText))",
                             timeout=30_000)
     heading = first.locator("h3", has_text="Selected:").first.inner_text()
     count = int(heading.split()[1].replace(",", ""))
