@@ -181,7 +181,8 @@ def page_runs(sides: list[int], dims: int, checkouts: dict, repeats: int) -> Non
             for repeat in range(repeats):
                 for label, checkout in checkouts.items():
                     done = subprocess.run([sys.executable, "-c", PAGE_RUN, str(latents), str(Path(scratch) / label)],
-                                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(checkout)})
+                                          capture_output=True, text=True, cwd=checkout,  # `-c` puts the cwd first
+                                          env={**os.environ, "PYTHONPATH": str(checkout)})
                     if done.returncode:
                         raise SystemExit(done.stderr)
                     print(json.dumps({"rows": side * side, "checkout": label, "repeat": repeat,

@@ -61,8 +61,9 @@ def in_process(folder: Path, count: int) -> dict:
 
 def run_cli(checkout: Path, words: list[str]) -> float:
     start = time.perf_counter()
+    # run in the checkout: `-m` puts the working folder first on sys.path, before PYTHONPATH
     done = subprocess.run([sys.executable, "-m", "latentcore", *words], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(checkout)})
+                          cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)})
     if done.returncode:
         raise SystemExit(f"{' '.join(words[:2])} failed ({checkout}):\n{done.stdout}{done.stderr}")
     return time.perf_counter() - start
