@@ -15,9 +15,7 @@ from .options import (add_device_option, add_out_option, add_preprocessing_optio
 
 
 def add_train_vae(subparsers):
-    from ..train.config import LR_FLOOR, LR_SCHEDULES, TrainConfig
-
-    from ..train.sizing import BUDGET_SECONDS
+    from ..train.config import BUDGET_SECONDS, LR_FLOOR, LR_SCHEDULES, TrainConfig  # not sizing: it imports torch
 
     d = TrainConfig(data="", out_dir="")
     sized = "(default: sized for the machine and the data, see --minutes)"

@@ -11,6 +11,8 @@ from ..data.bandcontrast import BandContrast
 from ..data.preprocess import Preprocessing
 from ..errors import InputError
 
+BUDGET_SECONDS = 180.0  # the sized default run (`sizing`): a few minutes of training
+
 # Settings that may change when an interrupted run is resumed; any other change needs a new run.
 # (Input files are compared by content hash, not by path: see trainer.data_fingerprint.)
 LR_SCHEDULES = ("cosine", "constant")

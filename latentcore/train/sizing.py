@@ -26,11 +26,11 @@ import torch
 
 from ..extract import one_intra_op_thread, resolve_device
 from ..models.vae import ConvVAE, VAEConfig
+from .config import BUDGET_SECONDS
 from .dataset import split_train_val
 from .pace import Pace, duration
 from .trainer import _autocast, _sync, vae_loss
 
-BUDGET_SECONDS = 180.0  # the default run: a few minutes of training
 EPOCHS, MIN_EPOCHS = 30, 10  # 30: TrainConfig's default, which benchmarks/train_quality.py measured
 BATCH_SIZE = 64
 MIN_BATCHES_PER_EPOCH = 4

@@ -150,6 +150,16 @@ def test_info_describes_a_scan_declaring_1e9_patterns(tmp_path, capsys):
     assert info["grid_shape"] == [40_000, 25_000] and info["extra"]["refused_for_reading"]
 
 
+def test_the_command_line_reads_its_options_without_importing_torch():
+    """Every command's parser is built at start; one that imported torch for a default (train-vae's --minutes from
+    train.sizing) cost every command, `references --no-figures` too, over a second of import."""
+    code = ("import sys\nfrom latentcore.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip().splitlines()[-1] == "False"
+
+
 def test_help_lists_the_commands_in_the_order_of_the_work(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
