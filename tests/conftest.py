@@ -183,12 +183,14 @@ def moto_s3(tmp_path_factory):
 #              writers, kill -9 and a full tmpfs (test_output_integrity).
 # Other servers (moto S3, the flaky proxy) bind port 0 per module and work per worker; moto's in-process
 # state is per worker, and every test makes its own bucket.
+#   shared:    a module whose tests share an expensive module-scoped fixture, made once on one worker.
 PROCESSES = {"test_batch.py", "test_study.py", "test_jobs.py", "test_pages_jobs.py", "test_output_integrity.py"}
+SHARED = {"test_pages_shown.py"}
 
 
 def xdist_group(nodeid: str) -> str | None:
     path = nodeid.split("::", 1)[0]
-    if path.startswith("tests/browser/"):
+    if path.startswith("tests/browser/") or path.rsplit("/", 1)[-1] in SHARED:
         return path
     return "processes" if path.rsplit("/", 1)[-1] in PROCESSES else None
 

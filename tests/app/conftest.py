@@ -4,18 +4,21 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def main_script_every_run(monkeypatch):
+@pytest.fixture(autouse=True, scope="module")
+def main_script_every_run():
     """AppTest as on the real server: app.py runs on every rerun, around the page. (AppTest forgets
     between runs that st.navigation replaced the pages/ folder, and from the second run on would run
-    the page file alone, which the app's pages refuse: ui.widgets.access.require_app.)"""
+    the page file alone, which the app's pages refuse: ui.widgets.access.require_app.) Module-scoped:
+    a module's shared fixtures drive the app too."""
     from streamlit.runtime.scriptrunner import script_runner
 
     def run_main(main_script_path):
         code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
         exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
 
-    monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+        yield
 
 
 @pytest.fixture

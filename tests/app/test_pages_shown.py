@@ -21,7 +21,7 @@ from latentcore.analysis.rank import ranking_names, ranking_tag
 from latentcore.latents import read_latents
 from driving import Browser, extracted, fresh_context, new_app, run, texts, url_workspace
 
-pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
+pytestmark = pytest.mark.timeout(600)
 PAGES = ["umap", "maps", "clusters", "compare", "rank"]
 SET = {"umap": ("umap_neighbors", 10), "maps": ("roi_x", (15.0, 39.0)), "clusters": ("clusters_k", 4),
        "compare": ("compare_neighbors", 12), "rank": ("rank_top", 2)}  # one of the settings `set_everything` sets
@@ -122,8 +122,7 @@ def set_everything(tab: Tab):
     tab.run(widget=tab.at.slider(key="rank_top").set_value(2))
 
 
-@pytest.fixture
-def workspace():
+def workspace_with_everything_set():
     """A tab whose workspace has the demo latents, a second latents file of them (the Compare page's) and
     settings other than the defaults on every page."""
     first = Tab(extracted(new_app()))
@@ -134,9 +133,27 @@ def workspace():
     return first, read_latents(latents)
 
 
+@pytest.fixture
+def workspace(private_folders):
+    return workspace_with_everything_set()
+
+
+@pytest.fixture(scope="module")
+def set_once(tmp_path_factory):
+    """One such workspace (about 20 s to make) for the pages' reruns, which read it and change nothing: in folders
+    of the module's own (as `private_folders`)."""
+    import ui.session.state
+
+    folder = tmp_path_factory.mktemp("pages_shown")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", folder / "sessions")
+        monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(folder / "embedding-cache"))
+        yield workspace_with_everything_set()
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_a_page_computes_what_it_shows_rerun_in_a_new_tab_and_in_a_new_context(workspace, page):
-    first, lat = workspace
+def test_a_page_computes_what_it_shows_rerun_in_a_new_tab_and_in_a_new_context(set_once, page):
+    first, lat = set_once
     new_tab = Tab(new_app(workspace_id=url_workspace(first.at)))
     new_context = Tab(fresh_context(url_workspace(first.at), page))
     for tab in (first.run(page).run(), new_tab.run(page), new_context):  # rerun; a new tab; a new context
