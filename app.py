@@ -44,7 +44,8 @@ if (gate := access.gate()) is not None:  # the sign-in page, or the refusal to s
 state.init_session()
 if state.blocked():  # the URL names a workspace that does not exist, or is not shared with this user
     only(access.blocked_page)
-dispatch.start_warm_up()  # numba's compilation, in a worker
+if __name__ == "__main__":  # not when a spawned process re-runs this script as its main module (__mp_main__)
+    dispatch.start_warm_up()  # numba's compilation, in a worker
 dispatch.show_waits_with(waiting)  # the pool's waits, drawn by a widget
 
 here = Path(__file__).parent

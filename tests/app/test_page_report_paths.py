@@ -14,21 +14,6 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
 
 
-@pytest.fixture
-def downloads(monkeypatch) -> dict:
-    """file name -> the data callable of each download button the app draws (what a click runs)."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    found, add = {}, MediaFileManager.add_deferred
-
-    def kept(self, data, mimetype, coordinates, file_name=None, **kwargs):
-        found[file_name] = data
-        return add(self, data, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", kept)
-    return found
-
-
 def test_no_report_a_page_offers_holds_a_server_path(tmp_path, downloads):
     at = extracted(new_app())
     run(at, "maps")

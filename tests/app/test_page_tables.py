@@ -35,21 +35,6 @@ def sidebar_caption(latents) -> str:
     return texts(at.sidebar.caption)
 
 
-@pytest.fixture
-def downloads(monkeypatch) -> dict:
-    """file name -> the data callable of each download button the app draws (what a click runs), as drawn last."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    found, add = {}, MediaFileManager.add_deferred
-
-    def kept(self, data, mimetype, coordinates, file_name=None, **kwargs):
-        found[file_name] = data
-        return add(self, data, mimetype, coordinates, file_name=file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", kept)
-    return found
-
-
 def test_a_clusters_visit_and_its_downloads_cluster_once(monkeypatch, downloads):
     """The downloads are the run on screen: its CSV, and its report and PNG drawn from it; nothing is
     clustered again, in the server or the pool, for a download."""

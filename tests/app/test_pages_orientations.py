@@ -22,21 +22,6 @@ from driving import extracted, go, new_app, run, texts, with_upload
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
-@pytest.fixture
-def downloads(monkeypatch) -> dict:
-    """file name -> the callable that makes a download's bytes (made when clicked: Streamlit registers them)."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-
-    made, register = {}, MediaFileManager.add_deferred
-
-    def recording(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
-        made[file_name] = data_callable
-        return register(self, data_callable, mimetype, coordinates, file_name, **kwargs)
-
-    monkeypatch.setattr(MediaFileManager, "add_deferred", recording)
-    return made
-
-
 def panel(at, key: str) -> dict:
     """The orientations figure's plotly spec (the chart keyed `<key>_orient_chart`)."""
     [chart] = [c for c in at.get("plotly_chart") if c.proto.id.endswith(f"{key}_orient_chart")

@@ -23,8 +23,11 @@ def selected_count(tab) -> int:
     return int(heading.split()[1].replace(",", ""))
 
 
-def labelled_caption(tab) -> str:
-    return tab.get_by_text("labelled rows in").first.inner_text()
+def labelled_caption(tab, labels: int) -> str:
+    """The labels panel's caption once it counts `labels` labels (a page still running shows the last)."""
+    caption = tab.get_by_text(f"in {labels} label").first
+    caption.wait_for()
+    return caption.inner_text()
 
 
 def download(tab, button: str, name: str):
@@ -50,13 +53,13 @@ def test_label_two_selections_reload_predict_download_and_upload(app_url, browse
     right = selected_count(tab)
     label_selection(tab, "right island")
     assert 1 < left < 2400 and 1 < right < 2400
-    assert labelled_caption(tab) == f"{left + right:,} labelled rows in 2 labels."
+    assert labelled_caption(tab, 2) == f"{left + right:,} labelled rows in 2 labels."
 
     tab.reload()  # the workspace brings them back
     tab.get_by_text("labelled rows in").first.wait_for(timeout=60_000)
     settle(tab)
     assert workspace_of(tab) == first_id
-    assert labelled_caption(tab) == f"{left + right:,} labelled rows in 2 labels."
+    assert labelled_caption(tab, 2) == f"{left + right:,} labelled rows in 2 labels."
 
     tab.get_by_text("Predict", exact=True).click()  # the toggle
     tab.locator("[data-testid=stMetric]", has_text="Cross-validated accuracy").wait_for(timeout=120_000)
@@ -91,7 +94,7 @@ def test_label_two_selections_reload_predict_download_and_upload(app_url, browse
     fresh.get_by_role("button", name="Use the uploaded labels").click()
     fresh.get_by_text("labelled rows in").first.wait_for(timeout=60_000)
     settle(fresh)
-    assert labelled_caption(fresh) == f"{left + right:,} labelled rows in 2 labels."
+    assert labelled_caption(fresh, 2) == f"{left + right:,} labelled rows in 2 labels."
     shoot(fresh, "labels_uploaded")
 
 
@@ -111,12 +114,12 @@ def test_two_contexts_on_one_workspace_label_in_turn_and_keep_both(app_url, brow
     right = selected_count(tab_b)
     label_selection(tab_b, "right island")
     assert 1 < left < 2400 and 1 < right < 2400
-    assert labelled_caption(tab_b) == f"{left + right:,} labelled rows in 2 labels."
+    assert labelled_caption(tab_b, 2) == f"{left + right:,} labelled rows in 2 labels."
 
     for tab in (tab_a, tab_b):
         tab.reload()
         tab.get_by_text("labelled rows in").first.wait_for(timeout=60_000)
         settle(tab)
         assert workspace_of(tab) == workspace_id
-        assert labelled_caption(tab) == f"{left + right:,} labelled rows in 2 labels."
+        assert labelled_caption(tab, 2) == f"{left + right:,} labelled rows in 2 labels."
     shoot(tab_a, "labels_two_contexts")

@@ -15,7 +15,7 @@ import pytest
 
 from latentcore.data import open_source
 from steps import (ARTIFACTS, choose, download_png, extract_with_the_demo_model, metric, open_page, panel,
-                   panel_click_row, press, shoot, trace_names, umap_box, upload_data)
+                   new_tab, panel_click_row, press, shoot, trace_names, umap_box, upload_data)
 from streamlit_server import settle
 
 
@@ -132,11 +132,14 @@ ORIENTATION_PANELS = """() => { const g = Array.from(document.querySelectorAll('
             points: markers.map(t => t.x.length)}; }"""
 
 
-def test_a_box_on_the_umap_shows_its_orientations_beside_the_scans_and_its_pole_figures(page, grains_h5oina):
+def test_a_box_on_the_umap_shows_its_orientations_beside_the_scans_and_its_pole_figures(app_url, browser,
+                                                                                       grains_h5oina):
     """At 1600 x 1000 on the UMAP page: a box on the scatter, the Orientations switch and sample direction x draw
     the box's inverse pole figure (its points in their IPF colours) beside the whole scan's (grey) and its {100} and
     {111} pole figures over the scan's; the figure downloads as a 300 dpi PNG. Screenshot
     `orientations_umap_box_ipf_x_beside_scan_and_pole_figures.png`."""
+    page = new_tab(browser, app_url)  # a workspace of its own: the module's already holds this upload
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     upload_data(page, grains_h5oina)
     extract_with_the_demo_model(page, grains_h5oina)
     open_page(page, "UMAP", "UMAP")
