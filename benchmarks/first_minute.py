@@ -80,14 +80,20 @@ def navigation(page, out: dict):
     out["raw_page_list"] = nav["raw"]
 
 
+def fresh_page(browser, address: str):
+    """A new context's page at `address`, at 1600 x 1000, watching for the navigation's first paint."""
+    page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    page.set_default_timeout(TIMEOUT_S * 1000)
+    page.add_init_script(WATCH_NAV)
+    page.goto(address)
+    return page
+
+
 def demo(browser, root: Path) -> dict:
     out = {"case": "demo", "rows": 2400, "load_before": load()}
     with serve(root, env=fresh_env(root)) as (url, _):
         up = time.perf_counter()
-        page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
-        page.set_default_timeout(TIMEOUT_S * 1000)
-        page.add_init_script(WATCH_NAV)
-        page.goto(f"{url}/umap")
+        page = fresh_page(browser, f"{url}/umap")
         button = page.get_by_role("button", name="Extract the demo latents now")
         button.wait_for()
         out["button_s"] = round(time.perf_counter() - up, 1)
@@ -145,10 +151,7 @@ def scan(browser, root: Path, files: Path, rows: int) -> dict:
     out = {"case": "scan", "rows": rows, **setup, "load_before": load()}
     with serve(root, env=fresh_env(root)) as (url, _):
         up = time.perf_counter()
-        page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
-        page.set_default_timeout(TIMEOUT_S * 1000)
-        page.add_init_script(WATCH_NAV)
-        page.goto(f"{url}/umap?workspace={workspace}")
+        page = fresh_page(browser, f"{url}/umap?workspace={workspace}")
         first_scatter(page, up, f"{rows:,}", out)
         navigation(page, out)
     out["load_after"] = load()

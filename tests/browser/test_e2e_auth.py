@@ -186,6 +186,18 @@ def share(tab, user: str):
     settle(tab)
 
 
+def demo_box_selection(tab) -> str:
+    """Extract the demo on the UMAP page, box most of its scatter; the selection's heading."""
+    open_page(tab, "UMAP", "UMAP")
+    tab.get_by_role("button", name="Extract the demo latents now").click()
+    panel(tab, "umap_scatter")
+    settle(tab)
+    umap_box(tab, 0.02, 0.02, 0.6, 0.98)
+    tab.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:'))",
+                          timeout=30_000)
+    return selected_heading(tab)
+
+
 def selected_heading(tab) -> str:
     return tab.locator("h3", has_text="Selected:").first.inner_text()
 
@@ -218,14 +230,7 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):
         assert [o.split(" (")[0] for o in open_dropdown(alice, objects)] == ["alice.txt"]
         alice.keyboard.press("Escape")
         assert s3_panel(alice).locator("[data-testid=stAlert], [data-testid=stException]").count() == 0
-    open_page(alice, "UMAP", "UMAP")
-    alice.get_by_role("button", name="Extract the demo latents now").click()
-    panel(alice, "umap_scatter")
-    settle(alice)
-    umap_box(alice, 0.02, 0.02, 0.6, 0.98)
-    alice.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:'))",
-                            timeout=30_000)
-    heading = selected_heading(alice)
+    heading = demo_box_selection(alice)
     assert heading != "Selected: 0 points"
     folder = workspaces / alice_id
 
@@ -289,14 +294,7 @@ def test_with_a_provider_that_does_not_verify_e_mail_a_read_only_link_works(serv
     url, workspaces = served_unverified
     alice = sign_in(browser, url, ALICE, shown_as=f"default:{ALICE}")
     folder = workspaces / workspace_of(alice)
-    open_page(alice, "UMAP", "UMAP")
-    alice.get_by_role("button", name="Extract the demo latents now").click()
-    panel(alice, "umap_scatter")
-    settle(alice)
-    umap_box(alice, 0.02, 0.02, 0.6, 0.98)
-    alice.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:'))",
-                            timeout=30_000)
-    heading = selected_heading(alice)
+    heading = demo_box_selection(alice)
     open_page(alice, "Latent maps", "Latent maps")
     press(alice, "ROI x range", 0, "ArrowRight", 7)
     banner = "ROI: x 10.5–88.5 µm, y 0–58.5 µm (2,120 of 2,400 pixels) — set on Latent maps"
