@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                     "--server.port", str(port), *(("--server.address", address) if address else ()), *args],
-                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):
@@ -63,12 +64,18 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
                     time.sleep(0.2)
             yield url, log_path
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # a worker's job holds the pool's exit (a fit, numba compiling)
-                process.kill()
-                process.wait()
+            stop(process)
+
+
+def stop(process: subprocess.Popen, grace: float = 3.0):
+    """Ask the server to exit, then end its process group: a worker still compiling numba code would hold a
+    graceful exit for up to 20 s, and nothing a test reads is written after its last page has settled."""
+    process.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=grace)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # the pool's workers and kaleido's Chromium with it
+    process.wait()
 
 
 WATCH_NAV = """
