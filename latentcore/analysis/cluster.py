@@ -10,7 +10,9 @@ for the user. `pair_features(latents, dim, bandcontrast)` builds the (N, 2) pair
 `feature_scale` the (mean, std) that standardises features, `describe_fit(result)` one sentence
 on the fit for the page, the CLI and the report, `label_counts` and `auto_k_warnings` the parts of
 a result, `sample_rows` the fit sample's rows. Features are standardised and every seed is fixed,
-so the same inputs and parameters give the same labels.
+so the same inputs and parameters give the same labels. GMM and KMeans results carry a `Predictor`
+(`result.predictor`) that labels other rows as the fit labelled its own: a study's sources are labelled
+by it, a task each (`artifacts.cluster_study`).
 
 Above `max_fit_samples` rows (default `DEFAULT_MAX_FIT`), the model is fitted on a seeded sample
 and the other rows are assigned:
@@ -85,6 +87,7 @@ class ClusterResult:
     sample: dict  # {"used": bool, "size": n, "total": N, "seed": s}
     fit: dict = dataclasses.field(default_factory=dict)  # what the fit chose: k, scores, parameters used
     warnings: list = dataclasses.field(default_factory=list)  # what a user must know to read the result
+    predictor: Predictor | None = dataclasses.field(default=None, repr=False, compare=False)  # labels other rows
 
     @property
     def n_clusters(self) -> int:
@@ -93,6 +96,21 @@ class ClusterResult:
     def to_dict(self) -> dict:
         return {"method": self.method, "params": self.params, "counts": self.counts,
                 "n_clusters": self.n_clusters, "sample": self.sample, "fit": self.fit, "warnings": self.warnings}
+
+
+@dataclasses.dataclass
+class Predictor:
+    """Labels rows as a fit labelled its own: standardised by the fit's scale, the model's predict, renumbered
+    as the fit's clusters were (by size). Small and picklable: sent to Dask workers."""
+
+    model: object  # a fitted KMeans or GaussianMixture
+    scale: tuple | None  # the (mean, std) the fit's features were standardised by; None: not standardised
+    lookup: np.ndarray  # the model's label + 1 -> the result's label
+
+    def predict(self, features) -> np.ndarray:
+        features = check_matrix(features, "features", min_rows=0, allow_1d=True)
+        scaled = features if self.scale is None else _standardise(features, self.scale)
+        return self.lookup[_predict(self.model, scaled) + 1]
 
 
 def pair_features(latents, dim: int, bandcontrast) -> np.ndarray:
@@ -147,13 +165,16 @@ def cluster(features, method: str, *, random_state: int = 0, standardise: bool =
     resolved = _resolve_params(method, params)
     if max_fit_samples == -1:
         max_fit_samples = DEFAULT_MAX_FIT[method]
+    if standardise:
+        scale = feature_scale(features) if scale is None else scale
     scaled = _standardise(features, scale) if standardise else features
     fit_size = _honest_fit_size(method, resolved, len(scaled), max_fit_samples)
     fit_rows = sample_rows(len(scaled), fit_size, random_state)
     if method == "dbscan":
         fit_rows = _cap_dbscan_memory(scaled, fit_rows, float(resolved["eps"]), random_state)
     labels, fit = _FITTERS[method](scaled, fit_rows, resolved, random_state)
-    labels = _by_size(labels)
+    model, lookup = fit.pop("model", None), _size_order(labels)
+    labels = lookup[np.asarray(labels, np.int64) + 1]
     warnings = auto_k_warnings(fit) if method == "gmm" else _scaling_warnings(method, fit)
     if fit_size != max_fit_samples:
         fit["sample_grown_from"] = max_fit_samples  # so the scaled counts stay above their floors
@@ -163,7 +184,8 @@ def cluster(features, method: str, *, random_state: int = 0, standardise: bool =
                   "max_fit_samples": None if not max_fit_samples else int(max_fit_samples)}
     sample = {"used": fit_rows is not None, "size": len(scaled) if fit_rows is None else len(fit_rows),
               "total": len(scaled), "seed": int(random_state)}
-    return ClusterResult(labels, method, all_params, label_counts(labels), sample, fit, warnings)
+    predictor = Predictor(model, scale if standardise else None, lookup) if model is not None else None
+    return ClusterResult(labels, method, all_params, label_counts(labels), sample, fit, warnings, predictor)
 
 
 def label_counts(labels) -> dict:
@@ -336,7 +358,7 @@ def _fit_gmm_single_thread(features, fit_rows, params, random_state):
                          "labelled by that model's predict")
     fit["em_iterations"] = int(model.n_iter_)
     fit["converged"] = bool(model.converged_)
-    return _predict(model, features), fit
+    return _predict(model, features), {**fit, "model": model}
 
 
 PREDICT_BLOCK = 1_000_000  # rows labelled at a time: the model's temporaries stay ~100 MB at ten million rows
@@ -460,7 +482,7 @@ def _fit_kmeans(features, fit_rows, params, random_state):
         fit["assign"] = (f"predict, after its {fit['refined_restarts']} distinct restarts (of {len(restarts)}) were "
                          f"refined on every row (up to {REFINE_MAX_ITER} Lloyd steps each) and the best there kept")
     fit["inertia"] = float(best.inertia_)
-    return best.labels_, fit
+    return best.labels_, {**fit, "model": best}
 
 
 def _fit_dbscan(features, fit_rows, params, random_state):
@@ -526,11 +548,11 @@ def _assign_nearest(features, points, point_labels, radius):
 _FITTERS = {"gmm": _fit_gmm, "kmeans": _fit_kmeans, "dbscan": _fit_dbscan, "hdbscan": _fit_hdbscan}
 
 
-def _by_size(labels) -> np.ndarray:
-    """Renumber clusters 0, 1, ... by decreasing size (ties: old label); noise stays -1."""
+def _size_order(labels) -> np.ndarray:
+    """lookup[label + 1]: clusters renumbered 0, 1, ... by decreasing size (ties: old label); noise stays -1."""
     labels = np.asarray(labels, np.int64)
     values, counts = np.unique(labels[labels >= 0], return_counts=True)
     order = values[np.lexsort((values, -counts))]
     lookup = np.full(int(labels.max(initial=-1)) + 2, -1, dtype=np.int32)
     lookup[order + 1] = np.arange(len(order), dtype=np.int32)
-    return lookup[labels + 1]
+    return lookup

@@ -7,7 +7,8 @@ that reproduces it) and `rerun` (a report's job again, compared with the report'
 
 Several latents files (or a folder, a quoted glob, a NAME.study.json) are a study: one clustering of every row of
 every source, each scan smoothed over its own grid, and each source's cluster fractions
-(`analysis/artifacts/cluster_study.py`).
+(`analysis/artifacts/cluster_study.py`); with `--scheduler local|tcp://host:port` (gmm, kmeans) each source is
+labelled and written by a Dask task (`analysis/artifacts/cluster_tasks.py`).
     python -m latentcore rerun cluster_report__TAG.json [--out DIR]
 """
 from __future__ import annotations
@@ -65,6 +66,12 @@ def add_cluster(subparsers):
                         "default: the method's own)")
     p.add_argument("--no-standardise", action="store_true")
     add_figure_options(p, dpi_option=False)
+    study = p.add_argument_group("a study on Dask: fitted on a seeded sample drawn from every source, each source's "
+                                 "rows labelled and written by a task (gmm, kmeans; "
+                                 "<out>/cluster_assignments__TAG/<source>.csv)")
+    study.add_argument("--scheduler", help="'local' (a LocalCluster) or a scheduler address tcp://host:port "
+                                           "(default: in this process, one CSV)")
+    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.set_defaults(func=run_cluster)
 
 
@@ -85,12 +92,19 @@ def run_cluster(args) -> int:
         chosen = BandContrast.scan_map()  # the scan's own band-contrast map
     params = cluster_params(args)  # refused before a study's members are read
     single = one_latents_file(args.latents)
+    if single and (args.scheduler or args.workers):
+        raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
+                         "cluster one file without them")
     study = None if single else study_from(args.latents)
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
                      dim=args.dim, features=args.features, params=params,
                      roi=args.roi, partition=args.partition, smooth=args.smooth)
     if study is None:
         report = run_cluster_job(job, args.out, png=not args.no_png)
+    elif args.scheduler:
+        from ..analysis.artifacts.cluster_tasks import run_study_cluster_tasks
+
+        report = run_study_cluster_tasks(job, study, args.out, args.scheduler, args.workers, png=not args.no_png)
     else:
         from ..analysis.artifacts.cluster_study import run_study_cluster_job
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
 from cli_lines import refused
 from latentcore.analysis.embedding import fit as fit_module
@@ -424,3 +425,39 @@ def test_a_changed_source_fails_alone_and_a_rerun_finishes(tmp_path):
     again = embed_study(study, tmp_path / "out", sample_size=300, cache_dir=False)
     assert again.folder == str(target) and [p.status for p in again.placed] == ["kept", "done", "kept"]
     assert len(read_study_embedding(study, again.folder)) == 1200 and (target / REPORT).is_file()
+
+
+def test_a_study_is_clustered_as_dask_tasks_as_in_this_process(three_scans, dask_client, tmp_path, capsys):
+    """`cluster --scheduler`: within the sample size every row is fitted, and each source's task writes the very
+    rows this process's one CSV holds for it; above it, the fit on a sample drawn from each source labels every
+    row as the in-process run's clusters (ARI) and the report says how. gmm and kmeans only (they predict)."""
+    members = [m.location for m in three_scans.members]
+    argv = ["cluster", *members, "--features", "latent", "--method", "kmeans", "--k", str(len(CENTRES)), "--no-png"]
+    tag = "kmeans_latents_full"
+    assert main([*argv, "--out", str(tmp_path / "here")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "there"), "--scheduler", dask_client.scheduler.address]) == 0
+    said = capsys.readouterr().out
+    assert "kmeans fitted on all 6,000 rows" in said and "study p+2: 3 sources, 6,000 rows" in said
+    here = pd.read_csv(tmp_path / "here" / f"cluster_assignments__{tag}.csv")
+    report = json.loads((tmp_path / "there" / f"cluster_report__{tag}.json").read_text())
+    for entry, name in zip(report["outputs"]["assignments"]["files"], "pqr"):
+        there = pd.read_csv(tmp_path / "there" / entry["name"])
+        assert entry["name"] == f"cluster_assignments__{tag}/{name}.csv" and entry["rows"] == 2000
+        pd.testing.assert_frame_equal(there, here[here["source"] == name].reset_index(drop=True))
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "there" / f"cluster_fractions__{tag}.csv"),
+                                  pd.read_csv(tmp_path / "here" / f"cluster_fractions__{tag}.csv"))
+    assert report["n_rows"] == 6000 and report["sample"]["used"] is False and report["n_clusters"] == len(CENTRES)
+
+    assert main([*argv, "--max-fit-samples", "1500", "--out", str(tmp_path / "sampled"),
+                 "--scheduler", dask_client.scheduler.address]) == 0
+    report = json.loads((tmp_path / "sampled" / f"cluster_report__{tag}.json").read_text())
+    assert report["sample"]["size"] == 1500 and report["sample"]["total"] == 6000
+    assert "seeded sample of 1,500 of 6,000 rows" in report["fit_summary"]
+    assert "a Dask task per source" in report["fit_summary"]
+    sampled = pd.concat(pd.read_csv(tmp_path / "sampled" / entry["name"])
+                        for entry in report["outputs"]["assignments"]["files"])
+    assert adjusted_rand_score(here["cluster"], sampled["cluster"]) > 0.99
+
+    refused([*argv[:-5], "--method", "dbscan", "--out", str(tmp_path / "no"), "--scheduler", "local"], capsys,
+            "--scheduler labels each source by the fit's predict, which dbscan has not")
+    assert not (tmp_path / "no").exists()

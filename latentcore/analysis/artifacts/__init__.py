@@ -5,7 +5,9 @@ report records), its run (the job in, arrays out), the names of its files (one f
 
 - `common`: what every report shares (inputs by name and SHA-256, versions, the atomic writers);
 - `cluster`: `ClusterJob`, `run_cluster_job`; `cluster_study`: the same job over a study (`run_study_cluster_job`:
-  one clustering of every source, each source's cluster fractions); `rerun`: a cluster report's job again;
+  one clustering of every source, each source's cluster fractions), `cluster_tasks` (that clustering as Dask
+  tasks, a source each); `fractions`: each source's share of each cluster or label; `rerun`: a cluster report's job
+  again;
 - `latent_maps`: `MapsJob`, `run_maps_job`;
 - `mean_pattern`: `MeanPatternJob`, `run_mean_pattern_job`.
 """

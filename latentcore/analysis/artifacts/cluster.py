@@ -367,29 +367,36 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, r
     """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`. Its inputs
     are named relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere); `inputs_record`:
     the report's inputs when they are not the job's one latents file (a study's members)."""
+    names = cluster_names(job)
+    csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
+    outputs = {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
+                               "columns": assignment_columns(inputs)}}
+    inputs_record = inputs_record or {"latents": input_record(job.latents, out_dir, root),
+                                      "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)}
+    return cluster_report(job, result, inputs.model, len(result.labels), inputs_record, outputs)
+
+
+def cluster_report(job: ClusterJob, result, model: dict | None, n_rows: int, inputs_record: dict,
+                   outputs: dict) -> dict:
+    """The run's report (its figure None until `with_figure`): `model` what made the latents, `outputs` the files
+    written besides the report."""
     from ..cluster import describe_fit
     from ..smoothing import smoothing_record
 
-    names = cluster_names(job)
-    csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
     return {
         "kind": "cluster", "format": REPORT_FORMAT, "tag": job.tag, "created": now(),
         "job": {**job.record(), "params": result.params},
         "method": result.method, "params": result.params, "fit": result.fit,
-        "counts": result.counts, "n_clusters": result.n_clusters, "sample": result.sample,
-        "fit_summary": describe_fit(result), "warnings": result.warnings,
+        "counts": result.counts, "n_clusters": sum(int(label) >= 0 for label in result.counts),
+        "sample": result.sample, "fit_summary": describe_fit(result), "warnings": result.warnings,
         "smoothing": {**smoothing_record(job.smooth), "applies_to": "the clustered features (when standardised: by "
                       "the unsmoothed features' mean and std); the CSV's latent and bandcontrast columns hold the "
                       "raw values"},
-        "model": inputs.model,  # what made the latents (their file's attributes): name, SHA-256
-        "n_rows": int(len(result.labels)),
-        "inputs": inputs_record or {"latents": input_record(job.latents, out_dir, root),
-                                    "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)},
+        "model": model,  # what made the latents (their file's attributes): name, SHA-256
+        "n_rows": int(n_rows),
+        "inputs": inputs_record,
         "versions": package_versions(VERSION_PACKAGES),
-        "outputs": {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
-                                    "columns": assignment_columns(inputs)},
-                    "report": {"name": names["report"]},
-                    "figure": None},
+        "outputs": {**outputs, "report": {"name": cluster_names(job)["report"]}, "figure": None},
     }
 
 

@@ -39,26 +39,12 @@ def fractions_names(job: ClusterJob) -> dict:
 def load_study_cluster_inputs(job: ClusterJob, study, settings=None) -> ClusterInputs:
     """Every row of the study the job clusters (its partition and ROI in each member), with the features of
     each member computed on its own grid; one line naming the member that cannot give them."""
-    from ..cluster import feature_scale, pair_features
-    from ..smoothing import smooth_rows
+    from ..cluster import feature_scale
 
-    if job.bandcontrast is not None and not job.bandcontrast.from_scan:
-        raise InputError("a band-contrast table holds one scan's x, y: a study's band contrast is each member's "
-                         "own scan map; use 'scan' or 'scan:NAME' (e.g. 'scan:IQ')", job.bandcontrast.path)
+    refuse_bandcontrast_table(job)
     parts, raw, smoothed = [], [], []
-    for index, member in enumerate(study.members):
-        member_job = dataclasses.replace(job, latents=member.location)
-        with about_member(member.name):
-            latents = study.latents(index, settings)
-            if job.bandcontrast is not None and not latents.point_maps:
-                raise InputError(f"member {member.name} carries no per-point maps (band contrast) to pair with its "
-                                 f"latents: leave it out of the study, or cluster whole vectors (--features latent)",
-                                 member.location)
-            inputs, rows = read_cluster_rows(member_job, latents)
-            values = (np.asarray(rows, np.float64) if job.features != "pair"
-                      else pair_features(rows, job.dim, inputs.bandcontrast))
-            features = smooth_rows(values, inputs.x, inputs.y, job.smooth) if job.smooth else values
-            refuse_non_finite(member_job, features, rows)
+    for index in range(len(study.members)):
+        inputs, values, features = member_features(job, study, index, settings)
         parts.append(inputs)
         raw.append(values)
         smoothed.append(features)
@@ -70,6 +56,34 @@ def load_study_cluster_inputs(job: ClusterJob, study, settings=None) -> ClusterI
     elif job.smooth:
         scale = feature_scale(np.concatenate(raw))
     return stacked_inputs(parts, features, scale, study.names, study.units)
+
+
+def refuse_bandcontrast_table(job: ClusterJob) -> None:
+    if job.bandcontrast is not None and not job.bandcontrast.from_scan:
+        raise InputError("a band-contrast table holds one scan's x, y: a study's band contrast is each member's "
+                         "own scan map; use 'scan' or 'scan:NAME' (e.g. 'scan:IQ')", job.bandcontrast.path)
+
+
+def member_features(job: ClusterJob, study, index: int, settings=None) -> tuple[ClusterInputs, np.ndarray, np.ndarray]:
+    """One member's rows the job clusters (`ClusterInputs` without features), their unsmoothed feature values, and
+    their features (smoothed over the member's own grid when the job says so)."""
+    from ..cluster import pair_features
+    from ..smoothing import smooth_rows
+
+    member = study.members[index]
+    member_job = dataclasses.replace(job, latents=member.location)
+    with about_member(member.name):
+        latents = study.latents(index, settings)
+        if job.bandcontrast is not None and not latents.point_maps:
+            raise InputError(f"member {member.name} carries no per-point maps (band contrast) to pair with its "
+                             f"latents: leave it out of the study, or cluster whole vectors (--features latent)",
+                             member.location)
+        inputs, rows = read_cluster_rows(member_job, latents)
+        values = (np.asarray(rows, np.float64) if job.features != "pair"
+                  else pair_features(rows, job.dim, inputs.bandcontrast))
+        features = smooth_rows(values, inputs.x, inputs.y, job.smooth) if job.smooth else values
+        refuse_non_finite(member_job, features, rows)
+    return inputs, values, features
 
 
 def stacked_inputs(parts: list[ClusterInputs], features, scale, names, units) -> ClusterInputs:

@@ -1,7 +1,8 @@
 """How much of each cluster (or predicted label) is in each source of a study: the table
 (`fractions_table`: `source, <column>, count, fraction`, every value in every source, a count of 0 included, each
-source's fractions summing to 1), its record in a report (`fractions_record`) and its stacked bars
-(`fractions_figure`: a bar per source); `write_fractions` writes the CSV and the PNG."""
+source's fractions summing to 1; `counts_table`: the same from counts made source by source), its record in a
+report (`fractions_record`) and its stacked bars (`fractions_figure`: a bar per source); `write_fractions` writes
+the CSV and the PNG."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +22,12 @@ def fractions_table(sources, source_names, values, column: str, order=None) -> p
     known = codes >= 0  # a value left out of `order` (a row without features) is counted nowhere
     counts = np.zeros((len(source_names), len(order)), np.int64)
     np.add.at(counts, (np.asarray(sources, np.int64)[known], codes[known]), 1)
+    return counts_table(source_names, order, counts, column)
+
+
+def counts_table(source_names, order, counts, column: str) -> pd.DataFrame:
+    """The fractions table from counts already made: `counts[i, j]`, the rows of source i with value `order[j]`."""
+    counts = np.asarray(counts, np.int64)
     fractions = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     return pd.DataFrame({SOURCE: np.repeat(list(source_names), len(order)), column: np.tile(order, len(source_names)),
                          COUNT: counts.ravel(), FRACTION: fractions.ravel()})
