@@ -5,6 +5,7 @@ process and on a Dask LocalCluster, on the same study.
     python benchmarks/study_scale.py                          # 100 sources x 100,000 rows (10M), 2 workers
     python benchmarks/study_scale.py --small                  # 10 x 100,000 (1M rows): quicker
     python benchmarks/study_scale.py --sources 20 --rows 50000 --workers 2 --folder /scratch/study
+    python benchmarks/study_scale.py --cluster                # the study's clustering instead of its embedding
 
 Data: each source's rows drawn around 20 cluster centres every source shares (seeded: per-axis scales, Dirichlet
 weights that differ per source, 0.5 isotropic noise), written as real latents files (`LatentsWriter`, scans on a
@@ -21,6 +22,9 @@ Measured, in one run:
   the CPU seconds of this process and the workers; the workers' peak memory; the ratios of the wall times
   (LocalCluster / in this process), whole and by stage;
 - that both placed every row in the same place (the tables equal, byte for byte).
+With `--cluster`, the same for the study's clustering (KMeans, k = 20, of whole latent vectors,
+`artifacts.cluster_study` in this process, `artifacts.cluster_tasks` on the cluster: a seeded sample drawn from
+every source, each source labelled and written by a task), and the ARI between the two runs' clusters.
 The fits are not cached (`cache_dir=False`): each run fits. umap-learn's and the graph walk's numba code are
 compiled first (`warm_up`), as on a server that has fitted once; the workers load it from numba's disk cache.
 
@@ -93,6 +97,7 @@ def main():
     parser.add_argument("--sample-size", type=int, default=30_000)
     parser.add_argument("--workers", type=int, default=2, help="LocalCluster processes")
     parser.add_argument("--no-dask", action="store_true", help="in this process only")
+    parser.add_argument("--cluster", action="store_true", help="the clustering (KMeans) instead of the embedding")
     parser.add_argument("--folder", help="where the latents and results go (default: a temporary folder, removed)")
     args = parser.parse_args()
     if args.small:
@@ -110,6 +115,8 @@ def main():
         start = time.perf_counter()
         study = make_study("bench", paths)
         print(f"study made (every member hashed): {time.perf_counter() - start:.1f} s", flush=True)
+        if args.cluster:
+            return cluster_both(study, folder, args)
         print(f"warm-up (numba): {warm_up():.1f} s; peak memory so far {peak_gb():.2f} GB", flush=True)
         options = {"sample_size": args.sample_size, "cache_dir": False}
 
@@ -145,6 +152,42 @@ def main():
     finally:
         if not args.folder:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def cluster_both(study, folder: Path, args):
+    """The study's clustering in this process, then as Dask tasks on a LocalCluster; times, memory and agreement."""
+    import pandas as pd
+    from distributed import Client, LocalCluster
+    from sklearn.metrics import adjusted_rand_score
+
+    from latentcore.analysis.artifacts.cluster import ClusterJob
+    from latentcore.analysis.artifacts.cluster_study import run_study_cluster_job
+    from latentcore.analysis.artifacts.cluster_tasks import run_study_cluster_tasks
+
+    job = ClusterJob(latents="bench", bandcontrast=None, method="kmeans", features="latent",
+                     params={"n_clusters": CLUSTERS})
+    start, cpu = time.perf_counter(), cpu_seconds()
+    here = run_study_cluster_job(job, study, folder / "here", png=False)
+    whole_here, cpu_here = time.perf_counter() - start, cpu_seconds() - cpu
+    print(f"in this process: {whole_here:.1f} s, {cpu_here:.1f} CPU s; {here['fit_summary']}; peak memory "
+          f"{peak_gb():.2f} GB; load {os.getloadavg()[0]:.1f}", flush=True)
+    start = time.perf_counter()
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        print(f"LocalCluster of {args.workers} started: {time.perf_counter() - start:.1f} s", flush=True)
+        start, cpu, workers_cpu = time.perf_counter(), cpu_seconds(), client.run(cpu_seconds)
+        there = run_study_cluster_tasks(job, study, folder / "there", client, png=False)
+        whole_there = time.perf_counter() - start
+        cpu_there = cpu_seconds() - cpu + sum(client.run(cpu_seconds).values()) - sum(workers_cpu.values())
+        workers_gb = client.run(peak_gb)
+    print(f"LocalCluster: {whole_there:.1f} s, {cpu_there:.1f} CPU s (this process and the workers); "
+          f"{there['fit_summary']}; workers' peak memory {', '.join(f'{v:.2f}' for v in workers_gb.values())} GB; "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"ratio LocalCluster / in this process: wall {whole_there / whole_here:.2f}, CPU {cpu_there / cpu_here:.2f}")
+    one = pd.read_csv(folder / "here" / here["outputs"]["assignments"]["name"], usecols=["cluster"])["cluster"]
+    per_source = pd.concat(pd.read_csv(folder / "there" / f["name"], usecols=["cluster"])["cluster"]
+                           for f in there["outputs"]["assignments"]["files"])
+    print(f"ARI between the two runs' clusters: {adjusted_rand_score(one, per_source):.4f}")
 
 
 if __name__ == "__main__":
