@@ -38,6 +38,12 @@ def add_probe(subparsers):
                    help="rows whose highest class probability (kNN: the neighbours' vote fraction) is below P are "
                         "'unknown' (default 0: every row gets a class)")
     add_figure_options(p)
+    study = p.add_argument_group("a study on Dask: trained on the labelled rows read by a task per source, each "
+                                 "source's rows predicted and written by a task (<out>/probe_predictions__TAG/"
+                                 "<source>.csv)")
+    study.add_argument("--scheduler", help="'local' (a LocalCluster) or a scheduler address tcp://host:port "
+                                           "(default: in this process, one CSV)")
+    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.set_defaults(func=run_probe)
 
 
@@ -78,8 +84,16 @@ def run_probe(args) -> int:
     options = {"method": args.method, "smooth": args.smooth, "cv": args.cv, "random_state": args.seed,
                "params": params, "min_confidence": args.min_confidence, "png": not args.no_png, "dpi": args.dpi}
     single = one_latents_file(args.latents)
+    if single is not None and (args.scheduler or args.workers):
+        raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
+                         "probe one file without them")
     if single is not None:
         report = probe.run_probe(single, args.labels, args.out, **options)
+    elif args.scheduler:
+        from ..analysis.labels.probe_tasks import run_study_probe_tasks
+
+        report = run_study_probe_tasks(study_from(args.latents), args.labels, args.out, args.scheduler, args.workers,
+                                       **options)
     else:
         from ..analysis.labels.probe_study import run_study_probe
 

@@ -461,3 +461,30 @@ def test_a_study_is_clustered_as_dask_tasks_as_in_this_process(three_scans, dask
     refused([*argv[:-5], "--method", "dbscan", "--out", str(tmp_path / "no"), "--scheduler", "local"], capsys,
             "--scheduler labels each source by the fit's predict, which dbscan has not")
     assert not (tmp_path / "no").exists()
+
+
+def test_a_study_is_probed_as_dask_tasks_as_in_this_process(three_scans, dask_client, tmp_path, capsys):
+    """`probe --scheduler`: the labelled rows' features read by a task per source, the probe fitted here, each
+    source predicted and written by a task: the very predictions, fractions and cross-validation of the in-process
+    probe of the study."""
+    p = read_latents(three_scans.members[0].location)
+    values = p.partitions["all"]
+    labels = pd.DataFrame({"source": "p", "x_um": p.x, "y_um": p.y,
+                           "label": np.where(values[:, 0] > np.median(values[:, 0]), "high", "low")}).iloc[::7]
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    argv = ["probe", *(m.location for m in three_scans.members), "--labels", str(tmp_path / "labels.csv"),
+            "--smooth", "1", "--min-confidence", "0.9", "--no-png"]
+    tag = "logistic_smooth1_conf0.9"
+    assert main([*argv, "--out", str(tmp_path / "here")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "there"), "--scheduler", dask_client.scheduler.address]) == 0
+    here = pd.read_csv(tmp_path / "here" / f"probe_predictions__{tag}.csv", keep_default_na=False)
+    report = json.loads((tmp_path / "there" / f"probe_report__{tag}.json").read_text())
+    for entry, name in zip(report["outputs"]["predictions"]["files"], "pqr"):
+        there = pd.read_csv(tmp_path / "there" / entry["name"], keep_default_na=False)
+        pd.testing.assert_frame_equal(there, here[here["source"] == name].reset_index(drop=True))
+    assert (here["given"] != "").sum() == len(labels) and "unknown" in set(here["label"])
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "there" / f"probe_fractions__{tag}.csv"),
+                                  pd.read_csv(tmp_path / "here" / f"probe_fractions__{tag}.csv"))
+    in_process = json.loads((tmp_path / "here" / f"probe_report__{tag}.json").read_text())
+    for key in ("cross_validation", "predicted_counts", "unknown", "labelled_counts", "n_rows", "fractions", "job"):
+        assert report[key] == in_process[key], key

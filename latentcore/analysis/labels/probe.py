@@ -49,6 +49,7 @@ class ProbeResult:
     params: dict
     min_confidence: float = 0.0
     notes: list[str] = dataclasses.field(default_factory=list)  # what the result is not as asked (a lowered k)
+    model: object = dataclasses.field(default=None, repr=False, compare=False)  # the fitted classifier
 
     @property
     def probability(self) -> np.ndarray:
@@ -144,7 +145,21 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
     held_out = cross_val_predict(_model(method, params), X, y, cv=folds)
     fold_accuracies = [float(accuracy_score(y[test], held_out[test])) for _, test in folds.split(X, y)]
     model = _model(method, params).fit(X, y)
-    probabilities = np.empty((len(features), len(labelled.classes)), np.float32)
+    predicted, probabilities = predict_rows(model, features, len(labelled.classes), min_confidence, progress)
+    cv_record = {"accuracy_mean": float(np.mean(fold_accuracies)), "accuracy_std": float(np.std(fold_accuracies)),
+                 "fold_accuracies": fold_accuracies, "n_splits": n_splits, "stratified": True,
+                 "random_state": int(random_state), "chance": float(np.bincount(y).max() / len(y)),
+                 "confusion_matrix": confusion_matrix(y, held_out, labels=range(len(labelled.classes))).tolist(),
+                 "confusion_axes": "rows: given class, columns: predicted (each labelled row predicted by the fold "
+                                   "that held it out)"}
+    return ProbeResult(labelled.classes, predicted, probabilities, cv_record, method, params, min_confidence, notes,
+                       model)
+
+
+def predict_rows(model, features, n_classes: int, min_confidence: float = 0.0, progress=None):
+    """(predicted codes, (N, K) float32 probabilities) of every row by a fitted probe (`ProbeResult.model`):
+    NO_FEATURES_CODE without finite features, UNKNOWN_CODE below `min_confidence`."""
+    probabilities = np.empty((len(features), n_classes), np.float32)
     finite = np.isfinite(features).all(axis=1)
     probabilities[~finite] = np.nan
     for start in range(0, len(features), PREDICT_BLOCK):
@@ -155,14 +170,7 @@ def probe(features, labelled: LabelledRows, method: str = "logistic", cv: int = 
             progress(min(start + PREDICT_BLOCK, len(features)), len(features))
     predicted = np.where(finite, np.nan_to_num(probabilities, nan=-1).argmax(axis=1), NO_FEATURES_CODE)
     below = finite & (np.nan_to_num(probabilities, nan=0).max(axis=1) < min_confidence)
-    predicted = np.where(below, UNKNOWN_CODE, predicted).astype(np.int64)
-    cv_record = {"accuracy_mean": float(np.mean(fold_accuracies)), "accuracy_std": float(np.std(fold_accuracies)),
-                 "fold_accuracies": fold_accuracies, "n_splits": n_splits, "stratified": True,
-                 "random_state": int(random_state), "chance": float(np.bincount(y).max() / len(y)),
-                 "confusion_matrix": confusion_matrix(y, held_out, labels=range(len(labelled.classes))).tolist(),
-                 "confusion_axes": "rows: given class, columns: predicted (each labelled row predicted by the fold "
-                                   "that held it out)"}
-    return ProbeResult(labelled.classes, predicted, probabilities, cv_record, method, params, min_confidence, notes)
+    return np.where(below, UNKNOWN_CODE, predicted).astype(np.int64), probabilities
 
 
 def probe_features(latents, smooth: float = 0.0):
@@ -261,21 +269,23 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
 
 
 def probe_report(tag: str, job: dict, result: ProbeResult, labelled: LabelledRows, n_rows: int, smooth: float,
-                 model: dict | None, inputs: dict, outputs: dict) -> dict:
+                 model: dict | None, inputs: dict, outputs: dict, tally: dict | None = None) -> dict:
     """A probe's report: the job (with the result's parameters and threshold), classes, labelled and predicted
     counts, unknown rows, cross-validation, smoothing, model, inputs (name, SHA-256, relative path), versions and
-    outputs."""
+    outputs. `tally`: the rows of each predicted code, when `result` did not predict every row (`code_tally`)."""
     from ...versions import package_versions
     from ..artifacts.common import VERSION_PACKAGES, now
     from ..smoothing import smoothing_record
 
-    counts = np.bincount(result.predicted[result.predicted >= 0], minlength=len(result.classes))
+    tally = code_tally(result.predicted) if tally is None else tally
+    counts = [int(tally.get(code, 0)) for code in range(len(result.classes))]
     return {
         "kind": "probe", "format": 1, "tag": tag, "created": now(),
         "job": {**job, "params": result.params, "min_confidence": result.min_confidence},
         "classes": result.classes, "labelled_counts": labelled.counts(),
-        "predicted_counts": dict(zip(result.classes, counts.tolist())),
-        "unknown": {"label": UNKNOWN, "min_confidence": result.min_confidence, "n_rows": result.n_unknown,
+        "predicted_counts": dict(zip(result.classes, counts)),
+        "unknown": {"label": UNKNOWN, "min_confidence": result.min_confidence,
+                    "n_rows": int(tally.get(UNKNOWN_CODE, 0)),
                     "rule": "the highest class probability below min_confidence"
                             + (" (kNN: the fraction of the neighbours voting for the class)" if result.method == "knn"
                                else "")},
@@ -283,6 +293,12 @@ def probe_report(tag: str, job: dict, result: ProbeResult, labelled: LabelledRow
         "smoothing": {**smoothing_record(smooth), "applies_to": "the latents the probe is trained on and predicts"},
         "model": model, "inputs": inputs, "versions": package_versions(VERSION_PACKAGES), "outputs": outputs,
     }
+
+
+def code_tally(predicted) -> dict[int, int]:
+    """{predicted code: rows}: what a report counts, added up source by source."""
+    codes, counts = np.unique(np.asarray(predicted), return_counts=True)
+    return dict(zip(codes.tolist(), counts.tolist()))
 
 
 def check_one_source(a, b, path_a, path_b, unknown_source: bool = False) -> None:

@@ -20,9 +20,8 @@ from .labelled import LabelledRows, check_classes, match_labels, read_labels_tab
 from .probe import UNKNOWN, check_min_confidence, probe, probe_features, probe_names, probe_report, probe_tag
 
 
-def study_labels(study, labels_path, positions) -> LabelledRows:
-    """The study's rows a labels table names (by each source's `row`, or its x, y), as the study's row ids.
-    `positions`: each member's (x, y), None for a member without coordinates."""
+def study_labels_table(study, labels_path):
+    """A study's labels table, read and checked: a `source` column naming sources of the study."""
     table = read_labels_table(labels_path)
     if SOURCE not in table.columns:
         raise InputError(f"a study's labels name each row's source: give a table with columns source,row,label or "
@@ -31,6 +30,13 @@ def study_labels(study, labels_path, positions) -> LabelledRows:
     if others:
         raise InputError(f"the labels name the source {others[0]!r}, which is not in the study {study.name}: label "
                          f"rows of its sources ({', '.join(study.names)})", labels_path)
+    return table
+
+
+def study_labels(study, labels_path, positions) -> LabelledRows:
+    """The study's rows a labels table names (by each source's `row`, or its x, y), as the study's row ids.
+    `positions`: each member's (x, y), None for a member without coordinates."""
+    table = study_labels_table(study, labels_path)
     rows, names = [], []
     for index, name in enumerate(study.names):
         part = table[table[SOURCE] == name]
@@ -50,11 +56,10 @@ def run_study_probe(study, labels_path, out_dir, *, method: str = "logistic", sm
                     browser="auto", dpi: float = 300, root=None, settings=None) -> dict:
     """Probe every row of `study` (as `probe.run_probe` one file), then write the predictions, the fractions (CSV,
     PNG) and the report into `out_dir`; returns the report."""
-    from ...figures import NOISE_GREY
     from ...storage import sha256_file
-    from ..artifacts.cluster_study import about_member, study_record
-    from ..artifacts.common import input_record, write_csv, write_json
-    from ..artifacts.fractions import fractions_record, fractions_table, write_fractions
+    from ..artifacts.cluster_study import about_member
+    from ..artifacts.common import write_csv
+    from ..artifacts.fractions import fractions_table
 
     min_confidence = check_min_confidence(min_confidence)
     features, positions = [], []
@@ -69,8 +74,7 @@ def run_study_probe(study, labels_path, out_dir, *, method: str = "logistic", sm
         check_min_confidence(min_confidence, labelled.classes)
     result = probe(features, labelled, method, cv, random_state, params, min_confidence=min_confidence)
     tag, out_dir = probe_tag(method, smooth, min_confidence), Path(out_dir)
-    names = {**probe_names(tag), "fractions": f"probe_fractions__{tag}.csv",
-             "fractions_figure": f"probe_fractions__{tag}.png"}
+    names = study_probe_names(tag)
     predicted = result.predicted_names()
     table = study.identity_table(settings)
     given = np.full(len(table), "", dtype=object)
@@ -80,15 +84,38 @@ def run_study_probe(study, labels_path, out_dir, *, method: str = "logistic", sm
     csv_path = write_csv(out_dir / names["predictions"], table)
     order = [*result.classes, *([UNKNOWN] if result.n_unknown else [])]
     fractions = fractions_table(table[SOURCE].cat.codes, study.names, predicted, LABEL, order=order)
-    outputs = {"predictions": {"name": names["predictions"], "sha256": sha256_file(csv_path)},
-               "report": {"name": names["report"]}, "figure": None,
+    outputs = {"predictions": {"name": names["predictions"], "sha256": sha256_file(csv_path)}}
+    job = study_probe_job(study, labels_path, method, smooth, cv, random_state)
+    return write_study_report(study, labels_path, out_dir, tag, job, result, labelled, len(features), fractions,
+                              outputs, png=png, browser=browser, dpi=dpi, root=root)
+
+
+def study_probe_names(tag: str) -> dict:
+    return {**probe_names(tag), "fractions": f"probe_fractions__{tag}.csv",
+            "fractions_figure": f"probe_fractions__{tag}.png"}
+
+
+def study_probe_job(study, labels_path, method, smooth, cv, random_state) -> dict:
+    return {"latents": study.name, "labels": Path(labels_path).name, "method": method, "smooth": float(smooth),
+            "cv": int(cv), "random_state": int(random_state)}
+
+
+def write_study_report(study, labels_path, out_dir, tag, job, result, labelled, n_rows, fractions, outputs, *, png,
+                       browser, dpi, root, tally=None, run=None) -> dict:
+    """The fractions (CSV, PNG), then the report of a study's probe (`outputs`: its predictions)."""
+    from ...figures import NOISE_GREY
+    from ..artifacts.cluster_study import study_record
+    from ..artifacts.common import input_record, write_json
+    from ..artifacts.fractions import fractions_record, write_fractions
+
+    names = study_probe_names(tag)
+    outputs = {**outputs, "report": {"name": names["report"]}, "figure": None,
                **write_fractions(fractions, LABEL, out_dir, names, f"predicted labels per source<br><sup>{tag}</sup>",
                                  png=png, browser=browser, dpi=dpi, colours={UNKNOWN: NOISE_GREY})}
-    job = {"latents": study.name, "labels": Path(labels_path).name, "method": method, "smooth": float(smooth),
-           "cv": int(cv), "random_state": int(random_state)}
     inputs = {"latents": [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members],
               "labels": input_record(labels_path, out_dir, root)}
-    report = probe_report(tag, job, result, labelled, len(features), smooth, study.model, inputs, outputs)
-    report = {**report, "study": study_record(study), "fractions": fractions_record(fractions, LABEL)}
-    write_json(out_dir / names["report"], report)
+    report = probe_report(tag, job, result, labelled, n_rows, job["smooth"], study.model, inputs, outputs, tally)
+    report = {**report, "study": study_record(study), "fractions": fractions_record(fractions, LABEL),
+              **({"run": run} if run else {})}
+    write_json(Path(out_dir) / names["report"], report)
     return report
