@@ -1,10 +1,12 @@
 """`streamlit run app.py` on a free port of 127.0.0.1, for the browser tests and benchmarks/.
 
-- `serve(root, env=None, args=(), port=None, address="127.0.0.1") -> (url, log_path)`, a context manager:
-  the server runs with private working and embedding-cache folders under `root` (plus `env`, where None
-  leaves a variable out, and `args`; on `port`, else a free one; listening on `address`, or, with None, on
-  every interface as the README's start command does), until the block ends; its log is in `log_path`. It raises if the server exits before
-  it answers.
+- `serve(root, env=None, args=(), port=None, address="127.0.0.1", cache=None) -> (url, log_path)`, a context
+  manager: the server runs with private working and embedding-cache folders under `root` (`cache`: that folder
+  instead, e.g. `worker_cache()`; plus `env`, where None leaves a variable out, and `args`; on `port`, else a free
+  one; listening on `address`, or, with None, on every interface as the README's start command does), until the
+  block ends; its log is in `log_path`. It raises if the server exits before it answers.
+- `worker_cache()`: the test process's embedding cache (tests/conftest.py): a server given it reads the demo's
+  UMAP that another server of the same test process fitted, instead of fitting it again.
 - `CHROMIUM`, `CHROMIUM_ARGS`: Debian's Chromium and the flags that keep it off the network.
 - `NAV_LINKS`: the app's navigation, its pages' links in the sidebar (app.py draws them; Streamlit's own list,
   `[data-testid=stSidebarNav]`, is off: .streamlit/config.toml).
@@ -40,13 +42,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def worker_cache() -> Path:
+    return Path(os.environ["LATENT_EXPLORER_CACHE"])
+
+
 @contextlib.contextmanager
 def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None,
-          address: str | None = "127.0.0.1"):
+          address: str | None = "127.0.0.1", cache: Path | None = None):
     root.mkdir(parents=True, exist_ok=True)
     port, log_path = port or free_port(), root / "streamlit.log"
     env = {**os.environ, "LATENT_EXPLORER_WORKDIR": str(root / "sessions"),
-           "LATENT_EXPLORER_CACHE": str(root / "cache"), **(env or {})}
+           "LATENT_EXPLORER_CACHE": str(cache or root / "cache"), **(env or {})}
     env = {name: value for name, value in env.items() if value is not None}  # None: leave it out
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from steps import ARTIFACTS
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle, worker_cache
 
 HERE = Path(__file__).resolve().parent
 NO_CHROMIUM = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
@@ -45,9 +45,10 @@ def chromium(playwright):
 
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory):
-    """`streamlit run app.py` on a free port with private working and embedding-cache folders, one per test
-    process: every module on it works in workspaces of its own (each new browser context is a new one)."""
-    with serve(tmp_path_factory.mktemp("e2e")) as (url, log):
+    """`streamlit run app.py` on a free port with a private working folder and the test process's embedding cache,
+    one per test process: every module on it works in workspaces of its own (each new browser context is a new
+    one)."""
+    with serve(tmp_path_factory.mktemp("e2e"), cache=worker_cache()) as (url, log):
         yield url, log
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from steps import ARTIFACTS, open_page, panel, press, shoot, umap_box, workspace_of
-from streamlit_server import NAV_LINKS, free_port, serve, settle
+from streamlit_server import NAV_LINKS, free_port, serve, settle, worker_cache
 
 
 with warnings.catch_warnings():  # the mock uses Authlib APIs that Authlib now calls deprecated
@@ -78,7 +78,7 @@ def signing_in(root, provider_url: str, env: dict):
     secrets.write_text(f'[auth]\nredirect_uri = "{url}/oauth2callback"\ncookie_secret = "{os.urandom(16).hex()}"\n'
                        f'client_id = "latent-explorer"\nclient_secret = "test-secret"\n'
                        f'server_metadata_url = "{provider_url}/.well-known/openid-configuration"\n')
-    with serve(root, env, ("--secrets.files", str(secrets)), port) as (_, log):
+    with serve(root, env, ("--secrets.files", str(secrets)), port, cache=worker_cache()) as (_, log):
         yield url, root / "sessions" / "workspaces"
     assert "Traceback" not in log.read_text(), log.read_text()
 

@@ -12,14 +12,15 @@ import pytest
 
 from latentcore.demo import DEMO_SCAN
 from steps import ARTIFACTS, extract_with_the_demo_model, open_page, panel, panel_call, panel_drag
-from streamlit_server import serve, settle
+from streamlit_server import serve, settle, worker_cache
 from ui.widgets import point_panel
 from ui.widgets.point_panel import geometry
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    with serve(tmp_path_factory.mktemp("e2e_binned"), env={"LATENT_EXPLORER_MAX_POINTS": "1000"}) as (url, log):
+    with serve(tmp_path_factory.mktemp("e2e_binned"), env={"LATENT_EXPLORER_MAX_POINTS": "1000"},
+               cache=worker_cache()) as (url, log):
         yield url
     assert "Traceback" not in log.read_text(), log.read_text()
 
