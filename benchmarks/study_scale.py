@@ -79,7 +79,10 @@ def write_sources(folder: Path, sources: int, rows: int, dim: int) -> list[Path]
 
 
 def peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    """This process's peak resident memory (VmHWM: ru_maxrss would count a spawned worker's parent's, kept across
+    exec)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 2**20  # KiB
 
 
 def cpu_seconds() -> float:
