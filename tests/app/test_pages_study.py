@@ -82,6 +82,7 @@ def test_the_umap_page_embeds_every_row_of_a_study_and_shows_a_selection_on_each
 
     q = read_latents(paths["q"])
     assert table["x_um"].tolist()[1:3] == q.x[[8, 9]].tolist()
+    assert table["bandcontrast"].tolist()[1:3] == q.point_maps["Band Contrast"][[8, 9]].tolist()  # q's own map
     csv = next(make() for name, make in downloads.items() if name.endswith(".csv"))
     assert csv.splitlines()[0].startswith("source,row,x_um,y_um,umap_0,umap_1")
     assert csv.count(",True") == 4 and len(csv.splitlines()) == 577

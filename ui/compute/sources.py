@@ -301,8 +301,14 @@ def ipf_colours(lat_stamp: tuple, direction: tuple) -> np.ndarray:
 @st.cache_resource(show_spinner="Aligning the band contrast...", max_entries=16)
 def bandcontrast_for(bandcontrast, lat_stamp: tuple) -> np.ndarray:
     """Band contrast (a BandContrast) at each row of a scan's latents: the scan map they carry, or a table
-    aligned by x,y value."""
+    aligned by x,y value. A study's rows take their scans' own map (its scans share their x, y: a table, made for one
+    scan, would pair with each of them alike)."""
+    from latentcore.data.bandcontrast import BandContrast
+    from latentcore.study import StudyLatents
+
     lat = latents(lat_stamp)
+    if isinstance(lat, StudyLatents) and not bandcontrast.from_scan:
+        bandcontrast = BandContrast.scan_map()
     values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat_stamp[0]).name)[1]
     return read_only(values.astype(np.float32))
 
