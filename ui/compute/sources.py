@@ -158,7 +158,7 @@ def devices() -> dict[str, str]:
 def latents(file_stamp: tuple):
     """The latents file, read once and shared read-only by every session; for a study file (`NAME.study.json`),
     the study as one `Latents` (`latentcore.study.study_latents`: a study of one member is that member's file;
-    see "Studies" in docs/architecture.md), built from its members' cached `latents(member_stamp)`."""
+    see "Studies in the app" in docs/architecture.md), built from its members' cached `latents(member_stamp)`."""
     from latentcore.latents import read_latents
     from latentcore.study import study_latents
 
@@ -190,7 +190,7 @@ def study(file_stamp: tuple):
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One source of the session's latents: a member of a study, or the latents file itself."""
+    """One source of a study of several members (`study_sources`)."""
 
     name: str
     stamp: tuple  # its latents file's stamp: what every per-file function here and in scan_maps takes
