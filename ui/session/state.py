@@ -38,7 +38,7 @@ from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
 from . import access, deployment, workspace
-from .settings import SAVED
+from .settings import SAVED, SHARED_QUALITY
 
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 
@@ -500,6 +500,14 @@ def clear_roi():
     forgotten (drawn next, the sliders are given the whole scan through `setting`, which the browser shows)."""
     saved = st.session_state.get(SETTINGS, {})
     for key in (*ROI_KEYS, ROI_ORIGIN):
+        st.session_state.pop(key, None)
+        saved.pop(key, None)
+
+
+def clear_quality():
+    """The shared quality filter off: its thresholds and their saved settings forgotten (drawn next, each is off)."""
+    saved = st.session_state.get(SETTINGS, {})
+    for key in SHARED_QUALITY.keys:
         st.session_state.pop(key, None)
         saved.pop(key, None)
 

@@ -86,7 +86,15 @@ def stacked_inputs(parts: list[ClusterInputs], features, scale, names, units) ->
     sources = np.repeat(np.arange(len(parts)), [len(part.rows) for part in parts])
     return ClusterInputs(coordinate("x") if scans else None, coordinate("y") if scans else None, joined("latent"),
                          bandcontrast, features, units, parts[0].bandcontrast_name, scale, joined("rows"),
-                         parts[0].dims, joined("used"), parts[0].model, sources, tuple(names))
+                         parts[0].dims, joined("used"), parts[0].model, sources, tuple(names), study_quality(parts))
+
+
+def study_quality(parts: list[ClusterInputs]) -> dict | None:
+    """The quality filter's record over every member: the rows it was applied to and kept, summed."""
+    if parts[0].quality is None:
+        return None
+    rows, kept = (sum(part.quality[key] for part in parts) for key in ("rows", "kept"))
+    return {**parts[0].quality, "rows": rows, "kept": kept, "fraction": kept / rows if rows else 0.0}
 
 
 @contextlib.contextmanager
