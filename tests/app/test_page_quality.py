@@ -54,7 +54,8 @@ def test_the_filter_set_on_clusters_holds_on_umap_and_rank_and_clears_from_any(d
     at = go(at, "umap")
     assert line in texts(at.info)
     panels = point_panels(at)
-    assert len(panels["umap_scatter"]["row_ids"]) == kept.sum()
+    assert list(panels["umap_scatter"][1]["row_ids"]) == list(np.flatnonzero(kept))  # the rows fitted and shown
+    assert list(panels["umap_map"][1]["row_ids"]) == list(np.flatnonzero(kept))
     at = go(at, "rank")
     assert line in texts(at.info)
     at.button(key="rank_quality_clear").click().run()

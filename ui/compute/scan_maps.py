@@ -190,5 +190,12 @@ def quality_kept(lat_stamp: tuple, quality) -> np.ndarray:
 def kept_rows(lat_stamp: tuple, quality) -> np.ndarray:
     """Row ids the quality filter keeps (every row without one)."""
     if quality is None:
-        return roi_rows(lat_stamp, None)
+        return read_only(np.arange(len(stacked_latents(lat_stamp)[0]), dtype=np.int64))
     return np.flatnonzero(quality_kept(lat_stamp, quality))
+
+
+def quality_record(lat_stamp: tuple, quality, roi: Roi | None = None) -> dict | None:
+    """The quality filter's record for a report (`QualityFilter.record`) over the ROI's rows; None without one."""
+    if quality is None:
+        return None
+    return quality.record(quality_kept(lat_stamp, quality)[roi_rows(lat_stamp, roi)])

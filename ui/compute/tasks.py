@@ -38,13 +38,18 @@ def warm_up(progress):
         distance_correlation(values, values ** 2)
 
 
-def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):
-    """The 2-D embedding of every row; latentcore caches it on disk by content hash."""
+def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress,
+                  quality=None):
+    """The 2-D embedding of every row (those the quality filter keeps: a QualityFilter, in order); latentcore caches
+    it on disk by content hash."""
     from latentcore.analysis.embedding.fit import fit_embedding as fit
     from latentcore.latents import read_latents
 
     progress(0.0, "reading the latents")
-    matrix, _ = read_latents(latents[0]).stacked()
+    lat = read_latents(latents[0])
+    matrix, _ = lat.stacked()
+    if quality is not None:
+        matrix = matrix[quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(latents[0]).name)]
     return fit(matrix, method=method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
                progress=progress)
 
@@ -259,9 +264,10 @@ def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, comp
 
 def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, metrics: list, components: int,
          roi: Roi | None, source: tuple | None, progress, patterns: bool = False, upload: tuple | None = None,
-         labels: tuple | None = None):
+         labels: tuple | None = None, quality=None):
     """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
-    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all)."""
+    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all) that
+    the quality filter keeps (a QualityFilter; None: every one)."""
     from latentcore.analysis.rank import rank_dimensions
     from latentcore.analysis.references import LABELS_REFERENCE
     from latentcore.latents import read_latents
@@ -270,9 +276,12 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     progress(0.3, "reading the latents")
     lat = read_latents(latents[0])
     matrix, _ = lat.stacked()
-    rows = np.arange(len(matrix))
+    keep = np.ones(len(matrix), bool)
     if roi is not None and lat.x is not None:
-        rows = np.flatnonzero(roi.mask(lat.x, lat.y))
+        keep &= roi.mask(lat.x, lat.y)
+    if quality is not None:
+        keep &= quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(latents[0]).name)
+    rows = np.flatnonzero(keep)
     chosen = {name: maps[name][rows] for name in references if name != LABELS_REFERENCE}
     given = {name: maps[name][rows] for name in references if name == LABELS_REFERENCE}
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}

@@ -215,6 +215,18 @@ def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, units: s
     table_note(len(picked))
 
 
+def embedding_rows(table, coords, method: str, lat, scan_columns: dict, rows) -> pd.DataFrame:
+    """The UMAP page's table of the rows fitted (`rows`, their ids; `coords` every row's), as `python -m latentcore
+    umap` writes it: x, y and band contrast (`scan_columns`) when the rows are a scan's."""
+    from latentcore.analysis.embedding.fit import embedding_table
+
+    if len(rows) != len(table):
+        table = table.iloc[rows].reset_index(drop=True)
+    extra = {k: v[rows] for k, v in scan_columns.items() if k == BANDCONTRAST_COLUMN}
+    xy = (lat.x[rows], lat.y[rows]) if scan_columns else (None, None)
+    return embedding_table(table, coords[rows], method, *xy, units=lat.units, extra=extra, row_ids=rows)
+
+
 def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
     """The Clusters page's downloads: the run's own files, its CSV and report (and, with `figure`, its PNG), the
     PNG and report written on the first click from the same run (the PNG takes a few seconds), then served from the
