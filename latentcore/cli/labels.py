@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .options import (add_figure_options, add_latents_argument, add_out_option, add_seed_option, add_smooth_option,
-                      one_latents_file, study_from)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_quality_option, add_seed_option,
+                      add_smooth_option, one_latents_file, quality_from, study_from)
 
 LABELS_HELP = "CSV x,y,label (scans, matched by coordinates) or row,label"
 
@@ -37,6 +37,7 @@ def add_probe(subparsers):
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                    help="rows whose highest class probability (kNN: the neighbours' vote fraction) is below P are "
                         "'unknown' (default 0: every row gets a class)")
+    add_quality_option(p, bandcontrast_option=True)
     add_figure_options(p)
     p.set_defaults(func=run_probe)
 
@@ -79,7 +80,9 @@ def run_probe(args) -> int:
                "params": params, "min_confidence": args.min_confidence, "png": not args.no_png, "dpi": args.dpi}
     single = one_latents_file(args.latents)
     if single is not None:
-        report = probe.run_probe(single, args.labels, args.out, **options)
+        report = probe.run_probe(single, args.labels, args.out, quality=quality_from(args), **options)
+    elif args.quality is not None:
+        raise InputError("--quality applies to one scan's latents file: probe each scan's file")
     else:
         from ..analysis.labels.probe_study import run_study_probe
 
@@ -87,6 +90,9 @@ def run_probe(args) -> int:
     cv = report["cross_validation"]
     for note in report["notes"]:
         print(f"note: {note}")
+    if report.get("quality") is not None:
+        print(f"quality filter {args.quality}: {report['quality']['kept']:,} of {report['quality']['rows']:,} rows "
+              "kept (trained and predicted on those)")
     print(f"{args.method} probe on {report['n_labelled']} labelled rows, {len(report['classes'])} classes: "
           f"cross-validated accuracy {cv['accuracy_mean']:.3f} +- {cv['accuracy_std']:.3f} ({cv['n_splits']} folds)")
     if args.min_confidence:

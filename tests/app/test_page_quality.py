@@ -2,7 +2,9 @@
 shown as a mask where it is set, and applied alike to the UMAP's fit, the clustering, the ranking and the labels."""
 from __future__ import annotations
 
+import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,7 +43,7 @@ def test_clusters_cluster_only_the_kept_pixels_show_the_mask_and_record_the_filt
     names = [b.proto.label.split(" — ")[0] for b in at.get("download_button")]
     assert names[:2] == ["cluster_assignments__gmm_dim0_full_q-bc-ge150.csv",
                          "cluster_report__gmm_dim0_full_q-bc-ge150.json"]
-    table = pd.read_csv(__import__("io").BytesIO(downloads[names[0]]()))
+    table = pd.read_csv(io.BytesIO(downloads[names[0]]()))
     assert list(table["row"]) == list(np.flatnonzero(kept))
     report = json.loads(downloads[names[1]]())
     assert report["quality"]["filter"] == "bc>=150" and report["quality"]["kept"] == kept.sum()
@@ -62,3 +64,17 @@ def test_the_filter_set_on_clusters_holds_on_umap_and_rank_and_clears_from_any(d
     assert "Quality filter" not in texts(at.info)
     at = go(at, "clusters")
     assert at.metric[2].value == "2,400"
+
+
+def test_the_labels_probe_trains_and_predicts_on_the_kept_rows():
+    at = with_filter(go(extracted(new_app()), "umap"), 150.0)
+    at.button(key="labels_umap_keep_clusters").click().run()  # every row labelled by its k-means cluster
+    at = run(at.toggle(key="labels_umap_predict").set_value(True))
+    kept = BC >= 150
+    assert f"Quality filter bc >= 150: trained on the labelled rows it keeps and predicted over its {kept.sum():,} " \
+           "kept rows" in texts(at.caption)
+    assert at.metric[2].value == f"{kept.sum():,}"  # the labelled rows it learnt from
+    found = list((Path(at.session_state["workdir"]) / "probe").glob("*/probe_predictions__logistic_q-bc-ge150.csv"))
+    assert list(pd.read_csv(found[0])["row"]) == list(np.flatnonzero(kept))  # the download's file
+    report = json.loads(found[0].with_name("probe_report__logistic_q-bc-ge150.json").read_text())
+    assert report["quality"]["filter"] == "bc>=150" and report["quality"]["kept"] == kept.sum()

@@ -180,3 +180,20 @@ def test_rerun_runs_a_filtered_report_again_with_its_filter_and_table(scan, tmp_
     assert main(["rerun", str(report), "--out", str(again), "--no-png"]) == 0
     table_again = pd.read_csv(next(again.glob("cluster_assignments__*_q-bc-ge100.csv")))
     assert list(table_again["row"]) == list(np.flatnonzero(bc >= 100))
+
+
+def test_probe_with_quality_trains_and_predicts_on_the_kept_rows_only(scan, tmp_path):
+    path, ci, mad, _, _ = scan
+    columns = np.arange(len(ci)) % N_COLUMNS
+    labelled = np.arange(0, len(ci), 3)  # every third row, by the blob it lies in
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"row": labelled, "label": np.where(columns[labelled] >= N_COLUMNS // 2, "b", "a")}).to_csv(
+        labels, index=False)
+    assert main(["probe", str(path), "--labels", str(labels), "--quality", "mad<=1.5", "--no-png",
+                 "--out", str(tmp_path / "out")]) == 0
+    kept = mad <= 1.5
+    table = pd.read_csv(tmp_path / "out" / "probe_predictions__logistic_q-mad-le1.5.csv")
+    assert list(table["row"]) == list(np.flatnonzero(kept))
+    report = json.loads((tmp_path / "out" / "probe_report__logistic_q-mad-le1.5.json").read_text())
+    assert report["n_labelled"] == kept[labelled].sum() < len(labelled)  # labels on removed rows are not learnt
+    assert report["quality"]["kept"] == kept.sum() and report["quality"]["filter"] == "mad<=1.5"

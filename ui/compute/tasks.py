@@ -292,7 +292,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
 
 def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
-              min_confidence: float = 0.0, root: str | None = None) -> dict:
+              min_confidence: float = 0.0, root: str | None = None, quality=None) -> dict:
     """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
     predicted (index per row; -1: no features, -2: unknown, below `min_confidence`), probability, the
     cross-validation and the report."""
@@ -304,7 +304,7 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
         progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
 
     report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
-                       png=False, progress=predicted, root=root)
+                       png=False, progress=predicted, root=root, quality=quality)
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 
@@ -312,10 +312,12 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
                         dtype={"label": str})  # labels "1" and "01" stay two
     lookup = {**{name: k for k, name in enumerate(report["classes"])},
               **({UNKNOWN: UNKNOWN_CODE} if min_confidence else {})}
-    predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))
-    predicted = predicted.to_numpy(np.int64)
-    return {"classes": report["classes"], "predicted": predicted,
-            "probability": table["probability"].to_numpy(np.float32), "report": report}
+    found = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))
+    rows = table["row"].to_numpy(np.int64)  # every row, or those the quality filter kept
+    predicted = np.full(report["n_rows"], NO_FEATURES_CODE, np.int64)
+    probability = np.full(report["n_rows"], np.nan, np.float32)
+    predicted[rows], probability[rows] = found.to_numpy(np.int64), table["probability"].to_numpy(np.float32)
+    return {"classes": report["classes"], "predicted": predicted, "probability": probability, "report": report}
 
 
 def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress,

@@ -29,6 +29,7 @@ def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
     if not maps:
         return None
     quality = _read_widgets(lat_stamp, lat, maps)
+    state.set_quality_filter(lat_stamp, quality)  # the labels panel's
     if quality is not None:
         note(lat_stamp, lat, quality, page)
     return quality
