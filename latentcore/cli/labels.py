@@ -82,7 +82,7 @@ def run_probe(args) -> int:
     if single is not None:
         report = probe.run_probe(single, args.labels, args.out, quality=quality_from(args), **options)
     elif args.quality is not None:
-        raise InputError("--quality applies to one scan's latents file: probe each scan's file")
+        raise InputError("--quality applies to one scan's latents file: run probe on each scan's file")
     else:
         from ..analysis.labels.probe_study import run_study_probe
 

@@ -52,7 +52,8 @@ def _read_widgets(lat_stamp: tuple, lat, maps: dict) -> QualityFilter | None:
             default = float(np.percentile(finite, DEFAULT_PERCENTILE if record.keeps == ">=" else
                                           100 - DEFAULT_PERCENTILE))
             cols = st.columns([1, 2], vertical_alignment="center")
-            on = cols[0].checkbox(f"{record.title} {record.keeps}", key=on_key, value=state.setting(on_key, False))
+            side = "at least" if record.keeps == ">=" else "at most"
+            on = cols[0].checkbox(f"Keep {record.title} {side}", key=on_key, value=state.setting(on_key, False))
             value = cols[1].number_input(f"{record.title} threshold ({low:.4g} to {high:.4g})", low, high,
                                          state.setting(value_key, default, bounds=(low, high)),
                                          step=(high - low) / 100 or 1.0, format="%.4g", key=value_key,
@@ -81,7 +82,7 @@ def note(lat_stamp: tuple, lat, quality: QualityFilter, page: str):
     """"Quality filter ci >= 0.1: 2,180 of 2,400 points kept", where it applies, and a button that turns it off."""
     kept = scan_maps.quality_kept(lat_stamp, quality)
     cols = st.columns([6, 1], vertical_alignment="center")
-    cols[0].info(f"{quality.describe(kept)}. It applies to {', '.join(SHARED_QUALITY_PAGES.values())}.",
+    cols[0].info(f"{quality.describe(kept)}. It applies to {', '.join(SHARED_QUALITY_PAGES.values())} and the labels.",
                  icon=":material/filter_alt:")
     cols[1].button("Clear filter", key=f"{page}_quality_clear", on_click=state.clear_quality,
                    icon=":material/close:")
