@@ -5,7 +5,7 @@ that computes over rows applies alike (the command line's `--quality`, the app's
                                                      `bc` from `q.bandcontrast` (a BandContrast; None: the scan's
                                                      own Band Contrast map)
     kept = q.rows_kept(latents.point_maps, x, y)     (N,) bool over the rows: every threshold met (NaN meets none)
-    maps = q.maps(latents.point_maps, x, y)          short name -> (N,) values of the maps it needs
+    maps = q.maps(latents.point_maps, x, y)          short name -> (N,) values of every quality map the scan has
     q.record(kept)                                   what a report keeps: the filter, its thresholds, kept count
     quality_tag(q)                                   `_q-ci-ge0.1-mad-le1.2`: the filter's part of a file name
 
@@ -80,7 +80,8 @@ class QualityFilter:
         if not bounds:
             raise InputError("a quality filter needs at least one threshold: give one like ci>=0.1")
         if len(set(bounds)) != len(bounds):
-            raise InputError(f"a quality filter bounds each map once on each side, got {self.spec!r}: remove the repeated one")
+            raise InputError(f"a quality filter bounds each map once on each side, got {self.spec!r}: remove the "
+                             "repeated one")
 
     @classmethod
     def parse(cls, text: str, bandcontrast: BandContrast | None = None) -> QualityFilter:

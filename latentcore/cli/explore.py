@@ -128,7 +128,8 @@ def run_umap(args) -> int:
     quality = quality_from(args)
     if quality is not None:  # the rows it removes are left out of the fit and the table
         if not on_scan:
-            raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one scan's; leave it out",
+            raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one "
+                             "scan's; leave it out",
                              args.latents)
         kept = quality.rows_kept(latents.point_maps, x, y, args.latents)
         if not kept.any():

@@ -206,8 +206,8 @@ def quality_from(args):
     """The command's quality filter (None: none), its `bc` read from the command's --bandcontrast."""
     import dataclasses
 
-    if args.quality is None:
-        return None
+    if args.quality is None or "bc" not in args.quality.names:
+        return args.quality
     return dataclasses.replace(args.quality, bandcontrast=getattr(args, "bandcontrast", None))
 
 

@@ -71,7 +71,8 @@ def rank_file(args) -> int:
     quality, record = quality_from(args), None
     if quality is not None:  # scores over the kept pixels only
         if x is None:
-            raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one scan's; leave it out",
+            raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one "
+                             "scan's; leave it out",
                              source.path)
         kept = quality.rows_kept(source.point_maps, x, y, source.path)
         record = quality.record(kept)

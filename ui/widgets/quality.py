@@ -8,6 +8,7 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.quality import QUALITY_MAPS, QualityFilter, Threshold
+from latentcore.errors import LatentError
 
 from ..compute import scan_maps
 from ..figures import plots
@@ -24,8 +25,10 @@ def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
     (None: off, or the latents are not a scan's)."""
     if lat.x is None or lat.y is None:
         return None
-    with common.user_errors():
+    try:
         maps = scan_maps.quality_values(lat_stamp, state.bandcontrast())
+    except LatentError:  # a band-contrast table that does not fit the scan: its own picker says so
+        maps = scan_maps.quality_values(lat_stamp, None)
     if not maps:
         return None
     quality = _read_widgets(lat_stamp, lat, maps)
@@ -60,7 +63,8 @@ def _read_widgets(lat_stamp: tuple, lat, maps: dict) -> QualityFilter | None:
                                          disabled=not on)
             if on and value is not None:
                 thresholds.append(Threshold(name, record.keeps, float(value)))
-        quality = QualityFilter(tuple(thresholds), state.bandcontrast()) if thresholds else None
+        band = state.bandcontrast() if any(t.name == "bc" for t in thresholds) else None
+        quality = QualityFilter(tuple(thresholds), band) if thresholds else None
         if quality is not None:
             _mask_map(lat_stamp, lat, quality)
     return quality

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...data.bandcontrast import BandContrast
 from ...errors import InputError
 from ...storage import sha256_file
 from ..maps import Roi
@@ -35,7 +36,7 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
             job_fields[role] = str(_find_input(record, report_path))
     quality = job_fields.get("quality")
     if quality is not None and quality.get("bandcontrast") is not None \
-            and not str(quality["bandcontrast"]).startswith("scan"):  # its band-contrast table, found as the job's
+            and not BandContrast.parse(quality["bandcontrast"]).from_scan:  # its table, found as the job's inputs are
         record = _field(report, ("inputs", "quality_bandcontrast"), dict, report_path)
         job_fields["quality"] = {**quality, "bandcontrast": str(_find_input(record, report_path))}
     expected = _field(report, ("outputs", "assignments", "sha256"), str, report_path)
