@@ -1,4 +1,4 @@
-"""The quality filter the analysis pages share (`SHARED_QUALITY`: UMAP, Clusters, Rank, and the labels panels on
+"""The quality filter the analysis pages share (`SHARED_QUALITY_PAGES`: UMAP, Clusters, Rank, and the labels panel on
 them): a threshold per quality map the scan has (CI, MAD, band contrast, IQ: `analysis.quality.QUALITY_MAPS`), in
 the map's own units and range, each on or off; the pixels kept shown as a map; one line on every page it applies
 to saying how many points it keeps. `bc` is the session's band-contrast choice."""
@@ -34,7 +34,7 @@ def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
     quality = _read_widgets(lat_stamp, lat, maps)
     state.set_quality_filter(lat_stamp, quality)  # the labels panel's
     if quality is not None:
-        note(lat_stamp, lat, quality, page)
+        note(lat_stamp, quality, page)
     return quality
 
 
@@ -82,7 +82,7 @@ def _mask_map(lat_stamp: tuple, lat, quality: QualityFilter):
                                           units=lat.units), key="quality_mask", config={"displaylogo": False})
 
 
-def note(lat_stamp: tuple, lat, quality: QualityFilter, page: str):
+def note(lat_stamp: tuple, quality: QualityFilter, page: str):
     """"Quality filter ci >= 0.1: 2,180 of 2,400 points kept", where it applies, and a button that turns it off."""
     kept = scan_maps.quality_kept(lat_stamp, quality)
     cols = st.columns([6, 1], vertical_alignment="center")
