@@ -11,7 +11,7 @@ from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
 from ui.session import state
 from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, orientations, params,
-                        references, selection)
+                        quality, references, selection)
 from ui.widgets import labels as label_widgets
 
 access.require_app()
@@ -51,8 +51,9 @@ if on_scan:
     sigma = params.smooth_sigma("clusters")
     roi = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
     common.roi_note(lat_stamp, lat, roi, "clusters")
+kept = quality.shared_filter(lat_stamp, lat, "clusters")  # the rows clustered: in the ROI and kept
 
-job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma)
+job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma, kept)
 out_dir = str(state.results_dir("clusters", lat_stamp[0]))  # the run writes its CSV here: the download's
 with common.user_errors():
     run = cluster_runs.cluster_run(lat_stamp, job, out_dir)

@@ -13,7 +13,7 @@ from latentcore.errors import LatentError
 from ui.compute import ranking, scan_maps, sources
 from ui.figures import maps as map_figures
 from ui.session import files, state
-from ui.widgets import access, common, explore, extraction, labels
+from ui.widgets import access, common, explore, extraction, labels, quality
 
 access.require_app()
 
@@ -90,21 +90,21 @@ default = [m for m in ("pearson", "spearman", "mutual_information", "partial_pea
 metrics = st.multiselect("Metrics (the first one ranks)", usable, default=state.setting("rank_metrics", default, usable),
                          key="rank_metrics")
 cols = st.columns(2)
-top = cols[0].slider("Top N", 1, max(1, lat.dim),
-                     state.setting("rank_top", min(4, lat.dim), bounds=(1, max(1, lat.dim))),
-                    key="rank_top")
+top = cols[0].slider("Top N", 1, max(1, lat.dim), state.setting("rank_top", min(4, lat.dim),
+                     bounds=(1, max(1, lat.dim))), key="rank_top")
 roi = None
 if scan:
     with cols[1].expander("Region of interest"):
         roi = common.roi_sliders(lat.x, lat.y, "rank", lat.units)
     common.roi_note(lat_stamp, lat, roi, "rank")  # the sliders may be folded away: the ROI is said here
+kept = quality.shared_filter(lat_stamp, lat, "rank")  # scored over the ROI's pixels it keeps
 if not references or not metrics:
     st.info("Pick at least one reference map and one metric.")
     st.stop()
 
 with common.user_errors():
     table = ranking.ranking(lat_stamp, bc, tuple(references), tuple(metrics), int(components), roi, source_stamp,
-                            extras)
+                            extras, kept)
 for note in table.attrs.get("notes", []):
     st.caption(note)
 best = table.groupby("reference", sort=False).head(top)
@@ -137,8 +137,9 @@ dpi = state.png_dpi()  # read now: a download's data is made after the run, wher
 
 
 def written(kind):
-    def read():
-        return Path(ranking.ranking_files(table, out, inputs, top, tag, dpi)[kind]).read_bytes()
+    def read():  # the report records the quality filter
+        record = scan_maps.quality_record(lat_stamp, kept, roi)
+        return Path(ranking.ranking_files(table, out, inputs, top, tag, dpi, record)[kind]).read_bytes()
     return read
 
 

@@ -9,8 +9,8 @@ from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import png
 from ui.session import state
-from ui.widgets import (access, common, explore, extraction, labels, linked_embedding, orientations, references,
-                        scales, selection, waiting)
+from ui.widgets import (access, common, explore, extraction, labels, linked_embedding, orientations, quality,
+                        references, scales, selection, waiting)
 
 access.require_app()
 
@@ -30,16 +30,17 @@ with st.expander("Embedding parameters", icon=":material/tune:"):
                                     step=0.05, key="umap_min_dist")
     seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("umap_seed", 0, bounds=(0, 2**31 - 1)),
                                 key="umap_seed")
+kept = quality.shared_filter(lat_stamp, lat, "umap")  # the rows fitted and shown
+kept_ids = scan_maps.kept_rows(lat_stamp, kept)  # their ids
 with common.user_errors():
-    fitted, fitting = latent_space.embedding_shown(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed))
-coords, fit_method = fitted.coords, fitted.method  # the PCA while a first UMAP fits
-label, embedding = fit_method.upper(), latent_space.embedding_args(lat_stamp, fit_method, n_neighbors, min_dist, seed)
+    fitted, fitting = latent_space.embedding_shown(lat_stamp, method, int(n_neighbors), float(min_dist), int(seed), kept)
+coords = latent_space.on_every_row(fitted.coords, kept_ids, len(matrix))  # NaN: the rows the filter removes
+fit_method, label = fitted.method, fitted.method.upper()  # the PCA while a first UMAP fits
+embedding = latent_space.embedding_args(lat_stamp, fit_method, n_neighbors, min_dist, seed, kept)
 st.caption(common.embedding_note(fitted))
 if fitting is not None:
     waiting.meanwhile(fitting, "The PCA is shown while the UMAP fits: the scatter becomes the UMAP when it is done "
                                "(the selection stays).")
-every_row = np.arange(len(coords))
-
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
 choice = cols[0].selectbox("Colour by", options, key="umap_colour",
@@ -65,8 +66,7 @@ marks = explore.new_image_panel(lat, embedding, fitted)  # a projected image: a 
 scan_columns = explore.scan_columns(lat_stamp, lat)  # x, y (units) and band contrast: hover, table, CSV
 on_scan = lat.x is not None and lat.y is not None
 
-
-embedding_panels = linked_embedding.LinkedEmbedding("umap", lat_stamp, lat, coords)
+embedding_panels = linked_embedding.LinkedEmbedding.of_rows("umap", lat_stamp, lat, coords, kept_ids)
 
 
 @common.linked_panels
@@ -81,16 +81,18 @@ def linked(marks):
     if len(chosen) == 1:
         with common.user_errors():
             neighbours = latent_space.nearest(lat_stamp, int(chosen[0]), int(k))
-        marks.append({"x": coords[neighbours[0], 0], "y": coords[neighbours[0], 1], "name": "nearest neighbours",
+        near = neighbours[0][np.isfinite(coords[neighbours[0], 0])]  # those the quality filter keeps
+        marks.append({"x": coords[near, 0], "y": coords[near, 1], "name": "nearest neighbours",
                       "symbol": "diamond-open", "size": 12, "colour": "#111111"})
-    titles = {"x_title": f"{label} 1", "y_title": f"{label} 2", "title": f"{label} of {len(coords):,} latents "
+    titles = {"x_title": f"{label} 1", "y_title": f"{label} 2", "title": f"{label} of {len(kept_ids):,} latents "
               f"({lat.dim} dimensions)" + (", UMAP still fitting" if fitting is not None else "")}
     lines = None
     if on_scan and references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
         lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
                                          Roi.around(scan_maps.scan_grid(lat_stamp)[0]))
-    values = continuous[0] if continuous is not None else None
-    embedding_panels.draw(colour, chosen, marks=marks, values=values, lines=lines, histogram=values, **titles)
+    values = continuous[0][kept_ids] if continuous is not None else None
+    embedding_panels.draw(linked_embedding.colour_of_rows(colour, kept_ids), chosen, marks=marks, values=values,
+                          lines=lines, histogram=values, **titles)
 
     st.subheader(f"Selected: {common.counted(len(chosen), 'point')}")
     before = state.selection_before()
@@ -126,13 +128,15 @@ def linked(marks):
     names = embedding_names(lat_stamp[0], fit_method)  # as `python -m latentcore umap` names them
     out = state.results_dir("umap", lat_stamp[0])
     cols = st.columns(3)
-    cols[0].download_button("Table (CSV)", lambda: common.table_csv(
-                                explore.embedding_download(lat, table, coords, fit_method, scan_columns), chosen),
+    cols[0].download_button("Table (CSV)", lambda: common.table_csv(  # the rows fitted, by their ids
+                                explore.embedding_download(lat, table, coords, fit_method, scan_columns, kept_ids),
+                                chosen),
                             file_name=names["table_csv"], mime="text/csv", key="umap_dl_csv", on_click="ignore",
                             icon=":material/download:")
     dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
-    figure = lambda: selection.scatter_png_figure(coords[:, 0], coords[:, 1], colour, every_row, chosen,  # noqa: E731
-                                                  marks=marks, **titles)
+    figure = lambda: selection.scatter_png_figure(  # noqa: E731
+        coords[kept_ids, 0], coords[kept_ids, 1], linked_embedding.colour_of_rows(colour, kept_ids), kept_ids, chosen,
+        marks=marks, **titles)
     cols[1].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(figure(), str(out / names["figure"]), dpi),
                             file_name=names["figure"], mime="image/png", key="umap_dl_png", on_click="ignore",
                             icon=":material/download:")

@@ -38,6 +38,8 @@ INTERNAL = {
     "f\"a cluster figure's view is one of {VIEW_KINDS}, got {view!r}\"": "analysis/artifacts/cluster.py: views come from code",
     "f\"a job's band contrast is a BandContrast (BandContrast.parse of {self.bandcontrast!r})\"":
         "analysis/artifacts/cluster.py: the CLI and the pages parse it first",
+    "f\"a job's quality filter is a QualityFilter, got {self.quality!r}\"":
+        "analysis/artifacts/cluster.py: the CLI, the pages and reports make the QualityFilter first",
     "f\"a job's ROI is a Roi (Roi.from_json of {self.roi!r})\"":
         "analysis/artifacts/cluster.py, latent_maps.py: the CLI, the pages and reports make the Roi first",
     "f\"a training's ROI is a Roi (Roi.from_json of {self.roi!r})\"":

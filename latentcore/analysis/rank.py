@@ -428,8 +428,10 @@ def top_rows(table: pd.DataFrame, top: int = 10) -> pd.DataFrame:
 
 def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top: int = 10,
                   tag: str | None = None, latents=None, references: dict | None = None,
-                  figures: bool = True, browser: str | None = "auto", dpi: float = 300, root=None) -> dict:
-    """Write the score table (CSV), the top-N report (JSON) and top-N figures (PNG) into `out_dir`.
+                  figures: bool = True, browser: str | None = "auto", dpi: float = 300, root=None,
+                  quality: dict | None = None) -> dict:
+    """Write the score table (CSV), the top-N report (JSON) and top-N figures (PNG) into `out_dir`; `quality`:
+    the quality filter's record (`QualityFilter.record`) when the rows ranked were filtered.
 
     inputs: role -> file path, recorded by name and SHA-256 (and relative to `out_dir` when inside `root`, the
     workspace; None: anywhere: `artifacts.common.input_record`). latents/references (the arrays ranked)
@@ -451,6 +453,7 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
         "parameters": parameters | {"top": top},
         "references": list(dict.fromkeys(table["reference"])),  # the maps and labels ranked against, in order
         "notes": table.attrs.get("notes", []),
+        "quality": quality,
         "inputs": {role: input_record(p, out_dir, root) for role, p in (inputs or {}).items()},
         "versions": _versions(),
         "top": json.loads(best.to_json(orient="records")),

@@ -16,8 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option, add_roi_option,
-                      add_seed_option, add_smooth_option, bandcontrast, one_latents_file, study_from)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
+                      add_quality_option, add_roi_option, add_seed_option, add_smooth_option, bandcontrast,
+                      one_latents_file, quality_from, study_from)
 
 # command-line option -> (methods it applies to, parameter name)
 CLUSTER_OPTIONS = {
@@ -48,6 +49,7 @@ def add_cluster(subparsers):
     p.add_argument("--features", choices=("pair", "latent", "umap"), default="pair",
                    help="pair: (dim, band contrast); latent: whole latent vectors; umap: their 2-D UMAP")
     add_roi_option(p)
+    add_quality_option(p)
     add_smooth_option(p)
     add_out_option(p, "output folder")
     add_partition_option(p)
@@ -98,7 +100,7 @@ def run_cluster(args) -> int:
     study = None if single else study_from(args.latents)
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
                      dim=args.dim, features=args.features, params=params,
-                     roi=args.roi, partition=args.partition, smooth=args.smooth)
+                     roi=args.roi, partition=args.partition, smooth=args.smooth, quality=quality_from(args))
     if study is None:
         report = run_cluster_job(job, args.out, png=not args.no_png)
     elif args.scheduler:
@@ -110,6 +112,9 @@ def run_cluster(args) -> int:
 
         report = run_study_cluster_job(job, study, args.out, png=not args.no_png)
     smoothed = f", features smoothed with sigma {job.smooth:g} grid steps" if job.smooth else ""
+    if report["quality"] is not None:
+        quality = report["quality"]
+        print(f"quality filter {job.quality}: {quality['kept']:,} of {quality['rows']:,} rows kept")
     print(f"{report['method']}: {report['n_clusters']} clusters, counts {report['counts']}{smoothed}")
     print(report["fit_summary"])
     for warning in report["warnings"]:

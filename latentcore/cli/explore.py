@@ -18,9 +18,9 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, about_file
-from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option, add_roi_option,
-                      add_seed_option, add_smooth_option, add_source_option, bandcontrast, each_source,
-                      one_latents_file, partitions_from, study_from)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
+                      add_quality_option, add_roi_option, add_seed_option, add_smooth_option, add_source_option,
+                      bandcontrast, each_source, one_latents_file, partitions_from, quality_from, study_from)
 
 
 def add_umap(subparsers):
@@ -33,6 +33,7 @@ def add_umap(subparsers):
     add_seed_option(p)
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--min-dist", type=float, default=0.1)
+    add_quality_option(p, bandcontrast_option=True)
     study = p.add_argument_group("a study: fitted on a seeded sample of its rows, every row placed source by source, "
                                  "each source's table kept in <out folder>/<study>_<method>-<fit>/")
     study.add_argument("--sample-size", type=int, help="rows the embedding is fitted on (default: 30,000)")
@@ -103,8 +104,12 @@ def _line(text: str):
 def run_umap(args) -> int:
     single = one_latents_file(args.latents)
     if single is None:
+        if args.quality is not None:
+            raise InputError("--quality applies to one scan's latents file: run umap on each scan's file")
         return run_study_umap(args, study_from(args.latents))
     args.latents = single
+    import numpy as np
+
     from ..analysis.embedding.fit import embed, embedding_names, embedding_table
     from ..latents import read_latents
 
@@ -118,12 +123,25 @@ def run_umap(args) -> int:
         raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}: pick from those",
                          args.latents)
     rows, table = latents.stacked(partitions)
+    on_scan = latents.x is not None and len(latents.partitions) == 1
+    x, y, row_ids = (latents.x, latents.y, None) if on_scan else (None, None, None)
+    quality = quality_from(args)
+    if quality is not None:  # the rows it removes are left out of the fit and the table
+        if not on_scan:
+            raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one "
+                             "scan's; leave it out",
+                             args.latents)
+        kept = quality.rows_kept(latents.point_maps, x, y, args.latents)
+        if not kept.any():
+            raise InputError(f"the quality filter {quality} keeps none of the rows: lower its thresholds", args.latents)
+        row_ids = np.flatnonzero(kept)
+        rows, table, x, y = rows[row_ids], table.iloc[row_ids].reset_index(drop=True), x[row_ids], y[row_ids]
+        print(quality.describe(kept))
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     with about_file(args.latents):
         coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
-    on_scan = latents.x is not None and len(latents.partitions) == 1
-    table = embedding_table(table, coords, args.method, *((latents.x, latents.y) if on_scan else (None, None)),
-                            units=latents.units)  # `row`: the row id the cluster tables join on
+    table = embedding_table(table, coords, args.method, x, y, units=latents.units,
+                            row_ids=row_ids)  # `row`: the row id the cluster tables join on
     out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
     write_table(table, out)
     print(f"wrote {out} ({len(table)} rows)")

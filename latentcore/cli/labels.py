@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .options import (add_figure_options, add_latents_argument, add_out_option, add_seed_option, add_smooth_option,
-                      one_latents_file, study_from)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_quality_option, add_seed_option,
+                      add_smooth_option, one_latents_file, quality_from, study_from)
 
 LABELS_HELP = "CSV x,y,label (scans, matched by coordinates) or row,label"
 
@@ -37,6 +37,7 @@ def add_probe(subparsers):
     p.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                    help="rows whose highest class probability (kNN: the neighbours' vote fraction) is below P are "
                         "'unknown' (default 0: every row gets a class)")
+    add_quality_option(p, bandcontrast_option=True)
     add_figure_options(p)
     study = p.add_argument_group("a study on Dask: trained on the labelled rows read by a task per source, each "
                                  "source's rows predicted and written by a task (<out>/probe_predictions__TAG/"
@@ -88,7 +89,9 @@ def run_probe(args) -> int:
         raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
                          "probe one file without them")
     if single is not None:
-        report = probe.run_probe(single, args.labels, args.out, **options)
+        report = probe.run_probe(single, args.labels, args.out, quality=quality_from(args), **options)
+    elif args.quality is not None:
+        raise InputError("--quality applies to one scan's latents file: run probe on each scan's file")
     elif args.scheduler:
         from ..analysis.labels.probe_tasks import run_study_probe_tasks
 
@@ -101,6 +104,9 @@ def run_probe(args) -> int:
     cv = report["cross_validation"]
     for note in report["notes"]:
         print(f"note: {note}")
+    if report.get("quality") is not None:
+        print(f"quality filter {args.quality}: {report['quality']['kept']:,} of {report['quality']['rows']:,} rows "
+              "kept (trained and predicted on those)")
     print(f"{args.method} probe on {report['n_labelled']} labelled rows, {len(report['classes'])} classes: "
           f"cross-validated accuracy {cv['accuracy_mean']:.3f} +- {cv['accuracy_std']:.3f} ({cv['n_splits']} folds)")
     if args.min_confidence:

@@ -190,6 +190,27 @@ def add_roi_option(parser) -> None:
     parser.add_argument("--roi", type=roi, help="x0,x1,y0,y1 (inclusive, in the coordinates' units)")
 
 
+def add_quality_option(parser, bandcontrast_option: bool = False) -> None:
+    """--quality, parsed into its `QualityFilter` (`quality`); `quality_from` gives it its band contrast (the
+    command's --bandcontrast: `bandcontrast_option` adds one to a command without it)."""
+    parser.add_argument("--quality", type=quality, metavar="FILTER",
+                        help="keep only the scan's pixels meeting thresholds on its quality maps, e.g. "
+                             "'ci>=0.1,mad<=1.2' (maps ci, mad, bc, iq; bc: --bandcontrast when given, else the scan's "
+                             "Band Contrast map); the others are left out of the result as pixels outside an ROI")
+    if bandcontrast_option:
+        parser.add_argument("--bandcontrast", type=bandcontrast,
+                            help="with --quality bc>=...: a CSV x,y,bandcontrast, or scan:NAME for a per-point map")
+
+
+def quality_from(args):
+    """The command's quality filter (None: none), its `bc` read from the command's --bandcontrast."""
+    import dataclasses
+
+    if args.quality is None or "bc" not in args.quality.names:
+        return args.quality
+    return dataclasses.replace(args.quality, bandcontrast=getattr(args, "bandcontrast", None))
+
+
 def add_smooth_option(parser) -> None:
     parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
                         help="Gaussian over the scan grid first, sigma in grid steps (NaN-aware, inside the ROI; "
@@ -244,6 +265,17 @@ def roi(text: str):
 
     try:
         return Roi.parse(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def quality(text: str):
+    """A quality filter (`analysis.quality.QualityFilter`) from `ci>=0.1,mad<=1.2`."""
+    from ..analysis.quality import QualityFilter
+    from ..errors import InputError
+
+    try:
+        return QualityFilter.parse(text)
     except InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

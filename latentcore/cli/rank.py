@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
-from .options import (add_figure_options, add_out_option, add_partition_option, add_seed_option, add_source_option,
-                      each_source)
+from .options import (add_figure_options, add_out_option, add_partition_option, add_quality_option, add_seed_option,
+                      add_source_option, each_source, quality_from)
 
 
 def add_rank(subparsers):
@@ -37,6 +37,7 @@ def add_rank(subparsers):
     p.add_argument("--sort-by", choices=rank.METRICS, help="metric ranked on (default: the first metric)")
     p.add_argument("--top", type=int, default=10, help="dimensions per reference in the report and figures")
     add_partition_option(p, default="all, stacked")
+    add_quality_option(p, bandcontrast_option=True)
     p.add_argument("--max-samples", type=int, default=rank.DEFAULT_MAX_SAMPLES,
                    help="sample size for kendall, distance correlation and HSIC")
     p.add_argument("--n-clusters", type=int, default=3, help="mixture components for ARI/NMI of continuous maps")
@@ -67,12 +68,24 @@ def rank_file(args) -> int:
         inputs["components_source"] = Path(args.components)
     if not references and not labels:
         raise InputError("give --reference, --labels or --components: there is nothing to rank against")
+    quality, record = quality_from(args), None
+    if quality is not None:  # scores over the kept pixels only
+        if x is None:
+            raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one "
+                             "scan's; leave it out",
+                             source.path)
+        kept = quality.rows_kept(source.point_maps, x, y, source.path)
+        record = quality.record(kept)
+        values, x, y = values[kept], x[kept], y[kept]
+        references, labels = ({name: v[kept] for name, v in maps.items()} for maps in (references, labels))
+        print(quality.describe(kept))
     result = rank.rank_dimensions(values, references, x, y, metrics=args.metrics, labels=labels,
                                   sort_by=args.sort_by, n_clusters=args.n_clusters,
                                   trend_degree=args.trend_degree, random_state=args.seed,
                                   max_samples=args.max_samples)
     paths = rank.write_ranking(result, args.out, inputs, top=args.top, tag=args.tag,
-                               latents=values, references=references, figures=args.figures, dpi=args.dpi)
+                               latents=values, references=references, figures=args.figures, dpi=args.dpi,
+                               quality=record)
     for note in result.attrs.get("notes", []):
         print(f"note: {note}")
     for kind, path in paths.items():

@@ -15,12 +15,13 @@ from .sources import latents, read_only, stacked_latents
 
 
 def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features: str, params: dict, roi,
-                smooth: float = 0.0):
-    """The page's ClusterJob; `bandcontrast` (a BandContrast) None: none (whole vectors only)."""
+                smooth: float = 0.0, quality=None):
+    """The page's ClusterJob; `bandcontrast` (a BandContrast) None: none (whole vectors only); `quality` the shared
+    quality filter (a QualityFilter, None: off)."""
     from latentcore.analysis.artifacts.cluster import ClusterJob
 
     return ClusterJob(latents=lat_stamp[0], bandcontrast=bandcontrast, method=method, dim=int(dim),
-                      features=features, params=params, roi=roi, smooth=smooth)
+                      features=features, params=params, roi=roi, smooth=smooth, quality=quality)
 
 
 def cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:

@@ -9,13 +9,14 @@ from .sources import stacked_latents
 
 
 def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out_dir: str,
-          min_confidence: float = 0.0) -> dict:
-    """The probe over every row (`tasks.probe_run`, the CLI's `probe`; `unknown` below `min_confidence`): in the
-    worker pool at scale."""
+          min_confidence: float = 0.0, quality=None) -> dict:
+    """The probe over every row (those the quality filter keeps: a `QualityFilter`) (`tasks.probe_run`, the CLI's
+    `probe`; `unknown` below `min_confidence`): in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.probe_run, f"Predicting the labels ({method})", rows, latents=lat_stamp,
                   labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
-                  min_confidence=float(min_confidence), root=str(state.WORKDIR_ROOT))
+                  min_confidence=float(min_confidence), root=str(state.WORKDIR_ROOT),
+                  **({"quality": quality} if quality is not None else {}))
 
 
 def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:

@@ -10,13 +10,31 @@ from .dispatch import pooled, pooled_or_running
 from .sources import get_model, latents, read_only, stacked_latents, stamp
 
 
-def fitted_embedding(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
-    """The fitted 2-D embedding of all rows, shared by every session (read-only): fitted in the worker pool
-    (latentcore also caches it on disk by content hash, so a new server process reads it back)."""
-    rows = len(stacked_latents(lat_stamp)[0])
+def fitted_embedding(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, quality=None):
+    """The fitted 2-D embedding of all rows (those the quality filter keeps, a QualityFilter), shared by every
+    session (read-only): fitted in the worker pool (latentcore also caches it on disk by content hash, so a new
+    server process reads it back)."""
+    rows = _fitted_rows(lat_stamp, quality)
     return read_only(pooled(tasks.fit_embedding, f"{method.upper()} of {rows:,} latents", rows,
                   inline_rows=jobs.INLINE_FIT_ROWS if method == "umap" else None,
-                  **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed)))
+                  **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed, quality)))
+
+
+def _fitted_rows(lat_stamp: tuple, quality) -> int:
+    from .scan_maps import quality_kept
+
+    return int(quality_kept(lat_stamp, quality).sum()) if quality is not None else len(stacked_latents(lat_stamp)[0])
+
+
+def on_every_row(coords, rows, n: int):
+    """(n, 2) coordinates of the fitted `rows` (row ids, in order) at their ids, NaN at the rows left out."""
+    import numpy as np
+
+    if len(rows) == n:
+        return coords
+    out = np.full((n, coords.shape[1]), np.nan, np.float32)
+    out[rows] = coords
+    return read_only(out)
 
 
 # A first UMAP of new latents takes tens of seconds (numba compiling on a new install, the fit, a worker starting):
@@ -24,25 +42,27 @@ def fitted_embedding(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: 
 INTERIM_HERE_ROWS = 1_000_000
 
 
-def embedding_shown(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int):
-    """(fitted, fitting): the fitted 2-D embedding and None; or, while a UMAP of up to INTERIM_HERE_ROWS rows fits in
-    a worker, the rows' PCA (shown meanwhile) and the fit's running Job."""
-    rows = len(stacked_latents(lat_stamp)[0])
+def embedding_shown(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, quality=None):
+    """(fitted, fitting): the fitted 2-D embedding (of the rows the quality filter keeps) and None; or, while a UMAP
+    of up to INTERIM_HERE_ROWS rows fits in a worker, the rows' PCA (shown meanwhile) and the fit's running Job."""
+    rows = _fitted_rows(lat_stamp, quality)
     if method != "umap" or rows > INTERIM_HERE_ROWS:
-        return fitted_embedding(lat_stamp, method, n_neighbors, min_dist, seed), None
+        return fitted_embedding(lat_stamp, method, n_neighbors, min_dist, seed, quality), None
     fitted, fitting = pooled_or_running(tasks.fit_embedding, f"UMAP of {rows:,} latents", rows,
                                         inline_rows=jobs.INLINE_FIT_ROWS,
-                                        **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed))
+                                        **embedding_args(lat_stamp, method, n_neighbors, min_dist, seed, quality))
     if fitting is None:
         return read_only(fitted), None
     return read_only(pooled(tasks.fit_embedding, f"PCA of {rows:,} latents", rows, inline_rows=INTERIM_HERE_ROWS,
-                            **embedding_args(lat_stamp, "pca", n_neighbors, min_dist, seed))), fitting
+                            **embedding_args(lat_stamp, "pca", n_neighbors, min_dist, seed, quality))), fitting
 
 
-def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int) -> dict:
-    """`tasks.fit_embedding`'s arguments (a job's key: the same fit, the same job)."""
+def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int,
+                   quality=None) -> dict:
+    """`tasks.fit_embedding`'s arguments (a job's key: the same fit, the same job); the quality filter only when
+    there is one (the unfiltered fit's key stays the same)."""
     return dict(latents=lat_stamp, method=method, n_neighbors=int(n_neighbors), min_dist=float(min_dist),
-                seed=int(seed))
+                seed=int(seed), **({"quality": quality} if quality is not None else {}))
 
 
 # The server holds the latents it shows: searching them here (their norms kept: 0.2 s at 10M x 16 on 2 cores)

@@ -50,19 +50,21 @@ def reference_maps(lat_stamp: tuple, bc_stamp: tuple | None, components: int, so
 
 
 def ranking(lat_stamp: tuple, bc_stamp: tuple | None, references: tuple[str, ...], metrics: tuple[str, ...],
-            components: int, roi, source_stamp: tuple | None, extras: Extras = Extras()):
+            components: int, roi, source_stamp: tuple | None, extras: Extras = Extras(), quality=None):
     """Score table of every dimension against the chosen reference maps, over the rows of the ROI (a `Roi`; None:
-    every row), in the worker pool at scale."""
+    every row) the quality filter keeps (a `QualityFilter`; None: every one), in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.rank, "Ranking the dimensions", rows, latents=lat_stamp, bandcontrast=bc_stamp,
                   references=list(references), metrics=list(metrics), components=int(components),
-                  roi=roi, source=source_stamp, **dataclasses.asdict(extras))
+                  roi=roi, source=source_stamp, quality=quality, **dataclasses.asdict(extras))
 
 
 @st.cache_data(show_spinner="Writing the ranking files...", max_entries=8)
-def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str, dpi: float = 300) -> dict:
-    """Write the ranking's CSV, JSON report and PNG figures (at `dpi`); returns {kind: path}."""
+def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str, dpi: float = 300,
+                  quality: dict | None = None) -> dict:
+    """Write the ranking's CSV, JSON report (with the quality filter's record) and PNG figures (at `dpi`); returns
+    {kind: path}."""
     from latentcore.analysis.rank import write_ranking
 
-    return {kind: str(path) for kind, path in
-            write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag, dpi=dpi, root=state.WORKDIR_ROOT).items()}
+    return {kind: str(path) for kind, path in write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag, dpi=dpi,
+                                                            root=state.WORKDIR_ROOT, quality=quality).items()}

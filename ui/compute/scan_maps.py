@@ -164,3 +164,38 @@ def line_profile(lat_stamp: tuple, line: tuple, bandcontrast, dims: tuple[int, .
     band = None if bandcontrast is None else bandcontrast.values(lat.point_maps, lat.x, lat.y, lat_stamp[0])[1]
     return profile(Line(*line), grid, cells, lat.x, lat.y, units=lat.units, orientations=lat.orientations,
                    bandcontrast=band, latents=stacked_latents(lat_stamp)[0], dims=dims)
+
+
+# -- the quality filter the pages share ----------------------------------------------------------
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def quality_values(lat_stamp: tuple, bandcontrast) -> dict:
+    """The scan's quality maps (`analysis.quality.quality_maps`: short name -> each row's value), `bc` the
+    session's band-contrast choice (a BandContrast) when it has one."""
+    from latentcore.analysis.quality import quality_maps
+
+    from .sources import bandcontrast_for
+
+    band = bandcontrast_for(bandcontrast, lat_stamp) if bandcontrast is not None else None
+    return read_only(quality_maps(latents(lat_stamp).point_maps, band))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def quality_kept(lat_stamp: tuple, quality) -> np.ndarray:
+    """(N,) bool: the rows the quality filter (a QualityFilter) keeps, as the command line finds them."""
+    lat = latents(lat_stamp)
+    return read_only(quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(lat_stamp[0]).name))
+
+
+def kept_rows(lat_stamp: tuple, quality) -> np.ndarray:
+    """Row ids the quality filter keeps (every row without one)."""
+    if quality is None:
+        return read_only(np.arange(len(stacked_latents(lat_stamp)[0]), dtype=np.int64))
+    return np.flatnonzero(quality_kept(lat_stamp, quality))
+
+
+def quality_record(lat_stamp: tuple, quality, roi: Roi | None = None) -> dict | None:
+    """The quality filter's record for a report (`QualityFilter.record`) over the ROI's rows; None without one."""
+    if quality is None:
+        return None
+    return quality.record(quality_kept(lat_stamp, quality)[roi_rows(lat_stamp, roi)])

@@ -38,8 +38,10 @@ def warm_up(progress):
         distance_correlation(values, values ** 2)
 
 
-def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):
-    """The 2-D embedding of every row; latentcore caches it on disk by content hash."""
+def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress,
+                  quality=None):
+    """The 2-D embedding of every row (those the quality filter keeps: a QualityFilter, in order); latentcore caches
+    it on disk by content hash."""
     from latentcore.analysis.embedding.fit import fit_embedding as fit
     from latentcore.analysis.embedding.study import study_embedding
     from latentcore.study import is_study_file, open_latents, read_study
@@ -47,8 +49,11 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
     progress(0.0, "reading the latents")
     if is_study_file(latents[0]) and len((study := read_study(latents[0], verify=False)).members) > 1:
         return study_embedding(study, method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
-                               progress=progress)
-    matrix, _ = open_latents(latents[0]).stacked()
+                               progress=progress)  # every row: the pages apply no quality filter to a study
+    lat = open_latents(latents[0])
+    matrix, _ = lat.stacked()
+    if quality is not None:
+        matrix = matrix[quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(latents[0]).name)]
     return fit(matrix, method=method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
                progress=progress)
 
@@ -263,9 +268,10 @@ def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, comp
 
 def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, metrics: list, components: int,
          roi: Roi | None, source: tuple | None, progress, patterns: bool = False, upload: tuple | None = None,
-         labels: tuple | None = None):
+         labels: tuple | None = None, quality=None):
     """`latentcore rank`'s scores (latentcore.analysis.rank.rank_dimensions) of every dimension
-    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all)."""
+    against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all) that
+    the quality filter keeps (a QualityFilter; None: every one)."""
     from latentcore.analysis.rank import rank_dimensions
     from latentcore.analysis.references import LABELS_REFERENCE
     from latentcore.study import open_latents
@@ -274,9 +280,12 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     progress(0.3, "reading the latents")
     lat = open_latents(latents[0])
     matrix, _ = lat.stacked()
-    rows = np.arange(len(matrix))
+    keep = np.ones(len(matrix), bool)
     if roi is not None and lat.x is not None:
-        rows = np.flatnonzero(roi.mask(lat.x, lat.y))
+        keep &= roi.mask(lat.x, lat.y)
+    if quality is not None:
+        keep &= quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(latents[0]).name)
+    rows = np.flatnonzero(keep)
     chosen = {name: maps[name][rows] for name in references if name != LABELS_REFERENCE}
     given = {name: maps[name][rows] for name in references if name == LABELS_REFERENCE}
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
@@ -287,7 +296,7 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
 
 def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
-              min_confidence: float = 0.0, root: str | None = None) -> dict:
+              min_confidence: float = 0.0, root: str | None = None, quality=None) -> dict:
     """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
     predicted (index per row; -1: no features, -2: unknown, below `min_confidence`), probability, the
     cross-validation and the report."""
@@ -299,7 +308,7 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
         progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
 
     report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
-                       png=False, progress=predicted, root=root)
+                       png=False, progress=predicted, root=root, quality=quality)
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 
@@ -307,10 +316,12 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
                         dtype={"label": str})  # labels "1" and "01" stay two
     lookup = {**{name: k for k, name in enumerate(report["classes"])},
               **({UNKNOWN: UNKNOWN_CODE} if min_confidence else {})}
-    predicted = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))
-    predicted = predicted.to_numpy(np.int64)
-    return {"classes": report["classes"], "predicted": predicted,
-            "probability": table["probability"].to_numpy(np.float32), "report": report}
+    found = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))
+    rows = table["row"].to_numpy(np.int64)  # every row, or those the quality filter kept
+    predicted = np.full(report["n_rows"], NO_FEATURES_CODE, np.int64)
+    probability = np.full(report["n_rows"], np.nan, np.float32)
+    predicted[rows], probability[rows] = found.to_numpy(np.int64), table["probability"].to_numpy(np.float32)
+    return {"classes": report["classes"], "predicted": predicted, "probability": probability, "report": report}
 
 
 def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress,

@@ -52,6 +52,18 @@ SHARED_ROI = Saved(frozenset({"roi_x", "roi_y"}), frozenset({"roi_x", "roi_y"}),
     | keep("roi_origin")
 
 
+# `ui.widgets.quality.shared_filter` on the pages it applies to: one quality filter for all, a threshold per map
+QUALITY_MAP_NAMES = ("ci", "mad", "bc", "iq")  # latentcore.analysis.quality.QUALITY_MAPS
+
+
+def quality_keys(name: str) -> tuple[str, str]:
+    """The widget keys of a quality map's threshold: whether it is on, and its value."""
+    return f"quality_{name}_on", f"quality_{name}"
+
+
+SHARED_QUALITY = tied(*(key for name in QUALITY_MAP_NAMES for key in quality_keys(name)))
+
+
 def own_roi(key: str) -> Saved:
     """`ui.widgets.common.roi_sliders` with a key of its own (the Train page's)."""
     keys = frozenset(_suffixed(key, "roi_x", "roi_y"))
@@ -114,18 +126,18 @@ PAGES: dict[str, Saved] = {
                     "umap_neighbours_source")  # a study's: the maps shown, the source whose images show
              | colour_scale("umap_scale") | boundaries("umap")
              | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
-             | line_profile("umap") | orientations("umap")),
+             | line_profile("umap") | orientations("umap") | SHARED_QUALITY),
     "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
              | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
              | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
     "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
                  | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
                  | boundaries("clusters") | mean_pattern("clusters_mean") | line_profile("clusters")
-                 | orientations("clusters")),
+                 | orientations("clusters") | SHARED_QUALITY),
     "compare": (keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
                      "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
     "rank": keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
-            | SHARED_ROI,
+            | SHARED_ROI | SHARED_QUALITY,
     "train": (keep("train_data", "train_device", "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg",
                    "train_average", "train_bc_min", "train_use_roi")
               | tied("train_latent_dim", "train_input_size", "train_channels", "train_epochs", "train_batch",
@@ -140,4 +152,4 @@ SAVED: Saved = functools.reduce(operator.or_, PAGES.values())  # every page's, t
 # contrast" for training is chosen afresh; a comparison runs when asked, never by itself on a reload; each training
 # run's model name is new (the data's stem and the time).
 LEFT_OUT = frozenset({"clusters_bc", "train_use_bc", "compare_run", "train_name"})
-PAGE_PREFIXES = ("extract_", "umap_", "maps_", "clusters_", "compare_", "rank_", "train_", "roi_")
+PAGE_PREFIXES = ("extract_", "umap_", "maps_", "clusters_", "compare_", "rank_", "train_", "roi_", "quality_")

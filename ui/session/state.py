@@ -38,7 +38,7 @@ from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
 from . import access, deployment, workspace
-from .settings import SAVED
+from .settings import SAVED, SHARED_QUALITY
 
 WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 
@@ -57,6 +57,7 @@ UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sort
 SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
 LABELS = "labels"  # latentcore.analysis.labels.labelled.LabelledRows: named classes of rows (saved as labels.npz)
 LABELS_CHANGED = "_labels_changed"  # set by set_labels: a fragment that changed them reruns the page (colours)
+SHARED_QUALITY_FILTER = "shared_quality"  # (latents stamp, QualityFilter or None): the pages' filter, for the labels
 LAST_CLUSTERS = "last_clusters"  # {"rows", "labels"}: the Clusters page's last clustering, for the UMAP page
 EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extraction (a Job) and its model spec
 TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest TrainingRun; its end drawn once
@@ -500,6 +501,24 @@ def clear_roi():
     forgotten (drawn next, the sliders are given the whole scan through `setting`, which the browser shows)."""
     saved = st.session_state.get(SETTINGS, {})
     for key in (*ROI_KEYS, ROI_ORIGIN):
+        st.session_state.pop(key, None)
+        saved.pop(key, None)
+
+
+def quality_filter(lat_stamp: tuple):
+    """The quality filter the last page that draws it set for these latents (ui.widgets.quality), or None."""
+    held = st.session_state.get(SHARED_QUALITY_FILTER)
+    return held[1] if held is not None and held[0] == lat_stamp else None
+
+
+def set_quality_filter(lat_stamp: tuple, quality):
+    st.session_state[SHARED_QUALITY_FILTER] = (lat_stamp, quality)
+
+
+def clear_quality():
+    """The shared quality filter off: its thresholds and their saved settings forgotten (drawn next, each is off)."""
+    saved = st.session_state.get(SETTINGS, {})
+    for key in (*SHARED_QUALITY.keys, SHARED_QUALITY_FILTER):
         st.session_state.pop(key, None)
         saved.pop(key, None)
 

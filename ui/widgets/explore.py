@@ -211,15 +211,18 @@ def rows_table(rows, lat, table: pd.DataFrame, extra: dict) -> pd.DataFrame:
     return beside(pd.DataFrame({ROW: rows, **extra}), table.iloc[rows])
 
 
-def embedding_download(lat, table: pd.DataFrame, coords, method: str, scan: dict) -> pd.DataFrame:
-    """The UMAP page's table download, every row (`embedding_table`, as the `umap` command writes it): `row`,
-    `x_um`, `y_um`, the coordinates, band contrast, the latents' table; a study's `source, row, x_um, y_um` first."""
-    extra = {k: v for k, v in scan.items() if k == BANDCONTRAST_COLUMN}
+def embedding_download(lat, table: pd.DataFrame, coords, method: str, scan: dict, rows) -> pd.DataFrame:
+    """The UMAP page's table download of the rows fitted (`rows`, their ids; `coords` every row's), as the `umap`
+    command writes it: `row`, `x_um`, `y_um`, the coordinates, band contrast, the latents' table; a study's
+    `source, row, x_um, y_um` first."""
+    extra = {k: v[rows] for k, v in scan.items() if k == BANDCONTRAST_COLUMN}
     if isinstance(lat, StudyLatents):
-        coordinates = {embedding_name(method, axis): coords[:, axis] for axis in range(coords.shape[1])}
-        return rows_table(np.arange(len(coords)), lat, table, {**coordinates, **extra})
-    xy = (lat.x, lat.y) if scan else (None, None)
-    return embedding_table(table, coords, method, *xy, units=lat.units, extra=extra)
+        coordinates = {embedding_name(method, axis): coords[rows, axis] for axis in range(coords.shape[1])}
+        return rows_table(rows, lat, table, {**coordinates, **extra})
+    if len(rows) != len(table):
+        table = table.iloc[rows].reset_index(drop=True)
+    xy = (lat.x[rows], lat.y[rows]) if scan else (None, None)
+    return embedding_table(table, coords[rows], method, *xy, units=lat.units, extra=extra, row_ids=rows)
 
 
 def mean_panel(lat, rows, key: str, clusters: dict | None = None):

@@ -240,10 +240,14 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     if not go or problem is not None:
         return
     out = str(state.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
+    quality = state.quality_filter(lat_stamp)  # the pages' quality filter: trained and predicted on the rows it keeps
     with common.user_errors():
         labels_stamp = sources.stamp(labels_file(lat, labelled, state.workdir("labels")))
-        result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), out, float(min_confidence))
+        result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), out, float(min_confidence), quality)
     report = result["report"]
+    if quality is not None:
+        st.caption(f"Quality filter {quality}: trained on the labelled rows it keeps and predicted over its "
+                   f"{report['quality']['kept']:,} kept rows; the others are left out of the predictions.")
     cv = report["cross_validation"]
     cols = st.columns(4)
     cols[0].metric("Cross-validated accuracy", f"{cv['accuracy_mean']:.3f}", help=f"± {cv['accuracy_std']:.3f} over "

@@ -1,7 +1,8 @@
 """An embedding's scatter and, for a scan, the same rows on the scan map, linked point panels
 (ui/widgets/point_panel/; binned above `point_panel.geometry.MAX_POINTS` rows). Each takes the selection just made on
-it before anything is drawn (`take`), then draws (`draw`). The UMAP page shows every row; the Clusters page a part of
-them (its ROI: `row_ids`, on the part's own grid: `scan`).
+it before anything is drawn (`take`), then draws (`draw`). The UMAP page shows every row, or those the quality filter
+keeps (`of_rows`: on the scan's grid); the Clusters page a part of them (its ROI and filter: `row_ids`, on the part's
+own grid: `scan`).
 
 On a study of several sources (`sources.study_sources`) every row is on the scatter and each source's rows on a scan
 map of their own, in its own grid (two a row; a picker chooses which above MAX_MAPS sources): each map a group of its
@@ -32,6 +33,17 @@ class LinkedEmbedding:
     coords: np.ndarray  # (rows, 2): the scatter's coordinates of the rows shown
     row_ids: np.ndarray | None = None  # the global id of each row shown; None: every row, in order
     scan: tuple | None = None  # (grid, each row's grid cell) of the rows shown; None: the scan's own
+
+    @classmethod
+    def of_rows(cls, key: str, lat_stamp: tuple, lat, coords, rows) -> LinkedEmbedding:
+        """The panels of `rows` (row ids, in order) on the scan's own grid; `coords`: every row's (N, 2)."""
+        if len(rows) == len(coords):
+            return cls(key, lat_stamp, lat, coords)
+        scan = None
+        if lat.x is not None and lat.y is not None:
+            grid, cells = scan_maps.scan_grid(lat_stamp)
+            scan = (grid, tuple(np.asarray(c)[rows] for c in cells))
+        return cls(key, lat_stamp, lat, coords[rows], np.asarray(rows), scan)
 
     @property
     def on_scan(self) -> bool:
@@ -132,3 +144,9 @@ class LinkedEmbedding:
         for key, source in self.maps.items():
             point_panel.overlays(key, {key: self.panels[key]}, source.rows, chosen, row_ids=source.row_ids)
 
+
+def colour_of_rows(colour, rows):
+    """`colour` (a `plots.Colour` of every row) for `rows` only (row ids, in order)."""
+    if len(rows) == len(colour.codes):
+        return colour
+    return dataclasses.replace(colour, codes=colour.codes[rows])

@@ -34,16 +34,18 @@ from ...errors import InputError, about_file
 from ...storage import sha256_file
 from ...versions import package_versions
 from ..maps import Roi, roi_tag, smooth_tag
+from ..quality import QualityFilter, quality_tag
 from .common import REPORT_FORMAT, VERSION_PACKAGES, bandcontrast_record, input_record, now, write_csv, write_json
 
 FEATURE_KINDS = ("pair", "latent", "umap")
 
 
-def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "pair", smooth: float = 0.0) -> str:
+def cluster_tag(method: str, dim: int | None, roi: Roi | None, features: str = "pair", smooth: float = 0.0,
+                quality: QualityFilter | None = None) -> str:
     """`gmm_dim3_roi0-30_0-20`; whole latent vectors: `gmm_latents_full`, their UMAP: `gmm_umap_full`;
-    smoothed with sigma 1: `gmm_latents_smooth1_full`."""
+    smoothed with sigma 1: `gmm_latents_smooth1_full`; quality-filtered: `gmm_latents_full_q-ci-ge0.1`."""
     what = f"dim{int(dim)}" if features == "pair" else {"latent": "latents", "umap": "umap"}[features]
-    return f"{method}_{what}{smooth_tag(smooth)}_{roi_tag(roi)}"
+    return f"{method}_{what}{smooth_tag(smooth)}_{roi_tag(roi)}{quality_tag(quality)}"
 
 
 def cluster_names(job: ClusterJob, view: str | None = None) -> dict:
@@ -134,6 +136,7 @@ class ClusterJob:
     roi: Roi | None = None
     partition: str | None = None  # latents partition (scans: "all")
     smooth: float = 0.0  # Gaussian sigma in grid steps over the scan grid before clustering (0: none)
+    quality: QualityFilter | None = None  # the rows clustered are those it keeps (in the ROI)
 
     def __post_init__(self):
         from ..smoothing import check_sigma
@@ -147,6 +150,8 @@ class ClusterJob:
                              "the scan's own map): give one, or cluster whole latent vectors (features 'latent')")
         if self.roi is not None and not isinstance(self.roi, Roi):
             raise TypeError(f"a job's ROI is a Roi (Roi.from_json of {self.roi!r})")
+        if self.quality is not None and not isinstance(self.quality, QualityFilter):
+            raise TypeError(f"a job's quality filter is a QualityFilter, got {self.quality!r}")
         object.__setattr__(self, "smooth", check_sigma(self.smooth))
 
     @classmethod
@@ -155,34 +160,41 @@ class ClusterJob:
         as its `Roi.to_json` form."""
         spec = fields.get("bandcontrast")
         return cls(**{**fields, "bandcontrast": BandContrast.parse(spec) if spec is not None else None,
-                      "roi": Roi.from_json(fields.get("roi"))})
+                      "roi": Roi.from_json(fields.get("roi")), "quality": QualityFilter.from_json(fields.get("quality"))})
 
     def to_dict(self) -> dict:
         """The plain record (band contrast as its string form, the ROI a list), as the report keeps it."""
         return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
                 "bandcontrast": self.bandcontrast.spec if self.bandcontrast is not None else None,
-                "roi": self.roi.to_json() if self.roi is not None else None}
+                "roi": self.roi.to_json() if self.roi is not None else None,
+                "quality": self.quality.to_json() if self.quality is not None else None}
 
     def record(self) -> dict:
         """The job as its report keeps it: `to_dict` with its files by their names (the report's `inputs` say
         where they are, relative to the report)."""
         fields = self.to_dict()
         table = self.bandcontrast is not None and not self.bandcontrast.from_scan
+        quality = self.quality
+        quality_table = quality is not None and quality.bandcontrast is not None and not quality.bandcontrast.from_scan
         return {**fields, "latents": Path(self.latents).name,
-                "bandcontrast": self.bandcontrast.path.name if table else fields["bandcontrast"]}
+                "bandcontrast": self.bandcontrast.path.name if table else fields["bandcontrast"],
+                "quality": {**fields["quality"], "bandcontrast": quality.bandcontrast.path.name} if quality_table
+                else fields["quality"]}
 
     @property
     def key(self) -> str:
         """A stable text of every field, a table's stamp included (a rewritten table: another key)."""
         stamp = self.bandcontrast.stamp if self.bandcontrast is not None else None
-        return json.dumps([self.to_dict(), stamp], sort_keys=True, default=str)
+        quality_band = self.quality.bandcontrast if self.quality is not None else None
+        return json.dumps([self.to_dict(), stamp, quality_band.stamp if quality_band is not None else None],
+                          sort_keys=True, default=str)
 
     def __hash__(self):
         return hash(self.key)
 
     @property
     def tag(self) -> str:
-        return cluster_tag(self.method, self.dim, self.roi, self.features, self.smooth)
+        return cluster_tag(self.method, self.dim, self.roi, self.features, self.smooth, self.quality)
 
 
 @dataclasses.dataclass
@@ -206,6 +218,7 @@ class ClusterInputs:
     model: dict | None = None  # the model that made the latents: {"name", "sha256"} (None: not recorded)
     sources: np.ndarray | None = None  # a study's rows: each row's member (an index into `source_names`)
     source_names: tuple = ()  # a study's sources, in order
+    quality: dict | None = None  # the quality filter's record (`QualityFilter.record`): the rows it kept
 
 
 def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
@@ -256,23 +269,30 @@ def read_cluster_rows(job: ClusterJob, latents=None) -> tuple[ClusterInputs, np.
     name, values = bc.values(latents.point_maps, x, y, job.latents) if from_scan else ("band contrast", None)
     table = read_bandcontrast(bc.path) if has_bc and not from_scan else None
     roi = job.roi
-    if roi is not None:
-        keep = roi.mask(x, y)
+    keep = roi.mask(x, y) if roi is not None else np.ones(len(rows), bool)
+    if not keep.any():
+        raise InputError(f"ROI {roi} holds none of the latents' pixels: choose an ROI within the scan", job.latents)
+    if table is not None and roi is not None:
+        table = slice_to_roi(table, roi, int(keep.sum()), f"the latents' rows in the ROI ({Path(job.latents).name})")
+    quality = None
+    if job.quality is not None:  # rows kept: in the ROI and by the filter
+        passes = job.quality.rows_kept(latents.point_maps, x, y, job.latents)
+        quality = job.quality.record(passes[keep])
+        keep = keep & passes
         if not keep.any():
-            raise InputError(f"ROI {roi} holds none of the latents' pixels: choose an ROI within the scan",
-                             job.latents)
+            raise InputError(f"the quality filter {job.quality} keeps none of the rows"
+                             f"{' in the ROI' if roi is not None else ''}: lower its thresholds", job.latents)
+    if not keep.all():
         rows, x, y, row_ids = rows[keep], x[keep], y[keep], row_ids[keep]
         if from_scan:
             values = values[keep]
-        elif table is not None:
-            table = slice_to_roi(table, roi, len(rows), f"the latents' rows in the ROI ({Path(job.latents).name})")
     bandcontrast = values if from_scan else align_to_coordinates(table, x, y) if has_bc else None
     with about_file(job.latents):
         dim = check_dimensions([job.dim], rows.shape[1])[0]
     dims = (dim,) if job.features == "pair" else tuple(range(rows.shape[1]))
     used = np.asarray(rows[:, list(dims)], np.float32)
     return ClusterInputs(x, y, np.asarray(rows[:, dim], np.float64), bandcontrast, None, latents.units, name,
-                         None, row_ids, dims, used, model_record(latents.attrs)), rows
+                         None, row_ids, dims, used, model_record(latents.attrs), quality=quality), rows
 
 
 def refuse_non_finite(job: ClusterJob, features, rows) -> None:
@@ -372,14 +392,15 @@ def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, r
     outputs = {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                "columns": assignment_columns(inputs)}}
     inputs_record = inputs_record or {"latents": input_record(job.latents, out_dir, root),
-                                      "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)}
-    return cluster_report(job, result, inputs.model, len(result.labels), inputs_record, outputs)
+                                      "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root),
+                                      **quality_input(job, out_dir, root)}
+    return cluster_report(job, result, inputs.model, inputs.quality, len(result.labels), inputs_record, outputs)
 
 
-def cluster_report(job: ClusterJob, result, model: dict | None, n_rows: int, inputs_record: dict,
-                   outputs: dict) -> dict:
-    """The run's report (its figure None until `with_figure`): `model` what made the latents, `outputs` the files
-    written besides the report."""
+def cluster_report(job: ClusterJob, result, model: dict | None, quality: dict | None, n_rows: int,
+                   inputs_record: dict, outputs: dict) -> dict:
+    """The run's report (its figure None until `with_figure`): `model` what made the latents, `quality` the filter's
+    record, `outputs` the files written besides the report."""
     from ..cluster import describe_fit
     from ..smoothing import smoothing_record
 
@@ -393,11 +414,18 @@ def cluster_report(job: ClusterJob, result, model: dict | None, n_rows: int, inp
                       "the unsmoothed features' mean and std); the CSV's latent and bandcontrast columns hold the "
                       "raw values"},
         "model": model,  # what made the latents (their file's attributes): name, SHA-256
+        "quality": quality,  # the quality filter and the rows it kept (None: every row)
         "n_rows": int(n_rows),
         "inputs": inputs_record,
         "versions": package_versions(VERSION_PACKAGES),
         "outputs": {**outputs, "report": {"name": cluster_names(job)["report"]}, "figure": None},
     }
+
+
+def quality_input(job: ClusterJob, out_dir, root=None) -> dict:
+    """The quality filter's band-contrast table as an input (`quality_bandcontrast`), when it reads one."""
+    band = job.quality.bandcontrast if job.quality is not None else None
+    return {} if band is None or band.from_scan else {"quality_bandcontrast": bandcontrast_record(band, out_dir, root)}
 
 
 def cluster_figure(job: ClusterJob, x, y, latent, view: ScatterView, labels, units: str | None):

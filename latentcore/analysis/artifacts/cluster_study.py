@@ -100,7 +100,17 @@ def stacked_inputs(parts: list[ClusterInputs], features, scale, names, units) ->
     sources = np.repeat(np.arange(len(parts)), [len(part.rows) for part in parts])
     return ClusterInputs(coordinate("x") if scans else None, coordinate("y") if scans else None, joined("latent"),
                          bandcontrast, features, units, parts[0].bandcontrast_name, scale, joined("rows"),
-                         parts[0].dims, joined("used"), parts[0].model, sources, tuple(names))
+                         parts[0].dims, joined("used"), parts[0].model, sources, tuple(names),
+                         study_quality([part.quality for part in parts]))
+
+
+def study_quality(records: list[dict | None]) -> dict | None:
+    """The quality filter's record over every member (theirs, `ClusterInputs.quality`): the rows it was applied to
+    and kept, summed."""
+    if records[0] is None:
+        return None
+    rows, kept = (sum(record[key] for record in records) for key in ("rows", "kept"))
+    return {**records[0], "rows": rows, "kept": kept, "fraction": kept / rows if rows else 0.0}
 
 
 @contextlib.contextmanager

@@ -24,7 +24,7 @@ from ...columns import CLUSTER
 from ...errors import InputError, error_line
 from ...sampling import seeded_sample
 from .cluster import ClusterJob, assignment_columns, assignments_table, cluster_names, cluster_report
-from .cluster_study import fractions_names, member_features, refuse_bandcontrast_table, study_record
+from .cluster_study import fractions_names, member_features, refuse_bandcontrast_table, study_quality, study_record
 from .common import bandcontrast_record, input_record, write_csv, write_json
 from .fractions import counts_table, fractions_record, write_fractions
 
@@ -53,7 +53,7 @@ def sample_source(index: int, job: ClusterJob, study, fraction: float, settings=
     seed = int(job.params.get("random_state", 0)) + index
     picked = seeded_sample(len(features), int(round(fraction * len(features))), seed)
     return {"rows": len(values), "mean": mean, "m2": ((values - mean) ** 2).sum(axis=0), "sample": features[picked],
-            "model": inputs.model}
+            "model": inputs.model, "quality": inputs.quality}
 
 
 def combined_scale(parts: list[dict]) -> tuple[np.ndarray, np.ndarray]:
@@ -106,13 +106,12 @@ def run_study_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers:
     labelled = run_tasks(label_source, range(len(study.members)), scheduler, workers, name="cluster-label",
                          lost=lost, job=job, study=study, predictor=fitted.predictor, folder=str(folder),
                          settings=settings)
-    return write_task_outputs(job, study, fitted, labelled, parts[0]["model"], out_dir, png, browser, dpi, root,
-                              max_fit)
+    return write_task_outputs(job, study, fitted, labelled, parts, out_dir, png, browser, dpi, root, max_fit)
 
 
-def write_task_outputs(job, study, fitted, labelled: list[dict], model, out_dir, png, browser, dpi, root,
+def write_task_outputs(job, study, fitted, labelled: list[dict], parts: list[dict], out_dir, png, browser, dpi, root,
                        max_fit) -> dict:
-    """The fractions (CSV, PNG) from the sources' counts, then the report."""
+    """The fractions (CSV, PNG) from the sources' counts, then the report (`parts`: the sources' sample tasks')."""
     order = sorted({label for part in labelled for label in part["counts"]})
     counts = [[part["counts"].get(label, 0) for label in order] for part in labelled]
     fractions = counts_table(study.names, order, counts, CLUSTER)
@@ -131,7 +130,9 @@ def write_task_outputs(job, study, fitted, labelled: list[dict], model, out_dir,
                                  dpi=dpi)}
     inputs = {"latents": [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members],
               "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)}
-    report = {**cluster_report(job, result, model, rows, inputs, outputs), "study": study_record(study),
-              "fractions": fractions_record(fractions, CLUSTER), "run": "dask tasks, one per source"}
+    quality = study_quality([part["quality"] for part in parts])
+    report = {**cluster_report(job, result, parts[0]["model"], quality, rows, inputs, outputs),
+              "study": study_record(study), "fractions": fractions_record(fractions, CLUSTER),
+              "run": "dask tasks, one per source"}
     write_json(Path(out_dir) / cluster_names(job)["report"], report)
     return report

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ...data.bandcontrast import BandContrast
 from ...errors import InputError
 from ...storage import sha256_file
 from ..maps import Roi
+from ..quality import QualityFilter
 from .cluster import ClusterJob, run_cluster_job
 from .common import read_report
 
@@ -32,6 +34,11 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
         record = _field(report, ("inputs", role), dict, report_path)
         if "point_map" not in record:  # a scan's own map lives in its latents file
             job_fields[role] = str(_find_input(record, report_path))
+    quality = job_fields.get("quality")
+    if quality is not None and quality.get("bandcontrast") is not None \
+            and not BandContrast.parse(quality["bandcontrast"]).from_scan:  # its table, found as the job's inputs are
+        record = _field(report, ("inputs", "quality_bandcontrast"), dict, report_path)
+        job_fields["quality"] = {**quality, "bandcontrast": str(_find_input(record, report_path))}
     expected = _field(report, ("outputs", "assignments", "sha256"), str, report_path)
     new = run_cluster_job(ClusterJob.from_dict(job_fields), out_dir or report_path.parent, png=png, browser=browser)
     return {"report": new, "identical": new["outputs"]["assignments"]["sha256"] == expected}
@@ -50,7 +57,8 @@ def _field(report: dict, keys: tuple[str, ...], kind: type, report_path):
 
 # The job fields a report may carry, with their types (None allowed for the optional ones).
 _JOB_TYPES = {"latents": str, "bandcontrast": (str, type(None)), "method": str, "dim": int, "features": str, "params": dict,
-              "roi": (list, type(None)), "partition": (str, type(None)), "smooth": (int, float)}
+              "roi": (list, type(None)), "partition": (str, type(None)), "smooth": (int, float),
+              "quality": (dict, type(None))}
 
 
 def _job_fields(report: dict, report_path) -> dict:
@@ -69,10 +77,11 @@ def _job_fields(report: dict, report_path) -> dict:
                 raise InputError(f"field 'job.{name}' has the wrong type ({type(job[name]).__name__}); run the "
                                  "clustering again for a whole report", report_path)
             fields[name] = job[name]
-    try:
-        Roi.from_json(fields.get("roi"))
-    except InputError as exc:
-        raise InputError(f"field 'job.roi': {exc}", report_path) from None
+    for name, value in (("roi", Roi), ("quality", QualityFilter)):
+        try:
+            value.from_json(fields.get(name))
+        except InputError as exc:
+            raise InputError(f"field 'job.{name}': {exc}", report_path) from None
     return fields
 
 

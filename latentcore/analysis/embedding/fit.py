@@ -178,14 +178,16 @@ def embedding_names(latents, method: str) -> dict[str, str]:
             "embedding": f"{tag}_embedding.npz"}
 
 
-def embedding_table(table, coords, method: str, x=None, y=None, units=None, extra: dict | None = None):
-    """The embedding's table, as the CLI's `umap` and the UMAP page's download write it: `row` (the row id),
+def embedding_table(table, coords, method: str, x=None, y=None, units=None, extra: dict | None = None,
+                    row_ids=None):
+    """The embedding's table, as the CLI's `umap` and the UMAP page's download write it: `row` (the row id:
+    `row_ids`, by default the rows' positions),
     `x_um`, `y_um` (scans, their unit in the name), `{method}_0`, `{method}_1`, ..., the `extra` columns, then
     `table`'s own (`partition`, `index`, the source's metadata: `Latents.stacked`); a metadata column named as one
     of those (cutouts' own `row`) is kept as `source_<name>`."""
     import pandas as pd
 
-    columns = {ROW: np.arange(len(coords), dtype=np.int64)}
+    columns = {ROW: np.arange(len(coords), dtype=np.int64) if row_ids is None else np.asarray(row_ids, np.int64)}
     if x is not None:
         columns.update(zip(coordinate_names(units), (np.asarray(x), np.asarray(y))))
     columns.update({embedding_name(method, i): np.asarray(coords[:, i], np.float32) for i in range(coords.shape[1])})

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ...columns import GIVEN, LABEL, PROBABILITY, ROW, coordinate_names
 from ...errors import InputError, about_file
+from ..quality import quality_tag
 from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
 
 METHODS = ("logistic", "knn")
@@ -226,10 +227,12 @@ def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
 
 def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
               random_state: int = 0, params: dict | None = None, min_confidence: float = 0.0, png: bool = True,
-              browser="auto", dpi: float = 300, progress=None, root=None) -> dict:
+              browser="auto", dpi: float = 300, progress=None, root=None, quality=None) -> dict:
     """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report, which names its
     inputs relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere).
-    `progress(done, total)`: the rows predicted so far (`probe`'s). Rows below `min_confidence` are `unknown`."""
+    `progress(done, total)`: the rows predicted so far (`probe`'s). Rows below `min_confidence` are `unknown`.
+    `quality` (a `QualityFilter`): trained on the labelled rows it keeps, predicted over the rows it keeps; the others
+    are left out of the CSV."""
     from ...latents import model_record, read_latents
     from ...storage import sha256_file
     from ..artifacts.common import input_record, write_csv, write_json
@@ -238,13 +241,21 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
     latents = read_latents(latents_path)
     features, _, x, y = probe_features(latents, smooth)
     labelled = load_labelled(latents_path, labels_path, x, y, len(features))
+    kept = None
+    if quality is not None:  # removed rows: no labels to learn from, no features to predict from
+        kept = quality.rows_kept(latents.point_maps, x, y, latents_path)
+        features = np.where(kept[:, None], features, np.nan)
+        inside = kept[labelled.rows]
+        labelled = LabelledRows.from_codes(labelled.rows[inside], labelled.y[inside], labelled.classes)
     with about_file(labels_path):
+        check_classes(labelled)
         check_min_confidence(min_confidence, labelled.classes)
     result = probe(features, labelled, method, cv, random_state, params, progress=progress,
                    min_confidence=min_confidence)
-    tag, out_dir = probe_tag(method, smooth, min_confidence), Path(out_dir)
+    tag, out_dir = probe_tag(method, smooth, min_confidence) + quality_tag(quality), Path(out_dir)
     names = probe_names(tag)
-    csv_path = write_csv(out_dir / names["predictions"], predictions_table(result, labelled, x, y, latents.units))
+    table = predictions_table(result, labelled, x, y, latents.units)
+    csv_path = write_csv(out_dir / names["predictions"], table if kept is None else table[kept])
     engine = None
     if png and x is not None:
         from ...figures import write_png
@@ -264,6 +275,7 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
                "figure": {"name": names["figure"], "engine": engine} if engine else None}
     report = probe_report(tag, job, result, labelled, len(features), smooth, model_record(latents.attrs), inputs,
                           outputs)
+    report["quality"] = quality.record(kept) if quality is not None else None
     write_json(out_dir / names["report"], report)
     return report
 
