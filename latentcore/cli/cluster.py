@@ -96,7 +96,7 @@ def run_cluster(args) -> int:
     single = one_latents_file(args.latents)
     if single and (args.scheduler or args.workers):
         raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
-                         "cluster one file without them")
+                         "leave them out to cluster one file")
     study = None if single else study_from(args.latents)
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
                      dim=args.dim, features=args.features, params=params,

@@ -87,7 +87,7 @@ def run_probe(args) -> int:
     single = one_latents_file(args.latents)
     if single is not None and (args.scheduler or args.workers):
         raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
-                         "probe one file without them")
+                         "leave them out to probe one file")
     if single is not None:
         report = probe.run_probe(single, args.labels, args.out, quality=quality_from(args), **options)
     elif args.quality is not None:

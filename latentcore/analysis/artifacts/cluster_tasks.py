@@ -95,7 +95,8 @@ def run_study_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers:
     def lost(index, exc):
         if isinstance(exc, InputError):
             raise exc
-        raise InputError(f"source {study.members[index].name}: {error_line(exc)}", study.members[index].location)
+        raise InputError(f"source {study.members[index].name}: its Dask task failed ({error_line(exc)}); run again, "
+                         f"or without --scheduler to see the error in this process", study.members[index].location)
 
     parts = run_tasks(sample_source, range(len(study.members)), scheduler, workers, name="cluster-sample", lost=lost,
                       job=job, study=study, fraction=fraction, settings=settings)

@@ -72,7 +72,8 @@ def run_study_probe_tasks(study, labels_path, out_dir, scheduler, workers: int |
     def lost(index, exc):
         if isinstance(exc, InputError):
             raise exc
-        raise InputError(f"source {study.names[index]}: {error_line(exc)}", study.members[index].location)
+        raise InputError(f"source {study.names[index]}: its Dask task failed ({error_line(exc)}); run again, or "
+                         f"without --scheduler to see the error in this process", study.members[index].location)
 
     parts = run_tasks(labelled_source, named, scheduler, workers, name="probe-labels", lost=lost, study=study,
                       table=table, smooth=smooth, labels_name=str(labels_path), settings=settings)
