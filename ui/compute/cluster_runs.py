@@ -146,3 +146,44 @@ def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_stamp, k=int(k))
+
+
+def study_cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
+    """The clustering of a study (`lat_stamp`: its file's), one over every row of every source, each scan smoothed
+    over its own grid (`tasks.study_cluster_run`: the CLI's `cluster` on a study, its files in the job's folder);
+    shared, read-only."""
+    from .sources import study
+
+    return read_only(pooled(tasks.study_cluster_run, f"Clustering ({job.method}) the study", study(lat_stamp).rows,
+                            job=job, out_dir=job_folder(lat_stamp, job, out_dir), study=lat_stamp,
+                            root=str(state.WORKDIR_ROOT)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def study_cluster_maps(lat_stamp: tuple, job, out_dir: str) -> list:
+    """Each scan's clusters on its own grid: [(source, grid, map of colour codes, Colour)], the colours each
+    cluster's everywhere, the legend counting the source's rows; sources without coordinates left out."""
+    from latentcore.analysis.maps import Grid, values_map
+
+    from ..figures.plots import categorical_colour
+
+    run, maps = study_cluster_run(lat_stamp, job, out_dir), []
+    if run["x"] is None:
+        return maps
+    for index, name in enumerate(run["source_names"]):
+        mine = (run["sources"] == index) & np.isfinite(run["x"])
+        if mine.any():
+            x, y = run["x"][mine], run["y"][mine]
+            colour = categorical_colour(run["labels"][mine], "cluster")
+            grid = Grid.from_coordinates(x, y)
+            maps.append((name, grid, values_map(colour.codes.astype(np.float32), x, y, grid), colour))
+    return read_only(maps)
+
+
+def study_cluster_files(lat_stamp: tuple, job, out_dir: str) -> dict:
+    """{"assignments"|"report"|"fractions"|"fractions_figure": path} of a study's run (the PNG is drawn when asked)."""
+    from latentcore.analysis.artifacts.cluster import cluster_names
+    from latentcore.analysis.artifacts.cluster_study import fractions_names
+
+    folder, names = Path(job_folder(lat_stamp, job, out_dir)), {**cluster_names(job), **fractions_names(job)}
+    return {kind: folder / names[kind] for kind in ("assignments", "report", "fractions", "fractions_figure")}
