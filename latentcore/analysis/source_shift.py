@@ -5,10 +5,10 @@ and whether the two sets of latent vectors could be one distribution.
   mean difference (Cohen's d: the difference of the means over the pooled standard deviation; |d| of 0.2 is small,
   0.8 large);
 - `energy_test(first, second)`: the energy distance between the two sources' whole latent vectors (each dimension
-  scaled by the pooled standard deviation within the sources, so that no dimension weighs by its unit), its coefficient in [0, 1]
-  (0: one distribution; 1: apart) and a permutation p-value (how often the distance is as large when the rows are
-  dealt to the two sources at random). It is computed on a random sample of each source's rows: an approximation
-  that `SourceShift.sampled` records;
+  scaled by the pooled standard deviation within the sources, so that no dimension weighs by its unit), its
+  coefficient in [0, 1] (0: one distribution; 1: apart) and a permutation p-value (how often the distance is as
+  large when the rows are dealt to the two sources at random). It is computed on a random sample of each source's
+  rows: an approximation that `SourceShift.sampled` records;
 - `side_by_side(fractions, column, first, second)`: two sources' rows of a fractions table
   (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
 - `write_shift(shift, out_dir)`: the per-dimension CSV and the JSON report (`shift_names`), atomically.
@@ -73,7 +73,8 @@ def mean_differences(first: np.ndarray, second: np.ndarray) -> pd.DataFrame:
 def energy_test(first: np.ndarray, second: np.ndarray, permutations: int = PERMUTATIONS,
                 seed: int = 0) -> tuple[float, float, float]:
     """(energy distance, its coefficient, permutation p-value) of two sets of rows, each dimension scaled by the
-    pooled standard deviation within the two. The V-statistic form: the means run over every pair, a row with itself included."""
+    pooled standard deviation within the two sets. The V-statistic form: the means run over every pair, a row with
+    itself included."""
     from scipy.spatial.distance import cdist
 
     first, second = (np.asarray(part, np.float64) for part in (first, second))

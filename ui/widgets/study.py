@@ -28,6 +28,48 @@ def source_picker(names: list[str], key: str, label: str = "Source", default: in
     return int(index)
 
 
+def member_stamp(lat_stamp: tuple, key: str) -> tuple[tuple, int | None]:
+    """(the latents a per-source page reads, the source's index): on a study of several sources, the source picked
+    above the page (its own latents file, grid and maps); else the session's latents and None."""
+    from ..compute import sources
+
+    lat = sources.latents(lat_stamp)
+    if not many(lat):
+        return lat_stamp, None
+    st.caption(f"The study {lat.study.name} has {len(lat.names)} sources: this page shows one at a time, on its "
+               "own grid.")
+    index = source_picker(lat.names, f"{key}_source")
+    return sources.member_stamps(lat_stamp)[index], index
+
+
+def member_labels(lat, labelled, index: int):
+    """The study's labels on one source's rows, as that source's row ids (`LabelledRows`)."""
+    from latentcore.analysis.labels.labelled import LabelledRows
+
+    mine = (labelled.rows >= lat.offsets[index]) & (labelled.rows < lat.offsets[index + 1])
+    return LabelledRows.from_codes(labelled.rows[mine] - lat.offsets[index], labelled.y[mine], labelled.classes)
+
+
+def session_labels(index: int | None):
+    """(the session's labels, the folder their table goes in); on a study's source `index`, that source's labels as
+    its own row ids, their table in a folder of its own."""
+    from ..compute import sources
+
+    if index is None:
+        return state.labels(), state.workdir("labels")
+    lat = sources.latents(sources.stamp(state.latents()))
+    return member_labels(lat, state.labels(), index), state.workdir(f"labels/source-{index}")
+
+
+def bandcontrast(lat, index: int | None):
+    """The session's band contrast; on a study's source, its own scan map (None without one)."""
+    from latentcore.data.bandcontrast import BandContrast
+
+    if index is None:
+        return state.bandcontrast()
+    return BandContrast.scan_map() if lat.point_maps else None
+
+
 def fractions_panel(fractions, column: str, names: dict, folder, key: str, title: str, colours: dict | None = None):
     """A fractions table (`artifacts.fractions.fractions_table`: source, `column`, count, fraction) as stacked bars
     and as two tables (fractions, counts; a source a row), with its downloads: the CSV (`names["fractions"]` in
