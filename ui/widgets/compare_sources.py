@@ -59,5 +59,6 @@ def page(lat_stamp: tuple, lat):
                  y_label="standardised mean difference")
     st.dataframe(shift.largest, hide_index=True, key="compare_dimensions")
     paths = write_shift(shift, out_dir, lat.study, fractions=both)
-    common.download_artifacts(paths.values(), "compare_shift")
+    for kind, path in paths.items():
+        study.download(path, f"compare_dl_{kind}")
 

@@ -53,13 +53,13 @@ def predict(lat_stamp: tuple, lat, labels_path: Path, method: str, smooth: float
                       "predicted labels")
     st.markdown("**How much of each predicted label is in each source**")
     outputs = report["outputs"]
-    study.fractions_panel(result["fractions"], LABEL, {kind: outputs[kind]["name"] for kind in
-                                                       ("fractions", "fractions_figure")},
+    csv = outputs["fractions"]["name"]  # the PNG beside it is drawn when asked
+    study.fractions_panel(result["fractions"], LABEL, {"fractions": csv,
+                                                       "fractions_figure": Path(csv).with_suffix(".png").name},
                           out, f"{key}_predicted", f"predicted labels per source<br><sup>{report['tag']}</sup>",
                           colours)
     for kind in ("predictions", "report"):
-        common.download_file(outputs[kind]["name"], out / outputs[kind]["name"], f"{key}_dl_{kind}",
-                             common.MIME[Path(outputs[kind]["name"]).suffix])
+        study.download(out / outputs[kind]["name"], f"{key}_dl_{kind}")
 
 
 def source_label_maps(lat, predicted, classes) -> list:

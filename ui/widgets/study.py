@@ -98,14 +98,23 @@ def fractions_panel(fractions, column: str, names: dict, folder, key: str, title
         write_png(figure, path, dpi=dpi)
         return path.read_bytes()
 
-    record = json.dumps(fractions_record(fractions, column), indent=2) + "\n"
+    record = (json.dumps(fractions_record(fractions, column), indent=2) + "\n").encode()
     json_name = Path(names["fractions"]).with_suffix(".json").name
     columns = st.columns(3)
-    for where, (name, data, mime) in zip(columns, [(csv_path.name, csv_path.read_bytes(), "text/csv"),
+    for where, (name, data, mime) in zip(columns, [(csv_path.name, csv_path.read_bytes, "text/csv"),
                                                   (names["fractions_figure"], png, "image/png"),
-                                                  (json_name, record, "application/json")]):
+                                                  (json_name, lambda: record, "application/json")]):
         where.download_button(name, data, file_name=name, mime=mime, key=f"{key}_dl_{Path(name).suffix[1:]}",
                               on_click="ignore", icon=":material/download:")
+
+
+def download(path, key: str):
+    """A download button of a file a run wrote, read when clicked, labelled with its whole name."""
+    from .common import MIME
+
+    path = Path(path)
+    st.download_button(path.name, path.read_bytes, file_name=path.name, key=key, on_click="ignore",
+                       mime=MIME.get(path.suffix, "application/octet-stream"), icon=":material/download:")
 
 
 def source_maps(maps: list, key: str, units: str | None, title: str):
