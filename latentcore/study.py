@@ -18,6 +18,9 @@ rows)` (the identity both ways), `identity_table()`, `stacked()` (every row, one
 the members' memory maps; a study of one member returns its map, no copy), `take(rows)` (some rows, read from their
 members), `latents(member)` (the member's `Latents`: its grid, x/y, point maps; its SHA-256 checked), `notes` (what
 a user should know: members without coordinates have no maps). A study of one file behaves as the file does.
+For the app's pages: `study_latents(study, members, path)` is the study as one `Latents` (`StudyLatents`: every row
+stacked, x/y per row, the identity table, each member's own `Latents`; a study of one member is that member's
+`Latents`), and `open_latents(path)` reads a latents file or a study file alike.
 Per member, for work done a source at a time (a Dask task each): `member_identity` (its rows of the identity table),
 `member_rows` (rows of a latents file by row id).
 
@@ -197,6 +200,77 @@ def member_rows(latents: Latents, rows) -> np.ndarray:
             out[inside] = picked
         start += len(array)
     return out
+
+
+# -- the study as one Latents (what the app's pages read) -----------------------------------------
+
+# Attributes of the first member that describe its source, not the study's rows.
+SOURCE_ATTRS = ("source", "source_sha256", "source_format", "step", "grid_shape", "created", "fingerprint")
+
+
+@dataclasses.dataclass
+class StudyLatents(Latents):
+    """A study of several members as one `Latents` (`study_latents`): the row-level interface a page reads of a
+    latents file, over the study's global rows. `partitions` {"all": every row, (N, D)}; `x`, `y` every row's
+    position (NaN for a member without coordinates; None when no member is a scan); `grid_shape` None (each
+    member has its own grid: `members[m]`); `point_maps` the maps every member carries, concatenated;
+    `orientations` None; `stacked()` the matrix and the identity table (`source`, `row`, `x_um`, `y_um`)."""
+
+    study: Study | None = None
+    members: tuple = ()  # each member's own Latents (its grid, x/y, point maps), in order
+    identity: object = None  # pandas DataFrame: `Study.identity_table()`
+
+    @property
+    def names(self) -> list[str]:
+        return self.study.names
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return self.study.offsets
+
+    def member_rows(self, member: int) -> np.ndarray:
+        """The study's row ids of one member's rows, in order."""
+        return np.arange(self.offsets[member], self.offsets[member + 1], dtype=np.int64)
+
+    def stacked(self, partitions=None):
+        return self.partitions["all"], self.identity
+
+
+def study_latents(study: Study, members: list[Latents], path) -> Latents:
+    """The study file at `path` as one `Latents` (`StudyLatents`), from its members' `Latents` (in order); a study
+    of one member is that member's `Latents` itself, so that it behaves exactly as the file does."""
+    import pandas as pd
+
+    if len(members) == 1:
+        return members[0]
+    matrix = np.concatenate([array for member in members for array in member.partitions.values()])
+    identity = pd.concat([member_identity(study, i, member) for i, member in enumerate(members)],
+                         ignore_index=True)
+    x = y = None
+    if study.coordinate_columns:
+        x, y = (identity[name].to_numpy() for name in study.coordinate_columns)
+    shared = set.intersection(*(set(member.point_maps) for member in members))
+    point_maps = {name: np.concatenate([np.asarray(member.point_maps[name], np.float64) for member in members])
+                  for name in members[0].point_maps if name in shared}
+    attrs = {key: value for key, value in members[0].attrs.items() if key not in SOURCE_ATTRS}
+    if study.units is not None:
+        attrs["units"] = study.units
+    return StudyLatents(Path(path), {"all": matrix}, attrs, x, y, None, {}, point_maps, None,
+                        study=study, members=tuple(members), identity=identity)
+
+
+def is_study_file(path) -> bool:
+    return str(path).endswith(STUDY_SUFFIX)
+
+
+def open_latents(path, settings=None) -> Latents:
+    """A latents file (`read_latents`), or a study file as one `Latents` (`study_latents`; its members checked,
+    member paths inside the study file's folder)."""
+    if not is_study_file(path):
+        return read_latents(path)
+    study = read_study(path, settings=settings)
+    members = [study.latents(i, settings, verify=False) for i in range(len(study.members))]  # checked by read_study
+    return study_latents(study, members, path)
 
 
 # -- members ----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import streamlit as st
 from latentcore.data import scan_formats
 from ui.compute import sources
 from ui.session import files, state
-from ui.widgets import access, bandcontrast, common, extraction
+from ui.widgets import access, bandcontrast, common, extraction, studies
 
 access.require_app()
 
@@ -80,6 +80,7 @@ else:
     if st.button("Next: extract latents", icon=":material/arrow_forward:", key="to_extract"):
         st.switch_page("pages/extract.py")
 
+studies.panel()
 if state.latents() is not None:
     st.success(f"Latents ready: {state.latents().name}")
 if extraction.model_choices():

@@ -3,7 +3,7 @@ select points in either (box, lasso or click) to see their images and rows."""
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.embedding.fit import embedding_names, embedding_table
+from latentcore.analysis.embedding.fit import embedding_names
 from latentcore.analysis.maps import Roi
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from latentcore.data.base import display_units
@@ -44,7 +44,7 @@ every_row = np.arange(len(coords))
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
 choice = cols[0].selectbox("Colour by", options, key="umap_colour",
-                         index=state.setting_index("umap_colour", explore.default_colour(options), options))
+                         index=state.setting_index("umap_colour", explore.default_colour(options, lat), options))
 dim = 0
 if choice == explore.LATENT:
     dim = cols[1].number_input("Latent dimension", 0, lat.dim - 1, state.setting("umap_dim", 0, bounds=(0, lat.dim - 1)),
@@ -128,10 +128,8 @@ def linked(marks):
     names = embedding_names(lat_stamp[0], fit_method)  # as `python -m latentcore umap` names them
     out = state.results_dir("umap", lat_stamp[0])
     cols = st.columns(3)
-    extra = {k: v for k, v in scan_columns.items() if k == BANDCONTRAST}
-    xy = (lat.x, lat.y) if scan_columns else (None, None)
     cols[0].download_button("Table (CSV)", lambda: common.table_csv(
-                                embedding_table(table, coords, fit_method, *xy, units=lat.units, extra=extra), chosen),
+                                explore.embedding_download(lat, table, coords, fit_method, scan_columns), chosen),
                             file_name=names["table_csv"], mime="text/csv", key="umap_dl_csv", on_click="ignore",
                             icon=":material/download:")
     dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand

@@ -156,29 +156,90 @@ def devices() -> dict[str, str]:
 
 @st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
 def latents(file_stamp: tuple):
-    """The latents file, read once and shared read-only by every session."""
+    """The latents file, read once and shared read-only by every session; for a study file (`NAME.study.json`),
+    the study as one `Latents` (`latentcore.study.study_latents`: a study of one member is that member's file;
+    see "Studies" in docs/architecture.md), built from its members' cached `latents(member_stamp)`."""
     from latentcore.latents import read_latents
+    from latentcore.study import study_latents
 
+    found = study(file_stamp)
+    if found is not None:
+        members = [latents(stamp) for stamp in member_stamps(file_stamp)]
+        return read_only(study_latents(found, members, file_stamp[0]))
     result = read_latents(file_stamp[0])
     for rows in result.partitions.values():
         rows.flags.writeable = False
     return result
 
 
+def is_study(path) -> bool:
+    """A study file (`NAME.study.json`), not a latents file."""
+    from latentcore.study import is_study_file
+
+    return path is not None and is_study_file(path)
+
+
+@st.cache_resource(show_spinner="Checking the study's members...", max_entries=8)
+def study(file_stamp: tuple):
+    """The `latentcore.study.Study` a study file names (every member's SHA-256 checked once per process; member
+    paths inside the file's folder, the workspace), or None for a latents file."""
+    from latentcore.study import read_study
+
+    return read_study(file_stamp[0]) if is_study(file_stamp[0]) else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One source of the session's latents: a member of a study, or the latents file itself."""
+
+    name: str
+    stamp: tuple  # its latents file's stamp: what every per-file function here and in scan_maps takes
+    start: int  # its first row among the study's (global) rows
+    rows: int
+
+    @property
+    def row_ids(self) -> np.ndarray:
+        """Its rows' global ids, in order."""
+        return np.arange(self.start, self.start + self.rows, dtype=np.int64)
+
+
+def study_sources(file_stamp: tuple) -> list[Source]:
+    """The sources of a study of several members, in order; [] for a latents file or a study of one member
+    (explored as that file is)."""
+    found = study(file_stamp)
+    if found is None or len(found.members) < 2:
+        return []
+    return [Source(member.name, member_stamp, int(start), member.rows)
+            for member, member_stamp, start in zip(found.members, member_stamps(file_stamp), found.offsets)]
+
+
+def member_stamps(file_stamp: tuple) -> list[tuple]:
+    """Each member's latents file stamp, in the study's order (a latents file: itself alone)."""
+    found = study(file_stamp)
+    return [stamp(member.location) for member in found.members] if found is not None else [file_stamp]
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def latents_model(file_stamp: tuple) -> str | None:
-    """The model that made a latents file, from its attributes: `name (SHA-256 1a2b3c4d)`, or None."""
+    """The model that made a latents file (a study: its first member), from its attributes: `name (SHA-256
+    1a2b3c4d)`, or None."""
     from latentcore.latents import model_label, read_attrs
 
-    return model_label(read_attrs(file_stamp[0]))
+    return model_label(read_attrs(member_stamps(file_stamp)[0][0]))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def latents_summary(file_stamp: tuple) -> dict:
-    """A latents file's source, model tag, rows and source SHA-256, from its attributes (pickers name files so)."""
+    """A latents file's source, model tag, rows and source SHA-256, from its attributes (pickers name files so); a
+    study's: its name as the source, its first member's model, every row, its sources."""
     from latentcore.latents import latents_summary as summary
 
-    return summary(file_stamp[0])
+    found = study(file_stamp)
+    if found is None:
+        return summary(file_stamp[0])
+    first = summary(found.members[0].location)
+    return {**first, "source": f"{found.name} ({len(found.members)} sources)", "rows": found.rows,
+            "source_sha256": "" if len(found.members) > 1 else first["source_sha256"]}
 
 
 def latents_label(path) -> str:
@@ -244,3 +305,11 @@ def bandcontrast_for(bandcontrast, lat_stamp: tuple) -> np.ndarray:
     lat = latents(lat_stamp)
     values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat_stamp[0]).name)[1]
     return read_only(values.astype(np.float32))
+
+
+def write_study(name: str, paths: list[Path], folder: Path) -> Path:
+    """A study of these latents files (`latentcore.study.make_study`: one model, one dimension, each source once;
+    else one line naming the member refused) written as `folder/NAME.study.json`, members inside `folder`."""
+    from latentcore.study import make_study, write_study as write
+
+    return write(make_study(name, [str(p) for p in paths]), folder, root=folder)

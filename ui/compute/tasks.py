@@ -41,10 +41,14 @@ def warm_up(progress):
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress):
     """The 2-D embedding of every row; latentcore caches it on disk by content hash."""
     from latentcore.analysis.embedding.fit import fit_embedding as fit
-    from latentcore.latents import read_latents
+    from latentcore.analysis.embedding.study import study_embedding
+    from latentcore.study import is_study_file, open_latents, read_study
 
     progress(0.0, "reading the latents")
-    matrix, _ = read_latents(latents[0]).stacked()
+    if is_study_file(latents[0]) and len((study := read_study(latents[0], verify=False)).members) > 1:
+        return study_embedding(study, method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
+                               progress=progress)
+    matrix, _ = open_latents(latents[0]).stacked()
     return fit(matrix, method=method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
                progress=progress)
 
@@ -116,10 +120,10 @@ def study_cluster_run(job: ClusterJob, out_dir: str, study: tuple, progress, roo
 def kmeans_labels(latents: tuple, k: int, progress) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded)."""
     from latentcore.analysis.cluster import cluster
-    from latentcore.latents import read_latents
+    from latentcore.study import open_latents
 
     progress(0.05, "reading the latents")
-    matrix, _ = read_latents(latents[0]).stacked()
+    matrix, _ = open_latents(latents[0]).stacked()
     progress(0.2, f"k-means (k={k}) on {len(matrix):,} rows")
     return cluster(matrix, "kmeans", n_clusters=int(k)).labels
 
@@ -130,12 +134,12 @@ def nearest(latents: tuple, row: int, k: int, progress, search=None):
     """The `k` nearest rows of `row` by cosine distance in the latent space: (indices, distances). `search`: the
     server's `CosineSearch` of these latents (run there), else they are read here."""
     from latentcore.analysis.embedding.search import nearest_neighbours
-    from latentcore.latents import read_latents
+    from latentcore.study import open_latents
 
     if search is not None:
         return search.nearest(int(row), int(k))
     progress(0.1, "reading the latents")
-    matrix, _ = read_latents(latents[0]).stacked()
+    matrix, _ = open_latents(latents[0]).stacked()
     progress(0.5, f"searching {len(matrix):,} rows")
     return nearest_neighbours(matrix, int(row), k=int(k))
 
@@ -254,9 +258,9 @@ def orientation_projections(latents: tuple, direction: str, phase: int, progress
     `direction` (x, y, z): {"ipf": (N, 2), "poles": {family: (N, K, 2)}}, N the phase's points in row order."""
     from latentcore.analysis.ebsd.pole_figures import DIRECTIONS, projections
     from latentcore.analysis.ebsd.scan_references import laue_of
-    from latentcore.latents import read_latents
+    from latentcore.study import open_latents
 
-    orientations = read_latents(latents[0]).orientations
+    orientations = open_latents(latents[0]).orientations
     progress(0.0, "projecting the scan's orientations")
     points = orientations.phase_id == phase
     return projections(orientations.euler[points], laue_of(orientations.phases[phase]), DIRECTIONS[direction])
@@ -283,9 +287,9 @@ def _reference_maps_kept(latents: tuple, bandcontrast: BandContrast | None, comp
                          source: tuple | None, patterns: bool, upload: tuple | None, labels: tuple | None) -> dict:
     """The maps this process made last (the page asks for them, then ranks against them)."""
     from latentcore.analysis.references import latents_reference_maps
-    from latentcore.latents import read_latents
+    from latentcore.study import open_latents
 
-    return latents_reference_maps(read_latents(latents[0]), bandcontrast, components=components,
+    return latents_reference_maps(open_latents(latents[0]), bandcontrast, components=components,
                                   source=source and source[0], patterns=patterns, upload=upload and upload[0],
                                   labels=labels and labels[0])
 
@@ -297,11 +301,11 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     against the chosen reference maps (the session's labels as a clustering), over the ROI's rows (None: all)."""
     from latentcore.analysis.rank import rank_dimensions
     from latentcore.analysis.references import LABELS_REFERENCE
-    from latentcore.latents import read_latents
+    from latentcore.study import open_latents
 
     maps = _kept_maps(latents, bandcontrast, components, source, patterns, upload, labels)
     progress(0.3, "reading the latents")
-    lat = read_latents(latents[0])
+    lat = open_latents(latents[0])
     matrix, _ = lat.stacked()
     rows = np.arange(len(matrix))
     if roi is not None and lat.x is not None:
@@ -391,10 +395,10 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, p
     orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM) and, with `source`
     (the scan file), VBSE, image quality and ADP streamed from its patterns."""
     from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, latents_references, listed
-    from latentcore.latents import read_latents
+    from latentcore.study import open_latents
 
     progress(0.05, "reading the latents")
-    lat = read_latents(latents[0])
+    lat = open_latents(latents[0])
     if source is not None:
         progress(0.2, f"streaming the patterns: {listed(PATTERN_MAPS)}")
     refs = latents_references(lat, source[0] if source else None, boundary_deg=boundary_deg,
@@ -417,10 +421,10 @@ def grain_table(latents: tuple, boundary_deg: float, progress) -> dict:
     these latents): the table ranked by latent spread, each row's grain, parameters and notes."""
     from latentcore.analysis.ebsd.grains import grain_table as grains
     from latentcore.analysis.ebsd.scan_points import latents_points
-    from latentcore.latents import read_latents
+    from latentcore.study import open_latents
 
     progress(0.05, "reading the latents")
-    lat = read_latents(latents[0])
+    lat = open_latents(latents[0])
     matrix, _ = lat.stacked()
     progress(0.2, f"finding the grains of {len(matrix):,} points: mean orientations, GOS, KAM, latent spread")
     found = grains(latents_points(lat), matrix, boundary_deg=boundary_deg)

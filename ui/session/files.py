@@ -250,6 +250,16 @@ def files(kind: str) -> list[Path]:
     return [Path(p) for p in state.registered_files().get(kind, []) if Path(p).exists()]
 
 
+def workspace_latents() -> list[Path]:
+    """The latents files in the workspace (extracted, or features turned into latents), sorted."""
+    return sorted(state.workdir().rglob("*_latents.h5"))
+
+
+def workspace_studies() -> list[Path]:
+    """The studies saved in the workspace (`NAME.study.json`, in its top folder), sorted."""
+    return sorted(state.workdir().glob("*.study.json"))
+
+
 def data_sources() -> dict[str, Path]:
     """label -> path: the demo scan first, then the uploads."""
     return {"Built-in demo scan (simulated nickel, 40 x 60 patterns)": DEMO_SCAN, **labelled(files("data"))}

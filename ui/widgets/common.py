@@ -11,7 +11,7 @@ import streamlit as st
 
 from latentcore.analysis.maps import Roi
 from latentcore.arrays import unique
-from latentcore.columns import ROW, SELECTED
+from latentcore.columns import SELECTED
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
@@ -203,9 +203,10 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 
 def table_csv(table, selected) -> str:
-    """An embedding's table (`embedding_table`) with a `selected` flag, as CSV (built when downloaded); `row`, the
-    row id, is the one the cluster tables (`cluster_assignments__*.csv`) carry: they join on it."""
-    out = table.assign(**{SELECTED: is_chosen(table[ROW].to_numpy(), selected)})
+    """An embedding's table of every row (`embedding_table`) with a `selected` flag (`selected`: row ids, the
+    table's positions), as CSV (built when downloaded); `row`, the row id (a study's: `source`, `row`), is the one
+    the cluster tables (`cluster_assignments__*.csv`) carry: they join on it."""
+    out = table.assign(**{SELECTED: is_chosen(np.arange(len(table)), selected)})
     return neutralised_table(out).to_csv(index=False)  # metadata text never runs as a spreadsheet formula
 
 
@@ -240,12 +241,15 @@ def download_artifacts(paths, key: str):
 
 
 def embedding_note(fitted) -> str:
-    """What an embedding was fitted with, as the fit itself records it (`FittedEmbedding.params`)."""
+    """What an embedding was fitted with, as the fit itself records it (`FittedEmbedding.params`; a study's also
+    says its approximation: fitted on a sample, every row placed)."""
     params, rows = fitted.params, len(fitted.coords)
+    said = params.get("approximation", "")
+    said = f" The study's embedding: {said}." if said else ""
     if fitted.method == "pca":
-        return f"PCA of {rows:,} latents, seed {params['random_state']}."
+        return f"PCA of {rows:,} latents, seed {params['random_state']}.{said}"
     return (f"UMAP of {rows:,} latents: {params['n_neighbors']} neighbours, min distance {params['min_dist']:g}, "
-            f"seed {params['random_state']}.")
+            f"seed {params['random_state']}.{said}")
 
 
 def cluster_fit_notes(report: dict, smooth: float) -> None:

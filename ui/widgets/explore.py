@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from latentcore.analysis.embedding.fit import embedding_table
 from latentcore.analysis.items import item_caption
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import codes_per_row, from_clustering
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
-from latentcore.columns import CLUSTER, ROW, beside, coordinate_names, latent_name
+from latentcore.columns import CLUSTER, ROW, SOURCE, beside, coordinate_names, embedding_name, latent_name
 from latentcore.errors import LatentError
+from latentcore.study import StudyLatents
 
 from latentcore.data.bandcontrast import point_map_title
 from latentcore.data.images import ImageReader
@@ -52,9 +54,10 @@ def colour_options(lat, table: pd.DataFrame) -> list[str]:
     return options
 
 
-def default_colour(options: list[str]) -> str:
-    """The clusters when there are some, else band contrast, else nothing."""
-    return next((o for o in (CLUSTERS, BANDCONTRAST) if o in options), NONE)
+def default_colour(options: list[str], lat=None) -> str:
+    """The clusters when there are some, else a study's source, else band contrast, else nothing."""
+    source = SOURCE if isinstance(lat, StudyLatents) else None
+    return next((o for o in (CLUSTERS, source, BANDCONTRAST) if o in options), NONE)
 
 
 def continuous_values(choice: str, lat_stamp, dim: int = 0):
@@ -150,12 +153,34 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
         if right is not None:
             with right:
                 mean_panel(lat, rows, mean_key)
+    elif isinstance(lat, StudyLatents):
+        st.caption("The images of a study's rows are not shown: a study records its sources' latents, not the data "
+                   "files they came from (left for later).")
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
-    head = pd.DataFrame({ROW: rows[:TABLE_MAX], **{k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()}})
-    st.dataframe(beside(head, table.iloc[rows[:TABLE_MAX]]), height=common.table_height(len(head)), hide_index=True,
-                 key=f"{key}_table")
+    head = rows_table(rows[:TABLE_MAX], lat, table, {k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
+    st.dataframe(head, height=common.table_height(len(head)), hide_index=True, key=f"{key}_table")
     table_note(len(rows))
+
+
+def rows_table(rows, lat, table: pd.DataFrame, extra: dict) -> pd.DataFrame:
+    """Chosen rows' table: `row` and the `extra` columns (one value per row) beside the latents' own `table`; a
+    study's starts with its identity (`source`, `row` within it, `x_um`, `y_um`: `table`), then `extra` less those."""
+    if isinstance(lat, StudyLatents):
+        head = table.iloc[rows].reset_index(drop=True)
+        return head.assign(**{k: np.asarray(v) for k, v in extra.items() if k not in head.columns})
+    return beside(pd.DataFrame({ROW: rows, **extra}), table.iloc[rows])
+
+
+def embedding_download(lat, table: pd.DataFrame, coords, method: str, scan: dict) -> pd.DataFrame:
+    """The UMAP page's table download, every row (`embedding_table`, as the `umap` command writes it): `row`,
+    `x_um`, `y_um`, the coordinates, band contrast, the latents' table; a study's `source, row, x_um, y_um` first."""
+    extra = {k: v for k, v in scan.items() if k == BANDCONTRAST_COLUMN}
+    if isinstance(lat, StudyLatents):
+        coordinates = {embedding_name(method, axis): coords[:, axis] for axis in range(coords.shape[1])}
+        return rows_table(np.arange(len(coords)), lat, table, {**coordinates, **extra})
+    xy = (lat.x, lat.y) if scan else (None, None)
+    return embedding_table(table, coords, method, *xy, units=lat.units, extra=extra)
 
 
 def mean_panel(lat, rows, key: str, clusters: dict | None = None):

@@ -1,7 +1,12 @@
 """An embedding's scatter and, for a scan, the same rows on the scan map, linked point panels
 (ui/widgets/point_panel/; binned above `point_panel.geometry.MAX_POINTS` rows). Each takes the selection just made on
 it before anything is drawn (`take`), then draws (`draw`). The UMAP page shows every row; the Clusters page a part of
-them (its ROI: `row_ids`, on the part's own grid: `scan`)."""
+them (its ROI: `row_ids`, on the part's own grid: `scan`).
+
+On a study of several sources (`sources.study_sources`) every row is on the scatter and each source's rows on a scan
+map of their own, in its own grid (two a row; a picker chooses which above MAX_MAPS sources): each map a group of its
+own (its rows are a part of the scatter's), showing the server's selection after a rerun (`point_panel.overlays`
+with the source's `row_ids`); a shape drawn on a map selects that source's rows."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,8 +17,11 @@ import streamlit as st
 
 from latentcore.data.base import display_units
 
-from ..compute import scan_maps
+from ..compute import scan_maps, sources
+from ..session import state
 from . import line_profile, point_panel, scales, selection
+
+MAX_MAPS = 6  # a study's scan maps drawn at once; above, a picker chooses them
 
 
 @dataclasses.dataclass
@@ -27,14 +35,34 @@ class LinkedEmbedding:
 
     @property
     def on_scan(self) -> bool:
-        return self.lat.x is not None and self.lat.y is not None
+        return self.lat.x is not None and self.lat.y is not None and not self.study
+
+    @functools.cached_property
+    def study(self) -> list:
+        """The study's sources (every row shown), [] for a latents file."""
+        return sources.study_sources(self.lat_stamp) if self.row_ids is None else []
+
+    @functools.cached_property
+    def maps(self) -> dict:
+        """A study's map panel key -> its source: the scans' (each source with x, y), picked above MAX_MAPS."""
+        scans = {source.name: source for source in self.study if sources.latents(source.stamp).x is not None}
+        if len(scans) > MAX_MAPS:
+            key = f"{self.key}_sources"
+            shown = st.multiselect(f"Scan maps shown (up to {MAX_MAPS} of {len(scans)} sources)", list(scans),
+                                   state.setting(key, list(scans)[:2], offered=list(scans)), key=key,
+                                   max_selections=MAX_MAPS)
+            scans = {name: scans[name] for name in shown}
+        return {f"{self.key}_map_{name}": source for name, source in scans.items()}
 
     @functools.cached_property
     def overview(self) -> dict:
-        """Panel key -> its points over every row shown (the scatter, and the scan map on a scan): found once."""
+        """Panel key -> its points over every row shown (the scatter, and the scan map on a scan; a study's maps):
+        found once."""
         panels = {f"{self.key}_scatter": selection.scatter_points(self.coords[:, 0], self.coords[:, 1])}
         if self.on_scan:
             panels[f"{self.key}_map"] = selection.map_points(*(self.scan or scan_maps.scan_grid(self.lat_stamp)))
+        for key, source in self.maps.items():
+            panels[key] = selection.map_points(*scan_maps.scan_grid(source.stamp))
         return panels
 
     @property
@@ -44,13 +72,18 @@ class LinkedEmbedding:
         return {key: selection.zoomed_points(key, points) for key, points in self.overview.items()}
 
     def take(self):
-        """Apply a selection just made on either panel, so this run draws it."""
-        selection.take_shapes({key: geometry for key, (geometry, _, _) in self.panels.items()}, self.row_ids)
+        """Apply a selection just made on any panel, so this run draws it (a study's map: its source's rows)."""
+        panels = {key: geometry for key, (geometry, _, _) in self.panels.items()}
+        if not selection.take_shapes({k: g for k, g in panels.items() if k not in self.maps}, self.row_ids):
+            any(selection.take_shapes({key: panels[key]}, source.row_ids) for key, source in self.maps.items())
 
     def draw(self, colour, chosen, *, marks=(), values=None, lines=None, histogram=None,
              map_title: str = "The same rows on the scan", **titles):
         """The two panels side by side (the scatter alone without a scan), the scan map's boundary `lines`, the
-        `histogram` (values) under it, and the line profile of a line drawn on it under both."""
+        `histogram` (values) under it, and the line profile of a line drawn on it under both; a study's scatter
+        and the histogram beside it, then its sources' maps."""
+        if self.study:
+            return self.draw_study(colour, chosen, marks=marks, values=values, histogram=histogram, **titles)
         columns = st.columns(2) if self.on_scan else [st.container()]
         scatter_key, map_key = f"{self.key}_scatter", f"{self.key}_map"
         with columns[0]:
@@ -68,3 +101,32 @@ class LinkedEmbedding:
                              marks={scatter_key: list(marks), **line_profile.marks([map_key] if self.on_scan else [])})
         if self.on_scan:
             line_profile.profile_panel(self.key, self.lat_stamp, self.lat)
+
+    def draw_study(self, colour, chosen, *, marks=(), values=None, histogram=None, **titles):
+        chosen, scatter_key = np.asarray(chosen, np.int64), f"{self.key}_scatter"
+        left, right = st.columns(2)
+        with left:
+            point_panel.draw(scatter_key, self.panels[scatter_key], colour, group=self.key, values=values,
+                             units=self.lat.units, **titles)
+        with right:
+            if histogram is not None:
+                scales.histogram(histogram, f"{self.key}_histogram", colour=colour, value_name=colour.title)
+            st.caption(f"Every row of the study's {len(self.study)} sources is on the scatter; each scan's rows are "
+                       "on its own map below, in its own grid (a selection shows on them after it is sent).")
+        unit = display_units(self.lat.units)
+        columns = []
+        for number, (key, source) in enumerate(self.maps.items()):
+            columns = st.columns(2) if number % 2 == 0 else columns
+            part = slice(source.start, source.start + source.rows)
+            picked = int(np.count_nonzero((chosen >= source.start) & (chosen < source.start + source.rows)))
+            with columns[number % 2]:  # its hover names the row within the source
+                own = dataclasses.replace(colour, codes=np.asarray(colour.codes)[part])
+                point_panel.draw(key, self.panels[key], own, group=key, title=f"{source.name} ({source.rows:,} rows)",
+                                 x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, height=420,
+                                 values=None if values is None else np.asarray(values)[part])
+                st.caption(f"{source.name}: {picked:,} of its {source.rows:,} rows selected")
+        point_panel.overlays(self.key, {scatter_key: self.panels[scatter_key]}, len(self.coords), chosen,
+                             marks={scatter_key: list(marks)})
+        for key, source in self.maps.items():
+            point_panel.overlays(key, {key: self.panels[key]}, source.rows, chosen, row_ids=source.row_ids)
+

@@ -302,3 +302,21 @@ def read_study_embedding(study: Study, folder: str, settings=None):
                              "embedding; embed the study again", target)
         tables.append(table)
     return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+
+
+def study_embedding(study: Study, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
+                    metric="euclidean", sample_size=None, cache_dir=None, settings=None,
+                    progress=None) -> FittedEmbedding:
+    """The study's embedding in this process as one `FittedEmbedding` of every row (what the app shows): fitted
+    on the seeded sample (`fit_study`), every row placed member by member (`StudyFit.place`), no files written.
+    Its `reference_index` are study rows; `params["approximation"]` says what the coordinates are."""
+    report_progress = progress or (lambda fraction, message: None)
+    fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
+                    cache_dir, settings, progress=lambda f, m: report_progress(0.8 * f, m))
+    coords = []
+    for index, member in enumerate(study.members):
+        report_progress(0.8 + 0.2 * index / len(study.members), f"placing {member.name}")
+        coords.append(fit.place(_all_rows(study.latents(index, settings, verify=False)), int(study.offsets[index])))
+    return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
+                               reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
+                               params={**fit.fitted.params, "approximation": fit.approximation(study.rows)})

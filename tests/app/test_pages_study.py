@@ -1,0 +1,97 @@
+"""The app on a study (several latents files of one model as one latent space, latentcore/study.py): the Data page
+makes one from the workspace's latents files and picks it as the session's latents (restored on reload); the UMAP
+page shows one embedding of every row, coloured by source, and each source's scan map; a study of one file is the
+file. Three small simulated scans sharing their grains' orientations (tests/study_scans.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from driving import go, new_app, overlay_rows, point_panels, run, texts, url_workspace
+from study_scans import scan_latents
+
+pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
+
+
+def workspace_with_scans(names=("p", "q", "r")) -> tuple:
+    """A new session whose workspace holds the latents of three scans (and one of another model)."""
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    paths = scan_latents(folder / "latents" / "scans", names)
+    scan_latents(folder / "latents" / "other", ("s",), model={"model": "other", "model_name": "other",
+                                                               "model_sha256": "f" * 64})
+    return run(at, "data"), folder, paths
+
+
+def make_study(at, members: list[str], name: str):
+    at.multiselect(key="data_study_members").set_value(members)
+    at.text_input(key="data_study_name").input(name)
+    return at.button(key="data_study_make").click().run()
+
+
+def test_the_data_page_makes_a_study_refuses_another_models_member_and_the_study_is_restored_on_reload():
+    at, folder, _ = workspace_with_scans()
+    options = at.multiselect(key="data_study_members").options
+    assert options == ["p · pca · 192 rows", "q · pca · 192 rows", "r · pca · 192 rows", "s · other · 192 rows"]
+    make_study(at, ["p · pca · 192 rows", "s · other · 192 rows"], "mixed")
+    assert "member s was made by" in texts(at.error) and not (folder / "mixed.study.json").exists()  # one line
+    make_study(at, options[:3], "three")
+    assert not at.exception and "Study three.study.json saved: 3 sources" in texts(at.success)
+    assert (folder / "three.study.json").is_file()
+    assert at.selectbox(key="data_study_pick").value == "three"
+    assert "three (3 sources) · pca · 576 rows" in texts(at.caption)
+    at.button(key="data_study_explore").click().run()
+    assert not at.exception and at.session_state["latents"] == str(folder / "three.study.json")
+    again = new_app(workspace_id=url_workspace(at))  # a reload: the study is the session's latents again
+    assert again.session_state["latents"] == str(folder / "three.study.json")
+
+
+def study_session(names=("p", "q", "r")):
+    """A session exploring the study of `names` (made and picked on the Data page), on the UMAP page."""
+    at, folder, paths = workspace_with_scans(names)
+    options = [o for o in at.multiselect(key="data_study_members").options if "pca" in o]
+    make_study(at, options, "study")
+    run(at.button(key="data_study_explore").click())
+    return go(at, "umap"), folder, paths
+
+
+def test_the_umap_page_embeds_every_row_of_a_study_and_shows_a_selection_on_each_sources_own_map(downloads):
+    at, _, paths = study_session()
+    panels = point_panels(at)
+    scatter, points = panels["umap_scatter"]
+    assert len(points["qx"]) == 576 and "fitted on every one of the 576 rows" in texts(at.caption)
+    assert [name for name, _ in scatter["legend"]] == ["p (192)", "q (192)", "r (192)"]  # coloured by source
+    for name in "pqr":  # each source's own grid: 12 x 16 pixels of 1.5 µm
+        header, pixels = panels[f"umap_map_{name}"]
+        assert header["kind"] == "grid" and len(pixels["cell"]) == 192 and header["group"] == f"umap_map_{name}"
+        assert (header["grid"]["nx"], header["grid"]["ny"]) == (16, 12)
+    assert "umap_map" not in panels  # no one map of the three scans' rows on one grid
+
+    at.session_state["selection"] = np.array([5, 200, 201, 500])
+    at.run()
+    panels = point_panels(at)
+    assert overlay_rows(panels["overlay:umap"]).tolist() == [5, 200, 201, 500]
+    assert {name: overlay_rows(panels[f"overlay:umap_map_{name}"]).tolist() for name in "pqr"} == {
+        "p": [5], "q": [8, 9], "r": [116]}  # each map: its own rows of the selection
+    assert "q: 2 of its 192 rows selected" in texts(at.caption) and panels["umap_map_q"][0]["title"] == "q (192 rows)"
+    table = at.dataframe[0].value
+    assert list(table.columns[:6]) == ["source", "row", "x_um", "y_um", "umap_0", "umap_1"]
+    assert table[["source", "row"]].astype(str).values.tolist() == [["p", "5"], ["q", "8"], ["q", "9"], ["r", "116"]]
+    from latentcore.latents import read_latents
+
+    q = read_latents(paths["q"])
+    assert table["x_um"].tolist()[1:3] == q.x[[8, 9]].tolist()
+    csv = next(make() for name, make in downloads.items() if name.endswith(".csv"))
+    assert csv.splitlines()[0].startswith("source,row,x_um,y_um,umap_0,umap_1")
+    assert csv.count(",True") == 4 and len(csv.splitlines()) == 577
+
+
+def test_a_study_of_one_scan_is_explored_as_its_file():
+    at, _, _ = study_session(("p",))
+    panels = point_panels(at)
+    assert len(panels["umap_scatter"][1]["qx"]) == 192 and panels["umap_map"][0]["group"] == "umap"  # one group
+    assert not any(key.startswith("umap_map_") for key in panels)
+    at.session_state["selection"] = np.array([3, 7])
+    at.run()
+    assert list(at.dataframe[0].value.columns[:5]) == ["row", "x_um", "y_um", "umap_0", "umap_1"]  # as a file's

@@ -1,0 +1,52 @@
+"""A study as one `Latents` (`latentcore.study.study_latents`, `open_latents`: what the app's pages read) and its
+embedding in this process (`embedding.study.study_embedding`), on three small simulated scans (tests/study_scans.py)."""
+import numpy as np
+import pytest
+
+from latentcore.analysis.embedding.study import fit_study, study_embedding
+from latentcore.latents import Latents, read_latents
+from latentcore.study import StudyLatents, make_study, open_latents, write_study
+from study_scans import scan_latents
+
+
+@pytest.fixture(scope="module")
+def study_file(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    paths = scan_latents(folder / "latents")
+    return write_study(make_study("three", [str(p) for p in paths.values()]), folder), paths
+
+
+def test_a_study_reads_as_one_latents_of_every_row_with_each_rows_source_row_and_position(study_file):
+    path, paths = study_file
+    lat = open_latents(path)
+    members = [read_latents(p) for p in paths.values()]
+    assert isinstance(lat, StudyLatents) and lat.dim == 6 and lat.path == path and lat.grid_shape is None
+    matrix, table = lat.stacked()
+    np.testing.assert_array_equal(matrix, np.concatenate([m.partitions["all"] for m in members]))
+    assert list(table.columns) == ["source", "row", "x_um", "y_um"] and len(table) == 576
+    assert table["source"].astype(str).tolist() == ["p"] * 192 + ["q"] * 192 + ["r"] * 192
+    assert table["row"].tolist() == [*range(192)] * 3
+    np.testing.assert_array_equal(lat.x, np.concatenate([m.x for m in members]))
+    np.testing.assert_array_equal(lat.point_maps["Band Contrast"],
+                                  np.concatenate([m.point_maps["Band Contrast"] for m in members]))
+    assert lat.member_rows(1).tolist() == list(range(192, 384)) and lat.names == ["p", "q", "r"]
+    assert lat.members[2].grid_shape == (12, 16) and lat.units == "um" and "source" not in lat.attrs
+
+
+def test_a_study_of_one_file_is_that_file(study_file):
+    path, paths = study_file
+    one = write_study(make_study("one", [str(paths["q"])]), path.parent)
+    lat = open_latents(one)
+    assert type(lat) is Latents and lat.path == paths["q"]
+
+
+def test_the_studys_embedding_here_places_every_row_as_the_fit_places_them(study_file):
+    path, _ = study_file
+    from latentcore.study import read_study
+
+    study = read_study(path)
+    fitted = study_embedding(study, "umap", sample_size=300)
+    fit = fit_study(study, "umap", sample_size=300)
+    assert fitted.coords.shape == (576, 2) and "seeded sample of 300 of the 576 rows" in fitted.params["approximation"]
+    np.testing.assert_allclose(fitted.coords[192:384], fit.place(open_latents(path).partitions["all"][192:384], 192))
+    assert set(fitted.reference_index.tolist()) <= set(fit.sample.tolist())
