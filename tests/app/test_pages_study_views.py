@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from driving import chart_specs, new_app, run, texts
-from studies import study_in_workspace
+from driving import new_app, overlay_rows, point_panels, run, texts
+from study_scans import scan_latents
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
 
@@ -28,8 +29,14 @@ def source_tables(at) -> list:
 
 
 def on_study(page: str, names: str = "pqr"):
+    """A new session whose latents are the study `series` of a scan per letter of `names` (as the Data page makes and
+    picks it), on `page`."""
+    from ui.compute.sources import write_study
+
     at = new_app()
-    study_in_workspace(at, names)
+    folder = Path(at.session_state["workdir"])
+    at.session_state["latents"] = str(write_study("series", list(scan_latents(folder, tuple(names)).values()),
+                                                  folder))
     return run(at, page)
 
 
@@ -60,8 +67,19 @@ def test_clusters_on_a_study_of_three_scans_one_clustering_each_scans_map_and_th
     assert files[f"cluster_fractions__{TAG}.png"][:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads(files[f"cluster_report__{TAG}.json"])
     assert [m["name"] for m in report["study"]["members"]] == list("pqr")
-    maps = [spec for spec in chart_specs(at) if spec["layout"].get("title", {}).get("text", "").endswith("clusters")]
-    assert sorted(spec["layout"]["title"]["text"].split(":")[0] for spec in maps) == list("pqr")  # two a row
+    panels = point_panels(at)
+    assert len(panels["clusters_scatter"][1]["qx"]) == 3 * ROWS
+    for name in "pqr":  # each scan's clusters on its own 12 x 16 grid, in the scatter's colours
+        header, pixels = panels[f"clusters_map_{name}"]
+        assert (header["grid"]["nx"], header["grid"]["ny"]) == (16, 12) and len(pixels["cell"]) == ROWS
+        assert header["legend"] == panels["clusters_scatter"][0]["legend"]
+    at.session_state["selection"] = np.array([5, 200, 201])
+    at = run(at)
+    panels = point_panels(at)
+    assert overlay_rows(panels["overlay:clusters_map_q"]).tolist() == [8, 9]  # its own rows of the selection
+    rows = next(d.value for d in at.dataframe if "cluster" in d.value.columns)
+    assert rows[["source", "row"]].astype(str).values.tolist() == [["p", "5"], ["q", "8"], ["q", "9"]]
+    assert rows["cluster"].tolist() == table["cluster"].iloc[[5, 200, 201]].tolist()
     shown_fractions, shown_counts = source_tables(at)
     assert shown_counts.loc["q"].tolist() == counts["q"].reindex(range(4), fill_value=0).tolist()
     assert np.allclose(shown_fractions.sum(axis=1), 1)
@@ -69,8 +87,14 @@ def test_clusters_on_a_study_of_three_scans_one_clustering_each_scans_map_and_th
 
 def test_clusters_on_a_study_of_one_scan_is_the_page_of_its_file():
     at = clustered(on_study("clusters", "p"))
-    assert at.metric[2].value == f"{ROWS:,}" and "Pixels" in texts(at.metric)  # the file's page: no source count
-    assert not at.get("selectbox").filter(lambda s: "source" in str(s.key))
+    assert [m.label for m in at.metric] == ["Clusters", "Noise points", "Pixels", "Selected here"]  # the file's page
+    assert at.metric[2].value == f"{ROWS:,}"
+    assert not [box.key for box in at.selectbox if "source" in str(box.key)]  # no source picker
+    for page in ("maps", "rank"):
+        at = run(at, page)
+        assert not [box.key for box in at.selectbox if "source" in str(box.key)]
+    at = run(at, "compare", errors_ok=True)  # two latents files of one scan: here there is no other file
+    assert at.title[0].value == "Compare two latents files of p"  # as its file's
 
 
 def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fractions(downloads):
@@ -93,18 +117,27 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     assert shown_counts.loc["r"].sum() == ROWS and shown_counts.columns.tolist() == ["label grain", "label other"]
 
 
-def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid():
+def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid(downloads):
+    from latentcore.latents import read_latents
+
     at = on_study("maps")
     assert at.selectbox(key="maps_source").options == list("pqr")
     at.selectbox(key="maps_source").set_value(2)
     at = run(at)
-    grid = [spec for spec in chart_specs(at) if spec["layout"].get("title", {}).get("text", "").startswith("")]
-    assert grid and "192 pixels on a grid of 12 rows x 16 columns" in texts(at.caption)
+    assert "192 pixels on a grid of 12 rows x 16 columns" in texts(at.caption)
+    folder = Path(at.session_state["workdir"])
+    latent_0 = read_latents(folder / "r__pca_latents.h5").partitions["all"][:, 0]
+    maps = np.load(io.BytesIO(next(make() for name, make in downloads.items() if name.endswith(".npy"))))
+    assert np.allclose(np.sort(maps[0].ravel()), np.sort(latent_0))  # r's latents, on r's grid
+    assert "Click a pixel" not in texts(at.subheader)  # a study's rows are selected on the UMAP and Clusters pages
+
     at = run(at, "rank")
     assert at.selectbox(key="rank_source").options == list("pqr")
     at.selectbox(key="rank_source").set_value(1)
     at = run(at)
-    assert set(at.dataframe[0].value["reference"]) == {"band contrast"}
+    assert set(at.dataframe[0].value["reference"]) == {"band contrast"}  # q's own scan map
+    report = json.loads(next(make() for name, make in downloads.items() if name.startswith("ranking_report")))
+    assert report["inputs"]["latents"]["name"] == "q__pca_latents.h5"
 
 
 def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(downloads):
@@ -118,3 +151,4 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     report = json.loads(files["shift_report__p__q.json"])
     assert report["first"] == "p" and report["second"] == "q" and report["sampled_rows"] == [ROWS, ROWS]
     assert len(report["fractions"]) == len(both)
+

@@ -159,27 +159,6 @@ def study_cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
                             root=str(state.WORKDIR_ROOT)))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def study_cluster_maps(lat_stamp: tuple, job, out_dir: str) -> list:
-    """Each scan's clusters on its own grid: [(source, grid, map of colour codes, Colour)], the colours each
-    cluster's everywhere, the legend counting the source's rows; sources without coordinates left out."""
-    from latentcore.analysis.maps import Grid, values_map
-
-    from ..figures.plots import categorical_colour
-
-    run, maps = study_cluster_run(lat_stamp, job, out_dir), []
-    if run["x"] is None:
-        return maps
-    for index, name in enumerate(run["source_names"]):
-        mine = (run["sources"] == index) & np.isfinite(run["x"])
-        if mine.any():
-            x, y = run["x"][mine], run["y"][mine]
-            colour = categorical_colour(run["labels"][mine], "cluster")
-            grid = Grid.from_coordinates(x, y)
-            maps.append((name, grid, values_map(colour.codes.astype(np.float32), x, y, grid), colour))
-    return read_only(maps)
-
-
 def study_cluster_files(lat_stamp: tuple, job, out_dir: str) -> dict:
     """{"assignments"|"report"|"fractions"|"fractions_figure": path} of a study's run (the PNG is drawn when asked)."""
     from latentcore.analysis.artifacts.cluster import cluster_names

@@ -1,9 +1,11 @@
 """The Clusters page on a study of several sources: one clustering of every row of every source (each scan smoothed
 over its own grid: `latentcore.analysis.artifacts.cluster_study`, as `python -m latentcore cluster` on a study), the
-rows on one scatter, each scan's clusters on its own grid in the same colours, how much of each cluster is in each
+rows on one scatter and each scan's clusters on its own map in the same colours (linked point panels: a selection on
+one shows on the others, `LinkedEmbedding`), how much of each cluster is in each
 source (table, bars, CSV, PNG, JSON) and the assignments (`source, row, x_um, y_um, ..., cluster`) to download."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from latentcore.analysis.cluster import METHODS
@@ -13,7 +15,7 @@ from latentcore.data.bandcontrast import BandContrast
 from ..compute import cluster_runs
 from ..figures import plots
 from ..session import state
-from . import common, labels, params, study
+from . import common, explore, labels, linked_embedding, params, selection, study
 
 
 def page(lat_stamp: tuple, lat):
@@ -50,17 +52,7 @@ def page(lat_stamp: tuple, lat):
     summary[2].metric("Rows", f"{len(run['rows']):,}")
     summary[3].metric("Sources", len(run["source_names"]))
     common.cluster_fit_notes(report, sigma)
-    view = run["view"]
-    colour = plots.categorical_colour(run["labels"], "cluster")
-    st.plotly_chart(plots.scatter_figure(view.horizontal, view.vertical, colour, run["rows"], title=view.title,
-                                         x_title=view.x_title, y_title=view.y_title)[0],
-                    key="clusters_study_scatter", config={"displaylogo": False})
-    study.source_maps(cluster_runs.study_cluster_maps(lat_stamp, job, out_dir), "clusters_study", lat.units,
-                      f"{job.method} clusters")
-
-    with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, by the study's rows
-        labels.labels_panel(lat_stamp, lat, state.selection(), "clusters",
-                            clustering={"rows": run["rows"], "labels": run["labels"]})
+    linked(lat_stamp, lat, run)
     st.subheader("How much of each cluster is in each source")
     files = cluster_runs.study_cluster_files(lat_stamp, job, out_dir)
     study.fractions_panel(run["fractions"], CLUSTER, {kind: files[kind].name for kind in
@@ -72,3 +64,29 @@ def page(lat_stamp: tuple, lat):
                "then its latents and cluster; the report names every source by name and SHA-256.")
     for kind in ("assignments", "report"):
         study.download(files[kind], f"clusters_dl_{kind}")
+
+
+@common.linked_panels
+def linked(lat_stamp: tuple, lat, run: dict):
+    """The scatter of every row and each scan's clusters on its own map (point panels, linked in the browser), the
+    selected rows' table (`source, row, x_um, y_um, ..., cluster`) and the labels: a selection reruns only these."""
+    view = run["view"]
+    panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat,
+                                              np.column_stack([view.horizontal, view.vertical]))
+    panels.take()  # a selection just made is drawn in this run
+    selection.made_elsewhere("clusters", "pixel")
+    chosen = state.selection()
+    colour = plots.cluster_shade_colour(run["labels"], run["latent"])
+    panels.draw(colour, chosen, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
+                y_title=view.y_title)
+    if chosen.size:
+        table = explore.rows_table(chosen[:explore.TABLE_MAX], lat, lat.identity,
+                                   {CLUSTER: run["labels"][chosen[:explore.TABLE_MAX]]})
+        st.dataframe(table, height=common.table_height(len(table)), hide_index=True, key="clusters_study_rows")
+        explore.table_note(len(chosen))
+        if st.button("Clear selection", key="clusters_clear"):
+            state.clear_selection()
+            common.rerun()
+    with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, by the study's rows
+        labels.labels_panel(lat_stamp, lat, chosen, "clusters",
+                            clustering={"rows": run["rows"], "labels": run["labels"]})
