@@ -1,6 +1,6 @@
 """What the pages show of a study (several latents files explored as one): a source picker, the per-source fractions
 of a clustering or of predicted labels (table, stacked bars, CSV, PNG and JSON downloads), and each source's map
-of classes in its own grid (small multiples, or a picker above `SMALL_MULTIPLES` sources)."""
+of classes in its own grid (two a row, or a picker above `MAX_MAPS` sources, as the linked panels' maps)."""
 from __future__ import annotations
 
 import json
@@ -11,13 +11,13 @@ import streamlit as st
 from latentcore.columns import COUNT, FRACTION, SOURCE
 
 from ..session import state
-
-SMALL_MULTIPLES = 6  # sources drawn side by side (two a row); above, a picker shows one at a time
-
+from .linked_embedding import MAX_MAPS
 
 def many(lat) -> bool:
     """Whether the session's latents are a study of several sources (a study of one is its file)."""
-    return getattr(lat, "study", None) is not None
+    from latentcore.study import StudyLatents
+
+    return isinstance(lat, StudyLatents)
 
 
 def source_picker(names: list[str], key: str, label: str = "Source", default: int = 0) -> int:
@@ -33,32 +33,28 @@ def member_stamp(lat_stamp: tuple, key: str) -> tuple[tuple, int | None]:
     above the page (its own latents file, grid and maps); else the session's latents and None."""
     from ..compute import sources
 
-    lat = sources.latents(lat_stamp)
-    if not many(lat):
+    found = sources.study_sources(lat_stamp)
+    if not found:
         return lat_stamp, None
-    st.caption(f"The study {lat.study.name} has {len(lat.names)} sources: this page shows one at a time, on its "
-               "own grid.")
-    index = source_picker(lat.names, f"{key}_source")
-    return sources.member_stamps(lat_stamp)[index], index
-
-
-def member_labels(lat, labelled, index: int):
-    """The study's labels on one source's rows, as that source's row ids (`LabelledRows`)."""
-    from latentcore.analysis.labels.labelled import LabelledRows
-
-    mine = (labelled.rows >= lat.offsets[index]) & (labelled.rows < lat.offsets[index + 1])
-    return LabelledRows.from_codes(labelled.rows[mine] - lat.offsets[index], labelled.y[mine], labelled.classes)
+    st.caption(f"This study has {len(found)} sources: the page shows one at a time, on its own grid.")
+    index = source_picker([source.name for source in found], f"{key}_source")
+    return found[index].stamp, index
 
 
 def session_labels(index: int | None):
     """(the session's labels, the folder their table goes in); on a study's source `index`, that source's labels as
     its own row ids, their table in a folder of its own."""
+    from latentcore.analysis.labels.labelled import LabelledRows
+
     from ..compute import sources
 
+    labelled = state.labels()
     if index is None:
-        return state.labels(), state.workdir("labels")
-    lat = sources.latents(sources.stamp(state.latents()))
-    return member_labels(lat, state.labels(), index), state.workdir(f"labels/source-{index}")
+        return labelled, state.workdir("labels")
+    source = sources.study_sources(sources.stamp(state.latents()))[index]
+    mine = (labelled.rows >= source.start) & (labelled.rows < source.start + source.rows)
+    return (LabelledRows.from_codes(labelled.rows[mine] - source.start, labelled.y[mine], labelled.classes),
+            state.workdir(f"labels/source-{index}"))
 
 
 def bandcontrast(lat, index: int | None):
@@ -119,13 +115,13 @@ def download(path, key: str):
 
 def source_maps(maps: list, key: str, units: str | None, title: str):
     """Each source's map (`maps`: (name, grid, map of colour codes, Colour), sources without coordinates left
-    out), in its own grid with its legend: two a row up to `SMALL_MULTIPLES`, else one at a time, picked."""
+    out), in its own grid with its legend: two a row up to `MAX_MAPS`, else one at a time, picked."""
     from ..figures.plots import code_map_figure
 
     if not maps:
         st.caption("No source of this study has x, y coordinates: there is no map to draw.")
         return
-    if len(maps) > SMALL_MULTIPLES:
+    if len(maps) > MAX_MAPS:
         maps = [maps[source_picker([found[0] for found in maps], f"{key}_map_source", "Source on the map")]]
     columns = st.columns(min(2, len(maps)))
     for i, (name, grid, code_map, colour) in enumerate(maps):
