@@ -116,6 +116,12 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     shown_counts = [t for t in source_tables(at) if t.columns[0].startswith("label")][-1]  # fractions, counts
     assert shown_counts.loc["r"].sum() == ROWS and shown_counts.columns.tolist() == ["label grain", "label other"]
 
+    upload = b"source,row,label\nq,3,a\nq,4,a\nr,0,b\nr,1,b\n"  # by source and row within it
+    at.file_uploader(key="labels_clusters_upload").set_value([("mine.csv", upload, "text/csv")])
+    at = run(at)
+    at = run(at.button(key="labels_clusters_use_upload").click())
+    assert at.session_state["labels"].rows.tolist() == [ROWS + 3, ROWS + 4, 2 * ROWS, 2 * ROWS + 1]
+
 
 def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid(downloads):
     from latentcore.latents import read_latents
