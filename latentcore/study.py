@@ -228,7 +228,7 @@ class StudyLatents(Latents):
     def offsets(self) -> np.ndarray:
         return self.study.offsets
 
-    def member_rows(self, member: int) -> np.ndarray:
+    def rows_of(self, member: int) -> np.ndarray:
         """The study's row ids of one member's rows, in order."""
         return np.arange(self.offsets[member], self.offsets[member + 1], dtype=np.int64)
 

@@ -7,25 +7,31 @@ from pathlib import Path
 
 import numpy as np
 
-from latentcore.demo.simulate import ScanSettings, simulate_scan
+from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd
 from latentcore.latents import LatentsWriter
 
 MODEL = {"model": "pca", "model_name": "pca", "model_sha256": "e" * 64}
 
 
-def scan_latents(folder: Path, names=("p", "q", "r"), shape=(12, 16), dim: int = 6, model=MODEL) -> dict[str, Path]:
+def scan_latents(folder: Path, names=("p", "q", "r"), shape=(12, 16), dim: int = 6, model=MODEL,
+                 scans: Path | None = None) -> dict[str, Path]:
     """`<folder>/<name>__pca_latents.h5` for each name: a scan of `shape` pixels (seeds 1, 2, ...; one orientation
-    seed), its latents with x, y (µm), grid and band contrast. Returns {name: path}."""
+    seed), its latents with x, y (µm), grid and band contrast, recording `<name>.h5` as its source (written into
+    `scans` as an h5ebsd file when given). Returns {name: path}."""
     from sklearn.decomposition import PCA
 
-    folder.mkdir(parents=True, exist_ok=True)
-    scans = [simulate_scan(ScanSettings(n_rows=shape[0], n_columns=shape[1], pattern_size=16, n_grains=4,
+    for made in (folder, scans):
+        if made is not None:
+            Path(made).mkdir(parents=True, exist_ok=True)
+    simulated = [simulate_scan(ScanSettings(n_rows=shape[0], n_columns=shape[1], pattern_size=16, n_grains=4,
                                         seed=seed, orientation_seed=7)) for seed in range(1, len(names) + 1)]
-    patterns = np.concatenate([s.patterns.reshape(len(s.patterns), -1) for s in scans]).astype(np.float32)
+    patterns = np.concatenate([s.patterns.reshape(len(s.patterns), -1) for s in simulated]).astype(np.float32)
     patterns = (patterns - patterns.mean(1, keepdims=True)) / patterns.std(1, keepdims=True)
     rows = np.split(PCA(dim, random_state=0).fit_transform(patterns).astype(np.float32), len(names))
     paths = {}
-    for name, scan, part in zip(names, scans, rows):
+    for name, scan, part in zip(names, simulated, rows):
+        if scans is not None:
+            write_h5ebsd(scan, Path(scans) / f"{name}.h5")
         writer = LatentsWriter(folder / f"{name}__pca_latents.h5", {"all": part.shape}, {})
         writer.write_rows("all", 0, part)
         writer.write_array("x", scan.x)

@@ -82,6 +82,7 @@ def test_the_umap_page_embeds_every_row_of_a_study_and_shows_a_selection_on_each
 
     q = read_latents(paths["q"])
     assert table["x_um"].tolist()[1:3] == q.x[[8, 9]].tolist()
+    assert table["bandcontrast"].tolist()[1:3] == q.point_maps["Band Contrast"][[8, 9]].tolist()  # q's own map
     csv = next(make() for name, make in downloads.items() if name.endswith(".csv"))
     assert csv.splitlines()[0].startswith("source,row,x_um,y_um,umap_0,umap_1")
     assert csv.count(",True") == 4 and len(csv.splitlines()) == 577
@@ -95,3 +96,39 @@ def test_a_study_of_one_scan_is_explored_as_its_file():
     at.session_state["selection"] = np.array([3, 7])
     at.run()
     assert list(at.dataframe[0].value.columns[:5]) == ["row", "x_um", "y_um", "umap_0", "umap_1"]  # as a file's
+
+
+def test_above_six_sources_a_picker_chooses_the_scan_maps_shown():
+    at, _, _ = study_session(tuple("abcdefg"))
+    picker = at.multiselect(key="umap_sources")
+    assert picker.options == list("abcdefg") and picker.value == ["a", "b"]
+    assert sorted(k for k in point_panels(at) if k.startswith("umap_map_")) == ["umap_map_a", "umap_map_b"]
+    run(picker.set_value(["c", "g"]))
+    assert sorted(k for k in point_panels(at) if k.startswith("umap_map_")) == ["umap_map_c", "umap_map_g"]
+    assert len(point_panels(at)["umap_scatter"][1]["qx"]) == 7 * 192  # the scatter keeps every row
+
+
+def test_a_studys_chosen_rows_show_their_images_and_mean_pattern_from_their_own_sources_data_file(downloads):
+    import io
+
+    from latentcore.data import open_source
+
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    scan_latents(folder / "latents" / "scans", scans=folder / "uploads")
+    at.session_state["_files"] = {"data": [str(folder / "uploads" / f"{name}.h5") for name in "pqr"]}
+    run(at, "data")
+    make_study(at, list(at.multiselect(key="data_study_members").options), "three")
+    run(at.button(key="data_study_explore").click())
+    go(at, "umap")
+    at.session_state["selection"] = np.array([5, 200, 201])  # p's row 5, q's rows 8 and 9
+    at.run()
+    picker = at.selectbox(key="umap_selected_source")
+    assert picker.options == ["p (1 row)", "q (2 rows)"] and len(at.get("image")) == 1
+    run(picker.select_index(1))
+    run(at.toggle(key="umap_mean_show").set_value(True))
+    assert len(at.get("image")) == 2 and "Mean of 2 patterns" in str(at.get("plotly_chart")[0].proto.spec)
+    mean = np.load(io.BytesIO(next(make() for name, make in downloads.items() if name.endswith(".npy"))))
+    with open_source(folder / "uploads" / "q.h5") as reader:
+        patterns = reader.read_rows(next(iter(reader.info().partitions)), [8, 9]).astype(np.float64)
+    np.testing.assert_allclose(mean, patterns.mean(0), rtol=1e-6)  # q's own patterns, not p's rows 8 and 9

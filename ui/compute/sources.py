@@ -158,7 +158,7 @@ def devices() -> dict[str, str]:
 def latents(file_stamp: tuple):
     """The latents file, read once and shared read-only by every session; for a study file (`NAME.study.json`),
     the study as one `Latents` (`latentcore.study.study_latents`: a study of one member is that member's file;
-    see "Studies" in docs/architecture.md), built from its members' cached `latents(member_stamp)`."""
+    see "Studies in the app" in docs/architecture.md), built from its members' cached `latents(member_stamp)`."""
     from latentcore.latents import read_latents
     from latentcore.study import study_latents
 
@@ -190,7 +190,7 @@ def study(file_stamp: tuple):
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One source of the session's latents: a member of a study, or the latents file itself."""
+    """One source of a study of several members (`study_sources`)."""
 
     name: str
     stamp: tuple  # its latents file's stamp: what every per-file function here and in scan_maps takes
@@ -301,8 +301,14 @@ def ipf_colours(lat_stamp: tuple, direction: tuple) -> np.ndarray:
 @st.cache_resource(show_spinner="Aligning the band contrast...", max_entries=16)
 def bandcontrast_for(bandcontrast, lat_stamp: tuple) -> np.ndarray:
     """Band contrast (a BandContrast) at each row of a scan's latents: the scan map they carry, or a table
-    aligned by x,y value."""
+    aligned by x,y value. A study's rows take their scans' own map (its scans share their x, y: a table, made for one
+    scan, would pair with each of them alike)."""
+    from latentcore.data.bandcontrast import BandContrast
+    from latentcore.study import StudyLatents
+
     lat = latents(lat_stamp)
+    if isinstance(lat, StudyLatents) and not bandcontrast.from_scan:
+        bandcontrast = BandContrast.scan_map()
     values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat_stamp[0]).name)[1]
     return read_only(values.astype(np.float32))
 

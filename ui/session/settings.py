@@ -110,7 +110,9 @@ PAGES: dict[str, Saved] = {
     "extract": keep("extract_model", "extract_arch", "extract_options", "extract_device", "extract_pool",
                     "extract_batch", "extract_overwrite") | tied("extract_partitions"),
     "umap": (keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
-             | tied("umap_colour", "umap_dim", "umap_kmeans", "umap_sources") | colour_scale("umap_scale") | boundaries("umap")
+             | tied("umap_colour", "umap_dim", "umap_kmeans", "umap_sources", "umap_selected_source",
+                    "umap_neighbours_source")  # a study's: the maps shown, the source whose images show
+             | colour_scale("umap_scale") | boundaries("umap")
              | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
              | line_profile("umap") | orientations("umap")),
     "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")

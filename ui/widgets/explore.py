@@ -154,13 +154,41 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
             with right:
                 mean_panel(lat, rows, mean_key)
     elif isinstance(lat, StudyLatents):
-        st.caption("The images of a study's rows are not shown: a study records its sources' latents, not the data "
-                   "files they came from (left for later).")
+        study_images(rows, lat, key, mean_key)
     else:
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     head = rows_table(rows[:TABLE_MAX], lat, table, {k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
     st.dataframe(head, height=common.table_height(len(head)), hide_index=True, key=f"{key}_table")
     table_note(len(rows))
+
+
+def study_images(rows, lat, key: str, mean_key: str | None):
+    """A study's chosen rows' images and mean pattern, one source at a time (picked among those the rows are of),
+    each row read from its own source's data file: the file of the name its latents record, among this session's
+    data files (`files.data_sources`)."""
+    member, local = lat.study.locate(rows)
+    counts = {lat.names[m]: int(n) for m, n in zip(*np.unique(member, return_counts=True))}
+    name = st.selectbox("Images of the chosen rows of", list(counts), key=f"{key}_source",
+                        format_func=lambda n: f"{n} ({common.counted(counts[n], 'row')})",
+                        index=state.setting_index(f"{key}_source", next(iter(counts)), counts))
+    index = lat.names.index(name)
+    own, mine = lat.members[index], local[member == index]
+    data = next((path for path in files.data_sources().values() if path.name == own.attrs.get("source")), None)
+    if data is None:
+        st.caption(f"The images of {name}'s rows are not shown: its data file, {own.attrs.get('source') or 'unnamed'}, "
+                   "is not among this session's data files (upload it on the Data page).")
+        return
+    scan = dict(zip(coordinate_names(own.units), (own.x, own.y))) if own.x is not None else None
+    left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
+    with left:
+        gallery.paged_gallery(mine, data, own.stacked()[1], key, columns=4 if mean_key else 6,
+                              captions=gallery_captions(own, scan))
+    if right is not None:
+        with right:
+            if st.toggle(f"Mean pattern of {name}'s chosen rows", key=f"{mean_key}_show",
+                         value=state.setting(f"{mean_key}_show", False)):  # the selection's rows alone: no clusters
+                none = np.empty(0, np.int64)
+                gallery.mean_pattern(mine, data, own, mean_key, clusters={"rows": none, "labels": none})
 
 
 def rows_table(rows, lat, table: pd.DataFrame, extra: dict) -> pd.DataFrame:

@@ -1,0 +1,57 @@
+"""A study of three small simulated scans (tests/study_scans.py) in real headless Chromium: picked on the Data page,
+its one embedding on the UMAP page with each source's own scan map; a box drawn on the embedding, and the rows each
+source's map then highlights are the server's selected (source, row) pairs, as its table download flags them."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from latentcore.study import make_study, write_study
+from steps import open_page, panel, panel_call, shoot, umap_box, workspace_of
+from streamlit_server import settle
+from study_scans import scan_latents
+
+
+def server_table(page) -> pd.DataFrame:
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Table (CSV)").click()
+    return pd.read_csv(io.StringIO(open(download.value.path()).read()))
+
+
+def test_a_box_on_a_studys_embedding_is_highlighted_on_each_sources_own_map(app_url, shared_server, browser):
+    url, log = shared_server
+    tab = browser.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True).new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(url)
+    tab.wait_for_selector("h1:has-text('Data')")
+    settle(tab)
+    folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
+    paths = scan_latents(folder / "latents" / "scans")  # as three extractions with one model leave them
+    write_study(make_study("three", [str(p) for p in paths.values()]), folder, root=folder)
+
+    open_page(tab, "UMAP", "UMAP")  # back to the Data page: it lists the saved study
+    open_page(tab, "Data", "Data")
+    tab.get_by_role("button", name="Explore this study").click()
+    tab.wait_for_selector("h1:has-text('UMAP')")
+    settle(tab)
+    tab.get_by_text("fitted on every one of the 576 rows").first.wait_for()
+    for key in ("umap_scatter", "umap_map_p", "umap_map_q", "umap_map_r"):
+        panel(tab, key)
+    tab.wait_for_function("() => !window.__latentPanels.panels.umap_scatter.header.title.includes('still fitting')")
+
+    umap_box(tab, 0.15, 0.1, 0.65, 0.6)
+    tab.wait_for_function("() => [...document.querySelectorAll('h3')].some(h => h.innerText.startsWith('Selected:'))")
+    table = server_table(tab)
+    assert list(table.columns[:6]) == ["source", "row", "x_um", "y_um", "umap_0", "umap_1"]
+    chosen = table[table["selected"]]
+    assert 0 < len(chosen) < 576 and chosen["source"].nunique() > 1  # the box holds rows of several scans
+    for name in "pqr":  # each map highlights its own source's chosen rows (positions on it: rows in the source)
+        tab.wait_for_function(f"() => window.__latentPanels.panels.umap_map_{name}.selectedRows().length == "
+                              f"{int((chosen['source'] == name).sum())}")
+        assert panel_call(tab, f"umap_map_{name}", "selectedRows") == sorted(chosen.loc[chosen["source"] == name,
+                                                                                         "row"].tolist())
+    panel(tab, "umap_scatter").scroll_into_view_if_needed()
+    shoot(tab, "study_umap_scatter")
+    panel(tab, "umap_map_r").scroll_into_view_if_needed()
+    shoot(tab, "study_umap_maps")
