@@ -6,7 +6,6 @@ import streamlit as st
 from latentcore.analysis.embedding.fit import embedding_names
 from latentcore.analysis.maps import Roi
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
-from latentcore.data.base import display_units
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import png
 from ui.session import state
@@ -114,9 +113,8 @@ def linked(marks):
         explore.show_rows(chosen, lat, table, "umap_selected", shown, mean_key="umap_mean",  # its mean beside
                           scan=scan_columns)
     if neighbours is not None:
-        where = f" (x = {lat.x[chosen[0]]:g}, y = {lat.y[chosen[0]]:g} {display_units(lat.units)})" if on_scan else ""
-        st.caption(f"The {len(neighbours[0])} nearest neighbours of row {chosen[0]}{where} by cosine distance in the "
-                   "latent space (diamonds on the scatter):")
+        st.caption(f"The {len(neighbours[0])} nearest neighbours of {explore.row_words(lat, int(chosen[0]))} by "
+                   "cosine distance in the latent space (diamonds on the scatter):")
         explore.show_rows(neighbours[0], lat, table, "umap_neighbours", {COSINE_DISTANCE: neighbours[1]},
                           scan=scan_columns)
 

@@ -87,6 +87,12 @@ def test_the_umap_page_embeds_every_row_of_a_study_and_shows_a_selection_on_each
     assert csv.splitlines()[0].startswith("source,row,x_um,y_um,umap_0,umap_1")
     assert csv.count(",True") == 4 and len(csv.splitlines()) == 577
 
+    at.session_state["selection"] = np.array([200])  # one row: its nearest neighbours across the study
+    at.run()
+    assert f"nearest neighbours of row 8 of q (x = {q.x[8]:g}, y = {q.y[8]:g} µm)" in texts(at.caption)
+    neighbours = at.dataframe[1].value
+    assert list(neighbours.columns[:2]) == ["source", "row"] and "cosine_distance" in neighbours.columns
+
 
 def test_a_study_of_one_scan_is_explored_as_its_file():
     at, _, _ = study_session(("p",))

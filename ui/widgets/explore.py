@@ -21,6 +21,7 @@ from latentcore.errors import LatentError
 from latentcore.study import StudyLatents
 
 from latentcore.data.bandcontrast import point_map_title
+from latentcore.data.base import display_units
 from latentcore.data.images import ImageReader
 
 from ..compute import cluster_runs, latent_space, sources
@@ -189,6 +190,16 @@ def study_images(rows, lat, key: str, mean_key: str | None):
                          value=state.setting(f"{mean_key}_show", False)):  # the selection's rows alone: no clusters
                 none = np.empty(0, np.int64)
                 gallery.mean_pattern(mine, data, own, mean_key, clusters={"rows": none, "labels": none})
+
+
+def row_words(lat, row: int) -> str:
+    """`row 5 (x = 7.5, y = 0 µm)`: a row as a caption names it; a study's row by its source and its row there
+    (`row 5 of q (...)`)."""
+    where = f" (x = {lat.x[row]:g}, y = {lat.y[row]:g} {display_units(lat.units)})" if lat.x is not None else ""
+    if isinstance(lat, StudyLatents):
+        member, local = lat.study.locate([row])
+        return f"row {local[0]} of {lat.names[member[0]]}{where}"
+    return f"row {row}{where}"
 
 
 def rows_table(rows, lat, table: pd.DataFrame, extra: dict) -> pd.DataFrame:
