@@ -33,10 +33,11 @@ scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", 
 boundaries_on = references.boundary_switch(lat, cols[5])
 boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
 labelled = state.labels()
-by_label = member is None and st.toggle("Colour by label: the labels on the scan, above the maps", key="maps_by_label",
-                     value=state.setting("maps_by_label", False), disabled=not len(labelled.rows),
-                     help="The labels of the labels panel (below), in their colours; unlabelled pixels grey. "
-                          "Select pixels on it (box or lasso) to label them or see them on the other pages.")
+by_label = member is None and st.toggle(  # a study's labels are drawn on the UMAP and Clusters pages
+    "Colour by label: the labels on the scan, above the maps", key="maps_by_label",
+    value=state.setting("maps_by_label", False), disabled=not len(labelled.rows),
+    help="The labels of the labels panel (below), in their colours; unlabelled pixels grey. Select pixels on it "
+         "(box or lasso) to label them or see them on the other pages.")
 by_label = by_label and bool(len(labelled.rows))
 if not dims:
     st.info("Pick at least one dimension.")

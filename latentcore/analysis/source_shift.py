@@ -11,7 +11,8 @@ and whether the two sets of latent vectors could be one distribution.
   rows: an approximation that `SourceShift.sampled` records;
 - `side_by_side(fractions, column, first, second)`: two sources' rows of a fractions table
   (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
-- `write_shift(shift, out_dir)`: the per-dimension CSV and the JSON report (`shift_names`), atomically.
+- `write_shift(shift, out_dir)`: the per-dimension CSV, the JSON report and the fractions side by side
+  (`shift_names`), each atomically.
 """
 from __future__ import annotations
 
@@ -135,7 +136,8 @@ def side_by_side(fractions: pd.DataFrame, column: str, first: str, second: str) 
 
 
 def shift_names(first: str, second: str) -> dict:
-    return {"dimensions": f"shift__{first}__{second}.csv", "report": f"shift_report__{first}__{second}.json"}
+    return {"dimensions": f"shift__{first}__{second}.csv", "report": f"shift_report__{first}__{second}.json",
+            "fractions": f"fractions__{first}__{second}.csv"}
 
 
 def shift_record(shift: SourceShift) -> dict:
@@ -147,14 +149,18 @@ def shift_record(shift: SourceShift) -> dict:
 
 
 def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame | None = None) -> dict:
-    """Write the per-dimension CSV and the JSON report (with `study`'s record and the two sources' fractions
-    side by side, when given) into `out_dir`; returns {kind: path}."""
+    """Write the per-dimension CSV and the JSON report (with `study`'s record and, when given, the two sources'
+    fractions side by side, also as their CSV) into `out_dir`; returns {kind: path}."""
     from .artifacts.cluster_study import study_record
     from .artifacts.common import now, write_csv, write_json
 
     names, out_dir = shift_names(shift.first, shift.second), Path(out_dir)
+    if fractions is None:
+        del names["fractions"]
     out_dir.mkdir(parents=True, exist_ok=True)
     write_csv(out_dir / names["dimensions"], shift.dimensions)
+    if fractions is not None:
+        write_csv(out_dir / names["fractions"], fractions)
     report = {"kind": "source_shift", "created": now(), **shift_record(shift),
               **({"study": study_record(study)} if study is not None else {}),
               **({"fractions": fractions.to_dict(orient="records")} if fractions is not None else {})}

@@ -157,4 +157,6 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     report = json.loads(files["shift_report__p__q.json"])
     assert report["first"] == "p" and report["second"] == "q" and report["sampled_rows"] == [ROWS, ROWS]
     assert len(report["fractions"]) == len(both)
+    side = pd.read_csv(io.BytesIO(files["fractions__p__q.csv"]))
+    assert side["count_q"].tolist() == both["count_q"].tolist()
 

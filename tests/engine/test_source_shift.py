@@ -45,7 +45,9 @@ def test_the_shift_of_two_sources_samples_their_rows_and_says_so(tmp_path):
     assert "400 of 3,000 rows of p" in shift.describe() and "differ beyond chance" in shift.describe()
     fractions = fractions_table([0, 0, 1, 1, 1], ["p", "q"], [0, 1, 1, 1, 2], "cluster")
     paths = write_shift(shift, tmp_path, fractions=side_by_side(fractions, "cluster", "p", "q"))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["shift__p__q.csv", "shift_report__p__q.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fractions__p__q.csv", "shift__p__q.csv",
+                                                          "shift_report__p__q.json"]
+    assert pd.read_csv(paths["fractions"])["count_q"].tolist() == [0, 2, 1]
     assert pd.read_csv(paths["dimensions"])[SMD].abs().idxmax() == 0
     report = json.loads(paths["report"].read_text())
     assert report["kind"] == "source_shift" and report["sampled_rows"] == [400, 400]

@@ -108,7 +108,7 @@ def study_cluster_run(job: ClusterJob, out_dir: str, study: tuple, progress, roo
     def as_f32(values):
         return None if values is None else np.asarray(values, np.float32)
 
-    return {"rows": found.offsets[inputs.sources] + inputs.rows, "sources": inputs.sources,
+    return {"rows": found.offsets[inputs.sources] + inputs.rows, "sources": inputs.sources,  # the study's rows
             "source_names": list(inputs.source_names), "x": as_f32(inputs.x), "y": as_f32(inputs.y),
             "latent": as_f32(inputs.latent), "bandcontrast": as_f32(inputs.bandcontrast),
             "view": scatter_view(job, inputs), "labels": result.labels,

@@ -93,9 +93,11 @@ def require_latents() -> tuple:
     if job is not None and (job.done() or state.latents() is None):
         extraction_outcome()  # an extraction that ended meanwhile becomes the latents (or its progress)
     path = state.latents()
-    if path is not None:  # a study of one member is explored as its file: the pages read that file
-        return sources.member_stamps(sources.stamp(path))[0] if sources.is_study(path) and not \
-            sources.study_sources(sources.stamp(path)) else sources.stamp(path)
+    if path is not None:
+        found = sources.stamp(path)
+        if sources.is_study(path) and not sources.study_sources(found):
+            return sources.member_stamps(found)[0]  # a study of one member: the pages read its file, as a file's
+        return found
     if state.extract_job() is not None:
         st.stop()  # an extraction runs: its progress is drawn above
     st.info("No latents yet: extract them on the Extract page (or load a latents file on the Data page).",

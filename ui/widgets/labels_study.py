@@ -20,10 +20,8 @@ from . import common, study
 
 def labels_table(lat, labelled):
     """`source, row, x_um, y_um, label` of the labelled rows of the study `lat` (a `StudyLatents`), in row order."""
-    rows = np.sort(np.asarray(labelled.rows, np.int64))
-    table = lat.identity.iloc[rows].reset_index(drop=True)
-    by_row = dict(zip(np.asarray(labelled.rows, np.int64), np.asarray(labelled.names, dtype=str)))
-    return table.assign(source=table["source"].astype(str), **{LABEL: [by_row[row] for row in rows]})
+    table = lat.identity.iloc[labelled.rows].reset_index(drop=True)  # `LabelledRows` keeps its rows sorted
+    return table.assign(source=table["source"].astype(str), **{LABEL: np.asarray(labelled.names, dtype=str)})
 
 
 def matched(lat, path):
