@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driving import new_app, overlay_rows, point_panels, run, texts
+from driving import chart_specs, new_app, overlay_rows, point_panels, run, texts
 from study_scans import scan_latents
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
@@ -113,6 +113,8 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     fractions = pd.read_csv(io.BytesIO(files["probe_fractions__logistic.csv"]))
     expected = predictions.groupby(["source", "label"]).size()
     assert dict(zip(zip(fractions["source"], fractions["label"]), fractions["count"])) == expected.to_dict()
+    titles = [spec["layout"].get("title", {}).get("text", "") for spec in chart_specs(at)]
+    assert sorted(t for t in titles if t.endswith(": predicted labels")) == [f"{n}: predicted labels" for n in "pqr"]
     shown_counts = [t for t in source_tables(at) if t.columns[0].startswith("label")][-1]  # fractions, counts
     assert shown_counts.loc["r"].sum() == ROWS and shown_counts.columns.tolist() == ["label grain", "label other"]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from latentcore.analysis.labels.probe import UNKNOWN
@@ -66,8 +67,7 @@ def source_label_maps(lat, predicted, classes) -> list:
 
     from ..figures.plots import categorical_colour
 
-    lookup = {name: k for k, name in enumerate(classes)}
-    codes = np.array([lookup.get(name, -1) for name in predicted], np.int64)
+    codes = pd.Categorical(predicted, categories=classes).codes.astype(np.int64)  # -1: unknown
     maps = []
     for index, (name, member) in enumerate(zip(lat.names, lat.members)):
         if member.x is None:
