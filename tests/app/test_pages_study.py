@@ -138,3 +138,21 @@ def test_a_studys_chosen_rows_show_their_images_and_mean_pattern_from_their_own_
     with open_source(folder / "uploads" / "q.h5") as reader:
         patterns = reader.read_rows(next(iter(reader.info().partitions)), [8, 9]).astype(np.float64)
     np.testing.assert_allclose(mean, patterns.mean(0), rtol=1e-6)  # q's own patterns, not p's rows 8 and 9
+
+
+def test_a_source_without_coordinates_has_no_map_and_the_page_says_so():
+    from latentcore.latents import LatentsWriter, read_latents
+    from study_scans import MODEL
+
+    at, folder, paths = workspace_with_scans(("p", "q"))
+    rows = read_latents(paths["q"]).partitions["all"][:50]  # cutouts of the same model: rows, no x, y
+    writer = LatentsWriter(folder / "latents" / "scans" / "c__pca_latents.h5", {"all": rows.shape}, {})
+    writer.write_rows("all", 0, np.asarray(rows))
+    writer.finish({**MODEL, "source": "c.h5"})
+    run(at, "data")
+    make_study(at, [o for o in at.multiselect(key="data_study_members").options if "pca" in o], "mixed")
+    run(at.button(key="data_study_explore").click())
+    go(at, "umap")
+    panels = point_panels(at)
+    assert len(panels["umap_scatter"][1]["qx"]) == 434 and "umap_map_c" not in panels and "umap_map_q" in panels
+    assert "1 of 3 sources have no coordinates (c): their maps are absent" in texts(at.caption)

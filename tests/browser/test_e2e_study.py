@@ -32,6 +32,8 @@ def test_a_box_on_a_studys_embedding_is_highlighted_on_each_sources_own_map(app_
 
     open_page(tab, "UMAP", "UMAP")  # back to the Data page: it lists the saved study
     open_page(tab, "Data", "Data")
+    tab.get_by_text("three (3 sources) · pca · 576 rows").scroll_into_view_if_needed()
+    shoot(tab, "study_data_page")
     tab.get_by_role("button", name="Explore this study").click()
     tab.wait_for_selector("h1:has-text('UMAP')")
     settle(tab)

@@ -113,6 +113,8 @@ class LinkedEmbedding:
                 scales.histogram(histogram, f"{self.key}_histogram", colour=colour, value_name=colour.title)
             st.caption(f"Every row of the study's {len(self.study)} sources is on the scatter; each scan's rows are "
                        "on its own map below, in its own grid (a selection shows on them after it is sent).")
+            for note in sources.study(self.lat_stamp).notes:  # sources without coordinates: no map
+                st.caption(note)
         unit = display_units(self.lat.units)
         columns = []
         for number, (key, source) in enumerate(self.maps.items()):
