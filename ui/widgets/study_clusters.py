@@ -22,8 +22,6 @@ def page(lat_stamp: tuple, lat):
     """The controls, the run and what it shows, for the study `lat` (a `StudyLatents`)."""
     st.caption(f"The study {lat.study.name}: {len(lat.names)} sources, {len(lat.partitions['all']):,} rows, "
                "clustered as one; each scan is smoothed over its own grid and drawn on it.")
-    for note in lat.study.notes:
-        st.caption(note)
     scans = lat.x is not None
     every_map = scans and all(member.point_maps for member in lat.members)
     cols = st.columns([1, 1, 2])
