@@ -11,7 +11,7 @@ from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
 from ui.session import state
 from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, orientations, params,
-                        quality, references, selection)
+                        quality, references, selection, study, study_clusters)
 from ui.widgets import labels as label_widgets
 
 access.require_app()
@@ -23,6 +23,9 @@ st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these
            "removes): the other panel highlights them at once.")
 lat_stamp = extraction.require_latents()
 lat = sources.latents(lat_stamp)
+if study.many(lat):  # one clustering of every source, each scan on its own grid
+    study_clusters.page(lat_stamp, lat)
+    st.stop()
 on_scan = lat.x is not None and lat.y is not None
 bc = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else None
 

@@ -4,12 +4,15 @@ accuracy on the labels."""
 import streamlit as st
 
 from ui.compute import latent_space, sources
-from ui.widgets import access, common, compare, extraction
+from ui.widgets import access, common, compare, compare_sources, extraction, study
 
 access.require_app()
 
 lat_stamp = extraction.require_latents()
 lat = sources.latents(lat_stamp)
+if study.many(lat):  # two sources of the study side by side
+    compare_sources.page(lat_stamp, lat)
+    st.stop()
 first = sources.latents_summary(lat_stamp)
 st.title(f"Compare two latents files of {first['source']}")
 st.caption("The session's latents (the first file) beside another latents file of the same data in this workspace. "

@@ -11,12 +11,12 @@ from ui.figures import plots
 from ui.figures import references as reference_figures
 from ui.session import state
 from ui.widgets import (access, common, explore, extraction, grains, labels, line_profile, maps_panels, params,
-                        references, scales, selection)
+                        references, scales, selection, study)
 
 access.require_app()
 
 st.title("Latent maps")
-lat_stamp = extraction.require_latents()
+lat_stamp, member = study.member_stamp(extraction.require_latents(), "maps")  # a study: one source at a time
 lat = extraction.require_scan(lat_stamp)
 matrix, table = sources.stacked_latents(lat_stamp)
 
@@ -33,10 +33,11 @@ scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", 
 boundaries_on = references.boundary_switch(lat, cols[5])
 boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
 labelled = state.labels()
-by_label = st.toggle("Colour by label: the labels on the scan, above the maps", key="maps_by_label",
-                     value=state.setting("maps_by_label", False), disabled=not len(labelled.rows),
-                     help="The labels of the labels panel (below), in their colours; unlabelled pixels grey. "
-                          "Select pixels on it (box or lasso) to label them or see them on the other pages.")
+by_label = member is None and st.toggle(  # a study's labels are drawn on the UMAP and Clusters pages
+    "Colour by label: the labels on the scan, above the maps", key="maps_by_label",
+    value=state.setting("maps_by_label", False), disabled=not len(labelled.rows),
+    help="The labels of the labels panel (below), in their colours; unlabelled pixels grey. Select pixels on it "
+         "(box or lasso) to label them or see them on the other pages.")
 by_label = by_label and bool(len(labelled.rows))
 if not dims:
     st.info("Pick at least one dimension.")
@@ -57,8 +58,9 @@ grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=in
 lines = scan_maps.boundary_lines(lat_stamp, boundary_deg, roi) if boundaries_on else None  # the ROI's, as the maps
 for fig in (grid_fig, png_fig):
     reference_figures.with_boundaries(fig, lines, len(dims), int(columns))
-panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label)  # the click map, the labels map
-panels.take()  # a selection just made on them, before anything shows the selection
+if member is None:  # a study's rows are selected and labelled on the UMAP and Clusters pages
+    panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label)  # the click map, the labels map
+    panels.take()  # a selection just made on them, before anything shows the selection
 maps_column, references_column = st.columns([3, 2])
 if by_label:
     with maps_column:
@@ -66,39 +68,43 @@ if by_label:
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
     references.references_panel(lat_stamp, lat, boundary_deg, roi, overlay=boundaries_on)
-grains.grains_panel(lat_stamp, lat, boundary_deg)  # a grain picked there is the selection below
+if member is not None:
+    st.caption("A study's rows are selected, labelled and seen pattern by pattern on the UMAP and Clusters pages.")
+else:
+    grains.grains_panel(lat_stamp, lat, boundary_deg)  # a grain picked there is the selection below
 
-st.subheader("Click a pixel to see its pattern")
-selection.made_elsewhere("maps")
-chosen = state.selection()
-cols = st.columns([3, 2])
-with cols[0]:
-    dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
-                       index=state.setting_index("maps_pick_dim", dims[0], dims))
-    selected = chosen[plots.is_chosen(chosen, rows)]
-    panels.draw_picker(maps[dims.index(dim)], f"latent dim {dim}", colorscale, limits, nan_colour, lines)
-    panels.overlay(chosen, lat, int(selected[0]) if len(selected) else None)
-    scales.histogram(maps[dims.index(dim)], "maps_histogram", value_name=f"latent dim {dim}", colorscale=colorscale,
-                     limits=limits)
-with cols[1]:
-    if len(selected):
-        row = int(selected[0])
-        st.write(f"Pixel row {row} at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
-                 + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
-        source = explore.source_for(lat)
-        if source is not None:
-            pattern = sources.source_rows(sources.stamp(source), "all", (row,))[0]
-            st.image(common.as_display_image(pattern), caption="its pattern", width="stretch", clamp=True)
-        st.bar_chart({"latent": matrix[row]}, height=160, x_label="dimension")
-        if st.button("Clear selection", key="maps_clear"):
-            state.clear_selection()
-            st.rerun()
-    else:
-        st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters pages).")
+    st.subheader("Click a pixel to see its pattern")
+    selection.made_elsewhere("maps")
+    chosen = state.selection()
+    cols = st.columns([3, 2])
+    with cols[0]:
+        dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
+                           index=state.setting_index("maps_pick_dim", dims[0], dims))
+        selected = chosen[plots.is_chosen(chosen, rows)]
+        panels.draw_picker(maps[dims.index(dim)], f"latent dim {dim}", colorscale, limits, nan_colour, lines)
+        panels.overlay(chosen, lat, int(selected[0]) if len(selected) else None)
+        scales.histogram(maps[dims.index(dim)], "maps_histogram", value_name=f"latent dim {dim}",
+                         colorscale=colorscale, limits=limits)
+    with cols[1]:
+        if len(selected):
+            row = int(selected[0])
+            st.write(f"Pixel row {row} at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
+                     + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
+            source = explore.source_for(lat)
+            if source is not None:
+                pattern = sources.source_rows(sources.stamp(source), "all", (row,))[0]
+                st.image(common.as_display_image(pattern), caption="its pattern", width="stretch", clamp=True)
+            st.bar_chart({"latent": matrix[row]}, height=160, x_label="dimension")
+            if st.button("Clear selection", key="maps_clear"):
+                state.clear_selection()
+                st.rerun()
+        else:
+            st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters "
+                       "pages).")
 
-line_profile.profile_panel("maps", lat_stamp, lat)  # of a line drawn on the click map or the labels map
-with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
-    labels.labels_panel(lat_stamp, lat, chosen, "maps")
+    line_profile.profile_panel("maps", lat_stamp, lat)  # of a line drawn on the click map or the labels map
+    with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
+        labels.labels_panel(lat_stamp, lat, chosen, "maps")
 
 st.subheader("Downloads")
 names = maps_names(scan_maps.maps_job(lat_stamp, dims, roi, sigma), found)  # as `python -m latentcore maps` names them

@@ -13,7 +13,7 @@ from latentcore.errors import LatentError
 from ui.compute import ranking, scan_maps, sources
 from ui.figures import maps as map_figures
 from ui.session import files, state
-from ui.widgets import access, common, explore, extraction, labels, quality
+from ui.widgets import access, common, explore, extraction, labels, quality, study
 
 access.require_app()
 
@@ -44,11 +44,11 @@ def default_references(names: list) -> list:
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
-lat_stamp = extraction.require_latents()
+lat_stamp, member = study.member_stamp(extraction.require_latents(), "rank")  # a study: one source at a time
 lat = sources.latents(lat_stamp)
 scan = lat.x is not None
 source = explore.source_for(lat)
-bc = state.bandcontrast() if scan else None
+bc = study.bandcontrast(lat, member) if scan else None
 source_stamp = sources.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2], vertical_alignment="bottom")
@@ -59,8 +59,8 @@ patterns = cols[1].checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="ra
                             value=state.setting("rank_patterns", False),
                             disabled=source_stamp is None, help="Streams every pattern of the scan file once."
                             if source_stamp else "The scan file these latents came from is not loaded in this session.")
-labelled = state.labels()
-labels_stamp = (sources.stamp(labels.labels_file(lat, labelled, state.workdir("labels")))
+labelled, labels_folder = study.session_labels(member)  # a study's source: its own rows' labels
+labels_stamp = (sources.stamp(labels.labels_file(lat, labelled, labels_folder))
                 if len(labelled.rows) else None)
 upload_stamp = uploaded_npz()
 extras = ranking.Extras(bool(patterns and source_stamp), upload_stamp, labels_stamp)

@@ -147,3 +147,23 @@ def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_stamp, k=int(k))
+
+
+def study_cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
+    """The clustering of a study (`lat_stamp`: its file's), one over every row of every source, each scan smoothed
+    over its own grid (`tasks.study_cluster_run`: the CLI's `cluster` on a study, its files in the job's folder);
+    shared, read-only."""
+    from .sources import study
+
+    return read_only(pooled(tasks.study_cluster_run, f"Clustering ({job.method}) the study", study(lat_stamp).rows,
+                            job=job, out_dir=job_folder(lat_stamp, job, out_dir), study=lat_stamp,
+                            root=str(state.WORKDIR_ROOT)))
+
+
+def study_cluster_files(lat_stamp: tuple, job, out_dir: str) -> dict:
+    """{"assignments"|"report"|"fractions"|"fractions_figure": path} of a study's run (the PNG is drawn when asked)."""
+    from latentcore.analysis.artifacts.cluster import cluster_names
+    from latentcore.analysis.artifacts.cluster_study import fractions_names
+
+    folder, names = Path(job_folder(lat_stamp, job, out_dir)), {**cluster_names(job), **fractions_names(job)}
+    return {kind: folder / names[kind] for kind in ("assignments", "report", "fractions", "fractions_figure")}

@@ -19,6 +19,15 @@ def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out
                   **({"quality": quality} if quality is not None else {}))
 
 
+def study_probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out_dir: str,
+                min_confidence: float = 0.0) -> dict:
+    """The probe over every row of a study (`tasks.study_probe_run`, the CLI's `probe` on a study)."""
+    rows = len(stacked_latents(lat_stamp)[0])
+    return pooled(tasks.study_probe_run, f"Predicting the labels over the study ({method})", rows, study=lat_stamp,
+                  labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
+                  min_confidence=float(min_confidence), root=str(state.WORKDIR_ROOT))
+
+
 def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:
     """The labelled rows' own items as a training set (the CLI's `export`), in this process: it runs in a
     download's deferred callable, outside any script run, so no job progress can be shown (the labelled rows are

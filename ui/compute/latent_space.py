@@ -107,3 +107,15 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
                   here=lambda: {"model": get_model(spec), "embedding": fitted},
                   image=stamp(path), model=model, embedding=embedding,
                   pool=spec.get("pool", "mean"), data_kind=kind)
+
+
+@st.cache_resource(show_spinner="Comparing the two sources...", max_entries=8)
+def source_shift(lat_stamp: tuple, first: int, second: int):
+    """How source `second` of a study differs from source `first` in the latent space
+    (`latentcore.analysis.source_shift`: per dimension and as an energy test on a sample of each); shared."""
+    from latentcore.analysis.source_shift import source_shift as shift
+
+    lat = latents(lat_stamp)
+    matrix = stacked_latents(lat_stamp)[0]
+    parts = [matrix[lat.offsets[i]:lat.offsets[i + 1]] for i in (first, second)]
+    return shift(*parts, (lat.names[first], lat.names[second]))

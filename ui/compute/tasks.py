@@ -89,6 +89,39 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: s
             "units": inputs.units, "file_report": report}
 
 
+def study_cluster_run(job: ClusterJob, out_dir: str, study: tuple, progress, root: str | None = None) -> dict:
+    """The Clusters page's clustering of a study (`study`: its file's stamp): `cluster_study`'s one clustering
+    of every row, each scan smoothed over its own grid, and its files (the assignments and fractions CSVs and the
+    report; the PNGs are drawn when a download asks). Returns what `cluster_run` does, `rows` the study's rows,
+    with `sources` (each row's member, an index into `source_names`) and `fractions` (`fractions_table`)."""
+    from latentcore.analysis.artifacts.cluster import cluster_inputs, scatter_view
+    from latentcore.analysis.artifacts.cluster_study import load_study_cluster_inputs, write_study_cluster
+    from latentcore.analysis.artifacts.fractions import fractions_table
+    from latentcore.analysis.cluster import describe_fit
+    from latentcore.columns import CLUSTER
+    from latentcore.study import read_study
+
+    progress(0.05, "reading the study's sources")
+    found = read_study(study[0])
+    inputs = load_study_cluster_inputs(job, found)
+    progress(0.2, f"{job.method} on {len(inputs.features):,} rows of {len(found.members)} sources")
+    result = cluster_inputs(job, inputs)
+    progress(0.9, "writing the assignments and the fractions")
+    report = write_study_cluster(job, found, inputs, result, out_dir, png=False, root=root)
+    progress(1.0, "done")
+
+    def as_f32(values):
+        return None if values is None else np.asarray(values, np.float32)
+
+    return {"rows": found.offsets[inputs.sources] + inputs.rows, "sources": inputs.sources,  # the study's rows
+            "source_names": list(inputs.source_names), "x": as_f32(inputs.x), "y": as_f32(inputs.y),
+            "latent": as_f32(inputs.latent), "bandcontrast": as_f32(inputs.bandcontrast),
+            "view": scatter_view(job, inputs), "labels": result.labels,
+            "report": {**result.to_dict(), "fit_summary": describe_fit(result)}, "units": inputs.units,
+            "file_report": report,
+            "fractions": fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER)}
+
+
 def kmeans_labels(latents: tuple, k: int, progress) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded)."""
     from latentcore.analysis.cluster import cluster
@@ -322,6 +355,29 @@ def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir
     probability = np.full(report["n_rows"], np.nan, np.float32)
     predicted[rows], probability[rows] = found.to_numpy(np.int64), table["probability"].to_numpy(np.float32)
     return {"classes": report["classes"], "predicted": predicted, "probability": probability, "report": report}
+
+
+def study_probe_run(study: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
+                    min_confidence: float = 0.0, root: str | None = None) -> dict:
+    """The CLI's `probe` on a study (`study`: its file's stamp; `labels`: a source,row,label table's): the labels
+    predicted over every row of every source, and how much of each label is in each source. Returns the report,
+    `fractions` (`source, label, count, fraction`) and `predicted`, each row's predicted label (its name)."""
+    from latentcore.analysis.labels.probe_study import run_study_probe
+    from latentcore.study import read_study
+
+    progress(0.05, f"{method} probe of the study: reading its sources and the labels")
+    report = run_study_probe(read_study(study[0]), labels[0], out_dir, method=method, smooth=smooth,
+                             min_confidence=min_confidence, png=False, root=root)
+    progress(0.85, "reading the predictions back")
+    from latentcore.storage.csv_cells import restored
+
+    def read(kind, **options):  # labels "1" and "01" stay two; a label written safe for spreadsheets read back
+        table = pd.read_csv(Path(out_dir) / report["outputs"][kind]["name"], keep_default_na=False, **options)
+        return table.assign(label=restored(table["label"].astype(str)))
+
+    fractions = read("fractions", dtype={"source": str, "label": str})
+    predicted = read("predictions", usecols=["label"], dtype={"label": str})["label"].to_numpy()
+    return {"report": report, "fractions": fractions, "predicted": predicted}
 
 
 def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress,

@@ -94,7 +94,10 @@ def require_latents() -> tuple:
         extraction_outcome()  # an extraction that ended meanwhile becomes the latents (or its progress)
     path = state.latents()
     if path is not None:
-        return sources.stamp(path)
+        found = sources.stamp(path)
+        if sources.is_study(path) and not sources.study_sources(found):
+            return sources.member_stamps(found)[0]  # a study of one member: the pages read its file, as a file's
+        return found
     if state.extract_job() is not None:
         st.stop()  # an extraction runs: its progress is drawn above
     st.info("No latents yet: extract them on the Extract page (or load a latents file on the Data page).",

@@ -29,7 +29,7 @@ from latentcore.figures.labels import label_colours
 from ..compute import cluster_runs, labelling, sources
 from ..figures import png
 from ..session import files, state
-from . import common, ebsd_files, explore
+from . import common, ebsd_files, explore, labels_study, study
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
 
@@ -169,14 +169,18 @@ def labels_file(lat, labelled, folder: Path) -> Path:
     labels changed since (its stamp keys the probe and the training set; 1M rows take seconds to write). No session
     state here: a download's deferred callable runs outside the script."""
     path, digest_file = folder / "labels.csv", folder / "labels.csv.digest"
-    digest = labelled.digest()
+    digest = labelled.digest() + (f" {lat.path}" if study.many(lat) else "")  # a study's table is another table
     if not path.exists() or not digest_file.exists() or digest_file.read_text() != digest:
-        lab.write_labels(path, lab.labels_table(labelled.rows, labelled.names, *_positions(lat), lat.units))
+        table = (labels_study.labels_table(lat, labelled) if study.many(lat) else
+                 lab.labels_table(labelled.rows, labelled.names, *_positions(lat), lat.units))
+        lab.write_labels(path, table)
         digest_file.write_text(digest)
     return path
 
 
 def _positions(lat):
+    if study.many(lat):  # each source's rows by source and row: its x, y are in its own grid
+        return None, None
     n_rows = sum(len(v) for v in lat.partitions.values())
     return (lat.x, lat.y) if lat.x is not None and len(lat.x) == n_rows else (None, None)
 
@@ -211,13 +215,15 @@ def _training_set(source, labels_path, target) -> bytes:
 
 def _upload(lat, n_rows: int, key: str):
     with st.expander("Upload a labels table", icon=":material/upload:"):
-        upload = st.file_uploader("CSV with columns x_um,y_um,label (scans, matched by coordinates; or x,y,label) "
-                                  "or row,label", type=["csv"], key=f"{key}_upload")
+        upload = st.file_uploader("CSV with columns source,row,label (or source,x_um,y_um,label)" if study.many(lat)
+                                  else "CSV with columns x_um,y_um,label (scans, matched by coordinates; or "
+                                       "x,y,label) or row,label", type=["csv"], key=f"{key}_upload")
         if upload is not None and st.button("Use the uploaded labels (replaces the labels)", key=f"{key}_use_upload"):
             with common.user_errors():
                 # not beside labels.csv: the labels download would write over an upload of that name
                 path = files.save_upload_once(upload, "labels/uploaded")
-                state.set_labels(lab.match_labels(lab.read_labels_table(path), n_rows, *_positions(lat), path))
+                state.set_labels(labels_study.matched(lat, path) if study.many(lat) else
+                                 lab.match_labels(lab.read_labels_table(path), n_rows, *_positions(lat), path))
             st.rerun()
 
 
@@ -225,7 +231,7 @@ def _upload(lat, n_rows: int, key: str):
 
 def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     st.markdown("**Predict the labels over every row**")
-    on_scan = _positions(lat)[0] is not None
+    on_scan = _positions(lat)[0] is not None or (study.many(lat) and lat.x is not None)  # a study: each scan's own
     cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     method = cols[0].selectbox("Method", list(METHODS), format_func=METHODS.get, key=f"{key}_method")
     smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key=f"{key}_smooth",
@@ -238,6 +244,10 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
              "label. 0: every row gets a label.")
     go = cols[3].toggle("Predict", key=f"{key}_predict", disabled=problem is not None)
     if not go or problem is not None:
+        return
+    if study.many(lat):  # over every source, with each source's share of each label
+        labels_study.predict(lat_stamp, lat, labels_file(lat, labelled, state.workdir("labels")), method,
+                             float(smooth), float(min_confidence), key)
         return
     out = str(state.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
     quality = state.quality_filter(lat_stamp)  # the pages' quality filter: trained and predicted on the rows it keeps

@@ -164,6 +164,13 @@ def run_study_cluster_job(job: ClusterJob, study, out_dir, *, png: bool = True, 
     into `out_dir`; returns the report. `job.latents` names the study (its file, or its name)."""
     inputs = load_study_cluster_inputs(job, study, settings)
     result = cluster_inputs(job, inputs)
+    return write_study_cluster(job, study, inputs, result, out_dir, png=png, browser=browser, dpi=dpi, root=root)
+
+
+def write_study_cluster(job: ClusterJob, study, inputs: ClusterInputs, result, out_dir, *, png: bool = True,
+                        browser="auto", dpi: float = 300, root=None) -> dict:
+    """Write a study's clustering (`result` of `inputs`): the assignments, the fractions (CSV; with `png`, its
+    bars and each scan's figure) and the report into `out_dir`; returns the report."""
     members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
     report = write_assignments(job, inputs, result, out_dir, root, inputs_record={
         "latents": members, "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)})

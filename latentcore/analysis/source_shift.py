@@ -1,0 +1,168 @@
+"""How two sources of a study differ in the latent space (the Compare page on a study): where each dimension moved
+and whether the two sets of latent vectors could be one distribution.
+
+- `mean_differences(first, second)`: per dimension, each source's mean and standard deviation and the standardised
+  mean difference (Cohen's d: the difference of the means over the pooled standard deviation; |d| of 0.2 is small,
+  0.8 large);
+- `energy_test(first, second)`: the energy distance between the two sources' whole latent vectors (each dimension
+  scaled by the pooled standard deviation within the sources, so that no dimension weighs by its unit), its
+  coefficient in [0, 1] (0: one distribution; 1: apart) and a permutation p-value (how often the distance is as
+  large when the rows are dealt to the two sources at random). It is computed on a random sample of each source's
+  rows: an approximation that `SourceShift.sampled` records;
+- `side_by_side(fractions, column, first, second)`: two sources' rows of a fractions table
+  (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
+- `write_shift(shift, out_dir)`: the per-dimension CSV, the JSON report and the fractions side by side
+  (`shift_names`), each atomically.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..columns import COUNT, FRACTION, SOURCE
+from ..errors import InputError
+
+DIMENSION = "dimension"
+SMD = "standardised_mean_difference"
+SAMPLE = 1000  # rows of each source in the energy test: its distances are (2 x SAMPLE)^2
+PERMUTATIONS = 199
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceShift:
+    first: str
+    second: str
+    dimensions: pd.DataFrame  # `mean_differences`
+    energy: float
+    coefficient: float
+    p_value: float
+    rows: tuple[int, int]
+    sampled: tuple[int, int]  # the rows of each source the energy test used
+    permutations: int
+
+    @property
+    def largest(self) -> pd.DataFrame:
+        """The dimensions by |standardised mean difference|, largest first."""
+        return self.dimensions.reindex(self.dimensions[SMD].abs().sort_values(ascending=False).index)
+
+    def describe(self) -> str:
+        """One sentence: what the energy test says."""
+        verdict = ("the two sources' latent vectors differ beyond chance" if self.p_value < 0.05 else
+                   "no difference beyond chance between the two sources' latent vectors")
+        return (f"Energy distance {self.energy:.3g} (coefficient {self.coefficient:.3f}: 0 one distribution, "
+                f"1 apart), p = {self.p_value:.3g} over {self.permutations} permutations: {verdict}; computed on "
+                f"{self.sampled[0]:,} of {self.rows[0]:,} rows of {self.first} and {self.sampled[1]:,} of "
+                f"{self.rows[1]:,} of {self.second} (a random sample).")
+
+
+def mean_differences(first: np.ndarray, second: np.ndarray) -> pd.DataFrame:
+    """`dimension, mean_first, mean_second, sd_first, sd_second, standardised_mean_difference` (first minus second,
+    over the pooled standard deviation; 0 where neither source varies)."""
+    first, second = (np.asarray(part, np.float64) for part in (first, second))
+    means = first.mean(0), second.mean(0)
+    sds = first.std(0, ddof=1) if len(first) > 1 else np.zeros(first.shape[1]), \
+        second.std(0, ddof=1) if len(second) > 1 else np.zeros(second.shape[1])
+    pooled = np.sqrt((sds[0] ** 2 + sds[1] ** 2) / 2)
+    smd = np.divide(means[0] - means[1], pooled, out=np.zeros_like(pooled), where=pooled > 0)
+    return pd.DataFrame({DIMENSION: np.arange(first.shape[1]), "mean_first": means[0], "mean_second": means[1],
+                         "sd_first": sds[0], "sd_second": sds[1], SMD: smd})
+
+
+def energy_test(first: np.ndarray, second: np.ndarray, permutations: int = PERMUTATIONS,
+                seed: int = 0) -> tuple[float, float, float]:
+    """(energy distance, its coefficient, permutation p-value) of two sets of rows, each dimension scaled by the
+    pooled standard deviation within the two sets. The V-statistic form: the means run over every pair, a row with
+    itself included."""
+    from scipy.spatial.distance import cdist
+
+    first, second = (np.asarray(part, np.float64) for part in (first, second))
+    scale = np.sqrt((first.var(0) + second.var(0)) / 2)  # within the sources: a shift does not widen it
+    pooled = np.concatenate([first, second]) / np.where(scale > 0, scale, 1)
+    distances = cdist(pooled, pooled)
+    n_first = len(first)
+    rng = np.random.default_rng(seed)
+    masks = np.zeros((len(pooled), permutations + 1))
+    masks[:n_first, 0] = 1  # the observed split, then random ones
+    for column in range(1, permutations + 1):
+        masks[rng.permutation(len(pooled))[:n_first], column] = 1
+    energies, between = _energies(distances, masks, n_first, len(second))
+    energy = float(energies[0])
+    coefficient = float(energy / (2 * between[0])) if between[0] > 0 else 0.0
+    p_value = float((1 + np.sum(energies[1:] >= energy - 1e-12)) / (1 + permutations))
+    return energy, coefficient, p_value
+
+
+def _energies(distances: np.ndarray, masks: np.ndarray, n_first: int, n_second: int):
+    """The energy distance of each split (a column of `masks`: 1 for the first set's rows) and the mean distance
+    between its two sets: three quadratic forms of the distance matrix per split, all splits at once."""
+    others = 1 - masks
+    spread = distances @ masks
+    within_first = np.einsum("ij,ij->j", masks, spread) / n_first ** 2
+    between = np.einsum("ij,ij->j", others, spread) / (n_first * n_second)
+    within_second = np.einsum("ij,ij->j", others, distances @ others) / n_second ** 2
+    return 2 * between - within_first - within_second, between
+
+
+def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], sample: int = SAMPLE,
+                 permutations: int = PERMUTATIONS, seed: int = 0) -> SourceShift:
+    """How the rows `second` differ from the rows `first` (two sources' latents, (N, D) each)."""
+    if len(first) < 2 or len(second) < 2:
+        raise InputError(f"comparing {names[0]} with {names[1]} needs at least 2 rows of each (they have "
+                         f"{len(first)} and {len(second)}): pick sources with rows")
+    rng = np.random.default_rng(seed)
+    picked = [part if len(part) <= sample else part[np.sort(rng.choice(len(part), sample, replace=False))]
+              for part in (first, second)]
+    energy, coefficient, p_value = energy_test(*picked, permutations=permutations, seed=seed)
+    return SourceShift(names[0], names[1], mean_differences(first, second), energy, coefficient, p_value,
+                       (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations)
+
+
+def side_by_side(fractions: pd.DataFrame, column: str, first: str, second: str) -> pd.DataFrame:
+    """`<column>, count_<first>, fraction_<first>, count_<second>, fraction_<second>, difference` (the second's
+    fraction minus the first's), one row per value of `column`, in the fractions table's order."""
+    parts = []
+    for name in (first, second):
+        part = fractions[fractions[SOURCE] == name]
+        if part.empty:
+            raise InputError(f"the fractions name no source {name!r}: pick one of "
+                             f"{', '.join(map(str, fractions[SOURCE].unique()))}")
+        parts.append(part.set_index(column)[[COUNT, FRACTION]].add_suffix(f"_{name}"))
+    table = parts[0].join(parts[1], how="outer").fillna(0).reset_index()
+    table["difference"] = table[f"{FRACTION}_{second}"] - table[f"{FRACTION}_{first}"]
+    return table
+
+
+def shift_names(first: str, second: str) -> dict:
+    return {"dimensions": f"shift__{first}__{second}.csv", "report": f"shift_report__{first}__{second}.json",
+            "fractions": f"fractions__{first}__{second}.csv"}
+
+
+def shift_record(shift: SourceShift) -> dict:
+    return {"first": shift.first, "second": shift.second, "energy_distance": shift.energy,
+            "energy_coefficient": shift.coefficient, "p_value": shift.p_value, "permutations": shift.permutations,
+            "rows": list(shift.rows), "sampled_rows": list(shift.sampled), "summary": shift.describe(),
+            "standardised_mean_difference": {str(d): float(v) for d, v in zip(shift.dimensions[DIMENSION],
+                                                                               shift.dimensions[SMD])}}
+
+
+def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame | None = None) -> dict:
+    """Write the per-dimension CSV and the JSON report (with `study`'s record and, when given, the two sources'
+    fractions side by side, also as their CSV) into `out_dir`; returns {kind: path}."""
+    from .artifacts.cluster_study import study_record
+    from .artifacts.common import now, write_csv, write_json
+
+    names, out_dir = shift_names(shift.first, shift.second), Path(out_dir)
+    if fractions is None:
+        del names["fractions"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(out_dir / names["dimensions"], shift.dimensions)
+    if fractions is not None:
+        write_csv(out_dir / names["fractions"], fractions)
+    report = {"kind": "source_shift", "created": now(), **shift_record(shift),
+              **({"study": study_record(study)} if study is not None else {}),
+              **({"fractions": fractions.to_dict(orient="records")} if fractions is not None else {})}
+    write_json(out_dir / names["report"], report)
+    return {kind: out_dir / name for kind, name in names.items()}

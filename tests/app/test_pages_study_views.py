@@ -1,0 +1,164 @@
+"""The pages other than Data and UMAP on a study (several latents files of one model as one latent space,
+latentcore/study.py), through the real app with AppTest, on three small simulated scans sharing their grains'
+orientations and on a study of one of them: Clusters (one clustering over the study, each scan's map, the
+per-source fractions and their downloads, the assignments starting source,row,x_um,y_um), the labels panel (rows
+labelled on one scan predicted over the study, the per-source fractions, the export by source and row), Latent maps
+and Rank (a source picker, each source on its own grid) and Compare (two sources side by side)."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from driving import chart_specs, new_app, overlay_rows, point_panels, run, texts
+from study_scans import scan_latents
+
+pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
+
+ROWS = 192  # each scan's: 12 x 16
+TAG = "kmeans_latents_smooth1_full"
+
+
+def source_tables(at) -> list:
+    """The tables shown with a source a row (the fractions panel's: fractions, then counts)."""
+    return [d.value for d in at.dataframe if list(d.value.index) == list("pqr")]
+
+
+def on_study(page: str, names: str = "pqr"):
+    """A new session whose latents are the study `series` of a scan per letter of `names` (as the Data page makes and
+    picks it), on `page`."""
+    from ui.compute.sources import write_study
+
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    at.session_state["latents"] = str(write_study("series", list(scan_latents(folder, tuple(names)).values()),
+                                                  folder))
+    return run(at, page)
+
+
+def clustered(at, k: int = 4):
+    """The Clusters page clustering whole vectors with k-means (k) and smoothing sigma 1."""
+    at.selectbox(key="clusters_method").set_value("kmeans")
+    at = run(at)
+    at.number_input(key="clusters_k").set_value(k)
+    at = run(at)
+    at.number_input(key="clusters_smooth").set_value(1.0)
+    return run(at)
+
+
+def test_clusters_on_a_study_of_three_scans_one_clustering_each_scans_map_and_the_fractions(downloads):
+    at = clustered(on_study("clusters"))
+    assert at.metric[0].value == "4" and at.metric[2].value == f"{3 * ROWS:,}" and at.metric[3].value == "3"
+    files = {name: read() for name, read in downloads.items()}
+    table = pd.read_csv(io.BytesIO(files[f"cluster_assignments__{TAG}.csv"]))
+    assert list(table.columns[:4]) == ["source", "row", "x_um", "y_um"] and table.columns[-1] == "cluster"
+    assert table.groupby("source")["row"].apply(list).to_dict() == {name: list(range(ROWS)) for name in "pqr"}
+    fractions = pd.read_csv(io.BytesIO(files[f"cluster_fractions__{TAG}.csv"]))
+    counts = table.groupby(["source", "cluster"]).size()  # the fractions are the assignments' counts
+    assert {(s, c): n for s, c, n in zip(fractions["source"], fractions["cluster"], fractions["count"]) if n} == \
+        counts.to_dict()
+    assert np.allclose(fractions.groupby("source")["fraction"].sum(), 1)
+    record = json.loads(files[f"cluster_fractions__{TAG}.json"])
+    assert record["q"]["counts"] == {str(c): int(n) for c, n in counts["q"].reindex(range(4), fill_value=0).items()}
+    assert files[f"cluster_fractions__{TAG}.png"][:8] == b"\x89PNG\r\n\x1a\n"
+    report = json.loads(files[f"cluster_report__{TAG}.json"])
+    assert [m["name"] for m in report["study"]["members"]] == list("pqr")
+    panels = point_panels(at)
+    assert len(panels["clusters_scatter"][1]["qx"]) == 3 * ROWS
+    for name in "pqr":  # each scan's clusters on its own 12 x 16 grid, in the scatter's colours
+        header, pixels = panels[f"clusters_map_{name}"]
+        assert (header["grid"]["nx"], header["grid"]["ny"]) == (16, 12) and len(pixels["cell"]) == ROWS
+        assert header["legend"] == panels["clusters_scatter"][0]["legend"]
+    at.session_state["selection"] = np.array([5, 200, 201])
+    at = run(at)
+    panels = point_panels(at)
+    assert overlay_rows(panels["overlay:clusters_map_q"]).tolist() == [8, 9]  # its own rows of the selection
+    rows = next(d.value for d in at.dataframe if "cluster" in d.value.columns)
+    assert rows[["source", "row"]].astype(str).values.tolist() == [["p", "5"], ["q", "8"], ["q", "9"]]
+    assert rows["cluster"].tolist() == table["cluster"].iloc[[5, 200, 201]].tolist()
+    shown_fractions, shown_counts = source_tables(at)
+    assert shown_counts.loc["q"].tolist() == counts["q"].reindex(range(4), fill_value=0).tolist()
+    assert np.allclose(shown_fractions.sum(axis=1), 1)
+
+
+def test_clusters_on_a_study_of_one_scan_is_the_page_of_its_file():
+    at = clustered(on_study("clusters", "p"))
+    assert [m.label for m in at.metric] == ["Clusters", "Noise points", "Pixels", "Selected here"]  # the file's page
+    assert at.metric[2].value == f"{ROWS:,}"
+    assert not [box.key for box in at.selectbox if "source" in str(box.key)]  # no source picker
+    for page in ("maps", "rank"):
+        at = run(at, page)
+        assert not [box.key for box in at.selectbox if "source" in str(box.key)]
+    at = run(at, "compare", errors_ok=True)  # two latents files of one scan: here there is no other file
+    assert at.title[0].value == "Compare two latents files of p"  # as its file's
+
+
+def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fractions(downloads):
+    from latentcore.analysis.labels.labelled import LabelledRows
+
+    at = on_study("clusters")
+    at.session_state["labels"] = LabelledRows.from_names(np.r_[0:40, 150:190], ["grain"] * 40 + ["other"] * 40)
+    at = run(at)
+    at.toggle(key="labels_clusters_predict").set_value(True)
+    at = run(at)
+    files = {name: read() for name, read in downloads.items()}
+    labels = pd.read_csv(io.BytesIO(files["series.study_labels.csv"]))
+    assert list(labels.columns) == ["source", "row", "x_um", "y_um", "label"] and set(labels["source"]) == {"p"}
+    predictions = pd.read_csv(io.BytesIO(files["probe_predictions__logistic.csv"]))
+    assert list(predictions.columns[:4]) == ["source", "row", "x_um", "y_um"] and len(predictions) == 3 * ROWS
+    fractions = pd.read_csv(io.BytesIO(files["probe_fractions__logistic.csv"]))
+    expected = predictions.groupby(["source", "label"]).size()
+    assert dict(zip(zip(fractions["source"], fractions["label"]), fractions["count"])) == expected.to_dict()
+    titles = [spec["layout"].get("title", {}).get("text", "") for spec in chart_specs(at)]
+    assert sorted(t for t in titles if t.endswith(": predicted labels")) == [f"{n}: predicted labels" for n in "pqr"]
+    shown_counts = [t for t in source_tables(at) if t.columns[0].startswith("label")][-1]  # fractions, counts
+    assert shown_counts.loc["r"].sum() == ROWS and shown_counts.columns.tolist() == ["label grain", "label other"]
+
+    upload = b"source,row,label\nq,3,a\nq,4,a\nr,0,b\nr,1,b\n"  # by source and row within it
+    at.file_uploader(key="labels_clusters_upload").set_value([("mine.csv", upload, "text/csv")])
+    at = run(at)
+    at = run(at.button(key="labels_clusters_use_upload").click())
+    assert at.session_state["labels"].rows.tolist() == [ROWS + 3, ROWS + 4, 2 * ROWS, 2 * ROWS + 1]
+
+
+def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid(downloads):
+    from latentcore.latents import read_latents
+
+    at = on_study("maps")
+    assert at.selectbox(key="maps_source").options == list("pqr")
+    at.selectbox(key="maps_source").set_value(2)
+    at = run(at)
+    assert "192 pixels on a grid of 12 rows x 16 columns" in texts(at.caption)
+    folder = Path(at.session_state["workdir"])
+    latent_0 = read_latents(folder / "r__pca_latents.h5").partitions["all"][:, 0]
+    maps = np.load(io.BytesIO(next(make() for name, make in downloads.items() if name.endswith(".npy"))))
+    assert np.allclose(np.sort(maps[0].ravel()), np.sort(latent_0))  # r's latents, on r's grid
+    assert "Click a pixel" not in texts(at.subheader)  # a study's rows are selected on the UMAP and Clusters pages
+
+    at = run(at, "rank")
+    assert at.selectbox(key="rank_source").options == list("pqr")
+    at.selectbox(key="rank_source").set_value(1)
+    at = run(at)
+    assert set(at.dataframe[0].value["reference"]) == {"band contrast"}  # q's own scan map
+    report = json.loads(next(make() for name, make in downloads.items() if name.startswith("ranking_report")))
+    assert report["inputs"]["latents"]["name"] == "q__pca_latents.h5"
+
+
+def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(downloads):
+    at = on_study("compare")
+    assert at.selectbox(key="compare_first").value == 0 and at.selectbox(key="compare_second").value == 1
+    both = next(d.value for d in at.dataframe if "difference" in d.value.columns)
+    assert list(both.columns) == ["cluster", "count_p", "fraction_p", "count_q", "fraction_q", "difference"]
+    assert both["count_p"].sum() == ROWS and both["count_q"].sum() == ROWS
+    assert "Energy distance" in texts(at.markdown) and "standardised mean difference" in texts(at.caption)
+    files = {name: read() if callable(read) else read for name, read in downloads.items()}
+    report = json.loads(files["shift_report__p__q.json"])
+    assert report["first"] == "p" and report["second"] == "q" and report["sampled_rows"] == [ROWS, ROWS]
+    assert len(report["fractions"]) == len(both)
+    side = pd.read_csv(io.BytesIO(files["fractions__p__q.csv"]))
+    assert side["count_q"].tolist() == both["count_q"].tolist()
+

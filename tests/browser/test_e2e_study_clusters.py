@@ -1,0 +1,49 @@
+"""The Clusters page on a study of three small simulated scans (tests/study_scans.py) in real headless Chromium: one
+clustering of every row on the scatter and each scan's clusters on its own map; a box drawn on the scatter, and the
+rows each source's map then highlights are that source's share of the scatter's selection, as many as the server
+counts for it."""
+from __future__ import annotations
+
+import re
+
+from latentcore.study import make_study, write_study
+from steps import open_page, panel, panel_call, panel_drag, shoot, workspace_of
+from streamlit_server import settle
+from study_scans import scan_latents
+
+ROWS = 192  # each scan's
+
+
+def test_a_box_on_a_studys_clusters_is_highlighted_on_each_sources_own_map(app_url, shared_server, browser):
+    url, log = shared_server
+    tab = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(url)
+    tab.wait_for_selector("h1:has-text('Data')")
+    settle(tab)
+    folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
+    paths = scan_latents(folder / "latents" / "scans")
+    write_study(make_study("three", [str(p) for p in paths.values()]), folder, root=folder)
+    open_page(tab, "UMAP", "UMAP")  # back to the Data page: it lists the saved study
+    open_page(tab, "Data", "Data")
+    tab.get_by_role("button", name="Explore this study").click()
+    tab.wait_for_selector("h1:has-text('UMAP')")
+    settle(tab)
+    open_page(tab, "Clusters", "Clusters")
+    for key in ("clusters_scatter", "clusters_map_p", "clusters_map_q", "clusters_map_r"):
+        panel(tab, key)
+    tab.get_by_text("How much of each cluster is in each source").first.wait_for()
+
+    panel_drag(tab, "clusters_scatter", [(0.1, 0.1), (0.6, 0.7)])
+    tab.wait_for_function("() => window.__latentPanels.panels.clusters_scatter.selectedRows().length > 0")
+    chosen = panel_call(tab, "clusters_scatter", "selectedRows")  # the study's rows
+    assert 0 < len(chosen) < 3 * ROWS
+    for index, name in enumerate("pqr"):  # each map: its own source's rows of the selection, by row within it
+        own = sorted(row - index * ROWS for row in chosen if index * ROWS <= row < (index + 1) * ROWS)
+        tab.wait_for_function(f"() => window.__latentPanels.panels.clusters_map_{name}.selectedRows().length == "
+                              f"{len(own)}")
+        assert panel_call(tab, f"clusters_map_{name}", "selectedRows") == own
+        said = tab.get_by_text(re.compile(f"^{name}: [0-9,]+ of its {ROWS} rows selected")).first.inner_text()
+        assert said.startswith(f"{name}: {len(own)} of its")  # the server's count for that source
+    panel(tab, "clusters_map_q").scroll_into_view_if_needed()
+    shoot(tab, "study_clusters_maps")

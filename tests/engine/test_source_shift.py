@@ -1,0 +1,67 @@
+"""How two sources of a study differ (`analysis.source_shift`): the standardised mean difference of each dimension,
+the energy test on the whole vectors (a shift is found, one distribution is not), the fractions of two sources side
+by side and the files written."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from latentcore.analysis.artifacts.fractions import fractions_table
+from latentcore.analysis.source_shift import (SMD, energy_test, mean_differences, side_by_side, source_shift,
+                                              write_shift)
+from latentcore.errors import InputError
+
+
+def normal_rows(seed, n=400, dim=4, shift=None):
+    rows = np.random.default_rng(seed).normal(size=(n, dim))
+    return rows + (0 if shift is None else np.asarray(shift))
+
+
+def test_the_standardised_mean_difference_is_the_shift_over_the_pooled_deviation():
+    first, second = normal_rows(0, n=4000), normal_rows(1, n=4000, shift=[0, 0, -1.0, 0])
+    second[:, 1] *= 3  # spread, not shifted
+    table = mean_differences(first, second)
+    assert list(table.columns) == ["dimension", "mean_first", "mean_second", "sd_first", "sd_second", SMD]
+    assert table[SMD][2] == pytest.approx(1.0, abs=0.06)  # first minus second, in pooled SDs
+    assert abs(table[SMD][[0, 1, 3]]).max() < 0.1
+    assert mean_differences(np.ones((3, 2)), np.ones((3, 2)))[SMD].tolist() == [0, 0]  # no spread: 0, not NaN
+
+
+def test_the_energy_test_finds_a_shift_and_not_one_distribution():
+    same = energy_test(normal_rows(0, 200), normal_rows(1, 200), permutations=99)
+    shifted = energy_test(normal_rows(0, 200), normal_rows(1, 200, shift=[0.6, 0, 0, 0]), permutations=99)
+    assert same[2] > 0.05 and shifted[2] == pytest.approx(0.01)  # p: no permutation reaches the shifted distance
+    assert 0 <= same[1] < shifted[1] < 1 and shifted[0] > same[0]
+    apart = energy_test(normal_rows(0, 100), normal_rows(1, 100, shift=[50, 0, 0, 0]), permutations=19)
+    assert apart[1] > 0.9  # coefficient near 1: apart
+
+
+def test_the_shift_of_two_sources_samples_their_rows_and_says_so(tmp_path):
+    shift = source_shift(normal_rows(0, 3000), normal_rows(1, 500, shift=[1, 0, 0, 0]), ("p", "q"), sample=400,
+                         permutations=49)
+    assert shift.sampled == (400, 400) and shift.rows == (3000, 500)
+    assert shift.largest["dimension"].iloc[0] == 0 and shift.p_value == pytest.approx(0.02)
+    assert "400 of 3,000 rows of p" in shift.describe() and "differ beyond chance" in shift.describe()
+    fractions = fractions_table([0, 0, 1, 1, 1], ["p", "q"], [0, 1, 1, 1, 2], "cluster")
+    paths = write_shift(shift, tmp_path, fractions=side_by_side(fractions, "cluster", "p", "q"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fractions__p__q.csv", "shift__p__q.csv",
+                                                          "shift_report__p__q.json"]
+    assert pd.read_csv(paths["fractions"])["count_q"].tolist() == [0, 2, 1]
+    assert pd.read_csv(paths["dimensions"])[SMD].abs().idxmax() == 0
+    report = json.loads(paths["report"].read_text())
+    assert report["kind"] == "source_shift" and report["sampled_rows"] == [400, 400]
+    assert report["fractions"][2] == {"cluster": 2, "count_p": 0.0, "fraction_p": 0.0, "count_q": 1.0,
+                                      "fraction_q": pytest.approx(1 / 3), "difference": pytest.approx(1 / 3)}
+    with pytest.raises(InputError, match="at least 2 rows of each"):
+        source_shift(normal_rows(0, 1), normal_rows(1, 10), ("p", "q"))
+
+
+def test_two_sources_fractions_side_by_side():
+    fractions = fractions_table([0, 0, 0, 0, 1, 1], ["p", "q"], [3, 3, 5, 5, 3, 3], "cluster")
+    table = side_by_side(fractions, "cluster", "p", "q")
+    assert list(table.columns) == ["cluster", "count_p", "fraction_p", "count_q", "fraction_q", "difference"]
+    assert table["cluster"].tolist() == [3, 5] and table["fraction_p"].tolist() == [0.5, 0.5]
+    assert table["difference"].tolist() == [0.5, -0.5]
+    with pytest.raises(InputError, match="no source 'z'"):
+        side_by_side(fractions, "cluster", "p", "z")

@@ -1,0 +1,64 @@
+"""The Compare page on a study: two of its sources side by side, the fractions of one clustering of the whole study
+in each, and the shift between their latent vectors (per dimension and as one energy test), with downloads."""
+from __future__ import annotations
+
+import streamlit as st
+
+from latentcore.analysis.artifacts.fractions import fractions_figure
+from latentcore.analysis.source_shift import SMD, side_by_side, write_shift
+from latentcore.columns import CLUSTER, SOURCE
+
+from ..compute import cluster_runs, latent_space
+from ..session import state
+from . import common, study
+
+MEANING = ("**What the shift means.** Each dimension's *standardised mean difference* is the first source's mean "
+           "minus the second's over their pooled standard deviation (Cohen's d: |d| about 0.2 is small, 0.8 large). "
+           "The *energy distance* compares the whole latent vectors (each dimension in those pooled standard "
+           "deviations): 0 when the two sources have one distribution, larger as they part; its *coefficient* is "
+           "it over twice the mean distance between the sources (0 the same, 1 apart). The *p-value* is the share "
+           "of random re-dealings of the rows to the two sources whose distance is as large: small (< 0.05) says "
+           "the sources differ beyond chance; with many rows even a small shift is significant, so read the "
+           "coefficient and the dimensions for how much.")
+
+
+def page(lat_stamp: tuple, lat):
+    """Two sources of the study `lat` (a `StudyLatents`) compared."""
+    st.title(f"Compare two sources of the study {lat.study.name}")
+    st.caption(f"{len(lat.names)} sources, {len(lat.partitions['all']):,} rows in one latent space.")
+    cols = st.columns(2)
+    with cols[0]:
+        first = study.source_picker(lat.names, "compare_first", "First source")
+    with cols[1]:
+        second = study.source_picker(lat.names, "compare_second", "Second source", default=1)
+    if first == second:
+        st.info("Pick two different sources.")
+        st.stop()
+    names = lat.names[first], lat.names[second]
+    out_dir = state.results_dir("compare", lat_stamp[0])
+
+    st.subheader("Cluster fractions")
+    k = st.number_input("Clusters (k-means of the whole latent vectors of every source, as one)", 2, 30,
+                        state.setting("compare_k", 6, bounds=(2, 30)), key="compare_k")
+    job = cluster_runs.cluster_job(lat_stamp, None, "kmeans", 0, "latent", {"n_clusters": int(k)}, None)
+    with common.user_errors():
+        run = cluster_runs.study_cluster_run(lat_stamp, job, str(out_dir))
+    both = side_by_side(run["fractions"], CLUSTER, *names)
+    st.dataframe(both.style.format({c: "{:.1%}" for c in both.columns if c.startswith("fraction") or
+                                    c == "difference"}), hide_index=True, key="compare_fractions")
+    pair = run["fractions"][run["fractions"][SOURCE].isin(names)]
+    st.plotly_chart(fractions_figure(pair, CLUSTER, "cluster fractions of the two sources"),
+                    key="compare_fractions_chart", config={"displaylogo": False})
+
+    st.subheader("Shift between their latent vectors")
+    with common.user_errors():
+        shift = latent_space.source_shift(lat_stamp, first, second)
+    st.write(shift.describe())
+    st.caption(MEANING)
+    st.bar_chart(shift.dimensions.set_index("dimension")[SMD], height=220, x_label="dimension",
+                 y_label="standardised mean difference")
+    st.dataframe(shift.largest, hide_index=True, key="compare_dimensions")
+    paths = write_shift(shift, out_dir, lat.study, fractions=both)
+    for kind, path in paths.items():
+        study.download(path, f"compare_dl_{kind}")
+

@@ -1,0 +1,129 @@
+"""What the pages show of a study (several latents files explored as one): a source picker, the per-source fractions
+of a clustering or of predicted labels (table, stacked bars, CSV, PNG and JSON downloads), and each source's map
+of classes in its own grid (two a row, or a picker above `MAX_MAPS` sources, as the linked panels' maps)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from latentcore.columns import COUNT, FRACTION, SOURCE
+
+from ..session import state
+from .linked_embedding import MAX_MAPS
+
+def many(lat) -> bool:
+    """Whether the session's latents are a study of several sources (a study of one is its file)."""
+    from latentcore.study import StudyLatents
+
+    return isinstance(lat, StudyLatents)
+
+
+def source_picker(names: list[str], key: str, label: str = "Source", default: int = 0) -> int:
+    """The index of the source picked (`default` at first); remembered per page."""
+    default = min(default, len(names) - 1)
+    index = st.selectbox(label, range(len(names)), format_func=names.__getitem__, key=key,
+                         index=state.setting_index(key, default, range(len(names))))
+    return int(index)
+
+
+def member_stamp(lat_stamp: tuple, key: str) -> tuple[tuple, int | None]:
+    """(the latents a per-source page reads, the source's index): on a study of several sources, the source picked
+    above the page (its own latents file, grid and maps); else the session's latents and None."""
+    from ..compute import sources
+
+    found = sources.study_sources(lat_stamp)
+    if not found:
+        return lat_stamp, None
+    st.caption(f"This study has {len(found)} sources: the page shows one at a time, on its own grid.")
+    index = source_picker([source.name for source in found], f"{key}_source")
+    return found[index].stamp, index
+
+
+def session_labels(index: int | None):
+    """(the session's labels, the folder their table goes in); on a study's source `index`, that source's labels as
+    its own row ids, their table in a folder of its own."""
+    from latentcore.analysis.labels.labelled import LabelledRows
+
+    from ..compute import sources
+
+    labelled = state.labels()
+    if index is None:
+        return labelled, state.workdir("labels")
+    source = sources.study_sources(sources.stamp(state.latents()))[index]
+    mine = (labelled.rows >= source.start) & (labelled.rows < source.start + source.rows)
+    return (LabelledRows.from_codes(labelled.rows[mine] - source.start, labelled.y[mine], labelled.classes),
+            state.workdir(f"labels/source-{index}"))
+
+
+def bandcontrast(lat, index: int | None):
+    """The session's band contrast; on a study's source, its own scan map (None without one)."""
+    from latentcore.data.bandcontrast import BandContrast
+
+    if index is None:
+        return state.bandcontrast()
+    return BandContrast.scan_map() if lat.point_maps else None
+
+
+def fractions_panel(fractions, column: str, names: dict, folder, key: str, title: str, colours: dict | None = None):
+    """A fractions table (`artifacts.fractions.fractions_table`: source, `column`, count, fraction) as stacked bars
+    and as two tables (fractions, counts; a source a row), with its downloads: the CSV (`names["fractions"]` in
+    `folder`, written now unless there), the PNG of the bars (drawn when asked) and the JSON record."""
+    from latentcore.analysis.artifacts.common import write_csv
+    from latentcore.analysis.artifacts.fractions import fractions_figure, fractions_record
+
+    figure = fractions_figure(fractions, column, title, colours)
+    st.plotly_chart(figure, key=f"{key}_fractions_chart", config={"displaylogo": False})
+    columns = st.columns(2)
+    for where, values, heading in ((columns[0], FRACTION, "Fraction of each source's rows"),
+                                   (columns[1], COUNT, "Rows")):
+        wide = fractions.pivot(index=SOURCE, columns=column, values=values).reindex(fractions[SOURCE].unique())
+        wide.columns = [f"{column} {value}" for value in wide.columns]
+        where.caption(heading)
+        where.dataframe(wide.style.format("{:.1%}" if values == FRACTION else "{:,}"), key=f"{key}_{values}_table")
+    folder, dpi = Path(folder), state.png_dpi()
+    csv_path = folder / names["fractions"]
+    if not csv_path.is_file():
+        write_csv(csv_path, fractions)
+
+    def png():
+        from latentcore.figures import write_png
+
+        path = folder / names["fractions_figure"]
+        write_png(figure, path, dpi=dpi)
+        return path.read_bytes()
+
+    record = (json.dumps(fractions_record(fractions, column), indent=2) + "\n").encode()
+    json_name = Path(names["fractions"]).with_suffix(".json").name
+    columns = st.columns(3)
+    for where, (name, data, mime) in zip(columns, [(csv_path.name, csv_path.read_bytes, "text/csv"),
+                                                  (names["fractions_figure"], png, "image/png"),
+                                                  (json_name, lambda: record, "application/json")]):
+        where.download_button(name, data, file_name=name, mime=mime, key=f"{key}_dl_{Path(name).suffix[1:]}",
+                              on_click="ignore", icon=":material/download:")
+
+
+def download(path, key: str):
+    """A download button of a file a run wrote, read when clicked, labelled with its whole name."""
+    from .common import MIME
+
+    path = Path(path)
+    st.download_button(path.name, path.read_bytes, file_name=path.name, key=key, on_click="ignore",
+                       mime=MIME.get(path.suffix, "application/octet-stream"), icon=":material/download:")
+
+
+def source_maps(maps: list, key: str, units: str | None, title: str):
+    """Each source's map (`maps`: (name, grid, map of colour codes, Colour), sources without coordinates left
+    out), in its own grid with its legend: two a row up to `MAX_MAPS`, else one at a time, picked."""
+    from ..figures.plots import code_map_figure
+
+    if not maps:
+        st.caption("No source of this study has x, y coordinates: there is no map to draw.")
+        return
+    if len(maps) > MAX_MAPS:
+        maps = [maps[source_picker([found[0] for found in maps], f"{key}_map_source", "Source on the map")]]
+    columns = st.columns(min(2, len(maps)))
+    for i, (name, grid, code_map, colour) in enumerate(maps):
+        figure = code_map_figure(code_map, colour, grid, title=f"{name}: {title}", height=420, units=units)
+        columns[i % 2].plotly_chart(figure, key=f"{key}_map_{i}", config={"displaylogo": False})
