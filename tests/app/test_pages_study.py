@@ -39,6 +39,10 @@ def test_the_data_page_makes_a_study_refuses_another_models_member_and_the_study
     make_study(at, options[:3], "three")
     assert not at.exception and "Study three.study.json saved: 3 sources" in texts(at.success)
     assert (folder / "three.study.json").is_file()
+    made = (folder / "three.study.json").read_bytes()
+    make_study(at, options[:2], "three")  # the name taken: the saved study is kept
+    assert "a study named three is in the workspace already" in texts(at.error)
+    assert (folder / "three.study.json").read_bytes() == made
     assert at.selectbox(key="data_study_pick").value == "three"
     assert "three (3 sources) · pca · 576 rows" in texts(at.caption)
     at.button(key="data_study_explore").click().run()
@@ -67,6 +71,7 @@ def test_the_umap_page_embeds_every_row_of_a_study_and_shows_a_selection_on_each
         assert header["kind"] == "grid" and len(pixels["cell"]) == 192 and header["group"] == f"umap_map_{name}"
         assert (header["grid"]["nx"], header["grid"]["ny"]) == (16, 12)
     assert "umap_map" not in panels  # no one map of the three scans' rows on one grid
+    assert "**Band contrast:** each scan's own map" in [m.value for m in at.sidebar.markdown]
 
     at.session_state["selection"] = np.array([5, 200, 201, 500])
     at.run()

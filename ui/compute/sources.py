@@ -315,7 +315,12 @@ def bandcontrast_for(bandcontrast, lat_stamp: tuple) -> np.ndarray:
 
 def write_study(name: str, paths: list[Path], folder: Path) -> Path:
     """A study of these latents files (`latentcore.study.make_study`: one model, one dimension, each source once;
-    else one line naming the member refused) written as `folder/NAME.study.json`, members inside `folder`."""
-    from latentcore.study import make_study, write_study as write
+    else one line naming the member refused) written as `folder/NAME.study.json`, members inside `folder`; a study
+    of that name already there is kept (refused)."""
+    from latentcore.errors import InputError
+    from latentcore.study import make_study, study_path, write_study as write
 
+    if study_path(folder, name).exists():
+        raise InputError(f"a study named {name} is in the workspace already: give the new one another name, or pick "
+                         f"{name} below")
     return write(make_study(name, [str(p) for p in paths]), folder, root=folder)

@@ -36,8 +36,10 @@ class SidebarSummary:
         with self.about.container():
             src = state.source()
             st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
-            st.markdown(f"**Band contrast:** {bandcontrast.label(state.bandcontrast())}")
             lat = state.latents()
+            shown = ("each scan's own map" if sources.is_study(lat) and sources.study_sources(sources.stamp(lat))
+                     else bandcontrast.label(state.bandcontrast()))  # a study's scans pair with their own maps
+            st.markdown(f"**Band contrast:** {shown}")
             st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
             model = latents_model(lat)
             if model:
