@@ -41,7 +41,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None,
-          address: str | None = "127.0.0.1"):
+          address: str | None = "127.0.0.1", repo: Path = REPO):
     root.mkdir(parents=True, exist_ok=True)
     port, log_path = port or free_port(), root / "streamlit.log"
     env = {**os.environ, "LATENT_EXPLORER_WORKDIR": str(root / "sessions"),
@@ -50,7 +50,7 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                     "--server.port", str(port), *(("--server.address", address) if address else ()), *args],
-                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                                   cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):

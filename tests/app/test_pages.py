@@ -411,6 +411,7 @@ def test_clusters_selection_is_highlighted_in_both_panels_of_one_group():
     panels = point_panels(at)
     assert panels["clusters_scatter"][0]["group"] == panels["clusters_map"][0]["group"] == "clusters"
     assert np.array_equal(overlay_rows(panels["overlay:clusters"]), rows)  # both panels show it
+    assert not any("row_ids" in panels[key][1] for key in ("clusters_scatter", "clusters_map"))  # every row: not sent
     assert list(at.dataframe[0].value["row"]) == list(rows)
     assert list(at.dataframe[0].value.columns) == ["row", "x_um", "y_um", "latent_0", "bandcontrast", "cluster"]
 

@@ -25,6 +25,10 @@ class LinkedEmbedding:
     row_ids: np.ndarray | None = None  # the global id of each row shown; None: every row, in order
     scan: tuple | None = None  # (grid, each row's grid cell) of the rows shown; None: the scan's own
 
+    def __post_init__(self):
+        if self.row_ids is not None and every_row(self.row_ids, self.lat):
+            self.row_ids = None  # the same rows: not sent (4 bytes a row on each panel)
+
     @property
     def on_scan(self) -> bool:
         return self.lat.x is not None and self.lat.y is not None
@@ -68,3 +72,9 @@ class LinkedEmbedding:
                              marks={scatter_key: list(marks), **line_profile.marks([map_key] if self.on_scan else [])})
         if self.on_scan:
             line_profile.profile_panel(self.key, self.lat_stamp, self.lat)
+
+
+def every_row(row_ids: np.ndarray, lat) -> bool:
+    """`row_ids` are every row of the latents (`lat`, its partitions stacked), in order."""
+    total = sum(len(rows) for rows in lat.partitions.values())
+    return len(row_ids) == total and bool(np.array_equal(row_ids, np.arange(total)))
