@@ -32,7 +32,8 @@ workers' (`workers_rss_peak_gb`), sampled from /proc.
 
 `--only-clusters`: of the first context's steps only the Clusters page's. `--baseline DIR`: another checkout's app
 (e.g. main's) measured at each size before this one's, its own line (`checkout`), so that before and after share
-a run and its load.
+a run and its load. The runs share one embedding cache: the same latents' UMAP is fitted once (the baseline's
+`umap_fit_s`), this checkout's a read of it.
 
 Goals: on the point panels, highlight <= 50 ms up to 1,000,000 rows, drag <= 0.15 s, idle <= 0.5 s at the demo
 and 50,000 rows, <= 0.8 s at 1,000,000 and <= 2 s at ten million (binned panels); elsewhere idle <= 1.5 s at every
@@ -464,7 +465,7 @@ def other_pages_first(out: dict, page):
 
 
 def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters: bool = True,
-        repeats: int = 10, only_clusters: bool = False, checkout: Path = REPO) -> dict:
+        repeats: int = 10, only_clusters: bool = False, checkout: Path = REPO, cache: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     out = {"checkout": "this" if checkout == REPO else str(checkout),
@@ -475,7 +476,8 @@ def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters
         start = time.perf_counter()
         workspace = workspace_with_scan(folder, side, dims)
         log(f"wrote the scan's latents into workspace {workspace} in {time.perf_counter() - start:.1f} s")
-    env = {"PYTHONPATH": str(checkout)}  # its own latentcore and ui, whatever this process was given
+    env = {"PYTHONPATH": str(checkout),  # its own latentcore and ui, whatever this process was given
+           "LATENT_EXPLORER_CACHE": str(cache or folder / "cache")}
     with serve(folder, env, repo=checkout) as (url, _), sync_playwright() as p:
         memory = ServerMemory(int(url.rsplit(":", 1)[1]))
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -520,7 +522,8 @@ def main():
             for name, checkout in reversed(checkouts.items()):  # the baseline first, then this checkout
                 folder = (args.keep or Path(scratch)) / f"side{side}-{name}"
                 print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters, args.repeats,
-                                     args.only_clusters, checkout)), flush=True)
+                                     args.only_clusters, checkout, (args.keep or Path(scratch)) / "embeddings")),
+                      flush=True)
 
 
 if __name__ == "__main__":
