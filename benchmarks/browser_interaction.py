@@ -15,8 +15,9 @@ panel's own "highlight" (mouse-up to the selection drawn on both panels) and "dr
 the move handlers) in seconds, and the rows selected; `umap_recolour` (colour by a latent dimension), `cluster_first`
 (the Clusters page the first time: the GMM), `cluster_reopen`, `cluster_box_select`, `cluster_lasso_select` (on its
 scatter) and `cluster_map_box_select` (point panels, with their highlight and drag as above); for the demo
-`extract_and_fit`, else `upload`, `umap_fit_s` (the fit in the worker pool), and the second context's recolour of its
-own demo UMAP with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
+`extract_and_fit`, else `upload`, `umap_first_scatter_s` (the PCA shown while the UMAP fits) and `umap_fit_s` (the
+UMAP drawn: every step after it runs with no fit beside it), and the second context's recolour of its own demo UMAP
+with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
 A selection is waited for until the count it changes differs as a number (or, when it stays the same, until the
 page has run since). `umap_box_repeats` and `cluster_box_repeats`: the idle seconds of `--repeats` box selections
 on each page's scatter after its first ones, so that a page's first box can be set beside its tenth.
@@ -29,13 +30,22 @@ would have left them) and chosen there (`--choose`); the JSON line carries the s
 (`server_rss_gb`: anonymous + file-backed, the latter the memory-mapped latents shared with the page cache) and the
 workers' (`workers_rss_peak_gb`), sampled from /proc.
 
+`--only-clusters`: of the first context's steps only the Clusters page's. `--baseline DIR`: another checkout's app
+(e.g. main's) measured at each size before this one's, its own line (`checkout`), so that before and after share
+a run and its load. The runs share one embedding cache: the same latents' UMAP is fitted once (the baseline's
+`umap_fit_s`), this checkout's a read of it. Before the selections are timed, the server's workers are waited for
+until they use no CPU for a second (`workers_quiet_wait_s`: the server's numba warm-up, which a cached fit no
+longer hides).
+
 Goals: on the point panels, highlight <= 50 ms up to 1,000,000 rows, drag <= 0.15 s, idle <= 0.5 s at the demo
 and 50,000 rows, <= 0.8 s at 1,000,000 and <= 2 s at ten million (binned panels); elsewhere idle <= 1.5 s at every
 size; the other session's recolour within 2 s; at ten million rows, the UMAP fit within 600 s and the server's
-resident memory within 12 GB.
+resident memory within 12 GB; the Clusters page's first open (`cluster_first`) <= 2 s at 200,000 rows, <= 4 s at
+1,000,000 and <= 30 s at ten million; a page's first box costs what the later ones do (`*_box_repeats`).
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
-                                             [--no-clusters] [--repeats 10] [--timeout S]
+                                             [--no-clusters | --only-clusters] [--repeats 10] [--timeout S]
+                                             [--baseline ../main]
 
 Results, with what else ran on the machine: docs/benchmarks.md.
 """
@@ -183,6 +193,27 @@ class ServerMemory:
             if server:
                 self.samples.append((server.get("VmRSS", 0.0), server.get("RssAnon", 0.0),
                                      server.get("RssFile", 0.0), server.get("VmHWM", 0.0), workers))
+
+    def wait_workers_quiet(self, timeout: float = 300):
+        """Until the server's worker processes use no CPU for a second (a warm-up compiling, a fit's tail): what is
+        timed next does not share the cores with them. Returns the seconds waited."""
+        start, last = time.perf_counter(), None
+        while time.perf_counter() - start < timeout:
+            pid = self._server_pid()
+            busy = sum(self._cpu_seconds(c) for c in self._children(pid)) if pid else 0.0
+            if last is not None and busy - last < 0.05:
+                break
+            last = busy
+            time.sleep(1.0)
+        return round(time.perf_counter() - start, 1)
+
+    @staticmethod
+    def _cpu_seconds(pid) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def peak(self) -> dict:
         self.done.set()
@@ -334,8 +365,10 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, c
     until_idle(second, 0)
     if side == DEMO:
         nav(first, "UMAP", "UMAP")
+        start = time.perf_counter()
         timed(out, "extract_and_fit", first, first.get_by_role("button", name="Extract the demo latents now").click,
               lambda: umap_ready(first))
+        umap_fitted(first, out, start)
         return
     recolour(out, "other_session_recolour_quiet", second, "a latent dimension", "latent 0")  # nothing else running
     if chosen:  # the workspace's files, chosen there: its Data page (loaded in `measure`) shows them
@@ -357,13 +390,22 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, c
         recolour(out, "other_session_recolour_during_fit", second, "band contrast", "band contrast")
         out["fit_still_running"] = first.get_by_text("in a worker process").count() > 0
     umap_ready(first)
+    umap_fitted(first, out, start)
+
+
+def umap_fitted(page, out: dict, start: float):
+    """After the first scatter (the PCA, while the UMAP fits in a worker), until the UMAP is drawn: the pages timed
+    next never share the cores with the fit. out: `umap_first_scatter_s` and `umap_fit_s`, from `start`."""
+    out["umap_first_scatter_s"] = round(time.perf_counter() - start, 1)
+    page.wait_for_function("() => !document.body.innerText.includes('in a worker process')")
+    umap_ready(page)
     out["umap_fit_s"] = round(time.perf_counter() - start, 1)
-    log(f"fit: {out['umap_fit_s']:.1f} s")
-    until_idle(first, 0)
+    log(f"first scatter: {out['umap_first_scatter_s']:.1f} s, fit: {out['umap_fit_s']:.1f} s")
+    until_idle(page, 0)
 
 
 def measure(first, second, side: int, dims: int, folder: Path, url: str, out: dict, workspace: str | None = None,
-            clusters: bool = True, repeats: int = 10):
+            clusters: bool = True, repeats: int = 10, only_clusters: bool = False, memory: ServerMemory | None = None):
     for page, address in ((first, f"{url}/?workspace={workspace}" if workspace else url), (second, url)):
         page.set_default_timeout(TIMEOUT_S * 1000)
         page.add_init_script(WATCH_RUNS)
@@ -372,13 +414,23 @@ def measure(first, second, side: int, dims: int, folder: Path, url: str, out: di
         page.wait_for_selector("h1:has-text('Data')")
         until_idle(page, 0)
     open_latents(first, second, side, dims, folder, out, chosen=workspace is not None)
-    selections(first, out, clusters, repeats)
-    other_pages_first(out, first)
+    if memory is not None:
+        out["workers_quiet_wait_s"] = memory.wait_workers_quiet()
+    selections(first, out, clusters, repeats, umap=not only_clusters)
+    if not only_clusters:
+        other_pages_first(out, first)
 
 
-def selections(first, out: dict, clusters: bool, repeats: int):
-    """The UMAP page reopened, its selections and recolour; the Clusters page's first open, reopen and selections;
-    `repeats` boxes on each page after its first."""
+def selections(first, out: dict, clusters: bool, repeats: int, umap: bool = True):
+    """The UMAP page reopened, its selections and recolour (without `umap`, none of these); the Clusters page's
+    first open, reopen and selections; `repeats` boxes on each page after its first."""
+    if umap:
+        umap_selections(first, out, repeats)
+    if clusters:
+        cluster_selections(first, out, repeats)
+
+
+def umap_selections(first, out: dict, repeats: int):
     reopen(out, "umap_reopen", first, "UMAP", "UMAP", umap_ready)
 
     for name, path, tool in (("umap_box_select", BOXES[0], "Box"), ("umap_lasso_select", LASSO, "Lasso"),
@@ -394,8 +446,9 @@ def selections(first, out: dict, clusters: bool, repeats: int):
     out["umap_selected"] = first.evaluate(selected_count_js("Selected:"))[0]
     repeated_boxes(out, "umap_box_repeats", first, "umap_scatter", SELECTED_HEADING, repeats)
     recolour(out, "umap_recolour", first, "a latent dimension", "latent 0")
-    if not clusters:
-        return
+
+
+def cluster_selections(first, out: dict, repeats: int):
     timed(out, "cluster_first", first, lambda: click_nav(first, "Clusters"), lambda: clusters_ready(first))
     reopen(out, "cluster_reopen", first, "Clusters", "Clusters", clusters_ready)
     for name, path, tool in (("cluster_box_select", [(0.1, 0.1), (0.5, 0.5)], "Box"),
@@ -438,22 +491,25 @@ def other_pages_first(out: dict, page):
 
 
 def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters: bool = True,
-        repeats: int = 10) -> dict:
+        repeats: int = 10, only_clusters: bool = False, checkout: Path = REPO, cache: Path | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out = {"points": 2400 if side == DEMO else side * side, "dims": None if side == DEMO else dims,
+    out = {"checkout": "this" if checkout == REPO else str(checkout),
+           "points": 2400 if side == DEMO else side * side, "dims": None if side == DEMO else dims,
            "cores": os.cpu_count(), "load_before": Path("/proc/loadavg").read_text().split()[:3]}
     workspace = None
     if choose_files and side != DEMO:
         start = time.perf_counter()
         workspace = workspace_with_scan(folder, side, dims)
         log(f"wrote the scan's latents into workspace {workspace} in {time.perf_counter() - start:.1f} s")
-    with serve(folder) as (url, _), sync_playwright() as p:
+    env = {"PYTHONPATH": str(checkout),  # its own latentcore and ui, whatever this process was given
+           "LATENT_EXPLORER_CACHE": str(cache or folder / "cache")}
+    with serve(folder, env, repo=checkout) as (url, _), sync_playwright() as p:
         memory = ServerMemory(int(url.rsplit(":", 1)[1]))
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pages = [browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2)]
         try:
-            measure(*pages, side, dims, folder, url, out, workspace, clusters, repeats)
+            measure(*pages, side, dims, folder, url, out, workspace, clusters, repeats, only_clusters, memory)
             out.update(memory.peak())
             out["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
         except BaseException:  # what each browser showed when it stopped, beside the server's log
@@ -476,16 +532,24 @@ def main():
                         help="put the scan's latents (with its own band-contrast map) in the workspace and choose "
                              f"them there instead of uploading them (auto: above {CHOOSE_ROWS:,} rows)")
     parser.add_argument("--no-clusters", action="store_true", help="leave out the Clusters page's interactions")
+    parser.add_argument("--only-clusters", action="store_true",
+                        help="of the first context's interactions, only the Clusters page's (not the UMAP page's "
+                             "selections, nor the other pages' first open)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another checkout (e.g. main) whose app runs each size too, before this one's")
     parser.add_argument("--repeats", type=int, default=10,
                         help="box selections on the UMAP and Clusters pages after their first (default 10)")
     args = parser.parse_args()
     globals()["TIMEOUT_S"] = args.timeout
+    checkouts = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     with tempfile.TemporaryDirectory() as scratch:
         for side in map(int, args.sides.split(",")):
-            folder = (args.keep or Path(scratch)) / f"side{side}"
             choose_files = args.choose == "yes" or (args.choose == "auto" and side * side > CHOOSE_ROWS)
-            print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters, args.repeats)),
-                  flush=True)
+            for name, checkout in reversed(checkouts.items()):  # the baseline first, then this checkout
+                folder = (args.keep or Path(scratch)) / f"side{side}-{name}"
+                print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters, args.repeats,
+                                     args.only_clusters, checkout, (args.keep or Path(scratch)) / "embeddings")),
+                      flush=True)
 
 
 if __name__ == "__main__":

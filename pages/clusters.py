@@ -111,8 +111,7 @@ def linked(run, colour, grid, cells):
     if chosen.size and st.button("Clear selection", key="clusters_clear"):
         state.clear_selection()
         common.rerun()
-    if selected_here.any():
-        explore.selected_rows_table(run, selected_here, dim, lat.units)
+    explore.selected_rows_table(run, selected_here, dim, lat.units)  # none selected: empty
     with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
     orientations.orientations_panel(lat_stamp, lat, chosen, "clusters", {"rows": rows, "labels": labels})

@@ -105,15 +105,14 @@ def linked(marks):
         st.caption("Click a point on the scatter" + (" or the scan map" if on_scan else "") +
                    ", or drag a box or lasso (Box and Lasso above it; Shift adds, Alt removes), to see its images "
                    "and rows.")
-    else:
-        if st.button("Clear selection", key="umap_clear"):
-            state.clear_selection()
-            common.rerun()
-        shown = {**{k: v[chosen] for k, v in scan_columns.items() if k != BANDCONTRAST},
-                 embedding_name(fit_method, 0): coords[chosen, 0], embedding_name(fit_method, 1): coords[chosen, 1],
-                 **{k: v[chosen] for k, v in scan_columns.items() if k == BANDCONTRAST}}
-        explore.show_rows(chosen, lat, table, "umap_selected", shown, mean_key="umap_mean",  # its mean beside
-                          scan=scan_columns)
+    elif st.button("Clear selection", key="umap_clear"):
+        state.clear_selection()
+        common.rerun()
+    shown = {**{k: v[chosen] for k, v in scan_columns.items() if k != BANDCONTRAST},
+             embedding_name(fit_method, 0): coords[chosen, 0], embedding_name(fit_method, 1): coords[chosen, 1],
+             **{k: v[chosen] for k, v in scan_columns.items() if k == BANDCONTRAST}}
+    explore.show_rows(chosen, lat, table, "umap_selected", shown, mean_key="umap_mean",  # its mean beside
+                      scan=scan_columns)  # none chosen: its table empty
     if neighbours is not None:
         st.caption(f"The {len(neighbours[0])} nearest neighbours of {explore.row_words(lat, int(chosen[0]))} by "
                    "cosine distance in the latent space (diamonds on the scatter):")

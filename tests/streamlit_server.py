@@ -1,8 +1,8 @@
 """`streamlit run app.py` on a free port of 127.0.0.1, for the browser tests and benchmarks/.
 
-- `serve(root, env=None, args=(), port=None, address="127.0.0.1", cache=None) -> (url, log_path)`, a context
-  manager: the server runs with private working and embedding-cache folders under `root` (`cache`: that folder
-  instead, e.g. `worker_cache()`; plus `env`, where None leaves a variable out, and `args`; on `port`, else a free
+- `serve(root, env=None, args=(), port=None, address="127.0.0.1", cache=None, repo=REPO) -> (url, log_path)`, a
+  context manager: `repo`'s app.py (another checkout's for a baseline) runs with private working and embedding-cache
+  folders under `root` (`cache`: that folder instead, e.g. `worker_cache()`; plus `env`, where None leaves a variable out, and `args`; on `port`, else a free
   one; listening on `address`, or, with None, on every interface as the README's start command does), until the
   block ends; its log is in `log_path`. It raises if the server exits before it answers.
 - `worker_cache()`: the test process's embedding cache (tests/conftest.py): a server given it reads the demo's
@@ -48,7 +48,7 @@ def worker_cache() -> Path:
 
 @contextlib.contextmanager
 def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None,
-          address: str | None = "127.0.0.1", cache: Path | None = None):
+          address: str | None = "127.0.0.1", cache: Path | None = None, repo: Path = REPO):
     root.mkdir(parents=True, exist_ok=True)
     port, log_path = port or free_port(), root / "streamlit.log"
     env = {**os.environ, "LATENT_EXPLORER_WORKDIR": str(root / "sessions"),
@@ -57,7 +57,7 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
     with open(log_path, "w") as log:
         process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                                     "--server.port", str(port), *(("--server.address", address) if address else ()), *args],
-                                   cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                   cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):

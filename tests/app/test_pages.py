@@ -126,6 +126,8 @@ def test_umap_colours_by_band_contrast_and_shows_a_selection():
     legend = [name for name, _ in point_panels(at)["umap_scatter"][0]["legend"]]
     assert [name.split(" (")[0] for name in legend] == ["cluster 0", "cluster 1", "cluster 2", "cluster 3"]
     assert sum(int(name.split("(")[1].rstrip(")").replace(",", "")) for name in legend) == 2400  # with counts
+    empty = at.dataframe[0].value  # before a selection: its table, empty (the browser loads a table's code now)
+    assert empty.empty and list(empty.columns)[:3] == ["row", "x_um", "y_um"] and not at.get("image")
 
     at.session_state["selection"] = np.array([5, 17, 900])
     at.run()
@@ -404,6 +406,8 @@ def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_t
 
 def test_clusters_selection_is_highlighted_in_both_panels_of_one_group():
     at = go(extracted(new_app()), "clusters")
+    empty = at.dataframe[0].value  # before a selection: its table, empty (the browser loads a table's code now)
+    assert empty.empty and list(empty.columns) == ["row", "x_um", "y_um", "latent_0", "bandcontrast", "cluster"]
     rows = np.arange(0, 2400, 7)
     at.session_state["selection"] = rows
     at.run()
@@ -411,6 +415,7 @@ def test_clusters_selection_is_highlighted_in_both_panels_of_one_group():
     panels = point_panels(at)
     assert panels["clusters_scatter"][0]["group"] == panels["clusters_map"][0]["group"] == "clusters"
     assert np.array_equal(overlay_rows(panels["overlay:clusters"]), rows)  # both panels show it
+    assert not any("row_ids" in panels[key][1] for key in ("clusters_scatter", "clusters_map"))  # every row: not sent
     assert list(at.dataframe[0].value["row"]) == list(rows)
     assert list(at.dataframe[0].value.columns) == ["row", "x_um", "y_um", "latent_0", "bandcontrast", "cluster"]
 

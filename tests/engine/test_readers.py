@@ -371,6 +371,14 @@ def test_full_field_table_with_roi_patterns_and_roi_table_error(bandcontrast_csv
         align_to_coordinates(doubled, x, y)
 
 
+def test_a_table_of_the_patterns_own_coordinates_in_their_order_pairs_row_for_row():
+    x, y = np.array([0.0, 1.5, 3.0, 0.0]), np.array([0.0, 0.0, 0.0, 0.0])  # two patterns at (0, 0): re-scanned
+    table = pd.DataFrame({"x": x, "y": y, "bandcontrast": [10.0, 20.0, 30.0, 40.0]})
+    np.testing.assert_array_equal(align_to_coordinates(table, x, y), [10.0, 20.0, 30.0, 40.0])  # no search
+    with pytest.raises(InputError, match="duplicate coordinates"):  # in another order, a search cannot tell them
+        align_to_coordinates(table.iloc[::-1], x, y)
+
+
 @pytest.mark.parametrize("content, message", [
     ("x,y,iq\n0,0,1\n", r"missing column\(s\) \['bandcontrast'\]"),
     ("x,y,bandcontrast\n0,0,1\n1.5,0,\n", r"'bandcontrast' has 1 empty, NaN or non-numeric values \(first on line 3"),

@@ -143,10 +143,12 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
               scan: dict | None = None):
     """The rows' images a page at a time (`gallery.paged_gallery`, captioned with each row's x, y and band
     contrast from `scan`, `scan_columns`, when given), with the toggle for their mean pattern beside them when
-    `mean_key` names its widgets (`mean_panel`), and their table (the first TABLE_MAX)."""
+    `mean_key` names its widgets (`mean_panel`), and their table (the first TABLE_MAX). No rows: the table alone,
+    empty, so that the browser loads Streamlit's table code (about 1.3 MB of JavaScript, fetched the first time a
+    table is drawn) with the page rather than with its first selection (the demo's first box waited for it)."""
     rows = np.asarray(rows, np.int64)
     source = source_for(lat)
-    if source is not None:
+    if len(rows) and source is not None:
         left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
         with left:
             gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6,
@@ -154,9 +156,9 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
         if right is not None:
             with right:
                 mean_panel(lat, rows, mean_key)
-    elif isinstance(lat, StudyLatents):
+    elif isinstance(lat, StudyLatents) and len(rows):
         study_images(rows, lat, key, mean_key)
-    else:
+    elif len(rows):
         st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
     head = rows_table(rows[:TABLE_MAX], lat, table, {k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
     st.dataframe(head, height=common.table_height(len(head)), hide_index=True, key=f"{key}_table")
@@ -268,7 +270,8 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
 
 def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, units: str | None):
     """The Clusters page's selected rows (the first TABLE_MAX), in the cluster CSV's columns: `row`, `x_um`,
-    `y_um` (`units`), the latent dimension, `bandcontrast` when the run has it, `cluster`."""
+    `y_um` (`units`), the latent dimension, `bandcontrast` when the run has it, `cluster`; empty when none is
+    (see `show_rows`)."""
     picked = np.flatnonzero(selected_here)
     shown = picked[:TABLE_MAX]
     table = {ROW: run["rows"][shown]}

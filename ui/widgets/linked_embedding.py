@@ -45,6 +45,10 @@ class LinkedEmbedding:
             scan = (grid, tuple(np.asarray(c)[rows] for c in cells))
         return cls(key, lat_stamp, lat, coords[rows], np.asarray(rows), scan)
 
+    def __post_init__(self):
+        if self.row_ids is not None and every_row(self.row_ids, self.lat):
+            self.row_ids = None  # the same rows: not sent (4 bytes a row on each panel)
+
     @property
     def on_scan(self) -> bool:
         return self.lat.x is not None and self.lat.y is not None and not self.study
@@ -150,3 +154,9 @@ def colour_of_rows(colour, rows):
     if len(rows) == len(colour.codes):
         return colour
     return dataclasses.replace(colour, codes=colour.codes[rows])
+
+
+def every_row(row_ids: np.ndarray, lat) -> bool:
+    """`row_ids` are every row of the latents (`lat`, its partitions stacked), in order."""
+    total = sum(len(rows) for rows in lat.partitions.values())
+    return len(row_ids) == total and bool(np.array_equal(row_ids, np.arange(total)))
