@@ -2,9 +2,10 @@
 
 - `serve(root, env=None, args=(), port=None, address="127.0.0.1", cache=None, repo=REPO) -> (url, log_path)`, a
   context manager: `repo`'s app.py (another checkout's for a baseline) runs with private working and embedding-cache
-  folders under `root` (`cache`: that folder instead, e.g. `worker_cache()`; plus `env`, where None leaves a variable out, and `args`; on `port`, else a free
-  one; listening on `address`, or, with None, on every interface as the README's start command does), until the
-  block ends; its log is in `log_path`. It raises if the server exits before it answers.
+  folders under `root` (`cache`: that folder instead, e.g. `worker_cache()`; plus `env`, where None leaves a
+  variable out, and `args`; on `port`, else a free one; listening on `address`, or, with None, on every interface
+  as the README's start command does), until the block ends; its log is in `log_path`. It raises if the server
+  exits before it answers; at the end it is stopped with its process group (`stop`).
 - `worker_cache()`: the test process's embedding cache (tests/conftest.py): a server given it reads the demo's
   UMAP that another server of the same test process fitted, instead of fitting it again.
 - `CHROMIUM`, `CHROMIUM_ARGS`: Debian's Chromium and the flags that keep it off the network.
