@@ -13,7 +13,6 @@ st.write("Pick the data to explore: the built-in demo (a simulated EBSD scan of 
          "contrast), or your own files. Uploads stay in this session's private working folder.")
 
 
-
 def use_demo():
     """Before the widgets are drawn: the demo in the session, and the pickers re-read from it."""
     state.use_demo()

@@ -22,6 +22,7 @@ import numpy as np
 from ..data.bandcontrast import BandContrast
 from ..errors import InputError
 
+
 @dataclasses.dataclass(frozen=True)
 class QualityMap:
     vendor_names: tuple[str, ...]  # the per-point maps it stands for, in order of preference

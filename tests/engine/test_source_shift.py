@@ -65,3 +65,18 @@ def test_two_sources_fractions_side_by_side():
     assert table["difference"].tolist() == [0.5, -0.5]
     with pytest.raises(InputError, match="no source 'z'"):
         side_by_side(fractions, "cluster", "p", "z")
+
+
+def test_the_energy_distance_is_dcors_and_its_sample_estimates_the_distance_over_every_row():
+    """The statistic against an independent one (dcor's energy distance of the same scaled rows), and the sampled
+    test the Compare page runs (at most SAMPLE rows a source) against the distance over every row."""
+    import dcor
+
+    first, second = normal_rows(0, 300), normal_rows(1, 250, shift=[0.5, 0, 0, 0])
+    scale = np.sqrt((first.var(0) + second.var(0)) / 2)
+    assert energy_test(first, second, permutations=9)[0] == pytest.approx(
+        dcor.energy_distance(first / scale, second / scale), rel=1e-9)
+    first, second = normal_rows(2, 2000), normal_rows(3, 2000, shift=[0.5, 0, 0, 0])
+    every_row = energy_test(first, second, permutations=1)[0]
+    sampled = source_shift(first, second, ("p", "q"), sample=1000, permutations=19).energy
+    assert sampled == pytest.approx(every_row, rel=0.2)

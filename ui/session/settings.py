@@ -104,6 +104,8 @@ def mean_pattern(key: str) -> Saved:
 def line_profile(page: str) -> Saved:
     """`ui.widgets.line_profile.profile_panel`: the latent dimensions along the line."""
     return tied(f"{page}_profile_dims")
+
+
 def orientations(key: str) -> Saved:
     """`ui.widgets.orientations.orientations_panel`: shown or not, the sample direction and the look; of what and
     the phase are the data's."""

@@ -13,6 +13,7 @@ from latentcore.columns import COUNT, FRACTION, SOURCE
 from ..session import state
 from .linked_embedding import MAX_MAPS
 
+
 def many(lat) -> bool:
     """Whether the session's latents are a study of several sources (a study of one is its file)."""
     from latentcore.study import StudyLatents
