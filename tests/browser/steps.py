@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from streamlit_server import NAV_LINKS, settle
 
@@ -50,12 +51,20 @@ def trace_names(page) -> list[list[str]]:
                          ".map(g => (g.data || []).map(t => t.name))")
 
 
-def choose(page, label: str, option: str):
-    """Pick an option of the Streamlit select box whose label is `label`."""
-    page.locator("[data-testid=stSelectbox]", has_text=label).first.click()
-    page.get_by_role("option", name=option).first.click()
+def choose(page, label: str, option: str, tries: int = 3):
+    """Pick an option of the Streamlit select box whose label is `label`; opened again when a rerun (a page
+    polling a worker's job) redrew the box while its list was open."""
+    for attempt in range(tries):
+        settle(page)
+        page.locator("[data-testid=stSelectbox]", has_text=label).first.click()
+        try:
+            page.get_by_role("option", name=option).first.click(timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
     settle(page)
-
 
 
 def press(page, label: str, thumb: int, key: str, times: int):
