@@ -1,53 +1,22 @@
-"""Seconds a scientist waits in the browser, at sizes from the demo to 1,000,000 rows, and a second user meanwhile.
+"""Seconds a scientist waits in the browser, from the demo to ten million rows: `streamlit run app.py` driven in
+headless Chromium (Playwright), one JSON line per scan size and checkout.
 
-Drives `streamlit run app.py` in headless Chromium (Playwright, Debian's /usr/bin/chromium). For each
-scan side in `--sides` (0: the built-in demo, 2,400 rows, extracted in the app; else a generated
-side x side scan's latents, `--dims` dimensions in 12 clusters, and its band-contrast table, uploaded
-through the Data page as a user would), it prints one JSON line. Every interaction reports two times,
-both from the moment the user acted (the click, the key, the mouse-up):
-- "draw": until the panels it changes are drawn (the count, the colour bar, the charts);
-- "idle": until the page stopped running (the app root's script state, `tests/streamlit_server.py`),
-  which is what a person waits for before the next click.
-Each also reports the WebSocket kB the page sent and received meanwhile (`up_kb`, `down_kb`). Interactions:
-`umap_reopen` (back to the UMAP page, the embedding cached); on the UMAP page's point panels (ui/widgets/point_panel/)
-`umap_box_select`, `umap_lasso_select`, `umap_map_box_select` (a box on the scan map) and `umap_click`, each with the
-panel's own "highlight" (mouse-up to the selection drawn on both panels) and "drag" (the browser's main-thread time in
-the move handlers) in seconds, and the rows selected; `umap_recolour` (colour by a latent dimension), `cluster_first`
-(the Clusters page the first time: the GMM), `cluster_reopen`, `cluster_box_select`, `cluster_lasso_select` (on its
-scatter) and `cluster_map_box_select` (point panels, with their highlight and drag as above); for the demo
-`extract_and_fit`, else `upload`, `umap_first_scatter_s` (the PCA shown while the UMAP fits) and `umap_fit_s` (the
-UMAP drawn: every step after it runs with no fit beside it), and the second context's recolour of its own demo UMAP
-with nothing else running and while the first context's fit runs (`other_session_recolour_*`).
-A selection is waited for until the count it changes differs as a number (or, when it stays the same, until the
-page has run since). `umap_box_repeats` and `cluster_box_repeats`: the idle seconds of `--repeats` box selections
-on each page's scatter after its first ones, so that a page's first box can be set beside its tenth.
-`first_open_<page>`: every other page (Extract, Latent maps, Compare, Rank, Train) opened the first time, until it
-is drawn (no job of it running) and idle. The running spans after each action go to stderr ("runs").
-
-Ten million rows (`--sides 3163 --dims 16`): a browser upload of those latents is impractical, so above
-CHOOSE_ROWS the scan's latents, with its own band-contrast map, are written into a workspace (as an earlier upload
-would have left them) and chosen there (`--choose`); the JSON line carries the server's peak resident memory
-(`server_rss_gb`: anonymous + file-backed, the latter the memory-mapped latents shared with the page cache) and the
-workers' (`workers_rss_peak_gb`), sampled from /proc.
-
-`--only-clusters`: of the first context's steps only the Clusters page's. `--baseline DIR`: another checkout's app
-(e.g. main's) measured at each size before this one's, its own line (`checkout`), so that before and after share
-a run and its load. The runs share one embedding cache: the same latents' UMAP is fitted once (the baseline's
-`umap_fit_s`), this checkout's a read of it. Before the selections are timed, the server's workers are waited for
-until they use no CPU for a second (`workers_quiet_wait_s`: the server's numba warm-up, which a cached fit no
-longer hides).
-
-Goals: on the point panels, highlight <= 50 ms up to 1,000,000 rows, drag <= 0.15 s, idle <= 0.5 s at the demo
-and 50,000 rows, <= 0.8 s at 1,000,000 and <= 2 s at ten million (binned panels); elsewhere idle <= 1.5 s at every
-size; the other session's recolour within 2 s; at ten million rows, the UMAP fit within 600 s and the server's
-resident memory within 12 GB; the Clusters page's first open (`cluster_first`) <= 2 s at 200,000 rows, <= 4 s at
-1,000,000 and <= 30 s at ten million; a page's first box costs what the later ones do (`*_box_repeats`).
+Each interaction is timed from the user's action to its panels drawn ("draw") and to the page idle ("idle", the
+app root's script state: what a person waits for), with the WebSocket kB each way; point-panel selections also
+report their in-browser "highlight" and "drag" times and the rows selected. Steps: extracting (demo) or uploading
+the scan, the first scatter and the UMAP fit, UMAP reopen/box/lasso/map box/click/recolour, the Clusters page's
+first open, reopen and selections, every other page's first open (`first_open_<page>`), `--repeats` boxes after the
+first on each scatter (`*_box_repeats`), and a second session's recolour beside the first one's fit. Above
+CHOOSE_ROWS the latents are written into a workspace and chosen there, and the server's and workers' resident memory
+is sampled from /proc. Timing starts once the UMAP fit has ended and the server's workers are idle.
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters | --only-clusters] [--repeats 10] [--timeout S]
                                              [--baseline ../main]
 
-Results, with what else ran on the machine: docs/benchmarks.md.
+`--sides`: scan sides (0: the built-in demo, 2,400 rows; 3163: ten million rows, with `--dims 16`); `--baseline DIR`:
+another checkout's app measured at each size first, in the same run and embedding cache. The goals (issues 34, 41
+and 42) and dated results, with what else ran on the machine: docs/benchmarks.md.
 """
 from __future__ import annotations
 

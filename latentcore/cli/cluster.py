@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ..errors import InputError
 from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
-                      add_quality_option, add_roi_option, add_seed_option, add_smooth_option, bandcontrast,
-                      one_latents_file, quality_from, study_from)
+                      add_quality_option, add_roi_option, add_scheduler_options, add_seed_option, add_smooth_option,
+                      bandcontrast, one_latents_file, quality_from, refuse_scheduler, study_from)
 
 # command-line option -> (methods it applies to, parameter name)
 CLUSTER_OPTIONS = {
@@ -68,12 +68,9 @@ def add_cluster(subparsers):
                         "default: the method's own)")
     p.add_argument("--no-standardise", action="store_true")
     add_figure_options(p, dpi_option=False)
-    study = p.add_argument_group("a study on Dask: fitted on a seeded sample drawn from every source, each source's "
-                                 "rows labelled and written by a task (gmm, kmeans; "
-                                 "<out>/cluster_assignments__TAG/<source>.csv)")
-    study.add_argument("--scheduler", help="'local' (a LocalCluster) or a scheduler address tcp://host:port "
-                                           "(default: in this process, one CSV)")
-    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
+    add_scheduler_options(p, "a study on Dask: fitted on a seeded sample drawn from every source, each source's rows "
+                             "labelled and written by a task (gmm, kmeans; <out>/cluster_assignments__TAG/"
+                             "<source>.csv; default: in this process, one CSV)")
     p.set_defaults(func=run_cluster)
 
 
@@ -94,9 +91,8 @@ def run_cluster(args) -> int:
         chosen = BandContrast.scan_map()  # the scan's own band-contrast map
     params = cluster_params(args)  # refused before a study's members are read
     single = one_latents_file(args.latents)
-    if single and (args.scheduler or args.workers):
-        raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
-                         "leave them out to cluster one file")
+    if single:
+        refuse_scheduler(args, "cluster")
     study = None if single else study_from(args.latents)
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
                      dim=args.dim, features=args.features, params=params,

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from ..errors import InputError, about_file
 from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
-                      add_quality_option, add_roi_option, add_seed_option, add_smooth_option, add_source_option,
-                      bandcontrast, each_source, one_latents_file, partitions_from, quality_from, study_from)
+                      add_quality_option, add_roi_option, add_scheduler_options, add_seed_option, add_smooth_option,
+                      add_source_option, bandcontrast, each_source, one_latents_file, partitions_from, quality_from, study_from)
 
 
 def add_umap(subparsers):
@@ -34,12 +34,10 @@ def add_umap(subparsers):
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--min-dist", type=float, default=0.1)
     add_quality_option(p, bandcontrast_option=True)
-    study = p.add_argument_group("a study: fitted on a seeded sample of its rows, every row placed source by source, "
-                                 "each source's table kept in <out folder>/<study>_<method>-<fit>/")
+    study = add_scheduler_options(p, "a study: fitted on a seeded sample of its rows, every row placed source by "
+                                     "source (with --scheduler, as Dask tasks), each source's table kept in "
+                                     "<out folder>/<study>_<method>-<fit>/")
     study.add_argument("--sample-size", type=int, help="rows the embedding is fitted on (default: 30,000)")
-    study.add_argument("--scheduler", help="place the sources as Dask tasks: 'local' (a LocalCluster) or a "
-                                           "scheduler address tcp://host:port (default: in this process)")
-    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.set_defaults(func=run_umap)
 
 

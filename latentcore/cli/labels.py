@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .options import (add_figure_options, add_latents_argument, add_out_option, add_quality_option, add_seed_option,
-                      add_smooth_option, one_latents_file, quality_from, study_from)
+from .options import (add_figure_options, add_latents_argument, add_out_option, add_quality_option,
+                      add_scheduler_options, add_seed_option, add_smooth_option, one_latents_file, quality_from,
+                      refuse_scheduler, study_from)
 
 LABELS_HELP = "CSV x,y,label (scans, matched by coordinates) or row,label"
 
@@ -39,12 +40,9 @@ def add_probe(subparsers):
                         "'unknown' (default 0: every row gets a class)")
     add_quality_option(p, bandcontrast_option=True)
     add_figure_options(p)
-    study = p.add_argument_group("a study on Dask: trained on the labelled rows read by a task per source, each "
-                                 "source's rows predicted and written by a task (<out>/probe_predictions__TAG/"
-                                 "<source>.csv)")
-    study.add_argument("--scheduler", help="'local' (a LocalCluster) or a scheduler address tcp://host:port "
-                                           "(default: in this process, one CSV)")
-    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
+    add_scheduler_options(p, "a study on Dask: trained on the labelled rows read by a task per source, each source's "
+                             "rows predicted and written by a task (<out>/probe_predictions__TAG/<source>.csv; "
+                             "default: in this process, one CSV)")
     p.set_defaults(func=run_probe)
 
 
@@ -85,9 +83,8 @@ def run_probe(args) -> int:
     options = {"method": args.method, "smooth": args.smooth, "cv": args.cv, "random_state": args.seed,
                "params": params, "min_confidence": args.min_confidence, "png": not args.no_png, "dpi": args.dpi}
     single = one_latents_file(args.latents)
-    if single is not None and (args.scheduler or args.workers):
-        raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
-                         "leave them out to probe one file")
+    if single is not None:
+        refuse_scheduler(args, "probe")
     if single is not None:
         report = probe.run_probe(single, args.labels, args.out, quality=quality_from(args), **options)
     elif args.quality is not None:

@@ -211,6 +211,25 @@ def quality_from(args):
     return dataclasses.replace(args.quality, bandcontrast=getattr(args, "bandcontrast", None))
 
 
+def add_scheduler_options(parser, title: str):
+    """--scheduler and --workers: a study's per-source work as Dask tasks (`batch.run_tasks`), in a group titled
+    `title`; returns the group (a command adds its own study options to it)."""
+    study = parser.add_argument_group(title)
+    study.add_argument("--scheduler", help="'local' (a LocalCluster) or a scheduler address tcp://host:port "
+                                           "(default: in this process)")
+    study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
+    return study
+
+
+def refuse_scheduler(args, command: str) -> None:
+    """--scheduler and --workers name a study's Dask tasks: refused on one latents file."""
+    from ..errors import InputError
+
+    if args.scheduler or args.workers:
+        raise InputError("--scheduler and --workers apply to a study (several latents files or a NAME.study.json): "
+                         f"leave them out to {command} one file")
+
+
 def add_smooth_option(parser) -> None:
     parser.add_argument("--smooth", type=float, default=0.0, metavar="SIGMA",
                         help="Gaussian over the scan grid first, sigma in grid steps (NaN-aware, inside the ROI; "
