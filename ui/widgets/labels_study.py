@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from latentcore.analysis.labels.probe import UNKNOWN
+from latentcore.analysis.labels.probe_study import study_probe_names
 from latentcore.columns import LABEL
 from latentcore.figures import NOISE_GREY, cluster_hue
 
@@ -52,11 +53,9 @@ def predict(lat_stamp: tuple, lat, labels_path: Path, method: str, smooth: float
                       "predicted labels")
     st.markdown("**How much of each predicted label is in each source**")
     outputs = report["outputs"]
-    csv = outputs["fractions"]["name"]  # the PNG beside it is drawn when asked
-    study.fractions_panel(result["fractions"], LABEL, {"fractions": csv,
-                                                       "fractions_figure": Path(csv).with_suffix(".png").name},
-                          out, f"{key}_predicted", f"predicted labels per source<br><sup>{report['tag']}</sup>",
-                          colours)
+    names = study_probe_names(report["tag"])  # the fractions' CSV, and their PNG drawn when asked
+    study.fractions_panel(result["fractions"], LABEL, names, out, f"{key}_predicted",
+                          f"predicted labels per source<br><sup>{report['tag']}</sup>", colours)
     for kind in ("predictions", "report"):
         study.download(out / outputs[kind]["name"], f"{key}_dl_{kind}")
 
