@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..session import state
 from . import tasks
 from .dispatch import pooled
-from .sources import stacked_latents
+from .sources import stacked_latents, study
 
 
 def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out_dir: str,
@@ -22,7 +22,7 @@ def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out
 def study_probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out_dir: str,
                 min_confidence: float = 0.0) -> dict:
     """The probe over every row of a study (`tasks.study_probe_run`, the CLI's `probe` on a study)."""
-    rows = len(stacked_latents(lat_stamp)[0])
+    rows = study(lat_stamp).rows  # the study's row count, not its rows stacked
     return pooled(tasks.study_probe_run, f"Predicting the labels over the study ({method})", rows, study=lat_stamp,
                   labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
                   min_confidence=float(min_confidence), root=str(state.WORKDIR_ROOT))
