@@ -466,8 +466,8 @@ def write_ranking(table: pd.DataFrame, out_dir, inputs: dict | None = None, top:
 
 def write_ranking_figures(best, out_dir, tag, latents=None, references=None, browser="auto", dpi: float = 300) -> dict:
     """PNGs via `latentcore.figures.write_png` (kaleido, else matplotlib with a warning): the top
-    dimensions' scores, one panel per reference (`figure_bars`, `figures.ranking_bars`), and the top
-    pairs as scatter panels (`figure_scatter`, `figures.ranking_scatter`) when the ranked arrays are
+    dimensions' scores, one panel per reference (`figure_bars`, `figures.ranking_bars`), and each
+    reference's top dimension against it (`figure_scatter`, `figures.ranking_scatter`) when the ranked arrays are
     given, at `dpi`. Returns {kind: path}."""
     from .. import figures
     names = ranking_names(tag)

@@ -256,18 +256,21 @@ def criterion_curve(fit: dict, title: str = "") -> go.Figure:
     return fig
 
 
-def ranking_scatter(best: pd.DataFrame, latents, references: dict, max_points: int = 5000,
+def ranking_scatter(best: pd.DataFrame, latents, references: dict, max_points: int = 10_000,
                     random_state=0) -> go.Figure | None:
-    """Top (dimension, reference) pairs of a ranking (`analysis.rank.top_rows`) as WebGL scatter
-    panels of a seeded sample of points; None when no pair has a 1-D reference."""
+    """Each 1-D reference's best dimension of a ranking (its first row in `analysis.rank.top_rows`) against it,
+    a panel per reference, on one seeded sample of rows: `max_points` points in all, so that the figure stays
+    readable and its PNG draws as SVG (`png._for_export`: software WebGL takes seconds a panel). The title says
+    the sample. None when no reference is 1-D."""
     from ..sampling import seeded_sample
 
-    pairs = [(int(d), r) for d, r in zip(best["dimension"], best["reference"]) if r in references]
-    pairs = [(d, r) for d, r in pairs if np.ndim(references[r]) == 1]
+    firsts = best.drop_duplicates("reference")
+    pairs = [(int(d), r) for d, r in zip(firsts["dimension"], firsts["reference"])
+             if r in references and np.ndim(references[r]) == 1]
     if not pairs:
         return None
     latents = np.asarray(latents)
-    rows = seeded_sample(len(latents), max_points, random_state)
+    rows = seeded_sample(len(latents), max(max_points // len(pairs), 100), random_state)
     columns = min(4, len(pairs))
     n_rows = -(-len(pairs) // columns)
     figure = make_subplots(rows=n_rows, cols=columns, subplot_titles=[f"dim {d} vs {r}" for d, r in pairs])
@@ -276,8 +279,10 @@ def ranking_scatter(best: pd.DataFrame, latents, references: dict, max_points: i
         figure.add_trace(go.Scattergl(x=latents[rows, dim], y=np.asarray(references[name])[rows], mode="markers",
                                       marker={"size": 3, "opacity": 0.5, "color": PALETTE[0]}, showlegend=False,
                                       customdata=rows), row=row + 1, col=col + 1)
-    figure.update_layout(height=260 * n_rows, width=1000, title="Top dimensions against their reference",
-                         template="plotly_white")
+    sampled = f"a seeded sample of {len(rows):,} of {len(latents):,} points" if len(rows) < len(latents) \
+        else f"all {len(latents):,} points"
+    figure.update_layout(height=260 * n_rows, width=1000, template="plotly_white",
+                         title=f"Each reference's top dimension against it ({sampled})")
     return figure
 
 

@@ -291,6 +291,22 @@ def test_ranking_pngs_have_the_dpi_asked(tmp_path, scan, pca_latents, engine):
             assert image.info["dpi"] == pytest.approx((dpi, dpi), abs=0.1)
 
 
+def test_the_scatter_figure_shows_each_references_top_dimension_on_a_sample_it_names(scan, pca_latents):
+    """One panel per 1-D reference, its best dimension against it, on one seeded sample of max_points in all, which
+    the title says."""
+    from latentcore import figures
+
+    references = {"bc": scan["bc"], "bc2": scan["bc"] ** 2, "rgb": np.stack([scan["bc"]] * 3, axis=1)}
+    table = rank.rank_dimensions(pca_latents, references, metrics=["pearson"], max_samples=None)
+    best = rank.top_rows(table, 3)
+    drawn = figures.ranking_scatter(best, pca_latents, references, max_points=1000)
+    firsts = best.drop_duplicates("reference").set_index("reference")["dimension"]
+    assert [a.text for a in drawn.layout.annotations] == [f"dim {firsts[r]} vs {r}" for r in ("bc", "bc2")]
+    assert sum(len(trace.x) for trace in drawn.data) <= 1000
+    np.testing.assert_array_equal(drawn.data[1].x, pca_latents[drawn.data[1].customdata, firsts["bc2"]])
+    assert f"a seeded sample of 500 of {len(pca_latents):,} points" in drawn.layout.title.text
+
+
 def test_a_bar_chart_of_a_metric_not_ranked_says_what_to_pass():
     from latentcore import figures
 
