@@ -36,7 +36,6 @@ import glob
 import json
 import os
 import re
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,7 @@ from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
 from .latents import Latents, model_record, read_latents
 from .outputs import MODEL_SEPARATOR, SUFFIX
-from .storage import atomic_path, is_s3_uri, resolve_path, sha256_file
+from .storage import atomic_path, is_s3_uri, resolve_path, sha256_once
 
 STUDY_SUFFIX = ".study.json"
 FORMAT = "latent-explorer-study"
@@ -281,23 +280,6 @@ def source_name(location: str) -> str:
     return name.removesuffix(SUFFIX).removesuffix(".npy").split(MODEL_SEPARATOR)[0]
 
 
-_HASHES: dict[tuple, str] = {}
-_HASHES_LOCK = threading.Lock()
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file, computed once per process for a given file state (size, mtime, inode)."""
-    state = os.stat(path)
-    key = (str(path), state.st_size, state.st_mtime_ns, state.st_ino, state.st_dev)
-    with _HASHES_LOCK:
-        if key in _HASHES:
-            return _HASHES[key]
-    digest = sha256_file(path)
-    with _HASHES_LOCK:
-        _HASHES[key] = digest
-    return digest
-
-
 def describe_member(location: str, settings=None) -> tuple[Member, dict | None, int]:
     """A latents file as a member (read once: its SHA-256, rows, coordinates), with its model and dimension."""
     location = location if is_s3_uri(location) else str(Path(location).absolute())
@@ -307,7 +289,7 @@ def describe_member(location: str, settings=None) -> tuple[Member, dict | None, 
     path = resolve_path(location, settings=settings)
     latents = read_latents(path)
     rows = sum(len(array) for array in latents.partitions.values())
-    member = Member(name, location, file_sha256(path), rows, latents.x is not None,
+    member = Member(name, location, sha256_once(path), rows, latents.x is not None,
                     latents.units if latents.x is not None else None)
     return member, model_record(latents.attrs), latents.dim
 
@@ -316,7 +298,7 @@ def open_member(member: Member, dim: int, settings=None, verify: bool = True) ->
     """A member's latents, checked to be the file the study recorded (its SHA-256; else one line naming it)."""
     path = local_member_path(member, settings)
     if verify:
-        found = file_sha256(path)
+        found = sha256_once(path)
         if found != member.sha256:
             raise InputError(f"member {member.name} changed since the study was made (its SHA-256 is {found[:12]}, "
                              f"the study recorded {member.sha256[:12]}): restore the file, or {REMAKE}",

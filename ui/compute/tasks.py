@@ -70,7 +70,10 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: s
     from latentcore.analysis.artifacts.cluster import (cluster_inputs, load_cluster_inputs, scatter_view,
                                                        write_assignments)
     from latentcore.analysis.cluster import describe_fit
+    from latentcore.storage import hash_ahead
 
+    band = job.bandcontrast
+    hash_ahead(job.latents, None if band is None or band.from_scan else band.path)  # the report's, meanwhile
     progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))
     inputs = load_cluster_inputs(job)
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows")

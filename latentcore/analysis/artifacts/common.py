@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputError
-from ...storage import atomic_path, is_s3_uri, sha256_file
+from ...storage import atomic_path, is_s3_uri, sha256_once
 from ...storage.csv_cells import neutralised_table, quoting, write_arrow
 
 REPORT_FORMAT = 1
@@ -35,7 +35,7 @@ def input_record(path, out_dir=None, root=None, sha256: str | None = None) -> di
     record = {"name": path.name}
     if out_dir is not None and (root is None or path.resolve().is_relative_to(Path(root).resolve())):
         record["path"] = Path(os.path.relpath(path.resolve(), Path(out_dir).resolve())).as_posix()
-    return {**record, "sha256": sha256 or sha256_file(path)}
+    return {**record, "sha256": sha256 or sha256_once(path)}
 
 
 def bandcontrast_record(bandcontrast, out_dir=None, root=None) -> dict | None:
