@@ -27,6 +27,7 @@ def test_a_band_contrast_filter_set_on_clusters_shows_its_mask_and_holds_on_umap
 
     expander = page.locator("[data-testid=stExpander]", has_text="Quality filter").first
     expander.locator("summary").first.click()
+    settle(page)  # the expander's opening over: a click during it can be lost
     expander.locator("[data-testid=stCheckbox]", has_text="Keep band contrast at least").first.click()
     settle(page)
     threshold = expander.locator("[data-testid=stNumberInput] input").last
