@@ -6,13 +6,15 @@
 2. The command line, each command in a subprocess as a person runs it, with its figures and with
    `--no-figures`, alternated `--repeats` times, on a simulated 64 x 80 H5OINA scan with orientations (5,120
    patterns, `latentcore.demo.simulate`): `references SCAN --roi 5,90,0,60` (EBSD reference maps, a PNG each)
-   and `rank LATENTS --reference references.npz` (the scan's latents by the demo's VAE against those maps). Prints the medians, the ratio with / without and the seconds a figure costs ((with - without) /
-   the PNGs written). With `--baseline DIR` (another checkout, e.g. main) the same commands run from there too,
-   alternated with this one, for a before and after measured in one run.
+   and `rank LATENTS --reference references.npz` (the scan's latents by the demo's VAE against those maps).
+   Prints the medians, the ratio with / without, the seconds a figure costs ((with - without) / the PNGs
+   written) and a figure after the first (the first's cost taken as this process's first PNG). With
+   `--baseline DIR` (another checkout, e.g. main) the same commands run from there too, alternated with this
+   one, for a before and after measured in one run.
 
 Goal: <= 0.3 s a figure after the first (each PNG started its own Chromium: 3-6 s a figure).
 
-    python benchmarks/figure_export.py [--repeats 3] [--figures 6] [--baseline ../main]
+    python benchmarks/figure_export.py [--repeats 3] [--figures 6] [--baseline ../main] [--only "references --roi"]
 
 Prints JSON lines. Results: docs/benchmarks.md.
 """
@@ -85,9 +87,12 @@ def commands(folder: Path) -> dict:
                                   "--out", str(folder / "rank")], folder / "rank")}
 
 
-def on_the_command_line(folder: Path, checkouts: dict, repeats: int):
-    """Yields a result per command and checkout."""
+def on_the_command_line(folder: Path, checkouts: dict, repeats: int, only: str | None, first_png_s: float):
+    """Yields a result per command and checkout. `after_first_s`: the seconds a figure costs after the first,
+    the first's cost taken as this process's first PNG (`first_png_s`, Chromium's start included)."""
     for name, (words, out) in commands(folder).items():
+        if only and name != only:
+            continue
         times = {(label, figures): [] for label in checkouts for figures in (True, False)}
         pngs = 0
         for _ in range(repeats):
@@ -100,7 +105,9 @@ def on_the_command_line(folder: Path, checkouts: dict, repeats: int):
             yield {"command": name, "checkout": label, "pngs": pngs, "with_figures_s": round(with_, 2),
                    "without_s": round(without, 2), "ratio": round(with_ / without, 2),
                    "per_figure_s": round((with_ - without) / max(pngs, 1), 3),
-                   "runs": {("with" if f else "without"): [round(s, 2) for s in times[label, f]] for f in (True, False)}}
+                   "after_first_s": round((with_ - without - first_png_s) / max(pngs - 1, 1), 3),
+                   "runs": {("with" if f else "without"): [round(s, 2) for s in times[label, f]]
+                            for f in (True, False)}}
 
 
 def main():
@@ -108,13 +115,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="runs of each command, with and without figures")
     parser.add_argument("--figures", type=int, default=6, help="PNGs drawn in turn in this process")
     parser.add_argument("--baseline", type=Path, help="another checkout whose commands run alternated with these")
+    parser.add_argument("--only", choices=["references --roi", "rank --reference"], help="time this command only")
     args = parser.parse_args()
     checkouts = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     load = lambda: Path("/proc/loadavg").read_text().split()[:3]  # noqa: E731
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        print(json.dumps({"in_process": in_process(folder, args.figures), "load": load()}), flush=True)
-        for result in on_the_command_line(folder, checkouts, args.repeats):
+        drawn = in_process(folder, args.figures)
+        print(json.dumps({"in_process": drawn, "load": load()}), flush=True)
+        for result in on_the_command_line(folder, checkouts, args.repeats, args.only, drawn["first_s"]):
             print(json.dumps({**result, "load": load()}), flush=True)
 
 

@@ -165,15 +165,14 @@ class KeptBrowser:
             raise TimeoutError(f"kaleido's Chromium gave no answer in {timeout:g} s") from None
 
     async def _open(self, browser: str) -> None:
-        import kaleido
-
-        # the driver's own logger, created by its import (its logger class has levels that logging's lacks)
+        kaleido_class = _kaleido_reloading_less()
+        # the driver's own logger, created by kaleido's import (its logger class has levels that logging's lacks)
         pipe_log = logging.getLogger("choreographer.channels.pipe")
         if not any(isinstance(f, _ChromiumGoodbye) for f in pipe_log.filters):
             pipe_log.addFilter(_ChromiumGoodbye())
         # given by path, so that nothing in this process's environment changes; MathJax off: kaleido's page
         # would fetch it from a CDN on every render
-        opened = kaleido.Kaleido(path=str(browser), mathjax=False)
+        opened = kaleido_class(path=str(browser), mathjax=False)
         try:
             await opened.open()
         except BaseException:
@@ -202,6 +201,27 @@ class KeptBrowser:
             self._idle = None
         if opened is not None:
             await opened.close()
+
+
+def _kaleido_reloading_less():
+    """kaleido's browser, its tab reloaded after every RELOAD_EVERY-th figure rather than after each. kaleido
+    reloads after each (0.12-0.15 s, a third of a map's render); its plotly.js draws each figure in a div of
+    its own and purges it, so a figure drawn after others has the same pixels (tests/app/test_figures.py)."""
+    import kaleido
+
+    class KaleidoReloadingLess(kaleido.Kaleido):
+        RELOAD_EVERY = 50
+        renders = reloads = 0
+
+        async def _return_kaleido_tab(self, tab) -> None:  # kaleido 1.x: puts the tab back, reloaded
+            self.renders += 1
+            if self.renders % self.RELOAD_EVERY:
+                await self.tabs_ready.put(tab)
+            else:
+                self.reloads += 1
+                await super()._return_kaleido_tab(tab)
+
+    return KaleidoReloadingLess
 
 
 KEPT_BROWSER = KeptBrowser()

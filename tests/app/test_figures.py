@@ -129,21 +129,23 @@ def test_png_with_kaleido(scan, tmp_path):
 
 @pytest.mark.skipif(figures.browser_path() is None, reason="no Chromium on this machine for kaleido")
 def test_pngs_after_the_first_are_drawn_in_the_same_kept_browser_at_the_same_size(scan, tmp_path):
-    """Every PNG started its own Chromium (3-6 s a figure); now one is kept. A map drawn in it has the pixels of
-    kaleido's one-shot render (a browser of its own); a scatter (WebGL on the page, SVG in the PNG) its size and
-    dpi, and its clusters' colours."""
+    """Every PNG started its own Chromium (3-6 s a figure); now one is kept, its tab not reloaded between figures.
+    A map drawn in it after a scatter has the pixels of kaleido's one-shot render (a browser of its own); a
+    scatter (WebGL on the page, SVG in the PNG) its size and dpi, and its clusters' colours."""
     import kaleido
 
     from latentcore.figures.png import KEPT_BROWSER
 
     x, y, latent, bc, labels, grid = scan
     maps, grid, dims = spatial_maps(np.column_stack([latent, -latent]), x, y, grid=grid)
-    drawn = {"map": figures.latent_map_grid(maps, grid, dims, columns=2),
-             "scatter": figures.cluster_panels(x, y, latent, bc, labels, grid)}
+    drawn = {"scatter": figures.cluster_panels(x, y, latent, bc, labels, grid),
+             "map": figures.latent_map_grid(maps, grid, dims, columns=2)}
+    KEPT_BROWSER.close()  # a browser of this test's own: its first figures
     starts = KEPT_BROWSER.starts
     for name, fig in drawn.items():
         assert figures.write_png(fig, tmp_path / f"{name}.png", dpi=300) == "kaleido"
-    assert KEPT_BROWSER.starts <= starts + 1  # one browser for both (none new when one was kept already)
+    assert KEPT_BROWSER.starts == starts + 1  # one browser for both
+    assert (KEPT_BROWSER._kaleido.renders, KEPT_BROWSER._kaleido.reloads) == (2, 0)  # the map in the scatter's tab
     for name, fig in drawn.items():
         width, height = fig.layout.width or 900, fig.layout.height or 600
         with Image.open(tmp_path / f"{name}.png") as kept:
