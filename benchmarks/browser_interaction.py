@@ -354,7 +354,9 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, c
     first.get_by_role("button", name="Explore these latents").click()
     start = time.perf_counter()
     if side * side > int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000)):
-        first.get_by_text("in a worker process").wait_for()  # the big fit runs in the pool
+        # the big fit runs in the pool (its progress shown), unless the embedding cache had it (drawn at once)
+        first.wait_for_function(f"() => document.body.innerText.includes('in a worker process')"
+                                f" || ({PANEL_DRAWN})('umap_scatter')")
         time.sleep(3)
         recolour(out, "other_session_recolour_during_fit", second, "band contrast", "band contrast")
         out["fit_still_running"] = first.get_by_text("in a worker process").count() > 0

@@ -37,7 +37,9 @@ def test_a_job_runs_in_another_process_and_reports_progress(pool):
     assert wait_until(lambda: job.progress()[0] > 0), "no progress reported"
     fraction, message = job.progress()
     assert 0 < fraction < 1 and message.startswith("step ")
-    assert job.future.result(timeout=60) != os.getpid()
+    assert not job.wait(0.01)  # still running: the page's poll draws its progress
+    assert job.wait(60) and job.done()  # a poll waiting for it wakes when it ends
+    assert job.future.result(timeout=0) != os.getpid()
     assert pool.submit(sleep_steps, steps=6, seconds=0.3) is job  # same key: the same job, its result kept
 
 

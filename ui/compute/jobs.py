@@ -103,6 +103,10 @@ class Job:
     def done(self) -> bool:
         return self.future.done()
 
+    def wait(self, seconds: float) -> bool:
+        """Whether the job has ended, waiting for it up to `seconds`."""
+        return bool(concurrent.futures.wait([self.future], timeout=seconds).done)
+
     def cancel(self):
         if self.folder is None:
             return

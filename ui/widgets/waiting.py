@@ -38,10 +38,14 @@ def meanwhile(job: jobs.Job, note: str):
     watch(job)
 
 
-@st.fragment(run_every=0.5)
+POLL_S = 0.5
+WAKE_S = 0.3  # each poll waits this long for the job: one ending then reruns the page at once, not at the next poll
+
+
+@st.fragment(run_every=POLL_S)
 def watch(job: jobs.Job):
     """The job's progress, redrawn alone twice a second; the whole page reruns when it ends."""
-    if job.done():
+    if job.wait(WAKE_S):
         st.rerun(scope="app")
     fraction, message = job.progress()
     cols = st.columns([5, 1])
