@@ -7,7 +7,8 @@ per-row values aligned to the latents, built by `references.py` (band contrast, 
 components of the raw patterns, user files), or clusterings given as labels. Every statistic comes
 from a maintained package:
 
-- pearson, spearman, kendall (tau-b): `scipy.stats`;
+- pearson, spearman, kendall (tau-b): `scipy.stats` (spearman: `pearsonr` of `rankdata`'s ranks, as `spearmanr`
+  computes it, each reference ranked once for every dimension);
 - mutual_information: `sklearn.feature_selection.mutual_info_regression` (3 neighbours, seeded);
 - distance_correlation: `dcor.distance_correlation`;
 - hsic: `hyppo.independence.Hsic`, biased and normalised (the square root of the centred kernel
@@ -23,13 +24,17 @@ where band contrast rises follows it as much as one that rises with it.
 Rows where either input is NaN are dropped pair by pair and counted (`n_nan_dropped`). Kendall,
 mutual information, distance correlation and HSIC grow too fast with N (HSIC is O(N^2) in time
 and memory), so above `max_samples` valid rows they use a seeded random sample of that size
-(`n_sampled`, and the table's `attrs["notes"]`); the other metrics use every valid row.
+(`n_sampled`, and the table's `attrs["notes"]`); the other metrics use every valid row. The dimensions are scored
+in threads, one a core (numpy's sorts and arithmetic run outside the GIL).
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import hashlib
 import json
+import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -111,15 +116,18 @@ class SpatialTrend:
         self.coords = np.column_stack([x, y]).astype(np.float64)
         self.degree = degree
         self._basis_rows, self._basis = None, None
+        self._lock = threading.Lock()  # dimensions are scored in threads
 
     def residuals(self, values, rows=None) -> np.ndarray:
         """`values` (given for `rows`, a boolean mask; default all rows) minus their fitted trend."""
         rows = np.ones(len(self.coords), bool) if rows is None else np.asarray(rows, bool)
         digest = hashlib.sha1(np.packbits(rows).tobytes()).hexdigest()
-        if digest != self._basis_rows:
-            self._basis_rows, self._basis = digest, self._orthonormal_design(self.coords[rows])
+        with self._lock:
+            if digest != self._basis_rows:
+                self._basis_rows, self._basis = digest, self._orthonormal_design(self.coords[rows])
+            basis = self._basis
         values = np.asarray(values, np.float64)
-        return values - self._basis @ (self._basis.T @ values)
+        return values - basis @ (basis.T @ values)
 
     def _orthonormal_design(self, coords) -> np.ndarray:
         from sklearn.preprocessing import PolynomialFeatures
@@ -171,7 +179,7 @@ def _quiet(compute) -> float:
 def rank_dimensions(latents, references: dict | None = None, x=None, y=None, metrics=None,
                     labels: dict | None = None, sort_by: str | None = None, n_clusters: int = 3,
                     trend_degree: int = 2, random_state: int = 0,
-                    max_samples: int | None = DEFAULT_MAX_SAMPLES, dimensions=None) -> pd.DataFrame:
+                    max_samples: int | None = DEFAULT_MAX_SAMPLES, dimensions=None, progress=None) -> pd.DataFrame:
     """Score every latent dimension against every reference: one row per (dimension, reference).
 
     Parameters
@@ -203,6 +211,8 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
         uses every row.
     dimensions : sequence of int, default=None
         The latent columns to score (default all).
+    progress : callable, default=None
+        Called as `progress(done, total)` after each (dimension, reference) pair is scored.
 
     Returns
     -------
@@ -238,20 +248,27 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
     dims = check_dimensions(dimensions, latents.shape[1])
     clusters = DimensionClusters(latents, random_state)
     trend = SpatialTrend(x, y, trend_degree) if "partial_pearson" in metrics else None
-    rows = []
+    scores = []  # (what the row is, how to score it), in the table's order
     for name, reference in references.items():
         reference_labels = None
         if set(LABEL_METRICS) & set(metrics) and reference.ndim == 1:
             reference_labels = _cluster_reference(reference, n_clusters, random_state)
-        for dim in dims:
-            rows.append(_score_continuous(latents[:, dim], reference, reference_labels, x, y, metrics,
-                                          functools.partial(clusters, dim, n_clusters), trend, random_state,
-                                          max_samples)
-                        | {"dimension": dim, "reference": name, "kind": "map"})
+        shared = ReferenceRows(reference, x, y, metrics, trend)
+        scores += [({"dimension": dim, "reference": name, "kind": "map"},
+                    functools.partial(_score_continuous, latents[:, dim], shared, reference_labels, metrics,
+                                      functools.partial(clusters, dim, n_clusters), trend, random_state, max_samples))
+                   for dim in dims]
     for name, reference in labels.items():
-        for dim in dims:
-            rows.append(_score_labels(latents[:, dim], reference, metrics, functools.partial(clusters, dim))
-                        | {"dimension": dim, "reference": name, "kind": "labels"})
+        scores += [({"dimension": dim, "reference": name, "kind": "labels"},
+                    functools.partial(_score_labels, latents[:, dim], reference, metrics,
+                                      functools.partial(clusters, dim)))
+                   for dim in dims]
+    rows = []
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(len(os.sched_getaffinity(0)), len(scores)))) as threads:
+        for (named, _), row in zip(scores, threads.map(lambda item: item[1](), scores)):
+            rows.append(row | named)
+            if progress is not None:
+                progress(len(rows), len(scores))
     table = _sorted_table(rows, metrics, sort_by)
     table.attrs["parameters"] = {"metrics": list(metrics), "sort_by": sort_by, "n_clusters": n_clusters,
                                  "trend_degree": trend_degree, "random_state": random_state,
@@ -279,12 +296,35 @@ class DimensionClusters:
         return self.cache[(dim, k)]
 
 
-def _score_continuous(values, reference, reference_labels, x, y, metrics, dimension_clusters, trend,
+class ReferenceRows:
+    """A reference map over the rows a dimension is scored on, and what the metrics take of it there (its ranks,
+    its residuals after the spatial trend): made once for the rows where the reference and the coordinates are
+    finite, which every dimension without NaN shares, and again for a dimension whose NaN drop more rows."""
+
+    def __init__(self, reference, x, y, metrics, trend: SpatialTrend | None, valid=None):
+        if valid is None:
+            valid = np.isfinite(reference).reshape(len(reference), -1).all(axis=1)
+            if x is not None:
+                valid &= np.isfinite(x) & np.isfinite(y)
+        self.reference, self.metrics, self.trend, self.valid = reference, metrics, trend, valid
+        self.values = reference[valid]
+        one_column = self.values.ndim == 1 and len(self.values) >= 3
+        self.ranks = stats.rankdata(self.values) if one_column and "spearman" in metrics else None
+        self.residuals = (trend.residuals(self.values, valid) if one_column and "partial_pearson" in metrics
+                          else None)
+
+    def over(self, valid) -> ReferenceRows:
+        """This reference over the rows `valid` (within self.valid)."""
+        if np.array_equal(valid, self.valid):
+            return self
+        return ReferenceRows(self.reference, None, None, self.metrics, self.trend, valid)
+
+
+def _score_continuous(values, shared: ReferenceRows, reference_labels, metrics, dimension_clusters, trend,
                       random_state, max_samples) -> dict:
-    valid = np.isfinite(values) & np.isfinite(reference).reshape(len(reference), -1).all(axis=1)
-    if x is not None:
-        valid &= np.isfinite(x) & np.isfinite(y)
-    a, b = values[valid], reference[valid]
+    valid = shared.valid & np.isfinite(values)
+    reference = shared.over(valid)
+    a, b = values[valid], reference.values
     sample = seeded_sample(len(a), max_samples, random_state)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": len(sample)}
     enough = len(a) >= 3
@@ -295,8 +335,10 @@ def _score_continuous(values, reference, reference_labels, x, y, metrics, dimens
             row[metric] = mutual_information(a[sample], b[sample], random_state)
         elif metric in SAMPLED_METRICS:
             row[metric] = _METRIC_FUNCTIONS[metric](a[sample], b[sample])
+        elif metric == "spearman":
+            row[metric] = pearson(stats.rankdata(a), reference.ranks)
         elif metric == "partial_pearson":
-            row[metric] = partial_pearson(a, b, None, None, trend=trend, rows=valid)
+            row[metric] = pearson(trend.residuals(a, valid), reference.residuals)
         elif metric in LABEL_METRICS:
             row[metric] = _label_agreement(metric, dimension_clusters()[valid], reference_labels[valid])
         else:

@@ -9,6 +9,7 @@ patterns of SOURCE as references (`analysis.references.component_maps`).
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -53,6 +54,8 @@ def run_rank(args) -> int:
 
 
 def rank_file(args) -> int:
+    from tqdm import tqdm
+
     from ..analysis import rank
     from ..analysis.references import component_maps, read_reference_files
     from ..latents import read_latents
@@ -79,10 +82,14 @@ def rank_file(args) -> int:
         values, x, y = values[kept], x[kept], y[kept]
         references, labels = ({name: v[kept] for name, v in maps.items()} for maps in (references, labels))
         print(quality.describe(kept))
-    result = rank.rank_dimensions(values, references, x, y, metrics=args.metrics, labels=labels,
-                                  sort_by=args.sort_by, n_clusters=args.n_clusters,
-                                  trend_degree=args.trend_degree, random_state=args.seed,
-                                  max_samples=args.max_samples)
+    with tqdm(desc="rank", unit="pair", file=sys.stderr, disable=None) as bar:  # a bar on a terminal only
+        def scored(done: int, total: int):
+            bar.total = total
+            bar.update(done - bar.n)
+        result = rank.rank_dimensions(values, references, x, y, metrics=args.metrics, labels=labels,
+                                      sort_by=args.sort_by, n_clusters=args.n_clusters,
+                                      trend_degree=args.trend_degree, random_state=args.seed,
+                                      max_samples=args.max_samples, progress=scored)
     paths = rank.write_ranking(result, args.out, inputs, top=args.top, tag=args.tag,
                                latents=values, references=references, figures=args.figures, dpi=args.dpi,
                                quality=record)

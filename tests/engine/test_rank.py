@@ -92,6 +92,13 @@ def test_hsic_equals_centred_kernel_alignment(scan, pca_latents):
     assert rank.hsic(a, np.random.default_rng(0).permutation(b)) < expected
 
 
+def test_progress_counts_each_dimension_and_reference_pair_as_it_is_scored(scan, pca_latents):
+    calls = []
+    rank.rank_dimensions(pca_latents[:, :4], {"bc": scan["bc"], "negated": -scan["bc"]}, labels={"grain": scan["grain"]},
+                         metrics=["pearson", "ari"], progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(done, 12) for done in range(1, 13)]  # 4 dimensions x (2 maps + 1 labels)
+
+
 def test_band_contrast_with_noise_ranks_first_among_random_dimensions(scan):
     rng = np.random.default_rng(7)
     bc = scan["bc"]

@@ -326,7 +326,11 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     given = {name: maps[name][rows] for name in references if name == LABELS_REFERENCE}
     xy = {"x": lat.x[rows], "y": lat.y[rows]} if lat.x is not None else {}
     progress(0.4, f"scoring {matrix.shape[1]} dimensions against {len(references)} references on {len(rows):,} rows")
-    return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), labels=given, **xy)
+
+    def scored(done: int, total: int):
+        progress(0.4 + 0.6 * done / total, f"{done:,} of {total:,} (dimension, reference) pairs scored on "
+                                           f"{len(rows):,} rows")
+    return rank_dimensions(matrix[rows], chosen, metrics=list(metrics), labels=given, progress=scored, **xy)
 
 
 # -- labels: the probe over every row (ui.widgets.labels) -------------------------------------------
