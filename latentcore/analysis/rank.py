@@ -71,10 +71,6 @@ def pearson(a, b) -> float:
     return _quiet(lambda: stats.pearsonr(a, b).statistic)
 
 
-def spearman(a, b) -> float:
-    return _quiet(lambda: stats.spearmanr(a, b).statistic)
-
-
 def kendall(a, b) -> float:
     return _quiet(lambda: stats.kendalltau(a, b).statistic)
 
@@ -141,14 +137,6 @@ class SpatialTrend:
 def remove_spatial_trend(values, x, y, degree: int = 2) -> np.ndarray:
     """Residuals of `values` after a least-squares polynomial of `degree` in (x, y)."""
     return SpatialTrend(x, y, degree).residuals(values)
-
-
-def partial_pearson(a, b, x, y, degree: int = 2, trend: SpatialTrend | None = None, rows=None) -> float:
-    """Pearson correlation of a and b after the same spatial trend model is removed from each
-    (`trend`/`rows`: a fitted SpatialTrend over all rows and the mask that a and b were taken from)."""
-    if trend is None:
-        trend, rows = SpatialTrend(x, y, degree), None
-    return pearson(trend.residuals(a, rows), trend.residuals(b, rows))
 
 
 def gmm_labels(values, n_clusters: int, random_state=0) -> np.ndarray:
@@ -256,7 +244,7 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
         shared = ReferenceRows(reference, x, y, metrics, trend)
         scores += [({"dimension": dim, "reference": name, "kind": "map"},
                     functools.partial(_score_continuous, latents[:, dim], shared, reference_labels, metrics,
-                                      functools.partial(clusters, dim, n_clusters), trend, random_state, max_samples))
+                                      functools.partial(clusters, dim, n_clusters), random_state, max_samples))
                    for dim in dims]
     for name, reference in labels.items():
         scores += [({"dimension": dim, "reference": name, "kind": "labels"},
@@ -320,8 +308,8 @@ class ReferenceRows:
         return ReferenceRows(self.reference, None, None, self.metrics, self.trend, valid)
 
 
-def _score_continuous(values, shared: ReferenceRows, reference_labels, metrics, dimension_clusters, trend,
-                      random_state, max_samples) -> dict:
+def _score_continuous(values, shared: ReferenceRows, reference_labels, metrics, dimension_clusters, random_state,
+                      max_samples) -> dict:
     valid = shared.valid & np.isfinite(values)
     reference = shared.over(valid)
     a, b = values[valid], reference.values
@@ -338,7 +326,7 @@ def _score_continuous(values, shared: ReferenceRows, reference_labels, metrics, 
         elif metric == "spearman":
             row[metric] = pearson(stats.rankdata(a), reference.ranks)
         elif metric == "partial_pearson":
-            row[metric] = pearson(trend.residuals(a, valid), reference.residuals)
+            row[metric] = pearson(shared.trend.residuals(a, valid), reference.residuals)
         elif metric in LABEL_METRICS:
             row[metric] = _label_agreement(metric, dimension_clusters()[valid], reference_labels[valid])
         else:
@@ -369,7 +357,7 @@ def _label_agreement(metric, predicted, truth) -> float:
     return float(score(truth[keep], predicted[keep]))
 
 
-_METRIC_FUNCTIONS = {"pearson": pearson, "spearman": spearman, "kendall": kendall,
+_METRIC_FUNCTIONS = {"pearson": pearson, "kendall": kendall,
                      "distance_correlation": distance_correlation, "hsic": hsic}
 
 
