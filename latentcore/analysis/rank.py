@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from ..arrays import unique
 from ..errors import InputError
@@ -252,7 +253,8 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
                                       functools.partial(clusters, dim)))
                    for dim in dims]
     rows = []
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(len(os.sched_getaffinity(0)), len(scores)))) as threads:
+    threads = concurrent.futures.ThreadPoolExecutor(max(1, min(len(os.sched_getaffinity(0)), len(scores))))
+    with threads, threadpool_limits(1):  # a core a dimension: BLAS threads within each only contend (5.1 -> 3.0 s)
         for (named, _), row in zip(scores, threads.map(lambda item: item[1](), scores)):
             rows.append(row | named)
             if progress is not None:
