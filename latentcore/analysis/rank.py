@@ -258,7 +258,7 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
         for (named, _), row in zip(scores, threads.map(lambda item: item[1](), scores)):
             rows.append(row | named)
             if progress is not None:
-                progress(len(rows), len(scores))
+                progress(len(rows), len(scores))  # may raise (a job cancelled): map's pending scores are dropped
     table = _sorted_table(rows, metrics, sort_by)
     table.attrs["parameters"] = {"metrics": list(metrics), "sort_by": sort_by, "n_clusters": n_clusters,
                                  "trend_degree": trend_degree, "random_state": random_state,

@@ -1,5 +1,7 @@
 """Ranking latent dimensions against reference maps (latentcore.analysis.rank and the `rank` command)."""
 import json
+import os
+import threading
 import warnings
 
 import dcor
@@ -94,9 +96,30 @@ def test_hsic_equals_centred_kernel_alignment(scan, pca_latents):
 
 def test_progress_counts_each_dimension_and_reference_pair_as_it_is_scored(scan, pca_latents):
     calls = []
-    rank.rank_dimensions(pca_latents[:, :4], {"bc": scan["bc"], "negated": -scan["bc"]}, labels={"grain": scan["grain"]},
-                         metrics=["pearson", "ari"], progress=lambda done, total: calls.append((done, total)))
+    rank.rank_dimensions(pca_latents[:, :4], {"bc": scan["bc"], "negated": -scan["bc"]},
+                         labels={"grain": scan["grain"]}, metrics=["pearson", "ari"],
+                         progress=lambda done, total: calls.append((done, total)))
     assert calls == [(done, 12) for done in range(1, 13)]  # 4 dimensions x (2 maps + 1 labels)
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel_at_first(done, total):
+        raise Cancelled
+    started, dropped = [], threading.Event()  # never set: dimensions after the first wait until their time is up
+    original = rank._score_continuous
+
+    def slowed(values, *args):
+        started.append(1)
+        if len(started) > 1:
+            dropped.wait(2.0)  # the first's progress cancels while these wait: nothing after them is started
+        return original(values, *args)
+    with pytest.raises(Cancelled), pytest.MonkeyPatch.context() as patch:  # a job cancelled: the rest is dropped
+        patch.setattr(rank, "_score_continuous", slowed)
+        patch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})  # two scoring threads
+        rank.rank_dimensions(pca_latents, {"bc": scan["bc"]}, dimensions=range(6), metrics=["pearson"],
+                             progress=cancel_at_first)
+    assert len(started) <= 3  # the first, and one more in each thread; not the 6
 
 
 def test_band_contrast_with_noise_ranks_first_among_random_dimensions(scan):
@@ -171,6 +194,7 @@ def test_pattern_components_streamed_from_a_reader_match_in_memory_pca(ebsd_h5, 
     assert np.allclose(streamed, in_memory, atol=1e-6 * np.abs(in_memory).max())
     assert sampled.shape == (2400, 3)
     assert abs(np.corrcoef(in_memory[:, 0], sampled[:, 0])[0, 1]) > 0.99  # fitted on a third of the scan
+
 
 def test_nmf_components_are_the_non_negative_least_squares_fit(scan):
     from scipy.optimize import nnls
