@@ -73,8 +73,8 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: s
     from latentcore.storage import hash_ahead
 
     band = job.bandcontrast
-    hash_ahead(job.latents, None if band is None or band.from_scan else band.path)  # the report's, meanwhile
-    progress(0.05, "reading the latents" + (" and band contrast" if job.bandcontrast is not None else ""))
+    hash_ahead(job.latents, None if band is None else band.path)  # the report's inputs (a scan map has no file)
+    progress(0.05, "reading the latents" + (" and band contrast" if band is not None else ""))
     inputs = load_cluster_inputs(job)
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows")
     result = cluster_inputs(job, inputs)
