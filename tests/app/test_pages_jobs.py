@@ -40,18 +40,19 @@ def wait_until(condition, timeout=120.0):
 
 
 def rerun_until(at: AppTest, condition, job=None, timeout=120.0) -> AppTest:
-    """Rerun the page until `condition(at)`; while `job` runs, wait for it first (a rerun takes a
-    core the niced worker needs)."""
+    """Rerun the page until `condition(at)`, which the action's own run may already meet (a cancel that lands
+    before that run ends is said in it, once); while `job` runs, wait for it first (a rerun takes a core the
+    niced worker needs)."""
     end = time.time() + timeout
-    while time.time() < end:
+    while not condition(at):
+        if time.time() > end:
+            raise AssertionError("the page did not get there in time: " + texts(at.get("progress")))
         if job is not None:
             wait_until(job.done, timeout=end - time.time())
+        time.sleep(0.3)
         at.run()
         assert not at.exception, at.exception
-        if condition(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError("the page did not get there in time: " + texts(at.get("progress")))
+    return at
 
 
 def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resumes(monkeypatch, not_here):
@@ -65,7 +66,7 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     assert not at.exception and not at.error, [e.value for e in at.error]
     job = at.session_state["extract_job"]
     assert job.folder is not None and not job.done()  # a pool job, not one run here
-    rerun_until(at, lambda at: at.get("progress"))  # drawn while the worker starts: the job cannot end first
+    rerun_until(at.run(), lambda at: at.get("progress"))  # drawn while the worker starts: the job cannot end first
     assert at.button(key="extract_run").disabled  # one extraction at a time per session
     assert "in a worker process" in at.get("progress")[0].proto.text
     # cancelled once the task has reported (loading the model, or its first rows): the cancel lands at its next
