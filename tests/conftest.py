@@ -146,13 +146,17 @@ def references_npz(tmp_path_factory) -> Path:
     return out / "references.npz"
 
 
+TEST_PROCESS_MAIN = sys.modules["__main__"]
+
+
 @pytest.fixture(autouse=True)
 def main_module_restored():
-    """Streamlit's AppTest runs a page as `__main__` and leaves it there: a process spawned later in this
-    process (Dask's nanny) would run that page again and fail to start."""
-    main = sys.modules["__main__"]
+    """Streamlit's AppTest runs a page as `__main__` and leaves it there, in a test or in a module's fixture:
+    every process spawned later in this process (a reader, a pool worker, Dask's nanny) would run that page
+    again first, seconds of CPU each, or fail to start. Each test starts and ends with the process's own."""
+    sys.modules["__main__"] = TEST_PROCESS_MAIN
     yield
-    sys.modules["__main__"] = main
+    sys.modules["__main__"] = TEST_PROCESS_MAIN
 
 
 @pytest.fixture(scope="module")
