@@ -4,7 +4,6 @@ import os
 import threading
 import warnings
 
-import dcor
 import h5py
 import numpy as np
 import pandas as pd
@@ -42,6 +41,8 @@ def pca_latents(scan):
 def test_metric_values_equal_the_reference_packages(scan, pca_latents):
     """Every value equals scipy / scikit-learn / dcor on the same rows: NaN rows dropped pairwise and
     the O(N^2) metrics on the documented seeded sample."""
+    import dcor  # here, not at collection: its import compiles numba code, about 6 s of CPU in every process
+
     latents = pca_latents[:, :3].copy()
     latents[[5, 17, 400], 1] = np.nan
     reference = scan["bc"].copy()
