@@ -120,6 +120,7 @@ def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(
     import numpy as np
 
     import latentcore.analysis.embedding.fit
+    import latentcore.analysis.embedding.study  # binds fit_embedding by name: imported here, never under the patch
     import ui.compute.jobs
 
     at = new_app("extract")
