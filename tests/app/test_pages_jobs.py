@@ -88,6 +88,23 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     assert not list(path.parent.glob("*.partial*"))
 
 
+def test_an_extraction_in_the_server_starts_no_reader_process(monkeypatch):
+    """The server runs app.py as `__main__`: a reader process it spawned would run the whole app again first. Small
+    data is read in the server's own thread, also where a command-line run would get several reader processes."""
+    import latentcore.data.parallel
+    import latentcore.extract
+
+    monkeypatch.setattr(latentcore.extract, "default_readers", lambda cores=None: 3)  # a machine of 4 cores
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("reader processes started by the server")
+    monkeypatch.setattr(latentcore.data.parallel, "_ReaderPool", refuse)
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert f"Wrote {latents_path_for(DEMO_SCAN, model='demo-vae').name}: all 2,400 rows" in texts(at.success)
+
+
 def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
     import ui.compute.jobs
     import ui.compute.latent_space

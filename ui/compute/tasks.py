@@ -199,16 +199,17 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
 
     progress(0.0, "loading the model")
     if isinstance(model, tuple):  # inline: the server's shared model, and the lock serialising its use
-        loaded, lock = model
+        (loaded, lock), readers = model, 1  # read here: a reader process spawned by the server, which runs
+        # app.py as `__main__`, would run the whole app first (and small data gains nothing from one)
     else:
-        loaded, lock = _model(model), contextlib.nullcontext()
+        loaded, lock, readers = _model(model), contextlib.nullcontext(), None
 
     def rows_done(done, total, message):
         progress(done / max(total, 1), f"{message}: {done:,} / {total:,} items")
 
     with lock:
         return extract_file(source, loaded, out_dir=out_dir, pool=pool, batch_size=int(batch_size), device=device,
-                            partitions=partitions, clobber=clobber, progress=rows_done)
+                            partitions=partitions, clobber=clobber, progress=rows_done, readers=readers)
 
 
 def train(config: dict, progress):
