@@ -23,11 +23,12 @@ def main_script_every_run():
 
 @pytest.fixture
 def private_folders(tmp_path, monkeypatch):
-    """A page test's own session folders and embedding cache (no result from an earlier test)."""
+    """A page test's own session folders (no result from an earlier test). Its UMAPs come from the test process's
+    embedding cache (tests/conftest.py), as the browser tests' servers share theirs: the demo's is fitted once per
+    process (it was fitted 61 times in tests/app), and a test of the fit itself gives itself an empty one."""
     import ui.session.state
 
     monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
 
 
 @pytest.fixture
