@@ -55,7 +55,7 @@ def test_the_grain_table_ranks_by_latent_spread_and_a_picked_grain_is_the_select
     assert f"Selected: grain {grain} ({len(pixels):,} pixels)." in texts(at.caption)
     run(at, "umap")  # the UMAP page's scatter and scan map show the grain's pixels
     np.testing.assert_array_equal(overlay_rows(point_panels(at)["overlay:umap"]), pixels)
-    assert "the grain table" in texts(at.caption) + texts(at.info)
+    assert "the grain picker" in texts(at.caption) + texts(at.info)
 
 
 def orix_load(data: bytes, tmp_path, name: str):

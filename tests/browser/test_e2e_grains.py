@@ -1,16 +1,16 @@
 """The grain table in a real headless Chromium against `streamlit run app.py`: on an uploaded H5OINA scan with
-orientations, the Latent maps page lists the grains; a row clicked in the table selects the grain's pixels (the page
+orientations, the Latent maps page lists the grains; a grain's id typed below the table selects its pixels (the page
 says which grain, the sidebar counts its pixels) and the UMAP page's scan map and scatter show exactly those pixels
 selected. Screenshots at 1600 x 1000 in tests/artifacts/ (git-ignored): `grains_1600x1000_table_and_picked_grain`,
 `grains_1600x1000_umap_shows_the_grain`."""
 from __future__ import annotations
 
+import numpy as np
+
 from latentcore.analysis.ebsd.grains import grain_table
 from latentcore.analysis.ebsd.scan_points import scan_points
 from steps import extract_with_the_demo_model, open_page, panel, panel_call, shoot, upload_data
 from streamlit_server import settle
-
-ROW_PX = 35  # the height of a row of Streamlit's tables (glide-data-grid), the header's too
 
 
 def sidebar_selected(page) -> int:
@@ -18,23 +18,26 @@ def sidebar_selected(page) -> int:
     return int(text.split("Selected points:", 1)[1].split()[0].replace(",", ""))
 
 
-def test_a_grain_clicked_in_the_table_is_the_selection_of_every_page_1600x1000(page, grains_h5oina):
+def test_a_grain_picked_by_its_id_is_the_selection_of_every_page_1600x1000(page, grains_h5oina):
     upload_data(page, grains_h5oina)
     extract_with_the_demo_model(page, grains_h5oina)
     page.set_viewport_size({"width": 1600, "height": 1000})
     open_page(page, "Latent maps", "Latent maps")
-    table = page.locator("[class*=st-key-maps_grains_table_] [data-testid=stDataFrame]").first
-    table.wait_for()
-    table.scroll_into_view_if_needed()
+    page.get_by_text("grains: edge neighbours misoriented").first.wait_for()
     assert sidebar_selected(page) == 0
-    box = table.bounding_box()
-    page.mouse.click(box["x"] + 12, box["y"] + ROW_PX + ROW_PX // 2)  # the first row's selection box
+    grains = grain_table(scan_points(grains_h5oina)).grain_of_row  # the latents' rows are the scan's
+    grain = int(np.bincount(grains[grains >= 0]).argmax())  # the largest
+    number = page.locator(".st-key-maps_grain input").first
+    number.scroll_into_view_if_needed()
+    number.fill(str(grain))
+    number.press("Enter")
+    settle(page)
+    page.locator(".st-key-maps_grain_select button").first.click()
     page.wait_for_function("() => /Selected: grain \\d+/.test(document.body.innerText)")
     settle(page)
-    said = page.get_by_text("Selected: grain").first.inner_text()  # "Selected: grain 2 (76 pixels)."
-    grain, pixels = int(said.split("grain ")[1].split()[0]), int(said.split("(")[1].split()[0].replace(",", ""))
-    grains = grain_table(scan_points(grains_h5oina)).grain_of_row  # the latents' rows are the scan's
-    assert pixels == int((grains == grain).sum()) > 1 and sidebar_selected(page) == pixels
+    pixels = int((grains == grain).sum())
+    assert page.get_by_text("Selected: grain").first.inner_text() == f"Selected: grain {grain} ({pixels:,} pixels)."
+    assert pixels > 1 and sidebar_selected(page) == pixels
     page.get_by_text("Selected: grain").first.scroll_into_view_if_needed()
     shoot(page, "grains_1600x1000_table_and_picked_grain")
 

@@ -1,8 +1,9 @@
 """The Latent maps page's grain table: the scan's grains from the latents' orientations (`scan_maps.grains`, as
 `python -m latentcore grains SCAN --latents LATENTS`), ranked by the spread of their latents (internally
 inhomogeneous grains first: deformation, sub-grains), with the label most of each grain has (the labels panel's;
-else the Clusters page's last clustering), downloadable as CSV. Picking a grain (a row of the table, or its id)
-makes its pixels the session's selection, so every linked panel of every page shows it.
+else the Clusters page's last clustering), downloadable as CSV. Picking a grain by its id makes its pixels the
+session's selection, so every linked panel of every page shows it (the table itself selects nothing: the point
+panels are the app's one selection mechanism, and this is a number, not a gesture).
 
     grains_panel(lat_stamp, lat, boundary_deg)     nothing where the latents hold no orientations
 """
@@ -20,7 +21,6 @@ from latentcore.analysis.labels.labelled import from_clustering
 from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS
 
 from ..compute import scan_maps
-from ..kept import digest
 from ..session import state
 from . import common
 
@@ -38,21 +38,16 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
     st.caption(f"{len(table):,} grains: edge neighbours misoriented by at most {boundary_deg:g}° (the boundary "
                "angle), over the whole scan; areas and diameters in the scan's unit. Ranked by the spread of their "
                "latents (the mean distance of a grain's latent vectors to their mean): internally inhomogeneous grains "
-               f"(deformation, sub-grains) first. {classes_said}Pick a row, or a grain's id below, to select its "
-               f"pixels on every page. GOS: grain orientation spread; {MEAN_NOTE}.")
+               f"(deformation, sub-grains) first. {classes_said}Enter a grain's id below to select its pixels on "
+               f"every page. GOS: grain orientation spread; {MEAN_NOTE}.")
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
-    chosen = state.selection()
-    # a new table widget whenever the selection changes: a row picked before never comes back as a new pick
-    event = st.dataframe(table, column_order=shown, hide_index=True, on_select="rerun",
-                         selection_mode="single-row", key=f"maps_grains_table_{digest(chosen)[:12]}")
-    if event.selection.rows:
-        _select(int(table[GRAIN].iloc[event.selection.rows[0]]), found["grain_of_row"])
+    st.dataframe(table, column_order=shown, hide_index=True, key="maps_grains_table")
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
     grain = cols[0].number_input("Grain", 0, max(len(table) - 1, 0), state.setting("maps_grain", 0,
                                  bounds=(0, max(len(table) - 1, 0))), key="maps_grain")
     if cols[1].button("Select its pixels", key="maps_grain_select"):
         _select(int(grain), found["grain_of_row"])
-    _said_selected(chosen, found["grain_of_row"], table, cols[2])
+    _said_selected(state.selection(), found["grain_of_row"], table, cols[2])
     stem = Path(str(lat.attrs.get("source") or lat.path)).stem
     target = state.results_dir("maps", lat_stamp[0]) / grains_names(stem)["table"]
     st.download_button(f"Grain table (CSV, {len(table):,} grains)", lambda: write_csv(target, table).read_bytes(),

@@ -18,7 +18,7 @@ from . import point_panel
 
 # the charts (and the query) a selection is made on: their key -> (page, panel), to say where a selection came from
 ORIGINS = {"maps_picker": ("Latent maps", "the click map"), "maps_labels_map": ("Latent maps", "the labels map"),
-           "maps_grains": ("Latent maps", "the grain table"),
+           "maps_grains": ("Latent maps", "the grain picker"),
            "clusters_map": ("Clusters", "the scan map"), "clusters_scatter": ("Clusters", "the scatter"),
            "umap_scatter": ("UMAP", "the embedding"), "umap_map": ("UMAP", "the scan map"),
            "umap_query": ("UMAP", "the nearest-neighbours query"),
