@@ -2,8 +2,8 @@
 `python -m latentcore grains SCAN --latents LATENTS`), ranked by the spread of their latents (internally
 inhomogeneous grains first: deformation, sub-grains), with the label most of each grain has (the labels panel's;
 else the Clusters page's last clustering), downloadable as CSV. Picking a grain by its id makes its pixels the
-session's selection, so every linked panel of every page shows it (the table itself selects nothing: the point
-panels are the app's one selection mechanism, and this is a number, not a gesture).
+session's selection, so every linked panel of every page shows it (the table's rows select nothing: points are
+selected on the point panels, a grain by its id).
 
     grains_panel(lat_stamp, lat, boundary_deg)     nothing where the latents hold no orientations
 """
@@ -41,7 +41,7 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
                f"(deformation, sub-grains) first. {classes_said}Enter a grain's id below to select its pixels on "
                f"every page. GOS: grain orientation spread; {MEAN_NOTE}.")
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
-    st.dataframe(table, column_order=shown, hide_index=True, key="maps_grains_table")
+    st.dataframe(table, column_order=shown, hide_index=True)
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
     grain = cols[0].number_input("Grain", 0, max(len(table) - 1, 0), state.setting("maps_grain", 0,
                                  bounds=(0, max(len(table) - 1, 0))), key="maps_grain")
