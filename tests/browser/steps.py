@@ -68,12 +68,32 @@ def choose(page, label: str, option: str, tries: int = 3):
 
 
 def press(page, label: str, thumb: int, key: str, times: int):
-    """Move thumb `thumb` of the range slider labelled `label` by `times` grid steps with the keyboard."""
-    handle = page.locator("[data-testid=stSlider]", has_text=label).get_by_role("slider").nth(thumb)
-    handle.focus()
+    """Move thumb `thumb` of the range slider labelled `label` by `times` grid steps with the keyboard, one step at a
+    time: each step is seen on the thumb's value before the next key, and a key that moved nothing (the slider
+    redrawn by a rerun under it, on a loaded machine) is pressed again. Then the app has stopped running."""
+    slider = page.locator("[data-testid=stSlider]", has_text=label).first
+    handle = slider.get_by_role("slider").nth(thumb)
+    shown = slider.locator("[data-testid=stSliderThumbValue]").nth(thumb)
     for _ in range(times):
-        handle.press(key)
+        before = shown.inner_text()
+        for _ in range(3):
+            handle.press(key)
+            if _moved(shown, before):
+                break
+        else:
+            raise AssertionError(f"{label}: {key} pressed three times did not move thumb {thumb} from {before}")
     settle(page)
+
+
+def _moved(shown, before: str, seconds: float = 5.0) -> bool:
+    """Whether the thumb's value leaves `before` within `seconds` (the locator found again each time: a rerun may
+    have drawn a new slider)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if shown.inner_text() != before:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def slider_values(page, label: str) -> list[str]:

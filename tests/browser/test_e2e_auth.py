@@ -29,8 +29,9 @@ import warnings
 
 import numpy as np
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from steps import ARTIFACTS, open_page, panel, press, shoot, umap_box, workspace_of
+from steps import ARTIFACTS, open_page, panel, press, shoot, slider_values, umap_box, workspace_of
 from streamlit_server import NAV_LINKS, free_port, serve, settle, worker_cache
 
 
@@ -198,6 +199,17 @@ def demo_box_selection(tab) -> str:
     return selected_heading(tab)
 
 
+def roi_said(tab, text: str):
+    """Wait for the ROI banner saying `text`; failing, say what the page's banners and ROI sliders show."""
+    try:
+        tab.get_by_text(text).first.wait_for(timeout=60_000)
+    except PlaywrightTimeout:
+        shoot(tab, "auth_roi_failed")
+        raise AssertionError(f"no {text!r}: the page says {tab.locator('[data-testid=stAlert]').all_inner_texts()}, "
+                             f"its ROI sliders {slider_values(tab, 'ROI x range')} {slider_values(tab, 'ROI y range')}"
+                             ) from None
+
+
 def selected_heading(tab) -> str:
     return tab.locator("h3", has_text="Selected:").first.inner_text()
 
@@ -298,7 +310,7 @@ def test_with_a_provider_that_does_not_verify_e_mail_a_read_only_link_works(serv
     open_page(alice, "Latent maps", "Latent maps")
     press(alice, "ROI x range", 0, "ArrowRight", 7)
     banner = "ROI: x 10.5–88.5 µm, y 0–58.5 µm (2,120 of 2,400 pixels) — set on Latent maps"
-    alice.get_by_text(banner).wait_for(timeout=60_000)
+    roi_said(alice, banner)
 
     sidebar = alice.locator("[data-testid=stSidebar]")
     sidebar.get_by_text(f"Your id here: default:{ALICE}").wait_for()
@@ -326,13 +338,13 @@ def test_with_a_provider_that_does_not_verify_e_mail_a_read_only_link_works(serv
     bob.wait_for_function("h => [...document.querySelectorAll('h3')].some(e => e.innerText.startsWith('Selected:')"
                           " && e.innerText !== h)", arg=heading, timeout=30_000)
     open_page(bob, "Latent maps", "Latent maps")
-    bob.get_by_text(banner).wait_for(timeout=60_000)  # ...and her ROI
+    roi_said(bob, banner)  # ...and her ROI
     press(bob, "ROI y range", 1, "ArrowLeft", 20)
-    bob.get_by_text("ROI: x 10.5–88.5 µm, y 0–28.5 µm").wait_for(timeout=60_000)  # his view changed...
+    roi_said(bob, "ROI: x 10.5–88.5 µm, y 0–28.5 µm")  # his view changed...
     shoot(bob, "auth_8_read_only_by_id")
     assert {name: (folder / name).read_bytes() for name in saved} == saved  # ...the workspace did not
     assert workspace_of(bob) == folder.name
 
     alice.reload()
     alice.wait_for_selector("h1:has-text('Latent maps')")
-    alice.get_by_text(banner).wait_for(timeout=60_000)
+    roi_said(alice, banner)
