@@ -47,7 +47,7 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
                                  bounds=(0, max(len(table) - 1, 0))), key="maps_grain")
     if cols[1].button("Select its pixels", key="maps_grain_select"):
         _select(int(grain), found["grain_of_row"])
-    _said_selected(state.selection(), found["grain_of_row"], table, cols[2])
+    _said_selected(found["grain_of_row"], table, cols[2])
     stem = Path(str(lat.attrs.get("source") or lat.path)).stem
     target = state.results_dir("maps", lat_stamp[0]) / grains_names(stem)["table"]
     st.download_button(f"Grain table (CSV, {len(table):,} grains)", lambda: write_csv(target, table).read_bytes(),
@@ -78,7 +78,8 @@ def _select(grain: int, grain_of_row: np.ndarray):
         st.rerun()
 
 
-def _said_selected(chosen: np.ndarray, grain_of_row: np.ndarray, table, where):
+def _said_selected(grain_of_row: np.ndarray, table, where):
+    chosen = state.selection()
     if state.selection_origin() == ORIGIN and len(chosen):
         grain = int(grain_of_row[chosen[0]])
         points = int(table.loc[table[GRAIN] == grain, POINTS].iloc[0])
