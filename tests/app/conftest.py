@@ -24,11 +24,17 @@ def main_script_every_run():
 @pytest.fixture
 def private_folders(tmp_path, monkeypatch):
     """A page test's own session folders (no result from an earlier test). Its UMAPs come from the test process's
-    embedding cache (tests/conftest.py), as the browser tests' servers share theirs: the demo's is fitted once per
-    process (it was fitted 61 times in tests/app), and a test of the fit itself gives itself an empty one."""
+    embedding cache (tests/conftest.py), as the browser tests' servers share theirs, so the demo's is fitted once per
+    process; a test of a first fit takes `empty_embedding_cache`."""
     import ui.session.state
 
     monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
+
+
+@pytest.fixture
+def empty_embedding_cache(tmp_path, monkeypatch):
+    """An embedding cache of the test's own, empty: the page fits its first UMAP (or has none yet)."""
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
 
 
 @pytest.fixture

@@ -369,12 +369,12 @@ def test_clusters_smoothing_auto_k_curve_and_the_parameters_used_are_shown():
     assert "hdbscan fitted on all 2,400 rows with min_cluster_size 50, min_samples 10" in texts(at.caption)
 
 
-def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_then_on_it(monkeypatch, tmp_path):
+@pytest.mark.usefixtures("empty_embedding_cache")  # no UMAP of these latents yet
+def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_then_on_it():
     from sklearn.decomposition import PCA
 
     from latentcore.latents import read_latents
 
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))  # no UMAP of these latents yet
     at = go(extracted(new_app()), "clusters")
     at.radio(key="clusters_features").set_value("latent").run()
     scatter, points = point_panels(at)["clusters_scatter"]

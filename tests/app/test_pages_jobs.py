@@ -133,7 +133,8 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
     assert (best.groupby("reference")["rank"].max() == 4).all()
 
 
-def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(monkeypatch, tmp_path):
+@pytest.mark.usefixtures("empty_embedding_cache")  # a first fit: none cached
+def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(monkeypatch):
     import numpy as np
 
     import latentcore.analysis.embedding.fit
@@ -144,7 +145,6 @@ def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
     monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))  # a first fit: none cached
     fit = latentcore.analysis.embedding.fit.fit_embedding
 
     def pca_only(latents, method="umap", *args, **kwargs):
