@@ -199,8 +199,9 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
 
     progress(0.0, "loading the model")
     if isinstance(model, tuple):  # inline: the server's shared model, and the lock serialising its use
-        (loaded, lock), readers = model, 1  # read here: a reader process spawned by the server, which runs
-        # app.py as `__main__`, would run the whole app first (and small data gains nothing from one)
+        # read in this thread: a reader process spawned by the server (app.py is its `__main__`) would run the whole
+        # app first, and small data gains nothing from one
+        (loaded, lock), readers = model, 1
     else:
         loaded, lock, readers = _model(model), contextlib.nullcontext(), None
 
