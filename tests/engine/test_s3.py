@@ -10,7 +10,7 @@ from latentcore.outputs import latents_uri_for, s3_latents_exist, upload_latents
 from latentcore.storage import resolve_path, s3
 from latentcore.storage.s3 import S3Error, S3Settings
 from latentcore.storage.uri import join_uri, parse_s3_uri, s3_uri
-from s3_helpers import FAKE_KEY_ID, FAKE_SECRET, FlakyProxy
+from s3_helpers import FAKE_KEY_ID, FAKE_SECRET, FlakyProxy, isolated_aws_env
 
 MiB = 1 << 20
 
@@ -114,7 +114,8 @@ def test_missing_object_and_wrong_bucket_name_the_uri_and_the_problem(moto_s3, t
     assert not s3.exists(f"s3://{bucket}/nothing.h5", moto_s3.settings)
 
 
-def test_unreachable_endpoint_is_a_clear_error():
+def test_unreachable_endpoint_is_a_clear_error(monkeypatch):
+    isolated_aws_env(monkeypatch)  # credentials of its own: without them boto3 stops before connecting
     dead = S3Settings(endpoint_url="http://127.0.0.1:9", max_attempts=2, connect_timeout=1)
     with pytest.raises(S3Error, match=r"s3://bkt/x.h5: cannot reach the S3 endpoint http://127.0.0.1:9"):
         s3.head("s3://bkt/x.h5", dead)
