@@ -19,9 +19,13 @@ os.environ["LATENTCORE_S3_CACHE"] = str(_PRIVATE / "s3-cache")
 
 # numba's on-disk cache is not safe for two processes compiling the same functions at once (the
 # index of one can point at the other's machine code, and every later load crashes: seen with orix's
-# gufuncs on a new install). Each xdist worker keeps its own cache folder, kept between runs; the
-# app's own first fits take `latentcore.analysis.embedding.umap_numba.cache_lock`. Set before numba loads.
-os.environ["NUMBA_CACHE_DIR"] = str(Path(os.environ.get("NUMBA_CACHE_DIR") or Path.home() / ".cache" / "numba")
+# gufuncs on a new install). Each xdist worker keeps its own cache folder, kept between runs, inside the
+# virtualenv: numba files a function's cache under its source file's path, so a folder outside it would
+# gain a copy for every new virtualenv (one per `.ci/run`). Not read from the environment: the workers
+# inherit the controller's. The app's own first fits take
+# `latentcore.analysis.embedding.umap_numba.cache_lock`. Set before numba loads.
+_NUMBA_HOME = Path(sys.prefix) if os.access(sys.prefix, os.W_OK) else Path.home() / ".cache"
+os.environ["NUMBA_CACHE_DIR"] = str(_NUMBA_HOME / "numba-cache"
                                     / f"latent-explorer-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
 
 
