@@ -60,8 +60,8 @@ def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
         unit = display_units(lat.units)
         for col, name, values in ((cols[1], "x", lat.x), (cols[2], "y", lat.y)):
             low, high = float(np.nanmin(values)), float(np.nanmax(values))
-            col.number_input(f"{name} ({unit})", low, high, state.setting(f"{key}_query_{name}", low, bounds=(low, high)),
-                             key=f"{key}_query_{name}")
+            col.number_input(f"{name} ({unit})", low, high,
+                             state.setting(f"{key}_query_{name}", low, bounds=(low, high)), key=f"{key}_query_{name}")
     else:
         cols[1].number_input(f"Row (0 to {n_rows - 1:,})", 0, n_rows - 1,
                              state.setting(f"{key}_query_row", 0, bounds=(0, n_rows - 1)), key=f"{key}_query_row")
@@ -108,15 +108,18 @@ _POINTS = Kept(8)  # content digest of a panel's coordinates -> (Geometry, heade
 
 def scatter_points(x, y):
     """A scatter's rows as a point panel draws them (quantised once per coordinates)."""
-    binned = len(x) > point_panel.geometry.MAX_POINTS
-    return _POINTS.get(f"scatter{binned}" + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
+    return _POINTS.get("scatter" + _limits() + digest(x) + digest(y), lambda: point_panel.scatter_geometry(x, y))
 
 
 def map_points(grid, cells):
     """A scan map's rows on their grid cells, as a point panel draws them."""
-    binned = len(cells[0]) > point_panel.geometry.MAX_POINTS
-    return _POINTS.get(f"grid{grid}{binned}" + digest(cells[0]) + digest(cells[1]),
+    return _POINTS.get(f"grid{grid}" + _limits() + digest(cells[0]) + digest(cells[1]),
                        lambda: point_panel.grid_geometry(grid, cells))
+
+
+def _limits() -> str:
+    """The binning limits a panel's geometry was made under, part of its key (tests lower them)."""
+    return f"{point_panel.geometry.MAX_POINTS}/{point_panel.geometry.MAX_CELLS}"
 
 
 def _message(key: str, name: str):
