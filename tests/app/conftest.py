@@ -32,9 +32,22 @@ def private_folders(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def empty_embedding_cache(tmp_path, monkeypatch):
-    """An embedding cache of the test's own, empty: the page fits its first UMAP (or has none yet)."""
-    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+def empty_embedding_cache(tmp_path):
+    """An embedding cache of the test's own, empty: the page fits its first UMAP (or has none yet). The app's
+    worker pool starts afresh before and after, its workers reading the cache the test has (from the environment,
+    when they start)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "embedding-cache"))
+        new_app_pool()
+        yield
+    new_app_pool()
+
+
+def new_app_pool():
+    from ui.compute import dispatch
+
+    dispatch.app_pool().shutdown()
+    dispatch.app_pool.clear()
 
 
 @pytest.fixture
