@@ -155,6 +155,44 @@ def test_processes_writing_at_once_lose_nothing(folder):
     check_nothing_lost(folder, 3)
 
 
+def test_a_read_that_overlaps_the_first_write_is_read_again_whole(folder, monkeypatch):
+    """A workspace never written has no lock file, so a reader reads without the lock; the first writer makes the
+    file and writes state.json, then labels.npz. A read that saw the new state.json and no labels yet must not be
+    returned (its session's next save would drop those labels): the reader reads again, under the lock."""
+    base = workspace.read(folder)
+    reading, state_written, first_read_done = threading.Event(), threading.Event(), threading.Event()
+    load, load_labels, save_labels = workspace.load, workspace.load_labels, workspace.save_labels
+
+    def load_after_the_state_is_written(*args):  # the reader's: it found no lock file, then the writer began
+        reading.set()
+        state_written.wait(10)
+        return load(*args)
+
+    def load_labels_then_let_the_writer_go_on(*args):
+        try:
+            return load_labels(*args)
+        finally:
+            first_read_done.set()
+
+    def save_labels_after_the_read(*args):  # the writer's: state.json is written, labels.npz not yet
+        state_written.set()
+        first_read_done.wait(10)
+        save_labels(*args)
+
+    monkeypatch.setattr(workspace, "load", load_after_the_state_is_written)
+    monkeypatch.setattr(workspace, "load_labels", load_labels_then_let_the_writer_go_on)
+    monkeypatch.setattr(workspace, "save_labels", save_labels_after_the_read)
+    read = []
+    reader = threading.Thread(target=lambda: read.append(workspace.read(folder)))
+    reader.start()
+    reading.wait(10)
+    mine = edited(base, folder, labels=lab.with_label(base.labels, [7], "grain"))
+    writer = threading.Thread(target=workspace.sync, args=(folder, base, mine))
+    writer.start()
+    for thread in (reader, writer):
+        thread.join(30)
+    assert read[0].revision == 1 and read[0].labels.counts() == {"grain": 1}
+
 
 def test_a_reader_writes_nothing_not_even_the_lock_file(folder):
     stale = workspace.read(folder)

@@ -5,17 +5,19 @@ The id is 22 random URL-safe characters (128 bits, `secrets.token_urlsafe`): it 
 and only ids of exactly that form are looked up, so a URL cannot name a path. A restored file path
 is kept only when it lies inside the workspace's own folder or the built-in demo folder; anything
 else in a tampered `state.json` is dropped. The band contrast may also be the scan's own map
-(`scan:<map name>`): a name, not a path, kept when it is a plain map name (`bandcontrast_spec`). Workspaces not used for `LATENT_EXPLORER_WORKSPACE_DAYS`
-days (default 7) are deleted when a new one is made, and so are the scratch folders of read-only
-visitors (`scratch`: what they make while looking at a workspace shared read-only with them). Who
-may open a workspace is in its `access.json` (ui.session.access).
+(`scan:<map name>`): a name, not a path, kept when it is a plain map name (`bandcontrast_spec`).
+Workspaces not used for `LATENT_EXPLORER_WORKSPACE_DAYS` days (default 7) are deleted when a new one
+is made, and so are the scratch folders of read-only visitors (`scratch`: what they make while looking
+at a workspace shared read-only with them). Who may open a workspace is in its `access.json`
+(ui.session.access).
 
 Several sessions (browser tabs) may hold one workspace: a write saves one session's changes, never its
 whole copy. A session keeps the `Snapshot` it last read or wrote (its base); `sync` takes the
 workspace's lock (`workspace.lock`, fcntl.flock), reads the current files when another session wrote
 since (state.json's `revision` counts the writes), applies what changed from the base to the
 session's state on top (`merge`: per key, per model, per file, per setting, per labelled row; the
-selection whole) and writes the result under temporary names, then renames.
+selection whole) and writes the result under temporary names, then renames. Readers take the lock
+shared, once a first write has made its file (`consistent`).
 """
 from __future__ import annotations
 
@@ -145,17 +147,26 @@ def same_labels(one: LabelledRows, other: LabelledRows) -> bool:
 @contextlib.contextmanager
 def locked(workspace: Path, write: bool = True):
     """The workspace's lock: a writer holds it alone (threads of one server or several processes), readers
-    together. A reader never makes the lock file (a read-only visitor writes nothing): none, no writer yet."""
-    path = Path(workspace) / LOCK_FILE
-    if not write and not path.exists():
-        yield
-        return
-    with open(path, "a" if write else "r") as handle:
+    together (only once the lock file exists: `consistent`)."""
+    with open(Path(workspace) / LOCK_FILE, "a" if write else "r") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def consistent(workspace: Path, reading):
+    """`reading()` of the workspace's files, never a half-written set. A reader never makes the lock file (a
+    read-only visitor writes nothing): without one (never written) it reads unlocked, and again under the lock if
+    the file appeared meanwhile (a first write began, and may have been half done)."""
+    lock = Path(workspace) / LOCK_FILE
+    if not lock.exists():
+        value = reading()
+        if not lock.exists():
+            return value
+    with locked(workspace, write=False):
+        return reading()
 
 
 def revision(workspace: Path) -> int:
@@ -164,9 +175,8 @@ def revision(workspace: Path) -> int:
 
 
 def read(workspace: Path) -> Snapshot:
-    """The workspace's current state, read under its lock (no half-written set of files)."""
-    with locked(workspace, write=False):
-        return _read(Path(workspace))
+    """The workspace's current state (no half-written set of files)."""
+    return consistent(workspace, lambda: _read(Path(workspace)))
 
 
 def _read(workspace: Path) -> Snapshot:
@@ -226,16 +236,22 @@ def sync(workspace: Path, base: Snapshot, mine: Snapshot, write: bool = True) ->
     only when another session wrote since `base`) with this session's changes from `base` to `mine` (as
     `normalised` gives it); written, with the next revision, when `write` and it changes anything."""
     workspace = Path(workspace)
-    with locked(workspace, write=write):
-        theirs = base if revision(workspace) == base.revision else _read(workspace)
+
+    def current() -> Snapshot:
+        return base if revision(workspace) == base.revision else _read(workspace)
+
+    if not write:
+        theirs = consistent(workspace, current)
+        return merge(base, mine, theirs), theirs
+    with locked(workspace):
+        theirs = current()
         merged = merge(base, mine, theirs)
-        if write and not merged.same_as(theirs):
+        if not merged.same_as(theirs):
             merged.revision = theirs.revision + 1
             save(workspace, {**merged.record, "revision": merged.revision}, merged.selection)
             save_labels(workspace, merged.labels.rows, merged.labels.y, merged.labels.classes,
                         merged.labels.digest())
-        if write:
-            os.utime(workspace)  # last use, for the clean-up by age
+        os.utime(workspace)  # last use, for the clean-up by age
     return merged, theirs
 
 
