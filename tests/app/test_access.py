@@ -6,6 +6,8 @@ tests/browser/test_e2e_auth.py."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +50,27 @@ def test_owner_shares_read_only_or_read_write_and_nobody_else_opens(tmp_path):
     access.unshare(path, ALICE, BOB)
     assert access.role(path, BOB) is None
     assert json.loads((path / access.ACCESS_FILE).read_text()) == {"owner": ALICE, "shared": {}}
+
+
+def test_shares_made_at_once_are_all_kept(tmp_path, monkeypatch):
+    """Two tabs of the owner sharing at the same moment: each reads access.json, adds its user, writes it back."""
+    _, path = workspace.create(tmp_path)
+    access.claim(path, ALICE)
+    read = access.read
+
+    def slow_read(*args):  # every sharer reads before any writes, unless they take turns
+        record = read(*args)
+        time.sleep(0.05)
+        return record
+
+    monkeypatch.setattr(access, "read", slow_read)
+    users = [f"user{k}@example.org" for k in range(6)]
+    threads = [threading.Thread(target=access.share, args=(path, ALICE, user)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert read(path) == {"owner": ALICE, "shared": dict.fromkeys(users, access.READ)}
 
 
 def test_a_tampered_access_file_opens_to_nobody_but_its_owner(tmp_path):

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from latentcore.errors import InputError
 
+from .workspace import locked
+
 ACCESS_FILE = "access.json"
 VOUCHING_FILE = "email_providers.json"  # in the workspaces' root: the providers seen verifying an e-mail
 EMAIL = re.compile(r"[^@\s:]+@[^@\s:]+")
@@ -49,6 +51,7 @@ def read(workspace: Path) -> dict:
 
 
 def _write(workspace: Path, record: dict):
+    """Only under the workspace's lock (`locked`): two tabs sharing at once each change what the other wrote."""
     target = Path(workspace) / ACCESS_FILE
     tmp = target.with_name(ACCESS_FILE + ".partial")
     tmp.write_text(json.dumps(record, sort_keys=True, indent=1))
@@ -57,9 +60,9 @@ def _write(workspace: Path, record: dict):
 
 def claim(workspace: Path, user: str):
     """Make `user` the owner of a workspace that has none (a new one, or one made in single-user mode)."""
-    record = read(workspace)
-    if record["owner"] is None:
-        _write(workspace, {"owner": user, "shared": {}})
+    with locked(workspace):
+        if read(workspace)["owner"] is None:
+            _write(workspace, {"owner": user, "shared": {}})
 
 
 def role(workspace: Path, user: str | None) -> str | None:
@@ -78,21 +81,23 @@ def share(workspace: Path, owner: str, user: str, mode: str = READ):
     user = normalise_user(user)
     if mode not in MODES:
         raise ValueError(f"share mode {mode!r} is not one of {MODES}")
-    record = read(workspace)
-    if not owner or record["owner"] != owner:
-        raise PermissionError("only the workspace's owner shares it")
-    if not user or user == owner:
-        raise InputError("name another user to share with")
-    record["shared"][user] = mode
-    _write(workspace, record)
+    with locked(workspace):
+        record = read(workspace)
+        if not owner or record["owner"] != owner:
+            raise PermissionError("only the workspace's owner shares it")
+        if not user or user == owner:
+            raise InputError("name another user to share with")
+        record["shared"][user] = mode
+        _write(workspace, record)
 
 
 def unshare(workspace: Path, owner: str, user: str):
-    record = read(workspace)
-    if not owner or record["owner"] != owner:
-        raise PermissionError("only the workspace's owner shares it")
-    record["shared"].pop(normalise_user(user), None)
-    _write(workspace, record)
+    with locked(workspace):
+        record = read(workspace)
+        if not owner or record["owner"] != owner:
+            raise PermissionError("only the workspace's owner shares it")
+        record["shared"].pop(normalise_user(user), None)
+        _write(workspace, record)
 
 
 def share_target(name, providers, email_providers, owner: str | None = None) -> str:
