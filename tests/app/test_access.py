@@ -33,7 +33,9 @@ def test_owner_shares_read_only_or_read_write_and_nobody_else_opens(tmp_path):
     _, path = workspace.create(tmp_path)
     assert access.role(path, ALICE) is None and access.role(path, None) == access.OWNER  # None: single-user
     access.claim(path, ALICE)
-    access.claim(path, BOB)  # an owned workspace is not claimed again
+    (path / workspace.LOCK_FILE).unlink()
+    access.claim(path, BOB)  # an owned workspace is not claimed again, and its visitor writes nothing
+    assert not (path / workspace.LOCK_FILE).exists()
     assert access.role(path, ALICE) == access.OWNER and access.role(path, BOB) is None
     access.share(path, ALICE, " Bob@Example.org ")  # e-mails compare in lower case; read-only by default
     assert access.role(path, BOB) == access.READ

@@ -60,6 +60,8 @@ def _write(workspace: Path, record: dict):
 
 def claim(workspace: Path, user: str):
     """Make `user` the owner of a workspace that has none (a new one, or one made in single-user mode)."""
+    if read(workspace)["owner"] is not None:
+        return  # every signed-in opener claims: an owned workspace's visitor writes nothing, not even the lock
     with locked(workspace):
         if read(workspace)["owner"] is None:
             _write(workspace, {"owner": user, "shared": {}})
