@@ -54,25 +54,43 @@ def test_owner_shares_read_only_or_read_write_and_nobody_else_opens(tmp_path):
     assert json.loads((path / access.ACCESS_FILE).read_text()) == {"owner": ALICE, "shared": {}}
 
 
-def test_shares_made_at_once_are_all_kept(tmp_path, monkeypatch):
-    """Two tabs of the owner sharing at the same moment: each reads access.json, adds its user, writes it back."""
-    _, path = workspace.create(tmp_path)
-    access.claim(path, ALICE)
-    read = access.read
+def slowed(monkeypatch, name: str):
+    """access.`name` (a read) made slow: threads that read, change and write back all read before any writes,
+    unless they take turns."""
+    read = getattr(access, name)
 
-    def slow_read(*args):  # every sharer reads before any writes, unless they take turns
-        record = read(*args)
+    def slow_read(*args):
+        value = read(*args)
         time.sleep(0.05)
-        return record
+        return value
+    monkeypatch.setattr(access, name, slow_read)
+    return read
 
-    monkeypatch.setattr(access, "read", slow_read)
-    users = [f"user{k}@example.org" for k in range(6)]
-    threads = [threading.Thread(target=access.share, args=(path, ALICE, user)) for user in users]
+
+def at_once(target, argument_lists):
+    threads = [threading.Thread(target=target, args=args) for args in argument_lists]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+def test_shares_made_at_once_are_all_kept(tmp_path, monkeypatch):
+    """Two tabs of the owner sharing at the same moment: each reads access.json, adds its user, writes it back."""
+    _, path = workspace.create(tmp_path)
+    access.claim(path, ALICE)
+    read = slowed(monkeypatch, "read")
+    users = [f"user{k}@example.org" for k in range(6)]
+    at_once(access.share, [(path, ALICE, user) for user in users])
     assert read(path) == {"owner": ALICE, "shared": dict.fromkeys(users, access.READ)}
+
+
+def test_providers_noted_at_once_are_all_kept(tmp_path, monkeypatch):
+    read = slowed(monkeypatch, "vouching_providers")
+    providers = [f"lab{k}" for k in range(6)]
+    at_once(access.note_sign_in, [(tmp_path, {"email": BOB, "email_verified": True, "sub": "b", "provider": provider})
+                                  for provider in providers])
+    assert read(tmp_path) == set(providers)
 
 
 def test_a_tampered_access_file_opens_to_nobody_but_its_owner(tmp_path):

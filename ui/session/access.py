@@ -136,11 +136,11 @@ def note_sign_in(root: Path, claims, verified_email_providers=()):
     provider = str(claims.get("provider") or "default")
     if provider in vouching_providers(root) or not EMAIL.fullmatch(user_id(claims, verified_email_providers) or ""):
         return
-    target = Path(root) / VOUCHING_FILE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f"{VOUCHING_FILE}.{os.getpid()}.partial")
-    tmp.write_text(json.dumps(sorted(vouching_providers(root) | {provider})))
-    os.replace(tmp, target)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    with locked(root):  # two sign-ins at once each add theirs to what the other wrote
+        target, tmp = Path(root) / VOUCHING_FILE, Path(root) / f"{VOUCHING_FILE}.partial"
+        tmp.write_text(json.dumps(sorted(vouching_providers(root) | {provider})))
+        os.replace(tmp, target)
 
 
 def vouching_providers(root: Path) -> set[str]:
