@@ -19,6 +19,7 @@ Plain files and strings: no Streamlit here (ui.session.state reads the session a
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -51,7 +52,7 @@ def read(workspace: Path) -> dict:
 
 
 def _write(workspace: Path, record: dict):
-    """Only under the workspace's lock (`locked`): two tabs sharing at once each change what the other wrote."""
+    """Only under the workspace's lock (`locked`)."""
     target = Path(workspace) / ACCESS_FILE
     tmp = target.with_name(ACCESS_FILE + ".partial")
     tmp.write_text(json.dumps(record, sort_keys=True, indent=1))
@@ -83,22 +84,26 @@ def share(workspace: Path, owner: str, user: str, mode: str = READ):
     user = normalise_user(user)
     if mode not in MODES:
         raise ValueError(f"share mode {mode!r} is not one of {MODES}")
-    with locked(workspace):
-        record = read(workspace)
-        if not owner or record["owner"] != owner:
-            raise PermissionError("only the workspace's owner shares it")
+    with _changed_by(owner, workspace) as shared:
         if not user or user == owner:
             raise InputError("name another user to share with")
-        record["shared"][user] = mode
-        _write(workspace, record)
+        shared[user] = mode
 
 
 def unshare(workspace: Path, owner: str, user: str):
+    with _changed_by(owner, workspace) as shared:
+        shared.pop(normalise_user(user), None)
+
+
+@contextlib.contextmanager
+def _changed_by(owner: str, workspace: Path):
+    """The workspace's sharing ({USER: mode}), changed by its owner alone and written back, under the workspace's
+    lock: two tabs sharing at once each change what the other wrote."""
     with locked(workspace):
         record = read(workspace)
         if not owner or record["owner"] != owner:
             raise PermissionError("only the workspace's owner shares it")
-        record["shared"].pop(normalise_user(user), None)
+        yield record["shared"]
         _write(workspace, record)
 
 
