@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from streamlit_server import NAV_LINKS, settle
 
@@ -78,22 +78,14 @@ def press(page, label: str, thumb: int, key: str, times: int):
         before = shown.inner_text()
         for _ in range(3):
             handle.press(key)
-            if _moved(shown, before):
+            try:
+                expect(shown).not_to_have_text(before, timeout=5_000)  # found again each time: a rerun may redraw it
                 break
+            except AssertionError:
+                pass
         else:
             raise AssertionError(f"{label}: {key} pressed three times did not move thumb {thumb} from {before}")
     settle(page)
-
-
-def _moved(shown, before: str, seconds: float = 5.0) -> bool:
-    """Whether the thumb's value leaves `before` within `seconds` (the locator found again each time: a rerun may
-    have drawn a new slider)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if shown.inner_text() != before:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def slider_values(page, label: str) -> list[str]:
