@@ -9,9 +9,10 @@ study starts `source, row, x_um, y_um` (`identity_table`; `x_um`, `y_um` NaN for
   (`batch.describe_members` reads the members as Dask tasks, for `assemble`);
 - `write_study(study, folder, root=None) -> Path`: `NAME.study.json`, written atomically; member paths relative to
   the file's folder, each inside `root` (default: that folder), so that `read_study` takes it back;
-- `read_study(path, root=None, settings=None, verify=True) -> Study`: the file checked (JSON, format version, every
-  member path inside `root`, default the study file's folder: the app passes its workspace), and with `verify` each
-  member's SHA-256 compared with the recorded one (a changed member is named, never silently mixed).
+- `read_study(path, root=None, settings=None, verify=True) -> Study`: the file checked (JSON without NaN or
+  Infinity, format version, every member path inside `root`, default the study file's folder: the app passes its
+  workspace; its rows the sum of its members'), and with `verify` each member opened and checked against its record:
+  the SHA-256, the rows, the dimension and the model (a changed member is named, never silently mixed).
 
 A `Study` is a plain value (it travels to Dask workers): `rows`, `offsets`, `locate(rows)` and `global_rows(member,
 rows)` (the identity both ways), `identity_table()`, `stacked()` (every row, one (N, D) float32 array: one copy of
@@ -52,6 +53,7 @@ FORMAT = "latent-explorer-study"
 FORMAT_VERSION = 1
 MAX_STUDY_BYTES = 32 << 20  # a study file of 100,000 members is about 20 MB; larger is not one of ours
 MAX_ROWS = 1 << 40
+MAX_DIM = 1 << 20  # no encoder's latent vector is longer: a larger 'dim' was edited in
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
 REMAKE = "make the study again (python -m latentcore study ...)"
 
@@ -134,8 +136,9 @@ class Study:
         return rows + self.offsets[index]
 
     def latents(self, member: int | str, settings=None, verify: bool = True) -> Latents:
-        """The member's latents file (memory-mapped rows, x/y, grid, point maps), its SHA-256 checked."""
-        return open_member(self.member(member), self.dim, settings, verify)
+        """The member's latents file (memory-mapped rows, x/y, grid, point maps), checked against its record (the
+        SHA-256 with `verify`; the rows, dimension and model always)."""
+        return open_member(self.member(member), self, settings, verify)
 
     def stacked(self, settings=None) -> np.ndarray:
         """Every row of the study, (N, D) float32, in member order: each member's partitions copied once into one
@@ -294,8 +297,9 @@ def describe_member(location: str, settings=None) -> tuple[Member, dict | None, 
     return member, model_record(latents.attrs), latents.dim
 
 
-def open_member(member: Member, dim: int, settings=None, verify: bool = True) -> Latents:
-    """A member's latents, checked to be the file the study recorded (its SHA-256; else one line naming it)."""
+def open_member(member: Member, study: Study, settings=None, verify: bool = True) -> Latents:
+    """A member's latents, checked to be the file `study` recorded (its SHA-256 with `verify`; its rows, dimension
+    and model: a study file whose record was edited is refused, not believed), else one line naming it."""
     path = local_member_path(member, settings)
     if verify:
         found = sha256_once(path)
@@ -305,9 +309,12 @@ def open_member(member: Member, dim: int, settings=None, verify: bool = True) ->
                              member.location)
     latents = read_latents(path)
     rows = sum(len(array) for array in latents.partitions.values())
-    if rows != member.rows or latents.dim != dim:
+    if rows != member.rows or latents.dim != study.dim:
         raise InputError(f"member {member.name} holds {rows} rows of {latents.dim} dimensions, the study recorded "
-                         f"{member.rows} of {dim}: {REMAKE}", member.location)
+                         f"{member.rows} of {study.dim}: {REMAKE}", member.location)
+    if model_record(latents.attrs) != study.model:
+        raise InputError(f"member {member.name} was made by {_model_words(model_record(latents.attrs))}, the study "
+                         f"records {_model_words(study.model)}: {REMAKE}", member.location)
     return latents
 
 
@@ -459,6 +466,12 @@ def read_study(path, root=None, settings=None, verify: bool = True) -> Study:
                                   and all(isinstance(model.get(k), str) for k in ("name", "sha256"))):
         raise InputError(f"not a study file: 'model' is not a model record; {REMAKE}", path)
     study = Study(check_name(name), model, _field(document, "dim", int, path), tuple(members))
+    if not 0 < study.dim <= MAX_DIM:
+        raise InputError(f"not a study file: 'dim' is {_short(study.dim)}, not a latent dimension; {REMAKE}", path)
+    recorded = _field(document, "rows", int, path)
+    if recorded != study.rows:
+        raise InputError(f"not a study file: 'rows' is {_short(recorded)}, its members hold {study.rows:,}; {REMAKE}",
+                         path)
     assemble(study.name, [(m, study.model, study.dim) for m in members])  # no source twice, one unit
     for member in members:
         local_member_path(member, settings)
@@ -477,8 +490,8 @@ def _read_document(path: Path) -> dict:
         raise InputError(f"is {size:,} bytes, more than a study file holds ({MAX_STUDY_BYTES:,}): give a "
                          "NAME.study.json the study command wrote", path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_a_number)
+    except ValueError as exc:  # not UTF-8, not JSON, or NaN / Infinity, which JSON does not have
         raise InputError(f"not a study file (not JSON: {exc}): {REMAKE}", path) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InputError(f"not a study file (no \"format\": \"{FORMAT}\"): {REMAKE}", path)
@@ -487,6 +500,16 @@ def _read_document(path: Path) -> dict:
         raise InputError(f"study file format version {version!r}, this version reads {FORMAT_VERSION}: update "
                          f"Latent Explorer or {REMAKE}", path)
     return document
+
+
+def _not_a_number(constant: str):
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+def _short(number: int) -> str:
+    """A recorded number as a line shows it: a 400-digit one by its length."""
+    text = str(number)
+    return text if len(text) <= 20 else f"a number of {len(text)} digits"
 
 
 _KINDS = {str: "text", int: "a whole number", list: "a list", bool: "true or false"}

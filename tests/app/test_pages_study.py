@@ -161,3 +161,48 @@ def test_a_source_without_coordinates_has_no_map_and_the_page_says_so():
     panels = point_panels(at)
     assert len(panels["umap_scatter"][1]["qx"]) == 434 and "umap_map_c" not in panels and "umap_map_q" in panels
     assert "1 of 3 sources have no coordinates (c): their maps are absent" in texts(at.caption)
+
+
+@pytest.mark.parametrize("change", ["deleted", "overwritten", "model record edited"])
+def test_a_study_whose_member_changed_is_named_in_one_line_on_every_page_and_made_again_on_the_data_page(change):
+    """Issue 53: a member gone or rewritten after the study was made, or the study's record edited, is one line on
+    every page, naming the member and the page's way out, with no traceback and no server path; making the study
+    again under its name on the Data page is that way out."""
+    import json
+    import shutil
+
+    from app import PAGES
+
+    at, folder, paths = study_session(("p", "q"))
+    study_file = folder / "study.study.json"
+    if change == "deleted":
+        paths["q"].unlink()
+        line = "q__pca_latents.h5: member q is missing: restore the file, or make the study again on the Data page " \
+               "without it"
+    elif change == "overwritten":  # another scan's latents under q's name: same model, same dimension
+        shutil.copy(scan_latents(folder / "elsewhere", ("q",), shape=(10, 16))["q"], paths["q"])
+        line = "q__pca_latents.h5: member q changed since the study was made (its SHA-256 is "
+    else:
+        document = json.loads(study_file.read_text())
+        document["model"]["sha256"] = "0" * 64
+        study_file.write_text(json.dumps(document))
+        line = f"p__pca_latents.h5: member p was made by model pca (SHA-256 {'e' * 12}), the study records model " \
+               f"pca (SHA-256 {'0' * 12}): make the study again on the Data page"
+    for page, _, _ in PAGES:
+        at.switch_page(page)
+        at.run()
+        shown = [e.value for e in at.error]
+        if page == "pages/train.py":  # it trains on data files and never opens the latents
+            assert not at.exception and not shown
+            continue
+        assert not at.exception and len(shown) == 1 and shown[0].startswith(line), (page, at.exception, shown)
+        assert shown[0].endswith("make the study again on the Data page" + " without it" * (change == "deleted"))
+        assert str(folder.parent) not in texts(at.markdown) + texts(at.caption) + shown[0], page
+
+    run(at, "data", errors_ok=True)
+    q_rows = {"deleted": 0, "overwritten": 160, "model record edited": 192}[change]
+    make_study(at, ["p · pca · 192 rows"] + [f"q · pca · {q_rows} rows"] * bool(q_rows), "study")  # its old name
+    assert "Study study.study.json saved" in texts(at.success)
+    run(at.button(key="data_study_explore").click())
+    go(at, "umap")
+    assert len(point_panels(at)["umap_scatter"][1]["qx"]) == 192 + q_rows

@@ -221,6 +221,17 @@ def test_a_member_missing_or_changed_is_named(members, study_file):
     assert read_study(study_file).names == ["a", "b"]
 
 
+def test_a_study_whose_model_record_was_edited_is_refused_and_no_report_records_it(members, study_file, capsys):
+    document = json.loads(study_file.read_text())
+    document["model"]["sha256"] = "e" * 64  # a forged hash: the members were made by another model
+    study_file.write_text(json.dumps(document))
+    needle = f"member a was made by model demo-vae (SHA-256 {'d' * 12}), the study records model demo-vae (SHA-256 "
+    read_refused(study_file, needle + "e" * 12 + "): make the study again")
+    out = study_file.parent / "clusters"
+    refused(["cluster", study_file, "--method", "kmeans", "--k", "3", "--out", out], capsys, needle)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("case, needle", [
     ("not json", "not a study file (not JSON: "),
     ("not ours", 'not a study file (no "format": "latent-explorer-study")'),
@@ -230,6 +241,13 @@ def test_a_member_missing_or_changed_is_named(members, study_file):
     ("name not its file", "member 'passwd' is not a study's record (its name, SHA-256 or rows)"),
     ("no members", "the study has no members"),
     ("rows not a number", "not a study file: member 1's 'rows' is missing or not a whole number; make the study again"),
+    ("member rows NaN", "not a study file (not JSON: NaN is not a JSON number)"),
+    ("member rows of 400 digits", "member 'a' is not a study's record (its name, SHA-256 or rows)"),
+    ("study rows NaN", "not a study file (not JSON: NaN is not a JSON number)"),
+    ("study rows of 400 digits", "not a study file: 'rows' is a number of 400 digits, its members hold 120; make the "
+                                 "study again"),
+    ("study rows not its members'", "not a study file: 'rows' is 121, its members hold 120; make the study again"),
+    ("dim of 400 digits", "not a study file: 'dim' is a number of 400 digits, not a latent dimension"),
 ])
 def test_a_study_file_that_is_not_one_is_refused(study_file, case, needle):
     document = json.loads(study_file.read_text())
@@ -251,6 +269,18 @@ def test_a_study_file_that_is_not_one_is_refused(study_file, case, needle):
         document["members"] = []
     elif case == "rows not a number":
         first["rows"] = "many"
+    elif case == "member rows NaN":
+        first["rows"] = float("nan")  # json.dumps writes NaN, which Python's json reads unless told not to
+    elif case == "member rows of 400 digits":
+        first["rows"] = 10 ** 399
+    elif case == "study rows of 400 digits":
+        document["rows"] = 10 ** 399
+    elif case == "dim of 400 digits":
+        document["dim"] = 10 ** 399
+    elif case == "study rows NaN":
+        document["rows"] = float("nan")
+    elif case == "study rows not its members'":
+        document["rows"] += 1
     study_file.write_text(text or json.dumps(document))
     line = read_refused(study_file, needle)
     assert str(study_file) in line

@@ -36,11 +36,19 @@ def read_only(value):
     return value
 
 
-def stamp(path) -> tuple[str, int, int]:
-    """(path, mtime_ns, size): a cache key that changes when the file does."""
+def stamp(path) -> tuple:
+    """(path, mtime_ns, size): a cache key that changes when the file does. A study file's has a fourth item, each
+    member's stamp in order: a member rewritten changes the study's key, so it is read and checked again (`study`);
+    a member gone raises the engine's one line naming it."""
     path = Path(path)
     stat = path.stat()
-    return str(path), stat.st_mtime_ns, stat.st_size
+    found = (str(path), stat.st_mtime_ns, stat.st_size)
+    if not is_study(path):
+        return found
+    from latentcore.study import local_member_path
+
+    members = study_record(found).members
+    return (*found, tuple(stamp(local_member_path(member)) for member in members))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -179,10 +187,20 @@ def is_study(path) -> bool:
     return path is not None and is_study_file(path)
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def study_record(file_stamp: tuple):
+    """What a study file records (`read_study` with `verify=False`: its members named, not yet opened), read once per
+    file state: the members `stamp` stats."""
+    from latentcore.study import read_study
+
+    return read_study(file_stamp[0], verify=False)
+
+
 @st.cache_resource(show_spinner="Checking the study's members...", max_entries=8)
 def study(file_stamp: tuple):
-    """The `latentcore.study.Study` a study file names (every member's SHA-256 checked once per process; member
-    paths inside the file's folder, the workspace), or None for a latents file."""
+    """The `latentcore.study.Study` a study file names, every member checked against its record (SHA-256, rows,
+    dimension, model; member paths inside the file's folder, the workspace) once per state of the file and its
+    members (`stamp`), or None for a latents file."""
     from latentcore.study import read_study
 
     return read_study(file_stamp[0]) if is_study(file_stamp[0]) else None
@@ -215,8 +233,7 @@ def study_sources(file_stamp: tuple) -> list[Source]:
 
 def member_stamps(file_stamp: tuple) -> list[tuple]:
     """Each member's latents file stamp, in the study's order (a latents file: itself alone)."""
-    found = study(file_stamp)
-    return [stamp(member.location) for member in found.members] if found is not None else [file_stamp]
+    return list(file_stamp[3]) if len(file_stamp) > 3 else [file_stamp]
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -316,11 +333,18 @@ def bandcontrast_for(bandcontrast, lat_stamp: tuple) -> np.ndarray:
 def write_study(name: str, paths: list[Path], folder: Path) -> Path:
     """A study of these latents files (`latentcore.study.make_study`: one model, one dimension, each source once;
     else one line naming the member refused) written as `folder/NAME.study.json`, members inside `folder`; a study
-    of that name already there is kept (refused)."""
+    of that name already there is kept (refused), unless it can no longer be opened (a member changed or gone):
+    making it again is the way out its pages name."""
     from latentcore.errors import InputError
-    from latentcore.study import make_study, study_path, write_study as write
+    from latentcore.study import make_study, read_study, study_path, write_study as write
 
-    if study_path(folder, name).exists():
-        raise InputError(f"a study named {name} is in the workspace already: give the new one another name, or pick "
-                         f"{name} below")
+    existing = study_path(folder, name)
+    if existing.exists():
+        try:
+            read_study(existing)
+        except InputError:
+            pass  # broken: replaced below
+        else:
+            raise InputError(f"a study named {name} is in the workspace already: give the new one another name, or "
+                             f"pick {name} below")
     return write(make_study(name, [str(p) for p in paths]), folder, root=folder)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from latentcore.columns import SELECTED
 from latentcore.data.base import display_units
 from latentcore.errors import LatentError
 from latentcore.errors import error_line as engine_error_line
+from latentcore.study import REMAKE as STUDY_REMAKE
 from latentcore.storage.csv_cells import neutralised_table
 
 from ..compute import scan_maps, sources
@@ -37,7 +39,7 @@ class SidebarSummary:
             src = state.source()
             st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
             lat = state.latents()
-            shown = ("each scan's own map" if sources.is_study(lat) and sources.study_sources(sources.stamp(lat))
+            shown = ("each scan's own map" if study_of_scans(lat)
                      else bandcontrast.label(state.bandcontrast()))  # a study's scans pair with their own maps
             st.markdown(f"**Band contrast:** {shown}")
             st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
@@ -50,6 +52,15 @@ class SidebarSummary:
         if buttons and len(state.selection()) and self.buttons.button("Clear selection", key="sidebar_clear_selection"):
             state.clear_selection()
             st.rerun()
+
+
+def study_of_scans(path) -> bool:
+    """The session's latents are a study of several sources (False when they cannot be opened: the sidebar never
+    fails a page, the pages say what is wrong)."""
+    try:
+        return sources.is_study(path) and bool(sources.study_sources(sources.stamp(path)))
+    except (LatentError, OSError):
+        return False
 
 
 TABLE_ROWS_SHOWN = 6  # rows a long table shows before it scrolls
@@ -127,13 +138,19 @@ def user_errors():
 
 
 def error_line(exc: BaseException) -> str:
-    """The CLI's one line (latentcore.errors.error_line), a local file named by its name alone: a server
-    path means nothing to the user (URLs stay whole)."""
+    """The CLI's one line (latentcore.errors.error_line), a local file named by its name alone and the workspace's
+    folder as "the workspace": a server path means nothing to the user (URLs stay whole); a command's next step
+    given as the page's (a study is made again on the Data page)."""
     line = engine_error_line(exc)
     path = getattr(exc, "path", None) or getattr(exc, "filename", None)
     if isinstance(path, str) and path and "://" not in path:
         line = line.replace(path, Path(path).name)
-    return line
+    for root in {str(state.WORKDIR_ROOT), str(Path(state.WORKDIR_ROOT).resolve())}:
+        line = re.sub(re.escape(root) + r"[^\s:,;)]*", "the workspace", line)
+    return line.replace(STUDY_REMAKE, STUDY_REMAKE_HERE)
+
+
+STUDY_REMAKE_HERE = "make the study again on the Data page"
 
 
 SHARED_ROI = {"maps": "Latent maps", "clusters": "Clusters", "rank": "Rank"}  # one ROI: set on one, it holds on all
