@@ -78,9 +78,7 @@ if result is not None:
     st.success(f"{verb} {result.path.name}: " + ", ".join(f"{p} {n:,} rows" for p, n in result.rows.items()))
 
 latents_path = state.latents()
-with common.user_errors():  # a study whose member changed or is gone: one line, and the way out
-    latents_stamp = sources.stamp(latents_path) if latents_path is not None else None
-    lat = sources.latents(latents_stamp) if latents_path is not None else None
+latents_stamp = common.latents_stamp(latents_path) if latents_path is not None else None
 try:  # for data that came from S3: which files have latents there, and an upload (the storage work's panel)
     from ui.widgets import s3_panel
 except ImportError:
@@ -89,6 +87,7 @@ if s3_panel is not None:
     made_by = sources.latents_summary(latents_stamp)["model"] if latents_path is not None else tag
     s3_panel.render_latents_upload(source, latents_path, overwrite, model=made_by)
 if latents_path is not None:
+    lat = sources.latents(latents_stamp)
     st.subheader("Latents")
     shapes = ", ".join(f"{name} {rows.shape[0]:,} x {rows.shape[1]}" for name, rows in lat.partitions.items())
     st.write(f"**{sources.latents_label(latents_path)}** (`{latents_path.name}`): {shapes}"

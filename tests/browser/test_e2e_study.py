@@ -1,11 +1,14 @@
 """A study of three small simulated scans (tests/study_scans.py) in real headless Chromium: picked on the Data page,
 its one embedding on the UMAP page with each source's own scan map; a box drawn on the embedding, and the rows each
-source's map then highlights are the server's selected (source, row) pairs, as its table download flags them."""
+source's map then highlights are the server's selected (source, row) pairs, as its table download flags them; a
+member deleted while the study's page is open is one line on the next box and the next page, with a link to the Data
+page, where the study is made again."""
 from __future__ import annotations
 
 import io
 
 import pandas as pd
+from playwright.sync_api import expect
 
 from latentcore.study import make_study, write_study
 from steps import open_page, panel, panel_call, shoot, umap_box, workspace_of
@@ -57,3 +60,40 @@ def test_a_box_on_a_studys_embedding_is_highlighted_on_each_sources_own_map(app_
     shoot(tab, "study_umap_scatter")
     panel(tab, "umap_map_r").scroll_into_view_if_needed()
     shoot(tab, "study_umap_maps")
+
+
+def test_a_member_deleted_while_a_studys_page_is_open_is_one_line_on_the_next_action(app_url, shared_server,
+                                                                                        browser):
+    """Issue 53: the member of a study open on the UMAP page is deleted on disk; the next box on the scatter and the
+    next page each say so in one line naming the member and the way out, with no traceback and no server path."""
+    url, log = shared_server
+    tab = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+    tab.set_default_timeout(90_000)
+    tab.goto(url)
+    tab.wait_for_selector("h1:has-text('Data')")
+    settle(tab)
+    folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
+    paths = scan_latents(folder / "latents" / "scans", ("p", "q"))
+    write_study(make_study("pair", [str(p) for p in paths.values()]), folder, root=folder)
+    open_page(tab, "UMAP", "UMAP")
+    open_page(tab, "Data", "Data")
+    tab.get_by_role("button", name="Explore this study").click()
+    tab.wait_for_selector("h1:has-text('UMAP')")
+    settle(tab)
+    panel(tab, "umap_map_q")
+
+    paths["q"].unlink()
+    line = "q__pca_latents.h5: member q is missing: restore the file, or make the study again on the Data page " \
+           "without it"
+    umap_box(tab, 0.15, 0.1, 0.65, 0.6)
+    settle(tab)
+    alerts = tab.locator("[data-testid=stAlertContentError] [data-testid=stMarkdownContainer]")
+    expect(alerts.first).to_have_text(line)
+    shoot(tab, "study_member_deleted_umap")
+    open_page(tab, "Clusters", "Clusters")
+    expect(alerts).to_have_text([line])
+    body = tab.locator("body").inner_text()
+    assert tab.locator("[data-testid=stException]").count() == 0 and str(log.parent) not in body
+    shoot(tab, "study_member_deleted_clusters")
+    tab.get_by_role("link", name="Make the study again on the Data page").click()
+    tab.wait_for_selector("h1:has-text('Data')")

@@ -91,11 +91,28 @@ def linked_panels(draw):
     brought up to date here."""
     @functools.wraps(draw)
     def body(*args, **kwargs):
+        if in_fragment_rerun() and state.latents() is not None:
+            latents_stamp(state.latents())  # a study's member gone or rewritten since the page ran: said here too
         draw(*args, **kwargs)
         selection_count()  # every full run too: Streamlit lets a fragment's rerun write only where its full run did
         if in_fragment_rerun():
             state.save_session()
     return st.fragment(body)
+
+
+def latents_stamp(path) -> tuple:
+    """The cache key of the latents at `path`; a study's members checked (there, unchanged: `sources.study`), else
+    the page (or fragment) stops with one line naming the member and the way out, and a link to it."""
+    try:
+        found = sources.stamp(path)
+        if sources.is_study(path):
+            sources.study(found)
+    except (LatentError, OSError) as exc:
+        st.error(error_line(exc), icon=":material/error:")
+        if sources.is_study(path):
+            st.page_link("pages/data.py", label="Make the study again on the Data page", icon=":material/stacks:")
+        st.stop()
+    return found
 
 
 def in_fragment_rerun() -> bool:

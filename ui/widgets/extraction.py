@@ -94,10 +94,9 @@ def require_latents() -> tuple:
         extraction_outcome()  # an extraction that ended meanwhile becomes the latents (or its progress)
     path = state.latents()
     if path is not None:
-        with common.user_errors():  # a study whose member changed or is gone: one line, and the way out
-            found = sources.stamp(path)
-            if sources.is_study(path) and not sources.study_sources(found):
-                return sources.member_stamps(found)[0]  # a study of one member: the pages read its file, as a file's
+        found = common.latents_stamp(path)
+        if sources.is_study(path) and not sources.study_sources(found):
+            return sources.member_stamps(found)[0]  # a study of one member: the pages read its file, as a file's
         return found
     if state.extract_job() is not None:
         st.stop()  # an extraction runs: its progress is drawn above
