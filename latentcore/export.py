@@ -122,15 +122,6 @@ def export_maps_npz(path, maps, grid, names, units: str | None = "um") -> Path:
     return path
 
 
-def maps_npz_bytes(maps, grid, names, units: str | None = "um") -> bytes:
-    """The same NPZ in memory, for a download button."""
-    import io
-
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **maps_npz_arrays(maps, grid, names, units))
-    return buffer.getvalue()
-
-
 def _plain_array(values) -> np.ndarray:
     """Labels as numbers when they are numbers, else fixed-width strings: never pickled objects."""
     values = np.asarray(values)

@@ -135,11 +135,6 @@ class SpatialTrend:
         return basis[:, singular > singular[0] * 1e-10]  # a column constant on these rows adds nothing
 
 
-def remove_spatial_trend(values, x, y, degree: int = 2) -> np.ndarray:
-    """Residuals of `values` after a least-squares polynomial of `degree` in (x, y)."""
-    return SpatialTrend(x, y, degree).residuals(values)
-
-
 def gmm_labels(values, n_clusters: int, random_state=0) -> np.ndarray:
     """Labels of a 1-D Gaussian mixture (fitted on at most GMM_MAX_FIT rows, then predicted)."""
     from sklearn.mixture import GaussianMixture

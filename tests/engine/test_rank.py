@@ -152,7 +152,7 @@ def test_partial_pearson_removes_a_shared_spatial_trend(scan):
     # a reference that shares more than the trend keeps its partial correlation
     table = rank.rank_dimensions(latents, {"ref": follows_trend}, x, y, metrics=["partial_pearson"])
     assert table.set_index("dimension").loc[1, "partial_pearson"] > 0.6
-    assert np.allclose(rank.remove_spatial_trend(3 * x - 2 * y + 5, x, y, degree=1), 0, atol=1e-9)
+    assert np.allclose(rank.SpatialTrend(x, y, 1).residuals(3 * x - 2 * y + 5), 0, atol=1e-9)
 
 
 def test_ari_nmi_against_grain_labels(scan):

@@ -19,7 +19,7 @@ import streamlit as st
 
 from latentcore.data import readable_extensions, registered_readers
 from latentcore.data.images import PICTURES
-from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
+from latentcore.demo import DEMO_SCAN
 from latentcore.errors import InputError, LatentError
 from latentcore.storage import short_name
 
@@ -263,10 +263,6 @@ def workspace_studies() -> list[Path]:
 def data_sources() -> dict[str, Path]:
     """label -> path: the demo scan first, then the uploads."""
     return {"Built-in demo scan (simulated nickel, 40 x 60 patterns)": DEMO_SCAN, **labelled(files("data"))}
-
-
-def bandcontrast_tables() -> dict[str, Path | None]:
-    return {"none": None, f"{DEMO_BANDCONTRAST.name} (demo)": DEMO_BANDCONTRAST, **labelled(files("bandcontrast"))}
 
 
 def options_files() -> dict[str, Path | None]:

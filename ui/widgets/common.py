@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import io
 import re
 from pathlib import Path
 
@@ -232,12 +231,6 @@ def gallery(items, captions, columns: int = 6):
             cell.image(as_display_image(item), caption=caption, width="stretch", clamp=True)
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
-
-
 def table_csv(table, selected) -> str:
     """An embedding's table of every row (`embedding_table`) with a `selected` flag (`selected`: row ids, the
     table's positions), as CSV (built when downloaded); `row`, the row id (a study's: `source`, `row`), is the one
@@ -258,11 +251,6 @@ def download_file(label: str, path: Path, key: str, mime: str = "application/oct
     path = Path(path)
     st.download_button(label, path.read_bytes(), file_name=path.name, mime=mime, key=key,
                        on_click="ignore", icon=":material/download:")
-
-
-def download_bytes(label: str, data: bytes, file_name: str, key: str, mime: str = "application/octet-stream"):
-    st.download_button(label, data, file_name=file_name, mime=mime, key=key, on_click="ignore",
-                       icon=":material/download:")
 
 
 MIME = {".csv": "text/csv", ".json": "application/json", ".png": "image/png", ".npy": "application/octet-stream",
