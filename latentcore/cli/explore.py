@@ -222,7 +222,7 @@ def mean_pattern_of_file(args) -> int:
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
-    rows = (parse_rows(args.rows, n_rows) if args.rows
+    rows = (parse_rows(args.rows, n_rows) if args.rows is not None
             else table_rows(args.table, n_rows, args.cluster, positions, source=args.member))
     job = MeanPatternJob(args.latents, args.source, rows, cluster=args.cluster, rows_text=args.rows, table=args.table)
     report = run_mean_pattern_job(job, args.out, png=not args.no_png, dpi=args.dpi, latents=latents)

@@ -8,7 +8,7 @@ import sys
 
 from ..errors import InputError
 from .options import (add_clobber_option, add_extraction_options, add_model_options, add_out_option,
-                      add_preprocessing_options, partitions_from, preprocessing_from, study_name)
+                      add_preprocessing_options, partitions_from, preprocessing_from, scheduler, study_name)
 
 BATCH_DESCRIPTION = """\
 Each file: skip when its latents exist (unless --clobber), download when in S3, extract, write,
@@ -43,8 +43,9 @@ def add_batch(subparsers):
     add_extraction_options(p, batch_size_default=None, batch_size_help="default: the options' batch_size_valid, "
                                                                        "else 64")
     add_clobber_option(p, "redo files whose latents exist")
-    p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a scheduler address tcp://host:port; "
-                                       "without it the files run one after another in this process")
+    p.add_argument("--scheduler", type=scheduler, help="'local' (Dask LocalCluster) or a scheduler address "
+                                                       "tcp://host:port; without it the files run one after another "
+                                                       "in this process")
     p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS, or $LATENTCORE_S3_ENDPOINT_URL)")
     p.add_argument("--work-dir", help="folder for temporary downloads and outputs (default: system temp)")

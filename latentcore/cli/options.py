@@ -215,8 +215,8 @@ def add_scheduler_options(parser, title: str):
     """--scheduler and --workers: a study's per-source work as Dask tasks (`batch.run_tasks`), in a group titled
     `title`; returns the group (a command adds its own study options to it)."""
     study = parser.add_argument_group(title)
-    study.add_argument("--scheduler", help="'local' (a LocalCluster) or a scheduler address tcp://host:port "
-                                           "(default: in this process)")
+    study.add_argument("--scheduler", type=scheduler, help="'local' (a LocalCluster) or a scheduler address "
+                                                           "tcp://host:port (default: in this process)")
     study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     return study
 
@@ -274,6 +274,17 @@ def bandcontrast(spec: str):
     from ..data.bandcontrast import BandContrast
 
     return BandContrast.parse(spec)
+
+
+def scheduler(text: str) -> str:
+    """--scheduler: 'local' or a Dask scheduler address (`batch.scheduler_address`), checked before any work."""
+    from ..batch import scheduler_address
+    from ..errors import InputError
+
+    try:
+        return scheduler_address(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def roi(text: str):

@@ -105,7 +105,7 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
             raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
         rows = labelled.rows[labelled.names == args.label]
         return rows, what_tag(len(rows), label=args.label)
-    if args.rows:
+    if args.rows is not None:  # `--rows ""` is refused by parse_rows, not taken for "no --rows"
         rows = parse_rows(args.rows, n_rows)
     else:
         rows = table_rows(args.table, n_rows, args.cluster, (x, y, units) if x is not None else None)
