@@ -129,9 +129,7 @@ def run_umap(args) -> int:
             raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one "
                              "scan's; leave it out",
                              args.latents)
-        kept = quality.rows_kept(latents.point_maps, x, y, args.latents)
-        if not kept.any():
-            raise InputError(f"the quality filter {quality} keeps none of the rows: lower its thresholds", args.latents)
+        kept = quality.rows_kept(latents.point_maps, x, y, args.latents)  # too few kept: refused, naming it
         row_ids = np.flatnonzero(kept)
         rows, table, x, y = rows[row_ids], table.iloc[row_ids].reset_index(drop=True), x[row_ids], y[row_ids]
         print(quality.describe(kept))
