@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, about_file
+from ..outputs import refuse_existing
 from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
                       add_quality_option, add_roi_option, add_scheduler_options, add_seed_option, add_smooth_option,
                       add_source_option, bandcontrast, each_source, one_latents_file, partitions_from, quality_from, study_from)
@@ -114,6 +115,8 @@ def run_umap(args) -> int:
     if args.sample_size is not None or args.scheduler is not None or args.workers is not None:
         raise InputError("--sample-size, --scheduler and --workers apply to a study (several latents files or a "
                          "NAME.study.json): leave them out for one file")
+    out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
+    refuse_existing([out])  # before the fit
     latents = read_latents(args.latents)
     partitions = partitions_from(args)
     missing = [p for p in partitions or () if p not in latents.partitions]
@@ -138,7 +141,6 @@ def run_umap(args) -> int:
         coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
     table = embedding_table(table, coords, args.method, x, y, units=latents.units,
                             row_ids=row_ids)  # `row`: the row id the cluster tables join on
-    out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
     write_table(table, out)
     print(f"wrote {out} ({len(table)} rows)")
     return 0
@@ -157,6 +159,7 @@ def run_study_umap(args, study) -> int:
     out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("the table is written as .parquet or .csv: name --out so", out)
+    refuse_existing([out])  # before the fit (the embedding's folder beside it resumes: its sources are kept)
     params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     done = embed_study(study, out.parent, method=args.method, random_state=args.seed, sample_size=args.sample_size,
                        scheduler=args.scheduler, workers=args.workers, **params)

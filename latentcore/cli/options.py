@@ -242,8 +242,20 @@ def add_seed_option(parser, default: int = 0) -> None:
 
 # -- outputs ------------------------------------------------------------------------------------------------------
 
-def add_out_option(parser, help: str, required: bool = True) -> None:
+LATENTS_CLOBBER_HELP = ("replace latents files that exist (without it a file that is this job's complete latents is "
+                        "skipped, a .partial resumed, and any other file in its place refused)")
+CLOBBER_HELP = ("replace outputs that exist; without it the command refuses to write over an existing output (a "
+                "file it would write, or a folder in a file's place), in one line naming it")
+
+
+def add_out_option(parser, help: str, required: bool = True, clobber: bool = True) -> None:
+    """--out, and with `clobber` the one rule for an existing output (`outputs.outputs_never_replaced`): --clobber
+    replaces it, else it is refused. A command with a rule of its own (resuming: extract, batch, train-vae;
+    rewriting on purpose: rerun) passes `clobber=False`."""
     parser.add_argument("--out", required=required, help=help)
+    if clobber:
+        add_clobber_option(parser, CLOBBER_HELP)
+        parser.set_defaults(outputs_kept=True)
 
 
 def add_clobber_option(parser, help: str) -> None:
