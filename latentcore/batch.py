@@ -36,7 +36,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from .errors import InputError, error_line
+from .errors import InputError, MachineError, error_line
 from .outputs import SUFFIX, model_tag, output_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
 from .storage.s3 import S3Settings
@@ -264,25 +264,60 @@ def describe_members(locations, scheduler=None, workers: int | None = None,
 @contextlib.contextmanager
 def dask_client(scheduler, workers: int | None = None):
     """A Dask client: "local" starts (and then stops) a LocalCluster of processes; a `distributed.Client` is
-    used as it is (and left open); any other string is the address of an existing scheduler."""
-    import logging
-
-    from distributed import Client, LocalCluster
+    used as it is (and left open); any other string is the address of an existing scheduler (`scheduler_address`)."""
+    from distributed import Client
 
     if isinstance(scheduler, Client):
         yield scheduler
     elif scheduler == "local":
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                          silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        with _local_cluster(workers) as cluster, Client(cluster) as client:
             yield client
     else:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler_address(scheduler), timeout="20s")
         except OSError as exc:
             raise InputError(f"cannot connect to the Dask scheduler ({exc}): check its address, or leave --scheduler "
                              "out to run here", scheduler) from None
         with client:
             yield client
+
+
+def scheduler_address(address: str) -> str:
+    """"local", or a Dask scheduler address whose scheme and port Dask can use (tcp://host:8786; host:8786 is tcp),
+    checked before any connection: otherwise one line naming it (the command line checks it at parsing)."""
+    if address == "local":
+        return address
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(str(address))
+        get_backend(scheme).get_connector()  # a scheme Dask has no working backend for (ucx uninstalled): TypeError
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"not a Dask scheduler address ({' '.join(str(exc).split())[:160]}): give 'local' or an "
+                         "address like tcp://host:8786, or leave --scheduler out to run here", address) from None
+    return address
+
+
+def _local_cluster(workers: int | None):
+    """A LocalCluster of `workers` processes; a worker that dies while starting (memory, process limits) is the
+    machine's problem, said in one line with what to try."""
+    import logging
+
+    from distributed import LocalCluster
+
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1, got {workers}: give a positive number of worker processes")
+    try:
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                            silence_logs=logging.ERROR)
+    except (RuntimeError, OSError) as exc:  # "Nanny failed to start", a start that timed out
+        reason = " ".join(str(exc).split()).rstrip(".")[:120]
+        raise MachineError(f"the local Dask cluster could not start ({reason}): a worker process died or hung while "
+                           "starting, often for lack of memory; try fewer --workers, or leave --scheduler out to run "
+                           "in this process") from None
 
 
 # -- report -----------------------------------------------------------------------------------

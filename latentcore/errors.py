@@ -49,6 +49,11 @@ class UnsafeCheckpointError(CheckpointError):
     """A checkpoint's pickle asks to call code; it is refused before anything runs."""
 
 
+class MachineError(LatentError, RuntimeError):
+    """The machine cannot do what was asked, though the input is fine: a local Dask cluster whose workers could not
+    start (a worker killed while starting: memory, process limits). The message says what to try instead."""
+
+
 class OutputError(LatentError, OSError):
     """An output cannot be written: no space, no permission, read-only, locked by another run."""
 

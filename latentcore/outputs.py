@@ -22,7 +22,9 @@ as well: their attributes say which model made them.
 - `latents_uri_for(source_uri, out_prefix, model=tag)`: an `s3://` URI, beside an S3 source or under a prefix;
 - `output_for(source, out, model=tag)`: either, for batch runs, whose sources and `out` may each be local or S3;
 - `refuse_shared_outputs(sources, outputs)`: distinct sources never share one output name;
-- `inputs_never_written(args)`: a command never writes over the files and folders its arguments name.
+- `inputs_never_written(args)`: a command never writes over the files and folders its arguments name;
+- `outputs_never_replaced(args)`, `refuse_existing(paths)`: a command never replaces an existing output unless told
+  to (`--clobber`), checked as each file is written and, where its names are known early, before any work.
 
 `s3_latents_exist` and `upload_latents` check and upload latents files in S3 by these names
 (boto3 loads only for those two).
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import InputError
-from .storage import inputs_kept, refuse_writing_an_input, short_name
+from .storage import inputs_kept, outputs_kept, refuse_replacing, refuse_writing_an_input, short_name
 from .storage.uri import is_s3_uri, join_uri, parent_uri, parse_s3_uri, safe_file_name
 
 if TYPE_CHECKING:
@@ -147,6 +149,32 @@ def _named_path(text: str) -> Path | None:
         if candidate and os.path.exists(candidate):
             return Path(candidate)
     return None
+
+
+# -- an existing output is replaced only when told to ---------------------------------------------------
+
+@contextlib.contextmanager
+def outputs_never_replaced(args):
+    """Around one command whose parser keeps its outputs (`outputs_kept`, set with --clobber by
+    `cli.options.add_out_option`): unless `--clobber`, every file it writes through `storage.atomic_path` that
+    exists already (and that it did not write itself) is refused in one line naming it and --clobber. Commands with
+    a rule of their own leave it unset: extract and batch (a complete latents file of the same job is skipped, a
+    `.partial` resumed, another file refused: their --clobber replaces it), train-vae (resumes its folder) and
+    rerun (rewrites its report's files on purpose)."""
+    if getattr(args, "outputs_kept", False) and not args.clobber:
+        with outputs_kept():
+            yield
+    else:
+        yield
+
+
+def refuse_existing(paths) -> None:
+    """The guard of `outputs_never_replaced`, asked before any work for the files a command will write (their
+    names known early): a refusal then comes at once, not after the computation. Outside that guard only a folder
+    in a file's place is refused."""
+    for path in paths:
+        if not is_s3_uri(str(path)):
+            refuse_replacing(path)
 
 
 # -- latents in S3 ----------------------------------------------------------------------------

@@ -134,7 +134,8 @@ def parse_rows(text: str, n_rows: int) -> np.ndarray:
             raise InputError(f"row range {part[:40]!r}: it must be increasing and within 0..{n_rows - 1}")
         parts.append(np.arange(bounds[0], bounds[-1] + 1))
     if not parts:
-        raise InputError(f"rows must name at least one row id, got {str(text)[:40]!r}")
+        raise InputError(f"rows must name at least one row id, got {str(text)[:40]!r}: give row ids or ranges like "
+                         "0-99,150")
     return _checked_rows(np.concatenate(parts), n_rows, "rows")
 
 

@@ -15,7 +15,8 @@ t = 0 .. 1, is cut where it crosses a pixel edge (u or v an integer from 0 to th
 (k - u0) / (u1 - u0)); each piece between two cuts lies in the pixel of its middle t (floor of its u and v). The
 pieces' pixels in order of t, those outside the grid left out, a pixel repeated next to itself once: every pixel
 the segment passes through, each once; one it only touches at a corner is not among them. A line of no length
-is its first point's pixel; one whose ends are too far out for float64 arithmetic holds none.
+is its first point's pixel; one whose ends are too far out for float64 arithmetic holds none. A line partly outside
+the scan keeps the pixels inside it; one on no pixel holding a row is refused, naming the scan's extent.
 
 The values along it: the distance of each pixel's centre, projected on the line, from the first pixel's; the
 misorientation (symmetry-reduced, degrees) of each pixel to the first indexed pixel along the line and to the
@@ -127,6 +128,8 @@ def line_profile(line: Line, grid: Grid, cells, x, y, *, units: str | None = Non
     indexed pixel and to the previous pixel in degrees, `bandcontrast` (a value per row), and `latent_<d>` of
     `latents` (N, D) for each of `dims`."""
     rows = rows_along(line, grid, cells)
+    if not len(rows):
+        raise _off_the_scan(line, grid, units)
     x_name, y_name = coordinate_names(units)
     px, py = np.asarray(x, np.float64)[rows], np.asarray(y, np.float64)[rows]
     table = {ROW: rows, x_name: px, y_name: py, distance_name(units): _distances(line, px, py)}
@@ -139,6 +142,19 @@ def line_profile(line: Line, grid: Grid, cells, x, y, *, units: str | None = Non
         values = np.asarray(latents[rows][:, dims], np.float64) if len(rows) else np.empty((0, len(dims)))
         table.update({latent_name(d): values[:, i] for i, d in enumerate(dims)})
     return pd.DataFrame(table)
+
+
+def _off_the_scan(line: Line, grid: Grid, units: str | None) -> InputError:
+    """A line on no pixel holding a row (outside the scan, or only over its empty pixels): a profile of nothing,
+    refused naming the scan's extent (its pixels' edges, as `line_cells` counts them)."""
+    from ..data.base import display_units
+
+    x_edges = grid.x0 - grid.step_x / 2, grid.x0 + (grid.n_columns - 0.5) * grid.step_x
+    y_edges = grid.y0 - grid.step_y / 2, grid.y0 + (grid.n_rows - 0.5) * grid.step_y
+    return InputError(f"the line from ({line.x0:g}, {line.y0:g}) to ({line.x1:g}, {line.y1:g}) passes through no "
+                      f"pixel of the scan that holds a point; the scan's pixels cover x {x_edges[0]:g} to "
+                      f"{x_edges[1]:g} and y {y_edges[0]:g} to {y_edges[1]:g} {display_units(units)}: draw the line "
+                      "across them")
 
 
 def _distances(line: Line, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -4,16 +4,22 @@ that computes over rows applies alike (the command line's `--quality`, the app's
     q = QualityFilter.parse("ci>=0.1,mad<=1.2")     any subset of the maps in QUALITY_MAPS, each bound once;
                                                      `bc` from `q.bandcontrast` (a BandContrast; None: the scan's
                                                      own Band Contrast map)
-    kept = q.rows_kept(latents.point_maps, x, y)     (N,) bool over the rows: every threshold met (NaN meets none)
+    kept = q.rows_kept(latents.point_maps, x, y)     (N,) bool over the rows: every threshold met (NaN meets none);
+                                                     fewer than MIN_KEPT rows kept is refused, naming the filter
+    q.check_kept(kept[in_roi], within=" in the ROI") the same refusal over a part of the rows
+    with q.explains(kept, labelled=n): ...           an InputError inside said as the filter's doing
     maps = q.maps(latents.point_maps, x, y)          short name -> (N,) values of every quality map the scan has
     q.record(kept)                                   what a report keeps: the filter, its thresholds, kept count
     quality_tag(q)                                   `_q-ci-ge0.1-mad-le1.2`: the filter's part of a file name
 
 Rows the filter removes are left out of a result as rows outside an ROI are: absent from its fit and its
-tables, the rows kept holding their own row ids.
+tables, the rows kept holding their own row ids. A filter that leaves too few rows to compute on is refused where it
+is applied, in one line naming it and how many rows it kept, so the command line and every page that applies it
+(UMAP, Clusters, Rank, the labels) say the same.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 
@@ -37,6 +43,7 @@ QUALITY_MAPS = {
     "iq": QualityMap(("IQ", "Image Quality"), "IQ", ">="),
 }
 OPERATORS = (">=", "<=")
+MIN_KEPT = 3  # the fewest rows any result computes over: a ranking's correlations need 3 (a fit, a clustering 2)
 _TERM = re.compile(r"^\s*([A-Za-z]+)\s*(>=|<=)\s*(\S+)\s*$")
 
 
@@ -133,8 +140,31 @@ class QualityFilter:
         return quality_maps(point_maps, band)
 
     def rows_kept(self, point_maps: dict, x=None, y=None, where=None) -> np.ndarray:
-        """(N,) bool: the rows of a latents file (its `point_maps`, x, y) the filter keeps."""
-        return self.mask(self.maps(point_maps, x, y, where), where)
+        """(N,) bool: the rows of a latents file (its `point_maps`, x, y) the filter keeps; refused when they are
+        too few to compute on (`check_kept`)."""
+        kept = self.mask(self.maps(point_maps, x, y, where), where)
+        self.check_kept(kept, where)
+        return kept
+
+    def check_kept(self, kept: np.ndarray, where=None, within: str = "") -> None:
+        """One line naming the filter when it keeps fewer than MIN_KEPT of the rows (`within`: which rows, e.g.
+        " in the ROI"): no result computes on so few."""
+        n = int(np.count_nonzero(kept))
+        if n < MIN_KEPT:
+            raise InputError(f"the quality filter {self} keeps {n:,} of {np.size(kept):,} rows{within}: too few to "
+                             f"compute on (at least {MIN_KEPT}); lower its thresholds", where)
+
+    @contextlib.contextmanager
+    def explains(self, kept: np.ndarray, labelled: int | None = None):
+        """An InputError raised inside (too few labels of a class, ...) is said as this filter's doing: how many
+        rows it kept (`labelled`: of them labelled), the error, and lowering its thresholds as a way out."""
+        try:
+            yield
+        except InputError as exc:
+            of = f", {labelled:,} of them labelled" if labelled is not None else ""
+            said = str(exc)[len(exc.path) + 2:] if exc.path else str(exc)
+            raise InputError(f"the quality filter {self} keeps {int(np.count_nonzero(kept)):,} of {np.size(kept):,} "
+                             f"rows{of}: {said}, or lower its thresholds", exc.path) from None
 
     def mask(self, maps: dict, where=None) -> np.ndarray:
         """(N,) bool over the rows of `maps` (`quality_maps`): every threshold met. A threshold on a map the scan

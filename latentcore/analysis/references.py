@@ -173,22 +173,23 @@ def component_maps(source, n_components: int, method: str, n_rows: int, random_s
 
 # -- user maps ------------------------------------------------------------------------------------------
 
-def read_reference_files(specs, x, y, n_rows: int, inputs: dict, role: str = "reference") -> dict[str, np.ndarray]:
+def read_reference_files(specs, x, y, n_rows: int, inputs: dict, role: str = "reference",
+                         grid_shape=None) -> dict[str, np.ndarray]:
     """name -> (n_rows,) values of every FILE[:COLUMN] in `specs` (see the module docstring); each
     file is recorded in `inputs` as `<role>:<spec>` -> path. A name met twice is prefixed by its
-    file's stem."""
+    file's stem. `grid_shape`: the latents' scan grid (a references.npz must be on it)."""
     references = {}
     for spec in specs:
-        path, found = read_reference_file(spec, x, y, n_rows)
+        path, found = read_reference_file(spec, x, y, n_rows, grid_shape)
         for name, values in found.items():
             references[name if name not in references else f"{path.stem}:{name}"] = values
         inputs[f"{role}:{spec}"] = path
     return references
 
 
-def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, np.ndarray]]:
-    """(path, name -> values) of one FILE[:COLUMN]: an NPY in the latents' row order, or a CSV
-    column aligned to the latents' coordinates `x`, `y` by value."""
+def read_reference_file(spec: str, x, y, n_rows: int, grid_shape=None) -> tuple[Path, dict[str, np.ndarray]]:
+    """(path, name -> values) of one FILE[:COLUMN]: an NPY in the latents' row order, a references.npz on the
+    latents' grid (`npz_references`), or a CSV column aligned to the latents' coordinates `x`, `y` by value."""
     path, column = _split_spec(spec)
     if path.suffix.lower() == ".npy":
         values = read_npy(path)
@@ -199,7 +200,7 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
             return path, {path.stem: values.astype(np.float64)}
         return path, {f"{path.stem}[{i}]": values[:, i].astype(np.float64) for i in range(values.shape[1])}
     if path.suffix.lower() == ".npz":
-        return path, npz_references(path, column, x, y)
+        return path, npz_references(path, column, x, y, grid_shape)
     from ..data.bandcontrast import align_to_coordinates, read_bandcontrast
     column = column or _default_column(path)
     if x is None or y is None:
@@ -209,16 +210,18 @@ def read_reference_file(spec: str, x, y, n_rows: int) -> tuple[Path, dict[str, n
     return path, {column: align_to_coordinates(table, x, y, column=column)}
 
 
-def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
+def npz_references(path: Path, key: str | None, x, y, grid_shape=None) -> dict[str, np.ndarray]:
     """The maps of a `references.npz` (`python -m latentcore references`) at the latents' x, y: every
     map but the grain ids (labels, not values), or the one `key` names; an RGB map gives one
-    reference per channel (`ipf_z[r]`, ...)."""
+    reference per channel (`ipf_z[r]`, ...). Its grid must be the latents' (`grid_shape`: their scan's; a cropped
+    NPZ's must lie on it): another scan's references are refused at once (`refuse_another_grid`)."""
     from .ebsd.scan_references import load_npz, point_values
 
     if x is None or y is None:
         raise InputError("a references.npz is aligned by x,y, but the latents have no coordinates (rank the latents "
                          "of the scan it was made from)", path)
     maps, grid, _, roi = load_npz(path)
+    refuse_another_grid(grid, roi, x, y, grid_shape, path)
     if key is not None:
         if key not in maps:
             raise InputError(f"no map {key!r}; it holds {sorted(maps)}: pick one of them", path)
@@ -228,6 +231,37 @@ def npz_references(path: Path, key: str | None, x, y) -> dict[str, np.ndarray]:
     except InputError as exc:
         raise InputError(f"the latents' coordinates are not on this scan grid ({exc}); give the references of "
                          "the scan the latents came from", path) from None
+
+
+def refuse_another_grid(grid, roi, x, y, grid_shape, path) -> None:
+    """A references.npz is one scan's maps: its grid (`load_npz`) must be the grid of the latents' x, y (with their
+    scan's `grid_shape`), or, cropped to an ROI, lie on it. Checked before any ranking: the maps of another scan of
+    a larger grid hold every latents coordinate too, and ranked silently against the wrong pixels."""
+    from .maps import GRID_TOLERANCE, Grid
+
+    theirs = Grid.from_coordinates(x, y, grid_shape)
+    same_step = np.allclose([grid.step_x, grid.step_y], [theirs.step_x, theirs.step_y], rtol=1e-6)
+    if roi is None:
+        origin = np.abs([grid.x0 - theirs.x0, grid.y0 - theirs.y0]) <= GRID_TOLERANCE * np.array([grid.step_x,
+                                                                                                   grid.step_y])
+        fits = same_step and grid.shape == theirs.shape and origin.all()
+    else:
+        corners = np.array([grid.x_values[[0, -1]], grid.y_values[[0, -1]]])
+        try:
+            theirs.indices(*corners)  # on the latents' grid, inside it
+            fits = same_step
+        except InputError:
+            fits = False
+    if not fits:
+        cropped = " (cropped to an ROI)" if roi is not None else ""
+        raise InputError(f"its maps{cropped} are on a grid of {_grid_words(grid)}, the latents on one of "
+                         f"{_grid_words(theirs)}: another scan's references; give the references.npz of the scan "
+                         "the latents came from (python -m latentcore references SCAN --out DIR)", path)
+
+
+def _grid_words(grid) -> str:
+    return (f"{grid.n_rows} x {grid.n_columns} pixels (step {grid.step_x:g} x {grid.step_y:g}, from x {grid.x0:g}, "
+            f"y {grid.y0:g})")
 
 
 def _split_spec(spec: str) -> tuple[Path, str | None]:
@@ -267,7 +301,7 @@ def uploaded_npz_references(path, x, y, n_rows: int, grid_shape=None,
     those rows pair by pair)."""
     path = Path(path)
     if set(REFERENCES_NPZ_KEYS) <= set(npz_headers(path, max_bytes)):
-        return npz_references(path, None, x, y)
+        return npz_references(path, None, x, y, grid_shape)
     arrays = read_npz(path, max_bytes=max_bytes)
     arrays.pop("units", None)
     for name, values in arrays.items():

@@ -10,7 +10,8 @@ A `LatentError` (bad input, checkpoint or output; the library translates what it
 and an OSError from the file system exit 2; Ctrl-C exits 130 and keeps `*.partial` for resume; an
 unexpected exception (a bug) exits 1, still in one line. `--debug` shows the traceback instead.
 The engine names its parameters (`batch_size must be ...`); the line names the option typed (`--batch-size`).
-No command writes over its own inputs (`outputs.inputs_never_written`).
+No command writes over its own inputs (`outputs.inputs_never_written`), nor replaces an existing output unless
+given --clobber (`outputs.outputs_never_replaced`; the option and its help: `options.add_out_option`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import sys
 import threading
 
 from ..errors import INTERRUPTED, INTERRUPTED_EXIT, exit_code_and_line, one_line
-from ..outputs import inputs_never_written
+from ..outputs import inputs_never_written, outputs_never_replaced
 from . import cluster, data, ebsd, explore, extract, labels, rank, references, study, train
 
 COMMANDS = (
@@ -59,7 +60,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     with _ctrl_c_watch(quiet=not args.debug) as interrupted:
         try:
-            with inputs_never_written(args):
+            with inputs_never_written(args), outputs_never_replaced(args):
                 code = int(args.func(args) or 0)
         except KeyboardInterrupt:
             code = INTERRUPTED_EXIT

@@ -77,14 +77,16 @@ def add_cluster(subparsers):
 def add_rerun(subparsers):
     p = subparsers.add_parser("rerun", help="run a cluster report's job again and compare the assignments")
     p.add_argument("report", help="cluster_report__TAG.json")
-    add_out_option(p, "output folder (default: the report's folder)", required=False)
+    add_out_option(p, "output folder (default: the report's folder; its files are rewritten)", required=False,
+                   clobber=False)
     add_figure_options(p, dpi_option=False)
     p.set_defaults(func=run_rerun, rewrites=("report",))  # into its own folder: the report is redone on purpose
 
 
 def run_cluster(args) -> int:
-    from ..analysis.artifacts.cluster import ClusterJob, run_cluster_job
+    from ..analysis.artifacts.cluster import ClusterJob, cluster_names, run_cluster_job
     from ..data.bandcontrast import BandContrast
+    from ..outputs import refuse_existing
 
     chosen = args.bandcontrast
     if chosen is None and args.features == "pair":
@@ -97,6 +99,7 @@ def run_cluster(args) -> int:
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
                      dim=args.dim, features=args.features, params=params,
                      roi=args.roi, partition=args.partition, smooth=args.smooth, quality=quality_from(args))
+    refuse_existing([Path(args.out) / cluster_names(job)["report"]])  # a complete result: before the fit
     if study is None:
         report = run_cluster_job(job, args.out, png=not args.no_png)
     elif args.scheduler:

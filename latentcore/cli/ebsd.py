@@ -73,9 +73,11 @@ def run_export_ebsd(args) -> int:
     from ..analysis.ebsd.scan_points import read_classes, scan_points
     from ..analysis.ebsd.vendor_files import FORMATS, export_ebsd
     from ..errors import InputError
+    from ..outputs import refuse_existing
 
     if Path(args.out).suffix.lower() not in FORMATS:
         raise InputError("--out must end in .ctf or .ang: name it FILE.ctf (Oxford) or FILE.ang (EDAX)", args.out)
+    refuse_existing([args.out, f"{args.out}.json"])  # before the scan is read
     points = scan_points(args.scan)
     classes = read_classes(args.classes, points)
     beside = Path(args.out).parent  # the report's folder

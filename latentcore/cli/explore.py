@@ -18,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import InputError, about_file
+from ..outputs import refuse_existing
 from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
                       add_quality_option, add_roi_option, add_scheduler_options, add_seed_option, add_smooth_option,
                       add_source_option, bandcontrast, each_source, one_latents_file, partitions_from, quality_from, study_from)
@@ -114,6 +115,8 @@ def run_umap(args) -> int:
     if args.sample_size is not None or args.scheduler is not None or args.workers is not None:
         raise InputError("--sample-size, --scheduler and --workers apply to a study (several latents files or a "
                          "NAME.study.json): leave them out for one file")
+    out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
+    refuse_existing([out])  # before the fit
     latents = read_latents(args.latents)
     partitions = partitions_from(args)
     missing = [p for p in partitions or () if p not in latents.partitions]
@@ -129,9 +132,7 @@ def run_umap(args) -> int:
             raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one "
                              "scan's; leave it out",
                              args.latents)
-        kept = quality.rows_kept(latents.point_maps, x, y, args.latents)
-        if not kept.any():
-            raise InputError(f"the quality filter {quality} keeps none of the rows: lower its thresholds", args.latents)
+        kept = quality.rows_kept(latents.point_maps, x, y, args.latents)  # too few kept: refused, naming it
         row_ids = np.flatnonzero(kept)
         rows, table, x, y = rows[row_ids], table.iloc[row_ids].reset_index(drop=True), x[row_ids], y[row_ids]
         print(quality.describe(kept))
@@ -140,7 +141,6 @@ def run_umap(args) -> int:
         coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
     table = embedding_table(table, coords, args.method, x, y, units=latents.units,
                             row_ids=row_ids)  # `row`: the row id the cluster tables join on
-    out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
     write_table(table, out)
     print(f"wrote {out} ({len(table)} rows)")
     return 0
@@ -159,6 +159,7 @@ def run_study_umap(args, study) -> int:
     out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("the table is written as .parquet or .csv: name --out so", out)
+    refuse_existing([out])  # before the fit (the embedding's folder beside it resumes: its sources are kept)
     params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     done = embed_study(study, out.parent, method=args.method, random_state=args.seed, sample_size=args.sample_size,
                        scheduler=args.scheduler, workers=args.workers, **params)
@@ -222,7 +223,7 @@ def mean_pattern_of_file(args) -> int:
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
-    rows = (parse_rows(args.rows, n_rows) if args.rows
+    rows = (parse_rows(args.rows, n_rows) if args.rows is not None
             else table_rows(args.table, n_rows, args.cluster, positions, source=args.member))
     job = MeanPatternJob(args.latents, args.source, rows, cluster=args.cluster, rows_text=args.rows, table=args.table)
     report = run_mean_pattern_job(job, args.out, png=not args.no_png, dpi=args.dpi, latents=latents)

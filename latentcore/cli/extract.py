@@ -7,8 +7,9 @@ import argparse
 import sys
 
 from ..errors import InputError
-from .options import (add_clobber_option, add_extraction_options, add_model_options, add_out_option,
-                      add_preprocessing_options, partitions_from, preprocessing_from, study_name)
+from .options import (LATENTS_CLOBBER_HELP, add_clobber_option, add_extraction_options, add_model_options,
+                      add_out_option, add_preprocessing_options, partitions_from, preprocessing_from, scheduler,
+                      study_name)
 
 BATCH_DESCRIPTION = """\
 Each file: skip when its latents exist (unless --clobber), download when in S3, extract, write,
@@ -26,9 +27,9 @@ def add_extract(subparsers):
     p = subparsers.add_parser("extract", help="extract latents of data files into <stem>__<model>_latents.h5 (the model: its recorded name or short hash)")
     p.add_argument("data", nargs="+", help="data files (HDF5, image folders, videos, ...)")
     add_model_options(p)
-    add_out_option(p, "output folder (default: beside each input)", required=False)
+    add_out_option(p, "output folder (default: beside each input)", required=False, clobber=False)
     add_extraction_options(p, batch_size_default=64)
-    add_clobber_option(p, "overwrite latents files that exist")
+    add_clobber_option(p, LATENTS_CLOBBER_HELP)
     add_preprocessing_options(p)  # a trained VAE brings its own: these are for other encoders
     p.set_defaults(func=run_extract)
 
@@ -39,12 +40,14 @@ def add_batch(subparsers):
     p.add_argument("files", nargs="+", metavar="FILE_OR_S3_URI",
                    help="data files or s3:// URIs; s3://bucket/prefix/ means every file directly under it")
     add_model_options(p, where="a local path or an s3:// URI")
-    add_out_option(p, "output folder or s3://bucket/prefix (default: beside each file)", required=False)
+    add_out_option(p, "output folder or s3://bucket/prefix (default: beside each file)", required=False,
+                   clobber=False)
     add_extraction_options(p, batch_size_default=None, batch_size_help="default: the options' batch_size_valid, "
                                                                        "else 64")
-    add_clobber_option(p, "redo files whose latents exist")
-    p.add_argument("--scheduler", help="'local' (Dask LocalCluster) or a scheduler address tcp://host:port; "
-                                       "without it the files run one after another in this process")
+    add_clobber_option(p, LATENTS_CLOBBER_HELP)
+    p.add_argument("--scheduler", type=scheduler, help="'local' (Dask LocalCluster) or a scheduler address "
+                                                       "tcp://host:port; without it the files run one after another "
+                                                       "in this process")
     p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS, or $LATENTCORE_S3_ENDPOINT_URL)")
     p.add_argument("--work-dir", help="folder for temporary downloads and outputs (default: system temp)")

@@ -75,7 +75,9 @@ def add_compare(subparsers):
 
 def run_probe(args) -> int:
     from ..analysis.labels import probe
+    from ..analysis.quality import quality_tag
     from ..errors import InputError
+    from ..outputs import refuse_existing
 
     if args.n_neighbors is not None and args.method != "knn":
         raise InputError("--neighbors is the k of --method knn: leave it out, or add --method knn")
@@ -85,6 +87,8 @@ def run_probe(args) -> int:
     single = one_latents_file(args.latents)
     if single is not None:
         refuse_scheduler(args, "probe")
+    tag = probe.probe_tag(args.method, args.smooth, args.min_confidence) + quality_tag(args.quality)
+    refuse_existing([Path(args.out) / probe.probe_names(tag)["report"]])  # a complete result: before any fit or task
     if single is not None:
         report = probe.run_probe(single, args.labels, args.out, quality=quality_from(args), **options)
     elif args.quality is not None:
@@ -118,7 +122,9 @@ def run_probe(args) -> int:
 
 def run_export(args) -> int:
     from ..analysis.labels.trainset import export_training_set
+    from ..outputs import refuse_existing
 
+    refuse_existing([args.out])  # before the patterns are read
     summary = export_training_set(args.source, args.labels, args.out, test_fraction=args.test_fraction,
                                   random_state=args.seed)
     print(f"wrote {summary['path']}: {summary['n_rows']} items {tuple(summary['item_shape'])}, "

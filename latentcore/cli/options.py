@@ -215,8 +215,8 @@ def add_scheduler_options(parser, title: str):
     """--scheduler and --workers: a study's per-source work as Dask tasks (`batch.run_tasks`), in a group titled
     `title`; returns the group (a command adds its own study options to it)."""
     study = parser.add_argument_group(title)
-    study.add_argument("--scheduler", help="'local' (a LocalCluster) or a scheduler address tcp://host:port "
-                                           "(default: in this process)")
+    study.add_argument("--scheduler", type=scheduler, help="'local' (a LocalCluster) or a scheduler address "
+                                                           "tcp://host:port (default: in this process)")
     study.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     return study
 
@@ -242,8 +242,20 @@ def add_seed_option(parser, default: int = 0) -> None:
 
 # -- outputs ------------------------------------------------------------------------------------------------------
 
-def add_out_option(parser, help: str, required: bool = True) -> None:
+LATENTS_CLOBBER_HELP = ("replace latents files that exist (without it a file that is this job's complete latents is "
+                        "skipped, a .partial resumed, and any other file in its place refused)")
+CLOBBER_HELP = ("replace outputs that exist; without it the command refuses to write over an existing output (a "
+                "file it would write, or a folder in a file's place), in one line naming it")
+
+
+def add_out_option(parser, help: str, required: bool = True, clobber: bool = True) -> None:
+    """--out, and with `clobber` the one rule for an existing output (`outputs.outputs_never_replaced`): --clobber
+    replaces it, else it is refused. A command with a rule of its own (resuming: extract, batch, train-vae;
+    rewriting on purpose: rerun) passes `clobber=False`."""
     parser.add_argument("--out", required=required, help=help)
+    if clobber:
+        add_clobber_option(parser, CLOBBER_HELP)
+        parser.set_defaults(outputs_kept=True)
 
 
 def add_clobber_option(parser, help: str) -> None:
@@ -274,6 +286,17 @@ def bandcontrast(spec: str):
     from ..data.bandcontrast import BandContrast
 
     return BandContrast.parse(spec)
+
+
+def scheduler(text: str) -> str:
+    """--scheduler: 'local' or a Dask scheduler address (`batch.scheduler_address`), checked before any work."""
+    from ..batch import scheduler_address
+    from ..errors import InputError
+
+    try:
+        return scheduler_address(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def roi(text: str):

@@ -63,8 +63,8 @@ def rank_file(args) -> int:
     source = read_latents(args.latents)
     values, x, y = latents_and_coordinates(source, args.partition)
     inputs = {"latents": source.path}
-    references = read_reference_files(args.reference, x, y, len(values), inputs, "reference")
-    labels = read_reference_files(args.labels, x, y, len(values), inputs, "labels")
+    references = read_reference_files(args.reference, x, y, len(values), inputs, "reference", source.grid_shape)
+    labels = read_reference_files(args.labels, x, y, len(values), inputs, "labels", source.grid_shape)
     if args.components:
         references.update(component_maps(args.components, args.n_components, args.component_method,
                                          len(values), args.seed))

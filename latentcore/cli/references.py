@@ -8,6 +8,7 @@ inverse pole figure beside the whole scan's and their pole figures (PNG), their 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ..errors import InputError
 from .options import add_figure_options, add_out_option, add_roi_option, boundary_degrees
@@ -105,7 +106,7 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
             raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
         rows = labelled.rows[labelled.names == args.label]
         return rows, what_tag(len(rows), label=args.label)
-    if args.rows:
+    if args.rows is not None:  # `--rows ""` is refused by parse_rows, not taken for "no --rows"
         rows = parse_rows(args.rows, n_rows)
     else:
         rows = table_rows(args.table, n_rows, args.cluster, (x, y, units) if x is not None else None)
@@ -113,13 +114,18 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
 
 
 def run_references(args) -> int:
-    from ..analysis.ebsd.scan_references import PATTERN_MAPS, cropped, listed, scan_references, write_references
+    from ..analysis.ebsd.scan_references import (PATTERN_MAPS, cropped, listed, references_names, scan_references,
+                                                 write_references)
+    from ..outputs import refuse_existing
 
     if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
         raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
     low, high = args.vbse_percentiles
     if not 0 <= low < high <= 100:
         raise InputError(f"--vbse-percentiles {low:g} {high:g}: give LOW and HIGH with 0 <= LOW < HIGH <= 100")
+
+    names = references_names(args.roi)
+    refuse_existing([Path(args.out) / names["npz"], Path(args.out) / names["report"]])  # before the pattern pass
 
     def progress(done, total):
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from ..storage import is_s3_uri
-from .options import study_name
+from .options import add_out_option, scheduler, study_name
 
 
 def add_study(subparsers):
@@ -18,11 +18,12 @@ def add_study(subparsers):
     p.add_argument("latents", nargs="+", metavar="LATENTS",
                    help="latents files, folders (their *_latents.h5), quoted globs or s3://bucket/prefix/")
     p.add_argument("--name", required=True, type=study_name, help="the study's name: letters, digits and ._+-")
-    p.add_argument("--out", help="folder of NAME.study.json; it must hold the local members, which it names by "
-                                 "relative paths (default: their common folder)")
+    add_out_option(p, "folder of NAME.study.json; it must hold the local members, which it names by relative paths "
+                      "(default: their common folder)", required=False)
     p.add_argument("--endpoint-url", help="S3-compatible endpoint (default: AWS, or $LATENTCORE_S3_ENDPOINT_URL)")
-    p.add_argument("--scheduler", help="read (hash) the members as Dask tasks: 'local' (a LocalCluster) or a "
-                                       "scheduler address tcp://host:port (default: in this process)")
+    p.add_argument("--scheduler", type=scheduler, help="read (hash) the members as Dask tasks: 'local' (a "
+                                                       "LocalCluster) or a scheduler address tcp://host:port "
+                                                       "(default: in this process)")
     p.add_argument("--workers", type=int, help="worker processes of the local cluster (default: one per core)")
     # the study file lands beside its members on purpose; its name (.study.json) is never a latents file's
     p.set_defaults(func=run_study, rewrites=("latents",))

@@ -25,7 +25,7 @@ def add_train_vae(subparsers):
                                           "reconstructions.png to --out. Ctrl-C stops after the current batch, "
                                           "keeping its checkpoint; the same command again resumes from it.")
     p.add_argument("data", help="pattern source (any format `info` recognises)")
-    add_out_option(p, "run directory")
+    add_out_option(p, "run directory", clobber=False)  # a run resumes there (--no-resume starts over)
     p.add_argument("--partition", help="partition to train on (default: the first)")
     p.add_argument("--bandcontrast", type=bandcontrast,
                    help="CSV x,y,bandcontrast to filter by, or the scan's own map: scan, "

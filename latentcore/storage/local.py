@@ -1,5 +1,6 @@
 """Local files: atomic writes (temporary name, rename when complete), exclusive locks on what a run
-writes, content hashes of files and folders, and the inputs a run must never write over."""
+writes, content hashes of files and folders, the inputs a run must never write over, and the existing outputs a
+command keeps unless told to replace them (`outputs_kept`)."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -15,15 +16,20 @@ from ..errors import OutputError, write_error
 
 
 @contextlib.contextmanager
-def atomic_path(final_path, suffix=".partial", keep_on_error=False):
+def atomic_path(final_path, suffix=".partial", keep_on_error=False, replaces=False):
     """Yield a temporary path beside `final_path`; rename it over `final_path` only on success.
 
     A reader never sees a half-written file under the final name. With `keep_on_error` the
-    temporary file survives an exception so that an interrupted run can resume from it.
+    temporary file survives an exception so that an interrupted run can resume from it; a rename that
+    fails removes it (a complete file that could not be put in place resumes nothing). A folder at
+    `final_path`, or an existing output while outputs are kept (`outputs_kept`), is refused before
+    anything is written; `replaces`: a file this write refreshes on purpose (a cache, a resumable
+    folder's report), never refused as an existing output.
     """
     final_path = Path(final_path)
     refuse_special_file(final_path)
     refuse_writing_an_input(final_path)
+    refuse_replacing(final_path, replaces)
     make_folder(final_path.parent)
     tmp = final_path.with_name(final_path.name + suffix)
     try:
@@ -32,7 +38,13 @@ def atomic_path(final_path, suffix=".partial", keep_on_error=False):
         if not keep_on_error:
             tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, final_path)
+    try:
+        os.replace(tmp, final_path)
+    except OSError as exc:  # a folder made in its place meanwhile, a file system gone read-only
+        tmp.unlink(missing_ok=True)
+        raise write_error(exc, final_path) from None
+    if _KEPT_OUTPUTS:
+        _KEPT_OUTPUTS[-1].add(final_path.resolve())
 
 
 def refuse_special_file(path: Path) -> None:
@@ -86,6 +98,38 @@ def refuse_writing_an_input(path, named=None) -> None:
         if is_folder and resolved.is_relative_to(kept):
             raise OutputError(f"is inside the input folder {kept}: writing it would change that input; "
                               "choose another output", named or path)
+
+
+# -- outputs kept: a command replaces an existing output only when told to -------------------------
+
+_KEPT_OUTPUTS: list[set[Path]] = []  # while a command keeps its outputs: the files it has written itself
+REPLACE_OPTION = "--clobber"  # what tells a command to replace its existing outputs (latentcore/cli/options.py)
+
+
+@contextlib.contextmanager
+def outputs_kept():
+    """While inside, a write through `atomic_path` onto a file that exists and that was not written inside this
+    context is refused in one line naming it and REPLACE_OPTION: a command never replaces an existing output
+    without being told. Process-wide: the command line sets it around one command (latentcore/outputs.py,
+    `outputs_never_replaced`)."""
+    _KEPT_OUTPUTS.append(set())
+    try:
+        yield
+    finally:
+        _KEPT_OUTPUTS.pop()
+
+
+def refuse_replacing(path, replaces: bool = False) -> None:
+    """One line when a file cannot be written at `path`: a folder is there (no file can take its place), or an
+    existing output while outputs are kept (`outputs_kept`; not one this command wrote, and not a file it
+    `replaces` on purpose)."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError("is a folder, not a file: no file can be written in its place; name a file (a new one, or "
+                          "one inside that folder)", path)
+    if _KEPT_OUTPUTS and not replaces and os.path.lexists(path) and path.resolve() not in _KEPT_OUTPUTS[-1]:
+        raise OutputError(f"exists already: this command does not replace an existing output; give {REPLACE_OPTION} "
+                          "to replace it, or write elsewhere", path)
 
 
 MAX_NAME_BYTES = 150  # file systems allow 255; room is left for suffixes such as `_latents.h5.partial`

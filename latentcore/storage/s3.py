@@ -487,7 +487,7 @@ def download_to(obj: S3Object | str, dest, settings: S3Settings | None = None,
     obj = head(obj, settings) if isinstance(obj, str) else obj
     client = _client(settings, obj.uri)
     dest = Path(dest)
-    with atomic_path(dest, suffix=f".{uuid.uuid4().hex[:8]}.partial") as tmp:
+    with atomic_path(dest, suffix=f".{uuid.uuid4().hex[:8]}.partial", replaces=True) as tmp:  # a stale cached copy
         try:
             client.download_file(obj.bucket, obj.key, str(tmp), Config=_transfer_config(settings),
                                                Callback=_byte_counter(obj.size, progress))

@@ -78,3 +78,20 @@ def test_the_labels_probe_trains_and_predicts_on_the_kept_rows():
     assert list(pd.read_csv(found[0])["row"]) == list(np.flatnonzero(kept))  # the download's file
     report = json.loads(found[0].with_name("probe_report__logistic_q-bc-ge150.json").read_text())
     assert report["quality"]["filter"] == "bc>=150" and report["quality"]["kept"] == kept.sum()
+
+
+def test_a_filter_that_keeps_too_few_rows_is_said_in_one_line_on_each_page():
+    """Issue 53, item 4: a threshold that keeps one row (the demo's one band contrast of 255) used to end the UMAP,
+    Clusters and Rank pages in "latents has shape (1, 12)"; each page now says the filter's one line, naming it and
+    how many rows it keeps, under the filter's widgets (set there again to go on), with no exception."""
+    at = go(extracted(new_app()), "clusters")
+    at.checkbox(key="quality_bc_on").check().run()
+    at = run(at.number_input(key="quality_bc").set_value(float(BC.max())), errors_ok=True)
+    line = ("ni_grains_h5ebsd__demo-vae_latents.h5: the quality filter bc >= 255 keeps 1 of 2,400 rows: too few to "
+            "compute on (at least 3); lower its thresholds")
+    for page in ("clusters", "umap", "rank"):
+        at = at if page == "clusters" else run(at, page, errors_ok=True)
+        assert [e.value for e in at.error] == [line], page
+        assert at.number_input(key="quality_bc").value == BC.max() and not at.exception
+    at = run(at.number_input(key="quality_bc").set_value(150.0))  # lowered: the page goes on
+    assert f"Quality filter bc >= 150: {(BC >= 150).sum():,} of 2,400 points kept" in texts(at.info)

@@ -158,7 +158,8 @@ def test_a_quality_filter_no_row_meets_and_a_bad_option_are_one_line_errors(scan
     path = scan[0]
     assert main(["cluster", str(path), "--features", "latent", "--method", "kmeans", "--k", "2", "--no-png",
                  "--quality", "ci>=2", "--out", str(tmp_path)]) != 0
-    assert "the quality filter ci >= 2 keeps none of the rows: lower its thresholds" in capsys.readouterr().err
+    assert ("the quality filter ci >= 2 keeps 0 of 180 rows: too few to compute on (at least 3); lower its "
+            "thresholds") in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["umap", str(path), "--quality", "ci>0.1"])
     assert "thresholds like ci>=0.1" in capsys.readouterr().err

@@ -90,10 +90,12 @@ def test_out_onto_an_input_is_refused_by_every_command(files, command, capsys):
 
 
 def test_an_out_folder_named_as_the_command_is_not_an_input(files, monkeypatch, capsys):
-    """`cluster ... --out cluster` run twice from one folder: the command's own name is not a path it reads."""
+    """`cluster ... --out cluster` run twice from one folder (the second replacing the first's files, --clobber): the
+    command's own name is not a path it reads."""
     monkeypatch.chdir(files["folder"])
     argv = ["cluster", files["latents"], "--features", "latent", "--method", "kmeans", "--k", "2", "--out", "cluster"]
-    assert main([str(a) for a in argv]) == 0 and main([str(a) for a in argv]) == 0, capsys.readouterr().err
+    assert main([str(a) for a in argv]) == 0 and main([str(a) for a in [*argv, "--clobber"]]) == 0, \
+        capsys.readouterr().err
 
 
 def test_a_file_written_inside_the_out_folder_is_checked_too(files, capsys):

@@ -322,7 +322,9 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
     if roi is not None and lat.x is not None:
         keep &= roi.mask(lat.x, lat.y)
     if quality is not None:
-        keep &= quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(latents[0]).name)
+        passes = quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(latents[0]).name)
+        quality.check_kept(passes[keep], Path(latents[0]).name, " in the ROI" if roi is not None else "")
+        keep &= passes
     n_rows = int(keep.sum())
     rows = slice(None) if n_rows == len(keep) else np.flatnonzero(keep)  # every row: no copy (640 MB at 10M x 16)
     chosen = {name: maps[name][rows] for name in references if name != LABELS_REFERENCE}

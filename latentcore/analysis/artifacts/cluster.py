@@ -277,11 +277,9 @@ def read_cluster_rows(job: ClusterJob, latents=None) -> tuple[ClusterInputs, np.
     quality = None
     if job.quality is not None:  # rows kept: in the ROI and by the filter
         passes = job.quality.rows_kept(latents.point_maps, x, y, job.latents)
+        job.quality.check_kept(passes[keep], job.latents, " in the ROI" if roi is not None else "")
         quality = job.quality.record(passes[keep])
         keep = keep & passes
-        if not keep.any():
-            raise InputError(f"the quality filter {job.quality} keeps none of the rows"
-                             f"{' in the ROI' if roi is not None else ''}: lower its thresholds", job.latents)
     if not keep.all():
         rows, x, y, row_ids = rows[keep], x[keep], y[keep], row_ids[keep]
         if from_scan:

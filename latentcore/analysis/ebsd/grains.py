@@ -247,7 +247,9 @@ def write_grains(found: Grains, out_dir, stem: str, inputs: dict) -> dict[str, P
 
 def latents_on_points(points: ScanPoints, lat) -> tuple[np.ndarray, list[str]]:
     """A latents file's vectors (N, D) row for row with the scan's points, matched by coordinates (NaN where a
-    point has none), and notes: the latents must be of this scan's pixels."""
+    point has none), and notes: the latents must be of this scan's pixels. Latents of another file (a copy of the
+    scan in another format, its preprocessed patterns) must cover the same points and carry the same values of the
+    vendor maps both hold (`same_scan`), else they are another scan's and refused."""
     matrix, _ = lat.stacked()
     if lat.x is None:
         raise InputError("these latents have no x, y coordinates: give the latents of this scan", lat.path)
@@ -257,9 +259,31 @@ def latents_on_points(points: ScanPoints, lat) -> tuple[np.ndarray, list[str]]:
     notes = []
     source = lat.attrs.get("source_sha256")
     if source and source != sha256_file(points.path):
+        same_scan(points, lat, at)
         notes.append(f"the latents were extracted from another file ({Path(str(lat.attrs.get('source', '?'))).name}, "
                      "not this scan's bytes): matched to its points by their coordinates")
     return out, notes
+
+
+MAP_TOLERANCE = 1e-3  # relative: a vendor map written by two formats (a .ctf's text, an HDF5 float) of one scan
+
+
+def same_scan(points: ScanPoints, lat, at: np.ndarray) -> None:
+    """Latents of another file than the scan are of the same scan only when their rows are its points, one each
+    (`at`: the point of each row), and the vendor maps both carry (Band Contrast, IQ, CI, ...) agree point for
+    point; otherwise they are another scan's, refused in one line naming the difference."""
+    source = Path(str(lat.attrs.get("source", "?"))).name
+    again = f"give the latents of this scan (python -m latentcore extract {points.path.name} ...)"
+    grid = f"{points.grid.n_rows} x {points.grid.n_columns}"
+    if len(at) != len(points) or not np.array_equal(np.sort(at), np.arange(len(points))):
+        raise InputError(f"these latents are of another scan ({source}: {len(at):,} points, {int((at >= 0).sum()):,} "
+                         f"of them on this scan's {len(points):,} points of its {grid} grid): {again}", lat.path)
+    for name in sorted(set(lat.point_maps) & set(points.point_maps)):
+        theirs, ours = np.asarray(lat.point_maps[name], np.float64), np.asarray(points.point_maps[name], np.float64)
+        differ = ~np.isclose(theirs, ours[at], rtol=MAP_TOLERANCE, atol=0, equal_nan=True)
+        if differ.any():
+            raise InputError(f"these latents are of another scan ({source}): their {name} map differs from this "
+                             f"scan's at {int(differ.sum()):,} of {len(at):,} points: {again}", lat.path)
 
 
 def input_records(out_dir, scan, latents=None, classes=None) -> dict:

@@ -205,8 +205,9 @@ def save_embedding(path, fitted: FittedEmbedding) -> Path:
     """
     path = Path(path)
     arrays = {name: getattr(fitted, name) for name in _ARRAY_FIELDS}
-    # A unique temporary name so that two processes caching the same embedding do not collide.
-    with atomic_path(path, suffix=f".{os.getpid()}.{uuid.uuid4().hex[:8]}.partial") as tmp:
+    # A unique temporary name so that two processes caching the same embedding do not collide; a cache, replaced.
+    unique = f".{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
+    with atomic_path(path, suffix=unique, replaces=True) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, method=np.array(fitted.method), format_version=np.array(FORMAT_VERSION),
                      params_json=np.array(json.dumps(fitted.params, sort_keys=True)), **arrays)

@@ -214,7 +214,8 @@ def _exists(target: str, settings) -> bool:
 def _write_table(table, target: str, settings) -> None:
     """Parquet, written under a temporary name and renamed (local), or uploaded whole (S3)."""
     if not is_s3_uri(target):
-        with atomic_path(target, suffix=f".{uuid.uuid4().hex[:8]}.partial") as tmp:
+        # the resumable folder's own file: another run of the job may have placed it meanwhile
+        with atomic_path(target, suffix=f".{uuid.uuid4().hex[:8]}.partial", replaces=True) as tmp:
             table.to_parquet(tmp, index=False)
         return
     from ...storage.s3 import upload
@@ -228,7 +229,7 @@ def _write_table(table, target: str, settings) -> None:
 def _write_json(document: dict, target: str, settings) -> None:
     text = json.dumps(document, indent=1) + "\n"
     if not is_s3_uri(target):
-        with atomic_path(target) as tmp:
+        with atomic_path(target, replaces=True) as tmp:  # each run that completes the folder says what it holds
             Path(tmp).write_text(text)
         return
     from ...storage.s3 import upload

@@ -22,6 +22,7 @@ as `cluster --smooth`, `smoothing.smooth_rows`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -248,7 +249,8 @@ def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", s
         inside = kept[labelled.rows]
         labelled = LabelledRows.from_codes(labelled.rows[inside], labelled.y[inside], labelled.classes)
     with about_file(labels_path):
-        check_classes(labelled)
+        with quality.explains(kept, labelled=len(labelled.rows)) if quality is not None else contextlib.nullcontext():
+            check_classes(labelled)  # the filter may have removed a class's labelled rows
         check_min_confidence(min_confidence, labelled.classes)
     result = probe(features, labelled, method, cv, random_state, params, progress=progress,
                    min_confidence=min_confidence)
