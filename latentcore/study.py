@@ -489,9 +489,12 @@ def _read_document(path: Path) -> dict:
     if size > MAX_STUDY_BYTES:
         raise InputError(f"is {size:,} bytes, more than a study file holds ({MAX_STUDY_BYTES:,}): give a "
                          "NAME.study.json the study command wrote", path)
+    def not_a_number(constant: str):  # NaN and Infinity: Python's json reads them, JSON has none
+        raise InputError(f"not a study file ({constant} is not a JSON number): {REMAKE}", path)
+
     try:
-        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_not_a_number)
-    except ValueError as exc:  # not UTF-8, not JSON, or NaN / Infinity, which JSON does not have
+        document = json.loads(path.read_text(encoding="utf-8"), parse_constant=not_a_number)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"not a study file (not JSON: {exc}): {REMAKE}", path) from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InputError(f"not a study file (no \"format\": \"{FORMAT}\"): {REMAKE}", path)
@@ -500,10 +503,6 @@ def _read_document(path: Path) -> dict:
         raise InputError(f"study file format version {version!r}, this version reads {FORMAT_VERSION}: update "
                          f"Latent Explorer or {REMAKE}", path)
     return document
-
-
-def _not_a_number(constant: str):
-    raise ValueError(f"{constant} is not a JSON number")
 
 
 def _short(number: int) -> str:

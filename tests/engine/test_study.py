@@ -241,9 +241,9 @@ def test_a_study_whose_model_record_was_edited_is_refused_and_no_report_records_
     ("name not its file", "member 'passwd' is not a study's record (its name, SHA-256 or rows)"),
     ("no members", "the study has no members"),
     ("rows not a number", "not a study file: member 1's 'rows' is missing or not a whole number; make the study again"),
-    ("member rows NaN", "not a study file (not JSON: NaN is not a JSON number)"),
+    ("member rows NaN", "not a study file (NaN is not a JSON number): make the study again"),
     ("member rows of 400 digits", "member 'a' is not a study's record (its name, SHA-256 or rows)"),
-    ("study rows NaN", "not a study file (not JSON: NaN is not a JSON number)"),
+    ("study rows NaN", "not a study file (NaN is not a JSON number): make the study again"),
     ("study rows of 400 digits", "not a study file: 'rows' is a number of 400 digits, its members hold 120; make the "
                                  "study again"),
     ("study rows not its members'", "not a study file: 'rows' is 121, its members hold 120; make the study again"),
