@@ -423,7 +423,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         same whatever the number.
     reader_timeout : float, default=None
         Seconds a reader process may hand back nothing (stopped, a hung disk) before the run ends with
-        `data.parallel.ReaderStalled`, keeping the `.partial`; None: 120 (`data.parallel.READER_TIMEOUT`).
+        `data.parallel.ReaderStalled`, keeping the `.partial`; None: 300 (`data.parallel.READER_TIMEOUT`).
         Unused with the reader in this process.
 
     Returns

@@ -1,10 +1,12 @@
 """Tasks for the tests of the worker pool (`ui.compute.jobs`), not the app's: a job that only sleeps
-and reports, and one that reports the worker's thread limits. Workers are spawned and import this
-module by its name, `pool_tasks`: pytest puts `tests/` on `sys.path` (as for `s3_helpers`), and a
-spawned process starts with its parent's `sys.path`."""
+and reports, one that starts processes and waits for them without a word, and one that reports the
+worker's thread limits. Workers are spawned and import this module by its name, `pool_tasks`: pytest
+puts `tests/` on `sys.path` (as for `s3_helpers`), and a spawned process starts with its parent's
+`sys.path`."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 
@@ -14,6 +16,17 @@ def sleep_steps(steps: int, seconds: float, progress) -> int:
         progress(step / steps, f"step {step + 1} of {steps}")
         time.sleep(seconds)
     return os.getpid()
+
+
+def silent(seconds: float, children: int, progress) -> None:
+    """A job that starts `children` processes sleeping `seconds`, reports once ("<its pid> <their pids>") and
+    waits for them without another report, so it never sees a cancel: as a numba compile does, or an
+    extraction waiting on its reader processes."""
+    started = [subprocess.Popen(["sleep", str(seconds)]) for _ in range(children)]
+    progress(0.0, " ".join(str(pid) for pid in [os.getpid(), *(child.pid for child in started)]))
+    time.sleep(seconds)
+    for child in started:
+        child.wait()
 
 
 def thread_counts(progress) -> dict:

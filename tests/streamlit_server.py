@@ -5,7 +5,8 @@
   folders under `root` (`cache`: that folder instead, e.g. `worker_cache()`; plus `env`, where None leaves a
   variable out, and `args`; on `port`, else a free one; listening on `address`, or, with None, on every interface
   as the README's start command does), until the block ends; its log is in `log_path`. It raises if the server
-  exits before it answers; at the end it is stopped with its process group (`stop`).
+  exits before it answers; at the end it is stopped with its process group (`stop`). `serving(...)`, the same,
+  gives (process, url, log_path): the server's `subprocess.Popen` too.
 - `worker_cache()`: the test process's embedding cache (tests/conftest.py): a server given it reads the demo's
   UMAP that another server of the same test process fitted, instead of fitting it again.
 - `CHROMIUM`, `CHROMIUM_ARGS`: Debian's Chromium and the flags that keep it off the network.
@@ -50,6 +51,13 @@ def worker_cache() -> Path:
 @contextlib.contextmanager
 def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None,
           address: str | None = "127.0.0.1", cache: Path | None = None, repo: Path = REPO):
+    with serving(root, env, args, port, address, cache, repo) as (_, url, log_path):
+        yield url, log_path
+
+
+@contextlib.contextmanager
+def serving(root: Path, env: dict | None = None, args: tuple = (), port: int | None = None,
+            address: str | None = "127.0.0.1", cache: Path | None = None, repo: Path = REPO):
     root.mkdir(parents=True, exist_ok=True)
     port, log_path = port or free_port(), root / "streamlit.log"
     env = {**os.environ, "LATENT_EXPLORER_WORKDIR": str(root / "sessions"),
@@ -69,19 +77,19 @@ def serve(root: Path, env: dict | None = None, args: tuple = (), port: int | Non
                     if process.poll() is not None:
                         raise RuntimeError(f"streamlit exited: {log_path.read_text()}") from None
                     time.sleep(0.2)
-            yield url, log_path
+            yield process, url, log_path
         finally:
             stop(process)
 
 
-def stop(process: subprocess.Popen, grace: float = 3.0):
-    """Ask the server to exit, then end its process group: a worker still compiling numba code would hold a
-    graceful exit for up to 20 s, and nothing a test reads is written after its last page has settled."""
+def stop(process: subprocess.Popen, grace: float = 10.0):
+    """Ask the server to exit, which it does within 10 s however busy, its workers ended and its figure browser
+    closed (tests/browser/test_e2e_shutdown.py); then end its process group, in case it did not."""
     process.terminate()
     with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=grace)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # the pool's workers and kaleido's Chromium with it
+        os.killpg(process.pid, signal.SIGKILL)  # the pool's workers (kaleido's Chromium has a session of its own)
     process.wait()
 
 

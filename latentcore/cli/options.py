@@ -123,6 +123,8 @@ def add_model_options(parser, where: str = "a local path") -> None:
 
 def add_extraction_options(parser, batch_size_default: int | None, batch_size_help: str | None = None) -> None:
     """How latents are made: pooling, batch size, partitions, device, precision and the reader processes."""
+    from ..data.parallel import READER_TIMEOUT
+
     parser.add_argument("--pool", choices=("mean", "max", "flatten"), default="mean",
                         help="pooling of spatial latents (default: mean)")
     parser.add_argument("--batch-size", type=int, default=batch_size_default, help=batch_size_help)
@@ -135,7 +137,7 @@ def add_extraction_options(parser, batch_size_default: int | None, batch_size_he
                         "(default: one per core but one on more than 2 cores, else the reader in this process)")
     parser.add_argument("--reader-timeout", type=positive_seconds, metavar="SECONDS",
                         help="end the run when a reader process hands back nothing for this long (stopped, a hung "
-                             "disk), keeping the .partial for resume (default: 120)")
+                             f"disk), keeping the .partial for resume (default: {READER_TIMEOUT:g})")
 
 
 def add_device_option(parser, default: str = "auto") -> None:

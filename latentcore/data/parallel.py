@@ -13,8 +13,9 @@ which reads overlapping blocks, stays on the in-process reader.
 
 A process that dies (killed, out of memory) is reported in one line naming the file, the process and
 the rows it was reading (`ReaderDied`, an InputError); so is one that hands back nothing for
-`reader_timeout` seconds (stopped, stuck on a hung disk: `ReaderStalled`), which is killed first. The
-blocks before it have already been handed over, so an extraction keeps its `.partial` file and resumes.
+`reader_timeout` seconds (READER_TIMEOUT, 300, by default: stopped, stuck on a hung disk: `ReaderStalled`),
+which is killed first. The blocks before it have already been handed over, so an extraction keeps its
+`.partial` file and resumes.
 An error inside a process (a corrupt chunk) is raised again here as it was raised there.
 
 The processes leave nothing behind, however the run ends. They talk through pipes, not
@@ -49,7 +50,13 @@ from .preprocess import PatternSteps, Preprocessing, iter_preprocessed
 
 SLOTS = 2  # shared-memory blocks per process: it reads the next block while the last is copied out
 POLL_SECONDS = 0.2  # how often a wait for a block checks that its process is alive
-READER_TIMEOUT = 120.0  # seconds a reader process may hand back nothing before the run ends (--reader-timeout)
+# Seconds a reader process may hand back nothing before the run ends (--reader-timeout). A block is about 16 MB as
+# float32 (`Extractor.read_size`) read from a local disk or a network file system (an s3:// input is downloaded
+# first): seconds even under load, but an NFS mount retries a lost request after 60 s and again 120 s later
+# (the Linux NFS client's TCP defaults: timeo=600, linear backoff), so a brief server failover stalls a read for 3
+# minutes, and it then goes on. 5 minutes lets that run on, and a stopped reader still ends a run of hours in minutes
+# (its rows kept to resume).
+READER_TIMEOUT = 300.0
 
 
 class ReaderDied(InputError):

@@ -1,6 +1,7 @@
 """PNG export of the figures: kaleido (Chromium) when a browser is found, else a matplotlib
 re-drawing of the same figure, with a warning saying why. One Chromium is kept for the process
-(`KEPT_BROWSER`): the first PNG starts it (seconds), each later one is a render in it.
+(`KEPT_BROWSER`): the first PNG starts it (seconds), each later one is a render in it; at exit it is
+closed within seconds, a render running or not (`KeptBrowser.close_at_exit`).
 
 Nothing here changes the process's environment or matplotlib's global backend: kaleido is given its
 browser by path, and the fallback draws on a `matplotlib.figure.Figure` (Agg canvas), not pyplot.
@@ -14,6 +15,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import struct
 import threading
 import warnings
@@ -124,11 +126,13 @@ class KeptBrowser:
     browser it does not need), when a render fails or hangs (the next PNG starts a new one), and at exit.
 
     kaleido's asyncio calls run on a loop in a thread of this object's own; `png` may be called from any
-    thread (a server's sessions), one render at a time. `starts` counts the browsers started."""
+    thread (a server's sessions), one render at a time. `starts` counts the browsers started. At exit
+    (`close_at_exit`) the browser is closed within EXIT_CLOSE_S seconds, busy or not, else killed."""
 
     IDLE_S = 300.0
     START_TIMEOUT_S = 120.0
     RENDER_TIMEOUT_S = 120.0  # above kaleido's own 90 s a render
+    EXIT_CLOSE_S = 2.0  # a server exits within 10 s of SIGTERM (tests/browser/test_e2e_shutdown.py)
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -136,6 +140,7 @@ class KeptBrowser:
         self._kaleido = None
         self._browser = None
         self._idle = None
+        self._group = None  # the open browser's process group (choreographer starts it in a session of its own)
         self.starts = 0
 
     def png(self, spec: dict, opts: dict, browser: str) -> bytes:
@@ -155,6 +160,18 @@ class KeptBrowser:
         with self._lock:
             if self._loop is not None:
                 self._wait(self._close(), self.START_TIMEOUT_S)
+
+    def close_at_exit(self) -> None:
+        """Close the browser within EXIT_CLOSE_S seconds: without waiting for a render running (nobody takes its
+        PNG now; it fails), then kill what is left of its process group (all of it when it did not close in time:
+        busy, hung or stopped; a helper that outlived a clean close)."""
+        loop, group = self._loop, self._group
+        if loop is None or group is None:
+            return
+        with contextlib.suppress(Exception):  # timed out or failed: killed below
+            asyncio.run_coroutine_threadsafe(self._close(), loop).result(self.EXIT_CLOSE_S)
+        with contextlib.suppress(OSError):  # none left
+            os.killpg(group, signal.SIGKILL)
 
     def _wait(self, coroutine, timeout: float):
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
@@ -179,7 +196,7 @@ class KeptBrowser:
             with contextlib.suppress(Exception):
                 await opened.close()
             raise
-        self._kaleido, self._browser = opened, browser
+        self._kaleido, self._browser, self._group = opened, browser, opened.subprocess.pid
         self.starts += 1
 
     async def _render(self, spec: dict, opts: dict, browser: str) -> bytes:
@@ -201,6 +218,7 @@ class KeptBrowser:
             self._idle = None
         if opened is not None:
             await opened.close()
+            self._group = None
 
 
 def _kaleido_reloading_less():
@@ -225,7 +243,7 @@ def _kaleido_reloading_less():
 
 
 KEPT_BROWSER = KeptBrowser()
-atexit.register(KEPT_BROWSER.close)
+atexit.register(KEPT_BROWSER.close_at_exit)
 os.register_at_fork(after_in_child=KEPT_BROWSER.__init__)  # a forked child has neither its thread nor its browser
 
 

@@ -163,6 +163,60 @@ def test_pngs_after_the_first_are_drawn_in_the_same_kept_browser_at_the_same_siz
                for label in np.unique(labels[labels >= 0])[:3])
 
 
+# A process that renders a figure that takes a minute (an SVG scatter of 200,000 points) in a thread, as a server's
+# session does, and returns from its main thread once the render has begun; it prints its browser's process group.
+RENDERING_AT_EXIT = """
+import sys, threading, time
+import plotly.graph_objects as go
+from latentcore.figures.png import KEPT_BROWSER, write_png
+
+write_png(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])), sys.argv[1])  # the browser starts
+points = list(range(200_000))
+threading.Thread(target=write_png, args=(go.Figure(go.Scatter(x=points, y=points, mode="markers")), sys.argv[2]),
+                 daemon=True).start()
+while not KEPT_BROWSER._lock.locked():
+    time.sleep(0.01)
+print(KEPT_BROWSER._kaleido.subprocess.pid, flush=True)  # choreographer starts it in a session of its own
+"""
+
+
+@pytest.mark.skipif(figures.browser_path() is None, reason="no Chromium on this machine for kaleido")
+def test_a_render_running_at_exit_neither_holds_the_exit_nor_leaves_its_chromium(tmp_path):
+    """The kept browser is closed within seconds at exit, a render running or not (it waited for the render: a
+    server busy exporting a PNG took minutes to exit), and no process of it is left."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen([sys.executable, "-c", RENDERING_AT_EXIT, tmp_path / "a.png", tmp_path / "b.png"],
+                               cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, stdout=subprocess.PIPE, text=True)
+    group = None
+    try:
+        group = int(process.stdout.readline())
+        exiting = time.monotonic()
+        process.wait(timeout=10)
+
+        def browser_left() -> bool:
+            try:
+                os.killpg(group, 0)
+                return True
+            except ProcessLookupError:
+                return False
+        while browser_left() and time.monotonic() - exiting < 10:
+            time.sleep(0.1)
+        assert not browser_left()
+    finally:  # what a failing run left must not outlive the test
+        process.kill()
+        if group is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+
+
 def test_the_dpi_is_set_without_touching_the_image_data():
     image = Image.new("RGB", (7, 5), (10, 20, 30))
     buffer = io.BytesIO()

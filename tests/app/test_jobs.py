@@ -1,15 +1,17 @@
 """The app's worker pool with real spawned processes: a job runs in another process, reports
-progress, is shared by key, and stops when cancelled."""
+progress, is shared by key, and stops when cancelled; the pool ends within seconds however busy."""
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import time
 
 import numpy as np
 import pytest
 
 from latentcore.analysis.maps import Roi
-from pool_tasks import sleep_steps, thread_counts
+from pool_tasks import silent, sleep_steps, thread_counts
 from ui.compute import tasks
 from ui.compute.jobs import JobPool, job_key
 
@@ -66,6 +68,34 @@ def test_long_jobs_in_their_own_processes_never_hold_the_pool_workers(pool):
     for job in long:
         job.cancel()
     assert wait_until(lambda: all(job.done() for job in long), timeout=10)
+
+
+def test_shutdown_ends_busy_and_stopped_workers_and_the_processes_they_started_within_its_bound(tmp_path):
+    """What ends a server's pool when it exits (SIGTERM): a job that stops at its next report ends cleanly; a worker
+    silent in a long job, a stopped one (SIGSTOP: only SIGKILL ends it) and the processes they started are ended,
+    all within the bound `shutdown` states."""
+    import psutil
+
+    from ui.compute.jobs import CANCEL_GRACE_S, TERM_GRACE_S
+
+    pool = JobPool(tmp_path / "jobs", workers=2)
+    polite = pool.submit(sleep_steps, "polite", steps=6000, seconds=0.1)
+    busy = pool.submit(silent, "busy", seconds=600, children=1)
+    stopped = pool.submit(silent, "stopped", dedicated=True, seconds=601, children=1)
+    assert wait_until(lambda: all(job.progress()[1][:1].isdigit() for job in (busy, stopped)))
+    pids = [int(pid) for job in (busy, stopped) for pid in job.progress()[1].split()]  # 2 workers, 2 children
+    processes = [psutil.Process(pid) for pid in pids]
+    os.kill(pids[2], signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        pool.shutdown()
+        assert time.monotonic() - started < CANCEL_GRACE_S + 2 * TERM_GRACE_S + 1
+        assert not [p.pid for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        assert type(polite.error()).__name__ == "JobCancelled"  # it stopped by itself, at its next report
+    finally:
+        for process in processes:  # what a failing shutdown left must not outlive the test
+            with contextlib.suppress(psutil.Error):
+                process.kill()
 
 
 def test_keys_follow_the_arguments():

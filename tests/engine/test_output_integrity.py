@@ -1,7 +1,8 @@
 """Issue 10, nothing is lost: real `python -m latentcore extract` processes killed with SIGKILL or
-Ctrl-C and resumed, two writers on one output, a full disk (a real tmpfs) and a write error mid-run
-(RLIMIT_FSIZE), the prefetch thread, outputs that must not collide, uploads that must not replace
-each other."""
+Ctrl-C and resumed, a reader process stopped (SIGSTOP) with or without --reader-timeout (issue 53: the
+run ends in one line, exit 2, its .partial kept and no process left), two writers on one output, a full
+disk (a real tmpfs) and a write error mid-run (RLIMIT_FSIZE), the prefetch thread, outputs that must not
+collide, uploads that must not replace each other."""
 import contextlib
 import os
 import re
@@ -323,38 +324,85 @@ def test_a_killed_run_leaves_no_semaphore_shared_memory_or_process_behind(job, t
             (Path("/dev/shm") / name).unlink(missing_ok=True)
 
 
-def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes(job, tmp_path, capsys,
-                                                                                 one_torch_thread):
-    inputs = {path: sha256_path(path) for path in (job["scan"], job["model"])}
-    process = start(job, tmp_path, extra=["--readers", "2", "--reader-timeout", "3"])
-    # the second reader (blocks 2, 4, ...) stops while still starting: block 1 comes from the first
+# `python -m latentcore` with the reader timeout's default (`data.parallel.READER_TIMEOUT`, 300 s) at 3 s
+SHORT_DEFAULT_TIMEOUT = ["-c", "import runpy, latentcore.data.parallel as p; p.READER_TIMEOUT = 3.0; "
+                               "runpy.run_module('latentcore', run_name='__main__', alter_sys=True)"]
+
+
+def run_with_a_stopped_reader(job, out, extra=(), launch=("-m", "latentcore")) -> tuple[int, list[str], list[int]]:
+    """`extract --readers 2` whose second reader (blocks 2, 4, ...) is stopped (SIGSTOP) while still starting, so
+    block 1 comes from the first: (exit code, stderr's lines but the progress bar, every child the run had: its
+    readers and multiprocessing's resource tracker)."""
+    process = start(job, out, extra=["--readers", "2", *extra], launch=launch)
     stalled = reader_processes_of(process.pid, 2)[1]
+    children = children_of(process.pid)
     os.kill(stalled, signal.SIGSTOP)
     try:
         code, err = finish(process, timeout=60)
-    finally:  # a run that hangs, or a reader left stopped, must not outlive the test
-        hung, left_stopped = process.poll() is None, not process_gone(stalled)
-        for pid in reader_children(process.pid) if hung else [stalled] if left_stopped else []:
-            os.kill(pid, signal.SIGKILL)  # the hung run's children, or the reader it left stopped
-        if hung:
+    finally:  # a run that hangs must not outlive the test
+        if process.poll() is None:
             process.kill()
             process.wait()
-    assert not left_stopped  # the run killed it
-    assert code == 2 and "Traceback" not in err
     lines = [line for line in err.splitlines() if line.strip() and not re.search(r"\d+/6000 \[", line)]  # no bar
-    assert len(lines) == 1 and lines[0].startswith(f"error: {job['scan']}: reader process 2 of 2 handed nothing back")
+    return code, lines, children
+
+
+def assert_ended(children: list[int]):
+    """Every one of `children` ends within seconds of its run (the stalled reader killed by it, the others on
+    their own); those left are killed, never left to the next test."""
+    try:
+        poll(lambda: all(process_gone(pid) for pid in children), timeout=10)
+    finally:
+        for pid in children:
+            with contextlib.suppress(OSError):
+                if not process_gone(pid):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def test_a_stalled_reader_process_ends_the_run_in_one_line_and_the_rerun_resumes(job, tmp_path, capsys,
+                                                                                 one_torch_thread):
+    inputs = {path: sha256_path(path) for path in (job["scan"], job["model"])}
+    code, lines, children = run_with_a_stopped_reader(job, tmp_path, extra=["--reader-timeout", "3"])
+    assert_ended(children)  # the stopped reader too: the run killed it
+    assert code == 2 and not any("Traceback" in line for line in lines)
+    assert len(lines) == 1 and lines[0].startswith(f"error: {job['scan']}: reader process 2 of 2 handed nothing back "
+                                                   "for 3 s"), lines
     partial = tmp_path / f"{job['name']}.partial"
     with h5py.File(partial, "r") as f:  # the rows before the stalled block are kept
         kept = int(f["all"].attrs["rows_done"])
         assert 0 < kept < 6000
         np.testing.assert_array_equal(f["all"][:kept], job["reference"]["all"][:kept])
     assert re.search(rf"block \d+ \(rows {kept}-\d+ of 'all'\)", lines[0]), lines[0]  # the block that stalled
+    assert "with a longer --reader-timeout" in lines[0]  # what to do next
     capsys.readouterr()
     assert main(extract_args(job["scan"], job["model"], tmp_path) + ["--readers", "2"]) == 0  # no stall now
     assert f"{kept:,} rows already written" in capsys.readouterr().err  # resumed, not started again
     assert_same_datasets(tmp_path / job["name"], job["reference"])
     assert not partial.exists()
     assert {path: sha256_path(path) for path in inputs} == inputs
+
+
+def test_a_stalled_reader_ends_a_run_given_no_reader_timeout(job, tmp_path, one_torch_thread):
+    """Issue 53: a run without --reader-timeout waited for ever on a stopped reader. Its default is finite (the
+    run's own, set to 3 s here: see test_the_reader_timeouts_default_is_finite_and_said_in_help)."""
+    code, lines, children = run_with_a_stopped_reader(job, tmp_path, launch=SHORT_DEFAULT_TIMEOUT)
+    assert_ended(children)
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {job['scan']}: reader process 2 of 2 handed nothing back for 3 s"), lines
+    assert "--reader-timeout" in lines[0]
+    assert (tmp_path / f"{job['name']}.partial").exists() and not (tmp_path / job["name"]).exists()  # to resume
+
+
+@pytest.mark.parametrize("command", ["extract", "batch"])
+def test_the_reader_timeouts_default_is_finite_and_said_in_help(command, capsys):
+    from latentcore.data.parallel import READER_TIMEOUT, check_reader_timeout
+
+    assert 0 < READER_TIMEOUT < float("inf") and check_reader_timeout(None) == READER_TIMEOUT  # what None means
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    said = " ".join(capsys.readouterr().out.split())  # argparse wraps its lines
+    option = said.split("--reader-timeout SECONDS end the run", 1)[1].split(" --", 1)[0]  # up to the next option
+    assert f"(default: {READER_TIMEOUT:g})" in option, option
 
 
 def test_a_second_writer_is_refused_and_never_touches_the_first_writers_file(job, tmp_path, capsys,

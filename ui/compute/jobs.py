@@ -18,6 +18,8 @@ more than they do. Workers use every core (a fit on two cores is twice as quick 
 lower priority (`WORKER_NICE`): the kernel gives the server's reruns the cores whenever they want
 them, so the pages stay responsive during a fit (`benchmarks/browser_interaction.py` measures the
 other session's rerun during one); `LATENT_EXPLORER_WORKER_THREADS` sets fewer.
+A pool ends with its process, however busy (`JobPool.shutdown`, run at the interpreter's exit: Streamlit's server
+exits within 10 s of SIGTERM): its jobs are cancelled, then its workers and the processes they started are ended.
 """
 from __future__ import annotations
 
@@ -32,9 +34,12 @@ import shutil
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
 
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
 INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000))  # extraction: costlier rows
@@ -43,6 +48,10 @@ INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000)) 
 INLINE_FIT_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_FIT_ROWS", 0))
 WORKER_NICE = int(os.environ.get("LATENT_EXPLORER_WORKER_NICE", 10))  # 0: the same priority as the server
 RESULTS_KEPT = 16
+# At shutdown (the server's exit): a cancelled job's seconds to stop at its next report, then a process's after
+# SIGTERM, before SIGKILL. A server exits within 10 s of SIGTERM however busy (tests/browser/test_e2e_shutdown.py).
+CANCEL_GRACE_S = 2.0
+TERM_GRACE_S = 1.0
 
 
 class JobCancelled(Exception):
@@ -256,6 +265,7 @@ class JobPool:
         self.dedicated: dict[str, concurrent.futures.ProcessPoolExecutor] = {}  # job key -> its own process
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
+        _shut_down_at_exit(self)  # after the executor: concurrent.futures registers its own exit hook on first use
 
     def _executor(self, workers: int) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
@@ -299,11 +309,74 @@ class JobPool:
         for key in finished[:max(0, len(finished) - RESULTS_KEPT)]:
             shutil.rmtree(self.jobs.pop(key).folder, ignore_errors=True)
 
-    def shutdown(self):
-        for job in self.jobs.values():
+    def shutdown(self, grace: float = CANCEL_GRACE_S):
+        """Cancel every job and end every worker, within `grace` + 2 TERM_GRACE_S seconds however busy they are: a
+        running job has `grace` seconds to stop at its next report (a cancel's clean stop: an extraction keeps its
+        rows, a training its last batch) and its worker to end, as an idle one does at once; then the workers left
+        and the processes they started are ended (`end_processes`). Called at the interpreter's exit too."""
+        with self.lock:
+            jobs, executors = list(self.jobs.values()), [self.executor, *self.dedicated.values()]
+        workers = [worker.pid for executor in executors for worker in _workers(executor)]  # shutdown forgets them
+        for job in jobs:
             job.cancel()
-        for executor in [self.executor, *self.dedicated.values()]:
-            executor.shutdown(wait=True, cancel_futures=True)
+        for executor in executors:
+            executor.shutdown(wait=False, cancel_futures=True)  # its workers end once no job runs
+        end_processes(workers, wait=grace)
+
+
+def _shut_down_at_exit(pool: JobPool):
+    """`pool.shutdown()` when the interpreter exits (Streamlit's server returns from its main thread on SIGTERM),
+    before concurrent.futures joins the workers there, which would wait for every running job (a stopped worker:
+    for ever). `threading._register_atexit` is where concurrent.futures registers that join; its hooks run last
+    registered first. A weak reference: a pool dropped earlier (tests make several) is not kept for it."""
+    ref = weakref.ref(pool)
+
+    def shut_down():
+        if (alive := ref()) is not None:
+            alive.shutdown()
+
+    threading._register_atexit(shut_down)
+
+
+def _workers(executor: concurrent.futures.ProcessPoolExecutor) -> list[multiprocessing.Process]:
+    """The executor's worker processes (`_processes`, which Python 3.14's `terminate_workers` ends too)."""
+    return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def end_processes(pids, wait: float = 0.0, grace: float = TERM_GRACE_S):
+    """End these processes and every process they started: `wait` seconds to end by themselves, then SIGTERM, then
+    SIGKILL to those left `grace` seconds later (a stopped process ends only so); `wait` + 2 `grace` seconds at most.
+    Their descendants are listed before each step and kept: one whose parent has ended is no longer found."""
+    roots, family = [], {}
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            roots.append(psutil.Process(pid))
+    for send, seconds in ((None, wait), (psutil.Process.terminate, grace), (psutil.Process.kill, grace)):
+        for process in [*roots, *_descendants(roots)]:
+            family.setdefault(process.pid, process)
+        family = {pid: process for pid, process in family.items() if not _ended(process)}
+        for process in family.values() if send is not None else ():
+            with contextlib.suppress(psutil.Error):
+                send(process)
+        deadline = time.monotonic() + seconds
+        while not all(map(_ended, family.values())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _descendants(processes) -> list[psutil.Process]:
+    found = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            found += process.children(recursive=True)
+    return found
+
+
+def _ended(process) -> bool:
+    """Gone, or a zombie (ended: its parent reaps it)."""
+    try:
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
 
 
 def _no_progress(*args, **kwargs):
