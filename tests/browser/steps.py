@@ -129,13 +129,38 @@ def workspace_of(page) -> str:
     return match.group(1)
 
 
-def new_tab(browser, url):
-    tab = browser.new_context(viewport={"width": 1400, "height": 1600}).new_page()
+def new_tab(browser, url, viewport=(1400, 1600), downloads: bool = False):
+    tab = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                              accept_downloads=downloads).new_page()
     tab.set_default_timeout(90_000)
     tab.goto(url)
     tab.wait_for_selector("h1:has-text('Data')")
     settle(tab)
     return tab
+
+
+def tab_with_study(browser, shared_server, names=("p", "q", "r"), downloads: bool = False):
+    """A new tab (1600 x 1000) whose workspace holds the latents of the simulated scans `names`
+    (tests/study_scans.py), as three extractions with one model leave them, and their study `three`, on the Data
+    page that lists it; returns (tab, {name: latents path})."""
+    from latentcore.study import make_study, write_study
+    from study_scans import scan_latents
+
+    url, log = shared_server
+    tab = new_tab(browser, url, (1600, 1000), downloads)
+    folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
+    paths = scan_latents(folder / "latents" / "scans", names)
+    write_study(make_study("three", [str(p) for p in paths.values()]), folder, root=folder)
+    open_page(tab, "UMAP", "UMAP")  # back to the Data page: it lists the saved study
+    open_page(tab, "Data", "Data")
+    return tab, paths
+
+
+def explore_study(tab):
+    """The Data page's "Explore this study": the study open on the UMAP page."""
+    tab.get_by_role("button", name="Explore this study").click()
+    tab.wait_for_selector("h1:has-text('UMAP')")
+    settle(tab)
 
 
 # -- point panels (ui/widgets/point_panel/): the canvas scatters and scan maps -----------------------------

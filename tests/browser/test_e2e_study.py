@@ -10,10 +10,8 @@ import io
 import pandas as pd
 from playwright.sync_api import expect
 
-from latentcore.study import make_study, write_study
-from steps import open_page, panel, panel_call, shoot, umap_box, workspace_of
+from steps import explore_study, open_page, panel, panel_call, shoot, tab_with_study, umap_box
 from streamlit_server import settle
-from study_scans import scan_latents
 
 
 def server_table(page) -> pd.DataFrame:
@@ -23,23 +21,10 @@ def server_table(page) -> pd.DataFrame:
 
 
 def test_a_box_on_a_studys_embedding_is_highlighted_on_each_sources_own_map(app_url, shared_server, browser):
-    url, log = shared_server
-    tab = browser.new_context(viewport={"width": 1600, "height": 1000}, accept_downloads=True).new_page()
-    tab.set_default_timeout(90_000)
-    tab.goto(url)
-    tab.wait_for_selector("h1:has-text('Data')")
-    settle(tab)
-    folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
-    paths = scan_latents(folder / "latents" / "scans")  # as three extractions with one model leave them
-    write_study(make_study("three", [str(p) for p in paths.values()]), folder, root=folder)
-
-    open_page(tab, "UMAP", "UMAP")  # back to the Data page: it lists the saved study
-    open_page(tab, "Data", "Data")
+    tab, _ = tab_with_study(browser, shared_server, downloads=True)
     tab.get_by_text("three (3 sources) · pca · 576 rows").scroll_into_view_if_needed()
     shoot(tab, "study_data_page")
-    tab.get_by_role("button", name="Explore this study").click()
-    tab.wait_for_selector("h1:has-text('UMAP')")
-    settle(tab)
+    explore_study(tab)
     tab.get_by_text("fitted on every one of the 576 rows").first.wait_for()
     for key in ("umap_scatter", "umap_map_p", "umap_map_q", "umap_map_r"):
         panel(tab, key)
@@ -66,20 +51,8 @@ def test_a_member_deleted_while_a_studys_page_is_open_is_one_line_on_the_next_ac
                                                                                         browser):
     """Issue 53: the member of a study open on the UMAP page is deleted on disk; the next box on the scatter and the
     next page each say so in one line naming the member and the way out, with no traceback and no server path."""
-    url, log = shared_server
-    tab = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
-    tab.set_default_timeout(90_000)
-    tab.goto(url)
-    tab.wait_for_selector("h1:has-text('Data')")
-    settle(tab)
-    folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
-    paths = scan_latents(folder / "latents" / "scans", ("p", "q"))
-    write_study(make_study("pair", [str(p) for p in paths.values()]), folder, root=folder)
-    open_page(tab, "UMAP", "UMAP")
-    open_page(tab, "Data", "Data")
-    tab.get_by_role("button", name="Explore this study").click()
-    tab.wait_for_selector("h1:has-text('UMAP')")
-    settle(tab)
+    tab, paths = tab_with_study(browser, shared_server, ("p", "q"))
+    explore_study(tab)
     panel(tab, "umap_map_q")
 
     paths["q"].unlink()
@@ -93,7 +66,7 @@ def test_a_member_deleted_while_a_studys_page_is_open_is_one_line_on_the_next_ac
     open_page(tab, "Clusters", "Clusters")
     expect(alerts).to_have_text([line])
     body = tab.locator("body").inner_text()
-    assert tab.locator("[data-testid=stException]").count() == 0 and str(log.parent) not in body
+    assert tab.locator("[data-testid=stException]").count() == 0 and str(shared_server[1].parent) not in body
     shoot(tab, "study_member_deleted_clusters")
     tab.get_by_role("link", name="Make the study again on the Data page").click()
     tab.wait_for_selector("h1:has-text('Data')")

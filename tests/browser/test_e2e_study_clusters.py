@@ -6,29 +6,14 @@ from __future__ import annotations
 
 import re
 
-from latentcore.study import make_study, write_study
-from steps import open_page, panel, panel_call, panel_drag, shoot, workspace_of
-from streamlit_server import settle
-from study_scans import scan_latents
+from steps import explore_study, open_page, panel, panel_call, panel_drag, shoot, tab_with_study
 
 ROWS = 192  # each scan's
 
 
 def test_a_box_on_a_studys_clusters_is_highlighted_on_each_sources_own_map(app_url, shared_server, browser):
-    url, log = shared_server
-    tab = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
-    tab.set_default_timeout(90_000)
-    tab.goto(url)
-    tab.wait_for_selector("h1:has-text('Data')")
-    settle(tab)
-    folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
-    paths = scan_latents(folder / "latents" / "scans")
-    write_study(make_study("three", [str(p) for p in paths.values()]), folder, root=folder)
-    open_page(tab, "UMAP", "UMAP")  # back to the Data page: it lists the saved study
-    open_page(tab, "Data", "Data")
-    tab.get_by_role("button", name="Explore this study").click()
-    tab.wait_for_selector("h1:has-text('UMAP')")
-    settle(tab)
+    tab, _ = tab_with_study(browser, shared_server)
+    explore_study(tab)
     open_page(tab, "Clusters", "Clusters")
     for key in ("clusters_scatter", "clusters_map_p", "clusters_map_q", "clusters_map_r"):
         panel(tab, key)
