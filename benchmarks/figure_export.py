@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -97,6 +98,7 @@ def on_the_command_line(folder: Path, checkouts: dict, repeats: int, only: str |
         pngs = 0
         for _ in range(repeats):
             for (label, figures), seconds in times.items():  # alternated: each pair meets the same load
+                shutil.rmtree(out, ignore_errors=True)  # a command refuses to replace its outputs without --clobber
                 seconds.append(run_cli(checkouts[label], words + ([] if figures else ["--no-figures"])))
                 if figures:
                     pngs = len(list(out.glob("*.png")))
