@@ -14,19 +14,10 @@ from pathlib import Path
 import streamlit as st
 
 from ui.compute import dispatch
-from ui.session import state
+from ui.session import settings, state
 from ui.widgets import access, common, waiting
 
-PAGES = [
-    ("pages/data.py", "Data", ":material/folder_open:"),
-    ("pages/extract.py", "Extract", ":material/memory:"),
-    ("pages/umap.py", "UMAP", ":material/scatter_plot:"),
-    ("pages/maps.py", "Latent maps", ":material/grid_on:"),
-    ("pages/clusters.py", "Clusters", ":material/bubble_chart:"),
-    ("pages/compare.py", "Compare", ":material/compare_arrows:"),
-    ("pages/rank.py", "Rank", ":material/leaderboard:"),
-    ("pages/train.py", "Train", ":material/model_training:"),
-]
+PAGES = [(f"pages/{key}.py", page.title, page.icon) for key, page in settings.PAGES.items()]  # one record each
 
 
 def only(page):

@@ -11,16 +11,10 @@ import pandas as pd
 import pytest
 from driving import chart_specs, extracted, go, new_app, point_panels, run, texts
 
-from latentcore.analysis.quality import QUALITY_MAPS
 from latentcore.demo import DEMO_BANDCONTRAST
-from ui.session.settings import QUALITY_MAP_NAMES
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 BC = pd.read_csv(DEMO_BANDCONTRAST)["bandcontrast"].to_numpy()  # the demo's rows are the table's, in order
-
-
-def test_the_settings_name_every_quality_map():
-    assert QUALITY_MAP_NAMES == tuple(QUALITY_MAPS)
 
 
 def with_filter(at, threshold: float):

@@ -22,9 +22,9 @@ from latentcore.latents import read_latents
 from driving import Browser, extracted, fresh_context, new_app, run, texts, url_workspace
 
 pytestmark = pytest.mark.timeout(600)
-PAGES = ["umap", "maps", "clusters", "compare", "rank"]
 SET = {"umap": ("umap_neighbors", 10), "maps": ("roi_x", (15.0, 39.0)), "clusters": ("clusters_k", 4),
        "compare": ("compare_neighbors", 12), "rank": ("rank_top", 2)}  # one of the settings `set_everything` sets
+PAGES = list(SET)  # the pages that compute from the latents
 SCAN = (0.0, 88.5, 0.0, 58.5)  # the demo scan's extent (um)
 
 

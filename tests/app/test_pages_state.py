@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.data.bandcontrast import BandContrast
-from ui.session import workspace
+from ui.session import settings, workspace
 from driving import extracted, new_app, run, texts, url_workspace
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ def test_a_restored_band_contrast_is_a_plain_map_name_or_a_table_inside_the_work
 
 # -- 3. no widget is set twice ---------------------------------------------------------------------
 
-PAGES = ["data", "extract", "umap", "maps", "clusters", "compare", "rank", "train"]
+PAGES = list(settings.PAGES)  # every page of the app's registry
 
 
 def test_settings_put_back_after_a_page_switch_or_a_reload_set_no_widget_twice(set_twice):
@@ -185,8 +185,6 @@ VALUE_WIDGETS = ("selectbox", "multiselect", "number_input", "slider", "checkbox
 
 
 def test_every_value_widget_of_the_pages_is_declared_saved_or_left_out():
-    from ui.session import settings
-
     at = extracted(new_app())
     latents = Path(at.session_state["latents"])
     (latents.parent / "copy").mkdir()

@@ -1,7 +1,10 @@
-"""The page settings a workspace keeps, declared page by page: the widget keys each page saves.
+"""The app's pages, one record each (`Page`: its title and icon in the navigation, the widgets the workspace keeps
+of it, the panels a selection is made on), and every list about pages derived from them: app.py's navigation, the
+pages the shared ROI and the quality filter apply to (`ROI_PAGES`, `QUALITY_PAGES`), where a selection was made
+(`ORIGINS`), the keys every page saves (`SAVED`).
 
-`PAGES` holds one `Saved` per page: the keys of its own widgets, and those of the shared widgets it draws,
-each named by the function beside that widget's keys below (`smoothing("maps")`: `maps_smooth`, drawn by
+`PAGES` holds one `Page` per page, whose `saved` holds the keys of its own widgets, and those of the shared
+widgets it draws, each named by the function beside that widget's keys below (`smoothing("maps")`: `maps_smooth`, drawn by
 `ui.widgets.params.smooth_sigma("maps")`). A key not declared here is not saved (buttons, uploads, charts,
 sign-in and S3 fields), and a tampered `state.json` cannot set one. A setting tied to the data (a dimension,
 a reference map, the ROI) is declared `tied`: it is dropped, and its widget reset, when the data change. A
@@ -16,6 +19,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+
+from latentcore.analysis.quality import QUALITY_MAPS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +58,6 @@ SHARED_ROI = Saved(frozenset({"roi_x", "roi_y"}), frozenset({"roi_x", "roi_y"}),
 
 
 # `ui.widgets.quality.shared_filter` on the pages it applies to: one quality filter for all, a threshold per map
-QUALITY_MAP_NAMES = ("ci", "mad", "bc", "iq")  # latentcore.analysis.quality.QUALITY_MAPS
 
 
 def quality_keys(name: str) -> tuple[str, str]:
@@ -61,7 +65,7 @@ def quality_keys(name: str) -> tuple[str, str]:
     return f"quality_{name}_on", f"quality_{name}"
 
 
-SHARED_QUALITY = tied(*(key for name in QUALITY_MAP_NAMES for key in quality_keys(name)))
+SHARED_QUALITY = tied(*(key for name in QUALITY_MAPS for key in quality_keys(name)))
 
 
 def own_roi(key: str) -> Saved:
@@ -120,38 +124,75 @@ def gallery(key: str) -> Saved:
 
 # -- the pages --------------------------------------------------------------------------------------
 
-PAGES: dict[str, Saved] = {
-    "extract": keep("extract_model", "extract_arch", "extract_options", "extract_device", "extract_pool",
-                    "extract_batch", "extract_overwrite") | tied("extract_partitions"),
-    "umap": (keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
-             | tied("umap_colour", "umap_dim", "umap_kmeans", "umap_sources", "umap_selected_source",
-                    "umap_neighbours_source")  # a study's: the maps shown, the source whose images show
-             | colour_scale("umap_scale") | boundaries("umap")
-             | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
-             | line_profile("umap") | orientations("umap") | SHARED_QUALITY),
-    "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
-             | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
-             | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
-    "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
-                 | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
-                 | boundaries("clusters") | mean_pattern("clusters_mean") | line_profile("clusters")
-                 | orientations("clusters") | SHARED_QUALITY),
-    "compare": (keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
-                     "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
-    "rank": keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
-            | SHARED_ROI | SHARED_QUALITY,
-    "train": (keep("train_data", "train_device", "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg",
-                   "train_average", "train_bc_min", "train_use_roi")
-              | tied("train_latent_dim", "train_input_size", "train_channels", "train_epochs", "train_batch",
-                     "train_per_epoch")  # sized for the data
-              | own_roi("train")),
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One page of the app (`pages/<key>.py`): its title and icon in the navigation, the widgets the workspace keeps
+    (`saved`), and where on it a selection is made (`origins`: a point panel's or a picker's key -> what the page
+    calls it). It shares the ROI and the quality filter when it saves their widgets."""
+
+    title: str
+    icon: str
+    saved: Saved = Saved()
+    origins: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def shares_roi(self) -> bool:
+        return SHARED_ROI.keys <= self.saved.keys
+
+    @property
+    def shares_quality(self) -> bool:
+        return SHARED_QUALITY.keys <= self.saved.keys
+
+
+PAGES: dict[str, Page] = {  # in the navigation's order
+    "data": Page("Data", ":material/folder_open:"),
+    "extract": Page("Extract", ":material/memory:", keep(
+        "extract_model", "extract_arch", "extract_options", "extract_device", "extract_pool", "extract_batch",
+        "extract_overwrite") | tied("extract_partitions")),
+    "umap": Page("UMAP", ":material/scatter_plot:", (
+        keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
+        | tied("umap_colour", "umap_dim", "umap_kmeans", "umap_sources", "umap_selected_source",
+               "umap_neighbours_source")  # a study's: the maps shown, the source whose images show
+        | colour_scale("umap_scale") | boundaries("umap")
+        | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
+        | line_profile("umap") | orientations("umap") | SHARED_QUALITY),
+        (("umap_scatter", "the embedding"), ("umap_map", "the scan map"),
+         ("umap_query", "the nearest-neighbours query"))),
+    "maps": Page("Latent maps", ":material/grid_on:", (
+        keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
+        | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
+        | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
+        (("maps_picker", "the click map"), ("maps_labels_map", "the labels map"),
+         ("maps_grains", "the grain picker"))),
+    "clusters": Page("Clusters", ":material/bubble_chart:", (
+        keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
+        | tied("clusters_dim") | SHARED_ROI | smoothing("clusters") | cluster_params("clusters")
+        | boundaries("clusters") | mean_pattern("clusters_mean") | line_profile("clusters")
+        | orientations("clusters") | SHARED_QUALITY),
+        (("clusters_map", "the scan map"), ("clusters_scatter", "the scatter"))),
+    "compare": Page("Compare", ":material/compare_arrows:", (
+        keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
+             "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
+        (("compare_a", "the first embedding"), ("compare_b", "the second embedding"))),
+    "rank": Page("Rank", ":material/leaderboard:", (
+        keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")
+        | SHARED_ROI | SHARED_QUALITY)),
+    "train": Page("Train", ":material/model_training:", (
+        keep("train_data", "train_device", "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg",
+             "train_average", "train_bc_min", "train_use_roi")
+        | tied("train_latent_dim", "train_input_size", "train_channels", "train_epochs", "train_batch",
+               "train_per_epoch")  # sized for the data
+        | own_roi("train"))),
 }
 
-SAVED: Saved = functools.reduce(operator.or_, PAGES.values())  # every page's, together
+ROI_PAGES = {key: page.title for key, page in PAGES.items() if page.shares_roi}  # one ROI: set on one, on all
+QUALITY_PAGES = {key: page.title for key, page in PAGES.items() if page.shares_quality}  # one filter, likewise
+ORIGINS = {origin: (page.title, called) for page in PAGES.values() for origin, called in page.origins}
+SAVED: Saved = functools.reduce(operator.or_, (page.saved for page in PAGES.values()))  # every page's, together
 
 # The pages' value widgets left out on purpose (tests/test_pages_state.py checks that every other one is saved):
 # the band-contrast pickers set the session's band contrast, which the workspace keeps itself; "use band
 # contrast" for training is chosen afresh; a comparison runs when asked, never by itself on a reload; each training
 # run's model name is new (the data's stem and the time).
 LEFT_OUT = frozenset({"clusters_bc", "train_use_bc", "compare_run", "train_name"})
-PAGE_PREFIXES = ("extract_", "umap_", "maps_", "clusters_", "compare_", "rank_", "train_", "roi_", "quality_")
+PAGE_PREFIXES = (*(f"{key}_" for key, page in PAGES.items() if page.saved.keys), "roi_", "quality_")  # saving pages

@@ -21,6 +21,7 @@ from latentcore.storage.csv_cells import neutralised_table
 from ..compute import scan_maps, sources
 from ..figures.plots import is_chosen
 from ..session import state
+from ..session.settings import ROI_PAGES
 from . import bandcontrast
 
 
@@ -169,9 +170,6 @@ def error_line(exc: BaseException) -> str:
 STUDY_REMAKE_HERE = "make the study again on the Data page"
 
 
-SHARED_ROI = {"maps": "Latent maps", "clusters": "Clusters", "rank": "Rank"}  # one ROI: set on one, it holds on all
-
-
 def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um") -> Roi | None:
     """x and y range sliders over the scan (steps of the grid, labelled in `units`); returns their `Roi`, None
     while they span the whole scan. The analysis pages share one ROI (`roi_x`, `roi_y`); other keys get their own."""
@@ -184,7 +182,7 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
         if high <= low:
             ranges.append((low, high))
             continue
-        shared = key in SHARED_ROI
+        shared = key in ROI_PAGES
         widget_key = f"roi_{name}" if shared else f"{key}_roi_{name}"
         kept = state.widget_value(widget_key)
         if kept is not None and not low <= min(kept) <= max(kept) <= high:  # from other data: start afresh
@@ -196,17 +194,17 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
 
 
 def roi_note(lat_stamp: tuple, lat, roi: Roi | None, page: str):
-    """The shared ROI, when one is active, said on a page it applies to (`SHARED_ROI`): its ranges, how many of
+    """The shared ROI, when one is active, said on a page it applies to (`settings.ROI_PAGES`): its ranges, how many of
     the scan's pixels it keeps, the page it was set on, and a button that clears it (for every page)."""
     if roi is None:
         return
     unit = display_units(lat.units)
     kept = len(scan_maps.roi_rows(lat_stamp, roi))
     origin = state.roi_origin()
-    where = f" — set on {SHARED_ROI[origin]}" if origin in SHARED_ROI else ""
+    where = f" — set on {ROI_PAGES[origin]}" if origin in ROI_PAGES else ""
     cols = st.columns([6, 1], vertical_alignment="center")
     cols[0].info(f"ROI: {roi.describe(unit, '–')} ({kept:,} of {len(lat.x):,} "
-                 f"pixels){where}. It applies to {', '.join(SHARED_ROI.values())}.", icon=":material/crop_free:")
+                 f"pixels){where}. It applies to {', '.join(ROI_PAGES.values())}.", icon=":material/crop_free:")
     cols[1].button("Clear ROI", key=f"{page}_roi_clear", on_click=state.clear_roi, icon=":material/close:")
 
 

@@ -24,7 +24,7 @@ from ..compute import scan_maps
 from ..session import state
 from . import common
 
-ORIGIN = "maps_grains"  # the selection's origin (`selection.ORIGINS`)
+ORIGIN = "maps_grains"  # the selection's origin (`settings.ORIGINS`)
 
 
 def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):

@@ -1,4 +1,4 @@
-"""The quality filter the analysis pages share (`SHARED_QUALITY_PAGES`: UMAP, Clusters, Rank, and the labels panel on
+"""The quality filter the analysis pages share (`settings.QUALITY_PAGES`: UMAP, Clusters, Rank, and the labels panel on
 them): a threshold per quality map the scan has (CI, MAD, band contrast, IQ: `analysis.quality.QUALITY_MAPS`), in
 the map's own units and range, each on or off; the pixels kept shown as a map; one line on every page it applies
 to saying how many points it keeps. `bc` is the session's band-contrast choice."""
@@ -13,10 +13,9 @@ from latentcore.errors import LatentError
 from ..compute import scan_maps, sources
 from ..figures import plots
 from ..session import state
-from ..session.settings import quality_keys
+from ..session.settings import QUALITY_PAGES, quality_keys
 from . import common
 
-SHARED_QUALITY_PAGES = {"umap": "UMAP", "clusters": "Clusters", "rank": "Rank"}  # one filter: set on one, on all
 DEFAULT_PERCENTILE = 10  # a threshold first offered where it would remove a tenth of the pixels
 
 
@@ -89,7 +88,7 @@ def note(lat_stamp: tuple, quality: QualityFilter, page: str):
     """"Quality filter ci >= 0.1: 2,180 of 2,400 points kept", where it applies, and a button that turns it off."""
     kept = scan_maps.quality_kept(lat_stamp, quality)
     cols = st.columns([6, 1], vertical_alignment="center")
-    cols[0].info(f"{quality.describe(kept)}. It applies to {', '.join(SHARED_QUALITY_PAGES.values())} and the labels.",
+    cols[0].info(f"{quality.describe(kept)}. It applies to {', '.join(QUALITY_PAGES.values())} and the labels.",
                  icon=":material/filter_alt:")
     cols[1].button("Clear filter", key=f"{page}_quality_clear", on_click=state.clear_quality,
                    icon=":material/close:")

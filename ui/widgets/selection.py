@@ -1,6 +1,6 @@
 """Linked selections. Every panel shows the session's selection (global row ids, `state.selection`) and writes
 to it: a shape drawn on a point panel comes back as a message, is checked, and is resolved over the coordinates
-the browser drew (`take_shapes`) before anything is drawn. Where a selection was made (`ORIGINS`), any row's
+the browser drew (`take_shapes`) before anything is drawn. Where a selection was made (`settings.ORIGINS`), any row's
 nearest neighbours (`row_query`), and the scatter's figure for its PNG download."""
 from __future__ import annotations
 
@@ -14,15 +14,9 @@ from ..compute import latent_space
 from ..figures import density, plots
 from ..kept import Kept, digest
 from ..session import state
+from ..session.settings import ORIGINS
 from . import point_panel
 
-# the charts (and the query) a selection is made on: their key -> (page, panel), to say where a selection came from
-ORIGINS = {"maps_picker": ("Latent maps", "the click map"), "maps_labels_map": ("Latent maps", "the labels map"),
-           "maps_grains": ("Latent maps", "the grain picker"),
-           "clusters_map": ("Clusters", "the scan map"), "clusters_scatter": ("Clusters", "the scatter"),
-           "umap_scatter": ("UMAP", "the embedding"), "umap_map": ("UMAP", "the scan map"),
-           "umap_query": ("UMAP", "the nearest-neighbours query"),
-           "compare_a": ("Compare", "the first embedding"), "compare_b": ("Compare", "the second embedding")}
 _RASTERS = Kept(8)  # content digest of (x, y) -> Raster with its click targets, shared by reruns and sessions
 
 
