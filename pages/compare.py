@@ -8,13 +8,15 @@ from ui.widgets import access, common, compare, compare_sources, extraction, stu
 
 access.require_app()
 
+title = st.empty()  # drawn first, as every page's: said more precisely once the latents are known
+title.title("Compare")
 lat_stamp = extraction.require_latents()
 lat = sources.latents(lat_stamp)
 if study.many(lat):  # two sources of the study side by side
-    compare_sources.page(lat_stamp, lat)
+    compare_sources.page(lat_stamp, lat, title)
     st.stop()
 first = sources.latents_summary(lat_stamp)
-st.title(f"Compare two latents files of {first['source']}")
+title.title(f"Compare two latents files of {first['source']}")
 st.caption("The session's latents (the first file) beside another latents file of the same data in this workspace. "
            "Each row is the same source row in both: a selection in one embedding is highlighted in the other.")
 other_stamp, other_name = compare.pick_other(lat)

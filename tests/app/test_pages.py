@@ -19,6 +19,17 @@ from latentcore.storage import sha256_file
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
 
+def test_every_page_draws_its_title_first_also_before_any_latents_exist():
+    """A first visit says where it is before anything else (issue 55): the heading begins with the page's title in
+    the navigation, also on a page that then waits for latents (Compare drew none)."""
+    from ui.session.settings import PAGES
+
+    at = new_app()
+    for key, page in PAGES.items():
+        run(at, key)
+        assert at.title and at.title[0].value.startswith(page.title), (key, [t.value for t in at.title])
+
+
 # -- Data ---------------------------------------------------------------------------------------
 
 def test_data_page_opens_on_the_demo_and_shows_what_it_holds():

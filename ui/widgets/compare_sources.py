@@ -22,9 +22,9 @@ MEANING = ("**What the shift means.** Each dimension's *standardised mean differ
            "coefficient and the dimensions for how much.")
 
 
-def page(lat_stamp: tuple, lat):
-    """Two sources of the study `lat` (a `StudyLatents`) compared."""
-    st.title(f"Compare two sources of the study {lat.study.name}")
+def page(lat_stamp: tuple, lat, title):
+    """Two sources of the study `lat` (a `StudyLatents`) compared; `title`: the page's title slot."""
+    title.title(f"Compare two sources of the study {lat.study.name}")
     st.caption(f"{len(lat.names)} sources, {len(lat.partitions['all']):,} rows in one latent space.")
     cols = st.columns(2)
     with cols[0]:
