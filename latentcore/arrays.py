@@ -3,6 +3,9 @@
 - `unique(values)`: `np.unique(values)` (sorted, one NaN), by sorting. numpy >= 2.3 answers a plain
   `np.unique` from a hash table, which measured 13.9 s for 10,000,000 int64 row ids on the 2-core AMD
   EPYC development machine (1.2 s for a selection of 832,666 sorted rows), against 0.9 s (0.01 s) here.
+- `significant(values, digits)`: floats rounded to `digits` significant digits, so that a measurement made by float
+  arithmetic is written as the decimal it is (a grain of 261 pixels of 0.49 µm² is 127.89 µm², not
+  127.88999999999845).
 """
 from __future__ import annotations
 
@@ -23,3 +26,15 @@ def unique(values) -> np.ndarray:
         nan = np.isnan(flat)
         keep[1:] &= ~(nan[1:] & nan[:-1])
     return flat[keep]
+
+
+def significant(values, digits: int) -> np.ndarray:
+    """`values` as float64 rounded to `digits` significant digits each (NaN, infinities and 0 as they are)."""
+    values = np.asarray(values, np.float64)
+    out = values.copy()
+    rounded = np.isfinite(values) & (values != 0)
+    kept = values[rounded]
+    decimals = digits - 1 - np.floor(np.log10(np.abs(kept))).astype(np.int64)
+    scale = 10.0 ** np.abs(decimals)  # exact up to 1e22: a power of ten, then one correctly rounded division
+    out[rounded] = np.where(decimals >= 0, np.round(kept * scale) / scale, np.round(kept / scale) * scale)
+    return out

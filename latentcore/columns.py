@@ -14,7 +14,8 @@ names of its output:
   `ecd_name(units)` (`ecd_um`), `CENTROID` + a coordinate name (`centroid_x_um`), `PHASE`, `EULER_DEG`, `GOS`, `KAM`,
   `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`.
 - a selection's orientations: `EULER_DEG` (`phi1_deg`, `Phi_deg`, `phi2_deg`) and `IPF_XY` (`ipf_plane_x`,
-  `ipf_plane_y`).
+  `ipf_plane_y`); its poles (one row per point and pole): `FAMILY`, `POLE` and `POLE_XY` (`pole_plane_x`,
+  `pole_plane_y`).
 
 `beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
 `head` kept as `source_<name>` (cutouts may carry their own `row`).
@@ -51,6 +52,9 @@ DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
 # a point's place in the inverse pole figure (stereographic), not references.npz's IPF colour maps `ipf_x`, `ipf_y`
 IPF_XY = ("ipf_plane_x", "ipf_plane_y")
+FAMILY = "family"  # a pole figure's family of planes, `{111}`
+POLE = "pole"  # one plane of that family, `(1 -1 1)` (Miller-Bravais `(2 -1 -1 0)` for hexagonal crystals)
+POLE_XY = ("pole_plane_x", "pole_plane_y")  # where its pole lies in the pole figure (stereographic, upper hemisphere)
 
 
 def coordinate_names(units: str | None) -> tuple[str, str]:

@@ -6,7 +6,8 @@
   EDAX IQ/CI/Fit) as `point_maps/<name>` float64 (N,) in the same row order; cutouts: the metadata
   table as `<partition>_metadata` byte strings with a `columns` attribute (the source layout, copied);
 - scans with orientations: `orientations/euler` (N, 3) Bunge radians, `orientations/phase_id` (N,), attributes
-  `phases` (JSON) and `convention` (latentcore.data.orientations), read back as `Latents.orientations`;
+  `phases` (JSON), `convention` and `acquisition` (JSON: the microscope's settings the scan records; absent in
+  files written before it) (latentcore.data.orientations), read back as `Latents.orientations`;
 - attributes: model, model_name (the checkpoint's recorded name, "" when none), model_sha256, source, source_sha256, pooling, device, versions, created; for
   scans `units` ("um") and `step`; `preprocessing` (JSON: source and model pattern sizes, the resize).
 
@@ -41,7 +42,7 @@ import pandas as pd
 
 from .data import open_source
 from .data.latents_h5 import EXTRACT_FIRST, NOT_LATENTS, RESUME, read_point_maps
-from .data.orientations import Phase, ScanOrientations
+from .data.orientations import Acquisition, Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
 from .errors import InputError, OutputError, write_error
@@ -256,7 +257,9 @@ def _read_orientations(group, n: int, path) -> ScanOrientations:
         raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows; extract "
                          "the latents again", path)
     phases = {int(k): Phase(**v) for k, v in json.loads(attr_value(group.attrs["phases"])).items()}
-    return ScanOrientations(euler, phase_id, phases, str(attr_value(group.attrs["convention"])))
+    acquisition = Acquisition(**json.loads(attr_value(group.attrs["acquisition"]))) if "acquisition" in group.attrs \
+        else Acquisition()
+    return ScanOrientations(euler, phase_id, phases, str(attr_value(group.attrs["convention"])), acquisition)
 
 
 _HDF5_WRITE_FAILED = threading.Event()
@@ -369,6 +372,7 @@ class LatentsWriter:
         group = self.file.create_group(ORIENTATIONS)
         group.attrs["phases"] = json.dumps({str(k): dataclasses.asdict(p) for k, p in chosen.phases.items()})
         group.attrs["convention"] = chosen.convention
+        group.attrs["acquisition"] = json.dumps(chosen.acquisition.known())
         self._write_dataset(f"{ORIENTATIONS}/euler", lambda: group.create_dataset("euler", data=chosen.euler))
         self._write_dataset(f"{ORIENTATIONS}/phase_id", lambda: group.create_dataset("phase_id", data=chosen.phase_id))
 

@@ -141,6 +141,19 @@ def grains_h5oina(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def ni_ti_h5ebsd(tmp_path_factory) -> Path:
+    """A two-phase kikuchipy h5ebsd scan saved by kikuchipy and orix (tests/vendor_writers.py): 12 x 20 points at
+    1.5 µm, nickel (phase 1, m-3m, a = 3.524 Å) split into two grains, titanium (phase 2, 6/mmm, a = 2.95 Å,
+    c = 4.68 Å) with a gradient, points as random symmetry equivalents, three not indexed; 20 kV, 70° tilt, x500,
+    15 mm (`vendor_writers.NI_TI_ACQUISITION`)."""
+    from vendor_writers import NI_TI_ACQUISITION, NICKEL, TITANIUM, nickel_titanium_orientations, write_kikuchipy_h5ebsd
+
+    euler, phase_id = nickel_titanium_orientations(12, 20)
+    return write_kikuchipy_h5ebsd(tmp_path_factory.mktemp("ni_ti") / "ni_ti.h5", euler, phase_id,
+                                  {1: NICKEL, 2: TITANIUM}, (12, 20), acquisition=NI_TI_ACQUISITION)
+
+
+@pytest.fixture(scope="session")
 def references_npz(tmp_path_factory) -> Path:
     """The demo scan's references.npz (VBSE, IQ, ADP: it holds no orientations), as the CLI writes it."""
     from latentcore.cli import main

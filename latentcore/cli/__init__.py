@@ -10,6 +10,9 @@ A `LatentError` (bad input, checkpoint or output; the library translates what it
 and an OSError from the file system exit 2; Ctrl-C exits 130 and keeps `*.partial` for resume; an
 unexpected exception (a bug) exits 1, still in one line. `--debug` shows the traceback instead.
 The engine names its parameters (`batch_size must be ...`); the line names the option typed (`--batch-size`).
+A value that starts with a minus and a digit is a value, never an option: `profile --line -3,-3,50,40`, `--roi
+-10,5,-3,8` (argparse takes only a plain negative number, `-3` or `-.5`, and refused a list as "expected one
+argument").
 No command writes over its own inputs (`outputs.inputs_never_written`), nor replaces an existing output unless
 given --clobber (`outputs.outputs_never_replaced`; the option and its help: `options.add_out_option`).
 """
@@ -39,8 +42,16 @@ COMMANDS = (
 )
 
 
+NEGATIVE_VALUE = re.compile(r"^-\.?\d")  # no option of these commands starts with a digit
+
+
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, with a usage error in one line (exit 2) instead of the usage block and the error."""
+    """argparse, with a usage error in one line (exit 2) instead of the usage block and the error, and values that
+    start with a minus and a digit (`-3,-3,50,40`) taken as values (its subcommands' parsers are of this class)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = NEGATIVE_VALUE  # argparse's test of what is a value, not an option
 
     def error(self, message):
         self.exit(2, f"error: {self.prog}: {one_line(message)} (see --help)\n")

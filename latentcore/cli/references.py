@@ -4,7 +4,8 @@ and a JSON report. `rank LATENTS --reference DIR/references.npz` ranks latent di
 
 `python -m latentcore orientations DATA (--rows 0-99 | --table CSV [--cluster K] | --labels CSV --label NAME)
 --out DIR`: the orientations of chosen points of a scan with orientations (`analysis.ebsd.pole_figures`): their
-inverse pole figure beside the whole scan's and their pole figures (PNG), their table (CSV) and a JSON report."""
+inverse pole figure beside the whole scan's and their pole figures (PNG), their table and the pole figures' points
+(CSV) and a JSON report."""
 from __future__ import annotations
 
 import sys
@@ -66,7 +67,7 @@ def add_orientations(subparsers):
 
 
 def run_orientations(args) -> int:
-    """Writes orientations__<stem>__<what>__ipf_<direction>.csv, .png and .json."""
+    """Writes orientations__<stem>__<what>__ipf_<direction>.csv, .png and .json, and pole_figures__<...>.csv."""
     from ..analysis.artifacts.common import input_record
     from ..analysis.ebsd.pole_figures import orientation_plots, orientations_of, write_orientations
 

@@ -5,20 +5,33 @@
     ScanOrientations.phase_id   (N,) int64: the file's phase number; -1 where the point is not indexed
     ScanOrientations.phases     {phase_id: Phase(name, point_group, space_group, lattice)}
     ScanOrientations.convention how the file stores them (units, zero phase), said in `info`
+    ScanOrientations.acquisition the microscope's settings the file records (`Acquisition`: beam voltage, sample
+                                tilt, tilt axis, magnification, working distance; None where it records none)
 
 Where each format keeps them (angles are used as stored: no change of reference frame):
 - Oxford H5OINA: `Data/Euler` (N, 3) radians, `Data/Phase` (0 = not indexed), phases in
-  `Header/Phases/<k>/{Phase Name, Laue Group, Space Group, Lattice Dimensions, Lattice Angles}`;
+  `Header/Phases/<k>/{Phase Name, Laue Group, Space Group, Lattice Dimensions, Lattice Angles}` (Å, radians);
+  the acquisition in `Header/{Beam Voltage, Tilt Angle, Tilt Axis, Magnification, Working Distance}` (kV, radians,
+  radians, -, mm);
 - EDAX h5: `Data/{Phi1, PHI or Phi, Phi2}` radians, `Data/Phase` (0 in single-phase scans means the one
   phase), `CI` = -1 not indexed, phases in `Header/Phase/<k>/{MaterialName, Symmetry, Point Group,
-  Lattice Constant a ... gamma}`;
+  Lattice Constant a ... gamma}` (Å, degrees); the acquisition in `Header/{Sample Tilt, Working Distance}` and
+  `<scan>/SEM-PRIAS Images/Header/Mag` (no beam voltage);
 - Bruker h5ebsd: `Data/{phi1, PHI, phi2}` in degrees, `Data/Phase` (0 = not indexed), phases in
-  `Header/Phases/<k>/{Name, IT}` (space group number);
+  `Header/Phases/<k>/{Name, IT, LatticeConstants}` (space group number; Å and degrees); the acquisition in
+  `Header/{KV, SampleTilt, Magnification, WD}`;
 - kikuchipy h5ebsd: `EBSD/CrystalMap/crystal_map/data/{phi1, Phi, phi2}` radians and `phase_id`
-  (-1 = not indexed), phases in `.../header/phases/<id>/{name, point_group, space_group}`; a map of
-  zeros whose phases have no symmetry (kikuchipy's placeholder for a scan never indexed) is none;
+  (-1 = not indexed), phases in `.../header/phases/<id>/{name, point_group, space_group,
+  structure/lattice/abcABG}` (orix's: lengths as the user gave them, kikuchipy's own files in nm); a map of
+  zeros whose phases have no symmetry (kikuchipy's placeholder for a scan never indexed) is none; the acquisition
+  in `<scan>/SEM/Header/{beam_energy, magnification, working_distance}` and `<scan>/EBSD/Header/sample_tilt`
+  (kikuchipy writes 0 for a voltage, magnification or distance it was not given: none);
 - EMsoft EMEBSD: `EMData/EBSD/EulerAngles` (N, 3) radians, one phase from `CrystalData/SpaceGroupNumber`
-  named after `EMData/EBSD/xtalname`.
+  and `CrystalData/LatticeParameters` (nm, degrees), named after `EMData/EBSD/xtalname`; no acquisition.
+
+Lattice lengths are given in Å: a phase whose shortest length is under 2 is taken as stored in nm (no crystal has
+a lattice length under 2 Å; kikuchipy stores nickel as 0.35236) and converted; a = b = c = 1 is orix's placeholder
+for a phase given no lattice, none.
 """
 from __future__ import annotations
 
@@ -44,11 +57,27 @@ class Phase:
     name: str
     point_group: str | None = None  # Hermann-Mauguin symbol ("m-3m", "432", "6/mmm"), when the file says
     space_group: int | None = None  # International Tables number, when the file says
-    lattice: tuple | None = None  # (a, b, c, alpha, beta, gamma): Å and degrees, when the file says (Oxford, EDAX)
+    lattice: tuple | None = None  # (a, b, c, alpha, beta, gamma): Å and degrees, when the file says
 
     def __post_init__(self):  # a latents file gives the lattice back from JSON, as a list
         if self.lattice is not None:
             object.__setattr__(self, "lattice", tuple(float(v) for v in self.lattice))
+
+
+@dataclasses.dataclass(frozen=True)
+class Acquisition:
+    """The microscope's settings a scan file records with its orientations, None where it records none: what the
+    header of a .ctf or .ang carries (`analysis.ebsd.vendor_files`)."""
+
+    voltage_kv: float | None = None  # the beam's
+    tilt_deg: float | None = None  # the sample's
+    tilt_axis_deg: float | None = None  # Oxford's: 0 the x-axis, 90 the y-axis
+    magnification: float | None = None
+    working_distance_mm: float | None = None
+
+    def known(self) -> dict:
+        """The settings the file records, by name."""
+        return {name: value for name, value in dataclasses.asdict(self).items() if value is not None}
 
 
 @dataclasses.dataclass
@@ -57,15 +86,16 @@ class ScanOrientations:
     phase_id: np.ndarray  # (N,) int64, -1 not indexed
     phases: dict[int, Phase]
     convention: str
+    acquisition: Acquisition = Acquisition()
 
     def take(self, rows: np.ndarray) -> "ScanOrientations":
         return dataclasses.replace(self, euler=self.euler[rows], phase_id=self.phase_id[rows])
 
     def describe(self) -> dict:
-        """What `info` prints: the convention and the phases."""
+        """What `info` prints: the convention, the phases and the microscope's settings."""
         return {"convention": self.convention,
                 "phases": {str(k): dataclasses.asdict(p) for k, p in sorted(self.phases.items())},
-                "indexed_points": int((self.phase_id >= 0).sum())}
+                "indexed_points": int((self.phase_id >= 0).sum()), "acquisition": self.acquisition.known()}
 
 
 def _text(value) -> str | None:
@@ -116,19 +146,45 @@ def _phase_groups(group: h5py.Group | None) -> list[tuple[int, h5py.Group]]:
     return sorted((int(k), g) for k, g in group.items() if k.lstrip("-").isdigit() and isinstance(g, h5py.Group))
 
 
+SHORTEST_ANGSTROMS = 2.0  # no crystal has a lattice length under 2 Å (beryllium's a is 2.29): shorter ones are nm
+
+
 def _lattice(lengths, angles) -> tuple | None:
-    """(a, b, c, alpha, beta, gamma) in Å and degrees, or None when the file gives no usable lattice; angles
-    stored in radians (Oxford's) are turned into degrees (no lattice angle is 3.2 degrees or less)."""
+    """(a, b, c, alpha, beta, gamma) in Å and degrees, or None when the file gives no usable lattice (or orix's
+    placeholder a = b = c = 1); lengths stored in nm (kikuchipy's, EMsoft's) are turned into Å, angles stored in
+    radians (Oxford's) into degrees (no lattice angle is 3.2 degrees or less)."""
     try:
         lengths, angles = (np.asarray(v, np.float64).reshape(-1) for v in (lengths, angles))
     except (TypeError, ValueError):
         return None
     if lengths.shape != (3,) or angles.shape != (3,) or not (np.isfinite(lengths).all() and np.isfinite(angles).all()):
         return None
-    if (lengths <= 0).any() or (angles <= 0).any():
+    if (lengths <= 0).any() or (angles <= 0).any() or (lengths == 1).all():
         return None
+    lengths = 10 * lengths if lengths.min() < SHORTEST_ANGSTROMS else lengths
     angles = np.rad2deg(angles) if angles.max() <= 3.2 else angles
     return tuple(round(float(v), 4) for v in (*lengths, *angles))  # float32 radians give 90.000003 degrees
+
+
+def _abc_abg(values) -> tuple | None:
+    """A lattice stored as one (a, b, c, alpha, beta, gamma) array (orix's `abcABG`, Bruker's, EMsoft's)."""
+    try:
+        values = np.asarray(values, np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return None
+    return _lattice(values[:3], values[3:]) if values.shape == (6,) else None
+
+
+def _setting(group, name: str, scale: float = 1.0, positive: bool = True) -> float | None:
+    """A header's number (times `scale`); None where the file has none, or has 0 (or less) and only a positive value
+    means something (a voltage, a magnification, a distance: kikuchipy writes 0 for a value it was not given)."""
+    value = header_value(group, name) if isinstance(group, h5py.Group) else None
+    if isinstance(value, np.ndarray) or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    value = float(value) * scale
+    if not np.isfinite(value) or (positive and value <= 0):
+        return None
+    return round(value, 4)  # float32 radians give 70.00000250447816 degrees
 
 
 def _laue_symbol(value) -> str | None:
@@ -162,8 +218,15 @@ def oxford(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
                           _lattice(header_value(g, "Lattice Dimensions"), header_value(g, "Lattice Angles")))
     return _checked(ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
                                      "Bunge Euler angles in radians, as stored in H5OINA 'Euler'; "
-                                     "phase 0 = not indexed"),
+                                     "phase 0 = not indexed", _oxford_acquisition(f.get(header))),
                     names, path)
+
+
+def _oxford_acquisition(header) -> Acquisition:
+    degrees = float(np.rad2deg(1))
+    return Acquisition(_setting(header, "Beam Voltage"), _setting(header, "Tilt Angle", degrees, positive=False),
+                       _setting(header, "Tilt Axis", degrees, positive=False), _setting(header, "Magnification"),
+                       _setting(header, "Working Distance"))
 
 
 def edax(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
@@ -186,9 +249,18 @@ def edax(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
         stored = np.where(stored == 0, next(iter(phases)), stored)
     if f"{data}/CI" in f:
         stored = np.where(_column(f, f"{data}/CI", n, path) == -1, -1, stored)
+    scan = header.rsplit("/EBSD/", 1)[0]
+    acquisition = _edax_acquisition(f.get(header), f.get(f"{scan}/SEM-PRIAS Images/Header"))
     return _checked(ScanOrientations(euler, stored, phases,
                                      f"Bunge Euler angles in radians, as stored in EDAX 'Phi1', "
-                                     f"{second.rsplit('/', 1)[-1]!r}, 'Phi2'; CI -1 = not indexed"), names, path)
+                                     f"{second.rsplit('/', 1)[-1]!r}, 'Phi2'; CI -1 = not indexed", acquisition),
+                    names, path)
+
+
+def _edax_acquisition(header, sem_header) -> Acquisition:
+    return Acquisition(tilt_deg=_setting(header, "Sample Tilt", positive=False),
+                       magnification=_setting(sem_header, "Mag"),
+                       working_distance_mm=_setting(header, "Working Distance"))
 
 
 def bruker(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
@@ -201,10 +273,15 @@ def bruker(f, data: str, header: str, n: int, path) -> ScanOrientations | None:
     for k, g in _phase_groups(f.get(f"{header}/Phases")):
         space = header_value(g, "IT")
         phases[k] = Phase(_text(header_value(g, "Name")) or f"phase {k}", None,
-                          int(space) if space is not None else None)
+                          int(space) if space is not None else None, _abc_abg(header_value(g, "LatticeConstants")))
     return _checked(ScanOrientations(euler, np.where(stored > 0, stored, -1), phases,
                                      "Bunge Euler angles stored in degrees ('phi1', 'PHI', 'phi2'), given in radians; "
-                                     "phase 0 = not indexed"), names, path)
+                                     "phase 0 = not indexed", _bruker_acquisition(f.get(header))), names, path)
+
+
+def _bruker_acquisition(header) -> Acquisition:
+    return Acquisition(_setting(header, "KV"), _setting(header, "SampleTilt", positive=False),
+                       magnification=_setting(header, "Magnification"), working_distance_mm=_setting(header, "WD"))
 
 
 def h5ebsd(f, crystal_map: str, n: int, path) -> ScanOrientations | None:
@@ -219,14 +296,24 @@ def h5ebsd(f, crystal_map: str, n: int, path) -> ScanOrientations | None:
     phases = {}
     for k, g in _phase_groups(f.get(f"{crystal_map}/header/phases")):
         point_group, space = _text(header_value(g, "point_group")), header_value(g, "space_group")
+        lattice = g.get("structure/lattice")
         phases[k] = Phase(_text(header_value(g, "name")) or f"phase {k}",
                           None if point_group in (None, "", "None") else point_group,
-                          int(space) if isinstance(space, (int, np.integer)) else None)
+                          int(space) if isinstance(space, (int, np.integer)) else None,
+                          _abc_abg(header_value(lattice, "abcABG")) if isinstance(lattice, h5py.Group) else None)
     if not euler.any() and not any(p.point_group or p.space_group for p in phases.values()):
         return None  # kikuchipy's placeholder map of a scan never indexed: zeros, no symmetry
+    scan = crystal_map.rsplit("/EBSD/", 1)[0]
     return _checked(ScanOrientations(euler, np.where(stored >= 0, stored, -1), phases,
                                      "Bunge Euler angles in radians, as stored in the crystal map; phase_id -1 = "
-                                     "not indexed"), names, path)
+                                     "not indexed", _h5ebsd_acquisition(f.get(f"{scan}/SEM/Header"),
+                                                                      f.get(f"{scan}/EBSD/Header"))), names, path)
+
+
+def _h5ebsd_acquisition(sem_header, ebsd_header) -> Acquisition:
+    return Acquisition(_setting(sem_header, "beam_energy"), _setting(ebsd_header, "sample_tilt", positive=False),
+                       magnification=_setting(sem_header, "magnification"),
+                       working_distance_mm=_setting(sem_header, "working_distance"))
 
 
 def emsoft(f, n: int, path) -> ScanOrientations | None:
@@ -234,10 +321,12 @@ def emsoft(f, n: int, path) -> ScanOrientations | None:
         return None
     names = ["EMData/EBSD/EulerAngles"]
     euler = _euler(f, names, n, path)
-    space = header_value(f["CrystalData"], "SpaceGroupNumber") if "CrystalData" in f else None
+    crystal = f.get("CrystalData")
+    space = header_value(crystal, "SpaceGroupNumber") if isinstance(crystal, h5py.Group) else None
+    lattice = _abc_abg(header_value(crystal, "LatticeParameters")) if isinstance(crystal, h5py.Group) else None
     name = _text(header_value(f["EMData/EBSD"], "xtalname")) or "phase 0"
     name = name.rsplit("/", 1)[-1].removesuffix(".xtal")
     return _checked(ScanOrientations(euler, np.zeros(n, np.int64),
-                                     {0: Phase(name, None, int(space) if space is not None else None)},
+                                     {0: Phase(name, None, int(space) if space is not None else None, lattice)},
                                      "Bunge Euler angles in radians, as stored in EMsoft 'EulerAngles'; one phase"),
                     names, path)

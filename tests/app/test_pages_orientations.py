@@ -1,8 +1,8 @@
 """The orientations of a selection, a cluster or a label, under the linked panels of the UMAP and Clusters pages
 (AppTest on the real app): an uploaded H5OINA scan with orientations, extracted with the demo VAE; the panel
 draws the selection's inverse pole figure beside the scan's and the {100}, {111} pole figures, at the points the
-engine puts them, for the sample direction chosen; its CSV holds the chosen rows' orientations; latents without
-orientations say so."""
+engine puts them, for the sample direction chosen; its downloads are the command's files (the table of the chosen
+rows' orientations, the pole figures' points, the report); latents without orientations say so."""
 from __future__ import annotations
 
 import io
@@ -70,7 +70,7 @@ def test_a_selection_on_the_umap_page_shows_its_orientations_where_the_engine_pu
     caption = texts(at.caption)
     assert "sample x" in caption and f"{len(rows) - len(indexed)} selected points are not of phase" in caption
     name = "orientations__grains__40rows__ipf_x.csv"  # as `python -m latentcore orientations` names it
-    table = pd.read_csv(io.StringIO(downloads[name]()))
+    table = pd.read_csv(io.BytesIO(downloads[name]()))
     assert list(table.columns) == ["row", "x_um", "y_um", "phi1_deg", "Phi_deg", "phi2_deg", "ipf_plane_x",
                                    "ipf_plane_y"]
     assert table["row"].tolist() == indexed.tolist()
@@ -78,8 +78,15 @@ def test_a_selection_on_the_umap_page_shows_its_orientations_where_the_engine_pu
                                np.mod(orientations.euler[indexed], 2 * np.pi), atol=1e-9)
     np.testing.assert_allclose(table[["ipf_plane_x", "ipf_plane_y"]].to_numpy(), expected, atol=1e-9)
     assert main(["orientations", str(at.session_state["latents"]), "--rows", "20-59", "--direction", "x",
-                 "--no-png", "--out", str(tmp_path)]) == 0  # the command on the latents: the same file
-    np.testing.assert_allclose(pd.read_csv(tmp_path / name).to_numpy(), table.to_numpy(), atol=1e-9)
+                 "--no-png", "--out", str(tmp_path)]) == 0  # the command on the latents: the same files
+    assert (tmp_path / name).read_bytes() == downloads[name]()
+    poles = "pole_figures__grains__40rows__ipf_x.csv"
+    assert (tmp_path / poles).read_bytes() == downloads[poles]()
+    assert len(pd.read_csv(tmp_path / poles)) == 7 * len(indexed)  # {100}: 3 poles a point, {111}: 4
+    report, theirs = (json.loads(text) for text in (downloads["orientations__grains__40rows__ipf_x.json"](),
+                                                    (tmp_path / "orientations__grains__40rows__ipf_x.json").read_text()))
+    assert report["positions"] == theirs["positions"] and report["positions"]["rows"] == indexed.tolist()
+    assert report["inputs"]["data"]["sha256"] == theirs["inputs"]["data"]["sha256"]
 
 
 def test_a_cluster_and_a_label_on_the_clusters_page(scan_app):

@@ -44,7 +44,8 @@ def test_the_names_the_code_writes_are_the_documented_ones():
                columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0), columns.GRAIN, columns.POINTS,
                columns.area_name("um"), columns.ecd_name("um"), columns.CENTROID + "x_um", columns.PHASE,
                *columns.EULER_DEG, columns.GOS, columns.KAM, columns.LATENT_SPREAD, columns.LATENT_NORM,
-               columns.CLASS_FRACTION, *columns.IPF_XY, columns.SOURCE, columns.COUNT, columns.FRACTION]
+               columns.CLASS_FRACTION, *columns.IPF_XY, columns.FAMILY, columns.POLE, *columns.POLE_XY,
+               columns.SOURCE, columns.COUNT, columns.FRACTION]
     assert undocumented(in_code, names) == []
     old = ["x", "y", "row_id", "x (µm)", "latent 3", "UMAP_1"]  # the names before one vocabulary
     assert undocumented(old, names) == old
@@ -109,13 +110,16 @@ def test_every_csv_the_commands_write_uses_the_documented_columns(written):
         assert {"x_um", "y_um"} <= set(pd.read_csv(written[name], nrows=0).columns), name
 
 
-def test_the_orientations_csv_uses_the_documented_columns(tmp_path):
-    """`orientations` needs a scan with orientations (the demo has none): the EDAX test scan."""
+def test_the_orientations_csvs_use_the_documented_columns(tmp_path):
+    """`orientations` needs a scan with orientations (the demo has none): the EDAX test scan. Its table and its pole
+    figures' points (a row per point and pole: `row`, not the coordinates, first)."""
     scan = Path(__file__).resolve().parents[1] / "data" / "ebsd" / "ni_grains_edax.h5"
     assert main(["orientations", str(scan), "--rows", "0-9", "--no-png", "--out", str(tmp_path)]) == 0
-    [table] = tmp_path.glob("*.csv")
-    header = list(pd.read_csv(table, nrows=0).columns)
-    assert header[:3] == ["row", "x_um", "y_um"] and undocumented(header, documented()) == []
+    tables = {path.name.split("__", 1)[0]: path for path in tmp_path.glob("*.csv")}
+    assert sorted(tables) == ["orientations", "pole_figures"]
+    for kind, first in (("orientations", ["row", "x_um", "y_um"]), ("pole_figures", ["row", "family", "pole"])):
+        header = list(pd.read_csv(tables[kind], nrows=0).columns)
+        assert header[:3] == first and undocumented(header, documented()) == [], kind
 
 
 def test_the_kept_pixels_read_back_as_a_keep_list_and_a_reference(written):

@@ -165,3 +165,25 @@ def test_bad_inputs_are_refused_in_one_line(grains_h5oina, latents_of_grains, eb
     refused(["grains", grains_h5oina, "--latents", bigger, "--out", tmp_path], capsys, "not of this scan")
     refused(["export-ebsd", grains_h5oina, "--classes", other, "--out", tmp_path / "a.txt"], capsys, ".ctf")
     assert not list(tmp_path.glob("grains__*")) and not list(tmp_path.glob("a.*"))
+
+
+def test_the_csv_gives_areas_as_the_decimals_they_are(tmp_path):
+    """At 0.7 µm steps a grain's area is its points times 0.49 µm², a decimal of two places, which float arithmetic
+    on the step found from the coordinates misses in its last digits (29.39999999999994 for 60 points, as
+    127.88999999999845 for 261). The CSV gives every area as that decimal, every measurement to 10 significant
+    digits, the ids and counts as integers."""
+    from decimal import Decimal
+
+    from latentcore.analysis.ebsd.grains import write_grains
+
+    points, _ = two_grain_points()
+    points.x, points.y = points.x / 1.5 * 0.7, points.y / 1.5 * 0.7
+    points.grid = Grid.from_coordinates(points.x, points.y)
+    assert points.grid.step_x * points.grid.step_y != 0.49  # the step, from the coordinates, is not 0.7 exactly
+    paths = write_grains(grain_table(points), tmp_path, "steps", {})
+    table = pd.read_csv(paths["table"], dtype=str)
+    assert table["points"].tolist() == ["60", "60"] and table["grain"].tolist() == ["0", "1"]
+    assert [Decimal(cell) for cell in table["area_um2"]] == [Decimal(60) * Decimal("0.49")] * 2  # "29.4"
+    for name in ("ecd_um", "centroid_x_um", "centroid_y_um", "phi1_deg", "gos_deg", "kam_deg"):
+        digits = [len(cell.replace("-", "").replace(".", "").lstrip("0")) for cell in table[name]]
+        assert max(digits) <= 10, (name, table[name].tolist())

@@ -1,7 +1,8 @@
 """Orientations and phases read from vendor scan files (`reader.orientations()`), against orix and
 kikuchipy (GPL-3.0, test-only): Bruker h5ebsd as orix reads it, kikuchipy's h5ebsd and EMsoft's
-EMEBSD files as kikuchipy reads them, and EDAX h5 / Oxford H5OINA against the `.ang` / `.ctf` text
-files written here from the same datasets (orix reads those; its readers skip the HDF5 files)."""
+EMEBSD files as kikuchipy reads them (their lattices in nm, read as Å), and EDAX h5 / Oxford H5OINA against the
+`.ang` / `.ctf` text files written here from the same datasets (orix reads those; its readers skip the HDF5 files);
+the microscope's settings each file records as kikuchipy reads them."""
 import shutil
 import warnings
 from pathlib import Path
@@ -66,6 +67,8 @@ def test_bruker_orientations_and_phases_are_orixs(tmp_path):
     assert found.phase_id[4] == -1
     assert {k: (p.name, laue_of(p)) for k, p in found.phases.items()} == \
         {k: (p.name, p.point_group.laue.name) for k, p in xmap.phases if k >= 0}
+    assert {k: p.lattice for k, p in found.phases.items()} == \
+        {k: tuple(np.round(p.structure.lattice.abcABG(), 4)) for k, p in xmap.phases if k >= 0}  # Å: 3.56
 
 
 @pytest.mark.parametrize("name", ["kikuchipy_h5ebsd/patterns.h5", "emsoft_ebsd/simulated_ebsd.h5"])
@@ -78,6 +81,52 @@ def test_h5ebsd_and_emsoft_orientations_are_kikuchipys(name):
     np.testing.assert_array_equal(found.phase_id, xmap.phase_id)
     assert {k: laue_of(p) for k, p in found.phases.items()} == \
         {k: p.point_group.laue.name for k, p in xmap.phases if k >= 0}
+    for k, phase in xmap.phases:  # kikuchipy's lattices in nm (nickel 0.35236), ours in Å
+        if k >= 0:
+            a_b_c, angles = np.split(np.asarray(phase.structure.lattice.abcABG()), 2)
+            np.testing.assert_allclose(found.phases[k].lattice, [*10 * a_b_c, *angles], atol=1e-4)
+
+
+def test_a_two_phase_crystal_map_keeps_each_phases_lattice(ni_ti_h5ebsd):
+    """kikuchipy's writer stores orix's `structure/lattice/abcABG` per phase (as given: Å here), and a lattice of
+    a = b = c = 1 (orix's placeholder, here its `not_indexed` phase) as none."""
+    found = our_reading(ni_ti_h5ebsd)
+    assert found.phases[1].lattice == (3.524, 3.524, 3.524, 90.0, 90.0, 90.0)
+    assert found.phases[2].lattice == (2.95, 2.95, 4.68, 90.0, 90.0, 120.0)
+    assert found.phases[-1].lattice is None
+
+
+def kikuchipys_acquisition(path) -> dict:
+    """What kikuchipy reads of a scan's microscope: its SEM metadata and its detector's sample tilt."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        signal = kp.load(path, lazy=True)
+    sem = signal.metadata.Acquisition_instrument.SEM.as_dictionary()
+    read = {"voltage_kv": sem.get("beam_energy"), "tilt_deg": signal.detector.sample_tilt,
+            "magnification": sem.get("magnification"), "working_distance_mm": sem.get("working_distance")}
+    return {name: float(value) for name, value in read.items() if value}  # kikuchipy's 0: not given
+
+
+def test_the_acquisition_is_what_kikuchipy_reads(tmp_path):
+    """Beam voltage, sample tilt, magnification and working distance as kikuchipy reads them: its own H5OINA
+    writer's file (20 kV, 69.9° stored in radians), its EDAX and h5ebsd examples, its Bruker writer's file (whose
+    `SampleTilt` kikuchipy's reader misses, looking for `Sample Tilt`: 0.0)."""
+    from kikuchipy.data._dummy_files.oxford_h5ebsd import create_dummy_oxford_h5ebsd_file
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        create_dummy_oxford_h5ebsd_file(tmp_path / "oxford.h5oina")
+        create_dummy_bruker_h5ebsd_file(tmp_path / "bruker.h5")
+    files = [tmp_path / "oxford.h5oina", KIKUCHIPY_DATA / "edax_h5ebsd/patterns.h5",
+             KIKUCHIPY_DATA / "kikuchipy_h5ebsd/patterns.h5", tmp_path / "bruker.h5"]
+    for path in files:
+        ours, theirs = our_reading(path).acquisition.known(), kikuchipys_acquisition(path)
+        if path.name == "bruker.h5":
+            with h5py.File(path) as f:
+                theirs["tilt_deg"] = float(f["Scan 0/EBSD/Header/SampleTilt"][()])
+        assert ours == pytest.approx(theirs, abs=1e-4), path.name
+    assert our_reading(files[0]).acquisition.known() == pytest.approx(
+        {"voltage_kv": 20.0, "tilt_deg": 69.9, "magnification": 2000.0, "working_distance_mm": 23.5})
 
 
 def write_ang(path, euler, x, y, ci, phase, material, symmetry):

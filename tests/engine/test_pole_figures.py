@@ -1,7 +1,9 @@
 """A selection's orientations (latentcore.analysis.ebsd.pole_figures) against orix, the GPL-3.0 reference used only
 in tests: the inverse pole figure's points are orix's crystal directions in its fundamental sector, and the pole
 figures' points orix's symmetrised poles in the sample frame, both in orix's stereographic projection; the
-selection's phase and table; the density's shares (`figures.pole_figures`)."""
+pole figures' CSV names each pole's plane, which orix's Miller indices put at the same place (a two-phase
+nickel/titanium scan kikuchipy wrote), and the report gives the same positions; the selection's phase and table;
+the density's shares (`figures.pole_figures`)."""
 import json
 from pathlib import Path
 
@@ -158,3 +160,46 @@ def test_a_scan_without_orientations_is_one_line_naming_it(ebsd_h5, tmp_path, ca
     assert main(["orientations", str(SCAN), "--rows", "0-9", "--cluster", "1", "--out", str(tmp_path)]) == 2
     assert "--cluster picks rows of a cluster table" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("phase, point_group, lattice, indices", [
+    (1, "m-3m", (3.524, 3.524, 3.524, 90, 90, 90), "hkl"), (2, "6/mmm", (2.95, 2.95, 4.68, 90, 90, 120), "hkil")])
+def test_the_pole_figures_csv_holds_each_points_planes_where_orix_puts_them(ni_ti_h5ebsd, tmp_path, phase,
+                                                                           point_group, lattice, indices):
+    """`orientations` of one phase's points of the nickel/titanium scan: the pole figures' CSV has a row per point and
+    pole, whose plane (`(1 -1 1)`, Miller-Bravais `(2 -1 -1 0)` for titanium) orix's Miller indices of the phase's
+    lattice turn into the same point of the sample frame's upper hemisphere, stereographic; the JSON report gives
+    the same positions (to 6 decimals) and the planes of each family."""
+    from diffpy.structure import Lattice, Structure
+    from orix.crystal_map import Phase
+    from orix.quaternion import Rotation
+    from orix.vector import Miller
+
+    assert main(["orientations", str(ni_ti_h5ebsd), "--rows", "0-239", "--phase", str(phase), "--no-png",
+                 "--out", str(tmp_path)]) == 0
+    stem = "ni_ti__240rows__ipf_z"
+    poles = pd.read_csv(tmp_path / f"pole_figures__{stem}.csv")
+    report = json.loads((tmp_path / f"orientations__{stem}.json").read_text())
+    with open_source(ni_ti_h5ebsd) as reader:
+        orientations = reader.orientations()
+    rows = np.flatnonzero(orientations.phase_id == phase)
+    per_point = sum(len(planes) for planes in report["poles"].values())  # {100}, {111}: 7; {0001}, {2-1-10}: 4
+    assert list(poles.columns) == ["row", "family", "pole", "pole_plane_x", "pole_plane_y"]
+    assert per_point == {1: 7, 2: 4}[phase] and poles["row"].tolist() == np.repeat(rows, per_point).tolist()
+    assert poles["pole"].tolist()[:per_point] == [plane for planes in report["poles"].values() for plane in planes]
+    orix_phase = Phase(point_group=point_group, structure=Structure(lattice=Lattice(*lattice)))
+    planes = np.array([[int(v) for v in plane.strip("()").split()] for plane in poles["pole"]])
+    normals = Miller(**{indices: planes}, phase=orix_phase).unit  # in orix's crystal frame: x along a, z along c
+    sample = (~Rotation.from_euler(orientations.euler[poles["row"]]) * normals).data
+    sample = np.where(sample[:, 2:3] < 0, -sample, sample)  # of a plane's two normals, the upper one
+    xy = poles[["pole_plane_x", "pole_plane_y"]].to_numpy()
+    np.testing.assert_allclose(xy, orix_xy(Vector3d(sample)), atol=1e-9)
+    positions, table = report["positions"], pd.read_csv(tmp_path / f"orientations__{stem}.csv")
+    assert positions["rows"] == rows.tolist() and not positions["sampled"]
+    for name in "xy":
+        np.testing.assert_allclose(positions["ipf_plane"][name], table[f"ipf_plane_{name}"], atol=1e-6)
+    for family, planes in report["poles"].items():
+        mine = (poles["family"] == family).to_numpy()
+        for axis, name in enumerate("xy"):
+            np.testing.assert_allclose(positions["poles"][family][name], xy[mine, axis].reshape(len(rows), -1),
+                                       atol=1e-6)

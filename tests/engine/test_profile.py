@@ -170,3 +170,26 @@ def test_a_bad_line_or_latents_without_a_scan_is_one_line(profiled, capsys, tmp_
     np.save(flat, np.zeros((4, 3), np.float32))
     assert main(["profile", str(flat), "--line", "0,0,1,1", "--out", str(tmp_path / "out")]) == 2
     assert "a line profile needs a scan" in capsys.readouterr().err
+
+
+def test_values_that_start_with_a_minus_are_values(profiled, tmp_path):
+    """`--line -3,-3,20.3,15.9` (a line from off the scan's corner) runs as `--line=-3,...` did; argparse took the
+    list for an option and stopped at "expected one argument". Every command's `--roi` takes `-3,50,-3,40` alike."""
+    import argparse
+
+    from latentcore.cli import build_parser
+
+    latents_path, _ = profiled
+    assert main(["profile", str(latents_path), "--line", "-3,-3,20.3,15.9", "--dims", "1", "--no-png",
+                 "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "line_profile__from-3_-3_to20.3_15.9.json").read_text())
+    assert report["line"] == [-3.0, -3.0, 20.3, 15.9] and report["pixels"] > 15
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    with_roi = [name for name, command in commands.items() if "--roi" in command._option_string_actions]
+    assert {"cluster", "maps", "references"} <= set(with_roi)
+    for name in with_roi:
+        required = {"cluster": ["--method", "kmeans"]}.get(name, [])
+        action = commands[name]._option_string_actions["--roi"]
+        args = commands[name].parse_args(["data.h5", *required, "--roi", "-3,50,-3,40", "--out", "o"])
+        assert getattr(args, action.dest).to_json() == [-3.0, 50.0, -3.0, 40.0], name

@@ -173,6 +173,17 @@ def test_only_text_cells_are_neutralised():
     assert table["name"].tolist() == ["-x", "y"]  # the caller's table is left as it was
 
 
+def test_categories_written_by_arrows_writer_are_neutralised(tmp_path):
+    """`write_csv` sends a table of numbers and categorical columns (the pole figures' points) to Arrow's writer,
+    which is given each category neutralised, as pandas' writer is given text cells."""
+    from latentcore.analysis.artifacts.common import write_csv
+
+    table = pd.DataFrame({"row": [0, 1, 2], "kind": pd.Categorical(["@a", "b", "@a"]), "value": [-1.5, 2.0, 0.25]})
+    cells = pd.read_csv(write_csv(tmp_path / "kinds.csv", table), dtype=str)
+    assert cells["kind"].tolist() == ["'@a", "b", "'@a"] and cells["value"].tolist() == ["-1.5", "2", "0.25"]
+    assert table["kind"].tolist() == ["@a", "b", "@a"]
+
+
 # -- 7. silently wrong results ----------------------------------------------------------------------------------
 
 def test_mean_pattern_refuses_a_table_of_another_scan(files, capsys):

@@ -141,3 +141,92 @@ def test_the_oxford_and_edax_readers_keep_the_lattice_constants(points, edax_h5)
     nickel = (3.524, 3.524, 3.524, 90.0, 90.0, 90.0)
     assert points.orientations.phases[1].lattice == nickel  # H5OINA: Å, the angles stored in radians
     assert scan_points(edax_h5).orientations.phases[1].lattice == nickel  # EDAX: Å and degrees
+
+
+@pytest.mark.parametrize("ending", ["ctf", "ang"])
+def test_a_two_phase_hexagonal_scan_exports_each_phase_with_its_own_lattice(ni_ti_h5ebsd, tmp_path, ending):
+    """The nickel/titanium scan kikuchipy wrote (titanium's lattice stored as orix's `abcABG`), exported with two
+    clusters: orix reads each class's nickel phase with nickel's lattice and its titanium phase with titanium's
+    (a = b = 2.95 Å, c = 4.68 Å, gamma = 120°), the scan's Euler angles (random symmetry equivalents, as stored)
+    within the format's rounding, and the scan's voltage, tilt and magnification in the header."""
+    points = scan_points(ni_ti_h5ebsd)
+    table = tmp_path / "cluster_assignments__kmeans.csv"
+    pd.DataFrame({"row": np.arange(len(points)), "x_um": points.x, "y_um": points.y,
+                  "cluster": (points.y >= 9).astype(int)}).to_csv(table, index=False)
+    out = tmp_path / f"ni_ti.{ending}"
+    assert main(["export-ebsd", str(ni_ti_h5ebsd), "--classes", str(table), "--out", str(out)]) == 0
+    report = json.loads(out.with_name(out.name + ".json").read_text())
+    assert not any("lattice constants" in note for note in report["notes"])
+    xmap = load(out)
+    lattices = {"Ni": [3.524, 3.524, 3.524, 90, 90, 90], "Ti": [2.95, 2.95, 4.68, 90, 90, 120]}
+    groups = {"Ni": "432", "Ti": "622"}
+    found = {}
+    for _, phase in xmap.phases:
+        if phase.name != "not_indexed":
+            scan_phase = phase.name.split("(")[-1].rstrip(")")  # `cluster 0 (Ti)`
+            np.testing.assert_allclose(phase.structure.lattice.abcABG(), lattices[scan_phase], atol=1e-9)
+            assert phase.point_group.proper_subgroup.name == groups[scan_phase]
+            found[phase.name] = scan_phase
+    assert sorted(found) == ["cluster 0 (Ni)", "cluster 0 (Ti)", "cluster 1 (Ni)", "cluster 1 (Ti)"]
+    rows, columns = points.cells
+    at = rows * 20 + columns
+    indexed = points.orientations.phase_id >= 0
+    names = {phase_id: phase.name for phase_id, phase in xmap.phases}
+    exported_phase = np.array([names[k] for k in xmap.phase_id[at]], dtype=object)
+    scan_names = {1: "Ni", 2: "Ti"}
+    assert [found[name] for name in exported_phase[indexed]] == [scan_names[k] for k in
+                                                                 points.orientations.phase_id[indexed]]
+    assert angles_deg(points.orientations.euler[indexed], xmap.rotations.to_euler()[at][indexed]).max() \
+        < TOLERANCE_DEG[ending]
+    header = out.read_text().split("\n#\n# OPERATOR" if ending == "ang" else "Phase\tX\tY", 1)[0]
+    if ending == "ctf":
+        assert "\tMag\t500.0000\t" in header and "\tKV\t20.0000\tTiltAngle\t70.0000\tTiltAxis\t0.0000" in header
+        assert "header TiltAxis: not in the scan, written as 0" in report["notes"]
+    else:
+        assert "# WorkingDistance       15.000000\n" in header
+    assert report["acquisition"] == {"voltage_kv": 20.0, "tilt_deg": 70.0, "magnification": 500.0,
+                                     "working_distance_mm": 15.0}
+
+
+def test_the_ctf_header_carries_the_h5oinas_beam_voltage_and_tilt(grains_h5oina, tmp_path):
+    """An H5OINA that records 20 kV, a 70° tilt about the y-axis and x1,000 (radians for angles, as H5OINA stores
+    them) gives them to the .ctf's header, where AZtecCrystal reads them; orix reads the file as before."""
+    import shutil
+
+    import h5py
+
+    scan = shutil.copy(grains_h5oina, tmp_path / "grains.h5oina")
+    with h5py.File(scan, "r+") as f:
+        header = f["1/EBSD/Header"]
+        header["Beam Voltage"] = np.array([20.0], np.float32)
+        header["Tilt Angle"] = np.array([np.deg2rad(70.0)], np.float32)
+        header["Tilt Axis"] = np.array([np.pi / 2], np.float32)
+        header["Magnification"] = np.array([1000.0], np.float32)
+    points = scan_points(scan)
+    report = vendor_files.export_ebsd(points, RowClasses(np.zeros(len(points), np.int64), ["all"], "label"),
+                                      tmp_path / "grains.ctf")
+    lines = (tmp_path / "grains.ctf").read_text().splitlines()
+    assert lines[11] == ("Euler angles refer to Sample Coordinate system (CS0)!\tMag\t1000.0000\tCoverage\t100\t"
+                         "Device\t0\tKV\t20.0000\tTiltAngle\t70.0000\tTiltAxis\t90.0000")
+    assert not any(note.startswith("header") for note in report["notes"])
+    assert load(tmp_path / "grains.ctf").size == 180
+
+
+def test_the_latents_of_the_scan_export_the_same_file(ni_ti_h5ebsd, tmp_path):
+    """The app exports from a latents file, which keeps the scan's orientations, phases (their lattices) and
+    microscope settings: its .ctf is the scan's, byte for byte."""
+    from latentcore.analysis.ebsd.scan_points import latents_points
+    from latentcore.demo import DEMO_MODEL
+    from latentcore.latents import read_latents
+    from latentcore.outputs import latents_path_for
+
+    assert main(["extract", str(ni_ti_h5ebsd), "--model", str(DEMO_MODEL), "--out", str(tmp_path), "--device",
+                 "cpu"]) == 0
+    from_latents = latents_points(read_latents(latents_path_for(ni_ti_h5ebsd, tmp_path, model="demo-vae")))
+    points = scan_points(ni_ti_h5ebsd)
+    assert from_latents.orientations.acquisition == points.orientations.acquisition
+    assert from_latents.orientations.phases[2].lattice == (2.95, 2.95, 4.68, 90.0, 90.0, 120.0)
+    classes = RowClasses(np.zeros(len(points), np.int64), ["all"], "label")
+    vendor_files.export_ebsd(points, classes, tmp_path / "scan.ctf")
+    vendor_files.export_ebsd(from_latents, classes, tmp_path / "latents.ctf")
+    assert (tmp_path / "latents.ctf").read_bytes() == (tmp_path / "scan.ctf").read_bytes()

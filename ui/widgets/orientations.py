@@ -1,7 +1,8 @@
 """The orientations of a selection, a cluster or a label, under the linked panels of the UMAP and Clusters pages:
 their inverse pole figure for a sample direction (x, y, z) beside the whole scan's, and their pole figures
-({100} and {111} for cubic phases), as points in their IPF colours or as a density; PNG and CSV downloads named
-as `python -m latentcore orientations` names its files. Off until asked for (a toggle), as the mean pattern.
+({100} and {111} for cubic phases), as points in their IPF colours or as a density; the command's files to
+download (`python -m latentcore orientations`: the figure, the table, the pole figures' points and the report, named
+as it names them). Off until asked for (a toggle), as the mean pattern.
 
     orientations_panel(lat_stamp, lat, chosen, "umap")                       the selection, the clusters, the labels
     orientations_panel(lat_stamp, lat, chosen, "clusters", {"rows", "labels"})   the page's own clustering
@@ -11,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.artifacts.common import input_record, write_csv, write_json
 from latentcore.analysis.ebsd.pole_figures import DIRECTIONS, orientations_names, what_tag
 from latentcore.analysis.ebsd.scan_references import laue_of
 from latentcore.arrays import unique
 from latentcore.errors import LatentError
-from latentcore.storage.csv_cells import neutralised_table
 
 from ..compute import orientations
 from ..figures import png
@@ -71,7 +72,7 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
                f"{plots.found.laue} fundamental sector, beside the whole scan's points of the phase (grey), and the "
                "poles in the sample frame (stereographic, upper hemisphere; x right, y up). "
                + " ".join(f"{note[0].upper()}{note[1:]}." for note in plots.notes()))
-    _downloads(plots, fig, lat, what_tag(len(rows), *tag), key)
+    _downloads(plots, fig, lat, what_tag(len(rows), *tag), look, key)
 
 
 def _choices(chosen: np.ndarray, clusters: dict | None, n_rows: int) -> dict:
@@ -96,13 +97,22 @@ def _phases(orientations) -> dict:
     return {int(k): f"{k}: {p.name} ({laue_of(p)})" for k, p in sorted(orientations.phases.items()) if laue_of(p)}
 
 
-def _downloads(plots, fig, lat, what: str, key: str):
+def _downloads(plots, fig, lat, what: str, look: str, key: str):
     names = orientations_names(lat.attrs.get("source") or lat.path, what, plots.direction)
     dpi, out = state.png_dpi(), state.workdir("orientations")
-    cols = st.columns(2)
-    cols[0].download_button(f"Figure (PNG, {dpi} dpi)", lambda: png.figure_png(fig, str(out / names["figure"]), dpi),
-                            file_name=names["figure"], mime="image/png", key=f"{key}_orient_png", on_click="ignore",
-                            icon=":material/download:")
-    cols[1].download_button("Table (CSV)", lambda: neutralised_table(plots.table(lat.x, lat.y, lat.units)).to_csv(
-                            index=False), file_name=names["table"], mime="text/csv", key=f"{key}_orient_csv",
+
+    def report() -> bytes:  # made when its button is clicked: the latents' SHA-256 is read then
+        inputs = {"data": input_record(lat.path, out, state.WORKDIR_ROOT)}
+        made = plots.report(what, look, inputs, {kind: name for kind, name in names.items() if kind != "report"})
+        return write_json(out / names["report"], made).read_bytes()
+
+    files = {"figure": (f"Figure (PNG, {dpi} dpi)", "image/png",
+                        lambda: png.figure_png(fig, str(out / names["figure"]), dpi)),
+             "table": ("Table (CSV)", "text/csv",
+                       lambda: write_csv(out / names["table"], plots.table(lat.x, lat.y, lat.units)).read_bytes()),
+             "poles": ("Pole figures' points (CSV)", "text/csv",
+                       lambda: write_csv(out / names["poles"], plots.poles_table()).read_bytes()),
+             "report": ("Report (JSON)", "application/json", report)}
+    for col, (kind, (title, mime, made)) in zip(st.columns(len(files)), files.items()):
+        col.download_button(title, made, file_name=names[kind], mime=mime, key=f"{key}_orient_{kind}",
                             on_click="ignore", icon=":material/download:")

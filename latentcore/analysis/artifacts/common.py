@@ -57,7 +57,8 @@ def write_json(path, data) -> Path:
 
 def write_csv(path, table: pd.DataFrame) -> Path:
     path = Path(path)
-    if all(pd.api.types.is_numeric_dtype(dtype) for dtype in table.dtypes):  # Arrow's writer: 6x faster
+    if all(pd.api.types.is_numeric_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
+           for dtype in table.dtypes):  # Arrow's writer: 6x faster (a categorical column: its categories neutralised)
         with atomic_path(path) as tmp, open(tmp, "wb") as out:
             write_arrow(table, out)
         return path

@@ -8,13 +8,19 @@ orientation family (`orientation`'s conventions: Bunge Euler angles, sample-to-c
                                                          PLOTTED_POINTS points a panel (a seeded sample)
     plots.table(x, y, units)                             the download: row, x_um, y_um, phi1_deg, Phi_deg, phi2_deg,
                                                          ipf_plane_x, ipf_plane_y
-    write_orientations(plots, out_dir, source, what, x, y, units, inputs)   its CSV, PNG and JSON report
+    plots.poles_table()                                  the pole figures' points: one row per point and pole, row,
+                                                         family, pole, pole_plane_x, pole_plane_y
+    plots.report(what, look, inputs, outputs)            the JSON report: the phase, counts, families and their
+                                                         poles, notes, and the positions the points view draws
+    write_orientations(plots, out_dir, source, what, x, y, units, inputs)   its CSVs, PNG and JSON report
     selection_orientations(orientations, rows)   the rows of one phase, its Laue group, the scan's points of it
     ipf_xy(euler, "m-3m", direction=(0, 0, 1))   (N, 2): the crystal direction along a sample direction, moved into the
                                                  Laue group's fundamental sector (the IPF colour key's triangle), in
                                                  the stereographic projection `orientation.ipf_key_image` draws
     sector_outline("m-3m")                       (M, 2): that sector's edges, a closed line; `ipf_corners` its corners
     POLE_FAMILIES["m-3m"]                        {"{100}": (1, 0, 0), "{111}": (1, 1, 1)}: the pole figures' families
+    pole_labels((1, 1, 1), "m-3m")               ["(1 1 1)", "(-1 1 1)", ...]: the planes of a family, one per pole,
+                                                 in `pole_xy`'s order
     pole_xy(euler, (1, 1, 1), "m-3m")            (N, K, 2): each orientation's K poles of the family (its symmetry
                                                  equivalents, a pole and its opposite one) in the sample frame, on the
                                                  upper hemisphere, stereographic: x right, y up, z towards the viewer
@@ -22,7 +28,9 @@ orientation family (`orientation`'s conventions: Bunge Euler angles, sample-to-c
     orientations_names(source, what, direction)  the files of `python -m latentcore orientations` (`what`: `what_tag`)
 
 The pole families of the other Laue groups are their crystal axes in this package's crystal frame (x along a, z
-along c): {0001} and {2-1-10} (hexagonal, trigonal), {001} and {100} (tetragonal, orthorhombic).
+along c): {0001} and {2-1-10} (hexagonal, trigonal), {001} and {100} (tetragonal, orthorhombic). A pole is the normal
+of a plane of the family, named by the plane's indices (Miller-Bravais for hexagonal and trigonal crystals); of its
+two normals the one in the sample's upper hemisphere is drawn.
 """
 from __future__ import annotations
 
@@ -34,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ...arrays import unique
-from ...columns import EULER_DEG, IPF_XY, ROW, coordinate_names
+from ...columns import EULER_DEG, FAMILY, IPF_XY, POLE, POLE_XY, ROW, coordinate_names
 from ...errors import InputError
 from ...sampling import seeded_sample
 from ...versions import package_versions
@@ -51,6 +59,8 @@ POLE_FAMILIES = {
     "4/mmm": {"{001}": (0, 0, 1), "{100}": (1, 0, 0)},
     "mmm": {"{001}": (0, 0, 1), "{100}": (1, 0, 0)},
 }
+FOUR_INDICES = ("6/mmm", "-3m")  # Laue groups whose planes are named by Miller-Bravais indices (hkil)
+REPORT_DECIMALS = 6  # of the positions in the JSON report: a millionth of the projection's unit disc
 
 
 @dataclasses.dataclass
@@ -142,6 +152,25 @@ def family_poles(family, laue: str) -> np.ndarray:
     return np.array(kept)
 
 
+def pole_label(pole, laue: str) -> str:
+    """A pole (a unit plane normal in the crystal frame: x along a, z along c) as its plane's indices, `(1 -1 1)`, or
+    Miller-Bravais `(2 -1 -1 0)` for hexagonal and trigonal crystals; exact for POLE_FAMILIES' poles (along a crystal
+    axis, a cube diagonal, or in the basal plane)."""
+    x, y, z = np.asarray(pole, np.float64)
+    if laue in FOUR_INDICES:  # the normal of (hkil) with l = 0 is along [hki0]: its parts along a1, a2
+        along_a1, along_a2 = x + y / np.sqrt(3), 2 * y / np.sqrt(3)
+        indices = np.array([2 * along_a1 - along_a2, 2 * along_a2 - along_a1, -(along_a1 + along_a2), 3 * z])
+    else:
+        indices = np.array([x, y, z])
+    indices = indices / np.abs(indices[np.abs(indices) > 1e-9]).min()
+    return "(" + " ".join(str(int(round(v))) for v in indices) + ")"
+
+
+def pole_labels(family, laue: str) -> list[str]:
+    """The planes of a family, one per pole of `pole_xy` (`family_poles`' order)."""
+    return [pole_label(pole, laue) for pole in family_poles(family, laue)]
+
+
 def pole_xy(euler, family, laue: str) -> np.ndarray:
     """(N, K, 2) pole figure coordinates: each orientation's poles of `family` in the sample frame, upper hemisphere."""
     euler = np.asarray(euler, np.float64).reshape(-1, 3)
@@ -186,6 +215,43 @@ class OrientationPlots:
             table[name] = self.selection["ipf"][:, i]
         return table
 
+    def poles_table(self) -> pd.DataFrame:
+        """The pole figures' points: a row per selected point and pole, in row order and each point's families and
+        poles in order: `row`, `family` (`{111}`), `pole` (its plane, `(1 -1 1)`), `pole_plane_x`, `pole_plane_y`."""
+        laue, families, planes, xy = self.found.laue, [], [], []
+        for name, family in POLE_FAMILIES[laue].items():
+            labels = pole_labels(family, laue)
+            families, planes = families + [name] * len(labels), planes + labels
+            xy.append(self.selection["poles"][name])
+        xy = np.concatenate(xy, axis=1)  # (N, poles, 2): a point's poles of every family
+        count = len(self.found.rows)
+        return pd.DataFrame({ROW: np.repeat(self.found.rows, len(planes)),
+                             FAMILY: pd.Categorical(np.tile(families, count), categories=list(dict.fromkeys(families))),
+                             POLE: pd.Categorical(np.tile(planes, count), categories=list(dict.fromkeys(planes))),
+                             POLE_XY[0]: xy[..., 0].ravel(), POLE_XY[1]: xy[..., 1].ravel()})
+
+    def report(self, what: str, look: str, inputs: dict | None, outputs: dict) -> dict:
+        """The JSON report: what was chosen, the phase and counts, the pole families and their planes, the notes, the
+        inputs and outputs, and `positions`: where the points the points view draws lie (every point up to
+        PLOTTED_POINTS, else its seeded sample; to REPORT_DECIMALS decimals; the CSVs hold every point exactly)."""
+        from ..artifacts.common import VERSION_PACKAGES, now
+
+        found, chosen = self.found, seeded_sample(len(self.found.rows), PLOTTED_POINTS)
+        families = POLE_FAMILIES[found.laue]
+        return {
+            "kind": "orientations", "created": now(), "what": what, "direction": self.direction, "look": look,
+            "phase": {"id": found.phase, "name": found.phase_name, "laue": found.laue},
+            "points": len(found.rows), "left_out": found.left_out, "scan_points": len(found.scan_rows),
+            "pole_families": {name: list(family) for name, family in families.items()},
+            "poles": {name: pole_labels(family, found.laue) for name, family in families.items()},
+            "projection": "stereographic; IPF: the fundamental sector of the Laue group; pole figures: sample x right, "
+                          "y up, upper hemisphere",
+            "positions": {"points": len(chosen), "sampled": len(chosen) < len(found.rows),
+                          "rows": found.rows[chosen], "ipf_plane": _placed(self.selection["ipf"][chosen]),
+                          "poles": {name: _placed(self.selection["poles"][name][chosen]) for name in families}},
+            "notes": self.notes(), "inputs": inputs or {}, "versions": package_versions(VERSION_PACKAGES),
+            "outputs": outputs}
+
     def figure(self, look: str = "points", title: str | None = None):
         """The figure (`figures.pole_figures.orientations_figure`); points: at most PLOTTED_POINTS a panel."""
         from ...figures.pole_figures import orientations_figure
@@ -226,6 +292,11 @@ def orientation_plots(orientations, rows, direction: str = "z", phase: int | Non
     return OrientationPlots(found, direction, selection, scan, ori.ipf_colours(found.euler, found.laue, vector))
 
 
+def _placed(xy: np.ndarray) -> dict:
+    """Plane coordinates (..., 2) as the report gives them: {"x": ..., "y": ...}, to REPORT_DECIMALS decimals."""
+    return {"x": np.round(xy[..., 0], REPORT_DECIMALS), "y": np.round(xy[..., 1], REPORT_DECIMALS)}
+
+
 def _taken(projected: dict, positions) -> dict:
     return {"ipf": projected["ipf"][positions],
             "poles": {name: poles[positions] for name, poles in projected["poles"].items()}}
@@ -233,27 +304,20 @@ def _taken(projected: dict, positions) -> dict:
 
 def write_orientations(plots: OrientationPlots, out_dir, source, what: str, x=None, y=None, units="um",
                        inputs: dict | None = None, png: bool = True, dpi: float = 300, look: str = "points") -> dict:
-    """The files of `orientations_names`: the table (CSV), the figure (PNG, unless not `png`) and a JSON report
-    (the phase, the counts, the notes, the inputs' records); returns {kind: path}."""
+    """The files of `orientations_names`: the table and the poles (CSV), the figure (PNG, unless not `png`) and the
+    JSON report (`OrientationPlots.report`); returns {kind: path}."""
     from ...figures import write_png
-    from ..artifacts.common import VERSION_PACKAGES, now, write_csv, write_json
+    from ..artifacts.common import write_csv, write_json
 
     names = orientations_names(source, what, plots.direction)
     out = Path(out_dir)
-    written = {"table": write_csv(out / names["table"], plots.table(x, y, units))}
+    written = {"table": write_csv(out / names["table"], plots.table(x, y, units)),
+               "poles": write_csv(out / names["poles"], plots.poles_table())}
     engine = write_png(plots.figure(look), out / names["figure"], dpi=dpi) if png else None
     if engine:
         written["figure"] = out / names["figure"]
-    found = plots.found
-    write_json(out / names["report"], {
-        "kind": "orientations", "created": now(), "what": what, "direction": plots.direction, "look": look,
-        "phase": {"id": found.phase, "name": found.phase_name, "laue": found.laue},
-        "points": len(found.rows), "left_out": found.left_out, "scan_points": len(found.scan_rows),
-        "pole_families": {name: list(family) for name, family in POLE_FAMILIES[found.laue].items()},
-        "projection": "stereographic; IPF: the fundamental sector of the Laue group; pole figures: sample x right, "
-                      "y up, upper hemisphere",
-        "notes": plots.notes(), "inputs": inputs or {}, "versions": package_versions(VERSION_PACKAGES),
-        "outputs": {kind: Path(path).name for kind, path in written.items()}, "figure_engine": engine})
+    report = plots.report(what, look, inputs, {kind: Path(path).name for kind, path in written.items()})
+    write_json(out / names["report"], {**report, "figure_engine": engine})
     written["report"] = out / names["report"]
     return written
 
@@ -289,8 +353,8 @@ def what_tag(count: int, cluster: int | None = None, label: str | None = None) -
 
 def orientations_names(source, what: str, direction: str) -> dict[str, str]:
     """The files of a selection's orientations: `orientations__<stem>__<what>__ipf_<direction>.csv` (the table),
-    `.png` (the IPF beside the scan's and the pole figures), `.json` (the report); `what`: `cluster2`, `label_grain-a`,
-    `412rows`."""
+    `.png` (the IPF beside the scan's and the pole figures), `.json` (the report), and `pole_figures__<...>.csv` (the
+    pole figures' points); `what`: `cluster2`, `label_grain-a`, `412rows`."""
     tag = f"{Path(str(source)).stem}__{what}__ipf_{direction}"
-    return {"table": f"orientations__{tag}.csv", "figure": f"orientations__{tag}.png",
-            "report": f"orientations__{tag}.json"}
+    return {"table": f"orientations__{tag}.csv", "poles": f"pole_figures__{tag}.csv",
+            "figure": f"orientations__{tag}.png", "report": f"orientations__{tag}.json"}

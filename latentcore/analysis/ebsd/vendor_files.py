@@ -8,9 +8,13 @@ File) or an EDAX `.ang`, the classes as phases, with the scan's own Euler angles
 Every node of the scan's grid is one line, row by row (x fastest), at its grid position (in µm: a scan stored in nm
 or mm is converted). Points are written as not indexed (phase 0, .ang: CI -1) where the scan did not index them;
 grid nodes without a point likewise. An indexed point takes the phase of its class (of its scan phase, where the
-scan has two or more: `<class> (<phase>)`), with that scan phase's crystal symmetry, space group and lattice; one
-without a class takes the phase `unclassified`. The Euler angles are the scan's as stored (`data.orientations`: no
-change of reference frame), in degrees with 4 decimals (.ctf) or radians with 5 (.ang).
+scan has two or more: `<class> (<phase>)`), with that scan phase's crystal symmetry, space group and lattice (each
+scan phase its own, as `data.orientations` reads it in Å); one without a class takes the phase `unclassified`. The
+Euler angles are the scan's as stored (`data.orientations`: no change of reference frame), in degrees with 4
+decimals (.ctf) or radians with 5 (.ang).
+
+Headers: the .ctf's `Mag`, `KV`, `TiltAngle` and `TiltAxis`, the .ang's `WorkingDistance` are the scan's
+(`data.orientations.Acquisition`), 0 where it records none (the notes say which).
 
 Columns: .ctf `Phase X Y Bands Error Euler1 Euler2 Euler3 MAD BC BS` (BC from the scan's `Band Contrast`, else its
 `IQ` stretched from its range to 0-255; MAD from `Mean Angular Deviation`, `MAD` or EDAX's `Fit`; BS from `Band
@@ -72,6 +76,7 @@ def export_ebsd(points: ScanPoints, classes: RowClasses, path, inputs: dict | No
                          "(the classes of this scan)", path)
     phases, phase_of_row, notes = exported_phases(points, classes)
     grid, (separator, decimals, columns_of, header_of) = points.grid, LAYOUT[path.suffix.lower()]
+    acquisition = points.orientations.acquisition
     columns, empty, used = columns_of(points, phases, phase_of_row)
     node = np.full(grid.n_rows * grid.n_columns, -1, np.int64)  # the point at each grid node, row by row
     rows, grid_columns = points.cells
@@ -80,9 +85,13 @@ def export_ebsd(points: ScanPoints, classes: RowClasses, path, inputs: dict | No
     notes += unit_note + [f"{name}: from the scan's {source}" if source else
                                                    f"{name}: not in the scan, written as its empty value"
                                                    for name, source in used.items()]
+    unknown = [name for name, field in HEADER_SETTINGS[path.suffix.lower()].items()
+               if getattr(acquisition, field) is None]
+    if unknown:
+        notes.append(f"header {', '.join(unknown)}: not in the scan, written as 0")
     options = arrow_csv.WriteOptions(include_header=False, delimiter=separator, quoting_style="none")
     with atomic_path(path) as tmp, open(tmp, "wb") as out:
-        out.write(header_of(grid, scale, phases).encode())
+        out.write(header_of(grid, scale, phases, acquisition).encode())
         for start in range(0, len(node), BLOCK_ROWS):
             arrow_csv.write_csv(_lines(columns, empty, node[start:start + BLOCK_ROWS], grid, scale, start, decimals),
                                 out, options)
@@ -91,6 +100,7 @@ def export_ebsd(points: ScanPoints, classes: RowClasses, path, inputs: dict | No
               "grid": {"rows": grid.n_rows, "columns": grid.n_columns, "step_um": [grid.step_x * scale,
                                                                                    grid.step_y * scale]},
               "classes": classes.column, "phases": {str(k + 1): dataclasses.asdict(p) for k, p in enumerate(phases)},
+              "acquisition": acquisition.known(),
               "not_indexed": int((phase_of_row == 0).sum()), "nodes_without_point": int((node < 0).sum()),
               "notes": notes, "outputs": {"file": {"name": path.name, "sha256": sha256_file(path)}},
               "versions": package_versions(VERSION_PACKAGES)}
@@ -217,12 +227,19 @@ def fixed_point(values: np.ndarray, decimals: int) -> pa.Array:
 
 # -- the headers ----------------------------------------------------------------------------------------------
 
-def ctf_header(grid, scale: float, phases) -> str:
+def _setting(acquisition, field: str, decimals: int) -> str:
+    """An acquisition setting as a header writes it: 0 where the scan records none."""
+    value = getattr(acquisition, field)
+    return f"{0.0 if value is None else value:.{decimals}f}"
+
+
+def ctf_header(grid, scale: float, phases, acquisition) -> str:
+    mag, kv, tilt, axis = (_setting(acquisition, field, 4) for field in CTF_SETTINGS.values())
     lines = ["Channel Text File", "Prj\tLatent Explorer export", "Author\tLatent Explorer", "JobMode\tGrid",
              f"XCells\t{grid.n_columns}", f"YCells\t{grid.n_rows}", f"XStep\t{grid.step_x * scale:.6g}",
              f"YStep\t{grid.step_y * scale:.6g}", "AcqE1\t0", "AcqE2\t0", "AcqE3\t0",
-             "Euler angles refer to Sample Coordinate system (CS0)!\tMag\t0\tCoverage\t100\tDevice\t0\tKV\t0\t"
-             "TiltAngle\t0\tTiltAxis\t0", f"Phases\t{len(phases)}"]
+             f"Euler angles refer to Sample Coordinate system (CS0)!\tMag\t{mag}\tCoverage\t100\tDevice\t0\tKV\t{kv}"
+             f"\tTiltAngle\t{tilt}\tTiltAxis\t{axis}", f"Phases\t{len(phases)}"]
     for p in phases:
         a, b, c, alpha, beta, gamma = p.lattice
         lines.append(f"{a:.4f};{b:.4f};{c:.4f}\t{alpha:.4f};{beta:.4f};{gamma:.4f}\t{p.name}\t{CTF_LAUE.get(p.laue, 1)}"
@@ -231,9 +248,10 @@ def ctf_header(grid, scale: float, phases) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ang_header(grid, scale: float, phases) -> str:
+def ang_header(grid, scale: float, phases, acquisition) -> str:
+    distance = _setting(acquisition, "working_distance_mm", 6)
     lines = ["TEM_PIXperUM          1.000000", "x-star                0.000000", "y-star                0.000000",
-             "z-star                0.000000", "WorkingDistance       0.000000", ""]
+             "z-star                0.000000", f"WorkingDistance       {distance}", ""]
     for k, p in reversed(list(enumerate(phases, start=1))):  # listed last first, as OIM and orix write them
         lattice = " ".join(f"{v:.3f}" for v in p.lattice)
         lines += [f"Phase {k}", f"MaterialName    {p.name}", "Formula", "Info",
@@ -246,3 +264,6 @@ def ang_header(grid, scale: float, phases) -> str:
 
 LAYOUT = {".ctf": ("\t", 4, ctf_columns, ctf_header), ".ang": (" ", 5, ang_columns, ang_header)}  # separator,
 # decimals, columns and header of each format
+# each header field of the scan's settings: its `Acquisition` field, in the header's order
+CTF_SETTINGS = {"Mag": "magnification", "KV": "voltage_kv", "TiltAngle": "tilt_deg", "TiltAxis": "tilt_axis_deg"}
+HEADER_SETTINGS = {".ctf": CTF_SETTINGS, ".ang": {"WorkingDistance": "working_distance_mm"}}
