@@ -129,7 +129,8 @@ PAGES: dict[str, Saved] = {
              | colour_scale("umap_scale") | boundaries("umap")
              | row_query("umap") | mean_pattern("umap_mean") | gallery("umap_selected") | gallery("umap_neighbours")
              | line_profile("umap") | orientations("umap") | SHARED_QUALITY),
-    "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
+    "maps": (keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name",
+                  "maps_twin_tolerance_deg", "maps_min_grain_points", "maps_fill_not_indexed")
              | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
              | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
     "clusters": (keep("clusters_method", "clusters_features", "clusters_by_label", "clusters_shade")
