@@ -12,7 +12,9 @@ names of its output:
   `distance_name(units)` (`distance_um`), `MISORIENTATION_TO_FIRST` and `MISORIENTATION_TO_PREVIOUS`: the columns of each output;
 - the grain table's (one row per grain, not per latents row): `GRAIN`, `POINTS`, `area_name(units)` (`area_um2`),
   `ecd_name(units)` (`ecd_um`), `CENTROID` + a coordinate name (`centroid_x_um`), `PHASE`, `EULER_DEG`, `GOS`, `KAM`,
-  `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`.
+  `TWIN_FRACTION`, `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`;
+- a scan's grain distributions (a row per bin): `QUANTITY` (the grain table's column binned), `BIN_LOW`, `BIN_HIGH`,
+  `COUNT`, `FRACTION`, `AREA_FRACTION`.
 - a selection's orientations: `EULER_DEG` (`phi1_deg`, `Phi_deg`, `phi2_deg`) and `IPF_XY` (`ipf_plane_x`,
   `ipf_plane_y`); its poles (one row per point and pole): `FAMILY`, `POLE` and `POLE_XY` (`pole_plane_x`,
   `pole_plane_y`).
@@ -41,13 +43,17 @@ PHASE = "phase"  # the scan's phase id
 EULER_DEG = ("phi1_deg", "Phi_deg", "phi2_deg")  # an orientation (a grain's mean): Bunge Euler angles in degrees
 GOS = "gos_deg"  # grain orientation spread: mean misorientation of a grain's points to its mean orientation
 KAM = "kam_deg"  # a grain's mean kernel average misorientation
+TWIN_FRACTION = "twin_boundary_fraction"  # the share of a grain's boundary length that is a Σ3 twin boundary
+QUANTITY = "quantity"  # a grain distribution's binned column: `ecd_um`, `gos_deg`
+BIN_LOW, BIN_HIGH = "bin_low", "bin_high"  # a bin's edges, in its quantity's unit
+AREA_FRACTION = "area_fraction"  # the share of the grains' area in a bin (area-weighted)
 LATENT_SPREAD = "latent_spread"  # mean distance of a grain's latent vectors to their mean
 LATENT_NORM = "latent_norm"  # the norm of a grain's mean latent vector
 CLASS_FRACTION = "class_fraction"  # the share of a grain's points in the class most of them have
 MISORIENTATION_TO_FIRST = "misorientation_to_first_deg"  # along a line profile, to its first indexed pixel
 MISORIENTATION_TO_PREVIOUS = "misorientation_to_previous_deg"  # along a line profile, to the pixel before
-COUNT = "count"  # rows of a source in a cluster (or of a label)
-FRACTION = "fraction"  # that count over the source's rows
+COUNT = "count"  # rows of a source in a cluster (or of a label); grains in a distribution's bin
+FRACTION = "fraction"  # that count over the source's rows (the grains)
 DEFAULT_UNITS = "um"  # a scan's unit unless its file says otherwise (data.base.DEFAULT_UNITS)
 COORDINATE_UNITS = ("um", "nm", "mm", "px")  # the units data.base.normalise_units gives
 # a point's place in the inverse pole figure (stereographic), not references.npz's IPF colour maps `ipf_x`, `ipf_y`

@@ -32,6 +32,7 @@ sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", True), key="maps_scale_bar")
 boundaries_on = references.boundary_switch(lat, cols[5])
 boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
+twin_deg = references.twin_tolerance(cols[5]) if boundaries_on else references.TWIN_TOLERANCE.default  # Σ3 boundaries
 labelled = state.labels()
 by_label = member is None and st.toggle(  # a study's labels are drawn on the UMAP and Clusters pages
     "Colour by label: the labels on the scan, above the maps", key="maps_by_label",
@@ -55,7 +56,7 @@ colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
                                                     units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
                                                     limits=limits)
-lines = scan_maps.boundary_lines(lat_stamp, boundary_deg, roi) if boundaries_on else None  # the ROI's, as the maps
+lines = scan_maps.boundary_lines(lat_stamp, boundary_deg, roi, twin_deg) if boundaries_on else None  # the ROI's
 for fig in (grid_fig, png_fig):
     reference_figures.with_boundaries(fig, lines, len(dims), int(columns))
 if member is None:  # a study's rows are selected and labelled on the UMAP and Clusters pages
@@ -67,11 +68,11 @@ if by_label:
         panels.draw_labels(lat_stamp, roi, labelled)
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
-    references.references_panel(lat_stamp, lat, boundary_deg, roi, overlay=boundaries_on)
+    references.references_panel(lat_stamp, lat, boundary_deg, roi, overlay=boundaries_on, twin_tolerance_deg=twin_deg)
 if member is not None:
     st.caption("A study's rows are selected, labelled and seen pattern by pattern on the UMAP and Clusters pages.")
 else:
-    grains.grains_panel(lat_stamp, lat, boundary_deg)  # a grain picked there is the selection below
+    grains.grains_panel(lat_stamp, lat, boundary_deg, twin_deg)  # a grain picked there is the selection below
 
     st.subheader("Click a pixel to see its pattern")
     selection.made_elsewhere("maps")

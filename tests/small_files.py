@@ -68,3 +68,48 @@ def scan_files(folder) -> dict:
     latents = scan_latents(folder / "scan_latents.h5", scan)
     labels = labels_by_row(folder / "labels.csv", ["a"] * 10 + ["b"] * 10)
     return {"scan": scan, "latents": latents, "labels": labels, "folder": folder}
+
+
+def twinned_scan(seed=4, n_rows=12, n_columns=16, n_grains=4, specks=3, pattern_size=32):
+    """A simulated nickel scan (`latentcore.demo.simulate`) whose two grains sharing the longest boundary are a Σ3
+    twin pair (each point of the second the first grain's first point turned 60° about [111] in the crystal frame,
+    with 0.3° of noise), `specks` indexed pixels of random orientations inside grains (grains of one pixel), and 5 %
+    bad points (not indexed in an H5OINA). Returns (scan, (parent, twin) grain ids, the specks' rows)."""
+    from scipy.spatial.transform import Rotation
+
+    from latentcore.analysis.ebsd import orientation as ori
+    from latentcore.analysis.ebsd.grains import bunge_radians
+    from latentcore.demo.simulate import ScanSettings, simulate_scan
+
+    scan = simulate_scan(ScanSettings(n_rows=n_rows, n_columns=n_columns, pattern_size=pattern_size,
+                                      n_grains=n_grains, seed=seed, bad_fraction=0.05))
+    grid = scan.grain_id.reshape(n_rows, n_columns)
+    pairs = np.concatenate([np.stack([grid[:, :-1].ravel(), grid[:, 1:].ravel()], 1),
+                            np.stack([grid[:-1].ravel(), grid[1:].ravel()], 1)])
+    pairs = np.sort(pairs[pairs[:, 0] != pairs[:, 1]], axis=1)
+    shared, counts = np.unique(pairs, axis=0, return_counts=True)
+    parent, twin = (int(g) for g in shared[np.argmax(counts)])
+    rng = np.random.default_rng(seed)
+    sigma3 = Rotation.from_rotvec(np.deg2rad(60) * np.ones(3) / np.sqrt(3))
+    reference = ori.sample_to_crystal(scan.euler[np.flatnonzero(scan.grain_id == parent)[0]])
+    mine = np.flatnonzero(scan.grain_id == twin)
+    noise = Rotation.from_rotvec(rng.normal(0, np.deg2rad(0.3), (len(mine), 3)))
+    euler = scan.euler.copy()
+    euler[mine] = bunge_radians((noise * sigma3 * reference).as_quat())
+    inner = np.flatnonzero(~scan.is_bad & ~scan.is_boundary)
+    inside = [row for row in inner if _all_neighbours_alike(scan, row)]
+    speck_rows = np.sort(rng.choice(inside, specks, replace=False))
+    euler[speck_rows] = bunge_radians(Rotation.random(specks, random_state=seed).as_quat())
+    scan.euler = euler
+    return scan, (parent, twin), speck_rows
+
+
+def _all_neighbours_alike(scan, row) -> bool:
+    """The point's 4 neighbours are on the grid, indexed and of its grain, and none of them is next to a bad point."""
+    n_rows, n_columns = scan.settings.n_rows, scan.settings.n_columns
+    r, c = divmod(int(row), n_columns)
+    around = [(r + dr, c + dc) for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    if not all(0 <= a < n_rows and 0 <= b < n_columns for a, b in around):
+        return False
+    rows = [a * n_columns + b for a, b in around]
+    return all(scan.grain_id[k] == scan.grain_id[row] and not scan.is_bad[k] for k in rows)

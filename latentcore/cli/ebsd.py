@@ -3,25 +3,30 @@
     python -m latentcore grains SCAN [--latents LATENTS] [--classes CSV] --out DIR
     python -m latentcore export-ebsd SCAN --classes ASSIGNMENTS_OR_LABELS.csv --out FILE.ctf|FILE.ang
 
-`grains` writes `grains__<scan stem>.csv` (one row per grain: size, mean orientation, GOS, KAM, the latents' mean and
-spread, the majority class; `analysis.ebsd.grains`) and its JSON report; `export-ebsd` writes an Oxford .ctf or an
+`grains` writes `grains__<scan stem>.csv` (one row per grain: size, mean orientation, GOS, KAM, the share of its
+boundary that is a Σ3 twin, the latents' mean and spread, the majority class; `analysis.ebsd.grains`), the grain-size
+and GOS distributions (`grain_distributions__<scan stem>.csv` and `.png`) and the JSON report; MTEX's reconstruction
+options (`--min-grain-points`, `--fill-not-indexed`, both off by default) are recorded there with what they changed.
+`export-ebsd` writes an Oxford .ctf or an
 EDAX .ang with the classes as phases (`analysis.ebsd.vendor_files`) and `<FILE>.json` beside it.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .options import add_out_option, boundary_degrees
+from .options import add_figure_options, add_out_option, add_setting, boundary_degrees
 
 CLASSES_HELP = ("a cluster assignments CSV (`cluster`; noise has no class) or a labels CSV (`label`), matched to the "
                 "scan's pixels by x_um,y_um (or row)")
 
 
 def add_grains(subparsers):
-    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
+    from ..analysis.ebsd.orientation import (DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG, FILL_NOT_INDEXED,
+                                             MIN_GRAIN_POINTS, TWIN_TOLERANCE)
 
     p = subparsers.add_parser("grains", help="the grains of an indexed scan as a table: area, mean orientation, GOS, "
-                                             "KAM, the latents' mean and spread, the majority class (CSV, JSON)")
+                                             "KAM, Σ3 twin boundaries, the latents' mean and spread, the majority "
+                                             "class; grain-size and GOS distributions (CSV, PNG, JSON)")
     p.add_argument("scan", help="an EBSD scan file with orientations (Oxford H5OINA, EDAX HDF5, ...)")
     p.add_argument("--latents", help="a *_latents.h5 of this scan: each grain's mean latent and spread, the table "
                                      "ranked by the spread (internally inhomogeneous grains first)")
@@ -31,6 +36,9 @@ def add_grains(subparsers):
                    help="misorientation (degrees) above which neighbours are in two grains (default %(default)s)")
     p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
                    help="neighbours beyond this many degrees are left out of the KAM (default %(default)s)")
+    for setting in (MIN_GRAIN_POINTS, FILL_NOT_INDEXED, TWIN_TOLERANCE):
+        add_setting(p, setting)
+    add_figure_options(p)
     p.set_defaults(func=run_grains)
 
 
@@ -44,27 +52,35 @@ def add_export_ebsd(subparsers):
 
 
 def run_grains(args) -> int:
-    from ..analysis.ebsd.grains import grain_table, input_records, latents_on_points, write_grains
+    from ..analysis.ebsd.grains import grain_distributions, grain_table, input_records, latents_on_points, write_grains
     from ..columns import LATENT_NORM, LATENT_SPREAD
     from ..analysis.ebsd.scan_points import read_classes, scan_points
+    from ..figures.grain_figures import distributions_figure
     from ..latents import read_latents
 
     points = scan_points(args.scan)
     classes = read_classes(args.classes, points) if args.classes else None
     latents, notes = (latents_on_points(points, read_latents(args.latents)) if args.latents else (None, []))
-    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg)
+    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg,
+                        min_grain_points=args.min_grain_points, fill_not_indexed=args.fill_not_indexed,
+                        twin_tolerance_deg=args.twin_tolerance_deg)
     found.notes += notes
     inputs = input_records(args.out, args.scan, args.latents, args.classes)
-    paths = write_grains(found, args.out, Path(args.scan).stem, inputs)
+    stem = Path(args.scan).stem
+    figure = None if args.no_png else distributions_figure(
+        grain_distributions(found.table, found.units), found.units,
+        title=f"Grain size and GOS distributions of {stem} ({len(found.table):,} grains)")
+    paths = write_grains(found, args.out, stem, inputs, figure, args.dpi)
     for note in found.notes:
         print(f"note: {note}")
     table = found.table
     ranked = ", ranked by latent spread" if latents is not None else ""
-    print(f"{len(table):,} grains in {int((found.grain_of_row >= 0).sum()):,} indexed points "
-          f"(boundaries above {args.boundary_deg:g}°){ranked}:")
+    indexed = int((found.grain_of_row >= 0).sum()) - found.reconstruction["pixels_filled"]
+    print(f"{len(table):,} grains in {indexed:,} indexed points (boundaries above {args.boundary_deg:g}°){ranked}:")
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
     print(table[shown].head(5).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"wrote {paths['table']} and {paths['report'].name}")
+    files = [path.name for kind, path in paths.items() if kind != "report"]
+    print(f"wrote {paths['table'].parent / files[0]}, {', '.join(files[1:])} and {paths['report'].name}")
     return 0
 
 

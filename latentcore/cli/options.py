@@ -332,6 +332,39 @@ def boundary_degrees(text: str) -> float:
     return value
 
 
+def add_setting(parser, setting) -> None:
+    """An option declared once as an `analysis.ebsd.orientation.Setting`: its flag, default, range and help (a
+    switch for a bool)."""
+    if isinstance(setting.default, bool):
+        parser.add_argument(setting.option, action="store_true", help=setting.help)
+        return
+    parser.add_argument(setting.option, type=in_range(setting), default=setting.default, metavar="N",
+                        help=f"{setting.help} (from {_plain(setting.low)} to {_plain(setting.high)} {setting.unit}; "
+                             f"default {_plain(setting.default)})")
+
+
+def in_range(setting):
+    """The argparse type of a `Setting`: a finite number within its range, a whole one where its default is."""
+    whole = isinstance(setting.default, int)
+
+    def parse(text: str):
+        value = _number(text)
+        if not setting.low <= value <= setting.high:
+            raise argparse.ArgumentTypeError(f"must be from {_plain(setting.low)} to {_plain(setting.high)} "
+                                             f"{setting.unit}, got {text!r}")
+        if whole and value != int(value):
+            raise argparse.ArgumentTypeError(f"must be a whole number of {setting.unit}, got {text!r}")
+        return int(value) if whole else value
+
+    parse.__name__ = setting.option  # argparse names the type in its messages
+    return parse
+
+
+def _plain(value) -> str:
+    """1,000,000 and 8.66, not 1e+06 and 8.660254037844387."""
+    return f"{int(value):,}" if float(value) == int(value) else f"{value:.3g}"
+
+
 def positive_seconds(text: str) -> float:
     """Refused at parsing, before a model loads: a run would otherwise end at its first block."""
     try:

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .options import add_figure_options, add_out_option, add_roi_option, boundary_degrees
+from .options import add_figure_options, add_out_option, add_roi_option, add_setting, boundary_degrees
 
 
 def add_references(subparsers):
-    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
+    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG, TWIN_TOLERANCE
     from ..analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, PATTERN_MAPS, REFERENCE_MAPS, listed
     from ..data import scan_formats
 
@@ -31,6 +31,7 @@ def add_references(subparsers):
                         "than this many degrees are left out, as across a grain boundary (default "
                         f"{DEFAULT_KAM_THRESHOLD_DEG:g}, the threshold MTEX's KAM documentation uses; MTEX's function "
                         "itself has none unless given one)")
+    add_setting(p, TWIN_TOLERANCE)
     p.add_argument("--vbse-percentiles", type=float, nargs=2, default=DEFAULT_VBSE_PERCENTILES, metavar=("LOW", "HIGH"),
                    help="contrast stretch of the VBSE RGB image: each channel's LOW percentile maps to 0 and its HIGH "
                         "one to 1 (0 100: min to max); recorded in the report")
@@ -133,7 +134,8 @@ def run_references(args) -> int:
 
     refs = scan_references(args.scan, vbse_grid=tuple(args.vbse_grid), boundary_deg=args.boundary_deg,
                            kam_threshold_deg=args.kam_threshold_deg, vbse_percentiles=(low, high),
-                           batch_size=args.batch_size, patterns=args.patterns, progress=progress)
+                           batch_size=args.batch_size, patterns=args.patterns, progress=progress,
+                           twin_tolerance_deg=args.twin_tolerance_deg)
     if args.patterns:
         print(file=sys.stderr)
     if args.roi is not None:

@@ -10,6 +10,8 @@ the scan's units, NaN where the scan has no point.
     add_boundary_lines(fig, x, y, row=None, col=None)                grain boundaries as thin lines between
                                                                      pixels over any map (segments from
                                                                      `analysis.maps.edge_segments`)
+    add_class_lines(fig, classes)                                    boundaries by class (low-angle grey,
+                                                                     high-angle black, Σ3 twins red), a legend
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from .colours import NAN_COLOUR, NOISE_GREY, PALETTE, discrete_colorscale
 BOUNDARY_COLOUR = "#000000"
 BOUNDARY_WIDTH = 1.0
 BOUNDARY_NAME = "grain boundaries"
+CLASS_LINES = {"low-angle": ("#8c8c8c", 1.0), "high-angle": ("#000000", 1.0), "Σ3 twin": ("#e31a1c", 2.0)}
 
 
 def _steps(x, y) -> tuple[float, float]:
@@ -150,6 +153,18 @@ def add_boundary_lines(fig: go.Figure, x, y, row=None, col=None) -> go.Figure:
     if row is None:
         return fig.add_trace(trace)
     return fig.add_trace(trace, row=row, col=col)
+
+
+def add_class_lines(fig: go.Figure, classes: dict) -> go.Figure:
+    """Boundaries by class (`classes`: name -> (x, y) segments, NaN between them, as
+    `scan_references.boundary_class_lines` gives them), each a trace of its colour (`CLASS_LINES`), named in the
+    legend."""
+    for name, (x, y) in classes.items():
+        colour, width = CLASS_LINES[name]
+        fig.add_trace(go.Scatter(x=_with_gaps(x), y=_with_gaps(y), mode="lines", line={"color": colour, "width": width},
+                                 name=name, hoverinfo="skip", showlegend=True, connectgaps=False))
+    fig.update_layout(legend={"title": {"text": "boundaries"}, "orientation": "h", "y": -0.15})
+    return fig
 
 
 def _with_gaps(values) -> list:

@@ -198,13 +198,15 @@ def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h
     assert main(["extract", str(grains_h5oina), "--model", str(DEMO_MODEL), "--out", str(tmp_path), "--device",
                  "cpu"]) == 0
     path = latents_path_for(grains_h5oina, tmp_path, model="demo-vae")
-    job = pool.submit(tasks.grain_table, "grains", latents=(str(path), 0, 0), boundary_deg=5.0)
+    options = {"min_grain_points": 2, "fill_not_indexed": True, "twin_tolerance_deg": 5.0}
+    job = pool.submit(tasks.grain_table, "grains", latents=(str(path), 0, 0), boundary_deg=5.0, **options)
     result = job.future.result(timeout=120)
     assert job.progress() == (1.0, "done")
     lat = read_latents(path)
-    expected = grain_table(latents_points(lat), lat.stacked()[0], boundary_deg=5.0)
+    expected = grain_table(latents_points(lat), lat.stacked()[0], boundary_deg=5.0, **options)
     pd.testing.assert_frame_equal(result["table"], expected.table)
     np.testing.assert_array_equal(result["grain_of_row"], expected.grain_of_row)
+    assert result["reconstruction"] == expected.reconstruction and result["reconstruction"]["pixels_filled"] > 0
 
 
 TINY = dict(roi=Roi(0.0, 28.5, 0.0, 28.5), latent_dim=3, input_size=16, channels=(4, 8), batch_size=32,

@@ -1,19 +1,22 @@
 """Grains and the vendor files through the real app with AppTest, on an uploaded H5OINA scan with orientations: the
 Latent maps page's grain table is the CLI's (ranked by latent spread, the labels' majority), a grain picked by its id
-becomes the selection every page's linked panels show; the Clusters page and the labels panel download the scan with
+becomes the selection every page's linked panels show; on a scan with a Σ3 twin pair, one-pixel grains and bad
+points, MTEX's reconstruction options and the Σ3 tolerance give the table the command gives with them, said under
+it, and its grain-size and GOS distributions download as the command writes them (CSV, PNG, the report); the Clusters page and the labels panel download the scan with
 the clusters or labels as phases (.ctf, .ang), which orix (test-only) reads back with the scan's orientations. The
 demo scan (no orientations) shows no grain table and says why there is no .ctf."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from driving import extracted, new_app, overlay_rows, point_panels, run, texts, with_upload
-from latentcore.analysis.ebsd.grains import grain_table
+from driving import chart_specs, extracted, new_app, overlay_rows, point_panels, run, texts, with_upload
+from latentcore.analysis.ebsd.grains import grain_distributions, grain_table
 from latentcore.analysis.ebsd.scan_points import latents_points
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.latents import read_latents
@@ -56,6 +59,51 @@ def test_the_grain_table_ranks_by_latent_spread_and_a_picked_grain_is_the_select
     run(at, "umap")  # the UMAP page's scatter and scan map show the grain's pixels
     np.testing.assert_array_equal(overlay_rows(point_panels(at)["overlay:umap"]), pixels)
     assert "the grain picker" in texts(at.caption) + texts(at.info)
+
+
+@pytest.fixture(scope="module")
+def twins_h5oina(tmp_path_factory) -> Path:
+    """An H5OINA of `small_files.twinned_scan`: a Σ3 twin pair, three one-pixel grains, 5 % bad points."""
+    from small_files import twinned_scan
+
+    from latentcore.demo.simulate import write_h5oina
+
+    return write_h5oina(twinned_scan()[0], tmp_path_factory.mktemp("twins") / "twins.h5oina")
+
+
+def test_the_reconstruction_options_and_the_distributions_are_the_commands(twins_h5oina, downloads):
+    at = extracted_upload(twins_h5oina)
+    lat = read_latents(at.session_state["latents"])
+    points, matrix = latents_points(lat), lat.stacked()[0]
+    run(at, "maps")
+    assert "not-indexed pixels in no grain" in texts(at.caption)  # both options off by default, and said
+    pd.testing.assert_frame_equal(at.dataframe[0].value, grain_table(points, matrix).table, check_dtype=False)
+    run(at.number_input(key="maps_min_grain_points").set_value(2))
+    run(at.toggle(key="maps_fill_not_indexed").set_value(True))
+    run(at.toggle(key="maps_boundaries").set_value(True))  # the boundary angle and the Σ3 tolerance
+    run(at.number_input(key="maps_twin_tolerance_deg").set_value(0.1))  # below the twins' noise: fewer twin edges
+    options = {"min_grain_points": 2, "fill_not_indexed": True, "twin_tolerance_deg": 0.1}
+    expected = grain_table(points, matrix, **options)  # what `grains SCAN --latents LATENTS` gives with them
+    pd.testing.assert_frame_equal(at.dataframe[0].value, expected.table, check_dtype=False)
+    brandon = grain_table(points, matrix, min_grain_points=2, fill_not_indexed=True).table
+    assert expected.table["twin_boundary_fraction"].sum() < brandon["twin_boundary_fraction"].sum()  # it took 0.1°
+    changed = expected.reconstruction
+    assert changed["grains_dissolved"] == 3 and changed["pixels_filled"] > 0
+    said = texts(at.caption)
+    assert f"({changed['pixels_filled']:,} pixels" in said and f"({changed['grains_dissolved']:,} grains" in said
+    assert "within 0.10° of 60° about <111>" in said
+    [figure] = [spec for spec in chart_specs(at)
+                if spec["layout"].get("title", {}).get("text", "").startswith("Grain size and GOS")]
+    assert {trace["name"] for trace in figure["data"]} == {"share of the grains", "share of the area"}
+    bins = pd.read_csv(io.BytesIO(downloads["grain_distributions__twins.csv"]()))
+    pd.testing.assert_frame_equal(bins, grain_distributions(expected.table, "um"), check_dtype=False)
+    report = json.loads(downloads["grains_report__twins.json"]())
+    assert {k: report["parameters"][k] for k in options} == options and report["reconstruction"] == changed
+    workspace = Path(at.session_state["workdir"])
+    [written] = workspace.rglob("grains_report__twins.json")
+    assert check_report(written, Path(__file__).resolve().parents[2], within=workspace) >= 1  # the latents, relative
+    figure_png = downloads["grain_distributions__twins.png"]()
+    assert figure_png.startswith(b"\x89PNG") and figure_png.find(b"pHYs") > 0
 
 
 def orix_load(data: bytes, tmp_path, name: str):

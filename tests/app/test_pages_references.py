@@ -27,8 +27,8 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     assert f"Wrote {latents_path_for(grains_h5oina, model='demo-vae').name}: all 180 rows" in texts(at.success)
     run(at, "maps")
     picker = at.selectbox(key="maps_ref_name")
-    assert picker.options == ["IPF z", "IPF x", "IPF y", "Grain boundaries", "Grains", "Kernel average misorientation",
-                              "Indexed"]  # one phase: no phase map
+    assert picker.options == ["IPF z", "IPF x", "IPF y", "Grain boundaries", "Twin boundaries (Σ3)", "Grains",
+                              "Kernel average misorientation", "Indexed"]  # one phase: no phase map
     names = trace_names(at)
     assert ["IPF z", "key"] in names  # the IPF map and its colour key
     grid_before = next(n for n in names if n and str(n[0]).startswith("dim"))
@@ -44,6 +44,10 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     run(at.selectbox(key="maps_ref_name").select("kam"))
     kam = next(spec for spec in chart_specs(at) if spec["data"][0].get("name") == "KAM (°)")
     assert kam["data"][-1]["name"] == "grain boundaries"
+    run(at.selectbox(key="maps_ref_name").select("twin_boundaries"))  # the boundaries by class, not the overlay
+    twins = next(spec for spec in chart_specs(at) if spec["layout"].get("title", {}).get("text", "").startswith("Twin"))
+    assert [trace.get("name") for trace in twins["data"][1:]] == ["low-angle", "high-angle", "Σ3 twin"]
+    assert "within 8.66° of 60° about <111>" in texts(at.caption)
     run(at.checkbox(key="maps_ref_patterns").check())
     assert {"Virtual BSE (RGB)", "Image quality", "Average neighbour dot product"} <= \
         set(at.selectbox(key="maps_ref_name").options)

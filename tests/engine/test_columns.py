@@ -43,9 +43,10 @@ def test_the_names_the_code_writes_are_the_documented_ones():
                columns.PROBABILITY, columns.GIVEN, columns.SELECTED, columns.COSINE_DISTANCE, columns.latent_name(3),
                columns.embedding_name("UMAP", 1), columns.embedding_name("pca", 0), columns.GRAIN, columns.POINTS,
                columns.area_name("um"), columns.ecd_name("um"), columns.CENTROID + "x_um", columns.PHASE,
-               *columns.EULER_DEG, columns.GOS, columns.KAM, columns.LATENT_SPREAD, columns.LATENT_NORM,
-               columns.CLASS_FRACTION, *columns.IPF_XY, columns.FAMILY, columns.POLE, *columns.POLE_XY,
-               columns.SOURCE, columns.COUNT, columns.FRACTION]
+               *columns.EULER_DEG, columns.GOS, columns.KAM, columns.TWIN_FRACTION, columns.LATENT_SPREAD,
+               columns.LATENT_NORM, columns.CLASS_FRACTION, *columns.IPF_XY, columns.FAMILY, columns.POLE,
+               *columns.POLE_XY, columns.SOURCE, columns.COUNT, columns.FRACTION, columns.QUANTITY, columns.BIN_LOW,
+               columns.BIN_HIGH, columns.AREA_FRACTION]
     assert undocumented(in_code, names) == []
     old = ["x", "y", "row_id", "x (µm)", "latent 3", "UMAP_1"]  # the names before one vocabulary
     assert undocumented(old, names) == old
@@ -70,7 +71,7 @@ def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, P
         ["rank", latents, "--reference", out / "kept.csv", "--metrics", "pearson", "spearman", "--out", out / "rank",
          "--no-figures"],
         ["grains", edax_h5, "--latents", latents, "--classes",
-         out / "pair" / "cluster_assignments__kmeans_dim0_full.csv", "--out", out / "grains"],
+         out / "pair" / "cluster_assignments__kmeans_dim0_full.csv", "--out", out / "grains", "--no-png"],
         ["profile", latents, "--line", "5,10,80,50", "--bandcontrast", bandcontrast_csv, "--dims", "0-2", "--out",
          out / "profile", "--no-png"],
     ]
@@ -95,7 +96,8 @@ def written(tmp_path_factory, ebsd_h5, edax_h5, bandcontrast_csv) -> dict[str, P
 
 def test_every_csv_the_commands_write_uses_the_documented_columns(written):
     assert sorted(written) == ["cluster_assignments__kmeans_dim0_full.csv",
-                               "cluster_assignments__kmeans_latents_roi0-30_0-20.csv", "grains__ni_grains_edax.csv",
+                               "cluster_assignments__kmeans_latents_roi0-30_0-20.csv",
+                               "grain_distributions__ni_grains_edax.csv", "grains__ni_grains_edax.csv",
                                "kept.csv", "labels.csv", "line_profile__from5_10_to80_50.csv",
                                "loss.csv", "probe_predictions__logistic.csv", "ranking_scores__pearson_top10.csv",
                                "umap.csv"]

@@ -1,8 +1,12 @@
 """Grains as objects (latentcore.analysis.ebsd.grains, `python -m latentcore grains`): the mean orientation respects
 the crystal symmetry (points given as random symmetry equivalents average to the grain's orientation, where a plain
 quaternion mean does not), GOS agrees with orix's symmetry-reduced angles (test-only), sizes and KAM are those of the
-reference maps, an inhomogeneous grain's latents rank it first, the majority class is found; the command writes its
-CSV and report and refuses bad input in one line."""
+reference maps, an inhomogeneous grain's latents rank it first, the majority class is found; on a scan with a Σ3 twin
+pair, one-pixel grains and bad points: the twin boundary fraction is the share of boundary orix puts within Brandon's
+tolerance of Σ3 (empty for a hexagonal phase), a minimum grain size dissolves the one-pixel grains into their hosts
+and filling gives each bad point its neighbours' grain, neither touching the orientation columns; the grain-size and
+GOS distributions hold every grain in round bins; the command writes its CSVs, figure and report with the options and
+what they changed, and refuses bad input in one line."""
 import json
 
 import numpy as np
@@ -11,8 +15,9 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from cli_lines import refused
+from small_files import twinned_scan
 from latentcore.analysis.ebsd import orientation as ori
-from latentcore.analysis.ebsd.grains import bunge_radians, grain_table, mean_orientations
+from latentcore.analysis.ebsd.grains import bunge_radians, grain_distributions, grain_table, mean_orientations
 from latentcore.analysis.ebsd.scan_points import RowClasses, ScanPoints, scan_points
 from latentcore.analysis.ebsd.scan_references import scan_references
 from latentcore.analysis.labels.labelled import labels_table, write_labels
@@ -187,3 +192,153 @@ def test_the_csv_gives_areas_as_the_decimals_they_are(tmp_path):
     for name in ("ecd_um", "centroid_x_um", "centroid_y_um", "phi1_deg", "gos_deg", "kam_deg"):
         digits = [len(cell.replace("-", "").replace(".", "").lstrip("0")) for cell in table[name]]
         assert max(digits) <= 10, (name, table[name].tolist())
+
+
+# -- Σ3 twins, MTEX's reconstruction options, distributions ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def twins():
+    """(scan, (parent, twin) grain ids, the one-pixel grains' rows): `small_files.twinned_scan`, 12 x 16 points."""
+    return twinned_scan()
+
+
+def twin_points(scan, laue="m-3m") -> ScanPoints:
+    """The simulated scan's points, its bad points not indexed (as its H5OINA holds them), of one phase."""
+    orientations = ScanOrientations(scan.euler, np.where(scan.is_bad, -1, 1), {1: Phase("Nickel", laue)}, "test")
+    return ScanPoints(scan.x, scan.y, Grid.from_coordinates(scan.x, scan.y), "um", orientations, {}, "twins.h5")
+
+
+def orix_boundary_shares(grain: np.ndarray, euler: np.ndarray, shape) -> np.ndarray:
+    """Each grain's share of its edges with other grains (both pixels in a grain) that orix puts within 15°/sqrt(3)
+    of 60° about [111]: orix's misorientations O_b O_a^-1 with both crystals' symmetry, their distance matrix with Σ3."""
+    from orix.quaternion import Misorientation, Orientation
+    from orix.quaternion import Rotation as OrixRotation
+    from orix.quaternion.symmetry import Oh
+
+    ids = grain.reshape(shape)
+    index = np.arange(ids.size).reshape(shape)
+    a = np.concatenate([index[:, :-1].ravel(), index[:-1].ravel()])
+    b = np.concatenate([index[:, 1:].ravel(), index[1:].ravel()])
+    between = (grain[a] != grain[b]) & (grain[a] >= 0) & (grain[b] >= 0)
+    a, b = a[between], b[between]
+    oa, ob = Orientation.from_euler(euler[a], Oh), Orientation.from_euler(euler[b], Oh)
+    sigma3 = OrixRotation.from_axes_angles([1, 1, 1], 60, degrees=True)
+    stacked = Misorientation(np.concatenate([(ob * ~oa).data.reshape(-1, 4), sigma3.data]), symmetry=(Oh, Oh))
+    twin = np.rad2deg(stacked.get_distance_matrix(lazy=False)[-1, :-1]) <= 15 / np.sqrt(3)
+    n = grain.max() + 1
+    total = np.bincount(grain[a], minlength=n) + np.bincount(grain[b], minlength=n)
+    return (np.bincount(grain[a], twin, minlength=n) + np.bincount(grain[b], twin, minlength=n)) / total
+
+
+def test_the_twin_boundary_fraction_is_the_share_orix_puts_within_brandons_tolerance_of_sigma3(twins):
+    scan, (parent, twin), _ = twins
+    found = grain_table(twin_points(scan))
+    by_id = found.table.set_index("grain").sort_index()
+    shape = (scan.settings.n_rows, scan.settings.n_columns)
+    expected = orix_boundary_shares(found.grain_of_row, scan.euler, shape)
+    np.testing.assert_allclose(by_id["twin_boundary_fraction"], expected)
+    pair = [found.grain_of_row[np.flatnonzero((scan.grain_id == g) & ~scan.is_bad)[0]] for g in (parent, twin)]
+    assert (by_id.loc[pair, "twin_boundary_fraction"] > 0.2).all()  # the twin pair the scan was made with
+    assert (by_id.drop(index=pair)["twin_boundary_fraction"] < 0.2).all()
+    assert found.parameters["twin_tolerance_deg"] == pytest.approx(8.660254)
+    tight = grain_table(twin_points(scan), twin_tolerance_deg=0.1).table.set_index("grain")  # noise 0.3° per point
+    assert tight.loc[pair, "twin_boundary_fraction"].max() < by_id.loc[pair, "twin_boundary_fraction"].min()
+    hexagonal = grain_table(twin_points(scan, "6/mmm"))
+    assert hexagonal.table["twin_boundary_fraction"].isna().all()
+    assert any("cubic (m-3m) phases only" in note for note in hexagonal.notes)
+
+
+def test_a_minimum_grain_size_dissolves_one_pixel_grains_into_their_hosts_and_leaves_the_orientations(twins):
+    scan, _, specks = twins
+    plain = grain_table(twin_points(scan))
+    kept = grain_table(twin_points(scan), min_grain_points=2)
+    small = plain.table["points"] < 2
+    assert small.sum() == len(specks) and set(plain.grain_of_row[specks]) == set(plain.table["grain"][small])
+    assert kept.reconstruction == {"pixels_filled": 0, "grains_dissolved": len(specks),
+                                   "pixels_reassigned": len(specks)}
+    assert len(kept.table) == len(plain.table) - len(specks) and (kept.table["points"] >= 2).all()
+    assert kept.parameters["min_grain_points"] == 2 and any("dissolved" in note for note in kept.notes)
+    plain_by_id, kept_by_id = plain.table.set_index("grain"), kept.table.set_index("grain")
+    for speck in specks:  # each speck's 4 neighbours are in its host: the speck joins it
+        host = speck + 1
+        assert kept.grain_of_row[speck] == kept.grain_of_row[host]
+        before, after = plain_by_id.loc[plain.grain_of_row[host]], kept_by_id.loc[kept.grain_of_row[host]]
+        assert after["points"] == before["points"] + np.sum(plain.grain_of_row[host] == plain.grain_of_row[specks + 1])
+        np.testing.assert_allclose(after[["phi1_deg", "Phi_deg", "phi2_deg", "gos_deg", "kam_deg"]].to_numpy(float),
+                                   before[["phi1_deg", "Phi_deg", "phi2_deg", "gos_deg", "kam_deg"]].to_numpy(float),
+                                   atol=1e-9)  # the speck's own orientation is no part of its host's
+
+
+def test_filling_gives_each_bad_point_the_grain_most_of_its_neighbours_are_in(twins):
+    scan, _, _ = twins
+    plain, filled = grain_table(twin_points(scan)), grain_table(twin_points(scan), fill_not_indexed=True)
+    bad = np.flatnonzero(scan.is_bad)
+    assert filled.reconstruction == {"pixels_filled": len(bad), "grains_dissolved": 0, "pixels_reassigned": 0}
+    assert (filled.grain_of_row >= 0).all() and filled.table["points"].sum() == len(scan.x)
+    n_rows, n_columns = scan.settings.n_rows, scan.settings.n_columns
+    checked = 0
+    for row in bad:  # those with every edge neighbour indexed are filled in the first round, by the rule
+        r, c = divmod(int(row), n_columns)
+        around = [(r + dr) * n_columns + c + dc for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1))
+                  if 0 <= r + dr < n_rows and 0 <= c + dc < n_columns]
+        if scan.is_bad[around].any():
+            continue
+        ids, counts = np.unique(plain.grain_of_row[around], return_counts=True)
+        chosen = ids[np.argmax(counts)]  # np.unique sorts: a tie goes to the smaller id, as the rule says
+        assert filled.grain_of_row[row] == filled.grain_of_row[around][plain.grain_of_row[around] == chosen][0]
+        checked += 1
+    assert checked >= len(bad) // 2
+    plain_by_id, filled_by_id = plain.table.set_index("grain"), filled.table.set_index("grain")
+    for grain in plain_by_id.index:  # the orientation columns are the indexed points' only
+        same = filled.grain_of_row[np.flatnonzero(plain.grain_of_row == grain)[0]]
+        np.testing.assert_allclose(filled_by_id.loc[same, ["gos_deg", "phi1_deg", "kam_deg"]].to_numpy(float),
+                                   plain_by_id.loc[grain, ["gos_deg", "phi1_deg", "kam_deg"]].to_numpy(float),
+                                   atol=1e-9)
+
+
+def test_the_distributions_hold_every_grain_in_round_bins_with_its_share_of_the_area(twins):
+    table = grain_table(twin_points(twins[0])).table
+    bins = grain_distributions(table, "um")
+    assert list(bins.columns) == ["quantity", "bin_low", "bin_high", "count", "fraction", "area_fraction"]
+    assert list(bins["quantity"].unique()) == ["ecd_um", "gos_deg"]
+    for quantity, part in bins.groupby("quantity"):
+        values, area = table[quantity].to_numpy(), table["area_um2"].to_numpy()
+        width = (part["bin_high"] - part["bin_low"]).to_numpy()
+        assert np.allclose(width, width[0]) and len(part) <= 20 and part["bin_low"].iloc[0] == 0
+        mantissa = width[0] / 10 ** np.floor(np.log10(width[0]))
+        assert any(np.isclose(mantissa, m) for m in (1, 2, 2.5, 5)), width[0]
+        last = len(part) - 1
+        for k, (low, high) in enumerate(zip(part["bin_low"], part["bin_high"])):
+            inside = (values >= low) & ((values < high) | ((k == last) & (values <= high)))
+            assert part["count"].iloc[k] == inside.sum(), (quantity, low)
+            assert part["area_fraction"].iloc[k] == pytest.approx(area[inside].sum() / area.sum())
+        assert part["count"].sum() == len(table) and part["fraction"].sum() == pytest.approx(1)
+        assert part["bin_high"].iloc[-1] >= values.max() > part["bin_low"].iloc[-1]
+
+
+def test_the_command_takes_mtex_options_and_writes_the_distributions_beside_the_table(grains_h5oina, tmp_path, capsys):
+    out = tmp_path / "grains"
+    assert main(["grains", str(grains_h5oina), "--min-grain-points", "2", "--fill-not-indexed",
+                 "--twin-tolerance-deg", "5", "--dpi", "40", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "not-indexed pixels filled from their neighbours' grains" in said and "grain_distributions__grains" in said
+    points = scan_points(grains_h5oina)
+    expected = grain_table(points, min_grain_points=2, fill_not_indexed=True, twin_tolerance_deg=5.0)
+    table = pd.read_csv(out / "grains__grains.csv")
+    pd.testing.assert_frame_equal(table, expected.table, check_dtype=False)
+    bins = pd.read_csv(out / "grain_distributions__grains.csv")
+    pd.testing.assert_frame_equal(bins, grain_distributions(expected.table, "um"), check_dtype=False)
+    figure = (out / "grain_distributions__grains.png").read_bytes()
+    assert figure.startswith(b"\x89PNG") and b"pHYs" in figure  # its dpi recorded
+    report = json.loads((out / "grains_report__grains.json").read_text())
+    assert {k: report["parameters"][k] for k in ("min_grain_points", "fill_not_indexed", "twin_tolerance_deg")} == \
+        {"min_grain_points": 2, "fill_not_indexed": True, "twin_tolerance_deg": 5.0}
+    bad = int((points.orientations.phase_id < 0).sum())
+    assert report["reconstruction"] == expected.reconstruction and report["reconstruction"]["pixels_filled"] == bad
+    assert report["indexed_points"] == len(points) - bad and report["points_in_grains"] == len(points)
+    assert sorted(report["outputs"]) == ["distributions", "figure", "table"]
+    assert all(len(record["sha256"]) == 64 for record in report["outputs"].values())
+    for option, value, needle in (("--min-grain-points", "-1", "--min-grain-points"),
+                                  ("--min-grain-points", "2.5", "whole number"),
+                                  ("--twin-tolerance-deg", "20", "--twin-tolerance-deg")):
+        refused(["grains", grains_h5oina, option, value, "--out", tmp_path / "again"], capsys, needle)

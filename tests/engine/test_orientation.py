@@ -115,3 +115,87 @@ def test_the_colour_key_image_is_the_sector_coloured_and_transparent_elsewhere()
     # [001] is red, [101] green, [111] blue in the TSL key
     rgb = ori.direction_colours(np.array([[0, 0, 1], [1, 0, 1], [1, 1, 1.0]]), "m-3m")
     np.testing.assert_allclose(rgb, np.eye(3), atol=0.02)
+
+
+# -- Σ3 twin boundaries and MTEX's reconstruction options ---------------------------------------------------------
+
+def orix_sigma3_distances(euler_a, euler_b) -> np.ndarray:
+    """orix's symmetry-reduced distance (radians, both crystals cubic) of each misorientation O_b O_a^-1 (the crystal
+    frame's, as orix writes a misorientation) to 60° about [111]: its distance matrix with the Σ3 misorientation."""
+    from orix.quaternion import Misorientation, Rotation
+
+    oh = orix_symmetry.Oh
+    a, b = Orientation.from_euler(euler_a, oh), Orientation.from_euler(euler_b, oh)
+    twin = Rotation.from_axes_angles([1, 1, 1], 60, degrees=True)
+    stacked = Misorientation(np.concatenate([(b * ~a).data.reshape(-1, 4), twin.data]), symmetry=(oh, oh))
+    return stacked.get_distance_matrix(lazy=False)[-1, :-1]
+
+
+def test_sigma3_distances_are_orixs():
+    from scipy.spatial.transform import Rotation
+
+    a = random_euler(300, 7)
+    b = random_euler(300, 8)
+    b[:100] = np.mod((Rotation.from_euler("ZXZ", a[:100]) *  # the first 100: exact twins, Σ3 in the crystal frame
+                      Rotation.from_rotvec(np.deg2rad(-60) * np.ones(3) / np.sqrt(3))).as_euler("ZXZ"), 2 * np.pi)
+    ours, expected = ori.sigma3_distances(a, b), orix_sigma3_distances(a, b)
+    np.testing.assert_allclose(ours, expected, atol=1e-5)  # arccos near 1: a rounding of 1e-12 is 1e-6 radians
+    assert np.rad2deg(expected[:100]).max() < 1e-3 and np.rad2deg(expected[100:]).min() > 1  # twins, and not
+    assert np.rad2deg(ori.sigma3_distances(b, a)[:100]).max() < 1e-3  # from either side
+
+
+def test_boundary_classes_tell_twins_from_high_and_low_angle_boundaries_as_orix_does():
+    """Blocks of 3 x 3: a grain, its Σ3 twin, a grain 10° from the first (low-angle) and random ones, each point with
+    half a degree of noise; every 4-neighbour pair classed as orix's angles and distances to Σ3 say."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(5)
+    blocks = np.kron(rng.integers(0, 5, (4, 5)), np.ones((3, 3), int))
+    first = Rotation.from_euler("ZXZ", random_euler(1, 9))  # crystal to sample, as scipy's from_euler
+    kinds = [first, first * Rotation.from_rotvec(np.deg2rad(-60) * np.ones(3) / np.sqrt(3)),
+             first * Rotation.from_rotvec([0, 0, np.deg2rad(10)]), *Rotation.from_euler("ZXZ", random_euler(2, 10))]
+    grain_euler = np.mod(np.stack([k.as_euler("ZXZ").ravel() for k in kinds]), 2 * np.pi)
+    euler = grain_euler[blocks] + rng.normal(0, np.deg2rad(0.3), (*blocks.shape, 3))
+    phase = np.zeros(blocks.shape, int)
+    phase[0, 0] = -1
+    edges, seen = ori.boundary_classes(euler, phase, {0: "m-3m"}, 5.0), np.zeros(3, int)
+    for side, first_half, second_half in (("right", np.s_[:, :-1], np.s_[:, 1:]), ("down", np.s_[:-1], np.s_[1:])):
+        a, b = euler[first_half].reshape(-1, 3), euler[second_half].reshape(-1, 3)
+        both = ((phase[first_half] >= 0) & (phase[second_half] >= 0)).ravel()
+        angle = np.rad2deg(Orientation.from_euler(a, orix_symmetry.Oh).angle_with(
+            Orientation.from_euler(b, orix_symmetry.Oh)))
+        twin = both & (angle > 5) & (np.rad2deg(orix_sigma3_distances(a, b)) <= 15 / np.sqrt(3))
+        np.testing.assert_array_equal(edges[side][first_half].ravel(), both & (angle > 5))
+        np.testing.assert_array_equal(edges[f"high_{side}"][first_half].ravel(), both & (angle > 15))
+        np.testing.assert_array_equal(edges[f"twin_{side}"][first_half].ravel(), twin)
+        seen += [twin.sum(), (both & (angle > 15) & ~twin).sum(), (both & (angle > 5) & (angle <= 15)).sum()]
+    assert (seen > 3).all(), seen  # the scene holds every class
+    hexagonal = ori.boundary_classes(euler, phase, {0: "6/mmm"}, 5.0)  # Σ3 twins: cubic phases only
+    assert hexagonal["right"].any() and not hexagonal["twin_right"].any() and not hexagonal["twin_down"].any()
+
+
+def test_filling_and_dissolving_follow_the_majority_of_edge_neighbours_repeated_inwards():
+    """By hand: not-indexed pixels (-1) fill from the outside in, each from its neighbours in a grain, a tie to the
+    smaller id; then grain 2 (one indexed pixel) goes to the grain most of its neighbours are in; grain 0 below, alone
+    in a corner of not-indexed pixels, has no kept neighbour without a fill and keeps its pixel."""
+    grains = np.array([[0, 0, 0, 1, 1],
+                       [0, -1, -1, -1, 1],
+                       [0, -1, 2, -1, 1],
+                       [3, 3, 3, 3, 3]])
+    not_indexed = grains < 0
+    filled, given, changes = ori.reconstructed_grains(grains, not_indexed, fill=True)
+    # (1, 1): 0 0; (1, 2): 0 2, a tie: 0; (1, 3): 1 1; (2, 1): 0 2 3, a tie: 0; (2, 3): 2 1 3, a tie: 1
+    np.testing.assert_array_equal(filled, [[0, 0, 0, 1, 1], [0, 0, 0, 1, 1], [0, 0, 2, 1, 1], [3, 3, 3, 3, 3]])
+    assert changes == {"pixels_filled": 5, "grains_dissolved": 0, "pixels_reassigned": 0}
+    np.testing.assert_array_equal(given, not_indexed)
+    dissolved, given, changes = ori.reconstructed_grains(grains, not_indexed, min_points=2, fill=True)
+    assert dissolved[2, 2] == 0  # up 0, left 0, right 1, down 3 (after the fill): most are 0
+    np.testing.assert_array_equal(dissolved[3], 2)  # the ids renumbered: no grain 2 before it now
+    assert changes == {"pixels_filled": 5, "grains_dissolved": 1, "pixels_reassigned": 1} and given[2, 2]
+    corner = np.array([[0, -1, 1], [-1, -1, 1], [1, 1, 1]])
+    kept, _, changes = ori.reconstructed_grains(corner, corner < 0, min_points=2)
+    np.testing.assert_array_equal(kept, corner)
+    assert changes["grains_dissolved"] == 0
+    off, _, changes = ori.reconstructed_grains(grains, not_indexed)  # both off: the grain map as it was
+    np.testing.assert_array_equal(off, grains)
+    assert changes == {"pixels_filled": 0, "grains_dissolved": 0, "pixels_reassigned": 0}

@@ -1,8 +1,10 @@
 """EBSD reference maps of a scan (latentcore.analysis.ebsd.scan_references, `python -m latentcore references`)
 on simulated scans with known grains: the boundary overlay marks the true grain boundaries, the grain map
-finds the simulated grains, KAM agrees with orix (test-only), `phase` is offered only with two phases, the
-VBSE image is contrast-stretched, and `rank` takes references.npz and puts IPF components first for the
+finds the simulated grains, KAM agrees with orix (test-only), the twin boundaries of a scan with a Σ3 twin pair are
+the pixels orix puts across a boundary within Brandon's tolerance of Σ3 (a hexagonal scan has none, said), `phase`
+is offered only with two phases, the VBSE image is contrast-stretched, and `rank` takes references.npz and puts IPF components first for the
 dimensions that separate grains."""
+import dataclasses
 import json
 import warnings
 
@@ -12,6 +14,7 @@ import pytest
 from latentcore.analysis import rank
 from latentcore.analysis.references import read_reference_files
 from latentcore.analysis.ebsd.scan_references import load_npz, scan_references, write_references
+from latentcore.data.orientations import Phase
 from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd, write_h5oina
@@ -20,8 +23,9 @@ from latentcore.extract import extract_file
 from latentcore.latents import read_latents
 from latentcore.models import load_model
 
-KEYS = {"ipf_x", "ipf_y", "ipf_z", "indexed", "vbse_rgb", "iq", "adp", "boundaries", "grains", "kam", "x", "y", "units",
-        "step"}
+KEYS = {"ipf_x", "ipf_y", "ipf_z", "indexed", "vbse_rgb", "iq", "adp", "boundaries", "twin_boundaries", "grains", "kam",
+        "x", "y", "units", "step"}
+ORIENTATION_KEYS = {"ipf_x", "ipf_y", "ipf_z", "indexed", "boundaries", "twin_boundaries", "grains", "kam"}
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +60,10 @@ def test_references_npz_holds_every_map_on_the_scan_grid(written, scan):
         shape = (24, 32)
         for name in ("ipf_x", "ipf_y", "ipf_z", "vbse_rgb"):
             assert npz[name].shape == (*shape, 3)
-        for name in ("indexed", "iq", "adp", "boundaries", "grains", "kam"):
+        for name in ("indexed", "iq", "adp", "boundaries", "twin_boundaries", "grains", "kam"):
             assert npz[name].shape == shape
-        assert npz["boundaries"].dtype == bool and npz["indexed"].dtype == bool
+        assert npz["boundaries"].dtype == bool and npz["indexed"].dtype == bool and npz["twin_boundaries"].dtype == bool
+        assert not (npz["twin_boundaries"] & ~npz["boundaries"]).any()
         np.testing.assert_allclose(npz["x"], np.arange(32) * 1.5)
         np.testing.assert_allclose(npz["y"], np.arange(24) * 1.5)
         assert str(npz["units"]) == "um" and list(npz["step"]) == [1.5, 1.5]
@@ -70,6 +75,7 @@ def test_references_npz_holds_every_map_on_the_scan_grid(written, scan):
     report = json.loads((written / "references_report.json").read_text())
     assert report["phases"]["1"]["laue_group"] == "m-3m" and report["parameters"]["boundary_deg"] == 5.0
     assert report["parameters"]["kam_threshold_deg"] == 2.5
+    assert report["parameters"]["twin_tolerance_deg"] == pytest.approx(15 / np.sqrt(3))
     assert report["grains"]["count"] == len(report["grains"]["points"]) >= 5
     assert sum(report["grains"]["points"]) == (~bad).sum()
     np.testing.assert_allclose(report["grains"]["areas"], np.array(report["grains"]["points"]) * 1.5 * 1.5)
@@ -124,7 +130,7 @@ def test_rank_puts_ipf_components_first_for_the_dimensions_that_separate_grains(
 
 def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
     refs = scan_references(oxford, patterns=False)  # orientation maps only
-    assert set(refs.maps) == {"ipf_x", "ipf_y", "ipf_z", "indexed", "boundaries", "grains", "kam"}
+    assert set(refs.maps) == ORIENTATION_KEYS
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the matplotlib fallback says it is used
         paths = write_references(refs, tmp_path, {"scan": oxford}, browser=None, dpi=72)
@@ -200,6 +206,58 @@ def test_kam_agrees_with_orix_within_a_hundredth_of_a_degree(simulated, threshol
     assert refs.parameters["kam_threshold_deg"] == threshold_deg
 
 
+@pytest.fixture(scope="module")
+def twinned(tmp_path_factory):
+    """(an H5OINA of `small_files.twinned_scan`: a Σ3 twin pair, one-pixel grains, bad points; the scan)."""
+    from small_files import twinned_scan
+
+    scan, _, _ = twinned_scan()
+    return write_h5oina(scan, tmp_path_factory.mktemp("twins") / "twins.h5oina"), scan
+
+
+def test_twin_boundaries_are_the_pixels_orix_puts_across_a_boundary_within_brandons_tolerance(twinned):
+    from orix.quaternion import Misorientation, Orientation, Rotation as OrixRotation
+    from orix.quaternion.symmetry import Oh
+
+    from latentcore.analysis.ebsd.scan_references import figures
+    from latentcore.data import open_source
+
+    path, sim = twinned
+    refs = scan_references(path, patterns=False)
+    with open_source(path) as reader:
+        read = reader.orientations()  # as stored: float32 angles, bad points not indexed
+    shape = (sim.settings.n_rows, sim.settings.n_columns)
+    index, indexed = np.arange(len(read.euler)).reshape(shape), read.phase_id >= 0
+    expected = np.zeros(len(read.euler), bool)
+    for a, b in ((index[:, :-1].ravel(), index[:, 1:].ravel()), (index[:-1].ravel(), index[1:].ravel())):
+        both = indexed[a] & indexed[b]
+        a, b = a[both], b[both]
+        oa, ob = Orientation.from_euler(read.euler[a], Oh), Orientation.from_euler(read.euler[b], Oh)
+        sigma3 = OrixRotation.from_axes_angles([1, 1, 1], 60, degrees=True)
+        stacked = Misorientation(np.concatenate([(ob * ~oa).data.reshape(-1, 4), sigma3.data]), symmetry=(Oh, Oh))
+        twin = (np.rad2deg(stacked.get_distance_matrix(lazy=False)[-1, :-1]) <= 15 / np.sqrt(3)) & \
+            (np.rad2deg(oa.angle_with(ob)) > 5)
+        expected[a[twin]] = expected[b[twin]] = True
+    found = refs.maps["twin_boundaries"]
+    np.testing.assert_array_equal(found, expected.reshape(shape))
+    assert found.sum() >= 10 and (found <= refs.maps["boundaries"]).all()
+    lines = {trace.name: trace for trace in figures(refs)["twin_boundaries"].data[1:]}
+    assert list(lines) == ["low-angle", "high-angle", "Σ3 twin"]  # each class its trace, the twins on top
+    assert lines["Σ3 twin"].line.color != lines["high-angle"].line.color and len(lines["Σ3 twin"].x) > 0
+
+
+def test_a_scan_without_a_cubic_phase_has_no_twin_boundaries_and_says_so(oxford, scan):
+    from latentcore.analysis.ebsd.scan_references import orientation_references
+    from latentcore.data import open_source
+
+    with open_source(oxford) as reader:
+        single = reader.orientations()
+    titanium = dataclasses.replace(single, phases={1: Phase("Titanium", point_group="6/mmm")})
+    refs = orientation_references(titanium, scan.x, scan.y)
+    assert "twin_boundaries" not in refs.maps and "boundaries" in refs.maps
+    assert any("no cubic (m-3m) phase" in note for note in refs.notes)
+
+
 def test_the_grain_map_finds_the_simulated_grains(simulated):
     from sklearn.metrics import adjusted_rand_score
 
@@ -216,10 +274,6 @@ def test_the_grain_map_finds_the_simulated_grains(simulated):
 
 def two_phase(orientations, scan):
     """The scan's orientations with its grains 0-1 called a second (also cubic) phase."""
-    import dataclasses
-
-    from latentcore.data.orientations import Phase
-
     phase_id = np.where((orientations.phase_id >= 0) & (scan.grain_id <= 1), 2, orientations.phase_id)
     return dataclasses.replace(orientations, phase_id=phase_id,
                                phases={**orientations.phases, 2: Phase("Copper", point_group="m-3m")})

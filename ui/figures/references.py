@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from latentcore.analysis.ebsd.scan_references import map_figure
+from latentcore.analysis.ebsd.scan_references import REFERENCE_MAPS, boundary_class_lines, map_figure
 from latentcore.figures import reference_figures as rf
 
 
 def reference_figure(refs, name: str, lines=None, boundaries: bool = False) -> go.Figure:
     """One reference map of `refs` (a `ScanReferences`) with its colour bar, IPF key or phase legend
     (`scan_references.map_figure`); `boundaries` draws the grain boundaries (`lines`: x, y, NaN between segments)
-    over it (the boundaries map always has them)."""
+    over it (the boundaries map always has them; the twin boundaries map draws them by class)."""
+    classes = boundary_class_lines(refs.edges, refs.grid) if REFERENCE_MAPS[name].look == "boundary_classes" else None
     fig = map_figure(name, refs.maps[name], refs.grid, refs.units, refs.laue,
-                     {k: p.name for k, p in refs.phases.items()}, lines, overlay=boundaries)
+                     {k: p.name for k, p in refs.phases.items()}, lines, overlay=boundaries, classes=classes)
     fig.update_layout(width=None)
     return fig
 

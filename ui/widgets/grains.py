@@ -1,11 +1,14 @@
 """The Latent maps page's grain table: the scan's grains from the latents' orientations (`scan_maps.grains`, as
-`python -m latentcore grains SCAN --latents LATENTS`), ranked by the spread of their latents (internally
-inhomogeneous grains first: deformation, sub-grains), with the label most of each grain has (the labels panel's;
-else the Clusters page's last clustering), downloadable as CSV. Picking a grain by its id makes its pixels the
-session's selection, so every linked panel of every page shows it (the table's rows select nothing: points are
-selected on the point panels, a grain by its id).
+`python -m latentcore grains SCAN --latents LATENTS`), with MTEX's reconstruction options (a minimum grain size, not-
+indexed pixels filled from their neighbours: both off by default, said under the table with what they changed) and
+the share of each grain's boundary that is a Σ3 twin, ranked by the spread of their latents (internally
+inhomogeneous grains first: deformation, sub-grains), with the label most of each grain has (the labels panel's; else
+the Clusters page's last clustering), downloadable as CSV; under it the scan's grain-size and GOS distributions
+(figure, CSV, PNG at the sidebar's dpi, the report JSON: the files `grains` writes). Picking a grain by its id makes
+its pixels the session's selection, so every linked panel of every page shows it (the table's rows select nothing:
+points are selected on the point panels, a grain by its id).
 
-    grains_panel(lat_stamp, lat, boundary_deg)     nothing where the latents hold no orientations
+    grains_panel(lat_stamp, lat, boundary_deg, twin_tolerance_deg)   nothing where the latents hold no orientations
 """
 from __future__ import annotations
 
@@ -14,34 +17,42 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.artifacts.common import write_csv
-from latentcore.analysis.ebsd.grains import MEAN_NOTE, grains_names, with_classes
+from latentcore.analysis.artifacts.common import input_record, write_csv
+from latentcore.analysis.ebsd.grains import (MEAN_NOTE, Grains, grain_distributions, grains_names, with_classes,
+                                             write_grains)
+from latentcore.analysis.ebsd.orientation import FILL_NOT_INDEXED, MIN_GRAIN_POINTS, TWIN_TOLERANCE
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import from_clustering
-from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS
+from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS, TWIN_FRACTION
+from latentcore.figures.grain_figures import distributions_figure
 
 from ..compute import scan_maps
+from ..figures import png
 from ..session import state
 from . import common
 
 ORIGIN = "maps_grains"  # the selection's origin (`settings.ORIGINS`)
 
 
-def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
-    """The table, the grain picker and the CSV download, below a "Grains" heading."""
+def grains_panel(lat_stamp: tuple, lat, boundary_deg: float, twin_tolerance_deg: float = TWIN_TOLERANCE.default):
+    """The reconstruction options, the table, the grain picker, the CSV download and the distributions, below a
+    "Grains" heading."""
     if lat.orientations is None or lat.x is None:
         return
     st.subheader("Grains")
+    min_points, fill = _options()
     with common.user_errors():
-        found = scan_maps.grains(lat_stamp, boundary_deg)
+        found = scan_maps.grains(lat_stamp, boundary_deg, min_points, fill, twin_tolerance_deg)
     table, classes_said = _with_classes(found["table"], found["grain_of_row"], len(lat.x))
-    st.caption(f"{len(table):,} grains: edge neighbours misoriented by at most {boundary_deg:g}° (the boundary "
-               "angle), over the whole scan; areas and diameters in the scan's unit. Ranked by the spread of their "
-               "latents (the mean distance of a grain's latent vectors to their mean): internally inhomogeneous grains "
-               f"(deformation, sub-grains) first. {classes_said}Enter a grain's id below to select its pixels on "
-               f"every page. GOS: grain orientation spread; {MEAN_NOTE}.")
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
     st.dataframe(table, column_order=shown, hide_index=True)
+    st.caption(f"{len(table):,} grains: edge neighbours misoriented by at most {boundary_deg:g}° (the boundary "
+               f"angle), over the whole scan{_reconstruction_said(found)}; areas and diameters in the scan's unit. "
+               "Ranked by the spread of their latents (the mean distance of a grain's latent vectors to their mean): "
+               f"internally inhomogeneous grains (deformation, sub-grains) first. {classes_said}"
+               f"`{TWIN_FRACTION}`: the share of the grain's boundary with other grains that is a Σ3 twin boundary "
+               f"(within {twin_tolerance_deg:.2f}° of 60° about <111>; cubic phases only, empty for others). Enter a "
+               f"grain's id below to select its pixels on every page. GOS: grain orientation spread; {MEAN_NOTE}.")
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
     grain = cols[0].number_input("Grain", 0, max(len(table) - 1, 0), state.setting("maps_grain", 0,
                                  bounds=(0, max(len(table) - 1, 0))), key="maps_grain")
@@ -49,11 +60,70 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float):
         _select(int(grain), found["grain_of_row"])
     _said_selected(found["grain_of_row"], table, cols[2])
     stem = Path(str(lat.attrs.get("source") or lat.path)).stem
-    target = state.results_dir("maps", lat_stamp[0]) / grains_names(stem)["table"]
-    st.download_button(f"Grain table (CSV, {len(table):,} grains)", lambda: write_csv(target, table).read_bytes(),
-                       file_name=target.name, mime="text/csv", key="maps_grains_dl", on_click="ignore",
-                       icon=":material/download:", help="Every column, each latent dimension's mean (`latent_<d>`) "
-                                                        "too, as `python -m latentcore grains` writes it.")
+    out, names = state.results_dir("maps", lat_stamp[0]), grains_names(stem)
+    st.download_button(f"Grain table (CSV, {len(table):,} grains)",
+                       lambda: write_csv(out / names["table"], table).read_bytes(), file_name=names["table"],
+                       mime="text/csv", key="maps_grains_dl", on_click="ignore", icon=":material/download:",
+                       help="Every column, each latent dimension's mean (`latent_<d>`) too, as `python -m latentcore "
+                            "grains` writes it.")
+    _distributions(Grains(**{**found, "table": table}), lat_stamp[0], stem, out)
+
+
+def _options() -> tuple[int, bool]:
+    """MTEX's reconstruction options (`orientation.MIN_GRAIN_POINTS`, `FILL_NOT_INDEXED`, as the command's
+    `--min-grain-points` and `--fill-not-indexed`): both off by default."""
+    cols = st.columns([1, 1, 2], vertical_alignment="bottom")
+    bounds = (MIN_GRAIN_POINTS.low, MIN_GRAIN_POINTS.high)
+    min_points = cols[0].number_input(MIN_GRAIN_POINTS.label, *bounds, state.setting(
+        "maps_min_grain_points", MIN_GRAIN_POINTS.default, bounds=bounds), step=1, key="maps_min_grain_points",
+        help=MIN_GRAIN_POINTS.sentence)
+    fill = cols[1].toggle(FILL_NOT_INDEXED.label, value=state.setting("maps_fill_not_indexed",
+                                                                      FILL_NOT_INDEXED.default),
+                          key="maps_fill_not_indexed", help=FILL_NOT_INDEXED.sentence)
+    return int(min_points), bool(fill)
+
+
+def _reconstruction_said(found: dict) -> str:
+    """The reconstruction options in use and what they changed, as the report records them."""
+    parameters, changed = found["parameters"], found["reconstruction"]
+    said = []
+    if parameters[FILL_NOT_INDEXED.name]:
+        said.append(f"not-indexed pixels filled from their neighbours ({changed['pixels_filled']:,} pixels, in the "
+                    "grains' points and area, not in their orientations)")
+    if parameters[MIN_GRAIN_POINTS.name]:
+        said.append(f"grains of fewer than {parameters[MIN_GRAIN_POINTS.name]:,} indexed points dissolved into their "
+                    f"neighbours ({changed['grains_dissolved']:,} grains, {changed['pixels_reassigned']:,} pixels)")
+    return "; " + " and ".join(said) if said else " (no minimum grain size, not-indexed pixels in no grain)"
+
+
+def _distributions(found: Grains, latents_path, stem: str, out: Path):
+    """The grain-size and GOS distributions: the figure, and the files `grains` writes (CSV, PNG, the report)."""
+    bins = grain_distributions(found.table, found.units)
+    figure = distributions_figure(bins, found.units, title=f"Grain size and GOS distributions ({len(found.table):,} "
+                                                           "grains)")
+    st.plotly_chart(figure, key="maps_grain_distributions", config={"displaylogo": False})
+    st.caption("Bars: each bin's share of the grains (as MTEX's histogram(grains.grainSize) counts them) and of their "
+               "area (area-weighted); bins of one round width from 0. Every grain counts, grains of one pixel too: a "
+               "minimum grain size above leaves them out.")
+    names, dpi = grains_names(stem), state.png_dpi()
+
+    def written(kind: str):  # the file as the command writes it, with the report beside it, when asked for
+        def data() -> bytes:
+            inputs = {"latents": input_record(latents_path, out, state.WORKDIR_ROOT)}
+            return write_grains(found, out, stem, inputs)[kind].read_bytes()
+        return data
+
+    cols = st.columns(3)
+    cols[0].download_button("Distributions (CSV)", written("distributions"), file_name=names["distributions"],
+                            mime="text/csv", key="maps_grains_dl_bins", on_click="ignore", icon=":material/download:")
+    cols[1].download_button(f"Distributions (PNG, {dpi} dpi)",
+                            lambda: png.figure_png(figure, str(out / names["figure"]), dpi), file_name=names["figure"],
+                            mime="image/png", key="maps_grains_dl_png", on_click="ignore",
+                            icon=":material/download:")
+    cols[2].download_button("Report (JSON)", written("report"), file_name=names["report"], mime="application/json",
+                            key="maps_grains_dl_json", on_click="ignore", icon=":material/download:",
+                            help="The parameters (the reconstruction options too) and what they changed, the latents "
+                                 "by SHA-256, the notes, as `python -m latentcore grains` writes it.")
 
 
 def _with_classes(table, grain_of_row: np.ndarray, n_rows: int):

@@ -1,12 +1,13 @@
 """The EBSD reference maps panel (IPF x, y, z with the colour key, indexed points, phases with a legend
-(two or more), grain boundaries, grains, kernel average misorientation; VBSE, image quality and ADP
-from the scan's patterns) and the grain-boundary overlay
-switch of the scan maps. Computed through `ui.compute.scan_maps.roi_references`: over the ROI, as the latent maps."""
+(two or more), grain boundaries, Σ3 twin boundaries among the boundaries by class, grains, kernel average
+misorientation; VBSE, image quality and ADP from the scan's patterns), the grain-boundary overlay switch of the scan
+maps, the boundary angle and the Σ3 tolerance. Computed through `ui.compute.scan_maps.roi_references`: over the ROI,
+as the latent maps."""
 from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG
+from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, TWIN_TOLERANCE
 from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, REFERENCE_MAPS, listed, references_names
 from latentcore.analysis.maps import Roi
 
@@ -26,6 +27,15 @@ def boundary_degrees(where=None, page: str = "maps") -> float:
                                     help="Neighbours misoriented by more than this (symmetry-reduced) are on a boundary."))
 
 
+def twin_tolerance(where=None, page: str = "maps") -> float:
+    """How far (degrees) from Σ3 a boundary of a cubic phase may be and still be a twin boundary (Brandon's
+    criterion by default): `orientation.TWIN_TOLERANCE`, as `--twin-tolerance-deg` declares it."""
+    where, key, bounds = where or st, f"{page}_twin_tolerance_deg", (TWIN_TOLERANCE.low, TWIN_TOLERANCE.high)
+    return float(where.number_input(TWIN_TOLERANCE.label, *bounds, state.setting(key, TWIN_TOLERANCE.default,
+                                                                                 bounds=bounds),
+                                    step=0.5, format="%.2f", key=key, help=TWIN_TOLERANCE.sentence))
+
+
 def boundary_switch(lat, where=None, page: str = "maps") -> bool:
     """The grain-boundary overlay switch of a page's scan maps; off (and disabled) when the latents hold
     no orientations."""
@@ -37,7 +47,8 @@ def boundary_switch(lat, where=None, page: str = "maps") -> bool:
     return bool(on and has)
 
 
-def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None, overlay: bool = False):
+def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None, overlay: bool = False,
+                     twin_tolerance_deg: float = TWIN_TOLERANCE.default):
     """A reference map of the scan over the ROI, cropped as the latent maps are, chosen from those it has, with
     its key or legend; the boundary lines over it; its PNG and the NPZ of every map over the ROI."""
     st.subheader("Reference maps")
@@ -48,7 +59,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
                                 "The scan file these latents came from is not loaded in this session.")
     source_stamp = sources.stamp(source) if from_patterns and source else None
     with common.user_errors():
-        refs, lines = scan_maps.roi_references(lat_stamp, source_stamp, boundary_deg, roi)
+        refs, lines = scan_maps.roi_references(lat_stamp, source_stamp, boundary_deg, roi, twin_tolerance_deg)
     names = [n for n in REFERENCE_MAPS if n in refs.maps]
     for note in refs.notes:
         st.caption(note)
@@ -60,11 +71,11 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
     fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
     if REFERENCE_MAPS[name].about:
-        st.caption(REFERENCE_MAPS[name].described(boundary_deg))
-    _downloads(lat_stamp, source_stamp, boundary_deg, refs, name, fig)
+        st.caption(REFERENCE_MAPS[name].described(boundary_deg, twin_tolerance_deg=twin_tolerance_deg))
+    _downloads(lat_stamp, source_stamp, boundary_deg, refs, name, fig, twin_tolerance_deg)
 
 
-def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig):
+def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig, twin_tolerance_deg: float):
     """The shown map as a PNG; every map as an NPZ (with the ROI they were cropped to) and its report, written
     and named as `python -m latentcore references` writes and names them."""
     files, out = references_names(refs.roi), state.results_dir("maps", lat_stamp[0])
@@ -72,8 +83,8 @@ def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fi
     over = f" over the ROI {refs.roi.describe(between=' to ')} (recorded as `roi`)" if refs.roi else ""
 
     def written(kind: str):
-        return lambda: scan_maps.references_files(lat_stamp, source_stamp, boundary_deg, refs.roi,
-                                                  out)[kind].read_bytes()
+        return lambda: scan_maps.references_files(lat_stamp, source_stamp, boundary_deg, refs.roi, out,
+                                                  twin_tolerance_deg)[kind].read_bytes()
 
     cols = st.columns(3)
     cols[0].download_button(f"{REFERENCE_MAPS[name].title} (PNG, {dpi} dpi)",

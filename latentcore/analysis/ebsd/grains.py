@@ -2,22 +2,33 @@
 KAM and, given latents, how much the latents vary inside it (deformation, sub-grains: internally inhomogeneous
 grains first).
 
-    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5)
+    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5,
+                        min_grain_points=0, fill_not_indexed=False, twin_tolerance_deg=8.66)
     found.table         one row per grain (columns below), ranked by `latent_spread` (highest first) when latents
                         are given, else by grain id
-    found.grain_of_row  (N,) the grain of each point, -1 where not indexed
+    found.grain_of_row  (N,) the grain of each point, -1 where in none (not indexed, unless filled)
+    found.reconstruction  what the reconstruction options changed: pixels filled, grains dissolved, pixels given
+    grain_distributions(found.table, found.units)    the grain-size (ECD) and GOS histograms: a row per bin
     mean_orientations(euler, grain, phase_id, laue)   (each grain's mean orientation as a quaternion, each point's
                                                       misorientation to it)
-    write_grains(found, out_dir, inputs)              grains__<stem>.csv and grains_report__<stem>.json
+    write_grains(found, out_dir, stem, inputs, figure)  grains__<stem>.csv, grain_distributions__<stem>.csv (and its
+                                                      figure, .png) and grains_report__<stem>.json
 
 Grains are `orientation.grain_map`'s (4-neighbours of one phase within `boundary_deg`), the KAM is
-`orientation.kernel_average_misorientation`'s: the same as the reference maps'. The columns (`latentcore.columns`):
+`orientation.kernel_average_misorientation`'s: the same as the reference maps'. MTEX's reconstruction options, both
+off by default (`orientation.reconstructed_grains`): `fill_not_indexed` gives not-indexed pixels to their
+neighbours' grains, `min_grain_points` dissolves the grains of fewer indexed points into their neighbours. A grain's
+every pixel, filled ones included, counts in its points, area, centroid, latents and class; its orientation columns
+(mean, GOS, KAM, twin boundaries) come from its indexed points. The columns (`latentcore.columns`):
 `grain`, `points`, `area_<unit>2`, `ecd_<unit>` (equivalent circle diameter), `centroid_x_<unit>`,
 `centroid_y_<unit>` (lengths in the scan's unit, µm unless it says otherwise), `phase` (the scan's phase id),
 `phi1_deg`, `Phi_deg`, `phi2_deg` (the mean orientation, Bunge Euler angles in degrees, in the scan's convention),
 `gos_deg` (grain orientation spread: the mean misorientation of its points to the mean orientation), `kam_deg` (the
-mean KAM of its points that have one); with latents `latent_spread` (the mean Euclidean distance of its points'
-latent vectors to their mean), `latent_norm` (the norm of that mean) and `latent_<d>` (the mean of each dimension);
+mean KAM of its points that have one), `twin_boundary_fraction` (the share of its boundary with other grains, between
+pixels of their grains' orientations, that is a Σ3 twin boundary: `orientation.boundary_classes` within
+`twin_tolerance_deg`; cubic phases only, empty for others and for a grain with no such boundary); with latents
+`latent_spread` (the mean Euclidean distance of its points' latent vectors to their mean), `latent_norm` (the norm of
+that mean) and `latent_<d>` (the mean of each dimension);
 with classes `cluster` or `label` (the class most of its points have) and `class_fraction` (the share of its points
 that have it). Measurements are given to MEASURED_DIGITS significant digits: an area of 261 pixels of 0.49 µm² is
 127.89, not float arithmetic's 127.88999999999845 (`arrays.significant`; ids and counts are integers).
@@ -63,24 +74,33 @@ class Grains:
     parameters: dict
     notes: list[str]
     units: str | None
+    reconstruction: dict = dataclasses.field(default_factory=dict)  # what the options changed (`reconstructed_grains`)
 
 
 def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: RowClasses | None = None,
                 boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> Grains:
+                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG, *,
+                min_grain_points: int = ori.MIN_GRAIN_POINTS.default,
+                fill_not_indexed: bool = ori.FILL_NOT_INDEXED.default,
+                twin_tolerance_deg: float = ori.TWIN_TOLERANCE.default) -> Grains:
     """The grain table of a scan's points; `latents` (N, D) row for row with the points (NaN rows: none),
-    `classes` a class per point."""
-    grain, kam, laue, notes = grains_and_kam(points, boundary_deg, kam_threshold_deg)
+    `classes` a class per point; the reconstruction options as the module docstring says."""
+    found = grains_and_kam(points, boundary_deg, kam_threshold_deg, min_grain_points, fill_not_indexed,
+                           twin_tolerance_deg)
+    grain, notes = found.grain, found.notes
     inside = np.flatnonzero(grain >= 0)
-    g, n_grains = grain[inside], int(grain.max(initial=-1)) + 1
-    euler, phase_id = points.orientations.euler[inside], points.orientations.phase_id[inside]
-    mean, spread = mean_orientations(euler, g, phase_id, laue)
+    measured = np.flatnonzero((grain >= 0) & ~found.given)  # the points whose orientation is their grain's
+    g, m, n_grains = grain[inside], grain[measured], int(grain.max(initial=-1)) + 1
+    euler, phase_id = points.orientations.euler[measured], points.orientations.phase_id[measured]
+    mean, spread = mean_orientations(euler, m, phase_id, found.laue)
     table = {col.GRAIN: np.arange(n_grains), **_size_columns(points, inside, g, n_grains),
-             col.PHASE: phase_id[_first_rows(g, n_grains)], **dict(zip(col.EULER_DEG, bunge_degrees(mean).T)),
-             col.GOS: np.rad2deg(_means(g, spread, n_grains)), col.KAM: _means(g, kam[inside], n_grains)}
+             col.PHASE: phase_id[_first_rows(m, n_grains)], **dict(zip(col.EULER_DEG, bunge_degrees(mean).T)),
+             col.GOS: np.rad2deg(_means(m, spread, n_grains)), col.KAM: _means(m, found.kam[measured], n_grains),
+             col.TWIN_FRACTION: found.twin_fraction}
     if np.isnan(table[col.KAM]).any():
         notes.append(f"{int(np.isnan(table[col.KAM]).sum())} grains have no point with a KAM (no neighbour within "
                      f"{kam_threshold_deg:g}°): kam_deg is empty")
+    notes += _twin_notes(table[col.PHASE], table[col.TWIN_FRACTION], found.laue)
     if latents is not None:
         table.update(_latent_columns(g, np.asarray(latents)[inside], n_grains))
     frame = pd.DataFrame(table)
@@ -91,14 +111,32 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
                                   na_position="last").reset_index(drop=True)
     frame = _measured(frame)
     parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
+                  ori.MIN_GRAIN_POINTS.name: int(min_grain_points), ori.FILL_NOT_INDEXED.name: bool(fill_not_indexed),
+                  ori.TWIN_TOLERANCE.name: float(twin_tolerance_deg), "high_angle_deg": ori.HIGH_ANGLE_DEG,
                   "mean_iterations": MEAN_ITERATIONS, "orientation_convention": points.orientations.convention,
                   "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
-    return Grains(frame, grain, parameters, [MEAN_NOTE, *notes], points.units)
+    return Grains(frame, grain, parameters, [MEAN_NOTE, *notes], points.units, found.reconstruction)
 
 
-def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: float):
-    """(each point's grain, -1 none; its KAM in degrees; phase id -> Laue group, of the phases with one; notes): the
-    reference maps' `grains` and `kam` (`scan_references.orientation_maps`), without the maps grains do not need."""
+@dataclasses.dataclass
+class FoundGrains:
+    """What `grains_and_kam` finds on a scan's points."""
+
+    grain: np.ndarray  # (N,) each point's grain, -1 none
+    given: np.ndarray  # (N,) bool: in a grain whose orientation it does not share (filled, from a dissolved grain)
+    kam: np.ndarray  # (N,) each point's KAM in degrees
+    laue: dict  # phase id -> Laue group, of the phases with one
+    twin_fraction: np.ndarray  # (n_grains,) the Σ3 share of each grain's boundary (`twin_fractions`)
+    reconstruction: dict  # what the options changed (`orientation.reconstructed_grains`)
+    notes: list[str]
+
+
+def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: float, min_grain_points: int = 0,
+                   fill_not_indexed: bool = False,
+                   twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> FoundGrains:
+    """The reference maps' `grains` and `kam` on the points (`scan_references.orientation_maps`), without the maps
+    grains do not need, the reconstruction options applied (`orientation.reconstructed_grains`), and each grain's
+    twin boundary fraction."""
     orientations, (rows, columns) = points.orientations, points.cells
     laue = {k: group for k, group in ((k, laue_of(p)) for k, p in orientations.phases.items()) if group}
     known = np.isin(orientations.phase_id, list(laue))
@@ -106,12 +144,69 @@ def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: f
     phase[rows, columns] = np.where(known, orientations.phase_id, -1)
     euler = np.zeros((*points.grid.shape, 3))
     euler[rows, columns] = orientations.euler
-    grains = ori.grain_map(euler, phase, laue, boundary_deg)[rows, columns]
+    not_indexed = np.zeros(points.grid.shape, bool)
+    not_indexed[rows, columns] = orientations.phase_id < 0
+    grains, given, changes = ori.reconstructed_grains(ori.grain_map(euler, phase, laue, boundary_deg), not_indexed,
+                                                      int(min_grain_points), bool(fill_not_indexed))
+    edges = ori.boundary_classes(euler, phase, laue, boundary_deg, twin_tolerance_deg)
+    own = (phase >= 0) & ~given  # the pixels whose orientation is their grain's
+    twin = twin_fractions(grains, own, edges, points.grid)
+    twin[~np.isin(_grain_phases(grains, phase, own), [k for k, g in laue.items() if g == ori.TWIN_LAUE])] = np.nan
     kam = ori.kernel_average_misorientation(euler, phase, laue, kam_threshold_deg)[rows, columns]
     unknown = sorted({int(k) for k in orientations.phase_id[~known & (orientations.phase_id >= 0)]})
     notes = [f"phases {unknown} have no crystal symmetry this package knows ({', '.join(ori.LAUE_GROUPS)}): their "
              "points are in no grain"] if unknown else []
-    return grains, kam, laue, notes
+    notes += _reconstruction_notes(changes, min_grain_points, fill_not_indexed)
+    return FoundGrains(grains[rows, columns], given[rows, columns], kam, laue, twin, changes, notes)
+
+
+def twin_fractions(grains: np.ndarray, measured: np.ndarray, edges: dict, grid) -> np.ndarray:
+    """(n_grains,) each grain's share of its boundary length with other grains that is a Σ3 twin boundary: over the
+    edges between pixels of two grains, each pixel of its grain's orientation (`measured`: indexed, neither filled nor
+    given from a dissolved grain), each edge as long as the pixels' side it is (a step in y between left and right
+    neighbours, in x between upper and lower); NaN without such an edge. `grains` (rows, columns) ids, `edges`
+    `orientation.boundary_classes`'s."""
+    n_grains = int(grains.max(initial=-1)) + 1
+    total, twin = np.zeros(n_grains), np.zeros(n_grains)
+    for side, first, second, length in (("right", np.s_[:, :-1], np.s_[:, 1:], abs(grid.step_y)),
+                                        ("down", np.s_[:-1], np.s_[1:], abs(grid.step_x))):
+        a, b = grains[first], grains[second]
+        between = (a != b) & (a >= 0) & (b >= 0) & measured[first] & measured[second]
+        is_twin = edges[f"twin_{side}"][first][between]
+        for ids in (a[between], b[between]):  # each edge is on the boundary of both its grains
+            total += length * np.bincount(ids, minlength=n_grains)
+            twin += length * np.bincount(ids, is_twin, minlength=n_grains)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return twin / total
+
+
+def _grain_phases(grains: np.ndarray, phase: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """(n_grains,) the phase of each grain: of its `own` pixels (indexed, not given to it; one phase a grain)."""
+    out = np.full(int(grains.max(initial=-1)) + 1, -1, np.int64)
+    out[grains[own]] = phase[own]
+    return out
+
+
+def _twin_notes(phase: np.ndarray, fraction: np.ndarray, laue: dict) -> list[str]:
+    other = int(np.count_nonzero(~np.isin(phase, [k for k, g in laue.items() if g == ori.TWIN_LAUE])))
+    notes = [f"{col.TWIN_FRACTION}: Σ3 twins are defined here for cubic ({ori.TWIN_LAUE}) phases only; empty for the "
+             f"{other} grains of other phases"] if other else []
+    alone = int(np.count_nonzero(np.isnan(fraction))) - other
+    if alone:
+        notes.append(f"{alone} grains share no boundary between indexed pixels with another grain: "
+                     f"{col.TWIN_FRACTION} is empty")
+    return notes
+
+
+def _reconstruction_notes(changes: dict, min_grain_points: int, fill_not_indexed: bool) -> list[str]:
+    notes = []
+    if fill_not_indexed:
+        notes.append(f"not-indexed pixels filled from their neighbours' grains: {changes['pixels_filled']:,} pixels "
+                     "(in the grains' points, area and latents, not in their orientations)")
+    if min_grain_points:
+        notes.append(f"grains of fewer than {min_grain_points:,} indexed points dissolved into their neighbours: "
+                     f"{changes['grains_dissolved']:,} grains, {changes['pixels_reassigned']:,} pixels given")
+    return notes
 
 
 def _size_columns(points: ScanPoints, inside: np.ndarray, grain: np.ndarray, n_grains: int) -> dict:
@@ -233,26 +328,75 @@ def _measured(table: pd.DataFrame) -> pd.DataFrame:
                            if pd.api.types.is_float_dtype(values.dtype)})
 
 
+# -- distributions --------------------------------------------------------------------------------------------
+
+MAX_BINS = 20  # a distribution's bins: at most this many, of a round width
+
+
+def grain_distributions(table: pd.DataFrame, units: str | None) -> pd.DataFrame:
+    """The grain-size and GOS distributions of a grain table, as MTEX's `histogram(grains.grainSize)` draws them,
+    with the area-weighted share beside the count: for each quantity (`ecd_<unit>`, `gos_deg`), bins from 0 of one
+    round width (`round_width`: at most MAX_BINS cover every grain; the last bin holds its upper edge), each with the
+    grains in it (`count`), their share of the grains (`fraction`) and of the grains' area (`area_fraction`)."""
+    area = table[col.area_name(units)].to_numpy(np.float64)
+    parts = []
+    for quantity in (col.ecd_name(units), col.GOS):
+        values = table[quantity].to_numpy(np.float64)
+        finite = np.isfinite(values)
+        top = float(values[finite].max(initial=0.0))
+        width = round_width(top / MAX_BINS)
+        n_bins = max(1, int(np.ceil(top / width - 1e-9)))  # from 0 to the bin holding `top`
+        edges = np.round(width * np.arange(n_bins + 1), 12)  # 0.6, not 0.6000000000000001
+        count = np.histogram(values[finite], edges)[0]
+        weight = np.histogram(values[finite], edges, weights=area[finite])[0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            parts.append(pd.DataFrame({col.QUANTITY: quantity, col.BIN_LOW: edges[:-1], col.BIN_HIGH: edges[1:],
+                                       col.COUNT: count, col.FRACTION: count / count.sum(),
+                                       col.AREA_FRACTION: weight / weight.sum()}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def round_width(at_least: float) -> float:
+    """The smallest of 1, 2, 2.5 and 5 times a power of ten that is at least `at_least` (1 for 0)."""
+    if not at_least > 0:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(at_least))
+    return float(next(power * m for m in (1, 2, 2.5, 5, 10) if power * m >= at_least * (1 - 1e-12)))
+
+
 # -- files ----------------------------------------------------------------------------------------------------
 
 def grains_names(stem: str) -> dict[str, str]:
-    """The files of a scan's grain table: `grains__<stem>.csv`, `grains_report__<stem>.json`."""
-    return {"table": f"grains__{stem}.csv", "report": f"grains_report__{stem}.json"}
+    """The files of a scan's grain table: `grains__<stem>.csv`, its distributions `grain_distributions__<stem>.csv`
+    and their figure `grain_distributions__<stem>.png`, and `grains_report__<stem>.json`."""
+    return {"table": f"grains__{stem}.csv", "distributions": f"grain_distributions__{stem}.csv",
+            "figure": f"grain_distributions__{stem}.png", "report": f"grains_report__{stem}.json"}
 
 
-def write_grains(found: Grains, out_dir, stem: str, inputs: dict) -> dict[str, Path]:
-    """The grain table (CSV) and its JSON report (parameters, inputs with their SHA-256, counts, notes, versions),
-    each written atomically; `inputs`: name -> an `artifacts.common.input_record` (or None; `input_records`)."""
+def write_grains(found: Grains, out_dir, stem: str, inputs: dict, figure=None, dpi: float = 300) -> dict[str, Path]:
+    """The grain table and its distributions (CSV), the distributions' `figure` (a plotly figure, PNG at `dpi`) when
+    given, and their JSON report (parameters, what the reconstruction options changed, inputs with their SHA-256,
+    counts, notes, versions), each written atomically; `inputs`: name -> an `artifacts.common.input_record` (or None;
+    `input_records`)."""
+    from ...figures.png import write_png
+
     out_dir = Path(out_dir)
     names = grains_names(stem)
-    table_path = write_csv(out_dir / names["table"], found.table)
+    paths = {"table": write_csv(out_dir / names["table"], found.table),
+             "distributions": write_csv(out_dir / names["distributions"], grain_distributions(found.table,
+                                                                                              found.units))}
+    if figure is not None:
+        paths["figure"] = out_dir / names["figure"]
+        write_png(figure, paths["figure"], dpi=dpi)
+    in_grains = int((found.grain_of_row >= 0).sum())
     report = {"kind": "grains", "created": now(), "parameters": found.parameters,
-              "inputs": {k: v for k, v in inputs.items() if v is not None}, "units": found.units,
-              "n_grains": len(found.table), "indexed_points": int((found.grain_of_row >= 0).sum()),
+              "reconstruction": found.reconstruction, "inputs": {k: v for k, v in inputs.items() if v is not None},
+              "units": found.units, "n_grains": len(found.table),
+              "indexed_points": in_grains - found.reconstruction.get("pixels_filled", 0), "points_in_grains": in_grains,
               "columns": list(found.table.columns), "notes": found.notes,
-              "outputs": {"table": {"name": names["table"], "sha256": sha256_file(table_path)}},
+              "outputs": {kind: {"name": path.name, "sha256": sha256_file(path)} for kind, path in paths.items()},
               "versions": package_versions(VERSION_PACKAGES)}
-    return {"table": table_path, "report": write_json(out_dir / names["report"], report)}
+    return {**paths, "report": write_json(out_dir / names["report"], report)}
 
 
 def latents_on_points(points: ScanPoints, lat) -> tuple[np.ndarray, list[str]]:

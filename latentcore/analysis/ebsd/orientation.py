@@ -12,6 +12,12 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) degrees
     grain_map(euler_grid, phase_grid, laue_of_phase)    -> (rows, columns) grain id, -1 not indexed
     boundary_edges(euler_grid, phase_grid, laue_of_phase) -> (right, down): the same as edges between pixels
+    boundary_classes(euler_grid, phase_grid, laue_of_phase) -> the edges by class: low-angle, high-angle, Σ3 twins
+    sigma3_distances(euler_a, euler_b)                  -> (N,) radians from the Σ3 twin misorientation (cubic)
+    reconstructed_grains(grains, not_indexed, min_points=0, fill=False) -> (grain ids, pixels given, what changed)
+
+The grain options the command line, the app and the reports share are declared once here (`Setting`:
+`MIN_GRAIN_POINTS`, `FILL_NOT_INDEXED`, `TWIN_TOLERANCE`): name, label, default, range, help.
 
 Laue groups with a colour key: m-3m (cubic), 6/mmm (hexagonal), 4/mmm (tetragonal), -3m (trigonal)
 and mmm (orthorhombic). The TSL key (hue from the azimuth about the sector's centre, lightness from
@@ -19,6 +25,7 @@ the distance to it) follows Nolze and Hielscher (2016), as MTEX draws it.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 
@@ -33,6 +40,49 @@ DEFAULT_BOUNDARY_DEG = 5.0
 # MTEX's KAM has no threshold unless given one; its documentation's KAM maps use 2.5 degrees
 DEFAULT_KAM_THRESHOLD_DEG = 2.5
 SQRT3_2 = np.sqrt(3) / 2
+HIGH_ANGLE_DEG = 15.0  # above it a boundary is high-angle (MTEX's and most vendors' usual split)
+TWIN_LAUE = "m-3m"  # Σ3 twins (CSL(3), as MTEX's) are defined here for cubic crystals only
+SIGMA3_AXIS, SIGMA3_DEG = (1, 1, 1), 60.0  # the Σ3 misorientation: 60° about <111>
+BRANDON_SIGMA3_DEG = 15.0 / 3 ** 0.5  # Brandon's criterion: 15° / sqrt(Σ), 8.66° for Σ3 (a float, not numpy's)
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One grain option as every place names it: the report's parameter (`name`; the command's option is
+    `--` + `name` with dashes), the app's widget (`label`), its default, range, unit and help."""
+
+    name: str
+    label: str
+    default: float | int | bool
+    help: str
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+
+    @property
+    def option(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def sentence(self) -> str:
+        """The help as a sentence: the app's widgets' help."""
+        return self.help[0].upper() + self.help[1:] + "."
+
+
+MIN_GRAIN_POINTS = Setting(
+    "min_grain_points", "Minimum grain size (points)", 0, low=0, high=1_000_000, unit="points",
+    help="grains of fewer indexed points than this are dissolved: their pixels go to the neighbouring grains, each to "
+         "the grain most of its edge neighbours are in, repeated until every such pixel has one (MTEX: "
+         "grains(grains.grainSize < N) = [], then calcGrains again); 0: off")
+FILL_NOT_INDEXED = Setting(
+    "fill_not_indexed", "Fill not-indexed pixels", False,
+    help="each not-indexed pixel joins the grain most of its edge neighbours in a grain are in, repeated until none "
+         "next to a grain is left (MTEX's 'fill'); they count in a grain's points, area and latents, never in its "
+         "orientation, GOS or KAM")
+TWIN_TOLERANCE = Setting(
+    "twin_tolerance_deg", "Σ3 tolerance (°)", BRANDON_SIGMA3_DEG, low=0.1, high=15.0, unit="degrees",
+    help="a boundary of a cubic (m-3m) phase within this many degrees of 60° about <111> (symmetry-reduced) is a Σ3 "
+         "twin boundary; Brandon's criterion, 15° / sqrt(3), by default")
 
 # Laue group -> the plane normals bounding its colour key's sector (inverse pole figure)
 SECTOR_NORMALS = {
@@ -311,6 +361,47 @@ def boundary_edges(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int
     return across_right, across_down
 
 
+@functools.lru_cache(maxsize=None)
+def sigma3_equivalents() -> np.ndarray:
+    """(K, 4) quaternions of every cubic equivalent S1 * Σ3 * S2 of the Σ3 misorientation, each once."""
+    symmetry = proper_rotations(TWIN_LAUE)
+    twin = Rotation.from_rotvec(np.deg2rad(SIGMA3_DEG) * np.array(SIGMA3_AXIS) / np.linalg.norm(SIGMA3_AXIS))
+    q = np.concatenate([(s * twin * symmetry).as_quat() for s in symmetry])
+    q *= np.where(q[:, 3:] < -1e-12, -1.0, 1.0)  # q and -q are one rotation
+    return np.unique(np.round(q, 12), axis=0)
+
+
+def sigma3_distances(euler_a, euler_b) -> np.ndarray:
+    """(N,) radians: how far the misorientation of each pair of cubic orientations lies from Σ3 (60° about <111>),
+    reduced by the symmetry of both crystals: the smallest angle of T^-1 O_b O_a^-1 over the equivalents T."""
+    inverse_a = sample_to_crystal(euler_a).as_quat() * [-1, -1, -1, 1]
+    q = compose(sample_to_crystal(euler_b).as_quat(), inverse_a)
+    best = np.max(np.abs(q @ sigma3_equivalents().T), axis=1, initial=0.0)  # |scalar part of T^-1 q|
+    return 2 * np.arccos(np.clip(best, 0, 1))
+
+
+def boundary_classes(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
+                     threshold_deg: float = DEFAULT_BOUNDARY_DEG,
+                     twin_tolerance_deg: float = BRANDON_SIGMA3_DEG) -> dict[str, np.ndarray]:
+    """The grain boundaries as edges between pixels (as `boundary_edges`: "right", "down"), and by class:
+    "high_right", "high_down" those misoriented by more than HIGH_ANGLE_DEG or between phases; "twin_right",
+    "twin_down" the Σ3 twin boundaries, those of one cubic (m-3m) phase within `twin_tolerance_deg` of Σ3
+    (`sigma3_distances`). A boundary neither high-angle nor a twin is low-angle. Arguments as `boundary_map`'s."""
+    angles = dict(zip(("right", "down"), neighbour_misorientations(euler, phase, laue_of_phase)))
+    cubic = [p for p, laue in laue_of_phase.items() if laue == TWIN_LAUE]
+    phase, out = np.asarray(phase), {}
+    for side, first, second in (("right", np.s_[:, :-1], np.s_[:, 1:]), ("down", np.s_[:-1], np.s_[1:])):
+        boundary, high, twin = (np.zeros(phase.shape, bool) for _ in range(3))
+        with np.errstate(invalid="ignore"):  # NaN: not indexed, never a boundary; inf: between phases, high-angle
+            boundary[first] = angles[side] > np.deg2rad(threshold_deg)
+            high[first] = angles[side] > np.deg2rad(HIGH_ANGLE_DEG)
+        pair = boundary[first] & (phase[first] == phase[second]) & np.isin(phase[first], cubic)
+        twin_part = twin[first]  # a view: the pairs' flags land in `twin`
+        twin_part[pair] = sigma3_distances(euler[first][pair], euler[second][pair]) <= np.deg2rad(twin_tolerance_deg)
+        out[side], out[f"high_{side}"], out[f"twin_{side}"] = boundary, high & boundary, twin
+    return out
+
+
 def boundary_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
                  threshold_deg: float = DEFAULT_BOUNDARY_DEG) -> np.ndarray:
     """(rows, columns) bool: points with a 4-neighbour misoriented by more than the threshold
@@ -363,12 +454,86 @@ def grain_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str
     second = np.concatenate([nodes[:, 1:][joined_right], nodes[1:][joined_down]])
     graph = coo_matrix((np.ones(len(first)), (first, second)), shape=(nodes.size, nodes.size))
     _, labels = connected_components(graph, directed=False)
-    indexed = np.asarray(phase).reshape(-1) >= 0
-    _, first_seen, ids = np.unique(labels[indexed], return_index=True, return_inverse=True)
-    renumbered = np.argsort(np.argsort(first_seen))  # component -> its rank by first point
-    out = np.full(nodes.size, -1, np.int64)
-    out[indexed] = renumbered[ids]
-    return out.reshape(np.shape(phase))
+    return renumbered(np.where(np.asarray(phase) >= 0, labels.reshape(np.shape(phase)), -1))
+
+
+def renumbered(grains: np.ndarray) -> np.ndarray:
+    """Grain ids (any integers, -1 none) as 0, 1, ... in row-major order of each grain's first pixel."""
+    grains = np.asarray(grains)
+    flat, out = grains.reshape(-1), np.full(grains.size, -1, np.int64)
+    inside = flat >= 0
+    _, first_seen, ids = np.unique(flat[inside], return_index=True, return_inverse=True)
+    out[inside] = np.argsort(np.argsort(first_seen))[ids]  # grain -> its rank by first pixel
+    return out.reshape(grains.shape)
+
+
+def reconstructed_grains(grains: np.ndarray, not_indexed: np.ndarray, min_points: int = 0,
+                         fill: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A `grain_map` with MTEX's two reconstruction options, both off by default (`MIN_GRAIN_POINTS`,
+    `FILL_NOT_INDEXED`): with `fill`, the `not_indexed` pixels (rows, columns bool: points without an orientation)
+    are given to their neighbours' grains (`grown`); then, with `min_points`, the grains of fewer indexed pixels (MTEX's
+    grainSize: filled pixels not counted) are dissolved and their pixels, filled ones too, given to the grains left
+    (`grown`), as MTEX removes their measurements and reconstructs; a small grain no kept grain touches, through
+    pixels given away, keeps its pixels. Ids renumbered as `grain_map`'s. Returns (grain ids; the pixels given a
+    grain whose orientation they do not share, filled or from a dissolved grain: they count in its size, never in
+    its orientation; {"pixels_filled", "grains_dissolved", "pixels_reassigned"})."""
+    grains, measured = np.asarray(grains), np.asarray(grains) >= 0
+    if fill:
+        grains = grown(grains, np.asarray(not_indexed, bool) & ~measured)
+    given, dissolved = (grains >= 0) & ~measured, 0
+    if min_points > 0:
+        sizes = np.bincount(grains[measured], minlength=int(grains.max(initial=-1)) + 1)
+        free = np.isin(grains, np.flatnonzero(sizes < min_points))
+        regrown = grown(grains, free)
+        kept = free & (regrown < 0)  # nowhere to go: the grain stays
+        regrown[kept] = grains[kept]
+        dissolved = int(np.count_nonzero(sizes < min_points)) - len(np.unique(grains[kept]))
+        grains, given = regrown, given | (free & ~kept)
+    changes = {"pixels_filled": int(np.count_nonzero((grains >= 0) & ~measured)), "grains_dissolved": dissolved,
+               "pixels_reassigned": int(np.count_nonzero(given & measured))}
+    return renumbered(grains), given, changes
+
+
+def grown(grains: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Grain ids (rows, columns; -1 none) with the `free` pixels given to the grains around them: each free pixel
+    with an edge neighbour in a grain takes the grain most of those neighbours are in (a tie: the smallest id), all
+    such pixels at once; then again from the pixels just given, until no free pixel is next to a grain. Free pixels
+    never reached are -1. One deterministic rule, whatever the order of the pixels."""
+    shape = np.shape(grains)
+    out = np.where(free, -1, grains).astype(np.int64).reshape(-1)
+    free = np.asarray(free, bool).reshape(-1).copy()
+    candidates = np.flatnonzero(free)
+    frontier = candidates[(_neighbour_ids(out, candidates, shape) >= 0).any(1)]
+    while len(frontier):
+        out[frontier] = _most_common(_neighbour_ids(out, frontier, shape))
+        free[frontier] = False
+        around = _neighbour_indices(frontier, shape).reshape(-1)
+        frontier = np.unique(around[(around >= 0) & free[np.maximum(around, 0)]])
+    return out.reshape(shape)
+
+
+def _neighbour_indices(pixels: np.ndarray, shape) -> np.ndarray:
+    """(P, 4) flat indices of each pixel's edge neighbours (up, down, left, right), -1 off the grid."""
+    rows, columns = np.divmod(pixels, shape[1])
+    out = np.full((len(pixels), 4), -1, np.int64)
+    for k, (dr, dc) in enumerate(((-1, 0), (1, 0), (0, -1), (0, 1))):
+        r, c = rows + dr, columns + dc
+        on = (r >= 0) & (r < shape[0]) & (c >= 0) & (c < shape[1])
+        out[on, k] = r[on] * shape[1] + c[on]
+    return out
+
+
+def _neighbour_ids(ids: np.ndarray, pixels: np.ndarray, shape) -> np.ndarray:
+    """(P, 4) the grain ids (flat `ids`) of each pixel's edge neighbours, -1 where none or off the grid."""
+    around = _neighbour_indices(pixels, shape)
+    return np.where(around >= 0, ids[np.maximum(around, 0)], -1)
+
+
+def _most_common(ids: np.ndarray) -> np.ndarray:
+    """(P,) the id most frequent in each row of (P, 4) ids, leaving out -1; a tie goes to the smallest id."""
+    counts = (ids[:, :, None] == ids[:, None, :]).sum(-1)
+    score = np.where(ids >= 0, counts * (int(ids.max(initial=0)) + 2) - ids, -1)  # more first, then smaller
+    return ids[np.arange(len(ids)), np.argmax(score, axis=1)]
 
 
 def grain_sizes(grains: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.maps["phase"]          (rows, columns): phase id, -1 not indexed; only when two or more phases
                                 are indexed (one phase would only repeat `indexed`)
     refs.maps["boundaries"]     (rows, columns) bool: misorientation to a 4-neighbour above boundary_deg
+    refs.maps["twin_boundaries"] (rows, columns) bool: a 4-neighbour across a Σ3 twin boundary (within
+                                twin_tolerance_deg of 60° about <111>); only where a phase is cubic (m-3m)
     refs.maps["grains"]         (rows, columns) grain id (4-neighbours within boundary_deg), -1 none
     refs.maps["kam"]            (rows, columns) degrees: mean misorientation to the 4 first neighbours
                                 within kam_threshold_deg; NaN not indexed or no such neighbour
@@ -17,8 +19,9 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.grains()               (ids, points, areas in units²) of every grain
     refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes (grain ids
                                 are labels, not values: left out unless `labels=True`)
-    refs.edges["right"], ["down"]  (rows, columns) bool: the boundaries as edges between pixels
-                                (`orientation.boundary_edges`)
+    refs.edges["right"], ["down"]  (rows, columns) bool: the boundaries as edges between pixels; "high_right",
+                                "high_down" the high-angle ones, "twin_right", "twin_down" the Σ3 twins
+                                (`orientation.boundary_classes`; `boundary_class_lines` draws them)
     ipf_rows(orientations, (0, 0, 1))   (N, 3) IPF colours of each point (the UMAP's colours)
     latents_references(latents, source)  the same maps on a scan's latents' grid (from the orientations they
                                 carry; VBSE, IQ and ADP from `source`, the scan file)
@@ -27,13 +30,14 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     REFERENCE_MAPS["kam"]       one record per map, in the order everything shows them: its title, look
                                 (how `map_figure` draws it: colour scale, colour bar), whether it comes from
                                 the patterns, whether it holds labels, how it is made
-    map_figure(name, values, grid, units, laue, phases, lines)   any map's figure, as its record says
+    map_figure(name, values, grid, units, laue, phases, lines, classes)   any map's figure, as its record says
+    boundary_class_lines(refs.edges, refs.grid)   the boundaries' line segments by class (the twin map's lines)
 
 `references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `indexed`, `phase` (two or more phases), `boundaries`,
-`grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y), `units`, `step`, and `roi` (x0, x1, y0,
-y1) when the maps were cropped to one (the app's download; `references_names` names the files); maps the file
-cannot give (no orientations, a phase without a Laue group this package colours) are left out and the
-report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
+`twin_boundaries` (a cubic phase), `grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y),
+`units`, `step`, and `roi` (x0, x1, y0, y1) when the maps were cropped to one (the app's download;
+`references_names` names the files); maps the file cannot give (no orientations, a phase without a Laue group this
+package colours, no cubic phase for the twin boundaries) are left out and the report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
 """
 from __future__ import annotations
 
@@ -68,19 +72,22 @@ class ReferenceMap:
     title: str  # figures, pickers and downloads
     short: str  # in lists: "VBSE, IQ and ADP"
     look: str  # how `map_figure` draws it: "ipf" (RGB with the IPF colour key), "rgb", "phase" (a legend),
-    # "grains" (the palette), "boundaries" (lines over the scan in grey) or "scalar" (a colour bar)
+    # "grains" (the palette), "boundaries" (lines over the scan in grey), "boundary_classes" (lines by class: low-angle,
+    # high-angle, Σ3 twins, with a legend) or "scalar" (a colour bar)
     value_name: str = ""  # a scalar map's colour bar title
     colorscale: str | tuple = "Gray"
     from_patterns: bool = False  # made in the pass over the patterns (VBSE, IQ, ADP), not from the orientations
     labels: bool = False  # ids, not values: ranked as labels (ARI, NMI), never correlated
     about: str = ""  # how it is made, said under it in the app; {boundary_deg}, {kam_threshold_deg}, {vbse_low},
-    # {vbse_high} are filled in by `described`
+    # {vbse_high}, {twin_tolerance_deg}, {high_angle_deg} are filled in by `described`
 
     def described(self, boundary_deg: float, kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
-                  vbse_percentiles=DEFAULT_VBSE_PERCENTILES) -> str:
+                  vbse_percentiles=DEFAULT_VBSE_PERCENTILES,
+                  twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> str:
         low, high = vbse_percentiles
         return self.about.format(boundary_deg=boundary_deg, kam_threshold_deg=kam_threshold_deg, vbse_low=low,
-                                 vbse_high=high)
+                                 vbse_high=high, twin_tolerance_deg=twin_tolerance_deg,
+                                 high_angle_deg=ori.HIGH_ANGLE_DEG)
 
 
 # Every reference map, in the order the pages, the PNGs and the Rank page's list show them.
@@ -90,6 +97,11 @@ REFERENCE_MAPS = {m.name: m for m in [
     ReferenceMap("ipf_y", "IPF y", "IPF y", "ipf"),
     ReferenceMap("phase", "Phases", "phases", "phase"),
     ReferenceMap("boundaries", "Grain boundaries", "boundaries", "boundaries"),
+    ReferenceMap("twin_boundaries", "Twin boundaries (Σ3)", "twin boundaries", "boundary_classes",
+                 about="Boundaries by class: Σ3 twins (red: within {twin_tolerance_deg:.2f}° of 60° about <111>, "
+                       "symmetry-reduced; cubic phases only), other high-angle ones (black: above {high_angle_deg:g}° "
+                       "or between phases) and low-angle ones (grey: {boundary_deg:g}° to {high_angle_deg:g}°). The "
+                       "map's values (references.npz) are the pixels beside a Σ3 boundary."),
     ReferenceMap("grains", "Grains", "grains", "grains", labels=True,
                  about="Grains: points joined through edge neighbours misoriented by at most {boundary_deg:g}° (the "
                        "boundary angle); hover a grain for its size. Grey: not indexed."),
@@ -213,10 +225,11 @@ def ipf_rows(orientations, direction, laue: dict | None = None) -> np.ndarray:
 
 
 def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list,
-                     kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> tuple[dict, dict, dict]:
-    """IPF maps, indexed points, phases (two or more), boundaries, grains and KAM of a scan's
-    orientations; (maps, laue per phase, the boundaries as edges between pixels:
-    "right", "down")."""
+                     kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                     twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> tuple[dict, dict, dict]:
+    """IPF maps, indexed points, phases (two or more), boundaries, Σ3 twin boundaries (a cubic phase), grains and
+    KAM of a scan's orientations; (maps, laue per phase, the boundaries as edges between pixels by class:
+    `orientation.boundary_classes`)."""
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
     phase_id = orientations.phase_id
     unknown = sorted(int(k) for k in unique(phase_id[phase_id >= 0]) if laue.get(int(k)) is None)
@@ -237,25 +250,31 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
         notes.append(f"{said} indexed: no phase map (the `indexed` map shows which points are indexed)")
     grid_euler = _on_grid(orientations.euler, rows, columns, shape, fill=0.0)
     symmetry = {k: g for k, g in laue.items() if g}
-    right, down = ori.boundary_edges(grid_euler, grid_phase, symmetry, boundary_deg)
-    maps["boundaries"] = ori.pixels_of_edges(right, down)
+    edges = ori.boundary_classes(grid_euler, grid_phase, symmetry, boundary_deg, twin_tolerance_deg)
+    maps["boundaries"] = ori.pixels_of_edges(edges["right"], edges["down"])
+    if np.isin(present, [k for k, group in laue.items() if group == ori.TWIN_LAUE]).any():
+        maps["twin_boundaries"] = ori.pixels_of_edges(edges["twin_right"], edges["twin_down"])
+    elif len(present):
+        notes.append(f"no cubic ({ori.TWIN_LAUE}) phase is indexed: no twin_boundaries map (Σ3 twins are defined "
+                     "here for cubic phases only)")
     maps["grains"] = ori.grain_map(grid_euler, grid_phase, symmetry, boundary_deg)
     maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, kam_threshold_deg)
-    return maps, laue, {"right": right, "down": down}
+    return maps, laue, edges
 
 
 def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                           kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> ScanReferences:
-    """The orientation maps (IPF x, y, z, indexed, phases, boundaries, grains, KAM) of per-point
+                           kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                           twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> ScanReferences:
+    """The orientation maps (IPF x, y, z, indexed, phases, boundaries, twin boundaries, grains, KAM) of per-point
     orientations at x, y (e.g. a latents file's `orientations`), on the grid of those coordinates."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     grid = Grid.from_coordinates(x, y, grid_shape)
     rows, columns = grid.indices(x, y)
     notes = []
     maps, laue, edges = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes,
-                                         kam_threshold_deg)
+                                         kam_threshold_deg, twin_tolerance_deg)
     parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
-                  "orientation_convention": orientations.convention}
+                  "twin_tolerance_deg": twin_tolerance_deg, "orientation_convention": orientations.convention}
     units = None
     return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters, edges)
 
@@ -264,7 +283,8 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
                     boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
                     kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
                     vbse_percentiles: tuple[float, float] = DEFAULT_VBSE_PERCENTILES, batch_size: int = 256,
-                    patterns: bool = True, progress=None) -> ScanReferences:
+                    patterns: bool = True, progress=None,
+                    twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> ScanReferences:
     """Every reference map of an EBSD scan file (see the module docstring)."""
     with open_source(source) as reader:
         info = reader.info()
@@ -283,7 +303,7 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             notes.append(f"the file holds no orientations: no {listed(ORIENTATION_MAPS)} maps")
         else:
             found, laue, edges = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes,
-                                                  kam_threshold_deg)
+                                                  kam_threshold_deg, twin_tolerance_deg)
             maps.update(found)
             phases = orientations.phases
         if patterns:
@@ -300,19 +320,20 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             maps["adp"] = _on_grid(streamed.adp, rows, columns, shape)
     parameters = {"vbse_grid": list(vbse_grid), "rgb_tiles": [list(t) for t in (rgb_tiles or default_rgb_tiles(vbse_grid))],
                   "vbse_percentiles": [float(p) for p in vbse_percentiles], "boundary_deg": boundary_deg,
-                  "kam_threshold_deg": kam_threshold_deg,
+                  "kam_threshold_deg": kam_threshold_deg, "twin_tolerance_deg": twin_tolerance_deg,
                   "orientation_convention": orientations.convention if orientations else None}
     return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters, edges)
 
 
 def latents_references(latents, source=None, *, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                       progress=None) -> ScanReferences:
+                       twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG, progress=None) -> ScanReferences:
     """The reference maps of a scan's latents (a read latents file) on their grid: the orientation maps the
     latents carry (IPF, indexed, phases, boundaries, grains, KAM) and, with `source` (the scan file they came
     from), VBSE, image quality and ADP streamed from its patterns (`progress(done, total)` over the patterns)."""
     grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
     if latents.orientations is not None:
-        refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, boundary_deg)
+        refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, boundary_deg,
+                                      twin_tolerance_deg=twin_tolerance_deg)
     else:
         refs = ScanReferences({}, grid, None, {}, {}, [f"these latents hold no orientations: no "
                                                        f"{listed(ORIENTATION_MAPS)} maps"],
@@ -420,17 +441,39 @@ def _grid_array(values: np.ndarray, name: str, path) -> np.ndarray:
 def figures(refs: ScanReferences) -> dict:
     """name -> plotly figure of every map (`map_figure`), in the order of `REFERENCE_MAPS`."""
     lines = edge_segments(refs.edges["right"], refs.edges["down"], refs.grid) if refs.edges else None
+    classes = boundary_class_lines(refs.edges, refs.grid)
     phases = {k: p.name for k, p in refs.phases.items()}
-    return {name: map_figure(name, values, refs.grid, refs.units, refs.laue, phases, lines)
+    return {name: map_figure(name, values, refs.grid, refs.units, refs.laue, phases, lines, classes=classes)
             for name, values in in_order(refs.maps).items()}
 
 
+BOUNDARY_CLASSES = ("low-angle", "high-angle", "Σ3 twin")  # drawn in this order: twins on top
+
+
+def boundary_class_lines(edges: dict, grid: Grid) -> dict | None:
+    """Each boundary class's line segments (`maps.edge_segments`), by name (`BOUNDARY_CLASSES`): low-angle (a
+    boundary neither high-angle nor a twin), high-angle (not a twin), Σ3 twin; None without the classes' edges."""
+    if "twin_right" not in edges:
+        return None
+    out = {}
+    for name in BOUNDARY_CLASSES:
+        right, down = (_class_edges(edges, name, side) for side in ("right", "down"))
+        out[name] = edge_segments(right, down, grid)
+    return out
+
+
+def _class_edges(edges: dict, name: str, side: str) -> np.ndarray:
+    boundary, high, twin = (np.asarray(edges[f"{kind}{side}"], bool) for kind in ("", "high_", "twin_"))
+    return {"low-angle": boundary & ~high & ~twin, "high-angle": high & ~twin, "Σ3 twin": twin}[name]
+
+
 def map_figure(name: str, values, grid: Grid, units: str | None, laue: dict, phases: dict, lines=None,
-               overlay: bool = False):
+               overlay: bool = False, classes: dict | None = None):
     """One reference map's plotly figure, drawn as its `REFERENCE_MAPS` record says: IPF maps with the colour key of
     their Laue group (when the scan has one), phases (`phases`: id -> name) with a legend, grains in the palette with
     their size on hover, the boundaries as `lines` (x, y of their segments, NaN between them: `maps.edge_segments`)
-    over the scan in light grey, other maps with a colour bar; with `overlay`, the `lines` over any map."""
+    over the scan in light grey, the boundaries by class (`classes`: `boundary_class_lines`) with a legend, other maps
+    with a colour bar; with `overlay`, the `lines` over any map."""
     from ...figures import reference_figures as rf
 
     spec, x, y = REFERENCE_MAPS[name], grid.x_values, grid.y_values
@@ -443,13 +486,15 @@ def map_figure(name: str, values, grid: Grid, units: str | None, laue: dict, pha
         fig = rf.phase_map_figure(values, phases, x, y, units, title=spec.title)
     elif spec.look == "grains":
         fig = rf.grain_map_figure(values, x, y, units, title=spec.title)
-    elif spec.look == "boundaries":  # the scan's pixels in light grey under the lines
+    elif spec.look in ("boundaries", "boundary_classes"):  # the scan's pixels in light grey under the lines
         fig = rf.scalar_map_figure(np.ones(np.shape(values)), x, y, spec.title, "", units,
                                    colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
         fig.data[0].showscale = False
+        if spec.look == "boundary_classes" and classes is not None:
+            rf.add_class_lines(fig, classes)
     else:
         fig = rf.scalar_map_figure(values, x, y, spec.title, spec.value_name, units, spec.colorscale)
-    if lines is not None and (overlay or spec.look == "boundaries"):
+    if lines is not None and spec.look != "boundary_classes" and (overlay or spec.look == "boundaries"):
         subplots = spec.look in ("ipf", "rgb")  # drawn beside the colour key: the map is subplot (1, 1)
         rf.add_boundary_lines(fig, *lines, row=1 if subplots else None, col=1 if subplots else None)
     return fig

@@ -1,0 +1,37 @@
+"""The figure of a scan's grain distributions (`analysis.ebsd.grains.grain_distributions`' table): grain size (the
+equivalent circle diameter) and grain orientation spread side by side, each bin's share of the grains and of their
+area as bars, as MTEX's `histogram(grains.grainSize)` and `histogram(grains.GOS)` plot them."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..columns import AREA_FRACTION, BIN_HIGH, BIN_LOW, FRACTION, GOS, QUANTITY, ecd_name
+from ..data.base import display_units
+from .colours import PALETTE
+
+SHARES = {FRACTION: ("share of the grains", PALETTE[0]), AREA_FRACTION: ("share of the area", PALETTE[1])}
+
+
+def distributions_figure(bins: pd.DataFrame, units: str | None, *, title: str = "", width: int = 900) -> go.Figure:
+    """Two panels, grain size (ECD, in the scan's unit) and GOS (°): each bin's `fraction` and `area_fraction` as
+    grouped bars over the bin."""
+    unit = display_units(units)
+    panels = {ecd_name(units): f"equivalent circle diameter ({unit})", GOS: "grain orientation spread (°)"}
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["Grain size", "Grain orientation spread"],
+                        horizontal_spacing=0.1)
+    for col, (quantity, axis) in enumerate(panels.items(), start=1):
+        part = bins[bins[QUANTITY] == quantity]
+        centre, bin_width = (part[BIN_LOW] + part[BIN_HIGH]) / 2, part[BIN_HIGH] - part[BIN_LOW]
+        for k, (share, (name, colour)) in enumerate(SHARES.items()):
+            fig.add_trace(go.Bar(x=centre - bin_width / 4 + k * bin_width / 2, y=part[share], width=bin_width / 2,
+                                 name=name, marker={"color": colour}, showlegend=col == 1, legendgroup=share,
+                                 customdata=part[[BIN_LOW, BIN_HIGH]].to_numpy(),
+                                 hovertemplate=f"%{{customdata[0]:.4g}} to %{{customdata[1]:.4g}}: %{{y:.3f}} of the "
+                                               f"{name.split(' of the ')[1]}<extra></extra>"), row=1, col=col)
+        fig.update_xaxes(title_text=axis, rangemode="tozero", row=1, col=col)
+        fig.update_yaxes(title_text="fraction", rangemode="tozero", row=1, col=col)
+    fig.update_layout(title=title, template="plotly_white", width=width, height=420, bargap=0,
+                      legend={"orientation": "h", "y": -0.22})
+    return fig
