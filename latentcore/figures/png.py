@@ -1,7 +1,7 @@
 """PNG export of the figures: kaleido (Chromium) when a browser is found, else a matplotlib
 re-drawing of the same figure, with a warning saying why. One Chromium is kept for the process
 (`KEPT_BROWSER`): the first PNG starts it (seconds), each later one is a render in it; at exit it is
-closed within seconds, a render running or not (`KeptBrowser.close_at_exit`).
+closed within seconds, a render running or not, its profile folder removed (`KeptBrowser.close_at_exit`).
 
 Nothing here changes the process's environment or matplotlib's global backend: kaleido is given its
 browser by path, and the fallback draws on a `matplotlib.figure.Figure` (Agg canvas), not pyplot.
@@ -18,6 +18,7 @@ import shutil
 import signal
 import struct
 import threading
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -168,10 +169,13 @@ class KeptBrowser:
         loop, group = self._loop, self._group
         if loop is None or group is None:
             return
+        profile = getattr(getattr(self._kaleido, "_browser_impl", None), "tmp_dir", None)  # choreographer's
         with contextlib.suppress(Exception):  # timed out or failed: killed below
             asyncio.run_coroutine_threadsafe(self._close(), loop).result(self.EXIT_CLOSE_S)
         with contextlib.suppress(OSError):  # none left
             os.killpg(group, signal.SIGKILL)
+        if profile is not None:  # its profile folder: its own finalizer, at exit, raced a dying Chromium's writes
+            _removed(Path(profile.path), self.EXIT_CLOSE_S)
 
     def _wait(self, coroutine, timeout: float):
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
@@ -198,6 +202,10 @@ class KeptBrowser:
             raise
         self._kaleido, self._browser, self._group = opened, browser, opened.subprocess.pid
         self.starts += 1
+        # exit hooks run last registered first: this one now runs before the finalizer of the browser's profile
+        # folder, which otherwise raced the browser still writing in it ('Directory not empty' on stderr)
+        atexit.unregister(self.close_at_exit)
+        atexit.register(self.close_at_exit)
 
     async def _render(self, spec: dict, opts: dict, browser: str) -> bytes:
         if self._idle is not None:
@@ -219,6 +227,14 @@ class KeptBrowser:
         if opened is not None:
             await opened.close()
             self._group = None
+
+
+def _removed(folder: Path, seconds: float) -> None:
+    """Remove `folder`, again while a process that is ending still writes in it (at most `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while folder.exists() and time.monotonic() < deadline:
+        shutil.rmtree(folder, ignore_errors=True)
+        time.sleep(0.02)
 
 
 def _kaleido_reloading_less():
@@ -243,7 +259,6 @@ def _kaleido_reloading_less():
 
 
 KEPT_BROWSER = KeptBrowser()
-atexit.register(KEPT_BROWSER.close_at_exit)
 os.register_at_fork(after_in_child=KEPT_BROWSER.__init__)  # a forked child has neither its thread nor its browser
 
 
