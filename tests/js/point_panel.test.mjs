@@ -1,22 +1,26 @@
-// The point panel's browser modules in node (no browser, no Streamlit): the golden cases of
-// tests/data/point_panel_golden.json give the rows (a line's in order) and the scale bars the Python side gives
-// (tests/app/test_point_panel_golden.py runs both), the wire format reads what wire.py writes, and a lasso too long
-// for one message is simplified.
+// The point panel's browser modules in node (no browser, no Streamlit): each golden case of
+// tests/data/point_panel_golden.json gives, through the tools of tools.mjs, the rows the Python side gives (a line's
+// in order; tests/golden_panels.py made them, tests/app/test_point_panel_golden.py runs both sides), and so do the
+// views and scale bars; each tool makes from a press, its moves and its release the shape the contract declares;
+// the wire format reads what wire.py writes; a lasso too long for one message is simplified.
 import {test} from "node:test";
 import assert from "node:assert/strict";
 import {createHash} from "node:crypto";
 import {readFileSync} from "node:fs";
 
 import {decodeMask, parse, positions} from "../../ui/widgets/point_panel/wire.mjs";
-import {cellRows, combine, lineRows, rowsIn, rowsOf, simplify, viewOf} from "../../ui/widgets/point_panel/shapes.mjs";
-import {niceLength} from "../../ui/widgets/point_panel/drawing.mjs";
+import {combine, inBox, lineRows, cellRows, rowsOf, simplify, viewOf} from "../../ui/widgets/point_panel/shapes.mjs";
+import {niceLength, plotArea, toData} from "../../ui/widgets/point_panel/drawing.mjs";
+import {TOOLS, panelTools} from "../../ui/widgets/point_panel/tools.mjs";
 
+const FOLDER = new URL("../../ui/widgets/point_panel/", import.meta.url);
 const GOLDEN = JSON.parse(readFileSync(new URL("../data/point_panel_golden.json", import.meta.url)));
 const PAYLOAD = parse(Uint8Array.from(Buffer.from(GOLDEN.payload, "base64")));
 const CONTRACT = PAYLOAD.header.contract;  // as every panel's header carries it
+const [REPLACE, ADD, REMOVE] = CONTRACT.ops;
 
 function lowbias32(x) {
-  // the generated panels' integer hash, as the Python test computes it (uint32, wrapping)
+  // the generated panels' integer hash, as tests/golden_panels.py computes it (uint32, wrapping)
   x = (x ^ (x >>> 16)) >>> 0;
   x = Math.imul(x, 0x7feb352d) >>> 0;
   x = (x ^ (x >>> 15)) >>> 0;
@@ -25,7 +29,7 @@ function lowbias32(x) {
 }
 
 function panel(name) {
-  // a golden panel's rows where the browser draws them
+  // a golden panel as element.mjs's Panel holds it: its header (with the contract), arrays, rows where it draws them
   const found = GOLDEN.panels[name], arrays = {};
   if (found.generated) {
     const {n, seed} = found.generated;
@@ -34,8 +38,8 @@ function panel(name) {
   } else {
     for (const [key, values] of Object.entries(found.arrays)) arrays[key] = key === "cell" ? Int32Array.from(values) : Uint16Array.from(values);
   }
-  const n = (arrays.cell || arrays.qx).length;
-  return positions({header: {...found.header, n, contract: CONTRACT}, arrays});
+  const header = {...found.header, n: (arrays.cell || arrays.qx).length, contract: CONTRACT};
+  return {header, arrays, ...positions({header, arrays})};
 }
 
 function sameRows(rows, expected) {
@@ -46,10 +50,12 @@ function sameRows(rows, expected) {
 
 for (const c of GOLDEN.cases) {
   test(`golden: ${c.about}`, () => {
-    const {x, y} = panel(c.panel);
+    const tools = panelTools(panel(c.panel));
     let selected = null;
     for (const step of c.steps) {
-      selected = combine(step.shape.op, rowsIn(step.shape, x, y), selected);
+      const tool = tools[step.shape.shape], rows = tool.rows(step.shape);
+      if (!tool.selects) { sameRows(rows, step.rows); continue; }  // a line: its own rows, in order
+      selected = combine(step.shape.op, rows, selected, CONTRACT.ops);
       sameRows(rowsOf(selected), step.rows);
     }
   });
@@ -59,15 +65,7 @@ for (const v of GOLDEN.views) {
   test(`golden view: ${v.about}`, () => {
     const {x, y} = panel(v.panel), sent = viewOf(v.view);
     assert.deepEqual(sent, v.sent);
-    sameRows(rowsOf(rowsIn({shape: "box", x: [sent.x0, sent.x1], y: [sent.y0, sent.y1]}, x, y)), v.rows);
-  });
-}
-
-for (const c of GOLDEN.lines) {
-  test(`golden line: ${c.about}`, () => {
-    const found = GOLDEN.panels[c.panel], grid = found.header.grid;
-    const rows = lineRows(c.line, grid, cellRows(Int32Array.from(found.arrays.cell), grid.nx * grid.ny));
-    assert.deepEqual(Array.from(rows), c.rows);
+    sameRows(rowsOf(inBox({x: [sent.x0, sent.x1], y: [sent.y0, sent.y1]}, x, y)), v.rows);
   });
 }
 
@@ -81,10 +79,117 @@ test("the wire format: a payload wire.py wrote reads back as its arrays, and an 
   const scatter = GOLDEN.panels.scatter;
   assert.equal(PAYLOAD.header.n, 200);
   assert.deepEqual(Array.from(PAYLOAD.arrays.qx), scatter.arrays.qx);
-  assert.deepEqual(positions(PAYLOAD), panel("scatter"));
+  const {x, y} = panel("scatter");
+  assert.deepEqual(positions(PAYLOAD), {x, y});
   const overlay = GOLDEN.overlay;
   assert.ok(overlay.message.bits && overlay.message.bit_order === CONTRACT.mask_bit_order);
   assert.deepEqual(Array.from(rowsOf(decodeMask(overlay.message))), overlay.rows);
+});
+
+// -- the tools: a press, its moves and its release on a panel's canvas (CSS pixels) ----------------------------
+
+function canvas(name, nearest = -1) {
+  // a golden panel drawn 600 x 400 over its whole range, as element.mjs's Panel is when the pointer reaches its tools
+  const drawn = panel(name), h = drawn.header, calls = [];
+  const g = h.grid, view = g ? {x0: g.x0 - 1, x1: g.x0 + g.nx * g.dx, y0: g.y0 - 1, y1: g.y0 + g.ny * g.dy}
+                              : {x0: 0, x1: 6, y0: 0, y1: 6};
+  return {...drawn, view, width: 600, height: 400, calls,
+          nearest: () => nearest, draw: () => calls.push("draw"), viewChanged: () => calls.push("viewChanged")};
+}
+
+function drag(tool, points, keys = {}) {
+  // the press at the first point, moves through the rest, the release at the last
+  const press = {shiftKey: false, altKey: false, ctrlKey: false, metaKey: false, ...keys};
+  tool.down(points[0], press);
+  for (const point of points.slice(1)) tool.move(point);
+  return tool.up(points.at(-1));
+}
+
+function declared(shape) {
+  // a shape message as tools.py's read_shape reads it: the contract's fields, shape and op; x and y in pairs
+  assert.ok(Object.keys(shape).every((key) => CONTRACT.shape_keys.includes(key)), Object.keys(shape).join());
+  assert.ok(CONTRACT.shapes.includes(shape.shape) && CONTRACT.ops.includes(shape.op), `${shape.shape} ${shape.op}`);
+  assert.equal(shape.x.length, shape.y.length);
+  return shape;
+}
+
+test("the tools are the contract's shapes, one of each a panel, then Pan", () => {
+  assert.deepEqual(Object.keys(TOOLS).sort(), [...CONTRACT.shapes].sort());
+  const tools = panelTools(canvas("lattice"));
+  assert.deepEqual(Object.keys(tools), [...CONTRACT.shapes, "pan"]);
+  assert.ok(Object.entries(tools).every(([name, tool]) => tool.name === name));
+  const renamed = {...canvas("lattice"), header: {contract: {...CONTRACT, shapes: [...CONTRACT.shapes, "polygon"]}}};
+  assert.throws(() => panelTools(renamed), /the contract's shape polygon has no tool in tools.mjs/);
+});
+
+test("a box from the press to the release, low to high; Shift adds", () => {
+  const on = canvas("lattice"), box = panelTools(on).box, p = plotArea(on);
+  const shape = declared(drag(box, [[300, 250], [200, 150], [100, 100]], {shiftKey: true}));
+  const [ax, ay] = toData(p, 300, 250), [bx, by] = toData(p, 100, 100);
+  assert.deepEqual(shape, {shape: box.name, op: ADD, x: [bx, ax], y: [ay, by]});
+  assert.deepEqual(Array.from(rowsOf(box.rows(shape))), Array.from(rowsOf(inBox(shape, on.x, on.y))));
+  assert.equal(box.note(shape, null), "");
+});
+
+test("a lasso is its path in data units, a vertex at least 2 px from the last; Alt removes; a long one is said", () => {
+  const on = canvas("lattice"), lasso = panelTools(on).lasso, p = plotArea(on);
+  const path = [[100, 100], [101, 100], [300, 100], [300, 300], [100, 300]];  // the second within 2 px: left out
+  const shape = declared(drag(lasso, path, {altKey: true}));
+  const kept = [path[0], ...path.slice(2)].map(([a, b]) => toData(p, a, b));
+  assert.deepEqual(shape, {shape: lasso.name, op: REMOVE, x: kept.map((q) => q[0]), y: kept.map((q) => q[1])});
+  assert.equal(lasso.note(shape), "");
+  assert.equal(drag(lasso, [[100, 100], [300, 100]]), null);  // two vertices: no area
+  const most = CONTRACT.max_vertices, circle = wigglyCircle(most + 10, 150, 3).map(([a, b]) => [a - 100, b - 100]);
+  const long = drag(lasso, circle);
+  assert.equal(long.x.length, most);
+  const drawn = (most + 10).toLocaleString("en-US");
+  assert.match(lasso.note(long), new RegExp(`^A lasso of ${drawn} vertices, simplified to`));
+});
+
+test("a press that hardly moves is a click on the row nearest, whatever the tool", () => {
+  const on = canvas("scan", 7), tools = panelTools(on);
+  for (const tool of Object.values(tools)) {
+    const shape = declared(drag(tool, [[200, 200], [202, 201], [203, 202]], {ctrlKey: true}));
+    const [x, y] = toData(plotArea(on), 203, 202);  // where it is now (a pan moved the view a little)
+    assert.deepEqual(shape, {shape: tools.click.name, op: REMOVE, row: 7, x: [x], y: [y]}, tool.name);
+  }
+  assert.ok(!on.calls.includes("viewChanged"));  // a pan that hardly moved is a click too
+  const click = panelTools(on).click, shape = drag(click, [[200, 200]]);
+  assert.deepEqual(Array.from(rowsOf(click.rows(shape))), [7]);
+  assert.equal(drag(panelTools(canvas("lattice", -1)).box, [[200, 200]]), null);  // no row near: nothing
+});
+
+test("a line on a scan map from its first point to its last, in place of the last (Shift or not); its rows", () => {
+  const on = canvas("scan"), tools = panelTools(on), p = plotArea(on);
+  assert.equal(tools.line.offered(), true);
+  assert.equal(panelTools(canvas("lattice")).line.offered(), false);  // a scatter has no line
+  const line = declared(drag(tools.line, [[500, 300], [300, 200], [50, 60]], {shiftKey: true}));
+  const [ax, ay] = toData(p, 500, 300), [bx, by] = toData(p, 50, 60);
+  assert.deepEqual(line, {shape: tools.line.name, op: REPLACE, x: [ax, bx], y: [ay, by]});
+  const rows = tools.line.rows(line), grid = on.header.grid;
+  assert.deepEqual(Array.from(rows), Array.from(lineRows(line, grid, cellRows(on.arrays.cell, grid.nx * grid.ny))));
+  assert.ok(rows.length > 3 && !tools.line.selects);
+  assert.match(tools.line.note(line, rows), new RegExp(`^A line of [0-9.]+ through ${rows.length} pixels: `));
+  const binned = {...on, header: {...on.header, binned: true}};
+  assert.equal(panelTools(binned).line.rows(line), null);  // its cells are blocks: the server counts the pixels
+});
+
+test("pan moves the view with the pointer and makes no shape; its view goes to the server on release", () => {
+  const on = canvas("lattice"), pan = panelTools(on).pan, before = {...on.view}, p = plotArea(on);
+  assert.equal(drag(pan, [[100, 100], [150, 100], [200, 120]]), null);
+  const [ax, ay] = toData(p, 100, 100), [bx, by] = toData(p, 200, 120);
+  assert.ok(Math.abs(on.view.x0 - (before.x0 - (bx - ax))) < 1e-12);
+  assert.ok(Math.abs(on.view.y1 - (before.y1 - (by - ay))) < 1e-12);
+  assert.deepEqual(on.calls, ["draw", "draw", "viewChanged"]);
+});
+
+test("the browser modules spell no shape or op name: they read them from the contract (and TOOLS's keys)", () => {
+  const names = new Set([...CONTRACT.shapes, ...CONTRACT.ops]);
+  for (const module of ["wire.mjs", "shapes.mjs", "drawing.mjs", "tools.mjs", "element.mjs"]) {
+    const code = readFileSync(new URL(module, FOLDER), "utf8").replace(/addEventListener\("\w+"/g, "");  // DOM events
+    const spelled = [...code.matchAll(/["'`](\w+)["'`]/g)].map((m) => m[1]).filter((word) => names.has(word));
+    assert.deepEqual(spelled, [], module);
+  }
 });
 
 function wigglyCircle(n, radius, wiggle) {

@@ -1,16 +1,14 @@
-"""The point panel's protocol, declared once: what the Python side and the browser side (the .mjs modules beside)
-agree on. Every panel's header carries it (`contract`), and the browser reads these values from there."""
+"""The point panel's protocol, in one place: what the Python side and the browser side (the .mjs modules beside)
+agree on. Every panel's header carries it (`contract`), and the browser reads these values from there. The shapes
+and the fields a shape message may hold are the tools' (tools.py's `TOOLS`: a new tool is a class there), the ops
+shapes.py's."""
 from __future__ import annotations
 
 from latentcore import figures
 
 from ...figures import plots
-
-MAX_VERTICES = 5_000  # a lasso's vertices at most: the browser simplifies a longer one, Python refuses it
-OPS = ("replace", "add", "remove")  # how a shape combines with the selection: plain, Shift, Alt or Ctrl
-# a line (from its first point to its last, on a scan map) selects nothing: its pixels, in order by the rule of
-# latentcore/analysis/profile.py (`lineCells` in shapes.mjs), are the page's line profile
-SHAPES = ("box", "lasso", "click", "line")
+from .shapes import OPS
+from .tools import MAX_VERTICES, SHAPE_KEYS, TOOLS
 
 CONTRACT = {
     "version": 1,
@@ -27,11 +25,12 @@ CONTRACT = {
     "nan_code": -1,
     # the plot's margins in the canvas (CSS pixels), for the axes' ticks and titles
     "margin": {"left": 62, "right": 14, "top": 30, "bottom": 44},
-    "shapes": list(SHAPES),
+    # the tools' shapes; how a shape combines with the selection, in OPS's order: plain, Shift, Alt or Ctrl
+    "shapes": list(TOOLS),
     "ops": list(OPS),
     "max_vertices": MAX_VERTICES,
-    # what a shape message (a selection) may hold; a view message is {x0, x1, y0, y1}
-    "shape_keys": ["shape", "op", "x", "y", "row", "count"],
+    # what a shape message may hold (every tool's fields); a view message is {x0, x1, y0, y1}
+    "shape_keys": list(SHAPE_KEYS),
     # a scan map's scale bar: the largest step times a power of ten within this fraction of the map's visible width
     # (latentcore.figures.nice_length)
     "scale_bar": {"fraction": figures.SCALE_BAR_FRACTION, "steps": list(figures.SCALE_BAR_STEPS)},

@@ -1,13 +1,36 @@
-// Drawing a panel on its canvas: the points (or grid cells), the boundary lines, the marks (a profile's line among
-// them), a scan map's scale bar, the axes, and the shape being drawn. Each function takes the panel (element.mjs)
-// and reads what it holds: its header and arrays, its rows' positions (x, y), its view, the selection.
+// Drawing a panel on its canvas: the points (or grid cells), the boundary lines, the marks (a kept shape's by its
+// tool: a profile's line), a scan map's scale bar, the axes, and the canvas a tool draws its shape on while drawn.
+// Each function takes the panel (element.mjs) and reads what it holds: its header and arrays, its rows' positions
+// (x, y), its view, the selection, its tools.
+
+/** @typedef {import("./element.mjs").Panel} Panel */
+/**
+ * The plot within the canvas (CSS pixels, inside the contract's margins) and the data range it shows; `down`: y
+ * grows downwards (a scan map).
+ * @typedef {{left: number, top: number, w: number, h: number, x0: number, x1: number, y0: number, y1: number,
+ *   down: boolean}} Plot
+ */
+/**
+ * A mark the overlay carries (element.py's overlay): a symbol at each (x, y), or a kept shape drawn by the tool of
+ * its symbol's name.
+ * @typedef {{x: number[], y: number[], symbol: string, name?: string, colour?: string, size?: number}} Mark
+ */
 
 const FADE = 0.82;  // how far an unselected point goes towards white while a selection is shown
 const RING = 0xff111111;  // the outline of a selected point (opaque #111111)
 const RING_MAX = 5000;   // more selected points than this are shown by their colour alone
 
+/** @type {(v: number) => string} a number in at most 4 significant digits */
 export const fmt = (v) => (Number.isFinite(v) ? (+v.toPrecision(4)).toString() : "NaN");
+/** @type {(n: number) => string} a count, its thousands separated */
+export const count = (n) => n.toLocaleString("en-US");
 
+/**
+ * @param {number} low
+ * @param {number} high
+ * @param {number} [count]  about how many
+ * @returns {number[]} round ticks from low to high
+ */
 export function niceTicks(low, high, count = 6) {
   if (!(high > low)) return [low];
   const raw = (high - low) / count, power = 10 ** Math.floor(Math.log10(raw));
@@ -17,9 +40,15 @@ export function niceTicks(low, high, count = 6) {
   return ticks;
 }
 
+/**
+ * A scale bar's round length: the largest of `steps` (1, 2, 5) times a power of ten at most `fraction` of `span`,
+ * with the arithmetic of latentcore/figures/plotly_figures.py's nice_length (log10's guess checked, tens multiplied).
+ * @param {number} span
+ * @param {number} fraction
+ * @param {number[]} steps
+ * @returns {number}
+ */
 export function niceLength(span, fraction, steps) {
-  // a scale bar's round length: the largest of `steps` (1, 2, 5) times a power of ten at most `fraction` of `span`,
-  // with the arithmetic of latentcore/figures/plotly_figures.py's nice_length (log10's guess checked, tens multiplied)
   const target = Math.max(span * fraction, 1e-12);
   let k = Math.floor(Math.log10(target));
   if (powerOfTen(k + 1) <= target) k += 1;
@@ -34,8 +63,11 @@ function powerOfTen(k) {
   return k >= 0 ? power : 1 / power;
 }
 
+/**
+ * @param {Panel} panel
+ * @returns {Plot} where its plot is, and what it shows
+ */
 export function plotArea(panel) {
-  // the plot within the canvas (CSS pixels, inside the contract's margins) and the data range it shows
   const m = panel.header.contract.margin;
   const w = panel.width - m.left - m.right, h = panel.height - m.top - m.bottom;
   let {x0, x1, y0, y1} = panel.view;
@@ -46,17 +78,30 @@ export function plotArea(panel) {
   return {left: m.left, top: m.top, w, h, x0, x1, y0, y1, down: !!panel.header.y_down};
 }
 
+/**
+ * @param {Plot} p
+ * @param {number} x
+ * @param {number} y
+ * @returns {[number, number]} the point (x, y) of the data on the canvas (CSS pixels)
+ */
 export function toScreen(p, x, y) {
   const sx = p.left + (x - p.x0) / (p.x1 - p.x0) * p.w;
   const f = (y - p.y0) / (p.y1 - p.y0);
   return [sx, p.top + (p.down ? f : 1 - f) * p.h];
 }
 
+/**
+ * @param {Plot} p
+ * @param {number} sx
+ * @param {number} sy
+ * @returns {[number, number]} the point (sx, sy) of the canvas (CSS pixels) in data units
+ */
 export function toData(p, sx, sy) {
   const f = (sy - p.top) / p.h;
   return [p.x0 + (sx - p.left) / p.w * (p.x1 - p.x0), p.y0 + (p.down ? f : 1 - f) * (p.y1 - p.y0)];
 }
 
+/** @param {Panel} panel  drawn on its canvas */
 export function drawPanel(panel) {
   const p = plotArea(panel), ctx = panel.canvas.getContext("2d"), dpr = panel.dpr;
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -180,7 +225,8 @@ function drawLines(panel, ctx, p) {
 
 function drawMarks(panel, ctx, p) {
   for (const mark of panel.marks) {
-    if (mark.symbol === "line") { drawProfileLine(ctx, p, mark); continue; }
+    const tool = panel.tools[mark.symbol];
+    if (tool?.mark) { tool.mark(ctx, p, mark); continue; }  // a kept shape (a profile's line)
     ctx.strokeStyle = mark.colour || "#111111"; ctx.fillStyle = mark.colour || "#e31a1c"; ctx.lineWidth = 1.5;
     mark.x.forEach((x, i) => {
       const [sx, sy] = toScreen(p, x, mark.y[i]), r = (mark.size || 12) / 2;
@@ -197,20 +243,6 @@ function drawMarks(panel, ctx, p) {
       }
     });
   }
-}
-
-function drawProfileLine(ctx, p, mark) {
-  // a line profile's line: in its colour on a white edge (seen on any pixel), its first point a dot
-  const [ax, ay] = toScreen(p, mark.x[0], mark.y[0]), [bx, by] = toScreen(p, mark.x[1], mark.y[1]);
-  ctx.save();
-  ctx.beginPath(); ctx.rect(p.left, p.top, p.w, p.h); ctx.clip();
-  for (const [colour, width] of [["#ffffff", 5], [mark.colour || "#e31a1c", 2.5]]) {
-    ctx.strokeStyle = colour; ctx.lineWidth = width;
-    ctx.beginPath(); ctx.moveTo(ax, ay); ctx.lineTo(bx, by); ctx.stroke();
-  }
-  ctx.fillStyle = mark.colour || "#e31a1c"; ctx.strokeStyle = "#ffffff"; ctx.lineWidth = 1.5;
-  ctx.beginPath(); ctx.arc(ax, ay, 5, 0, 2 * Math.PI); ctx.fill(); ctx.stroke();
-  ctx.restore();
 }
 
 function drawScaleBar(panel, ctx, p) {
@@ -256,22 +288,22 @@ function drawAxes(panel, ctx, p) {
   ctx.restore();
 }
 
-export function drawOutline(panel, path, mode, end) {
-  // the shape being drawn (a lasso's path, a line or a box from the path's start to `end`), dashed over the canvas
+/**
+ * The canvas over the plot where a tool draws its shape while it is drawn (tools.mjs's outline), cleared, a path
+ * begun, dashed.
+ * @param {Panel} panel
+ * @returns {CanvasRenderingContext2D}
+ */
+export function outlineContext(panel) {
   const ctx = panel.shape.getContext("2d");
   clearOutline(panel);
   ctx.setTransform(panel.dpr, 0, 0, panel.dpr, 0, 0);
   ctx.strokeStyle = "#111111"; ctx.fillStyle = "rgba(17,17,17,0.08)"; ctx.setLineDash([4, 3]); ctx.lineWidth = 1;
   ctx.beginPath();
-  if (mode === "line") {
-    ctx.lineWidth = 2; ctx.moveTo(...path[0]); ctx.lineTo(...end); ctx.stroke();
-    return;
-  }
-  if (mode === "lasso") path.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
-  else { const [x0, y0] = path[0], [x1, y1] = end; ctx.rect(x0, y0, x1 - x0, y1 - y0); }
-  ctx.closePath(); ctx.fill(); ctx.stroke();
+  return ctx;
 }
 
+/** @param {Panel} panel  its shape canvas cleared */
 export function clearOutline(panel) {
   const ctx = panel.shape.getContext("2d");
   ctx.setTransform(1, 0, 0, 1, 0, 0);

@@ -1,21 +1,38 @@
-// The element (st.components.v2; element.py sends its messages): a panel's tool bar, canvas and scale, the
-// pointer's box, lasso or click (Shift adds, Alt or Ctrl removes), the selection shown at once on every panel of
-// its group, then sent to Python as its shape; a scan map's line (the page's line profile), shown at once on the
-// group's scan maps and sent the same way; the group's overlay (Python's selection and the marks) shown.
+// The element (st.components.v2; element.py sends its messages): a panel's tool bar, canvas and scale; the pointer
+// sent to the panel's active tool (tools.mjs: box, lasso, a click with any, a scan map's line; pan), whose shape's
+// rows are shown at once, a selection on every panel of its group (Shift adds, Alt or Ctrl removes), a kept shape
+// (a line: the page's line profile) on the group's scan maps, then sent to Python as the shape; the group's overlay
+// (Python's selection and the marks) shown.
 
 import {decodeMask, parse, positions} from "./wire.mjs";
-import {cellRows, combine, lineRows, rowsIn, rowsOf, simplify, viewOf} from "./shapes.mjs";
-import {clearOutline, drawOutline, drawPanel, fmt, plotArea, toData, toScreen} from "./drawing.mjs";
+import {cellRows, combine, rowsOf, viewOf} from "./shapes.mjs";
+import {clearOutline, count, drawPanel, fmt, outlineContext, plotArea, toData, toScreen} from "./drawing.mjs";
+import {panelTools} from "./tools.mjs";
+
+/** @typedef {import("./wire.mjs").Payload} Payload */
+/** @typedef {import("./shapes.mjs").Shape} Shape */
+/** @typedef {import("./drawing.mjs").Mark} Mark */
+/**
+ * A group's overlay: Python's selection (or the one just made here) and each panel's marks.
+ * @typedef {{mask?: ?Uint8Array, rows?: Int32Array, count?: number, marks: {[key: string]: Mark[]}}} Overlay
+ */
 
 // the panels by key, their keys by group, each group's overlay, each panel's last times; the module is loaded once
 // a page, so every panel sees it. window.__latentPanels is the browser tests' and benchmarks' hook on it, no more.
 const REGISTRY = {panels: {}, groups: {}, overlays: {}, timing: {}};
 window.__latentPanels = REGISTRY;
-const CLICK_PX = 4;  // a press that moves less than this is a click
 const PICK_PX = 10;  // a click or hover picks the nearest point within this distance
-const count = (n) => n.toLocaleString("en-US");
 
-class Panel {
+/** One panel: its payload's header, arrays and rows' positions (x, y), its view, selection, marks and tools. */
+export class Panel {
+  /**
+   * @param {string} key
+   * @param {HTMLElement} root
+   * @param {Payload} payload
+   * @param {(shape: Shape) => void} send  the shape to Python (the component's trigger)
+   * @param {(view: ?object) => void} keepView  a zoomable panel's view to Python (the component's state)
+   * @param {?Panel} previous  the panel this one replaces in `root`
+   */
   constructor(key, root, payload, send, keepView, previous) {
     Object.assign(this, {key, root, send, keepView, ...payload});
     Object.assign(this, positions(payload));
@@ -29,7 +46,7 @@ class Panel {
     if (this.header.view) this.view = {...this.header.view};  // zoomed in: the rows in the view the server drew
     // a binned scatter, or one zoomed into, asks the server for the rows in a new view (points when few enough)
     this.zoomable = !!(this.header.zoomed || (this.header.binned && !this.header.y_down));
-    this.build(previous?.mode || "box");
+    this.build(previous?.mode);
     REGISTRY.panels[key] = this;
     (REGISTRY.groups[this.group] ??= new Set()).add(key);
     const overlay = REGISTRY.overlays[this.group];
@@ -49,18 +66,18 @@ class Panel {
     }
   }
 
+  /** @param {string} [mode]  the tool chosen (the previous panel's), else the first */
   build(mode) {
     const h = this.header;
     this.root.innerHTML = "";
     this.root.dataset.key = this.key;
     this.root.dataset.rows = h.n;
+    this.tools = panelTools(this);
+    const offered = Object.values(this.tools).filter((tool) => tool.button && tool.offered());
     const bar = document.createElement("div");
     bar.className = "lp-bar";
-    bar.innerHTML = `<span class="lp-title"></span><span class="lp-tools">
-      <button data-mode="box" title="Box: drag to select (Shift adds, Alt removes)">Box</button>
-      <button data-mode="lasso" title="Lasso: draw around points (Shift adds, Alt removes)">Lasso</button>${h.y_down ? `
-      <button data-mode="line" title="Line: drag from its first point to its last (its profile below)">Line</button>` : ""}
-      <button data-mode="pan" title="Pan: drag to move; the wheel zooms">Pan</button>
+    bar.innerHTML = `<span class="lp-title"></span><span class="lp-tools">${offered.map(({name, button}) => `
+      <button data-mode="${name}" title="${button.title}">${button.label}</button>`).join("")}
       <button data-act="home" title="Back to the whole view (or double-click)">Reset</button></span>`;
     bar.querySelector(".lp-title").textContent = h.title;
     bar.addEventListener("click", (e) => {
@@ -80,7 +97,7 @@ class Panel {
     stage.append(this.canvas, this.shape, this.tip);
     this.root.append(bar, this.note, stage, this.scale());
     this.stage = stage;
-    this.setMode(mode);
+    this.setMode(offered.some((tool) => tool.name === mode) ? mode : offered[0].name);
     this.size();
     new ResizeObserver(() => { if (this.size()) this.draw(); }).observe(stage);
     this.listen();
@@ -114,10 +131,12 @@ class Panel {
     if (this.note.textContent !== text) this.note.textContent = text;
   }
 
+  /** @param {string} mode  the name of the tool the pointer goes to */
   setMode(mode) {
     this.mode = mode;
+    this.tool = this.tools[mode];
     for (const b of this.root.querySelectorAll("[data-mode]")) b.classList.toggle("on", b.dataset.mode === mode);
-    this.shape.style.cursor = mode === "pan" ? "grab" : "crosshair";
+    this.shape.style.cursor = this.tool.cursor;
   }
 
   size() {
@@ -158,8 +177,13 @@ class Panel {
     this.viewTimer = setTimeout(() => this.keepView(viewOf(this.view)), 400);
   }
 
+  /**
+   * @param {number} sx
+   * @param {number} sy
+   * @returns {number} the row drawn nearest to a point of the canvas, within PICK_PX (a scan map's: the pixel's);
+   *   -1: none
+   */
   nearest(sx, sy) {
-    // the row drawn nearest to a point of the canvas, within PICK_PX
     const p = plotArea(this), [x, y] = toData(p, sx, sy);
     if (this.header.kind === "grid") {
       const g = this.header.grid, c = Math.round((x - g.x0) / g.dx), r = Math.round((y - g.y0) / g.dy);
@@ -223,55 +247,42 @@ class Panel {
   }
 
   listen() {
+    // the pointer to the active tool: a press, its moves (its outline drawn once a frame at most, however fast the
+    // pointer moves), its release; the shape made taken (`take`)
     const el = this.shape;
-    let drag = null, frame = 0;
+    let pressed = false, busy = 0, frame = 0;
     const at = (e) => { const r = el.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; };
-    const outline = () => {  // once a frame at most, however fast the pointer moves
+    const outline = () => {
       frame = 0;
-      if (!drag) return;
+      if (!pressed) return;
       const t0 = performance.now();
-      drawOutline(this, drag.path, this.mode, drag.end);
-      drag.busy += performance.now() - t0;
+      this.tool.outline(outlineContext(this));
+      busy += performance.now() - t0;
     };
     el.addEventListener("pointerdown", (e) => {
       if (e.button !== 0) return;
       el.setPointerCapture(e.pointerId);
-      const [sx, sy] = at(e);
-      const op = e.shiftKey ? "add" : (e.altKey || e.ctrlKey || e.metaKey) ? "remove" : "replace";
-      drag = {op, start: [sx, sy], end: [sx, sy], path: [[sx, sy]], moved: false, busy: 0};
+      this.tool.down(at(e), e);
+      pressed = true;
+      busy = 0;
       this.tip.style.display = "none";
     });
     el.addEventListener("pointermove", (e) => {
-      const [sx, sy] = at(e);
-      if (!drag) { this.hover(sx, sy); return; }
+      const point = at(e);
+      if (!pressed) { this.hover(...point); return; }
       const t0 = performance.now();
-      drag.moved ||= Math.hypot(sx - drag.start[0], sy - drag.start[1]) >= CLICK_PX;
-      if (this.mode === "pan") {
-        const p = plotArea(this), [ax, ay] = toData(p, ...drag.start), [bx, by] = toData(p, sx, sy);
-        Object.assign(this.view, {x0: this.view.x0 - (bx - ax), x1: this.view.x1 - (bx - ax),
-                                  y0: this.view.y0 - (by - ay), y1: this.view.y1 - (by - ay)});
-        drag.start = [sx, sy];
-        this.draw();
-      } else {
-        const [lx, ly] = drag.path[drag.path.length - 1];
-        if (Math.hypot(sx - lx, sy - ly) >= 2) drag.path.push([sx, sy]);  // a lasso of fewer vertices
-        drag.end = [sx, sy];
-        frame ||= requestAnimationFrame(outline);
-      }
-      drag.busy += performance.now() - t0;
+      this.tool.move(point);
+      frame ||= requestAnimationFrame(outline);
+      busy += performance.now() - t0;
     });
     el.addEventListener("pointerup", (e) => {
-      if (!drag) return;
-      const [sx, sy] = at(e), done = drag;
-      drag = null;
+      if (!pressed) return;
+      pressed = false;
       cancelAnimationFrame(frame);
       frame = 0;
       clearOutline(this);
-      const up = performance.now();
-      if (this.mode === "pan" && done.moved) { this.viewChanged(); return; }
-      if (this.mode === "line" && done.moved) { this.drawLine(done, [sx, sy], up); return; }
-      const shape = done.moved ? this.shapeOf(done, [sx, sy]) : this.clickAt(sx, sy);
-      if (shape) this.select({...shape, op: done.op}, up, done.busy);
+      const up = performance.now(), shape = this.tool.up(at(e));
+      if (shape) this.take(shape, up, busy);
     });
     el.addEventListener("pointerleave", () => { this.tip.style.display = "none"; });
     el.addEventListener("dblclick", () => this.reset());
@@ -286,57 +297,27 @@ class Panel {
     }, {passive: false});
   }
 
-  clickAt(sx, sy) {
-    const row = this.nearest(sx, sy);
-    if (row < 0) return null;
-    const [x, y] = toData(plotArea(this), sx, sy);
-    return {shape: "click", row, x: [x], y: [y]};
-  }
-
-  shapeOf(drag, end) {
-    // a box from the press to the release, or the lasso's path in data units: at most the contract's max_vertices
-    // (a longer one is simplified, and said: a message to the server holds no more)
-    const p = plotArea(this);
-    if (this.mode !== "lasso") {
-      const [ax, ay] = toData(p, ...drag.start), [bx, by] = toData(p, ...end);
-      return {shape: "box", x: [Math.min(ax, bx), Math.max(ax, bx)], y: [Math.min(ay, by), Math.max(ay, by)]};
+  /**
+   * A shape just made, by its tool (the one of its name): its rows shown here and on the group's panels at once, a
+   * selection combined with the panel's or a kept shape as its mark, what the tool says of it, then the shape sent
+   * (with the count of rows it left selected, or took); Python resolves it over the same coordinates.
+   * @param {Shape} shape
+   * @param {number} up  when the pointer was released (performance.now())
+   * @param {number} dragMs  the main thread's time in the press's handlers
+   */
+  take(shape, up, dragMs) {
+    const tool = this.tools[shape.shape], rows = tool.rows(shape);
+    this.say(tool.note(shape, rows));
+    let taken;
+    if (tool.selects) {
+      taken = showSelection(this.group, combine(shape.op, rows, this.selected, this.header.contract.ops));
+    } else {
+      showMark(this.group, tool.name, {x: shape.x, y: shape.y, symbol: tool.name});
+      taken = rows ? rows.length : 0;
     }
-    const most = this.header.contract.max_vertices, path = simplify(drag.path, most);
-    if (path.length < 3) return null;  // no area to select in
-    this.say(path.length < drag.path.length
-      ? `A lasso of ${count(drag.path.length)} vertices, simplified to ${count(path.length)} (a selection holds at ` +
-        `most ${count(most)}): the rows inside the simplified outline are selected.` : "");
-    const points = path.map(([a, b]) => toData(p, a, b));
-    return {shape: "lasso", x: points.map((q) => q[0]), y: points.map((q) => q[1])};
-  }
-
-  drawLine(drag, end, up) {
-    // a line from the press to the release, in data units: shown at once on the group's scan maps, its pixels
-    // counted here (a binned map's cells are blocks: the server counts its pixels), then sent to the server
-    const p = plotArea(this), [ax, ay] = toData(p, ...drag.start), [bx, by] = toData(p, ...end);
-    const line = {shape: "line", op: "replace", x: [ax, bx], y: [ay, by]}, h = this.header;
-    let rows = null;
-    if (!h.binned) {
-      this.cellRows ??= cellRows(this.arrays.cell, h.grid.nx * h.grid.ny);
-      rows = lineRows(line, h.grid, this.cellRows);
-    }
-    showLine(this.group, {x: line.x, y: line.y, name: "profile line", symbol: "line", colour: "#e31a1c"});
-    const length = `${fmt(Math.hypot(bx - ax, by - ay))}${h.unit ? ` ${h.unit}` : ""}`;
-    this.say(`A line of ${length}${rows ? ` through ${count(rows.length)} pixels` : ""}: the values along it are ` +
-             "below the maps.");
-    REGISTRY.timing[this.key] = {...REGISTRY.timing[this.key], highlight_ms: performance.now() - up, shape: line,
-                                 line_rows: rows && Array.from(rows)};
-    this.send({...line, count: rows ? rows.length : 0});
-  }
-
-  select(shape, up, dragMs) {
-    // drawn here and on the linked panels at once; Python resolves the same shape over the same coordinates
-    if (shape.shape !== "lasso") this.say("");
-    const mask = combine(shape.op, rowsIn(shape, this.x, this.y), this.selected);
-    const selected = showSelection(this.group, mask);
     REGISTRY.timing[this.key] = {...REGISTRY.timing[this.key], highlight_ms: performance.now() - up, drag_ms: dragMs,
-                                 shape, count: selected};
-    this.send({...shape, count: selected});
+                                 shape, count: taken, ...(tool.selects ? {} : {line_rows: rows && Array.from(rows)})};
+    this.send({...shape, count: taken});
   }
 
   // for tests and benchmarks: where a row is drawn (client pixels), and the rows highlighted
@@ -349,6 +330,7 @@ class Panel {
     return Array.from(this.rows);
   }
 
+  /** @param {Overlay} overlay  the group's: its selection (when over this panel's rows) and this panel's marks */
   overlay(overlay) {
     const fits = overlay.mask && overlay.mask.length === this.header.n;
     this.selected = fits ? overlay.mask : null;
@@ -359,8 +341,13 @@ class Panel {
   }
 }
 
+/**
+ * The group's panels all show `mask`.
+ * @param {string} group
+ * @param {?Uint8Array} mask  null: nothing selected
+ * @returns {number} how many rows it holds
+ */
 function showSelection(group, mask) {
-  // the group's panels all show `mask` (null: nothing selected); returns how many rows it holds
   const rows = mask ? rowsOf(mask) : new Int32Array(0);
   const overlay = REGISTRY.overlays[group] ??= {marks: {}};
   Object.assign(overlay, {mask: rows.length ? mask : null, rows, count: rows.length});
@@ -371,17 +358,29 @@ function showSelection(group, mask) {
   return rows.length;
 }
 
-function showLine(group, mark) {
-  // the line on the group's scan maps at once, in place of any line they showed (the overlay brings the server's)
+/**
+ * A kept shape's mark on the group's panels that offer its tool, at once, in place of the one they showed (the
+ * overlay then brings the server's).
+ * @param {string} group
+ * @param {string} name  its tool's
+ * @param {Mark} mark
+ */
+function showMark(group, name, mark) {
   const overlay = REGISTRY.overlays[group] ??= {marks: {}, count: 0};
   for (const key of REGISTRY.groups[group] || []) {
     const panel = REGISTRY.panels[key];
-    if (!panel?.root.isConnected || !panel.header.y_down) continue;
-    overlay.marks[key] = [...(overlay.marks[key] || []).filter((m) => m.symbol !== "line"), mark];
+    if (!panel?.root.isConnected || !panel.tools[name].offered()) continue;
+    overlay.marks[key] = [...(overlay.marks[key] || []).filter((m) => m.symbol !== name), mark];
     panel.overlay(overlay);
   }
 }
 
+/**
+ * The component's entry point, for each message element.py sends: a panel's payload (drawn, unless drawn already)
+ * or its group's overlay.
+ * @param {{data: Uint8Array | object, parentElement: HTMLElement, setTriggerValue: (name: string, value: any) => void,
+ *   setStateValue: (name: string, value: any) => void}} component
+ */
 export default function mount({data, parentElement, setTriggerValue, setStateValue}) {
   const root = parentElement.querySelector(".lp-root");
   if (!(data instanceof Uint8Array)) {  // the group's overlay: Python's selection and the marks

@@ -16,7 +16,7 @@ from ...figures import plots
 from .wire import payload, selection_message
 
 HERE = Path(__file__).parent
-MODULES = ("wire.mjs", "shapes.mjs", "drawing.mjs", "element.mjs")  # each after the modules it imports
+MODULES = ("wire.mjs", "shapes.mjs", "drawing.mjs", "tools.mjs", "element.mjs")  # each after those it imports
 
 
 def bundle() -> str:
@@ -28,8 +28,9 @@ def bundle() -> str:
     for name in MODULES:
         text = re.sub(r'^import\s*\{[^}]*\}\s*from\s*"\./[\w.]+";\n', "", (HERE / name).read_text(), flags=re.M)
         parts.append(re.sub(r"^export (?!default )", "", text, flags=re.M))
-    # every element's message carries the module: without its indentation, blank lines and comment lines
-    return re.sub(r"^[ \t]*(//[^\n]*)?\n|^[ \t]+", "", "\n".join(parts), flags=re.M)
+    # every element's message carries the module: without its JSDoc blocks, indentation, blank lines, comment lines
+    text = re.sub(r"/\*\*(?:(?!\*/).)*\*/[ \t]*", "", "\n".join(parts), flags=re.S)
+    return re.sub(r"^[ \t]*(//[^\n]*)?\n|^[ \t]+", "", text, flags=re.M)
 
 
 _PANEL = st.components.v2.component("latent_point_panel", html='<div class="lp-root"></div>',

@@ -2,8 +2,31 @@
 // contract and each array's type, offset and count, then the arrays), the positions of its rows as Python computes
 // them, and the selection a group's overlay carries (rows, or a bit field in the contract's bit order).
 
+/**
+ * The protocol (contract.py's CONTRACT), as every header carries it: the names of the shapes and ops among it.
+ * @typedef {{version: number, levels: number, align: number, mask_bit_order: string, nan_code: number,
+ *   margin: {left: number, right: number, top: number, bottom: number}, shapes: string[], ops: string[],
+ *   max_vertices: number, shape_keys: string[], scale_bar: {fraction: number, steps: number[]}}} Contract
+ */
+/**
+ * A scan map's pixel grid (or a binned panel's cells): the centre of the first, the steps, the counts.
+ * @typedef {{x0: number, y0: number, dx: number, dy: number, nx: number, ny: number}} Grid
+ */
+/**
+ * A panel's header (element.py's draw and geometry.py write it): what every panel has, and some of what a kind has.
+ * @typedef {{contract: Contract, key: string, group: string, kind: string, n: number, digest: string,
+ *   x_range?: number[], y_range?: number[], grid?: Grid, y_down?: boolean, binned?: boolean, unit?: string,
+ *   [more: string]: any}} Header
+ */
+/** @typedef {{[name: string]: Uint8Array | Uint16Array | Int32Array | Float32Array}} Arrays */
+/** @typedef {{header: Header, arrays: Arrays}} Payload */
+
 export const TYPES = {u8: Uint8Array, u16: Uint16Array, i32: Int32Array, f32: Float32Array};
 
+/**
+ * @param {Uint8Array} bytes  a panel's message, as wire.py's payload writes it
+ * @returns {Payload}
+ */
 export function parse(bytes) {
   const buffer = bytes.slice().buffer;  // aligned copy: typed-array views need aligned offsets
   const length = new DataView(buffer).getUint32(0, true);
@@ -13,8 +36,12 @@ export function parse(bytes) {
   return {header, arrays};
 }
 
+/**
+ * The coordinates every selection is resolved over, as wire.py's positions computes them.
+ * @param {Payload} payload
+ * @returns {{x: Float64Array, y: Float64Array}}
+ */
 export function positions({header, arrays}) {
-  // the coordinates (float64) every selection is resolved over, as wire.py's positions computes them
   const n = header.n, x = new Float64Array(n), y = new Float64Array(n);
   if (header.kind === "grid") {
     const g = header.grid;
@@ -31,8 +58,12 @@ export function positions({header, arrays}) {
   return {x, y};
 }
 
+/**
+ * The selection Python holds (wire.py's selection_message) as a mask over the group's rows.
+ * @param {{n: number, count: number, rows?: number[], bits?: string, bit_order?: string}} data  an overlay
+ * @returns {?Uint8Array} null: nothing selected
+ */
 export function decodeMask(data) {
-  // the selection Python holds (wire.py's selection_message) as a mask over the group's rows; null: none
   if (!data.count) return null;
   const mask = new Uint8Array(data.n);
   if (data.rows) for (const r of data.rows) mask[r] = 1;
