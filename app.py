@@ -14,7 +14,7 @@ from pathlib import Path
 import streamlit as st
 
 from ui.compute import dispatch
-from ui.session import settings, state
+from ui.session import lifecycle, settings
 from ui.widgets import access, common, waiting
 
 PAGES = [(f"pages/{key}.py", page.title, page.icon) for key, page in settings.PAGES.items()]  # one record each
@@ -32,8 +32,8 @@ def only(page):
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
 if (gate := access.gate()) is not None:  # the sign-in page, or the refusal to serve another computer
     only(gate)
-state.init_session()
-if state.blocked():  # the URL names a workspace that does not exist, or is not shared with this user
+lifecycle.init_session()
+if lifecycle.blocked():  # the URL names a workspace that does not exist, or is not shared with this user
     only(access.blocked_page)
 if __name__ == "__main__":  # not when a spawned process re-runs this script as its main module (__mp_main__)
     dispatch.start_warm_up()  # numba's compilation, in a worker
@@ -52,6 +52,6 @@ try:
     with access.through_app():
         navigation.run()
 finally:
-    state.save_session()
+    lifecycle.save_session()
     # redrawn after the page, to show what it just did (skipped by Streamlit after st.stop)
     summary.draw()

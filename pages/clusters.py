@@ -9,7 +9,7 @@ from latentcore.analysis.cluster import METHODS
 from latentcore.analysis.maps import Roi
 from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
-from ui.session import state
+from ui.session import defaults, lifecycle, state
 from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, orientations, params,
                         quality, references, selection, study, study_clusters)
 from ui.widgets import labels as label_widgets
@@ -31,12 +31,12 @@ bc = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else Non
 
 cols = st.columns([1, 1, 2])
 dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim",
-                       index=state.setting_index("clusters_dim", 0, range(lat.dim)))
+                       index=defaults.setting_index("clusters_dim", 0, range(lat.dim)))
 method = cols[1].selectbox("Method", METHODS, key="clusters_method",
-                           index=state.setting_index("clusters_method", METHODS[0], METHODS))
+                           index=defaults.setting_index("clusters_method", METHODS[0], METHODS))
 if on_scan:
     features = cols[2].radio("Cluster on", ["pair", "latent"], horizontal=True, key="clusters_features",
-                             index=state.setting_index("clusters_features", "pair", ["pair", "latent"]),
+                             index=defaults.setting_index("clusters_features", "pair", ["pair", "latent"]),
                              format_func={"pair": "(latent dimension, band contrast)",
                                           "latent": "whole latent vectors"}.get)
 else:  # cutouts, images: no map, no band contrast
@@ -57,26 +57,26 @@ if on_scan:
 kept = quality.shared_filter(lat_stamp, lat, "clusters")  # the rows clustered: in the ROI and kept
 
 job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma, kept)
-out_dir = str(state.results_dir("clusters", lat_stamp[0]))  # the run writes its CSV here: the download's
+out_dir = str(lifecycle.results_dir("clusters", lat_stamp[0]))  # the run writes its CSV here: the download's
 with common.user_errors():
     run = cluster_runs.cluster_run(lat_stamp, job, out_dir)
 state.set_last_clusters(run["rows"], run["labels"])  # the UMAP page can colour by them
 labelled = state.labels()
 cols = st.columns([1, 2])
-by_label = cols[0].toggle("Colour by label", value=state.setting("clusters_by_label", False), key="clusters_by_label",
-                          disabled=not len(labelled.rows), help="The labels of the labels panel (below), in their "
-                          "colours; unlabelled rows grey")
+by_label = cols[0].toggle("Colour by label", value=defaults.setting("clusters_by_label", False),
+                          key="clusters_by_label", disabled=not len(labelled.rows),
+                          help="The labels of the labels panel (below), in their colours; unlabelled rows grey")
 by_label = by_label and bool(len(labelled.rows))
 shade = cols[1].toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)",
-                       value=state.setting("clusters_shade", False), key="clusters_shade", disabled=by_label)
+                       value=defaults.setting("clusters_shade", False), key="clusters_shade", disabled=by_label)
 boundaries_on = references.boundary_switch(lat, page="clusters") if on_scan else False
 if by_label:
     colour, grid, _, cells = cluster_runs.cluster_label_view(lat_stamp, job, out_dir, labelled.digest(),
                                                              labelled)
 else:
     colour, grid, _, cells = cluster_runs.cluster_view(lat_stamp, job, out_dir, shade)
-umap_settings = (state.widget_value("umap_neighbors", min(15, len(sources.stacked_latents(lat_stamp)[0]) - 1)),
-                 state.widget_value("umap_min_dist", 0.1), state.widget_value("umap_seed", 0))
+umap_settings = (defaults.widget_value("umap_neighbors", min(15, len(sources.stacked_latents(lat_stamp)[0]) - 1)),
+                 defaults.widget_value("umap_min_dist", 0.1), defaults.widget_value("umap_seed", 0))
 with common.user_errors():
     view = cluster_runs.scatter_view(lat_stamp, run, umap_settings)  # the pair, a UMAP or PC1, PC2
 if view.kind == "pca":

@@ -3,7 +3,7 @@ import streamlit as st
 
 from latentcore.data import scan_formats
 from ui.compute import sources
-from ui.session import files, state
+from ui.session import defaults, files, state
 from ui.widgets import access, bandcontrast, common, extraction, studies
 
 access.require_app()
@@ -17,7 +17,7 @@ def use_demo():
     """Before the widgets are drawn: the demo in the session, and the pickers re-read from it."""
     state.use_demo()
     for key in ("data_source", "data_bc"):
-        state.forget_widget(key)
+        defaults.forget_widget(key)
 
 
 if st.button("Use the built-in demo", type="primary", icon=":material/science:", key="use_demo", on_click=use_demo):
@@ -49,7 +49,7 @@ index = next((i for i, label in enumerate(labels) if offered[label] == current),
 label = st.selectbox("Data file", labels, index=index, key="data_source")
 if offered[label] != current:  # the band contrast follows the scan: its own map, never the last scan's table
     state.set_source(offered[label], bandcontrast.default_for(offered[label]))
-    state.forget_widget("data_bc")
+    defaults.forget_widget("data_bc")
     st.rerun()
 bandcontrast.picker("data_bc", offered[label])
 if problem := bandcontrast.coverage_problem(state.bandcontrast(), offered[label]):

@@ -6,7 +6,7 @@ from latentcore.extract import POOLING
 from latentcore.models import ARCHS
 from latentcore.outputs import latents_path_for, model_tag
 from ui.compute import sources
-from ui.session import files, state
+from ui.session import defaults, files, state
 from ui.widgets import access, common, extraction
 
 access.require_app()
@@ -54,11 +54,11 @@ devices = sources.devices()
 cols = st.columns(3)
 device = cols[0].radio("Device", list(devices), format_func=devices.get, key="extract_device")
 batch_size = cols[1].number_input("Batch size", min_value=1, max_value=4096, step=16,
-                                  value=state.setting("extract_batch", 64, bounds=(1, 4096)),
+                                  value=defaults.setting("extract_batch", 64, bounds=(1, 4096)),
                                   key="extract_batch")
 pool = cols[2].selectbox("Pooling of spatial outputs", POOLING, key="extract_pool")
 offered = list(info["partitions"])
-partitions = st.multiselect("Partitions", offered, default=state.setting("extract_partitions", offered, offered),
+partitions = st.multiselect("Partitions", offered, default=defaults.setting("extract_partitions", offered, offered),
                             key="extract_partitions")
 overwrite = st.checkbox("Overwrite an existing latents file", key="extract_overwrite")
 target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions), model=tag)

@@ -9,7 +9,7 @@ from ui.compute import scan_maps, sources
 from ui.figures import maps as map_figures
 from ui.figures import plots
 from ui.figures import references as reference_figures
-from ui.session import state
+from ui.session import defaults, lifecycle, state
 from ui.widgets import (access, common, explore, extraction, grains, labels, line_profile, maps_panels, params,
                         references, scales, selection, study)
 
@@ -25,18 +25,19 @@ roi = common.roi_sliders(lat.x, lat.y, "maps", lat.units)
 common.roi_note(lat_stamp, lat, roi, "maps")
 cols = st.columns([3, 1, 1, 1, 1, 1])
 dims = cols[0].multiselect("Dimensions", list(range(lat.dim)), key="maps_dims",
-                            default=state.setting("maps_dims", list(range(min(lat.dim, 8))), range(lat.dim)))
-columns = cols[1].number_input("Maps per row", 1, 8, state.setting("maps_columns", 2, bounds=(1, 8)), key="maps_columns")
-nan_colour = cols[2].color_picker("Missing pixels", state.setting("maps_nan", figures.NAN_COLOUR), key="maps_nan")
+                            default=defaults.setting("maps_dims", list(range(min(lat.dim, 8))), range(lat.dim)))
+columns = cols[1].number_input("Maps per row", 1, 8, defaults.setting("maps_columns", 2, bounds=(1, 8)),
+                               key="maps_columns")
+nan_colour = cols[2].color_picker("Missing pixels", defaults.setting("maps_nan", figures.NAN_COLOUR), key="maps_nan")
 sigma = params.smooth_sigma("maps", cols[3])
-scale_bar = cols[4].checkbox("Scale bar", value=state.setting("maps_scale_bar", True), key="maps_scale_bar")
+scale_bar = cols[4].checkbox("Scale bar", value=defaults.setting("maps_scale_bar", True), key="maps_scale_bar")
 boundaries_on = references.boundary_switch(lat, cols[5])
 boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
 twin_deg = references.twin_tolerance(cols[5]) if boundaries_on else references.TWIN_TOLERANCE.default  # Σ3 boundaries
 labelled = state.labels()
 by_label = member is None and st.toggle(  # a study's labels are drawn on the UMAP and Clusters pages
     "Colour by label: the labels on the scan, above the maps", key="maps_by_label",
-    value=state.setting("maps_by_label", False), disabled=not len(labelled.rows),
+    value=defaults.setting("maps_by_label", False), disabled=not len(labelled.rows),
     help="The labels of the labels panel (below), in their colours; unlabelled pixels grey. Select pixels on it "
          "(box or lasso) to label them or see them on the other pages.")
 by_label = by_label and bool(len(labelled.rows))
@@ -80,7 +81,7 @@ else:
     cols = st.columns([3, 2])
     with cols[0]:
         dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
-                           index=state.setting_index("maps_pick_dim", dims[0], dims))
+                           index=defaults.setting_index("maps_pick_dim", dims[0], dims))
         selected = chosen[plots.is_chosen(chosen, rows)]
         panels.draw_picker(maps[dims.index(dim)], f"latent dim {dim}", colorscale, limits, nan_colour, lines)
         panels.overlay(chosen, lat, int(selected[0]) if len(selected) else None)
@@ -109,7 +110,7 @@ else:
 
 st.subheader("Downloads")
 names = maps_names(scan_maps.maps_job(lat_stamp, dims, roi, sigma), found)  # as `python -m latentcore maps` names them
-out, dpi = state.results_dir("maps", lat_stamp[0]), state.png_dpi()
+out, dpi = lifecycle.results_dir("maps", lat_stamp[0]), state.png_dpi()
 
 
 def written(kind: str, figure=None):

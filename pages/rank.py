@@ -12,7 +12,7 @@ from latentcore.analysis.rank import METRICS, ranking_names, ranking_tag
 from latentcore.errors import LatentError
 from ui.compute import ranking, scan_maps, sources
 from ui.figures import maps as map_figures
-from ui.session import files, state
+from ui.session import defaults, files, lifecycle, state
 from ui.widgets import access, common, explore, extraction, labels, quality, study
 
 access.require_app()
@@ -28,11 +28,11 @@ def uploaded_npz():
             with common.user_errors():
                 path = files.save_upload_once(upload, "rank")
             if files.add_references(path):  # a new upload is the one used
-                state.set_widget_value("rank_npz", path.name)
+                defaults.set_widget_value("rank_npz", path.name)
         found = files.labelled(files.files("references"))
         offered = ["none", *found]
         name = st.selectbox("Maps of", offered, key="rank_npz",
-                            index=state.setting_index("rank_npz", "none", offered))
+                            index=defaults.setting_index("rank_npz", "none", offered))
     return sources.stamp(found[name]) if name in found else None
 
 
@@ -53,10 +53,10 @@ source_stamp = sources.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2], vertical_alignment="bottom")
 components = cols[0].number_input("Principal components of the raw patterns", 0, 10,
-                                  state.setting("rank_components", 3 if source_stamp else 0, bounds=(0, 10)),
+                                  defaults.setting("rank_components", 3 if source_stamp else 0, bounds=(0, 10)),
                                   disabled=source_stamp is None, key="rank_components")
 patterns = cols[1].checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="rank_patterns",
-                            value=state.setting("rank_patterns", False),
+                            value=defaults.setting("rank_patterns", False),
                             disabled=source_stamp is None, help="Streams every pattern of the scan file once."
                             if source_stamp else "The scan file these latents came from is not loaded in this session.")
 labelled, labels_folder = study.session_labels(member)  # a study's source: its own rows' labels
@@ -82,15 +82,15 @@ if not available:
     st.stop()
 offered = list(available)
 references = st.multiselect("Reference maps", offered, key="rank_references",
-                            default=state.setting("rank_references", default_references(offered), offered),
+                            default=defaults.setting("rank_references", default_references(offered), offered),
                             help="Band contrast first; RGB maps (IPF, VBSE) as one map per channel; `labels`: the "
                                  "labels, scored by ARI and NMI; `<file>:<array>`: the uploaded NPZ's maps.")
 usable = [m for m in METRICS if scan or m != "partial_pearson"]
 default = [m for m in ("pearson", "spearman", "mutual_information", "partial_pearson") if m in usable]
-metrics = st.multiselect("Metrics (the first one ranks)", usable, default=state.setting("rank_metrics", default, usable),
-                         key="rank_metrics")
+metrics = st.multiselect("Metrics (the first one ranks)", usable,
+                         default=defaults.setting("rank_metrics", default, usable), key="rank_metrics")
 cols = st.columns(2)
-top = cols[0].slider("Top N", 1, max(1, lat.dim), state.setting("rank_top", min(4, lat.dim),
+top = cols[0].slider("Top N", 1, max(1, lat.dim), defaults.setting("rank_top", min(4, lat.dim),
                      bounds=(1, max(1, lat.dim))), key="rank_top")
 roi = None
 if scan:
@@ -132,7 +132,7 @@ names = ranking_names(tag)  # as `python -m latentcore rank` names them
 bc_table = bc.path if bc is not None else None  # a scan map is inside the latents file
 inputs = {"latents": lat_stamp[0], **({"bandcontrast": str(bc_table)} if bc_table else {}),
           **({"source": source_stamp[0]} if source_stamp else {}), **extras.files(references)}
-out = str(state.results_dir("rank", lat_stamp[0]))
+out = str(lifecycle.results_dir("rank", lat_stamp[0]))
 dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
 
 

@@ -14,7 +14,7 @@ from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
 from ui.compute import sources
-from ui.session import state
+from ui.session import defaults, lifecycle, state
 from ui.widgets import access, common, train_settings, training
 from ui.widgets import bandcontrast as bc_choice
 
@@ -40,16 +40,16 @@ with st.expander("Which patterns: band contrast and region", icon=":material/fil
     bc_min, roi = None, None
     if bandcontrast is not None and st.checkbox(f"Band contrast at least (from {bc_choice.label(bandcontrast)})",
                                                 key="train_use_bc"):
-        bc_min = st.number_input("Threshold", value=state.setting("train_bc_min", 150.0), key="train_bc_min")
+        bc_min = st.number_input("Threshold", value=defaults.setting("train_bc_min", 150.0), key="train_bc_min")
     if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
         roi = common.roi_sliders(*sources.scan_coordinates(sources.stamp(source), partition), key="train")
 
 with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
     static = st.checkbox("Remove the static background (the file's own, else the scan's mean pattern)",
-                         value=state.setting("train_static_bg", True),  # the defaults of TrainConfig
+                         value=defaults.setting("train_static_bg", True),  # the defaults of TrainConfig
                          key="train_static_bg")
     dynamic = st.checkbox("Remove the dynamic background (Gaussian blur, sigma = width / 8)",
-                          value=state.setting("train_dynamic_bg", True),
+                          value=defaults.setting("train_dynamic_bg", True),
                           key="train_dynamic_bg")
     average = st.checkbox("Average each pattern with its neighbours (3 x 3 Gaussian window, sigma 1 step)",
                           key="train_average", disabled=not info.get("grid_shape"))
@@ -71,11 +71,11 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
         st.stop()
     with common.user_errors():
         config = TrainConfig(
-            data=str(source), out_dir=str(state.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
+            data=str(source), out_dir=str(lifecycle.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
             bandcontrast=bandcontrast if bc_min is not None else None, bc_min=bc_min, roi=roi,
             preprocessing=preprocessing, **settings)
         training.start(config)
-    state.forget_widget("train_name")  # the next run's default name: another time
+    defaults.forget_widget("train_name")  # the next run's default name: another time
     st.rerun()
 
 training.live_panel(settings["epochs"])

@@ -8,7 +8,7 @@ from latentcore.analysis.maps import Roi
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import png
-from ui.session import state
+from ui.session import defaults, lifecycle, state
 from ui.widgets import (access, common, explore, extraction, labels, linked_embedding, orientations, quality,
                         references, scales, selection, waiting)
 
@@ -22,13 +22,13 @@ matrix, table = sources.stacked_latents(lat_stamp)
 with st.expander("Embedding parameters", icon=":material/tune:"):
     cols = st.columns(4)
     method = cols[0].selectbox("Method", ["umap", "pca"], key="umap_method",
-                               index=state.setting_index("umap_method", "umap", ["umap", "pca"]))
+                               index=defaults.setting_index("umap_method", "umap", ["umap", "pca"]))
     n_neighbors = cols[1].number_input("Neighbours", 2, 200,
-                                       state.setting("umap_neighbors", min(15, len(matrix) - 1), bounds=(2, 200)),
+                                       defaults.setting("umap_neighbors", min(15, len(matrix) - 1), bounds=(2, 200)),
                                        key="umap_neighbors")
-    min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("umap_min_dist", 0.1, bounds=(0, 1)),
+    min_dist = cols[2].number_input("Min distance", 0.0, 1.0, defaults.setting("umap_min_dist", 0.1, bounds=(0, 1)),
                                     step=0.05, key="umap_min_dist")
-    seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("umap_seed", 0, bounds=(0, 2**31 - 1)),
+    seed = cols[3].number_input("Seed", 0, 2**31 - 1, defaults.setting("umap_seed", 0, bounds=(0, 2**31 - 1)),
                                 key="umap_seed")
 kept = quality.shared_filter(lat_stamp, lat, "umap")  # the rows fitted and shown
 kept_ids = scan_maps.kept_rows(lat_stamp, kept)  # their ids
@@ -44,15 +44,17 @@ if fitting is not None:
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
 choice = cols[0].selectbox("Colour by", options, key="umap_colour",
-                         index=state.setting_index("umap_colour", explore.default_colour(options, lat), options))
+                         index=defaults.setting_index("umap_colour", explore.default_colour(options, lat), options))
 dim = 0
 if choice == explore.LATENT:
-    dim = cols[1].number_input("Latent dimension", 0, lat.dim - 1, state.setting("umap_dim", 0, bounds=(0, lat.dim - 1)),
-                                key="umap_dim")
+    dim = cols[1].number_input("Latent dimension", 0, lat.dim - 1,
+                               defaults.setting("umap_dim", 0, bounds=(0, lat.dim - 1)), key="umap_dim")
 elif choice == explore.KMEANS:
     dim = cols[1].number_input("Clusters (k)", 2, min(30, len(matrix)), key="umap_kmeans",
-                                value=state.setting("umap_kmeans", min(6, len(matrix)), bounds=(2, min(30, len(matrix)))))
-k = cols[2].number_input("Neighbours of a clicked point", 1, 50, state.setting("umap_k", 8, bounds=(1, 50)), key="umap_k")
+                               value=defaults.setting("umap_kmeans", min(6, len(matrix)),
+                                                      bounds=(2, min(30, len(matrix)))))
+k = cols[2].number_input("Neighbours of a clicked point", 1, 50, defaults.setting("umap_k", 8, bounds=(1, 50)),
+                         key="umap_k")
 continuous = explore.continuous_values(choice, lat_stamp, dim)  # (values, name) of band contrast or a latent
 colorscale, limits = "Viridis", None
 if continuous is not None:  # its range found once per map (ten million rows: a pass each)
@@ -125,7 +127,7 @@ def linked(marks):
 
     st.subheader("Downloads")
     names = embedding_names(lat_stamp[0], fit_method)  # as `python -m latentcore umap` names them
-    out = state.results_dir("umap", lat_stamp[0])
+    out = lifecycle.results_dir("umap", lat_stamp[0])
     cols = st.columns(3)
     cols[0].download_button("Table (CSV)", lambda: common.table_csv(  # the rows fitted, by their ids
                                 explore.embedding_download(lat, table, coords, fit_method, scan_columns, kept_ids),

@@ -26,9 +26,9 @@ def private_folders(tmp_path, monkeypatch):
     """A page test's own session folders (no result from an earlier test). Its UMAPs come from the test process's
     embedding cache (tests/conftest.py), as the browser tests' servers share theirs, so the demo's is fitted once per
     process; a test of a first fit takes `empty_embedding_cache`."""
-    import ui.session.state
+    import ui.session.workspace
 
-    monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    monkeypatch.setattr(ui.session.workspace, "WORKDIR_ROOT", tmp_path / "sessions")
 
 
 @pytest.fixture
@@ -53,9 +53,9 @@ def new_app_pool():
 @pytest.fixture
 def workdir_root(tmp_path, monkeypatch) -> Path:
     """The sessions' folder of a test of its own."""
-    import ui.session.state
+    import ui.session.workspace
 
-    monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", tmp_path / "sessions")
+    monkeypatch.setattr(ui.session.workspace, "WORKDIR_ROOT", tmp_path / "sessions")
     return tmp_path / "sessions"
 
 

@@ -194,9 +194,9 @@ def run(at: AppTest) -> AppTest:
 
 
 def workspaces() -> list[str]:
-    import ui.session.state
+    import ui.session.workspace
 
-    base = ui.session.state.WORKDIR_ROOT / "workspaces"
+    base = ui.session.workspace.WORKDIR_ROOT / "workspaces"
     return sorted(p.name for p in base.iterdir()) if base.is_dir() else []
 
 

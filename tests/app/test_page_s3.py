@@ -66,10 +66,10 @@ def extract_page_part(source: str, latents: str, endpoint: str, origins: dict):
 
     import streamlit as st
 
-    from ui.session import state
+    from ui.session import store
     from ui.widgets import s3_panel
 
-    st.session_state.setdefault(state.S3_ORIGINS, origins)
+    st.session_state.setdefault(store.S3_ORIGINS, origins)
     overwrite = st.checkbox("Overwrite", key="overwrite")
     s3_panel.render_latents_upload(Path(source), Path(latents), overwrite, model="demo-vae")
 

@@ -142,11 +142,11 @@ def workspace(private_folders):
 def set_once(tmp_path_factory):
     """One such workspace (about 20 s to make) for the pages' reruns, which read it and change nothing: in folders
     of the module's own (as `private_folders`)."""
-    import ui.session.state
+    import ui.session.workspace
 
     folder = tmp_path_factory.mktemp("pages_shown")
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(ui.session.state, "WORKDIR_ROOT", folder / "sessions")
+        monkeypatch.setattr(ui.session.workspace, "WORKDIR_ROOT", folder / "sessions")
         monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(folder / "embedding-cache"))
         yield workspace_with_everything_set()
 

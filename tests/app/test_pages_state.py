@@ -284,11 +284,11 @@ def test_results_of_two_models_latents_with_one_file_name_go_to_two_folders(tmp_
     def script():
         import streamlit as st
 
-        from ui.session import state
+        from ui.session import lifecycle
 
         st.session_state["workdir"] = st.session_state["root"]
         for path in st.session_state["paths"]:
-            st.write(str(state.results_dir("clusters", path)))
+            st.write(str(lifecycle.results_dir("clusters", path)))
 
     paths = [str(tmp_path / model / "scan_latents.h5") for model in ("vae", "resnet", "vae")]
     at = AppTest.from_function(script)

@@ -202,10 +202,10 @@ def extract_page_part(source: str, latents: str, endpoint: str, origins: dict):
 
     import streamlit as st
 
-    from ui.session import state
+    from ui.session import store
     from ui.widgets import s3_panel
 
-    st.session_state.setdefault(state.S3_ORIGINS, origins)
+    st.session_state.setdefault(store.S3_ORIGINS, origins)
     s3_panel.render_latents_upload(Path(source), Path(latents), False, model="demo-vae")
 
 
@@ -293,13 +293,13 @@ def test_uploads_over_the_limits_are_refused_naming_the_file_and_leave_nothing(w
 def test_an_upload_larger_than_it_said_is_stopped_with_nothing_left(tmp_path, monkeypatch, deploy):
     import io
 
-    from ui.session import files, state
+    from ui.session import files, lifecycle
 
     def workdir(sub=""):
         (tmp_path / "ws" / sub).mkdir(parents=True, exist_ok=True)
         return tmp_path / "ws" / sub
 
-    monkeypatch.setattr(state, "workdir", workdir)
+    monkeypatch.setattr(lifecycle, "workdir", workdir)
     deploy("[uploads]\nmax_file_bytes = 5000000\n")
 
     class Liar(io.BytesIO):  # says it is small, then streams more than the limit

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ..session import state
+from ..session import workspace
 from . import tasks
 from .dispatch import pooled
 from .scan_maps import roi_rows
@@ -33,7 +33,7 @@ def cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
     count = len(roi_rows(lat_stamp, job.roi)) if lat.x is not None else \
         len(lat.partitions[job.partition or next(iter(lat.partitions))])
     return read_only(pooled(tasks.cluster_run, f"Clustering ({job.method})", count, job=job,
-                            out_dir=job_folder(lat_stamp, job, out_dir), root=str(state.WORKDIR_ROOT),
+                            out_dir=job_folder(lat_stamp, job, out_dir), root=str(workspace.WORKDIR_ROOT),
                             latents=lat_stamp))  # the latents' stamp: a rewritten file is a new job
 
 
@@ -157,7 +157,7 @@ def study_cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
 
     return read_only(pooled(tasks.study_cluster_run, f"Clustering ({job.method}) the study", study(lat_stamp).rows,
                             job=job, out_dir=job_folder(lat_stamp, job, out_dir), study=lat_stamp,
-                            root=str(state.WORKDIR_ROOT)))
+                            root=str(workspace.WORKDIR_ROOT)))
 
 
 def study_cluster_files(lat_stamp: tuple, job, out_dir: str) -> dict:

@@ -10,7 +10,7 @@ import time
 import streamlit as st
 
 from ..kept import Kept
-from ..session import state
+from ..session import state, workspace
 from . import jobs, tasks
 from .sources import get_model, stamp
 
@@ -18,7 +18,7 @@ from .sources import get_model, stamp
 @st.cache_resource(show_spinner=False)
 def app_pool() -> jobs.JobPool:
     """One pool per server process, shared by every session."""
-    return jobs.JobPool(state.WORKDIR_ROOT / "jobs")
+    return jobs.JobPool(workspace.WORKDIR_ROOT / "jobs")
 
 
 _INLINE = Kept(32)  # job key -> result of a small job run in this process, shared by sessions

@@ -2,7 +2,7 @@
 compared."""
 from __future__ import annotations
 
-from ..session import state
+from ..session import workspace
 from . import tasks
 from .dispatch import pooled
 from .sources import stacked_latents, study
@@ -15,7 +15,7 @@ def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.probe_run, f"Predicting the labels ({method})", rows, latents=lat_stamp,
                   labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
-                  min_confidence=float(min_confidence), root=str(state.WORKDIR_ROOT),
+                  min_confidence=float(min_confidence), root=str(workspace.WORKDIR_ROOT),
                   **({"quality": quality} if quality is not None else {}))
 
 
@@ -25,7 +25,7 @@ def study_probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: floa
     rows = study(lat_stamp).rows  # the study's row count, not its rows stacked
     return pooled(tasks.study_probe_run, f"Predicting the labels over the study ({method})", rows, study=lat_stamp,
                   labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
-                  min_confidence=float(min_confidence), root=str(state.WORKDIR_ROOT))
+                  min_confidence=float(min_confidence), root=str(workspace.WORKDIR_ROOT))
 
 
 def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:

@@ -9,7 +9,7 @@ import streamlit as st
 
 from latentcore.analysis.references import LABELS_REFERENCE
 
-from ..session import state
+from ..session import workspace
 from . import tasks
 from .dispatch import pooled
 from .sources import stacked_latents
@@ -67,4 +67,4 @@ def ranking_files(table, out_dir: str, inputs: dict, top: int, tag: str, dpi: fl
     from latentcore.analysis.rank import write_ranking
 
     return {kind: str(path) for kind, path in write_ranking(table, out_dir, inputs=inputs, top=top, tag=tag, dpi=dpi,
-                                                            root=state.WORKDIR_ROOT, quality=quality).items()}
+                                                            root=workspace.WORKDIR_ROOT, quality=quality).items()}

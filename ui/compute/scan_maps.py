@@ -11,7 +11,7 @@ import streamlit as st
 from latentcore.analysis.ebsd.orientation import BRANDON_SIGMA3_DEG
 from latentcore.analysis.maps import Roi
 
-from ..session import state
+from ..session import workspace
 from . import tasks
 from .dispatch import pooled
 from .sources import latents, read_only, stacked_latents
@@ -51,7 +51,7 @@ def maps_files(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth:
 
     job = maps_job(lat_stamp, dims, roi, smooth)
     found = latent_maps(lat_stamp, dims, roi, smooth)
-    write_latent_maps(job, found, out_dir, figure=figure, dpi=dpi, root=state.WORKDIR_ROOT)
+    write_latent_maps(job, found, out_dir, figure=figure, dpi=dpi, root=workspace.WORKDIR_ROOT)
     return {kind: Path(out_dir) / name for kind, name in maps_names(job, found).items()}
 
 
@@ -138,7 +138,7 @@ def references_files(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg:
 
     refs, _ = roi_references(lat_stamp, source_stamp, boundary_deg, roi, twin_tolerance_deg)
     inputs = {"latents": lat_stamp[0], **({"scan": source_stamp[0]} if source_stamp else {})}
-    return write_references(refs, out_dir, inputs, png=False, root=state.WORKDIR_ROOT)
+    return write_references(refs, out_dir, inputs, png=False, root=workspace.WORKDIR_ROOT)
 
 
 def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None,

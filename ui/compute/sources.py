@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from ..session import state
+from ..session import workspace
 
 
 def read_only(value):
@@ -95,7 +95,7 @@ def mean_pattern_files(job, run, out_dir, figure=None, dpi: float = 300) -> dict
     download asks for, when it asks; returns {kind: path}."""
     from latentcore.analysis.artifacts.mean_pattern import pattern_names, write_mean_pattern
 
-    write_mean_pattern(job, run, out_dir, figure=figure, dpi=dpi, root=state.WORKDIR_ROOT)
+    write_mean_pattern(job, run, out_dir, figure=figure, dpi=dpi, root=workspace.WORKDIR_ROOT)
     return {kind: Path(out_dir) / name for kind, name in pattern_names(job, run).items()}
 
 

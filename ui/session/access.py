@@ -2,7 +2,7 @@
 
 With sign-in configured (Streamlit's OpenID Connect, `[auth]` in `.streamlit/secrets.toml`), every
 workspace has an owner: the signed-in user who made it. `access.json` in the workspace's folder holds
-`{"owner": USER, "shared": {USER: "read" | "write"}}`, users named by the id `ui.session.state.user_id`
+`{"owner": USER, "shared": {USER: "read" | "write"}}`, users named by the id `ui.session.visitor.user_id`
 gives (their e-mail, lower case, where their provider verified it; else `PROVIDER:SUB`). The owner opens
 it; a user it is shared with opens it read-only ("read": they can look, nothing they do is written back)
 or read-write ("write": as the owner, except sharing); anyone else is refused. The owner shares by that

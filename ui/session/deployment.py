@@ -10,7 +10,7 @@ may upload. One TOML file, named by the environment variable `LATENT_EXPLORER_DE
     max_file_bytes = 4_294_967_296  # per uploaded file
     max_files = 100                 # uploaded files per workspace
 
-    [users."alice@example.org".s3]  # a signed-in user (ui.session.state.user_id()): these keys
+    [users."alice@example.org".s3]  # a signed-in user (ui.session.visitor.user_id()): these keys
     allow = ["lab-data/alice"]      # replace the deployment's for them, one by one
     [users."alice@example.org".uploads]
     max_files = 500
@@ -138,13 +138,13 @@ def deployment() -> Deployment:
 
 
 def policy(user: str | None) -> Policy:
-    """The policy of signed-in `user` (ui.session.state.user_id()): their entry, else the deployment's."""
+    """The policy of signed-in `user` (ui.session.visitor.user_id()): their entry, else the deployment's."""
     return deployment().policy(user)
 
 
 def s3_settings(current: Policy, given: dict | None) -> S3Settings | None:
     """The engine's settings for a session's S3 calls under policy `current`: the allow-list, and
-    the credentials the user `given` (ui.session.state.s3_credentials(): with their endpoint, else
+    the credentials the user `given` (ui.session.files.s3_credentials(): with their endpoint, else
     the deployment's) when they gave them, else the server's where the deployment lends them (with
     its endpoint); None when the session must first enter credentials."""
     if given is not None:

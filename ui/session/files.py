@@ -23,7 +23,7 @@ from latentcore.demo import DEMO_SCAN
 from latentcore.errors import InputError, LatentError
 from latentcore.storage import short_name
 
-from . import deployment, state
+from . import deployment, lifecycle, state, store, visitor
 
 # The kinds of upload beside the data files
 BANDCONTRAST = (".csv",)  # x,y,bandcontrast tables (another CSV is data: latents as a table)
@@ -63,7 +63,7 @@ class UploadRefused(InputError):
 def ingest(uploads) -> tuple[list[str], list[str]]:
     """Save new uploads (once each) and sort them; returns (one message per new file, one line
     per refused file). A refused file is checked again on the next run while it stays in the widget."""
-    seen = state.uploaded_ids()
+    seen = uploaded_ids()
     new = [uploaded for uploaded in uploads or [] if uploaded.file_id not in seen]
     taken = {name.lower() for uploaded in new if (cls := COMPANIONS.get(Path(uploaded.name).suffix.lower()))
              for name in cls.companions}
@@ -104,8 +104,8 @@ def save_with_companions(uploaded, new: list, seen: set) -> Path:
         raise UploadRefused(f"a {reader.title} file is read with its {' and '.join(reader.companions)} from the same "
                             "folder: upload " + (f"{' and '.join(missing)} with it" if missing else "one at a time"),
                             name)
-    folder = claim_name(state.workdir("uploads"), safe_name(Path(name).stem), directory=True)
-    sub = str(folder.relative_to(state.workdir()))
+    folder = claim_name(lifecycle.workdir("uploads"), safe_name(Path(name).stem), directory=True)
+    sub = str(folder.relative_to(lifecycle.workdir()))
     try:
         path = save_upload(uploaded, sub)
         for wanted, (companion,) in found.items():
@@ -126,7 +126,7 @@ def human_size(size: int) -> str:
 
 def uploaded_count() -> int:
     """How many uploaded files the session's workspace holds."""
-    root = Path(state.workdir())
+    root = Path(lifecycle.workdir())
     found = [p for sub in UPLOAD_FOLDERS for p in (root / sub).rglob("*")]
     found += [p for sub in UPLOAD_FILES_IN if (root / sub).is_dir() for p in (root / sub).iterdir()]
     return sum(1 for p in found if p.is_file() and not p.name.endswith(".partial"))
@@ -134,7 +134,7 @@ def uploaded_count() -> int:
 
 def check_upload(name: str, size: int | None, limits: deployment.Policy | None = None):
     """Refuse an upload over the deployment's limits (per file, files per workspace), naming it."""
-    limits = limits or deployment.policy(state.user_id())
+    limits = limits or deployment.policy(visitor.user_id())
     if size is not None and size > limits.max_file_bytes:
         raise UploadRefused(f"{human_size(size)} is over this server's limit of {human_size(limits.max_file_bytes)} "
                             f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller file", name)
@@ -157,10 +157,10 @@ def save_upload(uploaded, sub: str = "uploads", name: str | None = None) -> Path
     `a_b-2.h5`), so that no upload replaces another; or under `name`, in a folder of its own. Over the
     deployment's limits it is refused (`UploadRefused`) before anything is written, or, if it grows while
     read, with nothing left."""
-    limits = deployment.policy(state.user_id())
+    limits = deployment.policy(visitor.user_id())
     shown = Path(str(uploaded.name).replace("\\", "/")).name or "upload"
     check_upload(shown, getattr(uploaded, "size", None), limits)
-    target = claim_name(state.workdir(sub), name or safe_name(uploaded.name))
+    target = claim_name(lifecycle.workdir(sub), name or safe_name(uploaded.name))
     tmp = target.with_name(target.name + ".partial")
     try:
         written = 0
@@ -183,7 +183,7 @@ def save_upload(uploaded, sub: str = "uploads", name: str | None = None) -> Path
 def save_upload_once(uploaded, sub: str = "uploads") -> Path:
     """`save_upload`, once per uploaded file: the reruns while it stays in its widget get the same
     file (so a job on it keeps its key)."""
-    saved = state.saved_uploads()
+    saved = saved_uploads()
     path = saved.get(uploaded.file_id)
     if path is None or not Path(path).exists():
         path = saved[uploaded.file_id] = str(save_upload(uploaded, sub))
@@ -252,12 +252,12 @@ def files(kind: str) -> list[Path]:
 
 def workspace_latents() -> list[Path]:
     """The latents files in the workspace (extracted, or features turned into latents), sorted."""
-    return sorted(state.workdir().rglob("*_latents.h5"))
+    return sorted(lifecycle.workdir().rglob("*_latents.h5"))
 
 
 def workspace_studies() -> list[Path]:
     """The studies saved in the workspace (`NAME.study.json`, in its top folder), sorted."""
-    return sorted(state.workdir().glob("*.study.json"))
+    return sorted(lifecycle.workdir().glob("*.study.json"))
 
 
 def data_sources() -> dict[str, Path]:
@@ -295,3 +295,43 @@ def read_options(path: Path | None) -> dict | None:
 def is_latents_file(path: Path, info: dict | None) -> bool:
     """A file to explore directly (a latents file or an (N, D) array), not to extract from."""
     return path.name.endswith("_latents.h5") or bool(info and info.get("is_features"))
+
+
+# -- what this session uploaded and downloaded ---------------------------------------------------------------
+
+def uploaded_ids() -> set:
+    return store.setdefault(store.UPLOADED_IDS, set())
+
+
+def saved_uploads() -> dict:
+    """file id -> path of uploads saved for one use (the live dict)."""
+    return store.setdefault(store.SAVED_UPLOADS, {})
+
+
+def s3_listing() -> dict | None:
+    return store.get(store.S3_LISTING)
+
+
+def set_s3_listing(endpoint: str, objects: list):
+    store.put(store.S3_LISTING, {"endpoint": endpoint, "objects": objects})
+
+
+def s3_origins() -> dict:
+    """local path -> {"uri", "endpoint"} of the files downloaded from S3 in this session (the live dict)."""
+    return store.setdefault(store.S3_ORIGINS, {})
+
+
+def s3_credentials() -> dict | None:
+    """{"credentials": S3Credentials, "endpoint"}: the S3 keys this session's user entered, or None.
+    Held in this session's memory only: never in the workspace's state.json, never on disk."""
+    return store.get(store.S3_CREDENTIALS)
+
+
+def set_s3_credentials(credentials, endpoint: str | None):
+    store.put(store.S3_CREDENTIALS, {"credentials": credentials, "endpoint": endpoint or None})
+    store.pop(store.S3_LISTING)  # a listing made with other credentials
+
+
+def forget_s3_credentials():
+    store.pop(store.S3_CREDENTIALS)
+    store.pop(store.S3_LISTING)

@@ -29,6 +29,7 @@ import os
 import re
 import secrets
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +41,8 @@ from latentcore.demo import DEMO_SCAN
 
 from .settings import SAVED
 
+# the folder every workspace, scratch folder and the worker pool's jobs live in (one per server)
+WORKDIR_ROOT = Path(os.environ.get("LATENT_EXPLORER_WORKDIR", Path(tempfile.gettempdir()) / "latent-explorer"))
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 STATE_FILE, SELECTION_FILE = "state.json", "selection.npy"
 LABELS_FILE = "labels.npz"  # the labels: `rows`, `y` (index into `classes`), `classes`, `digest`

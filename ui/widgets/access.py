@@ -17,7 +17,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from latentcore.errors import InputError
 
-from ..session import access, state
+from ..session import access, lifecycle, visitor
 from ..session.workspace import is_valid_id
 
 MODE_LABELS = {access.READ: "read-only", access.WRITE: "read-write"}
@@ -47,9 +47,9 @@ def gate():
     """The page to show instead of the whole app (a function for st.Page), or None when this visitor
     may use the app: with sign-in configured, the sign-in page until they are signed in; without it,
     the refusal when this server is reached from, or listens on, another computer's address."""
-    if state.auth_configured():
-        return None if state.signed_in() else sign_in_page
-    return refusal_page if state.remote_refusal() else None
+    if visitor.auth_configured():
+        return None if visitor.signed_in() else sign_in_page
+    return refusal_page if visitor.remote_refusal() else None
 
 
 def sign_in_page():
@@ -60,7 +60,7 @@ def sign_in_page():
         st.button("Sign out", on_click=st.logout, key="auth_sign_out")
         return
     st.markdown("This server is shared: sign in to see your workspaces.")
-    for provider in state.sign_in_providers():
+    for provider in visitor.sign_in_providers():
         label = "Sign in" if provider is None else f"Sign in with {provider}"
         st.button(label, on_click=st.login, args=() if provider is None else (provider,), type="primary",
                   key=f"auth_sign_in_{provider or 'default'}", icon=":material/login:")
@@ -68,22 +68,22 @@ def sign_in_page():
 
 def refusal_page():
     st.title("Latent Explorer")
-    st.error(state.remote_refusal(), icon=":material/block:")
+    st.error(visitor.remote_refusal(), icon=":material/block:")
 
 
 def blocked_page():
     """One line on why the workspace the URL names does not open, and a button for a new one."""
     st.title("Latent Explorer")
-    stuck = state.blocked()
+    stuck = lifecycle.blocked()
     named = f"Workspace `{stuck['id']}`" if is_valid_id(stuck["id"]) else "The workspace in this link"
     if stuck["why"] == "denied":
-        st.error(f"{named} is another user's and is not shared with you (signed in as {state.user_id()}): ask "
+        st.error(f"{named} is another user's and is not shared with you (signed in as {visitor.user_id()}): ask "
                  "its owner to share it.", icon=":material/lock:")
     else:
         st.error(f"{named} does not exist or has expired.", icon=":material/error:")
-    st.button("Start a new workspace", on_click=state.start_new_workspace, type="primary",
+    st.button("Start a new workspace", on_click=lifecycle.start_new_workspace, type="primary",
               key="workspace_start_new", icon=":material/add:")
-    if state.signed_in():
+    if visitor.signed_in():
         st.button("Sign out", on_click=st.logout, key="auth_sign_out")
 
 
@@ -91,19 +91,19 @@ def account_sidebar():
     """Single-user mode, or who is signed in (with a sign-out button), a read-only notice, and the
     owner's sharing panel."""
     with st.sidebar:
-        if not state.signed_in():
+        if not visitor.signed_in():
             st.caption("Single-user mode: no sign-in configured, " + (
                 f"and {access.ALLOW_REMOTE} is set: anyone who reaches this server opens any workspace link."
                 if access.remote_allowed() else "so this server serves only this computer.")
                 + " (docs/deployment.md: Sign-in and sharing)")
             return
-        st.markdown(f"**Signed in:** {state.user_name()}")
-        st.caption(f"Your id here: `{state.user_id()}` (a workspace is shared with you by it).")
-        role = state.workspace_role()
+        st.markdown(f"**Signed in:** {visitor.user_name()}")
+        st.caption(f"Your id here: `{visitor.user_id()}` (a workspace is shared with you by it).")
+        role = visitor.workspace_role()
         if role == access.OWNER:
             sharing_panel()
         else:
-            owner = state.workspace_access()["owner"]
+            owner = visitor.workspace_access()["owner"]
             if role == access.READ:
                 st.info(f"Read-only: {owner} shared this workspace with you. You can look around; nothing you "
                         "change (selection, settings, uploads, latents) is saved.", icon=":material/visibility:")
@@ -117,21 +117,21 @@ def sharing_panel():
     they sign in as (a name no sign-in here can give is refused in one line)."""
     with st.expander("Share this workspace", icon=":material/share:"):
         st.caption("People named here open this workspace's link once signed in; nobody else can. Name each by "
-                   f"the id they sign in as, which their sidebar shows: {state.identity_forms()}.")
+                   f"the id they sign in as, which their sidebar shows: {visitor.identity_forms()}.")
         user = st.text_input("User id", key="share_user")
         mode = st.radio("Access", list(MODE_LABELS), format_func=MODE_LABELS.get, horizontal=True,
                         key="share_mode")
         if st.button("Share", key="share_add", icon=":material/person_add:"):
             try:
-                state.share_workspace(user, mode)
+                visitor.share_workspace(user, mode)
             except (InputError, PermissionError) as exc:
                 st.error(str(exc), icon=":material/person_off:")
-        shared = state.workspace_access()["shared"]
+        shared = visitor.workspace_access()["shared"]
         for n, (name, how) in enumerate(sorted(shared.items())):
             st.markdown(f"{name}: {MODE_LABELS[how]}")
             if st.button("Stop sharing", key=f"share_remove_{n}", help=f"Stop sharing with {name}",
                          icon=":material/person_remove:"):
-                state.unshare_workspace(name)
+                visitor.unshare_workspace(name)
                 st.rerun()
         if not shared:
             st.caption("Not shared with anyone.")

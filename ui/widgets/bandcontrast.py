@@ -13,7 +13,7 @@ from latentcore.demo import DEMO_BANDCONTRAST
 from latentcore.errors import LatentError
 
 from ..compute import sources
-from ..session import files, state
+from ..session import defaults, files, state
 
 NONE = "none"
 
@@ -60,11 +60,11 @@ def picker(key_name: str, source: Path | None, lat=None) -> BandContrast | None:
     if state.bandcontrast() not in offered:
         state.set_bandcontrast(offered[0])
     shown = label(state.bandcontrast())
-    if state.widget_value(key_name) != shown:
-        state.set_widget_value(key_name, shown)
+    if defaults.widget_value(key_name) != shown:
+        defaults.set_widget_value(key_name, shown)
 
     def picked():
-        state.set_bandcontrast(options.get(state.widget_value(key_name)))
+        state.set_bandcontrast(options.get(defaults.widget_value(key_name)))
 
     chosen = st.selectbox("Band contrast (the scan's own maps, or a table x, y, bandcontrast)", list(options),
                           key=key_name, on_change=picked)

@@ -20,7 +20,7 @@ from latentcore.storage.csv_cells import neutralised_table
 
 from ..compute import scan_maps, sources
 from ..figures.plots import is_chosen
-from ..session import state
+from ..session import defaults, lifecycle, state, store, workspace
 from ..session.settings import ROI_PAGES
 from . import bandcontrast
 
@@ -96,7 +96,7 @@ def linked_panels(draw):
         draw(*args, **kwargs)
         selection_count()  # every full run too: Streamlit lets a fragment's rerun write only where its full run did
         if in_fragment_rerun():
-            state.save_session()
+            lifecycle.save_session()
     return st.fragment(body)
 
 
@@ -139,7 +139,7 @@ def latents_model(path) -> str | None:
 
 def png_dpi_setting():
     """The sidebar's one resolution setting for every PNG download."""
-    st.sidebar.number_input("PNG downloads: resolution (dpi)", 72, 1200, state.png_dpi(), step=50, key=state.PNG_DPI,
+    st.sidebar.number_input("PNG downloads: resolution (dpi)", 72, 1200, state.png_dpi(), step=50, key=store.PNG_DPI,
                             help="Figures keep their size in inches (screen pixels / 96); 300 dpi suits print.")
 
 
@@ -162,7 +162,7 @@ def error_line(exc: BaseException) -> str:
     path = getattr(exc, "path", None) or getattr(exc, "filename", None)
     if isinstance(path, str) and path and "://" not in path:
         line = line.replace(path, Path(path).name)
-    for root in {str(state.WORKDIR_ROOT), str(Path(state.WORKDIR_ROOT).resolve())}:
+    for root in {str(workspace.WORKDIR_ROOT), str(Path(workspace.WORKDIR_ROOT).resolve())}:
         line = re.sub(re.escape(root) + r"[^\s:,;)]*", "the workspace", line)
     return line.replace(STUDY_REMAKE, STUDY_REMAKE_HERE)
 
@@ -184,12 +184,12 @@ def roi_sliders(x: np.ndarray, y: np.ndarray, key: str, units: str | None = "um"
             continue
         shared = key in ROI_PAGES
         widget_key = f"roi_{name}" if shared else f"{key}_roi_{name}"
-        kept = state.widget_value(widget_key)
+        kept = defaults.widget_value(widget_key)
         if kept is not None and not low <= min(kept) <= max(kept) <= high:  # from other data: start afresh
-            state.forget_widget(widget_key)
+            defaults.forget_widget(widget_key)
         ranges.append(st.slider(f"ROI {name} range ({display_units(units)})", low, high, step=step, key=widget_key,
                                 on_change=(lambda page=key: state.set_roi_origin(page)) if shared else None,
-                                value=state.setting(widget_key, (low, high), bounds=(low, high))))
+                                value=defaults.setting(widget_key, (low, high), bounds=(low, high))))
     return None if ranges == whole else Roi(*ranges[0], *ranges[1])
 
 

@@ -23,7 +23,7 @@ from latentcore.errors import LatentError
 
 from ..compute import cluster_runs, labelling, sources
 from ..figures import plots
-from ..session import state
+from ..session import defaults, lifecycle, state
 from . import common, labels, point_panel, selection
 
 METHODS = ["umap", "pca"]  # the embeddings offered
@@ -36,7 +36,7 @@ def other_latents(lat) -> list[Path]:
     training...): those recording the source SHA-256 the session's latents record."""
     here = Path(lat.path).resolve()
     digest = lat.attrs.get("source_sha256")
-    found = sorted(p for p in state.workdir().rglob("*_latents.h5") if p.resolve() != here)
+    found = sorted(p for p in lifecycle.workdir().rglob("*_latents.h5") if p.resolve() != here)
     return [p for p in found if digest and _summary(p).get("source_sha256") == digest]
 
 
@@ -62,7 +62,7 @@ def pick_other(lat) -> tuple[tuple, str]:
         label = sources.latents_label(path)
         names[label if label not in (first, *names) else f"{label} ({path.parent.name})"] = path
     name = st.selectbox("Second latents file", list(names), key="compare_other",
-                        index=state.setting_index("compare_other", next(iter(names)), names),
+                        index=defaults.setting_index("compare_other", next(iter(names)), names),
                         help=f"Latents of the same source as the session's ({first}, "
                              "the first file)")
     other_stamp = sources.stamp(names[name])
@@ -85,12 +85,14 @@ def embedding_params() -> tuple[str, int, float, int]:
     with st.expander("Embedding parameters (both files)", icon=":material/tune:"):
         cols = st.columns(4)
         method = cols[0].selectbox("Method", METHODS, key="compare_method",
-                                   index=state.setting_index("compare_method", METHODS[0], METHODS))
-        neighbours = cols[1].number_input("Neighbours", 2, 200, state.setting("compare_neighbors", 15, bounds=(2, 200)),
+                                   index=defaults.setting_index("compare_method", METHODS[0], METHODS))
+        neighbours = cols[1].number_input("Neighbours", 2, 200,
+                                          defaults.setting("compare_neighbors", 15, bounds=(2, 200)),
                                           key="compare_neighbors")
-        min_dist = cols[2].number_input("Min distance", 0.0, 1.0, state.setting("compare_min_dist", 0.1, bounds=(0, 1)),
+        min_dist = cols[2].number_input("Min distance", 0.0, 1.0,
+                                        defaults.setting("compare_min_dist", 0.1, bounds=(0, 1)),
                                         step=0.05, key="compare_min_dist")
-        seed = cols[3].number_input("Seed", 0, 2**31 - 1, state.setting("compare_seed", 0, bounds=(0, 2**31 - 1)),
+        seed = cols[3].number_input("Seed", 0, 2**31 - 1, defaults.setting("compare_seed", 0, bounds=(0, 2**31 - 1)),
                                     key="compare_seed")
     return method, int(neighbours), float(min_dist), int(seed)
 
@@ -101,12 +103,12 @@ def colour_choice(lat_stamp: tuple, other_stamp: tuple, n_rows: int) -> plots.Co
     options = ([LABELS] if len(labelled.rows) else []) + [KMEANS_A, KMEANS_B, NONE]
     cols = st.columns([2, 1])
     choice = cols[0].selectbox("Colour both by", options, key="compare_colour",
-                               index=state.setting_index("compare_colour", options[0], options))
+                               index=defaults.setting_index("compare_colour", options[0], options))
     if choice == LABELS:
         return plots.label_colour(codes_per_row(labelled, n_rows), labelled.classes)
     if choice == NONE:
         return plots.neutral_colour(n_rows)
-    k = cols[1].number_input("Clusters (k)", 2, 30, state.setting("compare_colour_k", 6, bounds=(2, 30)),
+    k = cols[1].number_input("Clusters (k)", 2, 30, defaults.setting("compare_colour_k", 6, bounds=(2, 30)),
                              key="compare_colour_k")
     chosen = lat_stamp if choice == KMEANS_A else other_stamp
     return plots.categorical_colour(cluster_runs.kmeans_labels(chosen, int(k)), "cluster")
@@ -139,20 +141,20 @@ def agreement(lat_stamp: tuple, other_stamp: tuple, lat, other_name: str):
     problem = labels.class_problem(labelled) if len(labelled.rows) else "no labels yet"
     on_scan = lat.x is not None
     cols = st.columns([1, 1, 2, 1], vertical_alignment="bottom")
-    k = cols[0].number_input("Clusters (k) of each file", 2, 30, state.setting(
+    k = cols[0].number_input("Clusters (k) of each file", 2, 30, defaults.setting(
         "compare_k", len(labelled.classes) if problem is None else 6, bounds=(2, 30)), key="compare_k")
     smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0,
-                                  state.setting("compare_smooth", 0.0, bounds=(0, 10)), step=0.5, key="compare_smooth",
-                                  disabled=not on_scan)
+                                  defaults.setting("compare_smooth", 0.0, bounds=(0, 10)), step=0.5,
+                                  key="compare_smooth", disabled=not on_scan)
     probes = list(labels.METHODS)
     method = cols[2].selectbox("Probe", probes, format_func=labels.METHODS.get, key="compare_probe",
-                               index=state.setting_index("compare_probe", probes[0], probes),
+                               index=defaults.setting_index("compare_probe", probes[0], probes),
                                disabled=problem is not None)
     if not cols[3].toggle("Compare", key="compare_run"):
         return
     with common.user_errors():
         if problem is None:
-            labels_stamp = sources.stamp(labels.labels_file(lat, labelled, state.workdir("labels")))
+            labels_stamp = sources.stamp(labels.labels_file(lat, labelled, lifecycle.workdir("labels")))
             result = labelling.compare_latents(lat_stamp, other_stamp, labels_stamp, method, float(smooth), int(k))
         else:
             result = labelling.clustering_agreement(lat_stamp, other_stamp, int(k), float(smooth))

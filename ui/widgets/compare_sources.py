@@ -9,7 +9,7 @@ from latentcore.analysis.source_shift import SMD, side_by_side, write_shift
 from latentcore.columns import CLUSTER, SOURCE
 
 from ..compute import cluster_runs, latent_space
-from ..session import state
+from ..session import defaults, lifecycle
 from . import common, study
 
 MEANING = ("**What the shift means.** Each dimension's *standardised mean difference* is the first source's mean "
@@ -35,11 +35,11 @@ def page(lat_stamp: tuple, lat, title):
         st.info("Pick two different sources.")
         st.stop()
     names = lat.names[first], lat.names[second]
-    out_dir = state.results_dir("compare", lat_stamp[0])
+    out_dir = lifecycle.results_dir("compare", lat_stamp[0])
 
     st.subheader("Cluster fractions")
     k = st.number_input("Clusters (k-means of the whole latent vectors of every source, as one)", 2, 30,
-                        state.setting("compare_k", 6, bounds=(2, 30)), key="compare_k")
+                        defaults.setting("compare_k", 6, bounds=(2, 30)), key="compare_k")
     job = cluster_runs.cluster_job(lat_stamp, None, "kmeans", 0, "latent", {"n_clusters": int(k)}, None)
     with common.user_errors():
         run = cluster_runs.study_cluster_run(lat_stamp, job, str(out_dir))

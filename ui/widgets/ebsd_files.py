@@ -18,7 +18,7 @@ from latentcore.analysis.artifacts.common import input_record
 from latentcore.analysis.ebsd.scan_points import latents_points
 from latentcore.analysis.ebsd.vendor_files import export_ebsd
 
-from ..session import state
+from ..session import workspace
 
 FORMATS = {".ctf": "Oxford .ctf: AZtecCrystal, MTEX", ".ang": "EDAX .ang: OIM, MTEX"}
 
@@ -44,7 +44,7 @@ def as_phases(lat, classes, stem: str, out_dir: Path, key: str, inputs: dict):
 def _written(lat, classes, target: Path, inputs: dict) -> bytes:
     """The file, made when its button is clicked (outside the page's run: no session state here)."""
     paths = {name: path() if callable(path) else path for name, path in inputs.items()}
-    records = {name: input_record(path, target.parent, state.WORKDIR_ROOT) for name, path in paths.items()
+    records = {name: input_record(path, target.parent, workspace.WORKDIR_ROOT) for name, path in paths.items()
                if path is not None and Path(path).is_file()}
     export_ebsd(latents_points(lat), classes() if callable(classes) else classes, target, records)
     return target.read_bytes()

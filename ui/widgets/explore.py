@@ -26,7 +26,7 @@ from latentcore.data.images import ImageReader
 
 from ..compute import cluster_runs, latent_space, sources
 from ..figures import plots
-from ..session import files, state
+from ..session import defaults, files, state
 from . import common, ebsd_files, gallery
 from .gallery import source_for
 
@@ -173,7 +173,7 @@ def study_images(rows, lat, key: str, mean_key: str | None):
     counts = {lat.names[m]: int(n) for m, n in zip(*np.unique(member, return_counts=True))}
     name = st.selectbox("Images of the chosen rows of", list(counts), key=f"{key}_source",
                         format_func=lambda n: f"{n} ({common.counted(counts[n], 'row')})",
-                        index=state.setting_index(f"{key}_source", next(iter(counts)), counts))
+                        index=defaults.setting_index(f"{key}_source", next(iter(counts)), counts))
     index = lat.names.index(name)
     own, mine = lat.members[index], local[member == index]
     data = next((path for path in files.data_sources().values() if path.name == own.attrs.get("source")), None)
@@ -189,7 +189,7 @@ def study_images(rows, lat, key: str, mean_key: str | None):
     if right is not None:
         with right:
             if st.toggle(f"Mean pattern of {name}'s chosen rows", key=f"{mean_key}_show",
-                         value=state.setting(f"{mean_key}_show", False)):  # the selection's rows alone: no clusters
+                         value=defaults.setting(f"{mean_key}_show", False)):  # the selection's rows alone: no clusters
                 none = np.empty(0, np.int64)
                 gallery.mean_pattern(mine, data, own, mean_key, clusters={"rows": none, "labels": none})
 
@@ -233,7 +233,7 @@ def mean_panel(lat, rows, key: str, clusters: dict | None = None):
     mean reads every selected pattern from the data file, which a click on the scatter should not wait for."""
     source = source_for(lat)
     if source is None or not st.toggle("Mean pattern of a cluster or of the selection", key=f"{key}_show",
-                                       value=state.setting(f"{key}_show", False)):
+                                       value=defaults.setting(f"{key}_show", False)):
         return
     gallery.mean_pattern(rows, source, lat, key, clusters)
 

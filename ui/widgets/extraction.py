@@ -13,7 +13,7 @@ import streamlit as st
 from latentcore.demo import DEMO_MODEL
 
 from ..compute import dispatch, jobs, sources
-from ..session import state
+from ..session import lifecycle, state
 from . import common, waiting
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
@@ -33,7 +33,7 @@ def latents_folder(source: Path, model, pool: str, partitions) -> Path:
     when it was made from the same inputs (extract_file skips by path)."""
     partitions = partitions or sources.source_info(sources.stamp(source))["partitions"]
     key = json.dumps([str(source), model.sha256, pool, sorted(partitions)])
-    return state.workdir(f"latents/{hashlib.sha256(key.encode()).hexdigest()[:12]}")
+    return lifecycle.workdir(f"latents/{hashlib.sha256(key.encode()).hexdigest()[:12]}")
 
 
 def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, pool="mean",
@@ -125,4 +125,4 @@ def features_as_latents(source: Path) -> Path:
     from latentcore.latents import features_to_latents
 
     with common.user_errors():
-        return features_to_latents(source, state.workdir("latents/features"))
+        return features_to_latents(source, lifecycle.workdir("latents/features"))

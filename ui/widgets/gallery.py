@@ -26,7 +26,7 @@ from latentcore.arrays import unique
 from latentcore.figures import items as item_figures
 
 from ..compute import dispatch, jobs, sources
-from ..session import state
+from ..session import defaults, lifecycle, state
 from . import common, waiting
 
 PAGE_SIZE = 24
@@ -45,12 +45,12 @@ def _page_number(rows: np.ndarray, pages: int, key: str) -> int:
     """The page asked for (1-based): a number input when there are several pages, page 1 for new rows."""
     page_key, rows_key = f"{key}_page", f"_{key}_page_rows"
     digest = hashlib.sha1(rows.tobytes()).hexdigest()
-    if state.widget_value(rows_key) != digest:  # other rows: their first page
-        state.forget_widget(page_key)
-        state.set_widget_value(rows_key, digest)
+    if defaults.widget_value(rows_key) != digest:  # other rows: their first page
+        defaults.forget_widget(page_key)
+        defaults.set_widget_value(rows_key, digest)
     if pages < 2:
         return 1
-    return int(st.number_input(f"Page (1 to {pages:,})", 1, pages, state.setting(page_key, 1, bounds=(1, pages)),
+    return int(st.number_input(f"Page (1 to {pages:,})", 1, pages, defaults.setting(page_key, 1, bounds=(1, pages)),
                                key=page_key, help="- and + step to the previous and the next page."))
 
 
@@ -94,7 +94,7 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
         return
     names = list(choices)
     what = st.selectbox("Mean pattern of", names, format_func=lambda name: choices[name][0], key=f"{key}_of",
-                        index=state.setting_index(f"{key}_of", names[0], names))
+                        index=defaults.setting_index(f"{key}_of", names[0], names))
     label, members, cluster = choices[what]
     job = MeanPatternJob(lat.path, source, members, cluster=cluster)  # what `python -m latentcore mean-pattern` runs
     with common.user_errors():
@@ -106,7 +106,7 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
     st.plotly_chart(fig, config={"displaylogo": False})
     st.caption(f"The mean of {label}" + (f" ({note})" if note else "") + ", accumulated in float64.")
     names = pattern_names(job, result)  # as `python -m latentcore mean-pattern` names them
-    out, dpi = state.workdir("gallery"), state.png_dpi()
+    out, dpi = lifecycle.workdir("gallery"), state.png_dpi()
 
     def written(kind: str, figure=None):
         return lambda: sources.mean_pattern_files(job, result, out, figure, dpi)[kind].read_bytes()

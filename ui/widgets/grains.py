@@ -28,7 +28,7 @@ from latentcore.figures.grain_figures import distributions_figure
 
 from ..compute import scan_maps
 from ..figures import png
-from ..session import state
+from ..session import defaults, lifecycle, state, workspace
 from . import common
 
 ORIGIN = "maps_grains"  # the selection's origin (`settings.ORIGINS`)
@@ -54,13 +54,13 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float, twin_tolerance_deg:
                f"(within {twin_tolerance_deg:.2f}° of 60° about <111>; cubic phases only, empty for others). Enter a "
                f"grain's id below to select its pixels on every page. GOS: grain orientation spread; {MEAN_NOTE}.")
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
-    grain = cols[0].number_input("Grain", 0, max(len(table) - 1, 0), state.setting("maps_grain", 0,
+    grain = cols[0].number_input("Grain", 0, max(len(table) - 1, 0), defaults.setting("maps_grain", 0,
                                  bounds=(0, max(len(table) - 1, 0))), key="maps_grain")
     if cols[1].button("Select its pixels", key="maps_grain_select"):
         _select(int(grain), found["grain_of_row"])
     _said_selected(found["grain_of_row"], table, cols[2])
     stem = Path(str(lat.attrs.get("source") or lat.path)).stem
-    out, names = state.results_dir("maps", lat_stamp[0]), grains_names(stem)
+    out, names = lifecycle.results_dir("maps", lat_stamp[0]), grains_names(stem)
     st.download_button(f"Grain table (CSV, {len(table):,} grains)",
                        lambda: write_csv(out / names["table"], table).read_bytes(), file_name=names["table"],
                        mime="text/csv", key="maps_grains_dl", on_click="ignore", icon=":material/download:",
@@ -74,10 +74,10 @@ def _options() -> tuple[int, bool]:
     `--min-grain-points` and `--fill-not-indexed`): both off by default."""
     cols = st.columns([1, 1, 2], vertical_alignment="bottom")
     bounds = (MIN_GRAIN_POINTS.low, MIN_GRAIN_POINTS.high)
-    min_points = cols[0].number_input(MIN_GRAIN_POINTS.label, *bounds, state.setting(
+    min_points = cols[0].number_input(MIN_GRAIN_POINTS.label, *bounds, defaults.setting(
         "maps_min_grain_points", MIN_GRAIN_POINTS.default, bounds=bounds), step=1, key="maps_min_grain_points",
         help=MIN_GRAIN_POINTS.sentence)
-    fill = cols[1].toggle(FILL_NOT_INDEXED.label, value=state.setting("maps_fill_not_indexed",
+    fill = cols[1].toggle(FILL_NOT_INDEXED.label, value=defaults.setting("maps_fill_not_indexed",
                                                                       FILL_NOT_INDEXED.default),
                           key="maps_fill_not_indexed", help=FILL_NOT_INDEXED.sentence)
     return int(min_points), bool(fill)
@@ -109,7 +109,7 @@ def _distributions(found: Grains, latents_path, stem: str, out: Path):
 
     def written(kind: str):  # the file as the command writes it, with the report beside it, when asked for
         def data() -> bytes:
-            inputs = {"latents": input_record(latents_path, out, state.WORKDIR_ROOT)}
+            inputs = {"latents": input_record(latents_path, out, workspace.WORKDIR_ROOT)}
             return write_grains(found, out, stem, inputs)[kind].read_bytes()
         return data
 

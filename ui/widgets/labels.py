@@ -28,7 +28,7 @@ from latentcore.figures.labels import label_colours
 
 from ..compute import cluster_runs, labelling, sources
 from ..figures import png
-from ..session import files, state
+from ..session import defaults, files, lifecycle, state
 from . import common, ebsd_files, explore, labels_study, study
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
@@ -88,7 +88,7 @@ def _label_the_selection(chosen, key: str):
 
 
 def _assign(chosen, name_key: str):
-    name = str(state.widget_value(name_key) or "").strip()
+    name = str(defaults.widget_value(name_key) or "").strip()
     if name:
         state.set_labels(lab.with_label(state.labels(), chosen, name))
 
@@ -149,7 +149,7 @@ def _edit(labelled, chosen, key: str):
 
 
 def _rename(old: str, name_key: str):
-    new = str(state.widget_value(name_key) or "").strip()
+    new = str(defaults.widget_value(name_key) or "").strip()
     if new:
         state.set_labels(lab.renamed(state.labels(), old, new))
 
@@ -188,7 +188,7 @@ def _positions(lat):
 def _downloads(lat, labelled, key: str, problem: str | None):
     names = lab.labels_names(lat.path)
     cols = st.columns(3)
-    out = state.workdir("labels")
+    out = lifecycle.workdir("labels")
     cols[0].download_button("Labels (CSV)", lambda: labels_file(lat, labelled, out).read_bytes(),
                             file_name=names["labels"], mime="text/csv", key=f"{key}_dl_csv", on_click="ignore",
                             icon=":material/download:")
@@ -246,13 +246,13 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     if not go or problem is not None:
         return
     if study.many(lat):  # over every source, with each source's share of each label
-        labels_study.predict(lat_stamp, lat, labels_file(lat, labelled, state.workdir("labels")), method,
+        labels_study.predict(lat_stamp, lat, labels_file(lat, labelled, lifecycle.workdir("labels")), method,
                              float(smooth), float(min_confidence), key)
         return
-    out = str(state.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
+    out = str(lifecycle.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
     quality = state.quality_filter(lat_stamp)  # the pages' quality filter: trained and predicted on the rows it keeps
     with common.user_errors():
-        labels_stamp = sources.stamp(labels_file(lat, labelled, state.workdir("labels")))
+        labels_stamp = sources.stamp(labels_file(lat, labelled, lifecycle.workdir("labels")))
         result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), out, float(min_confidence), quality)
     report = result["report"]
     if quality is not None:

@@ -16,7 +16,7 @@ from latentcore.columns import LABEL
 from latentcore.figures import NOISE_GREY, cluster_hue
 
 from ..compute import labelling, sources
-from ..session import state
+from ..session import lifecycle
 from . import common, study
 
 
@@ -36,7 +36,7 @@ def matched(lat, path):
 def predict(lat_stamp: tuple, lat, labels_path: Path, method: str, smooth: float, min_confidence: float, key: str):
     """The probe over every row of the study, its accuracy, each source's predicted labels on its map and the
     per-source fractions, with the predictions (`source, row, x_um, y_um, label, probability, given`) to download."""
-    out = state.results_dir("probe", lat_stamp[0])
+    out = lifecycle.results_dir("probe", lat_stamp[0])
     with common.user_errors():
         result = labelling.study_probe(lat_stamp, sources.stamp(labels_path), method, smooth, str(out),
                                        min_confidence)

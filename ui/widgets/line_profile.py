@@ -16,7 +16,7 @@ from latentcore.figures.profile_figures import profile_figure
 
 from ..compute import scan_maps
 from ..figures import png
-from ..session import state
+from ..session import defaults, lifecycle, state
 from . import common
 
 LINE_COLOUR = "#e31a1c"
@@ -48,7 +48,7 @@ def profile_panel(page: str, lat_stamp: tuple, lat):
             return
         key = f"{page}_profile_dims"
         dims = st.multiselect("Latent dimensions along the line", list(range(lat.dim)), key=key,
-                              default=state.setting(key, list(range(min(lat.dim, 3))), range(lat.dim)))
+                              default=defaults.setting(key, list(range(min(lat.dim, 3))), range(lat.dim)))
         bandcontrast = band_choice(lat)
         try:
             table = scan_maps.line_profile(lat_stamp, line, bandcontrast, tuple(dims))
@@ -73,7 +73,7 @@ def _show(page: str, lat_stamp: tuple, lat, line: Line, table, bandcontrast):
     st.plotly_chart(figure, key=f"{page}_profile_figure", config={"displaylogo": False})
     st.dataframe(table, hide_index=True, height=min(400, 38 + 35 * len(table)))
     names, dpi = profile_names(line), state.png_dpi()
-    out = state.results_dir("profile", lat_stamp[0])
+    out = lifecycle.results_dir("profile", lat_stamp[0])
     cols = st.columns(3)
     cols[0].download_button("Profile (CSV)", table.to_csv(index=False), file_name=names["table"], mime="text/csv",
                             key=f"{page}_profile_csv", on_click="ignore", icon=":material/download:")

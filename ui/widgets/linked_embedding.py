@@ -19,7 +19,7 @@ import streamlit as st
 from latentcore.data.base import display_units
 
 from ..compute import scan_maps, sources
-from ..session import state
+from ..session import defaults
 from . import line_profile, point_panel, scales, selection
 
 MAX_MAPS = 6  # a study's scan maps drawn at once; above, a picker chooses them
@@ -65,7 +65,7 @@ class LinkedEmbedding:
         if len(scans) > MAX_MAPS:
             key = f"{self.key}_sources"
             shown = st.multiselect(f"Scan maps shown (up to {MAX_MAPS} of {len(scans)} sources)", list(scans),
-                                   state.setting(key, list(scans)[:2], offered=list(scans)), key=key,
+                                   defaults.setting(key, list(scans)[:2], offered=list(scans)), key=key,
                                    max_selections=MAX_MAPS)
             scans = {name: scans[name] for name in shown}
         return {f"{self.key}_map_{name}": source for name, source in scans.items()}

@@ -20,7 +20,7 @@ from latentcore.errors import LatentError
 
 from ..compute import orientations
 from ..figures import png
-from ..session import state
+from ..session import defaults, lifecycle, state, workspace
 from . import common
 
 LOOKS = {"points": "points (their IPF colours)", "density": "density (share per cell)"}
@@ -32,7 +32,7 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
     """The panel for the session's selection `chosen`, each cluster of `clusters` ({"rows", "labels"}; default the
     Clusters page's last clustering) and each label of the workspace's labels."""
     if not st.toggle("Orientations: inverse and direct pole figures", key=f"{key}_orient_show",
-                     value=state.setting(f"{key}_orient_show", False),
+                     value=defaults.setting(f"{key}_orient_show", False),
                      help="Whether a selection, a cluster or a label is an orientation family"):
         return
     if lat.orientations is None:
@@ -48,17 +48,17 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
     cols = st.columns([3, 2, 2, 2])
     what = cols[0].selectbox("Orientations of", names, format_func=lambda name: choices[name][0],
                              key=f"{key}_orient_of",
-                             index=state.setting_index(f"{key}_orient_of", names[0], names))
+                             index=defaults.setting_index(f"{key}_orient_of", names[0], names))
     direction = cols[1].radio("Sample direction", list(DIRECTIONS), horizontal=True, key=f"{key}_orient_direction",
-                              index=state.setting_index(f"{key}_orient_direction", "z", list(DIRECTIONS)))
+                              index=defaults.setting_index(f"{key}_orient_direction", "z", list(DIRECTIONS)))
     look = cols[2].radio("Show", list(LOOKS), format_func=LOOKS.get, key=f"{key}_orient_look",
-                         index=state.setting_index(f"{key}_orient_look", "points", list(LOOKS)))
+                         index=defaults.setting_index(f"{key}_orient_look", "points", list(LOOKS)))
     phase = None
     if len(phases) > 1:
         options = [MOST, *phases]  # not None: a setting's None means "the widget shows it"
         chosen = cols[3].selectbox("Phase", options, format_func=lambda k: "the one most have" if k == MOST
                                    else phases[k], key=f"{key}_orient_phase",
-                                   index=state.setting_index(f"{key}_orient_phase", MOST, options))
+                                   index=defaults.setting_index(f"{key}_orient_phase", MOST, options))
         phase = None if chosen == MOST else chosen
     label, rows, tag = choices[what]
     try:
@@ -99,10 +99,10 @@ def _phases(orientations) -> dict:
 
 def _downloads(plots, fig, lat, what: str, look: str, key: str):
     names = orientations_names(lat.attrs.get("source") or lat.path, what, plots.direction)
-    dpi, out = state.png_dpi(), state.workdir("orientations")
+    dpi, out = state.png_dpi(), lifecycle.workdir("orientations")
 
     def report() -> bytes:  # made when its button is clicked: the latents' SHA-256 is read then
-        inputs = {"data": input_record(lat.path, out, state.WORKDIR_ROOT)}
+        inputs = {"data": input_record(lat.path, out, workspace.WORKDIR_ROOT)}
         made = plots.report(what, look, inputs, {kind: name for kind, name in names.items() if kind != "report"})
         return write_json(out / names["report"], made).read_bytes()
 

@@ -12,7 +12,7 @@ from latentcore.errors import LatentError
 
 from ..compute import scan_maps, sources
 from ..figures import plots
-from ..session import state
+from ..session import defaults, state
 from ..session.settings import QUALITY_PAGES, quality_keys
 from . import common
 
@@ -42,7 +42,7 @@ def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
 
 def _read_widgets(lat_stamp: tuple, lat, maps: dict) -> QualityFilter | None:
     thresholds = []
-    on_now = [name for name in maps if state.widget_value(quality_keys(name)[0], False)]
+    on_now = [name for name in maps if defaults.widget_value(quality_keys(name)[0], False)]
     with st.expander("Quality filter" + (" (on)" if on_now else ""), icon=":material/filter_alt:",
                      expanded=bool(on_now)):
         st.caption("Keep only the pixels whose quality maps meet every threshold ticked (a pixel without a value "
@@ -58,9 +58,9 @@ def _read_widgets(lat_stamp: tuple, lat, maps: dict) -> QualityFilter | None:
                                           100 - DEFAULT_PERCENTILE))
             cols = st.columns([1, 2], vertical_alignment="center")
             side = "at least" if record.keeps == ">=" else "at most"
-            on = cols[0].checkbox(f"Keep {record.title} {side}", key=on_key, value=state.setting(on_key, False))
+            on = cols[0].checkbox(f"Keep {record.title} {side}", key=on_key, value=defaults.setting(on_key, False))
             value = cols[1].number_input(f"{record.title} threshold ({low:.4g} to {high:.4g})", low, high,
-                                         state.setting(value_key, default, bounds=(low, high)),
+                                         defaults.setting(value_key, default, bounds=(low, high)),
                                          step=(high - low) / 100 or 1.0, format="%.4g", key=value_key,
                                          disabled=not on)
             if on and value is not None:

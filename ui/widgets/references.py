@@ -14,7 +14,7 @@ from latentcore.analysis.maps import Roi
 from ..compute import scan_maps, sources
 from ..figures import png
 from ..figures import references as reference_figures
-from ..session import state
+from ..session import defaults, lifecycle, state
 from . import common, explore
 
 
@@ -23,7 +23,7 @@ def boundary_degrees(where=None, page: str = "maps") -> float:
     where = where or st
     key = f"{page}_boundary_deg"
     return float(where.number_input("Boundary angle (°)", 0.5, 60.0,
-                                    state.setting(key, DEFAULT_BOUNDARY_DEG, bounds=(0.5, 60.0)), step=0.5, key=key,
+                                    defaults.setting(key, DEFAULT_BOUNDARY_DEG, bounds=(0.5, 60.0)), step=0.5, key=key,
                                     help="Neighbours misoriented by more than this (symmetry-reduced) are on a boundary."))
 
 
@@ -31,7 +31,7 @@ def twin_tolerance(where=None, page: str = "maps") -> float:
     """How far (degrees) from Σ3 a boundary of a cubic phase may be and still be a twin boundary (Brandon's
     criterion by default): `orientation.TWIN_TOLERANCE`, as `--twin-tolerance-deg` declares it."""
     where, key, bounds = where or st, f"{page}_twin_tolerance_deg", (TWIN_TOLERANCE.low, TWIN_TOLERANCE.high)
-    return float(where.number_input(TWIN_TOLERANCE.label, *bounds, state.setting(key, TWIN_TOLERANCE.default,
+    return float(where.number_input(TWIN_TOLERANCE.label, *bounds, defaults.setting(key, TWIN_TOLERANCE.default,
                                                                                  bounds=bounds),
                                     step=0.5, format="%.2f", key=key, help=TWIN_TOLERANCE.sentence))
 
@@ -41,7 +41,7 @@ def boundary_switch(lat, where=None, page: str = "maps") -> bool:
     no orientations."""
     where = where or st
     has, key = lat.orientations is not None, f"{page}_boundaries"
-    on = where.toggle("Boundaries", value=state.setting(key, False) and has, key=key, disabled=not has,
+    on = where.toggle("Boundaries", value=defaults.setting(key, False) and has, key=key, disabled=not has,
                       help="Draw the grain boundaries over the maps" if has else
                       "These latents hold no orientations (the scan file had none).")
     return bool(on and has)
@@ -54,7 +54,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
     st.subheader("Reference maps")
     source = explore.source_for(lat)
     from_patterns = st.checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="maps_ref_patterns",
-                                value=state.setting("maps_ref_patterns", False), disabled=source is None,
+                                value=defaults.setting("maps_ref_patterns", False), disabled=source is None,
                                 help="Streams every pattern of the scan file once." if source else
                                 "The scan file these latents came from is not loaded in this session.")
     source_stamp = sources.stamp(source) if from_patterns and source else None
@@ -67,7 +67,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
         st.info("No reference maps: these latents hold no orientations. Tick the box above for maps from the patterns.")
         return
     name = st.selectbox("Reference map", names, format_func=lambda n: REFERENCE_MAPS[n].title, key="maps_ref_name",
-                        index=state.setting_index("maps_ref_name", names[0], names))
+                        index=defaults.setting_index("maps_ref_name", names[0], names))
     fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
     if REFERENCE_MAPS[name].about:
@@ -78,7 +78,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
 def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig, twin_tolerance_deg: float):
     """The shown map as a PNG; every map as an NPZ (with the ROI they were cropped to) and its report, written
     and named as `python -m latentcore references` writes and names them."""
-    files, out = references_names(refs.roi), state.results_dir("maps", lat_stamp[0])
+    files, out = references_names(refs.roi), lifecycle.results_dir("maps", lat_stamp[0])
     figure_name, dpi = files["figure"].format(name=name), state.png_dpi()
     over = f" over the ROI {refs.roi.describe(between=' to ')} (recorded as `roi`)" if refs.roi else ""
 

@@ -27,7 +27,7 @@ from latentcore.errors import LatentError
 from latentcore.outputs import latents_uri_for, s3_latents_exist, upload_latents
 from latentcore.storage import s3
 
-from ..session import deployment, files, state
+from ..session import defaults, deployment, files, lifecycle, visitor
 from . import common
 
 human_size = files.human_size
@@ -36,14 +36,14 @@ human_size = files.human_size
 def credentials_part(policy: deployment.Policy) -> s3.S3Settings | None:
     """Whose credentials this session's S3 calls use, and a way to give one's own; returns the
     engine settings, or None while the session has to enter credentials first."""
-    given = state.s3_credentials()
+    given = files.s3_credentials()
     if given is not None:
         cols = st.columns([3, 1], vertical_alignment="center")
         cols[0].caption(f"Using your S3 credentials (key id {given['credentials'].masked_key_id}"
                         + (f", endpoint {given['endpoint']}" if given["endpoint"] else "")
                         + "): held in this session's memory only, never saved.")
         cols[1].button("Forget my credentials", icon=":material/key_off:", key="s3_forget",
-                       on_click=state.forget_s3_credentials)
+                       on_click=files.forget_s3_credentials)
     elif policy.server_credentials:
         settings = deployment.s3_settings(policy, None)
         st.caption("Using this server's S3 access" + (f" at {settings.endpoint_url}" if settings.endpoint_url else "")
@@ -72,20 +72,20 @@ def credentials_form():
                                       key="s3_endpoint", placeholder="https://s3.example.org")
         if st.form_submit_button("Use these credentials", icon=":material/login:", key="s3_use_credentials"):
             for key in CREDENTIAL_WIDGETS:  # the typed keys live on only in the S3Credentials
-                state.forget_widget(key)
+                defaults.forget_widget(key)
             try:
                 given = s3.S3Credentials(key_id, secret, token or None)
             except LatentError as exc:
                 st.error(common.error_line(exc), icon=":material/error:")
                 return
-            state.set_s3_credentials(given, endpoint.strip() or None)
+            files.set_s3_credentials(given, endpoint.strip() or None)
             st.rerun()
 
 
 def render(cache_dir=None) -> list[Path]:
     """The Data page's S3 panel; returns the local paths downloaded in this run (else [])."""
     try:
-        policy = deployment.policy(state.user_id())
+        policy = deployment.policy(visitor.user_id())
     except LatentError as exc:  # a broken deployment file: this panel says so, the page goes on
         st.error(common.error_line(exc), icon=":material/error:")
         return []
@@ -106,8 +106,8 @@ def render(cache_dir=None) -> list[Path]:
     if st.button("List objects", icon=":material/list:", disabled=not bucket, key="s3_list"):
         with common.user_errors():
             objects = s3.list_objects(bucket, prefix, settings)
-        state.set_s3_listing(settings.endpoint_url or "", objects)
-    listing = state.s3_listing()
+        files.set_s3_listing(settings.endpoint_url or "", objects)
+    listing = files.s3_listing()
     if not listing:
         return []
     objects = [o for o in listing["objects"] if not o.key.endswith("/")]
@@ -126,10 +126,10 @@ def render(cache_dir=None) -> list[Path]:
     chosen = [by_key[k] for k in picked]
 
     def keep(obj, path):  # each file joins the session as soon as it is here: a later failure loses none
-        state.s3_origins()[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
+        files.s3_origins()[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
         files.add_file(path)
 
-    paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else state.workdir("s3"), settings, keep)
+    paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else lifecycle.workdir("s3"), settings, keep)
     if paths:
         st.success(f"Downloaded {len(paths)} file(s): " + ", ".join(p.name for p in paths))
     return paths
@@ -169,7 +169,7 @@ def _draw(bar, done: int, total: int, obj):
 
 def origin(path) -> dict | None:
     """{"uri", "endpoint"} when `path` was downloaded from S3 in this session."""
-    return state.s3_origins().get(str(path)) if path else None
+    return files.s3_origins().get(str(path)) if path else None
 
 
 def render_latents_upload(source, latents, overwrite: bool = False, *, model: str):
@@ -180,7 +180,7 @@ def render_latents_upload(source, latents, overwrite: bool = False, *, model: st
         return
     st.subheader("Latents in S3")
     with common.user_errors():
-        settings = deployment.s3_settings(deployment.policy(state.user_id()), state.s3_credentials())
+        settings = deployment.s3_settings(deployment.policy(visitor.user_id()), files.s3_credentials())
     if settings is None:
         st.info("Uploading to S3 needs your S3 credentials: enter them in the Data page's S3 panel.",
                 icon=":material/key:")
@@ -198,7 +198,7 @@ def render_latents_upload(source, latents, overwrite: bool = False, *, model: st
         if prefix and not s3.is_s3_uri(prefix):
             st.error("The prefix must look like s3://bucket/folder")
             return
-    sources = sorted({o["uri"] for o in state.s3_origins().values()
+    sources = sorted({o["uri"] for o in files.s3_origins().values()
                       if o["endpoint"] == came_from["endpoint"]})
     with common.user_errors():
         present = s3_latents_exist(sources, prefix, settings, model=model)

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from ..figures import plots
-from ..session import state
+from ..session import defaults
 
 
 def colour_scale(key: str, values, container=None, value_range=None,
@@ -25,18 +25,18 @@ def colour_scale(key: str, values, container=None, value_range=None,
     cols = box.columns([2, 2, 2, 2])
     scales = list(plots.COLOUR_SCALES)
     scale = cols[0].selectbox("Colour map", scales, key=f"{key}_cmap",
-                              index=state.setting_index(f"{key}_cmap", scales[0], scales))
-    fixed = cols[1].checkbox("Fixed limits", key=f"{key}_fixed", value=state.setting(f"{key}_fixed", False),
+                              index=defaults.setting_index(f"{key}_cmap", scales[0], scales))
+    fixed = cols[1].checkbox("Fixed limits", key=f"{key}_fixed", value=defaults.setting(f"{key}_fixed", False),
                              help="Span the colours from vmin to vmax (values beyond take the end colours) "
                                   "instead of each map's own range.")
-    shown_before = state.widget_value(f"{key}_of", values_of)
-    state.set_widget_value(f"{key}_of", values_of)
+    shown_before = defaults.widget_value(f"{key}_of", values_of)
+    defaults.set_widget_value(f"{key}_of", values_of)
     limits = []
     for column, name, bound in zip(cols[2:], ("vmin", "vmax"), map(float, value_range)):
         widget = f"{key}_{name}"
-        if (not fixed or shown_before != values_of) and state.widget_value(widget) != bound:
-            state.set_widget_value(widget, bound)  # the values' own range
-        limits.append(column.number_input(name, value=state.setting(widget, bound), key=widget, disabled=not fixed,
+        if (not fixed or shown_before != values_of) and defaults.widget_value(widget) != bound:
+            defaults.set_widget_value(widget, bound)  # the values' own range
+        limits.append(column.number_input(name, value=defaults.setting(widget, bound), key=widget, disabled=not fixed,
                                           format="%.4g"))
     vmin, vmax = limits
     if not fixed:

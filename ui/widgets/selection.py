@@ -13,7 +13,7 @@ from latentcore.errors import InputError
 from ..compute import latent_space
 from ..figures import density, plots
 from ..kept import Kept, digest
-from ..session import state
+from ..session import defaults, state
 from ..session.settings import ORIGINS
 from . import point_panel
 
@@ -55,17 +55,18 @@ def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
         for col, name, values in ((cols[1], "x", lat.x), (cols[2], "y", lat.y)):
             low, high = float(np.nanmin(values)), float(np.nanmax(values))
             col.number_input(f"{name} ({unit})", low, high,
-                             state.setting(f"{key}_query_{name}", low, bounds=(low, high)), key=f"{key}_query_{name}")
+                             defaults.setting(f"{key}_query_{name}", low, bounds=(low, high)),
+                             key=f"{key}_query_{name}")
     else:
         cols[1].number_input(f"Row (0 to {n_rows - 1:,})", 0, n_rows - 1,
-                             state.setting(f"{key}_query_row", 0, bounds=(0, n_rows - 1)), key=f"{key}_query_row")
+                             defaults.setting(f"{key}_query_row", 0, bounds=(0, n_rows - 1)), key=f"{key}_query_row")
 
     def show():
-        if state.widget_value(f"{key}_query_by") == "position":
-            row = latent_space.row_at(lat_stamp, state.widget_value(f"{key}_query_x"),
-                                      state.widget_value(f"{key}_query_y"))
+        if defaults.widget_value(f"{key}_query_by") == "position":
+            row = latent_space.row_at(lat_stamp, defaults.widget_value(f"{key}_query_x"),
+                                      defaults.widget_value(f"{key}_query_y"))
         else:
-            row = int(state.widget_value(f"{key}_query_row"))
+            row = int(defaults.widget_value(f"{key}_query_row"))
         state.set_selection([row], origin=f"{key}_query")
 
     cols[3].button("Show", key=f"{key}_query_run", on_click=show, icon=":material/search:",
@@ -118,7 +119,7 @@ def _limits() -> str:
 
 def _message(key: str, name: str):
     """What panel `key`'s browser side sent under `name` ("shape", "view"), unchecked; None when nothing."""
-    value = state.widget_value(key)
+    value = defaults.widget_value(key)
     return value.get(name) if isinstance(value, dict) else None
 
 

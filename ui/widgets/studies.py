@@ -10,7 +10,7 @@ from latentcore.errors import LatentError
 from latentcore.study import STUDY_SUFFIX
 
 from ..compute import sources
-from ..session import files, state
+from ..session import files, lifecycle, state
 from . import common
 
 
@@ -42,7 +42,7 @@ def make_study():
             st.error("Choose the study's latents files and give it a name, then make it.", icon=":material/block:")
             return
         try:
-            path = sources.write_study(name.strip(), [offered[c] for c in chosen], state.workdir())
+            path = sources.write_study(name.strip(), [offered[c] for c in chosen], lifecycle.workdir())
         except LatentError as exc:
             st.error(common.error_line(exc), icon=":material/block:")
             return

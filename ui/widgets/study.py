@@ -10,7 +10,7 @@ import streamlit as st
 
 from latentcore.columns import COUNT, FRACTION, SOURCE
 
-from ..session import state
+from ..session import defaults, lifecycle, state
 from .linked_embedding import MAX_MAPS
 
 
@@ -25,7 +25,7 @@ def source_picker(names: list[str], key: str, label: str = "Source", default: in
     """The index of the source picked (`default` at first); remembered per page."""
     default = min(default, len(names) - 1)
     index = st.selectbox(label, range(len(names)), format_func=names.__getitem__, key=key,
-                         index=state.setting_index(key, default, range(len(names))))
+                         index=defaults.setting_index(key, default, range(len(names))))
     return int(index)
 
 
@@ -51,11 +51,11 @@ def session_labels(index: int | None):
 
     labelled = state.labels()
     if index is None:
-        return labelled, state.workdir("labels")
+        return labelled, lifecycle.workdir("labels")
     source = sources.study_sources(sources.stamp(state.latents()))[index]
     mine = (labelled.rows >= source.start) & (labelled.rows < source.start + source.rows)
     return (LabelledRows.from_codes(labelled.rows[mine] - source.start, labelled.y[mine], labelled.classes),
-            state.workdir(f"labels/source-{index}"))
+            lifecycle.workdir(f"labels/source-{index}"))
 
 
 def bandcontrast(lat, index: int | None):

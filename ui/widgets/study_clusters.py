@@ -14,7 +14,7 @@ from latentcore.data.bandcontrast import BandContrast
 
 from ..compute import cluster_runs
 from ..figures import plots
-from ..session import state
+from ..session import defaults, lifecycle, state
 from . import common, explore, labels, linked_embedding, params, selection, study
 
 
@@ -26,19 +26,19 @@ def page(lat_stamp: tuple, lat):
     every_map = scans and all(member.point_maps for member in lat.members)
     cols = st.columns([1, 1, 2])
     dim = cols[0].selectbox("Latent dimension", range(lat.dim), key="clusters_dim",
-                            index=state.setting_index("clusters_dim", 0, range(lat.dim)))
+                            index=defaults.setting_index("clusters_dim", 0, range(lat.dim)))
     method = cols[1].selectbox("Method", METHODS, key="clusters_method",
-                               index=state.setting_index("clusters_method", METHODS[0], METHODS))
+                               index=defaults.setting_index("clusters_method", METHODS[0], METHODS))
     kinds = ["latent", "pair"] if every_map else ["latent"]
     features = cols[2].radio("Cluster on", kinds, horizontal=True, key="clusters_study_features",
-                             index=state.setting_index("clusters_study_features", "latent", kinds),
+                             index=defaults.setting_index("clusters_study_features", "latent", kinds),
                              format_func={"pair": "(latent dimension, each scan's own band contrast)",
                                           "latent": "whole latent vectors"}.get)
     method_params = params.cluster_params(method, "clusters")
     sigma = params.smooth_sigma("clusters") if scans else 0.0
     bc = BandContrast.scan_map() if features == "pair" else None
     job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, None, sigma)
-    out_dir = str(state.results_dir("clusters", lat_stamp[0]))
+    out_dir = str(lifecycle.results_dir("clusters", lat_stamp[0]))
     with common.user_errors():
         run = cluster_runs.study_cluster_run(lat_stamp, job, out_dir)
     state.set_last_clusters(run["rows"], run["labels"])  # the UMAP page can colour by them

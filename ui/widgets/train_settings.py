@@ -17,7 +17,7 @@ from latentcore.train.pace import Pace, duration
 from latentcore.train.sizing import longer_runs_text
 
 from ..compute import dispatch, sources
-from ..session import state
+from ..session import defaults
 
 LATENT_DIM = 8  # the page's default
 
@@ -39,29 +39,29 @@ def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
     name = cols[1].text_input("Model name", default_name(data), key="train_name", max_chars=80,
                               help="Recorded in the model: latents files, the sidebar and the Compare page name "
                                    "the model by it")
-    shown = state.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
-    found = dispatch.sized_training(count, side, device, int(state.widget_value("train_latent_dim")))
+    shown = defaults.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
+    found = dispatch.sized_training(count, side, device, int(defaults.widget_value("train_latent_dim")))
     sized = found["values"]
     cols = st.columns(4)
     latent_dim = cols[0].number_input("Latent dimensions", 1, 256, shown, key="train_latent_dim")
     input_size = cols[1].number_input("Input size (pixels, resized)", 8, 512, key="train_input_size",
-                                      value=state.setting("train_input_size", sized["input_size"], bounds=(8, 512)))
-    channels = cols[2].text_input("Conv channels", key="train_channels", value=state.setting(
+                                      value=defaults.setting("train_input_size", sized["input_size"], bounds=(8, 512)))
+    channels = cols[2].text_input("Conv channels", key="train_channels", value=defaults.setting(
         "train_channels", ",".join(map(str, sized["channels"]))))
     batch_size = cols[3].number_input("Batch size", 2, 8192, key="train_batch",
-                                      value=state.setting("train_batch", sized["batch_size"], bounds=(2, 8192)))
+                                      value=defaults.setting("train_batch", sized["batch_size"], bounds=(2, 8192)))
     cols = st.columns(4)
     epochs = cols[0].number_input("Epochs", 1, 10_000, key="train_epochs",
-                                  value=state.setting("train_epochs", sized["epochs"], bounds=(1, 10_000)))
+                                  value=defaults.setting("train_epochs", sized["epochs"], bounds=(1, 10_000)))
     per_epoch = cols[1].number_input("Patterns per epoch (0: all)", 0, 10**9, key="train_per_epoch",
-                                     value=state.setting("train_per_epoch", sized["patterns_per_epoch"] or 0,
+                                     value=defaults.setting("train_per_epoch", sized["patterns_per_epoch"] or 0,
                                                          bounds=(0, 10**9)),
                                      help="Each epoch trains on this many of the training patterns, another draw "
                                           "each epoch")
     beta = cols[2].number_input("beta (KL weight)", 0.0, 100.0, format="%.3f", key="train_beta",
-                                value=state.setting("train_beta", TrainConfig.beta, bounds=(0, 100)))
+                                value=defaults.setting("train_beta", TrainConfig.beta, bounds=(0, 100)))
     lr = cols[3].number_input("Learning rate", 1e-6, 1.0, format="%.4f", key="train_lr",
-                              value=state.setting("train_lr", TrainConfig.lr, bounds=(1e-6, 1)))
+                              value=defaults.setting("train_lr", TrainConfig.lr, bounds=(1e-6, 1)))
     try:
         widths = tuple(int(c) for c in channels.split(","))
     except ValueError:

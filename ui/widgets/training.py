@@ -25,7 +25,7 @@ from latentcore.train.pace import Pace
 
 from ..compute import dispatch, jobs
 from ..figures import training as training_figures
-from ..session import state
+from ..session import lifecycle, state
 from . import common
 
 
@@ -111,7 +111,7 @@ def last_finished() -> dict | None:
     """The workspace's last finished run, from what it wrote to disk (so it survives reloads), with
     its model offered on the Extract page (added to the session's models when it is not there):
     `dispatch.last_training_run`'s dict plus "label", the model's name on the Extract page."""
-    run = dispatch.last_training_run(str(state.workdir("models")))
+    run = dispatch.last_training_run(str(lifecycle.workdir("models")))
     if run is None:
         return None
     label = model_label(run["out_dir"], run.get("latent_dim"), run.get("name"))
@@ -157,7 +157,7 @@ def saved_run_panel():
     if run is None:
         return
     try:
-        where = run["model_path"].relative_to(state.workdir())
+        where = run["model_path"].relative_to(lifecycle.workdir())
     except ValueError:
         where = run["model_path"].name
     st.subheader("Last finished run")
@@ -183,7 +183,7 @@ def more_epochs_note(history: list[dict]):
 def stopped_runs_panel(epochs: int, own: TrainingRun | None = None):
     """The workspace's stopped runs but this session's `own` (drawn with its own Resume), from their files: each
     resumes with its settings, from its last finished batch, to `epochs` (the form's value)."""
-    runs = [run for run in dispatch.stopped_training_runs(str(state.workdir("models")), _trainable_files())
+    runs = [run for run in dispatch.stopped_training_runs(str(lifecycle.workdir("models")), _trainable_files())
             if own is None or str(run["out_dir"]) != str(own.config.out_dir)]
     if not runs:
         return
