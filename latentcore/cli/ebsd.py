@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .options import add_out_option, boundary_degrees
+from .options import add_kam_order_option, add_out_option, boundary_degrees
 
 CLASSES_HELP = ("a cluster assignments CSV (`cluster`; noise has no class) or a labels CSV (`label`), matched to the "
                 "scan's pixels by x_um,y_um (or row)")
@@ -31,6 +31,7 @@ def add_grains(subparsers):
                    help="misorientation (degrees) above which neighbours are in two grains (default %(default)s)")
     p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
                    help="neighbours beyond this many degrees are left out of the KAM (default %(default)s)")
+    add_kam_order_option(p)
     p.set_defaults(func=run_grains)
 
 
@@ -52,7 +53,7 @@ def run_grains(args) -> int:
     points = scan_points(args.scan)
     classes = read_classes(args.classes, points) if args.classes else None
     latents, notes = (latents_on_points(points, read_latents(args.latents)) if args.latents else (None, []))
-    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg)
+    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg, args.kam_order)
     found.notes += notes
     inputs = input_records(args.out, args.scan, args.latents, args.classes)
     paths = write_grains(found, args.out, Path(args.scan).stem, inputs)

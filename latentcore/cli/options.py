@@ -275,6 +275,15 @@ def add_figure_options(parser, skip_flag: str = "--no-png", dpi_option: bool = T
         parser.add_argument("--dpi", type=dpi, default=300, help="PNG resolution (default 300: publication)")
 
 
+def add_kam_order_option(parser) -> None:
+    """`--kam-order` (args.kam_order): the KAM kernel (`analysis.ebsd.orientation.kernel_offsets`), as declared
+    there (`KAM_ORDERS`, `DEFAULT_KAM_ORDER`, `KAM_ORDER_HELP`)."""
+    from ..analysis.ebsd.orientation import DEFAULT_KAM_ORDER, KAM_ORDER_HELP, KAM_ORDERS
+
+    parser.add_argument("--kam-order", type=int, choices=KAM_ORDERS, default=DEFAULT_KAM_ORDER,
+                        help=f"{KAM_ORDER_HELP} (default %(default)s)")
+
+
 # -- argparse types -----------------------------------------------------------------------------------------------
 
 def dpi(text: str) -> float:

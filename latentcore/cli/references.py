@@ -19,6 +19,7 @@ def add_references(subparsers):
     from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG
     from ..analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, PATTERN_MAPS, REFERENCE_MAPS, listed
     from ..data import scan_formats
+    from .options import add_kam_order_option
 
     p = subparsers.add_parser("references", help=f"EBSD reference maps of a scan: {listed(REFERENCE_MAPS)}")
     p.add_argument("scan", help=f"an EBSD scan file ({', '.join(scan_formats())})")
@@ -27,10 +28,11 @@ def add_references(subparsers):
                    help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
                         "are on a boundary, and grains part")
     p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
-                   help="kernel average misorientation: first neighbours (the 4 sharing an edge) misoriented by more "
-                        "than this many degrees are left out, as across a grain boundary (default "
+                   help="kernel average misorientation: neighbours misoriented by more than this many degrees are "
+                        "left out, as across a grain boundary (default "
                         f"{DEFAULT_KAM_THRESHOLD_DEG:g}, the threshold MTEX's KAM documentation uses; MTEX's function "
                         "itself has none unless given one)")
+    add_kam_order_option(p)
     p.add_argument("--vbse-percentiles", type=float, nargs=2, default=DEFAULT_VBSE_PERCENTILES, metavar=("LOW", "HIGH"),
                    help="contrast stretch of the VBSE RGB image: each channel's LOW percentile maps to 0 and its HIGH "
                         "one to 1 (0 100: min to max); recorded in the report")
@@ -132,7 +134,8 @@ def run_references(args) -> int:
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
 
     refs = scan_references(args.scan, vbse_grid=tuple(args.vbse_grid), boundary_deg=args.boundary_deg,
-                           kam_threshold_deg=args.kam_threshold_deg, vbse_percentiles=(low, high),
+                           kam_threshold_deg=args.kam_threshold_deg, kam_order=args.kam_order,
+                           vbse_percentiles=(low, high),
                            batch_size=args.batch_size, patterns=args.patterns, progress=progress)
     if args.patterns:
         print(file=sys.stderr)

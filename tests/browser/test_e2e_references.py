@@ -3,8 +3,8 @@ H5OINA scan (simulated grains, with orientations) is extracted, the Latent maps 
 panel (IPF map and its colour key, as plotly renders them), and the grain-boundary switch draws the
 boundaries over the latent maps (lines between pixels, on the click map too); over an ROI the reference map
 spans what the latent maps span; a pixel clicked there is announced on Clusters, with a button to clear it; the
-one-phase scan's grain and KAM maps; a box's orientations on the UMAP page. Screenshots go to tests/artifacts/
-(git-ignored), `refs_*.png`, `kam_grains_*.png` and `orientations_*.png`; the server and browser are
+one-phase scan's grain and KAM maps (of order 1, then 2); a box's orientations on the UMAP page. Screenshots go to
+tests/artifacts/ (git-ignored), `refs_*.png`, `kam_grains_*.png` and `orientations_*.png`; the server and browser are
 tests/browser/conftest.py's, the steps tests/browser/steps.py's."""
 from __future__ import annotations
 
@@ -119,9 +119,12 @@ def test_grains_and_kam_are_reference_maps_of_a_one_phase_scan(page):
     choose(page, "Reference map", "Kernel average misorientation")
     page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                            ".some(g => (g.data || []).some(t => t.name === 'KAM (°)'))")
-    page.get_by_text("Kernel average misorientation: the mean misorientation").wait_for()
+    page.get_by_text("Kernel average misorientation of order 1: the mean misorientation").wait_for()
     assert page.locator(".js-plotly-plot .colorbar").count() > 0
     shoot_chart(page, "KAM (°)", "kam_grains_2_kam")
+    choose(page, "KAM neighbours", "order 2: the 12 pixels within 2 edge steps")
+    page.get_by_text("Kernel average misorientation of order 2: the mean misorientation").wait_for()
+    shoot_chart(page, "KAM (°)", "kam_grains_3_kam_order2")
 
 
 ORIENTATION_PANELS = """() => { const g = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g =>

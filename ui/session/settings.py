@@ -159,7 +159,8 @@ PAGES: dict[str, Page] = {  # in the navigation's order
         (("umap_scatter", "the embedding"), ("umap_map", "the scan map"),
          ("umap_query", "the nearest-neighbours query"))),
     "maps": Page("Latent maps", ":material/grid_on:", (
-        keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
+        keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name",
+             "maps_kam_order")
         | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
         | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
         (("maps_picker", "the click map"), ("maps_labels_map", "the labels map"),

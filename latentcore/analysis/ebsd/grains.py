@@ -2,7 +2,7 @@
 KAM and, given latents, how much the latents vary inside it (deformation, sub-grains: internally inhomogeneous
 grains first).
 
-    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5)
+    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5, kam_order=1)
     found.table         one row per grain (columns below), ranked by `latent_spread` (highest first) when latents
                         are given, else by grain id
     found.grain_of_row  (N,) the grain of each point, -1 where not indexed
@@ -67,10 +67,11 @@ class Grains:
 
 def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: RowClasses | None = None,
                 boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG) -> Grains:
+                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                kam_order: int = ori.DEFAULT_KAM_ORDER) -> Grains:
     """The grain table of a scan's points; `latents` (N, D) row for row with the points (NaN rows: none),
     `classes` a class per point."""
-    grain, kam, laue, notes = grains_and_kam(points, boundary_deg, kam_threshold_deg)
+    grain, kam, laue, notes = grains_and_kam(points, boundary_deg, kam_threshold_deg, kam_order)
     inside = np.flatnonzero(grain >= 0)
     g, n_grains = grain[inside], int(grain.max(initial=-1)) + 1
     euler, phase_id = points.orientations.euler[inside], points.orientations.phase_id[inside]
@@ -90,13 +91,14 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
         frame = frame.sort_values([col.LATENT_SPREAD, col.GRAIN], ascending=[False, True], kind="stable",
                                   na_position="last").reset_index(drop=True)
     frame = _measured(frame)
-    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
+    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg, "kam_order": kam_order,
                   "mean_iterations": MEAN_ITERATIONS, "orientation_convention": points.orientations.convention,
                   "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
     return Grains(frame, grain, parameters, [MEAN_NOTE, *notes], points.units)
 
 
-def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: float):
+def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: float,
+                   kam_order: int = ori.DEFAULT_KAM_ORDER):
     """(each point's grain, -1 none; its KAM in degrees; phase id -> Laue group, of the phases with one; notes): the
     reference maps' `grains` and `kam` (`scan_references.orientation_maps`), without the maps grains do not need."""
     orientations, (rows, columns) = points.orientations, points.cells
@@ -107,7 +109,7 @@ def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: f
     euler = np.zeros((*points.grid.shape, 3))
     euler[rows, columns] = orientations.euler
     grains = ori.grain_map(euler, phase, laue, boundary_deg)[rows, columns]
-    kam = ori.kernel_average_misorientation(euler, phase, laue, kam_threshold_deg)[rows, columns]
+    kam = ori.kernel_average_misorientation(euler, phase, laue, kam_threshold_deg, kam_order)[rows, columns]
     unknown = sorted({int(k) for k in orientations.phase_id[~known & (orientations.phase_id >= 0)]})
     notes = [f"phases {unknown} have no crystal symmetry this package knows ({', '.join(ori.LAUE_GROUPS)}): their "
              "points are in no grain"] if unknown else []
