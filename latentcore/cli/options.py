@@ -341,6 +341,17 @@ def boundary_degrees(text: str) -> float:
     return value
 
 
+def pair_count(text: str) -> int:
+    """A number of pairs to sample: a whole number in `misorientations.PAIRS_RANGE`."""
+    from ..analysis.ebsd.misorientations import PAIRS_RANGE
+
+    value = _number(text)
+    if value != int(value) or not PAIRS_RANGE[0] <= value <= PAIRS_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"must be a whole number of pairs from {PAIRS_RANGE[0]:,} to "
+                                         f"{PAIRS_RANGE[1]:,}, got {text!r}")
+    return int(value)
+
+
 def positive_seconds(text: str) -> float:
     """Refused at parsing, before a model loads: a run would otherwise end at its first block."""
     try:

@@ -175,7 +175,7 @@ def test_a_selection_made_on_latent_maps_is_said_on_clusters_with_a_button_to_cl
 
 
 def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_its_files(grains_h5oina, downloads):
-    """"KAM neighbours" (saved with the page): order 2 redraws the KAM over the 12 pixels within two edge steps, at
+    """"KAM order" (saved with the page): order 2 redraws the KAM over the 12 pixels within two edge steps, at
     the engine's values, says so under the map, and the NPZ and its report downloaded are of that order."""
     import io
     import json

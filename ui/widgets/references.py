@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from latentcore.analysis.ebsd.orientation import (DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_ORDER, KAM_ORDER_HELP, KAM_ORDERS,
-                                                  kam_neighbours)
+                                                  kernel_offsets)
 from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, REFERENCE_MAPS, listed, references_names
 from latentcore.analysis.maps import Roi
 
@@ -42,9 +42,9 @@ def kam_order(lat, where=None, page: str = "maps") -> int:
     """The kernel average misorientation's order (`orientation.KAM_ORDERS`: 1, the 4 edge neighbours; 2, the 12
     within two edge steps); the default, and disabled, when the latents hold no orientations."""
     where, key = where or st, f"{page}_kam_order"
-    chosen = where.selectbox("KAM neighbours", KAM_ORDERS, key=key, disabled=lat.orientations is None,
+    chosen = where.selectbox("KAM order", KAM_ORDERS, key=key, disabled=lat.orientations is None,
                              index=state.setting_index(key, DEFAULT_KAM_ORDER, KAM_ORDERS),
-                             format_func=lambda order: f"order {order}: {kam_neighbours(order)}",
+                             format_func=lambda order: f"{order} ({len(kernel_offsets(order)) * 2} neighbours)",
                              help=KAM_ORDER_HELP[0].upper() + KAM_ORDER_HELP[1:] + ".")
     return int(chosen) if lat.orientations is not None else DEFAULT_KAM_ORDER
 
@@ -54,7 +54,7 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
     its key or legend; the boundary lines over it; its PNG and the NPZ of every map over the ROI."""
     st.subheader("Reference maps")
     source = explore.source_for(lat)
-    cols = st.columns(2)
+    cols = st.columns([3, 2])
     from_patterns = cols[0].checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="maps_ref_patterns",
                                      value=state.setting("maps_ref_patterns", False), disabled=source is None,
                                      help="Streams every pattern of the scan file once." if source else
