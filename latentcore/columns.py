@@ -17,7 +17,9 @@ names of its output:
   `COUNT`, `FRACTION`, `AREA_FRACTION`.
 - a selection's orientations: `EULER_DEG` (`phi1_deg`, `Phi_deg`, `phi2_deg`) and `IPF_XY` (`ipf_plane_x`,
   `ipf_plane_y`); its poles (one row per point and pole): `FAMILY`, `POLE` and `POLE_XY` (`pole_plane_x`,
-  `pole_plane_y`).
+  `pole_plane_y`); its misorientation-angle distribution (one row per bin): `ANGLE_BIN` (`angle_low_deg`,
+  `angle_high_deg`), `CORRELATED` and `UNCORRELATED` (`correlated_count`, `correlated_frequency`, ...) and
+  `MACKENZIE_FREQUENCY`.
 
 `beside(head, table)`: the columns of `head`, then a source's own columns (a cutout's metadata), one named as a column of
 `head` kept as `source_<name>` (cutouts may carry their own `row`).
@@ -61,6 +63,10 @@ IPF_XY = ("ipf_plane_x", "ipf_plane_y")
 FAMILY = "family"  # a pole figure's family of planes, `{111}`
 POLE = "pole"  # one plane of that family, `(1 -1 1)` (Miller-Bravais `(2 -1 -1 0)` for hexagonal crystals)
 POLE_XY = ("pole_plane_x", "pole_plane_y")  # where its pole lies in the pole figure (stereographic, upper hemisphere)
+ANGLE_BIN = ("angle_low_deg", "angle_high_deg")  # a misorientation-angle bin's edges, degrees
+CORRELATED = ("correlated_count", "correlated_frequency")  # neighbours' misorientations in the bin: pairs, share
+UNCORRELATED = ("uncorrelated_count", "uncorrelated_frequency")  # random pairs' misorientations in the bin
+MACKENZIE_FREQUENCY = "mackenzie_frequency"  # random cubic orientations' share in the bin (Mackenzie)
 
 
 def coordinate_names(units: str | None) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .options import add_figure_options, add_out_option, add_setting, boundary_degrees
+from .options import add_figure_options, add_kam_order_option, add_out_option, add_setting, boundary_degrees
 
 CLASSES_HELP = ("a cluster assignments CSV (`cluster`; noise has no class) or a labels CSV (`label`), matched to the "
                 "scan's pixels by x_um,y_um (or row)")
@@ -36,6 +36,7 @@ def add_grains(subparsers):
                    help="misorientation (degrees) above which neighbours are in two grains (default %(default)s)")
     p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
                    help="neighbours beyond this many degrees are left out of the KAM (default %(default)s)")
+    add_kam_order_option(p)
     for setting in (MIN_GRAIN_POINTS, FILL_NOT_INDEXED, TWIN_TOLERANCE):
         add_setting(p, setting)
     add_figure_options(p)
@@ -61,7 +62,7 @@ def run_grains(args) -> int:
     points = scan_points(args.scan)
     classes = read_classes(args.classes, points) if args.classes else None
     latents, notes = (latents_on_points(points, read_latents(args.latents)) if args.latents else (None, []))
-    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg,
+    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg, args.kam_order,
                         min_grain_points=args.min_grain_points, fill_not_indexed=args.fill_not_indexed,
                         twin_tolerance_deg=args.twin_tolerance_deg)
     found.notes += notes

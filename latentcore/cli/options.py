@@ -275,6 +275,15 @@ def add_figure_options(parser, skip_flag: str = "--no-png", dpi_option: bool = T
         parser.add_argument("--dpi", type=dpi, default=300, help="PNG resolution (default 300: publication)")
 
 
+def add_kam_order_option(parser) -> None:
+    """`--kam-order` (args.kam_order): the KAM kernel (`analysis.ebsd.orientation.kernel_offsets`), as declared
+    there (`KAM_ORDERS`, `DEFAULT_KAM_ORDER`, `KAM_ORDER_HELP`)."""
+    from ..analysis.ebsd.orientation import DEFAULT_KAM_ORDER, KAM_ORDER_HELP, KAM_ORDERS
+
+    parser.add_argument("--kam-order", type=int, choices=KAM_ORDERS, default=DEFAULT_KAM_ORDER,
+                        help=f"{KAM_ORDER_HELP} (default %(default)s)")
+
+
 # -- argparse types -----------------------------------------------------------------------------------------------
 
 def dpi(text: str) -> float:
@@ -363,6 +372,15 @@ def in_range(setting):
 def _plain(value) -> str:
     """1,000,000 and 8.66, not 1e+06 and 8.660254037844387."""
     return f"{int(value):,}" if float(value) == int(value) else f"{value:.3g}"
+def pair_count(text: str) -> int:
+    """A number of pairs to sample: a whole number in `misorientations.PAIRS_RANGE`."""
+    from ..analysis.ebsd.misorientations import PAIRS_RANGE
+
+    value = _number(text)
+    if value != int(value) or not PAIRS_RANGE[0] <= value <= PAIRS_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"must be a whole number of pairs from {PAIRS_RANGE[0]:,} to "
+                                         f"{PAIRS_RANGE[1]:,}, got {text!r}")
+    return int(value)
 
 
 def positive_seconds(text: str) -> float:

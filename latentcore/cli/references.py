@@ -5,14 +5,16 @@ and a JSON report. `rank LATENTS --reference DIR/references.npz` ranks latent di
 `python -m latentcore orientations DATA (--rows 0-99 | --table CSV [--cluster K] | --labels CSV --label NAME)
 --out DIR`: the orientations of chosen points of a scan with orientations (`analysis.ebsd.pole_figures`): their
 inverse pole figure beside the whole scan's and their pole figures (PNG), their table and the pole figures' points
-(CSV) and a JSON report."""
+(CSV), their misorientation-angle distribution, correlated and uncorrelated (`analysis.ebsd.misorientations`: CSV,
+PNG; `--no-misorientations` leaves it out) and a JSON report."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .options import add_figure_options, add_out_option, add_roi_option, add_setting, boundary_degrees
+from .options import (add_figure_options, add_kam_order_option, add_out_option, add_roi_option, add_seed_option,
+                      add_setting, boundary_degrees, pair_count)
 
 
 def add_references(subparsers):
@@ -27,10 +29,11 @@ def add_references(subparsers):
                    help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
                         "are on a boundary, and grains part")
     p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
-                   help="kernel average misorientation: first neighbours (the 4 sharing an edge) misoriented by more "
-                        "than this many degrees are left out, as across a grain boundary (default "
+                   help="kernel average misorientation: neighbours misoriented by more than this many degrees are "
+                        "left out, as across a grain boundary (default "
                         f"{DEFAULT_KAM_THRESHOLD_DEG:g}, the threshold MTEX's KAM documentation uses; MTEX's function "
                         "itself has none unless given one)")
+    add_kam_order_option(p)
     add_setting(p, TWIN_TOLERANCE)
     p.add_argument("--vbse-percentiles", type=float, nargs=2, default=DEFAULT_VBSE_PERCENTILES, metavar=("LOW", "HIGH"),
                    help="contrast stretch of the VBSE RGB image: each channel's LOW percentile maps to 0 and its HIGH "
@@ -46,6 +49,7 @@ def add_references(subparsers):
 
 
 def add_orientations(subparsers):
+    from ..analysis.ebsd.misorientations import SEED, UNCORRELATED_PAIRS
     from ..analysis.ebsd.pole_figures import DIRECTIONS
 
     p = subparsers.add_parser("orientations", help="the orientations of chosen points (a selection, a cluster, a "
@@ -62,29 +66,40 @@ def add_orientations(subparsers):
     p.add_argument("--phase", type=int, help="the phase id (default: the one most of the points have)")
     p.add_argument("--look", choices=("points", "density"), default="points",
                    help="the points, or the share of them per cell (default: %(default)s)")
+    p.add_argument("--no-misorientations", dest="misorientations", action="store_false",
+                   help="leave out the misorientation-angle distribution (its CSV, PNG and report record)")
+    p.add_argument("--uncorrelated-pairs", type=pair_count, default=UNCORRELATED_PAIRS, metavar="PAIRS",
+                   help="uncorrelated misorientations: every pair of the points when they have at most this many, "
+                        "else a seeded sample of this many random pairs (default %(default)s)")
+    add_seed_option(p, SEED)
     add_out_option(p, "output folder")
     add_figure_options(p)
     p.set_defaults(func=run_orientations)
 
 
 def run_orientations(args) -> int:
-    """Writes orientations__<stem>__<what>__ipf_<direction>.csv, .png and .json, and pole_figures__<...>.csv."""
+    """Writes orientations__<stem>__<what>__ipf_<direction>.csv, .png and .json, pole_figures__<...>.csv and
+    misorientations__<...>.csv, .png."""
     from ..analysis.artifacts.common import input_record
     from ..analysis.ebsd.pole_figures import orientation_plots, orientations_of, write_orientations
 
     orientations, x, y, units, source = orientations_of(args.data)
     rows, what = chosen_rows(args, len(orientations.phase_id), x, y, units)
     plots = orientation_plots(orientations, rows, args.direction, args.phase)
+    angles = plots.misorientations(x, y, args.uncorrelated_pairs, args.seed) if args.misorientations else None
     inputs = {"data": input_record(args.data, args.out),
               **{name: input_record(getattr(args, name), args.out) for name in ("table", "labels")
                  if getattr(args, name)}}
     written = write_orientations(plots, args.out, source, what, x, y, units, inputs, png=not args.no_png,
-                                 dpi=args.dpi, look=args.look)
-    for note in plots.notes():
+                                 dpi=args.dpi, look=args.look, angles=angles)
+    for note in plots.notes() + (angles.notes() if angles is not None else []):
         print(f"note: {note}")
     found = plots.found
     print(f"{len(found.rows):,} points of phase {found.phase} ({found.phase_name}, {found.laue}); the scan has "
           f"{len(found.scan_rows):,}")
+    if angles is not None:
+        named = angles.described()
+        print(f"misorientation angles. {named['correlated']}. {named['uncorrelated']}.")
     for kind, path in written.items():
         print(f"{kind}: {path}")
     return 0
@@ -133,9 +148,9 @@ def run_references(args) -> int:
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
 
     refs = scan_references(args.scan, vbse_grid=tuple(args.vbse_grid), boundary_deg=args.boundary_deg,
-                           kam_threshold_deg=args.kam_threshold_deg, vbse_percentiles=(low, high),
-                           batch_size=args.batch_size, patterns=args.patterns, progress=progress,
-                           twin_tolerance_deg=args.twin_tolerance_deg)
+                           kam_threshold_deg=args.kam_threshold_deg, kam_order=args.kam_order,
+                           vbse_percentiles=(low, high), batch_size=args.batch_size, patterns=args.patterns,
+                           progress=progress, twin_tolerance_deg=args.twin_tolerance_deg)
     if args.patterns:
         print(file=sys.stderr)
     if args.roi is not None:

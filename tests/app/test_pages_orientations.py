@@ -113,3 +113,48 @@ def test_latents_without_orientations_say_so():
     run(go(at, "umap").toggle(key="umap_orient_show").set_value(True))
     assert "These latents hold no orientations" in texts(at.info)
 
+
+
+def test_the_selections_misorientation_angles_are_the_commands_and_download_as_its_files(scan_app, downloads,
+                                                                                          tmp_path):
+    """Under the pole figures: the correlated and uncorrelated histograms (% of pairs per degree, 0 to 62.8°) with
+    Mackenzie's curve, at the engine's values; the PNG and the bins' CSV download as the command's files, the
+    report carries the same record; unticked, the histogram and its record are gone."""
+    from latentcore.analysis.ebsd.misorientations import angle_distribution, selection_cells
+
+    at, orientations = scan_app
+    rows = np.arange(0, 120)  # 8 of the 12 rows of the 12 x 15 scan: 120 points, 7,140 pairs: every one
+    at.session_state["selection"] = rows
+    run(go(at, "umap").toggle(key="umap_orient_show").set_value(True))
+    assert at.checkbox(key="umap_orient_miso").value  # on by default
+    [chart] = [c for c in at.get("plotly_chart") if "umap_orient_angles_chart" in c.proto.id]  # the histogram
+    spec = json.loads(chart.proto.spec)
+    correlated, random_curve, uncorrelated, _ = spec["data"]
+    indexed = rows[orientations.phase_id[rows] >= 0]
+    lat = at.session_state["latents"]
+    from latentcore.latents import read_latents
+
+    latents = read_latents(lat)
+    expected = angle_distribution(orientations.euler[indexed], "m-3m",
+                                  selection_cells(latents.x, latents.y, indexed))
+    shares, width = expected.table(), np.diff(expected.edges)  # per degree: the last bin is 0.8° wide
+    from driving import array_of
+
+    for trace, kind in ((correlated, "correlated"), (uncorrelated, "uncorrelated")):
+        np.testing.assert_allclose(array_of(trace["y"]), 100 * shares[f"{kind}_frequency"] / width, atol=1e-9)
+    assert spec["layout"]["xaxis2"]["range"] == [0, pytest.approx(62.7994, abs=1e-4)]
+    assert random_curve["name"] == "random orientations (m-3m, Mackenzie)"
+    titles = [a["text"] for a in spec["layout"]["annotations"]]
+    pairs = len(indexed) * (len(indexed) - 1) // 2
+    assert f"Uncorrelated: every pair of the points ({pairs:,})" in titles
+    assert f"Correlated: neighbouring points ({expected.correlated.sum():,} pairs)" in titles
+    tag = f"grains__{len(rows)}rows__ipf_z"
+    assert main(["orientations", str(lat), "--rows", f"0-{len(rows) - 1}", "--no-png", "--out", str(tmp_path)]) == 0
+    assert downloads[f"misorientations__{tag}.csv"]() == (tmp_path / f"misorientations__{tag}.csv").read_bytes()
+    assert downloads[f"misorientations__{tag}.png"]()[:4] == b"\x89PNG"
+    report = json.loads(downloads[f"orientations__{tag}.json"]())
+    theirs = json.loads((tmp_path / f"orientations__{tag}.json").read_text())
+    assert report["misorientations"] == theirs["misorientations"] and report["misorientations"]["correlated"]["pairs"]
+    run(at.checkbox(key="umap_orient_miso").uncheck())
+    assert not [c for c in at.get("plotly_chart") if "umap_orient_angles_chart" in c.proto.id]
+    assert json.loads(downloads[f"orientations__{tag}.json"]())["misorientations"] is None

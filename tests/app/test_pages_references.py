@@ -176,3 +176,33 @@ def test_a_selection_made_on_latent_maps_is_said_on_clusters_with_a_button_to_cl
     at.session_state["selection_origin"] = "clusters_map"
     run(at)
     assert not [i for i in at.info if "selected on" in str(i.value)]
+
+
+def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_its_files(grains_h5oina, downloads):
+    """"KAM order" (saved with the page): order 2 redraws the KAM over the 12 pixels within two edge steps, at
+    the engine's values, says so under the map, and the NPZ and its report downloaded are of that order."""
+    import io
+    import json
+
+    from latentcore.analysis.ebsd.scan_references import latents_references
+    from latentcore.latents import read_latents
+    from ui.session.settings import PAGES
+
+    assert "maps_kam_order" in PAGES["maps"].saved.keys
+    at = run(extracted_grains(grains_h5oina), "maps")
+    run(at.selectbox(key="maps_ref_name").select("kam"))
+    assert at.selectbox(key="maps_kam_order").value == 1
+    assert "Kernel average misorientation of order 1: the mean misorientation (°, symmetry-reduced) of each point to " \
+           "the 4 edge neighbours" in texts(at.caption)
+    first = np.asarray(array_of(spec_named(at, "KAM (°)")["data"][0]["z"]), float)
+    run(at.selectbox(key="maps_kam_order").select(2))
+    second = np.asarray(array_of(spec_named(at, "KAM (°)")["data"][0]["z"]), float)
+    expected = latents_references(read_latents(at.session_state["latents"]), kam_order=2).maps["kam"]
+    np.testing.assert_allclose(second, expected, equal_nan=True)
+    assert np.nanmax(np.abs(second - first)) > 0.01  # another kernel, another map
+    assert "Kernel average misorientation of order 2: the mean misorientation (°, symmetry-reduced) of each point to " \
+           "the 12 pixels within 2 edge steps" in texts(at.caption)
+    report = json.loads(downloads["references_report.json"]())
+    assert report["parameters"]["kam_order"] == 2
+    with np.load(io.BytesIO(downloads["references.npz"]()), allow_pickle=False) as npz:
+        np.testing.assert_allclose(npz["kam"], expected, equal_nan=True)

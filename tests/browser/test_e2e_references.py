@@ -3,7 +3,8 @@ H5OINA scan (simulated grains, with orientations) is extracted, the Latent maps 
 panel (IPF map and its colour key, as plotly renders them), and the grain-boundary switch draws the
 boundaries over the latent maps (lines between pixels, on the click map too); over an ROI the reference map
 spans what the latent maps span; a pixel clicked there is announced on Clusters, with a button to clear it; the
-one-phase scan's grain and KAM maps; a box's orientations on the UMAP page. Screenshots go to tests/artifacts/
+one-phase scan's grain and KAM maps (of order 1, then 2); a box's orientations and misorientation angles on the UMAP
+page. Screenshots go to tests/artifacts/
 (git-ignored), `refs_*.png`, `kam_grains_*.png` and `orientations_*.png`; the server and browser are
 tests/browser/conftest.py's, the steps tests/browser/steps.py's."""
 from __future__ import annotations
@@ -119,9 +120,12 @@ def test_grains_and_kam_are_reference_maps_of_a_one_phase_scan(page):
     choose(page, "Reference map", "Kernel average misorientation")
     page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
                            ".some(g => (g.data || []).some(t => t.name === 'KAM (°)'))")
-    page.get_by_text("Kernel average misorientation: the mean misorientation").wait_for()
+    page.get_by_text("Kernel average misorientation of order 1: the mean misorientation").wait_for()
     assert page.locator(".js-plotly-plot .colorbar").count() > 0
     shoot_chart(page, "KAM (°)", "kam_grains_2_kam")
+    choose(page, "KAM order", "2 (12 neighbours)")
+    page.get_by_text("Kernel average misorientation of order 2: the mean misorientation").wait_for()
+    shoot_chart(page, "KAM (°)", "kam_grains_3_kam_order2")
 
 
 ORIENTATION_PANELS = """() => { const g = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g =>
@@ -136,9 +140,10 @@ def test_a_box_on_the_umap_shows_its_orientations_beside_the_scans_and_its_pole_
                                                                                        grains_h5oina):
     """At 1600 x 1000 on the UMAP page: a box on the scatter, the Orientations switch and sample direction x draw
     the box's inverse pole figure (its points in their IPF colours) beside the whole scan's (grey) and its {100} and
-    {111} pole figures over the scan's; the figure downloads as a 300 dpi PNG. Screenshot
-    `orientations_umap_box_ipf_x_beside_scan_and_pole_figures.png`."""
-    page = new_tab(browser, app_url)  # a workspace of its own: the module's already holds this upload
+    {111} pole figures over the scan's; the figure downloads as a 300 dpi PNG; under it the box's misorientation
+    angles (correlated, uncorrelated, Mackenzie's curve), a 300 dpi PNG too. Screenshots
+    `orientations_umap_box_ipf_x_beside_scan_and_pole_figures.png`, `orientations_umap_box_misorientation_angles.png`."""
+    page = new_tab(browser, app_url, downloads=True)  # a workspace of its own: the module's holds this upload
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     upload_data(page, grains_h5oina)
     extract_with_the_demo_model(page, grains_h5oina)
@@ -168,3 +173,10 @@ def test_a_box_on_the_umap_shows_its_orientations_beside_the_scans_and_its_pole_
     page.mouse.move(0, 0)
     page.screenshot(path=str(ARTIFACTS / "orientations_umap_box_ipf_x_beside_scan_and_pole_figures.png"))
     download_png(page, "Figure (PNG, 300 dpi)", "orientations_download")
+    angles = page.locator(".st-key-umap_orient_angles_chart")  # under the pole figures, on by default
+    angles.scroll_into_view_if_needed()
+    page.wait_for_function("() => Array.from(document.querySelectorAll('.js-plotly-plot')).some(g => "
+                           "((g.layout || {}).annotations || []).some(a => a.text.startsWith('Correlated: neighbouring')))")
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(ARTIFACTS / "orientations_umap_box_misorientation_angles.png"))
+    download_png(page, "Misorientation angles (PNG, 300 dpi)", "misorientations_download")

@@ -45,8 +45,9 @@ def test_the_names_the_code_writes_are_the_documented_ones():
                columns.area_name("um"), columns.ecd_name("um"), columns.CENTROID + "x_um", columns.PHASE,
                *columns.EULER_DEG, columns.GOS, columns.KAM, columns.TWIN_FRACTION, columns.LATENT_SPREAD,
                columns.LATENT_NORM, columns.CLASS_FRACTION, *columns.IPF_XY, columns.FAMILY, columns.POLE,
-               *columns.POLE_XY, columns.SOURCE, columns.COUNT, columns.FRACTION, columns.QUANTITY, columns.BIN_LOW,
-               columns.BIN_HIGH, columns.AREA_FRACTION]
+               *columns.POLE_XY, *columns.ANGLE_BIN, *columns.CORRELATED, *columns.UNCORRELATED,
+               columns.MACKENZIE_FREQUENCY, columns.SOURCE, columns.COUNT, columns.FRACTION, columns.QUANTITY,
+               columns.BIN_LOW, columns.BIN_HIGH, columns.AREA_FRACTION]
     assert undocumented(in_code, names) == []
     old = ["x", "y", "row_id", "x (µm)", "latent 3", "UMAP_1"]  # the names before one vocabulary
     assert undocumented(old, names) == old
@@ -113,13 +114,15 @@ def test_every_csv_the_commands_write_uses_the_documented_columns(written):
 
 
 def test_the_orientations_csvs_use_the_documented_columns(tmp_path):
-    """`orientations` needs a scan with orientations (the demo has none): the EDAX test scan. Its table and its pole
-    figures' points (a row per point and pole: `row`, not the coordinates, first)."""
+    """`orientations` needs a scan with orientations (the demo has none): the EDAX test scan. Its table, its pole
+    figures' points (a row per point and pole: `row`, not the coordinates, first) and its misorientation angles' bins
+    (a row per bin)."""
     scan = Path(__file__).resolve().parents[1] / "data" / "ebsd" / "ni_grains_edax.h5"
     assert main(["orientations", str(scan), "--rows", "0-9", "--no-png", "--out", str(tmp_path)]) == 0
     tables = {path.name.split("__", 1)[0]: path for path in tmp_path.glob("*.csv")}
-    assert sorted(tables) == ["orientations", "pole_figures"]
-    for kind, first in (("orientations", ["row", "x_um", "y_um"]), ("pole_figures", ["row", "family", "pole"])):
+    assert sorted(tables) == ["misorientations", "orientations", "pole_figures"]
+    for kind, first in (("orientations", ["row", "x_um", "y_um"]), ("pole_figures", ["row", "family", "pole"]),
+                        ("misorientations", ["angle_low_deg", "angle_high_deg", "correlated_count"])):
         header = list(pd.read_csv(tables[kind], nrows=0).columns)
         assert header[:3] == first and undocumented(header, documented()) == [], kind
 

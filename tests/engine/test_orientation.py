@@ -199,3 +199,61 @@ def test_filling_and_dissolving_follow_the_majority_of_edge_neighbours_repeated_
     off, _, changes = ori.reconstructed_grains(grains, not_indexed)  # both off: the grain map as it was
     np.testing.assert_array_equal(off, grains)
     assert changes == {"pixels_filled": 0, "grains_dissolved": 0, "pixels_reassigned": 0}
+def orix_kam_of_order(euler, phase, threshold_deg, order):
+    """KAM (degrees) by looping (test-only): each point's mean of orix's symmetry-reduced angles to the pixels within
+    `order` edge steps (|dr| + |dc| <= order: MTEX's square-grid kernel) of its phase, at most `threshold_deg`."""
+    n_rows, n_columns = phase.shape
+    orientations = Orientation.from_euler(euler.reshape(-1, 3), orix_symmetry.Oh)
+    kam = np.full(phase.shape, np.nan)
+    for r, c in np.ndindex(phase.shape):
+        angles = []
+        for dr in range(-order, order + 1):
+            for dc in range(-order, order + 1):
+                rr, cc = r + dr, c + dc
+                if not 0 < abs(dr) + abs(dc) <= order or not (0 <= rr < n_rows and 0 <= cc < n_columns):
+                    continue
+                if phase[r, c] < 0 or phase[rr, cc] != phase[r, c]:
+                    continue
+                angle = np.rad2deg(orientations[r * n_columns + c].angle_with(orientations[rr * n_columns + cc]))[0]
+                if angle <= threshold_deg:
+                    angles.append(angle)
+        if angles:
+            kam[r, c] = np.mean(angles)
+    return kam
+
+
+@pytest.mark.parametrize("order", [1, 2])
+def test_kam_of_each_order_is_the_mean_of_orix_angles_over_its_kernel(order):
+    """A 7 x 9 grid of two cubic grains with 1 degree of noise, a point not indexed and a column of another
+    phase: KAM of order 2 is the mean over the 12 pixels within two edge steps, as orix's angles give it."""
+    rng = np.random.default_rng(11)
+    grain = (np.arange(9)[None, :] >= 5).astype(int) * np.ones((7, 1), int)
+    euler = random_euler(2, 12)[grain] + rng.normal(0, np.deg2rad(1), (7, 9, 3))
+    phase = np.zeros((7, 9), int)
+    phase[3, 2] = -1
+    phase[:, 8] = 1  # another phase (cubic too): never averaged with phase 0
+    found = ori.kernel_average_misorientation(euler, phase, {0: "m-3m", 1: "m-3m"}, 4.0, order=order)
+    expected = orix_kam_of_order(euler, phase, 4.0, order)
+    np.testing.assert_array_equal(np.isnan(found), np.isnan(expected))
+    assert np.isnan(found[3, 2]) and np.isfinite(found).sum() == 62
+    np.testing.assert_allclose(found, expected, atol=1e-6)
+
+
+def test_the_order_2_kernel_is_the_12_pixels_within_two_edge_steps():
+    """One pixel turned by 1 degree in a 9 x 9 field: order 1 sees it from its 4 edge neighbours, order 2 from the
+    12 within two steps (diagonals and two along a row or column too, each averaging it with 11 unturned
+    neighbours), never from (2, 2) away; the turned pixel's own KAM is 1 degree either way."""
+    euler = np.zeros((9, 9, 3))
+    euler[4, 4, 0] = np.deg2rad(1)
+    phase = np.zeros((9, 9), int)
+    first = ori.kernel_average_misorientation(euler, phase, {0: "m-3m"}, 5.0, order=1)
+    second = ori.kernel_average_misorientation(euler, phase, {0: "m-3m"}, 5.0, order=2)
+    assert first[4, 4] == pytest.approx(1) and second[4, 4] == pytest.approx(1)
+    seen_by = lambda kam: {(int(r) - 4, int(c) - 4) for r, c in zip(*np.nonzero(kam > 1e-9))} - {(0, 0)}  # noqa: E731
+    assert seen_by(first) == {(0, 1), (0, -1), (1, 0), (-1, 0)}
+    assert seen_by(second) == {(dr, dc) for dr in range(-2, 3) for dc in range(-2, 3) if 0 < abs(dr) + abs(dc) <= 2}
+    assert second[4, 5] == pytest.approx(1 / 12) and second[6, 4] == pytest.approx(1 / 12)
+    assert [len(ori.kernel_offsets(order)) * 2 for order in ori.KAM_ORDERS] == [4, 12, 24]
+    assert ori.kam_neighbours(2) == "the 12 pixels within 2 edge steps"
+    with pytest.raises(InputError, match="KAM order 4: choose one of 1, 2, 3"):
+        ori.kernel_offsets(4)

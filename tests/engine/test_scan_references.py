@@ -1,6 +1,7 @@
 """EBSD reference maps of a scan (latentcore.analysis.ebsd.scan_references, `python -m latentcore references`)
 on simulated scans with known grains: the boundary overlay marks the true grain boundaries, the grain map
-finds the simulated grains, KAM agrees with orix (test-only), the twin boundaries of a scan with a Σ3 twin pair are
+finds the simulated grains, KAM of order 1 and 2 agrees with orix (test-only) and `--kam-order` reaches the
+references and the grain table, the twin boundaries of a scan with a Σ3 twin pair are
 the pixels orix puts across a boundary within Brandon's tolerance of Σ3 (a hexagonal scan has none, said), `phase`
 is offered only with two phases, the VBSE image is contrast-stretched, and `rank` takes references.npz and puts IPF components first for the
 dimensions that separate grains."""
@@ -9,6 +10,7 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from latentcore.analysis import rank
@@ -166,16 +168,21 @@ def simulated(request, oxford, scan, tmp_path_factory):
     return write_h5ebsd(other, tmp_path_factory.mktemp("refs_h5ebsd") / "grains.h5"), other
 
 
-def orix_kam(euler, indexed, threshold_deg):
-    """KAM (degrees) from orix's symmetry-reduced angles (test-only): the mean over the 4 edge neighbours
-    within the threshold, NaN where not indexed or none is left."""
+def orix_kam(euler, indexed, threshold_deg, order=1):
+    """KAM (degrees) from orix's symmetry-reduced angles (test-only): the mean over the pixels within `order` edge
+    steps (order 1: the 4 edge neighbours; 2: the 12 of MTEX's square-grid kernel) within the threshold, NaN where
+    not indexed or none is left."""
     from orix.quaternion import Orientation
     from orix.quaternion.symmetry import Oh
 
     n_rows, n_columns = indexed.shape
-    nodes = np.arange(indexed.size).reshape(indexed.shape)
-    first = np.concatenate([nodes[:, :-1].ravel(), nodes[:-1].ravel()])
-    second = np.concatenate([nodes[:, 1:].ravel(), nodes[1:].ravel()])
+    rows, columns = np.divmod(np.arange(indexed.size), n_columns)
+    offsets = [(dr, dc) for dr in range(order + 1) for dc in range(-order, order + 1)
+               if 0 < dr + abs(dc) <= order and (dr or dc > 0)]  # each pair once
+    inside = [(0 <= rows + dr) & (rows + dr < n_rows) & (0 <= columns + dc) & (columns + dc < n_columns)
+              for dr, dc in offsets]
+    first = np.concatenate([np.flatnonzero(kept) for kept in inside])
+    second = np.concatenate([np.flatnonzero(kept) + dr * n_columns + dc for kept, (dr, dc) in zip(inside, offsets)])
     both = indexed.ravel()[first] & indexed.ravel()[second]
     first, second = first[both], second[both]
     orientations = Orientation.from_euler(euler.reshape(-1, 3), Oh)
@@ -189,21 +196,21 @@ def orix_kam(euler, indexed, threshold_deg):
     return kam.reshape(n_rows, n_columns)
 
 
-@pytest.mark.parametrize("threshold_deg", [2.5, 1.0])
-def test_kam_agrees_with_orix_within_a_hundredth_of_a_degree(simulated, threshold_deg):
+@pytest.mark.parametrize("threshold_deg, order", [(2.5, 1), (1.0, 1), (2.5, 2)])
+def test_kam_agrees_with_orix_within_a_hundredth_of_a_degree(simulated, threshold_deg, order):
     from latentcore.data import open_source
 
     path, sim = simulated
-    refs = scan_references(path, patterns=False, kam_threshold_deg=threshold_deg)
+    refs = scan_references(path, patterns=False, kam_threshold_deg=threshold_deg, kam_order=order)
     with open_source(path) as reader:
         read = reader.orientations()  # the angles as the file stores them (H5OINA: float32)
     shape = (sim.settings.n_rows, sim.settings.n_columns)
-    expected = orix_kam(read.euler.reshape(*shape, 3), read.phase_id.reshape(shape) >= 0, threshold_deg)
+    expected = orix_kam(read.euler.reshape(*shape, 3), read.phase_id.reshape(shape) >= 0, threshold_deg, order)
     kam = refs.maps["kam"]
     np.testing.assert_array_equal(np.isnan(kam), np.isnan(expected))
     assert np.isfinite(kam).mean() > 0.75 and np.nanmax(kam) <= threshold_deg
     assert np.nanmax(np.abs(kam - expected)) < 0.01
-    assert refs.parameters["kam_threshold_deg"] == threshold_deg
+    assert refs.parameters["kam_threshold_deg"] == threshold_deg and refs.parameters["kam_order"] == order
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +329,31 @@ def test_a_few_bright_outliers_no_longer_darken_the_vbse_image():
     vbse[..., :5] = 1e6  # five hot pixels
     stretched, plain = vbse_rgb(vbse), vbse_rgb(vbse, percentiles=(0, 100))
     assert np.median(plain) < 1e-5 and 0.45 < np.median(stretched) < 0.55
+
+
+def test_kam_order_2_reaches_the_reference_maps_and_the_grain_table(oxford, written, tmp_path):
+    """`references --kam-order 2`: the NPZ's KAM is the order-2 map, its report's parameters and the map's record say
+    the order; `grains --kam-order 2`: each grain's kam_deg is its points' mean of that map."""
+    from latentcore.analysis.ebsd.scan_references import REFERENCE_MAPS
+
+    out = tmp_path / "order2"
+    assert main(["references", str(oxford), "--out", str(out), "--no-patterns", "--no-figures", "--kam-order",
+                 "2"]) == 0
+    second = load_npz(out / "references.npz")[0]
+    assert json.loads((out / "references_report.json").read_text())["parameters"]["kam_order"] == 2
+    expected = scan_references(oxford, patterns=False, kam_order=2).maps["kam"]
+    np.testing.assert_array_equal(second["kam"], expected)
+    first = load_npz(written / "references.npz")[0]["kam"]
+    assert json.loads((written / "references_report.json").read_text())["parameters"]["kam_order"] == 1
+    assert np.nanmean(np.abs(second["kam"] - first)) > 0.01  # a wider kernel: another map
+    assert "of order 2: the mean misorientation (°, symmetry-reduced) of each point to the 12 pixels within 2 edge " \
+           "steps" in REFERENCE_MAPS["kam"].described(5.0, kam_order=2)
+    assert main(["grains", str(oxford), "--kam-order", "2", "--out", str(tmp_path / "grains")]) == 0
+    [table] = (tmp_path / "grains").glob("grains__*.csv")
+    grains = pd.read_csv(table).set_index("grain")
+    ids = second["grains"]
+    means = [np.nanmean(second["kam"][ids == g]) if np.isfinite(second["kam"][ids == g]).any() else np.nan
+             for g in grains.index]
+    np.testing.assert_allclose(grains["kam_deg"], means, rtol=1e-9)
+    [report] = (tmp_path / "grains").glob("grains_report__*.json")
+    assert json.loads(report.read_text())["parameters"]["kam_order"] == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.ebsd.orientation import BRANDON_SIGMA3_DEG
+from latentcore.analysis.ebsd.orientation import BRANDON_SIGMA3_DEG, DEFAULT_KAM_ORDER
 from latentcore.analysis.maps import Roi
 
 from ..session import workspace
@@ -97,30 +97,31 @@ def scan_grid(lat_stamp: tuple):
 # -- EBSD reference maps ------------------------------------------------------------------------
 
 def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float,
-                    twin_tolerance_deg: float = BRANDON_SIGMA3_DEG):
+                    kam_order: int = DEFAULT_KAM_ORDER, twin_tolerance_deg: float = BRANDON_SIGMA3_DEG):
     """The scan's reference maps on the latents' grid (`tasks.scan_references`, a `ScanReferences`): orientation
-    maps from the latents file (Σ3 twins within `twin_tolerance_deg`); with the scan file, VBSE, IQ and ADP from its
-    patterns (in the worker pool at scale)."""
+    maps from the latents file (the KAM of `kam_order`, Σ3 twins within `twin_tolerance_deg`); with the scan file,
+    VBSE, IQ and ADP from its patterns (in the worker pool at scale)."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
-                  latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg),
+                  latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg), kam_order=int(kam_order),
                   twin_tolerance_deg=float(twin_tolerance_deg))
 
 
 def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
-                   twin_tolerance_deg: float = BRANDON_SIGMA3_DEG):
+                   kam_order: int = DEFAULT_KAM_ORDER, twin_tolerance_deg: float = BRANDON_SIGMA3_DEG):
     """(`scan_references` over the ROI, its grain boundaries as line segments): the references cropped by the
     engine's `scan_references.cropped`, as `python -m latentcore references --roi` crops them and as the latent
     maps are (the ROI's grid, NaN outside, grain ids -1); the lines (x, y, NaN between segments) on the pixels'
     edges, None without orientations."""
-    found = scan_references(lat_stamp, source_stamp, boundary_deg, twin_tolerance_deg)  # a wait draws its progress
-    return _cropped_references(lat_stamp, source_stamp, float(boundary_deg), roi, float(twin_tolerance_deg), found)
+    found = scan_references(lat_stamp, source_stamp, boundary_deg, kam_order, twin_tolerance_deg)  # draws its wait
+    return _cropped_references(lat_stamp, source_stamp, float(boundary_deg), roi, int(kam_order),
+                               float(twin_tolerance_deg), found)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
-                        twin_tolerance_deg: float, _found):
-    """`roi_references` of `_found`, the references of the first three arguments."""
+                        kam_order: int, twin_tolerance_deg: float, _found):
+    """`roi_references` of `_found`, the references of the other arguments."""
     from latentcore.analysis.ebsd.scan_references import cropped
     from latentcore.analysis.maps import edge_segments
 
@@ -130,13 +131,14 @@ def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_d
 
 
 def references_files(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
-                     out_dir, twin_tolerance_deg: float = BRANDON_SIGMA3_DEG) -> dict[str, Path]:
+                     out_dir, kam_order: int = DEFAULT_KAM_ORDER,
+                     twin_tolerance_deg: float = BRANDON_SIGMA3_DEG) -> dict[str, Path]:
     """Write the references over the ROI as `python -m latentcore references` writes them (references.npz and
     its JSON report, naming the latents and the scan file they came from) into `out_dir`: what a download asks
     for, when it asks; returns {kind: path}."""
     from latentcore.analysis.ebsd.scan_references import write_references
 
-    refs, _ = roi_references(lat_stamp, source_stamp, boundary_deg, roi, twin_tolerance_deg)
+    refs, _ = roi_references(lat_stamp, source_stamp, boundary_deg, roi, kam_order, twin_tolerance_deg)
     inputs = {"latents": lat_stamp[0], **({"scan": source_stamp[0]} if source_stamp else {})}
     return write_references(refs, out_dir, inputs, png=False, root=workspace.WORKDIR_ROOT)
 

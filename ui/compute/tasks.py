@@ -413,10 +413,11 @@ def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: 
                                                            "latents file" if done < total else "done"))
 
 
-def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, twin_tolerance_deg: float, progress):
+def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, kam_order: int,
+                    twin_tolerance_deg: float, progress):
     """The scan's reference maps on the latents' grid (`scan_references.latents_references`, a `ScanReferences`):
-    orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM) and, with `source`
-    (the scan file), VBSE, image quality and ADP streamed from its patterns."""
+    orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM of `kam_order`) and, with
+    `source` (the scan file), VBSE, image quality and ADP streamed from its patterns."""
     from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, latents_references, listed
     from latentcore.study import open_latents
 
@@ -424,7 +425,7 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, t
     lat = open_latents(latents[0])
     if source is not None:
         progress(0.2, f"streaming the patterns: {listed(PATTERN_MAPS)}")
-    refs = latents_references(lat, source[0] if source else None, boundary_deg=boundary_deg,
+    refs = latents_references(lat, source[0] if source else None, boundary_deg=boundary_deg, kam_order=kam_order,
                               twin_tolerance_deg=twin_tolerance_deg,
                               progress=lambda done, total: progress(0.2 + 0.8 * done / max(total, 1),
                                                                     f"patterns {done:,} of {total:,}"))

@@ -111,9 +111,9 @@ def line_profile(page: str) -> Saved:
 
 
 def orientations(key: str) -> Saved:
-    """`ui.widgets.orientations.orientations_panel`: shown or not, the sample direction and the look; of what and
-    the phase are the data's."""
-    return keep(*_suffixed(key, "orient_show", "orient_direction", "orient_look")) | tied(
+    """`ui.widgets.orientations.orientations_panel`: shown or not, the sample direction, the look and whether the
+    misorientation angles show; of what and the phase are the data's."""
+    return keep(*_suffixed(key, "orient_show", "orient_direction", "orient_look", "orient_miso")) | tied(
         *_suffixed(key, "orient_of", "orient_phase"))
 
 
@@ -160,7 +160,7 @@ PAGES: dict[str, Page] = {  # in the navigation's order
          ("umap_query", "the nearest-neighbours query"))),
     "maps": Page("Latent maps", ":material/grid_on:", (
         keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name",
-             "maps_twin_tolerance_deg", "maps_min_grain_points", "maps_fill_not_indexed")
+             "maps_kam_order", "maps_twin_tolerance_deg", "maps_min_grain_points", "maps_fill_not_indexed")
         | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
         | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
         (("maps_picker", "the click map"), ("maps_labels_map", "the labels map"),

@@ -1,7 +1,9 @@
 """The orientations of a selection, a cluster or a label, under the linked panels of the UMAP and Clusters pages:
 their inverse pole figure for a sample direction (x, y, z) beside the whole scan's, and their pole figures
-({100} and {111} for cubic phases), as points in their IPF colours or as a density; the command's files to
-download (`python -m latentcore orientations`: the figure, the table, the pole figures' points and the report, named
+({100} and {111} for cubic phases), as points in their IPF colours or as a density; their misorientation-angle
+distribution, correlated (neighbours) and uncorrelated (random pairs, a seeded sample beyond 100,000), beside
+random cubic orientations' (Mackenzie); the command's files to download (`python -m latentcore orientations`: the
+figure, the table, the pole figures' points, the misorientation angles' histogram and bins, and the report, named
 as it names them). Off until asked for (a toggle), as the mean pattern.
 
     orientations_panel(lat_stamp, lat, chosen, "umap")                       the selection, the clusters, the labels
@@ -70,9 +72,22 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
     st.plotly_chart(fig, key=f"{key}_orient_chart", config={"displaylogo": False})
     st.caption(f"The orientations of {label}: where the crystal direction along sample {direction} lies in the "
                f"{plots.found.laue} fundamental sector, beside the whole scan's points of the phase (grey), and the "
-               "poles in the sample frame (stereographic, upper hemisphere; x right, y up). "
-               + " ".join(f"{note[0].upper()}{note[1:]}." for note in plots.notes()))
-    _downloads(plots, fig, lat, what_tag(len(rows), *tag), look, key)
+               "poles in the sample frame (stereographic, upper hemisphere; x right, y up). " + _sentences(plots.notes()))
+    downloads, angles = st.container(), None  # the figure's downloads first, the report with what follows
+    if st.checkbox("Misorientation angles: neighbours and random pairs", key=f"{key}_orient_miso",
+                   value=defaults.setting(f"{key}_orient_miso", True),
+                   help="The distribution of symmetry-reduced misorientation angles, as MTEX's plotAngleDistribution "
+                        "of calcMisorientation draws it"):
+        try:
+            angles = orientations.misorientations(lat_stamp, plots)
+        except LatentError as exc:  # said where the histogram would be; the pole figures stay
+            st.error(common.error_line(exc), icon=":material/error:")
+    what = what_tag(len(rows), *tag)
+    names = orientations_names(lat.attrs.get("source") or lat.path, what, plots.direction)
+    with downloads:
+        _downloads(plots, fig, lat, what, names, look, key, angles)
+    if angles is not None:
+        _angles_panel(angles, plots, names, key)
 
 
 def _choices(chosen: np.ndarray, clusters: dict | None, n_rows: int) -> dict:
@@ -97,13 +112,37 @@ def _phases(orientations) -> dict:
     return {int(k): f"{k}: {p.name} ({laue_of(p)})" for k, p in sorted(orientations.phases.items()) if laue_of(p)}
 
 
-def _downloads(plots, fig, lat, what: str, look: str, key: str):
-    names = orientations_names(lat.attrs.get("source") or lat.path, what, plots.direction)
+def _sentences(notes: list[str]) -> str:
+    return " ".join(f"{note[0].upper()}{note[1:]}." for note in notes)
+
+
+def _angles_panel(angles, plots, names: dict, key: str):
+    """The misorientation histogram, what it measured, its PNG and its bins (CSV)."""
+    fig = angles.figure(plots.angles_title())
+    st.plotly_chart(fig, key=f"{key}_orient_angles_chart", config={"displaylogo": False})
+    st.caption("Symmetry-reduced misorientation angles: correlated between chosen points whose pixels share an edge, "
+               "uncorrelated between random pairs of them, in % of each kind's pairs per degree; the curve is "
+               "uniformly random orientations' (Mackenzie). " + _sentences(angles.notes()))
     dpi, out = state.png_dpi(), lifecycle.workdir("orientations")
+    files = {"angles_figure": (f"Misorientation angles (PNG, {dpi} dpi)", "image/png",
+                               lambda: png.figure_png(fig, str(out / names["angles_figure"]), dpi)),
+             "angles": ("Their bins (CSV)", "text/csv",
+                        lambda: write_csv(out / names["angles"], angles.table()).read_bytes())}
+    for col, (kind, (title, mime, made)) in zip(st.columns(len(files)), files.items()):
+        col.download_button(title, made, file_name=names[kind], mime=mime, key=f"{key}_orient_{kind}",
+                            on_click="ignore", icon=":material/download:")
+
+
+def _downloads(plots, fig, lat, what: str, names: dict, look: str, key: str, angles=None):
+    """The figure, the table, the pole figures' points and the report (with the misorientation angles' record when
+    they are shown), as the command writes them."""
+    dpi, out = state.png_dpi(), lifecycle.workdir("orientations")
+    left_out = {"report"} | (set() if angles is not None else {"angles", "angles_figure"})
 
     def report() -> bytes:  # made when its button is clicked: the latents' SHA-256 is read then
         inputs = {"data": input_record(lat.path, out, workspace.WORKDIR_ROOT)}
-        made = plots.report(what, look, inputs, {kind: name for kind, name in names.items() if kind != "report"})
+        made = plots.report(what, look, inputs, {kind: name for kind, name in names.items() if kind not in left_out},
+                            angles)
         return write_json(out / names["report"], made).read_bytes()
 
     files = {"figure": (f"Figure (PNG, {dpi} dpi)", "image/png",

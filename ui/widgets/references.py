@@ -1,13 +1,14 @@
 """The EBSD reference maps panel (IPF x, y, z with the colour key, indexed points, phases with a legend
 (two or more), grain boundaries, Σ3 twin boundaries among the boundaries by class, grains, kernel average
-misorientation; VBSE, image quality and ADP from the scan's patterns), the grain-boundary overlay switch of the scan
-maps, the boundary angle and the Σ3 tolerance. Computed through `ui.compute.scan_maps.roi_references`: over the ROI,
-as the latent maps."""
+misorientation of the order chosen beside the patterns' box; VBSE, image quality and ADP from the scan's patterns),
+the grain-boundary overlay switch of the scan maps, the boundary angle and the Σ3 tolerance. Computed through
+`ui.compute.scan_maps.roi_references`: over the ROI, as the latent maps."""
 from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, TWIN_TOLERANCE
+from latentcore.analysis.ebsd.orientation import (DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_ORDER, KAM_ORDER_HELP, KAM_ORDERS,
+                                                  TWIN_TOLERANCE, kernel_offsets)
 from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, REFERENCE_MAPS, listed, references_names
 from latentcore.analysis.maps import Roi
 
@@ -47,19 +48,32 @@ def boundary_switch(lat, where=None, page: str = "maps") -> bool:
     return bool(on and has)
 
 
+def kam_order(lat, where=None, page: str = "maps") -> int:
+    """The kernel average misorientation's order (`orientation.KAM_ORDERS`: 1, the 4 edge neighbours; 2, the 12
+    within two edge steps); the default, and disabled, when the latents hold no orientations."""
+    where, key = where or st, f"{page}_kam_order"
+    chosen = where.selectbox("KAM order", KAM_ORDERS, key=key, disabled=lat.orientations is None,
+                             index=defaults.setting_index(key, DEFAULT_KAM_ORDER, KAM_ORDERS),
+                             format_func=lambda order: f"{order} ({len(kernel_offsets(order)) * 2} neighbours)",
+                             help=KAM_ORDER_HELP[0].upper() + KAM_ORDER_HELP[1:] + ".")
+    return int(chosen) if lat.orientations is not None else DEFAULT_KAM_ORDER
+
+
 def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None, overlay: bool = False,
                      twin_tolerance_deg: float = TWIN_TOLERANCE.default):
     """A reference map of the scan over the ROI, cropped as the latent maps are, chosen from those it has, with
     its key or legend; the boundary lines over it; its PNG and the NPZ of every map over the ROI."""
     st.subheader("Reference maps")
     source = explore.source_for(lat)
-    from_patterns = st.checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="maps_ref_patterns",
-                                value=defaults.setting("maps_ref_patterns", False), disabled=source is None,
-                                help="Streams every pattern of the scan file once." if source else
-                                "The scan file these latents came from is not loaded in this session.")
+    cols = st.columns([3, 2])
+    from_patterns = cols[0].checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="maps_ref_patterns",
+                                     value=defaults.setting("maps_ref_patterns", False), disabled=source is None,
+                                     help="Streams every pattern of the scan file once." if source else
+                                     "The scan file these latents came from is not loaded in this session.")
+    order = kam_order(lat, cols[1])
     source_stamp = sources.stamp(source) if from_patterns and source else None
     with common.user_errors():
-        refs, lines = scan_maps.roi_references(lat_stamp, source_stamp, boundary_deg, roi, twin_tolerance_deg)
+        refs, lines = scan_maps.roi_references(lat_stamp, source_stamp, boundary_deg, roi, order, twin_tolerance_deg)
     names = [n for n in REFERENCE_MAPS if n in refs.maps]
     for note in refs.notes:
         st.caption(note)
@@ -71,11 +85,13 @@ def references_panel(lat_stamp, lat, boundary_deg: float, roi: Roi | None = None
     fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
     if REFERENCE_MAPS[name].about:
-        st.caption(REFERENCE_MAPS[name].described(boundary_deg, twin_tolerance_deg=twin_tolerance_deg))
-    _downloads(lat_stamp, source_stamp, boundary_deg, refs, name, fig, twin_tolerance_deg)
+        st.caption(REFERENCE_MAPS[name].described(boundary_deg, kam_order=order,
+                                                  twin_tolerance_deg=twin_tolerance_deg))
+    _downloads(lat_stamp, source_stamp, boundary_deg, refs, name, fig, order, twin_tolerance_deg)
 
 
-def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig, twin_tolerance_deg: float):
+def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fig, order: int,
+               twin_tolerance_deg: float):
     """The shown map as a PNG; every map as an NPZ (with the ROI they were cropped to) and its report, written
     and named as `python -m latentcore references` writes and names them."""
     files, out = references_names(refs.roi), lifecycle.results_dir("maps", lat_stamp[0])
@@ -84,7 +100,7 @@ def _downloads(lat_stamp, source_stamp, boundary_deg: float, refs, name: str, fi
 
     def written(kind: str):
         return lambda: scan_maps.references_files(lat_stamp, source_stamp, boundary_deg, refs.roi, out,
-                                                  twin_tolerance_deg)[kind].read_bytes()
+                                                  order, twin_tolerance_deg)[kind].read_bytes()
 
     cols = st.columns(3)
     cols[0].download_button(f"{REFERENCE_MAPS[name].title} (PNG, {dpi} dpi)",

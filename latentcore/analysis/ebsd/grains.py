@@ -2,7 +2,7 @@
 KAM and, given latents, how much the latents vary inside it (deformation, sub-grains: internally inhomogeneous
 grains first).
 
-    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5,
+    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5, kam_order=1,
                         min_grain_points=0, fill_not_indexed=False, twin_tolerance_deg=8.66)
     found.table         one row per grain (columns below), ranked by `latent_spread` (highest first) when latents
                         are given, else by grain id
@@ -79,14 +79,14 @@ class Grains:
 
 def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: RowClasses | None = None,
                 boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG, *,
+                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG, kam_order: int = ori.DEFAULT_KAM_ORDER, *,
                 min_grain_points: int = ori.MIN_GRAIN_POINTS.default,
                 fill_not_indexed: bool = ori.FILL_NOT_INDEXED.default,
                 twin_tolerance_deg: float = ori.TWIN_TOLERANCE.default) -> Grains:
     """The grain table of a scan's points; `latents` (N, D) row for row with the points (NaN rows: none),
     `classes` a class per point; the reconstruction options as the module docstring says."""
     found = grains_and_kam(points, boundary_deg, kam_threshold_deg, min_grain_points, fill_not_indexed,
-                           twin_tolerance_deg)
+                           twin_tolerance_deg, kam_order)
     grain, notes = found.grain, found.notes
     inside = np.flatnonzero(grain >= 0)
     measured = np.flatnonzero((grain >= 0) & ~found.given)  # the points whose orientation is their grain's
@@ -110,7 +110,7 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
         frame = frame.sort_values([col.LATENT_SPREAD, col.GRAIN], ascending=[False, True], kind="stable",
                                   na_position="last").reset_index(drop=True)
     frame = _measured(frame)
-    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
+    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg, "kam_order": kam_order,
                   ori.MIN_GRAIN_POINTS.name: int(min_grain_points), ori.FILL_NOT_INDEXED.name: bool(fill_not_indexed),
                   ori.TWIN_TOLERANCE.name: float(twin_tolerance_deg), "high_angle_deg": ori.HIGH_ANGLE_DEG,
                   "mean_iterations": MEAN_ITERATIONS, "orientation_convention": points.orientations.convention,
@@ -132,8 +132,8 @@ class FoundGrains:
 
 
 def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: float, min_grain_points: int = 0,
-                   fill_not_indexed: bool = False,
-                   twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> FoundGrains:
+                   fill_not_indexed: bool = False, twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG,
+                   kam_order: int = ori.DEFAULT_KAM_ORDER) -> FoundGrains:
     """The reference maps' `grains` and `kam` on the points (`scan_references.orientation_maps`), without the maps
     grains do not need, the reconstruction options applied (`orientation.reconstructed_grains`), and each grain's
     twin boundary fraction."""
@@ -152,7 +152,7 @@ def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: f
     own = (phase >= 0) & ~given  # the pixels whose orientation is their grain's
     twin = twin_fractions(grains, own, edges, points.grid)
     twin[~np.isin(_grain_phases(grains, phase, own), [k for k, g in laue.items() if g == ori.TWIN_LAUE])] = np.nan
-    kam = ori.kernel_average_misorientation(euler, phase, laue, kam_threshold_deg)[rows, columns]
+    kam = ori.kernel_average_misorientation(euler, phase, laue, kam_threshold_deg, kam_order)[rows, columns]
     unknown = sorted({int(k) for k in orientations.phase_id[~known & (orientations.phase_id >= 0)]})
     notes = [f"phases {unknown} have no crystal symmetry this package knows ({', '.join(ori.LAUE_GROUPS)}): their "
              "points are in no grain"] if unknown else []

@@ -9,7 +9,8 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     ipf_key_image("m-3m", size=200)                     -> (size, size, 4) RGBA of the key's sector
     misorientation_angles(euler_a, euler_b, "m-3m")     -> (N,) radians, symmetry-reduced
     boundary_map(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) bool, 5 degrees by default
-    kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) degrees
+    kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase, order=1) -> (rows, columns) degrees
+    kernel_offsets(2)                                   -> the KAM kernel's (row, column) offsets, one per pair
     grain_map(euler_grid, phase_grid, laue_of_phase)    -> (rows, columns) grain id, -1 not indexed
     boundary_edges(euler_grid, phase_grid, laue_of_phase) -> (right, down): the same as edges between pixels
     boundary_classes(euler_grid, phase_grid, laue_of_phase) -> the edges by class: low-angle, high-angle, Σ3 twins
@@ -39,6 +40,12 @@ from ...errors import InputError
 DEFAULT_BOUNDARY_DEG = 5.0
 # MTEX's KAM has no threshold unless given one; its documentation's KAM maps use 2.5 degrees
 DEFAULT_KAM_THRESHOLD_DEG = 2.5
+# MTEX's KAM(ebsd, 'order', n): the pixels within n steps through edge neighbours (`kernel_offsets`)
+KAM_ORDERS = (1, 2, 3)
+DEFAULT_KAM_ORDER = 1
+KAM_ORDER_HELP = ("the kernel average misorientation's neighbours: order 1, the 4 sharing an edge; 2, the 12 within "
+                  "two edge steps (MTEX's KAM(ebsd, 'order', 2) on a square grid: the 4, their diagonals and the "
+                  "pixels two steps along a row or column); 3, the 24 within three")
 SQRT3_2 = np.sqrt(3) / 2
 HIGH_ANGLE_DEG = 15.0  # above it a boundary is high-angle (MTEX's and most vendors' usual split)
 TWIN_LAUE = "m-3m"  # Σ3 twins (CSL(3), as MTEX's) are defined here for cubic crystals only
@@ -418,17 +425,52 @@ def pixels_of_edges(right: np.ndarray, down: np.ndarray) -> np.ndarray:
     return out
 
 
+def kernel_offsets(order: int = DEFAULT_KAM_ORDER) -> list[tuple[int, int]]:
+    """The (row, column) offsets of a KAM kernel of `order`, one of each opposite pair (the pair counts for both
+    its points): the pixels within `order` steps through edge neighbours, |dr| + |dc| <= order (MTEX's square-grid
+    KAM weights), 2 order (order + 1) pixels around each point: 4 for order 1, 12 for order 2."""
+    if order not in KAM_ORDERS:
+        raise InputError(f"KAM order {order!r}: choose one of {', '.join(map(str, KAM_ORDERS))}")
+    return [(dr, dc) for dr in range(order + 1) for dc in range(-order, order + 1)
+            if 0 < abs(dr) + abs(dc) <= order and (dr > 0 or dc > 0)]
+
+
+def kam_neighbours(order: int = DEFAULT_KAM_ORDER) -> str:
+    """The kernel of `order` in words: "the 4 edge neighbours", "the 12 pixels within 2 edge steps"."""
+    count = 2 * len(kernel_offsets(order))
+    return "the 4 edge neighbours" if order == 1 else f"the {count} pixels within {order} edge steps"
+
+
+def _offset_angles(euler, phase, laue_of_phase, dr: int, dc: int):
+    """(misorientation angles in radians of each pixel to the one `dr` rows down and `dc` columns right, over the
+    pixels that have one; their slice of the grid; the other pixels' slice): NaN where either is not indexed or
+    its phase has no symmetry here, inf across phases (as `neighbour_misorientations`)."""
+    n_rows, n_columns = np.shape(phase)
+    first = np.s_[:n_rows - dr, max(0, -dc):n_columns - max(0, dc)]
+    second = np.s_[dr:, max(0, dc):n_columns - max(0, -dc)]
+    a, b, pa, pb = euler[first], euler[second], phase[first], phase[second]
+    out = np.full(pa.shape, np.nan)
+    out[(pa != pb) & (pa >= 0) & (pb >= 0)] = np.inf
+    for p, laue in laue_of_phase.items():
+        same = (pa == p) & (pb == p)
+        if laue is not None and same.any():
+            out[same] = misorientation_angles(a[same], b[same], laue)
+    return out, first, second
+
+
 def kernel_average_misorientation(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
-                                  threshold_deg: float = DEFAULT_KAM_THRESHOLD_DEG) -> np.ndarray:
-    """(rows, columns) kernel average misorientation in degrees: the mean symmetry-reduced
-    misorientation of each point to its first neighbours (the 4 that share an edge, MTEX's order-1
-    kernel on a square grid), leaving out neighbours misoriented by more than the threshold (grain
-    boundaries), of another phase or not indexed. NaN where the point is not indexed (phase < 0) or
-    no neighbour is left."""
-    right, down = neighbour_misorientations(euler, phase, laue_of_phase)
+                                  threshold_deg: float = DEFAULT_KAM_THRESHOLD_DEG,
+                                  order: int = DEFAULT_KAM_ORDER) -> np.ndarray:
+    """(rows, columns) kernel average misorientation in degrees: the mean symmetry-reduced misorientation of each
+    point to its neighbours of `order` (`kernel_offsets`: 1, the 4 that share an edge; 2, the 12 within two edge
+    steps; MTEX's `KAM(ebsd, 'order', n)` on a square grid), leaving out neighbours misoriented by more than the
+    threshold (grain boundaries), of another phase or not indexed. NaN where the point is not indexed (phase < 0)
+    or no neighbour is left."""
+    euler, phase = np.asarray(euler, np.float64), np.asarray(phase)
     threshold = np.deg2rad(threshold_deg)
-    total, count = np.zeros(np.shape(phase)), np.zeros(np.shape(phase))
-    for angles, first, second in ((right, np.s_[:, :-1], np.s_[:, 1:]), (down, np.s_[:-1], np.s_[1:])):
+    total, count = np.zeros(phase.shape), np.zeros(phase.shape)
+    for dr, dc in kernel_offsets(order):
+        angles, first, second = _offset_angles(euler, phase, laue_of_phase, dr, dc)
         with np.errstate(invalid="ignore"):
             kept = angles <= threshold  # NaN and inf (not indexed, another phase) are never kept
         for side in (first, second):  # each pair counts for both of its points
@@ -436,7 +478,7 @@ def kernel_average_misorientation(euler: np.ndarray, phase: np.ndarray, laue_of_
             count[side] += kept
     with np.errstate(invalid="ignore", divide="ignore"):
         kam = np.rad2deg(total / count)
-    kam[np.asarray(phase) < 0] = np.nan
+    kam[phase < 0] = np.nan
     return kam
 
 

@@ -10,9 +10,14 @@ orientation family (`orientation`'s conventions: Bunge Euler angles, sample-to-c
                                                          ipf_plane_x, ipf_plane_y
     plots.poles_table()                                  the pole figures' points: one row per point and pole, row,
                                                          family, pole, pole_plane_x, pole_plane_y
-    plots.report(what, look, inputs, outputs)            the JSON report: the phase, counts, families and their
-                                                         poles, notes, and the positions the points view draws
-    write_orientations(plots, out_dir, source, what, x, y, units, inputs)   its CSVs, PNG and JSON report
+    plots.report(what, look, inputs, outputs, angles)    the JSON report: the phase, counts, families and their
+                                                         poles, notes, the positions the points view draws, and
+                                                         the misorientation angles' record (`angles`)
+    plots.misorientations(x, y, pairs=100_000, seed=0)   the selection's misorientation-angle distribution, correlated
+                                                         (4-neighbours) and uncorrelated (random pairs): a
+                                                         `misorientations.AngleDistribution`
+    write_orientations(plots, out_dir, source, what, x, y, units, inputs, angles=None)   its CSVs, PNGs and JSON
+                                                         report (with `angles`, the distribution's CSV and PNG too)
     selection_orientations(orientations, rows)   the rows of one phase, its Laue group, the scan's points of it
     ipf_xy(euler, "m-3m", direction=(0, 0, 1))   (N, 2): the crystal direction along a sample direction, moved into the
                                                  Laue group's fundamental sector (the IPF colour key's triangle), in
@@ -25,7 +30,9 @@ orientation family (`orientation`'s conventions: Bunge Euler angles, sample-to-c
                                                  equivalents, a pole and its opposite one) in the sample frame, on the
                                                  upper hemisphere, stereographic: x right, y up, z towards the viewer
     orientations_of(path)                        (orientations, x, y, units, source) of a latents or scan file
-    orientations_names(source, what, direction)  the files of `python -m latentcore orientations` (`what`: `what_tag`)
+    orientations_names(source, what, direction)  the files of `python -m latentcore orientations` (`what`: `what_tag`):
+                                                 the table, the poles, the figure, the misorientation angles' CSV and
+                                                 PNG (`angles`, `angles_figure`), the report
 
 The pole families of the other Laue groups are their crystal axes in this package's crystal frame (x along a, z
 along c): {0001} and {2-1-10} (hexagonal, trigonal), {001} and {100} (tetragonal, orthorhombic). A pole is the normal
@@ -47,6 +54,7 @@ from ...errors import InputError
 from ...sampling import seeded_sample
 from ...versions import package_versions
 from . import orientation as ori
+from .misorientations import SEED, UNCORRELATED_PAIRS, angle_distribution, selection_cells
 
 PLOTTED_POINTS = 10_000  # points drawn in a panel at most (a seeded sample; SVG: WebGL points move in PNGs)
 CHUNK = 50_000  # orientations moved into the sector at once: (CHUNK, 48, 3) float64 equivalents, 58 MB
@@ -230,10 +238,18 @@ class OrientationPlots:
                              POLE: pd.Categorical(np.tile(planes, count), categories=list(dict.fromkeys(planes))),
                              POLE_XY[0]: xy[..., 0].ravel(), POLE_XY[1]: xy[..., 1].ravel()})
 
-    def report(self, what: str, look: str, inputs: dict | None, outputs: dict) -> dict:
+    def misorientations(self, x=None, y=None, pairs: int = UNCORRELATED_PAIRS, seed: int = SEED):
+        """The selection's misorientation-angle distribution (`misorientations.angle_distribution`): neighbours
+        found on the grid of every point's coordinates `x`, `y` (None: no correlated pairs), `pairs` random pairs
+        at most, drawn with `seed`."""
+        found = self.found
+        return angle_distribution(found.euler, found.laue, selection_cells(x, y, found.rows), pairs, seed)
+
+    def report(self, what: str, look: str, inputs: dict | None, outputs: dict, angles=None) -> dict:
         """The JSON report: what was chosen, the phase and counts, the pole families and their planes, the notes, the
-        inputs and outputs, and `positions`: where the points the points view draws lie (every point up to
-        PLOTTED_POINTS, else its seeded sample; to REPORT_DECIMALS decimals; the CSVs hold every point exactly)."""
+        inputs and outputs, `positions`: where the points the points view draws lie (every point up to
+        PLOTTED_POINTS, else its seeded sample; to REPORT_DECIMALS decimals; the CSVs hold every point exactly), and
+        `misorientations`: the distribution `angles`' record (None when left out)."""
         from ..artifacts.common import VERSION_PACKAGES, now
 
         found, chosen = self.found, seeded_sample(len(self.found.rows), PLOTTED_POINTS)
@@ -249,8 +265,15 @@ class OrientationPlots:
             "positions": {"points": len(chosen), "sampled": len(chosen) < len(found.rows),
                           "rows": found.rows[chosen], "ipf_plane": _placed(self.selection["ipf"][chosen]),
                           "poles": {name: _placed(self.selection["poles"][name][chosen]) for name in families}},
-            "notes": self.notes(), "inputs": inputs or {}, "versions": package_versions(VERSION_PACKAGES),
-            "outputs": outputs}
+            "misorientations": angles.record() if angles is not None else None,
+            "notes": self.notes() + (angles.notes() if angles is not None else []), "inputs": inputs or {},
+            "versions": package_versions(VERSION_PACKAGES), "outputs": outputs}
+
+    def angles_title(self) -> str:
+        """The misorientation histogram's title: whose angles."""
+        found = self.found
+        return (f"Misorientation angles of {len(found.rows):,} points of phase {found.phase} ({found.phase_name}, "
+                f"{found.laue})")
 
     def figure(self, look: str = "points", title: str | None = None):
         """The figure (`figures.pole_figures.orientations_figure`); points: at most PLOTTED_POINTS a panel."""
@@ -303,9 +326,11 @@ def _taken(projected: dict, positions) -> dict:
 
 
 def write_orientations(plots: OrientationPlots, out_dir, source, what: str, x=None, y=None, units="um",
-                       inputs: dict | None = None, png: bool = True, dpi: float = 300, look: str = "points") -> dict:
-    """The files of `orientations_names`: the table and the poles (CSV), the figure (PNG, unless not `png`) and the
-    JSON report (`OrientationPlots.report`); returns {kind: path}."""
+                       inputs: dict | None = None, png: bool = True, dpi: float = 300, look: str = "points",
+                       angles=None) -> dict:
+    """The files of `orientations_names`: the table and the poles (CSV), the figure (PNG, unless not `png`), with
+    `angles` (`OrientationPlots.misorientations`) its bins (CSV) and histogram (PNG), and the JSON report
+    (`OrientationPlots.report`); returns {kind: path}."""
     from ...figures import write_png
     from ..artifacts.common import write_csv, write_json
 
@@ -313,10 +338,16 @@ def write_orientations(plots: OrientationPlots, out_dir, source, what: str, x=No
     out = Path(out_dir)
     written = {"table": write_csv(out / names["table"], plots.table(x, y, units)),
                "poles": write_csv(out / names["poles"], plots.poles_table())}
-    engine = write_png(plots.figure(look), out / names["figure"], dpi=dpi) if png else None
-    if engine:
+    if angles is not None:
+        written["angles"] = write_csv(out / names["angles"], angles.table())
+    engine = None
+    if png:
+        engine = write_png(plots.figure(look), out / names["figure"], dpi=dpi)
         written["figure"] = out / names["figure"]
-    report = plots.report(what, look, inputs, {kind: Path(path).name for kind, path in written.items()})
+        if angles is not None:
+            write_png(angles.figure(plots.angles_title()), out / names["angles_figure"], dpi=dpi)
+            written["angles_figure"] = out / names["angles_figure"]
+    report = plots.report(what, look, inputs, {kind: Path(path).name for kind, path in written.items()}, angles)
     write_json(out / names["report"], {**report, "figure_engine": engine})
     written["report"] = out / names["report"]
     return written
@@ -353,8 +384,10 @@ def what_tag(count: int, cluster: int | None = None, label: str | None = None) -
 
 def orientations_names(source, what: str, direction: str) -> dict[str, str]:
     """The files of a selection's orientations: `orientations__<stem>__<what>__ipf_<direction>.csv` (the table),
-    `.png` (the IPF beside the scan's and the pole figures), `.json` (the report), and `pole_figures__<...>.csv` (the
-    pole figures' points); `what`: `cluster2`, `label_grain-a`, `412rows`."""
+    `.png` (the IPF beside the scan's and the pole figures), `.json` (the report), `pole_figures__<...>.csv` (the
+    pole figures' points) and `misorientations__<...>.csv`, `.png` (the misorientation angles' bins and histogram:
+    the same for every direction, named as the run's other files); `what`: `cluster2`, `label_grain-a`, `412rows`."""
     tag = f"{Path(str(source)).stem}__{what}__ipf_{direction}"
     return {"table": f"orientations__{tag}.csv", "poles": f"pole_figures__{tag}.csv",
-            "figure": f"orientations__{tag}.png", "report": f"orientations__{tag}.json"}
+            "figure": f"orientations__{tag}.png", "angles": f"misorientations__{tag}.csv",
+            "angles_figure": f"misorientations__{tag}.png", "report": f"orientations__{tag}.json"}

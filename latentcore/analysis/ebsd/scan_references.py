@@ -4,7 +4,7 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
 (rows x columns), NaN where the scan has no point.
 
     refs = scan_references("scan.h5oina", vbse_grid=(5, 5), boundary_deg=5.0, kam_threshold_deg=2.5,
-                           vbse_percentiles=(1, 99), progress=None)
+                           kam_order=1, vbse_percentiles=(1, 99), progress=None)
     refs.maps["ipf_z"]          (rows, columns, 3) RGB in 0..1; also ipf_x, ipf_y, vbse_rgb
     refs.maps["indexed"]        (rows, columns) bool: the point has an orientation of a known phase
     refs.maps["phase"]          (rows, columns): phase id, -1 not indexed; only when two or more phases
@@ -13,7 +13,8 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.maps["twin_boundaries"] (rows, columns) bool: a 4-neighbour across a Σ3 twin boundary (within
                                 twin_tolerance_deg of 60° about <111>); only where a phase is cubic (m-3m)
     refs.maps["grains"]         (rows, columns) grain id (4-neighbours within boundary_deg), -1 none
-    refs.maps["kam"]            (rows, columns) degrees: mean misorientation to the 4 first neighbours
+    refs.maps["kam"]            (rows, columns) degrees: mean misorientation to the neighbours of
+                                kam_order (1: the 4 edge neighbours; 2: the 12 within two edge steps)
                                 within kam_threshold_deg; NaN not indexed or no such neighbour
     refs.maps["iq"], ["adp"]    (rows, columns) float
     refs.grains()               (ids, points, areas in units²) of every grain
@@ -78,16 +79,16 @@ class ReferenceMap:
     colorscale: str | tuple = "Gray"
     from_patterns: bool = False  # made in the pass over the patterns (VBSE, IQ, ADP), not from the orientations
     labels: bool = False  # ids, not values: ranked as labels (ARI, NMI), never correlated
-    about: str = ""  # how it is made, said under it in the app; {boundary_deg}, {kam_threshold_deg}, {vbse_low},
-    # {vbse_high}, {twin_tolerance_deg}, {high_angle_deg} are filled in by `described`
+    about: str = ""  # how it is made, said under it in the app; {boundary_deg}, {kam_threshold_deg}, {kam_order},
+    # {kam_neighbours}, {vbse_low}, {vbse_high}, {twin_tolerance_deg}, {high_angle_deg} are filled in by `described`
 
     def described(self, boundary_deg: float, kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
-                  vbse_percentiles=DEFAULT_VBSE_PERCENTILES,
+                  vbse_percentiles=DEFAULT_VBSE_PERCENTILES, kam_order: int = ori.DEFAULT_KAM_ORDER,
                   twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> str:
         low, high = vbse_percentiles
         return self.about.format(boundary_deg=boundary_deg, kam_threshold_deg=kam_threshold_deg, vbse_low=low,
-                                 vbse_high=high, twin_tolerance_deg=twin_tolerance_deg,
-                                 high_angle_deg=ori.HIGH_ANGLE_DEG)
+                                 vbse_high=high, kam_order=kam_order, kam_neighbours=ori.kam_neighbours(kam_order),
+                                 twin_tolerance_deg=twin_tolerance_deg, high_angle_deg=ori.HIGH_ANGLE_DEG)
 
 
 # Every reference map, in the order the pages, the PNGs and the Rank page's list show them.
@@ -106,9 +107,9 @@ REFERENCE_MAPS = {m.name: m for m in [
                  about="Grains: points joined through edge neighbours misoriented by at most {boundary_deg:g}° (the "
                        "boundary angle); hover a grain for its size. Grey: not indexed."),
     ReferenceMap("kam", "Kernel average misorientation", "KAM", "scalar", "KAM (°)", "Viridis",
-                 about="Kernel average misorientation: the mean misorientation (°, symmetry-reduced) of each point to "
-                       "its 4 edge neighbours, leaving out those beyond {kam_threshold_deg:g}° (grain boundaries) and "
-                       "those not indexed; blank where none is left."),
+                 about="Kernel average misorientation of order {kam_order}: the mean misorientation (°, "
+                       "symmetry-reduced) of each point to {kam_neighbours}, leaving out those beyond "
+                       "{kam_threshold_deg:g}° (grain boundaries) and those not indexed; blank where none is left."),
     ReferenceMap("indexed", "Indexed", "indexed", "scalar", "indexed", ((0, "#9e9e9e"), (1, "#eeeeee"))),
     ReferenceMap("vbse_rgb", "Virtual BSE (RGB)", "VBSE", "rgb", from_patterns=True,
                  about="Each colour channel stretched from its {vbse_low:g}th percentile (black) to its {vbse_high:g}th "
@@ -226,6 +227,7 @@ def ipf_rows(orientations, direction, laue: dict | None = None) -> np.ndarray:
 
 def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list,
                      kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                     kam_order: int = ori.DEFAULT_KAM_ORDER,
                      twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> tuple[dict, dict, dict]:
     """IPF maps, indexed points, phases (two or more), boundaries, Σ3 twin boundaries (a cubic phase), grains and
     KAM of a scan's orientations; (maps, laue per phase, the boundaries as edges between pixels by class:
@@ -258,12 +260,13 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
         notes.append(f"no cubic ({ori.TWIN_LAUE}) phase is indexed: no twin_boundaries map (Σ3 twins are defined "
                      "here for cubic phases only)")
     maps["grains"] = ori.grain_map(grid_euler, grid_phase, symmetry, boundary_deg)
-    maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, kam_threshold_deg)
+    maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, kam_threshold_deg, kam_order)
     return maps, laue, edges
 
 
 def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
                            kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                           kam_order: int = ori.DEFAULT_KAM_ORDER,
                            twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> ScanReferences:
     """The orientation maps (IPF x, y, z, indexed, phases, boundaries, twin boundaries, grains, KAM) of per-point
     orientations at x, y (e.g. a latents file's `orientations`), on the grid of those coordinates."""
@@ -272,8 +275,8 @@ def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: fl
     rows, columns = grid.indices(x, y)
     notes = []
     maps, laue, edges = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes,
-                                         kam_threshold_deg, twin_tolerance_deg)
-    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg,
+                                         kam_threshold_deg, kam_order, twin_tolerance_deg)
+    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg, "kam_order": kam_order,
                   "twin_tolerance_deg": twin_tolerance_deg, "orientation_convention": orientations.convention}
     units = None
     return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters, edges)
@@ -281,7 +284,7 @@ def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: fl
 
 def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=None,
                     boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                    kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
+                    kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG, kam_order: int = ori.DEFAULT_KAM_ORDER,
                     vbse_percentiles: tuple[float, float] = DEFAULT_VBSE_PERCENTILES, batch_size: int = 256,
                     patterns: bool = True, progress=None,
                     twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> ScanReferences:
@@ -303,7 +306,7 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             notes.append(f"the file holds no orientations: no {listed(ORIENTATION_MAPS)} maps")
         else:
             found, laue, edges = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes,
-                                                  kam_threshold_deg, twin_tolerance_deg)
+                                                  kam_threshold_deg, kam_order, twin_tolerance_deg)
             maps.update(found)
             phases = orientations.phases
         if patterns:
@@ -320,20 +323,23 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             maps["adp"] = _on_grid(streamed.adp, rows, columns, shape)
     parameters = {"vbse_grid": list(vbse_grid), "rgb_tiles": [list(t) for t in (rgb_tiles or default_rgb_tiles(vbse_grid))],
                   "vbse_percentiles": [float(p) for p in vbse_percentiles], "boundary_deg": boundary_deg,
-                  "kam_threshold_deg": kam_threshold_deg, "twin_tolerance_deg": twin_tolerance_deg,
+                  "kam_threshold_deg": kam_threshold_deg, "kam_order": kam_order,
+                  "twin_tolerance_deg": twin_tolerance_deg,
                   "orientation_convention": orientations.convention if orientations else None}
     return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters, edges)
 
 
 def latents_references(latents, source=None, *, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
+                       kam_order: int = ori.DEFAULT_KAM_ORDER,
                        twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG, progress=None) -> ScanReferences:
     """The reference maps of a scan's latents (a read latents file) on their grid: the orientation maps the
-    latents carry (IPF, indexed, phases, boundaries, grains, KAM) and, with `source` (the scan file they came
-    from), VBSE, image quality and ADP streamed from its patterns (`progress(done, total)` over the patterns)."""
+    latents carry (IPF, indexed, phases, boundaries, grains, KAM of `kam_order`) and, with `source` (the scan file
+    they came from), VBSE, image quality and ADP streamed from its patterns (`progress(done, total)` over the
+    patterns)."""
     grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
     if latents.orientations is not None:
         refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, boundary_deg,
-                                      twin_tolerance_deg=twin_tolerance_deg)
+                                      kam_order=kam_order, twin_tolerance_deg=twin_tolerance_deg)
     else:
         refs = ScanReferences({}, grid, None, {}, {}, [f"these latents hold no orientations: no "
                                                        f"{listed(ORIENTATION_MAPS)} maps"],
