@@ -148,7 +148,7 @@ def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None,
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations. (`twin_tolerance_deg`: the page's, so that its reference
     maps and these lines are one computation.)"""
-    return roi_references(lat_stamp, None, boundary_deg, roi, twin_tolerance_deg)[1]
+    return roi_references(lat_stamp, None, boundary_deg, roi, twin_tolerance_deg=twin_tolerance_deg)[1]
 
 
 def grains(lat_stamp: tuple, boundary_deg: float, min_grain_points: int, fill_not_indexed: bool,
