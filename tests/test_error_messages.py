@@ -29,9 +29,10 @@ WORDED_ELSEWHERE = {
     "f'{type(exc).__name__}: {exc}'": "data/parallel.py: a reader process's exception in its own words (it could not "
                                        "be pickled as it was)",
 }
-# The point panel's reader of browser messages: only a hostile browser sends what it refuses (the panel's own
-# modules never do), and the page says each refusal with its next step (ui/widgets/selection.py's `_refused`).
-PROTOCOL = "ui/widgets/point_panel/shapes.py"
+# The point panel's readers of browser messages (each tool's fields, and the checks they share): only a hostile
+# browser sends what they refuse (the panel's own modules never do), and the page says each refusal with its next
+# step (ui/widgets/selection.py's `_refused`).
+PROTOCOL = ("ui/widgets/point_panel/tools.py", "ui/widgets/point_panel/shapes.py")
 # Bare ValueError/TypeError left (by their code): the programmer's mistake each one guards against.
 INTERNAL = {
     "f'not JSON serialisable: {type(value).__name__}'": "analysis/artifacts/common.py: a report holds JSON types only",
@@ -221,7 +222,7 @@ def user_error_sites() -> list[Site]:
 def test_every_user_error_names_a_next_step():
     silent, unread = [], []
     for site in user_error_sites():
-        if site.code in WORDED_ELSEWHERE or site.path.relative_to(REPO).as_posix() == PROTOCOL:
+        if site.code in WORDED_ELSEWHERE or site.path.relative_to(REPO).as_posix() in PROTOCOL:
             continue
         words = site.texts()
         if words is None:
@@ -234,7 +235,7 @@ def test_every_user_error_names_a_next_step():
 
 def test_the_listed_exceptions_are_still_there():
     codes = {site.code for site in user_error_sites()}
-    assert set(WORDED_ELSEWHERE) <= codes and (REPO / PROTOCOL).exists()
+    assert set(WORDED_ELSEWHERE) <= codes and all((REPO / path).exists() for path in PROTOCOL)
     assert set(INTERNAL) <= {site.code for site in sites({"ValueError", "TypeError"})}
 
 

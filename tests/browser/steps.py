@@ -129,9 +129,8 @@ def workspace_of(page) -> str:
     return match.group(1)
 
 
-def new_tab(browser, url, viewport=(1400, 1600), downloads: bool = False):
-    tab = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
-                              accept_downloads=downloads).new_page()
+def new_tab(browser, url, viewport=(1400, 1600)):
+    tab = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}).new_page()
     tab.set_default_timeout(90_000)
     tab.goto(url)
     tab.wait_for_selector("h1:has-text('Data')")
@@ -139,7 +138,7 @@ def new_tab(browser, url, viewport=(1400, 1600), downloads: bool = False):
     return tab
 
 
-def tab_with_study(browser, shared_server, names=("p", "q", "r"), downloads: bool = False):
+def tab_with_study(browser, shared_server, names=("p", "q", "r")):
     """A new tab (1600 x 1000) whose workspace holds the latents of the simulated scans `names`
     (tests/study_scans.py), as three extractions with one model leave them, and their study `three`, on the Data
     page that lists it; returns (tab, {name: latents path})."""
@@ -147,7 +146,7 @@ def tab_with_study(browser, shared_server, names=("p", "q", "r"), downloads: boo
     from study_scans import scan_latents
 
     url, log = shared_server
-    tab = new_tab(browser, url, (1600, 1000), downloads)
+    tab = new_tab(browser, url, (1600, 1000))
     folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
     paths = scan_latents(folder / "latents" / "scans", names)
     write_study(make_study("three", [str(p) for p in paths.values()]), folder, root=folder)

@@ -106,9 +106,12 @@ def test_grains_and_kam_are_reference_maps_of_a_one_phase_scan(page):
     """Follows the tests above (the same tab, the scan extracted, the ROI cleared): the one-phase scan offers no
     phase map but `Indexed`, draws the grains (their size on hover) and the KAM with its colour bar, and says how
     each is made."""
+    page.set_viewport_size({"width": 1500, "height": 1800})  # the module's (a screenshot above made it 1000 high)
     open_page(page, "Latent maps", "Latent maps")
     page.get_by_text("Reference maps").first.wait_for()
+    settle(page)
     page.locator("[data-testid=stSelectbox]", has_text="Reference map").first.click()
+    page.get_by_role("option").first.wait_for()  # the list opens after the click
     offered = [o.inner_text() for o in page.get_by_role("option").all()]
     page.keyboard.press("Escape")
     assert "Phases" not in offered and {"Grains", "Kernel average misorientation", "Indexed"} <= set(offered), offered
@@ -143,7 +146,7 @@ def test_a_box_on_the_umap_shows_its_orientations_beside_the_scans_and_its_pole_
     {111} pole figures over the scan's; the figure downloads as a 300 dpi PNG; under it the box's misorientation
     angles (correlated, uncorrelated, Mackenzie's curve), a 300 dpi PNG too. Screenshots
     `orientations_umap_box_ipf_x_beside_scan_and_pole_figures.png`, `orientations_umap_box_misorientation_angles.png`."""
-    page = new_tab(browser, app_url, downloads=True)  # a workspace of its own: the module's holds this upload
+    page = new_tab(browser, app_url)  # a workspace of its own: the module's holds this upload
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     upload_data(page, grains_h5oina)
     extract_with_the_demo_model(page, grains_h5oina)

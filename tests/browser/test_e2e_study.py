@@ -21,7 +21,7 @@ def server_table(page) -> pd.DataFrame:
 
 
 def test_a_box_on_a_studys_embedding_is_highlighted_on_each_sources_own_map(app_url, shared_server, browser):
-    tab, _ = tab_with_study(browser, shared_server, downloads=True)
+    tab, _ = tab_with_study(browser, shared_server)
     tab.get_by_text("three (3 sources) · pca · 576 rows").scroll_into_view_if_needed()
     shoot(tab, "study_data_page")
     explore_study(tab)
