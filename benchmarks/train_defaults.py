@@ -5,14 +5,15 @@
 For each scan (the demo's 2,400 patterns; a simulated 64 x 80 = 5,120-pattern scan of 60 px patterns, 20 grains,
 made by latentcore.demo.simulate), in this one process as the app's server does it:
 - the page's defaults before sizing (input 30 px, widths 16,32,64, batch 32, 20 epochs, torch's threads) and
-  their estimate now (`sizing.estimate`), which the issue measured at 58 min on a 5,120-pattern scan;
-- the sizing (`sizing.sized_settings`, the page's defaults now, 8 latent dimensions): its wall time (the estimate
-  itself; the first call of the process and a second), the settings and their estimate; the chosen model's
-  seconds per batch with one CPU thread and with torch's count (`sizing.time_model`, as the sizing times it);
+  their estimate (`sizing.estimate`: counted for idle cores since issue 54, timed before), which the issue measured
+  at 58 min on a 5,120-pattern scan;
+- the sizing (`sizing.sized_settings`, the page's defaults now, 8 latent dimensions): its wall time (the first call
+  of the process, which measures the machine's rate unless it is kept, and a second), the settings, what they were
+  sized from and their estimate on idle cores;
 - unless --no-run, the run itself (`train_vae` with those settings, TrainConfig's other defaults): the seconds of
   its epochs against the estimate, the whole call (reading and preprocessing the patterns included), the
   trainer's own estimate from its first batches, and for the simulated scan the grain ARI of k-means on the
-  latents and on PCA of the same patterns (benchmarks/train_quality.py's measure, unsmoothed and smoothed).
+  latents and on PCA of the same patterns (benchmarks/train_quality.py's grain_ari, unsmoothed and smoothed).
 Prints one JSON line per scan as it goes, then everything with the machine and the load average before and
 after. Takes about 6 min on a shared 2-core CPU (two sized runs of at most 3 min each by their estimates), under a
 minute with --no-run. The goal: the default run takes a few minutes (<= 3 min estimated) and the estimate <= 5 s.
@@ -30,16 +31,19 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-from sklearn.decomposition import PCA
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from latentcore.train.config import openmp_waits_sleep  # noqa: E402
+
+openmp_waits_sleep()  # before torch loads OpenMP, as the app's training worker does
+
+import torch  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
 
 from latentcore.data import open_source  # noqa: E402
 from latentcore.demo import DEMO_SCAN  # noqa: E402
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd  # noqa: E402
-from latentcore.extract import resolve_device  # noqa: E402
 from latentcore.models.vae import ConvVAE  # noqa: E402
 from latentcore.train import TrainConfig, encode_patterns, load_patterns, train_vae  # noqa: E402
 from latentcore.train import sizing  # noqa: E402
@@ -60,12 +64,8 @@ def measure(name: str, path: Path, truth, folder: Path, device: str, run: bool) 
         started = time.monotonic()
         sized = sizing.sized_settings(count, side, device, LATENT_DIM)
         row[f"sizing_{call}_s"] = round(time.monotonic() - started, 2)
-    row.update(settings=sized.text(), estimate_s=round(sized.estimate.seconds_total),
+    row.update(settings=sized.text(), sized_from=sized.basis_text(), estimate_s=round(sized.estimate.seconds_total),
                longer=sizing.longer_runs_text(sized.estimate))
-    for label, threads in (("one_thread", 1), ("all_threads", None)):
-        timing = sizing.time_model(sized.values["input_size"], sized.values["channels"], LATENT_DIM,
-                                   sized.values["batch_size"], resolve_device(device), threads)
-        row[f"{label}_s_per_batch"] = round(timing.seconds_per_batch, 4)
     if not run:
         return row
     config = TrainConfig(path, folder / f"run-{name}", latent_dim=LATENT_DIM, device=device, **sized.values)

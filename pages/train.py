@@ -1,6 +1,7 @@
 """Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
-reconstructions. The settings' defaults are sized for this machine and data (a few minutes), and the
-estimate of the run's time, timed now, is shown before Start (ui.widgets.train_settings); the run goes on
+reconstructions. The settings' defaults are sized for this machine and data (a few minutes; the same at any
+load, said with what they were sized from), and the estimate of the run's time on idle cores is shown before Start
+(ui.widgets.train_settings); the run goes on
 in a worker process (ui.widgets.training) when you leave the page, showing the time left; when it ends,
 the model joins the Extract page's models under its name. A stopped run resumes from its last finished batch,
 in this tab or any other: the workspace's stopped runs are listed from their files, each with Resume.

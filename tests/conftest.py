@@ -8,13 +8,15 @@ from pathlib import Path
 os.environ.setdefault("LATENT_EXPLORER_INLINE_FIT_ROWS", "20000")
 
 # The suite runs in parallel (pytest-xdist, `-n` in pyproject.toml): every test process gets its own
-# session folders, embedding cache and S3 download cache, so a test that does not set its own never
-# shares one with another worker, another run or the developer's (~/.cache, /tmp/latent-explorer).
+# session folders, embedding cache, S3 download cache and machine rate for training's sizing, so a test that does
+# not set its own never shares one with another worker, another run or the developer's (~/.cache,
+# /tmp/latent-explorer).
 # Set before the app's modules read them; the processes the tests start inherit them.
 _PRIVATE = Path(tempfile.mkdtemp(prefix=f"latent-explorer-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"))
 os.environ["LATENT_EXPLORER_WORKDIR"] = str(_PRIVATE / "sessions")
 os.environ["LATENT_EXPLORER_CACHE"] = str(_PRIVATE / "embedding-cache")
 os.environ["LATENTCORE_S3_CACHE"] = str(_PRIVATE / "s3-cache")
+os.environ["LATENT_EXPLORER_MACHINE_RATES"] = str(_PRIVATE / "machine-rates.json")
 
 
 # numba's on-disk cache is not safe for two processes compiling the same functions at once (the

@@ -38,7 +38,7 @@ def thread_counts(progress) -> dict:
 
     pools = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
     counts = {"torch": torch.get_num_threads(), "pools": pools, "pid": os.getpid(), "nice": os.nice(0)}
-    counts.update({name: os.environ.get(name) for name in THREAD_VARIABLES})
+    counts.update({name: os.environ.get(name) for name in (*THREAD_VARIABLES, "OMP_WAIT_POLICY")})
     try:
         import numba
 

@@ -1,7 +1,8 @@
 """`python -m latentcore train-vae DATA --out DIR ...`: train the pattern VAE. The model's size, the epochs, the
-patterns per epoch and the CPU threads not given are sized for the machine and the data (`train.sizing`: a few
-batches timed, a run of about --minutes); it prints that choice, an estimate of the run's time from its first
-batches, then a bar over batches with the time left. Ctrl-C stops after
+patterns per epoch and the CPU threads not given are sized for the machine and the data (`train.sizing`: a run of
+about --minutes on its idle cores, counted from the models' multiply-adds and the machine's kept rate, the same at
+any load); it prints that choice and what it was made from (config.json records both), an estimate of the run's
+time from its first batches, then a bar over batches with the time left. Ctrl-C stops after
 the current batch, keeping its checkpoint; running the same command again on the same --out resumes
 there (--no-resume starts over)."""
 from __future__ import annotations
@@ -92,6 +93,10 @@ def run_train_vae(args) -> int:
     import sys
     import threading
 
+    from ..train.config import openmp_waits_sleep
+
+    openmp_waits_sleep()  # before torch loads
+
     from ..train.outputs import improvement_text
     from ..train.trainer import train_vae
 
@@ -122,7 +127,8 @@ def run_train_vae(args) -> int:
 def sized_values(args) -> dict:
     """The settings of `SIZED` and the name for those options not given: a run in --out goes on with its own
     (resuming it); a new one gets the name from the data's stem and the time, and the settings sized for the
-    data's patterns and the device (`train.sizing`), printed with their time."""
+    data's patterns and the device (`train.sizing`), printed with their time and what they were sized from, and
+    recorded (`sizing`)."""
     import sys
 
     from ..data import open_source
@@ -132,7 +138,7 @@ def sized_values(args) -> dict:
 
     previous = None if args.no_resume else previous_settings(args.out)
     if previous is not None:
-        return {name: previous.get(name) for name in (*SIZED, "name")}
+        return {name: previous.get(name) for name in (*SIZED, "name", "sizing")}
     resuming = not args.no_resume and (Path(args.out) / CHECKPOINT_FILE).is_file()  # the trainer checks it
     if resuming or all(getattr(args, name) is not None for name in SIZED):
         return {"name": default_name(args.data)}
@@ -141,10 +147,10 @@ def sized_values(args) -> dict:
         count = reader.count(args.partition or next(iter(info.partitions)))
     sized = sized_settings(count, args.crop or min(info.item_shape[-2:]), args.device, args.latent_dim,
                            60 * args.minutes, args.val_fraction)
-    print(f"sized for this machine and {count:,} patterns: {sized.text()}; {sized.estimate.estimate_text()} of "
-          f"random patterns timed now ({longer_runs_text(sized.estimate)}); options given take precedence",
-          file=sys.stderr)
-    return {**sized.values, "name": default_name(args.data)}
+    print(f"sized for this machine and {count:,} patterns: {sized.text()}; {sized.estimate_text()} "
+          f"({longer_runs_text(sized.estimate)}); from {sized.basis_text()}: the same at any load; options given "
+          "take precedence", file=sys.stderr)
+    return {**sized.values, "name": default_name(args.data), "sizing": sized.record()}
 
 
 class _PaceBar:

@@ -1,8 +1,9 @@
 """Every hyperparameter of a VAE training run, in one plain dataclass (whole in the checkpoint, its `record` in
-config.json)."""
+config.json); and `openmp_waits_sleep`, which a process that trains calls before torch loads."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ BUDGET_SECONDS = 180.0  # the sized default run (`sizing`): a few minutes of tra
 LR_SCHEDULES = ("cosine", "constant")
 LR_FLOOR = 0.05  # the cosine schedule ends at this fraction of lr
 RESUMABLE_CHANGES = ("epochs", "device", "threads", "patience", "min_delta", "max_minutes", "out_dir", "resume",
-                     "data", "bandcontrast", "keep_coordinates", "name")
+                     "data", "bandcontrast", "keep_coordinates", "name", "sizing")
 NAME_LENGTH = 80  # characters of a model's name at most
 
 
@@ -35,8 +36,9 @@ class TrainConfig:
     to [-1, 1].
     Loss: per-pattern summed squared error + beta * KL, beta ramped from 0 over `kl_warmup_epochs`.
     Pace: `patterns_per_epoch` trains each epoch on that many of the training patterns (a seeded draw,
-    another each epoch; None: all of them); `threads`, torch's CPU threads (None: its default); `sizing`
-    chooses both, and the model's size, for the machine and the data.
+    another each epoch; None: all of them); `threads`, torch's CPU threads (None: its default); `train.sizing`
+    chooses both, and the model's size, for the machine and the data, and `sizing` records that choice and what
+    it was made from (`Sized.record()`: the patterns, the cores, the rate measured; None: nothing sized).
     `name` is the model's name, recorded in its checkpoint: latents files, the sidebar and the Compare page
     name the model by it ("": the data's stem and the time the run starts, `default_name`).
     Stability: the model bounds logvar, each step's gradient norm is clipped to `grad_clip`, the
@@ -76,6 +78,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     name: str = ""
+    sizing: dict | None = None  # a record: the run trains as the fields above say
     # epochs without validation improvement before stopping (None: never). 10, was 5: the cosine schedule's low
     # learning rates come last, and with 5 one of eight CPU runs of benchmarks/train_quality.py (low contrast, seed 1)
     # stopped at epoch 16 with ARI 0.60 vs PCA 0.80 (smoothed 0.94); with 10 it ran its 30 epochs: 0.79 (0.98)
@@ -166,3 +169,11 @@ class TrainConfig:
 def default_name(data) -> str:
     """A trained model's name unless one is given: the data's stem and the local time, `ni_scan-20261125-1412`."""
     return f"{Path(str(data)).stem or 'vae'}-{time.strftime('%Y%m%d-%H%M')}"
+
+
+def openmp_waits_sleep() -> None:
+    """OpenMP threads that wait for the others sleep rather than spin (OMP_WAIT_POLICY=PASSIVE unless it is set):
+    OpenMP reads it when torch loads it, so a process calls this before. The sizing gives a run a thread per core
+    whatever the load; beside other busy processes, spinning waits took the time slices the other thread needed:
+    2 threads trained a batch 4-10x slower than with sleeping waits (docs/benchmarks.md, 2026-11-27)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -145,6 +145,16 @@ def test_a_worker_uses_every_core_at_a_lower_priority(pool, monkeypatch):
     assert worker_threads() == 1
 
 
+def test_a_dedicated_worker_s_openmp_threads_sleep_while_they_wait(pool):
+    """Training runs in a dedicated worker, whose OpenMP threads sleep while they wait, set before torch loads, as
+    train-vae's (latentcore.train.config.openmp_waits_sleep: spinning, a thread per core trained 4-10x slower beside
+    other busy processes); the pool's workers keep the server's setting."""
+    dedicated = pool.submit(thread_counts, dedicated=True, fresh=True).future.result(timeout=60)
+    shared = pool.submit(thread_counts, fresh=True).future.result(timeout=60)
+    assert dedicated["OMP_WAIT_POLICY"] == os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
+    assert shared["OMP_WAIT_POLICY"] == os.environ.get("OMP_WAIT_POLICY") and dedicated["pid"] != shared["pid"]
+
+
 def demo_model_spec():
     from latentcore.demo import DEMO_MODEL
 

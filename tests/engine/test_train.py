@@ -369,16 +369,22 @@ def test_cli_trains_then_resumes_at_epoch_3(ebsd_h5, bandcontrast_csv, tmp_path)
     first = cli(*common, "--epochs", "2")
     assert first.returncode == 0, first.stderr
     assert "sized for this machine and 2,400 patterns: " in first.stderr  # batch size, threads, patterns per epoch
+    assert re.search(r"; from 60 px patterns, \d+ cores? of .+ at [\d.]+ G multiply-adds/s each \(measured "
+                     r"\d{4}-\d\d-\d\d\): the same at any load", first.stderr), first.stderr  # what it was sized from
     assert f"for 2 epochs (measured on {ESTIMATE_BATCHES} batches)" in first.stderr  # printed at the start
     assert first.stderr.index("estimate: about") < first.stderr.index("batches [")
     assert "(named ni_grains_h5ebsd-20" in first.stdout
     sized = json.loads((tmp_path / "config.json").read_text())["train"]
+    record = sized["sizing"]  # the choice, and what it was made from
+    assert (record["n_patterns"], record["pattern_side"]) == (2400, 60) and record["machine"]["rate"] > 0
+    assert record["machine"]["cores"] == len(os.sched_getaffinity(0)) == sized["threads"] == record["chosen"]["threads"]
+    assert record["chosen"]["batch_size"] == sized["batch_size"] and record["chosen"]["input_size"] != 16  # given
     second = cli(*common, "--epochs", "4")
     assert second.returncode == 0, second.stderr
     assert "resumed at epoch 3" in second.stdout and "sized for" not in second.stderr  # the run's own settings
     again = json.loads((tmp_path / "config.json").read_text())["train"]
-    assert {k: again[k] for k in ("batch_size", "threads", "patterns_per_epoch", "name")} == {
-        k: sized[k] for k in ("batch_size", "threads", "patterns_per_epoch", "name")}
+    assert {k: again[k] for k in ("batch_size", "threads", "patterns_per_epoch", "name", "sizing")} == {
+        k: sized[k] for k in ("batch_size", "threads", "patterns_per_epoch", "name", "sizing")}
     assert pd.read_csv(tmp_path / "loss.csv").epoch.tolist() == [1, 2, 3, 4]
     assert json.loads((tmp_path / "config.json").read_text())["filters"]["bandcontrast"]["min"] == 100
 

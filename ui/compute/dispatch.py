@@ -2,10 +2,8 @@
 (thresholds in `jobs`: INLINE_ROWS, INLINE_PATTERNS, INLINE_FIT_ROWS), larger ones in a worker while the page
 shows their progress. A job's key is its task and arguments (files by their `sources.stamp`), so a result is
 computed once per input and shared by reruns and sessions. Extraction and training start here too, and the
-training settings sized for the machine are timed here."""
+training settings sized for the machine are counted here."""
 from __future__ import annotations
-
-import time
 
 import streamlit as st
 
@@ -95,26 +93,19 @@ def start_training(config: dict, label: str) -> jobs.Job:
     return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config)
 
 
-TIMING_PERIOD_SECONDS = 600  # training paces are timed again after this long: the machine's load changes
-
-
 def sized_training(count: int, side: int, device: str, latent_dim: int) -> dict:
-    """The Train page's defaults for `count` patterns of side `side` on `device` (`tasks.train_sizing`): a few
-    batches timed here, in a second or two, once per TIMING_PERIOD_SECONDS."""
-    return pooled(tasks.train_sizing, "Timing a few batches on this machine", 0, count=count, side=side,
-                  device=device, latent_dim=latent_dim, period=_period())
+    """The Train page's defaults for `count` patterns of side `side` on `device` (`tasks.train_sizing`): counted,
+    the same on this machine at any load (the machine's rate is measured once, in a second or two)."""
+    return pooled(tasks.train_sizing, "Sizing the training for this machine", 0, count=count, side=side,
+                  device=device, latent_dim=latent_dim)
 
 
 def training_estimate(values: dict, count: int, device: str, latent_dim: int):
-    """The `Pace` of a run of these settings (`tasks.train_estimate`), timed here, once per TIMING_PERIOD_SECONDS."""
+    """The `Pace` of a run of these settings on idle cores (`tasks.train_estimate`), counted as the sizing counts."""
     from latentcore.train.pace import Pace
 
-    return Pace(**pooled(tasks.train_estimate, "Timing a few batches of these settings", 0, values=values,
-                         count=count, device=device, latent_dim=latent_dim, period=_period()))
-
-
-def _period() -> int:
-    return int(time.time() // TIMING_PERIOD_SECONDS)
+    return Pace(**pooled(tasks.train_estimate, "Counting the run of these settings", 0, values=values,
+                         count=count, device=device, latent_dim=latent_dim))
 
 
 def last_training_run(folder: str) -> dict | None:

@@ -166,14 +166,20 @@ def _plain(value):
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
-def _worker_setup(threads: int):
+def _worker_setup(threads: int, waits_sleep: bool = False):
     """Workers run at a lower priority than the server, so drawing pages never waits for a fit,
     with `threads` threads each: the variables for libraries not loaded yet (read when they load),
-    threadpoolctl for the OpenMP/BLAS pools already loaded, torch and numba by their own calls."""
+    threadpoolctl for the OpenMP/BLAS pools already loaded, torch and numba by their own calls.
+    `waits_sleep`: a dedicated worker's (training) OpenMP threads sleep while they wait, as `train-vae`'s do
+    (latentcore.train.config.openmp_waits_sleep; set before torch loads)."""
     try:
         os.nice(WORKER_NICE)
     except OSError:
         pass
+    if waits_sleep:
+        from latentcore.train.config import openmp_waits_sleep
+
+        openmp_waits_sleep()
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     try:
@@ -267,10 +273,10 @@ class JobPool:
         self.lock = threading.Lock()
         _shut_down_at_exit(self)  # after the executor: concurrent.futures registers its own exit hook on first use
 
-    def _executor(self, workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    def _executor(self, workers: int, waits_sleep: bool = False) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_setup, initargs=(self.threads,))
+            initializer=_worker_setup, initargs=(self.threads, waits_sleep))
 
     def submit(self, task: Callable, label: str = "", *, fresh: bool = False, dedicated: bool = False,
                **kwargs) -> Job:
@@ -292,7 +298,7 @@ class JobPool:
             if dedicated:
                 if key in self.dedicated:
                     self.dedicated.pop(key).shutdown(wait=False)
-                executor = self.dedicated[key] = self._executor(1)
+                executor = self.dedicated[key] = self._executor(1, waits_sleep=True)
             with _main_script_hidden():  # workers start on submit
                 future = executor.submit(_run_task, str(folder), task, kwargs)
             if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)

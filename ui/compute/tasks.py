@@ -246,18 +246,20 @@ def train(config: dict, progress):
     return train_vae(config, callback=epoch_done, stop_event=Stop(), on_pace=on_pace)
 
 
-def train_sizing(count: int, side: int, device: str, latent_dim: int, progress, period: int = 0) -> dict:
+def train_sizing(count: int, side: int, device: str, latent_dim: int, progress) -> dict:
     """`latentcore.train.sizing.sized_settings`: training settings sized for `count` patterns of side `side` on
-    `device`, timed now: {"values" (TrainConfig fields), "pace" (`Pace`'s fields: the run's estimate), "text"}.
-    `period` only tells one moment's timing from another's (the machine's load changes)."""
+    `device`, the same on this machine at any load: {"values" (TrainConfig fields), "pace" (`Pace`'s fields: the
+    run on idle cores), "text", "estimate_text", "basis" (what they were sized from), "record" (TrainConfig.sizing)}."""
     from latentcore.train.sizing import sized_settings
 
     sized = sized_settings(count, side, device, latent_dim)
-    return {"values": sized.values, "pace": sized.estimate.to_dict(), "text": sized.text()}
+    return {"values": sized.values, "pace": sized.estimate.to_dict(), "text": sized.text(),
+            "estimate_text": sized.estimate_text(), "basis": sized.basis_text(), "record": sized.record()}
 
 
-def train_estimate(values: dict, count: int, device: str, latent_dim: int, progress, period: int = 0) -> dict:
-    """`latentcore.train.sizing.estimate`: the `Pace` fields of a run of these settings, its model timed now."""
+def train_estimate(values: dict, count: int, device: str, latent_dim: int, progress) -> dict:
+    """`latentcore.train.sizing.estimate`: the `Pace` fields of a run of these settings on idle cores, counted as
+    the sizing counts."""
     from latentcore.train.sizing import estimate
 
     return estimate(values, count, device, latent_dim).to_dict()

@@ -1,11 +1,12 @@
 """The Train page's settings, sized for the machine and the data, and what they would take.
 
     settings, sized = hyperparameters(count, side, data)   # the model's name and the hyperparameters, drawn
-                                                # with defaults timed on this machine (`latentcore.train.sizing`)
-    estimate(settings, count, sized)            # the run's time at the pace measured now, and 2x, 4x epochs
+                                                # with defaults sized for this machine (`latentcore.train.sizing`)
+    estimate(settings, count, sized)            # the run's time on idle cores, and 2x, 4x epochs; what the
+                                                # defaults were sized from
 
 `settings` holds TrainConfig fields (name, device, latent_dim, input_size, channels, batch_size, epochs,
-patterns_per_epoch, threads, beta, lr).
+patterns_per_epoch, threads, beta, lr, sizing: the sizing's record).
 """
 from __future__ import annotations
 
@@ -70,24 +71,25 @@ def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
     return {"name": name, "device": device, "latent_dim": int(latent_dim), "input_size": int(input_size),
             "channels": widths, "batch_size": int(batch_size), "epochs": int(epochs),
             "patterns_per_epoch": int(per_epoch) or None, "threads": sized["threads"], "beta": float(beta),
-            "lr": float(lr)}, found
+            "lr": float(lr), "sizing": found["record"]}, found
 
 
 def estimate(settings: dict, count: int, sized: dict):
-    """How long the run of `settings` would take, its model timed now on the device (the sized defaults' own
-    timing when only the epochs differ), and with 2x and 4x epochs."""
-    timed = {name: settings[name] for name in ("input_size", "channels", "batch_size", "patterns_per_epoch",
-                                               "threads")}
-    if timed == {name: sized["values"][name] for name in timed} | {"channels": tuple(sized["values"]["channels"])}:
+    """How long the run of `settings` would take on idle cores (the sized defaults' own estimate when only the
+    epochs differ, else counted alike), with 2x and 4x epochs, and what the defaults were sized from."""
+    counted = {name: settings[name] for name in ("input_size", "channels", "batch_size", "patterns_per_epoch",
+                                                 "threads")}
+    if counted == {name: sized["values"][name] for name in counted} | {"channels": tuple(sized["values"]["channels"])}:
         pace = Pace(**sized["pace"]).for_epochs(settings["epochs"])
     else:
-        pace = dispatch.training_estimate({**timed, "epochs": settings["epochs"]}, count, settings["device"],
+        pace = dispatch.training_estimate({**counted, "epochs": settings["epochs"]}, count, settings["device"],
                                           settings["latent_dim"])
     threads = settings["threads"]
-    on = f"{threads} CPU thread{'s' * (threads != 1)}" if threads else "this device"
+    on = f"{threads} idle CPU core{'s' * (threads != 1)}" if threads else "the idle device"
     st.info(f"Training would take about {duration(pace.seconds_total)} for {pace.epochs} epoch"
-            f"{'s' * (pace.epochs != 1)} of {pace.batches_per_epoch:,} batches, plus reading the patterns. "
+            f"{'s' * (pace.epochs != 1)} of {pace.batches_per_epoch:,} batches on {on}, plus reading the patterns. "
             f"More epochs: {longer_runs_text(pace)}.", icon=":material/timer:")
-    st.caption(f"Timed now on {pace.measured_batches} batches of random patterns of this model ({on}), an "
-               "approximation: the run's own first batches time it on the real data, and the progress bar shows the "
-               "time left. The defaults are sized for this machine and data: a few minutes.")
+    st.caption(f"The defaults are sized for a run of a few minutes from {count:,} {sized['basis']}: the same on "
+               "this machine whatever else runs. The time is counted from the model's multiply-adds, for idle cores: "
+               "the run's own first batches time it on the real data and load, and the progress bar shows the time "
+               "left.")
