@@ -64,7 +64,8 @@ from latentcore.models.vae import ConvVAE  # noqa: E402
 from latentcore.train import TrainConfig, encode_patterns, load_patterns, sizing, train_vae  # noqa: E402
 
 # name -> (settings, format): each differs from the shared scan (40 x 60, 60 px, 6 grains, 6000 counts); the
-# first four hold 1,000-1,200 points, many-points 5,120 (where the sizing's budget binds on 2 cores)
+# first four hold 1,000-1,200 points, many-points 5,120 (where the sizing's budget binds on 2 cores),
+# like-the-demo 2,400
 SCANS = {
     "small-patterns-many-grains": (ScanSettings(n_rows=30, n_columns=40, pattern_size=40, n_grains=12,
                                                 counts=4000, seed=11), "h5ebsd"),
@@ -74,6 +75,7 @@ SCANS = {
     "low-contrast": (ScanSettings(n_rows=30, n_columns=40, pattern_size=60, n_grains=7, contrast=0.05, seed=14),
                      "h5ebsd"),
     "many-points": (ScanSettings(n_rows=64, n_columns=80, pattern_size=60, n_grains=20, seed=15), "h5ebsd"),
+    "like-the-demo": (ScanSettings(n_grains=10, seed=16), "h5ebsd"),  # the demo's acquisition, other grains: a holdout
 }
 PREPROCESSING = {"default": None, "none": None,
                  "background+average": {"static_background": "subtract", "dynamic_background": "subtract",
