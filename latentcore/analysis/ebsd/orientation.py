@@ -337,21 +337,8 @@ def neighbour_misorientations(euler: np.ndarray, phase: np.ndarray, laue_of_phas
     """Misorientation angles (radians) of each point to its right and lower neighbours on the grid:
     arrays (rows, columns - 1) and (rows - 1, columns); inf across phases, NaN where either point is
     not indexed (phase < 0) or its phase has no symmetry here."""
-    euler = np.asarray(euler, np.float64)
-    phase = np.asarray(phase)
-
-    def pairs(a, b, pa, pb):
-        out = np.full(pa.shape, np.nan)
-        out[(pa != pb) & (pa >= 0) & (pb >= 0)] = np.inf
-        for p, laue in laue_of_phase.items():
-            same = (pa == p) & (pb == p)
-            if laue is not None and same.any():
-                out[same] = misorientation_angles(a[same], b[same], laue)
-        return out
-
-    right = pairs(euler[:, :-1], euler[:, 1:], phase[:, :-1], phase[:, 1:])
-    down = pairs(euler[:-1], euler[1:], phase[:-1], phase[1:])
-    return right, down
+    euler, phase = np.asarray(euler, np.float64), np.asarray(phase)
+    return tuple(_offset_angles(euler, phase, laue_of_phase, dr, dc)[0] for dr, dc in ((0, 1), (1, 0)))
 
 
 def boundary_edges(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
@@ -444,7 +431,7 @@ def kam_neighbours(order: int = DEFAULT_KAM_ORDER) -> str:
 def _offset_angles(euler, phase, laue_of_phase, dr: int, dc: int):
     """(misorientation angles in radians of each pixel to the one `dr` rows down and `dc` columns right, over the
     pixels that have one; their slice of the grid; the other pixels' slice): NaN where either is not indexed or
-    its phase has no symmetry here, inf across phases (as `neighbour_misorientations`)."""
+    its phase has no symmetry here, inf across phases."""
     n_rows, n_columns = np.shape(phase)
     first = np.s_[:n_rows - dr, max(0, -dc):n_columns - max(0, dc)]
     second = np.s_[dr:, max(0, dc):n_columns - max(0, -dc)]
