@@ -2,7 +2,8 @@
 scan with orientations shows IPF maps with their colour key, grains, KAM and the indexed points (no phase
 map: the scan has one phase), VBSE/IQ/ADP from its patterns on request, and the grain-boundary switch draws
 the boundaries over every latent map; over an ROI
-the reference maps are cropped as the latent maps are; a selection made on another page is said where it veils a map."""
+the reference maps are cropped as the latent maps are; a selection made on another page is said where it veils a map;
+the KAM order, a widget drawn from its declaration, remakes the map and its downloads."""
 from __future__ import annotations
 
 import pytest
@@ -184,7 +185,7 @@ def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_it
     import io
     import json
 
-    from latentcore.analysis.ebsd.scan_references import latents_references
+    from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS, latents_references
     from latentcore.latents import read_latents
     from ui.session.settings import PAGES
 
@@ -197,7 +198,8 @@ def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_it
     first = np.asarray(array_of(spec_named(at, "KAM (°)")["data"][0]["z"]), float)
     run(at.selectbox(key="maps_kam_order").select(2))
     second = np.asarray(array_of(spec_named(at, "KAM (°)")["data"][0]["z"]), float)
-    expected = latents_references(read_latents(at.session_state["latents"]), kam_order=2).maps["kam"]
+    expected = latents_references(read_latents(at.session_state["latents"]),
+                                  parameters=ORIENTATION_MAP_PARAMETERS(kam_order=2)).maps["kam"]
     np.testing.assert_allclose(second, expected, equal_nan=True)
     assert np.nanmax(np.abs(second - first)) > 0.01  # another kernel, another map
     assert "Kernel average misorientation of order 2: the mean misorientation (°, symmetry-reduced) of each point to " \

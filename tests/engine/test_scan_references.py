@@ -15,7 +15,8 @@ import pytest
 
 from latentcore.analysis import rank
 from latentcore.analysis.references import read_reference_files
-from latentcore.analysis.ebsd.scan_references import load_npz, scan_references, write_references
+from latentcore.analysis.ebsd.scan_references import (ORIENTATION_MAP_PARAMETERS, load_npz, scan_references,
+                                                       write_references)
 from latentcore.data.orientations import Phase
 from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
@@ -201,7 +202,8 @@ def test_kam_agrees_with_orix_within_a_hundredth_of_a_degree(simulated, threshol
     from latentcore.data import open_source
 
     path, sim = simulated
-    refs = scan_references(path, patterns=False, kam_threshold_deg=threshold_deg, kam_order=order)
+    refs = scan_references(path, patterns=False,
+                           parameters=ORIENTATION_MAP_PARAMETERS(kam_threshold_deg=threshold_deg, kam_order=order))
     with open_source(path) as reader:
         read = reader.orientations()  # the angles as the file stores them (H5OINA: float32)
     shape = (sim.settings.n_rows, sim.settings.n_columns)
@@ -341,13 +343,13 @@ def test_kam_order_2_reaches_the_reference_maps_and_the_grain_table(oxford, writ
                  "2"]) == 0
     second = load_npz(out / "references.npz")[0]
     assert json.loads((out / "references_report.json").read_text())["parameters"]["kam_order"] == 2
-    expected = scan_references(oxford, patterns=False, kam_order=2).maps["kam"]
+    expected = scan_references(oxford, patterns=False, parameters=ORIENTATION_MAP_PARAMETERS(kam_order=2)).maps["kam"]
     np.testing.assert_array_equal(second["kam"], expected)
     first = load_npz(written / "references.npz")[0]["kam"]
     assert json.loads((written / "references_report.json").read_text())["parameters"]["kam_order"] == 1
     assert np.nanmean(np.abs(second["kam"] - first)) > 0.01  # a wider kernel: another map
     assert "of order 2: the mean misorientation (°, symmetry-reduced) of each point to the 12 pixels within 2 edge " \
-           "steps" in REFERENCE_MAPS["kam"].described(5.0, kam_order=2)
+           "steps" in REFERENCE_MAPS["kam"].described(ORIENTATION_MAP_PARAMETERS(kam_order=2))
     assert main(["grains", str(oxford), "--kam-order", "2", "--out", str(tmp_path / "grains")]) == 0
     [table] = (tmp_path / "grains").glob("grains__*.csv")
     grains = pd.read_csv(table).set_index("grain")
@@ -357,3 +359,4 @@ def test_kam_order_2_reaches_the_reference_maps_and_the_grain_table(oxford, writ
     np.testing.assert_allclose(grains["kam_deg"], means, rtol=1e-9)
     [report] = (tmp_path / "grains").glob("grains_report__*.json")
     assert json.loads(report.read_text())["parameters"]["kam_order"] == 2
+
