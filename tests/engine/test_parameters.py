@@ -1,7 +1,7 @@
-"""Parameters declared once (latentcore.parameters): each kind's check (a range, whole or not; choices; a bool) gives
-the value in its type or one line naming the parameter, what it takes and the next step; a group's values are one
-frozen, hashable value whose record is the report's; the commands' options are derived from the declarations (their
-help says each range and default) and a bad value is refused under the option's name."""
+"""Parameters declared once (latentcore.parameters): each kind's check (a range, whole or not; choices; a direction;
+a bool) gives the value in its type or one line naming the parameter, what it takes and the next step; a group's
+values are one frozen, hashable value whose record is the report's; the commands' options are derived from the
+declarations (their help says each range and default) and a bad value is refused under the option's name."""
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +44,21 @@ def test_a_choice_is_one_of_its_choices_each_said_in_words():
     assert ori.KAM_ORDER.check(2) == 2 and ori.KAM_ORDER.check(np.int64(3)) == 3 and ori.KAM_ORDER.check(1.0) == 1
     assert refusal(ori.KAM_ORDER, 8) == "kam_order must be one of 1, 2, 3, got 8: choose one of them"
     assert "got True" in refusal(ori.KAM_ORDER, True) and "got '2'" in refusal(ori.KAM_ORDER, "2")
+    assert ori.SCHMID_FAMILY.check("bcc") == "bcc"
+    assert refusal(ori.SCHMID_FAMILY, "hcp") == "schmid_family must be one of fcc, bcc, got 'hcp': choose one of them"
     assert [ori.KAM_ORDER.said(k) for k in ori.KAM_ORDER.choices] == ["1 (4 neighbours)", "2 (12 neighbours)",
                                                                       "3 (24 neighbours)"]
+    assert ori.SCHMID_FAMILY.allowed == "one of fcc {111}<110>, bcc {110}<111>"
+
+
+def test_a_direction_is_three_finite_numbers_not_all_zero():
+    assert ori.LOADING_DIRECTION.check([0, 0, 1]) == (0.0, 0.0, 1.0)
+    assert ori.LOADING_DIRECTION.check(np.array([1, -2, 3])) == (1.0, -2.0, 3.0)
+    for bad in ((0, 0, 0), (1, 2), (1, 2, 3, 4), (1, float("nan"), 0), ("1", 0, 0), 5, "1,0,0", (True, 0, 0)):
+        assert "loading_direction must be three finite numbers x,y,z, not all 0" in \
+            refusal(ori.LOADING_DIRECTION, bad), bad
+    assert ori.LOADING_DIRECTION.said((1.0, 0.0, 0.0)) == "[1 0 0]" and ori.LOADING_DIRECTION.parse("0,0.5,1") == \
+        (0.0, 0.5, 1.0)
 
 
 def test_a_bool_is_a_bool():
@@ -54,18 +67,19 @@ def test_a_bool_is_a_bool():
 
 
 def test_a_group_gives_one_frozen_hashable_value_whose_record_is_the_reports():
-    values = ORIENTATION_MAP_PARAMETERS(kam_order=2, kam_threshold_deg=1)
-    assert values.kam_order == 2 and values.kam_threshold_deg == 1.0 and values.boundary_deg == 5.0
-    assert values == ORIENTATION_MAP_PARAMETERS(kam_order=2.0, kam_threshold_deg=1.0)
-    assert hash(values) == hash(ORIENTATION_MAP_PARAMETERS(kam_order=2, kam_threshold_deg=1))
+    values = ORIENTATION_MAP_PARAMETERS(kam_order=2, loading_direction=[0, 0, 1])
+    assert values.kam_order == 2 and values.loading_direction == (0.0, 0.0, 1.0) and values.boundary_deg == 5.0
+    assert values == ORIENTATION_MAP_PARAMETERS(kam_order=2.0, loading_direction=(0, 0, 1))
+    assert hash(values) == hash(ORIENTATION_MAP_PARAMETERS(kam_order=2, loading_direction=(0, 0, 1)))
     assert values != ORIENTATION_MAP_PARAMETERS() and pickle.loads(pickle.dumps(values)) == values
     with pytest.raises(dataclasses.FrozenInstanceError):
         values.kam_order = 3
     with pytest.raises(AttributeError):
         values.min_grain_points  # noqa: B018 - a grain option, not a map's
     record = values.record()
-    assert list(record) == ["boundary_deg", "twin_tolerance_deg", "kam_threshold_deg", "kam_order"]  # the maps' order
-    assert json.loads(json.dumps(record)) == record
+    assert list(record) == ["boundary_deg", "twin_tolerance_deg", "kam_threshold_deg", "kam_order", "schmid_family",
+                            "loading_direction"]  # the maps' order: boundaries, twins, KAM, Schmid factor
+    assert json.loads(json.dumps(record)) == record and record["loading_direction"] == [0.0, 0.0, 1.0]
     assert ORIENTATION_MAP_PARAMETERS.from_record({**record, "roi": [0, 1, 0, 1]}) == values
     with pytest.raises(InputError, match="^kam_order must be one of 1, 2, 3, got 0"):
         ORIENTATION_MAP_PARAMETERS(kam_order=0)
@@ -80,6 +94,7 @@ def test_the_groups_are_the_maps_records():
     declared = [p for m in REFERENCE_MAPS.values() for p in m.parameters]
     assert list(ORIENTATION_MAP_PARAMETERS) == list(dict.fromkeys(declared))
     assert REFERENCE_MAPS["kam"].parameters == (ori.KAM_THRESHOLD, ori.KAM_ORDER)
+    assert REFERENCE_MAPS["schmid"].parameters == (ori.SCHMID_FAMILY, ori.LOADING_DIRECTION)
 
 
 @pytest.mark.parametrize("command, group", [("references", ORIENTATION_MAP_PARAMETERS), ("grains", GRAIN_PARAMETERS)])
@@ -100,7 +115,7 @@ def test_the_commands_options_are_the_declarations(command, group, capsys):
         assert "".join(f"{p.help} ({p.allowed}; default {p.as_text(p.default)})".split()) in squeezed, p.name
     args = build_parser().parse_args([command, "scan.h5", "--out", "o"])
     assert group.from_args(args) == group()
-    assert "--kam-order 1|2|3" in said
+    assert "--kam-order 1|2|3" in said and ("--loading-direction X,Y,Z" in said) == (command == "references")
     assert "(from 0.1 to 180 degrees; default 5)" in said and "(one of 1 (4 neighbours), 2 (12 neighbours), 3 (24 " \
                                                               "neighbours); default 1)" in said
 

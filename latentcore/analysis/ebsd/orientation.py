@@ -11,6 +11,7 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     boundary_map(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) bool, 5 degrees by default
     kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase, order=1) -> (rows, columns) degrees
     kernel_offsets(2)                                   -> the KAM kernel's (row, column) offsets, one per pair
+    schmid_factors(euler, "fcc", loading=(1, 0, 0))     -> (N,) the largest Schmid factor over the 12 slip systems
     grain_map(euler_grid, phase_grid, laue_of_phase)    -> (rows, columns) grain id, -1 not indexed
     boundary_edges(euler_grid, phase_grid, laue_of_phase) -> (right, down): the same as edges between pixels
     boundary_classes(euler_grid, phase_grid, laue_of_phase) -> the edges by class: low-angle, high-angle, Σ3 twins
@@ -19,7 +20,8 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
 
 The parameters the command line, the app and the reports share are declared once here (`latentcore.parameters`'
 `Parameter`: name, label, default, range or choices, unit, help): `BOUNDARY_DEG`, `KAM_THRESHOLD`, `KAM_ORDER`,
-`TWIN_TOLERANCE`, and the grain reconstruction's `MIN_GRAIN_POINTS` and `FILL_NOT_INDEXED`.
+`TWIN_TOLERANCE`, the grain reconstruction's `MIN_GRAIN_POINTS` and `FILL_NOT_INDEXED`, and the Schmid factor's
+`SCHMID_FAMILY` and `LOADING_DIRECTION`.
 
 Laue groups with a colour key: m-3m (cubic), 6/mmm (hexagonal), 4/mmm (tetragonal), -3m (trigonal)
 and mmm (orthorhombic). The TSL key (hue from the azimuth about the sector's centre, lightness from
@@ -470,6 +472,53 @@ def kernel_average_misorientation(euler: np.ndarray, phase: np.ndarray, laue_of_
         kam = np.rad2deg(total / count)
     kam[phase < 0] = np.nan
     return kam
+
+
+# -- Schmid factors ---------------------------------------------------------------------------------------
+
+SCHMID_LAUE = "m-3m"  # the slip system families here are cubic
+# a family: its name, one system's plane normal and slip direction (the others are their symmetry equivalents)
+SLIP_FAMILIES = {"fcc": ("{111}<110>", (1, 1, 1), (1, -1, 0)), "bcc": ("{110}<111>", (1, 1, 0), (1, -1, 1))}
+SCHMID_FAMILY = Parameter(
+    "schmid_family", "Slip systems", "fcc", choices=tuple(SLIP_FAMILIES),
+    words=lambda family: f"{family} {SLIP_FAMILIES[family][0]}",
+    help="the 12 slip systems over which the Schmid factor map takes each cubic point's largest factor")
+LOADING_DIRECTION = Parameter(
+    "loading_direction", "Loading direction", (1.0, 0.0, 0.0), step=1.0,
+    help="the Schmid factor map's uniaxial loading direction, in the sample frame of the IPF maps' x, y and z")
+
+
+@functools.lru_cache(maxsize=None)
+def slip_systems(family: str) -> tuple[np.ndarray, np.ndarray]:
+    """(unit plane normals (12, 3), unit slip directions (12, 3)) of a family of `SLIP_FAMILIES` in the crystal frame:
+    its system's equivalents under the 24 rotations of m-3m, each once (a normal or a direction of the other sign is
+    the same system: a Schmid factor is an absolute value)."""
+    _, plane, direction = SLIP_FAMILIES[SCHMID_FAMILY.check(family)]
+    matrices = proper_rotations(SCHMID_LAUE).as_matrix()
+    systems = {}
+    for normal, slip in zip(matrices @ np.array(plane, np.float64), matrices @ np.array(direction, np.float64)):
+        systems[tuple(np.round(np.concatenate([_one_sign(normal), _one_sign(slip)]), 9))] = (normal, slip)
+    normals, slips = (np.array(vectors) for vectors in zip(*systems.values()))
+    return _unit(normals), _unit(slips)
+
+
+def _one_sign(v: np.ndarray) -> np.ndarray:
+    """`v` or `-v`, whichever has its first non-zero component positive."""
+    return v if v[np.flatnonzero(np.abs(v) > 1e-9)[0]] > 0 else -v
+
+
+def schmid_factors(euler, family: str = "fcc", loading=(1.0, 0.0, 0.0)) -> np.ndarray:
+    """(N,) the largest Schmid factor |cos phi cos lambda| of each cubic orientation (Bunge Euler angles (N, 3) in
+    radians) over the family's 12 slip systems (`slip_systems`), for uniaxial loading along `loading` in the sample
+    frame: phi the angle of the loading direction to a system's plane normal, lambda to its slip direction; 0 to
+    0.5. The loading direction is taken into each crystal's frame by `sample_to_crystal`, as an IPF direction is."""
+    euler = np.asarray(euler, np.float64).reshape(-1, 3)
+    load = np.asarray(LOADING_DIRECTION.check(loading), np.float64)
+    if not len(euler):
+        return np.empty(0)
+    crystal = sample_to_crystal(euler).apply(load / np.linalg.norm(load)).reshape(-1, 3)
+    normals, slips = slip_systems(family)
+    return np.max(np.abs((crystal @ normals.T) * (crystal @ slips.T)), axis=1)
 
 
 def grain_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],

@@ -6,8 +6,8 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs = scan_references("scan.h5oina", vbse_grid=(5, 5), parameters=ORIENTATION_MAP_PARAMETERS(kam_order=2),
                            vbse_percentiles=(1, 99), progress=None)
     ORIENTATION_MAP_PARAMETERS  the orientation maps' parameters (`latentcore.parameters`), each map's record naming
-                                its own: boundary_deg, twin_tolerance_deg, kam_threshold_deg, kam_order;
-                                called, one checked frozen value of them all
+                                its own: boundary_deg, twin_tolerance_deg, kam_threshold_deg, kam_order,
+                                schmid_family, loading_direction; called, one checked frozen value of them all
                                 (`Values`: a job's fields; `record()` the report's `parameters`)
     refs.maps["ipf_z"]          (rows, columns, 3) RGB in 0..1; also ipf_x, ipf_y, vbse_rgb
     refs.maps["indexed"]        (rows, columns) bool: the point has an orientation of a known phase
@@ -20,6 +20,9 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.maps["kam"]            (rows, columns) degrees: mean misorientation to the neighbours of
                                 kam_order (1: the 4 edge neighbours; 2: the 12 within two edge steps)
                                 within kam_threshold_deg; NaN not indexed or no such neighbour
+    refs.maps["schmid"]         (rows, columns): the largest Schmid factor over the 12 slip systems of schmid_family
+                                (fcc {111}<110>, bcc {110}<111>) for loading along loading_direction (sample frame),
+                                0 to 0.5; NaN where not indexed or not cubic; only where a phase is cubic (m-3m)
     refs.maps["iq"], ["adp"]    (rows, columns) float
     refs.grains()               (ids, points, areas in units²) of every grain
     refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes (grain ids
@@ -39,10 +42,10 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     boundary_class_lines(refs.edges, refs.grid)   the boundaries' line segments by class (the twin map's lines)
 
 `references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `indexed`, `phase` (two or more phases), `boundaries`,
-`twin_boundaries` (a cubic phase), `grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y),
+`twin_boundaries` (a cubic phase), `grains`, `kam`, `schmid` (a cubic phase), `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y),
 `units`, `step`, and `roi` (x0, x1, y0, y1) when the maps were cropped to one (the app's download;
 `references_names` names the files); maps the file cannot give (no orientations, a phase without a Laue group this
-package colours, no cubic phase for the twin boundaries) are left out and the report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
+package colours, no cubic phase for the twin boundaries and the Schmid factors) are left out and the report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
 """
 from __future__ import annotations
 
@@ -119,6 +122,12 @@ REFERENCE_MAPS = {m.name: m for m in [
                  about="Kernel average misorientation of order {kam_order}: the mean misorientation (°, "
                        "symmetry-reduced) of each point to {kam_neighbours}, leaving out those beyond "
                        "{kam_threshold_deg:g}° (grain boundaries) and those not indexed; blank where none is left."),
+    ReferenceMap("schmid", "Schmid factor", "Schmid factor", "scalar", "Schmid factor", "Cividis",
+                 parameters=(ori.SCHMID_FAMILY, ori.LOADING_DIRECTION),
+                 about="The largest Schmid factor |cos φ cos λ| over the 12 {schmid_family_said} slip systems for "
+                       "uniaxial loading along {loading_direction_said} (sample frame): φ and λ are the angles of the "
+                       "loading direction to a system's plane normal and to its slip direction; 0 to 0.5. Cubic "
+                       "(m-3m) phases only; blank elsewhere."),
     ReferenceMap("indexed", "Indexed", "indexed", "scalar", "indexed", ((0, "#9e9e9e"), (1, "#eeeeee"))),
     ReferenceMap("vbse_rgb", "Virtual BSE (RGB)", "VBSE", "rgb", from_patterns=True,
                  about="Each colour channel stretched from its {vbse_low:g}th percentile (black) to its {vbse_high:g}th "
@@ -238,8 +247,9 @@ def ipf_rows(orientations, direction, laue: dict | None = None) -> np.ndarray:
 
 def orientation_maps(orientations, rows, columns, shape, notes: list,
                      parameters: Values = ORIENTATION_MAP_PARAMETERS()) -> tuple[dict, dict, dict]:
-    """IPF maps, indexed points, phases (two or more), boundaries, Σ3 twin boundaries (a cubic phase), grains and
-    KAM of a scan's orientations, made with `parameters` (an `ORIENTATION_MAP_PARAMETERS` value); (maps, laue per phase, the boundaries as edges between pixels by class:
+    """IPF maps, indexed points, phases (two or more), boundaries, Σ3 twin boundaries (a cubic phase), grains, KAM
+    and Schmid factors (a cubic phase) of a scan's orientations, made with `parameters` (an
+    `ORIENTATION_MAP_PARAMETERS` value); (maps, laue per phase, the boundaries as edges between pixels by class:
     `orientation.boundary_classes`)."""
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
     phase_id = orientations.phase_id
@@ -272,13 +282,21 @@ def orientation_maps(orientations, rows, columns, shape, notes: list,
     maps["grains"] = ori.grain_map(grid_euler, grid_phase, symmetry, p.boundary_deg)
     maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, p.kam_threshold_deg,
                                                     p.kam_order)
+    cubic = np.isin(phase_id, [k for k, group in laue.items() if group == ori.SCHMID_LAUE])
+    if cubic.any():
+        schmid = np.full(len(phase_id), np.nan)
+        schmid[cubic] = ori.schmid_factors(orientations.euler[cubic], p.schmid_family, p.loading_direction)
+        maps["schmid"] = _on_grid(schmid, rows, columns, shape)
+    elif len(present):
+        notes.append(f"no cubic ({ori.SCHMID_LAUE}) phase is indexed: no schmid map (its slip systems, "
+                     f"{' and '.join(map(ori.SCHMID_FAMILY.said, ori.SLIP_FAMILIES))}, are cubic ones)")
     return maps, laue, edges
 
 
 def orientation_references(orientations, x, y, grid_shape=None,
                            parameters: Values = ORIENTATION_MAP_PARAMETERS()) -> ScanReferences:
-    """The orientation maps (IPF x, y, z, indexed, phases, boundaries, twin boundaries, grains, KAM) of
-    per-point orientations at x, y (e.g. a latents file's `orientations`), on the grid of those coordinates."""
+    """The orientation maps (IPF x, y, z, indexed, phases, boundaries, twin boundaries, grains, KAM, Schmid factors)
+    of per-point orientations at x, y (e.g. a latents file's `orientations`), on the grid of those coordinates."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     grid = Grid.from_coordinates(x, y, grid_shape)
     rows, columns = grid.indices(x, y)
@@ -335,7 +353,7 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
 def latents_references(latents, source=None, *, parameters: Values = ORIENTATION_MAP_PARAMETERS(),
                        progress=None) -> ScanReferences:
     """The reference maps of a scan's latents (a read latents file) on their grid: the orientation maps the
-    latents carry (IPF, indexed, phases, boundaries, grains, KAM, made with `parameters`) and, with
+    latents carry (IPF, indexed, phases, boundaries, grains, KAM, Schmid factors, made with `parameters`) and, with
     `source` (the scan file they came from), VBSE, image quality and ADP streamed from its patterns
     (`progress(done, total)` over the patterns)."""
     grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
