@@ -46,7 +46,7 @@ def checked(group: Parameters, **values) -> Values:
         raise InputError(f"{named.label}{str(exc)[len(named.name):]}") from None
 
 
-def parameters(declared, page: str, where=st, per_row: int = 3, disabled: bool = False) -> dict:
+def parameters(declared, page: str, where=st, per_row: int = 2, disabled: bool = False) -> dict:
     """The widgets of several declared parameters, `per_row` side by side, each direction on a row of its own:
     name -> value (`parameter`)."""
     scalars = [p for p in declared if p.kind != "vector"]
