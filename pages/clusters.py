@@ -95,8 +95,7 @@ def linked(run, colour, grid, cells):
     selection.made_elsewhere("clusters", "pixel" if on_scan else "point")
     chosen = state.selection()
     selected_here = plots.is_chosen(rows, chosen)
-    lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
-                                     Roi.around(grid)) if boundaries_on else None
+    lines = scan_maps.boundary_lines(lat_stamp, Roi.around(grid)) if boundaries_on else None
     panels.draw(colour, chosen, lines=lines, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
                 y_title=view.y_title, map_title="Labels on the scan" if by_label else "Clusters on the scan")
 

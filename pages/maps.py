@@ -3,6 +3,7 @@ import streamlit as st
 
 from latentcore import figures
 from latentcore.analysis.artifacts.latent_maps import maps_names
+from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.maps import Roi
 from latentcore.data.base import display_units
 from ui.compute import scan_maps, sources
@@ -32,8 +33,7 @@ nan_colour = cols[2].color_picker("Missing pixels", defaults.setting("maps_nan",
 sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=defaults.setting("maps_scale_bar", True), key="maps_scale_bar")
 boundaries_on = references.boundary_switch(lat, cols[5])
-boundary_deg = references.boundary_degrees(cols[5]) if boundaries_on else references.DEFAULT_BOUNDARY_DEG
-twin_deg = references.twin_tolerance(cols[5]) if boundaries_on else references.TWIN_TOLERANCE.default  # Σ3 boundaries
+boundary = references.boundary_parameters(cols[5], on=boundaries_on)  # the boundary angle and the Σ3 tolerance
 labelled = state.labels()
 by_label = member is None and st.toggle(  # a study's labels are drawn on the UMAP and Clusters pages
     "Colour by label: the labels on the scan, above the maps", key="maps_by_label",
@@ -57,7 +57,10 @@ colorscale, limits = scales.colour_scale("maps_scale", maps)
 grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
                                                     units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
                                                     limits=limits)
-lines = scan_maps.boundary_lines(lat_stamp, boundary_deg, roi, twin_deg) if boundaries_on else None  # the ROI's
+lines = None
+if boundaries_on:  # the ROI's, at the page's boundary angle and Σ3 tolerance
+    with common.user_errors():
+        lines = scan_maps.boundary_lines(lat_stamp, roi, params.checked(ORIENTATION_MAP_PARAMETERS, **boundary))
 for fig in (grid_fig, png_fig):
     reference_figures.with_boundaries(fig, lines, len(dims), int(columns))
 if member is None:  # a study's rows are selected and labelled on the UMAP and Clusters pages
@@ -69,11 +72,11 @@ if by_label:
         panels.draw_labels(lat_stamp, roi, labelled)
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
-    references.references_panel(lat_stamp, lat, boundary_deg, roi, overlay=boundaries_on, twin_tolerance_deg=twin_deg)
+    references.references_panel(lat_stamp, lat, boundary, roi, overlay=boundaries_on)
 if member is not None:
     st.caption("A study's rows are selected, labelled and seen pattern by pattern on the UMAP and Clusters pages.")
 else:
-    grains.grains_panel(lat_stamp, lat, boundary_deg, twin_deg)  # a grain picked there is the selection below
+    grains.grains_panel(lat_stamp, lat, boundary)  # a grain picked there is the selection below
 
     st.subheader("Click a pixel to see its pattern")
     selection.made_elsewhere("maps")

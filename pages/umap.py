@@ -90,8 +90,7 @@ def linked(marks):
               f"({lat.dim} dimensions)" + (", UMAP still fitting" if fitting is not None else "")}
     lines = None
     if on_scan and references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
-        lines = scan_maps.boundary_lines(lat_stamp, references.DEFAULT_BOUNDARY_DEG,
-                                         Roi.around(scan_maps.scan_grid(lat_stamp)[0]))
+        lines = scan_maps.boundary_lines(lat_stamp, Roi.around(scan_maps.scan_grid(lat_stamp)[0]))
     values = continuous[0][kept_ids] if continuous is not None else None
     embedding_panels.draw(linked_embedding.colour_of_rows(colour, kept_ids), chosen, marks=marks, values=values,
                           lines=lines, histogram=values, **titles)

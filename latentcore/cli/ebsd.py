@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .options import add_figure_options, add_kam_order_option, add_out_option, add_setting, boundary_degrees
+from .options import add_figure_options, add_out_option, add_parameters
 
 CLASSES_HELP = ("a cluster assignments CSV (`cluster`; noise has no class) or a labels CSV (`label`), matched to the "
                 "scan's pixels by x_um,y_um (or row)")
 
 
 def add_grains(subparsers):
-    from ..analysis.ebsd.orientation import (DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG, FILL_NOT_INDEXED,
-                                             MIN_GRAIN_POINTS, TWIN_TOLERANCE)
+    from ..analysis.ebsd.grains import GRAIN_PARAMETERS
 
     p = subparsers.add_parser("grains", help="the grains of an indexed scan as a table: area, mean orientation, GOS, "
                                              "KAM, Σ3 twin boundaries, the latents' mean and spread, the majority "
@@ -32,13 +31,7 @@ def add_grains(subparsers):
                                      "ranked by the spread (internally inhomogeneous grains first)")
     p.add_argument("--classes", help=CLASSES_HELP + ": the class most of each grain has")
     add_out_option(p, "output folder")
-    p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
-                   help="misorientation (degrees) above which neighbours are in two grains (default %(default)s)")
-    p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
-                   help="neighbours beyond this many degrees are left out of the KAM (default %(default)s)")
-    add_kam_order_option(p)
-    for setting in (MIN_GRAIN_POINTS, FILL_NOT_INDEXED, TWIN_TOLERANCE):
-        add_setting(p, setting)
+    add_parameters(p, GRAIN_PARAMETERS)  # the reference maps' grains and KAM, MTEX's reconstruction options
     add_figure_options(p)
     p.set_defaults(func=run_grains)
 
@@ -53,18 +46,18 @@ def add_export_ebsd(subparsers):
 
 
 def run_grains(args) -> int:
-    from ..analysis.ebsd.grains import grain_distributions, grain_table, input_records, latents_on_points, write_grains
+    from ..analysis.ebsd.grains import (GRAIN_PARAMETERS, grain_distributions, grain_table, input_records,
+                                        latents_on_points, write_grains)
     from ..columns import LATENT_NORM, LATENT_SPREAD
     from ..analysis.ebsd.scan_points import read_classes, scan_points
     from ..figures.grain_figures import distributions_figure
     from ..latents import read_latents
 
+    parameters = GRAIN_PARAMETERS.from_args(args)  # checked before the scan is read
     points = scan_points(args.scan)
     classes = read_classes(args.classes, points) if args.classes else None
     latents, notes = (latents_on_points(points, read_latents(args.latents)) if args.latents else (None, []))
-    found = grain_table(points, latents, classes, args.boundary_deg, args.kam_threshold_deg, args.kam_order,
-                        min_grain_points=args.min_grain_points, fill_not_indexed=args.fill_not_indexed,
-                        twin_tolerance_deg=args.twin_tolerance_deg)
+    found = grain_table(points, latents, classes, parameters)
     found.notes += notes
     inputs = input_records(args.out, args.scan, args.latents, args.classes)
     stem = Path(args.scan).stem
@@ -77,7 +70,8 @@ def run_grains(args) -> int:
     table = found.table
     ranked = ", ranked by latent spread" if latents is not None else ""
     indexed = int((found.grain_of_row >= 0).sum()) - found.reconstruction["pixels_filled"]
-    print(f"{len(table):,} grains in {indexed:,} indexed points (boundaries above {args.boundary_deg:g}°){ranked}:")
+    print(f"{len(table):,} grains in {indexed:,} indexed points (boundaries above {parameters.boundary_deg:g}°)"
+          f"{ranked}:")
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
     print(table[shown].head(5).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     files = [path.name for kind, path in paths.items() if kind != "report"]

@@ -275,13 +275,18 @@ def add_figure_options(parser, skip_flag: str = "--no-png", dpi_option: bool = T
         parser.add_argument("--dpi", type=dpi, default=300, help="PNG resolution (default 300: publication)")
 
 
-def add_kam_order_option(parser) -> None:
-    """`--kam-order` (args.kam_order): the KAM kernel (`analysis.ebsd.orientation.kernel_offsets`), as declared
-    there (`KAM_ORDERS`, `DEFAULT_KAM_ORDER`, `KAM_ORDER_HELP`)."""
-    from ..analysis.ebsd.orientation import DEFAULT_KAM_ORDER, KAM_ORDER_HELP, KAM_ORDERS
-
-    parser.add_argument("--kam-order", type=int, choices=KAM_ORDERS, default=DEFAULT_KAM_ORDER,
-                        help=f"{KAM_ORDER_HELP} (default %(default)s)")
+def add_parameters(parser, group) -> None:
+    """An analysis's parameters as options, each from its declaration (`latentcore.parameters.Parameter`): the
+    option `--name-with-dashes`, its default, what it takes and its help (a switch for a bool); read back, checked,
+    by `group.from_args(args)`, whose message names the parameter the error boundary turns into its option."""
+    for p in group:
+        if p.kind == "bool":
+            flag = p.option if not p.default else "--no-" + p.option[2:]
+            parser.add_argument(flag, dest=p.name, action="store_false" if p.default else "store_true", help=p.help)
+            continue
+        metavar = "|".join(map(str, p.choices)) if p.kind == "choice" else "X,Y,Z" if p.kind == "vector" else "N"
+        parser.add_argument(p.option, type=p.parse, default=p.default, metavar=metavar,
+                            help=f"{p.help} ({p.allowed}; default {p.as_text(p.default)})".replace("%", "%%"))
 
 
 # -- argparse types -----------------------------------------------------------------------------------------------
@@ -333,45 +338,6 @@ def quality(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def boundary_degrees(text: str) -> float:
-    """A misorientation angle in degrees: finite, above 0 and at most 180 (NaN found no boundary at all)."""
-    value = _number(text)
-    if not 0 < value <= 180:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 180 degrees, got {text!r}")
-    return value
-
-
-def add_setting(parser, setting) -> None:
-    """An option declared once as an `analysis.ebsd.orientation.Setting`: its flag, default, range and help (a
-    switch for a bool)."""
-    if isinstance(setting.default, bool):
-        parser.add_argument(setting.option, action="store_true", help=setting.help)
-        return
-    parser.add_argument(setting.option, type=in_range(setting), default=setting.default, metavar="N",
-                        help=f"{setting.help} (from {_plain(setting.low)} to {_plain(setting.high)} {setting.unit}; "
-                             f"default {_plain(setting.default)})")
-
-
-def in_range(setting):
-    """The argparse type of a `Setting`: a finite number within its range, a whole one where its default is."""
-    whole = isinstance(setting.default, int)
-
-    def parse(text: str):
-        value = _number(text)
-        if not setting.low <= value <= setting.high:
-            raise argparse.ArgumentTypeError(f"must be from {_plain(setting.low)} to {_plain(setting.high)} "
-                                             f"{setting.unit}, got {text!r}")
-        if whole and value != int(value):
-            raise argparse.ArgumentTypeError(f"must be a whole number of {setting.unit}, got {text!r}")
-        return int(value) if whole else value
-
-    parse.__name__ = setting.option  # argparse names the type in its messages
-    return parse
-
-
-def _plain(value) -> str:
-    """1,000,000 and 8.66, not 1e+06 and 8.660254037844387."""
-    return f"{int(value):,}" if float(value) == int(value) else f"{value:.3g}"
 def pair_count(text: str) -> int:
     """A number of pairs to sample: a whole number in `misorientations.PAIRS_RANGE`."""
     from ..analysis.ebsd.misorientations import PAIRS_RANGE

@@ -13,28 +13,19 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .options import (add_figure_options, add_kam_order_option, add_out_option, add_roi_option, add_seed_option,
-                      add_setting, boundary_degrees, pair_count)
+from .options import (add_figure_options, add_out_option, add_parameters, add_roi_option, add_seed_option,
+                      pair_count)
 
 
 def add_references(subparsers):
-    from ..analysis.ebsd.orientation import DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_THRESHOLD_DEG, TWIN_TOLERANCE
-    from ..analysis.ebsd.scan_references import DEFAULT_VBSE_PERCENTILES, PATTERN_MAPS, REFERENCE_MAPS, listed
+    from ..analysis.ebsd.scan_references import (DEFAULT_VBSE_PERCENTILES, ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS,
+                                                 REFERENCE_MAPS, listed)
     from ..data import scan_formats
 
     p = subparsers.add_parser("references", help=f"EBSD reference maps of a scan: {listed(REFERENCE_MAPS)}")
     p.add_argument("scan", help=f"an EBSD scan file ({', '.join(scan_formats())})")
     add_out_option(p, "output folder")
-    p.add_argument("--boundary-deg", type=boundary_degrees, default=DEFAULT_BOUNDARY_DEG,
-                   help="misorientation (degrees, symmetry-reduced, above 0 and at most 180) above which neighbours "
-                        "are on a boundary, and grains part")
-    p.add_argument("--kam-threshold-deg", type=boundary_degrees, default=DEFAULT_KAM_THRESHOLD_DEG,
-                   help="kernel average misorientation: neighbours misoriented by more than this many degrees are "
-                        "left out, as across a grain boundary (default "
-                        f"{DEFAULT_KAM_THRESHOLD_DEG:g}, the threshold MTEX's KAM documentation uses; MTEX's function "
-                        "itself has none unless given one)")
-    add_kam_order_option(p)
-    add_setting(p, TWIN_TOLERANCE)
+    add_parameters(p, ORIENTATION_MAP_PARAMETERS)  # the orientation maps' parameters, as their records declare them
     p.add_argument("--vbse-percentiles", type=float, nargs=2, default=DEFAULT_VBSE_PERCENTILES, metavar=("LOW", "HIGH"),
                    help="contrast stretch of the VBSE RGB image: each channel's LOW percentile maps to 0 and its HIGH "
                         "one to 1 (0 100: min to max); recorded in the report")
@@ -131,12 +122,13 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
 
 
 def run_references(args) -> int:
-    from ..analysis.ebsd.scan_references import (PATTERN_MAPS, cropped, listed, references_names, scan_references,
-                                                 write_references)
+    from ..analysis.ebsd.scan_references import (ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS, cropped, listed,
+                                                 references_names, scan_references, write_references)
     from ..outputs import refuse_existing
 
-    if args.boundary_deg <= 0 or min(args.vbse_grid) < 1 or args.batch_size < 1:
-        raise InputError("--boundary-deg, --vbse-grid and --batch-size must be positive")
+    parameters = ORIENTATION_MAP_PARAMETERS.from_args(args)  # checked before any file is read
+    if min(args.vbse_grid) < 1 or args.batch_size < 1:
+        raise InputError("--vbse-grid and --batch-size must be positive")
     low, high = args.vbse_percentiles
     if not 0 <= low < high <= 100:
         raise InputError(f"--vbse-percentiles {low:g} {high:g}: give LOW and HIGH with 0 <= LOW < HIGH <= 100")
@@ -147,10 +139,9 @@ def run_references(args) -> int:
     def progress(done, total):
         print(f"\rpatterns {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    refs = scan_references(args.scan, vbse_grid=tuple(args.vbse_grid), boundary_deg=args.boundary_deg,
-                           kam_threshold_deg=args.kam_threshold_deg, kam_order=args.kam_order,
+    refs = scan_references(args.scan, vbse_grid=tuple(args.vbse_grid), parameters=parameters,
                            vbse_percentiles=(low, high), batch_size=args.batch_size, patterns=args.patterns,
-                           progress=progress, twin_tolerance_deg=args.twin_tolerance_deg)
+                           progress=progress)
     if args.patterns:
         print(file=sys.stderr)
     if args.roi is not None:

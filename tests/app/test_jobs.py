@@ -198,7 +198,7 @@ def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli
 def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h5oina):
     import pandas as pd
 
-    from latentcore.analysis.ebsd.grains import grain_table
+    from latentcore.analysis.ebsd.grains import GRAIN_PARAMETERS, grain_table
     from latentcore.analysis.ebsd.scan_points import latents_points
     from latentcore.cli import main
     from latentcore.demo import DEMO_MODEL
@@ -209,11 +209,12 @@ def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h
                  "cpu"]) == 0
     path = latents_path_for(grains_h5oina, tmp_path, model="demo-vae")
     options = {"min_grain_points": 2, "fill_not_indexed": True, "twin_tolerance_deg": 5.0}
-    job = pool.submit(tasks.grain_table, "grains", latents=(str(path), 0, 0), boundary_deg=5.0, **options)
+    parameters = GRAIN_PARAMETERS(boundary_deg=5.0, **options)  # one value, carried whole to the worker
+    job = pool.submit(tasks.grain_table, "grains", latents=(str(path), 0, 0), parameters=parameters)
     result = job.future.result(timeout=120)
     assert job.progress() == (1.0, "done")
     lat = read_latents(path)
-    expected = grain_table(latents_points(lat), lat.stacked()[0], boundary_deg=5.0, **options)
+    expected = grain_table(latents_points(lat), lat.stacked()[0], parameters=parameters)
     pd.testing.assert_frame_equal(result["table"], expected.table)
     np.testing.assert_array_equal(result["grain_of_row"], expected.grain_of_row)
     assert result["reconstruction"] == expected.reconstruction and result["reconstruction"]["pixels_filled"] > 0

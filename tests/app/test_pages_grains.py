@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from driving import chart_specs, extracted, new_app, overlay_rows, point_panels, run, texts, with_upload
-from latentcore.analysis.ebsd.grains import grain_distributions, grain_table
+from latentcore.analysis.ebsd.grains import GRAIN_PARAMETERS, grain_distributions, grain_table
 from latentcore.analysis.ebsd.scan_points import latents_points
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.latents import read_latents
@@ -83,9 +83,9 @@ def test_the_reconstruction_options_and_the_distributions_are_the_commands(twins
     run(at.toggle(key="maps_boundaries").set_value(True))  # the boundary angle and the Σ3 tolerance
     run(at.number_input(key="maps_twin_tolerance_deg").set_value(0.1))  # below the twins' noise: fewer twin edges
     options = {"min_grain_points": 2, "fill_not_indexed": True, "twin_tolerance_deg": 0.1}
-    expected = grain_table(points, matrix, **options)  # what `grains SCAN --latents LATENTS` gives with them
+    expected = grain_table(points, matrix, parameters=GRAIN_PARAMETERS(**options))  # `grains SCAN --latents LATENTS`
     pd.testing.assert_frame_equal(at.dataframe[0].value, expected.table, check_dtype=False)
-    brandon = grain_table(points, matrix, min_grain_points=2, fill_not_indexed=True).table
+    brandon = grain_table(points, matrix, parameters=GRAIN_PARAMETERS(min_grain_points=2, fill_not_indexed=True)).table
     assert expected.table["twin_boundary_fraction"].sum() < brandon["twin_boundary_fraction"].sum()  # it took 0.1°
     changed = expected.reconstruction
     assert changed["grains_dissolved"] == 3 and changed["pixels_filled"] > 0

@@ -2,7 +2,9 @@
 scan with orientations shows IPF maps with their colour key, grains, KAM and the indexed points (no phase
 map: the scan has one phase), VBSE/IQ/ADP from its patterns on request, and the grain-boundary switch draws
 the boundaries over every latent map; over an ROI
-the reference maps are cropped as the latent maps are; a selection made on another page is said where it veils a map."""
+the reference maps are cropped as the latent maps are; a selection made on another page is said where it veils a map;
+the KAM order and the Schmid factor map's slip systems and loading direction, widgets drawn from their declarations,
+remake the maps and their downloads."""
 from __future__ import annotations
 
 import pytest
@@ -28,7 +30,7 @@ def test_the_references_panel_and_the_boundary_overlay_on_the_latent_maps(grains
     run(at, "maps")
     picker = at.selectbox(key="maps_ref_name")
     assert picker.options == ["IPF z", "IPF x", "IPF y", "Grain boundaries", "Twin boundaries (Σ3)", "Grains",
-                              "Kernel average misorientation", "Indexed"]  # one phase: no phase map
+                              "Kernel average misorientation", "Schmid factor", "Indexed"]  # one phase: no phase map
     names = trace_names(at)
     assert ["IPF z", "key"] in names  # the IPF map and its colour key
     grid_before = next(n for n in names if n and str(n[0]).startswith("dim"))
@@ -75,7 +77,7 @@ def test_the_rank_page_offers_the_orientation_references(grains_h5oina):
     run(at.button(key="extract_run").click())
     run(at, "rank")
     picker = at.multiselect(key="rank_references")
-    assert {"ipf_z[r]", "ipf_x[g]", "boundaries", "indexed", "kam"} <= set(picker.options)
+    assert {"ipf_z[r]", "ipf_x[g]", "boundaries", "indexed", "kam", "schmid"} <= set(picker.options)
     assert "phase" not in picker.options  # one phase
     assert picker.options[0] == "Band Contrast" and picker.value == ["Band Contrast"]  # the scan's own, by default
     assert picker.options.index("ipf_z[r]") < picker.options.index("ipf_x[r]")  # IPF z first, as on Latent maps
@@ -184,7 +186,7 @@ def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_it
     import io
     import json
 
-    from latentcore.analysis.ebsd.scan_references import latents_references
+    from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS, latents_references
     from latentcore.latents import read_latents
     from ui.session.settings import PAGES
 
@@ -197,7 +199,8 @@ def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_it
     first = np.asarray(array_of(spec_named(at, "KAM (°)")["data"][0]["z"]), float)
     run(at.selectbox(key="maps_kam_order").select(2))
     second = np.asarray(array_of(spec_named(at, "KAM (°)")["data"][0]["z"]), float)
-    expected = latents_references(read_latents(at.session_state["latents"]), kam_order=2).maps["kam"]
+    expected = latents_references(read_latents(at.session_state["latents"]),
+                                  parameters=ORIENTATION_MAP_PARAMETERS(kam_order=2)).maps["kam"]
     np.testing.assert_allclose(second, expected, equal_nan=True)
     assert np.nanmax(np.abs(second - first)) > 0.01  # another kernel, another map
     assert "Kernel average misorientation of order 2: the mean misorientation (°, symmetry-reduced) of each point to " \
@@ -206,3 +209,43 @@ def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_it
     assert report["parameters"]["kam_order"] == 2
     with np.load(io.BytesIO(downloads["references.npz"]()), allow_pickle=False) as npz:
         np.testing.assert_allclose(npz["kam"], expected, equal_nan=True)
+
+
+def test_the_schmid_factor_map_takes_its_slip_systems_and_loading_direction_from_its_widgets(grains_h5oina, downloads):
+    """The reference panel draws the Schmid factor map's parameters from their declarations (saved with the page):
+    the slip systems in words, the loading direction as three numbers; bcc along z redraws the map at the engine's
+    values, says the family and the direction under it, and the NPZ and its report downloaded hold them; a direction
+    of zeros is refused in one line naming the widget."""
+    import io
+    import json
+
+    from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS, latents_references
+    from latentcore.latents import read_latents
+    from ui.session.settings import PAGES
+
+    keys = {"maps_schmid_family", "maps_kam_threshold_deg", *(f"maps_loading_direction_{a}" for a in "xyz")}
+    assert keys <= PAGES["maps"].saved.keys
+    at = run(extracted_grains(grains_h5oina), "maps")
+    run(at.selectbox(key="maps_ref_name").select("schmid"))
+    family = at.selectbox(key="maps_schmid_family")
+    assert family.value == "fcc" and family.options == ["fcc {111}<110>", "bcc {110}<111>"]
+    assert [at.number_input(key=f"maps_loading_direction_{a}").value for a in "xyz"] == [1.0, 0.0, 0.0]
+    assert "over the 12 fcc {111}<110> slip systems for uniaxial loading along [1 0 0]" in texts(at.caption)
+    first = np.asarray(array_of(spec_named(at, "Schmid factor")["data"][0]["z"]), float)
+    run(at.selectbox(key="maps_schmid_family").select("bcc"))
+    run(at.number_input(key="maps_loading_direction_z").set_value(1.0))
+    run(at.number_input(key="maps_loading_direction_x").set_value(0.0))
+    second = np.asarray(array_of(spec_named(at, "Schmid factor")["data"][0]["z"]), float)
+    chosen = ORIENTATION_MAP_PARAMETERS(schmid_family="bcc", loading_direction=(0, 0, 1))
+    expected = latents_references(read_latents(at.session_state["latents"]), parameters=chosen).maps["schmid"]
+    np.testing.assert_allclose(second, expected, equal_nan=True)
+    assert np.nanmax(np.abs(second - first)) > 0.01 and np.nanmax(second) <= 0.5
+    assert "over the 12 bcc {110}<111> slip systems for uniaxial loading along [0 0 1]" in texts(at.caption)
+    report = json.loads(downloads["references_report.json"]())
+    assert {k: report["parameters"][k] for k in ("schmid_family", "loading_direction")} == \
+        {"schmid_family": "bcc", "loading_direction": [0, 0, 1]}
+    with np.load(io.BytesIO(downloads["references.npz"]()), allow_pickle=False) as npz:
+        np.testing.assert_allclose(npz["schmid"], expected, equal_nan=True)
+    run(at.number_input(key="maps_loading_direction_z").set_value(0.0), errors_ok=True)
+    assert [e.value for e in at.error] == ["Loading direction must be three finite numbers x,y,z, not all 0, got 0,0,0: "
+                                           "give a direction such as 1,0,0"]  # the widget's label for the parameter

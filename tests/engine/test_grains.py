@@ -17,7 +17,8 @@ from scipy.spatial.transform import Rotation
 from cli_lines import refused
 from small_files import twinned_scan
 from latentcore.analysis.ebsd import orientation as ori
-from latentcore.analysis.ebsd.grains import bunge_radians, grain_distributions, grain_table, mean_orientations
+from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, bunge_radians, grain_distributions, grain_table,
+                                             mean_orientations)
 from latentcore.analysis.ebsd.scan_points import RowClasses, ScanPoints, scan_points
 from latentcore.analysis.ebsd.scan_references import scan_references
 from latentcore.analysis.labels.labelled import labels_table, write_labels
@@ -241,7 +242,8 @@ def test_the_twin_boundary_fraction_is_the_share_orix_puts_within_brandons_toler
     assert (by_id.loc[pair, "twin_boundary_fraction"] > 0.2).all()  # the twin pair the scan was made with
     assert (by_id.drop(index=pair)["twin_boundary_fraction"] < 0.2).all()
     assert found.parameters["twin_tolerance_deg"] == pytest.approx(8.660254)
-    tight = grain_table(twin_points(scan), twin_tolerance_deg=0.1).table.set_index("grain")  # noise 0.3° per point
+    tight = grain_table(twin_points(scan), parameters=GRAIN_PARAMETERS(twin_tolerance_deg=0.1))  # noise: 0.3° a point
+    tight = tight.table.set_index("grain")
     assert tight.loc[pair, "twin_boundary_fraction"].max() < by_id.loc[pair, "twin_boundary_fraction"].min()
     hexagonal = grain_table(twin_points(scan, "6/mmm"))
     assert hexagonal.table["twin_boundary_fraction"].isna().all()
@@ -251,7 +253,7 @@ def test_the_twin_boundary_fraction_is_the_share_orix_puts_within_brandons_toler
 def test_a_minimum_grain_size_dissolves_one_pixel_grains_into_their_hosts_and_leaves_the_orientations(twins):
     scan, _, specks = twins
     plain = grain_table(twin_points(scan))
-    kept = grain_table(twin_points(scan), min_grain_points=2)
+    kept = grain_table(twin_points(scan), parameters=GRAIN_PARAMETERS(min_grain_points=2))
     small = plain.table["points"] < 2
     assert small.sum() == len(specks) and set(plain.grain_of_row[specks]) == set(plain.table["grain"][small])
     assert kept.reconstruction == {"pixels_filled": 0, "grains_dissolved": len(specks),
@@ -271,7 +273,8 @@ def test_a_minimum_grain_size_dissolves_one_pixel_grains_into_their_hosts_and_le
 
 def test_filling_gives_each_bad_point_the_grain_most_of_its_neighbours_are_in(twins):
     scan, _, _ = twins
-    plain, filled = grain_table(twin_points(scan)), grain_table(twin_points(scan), fill_not_indexed=True)
+    plain = grain_table(twin_points(scan))
+    filled = grain_table(twin_points(scan), parameters=GRAIN_PARAMETERS(fill_not_indexed=True))
     bad = np.flatnonzero(scan.is_bad)
     assert filled.reconstruction == {"pixels_filled": len(bad), "grains_dissolved": 0, "pixels_reassigned": 0}
     assert (filled.grain_of_row >= 0).all() and filled.table["points"].sum() == len(scan.x)
@@ -323,7 +326,8 @@ def test_the_command_takes_mtex_options_and_writes_the_distributions_beside_the_
     said = capsys.readouterr().out
     assert "not-indexed pixels filled from their neighbours' grains" in said and "grain_distributions__grains" in said
     points = scan_points(grains_h5oina)
-    expected = grain_table(points, min_grain_points=2, fill_not_indexed=True, twin_tolerance_deg=5.0)
+    expected = grain_table(points, parameters=GRAIN_PARAMETERS(min_grain_points=2, fill_not_indexed=True,
+                                                               twin_tolerance_deg=5.0))
     table = pd.read_csv(out / "grains__grains.csv")
     pd.testing.assert_frame_equal(table, expected.table, check_dtype=False)
     bins = pd.read_csv(out / "grain_distributions__grains.csv")

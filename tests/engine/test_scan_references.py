@@ -4,7 +4,9 @@ finds the simulated grains, KAM of order 1 and 2 agrees with orix (test-only) an
 references and the grain table, the twin boundaries of a scan with a Σ3 twin pair are
 the pixels orix puts across a boundary within Brandon's tolerance of Σ3 (a hexagonal scan has none, said), `phase`
 is offered only with two phases, the VBSE image is contrast-stretched, and `rank` takes references.npz and puts IPF components first for the
-dimensions that separate grains."""
+dimensions that separate grains; the Schmid factor map is orix's largest Schmid factor over the family's slip systems
+(its Miller indices symmetrised), pixel by pixel, and `references --schmid-family bcc --loading-direction 0,0,1`
+writes it and records both."""
 import dataclasses
 import json
 import warnings
@@ -15,7 +17,8 @@ import pytest
 
 from latentcore.analysis import rank
 from latentcore.analysis.references import read_reference_files
-from latentcore.analysis.ebsd.scan_references import load_npz, scan_references, write_references
+from latentcore.analysis.ebsd.scan_references import (ORIENTATION_MAP_PARAMETERS, load_npz, scan_references,
+                                                       write_references)
 from latentcore.data.orientations import Phase
 from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
@@ -26,8 +29,8 @@ from latentcore.latents import read_latents
 from latentcore.models import load_model
 
 KEYS = {"ipf_x", "ipf_y", "ipf_z", "indexed", "vbse_rgb", "iq", "adp", "boundaries", "twin_boundaries", "grains", "kam",
-        "x", "y", "units", "step"}
-ORIENTATION_KEYS = {"ipf_x", "ipf_y", "ipf_z", "indexed", "boundaries", "twin_boundaries", "grains", "kam"}
+        "schmid", "x", "y", "units", "step"}
+ORIENTATION_KEYS = {"ipf_x", "ipf_y", "ipf_z", "indexed", "boundaries", "twin_boundaries", "grains", "kam", "schmid"}
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +204,8 @@ def test_kam_agrees_with_orix_within_a_hundredth_of_a_degree(simulated, threshol
     from latentcore.data import open_source
 
     path, sim = simulated
-    refs = scan_references(path, patterns=False, kam_threshold_deg=threshold_deg, kam_order=order)
+    refs = scan_references(path, patterns=False,
+                           parameters=ORIENTATION_MAP_PARAMETERS(kam_threshold_deg=threshold_deg, kam_order=order))
     with open_source(path) as reader:
         read = reader.orientations()  # the angles as the file stores them (H5OINA: float32)
     shape = (sim.settings.n_rows, sim.settings.n_columns)
@@ -341,13 +345,13 @@ def test_kam_order_2_reaches_the_reference_maps_and_the_grain_table(oxford, writ
                  "2"]) == 0
     second = load_npz(out / "references.npz")[0]
     assert json.loads((out / "references_report.json").read_text())["parameters"]["kam_order"] == 2
-    expected = scan_references(oxford, patterns=False, kam_order=2).maps["kam"]
+    expected = scan_references(oxford, patterns=False, parameters=ORIENTATION_MAP_PARAMETERS(kam_order=2)).maps["kam"]
     np.testing.assert_array_equal(second["kam"], expected)
     first = load_npz(written / "references.npz")[0]["kam"]
     assert json.loads((written / "references_report.json").read_text())["parameters"]["kam_order"] == 1
     assert np.nanmean(np.abs(second["kam"] - first)) > 0.01  # a wider kernel: another map
     assert "of order 2: the mean misorientation (°, symmetry-reduced) of each point to the 12 pixels within 2 edge " \
-           "steps" in REFERENCE_MAPS["kam"].described(5.0, kam_order=2)
+           "steps" in REFERENCE_MAPS["kam"].described(ORIENTATION_MAP_PARAMETERS(kam_order=2))
     assert main(["grains", str(oxford), "--kam-order", "2", "--out", str(tmp_path / "grains")]) == 0
     [table] = (tmp_path / "grains").glob("grains__*.csv")
     grains = pd.read_csv(table).set_index("grain")
@@ -357,3 +361,92 @@ def test_kam_order_2_reaches_the_reference_maps_and_the_grain_table(oxford, writ
     np.testing.assert_allclose(grains["kam_deg"], means, rtol=1e-9)
     [report] = (tmp_path / "grains").glob("grains_report__*.json")
     assert json.loads(report.read_text())["parameters"]["kam_order"] == 2
+
+
+# -- the Schmid factor map ---------------------------------------------------------------------------------------
+
+ORIX_FAMILIES = {"fcc": ((1, 1, 1), (1, 1, 0)), "bcc": ((1, 1, 0), (1, 1, 1))}  # {plane}<direction>, as metallurgy
+
+
+def orix_schmid(euler, family, loading):
+    """(N,) the largest Schmid factor of each orientation, all from orix (test-only): the loading direction taken
+    into the crystal frame by orix's Orientation of the Euler angles (as its IPF colour key takes a sample direction),
+    the planes and directions of the family by its Miller indices symmetrised in m-3m, every perpendicular pair a slip
+    system (each of the 12 four times: both signs of its normal and of its direction), |cos phi cos lambda| each."""
+    from orix.crystal_map import Phase as OrixPhase
+    from orix.quaternion import Orientation
+    from orix.quaternion.symmetry import Oh
+    from orix.vector import Miller, Vector3d
+
+    cubic = OrixPhase(point_group="m-3m")
+    plane, direction = ORIX_FAMILIES[family]
+    normals = Miller(hkl=plane, phase=cubic).symmetrise(unique=True).unit.data
+    slips = Miller(uvw=direction, phase=cubic).symmetrise(unique=True).unit.data
+    systems = [(n, d) for n in normals for d in slips if abs(n @ d) < 1e-9]
+    assert len(systems) == 4 * 12
+    crystal = (Orientation.from_euler(euler, Oh) * Vector3d(loading).unit).data.reshape(-1, 3)
+    crystal = crystal / np.linalg.norm(crystal, axis=1, keepdims=True)
+    return np.max([np.abs((crystal @ n) * (crystal @ d)) for n, d in systems], axis=0)
+
+
+@pytest.mark.parametrize("family, loading", [("fcc", (1, 0, 0)), ("bcc", (0, 0, 1)), ("fcc", (1, -2, 3))])
+def test_the_schmid_factor_map_is_orixs_largest_schmid_factor_pixel_by_pixel(oxford, family, loading):
+    from latentcore.data import open_source
+
+    parameters = ORIENTATION_MAP_PARAMETERS(schmid_family=family, loading_direction=loading)
+    refs = scan_references(oxford, patterns=False, parameters=parameters)
+    with open_source(oxford) as reader:
+        read, (x, y) = reader.orientations(), reader.coordinates("all")
+    schmid = refs.point_values(x, y)["schmid"]
+    indexed = read.phase_id >= 0
+    assert (~indexed).any() and np.isnan(schmid[~indexed]).all()  # the bad points: blank
+    expected = orix_schmid(read.euler[indexed], family, loading)
+    np.testing.assert_allclose(schmid[indexed], expected, rtol=0, atol=1e-9)
+    assert 0 < schmid[indexed].min() and schmid[indexed].max() <= 0.5
+    assert refs.parameters["schmid_family"] == family and refs.parameters["loading_direction"] == list(map(float, loading))
+
+
+def test_schmid_factors_of_known_orientations():
+    """The cube orientation (crystal axes along the sample's) by hand: loaded along [001] the best fcc and bcc systems
+    give 1/sqrt(6) (0.408: cos phi 1/sqrt(3), cos lambda 1/sqrt(2), or the reverse); fcc along [111] 2/(3 sqrt(6))
+    (0.272: the (111) plane's systems give 0) and along [110] 1/sqrt(6) again."""
+    from latentcore.analysis.ebsd import orientation as ori
+
+    cube = np.zeros((1, 3))
+    for family in ("fcc", "bcc"):
+        assert ori.slip_systems(family)[0].shape == (12, 3)
+        assert ori.schmid_factors(cube, family, (0, 0, 1))[0] == pytest.approx(1 / np.sqrt(6))
+    assert ori.schmid_factors(cube, "fcc", (1, 1, 1))[0] == pytest.approx(2 / (3 * np.sqrt(6)))
+    assert ori.schmid_factors(cube, "fcc", (1, 1, 0))[0] == pytest.approx(1 / np.sqrt(6))
+
+
+def test_the_references_command_writes_the_schmid_map_of_the_family_and_direction_given(oxford, tmp_path, capsys):
+    """`references --schmid-family bcc --loading-direction 0,0,1`: the NPZ's `schmid` is orix's bcc {110}<111> map for
+    loading along z, the report records both, the map's record says them; a direction of zeros and an unknown family
+    are refused in one line naming the option, before any file is written."""
+    from cli_lines import refused
+
+    from latentcore.analysis.ebsd.scan_references import REFERENCE_MAPS
+    from latentcore.data import open_source
+
+    out = tmp_path / "bcc"
+    assert main(["references", str(oxford), "--out", str(out), "--no-patterns", "--no-figures",
+                 "--schmid-family", "bcc", "--loading-direction", "0,0,1"]) == 0
+    maps, grid, _, _ = load_npz(out / "references.npz")
+    with open_source(oxford) as reader:
+        read, (x, y) = reader.orientations(), reader.coordinates("all")
+    rows, columns = grid.indices(x, y)
+    indexed = read.phase_id >= 0
+    written_map = maps["schmid"][rows, columns]
+    np.testing.assert_allclose(written_map[indexed], orix_schmid(read.euler[indexed], "bcc", (0, 0, 1)), atol=1e-9)
+    report = json.loads((out / "references_report.json").read_text())
+    assert report["parameters"]["schmid_family"] == "bcc" and report["parameters"]["loading_direction"] == [0, 0, 1]
+    parameters = ORIENTATION_MAP_PARAMETERS.from_record(report["parameters"])
+    assert "12 bcc {110}<111> slip systems for uniaxial loading along [0 0 1]" in \
+        REFERENCE_MAPS["schmid"].described(parameters)
+    for option, value, said in (("--loading-direction", "0,0,0", "--loading-direction must be three finite numbers"),
+                                ("--loading-direction", "1,0", "--loading-direction must be three finite numbers"),
+                                ("--schmid-family", "hcp", "--schmid-family must be one of fcc, bcc, got 'hcp'"),
+                                ("--kam-order", "8", "--kam-order must be one of 1, 2, 3, got 8: choose")):
+        refused(["references", oxford, "--out", tmp_path / "refused", "--no-patterns", option, value], capsys, said)
+    assert not (tmp_path / "refused").exists()

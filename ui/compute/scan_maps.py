@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.ebsd.orientation import BRANDON_SIGMA3_DEG, DEFAULT_KAM_ORDER
 from latentcore.analysis.maps import Roi
+from latentcore.parameters import Values
 
 from ..session import workspace
 from . import tasks
@@ -96,31 +96,26 @@ def scan_grid(lat_stamp: tuple):
 
 # -- EBSD reference maps ------------------------------------------------------------------------
 
-def scan_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float,
-                    kam_order: int = DEFAULT_KAM_ORDER, twin_tolerance_deg: float = BRANDON_SIGMA3_DEG):
+def scan_references(lat_stamp: tuple, source_stamp: tuple | None, parameters: Values):
     """The scan's reference maps on the latents' grid (`tasks.scan_references`, a `ScanReferences`): orientation
-    maps from the latents file (the KAM of `kam_order`, Σ3 twins within `twin_tolerance_deg`); with the scan file,
+    maps from the latents file, made with `parameters` (an `ORIENTATION_MAP_PARAMETERS` value); with the scan file,
     VBSE, IQ and ADP from its patterns (in the worker pool at scale)."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
-                  latents=lat_stamp, source=source_stamp, boundary_deg=float(boundary_deg), kam_order=int(kam_order),
-                  twin_tolerance_deg=float(twin_tolerance_deg))
+                  latents=lat_stamp, source=source_stamp, parameters=parameters)
 
 
-def roi_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
-                   kam_order: int = DEFAULT_KAM_ORDER, twin_tolerance_deg: float = BRANDON_SIGMA3_DEG):
+def roi_references(lat_stamp: tuple, source_stamp: tuple | None, parameters: Values, roi: Roi | None):
     """(`scan_references` over the ROI, its grain boundaries as line segments): the references cropped by the
     engine's `scan_references.cropped`, as `python -m latentcore references --roi` crops them and as the latent
     maps are (the ROI's grid, NaN outside, grain ids -1); the lines (x, y, NaN between segments) on the pixels'
     edges, None without orientations."""
-    found = scan_references(lat_stamp, source_stamp, boundary_deg, kam_order, twin_tolerance_deg)  # draws its wait
-    return _cropped_references(lat_stamp, source_stamp, float(boundary_deg), roi, int(kam_order),
-                               float(twin_tolerance_deg), found)
+    found = scan_references(lat_stamp, source_stamp, parameters)  # draws its wait
+    return _cropped_references(lat_stamp, source_stamp, parameters, roi, found)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
-                        kam_order: int, twin_tolerance_deg: float, _found):
+def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, parameters: Values, roi: Roi | None, _found):
     """`roi_references` of `_found`, the references of the other arguments."""
     from latentcore.analysis.ebsd.scan_references import cropped
     from latentcore.analysis.maps import edge_segments
@@ -130,35 +125,32 @@ def _cropped_references(lat_stamp: tuple, source_stamp: tuple | None, boundary_d
     return read_only((refs, lines))
 
 
-def references_files(lat_stamp: tuple, source_stamp: tuple | None, boundary_deg: float, roi: Roi | None,
-                     out_dir, kam_order: int = DEFAULT_KAM_ORDER,
-                     twin_tolerance_deg: float = BRANDON_SIGMA3_DEG) -> dict[str, Path]:
+def references_files(lat_stamp: tuple, source_stamp: tuple | None, parameters: Values, roi: Roi | None,
+                     out_dir) -> dict[str, Path]:
     """Write the references over the ROI as `python -m latentcore references` writes them (references.npz and
     its JSON report, naming the latents and the scan file they came from) into `out_dir`: what a download asks
     for, when it asks; returns {kind: path}."""
     from latentcore.analysis.ebsd.scan_references import write_references
 
-    refs, _ = roi_references(lat_stamp, source_stamp, boundary_deg, roi, kam_order, twin_tolerance_deg)
+    refs, _ = roi_references(lat_stamp, source_stamp, parameters, roi)
     inputs = {"latents": lat_stamp[0], **({"scan": source_stamp[0]} if source_stamp else {})}
     return write_references(refs, out_dir, inputs, png=False, root=workspace.WORKDIR_ROOT)
 
 
-def boundary_lines(lat_stamp: tuple, boundary_deg: float, roi: Roi | None,
-                   twin_tolerance_deg: float = BRANDON_SIGMA3_DEG) -> tuple | None:
+def boundary_lines(lat_stamp: tuple, roi: Roi | None, parameters: Values | None = None) -> tuple | None:
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
-    edges; None when the latents hold no orientations. (`twin_tolerance_deg`: the page's, so that its reference
-    maps and these lines are one computation.)"""
-    return roi_references(lat_stamp, None, boundary_deg, roi, twin_tolerance_deg=twin_tolerance_deg)[1]
+    edges; None when the latents hold no orientations. (`parameters`: the page's, so that its reference maps and
+    these lines are one computation; None, the defaults.)"""
+    from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
+
+    return roi_references(lat_stamp, None, parameters or ORIENTATION_MAP_PARAMETERS(), roi)[1]
 
 
-def grains(lat_stamp: tuple, boundary_deg: float, min_grain_points: int, fill_not_indexed: bool,
-           twin_tolerance_deg: float) -> dict:
-    """The scan's grain table from the latents' orientations (`tasks.grain_table`, with MTEX's reconstruction
-    options), in the worker pool at scale."""
+def grains(lat_stamp: tuple, parameters: Values) -> dict:
+    """The scan's grain table from the latents' orientations (`tasks.grain_table`, with `parameters`: a
+    `GRAIN_PARAMETERS` value, MTEX's reconstruction options too), in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
-    return pooled(tasks.grain_table, "Finding the grains", rows // 20, latents=lat_stamp,
-                  boundary_deg=float(boundary_deg), min_grain_points=int(min_grain_points),
-                  fill_not_indexed=bool(fill_not_indexed), twin_tolerance_deg=float(twin_tolerance_deg))
+    return pooled(tasks.grain_table, "Finding the grains", rows // 20, latents=lat_stamp, parameters=parameters)
 
 
 # -- a line profile -------------------------------------------------------------------------------

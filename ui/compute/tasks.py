@@ -415,11 +415,11 @@ def clustering_agreement(latents: tuple, other: tuple, n_clusters: int, smooth: 
                                                            "latents file" if done < total else "done"))
 
 
-def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, kam_order: int,
-                    twin_tolerance_deg: float, progress):
+def scan_references(latents: tuple, source: tuple | None, parameters, progress):
     """The scan's reference maps on the latents' grid (`scan_references.latents_references`, a `ScanReferences`):
-    orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM of `kam_order`) and, with
-    `source` (the scan file), VBSE, image quality and ADP streamed from its patterns."""
+    orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM, Schmid factors), made with
+    `parameters` (an `ORIENTATION_MAP_PARAMETERS` value) and, with `source` (the scan file), VBSE, image quality and
+    ADP streamed from its patterns."""
     from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, latents_references, listed
     from latentcore.study import open_latents
 
@@ -427,8 +427,7 @@ def scan_references(latents: tuple, source: tuple | None, boundary_deg: float, k
     lat = open_latents(latents[0])
     if source is not None:
         progress(0.2, f"streaming the patterns: {listed(PATTERN_MAPS)}")
-    refs = latents_references(lat, source[0] if source else None, boundary_deg=boundary_deg, kam_order=kam_order,
-                              twin_tolerance_deg=twin_tolerance_deg,
+    refs = latents_references(lat, source[0] if source else None, parameters=parameters,
                               progress=lambda done, total: progress(0.2 + 0.8 * done / max(total, 1),
                                                                     f"patterns {done:,} of {total:,}"))
     progress(1.0, "done")
@@ -443,11 +442,10 @@ def mean_pattern(job: MeanPatternJob, sizes: dict, source: tuple, progress):
     return run(job, sizes, progress=progress)
 
 
-def grain_table(latents: tuple, boundary_deg: float, min_grain_points: int, fill_not_indexed: bool,
-                twin_tolerance_deg: float, progress) -> dict:
+def grain_table(latents: tuple, parameters, progress) -> dict:
     """The grains of the latents' scan (`analysis.ebsd.grains.grain_table`, as `python -m latentcore grains` with
-    these latents and options): the table ranked by latent spread, each row's grain, parameters, notes and what the
-    reconstruction options changed."""
+    these latents and options: `parameters`, a `GRAIN_PARAMETERS` value): the table ranked by latent spread, each
+    row's grain, parameters, notes and what the reconstruction options changed."""
     from latentcore.analysis.ebsd.grains import grain_table as grains
     from latentcore.analysis.ebsd.scan_points import latents_points
     from latentcore.study import open_latents
@@ -456,8 +454,7 @@ def grain_table(latents: tuple, boundary_deg: float, min_grain_points: int, fill
     lat = open_latents(latents[0])
     matrix, _ = lat.stacked()
     progress(0.2, f"finding the grains of {len(matrix):,} points: mean orientations, GOS, KAM, latent spread")
-    found = grains(latents_points(lat), matrix, boundary_deg=boundary_deg, min_grain_points=min_grain_points,
-                   fill_not_indexed=fill_not_indexed, twin_tolerance_deg=twin_tolerance_deg)
+    found = grains(latents_points(lat), matrix, parameters=parameters)
     progress(1.0, "done")
     return {"table": found.table, "grain_of_row": found.grain_of_row, "parameters": found.parameters,
             "notes": found.notes, "units": found.units, "reconstruction": found.reconstruction}

@@ -20,7 +20,11 @@ import dataclasses
 import functools
 import operator
 
+from latentcore.analysis.ebsd.grains import GRAIN_PARAMETERS
+from latentcore.analysis.ebsd.orientation import BOUNDARY_DEG
+from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.quality import QUALITY_MAPS
+from latentcore.parameters import AXES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,9 +94,21 @@ def colour_scale(key: str) -> Saved:
     return keep(*_suffixed(key, "cmap", "fixed", "vmin", "vmax"))
 
 
+def parameter_keys(page: str, parameter) -> tuple[str, ...]:
+    """The widget keys of a declared parameter (`latentcore.parameters.Parameter`) on a page, drawn by
+    `ui.widgets.params.parameter`: `<page>_<name>`; a direction's three numbers `<page>_<name>_x`, `_y`, `_z`."""
+    key = f"{page}_{parameter.name}"
+    return _suffixed(key, *AXES) if parameter.kind == "vector" else (key,)
+
+
+def parameters(page: str, *groups) -> Saved:
+    """`ui.widgets.params.parameter` for every parameter of `groups` (each a group or a list of parameters)."""
+    return keep(*(key for group in groups for p in group for key in parameter_keys(page, p)))
+
+
 def boundaries(page: str) -> Saved:
-    """`ui.widgets.references.boundary_switch` and `boundary_degrees`."""
-    return keep(*_suffixed(page, "boundaries", "boundary_deg"))
+    """`ui.widgets.references.boundary_switch` and the boundary angle (`boundary_parameters`)."""
+    return keep(f"{page}_boundaries") | parameters(page, [BOUNDARY_DEG])
 
 
 def row_query(key: str) -> Saved:
@@ -159,8 +175,8 @@ PAGES: dict[str, Page] = {  # in the navigation's order
         (("umap_scatter", "the embedding"), ("umap_map", "the scan map"),
          ("umap_query", "the nearest-neighbours query"))),
     "maps": Page("Latent maps", ":material/grid_on:", (
-        keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name",
-             "maps_kam_order", "maps_twin_tolerance_deg", "maps_min_grain_points", "maps_fill_not_indexed")
+        keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
+        | parameters("maps", ORIENTATION_MAP_PARAMETERS, GRAIN_PARAMETERS)  # the reference maps' and grain table's
         | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
         | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
         (("maps_picker", "the click map"), ("maps_labels_map", "the labels map"),

@@ -8,7 +8,8 @@ the Clusters page's last clustering), downloadable as CSV; under it the scan's g
 its pixels the session's selection, so every linked panel of every page shows it (the table's rows select nothing:
 points are selected on the point panels, a grain by its id).
 
-    grains_panel(lat_stamp, lat, boundary_deg, twin_tolerance_deg)   nothing where the latents hold no orientations
+    grains_panel(lat_stamp, lat, boundary)   nothing where the latents hold no orientations; `boundary`: the page's
+                                             boundary angle and Σ3 tolerance (`references.boundary_parameters`)
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.artifacts.common import input_record, write_csv
-from latentcore.analysis.ebsd.grains import (MEAN_NOTE, Grains, grain_distributions, grains_names, with_classes,
-                                             write_grains)
-from latentcore.analysis.ebsd.orientation import FILL_NOT_INDEXED, MIN_GRAIN_POINTS, TWIN_TOLERANCE
+from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, MEAN_NOTE, Grains, grain_distributions, grains_names,
+                                             with_classes, write_grains)
+from latentcore.analysis.ebsd.orientation import FILL_NOT_INDEXED, MIN_GRAIN_POINTS
+from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import from_clustering
 from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS, TWIN_FRACTION
@@ -29,20 +31,21 @@ from latentcore.figures.grain_figures import distributions_figure
 from ..compute import scan_maps
 from ..figures import png
 from ..session import defaults, lifecycle, state, workspace
-from . import common
+from . import common, params
 
 ORIGIN = "maps_grains"  # the selection's origin (`settings.ORIGINS`)
 
 
-def grains_panel(lat_stamp: tuple, lat, boundary_deg: float, twin_tolerance_deg: float = TWIN_TOLERANCE.default):
+def grains_panel(lat_stamp: tuple, lat, boundary: dict):
     """The reconstruction options, the table, the grain picker, the CSV download and the distributions, below a
-    "Grains" heading."""
+    "Grains" heading; the KAM at the default order and threshold (the reference maps' widgets are theirs)."""
     if lat.orientations is None or lat.x is None:
         return
     st.subheader("Grains")
-    min_points, fill = _options()
     with common.user_errors():
-        found = scan_maps.grains(lat_stamp, boundary_deg, min_points, fill, twin_tolerance_deg)
+        parameters = params.checked(GRAIN_PARAMETERS, **boundary, **_options())
+        found = scan_maps.grains(lat_stamp, parameters)
+    boundary_deg, twin_tolerance_deg = parameters.boundary_deg, parameters.twin_tolerance_deg
     table, classes_said = _with_classes(found["table"], found["grain_of_row"], len(lat.x))
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
     st.dataframe(table, column_order=shown, hide_index=True)
@@ -69,18 +72,12 @@ def grains_panel(lat_stamp: tuple, lat, boundary_deg: float, twin_tolerance_deg:
     _distributions(Grains(**{**found, "table": table}), lat_stamp[0], stem, out)
 
 
-def _options() -> tuple[int, bool]:
-    """MTEX's reconstruction options (`orientation.MIN_GRAIN_POINTS`, `FILL_NOT_INDEXED`, as the command's
-    `--min-grain-points` and `--fill-not-indexed`): both off by default."""
-    cols = st.columns([1, 1, 2], vertical_alignment="bottom")
-    bounds = (MIN_GRAIN_POINTS.low, MIN_GRAIN_POINTS.high)
-    min_points = cols[0].number_input(MIN_GRAIN_POINTS.label, *bounds, defaults.setting(
-        "maps_min_grain_points", MIN_GRAIN_POINTS.default, bounds=bounds), step=1, key="maps_min_grain_points",
-        help=MIN_GRAIN_POINTS.sentence)
-    fill = cols[1].toggle(FILL_NOT_INDEXED.label, value=defaults.setting("maps_fill_not_indexed",
-                                                                      FILL_NOT_INDEXED.default),
-                          key="maps_fill_not_indexed", help=FILL_NOT_INDEXED.sentence)
-    return int(min_points), bool(fill)
+def _options() -> dict:
+    """The grain table's own parameters, MTEX's reconstruction options (`GRAIN_PARAMETERS` beyond the reference
+    maps': `--min-grain-points` and `--fill-not-indexed`), both off by default: name -> value."""
+    own = [p for p in GRAIN_PARAMETERS if p not in ORIENTATION_MAP_PARAMETERS]
+    return {p.name: params.parameter(p, "maps", column)
+            for p, column in zip(own, st.columns([1, 1, 2], vertical_alignment="bottom"))}
 
 
 def _reconstruction_said(found: dict) -> str:

@@ -1,9 +1,63 @@
-"""Parameter widgets for the analysis methods, with latentcore's defaults."""
+"""Parameter widgets for the analysis methods, with latentcore's defaults; a declared parameter's widget
+(`parameter`: from its `latentcore.parameters.Parameter`, as the command's option is)."""
 from __future__ import annotations
 
 import streamlit as st
 
-from ..session import defaults
+from latentcore.errors import InputError
+from latentcore.parameters import AXES, Parameter, Parameters, Values
+
+from ..session import defaults, settings
+
+
+def parameter(p: Parameter, page: str, where=st, disabled: bool = False):
+    """A declared parameter's widget, saved under its page's keys (`settings.parameter_keys`): a number input within
+    its range, at its step (a whole one for an int), a toggle for a bool, a select box of its choices in words, a
+    direction as three numbers side by side (`where` then takes columns). Its label, help and default are the
+    declaration's; its value is returned unchecked (its group checks it, as it checks the command's)."""
+    keys = settings.parameter_keys(page, p)
+    if p.kind == "vector":
+        return tuple(column.number_input(f"{p.label} {axis}", value=defaults.setting(key, float(default)),
+                                         step=float(p.step or 1), key=key, disabled=disabled, help=p.sentence)
+                     for column, axis, key, default in zip(where.columns(len(AXES)), AXES, keys, p.default))
+    [key] = keys
+    if p.kind == "bool":
+        return where.toggle(p.label, value=defaults.setting(key, p.default), key=key, disabled=disabled,
+                            help=p.sentence)
+    if p.kind == "choice":
+        return where.selectbox(p.label, p.choices, index=defaults.setting_index(key, p.default, p.choices),
+                               format_func=p.said, key=key, disabled=disabled, help=p.sentence)
+    kind = int if p.kind == "int" else float
+    bounds = (kind(p.low), kind(p.high))
+    return where.number_input(p.label, *bounds, defaults.setting(key, kind(p.default), bounds=bounds),
+                              step=kind(p.step or 1), format=None if kind is int else "%.2f", key=key,
+                              disabled=disabled, help=p.sentence)
+
+
+def checked(group: Parameters, **values) -> Values:
+    """`group(**values)` (the widgets' values), a refusal naming the widget by its label where the engine names the
+    parameter, as the command line names its option (`latentcore.cli.named_options`)."""
+    try:
+        return group(**values)
+    except InputError as exc:
+        named = next((p for p in group if str(exc).startswith(f"{p.name} ")), None)
+        if named is None:
+            raise
+        raise InputError(f"{named.label}{str(exc)[len(named.name):]}") from None
+
+
+def parameters(declared, page: str, where=st, per_row: int = 2, disabled: bool = False) -> dict:
+    """The widgets of several declared parameters, `per_row` side by side, each direction on a row of its own:
+    name -> value (`parameter`)."""
+    scalars = [p for p in declared if p.kind != "vector"]
+    values = {}
+    for start in range(0, len(scalars), per_row):
+        for column, p in zip(where.columns(per_row), scalars[start:start + per_row]):
+            values[p.name] = parameter(p, page, column, disabled)
+    for p in declared:
+        if p.kind == "vector":
+            values[p.name] = parameter(p, page, where, disabled)
+    return values
 
 
 def cluster_params(method: str, key: str) -> dict:

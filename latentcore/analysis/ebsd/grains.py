@@ -2,8 +2,11 @@
 KAM and, given latents, how much the latents vary inside it (deformation, sub-grains: internally inhomogeneous
 grains first).
 
-    found = grain_table(points, latents=None, classes=None, boundary_deg=5.0, kam_threshold_deg=2.5, kam_order=1,
-                        min_grain_points=0, fill_not_indexed=False, twin_tolerance_deg=8.66)
+    found = grain_table(points, latents=None, classes=None, parameters=GRAIN_PARAMETERS(min_grain_points=5))
+    GRAIN_PARAMETERS    the grains' parameters, each declared once (`latentcore.parameters`; the command's options, the
+                        page's widgets, the report's `parameters`): the reference maps' boundary_deg,
+                        kam_threshold_deg, kam_order and twin_tolerance_deg, and MTEX's reconstruction options
+                        min_grain_points and fill_not_indexed
     found.table         one row per grain (columns below), ranked by `latent_spread` (highest first) when latents
                         are given, else by grain id
     found.grain_of_row  (N,) the grain of each point, -1 where in none (not indexed, unless filled)
@@ -51,6 +54,7 @@ from scipy.spatial.transform import Rotation
 from ... import columns as col
 from ...arrays import significant
 from ...errors import InputError
+from ...parameters import Values, joined
 from ...storage import sha256_file
 from ...versions import package_versions
 from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_csv, write_json
@@ -58,6 +62,8 @@ from . import orientation as ori
 from .scan_points import RowClasses, ScanPoints
 from .scan_references import laue_of
 
+GRAIN_PARAMETERS = joined("grains", ori.BOUNDARY_DEG, ori.KAM_THRESHOLD, ori.KAM_ORDER, ori.TWIN_TOLERANCE,
+                          ori.MIN_GRAIN_POINTS, ori.FILL_NOT_INDEXED)
 MEAN_ITERATIONS = 2
 MEASURED_DIGITS = 10  # beyond any EBSD measurement's precision, short of float arithmetic's last-digit noise
 LATENT_BLOCK_ROWS = 1 << 18  # distances to the grain means computed this many rows at a time
@@ -78,15 +84,11 @@ class Grains:
 
 
 def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: RowClasses | None = None,
-                boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG, kam_order: int = ori.DEFAULT_KAM_ORDER, *,
-                min_grain_points: int = ori.MIN_GRAIN_POINTS.default,
-                fill_not_indexed: bool = ori.FILL_NOT_INDEXED.default,
-                twin_tolerance_deg: float = ori.TWIN_TOLERANCE.default) -> Grains:
+                parameters: Values = GRAIN_PARAMETERS()) -> Grains:
     """The grain table of a scan's points; `latents` (N, D) row for row with the points (NaN rows: none),
-    `classes` a class per point; the reconstruction options as the module docstring says."""
-    found = grains_and_kam(points, boundary_deg, kam_threshold_deg, min_grain_points, fill_not_indexed,
-                           twin_tolerance_deg, kam_order)
+    `classes` a class per point; `parameters` a `GRAIN_PARAMETERS` value (the reconstruction options as the module
+    docstring says)."""
+    found = grains_and_kam(points, parameters)
     grain, notes = found.grain, found.notes
     inside = np.flatnonzero(grain >= 0)
     measured = np.flatnonzero((grain >= 0) & ~found.given)  # the points whose orientation is their grain's
@@ -99,7 +101,7 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
              col.TWIN_FRACTION: found.twin_fraction}
     if np.isnan(table[col.KAM]).any():
         notes.append(f"{int(np.isnan(table[col.KAM]).sum())} grains have no point with a KAM (no neighbour within "
-                     f"{kam_threshold_deg:g}°): kam_deg is empty")
+                     f"{parameters.kam_threshold_deg:g}°): kam_deg is empty")
     notes += _twin_notes(table[col.PHASE], table[col.TWIN_FRACTION], found.laue)
     if latents is not None:
         table.update(_latent_columns(g, np.asarray(latents)[inside], n_grains))
@@ -110,12 +112,10 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
         frame = frame.sort_values([col.LATENT_SPREAD, col.GRAIN], ascending=[False, True], kind="stable",
                                   na_position="last").reset_index(drop=True)
     frame = _measured(frame)
-    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg, "kam_order": kam_order,
-                  ori.MIN_GRAIN_POINTS.name: int(min_grain_points), ori.FILL_NOT_INDEXED.name: bool(fill_not_indexed),
-                  ori.TWIN_TOLERANCE.name: float(twin_tolerance_deg), "high_angle_deg": ori.HIGH_ANGLE_DEG,
-                  "mean_iterations": MEAN_ITERATIONS, "orientation_convention": points.orientations.convention,
-                  "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
-    return Grains(frame, grain, parameters, [MEAN_NOTE, *notes], points.units, found.reconstruction)
+    record = {**parameters.record(), "high_angle_deg": ori.HIGH_ANGLE_DEG, "mean_iterations": MEAN_ITERATIONS,
+              "orientation_convention": points.orientations.convention,
+              "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
+    return Grains(frame, grain, record, [MEAN_NOTE, *notes], points.units, found.reconstruction)
 
 
 @dataclasses.dataclass
@@ -131,9 +131,7 @@ class FoundGrains:
     notes: list[str]
 
 
-def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: float, min_grain_points: int = 0,
-                   fill_not_indexed: bool = False, twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG,
-                   kam_order: int = ori.DEFAULT_KAM_ORDER) -> FoundGrains:
+def grains_and_kam(points: ScanPoints, parameters: Values = GRAIN_PARAMETERS()) -> FoundGrains:
     """The reference maps' `grains` and `kam` on the points (`scan_references.orientation_maps`), without the maps
     grains do not need, the reconstruction options applied (`orientation.reconstructed_grains`), and each grain's
     twin boundary fraction."""
@@ -146,17 +144,18 @@ def grains_and_kam(points: ScanPoints, boundary_deg: float, kam_threshold_deg: f
     euler[rows, columns] = orientations.euler
     not_indexed = np.zeros(points.grid.shape, bool)
     not_indexed[rows, columns] = orientations.phase_id < 0
-    grains, given, changes = ori.reconstructed_grains(ori.grain_map(euler, phase, laue, boundary_deg), not_indexed,
-                                                      int(min_grain_points), bool(fill_not_indexed))
-    edges = ori.boundary_classes(euler, phase, laue, boundary_deg, twin_tolerance_deg)
+    p = parameters
+    grains, given, changes = ori.reconstructed_grains(ori.grain_map(euler, phase, laue, p.boundary_deg), not_indexed,
+                                                      p.min_grain_points, p.fill_not_indexed)
+    edges = ori.boundary_classes(euler, phase, laue, p.boundary_deg, p.twin_tolerance_deg)
     own = (phase >= 0) & ~given  # the pixels whose orientation is their grain's
     twin = twin_fractions(grains, own, edges, points.grid)
     twin[~np.isin(_grain_phases(grains, phase, own), [k for k, g in laue.items() if g == ori.TWIN_LAUE])] = np.nan
-    kam = ori.kernel_average_misorientation(euler, phase, laue, kam_threshold_deg, kam_order)[rows, columns]
+    kam = ori.kernel_average_misorientation(euler, phase, laue, p.kam_threshold_deg, p.kam_order)[rows, columns]
     unknown = sorted({int(k) for k in orientations.phase_id[~known & (orientations.phase_id >= 0)]})
     notes = [f"phases {unknown} have no crystal symmetry this package knows ({', '.join(ori.LAUE_GROUPS)}): their "
              "points are in no grain"] if unknown else []
-    notes += _reconstruction_notes(changes, min_grain_points, fill_not_indexed)
+    notes += _reconstruction_notes(changes, p.min_grain_points, p.fill_not_indexed)
     return FoundGrains(grains[rows, columns], given[rows, columns], kam, laue, twin, changes, notes)
 
 

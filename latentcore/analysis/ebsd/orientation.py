@@ -11,14 +11,17 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     boundary_map(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) bool, 5 degrees by default
     kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase, order=1) -> (rows, columns) degrees
     kernel_offsets(2)                                   -> the KAM kernel's (row, column) offsets, one per pair
+    schmid_factors(euler, "fcc", loading=(1, 0, 0))     -> (N,) the largest Schmid factor over the 12 slip systems
     grain_map(euler_grid, phase_grid, laue_of_phase)    -> (rows, columns) grain id, -1 not indexed
     boundary_edges(euler_grid, phase_grid, laue_of_phase) -> (right, down): the same as edges between pixels
     boundary_classes(euler_grid, phase_grid, laue_of_phase) -> the edges by class: low-angle, high-angle, Σ3 twins
     sigma3_distances(euler_a, euler_b)                  -> (N,) radians from the Σ3 twin misorientation (cubic)
     reconstructed_grains(grains, not_indexed, min_points=0, fill=False) -> (grain ids, pixels given, what changed)
 
-The grain options the command line, the app and the reports share are declared once here (`Setting`:
-`MIN_GRAIN_POINTS`, `FILL_NOT_INDEXED`, `TWIN_TOLERANCE`): name, label, default, range, help.
+The parameters the command line, the app and the reports share are declared once here (`latentcore.parameters`'
+`Parameter`: name, label, default, range or choices, unit, help): `BOUNDARY_DEG`, `KAM_THRESHOLD`, `KAM_ORDER`,
+`TWIN_TOLERANCE`, the grain reconstruction's `MIN_GRAIN_POINTS` and `FILL_NOT_INDEXED`, and the Schmid factor's
+`SCHMID_FAMILY` and `LOADING_DIRECTION`.
 
 Laue groups with a colour key: m-3m (cubic), 6/mmm (hexagonal), 4/mmm (tetragonal), -3m (trigonal)
 and mmm (orthorhombic). The TSL key (hue from the azimuth about the sector's centre, lightness from
@@ -26,7 +29,6 @@ the distance to it) follows Nolze and Hielscher (2016), as MTEX draws it.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 
@@ -36,6 +38,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.transform import Rotation
 
 from ...errors import InputError
+from ...parameters import Parameter
 
 DEFAULT_BOUNDARY_DEG = 5.0
 # MTEX's KAM has no threshold unless given one; its documentation's KAM maps use 2.5 degrees
@@ -43,9 +46,6 @@ DEFAULT_KAM_THRESHOLD_DEG = 2.5
 # MTEX's KAM(ebsd, 'order', n): the pixels within n steps through edge neighbours (`kernel_offsets`)
 KAM_ORDERS = (1, 2, 3)
 DEFAULT_KAM_ORDER = 1
-KAM_ORDER_HELP = ("the kernel average misorientation's neighbours: order 1, the 4 sharing an edge; 2, the 12 within "
-                  "two edge steps (MTEX's KAM(ebsd, 'order', 2) on a square grid: the 4, their diagonals and the "
-                  "pixels two steps along a row or column); 3, the 24 within three")
 SQRT3_2 = np.sqrt(3) / 2
 HIGH_ANGLE_DEG = 15.0  # above it a boundary is high-angle (MTEX's and most vendors' usual split)
 TWIN_LAUE = "m-3m"  # Σ3 twins (CSL(3), as MTEX's) are defined here for cubic crystals only
@@ -53,43 +53,35 @@ SIGMA3_AXIS, SIGMA3_DEG = (1, 1, 1), 60.0  # the Σ3 misorientation: 60° about 
 BRANDON_SIGMA3_DEG = 15.0 / 3 ** 0.5  # Brandon's criterion: 15° / sqrt(Σ), 8.66° for Σ3 (a float, not numpy's)
 
 
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    """One grain option as every place names it: the report's parameter (`name`; the command's option is
-    `--` + `name` with dashes), the app's widget (`label`), its default, range, unit and help."""
-
-    name: str
-    label: str
-    default: float | int | bool
-    help: str
-    low: float | None = None
-    high: float | None = None
-    unit: str = ""
-
-    @property
-    def option(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-    @property
-    def sentence(self) -> str:
-        """The help as a sentence: the app's widgets' help."""
-        return self.help[0].upper() + self.help[1:] + "."
-
-
-MIN_GRAIN_POINTS = Setting(
-    "min_grain_points", "Minimum grain size (points)", 0, low=0, high=1_000_000, unit="points",
+# The parameters the command line, the app and the reports share, each declared once (`latentcore.parameters`)
+BOUNDARY_DEG = Parameter(
+    "boundary_deg", "Boundary angle (°)", DEFAULT_BOUNDARY_DEG, low=0.1, high=180.0, unit="degrees", step=0.5,
+    help="misorientation (symmetry-reduced) above which neighbours are on a boundary, and grains part")
+KAM_THRESHOLD = Parameter(
+    "kam_threshold_deg", "KAM threshold (°)", DEFAULT_KAM_THRESHOLD_DEG, low=0.1, high=180.0, unit="degrees",
+    step=0.5, help="kernel average misorientation: neighbours misoriented by more than this are left out, as across a "
+                   "grain boundary; the default is the threshold MTEX's KAM documentation uses (MTEX's function itself "
+                   "has none unless given one)")
+KAM_ORDER = Parameter(
+    "kam_order", "KAM order", DEFAULT_KAM_ORDER, choices=KAM_ORDERS,
+    words=lambda order: f"{order} ({len(kernel_offsets(order)) * 2} neighbours)",
+    help="the kernel average misorientation's neighbours: order 1, the 4 sharing an edge; 2, the 12 within two edge "
+         "steps (MTEX's KAM(ebsd, 'order', 2) on a square grid: the 4, their diagonals and the pixels two steps along "
+         "a row or column); 3, the 24 within three")
+TWIN_TOLERANCE = Parameter(
+    "twin_tolerance_deg", "Σ3 tolerance (°)", BRANDON_SIGMA3_DEG, low=0.1, high=15.0, unit="degrees", step=0.5,
+    help="a boundary of a cubic (m-3m) phase within this many degrees of 60° about <111> (symmetry-reduced) is a Σ3 "
+         "twin boundary; the default is Brandon's criterion, 15° / sqrt(3)")
+MIN_GRAIN_POINTS = Parameter(
+    "min_grain_points", "Minimum grain size (points)", 0, low=0, high=1_000_000, unit="points", step=1,
     help="grains of fewer indexed points than this are dissolved: their pixels go to the neighbouring grains, each to "
          "the grain most of its edge neighbours are in, repeated until every such pixel has one (MTEX: "
          "grains(grains.grainSize < N) = [], then calcGrains again); 0: off")
-FILL_NOT_INDEXED = Setting(
+FILL_NOT_INDEXED = Parameter(
     "fill_not_indexed", "Fill not-indexed pixels", False,
     help="each not-indexed pixel joins the grain most of its edge neighbours in a grain are in, repeated until none "
          "next to a grain is left (MTEX's 'fill'); they count in a grain's points, area and latents, never in its "
          "orientation, GOS or KAM")
-TWIN_TOLERANCE = Setting(
-    "twin_tolerance_deg", "Σ3 tolerance (°)", BRANDON_SIGMA3_DEG, low=0.1, high=15.0, unit="degrees",
-    help="a boundary of a cubic (m-3m) phase within this many degrees of 60° about <111> (symmetry-reduced) is a Σ3 "
-         "twin boundary; Brandon's criterion, 15° / sqrt(3), by default")
 
 # Laue group -> the plane normals bounding its colour key's sector (inverse pole figure)
 SECTOR_NORMALS = {
@@ -467,6 +459,53 @@ def kernel_average_misorientation(euler: np.ndarray, phase: np.ndarray, laue_of_
         kam = np.rad2deg(total / count)
     kam[phase < 0] = np.nan
     return kam
+
+
+# -- Schmid factors ---------------------------------------------------------------------------------------
+
+SCHMID_LAUE = "m-3m"  # the slip system families here are cubic
+# a family: its name, one system's plane normal and slip direction (the others are their symmetry equivalents)
+SLIP_FAMILIES = {"fcc": ("{111}<110>", (1, 1, 1), (1, -1, 0)), "bcc": ("{110}<111>", (1, 1, 0), (1, -1, 1))}
+SCHMID_FAMILY = Parameter(
+    "schmid_family", "Slip systems", "fcc", choices=tuple(SLIP_FAMILIES),
+    words=lambda family: f"{family} {SLIP_FAMILIES[family][0]}",
+    help="the 12 slip systems over which the Schmid factor map takes each cubic point's largest factor")
+LOADING_DIRECTION = Parameter(
+    "loading_direction", "Loading direction", (1.0, 0.0, 0.0), step=1.0,
+    help="the Schmid factor map's uniaxial loading direction, in the sample frame of the IPF maps' x, y and z")
+
+
+@functools.lru_cache(maxsize=None)
+def slip_systems(family: str) -> tuple[np.ndarray, np.ndarray]:
+    """(unit plane normals (12, 3), unit slip directions (12, 3)) of a family of `SLIP_FAMILIES` in the crystal frame:
+    its system's equivalents under the 24 rotations of m-3m, each once (a normal or a direction of the other sign is
+    the same system: a Schmid factor is an absolute value)."""
+    _, plane, direction = SLIP_FAMILIES[SCHMID_FAMILY.check(family)]
+    matrices = proper_rotations(SCHMID_LAUE).as_matrix()
+    systems = {}
+    for normal, slip in zip(matrices @ np.array(plane, np.float64), matrices @ np.array(direction, np.float64)):
+        systems[tuple(np.round(np.concatenate([_one_sign(normal), _one_sign(slip)]), 9))] = (normal, slip)
+    normals, slips = (np.array(vectors) for vectors in zip(*systems.values()))
+    return _unit(normals), _unit(slips)
+
+
+def _one_sign(v: np.ndarray) -> np.ndarray:
+    """`v` or `-v`, whichever has its first non-zero component positive."""
+    return v if v[np.flatnonzero(np.abs(v) > 1e-9)[0]] > 0 else -v
+
+
+def schmid_factors(euler, family: str = "fcc", loading=(1.0, 0.0, 0.0)) -> np.ndarray:
+    """(N,) the largest Schmid factor |cos phi cos lambda| of each cubic orientation (Bunge Euler angles (N, 3) in
+    radians) over the family's 12 slip systems (`slip_systems`), for uniaxial loading along `loading` in the sample
+    frame: phi the angle of the loading direction to a system's plane normal, lambda to its slip direction; 0 to
+    0.5. The loading direction is taken into each crystal's frame by `sample_to_crystal`, as an IPF direction is."""
+    euler = np.asarray(euler, np.float64).reshape(-1, 3)
+    load = np.asarray(LOADING_DIRECTION.check(loading), np.float64)
+    if not len(euler):
+        return np.empty(0)
+    crystal = sample_to_crystal(euler).apply(load / np.linalg.norm(load)).reshape(-1, 3)
+    normals, slips = slip_systems(family)
+    return np.max(np.abs((crystal @ normals.T) * (crystal @ slips.T)), axis=1)
 
 
 def grain_map(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],

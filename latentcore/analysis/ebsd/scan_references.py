@@ -3,8 +3,12 @@ z), indexed points, phases, grain boundaries, grains and the kernel average miso
 its patterns VBSE, image quality and the average neighbour dot product. Every map is on the scan grid
 (rows x columns), NaN where the scan has no point.
 
-    refs = scan_references("scan.h5oina", vbse_grid=(5, 5), boundary_deg=5.0, kam_threshold_deg=2.5,
-                           kam_order=1, vbse_percentiles=(1, 99), progress=None)
+    refs = scan_references("scan.h5oina", vbse_grid=(5, 5), parameters=ORIENTATION_MAP_PARAMETERS(kam_order=2),
+                           vbse_percentiles=(1, 99), progress=None)
+    ORIENTATION_MAP_PARAMETERS  the orientation maps' parameters (`latentcore.parameters`), each map's record naming
+                                its own: boundary_deg, twin_tolerance_deg, kam_threshold_deg, kam_order,
+                                schmid_family, loading_direction; called, one checked frozen value of them all
+                                (`Values`: a job's fields; `record()` the report's `parameters`)
     refs.maps["ipf_z"]          (rows, columns, 3) RGB in 0..1; also ipf_x, ipf_y, vbse_rgb
     refs.maps["indexed"]        (rows, columns) bool: the point has an orientation of a known phase
     refs.maps["phase"]          (rows, columns): phase id, -1 not indexed; only when two or more phases
@@ -16,6 +20,9 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     refs.maps["kam"]            (rows, columns) degrees: mean misorientation to the neighbours of
                                 kam_order (1: the 4 edge neighbours; 2: the 12 within two edge steps)
                                 within kam_threshold_deg; NaN not indexed or no such neighbour
+    refs.maps["schmid"]         (rows, columns): the largest Schmid factor over the 12 slip systems of schmid_family
+                                (fcc {111}<110>, bcc {110}<111>) for loading along loading_direction (sample frame),
+                                0 to 0.5; NaN where not indexed or not cubic; only where a phase is cubic (m-3m)
     refs.maps["iq"], ["adp"]    (rows, columns) float
     refs.grains()               (ids, points, areas in units²) of every grain
     refs.point_values(x, y)     name -> (N,) values at given coordinates: what `rank` takes (grain ids
@@ -35,10 +42,10 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
     boundary_class_lines(refs.edges, refs.grid)   the boundaries' line segments by class (the twin map's lines)
 
 `references.npz` keys: `ipf_x`, `ipf_y`, `ipf_z`, `indexed`, `phase` (two or more phases), `boundaries`,
-`twin_boundaries` (a cubic phase), `grains`, `kam`, `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y),
+`twin_boundaries` (a cubic phase), `grains`, `kam`, `schmid` (a cubic phase), `vbse_rgb`, `iq`, `adp`, `x` (columns' x), `y` (rows' y),
 `units`, `step`, and `roi` (x0, x1, y0, y1) when the maps were cropped to one (the app's download;
 `references_names` names the files); maps the file cannot give (no orientations, a phase without a Laue group this
-package colours, no cubic phase for the twin boundaries) are left out and the report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
+package colours, no cubic phase for the twin boundaries and the Schmid factors) are left out and the report's `notes` say why. The report also lists each grain's size and the VBSE stretch's percentiles.
 """
 from __future__ import annotations
 
@@ -51,6 +58,7 @@ from ...arrays import unique
 from ...data import open_source
 from ...data._npy import read_npz
 from ...errors import InputError, about_file
+from ...parameters import Values, joined
 from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
@@ -79,16 +87,18 @@ class ReferenceMap:
     colorscale: str | tuple = "Gray"
     from_patterns: bool = False  # made in the pass over the patterns (VBSE, IQ, ADP), not from the orientations
     labels: bool = False  # ids, not values: ranked as labels (ARI, NMI), never correlated
-    about: str = ""  # how it is made, said under it in the app; {boundary_deg}, {kam_threshold_deg}, {kam_order},
-    # {kam_neighbours}, {vbse_low}, {vbse_high}, {twin_tolerance_deg}, {high_angle_deg} are filled in by `described`
+    parameters: tuple = ()  # the `Parameter`s it is made with (`ORIENTATION_MAP_PARAMETERS` gathers every map's)
+    about: str = ""  # how it is made, said under it in the app: filled in by `described` with each parameter's
+    # value ({kam_order}, {boundary_deg:g}) and its words ({kam_order_said}: "2 (12 neighbours)"), {kam_neighbours},
+    # {high_angle_deg}, {vbse_low}, {vbse_high}
 
-    def described(self, boundary_deg: float, kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
-                  vbse_percentiles=DEFAULT_VBSE_PERCENTILES, kam_order: int = ori.DEFAULT_KAM_ORDER,
-                  twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> str:
+    def described(self, parameters: Values | None = None, vbse_percentiles=DEFAULT_VBSE_PERCENTILES) -> str:
+        """`about` for the maps' `parameters` (an `ORIENTATION_MAP_PARAMETERS` value; None: the defaults)."""
+        values = (parameters or ORIENTATION_MAP_PARAMETERS()).as_dict()
+        said = {f"{p.name}_said": p.said(values[p.name]) for p in ORIENTATION_MAP_PARAMETERS}
         low, high = vbse_percentiles
-        return self.about.format(boundary_deg=boundary_deg, kam_threshold_deg=kam_threshold_deg, vbse_low=low,
-                                 vbse_high=high, kam_order=kam_order, kam_neighbours=ori.kam_neighbours(kam_order),
-                                 twin_tolerance_deg=twin_tolerance_deg, high_angle_deg=ori.HIGH_ANGLE_DEG)
+        return self.about.format(**values, **said, kam_neighbours=ori.kam_neighbours(values["kam_order"]),
+                                 high_angle_deg=ori.HIGH_ANGLE_DEG, vbse_low=low, vbse_high=high)
 
 
 # Every reference map, in the order the pages, the PNGs and the Rank page's list show them.
@@ -97,19 +107,27 @@ REFERENCE_MAPS = {m.name: m for m in [
     ReferenceMap("ipf_x", "IPF x", "IPF x", "ipf"),
     ReferenceMap("ipf_y", "IPF y", "IPF y", "ipf"),
     ReferenceMap("phase", "Phases", "phases", "phase"),
-    ReferenceMap("boundaries", "Grain boundaries", "boundaries", "boundaries"),
+    ReferenceMap("boundaries", "Grain boundaries", "boundaries", "boundaries", parameters=(ori.BOUNDARY_DEG,)),
     ReferenceMap("twin_boundaries", "Twin boundaries (Σ3)", "twin boundaries", "boundary_classes",
+                 parameters=(ori.BOUNDARY_DEG, ori.TWIN_TOLERANCE),
                  about="Boundaries by class: Σ3 twins (red: within {twin_tolerance_deg:.2f}° of 60° about <111>, "
                        "symmetry-reduced; cubic phases only), other high-angle ones (black: above {high_angle_deg:g}° "
                        "or between phases) and low-angle ones (grey: {boundary_deg:g}° to {high_angle_deg:g}°). The "
                        "map's values (references.npz) are the pixels beside a Σ3 boundary."),
-    ReferenceMap("grains", "Grains", "grains", "grains", labels=True,
+    ReferenceMap("grains", "Grains", "grains", "grains", labels=True, parameters=(ori.BOUNDARY_DEG,),
                  about="Grains: points joined through edge neighbours misoriented by at most {boundary_deg:g}° (the "
                        "boundary angle); hover a grain for its size. Grey: not indexed."),
     ReferenceMap("kam", "Kernel average misorientation", "KAM", "scalar", "KAM (°)", "Viridis",
+                 parameters=(ori.KAM_THRESHOLD, ori.KAM_ORDER),
                  about="Kernel average misorientation of order {kam_order}: the mean misorientation (°, "
                        "symmetry-reduced) of each point to {kam_neighbours}, leaving out those beyond "
                        "{kam_threshold_deg:g}° (grain boundaries) and those not indexed; blank where none is left."),
+    ReferenceMap("schmid", "Schmid factor", "Schmid factor", "scalar", "Schmid factor", "Cividis",
+                 parameters=(ori.SCHMID_FAMILY, ori.LOADING_DIRECTION),
+                 about="The largest Schmid factor |cos φ cos λ| over the 12 {schmid_family_said} slip systems for "
+                       "uniaxial loading along {loading_direction_said} (sample frame): φ and λ are the angles of the "
+                       "loading direction to a system's plane normal and to its slip direction; 0 to 0.5. Cubic "
+                       "(m-3m) phases only; blank elsewhere."),
     ReferenceMap("indexed", "Indexed", "indexed", "scalar", "indexed", ((0, "#9e9e9e"), (1, "#eeeeee"))),
     ReferenceMap("vbse_rgb", "Virtual BSE (RGB)", "VBSE", "rgb", from_patterns=True,
                  about="Each colour channel stretched from its {vbse_low:g}th percentile (black) to its {vbse_high:g}th "
@@ -117,6 +135,8 @@ REFERENCE_MAPS = {m.name: m for m in [
     ReferenceMap("iq", "Image quality", "IQ", "scalar", "IQ", from_patterns=True),
     ReferenceMap("adp", "Average neighbour dot product", "ADP", "scalar", "ADP", from_patterns=True),
 ]}
+# the parameters of every map, each once, in the maps' order: the command's options, the page's widgets, the report
+ORIENTATION_MAP_PARAMETERS = joined("orientation maps", *(m.parameters for m in REFERENCE_MAPS.values()))
 LABEL_MAPS = tuple(name for name, m in REFERENCE_MAPS.items() if m.labels)  # grain ids
 PATTERN_MAPS = tuple(name for name, m in REFERENCE_MAPS.items() if m.from_patterns)  # VBSE, IQ, ADP
 ORIENTATION_MAPS = tuple(name for name in REFERENCE_MAPS if name not in PATTERN_MAPS)
@@ -225,12 +245,11 @@ def ipf_rows(orientations, direction, laue: dict | None = None) -> np.ndarray:
     return colours
 
 
-def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, notes: list,
-                     kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
-                     kam_order: int = ori.DEFAULT_KAM_ORDER,
-                     twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> tuple[dict, dict, dict]:
-    """IPF maps, indexed points, phases (two or more), boundaries, Σ3 twin boundaries (a cubic phase), grains and
-    KAM of a scan's orientations; (maps, laue per phase, the boundaries as edges between pixels by class:
+def orientation_maps(orientations, rows, columns, shape, notes: list,
+                     parameters: Values = ORIENTATION_MAP_PARAMETERS()) -> tuple[dict, dict, dict]:
+    """IPF maps, indexed points, phases (two or more), boundaries, Σ3 twin boundaries (a cubic phase), grains, KAM
+    and Schmid factors (a cubic phase) of a scan's orientations, made with `parameters` (an
+    `ORIENTATION_MAP_PARAMETERS` value); (maps, laue per phase, the boundaries as edges between pixels by class:
     `orientation.boundary_classes`)."""
     laue = {k: laue_of(p) for k, p in orientations.phases.items()}
     phase_id = orientations.phase_id
@@ -252,43 +271,48 @@ def orientation_maps(orientations, rows, columns, shape, boundary_deg: float, no
         notes.append(f"{said} indexed: no phase map (the `indexed` map shows which points are indexed)")
     grid_euler = _on_grid(orientations.euler, rows, columns, shape, fill=0.0)
     symmetry = {k: g for k, g in laue.items() if g}
-    edges = ori.boundary_classes(grid_euler, grid_phase, symmetry, boundary_deg, twin_tolerance_deg)
+    p = parameters
+    edges = ori.boundary_classes(grid_euler, grid_phase, symmetry, p.boundary_deg, p.twin_tolerance_deg)
     maps["boundaries"] = ori.pixels_of_edges(edges["right"], edges["down"])
     if np.isin(present, [k for k, group in laue.items() if group == ori.TWIN_LAUE]).any():
         maps["twin_boundaries"] = ori.pixels_of_edges(edges["twin_right"], edges["twin_down"])
     elif len(present):
         notes.append(f"no cubic ({ori.TWIN_LAUE}) phase is indexed: no twin_boundaries map (Σ3 twins are defined "
                      "here for cubic phases only)")
-    maps["grains"] = ori.grain_map(grid_euler, grid_phase, symmetry, boundary_deg)
-    maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, kam_threshold_deg, kam_order)
+    maps["grains"] = ori.grain_map(grid_euler, grid_phase, symmetry, p.boundary_deg)
+    maps["kam"] = ori.kernel_average_misorientation(grid_euler, grid_phase, symmetry, p.kam_threshold_deg,
+                                                    p.kam_order)
+    cubic = np.isin(phase_id, [k for k, group in laue.items() if group == ori.SCHMID_LAUE])
+    if cubic.any():
+        schmid = np.full(len(phase_id), np.nan)
+        schmid[cubic] = ori.schmid_factors(orientations.euler[cubic], p.schmid_family, p.loading_direction)
+        maps["schmid"] = _on_grid(schmid, rows, columns, shape)
+    elif len(present):
+        notes.append(f"no cubic ({ori.SCHMID_LAUE}) phase is indexed: no schmid map (its slip systems, "
+                     f"{' and '.join(map(ori.SCHMID_FAMILY.said, ori.SLIP_FAMILIES))}, are cubic ones)")
     return maps, laue, edges
 
 
-def orientation_references(orientations, x, y, grid_shape=None, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                           kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG,
-                           kam_order: int = ori.DEFAULT_KAM_ORDER,
-                           twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> ScanReferences:
-    """The orientation maps (IPF x, y, z, indexed, phases, boundaries, twin boundaries, grains, KAM) of per-point
-    orientations at x, y (e.g. a latents file's `orientations`), on the grid of those coordinates."""
+def orientation_references(orientations, x, y, grid_shape=None,
+                           parameters: Values = ORIENTATION_MAP_PARAMETERS()) -> ScanReferences:
+    """The orientation maps (IPF x, y, z, indexed, phases, boundaries, twin boundaries, grains, KAM, Schmid factors)
+    of per-point orientations at x, y (e.g. a latents file's `orientations`), on the grid of those coordinates."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     grid = Grid.from_coordinates(x, y, grid_shape)
     rows, columns = grid.indices(x, y)
     notes = []
-    maps, laue, edges = orientation_maps(orientations, rows, columns, grid.shape, boundary_deg, notes,
-                                         kam_threshold_deg, kam_order, twin_tolerance_deg)
-    parameters = {"boundary_deg": boundary_deg, "kam_threshold_deg": kam_threshold_deg, "kam_order": kam_order,
-                  "twin_tolerance_deg": twin_tolerance_deg, "orientation_convention": orientations.convention}
+    maps, laue, edges = orientation_maps(orientations, rows, columns, grid.shape, notes, parameters)
+    record = {**parameters.record(), "orientation_convention": orientations.convention}
     units = None
-    return ScanReferences(maps, grid, units, orientations.phases, laue, notes, parameters, edges)
+    return ScanReferences(maps, grid, units, orientations.phases, laue, notes, record, edges)
 
 
 def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=None,
-                    boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                    kam_threshold_deg: float = ori.DEFAULT_KAM_THRESHOLD_DEG, kam_order: int = ori.DEFAULT_KAM_ORDER,
+                    parameters: Values = ORIENTATION_MAP_PARAMETERS(),
                     vbse_percentiles: tuple[float, float] = DEFAULT_VBSE_PERCENTILES, batch_size: int = 256,
-                    patterns: bool = True, progress=None,
-                    twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG) -> ScanReferences:
-    """Every reference map of an EBSD scan file (see the module docstring)."""
+                    patterns: bool = True, progress=None) -> ScanReferences:
+    """Every reference map of an EBSD scan file, the orientation maps made with `parameters` (see the module
+    docstring)."""
     with open_source(source) as reader:
         info = reader.info()
         if not info.has_coordinates or info.grid_shape is None:
@@ -305,8 +329,7 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
         if orientations is None:
             notes.append(f"the file holds no orientations: no {listed(ORIENTATION_MAPS)} maps")
         else:
-            found, laue, edges = orientation_maps(orientations, rows, columns, shape, boundary_deg, notes,
-                                                  kam_threshold_deg, kam_order, twin_tolerance_deg)
+            found, laue, edges = orientation_maps(orientations, rows, columns, shape, notes, parameters)
             maps.update(found)
             phases = orientations.phases
         if patterns:
@@ -321,31 +344,26 @@ def scan_references(source, *, vbse_grid: tuple[int, int] = (5, 5), rgb_tiles=No
             maps["vbse_rgb"] = _on_grid(vbse_rgb(streamed.vbse, tiles, vbse_percentiles), rows, columns, shape)
             maps["iq"] = _on_grid(streamed.iq, rows, columns, shape)
             maps["adp"] = _on_grid(streamed.adp, rows, columns, shape)
-    parameters = {"vbse_grid": list(vbse_grid), "rgb_tiles": [list(t) for t in (rgb_tiles or default_rgb_tiles(vbse_grid))],
-                  "vbse_percentiles": [float(p) for p in vbse_percentiles], "boundary_deg": boundary_deg,
-                  "kam_threshold_deg": kam_threshold_deg, "kam_order": kam_order,
-                  "twin_tolerance_deg": twin_tolerance_deg,
+    record = {"vbse_grid": list(vbse_grid), "rgb_tiles": [list(t) for t in (rgb_tiles or default_rgb_tiles(vbse_grid))],
+                  "vbse_percentiles": [float(p) for p in vbse_percentiles], **parameters.record(),
                   "orientation_convention": orientations.convention if orientations else None}
-    return ScanReferences(maps, grid, info.units, phases, laue, notes, parameters, edges)
+    return ScanReferences(maps, grid, info.units, phases, laue, notes, record, edges)
 
 
-def latents_references(latents, source=None, *, boundary_deg: float = ori.DEFAULT_BOUNDARY_DEG,
-                       kam_order: int = ori.DEFAULT_KAM_ORDER,
-                       twin_tolerance_deg: float = ori.BRANDON_SIGMA3_DEG, progress=None) -> ScanReferences:
+def latents_references(latents, source=None, *, parameters: Values = ORIENTATION_MAP_PARAMETERS(),
+                       progress=None) -> ScanReferences:
     """The reference maps of a scan's latents (a read latents file) on their grid: the orientation maps the
-    latents carry (IPF, indexed, phases, boundaries, grains, KAM of `kam_order`) and, with `source` (the scan file
-    they came from), VBSE, image quality and ADP streamed from its patterns (`progress(done, total)` over the
-    patterns)."""
+    latents carry (IPF, indexed, phases, boundaries, grains, KAM, Schmid factors, made with `parameters`) and, with
+    `source` (the scan file they came from), VBSE, image quality and ADP streamed from its patterns
+    (`progress(done, total)` over the patterns)."""
     grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
     if latents.orientations is not None:
-        refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, boundary_deg,
-                                      kam_order=kam_order, twin_tolerance_deg=twin_tolerance_deg)
+        refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, parameters)
     else:
         refs = ScanReferences({}, grid, None, {}, {}, [f"these latents hold no orientations: no "
-                                                       f"{listed(ORIENTATION_MAPS)} maps"],
-                              {"boundary_deg": boundary_deg})
+                                                       f"{listed(ORIENTATION_MAPS)} maps"], parameters.record())
     if source is not None:
-        scan = scan_references(source, boundary_deg=boundary_deg, progress=progress)
+        scan = scan_references(source, parameters=parameters, progress=progress)
         values = scan.point_values(latents.x, latents.y)
         for name in PATTERN_MAPS:
             if name in scan.maps:
