@@ -118,6 +118,7 @@ def test_projection_of_training_rows_lands_on_their_embedding(latents):
 
 ROUND_TRIP = """
 import sys, numpy as np
+from latentcore.analysis.embedding.fitted import load_embedding
 fitted = load_embedding(sys.argv[1])
 np.save(sys.argv[3], fitted.transform(np.load(sys.argv[2])))
 """

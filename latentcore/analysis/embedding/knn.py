@@ -25,7 +25,7 @@ def knn(queries, reference, metric, k):
     k = min(k, len(reference))
     device = _gpu_device() if metric == "euclidean" else None
     if device is not None:
-        return _sorted_by_distance(queries, reference, _torchknn(queries, reference, k, device), metric)
+        return _sorted_by_distance(queries, reference, _torch_knn(queries, reference, k, device), metric)
     search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(reference)
     dists, index = search.kneighbors(queries)
     if metric in ("euclidean", "cosine"):  # GEMM-based: the last bits vary with BLAS threads
@@ -96,7 +96,7 @@ def _gpu_device():
     return "cuda" if torch.cuda.is_available() else None
 
 
-def _torchknn(queries, reference, k, device) -> np.ndarray:
+def _torch_knn(queries, reference, k, device) -> np.ndarray:
     """Exact euclidean k nearest reference rows, (Q, k) int64, by blocks of matrix products on a torch
     device (|q|^2 left out: the same for a whole row of distances)."""
     import torch
