@@ -52,7 +52,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from latentcore.analysis import embedding  # noqa: E402
+from latentcore.analysis.embedding import knn  # noqa: E402
 from latentcore.analysis.embedding.fit import embed, warm_up  # noqa: E402
 
 PLACE_CHECK_ROWS = 20_000
@@ -179,14 +179,14 @@ def placement_check(fitted, latents, seed):
                                                   replace=False)
     queries, reference = fitted._reduce(latents[rows]), fitted._reduce(fitted.reference_latents)
     k, n_neighbors = fitted.params["place_neighbors"], fitted.params["n_neighbors"]
-    (exact_d, exact_i), exact_s = timed(embedding._knn, queries, reference, "euclidean", k)
-    (_, walk_i), walk_s = timed(embedding._nearest_reference, queries, reference, "euclidean", k,
+    (exact_d, exact_i), exact_s = timed(knn.knn, queries, reference, "euclidean", k)
+    (_, walk_i), walk_s = timed(knn.nearest_reference, queries, reference, "euclidean", k,
                                      n_neighbors)
     recall = np.mean([len(np.intersect1d(a, b)) for a, b in zip(exact_i, walk_i)]) / k
-    exact = embedding._weighted_mean(exact_d, exact_i, fitted.reference_coords)
+    exact = knn.weighted_mean(exact_d, exact_i, fitted.reference_coords)
     moved = np.linalg.norm(exact - fitted.coords[rows], axis=1)
     spread = np.linalg.norm(fitted.coords.std(axis=0))
-    walked = "graph walk" if len(queries) * len(reference) >= embedding.GRAPH_SEARCH_MIN_PAIRS else "exact"
+    walked = "graph walk" if len(queries) * len(reference) >= knn.GRAPH_SEARCH_MIN_PAIRS else "exact"
     print(f"placement of {len(rows)} placed rows, {walked} (fit's placement) against exact search "
           f"({exact_s:.1f} s; this process's walk incl. the sample graph {walk_s:.1f} s):")
     print(f"  recall of the {k} nearest sample rows {recall:.5f}; placements identical for "
@@ -206,7 +206,7 @@ def compare_searches(fitted, latents, n_rows, seed):
     print(f"placement searches, {len(rows)} queries against {len(reference)} sample rows, k={k} "
           f"(wall / CPU seconds):")
     print(f"  blocked BLAS top-k (exact):  {wall:6.1f} / {cpu:6.1f} s")
-    graph = embedding._knn(reference, reference, "euclidean", fitted.params["n_neighbors"])[1]
+    graph = knn.knn(reference, reference, "euclidean", fitted.params["n_neighbors"])[1]
     index = GraphIndex(reference, graph)
     for ef in (16, 24, 32, 48):
         found, wall, cpu = cpu_timed(index.query, queries, k, ef=ef)

@@ -4,7 +4,7 @@ Each result is named by one function beside its analysis, called by the command 
 `analysis.maps.latent_maps_names` (with `roi_tag`, `smooth_tag`, `dims_tag`: the parts the names share),
 `analysis.artifacts.cluster.cluster_names`, `analysis.rank.ranking_names`, `analysis.labels.probe.probe_names`,
 `analysis.items.mean_pattern_names`, `analysis.profile.profile_names`,
-`analysis.embedding.fit.embedding_names`,
+`analysis.embedding.fitted.embedding_names`,
 `analysis.labels.labelled.labels_names`,
 `analysis.ebsd.scan_references` (`NPZ_NAME`, `references_<map>.png`), `analysis.ebsd.grains.grains_names`
 (`export-ebsd` writes the `--out` it is given, its report beside it as `<file>.json`) and `train.outputs` (a run's

@@ -3,7 +3,7 @@ select points in either (box, lasso or click) to see their images and rows."""
 import numpy as np
 import streamlit as st
 
-from latentcore.analysis.embedding.fit import embedding_names
+from latentcore.analysis.embedding.fitted import embedding_names
 from latentcore.analysis.maps import Roi
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from ui.compute import latent_space, scan_maps, sources

@@ -109,7 +109,8 @@ def run_umap(args) -> int:
     args.latents = single
     import numpy as np
 
-    from ..analysis.embedding.fit import embed, embedding_names, embedding_table
+    from ..analysis.embedding.fit import embed
+    from ..analysis.embedding.fitted import embedding_names, embedding_table
     from ..latents import read_latents
 
     if args.sample_size is not None or args.scheduler is not None or args.workers is not None:

@@ -11,7 +11,9 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
 
 from latentcore.analysis.embedding import fit as embedding
-from latentcore.analysis.embedding.fit import embed, fit_embedding, load_embedding, save_embedding
+from latentcore.analysis.embedding import cache, fitted as fitted_module, knn
+from latentcore.analysis.embedding.fit import embed, fit_embedding
+from latentcore.analysis.embedding.fitted import load_embedding, save_embedding
 from latentcore.analysis.embedding.fit import warm_up
 from latentcore.errors import InputError
 
@@ -68,7 +70,7 @@ def test_second_call_reads_the_cache_without_refitting(latents, tmp_path, monkey
 
 
 def test_cache_dir_from_environment_and_corrupt_entry_is_refitted(latents, tmp_path, monkeypatch):
-    monkeypatch.setenv(embedding.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     first = embed(latents, method="pca")
     (entry,) = tmp_path.glob("pca-*.npz")
     entry.write_bytes(b"not an npz")
@@ -116,7 +118,7 @@ def test_projection_of_training_rows_lands_on_their_embedding(latents):
 
 ROUND_TRIP = """
 import sys, numpy as np
-from latentcore.analysis.embedding.fit import load_embedding
+from latentcore.analysis.embedding.fitted import load_embedding
 fitted = load_embedding(sys.argv[1])
 np.save(sys.argv[3], fitted.transform(np.load(sys.argv[2])))
 """
@@ -200,7 +202,7 @@ def test_the_numba_cache_lock_excludes_other_processes():
 # -- placement by a walk of the sample's kNN graph (large fits and projections) -------------------
 
 def exact_neighbours(queries, reference, k):
-    return embedding._knn(queries, reference, "euclidean", k)[1]
+    return knn.knn(queries, reference, "euclidean", k)[1]
 
 
 def overlap(found, exact):
@@ -242,7 +244,7 @@ def test_graph_walk_reaches_a_small_cluster_far_from_the_rest():
 def test_fit_placement_by_graph_walk_is_transform_and_close_to_the_exact_placement(monkeypatch):
     latents = clustered_latents(4000, seed=2)
     exact = fit_embedding(latents, cache_dir=False, sample_size=800)
-    monkeypatch.setattr(embedding, "GRAPH_SEARCH_MIN_PAIRS", 0)  # every search walks the graph
+    monkeypatch.setattr(knn, "GRAPH_SEARCH_MIN_PAIRS", 0)  # every search walks the graph
     walked = fit_embedding(latents, cache_dir=False, sample_size=800)
     placed = np.setdiff1d(np.arange(len(latents)), walked.reference_index)
     assert np.array_equal(walked.coords[walked.reference_index], exact.coords[exact.reference_index])
@@ -254,24 +256,24 @@ def test_fit_placement_by_graph_walk_is_transform_and_close_to_the_exact_placeme
 
 
 def test_the_gpu_search_is_the_exact_search(monkeypatch):
-    """`_torch_knn` is what runs on a GPU; here on torch's CPU device, against scikit-learn."""
+    """`knn._torch_knn` is what runs on a GPU; here on torch's CPU device, against scikit-learn."""
     data = clustered_latents(3000, dim=16, seed=6)
     reference, queries = data[:1000], data[1000:]
-    monkeypatch.setattr(embedding, "GPU_BLOCK_PAIRS", 300_000)  # several blocks
-    found = embedding._torch_knn(queries, reference, 5, "cpu")
+    monkeypatch.setattr(knn, "GPU_BLOCK_PAIRS", 300_000)  # several blocks
+    found = knn._torch_knn(queries, reference, 5, "cpu")
     assert overlap(found, exact_neighbours(queries, reference, 5)) >= 0.9999
-    monkeypatch.setattr(embedding, "_gpu_device", lambda: "cpu")  # every euclidean search on torch
-    dists, index = embedding._knn(queries, reference, "euclidean", 5)
-    assert np.array_equal(index, embedding._sorted_by_distance(queries, reference, found, "euclidean")[1])
+    monkeypatch.setattr(knn, "_gpu_device", lambda: "cpu")  # every euclidean search on torch
+    dists, index = knn.knn(queries, reference, "euclidean", 5)
+    assert np.array_equal(index, knn._sorted_by_distance(queries, reference, found, "euclidean")[1])
     assert np.all(np.diff(dists, axis=1) >= 0)
 
 
 def test_the_pca_of_every_row_is_the_same_bits_whatever_the_threads(monkeypatch):
-    latents = clustered_latents(2 * embedding.REDUCE_BLOCK_ROWS + 5, seed=8)  # three blocks, the last short
+    latents = clustered_latents(2 * fitted_module.REDUCE_BLOCK_ROWS + 5, seed=8)  # three blocks, the last short
     fitted = fit_embedding(latents[:600], cache_dir=False, sample_size=300)
-    monkeypatch.setattr(embedding, "_threads", lambda: 1)
+    monkeypatch.setattr(knn, "_threads", lambda: 1)
     one = fitted._reduce(latents)
-    monkeypatch.setattr(embedding, "_threads", lambda: 3)
+    monkeypatch.setattr(knn, "_threads", lambda: 3)
     assert np.array_equal(fitted._reduce(latents), one)
     expected = (latents[-5:].astype(np.float64) - fitted.pca_mean) @ fitted.pca_components.astype(np.float64).T
     np.testing.assert_allclose(one[-5:], expected, rtol=1e-5, atol=1e-5)

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from latentcore.analysis.embedding.fit import load_embedding
+from latentcore.analysis.embedding.fitted import load_embedding
 from latentcore.analysis.references import read_reference_file, uploaded_npz_references
 from latentcore.data import open_source
 from latentcore.data._npy import npz_headers, read_npy, read_npz

@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from cli_lines import refused
-from latentcore.analysis.embedding import fit as fit_module
+from latentcore.analysis.embedding import knn
 from latentcore.analysis.embedding.fit import fit_embedding
 from latentcore.analysis.embedding.study import (REPORT, embed_study, embedding_folder, fit_study, place_study,
                                                  read_study_embedding)
@@ -380,7 +380,7 @@ def test_members_are_read_on_the_cluster_as_here(three_scans, dask_client, capsy
 @pytest.mark.parametrize("walk", [False, True], ids=["exact search", "graph walk"])
 def test_dask_places_every_row_where_in_process_does(three_scans, dask_client, tmp_path, monkeypatch, walk):
     if walk:  # the walk at this size: decided once in the fit, it travels with it to the workers
-        monkeypatch.setattr(fit_module, "GRAPH_SEARCH_MIN_PAIRS", 1)
+        monkeypatch.setattr(knn, "GRAPH_SEARCH_MIN_PAIRS", 1)
     here = embed_study(three_scans, tmp_path / "here", sample_size=1500, cache_dir=False)
     there = embed_study(three_scans, tmp_path / "there", sample_size=1500, cache_dir=False, scheduler=dask_client)
     assert here.fit.walk is walk and there.fit.fit_id == here.fit.fit_id
@@ -417,7 +417,7 @@ def test_the_shared_clusters_of_the_sources_meet_in_the_embedding(three_scans, t
 @pytest.mark.parametrize("walk", [False, True], ids=["exact search", "graph walk"])
 def test_a_study_of_one_file_embeds_as_the_file(tmp_path, monkeypatch, walk):
     if walk:
-        monkeypatch.setattr(fit_module, "GRAPH_SEARCH_MIN_PAIRS", 1)
+        monkeypatch.setattr(knn, "GRAPH_SEARCH_MIN_PAIRS", 1)
     path = write_latents(tmp_path, "solo", 2000, seed=4)
     study = make_study("solo", [path])
     placed = read_study_embedding(study, embed_study(study, tmp_path / "out", sample_size=500, cache_dir=False).folder)

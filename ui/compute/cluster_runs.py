@@ -98,7 +98,7 @@ def scatter_view(lat_stamp: tuple, run: dict, umap_settings: tuple):
 def workspace_umap(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int):
     """The UMAP of every row the UMAP page fitted with these settings (read from latentcore's embedding
     cache, where the page's fit lands), or None when it has not been fitted."""
-    from latentcore.analysis.embedding.fit import default_cache_dir
+    from latentcore.analysis.embedding.cache import default_cache_dir
 
     path = _umap_cache_file(lat_stamp, int(n_neighbors), float(min_dist), int(seed), str(default_cache_dir()))
     if path is None or not Path(path).is_file():
@@ -119,7 +119,7 @@ def _umap_cache_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _cached_coords(path: str, mtime_ns: int):
-    from latentcore.analysis.embedding.fit import load_embedding
+    from latentcore.analysis.embedding.fitted import load_embedding
 
     return read_only(load_embedding(path).coords)
 

@@ -239,7 +239,7 @@ def table_csv(table, selected) -> str:
 
 def embedding_npz(fitted, path: str) -> bytes:
     """A fitted embedding in latentcore's saved-embedding format (projectable later)."""
-    from latentcore.analysis.embedding.fit import save_embedding
+    from latentcore.analysis.embedding.fitted import save_embedding
 
     return save_embedding(path, fitted).read_bytes()
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from latentcore.analysis.embedding.fit import embedding_table
+from latentcore.analysis.embedding.fitted import embedding_table
 from latentcore.analysis.items import item_caption
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import codes_per_row, from_clustering

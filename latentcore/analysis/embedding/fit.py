@@ -5,15 +5,13 @@ Entry points
 - `embed(latents, method="umap"|"pca", ...) -> (N, n_components) float32`: the coordinates.
 - `fit_embedding(...)` (same arguments) -> `FittedEmbedding`: the coordinates plus what is needed to
   project new latents (`.transform(new_latents)`).
-- `save_embedding(path, fitted)` / `load_embedding(path)`: a fitted embedding as a plain `.npz`.
-- `cache_file_of(...)` (`fit_embedding`'s arguments): where that fit is cached, to tell whether it was made
-  (another page draws on a UMAP only when one was fitted: it does not start one).
-- `embedding_names(latents, method)`: the files of an embedding (its table, figure, saved fit), as the CLI's
-  `umap` and the UMAP page name them; `embedding_table(table, coords, method, ...)`: its table's columns.
+- `cache_file_of(...)` (`fit_embedding`'s arguments): where that fit is cached (`cache.py`), to tell whether it
+  was made (another page draws on a UMAP only when one was fitted: it does not start one).
 - `warm_up()`: compile umap-learn's code once, through a tiny seeded fit (the app calls it in a
   background thread at start; every process's first UMAP fit goes through it, under `cache_lock`, so
   two processes never fill numba's on-disk cache at once).
-umap-learn itself is imported through `umap_numba` (numba's on-disk cache).
+umap-learn itself is imported through `umap_numba` (numba's on-disk cache). The fitted embedding, its file and
+table are `fitted.py`'s; the placement's nearest-neighbour search is `knn.py`'s; the disk cache is `cache.py`'s.
 
 The fast path (`fast=True`, the default)
 ----------------------------------------
@@ -30,7 +28,7 @@ minutes in a new process. Instead:
    `PLACE_NEIGHBORS` nearest sample rows. Their search runs in a background thread while umap-learn
    fits (its seeded optimisation uses one core): exact (scikit-learn brute force) when queries x
    sample rows < `GRAPH_SEARCH_MIN_PAIRS` or the metric is not euclidean, else a walk of the sample's
-   own kNN graph (`graph_search.GraphIndex`: the same graph UMAP was given, not a second search).
+   own kNN graph (`knn.nearest_reference`, `graph_search.GraphIndex`: the same graph UMAP was given, not a second search).
    The walk finds 99.95 % of the exact neighbours and places 99.9 % of the rows exactly where the
    exact search does (1M x 128; measured by benchmarks/umap_scale.py, bounded in
    tests/engine/test_embedding.py) at a fraction of the cost: 970,000 rows against 30,000 took 111.7 s by
@@ -44,195 +42,36 @@ subsample of at most `sample_size` fitted rows.
 
 Cache
 -----
-Results are stored in `cache_dir` (default: `$LATENT_EXPLORER_CACHE`, else
-`~/.cache/latent-explorer/embeddings`) as `<method>-<digest>.npz` in the `save_embedding` format, where `digest` is
-the SHA-256 of the float32 latents bytes, their shape, every parameter, the algorithm version and the
-umap-learn version. A second call with the same input is one file read. Files are written under a
-temporary name and renamed when complete. `cache_dir=False` turns the cache off.
+A fit is kept in `cache_dir` (`cache.py`: default `$LATENT_EXPLORER_CACHE`, else
+~/.cache/latent-explorer/embeddings) under the SHA-256 of the float32 latents bytes, their shape, every parameter,
+the algorithm version and the umap-learn version: a second call with the same input is one file read.
+`cache_dir=False` turns the cache off.
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
-import hashlib
-import json
-import os
 import threading
 import time
-import uuid
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from ...columns import ROW, beside, coordinate_names, embedding_name
-from ...data._npy import read_npz
 from ...errors import InputError
-from ...storage.local import atomic_path
 from .._validation import check_int, check_matrix, check_number
 from ...sampling import seeded_sample
+from .cache import cache_path
+from .fitted import FittedEmbedding, load_embedding, save_embedding
+from .knn import knn, nearest_reference, weighted_mean
 from .umap_numba import cache_lock, quiet_umap, umap_module
 
 METHODS = ("umap", "pca")
 # Metrics that scikit-learn's brute-force kNN and umap-learn both know, with no extra parameters.
 METRICS = ("euclidean", "cosine", "correlation", "manhattan", "chebyshev", "canberra", "braycurtis")
-CACHE_ENV = "LATENT_EXPLORER_CACHE"
-DEFAULT_CACHE_DIR = Path("~/.cache/latent-explorer/embeddings")
 DEFAULT_SAMPLE_SIZE = 30_000   # rows UMAP is fitted on in the fast path (and kept for projection)
 FAST_PCA_DIMS = 48             # euclidean latents wider than this are PCA-reduced in the fast path
 PLACE_NEIGHBORS = 5            # sample neighbours averaged to place a row (fewer blur less)
-# Placement walks the reference rows' kNN graph above this many query x reference pairs (about a
-# second of brute force on two cores); below it, the exact search is as quick and exact.
-GRAPH_SEARCH_MIN_PAIRS = 200_000_000
-REDUCE_BLOCK_ROWS = 65_536     # rows per PCA block (fixed: the bits must not depend on the threads)
 ALGORITHM_VERSION = "2"        # bump when results for the same parameters change
-FORMAT_VERSION = 1             # of the saved .npz
-
-
-# ----------------------------------------------------------------------------------------------
-# The fitted embedding and its file
-# ----------------------------------------------------------------------------------------------
-@dataclasses.dataclass
-class FittedEmbedding:
-    """An embedding of N latents and what is needed to place new latents into it.
-
-    coords:             (N, n_components) float32, the embedding of the fitted latents (row order kept).
-    reference_index:    (M,) int64, rows of the fitted latents kept as projection neighbours (UMAP only;
-                        the fitted sample in the fast path, a seeded subsample of at most `sample_size`
-                        rows otherwise).
-    reference_latents:  (M, D) float32, those rows' latents, as given (before any PCA).
-    reference_coords:   (M, n_components) float32, their embedding.
-    pca_mean, pca_components: (D,) and (P, D) float32: the PCA applied before neighbour search (UMAP fast
-                        path), or the PCA itself (method "pca"); empty arrays when no PCA is used.
-    params:             every parameter of the fit (JSON-serialisable), including the internal ones.
-    """
-
-    method: str
-    coords: np.ndarray
-    reference_index: np.ndarray
-    reference_latents: np.ndarray
-    reference_coords: np.ndarray
-    pca_mean: np.ndarray
-    pca_components: np.ndarray
-    params: dict
-
-    @property
-    def n_features(self) -> int:
-        return int(self.params["n_features"])
-
-    def transform(self, new_latents, *, reference_graph=None, walk=None) -> np.ndarray:
-        """Coordinates of new latents (M, D) in this embedding, float32 (M, n_components).
-
-        PCA: the exact linear projection. UMAP: the inverse-distance weighted mean of the embedding
-        of the `PLACE_NEIGHBORS` nearest reference rows (searched after the stored PCA, if any, and
-        found as the fit finds them: exactly for small batches, by the graph walk for large ones), the
-        same placement the fast path uses for rows outside its sample. A caller placing many batches
-        passes `reference_graph` (`reference_graph()`, computed once) and `walk` (True: the graph
-        walk, False: the exact search; None: by this batch's size), so that a row lands in the same
-        place whichever batch it is in.
-        """
-        new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
-        if new.shape[1] != self.n_features:
-            raise InputError(f"new_latents has {new.shape[1]} dimensions; the embedding was fitted on "
-                             f"{self.n_features}: pass latents of the same model")
-        if self.method == "pca":
-            return self._reduce(new)
-        if len(new) == 0:
-            return np.empty((0, self.reference_coords.shape[1]), np.float32)
-        found = _nearest_reference(self._reduce(new), self._reduce(self.reference_latents), self.params["metric"],
-                                   self.params["place_neighbors"], self.params["n_neighbors"], reference_graph,
-                                   walk)
-        return _weighted_mean(*found, self.reference_coords)
-
-    def reference_graph(self) -> np.ndarray:
-        """The reference rows' kNN graph (M, n_neighbors) int64, as the fit computed it: the index the graph
-        walk of `transform` follows."""
-        reduced = self._reduce(self.reference_latents)
-        return _knn(reduced, reduced, self.params["metric"], self.params["n_neighbors"])[1]
-
-    def _reduce(self, latents: np.ndarray) -> np.ndarray:
-        if self.pca_components.size == 0:
-            return latents
-        out = np.empty((len(latents), len(self.pca_components)), np.float32)
-        components = self.pca_components.astype(np.float64)
-
-        def reduce_block(start):
-            # einsum, not BLAS: the same bits in every process, whatever its thread settings
-            centred = latents[start:start + REDUCE_BLOCK_ROWS].astype(np.float64) - self.pca_mean
-            out[start:start + REDUCE_BLOCK_ROWS] = np.einsum("nd,cd->nc", centred, components)
-
-        _in_threads(reduce_block, range(0, len(latents), REDUCE_BLOCK_ROWS))
-        return out
-
-
-_ARRAY_FIELDS = ("coords", "reference_index", "reference_latents", "reference_coords", "pca_mean",
-                 "pca_components")
-
-
-def embedding_names(latents, method: str) -> dict[str, str]:
-    """`scan_latents_umap.parquet` (or `.csv`), `.png` and `_embedding.npz` (`save_embedding`): an embedding's
-    files, named by the latents file's stem and the method."""
-    tag = f"{Path(str(latents)).stem}_{method}"
-    return {"table": f"{tag}.parquet", "table_csv": f"{tag}.csv", "figure": f"{tag}.png",
-            "embedding": f"{tag}_embedding.npz"}
-
-
-def embedding_table(table, coords, method: str, x=None, y=None, units=None, extra: dict | None = None,
-                    row_ids=None):
-    """The embedding's table, as the CLI's `umap` and the UMAP page's download write it: `row` (the row id:
-    `row_ids`, by default the rows' positions),
-    `x_um`, `y_um` (scans, their unit in the name), `{method}_0`, `{method}_1`, ..., the `extra` columns, then
-    `table`'s own (`partition`, `index`, the source's metadata: `Latents.stacked`); a metadata column named as one
-    of those (cutouts' own `row`) is kept as `source_<name>`."""
-    import pandas as pd
-
-    columns = {ROW: np.arange(len(coords), dtype=np.int64) if row_ids is None else np.asarray(row_ids, np.int64)}
-    if x is not None:
-        columns.update(zip(coordinate_names(units), (np.asarray(x), np.asarray(y))))
-    columns.update({embedding_name(method, i): np.asarray(coords[:, i], np.float32) for i in range(coords.shape[1])})
-    return beside(pd.DataFrame(columns | (extra or {})), table)
-
-
-def save_embedding(path, fitted: FittedEmbedding) -> Path:
-    """Write `fitted` to `path` (.npz, written under a temporary name then renamed).
-
-    Stored, all plain arrays (read back with `allow_pickle=False`; no Python object is pickled):
-    `coords`, `reference_index`, `reference_latents`, `reference_coords`, `pca_mean`,
-    `pca_components` (see `FittedEmbedding`), `method`, `format_version`, and `params_json` (every
-    parameter as JSON, including `n_features`, `metric`, `place_neighbors`, `sample_size`,
-    `umap_version`).
-    """
-    path = Path(path)
-    arrays = {name: getattr(fitted, name) for name in _ARRAY_FIELDS}
-    # A unique temporary name so that two processes caching the same embedding do not collide; a cache, replaced.
-    unique = f".{os.getpid()}.{uuid.uuid4().hex[:8]}.partial"
-    with atomic_path(path, suffix=unique, replaces=True) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, method=np.array(fitted.method), format_version=np.array(FORMAT_VERSION),
-                     params_json=np.array(json.dumps(fitted.params, sort_keys=True)), **arrays)
-    return path
-
-
-def load_embedding(path) -> FittedEmbedding:
-    """Read a file written by `save_embedding`; a missing, corrupt or foreign file is an InputError."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("no such embedding file: check the path", path)
-    data = read_npz(path)
-    try:
-        version = int(data["format_version"])
-        if version != FORMAT_VERSION:
-            raise InputError(f"embedding format version {version}, expected {FORMAT_VERSION}: fit the embedding again",
-                              path)
-        fields = {name: data[name] for name in _ARRAY_FIELDS}
-        method = str(data["method"])
-        params = json.loads(str(data["params_json"]))
-    except InputError:
-        raise
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"not a saved embedding ({exc}): give a file save_embedding wrote", path) from exc
-    return FittedEmbedding(method=method, params=params, **fields)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -297,7 +136,7 @@ def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neig
     params = _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
                            fast, sample_size)
     report = _progress_reporter(progress)
-    cache_file = _cache_file(cache_dir, latents, params)
+    cache_file = cache_path(cache_dir, latents, params)
     if cache_file is not None and cache_file.is_file():
         try:
             fitted = load_embedding(cache_file)
@@ -327,12 +166,7 @@ def cache_file_of(latents, method="umap", n_components=2, random_state=0, n_neig
     latents = check_matrix(latents, "latents", dtype=np.float32, min_rows=2, order="C")
     params = _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
                            fast, sample_size)
-    return _cache_file(cache_dir, latents, params)
-
-
-def default_cache_dir() -> Path:
-    """`$LATENT_EXPLORER_CACHE` if set, else ~/.cache/latent-explorer/embeddings."""
-    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser()
+    return cache_path(cache_dir, latents, params)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -385,10 +219,10 @@ def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
     # The sample's exact kNN graph (each row its own first neighbour, as umap-learn expects): UMAP's
     # input, and the index the other rows' placement walks.
     report(0.08, f"nearest neighbours of the {len(sample)} sampled rows")
-    knn_dists, knn_index = _knn(reduced_sample, reduced_sample, params["metric"], params["n_neighbors"])
+    knn_dists, knn_index = knn(reduced_sample, reduced_sample, params["metric"], params["n_neighbors"])
     background = ThreadPoolExecutor(1)  # umap-learn's seeded fit uses one core: search beside it
     try:
-        placing = background.submit(_nearest_reference, reduced[rest], reduced_sample, params["metric"],
+        placing = background.submit(nearest_reference, reduced[rest], reduced_sample, params["metric"],
                                     params["place_neighbors"], params["n_neighbors"], knn_index)
         report(0.15, f"UMAP of {len(sample)} sampled rows; searching the other {len(rest)} rows' "
                      f"nearest sampled rows beside it")
@@ -403,7 +237,7 @@ def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
         background.shutdown(wait=False, cancel_futures=True)  # a cancelled fit does not wait for it
     coords = np.empty((len(latents), params["n_components"]), np.float32)
     coords[sample] = sample_coords
-    coords[rest] = _weighted_mean(rest_dists, rest_index, sample_coords)
+    coords[rest] = weighted_mean(rest_dists, rest_index, sample_coords)
     fitted.coords, fitted.reference_coords = coords, sample_coords
     return fitted
 
@@ -417,130 +251,6 @@ def _sample_pca(sample, params):
 
     pca = PCA(n_components=FAST_PCA_DIMS, svd_solver="full").fit(sample)
     return pca.mean_.astype(np.float32), pca.components_.astype(np.float32)
-
-
-def _knn(queries, reference, metric, k):
-    """Exact k nearest reference rows of each query: (distances, indices), nearest first; on the GPU
-    (torch) when there is one and the metric is euclidean, else scikit-learn brute force."""
-    from sklearn.neighbors import NearestNeighbors
-
-    k = min(k, len(reference))
-    device = _gpu_device() if metric == "euclidean" else None
-    if device is not None:
-        return _sorted_by_distance(queries, reference, _torch_knn(queries, reference, k, device), metric)
-    search = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(reference)
-    dists, index = search.kneighbors(queries)
-    if metric in ("euclidean", "cosine"):  # GEMM-based: the last bits vary with BLAS threads
-        dists = _exact_distances(queries, reference, index, metric)
-    return dists.astype(np.float32), index.astype(np.int64)
-
-
-def _exact_distances(queries, reference, index, metric) -> np.ndarray:
-    """The k chosen distances again, pair by pair in float64, so that placements are the same in
-    every process whatever its thread settings (in blocks of rows: bounded memory)."""
-    out = np.empty(index.shape, np.float64)
-    block = 16_384
-    for start in range(0, len(queries), block):
-        q = queries[start:start + block].astype(np.float64)[:, None, :]
-        r = reference.astype(np.float64)[index[start:start + block]]
-        if metric == "euclidean":
-            out[start:start + block] = np.sqrt(((q - r) ** 2).sum(-1))
-        else:
-            norms = np.linalg.norm(q, axis=-1) * np.linalg.norm(r, axis=-1)
-            out[start:start + block] = 1 - (q * r).sum(-1) / np.maximum(norms, 1e-300)
-    return out
-
-
-def _nearest_reference(queries, reference, metric, k, n_neighbors, reference_graph=None, walk=None):
-    """The k nearest reference rows of each query, (distances, indices): exact for small searches,
-    other metrics than euclidean and on a GPU, else a walk of the reference rows' kNN graph of `n_neighbors`
-    (`reference_graph`: that graph, as `_knn(reference, reference, ...)` gives it; computed if None).
-    `walk`: the choice made by the caller (`walks`) for a search split into batches; None: made here."""
-    if len(queries) == 0:
-        return np.empty((0, k), np.float32), np.empty((0, k), np.int64)
-    if not (walks(len(queries), len(reference), metric) if walk is None else walk and metric == "euclidean"):
-        return _knn(queries, reference, metric, k)
-    from .graph_search import GraphIndex
-
-    if reference_graph is None:
-        reference_graph = _knn(reference, reference, metric, n_neighbors)[1]
-    return _sorted_by_distance(queries, reference, GraphIndex(reference, reference_graph).query(queries, k),
-                               metric)
-
-
-def walks(queries: int, reference: int, metric: str) -> bool:
-    """Whether placing `queries` rows among `reference` rows walks the reference rows' kNN graph (large euclidean
-    searches without a GPU) rather than searching exactly."""
-    # a GPU searches exactly in less time than the walk
-    return metric == "euclidean" and queries * reference >= GRAPH_SEARCH_MIN_PAIRS and _gpu_device() is None
-
-
-def _sorted_by_distance(queries, reference, index, metric):
-    """(distances, indices) of the chosen reference rows, distances exact (float64), nearest first."""
-    dists = _exact_distances(queries, reference, index, metric)
-    order = np.argsort(dists, axis=1, kind="stable")
-    return (np.take_along_axis(dists, order, 1).astype(np.float32),
-            np.take_along_axis(index, order, 1))
-
-
-GPU_BLOCK_PAIRS = 1 << 28  # query x reference distances per block on the GPU (1 GiB of float32)
-
-
-@functools.lru_cache(maxsize=1)
-def _gpu_device():
-    """"cuda" when torch sees an NVIDIA GPU, else None (torch is not even imported without a driver)."""
-    if not Path("/proc/driver/nvidia").exists():
-        return None
-    try:
-        import torch
-    except ImportError:
-        return None
-    return "cuda" if torch.cuda.is_available() else None
-
-
-def _torch_knn(queries, reference, k, device) -> np.ndarray:
-    """Exact euclidean k nearest reference rows, (Q, k) int64, by blocks of matrix products on a torch
-    device (|q|^2 left out: the same for a whole row of distances)."""
-    import torch
-
-    with torch.no_grad():
-        ref = torch.as_tensor(np.ascontiguousarray(reference, np.float32), device=device)
-        squares = (ref * ref).sum(1)
-        out = np.empty((len(queries), k), np.int64)
-        block = max(1, GPU_BLOCK_PAIRS // len(reference))
-        for start in range(0, len(queries), block):
-            rows = torch.as_tensor(np.ascontiguousarray(queries[start:start + block], np.float32), device=device)
-            dist = squares - 2 * rows @ ref.T
-            out[start:start + block] = torch.topk(dist, k, dim=1, largest=False).indices.cpu().numpy()
-    return out
-
-
-def _in_threads(function, starts):
-    """function(start) for every start, on threads (numpy's and numba's loops release the GIL)."""
-    starts = list(starts)
-    threads = min(len(starts), _threads())
-    if threads <= 1:
-        for start in starts:
-            function(start)
-        return
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(function, starts))
-
-
-def _threads() -> int:
-    """Threads for the engine's own loops: numba's count (the app's workers set it)."""
-    import numba
-
-    return numba.get_num_threads()
-
-
-def _weighted_mean(dists, index, reference_coords) -> np.ndarray:
-    """Inverse-distance weighted mean of the embedding of each row's nearest reference rows.
-
-    A row equal to a reference row lands on that row's coordinates (its weight dominates)."""
-    weights = 1.0 / np.maximum(dists.astype(np.float64), 1e-12)
-    weights /= weights.sum(axis=1, keepdims=True)
-    return np.einsum("qk,qkc->qc", weights, reference_coords[index]).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -587,17 +297,6 @@ def _umap_version() -> str:
     return version("umap-learn")
 
 
-def _cache_file(cache_dir, latents, params):
-    if cache_dir is False:
-        return None
-    directory = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
-    digest = hashlib.sha256()
-    digest.update(json.dumps({"shape": latents.shape, "dtype": "float32", **params},
-                             sort_keys=True).encode())
-    digest.update(memoryview(latents).cast("B"))
-    return directory / f"{params['method']}-{digest.hexdigest()}.npz"
-
-
 def _progress_reporter(progress):
     if progress is None:
         return lambda fraction, message: None
@@ -638,7 +337,7 @@ def warm_up(include_plain=False) -> float:
             fitted = fit_embedding(small, cache_dir=False, n_neighbors=5, sample_size=150)
             fitted.transform(small[:5])
             # large placements' search (numba, on its disk cache)
-            GraphIndex(small, _knn(small, small, "euclidean", 5)[1]).query(small[:5], 2)
+            GraphIndex(small, knn(small, small, "euclidean", 5)[1]).query(small[:5], 2)
         if include_plain:
             with quiet_umap():
                 umap_module().UMAP(n_neighbors=5, n_epochs=5, random_state=0, init="random",

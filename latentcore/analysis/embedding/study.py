@@ -43,7 +43,9 @@ from ...storage import atomic_path, is_s3_uri
 from ...storage.uri import join_uri
 from ...study import Study, member_identity, member_rows
 from ...versions import package_versions
-from .fit import DEFAULT_SAMPLE_SIZE, FittedEmbedding, fit_embedding, walks
+from .fit import DEFAULT_SAMPLE_SIZE, fit_embedding
+from .fitted import FittedEmbedding
+from .knn import walks
 
 DONE, KEPT, FAILED = "done", "kept", "failed"
 REPORT = "report.json"
