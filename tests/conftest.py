@@ -3,6 +3,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numba_cache  # tests/: pyproject.toml's pythonpath
+
 # The page tests fit the demo's small UMAPs in the test process (the server default sends every fit to
 # a worker: tests/app/test_pages_jobs.py checks that path); set before the app's modules read it.
 os.environ.setdefault("LATENT_EXPLORER_INLINE_FIT_ROWS", "20000")
@@ -23,12 +25,21 @@ os.environ["LATENT_EXPLORER_MACHINE_RATES"] = str(_PRIVATE / "machine-rates.json
 # index of one can point at the other's machine code, and every later load crashes: seen with orix's
 # gufuncs on a new install). Each xdist worker keeps its own cache folder, kept between runs, inside the
 # virtualenv: numba files a function's cache under its source file's path, so a folder outside it would
-# gain a copy for every new virtualenv (one per `.ci/run`). Not read from the environment: the workers
-# inherit the controller's. The app's own first fits take
-# `latentcore.analysis.embedding.umap_numba.cache_lock`. Set before numba loads.
-_NUMBA_HOME = Path(sys.prefix) if os.access(sys.prefix, os.W_OK) else Path.home() / ".cache"
-os.environ["NUMBA_CACHE_DIR"] = str(_NUMBA_HOME / "numba-cache"
-                                    / f"latent-explorer-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}")
+# gain a copy for every new virtualenv (one per `.ci/run`). The controller compiles the code most processes
+# load into its own folder before the workers start, and each worker's folder starts as a copy of it
+# (tests/numba_cache.py). Not read from the environment: the workers inherit the controller's. The app's own
+# first fits take `latentcore.analysis.embedding.umap_numba.cache_lock`. Set before numba loads.
+_NUMBA_HOME = (Path(sys.prefix) if os.access(sys.prefix, os.W_OK) else Path.home() / ".cache") / "numba-cache"
+_NUMBA_COMPILED = _NUMBA_HOME / "latent-explorer-tests-main"
+_NUMBA_OWN = _NUMBA_HOME / f"latent-explorer-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+if _NUMBA_OWN != _NUMBA_COMPILED:
+    numba_cache.seed(_NUMBA_OWN, _NUMBA_COMPILED)
+os.environ["NUMBA_CACHE_DIR"] = str(_NUMBA_OWN)
+
+
+def pytest_configure(config):
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # the controller (or a run without workers), before any worker
+        numba_cache.compile_into(_NUMBA_COMPILED)
 
 
 def pytest_unconfigure(config):

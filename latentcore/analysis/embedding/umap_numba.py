@@ -5,7 +5,8 @@
   them before its first fit);
 - `quiet_umap()`: a context that silences the warnings umap-learn gives on every seeded fit;
 - `cache_lock()`: a context held while a process fills numba's on-disk caches (one process at a time;
-  the file it locks: `lock_path()`).
+  the file it locks: `lock_path()`);
+- `compiled_marker()`: a file that says numba's on-disk cache holds a warm-up's code already.
 
 The time saved per process is measured by benchmarks/umap_scale.py (results: docs/benchmarks.md).
 """
@@ -13,8 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import importlib
+import json
 import os
+import sys
 import tempfile
 import threading
 import warnings
@@ -48,6 +52,19 @@ def umap_module():
 def lock_path() -> Path:
     """The file `cache_lock` locks: one per user, in the temporary folder."""
     return Path(tempfile.gettempdir()) / f"latentcore-numba-{os.getuid()}.lock"
+
+
+def compiled_marker(name: str, packages: tuple[str, ...]) -> Path:
+    """The file that says numba's on-disk cache holds the code of the warm-up `name`, compiled with these versions
+    of Python, numba and `packages`: a warm-up that finds it has nothing to compile (loading the code in a process
+    that does not use it cost seconds a server start)."""
+    from importlib.metadata import version
+
+    import numba
+
+    versions = json.dumps([sys.version, *(version(package) for package in ("numba", *packages))])
+    key = hashlib.sha256(versions.encode()).hexdigest()[:16]
+    return Path(numba.config.CACHE_DIR or tempfile.gettempdir()) / f"latentcore-{name}-{key}.compiled"
 
 
 @contextlib.contextmanager
