@@ -9,13 +9,24 @@ Every page begins with `access.require_app()`: whatever URL a visitor opens firs
 Heavy work runs in the worker pool (ui.compute.jobs), reached through its door (ui.compute.dispatch),
 whose waits ui.widgets.waiting draws; the layout of `ui` is in ui/__init__.py.
 """
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from ui.compute import dispatch
-from ui.session import lifecycle, settings
-from ui.widgets import access, common, waiting
+st.set_page_config(page_title="Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
+starting = None
+if "ui.compute.dispatch" not in sys.modules:  # a server's first run: its libraries load for seconds before any page
+    starting = st.empty()
+    starting.info("Starting Latent Explorer: loading its libraries, once after the server starts (a few seconds, "
+                  "longer on a busy machine)...", icon=":material/hourglass_top:")
+
+from ui.compute import dispatch  # noqa: E402  (after the line above: these imports are the seconds it speaks of)
+from ui.session import lifecycle, settings  # noqa: E402
+from ui.widgets import access, common, waiting  # noqa: E402
+
+if starting is not None:
+    starting.empty()
 
 PAGES = [(f"pages/{key}.py", page.title, page.icon) for key, page in settings.PAGES.items()]  # one record each
 
@@ -29,7 +40,6 @@ def only(page):
     st.stop()
 
 
-st.set_page_config(page_title="Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
 if (gate := access.gate()) is not None:  # the sign-in page, or the refusal to serve another computer
     only(gate)
 lifecycle.init_session()

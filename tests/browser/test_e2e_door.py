@@ -33,11 +33,22 @@ def chromium(playwright):
     browser.close()
 
 
+# The texts the main area showed, in order, each with when it first did (the page's clock)
+WATCH_MAIN = """
+window.__main = [];
+new MutationObserver(() => {
+  const text = document.querySelector('[data-testid=stMain]')?.innerText.trim();
+  if (text && (window.__main.length === 0 || window.__main.at(-1)[0] !== text)) window.__main.push([text, performance.now()]);
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
 def visit(browser, url: str):
     """A new browser context (a new visitor) at `url`, once the app has stopped running."""
     tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     tab.set_default_timeout(90_000)
     tab.add_init_script(WATCH_NAV)
+    tab.add_init_script(WATCH_MAIN)
     tab.goto(url)
     tab.wait_for_selector("h1")
     settle(tab)
@@ -94,4 +105,19 @@ def test_without_sign_in_this_computer_gets_the_app_and_another_host_name_is_ref
             assert_only_the_door(tab, "serves only this computer")
             assert tab.get_by_text(f"reached as lab-server.test:{port}").count() == 1, name
             tab.context.close()
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def test_a_fresh_servers_first_visitor_is_told_it_is_starting_from_the_first_paint(tmp_path, chromium):
+    """Issue 55: the first run on a new server loads the app's libraries for seconds (6-7 at load 6) before a page
+    draws; the main area says so from its first text on, and the line is gone once the page is drawn."""
+    with serve(tmp_path) as (url, log):
+        tab = visit(chromium, url)
+        shown = [text for text, _ in tab.evaluate("window.__main")]
+        assert "Starting Latent Explorer: loading its libraries" in shown[0], shown  # (after its icon's name)
+        assert headings(tab) == ["Data"] and tab.get_by_text("Starting Latent Explorer").count() == 0
+        tab.context.close()
+        tab = visit(chromium, url)  # the server's libraries are loaded: the next visitor is not told
+        assert not any("Starting Latent Explorer" in text for text, _ in tab.evaluate("window.__main"))
+        tab.context.close()
     assert "Traceback" not in log.read_text(), log.read_text()
