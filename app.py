@@ -15,18 +15,15 @@ from pathlib import Path
 import streamlit as st
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/scatter_plot:", layout="wide")
-starting = None
-if "ui.compute.dispatch" not in sys.modules:  # a server's first run: its libraries load for seconds before any page
-    starting = st.empty()
-    starting.info("Starting Latent Explorer: loading its libraries, once after the server starts (a few seconds, "
-                  "longer on a busy machine)...", icon=":material/hourglass_top:")
+first_run = "ui.widgets.starting" not in sys.modules
+from ui.widgets import starting  # noqa: E402  first: a server's first run says it is starting while the rest loads
 
-from ui.compute import dispatch  # noqa: E402  (after the line above: these imports are the seconds it speaks of)
+from ui.compute import dispatch  # noqa: E402
 from ui.session import lifecycle, settings  # noqa: E402
 from ui.widgets import access, common, waiting  # noqa: E402
 
-if starting is not None:
-    starting.empty()
+if first_run:
+    starting.loaded()
 
 PAGES = [(f"pages/{key}.py", page.title, page.icon) for key, page in settings.PAGES.items()]  # one record each
 

@@ -5,6 +5,7 @@ two principal components."""
 import numpy as np
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore.analysis.cluster import METHODS
 from latentcore.analysis.maps import Roi
 from ui.compute import cluster_runs, scan_maps, sources

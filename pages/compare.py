@@ -3,6 +3,7 @@ their embeddings linked row by row (in the browser), the agreement of their clus
 accuracy on the labels."""
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from ui.compute import latent_space, sources
 from ui.widgets import access, common, compare, compare_sources, extraction, study
 

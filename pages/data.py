@@ -1,6 +1,7 @@
 """Data: upload files or take the built-in demo, and see what each file holds."""
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore.data import scan_formats
 from ui.compute import sources
 from ui.session import defaults, files, state

@@ -1,6 +1,7 @@
 """Extract: run an encoder over the selected data and write its latents file."""
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore.domain import describe_preprocessing, domain_warnings, preprocessing
 from latentcore.extract import POOLING
 from latentcore.models import ARCHS

@@ -1,6 +1,7 @@
 """Latent maps: every latent dimension on the scan grid, within an ROI; click a pixel to see its pattern."""
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore import figures
 from latentcore.analysis.artifacts.latent_maps import maps_names
 from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS

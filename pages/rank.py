@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore import figures
 from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, listed
 from latentcore.analysis.maps import values_map
@@ -12,28 +13,11 @@ from latentcore.analysis.rank import METRICS, ranking_names, ranking_tag
 from latentcore.errors import LatentError
 from ui.compute import ranking, scan_maps, sources
 from ui.figures import maps as map_figures
-from ui.session import defaults, files, lifecycle, state
+from ui.session import defaults, lifecycle, state
 from ui.widgets import access, common, explore, extraction, labels, quality, study
+from ui.widgets.references import uploaded_npz
 
 access.require_app()
-
-
-def uploaded_npz():
-    """The stamp of the NPZ of reference maps chosen (uploaded here, kept with the workspace), or None."""
-    with st.expander("Reference maps from a file (NPZ)", icon=":material/upload:"):
-        upload = st.file_uploader("The `references.npz` that `python -m latentcore references` writes, or any NPZ of "
-                                  "2-D maps of the scan grid (rows, columns) or of one value per latent row; NaN where "
-                                  "a map has no value", type=["npz"], key="rank_upload")
-        if upload is not None:
-            with common.user_errors():
-                path = files.save_upload_once(upload, "rank")
-            if files.add_references(path):  # a new upload is the one used
-                defaults.set_widget_value("rank_npz", path.name)
-        found = files.labelled(files.files("references"))
-        offered = ["none", *found]
-        name = st.selectbox("Maps of", offered, key="rank_npz",
-                            index=defaults.setting_index("rank_npz", "none", offered))
-    return sources.stamp(found[name]) if name in found else None
 
 
 def default_references(names: list) -> list:

@@ -11,6 +11,7 @@ import time
 
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore.data.bandcontrast import BandContrast
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig

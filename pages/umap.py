@@ -3,6 +3,7 @@ select points in either (box, lasso or click) to see their images and rows."""
 import numpy as np
 import streamlit as st
 
+import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore.analysis.embedding.fitted import embedding_names
 from latentcore.analysis.maps import Roi
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name

@@ -190,3 +190,15 @@ def test_no_test_module_imports_another_or_a_conftest():
         if named & test_modules:
             offending[str(path.relative_to(REPO))] = sorted(named & test_modules)
     assert not offending, offending
+
+
+def test_every_page_and_app_py_import_the_starting_line_before_the_apps_other_modules():
+    """A server's first run says it is starting from the first paint (ui/widgets/starting.py): the module's import
+    draws it, so it comes before every other import of the app's and the engine's."""
+    own = ("ui", "latentcore")
+    for path in [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]:
+        imported = [alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+                    for node in tree(path).body if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in node.names]
+        first = next(name for name in imported if name.split(".")[0] in own)
+        assert first == "ui.widgets.starting", (path.name, first)

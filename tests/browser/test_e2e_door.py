@@ -90,6 +90,8 @@ def test_without_sign_in_this_computer_gets_the_app_and_another_host_name_is_ref
     with serve(tmp_path, address=None) as (url, log):  # every interface, as the README starts it
         tab = visit(chromium, f"{url}/{FIRST}")
         assert headings(tab) == ["Train a VAE"] and "workspace=" in tab.url
+        first = tab.evaluate("window.__main")[0][0]  # the page's run alone, before app.py's: it says it is starting
+        assert "Starting Latent Explorer" in first and tab.get_by_text("Starting Latent Explorer").count() == 0, first
         shown = tab.evaluate("window.__nav")  # the app's navigation from the first paint, never Streamlit's own list
         assert shown["app"] is not None and not shown["raw"], shown  # (app, clusters, ... umap: the pages/ files)
         assert tab.locator(NAV_LINKS).all_inner_texts()[-1].endswith("Train")

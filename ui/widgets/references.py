@@ -17,7 +17,7 @@ from latentcore.parameters import Values
 from ..compute import scan_maps, sources
 from ..figures import png
 from ..figures import references as reference_figures
-from ..session import defaults, lifecycle, state
+from ..session import defaults, files, lifecycle, state
 from . import common, explore, params
 
 # drawn under the Boundaries switch: the page's overlay, its reference maps and its grain table take them
@@ -98,3 +98,22 @@ def _downloads(lat_stamp, source_stamp, parameters: Values, refs, name: str, fig
     cols[2].download_button("Their report (JSON)", written("report"), file_name=files["report"],
                             mime="application/json", key="maps_ref_dl_json", on_click="ignore",
                             icon=":material/download:")
+
+
+def uploaded_npz():
+    """The Rank page's NPZ of reference maps: the stamp of the one chosen (uploaded here, kept with the
+    workspace), or None."""
+    with st.expander("Reference maps from a file (NPZ)", icon=":material/upload:"):
+        upload = st.file_uploader("The `references.npz` that `python -m latentcore references` writes, or any NPZ of "
+                                  "2-D maps of the scan grid (rows, columns) or of one value per latent row; NaN where "
+                                  "a map has no value", type=["npz"], key="rank_upload")
+        if upload is not None:
+            with common.user_errors():
+                path = files.save_upload_once(upload, "rank")
+            if files.add_references(path):  # a new upload is the one used
+                defaults.set_widget_value("rank_npz", path.name)
+        found = files.labelled(files.files("references"))
+        offered = ["none", *found]
+        name = st.selectbox("Maps of", offered, key="rank_npz",
+                            index=defaults.setting_index("rank_npz", "none", offered))
+    return sources.stamp(found[name]) if name in found else None
