@@ -18,7 +18,6 @@ import hashlib
 import importlib
 import json
 import os
-import sys
 import tempfile
 import threading
 import warnings
@@ -58,11 +57,11 @@ def compiled_marker(name: str, packages: tuple[str, ...]) -> Path:
     """The file that says numba's on-disk cache holds the code of the warm-up `name`, compiled with these versions
     of Python, numba and `packages`: a warm-up that finds it has nothing to compile (loading the code in a process
     that does not use it cost seconds a server start)."""
-    from importlib.metadata import version
-
     import numba
 
-    versions = json.dumps([sys.version, *(version(package) for package in ("numba", *packages))])
+    from ...versions import package_versions
+
+    versions = json.dumps(package_versions(("numba", *packages)), sort_keys=True)
     key = hashlib.sha256(versions.encode()).hexdigest()[:16]
     return Path(numba.config.CACHE_DIR or tempfile.gettempdir()) / f"latentcore-{name}-{key}.compiled"
 
