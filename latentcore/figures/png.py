@@ -142,6 +142,7 @@ class KeptBrowser:
         self._browser = None
         self._idle = None
         self._group = None  # the open browser's process group (choreographer starts it in a session of its own)
+        self._exiting = False
         self.starts = 0
 
     def png(self, spec: dict, opts: dict, browser: str) -> bytes:
@@ -149,6 +150,7 @@ class KeptBrowser:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
+                self._loop.set_exception_handler(self._unretrieved)
                 threading.Thread(target=self._loop.run_forever, name="kaleido", daemon=True).start()
             try:
                 return self._wait(self._render(spec, opts, browser), self.START_TIMEOUT_S + self.RENDER_TIMEOUT_S)
@@ -169,6 +171,7 @@ class KeptBrowser:
         loop, group = self._loop, self._group
         if loop is None or group is None:
             return
+        self._exiting = True
         profile = getattr(getattr(self._kaleido, "_browser_impl", None), "tmp_dir", None)  # choreographer's
         with contextlib.suppress(Exception):  # timed out or failed: killed below
             asyncio.run_coroutine_threadsafe(self._close(), loop).result(self.EXIT_CLOSE_S)
@@ -176,6 +179,13 @@ class KeptBrowser:
             os.killpg(group, signal.SIGKILL)
         if profile is not None:  # its profile folder: its own finalizer, at exit, raced a dying Chromium's writes
             _removed(Path(profile.path), self.EXIT_CLOSE_S)
+
+    def _unretrieved(self, loop, context: dict) -> None:
+        """The loop's errors that no caller receives, said as asyncio says them; not at exit, where a render cut off
+        by `close_at_exit` fails inside kaleido's own tasks, which nobody awaits ('Task exception was never
+        retrieved', with a traceback on stderr, in one exit of eight)."""
+        if not self._exiting:
+            loop.default_exception_handler(context)
 
     def _wait(self, coroutine, timeout: float):
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
