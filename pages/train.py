@@ -1,4 +1,5 @@
-"""Train: a VAE on the session's scan (or the built-in demo), with a live loss curve and
+"""Train: a VAE on the session's scan (or the built-in demo, or several of the workspace's pattern files: one model for
+a study), with a live loss curve and
 reconstructions. The settings' defaults are sized for this machine and data (a few minutes; the same at any
 load, said with what they were sized from), and the estimate of the run's time on idle cores is shown before Start
 (ui.widgets.train_settings); the run goes on
@@ -21,29 +22,45 @@ from ui.widgets import access, common, train_settings, training
 from ui.widgets import bandcontrast as bc_choice
 
 access.require_app()
+SEVERAL = "Several pattern files: one model for a study"
 
 st.title("Train a VAE")
 st.write("A convolutional VAE learns a few latent dimensions per pattern. Each pattern is preprocessed as "
          "chosen below and scaled to [-1, 1], as extraction does it. Training goes on if you leave this page.")
 
-choices = {"Built-in demo scan": (DEMO_SCAN, BandContrast.table(DEMO_BANDCONTRAST))}
+choices = {"Built-in demo scan": ((DEMO_SCAN,), BandContrast.table(DEMO_BANDCONTRAST))}
 if state.source() is not None and not state.is_demo():
-    choices = {f"Session data: {state.source().name}": (state.source(), state.bandcontrast()), **choices}
-source, bandcontrast = choices[st.radio("Data", list(choices), key="train_data")]
+    choices = {f"Session data: {state.source().name}": ((state.source(),), state.bandcontrast()), **choices}
+patterns = train_settings.pattern_files()
+if len(patterns) > 1:
+    choices[SEVERAL] = ((), None)
+new_name = {"on_change": defaults.forget_widget, "args": ("train_name",)}  # the default name follows the data
+paths, bandcontrast = choices[st.radio("Data", list(choices), key="train_data", **new_name)]
+if not paths:
+    chosen = st.multiselect("Pattern files", list(patterns), default=defaults.setting(
+        "train_files", list(patterns), list(patterns)), key="train_files", **new_name)
+    paths = tuple(patterns[label] for label in chosen)
+    st.caption("One model for all of them, trained on the same number of patterns from each: as many as the "
+               "smallest file holds, a seeded draw from the larger ones. Extract each file with it on the Extract "
+               "page, then make their study on the Data page.")
+    if len(paths) < 2:
+        st.info("Pick two or more files, or one of the choices above.")
+        st.stop()
 with common.user_errors():
-    info = sources.source_info(sources.stamp(source))
-if info.get("is_features") or len(info["item_shape"]) != 3:
+    infos = [sources.source_info(sources.stamp(path)) for path in paths]
+if any(i.get("is_features") or len(i["item_shape"]) != 3 for i in infos):
     st.warning("This file holds features or videos, not images: a VAE trains on patterns or images.")
     st.stop()
+info, source = infos[0], paths[0]
 partition = next(iter(info["partitions"]))
-side = int(min(info["item_shape"][-2:]))
+side = int(min(min(i["item_shape"][-2:]) for i in infos))
 
 with st.expander("Which patterns: band contrast and region", icon=":material/filter_alt:"):
     bc_min, roi = None, None
     if bandcontrast is not None and st.checkbox(f"Band contrast at least (from {bc_choice.label(bandcontrast)})",
                                                 key="train_use_bc"):
         bc_min = st.number_input("Threshold", value=defaults.setting("train_bc_min", 150.0), key="train_bc_min")
-    if info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
+    if len(paths) == 1 and info.get("has_coordinates") and st.checkbox("Only a region (ROI)", key="train_use_roi"):
         roi = common.roi_sliders(*sources.scan_coordinates(sources.stamp(source), partition), key="train")
 
 with st.expander("Pattern preprocessing (extraction repeats it)", icon=":material/tune:"):
@@ -54,14 +71,14 @@ with st.expander("Pattern preprocessing (extraction repeats it)", icon=":materia
                           value=defaults.setting("train_dynamic_bg", True),
                           key="train_dynamic_bg")
     average = st.checkbox("Average each pattern with its neighbours (3 x 3 Gaussian window, sigma 1 step)",
-                          key="train_average", disabled=not info.get("grid_shape"))
+                          key="train_average", disabled=not all(i.get("grid_shape") for i in infos))
     preprocessing = {"static_background": "subtract" if static else None,
                      "dynamic_background": "subtract" if dynamic else None,
-                     "neighbour_window": "gaussian" if average and info.get("grid_shape") else None}
+                     "neighbour_window": "gaussian" if average and all(i.get("grid_shape") for i in infos) else None}
 
 st.subheader("Hyperparameters")
-count = train_settings.pattern_count(source, info, partition, roi)
-settings, sized = train_settings.hyperparameters(count, side, source)
+count = train_settings.pattern_count(paths, infos, roi)
+settings, sized = train_settings.hyperparameters(count, side, paths)
 train_settings.estimate(settings, count, sized)
 
 job = training.current()
@@ -73,7 +90,7 @@ if st.button("Start training", type="primary", icon=":material/play_arrow:",
         st.stop()
     with common.user_errors():
         config = TrainConfig(
-            data=str(source), out_dir=str(lifecycle.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
+            data=paths, out_dir=str(lifecycle.workdir("models") / time.strftime("vae-%Y%m%d-%H%M%S")),
             bandcontrast=bandcontrast if bc_min is not None else None, bc_min=bc_min, roi=roi,
             preprocessing=preprocessing, **settings)
         training.start(config)

@@ -25,7 +25,9 @@ def add_train_vae(subparsers):
                                           "Writes vae_model.pth, config.json, loss.csv, loss_curve.png and "
                                           "reconstructions.png to --out. Ctrl-C stops after the current batch, "
                                           "keeping its checkpoint; the same command again resumes from it.")
-    p.add_argument("data", help="pattern source (any format `info` recognises)")
+    p.add_argument("data", nargs="+", help="pattern source (any format `info` recognises); several, or a quoted glob: "
+                                           "one model for them all, trained on as many patterns of each as the "
+                                           "smallest selection holds")
     add_out_option(p, "run directory", clobber=False)  # a run resumes there (--no-resume starts over)
     p.add_argument("--partition", help="partition to train on (default: the first)")
     p.add_argument("--bandcontrast", type=bandcontrast,
@@ -81,7 +83,7 @@ def config_from_args(args, sized: dict | None = None):
 
     given = {name: getattr(args, name) for name in (*SIZED, "name") if getattr(args, name) is not None}
     return TrainConfig(
-        data=args.data, out_dir=args.out, partition=args.partition, bandcontrast=args.bandcontrast,
+        data=pattern_sources(args.data), out_dir=args.out, partition=args.partition, bandcontrast=args.bandcontrast,
         bc_min=args.bc_min, bc_max=args.bc_max, roi=args.roi, keep_coordinates=args.keep_coords,
         preprocessing=preprocessing_from(args), crop=args.crop, latent_dim=args.latent_dim, beta=args.beta,
         kl_warmup_epochs=args.kl_warmup, lr=args.lr, lr_schedule=args.lr_schedule, grad_clip=args.grad_clip or None,
@@ -103,7 +105,7 @@ def run_train_vae(args) -> int:
     config_from_args(args)  # the options given refused in one line before the sizing times batches
     config = config_from_args(args, sized_values(args))
     bar, stop = _PaceBar(), threading.Event()
-    print(f"reading the patterns of {config.data} ...", file=sys.stderr)
+    print(f"reading the patterns of {', '.join(config.sources)} ...", file=sys.stderr)
     try:
         with _ctrl_c_stops(stop):
             result = train_vae(config, callback=bar.epoch_done, stop_event=stop, on_pace=bar.pace)
@@ -113,7 +115,9 @@ def run_train_vae(args) -> int:
         print(f"resumed at epoch {result.resumed_from + 1}" + (f", after its batch {result.resumed_at_batch}"
                                                                if result.resumed_at_batch else ""))
     print(f"{result.stop_reason}: best epoch {result.best_epoch} (validation loss {result.best_val_loss:.4g}), "
-          f"{result.n_train} training / {result.n_val} validation patterns on {result.device}")
+          f"{result.n_train} training / {result.n_val} validation patterns on {result.device}"
+          + (f", {(result.n_train + result.n_val) // len(config.sources):,} from each of {len(config.sources)} sources"
+             if len(config.sources) > 1 else ""))
     if result.stop_reason == "stopped":
         print(f"the checkpoint of the last finished batch is kept: run the same command again to resume "
               f"({config.out_dir})")
@@ -122,6 +126,21 @@ def run_train_vae(args) -> int:
     if trend := improvement_text(result.history):
         print(f"what more epochs would buy: {trend}")
     return 0
+
+
+def pattern_sources(items: list[str]) -> tuple[str, ...]:
+    """The sources `data` names: each path as given, a quoted glob by the paths it matches (sorted)."""
+    import glob
+
+    from ..errors import InputError
+
+    sources = []
+    for item in items:
+        matched = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
+        if not matched:
+            raise InputError("this glob matches no file: check the pattern (quote it for the shell)", item)
+        sources += matched
+    return tuple(sources)
 
 
 def sized_values(args) -> dict:
@@ -140,17 +159,26 @@ def sized_values(args) -> dict:
     if previous is not None:
         return {name: previous.get(name) for name in (*SIZED, "name", "sizing")}
     resuming = not args.no_resume and (Path(args.out) / CHECKPOINT_FILE).is_file()  # the trainer checks it
+    sources = pattern_sources(args.data)
     if resuming or all(getattr(args, name) is not None for name in SIZED):
-        return {"name": default_name(args.data)}
-    with open_source(args.data) as reader:
-        info = reader.info()
-        count = reader.count(args.partition or next(iter(info.partitions)))
-    sized = sized_settings(count, args.crop or min(info.item_shape[-2:]), args.device, args.latent_dim,
-                           60 * args.minutes, args.val_fraction)
+        return {"name": default_name(sources)}
+    counts, sides = [], []
+    for source in sources:
+        with open_source(source) as reader:
+            info = reader.info()
+            counts.append(reader.count(args.partition or next(iter(info.partitions))))
+            sides.append(min(info.item_shape[-2:]))
+    count = min(counts) * len(counts)  # each source gives as many as the smallest (dataset.load_training_set)
+    sized = sized_settings(count, args.crop or min(sides), args.device, args.latent_dim, 60 * args.minutes,
+                           args.val_fraction)
+    if len(sources) > 1:
+        print(f"{len(sources)} sources of {min(counts):,} to {max(counts):,} patterns: one model, trained on the same "
+              "number from each (as many as the smallest selection holds, a seeded draw from the larger ones)",
+              file=sys.stderr)
     print(f"sized for this machine and {count:,} patterns: {sized.text()}; {sized.estimate_text()} "
           f"({longer_runs_text(sized.estimate)}); from {sized.basis_text()}: the same at any load; options given "
           "take precedence", file=sys.stderr)
-    return {**sized.values, "name": default_name(args.data), "sizing": sized.record()}
+    return {**sized.values, "name": default_name(sources), "sizing": sized.record()}
 
 
 class _PaceBar:

@@ -27,7 +27,8 @@ NAME_LENGTH = 80  # characters of a model's name at most
 class TrainConfig:
     """What to train on and how (`to_dict`: its JSON form, which `from_dict` reads back; `record`: config.json's).
 
-    Data: `data` (any pattern source `open_source` reads), `partition` (default: the first),
+    Data: `data` (any pattern source `open_source` reads; or several, a study: `sources`, each giving the training
+    set as many patterns as the smallest gives, `dataset.load_training_set`), `partition` (default: the first),
     filters `bandcontrast` (a `BandContrast`: a table x,y,bandcontrast or the scan's own map) with
     `bc_min`/`bc_max`, `roi` (a `Roi`), `keep_coordinates` CSV/NPY of x,y to keep.
     Preprocessing (as extraction applies it): `preprocessing` (static/dynamic background, neighbour
@@ -46,7 +47,7 @@ class TrainConfig:
     a loss that stops being finite ends the run with a TrainingError naming the epoch.
     """
 
-    data: str
+    data: str | tuple[str, ...]  # one path; several: a tuple (`sources` gives both as a tuple)
     out_dir: str
     partition: str | None = None
     bandcontrast: BandContrast | None = None
@@ -89,7 +90,10 @@ class TrainConfig:
     resume: bool = True  # continue from out_dir/checkpoint.pth when it exists
 
     def __post_init__(self):
-        self.data, self.out_dir = str(self.data), str(self.out_dir)
+        self.data = str(self.data) if isinstance(self.data, (str, Path)) else tuple(str(d) for d in self.data)
+        if isinstance(self.data, tuple) and len(self.data) == 1:
+            self.data = self.data[0]  # a study of one is the file
+        self.out_dir = str(self.out_dir)
         self.name = " ".join(str(self.name or "").split())
         self.channels = tuple(int(c) for c in self.channels)
         if not isinstance(self.preprocessing, Preprocessing):
@@ -100,9 +104,20 @@ class TrainConfig:
             raise TypeError(f"a training's band contrast is a BandContrast, got {self.bandcontrast!r}")
         self.validate()
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return (self.data,) if isinstance(self.data, str) else self.data
+
     def validate(self) -> None:
         """One place for argument checks: each error names the argument and the bad value."""
+        several = len(self.sources) > 1
         checks = [
+            (len(self.sources) >= 1, "data must name at least one pattern source"),
+            (len(set(self.sources)) == len(self.sources), "data must name each source once: give each file once"),
+            (not several or self.bandcontrast is None or self.bandcontrast.from_scan,
+             "bandcontrast from a table belongs to one scan: give each scan's own map (scan) with several sources"),
+            (not several or not self.keep_coordinates,
+             "keep_coordinates lists one scan's points: give it with one source"),
             (self.latent_dim >= 1, "latent_dim must be >= 1"),
             (len(self.channels) >= 1 and min(self.channels) >= 1, "channels must be one or more positive widths"),
             (self.input_size is None or self.input_size >= 4, "input_size must be >= 4 pixels"),
@@ -136,6 +151,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
         values["channels"] = list(self.channels)
+        values["data"] = list(self.data) if isinstance(self.data, tuple) else self.data
         values["roi"] = self.roi.to_json() if self.roi is not None else None
         values["bandcontrast"] = self.bandcontrast.spec if self.bandcontrast is not None else None
         return values
@@ -146,7 +162,8 @@ class TrainConfig:
         server path."""
         values = self.to_dict()
         del values["out_dir"]
-        values.update({name: Path(values[name]).name for name in ("data", "keep_coordinates") if values[name]})
+        values.update({name: Path(values[name]).name for name in ("keep_coordinates",) if values[name]})
+        values["data"] = [Path(d).name for d in self.sources] if len(self.sources) > 1 else Path(self.data).name
         if self.bandcontrast is not None and not self.bandcontrast.from_scan:
             values["bandcontrast"] = self.bandcontrast.path.name
         return values
@@ -167,8 +184,11 @@ class TrainConfig:
 
 
 def default_name(data) -> str:
-    """A trained model's name unless one is given: the data's stem and the local time, `ni_scan-20261125-1412`."""
-    return f"{Path(str(data)).stem or 'vae'}-{time.strftime('%Y%m%d-%H%M')}"
+    """A trained model's name unless one is given: the data's stem and the local time, `ni_scan-20261125-1412`;
+    for several sources the first one's stem and how many more, `ni_scan+2-20261125-1412`."""
+    sources = (data,) if isinstance(data, (str, Path)) else tuple(data)
+    more = f"+{len(sources) - 1}" if len(sources) > 1 else ""
+    return f"{Path(str(sources[0])).stem or 'vae'}{more}-{time.strftime('%Y%m%d-%H%M')}"
 
 
 def openmp_waits_sleep() -> None:

@@ -4,6 +4,7 @@ what extraction applies to a VAE's input: data.preprocess.iter_preprocessed (bac
 neighbour averaging), then extract.prepare_batch (optional centre crop, resize, min-max)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from scipy.spatial import cKDTree
 
 from ..analysis.artifacts.common import bandcontrast_record
 from ..columns import plain_coordinates
+from ..data import open_source
 from ..data.bandcontrast import BandContrast
 from ..data._checks import infer_step
 from ..data._npy import read_npy
@@ -40,6 +42,7 @@ class PatternSet:
     n_source: int  # rows in the partition before filtering
     filters: dict  # what was applied, for config.json
     preprocessing: dict  # the pattern preprocessing applied (Preprocessing.to_dict + where the static background came from)
+    sources: list[dict] = dataclasses.field(default_factory=list)  # each source's name, format and counts, in order
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -147,25 +150,95 @@ def check_pattern_shape(reader: Reader, config: TrainConfig) -> tuple[int, ...]:
 
 
 def load_patterns(reader: Reader, config: TrainConfig, cache_dir=None, progress=None) -> PatternSet:
-    """Filter and preprocess the patterns, reading contiguous slices; more than
+    """Filter and preprocess the patterns of one source, reading contiguous slices; more than
     MEMORY_BUDGET_BYTES go to a memory-mapped file in `cache_dir` instead of memory."""
-    shape = check_pattern_shape(reader, config)
-    partition = choose_partition(reader, config.partition)
-    rows, filters = select_rows(reader, partition, config)
-    side = input_spec(config, min(shape[-2:])).size[0]
-    patterns = _allocate((len(rows), 1, side, side), cache_dir)
-    done = 0
-    for batch, _ in iter_preprocessed(reader, partition, config.preprocessing, READ_BATCH, rows):
-        prepared = preprocess(torch.from_numpy(np.ascontiguousarray(batch, np.float32)), config)
-        patterns[done:done + len(prepared)] = prepared.numpy()
-        done += len(prepared)
-        if progress:
-            progress(done, len(rows))
-    xy = reader.coordinates(partition)
-    x, y = (None, None) if xy is None else (np.asarray(xy[0])[rows], np.asarray(xy[1])[rows])
-    applied = {**config.preprocessing.to_dict(), "static_background_from": static_background_origin(
-        reader, config.preprocessing)}
-    return PatternSet(patterns, rows, x, y, partition, reader.count(partition), filters, applied)
+    chosen = _Chosen.of(reader, config)
+    patterns = _allocate((len(chosen.rows), 1, chosen.side, chosen.side), cache_dir)
+    chosen.fill(patterns, config, progress)
+    return chosen.pattern_set(patterns, config)
+
+
+def load_training_set(config: TrainConfig, cache_dir=None, progress=None) -> PatternSet:
+    """`load_patterns` of `config.sources`, one after another into one set. With several sources each gives as many
+    patterns as the smallest selection holds (a seeded draw from the larger ones), so that no scan outweighs the
+    others; `PatternSet.sources` records each source's counts."""
+    with contextlib.ExitStack() as stack:
+        readers = [stack.enter_context(open_source(path)) for path in config.sources]
+        if len(readers) == 1:
+            return load_patterns(readers[0], config, cache_dir, progress)
+        chosen = [_Chosen.of(reader, config) for reader in readers]
+        _same_side(chosen, config)
+        even = min(len(c.rows) for c in chosen)
+        draw = np.random.default_rng(config.seed)
+        for c in chosen:
+            c.rows = np.sort(draw.choice(c.rows, even, replace=False))
+        patterns = _allocate((even * len(chosen), 1, chosen[0].side, chosen[0].side), cache_dir)
+        for i, c in enumerate(chosen):
+            c.fill(patterns[i * even:(i + 1) * even], config,
+                   progress and (lambda done, total, i=i: progress(i * even + done, even * len(chosen))))
+        return _joined([c.pattern_set(patterns[i * even:(i + 1) * even], config) for i, c in enumerate(chosen)],
+                       patterns)
+
+
+@dataclasses.dataclass
+class _Chosen:
+    """One source's patterns to train on: its reader, partition, rows and the input side they are resized to."""
+
+    reader: Reader
+    partition: str
+    rows: np.ndarray
+    filters: dict
+    side: int
+
+    @classmethod
+    def of(cls, reader: Reader, config: TrainConfig) -> "_Chosen":
+        shape = check_pattern_shape(reader, config)
+        partition = choose_partition(reader, config.partition)
+        rows, filters = select_rows(reader, partition, config)
+        return cls(reader, partition, rows, filters, input_spec(config, min(shape[-2:])).size[0])
+
+    def fill(self, out: np.ndarray, config: TrainConfig, progress=None) -> None:
+        done = 0
+        for batch, _ in iter_preprocessed(self.reader, self.partition, config.preprocessing, READ_BATCH, self.rows):
+            prepared = preprocess(torch.from_numpy(np.ascontiguousarray(batch, np.float32)), config)
+            out[done:done + len(prepared)] = prepared.numpy()
+            done += len(prepared)
+            if progress:
+                progress(done, len(self.rows))
+
+    def pattern_set(self, patterns: np.ndarray, config: TrainConfig) -> PatternSet:
+        reader, rows = self.reader, self.rows
+        xy = reader.coordinates(self.partition)
+        x, y = (None, None) if xy is None else (np.asarray(xy[0])[rows], np.asarray(xy[1])[rows])
+        applied = {**config.preprocessing.to_dict(), "static_background_from": static_background_origin(
+            reader, config.preprocessing)}
+        source = {"name": Path(reader.path).name, "format": reader.info().format, "partition": self.partition,
+                  "pattern_shape": list(reader.info().item_shape), "n_source": reader.count(self.partition),
+                  "n_selected": int(self.filters.get("kept", len(rows))), "n_used": len(rows)}
+        return PatternSet(patterns, rows, x, y, self.partition, source["n_source"], self.filters, applied, [source])
+
+
+def _same_side(chosen: list[_Chosen], config: TrainConfig) -> None:
+    first = chosen[0]
+    for c in chosen[1:]:
+        if c.side != first.side:
+            raise InputError(f"its patterns are {c.side} pixels across and those of {Path(first.reader.path).name} "
+                             f"{first.side}: one model takes one size; give an input size", c.reader.path)
+
+
+def _joined(parts: list[PatternSet], patterns: np.ndarray) -> PatternSet:
+    """Several sources' sets as one, over `patterns` (theirs, end to end); rows are each source's own."""
+    coordinates = all(p.x is not None for p in parts)
+    backgrounds = {p.preprocessing["static_background_from"] for p in parts}
+    return PatternSet(
+        patterns, np.concatenate([p.rows for p in parts]),
+        np.concatenate([p.x for p in parts]) if coordinates else None,
+        np.concatenate([p.y for p in parts]) if coordinates else None,
+        parts[0].partition, sum(p.n_source for p in parts),
+        {**parts[0].filters, "kept": sum(p.filters["kept"] for p in parts)},
+        {**parts[0].preprocessing, "static_background_from": backgrounds.pop() if len(backgrounds) == 1 else
+         "each source's own (see data.sources)"},
+        [source for p in parts for source in p.sources])
 
 
 def _allocate(shape: tuple[int, ...], cache_dir) -> np.ndarray:

@@ -181,7 +181,9 @@ def _found_inputs(train: dict, by_name: dict) -> dict:
     """config.json's `train` with its files' names replaced by the paths `by_name` gives them."""
     train = dict(train)
     for key in ("data", "keep_coordinates"):
-        if train.get(key):
+        if isinstance(train.get(key), list):  # several sources
+            train[key] = [by_name.get(name, name) for name in train[key]]
+        elif train.get(key):
             train[key] = by_name.get(train[key], train[key])
     spec = train.get("bandcontrast")
     if spec and not BandContrast.parse(spec).from_scan:  # a table, by its name
@@ -192,7 +194,7 @@ def _found_inputs(train: dict, by_name: dict) -> dict:
 def inputs_found(config: TrainConfig) -> bool:
     """Whether every file a run's config names is at hand (not only a name no file here has)."""
     table = config.bandcontrast.path if config.bandcontrast is not None and not config.bandcontrast.from_scan else None
-    return all(Path(path).is_file() for path in (config.data, config.keep_coordinates, table) if path)
+    return all(Path(path).is_file() for path in (*config.sources, config.keep_coordinates, table) if path)
 
 
 def last_finished_run(folder) -> dict | None:

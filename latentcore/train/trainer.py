@@ -27,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from ..data import open_source
 from ..errors import CheckpointError, InputError, TrainingError
 from ..extract import resolve_device
 from ..models.vae import ConvVAE, VAEConfig
@@ -35,7 +34,7 @@ from ..storage import atomic_path, lock_exclusive, make_folder, sha256_path
 from ..versions import PACKAGES, package_versions
 from . import outputs
 from .config import LR_FLOOR, TrainConfig, default_name
-from .dataset import PatternSet, load_patterns, split_train_val
+from .dataset import PatternSet, load_training_set, split_train_val
 from .pace import Pace, PaceMeter
 
 DEVICE_RESIDENT_BYTES = 4 * 2**30  # training sets up to this size are copied to the device once
@@ -134,9 +133,7 @@ class _Run:
         self.config = config
         self.out_dir = out_dir = Path(config.out_dir)
         self.device = resolve_device(config.device)
-        with open_source(config.data) as reader:
-            source = reader.info()
-            data = load_patterns(reader, config, cache_dir=out_dir / "cache")
+        data = load_training_set(config, cache_dir=out_dir / "cache")
         self.fingerprint = data_fingerprint(config)
         train_idx, val_idx = split_train_val(len(data), config.val_fraction, config.seed)
         torch.manual_seed(config.seed)
@@ -148,7 +145,7 @@ class _Run:
         self.state = _resume(config, self.fingerprint, self.model, self.optimizer, out_dir)
         self.resumed_from, self.resumed_at_batch = self.state.epoch, self.state.batch
         self.scheduler = lr_scheduler(self.optimizer, config, self.state.epoch)
-        self.info = _run_description(config, source, data, self.fingerprint, len(train_idx), len(val_idx),
+        self.info = _run_description(config, data, self.fingerprint, len(train_idx), len(val_idx),
                                      self.device, config.name or default_name(config.data))
         self.train_set = _Patterns(data.patterns, train_idx, self.device)
         self.val_set = _Patterns(data.patterns, val_idx, self.device)
@@ -451,7 +448,9 @@ def data_fingerprint(config: TrainConfig) -> dict[str, str | None]:
     """SHA-256 of every input (of each file's name and hash for a folder): a resumed run must
     train on the same bytes."""
     bandcontrast = config.bandcontrast
-    return {"data": _input_digest(config.data), "keep_coordinates": _input_digest(config.keep_coordinates),
+    digests = [_input_digest(path) for path in config.sources]
+    return {"data": digests[0] if len(digests) == 1 else digests,
+            "keep_coordinates": _input_digest(config.keep_coordinates),
             # a scan's own map lives in the data file, whose digest covers it
             "bandcontrast": bandcontrast.spec if bandcontrast and bandcontrast.from_scan else
             _input_digest(bandcontrast and bandcontrast.path)}
@@ -522,17 +521,23 @@ def _clear_previous_run(out_dir: Path) -> None:
         (out_dir / name).unlink(missing_ok=True)
 
 
-def _run_description(config, source, data: PatternSet, fingerprint, n_train, n_val, device, name: str) -> dict:
+def _run_description(config, data: PatternSet, fingerprint, n_train, n_val, device, name: str) -> dict:
     side = int(data.patterns.shape[-1])
+    first, several = data.sources[0], len(data.sources) > 1
+    described = {"name": f"{first['name']} and {len(data.sources) - 1} more" if several else first["name"],
+                 "format": first["format"], "sha256": fingerprint["data"], "partition": data.partition,
+                 "pattern_shape": first["pattern_shape"], "n_source": data.n_source, "n_selected": len(data),
+                 "n_train": n_train, "n_val": n_val}
+    if several:  # each source's counts: the same number of patterns from each
+        described["sources"] = [{**source, "sha256": digest}
+                                for source, digest in zip(data.sources, fingerprint["data"])]
     return {
         "train": config.record(),
         "model": {"name": name, "arch": "vae", "input_size": side, "in_channels": 1, "latent_dim": config.latent_dim,
                   "channels": list(config.channels)},
         "preprocess": {"patterns": data.preprocessing, "crop": config.crop, "resize": "bilinear",
                        "input_size": side, "normalize": "minmax"},
-        "data": {"name": Path(config.data).name, "format": source.format, "sha256": fingerprint["data"],
-                 "partition": data.partition, "pattern_shape": list(source.item_shape),
-                 "n_source": data.n_source, "n_selected": len(data), "n_train": n_train, "n_val": n_val},
+        "data": described,
         "filters": {**data.filters, **{f"{k}_sha256": v for k, v in fingerprint.items() if k != "data" and v}},
         "device": str(device),
         "versions": package_versions((*PACKAGES, "matplotlib")),

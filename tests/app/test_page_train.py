@@ -245,3 +245,36 @@ def test_a_stopped_run_is_listed_in_a_new_tab_and_resumed_there_ends_as_an_unint
     assert pd.DataFrame(resumed.result.history)[losses].equals(pd.DataFrame(straight.history)[losses])
     models = [torch.load(path, weights_only=True)["model"] for path in (resumed.result.model_path, straight.model_path)]
     assert all(torch.equal(weights, models[1][key]) for key, weights in models[0].items())
+
+
+def test_one_model_for_several_uploaded_scans_trains_on_as_many_patterns_of_each(not_here, tmp_path):
+    """The Train page's "several pattern files" choice: the workspace's pattern files (the demo and two uploads; not
+    a latents file), one run on those picked, sized for as many patterns of each as the smallest holds; no ROI (one
+    scan's coordinates); config.json records each source's counts."""
+    from driving import run, with_upload
+
+    from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd
+
+    scans = [write_h5ebsd(simulate_scan(ScanSettings(n_rows=rows, n_columns=columns, pattern_size=16, n_grains=2,
+                                                     seed=seed, orientation_seed=3)), tmp_path / f"s{seed}.h5")
+             for seed, (rows, columns) in enumerate([(6, 8), (8, 10)], 1)]
+    at = run(with_upload(*scans), "train")
+    at = run(at.radio(key="train_data").set_value("Several pattern files: one model for a study"))
+    picker = at.multiselect(key="train_files")
+    assert picker.options[1:] == ["s1.h5", "s2.h5"] and picker.options[0].startswith("Built-in demo scan")
+    at = run(picker.set_value(["s1.h5", "s2.h5"]))
+    assert "train_use_roi" not in [c.key for c in at.checkbox]  # a region is one scan's
+    assert any("same number of patterns from each" in c.value for c in at.caption)
+    assert at.text_input(key="train_name").value.startswith("s1+1-20")
+    for key, value in (("train_latent_dim", 3), ("train_input_size", 16), ("train_epochs", 2), ("train_batch", 16)):
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="train_channels").set_value("4,8")
+    at.selectbox(key="train_device").set_value("cpu")
+    at = run(at)
+    at.button(key="train_start").click()
+    job = run(at).session_state["train_job"]
+    assert job.wait(timeout=120) and job.error is None, job.error
+    config = json.loads((job.result.out_dir / "config.json").read_text())
+    assert config["train"]["data"] == ["s1.h5", "s2.h5"] and config["train"]["sizing"]["n_patterns"] == 2 * 48
+    assert [(s["name"], s["n_source"], s["n_used"]) for s in config["data"]["sources"]] == [
+        ("s1.h5", 48, 48), ("s2.h5", 80, 48)]

@@ -12,23 +12,43 @@ from __future__ import annotations
 
 import streamlit as st
 
+from latentcore.errors import InputError
 from latentcore.train import TrainConfig
 from latentcore.train.config import default_name
 from latentcore.train.pace import Pace, duration
 from latentcore.train.sizing import longer_runs_text
 
 from ..compute import dispatch, sources
-from ..session import defaults
+from ..session import defaults, files
 
 LATENT_DIM = 8  # the page's default
 
 
-def pattern_count(source, info: dict, partition: str, roi) -> int:
-    """The patterns a run trains on: the partition's, or those in the ROI (a `Roi`); a band-contrast
+def pattern_files() -> dict:
+    """label -> path of the workspace's data files a VAE trains on (images or patterns, not latents, features or
+    videos); a file that cannot be read is left out (the Data page says what is wrong with it)."""
+    found = {}
+    for label, path in files.data_sources().items():
+        try:
+            info = sources.source_info(sources.stamp(path))
+        except (InputError, OSError):  # said on the Data page
+            continue
+        if not files.is_latents_file(path, info) and len(info["item_shape"]) == 3:
+            found[label] = path
+    return found
+
+
+def pattern_count(paths, infos: list[dict], roi) -> int:
+    """The patterns a run trains on: the first partition's, or those in the ROI (a `Roi`) of one file; of several,
+    as many from each as the smallest holds (`latentcore.train.dataset.load_training_set`). A band-contrast
     threshold is not counted (it only shortens the run)."""
+    counts = [int(next(iter(info["partitions"].values()))) for info in infos]
+    if len(paths) > 1:
+        return len(paths) * min(counts)
     if roi is None:
-        return int(info["partitions"][partition])
-    return int(roi.mask(*sources.scan_coordinates(sources.stamp(source), partition)).sum())
+        return counts[0]
+    partition = next(iter(infos[0]["partitions"]))
+    return int(roi.mask(*sources.scan_coordinates(sources.stamp(paths[0]), partition)).sum())
 
 
 def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:

@@ -25,7 +25,7 @@ from latentcore.train.pace import Pace
 
 from ..compute import dispatch, jobs
 from ..figures import training as training_figures
-from ..session import lifecycle, state
+from ..session import files, lifecycle, state
 from . import common
 
 
@@ -194,7 +194,8 @@ def stopped_runs_panel(epochs: int, own: TrainingRun | None = None):
         text, button = st.columns([5, 1], vertical_alignment="center")
         text.write(_stopped_text(run))
         if not inputs_found(run["config"]):
-            button.caption(f"Load its data ({Path(run['config'].data).name}) in this session to resume it.")
+            names = ", ".join(Path(path).name for path in run["config"].sources)
+            button.caption(f"Load its data ({names}) in this session to resume it.")
         elif button.button("Resume", icon=":material/replay:", key=f"train_resume_{run['out_dir'].name}"):
             config = dataclasses.replace(run["config"], epochs=epochs)
             start(config, model_label(run["out_dir"], config.latent_dim, config.name))
@@ -208,7 +209,8 @@ def _trainable_files() -> list:
 
     bandcontrast = state.bandcontrast()
     table = [bandcontrast.path] if bandcontrast is not None and not bandcontrast.from_scan else []
-    return [DEMO_SCAN, DEMO_BANDCONTRAST, *([state.source()] if state.source() is not None else []), *table]
+    return [DEMO_SCAN, DEMO_BANDCONTRAST, *([state.source()] if state.source() is not None else []), *table,
+            *files.data_sources().values()]
 
 
 def _stopped_text(run: dict) -> str:
