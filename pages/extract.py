@@ -70,10 +70,10 @@ else:
 
 if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions or extraction.running(),
              key="extract_run"):
-    result = extraction.run_extraction(source, spec, device=device, batch_size=batch_size, pool=pool,
-                                       partitions=partitions, clobber=overwrite)
-else:
-    result = extraction.extraction_outcome()  # one running in a worker: its progress, or its end
+    extraction.run_extraction(source, spec, device=device, batch_size=batch_size, pool=pool, partitions=partitions,
+                              clobber=overwrite)
+extraction.study_form(spec, device=device, batch_size=batch_size, pool=pool, clobber=overwrite)
+result = extraction.extraction_outcome()  # the latest: its progress while it runs in a worker, or its end
 if result is not None:
     verb = "Reused" if result.skipped else "Wrote"
     st.success(f"{verb} {result.path.name}: " + ", ".join(f"{p} {n:,} rows" for p, n in result.rows.items()))

@@ -18,7 +18,7 @@ from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 from latentcore.train import TrainConfig
 from ui.compute import sources
 from ui.session import defaults, lifecycle, state
-from ui.widgets import access, common, train_settings, training
+from ui.widgets import access, common, extraction, train_settings, training
 from ui.widgets import bandcontrast as bc_choice
 
 access.require_app()
@@ -31,18 +31,20 @@ st.write("A convolutional VAE learns a few latent dimensions per pattern. Each p
 choices = {"Built-in demo scan": ((DEMO_SCAN,), BandContrast.table(DEMO_BANDCONTRAST))}
 if state.source() is not None and not state.is_demo():
     choices = {f"Session data: {state.source().name}": ((state.source(),), state.bandcontrast()), **choices}
-patterns = train_settings.pattern_files()
+patterns = extraction.pattern_files()
 if len(patterns) > 1:
     choices[SEVERAL] = ((), None)
 new_name = {"on_change": defaults.forget_widget, "args": ("train_name",)}  # the default name follows the data
 paths, bandcontrast = choices[st.radio("Data", list(choices), key="train_data", **new_name)]
 if not paths:
+    uploaded = [label for label, path in patterns.items() if path != DEMO_SCAN]
     chosen = st.multiselect("Pattern files", list(patterns), default=defaults.setting(
-        "train_files", list(patterns), list(patterns)), key="train_files", **new_name)
+        "train_files", uploaded if len(uploaded) > 1 else list(patterns), list(patterns)), key="train_files",
+        **new_name)
     paths = tuple(patterns[label] for label in chosen)
     st.caption("One model for all of them, trained on the same number of patterns from each: as many as the "
-               "smallest file holds, a seeded draw from the larger ones. Extract each file with it on the Extract "
-               "page, then make their study on the Data page.")
+               "smallest file holds, a seeded draw from the larger ones. Then extract them with it into one study "
+               "on the Extract page (Several files into one study).")
     if len(paths) < 2:
         st.info("Pick two or more files, or one of the choices above.")
         st.stop()

@@ -262,6 +262,7 @@ def test_one_model_for_several_uploaded_scans_trains_on_as_many_patterns_of_each
     at = run(at.radio(key="train_data").set_value("Several pattern files: one model for a study"))
     picker = at.multiselect(key="train_files")
     assert picker.options[1:] == ["s1.h5", "s2.h5"] and picker.options[0].startswith("Built-in demo scan")
+    assert picker.value == ["s1.h5", "s2.h5"]  # the uploads, not the demo
     at = run(picker.set_value(["s1.h5", "s2.h5"]))
     assert "train_use_roi" not in [c.key for c in at.checkbox]  # a region is one scan's
     assert any("same number of patterns from each" in c.value for c in at.caption)

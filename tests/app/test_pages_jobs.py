@@ -88,6 +88,43 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     assert not list(path.parent.glob("*.partial*"))
 
 
+def test_several_files_are_extracted_in_a_worker_and_made_one_study_in_one_step(not_here, tmp_path):
+    """The Extract page's "several files into one study": each picked file extracted with the chosen model in one
+    worker job, the progress naming the file; then their study is written in the workspace and becomes the
+    session's latents, as the Data page's study maker would make it."""
+    from driving import with_upload
+
+    from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd
+    from latentcore.study import read_study
+
+    scans = [write_h5ebsd(simulate_scan(ScanSettings(n_rows=rows, n_columns=columns, pattern_size=16, n_grains=2,
+                                                     seed=seed, orientation_seed=3)), tmp_path / f"s{seed}.h5")
+             for seed, (rows, columns) in enumerate([(6, 8), (8, 10)], 1)]
+    at = with_upload(*scans)
+    at.switch_page("pages/extract.py").run()
+    at.multiselect(key="extract_study_files").set_value(["s1.h5"])
+    at.text_input(key="extract_study_name").set_value("pair")
+    at.button(key="extract_study_run").click().run()
+    assert "Choose two or more files and name the study" in texts(at.error)
+    at.multiselect(key="extract_study_files").set_value(["s1.h5", "s2.h5"])
+    at.text_input(key="extract_study_name").set_value("../pair")
+    at.button(key="extract_study_run").click().run()
+    assert "a study's name is letters, digits and ._+-" in texts(at.error)
+    at.text_input(key="extract_study_name").set_value("pair")
+    at.button(key="extract_study_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["extract_job"]
+    assert job.folder is not None  # a pool job: extract_file fails in this process
+    rerun_until(at, lambda at: at.success, job)
+    assert "Wrote pair.study.json: s1 48 rows, s2 80 rows" in texts(at.success)
+    assert "of 2)" in job.progress()[1]  # the file it was on, of all
+    path = Path(at.session_state["latents"])
+    assert path == Path(at.session_state["workdir"]) / "pair.study.json"
+    study = read_study(path, root=path.parent)
+    assert [(m.name, m.rows) for m in study.members] == [("s1", 48), ("s2", 80)]
+    assert at.session_state["latents_model"]["study"] == "pair"
+
+
 def test_an_extraction_in_the_server_starts_no_reader_process(monkeypatch):
     """The server runs app.py as `__main__`: a reader process it spawned would run the whole app again first. Small
     data is read in the server's own thread, also where a command-line run would get several reader processes."""

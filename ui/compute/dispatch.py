@@ -82,10 +82,20 @@ def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
     more in a process of its own (the Job runs on; `ui.widgets.waiting.watch` shows it)."""
     if items <= jobs.INLINE_PATTERNS:
         return jobs.inline_job(tasks.extract, "Extraction", model=get_model(spec), progress=progress, **kwargs)
-    model = {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
-             "stamp": stamp(spec["path"])}
     return app_pool().submit(tasks.extract, f"Extracting {items:,} items", fresh=True, dedicated=True,
-                             model=model, **kwargs)
+                             model=_model_files(spec), **kwargs)
+
+
+def start_extractions(items: int, spec: dict, **kwargs) -> jobs.Job:
+    """Several files' extractions one after another (`tasks.extract_several`) in a process of its own."""
+    return app_pool().submit(tasks.extract_several, f"Extracting {items:,} items of {len(kwargs['sources'])} files",
+                             fresh=True, dedicated=True, model=_model_files(spec), **kwargs)
+
+
+def _model_files(spec: dict) -> dict:
+    """A model spec as a worker loads it: its file's stamp is part of the job's key."""
+    return {"path": spec["path"], "arch": spec.get("arch"), "options": spec.get("options"),
+            "stamp": stamp(spec["path"])}
 
 
 def start_training(config: dict, label: str) -> jobs.Job:

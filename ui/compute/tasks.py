@@ -218,6 +218,19 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
                             partitions=partitions, clobber=clobber, progress=rows_done, readers=readers)
 
 
+def extract_several(sources: list, out_dirs: list, model: dict, pool: str, batch_size: int, device: str,
+                    clobber: bool, progress):
+    """`extract` of each source in turn into its folder (the members of a study, which the page makes once all are
+    written), the progress over all of them; a list of their ExtractResults."""
+    results = []
+    for i, (source, out_dir) in enumerate(zip(sources, out_dirs)):
+        def one(fraction, message="", i=i, name=Path(source).name):
+            progress((i + fraction) / len(sources), f"{name} ({i + 1} of {len(sources)}): {message}")
+
+        results.append(extract(source, model, out_dir, pool, batch_size, device, None, clobber, one))
+    return results
+
+
 def train(config: dict, progress):
     """`latentcore train-vae`'s call (latentcore.train.train_vae) with the config's dict. It reports
     its pace (detail "pace": `latentcore.train.pace.Pace`'s fields; the message says the epoch, the

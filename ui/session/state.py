@@ -235,6 +235,11 @@ def set_extract_job(job, spec: dict):
     store.put(store.EXTRACT_SPEC, spec)
 
 
+def extract_spec() -> dict | None:
+    """The spec the latest extraction was started with (`set_extract_job`), until its file became the latents."""
+    return store.get(store.EXTRACT_SPEC)
+
+
 def take_extract_job():
     """The ended extraction, forgotten now (its outcome is applied once)."""
     return store.pop(store.EXTRACT_JOB)

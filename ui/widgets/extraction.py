@@ -11,9 +11,11 @@ from pathlib import Path
 import streamlit as st
 
 from latentcore.demo import DEMO_MODEL
+from latentcore.errors import InputError
+from latentcore.study import check_name
 
 from ..compute import dispatch, jobs, sources
-from ..session import lifecycle, state
+from ..session import files, lifecycle, state
 from . import common, waiting
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
@@ -38,9 +40,8 @@ def latents_folder(source: Path, model, pool: str, partitions) -> Path:
 
 def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, pool="mean",
                    partitions=None, clobber=False):
-    """Extract into the session's working directory: small data here at once (returns the
-    ExtractResult, already the session's latents), larger data in a process of the worker pool
-    (returns None; `extraction_outcome` shows its progress and applies its result once it ends)."""
+    """Start an extraction into the session's working directory: small data here at once, larger data in a process
+    of the worker pool; `extraction_outcome` shows its progress and applies its result once it ends."""
     with common.user_errors():
         model, _ = sources.get_model(spec)
         counts = sources.source_info(sources.stamp(source))["partitions"]
@@ -55,7 +56,56 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
     if inline and job.error() is None:
         bar.progress(1.0, text="Reused the existing latents file" if job.future.result().skipped else "Done")
     state.set_extract_job(job, {**spec, "pool": pool})  # the spec: to project new images later
-    return extraction_outcome()
+
+
+def run_extractions(paths: list, spec: dict, study: str, *, device="auto", batch_size=64, pool="mean",
+                    clobber=False):
+    """Several files extracted one after another in a worker process (each into its `latents_folder`, as one file
+    is), then made into the study `study` by `extraction_outcome`, which makes it the session's latents."""
+    with common.user_errors():
+        model, _ = sources.get_model(spec)
+        items = sum(sum(sources.source_info(sources.stamp(path))["partitions"].values()) for path in paths)
+    job = dispatch.start_extractions(items, spec, sources=[str(path) for path in paths],
+                                     out_dirs=[str(latents_folder(path, model, pool, None)) for path in paths],
+                                     pool=pool, batch_size=int(batch_size), device=device, clobber=bool(clobber))
+    state.set_extract_job(job, {**spec, "pool": pool, "study": study})
+
+
+def study_form(spec: dict, **settings):
+    """Extract several of the workspace's data files with this model and make them one study, in one step."""
+    offered = pattern_files()
+    if len(offered) < 2:
+        return
+    with st.expander("Several files into one study", icon=":material/stacks:"):
+        st.caption("Each file is extracted with this model, device, batch size and pooling (and its own default "
+                   "partitions), one after another in a worker process; then the files become one study: one latent "
+                   "space, each row named by its file.")
+        cols = st.columns([3, 1])
+        chosen = cols[0].multiselect("Data files", list(offered), key="extract_study_files")
+        name = cols[1].text_input("Study name", key="extract_study_name", placeholder="letters, digits, ._+-")
+        if not st.button("Extract them and make the study", key="extract_study_run", disabled=running(),
+                         icon=":material/play_arrow:"):
+            return
+        if len(chosen) < 2 or not name.strip():
+            st.error("Choose two or more files and name the study, then start.", icon=":material/block:")
+            return
+        with common.user_errors():
+            check_name(name.strip())
+        run_extractions([offered[label] for label in chosen], spec, name.strip(), **settings)
+
+
+def pattern_files() -> dict:
+    """label -> path of the workspace's data files an encoder reads (images or patterns, not latents, features or
+    videos); a file that cannot be read is left out (the Data page says what is wrong with it)."""
+    found = {}
+    for label, path in files.data_sources().items():
+        try:
+            info = sources.source_info(sources.stamp(path))
+        except (InputError, OSError):  # said on the Data page
+            continue
+        if not files.is_latents_file(path, info) and len(info["item_shape"]) == 3:
+            found[label] = path
+    return found
 
 
 def running() -> bool:
@@ -83,8 +133,20 @@ def extraction_outcome():
         st.error(common.error_line(job.error()), icon=":material/error:")
         return None
     result = job.future.result()
+    if isinstance(result, list):  # several files: their study, made here (a few small reads)
+        result = _study_of(result, state.extract_spec()["study"])
     state.extracted_latents(result.path)
     return result
+
+
+def _study_of(results: list, name: str):
+    """The study of several extractions' files, as an ExtractResult (the rows of each file, by its stem)."""
+    from latentcore.extract import ExtractResult  # torch: loaded once an extraction ended, not for the page
+
+    with common.user_errors():
+        path = sources.write_study(name, [result.path for result in results], lifecycle.workdir())
+    return ExtractResult(path, all(result.skipped for result in results),
+                         {result.path.name.split("__")[0]: sum(result.rows.values()) for result in results})
 
 
 def require_latents() -> tuple:

@@ -12,30 +12,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.errors import InputError
 from latentcore.train import TrainConfig
 from latentcore.train.config import default_name
 from latentcore.train.pace import Pace, duration
 from latentcore.train.sizing import longer_runs_text
 
 from ..compute import dispatch, sources
-from ..session import defaults, files
+from ..session import defaults
 
 LATENT_DIM = 8  # the page's default
-
-
-def pattern_files() -> dict:
-    """label -> path of the workspace's data files a VAE trains on (images or patterns, not latents, features or
-    videos); a file that cannot be read is left out (the Data page says what is wrong with it)."""
-    found = {}
-    for label, path in files.data_sources().items():
-        try:
-            info = sources.source_info(sources.stamp(path))
-        except (InputError, OSError):  # said on the Data page
-            continue
-        if not files.is_latents_file(path, info) and len(info["item_shape"]) == 3:
-            found[label] = path
-    return found
 
 
 def pattern_count(paths, infos: list[dict], roi) -> int:
@@ -57,7 +42,8 @@ def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
     cols = st.columns([1, 3])
     devices = sources.devices()
     device = cols[0].selectbox("Device", list(devices), format_func=devices.get, key="train_device")
-    name = cols[1].text_input("Model name", default_name(data), key="train_name", max_chars=80,
+    name = cols[1].text_input("Model name", defaults.setting("train_name", default_name(data)), key="train_name",
+                              max_chars=80,
                               help="Recorded in the model: latents files, the sidebar and the Compare page name "
                                    "the model by it")
     shown = defaults.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
