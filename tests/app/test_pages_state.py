@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.data.bandcontrast import BandContrast
+from latentcore.demo import DEMO_SCAN
 from ui.session import settings, workspace
 from driving import extracted, new_app, run, texts, url_workspace
 
@@ -194,9 +195,18 @@ def test_every_value_widget_of_the_pages_is_declared_saved_or_left_out():
     for page in PAGES:
         run(at, page)
         drawn |= {w.key for kind in VALUE_WIDGETS for w in getattr(at, kind) if w.key}
+    run(at, "data").file_uploader(key="uploads").set_value([("other.h5", DEMO_SCAN.read_bytes(),
+                                                              "application/octet-stream")])
+    run(at)  # a second pattern file: the Train and Extract pages' several-files widgets
+    run(at, "train")
+    run(at.radio(key="train_data").set_value("Several pattern files: one model for a study"))
+    drawn |= {w.key for kind in VALUE_WIDGETS for w in getattr(at, kind) if w.key}
+    run(at, "extract")
+    drawn |= {w.key for kind in VALUE_WIDGETS for w in getattr(at, kind) if w.key}
     ours = {key for key in drawn if key.startswith(settings.PAGE_PREFIXES)}
     assert ours - settings.SAVED.keys == settings.LEFT_OUT
-    assert {"compare_other", "compare_probe", "maps_dims", "roi_x", "train_epochs"} <= ours & settings.SAVED.keys
+    assert {"compare_other", "compare_probe", "maps_dims", "roi_x", "train_epochs", "train_files",
+            "extract_study_files"} <= ours & settings.SAVED.keys
 
 
 def test_the_recorder_sees_a_widget_set_twice(set_twice):

@@ -164,7 +164,7 @@ PAGES: dict[str, Page] = {  # in the navigation's order
     "data": Page("Data", ":material/folder_open:"),
     "extract": Page("Extract", ":material/memory:", keep(
         "extract_model", "extract_arch", "extract_options", "extract_device", "extract_pool", "extract_batch",
-        "extract_overwrite") | tied("extract_partitions")),
+        "extract_overwrite") | tied("extract_partitions", "extract_study_files", "extract_study_name")),
     "umap": Page("UMAP", ":material/scatter_plot:", (
         keep("umap_method", "umap_neighbors", "umap_min_dist", "umap_seed", "umap_k")
         | tied("umap_colour", "umap_dim", "umap_kmeans", "umap_sources", "umap_selected_source",
@@ -198,7 +198,7 @@ PAGES: dict[str, Page] = {  # in the navigation's order
         keep("train_data", "train_device", "train_beta", "train_lr", "train_static_bg", "train_dynamic_bg",
              "train_average", "train_bc_min", "train_use_roi")
         | tied("train_latent_dim", "train_input_size", "train_channels", "train_epochs", "train_batch",
-               "train_per_epoch")  # sized for the data
+               "train_per_epoch", "train_files")  # sized for the data
         | own_roi("train"))),
 }
 

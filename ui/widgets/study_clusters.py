@@ -30,8 +30,8 @@ def page(lat_stamp: tuple, lat):
     method = cols[1].selectbox("Method", METHODS, key="clusters_method",
                                index=defaults.setting_index("clusters_method", METHODS[0], METHODS))
     kinds = ["latent", "pair"] if every_map else ["latent"]
-    features = cols[2].radio("Cluster on", kinds, horizontal=True, key="clusters_study_features",
-                             index=defaults.setting_index("clusters_study_features", "latent", kinds),
+    features = cols[2].radio("Cluster on", kinds, horizontal=True, key="clusters_features",  # the scan page's too
+                             index=defaults.setting_index("clusters_features", "latent", kinds),
                              format_func={"pair": "(latent dimension, each scan's own band contrast)",
                                           "latent": "whole latent vectors"}.get)
     method_params = params.cluster_params(method, "clusters")
