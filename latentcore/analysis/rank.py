@@ -72,6 +72,64 @@ def pearson(a, b) -> float:
     return _quiet(lambda: stats.pearsonr(a, b).statistic)
 
 
+def unit_centred(values) -> np.ndarray | None:
+    """`values` (as float64) minus their mean, over the norm of that: `scipy.stats.pearsonr`'s r is the dot
+    product of two of these, so a reference made one once is correlated with each dimension by one dot product
+    (`correlation`). None where the values are constant, where r is undefined (pearsonr: NaN)."""
+    values = np.asarray(values, np.float64)
+    if len(values) < 2 or values.min() == values.max():
+        return None
+    centred = values - values.mean()
+    return centred / np.linalg.norm(centred)
+
+
+def correlation(a, b_unit: np.ndarray | None) -> float:
+    """Pearson's r of `a` with `b_unit` (`unit_centred` of b), as `scipy.stats.pearsonr(a, b)` computes it."""
+    a_unit = unit_centred(a)
+    if a_unit is None or b_unit is None:
+        return float("nan")
+    return float(np.clip(a_unit @ b_unit, -1.0, 1.0))
+
+
+def ranks(values) -> np.ndarray:
+    """`scipy.stats.rankdata(values)`'s average ranks (float64) of finite values, from one fast sort (`_order`):
+    rankdata's own stable sort was most of a dimension's time (2 s a dimension at 10M rows). Values that tie
+    share the mean of their sorted positions, as in rankdata; float32 latents tie often (a million draws
+    share some thousands of float32 values), so ties are averaged here rather than sent back to rankdata."""
+    values = np.asarray(values)
+    order = _order(values)
+    ordered = values[order]
+    sorted_ranks = np.arange(1, len(values) + 1, dtype=np.float64)
+    tied = np.flatnonzero(ordered[1:] == ordered[:-1])  # sorted position i equals i + 1
+    if len(tied):
+        starts = np.flatnonzero(np.diff(tied, prepend=-2) != 1)  # where each run of equal values begins in `tied`
+        run = np.repeat(np.arange(len(starts)), np.diff(starts, append=len(tied)))
+        middle = (tied[starts] + np.maximum.reduceat(tied, starts) + 1) / 2 + 1  # mean of first and last position
+        sorted_ranks[tied] = sorted_ranks[tied + 1] = middle[run]
+    result = np.empty(len(values))
+    result[order] = sorted_ranks
+    return result
+
+
+def _order(values) -> np.ndarray:
+    """The indices that sort `values`: floats by stable radix passes, 16 bits at a time (numpy radix-sorts
+    16-bit integers), over an integer key in the floats' order: 2.5x numpy's argsort for float32 at 1M rows.
+    Other types by np.argsort."""
+    if values.dtype == np.float64 and np.array_equal(values.astype(np.float32), values):
+        values = values.astype(np.float32)  # e.g. band contrast's integers: float32 values
+    if values.dtype != np.float32:  # float64's four passes lose to np.argsort at 10M rows
+        return np.argsort(values)
+    unsigned = np.dtype(f"u{values.itemsize}")
+    bits = (values + values.dtype.type(0)).view(unsigned)  # + 0: -0.0 is 0.0, as they compare equal
+    # IEEE floats order as their bits with the sign bit flipped, the negatives' bits all flipped
+    key = np.where(values < 0, ~bits, bits | unsigned.type(1 << (8 * values.itemsize - 1)))
+    order = np.argsort(key.astype(np.uint16), kind="stable")
+    for shift in range(16, 8 * values.itemsize, 16):  # least significant digit first: each pass keeps the last
+        digits = (key >> shift).astype(np.uint16)
+        order = order[np.argsort(digits[order], kind="stable")]
+    return order
+
+
 def kendall(a, b) -> float:
     return _quiet(lambda: stats.kendalltau(a, b).statistic)
 
@@ -110,29 +168,36 @@ class SpatialTrend:
     matrix-vector products each."""
 
     def __init__(self, x, y, degree: int = 2):
-        self.coords = np.column_stack([x, y]).astype(np.float64)
+        self.x, self.y = np.asarray(x, np.float64), np.asarray(y, np.float64)
         self.degree = degree
         self._basis_rows, self._basis = None, None
         self._lock = threading.Lock()  # dimensions are scored in threads
 
     def residuals(self, values, rows=None) -> np.ndarray:
         """`values` (given for `rows`, a boolean mask; default all rows) minus their fitted trend."""
-        rows = np.ones(len(self.coords), bool) if rows is None else np.asarray(rows, bool)
+        rows = np.ones(len(self.x), bool) if rows is None else np.asarray(rows, bool)
         digest = hashlib.sha1(np.packbits(rows).tobytes()).hexdigest()
         with self._lock:
             if digest != self._basis_rows:
-                self._basis_rows, self._basis = digest, self._orthonormal_design(self.coords[rows])
+                self._basis_rows, self._basis = digest, self._orthonormal_design(rows)
             basis = self._basis
         values = np.asarray(values, np.float64)
         return values - basis @ (basis.T @ values)
 
-    def _orthonormal_design(self, coords) -> np.ndarray:
+    def _orthonormal_design(self, rows) -> np.ndarray:
         from sklearn.preprocessing import PolynomialFeatures
-        spread = coords.std(axis=0)
-        coords = (coords - coords.mean(axis=0)) / np.where(spread > 0, spread, 1.0)  # conditioning
-        design = PolynomialFeatures(self.degree).fit_transform(coords)
-        basis, singular, _ = np.linalg.svd(design, full_matrices=False)
-        return basis[:, singular > singular[0] * 1e-10]  # a column constant on these rows adds nothing
+        every = rows.all()  # no copy of the coordinates
+        coords = [c if every else c[rows] for c in (self.x, self.y)]
+        coords = np.column_stack([(c - c.mean()) / (c.std() or 1.0) for c in coords])  # conditioning
+        basis = PolynomialFeatures(self.degree, order="F").fit_transform(coords)  # F: written a column at a time
+        # orthonormalised twice by its (p, p) Gram matrix's eigenvectors (Cholesky QR 2 with eigh, to see what is
+        # degenerate): the design's span in four (N, p) products, where its SVD took 2.4 s at 10M rows; the
+        # second pass leaves it orthonormal to float64 rounding (standardised, the design is well conditioned)
+        for _ in range(2):
+            gram, vectors = np.linalg.eigh(basis.T @ basis)
+            keep = gram > gram[-1] * 1e-12  # singular values below 1e-6 of the largest: a column constant here
+            basis = basis @ (vectors[:, keep] / np.sqrt(gram[keep]))
+        return basis
 
 
 def gmm_labels(values, n_clusters: int, random_state=0) -> np.ndarray:
@@ -213,7 +278,7 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
         whose length is not the latents' rows, non-integer labels, an unknown metric or
         `sort_by`, "partial_pearson" without x and y, or a dimension out of range.
     """
-    latents = check_matrix(latents, "latents", min_rows=3, finite=False)
+    latents = check_matrix(latents, "latents", dtype=None, min_rows=3, finite=False)  # no float64 copy: by column
     n_clusters, trend_degree = check_int(n_clusters, "n_clusters", 1), check_int(trend_degree, "trend_degree", 0)
     max_samples = None if max_samples is None else check_int(max_samples, "max_samples", 3)
     references = {k: _check_reference(k, v, len(latents)) for k, v in (references or {}).items()}
@@ -230,9 +295,27 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
     if sort_by not in metrics:
         raise InputError(f"sort_by {sort_by!r} is not among the metrics computed: choose one of {list(metrics)}")
     dims = check_dimensions(dimensions, latents.shape[1])
+    # one BLAS thread throughout, a core a dimension: BLAS threads within each only contend (5.1 -> 3.0 s), and
+    # the trend's (N, 6) @ (6, 6) took 3-4 s at 10M rows in OpenBLAS's two threads beside another process, 0.16 s in one
+    with threadpool_limits(1):
+        scores = _pairs(latents, references, labels, x, y, metrics, dims, n_clusters, trend_degree, random_state,
+                        max_samples)
+        rows = _scored(scores, progress)
+    table = _sorted_table(rows, metrics, sort_by)
+    table.attrs["parameters"] = {"metrics": list(metrics), "sort_by": sort_by, "n_clusters": n_clusters,
+                                 "trend_degree": trend_degree, "random_state": random_state,
+                                 "max_samples": max_samples, "n_rows": len(latents),
+                                 "n_dimensions": int(latents.shape[1])}
+    table.attrs["notes"] = _notes(table, metrics, max_samples)
+    return table
+
+
+def _pairs(latents, references, labels, x, y, metrics, dims, n_clusters, trend_degree, random_state,
+           max_samples) -> list:
+    """(what the row is, how to score it) for every (reference, dimension) pair, in the table's order."""
     clusters = DimensionClusters(latents, random_state)
     trend = SpatialTrend(x, y, trend_degree) if "partial_pearson" in metrics else None
-    scores = []  # (what the row is, how to score it), in the table's order
+    scores = []
     for name, reference in references.items():
         reference_labels = None
         if set(LABEL_METRICS) & set(metrics) and reference.ndim == 1:
@@ -247,20 +330,18 @@ def rank_dimensions(latents, references: dict | None = None, x=None, y=None, met
                     functools.partial(_score_labels, latents[:, dim], reference, metrics,
                                       functools.partial(clusters, dim)))
                    for dim in dims]
+    return scores
+
+
+def _scored(scores, progress) -> list[dict]:
+    """Each pair's row, scored in threads, one a core (numpy's sorts and arithmetic run outside the GIL)."""
     rows = []
-    threads = concurrent.futures.ThreadPoolExecutor(max(1, min(len(os.sched_getaffinity(0)), len(scores))))
-    with threads, threadpool_limits(1):  # a core a dimension: BLAS threads within each only contend (5.1 -> 3.0 s)
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(len(os.sched_getaffinity(0)), len(scores)))) as threads:
         for (named, _), row in zip(scores, threads.map(lambda item: item[1](), scores)):
             rows.append(row | named)
             if progress is not None:
                 progress(len(rows), len(scores))  # may raise (a job cancelled): map's pending scores are dropped
-    table = _sorted_table(rows, metrics, sort_by)
-    table.attrs["parameters"] = {"metrics": list(metrics), "sort_by": sort_by, "n_clusters": n_clusters,
-                                 "trend_degree": trend_degree, "random_state": random_state,
-                                 "max_samples": max_samples, "n_rows": len(latents),
-                                 "n_dimensions": int(latents.shape[1])}
-    table.attrs["notes"] = _notes(table, metrics, max_samples)
-    return table
+    return rows
 
 
 class DimensionClusters:
@@ -292,11 +373,16 @@ class ReferenceRows:
             if x is not None:
                 valid &= np.isfinite(x) & np.isfinite(y)
         self.reference, self.metrics, self.trend, self.valid = reference, metrics, trend, valid
-        self.values = reference[valid]
+        self.values = reference if valid.all() else reference[valid]
         one_column = self.values.ndim == 1 and len(self.values) >= 3
-        self.ranks = stats.rankdata(self.values) if one_column and "spearman" in metrics else None
-        self.residuals = (trend.residuals(self.values, valid) if one_column and "partial_pearson" in metrics
-                          else None)
+        # each side of a correlation made once, for every dimension (`correlation`); None: undefined or not asked.
+        # The sort runs beside the trend's fit (each about 2 s at 10M rows, on one core each)
+        with concurrent.futures.ThreadPoolExecutor(1) as beside:
+            ranked = beside.submit(ranks, self.values) if one_column and "spearman" in metrics else None
+            self.unit = unit_centred(self.values) if one_column and "pearson" in metrics else None
+            self.residuals = (unit_centred(trend.residuals(self.values, valid))
+                              if one_column and "partial_pearson" in metrics else None)
+            self.ranks = unit_centred(ranked.result()) if ranked is not None else None
 
     def over(self, valid) -> ReferenceRows:
         """This reference over the rows `valid` (within self.valid)."""
@@ -307,9 +393,11 @@ class ReferenceRows:
 
 def _score_continuous(values, shared: ReferenceRows, reference_labels, metrics, dimension_clusters, random_state,
                       max_samples) -> dict:
+    values = np.ascontiguousarray(values)  # one strided pass over the (N, D) latents; the rest read this
     valid = shared.valid & np.isfinite(values)
     reference = shared.over(valid)
-    a, b = values[valid], reference.values
+    column = values if valid.all() else values[valid]  # as stored: float32 latents sort faster (`ranks`)
+    a, b = column.astype(np.float64), reference.values
     sample = seeded_sample(len(a), max_samples, random_state)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": len(sample)}
     enough = len(a) >= 3
@@ -320,10 +408,12 @@ def _score_continuous(values, shared: ReferenceRows, reference_labels, metrics, 
             row[metric] = mutual_information(a[sample], b[sample], random_state)
         elif metric in SAMPLED_METRICS:
             row[metric] = _METRIC_FUNCTIONS[metric](a[sample], b[sample])
+        elif metric == "pearson":
+            row[metric] = correlation(a, reference.unit)
         elif metric == "spearman":
-            row[metric] = pearson(stats.rankdata(a), reference.ranks)
+            row[metric] = correlation(ranks(column), reference.ranks)
         elif metric == "partial_pearson":
-            row[metric] = pearson(shared.trend.residuals(a, valid), reference.residuals)
+            row[metric] = correlation(shared.trend.residuals(a, valid), reference.residuals)
         elif metric in LABEL_METRICS:
             row[metric] = _label_agreement(metric, dimension_clusters()[valid], reference_labels[valid])
         else:
@@ -354,7 +444,7 @@ def _label_agreement(metric, predicted, truth) -> float:
     return float(score(truth[keep], predicted[keep]))
 
 
-_METRIC_FUNCTIONS = {"pearson": pearson, "kendall": kendall,
+_METRIC_FUNCTIONS = {"kendall": kendall,
                      "distance_correlation": distance_correlation, "hsic": hsic}
 
 

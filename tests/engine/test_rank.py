@@ -76,6 +76,75 @@ def test_metric_values_equal_the_reference_packages(scan, pca_latents):
     assert any("dropped pairwise" in note for note in table.attrs["notes"])
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ranks_are_scipys_rankdata(dtype):
+    """rank.ranks (one radix sort for float32, np.argsort otherwise, ties averaged here) gives rankdata's
+    ranks exactly: distinct values, many ties, signed zeros, infinities, one value, none."""
+    rng = np.random.default_rng(4)
+    cases = [rng.standard_normal(50_000), np.round(rng.standard_normal(50_000), 2), rng.integers(0, 3, 1000),
+             [0.0, -0.0, 1, 1, 1, -1, -np.inf, np.inf, -0.0, 1e-40, -1e-40], [2.5], []]
+    for values in cases:
+        values = np.asarray(values, dtype)
+        assert np.array_equal(rank.ranks(values), stats.rankdata(values)), values[:10]
+    many = rng.standard_normal(200_000).astype(dtype)  # float32: some draws share a value, averaged
+    assert np.array_equal(rank.ranks(many), stats.rankdata(many))
+
+
+def test_correlations_equal_scipy_on_ties_nan_and_constants(scan):
+    """pearson, spearman and partial_pearson, made with the reference's side once and a dot product per
+    dimension, equal scipy's pearsonr, spearmanr and pearsonr of least-squares residuals to 1e-12: float32
+    latents with and without ties and NaN, a reference with ties and NaN, a constant dimension (NaN)."""
+    x, y, n = scan["x"], scan["y"], len(scan["x"])
+    rng = np.random.default_rng(5)
+    trend = (x - x.mean()) / x.std()
+    latents = np.column_stack([scan["bc"] + rng.normal(scale=scan["bc"].std(), size=n),  # no ties
+                               np.round(trend + rng.normal(size=n), 1),  # ties
+                               rng.normal(size=n), np.full(n, 3.0)]).astype(np.float32)
+    latents[[3, 50, 700], 2] = np.nan
+    reference = np.round(scan["bc"] / scan["bc"].std() * 4)  # integer-valued, as band contrast: ties
+    reference[[10, 50]] = np.nan
+    for ref in (reference, np.nan_to_num(reference, nan=0.0) + rng.normal(scale=1e-3, size=n)):  # NaN or not
+        table = rank.rank_dimensions(latents, {"r": ref}, x, y, metrics=["pearson", "spearman", "partial_pearson"])
+        for dim in range(latents.shape[1]):
+            row = table[table["dimension"] == dim].iloc[0]
+            keep = np.isfinite(latents[:, dim]) & np.isfinite(ref)
+            a, b = latents[keep, dim], ref[keep]
+            coords = np.column_stack([x[keep], y[keep]])
+            coords = (coords - coords.mean(axis=0)) / coords.std(axis=0)
+            design = np.column_stack([np.ones(len(a)), coords, coords ** 2, coords[:, 0] * coords[:, 1]])
+
+            def detrended(v):
+                v = v.astype(np.float64)
+                return v - design @ np.linalg.lstsq(design, v, rcond=None)[0]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", stats.ConstantInputWarning)  # the constant dimension: NaN
+                expected = {"pearson": stats.pearsonr(a, b).statistic, "spearman": stats.spearmanr(a, b).statistic,
+                            "partial_pearson": stats.pearsonr(detrended(a), detrended(b)).statistic}
+            for metric, value in expected.items():
+                if dim == 3 and metric != "partial_pearson":  # a constant's residuals: rounding, as before
+                    assert np.isnan(row[metric]) and np.isnan(value), metric
+                elif dim != 3:
+                    assert row[metric] == pytest.approx(value, abs=1e-12, rel=0), (dim, metric)
+
+
+def test_the_trend_basis_spans_the_design_and_drops_what_is_constant(scan):
+    """SpatialTrend's basis (orthonormalised through its Gram matrix) is orthonormal and removes what the
+    least-squares fit removes; on one column of the scan x, x^2 and xy are constant or y's multiples: dropped."""
+    x, y = scan["x"], scan["y"]
+    values = np.random.default_rng(6).normal(size=len(x)) + 0.3 * x * y / (x.max() * y.max())
+    trend = rank.SpatialTrend(x, y, 2)
+    for rows, kept in ((np.ones(len(x), bool), 6), (x == np.unique(x)[3], 3)):
+        residuals = trend.residuals(values[rows], rows)
+        basis = trend._basis
+        assert basis.shape[1] == kept and np.allclose(basis.T @ basis, np.eye(kept), atol=1e-13, rtol=0)
+        coords = np.column_stack([x[rows], y[rows]])
+        spread = coords.std(axis=0)
+        coords = (coords - coords.mean(axis=0)) / np.where(spread > 0, spread, 1)
+        design = np.column_stack([np.ones(rows.sum()), coords, coords ** 2, coords[:, 0] * coords[:, 1]])
+        fitted = design @ np.linalg.lstsq(design, values[rows], rcond=None)[0]
+        assert np.allclose(residuals, values[rows] - fitted, atol=1e-12, rtol=0)
+
 def test_hsic_equals_centred_kernel_alignment(scan, pca_latents):
     """hyppo's biased HSIC statistic on median-bandwidth Gaussian kernels, checked against the
     definition: sqrt(<HKH, HLH> / (|HKH| |HLH|))."""
