@@ -130,11 +130,12 @@ def test_correlations_equal_scipy_on_ties_nan_and_constants(scan):
 
 def test_the_trend_basis_spans_the_design_and_drops_what_is_constant(scan):
     """SpatialTrend's basis (orthonormalised through its Gram matrix) is orthonormal and removes what the
-    least-squares fit removes; on one column of the scan x, x^2 and xy are constant or y's multiples: dropped."""
+    least-squares fit removes; what is degenerate on the rows is dropped: on one column of the scan x, x^2 and xy
+    are constant or y's multiples; on two columns x^2 is the constant (x standardised is -1 or 1)."""
     x, y = scan["x"], scan["y"]
     values = np.random.default_rng(6).normal(size=len(x)) + 0.3 * x * y / (x.max() * y.max())
     trend = rank.SpatialTrend(x, y, 2)
-    for rows, kept in ((np.ones(len(x), bool), 6), (x == np.unique(x)[3], 3)):
+    for rows, kept in ((np.ones(len(x), bool), 6), (x == np.unique(x)[3], 3), (np.isin(x, np.unique(x)[3:5]), 5)):
         residuals = trend.residuals(values[rows], rows)
         basis = trend._basis
         assert basis.shape[1] == kept and np.allclose(basis.T @ basis, np.eye(kept), atol=1e-13, rtol=0)
@@ -142,7 +143,7 @@ def test_the_trend_basis_spans_the_design_and_drops_what_is_constant(scan):
         spread = coords.std(axis=0)
         coords = (coords - coords.mean(axis=0)) / np.where(spread > 0, spread, 1)
         design = np.column_stack([np.ones(rows.sum()), coords, coords ** 2, coords[:, 0] * coords[:, 1]])
-        fitted = design @ np.linalg.lstsq(design, values[rows], rcond=None)[0]
+        fitted = design @ np.linalg.lstsq(design, values[rows], rcond=1e-10)[0]
         assert np.allclose(residuals, values[rows] - fitted, atol=1e-12, rtol=0)
 
 def test_hsic_equals_centred_kernel_alignment(scan, pca_latents):
