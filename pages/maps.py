@@ -55,15 +55,19 @@ st.caption(f"ROI {extent.describe(unit, ' to ')}: {len(rows):,} pixels on a grid
            f"{grid.n_rows} rows x {grid.n_columns} columns, step {grid.step_x:g} x {grid.step_y:g} {unit}."
            + (f" Smoothed: Gaussian of sigma {sigma:g} grid steps over the ROI (NaN-aware)." if sigma else ""))
 colorscale, limits = scales.colour_scale("maps_scale", maps)
-grid_fig, png_fig = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
-                                                    units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
-                                                    limits=limits)
+grid_fig, png_made = map_figures.latent_maps_figures(maps, grid, dims, columns=int(columns), nan_colour=nan_colour,
+                                                     units=lat.units, scale_bar=scale_bar, colorscale=colorscale,
+                                                     limits=limits)
 lines = None
 if boundaries_on:  # the ROI's, at the page's boundary angle and Σ3 tolerance
     with common.user_errors():
         lines = scan_maps.boundary_lines(lat_stamp, roi, params.checked(ORIENTATION_MAP_PARAMETERS, **boundary))
-for fig in (grid_fig, png_fig):
-    reference_figures.with_boundaries(fig, lines, len(dims), int(columns))
+reference_figures.with_boundaries(grid_fig, lines, len(dims), int(columns))
+
+
+def png_figure():
+    """The maps' PNG figure (heatmaps at the figure's size), made when the download asks for it."""
+    return reference_figures.with_boundaries(png_made(), lines, len(dims), int(columns))
 if member is None:  # a study's rows are selected and labelled on the UMAP and Clusters pages
     panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label)  # the click map, the labels map
     panels.take()  # a selection just made on them, before anything shows the selection
@@ -117,9 +121,10 @@ names = maps_names(scan_maps.maps_job(lat_stamp, dims, roi, sigma), found)  # as
 out, dpi = lifecycle.results_dir("maps", lat_stamp[0]), state.png_dpi()
 
 
-def written(kind: str, figure=None):
-    """The file `kind` as the command writes it, with its report beside it (the PNG: the figure shown)."""
-    return lambda: scan_maps.maps_files(lat_stamp, tuple(dims), roi, sigma, out, figure, dpi)[kind].read_bytes()
+def written(kind: str):
+    """The file `kind` as the command writes it, with its report beside it (the PNG: the maps shown)."""
+    return lambda: scan_maps.maps_files(lat_stamp, tuple(dims), roi, sigma, out,
+                                        png_figure() if kind == "figure" else None, dpi)[kind].read_bytes()
 
 
 for col, (kind, label, mime) in zip(st.columns(4), [
@@ -127,5 +132,5 @@ for col, (kind, label, mime) in zip(st.columns(4), [
         ("maps_npz", f"Maps (NPZ: maps, origin, step, units {unit})", "application/octet-stream"),
         ("maps", "Maps (NPY, dims x rows x columns, NaN = no pixel)", "application/octet-stream"),
         ("report", "Report (JSON)", "application/json")]):
-    col.download_button(label, written(kind, png_fig if kind == "figure" else None), file_name=names[kind], mime=mime,
+    col.download_button(label, written(kind), file_name=names[kind], mime=mime,
                         key=f"maps_dl_{names[kind].rsplit('.', 1)[1]}", on_click="ignore", icon=":material/download:")

@@ -78,13 +78,16 @@ MISSING_PIXELS = "missing pixels"  # the legend's name of the maps' NaN colour: 
 def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN_COLOUR,
                     colorscale: str = "Viridis", title: str = "Latent maps",
                     max_pixels: int = MAX_MAP_PIXELS, units: str | None = "um",
-                    scale_bar: bool = False, value_name: str = "latent value", limits=None) -> go.Figure:
+                    scale_bar: bool = False, value_name: str = "latent value", limits=None,
+                    image_above: int | None = None) -> go.Figure:
     """One heatmap per dimension (maps: (n_dims, n_rows, n_columns), NaN = no pixel, drawn in
     `nan_colour`), each with its own colour bar (over `limits` (vmin, vmax) when given, else its
     map's range) and x, y axes in `units`; an optional scale bar. The maps share one grid, so the
     y axis is titled and labelled on the first column only: each colour bar's title has the gap to
     the next map.
-    Maps over `max_pixels` are shown with a stride, which the figure says (the NPY keeps every pixel)."""
+    Maps over `max_pixels` are shown with a stride, which the figure says (the NPY keeps every pixel).
+    Maps of more than `image_above` pixels as shown are drawn as images (`map_image`: a browser draws a heatmap
+    cell by cell, seconds for eight of 250,000), the same colours, a hover without the value (the figure says so)."""
     maps = np.asarray(maps, np.float32)
     stride = _stride(maps.shape[1] * maps.shape[2], max_pixels)
     columns = max(1, min(columns, len(dims)))
@@ -105,12 +108,17 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
         bar = {"title": {"text": value_name, "side": "right", "font": {"size": 10}}, "thickness": 10,
                "x": xa.domain[1] + 0.005, "xanchor": "left", "y": sum(ya.domain) / 2, "yanchor": "middle",
                "len": min(ya.domain[1] - ya.domain[0], shown), "tickfont": {"size": 9}}
-        fig.add_trace(go.Heatmap(z=values[::stride, ::stride], x=grid.x_values[::stride].astype(np.float32),
-                                 y=grid.y_values[::stride].astype(np.float32), colorscale=colorscale,
-                                 showscale=True, colorbar=bar, name=f"dim {dim}", **zlimits,
-                                 hovertemplate=f"dim {dim}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<br>"
-                                               "%{z:.4g}<extra></extra>"),
-                      row=i // columns + 1, col=i % columns + 1)
+        shown_values = values[::stride, ::stride]
+        where = {"row": i // columns + 1, "col": i % columns + 1}
+        if image_above is not None and shown_values.size > image_above:
+            for trace in map_image(shown_values, grid, stride, colorscale, limits, bar, f"dim {dim}", unit):
+                fig.add_trace(trace, **where)
+        else:
+            fig.add_trace(go.Heatmap(z=shown_values, x=grid.x_values[::stride].astype(np.float32),
+                                     y=grid.y_values[::stride].astype(np.float32), colorscale=colorscale,
+                                     showscale=True, colorbar=bar, name=f"dim {dim}", **zlimits,
+                                     hovertemplate=f"dim {dim}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<br>"
+                                                   "%{z:.4g}<extra></extra>"), **where)
         ya.update(scaleanchor=f"x{suffix}", constrain="domain")  # square pixels
         if i % columns == 0:
             ya.update(title_text=f"y ({unit})")
@@ -122,10 +130,12 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     fig.update_yaxes(range=[grid.y_values[-1] + half_y, grid.y0 - half_y], title_standoff=2, tickfont={"size": 9})
     fig.update_xaxes(constrain="domain", title_text=f"x ({unit})", title_standoff=2, tickfont={"size": 9},
                      range=[grid.x0 - half_x, grid.x_values[-1] + half_x])
-    if stride > 1:
-        fig.add_annotation(text=f"shown every {stride}th pixel in x and y ({maps.shape[1]} x {maps.shape[2]} "
-                                "map); downloads hold every pixel", xref="paper", yref="paper", x=0, y=-0.02,
-                           yanchor="top", showarrow=False, font={"size": 10})
+    imaged = any(t.type == "image" for t in fig.data)
+    if stride > 1 or imaged:
+        said = [f"shown every {stride}th pixel in x and y ({maps.shape[1]} x {maps.shape[2]} map)"] * (stride > 1)
+        said += ["drawn as images: the hover gives no values (the click map does)"] * imaged
+        fig.add_annotation(text="; ".join(said) + "; downloads hold every pixel", xref="paper", yref="paper", x=0,
+                           y=-0.02, yanchor="top", showarrow=False, font={"size": 10})
     # heatmaps leave NaN cells transparent: the plot background is the NaN colour
     fig.update_layout(title=title, plot_bgcolor=nan_colour, template="plotly_white", height=height, width=width,
                       margin=margin)
@@ -171,6 +181,35 @@ def add_scale_bar(fig, grid, suffix: str = "", unit: str = "µm"):
         fig.add_shape(type="line", x0=x0, x1=x0 + length, y0=y, y1=y, line={"color": colour, "width": width}, **refs)
     fig.add_annotation(x=x0 + length / 2, y=y, text=f"{length:g} {unit}", showarrow=False, yshift=10,
                        font={"size": 10, "color": "black"}, bgcolor="rgba(255,255,255,0.7)", **refs)
+
+
+def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict, name: str, unit: str) -> list:
+    """A map (2-D, NaN: no pixel) as a PNG image trace placed on the grid in its units (pixel centres at the grid's
+    x, y, every `stride`th), its values through `colorscale` over `limits` (None: its range) as a heatmap colours
+    them (256 levels), NaN transparent; and an empty marker trace that carries its colour bar."""
+    import base64
+    import io
+
+    from PIL import Image
+    from plotly.colors import get_colorscale, sample_colorscale
+
+    low, high = (float(np.nanmin(values)), float(np.nanmax(values))) if limits is None else map(float, limits)
+    table = np.round(np.asarray(sample_colorscale(get_colorscale(colorscale), np.linspace(0, 1, 256),
+                                                  colortype="tuple")) * 255).astype(np.uint8)
+    finite = np.isfinite(values)
+    level = np.clip((np.where(finite, values, low) - low) / ((high - low) or 1.0) * 255, 0, 255)
+    rgba = np.concatenate([table[np.rint(level).astype(np.intp)], np.where(finite, 255, 0).astype(np.uint8)[..., None]],
+                          axis=-1)
+    png = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(png, format="PNG", compress_level=1)
+    source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+    image = go.Image(source=source, x0=float(grid.x_values[0]), dx=float(grid.step_x * stride),
+                     y0=float(grid.y_values[0]), dy=float(grid.step_y * stride), name=name,
+                     hovertemplate=f"{name}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<extra></extra>")
+    carrier = go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name=name,
+                         marker={"color": [low], "colorscale": colorscale, "cmin": low, "cmax": high,
+                                 "showscale": True, "colorbar": colorbar})
+    return [image, carrier]
 
 
 def _stride(n_pixels: int, max_pixels: int) -> int:

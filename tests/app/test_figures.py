@@ -103,6 +103,37 @@ def test_latent_map_grid_draws_nan_in_the_chosen_colour_and_strides_big_maps(sca
     assert np.asarray(big.data[0].z).shape == (500, 500)
 
 
+def test_big_maps_reach_the_browser_as_images_in_a_heatmaps_colours_with_their_colour_bars():
+    """Above `image_above` pixels a map is a PNG on the grid (pixel centres at its x, y in µm), coloured as plotly
+    colours a heatmap to within a 256-level quantisation, NaN transparent, its colour bar on a marker trace; the
+    figure says the hover gives no values."""
+    import base64
+
+    from plotly.colors import get_colorscale, sample_colorscale
+
+    rng = np.random.default_rng(0)
+    maps = rng.normal(size=(2, 300, 400)).astype(np.float32)
+    maps[0, :5, :7] = np.nan
+    grid = Grid(10.0, 20.0, 0.5, 0.25, 300, 400)  # x0, y0, step_x, step_y, rows, columns
+    fig = figures.latent_map_grid(maps, grid, [3, 5], columns=2, limits=(-1, 1), colorscale="Magma",
+                                  image_above=40_000)
+    images = [t for t in fig.data if t.type == "image"]
+    bars = [t for t in fig.data if t.type == "scatter" and t.marker.showscale]
+    assert [t.name for t in images] == ["dim 3", "dim 5"] and len(bars) == 2 and not any(
+        t.type == "heatmap" for t in fig.data)
+    assert (images[0].x0, images[0].dx, images[0].y0, images[0].dy) == (10.0, 0.5, 20.0, 0.25)
+    assert all((b.marker.cmin, b.marker.cmax, b.marker.colorbar.title.text) == (-1, 1, "latent value") for b in bars)
+    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(images[0].source.split(",", 1)[1]))))
+    assert pixels.shape == (300, 400, 4)
+    assert (pixels[:5, :7, 3] == 0).all() and (pixels[5:, :, 3] == 255).all()  # missing pixels: the NaN colour
+    exact = np.asarray(sample_colorscale(get_colorscale("Magma"), np.clip((maps[0, 5:, :] + 1) / 2, 0, 1).ravel(),
+                                         colortype="tuple")) * 255
+    assert np.abs(pixels[5:, :, :3].reshape(-1, 3) - exact).max() <= 3  # 256 levels of a scale of 9 colours
+    assert "drawn as images: the hover gives no values" in fig.layout.annotations[-1].text
+    small = figures.latent_map_grid(maps[:, :100, :100], grid, [3, 5], image_above=40_000)
+    assert [t.type for t in small.data][:2] == ["heatmap", "heatmap"]  # up to 40,000 pixels: the value on hover
+
+
 def test_ranking_bar_shows_the_top_dimensions_by_absolute_score():
     scores = pd.DataFrame({"dim": [0, 1, 2, 3], "pearson": [0.1, -0.9, 0.5, 0.05]})
     bar = figures.ranking_bar(scores, "pearson", top_n=3).data[0]

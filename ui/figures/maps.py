@@ -3,21 +3,22 @@ the browser."""
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 
 from latentcore import figures
+
+IMAGE_ABOVE = 40_000  # pixels of a map shown above which the browser gets an image (a 200 x 200 map: a heatmap)
 
 
 def latent_maps_figures(maps, grid, dims, *, columns: int, nan_colour: str, units, scale_bar: bool,
                         colorscale: str = "Viridis", limits=None):
-    """(browser figure, PNG figure) of the maps, through `colorscale` over `limits` (vmin, vmax; None:
-    each map's range): the PNG keeps the figure's own size, so each colour bar is as tall as its
-    map; the browser's fills the page's width."""
-    grid_fig = figures.latent_map_grid(maps, grid, dims, columns=int(columns), nan_colour=nan_colour, title="",
-                                       units=units, scale_bar=scale_bar, colorscale=colorscale, limits=limits)
-    png_fig = go.Figure(grid_fig)
+    """(browser figure, a function making the PNG figure) of the maps, through `colorscale` over `limits` (vmin,
+    vmax; None: each map's range): the PNG keeps the figure's own size, so each colour bar is as tall as its
+    map; the browser's fills the page's width, its maps of more than IMAGE_ABOVE pixels drawn as images."""
+    drawn = dict(columns=int(columns), nan_colour=nan_colour, title="", units=units, scale_bar=scale_bar,
+                 colorscale=colorscale, limits=limits)
+    grid_fig = figures.latent_map_grid(maps, grid, dims, image_above=IMAGE_ABOVE, **drawn)
     grid_fig.update_layout(width=None, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return grid_fig, png_fig
+    return grid_fig, lambda: figures.latent_map_grid(maps, grid, dims, **drawn)  # the PNG's: heatmaps, drawn when asked
 
 
 def reference_and_top_dimensions(name: str, reference, maps, grid, dims, units):
