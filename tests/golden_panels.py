@@ -93,6 +93,14 @@ def payload(golden: dict) -> str:
     return base64.b64encode(point_panel.payload({**scatter["header"], "n": len(data["qx"])}, data)).decode()
 
 
+def grid_payload() -> str:
+    """A 6 x 4 scan map whose rows are its grid's cells in order, as wire.py writes it (no `cell`), in base64."""
+    from latentcore.analysis.maps import Grid
+
+    _, header, data = point_panel.grid_geometry(Grid(10, 20, 1.5, 2, 4, 6), np.divmod(np.arange(24), 6))
+    return base64.b64encode(point_panel.payload({**header, "n": 24}, data)).decode()
+
+
 def overlay(case: dict) -> dict:
     """A selection of `n` rows as a group's overlay carries it (element.py's overlay: what decodeMask reads)."""
     rows = np.asarray(case["rows"], np.int64)
@@ -103,7 +111,7 @@ def made(golden: dict) -> dict:
     """The golden file from its inputs: what each gives, made now."""
     return {**golden, "cases": [{**case, "steps": steps(golden, case)} for case in golden["cases"]],
             "views": [view(golden, case) for case in golden["views"]],
-            "payload": payload(golden), "overlay": overlay(golden["overlay"]),
+            "payload": payload(golden), "grid_payload": grid_payload(), "overlay": overlay(golden["overlay"]),
             "scale_bars": [{**bar, "length": figures.nice_length(bar["span"])} for bar in golden["scale_bars"]]}
 
 

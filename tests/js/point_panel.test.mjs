@@ -86,6 +86,14 @@ test("the wire format: a payload wire.py wrote reads back as its arrays, and an 
   assert.deepEqual(Array.from(rowsOf(decodeMask(overlay.message))), overlay.rows);
 });
 
+test("a scan map in its grid's order travels without cells: the browser puts row i on cell i", () => {
+  const grid = parse(Uint8Array.from(Buffer.from(GOLDEN.grid_payload, "base64")));
+  assert.ok(grid.header[CONTRACT.in_order] && !grid.header.arrays.some(([name]) => name === "cell"));
+  assert.deepEqual(Array.from(grid.arrays.cell), [...Array(24).keys()]);
+  const {x, y} = positions(grid);
+  assert.deepEqual([x[7], y[7], x[23], y[23]], [10 + 1.5, 20 + 2, 10 + 5 * 1.5, 20 + 3 * 2]);
+});
+
 // -- the tools: a press, its moves and its release on a panel's canvas (CSS pixels) ----------------------------
 
 function canvas(name, nearest = -1) {

@@ -18,6 +18,9 @@ CONTRACT = {
     # in the body (a multiple of `align` bytes) and its count
     "arrays": {"qx": ["u16"], "qy": ["u16"], "cell": ["i32"], "count": ["i32"], "codes": ["u8", "u16"],
                "values": ["f32"], "row_ids": ["i32"], "lines_x": ["f32"], "lines_y": ["f32"]},
+    # a scan map whose rows are its grid's cells in order (cell i is row i) sends no `cell` (4 bytes a pixel), and a
+    # panel of every row in order no `row_ids`: the browser takes row i for both
+    "in_order": "cells_in_order",
     "align": 4,
     # a selection as a bit field: row i is bit i % 8 of byte i // 8 (numpy's packbits(bitorder="little"))
     "mask_bit_order": "little",

@@ -82,7 +82,7 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     arrays = {**arrays, "codes": np.asarray(codes)}
     if values is not None:
         arrays["values"] = np.asarray(values, np.float32)
-    if row_ids is not None:
+    if row_ids is not None and not np.array_equal(row_ids, np.arange(len(codes))):  # in order: the browser's own
         arrays["row_ids"] = np.asarray(row_ids, np.int32)
     if lines is not None:
         arrays.update(lines_x=np.asarray(lines[0], np.float32), lines_y=np.asarray(lines[1], np.float32))

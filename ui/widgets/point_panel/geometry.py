@@ -112,8 +112,9 @@ def grid_geometry(grid, cells) -> tuple[Geometry, dict, dict]:
               "grid": {"x0": grid.x0 + (block - 1) / 2 * grid.step_x, "y0": grid.y0 + (block - 1) / 2 * grid.step_y,
                        "dx": block * grid.step_x, "dy": block * grid.step_y, "nx": nx, "ny": ny}}
     if not binned:
-        arrays = {"cell": cell.astype(np.int32)}
-        return Geometry(*positions(header, arrays), grid=grid), header, arrays
+        in_order = bool(np.array_equal(cell, np.arange(len(cell))))  # a scan's rows, row-major: sent as none
+        header, arrays = {**header, CONTRACT["in_order"]: in_order}, {} if in_order else {"cell": cell.astype(np.int32)}
+        return Geometry(*positions({**header, "n": len(cell)}, arrays), grid=grid), header, arrays
     binned = Binned(cell, nx * ny)
     geometry = Geometry(grid.x0 + column * grid.step_x, grid.y0 + row * grid.step_y, binned, grid=grid)
     return geometry, {**header, "binned": True, "block": block}, binned.arrays()

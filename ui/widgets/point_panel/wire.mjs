@@ -33,6 +33,7 @@ export function parse(bytes) {
   const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
   const align = header.contract.align, base = Math.ceil((4 + length) / align) * align, arrays = {};
   for (const [name, type, offset, count] of header.arrays) arrays[name] = new TYPES[type](buffer, base + offset, count);
+  if (header[header.contract.in_order]) arrays.cell = Int32Array.from({length: header.n}, (_, i) => i);  // not sent
   return {header, arrays};
 }
 

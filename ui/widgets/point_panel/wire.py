@@ -49,16 +49,20 @@ def read_payload(data: bytes) -> tuple[dict, dict]:
     """(header, arrays) of a payload, as the browser reads it."""
     length = int.from_bytes(data[:4], "little")
     header, base = json.loads(data[4:4 + length]), _aligned(4 + length)
-    return header, {name: np.frombuffer(data, TYPES[kind], count, base + offset)
-                    for name, kind, offset, count in header["arrays"]}
+    arrays = {name: np.frombuffer(data, TYPES[kind], count, base + offset)
+              for name, kind, offset, count in header["arrays"]}
+    if header.get(CONTRACT["in_order"]):  # not sent: row i on cell i
+        arrays["cell"] = np.arange(header["n"], dtype=np.int32)
+    return header, arrays
 
 
 def positions(header: dict, arrays: dict) -> tuple[np.ndarray, np.ndarray]:
     """The coordinates (float64) of the rows a panel draws, as the browser computes them from its message: a
-    scatter's from its uint16 steps, a grid's from its cells' columns and rows."""
+    scatter's from its uint16 steps, a grid's from its cells' columns and rows (row i on cell i when in order)."""
     if header["kind"] == "grid":
         g = header["grid"]
-        row, column = np.divmod(np.asarray(arrays["cell"], np.int64), g["nx"])
+        cell = np.arange(header["n"]) if header.get(CONTRACT["in_order"]) else arrays["cell"]
+        row, column = np.divmod(np.asarray(cell, np.int64), g["nx"])
         return g["x0"] + column * g["dx"], g["y0"] + row * g["dy"]
     levels = CONTRACT["levels"]
     (x0, x1), (y0, y1) = header["x_range"], header["y_range"]
