@@ -167,7 +167,7 @@ def load_training_set(config: TrainConfig, cache_dir=None, progress=None) -> Pat
         if len(readers) == 1:
             return load_patterns(readers[0], config, cache_dir, progress)
         chosen = [_Chosen.of(reader, config) for reader in readers]
-        _same_side(chosen, config)
+        _same_side(chosen)
         even = min(len(c.rows) for c in chosen)
         draw = np.random.default_rng(config.seed)
         for c in chosen:
@@ -214,11 +214,11 @@ class _Chosen:
             reader, config.preprocessing)}
         source = {"name": Path(reader.path).name, "format": reader.info().format, "partition": self.partition,
                   "pattern_shape": list(reader.info().item_shape), "n_source": reader.count(self.partition),
-                  "n_selected": int(self.filters.get("kept", len(rows))), "n_used": len(rows)}
+                  "n_selected": self.filters["kept"], "n_used": len(rows)}
         return PatternSet(patterns, rows, x, y, self.partition, source["n_source"], self.filters, applied, [source])
 
 
-def _same_side(chosen: list[_Chosen], config: TrainConfig) -> None:
+def _same_side(chosen: list[_Chosen]) -> None:
     first = chosen[0]
     for c in chosen[1:]:
         if c.side != first.side:
