@@ -151,7 +151,7 @@ def sized_values(args) -> dict:
     import sys
 
     from ..data import open_source
-    from ..train.config import default_name
+    from ..train.config import default_name, training_patterns
     from ..train.outputs import CHECKPOINT_FILE, previous_settings
     from ..train.sizing import longer_runs_text, sized_settings
 
@@ -168,7 +168,7 @@ def sized_values(args) -> dict:
             info = reader.info()
             counts.append(reader.count(args.partition or next(iter(info.partitions))))
             sides.append(min(info.item_shape[-2:]))
-    count = min(counts) * len(counts)  # each source gives as many as the smallest (dataset.load_training_set)
+    count = training_patterns(counts)
     sized = sized_settings(count, args.crop or min(sides), args.device, args.latent_dim, 60 * args.minutes,
                            args.val_fraction)
     if len(sources) > 1:

@@ -183,6 +183,12 @@ class TrainConfig:
                       if name not in RESUMABLE_CHANGES and previous.get(name, value) != value)
 
 
+def training_patterns(counts: list[int]) -> int:
+    """The patterns a run on sources of `counts` patterns trains on: as many from each as the smallest holds
+    (`dataset.load_training_set`), all of one source's."""
+    return len(counts) * min(counts)
+
+
 def default_name(data) -> str:
     """A trained model's name unless one is given: the data's stem and the local time, `ni_scan-20261125-1412`;
     for several sources the first one's stem and how many more, `ni_scan+2-20261125-1412`."""

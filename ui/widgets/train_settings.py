@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from latentcore.train import TrainConfig
-from latentcore.train.config import default_name
+from latentcore.train.config import default_name, training_patterns
 from latentcore.train.pace import Pace, duration
 from latentcore.train.sizing import longer_runs_text
 
@@ -29,7 +29,7 @@ def pattern_count(paths, infos: list[dict], roi) -> int:
     threshold is not counted (it only shortens the run)."""
     counts = [int(next(iter(info["partitions"].values()))) for info in infos]
     if len(paths) > 1:
-        return len(paths) * min(counts)
+        return training_patterns(counts)
     if roi is None:
         return counts[0]
     partition = next(iter(infos[0]["partitions"]))
