@@ -12,6 +12,7 @@ numba cache (`NUMBA_CACHE_DIR` pointing at an empty folder), driven in headless 
   first scatter, and until the UMAP.
 Each prints one JSON line: `first_scatter_s` (from the server up), `click_to_scatter_s` (demo), `umap_s` (from the
 server up until the page says the UMAP is shown), `first_caption` (what the page said of the first scatter),
+`expected_umap` (the fit's time the page expected, said beside the first scatter while the UMAP fits),
 `nav_s` (the first request until the app's navigation is drawn), `raw_page_list` (whether Streamlit's own page list,
 `app, clusters, ... umap`, was ever shown) and the load average before and after.
 
@@ -45,6 +46,7 @@ PANEL_DRAWN = "(key) => window.__latentPanels?.panels?.[key]?.root.isConnected"
 EMBEDDING_NOTE = re.compile(r"^(UMAP|PCA) of ")  # the page's caption of the embedding shown (common.embedding_note)
 UMAP_SHOWN = ("(rows) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
               ".some(e => e.innerText.startsWith(`UMAP of ${rows} latents:`))")
+EXPECTED = re.compile(r"expected to take about ([^:]+):")
 TIMEOUT_S = 300
 
 
@@ -68,6 +70,10 @@ def first_scatter(page, up: float, rows: str, out: dict):
     out["first_scatter_s"] = round(time.perf_counter() - up, 1)
     out["first_caption"] = page.locator("[data-testid=stCaptionContainer]", has_text=EMBEDDING_NOTE).first.inner_text()
     log(f"first scatter at {out['first_scatter_s']} s: {out['first_caption']!r}")
+    note = page.locator("[data-testid=stAlert]", has_text="expected to take")
+    if note.count():  # the PCA shown meanwhile: how long the page said the UMAP would take
+        out["expected_umap"] = EXPECTED.search(note.first.inner_text()).group(1)
+        log(f"the page expects the UMAP in {out['expected_umap']}")
     page.wait_for_function(UMAP_SHOWN, arg=rows)
     page.wait_for_function(f"() => ({PANEL_DRAWN})('umap_scatter')")
     out["umap_s"] = round(time.perf_counter() - up, 1)

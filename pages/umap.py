@@ -40,8 +40,9 @@ fit_method, label = fitted.method, fitted.method.upper()  # the PCA while a firs
 embedding = latent_space.embedding_args(lat_stamp, fit_method, n_neighbors, min_dist, seed, kept)
 st.caption(common.embedding_note(fitted))
 if fitting is not None:
-    waiting.meanwhile(fitting, "The PCA is shown while the UMAP fits: the scatter becomes the UMAP when it is done "
-                               "(the selection stays).")
+    waiting.meanwhile(fitting, f"The PCA is shown while the UMAP fits, expected to take "
+                               f"{latent_space.expected_fit(lat_stamp, kept)}. The scatter becomes the UMAP when it "
+                               f"is done (the selection stays).")
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
 choice = cols[0].selectbox("Colour by", options, key="umap_colour",

@@ -109,7 +109,7 @@ def test_no_package_imports_itself_back():
 # The layers, lowest first (docs/architecture.md): a module imports only from its own layer or below.
 LAYERS = [
     ("latentcore.errors", "latentcore.versions", "latentcore.sampling", "latentcore.arrays", "latentcore.storage",
-     "latentcore.columns", "latentcore.parameters"),
+     "latentcore.columns", "latentcore.parameters", "latentcore.machine_rates"),
     ("latentcore.data",),
     ("latentcore.models",),
     ("latentcore.latents", "latentcore.outputs", "latentcore.domain", "latentcore.study"),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import time
 
+from ..machine_rates import duration
+
 ESTIMATE_BATCHES = 5  # batches timed for the estimate, after one untimed batch (first-call allocations)
 
 
@@ -57,15 +59,6 @@ class Pace:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def duration(seconds: float) -> str:
-    """A rounded duration for people: 40 s, 12 min, 2.5 h."""
-    if seconds < 90:
-        return f"{max(round(seconds), 1)} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class PaceMeter:

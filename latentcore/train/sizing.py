@@ -16,7 +16,7 @@ pattern (forward), times the run's patterns, over the machine's speed: its rate,
 core training a fixed model (REFERENCE), measured in that thread's own CPU time (`time.thread_time`), on a GPU in the
 synchronised device's time; times the speed-up of the threads, one per core the process may use
 (`os.sched_getaffinity`), assumed (THREAD_SPEEDUP), not timed. The rate is measured once per machine (CPU or GPU model
-and torch version) and kept in `rate_file()`; delete that file to measure again. Memory does not enter: the
+and torch version) and kept in `machine_rates.rate_file()`; delete that file to measure again. Memory does not enter: the
 patterns are held in memory whatever the model, and a batch's activations take a few MB.
 
 Why not a timing: until issue 54 this module timed a few batches of each candidate in wall-clock seconds, and one
@@ -36,23 +36,16 @@ then a part of the patterns in each epoch (another draw each epoch).
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime
-import fcntl
 import functools
-import json
-import os
-import platform
 import time
-from pathlib import Path
 
 import torch
 
-from ..errors import LatentError
 from ..extract import one_intra_op_thread, resolve_device
+from ..machine_rates import available_cores, cpu_name, keep, rates_locked
 from ..models.vae import ConvVAE, VAEConfig
-from ..storage import atomic_path, make_folder
 from .config import BUDGET_SECONDS, TrainConfig
 from .dataset import split_train_val
 from .pace import Pace, duration
@@ -72,8 +65,6 @@ REFERENCE = (48, (32, 64, 128), 16)  # the model (input size, widths, latent dim
 WARM_STEPS, RATE_STEPS = 1, 5  # training steps untimed (first calls: allocations, kernels chosen), then timed: the
 # fastest gives the rate (a step that other processes interrupted costs more CPU time: its caches refilled)
 THREAD_SPEEDUP = 0.7  # n threads on n idle cores train n ** 0.7 times as fast as one: 1.6x on 2 cores (an assumption)
-RATE_FILE_ENV = "LATENT_EXPLORER_MACHINE_RATES"
-DEFAULT_RATE_FILE = Path("~/.cache/latent-explorer/machine-rates.json")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,35 +206,16 @@ def multiply_adds(input_size: int, channels: tuple, latent_dim: int) -> tuple[fl
 
 def this_machine(device="auto") -> Machine:
     """The machine `device` names ("auto": a CUDA GPU when there is one): its cores and its rate, measured once
-    (`measured_rate`) and kept in `rate_file()`, under a lock: two first runs at once keep one rate."""
+    (`measured_rate`) and kept in `machine_rates.rate_file()`, under a lock: two first runs at once keep one rate."""
     device = resolve_device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
     key = f"{device.type}: {name}, torch {torch.__version__}"
-    with _rates_locked() as rates:
+    with rates_locked() as rates:
         if key not in rates:
             rates[key] = {"rate": measured_rate(device), "measured": datetime.date.today().isoformat()}
-            _keep(rates)
+            keep(rates)
         kept = rates[key]
     return Machine(device.type, name, available_cores(), float(kept["rate"]), str(kept["measured"]))
-
-
-def available_cores() -> int:
-    """The cores this process may run on (its affinity, which a container's CPU set limits), not the machine's."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def cpu_name() -> str:
-    """The CPU's model name ("AMD EPYC"), from /proc/cpuinfo where there is one."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def measured_rate(device: torch.device) -> float:
@@ -278,40 +250,3 @@ def _step(model, batch, device) -> None:
         for weights in model.parameters():
             weights.add_(weights.grad, alpha=-1e-3)
     _sync(device)
-
-
-def rate_file() -> Path:
-    """Where measured rates are kept: $LATENT_EXPLORER_MACHINE_RATES, else ~/.cache/latent-explorer/machine-rates.json."""
-    return Path(os.environ.get(RATE_FILE_ENV) or DEFAULT_RATE_FILE).expanduser()
-
-
-@contextlib.contextmanager
-def _rates_locked():
-    """The kept rates by machine ({} when none can be read), the file locked meanwhile (other processes wait);
-    without a folder to keep them in, {} and no lock: each call measures."""
-    try:
-        make_folder(rate_file().parent)
-        handle = open(rate_file().with_suffix(".lock"), "a")
-    except (OSError, LatentError):
-        yield {}
-        return
-    with handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            kept = json.loads(rate_file().read_text())
-        except (OSError, ValueError):
-            kept = {}
-        yield {key: value for key, value in kept.items() if _is_rate(value)} if isinstance(kept, dict) else {}
-
-
-def _is_rate(value) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("rate"), (int, float)) and value["rate"] > 0
-
-
-def _keep(rates: dict) -> None:
-    """Write the rates whole under another name, then rename; one that cannot be written keeps nothing."""
-    try:
-        with atomic_path(rate_file(), replaces=True) as tmp:
-            tmp.write_text(json.dumps(rates, indent=1))
-    except (OSError, LatentError):
-        pass

@@ -185,6 +185,33 @@ def test_a_processs_first_fit_compiles_under_the_cross_process_lock(latents, mon
     assert entered == [True]  # the first fit warmed up under the lock, the second did not need it
 
 
+def test_a_umaps_expected_time_is_the_compilation_then_the_last_timed_fits_pace(monkeypatch, tmp_path):
+    from latentcore import machine_rates
+    from latentcore.analysis.embedding import fit_time
+
+    monkeypatch.setenv(machine_rates.RATE_FILE_ENV, str(tmp_path / "rates.json"))  # nothing timed yet
+    first = fit_time.expected_fit(2_400, 30_000, is_compiled=False)
+    assert first.seconds == fit_time.COMPILE_SECONDS + 2_400 / fit_time.FIT_ROWS_PER_SECOND
+    assert "compiling UMAP's code" in first.text and "until a fit here is timed" in first.text
+
+    warm_up()  # numba's code loaded: what follows is the fit alone
+    assert fit_time.compiled()  # a warm-up leaves its marker: later fits expect to load the code
+    timed = []
+
+    def recording(rows, seconds):
+        timed.append((rows, seconds))
+        fit_time.record_fit(rows, seconds)
+    monkeypatch.setattr(embedding, "record_fit", recording)
+    fit_embedding(clustered_latents(3_000, dim=16), cache_dir=False, sample_size=2_000)
+    [(rows, seconds)] = timed
+    assert rows == 2_000  # the sample: the rows UMAP fitted
+    expected = fit_time.expected_fit(9_000, 4_000)  # a larger fit, its sample twice the timed one
+    assert expected.seconds == pytest.approx(fit_time.LOAD_SECONDS + 2 * seconds)
+    assert "a sample of 9,000" in expected.text and "measured here" in expected.text
+    fit_embedding(clustered_latents(500, dim=16), cache_dir=False)  # too small to time: the pace kept stays
+    assert fit_time.expected_fit(9_000, 4_000).seconds == expected.seconds
+
+
 def test_the_numba_cache_lock_excludes_other_processes():
     from latentcore.analysis.embedding.umap_numba import cache_lock, lock_path
 

@@ -12,6 +12,7 @@ import time
 import pytest
 import torch
 
+from latentcore import machine_rates
 from latentcore.train import sizing
 from latentcore.train.outputs import improvement_text, recent_improvement
 from latentcore.train.pace import Pace
@@ -104,7 +105,7 @@ def test_a_thread_for_each_core_the_process_may_use_and_the_rate_measured_once(m
     """The cores are the process's affinity (a container's CPU set), not the machine's; the rate is measured on the
     first call and read back from the rate file after, also by another process; a file that cannot be read is
     measured again and rewritten."""
-    monkeypatch.setenv(sizing.RATE_FILE_ENV, str(tmp_path / "rates.json"))
+    monkeypatch.setenv(machine_rates.RATE_FILE_ENV, str(tmp_path / "rates.json"))
     measured = []
     monkeypatch.setattr(sizing, "measured_rate", lambda device: measured.append(device) or 3e10)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5})
@@ -112,7 +113,7 @@ def test_a_thread_for_each_core_the_process_may_use_and_the_rate_measured_once(m
     assert len(measured) == 1 and first.values == second.values and first.values["threads"] == 3
     assert first.machine == second.machine and first.machine.rate == 3e10
     kept = json.loads((tmp_path / "rates.json").read_text())
-    assert list(kept) == [f"cpu: {sizing.cpu_name()}, torch {torch.__version__}"]
+    assert list(kept) == [f"cpu: {machine_rates.cpu_name()}, torch {torch.__version__}"]
     (tmp_path / "rates.json").write_text("{not json")
     assert sizing.this_machine("cpu").rate == 3e10 and len(measured) == 2
     assert json.loads((tmp_path / "rates.json").read_text()) == kept
@@ -129,7 +130,7 @@ def test_the_same_settings_when_every_core_is_busy(monkeypatch, tmp_path):
     time moves 10-15 %. A 1,000,000-pattern scan, whose epochs the budget cuts, with the rate kept: the same too
     (nothing else in the sizing moves with the load)."""
     def sized(name, n_patterns):
-        monkeypatch.setenv(sizing.RATE_FILE_ENV, str(tmp_path / name))
+        monkeypatch.setenv(machine_rates.RATE_FILE_ENV, str(tmp_path / name))
         return sizing.sized_settings(n_patterns, 60, "cpu")
 
     largest = dict(zip(("input_size", "channels"), sizing.LADDER[-1]), batch_size=64, epochs=sizing.EPOCHS)

@@ -57,6 +57,14 @@ def embedding_shown(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: f
                             **embedding_args(lat_stamp, "pca", n_neighbors, min_dist, seed, quality))), fitting
 
 
+def expected_fit(lat_stamp: tuple, quality=None) -> str:
+    """"about 32 s: about 30 s compiling UMAP's code ...": how long these rows' UMAP is expected to take here."""
+    from latentcore.analysis.embedding.fit import DEFAULT_SAMPLE_SIZE
+    from latentcore.analysis.embedding.fit_time import expected_fit as expected
+
+    return expected(_fitted_rows(lat_stamp, quality), DEFAULT_SAMPLE_SIZE).text
+
+
 def embedding_args(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int,
                    quality=None) -> dict:
     """`tasks.fit_embedding`'s arguments (a job's key: the same fit, the same job); the quality filter only when
