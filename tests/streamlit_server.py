@@ -14,8 +14,9 @@
   `[data-testid=stSidebarNav]`, is off: .streamlit/config.toml).
 - `WATCH_NAV`: an init script that records in `window.__nav` whether Streamlit's own page list was ever drawn
   (`raw`) and when the app's navigation first was (`app`, the page's clock).
-- `RUNNING`: a JavaScript expression, true while the page's script runs; `settle(page)` waits until it
-  has stayed false for half a second.
+- `RUNNING`: a JavaScript expression, true while the page's script runs; `settle(page)` waits until nothing
+  more is coming (the page's messages to the server watched: `WATCH_SENDS`, in every context of a browser that
+  `watched_contexts` gave), else until RUNNING has stayed false for half a second.
 - `WATCH_RUNS`: an init script that timestamps every start and end of a script run in
   `window.__runs`, so that `until_idle` can say when the page stopped running.
 """
@@ -117,12 +118,41 @@ new MutationObserver(() => {
   }
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
 """ % RUNNING
+# An init script that timestamps every message the page sends its server in `window.__sends.last` (the page's clock),
+# beside WATCH_RUNS: what settle() reads.
+WATCH_SENDS = """{
+  window.__sends = {last: -Infinity, called: 0};
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__sends.last = performance.now();
+    return send.call(this, data);
+  };
+}""" + WATCH_RUNS
+
+
+def watched_contexts(browser):
+    """`browser`, each of whose new contexts runs WATCH_SENDS in its pages (settle() then waits no longer than it
+    must)."""
+    new_context = browser.new_context
+
+    def watched(**kwargs):
+        context = new_context(**kwargs)
+        context.add_init_script(WATCH_SENDS)
+        return context
+    browser.new_context = watched
+    return browser
 
 
 def settle(page, seconds: float = 120, quiet: float = 0.5):
-    """Wait until Streamlit has finished running the script (the app root's script state) and has stayed idle
-    for `quiet` seconds, counted from this call at the earliest: an action's rerun starts within that time, and
-    a rerun that starts just after the previous one ends is waited for too."""
+    """Wait until Streamlit has finished running the script (the app root's script state) and nothing more is
+    coming: on a page that WATCH_SENDS watches (every context `watched_contexts` makes), until no run has ended
+    for AFTER_RUN s, no message went to the server for AFTER_SEND s (a widget's change, a fragment's timed
+    rerun) and the last message's run has started and ended (or none came within NO_RUN s); elsewhere until
+    the page has stayed idle for `quiet` seconds, counted from this call at the earliest."""
+    if page.evaluate("window.__sends === undefined ? false : (window.__sends.called = performance.now(), true)"):
+        page.wait_for_function(SETTLED, arg=[FROM_CALL * 1000, AFTER_RUN * 1000, AFTER_SEND * 1000, NO_RUN * 1000],
+                               timeout=seconds * 1000)
+        return
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
     while time.monotonic() - quiet_since < quiet:
@@ -132,6 +162,18 @@ def settle(page, seconds: float = 120, quiet: float = 0.5):
         if page.evaluate(RUNNING):
             page.wait_for_function(f"() => !({RUNNING})", timeout=max(deadline - time.monotonic(), 0.1) * 1000)
             quiet_since = time.monotonic()
+
+
+# settle() on a watched page: an action's message is sent within FROM_CALL s of the call (a click's at once); a run
+# chained to the last (st.rerun) starts within AFTER_RUN s of its end; a message's run starts within NO_RUN s, and a
+# fragment that reruns every 0.5 s (a job's progress) sends again within AFTER_SEND s, so the page is not settled
+# while a job runs.
+FROM_CALL, AFTER_RUN, AFTER_SEND, NO_RUN = 0.2, 0.15, 0.6, 1.5
+SETTLED = """([fromCall, afterRun, afterSend, noRun]) => {
+  const runs = window.__runs, {last: sent, called} = window.__sends, now = performance.now();
+  return !runs.busy && runs.ended > 0 && now - called >= fromCall && now - runs.ended >= afterRun
+    && now - sent >= afterSend && (runs.started > sent || now - sent >= noRun);
+}"""
 
 
 def now_ms(page) -> float:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from steps import ARTIFACTS
-from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle, worker_cache
+from streamlit_server import CHROMIUM, CHROMIUM_ARGS, serve, settle, watched_contexts, worker_cache
 
 HERE = Path(__file__).resolve().parent
 NO_CHROMIUM = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
@@ -37,8 +37,9 @@ def playwright():
 
 @pytest.fixture(scope="session")
 def chromium(playwright):
-    """One headless Chromium per test process; each module and test opens its own contexts (visitors) in it."""
-    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    """One headless Chromium per test process; each module and test opens its own contexts (visitors) in it, each
+    watched for settle()."""
+    browser = watched_contexts(playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS))
     yield browser
     browser.close()
 
