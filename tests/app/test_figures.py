@@ -350,6 +350,13 @@ def test_cluster_colours_are_flat_hues_unless_shading_is_asked(scan):
     for colour in (flat, shaded):  # the legend names every cluster with its count, in its hue
         assert colour.legend == {("noise" if k < 0 else f"cluster {k}") + f" ({n:,})": figures.cluster_hue(k)
                                  for k, n in counts.items()}
+    part = np.flatnonzero(labels != labels.max())[::3]  # some rows (a scan of a study): the legend counts theirs
+    part_counts = dict(zip(*np.unique(labels[part], return_counts=True)))
+    for colour in (flat, shaded, plots.categorical_colour(labels, "cluster")):
+        own = colour.of_rows(part)
+        assert np.array_equal(own.codes, colour.codes[part]) and own.colours == colour.colours
+        assert own.legend == {("noise" if k < 0 else f"cluster {k}") + f" ({n:,})": figures.cluster_hue(k)
+                              for k, n in part_counts.items()}  # the last cluster, not among them, left out
 
 
 def test_every_scan_map_has_a_colour_bar_or_a_legend_and_a_scale_bar(scan):

@@ -69,10 +69,12 @@ def test_clusters_on_a_study_of_three_scans_one_clustering_each_scans_map_and_th
     assert [m["name"] for m in report["study"]["members"]] == list("pqr")
     panels = point_panels(at)
     assert len(panels["clusters_scatter"][1]["qx"]) == 3 * ROWS
-    for name in "pqr":  # each scan's clusters on its own 12 x 16 grid, in the scatter's colours
+    hues = {entry.rsplit(" (", 1)[0]: hue for entry, hue in panels["clusters_scatter"][0]["legend"]}
+    for name in "pqr":  # each scan's clusters on its own 12 x 16 grid, in the scatter's colours, its own rows counted
         header, pixels = panels[f"clusters_map_{name}"]
         assert (header["grid"]["nx"], header["grid"]["ny"]) == (16, 12) and len(pixels["cell"]) == ROWS
-        assert header["legend"] == panels["clusters_scatter"][0]["legend"]
+        own = table[table["source"] == name]["cluster"].value_counts().sort_index()
+        assert header["legend"] == [[f"cluster {c} ({n:,})", hues[f"cluster {c}"]] for c, n in own.items()]
     at.session_state["selection"] = np.array([5, 200, 201])
     at = run(at)
     panels = point_panels(at)

@@ -45,6 +45,17 @@ class Colour:
     limits: tuple | None = None  # continuous: the values of the first and last colour (vmin, vmax)
     colorscale: str | None = None  # continuous: the colour scale's name
     note: str = ""  # what the panels cannot say themselves (an approximation, where the key is)
+    entry_of_code: np.ndarray | None = None  # categorical: each code's legend entry (its position; -1: none)
+
+    def of_rows(self, rows) -> "Colour":
+        """This colour of `rows` only (row ids, in order, or a slice), its legend counting theirs (a scan's map in a
+        study, the rows a quality filter keeps)."""
+        codes = np.asarray(self.codes)[rows]
+        if self.entry_of_code is None:
+            return dataclasses.replace(self, codes=codes)
+        counts = np.bincount(self.entry_of_code[codes] + 1, minlength=len(self.legend) + 1)[1:]
+        legend = {f"{name.rsplit(' (', 1)[0]} ({n:,})": hue for (name, hue), n in zip(self.legend.items(), counts) if n}
+        return dataclasses.replace(self, codes=codes, legend=legend)
 
 
 COLOUR_SCALES = ("Viridis", "Cividis", "Magma", "Inferno", "Plasma", "Greys", "RdBu", "Turbo")
@@ -102,7 +113,8 @@ def categorical_colour(labels, title: str, names=None, noise_name: str = "noise"
     entries = {k: ((names[k] if names is not None and k >= 0 else (noise_name if k < 0 else f"{title} {k}")),
                    colours[k + 1]) for k in present}
     legend = _counted(entries, dict(zip(present, counts)))
-    return Colour(codes.astype(np.uint8 if len(colours) <= 256 else np.uint16), colours, legend, title=title)
+    return Colour(codes.astype(np.uint8 if len(colours) <= 256 else np.uint16), colours, legend, title=title,
+                  entry_of_code=_entries(present, len(colours), 1))
 
 
 def label_colour(codes, classes) -> Colour:
@@ -113,7 +125,8 @@ def label_colour(codes, classes) -> Colour:
 
 def neutral_colour(n: int, title: str = "points") -> Colour:
     """No colour: every row the same neutral grey (the scan's shape, no data on it)."""
-    return Colour(np.zeros(n, np.uint8), [figures.NEUTRAL], {f"all rows ({n:,})": figures.NEUTRAL}, title=title)
+    return Colour(np.zeros(n, np.uint8), [figures.NEUTRAL], {f"all rows ({n:,})": figures.NEUTRAL}, title=title,
+                  entry_of_code=np.zeros(1, np.int64))
 
 
 def column_colour(column, title: str) -> Colour:
@@ -140,7 +153,18 @@ def cluster_shade_colour(labels, latent, shade: bool = False) -> Colour:
     present, counts = np.unique(labels, return_counts=True)
     legend = _counted({k: ("noise" if k < 0 else f"cluster {k}", figures.cluster_hue(k)) for k in present},
                       dict(zip(present, counts)))
-    return Colour(codes, colours, legend, title="cluster")
+    return Colour(codes, colours, legend, title="cluster",
+                  entry_of_code=_entries(present, len(colours), figures.SHADE_LEVELS))
+
+
+def _entries(present, n_codes: int, per_label: int) -> np.ndarray:
+    """Each code's legend entry: label k's `per_label` codes from 1 + k * per_label (noise, -1: code 0) are entry
+    i where `present[i]` is k."""
+    entry = np.full(n_codes, -1, np.int64)
+    for i, label in enumerate(present):
+        first = 0 if label < 0 else 1 + label * per_label
+        entry[first:first + (1 if label < 0 else per_label)] = i
+    return entry
 
 
 def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:

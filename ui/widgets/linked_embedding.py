@@ -138,7 +138,7 @@ class LinkedEmbedding:
             part = slice(source.start, source.start + source.rows)
             picked = int(np.count_nonzero((chosen >= source.start) & (chosen < source.start + source.rows)))
             with columns[number % 2]:  # its hover names the row within the source
-                own = dataclasses.replace(colour, codes=np.asarray(colour.codes)[part])
+                own = colour.of_rows(part)  # its legend counts its own rows
                 point_panel.draw(key, self.panels[key], own, group=key, title=f"{source.name} ({source.rows:,} rows)",
                                  x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, height=420,
                                  values=None if values is None else np.asarray(values)[part])
@@ -150,10 +150,8 @@ class LinkedEmbedding:
 
 
 def colour_of_rows(colour, rows):
-    """`colour` (a `plots.Colour` of every row) for `rows` only (row ids, in order)."""
-    if len(rows) == len(colour.codes):
-        return colour
-    return dataclasses.replace(colour, codes=colour.codes[rows])
+    """`colour` (a `plots.Colour` of every row) for `rows` only (row ids, in order), its legend counting them."""
+    return colour if len(rows) == len(colour.codes) else colour.of_rows(rows)
 
 
 def every_row(row_ids: np.ndarray, lat) -> bool:
