@@ -98,6 +98,18 @@ def test_the_umap_page_embeds_every_row_of_a_study_and_shows_a_selection_on_each
     neighbours = at.dataframe[1].value
     assert list(neighbours.columns[:2]) == ["source", "row"] and "cosine_distance" in neighbours.columns
 
+    at.session_state["selection"] = np.array([], np.int64)  # asked by source and its own row, or its own position
+    at = run(at.selectbox(key="umap_query_source").set_value(2))
+    assert at.number_input(key="umap_query_row").label == "Row (0 to 191)"  # r's rows
+    at = run(run(at.number_input(key="umap_query_row").set_value(7)).button(key="umap_query_run").click())
+    assert at.session_state["selection"].tolist() == [2 * 192 + 7]
+    at = run(at.selectbox(key="umap_query_source").set_value(1))
+    at = run(at.radio(key="umap_query_by").set_value("position"))
+    at = run(at.number_input(key="umap_query_x").set_value(float(q.x[9])))
+    at = run(at.number_input(key="umap_query_y").set_value(float(q.y[9])))
+    at = run(at.button(key="umap_query_run").click())
+    assert at.session_state["selection"].tolist() == [192 + 9]  # q's row 9, not p's row at that position
+
 
 def test_a_study_of_one_scan_is_explored_as_its_file():
     at, _, _ = study_session(("p",))

@@ -113,7 +113,7 @@ def boundaries(page: str) -> Saved:
 
 def row_query(key: str) -> Saved:
     """`ui.widgets.selection.row_query`."""
-    return keep(*_suffixed(key, "query_by", "query_row", "query_x", "query_y"))
+    return keep(*_suffixed(key, "query_by", "query_row", "query_x", "query_y")) | tied(f"{key}_query_source")
 
 
 def mean_pattern(key: str) -> Saved:

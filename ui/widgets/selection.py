@@ -10,7 +10,7 @@ import streamlit as st
 from latentcore.data.base import display_units
 from latentcore.errors import InputError
 
-from ..compute import latent_space
+from ..compute import latent_space, sources
 from ..figures import density, plots
 from ..kept import Kept, digest
 from ..session import defaults, state
@@ -44,15 +44,20 @@ def scatter_png_figure(x, y, colour, row_ids, chosen, *, marks=(), **layout):
 
 def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
     """Any row's nearest neighbours: pick it by its number or, on a scan, by the position nearest a point
-    (x, y); "Show" makes it the selection (one row: the page shows its neighbours; Undo goes back)."""
+    (x, y); on a study of several sources, within the source picked (its own rows and grid); "Show" makes it the
+    selection (one row: the page shows its neighbours; Undo goes back)."""
+    found = sources.study_sources(lat_stamp)
+    cols = st.columns([1, 2, 1, 1, 1] if found else [2, 1, 1, 1], vertical_alignment="bottom")
+    source = found[_query_source(cols.pop(0), found, key)] if found else None
+    first, n_rows = (source.start, source.rows) if source else (0, n_rows)
     on_scan = lat.x is not None and lat.y is not None
     ways = {"row": "a row number", **({"position": "a position (x, y)"} if on_scan else {})}
-    cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     by = cols[0].radio("Nearest neighbours of", list(ways), format_func=ways.get, horizontal=True,
                        key=f"{key}_query_by")
     if by == "position":
         unit = display_units(lat.units)
         for col, name, values in ((cols[1], "x", lat.x), (cols[2], "y", lat.y)):
+            values = np.asarray(values)[first:first + n_rows]
             low, high = float(np.nanmin(values)), float(np.nanmax(values))
             col.number_input(f"{name} ({unit})", low, high,
                              defaults.setting(f"{key}_query_{name}", low, bounds=(low, high)),
@@ -62,16 +67,25 @@ def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
                              defaults.setting(f"{key}_query_row", 0, bounds=(0, n_rows - 1)), key=f"{key}_query_row")
 
     def show():
+        picked = found[int(defaults.widget_value(f"{key}_query_source", 0))] if found else None
         if defaults.widget_value(f"{key}_query_by") == "position":
-            row = latent_space.row_at(lat_stamp, defaults.widget_value(f"{key}_query_x"),
+            row = latent_space.row_at(picked.stamp if picked else lat_stamp, defaults.widget_value(f"{key}_query_x"),
                                       defaults.widget_value(f"{key}_query_y"))
         else:
             row = int(defaults.widget_value(f"{key}_query_row"))
-        state.set_selection([row], origin=f"{key}_query")
+        state.set_selection([row + (picked.start if picked else 0)], origin=f"{key}_query")
 
     cols[3].button("Show", key=f"{key}_query_run", on_click=show, icon=":material/search:",
                    help="Select this row: its nearest neighbours in the latent space are listed below and marked "
                         "on the scatter.")
+
+
+def _query_source(column, found: list, key: str) -> int:
+    """The source (its index) whose row the query asks for, picked in `column`."""
+    names = [source.name for source in found]
+    return int(column.selectbox("Source", range(len(names)), format_func=names.__getitem__,
+                                key=f"{key}_query_source",
+                                index=defaults.setting_index(f"{key}_query_source", 0, range(len(names)))))
 
 
 def where_made(origin: str) -> str:
