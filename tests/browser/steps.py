@@ -178,9 +178,9 @@ def panel_tool(page, key: str, tool: str):
     page.locator(f".lp-root[data-key={key}] button", has_text=tool).click()
 
 
-def panel_drag(page, key: str, points, modifier: str | None = None):
+def panel_drag(page, key: str, points, modifier: str | None = None, wait: bool = True):
     """Press at the first of `points` (fractions of the panel's canvas), move through the rest, release (with
-    `modifier` held: Shift adds, Alt removes); then wait for the page's rerun."""
+    `modifier` held: Shift adds, Alt removes); then wait for the page's rerun (unless not `wait`)."""
     canvas = panel(page, key)
     canvas.scroll_into_view_if_needed()
     area = canvas.bounding_box()
@@ -194,8 +194,9 @@ def panel_drag(page, key: str, points, modifier: str | None = None):
     page.mouse.up()
     if modifier:
         page.keyboard.up(modifier)
-    time.sleep(1)
-    settle(page)
+    if wait:
+        time.sleep(1)
+        settle(page)
 
 
 def panel_click_row(page, key: str, row: int):

@@ -1,12 +1,12 @@
 """The Clusters page on a study of three small simulated scans (tests/study_scans.py) in real headless Chromium: one
 clustering of every row on the scatter and each scan's clusters on its own map; a box drawn on the scatter, and the
-rows each source's map then highlights are that source's share of the scatter's selection, as many as the server
-counts for it."""
+rows each source's map highlights, as the mouse is released and after the page's rerun, are that source's share of
+the scatter's selection, as many as the server counts for it."""
 from __future__ import annotations
 
 import re
 
-from steps import explore_study, open_page, panel, panel_call, panel_drag, shoot, tab_with_study
+from steps import explore_study, open_page, panel, panel_call, panel_drag, settle, shoot, tab_with_study
 
 ROWS = 192  # each scan's
 
@@ -19,10 +19,14 @@ def test_a_box_on_a_studys_clusters_is_highlighted_on_each_sources_own_map(app_u
         panel(tab, key)
     tab.get_by_text("How much of each cluster is in each source").first.wait_for()
 
-    panel_drag(tab, "clusters_scatter", [(0.1, 0.1), (0.6, 0.7)])
-    tab.wait_for_function("() => window.__latentPanels.panels.clusters_scatter.selectedRows().length > 0")
-    chosen = panel_call(tab, "clusters_scatter", "selectedRows")  # the study's rows
+    panel_drag(tab, "clusters_scatter", [(0.1, 0.1), (0.6, 0.7)], wait=False)
+    at_once = tab.evaluate("() => Object.fromEntries(['scatter', 'map_p', 'map_q', 'map_r'].map("
+                           "(k) => [k, window.__latentPanels.panels['clusters_' + k].selectedRows()]))")
+    chosen = at_once["scatter"]  # the study's rows
     assert 0 < len(chosen) < 3 * ROWS
+    for index, name in enumerate("pqr"):  # each map shows its block of them as the mouse is released, no rerun yet
+        assert at_once[f"map_{name}"] == [row - index * ROWS for row in chosen if index * ROWS <= row < (index + 1) * ROWS]
+    settle(tab)
     for index, name in enumerate("pqr"):  # each map: its own source's rows of the selection, by row within it
         own = sorted(row - index * ROWS for row in chosen if index * ROWS <= row < (index + 1) * ROWS)
         tab.wait_for_function(f"() => window.__latentPanels.panels.clusters_map_{name}.selectedRows().length == "

@@ -6,8 +6,9 @@ own grid: `scan`).
 
 On a study of several sources (`sources.study_sources`) every row is on the scatter and each source's rows on a scan
 map of their own, in its own grid (two a row; a picker chooses which above MAX_MAPS sources): each map a group of its
-own (its rows are a part of the scatter's), showing the server's selection after a rerun (`point_panel.overlays`
-with the source's `row_ids`); a shape drawn on a map selects that source's rows."""
+own (its rows are a part of the scatter's) that shows a selection made on the scatter at once (its rows a block of the
+scatter's: `follows`) and the server's after a rerun (`point_panel.overlays` with the source's `row_ids`); a shape
+drawn on a map selects that source's rows."""
 from __future__ import annotations
 
 import dataclasses
@@ -128,7 +129,7 @@ class LinkedEmbedding:
             if histogram is not None:
                 scales.histogram(histogram, f"{self.key}_histogram", colour=colour, value_name=colour.title)
             st.caption(f"Every row of the study's {len(self.study)} sources is on the scatter; each scan's rows are "
-                       "on its own map below, in its own grid (a selection shows on them after it is sent).")
+                       "on its own map below, in its own grid.")
             for note in sources.study(self.lat_stamp).notes:  # sources without coordinates: no map
                 st.caption(note)
         unit = display_units(self.lat.units)
@@ -141,7 +142,8 @@ class LinkedEmbedding:
                 own = colour.of_rows(part)  # its legend counts its own rows
                 point_panel.draw(key, self.panels[key], own, group=key, title=f"{source.name} ({source.rows:,} rows)",
                                  x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, height=420,
-                                 values=None if values is None else np.asarray(values)[part])
+                                 values=None if values is None else np.asarray(values)[part],
+                                 follows=(self.key, source.start, len(self.coords)))
                 st.caption(f"{source.name}: {picked:,} of its {source.rows:,} rows selected")
         point_panel.overlays(self.key, {scatter_key: self.panels[scatter_key]}, len(self.coords), chosen,
                              marks={scatter_key: list(marks)})

@@ -355,6 +355,13 @@ function showSelection(group, mask) {
     const panel = REGISTRY.panels[key];
     if (panel && panel.root.isConnected) panel.overlay(overlay); else REGISTRY.groups[group].delete(key);
   }
+  for (const panel of Object.values(REGISTRY.panels)) {  // a block of the group's rows in a group of its own
+    const block = panel.header.follows;
+    if (block?.group === group && panel.group !== group && panel.root.isConnected && !panel.header.binned &&
+        (!mask || mask.length === block.total)) {
+      showSelection(panel.group, mask && mask.subarray(block.first, block.first + panel.header.n));
+    }
+  }
   return rows.length;
 }
 

@@ -54,7 +54,7 @@ def colour_header(colour: plots.Colour) -> dict:
 
 def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: str = "", x_title: str = "",
          y_title: str = "", height: int = 560, point_size: float = 3, units: str | None = "um", values=None,
-         value_name: str = "", lines=None, row_ids=None, background: str | None = None):
+         value_name: str = "", lines=None, row_ids=None, background: str | None = None, follows: tuple | None = None):
     """Draw a panel of `points` ((Geometry, header, arrays): `geometry.scatter_geometry` or `grid_geometry`) in
     `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row (its
     id in `row_ids` when the panel shows a part of the rows), its position on the group's scan map, and
@@ -63,7 +63,9 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     map's cells without a row show `background` (the maps' NaN colour). The shape drawn on the panel comes back in
     the session state under `key` ("shape"), read before the next run draws anything (`selection.take_shapes`);
     the view of a zoomable panel under "view" (`selection.zoomed_points`). A binned or zoomed panel is a group of
-    its own and says its approximation under it."""
+    its own and says its approximation under it. `follows` (group, first, total): this panel's rows are rows
+    first ... of `group`'s `total` (a study's scan map: its source's block of the scatter's rows), so a selection
+    made on that group shows here at once, before the page's rerun."""
     geometry, header, arrays = points
     background = background or (figures.NAN_COLOUR if header.get("y_down") else "#ffffff")
     binned, part = geometry.binned, geometry.rows
@@ -78,7 +80,8 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     header = {**header, **colour_header(colour), "n": geometry.drawn, "key": key, "group": group, "title": title,
               "x_title": x_title, "y_title": y_title, "height": height, "point_size": point_size,
               "unit": display_units(units), "value_name": value_name or colour.title,
-              "code_names": _code_names(colour), "background": _hex(background)}
+              "code_names": _code_names(colour), "background": _hex(background),
+              **({"follows": dict(zip(("group", "first", "total"), follows))} if follows else {})}
     arrays = {**arrays, "codes": np.asarray(codes)}
     if values is not None:
         arrays["values"] = np.asarray(values, np.float32)
