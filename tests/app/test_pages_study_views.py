@@ -87,6 +87,32 @@ def test_clusters_on_a_study_of_three_scans_one_clustering_each_scans_map_and_th
     assert np.allclose(shown_fractions.sum(axis=1), 1)
 
 
+def test_clusters_on_a_study_in_an_roi_cluster_each_scans_region_and_draw_it_on_its_own_map(downloads):
+    at = clustered(on_study("clusters"))
+    at = run(at.slider(key="roi_x").set_value((3.0, 12.0)))  # columns 2 to 8 (1.5 µm steps) of every scan
+    inside = [row for row in range(ROWS) if 2 <= row % 16 <= 8]
+    assert at.metric[2].value == f"{3 * len(inside):,}" and "ROI: x 3–12" in texts(at.info)
+    csv = downloads["cluster_assignments__kmeans_latents_smooth1_roi3-12_0-16.5.csv"]()  # the ROI in its name
+    table = pd.read_csv(io.BytesIO(csv))
+    assert table.groupby("source")["row"].apply(list).to_dict() == {name: inside for name in "pqr"}
+    assert table["x_um"].between(3.0, 12.0).all()
+    panels = point_panels(at)
+    assert len(panels["clusters_scatter"][1]["qx"]) == 3 * len(inside)
+    for name in "pqr":  # each scan's region on its own grid, its legend counting it
+        header, pixels = panels[f"clusters_map_{name}"]
+        assert header["title"] == f"{name} ({len(inside)} of {ROWS} rows)" and len(pixels["cell"]) == len(inside)
+        assert sum(int(entry.rsplit("(", 1)[1][:-1]) for entry, _ in header["legend"]) == len(inside)
+    at.session_state["selection"] = np.array([0, 2, ROWS + 8, ROWS + 30])  # p's row 0 and q's 30 lie outside it
+    at = run(at)
+    panels = point_panels(at)
+    assert overlay_rows(panels["overlay:clusters_map_p"]).tolist() == [inside.index(2)]  # positions on the map
+    assert overlay_rows(panels["overlay:clusters_map_q"]).tolist() == [inside.index(8)]
+    rows = next(d.value for d in at.dataframe if "cluster" in d.value.columns)
+    assert rows[["source", "row"]].astype(str).values.tolist() == [["p", "2"], ["q", "8"]]
+    clusters = table.set_index(["source", "row"])["cluster"]
+    assert rows["cluster"].tolist() == [clusters["p", 2], clusters["q", 8]]
+
+
 def test_clusters_on_a_study_of_one_scan_is_the_page_of_its_file():
     at = clustered(on_study("clusters", "p"))
     assert [m.label for m in at.metric] == ["Clusters", "Noise points", "Pixels", "Selected here"]  # the file's page

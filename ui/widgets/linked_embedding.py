@@ -21,6 +21,7 @@ from latentcore.data.base import display_units
 
 from ..compute import scan_maps, sources
 from ..session import defaults
+from ..figures import plots
 from . import line_profile, point_panel, scales, selection
 
 MAX_MAPS = 6  # a study's scan maps drawn at once; above, a picker chooses them
@@ -56,20 +57,23 @@ class LinkedEmbedding:
 
     @functools.cached_property
     def study(self) -> list:
-        """The study's sources (every row shown), [] for a latents file."""
-        return sources.study_sources(self.lat_stamp) if self.row_ids is None else []
+        """The study's sources, [] for a latents file."""
+        return sources.study_sources(self.lat_stamp)
 
     @functools.cached_property
     def maps(self) -> dict:
-        """A study's map panel key -> its source: the scans' (each source with x, y), picked above MAX_MAPS."""
-        scans = {source.name: source for source in self.study if sources.latents(source.stamp).x is not None}
-        if len(scans) > MAX_MAPS:
+        """A study's map panel key -> its `Block` of the rows shown: the scans' (each source with x, y), picked
+        above MAX_MAPS."""
+        shown = np.arange(len(self.coords)) if self.row_ids is None else self.row_ids
+        blocks = {source.name: Block.of(source, shown) for source in self.study
+                  if sources.latents(source.stamp).x is not None}
+        if len(blocks) > MAX_MAPS:
             key = f"{self.key}_sources"
-            shown = st.multiselect(f"Scan maps shown (up to {MAX_MAPS} of {len(scans)} sources)", list(scans),
-                                   defaults.setting(key, list(scans)[:2], offered=list(scans)), key=key,
-                                   max_selections=MAX_MAPS)
-            scans = {name: scans[name] for name in shown}
-        return {f"{self.key}_map_{name}": source for name, source in scans.items()}
+            picked = st.multiselect(f"Scan maps shown (up to {MAX_MAPS} of {len(blocks)} sources)", list(blocks),
+                                    defaults.setting(key, list(blocks)[:2], offered=list(blocks)), key=key,
+                                    max_selections=MAX_MAPS)
+            blocks = {name: blocks[name] for name in picked}
+        return {f"{self.key}_map_{name}": block for name, block in blocks.items()}
 
     @functools.cached_property
     def overview(self) -> dict:
@@ -78,8 +82,10 @@ class LinkedEmbedding:
         panels = {f"{self.key}_scatter": selection.scatter_points(self.coords[:, 0], self.coords[:, 1])}
         if self.on_scan:
             panels[f"{self.key}_map"] = selection.map_points(*(self.scan or scan_maps.scan_grid(self.lat_stamp)))
-        for key, source in self.maps.items():
-            panels[key] = selection.map_points(*scan_maps.scan_grid(source.stamp))
+        for key, block in self.maps.items():
+            grid, cells = scan_maps.scan_grid(block.source.stamp)
+            panels[key] = selection.map_points(grid, cells if block.every_row else
+                                               tuple(np.asarray(c)[block.ids - block.source.start] for c in cells))
         return panels
 
     @property
@@ -92,7 +98,7 @@ class LinkedEmbedding:
         """Apply a selection just made on any panel, so this run draws it (a study's map: its source's rows)."""
         panels = {key: geometry for key, (geometry, _, _) in self.panels.items()}
         if not selection.take_shapes({k: g for k, g in panels.items() if k not in self.maps}, self.row_ids):
-            any(selection.take_shapes({key: panels[key]}, source.row_ids) for key, source in self.maps.items())
+            any(selection.take_shapes({key: panels[key]}, block.ids) for key, block in self.maps.items())
 
     def draw(self, colour, chosen, *, marks=(), values=None, lines=None, histogram=None,
              map_title: str = "The same rows on the scan", **titles):
@@ -124,31 +130,51 @@ class LinkedEmbedding:
         left, right = st.columns(2)
         with left:
             point_panel.draw(scatter_key, self.panels[scatter_key], colour, group=self.key, values=values,
-                             units=self.lat.units, **titles)
+                             units=self.lat.units, row_ids=self.row_ids, **titles)
         with right:
             if histogram is not None:
                 scales.histogram(histogram, f"{self.key}_histogram", colour=colour, value_name=colour.title)
-            st.caption(f"Every row of the study's {len(self.study)} sources is on the scatter; each scan's rows are "
-                       "on its own map below, in its own grid.")
+            st.caption(f"Every row of the study's {len(self.study)} sources {'' if self.row_ids is None else 'shown '}"
+                       "is on the scatter; each scan's rows are on its own map below, in its own grid.")
             for note in sources.study(self.lat_stamp).notes:  # sources without coordinates: no map
                 st.caption(note)
         unit = display_units(self.lat.units)
         columns = []
-        for number, (key, source) in enumerate(self.maps.items()):
+        for number, (key, block) in enumerate(self.maps.items()):
             columns = st.columns(2) if number % 2 == 0 else columns
-            part = slice(source.start, source.start + source.rows)
-            picked = int(np.count_nonzero((chosen >= source.start) & (chosen < source.start + source.rows)))
+            part, name, rows = block.shown, block.source.name, len(block.ids)
+            picked = int(np.count_nonzero(plots.is_chosen(block.ids, chosen)))
+            of = f"{rows:,} rows" if block.every_row else f"{rows:,} of {block.source.rows:,} rows"
             with columns[number % 2]:  # its hover names the row within the source
-                own = colour.of_rows(part)  # its legend counts its own rows
-                point_panel.draw(key, self.panels[key], own, group=key, title=f"{source.name} ({source.rows:,} rows)",
+                point_panel.draw(key, self.panels[key], colour.of_rows(part), group=key, title=f"{name} ({of})",
                                  x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, height=420,
                                  values=None if values is None else np.asarray(values)[part],
-                                 follows=(self.key, source.start, len(self.coords)))
-                st.caption(f"{source.name}: {picked:,} of its {source.rows:,} rows selected")
+                                 follows=(self.key, part.start, len(self.coords)))  # its legend: its own rows
+                st.caption(f"{name}: {picked:,} of its {rows:,} rows {'' if block.every_row else 'shown '}selected")
         point_panel.overlays(self.key, {scatter_key: self.panels[scatter_key]}, len(self.coords), chosen,
-                             marks={scatter_key: list(marks)})
-        for key, source in self.maps.items():
-            point_panel.overlays(key, {key: self.panels[key]}, source.rows, chosen, row_ids=source.row_ids)
+                             marks={scatter_key: list(marks)}, row_ids=self.row_ids)
+        for key, block in self.maps.items():
+            point_panel.overlays(key, {key: self.panels[key]}, len(block.ids), chosen, row_ids=block.ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """A study's source among the rows shown: `shown` their positions (a slice: rows come in source order), `ids`
+    their global ids; `every_row`: all its rows, in order."""
+
+    source: sources.Source
+    shown: slice
+    ids: np.ndarray
+
+    @classmethod
+    def of(cls, source: sources.Source, shown: np.ndarray) -> Block:
+        """`source`'s block of `shown` (the global ids of the rows shown, ascending)."""
+        first, end = np.searchsorted(shown, [source.start, source.start + source.rows])
+        return cls(source, slice(int(first), int(end)), np.asarray(shown[first:end], np.int64))
+
+    @property
+    def every_row(self) -> bool:
+        return len(self.ids) == self.source.rows
 
 
 def colour_of_rows(colour, rows):

@@ -21,7 +21,8 @@ from . import common, explore, labels, linked_embedding, params, selection, stud
 def page(lat_stamp: tuple, lat):
     """The controls, the run and what it shows, for the study `lat` (a `StudyLatents`)."""
     st.caption(f"The study {lat.study.name}: {len(lat.names)} sources, {len(lat.partitions['all']):,} rows, "
-               "clustered as one; each scan is smoothed over its own grid and drawn on it.")
+               "clustered as one (in the ROI, in each scan's own coordinates); each scan is smoothed over its own grid "
+               "and drawn on it.")
     scans = lat.x is not None
     every_map = scans and all(member.point_maps for member in lat.members)
     cols = st.columns([1, 1, 2])
@@ -35,9 +36,13 @@ def page(lat_stamp: tuple, lat):
                              format_func={"pair": "(latent dimension, each scan's own band contrast)",
                                           "latent": "whole latent vectors"}.get)
     method_params = params.cluster_params(method, "clusters")
-    sigma = params.smooth_sigma("clusters") if scans else 0.0
+    sigma, roi = 0.0, None
+    if scans:  # one region, in each scan's own coordinates
+        sigma = params.smooth_sigma("clusters")
+        roi = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
+        common.roi_note(lat_stamp, lat, roi, "clusters")
     bc = BandContrast.scan_map() if features == "pair" else None
-    job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, None, sigma)
+    job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma)
     out_dir = str(lifecycle.results_dir("clusters", lat_stamp[0]))
     with common.user_errors():
         run = cluster_runs.study_cluster_run(lat_stamp, job, out_dir)
@@ -70,16 +75,17 @@ def linked(lat_stamp: tuple, lat, run: dict):
     selected rows' table (`source, row, x_um, y_um, ..., cluster`) and the labels: a selection reruns only these."""
     view = run["view"]
     panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat,
-                                              np.column_stack([view.horizontal, view.vertical]))
+                                              np.column_stack([view.horizontal, view.vertical]), run["rows"])
     panels.take()  # a selection just made is drawn in this run
     selection.made_elsewhere("clusters", "pixel")
     chosen = state.selection()
     colour = plots.cluster_shade_colour(run["labels"], run["latent"])
     panels.draw(colour, chosen, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
                 y_title=view.y_title)
-    if chosen.size:
-        table = explore.rows_table(chosen[:explore.TABLE_MAX], lat, lat.identity,
-                                   {CLUSTER: run["labels"][chosen[:explore.TABLE_MAX]]})
+    clustered = chosen[plots.is_chosen(chosen, run["rows"])][:explore.TABLE_MAX]  # in the ROI
+    if clustered.size:
+        table = explore.rows_table(clustered, lat, lat.identity,
+                                   {CLUSTER: run["labels"][np.searchsorted(run["rows"], clustered)]})
         st.dataframe(table, height=common.table_height(len(table)), hide_index=True, key="clusters_study_rows")
         explore.table_note(len(chosen))
         if st.button("Clear selection", key="clusters_clear"):
