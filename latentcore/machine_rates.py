@@ -1,5 +1,5 @@
 """Paces measured on this machine and kept between runs, one JSON file for all of them: training's rate
-(`train.sizing`) and the UMAP fit's (`analysis.embedding.pace`). Each entry is {"rate": > 0, "measured": date, ...}
+(`train.sizing`) and the UMAP fit's (`analysis.embedding.fit_time`). Each entry is {"rate": > 0, "measured": date, ...}
 under a key naming what was measured and on what (the CPU or GPU, the library's version). The file:
 $LATENT_EXPLORER_MACHINE_RATES, else ~/.cache/latent-explorer/machine-rates.json; delete it to measure again."""
 from __future__ import annotations

@@ -16,8 +16,8 @@ pattern (forward), times the run's patterns, over the machine's speed: its rate,
 core training a fixed model (REFERENCE), measured in that thread's own CPU time (`time.thread_time`), on a GPU in the
 synchronised device's time; times the speed-up of the threads, one per core the process may use
 (`os.sched_getaffinity`), assumed (THREAD_SPEEDUP), not timed. The rate is measured once per machine (CPU or GPU model
-and torch version) and kept in `machine_rates.rate_file()`; delete that file to measure again. Memory does not enter: the
-patterns are held in memory whatever the model, and a batch's activations take a few MB.
+and torch version) and kept in `machine_rates.rate_file()`; delete that file to measure again. Memory does not enter:
+the patterns are held in memory whatever the model, and a batch's activations take a few MB.
 
 Why not a timing: until issue 54 this module timed a few batches of each candidate in wall-clock seconds, and one
 thread against all of them. Both moved with the load: a quiet 2-core machine chose input 48 px, widths 32,64,128 and

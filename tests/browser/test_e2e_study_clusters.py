@@ -25,7 +25,8 @@ def test_a_box_on_a_studys_clusters_is_highlighted_on_each_sources_own_map(app_u
     chosen = at_once["scatter"]  # the study's rows
     assert 0 < len(chosen) < 3 * ROWS
     for index, name in enumerate("pqr"):  # each map shows its block of them as the mouse is released, no rerun yet
-        assert at_once[f"map_{name}"] == [row - index * ROWS for row in chosen if index * ROWS <= row < (index + 1) * ROWS]
+        own = [row - index * ROWS for row in chosen if index * ROWS <= row < (index + 1) * ROWS]
+        assert at_once[f"map_{name}"] == own
     settle(tab)
     for index, name in enumerate("pqr"):  # each map: its own source's rows of the selection, by row within it
         own = sorted(row - index * ROWS for row in chosen if index * ROWS <= row < (index + 1) * ROWS)

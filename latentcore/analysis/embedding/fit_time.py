@@ -16,9 +16,9 @@ from ...machine_rates import cpu_name, duration, keep_rate, kept_rate
 from ...versions import package_versions
 from .umap_numba import compiled_marker
 
-# Measured on this project's 2-core AMD EPYC (docs/benchmarks.md, "UMAP's expected time"): a fresh numba cache's
-# warm-up compiled in 25-34 s, a compiled one loads in 3-9 s; the demo's 2,400 rows fit in 2 s, a 30,000-row sample
-# in 15-20 s.
+# Measured on this project's 2-core AMD EPYC (docs/benchmarks.md, "what the page expects of a first UMAP"): a fresh
+# numba cache's warm-up compiled in 25-34 s, a compiled one loads in 3-9 s; the demo's 2,400 rows fit in 2 s, a
+# 30,000-row sample in 15-20 s.
 COMPILE_SECONDS = 30.0
 LOAD_SECONDS = 5.0
 FIT_ROWS_PER_SECOND = 1_500.0
