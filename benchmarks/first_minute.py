@@ -46,7 +46,7 @@ PANEL_DRAWN = "(key) => window.__latentPanels?.panels?.[key]?.root.isConnected"
 EMBEDDING_NOTE = re.compile(r"^(UMAP|PCA) of ")  # the page's caption of the embedding shown (common.embedding_note)
 UMAP_SHOWN = ("(rows) => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
               ".some(e => e.innerText.startsWith(`UMAP of ${rows} latents:`))")
-EXPECTED = re.compile(r"expected to take about ([^:]+):")
+EXPECTED = re.compile(r"expected: about ([^:]+):")
 TIMEOUT_S = 300
 
 
@@ -70,7 +70,7 @@ def first_scatter(page, up: float, rows: str, out: dict):
     out["first_scatter_s"] = round(time.perf_counter() - up, 1)
     out["first_caption"] = page.locator("[data-testid=stCaptionContainer]", has_text=EMBEDDING_NOTE).first.inner_text()
     log(f"first scatter at {out['first_scatter_s']} s: {out['first_caption']!r}")
-    note = page.locator("[data-testid=stAlert]", has_text="expected to take")
+    note = page.locator("[data-testid=stAlert]", has_text="(expected: about")
     if note.count():  # the PCA shown meanwhile: how long the page said the UMAP would take
         out["expected_umap"] = EXPECTED.search(note.first.inner_text()).group(1)
         log(f"the page expects the UMAP in {out['expected_umap']}")

@@ -40,9 +40,9 @@ fit_method, label = fitted.method, fitted.method.upper()  # the PCA while a firs
 embedding = latent_space.embedding_args(lat_stamp, fit_method, n_neighbors, min_dist, seed, kept)
 st.caption(common.embedding_note(fitted))
 if fitting is not None:
-    waiting.meanwhile(fitting, f"The PCA is shown while the UMAP fits, expected to take "
-                               f"{latent_space.expected_fit(lat_stamp, kept)}. The scatter becomes the UMAP when it "
-                               f"is done (the selection stays).")
+    expected = latent_space.expected_fit(lat_stamp, kept)
+    waiting.meanwhile(fitting, f"The PCA is shown while the UMAP fits (expected: {expected}). The scatter becomes the "
+                               "UMAP when it is done (the selection stays).")
 cols = st.columns([2, 1, 1])
 options = explore.colour_options(lat, table)
 choice = cols[0].selectbox("Colour by", options, key="umap_colour",
@@ -103,11 +103,10 @@ def linked(marks):
         st.button("Undo the last selection", key="umap_undo", on_click=state.undo_selection, icon=":material/undo:",
                   help=f"Back to the {common.counted(len(before), 'point')} selected before the last change.")
     with st.expander("Nearest neighbours of any row", icon=":material/hub:", expanded=len(chosen) == 1):
-        selection.row_query(lat_stamp, lat, len(coords), "umap")
+        selection.row_query(lat_stamp, lat, "umap")
     if not len(chosen):
-        st.caption("Click a point on the scatter" + (" or the scan map" if on_scan else "") +
-                   ", or drag a box or lasso (Box and Lasso above it; Shift adds, Alt removes), to see its images "
-                   "and rows.")
+        st.caption("Click a point on the scatter" + (" or the scan map" if on_scan else "") + ", or drag a box or "
+                   "lasso (Box and Lasso above it; Shift adds, Alt removes), to see its images and rows.")
     elif st.button("Clear selection", key="umap_clear"):
         state.clear_selection()
         common.rerun()

@@ -193,7 +193,7 @@ def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(
     scatter, points = point_panels(at)["umap_scatter"]  # at once: the PCA, said above it
     assert (scatter["x_title"], scatter["title"]) == ("PCA 1", "PCA of 2,400 latents (12 dimensions), UMAP still fitting")
     assert "PCA of 2,400 latents" in texts(at.caption)
-    assert "The PCA is shown while the UMAP fits, expected to take about" in texts(at.info)  # said how long
+    assert "The PCA is shown while the UMAP fits (expected: about" in texts(at.info)  # said how long
     assert "in a worker process" in at.get("progress")[0].proto.text  # the fit's progress meanwhile
     at.session_state["selection"] = np.array([7, 42])
     rerun_until(at, lambda at: point_panels(at)["umap_scatter"][0]["x_title"] == "UMAP 1", timeout=180)

@@ -224,9 +224,16 @@ class Source:
 def study_sources(file_stamp: tuple) -> list[Source]:
     """The sources of a study of several members, in order; [] for a latents file or a study of one member
     (explored as that file is)."""
+    found = members(file_stamp)
+    return found if len(found) > 1 else []
+
+
+def members(file_stamp: tuple) -> list[Source]:
+    """Every source of the latents, in order: a study's members, or the file alone (a study of one)."""
     found = study(file_stamp)
-    if found is None or len(found.members) < 2:
-        return []
+    if found is None:
+        rows = sum(len(part) for part in latents(file_stamp).partitions.values())
+        return [Source(Path(file_stamp[0]).name, file_stamp, 0, rows)]
     return [Source(member.name, member_stamp, int(start), member.rows)
             for member, member_stamp, start in zip(found.members, member_stamps(file_stamp), found.offsets)]
 

@@ -42,14 +42,13 @@ def scatter_png_figure(x, y, colour, row_ids, chosen, *, marks=(), **layout):
     return plots.scatter_figure(x, y, colour, row_ids, chosen, marks=marks, **layout)[0]
 
 
-def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
+def row_query(lat_stamp: tuple, lat, key: str):
     """Any row's nearest neighbours: pick it by its number or, on a scan, by the position nearest a point
     (x, y); on a study of several sources, within the source picked (its own rows and grid); "Show" makes it the
     selection (one row: the page shows its neighbours; Undo goes back)."""
-    found = sources.study_sources(lat_stamp)
-    cols = st.columns([1, 2, 1, 1, 1] if found else [2, 1, 1, 1], vertical_alignment="bottom")
-    source = found[_query_source(cols.pop(0), found, key)] if found else None
-    first, n_rows = (source.start, source.rows) if source else (0, n_rows)
+    found = sources.members(lat_stamp)
+    cols = st.columns([1, 2, 1, 1, 1] if len(found) > 1 else [2, 1, 1, 1], vertical_alignment="bottom")
+    source = found[_query_source(cols.pop(0), found, key) if len(found) > 1 else 0]
     on_scan = lat.x is not None and lat.y is not None
     ways = {"row": "a row number", **({"position": "a position (x, y)"} if on_scan else {})}
     by = cols[0].radio("Nearest neighbours of", list(ways), format_func=ways.get, horizontal=True,
@@ -57,23 +56,24 @@ def row_query(lat_stamp: tuple, lat, n_rows: int, key: str):
     if by == "position":
         unit = display_units(lat.units)
         for col, name, values in ((cols[1], "x", lat.x), (cols[2], "y", lat.y)):
-            values = np.asarray(values)[first:first + n_rows]
+            values = np.asarray(values)[source.start:source.start + source.rows]
             low, high = float(np.nanmin(values)), float(np.nanmax(values))
             col.number_input(f"{name} ({unit})", low, high,
                              defaults.setting(f"{key}_query_{name}", low, bounds=(low, high)),
                              key=f"{key}_query_{name}")
     else:
-        cols[1].number_input(f"Row (0 to {n_rows - 1:,})", 0, n_rows - 1,
-                             defaults.setting(f"{key}_query_row", 0, bounds=(0, n_rows - 1)), key=f"{key}_query_row")
+        last = source.rows - 1
+        cols[1].number_input(f"Row (0 to {last:,})", 0, last, defaults.setting(f"{key}_query_row", 0, bounds=(0, last)),
+                             key=f"{key}_query_row")
 
     def show():
-        picked = found[int(defaults.widget_value(f"{key}_query_source", 0))] if found else None
+        picked = found[min(int(defaults.widget_value(f"{key}_query_source", 0)), len(found) - 1)]
         if defaults.widget_value(f"{key}_query_by") == "position":
-            row = latent_space.row_at(picked.stamp if picked else lat_stamp, defaults.widget_value(f"{key}_query_x"),
+            row = latent_space.row_at(picked.stamp, defaults.widget_value(f"{key}_query_x"),
                                       defaults.widget_value(f"{key}_query_y"))
         else:
             row = int(defaults.widget_value(f"{key}_query_row"))
-        state.set_selection([row + (picked.start if picked else 0)], origin=f"{key}_query")
+        state.set_selection([picked.start + row], origin=f"{key}_query")
 
     cols[3].button("Show", key=f"{key}_query_run", on_click=show, icon=":material/search:",
                    help="Select this row: its nearest neighbours in the latent space are listed below and marked "
