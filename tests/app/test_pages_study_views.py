@@ -113,6 +113,17 @@ def test_clusters_on_a_study_in_an_roi_cluster_each_scans_region_and_draw_it_on_
     assert rows["cluster"].tolist() == [clusters["p", 2], clusters["q", 8]]
 
 
+def test_clusters_settings_carry_from_a_study_to_one_of_its_scans(downloads):
+    at = clustered(on_study("clusters"), k=6)
+    at.session_state["latents"] = str(Path(at.session_state["workdir"]) / "p__pca_latents.h5")  # one of its scans
+    at = run(at)
+    assert at.selectbox(key="clusters_method").value == "kmeans" and at.number_input(key="clusters_k").value == 6
+    assert at.radio(key="clusters_features").value == "latent" and at.number_input(key="clusters_smooth").value == 1.0
+    assert at.metric[0].value == "6" and at.metric[2].value == f"{ROWS:,}"  # the scan's own page, the same clustering
+    table = pd.read_csv(io.BytesIO(downloads[f"cluster_assignments__{TAG}.csv"]()))  # the scan page's, last drawn
+    assert len(table) == ROWS and table["cluster"].nunique() == 6  # the CSV holds the clustering the page shows
+
+
 def test_clusters_on_a_study_of_one_scan_is_the_page_of_its_file():
     at = clustered(on_study("clusters", "p"))
     assert [m.label for m in at.metric] == ["Clusters", "Noise points", "Pixels", "Selected here"]  # the file's page
