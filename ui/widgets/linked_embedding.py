@@ -64,8 +64,7 @@ class LinkedEmbedding:
     def maps(self) -> dict:
         """A study's map panel key -> its `Block` of the rows shown: the scans' (each source with x, y), picked
         above MAX_MAPS."""
-        shown = np.arange(len(self.coords)) if self.row_ids is None else self.row_ids
-        blocks = {source.name: Block.of(source, shown) for source in self.study
+        blocks = {source.name: Block.of(source, self.row_ids) for source in self.study
                   if sources.latents(source.stamp).x is not None}
         if len(blocks) > MAX_MAPS:
             key = f"{self.key}_sources"
@@ -167,8 +166,10 @@ class Block:
     ids: np.ndarray
 
     @classmethod
-    def of(cls, source: sources.Source, shown: np.ndarray) -> Block:
-        """`source`'s block of `shown` (the global ids of the rows shown, ascending)."""
+    def of(cls, source: sources.Source, shown: np.ndarray | None) -> Block:
+        """`source`'s block of `shown` (the global ids of the rows shown, ascending; None: every row, in order)."""
+        if shown is None:  # no array of every row's id: ten million at a study's scale
+            return cls(source, slice(source.start, source.start + source.rows), source.row_ids)
         first, end = np.searchsorted(shown, [source.start, source.start + source.rows])
         return cls(source, slice(int(first), int(end)), np.asarray(shown[first:end], np.int64))
 
