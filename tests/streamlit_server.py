@@ -32,6 +32,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 NAV_LINKS = "[data-testid=stSidebar] a[data-testid=stPageLink-NavLink]"
@@ -106,18 +108,25 @@ new MutationObserver(() => {
 # The app root's script state, which Streamlit's frontend keeps for its own tests ("running",
 # "notRunning", "rerunRequested", ...): exact, where the status widget shows only after 500 ms of a run
 # (and not at all with this app's minimal toolbar).
-RUNNING = "['running', 'rerunRequested', 'stopRequested'].includes(document.querySelector('[data-testid=stApp]')?.dataset.testScriptState)"
+BUSY_STATES = "['running', 'rerunRequested', 'stopRequested']"
+SCRIPT_STATE = "document.querySelector('[data-testid=stApp]')?.dataset.testScriptState"
+RUNNING = f"{BUSY_STATES}.includes({SCRIPT_STATE})"
+# A run's end is any change into a state neither busy nor 'initial' (the page before its first run): React may draw
+# a run's start and end in one render (a loaded browser), and a new page's state then goes from 'initial' straight
+# to 'notRunning', never seen busy (a page that waited for that busy state never settled: CI, once).
 WATCH_RUNS = """
-window.__runs = {busy: false, started: 0, ended: 0, log: []};
+window.__runs = {state: undefined, busy: false, started: 0, ended: 0, log: []};
 new MutationObserver(() => {
-  const busy = %s;
-  if (busy !== window.__runs.busy) {
-    window.__runs.busy = busy;
-    window.__runs[busy ? 'started' : 'ended'] = performance.now();
-    window.__runs.log.push([busy, performance.now()]);
-  }
+  const state = %s;
+  if (state === window.__runs.state) return;
+  window.__runs.state = state;
+  const busy = %s.includes(state);
+  if (busy && !window.__runs.busy) window.__runs.started = performance.now();
+  if (!busy && state !== undefined && state !== 'initial') window.__runs.ended = performance.now();
+  if (busy !== window.__runs.busy) window.__runs.log.push([busy, performance.now()]);
+  window.__runs.busy = busy;
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
-""" % RUNNING
+""" % (SCRIPT_STATE, BUSY_STATES)
 # An init script that timestamps every message the page sends its server in `window.__sends.last` (the page's clock),
 # beside WATCH_RUNS: what settle() reads.
 WATCH_SENDS = """{
@@ -150,8 +159,12 @@ def settle(page, seconds: float = 120, quiet: float = 0.5):
     rerun) and the last message's run has started and ended (or none came within NO_RUN s); elsewhere until
     the page has stayed idle for `quiet` seconds, counted from this call at the earliest."""
     if page.evaluate("window.__sends === undefined ? false : (window.__sends.called = performance.now(), true)"):
-        page.wait_for_function(SETTLED, arg=[FROM_CALL * 1000, AFTER_RUN * 1000, AFTER_SEND * 1000, NO_RUN * 1000],
-                               timeout=seconds * 1000)
+        try:
+            page.wait_for_function(SETTLED, arg=[FROM_CALL * 1000, AFTER_RUN * 1000, AFTER_SEND * 1000, NO_RUN * 1000],
+                                   timeout=seconds * 1000)
+        except PlaywrightTimeout as timeout:
+            watched = page.evaluate("({now: performance.now(), runs: window.__runs, sends: window.__sends})")
+            raise TimeoutError(f"the page did not settle in {seconds} s: {watched}") from timeout
         return
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
