@@ -41,15 +41,17 @@ def compile_orix():
 
 
 def compile_rank_metrics():
-    """hyppo's code (at import) and the rank metrics' (dcor's distance correlation, hyppo's HSIC)."""
+    """hyppo's code (at import) and the rank metrics' (dcor's distance correlation, hyppo's HSIC, the Spearman
+    sort)."""
     import numpy as np
 
-    from latentcore.analysis.rank import distance_correlation, hsic
+    from latentcore.analysis.rank import distance_correlation, hsic, spearman_of_ranks, unit_centred
 
     values = np.linspace(0.0, 1.0, 50)
     distance_correlation(values, values ** 2)
     distance_correlation(np.column_stack([values, values ** 3]), values ** 2)  # the multivariate path
     hsic(values, values ** 2)
+    spearman_of_ranks(values.astype(np.float32), unit_centred(values))
 
 
 PARTS = {"umap-orix": (compile_umap, compile_orix), "rank": (compile_rank_metrics,)}  # one process each, at once

@@ -259,23 +259,25 @@ def test_a_training_job_reports_epochs_stops_resumes_and_writes_what_the_cli_wri
 
 
 def test_the_server_warm_up_compiles_the_distance_correlation_once_per_numba_cache(tmp_path, monkeypatch):
-    """A server's warm-up compiles dcor's code only while numba's cache lacks it (its marker); UMAP's every time,
-    which this worker then fits with."""
+    """A server's warm-up compiles dcor's and the Spearman sort's code only while numba's cache lacks it (their
+    markers); UMAP's every time, which this worker then fits with."""
     import latentcore.analysis.embedding.fit as fit
     import latentcore.analysis.embedding.umap_numba as umap_numba
     import latentcore.analysis.rank as rank
 
-    marker = tmp_path / "distance-correlation.compiled"
-    calls = {"dcor": 0, "umap": 0}
-    monkeypatch.setattr(umap_numba, "compiled_marker", lambda name, packages: marker)
+    calls = {"dcor": 0, "spearman": 0, "umap": 0}
+    monkeypatch.setattr(umap_numba, "compiled_marker", lambda name, packages: tmp_path / f"{name}.compiled")
     monkeypatch.setattr(rank, "distance_correlation", lambda a, b: calls.__setitem__("dcor", calls["dcor"] + 1))
+    monkeypatch.setattr(rank, "spearman_of_ranks", lambda a, b: calls.__setitem__("spearman", calls["spearman"] + 1))
     monkeypatch.setattr(fit, "warm_up", lambda: calls.__setitem__("umap", calls["umap"] + 1))
     steps = []
     tasks.warm_up(lambda fraction, message: steps.append(message))
-    assert calls == {"dcor": 1, "umap": 1} and marker.exists()
-    assert steps == ["compiling UMAP's numba code", "compiling the distance correlation's numba code"]
+    assert calls == {"dcor": 1, "spearman": 1, "umap": 1}
+    assert (tmp_path / "distance-correlation.compiled").exists() and (tmp_path / "spearman-sort.compiled").exists()
+    assert steps == ["compiling UMAP's numba code", "compiling the distance correlation's numba code",
+                     "compiling the spearman sort's numba code"]
     tasks.warm_up(lambda fraction, message: None)
-    assert calls == {"dcor": 1, "umap": 2}
+    assert calls == {"dcor": 1, "spearman": 1, "umap": 2}
 
 
 def test_the_compiled_marker_names_the_versions_it_was_compiled_with(monkeypatch):

@@ -91,10 +91,31 @@ def test_ranks_are_scipys_rankdata(dtype):
     assert np.array_equal(rank.ranks(many), stats.rankdata(many))
 
 
+def test_spearman_of_float32_values_is_scipys_and_leaves_the_reference_alone():
+    """spearman_of_ranks (float32: the compiled radix sort that carries the reference's ranks) equals spearmanr to
+    1e-12 on distinct values, ties, signed zeros and infinities, keys that skip a radix pass (one middle digit),
+    float64 values that are float32 ones, and a constant (NaN); the reference's array is not written."""
+    rng = np.random.default_rng(6)
+    n = 30_000
+    middle_digit_fixed = ((rng.integers(0x100, 0x1F0, n, dtype=np.uint32) << 22) | (5 << 11)
+                          | rng.integers(0, 1 << 11, n, dtype=np.uint32)).view(np.float32)
+    cases = [rng.standard_normal(n).astype(np.float32), np.round(rng.standard_normal(n), 1).astype(np.float32),
+             np.array([0.0, -0.0, 1, 1, -1, -np.inf, np.inf, -0.0, 1e-40, -1e-40], np.float32),
+             middle_digit_fixed, np.round(rng.standard_normal(n), 2)]  # the last float64, exactly float32 values
+    for values in cases:
+        reference = np.round(rng.standard_normal(len(values)) + np.nan_to_num(values, posinf=5, neginf=-5), 1)
+        unit = rank.unit_centred(rank.ranks(reference))
+        before = unit.copy()
+        assert rank.spearman_of_ranks(values, unit) == pytest.approx(stats.spearmanr(values, reference).statistic,
+                                                                     abs=1e-12, rel=0)
+        assert np.array_equal(unit, before)
+    assert np.isnan(rank.spearman_of_ranks(np.full(5, 2.0, np.float32), rank.unit_centred(np.arange(5.0))))
+
+
 def test_correlations_equal_scipy_on_ties_nan_and_constants(scan):
     """pearson, spearman and partial_pearson, made with the reference's side once and a dot product per
     dimension, equal scipy's pearsonr, spearmanr and pearsonr of least-squares residuals to 1e-12: float32
-    latents with and without ties and NaN, a reference with ties and NaN, a constant dimension (NaN)."""
+    latents with and without ties and NaN, a reference with ties and NaN, a constant dimension (NaN, partial r too)."""
     x, y, n = scan["x"], scan["y"], len(scan["x"])
     rng = np.random.default_rng(5)
     trend = (x - x.mean()) / x.std()
@@ -122,9 +143,9 @@ def test_correlations_equal_scipy_on_ties_nan_and_constants(scan):
                 expected = {"pearson": stats.pearsonr(a, b).statistic, "spearman": stats.spearmanr(a, b).statistic,
                             "partial_pearson": stats.pearsonr(detrended(a), detrended(b)).statistic}
             for metric, value in expected.items():
-                if dim == 3 and metric != "partial_pearson":  # a constant's residuals: rounding, as before
-                    assert np.isnan(row[metric]) and np.isnan(value), metric
-                elif dim != 3:
+                if dim == 3:  # a constant: NaN (scipy's partial r of its residuals is r of rounding errors)
+                    assert np.isnan(row[metric]), metric
+                else:
                     assert row[metric] == pytest.approx(value, abs=1e-12, rel=0), (dim, metric)
 
 
@@ -223,6 +244,11 @@ def test_partial_pearson_removes_a_shared_spatial_trend(scan):
     table = rank.rank_dimensions(latents, {"ref": follows_trend}, x, y, metrics=["partial_pearson"])
     assert table.set_index("dimension").loc[1, "partial_pearson"] > 0.6
     assert np.allclose(rank.SpatialTrend(x, y, 1).residuals(3 * x - 2 * y + 5), 0, atol=1e-9)
+    # a dimension that is the trend leaves nothing to correlate: NaN, not r of rounding errors
+    table = rank.rank_dimensions(np.column_stack([trend, follows_trend]), {"ref": shares_trend}, x, y,
+                                 metrics=["partial_pearson"], trend_degree=1)
+    partial = table.set_index("dimension")["partial_pearson"]
+    assert np.isnan(partial[0]) and abs(partial[1]) < 0.08
 
 
 def test_ari_nmi_against_grain_labels(scan):

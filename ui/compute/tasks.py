@@ -23,24 +23,28 @@ if TYPE_CHECKING:
 
 
 def warm_up(progress):
-    """Compile umap-learn's and dcor's numba code onto numba's on-disk cache (`dispatch.start_warm_up`, at the
-    server's start): later processes load it instead of compiling (cold, a first UMAP or distance correlation
-    took 20 s or more). Under `cache_lock`, as every first fit: one process fills the cache at a time. UMAP's is
-    loaded even when cached (this worker then fits at once); dcor's only once per cache (`compiled_marker`)."""
+    """Compile umap-learn's, dcor's and the Spearman sort's numba code onto numba's on-disk cache
+    (`dispatch.start_warm_up`, at the server's start): later processes load it instead of compiling (cold, a first
+    UMAP or distance correlation took 20 s or more). Under `cache_lock`, as every first fit: one process fills the
+    cache at a time. UMAP's is loaded even when cached (this worker then fits at once); the others only once per
+    cache (`compiled_marker`)."""
+    from latentcore.analysis import rank
     from latentcore.analysis.embedding.fit import warm_up as compile_umap
     from latentcore.analysis.embedding.umap_numba import cache_lock, compiled_marker
 
     progress(0.0, "compiling UMAP's numba code")
     compile_umap()
-    marker = compiled_marker("distance-correlation", ("dcor",))
-    if not marker.exists():
-        from latentcore.analysis.rank import distance_correlation
-
-        progress(0.8, "compiling the distance correlation's numba code")
-        values = np.linspace(0.0, 1.0, 50)
-        with cache_lock():
-            distance_correlation(values, values ** 2)
-        marker.touch()
+    values = np.linspace(0.0, 1.0, 50)
+    for name, packages, compile_it in (
+            ("distance-correlation", ("dcor",), lambda: rank.distance_correlation(values, values ** 2)),
+            ("spearman-sort", ("latentcore",), lambda: rank.spearman_of_ranks(values.astype(np.float32),
+                                                                         rank.unit_centred(values)))):
+        marker = compiled_marker(name, packages)
+        if not marker.exists():
+            progress(0.8, f"compiling the {name.replace('-', ' ')}'s numba code")
+            with cache_lock():
+                compile_it()
+            marker.touch()
 
 
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress,
