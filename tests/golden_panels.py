@@ -2,7 +2,7 @@
 the inputs (the panels; each case's shapes, as the browser sends them; the views as dragged; the scale bars' widths;
 the overlay's rows) and this writes what they give (ui/widgets/point_panel/): the rows each step leaves selected (a
 shape that selects nothing, as a line: its own rows, in order), each view as sent and its rows, each scale bar's
-length, the payload and the overlay's message as wire.py writes them. tests/app/test_point_panel_golden.py checks
+length, the payload, a click map's and the overlay's message as wire.py writes them. tests/app/test_point_panel_golden.py checks
 that the file is what this makes now, and tests/js/point_panel.test.mjs that the browser's modules give the same.
 After a change of the inputs or of the Python side's arithmetic:
 
@@ -24,6 +24,7 @@ sys.path.insert(0, str(REPO))  # run as a script from anywhere
 
 from latentcore import figures  # noqa: E402
 from latentcore.analysis.maps import Grid  # noqa: E402
+from ui.figures import plots  # noqa: E402
 from ui.widgets import point_panel  # noqa: E402
 from ui.widgets.point_panel.wire import selection_message  # noqa: E402
 
@@ -101,6 +102,17 @@ def grid_payload() -> str:
     return base64.b64encode(point_panel.payload({**header, "n": 24}, data)).decode()
 
 
+def click_map() -> dict:
+    """A 6 x 4 scan map's values as a click map sends them (element.py's message): no codes, the browser makes them
+    (ends, beyond them, halves that round to even, NaN and infinities), and the codes Python gives them."""
+    values = np.array([0, 0.5, 1.5, 2.5, 253.5, 254, 300, -3, np.nan, np.inf, -np.inf, 127.25, 1e-7, 100.5,
+                       *np.linspace(-1, 255, 10)], np.float32)
+    colour = plots.continuous_colour(values, "v", vmin=0.0, vmax=254.0)
+    points = point_panel.grid_geometry(Grid(10, 20, 1.5, 2, 4, 6), np.divmod(np.arange(24), 6))
+    sent = point_panel.message("click", points, colour, group="click", values=values)
+    return {"payload": base64.b64encode(sent).decode(), "codes": colour.codes.tolist()}
+
+
 def overlay(case: dict) -> dict:
     """A selection of `n` rows as a group's overlay carries it (element.py's overlay: what decodeMask reads)."""
     rows = np.asarray(case["rows"], np.int64)
@@ -111,7 +123,8 @@ def made(golden: dict) -> dict:
     """The golden file from its inputs: what each gives, made now."""
     return {**golden, "cases": [{**case, "steps": steps(golden, case)} for case in golden["cases"]],
             "views": [view(golden, case) for case in golden["views"]],
-            "payload": payload(golden), "grid_payload": grid_payload(), "overlay": overlay(golden["overlay"]),
+            "payload": payload(golden), "grid_payload": grid_payload(), "click_map": click_map(),
+            "overlay": overlay(golden["overlay"]),
             "scale_bars": [{**bar, "length": figures.nice_length(bar["span"])} for bar in golden["scale_bars"]]}
 
 

@@ -95,3 +95,17 @@ def _rgb(colour) -> tuple[float, float, float]:
     from matplotlib.colors import to_rgb  # CSS names
 
     return tuple(255.0 * v for v in to_rgb(colour))
+
+
+COLOUR_STEPS = 254  # a continuous colour's codes 0..254 from `low` to `high`; 255 where a value is NaN
+
+
+def continuous_codes(values, low: float, high: float) -> np.ndarray:
+    """uint8 codes of `values` from `low` (0) to `high` (COLOUR_STEPS), beyond them the end codes, NaN and
+    infinities COLOUR_STEPS + 1: the colour levels of a map drawn as an image and of the app's point panels (whose
+    browser side makes the same codes of float32 values: wire.mjs's valueCodes)."""
+    values = np.asarray(values, np.float64)
+    finite = np.isfinite(values)
+    codes = np.full(values.shape, COLOUR_STEPS + 1, np.uint8)
+    codes[finite] = np.rint(np.clip((values[finite] - low) / ((high - low) or 1.0), 0, 1) * COLOUR_STEPS)
+    return codes

@@ -16,8 +16,8 @@ from plotly.subplots import make_subplots
 
 from ..data.base import display_units
 from ..errors import InputError
-from .colours import (NAN_COLOUR, NOISE_GREY, PALETTE, SHADE_LEVELS, cluster_colour_codes, cluster_hue,
-                      discrete_colorscale, shade)
+from .colours import (COLOUR_STEPS, NAN_COLOUR, NOISE_GREY, PALETTE, SHADE_LEVELS, cluster_colour_codes, cluster_hue,
+                      continuous_codes, discrete_colorscale, shade)
 
 MAX_MAP_PIXELS = 250_000  # heatmaps larger than this are shown with a stride
 SCALE_BAR_FRACTION, SCALE_BAR_STEPS = 0.2, (1, 2, 5)  # a scale bar: a round length near a fifth of the map's width
@@ -186,7 +186,8 @@ def add_scale_bar(fig, grid, suffix: str = "", unit: str = "µm"):
 def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict, name: str, unit: str) -> list:
     """A map (2-D, NaN: no pixel) as a PNG image trace placed on the grid in its units (pixel centres at the grid's
     x, y, every `stride`th), its values through `colorscale` over `limits` (None: its range) as a heatmap colours
-    them (256 levels), NaN transparent; and an empty marker trace that carries its colour bar."""
+    them (255 levels, `continuous_codes`, a palette PNG), NaN transparent; and an empty marker trace that carries
+    its colour bar."""
     import base64
     import io
 
@@ -194,14 +195,12 @@ def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict
     from plotly.colors import get_colorscale, sample_colorscale
 
     low, high = (float(np.nanmin(values)), float(np.nanmax(values))) if limits is None else map(float, limits)
-    table = np.round(np.asarray(sample_colorscale(get_colorscale(colorscale), np.linspace(0, 1, 256),
+    table = np.round(np.asarray(sample_colorscale(get_colorscale(colorscale), np.linspace(0, 1, COLOUR_STEPS + 1),
                                                   colortype="tuple")) * 255).astype(np.uint8)
-    finite = np.isfinite(values)
-    level = np.clip((np.where(finite, values, low) - low) / ((high - low) or 1.0) * 255, 0, 255)
-    rgba = np.concatenate([table[np.rint(level).astype(np.intp)], np.where(finite, 255, 0).astype(np.uint8)[..., None]],
-                          axis=-1)
+    image = Image.fromarray(continuous_codes(values, low, high), "P")  # one byte a pixel: quick to compress, to send
+    image.putpalette([*table.ravel().tolist(), 0, 0, 0])
     png = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(png, format="PNG", compress_level=1)
+    image.save(png, format="PNG", compress_level=1, transparency=COLOUR_STEPS + 1)  # NaN: transparent
     source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
     image = go.Image(source=source, x0=float(grid.x_values[0]), dx=float(grid.step_x * stride),
                      y0=float(grid.y_values[0]), dy=float(grid.step_y * stride), name=name,

@@ -105,8 +105,8 @@ def test_latent_map_grid_draws_nan_in_the_chosen_colour_and_strides_big_maps(sca
 
 def test_big_maps_reach_the_browser_as_images_in_a_heatmaps_colours_with_their_colour_bars():
     """Above `image_above` pixels a map is a PNG on the grid (pixel centres at its x, y in µm), coloured as plotly
-    colours a heatmap to within a 256-level quantisation, NaN transparent, its colour bar on a marker trace; the
-    figure says the hover gives no values."""
+    colours a heatmap to within a 255-level quantisation (a palette), NaN transparent, its colour bar on a marker
+    trace; the figure says the hover gives no values."""
     import base64
 
     from plotly.colors import get_colorscale, sample_colorscale
@@ -123,12 +123,14 @@ def test_big_maps_reach_the_browser_as_images_in_a_heatmaps_colours_with_their_c
         t.type == "heatmap" for t in fig.data)
     assert (images[0].x0, images[0].dx, images[0].y0, images[0].dy) == (10.0, 0.5, 20.0, 0.25)
     assert all((b.marker.cmin, b.marker.cmax, b.marker.colorbar.title.text) == (-1, 1, "latent value") for b in bars)
-    pixels = np.asarray(Image.open(io.BytesIO(base64.b64decode(images[0].source.split(",", 1)[1]))))
+    png = Image.open(io.BytesIO(base64.b64decode(images[0].source.split(",", 1)[1])))
+    assert png.mode == "P"  # a palette: one byte a pixel
+    pixels = np.asarray(png.convert("RGBA"))
     assert pixels.shape == (300, 400, 4)
     assert (pixels[:5, :7, 3] == 0).all() and (pixels[5:, :, 3] == 255).all()  # missing pixels: the NaN colour
     exact = np.asarray(sample_colorscale(get_colorscale("Magma"), np.clip((maps[0, 5:, :] + 1) / 2, 0, 1).ravel(),
                                          colortype="tuple")) * 255
-    assert np.abs(pixels[5:, :, :3].reshape(-1, 3) - exact).max() <= 3  # 256 levels of a scale of 9 colours
+    assert np.abs(pixels[5:, :, :3].reshape(-1, 3) - exact).max() <= 3  # 255 levels of a scale of 9 colours
     assert "drawn as images: the hover gives no values" in fig.layout.annotations[-1].text
     small = figures.latent_map_grid(maps[:, :100, :100], grid, [3, 5], image_above=40_000)
     assert [t.type for t in small.data][:2] == ["heatmap", "heatmap"]  # up to 40,000 pixels: the value on hover

@@ -52,6 +52,26 @@ def test_a_scan_map_travels_as_grid_cells_at_the_pixel_centres():
     assert list(geometry.x) == [10.0, 16.0, 11.5, 13.0] and list(geometry.y) == [20.0, 20.0, 26.0, 24.0]
 
 
+def test_a_click_map_in_grid_order_sends_4_bytes_a_pixel_and_its_codes_are_made_of_its_values():
+    """A scan map's click map (rows the grid's cells in order, a continuous colour of its values) sends neither cells,
+    row ids nor codes: its float32 values, 4 bytes a pixel; read as the browser reads it, its codes are Python's.
+    Codes that are not those of the values (a categorical colour) still travel."""
+    ny, nx = 150, 200
+    values = np.random.default_rng(0).normal(size=ny * nx)
+    values[::97] = np.nan
+    points = point_panel.grid_geometry(Grid(0, 0, 0.5, 0.5, ny, nx), np.divmod(np.arange(ny * nx), nx))
+    colour = plots.continuous_colour(values, "latent 3", vmin=-2.0, vmax=2.5)
+    sent = point_panel.message("click", points, colour, group="g", values=values, row_ids=np.arange(ny * nx))
+    assert len(sent) <= 4 * ny * nx + 16_000
+    header, arrays = point_panel.read_payload(sent)
+    assert sorted(name for name, *_ in header["arrays"]) == ["values"]
+    assert np.array_equal(arrays["codes"], colour.codes)
+    categorical = plots.Colour(np.zeros(ny * nx, np.uint8), ["#000000"], legend={"all": "#000000"})
+    header, arrays = point_panel.read_payload(point_panel.message("click", points, categorical, group="g",
+                                                                  values=values))
+    assert "codes" in [name for name, *_ in header["arrays"]] and not arrays["codes"].any()
+
+
 def test_box_and_lasso_find_the_rows_inside_and_a_click_its_row():
     geometry = point_panel.Geometry(X, Y)
     box = point_panel.rows_in(shape({"shape": "box", "x": [-1.0, 2.0], "y": [-0.5, 0.5]}), geometry)

@@ -94,6 +94,12 @@ test("a scan map in its grid's order travels without cells: the browser puts row
   assert.deepEqual([x[7], y[7], x[23], y[23]], [10 + 1.5, 20 + 2, 10 + 5 * 1.5, 20 + 3 * 2]);
 });
 
+test("a click map travels without its codes: the browser makes Python's of its values", () => {
+  const map = parse(Uint8Array.from(Buffer.from(GOLDEN.click_map.payload, "base64")));
+  assert.ok(map.header[CONTRACT.codes_from_values] && !map.header.arrays.some(([name]) => name === "codes"));
+  assert.deepEqual(Array.from(map.arrays.codes), GOLDEN.click_map.codes);
+});
+
 // -- the tools: a press, its moves and its release on a panel's canvas (CSS pixels) ----------------------------
 
 function canvas(name, nearest = -1) {

@@ -63,7 +63,7 @@ COLOUR_SCALES = ("Viridis", "Cividis", "Magma", "Inferno", "Plasma", "Greys", "R
 
 def continuous_colour(values, title: str, colorscale: str = "Viridis", vmin: float | None = None,
                       vmax: float | None = None) -> Colour:
-    """Numbers -> 255 steps of a colour scale (uint8 codes), NaN -> grey code 255. The scale spans
+    """Numbers -> 255 steps of a colour scale (uint8 codes, `continuous_codes`), NaN -> grey code 255. The scale spans
     [vmin, vmax] (default: the values' range); values beyond take the end colours."""
     values = np.asarray(values, np.float64)
     finite = np.isfinite(values)
@@ -71,13 +71,15 @@ def continuous_colour(values, title: str, colorscale: str = "Viridis", vmin: flo
     low = float(low if vmin is None else vmin)
     high = float(high if vmax is None else vmax)
     span = (high - low) or 1.0
-    codes = np.full(len(values), 255, np.uint8)
-    codes[finite] = np.rint(np.clip((values[finite] - low) / span, 0, 1) * 254).astype(np.uint8)
-    colours = plotly.colors.sample_colorscale(colorscale, [i / 254 for i in range(255)]) + [NAN_CODE_COLOUR]
+    colours = plotly.colors.sample_colorscale(colorscale, [i / COLOUR_STEPS for i in range(COLOUR_STEPS + 1)])
     ticks = nice_ticks(low, high)
-    bar = {"title": {"text": title, "side": "right"}, "tickvals": ((ticks - low) / span * 254).tolist(),
+    bar = {"title": {"text": title, "side": "right"}, "tickvals": ((ticks - low) / span * COLOUR_STEPS).tolist(),
            "ticktext": [f"{t:.4g}" for t in ticks]}
-    return Colour(codes, colours, colorbar=bar, title=title, limits=(low, high), colorscale=colorscale)
+    return Colour(continuous_codes(values, low, high), colours + [NAN_CODE_COLOUR], colorbar=bar, title=title,
+                  limits=(low, high), colorscale=colorscale)
+
+
+COLOUR_STEPS, continuous_codes = figures.COLOUR_STEPS, figures.continuous_codes
 
 
 def _counted(names_and_colours: dict, counts: dict) -> dict:

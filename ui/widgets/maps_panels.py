@@ -28,7 +28,7 @@ class MapsPanels:
     @classmethod
     def over(cls, lat_stamp: tuple, lat, roi: Roi | None, grid, by_label: bool) -> MapsPanels:
         """The panels over the ROI's pixels on `grid` (the ROI's map grid); the labels map too with `by_label`."""
-        rows, cells = scan_maps.roi_cells(lat_stamp, roi)
+        rows, cells = scan_maps.roi_cells(lat_stamp, roi, grid)
         return cls(rows, cells, selection.map_points(grid, cells), (LABELS, PICKER) if by_label else (PICKER,),
                    lat.units)
 

@@ -18,12 +18,12 @@ Every message from the browser is checked before use (`tools.read_shape`, `shape
 tests/data/point_panel_golden.json holds the cases both sides must resolve alike. More in docs/architecture.md.
 """
 from .contract import CONTRACT, MAX_VERTICES
-from .element import colour_header, draw, overlay, overlays
+from .element import colour_header, draw, message, overlay, overlays
 from .geometry import Binned, Geometry, grid_geometry, scatter_geometry, zoomed
 from .shapes import combine, read_view, rows_in_view
 from .tools import TOOLS, read_shape, rows_in
 from .wire import payload, positions, read_payload
 
 __all__ = ["CONTRACT", "MAX_VERTICES", "TOOLS", "Binned", "Geometry", "colour_header", "combine", "draw",
-           "grid_geometry", "overlay", "overlays", "payload", "positions", "read_payload", "read_shape", "read_view",
+           "grid_geometry", "message", "overlay", "overlays", "payload", "positions", "read_payload", "read_shape", "read_view",
            "rows_in", "rows_in_view", "scatter_geometry", "zoomed"]

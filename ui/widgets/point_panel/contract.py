@@ -21,6 +21,11 @@ CONTRACT = {
     # a scan map whose rows are its grid's cells in order (cell i is row i) sends no `cell` (4 bytes a pixel), and a
     # panel of every row in order no `row_ids`: the browser takes row i for both
     "in_order": "cells_in_order",
+    # a continuous colour's codes do not travel beside its values when the browser makes the same ones of them
+    # (a scan map's click map: 4 bytes a pixel): rint(clip((value - low) / (high - low), 0, 1) * colour_steps), a
+    # span of 0 counted as 1, where low and high are the colour bar's; colour_steps + 1 where a value is not finite
+    "codes_from_values": "codes_from_values",
+    "colour_steps": plots.COLOUR_STEPS,
     "align": 4,
     # a selection as a bit field: row i is bit i % 8 of byte i // 8 (numpy's packbits(bitorder="little"))
     "mask_bit_order": "little",

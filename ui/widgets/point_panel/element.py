@@ -13,6 +13,7 @@ from latentcore import figures
 from latentcore.data.base import display_units
 
 from ...figures import plots
+from .contract import CONTRACT
 from .wire import payload, selection_message
 
 HERE = Path(__file__).parent
@@ -52,11 +53,12 @@ def colour_header(colour: plots.Colour) -> dict:
     return header
 
 
-def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: str = "", x_title: str = "",
-         y_title: str = "", height: int = 560, point_size: float = 3, units: str | None = "um", values=None,
-         value_name: str = "", lines=None, row_ids=None, background: str | None = None, follows: tuple | None = None):
-    """Draw a panel of `points` ((Geometry, header, arrays): `geometry.scatter_geometry` or `grid_geometry`) in
-    `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row (its
+def message(key: str, points: tuple, colour: plots.Colour, *, group: str, title: str = "", x_title: str = "",
+            y_title: str = "", height: int = 560, point_size: float = 3, units: str | None = "um", values=None,
+            value_name: str = "", lines=None, row_ids=None, background: str | None = None,
+            follows: tuple | None = None) -> bytes:
+    """The message (wire.py's payload) that draws a panel of `points` ((Geometry, header, arrays):
+    `geometry.scatter_geometry` or `grid_geometry`) in `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row (its
     id in `row_ids` when the panel shows a part of the rows), its position on the group's scan map, and
     `values` (the colour's values; sent with one panel of a group).
     `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. A scan
@@ -85,14 +87,31 @@ def draw(key: str, points: tuple, colour: plots.Colour, *, group: str, title: st
     arrays = {**arrays, "codes": np.asarray(codes)}
     if values is not None:
         arrays["values"] = np.asarray(values, np.float32)
+        if _codes_of_values(colour, arrays["codes"], arrays["values"]):
+            header[CONTRACT["codes_from_values"]] = True
+            del arrays["codes"]
     if row_ids is not None and not np.array_equal(row_ids, np.arange(len(codes))):  # in order: the browser's own
         arrays["row_ids"] = np.asarray(row_ids, np.int32)
     if lines is not None:
         arrays.update(lines_x=np.asarray(lines[0], np.float32), lines_y=np.asarray(lines[1], np.float32))
-    _PANEL(key=key, data=payload(header, arrays), on_shape_change=lambda: None, on_view_change=lambda: None,
-           height="content")
-    if binned or part is not None:
+    return payload(header, arrays)
+
+
+def draw(key: str, points: tuple, colour: plots.Colour, **options):
+    """Draw the panel `message` describes (the same arguments), and say its approximation under it (binned or
+    zoomed in)."""
+    _PANEL(key=key, data=message(key, points, colour, **options), on_shape_change=lambda: None,
+           on_view_change=lambda: None, height="content")
+    geometry, header, _ = points
+    if geometry.binned or geometry.rows is not None:
         _say_approximation(len(geometry.x), header)
+
+
+def _codes_of_values(colour: plots.Colour, codes: np.ndarray, values: np.ndarray) -> bool:
+    """The codes are the browser's own of these float32 values (a continuous colour's, the contract's
+    `codes_from_values`), so they need not travel."""
+    return (colour.colorbar is not None and colour.limits is not None and len(colour.colours) == plots.COLOUR_STEPS + 2
+            and len(codes) == len(values) and np.array_equal(plots.continuous_codes(values, *colour.limits), codes))
 
 
 def _say_approximation(n_rows: int, header: dict):

@@ -6,7 +6,8 @@
  * The protocol (contract.py's CONTRACT), as every header carries it: the names of the shapes and ops among it.
  * @typedef {{version: number, levels: number, align: number, mask_bit_order: string, nan_code: number,
  *   margin: {left: number, right: number, top: number, bottom: number}, shapes: string[], ops: string[],
- *   max_vertices: number, shape_keys: string[], scale_bar: {fraction: number, steps: number[]}}} Contract
+ *   max_vertices: number, shape_keys: string[], scale_bar: {fraction: number, steps: number[]},
+ *   in_order: string, codes_from_values: string, colour_steps: number}} Contract
  */
 /**
  * A scan map's pixel grid (or a binned panel's cells): the centre of the first, the steps, the counts.
@@ -34,7 +35,34 @@ export function parse(bytes) {
   const align = header.contract.align, base = Math.ceil((4 + length) / align) * align, arrays = {};
   for (const [name, type, offset, count] of header.arrays) arrays[name] = new TYPES[type](buffer, base + offset, count);
   if (header[header.contract.in_order]) arrays.cell = Int32Array.from({length: header.n}, (_, i) => i);  // not sent
+  if (header[header.contract.codes_from_values]) {  // not sent: made of the values
+    arrays.codes = valueCodes(arrays.values, header.colorbar.low, header.colorbar.high, header.contract.colour_steps);
+  }
   return {header, arrays};
+}
+
+/**
+ * A continuous colour's codes of its values, as plots.py's continuous_codes makes them: from `low` (0) to `high`
+ * (`steps`), beyond them the end codes, `steps + 1` where a value is not finite; halves rounded to even, as numpy's
+ * rint. The same float64 operations in the same order give the same codes.
+ * @param {Float32Array} values
+ * @param {number} low
+ * @param {number} high
+ * @param {number} steps
+ * @returns {Uint8Array}
+ */
+export function valueCodes(values, low, high, steps) {
+  const span = (high - low) || 1, codes = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    codes[i] = Number.isFinite(v) ? roundHalfEven(Math.min(Math.max((v - low) / span, 0), 1) * steps) : steps + 1;
+  }
+  return codes;
+}
+
+function roundHalfEven(x) {
+  const r = Math.round(x);  // halves up
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 
+from ...figures import plots
 from .contract import CONTRACT
 
 TYPES = {"u8": np.uint8, "u16": np.uint16, "i32": np.int32, "f32": np.float32}
@@ -53,6 +54,8 @@ def read_payload(data: bytes) -> tuple[dict, dict]:
               for name, kind, offset, count in header["arrays"]}
     if header.get(CONTRACT["in_order"]):  # not sent: row i on cell i
         arrays["cell"] = np.arange(header["n"], dtype=np.int32)
+    if header.get(CONTRACT["codes_from_values"]):  # not sent: made of the values
+        arrays["codes"] = plots.continuous_codes(arrays["values"], header["colorbar"]["low"], header["colorbar"]["high"])
     return header, arrays
 
 
