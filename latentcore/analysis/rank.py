@@ -347,17 +347,51 @@ def _pairs(latents, references, labels, x, y, metrics, dims, n_clusters, trend_d
         reference_labels = None
         if set(LABEL_METRICS) & set(metrics) and reference.ndim == 1:
             reference_labels = _cluster_reference(reference, n_clusters, random_state)
-        shared = ReferenceRows(reference, x, y, metrics, trend)
+        shared, columns = ReferenceRows(reference, x, y, metrics, trend), LatentColumns(latents, dims)
         scores += [({"dimension": dim, "reference": name, "kind": "map"},
-                    functools.partial(_score_continuous, latents[:, dim], shared, reference_labels, metrics,
-                                      functools.partial(clusters, dim, n_clusters), random_state, max_samples))
-                   for dim in dims]
+                    functools.partial(_score_continuous, functools.partial(columns, at), shared, reference_labels,
+                                      metrics, functools.partial(clusters, dim, n_clusters), random_state, max_samples))
+                   for at, dim in enumerate(dims)]
     for name, reference in labels.items():
+        columns = LatentColumns(latents, dims)
         scores += [({"dimension": dim, "reference": name, "kind": "labels"},
-                    functools.partial(_score_labels, latents[:, dim], reference, metrics,
+                    functools.partial(_score_labels, functools.partial(columns, at), reference, metrics,
                                       functools.partial(clusters, dim)))
-                   for dim in dims]
+                   for at, dim in enumerate(dims)]
     return scores
+
+
+class LatentColumns:
+    """The latents' columns `dims`, each taken once by a scoring thread, as contiguous arrays: copied out a block of
+    columns at a time, in chunks of rows (one column alone is a strided pass over the whole matrix: 4x slower at
+    1M x 128), each block dropped once its columns are taken. A block holds at most BLOCK_BYTES."""
+
+    BLOCK_BYTES = 64 << 20
+    CHUNK_ROWS = 8192
+
+    def __init__(self, latents, dims):
+        self.latents, self.dims = latents, list(dims)
+        self.width = int(np.clip(self.BLOCK_BYTES // max(latents.shape[0] * latents.itemsize, 1), 1, 16))
+        self.blocks, self.left, self.lock = {}, {}, threading.Lock()
+
+    def __call__(self, position: int) -> np.ndarray:
+        """The column dims[position]."""
+        block, offset = divmod(position, self.width)
+        with self.lock:
+            if block not in self.blocks:
+                self.blocks[block] = self._copied(self.dims[block * self.width:(block + 1) * self.width])
+                self.left[block] = len(self.blocks[block])
+            columns = self.blocks[block]
+            self.left[block] -= 1
+            if not self.left[block]:
+                del self.blocks[block]
+        return columns[offset]
+
+    def _copied(self, dims) -> np.ndarray:
+        out = np.empty((len(dims), len(self.latents)), self.latents.dtype)
+        for start in range(0, len(self.latents), self.CHUNK_ROWS):
+            out[:, start:start + self.CHUNK_ROWS] = self.latents[start:start + self.CHUNK_ROWS, dims].T
+        return out
 
 
 def _scored(scores, progress) -> list[dict]:
@@ -418,9 +452,9 @@ class ReferenceRows:
         return ReferenceRows(self.reference, None, None, self.metrics, self.trend, valid)
 
 
-def _score_continuous(values, shared: ReferenceRows, reference_labels, metrics, dimension_clusters, random_state,
+def _score_continuous(column_of, shared: ReferenceRows, reference_labels, metrics, dimension_clusters, random_state,
                       max_samples) -> dict:
-    values = np.ascontiguousarray(values)  # one strided pass over the (N, D) latents; the rest read this
+    values = column_of()  # the dimension's values (LatentColumns)
     valid = shared.valid & np.isfinite(values)
     reference = shared.over(valid)
     column = values if valid.all() else values[valid]  # as stored: float32 latents sort faster (`spearman_of_ranks`)
@@ -469,7 +503,8 @@ class Centred:
         return float(np.clip(self.values @ b_unit / np.sqrt(norm_square), -1.0, 1.0))
 
 
-def _score_labels(values, reference, metrics, dimension_clusters) -> dict:
+def _score_labels(column_of, reference, metrics, dimension_clusters) -> dict:
+    values = column_of()
     valid = np.isfinite(values) & np.isfinite(reference) & (reference >= 0)
     a, truth = values[valid], reference[valid].astype(np.int64)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": int(valid.sum())}

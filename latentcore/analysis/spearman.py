@@ -4,8 +4,8 @@
 dimension (its ranks centred and over their norm: `rank.unit_centred(rank.ranks(reference))`); a dimension's side
 needs the order of its values. Ranking a column (`rank.ranks`: an argsort, then its ranks scattered back to the rows)
 moves each row through memory at random five times, which at 10M rows was a second a dimension. Here a radix sort
-(three passes of 11 bits over an integer key in the floats' order) carries each row's reference value along with its
-key, so nothing is gathered afterwards: walking the sorted keys, each run of tied values gets its average rank and
+(four passes of 8 bits over an integer key in the floats' order: 256 buckets stay in cache, where 2,048 for three
+passes of 11 bits were 10-20% slower on the whole ranking) carries each row's reference value along with its key, so nothing is gathered afterwards: walking the sorted keys, each run of tied values gets its average rank and
 meets its reference values there. The sum is compensated (Neumaier) and the ranks' norm is exact from the ties
 (n^3 - n minus each run's t^3 - t, over 12), so the result is nearer the exact value than the float64 dot product it
 replaces (tests/engine/test_rank.py: equal to scipy's to 1e-12, with ties and +-0)."""
@@ -14,8 +14,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-DIGIT_BITS = 11
+DIGIT_BITS = 8
 BUCKETS = 1 << DIGIT_BITS
+PASSES = -(-32 // DIGIT_BITS)
 
 
 def spearman_against(column: np.ndarray, reference_unit_ranks: np.ndarray) -> float:
@@ -58,21 +59,20 @@ def _rank_dot(bits, payload):
 @numba.njit(cache=True, nogil=True)
 def _sorted_with(bits, payload):
     """The floats' order keys (IEEE floats order as their bits with the sign bit flipped, the negatives' bits all
-    flipped), sorted by three stable radix passes, with `payload` in the same order."""
+    flipped), sorted by PASSES stable radix passes, with `payload` in the same order."""
     n = len(bits)
     keys = np.empty(n, np.uint32)
-    counts = np.zeros((3, BUCKETS), np.int64)
+    counts = np.zeros((PASSES, BUCKETS), np.int64)
     for i in range(n):
         b = bits[i]
         k = ~b if b >> 31 else b | np.uint32(0x80000000)
         keys[i] = k
-        counts[0, k & (BUCKETS - 1)] += 1
-        counts[1, (k >> DIGIT_BITS) & (BUCKETS - 1)] += 1
-        counts[2, k >> (2 * DIGIT_BITS)] += 1
+        for digit in range(PASSES):
+            counts[digit, (k >> (digit * DIGIT_BITS)) & (BUCKETS - 1)] += 1
     keys_out = np.empty_like(keys)
     spare = (np.empty_like(payload), np.empty_like(payload))  # the caller's payload is only read
     passes = 0
-    for digit in range(3):
+    for digit in range(PASSES):
         if counts[digit].max() == n:  # every key has this digit: the order stands
             continue
         offsets = np.zeros(BUCKETS, np.int64)

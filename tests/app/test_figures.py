@@ -136,6 +136,18 @@ def test_big_maps_reach_the_browser_as_images_in_a_heatmaps_colours_with_their_c
     assert [t.type for t in small.data][:2] == ["heatmap", "heatmap"]  # up to 40,000 pixels: the value on hover
 
 
+def test_the_rank_pages_big_maps_are_images_and_the_reference_keeps_its_own_colour_bar_title():
+    from ui.figures.maps import reference_and_top_dimensions
+
+    rng = np.random.default_rng(1)
+    grid = Grid(0.0, 0.0, 1.0, 1.0, 300, 300)
+    fig = reference_and_top_dimensions("band contrast", rng.normal(size=(300, 300)), rng.normal(size=(2, 300, 300)),
+                                       grid, (4, 7), "um")
+    assert [t.type for t in fig.data if t.type != "scatter"] == ["image"] * 3
+    bars = [t.marker.colorbar.title.text for t in fig.data if t.type == "scatter" and t.marker.showscale]
+    assert bars == ["band contrast", "latent value", "latent value"]
+
+
 def test_ranking_bar_shows_the_top_dimensions_by_absolute_score():
     scores = pd.DataFrame({"dim": [0, 1, 2, 3], "pearson": [0.1, -0.9, 0.5, 0.05]})
     bar = figures.ranking_bar(scores, "pearson", top_n=3).data[0]

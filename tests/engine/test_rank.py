@@ -1,4 +1,5 @@
 """Ranking latent dimensions against reference maps (latentcore.analysis.rank and the `rank` command)."""
+import concurrent.futures
 import json
 import os
 import threading
@@ -12,7 +13,7 @@ from scipy import stats
 from sklearn.feature_selection import mutual_info_regression
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from latentcore.analysis import rank, references
+from latentcore.analysis import rank, spearman, references
 from latentcore.cli import main
 from latentcore.errors import InputError
 from latentcore.latents import LatentsWriter
@@ -97,8 +98,10 @@ def test_spearman_of_float32_values_is_scipys_and_leaves_the_reference_alone():
     float64 values that are float32 ones, and a constant (NaN); the reference's array is not written."""
     rng = np.random.default_rng(6)
     n = 30_000
-    middle_digit_fixed = ((rng.integers(0x100, 0x1F0, n, dtype=np.uint32) << 22) | (5 << 11)
-                          | rng.integers(0, 1 << 11, n, dtype=np.uint32)).view(np.float32)
+    digit = (1 << spearman.DIGIT_BITS) - 1 << spearman.DIGIT_BITS  # the second radix digit, one value for all
+    # (a positive float's key has its bits there)
+    middle_digit_fixed = ((np.abs(rng.standard_normal(n)).astype(np.float32).view(np.uint32) & ~np.uint32(digit))
+                          | np.uint32(5 << spearman.DIGIT_BITS)).view(np.float32)
     cases = [rng.standard_normal(n).astype(np.float32), np.round(rng.standard_normal(n), 1).astype(np.float32),
              np.array([0.0, -0.0, 1, 1, -1, -np.inf, np.inf, -0.0, 1e-40, -1e-40], np.float32),
              middle_digit_fixed, np.round(rng.standard_normal(n), 2)]  # the last float64, exactly float32 values
@@ -110,6 +113,22 @@ def test_spearman_of_float32_values_is_scipys_and_leaves_the_reference_alone():
                                                                      abs=1e-12, rel=0)
         assert np.array_equal(unit, before)
     assert np.isnan(rank.spearman_of_ranks(np.full(5, 2.0, np.float32), rank.unit_centred(np.arange(5.0))))
+
+
+def test_latent_columns_are_each_dimensions_values_taken_in_any_order_and_then_dropped(monkeypatch):
+    """The scoring threads' columns come out of the latents a block at a time (here 3 columns, from chunks of 7
+    rows): each is the dimension's own values, taken in any order, and no block is kept once its columns are."""
+    monkeypatch.setattr(rank.LatentColumns, "CHUNK_ROWS", 7)
+    latents = np.random.default_rng(8).normal(size=(50, 40)).astype(np.float32)
+    dims = [39, 3, 5, 17, 0, 21, 22, 8]
+    columns = rank.LatentColumns(latents, dims)
+    monkeypatch.setattr(columns, "width", 3)
+    order = [5, 0, 7, 2, 1, 6, 3, 4]
+    with concurrent.futures.ThreadPoolExecutor(2) as threads:
+        taken = dict(zip(order, threads.map(columns, order)))
+    assert all(np.array_equal(taken[at], latents[:, dim]) and taken[at].flags.c_contiguous
+               for at, dim in enumerate(dims))
+    assert columns.blocks == {}
 
 
 def test_correlations_equal_scipy_on_ties_nan_and_constants(scan):

@@ -22,11 +22,14 @@ def latent_maps_figures(maps, grid, dims, *, columns: int, nan_colour: str, unit
 
 
 def reference_and_top_dimensions(name: str, reference, maps, grid, dims, units):
-    """The reference map (values on the grid) first, in bold, then its top dimensions' maps."""
+    """The reference map (values on the grid) first, in bold, then its top dimensions' maps (as images above
+    IMAGE_ABOVE pixels)."""
     fig = figures.latent_map_grid(np.concatenate([reference[None], maps]), grid, [name, *dims],
-                                  columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions", units=units)
+                                  columns=min(5, len(dims) + 1), title=f"{name} and its top dimensions", units=units,
+                                  image_above=IMAGE_ABOVE)
     fig.layout.annotations[0].text = f"<b>{name}</b>"
-    fig.data[0].colorbar.title.text = name  # its own value, not a latent's
+    bar_of_first = fig.data[1].marker if fig.data[0].type == "image" else fig.data[0]  # an image's: its carrier's
+    bar_of_first.colorbar.title.text = name  # its own value, not a latent's
     fig.update_layout(width=None, height=60 + 200 * -(-(len(dims) + 1) // 5),
                       margin={"l": 10, "r": 10, "t": 60, "b": 10})
     return fig
