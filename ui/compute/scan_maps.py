@@ -93,11 +93,20 @@ def scan_grid(lat_stamp: tuple):
 def scan_references(lat_stamp: tuple, source_stamp: tuple | None, parameters: Values):
     """The scan's reference maps on the latents' grid (`tasks.scan_references`, a `ScanReferences`): orientation
     maps from the latents file, made with `parameters` (an `ORIENTATION_MAP_PARAMETERS` value); with the scan file,
-    VBSE, IQ and ADP from its patterns (in the worker pool at scale; here when there is nothing to make but the
-    grid: no orientations, no scan file)."""
-    rows = len(stacked_latents(lat_stamp)[0]) if source_stamp or latents(lat_stamp).orientations is not None else 0
+    VBSE, IQ and ADP from its patterns (in the worker pool at scale). Without either there is nothing to make but
+    the grid: made here, of the latents already read."""
+    if source_stamp is None and latents(lat_stamp).orientations is None:
+        return _grid_references(lat_stamp, parameters)
+    rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.scan_references, "Building the reference maps", rows if source_stamp else rows // 20,
                   latents=lat_stamp, source=source_stamp, parameters=parameters)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _grid_references(lat_stamp: tuple, parameters: Values):
+    from latentcore.analysis.ebsd.scan_references import latents_references
+
+    return latents_references(latents(lat_stamp), parameters=parameters)
 
 
 def roi_references(lat_stamp: tuple, source_stamp: tuple | None, parameters: Values, roi: Roi | None):
