@@ -9,7 +9,7 @@ from a maintained package, or is computed here as that package computes it and t
 with ties, NaN and constant inputs), where a call a dimension was most of the ranking's time:
 
 - pearson: Pearson's r as `scipy.stats.pearsonr` computes it (each input centred and over its norm, then
-  their dot product, `correlation`), the reference's side made once for every dimension;
+  their dot product: `unit_centred`, `Centred`), the reference's side made once for every dimension;
 - spearman: that r of the average ranks, as `spearmanr` computes it; the reference's ranks are
   `scipy.stats.rankdata`'s (`ranks`: one radix sort; rankdata's own sort was 2 s a dimension at 10M rows), and
   a float32 dimension meets them in one compiled radix sort (`spearman_of_ranks`, spearman.py);
@@ -462,7 +462,7 @@ def _score_continuous(column_of, shared: ReferenceRows, reference_labels, metric
     sample = seeded_sample(len(column), max_samples, random_state)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": len(sample)}
     enough = len(column) >= 3
-    centred = Centred(column) if {"pearson", "partial_pearson"} & set(metrics) else None
+    centred = Centred(column) if enough and {"pearson", "partial_pearson"} & set(metrics) else None
     for metric in metrics:
         if not enough or (b.ndim > 1 and metric not in MULTIVARIATE_METRICS):
             row[metric] = float("nan")

@@ -131,6 +131,14 @@ def test_latent_columns_are_each_dimensions_values_taken_in_any_order_and_then_d
     assert columns.blocks == {}
 
 
+def test_a_dimension_without_a_value_scores_nan_with_none_valid(scan):
+    x, y, n = scan["x"], scan["y"], len(scan["x"])
+    latents = np.column_stack([scan["bc"], np.full(n, np.nan)]).astype(np.float32)
+    metrics = ["pearson", "spearman", "mutual_information", "partial_pearson"]
+    row = rank.rank_dimensions(latents, {"bc": scan["bc"]}, x, y, metrics=metrics).set_index("dimension").loc[1]
+    assert row[metrics].isna().all() and row["n_valid"] == 0 and row["n_nan_dropped"] == n
+
+
 def test_correlations_equal_scipy_on_ties_nan_and_constants(scan):
     """pearson, spearman and partial_pearson, made with the reference's side once and a dot product per
     dimension, equal scipy's pearsonr, spearmanr and pearsonr of least-squares residuals to 1e-12: float32
