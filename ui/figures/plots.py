@@ -58,6 +58,7 @@ class Colour:
         return dataclasses.replace(self, codes=codes, legend=legend)
 
 
+COLOUR_STEPS, continuous_codes = figures.COLOUR_STEPS, figures.continuous_codes  # the maps' images' levels too
 COLOUR_SCALES = ("Viridis", "Cividis", "Magma", "Inferno", "Plasma", "Greys", "RdBu", "Turbo")
 
 
@@ -77,9 +78,6 @@ def continuous_colour(values, title: str, colorscale: str = "Viridis", vmin: flo
            "ticktext": [f"{t:.4g}" for t in ticks]}
     return Colour(continuous_codes(values, low, high), colours + [NAN_CODE_COLOUR], colorbar=bar, title=title,
                   limits=(low, high), colorscale=colorscale)
-
-
-COLOUR_STEPS, continuous_codes = figures.COLOUR_STEPS, figures.continuous_codes
 
 
 def _counted(names_and_colours: dict, counts: dict) -> dict:

@@ -25,5 +25,5 @@ from .tools import TOOLS, read_shape, rows_in
 from .wire import payload, positions, read_payload
 
 __all__ = ["CONTRACT", "MAX_VERTICES", "TOOLS", "Binned", "Geometry", "colour_header", "combine", "draw",
-           "grid_geometry", "message", "overlay", "overlays", "payload", "positions", "read_payload", "read_shape", "read_view",
-           "rows_in", "rows_in_view", "scatter_geometry", "zoomed"]
+           "grid_geometry", "message", "overlay", "overlays", "payload", "positions", "read_payload", "read_shape",
+           "read_view", "rows_in", "rows_in_view", "scatter_geometry", "zoomed"]

@@ -58,14 +58,15 @@ def message(key: str, points: tuple, colour: plots.Colour, *, group: str, title:
             value_name: str = "", lines=None, row_ids=None, background: str | None = None,
             follows: tuple | None = None) -> bytes:
     """The message (wire.py's payload) that draws a panel of `points` ((Geometry, header, arrays):
-    `geometry.scatter_geometry` or `grid_geometry`) in `colour`, linked to the other panels of `group` (the same rows), which share their hover: the row (its
-    id in `row_ids` when the panel shows a part of the rows), its position on the group's scan map, and
-    `values` (the colour's values; sent with one panel of a group).
+    `geometry.scatter_geometry` or `grid_geometry`) in `colour`, linked to the other panels of `group` (the same
+    rows), which share their hover: the row (its id in `row_ids` when the panel shows a part of the rows), its
+    position on the group's scan map, and `values` (the colour's values; sent with one panel of a group; a
+    continuous colour's codes then stay behind: the browser makes them of the values).
     `lines`: (x, y) polylines with NaN between them (grain boundaries), in the panel's coordinates. A scan
     map's cells without a row show `background` (the maps' NaN colour). The shape drawn on the panel comes back in
     the session state under `key` ("shape"), read before the next run draws anything (`selection.take_shapes`);
     the view of a zoomable panel under "view" (`selection.zoomed_points`). A binned or zoomed panel is a group of
-    its own and says its approximation under it. `follows` (group, first, total): this panel's rows are rows
+    its own (`draw` says its approximation under it). `follows` (group, first, total): this panel's rows are rows
     first ... of `group`'s `total` (a study's scan map: its source's block of the scatter's rows), so a selection
     made on that group shows here at once, before the page's rerun."""
     geometry, header, arrays = points
