@@ -30,6 +30,6 @@ def reference_and_top_dimensions(name: str, reference, maps, grid, dims, units):
     fig.layout.annotations[0].text = f"<b>{name}</b>"
     bar_of_first = fig.data[1].marker if fig.data[0].type == "image" else fig.data[0]  # an image's: its carrier's
     bar_of_first.colorbar.title.text = name  # its own value, not a latent's
-    fig.update_layout(width=None, height=60 + 200 * -(-(len(dims) + 1) // 5),
-                      margin={"l": 10, "r": 10, "t": 60, "b": 10})
+    fig.update_layout(width=None, height=90 + 200 * -(-(len(dims) + 1) // 5),
+                      margin={"l": 10, "r": 10, "t": 60, "b": 40})  # room for the note under the maps
     return fig
