@@ -1,7 +1,8 @@
 """The Latent maps page's first open at scale (or the Rank page's, `--page Rank`): seconds from the click on its link
 until its maps are drawn (the Rank page: its ranking's worker done) and until the page stopped running (what a person
 waits), and the WebSocket megabytes it received, in headless Chromium against `streamlit run app.py`; this checkout
-against another (`--baseline`), alternated, each in a fresh server.
+against another (`--baseline`), alternated, each in a fresh server whose workers have finished their start-up
+warm-up (numba's code loaded) before the click, as browser_interaction.py times a page.
 
 The scan's latents (`browser_interaction.write_scan`: side x side pixels, seeded) are written once into a workspace
 as the Data page leaves a chosen file (its own band-contrast map), and opened from the Data page.
@@ -25,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests"), str(REPO / "benchmarks")]
 
-from browser_interaction import COUNT_BYTES, SCAN_MAP, click_nav, nav, timed, write_scan  # noqa: E402
+from browser_interaction import COUNT_BYTES, SCAN_MAP, ServerMemory, click_nav, nav, timed, write_scan  # noqa: E402
 from streamlit_server import CHROMIUM, CHROMIUM_ARGS, WATCH_RUNS, serve, until_idle  # noqa: E402
 
 NO_JOB = "!document.body.innerText.includes('in a worker process')"
@@ -62,6 +63,9 @@ def first_open(checkout: Path, latents: Path, root: Path, link: str = "Latent ma
         try:
             nav(page, "Data", "Data")
             until_idle(page, 0)
+            server = ServerMemory(int(url.rsplit(":", 1)[1]))
+            out["workers_quiet_after_s"] = server.wait_workers_quiet()  # the start's warm-up done, as a user finds it
+            server.peak()
             timed(out, f"first_open_{link.split()[-1].lower()}", page, lambda: click_nav(page, link),
                   lambda: page.wait_for_function(DRAWN[link], timeout=600_000))
         except BaseException:
