@@ -84,20 +84,12 @@ def kendall(a, b) -> float:
 def unit_centred(values) -> np.ndarray | None:
     """`values` (as float64) minus their mean, over the norm of that: `scipy.stats.pearsonr`'s r is the dot
     product of two of these, so a reference made one once is correlated with each dimension by one dot product
-    (`correlation`). None where the values are constant, where r is undefined (pearsonr: NaN)."""
+    (`Centred.correlation`). None where the values are constant, where r is undefined (pearsonr: NaN)."""
     values = np.asarray(values, np.float64)
     if len(values) < 2 or values.min() == values.max():
         return None
     centred = values - values.mean()
     return centred / np.linalg.norm(centred)
-
-
-def correlation(a, b_unit: np.ndarray | None) -> float:
-    """Pearson's r of `a` with `b_unit` (`unit_centred` of b), as `scipy.stats.pearsonr(a, b)` computes it."""
-    a_unit = unit_centred(a)
-    if a_unit is None or b_unit is None:
-        return float("nan")
-    return float(np.clip(a_unit @ b_unit, -1.0, 1.0))
 
 
 def ranks(values) -> np.ndarray:
@@ -123,12 +115,12 @@ def ranks(values) -> np.ndarray:
 def spearman_of_ranks(values, reference_unit_ranks: np.ndarray | None) -> float:
     """Spearman's rho of `values` (finite) with a reference given as `unit_centred(ranks(reference))`: float32
     values by one compiled radix sort that carries the reference along (`spearman.spearman_against`: 3x faster
-    at 10M rows), others as `correlation(ranks(values), ...)`."""
+    at 10M rows), others as Pearson's r of their ranks (`Centred`)."""
     if reference_unit_ranks is None:
         return float("nan")
     values = _float32_if_exact(np.asarray(values))
     if values.dtype != np.float32:
-        return correlation(ranks(values), reference_unit_ranks)
+        return Centred(ranks(values)).correlation(reference_unit_ranks)
     from .spearman import spearman_against  # numba: imported where used
     return spearman_against(values, reference_unit_ranks)
 
@@ -436,8 +428,8 @@ class ReferenceRows:
         self.reference, self.metrics, self.trend, self.valid = reference, metrics, trend, valid
         self.values = reference if valid.all() else reference[valid]
         one_column = self.values.ndim == 1 and len(self.values) >= 3
-        # each side of a correlation made once, for every dimension (`correlation`); None: undefined or not asked.
-        # The sort runs beside the trend's fit (each about 2 s at 10M rows, on one core each)
+        # each side of a correlation made once, for every dimension (`Centred.correlation`); None: undefined or not
+        # asked. The sort runs beside the trend's fit (each about 2 s at 10M rows, on one core each)
         with concurrent.futures.ThreadPoolExecutor(1) as beside:
             ranked = beside.submit(ranks, self.values) if one_column and "spearman" in metrics else None
             self.unit = unit_centred(self.values) if one_column and "pearson" in metrics else None
