@@ -1,8 +1,9 @@
-"""latentcore.arrays.unique: what np.unique gives, by sorting (numpy's hash-table unique is slow at scale)."""
+"""latentcore.arrays: `unique`, what np.unique gives, by sorting (numpy's hash-table unique is slow at scale);
+`finite_range`."""
 import numpy as np
 import pytest
 
-from latentcore.arrays import unique
+from latentcore.arrays import finite_range, unique
 
 RNG = np.random.default_rng(4)
 
@@ -23,3 +24,10 @@ def test_sorted_distinct_rows_come_back_as_a_copy():
     np.testing.assert_array_equal(out, rows)
     out[0] = -1
     assert rows[0] == 0
+
+
+def test_finite_range_is_the_finite_values_min_and_max_without_a_float64_copy():
+    values = np.array([[np.nan, 1.5, np.inf], [-2.25, np.nan, -np.inf]], np.float32)
+    assert finite_range(values) == (-2.25, 1.5)  # infinities are left out, as NaN
+    assert finite_range(np.array([0.5, 3.0])) == (0.5, 3.0)
+    assert finite_range(np.full(4, np.nan)) == finite_range([]) == (0.0, 1.0)

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from latentcore.arrays import finite_range
+
 from ..session import workspace
 
 
@@ -291,9 +293,7 @@ def latent_column(file_stamp: tuple, dim: int) -> np.ndarray:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def value_range(values_key: tuple, _values) -> tuple[float, float]:
     """(min, max) of the finite values named by `values_key` ((0, 1) when none is finite)."""
-    finite = np.asarray(_values, np.float64)
-    finite = finite[np.isfinite(finite)]
-    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    return finite_range(_values)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

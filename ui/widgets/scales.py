@@ -2,26 +2,12 @@
 histogram of the shown map's values under the map."""
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
 import streamlit as st
+
+from latentcore.arrays import finite_range
 
 from ..figures import plots
 from ..session import defaults
-
-
-def finite_range(values) -> tuple[float, float]:
-    """(min, max) of the finite values, (0, 1) without any: two passes over the values as stored (eight maps of 1M
-    float32 copied to float64 and filtered took 0.2 s)."""
-    values = np.asarray(values)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all NaN
-        low, high = (np.nanmin(values), np.nanmax(values)) if values.size else (np.nan, np.nan)
-    if np.isfinite(low) and np.isfinite(high):
-        return float(low), float(high)
-    finite = values[np.isfinite(values)]  # infinities among them, or nothing
-    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
 
 
 def colour_scale(key: str, values, container=None, value_range=None,
@@ -34,7 +20,7 @@ def colour_scale(key: str, values, container=None, value_range=None,
     known (else found here)."""
     box = container if container is not None else st
     if value_range is None:
-        value_range = finite_range(values)
+        value_range = finite_range(values)  # no float64 copy of the maps
     cols = box.columns([2, 2, 2, 2])
     scales = list(plots.COLOUR_SCALES)
     scale = cols[0].selectbox("Colour map", scales, key=f"{key}_cmap",
