@@ -54,6 +54,7 @@ for page in pages:
 summary = common.SidebarSummary()
 summary.draw(buttons=False)  # drawn now, so a page that stops early (st.stop, an error) keeps it
 common.png_dpi_setting()
+st.sidebar.caption(f"Heavy work runs on {dispatch.where_work_runs()}.")
 access.account_sidebar()
 try:
     with access.through_app():

@@ -36,7 +36,7 @@ from typing import Callable, Iterable
 
 import pandas as pd
 
-from .errors import InputError, MachineError, error_line
+from .errors import InputError, LatentError, MachineError, error_line
 from .outputs import SUFFIX, model_tag, output_for, refuse_shared_outputs
 from .storage import is_s3_uri, resolve_path
 from .storage.s3 import S3Settings
@@ -214,7 +214,8 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     """`function(item, **shared)` for every item; the results in the order of `items`.
 
     scheduler: None runs them one after another in this process; else each item is one Dask task on
-    `dask_client(scheduler, workers)` (a Client is used as it is), `shared` sent to the cluster once,
+    `dask_client(scheduler, workers)` (a Client is used as it is), `shared` sent to the cluster once (named
+    otherwise than Client.map's own keywords: batch_size, key, workers, retries...),
     not with every task (scattered to every worker: a lost worker loses no value the others need). A
     task whose worker died (memory, a crash) ends as `lost(item, exc)`; `on_result(result)` as each
     result comes.
@@ -248,6 +249,19 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     return [by_item[i] for i in range(len(items))]
 
 
+def member_lost(study) -> Callable:
+    """run_tasks' `lost` for tasks over a study's members (the items: member indices): a task's own LatentError
+    (naming its file) as it is; a lost worker or any other failure one line naming the member."""
+    def lost(index, exc):
+        if isinstance(exc, LatentError):
+            raise exc
+        member = study.members[index]
+        raise InputError(f"source {member.name}: its Dask task failed ({error_line(exc)}); run again, or without a "
+                         "scheduler to see the error in this process", member.location)
+
+    return lost
+
+
 def describe_members(locations, scheduler=None, workers: int | None = None,
                      settings: S3Settings | None = None) -> list:
     """`study.describe_member` of each latents file (read once: downloaded where it is in S3, hashed) as a task of
@@ -269,17 +283,30 @@ def dask_client(scheduler, workers: int | None = None):
 
     if isinstance(scheduler, Client):
         yield scheduler
-    elif scheduler == "local":
-        with _local_cluster(workers) as cluster, Client(cluster) as client:
-            yield client
-    else:
-        try:
-            client = Client(scheduler_address(scheduler), timeout="20s")
-        except OSError as exc:
-            raise InputError(f"cannot connect to the Dask scheduler ({exc}): check its address, or leave --scheduler "
-                             "out to run here", scheduler) from None
-        with client:
-            yield client
+        return
+    client, cluster = open_client(scheduler, workers)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def open_client(scheduler: str, workers: int | None = None):
+    """(a Client, the LocalCluster it runs on or None): "local" starts a LocalCluster of `workers` processes,
+    any other string connects to the scheduler at that address (`scheduler_address`). The caller closes both."""
+    from distributed import Client
+
+    if scheduler == "local":
+        cluster = local_cluster(workers)
+        return Client(cluster), cluster
+    address = scheduler_address(scheduler)
+    try:
+        return Client(address, timeout="20s"), None
+    except OSError as exc:
+        raise InputError(f"cannot connect to the Dask scheduler ({exc}): check its address, or leave --scheduler "
+                         "out to run here", scheduler) from None
 
 
 def scheduler_address(address: str) -> str:
@@ -301,7 +328,7 @@ def scheduler_address(address: str) -> str:
     return address
 
 
-def _local_cluster(workers: int | None):
+def local_cluster(workers: int | None):
     """A LocalCluster of `workers` processes; a worker that dies while starting (memory, process limits) is the
     machine's problem, said in one line with what to try."""
     import logging

@@ -325,3 +325,17 @@ def test_a_workspace_made_in_single_user_mode_becomes_the_first_signed_in_opener
     alice = run(app(ALICE, url_workspace(single)))
     assert alice.session_state["_workspace_role"] == "owner" and access.read(folder)["owner"] == ALICE
     assert "not shared with you" in run(app(BOB, url_workspace(single))).error[0].value
+
+
+def test_a_page_s_job_refuses_a_file_in_another_workspace_though_the_session_names_it(private_folders):
+    """A session whose latents path leads into another workspace (as a tampered record or a page's bug could make it):
+    the job refuses it before reading, and the page says so, naming the file."""
+    from driving import extracted, new_app, run, texts
+
+    owner = extracted(new_app())
+    theirs = owner.session_state["latents"]
+    other = new_app()
+    other.session_state["latents"] = theirs
+    other = run(other, "clusters", errors_ok=True)
+    assert f"{Path(theirs).name}: outside the folders this session may read" in texts(other.error)
+    assert not other.get("plotly_chart") and not other.get("download_button")

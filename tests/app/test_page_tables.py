@@ -106,15 +106,15 @@ def test_whole_vectors_of_a_scan_cluster_without_band_contrast_and_join_the_umap
                                   matrix[joined["row"]])
 
 
-def test_cutout_latents_cluster_as_whole_vectors_without_a_map(tmp_path):
+def test_cutout_latents_cluster_as_whole_vectors_without_a_map():
     rng = np.random.default_rng(0)
     rows = np.r_[rng.normal(0, 0.1, (40, 4)), rng.normal(3, 0.1, (40, 4))].astype(np.float32)
-    writer = LatentsWriter(tmp_path / "cutouts_latents.h5", {"valid": rows.shape}, {"t": 1})
+    at = new_app()
+    writer = LatentsWriter(Path(at.session_state["workdir"]) / "cutouts_latents.h5", {"valid": rows.shape}, {"t": 1})
     writer.write_rows("valid", 0, rows)
     path = writer.finish({"model": "nenya", "model_sha256": "ab" * 32})
 
     assert "made by nenya (SHA-256 abababab)" in sidebar_caption(path)
-    at = new_app()
     at.session_state["latents"] = str(path)
     at = go(at, "clusters")
     assert not at.error, [e.value for e in at.error]

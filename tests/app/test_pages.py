@@ -5,6 +5,7 @@ message as its browser side sends it, and check what each page shows for it."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ def test_data_page_opens_on_the_demo_and_shows_what_it_holds():
     assert len(at.get("image")) == 6  # the first six patterns
     assert at.selectbox(key="data_bc").value.endswith("(demo)")
     assert "built-in demo" in at.sidebar.markdown[0].value
+    assert re.search(r"Heavy work runs on this server's \d+ worker processes\.", texts(at.sidebar.caption))
     assert Path(at.session_state["workdir"]).is_dir()  # the session's private folder
 
 

@@ -92,6 +92,37 @@ def test_several_files_are_extracted_in_a_worker_and_made_one_study_in_one_step(
     """The Extract page's "several files into one study": each picked file extracted with the chosen model in one
     worker job, the progress naming the file; then their study is written in the workspace and becomes the
     session's latents, as the Data page's study maker would make it."""
+    at, job = extract_a_study_of_two_uploads(tmp_path)
+    assert "of 2)" in job.progress()[1]  # the file it was on, of all
+
+
+@pytest.fixture
+def on_dask(monkeypatch, tmp_path):
+    """The app's pool on a real Dask LocalCluster of 2 workers, as LATENT_EXPLORER_SCHEDULER=local makes it."""
+    import ui.compute.dispatch
+    from ui.compute.jobs import JobPool
+
+    pool = JobPool(tmp_path / "jobs", workers=2, scheduler="local")
+    monkeypatch.setattr(ui.compute.dispatch, "app_pool", lambda: pool)
+    yield pool
+    pool.shutdown()
+
+
+def test_on_a_dask_cluster_several_files_are_a_task_each_and_the_page_says_where_work_runs(not_here, on_dask,
+                                                                                          tmp_path):
+    from distributed import get_task_stream
+
+    with get_task_stream(on_dask.dask.client) as stream:
+        at, job = extract_a_study_of_two_uploads(tmp_path)
+    assert sorted(task["key"].rsplit("-", 2)[0] for task in stream.data if task["key"].startswith("extract-")) == [
+        "extract", "extract"]
+    assert job.worker() is not None  # the last report came from a Dask worker
+    assert "Heavy work runs on a Dask LocalCluster of 2 workers started by this server." in texts(at.sidebar.caption)
+
+
+def extract_a_study_of_two_uploads(tmp_path):
+    """Two simulated scans uploaded, extracted as the study "pair" from the Extract page in one pool job: the page
+    and that job once the study is the session's latents."""
     from driving import with_upload
 
     from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd
@@ -117,12 +148,12 @@ def test_several_files_are_extracted_in_a_worker_and_made_one_study_in_one_step(
     assert job.folder is not None  # a pool job: extract_file fails in this process
     rerun_until(at, lambda at: at.success, job)
     assert "Wrote pair.study.json: s1 48 rows, s2 80 rows" in texts(at.success)
-    assert "of 2)" in job.progress()[1]  # the file it was on, of all
     path = Path(at.session_state["latents"])
     assert path == Path(at.session_state["workdir"]) / "pair.study.json"
     study = read_study(path, root=path.parent)
     assert [(m.name, m.rows) for m in study.members] == [("s1", 48), ("s2", 80)]
     assert at.session_state["latents_model"]["study"] == "pair"
+    return at, job
 
 
 def test_an_extraction_in_the_server_starts_no_reader_process(monkeypatch):

@@ -8,15 +8,20 @@ from __future__ import annotations
 import streamlit as st
 
 from ..kept import Kept
-from ..session import state, workspace
+from ..session import lifecycle, state, workspace
 from . import jobs, tasks
 from .sources import get_model, stamp
 
 
 @st.cache_resource(show_spinner=False)
 def app_pool() -> jobs.JobPool:
-    """One pool per server process, shared by every session."""
-    return jobs.JobPool(workspace.WORKDIR_ROOT / "jobs")
+    """One pool per server process, shared by every session: on the deployment's Dask cluster when it names one."""
+    return jobs.JobPool(workspace.WORKDIR_ROOT / "jobs", scheduler=jobs.SCHEDULER)
+
+
+def where_work_runs() -> str:
+    """Where the pool's jobs run, in words: this server's processes or the deployment's Dask cluster."""
+    return app_pool().where()
 
 
 _INLINE = Kept(32)  # job key -> result of a small job run in this process, shared by sessions
@@ -54,8 +59,9 @@ def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = Non
                       **kwargs) -> tuple[object, jobs.Job | None]:
     """`pooled` that lets the page go on while a worker computes: (the result, None) once it is in, else (None,
     the running Job), whose progress `ui.widgets.waiting.watch` shows (the page reruns when it ends)."""
-    key = jobs.job_key(task, kwargs)
+    key, roots = jobs.job_key(task, kwargs), lifecycle.reachable_folders()
     if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
+        jobs.refuse_outside(kwargs, roots)
         return _INLINE.get(key, lambda: _waits().running_here(
             label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})}))), None
     pool = app_pool()
@@ -63,7 +69,7 @@ def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = Non
     if job is not None and job.cancelled() and not state.restart_asked(key):
         _waits().cancelled(label, key)
     state.forget_restart(key)
-    job = pool.submit(task, label, **kwargs)
+    job = pool.submit(task, label, roots=roots, **kwargs)
     if job.done() and not job.cancelled():
         return job.future.result(), None  # a job's latentcore error raises here and becomes a message (user_errors)
     return None, job
@@ -83,13 +89,14 @@ def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
     if items <= jobs.INLINE_PATTERNS:
         return jobs.inline_job(tasks.extract, "Extraction", model=get_model(spec), progress=progress, **kwargs)
     return app_pool().submit(tasks.extract, f"Extracting {items:,} items", fresh=True, dedicated=True,
-                             model=_model_files(spec), **kwargs)
+                             roots=lifecycle.reachable_folders(), model=_model_files(spec), **kwargs)
 
 
 def start_extractions(items: int, spec: dict, **kwargs) -> jobs.Job:
     """Several files' extractions one after another (`tasks.extract_several`) in a process of its own."""
     return app_pool().submit(tasks.extract_several, f"Extracting {items:,} items of {len(kwargs['sources'])} files",
-                             fresh=True, dedicated=True, model=_model_files(spec), **kwargs)
+                             fresh=True, dedicated=True, roots=lifecycle.reachable_folders(),
+                             model=_model_files(spec), **kwargs)
 
 
 def _model_files(spec: dict) -> dict:
@@ -100,7 +107,8 @@ def _model_files(spec: dict) -> dict:
 
 def start_training(config: dict, label: str) -> jobs.Job:
     """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own."""
-    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, config=config)
+    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, roots=lifecycle.reachable_folders(),
+                             config=config)
 
 
 def sized_training(count: int, side: int, device: str, latent_dim: int) -> dict:
@@ -141,6 +149,7 @@ def mean_pattern(job, sizes: dict[str, int], start: bool = False):
     More: in the worker pool, once started (`start`: a large selection does not start a long read by itself);
     until its result is in, its running Job, or None while it is not started (or was cancelled)."""
     kwargs = {"job": job, "sizes": sizes, "source": stamp(job.source)}  # a rewritten source: a new job
+    jobs.refuse_outside(kwargs, lifecycle.reachable_folders())
     if len(job.rows) <= jobs.INLINE_PATTERNS:
         return _INLINE.get(jobs.job_key(tasks.mean_pattern, kwargs),
                            lambda: jobs.run_inline(tasks.mean_pattern, **kwargs))

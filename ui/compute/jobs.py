@@ -18,6 +18,12 @@ more than they do. Workers use every core (a fit on two cores is twice as quick 
 lower priority (`WORKER_NICE`): the kernel gives the server's reruns the cores whenever they want
 them, so the pages stay responsive during a fit (`benchmarks/browser_interaction.py` measures the
 other session's rerun during one); `LATENT_EXPLORER_WORKER_THREADS` sets fewer.
+With a Dask scheduler named (`LATENT_EXPLORER_SCHEDULER`: "local" for a LocalCluster the pool starts and stops, or
+an address), the cluster's workers are the pool's (`DaskWorkers`): the same tasks, keys, progress and cancel, the job
+folders read by both sides (the workers see the server's workspace folder at the same path: a LocalCluster does, a
+lab's cluster through its shared file system). Wherever it runs, a job first checks that every path among its
+arguments lies in the folders its session may reach (`refuse_outside`): the worker, not only the page, keeps a
+visitor to their own workspace.
 A pool ends with its process, however busy (`JobPool.shutdown`, run at the interpreter's exit: Streamlit's server
 exits within 10 s of SIGTERM): its jobs are cancelled, then its workers and the processes they started are ended.
 """
@@ -41,11 +47,14 @@ from pathlib import Path
 
 import psutil
 
+from latentcore.errors import InputError
+
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
 INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000))  # extraction: costlier rows
 # UMAP fits: every one in a worker by default. Even 2,400 rows take ~8 s (numba, holding the GIL):
 # in the server that froze every other session's reruns (a 10,000-row fit held one for 18 s).
 INLINE_FIT_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_FIT_ROWS", 0))
+SCHEDULER = os.environ.get("LATENT_EXPLORER_SCHEDULER") or None  # "local" or a Dask scheduler's address; None: here
 WORKER_NICE = int(os.environ.get("LATENT_EXPLORER_WORKER_NICE", 10))  # 0: the same priority as the server
 RESULTS_KEPT = 16
 # At shutdown (the server's exit): a cancelled job's seconds to stop at its next report, then a process's after
@@ -94,6 +103,15 @@ class Job:
             return float(report["fraction"]), str(report["message"])
         except (KeyError, ValueError, TypeError):
             return 0.0, "waiting for a worker" if not self.future.running() else "starting"
+
+    def worker(self) -> str | None:
+        """Where the job runs: its Dask worker's name, None in this server's own pool."""
+        return self._report().get("worker")
+
+    def left_s(self) -> float | None:
+        """Seconds left at the pace so far, once a twentieth is done (None before)."""
+        fraction, _ = self.progress()
+        return (time.time() - self.started) * (1 - fraction) / fraction if 0.05 <= fraction < 1 else None
 
     def detail(self) -> dict:
         """The JSON detail of the last report that had one (e.g. a training's loss history)."""
@@ -226,6 +244,8 @@ class Progress:
             np.savez(tmp, **arrays)
             os.replace(tmp, self.folder / "arrays.npz")
         report = {"fraction": float(fraction), "message": str(message)}
+        if (worker := dask_worker()) is not None:  # asked at each report: a job's per-source tasks run elsewhere
+            report["worker"] = worker
         if detail is None:  # keep the last detail
             try:
                 detail = json.loads((self.folder / "progress.json").read_text()).get("detail")
@@ -238,11 +258,70 @@ class Progress:
         os.replace(tmp, self.folder / "progress.json")
 
 
-def _run_task(folder: str, task: Callable, kwargs: dict):
-    """Runs in the worker: the task with a progress callback that writes the job's folder."""
+def _run_task(folder: str, task: Callable, kwargs: dict, roots: tuple | None = None):
+    """Runs in the worker: the task, once its paths are checked against `roots`, with a progress callback that
+    writes the job's folder."""
+    refuse_outside(kwargs, roots)
     progress = Progress(Path(folder), task_name(task))
     progress(0.0, "started")
     return task(progress=progress, **kwargs)
+
+
+def dask_worker() -> str | None:
+    """The name of the Dask worker running this code, None outside one."""
+    if "distributed" not in sys.modules:  # a Dask worker has it loaded
+        return None
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().name)
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def fan_out():
+    """The scheduler for a job's per-source tasks (latentcore.batch.run_tasks): the Dask cluster running the job (its
+    worker's client; the job's thread leaves the worker's pool while it waits), else None (one after another here)."""
+    if dask_worker() is None:
+        yield None
+        return
+    from distributed import worker_client
+
+    with worker_client() as client:
+        yield client
+
+
+def refuse_outside(arguments, roots: tuple | None):
+    """An InputError naming the first absolute path among `arguments` outside every folder of `roots` (None: no
+    check). Paths are resolved first: a link or a '..' does not lead out."""
+    if roots is None:
+        return
+    allowed = [Path(root).resolve() for root in roots]
+    for path in _paths(arguments):
+        if not any(Path(path).resolve().is_relative_to(root) for root in allowed):
+            raise InputError("outside the folders this session may read (its workspace and the built-in demo): "
+                             "a job reads only those; open the file from the Data page", path)
+
+
+NAMED_ONLY = {"root"}  # arguments whose path a job never reads: the folder its report's paths are written relative to
+
+
+def _paths(value):
+    """The absolute paths among `value`'s strings, through tuples, lists, dicts and dataclasses."""
+    if isinstance(value, str | os.PathLike):
+        if os.path.isabs(value):
+            yield os.fspath(value)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if name not in NAMED_ONLY:
+                yield from _paths(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _paths(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            yield from _paths(getattr(value, item.name))
 
 
 @contextlib.contextmanager
@@ -262,16 +341,24 @@ def _main_script_hidden():
 class JobPool:
     """A spawn-context process pool with jobs keyed by content; results kept for every session."""
 
-    def __init__(self, folder: Path, workers: int | None = None, threads: int | None = None):
+    def __init__(self, folder: Path, workers: int | None = None, threads: int | None = None,
+                 scheduler: str | None = None):
         cores = available_cores()
         self.workers = workers or int(os.environ.get("LATENT_EXPLORER_WORKERS", max(2, cores - 1)))
         self.threads = threads or worker_threads()
         self.folder = Path(folder)
-        self.executor = self._executor(self.workers)
+        self.dask = DaskWorkers(scheduler, self.workers) if scheduler else None
+        self.executor = self.dask.executor if self.dask else self._executor(self.workers)
         self.dedicated: dict[str, concurrent.futures.ProcessPoolExecutor] = {}  # job key -> its own process
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         _shut_down_at_exit(self)  # after the executor: concurrent.futures registers its own exit hook on first use
+
+    def where(self) -> str:
+        """Where the jobs run, in words (the sidebar says it)."""
+        if self.dask:
+            return self.dask.describe()
+        return f"this server's {self.workers} worker processes"
 
     def _executor(self, workers: int, waits_sleep: bool = False) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
@@ -279,11 +366,13 @@ class JobPool:
             initializer=_worker_setup, initargs=(self.threads, waits_sleep))
 
     def submit(self, task: Callable, label: str = "", *, fresh: bool = False, dedicated: bool = False,
-               **kwargs) -> Job:
+               roots: tuple | None = None, **kwargs) -> Job:
         """The job for (task, kwargs), `task` a top-level function (see `task_name`): the running or
         finished one if any session asked before (`fresh`: a finished one is run again: an action such
         as an extraction, not a result). `dedicated`: in a new process of its own rather than a pool
-        worker (long jobs)."""
+        worker (long jobs; on Dask, a task as any other). `roots`: the folders the asking session may read;
+        a path outside them is refused here (a result another session made) and where the job runs."""
+        refuse_outside(kwargs, roots)
         key = job_key(task, kwargs)
         with self.lock:
             job = self.jobs.get(key)
@@ -295,13 +384,13 @@ class JobPool:
             shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled attempt: start afresh
             folder.mkdir(parents=True)
             executor = self.executor
-            if dedicated:
+            if dedicated and not self.dask:
                 if key in self.dedicated:
                     self.dedicated.pop(key).shutdown(wait=False)
                 executor = self.dedicated[key] = self._executor(1, waits_sleep=True)
             with _main_script_hidden():  # workers start on submit
-                future = executor.submit(_run_task, str(folder), task, kwargs)
-            if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
+                future = executor.submit(_run_task, str(folder), task, kwargs, roots)
+            if dedicated and not self.dask:  # its process ends with its job (a thread: not from the executor's own thread)
                 future.add_done_callback(
                     lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
             self.jobs[key] = job = Job(key, label or task.__name__, folder, future)
@@ -325,9 +414,39 @@ class JobPool:
         workers = [worker.pid for executor in executors for worker in _workers(executor)]  # shutdown forgets them
         for job in jobs:
             job.cancel()
+        if self.dask:
+            self.dask.close()
+            executors = executors[1:]
         for executor in executors:
             executor.shutdown(wait=False, cancel_futures=True)  # its workers end once no job runs
         end_processes(workers, wait=grace)
+
+
+class DaskWorkers:
+    """A Dask cluster as the pool's workers: "local" starts a LocalCluster of `workers` processes (one thread each)
+    that ends with the pool; an address connects to a running scheduler (latentcore.batch.open_client). Its
+    `executor` hands out `concurrent.futures` futures: cancelling one cancels the Dask future."""
+
+    def __init__(self, scheduler: str, workers: int):
+        from latentcore.batch import open_client
+
+        with _main_script_hidden():  # a LocalCluster's worker processes are spawned as the pool's are
+            self.client, self.cluster = open_client(scheduler, workers)
+        self.scheduler = scheduler
+        self.executor = self.client.get_executor(pure=False)
+
+    def describe(self) -> str:
+        count = len(self.client.scheduler_info().get("workers", {}))
+        if self.cluster is not None:
+            return f"a Dask LocalCluster of {count} workers started by this server"
+        return f"the Dask scheduler {self.scheduler} ({count} workers)"
+
+    def close(self):
+        """Cancel every task, then close the client and the LocalCluster the pool started."""
+        self.executor.shutdown(wait=False)
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 def _shut_down_at_exit(pool: JobPool):

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..kept import Kept
+from . import jobs
 
 if TYPE_CHECKING:
     from latentcore.analysis.artifacts.cluster import ClusterJob
@@ -57,8 +58,9 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
 
     progress(0.0, "reading the latents")
     if is_study_file(latents[0]) and len((study := read_study(latents[0], verify=False)).members) > 1:
-        return study_embedding(study, method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
-                               progress=progress)  # every row: the pages apply no quality filter to a study
+        with jobs.fan_out() as scheduler:  # on Dask: a task per source
+            return study_embedding(study, method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
+                                   scheduler=scheduler, progress=progress)  # every row: no quality filter on a study
     lat = open_latents(latents[0])
     matrix, _ = lat.stacked()
     if quality is not None:
@@ -115,7 +117,8 @@ def study_cluster_run(job: ClusterJob, out_dir: str, study: tuple, progress, roo
 
     progress(0.05, "reading the study's sources")
     found = read_study(study[0])
-    inputs = load_study_cluster_inputs(job, found)
+    with jobs.fan_out() as scheduler:  # on Dask: a task per source
+        inputs = load_study_cluster_inputs(job, found, scheduler=scheduler)
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows of {len(found.members)} sources")
     result = cluster_inputs(job, inputs)
     progress(0.9, "writing the assignments and the fractions")
@@ -224,15 +227,29 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
 
 def extract_several(sources: list, out_dirs: list, model: dict, pool: str, batch_size: int, device: str,
                     clobber: bool, progress):
-    """`extract` of each source in turn into its folder (the members of a study, which the page makes once all are
-    written), the progress over all of them; a list of their ExtractResults."""
-    results = []
-    for i, (source, out_dir) in enumerate(zip(sources, out_dirs)):
-        def one(fraction, message="", i=i, name=Path(source).name):
-            progress((i + fraction) / len(sources), f"{name} ({i + 1} of {len(sources)}): {message}")
+    """`extract` of each source into its folder (the members of a study, which the page makes once all are
+    written), the progress over all of them; a list of their ExtractResults. On Dask, a task per source."""
+    from latentcore.batch import run_tasks
 
-        results.append(extract(source, model, out_dir, pool, batch_size, device, None, clobber, one))
-    return results
+    members = [(i, len(sources), source, out_dir) for i, (source, out_dir) in enumerate(zip(sources, out_dirs))]
+    with jobs.fan_out() as scheduler:
+        return run_tasks(extract_member, members, scheduler, name="extract", lost=_raise, progress=progress,
+                         settings=dict(model=model, pool=pool, batch_size=batch_size, device=device, clobber=clobber))
+
+
+def extract_member(member: tuple, settings: dict, progress):
+    """`extract` of one (index, count, source, out_dir) of `extract_several`, reporting its share of the whole."""
+    i, count, source, out_dir = member
+
+    def one(fraction, message=""):
+        progress((i + fraction) / count, f"{Path(source).name} ({i + 1} of {count}): {message}")
+
+    return extract(source, out_dir=out_dir, partitions=None, progress=one, **settings)
+
+
+def _raise(item, exc):
+    """run_tasks' `lost`: a per-source task's error (or its lost worker's) is the job's."""
+    raise exc
 
 
 def train(config: dict, progress):

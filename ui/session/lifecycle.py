@@ -214,3 +214,14 @@ def workdir(sub: str = "") -> Path:
         path = Path(store.get(store.WORKDIR)) / sub
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def reachable_folders() -> tuple[str, ...] | None:
+    """The folders a job of this session may read and write (checked where it runs, ui.compute.jobs): the
+    workspace it looks at, its scratch folder (a read-only visitor's), the built-in demo. None, which checks
+    nothing, outside a session: no page runs so (init_session opens a workspace first), only a script's own calls."""
+    from latentcore.demo import DEMO_DIR
+
+    if store.get(store.WORKDIR) is None:
+        return None
+    return tuple(str(path) for path in (store.get(store.WORKDIR), store.get(store.SCRATCH), DEMO_DIR) if path)

@@ -38,6 +38,14 @@ def meanwhile(job: jobs.Job, note: str):
     watch(job)
 
 
+def pace(job: jobs.Job) -> str:
+    """`12 s, about 30 s left, on Dask worker tcp://...`: the time so far, the time left at that pace, where."""
+    left = job.left_s()
+    worker = job.worker()
+    return (f"{time.time() - job.started:.0f} s" + (f", about {left:.0f} s left" if left is not None else "")
+            + (f", on Dask worker {worker}" if worker else ", in a worker process"))
+
+
 POLL_S = 0.5
 WAKE_S = 0.3  # each poll waits this long for the job: one ending then reruns the page at once, not at the next poll
 
@@ -49,8 +57,7 @@ def watch(job: jobs.Job):
         st.rerun(scope="app")
     fraction, message = job.progress()
     cols = st.columns([5, 1])
-    cols[0].progress(min(max(fraction, 0.0), 1.0),
-                     text=f"{job.label}: {message} ({time.time() - job.started:.0f} s, in a worker process)")
+    cols[0].progress(min(max(fraction, 0.0), 1.0), text=f"{job.label}: {message} ({pace(job)})")
     if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
         job.cancel()
         st.rerun(scope="app")

@@ -36,18 +36,17 @@ def fractions_names(job: ClusterJob) -> dict:
     return {"fractions": f"cluster_fractions__{job.tag}.csv", "fractions_figure": f"cluster_fractions__{job.tag}.png"}
 
 
-def load_study_cluster_inputs(job: ClusterJob, study, settings=None) -> ClusterInputs:
+def load_study_cluster_inputs(job: ClusterJob, study, settings=None, scheduler=None) -> ClusterInputs:
     """Every row of the study the job clusters (its partition and ROI in each member), with the features of
-    each member computed on its own grid; one line naming the member that cannot give them."""
+    each member computed on its own grid (with `scheduler`, a Dask task per member as `batch.run_tasks`); one line
+    naming the member that cannot give them."""
+    from ...batch import member_lost, run_tasks
     from ..cluster import feature_scale
 
     refuse_bandcontrast_table(job)
-    parts, raw, smoothed = [], [], []
-    for index in range(len(study.members)):
-        inputs, values, features = member_features(job, study, index, settings)
-        parts.append(inputs)
-        raw.append(values)
-        smoothed.append(features)
+    found = run_tasks(member_features, range(len(study.members)), scheduler, name="cluster-features",
+                      lost=member_lost(study), job=job, study=study, settings=settings)
+    parts, raw, smoothed = map(list, zip(*found))
     features, scale = np.concatenate(smoothed), None
     if job.features == "umap":
         from ..embedding.fit import embed
@@ -64,7 +63,7 @@ def refuse_bandcontrast_table(job: ClusterJob) -> None:
                          "own scan map; use 'scan' or 'scan:NAME' (e.g. 'scan:IQ')", job.bandcontrast.path)
 
 
-def member_features(job: ClusterJob, study, index: int, settings=None) -> tuple[ClusterInputs, np.ndarray, np.ndarray]:
+def member_features(index: int, job: ClusterJob, study, settings=None) -> tuple[ClusterInputs, np.ndarray, np.ndarray]:
     """One member's rows the job clusters (`ClusterInputs` without features), their unsmoothed feature values, and
     their features (smoothed over the member's own grid when the job says so)."""
     from ..cluster import pair_features

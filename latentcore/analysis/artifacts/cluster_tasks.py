@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...columns import CLUSTER
-from ...errors import InputError, error_line
+from ...errors import InputError
 from ...sampling import seeded_sample
 from .cluster import ClusterJob, assignment_columns, assignments_table, cluster_names, cluster_report
 from .cluster_study import fractions_names, member_features, refuse_bandcontrast_table, study_quality, study_record
@@ -48,7 +48,7 @@ def check_task_job(job: ClusterJob) -> None:
 
 def sample_source(index: int, job: ClusterJob, study, fraction: float, settings=None) -> dict:
     """Task: one source's rows counted, the moments of their unsmoothed features, and its share of the sample."""
-    inputs, values, features = member_features(job, study, index, settings)
+    inputs, values, features = member_features(index, job, study, settings)
     mean = values.mean(axis=0)
     seed = int(job.params.get("random_state", 0)) + index
     picked = seeded_sample(len(features), int(round(fraction * len(features))), seed)
@@ -69,7 +69,7 @@ def label_source(index: int, job: ClusterJob, study, predictor, folder: str, set
     """Task: one source's rows labelled by the fit and written as `<folder>/<source>.csv`; returns its counts."""
     from ...storage import sha256_file
 
-    inputs, _, features = member_features(job, study, index, settings)
+    inputs, _, features = member_features(index, job, study, settings)
     labels = predictor.predict(features)
     name = study.members[index].name
     inputs = dataclasses.replace(inputs, sources=np.zeros(len(labels), np.int64), source_names=(name,))
@@ -83,7 +83,7 @@ def label_source(index: int, job: ClusterJob, study, predictor, folder: str, set
 def run_study_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers: int | None = None, *,
                             png: bool = True, browser="auto", dpi: float = 300, root=None, settings=None) -> dict:
     """Cluster every row of `study` as Dask tasks (see the module's docstring); returns the report."""
-    from ...batch import run_tasks
+    from ...batch import member_lost, run_tasks
     from ..cluster import DEFAULT_MAX_FIT, cluster
 
     check_task_job(job)
@@ -92,11 +92,7 @@ def run_study_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers:
     max_fit = DEFAULT_MAX_FIT[job.method] if max_fit == -1 else max_fit
     fraction = 1.0 if not max_fit else min(1.0, max_fit / study.rows)
 
-    def lost(index, exc):
-        if isinstance(exc, InputError):
-            raise exc
-        raise InputError(f"source {study.members[index].name}: its Dask task failed ({error_line(exc)}); run again, "
-                         f"or without --scheduler to see the error in this process", study.members[index].location)
+    lost = member_lost(study)
 
     parts = run_tasks(sample_source, range(len(study.members)), scheduler, workers, name="cluster-sample", lost=lost,
                       job=job, study=study, fraction=fraction, settings=settings)

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...batch import dask_client, run_tasks, worker_name
+from ...batch import dask_client, member_lost, run_tasks, worker_name
 from ...columns import embedding_name
 from ...errors import InputError, about_file, error_line
 from ...sampling import seeded_sample
@@ -122,7 +122,7 @@ def fit_study(study: Study, method="umap", n_components=2, random_state=0, n_nei
     size = DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size)
     sample = seeded_sample(study.rows, size, random_state)
     parts = run_tasks(sampled_rows, range(len(study.members)), scheduler, workers, name="study-sample",
-                      lost=_lost, study=study, sample=sample, settings=settings)
+                      lost=member_lost(study), study=study, sample=sample, settings=settings)
     latents = np.concatenate(parts) if len(parts) > 1 else parts[0]  # members in order: the sample's order
     with about_file(f"{study.name} (a study)"):
         fitted = fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
@@ -138,10 +138,6 @@ def sampled_rows(index: int, study: Study, sample: np.ndarray, settings=None) ->
     if lo == hi:
         return np.empty((0, study.dim), np.float32)
     return member_rows(study.latents(index, settings), sample[lo:hi] - study.offsets[index])
-
-
-def _lost(index, exc):
-    raise InputError(f"a Dask worker was lost reading source {index}: {error_line(exc)}; run again")
 
 
 def _fit_id(study: Study, fitted: FittedEmbedding, sample: np.ndarray, walk: bool) -> str:
@@ -308,18 +304,29 @@ def read_study_embedding(study: Study, folder: str, settings=None):
 
 
 def study_embedding(study: Study, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
-                    metric="euclidean", sample_size=None, cache_dir=None, settings=None,
+                    metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
                     progress=None) -> FittedEmbedding:
-    """The study's embedding in this process as one `FittedEmbedding` of every row (what the app shows): fitted
-    on the seeded sample (`fit_study`), every row placed member by member (`StudyFit.place`), no files written.
-    Its `reference_index` are study rows; `params["approximation"]` says what the coordinates are."""
+    """The study's embedding as one `FittedEmbedding` of every row (what the app shows): fitted on the seeded sample
+    (`fit_study`), every row placed member by member (`StudyFit.place`; with `scheduler`, a Dask task per member as
+    `batch.run_tasks`), no files written. Its `reference_index` are study rows; `params["approximation"]` says what
+    the coordinates are."""
     report_progress = progress or (lambda fraction, message: None)
     fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
-                    cache_dir, settings, progress=lambda f, m: report_progress(0.8 * f, m))
-    coords = []
-    for index, member in enumerate(study.members):
-        report_progress(0.8 + 0.2 * index / len(study.members), f"placing {member.name}")
-        coords.append(fit.place(_all_rows(study.latents(index, settings, verify=False)), int(study.offsets[index])))
+                    cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m))
+    done = []
+
+    def placed(_):
+        done.append(_)
+        report_progress(0.8 + 0.2 * len(done) / len(study.members),
+                        f"placed the rows of {len(done)} of {len(study.members)} sources")
+
+    coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords", lost=member_lost(study),
+                       on_result=placed, study=study, fit=fit, settings=settings)
     return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
                                reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
                                params={**fit.fitted.params, "approximation": fit.approximation(study.rows)})
+
+
+def member_coords(index: int, study: Study, fit: StudyFit, settings=None) -> np.ndarray:
+    """The coordinates of every row of one member (a task of `study_embedding`)."""
+    return fit.place(_all_rows(study.latents(index, settings, verify=False)), int(study.offsets[index]))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...columns import GIVEN, LABEL, PROBABILITY, SOURCE
-from ...errors import InputError, about_file, error_line
+from ...errors import about_file
 from ...study import member_identity
 from .labelled import LabelledRows, check_classes, match_labels
 from .probe import (UNKNOWN, UNKNOWN_CODE, check_min_confidence, code_tally, predict_rows, predicted_names, probe,
@@ -62,19 +62,14 @@ def run_study_probe_tasks(study, labels_path, out_dir, scheduler, workers: int |
                           params: dict | None = None, min_confidence: float = 0.0, png: bool = True, browser="auto",
                           dpi: float = 300, root=None, settings=None) -> dict:
     """Probe every row of `study` as Dask tasks (see the module's docstring); returns the report."""
-    from ...batch import run_tasks
+    from ...batch import member_lost, run_tasks
     from ..artifacts.fractions import counts_table
 
     min_confidence = check_min_confidence(min_confidence)
     table = study_labels_table(study, labels_path)
     named = [i for i, name in enumerate(study.names) if (table[SOURCE] == name).any()]
 
-    def lost(index, exc):
-        if isinstance(exc, InputError):
-            raise exc
-        raise InputError(f"source {study.names[index]}: its Dask task failed ({error_line(exc)}); run again, or "
-                         f"without --scheduler to see the error in this process", study.members[index].location)
-
+    lost = member_lost(study)
     parts = run_tasks(labelled_source, named, scheduler, workers, name="probe-labels", lost=lost, study=study,
                       table=table, smooth=smooth, labels_name=str(labels_path), settings=settings)
     rows = np.concatenate([part["rows"] for part in parts])

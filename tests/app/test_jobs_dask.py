@@ -1,0 +1,199 @@
+"""The app's worker pool on a real Dask LocalCluster (LATENT_EXPLORER_SCHEDULER): a job runs on a Dask worker and
+says which, is shared by key, stops when cancelled, gives the same bits as in this process, and the worker refuses
+a path outside the session's folders; the pool stops the LocalCluster it started."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import psutil
+import pytest
+
+from latentcore.errors import InputError
+from pool_tasks import sleep_steps
+from study_scans import scan_latents
+from ui.compute import jobs, tasks
+from ui.compute.jobs import JobPool
+from ui.compute.sources import stamp
+from ui.widgets.waiting import pace
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    pool = JobPool(tmp_path_factory.mktemp("jobs"), workers=2, scheduler="local")
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def latents(tmp_path_factory):
+    return scan_latents(tmp_path_factory.mktemp("latents"), names=("p",), shape=(30, 40))["p"]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A study file of three scans' latents."""
+    from latentcore.study import make_study, write_study
+
+    folder = tmp_path_factory.mktemp("study")
+    members = scan_latents(folder, shape=(30, 40))
+    return write_study(make_study("three", [str(path) for path in members.values()]), folder)
+
+
+def keys_run(pool, submit) -> list[str]:
+    """The keys of the Dask tasks run while `submit()`'s job ran (its result returned with them)."""
+    from distributed import get_task_stream
+
+    with get_task_stream(pool.dask.client) as stream:
+        job = submit()
+        result = job.future.result(timeout=180)
+    return result, [task["key"] if isinstance(task["key"], str) else task["key"][0] for task in stream.data]
+
+
+def wait_until(condition, timeout=60.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_job_runs_on_a_dask_worker_which_its_progress_names(pool):
+    assert pool.where() == "a Dask LocalCluster of 2 workers started by this server"
+    job = pool.submit(sleep_steps, "test", steps=6, seconds=0.3)
+    assert wait_until(lambda: job.progress()[0] > 0), "no progress reported"
+    workers = pool.dask.client.scheduler_info()["workers"]
+    assert job.worker() in {str(info["name"]) for info in workers.values()}
+    assert f"on Dask worker {job.worker()}" in pace(job)
+    assert job.wait(60)
+    assert job.future.result(timeout=0) in pool.dask.client.run(os.getpid).values()
+    assert pool.submit(sleep_steps, steps=6, seconds=0.3) is job  # same key: the same job, its result kept
+
+
+def test_cancel_stops_the_task_on_its_worker_and_cancels_its_future(pool):
+    job = pool.submit(sleep_steps, "long", steps=200, seconds=0.1)  # 20 s unless cancelled
+    assert wait_until(lambda: job.progress()[1].startswith("step "))
+    started = time.time()
+    job.cancel()
+    assert wait_until(job.done, timeout=10) and time.time() - started < 2
+    assert job.cancelled()
+    # the worker's thread left the task at its next report: both workers are free again at once
+    assert wait_until(lambda: not any(pool.dask.client.processing().values()), timeout=5)
+    quick = [pool.submit(sleep_steps, f"quick {n}", steps=1, seconds=n / 1000) for n in range(2)]
+    assert all(job.wait(20) for job in quick)
+
+
+def test_a_worker_lost_mid_job_has_dask_run_the_job_again_and_the_page_gets_its_result(pool):
+    import signal
+
+    job = pool.submit(sleep_steps, "lost", steps=30, seconds=0.1)
+    assert wait_until(lambda: job.progress()[1].startswith("step 3"))
+    lost = job.worker()
+    address = next(address for address, info in pool.dask.client.scheduler_info()["workers"].items()
+                   if str(info["name"]) == lost)
+    os.kill(pool.dask.client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
+    assert job.wait(120) and not job.cancelled()
+    assert job.future.result() in pool.dask.client.run(os.getpid).values()  # a live worker's: the job ran again
+    assert wait_until(lambda: len(pool.dask.client.scheduler_info()["workers"]) == 2)  # the nanny restarted it
+
+
+def test_a_task_on_the_cluster_gives_the_bits_it_gives_here(pool, latents):
+    arguments = {"latents": stamp(latents), "k": 4}
+    there = pool.submit(tasks.kmeans_labels, "k-means", roots=(str(latents.parent),), **arguments)
+    here = jobs.run_inline(tasks.kmeans_labels, **arguments)
+    assert there.wait(120) and there.worker() is not None
+    np.testing.assert_array_equal(there.future.result(), here)
+    assert len(np.unique(here)) == 4
+
+
+def test_a_study_s_embedding_is_a_task_per_source_with_the_bits_it_has_here(pool, study):
+    arguments = dict(latents=stamp(study), method="umap", n_neighbors=10, min_dist=0.1, seed=0)
+    there, keys = keys_run(pool, lambda: pool.submit(tasks.fit_embedding, "UMAP", roots=(str(study.parent),),
+                                                     **arguments))
+    here = jobs.run_inline(tasks.fit_embedding, **arguments)
+    assert len(here.coords) == 3 * 1200
+    np.testing.assert_array_equal(there.coords, here.coords)
+    np.testing.assert_array_equal(there.reference_index, here.reference_index)
+    assert sum(key.startswith("study-coords-") for key in keys) == 3  # one placement task per source
+    assert sum(key.startswith("study-sample-") for key in keys) == 3
+
+
+def test_a_study_s_clustering_reads_each_source_s_features_in_a_task_of_its_own_with_the_bits_it_has_here(
+        pool, study, tmp_path):
+    from latentcore.analysis.artifacts.cluster import ClusterJob
+    from latentcore.data.bandcontrast import BandContrast
+
+    job = ClusterJob(latents=str(study), bandcontrast=BandContrast.scan_map(), method="kmeans", dim=1,
+                     params={"n_clusters": 4}, smooth=1.0)
+    arguments = dict(job=job, study=stamp(study))
+    there, keys = keys_run(pool, lambda: pool.submit(tasks.study_cluster_run, "Clusters", out_dir=str(tmp_path / "a"),
+                                                     roots=(str(study.parent), str(tmp_path)), **arguments))
+    here = jobs.run_inline(tasks.study_cluster_run, out_dir=str(tmp_path / "b"), **arguments)
+    assert sum(key.startswith("cluster-features-") for key in keys) == 3
+    assert len(here["labels"]) == 3 * 1200 and len(np.unique(here["labels"])) == 4
+    for name in ("rows", "sources", "labels", "latent", "bandcontrast"):
+        np.testing.assert_array_equal(there[name], here[name])
+
+
+def test_extracting_several_files_is_a_task_per_file_writing_what_one_process_writes(pool, tmp_path, ebsd_h5,
+                                                                                      edax_h5):
+    from latentcore.demo import DEMO_MODEL
+    from latentcore.latents import read_latents
+
+    sources = [str(ebsd_h5), str(edax_h5)]
+    arguments = dict(sources=sources, model={"path": str(DEMO_MODEL), "arch": "vae", "options": None},
+                     pool="mean", batch_size=64, device="cpu", clobber=False)
+    there, keys = keys_run(pool, lambda: pool.submit(
+        tasks.extract_several, "extract", out_dirs=[str(tmp_path / "there" / n) for n in "ab"], **arguments))
+    assert sum(key.startswith("extract-") for key in keys) == 2
+    assert pool.jobs[jobs.job_key(tasks.extract_several, {"out_dirs": [str(tmp_path / "there" / n) for n in "ab"],
+                                                           **arguments})].progress()[0] == 1.0
+    here = jobs.run_inline(tasks.extract_several, out_dirs=[str(tmp_path / "here" / n) for n in "ab"], **arguments)
+    for one, other in zip(there, here):
+        assert one.path.name == other.path.name and one.rows == other.rows
+        assert read_latents(one.path).partitions["all"].tobytes() == read_latents(other.path).partitions["all"].tobytes()
+
+
+def test_a_path_outside_the_session_s_folders_is_refused_at_submit_and_on_the_worker(pool, latents, tmp_path):
+    arguments = {"latents": stamp(latents), "k": 3}
+    with pytest.raises(InputError, match="outside the folders this session may read") as refused:
+        pool.submit(tasks.kmeans_labels, roots=(str(tmp_path),), **arguments)
+    assert str(latents) in str(refused.value)
+    # a server that skipped its check: the worker refuses before the task reads anything
+    (tmp_path / "job").mkdir()
+    future = pool.executor.submit(jobs._run_task, str(tmp_path / "job"), tasks.kmeans_labels, arguments,
+                                  (str(tmp_path),))
+    with pytest.raises(InputError, match="outside the folders"):
+        future.result(timeout=60)
+    assert not (tmp_path / "job" / "progress.json").exists()  # refused before it started
+    linked = tmp_path / "inside"
+    linked.symlink_to(latents.parent)  # a link inside the roots that leads out is resolved and refused
+    with pytest.raises(InputError, match="outside the folders"):
+        jobs.refuse_outside({"latents": (str(linked / latents.name), 0, 0)}, (str(tmp_path),))
+
+
+def test_a_running_scheduler_is_reached_by_its_address(pool, tmp_path):
+    address = pool.dask.client.scheduler.address
+    other = JobPool(tmp_path, scheduler=address)
+    try:
+        assert other.where() == f"the Dask scheduler {address} (2 workers)"
+        assert other.submit(sleep_steps, steps=1, seconds=0.0).future.result(timeout=60) != os.getpid()
+    finally:
+        other.shutdown()
+    assert pool.dask.client.status == "running"  # closing a client leaves the scheduler it reached running
+
+
+def test_shutdown_stops_the_local_cluster_the_pool_started(tmp_path):
+    pool = JobPool(tmp_path, workers=1, scheduler="local")
+    pids = list(pool.dask.client.run(os.getpid).values())
+    job = pool.submit(sleep_steps, steps=400, seconds=0.1)
+    assert wait_until(lambda: job.progress()[0] > 0)
+    started = time.time()
+    pool.shutdown()
+    assert job.cancelled() and time.time() - started < 15
+    assert wait_until(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
+                                      for pid in pids), timeout=10)
