@@ -218,7 +218,8 @@ def moto_s3(tmp_path_factory):
 # Other servers (moto S3, the flaky proxy) bind port 0 per module and work per worker; moto's in-process
 # state is per worker, and every test makes its own bucket.
 #   shared:    a module whose tests share an expensive module-scoped fixture, made once on one worker.
-PROCESSES = {"test_batch.py", "test_study.py", "test_jobs.py", "test_jobs_dask.py", "test_pages_jobs.py", "test_output_integrity.py"}
+PROCESSES = {"test_batch.py", "test_study.py", "test_jobs.py", "test_jobs_dask.py", "test_pages_jobs.py",
+             "test_output_integrity.py"}
 SHARED = {"test_pages_shown.py"}
 
 

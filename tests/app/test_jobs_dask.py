@@ -139,6 +139,23 @@ def test_a_study_s_clustering_reads_each_source_s_features_in_a_task_of_its_own_
         np.testing.assert_array_equal(there[name], here[name])
 
 
+def test_a_study_s_probe_reads_each_source_s_features_in_a_task_of_its_own_with_the_labels_it_gives_here(
+        pool, study, tmp_path):
+    import pandas as pd
+
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"source": ["p"] * 6 + ["q"] * 6, "row": [*range(0, 600, 100), *range(50, 650, 100)],
+                  "label": ["a", "b"] * 6}).to_csv(labels, index=False)
+    arguments = dict(study=stamp(study), labels=stamp(labels), method="logistic", smooth=1.0)
+    there, keys = keys_run(pool, lambda: pool.submit(tasks.study_probe_run, "Probe", out_dir=str(tmp_path / "a"),
+                                                     roots=(str(study.parent), str(tmp_path)), **arguments))
+    here = jobs.run_inline(tasks.study_probe_run, out_dir=str(tmp_path / "b"), **arguments)
+    assert sum(key.startswith("probe-features-") for key in keys) == 3
+    assert len(here["predicted"]) == 3 * 1200 and set(here["predicted"]) == {"a", "b"}
+    np.testing.assert_array_equal(there["predicted"], here["predicted"])
+    pd.testing.assert_frame_equal(there["fractions"], here["fractions"])
+
+
 def test_extracting_several_files_is_a_task_per_file_writing_what_one_process_writes(pool, tmp_path, ebsd_h5,
                                                                                       edax_h5):
     from latentcore.demo import DEMO_MODEL
@@ -155,7 +172,8 @@ def test_extracting_several_files_is_a_task_per_file_writing_what_one_process_wr
     here = jobs.run_inline(tasks.extract_several, out_dirs=[str(tmp_path / "here" / n) for n in "ab"], **arguments)
     for one, other in zip(there, here):
         assert one.path.name == other.path.name and one.rows == other.rows
-        assert read_latents(one.path).partitions["all"].tobytes() == read_latents(other.path).partitions["all"].tobytes()
+        one, other = read_latents(one.path), read_latents(other.path)
+        assert one.partitions["all"].tobytes() == other.partitions["all"].tobytes()
 
 
 def test_a_path_outside_the_session_s_folders_is_refused_at_submit_and_on_the_worker(pool, latents, tmp_path):

@@ -19,6 +19,12 @@ def app_pool() -> jobs.JobPool:
     return jobs.JobPool(workspace.WORKDIR_ROOT / "jobs", scheduler=jobs.SCHEDULER)
 
 
+def _submit(task, label: str, **kwargs) -> jobs.Job:
+    """`app_pool().submit` for this session: its paths checked against the folders it may reach, here and where the
+    job runs."""
+    return app_pool().submit(task, label, roots=lifecycle.reachable_folders(), **kwargs)
+
+
 def where_work_runs() -> str:
     """Where the pool's jobs run, in words: this server's processes or the deployment's Dask cluster."""
     return app_pool().where()
@@ -59,17 +65,16 @@ def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = Non
                       **kwargs) -> tuple[object, jobs.Job | None]:
     """`pooled` that lets the page go on while a worker computes: (the result, None) once it is in, else (None,
     the running Job), whose progress `ui.widgets.waiting.watch` shows (the page reruns when it ends)."""
-    key, roots = jobs.job_key(task, kwargs), lifecycle.reachable_folders()
+    key = jobs.job_key(task, kwargs)
     if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
-        jobs.refuse_outside(kwargs, roots)
+        jobs.refuse_outside(kwargs, lifecycle.reachable_folders())
         return _INLINE.get(key, lambda: _waits().running_here(
             label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})}))), None
-    pool = app_pool()
-    job = pool.jobs.get(key)
+    job = app_pool().jobs.get(key)
     if job is not None and job.cancelled() and not state.restart_asked(key):
         _waits().cancelled(label, key)
     state.forget_restart(key)
-    job = pool.submit(task, label, roots=roots, **kwargs)
+    job = _submit(task, label, **kwargs)
     if job.done() and not job.cancelled():
         return job.future.result(), None  # a job's latentcore error raises here and becomes a message (user_errors)
     return None, job
@@ -88,15 +93,14 @@ def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
     more in a process of its own (the Job runs on; `ui.widgets.waiting.watch` shows it)."""
     if items <= jobs.INLINE_PATTERNS:
         return jobs.inline_job(tasks.extract, "Extraction", model=get_model(spec), progress=progress, **kwargs)
-    return app_pool().submit(tasks.extract, f"Extracting {items:,} items", fresh=True, dedicated=True,
-                             roots=lifecycle.reachable_folders(), model=_model_files(spec), **kwargs)
+    return _submit(tasks.extract, f"Extracting {items:,} items", fresh=True, dedicated=True,
+                   model=_model_files(spec), **kwargs)
 
 
 def start_extractions(items: int, spec: dict, **kwargs) -> jobs.Job:
     """Several files' extractions one after another (`tasks.extract_several`) in a process of its own."""
-    return app_pool().submit(tasks.extract_several, f"Extracting {items:,} items of {len(kwargs['sources'])} files",
-                             fresh=True, dedicated=True, roots=lifecycle.reachable_folders(),
-                             model=_model_files(spec), **kwargs)
+    return _submit(tasks.extract_several, f"Extracting {items:,} items of {len(kwargs['sources'])} files",
+                   fresh=True, dedicated=True, model=_model_files(spec), **kwargs)
 
 
 def _model_files(spec: dict) -> dict:
@@ -107,8 +111,7 @@ def _model_files(spec: dict) -> dict:
 
 def start_training(config: dict, label: str) -> jobs.Job:
     """A VAE training (`tasks.train`, the CLI's train_vae) in a process of its own."""
-    return app_pool().submit(tasks.train, label, fresh=True, dedicated=True, roots=lifecycle.reachable_folders(),
-                             config=config)
+    return _submit(tasks.train, label, fresh=True, dedicated=True, config=config)
 
 
 def sized_training(count: int, side: int, device: str, latent_dim: int) -> dict:
@@ -153,11 +156,10 @@ def mean_pattern(job, sizes: dict[str, int], start: bool = False):
     if len(job.rows) <= jobs.INLINE_PATTERNS:
         return _INLINE.get(jobs.job_key(tasks.mean_pattern, kwargs),
                            lambda: jobs.run_inline(tasks.mean_pattern, **kwargs))
-    pool = app_pool()
-    found = pool.jobs.get(jobs.job_key(tasks.mean_pattern, kwargs))
+    found = app_pool().jobs.get(jobs.job_key(tasks.mean_pattern, kwargs))
     if (found is None or found.cancelled()) and not start:
         return None
-    running = pool.submit(tasks.mean_pattern, f"Mean pattern of {len(job.rows):,} rows", **kwargs)
+    running = _submit(tasks.mean_pattern, f"Mean pattern of {len(job.rows):,} rows", **kwargs)
     if running.done() and not running.cancelled():
         return running.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
     return running

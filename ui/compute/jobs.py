@@ -373,7 +373,7 @@ class JobPool:
         worker (long jobs; on Dask, a task as any other). `roots`: the folders the asking session may read;
         a path outside them is refused here (a result another session made) and where the job runs."""
         refuse_outside(kwargs, roots)
-        key = job_key(task, kwargs)
+        key, dedicated = job_key(task, kwargs), dedicated and not self.dask
         with self.lock:
             job = self.jobs.get(key)
             if job is not None and not job.done():
@@ -384,13 +384,13 @@ class JobPool:
             shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled attempt: start afresh
             folder.mkdir(parents=True)
             executor = self.executor
-            if dedicated and not self.dask:
+            if dedicated:
                 if key in self.dedicated:
                     self.dedicated.pop(key).shutdown(wait=False)
                 executor = self.dedicated[key] = self._executor(1, waits_sleep=True)
             with _main_script_hidden():  # workers start on submit
                 future = executor.submit(_run_task, str(folder), task, kwargs, roots)
-            if dedicated and not self.dask:  # its process ends with its job (a thread: not from the executor's own thread)
+            if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
                 future.add_done_callback(
                     lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
             self.jobs[key] = job = Job(key, label or task.__name__, folder, future)
@@ -414,9 +414,9 @@ class JobPool:
         workers = [worker.pid for executor in executors for worker in _workers(executor)]  # shutdown forgets them
         for job in jobs:
             job.cancel()
-        if self.dask:
+        if self.dask:  # a running task stops at its next report, as it reads its cancel flag
             self.dask.close()
-            executors = executors[1:]
+            return
         for executor in executors:
             executor.shutdown(wait=False, cancel_futures=True)  # its workers end once no job runs
         end_processes(workers, wait=grace)

@@ -419,8 +419,9 @@ def study_probe_run(study: tuple, labels: tuple, method: str, smooth: float, out
     from latentcore.study import read_study
 
     progress(0.05, f"{method} probe of the study: reading its sources and the labels")
-    report = run_study_probe(read_study(study[0]), labels[0], out_dir, method=method, smooth=smooth,
-                             min_confidence=min_confidence, png=False, root=root)
+    with jobs.fan_out() as scheduler:  # on Dask: each source's features in a task of its own
+        report = run_study_probe(read_study(study[0]), labels[0], out_dir, method=method, smooth=smooth,
+                                 min_confidence=min_confidence, png=False, root=root, scheduler=scheduler)
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 

@@ -315,13 +315,13 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
                     cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m))
     done = []
 
-    def placed(_):
-        done.append(_)
+    def placed(coords):
+        done.append(len(coords))
         report_progress(0.8 + 0.2 * len(done) / len(study.members),
                         f"placed the rows of {len(done)} of {len(study.members)} sources")
 
-    coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords", lost=member_lost(study),
-                       on_result=placed, study=study, fit=fit, settings=settings)
+    coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords",
+                       lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings)
     return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
                                reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
                                params={**fit.fitted.params, "approximation": fit.approximation(study.rows)})

@@ -53,22 +53,19 @@ def study_labels(study, labels_path, positions) -> LabelledRows:
 
 def run_study_probe(study, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
                     random_state: int = 0, params: dict | None = None, min_confidence: float = 0.0, png: bool = True,
-                    browser="auto", dpi: float = 300, root=None, settings=None) -> dict:
+                    browser="auto", dpi: float = 300, root=None, settings=None, scheduler=None) -> dict:
     """Probe every row of `study` (as `probe.run_probe` one file), then write the predictions, the fractions (CSV,
-    PNG) and the report into `out_dir`; returns the report."""
+    PNG) and the report into `out_dir`; returns the report. With `scheduler`, each member's features are read by a
+    Dask task of their own (`batch.run_tasks`)."""
+    from ...batch import member_lost, run_tasks
     from ...storage import sha256_file
-    from ..artifacts.cluster_study import about_member
     from ..artifacts.common import write_csv
     from ..artifacts.fractions import fractions_table
 
     min_confidence = check_min_confidence(min_confidence)
-    features, positions = [], []
-    for index, member in enumerate(study.members):
-        with about_member(member.name):
-            values, _, x, y = probe_features(study.latents(index, settings), smooth)
-        features.append(values)
-        positions.append((x, y))
-    features = np.concatenate(features)
+    found = run_tasks(member_probe_features, range(len(study.members)), scheduler, name="probe-features",
+                      lost=member_lost(study), study=study, smooth=smooth, settings=settings)
+    features, positions = np.concatenate([values for values, _ in found]), [xy for _, xy in found]
     labelled = study_labels(study, labels_path, positions)
     with about_file(labels_path):
         check_min_confidence(min_confidence, labelled.classes)
@@ -88,6 +85,15 @@ def run_study_probe(study, labels_path, out_dir, *, method: str = "logistic", sm
     job = study_probe_job(study, labels_path, method, smooth, cv, random_state)
     return write_study_report(study, labels_path, out_dir, tag, job, result, labelled, len(features), fractions,
                               outputs, png=png, browser=browser, dpi=dpi, root=root)
+
+
+def member_probe_features(index: int, study, smooth: float, settings=None) -> tuple[np.ndarray, tuple]:
+    """One member's probe features and its (x, y) (a task of `run_study_probe`)."""
+    from ..artifacts.cluster_study import about_member
+
+    with about_member(study.members[index].name):
+        values, _, x, y = probe_features(study.latents(index, settings), smooth)
+    return values, (x, y)
 
 
 def study_probe_names(tag: str) -> dict:
