@@ -249,6 +249,20 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     return [by_item[i] for i in range(len(items))]
 
 
+def counted(progress: Callable | None, total: int, done_what: str, start: float = 0.0, span: float = 1.0) -> Callable:
+    """run_tasks' `on_result` that reports `progress(fraction, "<done_what> k of <total> sources")` as each task ends
+    (from `start` to `start + span`): a job's bar counts the sources done, and a cancel raised by its progress ends
+    the run at the next source."""
+    done = [0]
+
+    def one_more(_):
+        done[0] += 1
+        if progress is not None:
+            progress(start + span * done[0] / total, f"{done_what} {done[0]} of {total} sources")
+
+    return one_more
+
+
 def member_lost(study) -> Callable:
     """run_tasks' `lost` for tasks over a study's members (the items: member indices): a task's own LatentError
     (naming its file) as it is; a lost worker or any other failure one line naming the member."""

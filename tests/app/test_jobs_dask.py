@@ -132,8 +132,11 @@ def test_a_study_s_clustering_reads_each_source_s_features_in_a_task_of_its_own_
     arguments = dict(job=job, study=stamp(study))
     there, keys = keys_run(pool, lambda: pool.submit(tasks.study_cluster_run, "Clusters", out_dir=str(tmp_path / "a"),
                                                      roots=(str(study.parent), str(tmp_path)), **arguments))
-    here = jobs.run_inline(tasks.study_cluster_run, out_dir=str(tmp_path / "b"), **arguments)
+    said = []
+    here = jobs.run_inline(tasks.study_cluster_run, out_dir=str(tmp_path / "b"),
+                           progress=lambda fraction, message: said.append((round(fraction, 2), message)), **arguments)
     assert sum(key.startswith("cluster-features-") for key in keys) == 3
+    assert (0.1, "read the features of 1 of 3 sources") in said and (0.2, "read the features of 3 of 3 sources") in said
     assert len(here["labels"]) == 3 * 1200 and len(np.unique(here["labels"])) == 4
     for name in ("rows", "sources", "labels", "latent", "bandcontrast"):
         np.testing.assert_array_equal(there[name], here[name])
@@ -149,8 +152,11 @@ def test_a_study_s_probe_reads_each_source_s_features_in_a_task_of_its_own_with_
     arguments = dict(study=stamp(study), labels=stamp(labels), method="logistic", smooth=1.0)
     there, keys = keys_run(pool, lambda: pool.submit(tasks.study_probe_run, "Probe", out_dir=str(tmp_path / "a"),
                                                      roots=(str(study.parent), str(tmp_path)), **arguments))
-    here = jobs.run_inline(tasks.study_probe_run, out_dir=str(tmp_path / "b"), **arguments)
+    said = []
+    here = jobs.run_inline(tasks.study_probe_run, out_dir=str(tmp_path / "b"),
+                           progress=lambda fraction, message: said.append(message), **arguments)
     assert sum(key.startswith("probe-features-") for key in keys) == 3
+    assert "read the features of 3 of 3 sources" in said
     assert len(here["predicted"]) == 3 * 1200 and set(here["predicted"]) == {"a", "b"}
     np.testing.assert_array_equal(there["predicted"], here["predicted"])
     pd.testing.assert_frame_equal(there["fractions"], here["fractions"])

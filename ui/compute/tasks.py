@@ -118,7 +118,8 @@ def study_cluster_run(job: ClusterJob, out_dir: str, study: tuple, progress, roo
     progress(0.05, "reading the study's sources")
     found = read_study(study[0])
     with jobs.fan_out() as scheduler:  # on Dask: a task per source
-        inputs = load_study_cluster_inputs(job, found, scheduler=scheduler)
+        inputs = load_study_cluster_inputs(job, found, scheduler=scheduler,
+                                           progress=lambda f, m: progress(0.05 + 0.15 * f, m))
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows of {len(found.members)} sources")
     result = cluster_inputs(job, inputs)
     progress(0.9, "writing the assignments and the fractions")
@@ -421,7 +422,8 @@ def study_probe_run(study: tuple, labels: tuple, method: str, smooth: float, out
     progress(0.05, f"{method} probe of the study: reading its sources and the labels")
     with jobs.fan_out() as scheduler:  # on Dask: each source's features in a task of its own
         report = run_study_probe(read_study(study[0]), labels[0], out_dir, method=method, smooth=smooth,
-                                 min_confidence=min_confidence, png=False, root=root, scheduler=scheduler)
+                                 min_confidence=min_confidence, png=False, root=root, scheduler=scheduler,
+                                 progress=lambda f, m: progress(0.05 + 0.5 * f, m))
     progress(0.85, "reading the predictions back")
     from latentcore.storage.csv_cells import restored
 

@@ -36,16 +36,17 @@ def fractions_names(job: ClusterJob) -> dict:
     return {"fractions": f"cluster_fractions__{job.tag}.csv", "fractions_figure": f"cluster_fractions__{job.tag}.png"}
 
 
-def load_study_cluster_inputs(job: ClusterJob, study, settings=None, scheduler=None) -> ClusterInputs:
+def load_study_cluster_inputs(job: ClusterJob, study, settings=None, scheduler=None, progress=None) -> ClusterInputs:
     """Every row of the study the job clusters (its partition and ROI in each member), with the features of
-    each member computed on its own grid (with `scheduler`, a Dask task per member as `batch.run_tasks`); one line
-    naming the member that cannot give them."""
-    from ...batch import member_lost, run_tasks
+    each member computed on its own grid (with `scheduler`, a Dask task per member as `batch.run_tasks`; `progress`
+    counts the members read); one line naming the member that cannot give them."""
+    from ...batch import counted, member_lost, run_tasks
     from ..cluster import feature_scale
 
     refuse_bandcontrast_table(job)
     found = run_tasks(member_features, range(len(study.members)), scheduler, name="cluster-features",
-                      lost=member_lost(study), job=job, study=study, settings=settings)
+                      lost=member_lost(study), on_result=counted(progress, len(study.members), "read the features of"),
+                      job=job, study=study, settings=settings)
     parts, raw, smoothed = map(list, zip(*found))
     features, scale = np.concatenate(smoothed), None
     if job.features == "umap":

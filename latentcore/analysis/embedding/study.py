@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...batch import dask_client, member_lost, run_tasks, worker_name
+from ...batch import counted, dask_client, member_lost, run_tasks, worker_name
 from ...columns import embedding_name
 from ...errors import InputError, about_file, error_line
 from ...sampling import seeded_sample
@@ -313,13 +313,7 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
     report_progress = progress or (lambda fraction, message: None)
     fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
                     cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m))
-    done = []
-
-    def placed(coords):
-        done.append(len(coords))
-        report_progress(0.8 + 0.2 * len(done) / len(study.members),
-                        f"placed the rows of {len(done)} of {len(study.members)} sources")
-
+    placed = counted(progress, len(study.members), "placed the rows of", 0.8, 0.2)
     coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords",
                        lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings)
     return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),

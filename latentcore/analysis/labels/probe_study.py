@@ -53,18 +53,20 @@ def study_labels(study, labels_path, positions) -> LabelledRows:
 
 def run_study_probe(study, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
                     random_state: int = 0, params: dict | None = None, min_confidence: float = 0.0, png: bool = True,
-                    browser="auto", dpi: float = 300, root=None, settings=None, scheduler=None) -> dict:
+                    browser="auto", dpi: float = 300, root=None, settings=None, scheduler=None,
+                    progress=None) -> dict:
     """Probe every row of `study` (as `probe.run_probe` one file), then write the predictions, the fractions (CSV,
     PNG) and the report into `out_dir`; returns the report. With `scheduler`, each member's features are read by a
-    Dask task of their own (`batch.run_tasks`)."""
-    from ...batch import member_lost, run_tasks
+    Dask task of their own (`batch.run_tasks`); `progress` counts the members read."""
+    from ...batch import counted, member_lost, run_tasks
     from ...storage import sha256_file
     from ..artifacts.common import write_csv
     from ..artifacts.fractions import fractions_table
 
     min_confidence = check_min_confidence(min_confidence)
     found = run_tasks(member_probe_features, range(len(study.members)), scheduler, name="probe-features",
-                      lost=member_lost(study), study=study, smooth=smooth, settings=settings)
+                      lost=member_lost(study), on_result=counted(progress, len(study.members), "read the features of"),
+                      study=study, smooth=smooth, settings=settings)
     features, positions = np.concatenate([values for values, _ in found]), [xy for _, xy in found]
     labelled = study_labels(study, labels_path, positions)
     with about_file(labels_path):
