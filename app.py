@@ -54,7 +54,8 @@ for page in pages:
 summary = common.SidebarSummary()
 summary.draw(buttons=False)  # drawn now, so a page that stops early (st.stop, an error) keeps it
 common.png_dpi_setting()
-st.sidebar.caption(f"Heavy work runs on {dispatch.where_work_runs()}.")
+with common.user_errors():  # a deployment's Dask scheduler that cannot be reached: every page says so
+    st.sidebar.caption(f"Heavy work runs on {dispatch.where_work_runs()}.")
 access.account_sidebar()
 try:
     with access.through_app():

@@ -90,7 +90,8 @@ def main():
                               else f"scheduler RSS {found['scheduler_gb']:.2f} GB")
             extra = (f", workers sent {found['transfer_mb']:.1f} MB, {scheduler_said}, cluster start {started:.1f} s"
                      if "transfer_mb" in found else "")
-            print(f"{name}: {found['seconds']:.1f} s, server RSS {found['rss_gb']:.2f} GB (peak {found['peak_gb']:.2f}), "
+            print(f"{name}: {found['seconds']:.1f} s, server RSS {found['rss_gb']:.2f} GB "
+                  f"(peak {found['peak_gb']:.2f}), "
                   f"result {found['result_mb']:.1f} MB{extra}")
         here, there = results["server pool"], results["LocalCluster"]
         print(f"LocalCluster / server pool wall: {there['seconds'] / here['seconds']:.2f}; the same clusters bit for "

@@ -211,6 +211,11 @@ def test_a_running_scheduler_is_reached_by_its_address(pool, tmp_path):
     assert pool.dask.client.status == "running"  # closing a client leaves the scheduler it reached running
 
 
+def test_a_scheduler_address_dask_cannot_use_is_refused_naming_the_setting(tmp_path):
+    with pytest.raises(InputError, match="not a Dask scheduler address.*LATENT_EXPLORER_SCHEDULER"):
+        JobPool(tmp_path, scheduler="http://lab-scheduler")
+
+
 def test_shutdown_stops_the_local_cluster_the_pool_started(tmp_path):
     pool = JobPool(tmp_path, workers=1, scheduler="local")
     pids = list(pool.dask.client.run(os.getpid).values())

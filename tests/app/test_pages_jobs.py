@@ -90,10 +90,10 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
 
 def test_several_files_are_extracted_in_a_worker_and_made_one_study_in_one_step(not_here, tmp_path):
     """The Extract page's "several files into one study": each picked file extracted with the chosen model in one
-    worker job, the progress naming the file; then their study is written in the workspace and becomes the
+    worker job, the progress counting the files extracted; then their study is written in the workspace and becomes the
     session's latents, as the Data page's study maker would make it."""
     at, job = extract_a_study_of_two_uploads(tmp_path)
-    assert "of 2)" in job.progress()[1]  # the file it was on, of all
+    assert job.progress() == (1.0, "extracted 2 of 2 sources")
 
 
 @pytest.fixture

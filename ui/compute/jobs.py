@@ -47,7 +47,7 @@ from pathlib import Path
 
 import psutil
 
-from latentcore.errors import InputError
+from latentcore.errors import InputError, LatentError
 
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
 INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000))  # extraction: costlier rows
@@ -430,8 +430,13 @@ class DaskWorkers:
     def __init__(self, scheduler: str, workers: int):
         from latentcore.batch import open_client
 
-        with _main_script_hidden():  # a LocalCluster's worker processes are spawned as the pool's are
-            self.client, self.cluster = open_client(scheduler, workers)
+        try:
+            with _main_script_hidden():  # a LocalCluster's worker processes are spawned as the pool's are
+                self.client, self.cluster = open_client(scheduler, workers)
+        except LatentError as exc:
+            raise type(exc)(f"{exc}; in the app, the scheduler is the deployment's LATENT_EXPLORER_SCHEDULER "
+                            "(docs/deployment.md): correct it, or unset it to run the work in this server's own "
+                            "processes") from None
         self.scheduler = scheduler
         self.executor = self.client.get_executor(pure=False)
 

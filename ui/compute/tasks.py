@@ -230,11 +230,12 @@ def extract_several(sources: list, out_dirs: list, model: dict, pool: str, batch
                     clobber: bool, progress):
     """`extract` of each source into its folder (the members of a study, which the page makes once all are
     written), the progress over all of them; a list of their ExtractResults. On Dask, a task per source."""
-    from latentcore.batch import run_tasks
+    from latentcore.batch import counted, run_tasks
 
     members = [(i, len(sources), source, out_dir) for i, (source, out_dir) in enumerate(zip(sources, out_dirs))]
-    with jobs.fan_out() as scheduler:
+    with jobs.fan_out() as scheduler:  # on Dask the members' reports interleave: each one done is counted after them
         return run_tasks(extract_member, members, scheduler, name="extract", lost=_raise, progress=progress,
+                         on_result=counted(progress, len(sources), "extracted"),
                          settings=dict(model=model, pool=pool, batch_size=batch_size, device=device, clobber=clobber))
 
 
