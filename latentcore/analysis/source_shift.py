@@ -9,6 +9,10 @@ and whether the two sets of latent vectors could be one distribution.
   coefficient in [0, 1] (0: one distribution; 1: apart) and a permutation p-value (how often the distance is as
   large when the rows are dealt to the two sources at random). It is computed on a random sample of each source's
   rows: an approximation that `SourceShift.sampled` records;
+- `within_clusters(first, second, labels)`: the same energy test within each cluster of one clustering of both
+  sources (a sample of each source's rows in it; Holm's correction over the clusters tested): two sources that hold
+  the same clusters in other proportions differ over their whole vectors, not within the clusters, and
+  `SourceShift.describe` says which it is;
 - `side_by_side(fractions, column, first, second)`: two sources' rows of a fractions table
   (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
 - `write_shift(shift, out_dir)`: the per-dimension CSV, the JSON report and the fractions side by side
@@ -28,7 +32,10 @@ from ..errors import InputError
 DIMENSION = "dimension"
 SMD = "standardised_mean_difference"
 SAMPLE = 1000  # rows of each source in the energy test: its distances are (2 x SAMPLE)^2
+CLUSTER_SAMPLE = 300  # rows of each source in a cluster's test: k clusters cost about k / 11 of the whole test
+MIN_CLUSTER_ROWS = 20  # a cluster holding fewer rows of a source is not tested
 PERMUTATIONS = 199
+ALPHA = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +49,7 @@ class SourceShift:
     rows: tuple[int, int]
     sampled: tuple[int, int]  # the rows of each source the energy test used
     permutations: int
+    within: pd.DataFrame | None = None  # `within_clusters`, when a clustering was given
 
     @property
     def largest(self) -> pd.DataFrame:
@@ -50,12 +58,13 @@ class SourceShift:
 
     def describe(self) -> str:
         """One sentence: what the energy test says."""
-        verdict = ("the two sources' latent vectors differ beyond chance" if self.p_value < 0.05 else
+        verdict = ("the two sources' latent vectors differ beyond chance" if self.p_value < ALPHA else
                    "no difference beyond chance between the two sources' latent vectors")
-        return (f"Energy distance {self.energy:.3g} (coefficient {self.coefficient:.3f}: 0 one distribution, "
-                f"1 apart), p = {self.p_value:.3g} over {self.permutations} permutations: {verdict}; computed on "
-                f"{self.sampled[0]:,} of {self.rows[0]:,} rows of {self.first} and {self.sampled[1]:,} of "
-                f"{self.rows[1]:,} of {self.second} (a random sample).")
+        whole = (f"Energy distance {self.energy:.3g} (coefficient {self.coefficient:.3f}: 0 one distribution, "
+                 f"1 apart), p = {self.p_value:.3g} over {self.permutations} permutations: {verdict}; computed on "
+                 f"{self.sampled[0]:,} of {self.rows[0]:,} rows of {self.first} and {self.sampled[1]:,} of "
+                 f"{self.rows[1]:,} of {self.second} (a random sample).")
+        return whole if self.within is None else f"{whole} {describe_within(self.within, self.p_value < ALPHA)}"
 
 
 def mean_differences(first: np.ndarray, second: np.ndarray) -> pd.DataFrame:
@@ -107,8 +116,9 @@ def _energies(distances: np.ndarray, masks: np.ndarray, n_first: int, n_second: 
 
 
 def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], sample: int = SAMPLE,
-                 permutations: int = PERMUTATIONS, seed: int = 0) -> SourceShift:
-    """How the rows `second` differ from the rows `first` (two sources' latents, (N, D) each)."""
+                 permutations: int = PERMUTATIONS, seed: int = 0, labels=None) -> SourceShift:
+    """How the rows `second` differ from the rows `first` (two sources' latents, (N, D) each); with `labels` (each
+    row's cluster in one clustering of both, per source), within each cluster too (`within_clusters`)."""
     if len(first) < 2 or len(second) < 2:
         raise InputError(f"comparing {names[0]} with {names[1]} needs at least 2 rows of each (they have "
                          f"{len(first)} and {len(second)}): pick sources with rows")
@@ -116,8 +126,67 @@ def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], 
     picked = [part if len(part) <= sample else part[np.sort(rng.choice(len(part), sample, replace=False))]
               for part in (first, second)]
     energy, coefficient, p_value = energy_test(*picked, permutations=permutations, seed=seed)
+    within = None if labels is None else within_clusters(first, second, labels, permutations=permutations, seed=seed)
     return SourceShift(names[0], names[1], mean_differences(first, second), energy, coefficient, p_value,
-                       (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations)
+                       (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations, within)
+
+
+def within_clusters(first: np.ndarray, second: np.ndarray, labels: tuple[np.ndarray, np.ndarray],
+                    sample: int = CLUSTER_SAMPLE, permutations: int = PERMUTATIONS, seed: int = 0) -> pd.DataFrame:
+    """`cluster, rows_first, rows_second, energy_distance, energy_coefficient, p_value, p_holm`: the energy test
+    within each cluster of one clustering of both sources' rows (`labels`: each row's cluster, per source), on up to
+    `sample` random rows of each source in it; NaN where a source holds fewer than MIN_CLUSTER_ROWS of the cluster.
+    `p_holm`: the p-values corrected for the clusters tested (Holm's step-down). Negative labels (noise, rows not
+    clustered) are left out."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for cluster in (found := np.unique(np.concatenate(labels)))[found >= 0]:
+        parts = [rows[own == cluster] for rows, own in zip((first, second), labels)]
+        record = {"cluster": cluster, "rows_first": len(parts[0]), "rows_second": len(parts[1]),
+                  "energy_distance": np.nan, "energy_coefficient": np.nan, "p_value": np.nan}
+        if min(map(len, parts)) >= MIN_CLUSTER_ROWS:
+            picked = [part if len(part) <= sample else part[np.sort(rng.choice(len(part), sample, replace=False))]
+                      for part in parts]
+            found = energy_test(*picked, permutations=permutations, seed=seed)
+            record.update(energy_distance=found[0], energy_coefficient=found[1], p_value=found[2])
+        records.append(record)
+    table = pd.DataFrame(records)
+    table["p_holm"] = holm(table["p_value"].to_numpy())
+    return table
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down correction of the p-values that are not NaN (NaN stays NaN)."""
+    corrected = np.full(len(p_values), np.nan)
+    tested = np.flatnonzero(np.isfinite(p_values))
+    order = tested[np.argsort(p_values[tested], kind="stable")]
+    steps = np.maximum.accumulate(p_values[order] * (len(order) - np.arange(len(order))))
+    corrected[order] = np.minimum(steps, 1.0)
+    return corrected
+
+
+def describe_within(within: pd.DataFrame, differ: bool) -> str:
+    """One or two sentences: whether the sources differ within the clusters both hold (`differ`: over their whole
+    vectors)."""
+    tested = within[np.isfinite(within["p_holm"])]
+    shifted = tested[tested["p_holm"] < ALPHA]["cluster"].tolist()
+    alone = within[np.isnan(within["p_holm"])]["cluster"].tolist()
+    scope = (f"Within each of the {len(tested)} clusters both hold (at least {MIN_CLUSTER_ROWS} rows of each, "
+             f"{CLUSTER_SAMPLE:,} sampled at most; Holm-corrected over the clusters)")
+    if not len(tested):
+        said = f"No cluster holds {MIN_CLUSTER_ROWS} rows of both sources: they share no cluster to compare within."
+    elif shifted:
+        many = len(shifted) > 1
+        said = (f"{scope}: cluster{'s' if many else ''} {', '.join(map(str, shifted))} differ{'' if many else 's'} "
+                f"beyond chance, the others do not: the sources differ inside {'those clusters' if many else 'it'}, "
+                "not only in how much of each cluster they hold.")
+    elif differ:
+        said = (f"{scope}: no difference beyond chance. The sources share these clusters; their whole vectors differ "
+                "in how much of each cluster they hold (the fractions).")
+    else:
+        said = f"{scope}: no difference beyond chance either."
+    return said + (f" Not tested (fewer than {MIN_CLUSTER_ROWS} rows in one source): cluster"
+                   f"{'s' if len(alone) > 1 else ''} {', '.join(map(str, alone))}." if alone else "")
 
 
 def side_by_side(fractions: pd.DataFrame, column: str, first: str, second: str) -> pd.DataFrame:
@@ -137,7 +206,7 @@ def side_by_side(fractions: pd.DataFrame, column: str, first: str, second: str) 
 
 def shift_names(first: str, second: str) -> dict:
     return {"dimensions": f"shift__{first}__{second}.csv", "report": f"shift_report__{first}__{second}.json",
-            "fractions": f"fractions__{first}__{second}.csv"}
+            "fractions": f"fractions__{first}__{second}.csv", "within": f"shift_within__{first}__{second}.csv"}
 
 
 def shift_record(shift: SourceShift) -> dict:
@@ -145,7 +214,15 @@ def shift_record(shift: SourceShift) -> dict:
             "energy_coefficient": shift.coefficient, "p_value": shift.p_value, "permutations": shift.permutations,
             "rows": list(shift.rows), "sampled_rows": list(shift.sampled), "summary": shift.describe(),
             "standardised_mean_difference": {str(d): float(v) for d, v in zip(shift.dimensions[DIMENSION],
-                                                                               shift.dimensions[SMD])}}
+                                                                               shift.dimensions[SMD])},
+            **({} if shift.within is None else {
+                "within_clusters": {"sampled_rows_per_cluster": CLUSTER_SAMPLE, "min_rows": MIN_CLUSTER_ROWS,
+                                    "correction": "holm", "clusters": json_records(shift.within)}})}
+
+
+def json_records(table: pd.DataFrame) -> list[dict]:
+    """A table's rows as dicts, NaN as None (null in JSON)."""
+    return table.astype(object).where(table.notna(), None).to_dict(orient="records")
 
 
 def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame | None = None) -> dict:
@@ -155,12 +232,12 @@ def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame
     from .artifacts.common import now, write_csv, write_json
 
     names, out_dir = shift_names(shift.first, shift.second), Path(out_dir)
-    if fractions is None:
-        del names["fractions"]
+    tables = {"dimensions": shift.dimensions, "fractions": fractions, "within": shift.within}
+    names = {kind: name for kind, name in names.items() if kind == "report" or tables[kind] is not None}
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(out_dir / names["dimensions"], shift.dimensions)
-    if fractions is not None:
-        write_csv(out_dir / names["fractions"], fractions)
+    for kind, name in names.items():
+        if kind != "report":
+            write_csv(out_dir / name, tables[kind])
     report = {"kind": "source_shift", "created": now(), **shift_record(shift),
               **({"study": study_record(study)} if study is not None else {}),
               **({"fractions": fractions.to_dict(orient="records")} if fractions is not None else {})}

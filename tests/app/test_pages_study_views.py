@@ -200,4 +200,10 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     assert len(report["fractions"]) == len(both)
     side = pd.read_csv(io.BytesIO(files["fractions__p__q.csv"]))
     assert side["count_q"].tolist() == both["count_q"].tolist()
+    within = next(d.value for d in at.dataframe if "p_holm" in d.value.columns)  # the same clustering's clusters
+    counted = both.set_index("cluster")[["count_p", "count_q"]]
+    assert within.set_index("cluster")[["rows_first", "rows_second"]].values.tolist() == counted.values.tolist()
+    assert "Within each of the" in texts(at.markdown)
+    assert pd.read_csv(io.BytesIO(files["shift_within__p__q.csv"]))["cluster"].tolist() == within["cluster"].tolist()
+    assert report["within_clusters"]["correction"] == "holm"
 

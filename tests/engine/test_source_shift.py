@@ -82,3 +82,52 @@ def test_the_energy_distance_is_dcors_and_its_sample_estimates_the_distance_over
     errors = np.array([shift.energy / every_row - 1 for shift in samples])
     assert abs(errors.mean()) < 0.1 and abs(errors).max() < 0.25  # measured: mean -0.002, -0.18 to 0.09
     assert all(shift.p_value == pytest.approx(1 / 20) for shift in samples)  # no permutation as far apart
+
+
+def blobs(seed, counts, centres, shift=None):
+    """Rows around `centres` (one blob a centre, 0.5 wide), `counts` of each; `shift` moves blob 0's rows."""
+    rng = np.random.default_rng(seed)
+    rows = [np.asarray(centre) + 0.5 * rng.normal(size=(count, len(centre))) for count, centre in zip(counts, centres)]
+    if shift is not None:
+        rows[0] = rows[0] + np.asarray(shift)
+    labels = np.concatenate([np.full(count, k) for k, count in enumerate(counts)])
+    return np.concatenate(rows), labels
+
+
+CENTRES = [[0, 0, 0], [6, 0, 0], [0, 6, 0], [0, 0, 6]]
+
+
+def test_two_sources_sharing_their_clusters_in_other_proportions_differ_as_wholes_not_within_the_clusters(tmp_path):
+    first, first_labels = blobs(0, [600, 200, 200, 50], CENTRES)
+    second, second_labels = blobs(1, [150, 300, 450, 10], CENTRES)
+    shift = source_shift(first, second, ("p", "q"), permutations=99, labels=(first_labels, second_labels))
+    assert shift.p_value == pytest.approx(0.01)  # the whole vectors: apart beyond chance (proportions)
+    within = shift.within.set_index("cluster")
+    assert within.loc[[0, 1, 2], "p_holm"].min() > 0.05  # each shared cluster: one distribution
+    assert within.loc[[0, 1, 2], ["rows_first", "rows_second"]].values.tolist() == [[600, 150], [200, 300],
+                                                                                   [200, 450]]
+    assert np.isnan(within.loc[3, "p_value"])  # 10 rows of q: too few to test
+    said = shift.describe()
+    assert "The sources share these clusters; their whole vectors differ in how much of each cluster" in said
+    assert "Not tested (fewer than 20 rows in one source): cluster 3." in said
+
+    paths = write_shift(shift, tmp_path)
+    assert pd.read_csv(paths["within"])["cluster"].tolist() == [0, 1, 2, 3]
+    record = json.loads(paths["report"].read_text())["within_clusters"]
+    assert record["correction"] == "holm" and record["clusters"][3]["p_value"] is None
+
+
+def test_a_cluster_whose_rows_moved_in_one_source_is_named():
+    first, first_labels = blobs(2, [300, 300, 300, 300], CENTRES)
+    second, second_labels = blobs(3, [300, 300, 300, 300], CENTRES, shift=[0.8, 0, 0])
+    shift = source_shift(first, second, ("p", "q"), permutations=99, labels=(first_labels, second_labels))
+    within = shift.within.set_index("cluster")
+    assert within.loc[0, "p_holm"] < 0.05 and within.loc[[1, 2, 3], "p_holm"].min() > 0.05
+    assert "cluster 0 differs beyond chance, the others do not" in shift.describe()
+
+
+def test_holm_multiplies_the_smallest_p_by_the_number_tested_and_keeps_the_order():
+    from latentcore.analysis.source_shift import holm
+
+    corrected = holm(np.array([0.01, np.nan, 0.04, 0.03]))
+    np.testing.assert_allclose(corrected, [0.03, np.nan, 0.06, 0.06])  # 0.01x3, max(0.03x2, 0.03), max(0.04x1, 0.06)

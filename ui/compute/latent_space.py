@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from . import jobs, tasks
@@ -118,12 +119,22 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
 
 
 @st.cache_resource(show_spinner="Comparing the two sources...", max_entries=8)
-def source_shift(lat_stamp: tuple, first: int, second: int):
+def source_shift(lat_stamp: tuple, first: int, second: int, job=None, out_dir: str | None = None):
     """How source `second` of a study differs from source `first` in the latent space
-    (`latentcore.analysis.source_shift`: per dimension and as an energy test on a sample of each); shared."""
+    (`latentcore.analysis.source_shift`: per dimension and as an energy test on a sample of each); with `job`, a
+    clustering of the study (`cluster_runs.study_cluster_run`'s, in `out_dir`), within each of its clusters too;
+    shared."""
     from latentcore.analysis.source_shift import source_shift as shift
+
+    from .cluster_runs import study_cluster_run
 
     lat = latents(lat_stamp)
     matrix = stacked_latents(lat_stamp)[0]
-    parts = [matrix[lat.offsets[i]:lat.offsets[i + 1]] for i in (first, second)]
-    return shift(*parts, (lat.names[first], lat.names[second]))
+    blocks = [slice(lat.offsets[i], lat.offsets[i + 1]) for i in (first, second)]
+    labels = None
+    if job is not None:  # each row of the two sources in the clustering's order (every row: no ROI, no filter)
+        run = study_cluster_run(lat_stamp, job, out_dir)
+        by_row = np.full(len(matrix), -1, np.int64)
+        by_row[run["rows"]] = run["labels"]
+        labels = tuple(by_row[block] for block in blocks)
+    return shift(*(matrix[block] for block in blocks), (lat.names[first], lat.names[second]), labels=labels)

@@ -19,7 +19,9 @@ MEANING = ("**What the shift means.** Each dimension's *standardised mean differ
            "it over twice the mean distance between the sources (0 the same, 1 apart). The *p-value* is the share "
            "of random re-dealings of the rows to the two sources whose distance is as large: small (< 0.05) says "
            "the sources differ beyond chance; with many rows even a small shift is significant, so read the "
-           "coefficient and the dimensions for how much.")
+           "coefficient and the dimensions for how much. The same test *within each cluster* of the k-means above "
+           "(both sources' rows in it) tells two sources that hold the same clusters in other proportions (they "
+           "differ as wholes, not within the clusters) from two whose clusters themselves moved.")
 
 
 def page(lat_stamp: tuple, lat, title):
@@ -52,9 +54,13 @@ def page(lat_stamp: tuple, lat, title):
 
     st.subheader("Shift between their latent vectors")
     with common.user_errors():
-        shift = latent_space.source_shift(lat_stamp, first, second)
+        shift = latent_space.source_shift(lat_stamp, first, second, job, str(out_dir))
     st.write(shift.describe())
     st.caption(MEANING)
+    st.dataframe(shift.within, hide_index=True, key="compare_within", column_config={
+        "rows_first": f"rows of {names[0]}", "rows_second": f"rows of {names[1]}", "energy_distance": "energy distance",
+        "energy_coefficient": "coefficient", "p_value": "p", "p_holm": st.column_config.NumberColumn(
+            "p (Holm)", format="%.3g", help="p corrected for the clusters tested (Holm); empty: not tested")})
     st.bar_chart(shift.dimensions.set_index("dimension")[SMD], height=220, x_label="dimension",
                  y_label="standardised mean difference")
     st.dataframe(shift.largest, hide_index=True, key="compare_dimensions")
