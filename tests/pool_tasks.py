@@ -46,3 +46,13 @@ def thread_counts(progress) -> dict:
     except ImportError:
         pass
     return counts
+
+
+def wait_until(condition, timeout=60.0) -> bool:
+    """Whether `condition()` came true within `timeout` seconds (polled every 0.05 s): the pool tests' wait."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from latentcore.analysis.maps import Roi
-from pool_tasks import silent, sleep_steps, thread_counts
+from pool_tasks import silent, sleep_steps, thread_counts, wait_until
 from ui.compute import tasks
 from ui.compute.jobs import JobPool, job_key
 
@@ -23,15 +23,6 @@ def pool(tmp_path_factory):
     pool = JobPool(tmp_path_factory.mktemp("jobs"), workers=2)
     yield pool
     pool.shutdown()
-
-
-def wait_until(condition, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_job_runs_in_another_process_and_reports_progress(pool):

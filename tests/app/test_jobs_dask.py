@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from latentcore.errors import InputError
-from pool_tasks import sleep_steps
+from pool_tasks import sleep_steps, wait_until
 from study_scans import scan_latents
 from ui.compute import jobs, tasks
 from ui.compute.jobs import JobPool
@@ -51,15 +51,6 @@ def keys_run(pool, submit) -> list[str]:
         job = submit()
         result = job.future.result(timeout=180)
     return result, [task["key"] if isinstance(task["key"], str) else task["key"][0] for task in stream.data]
-
-
-def wait_until(condition, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_a_job_runs_on_a_dask_worker_which_its_progress_names(pool):
