@@ -18,7 +18,9 @@ from ui.widgets import (access, common, explore, extraction, grains, labels, lin
 access.require_app()
 
 st.title("Latent maps")
-lat_stamp, member = study.member_stamp(extraction.require_latents(), "maps")  # a study: one source at a time
+session_stamp = extraction.require_latents()
+lat_stamp, member = study.member_stamp(session_stamp, "maps")  # a study: one source at a time, on its own grid
+first = study.first_row(session_stamp, member)  # the source's first row among the study's: a selection is the study's
 lat = extraction.require_scan(lat_stamp)
 matrix, table = sources.stacked_latents(lat_stamp)
 
@@ -68,9 +70,8 @@ reference_figures.with_boundaries(grid_fig, lines, len(dims), int(columns))
 def png_figure():
     """The maps' PNG figure (heatmaps at the figure's size), made when the download asks for it."""
     return reference_figures.with_boundaries(png_made(), lines, len(dims), int(columns))
-if member is None:  # a study's rows are selected and labelled on the UMAP and Clusters pages
-    panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label)  # the click map, the labels map
-    panels.take()  # a selection just made on them, before anything shows the selection
+panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label, first)  # the click map, the labels map
+panels.take()  # a selection just made on them, before anything shows the selection
 maps_column, references_column = st.columns([3, 2])
 if by_label:
     with maps_column:
@@ -78,43 +79,45 @@ if by_label:
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
     references.references_panel(lat_stamp, lat, boundary, roi, overlay=boundaries_on)
-if member is not None:
-    st.caption("A study's rows are selected, labelled and seen pattern by pattern on the UMAP and Clusters pages.")
-else:
+if member is None:
     grains.grains_panel(lat_stamp, lat, boundary)  # a grain picked there is the selection below
+else:
+    st.caption("The grain table reads one scan's own latents: open this scan alone on the Data page to see its "
+               "grains.")
 
-    st.subheader("Click a pixel to see its pattern")
-    selection.made_elsewhere("maps")
-    chosen = state.selection()
-    cols = st.columns([3, 2])
-    with cols[0]:
-        dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
-                           index=defaults.setting_index("maps_pick_dim", dims[0], dims))
-        selected = chosen[plots.is_chosen(chosen, rows)]
-        panels.draw_picker(maps[dims.index(dim)], f"latent dim {dim}", colorscale, limits, nan_colour, lines)
-        panels.overlay(chosen, lat, int(selected[0]) if len(selected) else None)
-        scales.histogram(maps[dims.index(dim)], "maps_histogram", value_name=f"latent dim {dim}",
-                         colorscale=colorscale, limits=limits)
-    with cols[1]:
-        if len(selected):
-            row = int(selected[0])
-            st.write(f"Pixel row {row} at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
-                     + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
-            source = explore.source_for(lat)
-            if source is not None:
-                pattern = sources.source_rows(sources.stamp(source), "all", (row,))[0]
-                st.image(common.as_display_image(pattern), caption="its pattern", width="stretch", clamp=True)
-            st.bar_chart({"latent": matrix[row]}, height=160, x_label="dimension")
-            if st.button("Clear selection", key="maps_clear"):
-                state.clear_selection()
-                st.rerun()
-        else:
-            st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters "
-                       "pages).")
+st.subheader("Click a pixel to see its pattern")
+selection.made_elsewhere("maps")
+chosen = state.selection()
+cols = st.columns([3, 2])
+with cols[0]:
+    dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
+                       index=defaults.setting_index("maps_pick_dim", dims[0], dims))
+    selected = chosen[plots.is_chosen(chosen, rows + first)] - first  # this source's rows of the selection
+    panels.draw_picker(maps[dims.index(dim)], f"latent dim {dim}", colorscale, limits, nan_colour, lines)
+    panels.overlay(chosen, lat, int(selected[0]) if len(selected) else None)
+    scales.histogram(maps[dims.index(dim)], "maps_histogram", value_name=f"latent dim {dim}",
+                     colorscale=colorscale, limits=limits)
+with cols[1]:
+    if len(selected):
+        row = int(selected[0])
+        st.write(f"Pixel row {row}" + (f" of {sources.study_sources(session_stamp)[member].name}" if member is not None else "")
+                 + f" at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
+                 + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
+        source = explore.source_for(lat)
+        if source is not None:
+            pattern = sources.source_rows(sources.stamp(source), "all", (row,))[0]
+            st.image(common.as_display_image(pattern), caption="its pattern", width="stretch", clamp=True)
+        st.bar_chart({"latent": matrix[row]}, height=160, x_label="dimension")
+        if st.button("Clear selection", key="maps_clear"):
+            state.clear_selection()
+            st.rerun()
+    else:
+        st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters "
+                   "pages).")
 
-    line_profile.profile_panel("maps", lat_stamp, lat)  # of a line drawn on the click map or the labels map
-    with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
-        labels.labels_panel(lat_stamp, lat, chosen, "maps")
+line_profile.profile_panel("maps", lat_stamp, lat)  # of a line drawn on the click map or the labels map
+with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
+    labels.labels_panel(session_stamp, sources.latents(session_stamp), chosen, "maps")  # a study's: by its rows
 
 st.subheader("Downloads")
 names = maps_names(scan_maps.maps_job(lat_stamp, dims, roi, sigma), found)  # as `python -m latentcore maps` names them

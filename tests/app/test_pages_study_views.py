@@ -176,7 +176,28 @@ def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid(download
     latent_0 = read_latents(folder / "r__pca_latents.h5").partitions["all"][:, 0]
     maps = np.load(io.BytesIO(next(make() for name, make in downloads.items() if name.endswith(".npy"))))
     assert np.allclose(np.sort(maps[0].ravel()), np.sort(latent_0))  # r's latents, on r's grid
-    assert "Click a pixel" not in texts(at.subheader)  # a study's rows are selected on the UMAP and Clusters pages
+    # a click on r's map selects the study's row (r's 62nd, after p's and q's rows): the UMAP page shows it there
+    at.session_state["maps_picker"] = {"shape": {"shape": "click", "row": 61, "x": [9.0], "y": [6.0]}}
+    at = run(at)
+    picked = at.session_state["selection"].tolist()
+    assert picked == [2 * ROWS + 61]
+    assert "Pixel row 61 of r at x = " in texts(at.markdown)
+    assert len(at.get("image")) == 0  # these latents record a source that is not in the workspace: no pattern
+    mark = point_panels(at)["overlay:maps"]["marks"]["maps_picker"][0]  # r's own pixel marked on r's map
+    assert (mark["x"], mark["y"]) == ([float(read_latents(folder / "r__pca_latents.h5").x[61])],
+                                      [float(read_latents(folder / "r__pca_latents.h5").y[61])])
+    at.session_state["maps_picker"] = {"shape": {"shape": "box", "x": [-1, 100], "y": [-1, 100], "op": "replace"}}
+    at = run(at)
+    assert at.session_state["selection"].tolist() == list(range(2 * ROWS, 3 * ROWS))  # every pixel of r
+    assert len(overlay_rows(point_panels(at)["overlay:maps"])) == ROWS
+    at.text_input(key="labels_maps_name").set_value("all of r")
+    at = run(at.button(key="labels_maps_assign").click())
+    assert at.session_state["labels"].rows.tolist() == list(range(2 * ROWS, 3 * ROWS))  # the study's rows
+    at.session_state["maps_picker"] = None  # the browser sends a shape once
+    at.selectbox(key="maps_source").set_value(0)
+    at = run(at)
+    assert len(overlay_rows(point_panels(at)["overlay:maps"])) == 0  # p holds none of them
+    assert at.session_state["selection"].tolist() == list(range(2 * ROWS, 3 * ROWS))
 
     at = run(at, "rank")
     assert at.selectbox(key="rank_source").options == list("pqr")

@@ -19,17 +19,19 @@ GROUP, PICKER, LABELS = "maps", "maps_picker", "maps_labels_map"
 
 @dataclasses.dataclass
 class MapsPanels:
-    rows: np.ndarray  # the ROI's rows (global ids): the group's rows, in order
+    rows: np.ndarray  # the ROI's rows (global ids: a study's rows on one of its sources): the group's rows, in order
     cells: tuple  # each one's (grid row, grid column) on the ROI's grid
     points: tuple  # as the panels draw them (`selection.map_points`)
     keys: tuple  # the panels the page draws
     units: str | None
 
     @classmethod
-    def over(cls, lat_stamp: tuple, lat, roi: Roi | None, grid, by_label: bool) -> MapsPanels:
-        """The panels over the ROI's pixels on `grid` (the ROI's map grid); the labels map too with `by_label`."""
+    def over(cls, lat_stamp: tuple, lat, roi: Roi | None, grid, by_label: bool, first_row: int = 0) -> MapsPanels:
+        """The panels over the ROI's pixels on `grid` (the ROI's map grid); the labels map too with `by_label`.
+        `first_row`: the latents' first row among the session's (a study's source: its start), so that a selection
+        made here is the study's rows."""
         rows, cells = scan_maps.roi_cells(lat_stamp, roi, grid)
-        return cls(rows, cells, selection.map_points(grid, cells), (LABELS, PICKER) if by_label else (PICKER,),
+        return cls(rows + first_row if first_row else rows, cells, selection.map_points(grid, cells), (LABELS, PICKER) if by_label else (PICKER,),
                    lat.units)
 
     def take(self):
@@ -55,8 +57,8 @@ class MapsPanels:
                          background=nan_colour, **self._axes())
 
     def overlay(self, chosen, lat, picked: int | None):
-        """The selection on the panels, the `picked` row (the one whose pattern the page shows) marked, and the
-        session's profile line."""
+        """The selection on the panels, the `picked` row of `lat` (the one whose pattern the page shows) marked, and
+        the session's profile line."""
         marks = line_profile.marks(self.keys)
         if picked is not None:
             marks.setdefault(PICKER, []).append({"x": [lat.x[picked]], "y": [lat.y[picked]], "name": "picked",

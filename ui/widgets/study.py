@@ -42,6 +42,13 @@ def member_stamp(lat_stamp: tuple, key: str) -> tuple[tuple, int | None]:
     return found[index].stamp, index
 
 
+def first_row(lat_stamp: tuple, index: int | None) -> int:
+    """The first row of source `index` among the study's rows (0 for the session's own latents: `index` None)."""
+    from ..compute import sources
+
+    return 0 if index is None else sources.study_sources(lat_stamp)[index].start
+
+
 def session_labels(index: int | None):
     """(the session's labels, the folder their table goes in); on a study's source `index`, that source's labels as
     its own row ids, their table in a folder of its own."""
