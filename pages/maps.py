@@ -79,11 +79,7 @@ if by_label:
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
     references.references_panel(lat_stamp, lat, boundary, roi, overlay=boundaries_on)
-if member is None:
-    grains.grains_panel(lat_stamp, lat, boundary)  # a grain picked there is the selection below
-else:
-    st.caption("The grain table reads one scan's own latents: open this scan alone on the Data page to see its "
-               "grains.")
+grains.grains_panel(lat_stamp, lat, boundary, first)  # a grain picked there is the selection below
 
 st.subheader("Click a pixel to see its pattern")
 selection.made_elsewhere("maps")

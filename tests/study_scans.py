@@ -17,7 +17,8 @@ def scan_latents(folder: Path, names=("p", "q", "r"), shape=(12, 16), dim: int =
                  scans: Path | None = None) -> dict[str, Path]:
     """`<folder>/<name>__pca_latents.h5` for each name: a scan of `shape` pixels (seeds 1, 2, ...; one orientation
     seed), its latents with x, y (µm), grid and band contrast, recording `<name>.h5` as its source (written into
-    `scans` as an h5ebsd file when given). Returns {name: path}."""
+    `scans` as an h5ebsd file when given, and then the scan's orientations kept in the latents, as an extraction
+    keeps them). Returns {name: path}."""
     from sklearn.decomposition import PCA
 
     for made in (folder, scans):
@@ -30,9 +31,13 @@ def scan_latents(folder: Path, names=("p", "q", "r"), shape=(12, 16), dim: int =
     rows = np.split(PCA(dim, random_state=0).fit_transform(patterns).astype(np.float32), len(names))
     paths = {}
     for name, scan, part in zip(names, simulated, rows):
-        if scans is not None:
-            write_h5ebsd(scan, Path(scans) / f"{name}.h5")
         writer = LatentsWriter(folder / f"{name}__pca_latents.h5", {"all": part.shape}, {})
+        if scans is not None:
+            from latentcore.data import open_source
+
+            write_h5ebsd(scan, Path(scans) / f"{name}.h5")
+            writer.write_orientations(open_source(Path(scans) / f"{name}.h5").orientations(),
+                                      {"all": np.arange(len(part))})
         writer.write_rows("all", 0, part)
         writer.write_array("x", scan.x)
         writer.write_array("y", scan.y)

@@ -228,3 +228,28 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     assert pd.read_csv(io.BytesIO(files["shift_within__p__q.csv"]))["cluster"].tolist() == within["cluster"].tolist()
     assert report["within_clusters"]["correction"] == "holm"
 
+
+
+def test_a_grain_picked_on_a_studys_source_selects_its_pixels_as_the_studys_rows_and_takes_their_label():
+    from ui.compute.sources import write_study
+
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    paths = scan_latents(folder, scans=folder / "scans")  # the scans' orientations kept in their latents
+    at.session_state["latents"] = str(write_study("series", list(paths.values()), folder))
+    at = run(at, "maps")
+    at.selectbox(key="maps_source").set_value(1)  # q: the study's rows 192 to 383
+    at = run(at)
+    assert "Grains" in [h.value for h in at.subheader]
+    at.number_input(key="maps_grain").set_value(1)
+    at = run(at.button(key="maps_grain_select").click())
+    chosen = at.session_state["selection"]
+    table = next(d.value for d in at.dataframe if "points" in d.value.columns)
+    assert len(chosen) == int(table.loc[table["grain"] == 1, "points"].iloc[0]) > 0
+    assert chosen.min() >= ROWS and chosen.max() < 2 * ROWS  # q's pixels, as the study's rows
+    assert f"Selected: grain 1 ({len(chosen):,} pixels)." in texts(at.caption)
+    at.text_input(key="labels_maps_name").set_value("grain one")
+    at = run(at.button(key="labels_maps_assign").click())
+    table = next(d.value for d in at.dataframe if "points" in d.value.columns)
+    assert table.loc[table["grain"] == 1, "label"].iloc[0] == "grain one"  # q's labelled rows name q's grain
+    assert (table.loc[table["grain"] != 1, "label"] != "grain one").all()

@@ -24,7 +24,7 @@ from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, MEAN_NOTE, Grains
 from latentcore.analysis.ebsd.orientation import FILL_NOT_INDEXED, MIN_GRAIN_POINTS
 from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.ebsd.scan_points import row_classes
-from latentcore.analysis.labels.labelled import from_clustering
+from latentcore.analysis.labels.labelled import LabelledRows, from_clustering
 from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS, TWIN_FRACTION
 from latentcore.figures.grain_figures import distributions_figure
 
@@ -36,9 +36,11 @@ from . import common, params
 ORIGIN = "maps_grains"  # the selection's origin (`settings.ORIGINS`)
 
 
-def grains_panel(lat_stamp: tuple, lat, boundary: dict):
+def grains_panel(lat_stamp: tuple, lat, boundary: dict, first_row: int = 0):
     """The reconstruction options, the table, the grain picker, the CSV download and the distributions, below a
-    "Grains" heading; the KAM at the default order and threshold (the reference maps' widgets are theirs)."""
+    "Grains" heading; the KAM at the default order and threshold (the reference maps' widgets are theirs).
+    `first_row`: the latents' first row among the session's (a study's source: its start): a grain picked selects the
+    study's rows, and the labels and clusters of the study's rows name the grains."""
     if lat.orientations is None or lat.x is None:
         return
     st.subheader("Grains")
@@ -46,7 +48,7 @@ def grains_panel(lat_stamp: tuple, lat, boundary: dict):
         parameters = params.checked(GRAIN_PARAMETERS, **boundary, **_options())
         found = scan_maps.grains(lat_stamp, parameters)
     boundary_deg, twin_tolerance_deg = parameters.boundary_deg, parameters.twin_tolerance_deg
-    table, classes_said = _with_classes(found["table"], found["grain_of_row"], len(lat.x))
+    table, classes_said = _with_classes(found["table"], found["grain_of_row"], len(lat.x), first_row)
     shown = [c for c in table.columns if not c.startswith("latent_") or c in (LATENT_SPREAD, LATENT_NORM)]
     st.dataframe(table, column_order=shown, hide_index=True)
     st.caption(f"{len(table):,} grains: edge neighbours misoriented by at most {boundary_deg:g}° (the boundary "
@@ -60,8 +62,8 @@ def grains_panel(lat_stamp: tuple, lat, boundary: dict):
     grain = cols[0].number_input("Grain", 0, max(len(table) - 1, 0), defaults.setting("maps_grain", 0,
                                  bounds=(0, max(len(table) - 1, 0))), key="maps_grain")
     if cols[1].button("Select its pixels", key="maps_grain_select"):
-        _select(int(grain), found["grain_of_row"])
-    _said_selected(found["grain_of_row"], table, cols[2])
+        _select(int(grain), found["grain_of_row"], first_row)
+    _said_selected(found["grain_of_row"], table, cols[2], first_row)
     stem = Path(str(lat.attrs.get("source") or lat.path)).stem
     out, names = lifecycle.results_dir("maps", lat_stamp[0]), grains_names(stem)
     st.download_button(f"Grain table (CSV, {len(table):,} grains)",
@@ -123,31 +125,39 @@ def _distributions(found: Grains, latents_path, stem: str, out: Path):
                                  "by SHA-256, the notes, as `python -m latentcore grains` writes it.")
 
 
-def _with_classes(table, grain_of_row: np.ndarray, n_rows: int):
+def _with_classes(table, grain_of_row: np.ndarray, n_rows: int, first_row: int):
     """The table with the label most of each grain has (the labels panel's; else the last clustering's), and what
-    the caption says of it."""
+    the caption says of it: the labels and clusters of the session's rows `first_row` to `first_row + n_rows`."""
     labelled = state.labels()
-    if len(labelled.rows) and labelled.rows.max() < n_rows:
+    if len(labelled.rows) and (first_row or labelled.rows.max() < n_rows):  # one file: labels of other data left out
+        mine = _own(labelled.rows, first_row, n_rows)
+        labelled = LabelledRows.from_codes(labelled.rows[mine] - first_row, labelled.y[mine], labelled.classes)
         return with_classes(table, grain_of_row, row_classes(labelled, n_rows, LABEL)), \
             "`label`: the label most of the grain's pixels have (`class_fraction`: their share). "
     clusters = state.last_clusters()
-    if clusters is not None and len(clusters["rows"]) and clusters["rows"].max() < n_rows:
-        clustering = from_clustering(clusters["rows"], clusters["labels"])
+    if clusters is not None and len(clusters["rows"]) and (first_row or clusters["rows"].max() < n_rows):
+        mine = _own(clusters["rows"], first_row, n_rows)
+        clustering = from_clustering(clusters["rows"][mine] - first_row, clusters["labels"][mine])
         return with_classes(table, grain_of_row, row_classes(clustering, n_rows, CLUSTER)), \
             "`cluster`: the Clusters page's cluster most of the grain's pixels are in. "
     return table, ""
 
 
-def _select(grain: int, grain_of_row: np.ndarray):
-    rows = np.flatnonzero(grain_of_row == grain)
+def _own(rows: np.ndarray, first_row: int, n_rows: int) -> np.ndarray:
+    """Which of the session's `rows` are this scan's (rows `first_row` to `first_row + n_rows`)."""
+    return (rows >= first_row) & (rows < first_row + n_rows)
+
+
+def _select(grain: int, grain_of_row: np.ndarray, first_row: int):
+    rows = np.flatnonzero(grain_of_row == grain) + first_row
     if len(rows) and not np.array_equal(rows, state.selection()):
         state.set_selection(rows, origin=ORIGIN)
         st.rerun()
 
 
-def _said_selected(grain_of_row: np.ndarray, table, where):
+def _said_selected(grain_of_row: np.ndarray, table, where, first_row: int):
     chosen = state.selection()
-    if state.selection_origin() == ORIGIN and len(chosen):
-        grain = int(grain_of_row[chosen[0]])
+    if state.selection_origin() == ORIGIN and len(chosen) and _own(chosen[:1], first_row, len(grain_of_row))[0]:
+        grain = int(grain_of_row[chosen[0] - first_row])
         points = int(table.loc[table[GRAIN] == grain, POINTS].iloc[0])
         where.caption(f"Selected: grain {grain} ({points:,} pixels).")
