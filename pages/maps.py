@@ -37,8 +37,8 @@ sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=defaults.setting("maps_scale_bar", True), key="maps_scale_bar")
 boundaries_on = references.boundary_switch(lat, cols[5])
 boundary = references.boundary_parameters(cols[5], on=boundaries_on)  # the boundary angle and the Σ3 tolerance
-labelled = state.labels()
-by_label = member is None and st.toggle(  # a study's labels are drawn on the UMAP and Clusters pages
+labelled = study.session_labels(member)[0]  # a study's source: the labels of its rows, as its own rows
+by_label = st.toggle(
     "Colour by label: the labels on the scan, above the maps", key="maps_by_label",
     value=defaults.setting("maps_by_label", False), disabled=not len(labelled.rows),
     help="The labels of the labels panel (below), in their colours; unlabelled pixels grey. Select pixels on it "

@@ -193,6 +193,11 @@ def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid(download
     at.text_input(key="labels_maps_name").set_value("all of r")
     at = run(at.button(key="labels_maps_assign").click())
     assert at.session_state["labels"].rows.tolist() == list(range(2 * ROWS, 3 * ROWS))  # the study's rows
+    at.toggle(key="maps_by_label").set_value(True)
+    at = run(at)
+    header, _ = point_panels(at)["maps_labels_map"]  # r's pixels in their label's colour, counted as r's
+    assert [entry.rsplit(" (", 1)[0] for entry, _ in header["legend"]] == ["all of r"]
+    assert "(192)" in header["legend"][0][0].replace(",", "")
     at.session_state["maps_picker"] = None  # the browser sends a shape once
     at.selectbox(key="maps_source").set_value(0)
     at = run(at)
