@@ -26,8 +26,11 @@ def test_a_study_clustered_from_the_page_on_a_local_cluster_is_the_command_line_
     from latentcore.cli import main
 
     tab, paths = tab_with_study(browser, dask_server)
-    sidebar = tab.locator("[data-testid=stSidebarUserContent]").inner_text()
-    assert "Heavy work runs on a Dask LocalCluster of 2 workers started by this server." in sidebar
+    sidebar = tab.locator("[data-testid=stSidebarUserContent]")
+    said = sidebar.get_by_text("Heavy work runs on")
+    said.wait_for()
+    assert said.inner_text() == "Heavy work runs on a Dask LocalCluster of 2 workers started by this server.", \
+        sidebar.inner_text()
     explore_study(tab)
     open_page(tab, "Clusters", "Clusters")
     choose(tab, "Method", "kmeans")
