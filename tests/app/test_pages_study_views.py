@@ -198,6 +198,14 @@ def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid(download
     header, _ = point_panels(at)["maps_labels_map"]  # r's pixels in their label's colour, counted as r's
     assert [entry.rsplit(" (", 1)[0] for entry, _ in header["legend"]] == ["all of r"]
     assert "(192)" in header["legend"][0][0].replace(",", "")
+    r = read_latents(folder / "r__pca_latents.h5")  # a vertical line on r's map: the profile of r's own column 3
+    down = {"shape": "line", "op": "replace", "x": [float(r.x[3])] * 2, "y": [float(r.y.min()), float(r.y.max())],
+            "count": 0}
+    at.session_state["maps_picker"] = {"shape": down}
+    at = run(at)
+    profile = next(frame.value for frame in at.dataframe if "distance_um" in frame.value.columns)
+    assert profile["row"].tolist() == [line * 16 + 3 for line in range(12)]  # r's rows, on r's 12 x 16 grid
+    assert at.session_state["selection"].tolist() == list(range(2 * ROWS, 3 * ROWS))  # a line keeps the selection
     at.session_state["maps_picker"] = None  # the browser sends a shape once
     at.selectbox(key="maps_source").set_value(0)
     at = run(at)
