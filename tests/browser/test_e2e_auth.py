@@ -155,9 +155,17 @@ def shot_on_failure(tab, name: str):
 
 
 def open_dropdown(tab, widget):
-    """Open a select box's (or multiselect's) list by its own "Open" button; the options' texts."""
-    widget.get_by_role("button", name="Open").click()
-    tab.locator("[role=option]").first.wait_for(timeout=10_000)
+    """Open a select box's (or multiselect's) list by its own "Open" button; the options' texts.
+    A click that lands while a rerun redraws the widget is lost (seen once in CI): click again."""
+    for attempt in range(3):
+        widget.get_by_role("button", name="Open").click()
+        try:
+            tab.locator("[role=option]").first.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            settle(tab)
     return [option.strip() for option in tab.locator("[role=option]").all_inner_texts()]
 
 
