@@ -89,6 +89,27 @@ def test_shutdown_ends_busy_and_stopped_workers_and_the_processes_they_started_w
                 process.kill()
 
 
+def test_progress_reported_at_once_by_several_tasks_of_one_job_is_never_lost(tmp_path):
+    """A study's per-source tasks report into one job folder at the same moment (on Dask, in other processes;
+    here in threads): each report lands whole, and none fails on another's temporary file."""
+    import concurrent.futures
+    import json
+
+    from ui.compute.jobs import Progress
+
+    progress = Progress(tmp_path, "extract")
+
+    def report(source: int):
+        for step in range(300):
+            progress(step / 300, f"source {source}", detail={"source": source}, arrays={"rows": np.arange(3)})
+
+    with concurrent.futures.ThreadPoolExecutor(4) as threads:
+        list(threads.map(report, range(4)))  # raises what a report raised
+    last = json.loads((tmp_path / "progress.json").read_text())
+    assert last["message"] == f"source {last['detail']['source']}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays.npz", "progress.json"]  # no temporary left
+
+
 def test_keys_follow_the_arguments():
     fit = tasks.fit_embedding
     assert job_key(fit, {"a": 1, "b": 2}) == job_key(fit, {"b": 2, "a": 1})

@@ -240,7 +240,7 @@ class Progress:
         if arrays is not None:
             import numpy as np
 
-            tmp = self.folder / "arrays.partial.npz"
+            tmp = self.folder / f"arrays.{_writer()}.partial.npz"
             np.savez(tmp, **arrays)
             os.replace(tmp, self.folder / "arrays.npz")
         report = {"fraction": float(fraction), "message": str(message)}
@@ -253,9 +253,15 @@ class Progress:
                 detail = None
         if detail is not None:
             report["detail"] = detail
-        tmp = self.folder / "progress.json.partial"
+        tmp = self.folder / f"progress.{_writer()}.partial"
         tmp.write_text(json.dumps(report))
         os.replace(tmp, self.folder / "progress.json")
+
+
+def _writer() -> str:
+    """This process and thread: a job's per-source tasks report at once (on Dask, or in threads), each through a
+    temporary file of its own, or one's rename takes the file the other is about to rename."""
+    return f"{os.getpid()}-{threading.get_ident()}"
 
 
 def _run_task(folder: str, task: Callable, kwargs: dict, roots: tuple | None = None):
