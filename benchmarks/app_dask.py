@@ -9,9 +9,10 @@ k = 20, of whole latent vectors; each source's features read by a task of its ow
 as `ui.compute.dispatch` submits it, timed from the submit until the server holds the result (what the page then
 draws); the page's drawing is not part of it. The sources are `study_scale.py`'s (seeded, 20 shared centres).
 
-Measured per pool: wall seconds; this process's (the server's) resident memory after the result arrived and its
-peak (VmHWM: the pools run in the order given, so the second's peak is at least the first's: both are said); the
-bytes of the result the server received; on Dask, the bytes the workers sent each other and to the client
+Measured per pool: wall seconds; this process's (the server's) resident memory with the result memory-mapped
+(`Job.result`), again once every byte of it was read, and its peak (VmHWM: the pools run in the order given, so the
+second's peak is at least the first's: both are said); the bytes of the result's arrays, and of what crossed from
+the worker to the server (pickled: the arrays stay in the job's folder, `jobs.spilled`); on Dask, the bytes the workers sent each other and to the client
 (`transfer_outgoing_bytes_total`), the scheduler's resident memory (a LocalCluster's scheduler runs in this
 process, and is said so), and the LocalCluster's start apart. Then the
 ratio of the wall times and whether both runs gave the same clusters, bit for bit.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import shutil
 import sys
 import tempfile
@@ -50,9 +52,13 @@ def run_on(pool: JobPool, study: Path, out: Path) -> dict:
     start = time.perf_counter()
     submitted = pool.submit(tasks.study_cluster_run, "Clusters", job=job, out_dir=str(out), study=stamp(study),
                             roots=(str(study.parent),))
-    result = submitted.future.result()
+    crossed = len(pickle.dumps(submitted.future.result())) / 2**20  # its large arrays stay in the job's folder
+    result = submitted.result()
     seconds = time.perf_counter() - start
-    found = {"seconds": seconds, "rss_gb": psutil.Process().memory_info().rss / 2**30, "peak_gb": peak_gb(),
+    rss_mapped = psutil.Process().memory_info().rss / 2**30
+    read = sum(float(np.sum(value)) for value in result.values() if isinstance(value, np.ndarray))  # every page
+    found = {"seconds": seconds, "crossed_mb": crossed, "rss_mapped_gb": rss_mapped, "peak_gb": peak_gb(),
+             "rss_gb": psutil.Process().memory_info().rss / 2**30, "read": read,
              "result_mb": result_bytes(result) / 2**20, "labels": result["labels"]}
     if pool.dask is not None:
         client = pool.dask.client
@@ -90,9 +96,9 @@ def main():
                               else f"scheduler RSS {found['scheduler_gb']:.2f} GB")
             extra = (f", workers sent {found['transfer_mb']:.1f} MB, {scheduler_said}, cluster start {started:.1f} s"
                      if "transfer_mb" in found else "")
-            print(f"{name}: {found['seconds']:.1f} s, server RSS {found['rss_gb']:.2f} GB "
-                  f"(peak {found['peak_gb']:.2f}), "
-                  f"result {found['result_mb']:.1f} MB{extra}")
+            print(f"{name}: {found['seconds']:.1f} s, server RSS {found['rss_mapped_gb']:.2f} GB with the result "
+                  f"mapped, {found['rss_gb']:.2f} GB once all read (peak {found['peak_gb']:.2f}), result "
+                  f"{found['result_mb']:.1f} MB of which {found['crossed_mb']:.3f} MB crossed to the server{extra}")
         here, there = results["server pool"], results["LocalCluster"]
         print(f"LocalCluster / server pool wall: {there['seconds'] / here['seconds']:.2f}; the same clusters bit for "
               f"bit: {np.array_equal(here['labels'], there['labels'])}")

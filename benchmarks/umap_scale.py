@@ -119,7 +119,7 @@ def fit_in_worker(latents_path: Path, seed: int, cache: Path, probe: bool = Fals
             if probe:
                 reruns.append(rerun_like_work())
             time.sleep(0.05 if not probe else 0.2)
-        fitted = job.future.result()
+        fitted = job.result()
         wall = time.perf_counter() - start
         cpu = sum(cpu_seconds(pid) for pid in pool.executor._processes)
     finally:

@@ -5,9 +5,13 @@ puts `tests/` on `sys.path` (as for `s3_helpers`), and a spawned process starts 
 `sys.path`."""
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import subprocess
 import time
+
+import numpy as np
 
 
 def sleep_steps(steps: int, seconds: float, progress) -> int:
@@ -46,6 +50,33 @@ def thread_counts(progress) -> dict:
     except ImportError:
         pass
     return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class Drawn:
+    """A result's dataclass holding an array, as a page's `ScatterView` does."""
+    x: np.ndarray
+    title: str
+
+
+def arrays_of(rows: int, progress=None) -> dict:
+    """A result with large arrays (`rows` values) in a dict, a dataclass and a tuple, and a small one."""
+    values = np.arange(rows, dtype=np.float64) / 3
+    return {"values": values, "small": np.arange(3), "view": Drawn(values[::-1].copy(), "t"), "pair": (values * 2, "b")}
+
+
+def check_spilled(job, rows: int):
+    """The job of `arrays_of(rows)`: what crossed from its worker is a few hundred bytes (its large arrays stayed in
+    the job's folder), what `Job.result` gives has the task's bits, and a page changing its copy leaves the file."""
+    sent = job.future.result(timeout=120)
+    assert len(pickle.dumps(sent)) < 2_000, sent
+    got, want = job.result(), arrays_of(rows)
+    for mine, theirs in ((got["values"], want["values"]), (got["view"].x, want["view"].x),
+                         (got["pair"][0], want["pair"][0]), (got["small"], want["small"])):
+        assert type(mine) is np.ndarray and mine.dtype == theirs.dtype and mine.tobytes() == theirs.tobytes()
+    assert (got["view"].title, got["pair"][1]) == ("t", "b")
+    got["values"][1] = -1.0
+    assert np.load(sent["values"].path)[1] == want["values"][1]
 
 
 def wait_until(condition, timeout=60.0) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from latentcore.analysis.maps import Roi
-from pool_tasks import silent, sleep_steps, thread_counts, wait_until
+from pool_tasks import arrays_of, check_spilled, silent, sleep_steps, thread_counts, wait_until
 from ui.compute import tasks
 from ui.compute.jobs import JobPool, job_key
 
@@ -32,7 +32,7 @@ def test_a_job_runs_in_another_process_and_reports_progress(pool):
     assert 0 < fraction < 1 and message.startswith("step ")
     assert not job.wait(0.01)  # still running: the page's poll draws its progress
     assert job.wait(60) and job.done()  # a poll waiting for it wakes when it ends
-    assert job.future.result(timeout=0) != os.getpid()
+    assert job.result(timeout=0) != os.getpid()
     assert pool.submit(sleep_steps, steps=6, seconds=0.3) is job  # same key: the same job, its result kept
 
 
@@ -110,6 +110,10 @@ def test_progress_reported_at_once_by_several_tasks_of_one_job_is_never_lost(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays.npz", "progress.json"]  # no temporary left
 
 
+def test_a_results_large_arrays_come_back_through_the_jobs_folder_with_their_bits(pool):
+    check_spilled(pool.submit(arrays_of, rows=400_000), 400_000)
+
+
 def test_keys_follow_the_arguments():
     fit = tasks.fit_embedding
     assert job_key(fit, {"a": 1, "b": 2}) == job_key(fit, {"b": 2, "a": 1})
@@ -133,7 +137,7 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "__main__", main)
     pool = JobPool(tmp_path / "jobs", workers=1)
     try:
-        assert pool.submit(sleep_steps, steps=1, seconds=0.0).future.result(timeout=60) != os.getpid()
+        assert pool.submit(sleep_steps, steps=1, seconds=0.0).result(timeout=60) != os.getpid()
     finally:
         pool.shutdown()
     assert not marker.exists(), "the worker ran the parent's main script"
@@ -145,7 +149,7 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
 def test_a_worker_uses_every_core_at_a_lower_priority(pool, monkeypatch):
     from ui.compute.jobs import WORKER_NICE, worker_threads
 
-    counts = pool.submit(thread_counts).future.result(timeout=60)
+    counts = pool.submit(thread_counts).result(timeout=60)
     threads = worker_threads()
     assert threads == len(os.sched_getaffinity(0))
     assert counts["pid"] != os.getpid()  # not this (the server's) process
@@ -161,8 +165,8 @@ def test_a_dedicated_worker_s_openmp_threads_sleep_while_they_wait(pool):
     """Training runs in a dedicated worker, whose OpenMP threads sleep while they wait, set before torch loads, as
     train-vae's (latentcore.train.config.openmp_waits_sleep: spinning, a thread per core trained 4-10x slower beside
     other busy processes); the pool's workers keep the server's setting."""
-    dedicated = pool.submit(thread_counts, dedicated=True, fresh=True).future.result(timeout=60)
-    shared = pool.submit(thread_counts, fresh=True).future.result(timeout=60)
+    dedicated = pool.submit(thread_counts, dedicated=True, fresh=True).result(timeout=60)
+    shared = pool.submit(thread_counts, fresh=True).result(timeout=60)
     assert dedicated["OMP_WAIT_POLICY"] == os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
     assert shared["OMP_WAIT_POLICY"] == os.environ.get("OMP_WAIT_POLICY") and dedicated["pid"] != shared["pid"]
 
@@ -191,7 +195,7 @@ def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli
     # a pool worker this time, resuming the cancelled job's rows in the same batches of 8 (a batch of 8 takes
     # other oneDNN kernels than one of 256, so the batch size is kept for the bits to be compared below)
     job = pool.submit(tasks.extract, "extract", fresh=True, **kwargs)
-    result = job.future.result(timeout=120)
+    result = job.result(timeout=120)
     assert job.progress()[0] == 1.0 and not result.skipped and result.rows == {"all": 2400}
     assert job.progress()[1].endswith("2,400 / 2,400 items"), job.progress()  # the rows are reported
     assert main(["extract", str(ebsd_h5), "--model", kwargs["model"]["path"], "--out", str(tmp_path / "cli"),
@@ -223,7 +227,7 @@ def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h
     options = {"min_grain_points": 2, "fill_not_indexed": True, "twin_tolerance_deg": 5.0}
     parameters = GRAIN_PARAMETERS(boundary_deg=5.0, **options)  # one value, carried whole to the worker
     job = pool.submit(tasks.grain_table, "grains", latents=(str(path), 0, 0), parameters=parameters)
-    result = job.future.result(timeout=120)
+    result = job.result(timeout=120)
     assert job.progress() == (1.0, "done")
     lat = read_latents(path)
     expected = grain_table(latents_points(lat), lat.stacked()[0], parameters=parameters)
@@ -247,13 +251,13 @@ def test_a_training_job_reports_epochs_stops_resumes_and_writes_what_the_cli_wri
     assert job.progress()[1].startswith("epoch ") and set(job.arrays()) == {"inputs", "reconstructions"}
     assert job.arrays()["inputs"].shape[1:] == (16, 16)
     job.cancel()  # the trainer stops after its current batch, keeping the checkpoint
-    stopped = job.future.result(timeout=60)
+    stopped = job.result(timeout=60)
     assert stopped.stop_reason == "stopped" and 1 <= len(stopped.history) < 200
     assert (tmp_path / "app" / "checkpoint.pth").is_file() and stopped.model_path.is_file()
 
     done_before = len(stopped.history)
     config = TrainConfig(data=str(ebsd_h5), out_dir=str(tmp_path / "app"), epochs=done_before + 1, **TINY)
-    resumed = pool.submit(tasks.train, "train", config=config.to_dict()).future.result(timeout=90)  # a pool worker
+    resumed = pool.submit(tasks.train, "train", config=config.to_dict()).result(timeout=90)  # a pool worker
     assert resumed.stop_reason == "completed" and resumed.resumed_from == done_before
     assert [row["epoch"] for row in resumed.history] == list(range(1, done_before + 2))
 

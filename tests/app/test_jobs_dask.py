@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from latentcore.errors import InputError
-from pool_tasks import sleep_steps, wait_until
+from pool_tasks import arrays_of, check_spilled, sleep_steps, wait_until
 from study_scans import scan_latents
 from ui.compute import jobs, tasks
 from ui.compute.jobs import JobPool
@@ -49,7 +49,7 @@ def keys_run(pool, submit) -> list[str]:
 
     with get_task_stream(pool.dask.client) as stream:
         job = submit()
-        result = job.future.result(timeout=180)
+        result = job.result(timeout=180)
     return result, [task["key"] if isinstance(task["key"], str) else task["key"][0] for task in stream.data]
 
 
@@ -61,7 +61,7 @@ def test_a_job_runs_on_a_dask_worker_which_its_progress_names(pool):
     assert job.worker() in {str(info["name"]) for info in workers.values()}
     assert f"on Dask worker {job.worker()}" in pace(job)
     assert job.wait(60)
-    assert job.future.result(timeout=0) in pool.dask.client.run(os.getpid).values()
+    assert job.result(timeout=0) in pool.dask.client.run(os.getpid).values()
     assert pool.submit(sleep_steps, steps=6, seconds=0.3) is job  # same key: the same job, its result kept
 
 
@@ -88,8 +88,18 @@ def test_a_worker_lost_mid_job_has_dask_run_the_job_again_and_the_page_gets_its_
                    if str(info["name"]) == lost)
     os.kill(pool.dask.client.run(os.getpid, workers=[address])[address], signal.SIGKILL)
     assert job.wait(120) and not job.cancelled()
-    assert job.future.result() in pool.dask.client.run(os.getpid).values()  # a live worker's: the job ran again
+    assert job.result() in pool.dask.client.run(os.getpid).values()  # a live worker's: the job ran again
     assert wait_until(lambda: len(pool.dask.client.scheduler_info()["workers"]) == 2)  # the nanny restarted it
+    assert set(pool.dask.client.run(os.nice, 0).values()) == {jobs.WORKER_NICE}  # the new one as low as the other
+
+
+def test_the_local_clusters_workers_run_below_the_server(pool):
+    assert os.nice(0) < jobs.WORKER_NICE
+    assert set(pool.dask.client.run(os.nice, 0).values()) == {jobs.WORKER_NICE}
+
+
+def test_a_results_large_arrays_come_back_through_the_workspace_not_the_scheduler(pool):
+    check_spilled(pool.submit(arrays_of, rows=400_000), 400_000)
 
 
 def test_a_task_on_the_cluster_gives_the_bits_it_gives_here(pool, latents):
@@ -97,7 +107,7 @@ def test_a_task_on_the_cluster_gives_the_bits_it_gives_here(pool, latents):
     there = pool.submit(tasks.kmeans_labels, "k-means", roots=(str(latents.parent),), **arguments)
     here = jobs.run_inline(tasks.kmeans_labels, **arguments)
     assert there.wait(120) and there.worker() is not None
-    np.testing.assert_array_equal(there.future.result(), here)
+    np.testing.assert_array_equal(there.result(), here)
     assert len(np.unique(here)) == 4
 
 
@@ -196,7 +206,7 @@ def test_a_running_scheduler_is_reached_by_its_address(pool, tmp_path):
     other = JobPool(tmp_path, scheduler=address)
     try:
         assert other.where() == f"the Dask scheduler {address} (2 workers)"
-        assert other.submit(sleep_steps, steps=1, seconds=0.0).future.result(timeout=60) != os.getpid()
+        assert other.submit(sleep_steps, steps=1, seconds=0.0).result(timeout=60) != os.getpid()
     finally:
         other.shutdown()
     assert pool.dask.client.status == "running"  # closing a client leaves the scheduler it reached running

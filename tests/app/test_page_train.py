@@ -239,7 +239,7 @@ def test_a_stopped_run_is_listed_in_a_new_tab_and_resumed_there_ends_as_an_unint
     assert [spec["path"] for spec in tab.session_state["models"].values()].count(str(resumed.result.model_path)) == 1
 
     straight = dispatch.start_training({**job.config.to_dict(), "out_dir": str(tmp_path / "straight")},
-                                       "the same run without a stop").future.result(timeout=300)
+                                       "the same run without a stop").result(timeout=300)
     losses = ["train_loss", "train_rec", "train_kl", "val_loss"]
     assert resumed.result.stop_reason == straight.stop_reason and len(straight.history) == len(resumed.history)
     assert pd.DataFrame(resumed.result.history)[losses].equals(pd.DataFrame(straight.history)[losses])

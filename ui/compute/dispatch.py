@@ -76,7 +76,7 @@ def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = Non
     state.forget_restart(key)
     job = _submit(task, label, **kwargs)
     if job.done() and not job.cancelled():
-        return job.future.result(), None  # a job's latentcore error raises here and becomes a message (user_errors)
+        return job.result(), None  # a job's latentcore error raises here and becomes a message (user_errors)
     return None, job
 
 
@@ -161,5 +161,5 @@ def mean_pattern(job, sizes: dict[str, int], start: bool = False):
         return None
     running = _submit(tasks.mean_pattern, f"Mean pattern of {len(job.rows):,} rows", **kwargs)
     if running.done() and not running.cancelled():
-        return running.future.result()  # a job's latentcore error raises here and becomes a message (user_errors)
+        return running.result()  # a job's latentcore error raises here and becomes a message (user_errors)
     return running

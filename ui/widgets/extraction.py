@@ -54,7 +54,7 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
     job = dispatch.start_extraction(items, spec, progress=lambda fraction, message="", **_: bar.progress(
         min(fraction, 1.0), text=message), **kwargs)
     if inline and job.error() is None:
-        bar.progress(1.0, text="Reused the existing latents file" if job.future.result().skipped else "Done")
+        bar.progress(1.0, text="Reused the existing latents file" if job.result().skipped else "Done")
     state.set_extract_job(job, {**spec, "pool": pool})  # the spec: to project new images later
 
 
@@ -132,7 +132,7 @@ def extraction_outcome():
     if job.error() is not None:
         st.error(common.error_line(job.error()), icon=":material/error:")
         return None
-    result = job.future.result()
+    result = job.result()
     if isinstance(result, list):  # several files: their study, made here (a few small reads)
         result = _study_of(result, state.extract_spec()["study"])
     state.extracted_latents(result.path)

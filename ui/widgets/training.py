@@ -66,7 +66,7 @@ class TrainingRun:
     def result(self):
         if not self.job.done() or self.job.future.cancelled() or self.job.future.exception() is not None:
             return None
-        return self.job.future.result()
+        return self.job.result()
 
     @property
     def status(self) -> str:
