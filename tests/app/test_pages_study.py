@@ -45,8 +45,10 @@ def test_the_data_page_makes_a_study_refuses_another_models_member_and_the_study
     assert (folder / "three.study.json").read_bytes() == made
     assert at.selectbox(key="data_study_pick").value == "three"
     assert "three (3 sources) · pca · 576 rows" in texts(at.caption)
+    assert "**Data:** a study of" not in texts(at.sidebar.markdown)
     at.button(key="data_study_explore").click().run()
     assert not at.exception and at.session_state["latents"] == str(folder / "three.study.json")
+    assert "**Data:** a study of 3 sources (p, q, r)" in texts(at.sidebar.markdown)  # not the demo scan
     again = new_app(workspace_id=url_workspace(at))  # a reload: the study is the session's latents again
     assert again.session_state["latents"] == str(folder / "three.study.json")
 

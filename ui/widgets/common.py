@@ -36,10 +36,10 @@ class SidebarSummary:
 
     def draw(self, buttons: bool = True):
         with self.about.container():
-            src = state.source()
-            st.markdown(f"**Data:** {src.name if src else 'none'}" + (" (built-in demo)" if state.is_demo() else ""))
             lat = state.latents()
-            shown = ("each scan's own map" if study_of_scans(lat)
+            scans = study_scans(lat)
+            st.markdown(f"**Data:** {data_said(state.source(), scans)}")
+            shown = ("each scan's own map" if scans
                      else bandcontrast.label(state.bandcontrast()))  # a study's scans pair with their own maps
             st.markdown(f"**Band contrast:** {shown}")
             st.markdown(f"**Latents:** {lat.name if lat else 'not extracted yet'}")
@@ -54,13 +54,20 @@ class SidebarSummary:
             st.rerun()
 
 
-def study_of_scans(path) -> bool:
-    """The session's latents are a study of several sources (False when they cannot be opened: the sidebar never
-    fails a page, the pages say what is wrong)."""
+def study_scans(path) -> list[str]:
+    """The names of the sources of the session's latents when they are a study of several ([] for one file, or when
+    they cannot be opened: the sidebar never fails a page, the pages say what is wrong)."""
     try:
-        return sources.is_study(path) and bool(sources.study_sources(sources.stamp(path)))
+        return [found.name for found in sources.study_sources(sources.stamp(path))] if sources.is_study(path) else []
     except (LatentError, OSError):
-        return False
+        return []
+
+
+def data_said(source, scans: list[str]) -> str:
+    """The sidebar's data: a study's sources (the latents explored), else the session's data file."""
+    if scans:
+        return f"a study of {len(scans)} sources ({', '.join(scans[:3])}{', ...' if len(scans) > 3 else ''})"
+    return (source.name if source else "none") + (" (built-in demo)" if state.is_demo() else "")
 
 
 TABLE_ROWS_SHOWN = 6  # rows a long table shows before it scrolls
