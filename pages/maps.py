@@ -79,7 +79,7 @@ if by_label:
 maps_column.plotly_chart(grid_fig, key="maps_grid", config={"displaylogo": False})
 with references_column:
     references.references_panel(lat_stamp, lat, boundary, roi, overlay=boundaries_on)
-grains.grains_panel(lat_stamp, lat, boundary, first)  # a grain picked there is the selection below
+grain_parameters = grains.grains_panel(lat_stamp, lat, boundary, first)  # a grain picked there: the selection below
 
 st.subheader("Click a pixel to see its pattern")
 selection.made_elsewhere("maps")
@@ -133,3 +133,5 @@ for col, (kind, label, mime) in zip(st.columns(4), [
         ("report", "Report (JSON)", "application/json")]):
     col.download_button(label, written(kind), file_name=names[kind], mime=mime,
                         key=f"maps_dl_{names[kind].rsplit('.', 1)[1]}", on_click="ignore", icon=":material/download:")
+if grain_parameters is not None:  # last: at scale its job's progress holds the page's end
+    grains.study_grains_panel(session_stamp, grain_parameters)  # a study's sources side by side

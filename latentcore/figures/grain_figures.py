@@ -1,13 +1,14 @@
 """The figure of a scan's grain distributions (`analysis.ebsd.grains.grain_distributions`' table): grain size (the
 equivalent circle diameter) and grain orientation spread side by side, each bin's share of the grains and of their
-area as bars, as MTEX's `histogram(grains.grainSize)` and `histogram(grains.GOS)` plot them."""
+area as bars, as MTEX's `histogram(grains.grainSize)` and `histogram(grains.GOS)` plot them; a study's (a `source`
+column) each source's share of its grains as a step line of its own, over the same bins."""
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..columns import AREA_FRACTION, BIN_HIGH, BIN_LOW, FRACTION, GOS, QUANTITY, ecd_name
+from ..columns import AREA_FRACTION, BIN_HIGH, BIN_LOW, FRACTION, GOS, QUANTITY, SOURCE, ecd_name
 from ..data.base import display_units
 from .colours import PALETTE
 
@@ -23,6 +24,11 @@ def distributions_figure(bins: pd.DataFrame, units: str | None, *, title: str = 
                         horizontal_spacing=0.1)
     for col, (quantity, axis) in enumerate(panels.items(), start=1):
         part = bins[bins[QUANTITY] == quantity]
+        if SOURCE in bins:
+            _source_steps(fig, part, col)
+            fig.update_xaxes(title_text=axis, rangemode="tozero", row=1, col=col)
+            fig.update_yaxes(title_text="fraction of the source's grains", rangemode="tozero", row=1, col=col)
+            continue
         centre, bin_width = (part[BIN_LOW] + part[BIN_HIGH]) / 2, part[BIN_HIGH] - part[BIN_LOW]
         for k, (share, (name, colour)) in enumerate(SHARES.items()):
             fig.add_trace(go.Bar(x=centre - bin_width / 4 + k * bin_width / 2, y=part[share], width=bin_width / 2,
@@ -35,3 +41,14 @@ def distributions_figure(bins: pd.DataFrame, units: str | None, *, title: str = 
     fig.update_layout(title=title, template="plotly_white", width=width, height=420, bargap=0,
                       legend={"orientation": "h", "y": -0.22})
     return fig
+
+
+def _source_steps(fig: go.Figure, part: pd.DataFrame, col: int):
+    """Each source's share of its grains per bin, as a step line over the bins' edges (one colour per source)."""
+    for k, (source, own) in enumerate(part.groupby(SOURCE, sort=False)):
+        x = [*own[BIN_LOW], own[BIN_HIGH].iloc[-1]]
+        y = [*own[FRACTION], own[FRACTION].iloc[-1]]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line={"shape": "hv", "color": PALETTE[k % len(PALETTE)]},
+                                 name=str(source), legendgroup=str(source), showlegend=col == 1,
+                                 hovertemplate=f"{source}: from %{{x:.4g}}, %{{y:.3f}} of its grains<extra></extra>"),
+                      row=1, col=col)

@@ -266,3 +266,29 @@ def test_a_grain_picked_on_a_studys_source_selects_its_pixels_as_the_studys_rows
     table = next(d.value for d in at.dataframe if "points" in d.value.columns)
     assert table.loc[table["grain"] == 1, "label"].iloc[0] == "grain one"  # q's labelled rows name q's grain
     assert (table.loc[table["grain"] != 1, "label"] != "grain one").all()
+
+
+def test_the_grains_of_a_studys_sources_side_by_side_are_the_commands_files(downloads, tmp_path, capsys):
+    """The Latent maps page on a study: its sources' grains summarised side by side, downloads as `grains STUDY`
+    writes them."""
+    from latentcore.cli import main
+    from ui.compute.sources import write_study
+
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    paths = scan_latents(folder, scans=folder / "scans")
+    study = write_study("series", list(paths.values()), folder)
+    at.session_state["latents"] = str(study)
+    at = run(at, "maps")
+    assert "Grains of the study's sources" in [h.value for h in at.subheader]
+    assert not any("area_weighted_mean_ecd_um" in d.value.columns for d in at.dataframe)  # asked for: a toggle
+    at = run(at.toggle(key="maps_study_grains").set_value(True))
+    summary = next(d.value for d in at.dataframe if "area_weighted_mean_ecd_um" in d.value.columns)
+    assert summary["source"].tolist() == list("pqr")
+    assert main(["grains", str(study), "--out", str(tmp_path), "--no-png"]) == 0  # the command, on the same study
+    for name in ("grain_summary__series.csv", "grains__series.csv", "grain_distributions__series.csv"):
+        assert downloads[name]() == (tmp_path / name).read_bytes(), name
+    pd.testing.assert_frame_equal(summary, pd.read_csv(tmp_path / "grain_summary__series.csv"), check_dtype=False)
+    report = json.loads(downloads["grains_report__series.json"]())
+    assert [m["name"] for m in report["study"]["members"]] == list("pqr") and "min_grain_points" in report["parameters"]
+    assert downloads["grain_distributions__series.png"]()[:4] == b"\x89PNG"

@@ -346,3 +346,67 @@ def test_the_command_takes_mtex_options_and_writes_the_distributions_beside_the_
                                   ("--min-grain-points", "2.5", "whole number"),
                                   ("--twin-tolerance-deg", "20", "--twin-tolerance-deg")):
         refused(["grains", grains_h5oina, option, value, "--out", tmp_path / "again"], capsys, needle)
+
+
+@pytest.fixture(scope="module")
+def study_of_scans(tmp_path_factory):
+    """A study file of three simulated scans' latents that hold their scans' orientations (tests/study_scans.py)."""
+    from latentcore.study import make_study, write_study
+    from study_scans import scan_latents
+
+    folder = tmp_path_factory.mktemp("grain_study")
+    members = scan_latents(folder, shape=(20, 24), scans=folder / "scans")
+    return write_study(make_study("three", [str(path) for path in members.values()]), folder)
+
+
+def test_a_studys_grains_are_each_sources_own_table_side_by_side(study_of_scans):
+    from latentcore.analysis.ebsd.grains import grain_summary, study_grains
+    from latentcore.analysis.ebsd.scan_points import latents_points
+    from latentcore.latents import read_latents
+    from latentcore.study import read_study
+
+    study = read_study(study_of_scans)
+    found = study_grains(study)
+    assert list(found.table["source"].unique()) == ["p", "q", "r"] and len(found.grain_of_row) == study.rows
+    for member in study.members:  # each source's rows are the grain table of its file alone
+        lat = read_latents(member.location)
+        alone = grain_table(latents_points(lat), lat.stacked()[0]).table
+        mine = found.table[found.table["source"] == member.name].drop(columns="source").reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone)
+    assert len(found.table) > 3 * 4 - 1  # four simulated grains a scan, split where a boundary cuts them
+    bins = grain_distributions(found.table, found.units, "source")
+    for quantity, part in bins.groupby("quantity"):
+        edges = {source: tuple(own["bin_low"]) for source, own in part.groupby("source")}
+        assert len(set(edges.values())) == 1, edges  # the same bins for every source
+        for source, own in part.groupby("source"):
+            values = found.table.loc[found.table["source"] == source, quantity]
+            expected = np.histogram(values, [*own["bin_low"], own["bin_high"].iloc[-1]])[0]
+            np.testing.assert_array_equal(own["count"], expected)
+            assert own["fraction"].sum() == pytest.approx(1.0)
+    summary = grain_summary(found.table, found.units)
+    assert list(summary["source"]) == ["p", "q", "r"]
+    for row in summary.itertuples():
+        own = found.table[found.table["source"] == row.source]
+        assert row.grains == len(own) and row.points == own["points"].sum()
+        assert row.area_weighted_mean_ecd_um == pytest.approx(float((own["ecd_um"] * own["area_um2"]).sum()
+                                                                    / own["area_um2"].sum()), rel=1e-9)
+        assert row.median_gos_deg == pytest.approx(float(np.median(own["gos_deg"])), rel=1e-9)
+
+
+def test_the_command_on_a_study_writes_the_sources_grains_summary_and_report(study_of_scans, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["grains", str(study_of_scans), "--out", str(out), "--no-png"]) == 0
+    said = capsys.readouterr().out
+    assert "grains in 3 sources" in said and "area_weighted_mean_ecd_um" in said
+    table = pd.read_csv(out / "grains__three.csv")
+    assert list(table.columns[:2]) == ["source", "grain"] and set(table["source"]) == {"p", "q", "r"}
+    bins = pd.read_csv(out / "grain_distributions__three.csv")
+    assert list(bins.columns[:2]) == ["source", "quantity"] and set(bins["source"]) == {"p", "q", "r"}
+    summary = pd.read_csv(out / "grain_summary__three.csv")
+    assert summary["grains"].tolist() == table.groupby("source", sort=False).size().tolist()
+    report = json.loads((out / "grains_report__three.json").read_text())
+    assert [m["name"] for m in report["study"]["members"]] == ["p", "q", "r"]
+    assert [m["name"] for m in report["inputs"]["latents"]] == [f"{n}__pca_latents.h5" for n in "pqr"]
+    assert set(report["outputs"]) == {"table", "distributions", "summary"}
+    refused(["grains", study_of_scans, "--latents", study_of_scans, "--out", tmp_path / "x"], capsys,
+            "--latents and --classes name one scan's files")

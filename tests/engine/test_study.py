@@ -518,3 +518,17 @@ def test_a_study_is_probed_as_dask_tasks_as_in_this_process(three_scans, dask_cl
     in_process = json.loads((tmp_path / "here" / f"probe_report__{tag}.json").read_text())
     for key in ("cross_validation", "predicted_counts", "unknown", "labelled_counts", "n_rows", "fractions", "job"):
         assert report[key] == in_process[key], key
+
+
+def test_a_studys_grains_on_dask_are_the_tables_found_here(dask_client, tmp_path, capsys):
+    from study_scans import scan_latents
+
+    members = scan_latents(tmp_path, shape=(20, 24), scans=tmp_path / "scans")
+    study = write_study(make_study("grainy", [str(path) for path in members.values()]), tmp_path)
+    here, there = tmp_path / "here", tmp_path / "there"
+    assert main(["grains", str(study), "--out", str(here), "--no-png"]) == 0
+    assert main(["grains", str(study), "--out", str(there), "--no-png", "--scheduler",
+                 dask_client.scheduler.address]) == 0
+    for name in ("grains__grainy.csv", "grain_distributions__grainy.csv", "grain_summary__grainy.csv"):
+        assert (here / name).read_bytes() == (there / name).read_bytes(), name
+    assert len(pd.read_csv(here / "grains__grainy.csv")["source"].unique()) == 3

@@ -157,6 +157,12 @@ def grains(lat_stamp: tuple, parameters: Values) -> dict:
     return pooled(tasks.grain_table, "Finding the grains", rows // 20, latents=lat_stamp, parameters=parameters)
 
 
+def study_grains(study_stamp: tuple, rows: int, parameters: Values) -> dict:
+    """Every source's grains of the study of `rows` rows (`tasks.study_grain_table`), in the worker pool at scale."""
+    return pooled(tasks.study_grain_table, "Finding every source's grains", rows // 20, study=study_stamp,
+                  parameters=parameters)
+
+
 # -- a line profile -------------------------------------------------------------------------------
 
 @st.cache_data(show_spinner=False, max_entries=16)

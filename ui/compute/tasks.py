@@ -499,5 +499,18 @@ def grain_table(latents: tuple, parameters, progress) -> dict:
     progress(0.2, f"finding the grains of {len(matrix):,} points: mean orientations, GOS, KAM, latent spread")
     found = grains(latents_points(lat), matrix, parameters=parameters)
     progress(1.0, "done")
-    return {"table": found.table, "grain_of_row": found.grain_of_row, "parameters": found.parameters,
-            "notes": found.notes, "units": found.units, "reconstruction": found.reconstruction}
+    return dict(vars(found))  # the Grains fields
+
+
+def study_grain_table(study: tuple, parameters, progress) -> dict:
+    """Every source's grains of a study (`analysis.ebsd.grains.study_grains`, as `python -m latentcore grains
+    STUDY`; on Dask a task per source), as `grain_table` returns one scan's, `source` first."""
+    from latentcore.analysis.ebsd.grains import study_grains
+    from latentcore.study import read_study
+
+    progress(0.05, "reading the study's sources")
+    found = read_study(study[0])
+    with jobs.fan_out() as scheduler:
+        grains = study_grains(found, parameters, scheduler=scheduler,
+                              progress=lambda fraction, message: progress(0.05 + 0.95 * fraction, message))
+    return dict(vars(grains))

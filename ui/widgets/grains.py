@@ -8,8 +8,13 @@ the Clusters page's last clustering), downloadable as CSV; under it the scan's g
 its pixels the session's selection, so every linked panel of every page shows it (the table's rows select nothing:
 points are selected on the point panels, a grain by its id).
 
+On a study of several scans, `study_grains_panel` sets every source's grains side by side (a summary row per source,
+each source's distributions over the same bins: the files `grains STUDY` writes), asked for by a toggle.
+
     grains_panel(lat_stamp, lat, boundary)   nothing where the latents hold no orientations; `boundary`: the page's
-                                             boundary angle and Σ3 tolerance (`references.boundary_parameters`)
+                                             boundary angle and Σ3 tolerance (`references.boundary_parameters`);
+                                             returns the grains' parameters (None: no grains)
+    study_grains_panel(session_stamp, parameters)   nothing unless the session's latents are a study of several
 """
 from __future__ import annotations
 
@@ -19,16 +24,16 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.artifacts.common import input_record, write_csv
-from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, MEAN_NOTE, Grains, grain_distributions, grains_names,
-                                             with_classes, write_grains)
+from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, MEAN_NOTE, Grains, grain_distributions, grain_summary,
+                                             grains_names, with_classes, write_grains)
 from latentcore.analysis.ebsd.orientation import FILL_NOT_INDEXED, MIN_GRAIN_POINTS
 from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import LabelledRows, from_clustering
-from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS, TWIN_FRACTION
+from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS, SOURCE, TWIN_FRACTION
 from latentcore.figures.grain_figures import distributions_figure
 
-from ..compute import scan_maps
+from ..compute import scan_maps, sources
 from ..figures import png
 from ..session import defaults, lifecycle, state, workspace
 from . import common, params
@@ -42,7 +47,7 @@ def grains_panel(lat_stamp: tuple, lat, boundary: dict, first_row: int = 0):
     `first_row`: the latents' first row among the session's (a study's source: its start): a grain picked selects the
     study's rows, and the labels and clusters of the study's rows name the grains."""
     if lat.orientations is None or lat.x is None:
-        return
+        return None
     st.subheader("Grains")
     with common.user_errors():
         parameters = params.checked(GRAIN_PARAMETERS, **boundary, **_options())
@@ -72,6 +77,53 @@ def grains_panel(lat_stamp: tuple, lat, boundary: dict, first_row: int = 0):
                        help="Every column, each latent dimension's mean (`latent_<d>`) too, as `python -m latentcore "
                             "grains` writes it.")
     _distributions(Grains(**{**found, "table": table}), lat_stamp[0], stem, out)
+    return parameters
+
+
+def study_grains_panel(session_stamp: tuple, parameters):
+    """Every source's grains side by side, on a study of several scans, once its toggle is on: the summary per source,
+    the distributions (each source's share of its grains over the same bins) and the files `grains STUDY` writes
+    (`parameters`: the grain table's above, so both tables are found alike)."""
+    members = sources.study_sources(session_stamp)
+    if not members:
+        return
+    st.subheader("Grains of the study's sources")
+    if not st.toggle("Grains of every source, side by side", key="maps_study_grains",
+                                    value=defaults.setting("maps_study_grains", False),
+                                    help="Each source's grains found as above, on its own grid: how the samples "
+                                         "compare in grain size, GOS and KAM."):
+        return
+    study = sources.study(session_stamp)
+    with common.user_errors():
+        found = Grains(**scan_maps.study_grains(session_stamp, study.rows, parameters))
+    summary = grain_summary(found.table, found.units)
+    st.dataframe(summary, hide_index=True)
+    bins = grain_distributions(found.table, found.units, SOURCE)
+    figure = distributions_figure(bins, found.units, title=f"Grain size and GOS distributions of the study "
+                                                           f"{study.name} ({len(found.table):,} grains)")
+    st.plotly_chart(figure, key="maps_study_grain_distributions", config={"displaylogo": False})
+    st.caption(f"{len(found.table):,} grains in {len(members)} sources, each found on its own grid with the options "
+               "above; a row per source: its grains, their points, the mean and the area-weighted mean equivalent "
+               "circle diameter, the median GOS and the mean KAM. Lines: each source's share of its grains per bin, "
+               "over the same bins for every source (the CSV adds each bin's share of the area).")
+    out, names, dpi = lifecycle.results_dir("maps", session_stamp[0]), grains_names(study.name), state.png_dpi()
+
+    def written(kind: str):  # the file as `grains STUDY` writes it, with the report beside it, when asked for
+        def data() -> bytes:
+            inputs = {"study": input_record(session_stamp[0], out, workspace.WORKDIR_ROOT),
+                      "latents": [input_record(m.location, out, workspace.WORKDIR_ROOT, sha256=m.sha256)
+                                  for m in study.members]}
+            return write_grains(found, out, study.name, inputs, study=study)[kind].read_bytes()
+        return data
+
+    for column, (kind, label, mime) in zip(st.columns(5), [
+            ("summary", "Summary (CSV)", "text/csv"), ("table", "Every grain (CSV)", "text/csv"),
+            ("distributions", "Distributions (CSV)", "text/csv"), ("figure", f"Distributions (PNG, {dpi} dpi)",
+                                                                    "image/png"),
+            ("report", "Report (JSON)", "application/json")]):
+        data = (lambda: png.figure_png(figure, str(out / names["figure"]), dpi)) if kind == "figure" else written(kind)
+        column.download_button(label, data, file_name=names[kind], mime=mime, key=f"maps_study_grains_dl_{kind}",
+                               on_click="ignore", icon=":material/download:")
 
 
 def _options() -> dict:

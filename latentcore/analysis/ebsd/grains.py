@@ -332,27 +332,93 @@ def _measured(table: pd.DataFrame) -> pd.DataFrame:
 MAX_BINS = 20  # a distribution's bins: at most this many, of a round width
 
 
-def grain_distributions(table: pd.DataFrame, units: str | None) -> pd.DataFrame:
+def grain_distributions(table: pd.DataFrame, units: str | None, by: str | None = None) -> pd.DataFrame:
     """The grain-size and GOS distributions of a grain table, as MTEX's `histogram(grains.grainSize)` draws them,
     with the area-weighted share beside the count: for each quantity (`ecd_<unit>`, `gos_deg`), bins from 0 of one
     round width (`round_width`: at most MAX_BINS cover every grain; the last bin holds its upper edge), each with the
-    grains in it (`count`), their share of the grains (`fraction`) and of the grains' area (`area_fraction`)."""
+    grains in it (`count`), their share of the grains (`fraction`) and of the grains' area (`area_fraction`).
+    `by` (a study's `source`): one distribution per value of that column, first, all over the same bins."""
     area = table[col.area_name(units)].to_numpy(np.float64)
+    groups = [(None, np.ones(len(table), bool))] if by is None else [
+        (name, (table[by] == name).to_numpy()) for name in table[by].unique()]
     parts = []
     for quantity in (col.ecd_name(units), col.GOS):
         values = table[quantity].to_numpy(np.float64)
-        finite = np.isfinite(values)
-        top = float(values[finite].max(initial=0.0))
-        width = round_width(top / MAX_BINS)
-        n_bins = max(1, int(np.ceil(top / width - 1e-9)))  # from 0 to the bin holding `top`
-        edges = np.round(width * np.arange(n_bins + 1), 12)  # 0.6, not 0.6000000000000001
-        count = np.histogram(values[finite], edges)[0]
-        weight = np.histogram(values[finite], edges, weights=area[finite])[0]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            parts.append(pd.DataFrame({col.QUANTITY: quantity, col.BIN_LOW: edges[:-1], col.BIN_HIGH: edges[1:],
-                                       col.COUNT: count, col.FRACTION: count / count.sum(),
-                                       col.AREA_FRACTION: weight / weight.sum()}))
-    return pd.concat(parts, ignore_index=True)
+        edges = _bin_edges(values[np.isfinite(values)])
+        for name, rows in groups:
+            part = _binned(values[rows], area[rows], edges)
+            parts.append(part.assign(**{col.QUANTITY: quantity}) if by is None else
+                         part.assign(**{by: name, col.QUANTITY: quantity}))
+    columns = [*([by] if by else []), col.QUANTITY, col.BIN_LOW, col.BIN_HIGH, col.COUNT, col.FRACTION,
+               col.AREA_FRACTION]
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _bin_edges(values: np.ndarray) -> np.ndarray:
+    """Bins from 0 of one round width, at most MAX_BINS of them, the last holding the largest value."""
+    top = float(values.max(initial=0.0))
+    width = round_width(top / MAX_BINS)
+    n_bins = max(1, int(np.ceil(top / width - 1e-9)))  # from 0 to the bin holding `top`
+    return np.round(width * np.arange(n_bins + 1), 12)  # 0.6, not 0.6000000000000001
+
+
+def _binned(values: np.ndarray, area: np.ndarray, edges: np.ndarray) -> pd.DataFrame:
+    finite = np.isfinite(values)
+    count = np.histogram(values[finite], edges)[0]
+    weight = np.histogram(values[finite], edges, weights=area[finite])[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({col.BIN_LOW: edges[:-1], col.BIN_HIGH: edges[1:], col.COUNT: count,
+                             col.FRACTION: count / count.sum(), col.AREA_FRACTION: weight / weight.sum()})
+
+
+def grain_summary(table: pd.DataFrame, units: str | None, by: str = col.SOURCE) -> pd.DataFrame:
+    """One row per value of `by` (a study's sources, in the table's order): its grains, their points, the mean and
+    the area-weighted mean ECD, the median GOS and the mean KAM (of the grains that have one)."""
+    ecd, area = col.ecd_name(units), col.area_name(units)
+    rows = [{by: name, "grains": len(part), col.POINTS: int(part[col.POINTS].sum()),
+             f"mean_{ecd}": part[ecd].mean(), f"area_weighted_mean_{ecd}": np.average(part[ecd], weights=part[area]),
+             f"median_{col.GOS}": part[col.GOS].median(), f"mean_{col.KAM}": part[col.KAM].mean()}
+            for name, part in table.groupby(by, sort=False)]
+    return _measured(pd.DataFrame(rows))
+
+
+# -- a study's grains -----------------------------------------------------------------------------------------
+
+def source_grains(index: int, study, parameters: Values, settings=None) -> Grains:
+    """Task: one source's grain table (its scan's grains on its own grid, ranked by its latents' spread), `source`
+    first, its notes naming it."""
+    from ..artifacts.cluster_study import about_member
+    from .scan_points import latents_points
+
+    member = study.members[index]
+    with about_member(member.name):
+        lat = study.latents(index, settings)
+        found = grain_table(latents_points(lat), lat.stacked()[0], parameters=parameters)
+    found.table.insert(0, col.SOURCE, member.name)
+    found.notes = [f"{member.name}: {note}" for note in found.notes if note != MEAN_NOTE]
+    return found
+
+
+def study_grains(study, parameters: Values = GRAIN_PARAMETERS(), settings=None, scheduler=None,
+                 workers: int | None = None, progress=None) -> Grains:
+    """Every source's grains as one table (`source_grains`: `source` first, each source's grains ranked within it),
+    `grain_of_row` each study row's grain within its source; with `scheduler`, a Dask task per source
+    (`batch.run_tasks`), `progress` counting the sources done. One unit for every source, or one line saying which
+    differs (their grain sizes would not compare)."""
+    from ...batch import counted, member_lost, run_tasks
+
+    found = run_tasks(source_grains, range(len(study.members)), scheduler, workers, name="grains",
+                      lost=member_lost(study),
+                      on_result=counted(progress, len(study.members), "found the grains of"), study=study,
+                      parameters=parameters, settings=settings)
+    for member, other in zip(study.members[1:], found[1:]):
+        if other.units != found[0].units:
+            raise InputError(f"source {member.name} is in {other.units}, {study.members[0].name} in "
+                             f"{found[0].units}: grain sizes in different units do not compare", member.location)
+    return Grains(pd.concat([one.table for one in found], ignore_index=True),
+                  np.concatenate([one.grain_of_row for one in found]), found[0].parameters,
+                  [MEAN_NOTE, *(note for one in found for note in one.notes)], found[0].units,
+                  {key: sum(one.reconstruction[key] for one in found) for key in found[0].reconstruction})
 
 
 def round_width(at_least: float) -> float:
@@ -369,21 +435,28 @@ def grains_names(stem: str) -> dict[str, str]:
     """The files of a scan's grain table: `grains__<stem>.csv`, its distributions `grain_distributions__<stem>.csv`
     and their figure `grain_distributions__<stem>.png`, and `grains_report__<stem>.json`."""
     return {"table": f"grains__{stem}.csv", "distributions": f"grain_distributions__{stem}.csv",
-            "figure": f"grain_distributions__{stem}.png", "report": f"grains_report__{stem}.json"}
+            "figure": f"grain_distributions__{stem}.png", "report": f"grains_report__{stem}.json",
+            "summary": f"grain_summary__{stem}.csv"}
 
 
-def write_grains(found: Grains, out_dir, stem: str, inputs: dict, figure=None, dpi: float = 300) -> dict[str, Path]:
+def write_grains(found: Grains, out_dir, stem: str, inputs: dict, figure=None, dpi: float = 300,
+                 study=None) -> dict[str, Path]:
     """The grain table and its distributions (CSV), the distributions' `figure` (a plotly figure, PNG at `dpi`) when
     given, and their JSON report (parameters, what the reconstruction options changed, inputs with their SHA-256,
     counts, notes, versions), each written atomically; `inputs`: name -> an `artifacts.common.input_record` (or None;
-    `input_records`)."""
+    `input_records`). A `study`'s (`study_grains`): the distributions per source, their summary
+    (`grain_summary__<stem>.csv`) and the study in the report."""
     from ...figures.png import write_png
+    from ..artifacts.cluster_study import study_record
 
     out_dir = Path(out_dir)
     names = grains_names(stem)
+    by = col.SOURCE if study is not None else None
     paths = {"table": write_csv(out_dir / names["table"], found.table),
              "distributions": write_csv(out_dir / names["distributions"], grain_distributions(found.table,
-                                                                                              found.units))}
+                                                                                              found.units, by))}
+    if study is not None:
+        paths["summary"] = write_csv(out_dir / names["summary"], grain_summary(found.table, found.units))
     if figure is not None:
         paths["figure"] = out_dir / names["figure"]
         write_png(figure, paths["figure"], dpi=dpi)
@@ -393,6 +466,7 @@ def write_grains(found: Grains, out_dir, stem: str, inputs: dict, figure=None, d
               "units": found.units, "n_grains": len(found.table),
               "indexed_points": in_grains - found.reconstruction.get("pixels_filled", 0), "points_in_grains": in_grains,
               "columns": list(found.table.columns), "notes": found.notes,
+              **({"study": study_record(study)} if study is not None else {}),
               "outputs": {kind: {"name": path.name, "sha256": sha256_file(path)} for kind, path in paths.items()},
               "versions": package_versions(VERSION_PACKAGES)}
     return {**paths, "report": write_json(out_dir / names["report"], report)}
