@@ -3,7 +3,6 @@ headless Chromium: the sidebar says where work runs; a study of three scans clus
 the cluster's workers and its assignments CSV is the one `latentcore cluster` writes for the same files."""
 from __future__ import annotations
 
-import io
 import json
 
 import pandas as pd

@@ -414,7 +414,8 @@ def study_grains(study, parameters: Values = GRAIN_PARAMETERS(), settings=None, 
     for member, other in zip(study.members[1:], found[1:]):
         if other.units != found[0].units:
             raise InputError(f"source {member.name} is in {other.units}, {study.members[0].name} in "
-                             f"{found[0].units}: grain sizes in different units do not compare", member.location)
+                             f"{found[0].units}: grain sizes in different units do not compare; make a study of scans in "
+                             "one unit, or run grains on each scan", member.location)
     return Grains(pd.concat([one.table for one in found], ignore_index=True),
                   np.concatenate([one.grain_of_row for one in found]), found[0].parameters,
                   [MEAN_NOTE, *(note for one in found for note in one.notes)], found[0].units,
