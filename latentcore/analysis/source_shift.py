@@ -13,6 +13,10 @@ and whether the two sets of latent vectors could be one distribution.
   sources (a sample of each source's rows in it; Holm's correction over the clusters tested): two sources that hold
   the same clusters in other proportions differ over their whole vectors, not within the clusters, and
   `SourceShift.describe` says which it is;
+- `match_clusters(first, second, own, joint)`: each source clustered on its own (`own_clusters`: k-means of its
+  standardised whole latent vectors, seeded), each of the first's clusters
+  matched to one of the second's by their mean latent vectors (the pairing of least total distance), with the
+  next-nearest for how clear the match is: is cluster 2 of one scan cluster 4 of the other?
 - `side_by_side(fractions, column, first, second)`: two sources' rows of a fractions table
   (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
 - `write_shift(shift, out_dir)`: the per-dimension CSV, the JSON report and the fractions side by side
@@ -50,6 +54,8 @@ class SourceShift:
     sampled: tuple[int, int]  # the rows of each source the energy test used
     permutations: int
     within: pd.DataFrame | None = None  # `within_clusters`, when a clustering was given
+    matches: pd.DataFrame | None = None  # `match_clusters` of each source's `own_clusters`, when `own_k` was given
+    own_k: int | None = None
 
     @property
     def largest(self) -> pd.DataFrame:
@@ -116,9 +122,10 @@ def _energies(distances: np.ndarray, masks: np.ndarray, n_first: int, n_second: 
 
 
 def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], sample: int = SAMPLE,
-                 permutations: int = PERMUTATIONS, seed: int = 0, labels=None) -> SourceShift:
+                 permutations: int = PERMUTATIONS, seed: int = 0, labels=None, own_k: int | None = None) -> SourceShift:
     """How the rows `second` differ from the rows `first` (two sources' latents, (N, D) each); with `labels` (each
-    row's cluster in one clustering of both, per source), within each cluster too (`within_clusters`)."""
+    row's cluster in one clustering of both, per source), within each cluster too (`within_clusters`); with `own_k`,
+    each source clustered alone in `own_k` clusters (`own_clusters`) and its clusters matched (`match_clusters`)."""
     if len(first) < 2 or len(second) < 2:
         raise InputError(f"comparing {names[0]} with {names[1]} needs at least 2 rows of each (they have "
                          f"{len(first)} and {len(second)}): pick sources with rows")
@@ -127,8 +134,57 @@ def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], 
               for part in (first, second)]
     energy, coefficient, p_value = energy_test(*picked, permutations=permutations, seed=seed)
     within = None if labels is None else within_clusters(first, second, labels, permutations=permutations, seed=seed)
+    matches = None if own_k is None else match_clusters(
+        first, second, tuple(own_clusters(part, own_k, seed) for part in (first, second)), labels)
     return SourceShift(names[0], names[1], mean_differences(first, second), energy, coefficient, p_value,
-                       (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations, within)
+                       (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations, within, matches,
+                       own_k)
+
+
+def own_clusters(rows: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Each row's cluster in the k-means of these rows alone (standardised whole vectors, seeded: `cluster.cluster`)."""
+    from .cluster import cluster
+
+    return cluster(rows, "kmeans", random_state=seed, n_clusters=min(k, len(rows))).labels
+
+
+def match_clusters(first: np.ndarray, second: np.ndarray, own: tuple[np.ndarray, np.ndarray],
+                   joint: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+    """`cluster_first, rows_first, cluster_second, rows_second, distance, next_cluster_second, next_distance`: each
+    cluster of the first source's own clustering (`own`: each row's cluster, per source; negative: none) and the
+    cluster of the second's it matches, the pairing of least total distance between the clusters' mean latent vectors
+    (each dimension in the two sources' pooled standard deviation: scipy's `linear_sum_assignment`); the second's
+    nearest other cluster and its distance (a match much nearer than the next is clear). With `joint` (one
+    clustering of both, per source), `joint_first` and `joint_second`: the joint cluster most of each is in. A
+    cluster left without a partner (the sources have different counts) is not listed."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    first, second = (np.asarray(part, np.float64) for part in (first, second))
+    scale = np.sqrt((first.var(0) + second.var(0)) / 2)
+    ids = [np.unique(labels[labels >= 0]) for labels in own]
+    means = [np.stack([rows[labels == c].mean(0) for c in found]) / np.where(scale > 0, scale, 1)
+             for rows, labels, found in zip((first, second), own, ids)]
+    distances = cdist(*means)
+    records = []
+    for i, j in zip(*linear_sum_assignment(distances)):
+        others = np.where(np.arange(len(ids[1])) == j, np.inf, distances[i])
+        nearest = int(np.argmin(others))
+        record = {"cluster_first": ids[0][i], "rows_first": int((own[0] == ids[0][i]).sum()),
+                  "cluster_second": ids[1][j], "rows_second": int((own[1] == ids[1][j]).sum()),
+                  "distance": distances[i, j], "next_cluster_second": ids[1][nearest] if np.isfinite(others[nearest])
+                  else -1, "next_distance": others[nearest] if np.isfinite(others[nearest]) else np.nan}
+        if joint is not None:
+            record["joint_first"] = _most(joint[0][own[0] == ids[0][i]])
+            record["joint_second"] = _most(joint[1][own[1] == ids[1][j]])
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def _most(labels: np.ndarray) -> int:
+    """The label most of `labels` have (-1: none)."""
+    kept = labels[labels >= 0]
+    return int(np.bincount(kept).argmax()) if len(kept) else -1
 
 
 def within_clusters(first: np.ndarray, second: np.ndarray, labels: tuple[np.ndarray, np.ndarray],
@@ -206,7 +262,8 @@ def side_by_side(fractions: pd.DataFrame, column: str, first: str, second: str) 
 
 def shift_names(first: str, second: str) -> dict:
     return {"dimensions": f"shift__{first}__{second}.csv", "report": f"shift_report__{first}__{second}.json",
-            "fractions": f"fractions__{first}__{second}.csv", "within": f"shift_within__{first}__{second}.csv"}
+            "fractions": f"fractions__{first}__{second}.csv", "within": f"shift_within__{first}__{second}.csv",
+            "matches": f"cluster_matches__{first}__{second}.csv"}
 
 
 def shift_record(shift: SourceShift) -> dict:
@@ -217,7 +274,14 @@ def shift_record(shift: SourceShift) -> dict:
                                                                                shift.dimensions[SMD])},
             **({} if shift.within is None else {
                 "within_clusters": {"sampled_rows_per_cluster": CLUSTER_SAMPLE, "min_rows": MIN_CLUSTER_ROWS,
-                                    "correction": "holm", "clusters": json_records(shift.within)}})}
+                                    "correction": "holm", "clusters": json_records(shift.within)}}),
+            **({} if shift.matches is None else {
+                "matched_clusters": {"each source": f"k-means (k = {shift.own_k}) of its own whole latent vectors "
+                                                    "(standardised, seeded)",
+                                     "distance": "between cluster means, each dimension in the two sources' pooled "
+                                                 "standard deviation",
+                                     "pairing": "least total distance (scipy.optimize.linear_sum_assignment)",
+                                     "clusters": json_records(shift.matches)}})}
 
 
 def json_records(table: pd.DataFrame) -> list[dict]:
@@ -232,7 +296,8 @@ def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame
     from .artifacts.common import now, write_csv, write_json
 
     names, out_dir = shift_names(shift.first, shift.second), Path(out_dir)
-    tables = {"dimensions": shift.dimensions, "fractions": fractions, "within": shift.within}
+    tables = {"dimensions": shift.dimensions, "fractions": fractions, "within": shift.within,
+              "matches": shift.matches}
     names = {kind: name for kind, name in names.items() if kind == "report" or tables[kind] is not None}
     out_dir.mkdir(parents=True, exist_ok=True)
     for kind, name in names.items():

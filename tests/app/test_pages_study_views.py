@@ -240,6 +240,12 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     assert "Within each of the" in texts(at.markdown)
     assert pd.read_csv(io.BytesIO(files["shift_within__p__q.csv"]))["cluster"].tolist() == within["cluster"].tolist()
     assert report["within_clusters"]["correction"] == "holm"
+    matches = next(d.value for d in at.dataframe if "next_distance" in d.value.columns)  # each scan's own k-means
+    assert len(matches) == at.number_input(key="compare_k").value and "Each source's own clusters" in texts(at.markdown)
+    assert matches["cluster_second"].is_unique and sorted(matches["cluster_first"]) == list(range(len(matches)))
+    assert pd.read_csv(io.BytesIO(files["cluster_matches__p__q.csv"]))["cluster_second"].tolist() == \
+        matches["cluster_second"].tolist()
+    assert report["matched_clusters"]["pairing"].startswith("least total distance")
 
 
 

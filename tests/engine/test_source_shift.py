@@ -131,3 +131,29 @@ def test_holm_multiplies_the_smallest_p_by_the_number_tested_and_keeps_the_order
 
     corrected = holm(np.array([0.01, np.nan, 0.04, 0.03]))
     np.testing.assert_allclose(corrected, [0.03, np.nan, 0.06, 0.06])  # 0.01x3, max(0.03x2, 0.03), max(0.04x1, 0.06)
+
+
+def test_each_sources_own_clusters_are_matched_to_the_others_by_their_means(tmp_path):
+    """Two scans of the same four centres in other proportions, each k-means'd alone (their cluster numbers need
+    not agree): the match pairs the clusters of one centre; a centre that moved in one scan is its farthest match."""
+    from latentcore.analysis.source_shift import match_clusters, own_clusters
+
+    first, first_truth = blobs(4, [500, 200, 300, 250], CENTRES)
+    second, second_truth = blobs(5, [150, 400, 250, 300], CENTRES)
+    own = own_clusters(first, 4), own_clusters(second, 4)
+    matches = match_clusters(first, second, own, joint=(first_truth, second_truth))
+    assert len(matches) == 4
+    assert (matches["joint_first"] == matches["joint_second"]).all()  # each pair: one centre
+    assert sorted(matches["joint_first"]) == [0, 1, 2, 3]
+    assert (matches["distance"] < matches["next_distance"] / 5).all()  # and clearly so
+    for match in matches.itertuples():
+        assert match.rows_first == int((own[0] == match.cluster_first).sum())
+
+    moved = second + np.where(second_truth[:, None] == 2, [[0.0, 0.0, 3.0]], 0.0)  # centre 2 moved in q
+    shift = source_shift(first, moved, ("p", "q"), permutations=19, labels=(first_truth, second_truth), own_k=4)
+    farthest = shift.matches.sort_values("distance").iloc[-1]
+    assert farthest["joint_first"] == 2 and farthest["joint_second"] == 2
+    paths = write_shift(shift, tmp_path)
+    assert pd.read_csv(paths["matches"])["cluster_first"].tolist() == shift.matches["cluster_first"].tolist()
+    record = json.loads(paths["report"].read_text())["matched_clusters"]
+    assert record["each source"].startswith("k-means (k = 4)") and len(record["clusters"]) == 4

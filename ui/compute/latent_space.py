@@ -122,8 +122,8 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
 def source_shift(lat_stamp: tuple, first: int, second: int, job=None, out_dir: str | None = None):
     """How source `second` of a study differs from source `first` in the latent space
     (`latentcore.analysis.source_shift`: per dimension and as an energy test on a sample of each); with `job`, a
-    clustering of the study (`cluster_runs.study_cluster_run`'s, in `out_dir`), within each of its clusters too;
-    shared."""
+    k-means of the study (`cluster_runs.study_cluster_run`'s, in `out_dir`), within each of its clusters too, and
+    each source's own k-means of as many clusters matched to the other's; shared."""
     from latentcore.analysis.source_shift import source_shift as shift
 
     from .cluster_runs import study_cluster_run
@@ -137,4 +137,5 @@ def source_shift(lat_stamp: tuple, first: int, second: int, job=None, out_dir: s
         by_row = np.full(len(matrix), -1, np.int64)
         by_row[run["rows"]] = run["labels"]
         labels = tuple(by_row[block] for block in blocks)
-    return shift(*(matrix[block] for block in blocks), (lat.names[first], lat.names[second]), labels=labels)
+    return shift(*(matrix[block] for block in blocks), (lat.names[first], lat.names[second]), labels=labels,
+                 own_k=None if job is None else int(job.params["n_clusters"]))

@@ -61,6 +61,19 @@ def page(lat_stamp: tuple, lat, title):
         "rows_first": f"rows of {names[0]}", "rows_second": f"rows of {names[1]}", "energy_distance": "energy distance",
         "energy_coefficient": "coefficient", "p_value": "p", "p_holm": st.column_config.NumberColumn(
             "p (Holm)", format="%.3g", help="p corrected for the clusters tested (Holm); empty: not tested")})
+    st.markdown(f"**Each source's own clusters, matched.** {names[0]} and {names[1]} each clustered alone (k-means, "
+                f"k = {shift.own_k}): each cluster of {names[0]} paired with the cluster of {names[1]} whose mean "
+                "latent vector is nearest, over all pairs at once.")
+    st.dataframe(shift.matches, hide_index=True, key="compare_matches", column_config={
+        "cluster_first": f"cluster of {names[0]}", "rows_first": "rows", "cluster_second": f"its match in {names[1]}",
+        "rows_second": "rows ", "distance": st.column_config.NumberColumn("distance", format="%.3g"),
+        "next_cluster_second": "next nearest", "next_distance": st.column_config.NumberColumn(
+            "its distance", format="%.3g"),
+        "joint_first": "study cluster", "joint_second": "study cluster "})
+    st.caption("Distances between the clusters' mean latent vectors, each dimension in the two sources' pooled "
+               "standard deviation; a match much nearer than the next nearest is clear, two alike are not. "
+               "*study cluster*: the cluster of the study's k-means above most of it is in (the same on both sides: "
+               "the study's clustering agrees with the match).")
     st.bar_chart(shift.dimensions.set_index("dimension")[SMD], height=220, x_label="dimension",
                  y_label="standardised mean difference")
     st.dataframe(shift.largest, hide_index=True, key="compare_dimensions")
