@@ -65,11 +65,11 @@ def page(lat_stamp: tuple, lat, title):
                 f"k = {shift.own_k}): each cluster of {names[0]} paired with the cluster of {names[1]} whose mean "
                 "latent vector is nearest, over all pairs at once.")
     st.dataframe(shift.matches, hide_index=True, key="compare_matches", column_config={
-        "cluster_first": f"cluster of {names[0]}", "rows_first": "rows", "cluster_second": f"its match in {names[1]}",
-        "rows_second": "rows ", "distance": st.column_config.NumberColumn("distance", format="%.3g"),
-        "next_cluster_second": "next nearest", "next_distance": st.column_config.NumberColumn(
-            "its distance", format="%.3g"),
-        "joint_first": "study cluster", "joint_second": "study cluster "})
+        "cluster_first": f"cluster of {names[0]}", "rows_first": f"rows of {names[0]}",
+        "cluster_second": f"its match in {names[1]}", "rows_second": f"rows of {names[1]}",
+        "distance": st.column_config.NumberColumn("distance", format="%.3g"), "next_cluster_second": "next nearest",
+        "next_distance": st.column_config.NumberColumn("its distance", format="%.3g"),
+        "joint_first": f"study cluster ({names[0]})", "joint_second": f"study cluster ({names[1]})"})
     st.caption("Distances between the clusters' mean latent vectors, each dimension in the two sources' pooled "
                "standard deviation; a match much nearer than the next nearest is clear, two alike are not. "
                "*study cluster*: the cluster of the study's k-means above most of it is in (the same on both sides: "
