@@ -34,6 +34,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
@@ -295,7 +296,7 @@ def spilled(value, folder: Path, names=None):
     through Dask's scheduler or the pool's pipe (10M rows of a study's clustering: 305 MB)."""
     import numpy as np
 
-    names = names if names is not None else iter(range(1 << 30))
+    names = names if names is not None else itertools.count()
     if isinstance(value, np.ndarray) and value.nbytes >= SPILL_BYTES and value.dtype != object:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{next(names)}.npy"

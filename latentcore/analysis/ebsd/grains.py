@@ -12,6 +12,9 @@ grains first).
     found.grain_of_row  (N,) the grain of each point, -1 where in none (not indexed, unless filled)
     found.reconstruction  what the reconstruction options changed: pixels filled, grains dissolved, pixels given
     grain_distributions(found.table, found.units)    the grain-size (ECD) and GOS histograms: a row per bin
+    study_grains(study, parameters)   every source of a study's grains as one table, `source` first (a Dask task per
+                                      source with `scheduler`); `grain_distributions(..., by="source")` each source's
+                                      over the same bins, `grain_summary(table, units)` a row per source
     mean_orientations(euler, grain, phase_id, laue)   (each grain's mean orientation as a quaternion, each point's
                                                       misorientation to it)
     write_grains(found, out_dir, stem, inputs, figure)  grains__<stem>.csv, grain_distributions__<stem>.csv (and its
@@ -414,8 +417,8 @@ def study_grains(study, parameters: Values = GRAIN_PARAMETERS(), settings=None, 
     for member, other in zip(study.members[1:], found[1:]):
         if other.units != found[0].units:
             raise InputError(f"source {member.name} is in {other.units}, {study.members[0].name} in "
-                             f"{found[0].units}: grain sizes in different units do not compare; make a study of scans in "
-                             "one unit, or run grains on each scan", member.location)
+                             f"{found[0].units}: grain sizes in different units do not compare; make a study of "
+                             "scans in one unit, or run grains on each scan", member.location)
     return Grains(pd.concat([one.table for one in found], ignore_index=True),
                   np.concatenate([one.grain_of_row for one in found]), found[0].parameters,
                   [MEAN_NOTE, *(note for one in found for note in one.notes)], found[0].units,
