@@ -56,6 +56,7 @@ class SourceShift:
     within: pd.DataFrame | None = None  # `within_clusters`, when a clustering was given
     matches: pd.DataFrame | None = None  # `match_clusters` of each source's `own_clusters`, when `own_k` was given
     own_k: int | None = None
+    own_labels: tuple[np.ndarray, np.ndarray] | None = None  # each source's rows' clusters in its `own_clusters`
 
     @property
     def largest(self) -> pd.DataFrame:
@@ -134,11 +135,11 @@ def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], 
               for part in (first, second)]
     energy, coefficient, p_value = energy_test(*picked, permutations=permutations, seed=seed)
     within = None if labels is None else within_clusters(first, second, labels, permutations=permutations, seed=seed)
-    matches = None if own_k is None else match_clusters(
-        first, second, tuple(own_clusters(part, own_k, seed) for part in (first, second)), labels)
+    own = None if own_k is None else tuple(own_clusters(part, own_k, seed) for part in (first, second))
+    matches = None if own is None else match_clusters(first, second, own, labels)
     return SourceShift(names[0], names[1], mean_differences(first, second), energy, coefficient, p_value,
                        (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations, within, matches,
-                       own_k)
+                       own_k, own)
 
 
 def own_clusters(rows: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

@@ -246,6 +246,8 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     assert pd.read_csv(io.BytesIO(files["cluster_matches__p__q.csv"]))["cluster_second"].tolist() == \
         matches["cluster_second"].tolist()
     assert report["matched_clusters"]["pairing"].startswith("least total distance")
+    at = run(at.toggle(key="compare_match_means").set_value(True))  # the scans' data files are not in the session
+    assert "No mean pattern of p's cluster" in texts(at.caption) and "No mean pattern of q's cluster" in texts(at.caption)
 
 
 
@@ -298,3 +300,28 @@ def test_the_grains_of_a_studys_sources_side_by_side_are_the_commands_files(down
     report = json.loads(downloads["grains_report__series.json"]())
     assert [m["name"] for m in report["study"]["members"]] == list("pqr") and "min_grain_points" in report["parameters"]
     assert downloads["grain_distributions__series.png"]()[:4] == b"\x89PNG"
+
+
+def test_a_matched_pairs_mean_patterns_are_read_from_each_sources_own_data_file(downloads):
+    from latentcore.analysis.source_shift import own_clusters
+    from latentcore.data import open_source
+    from latentcore.latents import read_latents
+    from ui.compute.sources import write_study
+
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    paths = scan_latents(folder / "latents", scans=folder / "uploads")
+    at.session_state["_files"] = {"data": [str(folder / "uploads" / f"{name}.h5") for name in "pqr"]}
+    at.session_state["latents"] = str(write_study("series", list(paths.values()), folder))
+    at = run(at, "compare")
+    at = run(at.toggle(key="compare_match_means").set_value(True))
+    at = run(at.selectbox(key="compare_match_pair").set_value(1))
+    pair = next(d.value for d in at.dataframe if "next_distance" in d.value.columns).iloc[1]
+    k = at.number_input(key="compare_k").value
+    for name, cluster in (("p", int(pair["cluster_first"])), ("q", int(pair["cluster_second"]))):
+        rows = np.flatnonzero(own_clusters(read_latents(paths[name]).stacked()[0], k) == cluster)
+        assert f"Mean of {len(rows):,} patterns: {name}, cluster {cluster}" in str(chart_specs(at))
+        mean = np.load(io.BytesIO(downloads[f"mean_pattern__{name}__cluster{cluster}.npy"]()))
+        with open_source(folder / "uploads" / f"{name}.h5") as reader:
+            patterns = reader.read_rows(next(iter(reader.info().partitions)), rows).astype(np.float64)
+        np.testing.assert_allclose(mean, patterns.mean(0), rtol=1e-6)  # its own file's patterns of those rows

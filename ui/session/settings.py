@@ -175,7 +175,8 @@ PAGES: dict[str, Page] = {  # in the navigation's order
         (("umap_scatter", "the embedding"), ("umap_map", "the scan map"),
          ("umap_query", "the nearest-neighbours query"))),
     "maps": Page("Latent maps", ":material/grid_on:", (
-        keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name")
+        keep("maps_columns", "maps_nan", "maps_scale_bar", "maps_by_label", "maps_ref_patterns", "maps_ref_name",
+             "maps_study_grains")
         | parameters("maps", ORIENTATION_MAP_PARAMETERS, GRAIN_PARAMETERS)  # the reference maps' and grain table's
         | tied("maps_dims", "maps_pick_dim", "maps_grain") | SHARED_ROI | smoothing("maps")
         | colour_scale("maps_scale") | boundaries("maps") | line_profile("maps")),
@@ -189,7 +190,8 @@ PAGES: dict[str, Page] = {  # in the navigation's order
         (("clusters_map", "the scan map"), ("clusters_scatter", "the scatter"))),
     "compare": Page("Compare", ":material/compare_arrows:", (
         keep("compare_method", "compare_neighbors", "compare_min_dist", "compare_seed", "compare_colour",
-             "compare_colour_k", "compare_k", "compare_smooth", "compare_probe") | tied("compare_other")),
+             "compare_colour_k", "compare_k", "compare_smooth", "compare_probe", "compare_match_means")
+        | tied("compare_other", "compare_match_pair")),
         (("compare_a", "the first embedding"), ("compare_b", "the second embedding"))),
     "rank": Page("Rank", ":material/leaderboard:", (
         keep("rank_components", "rank_patterns", "rank_npz", "rank_metrics", "rank_top") | tied("rank_references")

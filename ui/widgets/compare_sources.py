@@ -1,16 +1,19 @@
 """The Compare page on a study: two of its sources side by side, the fractions of one clustering of the whole study
-in each, and the shift between their latent vectors (per dimension and as one energy test), with downloads."""
+in each, the shift between their latent vectors (per dimension and as one energy test, also within each cluster),
+each source's own clusters matched to the other's with a matched pair's mean patterns side by side, and downloads."""
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from latentcore.analysis.artifacts.fractions import fractions_figure
+from latentcore.analysis.artifacts.mean_pattern import MeanPatternJob
 from latentcore.analysis.source_shift import SMD, side_by_side, write_shift
 from latentcore.columns import CLUSTER, SOURCE
 
 from ..compute import cluster_runs, latent_space
 from ..session import defaults, lifecycle
-from . import common, study
+from . import common, explore, gallery, study
 
 MEANING = ("**What the shift means.** Each dimension's *standardised mean difference* is the first source's mean "
            "minus the second's over their pooled standard deviation (Cohen's d: |d| about 0.2 is small, 0.8 large). "
@@ -74,6 +77,7 @@ def page(lat_stamp: tuple, lat, title):
                "standard deviation; a match much nearer than the next nearest is clear, two alike are not. "
                "*study cluster*: the cluster of the study's k-means above most of it is in (the same on both sides: "
                "the study's clustering agrees with the match).")
+    matched_means(lat, shift, (first, second))
     st.bar_chart(shift.dimensions.set_index("dimension")[SMD], height=220, x_label="dimension",
                  y_label="standardised mean difference")
     st.dataframe(shift.largest, hide_index=True, key="compare_dimensions")
@@ -81,3 +85,28 @@ def page(lat_stamp: tuple, lat, title):
     for kind, path in paths.items():
         study.download(path, f"compare_dl_{kind}")
 
+
+
+def matched_means(lat, shift, indices: tuple[int, int]):
+    """A matched pair of clusters' mean patterns side by side, each read from its own source's data file (a toggle:
+    a mean reads every pattern of the cluster)."""
+    if not st.toggle("Mean patterns of a matched pair, side by side", key="compare_match_means",
+                     value=defaults.setting("compare_match_means", False)):
+        return
+    pairs = list(shift.matches.itertuples())
+    said = [f"cluster {p.cluster_first} of {shift.first} and its match, cluster {p.cluster_second} of {shift.second}"
+            for p in pairs]
+    picked = st.selectbox("Pair", range(len(pairs)), format_func=said.__getitem__, key="compare_match_pair",
+                          index=defaults.setting_index("compare_match_pair", 0, range(len(pairs))))
+    clusters = pairs[picked].cluster_first, pairs[picked].cluster_second
+    for side, column, index, own, cluster in zip((0, 1), st.columns(2), indices, shift.own_labels, clusters):
+        member, name = lat.members[index], lat.names[index]
+        with column:
+            data = explore.data_file_of(member, name, f"mean pattern of {name}'s cluster {cluster}")
+            if data is None:
+                continue
+            rows = np.flatnonzero(own == cluster)
+            gallery.show_mean(MeanPatternJob(member.path, data, rows, cluster=int(cluster)),
+                              {part: len(values) for part, values in member.partitions.items()},
+                              f"compare_match_mean_{side}", f"{name}, cluster {cluster}",
+                              f"the {len(rows):,} rows of {name} in its own cluster {cluster}")

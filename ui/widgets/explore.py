@@ -176,10 +176,8 @@ def study_images(rows, lat, key: str, mean_key: str | None):
                         index=defaults.setting_index(f"{key}_source", next(iter(counts)), counts))
     index = lat.names.index(name)
     own, mine = lat.members[index], local[member == index]
-    data = next((path for path in files.data_sources().values() if path.name == own.attrs.get("source")), None)
+    data = data_file_of(own, name, f"images of {name}'s rows")
     if data is None:
-        st.caption(f"The images of {name}'s rows are not shown: its data file, {own.attrs.get('source') or 'unnamed'}, "
-                   "is not among this session's data files (upload it on the Data page).")
         return
     scan = dict(zip(coordinate_names(own.units), (own.x, own.y))) if own.x is not None else None
     left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
@@ -192,6 +190,16 @@ def study_images(rows, lat, key: str, mean_key: str | None):
                          value=defaults.setting(f"{mean_key}_show", False)):  # the selection's rows alone: no clusters
                 none = np.empty(0, np.int64)
                 gallery.mean_pattern(mine, data, own, mean_key, clusters={"rows": none, "labels": none})
+
+
+def data_file_of(own, name: str, what: str) -> Path | None:
+    """The data file a study's source `own` (its latents) came from, among this session's data files
+    (`files.data_sources`); None, said, where it is not: `what` names what is not shown."""
+    data = next((path for path in files.data_sources().values() if path.name == own.attrs.get("source")), None)
+    if data is None:
+        st.caption(f"No {what}: {name}'s data file, {own.attrs.get('source') or 'unnamed'}, is not among this "
+                   "session's data files (upload it on the Data page).")
+    return data
 
 
 def row_words(lat, row: int) -> str:

@@ -96,14 +96,19 @@ def mean_pattern(rows, source: Path, lat, key: str, clusters: dict | None = None
     what = st.selectbox("Mean pattern of", names, format_func=lambda name: choices[name][0], key=f"{key}_of",
                         index=defaults.setting_index(f"{key}_of", names[0], names))
     label, members, cluster = choices[what]
-    job = MeanPatternJob(lat.path, source, members, cluster=cluster)  # what `python -m latentcore mean-pattern` runs
+    show_mean(MeanPatternJob(lat.path, source, members, cluster=cluster), sizes, key, what, label)
+
+
+def show_mean(job: MeanPatternJob, sizes: dict, key: str, what: str, label: str):
+    """The mean pattern of `job` (what `python -m latentcore mean-pattern` runs; `sizes`: its latents' partitions'
+    rows), its colour bar and downloads; `what` names it in the title, `label` in the caption."""
     with common.user_errors():
         result = _mean_pattern(job, sizes, f"{key}_run")
     if result is None:  # a large one: not asked for yet, or a worker computes it (its progress shows above)
         return
     plane, note = item_figures.as_plane(result.mean)
     fig = item_figures.mean_pattern_figure(plane, f"Mean of {result.count:,} patterns: {what}")
-    st.plotly_chart(fig, config={"displaylogo": False})
+    st.plotly_chart(fig, config={"displaylogo": False}, key=f"{key}_chart")
     st.caption(f"The mean of {label}" + (f" ({note})" if note else "") + ", accumulated in float64.")
     names = pattern_names(job, result)  # as `python -m latentcore mean-pattern` names them
     out, dpi = lifecycle.workdir("gallery"), state.png_dpi()
