@@ -325,3 +325,25 @@ def test_a_matched_pairs_mean_patterns_are_read_from_each_sources_own_data_file(
         with open_source(folder / "uploads" / f"{name}.h5") as reader:
             patterns = reader.read_rows(next(iter(reader.info().partitions)), rows).astype(np.float64)
         np.testing.assert_allclose(mean, patterns.mean(0), rtol=1e-6)  # its own file's patterns of those rows
+
+
+def test_the_orientations_of_a_studys_selection_are_shown_one_source_at_a_time_on_its_own_scan(downloads):
+    from latentcore.latents import read_latents
+    from ui.compute.sources import write_study
+
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    paths = scan_latents(folder, scans=folder / "scans")  # the scans' orientations kept in their latents
+    at.session_state["latents"] = str(write_study("series", list(paths.values()), folder))
+    at = run(at, "umap")
+    chosen = np.array([3, 7, ROWS + 10, ROWS + 11, ROWS + 12])  # two of p's rows, three of q's
+    at.session_state["selection"] = chosen
+    at = run(at.toggle(key="umap_orient_show").set_value(True))
+    assert at.selectbox(key="umap_orient_source").options == list("pqr")
+    assert "the selection (2 points)" in texts(at.caption)  # p's rows of the selection
+    at = run(at.selectbox(key="umap_orient_source").set_value(1))
+    assert "the selection (3 points)" in texts(at.caption)  # q's, as q's own rows
+    table = pd.read_csv(io.BytesIO(downloads["orientations__q__3rows__ipf_z.csv"]()))
+    q = read_latents(paths["q"])
+    assert table["row"].tolist() == [10, 11, 12]
+    np.testing.assert_allclose(table["phi1_deg"], np.degrees(q.orientations.euler[[10, 11, 12], 0]), atol=1e-6)

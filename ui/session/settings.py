@@ -130,7 +130,7 @@ def orientations(key: str) -> Saved:
     """`ui.widgets.orientations.orientations_panel`: shown or not, the sample direction, the look and whether the
     misorientation angles show; of what and the phase are the data's."""
     return keep(*_suffixed(key, "orient_show", "orient_direction", "orient_look", "orient_miso")) | tied(
-        *_suffixed(key, "orient_of", "orient_phase"))
+        *_suffixed(key, "orient_of", "orient_phase", "orient_source"))
 
 
 def gallery(key: str) -> Saved:

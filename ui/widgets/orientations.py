@@ -4,7 +4,9 @@ their inverse pole figure for a sample direction (x, y, z) beside the whole scan
 distribution, correlated (neighbours) and uncorrelated (random pairs, a seeded sample beyond 100,000), beside
 random cubic orientations' (Mackenzie); the command's files to download (`python -m latentcore orientations`: the
 figure, the table, the pole figures' points, the misorientation angles' histogram and bins, and the report, named
-as it names them). Off until asked for (a toggle), as the mean pattern.
+as it names them). Off until asked for (a toggle), as the mean pattern. On a study, one source at a time (a picker):
+the chosen rows, clusters and labels of that source, on its own scan and grid, so a cluster's orientations compare
+source by source.
 
     orientations_panel(lat_stamp, lat, chosen, "umap")                       the selection, the clusters, the labels
     orientations_panel(lat_stamp, lat, chosen, "clusters", {"rows", "labels"})   the page's own clustering
@@ -20,10 +22,10 @@ from latentcore.analysis.ebsd.scan_references import laue_of
 from latentcore.arrays import unique
 from latentcore.errors import LatentError
 
-from ..compute import orientations
+from ..compute import orientations, sources
 from ..figures import png
 from ..session import defaults, lifecycle, state, workspace
-from . import common
+from . import common, study
 
 LOOKS = {"points": "points (their IPF colours)", "density": "density (share per cell)"}
 SELECTION = "selection"
@@ -37,12 +39,17 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
                      value=defaults.setting(f"{key}_orient_show", False),
                      help="Whether a selection, a cluster or a label is an orientation family"):
         return
+    first = None
+    if study.many(lat):  # a study: one source's rows at a time, on its own scan (its orientations, its grid)
+        members = sources.study_sources(lat_stamp)
+        index = study.source_picker([m.name for m in members], f"{key}_orient_source", "Orientations in the source")
+        first, lat_stamp, lat = members[index].start, members[index].stamp, lat.members[index]
     if lat.orientations is None:
         st.info("These latents hold no orientations (their scan file had none): no pole figures.",
                 icon=":material/info:")
         return
     choices = _choices(np.asarray(chosen, np.int64), state.last_clusters() if clusters is None else clusters,
-                       len(lat.orientations.phase_id))
+                       len(lat.orientations.phase_id), first)
     if not choices:
         st.caption("Select points (a box, a lasso, a click), or make clusters or labels, to see their orientations.")
         return
@@ -90,20 +97,28 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
         _angles_panel(angles, plots, names, key)
 
 
-def _choices(chosen: np.ndarray, clusters: dict | None, n_rows: int) -> dict:
+def _choices(chosen: np.ndarray, clusters: dict | None, n_rows: int, first: int | None = None) -> dict:
     """name -> (its label, its row ids, (cluster, label) for its file names): the selection, each cluster (noise
-    left out), each label."""
+    left out), each label. `first`: a study's source's first row among the study's: the rows of that source alone,
+    as its own rows (`n_rows` its rows)."""
+    def own(rows):
+        rows = np.asarray(rows, np.int64)
+        return rows if first is None else rows[(rows >= first) & (rows < first + n_rows)] - first
+
+    chosen = own(chosen)
     choices = {SELECTION: (f"the selection ({len(chosen):,} points)", chosen, (None, None))} if len(chosen) else {}
-    if clusters is not None and np.max(clusters["rows"], initial=-1) < n_rows:  # of these latents
+    if clusters is not None and (first is not None or np.max(clusters["rows"], initial=-1) < n_rows):  # of these
         rows, labels = np.asarray(clusters["rows"]), np.asarray(clusters["labels"])
         for cluster in unique(labels[labels >= 0]):
-            members = rows[labels == cluster]
-            choices[f"cluster {cluster}"] = (f"cluster {cluster} ({len(members):,} points)", members,
-                                             (int(cluster), None))
+            members = own(rows[labels == cluster])
+            if len(members):
+                choices[f"cluster {cluster}"] = (f"cluster {cluster} ({len(members):,} points)", members,
+                                                 (int(cluster), None))
     labelled = state.labels()
     for name in labelled.classes:
-        members = labelled.rows[labelled.names == name]
-        choices[f"label {name}"] = (f"label {name!r} ({len(members):,} points)", members, (None, name))
+        members = own(labelled.rows[labelled.names == name])
+        if len(members):
+            choices[f"label {name}"] = (f"label {name!r} ({len(members):,} points)", members, (None, name))
     return choices
 
 
