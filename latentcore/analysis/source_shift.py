@@ -19,6 +19,9 @@ and whether the two sets of latent vectors could be one distribution.
   next-nearest for how clear the match is: is cluster 2 of one scan cluster 4 of the other?
 - `side_by_side(fractions, column, first, second)`: two sources' rows of a fractions table
   (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
+- `compare_sources(study, first, second, k)`: all of it for two sources of a study, as the Compare page shows them
+  (`compare-sources`): the study's k-means of k clusters of whole latent vectors, its fractions in the two sources
+  side by side, the shift over the whole vectors and within each cluster, and each source's own clusters matched;
 - `write_shift(shift, out_dir)`: the per-dimension CSV, the JSON report and the fractions side by side
   (`shift_names`), each atomically.
 """
@@ -259,6 +262,30 @@ def side_by_side(fractions: pd.DataFrame, column: str, first: str, second: str) 
     table = parts[0].join(parts[1], how="outer").fillna(0).reset_index()
     table["difference"] = table[f"{FRACTION}_{second}"] - table[f"{FRACTION}_{first}"]
     return table
+
+
+def compare_sources(study, first: str, second: str, k: int, settings=None) -> tuple[SourceShift, pd.DataFrame]:
+    """(the shift, the fractions side by side) of the study's sources `first` and `second` (names), with the study's
+    k-means of `k` clusters of every source's whole latent vectors (`cluster_study`, as the Compare page runs it)."""
+    from ..columns import CLUSTER
+    from .artifacts.cluster import ClusterJob, cluster_inputs
+    from .artifacts.cluster_study import load_study_cluster_inputs
+    from .artifacts.fractions import fractions_table
+
+    indices = [study.names.index(study.member(name).name) for name in (first, second)]  # an unknown name: refused
+    if indices[0] == indices[1]:
+        raise InputError(f"the two sources are both {first}: name two different sources of the study", study.name)
+    job = ClusterJob(latents=study.name, bandcontrast=None, method="kmeans", features="latent",
+                     params={"n_clusters": int(k)})
+    inputs = load_study_cluster_inputs(job, study, settings)
+    found = cluster_inputs(job, inputs).labels
+    labels = np.full(study.rows, -1, np.int64)  # each study row's cluster
+    labels[study.offsets[inputs.sources] + inputs.rows] = found
+    rows = [study.latents(i, settings).stacked()[0] for i in indices]
+    joint = tuple(labels[study.offsets[i]:study.offsets[i] + len(part)] for i, part in zip(indices, rows))
+    shift = source_shift(*rows, (first, second), labels=joint, own_k=int(k))
+    fractions = fractions_table(inputs.sources, inputs.source_names, found, CLUSTER)
+    return shift, side_by_side(fractions, CLUSTER, first, second)
 
 
 def shift_names(first: str, second: str) -> dict:

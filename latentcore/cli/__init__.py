@@ -36,7 +36,7 @@ COMMANDS = (
     explore.add_profile,  # along a line
     rank.add_rank, references.add_references, references.add_orientations,  # against reference maps
     ebsd.add_grains, ebsd.add_export_ebsd,  # grains; the results for other EBSD software
-    labels.add_probe, labels.add_export, labels.add_compare,  # labels
+    labels.add_probe, labels.add_export, labels.add_compare, study.add_compare_sources,  # labels, comparisons
     train.add_train_vae,  # an encoder of one's own
     cluster.add_rerun,  # reproduce a result
 )

@@ -221,7 +221,9 @@ def test_latent_maps_and_rank_show_one_source_at_a_time_on_its_own_grid(download
     assert report["inputs"]["latents"]["name"] == "q__pca_latents.h5"
 
 
-def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(downloads):
+def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(downloads, tmp_path):
+    from latentcore.cli import main
+
     at = on_study("compare")
     assert at.selectbox(key="compare_first").value == 0 and at.selectbox(key="compare_second").value == 1
     both = next(d.value for d in at.dataframe if "difference" in d.value.columns)
@@ -246,6 +248,10 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     assert pd.read_csv(io.BytesIO(files["cluster_matches__p__q.csv"]))["cluster_second"].tolist() == \
         matches["cluster_second"].tolist()
     assert report["matched_clusters"]["pairing"].startswith("least total distance")
+    assert main(["compare-sources", at.session_state["latents"], "--first", "p", "--second", "q", "--out",
+                 str(tmp_path)]) == 0  # the command: the page's files
+    for name in ("shift__p__q.csv", "fractions__p__q.csv", "shift_within__p__q.csv", "cluster_matches__p__q.csv"):
+        assert files[name] == (tmp_path / name).read_bytes(), name
     at = run(at.toggle(key="compare_match_means").set_value(True))  # the scans' data files are not in the session
     assert "No mean pattern of p's cluster" in texts(at.caption) and "No mean pattern of q's cluster" in texts(at.caption)
 

@@ -168,7 +168,7 @@ def test_help_lists_the_commands_in_the_order_of_the_work(capsys):
               if line.startswith("    ") and not line.startswith("     ")]  # one line per command, indented 4
     assert listed == ["info", "bandcontrast", "extract", "batch", "study", "umap", "maps", "cluster", "mean-pattern",
                       "profile", "rank", "references", "orientations", "grains", "export-ebsd", "probe", "export",
-                      "compare", "train-vae", "rerun"]
+                      "compare", "compare-sources", "train-vae", "rerun"]
 
 
 def test_the_readme_is_short_and_names_every_command():

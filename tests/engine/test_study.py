@@ -532,3 +532,16 @@ def test_a_studys_grains_on_dask_are_the_tables_found_here(dask_client, tmp_path
     for name in ("grains__grainy.csv", "grain_distributions__grainy.csv", "grain_summary__grainy.csv"):
         assert (here / name).read_bytes() == (there / name).read_bytes(), name
     assert len(pd.read_csv(here / "grains__grainy.csv")["source"].unique()) == 3
+
+
+def test_compare_sources_refuses_a_source_the_study_has_not_or_the_same_twice(study_file, tmp_path, capsys):
+    refused(["compare-sources", study_file, "--first", "a", "--second", "x", "--out", tmp_path / "o"], capsys,
+            "the study pair has no source 'x': choose one of its sources a, b")
+    refused(["compare-sources", study_file, "--first", "a", "--second", "a", "--out", tmp_path / "o"], capsys,
+            "the two sources are both a: name two different sources")
+    assert main(["compare-sources", str(study_file), "--first", "a", "--second", "b", "--k", "3", "--out",
+                 str(tmp_path / "o")]) == 0
+    assert "each source's own 3 clusters matched" in capsys.readouterr().out
+    assert {path.name for path in (tmp_path / "o").iterdir()} == {
+        "shift__a__b.csv", "fractions__a__b.csv", "shift_within__a__b.csv", "cluster_matches__a__b.csv",
+        "shift_report__a__b.json"}

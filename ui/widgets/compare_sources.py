@@ -74,7 +74,9 @@ def page(lat_stamp: tuple, lat, title):
         "next_distance": st.column_config.NumberColumn("its distance", format="%.3g"),
         "joint_first": f"study cluster ({names[0]})", "joint_second": f"study cluster ({names[1]})"})
     st.caption("Distances between the clusters' mean latent vectors, each dimension in the two sources' pooled "
-               "standard deviation; a match much nearer than the next nearest is clear, two alike are not. "
+               "standard deviation; a match much nearer than the next nearest is clear, two alike are not, and a next "
+               "nearest nearer than the match says two clusters of one source have the same nearest in the other (a "
+               "cluster split or merged between the sources, or found in one only). "
                "*study cluster*: the cluster of the study's k-means above most of it is in (the same on both sides: "
                "the study's clustering agrees with the match).")
     matched_means(lat, shift, (first, second))
