@@ -353,3 +353,23 @@ def test_the_orientations_of_a_studys_selection_are_shown_one_source_at_a_time_o
     q = read_latents(paths["q"])
     assert table["row"].tolist() == [10, 11, 12]
     np.testing.assert_allclose(table["phi1_deg"], np.degrees(q.orientations.euler[[10, 11, 12], 0]), atol=1e-6)
+
+
+def test_a_quality_filter_on_a_studys_clusters_keeps_each_scans_pixels_as_the_command_line_does(downloads, tmp_path):
+    from latentcore.cli import main
+
+    at = clustered(on_study("clusters"))
+    at = run(at.checkbox(key="quality_bc_on").check())
+    threshold = at.number_input(key="quality_bc").value  # the first offer: a tenth of the pixels removed
+    kept = int(at.metric[2].value.replace(",", ""))
+    assert 0 < kept < 3 * ROWS
+    assert f"{kept:,} of {3 * ROWS:,} points kept" in texts(at.info) and "each scan by its own maps" in texts(at.info)
+    assert texts(at.caption).count(" of 192") == 3  # kept, source by source
+    name = next(name for name in downloads if name.startswith("cluster_assignments__") and "_q-bc-ge" in name)
+    shown = downloads[name]()
+    assert main(["cluster", at.session_state["latents"], "--features", "latent", "--method", "kmeans", "--k", "4",
+                 "--smooth", "1", "--quality", f"bc>={threshold!r}", "--no-png", "--out", str(tmp_path)]) == 0
+    assert shown == (tmp_path / name).read_bytes()  # the command line's rows and clusters
+    assert len(pd.read_csv(io.BytesIO(shown))) == kept
+    at = run(at, "umap")  # a study's embedding takes every row, and says so
+    assert "a study's embedding shows every row of its sources" in texts(at.caption)

@@ -1,7 +1,9 @@
 """The quality filter the analysis pages share (`settings.QUALITY_PAGES`: UMAP, Clusters, Rank, and the labels panel on
 them): a threshold per quality map the scan has (CI, MAD, band contrast, IQ: `analysis.quality.QUALITY_MAPS`), in
 the map's own units and range, each on or off; the pixels kept shown as a map; one line on every page it applies
-to saying how many points it keeps. `bc` is the session's band-contrast choice."""
+to saying how many points it keeps. `bc` is the session's band-contrast choice. On a study (several scans) it applies
+to the study's clustering, each scan by its own maps (band contrast: each scan's own), as `cluster --quality` on a
+study; its embedding and its labels' probe take every row, as the command line's do, and say so."""
 from __future__ import annotations
 
 import numpy as np
@@ -19,28 +21,34 @@ from . import common
 DEFAULT_PERCENTILE = 10  # a threshold first offered where it would remove a tenth of the pixels
 
 
+STUDY_PAGES = ("clusters",)  # where a study's rows are filtered (`cluster --quality` on a study)
+
+
 def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
     """The filter's settings (an expander, the mask under them) and, when it is on, its note; returns the filter
     (None: off, or the latents are not a scan's)."""
     if lat.x is None or lat.y is None:
         return None
-    if sources.study_sources(lat_stamp):
-        st.caption("The quality filter applies to one scan's latents: a study shows every row of its sources.")
+    on_study = bool(sources.study_sources(lat_stamp))
+    if on_study and page not in STUDY_PAGES:
+        st.caption("The quality filter applies to a study's clustering (the Clusters page) and to each of its scans "
+                   "on the Rank page: a study's embedding shows every row of its sources.")
         return None
-    try:
-        maps = scan_maps.quality_values(lat_stamp, state.bandcontrast())
+    try:  # a study's scans each by its own band contrast
+        maps = scan_maps.quality_values(lat_stamp, None if on_study else state.bandcontrast())
     except LatentError:  # a band-contrast table that does not fit the scan: its own picker says so
         maps = scan_maps.quality_values(lat_stamp, None)
     if not maps:
         return None
-    quality = _read_widgets(lat_stamp, lat, maps)
-    state.set_quality_filter(lat_stamp, quality)  # the labels panel's
+    quality = _read_widgets(lat_stamp, lat, maps, on_study)
+    if not on_study:
+        state.set_quality_filter(lat_stamp, quality)  # the labels panel's (a study's probe takes every row)
     if quality is not None:
-        note(lat_stamp, quality, page)
+        note(lat_stamp, quality, page, on_study)
     return quality
 
 
-def _read_widgets(lat_stamp: tuple, lat, maps: dict) -> QualityFilter | None:
+def _read_widgets(lat_stamp: tuple, lat, maps: dict, on_study: bool) -> QualityFilter | None:
     thresholds = []
     on_now = [name for name in maps if defaults.widget_value(quality_keys(name)[0], False)]
     with st.expander("Quality filter" + (" (on)" if on_now else ""), icon=":material/filter_alt:",
@@ -65,10 +73,10 @@ def _read_widgets(lat_stamp: tuple, lat, maps: dict) -> QualityFilter | None:
                                          disabled=not on)
             if on and value is not None:
                 thresholds.append(Threshold(name, record.keeps, float(value)))
-        band = state.bandcontrast() if any(t.name == "bc" for t in thresholds) else None
+        band = state.bandcontrast() if any(t.name == "bc" for t in thresholds) and not on_study else None
         quality = QualityFilter(tuple(thresholds), band) if thresholds else None
         if quality is not None:
-            _mask_map(lat_stamp, lat, quality)
+            (_kept_per_source if on_study else _mask_map)(lat_stamp, lat, quality)
     return quality
 
 
@@ -84,11 +92,20 @@ def _mask_map(lat_stamp: tuple, lat, quality: QualityFilter):
                                           units=lat.units), key="quality_mask", config={"displaylogo": False})
 
 
-def note(lat_stamp: tuple, quality: QualityFilter, page: str):
+def _kept_per_source(lat_stamp: tuple, lat, quality: QualityFilter):
+    """A study's pixels kept, source by source (each scan's mask is its own on the Rank page)."""
+    with common.user_errors():
+        kept = scan_maps.quality_kept(lat_stamp, quality)
+    st.caption("Kept: " + "; ".join(f"{name} {int(kept[start:end].sum()):,} of {end - start:,}" for name, start, end
+                                    in zip(lat.names, lat.offsets[:-1], lat.offsets[1:])) + " pixels.")
+
+
+def note(lat_stamp: tuple, quality: QualityFilter, page: str, on_study: bool = False):
     """"Quality filter ci >= 0.1: 2,180 of 2,400 points kept", where it applies, and a button that turns it off."""
     kept = scan_maps.quality_kept(lat_stamp, quality)
     cols = st.columns([6, 1], vertical_alignment="center")
-    cols[0].info(f"{quality.describe(kept)}. It applies to {', '.join(QUALITY_PAGES.values())} and the labels.",
-                 icon=":material/filter_alt:")
+    where = ("the study's clustering, each scan by its own maps, and each scan on the Rank page" if on_study
+             else f"{', '.join(QUALITY_PAGES.values())} and the labels")
+    cols[0].info(f"{quality.describe(kept)}. It applies to {where}.", icon=":material/filter_alt:")
     cols[1].button("Clear filter", key=f"{page}_quality_clear", on_click=state.clear_quality,
                    icon=":material/close:")

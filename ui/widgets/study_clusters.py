@@ -15,7 +15,7 @@ from latentcore.data.bandcontrast import BandContrast
 from ..compute import cluster_runs
 from ..figures import plots
 from ..session import defaults, lifecycle, state
-from . import common, explore, labels, linked_embedding, params, selection, study
+from . import common, explore, labels, linked_embedding, params, quality, selection, study
 
 
 def page(lat_stamp: tuple, lat):
@@ -41,8 +41,9 @@ def page(lat_stamp: tuple, lat):
         sigma = params.smooth_sigma("clusters")
         roi = common.roi_sliders(lat.x, lat.y, "clusters", lat.units)
         common.roi_note(lat_stamp, lat, roi, "clusters")
+    kept = quality.shared_filter(lat_stamp, lat, "clusters")  # each scan's rows it keeps, by its own maps
     bc = BandContrast.scan_map() if features == "pair" else None
-    job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma)
+    job = cluster_runs.cluster_job(lat_stamp, bc, method, dim, features, method_params, roi, sigma, kept)
     out_dir = str(lifecycle.results_dir("clusters", lat_stamp[0]))
     with common.user_errors():
         run = cluster_runs.study_cluster_run(lat_stamp, job, out_dir)
