@@ -60,6 +60,7 @@ class SourceShift:
     matches: pd.DataFrame | None = None  # `match_clusters` of each source's `own_clusters`, when `own_k` was given
     own_k: int | None = None
     own_labels: tuple[np.ndarray, np.ndarray] | None = None  # each source's rows' clusters in its `own_clusters`
+    own_fits: tuple[str, str] | None = None  # how each source's own k-means was fitted (`cluster.describe_fit`)
 
     @property
     def largest(self) -> pd.DataFrame:
@@ -138,18 +139,23 @@ def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], 
               for part in (first, second)]
     energy, coefficient, p_value = energy_test(*picked, permutations=permutations, seed=seed)
     within = None if labels is None else within_clusters(first, second, labels, permutations=permutations, seed=seed)
-    own = None if own_k is None else tuple(own_clusters(part, own_k, seed) for part in (first, second))
-    matches = None if own is None else match_clusters(first, second, own, labels)
+    from .cluster import describe_fit
+
+    own = None if own_k is None else [own_clusters(part, own_k, seed) for part in (first, second)]
+    labelled = None if own is None else tuple(result.labels for result in own)
+    matches = None if own is None else match_clusters(first, second, labelled, labels)
+    fits = None if own is None else tuple(describe_fit(result) for result in own)
     return SourceShift(names[0], names[1], mean_differences(first, second), energy, coefficient, p_value,
                        (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations, within, matches,
-                       own_k, own)
+                       own_k, labelled, fits)
 
 
-def own_clusters(rows: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """Each row's cluster in the k-means of these rows alone (standardised whole vectors, seeded: `cluster.cluster`)."""
+def own_clusters(rows: np.ndarray, k: int, seed: int = 0):
+    """The k-means of these rows alone (standardised whole vectors, seeded; fitted on a seeded sample above
+    `cluster.DEFAULT_MAX_FIT` rows, every row then labelled: `describe_fit` says which): a `ClusterResult`."""
     from .cluster import cluster
 
-    return cluster(rows, "kmeans", random_state=seed, n_clusters=min(k, len(rows))).labels
+    return cluster(rows, "kmeans", random_state=seed, n_clusters=min(k, len(rows)))
 
 
 def match_clusters(first: np.ndarray, second: np.ndarray, own: tuple[np.ndarray, np.ndarray],
@@ -309,6 +315,7 @@ def shift_record(shift: SourceShift) -> dict:
                                      "distance": "between cluster means, each dimension in the two sources' pooled "
                                                  "standard deviation",
                                      "pairing": "least total distance (scipy.optimize.linear_sum_assignment)",
+                                     "fits": dict(zip((shift.first, shift.second), shift.own_fits)),
                                      "clusters": json_records(shift.matches)}})}
 
 

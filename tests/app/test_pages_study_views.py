@@ -245,6 +245,8 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     matches = next(d.value for d in at.dataframe if "next_distance" in d.value.columns)  # each scan's own k-means
     assert len(matches) == at.number_input(key="compare_k").value and "Each source's own clusters" in texts(at.markdown)
     assert matches["cluster_second"].is_unique and sorted(matches["cluster_first"]) == list(range(len(matches)))
+    assert f"The study's clustering: kmeans fitted on all {3 * ROWS}" in texts(at.caption)  # no sample: said
+    assert f"p: kmeans fitted on all {ROWS} rows" in texts(at.caption)
     assert pd.read_csv(io.BytesIO(files["cluster_matches__p__q.csv"]))["cluster_second"].tolist() == \
         matches["cluster_second"].tolist()
     assert report["matched_clusters"]["pairing"].startswith("least total distance")
@@ -325,7 +327,7 @@ def test_a_matched_pairs_mean_patterns_are_read_from_each_sources_own_data_file(
     pair = next(d.value for d in at.dataframe if "next_distance" in d.value.columns).iloc[1]
     k = at.number_input(key="compare_k").value
     for name, cluster in (("p", int(pair["cluster_first"])), ("q", int(pair["cluster_second"]))):
-        rows = np.flatnonzero(own_clusters(read_latents(paths[name]).stacked()[0], k) == cluster)
+        rows = np.flatnonzero(own_clusters(read_latents(paths[name]).stacked()[0], k).labels == cluster)
         assert f"Mean of {len(rows):,} patterns: {name}, cluster {cluster}" in str(chart_specs(at))
         mean = np.load(io.BytesIO(downloads[f"mean_pattern__{name}__cluster{cluster}.npy"]()))
         with open_source(folder / "uploads" / f"{name}.h5") as reader:

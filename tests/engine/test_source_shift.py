@@ -140,7 +140,7 @@ def test_each_sources_own_clusters_are_matched_to_the_others_by_their_means(tmp_
 
     first, first_truth = blobs(4, [500, 200, 300, 250], CENTRES)
     second, second_truth = blobs(5, [150, 400, 250, 300], CENTRES)
-    own = own_clusters(first, 4), own_clusters(second, 4)
+    own = own_clusters(first, 4).labels, own_clusters(second, 4).labels
     matches = match_clusters(first, second, own, joint=(first_truth, second_truth))
     assert len(matches) == 4
     assert (matches["joint_first"] == matches["joint_second"]).all()  # each pair: one centre
@@ -157,3 +157,18 @@ def test_each_sources_own_clusters_are_matched_to_the_others_by_their_means(tmp_
     assert pd.read_csv(paths["matches"])["cluster_first"].tolist() == shift.matches["cluster_first"].tolist()
     record = json.loads(paths["report"].read_text())["matched_clusters"]
     assert record["each source"].startswith("k-means (k = 4)") and len(record["clusters"]) == 4
+
+
+def test_each_sources_own_k_means_says_when_it_was_fitted_on_a_sample(monkeypatch, tmp_path):
+    from latentcore.analysis import cluster
+
+    first, first_truth = blobs(6, [300, 300, 300, 300], CENTRES)
+    second, _ = blobs(7, [300, 300, 300, 300], CENTRES)
+    shift = source_shift(first, second, ("p", "q"), permutations=19, own_k=4)
+    assert shift.own_fits[0].startswith("kmeans fitted on all 1,200 rows")
+    monkeypatch.setitem(cluster.DEFAULT_MAX_FIT, "kmeans", 500)  # as 100,000 does for a larger source
+    sampled = source_shift(first, second, ("p", "q"), permutations=19, own_k=4)
+    assert sampled.own_fits[0].startswith("kmeans fitted on a seeded sample of 500 of 1,200 rows")
+    record = json.loads(write_shift(sampled, tmp_path)["report"].read_text())["matched_clusters"]
+    assert record["fits"]["q"] == sampled.own_fits[1]
+    assert sorted(sampled.matches["cluster_first"]) == [0, 1, 2, 3]  # every row still labelled and matched

@@ -51,6 +51,7 @@ def page(lat_stamp: tuple, lat, title):
     both = side_by_side(run["fractions"], CLUSTER, *names)
     st.dataframe(both.style.format({c: "{:.1%}" for c in both.columns if c.startswith("fraction") or
                                     c == "difference"}), hide_index=True, key="compare_fractions")
+    st.caption(f"The study's clustering: {run['report']['fit_summary']}.")
     pair = run["fractions"][run["fractions"][SOURCE].isin(names)]
     st.plotly_chart(fractions_figure(pair, CLUSTER, "cluster fractions of the two sources"),
                     key="compare_fractions_chart", config={"displaylogo": False})
@@ -73,7 +74,8 @@ def page(lat_stamp: tuple, lat, title):
         "distance": st.column_config.NumberColumn("distance", format="%.3g"), "next_cluster_second": "next nearest",
         "next_distance": st.column_config.NumberColumn("its distance", format="%.3g"),
         "joint_first": f"study cluster ({names[0]})", "joint_second": f"study cluster ({names[1]})"})
-    st.caption("Distances between the clusters' mean latent vectors, each dimension in the two sources' pooled "
+    st.caption(f"{shift.first}: {shift.own_fits[0]}. {shift.second}: {shift.own_fits[1]}. "
+               "Distances between the clusters' mean latent vectors, each dimension in the two sources' pooled "
                "standard deviation; a match much nearer than the next nearest is clear, two alike are not, and a next "
                "nearest nearer than the match says two clusters of one source have the same nearest in the other (a "
                "cluster split or merged between the sources, or found in one only). "
