@@ -90,7 +90,6 @@ def page(lat_stamp: tuple, lat, title):
         study.download(path, f"compare_dl_{kind}")
 
 
-
 def matched_means(lat, shift, indices: tuple[int, int]):
     """A matched pair of clusters' mean patterns side by side, each read from its own source's data file (a toggle:
     a mean reads every pattern of the cluster)."""

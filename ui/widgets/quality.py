@@ -19,8 +19,6 @@ from ..session.settings import QUALITY_PAGES, quality_keys
 from . import common
 
 DEFAULT_PERCENTILE = 10  # a threshold first offered where it would remove a tenth of the pixels
-
-
 STUDY_PAGES = ("clusters",)  # where a study's rows are filtered (`cluster --quality` on a study)
 
 
