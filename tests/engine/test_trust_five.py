@@ -62,6 +62,7 @@ SCHEDULED = {  # every command with --scheduler, the rest of its command line
     "probe": ["--labels", "labels.csv"],
     "study": ["--name", "s"],
     "batch": ["--model", "vae.pth"],
+    "grains": [],
 }
 
 
@@ -241,7 +242,10 @@ def test_a_rename_that_fails_leaves_no_partial(tmp_path):
 
 def commands_keeping_outputs(f, grains_h5oina):
     """Command lines of every command that keeps its outputs, each writing into f["folder"] / "out"."""
+    from study_scans import scan_latents
+
     out, lat, scan, labels = f["folder"] / "out", f["latents"], f["scan"], f["labels"]
+    pair = scan_latents(f["folder"] / "pair", ("p", "q"))  # two sources of a study
     classes = f["folder"] / "classes.csv"
     classes.write_text("row,label\n0,a\n1,b\n")
     bandcontrast = f["folder"] / "bc.csv"
@@ -264,11 +268,13 @@ def commands_keeping_outputs(f, grains_h5oina):
         "probe": ["probe", lat, "--labels", labels, "--cv", "2", "--no-png", "--out", out],
         "export": ["export", scan, "--labels", labels, "--out", out / "subset.npz"],
         "compare": ["compare", lat, lat, "--labels", labels, "--out", out / "compare.json"],
+        "compare-sources": ["compare-sources", pair["p"], pair["q"], "--first", "p", "--second", "q", "--k", "2",
+                            "--out", out],
     }
 
 
 KEEPING = ["bandcontrast", "study", "umap", "maps", "cluster", "mean-pattern", "profile", "rank", "references",
-           "orientations", "grains", "export-ebsd", "probe", "export", "compare"]
+           "orientations", "grains", "export-ebsd", "probe", "export", "compare", "compare-sources"]
 
 
 @pytest.mark.parametrize("command", KEEPING)
