@@ -92,8 +92,8 @@ def run_grains(args) -> int:
 
 def run_study_grains(args, parameters) -> int:
     """`grains NAME.study.json`: every source's grains (`grains.study_grains`), its files named after the study."""
-    from ..analysis.artifacts.common import input_record
-    from ..analysis.ebsd.grains import grain_distributions, grain_summary, study_grains, write_grains
+    from ..analysis.ebsd.grains import (grain_distributions, grain_summary, study_grains, study_input_records,
+                                        write_grains)
     from ..columns import SOURCE
     from ..errors import InputError
     from ..figures.grain_figures import distributions_figure
@@ -107,9 +107,8 @@ def run_study_grains(args, parameters) -> int:
     figure = None if args.no_png else distributions_figure(
         grain_distributions(found.table, found.units, SOURCE), found.units,
         title=f"Grain size and GOS distributions of the study {study.name} ({len(found.table):,} grains)")
-    inputs = {"study": input_record(args.scan, args.out),
-              "latents": [input_record(m.location, args.out, sha256=m.sha256) for m in study.members]}
-    paths = write_grains(found, args.out, study.name, inputs, figure, args.dpi, study=study)
+    paths = write_grains(found, args.out, study.name, study_input_records(args.out, args.scan, study), figure,
+                         args.dpi, study=study)
     for note in found.notes:
         print(f"note: {note}")
     summary = grain_summary(found.table, found.units)

@@ -25,7 +25,7 @@ import streamlit as st
 
 from latentcore.analysis.artifacts.common import input_record, write_csv
 from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, MEAN_NOTE, Grains, grain_distributions, grain_summary,
-                                             grains_names, with_classes, write_grains)
+                                             grains_names, study_input_records, with_classes, write_grains)
 from latentcore.analysis.ebsd.orientation import FILL_NOT_INDEXED, MIN_GRAIN_POINTS
 from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.ebsd.scan_points import row_classes
@@ -89,9 +89,9 @@ def study_grains_panel(session_stamp: tuple, parameters):
         return
     st.subheader("Grains of the study's sources")
     if not st.toggle("Grains of every source, side by side", key="maps_study_grains",
-                                    value=defaults.setting("maps_study_grains", False),
-                                    help="Each source's grains found as above, on its own grid: how the samples "
-                                         "compare in grain size, GOS and KAM."):
+                     value=defaults.setting("maps_study_grains", False),
+                     help="Each source's grains found as above, on its own grid: how the samples compare in grain "
+                          "size, GOS and KAM."):
         return
     study = sources.study(session_stamp)
     with common.user_errors():
@@ -110,9 +110,7 @@ def study_grains_panel(session_stamp: tuple, parameters):
 
     def written(kind: str):  # the file as `grains STUDY` writes it, with the report beside it, when asked for
         def data() -> bytes:
-            inputs = {"study": input_record(session_stamp[0], out, workspace.WORKDIR_ROOT),
-                      "latents": [input_record(m.location, out, workspace.WORKDIR_ROOT, sha256=m.sha256)
-                                  for m in study.members]}
+            inputs = study_input_records(out, session_stamp[0], study, workspace.WORKDIR_ROOT)
             return write_grains(found, out, study.name, inputs, study=study)[kind].read_bytes()
         return data
 

@@ -521,3 +521,10 @@ def input_records(out_dir, scan, latents=None, classes=None) -> dict:
     """The grain table's inputs as its report (in `out_dir`) names them: by name, SHA-256 and a path relative to it."""
     return {"scan": input_record(scan, out_dir), "latents": input_record(latents, out_dir) if latents else None,
             "classes": input_record(classes, out_dir) if classes else None}
+
+
+def study_input_records(out_dir, study_file, study, root=None) -> dict:
+    """A study's grain tables' inputs: the study file and every member (its recorded SHA-256), as `input_records`
+    names them (paths kept for inputs inside `root`, default anywhere)."""
+    return {"study": input_record(study_file, out_dir, root),
+            "latents": [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]}
