@@ -96,8 +96,8 @@ with cols[0]:
 with cols[1]:
     if len(selected):
         row = int(selected[0])
-        st.write(f"Pixel row {row}" + (f" of {sources.study_sources(session_stamp)[member].name}" if member is not None else "")
-                 + f" at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
+        of = f" of {sources.study_sources(session_stamp)[member].name}" if member is not None else ""
+        st.write(f"Pixel row {row}{of} at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
                  + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
         source = explore.source_for(lat)
         if source is not None:

@@ -135,19 +135,25 @@ def source_shift(first: np.ndarray, second: np.ndarray, names: tuple[str, str], 
         raise InputError(f"comparing {names[0]} with {names[1]} needs at least 2 rows of each (they have "
                          f"{len(first)} and {len(second)}): pick sources with rows")
     rng = np.random.default_rng(seed)
-    picked = [part if len(part) <= sample else part[np.sort(rng.choice(len(part), sample, replace=False))]
-              for part in (first, second)]
+    picked = [_at_most(part, sample, rng) for part in (first, second)]
     energy, coefficient, p_value = energy_test(*picked, permutations=permutations, seed=seed)
     within = None if labels is None else within_clusters(first, second, labels, permutations=permutations, seed=seed)
-    from .cluster import describe_fit
+    matches = labelled = fits = None
+    if own_k is not None:
+        from .cluster import describe_fit
 
-    own = None if own_k is None else [own_clusters(part, own_k, seed) for part in (first, second)]
-    labelled = None if own is None else tuple(result.labels for result in own)
-    matches = None if own is None else match_clusters(first, second, labelled, labels)
-    fits = None if own is None else tuple(describe_fit(result) for result in own)
+        own = [own_clusters(part, own_k, seed) for part in (first, second)]
+        labelled = tuple(result.labels for result in own)
+        matches = match_clusters(first, second, labelled, labels)
+        fits = tuple(describe_fit(result) for result in own)
     return SourceShift(names[0], names[1], mean_differences(first, second), energy, coefficient, p_value,
                        (len(first), len(second)), (len(picked[0]), len(picked[1])), permutations, within, matches,
                        own_k, labelled, fits)
+
+
+def _at_most(rows: np.ndarray, sample: int, rng) -> np.ndarray:
+    """`rows`, or `sample` of them drawn by `rng` (in their order) when there are more."""
+    return rows if len(rows) <= sample else rows[np.sort(rng.choice(len(rows), sample, replace=False))]
 
 
 def own_clusters(rows: np.ndarray, k: int, seed: int = 0):
@@ -211,8 +217,7 @@ def within_clusters(first: np.ndarray, second: np.ndarray, labels: tuple[np.ndar
         record = {"cluster": cluster, "rows_first": len(parts[0]), "rows_second": len(parts[1]),
                   "energy_distance": np.nan, "energy_coefficient": np.nan, "p_value": np.nan}
         if min(map(len, parts)) >= MIN_CLUSTER_ROWS:
-            picked = [part if len(part) <= sample else part[np.sort(rng.choice(len(part), sample, replace=False))]
-                      for part in parts]
+            picked = [_at_most(part, sample, rng) for part in parts]
             found = energy_test(*picked, permutations=permutations, seed=seed)
             record.update(energy_distance=found[0], energy_coefficient=found[1], p_value=found[2])
         records.append(record)

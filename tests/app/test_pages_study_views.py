@@ -255,7 +255,8 @@ def test_compare_two_sources_of_a_study_fractions_side_by_side_and_their_shift(d
     for name in ("shift__p__q.csv", "fractions__p__q.csv", "shift_within__p__q.csv", "cluster_matches__p__q.csv"):
         assert files[name] == (tmp_path / name).read_bytes(), name
     at = run(at.toggle(key="compare_match_means").set_value(True))  # the scans' data files are not in the session
-    assert "No mean pattern of p's cluster" in texts(at.caption) and "No mean pattern of q's cluster" in texts(at.caption)
+    said = texts(at.caption)
+    assert "No mean pattern of p's cluster" in said and "No mean pattern of q's cluster" in said
 
 
 

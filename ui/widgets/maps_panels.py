@@ -31,8 +31,8 @@ class MapsPanels:
         `first_row`: the latents' first row among the session's (a study's source: its start), so that a selection
         made here is the study's rows."""
         rows, cells = scan_maps.roi_cells(lat_stamp, roi, grid)
-        return cls(rows + first_row if first_row else rows, cells, selection.map_points(grid, cells), (LABELS, PICKER) if by_label else (PICKER,),
-                   lat.units)
+        return cls(rows + first_row, cells, selection.map_points(grid, cells),
+                   (LABELS, PICKER) if by_label else (PICKER,), lat.units)
 
     def take(self):
         selection.take_shapes({key: self.points[0] for key in self.keys}, self.rows)
