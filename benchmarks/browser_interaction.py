@@ -40,6 +40,8 @@ COLOURBAR = ("(title) => [...document.querySelectorAll('.js-plotly-plot .cbtitle
              " || Object.values(window.__latentPanels?.panels || {}).some(p => p.root.isConnected"
              " && (p.header.colorbar?.title || '').includes(title))")
 PANEL_DRAWN = "(key) => window.__latentPanels?.panels?.[key]?.root.isConnected"
+MAP_DRAWN = ("(key) => Object.entries(window.__latentPanels?.panels || {}).some(([k, p]) => (k === key"
+             " || k.startsWith(key + '_')) && p.root.isConnected)")  # a scan's map, or a study's first source's
 # WebSocket bytes each way, counted by the page: what a selection sends and what the reruns send back
 COUNT_BYTES = """
 window.__bytes = {up: 0, down: 0};
@@ -58,21 +60,23 @@ TIMEOUT_S = 600  # the longest wait for any one step (--timeout)
 DEMO = 0  # --sizes 0: the built-in demo scan (2,400 rows), extracted in the app
 
 
-def write_scan(folder: Path, side: int, dims: int, table: bool = True) -> tuple[Path, Path | None]:
+def write_scan(folder: Path, side: int, dims: int, table: bool = True, name: str = "scan",
+               seed: int = 13) -> tuple[Path, Path | None]:
     """A side x side scan's latents (clustered, seeded) and its band-contrast CSV; without `table`, the band
-    contrast is the scan's own map in the latents file (`point_maps/Band Contrast`), as a vendor's scan has it."""
+    contrast is the scan's own map in the latents file (`point_maps/Band Contrast`), as a vendor's scan has it.
+    `name`: the files' stem (a study's sources differ by it and by `seed`)."""
     import pandas as pd
 
     from latentcore.latents import LatentsWriter
 
     folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(13)
+    rng = np.random.default_rng(seed)
     n = side * side
     rows, cols = np.divmod(np.arange(n), side)
     x, y = cols * 1.5, rows * 1.5
     labels = (rows // max(side // 4, 1)) * 3 + (cols // max(side // 3, 1)) % 3  # 12 regions of the scan
     centres = rng.normal(scale=4, size=(labels.max() + 1, dims)).astype(np.float32)
-    writer = LatentsWriter(folder / "scan_latents.h5", {"all": (n, dims)}, {})
+    writer = LatentsWriter(folder / f"{name}_latents.h5", {"all": (n, dims)}, {})
     for start in range(0, n, 65_536):  # in blocks: 1M x 128 float64 noise would be 1 GB at once
         block = labels[start:start + 65_536]
         noise = rng.standard_normal(size=(len(block), dims), dtype=np.float32)
@@ -83,14 +87,19 @@ def write_scan(folder: Path, side: int, dims: int, table: bool = True) -> tuple[
     values = np.clip(200 - 20 * labels + rng.normal(scale=10, size=n), 0, 255).round().astype(int)
     if not table:
         writer.write_point_maps({SCAN_MAP: values}, {"all": np.arange(n)})
-    path = writer.finish({"source": "synthetic_scan.h5"})
+    path = writer.finish({"source": f"synthetic_{name}.h5"})
     if not table:
         return path, None
-    bc = folder / "scan_bandcontrast.csv"
+    bc = folder / f"{name}_bandcontrast.csv"
     pd.DataFrame({"x": x, "y": y, "bandcontrast": values}).to_csv(bc, index=False)
     return path, bc
 
 
+# what the first context's pages show of one scan, and of a study (`run(study=...)`): their scan-map panels (a
+# study's first source's), and what counts the Clusters page's selection (a study's: the sidebar's count)
+SCAN_VIEW = {"umap_map": "umap_map", "clusters_map": "clusters_map", "clusters_metric": "Selected here"}
+STUDY_VIEW = {"umap_map": "umap_map_scan000", "clusters_map": "clusters_map_scan000", "clusters_metric": "Sources"}
+VIEW = dict(SCAN_VIEW)
 SCAN_MAP = "Band Contrast"  # the scan's own map when its files are chosen, not uploaded
 CHOOSE_ROWS = 2_000_000  # above this many rows the files are chosen on the server (--choose), not uploaded
 
@@ -106,6 +115,24 @@ def workspace_with_scan(root: Path, side: int, dims: int) -> str:
     latents, _ = write_scan(folder / "uploads", side, dims, table=False)
     record = {"source": str(latents), "bandcontrast": f"scan:{SCAN_MAP}", "latents": None, "models": {},
               "settings": {}, "files": {"data": [str(latents)]}}
+    (folder / "state.json").write_text(json.dumps(record))
+    return workspace_id
+
+
+def workspace_with_study(root: Path, sources: int, side: int, dims: int) -> str:
+    """A workspace holding `sources` scans' latents (side x side rows each, their own band-contrast maps, each
+    seeded apart) and their saved study `bench` (as the Data page's study maker leaves it); the workspace id."""
+    import secrets
+
+    from latentcore.study import make_study, write_study
+
+    workspace_id = secrets.token_urlsafe(16)
+    folder = root / "sessions" / "workspaces" / workspace_id
+    paths = [write_scan(folder / "latents" / "scans", side, dims, table=False, name=f"scan{number:03d}",
+                        seed=13 + number)[0] for number in range(sources)]
+    write_study(make_study("bench", [str(p) for p in paths]), folder, root=folder)
+    record = {"source": str(paths[0]), "bandcontrast": f"scan:{SCAN_MAP}", "latents": None, "models": {},
+              "settings": {}, "files": {"data": [str(p) for p in paths]}}
     (folder / "state.json").write_text(json.dumps(record))
     return workspace_id
 
@@ -235,14 +262,14 @@ def selected_count_js(prefix: str) -> str:
 
 def umap_ready(page):
     """The UMAP page drawn: its point panels (binned above point_panel.geometry.MAX_POINTS rows)."""
-    page.wait_for_function(f"() => ({PANEL_DRAWN})('umap_scatter') && ({PANEL_DRAWN})('umap_map')")
+    page.wait_for_function(f"() => ({PANEL_DRAWN})('umap_scatter') && ({MAP_DRAWN})('umap_map')")
     page.wait_for_function(selected_count_js("Selected:") + ".length > 0")
 
 
 def clusters_ready(page):
     """The Clusters page drawn: its point panels (binned above point_panel.geometry.MAX_POINTS rows)."""
-    page.wait_for_function(f"() => ({PANEL_DRAWN})('clusters_scatter') && ({PANEL_DRAWN})('clusters_map')")
-    page.locator("[data-testid=stMetric]", has_text="Selected here").wait_for()
+    page.wait_for_function(f"() => ({PANEL_DRAWN})('clusters_scatter') && ({MAP_DRAWN})('clusters_map')")
+    page.locator("[data-testid=stMetric]", has_text=VIEW["clusters_metric"]).wait_for()
 
 
 def metric(page, label: str) -> str:
@@ -266,6 +293,8 @@ def count_changes(page, count_js: str):
 
 
 SELECTED_HEADING = "[...document.querySelectorAll('h3')].map(h => h.innerText).find(t => t.startsWith('Selected:'))"
+SELECTED_POINTS = ("document.querySelector('[data-testid=stSidebarUserContent]')?.innerText"
+                   ".match(/Selected points: ([0-9,]+)/)?.[1]")  # the sidebar's count
 SELECTED_HERE = ("[...document.querySelectorAll('[data-testid=stMetric]')].find(e => e.innerText.includes('Selected "
                  "here'))?.querySelector('[data-testid=stMetricValue]')?.innerText")
 
@@ -324,10 +353,11 @@ def panel_select(out: dict, name: str, page, key: str, path: list, ready, tool: 
                      selected=timing["count"])
 
 
-def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, chosen: bool = False):
+def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, chosen: bool = False,
+                 study: bool = False):
     """The first context's latents on the UMAP page (the demo extracted, or a generated scan uploaded, or,
-    `chosen`, already in its workspace and chosen there), the second context's demo UMAP recoloured
-    meanwhile (the other user)."""
+    `chosen`, already in its workspace and chosen there, or its saved `study`), the second context's demo UMAP
+    recoloured meanwhile (the other user)."""
     nav(second, "UMAP", "UMAP")
     second.get_by_role("button", name="Extract the demo latents now").click()
     umap_ready(second)
@@ -340,7 +370,9 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, c
         umap_fitted(first, out, start)
         return
     recolour(out, "other_session_recolour_quiet", second, "a latent dimension", "latent 0")  # nothing else running
-    if chosen:  # the workspace's files, chosen there: its Data page (loaded in `measure`) shows them
+    if study:  # the Data page (loaded in `measure`) lists the workspace's saved study
+        first.get_by_role("button", name="Explore this study").wait_for()
+    elif chosen:  # the workspace's files, chosen there: its Data page (loaded in `measure`) shows them
         sidebar_says(first, "Data: scan_latents.h5")
     else:
         latents, bc = write_scan(folder, side, dims)
@@ -351,9 +383,9 @@ def open_latents(first, second, side: int, dims: int, folder: Path, out: dict, c
         sidebar_says(first, "Data: scan_latents.h5")
         choose(first, "Band contrast", "scan_bandcontrast.csv")
         sidebar_says(first, "Band contrast: scan_bandcontrast.csv")
-    first.get_by_role("button", name="Explore these latents").click()
+    first.get_by_role("button", name="Explore this study" if study else "Explore these latents").click()
     start = time.perf_counter()
-    if side * side > int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000)):
+    if out["points"] > int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000)):
         # the big fit runs in the pool (its progress shown), unless the embedding cache had it (drawn at once)
         first.wait_for_function(f"() => document.body.innerText.includes('in a worker process')"
                                 f" || ({PANEL_DRAWN})('umap_scatter')")
@@ -376,7 +408,8 @@ def umap_fitted(page, out: dict, start: float):
 
 
 def measure(first, second, side: int, dims: int, folder: Path, url: str, out: dict, workspace: str | None = None,
-            clusters: bool = True, repeats: int = 10, only_clusters: bool = False, memory: ServerMemory | None = None):
+            clusters: bool = True, repeats: int = 10, only_clusters: bool = False, memory: ServerMemory | None = None,
+            study: bool = False):
     for page, address in ((first, f"{url}/?workspace={workspace}" if workspace else url), (second, url)):
         page.set_default_timeout(TIMEOUT_S * 1000)
         page.add_init_script(WATCH_RUNS)
@@ -384,7 +417,7 @@ def measure(first, second, side: int, dims: int, folder: Path, url: str, out: di
         page.goto(address)
         page.wait_for_selector("h1:has-text('Data')")
         until_idle(page, 0)
-    open_latents(first, second, side, dims, folder, out, chosen=workspace is not None)
+    open_latents(first, second, side, dims, folder, out, chosen=workspace is not None, study=study)
     if memory is not None:
         out["workers_quiet_wait_s"] = memory.wait_workers_quiet()
     selections(first, out, clusters, repeats, umap=not only_clusters)
@@ -406,7 +439,7 @@ def umap_selections(first, out: dict, repeats: int):
 
     for name, path, tool in (("umap_box_select", BOXES[0], "Box"), ("umap_lasso_select", LASSO, "Lasso"),
                              ("umap_map_box_select", [(0.2, 0.2), (0.5, 0.5)], "Box")):
-        key = "umap_map" if "map" in name else "umap_scatter"
+        key = VIEW["umap_map"] if "map" in name else "umap_scatter"
         panel_select(out, name, first, key, path, count_changes(first, SELECTED_HEADING), tool)
     ready = count_changes(first, SELECTED_HEADING)
     row = first.evaluate("window.__latentPanels.panels.umap_scatter.selectedRows()")[0]  # a point drawn
@@ -422,13 +455,14 @@ def umap_selections(first, out: dict, repeats: int):
 def cluster_selections(first, out: dict, repeats: int):
     timed(out, "cluster_first", first, lambda: click_nav(first, "Clusters"), lambda: clusters_ready(first))
     reopen(out, "cluster_reopen", first, "Clusters", "Clusters", clusters_ready)
+    counted = SELECTED_HERE if VIEW == SCAN_VIEW else SELECTED_POINTS
     for name, path, tool in (("cluster_box_select", [(0.1, 0.1), (0.5, 0.5)], "Box"),
                              ("cluster_lasso_select", LASSO, "Lasso"),
                              ("cluster_map_box_select", [(0.2, 0.2), (0.5, 0.5)], "Box")):
-        panel_select(out, name, first, "clusters_map" if "map" in name else "clusters_scatter", path,
-                     count_changes(first, SELECTED_HERE), tool)
-    out["cluster_selected"] = metric(first, "Selected here")
-    repeated_boxes(out, "cluster_box_repeats", first, "clusters_scatter", SELECTED_HERE, repeats)
+        panel_select(out, name, first, VIEW["clusters_map"] if "map" in name else "clusters_scatter", path,
+                     count_changes(first, counted), tool)
+    out["cluster_selected"] = first.evaluate(f"() => {counted}")
+    repeated_boxes(out, "cluster_box_repeats", first, "clusters_scatter", counted, repeats)
 
 
 BOXES = ([(0.3, 0.3), (0.6, 0.6)], [(0.35, 0.25), (0.65, 0.55)])  # two boxes, so that each selection changes
@@ -462,14 +496,21 @@ def other_pages_first(out: dict, page):
 
 
 def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters: bool = True,
-        repeats: int = 10, only_clusters: bool = False, checkout: Path = REPO, cache: Path | None = None) -> dict:
+        repeats: int = 10, only_clusters: bool = False, checkout: Path = REPO, cache: Path | None = None,
+        study: int = 0) -> dict:
     from playwright.sync_api import sync_playwright
 
     out = {"checkout": "this" if checkout == REPO else str(checkout),
-           "points": 2400 if side == DEMO else side * side, "dims": None if side == DEMO else dims,
-           "cores": os.cpu_count(), "load_before": Path("/proc/loadavg").read_text().split()[:3]}
+           "points": 2400 if side == DEMO else side * side * max(study, 1), "dims": None if side == DEMO else dims,
+           "sources": max(study, 1), "cores": os.cpu_count(),
+           "load_before": Path("/proc/loadavg").read_text().split()[:3]}
     workspace = None
-    if choose_files and side != DEMO:
+    VIEW.update(STUDY_VIEW if study else SCAN_VIEW)
+    if study:
+        start = time.perf_counter()
+        workspace = workspace_with_study(folder, study, side, dims)
+        log(f"wrote a study of {study} scans into workspace {workspace} in {time.perf_counter() - start:.1f} s")
+    elif choose_files and side != DEMO:
         start = time.perf_counter()
         workspace = workspace_with_scan(folder, side, dims)
         log(f"wrote the scan's latents into workspace {workspace} in {time.perf_counter() - start:.1f} s")
@@ -480,7 +521,8 @@ def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         pages = [browser.new_context(viewport={"width": 1400, "height": 1600}).new_page() for _ in range(2)]
         try:
-            measure(*pages, side, dims, folder, url, out, workspace, clusters, repeats, only_clusters, memory)
+            measure(*pages, side, dims, folder, url, out, workspace, clusters, repeats, only_clusters, memory,
+                    study > 0)
             out.update(memory.peak())
             out["load_after"] = Path("/proc/loadavg").read_text().split()[:3]
         except BaseException:  # what each browser showed when it stopped, beside the server's log
@@ -510,16 +552,21 @@ def main():
                         help="another checkout (e.g. main) whose app runs each size too, before this one's")
     parser.add_argument("--repeats", type=int, default=10,
                         help="box selections on the UMAP and Clusters pages after their first (default 10)")
+    parser.add_argument("--study", type=int, default=0, metavar="SOURCES",
+                        help="open a saved study of this many scans, each of side**2 rows (seeded apart), instead "
+                             "of one scan (issue 51: 100 sources of 316**2 rows, about 10M)")
     args = parser.parse_args()
     globals()["TIMEOUT_S"] = args.timeout
     checkouts = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     with tempfile.TemporaryDirectory() as scratch:
         for side in map(int, args.sides.split(",")):
             choose_files = args.choose == "yes" or (args.choose == "auto" and side * side > CHOOSE_ROWS)
+            assert not args.study or side != DEMO, "--study needs scan sides (not 0, the demo)"
             for name, checkout in reversed(checkouts.items()):  # the baseline first, then this checkout
                 folder = (args.keep or Path(scratch)) / f"side{side}-{name}"
                 print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters, args.repeats,
-                                     args.only_clusters, checkout, (args.keep or Path(scratch)) / "embeddings")),
+                                     args.only_clusters, checkout, (args.keep or Path(scratch)) / "embeddings",
+                                     args.study)),
                       flush=True)
 
 

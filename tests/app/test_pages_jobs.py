@@ -235,6 +235,29 @@ def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(
     assert any(h.value == "Selected: 2 points" for h in at.subheader)  # the selection made meanwhile stays
 
 
+@pytest.mark.usefixtures("empty_embedding_cache")
+def test_above_the_servers_share_the_pca_shown_meanwhile_is_made_in_a_worker_too(monkeypatch):
+    """Issue 51 item 5: at ten million rows the page waited for the UMAP (134 s) with no scatter; the PCA it shows
+    meanwhile is now made in a worker beside the fit."""
+    import ui.compute.jobs
+    import ui.compute.latent_space
+
+    at = new_app("extract")
+    at.button(key="extract_run").click().run()
+    monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)
+    monkeypatch.setattr(ui.compute.latent_space, "INTERIM_HERE_ROWS", 0)  # these 2,400 rows count as 10M do
+    at.switch_page("pages/umap.py").run()
+    assert not at.exception, at.exception
+    said = " ".join(bar.proto.text for bar in at.get("progress"))
+    assert "PCA of 2,400 latents" in said and "in a worker process" in said, said  # not made in the server
+    rerun_until(at, lambda at: "umap_scatter" in point_panels(at), timeout=180)
+    scatter, _ = point_panels(at)["umap_scatter"]
+    if scatter["x_title"] == "PCA 1":  # the PCA first (unless the fit ended before it)
+        assert scatter["title"] == "PCA of 2,400 latents (12 dimensions), UMAP still fitting"
+        rerun_until(at, lambda at: point_panels(at)["umap_scatter"][0]["x_title"] == "UMAP 1", timeout=180)
+    assert "UMAP of 2,400 latents: 15 neighbours" in texts(at.caption)
+
+
 def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch, tmp_path):
     import io
 

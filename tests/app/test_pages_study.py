@@ -123,14 +123,22 @@ def test_a_study_of_one_scan_is_explored_as_its_file():
     assert list(at.dataframe[0].value.columns[:5]) == ["row", "x_um", "y_um", "umap_0", "umap_1"]  # as a file's
 
 
-def test_above_six_sources_a_picker_chooses_the_scan_maps_shown():
-    at, _, _ = study_session(tuple("abcdefg"))
+def test_above_six_sources_a_picker_chooses_the_scan_maps_shown_and_the_study_is_stacked_once(monkeypatch):
+    """More sources than the server keeps studies: reading each source's file (the legend, the maps) once evicted
+    the study itself, stacked again on every run (1.5 GB and seconds at 10M rows)."""
+    import latentcore.study
+
+    stacked = latentcore.study.study_latents
+    built = []
+    monkeypatch.setattr(latentcore.study, "study_latents", lambda *args: built.append(1) or stacked(*args))
+    at, _, _ = study_session(tuple("abcdefghi"))
     picker = at.multiselect(key="umap_sources")
-    assert picker.options == list("abcdefg") and picker.value == ["a", "b"]
+    assert picker.options == list("abcdefghi") and picker.value == ["a", "b"]
     assert sorted(k for k in point_panels(at) if k.startswith("umap_map_")) == ["umap_map_a", "umap_map_b"]
     run(picker.set_value(["c", "g"]))
     assert sorted(k for k in point_panels(at) if k.startswith("umap_map_")) == ["umap_map_c", "umap_map_g"]
-    assert len(point_panels(at)["umap_scatter"][1]["qx"]) == 7 * 192  # the scatter keeps every row
+    assert len(point_panels(at)["umap_scatter"][1]["qx"]) == 9 * 192  # the scatter keeps every row
+    assert len(built) == 1  # the study's rows stacked on the first run only
 
 
 def test_a_studys_chosen_rows_show_their_images_and_mean_pattern_from_their_own_sources_data_file(downloads):

@@ -38,16 +38,17 @@ def on_every_row(coords, rows, n: int):
     return read_only(out)
 
 
-# A first UMAP of new latents takes tens of seconds (numba compiling on a new install, the fit, a worker starting):
-# meanwhile the page shows their PCA, made here at once (a second at a million rows) up to this many rows.
+# A first UMAP of new latents takes tens of seconds (numba compiling on a new install, the fit, a worker starting;
+# over two minutes at ten million rows): meanwhile the page shows their PCA, made here at once (a second at a
+# million rows) up to this many rows, above them in a worker beside the fit (17-22 s at 10M rows from the click).
 INTERIM_HERE_ROWS = 1_000_000
 
 
 def embedding_shown(lat_stamp: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, quality=None):
     """(fitted, fitting): the fitted 2-D embedding (of the rows the quality filter keeps) and None; or, while a UMAP
-    of up to INTERIM_HERE_ROWS rows fits in a worker, the rows' PCA (shown meanwhile) and the fit's running Job."""
+    fits in a worker, the rows' PCA (shown meanwhile; in a worker too above INTERIM_HERE_ROWS) and the fit's Job."""
     rows = _fitted_rows(lat_stamp, quality)
-    if method != "umap" or rows > INTERIM_HERE_ROWS:
+    if method != "umap":
         return fitted_embedding(lat_stamp, method, n_neighbors, min_dist, seed, quality), None
     fitted, fitting = pooled_or_running(tasks.fit_embedding, f"UMAP of {rows:,} latents", rows,
                                         inline_rows=jobs.INLINE_FIT_ROWS,

@@ -164,18 +164,32 @@ def devices() -> dict[str, str]:
     return choices
 
 
-@st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
 def latents(file_stamp: tuple):
     """The latents file, read once and shared read-only by every session; for a study file (`NAME.study.json`),
     the study as one `Latents` (`latentcore.study.study_latents`: a study of one member is that member's file;
-    see "Studies in the app" in docs/architecture.md), built from its members' cached `latents(member_stamp)`."""
-    from latentcore.latents import read_latents
-    from latentcore.study import study_latents
+    see "Studies in the app" in docs/architecture.md), built from its members' cached `file_latents`."""
+    return study_latents(file_stamp) if is_study(file_stamp[0]) else file_latents(file_stamp)
 
-    found = study(file_stamp)
-    if found is not None:
-        members = [latents(stamp) for stamp in member_stamps(file_stamp)]
-        return read_only(study_latents(found, members, file_stamp[0]))
+
+@st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
+def study_latents(file_stamp: tuple):
+    """A study file as one `Latents`, its rows stacked (what `latents` gives for a study)."""
+    from latentcore.study import study_latents as stacked
+
+    members = [file_latents(stamp) for stamp in member_stamps(file_stamp)]
+    return read_only(stacked(study(file_stamp), members, file_stamp[0]))
+
+
+# Files are cached apart from studies: a page that reads a study's members one by one (each source's map) would
+# otherwise evict the study, to be stacked again on the next run (1.5 GB and 2 s at 10M rows).
+FILES_KEPT = 1024
+
+
+@st.cache_resource(show_spinner="Reading the latents...", max_entries=FILES_KEPT)
+def file_latents(file_stamp: tuple):
+    """One latents file (its rows memory-mapped, read-only), shared by every session and study that holds it."""
+    from latentcore.latents import read_latents
+
     result = read_latents(file_stamp[0])
     for rows in result.partitions.values():
         rows.flags.writeable = False
@@ -311,7 +325,7 @@ def column_colour(lat_stamp: tuple, column: str):
     from ..figures.plots import column_colour as colour_of
 
     _, table = stacked_latents(lat_stamp)
-    return read_only(colour_of(table[column].to_numpy(), column))
+    return read_only(colour_of(table[column], column))  # a categorical column as it is: no object per row
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

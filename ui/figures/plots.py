@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 from matplotlib.ticker import MaxNLocator
 
 from latentcore import figures
+from latentcore.arrays import finite_range
 from latentcore.data.base import display_units
 
 from ..kept import Kept, digest
@@ -105,11 +106,12 @@ def rgb_colour(rgb, title: str) -> Colour:
 def categorical_colour(labels, title: str, names=None, noise_name: str = "noise") -> Colour:
     """Integer labels (-1 = noise, grey, named `noise_name` in the legend) -> the shared cluster palette; `names`
     label the legend, each entry with its count of points."""
-    labels = np.asarray(labels, np.int64)
-    n = int(labels.max(initial=-1)) + 1
+    codes = np.maximum(np.asarray(labels, np.int64), -1) + 1  # noise 0, label k k + 1
+    tally = np.bincount(codes, minlength=1)  # a count per code: no sort of every row
+    n = len(tally) - 1
     colours = [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(n)]
-    codes = np.where(labels < 0, 0, labels + 1)
-    present, counts = np.unique(labels, return_counts=True)
+    present = np.flatnonzero(tally) - 1
+    counts = tally[present + 1]
     entries = {k: ((names[k] if names is not None and k >= 0 else (noise_name if k < 0 else f"{title} {k}")),
                    colours[k + 1]) for k in present}
     legend = _counted(entries, dict(zip(present, counts)))
@@ -136,11 +138,16 @@ def column_colour(column, title: str) -> Colour:
     series = pd.Series(column)
     if pd.api.types.is_numeric_dtype(series) and series.nunique() > 12:
         return continuous_colour(series.to_numpy(np.float64), title)
-    codes, uniques = pd.factorize(series.astype(str), sort=True)
-    if len(uniques) > 255:
-        keep = series.astype(str).value_counts().index[:254]
-        codes = np.where(np.isin(uniques[codes], keep), np.searchsorted(np.sort(keep), uniques[codes]), -1)
-        uniques = np.sort(keep)
+    if isinstance(series.dtype, pd.CategoricalDtype):  # a study's sources: its codes, no string made per row
+        codes, uniques = series.cat.codes.to_numpy(), series.cat.categories.astype(str)
+    else:
+        codes, uniques = pd.factorize(series.astype(str), sort=True)
+    if len(uniques) > 255:  # the 254 most frequent, in their order; the rest grey
+        counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+        kept = np.sort(np.argsort(-counts, kind="stable")[:254])
+        renumbered = np.full(len(uniques), -1)
+        renumbered[kept] = np.arange(len(kept))
+        codes, uniques = np.where(codes >= 0, renumbered[codes], -1), uniques[kept]
     return categorical_colour(codes, title, names=[str(u) for u in uniques])
 
 
@@ -183,17 +190,18 @@ class Quantiser:
 
     @classmethod
     def of(cls, values) -> "Quantiser":
-        values = np.asarray(values, np.float64)
-        finite = values[np.isfinite(values)]
-        return cls(float(finite.min()), float(finite.max())) if finite.size else cls(0.0, 1.0)
+        return cls(*finite_range(values))  # no float64 copy of the values
 
     @property
     def span(self) -> float:
         return (self.high - self.low) or 1.0
 
     def encode(self, values) -> np.ndarray:
-        scaled = (np.asarray(values, np.float64) - self.low) / self.span * LEVELS
-        return np.rint(np.clip(np.nan_to_num(scaled), 0, LEVELS)).astype(np.uint16)
+        scaled = np.asarray(values, np.float64) - self.low  # one float64 array, worked in place
+        scaled /= self.span
+        scaled *= LEVELS
+        np.nan_to_num(scaled, copy=False)
+        return np.rint(np.clip(scaled, 0, LEVELS, out=scaled), out=scaled).astype(np.uint16)
 
     def axis(self, title: str) -> dict:
         ticks = nice_ticks(self.low, self.high)
