@@ -12,9 +12,10 @@ is sampled from /proc. Timing starts once the UMAP fit has ended and the server'
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters | --only-clusters] [--repeats 10] [--timeout S]
-                                             [--baseline ../main]
+                                             [--baseline ../main] [--study SOURCES]
 
-`--sides`: scan sides (0: the built-in demo, 2,400 rows; 3163: ten million rows, with `--dims 16`); `--baseline DIR`:
+`--sides`: scan sides (0: the built-in demo, 2,400 rows; 3163: ten million rows, with `--dims 16`); `--study N`: a
+saved study of N scans of that side opened instead (issue 51: `--sides 316 --study 100`, 10M rows); `--baseline DIR`:
 another checkout's app measured at each size first, in the same run and embedding cache. The goals (issues 34, 41
 and 42) and dated results, with what else ran on the machine: docs/benchmarks.md.
 """
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -57,6 +59,7 @@ window.WebSocket.prototype = Socket.prototype;
 Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
 """
 TIMEOUT_S = 600  # the longest wait for any one step (--timeout)
+SELECTION_WAIT_S = 60  # a selection that changes nothing and starts no run is said after this long
 DEMO = 0  # --sizes 0: the built-in demo scan (2,400 rows), extracted in the app
 
 
@@ -289,7 +292,7 @@ def count_changes(page, count_js: str):
     ended = page.evaluate("window.__runs.ended")
     return lambda: page.wait_for_function(
         f"(a) => ({NUMBER_OF})({count_js}) !== a.before || (window.__runs.ended > a.ended && !window.__runs.busy)",
-        arg={"before": before, "ended": ended})
+        arg={"before": before, "ended": ended}, timeout=SELECTION_WAIT_S * 1000)
 
 
 SELECTED_HEADING = "[...document.querySelectorAll('h3')].map(h => h.innerText).find(t => t.startsWith('Selected:'))"
@@ -338,6 +341,7 @@ def panel_select(out: dict, name: str, page, key: str, path: list, ready, tool: 
     "highlight" (mouse-up to the selection drawn here and on the linked panel) and "drag" (the browser's main
     thread in the move handlers), in seconds."""
     root = page.locator(f".lp-root[data-key={key}]")
+    root.locator(".lp-shape").scroll_into_view_if_needed()  # a study's maps may start below the fold
     root.locator("button", has_text=tool).click()
     area = root.locator(".lp-shape").bounding_box()
     at = [(area["x"] + fx * area["width"], area["y"] + fy * area["height"]) for fx, fy in path]
@@ -347,7 +351,13 @@ def panel_select(out: dict, name: str, page, key: str, path: list, ready, tool: 
         page.mouse.down()
         for x, y in at[1:]:
             page.mouse.move(x, y, steps=10)
-    timed(out, name, page, page.mouse.up, ready, prepare=drag)
+    try:
+        timed(out, name, page, page.mouse.up, ready, prepare=drag)
+    except PlaywrightTimeout:  # said in the results, the page kept beside them; the next steps go on
+        out[name] = {"error": f"no change and no run within {SELECTION_WAIT_S} s of mouse-up"}
+        page.screenshot(path=f"{name}-no-change.png", full_page=True)
+        log(f"{name}: {out[name]['error']} (screenshot {name}-no-change.png)")
+        return
     timing = page.evaluate(f"window.__latentPanels.timing[{key!r}]")
     out[name].update(highlight=round(timing["highlight_ms"] / 1000, 4), drag=round(timing["drag_ms"] / 1000, 4),
                      selected=timing["count"])
@@ -476,7 +486,7 @@ def repeated_boxes(out: dict, name: str, page, key: str, count_js: str, repeats:
     for number in range(repeats):
         step = {}
         panel_select(step, "box", page, key, BOXES[number % 2], count_changes(page, count_js))
-        idle.append(step["box"]["idle"])
+        idle.append(step["box"].get("idle"))  # None: it changed nothing
     out[name] = idle
 
 
