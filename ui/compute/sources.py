@@ -167,30 +167,33 @@ def devices() -> dict[str, str]:
 def latents(file_stamp: tuple):
     """The latents file, read once and shared read-only by every session; for a study file (`NAME.study.json`),
     the study as one `Latents` (`latentcore.study.study_latents`: a study of one member is that member's file;
-    see "Studies in the app" in docs/architecture.md), built from its members' cached `file_latents`."""
+    see "Studies in the app" in docs/architecture.md)."""
     return study_latents(file_stamp) if is_study(file_stamp[0]) else file_latents(file_stamp)
 
 
 @st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
 def study_latents(file_stamp: tuple):
-    """A study file as one `Latents`, its rows stacked (what `latents` gives for a study)."""
+    """A study file as one `Latents`, its rows stacked (what `latents` gives for a study), its members read for it
+    (held by it: `members`)."""
     from latentcore.study import study_latents as stacked
 
-    members = [file_latents(stamp) for stamp in member_stamps(file_stamp)]
+    members = [read_only_latents(stamp[0]) for stamp in member_stamps(file_stamp)]
     return read_only(stacked(study(file_stamp), members, file_stamp[0]))
 
 
-# Files are cached apart from studies: a page that reads a study's members one by one (each source's map) would
-# otherwise evict the study, to be stacked again on the next run (1.5 GB and 2 s at 10M rows).
-FILES_KEPT = 1024
-
-
-@st.cache_resource(show_spinner="Reading the latents...", max_entries=FILES_KEPT)
+# Studies and files are cached apart: a page reading a study's members one by one through one shared cache
+# evicted the study, stacked again on the next run (1.5 GB and 2 s at 10M rows).
+@st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
 def file_latents(file_stamp: tuple):
-    """One latents file (its rows memory-mapped, read-only), shared by every session and study that holds it."""
+    """One latents file, shared by every session."""
+    return read_only_latents(file_stamp[0])
+
+
+def read_only_latents(path):
+    """A latents file's `Latents`, its rows memory-mapped and read-only."""
     from latentcore.latents import read_latents
 
-    result = read_latents(file_stamp[0])
+    result = read_latents(path)
     for rows in result.partitions.values():
         rows.flags.writeable = False
     return result

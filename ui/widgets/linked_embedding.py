@@ -64,8 +64,8 @@ class LinkedEmbedding:
     def maps(self) -> dict:
         """A study's map panel key -> its `Block` of the rows shown: the scans' (each source with x, y), picked
         above MAX_MAPS."""
-        blocks = {source.name: Block.of(source, self.row_ids) for source in self.study
-                  if sources.latents(source.stamp).x is not None}
+        scans = [source for source, member in zip(self.study, getattr(self.lat, "members", ())) if member.x is not None]
+        blocks = {source.name: Block.of(source, self.row_ids) for source in scans}
         if len(blocks) > MAX_MAPS:
             key = f"{self.key}_sources"
             picked = st.multiselect(f"Scan maps shown (up to {MAX_MAPS} of {len(blocks)} sources)", list(blocks),
