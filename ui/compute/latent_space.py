@@ -40,7 +40,7 @@ def on_every_row(coords, rows, n: int):
 
 # A first UMAP of new latents takes tens of seconds (numba compiling on a new install, the fit, a worker starting;
 # over two minutes at ten million rows): meanwhile the page shows their PCA, made here at once (a second at a
-# million rows) up to this many rows, above them in a worker beside the fit (17-22 s at 10M rows from the click).
+# million rows) up to this many rows, above them in a worker beside the fit (11-19 s at 10M rows from the click).
 INTERIM_HERE_ROWS = 1_000_000
 
 

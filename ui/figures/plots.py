@@ -106,7 +106,8 @@ def rgb_colour(rgb, title: str) -> Colour:
 def categorical_colour(labels, title: str, names=None, noise_name: str = "noise") -> Colour:
     """Integer labels (-1 = noise, grey, named `noise_name` in the legend) -> the shared cluster palette; `names`
     label the legend, each entry with its count of points."""
-    codes = np.maximum(np.asarray(labels, np.int64), -1) + 1  # noise 0, label k k + 1
+    codes = np.maximum(np.asarray(labels, np.int64), -1)  # a new array: the labels stay as given
+    codes += 1  # noise 0, label k k + 1
     tally = np.bincount(codes, minlength=1)  # a count per code: no sort of every row
     n = len(tally) - 1
     colours = [figures.NOISE_GREY] + [figures.cluster_hue(k) for k in range(n)]
