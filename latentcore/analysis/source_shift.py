@@ -20,8 +20,8 @@ and whether the two sets of latent vectors could be one distribution.
 - `side_by_side(fractions, column, first, second)`: two sources' rows of a fractions table
   (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
 - `compare_sources(study, first, second, k)`: all of it for two sources of a study, as the Compare page shows them
-  (`compare-sources`): the study's k-means of k clusters of whole latent vectors, its fractions in the two sources
-  side by side, the shift over the whole vectors and within each cluster, and each source's own clusters matched;
+  (`compare-sources`): the study's k-means of k clusters of whole latent vectors (fitted on a sample drawn from
+  every source, every row labelled; a source at a time), its fractions in the two sources side by side, the shift over the whole vectors and within each cluster, and each source's own clusters matched;
 - `write_shift(shift, out_dir)`: the per-dimension CSV, the JSON report and the fractions side by side
   (`shift_names`), each atomically.
 """
@@ -275,28 +275,34 @@ def side_by_side(fractions: pd.DataFrame, column: str, first: str, second: str) 
     return table
 
 
-def compare_sources(study, first: str, second: str, k: int, settings=None) -> tuple[SourceShift, pd.DataFrame]:
-    """(the shift, the fractions side by side) of the study's sources `first` and `second` (names), with the study's
-    k-means of `k` clusters of every source's whole latent vectors (`cluster_study`, as the Compare page runs it)."""
-    from ..columns import CLUSTER
-    from .artifacts.cluster import ClusterJob, cluster_inputs
-    from .artifacts.cluster_study import load_study_cluster_inputs
-    from .artifacts.fractions import fractions_table
+def compare_sources(study, first: str, second: str, k: int, settings=None, scheduler=None, workers: int | None = None,
+                    progress=None) -> tuple:
+    """(the shift, the fractions of every source, the clustering: a `ClusterResult`) of the study's sources `first`
+    and `second` (names), with the study's k-means of `k` clusters of every source's whole latent vectors, fitted on
+    a seeded sample drawn from each source in proportion to its rows and every row labelled by its predict
+    (`cluster_tasks.cluster_by_source`: a source at a time, here or a Dask task each with `scheduler`; the study's
+    rows are never stacked; `workers`: a LocalCluster's). `progress(fraction, message)` counts the sources done."""
+    from .artifacts.cluster import ClusterJob
+    from .artifacts.cluster_study import member_features
+    from .artifacts.cluster_tasks import cluster_by_source
 
     indices = [study.names.index(study.member(name).name) for name in (first, second)]  # an unknown name: refused
     if indices[0] == indices[1]:
         raise InputError(f"the two sources are both {first}: name two different sources of the study", study.name)
     job = ClusterJob(latents=study.name, bandcontrast=None, method="kmeans", features="latent",
                      params={"n_clusters": int(k)})
-    inputs = load_study_cluster_inputs(job, study, settings)
-    found = cluster_inputs(job, inputs).labels
-    labels = np.full(study.rows, -1, np.int64)  # each study row's cluster
-    labels[study.offsets[inputs.sources] + inputs.rows] = found
-    rows = [study.latents(i, settings).stacked()[0] for i in indices]
-    joint = tuple(labels[study.offsets[i]:study.offsets[i] + len(part)] for i, part in zip(indices, rows))
-    shift = source_shift(*rows, (first, second), labels=joint, own_k=int(k))
-    fractions = fractions_table(inputs.sources, inputs.source_names, found, CLUSTER)
-    return shift, side_by_side(fractions, CLUSTER, first, second)
+    clustering, fractions, _, _ = cluster_by_source(job, study, scheduler, workers, settings=settings,
+                                                  progress=progress)
+    rows, joint = [], []
+    for index in indices:  # each row of the two sources in the study's clusters (-1: a row not clustered)
+        latents = study.latents(index, settings).stacked()[0]
+        inputs, _, features = member_features(index, job, study, settings)
+        labels = np.full(len(latents), -1, np.int64)
+        labels[inputs.rows] = clustering.predictor.predict(features)
+        rows.append(latents)
+        joint.append(labels)
+    shift = source_shift(*rows, (first, second), labels=tuple(joint), own_k=int(k))
+    return shift, fractions, clustering
 
 
 def shift_names(first: str, second: str) -> dict:
@@ -329,10 +335,13 @@ def json_records(table: pd.DataFrame) -> list[dict]:
     return table.astype(object).where(table.notna(), None).to_dict(orient="records")
 
 
-def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame | None = None) -> dict:
+def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame | None = None,
+                clustering=None) -> dict:
     """Write the per-dimension CSV and the JSON report (with `study`'s record and, when given, the two sources'
-    fractions side by side, also as their CSV) into `out_dir`; returns {kind: path}."""
+    fractions side by side, also as their CSV, and the study's `clustering` they count: its fit and sample) into
+    `out_dir`; returns {kind: path}."""
     from .artifacts.cluster_study import study_record
+    from .cluster import describe_fit
     from .artifacts.common import now, write_csv, write_json
 
     names, out_dir = shift_names(shift.first, shift.second), Path(out_dir)
@@ -345,6 +354,8 @@ def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame
             write_csv(out_dir / name, tables[kind])
     report = {"kind": "source_shift", "created": now(), **shift_record(shift),
               **({"study": study_record(study)} if study is not None else {}),
-              **({"fractions": fractions.to_dict(orient="records")} if fractions is not None else {})}
+              **({"fractions": fractions.to_dict(orient="records")} if fractions is not None else {}),
+              **({"study_clustering": {"summary": describe_fit(clustering), **clustering.to_dict()}}
+                 if clustering is not None else {})}
     write_json(out_dir / names["report"], report)
     return {kind: out_dir / name for kind, name in names.items()}

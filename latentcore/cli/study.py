@@ -3,7 +3,7 @@
 several latents files or one study file through `options.add_latents_argument` and `options.study_from`.
 
     python -m latentcore study a__m_latents.h5 b__m_latents.h5 | FOLDER | 'GLOB' | s3://bucket/prefix/ --name NAME
-    python -m latentcore compare-sources NAME.study.json --first A --second B [--k 6] --out DIR
+    python -m latentcore compare-sources NAME.study.json --first A --second B [--k 6] --out DIR [--scheduler local]
 
 `compare-sources` compares two sources of a study as the Compare page does (`analysis.source_shift.compare_sources`):
 the study's k-means fractions side by side, the shift of their latent vectors (per dimension, as one energy test and
@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from ..storage import is_s3_uri
-from .options import add_latents_argument, add_out_option, scheduler, study_name
+from .options import add_latents_argument, add_out_option, add_scheduler_options, scheduler, study_name
 
 
 def add_study(subparsers):
@@ -42,22 +42,29 @@ def add_compare_sources(subparsers):
     p.add_argument("--second", required=True, metavar="NAME", help="the second source")
     p.add_argument("--k", type=int, default=6, help="clusters of the study's k-means, and of each source's own "
                                                      "(default: %(default)s, the Compare page's)")
+    add_scheduler_options(p, "the study's k-means on Dask: fitted on a seeded sample drawn from every source, each "
+                             "source's rows labelled by a task of its own")
     add_out_option(p, "output folder")
     p.set_defaults(func=run_compare_sources)
 
 
 def run_compare_sources(args) -> int:
-    from ..analysis.source_shift import compare_sources, write_shift
+    from ..analysis.cluster import describe_fit
+    from ..analysis.source_shift import compare_sources, side_by_side, write_shift
+    from ..columns import CLUSTER
     from ..errors import InputError
     from .options import study_from
 
     if args.k < 2:
         raise InputError(f"--k must be at least 2, got {args.k}: give the number of clusters")
     study = study_from(args.latents)
-    shift, fractions = compare_sources(study, args.first, args.second, args.k)
-    paths = write_shift(shift, args.out, study, fractions=fractions)
+    shift, fractions, clustering = compare_sources(study, args.first, args.second, args.k, scheduler=args.scheduler,
+                                                   workers=args.workers)
+    both = side_by_side(fractions, CLUSTER, shift.first, shift.second)
+    paths = write_shift(shift, args.out, study, fractions=both, clustering=clustering)
     print(shift.describe())
-    print(fractions.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"the study's clustering: {describe_fit(clustering)}")
+    print(both.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"each source's own {args.k} clusters matched:")
     print(shift.matches.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"wrote {', '.join(path.name for path in paths.values())} in {args.out}")

@@ -534,6 +534,32 @@ def test_a_studys_grains_on_dask_are_the_tables_found_here(dask_client, tmp_path
     assert len(pd.read_csv(here / "grains__grainy.csv")["source"].unique()) == 3
 
 
+def test_compare_sources_clusters_the_study_a_source_at_a_time_on_a_sample_it_says(three_scans, dask_client, tmp_path,
+                                                                                  capsys, monkeypatch):
+    """`compare-sources` never stacks the study's rows: its k-means is fitted on a sample drawn from every source
+    (said on the screen and in the report), every row labelled a source at a time, here or as Dask tasks with the
+    same files; a sample smaller than the study gives the fractions of the fit on every row."""
+    from latentcore.analysis import cluster
+
+    argv = ["compare-sources", *(m.location for m in three_scans.members), "--first", "p", "--second", "q",
+            "--k", str(len(CENTRES))]
+    assert main([*argv, "--out", str(tmp_path / "here")]) == 0
+    assert "the study's clustering: kmeans fitted on all 6,000 rows" in capsys.readouterr().out
+    assert main([*argv, "--out", str(tmp_path / "there"), "--scheduler", dask_client.scheduler.address]) == 0
+    for name in ("fractions__p__q.csv", "shift__p__q.csv", "shift_within__p__q.csv", "cluster_matches__p__q.csv"):
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "there" / name).read_bytes(), name
+
+    monkeypatch.setitem(cluster.DEFAULT_MAX_FIT, "kmeans", 1500)  # this process only: no scheduler below
+    assert main([*argv, "--out", str(tmp_path / "sampled")]) == 0
+    assert "kmeans fitted on a seeded sample of 1,500 of 6,000 rows" in capsys.readouterr().out
+    report = json.loads((tmp_path / "sampled" / "shift_report__p__q.json").read_text())
+    assert report["study_clustering"]["sample"] == {"used": True, "size": 1500, "total": 6000, "seed": 0,
+                                                    "drawn": "from each source in proportion to its rows"}
+    full, sampled = (sorted(map(tuple, pd.read_csv(tmp_path / run / "fractions__p__q.csv")[["count_p", "count_q"]]
+                                .to_numpy())) for run in ("here", "sampled"))  # clusters by size: equal ones swap
+    assert np.abs(np.subtract(full, sampled)).max() <= 10  # of 2,000 rows a source
+
+
 def test_compare_sources_refuses_a_source_the_study_has_not_or_the_same_twice(study_file, tmp_path, capsys):
     refused(["compare-sources", study_file, "--first", "a", "--second", "x", "--out", tmp_path / "o"], capsys,
             "the study pair has no source 'x': choose one of its sources a, b")

@@ -29,8 +29,6 @@ def _fitted_rows(lat_stamp: tuple, quality) -> int:
 
 def on_every_row(coords, rows, n: int):
     """(n, 2) coordinates of the fitted `rows` (row ids, in order) at their ids, NaN at the rows left out."""
-    import numpy as np
-
     if len(rows) == n:
         return coords
     out = np.full((n, coords.shape[1]), np.nan, np.float32)
@@ -119,24 +117,13 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
                   pool=spec.get("pool", "mean"), data_kind=kind)
 
 
-@st.cache_resource(show_spinner="Comparing the two sources...", max_entries=8)
-def source_shift(lat_stamp: tuple, first: int, second: int, job=None, out_dir: str | None = None):
-    """How source `second` of a study differs from source `first` in the latent space
-    (`latentcore.analysis.source_shift`: per dimension and as an energy test on a sample of each); with `job`, a
-    k-means of the study (`cluster_runs.study_cluster_run`'s, in `out_dir`), within each of its clusters too, and
-    each source's own k-means of as many clusters matched to the other's; shared."""
-    from latentcore.analysis.source_shift import source_shift as shift
+def compare_sources(lat_stamp: tuple, first: int, second: int, k: int) -> tuple:
+    """How source `second` of a study differs from source `first` (indices), with the study's k-means of `k`
+    clusters (`tasks.compare_sources`, in the worker pool at scale): (the shift, the fractions of every source, the
+    clustering); shared."""
+    from .sources import study
 
-    from .cluster_runs import study_cluster_run
-
-    lat = latents(lat_stamp)
-    matrix = stacked_latents(lat_stamp)[0]
-    blocks = [slice(lat.offsets[i], lat.offsets[i + 1]) for i in (first, second)]
-    labels = None
-    if job is not None:  # each row of the two sources in the clustering's order (every row: no ROI, no filter)
-        run = study_cluster_run(lat_stamp, job, out_dir)
-        by_row = np.full(len(matrix), -1, np.int64)
-        by_row[run["rows"]] = run["labels"]
-        labels = tuple(by_row[block] for block in blocks)
-    return shift(*(matrix[block] for block in blocks), (lat.names[first], lat.names[second]), labels=labels,
-                 own_k=None if job is None else int(job.params["n_clusters"]))
+    found = study(lat_stamp)
+    names = found.names[first], found.names[second]
+    return pooled(tasks.compare_sources, f"Comparing {names[0]} with {names[1]}", found.rows, study=lat_stamp,
+                  first=int(first), second=int(second), k=int(k))

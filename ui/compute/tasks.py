@@ -138,6 +138,18 @@ def study_cluster_run(job: ClusterJob, out_dir: str, study: tuple, progress, roo
             "fractions": fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER)}
 
 
+def compare_sources(study: tuple, first: int, second: int, k: int, progress) -> tuple:
+    """The Compare page on a study (`study`: its file's stamp): `source_shift.compare_sources` of its sources
+    `first` and `second` (indices), the study's k-means a source at a time (a Dask task each when the job runs on
+    the cluster). Returns (the shift, the fractions of every source, the clustering)."""
+    from latentcore.analysis.source_shift import compare_sources as compare
+    from latentcore.study import read_study
+
+    found = read_study(study[0])
+    with jobs.fan_out() as scheduler:
+        return compare(found, found.names[first], found.names[second], k, scheduler=scheduler, progress=progress)
+
+
 def kmeans_labels(latents: tuple, k: int, progress) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded)."""
     from latentcore.analysis.cluster import cluster

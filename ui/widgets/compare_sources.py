@@ -8,10 +8,11 @@ import streamlit as st
 
 from latentcore.analysis.artifacts.fractions import fractions_figure
 from latentcore.analysis.artifacts.mean_pattern import MeanPatternJob
+from latentcore.analysis.cluster import describe_fit
 from latentcore.analysis.source_shift import SMD, side_by_side, write_shift
 from latentcore.columns import CLUSTER, SOURCE
 
-from ..compute import cluster_runs, latent_space
+from ..compute import latent_space
 from ..session import defaults, lifecycle
 from . import common, explore, gallery, study
 
@@ -45,20 +46,17 @@ def page(lat_stamp: tuple, lat, title):
     st.subheader("Cluster fractions")
     k = st.number_input("Clusters (k-means of the whole latent vectors of every source, as one)", 2, 30,
                         defaults.setting("compare_k", 6, bounds=(2, 30)), key="compare_k")
-    job = cluster_runs.cluster_job(lat_stamp, None, "kmeans", 0, "latent", {"n_clusters": int(k)}, None)
     with common.user_errors():
-        run = cluster_runs.study_cluster_run(lat_stamp, job, str(out_dir))
-    both = side_by_side(run["fractions"], CLUSTER, *names)
+        shift, fractions, clustering = latent_space.compare_sources(lat_stamp, first, second, k)
+    both = side_by_side(fractions, CLUSTER, *names)
     st.dataframe(both.style.format({c: "{:.1%}" for c in both.columns if c.startswith("fraction") or
                                     c == "difference"}), hide_index=True, key="compare_fractions")
-    st.caption(f"The study's clustering: {run['report']['fit_summary']}.")
-    pair = run["fractions"][run["fractions"][SOURCE].isin(names)]
+    st.caption(f"The study's clustering: {describe_fit(clustering)}.")
+    pair = fractions[fractions[SOURCE].isin(names)]
     st.plotly_chart(fractions_figure(pair, CLUSTER, "cluster fractions of the two sources"),
                     key="compare_fractions_chart", config={"displaylogo": False})
 
     st.subheader("Shift between their latent vectors")
-    with common.user_errors():
-        shift = latent_space.source_shift(lat_stamp, first, second, job, str(out_dir))
     st.write(shift.describe())
     st.caption(MEANING)
     st.dataframe(shift.within, hide_index=True, key="compare_within", column_config={
@@ -85,7 +83,7 @@ def page(lat_stamp: tuple, lat, title):
     st.bar_chart(shift.dimensions.set_index("dimension")[SMD], height=220, x_label="dimension",
                  y_label="standardised mean difference")
     st.dataframe(shift.largest, hide_index=True, key="compare_dimensions")
-    paths = write_shift(shift, out_dir, lat.study, fractions=both)
+    paths = write_shift(shift, out_dir, lat.study, fractions=both, clustering=clustering)
     for kind, path in paths.items():
         study.download(path, f"compare_dl_{kind}")
 

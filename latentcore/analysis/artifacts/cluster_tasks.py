@@ -11,7 +11,8 @@
 
 GMM and KMeans only: their fit labels new rows. A study within the sample size is fitted on every row, as in this
 process, and gets the same labels; a larger one differs from the in-process run in that KMeans' restarts are not
-refined on every row (said in the report's fit summary).
+refined on every row (said in the report's fit summary). Without a scheduler the same steps run one source after
+another in this process (`cluster_by_source`: the Compare page's k-means of a study, which never stacks its rows).
 """
 from __future__ import annotations
 
@@ -65,25 +66,41 @@ def combined_scale(parts: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(m2 / rows.sum())
 
 
-def label_source(index: int, job: ClusterJob, study, predictor, folder: str, settings=None) -> dict:
-    """Task: one source's rows labelled by the fit and written as `<folder>/<source>.csv`; returns its counts."""
+def label_source(index: int, job: ClusterJob, study, predictor, folder: str | None, settings=None) -> dict:
+    """Task: one source's rows labelled by the fit; returns its counts and, with `folder`, writes the rows as
+    `<folder>/<source>.csv`."""
     from ...storage import sha256_file
 
     inputs, _, features = member_features(index, job, study, settings)
     labels = predictor.predict(features)
     name = study.members[index].name
-    inputs = dataclasses.replace(inputs, sources=np.zeros(len(labels), np.int64), source_names=(name,))
-    path = write_csv(Path(folder) / f"{name}.csv", assignments_table(inputs, labels))
     values, counts = np.unique(labels, return_counts=True)
-    return {"source": name, "name": f"{Path(folder).name}/{path.name}", "sha256": sha256_file(path),
-            "rows": len(labels), "counts": dict(zip(values.tolist(), counts.tolist())),
+    found = {"source": name, "rows": len(labels), "counts": dict(zip(values.tolist(), counts.tolist()))}
+    if folder is None:
+        return found
+    inputs = dataclasses.replace(inputs, sources=np.zeros(len(labels), np.int64), source_names=(name,))
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = write_csv(Path(folder) / f"{name}.csv", assignments_table(inputs, labels))
+    return {**found, "name": f"{Path(folder).name}/{path.name}", "sha256": sha256_file(path),
             "columns": assignment_columns(inputs)}
 
 
 def run_study_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers: int | None = None, *,
                             png: bool = True, browser="auto", dpi: float = 300, root=None, settings=None) -> dict:
     """Cluster every row of `study` as Dask tasks (see the module's docstring); returns the report."""
-    from ...batch import member_lost, run_tasks
+    folder = str(Path(out_dir) / assignments_folder(job))
+    result, fractions, labelled, parts = cluster_by_source(job, study, scheduler, workers, folder=folder,
+                                                           settings=settings)
+    return write_task_outputs(job, study, result, fractions, labelled, parts, out_dir, png, browser, dpi, root)
+
+
+def cluster_by_source(job: ClusterJob, study, scheduler=None, workers: int | None = None, *, folder: str | None = None,
+                      settings=None, progress=None) -> tuple:
+    """Steps 1 to 3 of the module's docstring, with `scheduler` (None: one source after another in this process):
+    (the `ClusterResult` of every row, its `fractions` table, the label tasks' and the sample tasks' results). The
+    result's labels are the fit sample's; `predictor` labels any source's rows as the tasks did. With `folder`, each
+    source's assignments CSV is written there; `progress` counts the sources done."""
+    from ...batch import counted, member_lost, run_tasks
     from ..cluster import DEFAULT_MAX_FIT, cluster
 
     check_task_job(job)
@@ -91,34 +108,32 @@ def run_study_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers:
     max_fit = params.pop("max_fit_samples", -1)
     max_fit = DEFAULT_MAX_FIT[job.method] if max_fit == -1 else max_fit
     fraction = 1.0 if not max_fit else min(1.0, max_fit / study.rows)
-
-    lost = member_lost(study)
-
-    parts = run_tasks(sample_source, range(len(study.members)), scheduler, workers, name="cluster-sample", lost=lost,
-                      job=job, study=study, fraction=fraction, settings=settings)
+    lost, sources = member_lost(study), range(len(study.members))
+    parts = run_tasks(sample_source, sources, scheduler, workers, name="cluster-sample", lost=lost,
+                      on_result=counted(progress, len(sources), "sampled", 0, 0.4), job=job, study=study,
+                      fraction=fraction, settings=settings)
     sample = np.concatenate([part["sample"] for part in parts])
     fitted = cluster(sample, job.method, scale=combined_scale(parts), max_fit_samples=None, **params)
-    folder = Path(out_dir) / assignments_folder(job)
-    folder.mkdir(parents=True, exist_ok=True)
-    labelled = run_tasks(label_source, range(len(study.members)), scheduler, workers, name="cluster-label",
-                         lost=lost, job=job, study=study, predictor=fitted.predictor, folder=str(folder),
-                         settings=settings)
-    return write_task_outputs(job, study, fitted, labelled, parts, out_dir, png, browser, dpi, root, max_fit)
-
-
-def write_task_outputs(job, study, fitted, labelled: list[dict], parts: list[dict], out_dir, png, browser, dpi, root,
-                       max_fit) -> dict:
-    """The fractions (CSV, PNG) from the sources' counts, then the report (`parts`: the sources' sample tasks')."""
+    labelled = run_tasks(label_source, sources, scheduler, workers, name="cluster-label", lost=lost,
+                         on_result=counted(progress, len(sources), "labelled", 0.5, 0.5), job=job, study=study,
+                         predictor=fitted.predictor, folder=folder, settings=settings)
     order = sorted({label for part in labelled for label in part["counts"]})
     counts = [[part["counts"].get(label, 0) for label in order] for part in labelled]
-    fractions = counts_table(study.names, order, counts, CLUSTER)
     total = {str(label): int(sum(row[i] for row in counts)) for i, label in enumerate(order)}
     rows = sum(part["rows"] for part in labelled)
     sample = {"used": fitted.sample["total"] < rows, "size": fitted.sample["total"], "total": rows,
               "seed": fitted.sample["seed"], "drawn": "from each source in proportion to its rows"}
-    fit = {**fitted.fit, "assign": "every source's rows labelled by the model's predict, a Dask task per source"}
+    where = "in this process" if scheduler is None else "a Dask task per source"
+    fit = {**fitted.fit, "assign": f"every source's rows labelled by the model's predict, {where}"}
     result = dataclasses.replace(fitted, counts=total, sample=sample, fit=fit,
                                  params={**fitted.params, "max_fit_samples": max_fit or None})
+    return result, counts_table(study.names, order, counts, CLUSTER), labelled, parts
+
+
+def write_task_outputs(job, study, result, fractions, labelled: list[dict], parts: list[dict], out_dir, png, browser,
+                       dpi, root) -> dict:
+    """The fractions (CSV, PNG), then the report (`labelled`, `parts`: the sources' label and sample tasks')."""
+    rows = result.sample["total"]
     outputs = {"assignments": {"name": assignments_folder(job), "kind": "folder", "columns": labelled[0]["columns"],
                                "files": [{key: part[key] for key in ("source", "name", "sha256", "rows")}
                                          for part in labelled]},
