@@ -17,11 +17,11 @@ by it, a task each (`artifacts.cluster_study`).
 Above `max_fit_samples` rows (default `DEFAULT_MAX_FIT`), the model is fitted on a seeded sample
 and the other rows are assigned:
 - KMeans: `n_init` restarts on the sample, each distinct one refined on every row by Lloyd steps (up
-  to `REFINE_MAX_ITER`); the lowest inertia on every row wins, then every row is predicted;
-- GMM: a k-means start chosen the same way (scikit-learn's default init is one k-means run; above
-  `REFINE_MAX_ROWS` rows, refined and chosen on a seeded sample of that many), EM on the sample from
-  it, then every row labelled by the model's predict; auto k: the criterion of EM fits on the sample
-  chooses k;
+  to `REFINE_MAX_ITER`; above `REFINE_MAX_ROWS` rows, on a seeded sample of that many); the lowest
+  inertia there wins, then every row is predicted;
+- GMM: a k-means start chosen the same way (scikit-learn's default init is one k-means run), EM on the
+  sample from it, then every row labelled by the model's predict; auto k: the criterion of EM fits on
+  the sample chooses k;
 - DBSCAN (also when its neighbourhood memory would exceed `DBSCAN_MEMORY_BUDGET`): the sample
   weighted by N / n, so `min_samples` keeps its meaning; other rows take the label of the nearest
   core sample within `eps`, else noise;
@@ -60,8 +60,8 @@ MIN_SCALED_CLUSTER_SIZE = 50
 # KMeans (and GMM's k-means start): restarts on the fit sample, each refined on every row by Lloyd
 # steps from the sampled fit (O(N) each, 2-3 usually); the lowest inertia on every row wins
 REFINE_MAX_ITER = 30
-# GMM's start is decided on at most this many rows (a seeded sample above it): at ten million pairs, refining on
-# every row cost 7.5 of the clustering's 12.8 s (CPU)
+# ...on at most this many rows (a seeded sample above it, every row then predicted): at ten million pairs, refining
+# GMM's start on every row cost 7.5 of the clustering's 12.8 s (CPU); KMeans of 10M x 16 whole vectors held 7 GB
 REFINE_MAX_ROWS = 1_000_000
 
 DEFAULTS = {
@@ -346,13 +346,10 @@ def _fit_gmm_single_thread(features, fit_rows, params, random_state):
         model = on_sample(k) if fit_rows is None else None  # sampled: EM from the start chosen below
     fit["used"] = {"n_components": int(k), "covariance_type": params["covariance_type"], "init": "k-means",
                    "n_init": int(params["n_init"]), "max_iter": int(params["max_iter"])}
-    if fit_rows is not None:  # the k-means start is chosen on every row (as KMeans), EM runs on the sample
+    if fit_rows is not None:  # the k-means start is chosen as KMeans chooses it, EM runs on the sample
         sampled = restarts.get(k) or _kmeans_restarts(sample, k, params["n_init"], random_state)
-        deciding = sample_rows(len(features), REFINE_MAX_ROWS, random_state)  # None: every row
-        start = _best_kmeans(_sample(features, deciding), fit_rows, sampled, fit, random_state)
+        start, on = _decided_kmeans(features, fit_rows, sampled, fit, random_state)
         model = on_sample(k, start.predict(sample))
-        on = "every row" if deciding is None else f"a seeded sample of {len(deciding):,} rows"
-        fit["refined_on"] = len(features) if deciding is None else len(deciding)
         fit["assign"] = (f"its {fit['refined_restarts']} distinct restarts refined on {on} (up to "
                          f"{REFINE_MAX_ITER} Lloyd steps each), then EM on the sample from the best; every row "
                          "labelled by that model's predict")
@@ -389,6 +386,15 @@ def _best_kmeans(features, fit_rows, restarts: list, fit: dict, random_state: in
     fit["refined_restarts"] = len(refined)
     fit["refine_iterations"] = int(best.n_iter_)
     return best
+
+
+def _decided_kmeans(features, fit_rows, restarts: list, fit: dict, random_state: int):
+    """(`_best_kmeans` of the restarts on every row, or on a seeded sample of REFINE_MAX_ROWS above it; those
+    rows in words), recorded in `fit["refined_on"]`."""
+    deciding = sample_rows(len(features), REFINE_MAX_ROWS, random_state)  # None: every row
+    fit["refined_on"] = len(features) if deciding is None else len(deciding)
+    on = "every row" if deciding is None else f"a seeded sample of {len(deciding):,} rows"
+    return _best_kmeans(_sample(features, deciding), fit_rows, restarts, fit, random_state), on
 
 
 def _distinct(restarts: list, tolerance: float = 0.05) -> list:
@@ -477,12 +483,14 @@ def _fit_kmeans(features, fit_rows, params, random_state):
     k = int(params["n_clusters"])
     restarts = _kmeans_restarts(_sample(features, fit_rows), k, params["n_init"], random_state, params["max_iter"])
     fit = {"used": {"n_clusters": k, "n_init": int(params["n_init"])}}
-    best = _best_kmeans(features, fit_rows, restarts, fit, random_state)
-    if fit_rows is not None:
-        fit["assign"] = (f"predict, after its {fit['refined_restarts']} distinct restarts (of {len(restarts)}) were "
-                         f"refined on every row (up to {REFINE_MAX_ITER} Lloyd steps each) and the best there kept")
-    fit["inertia"] = float(best.inertia_)
-    return best.labels_, {**fit, "model": best}
+    if fit_rows is None:
+        best = _best_kmeans(features, fit_rows, restarts, fit, random_state)
+        return best.labels_, {**fit, "inertia": float(best.inertia_), "model": best}
+    best, on = _decided_kmeans(features, fit_rows, restarts, fit, random_state)
+    fit["assign"] = (f"predict, after its {fit['refined_restarts']} distinct restarts (of {len(restarts)}) were "
+                     f"refined on {on} (up to {REFINE_MAX_ITER} Lloyd steps each) and the best there kept")
+    labels = best.labels_ if fit["refined_on"] == len(features) else _predict(best, features)
+    return labels, {**fit, "inertia": float(best.inertia_), "model": best}
 
 
 def _fit_dbscan(features, fit_rows, params, random_state):

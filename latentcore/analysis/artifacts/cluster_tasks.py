@@ -123,7 +123,7 @@ def cluster_by_source(job: ClusterJob, study, scheduler=None, workers: int | Non
     rows = sum(part["rows"] for part in labelled)
     sample = {"used": fitted.sample["total"] < rows, "size": fitted.sample["total"], "total": rows,
               "seed": fitted.sample["seed"], "drawn": "from each source in proportion to its rows"}
-    where = "in this process" if scheduler is None else "a Dask task per source"
+    where = "one source after another" if scheduler is None else "a Dask task per source"
     fit = {**fitted.fit, "assign": f"every source's rows labelled by the model's predict, {where}"}
     result = dataclasses.replace(fitted, counts=total, sample=sample, fit=fit,
                                  params={**fitted.params, "max_fit_samples": max_fit or None})
