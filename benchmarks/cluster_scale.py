@@ -12,6 +12,10 @@ what `--features latent` clusters) and the (latent, band contrast) pairs above (
 Counts (min_samples, min_cluster_size) are CASES' scaled by N/1M: the same density as at 1M.
 GMM and KMeans are also fitted on every row at a second seed (the seed ARI: how reproducible a full fit is).
 
+`--decide`: on N rows (default 3M) of 16-D grain latents, GMM and KMeans as `cluster` fits them by default, their
+restarts decided on a seeded sample of `REFINE_MAX_ROWS` rows, against the same fit with the restarts decided on
+every row: seconds, peak memory of each (a subprocess each), the ARI between them and KMeans' inertia ratio.
+
 `--page-run SIDES`: the Clusters page's first open as its worker runs it (`ui.compute.tasks.cluster_run`: read the
 latents and the scan's band-contrast map, GMM of the (latent 0, band contrast) pairs at the page's defaults, the
 assignments CSV), on generated side x side scans (benchmarks/browser_interaction.py's `write_scan`, `--dims`
@@ -21,6 +25,7 @@ this is the most): <= 2 s at 200,000 rows, <= 4 s at 1,000,000, <= 30 s at ten m
 
     nice python benchmarks/cluster_scale.py [--n 1000000]
     nice python benchmarks/cluster_scale.py --compare [--n 200000]
+    nice python benchmarks/cluster_scale.py --decide [--n 3000000]
     nice python benchmarks/cluster_scale.py --page-run 447,1000,3163 --dims 16 [--baseline ../main] [--repeats 2]
 
 Results, with what they showed about `gmm` (EM from the k-means partition), KMeans's restarts refined on every
@@ -137,6 +142,46 @@ def compare(n: int) -> None:
               f"{describe_fit(sampled)}", flush=True)
 
 
+def decided(method: str, n: int, every_row: bool) -> dict:
+    """One fit of `--decide` (in its own process: its peak memory its own); the labels kept in a temporary file."""
+    import tempfile
+
+    from latentcore.analysis import cluster as module
+    from latentcore.demo.simulate import grain_latents
+
+    if every_row:
+        module.REFINE_MAX_ROWS = None  # sample_rows(n, None): every row decides
+    features = grain_latents(n, dims=16)[0]
+    start = time.perf_counter()
+    result = module.cluster(features, method, **{"gmm": {"n_components": 6}, "kmeans": {"n_clusters": 6}}[method])
+    seconds = time.perf_counter() - start
+    path = tempfile.mktemp(suffix=".npy")
+    np.save(path, result.labels)
+    return {"seconds": round(seconds, 1), "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            "refined_on": result.fit["refined_on"], "labels": path}
+
+
+def decide(n: int) -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    from latentcore.analysis.cluster import _standardise
+    from latentcore.demo.simulate import grain_latents
+
+    scaled = _standardise(grain_latents(n, dims=16)[0])
+    print(f"{n:,} rows of 16-D grain latents: restarts decided on a sample (the default) vs on every row")
+    for method in ("kmeans", "gmm"):
+        runs = {}
+        for every_row in (False, True):
+            done = subprocess.run([sys.executable, __file__, "--one", f"decide:{method}:{int(every_row)}", "--n", str(n)],
+                                  capture_output=True, text=True, check=True)
+            runs[every_row] = json.loads(done.stdout.strip().splitlines()[-1])
+        labels = {key: np.load(run.pop("labels")) for key, run in runs.items()}
+        ratio = inertia(scaled, labels[False]) / inertia(scaled, labels[True])
+        print(json.dumps({"method": method, "sample": runs[False], "every_row": runs[True],
+                          "ari": round(adjusted_rand_score(labels[True], labels[False]), 5),
+                          "inertia_sample_over_every_row": round(ratio, 6)}), flush=True)
+
+
 def partition_loglik(features, labels) -> float:
     """Mean over rows of log(weight_c N(x | mean_c, cov_c)) of each row's own cluster c, the
     Gaussians fitted to the partition: GMM's objective for a hard partition (higher is better)."""
@@ -194,6 +239,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int)
     parser.add_argument("--compare", action="store_true", help="sampled vs full fit ARI (default N 200k)")
+    parser.add_argument("--decide", action="store_true", help="restarts decided on a sample vs every row (N 3M)")
     parser.add_argument("--page-run", help="scan sides: the Clusters page's worker task on side x side scans")
     parser.add_argument("--dims", type=int, default=16, help="--page-run: latent dimensions of the scans")
     parser.add_argument("--baseline", type=Path, help="--page-run: another checkout, run alternated with this one")
@@ -203,12 +249,19 @@ def main():
     if args.compare:
         compare(args.n or 200_000)
         return
+    if args.decide and not args.one:
+        decide(args.n or 3_000_000)
+        return
     if args.page_run:
         checkouts = {"this": Path(__file__).resolve().parents[1],
                      **({"baseline": args.baseline.resolve()} if args.baseline else {})}
         page_runs([int(side) for side in args.page_run.split(",")], args.dims, checkouts, args.repeats)
         return
     args.n = args.n or 1_000_000
+    if args.one and args.one.startswith("decide:"):
+        _, method, every_row = args.one.split(":")
+        print(json.dumps(decided(method, args.n, every_row == "1")))
+        return
     if args.one:
         print(json.dumps(run_maps(args.n) if args.one == "maps" else run_one(args.one, args.n)))
         return
