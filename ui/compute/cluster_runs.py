@@ -160,6 +160,18 @@ def study_cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
                             root=str(workspace.WORKDIR_ROOT)))
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def study_cluster_panels(lat_stamp: tuple, job, out_dir: str):
+    """(the colours of a study's clustering: each cluster's hue, the scatter's (N, 2) coordinates), made once per
+    clustering: a selection's rerun draws the same codes, so a binned panel keeps its cells' colours (10M rows:
+    0.8 s a rerun), and stacks no coordinates."""
+    from ..figures.plots import cluster_shade_colour
+
+    run = study_cluster_run(lat_stamp, job, out_dir)
+    coords = np.column_stack([run["view"].horizontal, run["view"].vertical])
+    return read_only((cluster_shade_colour(run["labels"], run["latent"]), coords))
+
+
 def study_cluster_files(lat_stamp: tuple, job, out_dir: str) -> dict:
     """{"assignments"|"report"|"fractions"|"fractions_figure": path} of a study's run (the PNG is drawn when asked)."""
     from latentcore.analysis.artifacts.cluster import cluster_names

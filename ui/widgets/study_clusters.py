@@ -56,7 +56,7 @@ def page(lat_stamp: tuple, lat):
     summary[2].metric("Rows", f"{len(run['rows']):,}")
     summary[3].metric("Sources", len(run["source_names"]))
     common.cluster_fit_notes(report, sigma)
-    linked(lat_stamp, lat, run)
+    linked(lat_stamp, lat, run, *cluster_runs.study_cluster_panels(lat_stamp, job, out_dir))
     st.subheader("How much of each cluster is in each source")
     files = cluster_runs.study_cluster_files(lat_stamp, job, out_dir)
     study.fractions_panel(run["fractions"], CLUSTER, {kind: files[kind].name for kind in
@@ -71,16 +71,14 @@ def page(lat_stamp: tuple, lat):
 
 
 @common.linked_panels
-def linked(lat_stamp: tuple, lat, run: dict):
+def linked(lat_stamp: tuple, lat, run: dict, colour, coords):
     """The scatter of every row and each scan's clusters on its own map (point panels, linked in the browser), the
     selected rows' table (`source, row, x_um, y_um, ..., cluster`) and the labels: a selection reruns only these."""
     view = run["view"]
-    panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat,
-                                              np.column_stack([view.horizontal, view.vertical]), run["rows"])
+    panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat, coords, run["rows"])
     panels.take()  # a selection just made is drawn in this run
     selection.made_elsewhere("clusters", "pixel")
     chosen = state.selection()
-    colour = plots.cluster_shade_colour(run["labels"], run["latent"])
     panels.draw(colour, chosen, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
                 y_title=view.y_title)
     clustered = chosen[plots.is_chosen(chosen, run["rows"])][:explore.TABLE_MAX]  # in the ROI

@@ -9,8 +9,6 @@ import weakref
 
 import numpy as np
 
-from latentcore.arrays import unique
-
 from ...figures import density, plots
 from .contract import CONTRACT
 from .shapes import rows_in_view
@@ -48,8 +46,10 @@ class Binned:
         return codes
 
     def positions(self, rows) -> np.ndarray:
-        """The positions among the occupied cells of the cells that hold `rows`."""
-        return np.searchsorted(self.occupied, unique(self.cell[np.asarray(rows, np.int64)]))
+        """The positions among the occupied cells of the cells that hold `rows` (counted, not sorted: a box on a
+        binned scatter may hold millions of rows)."""
+        held = np.bincount(self.cell[np.asarray(rows, np.int64)], minlength=self.n_cells)
+        return np.flatnonzero(held[self.occupied])
 
     def nearest_row(self, position: int, x, y, at) -> int:
         """The row of the cell at `position` nearest the point `at` (x, y)."""
