@@ -142,8 +142,11 @@ def compare(n: int) -> None:
               f"{describe_fit(sampled)}", flush=True)
 
 
+DECIDE_PARAMS = {"gmm": {"n_components": 6}, "kmeans": {"n_clusters": 6}}
+
+
 def decided(method: str, n: int, every_row: bool) -> dict:
-    """One fit of `--decide` (in its own process: its peak memory its own); the labels kept in a temporary file."""
+    """One fit of `--decide` (in its own process: its peak memory its own); its labels in a temporary file."""
     import tempfile
 
     from latentcore.analysis import cluster as module
@@ -153,12 +156,13 @@ def decided(method: str, n: int, every_row: bool) -> dict:
         module.REFINE_MAX_ROWS = None  # sample_rows(n, None): every row decides
     features = grain_latents(n, dims=16)[0]
     start = time.perf_counter()
-    result = module.cluster(features, method, **{"gmm": {"n_components": 6}, "kmeans": {"n_clusters": 6}}[method])
+    result = module.cluster(features, method, **DECIDE_PARAMS[method])
     seconds = time.perf_counter() - start
-    path = tempfile.mktemp(suffix=".npy")
-    np.save(path, result.labels)
-    return {"seconds": round(seconds, 1), "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
-            "refined_on": result.fit["refined_on"], "labels": path}
+    with tempfile.NamedTemporaryFile(suffix=".npy", delete=False) as out:
+        np.save(out, result.labels)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {"seconds": round(seconds, 1), "peak_rss_gb": round(peak, 2), "refined_on": result.fit["refined_on"],
+            "labels": out.name}
 
 
 def decide(n: int) -> None:
@@ -169,13 +173,17 @@ def decide(n: int) -> None:
 
     scaled = _standardise(grain_latents(n, dims=16)[0])
     print(f"{n:,} rows of 16-D grain latents: restarts decided on a sample (the default) vs on every row")
-    for method in ("kmeans", "gmm"):
+    for method in DECIDE_PARAMS:
         runs = {}
         for every_row in (False, True):
-            done = subprocess.run([sys.executable, __file__, "--one", f"decide:{method}:{int(every_row)}", "--n", str(n)],
-                                  capture_output=True, text=True, check=True)
+            done = subprocess.run([sys.executable, __file__, "--one", f"decide:{method}:{int(every_row)}",
+                                   "--n", str(n)], capture_output=True, text=True, check=True)
             runs[every_row] = json.loads(done.stdout.strip().splitlines()[-1])
-        labels = {key: np.load(run.pop("labels")) for key, run in runs.items()}
+        labels = {}
+        for key, run in runs.items():
+            path = Path(run.pop("labels"))
+            labels[key] = np.load(path)
+            path.unlink()
         ratio = inertia(scaled, labels[False]) / inertia(scaled, labels[True])
         print(json.dumps({"method": method, "sample": runs[False], "every_row": runs[True],
                           "ari": round(adjusted_rand_score(labels[True], labels[False]), 5),

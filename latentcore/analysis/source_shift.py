@@ -21,7 +21,8 @@ and whether the two sets of latent vectors could be one distribution.
   (`artifacts.fractions.fractions_table`) as one table, a value a row, with the difference of their fractions;
 - `compare_sources(study, first, second, k)`: all of it for two sources of a study, as the Compare page shows them
   (`compare-sources`): the study's k-means of k clusters of whole latent vectors (fitted on a sample drawn from
-  every source, every row labelled; a source at a time), its fractions in the two sources side by side, the shift over the whole vectors and within each cluster, and each source's own clusters matched;
+  every source, every row labelled; a source at a time), its fractions in the two sources side by side, the shift
+  over the whole vectors and within each cluster, and each source's own clusters matched;
 - `write_shift(shift, out_dir)`: the per-dimension CSV, the JSON report and the fractions side by side
   (`shift_names`), each atomically.
 """
@@ -341,8 +342,8 @@ def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame
     fractions side by side, also as their CSV, and the study's `clustering` they count: its fit and sample) into
     `out_dir`; returns {kind: path}."""
     from .artifacts.cluster_study import study_record
-    from .cluster import describe_fit
     from .artifacts.common import now, write_csv, write_json
+    from .cluster import describe_fit
 
     names, out_dir = shift_names(shift.first, shift.second), Path(out_dir)
     tables = {"dimensions": shift.dimensions, "fractions": fractions, "within": shift.within,
