@@ -11,7 +11,8 @@
 
 GMM and KMeans only: their fit labels new rows. A study within the sample size is fitted on every row, as in this
 process, and gets the same labels; a larger one differs from the in-process run in that KMeans' restarts are not
-refined on every row (said in the report's fit summary). Without a scheduler the same steps run one source after
+refined beyond the sample (in this process, on up to `cluster.REFINE_MAX_ROWS` rows; said in the report's fit
+summary). Without a scheduler the same steps run one source after
 another in this process (`cluster_by_source`: the Compare page's k-means of a study, which never stacks its rows).
 """
 from __future__ import annotations
