@@ -1,5 +1,7 @@
 """ui.compute's per-row caches at scale: one shared read-only object per input (no copy per rerun),
 and the scan's grid and each row's cell found once, where `values_map` places the rows."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -39,3 +41,20 @@ def test_roi_rows_and_band_contrast_are_read_only_and_not_copied_per_call(scan):
     assert scan_maps.roi_rows(scan, None) is rows and not rows.flags.writeable
     matrix, _ = sources.stacked_latents(scan)
     assert isinstance(matrix, np.memmap) and np.shares_memory(matrix, sources.latents(scan).partitions["all"])
+
+
+def test_the_sidebars_device_line_imports_torch_in_a_thread_not_before_the_page():
+    """A fresh server's first page waited about 1 s for `import torch` in the sidebar drawn before it: the line
+    says "checking" until torch is loaded in a thread of its own, then names the device."""
+    import subprocess
+    import sys
+
+    code = ("import sys, time\nfrom ui.compute import sources\n"
+            "first = sources.devices_if_loaded()\nloading = [t.name for t in __import__('threading').enumerate()]\n"
+            "while sources.devices_if_loaded() is None: time.sleep(0.05)\n"
+            "print(first, 'import-torch' in loading, sources.devices_if_loaded()['auto'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    first, thread, device = done.stdout.strip().split(" ", 2)
+    assert first == "None" and thread == "True" and device.startswith("auto (")

@@ -152,6 +152,23 @@ def get_model(spec: dict):
     return loaded_model(stamp(spec["path"]), spec.get("arch"), options)
 
 
+_TORCH_LOADED = threading.Event()
+
+
+def devices_if_loaded() -> dict[str, str] | None:
+    """`devices()` once torch is imported; before, None and its import started in a thread (about 1 s on a fresh
+    server: the sidebar drawn before a page does not make the page wait for it)."""
+    if _TORCH_LOADED.is_set():
+        return devices()
+    with _TORCH_LOCK:
+        if not any(thread.name == "import-torch" for thread in threading.enumerate()):
+            threading.Thread(target=devices, name="import-torch", daemon=True).start()
+    return None
+
+
+_TORCH_LOCK = threading.Lock()
+
+
 def devices() -> dict[str, str]:
     """Device choices with what is present: {"auto": "...", "cpu": "...", "cuda": "..."}."""
     import torch
@@ -161,6 +178,7 @@ def devices() -> dict[str, str]:
                "cpu": "CPU"}
     if gpu:
         choices["cuda"] = f"GPU ({gpu})"
+    _TORCH_LOADED.set()
     return choices
 
 

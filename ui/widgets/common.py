@@ -46,7 +46,8 @@ class SidebarSummary:
             model = latents_model(lat)
             if model:
                 st.caption(f"made by {model}")
-            st.markdown(f"**Device:** {sources.devices()['auto'].removeprefix('auto (').rstrip(')')}")
+            found = sources.devices() if buttons else sources.devices_if_loaded()  # after the page: it may wait
+            st.markdown(f"**Device:** {found['auto'].removeprefix('auto (').rstrip(')') if found else 'checking…'}")
         selection_count()
         self.buttons.empty()
         if buttons and len(state.selection()) and self.buttons.button("Clear selection", key="sidebar_clear_selection"):
