@@ -143,6 +143,26 @@ def test_a_study_s_clustering_reads_each_source_s_features_in_a_task_of_its_own_
         np.testing.assert_array_equal(there[name], here[name])
 
 
+def test_compare_on_a_study_samples_and_labels_each_source_in_tasks_of_its_own_with_the_shift_it_gives_here(
+        pool, study):
+    """The Compare page's job on a study (`tasks.compare_sources`): a sample task and a label task per source on
+    the cluster, the study never stacked; the same fractions and shift as in one process, its progress per source."""
+    import pandas as pd
+
+    arguments = dict(study=stamp(study), first=0, second=1, k=3)
+    (shift, fractions, clustering), keys = keys_run(pool, lambda: pool.submit(
+        tasks.compare_sources, "Compare", roots=(str(study.parent),), **arguments))
+    said = []
+    here = jobs.run_inline(tasks.compare_sources, progress=lambda fraction, message: said.append(message), **arguments)
+    assert sum(key.startswith("cluster-sample-") for key in keys) == 3
+    assert sum(key.startswith("cluster-label-") for key in keys) == 3
+    assert "sampled 3 of 3 sources" in said and "labelled 3 of 3 sources" in said
+    pd.testing.assert_frame_equal(fractions, here[1])
+    pd.testing.assert_frame_equal(shift.within, here[0].within)
+    assert shift.energy == here[0].energy and clustering.counts == here[2].counts
+    assert "a Dask task per source" in clustering.fit["assign"] and "one source after another" in here[2].fit["assign"]
+
+
 def test_a_study_s_probe_reads_each_source_s_features_in_a_task_of_its_own_with_the_labels_it_gives_here(
         pool, study, tmp_path):
     import pandas as pd
