@@ -188,9 +188,18 @@ class Grid:
         return values_map(values, x, y, self)
 
     def indices(self, x, y) -> tuple[np.ndarray, np.ndarray]:
-        """(row, column) of every coordinate; an error when one is off the grid."""
+        """(row, column) of every coordinate; an error when one is off the grid. Checked by reductions over the
+        rounding errors, in place (a mask of every row only to name an offender: 10M rows 1.2 -> 0.4 s)."""
         rows_f, columns_f = self._fractional(x, y)
-        rows, columns = np.rint(rows_f).astype(np.int64), np.rint(columns_f).astype(np.int64)
+        rows, columns = np.rint(rows_f), np.rint(columns_f)
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, which fails the check below
+            rows_f -= rows  # the rounding errors, in place
+            columns_f -= columns
+        if rows.size and self._on_grid(rows_f, columns_f, rows, columns):
+            return rows.astype(np.int64), columns.astype(np.int64)
+        rows_f, columns_f = self._fractional(x, y)  # an offender to name: every row tested
+        with np.errstate(invalid="ignore"):  # NaN or inf: off the grid, said below
+            rows, columns = rows.astype(np.int64), columns.astype(np.int64)
         off = ((np.abs(rows_f - rows) > GRID_TOLERANCE) | (np.abs(columns_f - columns) > GRID_TOLERANCE)
                | (rows < 0) | (rows >= self.n_rows) | (columns < 0) | (columns >= self.n_columns))
         if off.any():
@@ -199,6 +208,14 @@ class Grid:
                              f"(step {self.step_x:g}, {self.step_y:g}); first: x={np.ravel(x)[first]:g}, "
                              f"y={np.ravel(y)[first]:g}: give coordinates of this scan")
         return rows, columns
+
+    def _on_grid(self, row_errors, column_errors, rows, columns) -> bool:
+        """Every rounding error within GRID_TOLERANCE and every (rounded) row and column inside the grid; False
+        with a NaN anywhere."""
+        return bool(np.abs(row_errors, out=row_errors).max() <= GRID_TOLERANCE
+                    and np.abs(column_errors, out=column_errors).max() <= GRID_TOLERANCE
+                    and rows.min() >= 0 and rows.max() <= self.n_rows - 1
+                    and columns.min() >= 0 and columns.max() <= self.n_columns - 1)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

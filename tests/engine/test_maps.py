@@ -92,6 +92,21 @@ def test_bad_coordinates_and_dims_are_clear_errors(scan):
         parse_dims("6-9", 8)
 
 
+@pytest.mark.parametrize("x, y, said", [
+    ([0, 7.5], [0, 0], "1 coordinates are off the 4x5 grid (step 1.5, 1.5); first: x=7.5, y=0"),  # past the edge
+    ([0, 0], [-1.5, 0], "first: x=0, y=-1.5"), ([0.8, 0], [0, 0], "first: x=0.8, y=0"),  # before it; between two
+    ([0, np.nan, np.inf], [0, 0, 0], "2 coordinates are off the 4x5 grid (step 1.5, 1.5); first: x=nan"),
+])
+def test_a_grid_places_each_coordinate_on_its_pixel_and_names_the_first_it_cannot(x, y, said):
+    grid = Grid(0.0, 0.0, 1.5, 1.5, 4, 5)
+    rows, columns = grid.indices(np.array([0, 1.5, 6.0 + 1e-9, 3.1]), np.array([4.5, 3.0, 0.0, 1.5 - 1e-9]))
+    assert rows.tolist() == [3, 2, 0, 1] and columns.tolist() == [0, 1, 4, 2] and rows.dtype == np.int64
+    assert [part.tolist() for part in grid.indices(np.array([]), np.array([]))] == [[], []]
+    with pytest.raises(InputError) as refused:
+        grid.indices(np.array(x, float), np.array(y, float))
+    assert said in str(refused.value)
+
+
 def test_bandcontrast_threshold_roi_mask_and_export(bandcontrast_csv, tmp_path):
     table = read_bandcontrast(bandcontrast_csv)
     bc, x, y = table["bandcontrast"].to_numpy(), table["x"].to_numpy(), table["y"].to_numpy()
