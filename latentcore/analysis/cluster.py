@@ -60,8 +60,9 @@ MIN_SCALED_CLUSTER_SIZE = 50
 # KMeans (and GMM's k-means start): restarts on the fit sample, each refined on every row by Lloyd
 # steps from the sampled fit (O(N) each, 2-3 usually); the lowest inertia on every row wins
 REFINE_MAX_ITER = 30
-# ...on at most this many rows (a seeded sample above it, every row then predicted): at ten million pairs, refining
-# GMM's start on every row cost 7.5 of the clustering's 12.8 s (CPU); KMeans of 10M x 16 whole vectors held 7 GB
+# The restarts are refined and compared on at most this many rows (a seeded sample above it, every row then
+# predicted): at ten million pairs, refining GMM's start on every row cost 7.5 of the clustering's 12.8 s (CPU);
+# KMeans of 10M x 16 whole vectors held 7 GB
 REFINE_MAX_ROWS = 1_000_000
 
 DEFAULTS = {

@@ -152,7 +152,7 @@ def get_model(spec: dict):
     return loaded_model(stamp(spec["path"]), spec.get("arch"), options)
 
 
-_TORCH_LOADED = threading.Event()
+_TORCH_LOADED, _TORCH_LOCK = threading.Event(), threading.Lock()
 
 
 def devices_if_loaded() -> dict[str, str] | None:
@@ -164,9 +164,6 @@ def devices_if_loaded() -> dict[str, str] | None:
         if not any(thread.name == "import-torch" for thread in threading.enumerate()):
             threading.Thread(target=devices, name="import-torch", daemon=True).start()
     return None
-
-
-_TORCH_LOCK = threading.Lock()
 
 
 def devices() -> dict[str, str]:
