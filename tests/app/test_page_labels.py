@@ -188,6 +188,8 @@ def test_clusters_page_labels_the_selection_keeps_the_clustering_and_colours_by_
     assert point_panels(at)["clusters_map"][0]["title"] == "Labels on the scan"
 
     clusters = at.session_state["last_clusters"]  # the page's own clustering, one click
+    offered = at.button(key="labels_clusters_keep_this").label
+    assert f"{len(np.unique(clusters['labels']))} labels" in offered and "noise" not in offered, offered  # GMM
     at.button(key="labels_clusters_keep_this").click().run()
     assert not at.exception, at.exception
     kept = labels_of(at)

@@ -22,7 +22,6 @@ import streamlit as st
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels import labelled as lab
 from latentcore.analysis.labels.probe import UNKNOWN, probe_names
-from latentcore.arrays import unique
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
@@ -94,8 +93,8 @@ def _assign(chosen, name_key: str):
 
 
 def _keep_this_clustering(clustering: dict, key: str):
-    found = unique(np.asarray(clustering["labels"]))
-    n_clusters, noise = int((found >= 0).sum()), bool((found < 0).any())
+    counts = np.bincount(np.asarray(clustering["labels"]) + 1, minlength=1)  # noise (-1) first: counted, not sorted
+    n_clusters, noise = int(np.count_nonzero(counts[1:])), bool(counts[0])
     st.button(f"Keep this clustering as labels: {n_clusters} labels \"cluster k\""
               + (", noise unlabelled" if noise else "") + " (replaces the labels)", key=f"{key}_keep_this",
               disabled=not n_clusters, on_click=_keep, args=(clustering["rows"], clustering["labels"]),
