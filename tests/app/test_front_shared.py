@@ -43,18 +43,17 @@ def test_roi_rows_and_band_contrast_are_read_only_and_not_copied_per_call(scan):
     assert isinstance(matrix, np.memmap) and np.shares_memory(matrix, sources.latents(scan).partitions["all"])
 
 
-def test_the_sidebars_device_line_imports_torch_in_a_thread_not_before_the_page():
-    """A fresh server's first page waited about 1 s for `import torch` in the sidebar drawn before it: the line
-    says "checking" until torch is loaded in a thread of its own, then names the device."""
+def test_the_sidebars_device_line_before_the_page_does_not_import_torch():
+    """A fresh server's first page waited about 1 s for `import torch` in the sidebar drawn before it: that line says
+    "checking" until `devices()` (the sidebar drawn after the page) has loaded torch, then names the device."""
     import subprocess
     import sys
 
-    code = ("import sys, time\nfrom ui.compute import sources\n"
-            "first = sources.devices_if_loaded()\nloading = [t.name for t in __import__('threading').enumerate()]\n"
-            "while sources.devices_if_loaded() is None: time.sleep(0.05)\n"
-            "print(first, 'import-torch' in loading, sources.devices_if_loaded()['auto'])")
+    code = ("import sys\nfrom ui.compute import sources\nfirst = sources.devices_if_loaded()\n"
+            "imported = 'torch' in sys.modules\nsources.devices()\n"
+            "print(first, imported, sources.devices_if_loaded()['auto'])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 0, done.stderr
-    first, thread, device = done.stdout.strip().split(" ", 2)
-    assert first == "None" and thread == "True" and device.startswith("auto (")
+    first, imported, device = done.stdout.strip().split(" ", 2)
+    assert first == "None" and imported == "False" and device.startswith("auto (")
