@@ -2,7 +2,6 @@
 vectors are drawn on the UMAP of the same rows when the workspace has one (the UMAP page's), else on their first
 two principal components."""
 
-import numpy as np
 import streamlit as st
 
 import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
@@ -79,7 +78,7 @@ else:
 umap_settings = (defaults.widget_value("umap_neighbors", min(15, len(sources.stacked_latents(lat_stamp)[0]) - 1)),
                  defaults.widget_value("umap_min_dist", 0.1), defaults.widget_value("umap_seed", 0))
 with common.user_errors():
-    view = cluster_runs.scatter_view(lat_stamp, run, umap_settings)  # the pair, a UMAP or PC1, PC2
+    view, coords = cluster_runs.scatter_view(lat_stamp, job, out_dir, umap_settings, run)  # a UMAP, PC1-2 or the pair
 if view.kind == "pca":
     st.caption("Whole latent vectors are drawn on their first two principal components: fit a UMAP on the UMAP "
                "page to see the clusters on it instead.")
@@ -90,8 +89,8 @@ def linked(run, colour, grid, cells):
     """The scatter and the map (point panels, linked in the browser), their selection and its table: a
     selection reruns only these."""
     rows, labels = run["rows"], run["labels"]
-    panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat, np.column_stack([view.horizontal,
-                                              view.vertical]), rows, (grid, cells) if on_scan else None)
+    panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat, coords, rows,
+                                              (grid, cells) if on_scan else None)
     panels.take()  # a selection just made is drawn in this run
     selection.made_elsewhere("clusters", "pixel" if on_scan else "point")
     chosen = state.selection()

@@ -383,9 +383,10 @@ def test_clusters_smoothing_auto_k_curve_and_the_parameters_used_are_shown():
 
 
 @pytest.mark.usefixtures("empty_embedding_cache")  # no UMAP of these latents yet
-def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_then_on_it():
+def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_then_on_it(monkeypatch):
     from sklearn.decomposition import PCA
 
+    import latentcore.analysis.artifacts.cluster as cluster
     from latentcore.latents import read_latents
 
     at = go(extracted(new_app()), "clusters")
@@ -409,7 +410,13 @@ def test_whole_vector_clusters_show_on_pc1_pc2_until_the_umap_page_fits_a_umap_t
     assert np.array_equal(points["qx"], umap["qx"]) and np.array_equal(points["qy"], umap["qy"])
     names = [b.proto.label.split(" — ")[0] for b in at.get("download_button")]
     assert "cluster_umap__gmm_latents_full.png" in names
+    gathered, umap_view = [], cluster.umap_view
+    monkeypatch.setattr(cluster, "umap_view", lambda coords: gathered.append(len(coords)) or umap_view(coords))
+    at.session_state["selection"] = np.arange(0, 2400, 5)
+    at = at.run()  # a selection's rerun draws the coordinates made once for this clustering and UMAP
+    assert not gathered and at.metric[3].value == "480"  # "Selected here"
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()  # a part of the scan: its rows' UMAP points
+    assert gathered == [1200]  # another clustering: its rows gathered once
     rows = np.flatnonzero(read_latents(at.session_state["latents"]).y <= 29.0)
     part = umap["qx"].astype(np.float64)[rows]  # quantised again over the part's own range
     codes = (part - part.min()) / (part.max() - part.min()) * 65535
