@@ -128,7 +128,8 @@ new MutationObserver(() => {
 }).observe(document, {subtree: true, childList: true, attributes: true, attributeFilter: ['data-test-script-state']});
 """ % (SCRIPT_STATE, BUSY_STATES)
 # An init script that stops the page's CSS animations and transitions (Streamlit's running indicator and skeletons):
-# each of their frames cost the headless renderer CPU that the tests' servers wanted (about a sixth of a module's).
+# their frames cost the headless Chromium CPU that the tests' servers wanted (a few seconds a module; screenshots
+# never catch a transition half drawn).
 NO_ANIMATIONS = """document.addEventListener('DOMContentLoaded', () => {
   const style = document.createElement('style');
   style.textContent = '*, *::before, *::after { animation: none !important; transition: none !important; }';

@@ -91,7 +91,7 @@ def scatter_view(lat_stamp: tuple, job, out_dir: str, umap_settings: tuple, run:
     return _scatter_view(lat_stamp, job, out_dir, *workspace_umap_file(lat_stamp, *umap_settings), run)
 
 
-@st.cache_resource(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=2)  # 10M rows: 160 MB of coordinates an entry
 def _scatter_view(lat_stamp: tuple, job, out_dir: str, umap_file: str | None, umap_mtime_ns: int | None, _run: dict):
     from latentcore.analysis.artifacts.cluster import umap_view
 
