@@ -85,3 +85,4 @@ if state.latents() is not None:
     st.success(f"Latents ready: {state.latents().name}")
 if extraction.model_choices():
     st.caption("Models available: " + ", ".join(extraction.model_choices()))
+common.preload_charts()  # last: the page is drawn first

@@ -87,7 +87,7 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     the next map.
     Maps over `max_pixels` are shown with a stride, which the figure says (the NPY keeps every pixel).
     Maps of more than `image_above` pixels as shown are drawn as images (`map_image`: a browser draws a heatmap
-    cell by cell, seconds for eight of 250,000), the same colours, a hover without the value (the figure says so)."""
+    cell by cell, seconds for eight of 250,000), the same colours, without a hover (the figure says so)."""
     maps = np.asarray(maps, np.float32)
     stride = _stride(maps.shape[1] * maps.shape[2], max_pixels)
     columns = max(1, min(columns, len(dims)))
@@ -111,8 +111,11 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
         shown_values = values[::stride, ::stride]
         where = {"row": i // columns + 1, "col": i % columns + 1}
         if image_above is not None and shown_values.size > image_above:
-            for trace in map_image(shown_values, grid, stride, colorscale, limits, bar, f"dim {dim}", unit):
-                fig.add_trace(trace, **where)
+            image, carrier = map_image(shown_values, grid, stride, colorscale, limits, bar, f"dim {dim}")
+            fig.add_trace(carrier, **where)
+            fig.add_layout_image(image, xref=f"x{suffix}", yref=f"y{suffix}")
+            for axis in (xa, ya):
+                axis.showgrid = False  # a layer below the traces (the boundaries) is below the grid lines too
         else:
             fig.add_trace(go.Heatmap(z=shown_values, x=grid.x_values[::stride].astype(np.float32),
                                      y=grid.y_values[::stride].astype(np.float32), colorscale=colorscale,
@@ -130,10 +133,10 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     fig.update_yaxes(range=[grid.y_values[-1] + half_y, grid.y0 - half_y], title_standoff=2, tickfont={"size": 9})
     fig.update_xaxes(constrain="domain", title_text=f"x ({unit})", title_standoff=2, tickfont={"size": 9},
                      range=[grid.x0 - half_x, grid.x_values[-1] + half_x])
-    imaged = any(t.type == "image" for t in fig.data)
+    imaged = bool(fig.layout.images)
     if stride > 1 or imaged:
-        said = [f"shown every {stride}th pixel in x and y ({maps.shape[1]} x {maps.shape[2]} map)"] * (stride > 1)
-        said += ["drawn as images: the hover gives no values (the click map does)"] * imaged
+        said = [f"shown one pixel in {stride} along x and y ({maps.shape[1]} x {maps.shape[2]} map)"] * (stride > 1)
+        said += ["drawn as images, without a hover (the click map gives values)"] * imaged
         fig.add_annotation(text="; ".join(said) + "; downloads hold every pixel", xref="paper", yref="paper", x=0,
                            y=-0.02, yanchor="top", showarrow=False, font={"size": 10})
     # heatmaps leave NaN cells transparent: the plot background is the NaN colour
@@ -183,11 +186,13 @@ def add_scale_bar(fig, grid, suffix: str = "", unit: str = "µm"):
                        font={"size": 10, "color": "black"}, bgcolor="rgba(255,255,255,0.7)", **refs)
 
 
-def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict, name: str, unit: str) -> list:
-    """A map (2-D, NaN: no pixel) as a PNG image trace placed on the grid in its units (pixel centres at the grid's
-    x, y, every `stride`th), its values through `colorscale` over `limits` (None: its range) as a heatmap colours
-    them (255 levels, `continuous_codes`, a palette PNG), NaN transparent; and an empty marker trace that carries
-    its colour bar."""
+def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict, name: str) -> tuple[dict, go.Scatter]:
+    """A map (2-D, NaN: no pixel) as a PNG laid on its axes in the grid's units (`fig.add_layout_image(image,
+    xref=..., yref=...)`: pixel centres at the grid's x, y, every `stride`th), its values through `colorscale` over
+    `limits` (None: its range) as a heatmap colours them (255 levels, `continuous_codes`, a palette PNG), NaN
+    transparent; and an empty marker trace that carries its colour bar. A layout image, not an image trace: plotly.js
+    draws an image trace's PNG into a canvas again, every pixel, for its hover (about 0.5 s in the browser for the
+    Latent maps page's eight maps at 1M pixels), and shows a layout image as it is."""
     import base64
     import io
 
@@ -202,9 +207,11 @@ def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict
     png = io.BytesIO()
     image.save(png, format="PNG", compress_level=1, transparency=COLOUR_STEPS + 1)  # NaN: transparent
     source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
-    image = go.Image(source=source, x0=float(grid.x_values[0]), dx=float(grid.step_x * stride),
-                     y0=float(grid.y_values[0]), dy=float(grid.step_y * stride), name=name,
-                     hovertemplate=f"{name}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<extra></extra>")
+    dx, dy = float(grid.step_x * stride), float(grid.step_y * stride)
+    image = {"source": source, "name": name, "layer": "below", "sizing": "stretch",
+             "x": float(grid.x_values[0]) - dx / 2, "y": float(grid.y_values[0]) - dy / 2, "xanchor": "left",
+             "yanchor": "top",  # the first pixel's outer corner, at the top left: y grows downwards on a map
+             "sizex": dx * values.shape[1], "sizey": dy * values.shape[0]}
     carrier = go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name=name,
                          marker={"color": [low], "colorscale": colorscale, "cmin": low, "cmax": high,
                                  "showscale": True, "colorbar": colorbar})

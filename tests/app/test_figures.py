@@ -104,9 +104,9 @@ def test_latent_map_grid_draws_nan_in_the_chosen_colour_and_strides_big_maps(sca
 
 
 def test_big_maps_reach_the_browser_as_images_in_a_heatmaps_colours_with_their_colour_bars():
-    """Above `image_above` pixels a map is a PNG on the grid (pixel centres at its x, y in µm), coloured as plotly
-    colours a heatmap to within a 255-level quantisation (a palette), NaN transparent, its colour bar on a marker
-    trace; the figure says the hover gives no values."""
+    """Above `image_above` pixels a map is a PNG laid on its axes (its pixels' outer edges on the grid's in µm),
+    coloured as plotly colours a heatmap to within a 255-level quantisation (a palette), NaN transparent, its colour
+    bar on a marker trace; the figure says it has no hover."""
     import base64
 
     from plotly.colors import get_colorscale, sample_colorscale
@@ -117,11 +117,15 @@ def test_big_maps_reach_the_browser_as_images_in_a_heatmaps_colours_with_their_c
     grid = Grid(10.0, 20.0, 0.5, 0.25, 300, 400)  # x0, y0, step_x, step_y, rows, columns
     fig = figures.latent_map_grid(maps, grid, [3, 5], columns=2, limits=(-1, 1), colorscale="Magma",
                                   image_above=40_000)
-    images = [t for t in fig.data if t.type == "image"]
+    images = fig.layout.images
     bars = [t for t in fig.data if t.type == "scatter" and t.marker.showscale]
-    assert [t.name for t in images] == ["dim 3", "dim 5"] and len(bars) == 2 and not any(
-        t.type == "heatmap" for t in fig.data)
-    assert (images[0].x0, images[0].dx, images[0].y0, images[0].dy) == (10.0, 0.5, 20.0, 0.25)
+    assert [i.name for i in images] == ["dim 3", "dim 5"] and len(bars) == 2 and not any(
+        t.type in ("heatmap", "image") for t in fig.data)
+    assert [(i.xref, i.yref) for i in images] == [("x", "y"), ("x2", "y2")]
+    edges = (images[0].x, images[0].x + images[0].sizex, images[0].y, images[0].y + images[0].sizey)
+    assert edges == (10.0 - 0.25, 10.0 + 399.5 * 0.5, 20.0 - 0.125, 20.0 + 299.5 * 0.25)  # the first, last pixels'
+    assert (images[0].xanchor, images[0].yanchor, images[0].sizing) == ("left", "top", "stretch")  # y grows down
+    assert tuple(fig.layout.xaxis.range) == edges[:2] and tuple(fig.layout.yaxis.range) == edges[:1:-1]
     assert all((b.marker.cmin, b.marker.cmax, b.marker.colorbar.title.text) == (-1, 1, "latent value") for b in bars)
     png = Image.open(io.BytesIO(base64.b64decode(images[0].source.split(",", 1)[1])))
     assert png.mode == "P"  # a palette: one byte a pixel
@@ -131,7 +135,7 @@ def test_big_maps_reach_the_browser_as_images_in_a_heatmaps_colours_with_their_c
     exact = np.asarray(sample_colorscale(get_colorscale("Magma"), np.clip((maps[0, 5:, :] + 1) / 2, 0, 1).ravel(),
                                          colortype="tuple")) * 255
     assert np.abs(pixels[5:, :, :3].reshape(-1, 3) - exact).max() <= 3  # 255 levels of a scale of 9 colours
-    assert "drawn as images: the hover gives no values" in fig.layout.annotations[-1].text
+    assert "drawn as images, without a hover" in fig.layout.annotations[-1].text
     small = figures.latent_map_grid(maps[:, :100, :100], grid, [3, 5], image_above=40_000)
     assert [t.type for t in small.data][:2] == ["heatmap", "heatmap"]  # up to 40,000 pixels: the value on hover
 
@@ -143,7 +147,7 @@ def test_the_rank_pages_big_maps_are_images_and_the_reference_keeps_its_own_colo
     grid = Grid(0.0, 0.0, 1.0, 1.0, 300, 300)
     fig = reference_and_top_dimensions("band contrast", rng.normal(size=(300, 300)), rng.normal(size=(2, 300, 300)),
                                        grid, (4, 7), "um")
-    assert [t.type for t in fig.data if t.type != "scatter"] == ["image"] * 3
+    assert len(fig.layout.images) == 3 and not [t.type for t in fig.data if t.type != "scatter"]
     bars = [t.marker.colorbar.title.text for t in fig.data if t.type == "scatter" and t.marker.showscale]
     assert bars == ["band contrast", "latent value", "latent value"]
 

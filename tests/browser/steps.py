@@ -51,6 +51,21 @@ def trace_names(page) -> list[list[str]]:
                          ".map(g => (g.data || []).map(t => t.name))")
 
 
+# What plotly drew of a chart (its axes' ticks and titles, colour bars, notes) past the chart's own edges: [] when the
+# margins hold it all (ui/figures/maps.py fixes them: plotly does not widen them).
+DRAWN_OUTSIDE = """(chart) => { const edge = chart.querySelector('.main-svg').getBoundingClientRect();
+    return Array.from(chart.querySelectorAll('.xtick text, .ytick text, .g-xtitle, .g-ytitle, .colorbar, .annotation'))
+        .map(e => [e.getAttribute('class'), e.textContent, e.getBoundingClientRect()])
+        .filter(([, , r]) => r.width && (r.left < edge.left - 1 || r.right > edge.right + 1 || r.top < edge.top - 1
+                                         || r.bottom > edge.bottom + 1))
+        .map(([kind, text]) => `${kind}: ${text}`); }"""
+
+
+def drawn_outside(page, chart) -> list[str]:
+    """What of the plotly chart `chart` (a locator of its `.js-plotly-plot`) lies past its edges."""
+    return chart.evaluate(DRAWN_OUTSIDE)
+
+
 def choose(page, label: str, option: str, tries: int = 3):
     """Pick an option of the Streamlit select box whose label is `label`; opened again when a rerun (a page
     polling a worker's job) redrew the box while its list was open."""

@@ -27,6 +27,9 @@ def test_data_page_opens_on_the_demo_and_takes_uploads(page, bandcontrast_csv):
     assert metric(page, "Items") == "2,400"
     assert metric(page, "Grid") == "40 x 60"
     page.locator("[data-testid=stImage] img").nth(5).wait_for()  # the first six patterns
+    # plotly.js fetched and compiled while the Data page is read (the analysis pages' first charts need it), unseen
+    page.locator(".st-key-charts_preload .js-plotly-plot .main-svg").first.wait_for(state="attached")
+    assert page.locator(".st-key-charts_preload").is_hidden()
     page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(bandcontrast_csv))
     page.get_by_text("ni_grains_bandcontrast.csv: a band-contrast table").wait_for()  # the upload's toast
     settle(page)

@@ -9,7 +9,7 @@ import re
 import time
 
 
-from steps import ARTIFACTS, open_page, shoot
+from steps import ARTIFACTS, drawn_outside, open_page, shoot
 from streamlit_server import settle
 
 TITLES = ("() => Array.from(document.querySelectorAll('.js-plotly-plot'))"
@@ -55,6 +55,8 @@ def test_the_rank_page_ranks_the_maps_of_an_uploaded_references_npz(page, refere
     page.set_viewport_size({"width": 1600, "height": 1000})
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "rank_3_top_1600x1000.png"))
-    page.locator(".js-plotly-plot").nth(titles.index("references:iq and its top dimensions")).scroll_into_view_if_needed()
+    maps = page.locator(".js-plotly-plot").nth(titles.index("references:iq and its top dimensions"))
+    assert drawn_outside(page, maps) == []
+    maps.scroll_into_view_if_needed()
     settle(page)
     page.screenshot(path=str(ARTIFACTS / "rank_4_maps_1600x1000.png"))

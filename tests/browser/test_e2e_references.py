@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from latentcore.data import open_source
-from steps import (ARTIFACTS, choose, download_png, extract_with_the_demo_model, metric, open_page, panel,
-                   new_tab, panel_click_row, press, shoot, trace_names, umap_box, upload_data)
+from steps import (ARTIFACTS, choose, download_png, drawn_outside, extract_with_the_demo_model, metric, open_page,
+                   panel, new_tab, panel_click_row, press, shoot, trace_names, umap_box, upload_data)
 from streamlit_server import settle
 
 
@@ -32,6 +32,7 @@ def test_references_panel_and_boundary_overlay_on_an_uploaded_oxford_scan(page, 
     assert any(n[:2] == ["IPF z", "key"] for n in names), names
     maps = next(n for n in names if n and str(n[0]).startswith("dim"))
     assert "grain boundaries" not in maps
+    assert drawn_outside(page, page.locator(".st-key-maps_grid .js-plotly-plot")) == []
     shoot(page, "refs_1_panel")
     page.get_by_text("Boundaries", exact=True).first.click()
     settle(page)

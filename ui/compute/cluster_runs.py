@@ -98,7 +98,7 @@ def _scatter_view(lat_stamp: tuple, job, out_dir: str, umap_file: str | None, um
     view = _run["view"]
     if view.kind == "pca" and umap_file is not None:
         view = umap_view(_cached_coords(umap_file, umap_mtime_ns)[_run["rows"]])
-    return view, read_only(np.column_stack([view.horizontal, view.vertical]))
+    return view, read_only(view.coords())
 
 
 def workspace_umap_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int) -> tuple:
@@ -174,8 +174,7 @@ def study_cluster_panels(lat_stamp: tuple, job, out_dir: str):
     from ..figures.plots import cluster_shade_colour
 
     run = study_cluster_run(lat_stamp, job, out_dir)
-    coords = np.column_stack([run["view"].horizontal, run["view"].vertical])
-    return read_only((cluster_shade_colour(run["labels"], run["latent"]), coords))
+    return read_only((cluster_shade_colour(run["labels"], run["latent"]), run["view"].coords()))
 
 
 def study_cluster_files(lat_stamp: tuple, job, out_dir: str) -> dict:

@@ -55,6 +55,17 @@ class SidebarSummary:
             st.rerun()
 
 
+def preload_charts():
+    """An invisible one-point plotly chart: the browser fetches and compiles plotly.js, which Streamlit loads at a
+    session's first chart, while the Data page is read rather than when the first analysis page opens (the
+    Latent maps page's first open at 1M rows, docs/benchmarks.md: its maps drawn in 2.2 s instead of 4.0-5.3)."""
+    import plotly.graph_objects as go
+
+    with st.container(key="charts_preload"):
+        st.plotly_chart(go.Figure(go.Scatter(x=[0], y=[0])), height=10, key="charts_preload_chart")
+    st.html("<style>.st-key-charts_preload {display: none}</style>")  # style alone: no element of its own
+
+
 def study_scans(path) -> list[str]:
     """The names of the sources of the session's latents when they are a study of several ([] for one file, or when
     they cannot be opened: the sidebar never fails a page, the pages say what is wrong)."""

@@ -80,6 +80,10 @@ class ScatterView:
     x_title: str
     y_title: str
 
+    def coords(self) -> np.ndarray:
+        """(N, 2): each point's horizontal and vertical position, as a point panel takes them."""
+        return np.column_stack([self.horizontal, self.vertical])
+
     @property
     def title(self) -> str:
         return {"umap": "the clusters on the UMAP of these rows",
