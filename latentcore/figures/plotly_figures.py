@@ -7,6 +7,7 @@ ids in `customdata` as the smallest unsigned type (see `umap_scatter`).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -101,6 +102,7 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     aspect = grid.n_rows * grid.step_y / (grid.n_columns * grid.step_x)
     margin = {"l": 60, "r": 70, "t": 90 if title else 50, "b": 50}
     plot_width, plot_height = width - margin["l"] - margin["r"], height - margin["t"] - margin["b"]
+    images, bars = [], []  # each map's, laid out once at the end (plotly copies the list at every add_* call)
     for i, (dim, values) in enumerate(zip(dims, maps)):
         suffix = "" if i == 0 else str(i + 1)
         xa, ya = fig.layout[f"xaxis{suffix}"], fig.layout[f"yaxis{suffix}"]
@@ -113,7 +115,7 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
         if image_above is not None and shown_values.size > image_above:
             image, carrier = map_image(shown_values, grid, stride, colorscale, limits, bar, f"dim {dim}")
             fig.add_trace(carrier, **where)
-            fig.add_layout_image(image, xref=f"x{suffix}", yref=f"y{suffix}")
+            images.append({**image, "xref": f"x{suffix}", "yref": f"y{suffix}"})
             for axis in (xa, ya):
                 axis.showgrid = False  # a layer below the traces (the boundaries) is below the grid lines too
         else:
@@ -128,12 +130,14 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
         else:  # the same y values as the first column's
             ya.update(showticklabels=False)
         if scale_bar:
-            add_scale_bar(fig, grid, suffix, unit)
+            bars.append(scale_bar_parts(grid, suffix, unit))
+    fig.update_layout(images=images, shapes=[line for lines, _ in bars for line in lines],
+                      annotations=[*fig.layout.annotations, *(label for _, label in bars)])
     half_x, half_y = grid.step_x / 2, grid.step_y / 2  # the view: the pixels' outer edges, as the reference maps'
     fig.update_yaxes(range=[grid.y_values[-1] + half_y, grid.y0 - half_y], title_standoff=2, tickfont={"size": 9})
     fig.update_xaxes(constrain="domain", title_text=f"x ({unit})", title_standoff=2, tickfont={"size": 9},
                      range=[grid.x0 - half_x, grid.x_values[-1] + half_x])
-    imaged = bool(fig.layout.images)
+    imaged = bool(images)
     if stride > 1 or imaged:
         said = [f"shown one pixel in {stride} along x and y ({maps.shape[1]} x {maps.shape[2]} map)"] * (stride > 1)
         said += ["drawn as images, without a hover (the click map gives values)"] * imaged
@@ -175,15 +179,21 @@ def _power_of_ten(k: int) -> float:
 def add_scale_bar(fig, grid, suffix: str = "", unit: str = "µm"):
     """A black bar of a round length at the bottom left of one map (axes x{suffix}, y{suffix}),
     labelled with its length, on a white band so that it shows on dark pixels too."""
+    lines, label = scale_bar_parts(grid, suffix, unit)
+    fig.update_layout(shapes=[*fig.layout.shapes, *lines], annotations=[*fig.layout.annotations, label])
+
+
+def scale_bar_parts(grid, suffix: str, unit: str) -> tuple[list[dict], dict]:
+    """`add_scale_bar`'s lines (layout shapes) and label (a layout annotation)."""
     width = grid.step_x * grid.n_columns
     length = nice_length(width)
     x0 = grid.x0 - grid.step_x / 2 + 0.05 * width
     y = grid.y0 + grid.step_y * (grid.n_rows - 1) - 0.06 * grid.step_y * grid.n_rows
     refs = {"xref": f"x{suffix}", "yref": f"y{suffix}"}
-    for colour, width in (("white", 8), ("black", 4)):  # black on a white edge
-        fig.add_shape(type="line", x0=x0, x1=x0 + length, y0=y, y1=y, line={"color": colour, "width": width}, **refs)
-    fig.add_annotation(x=x0 + length / 2, y=y, text=f"{length:g} {unit}", showarrow=False, yshift=10,
-                       font={"size": 10, "color": "black"}, bgcolor="rgba(255,255,255,0.7)", **refs)
+    lines = [{"type": "line", "x0": x0, "x1": x0 + length, "y0": y, "y1": y, "line": {"color": colour, "width": width},
+              **refs} for colour, width in (("white", 8), ("black", 4))]  # black on a white edge
+    return lines, {"x": x0 + length / 2, "y": y, "text": f"{length:g} {unit}", "showarrow": False, "yshift": 10,
+                   "font": {"size": 10, "color": "black"}, "bgcolor": "rgba(255,255,255,0.7)", **refs}
 
 
 def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict, name: str) -> tuple[dict, go.Scatter]:
@@ -197,13 +207,10 @@ def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict
     import io
 
     from PIL import Image
-    from plotly.colors import get_colorscale, sample_colorscale
 
     low, high = (float(np.nanmin(values)), float(np.nanmax(values))) if limits is None else map(float, limits)
-    table = np.round(np.asarray(sample_colorscale(get_colorscale(colorscale), np.linspace(0, 1, COLOUR_STEPS + 1),
-                                                  colortype="tuple")) * 255).astype(np.uint8)
     image = Image.fromarray(continuous_codes(values, low, high), "P")  # one byte a pixel: quick to compress, to send
-    image.putpalette([*table.ravel().tolist(), 0, 0, 0])
+    image.putpalette(_palette(colorscale))
     png = io.BytesIO()
     image.save(png, format="PNG", compress_level=1, transparency=COLOUR_STEPS + 1)  # NaN: transparent
     source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
@@ -215,7 +222,17 @@ def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict
     carrier = go.Scatter(x=[None], y=[None], mode="markers", hoverinfo="skip", showlegend=False, name=name,
                          marker={"color": [low], "colorscale": colorscale, "cmin": low, "cmax": high,
                                  "showscale": True, "colorbar": colorbar})
-    return [image, carrier]
+    return image, carrier
+
+
+@functools.lru_cache(maxsize=8)
+def _palette(colorscale: str) -> tuple[int, ...]:
+    """A PNG palette of `colorscale`'s COLOUR_STEPS + 1 levels (`continuous_codes`), then black for NaN."""
+    from plotly.colors import get_colorscale, sample_colorscale
+
+    table = np.round(np.asarray(sample_colorscale(get_colorscale(colorscale), np.linspace(0, 1, COLOUR_STEPS + 1),
+                                                  colortype="tuple")) * 255).astype(np.uint8)
+    return (*table.ravel().tolist(), 0, 0, 0)
 
 
 def _stride(n_pixels: int, max_pixels: int) -> int:
