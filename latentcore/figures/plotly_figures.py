@@ -197,23 +197,18 @@ def scale_bar_parts(grid, suffix: str, unit: str) -> tuple[list[dict], dict]:
 
 
 def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict, name: str) -> tuple[dict, go.Scatter]:
-    """A map (2-D, NaN: no pixel) as a PNG laid on its axes in the grid's units (`fig.add_layout_image(image,
-    xref=..., yref=...)`: pixel centres at the grid's x, y, every `stride`th), its values through `colorscale` over
-    `limits` (None: its range) as a heatmap colours them (255 levels, `continuous_codes`, a palette PNG), NaN
-    transparent; and an empty marker trace that carries its colour bar. A layout image, not an image trace: plotly.js
-    draws an image trace's PNG into a canvas again, every pixel, for its hover (about 0.5 s in the browser for the
-    Latent maps page's eight maps at 1M pixels), and shows a layout image as it is."""
-    import base64
-    import io
-
+    """A map (2-D, NaN: no pixel) as a PNG laid on its axes in the grid's units (a layout image's properties but
+    its axes, `xref` and `yref`: pixel centres at the grid's x, y, every `stride`th), its values through
+    `colorscale` over `limits` (None: its range) as a heatmap colours them (255 levels, `continuous_codes`, a palette
+    PNG), NaN transparent; and an empty marker trace that carries its colour bar. A layout image, not an image
+    trace: plotly.js draws an image trace's PNG into a canvas again, every pixel, for its hover (about 0.5 s in the
+    browser for the Latent maps page's eight maps at 1M pixels), and shows a layout image as it is."""
     from PIL import Image
 
     low, high = (float(np.nanmin(values)), float(np.nanmax(values))) if limits is None else map(float, limits)
     image = Image.fromarray(continuous_codes(values, low, high), "P")  # one byte a pixel: quick to compress, to send
     image.putpalette(_palette(colorscale))
-    png = io.BytesIO()
-    image.save(png, format="PNG", compress_level=1, transparency=COLOUR_STEPS + 1)  # NaN: transparent
-    source = "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()
+    source = png_uri(image, transparency=COLOUR_STEPS + 1)  # NaN: transparent
     dx, dy = float(grid.step_x * stride), float(grid.step_y * stride)
     image = {"source": source, "name": name, "layer": "below", "sizing": "stretch",
              "x": float(grid.x_values[0]) - dx / 2, "y": float(grid.y_values[0]) - dy / 2, "xanchor": "left",
@@ -223,6 +218,27 @@ def map_image(values, grid, stride: int, colorscale: str, limits, colorbar: dict
                          marker={"color": [low], "colorscale": colorscale, "cmin": low, "cmax": high,
                                  "showscale": True, "colorbar": colorbar})
     return image, carrier
+
+
+def png_uri(image, **options) -> str:
+    """A PIL image as a PNG data URI, as plotly's images take it (compression level 1: quick to make)."""
+    import base64
+    import io
+
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1, **options)
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def png_pixels(uri: str) -> np.ndarray:
+    """`png_uri`'s image back as an array: (rows, columns, channels) uint8, a palette's colours looked up."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    return np.asarray(image.convert("RGBA" if image.mode in ("P", "RGBA", "LA") else "RGB"))
 
 
 @functools.lru_cache(maxsize=8)

@@ -28,6 +28,7 @@ import plotly.graph_objects as go
 
 from ..storage import atomic_path
 from .colours import PALETTE, _rgb, colours_of
+from .plotly_figures import png_pixels
 
 BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 
@@ -412,8 +413,9 @@ def _draw_bar(ax, trace, layout):
 
 
 def _draw_image(ax, trace, layout):
-    """An RGB image (go.Image) placed by x0, dx, y0, dy, row 0 at the top as plotly draws it."""
-    z = np.asarray(trace.z)
+    """An RGB image (go.Image: its z, or its PNG source) placed by x0, dx, y0, dy, row 0 at the top as plotly draws
+    it."""
+    z = np.asarray(trace.z) if trace.z is not None else png_pixels(trace.source)
     x0, dx = trace.x0 or 0.0, trace.dx or 1.0
     y0, dy = trace.y0 or 0.0, trace.dy or 1.0
     ax.imshow(z, extent=(x0 - dx / 2, x0 + dx * (z.shape[1] - 0.5), y0 + dy * (z.shape[0] - 0.5), y0 - dy / 2),

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from ..data.base import display_units
 from .colours import NAN_COLOUR, NOISE_GREY, PALETTE, discrete_colorscale
+from .plotly_figures import png_uri
 
 BOUNDARY_COLOUR = "#000000"
 BOUNDARY_WIDTH = 1.0
@@ -101,8 +103,9 @@ def rgb_map_figure(rgb, x, y, title: str, units: str | None = "um", key=None, ke
     columns = 2 if key is not None else 1
     fig = make_subplots(1, columns, column_widths=[0.7, 0.3] if key is not None else None,
                         subplot_titles=[title, key_title] if key is not None else None, horizontal_spacing=0.08)
-    fig.add_trace(go.Image(z=rgb_image(rgb), x0=float(x[0]), dx=dx, y0=float(y[0]), dy=dy, name=title,
-                           hovertemplate="x %{x}<br>y %{y}<br>RGB %{z}<extra></extra>"), row=1, col=1)
+    map_png = png_uri(Image.fromarray(rgb_image(rgb), "RGB"))  # exact; plotly.js draws z pixel by pixel (1 s at 1M)
+    fig.add_trace(go.Image(source=map_png, x0=float(x[0]), dx=dx, y0=float(y[0]), dy=dy, name=title,
+                           hovertemplate="x %{x}<br>y %{y}<br>%{color}<extra></extra>"), row=1, col=1)
     _axes(fig, units, x, y, row=1, col=1)
     if key is not None:
         key = np.asarray(key, np.float64)

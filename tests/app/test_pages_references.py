@@ -11,6 +11,7 @@ import pytest
 
 import numpy as np
 
+from latentcore.figures.plotly_figures import png_pixels
 from latentcore.outputs import latents_path_for
 from driving import array_of, chart_specs, point_panels, run, texts, with_upload
 
@@ -153,9 +154,9 @@ def test_over_an_roi_the_reference_maps_are_cropped_as_the_latent_maps_and_bound
     columns = np.asarray(array_of(latent["data"][0]["x"]), float)
     assert (columns[0], columns[-1]) == (4.5, 15.0)  # the latent maps' pixels
     ipf = spec_named(at, "IPF z")["data"][0]  # the reference map: the same pixels
-    width = np.asarray(array_of(ipf["z"])).shape[1]
+    height, width = png_pixels(ipf["source"]).shape[:2]
     assert (ipf["x0"], ipf["x0"] + ipf["dx"] * (width - 1)) == (4.5, 15.0)
-    assert ipf["y0"] == 3.0 and np.asarray(array_of(ipf["z"])).shape[0] == 7
+    assert ipf["y0"] == 3.0 and height == 7
     _, picker = point_panels(at)["maps_picker"]  # the click map takes the boundaries as lines too
     xs = picker["lines_x"][np.isfinite(picker["lines_x"])]
     assert len(xs) and 4.5 - 0.75 <= xs.min() and xs.max() <= 15.0 + 0.75  # within the ROI's pixels

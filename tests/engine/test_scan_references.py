@@ -7,13 +7,16 @@ is offered only with two phases, the VBSE image is contrast-stretched, and `rank
 dimensions that separate grains; the Schmid factor map is orix's largest Schmid factor over the family's slip systems
 (its Miller indices symmetrised), pixel by pixel, and `references --schmid-family bcc --loading-direction 0,0,1`
 writes it and records both."""
+import base64
 import dataclasses
+import io
 import json
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from latentcore.analysis import rank
 from latentcore.analysis.references import read_reference_files
@@ -24,6 +27,7 @@ from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd, write_h5oina
 from latentcore.errors import InputError
+from latentcore.figures.reference_figures import rgb_image
 from latentcore.extract import extract_file
 from latentcore.latents import read_latents
 from latentcore.models import load_model
@@ -143,6 +147,10 @@ def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
     from latentcore.analysis.ebsd.scan_references import figures
     figs = figures(refs)
     assert [t.type for t in figs["ipf_z"].data] == ["image", "image"]  # the map and its key
+    ipf = figs["ipf_z"].data[0]  # a PNG (plotly.js draws an image's z pixel by pixel), of exactly the map's colours
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(ipf.source.split(",", 1)[1]))).convert("RGB"))
+    np.testing.assert_array_equal(png, rgb_image(refs.maps["ipf_z"]))
+    assert (ipf.x0, ipf.dx, ipf.y0, ipf.dy) == (0, 1.5, 0, 1.5)
     assert "grain 2: " in figs["grains"].data[0].hovertemplate.replace("%{customdata[0]}", "2")
     assert figs["kam"].data[0].colorbar.title.text == "KAM (°)"
     assert figs["boundaries"].data[-1].name == "grain boundaries"

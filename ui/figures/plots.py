@@ -12,9 +12,7 @@ Colours and cluster codes come from `latentcore.figures`, so the browser and the
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
 import weakref
 
 import numpy as np
@@ -370,7 +368,6 @@ def _encode_png(code_map, colours) -> str:
     codes = np.where(np.isfinite(code_map), code_map, len(colours) - 1).astype(np.intp)
     rgba = np.array([_rgba(c) for c in colours], np.uint8)
     used = np.flatnonzero(np.bincount(codes.ravel(), minlength=len(colours)))
-    out = io.BytesIO()
     if len(used) <= 256:
         index = np.zeros(len(colours), np.uint8)
         index[used] = np.arange(len(used))
@@ -378,8 +375,7 @@ def _encode_png(code_map, colours) -> str:
         image.putpalette(rgba[used].ravel().tobytes(), rawmode="RGBA")
     else:
         image = Image.fromarray(rgba[codes], "RGBA")
-    image.save(out, format="png", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    return figures.png_uri(image)
 
 
 def _rgba(colour) -> tuple[int, int, int, int]:
