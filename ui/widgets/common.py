@@ -57,8 +57,8 @@ class SidebarSummary:
 
 def preload_charts():
     """An invisible one-point plotly chart: the browser fetches and compiles plotly.js, which Streamlit loads at a
-    session's first chart, while the Data page is read rather than when the first analysis page opens (the
-    Latent maps page's first open at 1M rows, docs/benchmarks.md: its maps drawn in 2.2 s instead of 4.0-5.3)."""
+    session's first chart, while the Data page is read rather than when the first analysis page opens (1.5 s of the
+    Latent maps page's first open at 1M rows in Chromium's trace: docs/benchmarks.md)."""
     import plotly.graph_objects as go
 
     with st.container(key="charts_preload"):
