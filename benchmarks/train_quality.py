@@ -5,7 +5,8 @@ The defaults are sized as `train-vae` sizes them; the run is quiet or beside CPU
     python benchmarks/train_quality.py [--scans small,oxford,...] [--scan-seed N] [--load N] [--minutes M]
                                        [--set NAME=JSON] [--epochs N] [--seed S]
                                        [--preprocess default|none|background+average]
-                                       [--device cpu|cuda] [--json out.json] [--save DIR]
+                                       [--grid NAME=JSON-LIST ...] [--device cpu|cuda] [--json out.json]
+                                       [--save DIR]
 
 For each simulated scan (latentcore.demo.simulate: settings other than the shared scan's, one of
 them written as Oxford H5OINA with uint8 background-corrected patterns), in one run:
@@ -20,6 +21,8 @@ them written as Oxford H5OINA with uint8 background-corrected patterns), in one 
 - clusters VAE mu and the PCA scores as `cluster LATENTS --features latent --method kmeans --k K
   [--smooth 1]` does (artifacts.cluster.job_features, cluster with its defaults), k = the true grain count;
 - ARI against the true grain ids on the points not marked bad.
+--grid NAME=JSON-LIST (repeatable) trains every combination of the listed values on each scan, simulated once (a
+sweep: `--grid seed=[0,1,2] --grid latent_dim=[8,16,32]`); --set applies to all of them.
 --scan-seed N draws every scan with its seed + N: scans the defaults were not tuned on (0: seeds 11-15; the
 defaults' beta and patience were chosen on 11-14). --load N runs N processes that burn a CPU each beside the whole
 run ("under load"), stopped at the end. Prints one JSON line per scan as it finishes (settings, sizing, minutes,
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import json
 import os
 import subprocess
@@ -100,17 +104,22 @@ def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
 LATENT_DIM = 16  # train-vae's default
 
 
-def measure(name, settings, fmt, folder: Path, overrides: dict, device: str = "cpu", save=None,
-            minutes: float = sizing.BUDGET_SECONDS / 60) -> dict:
+def simulated(name, settings, fmt, folder: Path):
+    """The scan of `settings` and its file, written as `fmt`."""
     scan = simulate_scan(settings)
     writer, suffix = WRITERS[fmt]
-    path = writer(scan, folder / f"{name}{suffix}")
+    return scan, writer(scan, folder / f"{name}{suffix}")
+
+
+def measure(name, settings, scan, path, folder: Path, overrides: dict, device: str = "cpu", save=None,
+            minutes: float = sizing.BUDGET_SECONDS / 60) -> dict:
     load_before = os.getloadavg()[0]
+    latent_dim = overrides.get("latent_dim", LATENT_DIM)
     with open_source(path) as reader:
         count, side = reader.count("all"), min(reader.info().item_shape[-2:])
-    sized = sizing.sized_settings(count, side, device, LATENT_DIM, 60 * minutes)
-    config = TrainConfig(path, folder / f"run-{name}", device=device, latent_dim=LATENT_DIM,
-                         **{**sized.values, **overrides})
+    sized = sizing.sized_settings(count, side, device, latent_dim, 60 * minutes)
+    run = folder / f"run-{name}-{len(list(folder.glob(f'run-{name}-*')))}"
+    config = TrainConfig(path, run, device=device, **{"latent_dim": latent_dim, **sized.values, **overrides})
     started = time.monotonic()
     result = train_vae(config)
     seconds = time.monotonic() - started
@@ -120,8 +129,8 @@ def measure(name, settings, fmt, folder: Path, overrides: dict, device: str = "c
     mu = encode_patterns(model, prepared.patterns, device=device)
     pca = PCA(model.config.latent_dim, random_state=0).fit_transform(prepared.patterns.reshape(len(mu), -1))
     good, k = ~scan.is_bad, settings.n_grains
-    row = {"scan": name, "seed": settings.seed, "format": fmt, "points": len(mu), "pattern": settings.pattern_size,
-           "grains": k, "counts": settings.counts,
+    row = {"scan": name, "seed": settings.seed, "format": Path(path).suffix, "points": len(mu),
+           "pattern": settings.pattern_size, "grains": k, "counts": settings.counts,
            "settings": {field: getattr(config, field) for field in (*sized.values, "latent_dim", "beta", "seed")},
            "sized": sized.text(), "machine": dataclasses.asdict(sized.machine),
            "sized_estimate_min": round(sized.estimate.seconds_total / 60, 2),
@@ -137,7 +146,7 @@ def measure(name, settings, fmt, folder: Path, overrides: dict, device: str = "c
     row.update(load_before=round(load_before, 2), load_after=round(os.getloadavg()[0], 2),
                omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"))
     if save:
-        np.savez(Path(save) / f"{name}.npz", mu=mu, pca=pca, x=prepared.x, y=prepared.y, grain_id=scan.grain_id,
+        np.savez(Path(save) / f"{run.name}.npz", mu=mu, pca=pca, x=prepared.x, y=prepared.y, grain_id=scan.grain_id,
                  is_bad=scan.is_bad, is_boundary=scan.is_boundary)
     return row
 
@@ -168,6 +177,9 @@ def main(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="NAME=JSON",
                         help="override any TrainConfig field, sized ones too, e.g. --set channels=[16,32,64] "
                              "--set threads=1 (repeatable)")
+    parser.add_argument("--grid", action="append", default=[], metavar="NAME=JSON-LIST",
+                        help="train each listed value of a TrainConfig field, every combination on each scan, "
+                             "e.g. --grid seed=[0,1,2] (repeatable)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where the VAE trains")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--save", type=Path, help="folder for each scan's features (mu, PCA, x, y, truth) as NPZ")
@@ -178,15 +190,20 @@ def main(argv=None):
         overrides["preprocessing"] = PREPROCESSING[args.preprocess]
     if args.save:
         args.save.mkdir(parents=True, exist_ok=True)
+    grid = [(name, json.loads(values)) for name, values in (item.split("=", 1) for item in args.grid)]
+    combinations = [{**overrides, **dict(zip([name for name, _ in grid], values))}
+                    for values in itertools.product(*[values for _, values in grid])]
     rows = []
     with tempfile.TemporaryDirectory() as folder, cpu_burners(args.load):
         for name in args.scans.split(","):
             settings, fmt = SCANS[name]
             settings = dataclasses.replace(settings, seed=settings.seed + args.scan_seed)
-            rows.append({**measure(name, settings, fmt, Path(folder), overrides, args.device, args.save,
-                                   args.minutes), "burners": args.load, "overrides": overrides})
-            print(json.dumps(rows[-1], default=str), flush=True)
-    columns = ["scan", "seed", "points", "grains", "sized", "train_min", "epochs", "vae_ari", "pca_ari",
+            scan, path = simulated(name, settings, fmt, Path(folder))
+            for combination in combinations:
+                rows.append({**measure(name, settings, scan, path, Path(folder), combination, args.device,
+                                       args.save, args.minutes), "burners": args.load, "overrides": combination})
+                print(json.dumps(rows[-1], default=str), flush=True)
+    columns = ["scan", "seed", "overrides", "points", "grains", "sized", "train_min", "epochs", "vae_ari", "pca_ari",
                "vae_ari_smooth", "pca_ari_smooth", "load_before", "load_after"]
     print(f"overrides: {overrides or 'none (the sized defaults)'}; {args.device}; {args.load} CPU burners",
           file=sys.stderr)
