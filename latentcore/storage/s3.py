@@ -463,20 +463,29 @@ def cache_path(obj: S3Object, cache_dir=None) -> Path:
 
 
 def download(uri: str, cache_dir=None, settings: S3Settings | None = None,
-             progress: Progress | None = None) -> Path:
-    """The object as a local file in the cache; downloaded only when missing or changed."""
+             progress: Progress | None = None, max_bytes: int | None = None) -> Path:
+    """The object as a local file in the cache; downloaded only when missing or changed, and refused when it is
+    larger than `max_bytes`."""
     settings = settings or S3Settings.from_env()
     obj = head(uri, settings)
     path = cache_path(obj, cache_dir)
-    if path.is_file() and path.stat().st_size == obj.size:
+    if is_cached(obj, path):
         if progress:
             progress(obj.size, obj.size)
         return path
+    if max_bytes is not None and obj.size > max_bytes:
+        raise S3Error(f"the object holds {obj.size:,} bytes, more than the {max(max_bytes, 0):,} this download may "
+                      "take: not downloaded", uri)
     download_to(obj, path, settings, progress)
     for stale in path.parent.parent.iterdir():  # older versions of the same key
         if stale != path.parent:
             shutil.rmtree(stale, ignore_errors=True)
     return path
+
+
+def is_cached(obj: S3Object, path: Path) -> bool:
+    """Whether `path` (the object's `cache_path`) holds it already."""
+    return path.is_file() and path.stat().st_size == obj.size
 
 
 def download_to(obj: S3Object | str, dest, settings: S3Settings | None = None,

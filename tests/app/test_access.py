@@ -6,6 +6,7 @@ tests/browser/test_e2e_auth.py."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -316,6 +317,30 @@ def test_a_read_only_visitors_files_go_to_a_scratch_folder_of_their_own():
     latents = Path(bob.session_state["latents"])
     assert latents.exists() and not latents.is_relative_to(folder) and latents.parts[-5] == "scratch"
     assert not (folder / "latents").exists() and json.loads((folder / "state.json").read_text())["latents"] is None
+
+
+def test_a_users_share_of_the_disk_counts_every_workspace_they_own_and_no_one_elses(tmp_path, monkeypatch):
+    deployment = tmp_path / "deployment.toml"
+    deployment.write_text("[uploads]\nmax_user_bytes = 30000\n")
+    monkeypatch.setenv("LATENT_EXPLORER_DEPLOYMENT", str(deployment))
+
+    def upload(at, name, size):
+        at.file_uploader(key="uploads").set_value([(name, b"x" * size, "application/octet-stream")]).run()
+        assert not at.exception
+        return [e.value for e in at.error]
+
+    bob = run(app(BOB))
+    assert upload(bob, "bob.npy", 25_000) == []  # Bob's files are not Alice's
+    first = run(app(ALICE))
+    assert upload(first, "one.npy", 12_000) == []
+    second = run(app(ALICE))  # a workspace of her own again: the share is hers, over both
+    assert url_workspace(second) != url_workspace(first)
+    refused = upload(second, "two.npy", 20_000)
+    taken = re.fullmatch(r"two.npy: 19.5 KB does not fit: your files here take ([\d.]+) KB of this server's 29.3 KB "
+                         r"per user; not saved: ask the server's administrator for room \(.*\)", refused[0])
+    assert 11.7 < float(taken[1]) < 15  # one.npy (11.7 KB) and her workspaces' own files, not Bob's 24.4 KB
+    assert not list(Path(second.session_state["workdir"]).rglob("two.npy*"))
+    assert upload(second, "three.npy", 10_000) == []
 
 
 def test_a_workspace_made_in_single_user_mode_becomes_the_first_signed_in_openers():

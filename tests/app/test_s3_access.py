@@ -149,12 +149,13 @@ def test_deployment_file_defaults_users_and_mistakes(tmp_path):
     path.write_text('[s3]\nserver_credentials = true\nallow = ["lab/shared"]\n'
                     '[uploads]\nmax_file_bytes = 1000\n'
                     '[users."alice@example.org".s3]\nallow = ["lab/alice", "results"]\n'
-                    '[users."alice@example.org".uploads]\nmax_files = 7\n')
+                    '[users."alice@example.org".uploads]\nmax_files = 7\nmax_user_bytes = 5000\nmin_free_bytes = 9\n')
     loaded = deployment.load(path)
-    assert loaded.policy(None) == deployment.Policy(True, None, S3Access(("lab/shared",)), 1000, deployment.MAX_FILES)
+    assert loaded.policy(None) == deployment.Policy(True, None, S3Access(("lab/shared",)), 1000, deployment.MAX_FILES,
+                                                    deployment.MAX_USER_BYTES, deployment.MIN_FREE_BYTES)
     alice = loaded.policy("alice@example.org")
     assert alice.access.allowed == ("lab/alice/", "results/") and alice.server_credentials
-    assert (alice.max_file_bytes, alice.max_files) == (1000, 7)
+    assert (alice.max_file_bytes, alice.max_files, alice.max_user_bytes, alice.min_free_bytes) == (1000, 7, 5000, 9)
     assert loaded.policy("bob") == loaded.policy(None)
     assert loaded.verified_email_providers == ()
     path.write_text('[sign_in]\nverified_email_providers = ["default", "lab"]\n')
@@ -290,7 +291,7 @@ def test_uploads_over_the_limits_are_refused_naming_the_file_and_leave_nothing(w
     assert sorted(p.name for p in (workspace / "uploads").iterdir()) == ["a.csv", "b.csv"]
 
 
-def test_an_upload_larger_than_it_said_is_stopped_with_nothing_left(tmp_path, monkeypatch, deploy):
+def test_an_upload_larger_than_it_said_is_stopped_with_nothing_left(tmp_path, monkeypatch, deploy, workdir_root):
     import io
 
     from ui.session import files, lifecycle
@@ -308,6 +309,42 @@ def test_an_upload_larger_than_it_said_is_stopped_with_nothing_left(tmp_path, mo
     with pytest.raises(files.UploadRefused, match=r"^scan.h5: more than this server's limit of 4.8 MB"):
         files.save_upload(Liar(b"x" * 6_000_000))
     assert [p for p in (tmp_path / "ws").rglob("*") if p.is_file()] == []
+    deploy("[uploads]\nmax_user_bytes = 5000000\n")  # and past the user's share
+    with pytest.raises(files.UploadRefused, match=r"^scan.h5: more than fits: your files here take 0 B of this "
+                                                  r"server's 4.8 MB per user"):
+        files.save_upload(Liar(b"x" * 6_000_000))
+    assert [p for p in (tmp_path / "ws").rglob("*") if p.is_file()] == []
+
+
+def test_s3_downloads_and_uploads_past_the_users_share_or_the_disks_reserve_are_refused_naming_them(
+        moto_s3, workdir_root, deploy):
+    bucket = moto_s3.new_bucket()
+    big = put(moto_s3, bucket, "big.npy", b"b" * 30_000)
+    put(moto_s3, bucket, "small.npy", b"s" * 2_000)
+    deploy(f'[s3]\nserver_credentials = true\nallow = ["{bucket}"]\n[uploads]\nmax_user_bytes = 20000\n')
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at.button(key="s3_list").click().run()
+    at.multiselect(key="s3_pick").select("big.npy").select("small.npy").run()
+    at.button(key="s3_download").click().run()
+    assert not at.exception
+    [refused] = [e.value for e in at.error]
+    assert refused.startswith(f"{big}: 29.3 KB does not fit: your files here take ") and "of this server's 19.5 KB" \
+        " per user; not saved: ask the server's administrator for room (workspaces unused for 7 days are removed)" \
+        in refused
+    workspace = Path(at.session_state["workdir"])
+    [downloaded] = [p for p in workspace.rglob("*.npy*") if p.name != "selection.npy"]
+    assert downloaded.name == "small.npy" and downloaded.read_bytes() == b"s" * 2_000
+    with pytest.raises(S3Error, match=rf"^{big}: the object holds 30,000 bytes, more than the 29,999"):
+        s3.download(big, workspace / "engine", moto_s3.settings, max_bytes=29_999)
+    assert not (workspace / "engine").exists() or not any((workspace / "engine").rglob("*.npy*"))
+
+    deploy("[uploads]\nmin_free_bytes = 4611686018427387904\n")  # more than any disk holds
+    at.file_uploader(key="uploads").set_value([("tiny.npy", b"x" * 10, "application/octet-stream")]).run()
+    assert not at.exception
+    [refused] = [e.value for e in at.error]
+    assert refused.startswith("tiny.npy: 10 B does not fit: this server's disk has ") and \
+        "free and keeps 4194304.0 TB of it for everyone's results; not saved" in refused
+    assert not list(workspace.rglob("tiny.npy*"))
 
 
 def test_a_broken_deployment_file_is_one_line_in_the_panel_not_a_broken_page(workdir_root, deploy):

@@ -59,6 +59,13 @@ def _write(workspace: Path, record: dict):
     os.replace(tmp, target)
 
 
+def owned(root: Path, user: str | None) -> list[Path]:
+    """The workspaces under `root` that `user` owns (single-user mode, `user` None: every one)."""
+    base = Path(root) / "workspaces"
+    return [path for path in (base.iterdir() if base.is_dir() else [])
+            if path.is_dir() and (user is None or read(path)["owner"] == user)]
+
+
 def claim(workspace: Path, user: str):
     """Make `user` the owner of a workspace that has none (a new one, or one made in single-user mode)."""
     if read(workspace)["owner"] is not None:

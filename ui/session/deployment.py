@@ -9,6 +9,8 @@ may upload. One TOML file, named by the environment variable `LATENT_EXPLORER_DE
     [uploads]
     max_file_bytes = 4_294_967_296  # per uploaded file
     max_files = 100                 # uploaded files per workspace
+    max_user_bytes = 107_374_182_400  # every workspace of one user, uploads and S3 downloads counted
+    min_free_bytes = 1_073_741_824  # an upload or S3 download never leaves the disk less free
 
     [users."alice@example.org".s3]  # a signed-in user (ui.session.visitor.user_id()): these keys
     allow = ["lab-data/alice"]      # replace the deployment's for them, one by one
@@ -31,8 +33,8 @@ A signed-in user is known by their e-mail address only when the provider says it
 provider's name and their `sub` (ui.session.access.user_id).
 
 The API: `policy(user)` (that user's `Policy`: `server_credentials`, `endpoint_url`, `access`,
-`max_file_bytes`, `max_files`), `load(path)` (a file's `Deployment`), `s3_settings(policy, given)`
-(the engine settings for a session's S3 calls, or None while it needs credentials).
+`max_file_bytes`, `max_files`, `max_user_bytes`, `min_free_bytes`), `load(path)` (a file's `Deployment`),
+`s3_settings(policy, given)` (the engine settings for a session's S3 calls, or None while it needs credentials).
 """
 from __future__ import annotations
 
@@ -47,8 +49,10 @@ from latentcore.storage.s3 import S3Access, S3Settings
 ENV = "LATENT_EXPLORER_DEPLOYMENT"
 MAX_FILE_BYTES = 4 << 30  # as .streamlit/config.toml's server.maxUploadSize (4096 MB)
 MAX_FILES = 100
+MAX_USER_BYTES = 100 << 30  # a signed-in user's workspaces together (single-user mode: all of them)
+MIN_FREE_BYTES = 1 << 30  # room the server keeps for everyone's results
 S3_KEYS = {"server_credentials": bool, "endpoint_url": str, "allow": list}
-UPLOAD_KEYS = {"max_file_bytes": int, "max_files": int}
+UPLOAD_KEYS = {"max_file_bytes": int, "max_files": int, "max_user_bytes": int, "min_free_bytes": int}
 SIGN_IN_KEYS = {"verified_email_providers": list}
 
 
@@ -61,6 +65,8 @@ class Policy:
     access: S3Access | None = None  # None: no allow-list (their own credentials are the limit)
     max_file_bytes: int = MAX_FILE_BYTES
     max_files: int = MAX_FILES
+    max_user_bytes: int = MAX_USER_BYTES
+    min_free_bytes: int = MIN_FREE_BYTES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +105,9 @@ def _policy(s3: dict, uploads: dict, where: str, label: str) -> Policy:
         raise InputError(f"{label}allow: {exc}", where) from None
     return Policy(server_credentials=server, endpoint_url=s3.get("endpoint_url") or None, access=access,
                   max_file_bytes=uploads.get("max_file_bytes", MAX_FILE_BYTES),
-                  max_files=uploads.get("max_files", MAX_FILES))
+                  max_files=uploads.get("max_files", MAX_FILES),
+                  max_user_bytes=uploads.get("max_user_bytes", MAX_USER_BYTES),
+                  min_free_bytes=uploads.get("min_free_bytes", MIN_FREE_BYTES))
 
 
 def load(path) -> Deployment:

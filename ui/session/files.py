@@ -5,10 +5,13 @@ companions' (a file read beside the data file, which is saved with it in a folde
 NORDIF's Setting.txt beside its Pattern.dat), and those of the other kinds below.
 
 The deployment's limits (ui.session.deployment: `max_file_bytes` per file, `max_files` uploaded
-files per workspace) refuse an upload with an `UploadRefused` line naming the file and the limit;
-a refused or failed upload leaves nothing behind."""
+files per workspace, `max_user_bytes` over a user's workspaces, `min_free_bytes` left on the disk) refuse an
+upload with an `UploadRefused` line naming the file and the limit; a refused or failed upload leaves nothing
+behind. The last two hold for S3 downloads too (`check_room`)."""
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -23,7 +26,7 @@ from latentcore.demo import DEMO_SCAN
 from latentcore.errors import InputError, LatentError
 from latentcore.storage import short_name
 
-from . import deployment, lifecycle, state, store, visitor
+from . import access, deployment, lifecycle, state, store, visitor, workspace
 
 # The kinds of upload beside the data files
 BANDCONTRAST = (".csv",)  # x,y,bandcontrast tables (another CSV is data: latents as a table)
@@ -132,8 +135,60 @@ def uploaded_count() -> int:
     return sum(1 for p in found if p.is_file() and not p.name.endswith(".partial"))
 
 
-def check_upload(name: str, size: int | None, limits: deployment.Policy | None = None):
-    """Refuse an upload over the deployment's limits (per file, files per workspace), naming it."""
+def folder_bytes(folder) -> int:
+    """The bytes of the files below `folder` (links not followed)."""
+    total = 0
+    for top, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):  # removed meanwhile
+                total += os.lstat(os.path.join(top, name)).st_size
+    return total
+
+
+def visitor_bytes() -> int:
+    """What this visitor's files take on the server: the workspaces they own, and the folder this session writes
+    into when it is none of them (a read-only visitor's scratch folder)."""
+    folders = {path.resolve() for path in access.owned(workspace.WORKDIR_ROOT, visitor.user_id())}
+    folders.add(lifecycle.workdir().resolve())
+    return sum(folder_bytes(folder) for folder in folders)
+
+
+@dataclasses.dataclass(frozen=True)
+class Room:
+    bytes: int  # what this visitor may still bring
+    why: str  # what bounds it, said when a file does not fit
+
+    def refuse(self, name: str, size: int | None = None):
+        """Refuse `name` (of `size` bytes, when known) that does not fit."""
+        what = f"{human_size(size)} does not fit" if size is not None else "more than fits"
+        raise UploadRefused(f"{what}: {self.why}; not saved: ask the server's administrator for room "
+                            f"(workspaces unused for {workspace.MAX_AGE_DAYS:g} days are removed)", name)
+
+
+def room_left(limits: deployment.Policy) -> Room:
+    """The bytes this visitor may still bring into the server: their share (`max_user_bytes`) less what their files
+    take, or the disk's free space less the `min_free_bytes` it keeps, whichever is smaller."""
+    used = visitor_bytes()
+    free = shutil.disk_usage(lifecycle.workdir()).free
+    share = Room(limits.max_user_bytes - used, f"your files here take {human_size(used)} of this server's "
+                                               f"{human_size(limits.max_user_bytes)} per user")
+    disk = Room(free - limits.min_free_bytes, f"this server's disk has {human_size(free)} free and keeps "
+                                               f"{human_size(limits.min_free_bytes)} of it for everyone's results")
+    return min(share, disk, key=lambda room: room.bytes)
+
+
+def check_room(name: str, size: int, limits: deployment.Policy) -> Room:
+    """Refuse a file this visitor brings (an upload, an S3 download) that does not fit (`room_left`), naming it; the
+    room it may take."""
+    room = room_left(limits)
+    if size > room.bytes:
+        room.refuse(name, size)
+    return room
+
+
+def check_upload(name: str, size: int | None, limits: deployment.Policy | None = None) -> Room:
+    """Refuse an upload over the deployment's limits (per file, files per workspace, `check_room`), naming it; the
+    room it may take."""
     limits = limits or deployment.policy(visitor.user_id())
     if size is not None and size > limits.max_file_bytes:
         raise UploadRefused(f"{human_size(size)} is over this server's limit of {human_size(limits.max_file_bytes)} "
@@ -142,6 +197,7 @@ def check_upload(name: str, size: int | None, limits: deployment.Policy | None =
     if count >= limits.max_files:
         raise UploadRefused(f"this workspace holds {count} uploaded files, the most this server allows "
                             f"({limits.max_files} per workspace); not saved: start a new workspace for more", name)
+    return check_room(name, size or 0, limits)
 
 
 def safe_name(name: str) -> str:
@@ -159,7 +215,7 @@ def save_upload(uploaded, sub: str = "uploads", name: str | None = None) -> Path
     read, with nothing left."""
     limits = deployment.policy(visitor.user_id())
     shown = Path(str(uploaded.name).replace("\\", "/")).name or "upload"
-    check_upload(shown, getattr(uploaded, "size", None), limits)
+    room = check_upload(shown, getattr(uploaded, "size", None), limits)
     target = claim_name(lifecycle.workdir(sub), name or safe_name(uploaded.name))
     tmp = target.with_name(target.name + ".partial")
     try:
@@ -171,6 +227,8 @@ def save_upload(uploaded, sub: str = "uploads", name: str | None = None) -> Path
                     raise UploadRefused(f"more than this server's limit of {human_size(limits.max_file_bytes)} "
                                         f"({limits.max_file_bytes:,} bytes) per file; not saved: upload a smaller "
                                         "file", shown)
+                if written > room.bytes:
+                    room.refuse(shown)
                 f.write(chunk)
         os.replace(tmp, target)
     except BaseException:

@@ -129,28 +129,32 @@ def render(cache_dir=None) -> list[Path]:
         files.s3_origins()[str(path)] = {"uri": obj.uri, "endpoint": listing["endpoint"]}
         files.add_file(path)
 
-    paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else lifecycle.workdir("s3"), settings, keep)
+    paths = download_with_progress(chosen, Path(cache_dir) if cache_dir else lifecycle.workdir("s3"), settings,
+                                   policy, keep)
     if paths:
         st.success(f"Downloaded {len(paths)} file(s): " + ", ".join(p.name for p in paths))
     return paths
 
 
-def download_with_progress(objects: list, cache_dir: Path, settings, on_file=None) -> list[Path]:
-    """Download one after another with one progress bar over all bytes. boto3 reports progress from
-    its own threads, where Streamlit cannot draw: the transfer runs in a worker thread and this
-    (script) thread redraws the bar from the shared byte count."""
+def download_with_progress(objects: list, cache_dir: Path, settings, policy, on_file=None) -> list[Path]:
+    """Download one after another with one progress bar over all bytes; an object that does not fit the room
+    `policy` leaves this visitor (files.check_room) is refused in one line. boto3 reports progress from its own
+    threads, where Streamlit cannot draw: the transfer runs in a worker thread and this (script) thread redraws
+    the bar from the shared byte count."""
     total = sum(o.size for o in objects) or 1
     bar = st.progress(0.0, text="Starting the download...")
     paths, finished = [], 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         for obj in objects:
             done = [0]
-            future = pool.submit(s3.download, obj.uri, cache_dir, settings,
-                                 lambda now, _total, done=done: done.__setitem__(0, now))
-            while not future.done():
-                _draw(bar, finished + done[0], total, obj)
-                time.sleep(0.1)
             try:
+                cached = s3.is_cached(obj, s3.cache_path(obj, cache_dir))
+                room = files.room_left(policy) if cached else files.check_room(obj.uri, obj.size, policy)
+                future = pool.submit(s3.download, obj.uri, cache_dir, settings,
+                                     lambda now, _total, done=done: done.__setitem__(0, now), room.bytes)
+                while not future.done():
+                    _draw(bar, finished + done[0], total, obj)
+                    time.sleep(0.1)
                 paths.append(future.result())
             except (LatentError, OSError) as exc:  # one line for this object; the others go on
                 st.error(common.error_line(exc), icon=":material/error:")
