@@ -2,14 +2,14 @@
 scikit-learn's `check_array` and `check_scalar`.
 
 Every failure is a `latentcore.errors.InputError` whose message names the argument (and the file,
-when `path` is given), so the CLI, the batch summary and the pages show it as one line.
+when `path` is given), so the CLI, the batch summary and the pages show it as one line. scikit-learn is
+imported at the first check, not with this module: `maps` imports it, and so every command's parser.
 """
 from __future__ import annotations
 
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_array, check_scalar
 
 from ..errors import InputError
 from ..latents import finite_rows
@@ -36,6 +36,8 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
                          "column(s)", path)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise InputError(f"{name} must be numeric, got dtype {array.dtype}: convert it to numbers", path)
+    from sklearn.utils import check_array
+
     try:
         array = check_array(array, dtype=dtype, order=order, copy=False, ensure_all_finite=False,
                             ensure_min_samples=min_rows, ensure_min_features=min_columns, input_name=name)
@@ -51,6 +53,8 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
 
 def check_vector(values, name: str, n_rows: int, *, dtype=np.float64, of: str = "the latents") -> np.ndarray:
     """`values` flattened to one value per row of `of`, which has `n_rows` rows (NaN allowed)."""
+    from sklearn.utils import check_array
+
     try:
         array = check_array(np.ravel(values), dtype=dtype, ensure_2d=False, ensure_all_finite=False,
                             ensure_min_samples=0, input_name=name)
@@ -84,6 +88,8 @@ def check_int(value, name: str, min_value: int | None = None) -> int:
     bound = "" if min_value is None else f" >= {min_value}"
     if isinstance(value, bool):
         raise InputError(f"{name} must be an integer{bound}, got {value!r}")
+    from sklearn.utils import check_scalar
+
     try:
         check_scalar(value, name, Integral, min_val=min_value)
     except (TypeError, ValueError):
@@ -94,6 +100,8 @@ def check_int(value, name: str, min_value: int | None = None) -> int:
 def check_number(value, name: str, min_value: float | None = None) -> float:
     """A real number >= `min_value`, as float."""
     bound = "" if min_value is None else f" >= {min_value:g}"
+    from sklearn.utils import check_scalar
+
     try:
         check_scalar(value, name, Real, min_val=min_value)
     except (TypeError, ValueError):

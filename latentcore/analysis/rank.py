@@ -56,17 +56,9 @@ from ..storage.csv_cells import neutralised_table
 from ._validation import check_dimensions, check_int, check_matrix, check_vector
 from .artifacts.common import input_record
 from .maps import Roi, roi_tag
+from .rank_metrics import (CONTINUOUS_METRICS, DEFAULT_MAX_SAMPLES, LABEL_METRICS, METRICS,  # noqa: F401
+                           MULTIVARIATE_METRICS, SAMPLED_METRICS, SIGNED_METRICS)
 
-CONTINUOUS_METRICS = ("pearson", "spearman", "kendall", "mutual_information", "distance_correlation", "hsic",
-                      "partial_pearson")
-LABEL_METRICS = ("ari", "nmi")
-METRICS = CONTINUOUS_METRICS + LABEL_METRICS
-SIGNED_METRICS = ("pearson", "spearman", "kendall", "partial_pearson")
-# computed on a seeded sample above max_samples rows: HSIC is O(N^2) in time and memory, and
-# kendall, dcor (multivariate) and the k-NN mutual information grow too fast for a million rows
-SAMPLED_METRICS = ("kendall", "mutual_information", "distance_correlation", "hsic")
-MULTIVARIATE_METRICS = ("distance_correlation", "hsic")  # also take an (N, k) reference, e.g. RGB
-DEFAULT_MAX_SAMPLES = 2000
 GMM_MAX_FIT = 20_000  # rows a per-dimension mixture is fitted on; the rest are predicted
 RANK_PACKAGES = ("latentcore", "numpy", "scipy", "scikit-learn", "pandas", "dcor", "hyppo", "plotly")
 

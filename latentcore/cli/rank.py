@@ -18,7 +18,7 @@ from .options import (add_figure_options, add_out_option, add_partition_option, 
 
 
 def add_rank(subparsers):
-    from ..analysis import rank
+    from ..analysis import rank_metrics as rank  # the names alone: the ranking's libraries load when it runs
 
     p = subparsers.add_parser("rank", help="rank latent dimensions against reference maps (CSV, JSON, figures)")
     p.add_argument("latents", nargs="+", metavar="LATENTS",

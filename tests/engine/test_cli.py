@@ -243,3 +243,13 @@ def test_a_scan_without_band_contrast_says_to_give_a_table(ebsd_h5, bandcontrast
     assert "give a band-contrast table x,y,bandcontrast instead (--bandcontrast FILE.csv)" in line
     assert main(["cluster", latents, "--method", "kmeans", "--k", "2", "--bandcontrast", str(bandcontrast_csv),
                  "--out", str(tmp_path / "out")]) == 0
+
+
+def test_building_the_parser_loads_none_of_the_analyses_heavy_libraries():
+    """Every command pays for the whole parser: building it must not load scikit-learn, SciPy's statistics or torch
+    (about a second of each command's start), only the command that runs loads what it needs."""
+    code = ("import sys; from latentcore.cli import build_parser; build_parser(); "
+            "print([name for name in ('sklearn', 'scipy.stats', 'torch') if name in sys.modules])")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO,
+                           env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert found.stdout.strip() == "[]", found.stdout
