@@ -5,17 +5,19 @@ attribute) that cutout files and latents files carry, read with `read_byte_table
 `write_byte_table`."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import h5py
 import numpy as np
-import pandas as pd
 from h5py import h5d, h5l, h5o
 
 from ..errors import InputError
 from ._checks import (MAX_COMPRESSION, check_data_dtype, check_finite, check_range, check_regular,
                       check_rows_fit)
 from .base import Reader, compact_dtype
+
+if TYPE_CHECKING:  # pandas loads where a table is read
+    import pandas as pd
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _SIGNATURE_OFFSETS = (0, 512, 1024, 2048)  # after a user block, the signature moves to 512 * 2**k
@@ -156,6 +158,8 @@ def read_byte_table(dataset: h5py.Dataset) -> pd.DataFrame:
     """A ulmo-style metadata table: byte strings (N, ncols) with a `columns` attribute, read as UTF-8 (bytes that
     are not UTF-8 as U+FFFD)."""
     columns = [attr_value(c) for c in dataset.attrs["columns"]]
+    import pandas as pd
+
     table = pd.DataFrame(_text(dataset[()]), columns=columns)
     for name in table.columns:  # numbers were stored as their text: give them back as numbers
         converted = pd.to_numeric(table[name], errors="coerce")

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy.spatial import cKDTree
 
 from ..columns import plain_coordinates
 from ..errors import InputError
 from ._checks import infer_step
+
+if TYPE_CHECKING:  # pandas and SciPy load when a table is read: a reader process needs neither
+    import pandas as pd
 
 
 SCAN_MAP = "scan"
@@ -113,6 +115,8 @@ def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("no such band-contrast file: check the path", path)
+    import pandas as pd
+
     try:
         table = pd.read_csv(path, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -132,6 +136,8 @@ def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:
 
 
 def _numeric_column(values: pd.Series, name: str, path) -> pd.Series:
+    import pandas as pd
+
     numeric = pd.to_numeric(values, errors="coerce").astype(np.float64)
     bad = ~np.isfinite(numeric.to_numpy())
     if bad.any():
@@ -160,6 +166,8 @@ def align_to_coordinates(table: pd.DataFrame, x, y, column: str = "bandcontrast"
     if len(table_xy) == len(x) and np.array_equal(table_xy[:, 0], x) and np.array_equal(table_xy[:, 1], y):
         return table[column].to_numpy(np.float64)
     tolerance = tolerance or _default_tolerance(x, y, table_xy)
+    from scipy.spatial import cKDTree
+
     tree = cKDTree(table_xy)
     distance, nearest = tree.query(np.column_stack([x, y]), k=2, distance_upper_bound=tolerance)
     if np.isfinite(distance[:, 1]).any():

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar, Iterator
 
 import numpy as np
-import pandas as pd
 
 from ..arrays import unique
 from ..errors import InputError
 from ..storage import resolve_path
 from ._checks import check_regular
+
+if TYPE_CHECKING:  # pandas loads where a table is made: a reader process needs none
+    import pandas as pd
 
 DEFAULT_UNITS = "um"
 _UNIT_NAMES = {"um": "um", "µm": "um", "μm": "um", "micron": "um", "microns": "um", "micrometer": "um",

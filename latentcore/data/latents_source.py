@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from ._checks import check_finite, check_range, infer_step
@@ -28,6 +27,8 @@ def _looks_like_csv(path: Path) -> bool:
     if b"\x00" in head:
         return False
     head.decode("utf-8")  # UnicodeDecodeError: binary, not a table
+    import pandas as pd
+
     sample = pd.read_csv(path, nrows=20)
     return len(sample) > 0 and any(pd.api.types.is_numeric_dtype(t) for t in sample.dtypes)
 
@@ -117,6 +118,8 @@ class _FeatureTable(Reader):
         return self._array
 
     def _load_table(self, columns):
+        import pandas as pd
+
         try:
             is_parquet = _head(self.path).startswith(PARQUET_MAGIC)
             table = pd.read_parquet(self.path) if is_parquet else pd.read_csv(self.path)

@@ -22,7 +22,6 @@ import dataclasses
 from typing import Iterator
 
 import numpy as np
-from scipy import ndimage
 
 from ..arrays import unique
 from ..errors import InputError
@@ -134,6 +133,8 @@ class PatternSteps:
         if p.static_background:
             batch = _apply(batch, self.static, p.static_background)
         if p.dynamic_background:
+            from scipy import ndimage  # here: a reader without dynamic background correction needs no SciPy
+
             blurred = ndimage.gaussian_filter(batch, sigma=(0, 0, self.sigma, self.sigma), truncate=4.0)
             batch = _apply(batch, blurred, p.dynamic_background)
         return batch

@@ -3,6 +3,9 @@ format family; resume after an interruption; a reader process that dies is repor
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -162,3 +165,14 @@ def test_a_reader_process_that_dies_is_reported_in_one_line_and_loses_nothing(eb
 def test_readers_must_be_positive(ebsd_h5, vae_model, tmp_path):
     with pytest.raises(Exception, match="readers must be at least 1"):
         extract_file(ebsd_h5, vae_model, tmp_path, device="cpu", readers=0)
+
+
+def test_a_reader_process_starts_without_pandas_or_scipy():
+    """Each reader process imports the readers before its first block (16 of them on a 16-core machine): pandas and
+    SciPy, which only tables, alignment and dynamic background correction use, are left to those (about 0.8 s of
+    each reader's start)."""
+    code = ("import sys; import latentcore.data.parallel; "
+            "print([name for name in ('pandas', 'scipy', 'sklearn', 'torch') if name in sys.modules])")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           cwd=Path(__file__).resolve().parents[2])
+    assert found.stdout.strip() == "[]", found.stdout
