@@ -29,6 +29,8 @@ uploads = st.file_uploader(
     "band-contrast CSV; model checkpoints and their options",
     accept_multiple_files=True, type=files.UPLOAD_TYPES, key="uploads", help=files.upload_help())
 added, refused = files.ingest(uploads)
+if room := files.room_line():
+    st.caption(room)
 for message in added:
     st.toast(message)
 for line in refused:

@@ -4,6 +4,7 @@ deployment file, and the S3 panel and uploads in the browser (Streamlit AppTest)
 import copy
 import json
 import pickle
+import re
 import urllib.request
 import uuid
 from pathlib import Path
@@ -334,6 +335,11 @@ def test_s3_downloads_and_uploads_past_the_users_share_or_the_disks_reserve_are_
     workspace = Path(at.session_state["workdir"])
     [downloaded] = [p for p in workspace.rglob("*.npy*") if p.name != "selection.npy"]
     assert downloaded.name == "small.npy" and downloaded.read_bytes() == b"s" * 2_000
+    at.run()  # the uploader says the room left, small.npy counted
+    [room] = [c.value for c in at.caption if c.value.startswith("Up to ")]
+    left, taken = re.fullmatch(r"Up to 4.0 GB a file, ([\d.]+) KB more in all: your files here take ([\d.]+) KB of "
+                               r"this server's 19.5 KB per user.", room).groups()
+    assert float(taken) > 2_000 / 1024 and abs(float(left) + float(taken) - 19.5) < 0.15
     with pytest.raises(S3Error, match=rf"^{big}: the object holds 30,000 bytes, more than the 29,999"):
         s3.download(big, workspace / "engine", moto_s3.settings, max_bytes=29_999)
     assert not (workspace / "engine").exists() or not any((workspace / "engine").rglob("*.npy*"))

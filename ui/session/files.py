@@ -177,6 +177,18 @@ def room_left(limits: deployment.Policy) -> Room:
     return min(share, disk, key=lambda room: room.bytes)
 
 
+def room_line() -> str | None:
+    """What this visitor may still bring, for the uploader: "Up to 4.0 GB a file, 98.3 GB more in all: your files
+    here take 1.7 GB of this server's 100.0 GB per user."; None while the deployment file is broken (the S3 panel
+    says so)."""
+    try:
+        limits = deployment.policy(visitor.user_id())
+    except LatentError:
+        return None
+    room = room_left(limits)
+    return f"Up to {human_size(limits.max_file_bytes)} a file, {human_size(max(room.bytes, 0))} more in all: {room.why}."
+
+
 def check_room(name: str, size: int, limits: deployment.Policy) -> Room:
     """Refuse a file this visitor brings (an upload, an S3 download) that does not fit (`room_left`), naming it; the
     room it may take."""
