@@ -1,6 +1,7 @@
 """How long plotly.js takes to draw the scan-map figures the pages send, in headless Chromium, and how big their JSON
-is: the reference maps (`scan_references.map_figure`: IPF, KAM as a scalar map, grains) and the Latent maps page's
-grid of eight maps (`ui/figures/maps.latent_maps_figures`), on a side x side scan of seeded random values.
+is: the reference maps (`scan_references.map_figure` as the page shows them: IPF, KAM as a scalar map, grains) and the
+Latent maps page's grid of eight maps (`ui/figures/maps.latent_maps_figures`), on a side x side scan of seeded random
+values.
 
 Each figure is drawn by `Plotly.newPlot` in a bare page (plotly.js from the plotly package, as Streamlit's is the
 same library) until the next frame, three times, after one untimed draw; the page's own Streamlit costs (React, the
@@ -43,7 +44,12 @@ def figure_json(name: str, side: int) -> str:
     grains = np.repeat(np.arange(side // 10 + 1), 10)[:side]
     values = {"ipf": ("ipf_z", rng.random((side, side, 3))), "kam": ("kam", rng.random((side, side)) * 5),
               "grains": ("grains", (grains[:, None] * 1000 + grains[None, :]).astype(np.float64))}[name]
-    return pio.to_json(map_figure(*values, grid, "um", {1: "m-3m"}, {1: "Ni"}))
+    try:  # as the page shows it: one pixel in map_stride (before 2026-11-28, every pixel)
+        from latentcore.figures import map_stride
+        shown = {"stride": map_stride(side * side)}
+    except ImportError:
+        shown = {}
+    return pio.to_json(map_figure(*values, grid, "um", {1: "m-3m"}, {1: "Ni"}, **shown))
 
 
 DRAW = """async (spec) => { const f = JSON.parse(spec); const t = performance.now();

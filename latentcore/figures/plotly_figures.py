@@ -90,7 +90,7 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
     Maps of more than `image_above` pixels as shown are drawn as images (`map_image`: a browser draws a heatmap
     cell by cell, seconds for eight of 250,000), the same colours, without a hover (the figure says so)."""
     maps = np.asarray(maps, np.float32)
-    stride = _stride(maps.shape[1] * maps.shape[2], max_pixels)
+    stride = map_stride(maps.shape[1] * maps.shape[2], max_pixels)
     columns = max(1, min(columns, len(dims)))
     n_rows = -(-len(dims) // columns)
     fig = make_subplots(n_rows, columns, subplot_titles=[f"dim {d}" for d in dims],
@@ -251,7 +251,8 @@ def _palette(colorscale: str) -> tuple[int, ...]:
     return (*table.ravel().tolist(), 0, 0, 0)
 
 
-def _stride(n_pixels: int, max_pixels: int) -> int:
+def map_stride(n_pixels: int, max_pixels: int = MAX_MAP_PIXELS) -> int:
+    """A page shows one pixel in this many along x and y of a map of `n_pixels`: at most `max_pixels` (None: all)."""
     return max(1, int(np.ceil(np.sqrt(n_pixels / max_pixels)))) if max_pixels else 1
 
 

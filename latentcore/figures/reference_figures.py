@@ -62,12 +62,22 @@ def scalar_map_figure(values, x, y, title: str, value_name: str, units: str | No
     return fig
 
 
-def grain_map_figure(grains, x, y, units: str | None = "um", title: str = "Grains") -> go.Figure:
-    """Grain ids (rows, columns) (-1 no grain, NaN no point) in the palette (neighbours differ almost
-    always), not-indexed points grey; hover gives the grain's id, points and area."""
+def grain_points(grains) -> np.ndarray:
+    """The points of each grain id of a grain map (-1 no grain, NaN no point), by id."""
     grains = np.asarray(grains, np.float64)
     ids = np.where(np.isfinite(grains), grains, -1).astype(np.int64)
-    points = np.bincount(ids[ids >= 0], minlength=int(ids.max(initial=-1)) + 1)
+    return np.bincount(ids[ids >= 0], minlength=int(ids.max(initial=-1)) + 1)
+
+
+def grain_map_figure(grains, x, y, units: str | None = "um", title: str = "Grains", points=None,
+                     point_area: float | None = None) -> go.Figure:
+    """Grain ids (rows, columns) (-1 no grain, NaN no point) in the palette (neighbours differ almost
+    always), not-indexed points grey; hover gives the grain's id, points and area: `points` by id and
+    `point_area` (`grain_points` and a point's area of the whole map, when this one shows a part of it), else
+    counted on this map."""
+    grains = np.asarray(grains, np.float64)
+    ids = np.where(np.isfinite(grains), grains, -1).astype(np.int64)
+    points = grain_points(grains) if points is None else np.asarray(points)
     dx, dy = _steps(x, y)
     codes = np.where(ids >= 0, 1 + ids % len(PALETTE), 0).astype(np.float64)
     codes[np.isnan(grains)] = np.nan
@@ -75,7 +85,7 @@ def grain_map_figure(grains, x, y, units: str | None = "um", title: str = "Grain
     unit = display_units(units)
     fig = go.Figure(go.Heatmap(z=codes, x=np.asarray(x), y=np.asarray(y), zmin=-0.5, zmax=len(PALETTE) + 0.5,
                                colorscale=discrete_colorscale([NOISE_GREY, *PALETTE]), showscale=False, name="grains",
-                               customdata=np.stack([ids, size, size * abs(dx * dy)], -1),
+                               customdata=np.stack([ids, size, size * (point_area or abs(dx * dy))], -1),
                                hovertemplate=f"x %{{x}}<br>y %{{y}}<br>grain %{{customdata[0]}}: %{{customdata[1]}} "
                                              f"points, %{{customdata[2]:.4g}} {unit}²<extra></extra>"))
     _axes(fig, units, x, y)

@@ -500,3 +500,21 @@ def test_a_column_is_coloured_by_category_and_a_studys_sources_by_their_codes_in
     top = plots.column_colour(many, "m")
     assert len(top.legend) == 255 and "noise (46)" in top.legend and "v007 (6)" in top.legend  # 300 - 254 grey
     assert top.codes[many == "v299"].min() > 0  # a frequent value is kept whatever its name's place
+
+
+def test_a_reference_map_over_the_pages_pixels_is_shown_with_a_stride_that_is_said():
+    import types
+
+    from ui.figures import references
+
+    side = 600  # 360,000 pixels: over figures.MAX_MAP_PIXELS
+    kam = np.random.default_rng(0).random((side, side))
+    refs = types.SimpleNamespace(maps={"kam": kam, "small": kam[:100, :100]}, grid=Grid(0.0, 0.0, 0.5, 0.5, side, side),
+                                 units="um", laue={}, phases={}, edges=None)
+    stride, said = references.shown_stride(refs, "kam")
+    assert stride == 2 and said == ("Shown one pixel in 2 along x and y (600 x 600 map); the PNG and the NPZ keep "
+                                    "every pixel.")
+    assert references.shown_stride(refs, "small") == (1, None)
+    shown, whole = (references.reference_figure(refs, "kam", stride=s) for s in (stride, 1))
+    np.testing.assert_array_equal(shown.data[0].z, kam[::2, ::2])
+    np.testing.assert_array_equal(whole.data[0].z, kam)  # the PNG's figure

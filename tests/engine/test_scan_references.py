@@ -157,6 +157,26 @@ def test_figures_have_colour_keys_legends_and_the_overlay(oxford, tmp_path):
     assert [t.name for t in figs["boundaries"].data].count("grain boundaries") == 1  # one trace: one copy of the lines
 
 
+def test_a_map_shown_with_a_stride_keeps_the_whole_maps_grain_sizes_areas_and_count(oxford):
+    from latentcore.analysis.ebsd.scan_references import map_figure
+
+    refs = scan_references(oxford, patterns=False)
+    grains, grid = refs.maps["grains"], refs.grid
+    whole, thinned = (map_figure("grains", grains, grid, refs.units, refs.laue, {}, stride=s) for s in (1, 3))
+    np.testing.assert_array_equal(thinned.data[0].x, grid.x_values[::3])
+    assert np.shape(thinned.data[0].z) == np.shape(grains[::3, ::3])
+    ids, points, areas = refs.grains()
+    size_of, area_of = dict(zip(ids.tolist(), points.tolist())), dict(zip(ids.tolist(), areas.tolist()))
+    shown = np.asarray(thinned.data[0].customdata).reshape(-1, 3)
+    shown = shown[shown[:, 0] >= 0]
+    assert len(np.unique(shown[:, 0])) < len(ids)  # small grains fall between the shown pixels...
+    for grain, size, area in np.unique(shown, axis=0):  # ...but each shown one has the whole map's size and area
+        assert size == size_of[int(grain)] and area == pytest.approx(area_of[int(grain)])
+    assert thinned.layout.title.text == whole.layout.title.text  # the grain count of the whole map
+    kam = map_figure("kam", refs.maps["kam"], grid, refs.units, refs.laue, {}, stride=3)
+    np.testing.assert_array_equal(kam.data[0].z, refs.maps["kam"][::3, ::3])
+
+
 def test_h5ebsd_scans_give_their_maps_info_shows_phases_and_a_missing_file_fails_in_one_line(scan, tmp_path, capsys):
     path = write_h5ebsd(simulate_scan(ScanSettings(n_rows=4, n_columns=5, pattern_size=16, n_grains=2, seed=1)),
                         tmp_path / "small.h5")

@@ -2,21 +2,34 @@
 `ScanReferences` of `ui.compute.scan_maps.roi_references`, and the boundary lines over any scan map."""
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
 
 from latentcore.analysis.ebsd.scan_references import REFERENCE_MAPS, boundary_class_lines, map_figure
+from latentcore.figures import map_stride
 from latentcore.figures import reference_figures as rf
 
 
-def reference_figure(refs, name: str, lines=None, boundaries: bool = False) -> go.Figure:
+def reference_figure(refs, name: str, lines=None, boundaries: bool = False, stride: int = 1) -> go.Figure:
     """One reference map of `refs` (a `ScanReferences`) with its colour bar, IPF key or phase legend
-    (`scan_references.map_figure`); `boundaries` draws the grain boundaries (`lines`: x, y, NaN between segments)
-    over it (the boundaries map always has them; the twin boundaries map draws them by class)."""
+    (`scan_references.map_figure`), one pixel in `stride` along x and y; `boundaries` draws the grain boundaries
+    (`lines`: x, y, NaN between segments) over it (the boundaries map always has them; the twin boundaries map draws
+    them by class)."""
     classes = boundary_class_lines(refs.edges, refs.grid) if REFERENCE_MAPS[name].look == "boundary_classes" else None
     fig = map_figure(name, refs.maps[name], refs.grid, refs.units, refs.laue,
-                     {k: p.name for k, p in refs.phases.items()}, lines, overlay=boundaries, classes=classes)
+                     {k: p.name for k, p in refs.phases.items()}, lines, overlay=boundaries, classes=classes,
+                     stride=stride)
     fig.update_layout(width=None)
     return fig
+
+
+def shown_stride(refs, name: str) -> tuple[int, str | None]:
+    """The stride the page shows map `name` of `refs` with (`figures.map_stride`, as the Latent maps page's), and
+    what to say of it (None: every pixel is shown)."""
+    rows, columns = np.shape(refs.maps[name])[:2]
+    stride = map_stride(rows * columns)
+    return stride, (f"Shown one pixel in {stride} along x and y ({rows} x {columns} map); the PNG and the NPZ keep "
+                    "every pixel." if stride > 1 else None)
 
 
 def with_boundaries(fig: go.Figure, lines, n_maps: int = 1, columns: int | None = None) -> go.Figure:

@@ -70,16 +70,19 @@ def references_panel(lat_stamp, lat, boundary: dict, roi: Roi | None = None, ove
         return
     name = st.selectbox("Reference map", names, format_func=lambda n: REFERENCE_MAPS[n].title, key="maps_ref_name",
                         index=defaults.setting_index("maps_ref_name", names[0], names))
-    fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay)
+    stride, thinned = reference_figures.shown_stride(refs, name)
+    fig = reference_figures.reference_figure(refs, name, lines, boundaries=overlay, stride=stride)
     st.plotly_chart(fig, key="maps_ref_chart", config={"displaylogo": False})
-    if REFERENCE_MAPS[name].about:
-        st.caption(REFERENCE_MAPS[name].described(parameters))
-    _downloads(lat_stamp, source_stamp, parameters, refs, name, fig)
+    for note in (thinned, REFERENCE_MAPS[name].about and REFERENCE_MAPS[name].described(parameters)):
+        if note:
+            st.caption(note)
+    _downloads(lat_stamp, source_stamp, parameters, refs, name,
+               lambda: reference_figures.reference_figure(refs, name, lines, boundaries=overlay))
 
 
-def _downloads(lat_stamp, source_stamp, parameters: Values, refs, name: str, fig):
-    """The shown map as a PNG; every map as an NPZ (with the ROI they were cropped to) and its report, written
-    and named as `python -m latentcore references` writes and names them."""
+def _downloads(lat_stamp, source_stamp, parameters: Values, refs, name: str, full_figure):
+    """The shown map as a PNG (`full_figure()`: every pixel); every map as an NPZ (with the ROI they were cropped to)
+    and its report, written and named as `python -m latentcore references` writes and names them."""
     files, out = references_names(refs.roi), lifecycle.results_dir("maps", lat_stamp[0])
     figure_name, dpi = files["figure"].format(name=name), state.png_dpi()
     over = f" over the ROI {refs.roi.describe(between=' to ')} (recorded as `roi`)" if refs.roi else ""
@@ -90,7 +93,7 @@ def _downloads(lat_stamp, source_stamp, parameters: Values, refs, name: str, fig
 
     cols = st.columns(3)
     cols[0].download_button(f"{REFERENCE_MAPS[name].title} (PNG, {dpi} dpi)",
-                            lambda: png.figure_png(fig, str(out / figure_name), dpi), file_name=figure_name,
+                            lambda: png.figure_png(full_figure(), str(out / figure_name), dpi), file_name=figure_name,
                             mime="image/png", key="maps_ref_dl_png", on_click="ignore", icon=":material/download:")
     cols[1].download_button("Reference maps (NPZ)", written("npz"), file_name=files["npz"], key="maps_ref_dl_npz",
                             on_click="ignore", icon=":material/download:",

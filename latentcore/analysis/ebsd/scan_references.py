@@ -492,15 +492,18 @@ def _class_edges(edges: dict, name: str, side: str) -> np.ndarray:
 
 
 def map_figure(name: str, values, grid: Grid, units: str | None, laue: dict, phases: dict, lines=None,
-               overlay: bool = False, classes: dict | None = None):
+               overlay: bool = False, classes: dict | None = None, stride: int = 1):
     """One reference map's plotly figure, drawn as its `REFERENCE_MAPS` record says: IPF maps with the colour key of
     their Laue group (when the scan has one), phases (`phases`: id -> name) with a legend, grains in the palette with
     their size on hover, the boundaries as `lines` (x, y of their segments, NaN between them: `maps.edge_segments`)
     over the scan in light grey, the boundaries by class (`classes`: `boundary_class_lines`) with a legend, other maps
-    with a colour bar; with `overlay`, the `lines` over any map."""
+    with a colour bar; with `overlay`, the `lines` over any map. With `stride`, one pixel in `stride` along x and y
+    (a page's view of a large map: the lines and the grains' sizes stay the whole map's)."""
     from ...figures import reference_figures as rf
 
     spec, x, y = REFERENCE_MAPS[name], grid.x_values, grid.y_values
+    points = rf.grain_points(values) if spec.look == "grains" else None
+    values, x, y = values[::stride, ::stride], x[::stride], y[::stride]
     if spec.look in ("ipf", "rgb"):
         groups = sorted({g for g in laue.values() if g})
         one = groups[0] if spec.look == "ipf" and len(groups) == 1 else None
@@ -509,7 +512,8 @@ def map_figure(name: str, values, grid: Grid, units: str | None, laue: dict, pha
     elif spec.look == "phase":
         fig = rf.phase_map_figure(values, phases, x, y, units, title=spec.title)
     elif spec.look == "grains":
-        fig = rf.grain_map_figure(values, x, y, units, title=spec.title)
+        fig = rf.grain_map_figure(values, x, y, units, title=spec.title, points=points,
+                                  point_area=abs(grid.step_x * grid.step_y))
     elif spec.look in ("boundaries", "boundary_classes"):  # the scan's pixels in light grey under the lines
         fig = rf.scalar_map_figure(np.ones(np.shape(values)), x, y, spec.title, "", units,
                                    colorscale=[[0, "#eeeeee"], [1, "#eeeeee"]])
