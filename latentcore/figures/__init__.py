@@ -10,14 +10,13 @@ from .colours import (COLOUR_STEPS, NAN_COLOUR, NEUTRAL, NOISE_GREY, PALETTE, SH
                       cluster_colours, cluster_hue, colours_of, continuous_codes, discrete_colorscale, shade)
 from .plotly_figures import (MAX_MAP_PIXELS, MISSING_PIXELS, SCALE_BAR_FRACTION, SCALE_BAR_STEPS, add_scale_bar,
                              cluster_panels, criterion_curve, latent_map_grid, map_stride, nice_length, png_uri,
-                             ranking_bar,
-                             ranking_bars, ranking_scatter, umap_scatter)
+                             ranking_bar, ranking_bars, ranking_scatter, umap_scatter)
 from .png import DOWNLOAD_DPI, SCREEN_DPI, _with_dpi, browser_path, png_scale, write_png
 
 __all__ = ["COLOUR_STEPS", "NAN_COLOUR", "NEUTRAL", "NOISE_GREY", "PALETTE", "SHADE_LEVELS", "cluster_colour_codes",
            "cluster_colours", "cluster_hue", "continuous_codes", "colours_of", "discrete_colorscale", "shade",
            "MAX_MAP_PIXELS", "MISSING_PIXELS",
            "SCALE_BAR_FRACTION", "SCALE_BAR_STEPS", "add_scale_bar", "cluster_panels", "criterion_curve",
-           "latent_map_grid", "map_stride", "nice_length", "png_uri", "ranking_bar", "ranking_bars", "ranking_scatter",
-           "umap_scatter",
+           "latent_map_grid", "map_stride", "nice_length", "png_uri", "ranking_bar", "ranking_bars",
+           "ranking_scatter", "umap_scatter",
            "DOWNLOAD_DPI", "SCREEN_DPI", "browser_path", "png_scale", "write_png"]
