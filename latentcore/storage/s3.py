@@ -475,7 +475,7 @@ def download(uri: str, cache_dir=None, settings: S3Settings | None = None,
         return path
     if max_bytes is not None and obj.size > max_bytes:
         raise S3Error(f"the object holds {obj.size:,} bytes, more than the {max(max_bytes, 0):,} this download may "
-                      "take: not downloaded", uri)
+                      "take: not downloaded; free room, or ask for more", uri)
     download_to(obj, path, settings, progress)
     for stale in path.parent.parent.iterdir():  # older versions of the same key
         if stale != path.parent:
