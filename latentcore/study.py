@@ -367,6 +367,21 @@ def _s3_latents(prefix: str, settings) -> list[str]:
     return found
 
 
+def files_study(items, settings=None) -> Study:
+    """A study, in memory, of latents files (`study_locations`: files, folders, globs, prefixes), named after its
+    first source (`a`, or `a+2` with two more); one file is a study of one, which behaves as the file does."""
+    locations = study_locations(items, settings)
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "-", source_name(locations[0])).strip("._+-")[:90] or "study"
+    return make_study(name if len(locations) == 1 else f"{name}+{len(locations) - 1}", locations, settings)
+
+
+def as_study(latents, settings=None) -> Study:
+    """A `Study` as it is; a latents file's path (or a study file's) as its study (a file: a study of one)."""
+    if isinstance(latents, Study):
+        return latents
+    return read_study(latents, settings=settings) if is_study_file(latents) else files_study([latents], settings)
+
+
 def make_study(name: str, locations, settings=None) -> Study:
     """The study of these latents files (`study_locations` expands folders, globs and prefixes), checked: one
     model, one dimension, each source once, one coordinate unit. Each member is read once here."""

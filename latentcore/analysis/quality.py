@@ -7,7 +7,7 @@ that computes over rows applies alike (the command line's `--quality`, the app's
     kept = q.rows_kept(latents.point_maps, x, y)     (N,) bool over the rows: every threshold met (NaN meets none);
                                                      fewer than MIN_KEPT rows kept is refused, naming the filter
     q.check_kept(kept[in_roi], within=" in the ROI") the same refusal over a part of the rows
-    with q.explains(kept, labelled=n): ...           an InputError inside said as the filter's doing
+    with q.explains(q.record(kept), labelled=n): ... an InputError inside said as the filter's doing
     maps = q.maps(latents.point_maps, x, y)          short name -> (N,) values of every quality map the scan has
     q.record(kept)                                   what a report keeps: the filter, its thresholds, kept count
     quality_tag(q)                                   `_q-ci-ge0.1-mad-le1.2`: the filter's part of a file name
@@ -155,16 +155,17 @@ class QualityFilter:
                              f"compute on (at least {MIN_KEPT}); lower its thresholds", where)
 
     @contextlib.contextmanager
-    def explains(self, kept: np.ndarray, labelled: int | None = None):
+    def explains(self, record: dict, labelled: int | None = None):
         """An InputError raised inside (too few labels of a class, ...) is said as this filter's doing: how many
-        rows it kept (`labelled`: of them labelled), the error, and lowering its thresholds as a way out."""
+        rows it kept (`record`: its `record`; `labelled`: of them labelled), the error, and lowering its thresholds
+        as a way out."""
         try:
             yield
         except InputError as exc:
             of = f", {labelled:,} of them labelled" if labelled is not None else ""
             said = str(exc)[len(exc.path) + 2:] if exc.path else str(exc)
-            raise InputError(f"the quality filter {self} keeps {int(np.count_nonzero(kept)):,} of {np.size(kept):,} "
-                             f"rows{of}: {said}, or lower its thresholds", exc.path) from None
+            raise InputError(f"the quality filter {self} keeps {record['kept']:,} of {record['rows']:,} rows{of}: "
+                             f"{said}, or lower its thresholds", exc.path) from None
 
     def mask(self, maps: dict, where=None) -> np.ndarray:
         """(N,) bool over the rows of `maps` (`quality_maps`): every threshold met. A threshold on a map the scan

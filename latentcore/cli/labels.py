@@ -6,7 +6,7 @@
     python -m latentcore compare LATENTS_A LATENTS_B --labels labels.csv [--out report.json] [--smooth SIGMA]
 
 `probe` on a study (several latents files or a NAME.study.json) takes labels with a `source` column and predicts
-every row of every source (`labels.probe_study`). `export` writes the labelled rows' own patterns or cutouts (read
+every row of every source (`labels.probe_run`: one file is a study of one). `export` writes the labelled rows' own patterns or cutouts (read
 from SOURCE, the file the latents came from); latents themselves become training sets through `latentcore.export`
 (the Python API).
 """
@@ -41,8 +41,8 @@ def add_probe(subparsers):
     add_quality_option(p, bandcontrast_option=True)
     add_figure_options(p)
     add_scheduler_options(p, "a study on Dask: trained on the labelled rows read by a task per source, each source's "
-                             "rows predicted and written by a task (<out>/probe_predictions__TAG/<source>.csv; "
-                             "default: in this process, one CSV)")
+                             "rows predicted and written by a task, joined into one CSV (default: in this "
+                             "process)")
     p.set_defaults(func=run_probe)
 
 
@@ -75,6 +75,7 @@ def add_compare(subparsers):
 
 def run_probe(args) -> int:
     from ..analysis.labels import probe
+    from ..analysis.labels.probe_run import run_probe as run
     from ..analysis.quality import quality_tag
     from ..errors import InputError
     from ..outputs import refuse_existing
@@ -84,24 +85,12 @@ def run_probe(args) -> int:
     params = {"n_neighbors": args.n_neighbors} if args.n_neighbors is not None else None
     options = {"method": args.method, "smooth": args.smooth, "cv": args.cv, "random_state": args.seed,
                "params": params, "min_confidence": args.min_confidence, "png": not args.no_png, "dpi": args.dpi}
-    single = one_latents_file(args.latents)
-    if single is not None:
+    if one_latents_file(args.latents) is not None:
         refuse_scheduler(args, "probe")
     tag = probe.probe_tag(args.method, args.smooth, args.min_confidence) + quality_tag(args.quality)
     refuse_existing([Path(args.out) / probe.probe_names(tag)["report"]])  # a complete result: before any fit or task
-    if single is not None:
-        report = probe.run_probe(single, args.labels, args.out, quality=quality_from(args), **options)
-    elif args.quality is not None:
-        raise InputError("--quality applies to one scan's latents file: run probe on each scan's file")
-    elif args.scheduler:
-        from ..analysis.labels.probe_tasks import run_study_probe_tasks
-
-        report = run_study_probe_tasks(study_from(args.latents), args.labels, args.out, args.scheduler, args.workers,
-                                       **options)
-    else:
-        from ..analysis.labels.probe_study import run_study_probe
-
-        report = run_study_probe(study_from(args.latents), args.labels, args.out, **options)
+    report = run(study_from(args.latents), args.labels, args.out, quality=quality_from(args), scheduler=args.scheduler,
+                 workers=args.workers, **options)
     cv = report["cross_validation"]
     for note in report["notes"]:
         print(f"note: {note}")

@@ -35,19 +35,15 @@ def study_from(latents: list[str], settings=None, root=None):
     """The study a command's `latents` name (`add_latents_argument`): one `.study.json` read, each member's SHA-256
     checked (its members inside `root`, default the file's folder); else a study of the files, in memory, named
     after its first source (one file: a study of one, which behaves as the file does)."""
-    import re
-
     from ..errors import InputError
-    from ..study import STUDY_SUFFIX, make_study, read_study, source_name, study_locations
+    from ..study import STUDY_SUFFIX, files_study, read_study
 
     if any(str(item).endswith(STUDY_SUFFIX) for item in latents):
         if len(latents) > 1:
             raise InputError(f"a study file is the command's only latents argument, {len(latents)} were given: name "
                              f"the study file alone, or the latents files", latents[0])
         return read_study(latents[0], root=root, settings=settings)
-    locations = study_locations(latents, settings)
-    name = re.sub(r"[^A-Za-z0-9._+-]+", "-", source_name(locations[0])).strip("._+-")[:90] or "study"
-    return make_study(name if len(locations) == 1 else f"{name}+{len(locations) - 1}", locations, settings)
+    return files_study(latents, settings)
 
 
 def add_source_option(parser) -> None:

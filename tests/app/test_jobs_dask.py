@@ -163,24 +163,27 @@ def test_compare_on_a_study_samples_and_labels_each_source_in_tasks_of_its_own_w
     assert "a Dask task per source" in clustering.fit["assign"] and "one source after another" in here[2].fit["assign"]
 
 
-def test_a_study_s_probe_reads_each_source_s_features_in_a_task_of_its_own_with_the_labels_it_gives_here(
-        pool, study, tmp_path):
+def test_a_study_s_probe_reads_and_predicts_each_source_in_a_task_of_its_own_as_it_does_here(pool, study, tmp_path):
     import pandas as pd
 
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"source": ["p"] * 6 + ["q"] * 6, "row": [*range(0, 600, 100), *range(50, 650, 100)],
                   "label": ["a", "b"] * 6}).to_csv(labels, index=False)
-    arguments = dict(study=stamp(study), labels=stamp(labels), method="logistic", smooth=1.0)
-    there, keys = keys_run(pool, lambda: pool.submit(tasks.study_probe_run, "Probe", out_dir=str(tmp_path / "a"),
+    arguments = dict(latents=stamp(study), labels=stamp(labels), method="logistic", smooth=1.0)
+    there, keys = keys_run(pool, lambda: pool.submit(tasks.probe_run, "Probe", out_dir=str(tmp_path / "a"),
                                                      roots=(str(study.parent), str(tmp_path)), **arguments))
     said = []
-    here = jobs.run_inline(tasks.study_probe_run, out_dir=str(tmp_path / "b"),
+    here = jobs.run_inline(tasks.probe_run, out_dir=str(tmp_path / "b"),
                            progress=lambda fraction, message: said.append(message), **arguments)
-    assert sum(key.startswith("probe-features-") for key in keys) == 3
-    assert "read the features of 3 of 3 sources" in said
-    assert len(here["predicted"]) == 3 * 1200 and set(here["predicted"]) == {"a", "b"}
+    assert sum(key.startswith("probe-labels-") for key in keys) == 2  # the sources the labels name
+    assert sum(key.startswith("probe-predict-") for key in keys) == 3
+    assert "read the labelled rows of 2 of 2 sources" in said and "predicted the rows of 3 of 3 sources" in said
+    assert here["classes"] == ["a", "b"] and len(here["predicted"]) == 3 * 1200
+    assert set(here["predicted"]) == {0, 1}
     np.testing.assert_array_equal(there["predicted"], here["predicted"])
     pd.testing.assert_frame_equal(there["fractions"], here["fractions"])
+    name = here["report"]["outputs"]["predictions"]["name"]
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
 def test_extracting_several_files_is_a_task_per_file_writing_what_one_process_writes(pool, tmp_path, ebsd_h5,

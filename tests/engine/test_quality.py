@@ -12,7 +12,7 @@ from latentcore.analysis.quality import QualityFilter, Threshold, quality_maps, 
 from latentcore.cli import main
 from latentcore.data.bandcontrast import BandContrast
 from latentcore.errors import InputError
-from latentcore.latents import LatentsWriter
+from latentcore.latents import LatentsWriter, read_latents
 
 N_ROWS, N_COLUMNS = 12, 15
 
@@ -198,3 +198,32 @@ def test_probe_with_quality_trains_and_predicts_on_the_kept_rows_only(scan, tmp_
     report = json.loads((tmp_path / "out" / "probe_report__logistic_q-mad-le1.5.json").read_text())
     assert report["n_labelled"] == kept[labelled].sum() < len(labelled)  # labels on removed rows are not learnt
     assert report["quality"]["kept"] == kept.sum() and report["quality"]["filter"] == "mad<=1.5"
+
+
+def test_probe_with_quality_on_a_study_keeps_each_scans_rows_by_its_own_maps(scan, tmp_path):
+    """`probe --quality` on a study (it was refused): each source's rows kept by its own MAD map, the labels on
+    removed rows not learnt, the report's record summed over the sources."""
+    path, ci, mad, _, _ = scan
+    n = len(mad)
+    other_mad = np.random.default_rng(4).uniform(0.2, 2.0, n)
+    latents = read_latents(path)
+    writer = LatentsWriter(tmp_path / "other__m_latents.h5", {"all": (n, 4)}, {"test": "quality"})
+    writer.write_rows("all", 0, np.asarray(latents.partitions["all"])[::-1].copy())
+    writer.write_array("x", latents.x)
+    writer.write_array("y", latents.y)
+    writer.write_point_maps({"CI": ci, "Mean Angular Deviation": other_mad}, {"all": np.arange(n)})
+    other = writer.finish({"model": "test"})
+    columns = np.arange(n) % N_COLUMNS
+    labelled = np.arange(0, n, 3)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"source": "scan", "row": labelled,
+                  "label": np.where(columns[labelled] >= N_COLUMNS // 2, "b", "a")}).to_csv(labels, index=False)
+    assert main(["probe", str(path), str(other), "--labels", str(labels), "--quality", "mad<=1.5", "--no-png",
+                 "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "probe_predictions__logistic_q-mad-le1.5.csv")
+    for name, kept in (("scan", mad <= 1.5), ("other", other_mad <= 1.5)):
+        assert list(table.loc[table["source"] == name, "row"]) == list(np.flatnonzero(kept))
+    report = json.loads((tmp_path / "out" / "probe_report__logistic_q-mad-le1.5.json").read_text())
+    assert report["n_labelled"] == (mad <= 1.5)[labelled].sum()
+    assert report["quality"]["kept"] == (mad <= 1.5).sum() + (other_mad <= 1.5).sum()
+    assert report["quality"]["rows"] == 2 * n and report["fractions"]["other"]["counts"]

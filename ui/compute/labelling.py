@@ -5,27 +5,18 @@ from __future__ import annotations
 from ..session import workspace
 from . import tasks
 from .dispatch import pooled
-from .sources import stacked_latents, study
+from .sources import stacked_latents
 
 
 def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out_dir: str,
           min_confidence: float = 0.0, quality=None) -> dict:
-    """The probe over every row (those the quality filter keeps: a `QualityFilter`) (`tasks.probe_run`, the CLI's
-    `probe`; `unknown` below `min_confidence`): in the worker pool at scale."""
+    """The probe over every row of a latents file or a study (those the quality filter keeps: a `QualityFilter`)
+    (`tasks.probe_run`, the CLI's `probe`; `unknown` below `min_confidence`): in the worker pool at scale."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.probe_run, f"Predicting the labels ({method})", rows, latents=lat_stamp,
                   labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
                   min_confidence=float(min_confidence), root=str(workspace.WORKDIR_ROOT),
                   **({"quality": quality} if quality is not None else {}))
-
-
-def study_probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out_dir: str,
-                min_confidence: float = 0.0) -> dict:
-    """The probe over every row of a study (`tasks.study_probe_run`, the CLI's `probe` on a study)."""
-    rows = study(lat_stamp).rows  # the study's row count, not its rows stacked
-    return pooled(tasks.study_probe_run, f"Predicting the labels over the study ({method})", rows, study=lat_stamp,
-                  labels=labels_stamp, method=method, smooth=float(smooth), out_dir=out_dir,
-                  min_confidence=float(min_confidence), root=str(workspace.WORKDIR_ROOT))
 
 
 def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:

@@ -397,56 +397,41 @@ def rank(latents: tuple, bandcontrast: BandContrast | None, references: list, me
 
 def probe_run(latents: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
               min_confidence: float = 0.0, root: str | None = None, quality=None) -> dict:
-    """The CLI's `probe` (CSV and JSON written into `out_dir`; the PNG is drawn on demand): returns classes,
-    predicted (index per row; -1: no features, -2: unknown, below `min_confidence`), probability, the
-    cross-validation and the report."""
-    from latentcore.analysis.labels.probe import NO_FEATURES_CODE, UNKNOWN, UNKNOWN_CODE, run_probe
-
-    progress(0.05, f"{method} probe: reading the latents and labels, fitting on the labelled rows")
-
-    def predicted(done: int, total: int):
-        progress(0.1 + 0.7 * done / max(total, 1), f"{method} probe: {done:,} of {total:,} rows predicted")
-
-    report = run_probe(latents[0], labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
-                       png=False, progress=predicted, root=root, quality=quality)
-    progress(0.85, "reading the predictions back")
+    """The CLI's `probe` on a latents file or a study (`latents`: its stamp; a study's labels name each row's
+    `source`): CSV and JSON written into `out_dir` (the PNGs are drawn on demand). Returns the classes, each row's
+    predicted code (-1: no features or removed by `quality`, -2: unknown, below `min_confidence`) and probability,
+    the report and, for several sources, `fractions` (`source, label, count, fraction`; else None)."""
+    from latentcore.analysis.labels.probe import NO_FEATURES_CODE, UNKNOWN, UNKNOWN_CODE
+    from latentcore.analysis.labels.probe_run import fraction_names, run_probe
     from latentcore.storage.csv_cells import restored
+    from latentcore.study import as_study
 
-    table = pd.read_csv(Path(out_dir) / report["outputs"]["predictions"]["name"], keep_default_na=False,
-                        dtype={"label": str})  # labels "1" and "01" stay two
-    lookup = {**{name: k for k, name in enumerate(report["classes"])},
-              **({UNKNOWN: UNKNOWN_CODE} if min_confidence else {})}
-    found = restored(table["label"].astype(str)).map(lambda name: lookup.get(name, NO_FEATURES_CODE))
-    rows = table["row"].to_numpy(np.int64)  # every row, or those the quality filter kept
-    predicted = np.full(report["n_rows"], NO_FEATURES_CODE, np.int64)
-    probability = np.full(report["n_rows"], np.nan, np.float32)
-    predicted[rows], probability[rows] = found.to_numpy(np.int64), table["probability"].to_numpy(np.float32)
-    return {"classes": report["classes"], "predicted": predicted, "probability": probability, "report": report}
-
-
-def study_probe_run(study: tuple, labels: tuple, method: str, smooth: float, out_dir: str, progress,
-                    min_confidence: float = 0.0, root: str | None = None) -> dict:
-    """The CLI's `probe` on a study (`study`: its file's stamp; `labels`: a source,row,label table's): the labels
-    predicted over every row of every source, and how much of each label is in each source. Returns the report,
-    `fractions` (`source, label, count, fraction`) and `predicted`, each row's predicted label (its name)."""
-    from latentcore.analysis.labels.probe_study import run_study_probe
-    from latentcore.study import read_study
-
-    progress(0.05, f"{method} probe of the study: reading its sources and the labels")
-    with jobs.fan_out() as scheduler:  # on Dask: each source's features in a task of its own
-        report = run_study_probe(read_study(study[0]), labels[0], out_dir, method=method, smooth=smooth,
-                                 min_confidence=min_confidence, png=False, root=root, scheduler=scheduler,
-                                 progress=lambda f, m: progress(0.05 + 0.5 * f, m))
+    progress(0.02, f"{method} probe: reading the latents and labels")
+    study = as_study(latents[0])
+    with jobs.fan_out() as scheduler:  # on Dask: a task per source
+        report = run_probe(study, labels[0], out_dir, method=method, smooth=smooth, min_confidence=min_confidence,
+                           quality=quality, png=False, root=root, scheduler=scheduler,
+                           progress=lambda fraction, message: progress(0.02 + 0.83 * fraction, message))
     progress(0.85, "reading the predictions back")
-    from latentcore.storage.csv_cells import restored
 
-    def read(kind, **options):  # labels "1" and "01" stay two; a label written safe for spreadsheets read back
-        table = pd.read_csv(Path(out_dir) / report["outputs"][kind]["name"], keep_default_na=False, **options)
+    def read(name, **options):  # labels "1" and "01" stay two; a label written safe for spreadsheets read back
+        table = pd.read_csv(Path(out_dir) / name, keep_default_na=False, dtype={"label": str, "source": str},
+                            **options)
         return table.assign(label=restored(table["label"].astype(str)))
 
-    fractions = read("fractions", dtype={"source": str, "label": str})
-    predicted = read("predictions", usecols=["label"], dtype={"label": str})["label"].to_numpy()
-    return {"report": report, "fractions": fractions, "predicted": predicted}
+    table = read(report["outputs"]["predictions"]["name"])  # every row, or those the quality filter kept
+    lookup = {**{name: k for k, name in enumerate(report["classes"])},
+              **({UNKNOWN: UNKNOWN_CODE} if min_confidence else {})}
+    rows = table["row"].to_numpy(np.int64)
+    if "source" in table.columns:  # a study's rows: each source's rows after those of the sources before it
+        rows = rows + study.offsets[pd.Categorical(table["source"], categories=study.names).codes]
+    predicted = np.full(study.rows, NO_FEATURES_CODE, np.int64)
+    probability = np.full(study.rows, np.nan, np.float32)
+    predicted[rows] = table["label"].map(lambda name: lookup.get(name, NO_FEATURES_CODE)).to_numpy(np.int64)
+    probability[rows] = table["probability"].to_numpy(np.float32)
+    fractions = read(fraction_names(report["tag"])["fractions"]) if len(study.members) > 1 else None
+    return {"classes": report["classes"], "predicted": predicted, "probability": probability, "report": report,
+            "fractions": fractions}
 
 
 def compare_latents(latents: tuple, other: tuple, labels: tuple, method: str, smooth: float, progress,

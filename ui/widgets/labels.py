@@ -244,54 +244,57 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     go = cols[3].toggle("Predict", key=f"{key}_predict", disabled=problem is not None)
     if not go or problem is not None:
         return
-    if study.many(lat):  # over every source, with each source's share of each label
-        labels_study.predict(lat_stamp, lat, labels_file(lat, labelled, lifecycle.workdir("labels")), method,
-                             float(smooth), float(min_confidence), key)
-        return
-    out = str(lifecycle.results_dir("probe", lat_stamp[0]))  # one folder per latents file: two models never share
+    out = lifecycle.results_dir("probe", lat_stamp[0])  # one folder per latents file: two models never share
     quality = state.quality_filter(lat_stamp)  # the pages' quality filter: trained and predicted on the rows it keeps
     with common.user_errors():
         labels_stamp = sources.stamp(labels_file(lat, labelled, lifecycle.workdir("labels")))
-        result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), out, float(min_confidence), quality)
+        result = labelling.probe(lat_stamp, labels_stamp, method, float(smooth), str(out), float(min_confidence),
+                                 quality)
     report = result["report"]
     if quality is not None:
         st.caption(f"Quality filter {quality}: trained on the labelled rows it keeps and predicted over its "
                    f"{report['quality']['kept']:,} kept rows; the others are left out of the predictions.")
-    cv = report["cross_validation"]
+    _metrics(report)
+    fig = None
+    if result["fractions"] is not None:  # several sources: each scan's labels on its own grid, each source's share
+        labels_study.predicted_panel(lat, result, out, key)
+    elif on_scan:
+        from latentcore.analysis.maps import Grid
+        from latentcore.figures.labels import probe_maps
+
+        fig = probe_maps(lat.x, lat.y, result["predicted"], result["probability"],
+                         Grid.from_coordinates(lat.x, lat.y, lat.grid_shape), result["classes"], units=lat.units,
+                         title=f"{METHODS[method]}: cross-validated accuracy "
+                               f"{report['cross_validation']['accuracy_mean']:.3f}")
+        st.plotly_chart(fig, key=f"{key}_maps", config={"displaylogo": False})
+    else:
+        counts = np.bincount(result["predicted"][result["predicted"] >= 0], minlength=len(result["classes"]))
+        st.dataframe(pd.DataFrame({"label": result["classes"] + [UNKNOWN],
+                                   "predicted rows": [*counts.tolist(), report["unknown"]["n_rows"]]}),
+                     hide_index=True)
+    cols = st.columns(3)
+    for col, kind in zip(cols, ("predictions", "report")):
+        with col:
+            study.download(out / report["outputs"][kind]["name"], f"{key}_dl_{kind}")
+    if fig is not None:
+        name = probe_names(report["tag"])["figure"]
+        dpi = state.png_dpi()  # read here: the deferred callable runs outside the script
+        cols[2].download_button(f"{name} ({dpi} dpi)",
+                                lambda: png.figure_png(fig, str(out / name), dpi), file_name=name,
+                                mime="image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/download:")
+
+
+def _metrics(report: dict):
+    """The probe's accuracy against chance, its labelled and unknown rows, its notes and confusion matrix."""
+    cv, unknown = report["cross_validation"], report["unknown"]
     cols = st.columns(4)
     cols[0].metric("Cross-validated accuracy", f"{cv['accuracy_mean']:.3f}", help=f"± {cv['accuracy_std']:.3f} over "
                    f"{cv['n_splits']} stratified folds of the labelled rows (seed {cv['random_state']})")
     cols[1].metric("Chance (the largest label's share)", f"{cv['chance']:.3f}")
     cols[2].metric("Labelled rows", f"{report['n_labelled']:,}")
-    unknown = report["unknown"]
     cols[3].metric("Unknown rows", f"{unknown['n_rows']:,}", help=f"Rows whose most likely label has a "
                    f"probability below {unknown['min_confidence']:g} (of {report['n_rows']:,} rows)")
     for note in report.get("notes", []):  # what the probe is not as asked (kNN with fewer neighbours)
         st.caption(note)
     st.caption("Confusion matrix of the held-out predictions (rows: given label, columns: predicted):")
     st.dataframe(pd.DataFrame(cv["confusion_matrix"], index=report["classes"], columns=report["classes"]))
-    fig = None
-    if on_scan:
-        from latentcore.analysis.maps import Grid
-        from latentcore.figures.labels import probe_maps
-
-        fig = probe_maps(lat.x, lat.y, result["predicted"], result["probability"],
-                         Grid.from_coordinates(lat.x, lat.y, lat.grid_shape), result["classes"], units=lat.units,
-                         title=f"{METHODS[method]}: cross-validated accuracy {cv['accuracy_mean']:.3f}")
-        st.plotly_chart(fig, key=f"{key}_maps", config={"displaylogo": False})
-    else:
-        counts = np.bincount(result["predicted"][result["predicted"] >= 0], minlength=len(result["classes"]))
-        st.dataframe(pd.DataFrame({"label": result["classes"] + [UNKNOWN],
-                                   "predicted rows": [*counts.tolist(), unknown["n_rows"]]}), hide_index=True)
-    outputs = report["outputs"]
-    cols = st.columns(3)
-    for col, kind, mime in ((cols[0], "predictions", "text/csv"), (cols[1], "report", "application/json")):
-        file = Path(out) / outputs[kind]["name"]
-        col.download_button(file.name, file.read_bytes(), file_name=file.name, mime=mime, key=f"{key}_dl_{kind}",
-                            on_click="ignore", icon=":material/download:")
-    if fig is not None:
-        name = probe_names(report["tag"])["figure"]
-        dpi = state.png_dpi()  # read here: the deferred callable runs outside the script
-        cols[2].download_button(f"{name} ({dpi} dpi)",
-                                lambda: png.figure_png(fig, str(Path(out) / name), dpi), file_name=name,
-                                mime="image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/download:")

@@ -10,28 +10,22 @@ as `cluster --smooth`, `smoothing.smooth_rows`).
   the default 0 labels every row. The probability is the logistic model's, or for kNN the fraction of the
   k neighbours that vote for the class (uniform votes, so a threshold of 0.7 reads "7 of 10 neighbours agree");
 - `probe_features(latents, smooth)` -> (features, row ids, x, y): every row of a latents file, stacked;
-- `run_probe(latents_path, labels_path, out_dir, ...)` writes `probe_predictions__{tag}.csv` (`row`, `x_um`,
-  `y_um` for scans, `label` predicted or `unknown`, `probability`, `given` the label the row was given or empty),
-  `probe_report__{tag}.json` (accuracy, confusion matrix, parameters, the confidence threshold and the count
-  of unknown rows, inputs' SHA-256, versions) and `probe_maps__{tag}.png` (predicted-label map, unknown grey,
-  and confidence map, scans only); `tag` is `{method}` or `{method}_smooth{sigma}`, then `_conf{threshold}`
-  when the threshold is above 0;
+- `probe_report(...)`: the report of a run (`probe_run.run_probe`, on a file or a study, which writes its files,
+  named by `probe_names(tag)`; `tag` is `{method}` or `{method}_smooth{sigma}`, then `_conf{threshold}` when the
+  threshold is above 0): accuracy, confusion matrix, parameters, the confidence threshold and the count of
+  unknown rows, inputs' SHA-256, versions;
 - `compare_latents(a, b, labels_path, ...)`: two latents files of one source: the adjusted Rand index of their
   KMeans clusterings (k = `n_clusters`, default the number of classes) and each one's probe accuracy on the same
   labels; `clustering_agreement(a, b, n_clusters, ...)`: the ARI alone, without labels.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
-from ...columns import GIVEN, LABEL, PROBABILITY, ROW, coordinate_names
 from ...errors import InputError, about_file
-from ..quality import quality_tag
 from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
 
 METHODS = ("logistic", "knn")
@@ -206,80 +200,11 @@ def probe_names(tag: str) -> dict:
             "figure": f"probe_maps__{tag}.png"}
 
 
-def predictions_table(result: ProbeResult, labelled: LabelledRows, x=None, y=None, units=None) -> pd.DataFrame:
-    """`row`, `x_um`, `y_um` (scans, in `units`), `label` predicted (or `unknown`), its `probability`, `given` (or empty)."""
-    n = len(result.predicted)
-    given = np.full(n, "", dtype=object)
-    given[labelled.rows] = labelled.names
-    columns = {ROW: np.arange(n, dtype=np.int64)}
-    if x is not None:
-        columns.update(zip(coordinate_names(units), (np.asarray(x, np.float64), np.asarray(y, np.float64))))
-    columns.update({LABEL: result.predicted_names(), PROBABILITY: np.round(result.probability.astype(np.float64), 6),
-                    GIVEN: given})
-    return pd.DataFrame(columns)
-
-
 def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
     labelled = match_labels(read_labels_table(labels_path), n_rows, x, y, labels_path)
     with about_file(labels_path):
         check_classes(labelled)
     return labelled
-
-
-def run_probe(latents_path, labels_path, out_dir, *, method: str = "logistic", smooth: float = 0.0, cv: int = 5,
-              random_state: int = 0, params: dict | None = None, min_confidence: float = 0.0, png: bool = True,
-              browser="auto", dpi: float = 300, progress=None, root=None, quality=None) -> dict:
-    """Probe, then write the CSV, the report and (scans) the PNG into `out_dir`; returns the report, which names its
-    inputs relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere).
-    `progress(done, total)`: the rows predicted so far (`probe`'s). Rows below `min_confidence` are `unknown`.
-    `quality` (a `QualityFilter`): trained on the labelled rows it keeps, predicted over the rows it keeps; the others
-    are left out of the CSV."""
-    from ...latents import model_record, read_latents
-    from ...storage import sha256_file
-    from ..artifacts.common import input_record, write_csv, write_json
-
-    min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
-    latents = read_latents(latents_path)
-    features, _, x, y = probe_features(latents, smooth)
-    labelled = load_labelled(latents_path, labels_path, x, y, len(features))
-    kept = None
-    if quality is not None:  # removed rows: no labels to learn from, no features to predict from
-        kept = quality.rows_kept(latents.point_maps, x, y, latents_path)
-        features = np.where(kept[:, None], features, np.nan)
-        inside = kept[labelled.rows]
-        labelled = LabelledRows.from_codes(labelled.rows[inside], labelled.y[inside], labelled.classes)
-    with about_file(labels_path):
-        with quality.explains(kept, labelled=len(labelled.rows)) if quality is not None else contextlib.nullcontext():
-            check_classes(labelled)  # the filter may have removed a class's labelled rows
-        check_min_confidence(min_confidence, labelled.classes)
-    result = probe(features, labelled, method, cv, random_state, params, progress=progress,
-                   min_confidence=min_confidence)
-    tag, out_dir = probe_tag(method, smooth, min_confidence) + quality_tag(quality), Path(out_dir)
-    names = probe_names(tag)
-    table = predictions_table(result, labelled, x, y, latents.units)
-    csv_path = write_csv(out_dir / names["predictions"], table if kept is None else table[kept])
-    engine = None
-    if png and x is not None:
-        from ...figures import write_png
-        from ...figures.labels import probe_maps
-        from ..maps import Grid
-
-        fig = probe_maps(x, y, result.predicted, result.probability, Grid.from_coordinates(x, y, latents.grid_shape),
-                         result.classes, units=latents.units,
-                         title=f"{method} probe: cross-validated accuracy {result.cv['accuracy_mean']:.3f}")
-        engine = write_png(fig, out_dir / names["figure"], browser=browser, dpi=dpi)
-    job = {"latents": Path(latents_path).name, "labels": Path(labels_path).name, "method": method,
-           "smooth": float(smooth), "cv": int(cv), "random_state": int(random_state)}
-    inputs = {role: input_record(path, out_dir, root) for role, path in (("latents", latents_path),
-                                                                         ("labels", labels_path))}
-    outputs = {"predictions": {"name": names["predictions"], "sha256": sha256_file(csv_path)},
-               "report": {"name": names["report"]},
-               "figure": {"name": names["figure"], "engine": engine} if engine else None}
-    report = probe_report(tag, job, result, labelled, len(features), smooth, model_record(latents.attrs), inputs,
-                          outputs)
-    report["quality"] = quality.record(kept) if quality is not None else None
-    write_json(out_dir / names["report"], report)
-    return report
 
 
 def probe_report(tag: str, job: dict, result: ProbeResult, labelled: LabelledRows, n_rows: int, smooth: float,
