@@ -156,6 +156,9 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     assert sorted(t for t in titles if t.endswith(": predicted labels")) == [f"{n}: predicted labels" for n in "pqr"]
     shown_counts = [t for t in source_tables(at) if t.columns[0].startswith("label")][-1]  # fractions, counts
     assert shown_counts.loc["r"].sum() == ROWS and shown_counts.columns.tolist() == ["label grain", "label other"]
+    shown = {metric.label: metric.value for metric in at.metric}  # the one probe's numbers, as on one file
+    assert shown["Labelled rows"] == "80" and shown["Unknown rows"] == "0" and "Chance (the largest label's share)" in shown
+    assert "Confusion matrix of the held-out predictions" in texts(at.caption)
 
     upload = b"source,row,label\nq,3,a\nq,4,a\nr,0,b\nr,1,b\n"  # by source and row within it
     at.file_uploader(key="labels_clusters_upload").set_value([("mine.csv", upload, "text/csv")])
@@ -374,5 +377,17 @@ def test_a_quality_filter_on_a_studys_clusters_keeps_each_scans_pixels_as_the_co
                  "--smooth", "1", "--quality", f"bc>={threshold!r}", "--no-png", "--out", str(tmp_path)]) == 0
     assert shown == (tmp_path / name).read_bytes()  # the command line's rows and clusters
     assert len(pd.read_csv(io.BytesIO(shown))) == kept
+    # the labels' probe on the study under the same filter: each scan's kept rows, as `probe --quality` on the study
+    from latentcore.analysis.labels.labelled import LabelledRows
+
+    at.session_state["labels"] = LabelledRows.from_names(np.r_[0:40, 150:190], ["grain"] * 40 + ["other"] * 40)
+    at = run(run(at).toggle(key="labels_clusters_predict").set_value(True))
+    assert "trained on the labelled rows it keeps" in texts(at.caption)
+    name = next(name for name in downloads if name.startswith("probe_predictions__") and "_q-bc-ge" in name)
+    labels = Path(at.session_state["workdir"]) / "labels" / "labels.csv"
+    assert main(["probe", at.session_state["latents"], "--labels", str(labels), "--quality", f"bc>={threshold!r}",
+                 "--no-png", "--out", str(tmp_path / "probe")]) == 0
+    assert downloads[name]() == (tmp_path / "probe" / name).read_bytes()
+    assert len(pd.read_csv(io.BytesIO(downloads[name]()))) == kept
     at = run(at, "umap")  # a study's embedding takes every row, and says so
     assert "a study's embedding shows every row of its sources" in texts(at.caption)
