@@ -45,6 +45,7 @@ from .data.latents_h5 import EXTRACT_FIRST, NOT_LATENTS, RESUME, read_point_maps
 from .data.orientations import Acquisition, Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
+from .columns import ROW, coordinate_names
 from .errors import InputError, OutputError, write_error
 from .outputs import MODEL_SEPARATOR, SUFFIX, latents_path_for, model_tag
 from .storage.local import lock_exclusive, make_folder, refuse_writing_an_input
@@ -105,6 +106,17 @@ class Latents:
             tables.append(table)
         table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
         return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), table
+
+    def row_table(self, rows) -> pd.DataFrame:
+        """How a table names some of these rows: `row` and, for a scan, `x_um`, `y_um` (in its units); a study's
+        (`study.StudyLatents`) `source, row, x_um, y_um`."""
+        rows = np.asarray(rows, np.int64)
+        table = pd.DataFrame({ROW: rows})
+        n_rows = sum(len(array) for array in self.partitions.values())
+        if self.x is not None and len(self.x) == n_rows:
+            for name, values in zip(coordinate_names(self.units), (self.x, self.y)):
+                table[name] = np.asarray(values, np.float64)[rows]
+        return table
 
     def finite_rows(self, partition: str) -> np.ndarray:
         """(N,) bool: the partition's rows whose values are all finite (checked in blocks of rows, so

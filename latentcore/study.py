@@ -237,6 +237,10 @@ class StudyLatents(Latents):
     def stacked(self, partitions=None):
         return self.partitions["all"], self.identity
 
+    def row_table(self, rows):
+        table = self.identity.iloc[np.asarray(rows, np.int64)].reset_index(drop=True)
+        return table.assign(**{SOURCE: table[SOURCE].astype(str)})
+
 
 def study_latents(study: Study, members: list[Latents], path) -> Latents:
     """The study file at `path` as one `Latents` (`StudyLatents`), from its members' `Latents` (in order); a study

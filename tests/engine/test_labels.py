@@ -438,3 +438,18 @@ def test_probe_on_cutouts_by_row_writes_no_coordinates_and_no_map(tmp_path, caps
     assert not list((tmp_path / "p").glob("*.png"))
     assert main(["probe", str(latents), "--labels", str(labels), "--out", str(tmp_path / "p"), "--smooth", "1"]) == 2
     assert "smoothing needs a scan" in capsys.readouterr().err
+
+
+def test_a_latents_files_row_table_names_rows_as_its_labels_table_does(demo_latents):
+    """The app writes a file's labels CSV from `Latents.row_table` (a study's from its identity): the same columns
+    and values as the command line's `labels_table`, with coordinates on a scan and without them elsewhere."""
+    import dataclasses
+
+    latents = read_latents(demo_latents)
+    rows, names = np.array([0, 7, 2399]), ["a", "b", "a"]
+    expected = labels_table(rows, names, latents.x, latents.y, latents.units)
+    table = latents.row_table(rows).assign(label=names)
+    assert list(table.columns) == ["row", "x_um", "y_um", "label"]
+    pd.testing.assert_frame_equal(table, expected)
+    cutouts = dataclasses.replace(latents, x=None, y=None)
+    pd.testing.assert_frame_equal(cutouts.row_table(rows).assign(label=names), labels_table(rows, names))

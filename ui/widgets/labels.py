@@ -22,6 +22,7 @@ import streamlit as st
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels import labelled as lab
 from latentcore.analysis.labels.probe import UNKNOWN, probe_names
+from latentcore.columns import LABEL
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
 
@@ -168,10 +169,9 @@ def labels_file(lat, labelled, folder: Path) -> Path:
     labels changed since (its stamp keys the probe and the training set; 1M rows take seconds to write). No session
     state here: a download's deferred callable runs outside the script."""
     path, digest_file = folder / "labels.csv", folder / "labels.csv.digest"
-    digest = labelled.digest() + (f" {lat.path}" if study.many(lat) else "")  # a study's table is another table
+    digest = f"{labelled.digest()} {lat.path}"  # other latents name the same rows otherwise (a study by source)
     if not path.exists() or not digest_file.exists() or digest_file.read_text() != digest:
-        table = (labels_study.labels_table(lat, labelled) if study.many(lat) else
-                 lab.labels_table(labelled.rows, labelled.names, *_positions(lat), lat.units))
+        table = lat.row_table(labelled.rows).assign(**{LABEL: np.asarray(labelled.names, dtype=str)})
         lab.write_labels(path, table)
         digest_file.write_text(digest)
     return path

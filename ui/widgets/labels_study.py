@@ -17,12 +17,6 @@ from latentcore.figures import NOISE_GREY, cluster_hue
 from . import study
 
 
-def labels_table(lat, labelled):
-    """`source, row, x_um, y_um, label` of the labelled rows of the study `lat` (a `StudyLatents`), in row order."""
-    table = lat.identity.iloc[labelled.rows].reset_index(drop=True)  # `LabelledRows` keeps its rows sorted
-    return table.assign(source=table["source"].astype(str), **{LABEL: np.asarray(labelled.names, dtype=str)})
-
-
 def matched(lat, path):
     """The study's rows an uploaded `source,row,label` (or `source,x_um,y_um,label`) table names."""
     from latentcore.analysis.labels.probe_run import study_labels
