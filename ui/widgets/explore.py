@@ -205,11 +205,10 @@ def data_file_of(own, name: str, what: str) -> Path | None:
 def row_words(lat, row: int) -> str:
     """`row 5 (x = 7.5, y = 0 µm)`: a row as a caption names it; a study's row by its source and its row there
     (`row 5 of q (...)`)."""
+    named = lat.row_table([row])  # a study's: its source and its row there
+    of = f" of {named[SOURCE].iloc[0]}" if SOURCE in named else ""
     where = f" (x = {lat.x[row]:g}, y = {lat.y[row]:g} {display_units(lat.units)})" if lat.x is not None else ""
-    if isinstance(lat, StudyLatents):
-        member, local = lat.study.locate([row])
-        return f"row {local[0]} of {lat.names[member[0]]}{where}"
-    return f"row {row}{where}"
+    return f"row {named[ROW].iloc[0]}{of}{where}"
 
 
 def rows_table(rows, lat, table: pd.DataFrame, extra: dict) -> pd.DataFrame:
