@@ -1,14 +1,14 @@
 """How long plotly.js takes to draw the scan-map figures the pages send, in headless Chromium, and how big their JSON
-is: the reference maps (`scan_references.map_figure` as the page shows them: IPF, KAM as a scalar map, grains) and the
-Latent maps page's grid of eight maps (`ui/figures/maps.latent_maps_figures`), on a side x side scan of seeded random
-values.
+is: the reference maps (`scan_references.map_figure` as the page shows them: IPF, KAM as a scalar map, grains; KAM
+with the grain boundaries of side^2 / 250 seeded Voronoi grains over it, `kam_boundaries`) and the Latent maps page's
+grid of eight maps (`ui/figures/maps.latent_maps_figures`), on a side x side scan of seeded random values.
 
 Each figure is drawn by `Plotly.newPlot` in a bare page (plotly.js from the plotly package, as Streamlit's is the
 same library) until the next frame, three times, after one untimed draw; the page's own Streamlit costs (React, the
 WebSocket) are not in it: benchmarks/maps_open.py times whole pages. `--repo` draws another checkout's figures
 (its code imported in a subprocess), for a before and after in one run.
 
-    python benchmarks/figure_draw.py [--side 1000] [--repo ../main] [--figures ipf,kam,grains,latent_maps]
+    python benchmarks/figure_draw.py [--side 1000] [--repo ../main] [--figures ipf,kam,kam_boundaries,grains,latent_maps]
 
 Results: docs/benchmarks.md.
 """
@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FIGURES = ("ipf", "kam", "grains", "latent_maps")
+FIGURES = ("ipf", "kam", "kam_boundaries", "grains", "latent_maps")
 
 
 def figure_json(name: str, side: int) -> str:
@@ -43,13 +43,31 @@ def figure_json(name: str, side: int) -> str:
                                                units="um", scale_bar=True)[0])
     grains = np.repeat(np.arange(side // 10 + 1), 10)[:side]
     values = {"ipf": ("ipf_z", rng.random((side, side, 3))), "kam": ("kam", rng.random((side, side)) * 5),
+              "kam_boundaries": ("kam", rng.random((side, side)) * 5),
               "grains": ("grains", (grains[:, None] * 1000 + grains[None, :]).astype(np.float64))}[name]
     try:  # as the page shows it: one pixel in map_stride (before 2026-11-28, every pixel)
         from latentcore.figures import map_stride
         shown = {"stride": map_stride(side * side)}
     except ImportError:
         shown = {}
+    if name == "kam_boundaries":
+        shown.update(lines=voronoi_boundaries(side, grid, rng), overlay=True)
     return pio.to_json(map_figure(*values, grid, "um", {1: "m-3m"}, {1: "Ni"}, **shown))
+
+
+def voronoi_boundaries(side: int, grid, rng):
+    """The boundary segments (`maps.edge_segments`) of side^2 / 250 grains grown from seeded random points."""
+    import numpy as np
+    from scipy.spatial import cKDTree
+
+    from latentcore.analysis.maps import edge_segments
+
+    rows, columns = np.mgrid[0:side, 0:side]
+    seeds = rng.random((side * side // 250, 2)) * side
+    grains = cKDTree(seeds).query(np.column_stack([rows.ravel(), columns.ravel()]))[1].reshape(side, side)
+    right, down = np.zeros((side, side), bool), np.zeros((side, side), bool)
+    right[:, :-1], down[:-1] = grains[:, 1:] != grains[:, :-1], grains[1:] != grains[:-1]
+    return edge_segments(right, down, grid)
 
 
 DRAW = """async (spec) => { const f = JSON.parse(spec); const t = performance.now();

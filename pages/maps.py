@@ -64,7 +64,7 @@ lines = None
 if boundaries_on:  # the ROI's, at the page's boundary angle and Σ3 tolerance
     with common.user_errors():
         lines = scan_maps.boundary_lines(lat_stamp, roi, params.checked(ORIENTATION_MAP_PARAMETERS, **boundary))
-reference_figures.with_boundaries(grid_fig, lines, len(dims), int(columns))
+reference_figures.with_boundaries(grid_fig, lines, len(dims), int(columns), grid)
 
 
 def png_figure():

@@ -26,6 +26,7 @@ from .plotly_figures import png_uri
 
 BOUNDARY_COLOUR = "#000000"
 BOUNDARY_WIDTH = 1.0
+LINE_IMAGE_SEGMENTS = 5_000  # more boundary segments are drawn as an image: an SVG path of 89,000 took plotly.js 5 s
 BOUNDARY_NAME = "grain boundaries"
 CLASS_LINES = {"low-angle": ("#8c8c8c", 1.0), "high-angle": ("#000000", 1.0), "Σ3 twin": ("#e31a1c", 2.0)}
 
@@ -156,16 +157,57 @@ def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: 
     return fig
 
 
-def add_boundary_lines(fig: go.Figure, x, y, row=None, col=None) -> go.Figure:
+def add_boundary_lines(fig: go.Figure, x, y, row=None, col=None, grid=None, stride: int = 1) -> go.Figure:
     """Grain boundaries as one trace of thin black lines over the map at (row, col) of `fig` (the whole figure's
     first axes when None), as the point panels draw them: `x`, `y` the segments' ends, NaN between segments
-    (`edge_segments`). The pixels stay visible on both sides; the lines take no hover and no selection."""
+    (`edge_segments`). The pixels stay visible on both sides; the lines take no hover and no selection. Above
+    `LINE_IMAGE_SEGMENTS` segments, with the map's `grid` (shown one pixel in `stride`), the same lines as one
+    image laid over the map (`line_image`)."""
+    if grid is not None and np.count_nonzero(np.isnan(x)) > LINE_IMAGE_SEGMENTS:
+        axes = {"xref": "x", "yref": "y"} if row is None else {"row": row, "col": col}
+        return fig.add_layout_image(line_image(x, y, grid, stride), **axes)
     trace = go.Scatter(x=_with_gaps(x), y=_with_gaps(y), mode="lines",
                        line={"color": BOUNDARY_COLOUR, "width": BOUNDARY_WIDTH}, name=BOUNDARY_NAME,
                        hoverinfo="skip", showlegend=False, connectgaps=False)
     if row is None:
         return fig.add_trace(trace)
     return fig.add_trace(trace, row=row, col=col)
+
+
+def line_image(x, y, grid, stride: int = 1) -> dict:
+    """Boundary segments on the pixels' edges (`edge_segments` on `grid`) as a layout image over the map (as
+    `plotly_figures.map_image` lays a map), the lines black and the rest transparent, at two image pixels per
+    pixel shown (`stride`: map pixels per pixel shown): each line one pixel shown wide, centred on its edge (at
+    stride 1, half of each pixel beside it). plotly.js shows it at once where an SVG path of every segment took
+    seconds."""
+    k = 2 / stride  # image pixels per map pixel
+    shape = (int(np.ceil(grid.n_rows * k)), int(np.ceil(grid.n_columns * k)))
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    x0, x1, y0, y1 = x[0::3], x[1::3], y[0::3], y[1::3]
+    columns = (np.stack([x0, x1]) - grid.x0) / grid.step_x + 0.5  # in edges: 0 the first pixel's left edge
+    rows = (np.stack([y0, y1]) - grid.y0) / grid.step_y + 0.5
+    vertical = x0 == x1
+    lines = _image_lines(columns[0][vertical], rows[:, vertical], k, shape)
+    lines |= _image_lines(rows[0][~vertical], columns[:, ~vertical], k, shape[::-1]).T
+    image = Image.fromarray(lines.astype(np.uint8), "P")
+    image.putpalette([255, 255, 255, 0, 0, 0])  # 0: transparent, 1: a line, black
+    return {"source": png_uri(image, transparency=0), "name": BOUNDARY_NAME, "layer": "above", "sizing": "stretch",
+            "x": grid.x0 - grid.step_x / 2, "y": grid.y0 - grid.step_y / 2, "xanchor": "left", "yanchor": "top",
+            "sizex": grid.step_x * grid.n_columns, "sizey": grid.step_y * grid.n_rows}
+
+
+def _image_lines(at, span, k: float, shape) -> np.ndarray:
+    """(shape) bool: lines across the image's columns at edge positions `at` (in map pixels), each from `span[0]` to
+    `span[1]` along the rows (edges, either order), two image columns wide, painted through a difference array."""
+    n_rows, n_columns = shape
+    column = np.rint(at * k).astype(np.int64)
+    first, last = np.clip(np.rint(np.sort(span, axis=0) * k).astype(np.int64), 0, n_rows)
+    steps = np.zeros((n_rows + 1, n_columns), np.int32)
+    for side in (column - 1, column):  # the image columns either side of the edge
+        side = np.clip(side, 0, n_columns - 1)
+        np.add.at(steps, (first, side), 1)
+        np.add.at(steps, (last, side), -1)
+    return np.cumsum(steps, axis=0)[:n_rows] > 0
 
 
 def add_class_lines(fig: go.Figure, classes: dict) -> go.Figure:

@@ -169,6 +169,42 @@ def test_boundary_lines_are_one_thin_line_trace_with_gaps():
     assert edge_segments(no_edges, no_edges, Grid(0.0, 0.0, 1.0, 1.0, 2, 2))[0].size == 0
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_many_boundary_segments_are_one_image_whose_lines_lie_on_the_pixels_edges(monkeypatch, stride):
+    """Above LINE_IMAGE_SEGMENTS, the lines are a layout image over the map: two image pixels per pixel shown,
+    each edge black on the image pixels either side of it, the rest transparent, laid on the grid's outer edges."""
+    import base64
+    import io
+
+    import plotly.graph_objects as go
+    from PIL import Image
+
+    from latentcore.figures import reference_figures as rf
+
+    rows, columns = 12, 10
+    grains = np.random.default_rng(2).integers(0, 3, (rows, columns))
+    right, down = np.zeros((rows, columns), bool), np.zeros((rows, columns), bool)
+    right[:, :-1], down[:-1] = grains[:, 1:] != grains[:, :-1], grains[1:] != grains[:-1]
+    grid = Grid(3.0, -2.0, 1.5, 1.5, rows, columns)
+    lines = edge_segments(right, down, grid)
+    monkeypatch.setattr(rf, "LINE_IMAGE_SEGMENTS", 0)
+    fig = add_boundary_lines(go.Figure(), *lines, grid=grid, stride=stride)
+    assert not fig.data and len(fig.layout.images) == 1
+    image = fig.layout.images[0]
+    assert (image.x, image.y, image.xref, image.yref) == (2.25, -2.75, "x", "y") and image.layer == "above"
+    assert (image.sizex, image.sizey) == (15.0, 18.0)
+    drawn = np.asarray(Image.open(io.BytesIO(base64.b64decode(image.source.split(",")[1])))) == 1
+    k = 2 // stride  # image pixels per map pixel; a map pixel r spans image rows k r to k (r + 1) - 1
+    expected = np.zeros((rows * k, columns * k), bool)
+    for r, c in zip(*np.nonzero(right[:, :-1])):  # the edge at column c + 1: the image columns either side of it
+        expected[k * r:k * (r + 1), k * (c + 1) - 1:k * (c + 1) + 1] = True
+    for r, c in zip(*np.nonzero(down[:-1])):
+        expected[k * (r + 1) - 1:k * (r + 1) + 1, k * c:k * (c + 1)] = True
+    assert drawn.shape == expected.shape and np.array_equal(drawn, expected)
+    monkeypatch.setattr(rf, "LINE_IMAGE_SEGMENTS", len(lines[0]) // 3)  # not above: the lines themselves
+    assert add_boundary_lines(go.Figure(), *lines, grid=grid, stride=stride).data[0].type == "scatter"
+
+
 def test_a_references_npz_with_a_broken_roi_record_is_refused_naming_it(refs, tmp_path):
     from latentcore.errors import InputError
 
