@@ -8,7 +8,7 @@ same library) until the next frame, three times, after one untimed draw; the pag
 WebSocket) are not in it: benchmarks/maps_open.py times whole pages. `--repo` draws another checkout's figures
 (its code imported in a subprocess), for a before and after in one run.
 
-    python benchmarks/figure_draw.py [--side 1000] [--repo ../main] [--figures ipf,kam,kam_boundaries,grains,latent_maps]
+    python benchmarks/figure_draw.py [--side 1000] [--repo ../main] [--figures kam,kam_boundaries,latent_maps]
 
 Results: docs/benchmarks.md.
 """

@@ -71,12 +71,13 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
     folder = out_dir / f"{names['predictions']}.parts"  # each source's rows, joined into one CSV when all are done
     folder.mkdir(parents=True, exist_ok=True)
     figure = names["figure"] if png and total == 1 and study.members[0].coordinates else None
+    by_rows = rows_progress(progress, method) if scheduler is None and total == 1 else None  # one file: its rows
     try:
         written = run_tasks(predict_source, range(total), scheduler, workers, name="probe-predict", lost=lost,
                             on_result=counted(progress, total, "predicted the rows of", 0.3, 0.7), study=study,
                             result=result, labelled=labelled, smooth=smooth, quality=quality, folder=str(folder),
                             figure=figure and str(out_dir / figure), browser=browser, dpi=dpi, settings=settings,
-                            held=held, progress=rows_progress(progress, method) if scheduler is None and total == 1 else None)
+                            held=held, progress=by_rows)
         csv_path = join_parts([Path(part["path"]) for part in written], out_dir / names["predictions"])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
