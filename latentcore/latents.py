@@ -118,6 +118,16 @@ class Latents:
                 table[name] = np.asarray(values, np.float64)[rows]
         return table
 
+    def sources(self) -> list[tuple]:
+        """Each source of these latents as (name, rows, x, y): a file is one source, named as its file name says
+        (`study.source_name`), x and y None unless every row has them; a study (`study.StudyLatents`), each
+        member."""
+        from .study import source_name
+
+        n_rows = sum(len(array) for array in self.partitions.values())
+        scan = self.x is not None and len(self.x) == n_rows
+        return [(source_name(str(self.path)), n_rows, self.x if scan else None, self.y if scan else None)]
+
     def finite_rows(self, partition: str) -> np.ndarray:
         """(N,) bool: the partition's rows whose values are all finite (checked in blocks of rows, so
         no (N, D) temporary; computed once per partition)."""

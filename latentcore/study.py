@@ -241,6 +241,9 @@ class StudyLatents(Latents):
         table = self.identity.iloc[np.asarray(rows, np.int64)].reset_index(drop=True)
         return table.assign(**{SOURCE: table[SOURCE].astype(str)})
 
+    def sources(self) -> list[tuple]:
+        return [(name, *member.sources()[0][1:]) for name, member in zip(self.names, self.members)]
+
 
 def study_latents(study: Study, members: list[Latents], path) -> Latents:
     """The study file at `path` as one `Latents` (`StudyLatents`), from its members' `Latents` (in order); a study

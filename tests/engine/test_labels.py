@@ -453,3 +453,20 @@ def test_a_latents_files_row_table_names_rows_as_its_labels_table_does(demo_late
     pd.testing.assert_frame_equal(table, expected)
     cutouts = dataclasses.replace(latents, x=None, y=None)
     pd.testing.assert_frame_equal(cutouts.row_table(rows).assign(label=names), labels_table(rows, names))
+
+
+def test_an_uploaded_table_names_a_files_rows_as_a_study_of_one(demo_latents, labels_csv, tmp_path):
+    """`probe_run.labels_of`, the app's upload on a file and a study alike: a file's rows by x, y (or row), a
+    `source` column naming the file's own source accepted, another source refused (its rows are not these)."""
+    from latentcore.analysis.labels.probe_run import labels_of
+
+    latents = read_latents(demo_latents)
+    expected = match_labels(read_labels_table(labels_csv), 2400, latents.x, latents.y)
+    found = labels_of(latents, labels_csv)
+    assert np.array_equal(found.rows, expected.rows) and np.array_equal(found.names, expected.names)
+    table = pd.read_csv(labels_csv)
+    table.assign(source=latents.sources()[0][0]).to_csv(tmp_path / "own.csv", index=False)
+    assert np.array_equal(labels_of(latents, tmp_path / "own.csv").rows, expected.rows)
+    table.assign(source="another").to_csv(tmp_path / "other.csv", index=False)
+    with pytest.raises(InputError, match="the labels name the source 'another', which these latents do not hold"):
+        labels_of(latents, tmp_path / "other.csv")

@@ -22,6 +22,7 @@ import streamlit as st
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels import labelled as lab
 from latentcore.analysis.labels.probe import UNKNOWN, probe_names
+from latentcore.analysis.labels.probe_run import labels_of
 from latentcore.columns import LABEL
 from latentcore.errors import LatentError
 from latentcore.figures.labels import label_colours
@@ -66,7 +67,7 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str, clustering: dict | No
         _predict(lat_stamp, lat, labelled, key, problem)
         st.caption("Another latents file of this source (another model, or this one before training) is compared "
                    "on these labels on the Compare page.")
-    _upload(lat, n_rows, key)
+    _upload(lat, key)
 
 
 def class_problem(labelled) -> str | None:
@@ -212,17 +213,16 @@ def _training_set(source, labels_path, target) -> bytes:
     return Path(target).read_bytes()
 
 
-def _upload(lat, n_rows: int, key: str):
+def _upload(lat, key: str):
     with st.expander("Upload a labels table", icon=":material/upload:"):
-        upload = st.file_uploader("CSV with columns source,row,label (or source,x_um,y_um,label)" if study.many(lat)
-                                  else "CSV with columns x_um,y_um,label (scans, matched by coordinates; or "
-                                       "x,y,label) or row,label", type=["csv"], key=f"{key}_upload")
+        named = "source," if len(lat.sources()) > 1 else ""  # a study's rows are named by their source first
+        upload = st.file_uploader(f"CSV with columns {named}x_um,y_um,label (scans, matched by coordinates; or "
+                                  f"{named}x,y,label) or {named}row,label", type=["csv"], key=f"{key}_upload")
         if upload is not None and st.button("Use the uploaded labels (replaces the labels)", key=f"{key}_use_upload"):
             with common.user_errors():
                 # not beside labels.csv: the labels download would write over an upload of that name
                 path = files.save_upload_once(upload, "labels/uploaded")
-                state.set_labels(labels_study.matched(lat, path) if study.many(lat) else
-                                 lab.match_labels(lab.read_labels_table(path), n_rows, *_positions(lat), path))
+                state.set_labels(labels_of(lat, path))
             st.rerun()
 
 

@@ -1,7 +1,6 @@
-"""The labels panel on a study (`ui.widgets.labels`): the labels table names each row by `source` and `row` (its
-row within its source; `x_um`, `y_um` beside), rows labelled on one scan are predicted over every source
-(`latentcore.analysis.labels.probe_run`, as on one file), and each source's predicted labels are drawn on its own
-map, with how much of each label is in each source, shown and downloadable."""
+"""The labels panel's prediction on a study (`ui.widgets.labels`, whose probe is the one run of a file and a study,
+`latentcore.analysis.labels.probe_run`): each source's predicted labels drawn on its own map, and how much of each
+label is in each source, shown and downloadable."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,13 +14,6 @@ from latentcore.columns import LABEL
 from latentcore.figures import NOISE_GREY, cluster_hue
 
 from . import study
-
-
-def matched(lat, path):
-    """The study's rows an uploaded `source,row,label` (or `source,x_um,y_um,label`) table names."""
-    from latentcore.analysis.labels.probe_run import study_labels
-
-    return study_labels(lat.study, path, [(member.x, member.y) for member in lat.members])
 
 
 def predicted_panel(lat, result: dict, out: Path, key: str):

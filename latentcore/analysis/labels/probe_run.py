@@ -49,7 +49,7 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
     study = as_study(latents, settings)
     refuse_bandcontrast_table(study, quality)
-    table = labels_table(study, labels_path)
+    table = labels_table(study.names, labels_path)
     named = [i for i, name in enumerate(study.names) if (table[SOURCE] == name).any()]
     lost, total = member_lost(study), len(study.members)
     held = {} if scheduler is None else None  # in this process, a source's features are read and smoothed once
@@ -87,33 +87,36 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
                         run="dask tasks, one per source" if scheduler is not None else None)
 
 
-def labels_table(study, labels_path):
-    """The labels table, read and checked: on a study of several sources, a `source` column naming sources of the
-    study; on one file, its rows (a `source` column, where given, naming it)."""
+def labels_table(names: list[str], labels_path):
+    """The labels table of latents of the sources `names`, read and checked: with several sources, a `source`
+    column naming some of them; with one (a file), its rows (a `source` column, where given, naming it)."""
     table = read_labels_table(labels_path)
     if SOURCE not in table.columns:
-        if len(study.members) > 1:
+        if len(names) > 1:
             raise InputError(f"a study's labels name each row's source: give a table with columns source,row,label "
-                             f"or source,x_um,y_um,label (the sources: {', '.join(study.names)})", labels_path)
-        return table.assign(**{SOURCE: study.names[0]})
-    others = sorted(set(table[SOURCE]) - set(study.names))
+                             f"or source,x_um,y_um,label (the sources: {', '.join(names)})", labels_path)
+        return table.assign(**{SOURCE: names[0]})
+    others = sorted(set(table[SOURCE].astype(str)) - set(names))
     if others:
-        raise InputError(f"the labels name the source {others[0]!r}, which is not in the study {study.name}: label "
-                         f"rows of its sources ({', '.join(study.names)})", labels_path)
+        raise InputError(f"the labels name the source {others[0]!r}, which these latents do not hold: label rows "
+                         f"of their sources ({', '.join(names)})", labels_path)
     return table
 
 
-def study_labels(study, labels_path, positions) -> LabelledRows:
-    """The study's rows a labels table names (by each source's `row`, or its x, y), as the study's row ids: an
-    upload's labels. `positions`: each source's (x, y), None for a source without coordinates."""
-    table = labels_table(study, labels_path)
-    rows, names = [], []
-    for index, name in enumerate(study.names):
+def labels_of(latents, labels_path) -> LabelledRows:
+    """The rows of a latents file or a study (a `Latents`: its `sources()`) a labels table names, by each source's
+    `row` or its x, y, as the latents' row ids (a study's rows: each source's after those before it): an upload's
+    labels."""
+    found = latents.sources()
+    table = labels_table([name for name, *_ in found], labels_path)
+    rows, names, first = [], [], 0
+    for name, n_rows, x, y in found:
         part = table[table[SOURCE] == name]
         if len(part):
-            found = match_labels(part, study.members[index].rows, *positions[index], labels_path)
-            rows.append(study.global_rows(index, found.rows))
-            names.append(found.names)
+            matched = match_labels(part, n_rows, x, y, labels_path)
+            rows.append(matched.rows + first)
+            names.append(matched.names)
+        first += n_rows
     labelled = LabelledRows.from_names(np.concatenate(rows), np.concatenate(names))
     with about_file(labels_path):
         check_classes(labelled)
