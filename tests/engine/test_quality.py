@@ -200,19 +200,26 @@ def test_probe_with_quality_trains_and_predicts_on_the_kept_rows_only(scan, tmp_
     assert report["quality"]["kept"] == kept.sum() and report["quality"]["filter"] == "mad<=1.5"
 
 
+def other_scan(scan, folder):
+    """A second scan of the same grid and model, its latents the first's reversed, its own MAD map."""
+    path, ci, mad, _, _ = scan
+    n = len(mad)
+    other_mad = np.random.default_rng(4).uniform(0.2, 2.0, n)
+    latents = read_latents(path)
+    writer = LatentsWriter(folder / "other__m_latents.h5", {"all": (n, 4)}, {"test": "quality"})
+    writer.write_rows("all", 0, np.asarray(latents.partitions["all"])[::-1].copy())
+    writer.write_array("x", latents.x)
+    writer.write_array("y", latents.y)
+    writer.write_point_maps({"CI": ci, "Mean Angular Deviation": other_mad}, {"all": np.arange(n)})
+    return writer.finish({"model": "test"}), other_mad
+
+
 def test_probe_with_quality_on_a_study_keeps_each_scans_rows_by_its_own_maps(scan, tmp_path):
     """`probe --quality` on a study (it was refused): each source's rows kept by its own MAD map, the labels on
     removed rows not learnt, the report's record summed over the sources."""
     path, ci, mad, _, _ = scan
     n = len(mad)
-    other_mad = np.random.default_rng(4).uniform(0.2, 2.0, n)
-    latents = read_latents(path)
-    writer = LatentsWriter(tmp_path / "other__m_latents.h5", {"all": (n, 4)}, {"test": "quality"})
-    writer.write_rows("all", 0, np.asarray(latents.partitions["all"])[::-1].copy())
-    writer.write_array("x", latents.x)
-    writer.write_array("y", latents.y)
-    writer.write_point_maps({"CI": ci, "Mean Angular Deviation": other_mad}, {"all": np.arange(n)})
-    other = writer.finish({"model": "test"})
+    other, other_mad = other_scan(scan, tmp_path)
     columns = np.arange(n) % N_COLUMNS
     labelled = np.arange(0, n, 3)
     labels = tmp_path / "labels.csv"
@@ -227,3 +234,27 @@ def test_probe_with_quality_on_a_study_keeps_each_scans_rows_by_its_own_maps(sca
     assert report["n_labelled"] == (mad <= 1.5)[labelled].sum()
     assert report["quality"]["kept"] == (mad <= 1.5).sum() + (other_mad <= 1.5).sum()
     assert report["quality"]["rows"] == 2 * n and report["fractions"]["other"]["counts"]
+
+
+def test_a_studys_embedding_with_quality_is_fitted_and_placed_on_each_scans_kept_rows(scan, tmp_path):
+    """The app's study embedding under the quality filter (it took every row): each scan's rows kept by its own
+    MAD map, the sample drawn from them alone, and a fit of every kept row the one fit of those rows stacked."""
+    from latentcore.analysis.embedding.fit import fit_embedding
+    from latentcore.analysis.embedding.study import fit_study, study_embedding
+    from latentcore.study import make_study
+
+    path, _, mad, _, _ = scan
+    other, other_mad = other_scan(scan, tmp_path)
+    study = make_study("two", [str(path), str(other)])
+    quality = QualityFilter.parse("mad<=1.5")
+    kept = np.concatenate([mad <= 1.5, other_mad <= 1.5])
+    stacked = np.concatenate([read_latents(p).partitions["all"] for p in (path, other)])
+    fitted = study_embedding(study, "pca", quality=quality, cache_dir=False)
+    np.testing.assert_allclose(fitted.coords, fit_embedding(stacked[kept], "pca", cache_dir=False).coords,
+                               atol=1e-5)
+    assert f"fitted on every one of the {kept.sum():,} rows" in fitted.params["approximation"]
+    sampled = study_embedding(study, "pca", quality=quality, sample_size=100, cache_dir=False)
+    assert len(sampled.coords) == kept.sum()
+    assert f"a seeded sample of 100 of the {kept.sum():,} rows" in sampled.params["approximation"]
+    fit = fit_study(study, "pca", sample_size=100, cache_dir=False, rows=np.flatnonzero(kept))
+    assert len(fit.sample) == 100 and kept[fit.sample].all()  # the sample drawn from the kept rows alone

@@ -60,7 +60,7 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
     if is_study_file(latents[0]) and len((study := read_study(latents[0], verify=False)).members) > 1:
         with jobs.fan_out() as scheduler:  # on Dask: a task per source
             return study_embedding(study, method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
-                                   scheduler=scheduler, progress=progress)  # every row: no quality filter on a study
+                                   scheduler=scheduler, progress=progress, quality=quality)
     lat = open_latents(latents[0])
     matrix, _ = lat.stacked()
     if quality is not None:

@@ -41,11 +41,11 @@ class LinkedEmbedding:
         """The panels of `rows` (row ids, in order) on the scan's own grid; `coords`: every row's (N, 2)."""
         if len(rows) == len(coords):
             return cls(key, lat_stamp, lat, coords)
-        scan = None
-        if lat.x is not None and lat.y is not None:
+        panels = cls(key, lat_stamp, lat, coords[rows], np.asarray(rows))
+        if panels.on_scan:  # one scan's grid (a study's sources each keep their own: `maps`)
             grid, cells = scan_maps.scan_grid(lat_stamp)
-            scan = (grid, tuple(np.asarray(c)[rows] for c in cells))
-        return cls(key, lat_stamp, lat, coords[rows], np.asarray(rows), scan)
+            panels.scan = (grid, tuple(np.asarray(c)[rows] for c in cells))
+        return panels
 
     def __post_init__(self):
         if self.row_ids is not None and every_row(self.row_ids, self.lat):

@@ -2,9 +2,8 @@
 them): a threshold per quality map the scan has (CI, MAD, band contrast, IQ: `analysis.quality.QUALITY_MAPS`), in
 the map's own units and range, each on or off; the pixels kept shown as a map; one line on every page it applies
 to saying how many points it keeps. `bc` is the session's band-contrast choice. On a study (several scans) it applies
-to the study's clustering and its labels' probe on the Clusters page, each scan by its own maps (band contrast: each
-scan's own), as `cluster --quality` and `probe --quality` on a study; its embedding takes every row, as the command
-line's does, and says so."""
+to the study's embedding, clustering and labels' probe, each scan by its own maps (band contrast: each scan's own),
+as `cluster --quality` and `probe --quality` on a study."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +19,6 @@ from ..session.settings import QUALITY_PAGES, quality_keys
 from . import common
 
 DEFAULT_PERCENTILE = 10  # a threshold first offered where it would remove a tenth of the pixels
-STUDY_PAGES = ("clusters",)  # where a study's rows are filtered (`cluster --quality` on a study)
 
 
 def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
@@ -29,11 +27,6 @@ def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
     if lat.x is None or lat.y is None:
         return None
     on_study = bool(sources.study_sources(lat_stamp))
-    if on_study and page not in STUDY_PAGES:
-        st.caption("The quality filter applies to a study's clustering and labels (the Clusters page) and to each of "
-                   "its scans on the Rank page: a study's embedding shows every row of its sources.")
-        state.set_quality_filter(lat_stamp, None)  # the labels panel here: every row, as the embedding
-        return None
     try:  # a study's scans each by its own band contrast
         maps = scan_maps.quality_values(lat_stamp, None if on_study else state.bandcontrast())
     except LatentError:  # a band-contrast table that does not fit the scan: its own picker says so
@@ -103,8 +96,8 @@ def note(lat_stamp: tuple, quality: QualityFilter, page: str, on_study: bool = F
     """"Quality filter ci >= 0.1: 2,180 of 2,400 points kept", where it applies, and a button that turns it off."""
     kept = scan_maps.quality_kept(lat_stamp, quality)
     cols = st.columns([6, 1], vertical_alignment="center")
-    where = ("the study's clustering and labels, each scan by its own maps, and each scan on the Rank page" if on_study
-             else f"{', '.join(QUALITY_PAGES.values())} and the labels")
+    where = f"{', '.join(QUALITY_PAGES.values())} and the labels"
+    where = f"the study's {where}, each scan by its own maps" if on_study else where
     cols[0].info(f"{quality.describe(kept)}. It applies to {where}.", icon=":material/filter_alt:")
     cols[1].button("Clear filter", key=f"{page}_quality_clear", on_click=state.clear_quality,
                    icon=":material/close:")

@@ -65,18 +65,19 @@ class StudyFit:
     def method(self) -> str:
         return self.fitted.method
 
-    def place(self, rows: np.ndarray, first_row: int) -> np.ndarray:
-        """The coordinates of one member's rows (all of them, in order; `first_row` its first row in the study)."""
+    def place(self, rows: np.ndarray, first_row: int, kept: np.ndarray | None = None) -> np.ndarray:
+        """The coordinates of one member's rows (`rows`: all of them, in order; `first_row` its first row in the
+        study), or of those `kept` ((N,) bool: the quality filter's) alone, in order."""
+        ids = np.arange(len(rows)) if kept is None else np.flatnonzero(kept)
         if self.method == "pca":
-            return self.fitted.transform(rows)
+            return self.fitted.transform(rows if kept is None else rows[ids])
         lo, hi = np.searchsorted(self.sample, [first_row, first_row + len(rows)])
-        sampled = self.sample[lo:hi] - first_row
-        rest = np.setdiff1d(np.arange(len(rows)), sampled, assume_unique=True)
-        coords = np.empty((len(rows), self.fitted.reference_coords.shape[1]), np.float32)
+        sampled = np.isin(ids, self.sample[lo:hi] - first_row, assume_unique=True)  # drawn from the kept rows
+        coords = np.empty((len(ids), self.fitted.reference_coords.shape[1]), np.float32)
         coords[sampled] = self.fitted.reference_coords[lo:hi]
-        if rest.size:  # none when the sample is every row of the study
-            coords[rest] = self.fitted.transform(np.ascontiguousarray(rows[rest], np.float32),
-                                                 reference_graph=self.graph, walk=self.walk)
+        if not sampled.all():  # all when the sample is every row of the study
+            coords[~sampled] = self.fitted.transform(np.ascontiguousarray(rows[ids[~sampled]], np.float32),
+                                                     reference_graph=self.graph, walk=self.walk)
         return coords
 
     def approximation(self, rows: int) -> str:
@@ -116,18 +117,21 @@ class StudyEmbedding:
 
 def fit_study(study: Study, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
               metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
-              workers=None, progress=None) -> StudyFit:
-    """Fit the study's embedding on a seeded sample of its rows (the parameters as `fit.fit_embedding`'s).
-    `scheduler`: read the sample's rows as one Dask task per source (see `batch.run_tasks`)."""
+              workers=None, progress=None, rows: np.ndarray | None = None) -> StudyFit:
+    """Fit the study's embedding on a seeded sample of its rows, or of `rows` (sorted study row ids: those a quality
+    filter keeps) (the parameters as `fit.fit_embedding`'s). `scheduler`: read the sample's rows as one Dask task
+    per source (see `batch.run_tasks`)."""
     size = DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size)
-    sample = seeded_sample(study.rows, size, random_state)
+    sample = (seeded_sample(study.rows, size, random_state) if rows is None
+              else rows[seeded_sample(len(rows), size, random_state)])
     parts = run_tasks(sampled_rows, range(len(study.members)), scheduler, workers, name="study-sample",
                       lost=member_lost(study), study=study, sample=sample, settings=settings)
     latents = np.concatenate(parts) if len(parts) > 1 else parts[0]  # members in order: the sample's order
     with about_file(f"{study.name} (a study)"):
         fitted = fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
                                cache_dir=cache_dir, progress=progress, sample_size=len(sample))
-    walk = method == "umap" and walks(study.rows - len(sample), len(sample), metric)
+    placed = study.rows if rows is None else len(rows)
+    walk = method == "umap" and walks(placed - len(sample), len(sample), metric)
     graph = fitted.reference_graph() if walk else None  # computed once, not by every task
     return StudyFit(fitted, sample, graph, walk, _fit_id(study, fitted, sample, walk))
 
@@ -305,22 +309,38 @@ def read_study_embedding(study: Study, folder: str, settings=None):
 
 def study_embedding(study: Study, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
                     metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
-                    progress=None) -> FittedEmbedding:
-    """The study's embedding as one `FittedEmbedding` of every row (what the app shows): fitted on the seeded sample
-    (`fit_study`), every row placed member by member (`StudyFit.place`; with `scheduler`, a Dask task per member as
-    `batch.run_tasks`), no files written. Its `reference_index` are study rows; `params["approximation"]` says what
-    the coordinates are."""
+                    progress=None, quality=None) -> FittedEmbedding:
+    """The study's embedding as one `FittedEmbedding` of every row (what the app shows), or of the rows `quality`
+    (a `QualityFilter`) keeps, each scan by its own maps, in order: fitted on the seeded sample (`fit_study`), the
+    rows placed member by member (`StudyFit.place`; with `scheduler`, a Dask task per member as `batch.run_tasks`),
+    no files written. Its `reference_index` are study rows; `params["approximation"]` says what the coordinates
+    are."""
     report_progress = progress or (lambda fraction, message: None)
+    kept = None
+    if quality is not None:  # each source's rows it keeps, by the source's own maps
+        kept = run_tasks(member_kept, range(len(study.members)), scheduler, name="study-kept",
+                         lost=member_lost(study), study=study, quality=quality, settings=settings)
+    rows = None if kept is None else np.flatnonzero(np.concatenate(kept))
     fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
-                    cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m))
+                    cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m), rows=rows)
     placed = counted(progress, len(study.members), "placed the rows of", 0.8, 0.2)
     coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords",
-                       lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings)
+                       lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings,
+                       quality=quality)
+    said = fit.approximation(study.rows if rows is None else len(rows))
     return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
                                reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
-                               params={**fit.fitted.params, "approximation": fit.approximation(study.rows)})
+                               params={**fit.fitted.params, "approximation": said})
 
 
-def member_coords(index: int, study: Study, fit: StudyFit, settings=None) -> np.ndarray:
-    """The coordinates of every row of one member (a task of `study_embedding`)."""
-    return fit.place(_all_rows(study.latents(index, settings, verify=False)), int(study.offsets[index]))
+def member_kept(index: int, study: Study, quality, settings=None) -> np.ndarray:
+    """(rows,) bool: the rows of one member a quality filter keeps, by its own maps (a task)."""
+    latents = study.latents(index, settings, verify=False)
+    return quality.rows_kept(latents.point_maps, latents.x, latents.y, study.members[index].location)
+
+
+def member_coords(index: int, study: Study, fit: StudyFit, settings=None, quality=None) -> np.ndarray:
+    """The coordinates of every row of one member, or of those `quality` keeps (a task of `study_embedding`)."""
+    latents = study.latents(index, settings, verify=False)
+    kept = None if quality is None else member_kept(index, study, quality, settings)
+    return fit.place(_all_rows(latents), int(study.offsets[index]), kept)
