@@ -96,7 +96,8 @@ def labels_table(names: list[str], labels_path):
             raise InputError(f"a study's labels name each row's source: give a table with columns source,row,label "
                              f"or source,x_um,y_um,label (the sources: {', '.join(names)})", labels_path)
         return table.assign(**{SOURCE: names[0]})
-    others = sorted(set(table[SOURCE].astype(str)) - set(names))
+    table = table.assign(**{SOURCE: table[SOURCE].astype(str)})  # a source named `1` is read as a number
+    others = sorted(set(table[SOURCE]) - set(names))
     if others:
         raise InputError(f"the labels name the source {others[0]!r}, which these latents do not hold: label rows "
                          f"of their sources ({', '.join(names)})", labels_path)
