@@ -47,7 +47,7 @@ from .data._checks import check_coordinates, check_data_dtype, check_grid_shape,
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
 from .columns import ROW, coordinate_names
 from .errors import InputError, OutputError, write_error
-from .outputs import MODEL_SEPARATOR, SUFFIX, latents_path_for, model_tag
+from .outputs import MODEL_SEPARATOR, SUFFIX, latents_path_for, model_tag, source_name
 from .storage.local import lock_exclusive, make_folder, refuse_writing_an_input
 
 PARTIAL = ".partial"
@@ -120,13 +120,11 @@ class Latents:
 
     def sources(self) -> list[tuple]:
         """Each source of these latents as (name, rows, x, y): a file is one source, named as its file name says
-        (`study.source_name`), x and y None unless every row has them; a study (`study.StudyLatents`), each
+        (`outputs.source_name`), x and y None unless every row has them; a study (`study.StudyLatents`), each
         member."""
-        from .study import source_name
-
         n_rows = sum(len(array) for array in self.partitions.values())
         scan = self.x is not None and len(self.x) == n_rows
-        return [(source_name(str(self.path)), n_rows, self.x if scan else None, self.y if scan else None)]
+        return [(source_name(self.path), n_rows, self.x if scan else None, self.y if scan else None)]
 
     def finite_rows(self, partition: str) -> np.ndarray:
         """(N,) bool: the partition's rows whose values are all finite (checked in blocks of rows, so

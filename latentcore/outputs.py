@@ -70,6 +70,12 @@ def _s3_latents_name(source_uri: str, model: str | None) -> str:
     return _latents_name(Path(safe_file_name(parse_s3_uri(source_uri)[1])), model)
 
 
+def source_name(location: str) -> str:
+    """The source a latents file is of, from its name: `a__demo-vae_latents.h5` -> `a` (`a_latents.h5` -> `a`)."""
+    name = str(location).replace("\\", "/").rsplit("/", 1)[-1]
+    return name.removesuffix(SUFFIX).removesuffix(".npy").split(MODEL_SEPARATOR)[0]
+
+
 def latents_path_for(source, out_dir=None, *, model: str | None) -> Path:
     """`<source stem with _preproc removed>__<model>_latents.h5` (`model`: a `model_tag`; None for
     features, which no model made: `<stem>_latents.h5`), beside the source or in `out_dir`."""

@@ -45,7 +45,7 @@ from .columns import ROW, SOURCE, coordinate_names
 from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
 from .latents import Latents, model_record, read_latents
-from .outputs import MODEL_SEPARATOR, SUFFIX
+from .outputs import SUFFIX, source_name
 from .storage import atomic_path, is_s3_uri, resolve_path, sha256_once
 
 STUDY_SUFFIX = ".study.json"
@@ -283,12 +283,6 @@ def open_latents(path, settings=None) -> Latents:
 
 
 # -- members ----------------------------------------------------------------------------------
-
-def source_name(location: str) -> str:
-    """The source a latents file is of, from its name: `a__demo-vae_latents.h5` -> `a` (`a_latents.h5` -> `a`)."""
-    name = str(location).replace("\\", "/").rsplit("/", 1)[-1]
-    return name.removesuffix(SUFFIX).removesuffix(".npy").split(MODEL_SEPARATOR)[0]
-
 
 def describe_member(location: str, settings=None) -> tuple[Member, dict | None, int]:
     """A latents file as a member (read once: its SHA-256, rows, coordinates), with its model and dimension."""

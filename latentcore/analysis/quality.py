@@ -154,6 +154,14 @@ class QualityFilter:
             raise InputError(f"the quality filter {self} keeps {n:,} of {np.size(kept):,} rows{within}: too few to "
                              f"compute on (at least {MIN_KEPT}); lower its thresholds", where)
 
+    def refuse_table(self, n_sources: int) -> None:
+        """On latents of several sources (a study), a band-contrast table is refused: it holds one scan's x, y, where
+        each scan's own Band Contrast map is its band contrast."""
+        band = self.bandcontrast
+        if n_sources > 1 and band is not None and not band.from_scan:
+            raise InputError("a band-contrast table holds one scan's x, y: a study's quality filter takes each scan's "
+                             "own Band Contrast map; leave out --bandcontrast", band.path)
+
     @contextlib.contextmanager
     def explains(self, record: dict, labelled: int | None = None):
         """An InputError raised inside (too few labels of a class, ...) is said as this filter's doing: how many

@@ -103,8 +103,6 @@ def _line(text: str):
 def run_umap(args) -> int:
     single = one_latents_file(args.latents)
     if single is None:
-        if args.quality is not None:
-            raise InputError("--quality applies to one scan's latents file: run umap on each scan's file")
         return run_study_umap(args, study_from(args.latents))
     args.latents = single
     import numpy as np
@@ -163,8 +161,12 @@ def run_study_umap(args, study) -> int:
     refuse_existing([out])  # before the fit (the embedding's folder beside it resumes: its sources are kept)
     params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     done = embed_study(study, out.parent, method=args.method, random_state=args.seed, sample_size=args.sample_size,
-                       scheduler=args.scheduler, workers=args.workers, **params)
-    table = read_study_embedding(study, done.folder)
+                       scheduler=args.scheduler, workers=args.workers, quality=quality_from(args), **params)
+    table = read_study_embedding(study, done.folder, rows=[placed.rows for placed in done.placed])
+    if done.report["quality"] is not None:  # each scan's rows kept by its own maps
+        kept = done.report["quality"]
+        print(f"quality filter {args.quality}: {kept['kept']:,} of {kept['rows']:,} rows kept, each scan by its own "
+              "maps")
     write_table(table, out)
     print(f"wrote {out} ({len(table):,} rows of {len(study.members)} sources; each source's table in "
           f"{done.folder})\n{done.report['approximation']}")

@@ -258,3 +258,29 @@ def test_a_studys_embedding_with_quality_is_fitted_and_placed_on_each_scans_kept
     assert f"a seeded sample of 100 of the {kept.sum():,} rows" in sampled.params["approximation"]
     fit = fit_study(study, "pca", sample_size=100, cache_dir=False, rows=np.flatnonzero(kept))
     assert len(fit.sample) == 100 and kept[fit.sample].all()  # the sample drawn from the kept rows alone
+
+
+def test_umap_quality_on_a_study_writes_each_scans_kept_rows_as_the_app_embeds_them(scan, tmp_path, capsys):
+    """`umap --quality` on a study (it was refused): each source's table holds the rows its own MAD map keeps, with
+    the coordinates the app's study embedding gives them; the report records the filter; a band-contrast table,
+    one scan's, is refused."""
+    from latentcore.analysis.embedding.study import REPORT, study_embedding
+    from latentcore.study import make_study
+
+    path, _, mad, _, table_path = scan
+    other, other_mad = other_scan(scan, tmp_path)
+    argv = ["umap", str(path), str(other), "--method", "pca", "--quality", "mad<=1.5"]
+    assert main([*argv, "--out", str(tmp_path / "two.parquet")]) == 0
+    kept = np.concatenate([mad <= 1.5, other_mad <= 1.5])
+    assert f"quality filter mad <= 1.5: {kept.sum():,} of {len(kept):,} rows kept" in capsys.readouterr().out
+    table = pd.read_parquet(tmp_path / "two.parquet")
+    for name, mine in (("scan", mad <= 1.5), ("other", other_mad <= 1.5)):
+        assert list(table.loc[table["source"] == name, "row"]) == list(np.flatnonzero(mine))
+    study = make_study("two", [str(path), str(other)])
+    shown = study_embedding(study, "pca", quality=QualityFilter.parse("mad<=1.5"), cache_dir=False)
+    np.testing.assert_allclose(table[["pca_0", "pca_1"]].to_numpy(), shown.coords, atol=1e-5)
+    report = json.loads(next(tmp_path.glob(f"*/{REPORT}")).read_text())
+    assert report["quality"]["kept"] == kept.sum() and [s["placed"] for s in report["sources"]] == [
+        int((mad <= 1.5).sum()), int((other_mad <= 1.5).sum())]
+    assert main([*argv[:-1], "bc>=100", "--bandcontrast", str(table_path), "--out", str(tmp_path / "no.parquet")]) == 2
+    assert "a band-contrast table holds one scan's x, y" in capsys.readouterr().err

@@ -133,7 +133,7 @@ def fit_study(study: Study, method="umap", n_components=2, random_state=0, n_nei
     placed = study.rows if rows is None else len(rows)
     walk = method == "umap" and walks(placed - len(sample), len(sample), metric)
     graph = fitted.reference_graph() if walk else None  # computed once, not by every task
-    return StudyFit(fitted, sample, graph, walk, _fit_id(study, fitted, sample, walk))
+    return StudyFit(fitted, sample, graph, walk, _fit_id(study, fitted, sample, walk, rows))
 
 
 def sampled_rows(index: int, study: Study, sample: np.ndarray, settings=None) -> np.ndarray:
@@ -144,9 +144,10 @@ def sampled_rows(index: int, study: Study, sample: np.ndarray, settings=None) ->
     return member_rows(study.latents(index, settings), sample[lo:hi] - study.offsets[index])
 
 
-def _fit_id(study: Study, fitted: FittedEmbedding, sample: np.ndarray, walk: bool) -> str:
+def _fit_id(study: Study, fitted: FittedEmbedding, sample: np.ndarray, walk: bool, rows=None) -> str:
+    kept = {} if rows is None else {"rows": hashlib.sha256(np.asarray(rows, np.int64).tobytes()).hexdigest()}
     digest = hashlib.sha256(json.dumps({"params": fitted.params, "walk": walk, "sample": len(sample),
-                                        "members": [(m.name, m.sha256) for m in study.members]},
+                                        "members": [(m.name, m.sha256) for m in study.members], **kept},
                                        sort_keys=True).encode())
     return digest.hexdigest()[:12]
 
@@ -160,19 +161,21 @@ def embedding_folder(out: str, study: Study, fit: StudyFit) -> str:
 
 
 def place_study(study: Study, fit: StudyFit, out, scheduler=None, workers=None, settings=None,
-                on_result=None) -> list[Placed]:
-    """Place every source's rows (`place_source`, a task each) into `embedding_folder(out, ...)`."""
+                on_result=None, quality=None) -> list[Placed]:
+    """Place every source's rows, or those `quality` keeps (`place_source`, a task each) into
+    `embedding_folder(out, ...)`."""
     folder = embedding_folder(str(out), study, fit)
 
     def lost(index, exc):
         return Placed(study.members[index].name, FAILED, reason=f"worker lost: {error_line(exc)}")
 
     return run_tasks(place_source, range(len(study.members)), scheduler, workers, name="study-place", lost=lost,
-                     on_result=on_result, study=study, fit=fit, folder=folder, settings=settings)
+                     on_result=on_result, study=study, fit=fit, folder=folder, settings=settings, quality=quality)
 
 
-def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=None) -> Placed:
-    """One source's rows placed and written (a task; never raises: a failure is a `failed` outcome)."""
+def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=None, quality=None) -> Placed:
+    """One source's rows (those `quality` keeps) placed and written (a task; never raises: a failure is a `failed`
+    outcome)."""
     start = time.perf_counter()
     member = study.members[index]
     placed = Placed(member.name, FAILED, output=f"{member.name}.parquet", rows=member.rows, worker=worker_name())
@@ -183,8 +186,11 @@ def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=
         else:
             latents = study.latents(index, settings)
             with about_file(member.location):
-                coords = fit.place(_all_rows(latents), int(study.offsets[index]))
+                kept = None if quality is None else member_kept(index, study, quality, settings)
+                coords = fit.place(_all_rows(latents), int(study.offsets[index]), kept)
             table = member_identity(study, index, latents)
+            if kept is not None:
+                table = table[kept].reset_index(drop=True)
             for axis in range(coords.shape[1]):
                 table[embedding_name(fit.method, axis)] = coords[:, axis]
             _write_table(table, target, settings)
@@ -245,14 +251,17 @@ def _write_json(document: dict, target: str, settings) -> None:
 
 def embed_study(study: Study, out, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
                 metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
-                workers=None, progress=None, on_result=None) -> StudyEmbedding:
+                workers=None, progress=None, on_result=None, quality=None) -> StudyEmbedding:
     """Fit (`fit_study`) and place (`place_study`) on one cluster (`scheduler` as `batch.run_tasks`; None: in
-    this process), then write the report. Every source failed is named in one line (an InputError)."""
+    this process), then write the report; with `quality`, of the rows it keeps, each scan by its own maps (sampled
+    and placed from them, recorded in the report). Every source failed is named in one line (an InputError)."""
     report_progress = progress or (lambda fraction, message: None)
     with dask_client(scheduler, workers) if scheduler is not None else contextlib.nullcontext() as client:
         start = time.perf_counter()
+        kept = kept_rows(study, quality, client, settings)
+        rows = None if kept is None else np.flatnonzero(kept)
         fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
-                        cache_dir, settings, client, progress=lambda f, m: report_progress(0.5 * f, m))
+                        cache_dir, settings, client, progress=lambda f, m: report_progress(0.5 * f, m), rows=rows)
         fitted = time.perf_counter()
         done = []
 
@@ -262,34 +271,41 @@ def embed_study(study: Study, out, method="umap", n_components=2, random_state=0
             if on_result:
                 on_result(placed)
 
-        placed = place_study(study, fit, out, client, settings=settings, on_result=each)
+        placed = place_study(study, fit, out, client, settings=settings, on_result=each, quality=quality)
         seconds = {"fit": fitted - start, "place": time.perf_counter() - fitted}
+    if kept is not None:  # each source's rows placed, a source kept from a run before included
+        for found, first, end in zip(placed, study.offsets[:-1], study.offsets[1:]):
+            found.rows = int(kept[first:end].sum())
     failed = [p for p in placed if p.status == FAILED]
     if failed:
         reasons = "; ".join(f"{p.source}: {p.reason}" for p in failed[:3]) + ("; ..." if len(failed) > 3 else "")
         raise InputError(f"{len(failed)} of {len(placed)} sources of the study {study.name} were not placed "
                          f"({reasons}); the others are kept: run it again to place only those")
     folder = embedding_folder(str(out), study, fit)
-    report = _report(study, fit, placed, seconds, "in this process" if scheduler is None else "dask")
+    report = _report(study, fit, placed, seconds, "in this process" if scheduler is None else "dask",
+                     None if kept is None else quality.record(kept))
     _write_json(report, _join(folder, REPORT), settings)
     return StudyEmbedding(folder, fit, placed, report)
 
 
-def _report(study: Study, fit: StudyFit, placed: list[Placed], seconds: dict, where: str) -> dict:
-    """What makes the embedding again, and what it is: names, SHA-256 and relative names only (no server path)."""
+def _report(study: Study, fit: StudyFit, placed: list[Placed], seconds: dict, where: str,
+            quality: dict | None = None) -> dict:
+    """What makes the embedding again, and what it is: names, SHA-256 and relative names only (no server path).
+    `quality`: the quality filter's record (`QualityFilter.record` over the study's rows)."""
     return {"study": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,
             "method": fit.method, "params": fit.fitted.params, "fit_id": fit.fit_id,
             "sample_rows": int(len(fit.sample)), "placement": "graph walk" if fit.walk else "exact",
-            "approximation": fit.approximation(study.rows), "ran": where,
+            "approximation": fit.approximation(sum(p.rows for p in placed)), "ran": where, "quality": quality,
             "seconds": {k: round(v, 3) for k, v in seconds.items()},
-            "sources": [{"name": m.name, "sha256": m.sha256, "rows": m.rows, "table": p.output, "status": p.status,
-                         "seconds": round(p.seconds, 3), "worker": str(p.worker)}
+            "sources": [{"name": m.name, "sha256": m.sha256, "rows": m.rows, "placed": p.rows, "table": p.output,
+                         "status": p.status, "seconds": round(p.seconds, 3), "worker": str(p.worker)}
                         for m, p in zip(study.members, placed)],
             "versions": package_versions()}
 
 
-def read_study_embedding(study: Study, folder: str, settings=None):
-    """The study's embedding table (`source, row, x_um, y_um, umap_0, ...`), every source's rows in order."""
+def read_study_embedding(study: Study, folder: str, settings=None, rows: list[int] | None = None):
+    """The study's embedding table (`source, row, x_um, y_um, umap_0, ...`), every source's rows in order (`rows`:
+    how many each source placed, default all of its rows: fewer under a quality filter)."""
     import pandas as pd
 
     from ...storage import resolve_path
@@ -300,8 +316,9 @@ def read_study_embedding(study: Study, folder: str, settings=None):
         if not _exists(target, settings):
             raise InputError(f"source {member.name} has no placed rows in this embedding: run it again", folder)
         table = pd.read_parquet(resolve_path(target, settings=settings))
-        if len(table) != member.rows:
-            raise InputError(f"holds {len(table)} rows of {member.name}, the study {member.rows}: not this study's "
+        expected = member.rows if rows is None else rows[len(tables)]
+        if len(table) != expected:
+            raise InputError(f"holds {len(table)} rows of {member.name}, the study {expected}: not this study's "
                              "embedding; embed the study again", target)
         tables.append(table)
     return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
@@ -316,11 +333,8 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
     no files written. Its `reference_index` are study rows; `params["approximation"]` says what the coordinates
     are."""
     report_progress = progress or (lambda fraction, message: None)
-    kept = None
-    if quality is not None:  # each source's rows it keeps, by the source's own maps
-        kept = run_tasks(member_kept, range(len(study.members)), scheduler, name="study-kept",
-                         lost=member_lost(study), study=study, quality=quality, settings=settings)
-    rows = None if kept is None else np.flatnonzero(np.concatenate(kept))
+    kept = kept_rows(study, quality, scheduler, settings)
+    rows = None if kept is None else np.flatnonzero(kept)
     fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
                     cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m), rows=rows)
     placed = counted(progress, len(study.members), "placed the rows of", 0.8, 0.2)
@@ -331,6 +345,16 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
     return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
                                reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
                                params={**fit.fitted.params, "approximation": said})
+
+
+def kept_rows(study: Study, quality, scheduler=None, settings=None) -> np.ndarray | None:
+    """(study rows,) bool: the rows `quality` keeps, each source by its own maps (a task per source); None without
+    a filter."""
+    if quality is None:
+        return None
+    quality.refuse_table(len(study.members))
+    return np.concatenate(run_tasks(member_kept, range(len(study.members)), scheduler, name="study-kept",
+                                    lost=member_lost(study), study=study, quality=quality, settings=settings))
 
 
 def member_kept(index: int, study: Study, quality, settings=None) -> np.ndarray:

@@ -48,7 +48,8 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
 
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
     study = as_study(latents, settings)
-    refuse_bandcontrast_table(study, quality)
+    if quality is not None:
+        quality.refuse_table(len(study.members))
     table = labels_table(study.names, labels_path)
     named = [i for i, name in enumerate(study.names) if (table[SOURCE] == name).any()]
     lost, total = member_lost(study), len(study.members)
@@ -122,13 +123,6 @@ def labels_of(latents, labels_path) -> LabelledRows:
     with about_file(labels_path):
         check_classes(labelled)
     return labelled
-
-
-def refuse_bandcontrast_table(study, quality) -> None:
-    band = quality.bandcontrast if quality is not None else None
-    if len(study.members) > 1 and band is not None and not band.from_scan:
-        raise InputError("a band-contrast table holds one scan's x, y: a study's quality filter takes each scan's own "
-                         "Band Contrast map; leave out --bandcontrast", band.path)
 
 
 def source_rows(index: int, study, smooth: float, quality, settings=None, held: dict | None = None):
