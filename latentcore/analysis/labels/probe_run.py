@@ -45,6 +45,7 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
     over the rows it keeps; the others are left out of the CSV. `progress(fraction, message)`."""
     from ...batch import counted, member_lost, run_tasks
     from ...study import as_study
+    from ..artifacts.cluster_study import study_quality
 
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
     study = as_study(latents, settings)
@@ -62,7 +63,9 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
     with about_file(labels_path):
         check_classes(given)
         labelled, features = kept_labels(parts)
-        with explained(quality, parts, len(labelled.rows)):
+        explained = (quality.explains(study_quality([part["quality"] for part in parts]), len(labelled.rows))
+                     if quality is not None else contextlib.nullcontext())
+        with explained:
             check_classes(labelled)  # the filter may have removed a class's labelled rows
         check_min_confidence(min_confidence, labelled.classes)
     alone = LabelledRows(np.arange(len(labelled.rows)), labelled.y, labelled.classes)
@@ -163,23 +166,6 @@ def kept_labels(parts: list) -> tuple[LabelledRows, np.ndarray]:
     return labelled, features[np.argsort(rows, kind="stable")]
 
 
-@contextlib.contextmanager
-def explained(quality, parts: list, n_labelled: int):
-    """An error inside said as the quality filter's doing (`QualityFilter.explains`), on every source's rows."""
-    if quality is None:
-        yield
-        return
-    with quality.explains(quality_record(part["quality"] for part in parts), labelled=n_labelled):
-        yield
-
-
-def quality_record(records) -> dict | None:
-    """The quality filter's record over several sources (each its `QualityFilter.record`): rows and kept summed."""
-    from ..artifacts.cluster_study import study_quality
-
-    return study_quality(list(records))
-
-
 def predict_source(index: int, study, result, labelled: LabelledRows, smooth: float, quality, folder: str,
                    figure: str | None = None, browser="auto", dpi: float = 300, settings=None, held: dict | None = None,
                    progress=None) -> dict:
@@ -271,7 +257,7 @@ def write_report(study, labels_path, out_dir, tag, job, result, labelled, writte
     """The report (and for several sources the fractions, CSV and PNG) of a probe run (`job`: its parameters)."""
     from ...figures import NOISE_GREY
     from ...storage import sha256_file
-    from ..artifacts.cluster_study import study_record
+    from ..artifacts.cluster_study import study_quality, study_record
     from ..artifacts.common import input_record, write_json
     from ..artifacts.fractions import counts_table, fractions_record, write_fractions
 
@@ -284,7 +270,7 @@ def write_report(study, labels_path, out_dir, tag, job, result, labelled, writte
               "labels": input_record(labels_path, out_dir, root)}
     job = {"latents": study.name if len(members) > 1 else members[0]["name"], "labels": Path(labels_path).name,
            **job}
-    extra = {"quality": quality_record(part["quality"] for part in written) if quality is not None else None}
+    extra = {"quality": study_quality([part["quality"] for part in written])}
     if len(members) > 1:
         codes, order = list(range(len(result.classes))), list(result.classes)
         if tally[UNKNOWN_CODE]:
