@@ -4,7 +4,7 @@ workers (LATENT_EXPLORER_SCHEDULER=local), in one run, on one study.
     python benchmarks/app_dask.py                       # 100 sources x 100,000 rows (10M rows, 16-D)
     python benchmarks/app_dask.py --sources 20 --rows 50000
 
-The job is the one the Clusters page hands to its pool for a study (`ui.compute.tasks.study_cluster_run`: KMeans,
+The job is the one the Clusters page hands to its pool for a study (`ui.compute.tasks.cluster_run`: KMeans,
 k = 20, of whole latent vectors; each source's features read by a task of its own on Dask, `jobs.fan_out`), submitted
 as `ui.compute.dispatch` submits it, timed from the submit until the server holds the result (what the page then
 draws); the page's drawing is not part of it. The sources are `study_scale.py`'s (seeded, 20 shared centres).
@@ -50,7 +50,7 @@ def run_on(pool: JobPool, study: Path, out: Path) -> dict:
     job = ClusterJob(latents=str(study), bandcontrast=None, method="kmeans", features="latent",
                      params={"n_clusters": 20})
     start = time.perf_counter()
-    submitted = pool.submit(tasks.study_cluster_run, "Clusters", job=job, out_dir=str(out), study=stamp(study),
+    submitted = pool.submit(tasks.cluster_run, "Clusters", job=job, out_dir=str(out), latents=stamp(study),
                             roots=(str(study.parent),))
     crossed = len(pickle.dumps(submitted.future.result())) / 2**20  # its large arrays stay in the job's folder
     result = submitted.result()

@@ -23,8 +23,8 @@ Measured, in one run:
   (LocalCluster / in this process), whole and by stage;
 - that both placed every row in the same place (the tables equal, byte for byte).
 With `--cluster`, the same for the study's clustering (KMeans, k = 20, of whole latent vectors,
-`artifacts.cluster_study` in this process, `artifacts.cluster_tasks` on the cluster: a seeded sample drawn from
-every source, each source labelled and written by a task), and the ARI between the two runs' clusters.
+`artifacts.cluster_run.run_cluster` in this process and with the cluster as its scheduler: a seeded sample drawn
+from every source, each source labelled and written by a task), and the ARI between the two runs' clusters.
 The fits are not cached (`cache_dir=False`): each run fits. umap-learn's and the graph walk's numba code are
 compiled first (`warm_up`), as on a server that has fitted once; the workers load it from numba's disk cache.
 
@@ -164,13 +164,12 @@ def cluster_both(study, folder: Path, args):
     from sklearn.metrics import adjusted_rand_score
 
     from latentcore.analysis.artifacts.cluster import ClusterJob
-    from latentcore.analysis.artifacts.cluster_study import run_study_cluster_job
-    from latentcore.analysis.artifacts.cluster_tasks import run_study_cluster_tasks
+    from latentcore.analysis.artifacts.cluster_run import run_cluster
 
     job = ClusterJob(latents="bench", bandcontrast=None, method="kmeans", features="latent",
                      params={"n_clusters": CLUSTERS})
     start, cpu = time.perf_counter(), cpu_seconds()
-    here = run_study_cluster_job(job, study, folder / "here", png=False)
+    here = run_cluster(job, folder / "here", study=study, png=False)
     whole_here, cpu_here = time.perf_counter() - start, cpu_seconds() - cpu
     print(f"in this process: {whole_here:.1f} s, {cpu_here:.1f} CPU s; {here['fit_summary']}; peak memory "
           f"{peak_gb():.2f} GB; load {os.getloadavg()[0]:.1f}", flush=True)
@@ -179,7 +178,7 @@ def cluster_both(study, folder: Path, args):
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         print(f"LocalCluster of {args.workers} started: {time.perf_counter() - start:.1f} s", flush=True)
         start, cpu, workers_cpu = time.perf_counter(), cpu_seconds(), client.run(cpu_seconds)
-        there = run_study_cluster_tasks(job, study, folder / "there", client, png=False)
+        there = run_cluster(job, folder / "there", study=study, scheduler=client, png=False)
         whole_there = time.perf_counter() - start
         cpu_there = cpu_seconds() - cpu + sum(client.run(cpu_seconds).values()) - sum(workers_cpu.values())
         workers_gb = client.run(peak_gb)
@@ -188,8 +187,7 @@ def cluster_both(study, folder: Path, args):
           f"load {os.getloadavg()[0]:.1f}", flush=True)
     print(f"ratio LocalCluster / in this process: wall {whole_there / whole_here:.2f}, CPU {cpu_there / cpu_here:.2f}")
     one = pd.read_csv(folder / "here" / here["outputs"]["assignments"]["name"], usecols=["cluster"])["cluster"]
-    per_source = pd.concat(pd.read_csv(folder / "there" / f["name"], usecols=["cluster"])["cluster"]
-                           for f in there["outputs"]["assignments"]["files"])
+    per_source = pd.read_csv(folder / "there" / there["outputs"]["assignments"]["name"], usecols=["cluster"])["cluster"]
     print(f"ARI between the two runs' clusters: {adjusted_rand_score(one, per_source):.4f}")
 
 

@@ -19,7 +19,7 @@ them written as Oxford H5OINA with uint8 background-corrected patterns), in one 
 - prepares the patterns exactly as training does (load_patterns) and fits PCA with as many
   components as the VAE has latent dimensions;
 - clusters VAE mu and the PCA scores as `cluster LATENTS --features latent --method kmeans --k K
-  [--smooth 1]` does (artifacts.cluster.job_features, cluster with its defaults), k = the true grain count;
+  [--smooth 1]` does (artifacts.cluster.stacked_features, cluster with its defaults), k = the true grain count;
 - ARI against the true grain ids on the points not marked bad.
 --grid NAME=JSON-LIST (repeatable) trains every combination of the listed values on each scan, simulated once (a
 sweep: `--grid seed=[0,1,2] --grid latent_dim=[8,16,32]`); --set applies to all of them.
@@ -59,7 +59,7 @@ import torch  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.metrics import adjusted_rand_score  # noqa: E402
 
-from latentcore.analysis.artifacts.cluster import ClusterJob, job_features  # noqa: E402
+from latentcore.analysis.artifacts.cluster import ClusterJob, job_features, stacked_features  # noqa: E402
 from latentcore.data.bandcontrast import BandContrast  # noqa: E402
 from latentcore.analysis.cluster import cluster  # noqa: E402
 from latentcore.data import open_source  # noqa: E402
@@ -96,7 +96,8 @@ def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
     clustering (its defaults: standardised, KMeans n_init 10, seed 0), scored on the points not marked bad."""
     job = ClusterJob(latents="(in memory)", bandcontrast=BandContrast.scan_map(), method="kmeans", features="latent", smooth=smooth,
                      params={"n_clusters": k})
-    clustered, scale = job_features(job, features, None, x, y)
+    raw, smoothed = job_features(job, features, None, x, y)
+    clustered, scale = stacked_features(job, [raw], [smoothed])
     labels = cluster(clustered, job.method, scale=scale, **job.params).labels
     return float(adjusted_rand_score(truth[good], labels[good]))
 

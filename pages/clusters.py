@@ -1,6 +1,8 @@
 """Clusters: (latent, band contrast) clustering in two linked panels, the scan map and the scatter; whole latent
 vectors are drawn on the UMAP of the same rows when the workspace has one (the UMAP page's), else on their first
-two principal components."""
+two principal components. A study of several sources is clustered as one (each scan smoothed over its own grid, as
+`python -m latentcore cluster` on a study): every row on the scatter, each scan's clusters on its own map in the same
+colours, and how much of each cluster is in each source."""
 
 import streamlit as st
 
@@ -11,7 +13,7 @@ from ui.compute import cluster_runs, scan_maps, sources
 from ui.figures import plots
 from ui.session import defaults, lifecycle, state
 from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, orientations, params,
-                        quality, references, selection, study, study_clusters)
+                        quality, references, selection)
 from ui.widgets import labels as label_widgets
 
 access.require_app()
@@ -23,9 +25,6 @@ st.caption("Cluster (latent, band contrast) pairs or whole latent vectors (these
            "removes): the other panel highlights them at once.")
 lat_stamp = extraction.require_latents()
 lat = sources.latents(lat_stamp)
-if study.many(lat):  # one clustering of every source, each scan on its own grid
-    study_clusters.page(lat_stamp, lat)
-    st.stop()
 on_scan = lat.x is not None and lat.y is not None
 bc = bandcontrast.picker("clusters_bc", state.source(), lat) if on_scan else None
 
@@ -69,19 +68,20 @@ by_label = cols[0].toggle("Colour by label", value=defaults.setting("clusters_by
 by_label = by_label and bool(len(labelled.rows))
 shade = cols[1].toggle("Shade each cluster by the latent's value (dark: lowest, light: highest)",
                        value=defaults.setting("clusters_shade", False), key="clusters_shade", disabled=by_label)
-boundaries_on = references.boundary_switch(lat, page="clusters") if on_scan else False
 if by_label:
     colour, grid, _, cells = cluster_runs.cluster_label_view(lat_stamp, job, out_dir, labelled.digest(),
                                                              labelled)
 else:
     colour, grid, _, cells = cluster_runs.cluster_view(lat_stamp, job, out_dir, shade)
-umap_settings = (defaults.widget_value("umap_neighbors", min(15, len(sources.stacked_latents(lat_stamp)[0]) - 1)),
+one_scan = grid is not None  # a study's scans: each on its own map, in its own grid
+boundaries_on = references.boundary_switch(lat, page="clusters") if one_scan else False
+umap_settings = (defaults.widget_value("umap_neighbors", min(15, sum(map(len, lat.partitions.values())) - 1)),
                  defaults.widget_value("umap_min_dist", 0.1), defaults.widget_value("umap_seed", 0))
 with common.user_errors():
     view, coords = cluster_runs.scatter_view(lat_stamp, job, out_dir, umap_settings, run)  # a UMAP, PC1-2 or the pair
 if view.kind == "pca":
-    st.caption("Whole latent vectors are drawn on their first two principal components: fit a UMAP on the UMAP "
-               "page to see the clusters on it instead.")
+    st.caption("Whole latent vectors are drawn on their first two principal components (one latents file's on its "
+               "UMAP instead once the UMAP page has fitted one).")
 
 
 @common.linked_panels
@@ -90,7 +90,7 @@ def linked(run, colour, grid, cells):
     selection reruns only these."""
     rows, labels = run["rows"], run["labels"]
     panels = linked_embedding.LinkedEmbedding("clusters", lat_stamp, lat, coords, rows,
-                                              (grid, cells) if on_scan else None)
+                                              (grid, cells) if one_scan else None)
     panels.take()  # a selection just made is drawn in this run
     selection.made_elsewhere("clusters", "pixel" if on_scan else "point")
     chosen = state.selection()
@@ -110,7 +110,7 @@ def linked(run, colour, grid, cells):
     if chosen.size and st.button("Clear selection", key="clusters_clear"):
         state.clear_selection()
         common.rerun()
-    explore.selected_rows_table(run, selected_here, dim, lat.units)  # none selected: empty
+    explore.selected_rows_table(run, lat, selected_here, dim)  # none selected: empty
     with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
         label_widgets.labels_panel(lat_stamp, lat, chosen, "clusters", clustering={"rows": rows, "labels": labels})
     orientations.orientations_panel(lat_stamp, lat, chosen, "clusters", {"rows": rows, "labels": labels})
@@ -118,4 +118,6 @@ def linked(run, colour, grid, cells):
 
 linked(run, colour, grid, cells)
 
-explore.cluster_downloads(lat_stamp, job, out_dir, run, view, figure=on_scan)
+if run["fractions"] is not None:  # a study's sources
+    explore.cluster_fractions(lat_stamp, job, out_dir, run)
+explore.cluster_downloads(lat_stamp, job, out_dir, run, view, figure=one_scan)

@@ -12,7 +12,7 @@ on the fit for the page, the CLI and the report, `label_counts` and `auto_k_warn
 a result, `sample_rows` the fit sample's rows. Features are standardised and every seed is fixed,
 so the same inputs and parameters give the same labels. GMM and KMeans results carry a `Predictor`
 (`result.predictor`) that labels other rows as the fit labelled its own: a study's sources are labelled
-by it, a task each (`artifacts.cluster_study`).
+by it, a task each (`artifacts.cluster_run`).
 
 Above `max_fit_samples` rows (default `DEFAULT_MAX_FIT`), the model is fitted on a seeded sample
 and the other rows are assigned:
@@ -139,7 +139,7 @@ def cluster(features, method: str, *, random_state: int = 0, standardise: bool =
     scale : tuple of (mean, std) arrays of shape (n_features,), default=None
         The scale that standardises the features (`feature_scale` of other rows); default the
         features' own. Smoothed features are standardised by the unsmoothed ones' scale, so the
-        noise that smoothing removed is not scaled back up (see `artifacts.cluster.job_features`).
+        noise that smoothing removed is not scaled back up (see `artifacts.cluster.stacked_features`).
     max_fit_samples : int or None, default=-1
         Rows fitted before a seeded sample is used: -1 the method's `DEFAULT_MAX_FIT`, None or
         0 every row. DBSCAN and HDBSCAN may fit more (see the module docstring).

@@ -281,11 +281,10 @@ def compare_sources(study, first: str, second: str, k: int, settings=None, sched
     """(the shift, the fractions of every source, the clustering: a `ClusterResult`) of the study's sources `first`
     and `second` (names), with the study's k-means of `k` clusters of every source's whole latent vectors, fitted on
     a seeded sample drawn from each source in proportion to its rows and every row labelled by its predict
-    (`cluster_tasks.cluster_by_source`: a source at a time, here or a Dask task each with `scheduler`; the study's
+    (`cluster_run.cluster_by_source`: a source at a time, here or a Dask task each with `scheduler`; the study's
     rows are never stacked; `workers`: a LocalCluster's). `progress(fraction, message)` counts the sources done."""
     from .artifacts.cluster import ClusterJob
-    from .artifacts.cluster_study import member_features
-    from .artifacts.cluster_tasks import cluster_by_source
+    from .artifacts.cluster_run import cluster_by_source, source_features
 
     indices = [study.names.index(study.member(name).name) for name in (first, second)]  # an unknown name: refused
     if indices[0] == indices[1]:
@@ -297,7 +296,7 @@ def compare_sources(study, first: str, second: str, k: int, settings=None, sched
     rows, joint = [], []
     for index in indices:  # each row of the two sources in the study's clusters (-1: a row not clustered)
         latents = study.latents(index, settings).stacked()[0]
-        inputs, _, features = member_features(index, job, study, settings)
+        inputs, _, features = source_features(index, job, study, settings)
         labels = np.full(len(latents), -1, np.int64)
         labels[inputs.rows] = clustering.predictor.predict(features)
         rows.append(latents)
@@ -341,7 +340,7 @@ def write_shift(shift: SourceShift, out_dir, study=None, fractions: pd.DataFrame
     """Write the per-dimension CSV and the JSON report (with `study`'s record and, when given, the two sources'
     fractions side by side, also as their CSV, and the study's `clustering` they count: its fit and sample) into
     `out_dir`; returns {kind: path}."""
-    from .artifacts.cluster_study import study_record
+    from .artifacts.common import study_record
     from .artifacts.common import now, write_csv, write_json
     from .cluster import describe_fit
 

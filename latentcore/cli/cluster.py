@@ -6,9 +6,9 @@ that reproduces it) and `rerun` (a report's job again, compared with the report'
                                  [--roi x0,x1,y0,y1] [--smooth SIGMA] --out DIR
 
 Several latents files (or a folder, a quoted glob, a NAME.study.json) are a study: one clustering of every row of
-every source, each scan smoothed over its own grid, and each source's cluster fractions
-(`analysis/artifacts/cluster_study.py`); with `--scheduler local|tcp://host:port` (gmm, kmeans) each source is
-labelled and written by a Dask task (`analysis/artifacts/cluster_tasks.py`).
+every source, each scan smoothed over its own grid, and each source's cluster fractions; with `--scheduler
+local|tcp://host:port` (gmm, kmeans) each source is labelled and written by a Dask task. One run for both
+(`analysis/artifacts/cluster_run.py`).
     python -m latentcore rerun cluster_report__TAG.json [--out DIR]
 """
 from __future__ import annotations
@@ -69,8 +69,7 @@ def add_cluster(subparsers):
     p.add_argument("--no-standardise", action="store_true")
     add_figure_options(p, dpi_option=False)
     add_scheduler_options(p, "a study on Dask: fitted on a seeded sample drawn from every source, each source's rows "
-                             "labelled and written by a task (gmm, kmeans; <out>/cluster_assignments__TAG/"
-                             "<source>.csv; default: in this process, one CSV)")
+                             "labelled and written by a task (gmm, kmeans; the same CSV; default: in this process)")
     p.set_defaults(func=run_cluster)
 
 
@@ -84,7 +83,8 @@ def add_rerun(subparsers):
 
 
 def run_cluster(args) -> int:
-    from ..analysis.artifacts.cluster import ClusterJob, cluster_names, run_cluster_job
+    from ..analysis.artifacts.cluster import ClusterJob, cluster_names
+    from ..analysis.artifacts.cluster_run import run_cluster as run
     from ..data.bandcontrast import BandContrast
     from ..outputs import refuse_existing
 
@@ -95,21 +95,12 @@ def run_cluster(args) -> int:
     single = one_latents_file(args.latents)
     if single:
         refuse_scheduler(args, "cluster")
-    study = None if single else study_from(args.latents)
+    study = study_from(args.latents)
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
                      dim=args.dim, features=args.features, params=params,
                      roi=args.roi, partition=args.partition, smooth=args.smooth, quality=quality_from(args))
     refuse_existing([Path(args.out) / cluster_names(job)["report"]])  # a complete result: before the fit
-    if study is None:
-        report = run_cluster_job(job, args.out, png=not args.no_png)
-    elif args.scheduler:
-        from ..analysis.artifacts.cluster_tasks import run_study_cluster_tasks
-
-        report = run_study_cluster_tasks(job, study, args.out, args.scheduler, args.workers, png=not args.no_png)
-    else:
-        from ..analysis.artifacts.cluster_study import run_study_cluster_job
-
-        report = run_study_cluster_job(job, study, args.out, png=not args.no_png)
+    report = run(job, args.out, study=study, scheduler=args.scheduler, workers=args.workers, png=not args.no_png)
     smoothed = f", features smoothed with sigma {job.smooth:g} grid steps" if job.smooth else ""
     if report["quality"] is not None:
         quality = report["quality"]
@@ -118,11 +109,11 @@ def run_cluster(args) -> int:
     print(report["fit_summary"])
     for warning in report["warnings"]:
         print(f"warning: {warning}")
-    if study is not None:
+    if "study" in report:
         print(study_fractions_lines(report))
     print(f"wrote {Path(args.out) / report['outputs']['assignments']['name']} and "
           f"{report['outputs']['report']['name']}" + (f" ({report['outputs']['fractions']['name']}: the fractions "
-                                                      f"per source)" if study is not None else ""))
+                                                      f"per source)" if "study" in report else ""))
     return 0
 
 

@@ -130,11 +130,11 @@ def test_a_study_s_clustering_reads_each_source_s_features_in_a_task_of_its_own_
 
     job = ClusterJob(latents=str(study), bandcontrast=BandContrast.scan_map(), method="kmeans", dim=1,
                      params={"n_clusters": 4}, smooth=1.0)
-    arguments = dict(job=job, study=stamp(study))
-    there, keys = keys_run(pool, lambda: pool.submit(tasks.study_cluster_run, "Clusters", out_dir=str(tmp_path / "a"),
+    arguments = dict(job=job, latents=stamp(study))
+    there, keys = keys_run(pool, lambda: pool.submit(tasks.cluster_run, "Clusters", out_dir=str(tmp_path / "a"),
                                                      roots=(str(study.parent), str(tmp_path)), **arguments))
     said = []
-    here = jobs.run_inline(tasks.study_cluster_run, out_dir=str(tmp_path / "b"),
+    here = jobs.run_inline(tasks.cluster_run, out_dir=str(tmp_path / "b"),
                            progress=lambda fraction, message: said.append((round(fraction, 2), message)), **arguments)
     assert sum(key.startswith("cluster-features-") for key in keys) == 3
     assert (0.1, "read the features of 1 of 3 sources") in said and (0.2, "read the features of 3 of 3 sources") in said

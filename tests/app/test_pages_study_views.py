@@ -42,6 +42,7 @@ def on_study(page: str, names: str = "pqr"):
 
 def clustered(at, k: int = 4):
     """The Clusters page clustering whole vectors with k-means (k) and smoothing sigma 1."""
+    at.radio(key="clusters_features").set_value("latent")
     at.selectbox(key="clusters_method").set_value("kmeans")
     at = run(at)
     at.number_input(key="clusters_k").set_value(k)
@@ -52,7 +53,9 @@ def clustered(at, k: int = 4):
 
 def test_clusters_on_a_study_of_three_scans_one_clustering_each_scans_map_and_the_fractions(downloads):
     at = clustered(on_study("clusters"))
-    assert at.metric[0].value == "4" and at.metric[2].value == f"{3 * ROWS:,}" and at.metric[3].value == "3"
+    assert [m.label for m in at.metric] == ["Clusters", "Noise points", "Pixels", "Selected here"]  # a file's page
+    assert at.metric[0].value == "4" and at.metric[2].value == f"{3 * ROWS:,}"
+    assert "Every row of the study's 3 sources is on the scatter" in texts(at.caption)
     files = {name: read() for name, read in downloads.items()}
     table = pd.read_csv(io.BytesIO(files[f"cluster_assignments__{TAG}.csv"]))
     assert list(table.columns[:4]) == ["source", "row", "x_um", "y_um"] and table.columns[-1] == "cluster"
@@ -374,8 +377,10 @@ def test_a_quality_filter_on_a_studys_clusters_keeps_each_scans_pixels_as_the_co
     assert texts(at.caption).count(" of 192") == 3  # kept, source by source
     name = next(name for name in downloads if name.startswith("cluster_assignments__") and "_q-bc-ge" in name)
     shown = downloads[name]()
+    band = at.session_state["bandcontrast"].spec  # each scan's own map: a column of the CSV, as on a scan
     assert main(["cluster", at.session_state["latents"], "--features", "latent", "--method", "kmeans", "--k", "4",
-                 "--smooth", "1", "--quality", f"bc>={threshold!r}", "--no-png", "--out", str(tmp_path)]) == 0
+                 "--bandcontrast", band, "--smooth", "1", "--quality", f"bc>={threshold!r}", "--no-png",
+                 "--out", str(tmp_path)]) == 0
     assert shown == (tmp_path / name).read_bytes()  # the command line's rows and clusters
     assert len(pd.read_csv(io.BytesIO(shown))) == kept
     # the labels' probe on the study under the same filter: each scan's kept rows, as `probe --quality` on the study

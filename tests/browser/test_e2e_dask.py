@@ -46,7 +46,7 @@ def test_a_study_clustered_from_the_page_on_a_local_cluster_is_the_command_line_
     shoot(tab, "dask_study_clusters")
 
     assert main(["cluster", *map(str, paths.values()), "--features", "latent", "--method", "kmeans", "--k", "4",
-                 "--no-png", "--out", str(tmp_path)]) == 0
+                 "--bandcontrast", "scan", "--no-png", "--out", str(tmp_path)]) == 0  # the page's: each scan's map
     pd.testing.assert_frame_equal(shown, pd.read_csv(tmp_path / "cluster_assignments__kmeans_latents_full.csv"))
     assert sorted(shown["cluster"].unique()) == [0, 1, 2, 3]
 

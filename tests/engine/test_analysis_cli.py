@@ -196,14 +196,14 @@ def test_bandcontrast_command_exports_kept_pixels(bandcontrast_csv, tmp_path, ca
 
 def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their_umap(scan_latents,
                                                                                        bandcontrast_csv):
-    from latentcore.analysis.artifacts.cluster import (cluster_figure, cluster_inputs, cluster_names,
-                                                       load_cluster_inputs, scatter_view)
+    from latentcore.analysis.artifacts.cluster import cluster_figure, cluster_inputs, cluster_names, scatter_view
+    from latentcore.analysis.artifacts.cluster_run import load_inputs
     from latentcore.data.bandcontrast import BandContrast
 
     roi = Roi(10.0, 60.0, 5.0, 25.0)  # a part of the scan: the figure's points are the ROI's rows, in their order
     job = ClusterJob(latents=str(scan_latents), bandcontrast=None, method="kmeans", features="latent",
                      params={"n_clusters": 6}, roi=roi)
-    inputs = load_cluster_inputs(job)
+    inputs = load_inputs(job)
     labels = cluster_inputs(job, inputs).labels
     view = scatter_view(job, inputs)
     fig = cluster_figure(job, inputs.x, inputs.y, inputs.latent, view, labels, inputs.units)
@@ -223,7 +223,7 @@ def test_whole_vector_clusters_are_drawn_on_pc1_pc2_of_the_same_rows_or_on_their
 
     pair = ClusterJob(latents=str(scan_latents), bandcontrast=BandContrast.parse(str(bandcontrast_csv)),
                       method="kmeans", params={"n_clusters": 6})
-    view = scatter_view(pair, load_cluster_inputs(pair))  # the pair keeps its latent against band contrast
+    view = scatter_view(pair, load_inputs(pair))  # the pair keeps its latent against band contrast
     assert (view.kind, view.x_title, view.y_title) == ("latent_bc", "latent dim 0", "band contrast")
 
 

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from latentcore import figures
-from latentcore.analysis.artifacts.cluster import ClusterJob, run_cluster_job
+from latentcore.analysis.artifacts.cluster import ClusterJob
+from latentcore.analysis.artifacts.cluster_run import run_cluster
 from latentcore.analysis.artifacts.rerun import rerun
 from latentcore.analysis.maps import Roi
 from latentcore.data.bandcontrast import BandContrast
@@ -74,19 +75,19 @@ def test_latents_carry_point_maps_units_step_and_the_resize(small_latents, h5oin
 
 def test_cluster_against_the_scans_own_band_contrast_and_rerun(small_latents, tmp_path):
     job = ClusterJob(latents=str(small_latents), bandcontrast=BandContrast.scan_map(), method="kmeans", params={"n_clusters": 3})
-    report = run_cluster_job(job, tmp_path, png=False)
+    report = run_cluster(job, tmp_path, png=False)
     table = pd.read_csv(tmp_path / report["outputs"]["assignments"]["name"])
     np.testing.assert_array_equal(table["bandcontrast"], read_latents(small_latents).point_maps["Band Contrast"])
     assert report["inputs"]["bandcontrast"] == {"name": "scan", "point_map": "first"}
     again = rerun(tmp_path / report["outputs"]["report"]["name"], tmp_path / "again", png=False)
     assert again["identical"]
-    slope = run_cluster_job(ClusterJob(latents=str(small_latents), bandcontrast=BandContrast.scan_map("Band Slope"), method="kmeans",
+    slope = run_cluster(ClusterJob(latents=str(small_latents), bandcontrast=BandContrast.scan_map("Band Slope"), method="kmeans",
                                        params={"n_clusters": 3}, roi=Roi(0, 9, 0, 6)), tmp_path / "slope", png=False)
     kept = pd.read_csv(tmp_path / "slope" / slope["outputs"]["assignments"]["name"])
     assert len(kept) == 7 * 5 and (kept["bandcontrast"] == 255 - table.set_index(["x_um", "y_um"]).loc[
         list(zip(kept["x_um"], kept["y_um"])), "bandcontrast"].to_numpy()).all()
     with pytest.raises(InputError, match=r"no point map 'IQ'; the scan carries \['Band Contrast'"):
-        run_cluster_job(ClusterJob(latents=str(small_latents), bandcontrast=BandContrast.parse("scan:IQ"), method="kmeans"), tmp_path)
+        run_cluster(ClusterJob(latents=str(small_latents), bandcontrast=BandContrast.parse("scan:IQ"), method="kmeans"), tmp_path)
 
 
 def test_cli_cluster_takes_the_scan_map_by_default(small_latents, tmp_path, capsys):

@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.artifacts.cluster import ClusterJob, cluster_inputs, load_cluster_inputs
+from latentcore.analysis.artifacts.cluster import ClusterJob, cluster_inputs
+from latentcore.analysis.artifacts.cluster_run import load_inputs
 from latentcore.analysis.cluster import cluster, feature_scale
 from latentcore.analysis.maps import Roi
 from latentcore.analysis.smoothing import TRUNCATE, smooth_maps, smooth_rows
@@ -88,14 +89,14 @@ def test_the_cluster_job_smooths_latents_and_band_contrast_over_the_roi_rows_onl
 
     roi = Roi(3, 15, 1.5, 12)
     job = dict(latents=str(latents), bandcontrast=BandContrast.table(tmp_path / "bc.csv"), method="kmeans", roi=roi, smooth=1.0)
-    inputs = load_cluster_inputs(ClusterJob(**job, features="latent"))
+    inputs = load_inputs(ClusterJob(**job, features="latent"))
     inside = roi.mask(x, y)
     for j in range(3):
         expected = direct_smooth(values[inside, j].astype(np.float32).astype(np.float64), rows[inside],
                                  columns[inside], 1.0)
         np.testing.assert_allclose(inputs.features[:, j], expected, rtol=1e-6)
     np.testing.assert_array_equal(inputs.bandcontrast, bandcontrast[inside])  # the CSV keeps raw values
-    pair = load_cluster_inputs(ClusterJob(**job, features="pair", dim=2))
+    pair = load_inputs(ClusterJob(**job, features="pair", dim=2))
     np.testing.assert_allclose(pair.features[:, 1], direct_smooth(bandcontrast[inside], rows[inside],
                                                                   columns[inside], 1.0), rtol=1e-10)
     np.testing.assert_allclose(pair.features[:, 0], inputs.features[:, 2])
@@ -117,7 +118,7 @@ def test_smoothed_features_are_standardised_by_the_unsmoothed_scale_so_noise_sta
     pd.DataFrame({"x": columns * STEP, "y": rows * STEP, "bandcontrast": 1.0}).to_csv(bandcontrast, index=False)
     job = ClusterJob(latents=str(latents), bandcontrast=BandContrast.table(bandcontrast), method="kmeans", features="latent",
                      smooth=1.0, params={"n_clusters": 2})
-    inputs = load_cluster_inputs(job)
+    inputs = load_inputs(job)
     for got, expected in zip(inputs.scale, feature_scale(values.astype(np.float32))):
         np.testing.assert_allclose(got, expected, rtol=1e-6)
     assert adjusted_rand_score(grains, cluster_inputs(job, inputs).labels) > 0.9

@@ -21,7 +21,7 @@ from latentcore.cli import main
 from latentcore.cli.options import study_from
 from latentcore.errors import InputError, error_line
 from latentcore.latents import LatentsWriter, read_latents
-from latentcore.storage import s3
+from latentcore.storage import s3, sha256_file
 from latentcore.study import make_study, read_study, study_locations, write_study
 from small_files import vae_checkpoint, write_scan
 
@@ -458,9 +458,9 @@ def test_a_changed_source_fails_alone_and_a_rerun_finishes(tmp_path):
 
 
 def test_a_study_is_clustered_as_dask_tasks_as_in_this_process(three_scans, dask_client, tmp_path, capsys):
-    """`cluster --scheduler`: within the sample size every row is fitted, and each source's task writes the very
-    rows this process's one CSV holds for it; above it, the fit on a sample drawn from each source labels every
-    row as the in-process run's clusters (ARI) and the report says how. gmm and kmeans only (they predict)."""
+    """`cluster --scheduler`: within the sample size every row is fitted, and the sources' tasks write the very
+    CSV this process writes, byte for byte; above it, the fit on a sample drawn from each source labels every row
+    as the in-process run's clusters (ARI) and the report says how. gmm and kmeans only (they predict)."""
     members = [m.location for m in three_scans.members]
     argv = ["cluster", *members, "--features", "latent", "--method", "kmeans", "--k", str(len(CENTRES)), "--no-png"]
     tag = "kmeans_latents_full"
@@ -468,12 +468,13 @@ def test_a_study_is_clustered_as_dask_tasks_as_in_this_process(three_scans, dask
     assert main([*argv, "--out", str(tmp_path / "there"), "--scheduler", dask_client.scheduler.address]) == 0
     said = capsys.readouterr().out
     assert "kmeans fitted on all 6,000 rows" in said and "study p+2: 3 sources, 6,000 rows" in said
-    here = pd.read_csv(tmp_path / "here" / f"cluster_assignments__{tag}.csv")
+    csv = f"cluster_assignments__{tag}.csv"
+    here = pd.read_csv(tmp_path / "here" / csv)
+    assert (tmp_path / "there" / csv).read_bytes() == (tmp_path / "here" / csv).read_bytes()
+    assert sorted(p.name for p in (tmp_path / "there").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "here").iterdir())
     report = json.loads((tmp_path / "there" / f"cluster_report__{tag}.json").read_text())
-    for entry, name in zip(report["outputs"]["assignments"]["files"], "pqr"):
-        there = pd.read_csv(tmp_path / "there" / entry["name"])
-        assert entry["name"] == f"cluster_assignments__{tag}/{name}.csv" and entry["rows"] == 2000
-        pd.testing.assert_frame_equal(there, here[here["source"] == name].reset_index(drop=True))
+    assert report["outputs"]["assignments"]["sha256"] == sha256_file(tmp_path / "there" / csv)
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "there" / f"cluster_fractions__{tag}.csv"),
                                   pd.read_csv(tmp_path / "here" / f"cluster_fractions__{tag}.csv"))
     assert report["n_rows"] == 6000 and report["sample"]["used"] is False and report["n_clusters"] == len(CENTRES)
@@ -484,8 +485,7 @@ def test_a_study_is_clustered_as_dask_tasks_as_in_this_process(three_scans, dask
     assert report["sample"]["size"] == 1500 and report["sample"]["total"] == 6000
     assert "seeded sample of 1,500 of 6,000 rows" in report["fit_summary"]
     assert "a Dask task per source" in report["fit_summary"]
-    sampled = pd.concat(pd.read_csv(tmp_path / "sampled" / entry["name"])
-                        for entry in report["outputs"]["assignments"]["files"])
+    sampled = pd.read_csv(tmp_path / "sampled" / csv)
     assert adjusted_rand_score(here["cluster"], sampled["cluster"]) > 0.99
 
     refused([*argv[:-5], "--method", "dbscan", "--out", str(tmp_path / "no"), "--scheduler", "local"], capsys,

@@ -16,7 +16,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from cli_lines import refused
 from latentcore.analysis.artifacts.cluster import ClusterJob
-from latentcore.analysis.artifacts.cluster_study import load_study_cluster_inputs
+from latentcore.analysis.artifacts.cluster_run import load_inputs
 from latentcore.analysis.smoothing import smooth_rows
 from latentcore.cli import main
 from latentcore.demo.simulate import ScanSettings, simulate_scan
@@ -115,7 +115,7 @@ def test_each_scan_of_a_study_is_smoothed_over_its_own_grid(textured):
     _, scans, paths = textured
     study = make_study("three", list(map(str, paths.values())))
     job = ClusterJob(latents="three", bandcontrast=None, method="kmeans", features="latent", smooth=1.0)
-    features = load_study_cluster_inputs(job, study).features
+    features = load_inputs(job, study).features
     own = [smooth_rows(read_latents(p).partitions["all"], s.x, s.y, 1.0) for p, s in zip(paths.values(),
                                                                                         scans.values())]
     np.testing.assert_allclose(features, np.concatenate(own))

@@ -25,10 +25,9 @@ def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features:
 
 
 def cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
-    """The page's clustering (in the worker pool at scale), which writes the assignments CSV into the job's
-    folder in `out_dir` (`tasks.cluster_run`): the same inputs and call as the CLI's, so the picture and the
-    files agree. Returns rows (the row ids), x, y, latent, bandcontrast, view (what the scatter shows), labels,
-    report, units and file_report (the JSON report that goes beside the CSV); shared, read-only."""
+    """The page's clustering of a file or a study (in the worker pool at scale), which writes the assignments CSV
+    (and a study's fractions) into the job's folder in `out_dir` (`tasks.cluster_run`): the same inputs and call as
+    the CLI's, so the picture and the files agree. Returns what `tasks.cluster_run` does; shared, read-only."""
     lat = latents(lat_stamp)
     count = len(roi_rows(lat_stamp, job.roi)) if lat.x is not None else \
         len(lat.partitions[job.partition or next(iter(lat.partitions))])
@@ -63,7 +62,7 @@ def _on_run_grid(run: dict, colour):
     without coordinates."""
     from latentcore.analysis.maps import Grid, values_map
 
-    if run["x"] is None:  # latents without coordinates: no map
+    if run["x"] is None or run["sources"] is not None:  # no coordinates; a study's scans: each on its own grid
         return read_only((colour, None, None, None))
     grid = Grid.from_coordinates(run["x"], run["y"])
     cells = grid.indices(run["x"], run["y"])  # each row's (grid row, grid column), to paint selections
@@ -88,7 +87,9 @@ def scatter_view(lat_stamp: tuple, job, out_dir: str, umap_settings: tuple, run:
     `umap_settings` (neighbours, min distance, seed) rather than on their principal components. No UMAP is fitted
     here; made once per clustering and UMAP file, so a selection's rerun gathers and stacks nothing (10M rows:
     0.26 s a rerun)."""
-    return _scatter_view(lat_stamp, job, out_dir, *workspace_umap_file(lat_stamp, *umap_settings), run)
+    own = run["sources"] is not None  # a study's UMAP is fitted apart (`embedding.study`), not cached as a file's
+    return _scatter_view(lat_stamp, job, out_dir, *((None, None) if own else workspace_umap_file(lat_stamp,
+                                                                                              *umap_settings)), run)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)  # 10M rows: 160 MB of coordinates an entry
@@ -131,16 +132,17 @@ def _cached_coords(path: str, mtime_ns: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, view_kind: str, _run: dict, _view) -> dict:
+def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, view_kind: str, figure: bool, _run: dict,
+                  _view) -> dict:
     """The downloads of the run on screen (`_run`: `cluster_run(lat_stamp, job, out_dir)`; `_view`: what its
-    scatter shows, of kind `view_kind`): its CSV, written by the run, and the PNG at `dpi` and the JSON report,
-    written now from the run (no clustering again) beside it, once per job and view; returns
+    scatter shows, of kind `view_kind`): its CSV, written by the run, and, with `figure` (one scan), the PNG at `dpi`
+    and the JSON report, written now from the run (no clustering again) beside it, once per job and view; returns
     {"assignments"|"report"|"figure": path}."""
     from latentcore.analysis.artifacts.cluster import cluster_names, with_figure, write_cluster_figure
     from latentcore.analysis.artifacts.common import write_json
 
     out_dir, report = Path(job_folder(lat_stamp, job, out_dir)), _run["file_report"]
-    if _run["x"] is not None:  # the figure draws the clusters on the scan
+    if figure:  # the clusters on the scan
         engine = write_cluster_figure(job, out_dir, _run["x"], _run["y"], _run["latent"], _view, _run["labels"],
                                       _run["units"], dpi=dpi)
         report = with_figure(job, report, engine, view_kind)
@@ -153,34 +155,3 @@ def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
     rows = len(stacked_latents(lat_stamp)[0])
     return pooled(tasks.kmeans_labels, f"K-means (k={k})", rows, latents=lat_stamp, k=int(k))
-
-
-def study_cluster_run(lat_stamp: tuple, job, out_dir: str) -> dict:
-    """The clustering of a study (`lat_stamp`: its file's), one over every row of every source, each scan smoothed
-    over its own grid (`tasks.study_cluster_run`: the CLI's `cluster` on a study, its files in the job's folder);
-    shared, read-only."""
-    from .sources import study
-
-    return read_only(pooled(tasks.study_cluster_run, f"Clustering ({job.method}) the study", study(lat_stamp).rows,
-                            job=job, out_dir=job_folder(lat_stamp, job, out_dir), study=lat_stamp,
-                            root=str(workspace.WORKDIR_ROOT)))
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def study_cluster_panels(lat_stamp: tuple, job, out_dir: str):
-    """(the colours of a study's clustering: each cluster's hue, the scatter's (N, 2) coordinates), made once per
-    clustering: a selection's rerun draws the same codes, so a binned panel keeps its cells' colours (10M rows:
-    0.8 s a rerun), and stacks no coordinates."""
-    from ..figures.plots import cluster_shade_colour
-
-    run = study_cluster_run(lat_stamp, job, out_dir)
-    return read_only((cluster_shade_colour(run["labels"], run["latent"]), run["view"].coords()))
-
-
-def study_cluster_files(lat_stamp: tuple, job, out_dir: str) -> dict:
-    """{"assignments"|"report"|"fractions"|"fractions_figure": path} of a study's run (the PNG is drawn when asked)."""
-    from latentcore.analysis.artifacts.cluster import cluster_names
-    from latentcore.analysis.artifacts.cluster_study import fractions_names
-
-    folder, names = Path(job_folder(lat_stamp, job, out_dir)), {**cluster_names(job), **fractions_names(job)}
-    return {kind: folder / names[kind] for kind in ("assignments", "report", "fractions", "fractions_figure")}

@@ -70,72 +70,49 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
 
 
 def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: str | None = None) -> dict:
-    """The Clusters page's clustering (a ClusterJob): the same inputs and call as the CLI's `cluster`, and
-    the same assignments CSV, written into `out_dir` (the page's download). Returns rows (the row ids), x,
-    y (None without coordinates), latent, bandcontrast (None without it), `view`: what the scatter shows
-    (`artifacts.cluster.scatter_view`: the pair's latent against band contrast; whole vectors on their first two
-    principal components, which the page swaps for the workspace's UMAP when it has one), labels, the fit's
-    report, the coordinates' units and `file_report`: the JSON report that goes beside the CSV (its figure not
-    drawn yet; its inputs named relative to it inside `root`). (`latents`: the file's stamp, only part of the
-    job's key.)"""
-    from latentcore.analysis.artifacts.cluster import (cluster_inputs, load_cluster_inputs, scatter_view,
-                                                       write_assignments)
-    from latentcore.analysis.cluster import describe_fit
-    from latentcore.storage import hash_ahead
-
-    band = job.bandcontrast
-    hash_ahead(job.latents, None if band is None else band.path)  # the report's inputs (a scan map has no file)
-    progress(0.05, "reading the latents" + (" and band contrast" if band is not None else ""))
-    inputs = load_cluster_inputs(job)
-    progress(0.2, f"{job.method} on {len(inputs.features):,} rows")
-    result = cluster_inputs(job, inputs)
-    progress(0.9, "writing the assignments")
-    report = write_assignments(job, inputs, result, out_dir, root)
-    view = scatter_view(job, inputs)
-    progress(1.0, "done")
-
-    def as_f32(values):
-        return None if values is None else np.asarray(values, np.float32)
-
-    return {"rows": inputs.rows, "x": as_f32(inputs.x), "y": as_f32(inputs.y), "latent": as_f32(inputs.latent),
-            "bandcontrast": as_f32(inputs.bandcontrast), "view": view,
-            "labels": result.labels, "report": {**result.to_dict(), "fit_summary": describe_fit(result)},
-            "units": inputs.units, "file_report": report}
-
-
-def study_cluster_run(job: ClusterJob, out_dir: str, study: tuple, progress, root: str | None = None) -> dict:
-    """The Clusters page's clustering of a study (`study`: its file's stamp): `cluster_study`'s one clustering
-    of every row, each scan smoothed over its own grid, and its files (the assignments and fractions CSVs and the
-    report; the PNGs are drawn when a download asks). Returns what `cluster_run` does, `rows` the study's rows,
-    with `sources` (each row's member, an index into `source_names`) and `fractions` (`fractions_table`)."""
+    """The Clusters page's clustering of a file or a study (`job.latents`; `latents`: its stamp, only part of the
+    job's key): the CLI's `cluster` run (`cluster_run`: each source's features on its own grid, a Dask task each on
+    a cluster), and its files written into `out_dir` (the assignments, a study's fractions, the report; the PNGs are
+    drawn when a download asks). Returns `rows` (the row ids: a study's rows), `sources` (each row's source, an
+    index into `source_names`; None for one file), x, y (None without coordinates), latent, bandcontrast (None
+    without it), `view`: what the scatter shows (`artifacts.cluster.scatter_view`: the pair's latent against band
+    contrast; whole vectors on their first two principal components, which the page swaps for the workspace's UMAP
+    when it has one), labels, the fit's report, the coordinates' units, `file_report`: the JSON report beside the
+    CSV (its figure not drawn yet; its inputs named relative to it inside `root`), and a study's `fractions`
+    (`fractions_table`; None for one file)."""
     from latentcore.analysis.artifacts.cluster import cluster_inputs, scatter_view
-    from latentcore.analysis.artifacts.cluster_study import load_study_cluster_inputs, write_study_cluster
+    from latentcore.analysis.artifacts.cluster_run import load_inputs, write_cluster
     from latentcore.analysis.artifacts.fractions import fractions_table
     from latentcore.analysis.cluster import describe_fit
     from latentcore.columns import CLUSTER
-    from latentcore.study import read_study
+    from latentcore.storage import hash_ahead
+    from latentcore.study import as_study
 
-    progress(0.05, "reading the study's sources")
-    found = read_study(study[0])
+    band = job.bandcontrast
+    hash_ahead(None if band is None else band.path)  # the report's inputs (a scan map has no file)
+    progress(0.05, "reading the latents" + (" and band contrast" if band is not None else ""))
+    found = as_study(job.latents)
     with jobs.fan_out() as scheduler:  # on Dask: a task per source
-        inputs = load_study_cluster_inputs(job, found, scheduler=scheduler,
-                                           progress=lambda f, m: progress(0.05 + 0.15 * f, m))
-    progress(0.2, f"{job.method} on {len(inputs.features):,} rows of {len(found.members)} sources")
+        inputs = load_inputs(job, found, scheduler=scheduler, progress=lambda f, m: progress(0.05 + 0.15 * f, m))
+    progress(0.2, f"{job.method} on {len(inputs.features):,} rows" + (f" of {len(found.members)} sources"
+                                                                       if len(found.members) > 1 else ""))
     result = cluster_inputs(job, inputs)
-    progress(0.9, "writing the assignments and the fractions")
-    report = write_study_cluster(job, found, inputs, result, out_dir, png=False, root=root)
+    progress(0.9, "writing the assignments")
+    report = write_cluster(job, found, inputs, result, out_dir, png=False, root=root)
     progress(1.0, "done")
 
     def as_f32(values):
         return None if values is None else np.asarray(values, np.float32)
 
-    return {"rows": found.offsets[inputs.sources] + inputs.rows, "sources": inputs.sources,  # the study's rows
-            "source_names": list(inputs.source_names), "x": as_f32(inputs.x), "y": as_f32(inputs.y),
-            "latent": as_f32(inputs.latent), "bandcontrast": as_f32(inputs.bandcontrast),
+    several = inputs.sources is not None
+    return {"rows": found.offsets[inputs.sources] + inputs.rows if several else inputs.rows,
+            "sources": inputs.sources, "source_names": list(inputs.source_names), "x": as_f32(inputs.x),
+            "y": as_f32(inputs.y), "latent": as_f32(inputs.latent), "bandcontrast": as_f32(inputs.bandcontrast),
             "view": scatter_view(job, inputs), "labels": result.labels,
             "report": {**result.to_dict(), "fit_summary": describe_fit(result)}, "units": inputs.units,
             "file_report": report,
-            "fractions": fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER)}
+            "fractions": fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER)
+            if several else None}
 
 
 def compare_sources(study: tuple, first: int, second: int, k: int, progress) -> tuple:

@@ -29,12 +29,15 @@ def label(bandcontrast: BandContrast | None) -> str:
 
 def choices(source: Path | None, lat=None) -> dict[str, BandContrast | None]:
     """label -> choice: the scan's maps (from the latents when given, else the data file), "none", the demo
-    table when the demo scan is chosen, and uploaded tables."""
+    table when the demo scan is chosen, and uploaded tables (not for a study of several scans: a table holds one
+    scan's x, y)."""
     if lat is not None:
         names = list(lat.point_maps)
     else:
         names = sources.source_map_names(sources.stamp(source)) if source is not None and source.exists() else []
     found = [BandContrast.scan_map(n) for n in names] + [None]
+    if lat is not None and len(lat.sources()) > 1:
+        return {label(choice): choice for choice in found}
     if state.is_demo():
         found.append(BandContrast.table(DEMO_BANDCONTRAST))
     found += [BandContrast.table(p) for p in files.files("bandcontrast")]

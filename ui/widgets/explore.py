@@ -275,21 +275,31 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
     return marks
 
 
-def selected_rows_table(run: dict, selected_here: np.ndarray, dim: int, units: str | None):
-    """The Clusters page's selected rows (the first TABLE_MAX), in the cluster CSV's columns: `row`, `x_um`,
-    `y_um` (`units`), the latent dimension, `bandcontrast` when the run has it, `cluster`; empty when none is
-    (see `show_rows`)."""
+def selected_rows_table(run: dict, lat, selected_here: np.ndarray, dim: int):
+    """The Clusters page's selected rows (the first TABLE_MAX), in the cluster CSV's columns: the rows as the
+    latents name them (`Latents.row_table`: `row`, `x_um`, `y_um`; a study's `source` first, `row` within it), the
+    latent dimension, `bandcontrast` when the run has it, `cluster`; empty when none is (see `show_rows`)."""
     picked = np.flatnonzero(selected_here)
     shown = picked[:TABLE_MAX]
-    table = {ROW: run["rows"][shown]}
-    if run["x"] is not None:
-        table.update(zip(coordinate_names(units), (run["x"][shown], run["y"][shown])))
+    table = lat.row_table(run["rows"][shown])
     table[latent_name(dim)] = run["latent"][shown]
     if run["bandcontrast"] is not None:
         table[BANDCONTRAST_COLUMN] = run["bandcontrast"][shown]
     table[CLUSTER] = run["labels"][shown]
     st.dataframe(table, height=common.table_height(len(shown)), hide_index=True)
     table_note(len(picked))
+
+
+def cluster_fractions(lat_stamp: tuple, job, out_dir, run: dict):
+    """How much of each of a study's clusters is in each of its sources (`run["fractions"]`): bars, tables and
+    their downloads (CSV, PNG, JSON), beside the run's files."""
+    from latentcore.analysis.artifacts.cluster_run import fractions_names
+
+    from .study import fractions_panel
+
+    st.subheader("How much of each cluster is in each source")
+    fractions_panel(run["fractions"], CLUSTER, fractions_names(job), cluster_runs.job_folder(lat_stamp, job, out_dir),
+                    "clusters", f"cluster fractions per source<br><sup>{job.tag}</sup>")
 
 
 def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
@@ -302,12 +312,12 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
     names = cluster_names(job, view.kind)
     model = common.latents_model(lat_stamp[0])
     st.caption(f"From {Path(lat_stamp[0]).name}" + (f", made by {model}" if model else "") + ". The table's `row` "
-               "is the UMAP table's row id: the two join on it.")
+               "(and a study's `source`) name the UMAP table's rows: the two join on them.")
     dpi = state.png_dpi()  # read now: a download's data is made after the run, where the session state is not at hand
 
     def artifact(kind):
-        return lambda: Path(cluster_runs.cluster_files(lat_stamp, job, out_dir, dpi, view.kind, run, view)[kind]
-                            ).read_bytes()
+        return lambda: Path(cluster_runs.cluster_files(lat_stamp, job, out_dir, dpi, view.kind, figure, run,
+                                                       view)[kind]).read_bytes()
 
     kinds = [("assignments", "text/csv"), ("report", "application/json")] + ([("figure", "image/png")] if figure else [])
     for kind, mime in kinds:  # one under the other: each label shows its whole file name, and the model

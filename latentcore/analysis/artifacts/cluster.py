@@ -1,5 +1,5 @@
-"""A cluster run: its job (`ClusterJob`), inputs and run (`run_cluster_job`), files and report. A run writes,
-atomically, into one folder:
+"""A cluster job (`ClusterJob`), the rows it clusters (`read_cluster_rows`) and their features, its files and
+report. A run on one latents file writes, atomically, into one folder:
 - `cluster_assignments__{tag}.csv`: columns `row` (the row id of the UMAP table: the row's position in
   the latents file's partitions, stacked in order), `x_{unit}`, `y_{unit}` (scans; the unit as the
   latents file names it, `um` when it does not), the latent columns used (`latent_{d}`: the pair's
@@ -16,8 +16,8 @@ atomically, into one folder:
 
 Whole-vector clustering (`features` "latent" or "umap") needs no band contrast (`bandcontrast` None;
 the report records none) and, without an ROI or smoothing, no coordinates (cutouts: no x, y columns,
-no figure). The pair features need both. `rerun` runs a report's job again. A study's run (`cluster_study`) reads
-its rows member by member here (`read_cluster_rows`) and writes the same files, `source` first in the CSV.
+no figure). The pair features need both. The run, on a file or a study, is `cluster_run.run_cluster`; `rerun`
+runs a report's job again.
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from ...storage import sha256_file
 from ...versions import package_versions
 from ..maps import Roi, roi_tag, smooth_tag
 from ..quality import QualityFilter, quality_tag
-from .common import REPORT_FORMAT, VERSION_PACKAGES, bandcontrast_record, input_record, now, write_csv, write_json
+from .common import REPORT_FORMAT, VERSION_PACKAGES, bandcontrast_record, input_record, now, write_csv
 
 FEATURE_KINDS = ("pair", "latent", "umap")
 
@@ -225,15 +225,6 @@ class ClusterInputs:
     quality: dict | None = None  # the quality filter's record (`QualityFilter.record`): the rows it kept
 
 
-def load_cluster_inputs(job: ClusterJob) -> ClusterInputs:
-    """Read the latents and band contrast (when the job has it), restrict both to the ROI and align
-    them by x, y; then the job's features."""
-    inputs, rows = read_cluster_rows(job)
-    features, scale = job_features(job, rows, inputs.bandcontrast, inputs.x, inputs.y)
-    refuse_non_finite(job, features, rows)
-    return dataclasses.replace(inputs, features=features, scale=scale)
-
-
 def read_cluster_rows(job: ClusterJob, latents=None) -> tuple[ClusterInputs, np.ndarray]:
     """The job's rows (in its partition and ROI) with their coordinates and band contrast, as `ClusterInputs`
     without features, and the rows' latents (N, D). `latents`: the file already read (`read_latents`)."""
@@ -308,26 +299,33 @@ def refuse_non_finite(job: ClusterJob, features, rows) -> None:
                          "leaves them out", culprit)
 
 
-def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray, tuple | None]:
-    """The job's features and the (mean, std) that standardises them (None: their own).
-
-    With `smooth`, the features are smoothed over the grid of these (ROI) rows and standardised by
-    the unsmoothed features' scale: by their own, the dimensions that are mostly noise, which
-    smoothing shrinks, would be scaled back up to the weight of the ones that tell grains apart
-    (benchmarks/train_quality.py: KMeans ARI of smoothed PCA scores 0.96 -> 0.98, and no more runs
-    stuck at 0.78). `umap` clusters the UMAP of the smoothed latents, standardised by its own scale."""
-    from ..cluster import feature_scale, pair_features
+def job_features(job: ClusterJob, rows, bandcontrast, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """(the job's unsmoothed features of these rows: the pair, or the whole vectors in float64; the features
+    clustered: smoothed over the grid of these rows when the job says so). `stacked_features` makes the features of
+    every source's."""
+    from ..cluster import pair_features
     from ..smoothing import smooth_rows
 
+    raw = pair_features(rows, job.dim, bandcontrast) if job.features == "pair" else np.asarray(rows, np.float64)
+    return raw, smooth_rows(raw, x, y, job.smooth) if job.smooth else raw
+
+
+def stacked_features(job: ClusterJob, raw: list, smoothed: list) -> tuple[np.ndarray, tuple | None]:
+    """The features clustered, of every source's (`job_features`, stacked), and the (mean, std) that standardises
+    them (None: their own).
+
+    With `smooth`, they are standardised by the unsmoothed features' scale: by their own, the dimensions that are
+    mostly noise, which smoothing shrinks, would be scaled back up to the weight of the ones that tell grains apart
+    (benchmarks/train_quality.py: KMeans ARI of smoothed PCA scores 0.96 -> 0.98, and no more runs stuck at 0.78).
+    `umap` clusters the UMAP of the smoothed latents, standardised by its own scale."""
+    from ..cluster import feature_scale
+
+    features = np.concatenate(smoothed) if len(smoothed) > 1 else smoothed[0]
     if job.features == "umap":
         from ..embedding.fit import embed
 
-        rows = smooth_rows(rows, x, y, job.smooth) if job.smooth else rows
-        return embed(rows, method="umap", random_state=int(job.params.get("random_state", 0))), None
-    raw = pair_features(rows, job.dim, bandcontrast) if job.features == "pair" else np.asarray(rows, np.float64)
-    if not job.smooth:
-        return raw, None
-    return smooth_rows(raw, x, y, job.smooth), feature_scale(raw)
+        return embed(features, method="umap", random_state=int(job.params.get("random_state", 0))), None
+    return features, feature_scale(np.concatenate(raw) if len(raw) > 1 else raw[0]) if job.smooth else None
 
 
 def cluster_inputs(job: ClusterJob, inputs: ClusterInputs):
@@ -366,22 +364,6 @@ def second_axis(inputs: ClusterInputs, dim: int) -> tuple[np.ndarray, str]:
         return inputs.bandcontrast, inputs.bandcontrast_name
     other = (dim + 1) % inputs.used.shape[1] if inputs.used.shape[1] > 1 else dim
     return inputs.used[:, inputs.dims.index(other)], f"latent dim {other}"
-
-
-def run_cluster_job(job: ClusterJob, out_dir, *, png: bool = True, browser="auto", dpi: float = 300,
-                    root=None) -> dict:
-    """Cluster, then write the CSV, the PNG and the report into `out_dir`; returns the report (`root`: see
-    `write_assignments`)."""
-    inputs = load_cluster_inputs(job)
-    result = cluster_inputs(job, inputs)
-    report = write_assignments(job, inputs, result, out_dir, root)
-    if png and inputs.x is not None:  # the figure draws the clusters on the scan
-        view = scatter_view(job, inputs)
-        engine = write_cluster_figure(job, out_dir, inputs.x, inputs.y, inputs.latent, view, result.labels,
-                                      inputs.units, browser=browser, dpi=dpi)
-        report = with_figure(job, report, engine, view.kind)
-    write_json(Path(out_dir) / cluster_names(job)["report"], report)
-    return report
 
 
 def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, root=None,

@@ -1,6 +1,7 @@
 """What every report shares: the inputs it names (`input_record`, `bandcontrast_record`), the versions of the
-packages that made it, its time, and the atomic writers of its files (JSON, CSV, NPY); `read_report` reads one
-back.
+packages that made it, its time, and the atomic writers of its files (JSON, CSV, NPY, a CSV joined from its
+sources' parts); `read_report` reads one back. A study's run records the study (`study_record`) and the quality
+filter over its sources (`study_quality`), and names the source an error is about (`about_source`).
 
 A report names files by their name, their SHA-256 and their path relative to the report's own folder, never by
 an absolute path: it says nothing of the server's folders, and it moves with the files it sits beside. An input
@@ -8,9 +9,11 @@ outside `root` (in the app, the folder of its workspaces: the built-in demo's fi
 name and SHA-256 alone."""
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +103,49 @@ def read_report(path) -> dict:
     if not isinstance(report, dict) or not isinstance(report.get("kind"), str):
         raise InputError("not a latentcore report (no 'kind'): give the report.json a run wrote", path)
     return report
+
+
+def join_parts(parts: list[Path], path: Path) -> Path:
+    """The sources' CSV parts (each with its header) as one CSV at `path`, written atomically: the first part's
+    header, then every part's rows, copied as bytes (no source's rows held here)."""
+    with atomic_path(path) as tmp:
+        if len(parts) == 1:
+            parts[0].replace(tmp)
+        else:
+            with open(tmp, "wb") as out:
+                for number, part in enumerate(parts):
+                    with open(part, "rb") as source:
+                        header = source.readline()
+                        if number == 0:
+                            out.write(header)
+                        shutil.copyfileobj(source, out, 1 << 20)
+    return path
+
+
+def study_record(study) -> dict:
+    """The study as a report records it: name, model, and each member by name, SHA-256 and rows."""
+    return {"name": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,
+            "members": [{"name": m.name, "sha256": m.sha256, "rows": m.rows} for m in study.members],
+            "notes": study.notes}
+
+
+def study_quality(records: list[dict | None]) -> dict | None:
+    """The quality filter's record over every source (theirs, `QualityFilter.record`): the rows it was applied to
+    and kept, summed; None without a filter."""
+    if records[0] is None:
+        return None
+    rows, kept = (sum(record[key] for record in records) for key in ("rows", "kept"))
+    return {**records[0], "rows": rows, "kept": kept, "fraction": kept / rows if rows else 0.0}
+
+
+@contextlib.contextmanager
+def about_source(study, index: int):
+    """On a study of several sources, an InputError raised inside says first which member it is about (its file
+    stays named); a study of one is its file, which the error names."""
+    name = study.members[index].name
+    try:
+        yield
+    except InputError as exc:
+        if len(study.members) == 1 or str(exc).startswith(f"member {name}") or f": member {name} " in str(exc):
+            raise
+        raise InputError(f"member {name}: {exc}") from None  # its file named after the member

@@ -10,7 +10,8 @@ from ...errors import InputError
 from ...storage import sha256_file
 from ..maps import Roi
 from ..quality import QualityFilter
-from .cluster import ClusterJob, run_cluster_job
+from .cluster import ClusterJob
+from .cluster_run import run_cluster
 from .common import read_report
 
 
@@ -40,7 +41,7 @@ def rerun(report_path, out_dir=None, *, png: bool = True, browser="auto") -> dic
         record = _field(report, ("inputs", "quality_bandcontrast"), dict, report_path)
         job_fields["quality"] = {**quality, "bandcontrast": str(_find_input(record, report_path))}
     expected = _field(report, ("outputs", "assignments", "sha256"), str, report_path)
-    new = run_cluster_job(ClusterJob.from_dict(job_fields), out_dir or report_path.parent, png=png, browser=browser)
+    new = run_cluster(ClusterJob.from_dict(job_fields), out_dir or report_path.parent, png=png, browser=browser)
     return {"report": new, "identical": new["outputs"]["assignments"]["sha256"] == expected}
 
 

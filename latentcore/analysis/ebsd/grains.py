@@ -390,11 +390,11 @@ def grain_summary(table: pd.DataFrame, units: str | None, by: str = col.SOURCE) 
 def source_grains(index: int, study, parameters: Values, settings=None) -> Grains:
     """Task: one source's grain table (its scan's grains on its own grid, ranked by its latents' spread), `source`
     first, its notes naming it."""
-    from ..artifacts.cluster_study import about_member
+    from ..artifacts.common import about_source
     from .scan_points import latents_points
 
     member = study.members[index]
-    with about_member(member.name):
+    with about_source(study, index):
         lat = study.latents(index, settings)
         found = grain_table(latents_points(lat), lat.stacked()[0], parameters=parameters)
     found.table.insert(0, col.SOURCE, member.name)
@@ -451,7 +451,7 @@ def write_grains(found: Grains, out_dir, stem: str, inputs: dict, figure=None, d
     `input_records`). A `study`'s (`study_grains`): the distributions per source, their summary
     (`grain_summary__<stem>.csv`) and the study in the report."""
     from ...figures.png import write_png
-    from ..artifacts.cluster_study import study_record
+    from ..artifacts.common import study_record
 
     out_dir = Path(out_dir)
     names = grains_names(stem)

@@ -29,6 +29,7 @@ import numpy as np
 from ...columns import GIVEN, LABEL, PROBABILITY, SOURCE
 from ...errors import InputError, about_file
 from ...study import member_identity
+from ..artifacts.common import about_source, join_parts, study_quality, study_record
 from ..quality import quality_tag
 from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
 from .probe import (UNKNOWN, UNKNOWN_CODE, check_min_confidence, code_tally, predict_rows, predicted_names, probe,
@@ -45,8 +46,6 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
     over the rows it keeps; the others are left out of the CSV. `progress(fraction, message)`."""
     from ...batch import counted, member_lost, run_tasks
     from ...study import as_study
-    from ..artifacts.cluster_study import study_quality
-
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
     study = as_study(latents, settings)
     if quality is not None:
@@ -215,25 +214,6 @@ def draw_maps(path, latents, x, y, predicted, probability, result, browser, dpi)
     return write_png(fig, path, browser=browser, dpi=dpi)
 
 
-def join_parts(parts: list[Path], path: Path) -> Path:
-    """The sources' CSV parts (each with its header) as one CSV at `path`, written atomically: the first part's
-    header, then every part's rows, copied as bytes (no source's rows held here)."""
-    from ...storage import atomic_path
-
-    with atomic_path(path) as tmp:
-        if len(parts) == 1:
-            parts[0].replace(tmp)
-        else:
-            with open(tmp, "wb") as out:
-                for number, part in enumerate(parts):
-                    with open(part, "rb") as source:
-                        header = source.readline()
-                        if number == 0:
-                            out.write(header)
-                        shutil.copyfileobj(source, out, 1 << 20)
-    return path
-
-
 def rows_progress(progress, method: str):
     """`predict_rows`' progress of one source's rows, as `progress(fraction, message)` over the run's last 70%."""
     if progress is None:
@@ -242,22 +222,11 @@ def rows_progress(progress, method: str):
                                         f"{method} probe: {done:,} of {total:,} rows predicted")
 
 
-@contextlib.contextmanager
-def about_source(study, index: int):
-    """On a study of several sources, an error inside names its source first (`cluster_study.about_member`); a
-    study of one is its file, which the error names."""
-    from ..artifacts.cluster_study import about_member
-
-    with about_member(study.members[index].name) if len(study.members) > 1 else contextlib.nullcontext():
-        yield
-
-
 def write_report(study, labels_path, out_dir, tag, job, result, labelled, written, csv_path, quality, *, png,
                  browser, dpi, root, run) -> dict:
     """The report (and for several sources the fractions, CSV and PNG) of a probe run (`job`: its parameters)."""
     from ...figures import NOISE_GREY
     from ...storage import sha256_file
-    from ..artifacts.cluster_study import study_quality, study_record
     from ..artifacts.common import input_record, write_json
     from ..artifacts.fractions import counts_table, fractions_record, write_fractions
 
