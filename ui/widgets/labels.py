@@ -179,10 +179,10 @@ def labels_file(lat, labelled, folder: Path) -> Path:
 
 
 def _positions(lat):
-    if study.many(lat):  # each source's rows by source and row: its x, y are in its own grid
-        return None, None
-    n_rows = sum(len(v) for v in lat.partitions.values())
-    return (lat.x, lat.y) if lat.x is not None and len(lat.x) == n_rows else (None, None)
+    """(x, y) of one scan's rows; (None, None) without coordinates or for a study of several sources (each scan's
+    rows on its own grid)."""
+    found = lat.sources()
+    return found[0][2:] if len(found) == 1 else (None, None)
 
 
 def _downloads(lat, labelled, key: str, problem: str | None):
@@ -230,7 +230,7 @@ def _upload(lat, key: str):
 
 def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     st.markdown("**Predict the labels over every row**")
-    on_scan = _positions(lat)[0] is not None or (study.many(lat) and lat.x is not None)  # a study: each scan's own
+    on_scan = any(x is not None for _, _, x, _ in lat.sources())  # a study: each scan smoothed on its own grid
     cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     method = cols[0].selectbox("Method", list(METHODS), format_func=METHODS.get, key=f"{key}_method")
     smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key=f"{key}_smooth",

@@ -35,7 +35,7 @@ from ...storage import sha256_file
 from ...versions import package_versions
 from ..maps import Roi, roi_tag, smooth_tag
 from ..quality import QualityFilter, quality_tag
-from .common import REPORT_FORMAT, VERSION_PACKAGES, bandcontrast_record, input_record, now, write_csv
+from .common import REPORT_FORMAT, VERSION_PACKAGES, bandcontrast_record, now, write_csv
 
 FEATURE_KINDS = ("pair", "latent", "umap")
 
@@ -366,18 +366,13 @@ def second_axis(inputs: ClusterInputs, dim: int) -> tuple[np.ndarray, str]:
     return inputs.used[:, inputs.dims.index(other)], f"latent dim {other}"
 
 
-def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, root=None,
-                      inputs_record: dict | None = None) -> dict:
-    """Write the run's CSV into `out_dir`; returns its report, whose figure is None until `with_figure`. Its inputs
-    are named relative to `out_dir` when they lie inside `root` (the workspace; None: anywhere); `inputs_record`:
-    the report's inputs when they are not the job's one latents file (a study's members)."""
+def write_assignments(job: ClusterJob, inputs: ClusterInputs, result, out_dir, inputs_record: dict) -> dict:
+    """Write the run's CSV into `out_dir`; returns its report (`inputs_record`: its inputs,
+    `cluster_run.report_inputs`), whose figure is None until `with_figure`."""
     names = cluster_names(job)
     csv_path = write_csv(Path(out_dir) / names["assignments"], assignments_table(inputs, result.labels))
     outputs = {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                "columns": assignment_columns(inputs)}}
-    inputs_record = inputs_record or {"latents": input_record(job.latents, out_dir, root),
-                                      "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root),
-                                      **quality_input(job, out_dir, root)}
     return cluster_report(job, result, inputs.model, inputs.quality, len(result.labels), inputs_record, outputs)
 
 

@@ -36,7 +36,7 @@ from ...columns import CLUSTER
 from ...errors import InputError
 from ...sampling import seeded_sample
 from .cluster import (ClusterInputs, ClusterJob, assignment_columns, assignments_table, cluster_inputs, cluster_names,
-                      cluster_report, job_features, read_cluster_rows, refuse_non_finite, with_figure,
+                      cluster_report, job_features, quality_input, read_cluster_rows, refuse_non_finite, with_figure,
                       write_assignments, write_cluster_figure)
 from .common import (about_source, bandcontrast_record, input_record, join_parts, study_quality, study_record,
                      write_csv, write_json)
@@ -131,19 +131,14 @@ def stacked_inputs(parts: list[ClusterInputs], features, scale, names, units) ->
 
 def write_cluster(job: ClusterJob, study, inputs: ClusterInputs, result, out_dir, *, png: bool = True,
                   browser="auto", dpi: float = 300, root=None) -> dict:
-    """Write a clustering (`result` of `inputs`): the assignments, the figures with `png`, for several sources the
-    fractions (CSV; with `png`, its bars), and the report into `out_dir`; returns the report."""
-    several = len(study.members) > 1
-    inputs_record = {"latents": [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members],
-                     "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)} if several else None
-    report = write_assignments(job, inputs, result, out_dir, root, inputs_record)
-    if several:
-        fractions = fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER)
-        outputs = write_study_fractions(job, fractions, out_dir, png, browser, dpi)
-        if png and inputs.x is not None:
-            outputs["source_figures"] = write_source_figures(job, inputs, result.labels, out_dir, browser, dpi)
-        report = {**report, "study": study_record(study), "fractions": fractions_record(fractions, CLUSTER),
-                  "outputs": {**report["outputs"], **outputs}}
+    """Write a clustering (`result` of `inputs`): the assignments, for several sources the fractions (CSV; with
+    `png`, its bars), with `png` the figures, and the report into `out_dir`; returns the report."""
+    report = write_assignments(job, inputs, result, out_dir, report_inputs(job, study, out_dir, root))
+    several = inputs.sources is not None
+    fractions = fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER) if several else None
+    report = with_study(job, study, report, fractions, out_dir, png, browser, dpi)
+    if png and inputs.x is not None and several:
+        report["outputs"]["source_figures"] = write_source_figures(job, inputs, result.labels, out_dir, browser, dpi)
     elif png and inputs.x is not None:  # the figure draws the clusters on the scan
         from .cluster import scatter_view
 
@@ -155,9 +150,24 @@ def write_cluster(job: ClusterJob, study, inputs: ClusterInputs, result, out_dir
     return report
 
 
-def write_study_fractions(job: ClusterJob, fractions, out_dir, png, browser, dpi) -> dict:
-    return write_fractions(fractions, CLUSTER, out_dir, fractions_names(job),
-                           f"cluster fractions per source<br><sup>{job.tag}</sup>", png=png, browser=browser, dpi=dpi)
+def report_inputs(job: ClusterJob, study, out_dir, root) -> dict:
+    """The inputs a report names (relative to `out_dir` inside `root`): the latents file (a study's: each member's,
+    a list), the band-contrast table and the quality filter's."""
+    members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
+    return {"latents": members if len(members) > 1 else members[0],
+            "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root), **quality_input(job, out_dir, root)}
+
+
+def with_study(job: ClusterJob, study, report: dict, fractions, out_dir, png, browser, dpi) -> dict:
+    """`report`, and for a study of several sources the study, each source's cluster fractions and their files
+    (CSV; with `png`, their bars)."""
+    if len(study.members) == 1:
+        return report
+    outputs = write_fractions(fractions, CLUSTER, out_dir, fractions_names(job),
+                              f"cluster fractions per source<br><sup>{job.tag}</sup>", png=png, browser=browser,
+                              dpi=dpi)
+    return {**report, "study": study_record(study), "fractions": fractions_record(fractions, CLUSTER),
+            "outputs": {**report["outputs"], **outputs}}
 
 
 def source_figure_name(job: ClusterJob, view: str, source: str) -> str:
@@ -251,16 +261,10 @@ def run_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers: int |
         shutil.rmtree(folder, ignore_errors=True)
     outputs = {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                "columns": labelled[0]["columns"]}}
-    several = len(study.members) > 1
-    if several:
-        outputs.update(write_study_fractions(job, fractions, out_dir, png, browser, dpi))
-    inputs = {"latents": [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members],
-              "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root)}
     quality = study_quality([part["quality"] for part in parts])
-    report = {**cluster_report(job, result, parts[0]["model"], quality, result.sample["total"], inputs, outputs),
-              "run": "dask tasks, one per source"}
-    if several:
-        report.update(study=study_record(study), fractions=fractions_record(fractions, CLUSTER))
+    report = {**cluster_report(job, result, parts[0]["model"], quality, result.sample["total"],
+                               report_inputs(job, study, out_dir, root), outputs), "run": "dask tasks, one per source"}
+    report = with_study(job, study, report, fractions, out_dir, png, browser, dpi)
     write_json(Path(out_dir) / names["report"], report)
     return report
 
