@@ -28,15 +28,15 @@ def source_tables(at) -> list:
     return [d.value for d in at.dataframe if list(d.value.index) == list("pqr")]
 
 
-def on_study(page: str, names: str = "pqr"):
+def on_study(page: str, names: str = "pqr", orientations: bool = False):
     """A new session whose latents are the study `series` of a scan per letter of `names` (as the Data page makes and
-    picks it), on `page`."""
+    picks it; with `orientations`, the scans' kept in their latents), on `page`."""
     from ui.compute.sources import write_study
 
     at = new_app()
     folder = Path(at.session_state["workdir"])
-    at.session_state["latents"] = str(write_study("series", list(scan_latents(folder, tuple(names)).values()),
-                                                  folder))
+    paths = scan_latents(folder, tuple(names), scans=folder / "scans" if orientations else None)
+    at.session_state["latents"] = str(write_study("series", list(paths.values()), folder))
     return run(at, page)
 
 
@@ -114,6 +114,30 @@ def test_clusters_on_a_study_in_an_roi_cluster_each_scans_region_and_draw_it_on_
     assert rows[["source", "row"]].astype(str).values.tolist() == [["p", "2"], ["q", "8"]]
     clusters = table.set_index(["source", "row"])["cluster"]
     assert rows["cluster"].tolist() == [clusters["p", 2], clusters["q", 8]]
+
+
+def test_a_studys_clusters_download_as_phases_of_a_sources_scan_as_export_ebsd_writes_them(downloads, tmp_path):
+    from sklearn.metrics import adjusted_rand_score
+
+    from latentcore.cli import main
+
+    at = clustered(on_study("clusters", orientations=True))
+    at = run(at.selectbox(key="clusters_phases_source").set_value(1))  # q
+    shown = downloads[f"cluster_assignments__{TAG}__q.ctf"]()
+    study_csv = tmp_path / "study.csv"
+    study_csv.write_bytes(downloads[f"cluster_assignments__{TAG}.csv"]())
+    q = Path(at.session_state["workdir"]) / "scans" / "q.h5"  # q's scan: its source in the study, by name
+    assert main(["export-ebsd", str(q), "--classes", str(study_csv), "--out", str(tmp_path / "q.ctf")]) == 0
+
+    def phases(ctf: bytes) -> list[str]:  # each point's phase: the first column of the data lines
+        lines = ctf.decode().splitlines()
+        header = next(number for number, line in enumerate(lines) if line.startswith("Phase\tX"))
+        return [line.split("\t")[0] for line in lines[header + 1:]]
+
+    shown_phases = phases(shown)
+    assert shown_phases == phases((tmp_path / "q.ctf").read_bytes())  # the command's (its scan has no band contrast)
+    own = pd.read_csv(study_csv).query("source == 'q'").sort_values("row")["cluster"].to_numpy()
+    assert len(set(own)) > 1 and adjusted_rand_score(own, shown_phases) == 1  # q's own clusters, point by point
 
 
 def test_clusters_settings_carry_from_a_study_to_one_of_its_scans(downloads):

@@ -5,6 +5,7 @@ band contrast; grid nodes without a point and unindexed points are not indexed; 
 a scan in nm is written in µm; the file is written atomically."""
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from latentcore.analysis.ebsd.scan_points import RowClasses, read_classes, scan_
 from latentcore.analysis.labels.labelled import labels_table, write_labels
 from latentcore.cli import main
 from latentcore.data.orientations import Phase
+from latentcore.errors import InputError
 
 pytestmark = pytest.mark.timeout(300)
 # the formats' precision: .ctf degrees with 4 decimals, .ang radians with 5
@@ -93,6 +95,24 @@ def test_cluster_assignments_give_cluster_phases_and_noise_none(points, grains_h
     assert [p["name"] for p in report["phases"].values()] == ["cluster 0", "cluster 1", "unclassified"]
     assert report["phases"]["3"]["points"] == int(((table["cluster"] == -1) & (points.orientations.phase_id >= 0))
                                                   .sum())
+
+
+def test_a_studys_cluster_assignments_give_the_scan_its_own_sources_rows(points, tmp_path):
+    """A study's CSV (`source` first, each source's rows 0, 1, ...): the scan takes its own source's (named as its
+    file), not the same row numbers of another scan; a study with no source of its name is refused."""
+    own = Path(points.path).stem
+    clusters = np.where(points.y < 9, 0, 1)
+    table = pd.concat([pd.DataFrame({"source": name, "row": np.arange(len(points)), "x_um": points.x,
+                                     "y_um": points.y, "cluster": values})
+                       for name, values in (("other", 1 - clusters), (own, clusters), ("third", clusters * 0))])
+    table.to_csv(tmp_path / "study.csv", index=False)
+    classes = read_classes(tmp_path / "study.csv", points)
+    np.testing.assert_array_equal(np.asarray(classes.names)[classes.codes], np.where(clusters == 0, "cluster 0",
+                                                                                      "cluster 1"))
+    table[table["source"] != own].to_csv(tmp_path / "others.csv", index=False)
+    with pytest.raises(InputError) as refusal:
+        read_classes(tmp_path / "others.csv", points)
+    assert f"none is this scan's, {own!r}" in str(refusal.value) and "other, third" in str(refusal.value)
 
 
 def test_nodes_without_points_two_scan_phases_and_nm(points, tmp_path):

@@ -323,9 +323,29 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
     for kind, mime in kinds:  # one under the other: each label shows its whole file name, and the model
         st.download_button(names[kind] + (f" — model {model}" if model else ""), artifact(kind), file_name=names[kind],
                            mime=mime, key=f"clusters_dl_{kind}", on_click="ignore", icon=":material/download:")
+    lat, csv = sources.latents(lat_stamp), Path(cluster_runs.job_folder(lat_stamp, job, out_dir)) / names["assignments"]
     if figure:  # a scan: the clusters as phases of a .ctf or .ang, named as the assignments
-        lat = sources.latents(lat_stamp)
         ebsd_files.as_phases(lat, lambda: row_classes(from_clustering(run["rows"], run["labels"]), len(lat.x), CLUSTER),
                              Path(names["assignments"]).stem, Path(out_dir), "clusters",
-                             {"latents": lat.path,  # the run wrote its CSV in the job's folder
-                              "classes": Path(cluster_runs.job_folder(lat_stamp, job, out_dir)) / names["assignments"]})
+                             {"latents": lat.path, "classes": csv})  # the run wrote its CSV in the job's folder
+    elif run["sources"] is not None:
+        source_phases(lat, csv, Path(out_dir))
+
+
+def source_phases(lat, csv: Path, out_dir: Path):
+    """A study's clusters as phases of one source's scan (.ctf, .ang; the source picked among those with
+    orientations): that source's rows of the run's CSV, read as `export-ebsd` reads a study's table
+    (`scan_points.read_classes`)."""
+    from latentcore.analysis.ebsd.scan_points import latents_points, read_classes
+
+    from .study import source_picker
+
+    scans = [i for i, member in enumerate(lat.members) if member.orientations is not None]
+    if not scans:
+        st.caption("The clusters as phases of a .ctf or .ang need scans with orientations: these sources hold none.")
+        return
+    index = scans[source_picker([lat.names[i] for i in scans], "clusters_phases_source",
+                                "The clusters as phases of the scan of")]
+    member = lat.members[index]
+    ebsd_files.as_phases(member, lambda: read_classes(csv, latents_points(member)), f"{csv.stem}__{lat.names[index]}",
+                         out_dir, "clusters", {"latents": member.path, "classes": csv})

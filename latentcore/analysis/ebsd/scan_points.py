@@ -10,7 +10,8 @@
 A classes CSV is one the project writes: `cluster_assignments__*.csv` (`cluster`: noise, -1, has no class; the
 others become `cluster 0`, `cluster 1`, ...) or a labels table (`label`), matched to the scan's pixels by their
 coordinates (or by `row` when it has none), as labels are (`labels.labelled.match_labels`): a table of another scan
-is refused in one line.
+is refused in one line. A study's table (`source` first) gives the scan the rows of its own source, the one named as
+its latents file is (`p__demo-vae_latents.h5` and the scan `p.h5oina` are both `p`).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...columns import CLUSTER, LABEL
+from ...columns import CLUSTER, LABEL, SOURCE
 from ...data import open_source
 from ...data.orientations import ScanOrientations
 from ...errors import InputError
@@ -115,7 +116,7 @@ def read_classes(path, points: ScanPoints) -> RowClasses:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         reason = (str(exc).splitlines() or ["empty"])[0]
         raise InputError(f"not a CSV table ({reason}): give a cluster assignments or labels CSV", path) from None
-    table = table.rename(columns=lambda name: str(name).strip().lstrip("\ufeff").lower())
+    table = own_rows(table.rename(columns=lambda name: str(name).strip().lstrip("\ufeff").lower()), points, path)
     if LABEL not in table.columns and CLUSTER in table.columns:
         return _cluster_classes(table, path, points)
     if LABEL not in table.columns:
@@ -123,6 +124,24 @@ def read_classes(path, points: ScanPoints) -> RowClasses:
                          f"(labels), with x_um,y_um or row; it has {list(table.columns)[:10]}", path)
     labelled = lab.match_labels(lab.check_labels_table(table, path), len(points), points.x, points.y, path)
     return row_classes(labelled, len(points), LABEL)
+
+
+def own_rows(table: pd.DataFrame, points: ScanPoints, path) -> pd.DataFrame:
+    """The rows of a study's classes table (a `source` column) that are of this scan's source; a table without
+    one as it is. Refused in one line when the study has no source of this scan's name: its rows, matched by row or
+    x, y, would be another scan's."""
+    from ...outputs import source_name
+
+    if SOURCE not in table.columns:
+        return table
+    name = Path(source_name(points.path)).stem  # a latents file's source, or a scan file's stem
+    mine = table[SOURCE] == name
+    if not mine.any():
+        named = sorted(set(table[SOURCE]))
+        raise InputError(f"the classes are a study's, of the sources {', '.join(named[:6])}"
+                         f"{', ...' if len(named) > 6 else ''}, and none is this scan's, {name!r}: give the scan (or "
+                         "latents) of one of them, named as the study names it", path)
+    return table[mine].drop(columns=SOURCE)
 
 
 def _cluster_classes(table: pd.DataFrame, path, points: ScanPoints) -> RowClasses:
