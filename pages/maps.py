@@ -64,12 +64,12 @@ lines = None
 if boundaries_on:  # the ROI's, at the page's boundary angle and Σ3 tolerance
     with common.user_errors():
         lines = scan_maps.boundary_lines(lat_stamp, roi, params.checked(ORIENTATION_MAP_PARAMETERS, **boundary))
-reference_figures.with_boundaries(grid_fig, lines, len(dims), int(columns), grid)
+reference_figures.with_boundaries(grid_fig, lines, len(dims), grid)
 
 
 def png_figure():
     """The maps' PNG figure (heatmaps at the figure's size), made when the download asks for it."""
-    return reference_figures.with_boundaries(png_made(), lines, len(dims), int(columns))
+    return reference_figures.with_boundaries(png_made(), lines, len(dims))
 panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label, first)  # the click map, the labels map
 panels.take()  # a selection just made on them, before anything shows the selection
 maps_column, references_column = st.columns([3, 2])

@@ -1,9 +1,9 @@
-"""Input checks shared by the analysis modules (ranking, clustering, embedding, maps, search), over
-scikit-learn's `check_array` and `check_scalar`.
+"""Input checks shared by the analysis modules (ranking, clustering, embedding, maps, search), in numpy alone:
+scikit-learn's `check_array` would cost a page that only maps its latents 0.8 s of importing scikit-learn and
+scipy.stats (the Latent maps page's first open).
 
 Every failure is a `latentcore.errors.InputError` whose message names the argument (and the file,
-when `path` is given), so the CLI, the batch summary and the pages show it as one line. scikit-learn is
-imported at the first check, not with this module: `maps` imports it, and so every command's parser.
+when `path` is given), so the CLI, the batch summary and the pages show it as one line.
 """
 from __future__ import annotations
 
@@ -34,15 +34,9 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
     if array.shape[0] < min_rows or array.shape[1] < min_columns:
         raise InputError(f"{name} has shape {array.shape}: give at least {min_rows} rows and {min_columns} "
                          "column(s)", path)
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise InputError(f"{name} must be numeric, got dtype {array.dtype}: convert it to numbers", path)
-    from sklearn.utils import check_array
-
-    try:
-        array = check_array(array, dtype=dtype, order=order, copy=False, ensure_all_finite=False,
-                            ensure_min_samples=min_rows, ensure_min_features=min_columns, input_name=name)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name}: pass a numeric (N, D) array ({exc})", path) from exc
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
+        raise InputError(f"{name} must be real numbers, got dtype {array.dtype}: convert it to numbers", path)
+    array = np.asarray(array, dtype=dtype, order=order)  # a copy only where the dtype or the order differ
     if finite:
         bad = ~finite_rows(array)  # in blocks of rows: no (N, D) temporary at ten million rows
         if bad.any():
@@ -53,11 +47,11 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
 
 def check_vector(values, name: str, n_rows: int, *, dtype=np.float64, of: str = "the latents") -> np.ndarray:
     """`values` flattened to one value per row of `of`, which has `n_rows` rows (NaN allowed)."""
-    from sklearn.utils import check_array
-
     try:
-        array = check_array(np.ravel(values), dtype=dtype, ensure_2d=False, ensure_all_finite=False,
-                            ensure_min_samples=0, input_name=name)
+        array = np.ravel(values)
+        if np.iscomplexobj(array):
+            raise TypeError("complex numbers")
+        array = np.asarray(array, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name}: pass numbers, one per row ({exc})") from exc
     if len(array) != n_rows:
@@ -86,24 +80,14 @@ def check_dimensions(dims, n_dims: int) -> list[int]:
 def check_int(value, name: str, min_value: int | None = None) -> int:
     """An integer (not a bool) >= `min_value`, as int."""
     bound = "" if min_value is None else f" >= {min_value}"
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, Integral) or (min_value is not None and value < min_value):
         raise InputError(f"{name} must be an integer{bound}, got {value!r}")
-    from sklearn.utils import check_scalar
-
-    try:
-        check_scalar(value, name, Integral, min_val=min_value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be an integer{bound}, got {value!r}") from None
     return int(value)
 
 
 def check_number(value, name: str, min_value: float | None = None) -> float:
     """A real number >= `min_value`, as float."""
     bound = "" if min_value is None else f" >= {min_value:g}"
-    from sklearn.utils import check_scalar
-
-    try:
-        check_scalar(value, name, Real, min_val=min_value)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number{bound}, got {value!r}") from None
+    if not isinstance(value, Real) or (min_value is not None and value < min_value):
+        raise InputError(f"{name} must be a number{bound}, got {value!r}")
     return float(value)

@@ -7,7 +7,7 @@ the scan's units, NaN where the scan has no point.
     phase_map_figure(phase, names, x, y, units)                      phases in the palette, a legend
     grain_map_figure(grains, x, y, units)                            grains in the palette, their id and
                                                                      size (points, area) on hover
-    add_boundary_lines(fig, x, y, row=None, col=None)                grain boundaries as thin lines between
+    add_boundary_lines(fig, x, y, subplot=1)                         grain boundaries as thin lines between
                                                                      pixels over any map (segments from
                                                                      `analysis.maps.edge_segments`)
     add_class_lines(fig, classes)                                    boundaries by class (low-angle grey,
@@ -157,21 +157,18 @@ def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: 
     return fig
 
 
-def add_boundary_lines(fig: go.Figure, x, y, row=None, col=None, grid=None, stride: int = 1) -> go.Figure:
-    """Grain boundaries as one trace of thin black lines over the map at (row, col) of `fig` (the whole figure's
-    first axes when None), as the point panels draw them: `x`, `y` the segments' ends, NaN between segments
+def add_boundary_lines(fig: go.Figure, x, y, subplot: int = 1, grid=None, stride: int = 1) -> go.Figure:
+    """Grain boundaries as one trace of thin black lines over the map of `fig`'s axes number `subplot` (1: the
+    first, `x` and `y`; make_subplots numbers them row by row), as the point panels draw them: `x`, `y` the segments' ends, NaN between segments
     (`edge_segments`). The pixels stay visible on both sides; the lines take no hover and no selection. Above
     `LINE_IMAGE_SEGMENTS` segments, with the map's `grid` (shown one pixel in `stride`), the same lines as one
     image laid over the map (`line_image`)."""
+    suffix = "" if subplot == 1 else str(subplot)
     if grid is not None and np.count_nonzero(np.isnan(x)) > LINE_IMAGE_SEGMENTS:
-        axes = {"xref": "x", "yref": "y"} if row is None else {"row": row, "col": col}
-        return fig.add_layout_image(line_image(x, y, grid, stride), **axes)
-    trace = go.Scatter(x=_with_gaps(x), y=_with_gaps(y), mode="lines",
-                       line={"color": BOUNDARY_COLOUR, "width": BOUNDARY_WIDTH}, name=BOUNDARY_NAME,
-                       hoverinfo="skip", showlegend=False, connectgaps=False)
-    if row is None:
-        return fig.add_trace(trace)
-    return fig.add_trace(trace, row=row, col=col)
+        return fig.add_layout_image(line_image(x, y, grid, stride), xref=f"x{suffix}", yref=f"y{suffix}")
+    return fig.add_trace(go.Scatter(x=_with_gaps(x), y=_with_gaps(y), mode="lines", xaxis=f"x{suffix}",
+                                    yaxis=f"y{suffix}", line={"color": BOUNDARY_COLOUR, "width": BOUNDARY_WIDTH},
+                                    name=BOUNDARY_NAME, hoverinfo="skip", showlegend=False, connectgaps=False))
 
 
 def line_image(x, y, grid, stride: int = 1) -> dict:

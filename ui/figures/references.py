@@ -32,16 +32,14 @@ def shown_stride(refs, name: str) -> tuple[int, str | None]:
                     "every pixel." if stride > 1 else None)
 
 
-def with_boundaries(fig: go.Figure, lines, n_maps: int = 1, columns: int | None = None, grid=None) -> go.Figure:
-    """A scan map figure with the boundaries (line segments x, y: `scan_maps.boundary_lines`) drawn over it;
-    with `columns`, a grid of `n_maps` subplots (the latent maps), each overlaid. With the maps' `grid` (the
-    browser's figure, its maps shown one pixel in `map_stride`), many segments are drawn as an image
-    (`reference_figures.line_image`); without it (a PNG's), as lines."""
+def with_boundaries(fig: go.Figure, lines, n_maps: int = 1, grid=None) -> go.Figure:
+    """A scan map figure with the boundaries (line segments x, y: `scan_maps.boundary_lines`) drawn over it, over
+    each of its `n_maps` subplots (the latent maps). With the maps' `grid` (the browser's figure, its maps shown one
+    pixel in `map_stride`), many segments are drawn as an image (`reference_figures.line_image`); without it (a
+    PNG's), as lines."""
     if lines is None:
         return fig
     shown = {} if grid is None else {"grid": grid, "stride": map_stride(grid.n_rows * grid.n_columns)}
-    if columns is None:
-        return rf.add_boundary_lines(fig, *lines, **shown)
-    for i in range(n_maps):
-        rf.add_boundary_lines(fig, *lines, row=i // columns + 1, col=i % columns + 1, **shown)
+    for subplot in range(1, n_maps + 1):
+        rf.add_boundary_lines(fig, *lines, subplot=subplot, **shown)
     return fig

@@ -523,9 +523,7 @@ def map_figure(name: str, values, grid: Grid, units: str | None, laue: dict, pha
     else:
         fig = rf.scalar_map_figure(values, x, y, spec.title, spec.value_name, units, spec.colorscale)
     if lines is not None and spec.look != "boundary_classes" and (overlay or spec.look == "boundaries"):
-        subplots = spec.look in ("ipf", "rgb")  # drawn beside the colour key: the map is subplot (1, 1)
-        rf.add_boundary_lines(fig, *lines, row=1 if subplots else None, col=1 if subplots else None, grid=grid,
-                              stride=stride)
+        rf.add_boundary_lines(fig, *lines, grid=grid, stride=stride)  # beside a colour key, the map is subplot 1
     return fig
 
 
