@@ -70,7 +70,7 @@ reference_figures.with_boundaries(grid_fig, lines, len(dims), grid)
 def png_figure():
     """The maps' PNG figure (heatmaps at the figure's size), made when the download asks for it."""
     return reference_figures.with_boundaries(png_made(), lines, len(dims))
-panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, grid, by_label, first)  # the click map, the labels map
+panels = maps_panels.MapsPanels.over(lat_stamp, lat, roi, found, by_label, first)  # the click map, the labels
 panels.take()  # a selection just made on them, before anything shows the selection
 maps_column, references_column = st.columns([3, 2])
 if by_label:

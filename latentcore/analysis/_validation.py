@@ -35,7 +35,8 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
         raise InputError(f"{name} has shape {array.shape}: give at least {min_rows} rows and {min_columns} "
                          "column(s)", path)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or np.iscomplexobj(array):
-        raise InputError(f"{name} must be real numbers, got dtype {array.dtype}: convert it to numbers", path)
+        raise InputError(f"{name} must be numeric (real numbers), got dtype {array.dtype}: convert it to numbers",
+                         path)
     array = np.asarray(array, dtype=dtype, order=order)  # a copy only where the dtype or the order differ
     if finite:
         bad = ~finite_rows(array)  # in blocks of rows: no (N, D) temporary at ten million rows
@@ -47,10 +48,10 @@ def check_matrix(values, name: str = "latents", *, dtype=np.float64, min_rows: i
 
 def check_vector(values, name: str, n_rows: int, *, dtype=np.float64, of: str = "the latents") -> np.ndarray:
     """`values` flattened to one value per row of `of`, which has `n_rows` rows (NaN allowed)."""
+    array = np.ravel(values)
+    if np.iscomplexobj(array):
+        raise InputError(f"{name}: pass real numbers, one per row (got complex numbers)")
     try:
-        array = np.ravel(values)
-        if np.iscomplexobj(array):
-            raise TypeError("complex numbers")
         array = np.asarray(array, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise InputError(f"{name}: pass numbers, one per row ({exc})") from exc

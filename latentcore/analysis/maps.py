@@ -229,15 +229,29 @@ def spatial_maps(latents, x, y, dims=None, grid: Grid | None = None, roi: Roi | 
     latents = check_matrix(latents, "latents", dtype=None, min_rows=0, finite=False)
     x, y = check_vector(x, "x", len(latents)), check_vector(y, "y", len(latents))
     dims = check_dimensions(dims, latents.shape[1])
+    keep, grid, cells = placed_rows(x, y, grid, roi)
+    return maps_on(latents if keep is None else latents[keep], dims, grid, cells), grid, dims
+
+
+def placed_rows(x, y, grid: Grid | None = None, roi: Roi | None = None) -> tuple[np.ndarray | None, Grid, tuple]:
+    """Where `spatial_maps` puts the rows: (the rows kept, a mask: those in `roi`, None for every row; the grid,
+    `grid` or else the bounding grid of those kept; each kept row's (grid row, grid column) on it, one row a pixel,
+    checked)."""
+    keep = None
     if roi is not None or grid is None:
         keep, roi_map_grid = roi_grid(x, y, roi)
-        latents, x, y = latents[keep], x[keep], y[keep]
+        x, y = np.asarray(x)[keep], np.asarray(y)[keep]
         grid = grid or roi_map_grid
     rows, columns = grid.indices(x, y)
     _check_unique(rows * grid.n_columns + columns, grid.n_rows * grid.n_columns)
+    return keep, grid, (rows, columns)
+
+
+def maps_on(latents, dims, grid: Grid, cells: tuple) -> np.ndarray:
+    """(len(dims), n_rows, n_columns) float32: the rows' `dims` at their `cells` (`placed_rows`), NaN elsewhere."""
     maps = np.full((len(dims), *grid.shape), np.nan, dtype=np.float32)
-    maps[:, rows, columns] = latents[:, dims].T  # one vectorised step, no per-pixel loop
-    return maps, grid, dims
+    maps[:, cells[0], cells[1]] = latents[:, dims].T  # one vectorised step, no per-pixel loop
+    return maps
 
 
 def roi_grid(x, y, roi: Roi | None = None, grid_shape=None) -> tuple[np.ndarray, Grid]:

@@ -87,9 +87,9 @@ def scatter_view(lat_stamp: tuple, job, out_dir: str, umap_settings: tuple, run:
     `umap_settings` (neighbours, min distance, seed) rather than on their principal components. No UMAP is fitted
     here; made once per clustering and UMAP file, so a selection's rerun gathers and stacks nothing (10M rows:
     0.26 s a rerun)."""
-    own = run["sources"] is not None  # a study's UMAP is fitted apart (`embedding.study`), not cached as a file's
-    return _scatter_view(lat_stamp, job, out_dir, *((None, None) if own else workspace_umap_file(lat_stamp,
-                                                                                              *umap_settings)), run)
+    several = run["sources"] is not None  # a study's UMAP is fitted apart (`embedding.study`), not cached as a file's
+    umap = (None, None) if several else workspace_umap_file(lat_stamp, *umap_settings)
+    return _scatter_view(lat_stamp, job, out_dir, *umap, run)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)  # 10M rows: 160 MB of coordinates an entry

@@ -55,15 +55,6 @@ def maps_files(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth:
     return {kind: Path(out_dir) / name for kind, name in maps_names(job, found).items()}
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def roi_cells(lat_stamp: tuple, roi: Roi | None, _grid):
-    """The ROI's rows and each one's (grid row, grid column) on `_grid`, the grid of the maps over the ROI
-    (`latent_maps`'s, found once: 0.1-0.2 s at 1M rows)."""
-    lat = latents(lat_stamp)
-    rows = roi_rows(lat_stamp, roi)
-    return read_only((rows, _grid.indices(lat.x[rows], lat.y[rows])))
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
 def roi_label_colour(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _labelled):
     """The labels' colour of the ROI's rows (`roi_rows`, in order)."""

@@ -26,12 +26,12 @@ class MapsPanels:
     units: str | None
 
     @classmethod
-    def over(cls, lat_stamp: tuple, lat, roi: Roi | None, grid, by_label: bool, first_row: int = 0) -> MapsPanels:
-        """The panels over the ROI's pixels on `grid` (the ROI's map grid); the labels map too with `by_label`.
-        `first_row`: the latents' first row among the session's (a study's source: its start), so that a selection
-        made here is the study's rows."""
-        rows, cells = scan_maps.roi_cells(lat_stamp, roi, grid)
-        return cls(rows + first_row, cells, selection.map_points(grid, cells),
+    def over(cls, lat_stamp: tuple, lat, roi: Roi | None, found, by_label: bool, first_row: int = 0) -> MapsPanels:
+        """The panels over the ROI's pixels where the latent maps `found` (`scan_maps.latent_maps`) put them, on
+        their grid; the labels map too with `by_label`. `first_row`: the latents' first row among the session's (a
+        study's source: its start), so that a selection made here is the study's rows."""
+        rows = scan_maps.roi_rows(lat_stamp, roi)
+        return cls(rows + first_row, found.cells, selection.map_points(found.grid, found.cells),
                    (LABELS, PICKER) if by_label else (PICKER,), lat.units)
 
     def take(self):

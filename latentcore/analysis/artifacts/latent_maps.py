@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import InputError, about_file
 from ...versions import package_versions
-from ..maps import Grid, Roi, latent_maps_names, latent_maps_tag, spatial_maps
+from ..maps import Grid, Roi, latent_maps_names, latent_maps_tag, maps_on, placed_rows
 from .common import REPORT_FORMAT, VERSION_PACKAGES, input_record, now, write_json, write_npy
 
 
@@ -40,13 +40,15 @@ class MapsJob:
 @dataclasses.dataclass(frozen=True)
 class LatentMaps:
     """A job's maps: (len(dims), rows, columns) float32, NaN where no pixel, on `grid` (the ROI's, or the whole
-    scan's), with the dimensions drawn, the coordinates' units and the partition read."""
+    scan's), with the dimensions drawn, the coordinates' units, the partition read and each of the ROI's rows'
+    (grid row, grid column) on the grid (`cells`: where the Latent maps page's click map puts them too)."""
 
     maps: np.ndarray
     grid: Grid
     dims: tuple[int, ...]
     units: str | None
     partition: str
+    cells: tuple = ()
 
 
 def latent_maps(job: MapsJob, latents=None) -> LatentMaps:
@@ -69,8 +71,9 @@ def latent_maps(job: MapsJob, latents=None) -> LatentMaps:
         dims = check_dimensions(list(job.dims) if job.dims is not None else list(range(rows.shape[1])),
                                 rows.shape[1])
         grid = None if job.roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)  # = `roi_grid`'s
-        maps, grid, dims = spatial_maps(rows, latents.x, latents.y, dims, grid=grid, roi=job.roi)
-    return LatentMaps(smooth_maps(maps, job.smooth), grid, tuple(dims), latents.units, partition)
+        keep, grid, cells = placed_rows(latents.x, latents.y, grid, job.roi)
+        maps = maps_on(rows if keep is None else rows[keep], dims, grid, cells)
+    return LatentMaps(smooth_maps(maps, job.smooth), grid, tuple(dims), latents.units, partition, cells)
 
 
 def maps_tag(job: MapsJob, run: LatentMaps) -> str:
