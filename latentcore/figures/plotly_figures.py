@@ -126,8 +126,8 @@ def latent_map_grid(maps, grid, dims, *, columns: int = 4, nan_colour: str = NAN
             data.append({"type": "heatmap", "z": shown_values, "x": grid.x_values[::stride].astype(np.float32),
                          "y": grid.y_values[::stride].astype(np.float32), "colorscale": colorscale,
                          "showscale": True, "colorbar": bar, "name": f"dim {dim}", **zlimits,
-                         "hovertemplate": f"dim {dim}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<br>%{{z:.4g}}<extra></extra>",
-                         **axes})
+                         "hovertemplate": f"dim {dim}<br>x %{{x}} {unit}<br>y %{{y}} {unit}<br>"
+                                          "%{z:.4g}<extra></extra>", **axes})
         ya.update(scaleanchor=f"x{suffix}", constrain="domain")  # square pixels
         if i % columns == 0:
             ya["title"] = {"text": f"y ({unit})"}

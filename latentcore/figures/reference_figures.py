@@ -159,8 +159,8 @@ def phase_map_figure(phase, names: dict, x, y, units: str | None = "um", title: 
 
 def add_boundary_lines(fig: go.Figure, x, y, subplot: int = 1, grid=None, stride: int = 1) -> go.Figure:
     """Grain boundaries as one trace of thin black lines over the map of `fig`'s axes number `subplot` (1: the
-    first, `x` and `y`; make_subplots numbers them row by row), as the point panels draw them: `x`, `y` the segments' ends, NaN between segments
-    (`edge_segments`). The pixels stay visible on both sides; the lines take no hover and no selection. Above
+    first, `x` and `y`; make_subplots numbers them row by row), as the point panels draw them: `x`, `y` the
+    segments' ends, NaN between segments (`edge_segments`). The pixels stay visible on both sides; the lines take no hover and no selection. Above
     `LINE_IMAGE_SEGMENTS` segments, with the map's `grid` (shown one pixel in `stride`), the same lines as one
     image laid over the map (`line_image`)."""
     suffix = "" if subplot == 1 else str(subplot)
