@@ -161,21 +161,21 @@ def embedding_folder(out: str, study: Study, fit: StudyFit) -> str:
 
 
 def place_study(study: Study, fit: StudyFit, out, scheduler=None, workers=None, settings=None,
-                on_result=None, quality=None) -> list[Placed]:
-    """Place every source's rows, or those `quality` keeps (`place_source`, a task each) into
-    `embedding_folder(out, ...)`."""
+                on_result=None, kept=None) -> list[Placed]:
+    """Place every source's rows, or those `kept` ((study rows,) bool: `kept_rows`) (`place_source`, a task each)
+    into `embedding_folder(out, ...)`."""
     folder = embedding_folder(str(out), study, fit)
 
     def lost(index, exc):
         return Placed(study.members[index].name, FAILED, reason=f"worker lost: {error_line(exc)}")
 
     return run_tasks(place_source, range(len(study.members)), scheduler, workers, name="study-place", lost=lost,
-                     on_result=on_result, study=study, fit=fit, folder=folder, settings=settings, quality=quality)
+                     on_result=on_result, study=study, fit=fit, folder=folder, settings=settings, kept=kept)
 
 
-def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=None, quality=None) -> Placed:
-    """One source's rows (those `quality` keeps) placed and written (a task; never raises: a failure is a `failed`
-    outcome)."""
+def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=None, kept=None) -> Placed:
+    """One source's rows (those `kept`: the study's mask, `kept_rows`) placed and written (a task; never raises: a
+    failure is a `failed` outcome)."""
     start = time.perf_counter()
     member = study.members[index]
     placed = Placed(member.name, FAILED, output=f"{member.name}.parquet", rows=member.rows, worker=worker_name())
@@ -186,11 +186,11 @@ def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=
         else:
             latents = study.latents(index, settings)
             with about_file(member.location):
-                kept = None if quality is None else member_kept(index, study, quality, settings)
-                coords = fit.place(_all_rows(latents), int(study.offsets[index]), kept)
+                mine = member_part(study, index, kept)
+                coords = fit.place(_all_rows(latents), int(study.offsets[index]), mine)
             table = member_identity(study, index, latents)
-            if kept is not None:
-                table = table[kept].reset_index(drop=True)
+            if mine is not None:
+                table = table[mine].reset_index(drop=True)
             for axis in range(coords.shape[1]):
                 table[embedding_name(fit.method, axis)] = coords[:, axis]
             _write_table(table, target, settings)
@@ -271,7 +271,7 @@ def embed_study(study: Study, out, method="umap", n_components=2, random_state=0
             if on_result:
                 on_result(placed)
 
-        placed = place_study(study, fit, out, client, settings=settings, on_result=each, quality=quality)
+        placed = place_study(study, fit, out, client, settings=settings, on_result=each, kept=kept)
         seconds = {"fit": fitted - start, "place": time.perf_counter() - fitted}
     if kept is not None:  # each source's rows placed, a source kept from a run before included
         for found, first, end in zip(placed, study.offsets[:-1], study.offsets[1:]):
@@ -339,8 +339,7 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
                     cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m), rows=rows)
     placed = counted(progress, len(study.members), "placed the rows of", 0.8, 0.2)
     coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords",
-                       lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings,
-                       quality=quality)
+                       lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings, kept=kept)
     said = fit.approximation(study.rows if rows is None else len(rows))
     return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
                                reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
@@ -363,8 +362,13 @@ def member_kept(index: int, study: Study, quality, settings=None) -> np.ndarray:
     return quality.rows_kept(latents.point_maps, latents.x, latents.y, study.members[index].location)
 
 
-def member_coords(index: int, study: Study, fit: StudyFit, settings=None, quality=None) -> np.ndarray:
-    """The coordinates of every row of one member, or of those `quality` keeps (a task of `study_embedding`)."""
+def member_part(study: Study, index: int, kept: np.ndarray | None) -> np.ndarray | None:
+    """One member's part of the study's mask of rows `kept` (None: every row)."""
+    return None if kept is None else kept[study.offsets[index]:study.offsets[index + 1]]
+
+
+def member_coords(index: int, study: Study, fit: StudyFit, settings=None, kept=None) -> np.ndarray:
+    """The coordinates of every row of one member, or of those `kept` (the study's mask: `kept_rows`) (a task of
+    `study_embedding`)."""
     latents = study.latents(index, settings, verify=False)
-    kept = None if quality is None else member_kept(index, study, quality, settings)
-    return fit.place(_all_rows(latents), int(study.offsets[index]), kept)
+    return fit.place(_all_rows(latents), int(study.offsets[index]), member_part(study, index, kept))

@@ -46,6 +46,7 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
     over the rows it keeps; the others are left out of the CSV. `progress(fraction, message)`."""
     from ...batch import counted, member_lost, run_tasks
     from ...study import as_study
+
     min_confidence = check_min_confidence(min_confidence)  # before the labels: its message names no file
     study = as_study(latents, settings)
     if quality is not None:
