@@ -80,8 +80,8 @@ umap_settings = (defaults.widget_value("umap_neighbors", min(15, sum(map(len, la
 with common.user_errors():
     view, coords = cluster_runs.scatter_view(lat_stamp, job, out_dir, umap_settings, run)  # a UMAP, PC1-2 or the pair
 if view.kind == "pca":
-    st.caption("Whole latent vectors are drawn on their first two principal components (one latents file's on its "
-               "UMAP instead once the UMAP page has fitted one).")
+    st.caption("Whole latent vectors are drawn on their first two principal components (on their UMAP instead "
+               "once the UMAP page has fitted one).")
 
 
 @common.linked_panels

@@ -151,6 +151,20 @@ def test_clusters_settings_carry_from_a_study_to_one_of_its_scans(downloads):
     assert len(table) == ROWS and table["cluster"].nunique() == 6  # the CSV holds the clustering the page shows
 
 
+@pytest.mark.usefixtures("empty_embedding_cache")  # no UMAP of the study yet
+def test_a_studys_whole_vector_clusters_are_drawn_on_its_umap_once_the_umap_page_fitted_it():
+    at = clustered(on_study("clusters"))
+    scatter, points = point_panels(at)["clusters_scatter"]
+    assert (scatter["x_title"], scatter["y_title"]) == ("PC1", "PC2") and len(points["qx"]) == 3 * ROWS
+    at = run(at, "umap")  # the UMAP page embeds the study (kept in the embeddings' cache) ...
+    umap = point_panels(at)["umap_scatter"][1]
+    at = run(at, "clusters")  # ... and the clusters of every source are drawn on it
+    scatter, points = point_panels(at)["clusters_scatter"]
+    assert (scatter["x_title"], scatter["y_title"]) == ("UMAP 1", "UMAP 2")
+    assert np.array_equal(points["qx"], umap["qx"]) and np.array_equal(points["qy"], umap["qy"])
+    assert "first two principal components" not in texts(at.caption)
+
+
 def test_clusters_on_a_study_of_one_scan_is_the_page_of_its_file():
     at = clustered(on_study("clusters", "p"))
     assert [m.label for m in at.metric] == ["Clusters", "Noise points", "Pixels", "Selected here"]  # the file's page

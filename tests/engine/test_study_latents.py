@@ -50,3 +50,31 @@ def test_the_studys_embedding_here_places_every_row_as_the_fit_places_them(study
     assert fitted.coords.shape == (576, 2) and "seeded sample of 300 of the 576 rows" in fitted.params["approximation"]
     np.testing.assert_allclose(fitted.coords[192:384], fit.place(open_latents(path).partitions["all"][192:384], 192))
     assert set(fitted.reference_index.tolist()) <= set(fit.sample.tolist())
+
+
+def test_the_studys_embedding_is_kept_and_read_back_by_its_members_and_parameters(study_file, tmp_path, monkeypatch):
+    """A study's embedding is kept in the embeddings' cache as a file's fit is (the Clusters page finds it there,
+    and a new server reads it rather than fitting and placing every row again), named by its members, its
+    parameters and the rows kept."""
+    from latentcore.analysis.embedding import study as embedding
+    from latentcore.study import read_study
+
+    path, paths = study_file
+    study = read_study(path)
+    fitted = study_embedding(study, "umap", sample_size=300, cache_dir=tmp_path)
+    cache_file = embedding.embedding_cache_file(study, "umap", sample_size=300, cache_dir=tmp_path)
+    assert cache_file.is_file() and [p.name for p in tmp_path.glob("umap-study-*.npz")] == [cache_file.name]
+    monkeypatch.setattr(embedding, "fit_study", lambda *args, **kwargs: pytest.fail("fitted again"))
+    again = study_embedding(study, "umap", sample_size=300, cache_dir=tmp_path)
+    np.testing.assert_array_equal(again.coords, fitted.coords)
+    np.testing.assert_array_equal(again.reference_index, fitted.reference_index)
+    assert again.params == fitted.params and "seeded sample of 300 of the 576 rows" in again.params["approximation"]
+    two = make_study("two", [str(paths["p"]), str(paths["q"])])
+    others = [embedding.embedding_cache_file(study, "umap", sample_size=300, random_state=1, cache_dir=tmp_path),
+              embedding.embedding_cache_file(study, "umap", sample_size=200, cache_dir=tmp_path),
+              embedding.embedding_cache_file(study, "pca", sample_size=300, cache_dir=tmp_path),
+              embedding.embedding_cache_file(study, "umap", sample_size=300, cache_dir=tmp_path,
+                                             kept=np.arange(576) % 2 == 0),
+              embedding.embedding_cache_file(two, "umap", sample_size=300, cache_dir=tmp_path)]
+    assert len({cache_file, *others}) == 6
+    assert embedding.embedding_cache_file(study, "umap", sample_size=300, cache_dir=False) is None

@@ -11,7 +11,7 @@ from ..session import workspace
 from . import tasks
 from .dispatch import pooled
 from .scan_maps import roi_rows
-from .sources import latents, read_only, stacked_latents
+from .sources import latents, read_only, stacked_latents, study
 
 
 def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features: str, params: dict, roi,
@@ -87,9 +87,7 @@ def scatter_view(lat_stamp: tuple, job, out_dir: str, umap_settings: tuple, run:
     `umap_settings` (neighbours, min distance, seed) rather than on their principal components. No UMAP is fitted
     here; made once per clustering and UMAP file, so a selection's rerun gathers and stacks nothing (10M rows:
     0.26 s a rerun)."""
-    several = run["sources"] is not None  # a study's UMAP is fitted apart (`embedding.study`), not cached as a file's
-    umap = (None, None) if several else workspace_umap_file(lat_stamp, *umap_settings)
-    return _scatter_view(lat_stamp, job, out_dir, *umap, run)
+    return _scatter_view(lat_stamp, job, out_dir, *workspace_umap_file(lat_stamp, *umap_settings), run)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)  # 10M rows: 160 MB of coordinates an entry
@@ -115,12 +113,16 @@ def workspace_umap_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, see
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _umap_cache_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int, cache_dir: str) -> str | None:
-    """Where `tasks.fit_embedding` (the UMAP page's fit) caches this UMAP in `cache_dir`: hashed once per
-    latents file and settings."""
+    """Where `tasks.fit_embedding` (the UMAP page's fit) caches this UMAP in `cache_dir`: a latents file's by its
+    rows (hashed), a study's by its members' SHA-256 (`embedding.study.embedding_cache_file`); once per latents and
+    settings."""
     from latentcore.analysis.embedding.fit import cache_file_of
+    from latentcore.analysis.embedding.study import embedding_cache_file
 
-    path = cache_file_of(stacked_latents(lat_stamp)[0], "umap", n_neighbors=n_neighbors, min_dist=min_dist,
-                         random_state=seed, cache_dir=cache_dir)
+    settings = {"n_neighbors": n_neighbors, "min_dist": min_dist, "random_state": seed, "cache_dir": cache_dir}
+    found = study(lat_stamp)  # None: a latents file
+    path = (cache_file_of(stacked_latents(lat_stamp)[0], "umap", **settings) if found is None
+            else embedding_cache_file(found, "umap", **settings))
     return None if path is None else str(path)
 
 

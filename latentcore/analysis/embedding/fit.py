@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -60,9 +59,9 @@ import numpy as np
 from ...errors import InputError
 from .._validation import check_int, check_matrix, check_number
 from ...sampling import seeded_sample
-from .cache import cache_path
+from .cache import cache_path, read_cached, write_cached
 from .fit_time import UMAP_PACKAGES, record_fit
-from .fitted import FittedEmbedding, load_embedding, save_embedding
+from .fitted import FittedEmbedding
 from .knn import knn, nearest_reference, weighted_mean
 from .umap_numba import cache_lock, compiled_marker, quiet_umap, umap_module
 
@@ -134,17 +133,14 @@ def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neig
         metric, or a parameter of the wrong type or out of range (the message names it).
     """
     latents = check_matrix(latents, "latents", dtype=np.float32, min_rows=2, order="C")
-    params = _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
-                           fast, sample_size)
+    params = check_params(latents.shape, method, n_components, random_state, n_neighbors, min_dist, metric,
+                          fast, sample_size)
     report = _progress_reporter(progress)
     cache_file = cache_path(cache_dir, latents, params)
-    if cache_file is not None and cache_file.is_file():
-        try:
-            fitted = load_embedding(cache_file)
-            report(1.0, "read from cache")
-            return fitted
-        except InputError:
-            cache_file.unlink(missing_ok=True)  # unreadable: refit and overwrite
+    fitted = read_cached(cache_file)
+    if fitted is not None:
+        report(1.0, "read from cache")
+        return fitted
     if method == "pca":
         fitted = _fit_pca(latents, params, report)
     else:
@@ -152,11 +148,7 @@ def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neig
         start = time.perf_counter()
         fitted = (_fit_umap_fast if fast else _fit_umap_plain)(latents, params, report)
         record_fit(len(fitted.reference_index) if fast else len(latents), time.perf_counter() - start)
-    if cache_file is not None:
-        try:
-            save_embedding(cache_file, fitted)
-        except OSError as exc:  # a read-only or full cache costs the next call a refit, nothing more
-            warnings.warn(f"embedding not cached in {cache_file.parent}: {exc}", RuntimeWarning)
+    write_cached(cache_file, fitted)
     report(1.0, "done")
     return fitted
 
@@ -166,8 +158,8 @@ def cache_file_of(latents, method="umap", n_components=2, random_state=0, n_neig
     """The file `fit_embedding` with these arguments caches its fit in (None: `cache_dir` False); it exists
     once that fit was made."""
     latents = check_matrix(latents, "latents", dtype=np.float32, min_rows=2, order="C")
-    params = _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
-                           fast, sample_size)
+    params = check_params(latents.shape, method, n_components, random_state, n_neighbors, min_dist, metric,
+                          fast, sample_size)
     return cache_path(cache_dir, latents, params)
 
 
@@ -258,9 +250,9 @@ def _sample_pca(sample, params):
 # ----------------------------------------------------------------------------------------------
 # Parameters, cache keys, progress
 # ----------------------------------------------------------------------------------------------
-def _check_params(latents, method, n_components, random_state, n_neighbors, min_dist, metric, fast,
-                  sample_size) -> dict:
-    n_rows, n_features = latents.shape
+def check_params(shape, method, n_components, random_state, n_neighbors, min_dist, metric, fast, sample_size) -> dict:
+    """The parameters of a fit of latents of `shape` (rows, dimensions), checked, as its cache digest takes them."""
+    n_rows, n_features = shape
     if method not in METHODS:
         raise InputError(f"method must be one of {METHODS}, got {method!r}")
     n_components = check_int(n_components, "n_components", 1)
@@ -269,7 +261,7 @@ def _check_params(latents, method, n_components, random_state, n_neighbors, min_
     if method == "pca":
         if n_components > min(n_rows, n_features):
             raise InputError(f"n_components={n_components} exceeds min(rows, dimensions) of latents "
-                             f"{latents.shape}: ask for fewer components")
+                             f"{tuple(shape)}: ask for fewer components")
     else:
         n_neighbors = check_int(n_neighbors, "n_neighbors", 2)
         if n_rows <= max(n_neighbors, n_components + 1):

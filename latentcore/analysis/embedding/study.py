@@ -17,6 +17,9 @@ each task reading its source's latents where they live (local or S3, its SHA-256
   job, every source's SHA-256 and rows, the sample, the approximation, the timings), written last: a folder
   without it is unfinished. Raises one line naming the sources that failed (the others are kept).
 - `read_study_embedding(study, folder, settings=None)`: the per-source tables as one, in the study's row order.
+- `study_embedding(study, ...)`: the app's, one `FittedEmbedding` of every row, no table written; kept in the
+  embeddings' cache (`embedding_cache_file`: by every member's SHA-256 and rows, the parameters and the rows kept),
+  where the Clusters page finds it and a new server reads it back.
 
 The rows of the sample get their fitted coordinates; every other row the inverse-distance weighted mean of its 5
 nearest sampled rows, as `fit.fit_embedding` places the rows of one large file: a study of one file gets the
@@ -43,7 +46,8 @@ from ...storage import atomic_path, is_s3_uri
 from ...storage.uri import join_uri
 from ...study import Study, member_identity, member_rows
 from ...versions import package_versions
-from .fit import DEFAULT_SAMPLE_SIZE, fit_embedding
+from .cache import read_cached, study_cache_path, write_cached
+from .fit import DEFAULT_SAMPLE_SIZE, check_params, fit_embedding
 from .fitted import FittedEmbedding
 from .knn import walks
 
@@ -330,20 +334,43 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
     """The study's embedding as one `FittedEmbedding` of every row (what the app shows), or of the rows `quality`
     (a `QualityFilter`) keeps, each scan by its own maps, in order: fitted on the seeded sample (`fit_study`), the
     rows placed member by member (`StudyFit.place`; with `scheduler`, a Dask task per member as `batch.run_tasks`),
-    no files written. Its `reference_index` are study rows; `params["approximation"]` says what the coordinates
-    are."""
+    kept in the embeddings' cache (`embedding_cache_file`), no other file written. Its `reference_index` are study
+    rows; `params["approximation"]` says what the coordinates are."""
     report_progress = progress or (lambda fraction, message: None)
     kept = kept_rows(study, quality, scheduler, settings)
     rows = None if kept is None else np.flatnonzero(kept)
+    cache_file = embedding_cache_file(study, method, n_components, random_state, n_neighbors, min_dist, metric,
+                                      sample_size, cache_dir, kept)
+    cached = read_cached(cache_file)
+    if cached is not None:
+        report_progress(1.0, "read from cache")
+        return cached
     fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
                     cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m), rows=rows)
     placed = counted(progress, len(study.members), "placed the rows of", 0.8, 0.2)
     coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords",
                        lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings, kept=kept)
     said = fit.approximation(study.rows if rows is None else len(rows))
-    return dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
-                               reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
-                               params={**fit.fitted.params, "approximation": said})
+    fitted = dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
+                                 reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
+                                 params={**fit.fitted.params, "approximation": said})
+    write_cached(cache_file, fitted)
+    return fitted
+
+
+def embedding_cache_file(study: Study, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
+                         metric="euclidean", sample_size=None, cache_dir=None, kept=None) -> Path | None:
+    """The file `study_embedding` with these arguments keeps its result in (it exists once that embedding was
+    made; `kept`: the quality filter's rows, `kept_rows`; None when `cache_dir` is False), named by every
+    member's SHA-256 and rows and every parameter the fit and the placement take (a latents file's own fit is
+    `fit.cache_file_of` its rows)."""
+    placed = study.rows if kept is None else int(kept.sum())
+    size = min(DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size), placed)
+    params = check_params((size, study.dim), method, n_components, random_state, n_neighbors, min_dist, metric, True,
+                          size)
+    walk = method == "umap" and walks(placed - size, size, metric)
+    return study_cache_path(cache_dir, [[member.sha256, member.rows] for member in study.members],
+                            {**params, "sample_size": size, "walk": walk}, kept)
 
 
 def kept_rows(study: Study, quality, scheduler=None, settings=None) -> np.ndarray | None:
