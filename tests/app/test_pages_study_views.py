@@ -70,6 +70,9 @@ def test_clusters_on_a_study_of_three_scans_one_clustering_each_scans_map_and_th
     assert files[f"cluster_fractions__{TAG}.png"][:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads(files[f"cluster_report__{TAG}.json"])
     assert [m["name"] for m in report["study"]["members"]] == list("pqr")
+    assert files[f"cluster_pca__{TAG}__p.png"][:8] == b"\x89PNG\r\n\x1a\n"  # a source's figure, named as the CLI's
+    at = run(at.selectbox(key="clusters_figure_source").set_value(2))
+    assert downloads[f"cluster_pca__{TAG}__r.png"]()[:8] == b"\x89PNG\r\n\x1a\n"
     panels = point_panels(at)
     assert len(panels["clusters_scatter"][1]["qx"]) == 3 * ROWS
     hues = {entry.rsplit(" (", 1)[0]: hue for entry, hue in panels["clusters_scatter"][0]["legend"]}

@@ -153,6 +153,23 @@ def cluster_files(lat_stamp: tuple, job, out_dir: str, dpi: float, view_kind: st
     return {kind: str(out_dir / name) for kind, name in names.items()}
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def source_figure_file(lat_stamp: tuple, job, out_dir: str, dpi: float, view_kind: str, index: int, _run: dict,
+                       _view) -> str:
+    """Source `index`'s clusters of a study's run on screen (`_run`, `_view` as `cluster_files`'), its map beside
+    its rows on the scatter, written at `dpi` in the job's folder as `cluster STUDY --png` names it; once per job,
+    view and source."""
+    from latentcore.analysis.artifacts.cluster_run import source_figure, source_figure_name
+    from latentcore.figures import write_png
+
+    name = _run["source_names"][index]
+    figure = source_figure(job, _run["x"], _run["y"], _run["latent"], _view, _run["labels"], _run["units"],
+                           _run["sources"], index, name)
+    path = Path(job_folder(lat_stamp, job, out_dir)) / source_figure_name(job, view_kind, name)
+    write_png(figure, path, dpi=dpi)
+    return str(path)
+
+
 def kmeans_labels(lat_stamp: tuple, k: int) -> np.ndarray:
     """K-means of the whole latent vectors (standardised, seeded), e.g. to colour cutouts."""
     rows = len(stacked_latents(lat_stamp)[0])

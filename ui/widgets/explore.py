@@ -16,7 +16,7 @@ from latentcore.analysis.items import item_caption
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import codes_per_row, from_clustering
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
-from latentcore.columns import CLUSTER, ROW, SOURCE, beside, coordinate_names, embedding_name, latent_name
+from latentcore.columns import CLUSTER, COUNT, ROW, SOURCE, beside, coordinate_names, embedding_name, latent_name
 from latentcore.errors import LatentError
 from latentcore.study import StudyLatents
 
@@ -329,7 +329,29 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
                              Path(names["assignments"]).stem, Path(out_dir), "clusters",
                              {"latents": lat.path, "classes": csv})  # the run wrote its CSV in the job's folder
     elif run["sources"] is not None:
+        source_figure(lat_stamp, job, out_dir, run, view, dpi)
         source_phases(lat, csv, Path(out_dir))
+
+
+def source_figure(lat_stamp: tuple, job, out_dir, run: dict, view, dpi: float):
+    """A study's clusters on one source's scan beside its rows on the scatter, as a PNG drawn when asked (the source
+    picked among the scans this clustering holds rows of), named as `cluster STUDY --png` names each source's."""
+    from latentcore.analysis.artifacts.cluster_run import source_figure_name
+
+    from .study import source_picker
+
+    held = run["fractions"].groupby(SOURCE, sort=False)[COUNT].sum()
+    names = run["source_names"]
+    scans = [i for i, found in enumerate(sources.latents(lat_stamp).sources())
+             if found[2] is not None and held.get(names[i], 0) > 0]
+    if not scans:
+        return
+    index = scans[source_picker([names[i] for i in scans], "clusters_figure_source", "Figure of the source")]
+    name = source_figure_name(job, view.kind, names[index])
+    st.download_button(name, lambda: Path(cluster_runs.source_figure_file(lat_stamp, job, str(out_dir), dpi, view.kind,
+                                                                         index, run, view)).read_bytes(),
+                       file_name=name, mime="image/png", key="clusters_dl_source_figure", on_click="ignore",
+                       icon=":material/download:")
 
 
 def source_phases(lat, csv: Path, out_dir: Path):

@@ -177,24 +177,34 @@ def source_figure_name(job: ClusterJob, view: str, source: str) -> str:
 
 def write_source_figures(job: ClusterJob, inputs: ClusterInputs, labels, out_dir, browser="auto",
                          dpi: float = 300) -> dict:
-    """Each scan's cluster panels (its own map and its rows on the study's scatter: one PCA or UMAP of every row);
-    returns {source: {"name", "engine"}}, sources without coordinates left out."""
+    """Each scan's cluster panels (`source_figure`); returns {source: {"name", "engine"}}, sources without
+    coordinates left out."""
     from ...figures import write_png
-    from .cluster import ScatterView, cluster_figure, scatter_view
+    from .cluster import scatter_view
 
     view = scatter_view(job, inputs)
     written = {}
     for index, source in enumerate(inputs.source_names):
-        mine = (inputs.sources == index) & np.isfinite(inputs.x)
-        if not mine.any():
-            continue
-        part = ScatterView(view.kind, view.horizontal[mine], view.vertical[mine], view.x_title, view.y_title)
-        figure = cluster_figure(job, inputs.x[mine], inputs.y[mine], inputs.latent[mine], part,
-                                np.asarray(labels)[mine], inputs.units)
-        figure.update_layout(title=f"{source}: {job.method} clusters of the study ({job.tag})")
-        name = source_figure_name(job, view.kind, source)
-        written[source] = {"name": name, "engine": write_png(figure, Path(out_dir) / name, browser=browser, dpi=dpi)}
+        figure = source_figure(job, inputs.x, inputs.y, inputs.latent, view, labels, inputs.units, inputs.sources,
+                               index, source)
+        if figure is not None:
+            name = source_figure_name(job, view.kind, source)
+            written[source] = {"name": name, "engine": write_png(figure, Path(out_dir) / name, browser=browser,
+                                                                 dpi=dpi)}
     return written
+
+
+def source_figure(job: ClusterJob, x, y, latent, view, labels, units, sources, index: int, name: str):
+    """One scan's cluster panels: its map, beside its rows on the study's scatter (`view`: one PCA or UMAP of every
+    row); None for a source without coordinates. `sources`: each row's source index."""
+    from .cluster import ScatterView, cluster_figure
+
+    mine = (sources == index) & np.isfinite(x)
+    if not mine.any():
+        return None
+    part = ScatterView(view.kind, view.horizontal[mine], view.vertical[mine], view.x_title, view.y_title)
+    figure = cluster_figure(job, x[mine], y[mine], latent[mine], part, np.asarray(labels)[mine], units)
+    return figure.update_layout(title=f"{name}: {job.method} clusters of the study ({job.tag})")
 
 
 # -- the Dask tasks' way: no process holds every row -----------------------------------------------
