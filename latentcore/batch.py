@@ -233,7 +233,8 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     by_item = {}
     with dask_client(scheduler, workers) as client:
         run = uuid.uuid4().hex[:8]  # keys unique on a shared cluster
-        sent = {key: client.scatter(value, broadcast=True, hash=False) for key, value in shared.items()}
+        # each value one object (a list or dict is not scattered item by item: an empty dict could not be)
+        sent = {key: client.scatter([value], broadcast=True, hash=False)[0] for key, value in shared.items()}
         futures = client.map(function, items, pure=False, key=[f"{name}-{run}-{i}" for i in range(len(items))],
                              **sent)
         index = {future.key: i for i, future in enumerate(futures)}
