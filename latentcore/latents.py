@@ -35,6 +35,7 @@ import os
 import shutil
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 import h5py
 import numpy as np
@@ -53,6 +54,16 @@ from .storage.local import lock_exclusive, make_folder, refuse_writing_an_input
 PARTIAL = ".partial"
 POINT_MAPS = "point_maps"  # group of per-point maps carried over from the scan
 ORIENTATIONS = "orientations"  # group: `euler` (N, 3) radians, `phase_id` (N,), attrs `phases`, `convention`
+
+
+class Source(NamedTuple):
+    """One source of a `Latents` (`Latents.sources`): a file is one, a study each of its members."""
+
+    name: str
+    rows: int
+    x: np.ndarray | None  # None unless every row of the source has a position
+    y: np.ndarray | None
+    grid_shape: tuple[int, int] | None
 
 
 @dataclasses.dataclass
@@ -118,13 +129,12 @@ class Latents:
                 table[name] = np.asarray(values, np.float64)[rows]
         return table
 
-    def sources(self) -> list[tuple]:
-        """Each source of these latents as (name, rows, x, y): a file is one source, named as its file name says
-        (`outputs.source_name`), x and y None unless every row has them; a study (`study.StudyLatents`), each
-        member."""
+    def sources(self) -> list[Source]:
+        """Each source of these latents, in order: a file is one source, named as its file name says
+        (`outputs.source_name`); a study (`study.StudyLatents`), each member."""
         n_rows = sum(len(array) for array in self.partitions.values())
         scan = self.x is not None and len(self.x) == n_rows
-        return [(source_name(self.path), n_rows, self.x if scan else None, self.y if scan else None)]
+        return [Source(source_name(self.path), n_rows, *((self.x, self.y, self.grid_shape) if scan else (None,) * 3))]
 
     def finite_rows(self, partition: str) -> np.ndarray:
         """(N,) bool: the partition's rows whose values are all finite (checked in blocks of rows, so

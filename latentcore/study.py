@@ -44,7 +44,7 @@ import numpy as np
 from .columns import ROW, SOURCE, coordinate_names
 from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
-from .latents import Latents, model_record, read_latents
+from .latents import Latents, Source, model_record, read_latents
 from .outputs import SUFFIX, source_name
 from .storage import atomic_path, is_s3_uri, resolve_path, sha256_once
 
@@ -241,8 +241,8 @@ class StudyLatents(Latents):
         table = self.identity.iloc[np.asarray(rows, np.int64)].reset_index(drop=True)
         return table.assign(**{SOURCE: table[SOURCE].astype(str)})
 
-    def sources(self) -> list[tuple]:
-        return [(name, *member.sources()[0][1:]) for name, member in zip(self.names, self.members)]
+    def sources(self) -> list[Source]:
+        return [member.sources()[0]._replace(name=name) for name, member in zip(self.names, self.members)]
 
 
 def study_latents(study: Study, members: list[Latents], path) -> Latents:

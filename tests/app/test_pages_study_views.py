@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driving import chart_specs, new_app, overlay_rows, point_panels, run, texts
+from driving import array_of, chart_specs, new_app, overlay_rows, point_panels, run, texts
 from study_scans import scan_latents
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.usefixtures("private_folders")]
@@ -197,7 +197,14 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     expected = predictions.groupby(["source", "label"]).size()
     assert dict(zip(zip(fractions["source"], fractions["label"]), fractions["count"])) == expected.to_dict()
     titles = [spec["layout"].get("title", {}).get("text", "") for spec in chart_specs(at)]
-    assert sorted(t for t in titles if t.endswith(": predicted labels")) == [f"{n}: predicted labels" for n in "pqr"]
+    maps = [t for t in titles if "cross-validated accuracy" in t]  # a source's labels and probability, as a file's
+    assert [t.split(":")[0] for t in maps] == ["p"] and files["probe_maps__logistic__p.png"][:4] == b"\x89PNG"
+    at = run(at.selectbox(key="labels_clusters_maps_source").set_value(2))
+    (figure,) = [spec for spec in chart_specs(at) if "cross-validated" in spec["layout"].get("title", {}).get("text", "")]
+    assert figure["layout"]["title"]["text"].startswith("r: ") and len(figure["data"]) == 2  # labels, probability
+    r = predictions[predictions["source"] == "r"]
+    assert np.nanmax(array_of(figure["data"][1]["z"])) == pytest.approx(r["probability"].max(), abs=1e-6)
+    assert downloads["probe_maps__logistic__r.png"]()[:4] == b"\x89PNG"
     shown_counts = [t for t in source_tables(at) if t.columns[0].startswith("label")][-1]  # fractions, counts
     assert shown_counts.loc["r"].sum() == ROWS and shown_counts.columns.tolist() == ["label grain", "label other"]
     shown = {metric.label: metric.value for metric in at.metric}  # the one probe's numbers, as on one file

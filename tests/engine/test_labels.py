@@ -465,7 +465,7 @@ def test_an_uploaded_table_names_a_files_rows_as_a_study_of_one(demo_latents, la
     found = labels_of(latents, labels_csv)
     assert np.array_equal(found.rows, expected.rows) and np.array_equal(found.names, expected.names)
     table = pd.read_csv(labels_csv)
-    table.assign(source=latents.sources()[0][0]).to_csv(tmp_path / "own.csv", index=False)
+    table.assign(source=latents.sources()[0].name).to_csv(tmp_path / "own.csv", index=False)
     assert np.array_equal(labels_of(latents, tmp_path / "own.csv").rows, expected.rows)
     table.assign(source="another").to_csv(tmp_path / "other.csv", index=False)
     with pytest.raises(InputError, match="the labels name the source 'another', which these latents do not hold"):

@@ -258,6 +258,10 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     assert [m["name"] for m in report["study"]["members"]] == ["p", "q", "r"]
     assert report["fractions"]["r"]["counts"]["grain 3"] == counted[("r", "grain 3")]
     assert (tmp_path / "probe" / "probe_fractions__logistic_smooth1.png").is_file()
+    figures = report["outputs"]["source_figures"]  # each scan's predicted labels and probability, on its own grid
+    assert {name: figure["name"] for name, figure in figures.items()} == {
+        name: f"probe_maps__logistic_smooth1__{name}.png" for name in "pqr"}
+    assert all((tmp_path / "probe" / f["name"]).read_bytes()[:4] == b"\x89PNG" for f in figures.values())
     labels.drop(columns="source").to_csv(tmp_path / "plain.csv", index=False)
     refused(["probe", *map(str, paths.values()), "--labels", tmp_path / "plain.csv", "--out", tmp_path / "no"],
             capsys, "a study's labels name each row's source: give a table with columns source,row,label")

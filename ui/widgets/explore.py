@@ -343,12 +343,13 @@ def source_figure(lat_stamp: tuple, job, out_dir, run: dict, view, dpi: float):
     held = run["fractions"].groupby(SOURCE, sort=False)[COUNT].sum()
     names = run["source_names"]
     scans = [i for i, found in enumerate(sources.latents(lat_stamp).sources())
-             if found[2] is not None and held.get(names[i], 0) > 0]
+             if found.x is not None and held.get(names[i], 0) > 0]
     if not scans:
         return
-    index = scans[source_picker([names[i] for i in scans], "clusters_figure_source", "Figure of the source")]
+    with st.columns([1, 2])[0]:
+        index = scans[source_picker([names[i] for i in scans], "clusters_figure_source", "The clusters' figure of")]
     name = source_figure_name(job, view.kind, names[index])
-    st.download_button(name, lambda: Path(cluster_runs.source_figure_file(lat_stamp, job, str(out_dir), dpi, view.kind,
+    st.download_button(f"{name} ({dpi:g} dpi)", lambda: Path(cluster_runs.source_figure_file(lat_stamp, job, str(out_dir), dpi, view.kind,
                                                                          index, run, view)).read_bytes(),
                        file_name=name, mime="image/png", key="clusters_dl_source_figure", on_click="ignore",
                        icon=":material/download:")

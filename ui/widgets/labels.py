@@ -22,15 +22,16 @@ import streamlit as st
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels import labelled as lab
 from latentcore.analysis.labels.probe import UNKNOWN, probe_names
-from latentcore.analysis.labels.probe_run import labels_of
+from latentcore.analysis.labels.probe_run import fraction_names, labels_of, source_figure_name
 from latentcore.columns import LABEL
 from latentcore.errors import LatentError
+from latentcore.figures import NOISE_GREY, cluster_hue
 from latentcore.figures.labels import label_colours
 
 from ..compute import cluster_runs, labelling, sources
 from ..figures import png
 from ..session import defaults, files, lifecycle, state
-from . import common, ebsd_files, explore, labels_study, study
+from . import common, ebsd_files, explore, study
 
 METHODS = {"logistic": "linear probe (logistic regression)", "knn": "k nearest neighbours"}
 
@@ -182,7 +183,7 @@ def _positions(lat):
     """(x, y) of one scan's rows; (None, None) without coordinates or for a study of several sources (each scan's
     rows on its own grid)."""
     found = lat.sources()
-    return found[0][2:] if len(found) == 1 else (None, None)
+    return (found[0].x, found[0].y) if len(found) == 1 else (None, None)
 
 
 def _downloads(lat, labelled, key: str, problem: str | None):
@@ -230,7 +231,7 @@ def _upload(lat, key: str):
 
 def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     st.markdown("**Predict the labels over every row**")
-    on_scan = any(x is not None for _, _, x, _ in lat.sources())  # a study: each scan smoothed on its own grid
+    on_scan = any(source.x is not None for source in lat.sources())  # a study: each scan smoothed on its own grid
     cols = st.columns([2, 1, 1, 1], vertical_alignment="bottom")
     method = cols[0].selectbox("Method", list(METHODS), format_func=METHODS.get, key=f"{key}_method")
     smooth = cols[1].number_input("Smoothing sigma (grid steps)", 0.0, 10.0, 0.0, step=0.5, key=f"{key}_smooth",
@@ -255,19 +256,11 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
         st.caption(f"Quality filter {quality}: trained on the labelled rows it keeps and predicted over its "
                    f"{report['quality']['kept']:,} kept rows; the others are left out of the predictions.")
     _metrics(report)
-    fig = None
-    if result["fractions"] is not None:  # several sources: each scan's labels on its own grid, each source's share
-        labels_study.predicted_panel(lat, result, out, key)
-    elif on_scan:
-        from latentcore.analysis.maps import Grid
-        from latentcore.figures.labels import probe_maps
-
-        fig = probe_maps(lat.x, lat.y, result["predicted"], result["probability"],
-                         Grid.from_coordinates(lat.x, lat.y, lat.grid_shape), result["classes"], units=lat.units,
-                         title=f"{METHODS[method]}: cross-validated accuracy "
-                               f"{report['cross_validation']['accuracy_mean']:.3f}")
-        st.plotly_chart(fig, key=f"{key}_maps", config={"displaylogo": False})
-    else:
+    title = f"{METHODS[method]}: cross-validated accuracy {report['cross_validation']['accuracy_mean']:.3f}"
+    shown = _predicted_maps(lat, result, title, key)
+    if result["fractions"] is not None:  # several sources: how much of each label is in each
+        _fractions(result, out, key)
+    elif shown is None:
         counts = np.bincount(result["predicted"][result["predicted"] >= 0], minlength=len(result["classes"]))
         st.dataframe(pd.DataFrame({"label": result["classes"] + [UNKNOWN],
                                    "predicted rows": [*counts.tolist(), report["unknown"]["n_rows"]]}),
@@ -276,12 +269,45 @@ def _predict(lat_stamp, lat, labelled, key: str, problem: str | None):
     for col, kind in zip(cols, ("predictions", "report")):
         with col:
             study.download(out / report["outputs"][kind]["name"], f"{key}_dl_{kind}")
-    if fig is not None:
-        name = probe_names(report["tag"])["figure"]
+    if shown is not None:
+        source, fig = shown
+        name = probe_names(report["tag"])["figure"] if source is None else source_figure_name(report["tag"], source)
         dpi = state.png_dpi()  # read here: the deferred callable runs outside the script
         cols[2].download_button(f"{name} ({dpi} dpi)",
                                 lambda: png.figure_png(fig, str(out / name), dpi), file_name=name,
                                 mime="image/png", key=f"{key}_dl_png", on_click="ignore", icon=":material/download:")
+
+
+def _predicted_maps(lat, result: dict, title: str, key: str):
+    """The predicted labels and their probability on a scan's own grid (`figures.labels.probe_maps`, as the `probe`
+    command draws them), drawn: one file's scan, or a study's source picked among its scans. Returns (the source's
+    name, None for one file; the figure), or None without a scan."""
+    from latentcore.analysis.maps import Grid
+    from latentcore.figures.labels import probe_maps
+
+    found = lat.sources()
+    starts = np.cumsum([0, *(source.rows for source in found)])
+    scans = [i for i, source in enumerate(found) if source.x is not None]
+    if not scans:
+        return None
+    several = len(found) > 1
+    index = scans[study.source_picker([found[i].name for i in scans], f"{key}_maps_source", "Predicted labels of")
+                  if several else 0]
+    source, part = found[index], slice(starts[index], starts[index + 1])
+    fig = probe_maps(source.x, source.y, result["predicted"][part], result["probability"][part],
+                     Grid.from_coordinates(source.x, source.y, source.grid_shape), result["classes"], units=lat.units,
+                     title=f"{source.name}: {title}" if several else title)
+    st.plotly_chart(fig, key=f"{key}_maps", config={"displaylogo": False})
+    return (source.name if several else None), fig
+
+
+def _fractions(result: dict, out: Path, key: str):
+    """How much of each predicted label is in each source of a study (the fractions' table, bars and downloads)."""
+    colours = {**{name: cluster_hue(k) for k, name in enumerate(result["classes"])}, UNKNOWN: NOISE_GREY}
+    tag = result["report"]["tag"]
+    st.markdown("**How much of each predicted label is in each source**")
+    study.fractions_panel(result["fractions"], LABEL, fraction_names(tag), out, f"{key}_predicted",
+                          f"predicted labels per source<br><sup>{tag}</sup>", colours)
 
 
 def _metrics(report: dict):

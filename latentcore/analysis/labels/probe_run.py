@@ -12,7 +12,8 @@
 `run_probe` writes into `out_dir` (`tag`: `probe.probe_tag`, then `quality_tag`):
 - `probe_predictions__{tag}.csv`: `source` (a study of several), `row` (within its source), `x_um`, `y_um`
   (scans), `label` predicted (or `unknown`), `probability`, `given` (the label the row was given, or empty);
-- `probe_maps__{tag}.png`: the predicted labels (unknown grey) and the confidence on the scan (one scan);
+- `probe_maps__{tag}.png`: the predicted labels (unknown grey) and the confidence on the scan (one scan); for
+  several sources `probe_maps__{tag}__{source}.png`, each scan's on its own grid;
 - `probe_fractions__{tag}.csv` (`source, label, count, fraction`) and `.png`, a stacked bar per source (several);
 - `probe_report__{tag}.json`: the probe's report (`probe.probe_report`), its quality filter, and for several
   sources the study (its members by name, SHA-256 and rows), every member as an input and the fractions.
@@ -74,13 +75,14 @@ def run_probe(latents, labels_path, out_dir, *, method: str = "logistic", smooth
     names = probe_names(tag)
     folder = out_dir / f"{names['predictions']}.parts"  # each source's rows, joined into one CSV when all are done
     folder.mkdir(parents=True, exist_ok=True)
-    figure = names["figure"] if png and total == 1 and study.members[0].coordinates else None
+    figures = {index: str(out_dir / (names["figure"] if total == 1 else source_figure_name(tag, member.name)))
+               for index, member in enumerate(study.members) if png and member.coordinates}
     by_rows = rows_progress(progress, method) if scheduler is None and total == 1 else None  # one file: its rows
     try:
         written = run_tasks(predict_source, range(total), scheduler, workers, name="probe-predict", lost=lost,
                             on_result=counted(progress, total, "predicted the rows of", 0.3, 0.7), study=study,
                             result=result, labelled=labelled, smooth=smooth, quality=quality, folder=str(folder),
-                            figure=figure and str(out_dir / figure), browser=browser, dpi=dpi, settings=settings,
+                            figures=figures, browser=browser, dpi=dpi, settings=settings,
                             held=held, progress=by_rows)
         csv_path = join_parts([Path(part["path"]) for part in written], out_dir / names["predictions"])
     finally:
@@ -113,15 +115,15 @@ def labels_of(latents, labels_path) -> LabelledRows:
     `row` or its x, y, as the latents' row ids (a study's rows: each source's after those before it): an upload's
     labels."""
     found = latents.sources()
-    table = labels_table([name for name, *_ in found], labels_path)
+    table = labels_table([source.name for source in found], labels_path)
     rows, names, first = [], [], 0
-    for name, n_rows, x, y in found:
-        part = table[table[SOURCE] == name]
+    for source in found:
+        part = table[table[SOURCE] == source.name]
         if len(part):
-            matched = match_labels(part, n_rows, x, y, labels_path)
+            matched = match_labels(part, source.rows, source.x, source.y, labels_path)
             rows.append(matched.rows + first)
             names.append(matched.names)
-        first += n_rows
+        first += source.rows
     labelled = LabelledRows.from_names(np.concatenate(rows), np.concatenate(names))
     with about_file(labels_path):
         check_classes(labelled)
@@ -167,11 +169,11 @@ def kept_labels(parts: list) -> tuple[LabelledRows, np.ndarray]:
 
 
 def predict_source(index: int, study, result, labelled: LabelledRows, smooth: float, quality, folder: str,
-                   figure: str | None = None, browser="auto", dpi: float = 300, settings=None, held: dict | None = None,
-                   progress=None) -> dict:
+                   figures: dict | None = None, browser="auto", dpi: float = 300, settings=None,
+                   held: dict | None = None, progress=None) -> dict:
     """Task: one source's rows the filter keeps predicted by the fitted probe, written as `<folder>/<index>.csv`,
-    and with `figure` (a path) its maps drawn there; returns the part's path, its rows of each predicted code and
-    the filter's record."""
+    and its maps drawn at `figures[index]` (a path) when it names one; returns the part's path, its rows of each
+    predicted code and the filter's record."""
     from ..artifacts.common import write_csv
 
     with about_source(study, index):
@@ -189,8 +191,10 @@ def predict_source(index: int, study, result, labelled: LabelledRows, smooth: fl
     table[LABEL] = predicted_names(predicted, result.classes)
     table[PROBABILITY], table[GIVEN] = np.round(probability.astype(np.float64), 6), given
     path = write_csv(Path(folder) / f"{index:06d}.csv", table if kept is None else table[kept])
+    figure = (figures or {}).get(index)
+    named = f"{study.members[index].name}: " if len(study.members) > 1 else ""
     engine = None if figure is None else draw_maps(figure, latents, x, y, predicted, probability, result, browser,
-                                                   dpi)
+                                                   dpi, named)
     return {"path": str(path), "tally": code_tally(predicted), "figure": engine and {"name": Path(figure).name,
                                                                                      "engine": engine},
             "quality": None if kept is None else quality.record(kept)}
@@ -203,15 +207,16 @@ def source_identity(study, index: int, latents):
     return table if len(study.members) > 1 else table.drop(columns=SOURCE)
 
 
-def draw_maps(path, latents, x, y, predicted, probability, result, browser, dpi) -> str:
-    """One scan's predicted labels and confidence drawn as a PNG at `path`; returns the engine that drew it."""
+def draw_maps(path, latents, x, y, predicted, probability, result, browser, dpi, named: str = "") -> str:
+    """One scan's predicted labels and confidence drawn as a PNG at `path` (its title after `named`); returns the
+    engine that drew it."""
     from ...figures import write_png
     from ...figures.labels import probe_maps
     from ..maps import Grid
 
     fig = probe_maps(x, y, predicted, probability, Grid.from_coordinates(x, y, latents.grid_shape), result.classes,
                      units=latents.units,
-                     title=f"{result.method} probe: cross-validated accuracy {result.cv['accuracy_mean']:.3f}")
+                     title=f"{named}{result.method} probe: cross-validated accuracy {result.cv['accuracy_mean']:.3f}")
     return write_png(fig, path, browser=browser, dpi=dpi)
 
 
@@ -234,7 +239,11 @@ def write_report(study, labels_path, out_dir, tag, job, result, labelled, writte
     names = fraction_names(tag)
     tally = sum((Counter(part["tally"]) for part in written), Counter())
     outputs = {"predictions": {"name": csv_path.name, "sha256": sha256_file(csv_path)},
-               "report": {"name": names["report"]}, "figure": written[0]["figure"]}
+               "report": {"name": names["report"]}}
+    if len(written) == 1:
+        outputs["figure"] = written[0]["figure"]
+    else:
+        outputs["source_figures"] = {name: part["figure"] for name, part in zip(study.names, written) if part["figure"]}
     members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
     inputs = {"latents": members if len(members) > 1 else members[0],
               "labels": input_record(labels_path, out_dir, root)}
@@ -256,6 +265,11 @@ def write_report(study, labels_path, out_dir, tag, job, result, labelled, writte
     report = {**report, **extra, **({"run": run} if run else {})}
     write_json(Path(out_dir) / names["report"], report)
     return report
+
+
+def source_figure_name(tag: str, source: str) -> str:
+    """`probe_maps__{tag}__{source}.png`: a study's source's predicted labels and their probability."""
+    return f"probe_maps__{tag}__{source}.png"
 
 
 def fraction_names(tag: str) -> dict:
