@@ -200,7 +200,8 @@ def test_labels_on_one_scan_are_predicted_over_the_study_with_each_sources_fract
     maps = [t for t in titles if "cross-validated accuracy" in t]  # a source's labels and probability, as a file's
     assert [t.split(":")[0] for t in maps] == ["p"] and files["probe_maps__logistic__p.png"][:4] == b"\x89PNG"
     at = run(at.selectbox(key="labels_clusters_maps_source").set_value(2))
-    (figure,) = [spec for spec in chart_specs(at) if "cross-validated" in spec["layout"].get("title", {}).get("text", "")]
+    (figure,) = [spec for spec in chart_specs(at) if "cross-validated" in spec["layout"].get("title", {}).get("text",
+                                                                                                             "")]
     assert figure["layout"]["title"]["text"].startswith("r: ") and len(figure["data"]) == 2  # labels, probability
     r = predictions[predictions["source"] == "r"]
     assert np.nanmax(array_of(figure["data"][1]["z"])) == pytest.approx(r["probability"].max(), abs=1e-6)

@@ -349,10 +349,13 @@ def source_figure(lat_stamp: tuple, job, out_dir, run: dict, view, dpi: float):
     with st.columns([1, 2])[0]:
         index = scans[source_picker([names[i] for i in scans], "clusters_figure_source", "The clusters' figure of")]
     name = source_figure_name(job, view.kind, names[index])
-    st.download_button(f"{name} ({dpi:g} dpi)", lambda: Path(cluster_runs.source_figure_file(lat_stamp, job, str(out_dir), dpi, view.kind,
-                                                                         index, run, view)).read_bytes(),
-                       file_name=name, mime="image/png", key="clusters_dl_source_figure", on_click="ignore",
-                       icon=":material/download:")
+
+    def figure() -> bytes:
+        return Path(cluster_runs.source_figure_file(lat_stamp, job, str(out_dir), dpi, view.kind, index, run,
+                                                    view)).read_bytes()
+
+    st.download_button(f"{name} ({dpi:g} dpi)", figure, file_name=name, mime="image/png",
+                       key="clusters_dl_source_figure", on_click="ignore", icon=":material/download:")
 
 
 def source_phases(lat, csv: Path, out_dir: Path):
