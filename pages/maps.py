@@ -19,8 +19,8 @@ access.require_app()
 
 st.title("Latent maps")
 session_stamp = extraction.require_latents()
-lat_stamp, member = study.member_stamp(session_stamp, "maps")  # a study: one source at a time, on its own grid
-first = study.first_row(session_stamp, member)  # the source's first row among the study's: a selection is the study's
+member = study.page_source(session_stamp, "maps")  # a study: one source at a time, on its own grid
+lat_stamp, first = member.stamp, member.start  # the source's first row among the study's: a selection is the study's
 lat = extraction.require_scan(lat_stamp)
 matrix, table = sources.stacked_latents(lat_stamp)
 
@@ -37,7 +37,7 @@ sigma = params.smooth_sigma("maps", cols[3])
 scale_bar = cols[4].checkbox("Scale bar", value=defaults.setting("maps_scale_bar", True), key="maps_scale_bar")
 boundaries_on = references.boundary_switch(lat, cols[5])
 boundary = references.boundary_parameters(cols[5], on=boundaries_on)  # the boundary angle and the Σ3 tolerance
-labelled = study.session_labels(member)[0]  # a study's source: the labels of its rows, as its own rows
+labelled = study.session_labels(session_stamp, member)[0]  # a study's source: the labels of its rows, as its own
 by_label = st.toggle(
     "Colour by label: the labels on the scan, above the maps", key="maps_by_label",
     value=defaults.setting("maps_by_label", False), disabled=not len(labelled.rows),
@@ -96,7 +96,7 @@ with cols[0]:
 with cols[1]:
     if len(selected):
         row = int(selected[0])
-        of = f" of {sources.study_sources(session_stamp)[member].name}" if member is not None else ""
+        of = f" of {member.name}" if lat_stamp != session_stamp else ""
         st.write(f"Pixel row {row}{of} at x = {lat.x[row]:g} {unit}, y = {lat.y[row]:g} {unit}"
                  + (f" (the first of {len(selected):,} selected)" if len(selected) > 1 else ""))
         source = explore.source_for(lat)

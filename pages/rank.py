@@ -28,11 +28,13 @@ def default_references(names: list) -> list:
 
 st.title("Rank latent dimensions")
 st.caption("Each latent dimension is scored against reference maps; correlations rank by their absolute value.")
-lat_stamp, member = study.member_stamp(extraction.require_latents(), "rank")  # a study: one source at a time
+session_stamp = extraction.require_latents()
+member = study.page_source(session_stamp, "rank")  # a study: one source at a time
+lat_stamp = member.stamp
 lat = sources.latents(lat_stamp)
 scan = lat.x is not None
 source = explore.source_for(lat)
-bc = study.bandcontrast(lat, member) if scan else None
+bc = study.bandcontrast(session_stamp, member, lat) if scan else None
 source_stamp = sources.stamp(source) if source is not None and scan else None
 
 cols = st.columns([1, 2], vertical_alignment="bottom")
@@ -43,7 +45,7 @@ patterns = cols[1].checkbox(f"{listed(PATTERN_MAPS)} from the patterns", key="ra
                             value=defaults.setting("rank_patterns", False),
                             disabled=source_stamp is None, help="Streams every pattern of the scan file once."
                             if source_stamp else "The scan file these latents came from is not loaded in this session.")
-labelled, labels_folder = study.session_labels(member)  # a study's source: its own rows' labels
+labelled, labels_folder = study.session_labels(session_stamp, member)  # a study's source: its own rows' labels
 labels_stamp = (sources.stamp(labels.labels_file(lat, labelled, labels_folder))
                 if len(labelled.rows) else None)
 upload_stamp = uploaded_npz()

@@ -39,11 +39,9 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
                      value=defaults.setting(f"{key}_orient_show", False),
                      help="Whether a selection, a cluster or a label is an orientation family"):
         return
-    first = None
-    if study.many(lat):  # a study: one source's rows at a time, on its own scan (its orientations, its grid)
-        members = sources.study_sources(lat_stamp)
-        index = study.source_picker([m.name for m in members], f"{key}_orient_source", "Orientations in the source")
-        first, lat_stamp, lat = members[index].start, members[index].stamp, lat.members[index]
+    source = study.page_source(lat_stamp, f"{key}_orient", "Orientations in the source", said=False)
+    first = None if source.stamp == lat_stamp else source.start  # a study's source: its rows, on its own scan
+    lat_stamp, lat = source.stamp, sources.latents(source.stamp)
     if lat.orientations is None:
         st.info("These latents hold no orientations (their scan file had none): no pole figures.",
                 icon=":material/info:")

@@ -16,9 +16,7 @@ from .linked_embedding import MAX_MAPS
 
 def many(lat) -> bool:
     """Whether the session's latents are a study of several sources (a study of one is its file)."""
-    from latentcore.study import StudyLatents
-
-    return isinstance(lat, StudyLatents)
+    return len(lat.sources()) > 1
 
 
 def source_picker(names: list[str], key: str, label: str = "Source", default: int = 0) -> int:
@@ -29,47 +27,38 @@ def source_picker(names: list[str], key: str, label: str = "Source", default: in
     return int(index)
 
 
-def member_stamp(lat_stamp: tuple, key: str) -> tuple[tuple, int | None]:
-    """(the latents a per-source page reads, the source's index): on a study of several sources, the source picked
-    above the page (its own latents file, grid and maps); else the session's latents and None."""
+def page_source(lat_stamp: tuple, key: str, label: str = "Source", said: bool = True):
+    """The source (`sources.Source`: its latents file's stamp, its first row among the latents') a page or panel
+    that shows one scan at a time reads: a file's one, or on a study of several the one picked above it (said, with
+    `said`), whose own latents, grid and maps it then reads as a file's."""
     from ..compute import sources
 
-    found = sources.study_sources(lat_stamp)
-    if not found:
-        return lat_stamp, None
-    st.caption(f"This study has {len(found)} sources: the page shows one at a time, on its own grid.")
-    index = source_picker([source.name for source in found], f"{key}_source")
-    return found[index].stamp, index
+    found = sources.members(lat_stamp)
+    if len(found) == 1:
+        return found[0]
+    if said:
+        st.caption(f"This study has {len(found)} sources: the page shows one at a time, on its own grid.")
+    return found[source_picker([source.name for source in found], f"{key}_source", label)]
 
 
-def first_row(lat_stamp: tuple, index: int | None) -> int:
-    """The first row of source `index` among the study's rows (0 for the session's own latents: `index` None)."""
-    from ..compute import sources
-
-    return 0 if index is None else sources.study_sources(lat_stamp)[index].start
-
-
-def session_labels(index: int | None):
-    """(the session's labels, the folder their table goes in); on a study's source `index`, that source's labels as
-    its own row ids, their table in a folder of its own."""
+def session_labels(session_stamp: tuple, source):
+    """(the labels of `source`'s rows, as its own row ids; the folder their table goes in): the session's labels
+    and folder for its own latents, a folder of its own for a study's source."""
     from latentcore.analysis.labels.labelled import LabelledRows
 
-    from ..compute import sources
-
     labelled = state.labels()
-    if index is None:
+    if source.stamp == session_stamp:
         return labelled, lifecycle.workdir("labels")
-    source = sources.study_sources(sources.stamp(state.latents()))[index]
     mine = (labelled.rows >= source.start) & (labelled.rows < source.start + source.rows)
     return (LabelledRows.from_codes(labelled.rows[mine] - source.start, labelled.y[mine], labelled.classes),
-            lifecycle.workdir(f"labels/source-{index}"))
+            lifecycle.workdir(f"labels/source-{source.name}"))
 
 
-def bandcontrast(lat, index: int | None):
-    """The session's band contrast; on a study's source, its own scan map (None without one)."""
+def bandcontrast(session_stamp: tuple, source, lat):
+    """The session's band contrast for its own latents; a study's source's own scan map (None without one)."""
     from latentcore.data.bandcontrast import BandContrast
 
-    if index is None:
+    if source.stamp == session_stamp:
         return state.bandcontrast()
     return BandContrast.scan_map() if lat.point_maps else None
 
