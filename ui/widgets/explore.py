@@ -329,11 +329,11 @@ def cluster_downloads(lat_stamp: tuple, job, out_dir, run, view, figure: bool):
                              Path(names["assignments"]).stem, Path(out_dir), "clusters",
                              {"latents": lat.path, "classes": csv})  # the run wrote its CSV in the job's folder
     elif run["sources"] is not None:
-        source_figure(lat_stamp, job, out_dir, run, view, dpi)
+        source_figure_download(lat_stamp, job, out_dir, run, view, dpi)
         source_phases(lat, csv, Path(out_dir))
 
 
-def source_figure(lat_stamp: tuple, job, out_dir, run: dict, view, dpi: float):
+def source_figure_download(lat_stamp: tuple, job, out_dir, run: dict, view, dpi: float):
     """A study's clusters on one source's scan beside its rows on the scatter, as a PNG drawn when asked (the source
     picked among the scans this clustering holds rows of), named as `cluster STUDY --png` names each source's."""
     from latentcore.analysis.artifacts.cluster_run import source_figure_name

@@ -1,6 +1,6 @@
-"""What the pages show of a study (several latents files explored as one): a source picker, the per-source fractions
-of a clustering or of predicted labels (table, stacked bars, CSV, PNG and JSON downloads), and each source's map
-of classes in its own grid (two a row, or a picker above `MAX_MAPS` sources, as the linked panels' maps)."""
+"""What the pages show of a study (several latents files explored as one): the source a page showing one scan at a
+time reads (a file's one, or a study's picked), its labels and band contrast, and the per-source fractions of a
+clustering or of predicted labels (table, stacked bars, CSV, PNG and JSON downloads)."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,6 @@ import streamlit as st
 from latentcore.columns import COUNT, FRACTION, SOURCE
 
 from ..session import defaults, lifecycle, state
-from .linked_embedding import MAX_MAPS
 
 
 def many(lat) -> bool:
@@ -108,19 +107,3 @@ def download(path, key: str):
     path = Path(path)
     st.download_button(path.name, path.read_bytes, file_name=path.name, key=key, on_click="ignore",
                        mime=MIME.get(path.suffix, "application/octet-stream"), icon=":material/download:")
-
-
-def source_maps(maps: list, key: str, units: str | None, title: str):
-    """Each source's map (`maps`: (name, grid, map of colour codes, Colour), sources without coordinates left
-    out), in its own grid with its legend: two a row up to `MAX_MAPS`, else one at a time, picked."""
-    from ..figures.plots import code_map_figure
-
-    if not maps:
-        st.caption("No source of this study has x, y coordinates: there is no map to draw.")
-        return
-    if len(maps) > MAX_MAPS:
-        maps = [maps[source_picker([found[0] for found in maps], f"{key}_map_source", "Source on the map")]]
-    columns = st.columns(min(2, len(maps)))
-    for i, (name, grid, code_map, colour) in enumerate(maps):
-        figure = code_map_figure(code_map, colour, grid, title=f"{name}: {title}", height=420, units=units)
-        columns[i % 2].plotly_chart(figure, key=f"{key}_map_{i}", config={"displaylogo": False})
