@@ -136,6 +136,12 @@ class Latents:
         scan = self.x is not None and len(self.x) == n_rows
         return [Source(source_name(self.path), n_rows, *((self.x, self.y, self.grid_shape) if scan else (None,) * 3))]
 
+    def source_latents(self, index: int) -> Latents:
+        """The `Latents` of source `index` (`sources`): a file's is itself."""
+        if index != 0:
+            raise IndexError(f"a latents file has one source, not source {index}")
+        return self
+
     def finite_rows(self, partition: str) -> np.ndarray:
         """(N,) bool: the partition's rows whose values are all finite (checked in blocks of rows, so
         no (N, D) temporary; computed once per partition)."""

@@ -241,6 +241,9 @@ class StudyLatents(Latents):
         table = self.identity.iloc[np.asarray(rows, np.int64)].reset_index(drop=True)
         return table.assign(**{SOURCE: table[SOURCE].astype(str)})
 
+    def source_latents(self, index: int) -> Latents:
+        return self.members[index]
+
     def sources(self) -> list[Source]:
         return [member.sources()[0]._replace(name=name) for name, member in zip(self.names, self.members)]
 

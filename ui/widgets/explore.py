@@ -147,55 +147,47 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
     empty, so that the browser loads Streamlit's table code (about 1.3 MB of JavaScript, fetched the first time a
     table is drawn) with the page rather than with its first selection (the demo's first box waited for it)."""
     rows = np.asarray(rows, np.int64)
-    source = source_for(lat)
-    if len(rows) and source is not None:
-        left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
-        with left:
-            gallery.paged_gallery(rows, source, table, key, columns=4 if mean_key else 6,
-                                  captions=gallery_captions(lat, scan))
-        if right is not None:
-            with right:
-                mean_panel(lat, rows, mean_key)
-    elif isinstance(lat, StudyLatents) and len(rows):
-        study_images(rows, lat, key, mean_key)
-    elif len(rows):
-        st.caption("The images are not shown: the data file these latents came from is not loaded in this session.")
+    if len(rows):
+        row_images(rows, lat, table, key, mean_key, scan)
     head = rows_table(rows[:TABLE_MAX], lat, table, {k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
     st.dataframe(head, height=common.table_height(len(head)), hide_index=True, key=f"{key}_table")
     table_note(len(rows))
 
 
-def study_images(rows, lat, key: str, mean_key: str | None):
-    """A study's chosen rows' images and mean pattern, one source at a time (picked among those the rows are of),
-    each row read from its own source's data file: the file of the name its latents record, among this session's
-    data files (`files.data_sources`)."""
-    member, local = lat.study.locate(rows)
-    counts = {lat.names[m]: int(n) for m, n in zip(*np.unique(member, return_counts=True))}
-    name = st.selectbox("Images of the chosen rows of", list(counts), key=f"{key}_source",
-                        format_func=lambda n: f"{n} ({common.counted(counts[n], 'row')})",
-                        index=defaults.setting_index(f"{key}_source", next(iter(counts)), counts))
-    index = lat.names.index(name)
-    own, mine = lat.members[index], local[member == index]
-    data = data_file_of(own, name, f"images of {name}'s rows")
-    if data is None:
+def row_images(rows, lat, table: pd.DataFrame, key: str, mean_key: str | None, scan: dict | None):
+    """The chosen rows' images a page at a time, from the data file their source came from (`source_for`; a study's
+    rows one source at a time, picked among those they are of), captioned with each row's x, y and band contrast
+    from `scan` (`scan_columns`: every row's), with the toggle for their mean pattern (or a cluster's) beside them
+    when `mean_key` names its widgets."""
+    found = lat.sources()
+    starts = np.cumsum([0, *(source.rows for source in found)])
+    of = np.searchsorted(starts, rows, side="right") - 1
+    index = 0
+    if len(found) > 1:
+        counts = {found[i].name: int(n) for i, n in zip(*np.unique(of, return_counts=True))}
+        name = st.selectbox("Images of the chosen rows of", list(counts), key=f"{key}_source",
+                            format_func=lambda n: f"{n} ({common.counted(counts[n], 'row')})",
+                            index=defaults.setting_index(f"{key}_source", next(iter(counts)), counts))
+        index = [source.name for source in found].index(name)
+    own, first, name = lat.source_latents(index), int(starts[index]), found[index].name
+    source = data_file_of(own, name, f"images of {name}'s rows")
+    if source is None:
         return
-    scan = dict(zip(coordinate_names(own.units), (own.x, own.y))) if own.x is not None else None
+    mine, items = rows[of == index] - first, table if own is lat else own.stacked()[1]  # a study's: its identity
+    captions = gallery_captions(lat, scan)
     left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
     with left:
-        gallery.paged_gallery(mine, data, own.stacked()[1], key, columns=4 if mean_key else 6,
-                              captions=gallery_captions(own, scan))
+        gallery.paged_gallery(mine, source, items, key, columns=4 if mean_key else 6,
+                              captions=lambda shown: captions(np.asarray(shown) + first))
     if right is not None:
         with right:
-            if st.toggle(f"Mean pattern of {name}'s chosen rows", key=f"{mean_key}_show",
-                         value=defaults.setting(f"{mean_key}_show", False)):  # the selection's rows alone: no clusters
-                none = np.empty(0, np.int64)
-                gallery.mean_pattern(mine, data, own, mean_key, clusters={"rows": none, "labels": none})
+            mean_panel(own, mine, mean_key, first=first if len(found) > 1 else None)
 
 
 def data_file_of(own, name: str, what: str) -> Path | None:
-    """The data file a study's source `own` (its latents) came from, among this session's data files
-    (`files.data_sources`); None, said, where it is not: `what` names what is not shown."""
-    data = next((path for path in files.data_sources().values() if path.name == own.attrs.get("source")), None)
+    """The data file source `name`'s latents `own` came from (`source_for`); None, said, where this session has
+    it not: `what` names what is not shown."""
+    data = source_for(own)
     if data is None:
         st.caption(f"No {what}: {name}'s data file, {own.attrs.get('source') or 'unnamed'}, is not among this "
                    "session's data files (upload it on the Data page).")
@@ -234,14 +226,21 @@ def embedding_download(lat, table: pd.DataFrame, coords, method: str, scan: dict
     return embedding_table(table, coords[rows], method, *xy, units=lat.units, extra=extra, row_ids=rows)
 
 
-def mean_panel(lat, rows, key: str, clusters: dict | None = None):
+def mean_panel(lat, rows, key: str, clusters: dict | None = None, first: int | None = None):
     """A toggle that shows the mean pattern of the selected rows or of a cluster (`gallery.mean_pattern`;
-    `clusters`: {"rows", "labels"}, default the Clusters page's last clustering). Off until asked for: the
-    mean reads every selected pattern from the data file, which a click on the scatter should not wait for."""
+    `clusters`: {"rows", "labels"}, default the Clusters page's last clustering; `first`: a study's source's first
+    row among the study's, for `lat` that source's latents: its clusters are its rows of the study's). Off until asked
+    for: the mean reads every selected pattern from the data file, which a click on the scatter should not wait
+    for."""
     source = source_for(lat)
     if source is None or not st.toggle("Mean pattern of a cluster or of the selection", key=f"{key}_show",
                                        value=defaults.setting(f"{key}_show", False)):
         return
+    clusters = state.last_clusters() if clusters is None else clusters
+    if first is not None and clusters is not None:
+        n = sum(len(values) for values in lat.partitions.values())
+        mine = (clusters["rows"] >= first) & (clusters["rows"] < first + n)
+        clusters = {"rows": clusters["rows"][mine] - first, "labels": clusters["labels"][mine]}
     gallery.mean_pattern(rows, source, lat, key, clusters)
 
 

@@ -1,6 +1,6 @@
 """The images behind chosen rows.
 
-- `source_for(lat)`: the data file the latents came from, when this session has it.
+- `source_for(lat)`: the data file the latents came from, when this session has it (a chosen or uploaded file).
 - `paged_gallery(rows, source, table, key, captions=...)`: the rows' images a page at a time (`PAGE_SIZE`), a
   page number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
   items are read from the source. Back to page 1 when the rows change. Each image's caption is the row, and
@@ -34,11 +34,15 @@ SELECTION = "selection"
 
 
 def source_for(lat) -> Path | None:
-    """The data file the latents came from, when this session has it (for images of rows)."""
-    source = state.source()
-    if source is None or source.name != lat.attrs.get("source"):
-        return None
-    return None if sources.source_info(sources.stamp(source)).get("is_features") else source
+    """The data file the latents came from (of the name they record), when this session has it and it holds items
+    (not features): the session's chosen data file, else another of its data files (a study's sources each have
+    their own)."""
+    from ..session import files
+
+    name = lat.attrs.get("source")
+    found = next((path for path in (state.source(), *files.data_sources().values())
+                  if path is not None and path.name == name), None)
+    return None if found is None or sources.source_info(sources.stamp(found)).get("is_features") else found
 
 
 def _page_number(rows: np.ndarray, pages: int, key: str) -> int:
