@@ -80,6 +80,7 @@ class Latents:
     point_maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # name -> (N,) per row
     orientations: ScanOrientations | None = None  # the scan's Euler angles and phases, per row
     _finite: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    _grid: object = dataclasses.field(default=None, init=False, repr=False, compare=False)  # `maps.scan_grid`
 
     @property
     def units(self) -> str | None:

@@ -233,6 +233,14 @@ def spatial_maps(latents, x, y, dims=None, grid: Grid | None = None, roi: Roi | 
     return maps_on(latents if keep is None else latents[keep], dims, grid, cells), grid, dims
 
 
+def scan_grid(latents) -> Grid:
+    """The grid of a scan's latents (`Grid.from_coordinates` of their x, y and grid shape), inferred once per
+    `latents.Latents`: its maps, reference maps and scan points share it (ten million rows: 0.5 s an inference)."""
+    if latents._grid is None:
+        latents._grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+    return latents._grid
+
+
 def placed_rows(x, y, grid: Grid | None = None, roi: Roi | None = None) -> tuple[np.ndarray | None, Grid, tuple]:
     """Where `spatial_maps` puts the rows: (the rows kept, a mask: those in `roi`, None for every row; the grid,
     `grid` or else the bounding grid of those kept; each kept row's (grid row, grid column) on it, one row a pixel,

@@ -53,6 +53,24 @@ def test_roi_is_inclusive_and_maps_the_roi_extent(scan):
     assert roi_tag(roi) == roi_tag(Roi.parse("0,30.0,0,20")) == "roi0-30_0-20" and roi_tag(None) == "full"
 
 
+def test_a_scans_latents_infer_their_grid_once_for_maps_references_and_points(scan, monkeypatch):
+    """`scan_grid`: the maps, the reference maps and the scan points of one `Latents` share one inference, the
+    grid of an ROI's latents being the whole scan's (its grid shape)."""
+    from latentcore.analysis import maps as maps_module
+    from latentcore.analysis.artifacts.latent_maps import MapsJob, latent_maps
+    from latentcore.analysis.ebsd.scan_references import latents_references
+    from latentcore.latents import Latents
+
+    latents, x, y, _ = scan
+    inside = Roi(15, 45, 6, 30).mask(x, y)
+    lat = Latents("roi_latents.h5", {"all": latents[inside]}, {}, x[inside], y[inside], (40, 60))
+    inferred, infer = [], Grid.from_coordinates
+    monkeypatch.setattr(Grid, "from_coordinates", lambda *args: inferred.append(1) or infer(*args))
+    found = latent_maps(MapsJob("roi_latents.h5", dims=(0,)), lat)
+    assert latents_references(lat).grid is found.grid is maps_module.scan_grid(lat) and len(inferred) == 1
+    assert found.grid == infer(x[inside], y[inside], (40, 60)) and found.grid.shape == (40, 60)
+
+
 def test_roi_latents_on_the_whole_scan_grid(scan):
     """Latents extracted from an ROI, drawn on the full scan grid (grid_shape) with NaN around."""
     latents, x, y, _ = scan

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import InputError, about_file
 from ...versions import package_versions
-from ..maps import Grid, Roi, latent_maps_names, latent_maps_tag, maps_on, placed_rows
+from ..maps import Grid, Roi, latent_maps_names, latent_maps_tag, maps_on, placed_rows, scan_grid
 from .common import REPORT_FORMAT, VERSION_PACKAGES, input_record, now, write_json, write_npy
 
 
@@ -70,7 +70,7 @@ def latent_maps(job: MapsJob, latents=None) -> LatentMaps:
     with about_file(job.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
         dims = check_dimensions(list(job.dims) if job.dims is not None else list(range(rows.shape[1])),
                                 rows.shape[1])
-        grid = None if job.roi else Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)  # = `roi_grid`'s
+        grid = None if job.roi else scan_grid(latents)  # = `roi_grid`'s
         keep, grid, cells = placed_rows(latents.x, latents.y, grid, job.roi)
         maps = maps_on(rows if keep is None else rows[keep], dims, grid, cells)
     return LatentMaps(smooth_maps(maps, job.smooth), grid, tuple(dims), latents.units, partition, cells)

@@ -26,7 +26,7 @@ from ...data import open_source
 from ...data.orientations import ScanOrientations
 from ...errors import InputError
 from ..labels import labelled as lab
-from ..maps import Grid
+from ..maps import Grid, scan_grid
 
 NO_ORIENTATIONS = "no orientations (Euler angles and phases), which grains and the .ctf/.ang export need"
 INDEXED = ("a scan indexed by its vendor's software (Oxford H5OINA, EDAX HDF5, Bruker h5ebsd, kikuchipy h5ebsd with a "
@@ -87,7 +87,7 @@ def latents_points(lat) -> ScanPoints:
     and the vendor maps it carries."""
     if lat.orientations is None or lat.x is None:
         raise InputError(f"these latents hold {NO_ORIENTATIONS}: use the latents of {INDEXED}", lat.path)
-    return ScanPoints(lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y, lat.grid_shape), lat.units, lat.orientations,
+    return ScanPoints(lat.x, lat.y, scan_grid(lat), lat.units, lat.orientations,
                       lat.point_maps, Path(lat.path))
 
 

@@ -63,7 +63,7 @@ from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
 from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_json
-from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag, values_map
+from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag, scan_grid, values_map
 from .pattern_maps import check_percentiles, default_rgb_tiles, pattern_maps, vbse_rgb
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
@@ -356,7 +356,7 @@ def latents_references(latents, source=None, *, parameters: Values = ORIENTATION
     latents carry (IPF, indexed, phases, boundaries, grains, KAM, Schmid factors, made with `parameters`) and, with
     `source` (the scan file they came from), VBSE, image quality and ADP streamed from its patterns
     (`progress(done, total)` over the patterns)."""
-    grid = Grid.from_coordinates(latents.x, latents.y, latents.grid_shape)
+    grid = scan_grid(latents)
     if latents.orientations is not None:
         refs = orientation_references(latents.orientations, latents.x, latents.y, latents.grid_shape, parameters)
     else:
