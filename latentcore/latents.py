@@ -60,6 +60,7 @@ class Source(NamedTuple):
     """One source of a `Latents` (`Latents.sources`): a file is one, a study each of its members."""
 
     name: str
+    start: int  # its first row among the latents' rows
     rows: int
     x: np.ndarray | None  # None unless every row of the source has a position
     y: np.ndarray | None
@@ -135,7 +136,8 @@ class Latents:
         (`outputs.source_name`); a study (`study.StudyLatents`), each member."""
         n_rows = sum(len(array) for array in self.partitions.values())
         scan = self.x is not None and len(self.x) == n_rows
-        return [Source(source_name(self.path), n_rows, *((self.x, self.y, self.grid_shape) if scan else (None,) * 3))]
+        place = (self.x, self.y, self.grid_shape) if scan else (None, None, None)
+        return [Source(source_name(self.path), 0, n_rows, *place)]
 
     def source_latents(self, index: int) -> Latents:
         """The `Latents` of source `index` (`sources`): a file's is itself."""

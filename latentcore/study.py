@@ -245,7 +245,8 @@ class StudyLatents(Latents):
         return self.members[index]
 
     def sources(self) -> list[Source]:
-        return [member.sources()[0]._replace(name=name) for name, member in zip(self.names, self.members)]
+        return [member.sources()[0]._replace(name=name, start=int(start))
+                for name, member, start in zip(self.names, self.members, self.offsets)]
 
 
 def study_latents(study: Study, members: list[Latents], path) -> Latents:

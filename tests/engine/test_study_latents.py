@@ -30,6 +30,8 @@ def test_a_study_reads_as_one_latents_of_every_row_with_each_rows_source_row_and
     np.testing.assert_array_equal(lat.point_maps["Band Contrast"],
                                   np.concatenate([m.point_maps["Band Contrast"] for m in members]))
     assert lat.rows_of(1).tolist() == list(range(192, 384)) and lat.names == ["p", "q", "r"]
+    assert [(s.name, s.start, s.rows, s.grid_shape) for s in lat.sources()] == [(n, 192 * i, 192, (12, 16))
+                                                                                 for i, n in enumerate("pqr")]
     assert lat.members[2].grid_shape == (12, 16) and lat.units == "um" and "source" not in lat.attrs
 
 

@@ -160,8 +160,7 @@ def row_images(rows, lat, table: pd.DataFrame, key: str, mean_key: str | None, s
     from `scan` (`scan_columns`: every row's), with the toggle for their mean pattern (or a cluster's) beside them
     when `mean_key` names its widgets."""
     found = lat.sources()
-    starts = np.cumsum([0, *(source.rows for source in found)])
-    of = np.searchsorted(starts, rows, side="right") - 1
+    of = np.searchsorted([source.start for source in found], rows, side="right") - 1
     index = 0
     if len(found) > 1:
         counts = {found[i].name: int(n) for i, n in zip(*np.unique(of, return_counts=True))}
@@ -169,7 +168,7 @@ def row_images(rows, lat, table: pd.DataFrame, key: str, mean_key: str | None, s
                             format_func=lambda n: f"{n} ({common.counted(counts[n], 'row')})",
                             index=defaults.setting_index(f"{key}_source", next(iter(counts)), counts))
         index = [source.name for source in found].index(name)
-    own, first, name = lat.source_latents(index), int(starts[index]), found[index].name
+    own, first, name = lat.source_latents(index), found[index].start, found[index].name
     source = data_file_of(own, name, f"images of {name}'s rows")
     if source is None:
         return

@@ -286,14 +286,14 @@ def _predicted_maps(lat, result: dict, title: str, key: str):
     from latentcore.figures.labels import probe_maps
 
     found = lat.sources()
-    starts = np.cumsum([0, *(source.rows for source in found)])
     scans = [i for i, source in enumerate(found) if source.x is not None]
     if not scans:
         return None
     several = len(found) > 1
     index = scans[study.source_picker([found[i].name for i in scans], f"{key}_maps_source", "Predicted labels of")
                   if several else 0]
-    source, part = found[index], slice(starts[index], starts[index + 1])
+    source = found[index]
+    part = slice(source.start, source.start + source.rows)
     fig = probe_maps(source.x, source.y, result["predicted"][part], result["probability"][part],
                      Grid.from_coordinates(source.x, source.y, source.grid_shape), result["classes"], units=lat.units,
                      title=f"{source.name}: {title}" if several else title)

@@ -116,14 +116,13 @@ def labels_of(latents, labels_path) -> LabelledRows:
     labels."""
     found = latents.sources()
     table = labels_table([source.name for source in found], labels_path)
-    rows, names, first = [], [], 0
+    rows, names = [], []
     for source in found:
         part = table[table[SOURCE] == source.name]
         if len(part):
             matched = match_labels(part, source.rows, source.x, source.y, labels_path)
-            rows.append(matched.rows + first)
+            rows.append(matched.rows + source.start)
             names.append(matched.names)
-        first += source.rows
     labelled = LabelledRows.from_names(np.concatenate(rows), np.concatenate(names))
     with about_file(labels_path):
         check_classes(labelled)
