@@ -38,7 +38,7 @@ from ...sampling import seeded_sample
 from .cluster import (ClusterInputs, ClusterJob, assignment_columns, assignments_table, cluster_inputs, cluster_names,
                       cluster_report, job_features, quality_input, read_cluster_rows, refuse_non_finite, with_figure,
                       write_assignments, write_cluster_figure)
-from .common import (about_source, bandcontrast_record, input_record, join_parts, study_quality, study_record,
+from .common import (about_source, bandcontrast_record, join_parts, latents_record, study_quality, study_record,
                      write_csv, write_json)
 from .fractions import counts_table, fractions_record, fractions_table, write_fractions
 
@@ -153,8 +153,7 @@ def write_cluster(job: ClusterJob, study, inputs: ClusterInputs, result, out_dir
 def report_inputs(job: ClusterJob, study, out_dir, root) -> dict:
     """The inputs a report names (relative to `out_dir` inside `root`): the latents file (a study's: each member's,
     a list), the band-contrast table and the quality filter's."""
-    members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
-    return {"latents": members if len(members) > 1 else members[0],
+    return {"latents": latents_record(study, out_dir, root),
             "bandcontrast": bandcontrast_record(job.bandcontrast, out_dir, root), **quality_input(job, out_dir, root)}
 
 

@@ -122,6 +122,13 @@ def join_parts(parts: list[Path], path: Path) -> Path:
     return path
 
 
+def latents_record(study, out_dir, root=None):
+    """The latents a run's report names (`input_record` with each member's recorded SHA-256): a study of one, its
+    file's record; a study of several, the list of its members'."""
+    members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
+    return members if len(members) > 1 else members[0]
+
+
 def study_record(study) -> dict:
     """The study as a report records it: name, model, and each member by name, SHA-256 and rows."""
     return {"name": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,

@@ -232,7 +232,7 @@ def write_report(study, labels_path, out_dir, tag, job, result, labelled, writte
     """The report (and for several sources the fractions, CSV and PNG) of a probe run (`job`: its parameters)."""
     from ...figures import NOISE_GREY
     from ...storage import sha256_file
-    from ..artifacts.common import input_record, write_json
+    from ..artifacts.common import input_record, latents_record, write_json
     from ..artifacts.fractions import counts_table, fractions_record, write_fractions
 
     names = fraction_names(tag)
@@ -243,13 +243,12 @@ def write_report(study, labels_path, out_dir, tag, job, result, labelled, writte
         outputs["figure"] = written[0]["figure"]
     else:
         outputs["source_figures"] = {name: part["figure"] for name, part in zip(study.names, written) if part["figure"]}
-    members = [input_record(m.location, out_dir, root, sha256=m.sha256) for m in study.members]
-    inputs = {"latents": members if len(members) > 1 else members[0],
-              "labels": input_record(labels_path, out_dir, root)}
-    job = {"latents": study.name if len(members) > 1 else members[0]["name"], "labels": Path(labels_path).name,
-           **job}
+    several = len(study.members) > 1
+    latents = latents_record(study, out_dir, root)
+    inputs = {"latents": latents, "labels": input_record(labels_path, out_dir, root)}
+    job = {"latents": study.name if several else latents["name"], "labels": Path(labels_path).name, **job}
     extra = {"quality": study_quality([part["quality"] for part in written])}
-    if len(members) > 1:
+    if several:
         codes, order = list(range(len(result.classes))), list(result.classes)
         if tally[UNKNOWN_CODE]:
             codes, order = [*codes, UNKNOWN_CODE], [*order, UNKNOWN]
