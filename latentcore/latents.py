@@ -110,9 +110,11 @@ class Latents:
         memory map stays one: no copy); several are concatenated."""
         names = list(partitions or self.partitions)
         arrays, tables = [], []
-        for name in names:
+        for code, name in enumerate(names):
             rows = self.partitions[name]
-            table = pd.DataFrame({"partition": name, "index": np.arange(len(rows))})
+            # the partition's name as a category: a column of the name repeated took 0.6 s at 10M rows
+            partition = pd.Categorical.from_codes(np.full(len(rows), code, np.int16), names, validate=False)
+            table = pd.DataFrame({"partition": partition, "index": np.arange(len(rows))}, copy=False)
             if name in self.metadata:
                 table = pd.concat([table, self.metadata[name].reset_index(drop=True)], axis=1)
             arrays.append(rows)

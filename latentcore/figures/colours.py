@@ -97,6 +97,7 @@ def _rgb(colour) -> tuple[float, float, float]:
     return tuple(255.0 * v for v in to_rgb(colour))
 
 
+CODES_BLOCK = 1 << 20  # values coded at once: 8 MB of float64
 COLOUR_STEPS = 254  # a continuous colour's codes 0..254 from `low` to `high`; 255 where a value is NaN
 
 
@@ -104,8 +105,18 @@ def continuous_codes(values, low: float, high: float) -> np.ndarray:
     """uint8 codes of `values` from `low` (0) to `high` (COLOUR_STEPS), beyond them the end codes, NaN and
     infinities COLOUR_STEPS + 1: the colour levels of a map drawn as an image and of the app's point panels (whose
     browser side makes the same codes of float32 values: wire.mjs's valueCodes)."""
-    values = np.asarray(values, np.float64)
-    finite = np.isfinite(values)
-    codes = np.full(values.shape, COLOUR_STEPS + 1, np.uint8)
-    codes[finite] = np.rint(np.clip((values[finite] - low) / ((high - low) or 1.0), 0, 1) * COLOUR_STEPS)
+    values = np.asarray(values)
+    codes = np.empty(values.shape, np.uint8)
+    flat_values, flat_codes, span = values.reshape(-1), codes.reshape(-1), (high - low) or 1.0
+    for start in range(0, flat_values.size, CODES_BLOCK):  # in blocks: float64 copies of 10M values took 0.6 s
+        block = flat_values[start:start + CODES_BLOCK].astype(np.float64)
+        finite = np.isfinite(block)
+        block -= low
+        block /= span
+        np.clip(block, 0, 1, out=block)
+        block *= COLOUR_STEPS
+        np.rint(block, out=block)
+        block[~finite] = COLOUR_STEPS + 1
+        flat_codes[start:start + CODES_BLOCK] = block
     return codes
+

@@ -85,12 +85,14 @@ class Raster:
 def cell_colour_codes(cell: np.ndarray, n_cells: int, colour: plots.Colour) -> np.ndarray:
     """Per cell of `n_cells` (each point's `cell`): the mean code (continuous colours, NaN code left out) or the
     most frequent code (categories); NaN where a cell holds no point."""
-    codes = np.asarray(colour.codes, np.int64)
+    codes = np.asarray(colour.codes)
     out = np.full(n_cells, np.nan)
     if colour.colorbar is not None:
-        valid = codes != len(colour.colours) - 1  # the last code is the grey of NaN values
-        sums = np.bincount(cell[valid], weights=codes[valid], minlength=n_cells)
-        counts = np.bincount(cell[valid], minlength=n_cells)
+        missing = codes == len(colour.colours) - 1  # the last code is the grey of NaN values
+        if missing.any():  # else no copies of every row's cell and code (10M rows: 0.3 s)
+            cell, codes = cell[~missing], codes[~missing]
+        sums = np.bincount(cell, weights=codes, minlength=n_cells)
+        counts = np.bincount(cell, minlength=n_cells)
         filled = counts > 0
         out[filled] = np.rint(sums[filled] / counts[filled])
     else:

@@ -65,9 +65,7 @@ def continuous_colour(values, title: str, colorscale: str = "Viridis", vmin: flo
                       vmax: float | None = None) -> Colour:
     """Numbers -> 255 steps of a colour scale (uint8 codes, `continuous_codes`), NaN -> grey code 255. The scale spans
     [vmin, vmax] (default: the values' range); values beyond take the end colours."""
-    values = np.asarray(values, np.float64)
-    finite = np.isfinite(values)
-    low, high = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 1.0)
+    low, high = finite_range(values)
     low = float(low if vmin is None else vmin)
     high = float(high if vmax is None else vmax)
     span = (high - low) or 1.0
@@ -338,10 +336,9 @@ def _histogram(values, bins: int):
     ref, last_bins, result = _LAST_HISTOGRAM
     if ref is not None and ref() is values and last_bins == bins:
         return result
-    finite = np.asarray(values, np.float64)
-    finite = finite[np.isfinite(finite)]
-    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-    result = (low, high, *np.histogram(finite, bins=bins, range=(low, high if high > low else low + 1)))
+    low, high = finite_range(values)  # no copy: the histogram leaves out what is outside its range, NaN included
+    edges = np.float64([low, high if high > low else low + 1])  # float64 edges, float32 values or not
+    result = (low, high, *np.histogram(values, bins=bins, range=tuple(edges)))
     if isinstance(values, np.ndarray) and not values.flags.writeable:
         _LAST_HISTOGRAM[:] = [weakref.ref(values), bins, result]
     return result

@@ -12,6 +12,7 @@ from latentcore.data.base import display_units
 
 from ..compute import scan_maps
 from ..figures import plots
+from ..kept import Kept, digest
 from . import line_profile, point_panel, selection
 
 GROUP, PICKER, LABELS = "maps", "maps_picker", "maps_labels_map"
@@ -50,9 +51,9 @@ class MapsPanels:
     def draw_picker(self, values_map, title: str, colorscale: str, limits, nan_colour: str, lines=None):
         """`values_map` (the ROI's map of a dimension, as the maps above show it) to click on, in their colours and
         limits; pixels without a value, or without a row, in the maps' `nan_colour`."""
-        values = values_map[self.cells]
-        colour = plots.continuous_colour(values, title, colorscale, *(limits or (None, None)))
-        colour = dataclasses.replace(colour, colours=[*colour.colours[:-1], nan_colour])  # the NaN code: the last
+        values, colour = _PICKED.get((digest(values_map), digest(self.cells[0]), digest(self.cells[1]), title,
+                                      colorscale, limits, nan_colour),
+                                     lambda: _picker_colour(values_map[self.cells], title, colorscale, limits, nan_colour))
         point_panel.draw(PICKER, self.points, colour, group=GROUP, title=title, values=values, lines=lines,
                          background=nan_colour, **self._axes())
 
@@ -65,3 +66,13 @@ class MapsPanels:
                                                  "symbol": "diamond-open", "size": 16, "colour": "#e31a1c"})
         point_panel.overlays(GROUP, {key: self.points for key in self.keys}, len(self.rows), chosen, marks=marks,
                              row_ids=self.rows)
+
+
+_PICKED = Kept(4)  # the click map's values and colour, kept for the page's reruns: 1.5 s at 10M pixels
+
+
+def _picker_colour(values, title: str, colorscale: str, limits, nan_colour: str) -> tuple:
+    colour = plots.continuous_colour(values, title, colorscale, *(limits or (None, None)))
+    colour = dataclasses.replace(colour, colours=[*colour.colours[:-1], nan_colour])  # the NaN code: the last
+    values.flags.writeable = colour.codes.flags.writeable = False  # shared by reruns and sessions
+    return values, colour

@@ -72,8 +72,9 @@ def latent_maps(job: MapsJob, latents=None) -> LatentMaps:
                                 rows.shape[1])
         grid = None if job.roi else scan_grid(latents)  # = `roi_grid`'s
         keep, grid, cells = placed_rows(latents.x, latents.y, grid, job.roi)
-        maps = maps_on(rows if keep is None else rows[keep], dims, grid, cells)
-    return LatentMaps(smooth_maps(maps, job.smooth), grid, tuple(dims), latents.units, partition, cells)
+        maps = maps_on(rows, dims, grid, cells, keep)
+    maps = smooth_maps(maps, job.smooth) if job.smooth else maps  # unsmoothed: no copy (640 MB at 10M x 16)
+    return LatentMaps(maps, grid, tuple(dims), latents.units, partition, cells)
 
 
 def maps_tag(job: MapsJob, run: LatentMaps) -> str:
