@@ -132,6 +132,6 @@ def check_coordinates(values, n: int, name: str, path) -> np.ndarray:
     if values.dtype.kind not in "iuf" or values.ndim != 1:
         raise InputError(f"{name!r} must be a 1-D array of numbers, got {values.dtype} {values.shape}; extract the "
                          "latents again", path)
-    values = check_length(values.astype(np.float64), n, repr(name), "the latents", path)
+    values = check_length(values.astype(np.float64, copy=False), n, repr(name), "the latents", path)
     check_finite(values, repr(name), path)
     return values

@@ -263,14 +263,22 @@ def test_maps_roi_sliders_and_dimension_picker():
     assert len([t for t in grid["data"] if t["type"] == "heatmap"]) == 7
 
 
-def test_maps_colour_map_limits_histogram_and_scale_bar():
+def test_maps_colour_map_limits_histogram_and_scale_bar(monkeypatch):
+    from ui.widgets import maps_panels
+
+    made, make = [], maps_panels._picker_colour  # the click map's colour: made again only when it changes
+    monkeypatch.setattr(maps_panels, "_picker_colour", lambda *args: made.append(args[2]) or make(*args))
     at = go(extracted(new_app()), "maps")
     grid, histogram = chart_specs(at)
     picker, values = point_panels(at)["maps_picker"]  # the map to click on: a point panel of the ROI's pixels
+    made_before = len(made)
+    at.run()
+    assert len(made) == made_before
     assert at.checkbox(key="maps_scale_bar").value and grid["layout"]["shapes"]
     assert histogram["data"][0]["type"] == "bar" and histogram["layout"]["xaxis"]["title"]["text"] == "latent dim 0"
     assert picker["title"] == picker["colorbar"]["title"] == "latent dim 0" and len(values["values"]) == 2400
     at.selectbox(key="maps_scale_cmap").select("Magma").run()
+    assert made[made_before:] == ["Magma"]
     at.checkbox(key="maps_scale_fixed").check().run()
     at.number_input(key="maps_scale_vmin").set_value(-1.0).run()
     at.number_input(key="maps_scale_vmax").set_value(1.0).run()

@@ -5,6 +5,7 @@ import pytest
 
 from latentcore.analysis.maps import (Grid, Roi, bandcontrast_histogram, export_kept, kept_mask, parse_dims, roi_tag,
                                       slice_to_roi, spatial_maps, values_map)
+from latentcore import figures
 from latentcore.data import align_to_coordinates, read_bandcontrast
 from latentcore.errors import InputError
 
@@ -82,12 +83,43 @@ def test_roi_latents_on_the_whole_scan_grid(scan):
     assert np.isfinite(maps[0, 4, 10]) and np.isnan(maps[0, 0, 0])
 
 
-def test_a_million_pixel_grid_is_filled_in_one_vectorised_step():
+def test_a_million_pixel_grid_is_filled_pixel_for_pixel():
     rows, columns = np.divmod(np.arange(1_000_000), 1000)
     latents = np.random.default_rng(1).normal(size=(1_000_000, 4)).astype(np.float32)
     maps, grid, _ = spatial_maps(latents, columns * 0.5, rows * 0.5)
     assert grid.shape == (1000, 1000)
     np.testing.assert_array_equal(maps[3].ravel(), latents[:, 3])
+
+
+def test_maps_and_colour_codes_made_in_blocks_equal_those_made_at_once(scan, monkeypatch):
+    """Blocks that end mid-row, rows out of order and an ROI: each pixel where one vectorised step puts it, and the
+    first coordinate off the grid named, though it lies in a later block."""
+    import latentcore.analysis.maps as maps_module
+    import latentcore.figures.colours as colours
+
+    latents, x, y, _ = scan
+    shuffled = np.random.default_rng(2).permutation(len(x))
+    latents, x, y = latents[shuffled], x[shuffled], y[shuffled]
+    monkeypatch.setattr(maps_module, "MAPS_BLOCK", 7)
+    monkeypatch.setattr(maps_module, "INDEX_BLOCK", 5)
+    roi = Roi(15, 45, 6, 30)
+    maps, grid, _ = spatial_maps(latents, x, y, dims=[2, 0], roi=roi)
+    inside = roi.mask(x, y)
+    expected = np.full((2, *grid.shape), np.nan, np.float32)
+    expected[:, np.rint((y[inside] - 6) / 1.5).astype(int), np.rint((x[inside] - 15) / 1.5).astype(int)] = \
+        latents[inside][:, [2, 0]].T
+    np.testing.assert_array_equal(maps, expected)
+    off = x.copy()
+    off[[13, 40]] += 0.7
+    with pytest.raises(InputError, match=f"2 coordinates are off the 40x60 grid .*first: x={off[13]:g}"):
+        spatial_maps(latents, off, y, grid=Grid.from_coordinates(x, y))
+
+    values = np.r_[latents[:, 1], np.nan, np.inf, -np.inf]
+    monkeypatch.setattr(colours, "CODES_BLOCK", 6)
+    codes = figures.continuous_codes(values, 80.0, 200.0)
+    finite = np.isfinite(values)
+    assert (codes[~finite] == figures.COLOUR_STEPS + 1).all()
+    np.testing.assert_array_equal(codes[finite], np.rint(np.clip((values[finite] - 80) / 120, 0, 1) * 254))
 
 
 def test_bad_coordinates_and_dims_are_clear_errors(scan):
