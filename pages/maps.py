@@ -88,7 +88,7 @@ cols = st.columns([3, 2])
 with cols[0]:
     dim = st.selectbox("Map to click on", dims, key="maps_pick_dim",
                        index=defaults.setting_index("maps_pick_dim", dims[0], dims))
-    selected = chosen[plots.is_chosen(chosen, rows + first)] - first  # this source's rows of the selection
+    selected = chosen[plots.is_chosen(chosen, panels.rows)] - first  # this source's rows of the selection
     panels.draw_picker(maps[dims.index(dim)], f"latent dim {dim}", colorscale, limits, nan_colour, lines)
     panels.overlay(chosen, lat, int(selected[0]) if len(selected) else None)
     scales.histogram(maps[dims.index(dim)], "maps_histogram", value_name=f"latent dim {dim}",

@@ -119,4 +119,3 @@ def continuous_codes(values, low: float, high: float) -> np.ndarray:
         block[~finite] = COLOUR_STEPS + 1
         flat_codes[start:start + CODES_BLOCK] = block
     return codes
-

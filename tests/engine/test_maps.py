@@ -113,6 +113,10 @@ def test_maps_and_colour_codes_made_in_blocks_equal_those_made_at_once(scan, mon
     off[[13, 40]] += 0.7
     with pytest.raises(InputError, match=f"2 coordinates are off the 40x60 grid .*first: x={off[13]:g}"):
         spatial_maps(latents, off, y, grid=Grid.from_coordinates(x, y))
+    in_order = np.arange(10) * 1.5
+    in_order[5] = in_order[4]  # the last row of one block on the first of the next
+    with pytest.raises(InputError, match="1 pixels share their coordinates"):
+        spatial_maps(latents[:10], in_order, np.zeros(10))
 
     values = np.r_[latents[:, 1], np.nan, np.inf, -np.inf]
     monkeypatch.setattr(colours, "CODES_BLOCK", 6)

@@ -32,7 +32,7 @@ class MapsPanels:
         their grid; the labels map too with `by_label`. `first_row`: the latents' first row among the session's (a
         study's source: its start), so that a selection made here is the study's rows."""
         rows = scan_maps.roi_rows(lat_stamp, roi)
-        return cls(rows + first_row, found.cells, selection.map_points(found.grid, found.cells),
+        return cls(rows + first_row if first_row else rows, found.cells, selection.map_points(found.grid, found.cells),
                    (LABELS, PICKER) if by_label else (PICKER,), lat.units)
 
     def take(self):
@@ -51,9 +51,8 @@ class MapsPanels:
     def draw_picker(self, values_map, title: str, colorscale: str, limits, nan_colour: str, lines=None):
         """`values_map` (the ROI's map of a dimension, as the maps above show it) to click on, in their colours and
         limits; pixels without a value, or without a row, in the maps' `nan_colour`."""
-        values, colour = _PICKED.get((digest(values_map), digest(self.cells[0]), digest(self.cells[1]), title,
-                                      colorscale, limits, nan_colour),
-                                     lambda: _picker_colour(values_map[self.cells], title, colorscale, limits, nan_colour))
+        key = (digest(values_map), digest(self.cells[0]), digest(self.cells[1]), title, colorscale, limits, nan_colour)
+        values, colour = _PICKED.get(key, lambda: _picker_colour(values_map[self.cells], *key[3:]))
         point_panel.draw(PICKER, self.points, colour, group=GROUP, title=title, values=values, lines=lines,
                          background=nan_colour, **self._axes())
 
