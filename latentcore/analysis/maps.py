@@ -357,6 +357,14 @@ def values_map(values, x, y, grid: Grid) -> np.ndarray:
     return spatial_maps(values.reshape(-1, 1), x, y, [0], grid)[0][0]
 
 
+def values_at(values_map: np.ndarray, cells: tuple) -> np.ndarray:
+    """The map's value at each of `cells` ((grid rows, grid columns), `placed_rows`): the map itself, flat, when they
+    are its every pixel in order (a whole scan's rows: no copy of ten million values)."""
+    if len(cells[0]) == values_map.size and _in_order(cells, values_map.shape[-1]):
+        return values_map.reshape(-1)
+    return values_map[cells]
+
+
 def _pixels(cells: tuple, n_columns: int, start: int, stop: int) -> np.ndarray:
     """The pixels (grid row x n_columns + grid column) of rows start..stop."""
     return cells[0][start:stop] * n_columns + cells[1][start:stop]

@@ -42,13 +42,19 @@ def grid_coordinates(n: int, n_columns: int, step_x: float, step_y: float):
     return columns * float(step_x), rows * float(step_y)
 
 
+UNIQUE_BLOCK = 1 << 20  # coordinates whose distinct values are found at once
+
+
 def infer_step(values) -> float | None:
     """Smallest positive spacing between distinct coordinate values (None for a single value). The distinct values
     by hashing, then sorted: a scan's coordinates take few values (10M rows of a 3,163-pixel grid: 0.14 s for x and
     y, where sorting them took 1.1 s)."""
     import pandas as pd
 
-    distinct = np.sort(pd.unique(np.asarray(values, dtype=np.float64).ravel()))
+    values = np.asarray(values, dtype=np.float64).ravel()
+    # block by block: a hash table the size of every value was 160 MB of new memory at 10M rows (0.5 s here)
+    blocks = [pd.unique(values[start:start + UNIQUE_BLOCK]) for start in range(0, values.size, UNIQUE_BLOCK)]
+    distinct = np.unique(np.concatenate(blocks)) if blocks else values
     gaps = np.diff(distinct)
     gaps = gaps[gaps > 1e-6 * max(1.0, float(np.abs(distinct).max(initial=0.0)))]
     return float(gaps.min()) if gaps.size else None

@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from latentcore.analysis.maps import (Grid, Roi, bandcontrast_histogram, export_kept, kept_mask, parse_dims, roi_tag,
-                                      slice_to_roi, spatial_maps, values_map)
 from latentcore import figures
+from latentcore.analysis.maps import (Grid, Roi, bandcontrast_histogram, export_kept, kept_mask, parse_dims, roi_tag,
+                                      slice_to_roi, spatial_maps, values_at, values_map)
 from latentcore.data import align_to_coordinates, read_bandcontrast
 from latentcore.errors import InputError
 
@@ -95,6 +95,7 @@ def test_maps_and_colour_codes_made_in_blocks_equal_those_made_at_once(scan, mon
     """Blocks that end mid-row, rows out of order and an ROI: each pixel where one vectorised step puts it, and the
     first coordinate off the grid named, though it lies in a later block."""
     import latentcore.analysis.maps as maps_module
+    import latentcore.data._checks as data_checks
     import latentcore.figures.colours as colours
 
     latents, x, y, _ = scan
@@ -102,6 +103,7 @@ def test_maps_and_colour_codes_made_in_blocks_equal_those_made_at_once(scan, mon
     latents, x, y = latents[shuffled], x[shuffled], y[shuffled]
     monkeypatch.setattr(maps_module, "MAPS_BLOCK", 7)
     monkeypatch.setattr(maps_module, "INDEX_BLOCK", 5)
+    monkeypatch.setattr(data_checks, "UNIQUE_BLOCK", 9)  # the grid's step from each block's distinct coordinates
     roi = Roi(15, 45, 6, 30)
     maps, grid, _ = spatial_maps(latents, x, y, dims=[2, 0], roi=roi)
     inside = roi.mask(x, y)
@@ -113,6 +115,12 @@ def test_maps_and_colour_codes_made_in_blocks_equal_those_made_at_once(scan, mon
     off[[13, 40]] += 0.7
     with pytest.raises(InputError, match=f"2 coordinates are off the 40x60 grid .*first: x={off[13]:g}"):
         spatial_maps(latents, off, y, grid=Grid.from_coordinates(x, y))
+    whole, grid, _ = spatial_maps(latents, x, y)
+    cells = grid.indices(x, y)
+    np.testing.assert_array_equal(values_at(whole[0], cells), latents[:, 0])  # shuffled: gathered
+    order = np.argsort(cells[0] * 60 + cells[1])
+    in_place = values_at(whole[0], (cells[0][order], cells[1][order]))  # every pixel in order: the map itself
+    assert np.shares_memory(in_place, whole) and np.array_equal(in_place, latents[order, 0])
     in_order = np.arange(10) * 1.5
     in_order[5] = in_order[4]  # the last row of one block on the first of the next
     with pytest.raises(InputError, match="1 pixels share their coordinates"):

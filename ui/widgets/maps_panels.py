@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from latentcore.analysis.maps import Roi
+from latentcore.analysis.maps import Roi, values_at
 from latentcore.data.base import display_units
 
 from ..compute import scan_maps
@@ -52,7 +52,7 @@ class MapsPanels:
         """`values_map` (the ROI's map of a dimension, as the maps above show it) to click on, in their colours and
         limits; pixels without a value, or without a row, in the maps' `nan_colour`."""
         key = (digest(values_map), digest(self.cells[0]), digest(self.cells[1]), title, colorscale, limits, nan_colour)
-        values, colour = _PICKED.get(key, lambda: _picker_colour(values_map[self.cells], *key[3:]))
+        values, colour = _PICKED.get(key, lambda: _picker_colour(values_at(values_map, self.cells), *key[3:]))
         point_panel.draw(PICKER, self.points, colour, group=GROUP, title=title, values=values, lines=lines,
                          background=nan_colour, **self._axes())
 
