@@ -196,13 +196,13 @@ class Grid:
         process: 1.2 s of their page faults)."""
         x, y = np.asarray(x), np.asarray(y)
         rows, columns = np.empty(x.shape, np.int64), np.empty(x.shape, np.int64)
-        flat = [x.reshape(-1), y.reshape(-1), rows.reshape(-1), columns.reshape(-1)]
+        flat_x, flat_y, flat_rows, flat_columns = (a.reshape(-1) for a in (x, y, rows, columns))
         for start in range(0, x.size, INDEX_BLOCK):
             part = slice(start, start + INDEX_BLOCK)
-            found = self._block_indices(flat[0][part], flat[1][part])
+            found = self._block_indices(flat_x[part], flat_y[part])
             if found is None:
                 return self._checked_indices(x, y)  # names the first offender
-            flat[2][part], flat[3][part] = found
+            flat_rows[part], flat_columns[part] = found
         return rows, columns
 
     def _block_indices(self, x, y) -> tuple[np.ndarray, np.ndarray] | None:
