@@ -253,9 +253,8 @@ class Source:
 
 def study_sources(file_stamp: tuple) -> list[Source]:
     """The sources of a study of several members, in order; [] for a latents file or a study of one member
-    (explored as that file is)."""
-    found = members(file_stamp)
-    return found if len(found) > 1 else []
+    (explored as that file is): nothing read for them."""
+    return members(file_stamp) if len(member_stamps(file_stamp)) > 1 else []
 
 
 def members(file_stamp: tuple) -> list[Source]:

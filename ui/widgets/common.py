@@ -67,10 +67,10 @@ def preload_charts():
 
 
 def study_scans(path) -> list[str]:
-    """The names of the sources of the session's latents when they are a study of several ([] for one file, or when
-    they cannot be opened: the sidebar never fails a page, the pages say what is wrong)."""
+    """The names of the sources of the session's latents when they are a study of several ([] for one file, none yet,
+    or when they cannot be opened: the sidebar never fails a page, the pages say what is wrong)."""
     try:
-        return [found.name for found in sources.study_sources(sources.stamp(path))] if sources.is_study(path) else []
+        return [found.name for found in sources.study_sources(sources.stamp(path))] if path is not None else []
     except (LatentError, OSError):
         return []
 
@@ -124,8 +124,7 @@ def latents_stamp(path) -> tuple:
     the page (or fragment) stops with one line naming the member and the way out, and a link to it."""
     try:
         found = sources.stamp(path)
-        if sources.is_study(path):
-            sources.study(found)
+        sources.study(found)  # a latents file: None
     except (LatentError, OSError) as exc:
         st.error(error_line(exc), icon=":material/error:")
         if sources.is_study(path):

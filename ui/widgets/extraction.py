@@ -157,9 +157,8 @@ def require_latents() -> tuple:
     path = state.latents()
     if path is not None:
         found = common.latents_stamp(path)
-        if sources.is_study(path) and not sources.study_sources(found):
-            return sources.member_stamps(found)[0]  # a study of one member: the pages read its file, as a file's
-        return found
+        stamps = sources.member_stamps(found)  # a latents file: itself
+        return stamps[0] if len(stamps) == 1 else found  # a study of one member: the pages read its file
     if state.extract_job() is not None:
         st.stop()  # an extraction runs: its progress is drawn above
     st.info("No latents yet: extract them on the Extract page (or load a latents file on the Data page).",
