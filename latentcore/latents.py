@@ -46,7 +46,7 @@ from .data.latents_h5 import EXTRACT_FIRST, NOT_LATENTS, RESUME, read_point_maps
 from .data.orientations import Acquisition, Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
 from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
-from .columns import ROW, coordinate_names
+from .columns import ROW, beside, coordinate_names
 from .errors import InputError, OutputError, write_error
 from .outputs import MODEL_SEPARATOR, SUFFIX, latents_path_for, model_tag, source_name
 from .storage.local import lock_exclusive, make_folder, refuse_writing_an_input
@@ -132,6 +132,15 @@ class Latents:
             for name, values in zip(coordinate_names(self.units), (self.x, self.y)):
                 table[name] = np.asarray(values, np.float64)[rows]
         return table
+
+    def rows_frame(self, rows, columns: dict, table: pd.DataFrame) -> pd.DataFrame:
+        """Some of these rows as the pages' tables and downloads show them: `row_table(rows)`, then `columns` (one
+        value per row; a name `row_table` has is left out), then the rows' own columns of `table` (`stacked`'s:
+        `partition`, `index`, the source's metadata)."""
+        rows = np.asarray(rows, np.int64)
+        head = self.row_table(rows)
+        head = head.assign(**{name: np.asarray(values) for name, values in columns.items() if name not in head.columns})
+        return beside(head, table.iloc[rows])
 
     def sources(self) -> list[Source]:
         """Each source of these latents, in order: a file is one source, named as its file name says

@@ -241,6 +241,9 @@ class StudyLatents(Latents):
         table = self.identity.iloc[np.asarray(rows, np.int64)].reset_index(drop=True)
         return table.assign(**{SOURCE: table[SOURCE].astype(str)})
 
+    def rows_frame(self, rows, columns: dict, table):
+        return super().rows_frame(rows, columns, table.iloc[:, :0])  # its `stacked` table is `row_table`'s identity
+
     def source_latents(self, index: int) -> Latents:
         return self.members[index]
 

@@ -455,6 +455,22 @@ def test_a_latents_files_row_table_names_rows_as_its_labels_table_does(demo_late
     pd.testing.assert_frame_equal(cutouts.row_table(rows).assign(label=names), labels_table(rows, names))
 
 
+def test_a_files_rows_frame_is_the_umap_commands_table(demo_latents):
+    """`Latents.rows_frame`, the UMAP page's tables and download: a file's rows as the `umap` command writes them
+    (`embedding_table`: row, x_um, y_um, the coordinates, then the stacked table's own columns; a study's:
+    tests/engine/test_study.py)."""
+    from latentcore.analysis.embedding.fitted import embedding_table
+
+    latents = read_latents(demo_latents)
+    matrix, table = latents.stacked()
+    rows = np.array([2399, 0, 61])
+    coords = np.random.default_rng(0).normal(size=(len(matrix), 2)).astype(np.float32)
+    columns = {"umap_0": coords[rows, 0], "umap_1": coords[rows, 1], "bandcontrast": np.array([3.0, 1.0, 2.0])}
+    expected = embedding_table(table.iloc[rows], coords[rows], "umap", latents.x[rows], latents.y[rows],
+                               units=latents.units, extra={"bandcontrast": columns["bandcontrast"]}, row_ids=rows)
+    pd.testing.assert_frame_equal(latents.rows_frame(rows, columns, table), expected)
+
+
 def test_an_uploaded_table_names_a_files_rows_as_a_study_of_one(demo_latents, labels_csv, tmp_path):
     """`probe_run.labels_of`, the app's upload on a file and a study alike: a file's rows by x, y (or row), a
     `source` column naming the file's own source accepted, another source refused (its rows are not these)."""

@@ -22,7 +22,7 @@ from latentcore.cli.options import study_from
 from latentcore.errors import InputError, error_line
 from latentcore.latents import LatentsWriter, read_latents
 from latentcore.storage import s3, sha256_file
-from latentcore.study import make_study, read_study, study_locations, write_study
+from latentcore.study import make_study, open_latents, read_study, study_locations, write_study
 from small_files import vae_checkpoint, write_scan
 
 DIM = 16
@@ -90,6 +90,18 @@ def test_rows_keep_their_identity_across_members(tmp_path):
     assert study.latents("b").x is None and study.latents("a").grid_shape == (5, WIDTH)
     with pytest.raises(InputError, match="no source 'd': choose one of its sources a, b, c"):
         study.member("d")
+
+
+def test_a_studys_rows_frame_is_its_identity_then_the_columns(tmp_path):
+    """`StudyLatents.rows_frame` (the UMAP page's tables and download of a study): each row's source, its row there and
+    x_um, y_um, then the columns given; its stacked table, which is that identity, not added again."""
+    a, b = write_latents(tmp_path, "a", 80, seed=1), write_latents(tmp_path, "b", 40, seed=2)
+    study = open_latents(write_study(make_study("pair", [a, b]), tmp_path))
+    frame = study.rows_frame([85, 3], {"umap_0": np.array([0.5, 1.5]), "row": np.array([9, 9])}, study.stacked()[1])
+    assert list(frame.columns) == ["source", "row", "x_um", "y_um", "umap_0"]  # `row` is the identity's
+    assert frame["source"].tolist() == ["b", "a"] and frame["row"].tolist() == [5, 3]
+    np.testing.assert_array_equal(frame["x_um"], [read_latents(b).x[5], read_latents(a).x[3]])
+    assert frame["umap_0"].tolist() == [0.5, 1.5]
 
 
 def test_a_study_of_one_file_is_the_file(tmp_path):

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from latentcore.analysis.embedding.fitted import embedding_table
 from latentcore.analysis.items import item_caption
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import codes_per_row, from_clustering
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
-from latentcore.columns import CLUSTER, COUNT, ROW, SOURCE, beside, coordinate_names, embedding_name, latent_name
+from latentcore.columns import CLUSTER, COUNT, ROW, SOURCE, coordinate_names, embedding_name, latent_name
 from latentcore.errors import LatentError
 from latentcore.study import StudyLatents
 
@@ -149,7 +148,7 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
     rows = np.asarray(rows, np.int64)
     if len(rows):
         row_images(rows, lat, table, key, mean_key, scan)
-    head = rows_table(rows[:TABLE_MAX], lat, table, {k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()})
+    head = lat.rows_frame(rows[:TABLE_MAX], {k: np.asarray(v)[:TABLE_MAX] for k, v in (extra or {}).items()}, table)
     st.dataframe(head, height=common.table_height(len(head)), hide_index=True, key=f"{key}_table")
     table_note(len(rows))
 
@@ -202,27 +201,13 @@ def row_words(lat, row: int) -> str:
     return f"row {named[ROW].iloc[0]}{of}{where}"
 
 
-def rows_table(rows, lat, table: pd.DataFrame, extra: dict) -> pd.DataFrame:
-    """Chosen rows' table: `row` and the `extra` columns (one value per row) beside the latents' own `table`; a
-    study's starts with its identity (`source`, `row` within it, `x_um`, `y_um`: `table`), then `extra` less those."""
-    if isinstance(lat, StudyLatents):
-        head = table.iloc[rows].reset_index(drop=True)
-        return head.assign(**{k: np.asarray(v) for k, v in extra.items() if k not in head.columns})
-    return beside(pd.DataFrame({ROW: rows, **extra}), table.iloc[rows])
-
-
 def embedding_download(lat, table: pd.DataFrame, coords, method: str, scan: dict, rows) -> pd.DataFrame:
     """The UMAP page's table download of the rows fitted (`rows`, their ids; `coords` every row's), as the `umap`
-    command writes it: `row`, `x_um`, `y_um`, the coordinates, band contrast, the latents' table; a study's
-    `source, row, x_um, y_um` first."""
-    extra = {k: v[rows] for k, v in scan.items() if k == BANDCONTRAST_COLUMN}
-    if isinstance(lat, StudyLatents):
-        coordinates = {embedding_name(method, axis): coords[rows, axis] for axis in range(coords.shape[1])}
-        return rows_table(rows, lat, table, {**coordinates, **extra})
-    if len(rows) != len(table):
-        table = table.iloc[rows].reset_index(drop=True)
-    xy = (lat.x[rows], lat.y[rows]) if scan else (None, None)
-    return embedding_table(table, coords[rows], method, *xy, units=lat.units, extra=extra, row_ids=rows)
+    command writes it (`embedding_table`): `row`, `x_um`, `y_um` (a study's `source` first, `row` within it), the
+    coordinates, band contrast, the latents' table."""
+    columns = {embedding_name(method, axis): np.asarray(coords[rows, axis], np.float32)
+               for axis in range(coords.shape[1])}
+    return lat.rows_frame(rows, columns | {k: v[rows] for k, v in scan.items() if k == BANDCONTRAST_COLUMN}, table)
 
 
 def mean_panel(lat, rows, key: str, clusters: dict | None = None, first: int | None = None):
