@@ -1,6 +1,7 @@
 """The quality filter the analysis pages share (`settings.QUALITY_PAGES`: UMAP, Clusters, Rank, and the labels panel on
 them): a threshold per quality map the scan has (CI, MAD, band contrast, IQ: `analysis.quality.QUALITY_MAPS`), in
-the map's own units and range, each on or off; the pixels kept shown as a map; one line on every page it applies
+the map's own units and range, each on or off; the pixels kept shown as a map (a study's: a source's, on its
+own grid); one line on every page it applies
 to saying how many points it keeps. `bc` is the session's band-contrast choice. On a study (several scans) it applies
 to the study's embedding, clustering and labels' probe, each scan by its own maps (band contrast: each scan's own),
 as `cluster --quality` and `probe --quality` on a study."""
@@ -16,7 +17,7 @@ from ..compute import scan_maps, sources
 from ..figures import plots
 from ..session import defaults, state
 from ..session.settings import QUALITY_PAGES, quality_keys
-from . import common
+from . import common, study
 
 DEFAULT_PERCENTILE = 10  # a threshold first offered where it would remove a tenth of the pixels
 
@@ -68,28 +69,23 @@ def _read_widgets(lat_stamp: tuple, lat, maps: dict, on_study: bool) -> QualityF
         band = state.bandcontrast() if any(t.name == "bc" for t in thresholds) and not on_study else None
         quality = QualityFilter(tuple(thresholds), band) if thresholds else None
         if quality is not None:
-            (_kept_per_source if on_study else _mask_map)(lat_stamp, lat, quality)
+            _mask_map(lat_stamp, lat, quality)
     return quality
 
 
 def _mask_map(lat_stamp: tuple, lat, quality: QualityFilter):
-    """The pixels kept and removed, on the scan."""
+    """The pixels kept and removed, on the scan (a study's: each source's own grid, the source picked above it)."""
     with common.user_errors():
         kept = scan_maps.quality_kept(lat_stamp, quality)
-    grid, cells = scan_maps.scan_grid(lat_stamp)
+    source = study.page_source(lat_stamp, "quality", "Source of the mask", said=False)
+    kept = kept[source.start:source.start + source.rows]
+    grid, cells = scan_maps.scan_grid(source.stamp)
     colour = plots.categorical_colour(np.where(kept, 0, -1), "Quality filter", names=["kept"], noise_name="removed")
     code_map = np.full((grid.n_rows, grid.n_columns), np.nan)
     code_map[cells] = colour.codes
-    st.plotly_chart(plots.code_map_figure(code_map, colour, grid, title=f"Pixels kept by {quality}", height=420,
-                                          units=lat.units), key="quality_mask", config={"displaylogo": False})
-
-
-def _kept_per_source(lat_stamp: tuple, lat, quality: QualityFilter):
-    """A study's pixels kept, source by source (each scan's mask is its own on the Rank page)."""
-    with common.user_errors():
-        kept = scan_maps.quality_kept(lat_stamp, quality)
-    st.caption("Kept: " + "; ".join(f"{name} {int(kept[start:end].sum()):,} of {end - start:,}" for name, start, end
-                                    in zip(lat.names, lat.offsets[:-1], lat.offsets[1:])) + " pixels.")
+    st.plotly_chart(plots.code_map_figure(code_map, colour, grid, title=f"Pixels kept by {quality} in {source.name}",
+                                          height=420, units=lat.units), key="quality_mask",
+                    config={"displaylogo": False})
 
 
 def note(lat_stamp: tuple, quality: QualityFilter, page: str, on_study: bool = False):
