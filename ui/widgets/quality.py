@@ -1,10 +1,9 @@
 """The quality filter the analysis pages share (`settings.QUALITY_PAGES`: UMAP, Clusters, Rank, and the labels panel on
 them): a threshold per quality map the scan has (CI, MAD, band contrast, IQ: `analysis.quality.QUALITY_MAPS`), in
-the map's own units and range, each on or off; the pixels kept shown as a map (a study's: a source's, on its
-own grid); one line on every page it applies
-to saying how many points it keeps. `bc` is the session's band-contrast choice. On a study (several scans) it applies
-to the study's embedding, clustering and labels' probe, each scan by its own maps (band contrast: each scan's own),
-as `cluster --quality` and `probe --quality` on a study."""
+the map's own units and range, each on or off; the pixels kept shown as a map (a study's: a source's, on its own
+grid); one line on every page it applies to saying how many points it keeps. `bc` is the session's band-contrast
+choice. On a study (several scans) it applies to the study's embedding, clustering and labels' probe, each scan by its
+own maps (band contrast: each scan's own), as `cluster --quality` and `probe --quality` on a study."""
 from __future__ import annotations
 
 import numpy as np
