@@ -166,7 +166,8 @@ def test_a_studys_chosen_rows_show_their_images_and_mean_pattern_from_their_own_
         patterns = reader.read_rows(next(iter(reader.info().partitions)), [8, 9]).astype(np.float64)
     np.testing.assert_allclose(mean, patterns.mean(0), rtol=1e-6)  # q's own patterns, not p's rows 8 and 9
     rows = np.arange(3 * 192)
-    at.session_state["last_clusters"] = {"rows": rows, "labels": rows % 7 % 2}  # a clustering of the study's rows
+    at.session_state["last_clusters"] = {"rows": rows, "labels": rows % 7 % 2,  # a clustering of the study's rows
+                                         "latents": at.session_state["latents"]}
     at.run()
     of = at.selectbox(key="umap_mean_of")  # the mean of q's own rows of each cluster, as a file's clusters
     assert of.options[1:] == [f"cluster {c} ({n} rows)" for c, n in enumerate(np.bincount(rows[192:384] % 7 % 2))]

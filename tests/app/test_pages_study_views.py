@@ -456,3 +456,17 @@ def test_a_quality_filter_on_a_studys_clusters_keeps_each_scans_pixels_as_the_co
     said = texts(at.caption)
     assert f"of {kept:,} latents" in said and f"fitted on every one of the {kept:,} rows" in said
     assert f"{kept:,} of {3 * ROWS:,} points kept" in texts(at.info)
+
+
+def test_the_clusters_of_one_latents_colour_no_other_latents_the_session_opens():
+    """The UMAP page colours by the Clusters page's last clustering only on the latents it was made on: a study's
+    row ids on one of its files raised an IndexError (or, on a larger file, would colour the wrong rows)."""
+    from ui.widgets import explore
+
+    at = run(on_study("clusters", "pq"), "umap")
+    assert at.selectbox(key="umap_colour").value == explore.CLUSTERS  # the page's own default: the clusters
+    at.session_state["latents"] = str(Path(at.session_state["workdir"]) / "q__pca_latents.h5")
+    at = run(at)
+    assert explore.CLUSTERS not in at.selectbox(key="umap_colour").options
+    at = run(run(at, "clusters"), "umap")  # clustered again, on these latents
+    assert explore.CLUSTERS in at.selectbox(key="umap_colour").options

@@ -209,12 +209,14 @@ def take_labels_changed() -> bool:
 
 
 def last_clusters() -> dict | None:
-    """The Clusters page's last clustering {"rows", "labels"} (the UMAP page colours by it), or None."""
-    return store.get(store.LAST_CLUSTERS) or None
+    """The Clusters page's last clustering {"rows", "labels"} of the session's latents (the UMAP page colours by
+    it), or None: one made on other latents is not theirs (its row ids would colour rows of another file)."""
+    found = store.get(store.LAST_CLUSTERS)
+    return found if found and found["latents"] == store.get(store.LATENTS) else None
 
 
 def set_last_clusters(rows, labels):
-    store.put(store.LAST_CLUSTERS, {"rows": rows, "labels": labels})
+    store.put(store.LAST_CLUSTERS, {"rows": rows, "labels": labels, "latents": store.get(store.LATENTS)})
 
 
 def latents_model() -> dict | None:
