@@ -8,8 +8,7 @@ import streamlit as st
 
 import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore.analysis.cluster import METHODS
-from latentcore.analysis.maps import Roi
-from ui.compute import cluster_runs, scan_maps, sources
+from ui.compute import cluster_runs, sources
 from ui.figures import plots
 from ui.session import defaults, lifecycle, state
 from ui.widgets import (access, bandcontrast, common, explore, extraction, linked_embedding, orientations, params,
@@ -74,7 +73,7 @@ if by_label:
 else:
     colour, grid, _, cells = cluster_runs.cluster_view(lat_stamp, job, out_dir, shade)
 one_scan = grid is not None  # a study's scans: each on its own map, in its own grid
-boundaries_on = references.boundary_switch(lat, page="clusters") if one_scan else False
+boundaries_on = references.boundary_switch(lat, page="clusters")  # over each scan map
 umap_settings = (defaults.widget_value("umap_neighbors", min(15, sum(map(len, lat.partitions.values())) - 1)),
                  defaults.widget_value("umap_min_dist", 0.1), defaults.widget_value("umap_seed", 0))
 with common.user_errors():
@@ -95,9 +94,9 @@ def linked(run, colour, grid, cells):
     selection.made_elsewhere("clusters", "pixel" if on_scan else "point")
     chosen = state.selection()
     selected_here = plots.is_chosen(rows, chosen)
-    lines = scan_maps.boundary_lines(lat_stamp, Roi.around(grid)) if boundaries_on else None
-    panels.draw(colour, chosen, lines=lines, title=view.title[0].upper() + view.title[1:], x_title=view.x_title,
-                y_title=view.y_title, map_title="Labels on the scan" if by_label else "Clusters on the scan")
+    panels.draw(colour, chosen, boundaries=boundaries_on, title=view.title[0].upper() + view.title[1:],
+                x_title=view.x_title, y_title=view.y_title,
+                map_title="Labels on the scan" if by_label else "Clusters on the scan")
 
     report = run["report"]
     summary = st.columns(4)

@@ -5,7 +5,6 @@ import streamlit as st
 
 import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore.analysis.embedding.fitted import embedding_names
-from latentcore.analysis.maps import Roi
 from latentcore.columns import BANDCONTRAST, COSINE_DISTANCE, embedding_name
 from ui.compute import latent_space, scan_maps, sources
 from ui.figures import png
@@ -90,12 +89,10 @@ def linked(marks):
                       "symbol": "diamond-open", "size": 12, "colour": "#111111"})
     titles = {"x_title": f"{label} 1", "y_title": f"{label} 2", "title": f"{label} of {len(kept_ids):,} latents "
               f"({lat.dim} dimensions)" + (", UMAP still fitting" if fitting is not None else "")}
-    lines = None
-    if on_scan and references.boundary_switch(lat, page="umap"):  # grain boundaries over the scan panel
-        lines = scan_maps.boundary_lines(lat_stamp, Roi.around(scan_maps.scan_grid(lat_stamp)[0]))
+    boundaries = on_scan and references.boundary_switch(lat, page="umap")  # over each scan map
     values = continuous[0][kept_ids] if continuous is not None else None
     embedding_panels.draw(linked_embedding.colour_of_rows(colour, kept_ids), chosen, marks=marks, values=values,
-                          lines=lines, histogram=values, **titles)
+                          boundaries=boundaries, histogram=values, **titles)
 
     st.subheader(f"Selected: {common.counted(len(chosen), 'point')}")
     before = state.selection_before()

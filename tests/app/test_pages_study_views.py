@@ -458,6 +458,30 @@ def test_a_quality_filter_on_a_studys_clusters_keeps_each_scans_pixels_as_the_co
     assert f"{kept:,} of {3 * ROWS:,} points kept" in texts(at.info)
 
 
+def test_each_scan_map_of_a_study_draws_its_own_grain_boundaries_as_its_file_does():
+    from ui.widgets import explore
+
+    at = on_study("umap", "pq", orientations=True)
+    for name in "pq":
+        assert "lines_x" not in point_panels(at)[f"umap_map_{name}"][1]
+    at = run(at.toggle(key="umap_boundaries").set_value(True))  # offered: the study's scans hold orientations
+    drawn = {name: point_panels(at)[f"umap_map_{name}"][1] for name in "pq"}
+    at = run(run(at, "clusters").toggle(key="clusters_boundaries").set_value(True))
+    for name in "pq":  # the Clusters page's maps of the study: the same lines
+        np.testing.assert_array_equal(point_panels(at)[f"clusters_map_{name}"][1]["lines_x"], drawn[name]["lines_x"])
+    folder = Path(at.session_state["workdir"])
+    for name in "pq":  # each source's lines are those its own file's page draws
+        at.session_state["latents"] = str(folder / f"{name}__pca_latents.h5")
+        at = run(at, "umap")
+        assert at.toggle(key="umap_boundaries").value
+        assert explore.CLUSTERS not in at.selectbox(key="umap_colour").options  # the study's clusters are not its
+        own = point_panels(at)["umap_map"][1]
+        assert np.isnan(own["lines_x"]).sum() > 3  # several segments
+        for axis in ("lines_x", "lines_y"):
+            np.testing.assert_array_equal(drawn[name][axis], own[axis])
+    assert not np.array_equal(drawn["p"]["lines_x"], drawn["q"]["lines_x"])  # each scan its own grains
+
+
 def test_the_clusters_of_one_latents_colour_no_other_latents_the_session_opens():
     """The UMAP page colours by the Clusters page's last clustering only on the latents it was made on: a study's
     row ids on one of its files raised an IndexError (or, on a larger file, would colour the wrong rows)."""

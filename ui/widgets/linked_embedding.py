@@ -17,6 +17,7 @@ import functools
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.maps import Roi
 from latentcore.data.base import display_units
 
 from ..compute import scan_maps, sources
@@ -99,13 +100,14 @@ class LinkedEmbedding:
         if not selection.take_shapes({k: g for k, g in panels.items() if k not in self.maps}, self.row_ids):
             any(selection.take_shapes({key: panels[key]}, block.ids) for key, block in self.maps.items())
 
-    def draw(self, colour, chosen, *, marks=(), values=None, lines=None, histogram=None,
+    def draw(self, colour, chosen, *, marks=(), values=None, boundaries: bool = False, histogram=None,
              map_title: str = "The same rows on the scan", **titles):
-        """The two panels side by side (the scatter alone without a scan), the scan map's boundary `lines`, the
-        `histogram` (values) under it, and the line profile of a line drawn on it under both; a study's scatter
-        and the histogram beside it, then its sources' maps."""
+        """The two panels side by side (the scatter alone without a scan), the scan map's grain boundaries (with
+        `boundaries`), the `histogram` (values) under it, and the line profile of a line drawn on it under both; a
+        study's scatter and the histogram beside it, then its sources' maps, each with its own boundaries."""
         if self.study:
-            return self.draw_study(colour, chosen, marks=marks, values=values, histogram=histogram, **titles)
+            return self.draw_study(colour, chosen, marks=marks, values=values, boundaries=boundaries,
+                                   histogram=histogram, **titles)
         columns = st.columns(2) if self.on_scan else [st.container()]
         scatter_key, map_key = f"{self.key}_scatter", f"{self.key}_map"
         with columns[0]:
@@ -114,6 +116,8 @@ class LinkedEmbedding:
         if self.on_scan:
             with columns[1]:
                 unit = display_units(self.lat.units)
+                grid = (self.scan or scan_maps.scan_grid(self.lat_stamp))[0]
+                lines = boundary_lines(self.lat_stamp, grid) if boundaries else None
                 point_panel.draw(map_key, self.panels[map_key], colour, group=self.key, title=map_title,
                                  x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, lines=lines,
                                  row_ids=self.row_ids)  # its hover shows the scatter's values
@@ -124,7 +128,7 @@ class LinkedEmbedding:
         if self.on_scan:
             line_profile.profile_panel(self.key, self.lat_stamp, self.lat)
 
-    def draw_study(self, colour, chosen, *, marks=(), values=None, histogram=None, **titles):
+    def draw_study(self, colour, chosen, *, marks=(), values=None, boundaries: bool = False, histogram=None, **titles):
         chosen, scatter_key = np.asarray(chosen, np.int64), f"{self.key}_scatter"
         left, right = st.columns(2)
         with left:
@@ -144,9 +148,12 @@ class LinkedEmbedding:
             part, name, rows = block.shown, block.source.name, len(block.ids)
             picked = int(np.count_nonzero(plots.is_chosen(block.ids, chosen)))
             of = f"{rows:,} rows" if block.every_row else f"{rows:,} of {block.source.rows:,} rows"
+            lines = boundary_lines(block.source.stamp, scan_maps.scan_grid(block.source.stamp)[0]) if boundaries \
+                else None
             with columns[number % 2]:  # its hover names the row within the source
                 point_panel.draw(key, self.panels[key], colour.of_rows(part), group=key, title=f"{name} ({of})",
                                  x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, height=420,
+                                 lines=lines,
                                  values=None if values is None else np.asarray(values)[part],
                                  follows=(self.key, part.start, len(self.coords)))  # its legend: its own rows
                 st.caption(f"{name}: {picked:,} of its {rows:,} rows {'' if block.every_row else 'shown '}selected")
@@ -176,6 +183,12 @@ class Block:
     @property
     def every_row(self) -> bool:
         return len(self.ids) == self.source.rows
+
+
+def boundary_lines(lat_stamp: tuple, grid):
+    """The grain boundaries of a scan's latents over a map's `grid` (its ROI's: `Roi.around`); None without
+    orientations."""
+    return scan_maps.boundary_lines(lat_stamp, Roi.around(grid))
 
 
 def colour_of_rows(colour, rows):

@@ -34,10 +34,11 @@ def boundary_parameters(where=None, page: str = "maps", on: bool = True) -> dict
 
 
 def boundary_switch(lat, where=None, page: str = "maps") -> bool:
-    """The grain-boundary overlay switch of a page's scan maps; off (and disabled) when the latents hold
-    no orientations."""
+    """The grain-boundary overlay switch of a page's scan maps; off (and disabled) when no scan of the latents (a
+    file's one, a study's any) holds orientations."""
     where = where or st
-    has, key = lat.orientations is not None, f"{page}_boundaries"
+    has = any(lat.source_latents(i).orientations is not None for i in range(len(lat.sources())))  # a study: any scan
+    key = f"{page}_boundaries"
     on = where.toggle("Boundaries", value=defaults.setting(key, False) and has, key=key, disabled=not has,
                       help="Draw the grain boundaries over the maps" if has else
                       "These latents hold no orientations (the scan file had none).")
