@@ -111,7 +111,7 @@ with cols[1]:
         st.caption("No pixel selected yet: click one on the map (or select points on the UMAP or Clusters "
                    "pages).")
 
-line_profile.profile_panel("maps", lat_stamp, lat)  # of a line drawn on the click map or the labels map
+line_profile.profile_panel("maps", session_stamp, member, lat)  # of a line drawn on the click map or labels map
 with st.expander("Labels", icon=":material/label:"):  # the workspace's one labels set, keyed by row
     labels.labels_panel(session_stamp, sources.latents(session_stamp), chosen, "maps")  # a study's: by its rows
 

@@ -494,3 +494,33 @@ def test_the_clusters_of_one_latents_colour_no_other_latents_the_session_opens()
     assert explore.CLUSTERS not in at.selectbox(key="umap_colour").options
     at = run(run(at, "clusters"), "umap")  # clustered again, on these latents
     assert explore.CLUSTERS in at.selectbox(key="umap_colour").options
+
+
+def test_a_line_on_a_study_sources_map_is_that_sources_profile_as_the_command_writes_it_for_its_file(tmp_path):
+    from latentcore.cli import main
+
+    def line_marks(at, group: str, key: str) -> list:
+        return [mark for mark in point_panels(at)[f"overlay:{group}"]["marks"].get(key, []) if mark["symbol"] == "line"]
+
+    def profile(at) -> pd.DataFrame:
+        return next(frame.value for frame in at.dataframe if "distance_um" in frame.value.columns)
+
+    at = on_study("umap", "pq")  # the session's band contrast the demo's table: a study's scans take their own maps
+    assert "Draw a line on the scan map" in texts(at.caption)
+    line = {"shape": "line", "op": "replace", "x": [1.0, 20.0], "y": [2.0, 14.0], "count": 0}
+    at.session_state["umap_map_q"] = {"shape": line}  # drawn with q's map's Line tool
+    at = run(at)
+    at.session_state["umap_map_q"] = {}
+    assert line_marks(at, "umap_map_q", "umap_map_q")[0]["x"] == line["x"] and not line_marks(at, "umap_map_p",
+                                                                                               "umap_map_p")
+    shown = profile(at)
+    q = Path(at.session_state["workdir"]) / "q__pca_latents.h5"
+    assert main(["profile", str(q), "--line", "1,2,20,14", "--bandcontrast", "scan", "--dims", "0-2",
+                 "--out", str(tmp_path), "--no-png"]) == 0
+    written = pd.read_csv(next(tmp_path.glob("line_profile__*.csv")))
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), written, check_dtype=False)  # q's rows and values
+    at = run(at, "maps")  # the Latent maps page shows the line on q's maps only
+    assert not line_marks(at, "maps", "maps_picker")
+    at = run(at.selectbox(key="maps_source").set_value(1))
+    assert line_marks(at, "maps", "maps_picker")[0]["y"] == line["y"]
+    pd.testing.assert_frame_equal(profile(at).reset_index(drop=True), written, check_dtype=False)

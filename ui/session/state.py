@@ -131,15 +131,19 @@ def forget_undo():
     store.pop(store.SELECTION_BEFORE)
 
 
-def profile_line() -> tuple | None:
-    """The line last drawn on a scan map of the latents in use, (x0, y0, x1, y1) in their units, or None."""
+def profile_line(scan: tuple) -> tuple | None:
+    """The line last drawn on a map of the scan whose latents file `scan` stamps (the latents in use, or a source of
+    the study in use), (x0, y0, x1, y1) in their units, or None (none, or drawn on another scan)."""
     kept = store.get(store.PROFILE_LINE)
-    return tuple(kept["line"]) if kept and kept["latents"] == store.get(store.LATENTS) else None
+    mine = kept and kept["latents"] == store.get(store.LATENTS) and kept["scan"] == scan[0]
+    return tuple(kept["line"]) if mine else None
 
 
-def set_profile_line(line):
-    """A line drawn on a scan map (x0, y0, x1, y1): the pages with a scan map show it and its profile."""
-    store.put(store.PROFILE_LINE, {"latents": store.get(store.LATENTS), "line": [float(v) for v in line]})
+def set_profile_line(line, scan: tuple):
+    """A line drawn on a map of a scan (x0, y0, x1, y1; `scan`: its latents file's stamp, a study's source's on a
+    study): the pages with its map show it and its profile."""
+    store.put(store.PROFILE_LINE, {"latents": store.get(store.LATENTS), "scan": scan[0],
+                                   "line": [float(v) for v in line]})
 
 
 def clear_profile_line():

@@ -31,7 +31,7 @@ ROI_KEYS = ("roi_x", "roi_y")  # the shared ROI's sliders (Latent maps, Clusters
 ROI_ORIGIN = "roi_origin"  # the page whose sliders set the shared ROI last (saved with the settings)
 RESTART_PREFIX = "_restart_"  # + job key: the button that starts a cancelled job again
 SELECTION_SLOT = "_selection_slot"  # the sidebar's "Selected points" line (st.empty), redrawn by fragments
-PROFILE_LINE = "_profile_line"  # {"latents", "line": [x0, y0, x1, y1]}: the line last drawn on a scan map
+PROFILE_LINE = "_profile_line"  # {"latents", "scan", "line": [x0, y0, x1, y1]}: the line last drawn on a scan map
 # sign-in and sharing (ui.session.visitor, ui.session.access)
 ROLE = "_workspace_role"  # "owner", "write" or "read": what this session may do in its workspace
 SESSION_USER = "_session_user"  # the user id the workspace was opened for (None: single-user mode)

@@ -17,14 +17,15 @@ from latentcore.figures.profile_figures import profile_figure
 from ..compute import scan_maps
 from ..figures import png
 from ..session import defaults, lifecycle, state
-from . import common
+from . import common, study
 
 LINE_COLOUR = "#e31a1c"
 
 
-def marks(keys) -> dict:
-    """The session's line as a mark on each scan map of `keys` (panel key -> [mark]; none without a line)."""
-    line = state.profile_line()
+def marks(keys, scan: tuple) -> dict:
+    """The scan's profile line as a mark on each of its maps `keys` (panel key -> [mark]; none without a line;
+    `scan`: its latents file's stamp)."""
+    line = state.profile_line(scan)
     if line is None:
         return {}
     mark = {"x": [line[0], line[2]], "y": [line[1], line[3]], "name": "profile line", "symbol": "line",
@@ -32,15 +33,18 @@ def marks(keys) -> dict:
     return {key: [mark] for key in keys}
 
 
-def band_choice(lat) -> BandContrast | None:
-    """The session's band contrast, else the scan's own first map where the latents carry one, else none."""
-    return state.bandcontrast() or (BandContrast.scan_map() if lat.point_maps else None)
+def band_choice(session_stamp: tuple, source, lat) -> BandContrast | None:
+    """The session's band contrast for its own latents, a study's source's own map (`study.bandcontrast`), else the
+    scan's own first map where the latents carry one, else none."""
+    return study.bandcontrast(session_stamp, source, lat) or (BandContrast.scan_map() if lat.point_maps else None)
 
 
-def profile_panel(page: str, lat_stamp: tuple, lat):
-    """The values along the session's line, under a page's maps (`page`: its key prefix); how to draw one
-    when there is none."""
-    line = state.profile_line()
+def profile_panel(page: str, session_stamp: tuple, source, lat):
+    """The values along the profile line drawn on a map of `source` (a `sources.Source` of the session's latents
+    `session_stamp`: a file's one, a study's source; `lat`: its latents), under a page's maps (`page`: its key
+    prefix); how to draw one when there is none."""
+    lat_stamp = source.stamp
+    line = state.profile_line(lat_stamp)
     with st.expander("Line profile", icon=":material/timeline:", expanded=line is not None):
         if line is None:
             st.caption("Draw a line on the scan map (Line, above the map: press at its first point, drag, release) "
@@ -49,7 +53,7 @@ def profile_panel(page: str, lat_stamp: tuple, lat):
         key = f"{page}_profile_dims"
         dims = st.multiselect("Latent dimensions along the line", list(range(lat.dim)), key=key,
                               default=defaults.setting(key, list(range(min(lat.dim, 3))), range(lat.dim)))
-        bandcontrast = band_choice(lat)
+        bandcontrast = band_choice(session_stamp, source, lat)
         try:
             table = scan_maps.line_profile(lat_stamp, line, bandcontrast, tuple(dims))
         except LatentError as exc:

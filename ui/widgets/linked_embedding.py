@@ -21,7 +21,7 @@ from latentcore.analysis.maps import Roi
 from latentcore.data.base import display_units
 
 from ..compute import scan_maps, sources
-from ..session import defaults
+from ..session import defaults, state
 from ..figures import plots
 from . import line_profile, point_panel, scales, selection
 
@@ -97,8 +97,10 @@ class LinkedEmbedding:
     def take(self):
         """Apply a selection just made on any panel, so this run draws it (a study's map: its source's rows)."""
         panels = {key: geometry for key, (geometry, _, _) in self.panels.items()}
-        if not selection.take_shapes({k: g for k, g in panels.items() if k not in self.maps}, self.row_ids):
-            any(selection.take_shapes({key: panels[key]}, block.ids) for key, block in self.maps.items())
+        if not selection.take_shapes({k: g for k, g in panels.items() if k not in self.maps}, self.row_ids,
+                                     self.lat_stamp):
+            any(selection.take_shapes({key: panels[key]}, block.ids, block.source.stamp)
+                for key, block in self.maps.items())
 
     def draw(self, colour, chosen, *, marks=(), values=None, boundaries: bool = False, histogram=None,
              map_title: str = "The same rows on the scan", **titles):
@@ -124,9 +126,10 @@ class LinkedEmbedding:
                 if histogram is not None:
                     scales.histogram(histogram, f"{self.key}_histogram", colour=colour, value_name=colour.title)
         point_panel.overlays(self.key, self.panels, len(self.coords), chosen, row_ids=self.row_ids,
-                             marks={scatter_key: list(marks), **line_profile.marks([map_key] if self.on_scan else [])})
+                             marks={scatter_key: list(marks),
+                                    **line_profile.marks([map_key] if self.on_scan else [], self.lat_stamp)})
         if self.on_scan:
-            line_profile.profile_panel(self.key, self.lat_stamp, self.lat)
+            line_profile.profile_panel(self.key, self.lat_stamp, sources.members(self.lat_stamp)[0], self.lat)
 
     def draw_study(self, colour, chosen, *, marks=(), values=None, boundaries: bool = False, histogram=None, **titles):
         chosen, scatter_key = np.asarray(chosen, np.int64), f"{self.key}_scatter"
@@ -159,8 +162,14 @@ class LinkedEmbedding:
                 st.caption(f"{name}: {picked:,} of its {rows:,} rows {'' if block.every_row else 'shown '}selected")
         point_panel.overlays(self.key, {scatter_key: self.panels[scatter_key]}, len(self.coords), chosen,
                              marks={scatter_key: list(marks)}, row_ids=self.row_ids)
-        for key, block in self.maps.items():
-            point_panel.overlays(key, {key: self.panels[key]}, len(block.ids), chosen, row_ids=block.ids)
+        for key, block in self.maps.items():  # a line drawn on a source's map: its profile line
+            point_panel.overlays(key, {key: self.panels[key]}, len(block.ids), chosen, row_ids=block.ids,
+                                 marks=line_profile.marks([key], block.source.stamp))
+        shown = [block.source for block in self.maps.values()]
+        if shown:  # the profile of the source whose map holds the line (how to draw one, without)
+            source = next((source for source in shown if state.profile_line(source.stamp)), shown[0])
+            line_profile.profile_panel(self.key, self.lat_stamp, source,
+                                       self.lat.source_latents(self.study.index(source)))
 
 
 @dataclasses.dataclass(frozen=True)

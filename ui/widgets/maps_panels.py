@@ -25,6 +25,7 @@ class MapsPanels:
     points: tuple  # as the panels draw them (`selection.map_points`)
     keys: tuple  # the panels the page draws
     units: str | None
+    lat_stamp: tuple  # the scan's latents file: a line drawn on its maps is its profile line
 
     @classmethod
     def over(cls, lat_stamp: tuple, lat, roi: Roi | None, found, by_label: bool, first_row: int = 0) -> MapsPanels:
@@ -33,10 +34,10 @@ class MapsPanels:
         study's source: its start), so that a selection made here is the study's rows."""
         rows = scan_maps.roi_rows(lat_stamp, roi)
         return cls(rows + first_row if first_row else rows, found.cells, selection.map_points(found.grid, found.cells),
-                   (LABELS, PICKER) if by_label else (PICKER,), lat.units)
+                   (LABELS, PICKER) if by_label else (PICKER,), lat.units, lat_stamp)
 
     def take(self):
-        selection.take_shapes({key: self.points[0] for key in self.keys}, self.rows)
+        selection.take_shapes({key: self.points[0] for key in self.keys}, self.rows, self.lat_stamp)
 
     def _axes(self) -> dict:
         unit = display_units(self.units)
@@ -59,7 +60,7 @@ class MapsPanels:
     def overlay(self, chosen, lat, picked: int | None):
         """The selection on the panels, the `picked` row of `lat` (the one whose pattern the page shows) marked, and
         the session's profile line."""
-        marks = line_profile.marks(self.keys)
+        marks = line_profile.marks(self.keys, self.lat_stamp)
         if picked is not None:
             marks.setdefault(PICKER, []).append({"x": [lat.x[picked]], "y": [lat.y[picked]], "name": "picked",
                                                  "symbol": "diamond-open", "size": 16, "colour": "#e31a1c"})

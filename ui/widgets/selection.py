@@ -150,12 +150,12 @@ def zoomed_points(key: str, points):
         return points
 
 
-def take_shapes(geometries: dict, row_ids=None) -> bool:
+def take_shapes(geometries: dict, row_ids=None, scan: tuple | None = None) -> bool:
     """Apply a shape just drawn on one of a page's point panels (key -> its Geometry as drawn) before
     anything is drawn, so this run shows it; `row_ids`: the global row id of each of the panels' rows, when
-    they show a part of the rows. A line drawn on a scan map is kept as the session's profile line (the selection
-    stays). Every message from the browser is checked first: one that is not a shape or a view is refused in one
-    line and changes nothing. Returns True when a shape came."""
+    they show a part of the rows. A line drawn on a scan map is kept as the session's profile line of that scan
+    (`scan`: its latents file's stamp; the selection stays). Every message from the browser is checked first: one
+    that is not a shape or a view is refused in one line and changes nothing. Returns True when a shape came."""
     for key in geometries:
         view = _message(key, "view")
         try:
@@ -174,7 +174,8 @@ def take_shapes(geometries: dict, row_ids=None) -> bool:
             _refused("selection", exc)
             return False
         if shape["shape"] == "line":
-            state.set_profile_line([shape["x"][0], shape["y"][0], shape["x"][1], shape["y"][1]])
+            if scan is not None:
+                state.set_profile_line([shape["x"][0], shape["y"][0], shape["x"][1], shape["y"][1]], scan)
             return True
         rows = rows if geometry.rows is None else geometry.rows[rows]  # zoomed in: a part shown
         rows = rows if row_ids is None else np.asarray(row_ids, np.int64)[rows]
