@@ -118,8 +118,7 @@ class LinkedEmbedding:
         if self.on_scan:
             with columns[1]:
                 unit = display_units(self.lat.units)
-                grid = (self.scan or scan_maps.scan_grid(self.lat_stamp))[0]
-                lines = boundary_lines(self.lat_stamp, grid) if boundaries else None
+                lines = boundary_lines(self.lat_stamp, self.scan) if boundaries else None
                 point_panel.draw(map_key, self.panels[map_key], colour, group=self.key, title=map_title,
                                  x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, lines=lines,
                                  row_ids=self.row_ids)  # its hover shows the scatter's values
@@ -151,13 +150,11 @@ class LinkedEmbedding:
             part, name, rows = block.shown, block.source.name, len(block.ids)
             picked = int(np.count_nonzero(plots.is_chosen(block.ids, chosen)))
             of = f"{rows:,} rows" if block.every_row else f"{rows:,} of {block.source.rows:,} rows"
-            lines = boundary_lines(block.source.stamp, scan_maps.scan_grid(block.source.stamp)[0]) if boundaries \
-                else None
+            lines = boundary_lines(block.source.stamp) if boundaries else None
             with columns[number % 2]:  # its hover names the row within the source
                 point_panel.draw(key, self.panels[key], colour.of_rows(part), group=key, title=f"{name} ({of})",
                                  x_title=f"x ({unit})", y_title=f"y ({unit})", units=self.lat.units, height=420,
-                                 lines=lines,
-                                 values=None if values is None else np.asarray(values)[part],
+                                 lines=lines, values=None if values is None else np.asarray(values)[part],
                                  follows=(self.key, part.start, len(self.coords)))  # its legend: its own rows
                 st.caption(f"{name}: {picked:,} of its {rows:,} rows {'' if block.every_row else 'shown '}selected")
         point_panel.overlays(self.key, {scatter_key: self.panels[scatter_key]}, len(self.coords), chosen,
@@ -194,9 +191,10 @@ class Block:
         return len(self.ids) == self.source.rows
 
 
-def boundary_lines(lat_stamp: tuple, grid):
-    """The grain boundaries of a scan's latents over a map's `grid` (its ROI's: `Roi.around`); None without
-    orientations."""
+def boundary_lines(lat_stamp: tuple, scan: tuple | None = None):
+    """The grain boundaries of a scan's latents over a map of `scan` ((grid, cells) of the rows shown, an ROI's;
+    None: the scan's own grid); None without orientations."""
+    grid = (scan or scan_maps.scan_grid(lat_stamp))[0]
     return scan_maps.boundary_lines(lat_stamp, Roi.around(grid))
 
 
