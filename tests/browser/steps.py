@@ -153,17 +153,17 @@ def new_tab(browser, url, viewport=(1400, 1600)):
     return tab
 
 
-def tab_with_study(browser, shared_server, names=("p", "q", "r")):
+def tab_with_study(browser, shared_server, names=("p", "q", "r"), orientations: bool = False):
     """A new tab (1600 x 1000) whose workspace holds the latents of the simulated scans `names`
-    (tests/study_scans.py), as three extractions with one model leave them, and their study `three`, on the Data
-    page that lists it; returns (tab, {name: latents path})."""
+    (tests/study_scans.py; with `orientations`, the scans' kept in them), as three extractions with one model leave
+    them, and their study `three`, on the Data page that lists it; returns (tab, {name: latents path})."""
     from latentcore.study import make_study, write_study
     from study_scans import scan_latents
 
     url, log = shared_server
     tab = new_tab(browser, url, (1600, 1000))
     folder = log.parent / "sessions" / "workspaces" / workspace_of(tab)
-    paths = scan_latents(folder / "latents" / "scans", names)
+    paths = scan_latents(folder / "latents" / "scans", names, scans=folder / "scans" if orientations else None)
     write_study(make_study("three", [str(p) for p in paths.values()]), folder, root=folder)
     open_page(tab, "UMAP", "UMAP")  # back to the Data page: it lists the saved study
     open_page(tab, "Data", "Data")

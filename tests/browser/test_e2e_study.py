@@ -10,7 +10,8 @@ import io
 import pandas as pd
 from playwright.sync_api import expect
 
-from steps import explore_study, open_page, panel, panel_call, shoot, tab_with_study, umap_box
+from steps import (explore_study, open_page, panel, panel_call, panel_drag, panel_tool, shoot, tab_with_study,
+                   umap_box)
 from streamlit_server import settle
 
 
@@ -70,3 +71,35 @@ def test_a_member_deleted_while_a_studys_page_is_open_is_one_line_on_the_next_ac
     shoot(tab, "study_member_deleted_clusters")
     tab.get_by_role("link", name="Make the study again on the Data page").click()
     tab.wait_for_selector("h1:has-text('Data')")
+
+
+def test_a_line_drawn_on_a_studys_source_map_is_that_sources_profile_over_its_own_grain_boundaries(
+        app_url, shared_server, browser):
+    """Issue 51, item 3: each source's map of a study draws its own scan's grain boundaries, and a line drawn there
+    with the Line tool gives the profile of that source's pixels (its own row numbers), marked on its map only."""
+    import numpy as np
+
+    from latentcore.latents import read_latents
+
+    tab, paths = tab_with_study(browser, shared_server, ("p", "q"), orientations=True)
+    explore_study(tab)
+    panel(tab, "umap_map_q")
+    tab.get_by_text("Boundaries").first.click()
+    tab.wait_for_function("() => ['p', 'q'].every(name => "
+                          "window.__latentPanels.panels[`umap_map_${name}`].arrays.lines_x?.length > 3)")
+    panel_tool(tab, "umap_map_q", "Line")
+    panel_drag(tab, "umap_map_q", [(0.1, 0.15), (0.5, 0.5), (0.9, 0.85)])
+    in_browser = tab.evaluate("window.__latentPanels.timing.umap_map_q.line_rows")
+    button = tab.get_by_role("button", name="Profile (CSV)")
+    button.scroll_into_view_if_needed()
+    with tab.expect_download() as download:
+        button.click()
+    table = pd.read_csv(io.StringIO(open(download.value.path()).read()))
+    assert len(in_browser) > 10 and table["row"].tolist() == in_browser  # q's pixels, by q's own row numbers
+    q = read_latents(paths["q"])
+    np.testing.assert_allclose(table["x_um"], q.x[in_browser], atol=1e-4)
+    line_marks = "m => m.symbol === 'line'"
+    assert tab.evaluate(f"window.__latentPanels.panels.umap_map_q.marks.filter({line_marks}).length") == 1
+    assert tab.evaluate(f"window.__latentPanels.panels.umap_map_p.marks.filter({line_marks}).length") == 0
+    panel(tab, "umap_map_q").scroll_into_view_if_needed()
+    shoot(tab, "study_line_profile_on_a_sources_map")
