@@ -496,6 +496,44 @@ def test_the_clusters_of_one_latents_colour_no_other_latents_the_session_opens()
     assert explore.CLUSTERS in at.selectbox(key="umap_colour").options
 
 
+def test_labels_made_on_a_study_label_none_of_its_files_rows_and_come_back_with_the_study():
+    """Labels name rows of the latents they were made on: a study's row ids on one of its files failed the Rank page
+    (IndexError) and would label other rows of a larger file. They are kept, said, and back with the study, after a
+    reload too; another model's latents of the same scan share the rows, and the labels."""
+    from driving import fresh_context, url_workspace
+
+    from ui.widgets import explore
+
+    at = on_study("umap", "pq")
+    study, folder = at.session_state["latents"], Path(at.session_state["workdir"])
+    at.session_state["selection"] = np.arange(300, 384)  # rows of q, the study's second source
+    at = run(at)
+    at = run(at.text_input(key="labels_umap_name").input("grain"))
+    at = run(at.button(key="labels_umap_assign").click())
+    q = folder / "q__pca_latents.h5"
+    at.session_state["latents"], at.session_state["selection"] = str(q), np.empty(0, np.int64)  # as the picker
+    for page in ("rank", "clusters", "maps", "umap"):  # Rank failed
+        at = run(at, page)
+    assert explore.LABELS not in at.selectbox(key="umap_colour").options
+    assert "labels name the rows of series.study.json, not of these latents" in texts(at.info)
+    at = run(fresh_context(url_workspace(at), "umap"))  # a reload on q: the study's labels are still not q's
+    assert explore.LABELS not in at.selectbox(key="umap_colour").options
+    at.session_state["latents"] = study
+    at = run(at)
+    labelled = at.session_state["labels"]
+    assert explore.LABELS in at.selectbox(key="umap_colour").options
+    np.testing.assert_array_equal(labelled.rows, np.arange(300, 384))
+    other = folder / "q__other_latents.h5"  # the same scan's latents by another model: its rows, its labels
+    other.write_bytes(q.read_bytes())
+    at.session_state["latents"], at.session_state["selection"] = str(q), np.arange(5, 9)
+    at = run(run(at).text_input(key="labels_umap_name").input("q grain"))
+    at = run(at.button(key="labels_umap_assign").click())
+    at.session_state["latents"] = str(other)
+    at = run(at)
+    assert explore.LABELS in at.selectbox(key="umap_colour").options
+    np.testing.assert_array_equal(at.session_state["labels"].rows, np.arange(5, 9))
+
+
 def test_a_line_on_a_study_sources_map_is_that_sources_profile_as_the_command_writes_it_for_its_file(tmp_path):
     from latentcore.cli import main
 

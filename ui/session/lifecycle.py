@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from latentcore.analysis.labels.labelled import empty_labels
 from latentcore.data.bandcontrast import BandContrast
 
 from . import access, deployment, state, store, visitor, workspace
@@ -75,11 +76,12 @@ def _open_workspace(wanted, user):
     store.update({store.WORKSPACE: wanted, store.WORKDIR: str(path), store.SOURCE: record["source"],
                   store.BANDCONTRAST: _held(store.BANDCONTRAST, record["bandcontrast"]),
                   store.LATENTS: record["latents"], store.LATENTS_MODEL: record["latents_model"],
+                  store.LABELS_LATENTS: record["labels_latents"],
                   store.MODELS: record["models"], store.SETTINGS: record["settings"],
                   store.SELECTION: saved.selection, store.FILES: record["files"], store.ROLE: role,
                   store.BASELINE: saved})
     if len(saved.labels.rows):
-        state.set_labels(saved.labels)
+        store.update({store.LABELS: saved.labels, store.LABELS_CHANGED: True})  # of the rows they were made on
 
 
 def _new_workspace(user):
@@ -144,10 +146,11 @@ def _widget_settings() -> dict:
 def _mine(settings: dict) -> workspace.Snapshot:
     """What this session holds of its workspace, as the workspace would keep it (copies: nothing live)."""
     chosen = state.bandcontrast()
-    record = {key: store.get(key) for key in (store.SOURCE, store.LATENTS, store.LATENTS_MODEL)}
+    record = {key: store.get(key) for key in (store.SOURCE, store.LATENTS, store.LATENTS_MODEL, store.LABELS_LATENTS)}
     record.update({store.BANDCONTRAST: chosen.spec if chosen else None}, models=state.models(),
                   files=state.registered_files(), settings=settings)
-    return workspace.normalised(workspace.Snapshot(record, state.selection(), state.labels()),
+    labels = store.get(store.LABELS) or empty_labels()  # those of other latents too (`state.labels_elsewhere`)
+    return workspace.normalised(workspace.Snapshot(record, state.selection(), labels),
                                 Path(store.get(store.WORKDIR)))
 
 

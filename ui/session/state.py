@@ -198,13 +198,25 @@ def clear_quality():
 # -- what the pages hand each other ---------------------------------------------------------------
 
 def labels() -> LabelledRows:
-    """The session's labels (row ids and their names; ui.widgets.labels edits them)."""
-    return store.get(store.LABELS) or empty_labels()
+    """The session's labels (row ids and their names; ui.widgets.labels edits them) when they name the rows of the
+    session's latents; else none (`labels_elsewhere`): a study's row ids on one of its files would label other rows."""
+    return (store.get(store.LABELS) or empty_labels()) if labels_elsewhere() is None else empty_labels()
+
+
+def labels_elsewhere() -> str | None:
+    """The latents file whose rows the session's labels name, when those are not the latents' rows (another file
+    or study: `sources.same_rows`); else None. Kept, not dropped: they come back when those latents are opened."""
+    made_on, now = store.get(store.LABELS_LATENTS), store.get(store.LATENTS)
+    if not store.get(store.LABELS) or made_on is None or made_on == now:  # None: saved before the labels said
+        return None
+    from ..compute.sources import same_rows
+
+    return None if now is not None and same_rows(made_on, now) else made_on
 
 
 def set_labels(labelled: LabelledRows):
-    store.put(store.LABELS, labelled)
-    store.put(store.LABELS_CHANGED, True)
+    """The labels, of the rows of the session's latents."""
+    store.update({store.LABELS: labelled, store.LABELS_LATENTS: store.get(store.LATENTS), store.LABELS_CHANGED: True})
 
 
 def take_labels_changed() -> bool:

@@ -19,6 +19,7 @@ PNG_DPI = "png_dpi"  # the sidebar's widget
 UPLOADED_IDS = "_uploaded_ids"  # file ids of the uploads already saved and sorted (ui.session.files)
 SAVED_UPLOADS = "_saved_uploads"  # file id -> path of an upload saved for one use (a projected image)
 LABELS = "labels"  # latentcore.analysis.labels.labelled.LabelledRows: named classes of rows (saved as labels.npz)
+LABELS_LATENTS = "labels_latents"  # the latents file whose rows the labels name (saved in the record)
 LABELS_CHANGED = "_labels_changed"  # set by set_labels: a fragment that changed them reruns the page (colours)
 SHARED_QUALITY_FILTER = "shared_quality"  # (latents stamp, QualityFilter or None): the pages' filter, for the labels
 LAST_CLUSTERS = "last_clusters"  # {"rows", "labels", "latents"}: the Clusters page's last clustering, for the UMAP page

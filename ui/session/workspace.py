@@ -47,11 +47,11 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{22}")
 STATE_FILE, SELECTION_FILE = "state.json", "selection.npy"
 LABELS_FILE = "labels.npz"  # the labels: `rows`, `y` (index into `classes`), `classes`, `digest`
 LOCK_FILE = "workspace.lock"  # held (flock) while a session reads and writes the files above
-VALUES = ("source", "bandcontrast", "latents", "latents_model")  # the record's single values
+VALUES = ("source", "bandcontrast", "latents", "latents_model", "labels_latents")  # the record's single values
 COLLECTIONS = ("models", "files", "settings")  # the record's dicts, merged key by key
 STALE = -1  # a base revision no workspace has: the next sync reads the files
 MAX_AGE_DAYS = float(os.environ.get("LATENT_EXPLORER_WORKSPACE_DAYS", 7))
-PATH_KEYS = ("source", "latents")
+PATH_KEYS = ("source", "latents", "labels_latents")
 # a scan map's name (Oxford "Band Contrast", EDAX "IQ"...): printable, no path separator, not "." or ".."
 MAP_NAME = re.compile(r"(?!\.\.?$)[^/\\\x00-\x1f\x7f]{0,100}")
 

@@ -51,6 +51,11 @@ def labels_panel(lat_stamp: tuple, lat, chosen, page: str, clustering: dict | No
             state.set_labels(lab.empty_labels())
             st.rerun()
         return
+    elsewhere = state.labels_elsewhere()
+    if elsewhere is not None:
+        st.info(f"The session's labels name the rows of {Path(elsewhere).name}, not of these latents: they are kept "
+                "and shown again when those latents are opened. Labels made here replace them.",
+                icon=":material/label_off:")
     _label_the_selection(chosen, key)
     if clustering is not None:
         _keep_this_clustering(clustering, key)
