@@ -370,10 +370,9 @@ def bandcontrast_for(bandcontrast, lat_stamp: tuple) -> np.ndarray:
     aligned by x,y value. A study's rows take their scans' own map (its scans share their x, y: a table, made for one
     scan, would pair with each of them alike)."""
     from latentcore.data.bandcontrast import BandContrast
-    from latentcore.study import StudyLatents
 
     lat = latents(lat_stamp)
-    if isinstance(lat, StudyLatents) and not bandcontrast.from_scan:
+    if len(lat.sources()) > 1 and not bandcontrast.from_scan:
         bandcontrast = BandContrast.scan_map()
     values = bandcontrast.values(lat.point_maps, lat.x, lat.y, Path(lat_stamp[0]).name)[1]
     return read_only(values.astype(np.float32))

@@ -17,8 +17,6 @@ from latentcore.analysis.labels.labelled import codes_per_row, from_clustering
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
 from latentcore.columns import CLUSTER, COUNT, ROW, SOURCE, coordinate_names, embedding_name, latent_name
 from latentcore.errors import LatentError
-from latentcore.study import StudyLatents
-
 from latentcore.data.bandcontrast import point_map_title
 from latentcore.data.base import display_units
 from latentcore.data.images import ImageReader
@@ -55,8 +53,8 @@ def colour_options(lat, table: pd.DataFrame) -> list[str]:
 
 
 def default_colour(options: list[str], lat=None) -> str:
-    """The clusters when there are some, else a study's source, else band contrast, else nothing."""
-    source = SOURCE if isinstance(lat, StudyLatents) else None
+    """The clusters when there are some, else the source of latents of several, else band contrast, else nothing."""
+    source = SOURCE if lat is not None and len(lat.sources()) > 1 else None
     return next((o for o in (CLUSTERS, source, BANDCONTRAST) if o in options), NONE)
 
 

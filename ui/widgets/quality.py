@@ -12,7 +12,7 @@ import streamlit as st
 from latentcore.analysis.quality import QUALITY_MAPS, QualityFilter, Threshold
 from latentcore.errors import LatentError
 
-from ..compute import scan_maps, sources
+from ..compute import scan_maps
 from ..figures import plots
 from ..session import defaults, state
 from ..session.settings import QUALITY_PAGES, quality_keys
@@ -26,8 +26,8 @@ def shared_filter(lat_stamp: tuple, lat, page: str) -> QualityFilter | None:
     (None: off, or the latents are not a scan's)."""
     if lat.x is None or lat.y is None:
         return None
-    on_study = bool(sources.study_sources(lat_stamp))
-    try:  # a study's scans each by its own band contrast
+    on_study = len(lat.sources()) > 1
+    try:  # several scans each by its own band contrast
         maps = scan_maps.quality_values(lat_stamp, None if on_study else state.bandcontrast())
     except LatentError:  # a band-contrast table that does not fit the scan: its own picker says so
         maps = scan_maps.quality_values(lat_stamp, None)
