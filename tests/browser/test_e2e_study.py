@@ -69,7 +69,7 @@ def test_a_member_deleted_while_a_studys_page_is_open_is_one_line_on_the_next_ac
     body = tab.locator("body").inner_text()
     assert tab.locator("[data-testid=stException]").count() == 0 and str(shared_server[1].parent) not in body
     shoot(tab, "study_member_deleted_clusters")
-    tab.get_by_role("link", name="Make the study again on the Data page").click()
+    tab.get_by_role("link", name="Make or pick the latents again on the Data page").click()
     tab.wait_for_selector("h1:has-text('Data')")
 
 

@@ -127,8 +127,7 @@ def latents_stamp(path) -> tuple:
         sources.study(found)  # a latents file: None
     except (LatentError, OSError) as exc:
         st.error(error_line(exc), icon=":material/error:")
-        if sources.is_study(path):
-            st.page_link("pages/data.py", label="Make the study again on the Data page", icon=":material/stacks:")
+        st.page_link("pages/data.py", label="Make or pick the latents again on the Data page", icon=":material/stacks:")
         st.stop()
     return found
 
