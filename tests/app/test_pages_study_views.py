@@ -498,8 +498,8 @@ def test_the_clusters_of_one_latents_colour_no_other_latents_the_session_opens()
 
 def test_labels_made_on_a_study_label_none_of_its_files_rows_and_come_back_with_the_study():
     """Labels name rows of the latents they were made on: a study's row ids on one of its files failed the Rank page
-    (IndexError) and would label other rows of a larger file. They are kept, said, and back with the study, after a
-    reload too; another model's latents of the same scan share the rows, and the labels."""
+    (IndexError) and would label other rows of a larger file; a new data file dropped them. They are kept, said, and
+    back with the study, after a reload too; another model's latents of the same scan share the rows, and the labels."""
     from driving import fresh_context, url_workspace
 
     from ui.widgets import explore
@@ -511,7 +511,12 @@ def test_labels_made_on_a_study_label_none_of_its_files_rows_and_come_back_with_
     at = run(at.text_input(key="labels_umap_name").input("grain"))
     at = run(at.button(key="labels_umap_assign").click())
     q = folder / "q__pca_latents.h5"
-    at.session_state["latents"], at.session_state["selection"] = str(q), np.empty(0, np.int64)  # as the picker
+    at = run(at, "data")  # q's latents uploaded and explored
+    at.file_uploader(key="uploads").set_value([(q.name, q.read_bytes(), "application/octet-stream")])
+    picker = run(at).selectbox(key="data_source")
+    at = run(picker.set_value(next(option for option in picker.options if q.name in option)))
+    at = run(at.button(key="explore_latents").click())
+    assert Path(at.session_state["latents"]).name == q.name
     for page in ("rank", "clusters", "maps", "umap"):  # Rank failed
         at = run(at, page)
     assert explore.LABELS not in at.selectbox(key="umap_colour").options

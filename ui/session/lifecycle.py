@@ -76,7 +76,7 @@ def _open_workspace(wanted, user):
     store.update({store.WORKSPACE: wanted, store.WORKDIR: str(path), store.SOURCE: record["source"],
                   store.BANDCONTRAST: _held(store.BANDCONTRAST, record["bandcontrast"]),
                   store.LATENTS: record["latents"], store.LATENTS_MODEL: record["latents_model"],
-                  store.LABELS_LATENTS: record["labels_latents"],
+                  store.LABELS_LATENTS: record["labels_latents"] or record["latents"],  # saved before it was kept
                   store.MODELS: record["models"], store.SETTINGS: record["settings"],
                   store.SELECTION: saved.selection, store.FILES: record["files"], store.ROLE: role,
                   store.BASELINE: saved})

@@ -27,14 +27,14 @@ def is_demo() -> bool:
 
 
 def set_source(path, bandcontrast: BandContrast | None = None):
-    """A new source invalidates the latents and the selection made on the old one."""
+    """A new source invalidates the latents and the selection made on the old one (the labels stay with the
+    latents they name: `labels`)."""
     store.put(store.SOURCE, str(path) if path else None)
     set_bandcontrast(bandcontrast)
     store.put(store.LATENTS, None)
     forget_data_settings()
     clear_selection()
     forget_undo()
-    set_labels(empty_labels())  # another scan's rows
 
 
 def source() -> Path | None:
@@ -207,7 +207,7 @@ def labels_elsewhere() -> str | None:
     """The latents file whose rows the session's labels name, when those are not the latents' rows (another file
     or study: `sources.same_rows`); else None. Kept, not dropped: they come back when those latents are opened."""
     made_on, now = store.get(store.LABELS_LATENTS), store.get(store.LATENTS)
-    if not store.get(store.LABELS) or made_on is None or made_on == now:  # None: saved before the labels said
+    if not store.get(store.LABELS) or made_on in (None, now):
         return None
     from ..compute.sources import same_rows
 
