@@ -44,7 +44,7 @@ import numpy as np
 from .columns import ROW, SOURCE, coordinate_names
 from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
-from .latents import Latents, Source, model_record, read_latents
+from .latents import Latents, Source, latents_summary, model_record, read_latents
 from .outputs import SUFFIX, source_name
 from .storage import atomic_path, is_s3_uri, resolve_path, sha256_once
 
@@ -287,6 +287,15 @@ def open_latents(path, settings=None) -> Latents:
     study = read_study(path, settings=settings)
     members = [study.latents(i, settings, verify=False) for i in range(len(study.members))]  # checked by read_study
     return study_latents(study, members, path)
+
+
+def row_sources(path) -> list[tuple[str, int]]:
+    """Each source of the latents at `path` with its rows, in order, as recorded (a study's members not opened):
+    latents with the same list have the same rows (one scan's latents by two models; not a study and one of its
+    files)."""
+    if is_study_file(path):
+        return [(member.name, member.rows) for member in read_study(path, verify=False).members]
+    return [(source_name(path), latents_summary(path)["rows"])]
 
 
 # -- members ----------------------------------------------------------------------------------

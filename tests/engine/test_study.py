@@ -212,6 +212,20 @@ def study_file(members):
     return write_study(make_study("pair", [members["a"], members["b"]]), members["a"].parent)
 
 
+def test_latents_have_the_same_rows_when_their_sources_and_row_counts_are_the_same(members, study_file):
+    """What the app's labels follow (`row_sources`): a study's rows are not one of its member's; another model's
+    latents of the same source are."""
+    from latentcore.study import row_sources
+
+    assert row_sources(study_file) == [("a", 60), ("b", 60)]
+    assert row_sources(members["b"]) == [("b", 60)] != row_sources(study_file)
+    other_model = members["b"].with_name("b__other_latents.h5")
+    other_model.write_bytes(members["b"].read_bytes())
+    assert row_sources(other_model) == row_sources(members["b"])
+    solo = write_study(make_study("solo", [members["a"]]), members["a"].parent)
+    assert row_sources(solo) == row_sources(members["a"])  # a study of one is its file
+
+
 def read_refused(path, needle, **kwargs) -> str:
     with pytest.raises(InputError) as refusal:
         read_study(path, **kwargs)

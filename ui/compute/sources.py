@@ -257,21 +257,6 @@ def study_sources(file_stamp: tuple) -> list[Source]:
     return members(file_stamp) if len(member_stamps(file_stamp)) > 1 else []
 
 
-def same_rows(one, other) -> bool:
-    """Whether the latents at `one` and `other` (files or studies) have the same rows: the same sources, in order,
-    each with as many rows (one scan's latents by two models; not a study and one of its files). False when either
-    cannot be read. Read from the members' attributes: a study's members are not checked for it."""
-    from latentcore.errors import LatentError
-    from latentcore.outputs import source_name
-
-    try:
-        first, second = ([(source_name(member[0]), latents_summary(member)["rows"])
-                          for member in member_stamps(stamp(path))] for path in (one, other))
-    except (LatentError, OSError):
-        return False
-    return first == second
-
-
 def members(file_stamp: tuple) -> list[Source]:
     """Every source of the latents, in order: a study's members, or the file alone (a study of one)."""
     found = study(file_stamp)

@@ -5,6 +5,7 @@ written through the functions below (kept in ui.session.store; the workspace sav
 of every run: ui.session.lifecycle)."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import numpy as np
 from latentcore.analysis.labels.labelled import LabelledRows, empty_labels
 from latentcore.arrays import unique
 from latentcore.data.bandcontrast import BandContrast
+from latentcore.errors import LatentError
 from latentcore.demo import DEMO_BANDCONTRAST, DEMO_SCAN
 
 from . import store
@@ -205,13 +207,29 @@ def labels() -> LabelledRows:
 
 def labels_elsewhere() -> str | None:
     """The latents file whose rows the session's labels name, when those are not the latents' rows (another file
-    or study: `sources.same_rows`); else None. Kept, not dropped: they come back when those latents are opened."""
+    or study: `latentcore.study.row_sources`); else None. Kept, not dropped: they come back when those latents are
+    opened."""
     made_on, now = store.get(store.LABELS_LATENTS), store.get(store.LATENTS)
     if not store.get(store.LABELS) or made_on in (None, now):
         return None
-    from ..compute.sources import same_rows
+    theirs = _row_sources(made_on)
+    return None if theirs is not None and now is not None and theirs == _row_sources(now) else made_on
 
-    return None if now is not None and same_rows(made_on, now) else made_on
+
+def _row_sources(path) -> tuple | None:
+    """`row_sources` of the latents at `path`, read once per state of the file; None when it cannot be read."""
+    try:
+        stat = Path(path).stat()
+        return _recorded_row_sources(str(path), stat.st_mtime_ns, stat.st_size)
+    except (LatentError, OSError):
+        return None
+
+
+@functools.lru_cache(maxsize=32)
+def _recorded_row_sources(path: str, mtime_ns: int, size: int) -> tuple:
+    from latentcore.study import row_sources
+
+    return tuple(row_sources(path))
 
 
 def set_labels(labelled: LabelledRows):
