@@ -5,7 +5,8 @@ workers (LATENT_EXPLORER_SCHEDULER=local), in one run, on one study.
     python benchmarks/app_dask.py --sources 20 --rows 50000
 
 The job is the one the Clusters page hands to its pool for a study (`ui.compute.tasks.cluster_run`: KMeans,
-k = 20, of whole latent vectors; each source's features read by a task of its own on Dask, `jobs.fan_out`), submitted
+k = 20, of whole latent vectors, a source at a time: on Dask a sample task and a label task per source,
+`jobs.fan_out`; in the server's pool one source after another in the job's process), submitted
 as `ui.compute.dispatch` submits it, timed from the submit until the server holds the result (what the page then
 draws); the page's drawing is not part of it. The sources are `study_scale.py`'s (seeded, 20 shared centres).
 

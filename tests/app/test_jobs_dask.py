@@ -7,6 +7,7 @@ import os
 import time
 
 import numpy as np
+import pandas as pd
 import psutil
 import pytest
 
@@ -123,13 +124,54 @@ def test_a_study_s_embedding_is_a_task_per_source_with_the_bits_it_has_here(pool
     assert sum(key.startswith("study-sample-") for key in keys) == 3
 
 
-def test_a_study_s_clustering_reads_each_source_s_features_in_a_task_of_its_own_with_the_bits_it_has_here(
-        pool, study, tmp_path):
-    from latentcore.analysis.artifacts.cluster import ClusterJob
+@pytest.mark.parametrize("features", ["pair", "latent"])
+def test_a_study_s_kmeans_labels_each_source_in_a_task_of_its_own_and_writes_what_the_command_line_writes(
+        pool, study, tmp_path, features):
+    """The Clusters page's job on a study by KMeans (`tasks.cluster_run`): a sample task and a label task per source,
+    no task given every source's features; the same bits as in one process; within the fit sample the CSV of the
+    command line's run of every row at once, byte for byte, and the scatter on the principal axes of every row."""
+    from latentcore.analysis.artifacts.cluster import ClusterJob, cluster_names, principal_components
+    from latentcore.analysis.artifacts.cluster_run import run_cluster
     from latentcore.data.bandcontrast import BandContrast
 
     job = ClusterJob(latents=str(study), bandcontrast=BandContrast.scan_map(), method="kmeans", dim=1,
-                     params={"n_clusters": 4}, smooth=1.0)
+                     features=features, params={"n_clusters": 4}, smooth=1.0)
+    arguments = dict(job=job, latents=stamp(study))
+    there, keys = keys_run(pool, lambda: pool.submit(tasks.cluster_run, "Clusters", out_dir=str(tmp_path / "a"),
+                                                     roots=(str(study.parent), str(tmp_path)), **arguments))
+    said = []
+    here = jobs.run_inline(tasks.cluster_run, out_dir=str(tmp_path / "b"),
+                           progress=lambda fraction, message: said.append(message), **arguments)
+    assert sum(key.startswith("cluster-sample-") for key in keys) == 3
+    assert sum(key.startswith("cluster-label-") for key in keys) == 3
+    assert not any(key.startswith("cluster-features-") for key in keys)
+    assert "sampled 3 of 3 sources" in said and "labelled 3 of 3 sources" in said
+    assert len(here["labels"]) == 3 * 1200 and len(np.unique(here["labels"])) == 4
+    for name in ("rows", "sources", "labels", "x", "latent", "bandcontrast"):
+        np.testing.assert_array_equal(there[name], here[name])
+    np.testing.assert_array_equal(there["view"].coords(), here["view"].coords())
+    assert there["file_report"]["run"] == "dask tasks, one per source"
+    assert here["file_report"]["run"] == "one source after another"
+
+    run_cluster(job, tmp_path / "cli", png=False)  # `cluster`: every row clustered at once
+    csv = cluster_names(job)["assignments"]
+    assert (tmp_path / "a" / csv).read_bytes() == (tmp_path / "cli" / csv).read_bytes()
+    table = pd.read_csv(tmp_path / "cli" / csv)
+    assert table["cluster"].tolist() == here["labels"].tolist()
+    if features == "latent":
+        every_row = principal_components(table.filter(like="latent_").to_numpy(), 0)
+        np.testing.assert_allclose(here["view"].coords(), every_row, atol=1e-4)
+    else:
+        np.testing.assert_array_equal(here["view"].vertical, table["bandcontrast"].to_numpy(np.float32))
+
+
+def test_a_study_s_dbscan_reads_each_source_s_features_in_a_task_of_its_own_with_the_bits_it_has_here(
+        pool, study, tmp_path):
+    """DBSCAN has no predict: the sources' features are read by a task each and clustered as one."""
+    from latentcore.analysis.artifacts.cluster import ClusterJob
+    from latentcore.data.bandcontrast import BandContrast
+
+    job = ClusterJob(latents=str(study), bandcontrast=BandContrast.scan_map(), method="dbscan", dim=1, smooth=1.0)
     arguments = dict(job=job, latents=stamp(study))
     there, keys = keys_run(pool, lambda: pool.submit(tasks.cluster_run, "Clusters", out_dir=str(tmp_path / "a"),
                                                      roots=(str(study.parent), str(tmp_path)), **arguments))
@@ -138,7 +180,7 @@ def test_a_study_s_clustering_reads_each_source_s_features_in_a_task_of_its_own_
                            progress=lambda fraction, message: said.append((round(fraction, 2), message)), **arguments)
     assert sum(key.startswith("cluster-features-") for key in keys) == 3
     assert (0.1, "read the features of 1 of 3 sources") in said and (0.2, "read the features of 3 of 3 sources") in said
-    assert len(here["labels"]) == 3 * 1200 and len(np.unique(here["labels"])) == 4
+    assert len(here["labels"]) == 3 * 1200 and len(np.unique(here["labels"])) > 1
     for name in ("rows", "sources", "labels", "latent", "bandcontrast"):
         np.testing.assert_array_equal(there[name], here[name])
 
@@ -147,8 +189,6 @@ def test_compare_on_a_study_samples_and_labels_each_source_in_tasks_of_its_own_w
         pool, study):
     """The Compare page's job on a study (`tasks.compare_sources`): a sample task and a label task per source on
     the cluster, the study never stacked; the same fractions and shift as in one process, its progress per source."""
-    import pandas as pd
-
     arguments = dict(study=stamp(study), first=0, second=1, k=3)
     (shift, fractions, clustering), keys = keys_run(pool, lambda: pool.submit(
         tasks.compare_sources, "Compare", roots=(str(study.parent),), **arguments))
@@ -164,8 +204,6 @@ def test_compare_on_a_study_samples_and_labels_each_source_in_tasks_of_its_own_w
 
 
 def test_a_study_s_probe_reads_and_predicts_each_source_in_a_task_of_its_own_as_it_does_here(pool, study, tmp_path):
-    import pandas as pd
-
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"source": ["p"] * 6 + ["q"] * 6, "row": [*range(0, 600, 100), *range(50, 650, 100)],
                   "label": ["a", "b"] * 6}).to_csv(labels, index=False)

@@ -71,20 +71,18 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
 
 def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: str | None = None) -> dict:
     """The Clusters page's clustering of a file or a study (`job.latents`; `latents`: its stamp, only part of the
-    job's key): the CLI's `cluster` run (`cluster_run`: each source's features on its own grid, a Dask task each on
-    a cluster), and its files written into `out_dir` (the assignments, a study's fractions, the report; the PNGs are
-    drawn when a download asks). Returns `rows` (the row ids: a study's rows), `sources` (each row's source, an
-    index into `source_names`; None for one file), x, y (None without coordinates), latent, bandcontrast (None
-    without it), `view`: what the scatter shows (`artifacts.cluster.scatter_view`: the pair's latent against band
-    contrast; whole vectors on their first two principal components, which the page swaps for the workspace's UMAP
-    when it has one), labels, the fit's report, the coordinates' units, `file_report`: the JSON report beside the
-    CSV (its figure not drawn yet; its inputs named relative to it inside `root`), and a study's `fractions`
-    (`fractions_table`; None for one file)."""
-    from latentcore.analysis.artifacts.cluster import cluster_inputs, scatter_view
-    from latentcore.analysis.artifacts.cluster_run import load_inputs, write_cluster
-    from latentcore.analysis.artifacts.fractions import fractions_table
-    from latentcore.analysis.cluster import describe_fit
-    from latentcore.columns import CLUSTER
+    job's key): the CLI's `cluster` run, its files written into `out_dir` (the assignments, a study's fractions, the
+    report; the PNGs are drawn when a download asks). A file's rows are clustered as one; a study's by GMM or KMeans a
+    source at a time (`cluster_run.runs_by_source`: the model fitted on a sample of every source's rows, each source
+    labelled by a task of its own on a Dask cluster: as `cluster --scheduler`), other methods on every source's
+    features stacked (each source's read by a task of its own). Returns `rows` (the row ids: a study's rows),
+    `sources` (each row's source, an index into `source_names`; None for one file), x, y (None without coordinates),
+    latent, bandcontrast (None without it), `view`: what the scatter shows (`artifacts.cluster.scatter_view`: the
+    pair's latent against band contrast; whole vectors on their first two principal components, which the page swaps
+    for the workspace's UMAP when it has one), labels, the fit's report, the coordinates' units, `file_report`: the
+    JSON report beside the CSV (its figure not drawn yet; its inputs named relative to it inside `root`), and a
+    study's `fractions` (`fractions_table`; None for one file)."""
+    from latentcore.analysis.artifacts.cluster_run import runs_by_source
     from latentcore.storage import hash_ahead
     from latentcore.study import as_study
 
@@ -93,26 +91,52 @@ def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: s
     progress(0.05, "reading the latents" + (" and band contrast" if band is not None else ""))
     found = as_study(job.latents)
     with jobs.fan_out() as scheduler:  # on Dask: a task per source
-        inputs = load_inputs(job, found, scheduler=scheduler, progress=lambda f, m: progress(0.05 + 0.15 * f, m))
+        run = _cluster_by_source if runs_by_source(job, found) else _cluster_stacked
+        return run(job, found, out_dir, scheduler, progress, root)
+
+
+def _cluster_stacked(job: ClusterJob, found, out_dir: str, scheduler, progress, root) -> dict:
+    from latentcore.analysis.artifacts.cluster import cluster_inputs, scatter_view
+    from latentcore.analysis.artifacts.cluster_run import load_inputs, write_cluster
+
+    inputs = load_inputs(job, found, scheduler=scheduler, progress=lambda f, m: progress(0.05 + 0.15 * f, m))
     progress(0.2, f"{job.method} on {len(inputs.features):,} rows" + (f" of {len(found.members)} sources"
                                                                        if len(found.members) > 1 else ""))
     result = cluster_inputs(job, inputs)
     progress(0.9, "writing the assignments")
     report = write_cluster(job, found, inputs, result, out_dir, png=False, root=root)
     progress(1.0, "done")
+    arrays = {name: getattr(inputs, name) for name in ("rows", "sources", "x", "y", "latent", "bandcontrast")}
+    return _page_result(found, {**arrays, "labels": result.labels}, scatter_view(job, inputs), result,
+                        inputs.units, report)
+
+
+def _cluster_by_source(job: ClusterJob, found, out_dir: str, scheduler, progress, root) -> dict:
+    from latentcore.analysis.artifacts.cluster_run import run_cluster_tasks
+
+    report, result, (arrays, view) = run_cluster_tasks(
+        job, found, out_dir, scheduler, png=False, root=root, drawn=True,
+        progress=lambda f, m: progress(0.05 + 0.9 * f, m))
+    progress(1.0, "done")
+    return _page_result(found, arrays, view, result, found.units, report)
+
+
+def _page_result(found, arrays: dict, view, result, units, report) -> dict:
+    from latentcore.analysis.artifacts.fractions import fractions_table
+    from latentcore.analysis.cluster import describe_fit
+    from latentcore.columns import CLUSTER
 
     def as_f32(values):
         return None if values is None else np.asarray(values, np.float32)
 
-    several = inputs.sources is not None
-    return {"rows": found.offsets[inputs.sources] + inputs.rows if several else inputs.rows,
-            "sources": inputs.sources, "source_names": list(inputs.source_names), "x": as_f32(inputs.x),
-            "y": as_f32(inputs.y), "latent": as_f32(inputs.latent), "bandcontrast": as_f32(inputs.bandcontrast),
-            "view": scatter_view(job, inputs), "labels": result.labels,
-            "report": {**result.to_dict(), "fit_summary": describe_fit(result)}, "units": inputs.units,
+    sources, labels = arrays["sources"], arrays["labels"]
+    several = sources is not None
+    return {"rows": found.offsets[sources] + arrays["rows"] if several else arrays["rows"], "sources": sources,
+            "source_names": list(found.names) if several else [], "labels": labels,
+            **{name: as_f32(arrays[name]) for name in ("x", "y", "latent", "bandcontrast")},
+            "view": view, "report": {**result.to_dict(), "fit_summary": describe_fit(result)}, "units": units,
             "file_report": report,
-            "fractions": fractions_table(inputs.sources, inputs.source_names, result.labels, CLUSTER)
-            if several else None}
+            "fractions": fractions_table(sources, list(found.names), labels, CLUSTER) if several else None}
 
 
 def compare_sources(study: tuple, first: int, second: int, k: int, progress) -> tuple:

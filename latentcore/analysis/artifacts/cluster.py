@@ -92,14 +92,29 @@ class ScatterView:
 
 
 def principal_components(vectors, random_state: int = 0) -> np.ndarray:
-    """(N, 2) float32: the rows' first two principal components (sklearn PCA; a single dimension: PC2 is 0)."""
+    """(N, 2) float32: the rows' first two principal components (a single dimension: PC2 is 0)."""
+    return principal_axes(vectors, random_state).transform(vectors)
+
+
+@dataclasses.dataclass(frozen=True)
+class PrincipalAxes:
+    """The first two principal axes of some rows (sklearn PCA), which place any rows: a study's scatter is fitted on
+    its sample and each source placed by a task of its own (`cluster_run.label_source`)."""
+
+    pca: object
+
+    def transform(self, vectors) -> np.ndarray:
+        coords = np.zeros((len(vectors), 2), np.float32)
+        coords[:, :self.pca.n_components_] = self.pca.transform(np.asarray(vectors, np.float64))
+        return coords
+
+
+def principal_axes(vectors, random_state: int = 0) -> PrincipalAxes:
     from sklearn.decomposition import PCA
 
     vectors = np.asarray(vectors, np.float64)
     n = min(2, vectors.shape[1], len(vectors))
-    coords = np.zeros((len(vectors), 2), np.float32)
-    coords[:, :n] = PCA(n_components=n, random_state=random_state).fit_transform(vectors)
-    return coords
+    return PrincipalAxes(PCA(n_components=n, random_state=random_state).fit(vectors))
 
 
 def scatter_view(job: "ClusterJob", inputs: "ClusterInputs", umap=None) -> ScatterView:

@@ -15,7 +15,8 @@ their band contrast its own scan map (a table holds one scan's x, y), their feat
 (`source_features`). Then, without a scheduler, they are stacked and clustered as one by any method
 (`cluster.cluster`: its sample and refinement), smoothed features standardised by the scale of every source's
 unsmoothed features, `umap` features one UMAP of every source's. With a scheduler (`cluster --scheduler`; gmm and
-kmeans, which predict) no process holds every row (`cluster_by_source`):
+kmeans, which predict), and for the Clusters page's study of several sources here too (`runs_by_source`), no process
+holds every source's features (`cluster_by_source`):
 1. a task per source returns its share of the fit sample (a seeded sample of each source in proportion to its rows,
    `DEFAULT_MAX_FIT` rows in all) and the moments of its unsmoothed features;
 2. this process fits the model on the sample, standardised by the whole study's scale (the moments combined);
@@ -36,8 +37,8 @@ from ...columns import CLUSTER
 from ...errors import InputError
 from ...sampling import seeded_sample
 from .cluster import (ClusterInputs, ClusterJob, assignment_columns, assignments_table, cluster_inputs, cluster_names,
-                      cluster_report, job_features, quality_input, read_cluster_rows, refuse_non_finite, with_figure,
-                      write_assignments, write_cluster_figure)
+                      cluster_report, job_features, principal_axes, quality_input, read_cluster_rows,
+                      refuse_non_finite, with_figure, write_assignments, write_cluster_figure)
 from .common import (about_source, bandcontrast_record, join_parts, latents_record, study_quality, study_record,
                      write_csv, write_json)
 from .fractions import counts_table, fractions_record, fractions_table, write_fractions
@@ -60,7 +61,7 @@ def run_cluster(job: ClusterJob, out_dir, *, study=None, scheduler=None, workers
     study = as_study(job.latents if study is None else study, settings)
     if scheduler is not None:
         return run_cluster_tasks(job, study, out_dir, scheduler, workers, png=png, browser=browser, dpi=dpi,
-                                 root=root, settings=settings, progress=progress)
+                                 root=root, settings=settings, progress=progress)[0]
     inputs = load_inputs(job, study, settings, progress=progress)
     result = cluster_inputs(job, inputs)
     return write_cluster(job, study, inputs, result, out_dir, png=png, browser=browser, dpi=dpi, root=root)
@@ -208,6 +209,13 @@ def source_figure(job: ClusterJob, x, y, latent, view, labels, units, sources, i
 
 # -- the Dask tasks' way: no process holds every row -----------------------------------------------
 
+def runs_by_source(job: ClusterJob, study) -> bool:
+    """Whether the Clusters page clusters `study` a source at a time (`run_cluster_tasks`), as the Compare page
+    does: a study of several sources, by a method that predicts, of features each source makes alone (not one UMAP
+    of every row). No process then holds every source's features; a file's rows are clustered as one."""
+    return len(study.members) > 1 and job.method in TASK_METHODS and job.features != "umap"
+
+
 def check_task_job(job: ClusterJob, n_sources: int) -> None:
     """Refuse, before any work, what the tasks cannot do."""
     if job.method not in TASK_METHODS:
@@ -220,12 +228,14 @@ def check_task_job(job: ClusterJob, n_sources: int) -> None:
 
 
 def sample_source(index: int, job: ClusterJob, study, fraction: float, settings=None) -> dict:
-    """Task: one source's rows counted, the moments of their unsmoothed features, and its share of the sample."""
+    """Task: one source's rows counted, the moments of their unsmoothed features, and its share of the sample (the
+    features clustered, and for whole vectors the latents too: the scatter's principal axes are fitted on them)."""
     inputs, values, features = source_features(index, job, study, settings)
     mean = values.mean(axis=0)
     seed = int(job.params.get("random_state", 0)) + index
     picked = seeded_sample(len(features), int(round(fraction * len(features))), seed)
     return {"rows": len(values), "mean": mean, "m2": ((values - mean) ** 2).sum(axis=0), "sample": features[picked],
+            "vectors": inputs.used[picked] if job.features == "latent" else None,
             "model": inputs.model, "quality": inputs.quality}
 
 
@@ -238,9 +248,11 @@ def combined_scale(parts: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.sqrt(m2 / rows.sum())
 
 
-def label_source(index: int, job: ClusterJob, study, predictor, folder: str | None, settings=None) -> dict:
+def label_source(index: int, job: ClusterJob, study, predictor, folder: str | None, settings=None,
+                 drawn: bool = False, axes=None) -> dict:
     """Task: one source's rows labelled by the fit; returns its counts and, with `folder`, writes the rows there
-    as a part of the one CSV (`<folder>/<index>.csv`)."""
+    as a part of the one CSV (`<folder>/<index>.csv`), and with `drawn` what a page draws of them
+    (`<folder>/<index>.npz`, `drawn_rows`; `axes`: the scatter's principal axes for whole vectors)."""
     inputs, _, features = source_features(index, job, study, settings)
     labels = predictor.predict(features)
     values, counts = np.unique(labels, return_counts=True)
@@ -252,38 +264,85 @@ def label_source(index: int, job: ClusterJob, study, predictor, folder: str | No
                                      source_names=(study.names[index],))
     Path(folder).mkdir(parents=True, exist_ok=True)  # by the first task done: nothing made before the cluster runs
     path = write_csv(Path(folder) / f"{index:06d}.csv", assignments_table(inputs, labels))
-    return {**found, "path": str(path), "columns": assignment_columns(inputs)}
+    found = {**found, "path": str(path), "columns": assignment_columns(inputs)}
+    return {**found, "drawn": save_drawn(Path(folder) / f"{index:06d}.npz", job, inputs, labels, axes)} if drawn \
+        else found
+
+
+def save_drawn(path: Path, job: ClusterJob, inputs: ClusterInputs, labels, axes) -> dict:
+    """Write what a page draws of one source's rows (row, x, y, latent, band contrast, label, the scatter's two
+    axes) to `path`; returns its record for `drawn_rows`."""
+    from .cluster import ScatterView, scatter_view
+
+    if axes is None:
+        view = scatter_view(job, inputs)
+    else:
+        coords = axes.transform(inputs.used)
+        view = ScatterView("pca", coords[:, 0], coords[:, 1], "PC1", "PC2")
+    optional = {"x": inputs.x, "y": inputs.y, "bandcontrast": inputs.bandcontrast}
+    np.savez(path, rows=inputs.rows, latent=inputs.latent, labels=labels, horizontal=view.horizontal,
+             vertical=view.vertical, **{name: values for name, values in optional.items() if values is not None})
+    return {"path": str(path), "view": (view.kind, view.x_title, view.y_title)}
+
+
+def drawn_rows(labelled: list[dict]) -> tuple[dict, object]:
+    """Every source's drawn rows (`save_drawn`) as one: (arrays `rows` (within each source), `sources`, `x`, `y`
+    (NaN for a source without coordinates; None when none has them), `latent`, `bandcontrast`, `labels`; the
+    `ScatterView` of them all)."""
+    from .cluster import ScatterView
+
+    parts = [dict(np.load(part["drawn"]["path"])) for part in labelled]
+
+    def joined(name):
+        return np.concatenate([part[name] for part in parts]) if name in parts[0] else None
+
+    def coordinate(name):
+        if not any(name in part for part in parts):
+            return None
+        return np.concatenate([part.get(name, np.full(len(part["rows"]), np.nan)) for part in parts])
+
+    arrays = {name: joined(name) for name in ("rows", "latent", "bandcontrast", "labels")}
+    arrays.update(x=coordinate("x"), y=coordinate("y"),
+                  sources=np.repeat(np.arange(len(parts)), [len(part["rows"]) for part in parts]))
+    kind, x_title, y_title = labelled[0]["drawn"]["view"]
+    return arrays, ScatterView(kind, joined("horizontal"), joined("vertical"), x_title, y_title)
 
 
 def run_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers: int | None = None, *, png: bool = True,
-                      browser="auto", dpi: float = 300, root=None, settings=None, progress=None) -> dict:
-    """Cluster every row of `study` as Dask tasks (see the module's docstring); returns the report."""
+                      browser="auto", dpi: float = 300, root=None, settings=None, progress=None,
+                      drawn: bool = False) -> tuple:
+    """Cluster every row of `study` a source at a time (see the module's docstring), as Dask tasks with `scheduler`
+    (None: one after another here); returns (the report, the `ClusterResult`, with `drawn` what a page draws of
+    every row (`drawn_rows`), else None)."""
     from ...storage import sha256_file
 
     names = cluster_names(job)
     folder = Path(out_dir) / f"{names['assignments']}.parts"  # each source's rows, joined into one CSV when done
     try:
         result, fractions, labelled, parts = cluster_by_source(job, study, scheduler, workers, folder=str(folder),
-                                                               settings=settings, progress=progress)
+                                                               settings=settings, progress=progress, drawn=drawn)
         csv_path = join_parts([Path(part["path"]) for part in labelled], Path(out_dir) / names["assignments"])
+        rows = drawn_rows(labelled) if drawn else None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     outputs = {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
                                "columns": labelled[0]["columns"]}}
     quality = study_quality([part["quality"] for part in parts])
+    run = "one source after another" if scheduler is None else "dask tasks, one per source"
     report = {**cluster_report(job, result, parts[0]["model"], quality, result.sample["total"],
-                               report_inputs(job, study, out_dir, root), outputs), "run": "dask tasks, one per source"}
+                               report_inputs(job, study, out_dir, root), outputs), "run": run}
     report = with_study(job, study, report, fractions, out_dir, png, browser, dpi)
     write_json(Path(out_dir) / names["report"], report)
-    return report
+    return report, result, rows
 
 
 def cluster_by_source(job: ClusterJob, study, scheduler=None, workers: int | None = None, *, folder: str | None = None,
-                      settings=None, progress=None) -> tuple:
+                      settings=None, progress=None, drawn: bool = False) -> tuple:
     """Steps 1 to 3 of the module's docstring, with `scheduler` (None: one source after another in this process):
     (the `ClusterResult` of every row, its `fractions` table, the label tasks' and the sample tasks' results). The
     result's labels are the fit sample's; `predictor` labels any source's rows as the tasks did. With `folder`, each
-    source's rows are written there as a part of the CSV; `progress` counts the sources done."""
+    source's rows are written there as a part of the CSV (with `drawn`, what a page draws of them too: for whole
+    vectors on principal axes fitted on the sample's latents); `progress` counts the sources done."""
     from ...batch import counted, member_lost, run_tasks
     from ..cluster import DEFAULT_MAX_FIT, cluster
 
@@ -298,9 +357,11 @@ def cluster_by_source(job: ClusterJob, study, scheduler=None, workers: int | Non
                       fraction=fraction, settings=settings)
     sample = np.concatenate([part["sample"] for part in parts])
     fitted = cluster(sample, job.method, scale=combined_scale(parts), max_fit_samples=None, **params)
+    axes = principal_axes(np.concatenate([part["vectors"] for part in parts]), int(job.params.get("random_state", 0))) \
+        if drawn and job.features == "latent" else None
     labelled = run_tasks(label_source, sources, scheduler, workers, name="cluster-label", lost=lost,
                          on_result=counted(progress, len(sources), "labelled", 0.5, 0.5), job=job, study=study,
-                         predictor=fitted.predictor, folder=folder, settings=settings)
+                         predictor=fitted.predictor, folder=folder, settings=settings, drawn=drawn, axes=axes)
     order = sorted({label for part in labelled for label in part["counts"]})
     counts = [[part["counts"].get(label, 0) for label in order] for part in labelled]
     total = {str(label): int(sum(row[i] for row in counts)) for i, label in enumerate(order)}
