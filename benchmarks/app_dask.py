@@ -16,7 +16,10 @@ second's peak is at least the first's: both are said); the bytes of the result's
 the worker to the server (pickled: the arrays stay in the job's folder, `jobs.spilled`); on Dask, the bytes the workers sent each other and to the client
 (`transfer_outgoing_bytes_total`), the scheduler's resident memory (a LocalCluster's scheduler runs in this
 process, and is said so), and the LocalCluster's start apart. Then the
-ratio of the wall times and whether both runs gave the same clusters, bit for bit.
+ratio of the wall times and whether both runs gave the same clusters, bit for bit. Last, the exact answer the
+page's approximation is checked against: every row clustered at once in this process (`cluster` without a
+scheduler: KMeans' restarts refined on every row), its seconds, the adjusted Rand index of the page's clusters
+against it, and how near the page's scatter (principal axes fitted on the fit sample) is to every row's (|r| per axis).
 """
 from __future__ import annotations
 
@@ -47,9 +50,13 @@ def result_bytes(result: dict) -> int:
     return sum(value.nbytes for value in result.values() if isinstance(value, np.ndarray))
 
 
+def page_job(study: Path) -> ClusterJob:
+    return ClusterJob(latents=str(study), bandcontrast=None, method="kmeans", features="latent",
+                      params={"n_clusters": 20})
+
+
 def run_on(pool: JobPool, study: Path, out: Path) -> dict:
-    job = ClusterJob(latents=str(study), bandcontrast=None, method="kmeans", features="latent",
-                     params={"n_clusters": 20})
+    job = page_job(study)
     start = time.perf_counter()
     submitted = pool.submit(tasks.cluster_run, "Clusters", job=job, out_dir=str(out), latents=stamp(study),
                             roots=(str(study.parent),))
@@ -60,7 +67,7 @@ def run_on(pool: JobPool, study: Path, out: Path) -> dict:
     read = sum(float(np.sum(value)) for value in result.values() if isinstance(value, np.ndarray))  # every page
     found = {"seconds": seconds, "crossed_mb": crossed, "rss_mapped_gb": rss_mapped, "peak_gb": peak_gb(),
              "rss_gb": psutil.Process().memory_info().rss / 2**30, "read": read,
-             "result_mb": result_bytes(result) / 2**20, "labels": result["labels"]}
+             "result_mb": result_bytes(result) / 2**20, "labels": result["labels"], "view": result["view"]}
     if pool.dask is not None:
         client = pool.dask.client
         sent = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total)
@@ -68,6 +75,24 @@ def run_on(pool: JobPool, study: Path, out: Path) -> dict:
         pid, rss = client.run_on_scheduler(lambda: (os.getpid(), psutil.Process().memory_info().rss))
         found["scheduler_gb"] = None if pid == os.getpid() else rss / 2**30  # a LocalCluster's: in this process
     return found
+
+
+def every_row(job: ClusterJob, page: dict) -> None:
+    """Print the exact answer's seconds and the page's distance from it (see the module's docstring)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from latentcore.analysis.artifacts.cluster import cluster_inputs, scatter_view
+    from latentcore.analysis.artifacts.cluster_run import load_inputs
+
+    start = time.perf_counter()
+    inputs = load_inputs(job)
+    labels = cluster_inputs(job, inputs).labels
+    view = scatter_view(job, inputs)
+    seconds = time.perf_counter() - start
+    near = [abs(np.corrcoef(mine, exact)[0, 1]) for mine, exact in zip(page["view"].coords().T, view.coords().T)]
+    print(f"every row at once here: {seconds:.1f} s (peak {peak_gb():.2f} GB); the page's clusters against it: ARI "
+          f"{adjusted_rand_score(labels, page['labels']):.4f}; its scatter's axes ({page['view'].x_title}) against "
+          f"every row's: |r| {near[0]:.4f}, {near[1]:.4f}")
 
 
 def main():
@@ -103,6 +128,7 @@ def main():
         here, there = results["server pool"], results["LocalCluster"]
         print(f"LocalCluster / server pool wall: {there['seconds'] / here['seconds']:.2f}; the same clusters bit for "
               f"bit: {np.array_equal(here['labels'], there['labels'])}")
+        every_row(page_job(study), here)
     finally:
         if args.folder is None:
             shutil.rmtree(folder, ignore_errors=True)

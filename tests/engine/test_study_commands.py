@@ -275,3 +275,27 @@ def test_a_study_smaller_than_the_sample_is_fitted_on_every_row(textured, tmp_pa
     table = pd.read_parquet(out)
     assert list(table.columns) == ["source", "row", "x_um", "y_um", "umap_0", "umap_1"]
     assert np.isfinite(table[["umap_0", "umap_1"]].to_numpy()).all() and len(table) == 2304
+
+
+def test_a_study_beyond_its_fit_sample_is_drawn_on_the_samples_principal_axes_said_and_near_every_rows(
+        textured, tmp_path):
+    """The Clusters page's run of a study (`run_cluster_tasks` with `drawn`, one source after another): beyond the fit
+    sample the scatter's principal axes are the sample's, its titles say so, and they are near every row's."""
+    from latentcore.analysis.artifacts.cluster import cluster_names, principal_components
+    from latentcore.analysis.artifacts.cluster_run import run_cluster_tasks
+    from latentcore.study import make_study, read_study, write_study
+
+    folder, _, paths = textured
+    path = write_study(make_study("drawn", [str(path) for path in paths.values()]), folder)
+    study = read_study(path)
+    job = ClusterJob(latents=str(path), bandcontrast=None, method="kmeans", features="latent",
+                     params={"n_clusters": 6, "max_fit_samples": 600})
+    report, result, (arrays, view) = run_cluster_tasks(job, study, tmp_path, None, png=False, drawn=True)
+    assert report["sample"]["used"] and report["sample"]["size"] == 600 and report["run"] == "one source after another"
+    assert (view.x_title, view.y_title) == ("PC1 (axes of the 600-row fit sample)", "PC2 (axes of the 600-row fit sample)")
+    table = pd.read_csv(tmp_path / cluster_names(job)["assignments"])
+    assert table["cluster"].tolist() == arrays["labels"].tolist() and len(table) == 2304
+    np.testing.assert_array_equal(arrays["sources"], np.repeat([0, 1, 2], 768))
+    every_row = principal_components(table.filter(like="latent_").to_numpy(), 0)
+    for axis, exact in zip((view.horizontal, view.vertical), every_row.T):  # a sample of 600 of 2,304 rows: 0.988
+        assert abs(np.corrcoef(axis, exact)[0, 1]) > 0.98

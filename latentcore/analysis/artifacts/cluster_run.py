@@ -285,10 +285,10 @@ def save_drawn(path: Path, job: ClusterJob, inputs: ClusterInputs, labels, axes)
     return {"path": str(path), "view": (view.kind, view.x_title, view.y_title)}
 
 
-def drawn_rows(labelled: list[dict]) -> tuple[dict, object]:
+def drawn_rows(labelled: list[dict], sample: dict) -> tuple[dict, object]:
     """Every source's drawn rows (`save_drawn`) as one: (arrays `rows` (within each source), `sources`, `x`, `y`
     (NaN for a source without coordinates; None when none has them), `latent`, `bandcontrast`, `labels`; the
-    `ScatterView` of them all)."""
+    `ScatterView` of them all, its principal axes' titles saying when they were fitted on the fit `sample`)."""
     from .cluster import ScatterView
 
     parts = [dict(np.load(part["drawn"]["path"])) for part in labelled]
@@ -305,6 +305,8 @@ def drawn_rows(labelled: list[dict]) -> tuple[dict, object]:
     arrays.update(x=coordinate("x"), y=coordinate("y"),
                   sources=np.repeat(np.arange(len(parts)), [len(part["rows"]) for part in parts]))
     kind, x_title, y_title = labelled[0]["drawn"]["view"]
+    if kind == "pca" and sample["used"]:
+        x_title, y_title = (f"{title} (axes of the {sample['size']:,}-row fit sample)" for title in (x_title, y_title))
     return arrays, ScatterView(kind, joined("horizontal"), joined("vertical"), x_title, y_title)
 
 
@@ -322,7 +324,7 @@ def run_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers: int |
         result, fractions, labelled, parts = cluster_by_source(job, study, scheduler, workers, folder=str(folder),
                                                                settings=settings, progress=progress, drawn=drawn)
         csv_path = join_parts([Path(part["path"]) for part in labelled], Path(out_dir) / names["assignments"])
-        rows = drawn_rows(labelled) if drawn else None
+        rows = drawn_rows(labelled, result.sample) if drawn else None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     outputs = {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
