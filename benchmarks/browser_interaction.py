@@ -101,7 +101,8 @@ def write_scan(folder: Path, side: int, dims: int, table: bool = True, name: str
 # what the first context's pages show of one scan, and of a study (`run(study=...)`): their scan-map panels (a
 # study's first source's), and what counts the Clusters page's selection (a study's: the sidebar's count)
 SCAN_VIEW = {"umap_map": "umap_map", "clusters_map": "clusters_map", "clusters_metric": "Selected here"}
-STUDY_VIEW = {"umap_map": "umap_map_scan000", "clusters_map": "clusters_map_scan000", "clusters_metric": "Selected here"}
+STUDY_VIEW = {"umap_map": "umap_map_scan000", "clusters_map": "clusters_map_scan000",
+              "clusters_metric": "Selected here"}
 VIEW = dict(SCAN_VIEW)
 SCAN_MAP = "Band Contrast"  # the scan's own map when its files are chosen, not uploaded
 CHOOSE_ROWS = 2_000_000  # above this many rows the files are chosen on the server (--choose), not uploaded
