@@ -290,12 +290,12 @@ def test_a_study_beyond_its_fit_sample_is_drawn_on_the_samples_principal_axes_sa
     study = read_study(path)
     job = ClusterJob(latents=str(path), bandcontrast=None, method="kmeans", features="latent",
                      params={"n_clusters": 6, "max_fit_samples": 600})
-    report, result, (arrays, view) = run_cluster_tasks(job, study, tmp_path, None, png=False, drawn=True)
+    report, result, (inputs, labels, view) = run_cluster_tasks(job, study, tmp_path, None, png=False, drawn=True)
     assert report["sample"]["used"] and report["sample"]["size"] == 600 and report["run"] == "one source after another"
     assert (view.x_title, view.y_title) == tuple(f"PC{axis} (axes of the 600-row fit sample)" for axis in (1, 2))
     table = pd.read_csv(tmp_path / cluster_names(job)["assignments"])
-    assert table["cluster"].tolist() == arrays["labels"].tolist() and len(table) == 2304
-    np.testing.assert_array_equal(arrays["sources"], np.repeat([0, 1, 2], 768))
+    assert table["cluster"].tolist() == labels.tolist() and len(table) == 2304
+    np.testing.assert_array_equal(inputs.sources, np.repeat([0, 1, 2], 768))
     every_row = principal_components(table.filter(like="latent_").to_numpy(), 0)
     for axis, exact in zip((view.horizontal, view.vertical), every_row.T):  # a sample of 600 of 2,304 rows: 0.988
         assert abs(np.corrcoef(axis, exact)[0, 1]) > 0.98

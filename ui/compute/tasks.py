@@ -106,22 +106,20 @@ def _cluster_stacked(job: ClusterJob, found, out_dir: str, scheduler, progress, 
     progress(0.9, "writing the assignments")
     report = write_cluster(job, found, inputs, result, out_dir, png=False, root=root)
     progress(1.0, "done")
-    arrays = {name: getattr(inputs, name) for name in ("rows", "sources", "x", "y", "latent", "bandcontrast")}
-    return _page_result(found, {**arrays, "labels": result.labels}, scatter_view(job, inputs), result,
-                        inputs.units, report)
+    return _page_result(found, inputs, result.labels, scatter_view(job, inputs), result, report)
 
 
 def _cluster_by_source(job: ClusterJob, found, out_dir: str, scheduler, progress, root) -> dict:
     from latentcore.analysis.artifacts.cluster_run import run_cluster_tasks
 
-    report, result, (arrays, view) = run_cluster_tasks(
+    report, result, (inputs, labels, view) = run_cluster_tasks(
         job, found, out_dir, scheduler, png=False, root=root, drawn=True,
         progress=lambda f, m: progress(0.05 + 0.9 * f, m))
     progress(1.0, "done")
-    return _page_result(found, arrays, view, result, found.units, report)
+    return _page_result(found, inputs, labels, view, result, report)
 
 
-def _page_result(found, arrays: dict, view, result, units, report) -> dict:
+def _page_result(found, inputs, labels, view, result, report) -> dict:
     from latentcore.analysis.artifacts.fractions import fractions_table
     from latentcore.analysis.cluster import describe_fit
     from latentcore.columns import CLUSTER
@@ -129,14 +127,13 @@ def _page_result(found, arrays: dict, view, result, units, report) -> dict:
     def as_f32(values):
         return None if values is None else np.asarray(values, np.float32)
 
-    sources, labels = arrays["sources"], arrays["labels"]
-    several = sources is not None
-    return {"rows": found.offsets[sources] + arrays["rows"] if several else arrays["rows"], "sources": sources,
-            "source_names": list(found.names) if several else [], "labels": labels,
-            **{name: as_f32(arrays[name]) for name in ("x", "y", "latent", "bandcontrast")},
-            "view": view, "report": {**result.to_dict(), "fit_summary": describe_fit(result)}, "units": units,
+    several = inputs.sources is not None
+    return {"rows": found.offsets[inputs.sources] + inputs.rows if several else inputs.rows,
+            "sources": inputs.sources, "source_names": list(inputs.source_names), "labels": labels,
+            **{name: as_f32(getattr(inputs, name)) for name in ("x", "y", "latent", "bandcontrast")},
+            "view": view, "report": {**result.to_dict(), "fit_summary": describe_fit(result)}, "units": inputs.units,
             "file_report": report,
-            "fractions": fractions_table(sources, list(found.names), labels, CLUSTER) if several else None}
+            "fractions": fractions_table(inputs.sources, inputs.source_names, labels, CLUSTER) if several else None}
 
 
 def compare_sources(study: tuple, first: int, second: int, k: int, progress) -> tuple:

@@ -285,29 +285,24 @@ def save_drawn(path: Path, job: ClusterJob, inputs: ClusterInputs, labels, axes)
     return {"path": str(path), "view": (view.kind, view.x_title, view.y_title)}
 
 
-def drawn_rows(labelled: list[dict], sample: dict) -> tuple[dict, object]:
-    """Every source's drawn rows (`save_drawn`) as one: (arrays `rows` (within each source), `sources`, `x`, `y`
-    (NaN for a source without coordinates; None when none has them), `latent`, `bandcontrast`, `labels`; the
-    `ScatterView` of them all, its principal axes' titles saying when they were fitted on the fit `sample`)."""
+def drawn_rows(labelled: list[dict], sample: dict, names, units) -> tuple[ClusterInputs, np.ndarray, object]:
+    """Every source's drawn rows (`save_drawn`) as one: (their `ClusterInputs`, stacked as `load_inputs` stacks them
+    but without features or latent columns, their labels, the `ScatterView` of them all, its principal axes' titles
+    saying when they were fitted on the fit `sample`)."""
     from .cluster import ScatterView
 
     parts = [dict(np.load(part["drawn"]["path"])) for part in labelled]
+    inputs = stacked_inputs([ClusterInputs(part.get("x"), part.get("y"), part["latent"], part.get("bandcontrast"),
+                                           None, rows=part["rows"], used=np.empty((len(part["rows"]), 0)))
+                             for part in parts], None, None, names, units)
 
     def joined(name):
-        return np.concatenate([part[name] for part in parts]) if name in parts[0] else None
+        return np.concatenate([part[name] for part in parts])
 
-    def coordinate(name):
-        if not any(name in part for part in parts):
-            return None
-        return np.concatenate([part.get(name, np.full(len(part["rows"]), np.nan)) for part in parts])
-
-    arrays = {name: joined(name) for name in ("rows", "latent", "bandcontrast", "labels")}
-    arrays.update(x=coordinate("x"), y=coordinate("y"),
-                  sources=np.repeat(np.arange(len(parts)), [len(part["rows"]) for part in parts]))
     kind, x_title, y_title = labelled[0]["drawn"]["view"]
     if kind == "pca" and sample["used"]:
         x_title, y_title = (f"{title} (axes of the {sample['size']:,}-row fit sample)" for title in (x_title, y_title))
-    return arrays, ScatterView(kind, joined("horizontal"), joined("vertical"), x_title, y_title)
+    return inputs, joined("labels"), ScatterView(kind, joined("horizontal"), joined("vertical"), x_title, y_title)
 
 
 def run_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers: int | None = None, *, png: bool = True,
@@ -324,7 +319,7 @@ def run_cluster_tasks(job: ClusterJob, study, out_dir, scheduler, workers: int |
         result, fractions, labelled, parts = cluster_by_source(job, study, scheduler, workers, folder=str(folder),
                                                                settings=settings, progress=progress, drawn=drawn)
         csv_path = join_parts([Path(part["path"]) for part in labelled], Path(out_dir) / names["assignments"])
-        rows = drawn_rows(labelled, result.sample) if drawn else None
+        rows = drawn_rows(labelled, result.sample, study.names, study.units) if drawn else None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     outputs = {"assignments": {"name": names["assignments"], "sha256": sha256_file(csv_path),
