@@ -130,7 +130,9 @@ def test_a_study_s_kmeans_labels_each_source_in_a_task_of_its_own_and_writes_wha
     """The Clusters page's job on a study by KMeans (`tasks.cluster_run`): a sample task and a label task per source,
     no task given every source's features; the same bits as in one process; within the fit sample the CSV of the
     command line's run of every row at once, byte for byte, and the scatter on the principal axes of every row."""
-    from latentcore.analysis.artifacts.cluster import ClusterJob, cluster_names, principal_components
+    from sklearn.decomposition import PCA
+
+    from latentcore.analysis.artifacts.cluster import ClusterJob, cluster_names
     from latentcore.analysis.artifacts.cluster_run import run_cluster
     from latentcore.data.bandcontrast import BandContrast
 
@@ -159,7 +161,7 @@ def test_a_study_s_kmeans_labels_each_source_in_a_task_of_its_own_and_writes_wha
     table = pd.read_csv(tmp_path / "cli" / csv)
     assert table["cluster"].tolist() == here["labels"].tolist()
     if features == "latent":
-        every_row = principal_components(table.filter(like="latent_").to_numpy(), 0)
+        every_row = PCA(2, random_state=0).fit_transform(table.filter(like="latent_").to_numpy())
         np.testing.assert_allclose(here["view"].coords(), every_row, atol=1e-4)
     else:
         np.testing.assert_array_equal(here["view"].vertical, table["bandcontrast"].to_numpy(np.float32))

@@ -281,7 +281,7 @@ def test_a_study_beyond_its_fit_sample_is_drawn_on_the_samples_principal_axes_sa
         textured, tmp_path):
     """The Clusters page's run of a study (`run_cluster_tasks` with `drawn`, one source after another): beyond the fit
     sample the scatter's principal axes are the sample's, its titles say so, and they are near every row's."""
-    from latentcore.analysis.artifacts.cluster import cluster_names, principal_components
+    from latentcore.analysis.artifacts.cluster import cluster_names
     from latentcore.analysis.artifacts.cluster_run import run_cluster_tasks
     from latentcore.study import make_study, read_study, write_study
 
@@ -296,6 +296,6 @@ def test_a_study_beyond_its_fit_sample_is_drawn_on_the_samples_principal_axes_sa
     table = pd.read_csv(tmp_path / cluster_names(job)["assignments"])
     assert table["cluster"].tolist() == labels.tolist() and len(table) == 2304
     np.testing.assert_array_equal(inputs.sources, np.repeat([0, 1, 2], 768))
-    every_row = principal_components(table.filter(like="latent_").to_numpy(), 0)
+    every_row = PCA(2, random_state=0).fit_transform(table.filter(like="latent_").to_numpy())
     for axis, exact in zip((view.horizontal, view.vertical), every_row.T):  # a sample of 600 of 2,304 rows: 0.988
         assert abs(np.corrcoef(axis, exact)[0, 1]) > 0.98

@@ -91,11 +91,6 @@ class ScatterView:
                     self.kind, f"{self.x_title} vs {self.y_title}")
 
 
-def principal_components(vectors, random_state: int = 0) -> np.ndarray:
-    """(N, 2) float32: the rows' first two principal components (a single dimension: PC2 is 0)."""
-    return principal_axes(vectors, random_state).transform(vectors)
-
-
 @dataclasses.dataclass(frozen=True)
 class PrincipalAxes:
     """The first two principal axes of some rows (sklearn PCA), which place any rows: a study's scatter is fitted on
@@ -104,6 +99,7 @@ class PrincipalAxes:
     pca: object
 
     def transform(self, vectors) -> np.ndarray:
+        """(N, 2) float32: the rows' first two principal components (a single dimension: PC2 is 0)."""
         coords = np.zeros((len(vectors), 2), np.float32)
         coords[:, :self.pca.n_components_] = self.pca.transform(np.asarray(vectors, np.float64))
         return coords
@@ -117,11 +113,12 @@ def principal_axes(vectors, random_state: int = 0) -> PrincipalAxes:
     return PrincipalAxes(PCA(n_components=n, random_state=random_state).fit(vectors))
 
 
-def scatter_view(job: "ClusterJob", inputs: "ClusterInputs", umap=None) -> ScatterView:
+def scatter_view(job: "ClusterJob", inputs: "ClusterInputs", umap=None, axes: "PrincipalAxes | None" = None
+                 ) -> ScatterView:
     """What the cluster scatter shows: for pairs the latent against band contrast (`second_axis`); for whole
     vectors `umap` ((N, 2), the UMAP of these rows) when given, the job's own UMAP features when it clusters
     those (unsmoothed jobs: smoothed ones cluster the UMAP of smoothed latents), else their first two principal
-    components."""
+    components (on `axes` when given: a study's, fitted on its sample)."""
     if job.features == "pair":
         vertical, name = second_axis(inputs, job.dim)
         return ScatterView("latent_bc", inputs.latent, vertical, f"latent dim {job.dim}", name)
@@ -129,7 +126,7 @@ def scatter_view(job: "ClusterJob", inputs: "ClusterInputs", umap=None) -> Scatt
         umap = inputs.features
     if umap is not None:
         return umap_view(umap)
-    coords = principal_components(inputs.used, int(job.params.get("random_state", 0)))
+    coords = (axes or principal_axes(inputs.used, int(job.params.get("random_state", 0)))).transform(inputs.used)
     return ScatterView("pca", coords[:, 0], coords[:, 1], "PC1", "PC2")
 
 

@@ -272,13 +272,9 @@ def label_source(index: int, job: ClusterJob, study, predictor, folder: str | No
 def save_drawn(path: Path, job: ClusterJob, inputs: ClusterInputs, labels, axes) -> dict:
     """Write what a page draws of one source's rows (row, x, y, latent, band contrast, label, the scatter's two
     axes) to `path`; returns its record for `drawn_rows`."""
-    from .cluster import ScatterView, scatter_view
+    from .cluster import scatter_view
 
-    if axes is None:
-        view = scatter_view(job, inputs)
-    else:
-        coords = axes.transform(inputs.used)
-        view = ScatterView("pca", coords[:, 0], coords[:, 1], "PC1", "PC2")
+    view = scatter_view(job, inputs, axes=axes)
     optional = {"x": inputs.x, "y": inputs.y, "bandcontrast": inputs.bandcontrast}
     np.savez(path, rows=inputs.rows, latent=inputs.latent, labels=labels, horizontal=view.horizontal,
              vertical=view.vertical, **{name: values for name, values in optional.items() if values is not None})
