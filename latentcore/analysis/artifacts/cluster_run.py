@@ -227,15 +227,15 @@ def check_task_job(job: ClusterJob, n_sources: int) -> None:
     refuse_bandcontrast_table(job, n_sources)
 
 
-def sample_source(index: int, job: ClusterJob, study, fraction: float, settings=None) -> dict:
+def sample_source(index: int, job: ClusterJob, study, fraction: float, settings=None, vectors: bool = False) -> dict:
     """Task: one source's rows counted, the moments of their unsmoothed features, and its share of the sample (the
-    features clustered, and for whole vectors the latents too: the scatter's principal axes are fitted on them)."""
+    features clustered; with `vectors` the latents too: a drawn scatter's principal axes are fitted on them)."""
     inputs, values, features = source_features(index, job, study, settings)
     mean = values.mean(axis=0)
     seed = int(job.params.get("random_state", 0)) + index
     picked = seeded_sample(len(features), int(round(fraction * len(features))), seed)
     return {"rows": len(values), "mean": mean, "m2": ((values - mean) ** 2).sum(axis=0), "sample": features[picked],
-            "vectors": inputs.used[picked] if job.features == "latent" else None,
+            "vectors": inputs.used[picked] if vectors else None,
             "model": inputs.model, "quality": inputs.quality}
 
 
@@ -345,13 +345,15 @@ def cluster_by_source(job: ClusterJob, study, scheduler=None, workers: int | Non
     max_fit = DEFAULT_MAX_FIT[job.method] if max_fit == -1 else max_fit
     fraction = 1.0 if not max_fit else min(1.0, max_fit / study.rows)
     lost, sources = member_lost(study), range(len(study.members))
+    pca = drawn and job.features == "latent"  # the drawn scatter's principal axes, fitted on the sample's latents
     parts = run_tasks(sample_source, sources, scheduler, workers, name="cluster-sample", lost=lost,
                       on_result=counted(progress, len(sources), "sampled", 0, 0.4), job=job, study=study,
-                      fraction=fraction, settings=settings)
+                      fraction=fraction, settings=settings,
+                      vectors=pca)
     sample = np.concatenate([part["sample"] for part in parts])
     fitted = cluster(sample, job.method, scale=combined_scale(parts), max_fit_samples=None, **params)
     axes = principal_axes(np.concatenate([part["vectors"] for part in parts]), int(job.params.get("random_state", 0))) \
-        if drawn and job.features == "latent" else None
+        if pca else None
     labelled = run_tasks(label_source, sources, scheduler, workers, name="cluster-label", lost=lost,
                          on_result=counted(progress, len(sources), "labelled", 0.5, 0.5), job=job, study=study,
                          predictor=fitted.predictor, folder=folder, settings=settings, drawn=drawn, axes=axes)
