@@ -1,4 +1,6 @@
 """The app tests: the real app script and its pages under Streamlit's AppTest, and the app's own modules."""
+import functools
+import os
 from pathlib import Path
 
 import pytest
@@ -13,11 +15,43 @@ def main_script_every_run():
     from streamlit.runtime.scriptrunner import script_runner
 
     def run_main(main_script_path):
-        code = compile(Path(main_script_path).read_text(), str(main_script_path), "exec")
-        exec(code, {"__name__": "__main__", "__file__": str(main_script_path)})
+        exec(compiled(main_script_path, magic=False), {"__name__": "__main__", "__file__": str(main_script_path)})
 
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.setattr(script_runner, "_mpa_v1", run_main)
+        yield
+
+
+@functools.cache
+def _compiled(path: str, text: str, magic: bool):
+    from streamlit.runtime.scriptrunner import magic as streamlit_magic
+
+    return compile(streamlit_magic.add_magic(text, path) if magic else text, path, "exec", dont_inherit=True)
+
+
+def compiled(path, magic: bool):
+    """A script's code object, compiled once per text (with Streamlit's magic where the server adds it)."""
+    path = os.path.abspath(path)
+    return _compiled(path, Path(path).read_text(), magic)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def what_a_server_does_once_done_once():
+    """A server scans the installed packages for Streamlit components once, and compiles each script once; every
+    AppTest run does both again (a new component manager for each AppTest: about 0.3 s; a new script cache for
+    each run, the page compiled again with its magic: 0.1-0.2 s). The installed packages and the scripts' texts do
+    not change during a run, so their first answers serve every AppTest (about a minute of the suite's CPU)."""
+    from streamlit import config
+    from streamlit.components.v2 import manifest_scanner
+    from streamlit.runtime.scriptrunner.script_cache import ScriptCache
+
+    def get_bytecode(cache, script_path):
+        return compiled(script_path, magic=config.get_option("runner.magicEnabled"))
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(manifest_scanner, "scan_component_manifests",
+                            functools.cache(manifest_scanner.scan_component_manifests))
+        monkeypatch.setattr(ScriptCache, "get_bytecode", get_bytecode)
         yield
 
 
