@@ -23,9 +23,10 @@ Why not a timing: until issue 54 this module timed a few batches of each candida
 thread against all of them. Both moved with the load: a quiet 2-core machine chose input 48 px, widths 32,64,128 and
 2 threads, whose latents found a held-out scan's grains at ARI 0.865 (PCA 0.861); the same command at load 20 chose
 input 32 px, widths 16,32,64 and one thread, ARI 0.805. The wall time of a batch moves several-fold with the load,
-one thread's CPU time by 10-15 % (docs/benchmarks.md, 2026-11-27); kept, the rate moves nothing. A fixed model
-chosen from the data alone would be the same too, but on every machine alike: --minutes would be some other
-machine's minutes; the rate keeps the budget this machine's. Counting rather than timing each candidate also makes
+one thread's CPU time by 0.67-1.04x (docs/benchmarks.md, 2026-11-27 and 2026-11-29: on a shared virtual machine the
+host's load moves it too); kept, the rate moves nothing. A fixed model chosen from the data alone would be the same
+too, but on every machine alike: --minutes would be some other machine's minutes; the rate keeps the budget this
+machine's. Counting rather than timing each candidate also makes
 the sizing take no time once the rate is kept. A thread per core whatever the load needs OpenMP's waiting threads to
 sleep (`config.openmp_waits_sleep`). The estimate is the run on idle cores: the trainer's first batches time the
 real run (`pace`), and its time left follows the pace as it goes.

@@ -124,18 +124,19 @@ BURN = "while True: pass"
 
 def test_the_same_settings_when_every_core_is_busy(monkeypatch, tmp_path):
     """For real: the sizing with the rate measured quiet, then again, measured anew, while twice as many processes as
-    cores burn CPU beside it: the same settings. The patterns are as many as leave the largest model's run at 60 % of
-    the budget at the quiet rate: a rate measured 40 % lower would choose a smaller model, as a wall-clock timing does
-    beside busy processes (2.4x lower here; its batches took 7x as long, docs/benchmarks.md), while one thread's CPU
-    time moves 10-15 %. A 1,000,000-pattern scan, whose epochs the budget cuts, with the rate kept: the same too
-    (nothing else in the sizing moves with the load)."""
+    cores burn CPU beside it: the same settings. The patterns are as many as leave the largest model's run at half
+    the budget at the quiet rate: a rate measured half as high would choose a smaller model, as a wall-clock timing
+    does beside busy processes (2.4x lower here; its batches took 7x as long), while one thread's CPU time moves
+    0.67-1.04x on this shared 2-core machine, whose host's load moves it too (docs/benchmarks.md). A 1,000,000-pattern
+    scan, whose epochs the budget cuts, with the rate kept: the same too (nothing else in the sizing moves with the
+    load)."""
     def sized(name, n_patterns):
         monkeypatch.setenv(machine_rates.RATE_FILE_ENV, str(tmp_path / name))
         return sizing.sized_settings(n_patterns, 60, "cpu")
 
     largest = dict(zip(("input_size", "channels"), sizing.LADDER[-1]), batch_size=64, epochs=sizing.EPOCHS)
     one_run = sized("quiet.json", 10_000).machine  # the rate measured quiet, and kept
-    n_patterns = int(10_000 * 0.6 * sizing.BUDGET_SECONDS / sizing.pace_of(largest, 10_000, one_run, 16, 0.1)
+    n_patterns = int(10_000 * 0.5 * sizing.BUDGET_SECONDS / sizing.pace_of(largest, 10_000, one_run, 16, 0.1)
                      .seconds_total)
     quiet, quiet_large = sized("quiet.json", n_patterns), sized("quiet.json", 1_000_000)
     assert quiet.values == {**largest, "patterns_per_epoch": None, "threads": one_run.cores}
@@ -148,7 +149,7 @@ def test_the_same_settings_when_every_core_is_busy(monkeypatch, tmp_path):
             burner.kill()
             burner.wait()
     assert busy.values == quiet.values and busy.machine.cores == quiet.machine.cores
-    assert busy.machine.rate == pytest.approx(quiet.machine.rate, rel=0.3)  # CPU time: within its noise
+    assert busy.machine.rate > 0.5 * quiet.machine.rate  # CPU time: within its noise, unlike the wall clock
     assert busy_large.values == quiet_large.values and busy_large.values["patterns_per_epoch"]
 
 
