@@ -45,7 +45,7 @@ from .data import open_source
 from .data.latents_h5 import EXTRACT_FIRST, NOT_LATENTS, RESUME, read_point_maps
 from .data.orientations import Acquisition, Phase, ScanOrientations
 from .data._checks import check_coordinates, check_data_dtype, check_grid_shape, check_regular
-from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, write_byte_table
+from .data._hdf5 import attr_value, h5py_read_only, open_h5, read_byte_table, read_whole, write_byte_table
 from .columns import ROW, beside, coordinate_names
 from .errors import InputError, OutputError, write_error
 from .outputs import MODEL_SEPARATOR, SUFFIX, latents_path_for, model_tag, source_name
@@ -264,8 +264,8 @@ def read_latents(path) -> Latents:
             parts = {k: _read_partition(f[k], path) for k in names}
             attrs = {k: attr_value(v) for k, v in f.attrs.items()}
             n = len(parts[names[0]])
-            x, y = (check_coordinates(f[k][()], n, k, path) if k in f else None for k in ("x", "y"))
-            grid = check_grid_shape(f["grid_shape"][()], path) if "grid_shape" in f else None
+            x, y = (check_coordinates(read_whole(f[k], path), n, k, path) if k in f else None for k in ("x", "y"))
+            grid = check_grid_shape(read_whole(f["grid_shape"], path), path) if "grid_shape" in f else None
             meta = {k: read_byte_table(f[f"{k}_metadata"]) for k in names if f"{k}_metadata" in f}
             maps = read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
             orientations = _read_orientations(f[ORIENTATIONS], len(parts[names[0]]), path) if ORIENTATIONS in f else None
@@ -282,7 +282,7 @@ def read_latents(path) -> Latents:
 def _read_partition(dataset: h5py.Dataset, path: Path) -> np.ndarray:
     """A partition's rows: memory-mapped when stored contiguous (`_mapped`), else read into memory."""
     mapped = _mapped(dataset, path)
-    return dataset[()] if mapped is None else mapped
+    return read_whole(dataset, path) if mapped is None else mapped
 
 
 def _mapped(dataset: h5py.Dataset, path: Path) -> np.memmap | None:
@@ -302,7 +302,8 @@ def _mapped(dataset: h5py.Dataset, path: Path) -> np.memmap | None:
 
 
 def _read_orientations(group, n: int, path) -> ScanOrientations:
-    euler, phase_id = group["euler"][()].astype(np.float64), group["phase_id"][()].astype(np.int64)
+    euler, phase_id = read_whole(group["euler"], path).astype(np.float64), read_whole(group["phase_id"], path)
+    phase_id = phase_id.astype(np.int64)
     if euler.shape != (n, 3) or phase_id.shape != (n,):
         raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows; extract "
                          "the latents again", path)

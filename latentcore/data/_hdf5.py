@@ -13,7 +13,7 @@ from h5py import h5d, h5l, h5o
 
 from ..errors import InputError
 from ._checks import (MAX_COMPRESSION, check_data_dtype, check_finite, check_range, check_regular,
-                      check_rows_fit)
+                      check_rows_fit, memory_budget)
 from .base import Reader, compact_dtype
 
 if TYPE_CHECKING:  # pandas loads where a table is read
@@ -115,12 +115,61 @@ def find_scan(f: h5py.File, subpath: str, scan: str | None = None) -> str | None
     return None
 
 
+def check_stored(dataset: h5py.Dataset, path) -> None:
+    """Before anything is allocated for `dataset`: a row count the memory can index, and declared bytes that the
+    file really stores (a few KB of HDF5 can declare terabytes of unwritten or compressed rows)."""
+    what = _named(dataset)
+    if dataset.ndim:
+        check_rows_fit(dataset.shape[0], what, path)
+    declared = dataset.nbytes
+    _check_declared(declared, dataset.id.get_storage_size(), f"{what} declares {dataset.shape} ({declared:,} bytes)",
+                    path)
+
+
+def _check_declared(declared: int, stored: int, what: str, path) -> None:
+    if declared > MAX_COMPRESSION * max(stored, 1) and declared > 1 << 20:
+        raise InputError(f"{what} but the file stores only {stored:,} bytes of it: unwritten or truncated; copy or "
+                         "export it again", path)
+
+
+def read_maps(datasets: dict[str, h5py.Dataset], path=None) -> dict[str, np.ndarray]:
+    """name -> each dataset's values as float64 (`read_whole`), their declared bytes checked together first: many
+    small datasets that the file does not store are refused as one large one is."""
+    declared = sum(dataset.nbytes for dataset in datasets.values())
+    stored = sum(dataset.id.get_storage_size() for dataset in datasets.values())
+    any_one = next(iter(datasets.values()), None)
+    if any_one is not None:
+        _check_declared(declared, stored, f"{len(datasets)} per-point maps declare {declared:,} bytes",
+                        any_one.file.filename if path is None else path)
+    return {name: read_whole(dataset, path).astype(np.float64) for name, dataset in datasets.items()}
+
+
+def read_whole(dataset: h5py.Dataset, path=None) -> np.ndarray:
+    """Every value of `dataset`, read into memory once `check_stored` passes and when they fit in the memory
+    budget (a compressed or chunked dataset cannot be memory-mapped). Errors name `path` (default: the file's)."""
+    path = dataset.file.filename if path is None else path
+    check_stored(dataset, path)
+    if dataset.nbytes > memory_budget():
+        raise InputError(f"{_named(dataset)} holds {dataset.nbytes:,} bytes, more than the {memory_budget():,} this "
+                         "machine reads at once (half its memory): split the file, or store the dataset uncompressed "
+                         "and unchunked so that it is memory-mapped", path)
+    try:
+        return dataset[()]
+    except OSError as exc:
+        raise InputError(f"cannot read {_named(dataset)} (corrupt or truncated?): {exc}; copy or export it again",
+                         path) from exc
+
+
+def _named(dataset: h5py.Dataset) -> str:
+    return f"dataset {dataset.name.lstrip('/')!r}"
+
+
 def header_value(group: h5py.Group, name: str, default=None):
     """A header entry stored as a (1,) array (or scalar), as a plain Python value; strings are
     decoded and big-endian numbers come back native."""
     if name not in group:
         return default
-    value = np.asarray(group[name][()])
+    value = np.asarray(read_whole(group[name]))
     value = value.reshape(-1)[0] if value.size == 1 else value
     if isinstance(value, bytes):
         return value.decode(errors="replace").rstrip("\x00")
@@ -129,12 +178,9 @@ def header_value(group: h5py.Group, name: str, default=None):
 
 def per_point_maps(group: h5py.Group, n: int, exclude=()) -> dict[str, np.ndarray]:
     """Every 1-D numeric dataset of length n in `group` (IQ, CI, Band Contrast, ...) as float64."""
-    maps = {}
-    for name, item in group.items():
-        if (name not in exclude and isinstance(item, h5py.Dataset) and item.shape == (n,)
-                and item.dtype.kind in "biuf"):
-            maps[name] = item[()].astype(np.float64)
-    return maps
+    return read_maps({name: item for name, item in group.items()
+                      if (name not in exclude and isinstance(item, h5py.Dataset) and item.shape == (n,)
+                          and item.dtype.kind in "biuf")})
 
 
 def byte_table_columns(f: h5py.File, name: str, n: int, path) -> list[str]:
@@ -160,7 +206,7 @@ def read_byte_table(dataset: h5py.Dataset) -> pd.DataFrame:
     columns = [attr_value(c) for c in dataset.attrs["columns"]]
     import pandas as pd
 
-    table = pd.DataFrame(_text(dataset[()]), columns=columns)
+    table = pd.DataFrame(_text(read_whole(dataset)), columns=columns)
     for name in table.columns:  # numbers were stored as their text: give them back as numbers
         converted = pd.to_numeric(table[name], errors="coerce")
         if converted.notna().all():
@@ -239,14 +285,7 @@ class H5Reader(Reader):
         dataset = self.file[name]
         check_data_dtype(dataset.dtype, f"dataset {name!r}", self.path)
         try:
-            if dataset.ndim:
-                check_rows_fit(dataset.shape[0], f"dataset {name!r}", self.path)
-            declared = dataset.size * dataset.dtype.itemsize
-            stored = dataset.id.get_storage_size()
-            if declared > MAX_COMPRESSION * max(stored, 1) and declared > 1 << 20:
-                raise InputError(f"dataset {name!r} declares {dataset.shape} ({declared:,} bytes) but the file "
-                                 f"stores only {stored:,} bytes of it: unwritten or truncated; copy or export it again",
-                                 self.path)
+            check_stored(dataset, self.path)
         except InputError as exc:
             if not self._describe_only:
                 raise

@@ -13,7 +13,7 @@ import numpy as np
 from ..arrays import unique
 from ..errors import InputError
 from ._checks import check_finite, check_grid, check_length, check_range, grid_coordinates
-from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, sniff_h5
+from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, read_whole, sniff_h5
 from .base import SourceInfo, compact_dtype, normalise_units
 
 GRID_TOLERANCE = 0.25  # of a step: how far a stored coordinate may sit from its grid node
@@ -171,7 +171,7 @@ class ScanReader(H5Reader):
         if self._refusals:  # described only (`info`): its rows are refused for reading, so are x, y
             return "stored", ["stored coordinates not checked against the header grid: the scan's data "
                               "is refused for reading"]
-        x, y = x[()].astype(np.float64), y[()].astype(np.float64)
+        x, y = read_whole(x, self.path).astype(np.float64), read_whole(y, self.path).astype(np.float64)
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             return "stored", []
         reason = layout.grid.misfit(x, y, repr(layout.x.rsplit("/", 1)[-1]), repr(layout.y.rsplit("/", 1)[-1]))
@@ -226,7 +226,7 @@ class ScanReader(H5Reader):
             return layout.grid.coordinates(n, layout.points)
         xy = []
         for name in (layout.x, layout.y):
-            values = check_length(self.file[name][()].astype(np.float64), n, repr(name),
+            values = check_length(read_whole(self.file[name], self.path).astype(np.float64), n, repr(name),
                                   f"{layout.patterns!r} (patterns)", self.path)
             check_finite(values, repr(name), self.path)
             xy.append(values if layout.order is None else values[layout.order])

@@ -14,7 +14,7 @@ import numpy as np
 from ..arrays import unique
 from ..errors import InputError
 from . import orientations
-from ._hdf5 import header_value
+from ._hdf5 import header_value, read_whole
 from ._scan import ScanReader
 from .base import register
 
@@ -42,7 +42,8 @@ class BrukerReader(ScanReader):
         if f"{roi}/IX" not in f or f"{roi}/IY" not in f:
             return layout
         n = self.require(layout.patterns).shape[0]
-        rows, columns = (f[f"{roi}/{name}"][()].astype(np.int64).reshape(-1) for name in ("IY", "IX"))
+        rows, columns = (read_whole(f[f"{roi}/{name}"], self.path).astype(np.int64).reshape(-1)
+                         for name in ("IY", "IX"))
         if len(rows) != n or len(columns) != n:
             raise InputError(f"ROI positions {roi}/IY, IX have {len(rows)}, {len(columns)} values but "
                              f"{layout.patterns!r} holds {n} patterns: export the scan again", self.path)

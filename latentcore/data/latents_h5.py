@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InputError
 from ._checks import check_coordinates, check_grid_shape, infer_step
-from ._hdf5 import H5Reader, byte_table_columns, read_byte_table
+from ._hdf5 import H5Reader, byte_table_columns, read_byte_table, read_maps, read_whole
 from .base import SourceInfo
 
 PARTITIONS = ("all", "valid", "train")
@@ -46,7 +46,7 @@ class LatentsH5(H5Reader):
         counts = {p: f[p].shape[0] for p in present}
         step = self._load_xy(f, counts[present[0]])
         columns = [c for p in present for c in byte_table_columns(f, f"{p}_metadata", counts[p], self.path)]
-        grid = check_grid_shape(f["grid_shape"][()], self.path) if "grid_shape" in f else None
+        grid = check_grid_shape(read_whole(f["grid_shape"], self.path), self.path) if "grid_shape" in f else None
         return SourceInfo(path=str(self.path), format=self.format_name, partitions=counts,
                           item_shape=(dims.pop(),), dtype=str(f[present[0]].dtype), is_features=True,
                           has_coordinates=self._xy is not None, grid_shape=grid, step=step,
@@ -58,7 +58,7 @@ class LatentsH5(H5Reader):
         self._xy = None
         if "x" not in f or "y" not in f:
             return None
-        self._xy = tuple(check_coordinates(f[name][()], n, name, self.path) for name in ("x", "y"))
+        self._xy = tuple(check_coordinates(read_whole(f[name], self.path), n, name, self.path) for name in ("x", "y"))
         steps = [infer_step(values) for values in self._xy]
         return None if None in steps else tuple(steps)
 
@@ -83,7 +83,7 @@ def read_point_maps(group) -> dict[str, np.ndarray]:
     """name -> float64 (N,) of a latents file's `point_maps` group: the `order` attribute's names first."""
     order = json.loads(group.attrs["order"]) if "order" in group.attrs else []
     names = [n for n in order if n in group] + sorted(n for n in group if n not in order)
-    return {name: group[name][()].astype(np.float64) for name in names}
+    return read_maps({name: group[name] for name in names})
 
 
 def _plain(value):

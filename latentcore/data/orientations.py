@@ -42,7 +42,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ._hdf5 import header_value
+from ._hdf5 import header_value, read_whole
 
 # Oxford's (and the CTF format's) Laue group numbers
 OXFORD_LAUE = {1: "-1", 2: "2/m", 3: "mmm", 4: "4/m", 5: "4/mmm", 6: "-3", 7: "-3m", 8: "6/m", 9: "6/mmm",
@@ -109,7 +109,7 @@ def _text(value) -> str | None:
 
 
 def _column(f: h5py.File, name: str, n: int, path) -> np.ndarray:
-    values = np.asarray(f[name][()])
+    values = np.asarray(read_whole(f[name], path))
     if values.shape[0] != n:
         raise InputError(f"{name!r} has {values.shape[0]} values but the scan has {n} patterns: export the scan "
                          "again", path)

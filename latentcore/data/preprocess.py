@@ -192,7 +192,9 @@ def stored_static_background(reader: Reader) -> np.ndarray | None:
     name, scan = getattr(reader, "stored_background", None), info.extra.get("scan")
     if not name or scan is None or f"{scan}/{name}" not in reader.file:
         return None
-    values = np.asarray(reader.file[f"{scan}/{name}"][()], np.float32)
+    from ._hdf5 import read_whole  # an HDF5 scan's
+
+    values = np.asarray(read_whole(reader.file[f"{scan}/{name}"], reader.path), np.float32)
     if values.shape != tuple(info.item_shape[-2:]):
         raise InputError(f"the stored static background '{scan}/{name}' is {values.shape}, the patterns "
                          f"{tuple(info.item_shape[-2:])}: leave --static-background out, or export the scan again",

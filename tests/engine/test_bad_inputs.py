@@ -189,6 +189,12 @@ CASES = [
     # x/y are checked before any row is written: after rows, a .partial was left that no rerun could finish
     ("edax-x-nan", lambda t: (["extract", str(_edax_with_nan_x(t)), "--model", str(_demo_vae(t)), "--out",
                                str(t / "o")], "X Position': 1 NaN")),
+    ("latents-declare-1e8-unwritten-rows", lambda t: (["umap", str(_unwritten_latents(t)), "--method", "pca",
+                                                       "--out", str(t / "o")], "declares (100000000, 3)")),
+    ("latents-x-declares-1e8-unwritten-rows", lambda t: (["maps", str(_unwritten_x(t)), "--out", str(t / "o")],
+                                                         "dataset 'x' declares (100000000,)")),
+    ("latents-point-maps-each-small-all-unwritten", lambda t: (_cluster(t, "kmeans", latents=_unwritten_maps(t)),
+                                                               "300 per-point maps declare 24,000,000 bytes")),
     ("dims-huge-range", lambda t: (["maps", str(_good_latents(t)), "--dims", "0-1000000", "--out", str(t / "o")],
                                    "0-1000000")),
     # an NPZ's arrays are checked from their headers before any is read (numpy allocated 7.28 TiB for this one)
@@ -293,6 +299,40 @@ def _zero_dim_latents(t):
     return path
 
 
+def _unwritten_latents(t):
+    """A complete latents file whose rows become 10^8 declared in a few kB: chunked, compressed, never written."""
+    path = _good_latents(t).rename(t / "unwritten_latents.h5")
+    with h5py.File(path, "a") as f:
+        attrs = dict(f["all"].attrs)
+        del f["all"]
+        f.create_dataset("all", shape=(10**8, 3), dtype="f4", chunks=(4096, 3), compression="gzip").attrs.update(attrs)
+    return path
+
+
+def _unwritten_x(t):
+    """x declares 10^8 values (the rows: 20) and stores none: refused before it is read, not after."""
+    path = _good_latents(t).rename(t / "x_latents.h5")
+    with h5py.File(path, "a") as f:
+        del f["x"]
+        f.create_dataset("x", shape=(10**8,), dtype="f8", chunks=(4096,), compression="gzip")
+    return path
+
+
+def _unwritten_maps(t):
+    """300 per-point maps of 10,000 float64 values each (80 kB: each alone passes) that the file never wrote."""
+    path = _good_latents(t).rename(t / "maps_latents.h5")
+    with h5py.File(path, "a") as f:
+        attrs = dict(f["all"].attrs)
+        del f["all"], f["x"], f["y"], f["grid_shape"]
+        f["all"] = np.random.default_rng(2).normal(size=(10_000, 3)).astype("f4")
+        f["all"].attrs.update(attrs)
+        x, y = np.meshgrid(np.arange(100) * 1.5, np.arange(100) * 1.5)
+        f["x"], f["y"], f["grid_shape"] = x.ravel(), y.ravel(), [100, 100]
+        for i in range(300):
+            f.create_dataset(f"point_maps/map{i}", shape=(10_000,), dtype="f8", chunks=(1000,), compression="gzip")
+    return path
+
+
 def _nan_latents(t):
     path = _good_latents(t).rename(t / "nan_latents.h5")
     with h5py.File(path, "a") as f:
@@ -357,3 +397,26 @@ def test_bandcontrast_out_onto_a_character_device_leaves_the_device(tmp_path, ca
     assert main(["bandcontrast", str(table), "--out", str(device)]) == 2
     assert "not a regular file" in capsys.readouterr().err
     assert stat.S_ISCHR(os.lstat(device).st_mode) and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_compressed_dataset_larger_than_the_memory_budget_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    """A chunked, compressed dataset cannot be memory-mapped: read whole only when it fits in the memory budget (half
+    the machine's memory; here made 8 kB), else refused naming it and the cure; a memory-mapped one is never read."""
+    from latentcore.data import _hdf5
+    from latentcore.errors import InputError
+    from latentcore.latents import read_latents
+
+    path = _good_latents(tmp_path)
+    monkeypatch.setattr(_hdf5, "memory_budget", lambda: 200)
+    assert read_latents(path).partitions["all"].shape == (20, 3)  # 240 bytes, contiguous: mapped (x: 160, read)
+    monkeypatch.setattr(_hdf5, "memory_budget", lambda: 8192)
+    rows = np.random.default_rng(3).normal(size=(1000, 3)).astype("f4")  # 12,000 bytes
+    with h5py.File(path, "a") as f:
+        attrs = dict(f["all"].attrs)
+        del f["all"], f["x"], f["y"], f["grid_shape"]
+        f.create_dataset("all", data=rows, chunks=(100, 3), compression="gzip").attrs.update(attrs)
+    with pytest.raises(InputError, match="dataset 'all' holds 12,000 bytes, more than the 8,192 this machine reads at "
+                                         "once .*store the dataset uncompressed and unchunked"):
+        read_latents(path)
+    monkeypatch.setattr(_hdf5, "memory_budget", lambda: 12_000)
+    assert np.array_equal(read_latents(path).partitions["all"], rows)
