@@ -32,6 +32,7 @@ import torch.nn.functional as F
 
 from .arrays import unique
 from .data import open_source
+from .data._checks import memory_budget
 from .data.base import Reader
 from .data.parallel import block_rows_for, check_reader_timeout, default_readers, iter_blocks
 from .domain import extraction_attrs
@@ -233,7 +234,9 @@ class Extractor:
         prepared a block ahead in a background thread, then go through the model in slices of
         `batch_size`: few large reads and writes, while the forward keeps its fastest batch size.
         On CPU the slices run `self.parallel` at a time, each on one thread."""
-        block_rows = block_rows_for(reader, partition, self.read_size(reader.info().item_shape), self.batch_size)
+        item_shape = reader.info().item_shape
+        block_rows = block_rows_for(reader, partition, self.read_size(item_shape), self.batch_size)
+        check_blocks_fit(block_rows, item_shape, self.batch_size, reader.path)
         blocks = iter_blocks(reader, partition, block_rows, self.model.preprocessing,  # as the model was trained
                              indices, self.readers, stored=True,  # converted to float32 in prepare_batch
                              reader_timeout=self.reader_timeout)
@@ -373,6 +376,20 @@ def default_partitions(reader: Reader) -> list[str]:
     """Cutout files: every one of `valid`, `train` present; anything else: its single partition."""
     names = reader.partitions
     return [p for p in ("valid", "train") if p in names] or names[:1]
+
+
+BLOCKS_HELD = 3  # blocks in memory at once: one read, one prepared ahead, one encoding
+
+
+def check_blocks_fit(block_rows: int, item_shape, batch_size: int, path) -> None:
+    """Items so large that the blocks held at once (of a batch at least) would not fit in the memory budget are
+    refused before any is read, saying what would fit."""
+    need = BLOCKS_HELD * block_rows * 4 * int(np.prod(item_shape))
+    if need > memory_budget():
+        raise InputError(f"items of {tuple(item_shape)} values take {need / 1e9:.1f} GB in {BLOCKS_HELD} blocks of "
+                         f"{block_rows} (a batch of {batch_size} at least), more than the {memory_budget() / 1e9:.1f} "
+                         "GB a run may hold (half this machine's memory): give a smaller batch size, or downscale "
+                         "the items", path)
 
 
 def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean", batch_size: int = 64,

@@ -26,6 +26,8 @@ def _is_pil_image(path: Path) -> bool:
     try:
         with Image.open(path) as image:
             return image.format in PIL_FORMATS
+    except Image.DecompressionBombError:
+        return True  # an image, refused by ImageReader with its size
     except (UnidentifiedImageError, OSError):
         return False
 
@@ -103,6 +105,9 @@ class ImageReader(FilesReader):
                 with Image.open(path) as image:
                     array = _pil_array(image, (0, 0, 1, 1))  # decodes next to nothing
                     shape, dtype = (image.height, image.width, *array.shape[2:]), array.dtype
+        except Image.DecompressionBombError:
+            raise InputError(f"image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than an item is "
+                             "read as (Pillow's limit against decompression bombs): tile or downscale it", path) from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise InputError(f"cannot read image ({exc}): copy it again, or convert it to PNG", path) from exc
         chw = _chw(shape)

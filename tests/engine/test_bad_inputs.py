@@ -420,3 +420,42 @@ def test_a_compressed_dataset_larger_than_the_memory_budget_is_refused_before_it
         read_latents(path)
     monkeypatch.setattr(_hdf5, "memory_budget", lambda: 12_000)
     assert np.array_equal(read_latents(path).partitions["all"], rows)
+
+
+def test_items_too_large_for_a_batch_in_memory_are_refused_before_any_is_read(tmp_path, monkeypatch, capsys,
+                                                                              one_torch_thread):
+    """Images of 1000 x 1000 pixels (4 MB each as float32) in blocks of a batch of 64, three blocks held at once:
+    768 MB, over a memory budget made 100 MB here, refused in one line that says what to do; a batch of 2 runs."""
+    from PIL import Image
+
+    import latentcore.extract
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for seed in range(3):
+        pixels = np.random.default_rng(seed).integers(0, 255, (1000, 1000), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{seed}.png")
+    monkeypatch.setattr(latentcore.extract, "memory_budget", lambda: 100 << 20)
+    argv = ["extract", str(folder), "--model", str(_demo_vae(tmp_path)), "--out", str(tmp_path / "out")]
+    capsys.readouterr()
+    assert main(argv) == 2
+    line = capsys.readouterr().err.strip()
+    assert "items of (1, 1000, 1000) values take 0.8 GB in 3 blocks of 64 (a batch of 64 at least)" in line, line
+    assert "give a smaller batch size" in line and not list((tmp_path / "out").glob("*.h5"))
+    assert main([*argv, "--batch-size", "2"]) == 0
+    assert len(list((tmp_path / "out").glob("*_latents.h5"))) == 1
+
+
+def test_an_image_past_pillows_decompression_bomb_limit_is_refused_naming_it(tmp_path, monkeypatch, capsys):
+    """Pillow refuses to decode an image of more than twice MAX_IMAGE_PIXELS (made 1,000 here, for a 100 x 100
+    image): said as the image's size and what to do, not as an unrecognised file."""
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    Image.fromarray(np.zeros((100, 100), np.uint8)).save(folder / "large.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    capsys.readouterr()
+    assert main(["info", str(folder)]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith(f"error: {folder / 'large.png'}: image of more than 2,000 pixels") and "tile or" in line
