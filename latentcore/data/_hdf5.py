@@ -135,12 +135,11 @@ def _check_declared(declared: int, stored: int, what: str, path) -> None:
 def read_maps(datasets: dict[str, h5py.Dataset], path=None) -> dict[str, np.ndarray]:
     """name -> each dataset's values as float64 (`read_whole`), their declared bytes checked together first: many
     small datasets that the file does not store are refused as one large one is."""
-    declared = sum(dataset.nbytes for dataset in datasets.values())
-    stored = sum(dataset.id.get_storage_size() for dataset in datasets.values())
-    any_one = next(iter(datasets.values()), None)
-    if any_one is not None:
-        _check_declared(declared, stored, f"{len(datasets)} per-point maps declare {declared:,} bytes",
-                        any_one.file.filename if path is None else path)
+    if datasets:
+        path = next(iter(datasets.values())).file.filename if path is None else path
+        declared = sum(dataset.nbytes for dataset in datasets.values())
+        stored = sum(dataset.id.get_storage_size() for dataset in datasets.values())
+        _check_declared(declared, stored, f"{len(datasets)} per-point maps declare {declared:,} bytes", path)
     return {name: read_whole(dataset, path).astype(np.float64) for name, dataset in datasets.items()}
 
 
