@@ -107,7 +107,7 @@ class ImageReader(FilesReader):
                     shape, dtype = (image.height, image.width, *array.shape[2:]), array.dtype
         except Image.DecompressionBombError:
             raise InputError(f"image of more than {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than an item is "
-                             "read as (Pillow's limit against decompression bombs): tile or downscale it",
+                             "read as (Pillow's limit against decompression bombs): crop it into tiles, or resize it",
                              path) from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise InputError(f"cannot read image ({exc}): copy it again, or convert it to PNG", path) from exc
