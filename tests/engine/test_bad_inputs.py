@@ -55,6 +55,50 @@ class ScalarOutput(torch.nn.Module):
         return x.mean()
 
 
+def _first_bytes_of_passwd(n: int) -> torch.Tensor:
+    return torch.from_file("/etc/passwd", shared=False, size=n, dtype=torch.uint8)
+
+
+class ReadsAFile(torch.nn.Module):
+    """An encoder whose latents are another file's bytes (the read in a function it calls)."""
+
+    def forward(self, x):
+        return x.flatten(1)[:, :4] * 0 + _first_bytes_of_passwd(4).float()
+
+
+class WritesAFile(torch.nn.Module):
+    """An encoder that writes a file where it is told, one submodule down."""
+
+    def __init__(self, target: str):
+        super().__init__()
+        self.inner = torch.nn.Identity()
+        self.target = target
+
+    def forward(self, x):
+        torch.save(x, self.target)
+        return self.inner(x.flatten(1)[:, :4])
+
+
+class WritesAFileOnLoad(torch.nn.Module):
+    """An encoder whose __setstate__, which torch.jit.load runs, writes a file."""
+
+    def __init__(self, target: str):
+        super().__init__()
+        self.target = target
+
+    @torch.jit.export
+    def __getstate__(self):
+        return self.target, self.training
+
+    @torch.jit.export
+    def __setstate__(self, state: tuple[str, bool]):
+        self.target, self.training = state
+        torch.save(torch.zeros(1), self.target)
+
+    def forward(self, x):
+        return x.flatten(1)[:, :4]
+
+
 def zip_bomb(path):
     """A checkpoint-looking zip whose member unpacks to 200 MB from a few hundred kB."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -159,6 +203,15 @@ CASES = [
                                                 "cannot encode a batch")),
     ("torchscript-scalar-output", lambda t: (["extract", str(_scan(t)), "--model",
                                               str(torchscript_model(t / "ts.pt", ScalarOutput()))], "output")),
+    ("torchscript-reads-a-file", lambda t: (["extract", str(_scan(t)), "--model",
+                                             str(torchscript_model(t / "reads.pt", ReadsAFile())),
+                                             "--out", str(t / "o")],
+                                            "ReadsAFile.forward calls aten::from_file, which reads a file")),
+    ("torchscript-writes-a-file", lambda t: (["extract", str(_scan(t)), "--model",
+                                              str(torchscript_model(t / "writes.pt", WritesAFile(str(t / "x.pt")))),
+                                              "--out", str(t / "o")], "calls aten::save, which writes a file")),
+    ("torchscript-writes-a-file-as-it-loads", lambda t: (["extract", str(_scan(t)), "--model", str(torchscript_model(
+        t / "onload.pt", WritesAFileOnLoad(str(t / "x.pt")))), "--out", str(t / "o")], "defines __setstate__")),
     ("checkpoint-zip-bomb", lambda t: (["extract", str(_scan(t)), "--model", str(zip_bomb(t / "bomb.pth"))],
                                        "decompression bomb")),
     ("options-not-an-object", lambda t: (["extract", str(_scan(t)), "--model", str(_demo_vae(t)), "--options",
