@@ -302,8 +302,8 @@ def _mapped(dataset: h5py.Dataset, path: Path) -> np.memmap | None:
 
 
 def _read_orientations(group, n: int, path) -> ScanOrientations:
-    euler, phase_id = read_whole(group["euler"], path).astype(np.float64), read_whole(group["phase_id"], path)
-    phase_id = phase_id.astype(np.int64)
+    euler = read_whole(group["euler"], path).astype(np.float64)
+    phase_id = read_whole(group["phase_id"], path).astype(np.int64)
     if euler.shape != (n, 3) or phase_id.shape != (n,):
         raise InputError(f"orientations {euler.shape} and phase ids {phase_id.shape} do not fit {n} rows; extract "
                          "the latents again", path)
