@@ -45,12 +45,12 @@ def stamp(path) -> tuple:
     path = Path(path)
     stat = path.stat()
     found = (str(path), stat.st_mtime_ns, stat.st_size)
-    if not is_study(path):
+    record = study_record(found)
+    if record is None:
         return found
     from latentcore.study import local_member_path
 
-    members = study_record(found).members
-    return (*found, tuple(stamp(local_member_path(member)) for member in members))
+    return (*found, tuple(stamp(local_member_path(member)) for member in record.members))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -179,7 +179,7 @@ def latents(file_stamp: tuple):
     """The latents file, read once and shared read-only by every session; for a study file (`NAME.study.json`),
     the study as one `Latents` (`latentcore.study.study_latents`: a study of one member is that member's file;
     see "Studies in the app" in docs/architecture.md)."""
-    return study_latents(file_stamp) if is_study(file_stamp[0]) else file_latents(file_stamp)
+    return file_latents(file_stamp) if study_record(file_stamp) is None else study_latents(file_stamp)
 
 
 @st.cache_resource(show_spinner="Reading the latents...", max_entries=8)
@@ -210,20 +210,13 @@ def read_only_latents(path):
     return result
 
 
-def is_study(path) -> bool:
-    """A study file (`NAME.study.json`), not a latents file."""
-    from latentcore.study import is_study_file
-
-    return path is not None and is_study_file(path)
-
-
 @st.cache_resource(show_spinner=False, max_entries=64)
 def study_record(file_stamp: tuple):
     """What a study file records (`read_study` with `verify=False`: its members named, not yet opened), read once per
-    file state: the members `stamp` stats."""
-    from latentcore.study import read_study
+    file state: the members `stamp` stats; None for a latents file. The one place here that tells the two apart."""
+    from latentcore.study import is_study_file, read_study
 
-    return read_study(file_stamp[0], verify=False)
+    return read_study(file_stamp[0], verify=False) if is_study_file(file_stamp[0]) else None
 
 
 @st.cache_resource(show_spinner="Checking the study's members...", max_entries=8)
@@ -233,7 +226,7 @@ def study(file_stamp: tuple):
     members (`stamp`), or None for a latents file."""
     from latentcore.study import read_study
 
-    return read_study(file_stamp[0]) if is_study(file_stamp[0]) else None
+    return None if study_record(file_stamp) is None else read_study(file_stamp[0])
 
 
 @dataclasses.dataclass(frozen=True)

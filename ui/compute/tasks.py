@@ -54,13 +54,14 @@ def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float
     it on disk by content hash."""
     from latentcore.analysis.embedding.fit import fit_embedding as fit
     from latentcore.analysis.embedding.study import study_embedding
-    from latentcore.study import is_study_file, open_latents, read_study
+    from latentcore.study import open_latents, read_study, row_sources
 
     progress(0.0, "reading the latents")
-    if is_study_file(latents[0]) and len((study := read_study(latents[0], verify=False)).members) > 1:
-        with jobs.fan_out() as scheduler:  # on Dask: a task per source
-            return study_embedding(study, method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
-                                   scheduler=scheduler, progress=progress, quality=quality)
+    if len(row_sources(latents[0])) > 1:  # several sources: on Dask, a task per source
+        with jobs.fan_out() as scheduler:
+            return study_embedding(read_study(latents[0], verify=False), method, n_neighbors=n_neighbors,
+                                   min_dist=min_dist, random_state=seed, scheduler=scheduler, progress=progress,
+                                   quality=quality)
     lat = open_latents(latents[0])
     matrix, _ = lat.stacked()
     if quality is not None:
