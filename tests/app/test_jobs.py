@@ -49,6 +49,25 @@ def test_cancel_stops_a_running_job(pool):
     again.cancel()
 
 
+def test_cancel_ends_a_job_in_its_own_process_that_never_reports_again(pool, monkeypatch):
+    """A dedicated job that never reaches its next report (`silent`: as a model's forward that never returns) is
+    ended CANCEL_END_S after its cancel (here 1 s), with the process it started, and reads as cancelled."""
+    import psutil
+
+    import ui.compute.jobs
+    from ui.compute.jobs import TERM_GRACE_S
+
+    monkeypatch.setattr(ui.compute.jobs, "CANCEL_END_S", 1.0)
+    job = pool.submit(silent, "silent", dedicated=True, seconds=602, children=1)
+    assert wait_until(lambda: job.progress()[1][:1].isdigit())
+    processes = [psutil.Process(int(pid)) for pid in job.progress()[1].split()]  # its worker and the child
+    started = time.monotonic()
+    job.cancel()
+    assert wait_until(job.done, timeout=10) and time.monotonic() - started < 1.0 + 2 * TERM_GRACE_S + 1
+    assert type(job.error()).__name__ == "JobCancelled" and "ended 1 s after its cancel" in str(job.error())
+    assert not [p.pid for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_long_jobs_in_their_own_processes_never_hold_the_pool_workers(pool):
     long = [pool.submit(sleep_steps, f"long {n}", dedicated=True, steps=400, seconds=0.1 + n / 1000)
             for n in range(3)]  # more long jobs than the pool has workers

@@ -88,6 +88,86 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     assert not list(path.parent.glob("*.partial*"))
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the encoder is made here
+def test_a_torchscript_model_runs_only_in_a_process_of_its_own_which_cancel_ends(monkeypatch):
+    """An uploaded TorchScript encoder is a program: the demo's 2,400 patterns, which a checkpoint's model encodes in
+    the server, go to a process of its own. This one's forward never returns, so the job never reports again; Cancel
+    ends its process CANCEL_END_S later (here 1 s) and the page says the extraction was cancelled."""
+    import psutil
+    import torch
+
+    import ui.compute.dispatch
+    import ui.compute.jobs
+
+    class NeverReturns(torch.nn.Module):
+        def forward(self, x):
+            total = x.mean()
+            while bool(total > -1.0):  # patterns are finite: for ever
+                total = total * 1.0
+            return x.flatten(1)
+
+    monkeypatch.setattr(ui.compute.jobs, "CANCEL_END_S", 1.0)
+    at = new_app("extract")
+    model = Path(at.session_state["workdir"]) / "models" / "never.pt"
+    model.parent.mkdir(exist_ok=True)
+    torch.jit.save(torch.jit.script(NeverReturns()), str(model))
+    at.session_state["models"] = {"never.pt": {"path": str(model), "arch": "torchscript", "options": None}}
+    at.run()
+    at.selectbox(key="extract_model").select("never.pt").run()
+    at.button(key="extract_run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["extract_job"]
+    assert job.folder is not None and not job.done()  # not run here
+    worker = psutil.Process(ui.compute.jobs._workers(ui.compute.dispatch.app_pool().dedicated[job.key])[0].pid)
+    wait_until(lambda: job.progress()[1] == "loading the model")  # reported: the next report never comes
+    rerun_until(at, lambda at: at.get("progress"))
+    at.button(key=f"_cancel_{job.key}").click().run()
+    rerun_until(at, lambda at: "Extraction cancelled" in texts(at.info), job, timeout=30)
+    assert "ended 1 s after its cancel" in str(job.error())
+    assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the encoder is made here
+def test_a_torchscript_models_new_image_is_projected_in_a_process_of_its_own(monkeypatch):
+    """Where a new image lands, through a TorchScript encoder: in a process of its own, though the demo's 2,400 rows
+    are few enough for a checkpoint's model to project it in the server."""
+    import io
+
+    import numpy as np
+    import torch
+
+    import latentcore.analysis.embedding.projection
+    from latentcore.data import open_source
+
+    class Corners(torch.nn.Module):
+        def forward(self, x):
+            return x[:, :, ::12, ::12].flatten(1)
+
+    at = new_app("extract")
+    model = Path(at.session_state["workdir"]) / "models" / "corners.pt"
+    model.parent.mkdir(exist_ok=True)
+    torch.jit.save(torch.jit.script(Corners()), str(model))
+    at.session_state["models"] = {"corners.pt": {"path": str(model), "arch": "torchscript", "options": None}}
+    at.run()
+    at.selectbox(key="extract_model").select("corners.pt").run()
+    at.button(key="extract_run").click().run()
+    rerun_until(at, lambda at: at.success)
+    at.switch_page("pages/umap.py").run()
+    assert not at.exception and "umap_scatter" in point_panels(at)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ran in the server process")
+    monkeypatch.setattr(latentcore.analysis.embedding.projection, "project_image", refuse)
+    with open_source(DEMO_SCAN) as reader:
+        pattern = reader.read("all", 123, 124)[0, 0]
+    buffer = io.BytesIO()
+    np.save(buffer, pattern)
+    at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream"))
+    rerun_until(at, lambda at: "Lands at" in texts(at.markdown), timeout=120)
+    assert not at.error, [e.value for e in at.error]
+    assert steps_from_row(at, "new image: pattern.npy", 123) <= 1
+
+
 def test_several_files_are_extracted_in_a_worker_and_made_one_study_in_one_step(not_here, tmp_path):
     """The Extract page's "several files into one study": each picked file extracted with the chosen model in one
     worker job, the progress counting the files extracted; then their study is written in the workspace and becomes the

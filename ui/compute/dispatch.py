@@ -49,24 +49,26 @@ def _waits():
     return _view
 
 
-def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=None, **kwargs):
+def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=None, dedicated: bool = False,
+           **kwargs):
     """The result of `task` (a function of ui.compute.tasks) on `kwargs`. Small inputs (<= `inline_rows`,
     default jobs.INLINE_ROWS) run here (`here()`: arguments that replace the pool's when run here, such
     as the server's shared model; the key stays the pool's); others go to the worker pool, and until
     their result is in, the page shows the job's progress and a cancel button and stops (it reruns by
-    itself when the job ends; other widgets stay usable meanwhile)."""
-    result, running = pooled_or_running(task, label, rows, inline_rows, here, **kwargs)
+    itself when the job ends; other widgets stay usable meanwhile). `dedicated`: never here, always in a process
+    of its own (`LoadedModel.is_code`)."""
+    result, running = pooled_or_running(task, label, rows, inline_rows, here, dedicated, **kwargs)
     if running is not None:
         _waits().pending(running)
     return result
 
 
-def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = None, here=None,
+def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = None, here=None, dedicated: bool = False,
                       **kwargs) -> tuple[object, jobs.Job | None]:
     """`pooled` that lets the page go on while a worker computes: (the result, None) once it is in, else (None,
     the running Job), whose progress `ui.widgets.waiting.watch` shows (the page reruns when it ends)."""
     key = jobs.job_key(task, kwargs)
-    if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows):
+    if rows <= (jobs.INLINE_ROWS if inline_rows is None else inline_rows) and not dedicated:
         jobs.refuse_outside(kwargs, lifecycle.reachable_folders())
         return _INLINE.get(key, lambda: _waits().running_here(
             label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})}))), None
@@ -74,7 +76,7 @@ def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = Non
     if job is not None and job.cancelled() and not state.restart_asked(key):
         _waits().cancelled(label, key)
     state.forget_restart(key)
-    job = _submit(task, label, **kwargs)
+    job = _submit(task, label, dedicated=dedicated, **kwargs)
     if job.done() and not job.cancelled():
         return job.result(), None  # a job's latentcore error raises here and becomes a message (user_errors)
     return None, job
@@ -87,11 +89,17 @@ def start_warm_up() -> jobs.Job:
     return app_pool().submit(tasks.warm_up, "Compiling numba code")
 
 
+def extracts_here(items: int, spec: dict) -> bool:
+    """Whether an extraction of `items` patterns runs in this server: up to jobs.INLINE_PATTERNS, and never a
+    TorchScript model's (`LoadedModel.is_code`)."""
+    return items <= jobs.INLINE_PATTERNS and not get_model(spec)[0].is_code
+
+
 def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
-    """An extraction (`tasks.extract`, the CLI's extract_file) of `items` patterns: up to
-    jobs.INLINE_PATTERNS here at once, with the server's shared model and `progress`, as a finished Job;
-    more in a process of its own (the Job runs on; `ui.widgets.waiting.watch` shows it)."""
-    if items <= jobs.INLINE_PATTERNS:
+    """An extraction (`tasks.extract`, the CLI's extract_file) of `items` patterns: here at once when
+    `extracts_here`, with the server's shared model and `progress`, as a finished Job; else in a process of its own
+    (the Job runs on; `ui.widgets.waiting.watch` shows it)."""
+    if extracts_here(items, spec):
         return jobs.inline_job(tasks.extract, "Extraction", model=get_model(spec), progress=progress, **kwargs)
     return _submit(tasks.extract, f"Extracting {items:,} items", fresh=True, dedicated=True,
                    model=_model_files(spec), **kwargs)

@@ -31,8 +31,10 @@ exits within 10 s of SIGTERM): its jobs are cancelled, then its workers and the 
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import itertools
 import json
@@ -64,6 +66,9 @@ SPILL_BYTES = 1 << 20  # a result's arrays from this size on come back through t
 # SIGTERM, before SIGKILL. A server exits within 10 s of SIGTERM however busy (tests/browser/test_e2e_shutdown.py).
 CANCEL_GRACE_S = 2.0
 TERM_GRACE_S = 1.0
+# A job in a process of its own (`dedicated`) that has not stopped this long after its cancel is ended with its
+# process: a step that never reports (an uploaded TorchScript model's forward that never returns) cannot hold it.
+CANCEL_END_S = 10.0
 
 
 class JobCancelled(Exception):
@@ -91,6 +96,7 @@ class Job:
     future: concurrent.futures.Future
     started: float = field(default_factory=time.time)
     _result: object = field(default=None, repr=False)
+    end: Callable[[], None] | None = field(default=None, repr=False)  # ends its own process (a dedicated job)
 
     def result(self, timeout: float | None = None):
         """The task's return value, its large arrays read back from the job's folder (`restored`); the task's
@@ -151,6 +157,14 @@ class Job:
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "cancel").touch()
         self.future.cancel()  # succeeds only while queued; a running job stops at its next report
+        if self.end is not None and not self.done():
+            threading.Thread(target=self._end_unless_stopped, daemon=True).start()
+
+    def _end_unless_stopped(self):
+        """Its process ended when the job has not stopped CANCEL_END_S after its cancel (as a killed run is: what it
+        wrote is resumed)."""
+        if not self.wait(CANCEL_END_S):
+            self.end()
 
     def cancelled(self) -> bool:
         return self.future.cancelled() or (self.folder is not None and (self.folder / "cancel").exists())
@@ -165,10 +179,14 @@ class Job:
         return self.folder is not None and (self.folder / "stop").exists()
 
     def error(self) -> BaseException | None:
-        """The exception the task raised (None while running, after success, or when cancelled)."""
+        """The exception the task raised (None while running, after success, or when cancelled before it ran;
+        JobCancelled when it stopped at a cancel, or was ended after one)."""
         if not self.done() or self.future.cancelled():
             return None
-        return self.future.exception()
+        error = self.future.exception()
+        if isinstance(error, concurrent.futures.process.BrokenProcessPool) and self.cancelled():
+            return JobCancelled(f"ended {CANCEL_END_S:g} s after its cancel: it had not stopped by itself")
+        return error
 
 
 def task_name(task: Callable) -> str:
@@ -457,7 +475,8 @@ class JobPool:
             if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
                 future.add_done_callback(
                     lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
-            self.jobs[key] = job = Job(key, label or task.__name__, folder, future)
+            end = functools.partial(_end_workers, executor) if dedicated else None
+            self.jobs[key] = job = Job(key, label or task.__name__, folder, future, end=end)
             self._forget_old()
             return job
 
@@ -551,6 +570,10 @@ def _shut_down_at_exit(pool: JobPool):
 def _workers(executor: concurrent.futures.ProcessPoolExecutor) -> list[multiprocessing.Process]:
     """The executor's worker processes (`_processes`, which Python 3.14's `terminate_workers` ends too)."""
     return list((getattr(executor, "_processes", None) or {}).values())
+
+
+def _end_workers(executor: concurrent.futures.ProcessPoolExecutor):
+    end_processes([worker.pid for worker in _workers(executor)])
 
 
 def end_processes(pids, wait: float = 0.0, grace: float = TERM_GRACE_S):

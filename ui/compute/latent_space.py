@@ -112,7 +112,7 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
     kind = latents_kind(lat.attrs) if lat is not None else None
     rows = len(stacked_latents(embedding["latents"])[0])
     return pooled(tasks.project_image, f"Projecting {Path(path).name}", rows,
-                  here=lambda: {"model": get_model(spec), "embedding": fitted},
+                  here=lambda: {"model": get_model(spec), "embedding": fitted}, dedicated=get_model(spec)[0].is_code,
                   image=stamp(path), model=model, embedding=embedding,
                   pool=spec.get("pool", "mean"), data_kind=kind)
 

@@ -49,7 +49,7 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
                   batch_size=int(batch_size), device=device, partitions=list(partitions) if partitions else None,
                   clobber=bool(clobber))
     items = sum(n for name, n in counts.items() if not partitions or name in partitions)
-    inline = items <= jobs.INLINE_PATTERNS
+    inline = dispatch.extracts_here(items, spec)
     bar = st.progress(0.0, text="Extracting...") if inline else None
     job = dispatch.start_extraction(items, spec, progress=lambda fraction, message="", **_: bar.progress(
         min(fraction, 1.0), text=message), **kwargs)

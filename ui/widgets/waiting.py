@@ -57,6 +57,9 @@ def watch(job: jobs.Job):
         st.rerun(scope="app")
     fraction, message = job.progress()
     cols = st.columns([5, 1])
+    if job.cancelled():
+        message = "cancelling: it stops at its next step" + (f", or is ended {jobs.CANCEL_END_S:g} s after the cancel"
+                                                            if job.end is not None else "")
     cols[0].progress(min(max(fraction, 0.0), 1.0), text=f"{job.label}: {message} ({pace(job)})")
     if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
         job.cancel()
