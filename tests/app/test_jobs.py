@@ -68,6 +68,26 @@ def test_cancel_ends_a_job_in_its_own_process_that_never_reports_again(pool, mon
     assert not [p.pid for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
+def test_a_worker_lost_mid_job_is_said_and_the_next_job_gets_fresh_workers(tmp_path):
+    """A pool worker killed mid-job (the kernel's out-of-memory killer, a crash): its job fails in one line that says
+    what happened and what to do, and the pool is not left unusable (concurrent.futures refuses every job once one
+    of its workers is lost): the next job runs in a fresh worker."""
+    from latentcore.errors import MachineError
+
+    pool = JobPool(tmp_path / "jobs", workers=2)
+    try:
+        lost = pool.submit(silent, "lost", seconds=603, children=0)
+        assert wait_until(lambda: lost.progress()[1][:1].isdigit())
+        os.kill(int(lost.progress()[1].split()[0]), signal.SIGKILL)
+        assert lost.wait(30)
+        assert isinstance(lost.error(), MachineError) and "out of memory" in str(lost.error())
+        with pytest.raises(MachineError, match="run it again"):
+            lost.result()
+        assert pool.submit(sleep_steps, "next", steps=1, seconds=0.0).result(timeout=60) != os.getpid()
+    finally:
+        pool.shutdown()
+
+
 def test_long_jobs_in_their_own_processes_never_hold_the_pool_workers(pool):
     long = [pool.submit(sleep_steps, f"long {n}", dedicated=True, steps=400, seconds=0.1 + n / 1000)
             for n in range(3)]  # more long jobs than the pool has workers

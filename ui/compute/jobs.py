@@ -51,7 +51,7 @@ from pathlib import Path
 
 import psutil
 
-from latentcore.errors import InputError, LatentError
+from latentcore.errors import InputError, LatentError, MachineError
 
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
 INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000))  # extraction: costlier rows
@@ -102,7 +102,11 @@ class Job:
         """The task's return value, its large arrays read back from the job's folder (`restored`); the task's
         error raises here."""
         if self._result is None:
-            self._result = (restored(self.future.result(timeout)),)
+            try:
+                value = self.future.result(timeout)
+            except concurrent.futures.process.BrokenProcessPool as exc:
+                raise self.error() from exc
+            self._result = (restored(value),)
         return self._result[0]
 
     def _report(self) -> dict:
@@ -184,9 +188,12 @@ class Job:
         if not self.done() or self.future.cancelled():
             return None
         error = self.future.exception()
-        if isinstance(error, concurrent.futures.process.BrokenProcessPool) and self.cancelled():
+        if not isinstance(error, concurrent.futures.process.BrokenProcessPool):
+            return error
+        if self.cancelled():
             return JobCancelled(f"ended {CANCEL_END_S:g} s after its cancel: it had not stopped by itself")
-        return error
+        return MachineError("a worker process ended before the job did (out of memory, or killed), and with it the "
+                            "jobs beside it in the pool: run it again, with fewer rows or on a machine with more memory")
 
 
 def task_name(task: Callable) -> str:
@@ -442,6 +449,14 @@ class JobPool:
             return self.dask.describe()
         return f"this server's {self.workers} worker processes"
 
+    def _shared_executor(self):
+        """The pool's executor, made again once a worker was lost (the kernel's out-of-memory killer, a crash):
+        concurrent.futures then refuses every job, which left the app without workers until the server restarted."""
+        if getattr(self.executor, "_broken", False):  # a ProcessPoolExecutor's reason; never set on Dask's
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._executor(self.workers)
+        return self.executor
+
     def _executor(self, workers: int, waits_sleep: bool = False) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
             workers, mp_context=multiprocessing.get_context("spawn"),
@@ -465,7 +480,7 @@ class JobPool:
             folder = self.folder / key
             shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled attempt: start afresh
             folder.mkdir(parents=True)
-            executor = self.executor
+            executor = self._shared_executor()
             if dedicated:
                 if key in self.dedicated:
                     self.dedicated.pop(key).shutdown(wait=False)
