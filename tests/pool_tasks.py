@@ -10,6 +10,7 @@ import os
 import pickle
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -41,7 +42,8 @@ def thread_counts(progress) -> dict:
     from ui.compute.jobs import THREAD_VARIABLES
 
     pools = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
-    counts = {"torch": torch.get_num_threads(), "pools": pools, "pid": os.getpid(), "nice": os.nice(0)}
+    counts = {"torch": torch.get_num_threads(), "pools": pools, "pid": os.getpid(), "nice": os.nice(0),
+              "oom_score_adj": int(Path("/proc/self/oom_score_adj").read_text())}
     counts.update({name: os.environ.get(name) for name in (*THREAD_VARIABLES, "OMP_WAIT_POLICY")})
     try:
         import numba

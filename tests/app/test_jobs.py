@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -186,13 +187,15 @@ def test_workers_do_not_run_the_main_script_again(tmp_path, monkeypatch):
 # -- the heavy tasks in the pool: threads, extraction, training --------------------------------
 
 def test_a_worker_uses_every_core_at_a_lower_priority(pool, monkeypatch):
-    from ui.compute.jobs import WORKER_NICE, worker_threads
+    from ui.compute.jobs import WORKER_NICE, WORKER_OOM_BIAS, worker_threads
 
     counts = pool.submit(thread_counts).result(timeout=60)
     threads = worker_threads()
     assert threads == len(os.sched_getaffinity(0))
     assert counts["pid"] != os.getpid()  # not this (the server's) process
     assert counts["nice"] == min(19, os.nice(0) + WORKER_NICE)  # the server's reruns come first
+    server_adj = int(Path("/proc/self/oom_score_adj").read_text())
+    assert counts["oom_score_adj"] == min(1000, server_adj + WORKER_OOM_BIAS)  # out of memory, a worker ends first
     assert counts["torch"] == threads and counts["OMP_NUM_THREADS"] == str(threads)
     assert counts["NUMBA_NUM_THREADS"] == str(threads)
     assert all(n <= threads for n in counts["pools"].values()), counts["pools"]

@@ -97,6 +97,9 @@ def test_a_worker_lost_mid_job_has_dask_run_the_job_again_and_the_page_gets_its_
 def test_the_local_clusters_workers_run_below_the_server(pool):
     assert os.nice(0) < jobs.WORKER_NICE
     assert set(pool.dask.client.run(os.nice, 0).values()) == {jobs.WORKER_NICE}
+    server_adj = int(open("/proc/self/oom_score_adj").read())  # out of memory, a worker ends first
+    assert set(pool.dask.client.run(lambda: int(open("/proc/self/oom_score_adj").read())).values()) == {
+        min(1000, server_adj + jobs.WORKER_OOM_BIAS)}
 
 
 def test_a_results_large_arrays_come_back_through_the_workspace_not_the_scheduler(pool):

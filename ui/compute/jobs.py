@@ -60,6 +60,8 @@ INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000)) 
 INLINE_FIT_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_FIT_ROWS", 0))
 SCHEDULER = os.environ.get("LATENT_EXPLORER_SCHEDULER") or None  # "local" or a Dask scheduler's address; None: here
 WORKER_NICE = int(os.environ.get("LATENT_EXPLORER_WORKER_NICE", 10))  # 0: the same priority as the server
+# Added to a worker's oom_score_adj: out of memory, the kernel ends a worker (its job fails, said) before the server
+WORKER_OOM_BIAS = 500
 RESULTS_KEPT = 16
 SPILL_BYTES = 1 << 20  # a result's arrays from this size on come back through the job's folder (`spilled`)
 # At shutdown (the server's exit): a cancelled job's seconds to stop at its next report, then a process's after
@@ -221,8 +223,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 
 def _worker_setup(threads: int, waits_sleep: bool = False):
-    """Workers run at a lower priority than the server, so drawing pages never waits for a fit,
-    with `threads` threads each: the variables for libraries not loaded yet (read when they load),
+    """Workers run at a lower priority than the server, so drawing pages never waits for a fit, and are the
+    first the kernel ends when memory runs out (`WORKER_OOM_BIAS`), with `threads` threads each: the variables for libraries not loaded yet (read when they load),
     threadpoolctl for the OpenMP/BLAS pools already loaded, torch and numba by their own calls.
     `waits_sleep`: a dedicated worker's (training) OpenMP threads sleep while they wait, as `train-vae`'s do
     (latentcore.train.config.openmp_waits_sleep; set before torch loads)."""
@@ -230,6 +232,9 @@ def _worker_setup(threads: int, waits_sleep: bool = False):
         os.nice(WORKER_NICE)
     except OSError:
         pass
+    with contextlib.suppress(OSError, ValueError):  # Linux; only raised, as an unprivileged process may
+        adj = Path("/proc/self/oom_score_adj")
+        adj.write_text(str(min(1000, int(adj.read_text()) + WORKER_OOM_BIAS)))
     if waits_sleep:
         from latentcore.train.config import openmp_waits_sleep
 
@@ -537,7 +542,7 @@ class DaskWorkers:
                             "processes") from None
         self.scheduler = scheduler
         if self.cluster is not None:  # on the server's machine: its reruns come first, as with its own workers
-            self.client.register_plugin(_lower_priority(WORKER_NICE))
+            self.client.register_plugin(_lower_priority(WORKER_NICE, WORKER_OOM_BIAS))
         self.executor = self.client.get_executor(pure=False)
 
     def describe(self) -> str:
@@ -554,9 +559,10 @@ class DaskWorkers:
             self.cluster.close()
 
 
-def _lower_priority(nice: int):
-    """A Dask worker plugin that runs its worker at priority `nice` (a worker the nanny restarts too); defined here,
-    so Dask's cloudpickle sends the class itself (a worker need not import this module to run it)."""
+def _lower_priority(nice: int, oom_bias: int):
+    """A Dask worker plugin that runs its worker at priority `nice`, `oom_bias` added to its oom_score_adj, as the
+    pool's own workers (`_worker_setup`; a worker the nanny restarts too); defined here, so Dask's cloudpickle sends
+    the class itself (a worker need not import this module to run it)."""
     from distributed import WorkerPlugin
 
     class LowerPriority(WorkerPlugin):
@@ -564,6 +570,9 @@ def _lower_priority(nice: int):
 
         def setup(self, worker):
             os.nice(max(0, nice - os.nice(0)))
+            with contextlib.suppress(OSError, ValueError):
+                with open("/proc/self/oom_score_adj", "r+") as adj:
+                    adj.write(str(min(1000, int(adj.read()) + oom_bias)))
 
     return LowerPriority()
 
