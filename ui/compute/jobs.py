@@ -194,8 +194,9 @@ class Job:
             return error
         if self.cancelled():
             return JobCancelled(f"ended {CANCEL_END_S:g} s after its cancel: it had not stopped by itself")
-        return MachineError("a worker process ended before the job did (out of memory, or killed), and with it the "
-                            "jobs beside it in the pool: run it again, with fewer rows or on a machine with more memory")
+        beside = "" if self.end is not None else ", and with it the jobs beside it in the pool"  # a pool's: all end
+        return MachineError(f"its worker process ended before the job did (out of memory, or killed){beside}: run it "
+                            "again, with fewer rows or on a machine with more memory")
 
 
 def task_name(task: Callable) -> str:
