@@ -225,15 +225,16 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 
 def _worker_setup(threads: int, waits_sleep: bool = False):
     """Workers run at a lower priority than the server, so drawing pages never waits for a fit, and are the
-    first the kernel ends when memory runs out (`WORKER_OOM_BIAS`), with `threads` threads each: the variables for libraries not loaded yet (read when they load),
-    threadpoolctl for the OpenMP/BLAS pools already loaded, torch and numba by their own calls.
+    first the kernel ends when memory runs out (`WORKER_OOM_BIAS`), with `threads` threads each: the variables for
+    libraries not loaded yet (read when they load), threadpoolctl for the OpenMP/BLAS pools already loaded, torch and
+    numba by their own calls.
     `waits_sleep`: a dedicated worker's (training) OpenMP threads sleep while they wait, as `train-vae`'s do
     (latentcore.train.config.openmp_waits_sleep; set before torch loads)."""
     try:
         os.nice(WORKER_NICE)
     except OSError:
         pass
-    with contextlib.suppress(OSError, ValueError):  # Linux; only raised, as an unprivileged process may
+    with contextlib.suppress(OSError, ValueError):  # Linux only; raised, never lowered (unprivileged processes may not)
         adj = Path("/proc/self/oom_score_adj")
         adj.write_text(str(min(1000, int(adj.read_text()) + WORKER_OOM_BIAS)))
     if waits_sleep:
