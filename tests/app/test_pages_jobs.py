@@ -88,6 +88,36 @@ def test_an_extraction_runs_in_a_worker_shows_its_rows_can_be_cancelled_and_resu
     assert not list(path.parent.glob("*.partial*"))
 
 
+def extracting_with(module, name: str) -> AppTest:
+    """The Extract page run on the demo with the TorchScript `module`, saved as `name` among the workspace's
+    models (as an upload puts it there) and picked."""
+    import torch
+
+    at = new_app("extract")
+    model = Path(at.session_state["workdir"]) / "models" / name
+    model.parent.mkdir(exist_ok=True)
+    torch.jit.save(torch.jit.script(module), str(model))
+    at.session_state["models"] = {name: {"path": str(model), "arch": "torchscript", "options": None}}
+    at.run()
+    at.selectbox(key="extract_model").select(name).run()
+    return at.button(key="extract_run").click().run()
+
+
+def new_image_of_row(at: AppTest, row: int):
+    """The demo's pattern of `row`, given to the UMAP page's new-image panel as a user's NPY file."""
+    import io
+
+    import numpy as np
+
+    from latentcore.data import open_source
+
+    with open_source(DEMO_SCAN) as reader:
+        pattern = reader.read("all", row, row + 1)[0, 0]
+    buffer = io.BytesIO()
+    np.save(buffer, pattern)
+    at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream"))
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the encoder is made here
 def test_a_torchscript_model_runs_only_in_a_process_of_its_own_which_cancel_ends(monkeypatch):
     """An uploaded TorchScript encoder is a program: the demo's 2,400 patterns, which a checkpoint's model encodes in
@@ -107,14 +137,7 @@ def test_a_torchscript_model_runs_only_in_a_process_of_its_own_which_cancel_ends
             return x.flatten(1)
 
     monkeypatch.setattr(ui.compute.jobs, "CANCEL_END_S", 1.0)
-    at = new_app("extract")
-    model = Path(at.session_state["workdir"]) / "models" / "never.pt"
-    model.parent.mkdir(exist_ok=True)
-    torch.jit.save(torch.jit.script(NeverReturns()), str(model))
-    at.session_state["models"] = {"never.pt": {"path": str(model), "arch": "torchscript", "options": None}}
-    at.run()
-    at.selectbox(key="extract_model").select("never.pt").run()
-    at.button(key="extract_run").click().run()
+    at = extracting_with(NeverReturns(), "never.pt")
     assert not at.exception and not at.error, [e.value for e in at.error]
     job = at.session_state["extract_job"]
     assert job.folder is not None and not job.done()  # not run here
@@ -131,26 +154,15 @@ def test_a_torchscript_model_runs_only_in_a_process_of_its_own_which_cancel_ends
 def test_a_torchscript_models_new_image_is_projected_in_a_process_of_its_own(monkeypatch):
     """Where a new image lands, through a TorchScript encoder: in a process of its own, though the demo's 2,400 rows
     are few enough for a checkpoint's model to project it in the server."""
-    import io
-
-    import numpy as np
     import torch
 
     import latentcore.analysis.embedding.projection
-    from latentcore.data import open_source
 
     class Corners(torch.nn.Module):
         def forward(self, x):
             return x[:, :, ::12, ::12].flatten(1)
 
-    at = new_app("extract")
-    model = Path(at.session_state["workdir"]) / "models" / "corners.pt"
-    model.parent.mkdir(exist_ok=True)
-    torch.jit.save(torch.jit.script(Corners()), str(model))
-    at.session_state["models"] = {"corners.pt": {"path": str(model), "arch": "torchscript", "options": None}}
-    at.run()
-    at.selectbox(key="extract_model").select("corners.pt").run()
-    at.button(key="extract_run").click().run()
+    at = extracting_with(Corners(), "corners.pt")
     rerun_until(at, lambda at: at.success)
     at.switch_page("pages/umap.py").run()
     assert not at.exception and "umap_scatter" in point_panels(at)
@@ -158,11 +170,7 @@ def test_a_torchscript_models_new_image_is_projected_in_a_process_of_its_own(mon
     def refuse(*args, **kwargs):
         raise AssertionError("ran in the server process")
     monkeypatch.setattr(latentcore.analysis.embedding.projection, "project_image", refuse)
-    with open_source(DEMO_SCAN) as reader:
-        pattern = reader.read("all", 123, 124)[0, 0]
-    buffer = io.BytesIO()
-    np.save(buffer, pattern)
-    at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream"))
+    new_image_of_row(at, 123)
     rerun_until(at, lambda at: "Lands at" in texts(at.markdown), timeout=120)
     assert not at.error, [e.value for e in at.error]
     assert steps_from_row(at, "new image: pattern.npy", 123) <= 1
@@ -339,16 +347,12 @@ def test_above_the_servers_share_the_pca_shown_meanwhile_is_made_in_a_worker_too
 
 
 def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch, tmp_path):
-    import io
-
     import numpy as np
 
     import latentcore.analysis.embedding.projection
     import latentcore.analysis.embedding.search
     import ui.compute.jobs
     import ui.compute.latent_space
-    from latentcore.data import open_source
-    from latentcore.demo import DEMO_SCAN
     from latentcore.latents import read_latents
 
     at = new_app("extract")
@@ -372,11 +376,7 @@ def test_nearest_neighbours_and_a_new_image_at_scale_run_in_a_worker(monkeypatch
     rerun_until(at, lambda at: len(at.dataframe) > 1, timeout=120)
     assert list(at.dataframe[1].value["row"]) == list(expected)
 
-    with open_source(DEMO_SCAN) as reader:
-        pattern = reader.read("all", 123, 124)[0, 0]  # row 123's pattern, as a user's NPY file
-    buffer = io.BytesIO()
-    np.save(buffer, pattern)
-    at.file_uploader(key="umap_new_image").set_value(("pattern.npy", buffer.getvalue(), "application/octet-stream"))
+    new_image_of_row(at, 123)
     rerun_until(at, lambda at: "Lands at" in texts(at.markdown), timeout=120)
     assert not at.error, [e.value for e in at.error]
     # the worker's fit is the page's (read back from the disk cache): row 123's point
