@@ -79,6 +79,25 @@ def test_cancel_stops_the_task_on_its_worker_and_cancels_its_future(pool):
     assert all(job.wait(20) for job in quick)
 
 
+def test_cancel_restarts_the_worker_of_a_task_in_its_own_process_that_never_reports_again(pool, monkeypatch):
+    """A job that runs in a process of its own in the server's pool (`dedicated`) runs as any task on Dask; one that
+    never reaches its next report (`silent`) is cancelled at once, and CANCEL_END_S later (here 1 s) its worker is
+    restarted by its nanny: the task held it for good, as a thread cannot be stopped."""
+    from pool_tasks import silent
+
+    monkeypatch.setattr(jobs, "CANCEL_END_S", 1.0)
+    job = pool.submit(silent, "silent", dedicated=True, seconds=604, children=0)
+    assert wait_until(lambda: job.progress()[1][:1].isdigit())
+    held = int(job.progress()[1].split()[0])
+    job.cancel()
+    assert job.cancelled() and job.done()
+    assert wait_until(lambda: not psutil.pid_exists(held) or psutil.Process(held).status() == psutil.STATUS_ZOMBIE,
+                      timeout=60)
+    assert wait_until(lambda: len(pool.dask.client.scheduler_info()["workers"]) == 2, timeout=60)
+    quick = [pool.submit(sleep_steps, f"after {n}", steps=1, seconds=n / 1000) for n in range(2)]
+    assert all(job.wait(60) for job in quick)
+
+
 def test_a_worker_lost_mid_job_has_dask_run_the_job_again_and_the_page_gets_its_result(pool):
     import signal
 

@@ -68,8 +68,9 @@ SPILL_BYTES = 1 << 20  # a result's arrays from this size on come back through t
 # SIGTERM, before SIGKILL. A server exits within 10 s of SIGTERM however busy (tests/browser/test_e2e_shutdown.py).
 CANCEL_GRACE_S = 2.0
 TERM_GRACE_S = 1.0
-# A job in a process of its own (`dedicated`) that has not stopped this long after its cancel is ended with its
-# process: a step that never reports (an uploaded TorchScript model's forward that never returns) cannot hold it.
+# A job in a process of its own (`dedicated`) whose task has not left its worker this long after its cancel is ended
+# with its process (on Dask: its worker restarted): a step that never reports (an uploaded TorchScript model's
+# forward that never returns) cannot hold it.
 CANCEL_END_S = 10.0
 
 
@@ -98,7 +99,7 @@ class Job:
     future: concurrent.futures.Future
     started: float = field(default_factory=time.time)
     _result: object = field(default=None, repr=False)
-    end: Callable[[], None] | None = field(default=None, repr=False)  # ends its own process (a dedicated job)
+    end: Callable[[], None] | None = field(default=None, repr=False)  # ends its process (a dedicated job's)
 
     def result(self, timeout: float | None = None):
         """The task's return value, its large arrays read back from the job's folder (`restored`); the task's
@@ -162,15 +163,23 @@ class Job:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "cancel").touch()
-        self.future.cancel()  # succeeds only while queued; a running job stops at its next report
-        if self.end is not None and not self.done():
+        started = not self.future.done()
+        self.future.cancel()  # succeeds only while queued (on Dask, at once); a running task stops at its next report
+        if self.end is not None and started:
             threading.Thread(target=self._end_unless_stopped, daemon=True).start()
 
     def _end_unless_stopped(self):
-        """Its process ended when the job has not stopped CANCEL_END_S after its cancel (as a killed run is: what it
-        wrote is resumed)."""
-        if not self.wait(CANCEL_END_S):
+        """Its process ended when its task has not left its worker CANCEL_END_S after its cancel (as a killed run
+        is: what it wrote is resumed)."""
+        deadline = time.monotonic() + CANCEL_END_S
+        while not self._left() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not self._left():
             self.end()
+
+    def _left(self) -> bool:
+        """Whether the task has left its worker (on Dask, a cancelled future is done at once: the task says so)."""
+        return (self.folder / ENDED).exists() or (self.future.done() and not self.future.cancelled())
 
     def cancelled(self) -> bool:
         return self.future.cancelled() or (self.folder is not None and (self.folder / "cancel").exists())
@@ -307,13 +316,20 @@ def _writer() -> str:
     return f"{os.getpid()}-{threading.get_ident()}"
 
 
+ENDED = "ended"  # written in a job's folder when its task leaves the worker, however it ends
+
+
 def _run_task(folder: str, task: Callable, kwargs: dict, roots: tuple | None = None):
     """Runs in the worker: the task, once its paths are checked against `roots`, with a progress callback that
     writes the job's folder."""
-    refuse_outside(kwargs, roots)
-    progress = Progress(Path(folder), task_name(task))
-    progress(0.0, "started")
-    return spilled(task(progress=progress, **kwargs), Path(folder) / "result")
+    try:
+        refuse_outside(kwargs, roots)
+        progress = Progress(Path(folder), task_name(task))
+        progress(0.0, "started")
+        return spilled(task(progress=progress, **kwargs), Path(folder) / "result")
+    finally:
+        with contextlib.suppress(OSError):  # its folder removed: the job was asked again meanwhile
+            (Path(folder) / ENDED).touch()
 
 
 @dataclass(frozen=True)
@@ -477,7 +493,7 @@ class JobPool:
         worker (long jobs; on Dask, a task as any other). `roots`: the folders the asking session may read;
         a path outside them is refused here (a result another session made) and where the job runs."""
         refuse_outside(kwargs, roots)
-        key, dedicated = job_key(task, kwargs), dedicated and not self.dask
+        key, ends, dedicated = job_key(task, kwargs), dedicated, dedicated and not self.dask
         with self.lock:
             job = self.jobs.get(key)
             if job is not None and not job.done():
@@ -497,8 +513,10 @@ class JobPool:
             if dedicated:  # its process ends with its job (a thread: not from the executor's own thread)
                 future.add_done_callback(
                     lambda _, ex=executor: threading.Thread(target=ex.shutdown, daemon=True).start())
-            end = functools.partial(_end_workers, executor) if dedicated else None
-            self.jobs[key] = job = Job(key, label or task.__name__, folder, future, end=end)
+            self.jobs[key] = job = Job(key, label or task.__name__, folder, future)
+            if ends:  # its own process; on Dask, the worker its report names
+                job.end = (functools.partial(_end_workers, executor) if dedicated
+                           else lambda: self.dask.restart(job.worker()))
             self._forget_old()
             return job
 
@@ -552,6 +570,14 @@ class DaskWorkers:
         if self.cluster is not None:
             return f"a Dask LocalCluster of {count} workers started by this server"
         return f"the Dask scheduler {self.scheduler} ({count} workers)"
+
+    def restart(self, worker: str | None):
+        """Restart the worker named `worker` (its nanny starts it again): a task that never reports held it."""
+        addresses = [address for address, info in self.client.scheduler_info()["workers"].items()
+                     if str(info["name"]) == worker]
+        if addresses:
+            with contextlib.suppress(Exception):  # gone already, or without a nanny to start it again
+                self.client.restart_workers(addresses, raise_for_error=False)
 
     def close(self):
         """Cancel every task, then close the client and the LocalCluster the pool started."""
