@@ -39,9 +39,3 @@ class LoadedModel:
     # pattern preprocessing before input_spec (data.preprocess.Preprocessing as a dict; {}: none),
     # recorded by the VAE trainer so that extraction feeds the model what it was trained on
     preprocessing: dict = dataclasses.field(default_factory=dict)
-
-    @property
-    def is_code(self) -> bool:
-        """A TorchScript archive is a program: checked before it runs (`torchscript.refuse_reach`), its forward may
-        still loop or allocate without end, so an app runs it only in a process it can end."""
-        return self.arch == "torchscript"

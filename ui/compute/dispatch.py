@@ -56,7 +56,7 @@ def pooled(task, label: str, rows: int, inline_rows: int | None = None, here=Non
     as the server's shared model; the key stays the pool's); others go to the worker pool, and until
     their result is in, the page shows the job's progress and a cancel button and stops (it reruns by
     itself when the job ends; other widgets stay usable meanwhile). `dedicated`: never here, always in a process
-    of its own (`LoadedModel.is_code`)."""
+    of its own (`runs_code`)."""
     result, running = pooled_or_running(task, label, rows, inline_rows, here, dedicated, **kwargs)
     if running is not None:
         _waits().pending(running)
@@ -89,10 +89,19 @@ def start_warm_up() -> jobs.Job:
     return app_pool().submit(tasks.warm_up, "Compiling numba code")
 
 
+def runs_code(spec: dict) -> bool:
+    """Whether the spec's model is a program, not weights: a TorchScript archive (read from its zip's directory,
+    the model not loaded), checked before it runs (`torchscript.refuse_reach`) but whose forward may still loop or
+    allocate without end, so it runs only in a process of its own, which Cancel ends."""
+    from latentcore.models import is_torchscript_archive
+
+    return is_torchscript_archive(spec["path"])
+
+
 def extracts_here(items: int, spec: dict) -> bool:
     """Whether an extraction of `items` patterns runs in this server: up to jobs.INLINE_PATTERNS, and never a
-    TorchScript model's (`LoadedModel.is_code`)."""
-    return items <= jobs.INLINE_PATTERNS and not get_model(spec)[0].is_code
+    TorchScript model's (`runs_code`)."""
+    return items <= jobs.INLINE_PATTERNS and not runs_code(spec)
 
 
 def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from . import jobs, tasks
-from .dispatch import pooled, pooled_or_running
+from .dispatch import pooled, pooled_or_running, runs_code
 from .sources import get_model, latents, read_only, stacked_latents, stamp
 
 
@@ -112,7 +112,7 @@ def project_image(path: Path, spec: dict, embedding: dict, fitted, lat=None) -> 
     kind = latents_kind(lat.attrs) if lat is not None else None
     rows = len(stacked_latents(embedding["latents"])[0])
     return pooled(tasks.project_image, f"Projecting {Path(path).name}", rows,
-                  here=lambda: {"model": get_model(spec), "embedding": fitted}, dedicated=get_model(spec)[0].is_code,
+                  here=lambda: {"model": get_model(spec), "embedding": fitted}, dedicated=runs_code(spec),
                   image=stamp(path), model=model, embedding=embedding,
                   pool=spec.get("pool", "mean"), data_kind=kind)
 
