@@ -14,7 +14,7 @@ import torch
 
 from latentcore.analysis.maps import Roi
 from latentcore.cli import build_parser, main
-from latentcore.errors import MAX_LINE
+from latentcore.errors import MAX_LINE, InputError
 from latentcore.demo import DEMO_SCAN
 from latentcore.latents import LatentsWriter
 from small_files import HEADER, PATTERNS, TEST_DATA, vae_checkpoint, write_scan
@@ -423,6 +423,28 @@ def test_bad_input_is_refused_in_one_line(build, tmp_path, capsys, one_torch_thr
 
 ROI_COMMANDS = [["maps", "l.h5"], ["cluster", "l.h5", "--method", "kmeans"], ["references", "scan.h5"],
                 ["bandcontrast", "bc.csv"], ["train-vae", "scan.h5"]]
+
+
+def test_a_file_found_clean_is_checked_again_once_changed_or_replaced(tmp_path):
+    """open_h5 visits a file's objects once per version of the file it opened: the same file opened again is not
+    visited again, but an external link written into it, or another file renamed over it, is refused."""
+    from latentcore.data import _hdf5
+
+    path = write_scan(tmp_path / "scan.h5")
+    visits = []
+    check = _hdf5.refuse_foreign_storage
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_hdf5, "refuse_foreign_storage", lambda f, p: visits.append(p) or check(f, p))
+        for _ in range(2):
+            _hdf5.open_h5(path).close()
+        assert len(visits) == 1
+    with h5py.File(path, "a") as f:  # in place: the same inode
+        f["linked"] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "/data")
+    with pytest.raises(InputError, match="external link"):
+        _hdf5.open_h5(path)
+    os.replace(_external_link(tmp_path), path)  # another file at the path
+    with pytest.raises(InputError, match="external link"):
+        _hdf5.open_h5(path)
 
 
 @pytest.mark.parametrize("command", ROI_COMMANDS, ids=[c[0] for c in ROI_COMMANDS])
