@@ -3,7 +3,6 @@ download a figure, read a metric; screenshots go to tests/artifacts/ (git-ignore
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -214,14 +213,12 @@ def panel_drag(page, key: str, points, modifier: str | None = None, wait: bool =
     if modifier:
         page.keyboard.up(modifier)
     if wait:
-        time.sleep(1)
-        settle(page)
+        settle(page)  # the shape is sent at the release: settle() waits for its run
 
 
 def panel_click_row(page, key: str, row: int):
     panel(page, key).scroll_into_view_if_needed()
     page.mouse.click(*panel_call(page, key, "clientOf", row))
-    time.sleep(1)
     settle(page)
 
 
