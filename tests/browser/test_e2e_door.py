@@ -86,20 +86,12 @@ def test_signed_out_every_page_url_shows_the_sign_in_page_from_the_first_request
     assert "Traceback" not in log.read_text(), log.read_text()
 
 
-def test_without_sign_in_this_computer_gets_the_app_told_it_is_starting_and_another_host_name_is_refused(
-        tmp_path, chromium):
-    """A fresh server's first visitor, at a bookmark (issue 55): the first run loads the app's libraries for seconds
-    (6-7 at load 6) before a page draws; the main area says so from its first text on, and the line is gone once the
-    page is drawn. The sidebar drawn before the page does not wait for torch's import (`sources.devices_if_loaded`):
-    its device line is filled in after the page. The next visitor, the libraries loaded, is not told."""
+def test_without_sign_in_this_computer_gets_the_app_and_another_host_name_is_refused(tmp_path, chromium):
     with serve(tmp_path, address=None) as (url, log):  # every interface, as the README starts it
         tab = visit(chromium, f"{url}/{FIRST}")
         assert headings(tab) == ["Train a VAE"] and "workspace=" in tab.url
         first = tab.evaluate("window.__main")[0][0]  # the page's run alone, before app.py's: it says it is starting
-        assert "Starting Latent Explorer: loading its libraries" in first, first  # (after its icon's name)
-        assert tab.get_by_text("Starting Latent Explorer").count() == 0
-        sidebar = tab.locator("[data-testid=stSidebar]").inner_text()  # torch's answer drawn after the page
-        assert "Device: CPU" in sidebar or "Device: GPU" in sidebar, sidebar
+        assert "Starting Latent Explorer" in first and tab.get_by_text("Starting Latent Explorer").count() == 0, first
         shown = tab.evaluate("window.__nav")  # the app's navigation from the first paint, never Streamlit's own list
         assert shown["app"] is not None and not shown["raw"], shown  # (app, clusters, ... umap: the pages/ files)
         assert tab.locator(NAV_LINKS).all_inner_texts()[-1].endswith("Train")
@@ -107,7 +99,6 @@ def test_without_sign_in_this_computer_gets_the_app_told_it_is_starting_and_anot
         tab.context.close()
         tab = visit(chromium, f"{url}/data")
         assert headings(tab) == ["Data"]
-        assert not any("Starting Latent Explorer" in text for text, _ in tab.evaluate("window.__main"))
         tab.get_by_text("2,400").first.wait_for()  # the demo scan's items: the session was set up
         tab.context.close()
         port = url.rsplit(":", 1)[1]
@@ -116,4 +107,23 @@ def test_without_sign_in_this_computer_gets_the_app_told_it_is_starting_and_anot
             assert_only_the_door(tab, "serves only this computer")
             assert tab.get_by_text(f"reached as lab-server.test:{port}").count() == 1, name
             tab.context.close()
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def test_a_fresh_servers_first_visitor_is_told_it_is_starting_from_the_first_paint(tmp_path, chromium):
+    """Issue 55: the first run on a new server loads the app's libraries for seconds (6-7 at load 6) before a page
+    draws; the main area says so from its first text on, and the line is gone once the page is drawn. The sidebar
+    drawn before the page does not wait for torch's import (`sources.devices_if_loaded`): its device line is
+    filled in after the page."""
+    with serve(tmp_path) as (url, log):
+        tab = visit(chromium, url)
+        shown = [text for text, _ in tab.evaluate("window.__main")]
+        assert "Starting Latent Explorer: loading its libraries" in shown[0], shown  # (after its icon's name)
+        assert headings(tab) == ["Data"] and tab.get_by_text("Starting Latent Explorer").count() == 0
+        sidebar = tab.locator("[data-testid=stSidebar]").inner_text()  # torch's answer drawn after the page
+        assert "Device: CPU" in sidebar or "Device: GPU" in sidebar, sidebar
+        tab.context.close()
+        tab = visit(chromium, url)  # the server's libraries are loaded: the next visitor is not told
+        assert not any("Starting Latent Explorer" in text for text, _ in tab.evaluate("window.__main"))
+        tab.context.close()
     assert "Traceback" not in log.read_text(), log.read_text()
