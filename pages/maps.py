@@ -4,7 +4,7 @@ import streamlit as st
 import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore import figures
 from latentcore.analysis.artifacts.latent_maps import maps_names
-from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
+from latentcore.analysis.ebsd.records import ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.maps import Roi
 from latentcore.data.base import display_units
 from ui.compute import scan_maps, sources

@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore import figures
-from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, listed
+from latentcore.analysis.ebsd.records import PATTERN_MAPS, listed
 from latentcore.analysis.maps import values_map
 from latentcore.analysis.rank import METRICS, ranking_names, ranking_tag
 from latentcore.errors import LatentError

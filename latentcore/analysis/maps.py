@@ -3,7 +3,7 @@
 Latents of a scan are rows with coordinates x, y. A `Grid` turns coordinates into (row, column)
 indices in one vectorised step, so `spatial_maps` fills a (n_dims, n_rows, n_columns) stack with
 one fancy-indexed assignment (NaN where no pixel was extracted), whatever the grid size.
-A `Roi` selects x and y ranges, both ends inclusive; `roi_grid` is the crop every map of an ROI goes
+A `Roi` (`roi`) selects x and y ranges, both ends inclusive; `roi_grid` is the crop every map of an ROI goes
 through (the latent maps in `spatial_maps`, maps already on a scan grid in `crop_to_roi`), and
 `edge_segments` turns flags on the edges between pixels (grain boundaries) into line segments.
 `latent_maps_tag` and `latent_maps_names` name the maps' files (`roi_tag`, `smooth_tag`, `dims_tag`: the parts
@@ -18,84 +18,15 @@ import numpy as np
 import pandas as pd
 
 from ..columns import BANDCONTRAST, coordinate_names
-from ..data._checks import infer_step
+from ..data._checks import GRID_TOLERANCE, infer_step
 from ..errors import InputError
 from ..storage import atomic_path
 from ..storage.csv_cells import neutralised_table
 from ._validation import check_dimensions, check_matrix, check_some_dimensions, check_vector
+from .roi import Roi
 
-# coordinates within this fraction of a step of a grid node count as on it (float round-off)
-GRID_TOLERANCE = 0.25
 MAPS_BLOCK = 1 << 16  # rows copied at once onto the maps: 4 MB at 16 dimensions
 INDEX_BLOCK = 1 << 20  # coordinates placed at once on a grid: 8 MB a float64 temporary
-
-
-@dataclasses.dataclass(frozen=True)
-class Roi:
-    """x and y ranges, inclusive at both ends, in the coordinates' units: the one value an ROI is, from where it
-    enters (`parse`: the command line's `x0,x1,y0,y1`; `from_json`: a report's or a file's record; sliders:
-    `Roi(x0, x1, y0, y1)`) to the files it names (`roi_tag`) and the reports that record it (`to_json`).
-    Frozen and hashable: caches and jobs are keyed by it."""
-
-    x0: float
-    x1: float
-    y0: float
-    y1: float
-
-    def __post_init__(self):
-        for name in ("x0", "x1", "y0", "y1"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(value):
-                raise InputError(f"ROI {name} must be a finite number, got {value!r}"[:200])
-            object.__setattr__(self, name, float(value))
-        if self.x0 > self.x1 or self.y0 > self.y1:
-            raise InputError(f"ROI ranges must be increasing, got {self}: give x0 <= x1 and y0 <= y1")
-
-    @classmethod
-    def parse(cls, text: str) -> Roi:
-        """`"x0,x1,y0,y1"` as on the command line."""
-        parts = [p.strip() for p in str(text).split(",")]
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            values = []
-        if len(values) != 4:
-            raise InputError(f"ROI must be four numbers x0,x1,y0,y1 like 0,10,0,5, got {text!r}"[:200])
-        return cls(*values)
-
-    @classmethod
-    def from_json(cls, value) -> Roi | None:
-        """The ROI a JSON record (`to_json`) or an array holds: four numbers x0, x1, y0, y1; None for none."""
-        if value is None:
-            return None
-        values = list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
-        if values is None or len(values) != 4:
-            raise InputError(f"an ROI must be four numbers like [x0, x1, y0, y1], got {value!r}"[:200])
-        return cls(*values)
-
-    @classmethod
-    def around(cls, grid: Grid) -> Roi:
-        """A map grid's extent, a quarter step (the grid's tolerance) beyond its outer pixels."""
-        half_x, half_y = abs(grid.step_x) * GRID_TOLERANCE, abs(grid.step_y) * GRID_TOLERANCE
-        return cls(grid.x0 - half_x, float(grid.x_values[-1]) + half_x, grid.y0 - half_y,
-                   float(grid.y_values[-1]) + half_y)
-
-    def mask(self, x, y) -> np.ndarray:
-        x, y = np.asarray(x), np.asarray(y)
-        return (x >= self.x0) & (x <= self.x1) & (y >= self.y0) & (y <= self.y1)
-
-    def to_json(self) -> list[float]:
-        """The one form reports and files record: [x0, x1, y0, y1]."""
-        return [self.x0, self.x1, self.y0, self.y1]
-
-    def describe(self, units: str = "", between: str = "..") -> str:
-        """`x 0..30 µm, y 0..20 µm` (`units` as shown: "µm"; none: bare numbers)."""
-        unit = f" {units}" if units else ""
-        return f"x {self.x0:g}{between}{self.x1:g}{unit}, y {self.y0:g}{between}{self.y1:g}{unit}"
-
-    def __str__(self) -> str:
-        return self.describe()
 
 
 # -- the names of results: the CLI and the app name the same output the same way ----------------------

@@ -369,8 +369,9 @@ def latents_reference_maps(latents, bandcontrast=None, *, components: int = 0, s
 
 def _scan_reference_values(latents, source=None) -> dict[str, np.ndarray]:
     """The scan's EBSD reference maps (as the Latent maps page shows them) at each row, in the order of
-    `scan_references.REFERENCE_MAPS`; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
-    from .ebsd.scan_references import in_order, latents_references, point_values
+    `records.REFERENCE_MAPS`; an RGB map gives one reference per channel (`ipf_z[r]`, ...)."""
+    from .ebsd.records import in_order
+    from .ebsd.scan_references import latents_references, point_values
 
     refs = latents_references(latents, source)
     return point_values(in_order(refs.maps), refs.grid, latents.x, latents.y) if refs.maps else {}

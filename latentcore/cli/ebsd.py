@@ -25,7 +25,7 @@ CLASSES_HELP = ("a cluster assignments CSV (`cluster`; noise has no class) or a 
 
 
 def add_grains(subparsers):
-    from ..analysis.ebsd.grains import GRAIN_PARAMETERS
+    from ..analysis.ebsd.records import GRAIN_PARAMETERS
 
     p = subparsers.add_parser("grains", help="the grains of an indexed scan as a table: area, mean orientation, GOS, "
                                              "KAM, Σ3 twin boundaries, the latents' mean and spread, the majority "
@@ -52,8 +52,8 @@ def add_export_ebsd(subparsers):
 
 
 def run_grains(args) -> int:
-    from ..analysis.ebsd.grains import (GRAIN_PARAMETERS, grain_distributions, grain_table, input_records,
-                                        latents_on_points, write_grains)
+    from ..analysis.ebsd.grains import grain_distributions, grain_table, input_records, latents_on_points, write_grains
+    from ..analysis.ebsd.records import GRAIN_PARAMETERS
     from ..columns import LATENT_NORM, LATENT_SPREAD
     from ..analysis.ebsd.scan_points import read_classes, scan_points
     from ..figures.grain_figures import distributions_figure

@@ -312,9 +312,9 @@ def scheduler(text: str) -> str:
 
 
 def roi(text: str):
-    """An ROI (`analysis.maps.Roi`) from `x0,x1,y0,y1`: four increasing, finite numbers (`--roi ""` is an
+    """An ROI (`analysis.roi.Roi`) from `x0,x1,y0,y1`: four increasing, finite numbers (`--roi ""` is an
     error, not 'no ROI')."""
-    from ..analysis.maps import Roi
+    from ..analysis.roi import Roi
     from ..errors import InputError
 
     try:
@@ -335,8 +335,8 @@ def quality(text: str):
 
 
 def pair_count(text: str) -> int:
-    """A number of pairs to sample: a whole number in `misorientations.PAIRS_RANGE`."""
-    from ..analysis.ebsd.misorientations import PAIRS_RANGE
+    """A number of pairs to sample: a whole number in `records.PAIRS_RANGE`."""
+    from ..analysis.ebsd.records import PAIRS_RANGE
 
     value = _number(text)
     if value != int(value) or not PAIRS_RANGE[0] <= value <= PAIRS_RANGE[1]:

@@ -18,8 +18,8 @@ from .options import (add_figure_options, add_out_option, add_parameters, add_ro
 
 
 def add_references(subparsers):
-    from ..analysis.ebsd.scan_references import (DEFAULT_VBSE_PERCENTILES, ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS,
-                                                 REFERENCE_MAPS, listed)
+    from ..analysis.ebsd.records import (DEFAULT_VBSE_PERCENTILES, ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS,
+                                         REFERENCE_MAPS, listed)
     from ..data import scan_formats
 
     p = subparsers.add_parser("references", help=f"EBSD reference maps of a scan: {listed(REFERENCE_MAPS)}")
@@ -40,8 +40,7 @@ def add_references(subparsers):
 
 
 def add_orientations(subparsers):
-    from ..analysis.ebsd.misorientations import SEED, UNCORRELATED_PAIRS
-    from ..analysis.ebsd.pole_figures import DIRECTIONS
+    from ..analysis.ebsd.records import DIRECTIONS, SEED, UNCORRELATED_PAIRS
 
     p = subparsers.add_parser("orientations", help="the orientations of chosen points (a selection, a cluster, a "
                                                    "label): inverse pole figure beside the scan's, pole figures")
@@ -122,8 +121,8 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
 
 
 def run_references(args) -> int:
-    from ..analysis.ebsd.scan_references import (ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS, cropped, listed,
-                                                 references_names, scan_references, write_references)
+    from ..analysis.ebsd.records import ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS, listed
+    from ..analysis.ebsd.scan_references import cropped, references_names, scan_references, write_references
     from ..outputs import refuse_existing
 
     parameters = ORIENTATION_MAP_PARAMETERS.from_args(args)  # checked before any file is read

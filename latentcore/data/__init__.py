@@ -5,12 +5,20 @@ content with `open_source(path)`; band-contrast tables and their alignment to sc
         info = reader.info()
         for batch, rows in reader.iter_batches("all", batch_size=256):
             ...
-"""
-from . import (bruker, edax, edax_binary, emsoft, h5ebsd, images, latents_source, nenya,  # noqa: F401  (register)
-               nordif, npz_features, oxford, oxford_binary, video)
-from .bandcontrast import align_to_coordinates, read_bandcontrast
-from .base import (Reader, SourceInfo, detect_format, open_source, readable_extensions, register,
-                   registered_readers, scan_formats)
 
-__all__ = ["Reader", "SourceInfo", "align_to_coordinates", "detect_format", "open_source", "read_bandcontrast",
-           "readable_extensions", "register", "registered_readers", "scan_formats"]
+The package loads nothing until a name is asked for, and the readers' modules when the registry is first consulted
+(`base.READER_MODULES`): a command's parser, which needs only a constant or two of `preprocess` or `parallel`,
+loads no reader.
+"""
+import importlib
+
+_HOMES = {"align_to_coordinates": "bandcontrast", "read_bandcontrast": "bandcontrast",
+          **{name: "base" for name in ("Reader", "SourceInfo", "detect_format", "open_source", "readable_extensions",
+                                       "register", "registered_readers", "scan_formats")}}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOMES[name]}", __name__), name)

@@ -10,6 +10,9 @@ import numpy as np
 
 from ..errors import InputError
 
+# coordinates within this fraction of a step of a grid node count as on it (float round-off)
+GRID_TOLERANCE = 0.25
+
 
 def check_range(reader, partition: str, start: int, stop: int) -> tuple[int, int]:
     n = reader.count(partition)

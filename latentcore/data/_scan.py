@@ -12,11 +12,10 @@ import numpy as np
 
 from ..arrays import unique
 from ..errors import InputError
-from ._checks import check_finite, check_grid, check_length, check_range, grid_coordinates
+from ._checks import GRID_TOLERANCE, check_finite, check_grid, check_length, check_range, grid_coordinates
 from ._hdf5 import H5Reader, find_scan, header_value, per_point_maps, read_whole, sniff_h5
 from .base import SourceInfo, compact_dtype, normalise_units
 
-GRID_TOLERANCE = 0.25  # of a step: how far a stored coordinate may sit from its grid node
 
 
 @dataclasses.dataclass(frozen=True)

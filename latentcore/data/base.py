@@ -9,6 +9,7 @@ EBSD scan formats the README and the command line name) are read from it.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Iterator
 
@@ -202,35 +203,42 @@ def _contiguous_runs(sorted_indices: np.ndarray, positions: np.ndarray):
     return zip(np.split(sorted_indices, breaks), np.split(positions, breaks))
 
 
-_REGISTRY: list[type[Reader]] = []
+# The modules of the readers, one each, in the order detection asks them (the first of several matches wins a tie)
+READER_MODULES = ("bruker", "edax", "edax_binary", "emsoft", "h5ebsd", "images", "latents_source", "nenya", "nordif",
+                  "npz_features", "oxford", "oxford_binary", "video")
+_REGISTERED: list[type[Reader]] = []
 
 
 def register(cls: type[Reader]) -> type[Reader]:
     """Class decorator: add a reader to the registry that `open_source` consults."""
-    _REGISTRY.append(cls)
+    _REGISTERED.append(cls)
     return cls
 
 
 def registered_readers() -> list[type[Reader]]:
-    return list(_REGISTRY)
+    """Every reader in `READER_MODULES`' order, their modules imported on the first call (each registers itself on
+    its import, in whatever order the modules happened to be imported)."""
+    order = {importlib.import_module(f"{__package__}.{name}").__name__: i for i, name in enumerate(READER_MODULES)}
+    return sorted(_REGISTERED, key=lambda cls: order[cls.__module__])
 
 
 def readable_extensions() -> list[str]:
     """Every file ending a registered reader reads (".h5", ".up2", ...; folders left out), sorted."""
-    return sorted({e for cls in _REGISTRY for e in cls.extensions if e})
+    return sorted({e for cls in registered_readers() for e in cls.extensions if e})
 
 
 def scan_formats() -> list[str]:
     """The titles of the EBSD scan formats, in the registry's order."""
-    return [cls.title for cls in _REGISTRY if cls.ebsd_scan]
+    return [cls.title for cls in registered_readers() if cls.ebsd_scan]
 
 
 def detect_format(path) -> type[Reader]:
     """The reader whose `sniff` accepts the content; the extension breaks ties."""
     path = check_regular(path)  # a FIFO or device would hang the sniffers
-    matches = [cls for cls in _REGISTRY if _safe_sniff(cls, path)]
+    readers = registered_readers()
+    matches = [cls for cls in readers if _safe_sniff(cls, path)]
     if not matches:
-        known = ", ".join(sorted(cls.format_name for cls in _REGISTRY))
+        known = ", ".join(sorted(cls.format_name for cls in readers))
         raise InputError(f"unrecognised or corrupt file: give a file of a known format, or copy it again ({known})",
                          path)
     by_extension = [cls for cls in matches if path.suffix.lower() in cls.extensions]
@@ -283,10 +291,11 @@ def open_source(path, format: str | None = None, *, describe_only: bool = False,
         options = {**options, "describe_only": True}
     if format is None:
         return _construct(detect_format(path), path, options)
-    for cls in _REGISTRY:
+    readers = registered_readers()
+    for cls in readers:
         if cls.format_name == format:
             return _construct(cls, path, options)
-    raise InputError(f"unknown format {format!r}; choose one of {sorted(c.format_name for c in _REGISTRY)}")
+    raise InputError(f"unknown format {format!r}; choose one of {sorted(c.format_name for c in readers)}")
 
 
 def _construct(cls: type[Reader], path, options: dict) -> Reader:

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from ..analysis.maps import Roi
+from ..analysis.roi import Roi
 from ..data.bandcontrast import BandContrast
 from ..data.preprocess import Preprocessing
 from ..errors import InputError

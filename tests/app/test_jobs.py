@@ -256,7 +256,8 @@ def test_an_extraction_job_reports_rows_can_be_cancelled_and_writes_what_the_cli
 def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h5oina):
     import pandas as pd
 
-    from latentcore.analysis.ebsd.grains import GRAIN_PARAMETERS, grain_table
+    from latentcore.analysis.ebsd.grains import grain_table
+    from latentcore.analysis.ebsd.records import GRAIN_PARAMETERS
     from latentcore.analysis.ebsd.scan_points import latents_points
     from latentcore.cli import main
     from latentcore.demo import DEMO_MODEL

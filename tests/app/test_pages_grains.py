@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from driving import chart_specs, extracted, new_app, overlay_rows, point_panels, run, texts, with_upload
-from latentcore.analysis.ebsd.grains import GRAIN_PARAMETERS, grain_distributions, grain_table
+from latentcore.analysis.ebsd.grains import grain_distributions, grain_table
+from latentcore.analysis.ebsd.records import GRAIN_PARAMETERS
 from latentcore.analysis.ebsd.scan_points import latents_points
 from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.latents import read_latents

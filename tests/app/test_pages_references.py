@@ -187,7 +187,8 @@ def test_the_kam_order_picked_beside_the_reference_maps_makes_the_kam_map_and_it
     import io
     import json
 
-    from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS, latents_references
+    from latentcore.analysis.ebsd.records import ORIENTATION_MAP_PARAMETERS
+    from latentcore.analysis.ebsd.scan_references import latents_references
     from latentcore.latents import read_latents
     from ui.session.settings import PAGES
 
@@ -220,7 +221,8 @@ def test_the_schmid_factor_map_takes_its_slip_systems_and_loading_direction_from
     import io
     import json
 
-    from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS, latents_references
+    from latentcore.analysis.ebsd.records import ORIENTATION_MAP_PARAMETERS
+    from latentcore.analysis.ebsd.scan_references import latents_references
     from latentcore.latents import read_latents
     from ui.session.settings import PAGES
 

@@ -17,8 +17,8 @@ from scipy.spatial.transform import Rotation
 from cli_lines import refused
 from small_files import twinned_scan
 from latentcore.analysis.ebsd import orientation as ori
-from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, bunge_radians, grain_distributions, grain_table,
-                                             mean_orientations)
+from latentcore.analysis.ebsd.grains import bunge_radians, grain_distributions, grain_table, mean_orientations
+from latentcore.analysis.ebsd.records import GRAIN_PARAMETERS
 from latentcore.analysis.ebsd.scan_points import RowClasses, ScanPoints, scan_points
 from latentcore.analysis.ebsd.scan_references import scan_references
 from latentcore.analysis.labels.labelled import labels_table, write_labels

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from latentcore.analysis.ebsd import orientation as ori
+from latentcore.analysis.ebsd.records import KAM_ORDERS, kam_neighbours, kernel_offsets
 from latentcore.errors import InputError
 
 orix_symmetry = pytest.importorskip("orix.quaternion.symmetry")
@@ -253,7 +254,7 @@ def test_the_order_2_kernel_is_the_12_pixels_within_two_edge_steps():
     assert seen_by(first) == {(0, 1), (0, -1), (1, 0), (-1, 0)}
     assert seen_by(second) == {(dr, dc) for dr in range(-2, 3) for dc in range(-2, 3) if 0 < abs(dr) + abs(dc) <= 2}
     assert second[4, 5] == pytest.approx(1 / 12) and second[6, 4] == pytest.approx(1 / 12)
-    assert [len(ori.kernel_offsets(order)) * 2 for order in ori.KAM_ORDERS] == [4, 12, 24]
-    assert ori.kam_neighbours(2) == "the 12 pixels within 2 edge steps"
+    assert [len(kernel_offsets(order)) * 2 for order in KAM_ORDERS] == [4, 12, 24]
+    assert kam_neighbours(2) == "the 12 pixels within 2 edge steps"
     with pytest.raises(InputError, match="KAM order 4: choose one of 1, 2, 3"):
-        ori.kernel_offsets(4)
+        kernel_offsets(4)

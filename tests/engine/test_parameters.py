@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from cli_lines import refused
-from latentcore.analysis.ebsd import orientation as ori
-from latentcore.analysis.ebsd.grains import GRAIN_PARAMETERS
-from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS, REFERENCE_MAPS
+from latentcore.analysis.ebsd.records import (BOUNDARY_DEG, FILL_NOT_INDEXED, GRAIN_PARAMETERS, KAM_ORDER,
+                                              KAM_THRESHOLD, LOADING_DIRECTION, MIN_GRAIN_POINTS,
+                                              ORIENTATION_MAP_PARAMETERS, REFERENCE_MAPS, SCHMID_FAMILY)
 from latentcore.errors import InputError
 from next_steps import next_step
 
@@ -28,42 +28,42 @@ def refusal(parameter, value) -> str:
 
 
 def test_a_number_is_checked_against_its_range_and_given_in_its_type():
-    assert ori.BOUNDARY_DEG.check(5) == 5.0 and type(ori.BOUNDARY_DEG.check(5)) is float
-    assert ori.BOUNDARY_DEG.check(np.float32(0.1)) == pytest.approx(0.1) and ori.BOUNDARY_DEG.check(180) == 180
-    assert refusal(ori.BOUNDARY_DEG, 0) == ("boundary_deg must be a number from 0.1 to 180 degrees, got 0: give one in "
+    assert BOUNDARY_DEG.check(5) == 5.0 and type(BOUNDARY_DEG.check(5)) is float
+    assert BOUNDARY_DEG.check(np.float32(0.1)) == pytest.approx(0.1) and BOUNDARY_DEG.check(180) == 180
+    assert refusal(BOUNDARY_DEG, 0) == ("boundary_deg must be a number from 0.1 to 180 degrees, got 0: give one in "
                                             "that range")
     for bad in (181, float("nan"), float("inf"), "5", True, None, [5]):
-        assert "from 0.1 to 180 degrees" in refusal(ori.BOUNDARY_DEG, bad)
-    assert ori.MIN_GRAIN_POINTS.check(2.0) == 2 and type(ori.MIN_GRAIN_POINTS.check(np.int64(3))) is int
-    assert refusal(ori.MIN_GRAIN_POINTS, 2.5) == ("min_grain_points must be a whole number from 0 to 1,000,000 points, "
+        assert "from 0.1 to 180 degrees" in refusal(BOUNDARY_DEG, bad)
+    assert MIN_GRAIN_POINTS.check(2.0) == 2 and type(MIN_GRAIN_POINTS.check(np.int64(3))) is int
+    assert refusal(MIN_GRAIN_POINTS, 2.5) == ("min_grain_points must be a whole number from 0 to 1,000,000 points, "
                                                   "got 2.5: give one in that range")
-    assert "got -1:" in refusal(ori.MIN_GRAIN_POINTS, -1.0)
+    assert "got -1:" in refusal(MIN_GRAIN_POINTS, -1.0)
 
 
 def test_a_choice_is_one_of_its_choices_each_said_in_words():
-    assert ori.KAM_ORDER.check(2) == 2 and ori.KAM_ORDER.check(np.int64(3)) == 3 and ori.KAM_ORDER.check(1.0) == 1
-    assert refusal(ori.KAM_ORDER, 8) == "kam_order must be one of 1, 2, 3, got 8: choose one of them"
-    assert "got True" in refusal(ori.KAM_ORDER, True) and "got '2'" in refusal(ori.KAM_ORDER, "2")
-    assert ori.SCHMID_FAMILY.check("bcc") == "bcc"
-    assert refusal(ori.SCHMID_FAMILY, "hcp") == "schmid_family must be one of fcc, bcc, got 'hcp': choose one of them"
-    assert [ori.KAM_ORDER.said(k) for k in ori.KAM_ORDER.choices] == ["1 (4 neighbours)", "2 (12 neighbours)",
+    assert KAM_ORDER.check(2) == 2 and KAM_ORDER.check(np.int64(3)) == 3 and KAM_ORDER.check(1.0) == 1
+    assert refusal(KAM_ORDER, 8) == "kam_order must be one of 1, 2, 3, got 8: choose one of them"
+    assert "got True" in refusal(KAM_ORDER, True) and "got '2'" in refusal(KAM_ORDER, "2")
+    assert SCHMID_FAMILY.check("bcc") == "bcc"
+    assert refusal(SCHMID_FAMILY, "hcp") == "schmid_family must be one of fcc, bcc, got 'hcp': choose one of them"
+    assert [KAM_ORDER.said(k) for k in KAM_ORDER.choices] == ["1 (4 neighbours)", "2 (12 neighbours)",
                                                                       "3 (24 neighbours)"]
-    assert ori.SCHMID_FAMILY.allowed == "one of fcc {111}<110>, bcc {110}<111>"
+    assert SCHMID_FAMILY.allowed == "one of fcc {111}<110>, bcc {110}<111>"
 
 
 def test_a_direction_is_three_finite_numbers_not_all_zero():
-    assert ori.LOADING_DIRECTION.check([0, 0, 1]) == (0.0, 0.0, 1.0)
-    assert ori.LOADING_DIRECTION.check(np.array([1, -2, 3])) == (1.0, -2.0, 3.0)
+    assert LOADING_DIRECTION.check([0, 0, 1]) == (0.0, 0.0, 1.0)
+    assert LOADING_DIRECTION.check(np.array([1, -2, 3])) == (1.0, -2.0, 3.0)
     for bad in ((0, 0, 0), (1, 2), (1, 2, 3, 4), (1, float("nan"), 0), ("1", 0, 0), 5, "1,0,0", (True, 0, 0)):
         assert "loading_direction must be three finite numbers x,y,z, not all 0" in \
-            refusal(ori.LOADING_DIRECTION, bad), bad
-    assert ori.LOADING_DIRECTION.said((1.0, 0.0, 0.0)) == "[1 0 0]" and ori.LOADING_DIRECTION.parse("0,0.5,1") == \
+            refusal(LOADING_DIRECTION, bad), bad
+    assert LOADING_DIRECTION.said((1.0, 0.0, 0.0)) == "[1 0 0]" and LOADING_DIRECTION.parse("0,0.5,1") == \
         (0.0, 0.5, 1.0)
 
 
 def test_a_bool_is_a_bool():
-    assert ori.FILL_NOT_INDEXED.check(np.True_) is True and ori.FILL_NOT_INDEXED.check(False) is False
-    assert refusal(ori.FILL_NOT_INDEXED, 1) == "fill_not_indexed must be true or false, got 1: give one of them"
+    assert FILL_NOT_INDEXED.check(np.True_) is True and FILL_NOT_INDEXED.check(False) is False
+    assert refusal(FILL_NOT_INDEXED, 1) == "fill_not_indexed must be true or false, got 1: give one of them"
 
 
 def test_a_group_gives_one_frozen_hashable_value_whose_record_is_the_reports():
@@ -93,8 +93,8 @@ def test_the_groups_are_the_maps_records():
     """A map's parameters are declared on its record; the group holds them all, each once, in the maps' order."""
     declared = [p for m in REFERENCE_MAPS.values() for p in m.parameters]
     assert list(ORIENTATION_MAP_PARAMETERS) == list(dict.fromkeys(declared))
-    assert REFERENCE_MAPS["kam"].parameters == (ori.KAM_THRESHOLD, ori.KAM_ORDER)
-    assert REFERENCE_MAPS["schmid"].parameters == (ori.SCHMID_FAMILY, ori.LOADING_DIRECTION)
+    assert REFERENCE_MAPS["kam"].parameters == (KAM_THRESHOLD, KAM_ORDER)
+    assert REFERENCE_MAPS["schmid"].parameters == (SCHMID_FAMILY, LOADING_DIRECTION)
 
 
 @pytest.mark.parametrize("command, group", [("references", ORIENTATION_MAP_PARAMETERS), ("grains", GRAIN_PARAMETERS)])

@@ -1,6 +1,6 @@
 """The registries the rest of the code and the docs are read from: the readers (`latentcore.data`: each one's
 title, name, endings and companions; the EBSD scan formats) and the reference maps
-(`scan_references.REFERENCE_MAPS`: one record per map, which the pages, the PNGs, the rankings and the help
+(`records.REFERENCE_MAPS`: one record per map, which the pages, the PNGs, the rankings and the help
 texts read). Each test fails when a reader or a map is missing where it is needed: in the README, in
 docs/architecture.md's Inputs table, in the docs of references.npz, or in the records themselves."""
 from __future__ import annotations
@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from latentcore.analysis.ebsd import scan_references as sr
+from latentcore.analysis.ebsd.records import LABEL_MAPS, PATTERN_MAPS, REFERENCE_MAPS, in_order, listed
 from latentcore.data import open_source, registered_readers, scan_formats
+from latentcore.data.base import READER_MODULES
 from latentcore.data.orientations import Phase
 from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5oina
 
@@ -32,6 +34,15 @@ def test_every_reader_names_its_format_and_endings():
         assert reader.title and reader.format_name and reader.extensions, reader
         assert all(e == "" or (e.startswith(".") and e == e.lower()) for e in reader.extensions), reader
     assert len({reader.title for reader in registered_readers()}) == len(registered_readers())
+
+
+def test_every_module_that_registers_a_reader_is_named_where_the_registry_imports_them():
+    """The registry imports the readers' modules by name when first asked (`base.READER_MODULES`): a reader module
+    left out of it would be found only by chance, once something else had imported it."""
+    data = REPO / "latentcore" / "data"
+    registering = {path.stem for path in data.glob("*.py") if "\n@register\n" in path.read_text()}
+    assert registering == set(READER_MODULES)
+    assert {reader.__module__.rsplit(".", 1)[1] for reader in registered_readers()} == registering
 
 
 def test_the_readme_lists_the_scan_formats_of_the_registry():
@@ -78,13 +89,13 @@ def every_map(tmp_path_factory):
 
 
 def test_every_map_made_has_its_record_and_the_records_name_only_maps_made(every_map):
-    assert list(sr.in_order(every_map.maps)) == list(sr.REFERENCE_MAPS)
+    assert list(in_order(every_map.maps)) == list(REFERENCE_MAPS)
 
 
 def test_every_map_is_drawn_as_its_record_says_in_the_records_order(every_map):
     figures = sr.figures(every_map)
-    assert list(figures) == list(sr.REFERENCE_MAPS)
-    for name, spec in sr.REFERENCE_MAPS.items():
+    assert list(figures) == list(REFERENCE_MAPS)
+    for name, spec in REFERENCE_MAPS.items():
         fig = figures[name]
         titles = [fig.layout.title.text, *(a.text for a in fig.layout.annotations)]
         assert any(title and title.startswith(spec.title) for title in titles), (name, titles)
@@ -99,13 +110,13 @@ def test_the_maps_are_documented_where_their_files_are():
     outputs = (REPO / "docs" / "outputs.md").read_text()
     npz_entry = re.search(r"EBSD reference maps \(`python -m latentcore references`\): (.*?);\n- ", outputs, re.S).group(1)
     ebsd = (REPO / "docs" / "ebsd.md").read_text()
-    for name in sr.REFERENCE_MAPS:
+    for name in REFERENCE_MAPS:
         assert f"`{name}`" in npz_keys and f"`{name}`" in npz_entry and f"`{name}`" in ebsd, name
 
 
 def test_labels_and_pattern_maps_are_read_from_the_records(every_map):
     x, y = np.meshgrid(every_map.x, every_map.y)
     values = every_map.point_values(x.ravel(), y.ravel())
-    assert not any(name.split("[")[0] in sr.LABEL_MAPS for name in values) and "grains" in sr.LABEL_MAPS
-    assert sr.PATTERN_MAPS == ("vbse_rgb", "iq", "adp")
-    assert sr.listed(sr.PATTERN_MAPS) == "VBSE, IQ and ADP"
+    assert not any(name.split("[")[0] in LABEL_MAPS for name in values) and "grains" in LABEL_MAPS
+    assert PATTERN_MAPS == ("vbse_rgb", "iq", "adp")
+    assert listed(PATTERN_MAPS) == "VBSE, IQ and ADP"

@@ -20,8 +20,8 @@ from PIL import Image
 
 from latentcore.analysis import rank
 from latentcore.analysis.references import read_reference_files
-from latentcore.analysis.ebsd.scan_references import (ORIENTATION_MAP_PARAMETERS, load_npz, scan_references,
-                                                       write_references)
+from latentcore.analysis.ebsd.records import ORIENTATION_MAP_PARAMETERS
+from latentcore.analysis.ebsd.scan_references import load_npz, scan_references, write_references
 from latentcore.data.orientations import Phase
 from latentcore.cli import main
 from latentcore.demo import DEMO_MODEL
@@ -366,7 +366,7 @@ def test_a_few_bright_outliers_no_longer_darken_the_vbse_image():
 def test_kam_order_2_reaches_the_reference_maps_and_the_grain_table(oxford, written, tmp_path):
     """`references --kam-order 2`: the NPZ's KAM is the order-2 map, its report's parameters and the map's record say
     the order; `grains --kam-order 2`: each grain's kam_deg is its points' mean of that map."""
-    from latentcore.analysis.ebsd.scan_references import REFERENCE_MAPS
+    from latentcore.analysis.ebsd.records import REFERENCE_MAPS
 
     out = tmp_path / "order2"
     assert main(["references", str(oxford), "--out", str(out), "--no-patterns", "--no-figures", "--kam-order",
@@ -454,7 +454,7 @@ def test_the_references_command_writes_the_schmid_map_of_the_family_and_directio
     are refused in one line naming the option, before any file is written."""
     from cli_lines import refused
 
-    from latentcore.analysis.ebsd.scan_references import REFERENCE_MAPS
+    from latentcore.analysis.ebsd.records import REFERENCE_MAPS
     from latentcore.data import open_source
 
     out = tmp_path / "bcc"

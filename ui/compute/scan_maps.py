@@ -136,7 +136,7 @@ def boundary_lines(lat_stamp: tuple, roi: Roi | None, parameters: Values | None 
     """The grain boundaries within the ROI as line segments (x, y; NaN between segments) on the pixels'
     edges; None when the latents hold no orientations. (`parameters`: the page's, so that its reference maps and
     these lines are one computation; None, the defaults.)"""
-    from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
+    from latentcore.analysis.ebsd.records import ORIENTATION_MAP_PARAMETERS
 
     return roi_references(lat_stamp, None, parameters or ORIENTATION_MAP_PARAMETERS(), roi)[1]
 

@@ -320,7 +320,8 @@ def train_estimate(values: dict, count: int, device: str, latent_dim: int, progr
 def orientation_projections(latents: tuple, direction: str, phase: int, progress) -> dict:
     """`latentcore.analysis.ebsd.pole_figures.projections` of the latents' points of `phase` for sample direction
     `direction` (x, y, z): {"ipf": (N, 2), "poles": {family: (N, K, 2)}}, N the phase's points in row order."""
-    from latentcore.analysis.ebsd.pole_figures import DIRECTIONS, projections
+    from latentcore.analysis.ebsd.pole_figures import projections
+    from latentcore.analysis.ebsd.records import DIRECTIONS
     from latentcore.analysis.ebsd.scan_references import laue_of
     from latentcore.study import open_latents
 
@@ -459,7 +460,8 @@ def scan_references(latents: tuple, source: tuple | None, parameters, progress):
     orientation maps from the latents file (IPF x, y, z, phases, boundaries, grains, KAM, Schmid factors), made with
     `parameters` (an `ORIENTATION_MAP_PARAMETERS` value) and, with `source` (the scan file), VBSE, image quality and
     ADP streamed from its patterns."""
-    from latentcore.analysis.ebsd.scan_references import PATTERN_MAPS, latents_references, listed
+    from latentcore.analysis.ebsd.records import PATTERN_MAPS, listed
+    from latentcore.analysis.ebsd.scan_references import latents_references
     from latentcore.study import open_latents
 
     progress(0.05, "reading the latents")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from latentcore.analysis.ebsd.scan_references import REFERENCE_MAPS, boundary_class_lines, map_figure
+from latentcore.analysis.ebsd.records import REFERENCE_MAPS
+from latentcore.analysis.ebsd.scan_references import boundary_class_lines, map_figure
 from latentcore.figures import map_stride
 from latentcore.figures import reference_figures as rf
 

@@ -20,9 +20,7 @@ import dataclasses
 import functools
 import operator
 
-from latentcore.analysis.ebsd.grains import GRAIN_PARAMETERS
-from latentcore.analysis.ebsd.orientation import BOUNDARY_DEG
-from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
+from latentcore.analysis.ebsd.records import BOUNDARY_DEG, GRAIN_PARAMETERS, ORIENTATION_MAP_PARAMETERS
 from latentcore.analysis.quality import QUALITY_MAPS
 from latentcore.parameters import AXES
 

@@ -24,10 +24,10 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.artifacts.common import input_record, write_csv
-from latentcore.analysis.ebsd.grains import (GRAIN_PARAMETERS, MEAN_NOTE, Grains, grain_distributions, grain_summary,
-                                             grains_names, study_input_records, with_classes, write_grains)
-from latentcore.analysis.ebsd.orientation import FILL_NOT_INDEXED, MIN_GRAIN_POINTS
-from latentcore.analysis.ebsd.scan_references import ORIENTATION_MAP_PARAMETERS
+from latentcore.analysis.ebsd.grains import (MEAN_NOTE, Grains, grain_distributions, grain_summary, grains_names,
+                                             study_input_records, with_classes, write_grains)
+from latentcore.analysis.ebsd.records import (FILL_NOT_INDEXED, GRAIN_PARAMETERS, MIN_GRAIN_POINTS,
+                                              ORIENTATION_MAP_PARAMETERS)
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import LabelledRows, from_clustering
 from latentcore.columns import CLUSTER, GRAIN, LABEL, LATENT_NORM, LATENT_SPREAD, POINTS, SOURCE, TWIN_FRACTION

@@ -17,7 +17,8 @@ import numpy as np
 import streamlit as st
 
 from latentcore.analysis.artifacts.common import input_record, write_csv, write_json
-from latentcore.analysis.ebsd.pole_figures import DIRECTIONS, orientations_names, what_tag
+from latentcore.analysis.ebsd.pole_figures import orientations_names, what_tag
+from latentcore.analysis.ebsd.records import DIRECTIONS
 from latentcore.analysis.ebsd.scan_references import laue_of
 from latentcore.arrays import unique
 from latentcore.errors import LatentError

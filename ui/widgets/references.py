@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from latentcore.analysis.ebsd.orientation import BOUNDARY_DEG, TWIN_TOLERANCE
-from latentcore.analysis.ebsd.scan_references import (ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS, REFERENCE_MAPS, listed,
-                                                       references_names)
+from latentcore.analysis.ebsd.records import (BOUNDARY_DEG, ORIENTATION_MAP_PARAMETERS, PATTERN_MAPS, REFERENCE_MAPS,
+                                              TWIN_TOLERANCE, listed)
+from latentcore.analysis.ebsd.scan_references import references_names
 from latentcore.analysis.maps import Roi
 from latentcore.parameters import Values
 

@@ -57,16 +57,15 @@ from scipy.spatial.transform import Rotation
 from ... import columns as col
 from ...arrays import significant
 from ...errors import InputError
-from ...parameters import Values, joined
+from ...parameters import Values
 from ...storage import sha256_file
 from ...versions import package_versions
 from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_csv, write_json
 from . import orientation as ori
+from .records import GRAIN_PARAMETERS, HIGH_ANGLE_DEG
 from .scan_points import RowClasses, ScanPoints
 from .scan_references import laue_of
 
-GRAIN_PARAMETERS = joined("grains", ori.BOUNDARY_DEG, ori.KAM_THRESHOLD, ori.KAM_ORDER, ori.TWIN_TOLERANCE,
-                          ori.MIN_GRAIN_POINTS, ori.FILL_NOT_INDEXED)
 MEAN_ITERATIONS = 2
 MEASURED_DIGITS = 10  # beyond any EBSD measurement's precision, short of float arithmetic's last-digit noise
 LATENT_BLOCK_ROWS = 1 << 18  # distances to the grain means computed this many rows at a time
@@ -115,7 +114,7 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
         frame = frame.sort_values([col.LATENT_SPREAD, col.GRAIN], ascending=[False, True], kind="stable",
                                   na_position="last").reset_index(drop=True)
     frame = _measured(frame)
-    record = {**parameters.record(), "high_angle_deg": ori.HIGH_ANGLE_DEG, "mean_iterations": MEAN_ITERATIONS,
+    record = {**parameters.record(), "high_angle_deg": HIGH_ANGLE_DEG, "mean_iterations": MEAN_ITERATIONS,
               "orientation_convention": points.orientations.convention,
               "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
     return Grains(frame, grain, record, [MEAN_NOTE, *notes], points.units, found.reconstruction)

@@ -38,11 +38,9 @@ import pandas as pd
 
 from ... import columns as col
 from . import orientation as ori
+from .records import SEED, UNCORRELATED_PAIRS
 
 BIN_DEG = 1.0  # the histogram's bin width in degrees; the last bin ends at the Laue group's largest angle
-UNCORRELATED_PAIRS = 100_000  # random pairs measured at most; fewer points' every pair
-PAIRS_RANGE = (1, 10_000_000)  # a sample's size: ten million pairs take about a gigabyte while measured
-SEED = 0
 CUBE_FACE = np.sqrt(2) - 1  # distance of the cubic zone's square faces (4-fold axes) from the origin, Rodrigues
 OCTAHEDRON_FACE = 1 / np.sqrt(3)  # of its triangular faces (3-fold axes)
 MACKENZIE = "m-3m"  # the Laue group with a closed-form random distribution here

@@ -10,7 +10,6 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     misorientation_angles(euler_a, euler_b, "m-3m")     -> (N,) radians, symmetry-reduced
     boundary_map(euler_grid, phase_grid, laue_of_phase) -> (rows, columns) bool, 5 degrees by default
     kernel_average_misorientation(euler_grid, phase_grid, laue_of_phase, order=1) -> (rows, columns) degrees
-    kernel_offsets(2)                                   -> the KAM kernel's (row, column) offsets, one per pair
     schmid_factors(euler, "fcc", loading=(1, 0, 0))     -> (N,) the largest Schmid factor over the 12 slip systems
     grain_map(euler_grid, phase_grid, laue_of_phase)    -> (rows, columns) grain id, -1 not indexed
     boundary_edges(euler_grid, phase_grid, laue_of_phase) -> (right, down): the same as edges between pixels
@@ -18,10 +17,7 @@ direction `sample_to_crystal(euler).apply(v)`; this is the convention of the inv
     sigma3_distances(euler_a, euler_b)                  -> (N,) radians from the Σ3 twin misorientation (cubic)
     reconstructed_grains(grains, not_indexed, min_points=0, fill=False) -> (grain ids, pixels given, what changed)
 
-The parameters the command line, the app and the reports share are declared once here (`latentcore.parameters`'
-`Parameter`: name, label, default, range or choices, unit, help): `BOUNDARY_DEG`, `KAM_THRESHOLD`, `KAM_ORDER`,
-`TWIN_TOLERANCE`, the grain reconstruction's `MIN_GRAIN_POINTS` and `FILL_NOT_INDEXED`, and the Schmid factor's
-`SCHMID_FAMILY` and `LOADING_DIRECTION`.
+The parameters these take, as the command line, the app and the reports share them, are declared in `records`.
 
 Laue groups with a colour key: m-3m (cubic), 6/mmm (hexagonal), 4/mmm (tetragonal), -3m (trigonal)
 and mmm (orthorhombic). The TSL key (hue from the azimuth about the sector's centre, lightness from
@@ -38,50 +34,12 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.transform import Rotation
 
 from ...errors import InputError
-from ...parameters import Parameter
+from .records import (BRANDON_SIGMA3_DEG, DEFAULT_BOUNDARY_DEG, DEFAULT_KAM_ORDER, DEFAULT_KAM_THRESHOLD_DEG,
+                      HIGH_ANGLE_DEG, LOADING_DIRECTION, SCHMID_FAMILY, SLIP_FAMILIES, kernel_offsets)
 
-DEFAULT_BOUNDARY_DEG = 5.0
-# MTEX's KAM has no threshold unless given one; its documentation's KAM maps use 2.5 degrees
-DEFAULT_KAM_THRESHOLD_DEG = 2.5
-# MTEX's KAM(ebsd, 'order', n): the pixels within n steps through edge neighbours (`kernel_offsets`)
-KAM_ORDERS = (1, 2, 3)
-DEFAULT_KAM_ORDER = 1
 SQRT3_2 = np.sqrt(3) / 2
-HIGH_ANGLE_DEG = 15.0  # above it a boundary is high-angle (MTEX's and most vendors' usual split)
 TWIN_LAUE = "m-3m"  # Σ3 twins (CSL(3), as MTEX's) are defined here for cubic crystals only
 SIGMA3_AXIS, SIGMA3_DEG = (1, 1, 1), 60.0  # the Σ3 misorientation: 60° about <111>
-BRANDON_SIGMA3_DEG = 15.0 / 3 ** 0.5  # Brandon's criterion: 15° / sqrt(Σ), 8.66° for Σ3 (a float, not numpy's)
-
-
-# The parameters the command line, the app and the reports share, each declared once (`latentcore.parameters`)
-BOUNDARY_DEG = Parameter(
-    "boundary_deg", "Boundary angle (°)", DEFAULT_BOUNDARY_DEG, low=0.1, high=180.0, unit="degrees", step=0.5,
-    help="misorientation (symmetry-reduced) above which neighbours are on a boundary, and grains part")
-KAM_THRESHOLD = Parameter(
-    "kam_threshold_deg", "KAM threshold (°)", DEFAULT_KAM_THRESHOLD_DEG, low=0.1, high=180.0, unit="degrees",
-    step=0.5, help="kernel average misorientation: neighbours misoriented by more than this are left out, as across a "
-                   "grain boundary; the default is the threshold MTEX's KAM documentation uses (MTEX's function itself "
-                   "has none unless given one)")
-KAM_ORDER = Parameter(
-    "kam_order", "KAM order", DEFAULT_KAM_ORDER, choices=KAM_ORDERS,
-    words=lambda order: f"{order} ({len(kernel_offsets(order)) * 2} neighbours)",
-    help="the kernel average misorientation's neighbours: order 1, the 4 sharing an edge; 2, the 12 within two edge "
-         "steps (MTEX's KAM(ebsd, 'order', 2) on a square grid: the 4, their diagonals and the pixels two steps along "
-         "a row or column); 3, the 24 within three")
-TWIN_TOLERANCE = Parameter(
-    "twin_tolerance_deg", "Σ3 tolerance (°)", BRANDON_SIGMA3_DEG, low=0.1, high=15.0, unit="degrees", step=0.5,
-    help="a boundary of a cubic (m-3m) phase within this many degrees of 60° about <111> (symmetry-reduced) is a Σ3 "
-         "twin boundary; the default is Brandon's criterion, 15° / sqrt(3)")
-MIN_GRAIN_POINTS = Parameter(
-    "min_grain_points", "Minimum grain size (points)", 0, low=0, high=1_000_000, unit="points", step=1,
-    help="grains of fewer indexed points than this are dissolved: their pixels go to the neighbouring grains, each to "
-         "the grain most of its edge neighbours are in, repeated until every such pixel has one (MTEX: "
-         "grains(grains.grainSize < N) = [], then calcGrains again); 0: off")
-FILL_NOT_INDEXED = Parameter(
-    "fill_not_indexed", "Fill not-indexed pixels", False,
-    help="each not-indexed pixel joins the grain most of its edge neighbours in a grain are in, repeated until none "
-         "next to a grain is left (MTEX's 'fill'); they count in a grain's points, area and latents, never in its "
-         "orientation, GOS or KAM")
 
 # Laue group -> the plane normals bounding its colour key's sector (inverse pole figure)
 SECTOR_NORMALS = {
@@ -404,22 +362,6 @@ def pixels_of_edges(right: np.ndarray, down: np.ndarray) -> np.ndarray:
     return out
 
 
-def kernel_offsets(order: int = DEFAULT_KAM_ORDER) -> list[tuple[int, int]]:
-    """The (row, column) offsets of a KAM kernel of `order`, one of each opposite pair (the pair counts for both
-    its points): the pixels within `order` steps through edge neighbours, |dr| + |dc| <= order (MTEX's square-grid
-    KAM weights), 2 order (order + 1) pixels around each point: 4 for order 1, 12 for order 2."""
-    if order not in KAM_ORDERS:
-        raise InputError(f"KAM order {order!r}: choose one of {', '.join(map(str, KAM_ORDERS))}")
-    return [(dr, dc) for dr in range(order + 1) for dc in range(-order, order + 1)
-            if 0 < abs(dr) + abs(dc) <= order and (dr > 0 or dc > 0)]
-
-
-def kam_neighbours(order: int = DEFAULT_KAM_ORDER) -> str:
-    """The kernel of `order` in words: "the 4 edge neighbours", "the 12 pixels within 2 edge steps"."""
-    count = 2 * len(kernel_offsets(order))
-    return "the 4 edge neighbours" if order == 1 else f"the {count} pixels within {order} edge steps"
-
-
 def _offset_angles(euler, phase, laue_of_phase, dr: int, dc: int):
     """(misorientation angles in radians of each pixel to the one `dr` rows down and `dc` columns right, over the
     pixels that have one; their slice of the grid; the other pixels' slice): NaN where either is not indexed or
@@ -464,15 +406,6 @@ def kernel_average_misorientation(euler: np.ndarray, phase: np.ndarray, laue_of_
 # -- Schmid factors ---------------------------------------------------------------------------------------
 
 SCHMID_LAUE = "m-3m"  # the slip system families here are cubic
-# a family: its name, one system's plane normal and slip direction (the others are their symmetry equivalents)
-SLIP_FAMILIES = {"fcc": ("{111}<110>", (1, 1, 1), (1, -1, 0)), "bcc": ("{110}<111>", (1, 1, 0), (1, -1, 1))}
-SCHMID_FAMILY = Parameter(
-    "schmid_family", "Slip systems", "fcc", choices=tuple(SLIP_FAMILIES),
-    words=lambda family: f"{family} {SLIP_FAMILIES[family][0]}",
-    help="the 12 slip systems over which the Schmid factor map takes each cubic point's largest factor")
-LOADING_DIRECTION = Parameter(
-    "loading_direction", "Loading direction", (1.0, 0.0, 0.0), step=1.0,
-    help="the Schmid factor map's uniaxial loading direction, in the sample frame of the IPF maps' x, y and z")
 
 
 @functools.lru_cache(maxsize=None)

@@ -54,12 +54,12 @@ from ...errors import InputError
 from ...sampling import seeded_sample
 from ...versions import package_versions
 from . import orientation as ori
-from .misorientations import SEED, UNCORRELATED_PAIRS, angle_distribution, selection_cells
+from .misorientations import angle_distribution, selection_cells
+from .records import DIRECTIONS, SEED, UNCORRELATED_PAIRS
 
 PLOTTED_POINTS = 10_000  # points drawn in a panel at most (a seeded sample; SVG: WebGL points move in PNGs)
 CHUNK = 50_000  # orientations moved into the sector at once: (CHUNK, 48, 3) float64 equivalents, 58 MB
 
-DIRECTIONS = {"x": (1, 0, 0), "y": (0, 1, 0), "z": (0, 0, 1)}  # the sample directions an IPF is drawn for
 POLE_FAMILIES = {
     "m-3m": {"{100}": (1, 0, 0), "{111}": (1, 1, 1)},
     "6/mmm": {"{0001}": (0, 0, 1), "{2-1-10}": (1, 0, 0)},

@@ -5,8 +5,8 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
 
     refs = scan_references("scan.h5oina", vbse_grid=(5, 5), parameters=ORIENTATION_MAP_PARAMETERS(kam_order=2),
                            vbse_percentiles=(1, 99), progress=None)
-    ORIENTATION_MAP_PARAMETERS  the orientation maps' parameters (`latentcore.parameters`), each map's record naming
-                                its own: boundary_deg, twin_tolerance_deg, kam_threshold_deg, kam_order,
+    ORIENTATION_MAP_PARAMETERS  (`records`, with the maps' records `REFERENCE_MAPS`) the orientation maps'
+                                parameters: boundary_deg, twin_tolerance_deg, kam_threshold_deg, kam_order,
                                 schmid_family, loading_direction; called, one checked frozen value of them all
                                 (`Values`: a job's fields; `record()` the report's `parameters`)
     refs.maps["ipf_z"]          (rows, columns, 3) RGB in 0..1; also ipf_x, ipf_y, vbse_rgb
@@ -35,9 +35,6 @@ its patterns VBSE, image quality and the average neighbour dot product. Every ma
                                 carry; VBSE, IQ and ADP from `source`, the scan file)
     cropped(refs, roi)          the maps over an ROI, as the latent maps are cropped
     write_references(refs, out_dir, inputs)  references.npz (the maps, x, y, units, step), PNGs, a JSON report
-    REFERENCE_MAPS["kam"]       one record per map, in the order everything shows them: its title, look
-                                (how `map_figure` draws it: colour scale, colour bar), whether it comes from
-                                the patterns, whether it holds labels, how it is made
     map_figure(name, values, grid, units, laue, phases, lines, classes)   any map's figure, as its record says
     boundary_class_lines(refs.edges, refs.grid)   the boundaries' line segments by class (the twin map's lines)
 
@@ -58,102 +55,19 @@ from ...arrays import unique
 from ...data import open_source
 from ...data._npy import read_npz
 from ...errors import InputError, about_file
-from ...parameters import Values, joined
+from ...parameters import Values
 from ...storage import atomic_path
 from ...versions import package_versions
 from . import orientation as ori
 from ..artifacts.common import VERSION_PACKAGES, input_record, now, write_json
 from ..maps import Grid, Roi, crop_to_roi, edge_segments, roi_tag, scan_grid, values_map
 from .pattern_maps import check_percentiles, default_rgb_tiles, pattern_maps, vbse_rgb
+from .records import (DEFAULT_VBSE_PERCENTILES, LABEL_MAPS, ORIENTATION_MAP_PARAMETERS, ORIENTATION_MAPS, PATTERN_MAPS,
+                      REFERENCE_MAPS, SCHMID_FAMILY, SLIP_FAMILIES, in_order, listed)
 
 IPF_DIRECTIONS = {"ipf_x": (1, 0, 0), "ipf_y": (0, 1, 0), "ipf_z": (0, 0, 1)}
 NPZ_NAME = "references.npz"
 REMAKE = "make it again with `latentcore references`"  # the next step for a broken references.npz
-DEFAULT_VBSE_PERCENTILES = (1.0, 99.0)
-
-
-@dataclasses.dataclass(frozen=True)
-class ReferenceMap:
-    """What every page, figure, PNG, ranking and help text knows of one reference map, beside the code that
-    makes it."""
-
-    name: str  # its key in `ScanReferences.maps` and references.npz
-    title: str  # figures, pickers and downloads
-    short: str  # in lists: "VBSE, IQ and ADP"
-    look: str  # how `map_figure` draws it: "ipf" (RGB with the IPF colour key), "rgb", "phase" (a legend),
-    # "grains" (the palette), "boundaries" (lines over the scan in grey), "boundary_classes" (lines by class: low-angle,
-    # high-angle, Σ3 twins, with a legend) or "scalar" (a colour bar)
-    value_name: str = ""  # a scalar map's colour bar title
-    colorscale: str | tuple = "Gray"
-    from_patterns: bool = False  # made in the pass over the patterns (VBSE, IQ, ADP), not from the orientations
-    labels: bool = False  # ids, not values: ranked as labels (ARI, NMI), never correlated
-    parameters: tuple = ()  # the `Parameter`s it is made with (`ORIENTATION_MAP_PARAMETERS` gathers every map's)
-    about: str = ""  # how it is made, said under it in the app: filled in by `described` with each parameter's
-    # value ({kam_order}, {boundary_deg:g}) and its words ({kam_order_said}: "2 (12 neighbours)"), {kam_neighbours},
-    # {high_angle_deg}, {vbse_low}, {vbse_high}
-
-    def described(self, parameters: Values | None = None, vbse_percentiles=DEFAULT_VBSE_PERCENTILES) -> str:
-        """`about` for the maps' `parameters` (an `ORIENTATION_MAP_PARAMETERS` value; None: the defaults)."""
-        values = (parameters or ORIENTATION_MAP_PARAMETERS()).as_dict()
-        said = {f"{p.name}_said": p.said(values[p.name]) for p in ORIENTATION_MAP_PARAMETERS}
-        low, high = vbse_percentiles
-        return self.about.format(**values, **said, kam_neighbours=ori.kam_neighbours(values["kam_order"]),
-                                 high_angle_deg=ori.HIGH_ANGLE_DEG, vbse_low=low, vbse_high=high)
-
-
-# Every reference map, in the order the pages, the PNGs and the Rank page's list show them.
-REFERENCE_MAPS = {m.name: m for m in [
-    ReferenceMap("ipf_z", "IPF z", "IPF z", "ipf"),
-    ReferenceMap("ipf_x", "IPF x", "IPF x", "ipf"),
-    ReferenceMap("ipf_y", "IPF y", "IPF y", "ipf"),
-    ReferenceMap("phase", "Phases", "phases", "phase"),
-    ReferenceMap("boundaries", "Grain boundaries", "boundaries", "boundaries", parameters=(ori.BOUNDARY_DEG,)),
-    ReferenceMap("twin_boundaries", "Twin boundaries (Σ3)", "twin boundaries", "boundary_classes",
-                 parameters=(ori.BOUNDARY_DEG, ori.TWIN_TOLERANCE),
-                 about="Boundaries by class: Σ3 twins (red: within {twin_tolerance_deg:.2f}° of 60° about <111>, "
-                       "symmetry-reduced; cubic phases only), other high-angle ones (black: above {high_angle_deg:g}° "
-                       "or between phases) and low-angle ones (grey: {boundary_deg:g}° to {high_angle_deg:g}°). The "
-                       "map's values (references.npz) are the pixels beside a Σ3 boundary."),
-    ReferenceMap("grains", "Grains", "grains", "grains", labels=True, parameters=(ori.BOUNDARY_DEG,),
-                 about="Grains: points joined through edge neighbours misoriented by at most {boundary_deg:g}° (the "
-                       "boundary angle); hover a grain for its size. Grey: not indexed."),
-    ReferenceMap("kam", "Kernel average misorientation", "KAM", "scalar", "KAM (°)", "Viridis",
-                 parameters=(ori.KAM_THRESHOLD, ori.KAM_ORDER),
-                 about="Kernel average misorientation of order {kam_order}: the mean misorientation (°, "
-                       "symmetry-reduced) of each point to {kam_neighbours}, leaving out those beyond "
-                       "{kam_threshold_deg:g}° (grain boundaries) and those not indexed; blank where none is left."),
-    ReferenceMap("schmid", "Schmid factor", "Schmid factor", "scalar", "Schmid factor", "Cividis",
-                 parameters=(ori.SCHMID_FAMILY, ori.LOADING_DIRECTION),
-                 about="The largest Schmid factor |cos φ cos λ| over the 12 {schmid_family_said} slip systems for "
-                       "uniaxial loading along {loading_direction_said} (sample frame): φ and λ are the angles of the "
-                       "loading direction to a system's plane normal and to its slip direction; 0 to 0.5. Cubic "
-                       "(m-3m) phases only; blank elsewhere."),
-    ReferenceMap("indexed", "Indexed", "indexed", "scalar", "indexed", ((0, "#9e9e9e"), (1, "#eeeeee"))),
-    ReferenceMap("vbse_rgb", "Virtual BSE (RGB)", "VBSE", "rgb", from_patterns=True,
-                 about="Each colour channel stretched from its {vbse_low:g}th percentile (black) to its {vbse_high:g}th "
-                       "(full), so a few bright points do not darken the image."),
-    ReferenceMap("iq", "Image quality", "IQ", "scalar", "IQ", from_patterns=True),
-    ReferenceMap("adp", "Average neighbour dot product", "ADP", "scalar", "ADP", from_patterns=True),
-]}
-# the parameters of every map, each once, in the maps' order: the command's options, the page's widgets, the report
-ORIENTATION_MAP_PARAMETERS = joined("orientation maps", *(m.parameters for m in REFERENCE_MAPS.values()))
-LABEL_MAPS = tuple(name for name, m in REFERENCE_MAPS.items() if m.labels)  # grain ids
-PATTERN_MAPS = tuple(name for name, m in REFERENCE_MAPS.items() if m.from_patterns)  # VBSE, IQ, ADP
-ORIENTATION_MAPS = tuple(name for name in REFERENCE_MAPS if name not in PATTERN_MAPS)
-
-
-def listed(names) -> str:
-    """The maps' short names as a list in words: "VBSE, IQ and ADP"."""
-    shorts = [REFERENCE_MAPS[name].short for name in names]
-    return ", ".join(shorts[:-1]) + f" and {shorts[-1]}" if len(shorts) > 1 else "".join(shorts)
-
-
-def in_order(maps: dict) -> dict:
-    """`maps` in the order of `REFERENCE_MAPS` (names it does not hold last)."""
-    order = list(REFERENCE_MAPS)
-    return dict(sorted(maps.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
-
-
 @dataclasses.dataclass
 class ScanReferences:
     maps: dict[str, np.ndarray]
@@ -289,7 +203,7 @@ def orientation_maps(orientations, rows, columns, shape, notes: list,
         maps["schmid"] = _on_grid(schmid, rows, columns, shape)
     elif len(present):
         notes.append(f"no cubic ({ori.SCHMID_LAUE}) phase is indexed: no schmid map (its slip systems, "
-                     f"{' and '.join(map(ori.SCHMID_FAMILY.said, ori.SLIP_FAMILIES))}, are cubic ones)")
+                     f"{' and '.join(map(SCHMID_FAMILY.said, SLIP_FAMILIES))}, are cubic ones)")
     return maps, laue, edges
 
 
