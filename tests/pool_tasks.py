@@ -9,6 +9,7 @@ import dataclasses
 import os
 import pickle
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -35,7 +36,8 @@ def silent(seconds: float, children: int, progress) -> None:
 
 
 def thread_counts(progress) -> dict:
-    """The worker's thread limits, priority and pid."""
+    """The worker's thread limits, priority and pid, and whether torch was loaded before the task loaded it."""
+    torch_loaded = "torch" in sys.modules
     import torch
     from threadpoolctl import threadpool_info
 
@@ -43,7 +45,7 @@ def thread_counts(progress) -> dict:
 
     pools = {info["internal_api"]: info["num_threads"] for info in threadpool_info()}
     counts = {"torch": torch.get_num_threads(), "pools": pools, "pid": os.getpid(), "nice": os.nice(0),
-              "oom_score_adj": int(Path("/proc/self/oom_score_adj").read_text())}
+              "oom_score_adj": int(Path("/proc/self/oom_score_adj").read_text()), "torch_loaded": torch_loaded}
     counts.update({name: os.environ.get(name) for name in (*THREAD_VARIABLES, "OMP_WAIT_POLICY")})
     try:
         import numba

@@ -203,6 +203,17 @@ def test_a_worker_uses_every_core_at_a_lower_priority(pool, monkeypatch):
     assert worker_threads() == 1
 
 
+def test_a_worker_loads_torch_only_for_a_task_that_needs_it_and_then_with_the_pool_s_threads(tmp_path):
+    """torch costs a worker about 2 CPU s and 0.3 GB: loaded by the task, it takes the pool's threads from
+    OMP_NUM_THREADS, as when the worker's setup set them."""
+    one_thread = JobPool(tmp_path, workers=1, threads=1)
+    try:
+        counts = one_thread.submit(thread_counts).result(timeout=60)
+    finally:
+        one_thread.shutdown()
+    assert not counts["torch_loaded"] and counts["torch"] == 1 and counts["OMP_NUM_THREADS"] == "1"
+
+
 def test_a_dedicated_worker_s_openmp_threads_sleep_while_they_wait(pool):
     """Training runs in a dedicated worker, whose OpenMP threads sleep while they wait, set before torch loads, as
     train-vae's (latentcore.train.config.openmp_waits_sleep: spinning, a thread per core trained 4-10x slower beside

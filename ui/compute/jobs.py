@@ -235,8 +235,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"
 def _worker_setup(threads: int, waits_sleep: bool = False):
     """Workers run at a lower priority than the server, so drawing pages never waits for a fit, and are the
     first the kernel ends when memory runs out (`WORKER_OOM_BIAS`), with `threads` threads each: the variables for
-    libraries not loaded yet (read when they load), threadpoolctl for the OpenMP/BLAS pools already loaded, torch and
-    numba by their own calls.
+    libraries not loaded yet (read when they load: torch takes OMP_NUM_THREADS as its own), threadpoolctl for the
+    OpenMP/BLAS pools already loaded, torch and numba by their own calls where loaded. A worker loads torch only for
+    a task that needs it (importing it here cost every worker about 2 CPU s and 0.3 GB).
     `waits_sleep`: a dedicated worker's (training) OpenMP threads sleep while they wait, as `train-vae`'s do
     (latentcore.train.config.openmp_waits_sleep; set before torch loads)."""
     try:
@@ -258,12 +259,8 @@ def _worker_setup(threads: int, waits_sleep: bool = False):
         threadpool_limits(threads)
     except ImportError:
         pass
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
     if "numba" in sys.modules:  # loaded before NUMBA_NUM_THREADS was set (else the variable holds)
         import numba
 
