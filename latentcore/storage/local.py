@@ -203,12 +203,17 @@ _DIGESTS: dict[tuple, concurrent.futures.Future] = {}  # a file's state -> its S
 _DIGESTS_LOCK = threading.Lock()
 
 
+def file_version(state: os.stat_result) -> tuple:
+    """A file's identity and last change, from its `os.stat` or `os.fstat`: any write (its size, mtime or ctime,
+    which no one can set back) or another file at the path gives another."""
+    return state.st_dev, state.st_ino, state.st_size, state.st_mtime_ns, state.st_ctime_ns
+
+
 def sha256_once(path) -> str:
-    """`sha256_file`, computed once per process for a file's state (size, mtime, inode): a 512 MB latents file
+    """`sha256_file`, computed once per process for a version of the file (`file_version`): a 512 MB latents file
     takes about 0.5 s, and every report a server's worker writes names its inputs by their hashes. A call while
     another thread hashes the same file waits for that digest (`hash_ahead`)."""
-    state = os.stat(path)
-    key = (str(path), state.st_size, state.st_mtime_ns, state.st_ino, state.st_dev)
+    key = (str(path), *file_version(os.stat(path)))
     with _DIGESTS_LOCK:
         digest, ours = _DIGESTS.get(key), key not in _DIGESTS
         if ours:
