@@ -14,7 +14,7 @@ from ..errors import InputError
 class Roi:
     """x and y ranges, inclusive at both ends, in the coordinates' units: the one value an ROI is, from where it
     enters (`parse`: the command line's `x0,x1,y0,y1`; `from_json`: a report's or a file's record; sliders:
-    `Roi(x0, x1, y0, y1)`) to the files it names (`roi_tag`) and the reports that record it (`to_json`).
+    `Roi(x0, x1, y0, y1)`) to the files it names (`maps.roi_tag`) and the reports that record it (`to_json`).
     Frozen and hashable: caches and jobs are keyed by it."""
 
     x0: float

@@ -12,9 +12,9 @@ loads no reader.
 """
 import importlib
 
-_HOMES = {"align_to_coordinates": "bandcontrast", "read_bandcontrast": "bandcontrast",
-          **{name: "base" for name in ("Reader", "SourceInfo", "detect_format", "open_source", "readable_extensions",
-                                       "register", "registered_readers", "scan_formats")}}
+_HOMES = {"Reader": "base", "SourceInfo": "base", "detect_format": "base", "open_source": "base",
+          "readable_extensions": "base", "register": "base", "registered_readers": "base", "scan_formats": "base",
+          "align_to_coordinates": "bandcontrast", "read_bandcontrast": "bandcontrast"}  # each name: its module
 __all__ = sorted(_HOMES)
 
 

@@ -204,7 +204,7 @@ def test_a_worker_uses_every_core_at_a_lower_priority(pool, monkeypatch):
 
 
 def test_a_worker_loads_torch_only_for_a_task_that_needs_it_and_then_with_the_pool_s_threads(tmp_path):
-    """torch costs a worker about 2 CPU s and 0.3 GB: loaded by the task, it takes the pool's threads from
+    """torch costs a worker about 2 CPU s and 0.2 GB: loaded by the task, it takes the pool's threads from
     OMP_NUM_THREADS, as when the worker's setup set them."""
     one_thread = JobPool(tmp_path, workers=1, threads=1)
     try:

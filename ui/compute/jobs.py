@@ -237,7 +237,7 @@ def _worker_setup(threads: int, waits_sleep: bool = False):
     first the kernel ends when memory runs out (`WORKER_OOM_BIAS`), with `threads` threads each: the variables for
     libraries not loaded yet (read when they load: torch takes OMP_NUM_THREADS as its own), threadpoolctl for the
     OpenMP/BLAS pools already loaded, torch and numba by their own calls where loaded. A worker loads torch only for
-    a task that needs it (importing it here cost every worker about 2 CPU s and 0.3 GB).
+    a task that needs it (importing it here cost every worker about 2 CPU s and 0.2 GB).
     `waits_sleep`: a dedicated worker's (training) OpenMP threads sleep while they wait, as `train-vae`'s do
     (latentcore.train.config.openmp_waits_sleep; set before torch loads)."""
     try:
