@@ -103,8 +103,8 @@ DEFAULT_VBSE_PERCENTILES = (1.0, 99.0)  # the VBSE image's contrast stretch: eac
 
 @dataclasses.dataclass(frozen=True)
 class ReferenceMap:
-    """What every page, figure, PNG, ranking and help text knows of one reference map, beside the code that
-    makes it."""
+    """What every page, figure, PNG, ranking and help text knows of one reference map (`scan_references` makes
+    it)."""
 
     name: str  # its key in `ScanReferences.maps` and references.npz
     title: str  # figures, pickers and downloads
