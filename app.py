@@ -4,7 +4,7 @@ One file per step in pages/; this entry point sets the page up, lets in only who
 sign-in configured, a signed-in user; without, a visitor on this computer: ui.widgets.access), opens
 the session's workspace (named in the URL, restored on reload, if this user may open it), shows the
 shared sidebar with the pages' links, saves the workspace after the page, and starts numba's compilation in a
-worker once per server.
+worker once per server and, after its first page, the other pages' imports (ui.widgets.starting).
 Every page begins with `access.require_app()`: whatever URL a visitor opens first, this runs before it.
 Heavy work runs in the worker pool (ui.compute.jobs), reached through its door (ui.compute.dispatch),
 whose waits ui.widgets.waiting draws; the layout of `ui` is in ui/__init__.py.
@@ -58,9 +58,12 @@ with common.user_errors():  # a deployment's Dask scheduler that cannot be reach
     st.sidebar.caption(f"Heavy work runs on {dispatch.where_work_runs()}.")
 access.account_sidebar()
 try:
+    starting.preloaded()  # the other pages' libraries, loading after the server's first page
     with access.through_app():
         navigation.run()
 finally:
     lifecycle.save_session()
     # redrawn after the page, to show what it just did (skipped by Streamlit after st.stop)
     summary.draw()
+    if __name__ == "__main__":
+        starting.preload(here / path for path, _, _ in PAGES)

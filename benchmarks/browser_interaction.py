@@ -194,13 +194,14 @@ class ServerMemory:
                 self.samples.append((server.get("VmRSS", 0.0), server.get("RssAnon", 0.0),
                                      server.get("RssFile", 0.0), server.get("VmHWM", 0.0), workers))
 
-    def wait_workers_quiet(self, timeout: float = 300):
-        """Until the server's worker processes use no CPU for a second (a warm-up compiling, a fit's tail): what is
-        timed next does not share the cores with them. Returns the seconds waited."""
+    def wait_quiet(self, timeout: float = 300):
+        """Until the server and its worker processes use no CPU for a second (the workers' warm-up compiling, the
+        server loading the pages' libraries after the first page, a fit's tail), as a person reading the first page
+        finds them: what is timed next does not share the cores with them. Returns the seconds waited."""
         start, last = time.perf_counter(), None
         while time.perf_counter() - start < timeout:
             pid = self._server_pid()
-            busy = sum(self._cpu_seconds(c) for c in self._children(pid)) if pid else 0.0
+            busy = sum(self._cpu_seconds(c) for c in [pid, *self._children(pid)]) if pid else 0.0
             if last is not None and busy - last < 0.05:
                 break
             last = busy
@@ -430,7 +431,7 @@ def measure(first, second, side: int, dims: int, folder: Path, url: str, out: di
         until_idle(page, 0)
     open_latents(first, second, side, dims, folder, out, chosen=workspace is not None, study=study)
     if memory is not None:
-        out["workers_quiet_wait_s"] = memory.wait_workers_quiet()
+        out["quiet_wait_s"] = memory.wait_quiet()
     selections(first, out, clusters, repeats, umap=not only_clusters)
     if not only_clusters:
         other_pages_first(out, first)
