@@ -42,6 +42,15 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth
     return read_only(run(maps_job(lat_stamp, dims, roi, smooth), latents(lat_stamp)))
 
 
+
+def on_grid_of(found, values) -> np.ndarray:
+    """Per-row values of the ROI's rows (`roi_rows`, in order) on the grid of `found` (a `latent_maps` result), at
+    the cells where its maps put those rows: no second placement of every row on the grid."""
+    from latentcore.analysis.maps import maps_on
+
+    return maps_on(np.asarray(values).reshape(-1, 1), [0], found.grid, found.cells)[0]
+
+
 def maps_files(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth: float, out_dir, figure=None,
                dpi: float = 300) -> dict[str, Path]:
     """Write the maps' files as the command writes them (`artifacts.latent_maps.write_latent_maps`: NPY, NPZ with
@@ -71,12 +80,11 @@ def roi_label_colour(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _lab
 def scan_grid(lat_stamp: tuple):
     """A scan's grid and each row's (grid row, grid column), checked once (one row per pixel): what every
     colouring of its map reuses (at ten million rows the grid's inference and checks take seconds)."""
-    from latentcore.analysis.maps import Grid, values_map
+    from latentcore.analysis.maps import Grid, placed_rows
 
     lat = latents(lat_stamp)
-    grid = Grid.from_coordinates(lat.x, lat.y)
-    values_map(np.zeros(len(lat.x), np.float32), lat.x, lat.y, grid)  # refuses two rows on one pixel
-    return read_only((grid, grid.indices(lat.x, lat.y)))
+    _, grid, cells = placed_rows(lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))  # refuses two rows on one pixel
+    return read_only((grid, cells))
 
 
 # -- EBSD reference maps ------------------------------------------------------------------------

@@ -35,7 +35,7 @@ _preload_started = threading.Lock()
 def preload(pages) -> None:
     """Run the import statements of every page (paths) in a thread, once per server; app.py calls it after its first
     page, so that nothing a person waits for shares the cores with it. The first open of the Latent maps page at 1M
-    rows spent 0.3-0.6 s of its 0.6-1.4 s importing SciPy's parts for its reference maps; the Rank and Clusters
+    rows spent 0.3-0.6 s of its 1.0-1.4 s importing SciPy's parts for its reference maps; the Rank and Clusters
     pages' first opens, theirs."""
     global _preload
     with _preload_started:
