@@ -59,36 +59,36 @@ def test_the_sidebars_device_line_before_the_page_does_not_import_torch():
     assert first == "None" and imported == "False" and device.startswith("auto (")
 
 
-
 PRELOAD_CHECK = """
-import sys
+import sys, time
 sys.path[:0] = ["tests", "tests/app"]
 from driving import new_app, run
 from ui.widgets import starting
 
-def loaded():  # two modules of the Latent maps page's, not the Data page's
-    return "scipy.sparse" in sys.modules, "latentcore.analysis.ebsd.scan_references" in sys.modules
+def loaded():  # the Latent maps page's, then the Rank page's: neither the Data page's
+    return [module in sys.modules for module in ("scipy.sparse", "latentcore.analysis.ebsd.scan_references",
+                                                 "scipy.stats", "latentcore.analysis.rank")]
 
 imports = starting._run_imports
-def recorded(pages):  # what the app had loaded when the preload started: the first page's own imports alone
+def recorded(pages):  # what the app had loaded when the preload started (the first page's own imports), then slow
     print("at the start:", *loaded())
     imports(pages)
+    time.sleep(SLOW_S)
 starting._run_imports = recorded
 
 at = new_app()  # the Data page
 thread = starting._preload
-starting.preloaded()
+run(at, "maps")  # at once: it waits for the preload to end
 print("thread:", thread.name, thread.is_alive())
 print("after:", *loaded())
 print("not loaded:", [module for module in MODULES if module not in sys.modules])
-run(at, "maps")
 """
 
 
 def test_after_the_first_page_the_server_loads_every_pages_imports_in_a_thread(tmp_path):
     """A page's first open paid for its libraries (the Latent maps page: SciPy's parts, 0.3-0.6 s of its first run at
     1M rows). After a server's first page, the Data page, which needs none of them, a thread runs every page's import
-    statements (ui/widgets/starting.py); the next page's run waits for it to end."""
+    statements (ui/widgets/starting.py); a page opened meanwhile runs once it has ended (here it sleeps 8 s more)."""
     import ast
     import os
     import subprocess
@@ -97,9 +97,10 @@ def test_after_the_first_page_the_server_loads_every_pages_imports_in_a_thread(t
     repo = Path(__file__).resolve().parents[2]
     modules = sorted({node.module for page in (repo / "pages").glob("*.py") for node in ast.parse(page.read_text()).body
                       if isinstance(node, ast.ImportFrom)})
-    done = subprocess.run([sys.executable, "-c", f"MODULES = {modules!r}\n{PRELOAD_CHECK}"], cwd=repo, timeout=300,
-                          capture_output=True, text=True, env={**os.environ, "LATENT_EXPLORER_WORKDIR": str(tmp_path)})
+    done = subprocess.run([sys.executable, "-c", f"MODULES, SLOW_S = {modules!r}, 8\n{PRELOAD_CHECK}"], cwd=repo,
+                          timeout=300, capture_output=True, text=True,
+                          env={**os.environ, "LATENT_EXPLORER_WORKDIR": str(tmp_path)})
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert "at the start: False False" in lines and "thread: preload-pages False" in lines, done.stdout
-    assert "after: True True" in lines and "not loaded: []" in lines, done.stdout
+    assert "at the start: False False False False" in lines and "thread: preload-pages False" in lines, done.stdout
+    assert "after: True True True True" in lines and "not loaded: []" in lines, done.stdout

@@ -42,7 +42,6 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth
     return read_only(run(maps_job(lat_stamp, dims, roi, smooth), latents(lat_stamp)))
 
 
-
 def on_grid_of(found, values) -> np.ndarray:
     """Per-row values of the ROI's rows (`roi_rows`, in order) on the grid of `found` (a `latent_maps` result), at
     the cells where its maps put those rows: no second placement of every row on the grid."""
