@@ -8,6 +8,7 @@ import streamlit as st
 import ui.widgets.starting  # noqa: F401  first: a server's first run says it is starting while the rest loads
 from latentcore import figures
 from latentcore.analysis.ebsd.records import PATTERN_MAPS, listed
+from latentcore.analysis.maps import values_on
 from latentcore.analysis.rank import METRICS, ranking_names, ranking_tag
 from latentcore.errors import LatentError
 from ui.compute import ranking, scan_maps, sources
@@ -107,7 +108,7 @@ for name in references:
         dims = tuple(int(d) for d in part["dimension"].head(top))
         shown = scan_maps.latent_maps(lat_stamp, dims, roi)
         rows = scan_maps.roi_rows(lat_stamp, roi)
-        reference = scan_maps.on_grid_of(shown, available[name][rows])
+        reference = values_on(available[name][rows], shown.grid, shown.cells)  # where its maps put the rows
         fig = map_figures.reference_and_top_dimensions(name, reference, shown.maps, shown.grid, dims, lat.units)
         cols[1].plotly_chart(fig, key=f"rank_maps_{name}", config={"displaylogo": False})
 

@@ -288,6 +288,11 @@ def values_map(values, x, y, grid: Grid) -> np.ndarray:
     return spatial_maps(values.reshape(-1, 1), x, y, [0], grid)[0][0]
 
 
+def values_on(values, grid: Grid, cells: tuple) -> np.ndarray:
+    """`values_map` of rows already placed: one value per row at its cell on `grid` (`placed_rows`), NaN elsewhere."""
+    return maps_on(np.asarray(values).reshape(-1, 1), [0], grid, cells)[0]
+
+
 def values_at(values_map: np.ndarray, cells: tuple) -> np.ndarray:
     """The map's value at each of `cells` ((grid rows, grid columns), `placed_rows`): the map itself, flat, when they
     are its every pixel in order (a whole scan's rows: no copy of ten million values)."""

@@ -5,7 +5,7 @@ import pytest
 
 from latentcore import figures
 from latentcore.analysis.maps import (Grid, Roi, bandcontrast_histogram, export_kept, kept_mask, parse_dims, roi_tag,
-                                      slice_to_roi, spatial_maps, values_at, values_map)
+                                      placed_rows, slice_to_roi, spatial_maps, values_at, values_map, values_on)
 from latentcore.data import align_to_coordinates, read_bandcontrast
 from latentcore.errors import InputError
 
@@ -132,6 +132,23 @@ def test_maps_and_colour_codes_made_in_blocks_equal_those_made_at_once(scan, mon
     finite = np.isfinite(values)
     assert (codes[~finite] == figures.COLOUR_STEPS + 1).all()
     np.testing.assert_array_equal(codes[finite], np.rint(np.clip((values[finite] - 80) / 120, 0, 1) * 254))
+
+
+def test_values_of_rows_already_placed_are_the_values_map(scan):
+    """`values_on` puts values at the cells `placed_rows` found (the Rank page's reference beside its maps, a
+    clustering's codes beside its cells): the map `values_map` makes, placing the rows again, with and without an ROI,
+    whatever the rows' order."""
+    latents, x, y, _ = scan
+    shuffled = np.random.default_rng(3).permutation(len(x))
+    values, x, y = latents[shuffled, 1].astype(np.float64), x[shuffled], y[shuffled]
+    values[::5] = np.nan
+    for roi in (None, Roi(15, 45, 6, 30)):
+        keep, grid, cells = placed_rows(x, y, None, roi)
+        kept = slice(None) if keep is None else keep
+        placed = values_on(values[kept], grid, cells)
+        again = values_map(values[kept], x[kept], y[kept], grid)
+        assert placed.dtype == again.dtype == np.float32 and np.isnan(placed).sum() > 0
+        np.testing.assert_array_equal(placed, again)
 
 
 def test_bad_coordinates_and_dims_are_clear_errors(scan):

@@ -42,14 +42,6 @@ def latent_maps(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth
     return read_only(run(maps_job(lat_stamp, dims, roi, smooth), latents(lat_stamp)))
 
 
-def on_grid_of(found, values) -> np.ndarray:
-    """Per-row values of the ROI's rows (`roi_rows`, in order) on the grid of `found` (a `latent_maps` result), at
-    the cells where its maps put those rows: no second placement of every row on the grid."""
-    from latentcore.analysis.maps import maps_on
-
-    return maps_on(np.asarray(values).reshape(-1, 1), [0], found.grid, found.cells)[0]
-
-
 def maps_files(lat_stamp: tuple, dims: tuple[int, ...], roi: Roi | None, smooth: float, out_dir, figure=None,
                dpi: float = 300) -> dict[str, Path]:
     """Write the maps' files as the command writes them (`artifacts.latent_maps.write_latent_maps`: NPY, NPZ with
