@@ -196,10 +196,12 @@ def placed_rows(x, y, grid: Grid | None = None, roi: Roi | None = None) -> tuple
     `grid` or else the bounding grid of those kept; each kept row's (grid row, grid column) on it, one row a pixel,
     checked)."""
     keep = None
-    if roi is not None or grid is None:
+    if roi is not None:
         keep, roi_map_grid = roi_grid(x, y, roi)
         x, y = np.asarray(x)[keep], np.asarray(y)[keep]
         grid = grid or roi_map_grid
+    elif grid is None:  # every row: no mask, no copy of the coordinates
+        grid = Grid.from_coordinates(x, y)
     rows, columns = grid.indices(x, y)
     if not _in_order((rows, columns), grid.n_columns):  # rows in the scan's order share no pixel
         _check_unique(rows * grid.n_columns + columns, grid.n_rows * grid.n_columns)

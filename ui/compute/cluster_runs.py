@@ -60,12 +60,12 @@ def cluster_view(lat_stamp: tuple, job, out_dir: str, shade: bool = False):
 def _on_run_grid(run: dict, colour):
     """(colour, grid, map of its codes, each row's cell) over a clustering's rows; the last three None for latents
     without coordinates."""
-    from latentcore.analysis.maps import Grid, placed_rows, values_on
+    from latentcore.analysis.maps import placed_rows, values_on
 
     if run["x"] is None or run["sources"] is not None:  # no coordinates; a study's scans: each on its own grid
         return read_only((colour, None, None, None))
     # each row's (grid row, grid column), to paint selections; one row a pixel, checked
-    _, grid, cells = placed_rows(run["x"], run["y"], Grid.from_coordinates(run["x"], run["y"]))
+    _, grid, cells = placed_rows(run["x"], run["y"])
     return read_only((colour, grid, values_on(colour.codes.astype(np.float32), grid, cells), cells))
 
 

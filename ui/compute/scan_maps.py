@@ -71,10 +71,10 @@ def roi_label_colour(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _lab
 def scan_grid(lat_stamp: tuple):
     """A scan's grid and each row's (grid row, grid column), checked once (one row per pixel): what every
     colouring of its map reuses (at ten million rows the grid's inference and checks take seconds)."""
-    from latentcore.analysis.maps import Grid, placed_rows
+    from latentcore.analysis.maps import placed_rows
 
     lat = latents(lat_stamp)
-    _, grid, cells = placed_rows(lat.x, lat.y, Grid.from_coordinates(lat.x, lat.y))  # refuses two rows on one pixel
+    _, grid, cells = placed_rows(lat.x, lat.y)  # refuses two rows on one pixel
     return read_only((grid, cells))
 
 
