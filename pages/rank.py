@@ -61,7 +61,8 @@ except LatentError as exc:
         available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp, extras)
 if upload_stamp is not None:  # where the uploaded NPZ's maps went
     added = extras.uploaded_maps(available)
-    st.success(f"{Path(upload_stamp[0]).name}: {len(added)} maps added to the reference maps below: {', '.join(added)}")
+    named = ", ".join(f"`{name}`" for name in added)  # as code: Markdown reads `file:array[r]` as a directive
+    st.success(f"{Path(upload_stamp[0]).name}: {len(added)} maps added to the reference maps below: {named}")
 if not available:
     st.info("No reference map: load a band-contrast table on the Data page (scans), upload an NPZ of maps above, "
             "or use cutouts with numeric metadata.")
