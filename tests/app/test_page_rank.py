@@ -59,8 +59,8 @@ def test_an_accepted_upload_says_which_maps_it_added_and_where(references_npz):
     added = [name for name in at.multiselect(key="rank_references").options if name.startswith("references:")]
     said = texts(at.success)
     named = ", ".join(f"`{name}`" for name in added)  # as code: Markdown would read `:vbse_rgb[r]` as a directive
-    assert len(added) >= 5 and f"references.npz: {len(added)} maps added to the reference maps below: {named}" in said, \
-        said
+    assert len(added) >= 5, added
+    assert f"references.npz: {len(added)} maps added to the reference maps below: {named}" in said, said
     assert "/" not in said  # the file's name, never where the server keeps it
 
 
