@@ -24,11 +24,12 @@ def sleep_steps(steps: int, seconds: float, progress) -> int:
     return os.getpid()
 
 
-def silent(seconds: float, children: int, progress) -> None:
-    """A job that starts `children` processes sleeping `seconds`, reports once ("<its pid> <their pids>") and
-    waits for them without another report, so it never sees a cancel: as a numba compile does, or an
-    extraction waiting on its reader processes."""
-    started = [subprocess.Popen(["sleep", str(seconds)]) for _ in range(children)]
+def silent(seconds: float, children: int, progress, deaf: bool = False) -> None:
+    """A job that starts `children` processes sleeping `seconds` (`deaf`: ignoring SIGTERM, so that only SIGKILL
+    ends them), reports once ("<its pid> <their pids>") and waits for them without another report, so it never
+    sees a cancel: as a numba compile does, or an extraction waiting on its reader processes."""
+    sleep = ["sh", "-c", f"trap '' TERM; exec sleep {seconds}"] if deaf else ["sleep", str(seconds)]
+    started = [subprocess.Popen(sleep) for _ in range(children)]
     progress(0.0, " ".join(str(pid) for pid in [os.getpid(), *(child.pid for child in started)]))
     time.sleep(seconds)
     for child in started:

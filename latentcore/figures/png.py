@@ -143,6 +143,7 @@ class KeptBrowser:
         self._browser = None
         self._idle = None
         self._group = None  # the open browser's process group (choreographer starts it in a session of its own)
+        self._profile = None  # the open browser's profile folder (choreographer's temporary one)
         self._exiting = False
         self.starts = 0
 
@@ -169,17 +170,15 @@ class KeptBrowser:
         """Close the browser within EXIT_CLOSE_S seconds: without waiting for a render running (nobody takes its
         PNG now; it fails), then kill what is left of its process group (all of it when it did not close in time:
         busy, hung or stopped; a helper that outlived a clean close)."""
-        loop, group = self._loop, self._group
+        loop, group, profile = self._loop, self._group, self._profile  # kept: a close under way clears them
         if loop is None or group is None:
             return
         self._exiting = True
-        profile = getattr(getattr(self._kaleido, "_browser_impl", None), "tmp_dir", None)  # choreographer's
         with contextlib.suppress(Exception):  # timed out or failed: killed below
             asyncio.run_coroutine_threadsafe(self._close(), loop).result(self.EXIT_CLOSE_S)
-        with contextlib.suppress(OSError):  # none left
-            os.killpg(group, signal.SIGKILL)
+        _killed(group, self.EXIT_CLOSE_S)
         if profile is not None:  # its profile folder: its own finalizer, at exit, raced a dying Chromium's writes
-            _removed(Path(profile.path), self.EXIT_CLOSE_S)
+            _removed(profile, self.EXIT_CLOSE_S)
 
     def _unretrieved(self, loop, context: dict) -> None:
         """The loop's errors that no caller receives, said as asyncio says them; not at exit, where a render cut off
@@ -212,6 +211,8 @@ class KeptBrowser:
                 await opened.close()
             raise
         self._kaleido, self._browser, self._group = opened, browser, opened.subprocess.pid
+        profile = getattr(getattr(opened, "_browser_impl", None), "tmp_dir", None)  # choreographer's
+        self._profile = Path(profile.path) if profile is not None else None
         self.starts += 1
         # exit hooks run last registered first: this one now runs before the finalizer of the browser's profile
         # folder, which otherwise raced the browser still writing in it ('Directory not empty' on stderr)
@@ -237,7 +238,28 @@ class KeptBrowser:
             self._idle = None
         if opened is not None:
             await opened.close()
-            self._group = None
+            self._group = self._profile = None
+
+
+def _killed(group: int, seconds: float) -> None:
+    """SIGKILL process group `group` and wait (at most `seconds`) until none of its processes runs: one killed amid
+    a write into the profile completes that write first."""
+    with contextlib.suppress(OSError):  # none left
+        os.killpg(group, signal.SIGKILL)
+    deadline = time.monotonic() + seconds
+    while _running_in(group) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _running_in(group: int) -> bool:
+    """Whether a process of `group` runs (a zombie has ended: its parent, or init, reaps it)."""
+    import psutil
+
+    for process in psutil.process_iter(["status"]):
+        with contextlib.suppress(psutil.Error, OSError):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == group:
+                return True
+    return False
 
 
 def _removed(folder: Path, seconds: float) -> None:

@@ -52,14 +52,16 @@ def test_cancel_stops_a_running_job(pool):
 
 def test_cancel_ends_a_job_in_its_own_process_that_never_reports_again(pool, monkeypatch):
     """A dedicated job that never reaches its next report (`silent`: as a model's forward that never returns) is
-    ended CANCEL_END_S after its cancel (here 1 s), with the process it started, and reads as cancelled."""
+    ended CANCEL_END_S after its cancel (here 1 s), with the process it started, and reads as cancelled only then:
+    the child ignores SIGTERM and outlives the worker by TERM_GRACE_S (a child still writing would meet the run
+    that resumes it)."""
     import psutil
 
     import ui.compute.jobs
     from ui.compute.jobs import TERM_GRACE_S
 
     monkeypatch.setattr(ui.compute.jobs, "CANCEL_END_S", 1.0)
-    job = pool.submit(silent, "silent", dedicated=True, seconds=602, children=1)
+    job = pool.submit(silent, "silent", dedicated=True, seconds=602, children=1, deaf=True)
     assert wait_until(lambda: job.progress()[1][:1].isdigit())
     processes = [psutil.Process(int(pid)) for pid in job.progress()[1].split()]  # its worker and the child
     started = time.monotonic()

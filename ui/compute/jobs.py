@@ -100,6 +100,7 @@ class Job:
     started: float = field(default_factory=time.time)
     _result: object = field(default=None, repr=False)
     end: Callable[[], None] | None = field(default=None, repr=False)  # ends its process (a dedicated job's)
+    _ending: threading.Thread | None = field(default=None, repr=False)  # `end` after a cancel, unless it stopped
 
     def result(self, timeout: float | None = None):
         """The task's return value, its large arrays read back from the job's folder (`restored`); the task's
@@ -152,11 +153,17 @@ class Job:
             return {}
 
     def done(self) -> bool:
-        return self.future.done()
+        """Whether the task has ended and, after a cancel, every process it started (its worker dies first: a child
+        still writing would meet the run that resumes it)."""
+        return self.future.done() and not (self._ending is not None and self._ending.is_alive())
 
     def wait(self, seconds: float) -> bool:
-        """Whether the job has ended, waiting for it up to `seconds`."""
-        return bool(concurrent.futures.wait([self.future], timeout=seconds).done)
+        """Whether the job has ended (`done`), waiting for it up to `seconds`."""
+        deadline = time.monotonic() + seconds
+        concurrent.futures.wait([self.future], timeout=seconds)
+        if self.future.done() and self._ending is not None:
+            self._ending.join(max(0.0, deadline - time.monotonic()))
+        return self.done()
 
     def cancel(self):
         if self.folder is None:
@@ -166,7 +173,8 @@ class Job:
         started = not self.future.done()
         self.future.cancel()  # succeeds only while queued (on Dask, at once); a running task stops at its next report
         if self.end is not None and started:
-            threading.Thread(target=self._end_unless_stopped, daemon=True).start()
+            self._ending = threading.Thread(target=self._end_unless_stopped, daemon=True)
+            self._ending.start()
 
     def _end_unless_stopped(self):
         """Its process ended when its task has not left its worker CANCEL_END_S after its cancel (as a killed run

@@ -10,7 +10,6 @@ and the workspace's other stopped runs, found from their files in every tab and 
 its Resume (`stopped_runs_panel`)."""
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
@@ -50,10 +49,9 @@ class TrainingRun:
         """After the current batch; a run not started yet starts and stops at once, its files saying so."""
         self.job.stop()
 
-    def wait(self, timeout: float | None = None) -> bool:
+    def wait(self, timeout: float) -> bool:
         """True once the run has ended."""
-        concurrent.futures.wait([self.job.future], timeout)
-        if self.job.done():
+        if self.job.wait(timeout):
             self.register()  # the done callback may still be on its way
         return self.job.done()
 
