@@ -82,7 +82,8 @@ def test_cancel_stops_the_task_on_its_worker_and_cancels_its_future(pool):
 def test_cancel_restarts_the_worker_of_a_task_in_its_own_process_that_never_reports_again(pool, monkeypatch):
     """A job that runs in a process of its own in the server's pool (`dedicated`) runs as any task on Dask; one that
     never reaches its next report (`silent`) is cancelled at once, and CANCEL_END_S later (here 1 s) its worker is
-    restarted by its nanny: the task held it for good, as a thread cannot be stopped."""
+    restarted by its nanny: the task held it for good, as a thread cannot be stopped. The job reads as done only
+    then: until then the task runs on (and may write) in its worker's thread."""
     from pool_tasks import silent
 
     monkeypatch.setattr(jobs, "CANCEL_END_S", 1.0)
@@ -90,7 +91,8 @@ def test_cancel_restarts_the_worker_of_a_task_in_its_own_process_that_never_repo
     assert wait_until(lambda: job.progress()[1][:1].isdigit())
     held = int(job.progress()[1].split()[0])
     job.cancel()
-    assert job.cancelled() and job.done()
+    assert job.cancelled() and not job.done()
+    assert wait_until(job.done, timeout=60)
     assert wait_until(lambda: not psutil.pid_exists(held) or psutil.Process(held).status() == psutil.STATUS_ZOMBIE,
                       timeout=60)
     assert wait_until(lambda: len(pool.dask.client.scheduler_info()["workers"]) == 2, timeout=60)
