@@ -91,11 +91,14 @@ def test_a_selection_on_the_umap_page_shows_its_orientations_where_the_engine_pu
 
 def test_a_cluster_and_a_label_on_the_clusters_page(scan_app):
     at, orientations = scan_app
-    at.session_state["labels"] = LabelledRows.from_names(np.arange(10), ["grain a"] * 10)
+    typed = "grain a: $x$ :red[y]"  # Markdown would draw red text and LaTeX
+    at.session_state["labels"] = LabelledRows.from_names(np.arange(10), [typed] * 10)
     run(go(at, "clusters").toggle(key="clusters_orient_show").set_value(True))
     options = at.selectbox(key="clusters_orient_of").options
-    assert options[0].startswith("cluster 0 (") and options[-1] == "label 'grain a' (10 points)"
-    run(at.selectbox(key="clusters_orient_of").select("label 'grain a' (10 points)"))
+    assert options[0].startswith("cluster 0 (") and options[-1] == f"label {typed!r} (10 points)"
+    run(at.selectbox(key="clusters_orient_of").select(f"label {typed!r} (10 points)"))
+    said = next(c.value for c in at.caption if c.value.startswith("The orientations of"))
+    assert r"label 'grain a\: \$x\$ \:red\[y\]' \(10 points\)" in said, said
     run(at.radio(key="clusters_orient_look").set_value("density"))
     heatmaps = [t for t in panel(at, "clusters")["data"] if t["type"] == "heatmap"]
     assert len(heatmaps) == 4  # the label's IPF, the scan's, and its two pole figures

@@ -19,6 +19,7 @@ from latentcore.errors import InputError
 
 from ..session import access, lifecycle, visitor
 from ..session.workspace import is_valid_id
+from . import common
 
 MODE_LABELS = {access.READ: "read-only", access.WRITE: "read-write"}
 _this_run = threading.local()  # a page runs in the thread of the script run that started it
@@ -97,7 +98,7 @@ def account_sidebar():
                 if access.remote_allowed() else "so this server serves only this computer.")
                 + " (docs/deployment.md: Sign-in and sharing)")
             return
-        st.markdown(f"**Signed in:** {visitor.user_name()}")
+        st.markdown(f"**Signed in:** {common.plain(visitor.user_name())}")
         st.caption(f"Your id here: `{visitor.user_id()}` (a workspace is shared with you by it).")
         role = visitor.workspace_role()
         if role == access.OWNER:
@@ -128,7 +129,7 @@ def sharing_panel():
                 st.error(str(exc), icon=":material/person_off:")
         shared = visitor.workspace_access()["shared"]
         for n, (name, how) in enumerate(sorted(shared.items())):
-            st.markdown(f"{name}: {MODE_LABELS[how]}")
+            st.markdown(f"{common.plain(name)}: {MODE_LABELS[how]}")
             if st.button("Stop sharing", key=f"share_remove_{n}", help=f"Stop sharing with {name}",
                          icon=":material/person_remove:"):
                 visitor.unshare_workspace(name)

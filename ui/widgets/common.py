@@ -91,6 +91,16 @@ def table_height(rows: int) -> int | str:
     return "auto" if rows <= TABLE_ROWS_SHOWN else 35 * (TABLE_ROWS_SHOWN + 1) + 3
 
 
+MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|$:~<>&])")
+
+
+def plain(text) -> str:
+    """`text` typed by a person (a label's, a model's or a user's name) as Markdown that shows it as typed: every
+    ASCII punctuation mark Markdown reads is escaped (CommonMark's backslash), or Streamlit would draw `:red[x]` as
+    red text, `$x$` as LaTeX and `*x*` in italics (checked in Chromium; only `:material/name:` is still an icon)."""
+    return MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+
+
 def counted(n: int, noun: str) -> str:
     """"1 point", "2,400 points": a count and its noun, plural but for one."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
