@@ -16,7 +16,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from latentcore.models import load_model
-from latentcore.train import sizing
+from latentcore.train import TrainConfig, sizing
 from latentcore.train.pace import Pace, duration
 from ui.compute import dispatch
 
@@ -74,14 +74,16 @@ def test_the_defaults_are_sized_for_this_machine_and_the_estimate_says_a_few_min
     """The Train page's defaults on the demo scan are the engine's sizing for this CPU (`sizing.sized_settings`), and
     its estimate (the engine's own, counted for idle cores) is a run of at most BUDGET_SECONDS (3 min), with what
     2x and 4x the epochs would take, and the caption says what the defaults were sized from; the default name is the
-    scan's stem and the time."""
+    scan's stem and the time. The latent dimensions, beta and learning rate are `train-vae`'s defaults (the page
+    had 8 latent dimensions where the command has 16)."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
     at.switch_page("pages/train.py").run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     device = at.selectbox(key="train_device").value
-    sized = dispatch.sized_training(2400, 60, device, 8)  # the page's, kept
+    sized = dispatch.sized_training(2400, 60, device, TrainConfig.latent_dim)  # the page's, kept
     pace, values = Pace(**sized["pace"]), sized["values"]
-    assert values == sizing.sized_settings(2400, 60, device, 8).values | {"channels": values["channels"]}
+    assert values == sizing.sized_settings(2400, 60, device, TrainConfig.latent_dim).values | {
+        "channels": values["channels"]}
     assert pace.seconds_total <= sizing.BUDGET_SECONDS and pace.measured_batches == 0
     assert pace.seconds_total == pytest.approx(pace.epochs * (pace.batches_per_epoch * pace.seconds_per_batch
                                                               + pace.validation_seconds))
@@ -91,6 +93,8 @@ def test_the_defaults_are_sized_for_this_machine_and_the_estimate_says_a_few_min
             shown["train_per_epoch"]) == (values["input_size"], ",".join(map(str, values["channels"])),
                                           values["batch_size"], values["epochs"], values["patterns_per_epoch"] or 0)
     assert shown["train_name"].startswith("ni_grains_h5ebsd-20")
+    assert (shown["train_latent_dim"], shown["train_beta"], shown["train_lr"]) == (
+        TrainConfig.latent_dim, TrainConfig.beta, TrainConfig.lr)
     message = " ".join(i.value for i in at.info)
     assert f"about {duration(pace.seconds_total)} for {pace.epochs} epochs" in message
     assert f"More epochs: {2 * pace.epochs} epochs: about" in message and f"{4 * pace.epochs} epochs: about" in message

@@ -20,9 +20,6 @@ from latentcore.train.sizing import longer_runs_text
 from ..compute import dispatch, sources
 from ..session import defaults
 
-LATENT_DIM = 8  # the page's default
-
-
 def pattern_count(paths, infos: list[dict], roi) -> int:
     """The patterns a run trains on: the first partition's, or those in the ROI (a `Roi`) of one file; of several,
     as many from each as the smallest holds (`latentcore.train.dataset.load_training_set`). A band-contrast
@@ -46,7 +43,7 @@ def hyperparameters(count: int, side: int, data) -> tuple[dict, dict]:
                               max_chars=80,
                               help="Recorded in the model: latents files, the sidebar and the Compare page name "
                                    "the model by it")
-    shown = defaults.setting("train_latent_dim", LATENT_DIM, bounds=(1, 256))
+    shown = defaults.setting("train_latent_dim", TrainConfig.latent_dim, bounds=(1, 256))  # `train-vae`'s
     found = dispatch.sized_training(count, side, device, int(defaults.widget_value("train_latent_dim")))
     sized = found["values"]
     cols = st.columns(4)
