@@ -272,6 +272,28 @@ def test_a_render_running_at_exit_neither_holds_the_exit_nor_leaves_its_chromium
                 os.killpg(group, signal.SIGKILL)
 
 
+def test_a_killed_process_group_has_no_running_process_when_the_kill_returns():
+    """`png._killed` (the kept browser's end at exit) returns once no process of the group runs (a zombie has ended),
+    the leader's children too, so that nothing writes in the profile folder removed next."""
+    import subprocess
+
+    import psutil
+
+    from pool_tasks import wait_until
+
+    from latentcore.figures.png import _killed, _running_in
+
+    leader = subprocess.Popen(["sh", "-c", "sleep 60 & sleep 60 & wait"], start_new_session=True)
+    try:
+        assert wait_until(lambda: len(psutil.Process(leader.pid).children()) == 2)
+        assert _running_in(leader.pid)
+        _killed(leader.pid, 10)
+        assert not _running_in(leader.pid)
+    finally:
+        leader.kill()
+        leader.wait()
+
+
 def test_the_dpi_is_set_without_touching_the_image_data():
     image = Image.new("RGB", (7, 5), (10, 20, 30))
     buffer = io.BytesIO()

@@ -98,7 +98,7 @@ def test_a_cluster_and_a_label_on_the_clusters_page(scan_app):
     assert options[0].startswith("cluster 0 (") and options[-1] == f"label {typed!r} (10 points)"
     run(at.selectbox(key="clusters_orient_of").select(f"label {typed!r} (10 points)"))
     said = next(c.value for c in at.caption if c.value.startswith("The orientations of"))
-    assert r"label 'grain a\: \$x\$ \:red\[y\]' \(10 points\)" in said, said
+    assert r"label 'grain a\: \$x\$ \:red\[y\]' (10 points)" in said, said
     run(at.radio(key="clusters_orient_look").set_value("density"))
     heatmaps = [t for t in panel(at, "clusters")["data"] if t["type"] == "heatmap"]
     assert len(heatmaps) == 4  # the label's IPF, the scan's, and its two pole figures

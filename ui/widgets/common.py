@@ -91,14 +91,18 @@ def table_height(rows: int) -> int | str:
     return "auto" if rows <= TABLE_ROWS_SHOWN else 35 * (TABLE_ROWS_SHOWN + 1) + 3
 
 
-MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|$:~<>&])")
+MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]<>$:~|&])")  # what Markdown reads anywhere in a line
+LINE_START_MARKS = (re.compile(r"^(\s*)([#+-])"), re.compile(r"^(\s*\d+)([.)])"))  # a heading's or a list's
 
 
 def plain(text) -> str:
-    """`text` typed by a person (a label's, a model's or a user's name) as Markdown that shows it as typed: every
-    ASCII punctuation mark Markdown reads is escaped (CommonMark's backslash), or Streamlit would draw `:red[x]` as
-    red text, `$x$` as LaTeX and `*x*` in italics (checked in Chromium; only `:material/name:` is still an icon)."""
-    return MARKDOWN_PUNCTUATION.sub(r"\\\1", str(text))
+    """`text` typed by a person (a label's, a model's or a user's name) as Markdown that shows it as typed: the marks
+    Markdown reads are escaped (CommonMark's backslash), or Streamlit would draw `:red[x]` as red text, `$x$` as LaTeX,
+    `*x*` in italics and `# x` as a heading (checked in Chromium; only `:material/name:` is still an icon)."""
+    escaped = MARKDOWN_MARKS.sub(r"\\\1", str(text))
+    for mark in LINE_START_MARKS:
+        escaped = mark.sub(r"\1\\\2", escaped)
+    return escaped
 
 
 def counted(n: int, noun: str) -> str:
