@@ -150,6 +150,36 @@ def test_a_torchscript_model_runs_only_in_a_process_of_its_own_which_cancel_ends
     assert not worker.is_running() or worker.status() == psutil.STATUS_ZOMBIE
 
 
+def silent_job_page():
+    """A page whose job (`pool_tasks.silent`, in a process of its own) starts a child that only SIGKILL ends."""
+    from pool_tasks import silent
+
+    from ui.compute import dispatch
+    from ui.widgets import waiting
+
+    dispatch.show_waits_with(waiting)
+    dispatch.pooled(silent, "Silent", rows=10**9, dedicated=True, seconds=605, children=1, deaf=True)
+
+
+def test_a_cancelled_job_says_cancelling_until_every_process_it_started_has_ended(monkeypatch):
+    """After Cancel, the page shows the job cancelling (its progress, no restart) until the job and what it started
+    have ended (here CANCEL_END_S = 1 s, then a child that ignores SIGTERM): only then "cancelled" and "Start it
+    again", which would otherwise start a run beside a child of the old one still running."""
+    import ui.compute.dispatch
+    import ui.compute.jobs
+
+    monkeypatch.setattr(ui.compute.jobs, "CANCEL_END_S", 1.0)
+    at = AppTest.from_function(silent_job_page, default_timeout=60).run()
+    job = next(iter(j for j in ui.compute.dispatch.app_pool().jobs.values() if j.label == "Silent" and not j.done()))
+    wait_until(lambda: job.progress()[1][:1].isdigit())  # reported: the next report never comes
+    at.button(key=f"_cancel_{job.key}").click().run()
+    restart = f"_restart_{job.key}"
+    assert not job.done() and "Silent: cancelled." not in texts(at.info) and restart not in [b.key for b in at.button]
+    assert [p.proto.text for p in at.get("progress")][0].startswith("Silent: cancelling")
+    rerun_until(at, lambda at: "Silent: cancelled." in texts(at.info), job, timeout=30)
+    assert job.done() and [b.label for b in at.button if b.key == restart] == ["Start it again"]
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")  # the encoder is made here
 def test_a_torchscript_models_new_image_is_projected_in_a_process_of_its_own(monkeypatch):
     """Where a new image lands, through a TorchScript encoder: in a process of its own, though the demo's 2,400 rows

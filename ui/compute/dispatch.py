@@ -73,7 +73,7 @@ def pooled_or_running(task, label: str, rows: int, inline_rows: int | None = Non
         return _INLINE.get(key, lambda: _waits().running_here(
             label, lambda: jobs.run_inline(task, **{**kwargs, **(here() if here else {})}))), None
     job = app_pool().jobs.get(key)
-    if job is not None and job.cancelled() and not state.restart_asked(key):
+    if job is not None and job.cancelled() and job.done() and not state.restart_asked(key):  # until done: cancelling
         _waits().cancelled(label, key)
     state.forget_restart(key)
     job = _submit(task, label, dedicated=dedicated, **kwargs)
