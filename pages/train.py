@@ -87,8 +87,8 @@ job = training.current()
 if st.button("Start training", type="primary", icon=":material/play_arrow:",
              disabled=job is not None and job.running, key="train_start"):
     if training.name_taken(settings["name"]):
-        st.error(f"A model named \"{common.plain(settings['name'])}\" is in this session already: its latents files would be "
-                 "this one's. Choose another name.")
+        st.error(f"A model named \"{common.plain(settings['name'])}\" is in this session already: its latents files "
+                 "would be this one's. Choose another name.")
         st.stop()
     with common.user_errors():
         config = TrainConfig(

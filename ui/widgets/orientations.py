@@ -76,9 +76,10 @@ def orientations_panel(lat_stamp: tuple, lat, chosen, key: str, clusters: dict |
         return
     fig = plots.figure(look)
     st.plotly_chart(fig, key=f"{key}_orient_chart", config={"displaylogo": False})
-    st.caption(f"The orientations of {common.plain(label)}: where the crystal direction along sample {direction} lies in the "
-               f"{plots.found.laue} fundamental sector, beside the whole scan's points of the phase (grey), and the "
-               "poles in the sample frame (stereographic, upper hemisphere; x right, y up). " + _sentences(plots.notes()))
+    st.caption(f"The orientations of {common.plain(label)}: where the crystal direction along sample {direction} lies "
+               f"in the {plots.found.laue} fundamental sector, beside the whole scan's points of the phase (grey), and "
+               "the poles in the sample frame (stereographic, upper hemisphere; x right, y up). "
+               + _sentences(plots.notes()))
     downloads, angles = st.container(), None  # the figure's downloads first, the report with what follows
     if st.checkbox("Misorientation angles: neighbours and random pairs", key=f"{key}_orient_miso",
                    value=defaults.setting(f"{key}_orient_miso", True),

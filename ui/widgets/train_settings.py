@@ -20,6 +20,7 @@ from latentcore.train.sizing import longer_runs_text
 from ..compute import dispatch, sources
 from ..session import defaults
 
+
 def pattern_count(paths, infos: list[dict], roi) -> int:
     """The patterns a run trains on: the first partition's, or those in the ROI (a `Roi`) of one file; of several,
     as many from each as the smallest holds (`latentcore.train.dataset.load_training_set`). A band-contrast
