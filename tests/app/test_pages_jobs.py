@@ -170,7 +170,7 @@ def test_a_cancelled_job_says_cancelling_until_every_process_it_started_has_ende
 
     monkeypatch.setattr(ui.compute.jobs, "CANCEL_END_S", 1.0)
     at = AppTest.from_function(silent_job_page, default_timeout=60).run()
-    job = next(iter(j for j in ui.compute.dispatch.app_pool().jobs.values() if j.label == "Silent" and not j.done()))
+    job = next(j for j in ui.compute.dispatch.app_pool().jobs.values() if j.label == "Silent" and not j.done())
     wait_until(lambda: job.progress()[1][:1].isdigit())  # reported: the next report never comes
     at.button(key=f"_cancel_{job.key}").click().run()
     restart = f"_restart_{job.key}"
