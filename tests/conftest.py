@@ -76,6 +76,25 @@ def ebsd_h5() -> Path:
 
 
 @pytest.fixture(scope="session")
+def never_indexed_h5(tmp_path_factory) -> Path:
+    """The demo scan as kikuchipy writes a scan never indexed: zero Euler angles, a phase without symmetry."""
+    import shutil
+
+    import h5py
+    import numpy as np
+
+    path = shutil.copy(DEMO_SCAN, tmp_path_factory.mktemp("never_indexed") / "never_indexed.h5")
+    with h5py.File(path, "r+") as f:
+        crystal_map = f["Scan 1/EBSD/CrystalMap/crystal_map"]
+        for name in ("phi1", "Phi", "phi2"):
+            crystal_map["data"][name][...] = 0
+        for name in ("point_group", "space_group"):
+            del crystal_map["header/phases/0"][name]
+            crystal_map["header/phases/0"][name] = np.array([b"None"])
+    return path
+
+
+@pytest.fixture(scope="session")
 def edax_h5() -> Path:
     return TEST_DATA / "ebsd" / "ni_grains_edax.h5"
 

@@ -1,6 +1,7 @@
 """The built-in demo: a small simulated nickel EBSD scan (40 x 60 patterns of 60 x 60 pixels,
-simulated with kikuchipy) with its band-contrast map, and a small VAE trained on it by
-this project's own trainer (`python -m latentcore train-vae`). Works offline, loads in seconds."""
+simulated with kikuchipy; its crystal map holds the simulation's orientations, one m-3m phase) with its
+band-contrast map, and a small VAE trained on it by this project's own trainer (`python -m latentcore
+train-vae`). Works offline, loads in seconds."""
 from pathlib import Path
 
 DEMO_DIR = Path(__file__).resolve().parent

@@ -88,6 +88,13 @@ def point_panels(at: AppTest) -> dict:
     return found
 
 
+def send_shape(at: AppTest, key: str, shape: dict):
+    """A shape drawn on the point panel `key`, as the browser sends it (the component's trigger, held for one run)."""
+    at.session_state[key] = {"shape": shape}
+    run(at)
+    at.session_state[key] = {}
+
+
 def overlay_rows(overlay: dict) -> np.ndarray:
     """The positions, among its group's rows, that a group's overlay shows selected."""
     if "rows" in overlay:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from driving import extracted, go, new_app, point_panels, run, texts
+from driving import extracted, go, new_app, point_panels, run, send_shape, texts
 from latentcore.analysis.maps import Grid
 from latentcore.cli import main
 from latentcore.demo import DEMO_BANDCONTRAST
@@ -35,32 +35,25 @@ def line_marks(at, group: str) -> dict:
     return {key: mark for key, found in marks.items() for mark in found if mark["symbol"] == "line"}
 
 
-def send(at, key: str, message: dict):
-    at.session_state[key] = {"shape": message}  # the component's trigger, as the browser sets it
-    run(at)
-    at.session_state[key] = {}  # a trigger holds for one run
-
-
 def test_a_line_on_the_scan_map_shows_its_profile_on_every_page_as_the_command_line_writes_it(private_folders,
                                                                                                   tmp_path):
     at = go(extracted(new_app()), "umap")
     assert "Draw a line on the scan map" in texts(at.caption) and not line_marks(at, "umap")
     at.session_state["selection"] = np.array([3, 5])
-    send(at, "umap_map", LINE)
+    send_shape(at, "umap_map", LINE)
     assert not at.warning and at.session_state["selection"].tolist() == [3, 5]  # a line selects nothing
     assert line_marks(at, "umap")["umap_map"]["x"] == LINE["x"]
     table = profile_table(at)
     assert table["row"].tolist() == drawn_rows(at, "umap_map", LINE) and len(table) > 50
-    assert list(table.columns) == ["row", "x_um", "y_um", "distance_um", "bandcontrast", "latent_0", "latent_1",
-                                   "latent_2"]  # the demo has no orientations: no misorientation, and it says so
-    assert "No misorientation: these latents hold no orientations." in texts(at.caption)
+    assert list(table.columns) == ["row", "x_um", "y_um", "distance_um", "misorientation_to_first_deg",
+                                   "misorientation_to_previous_deg", "bandcontrast", "latent_0", "latent_1", "latent_2"]
     out = tmp_path / "cli"
     assert main(["profile", at.session_state["latents"], "--line", "5.2,10.1,80.3,50.7", "--bandcontrast",
                  str(DEMO_BANDCONTRAST), "--dims", "0-2", "--out", str(out), "--no-png"]) == 0
     written = pd.read_csv(next(out.glob("line_profile__*.csv")))
     pd.testing.assert_frame_equal(table.reset_index(drop=True), written, check_dtype=False)
 
-    send(at, "umap_scatter", LINE)  # a line on the embedding: refused, nothing changes
+    send_shape(at, "umap_scatter", LINE)  # a line on the embedding: refused, nothing changes
     assert len(at.warning) == 1 and "a line on a panel that is not a scan map" in at.warning[0].value
     assert at.session_state["selection"].tolist() == [3, 5]
     assert profile_table(at)["row"].tolist() == table["row"].tolist()
@@ -72,7 +65,7 @@ def test_a_line_on_the_scan_map_shows_its_profile_on_every_page_as_the_command_l
     run(at, "maps")  # and on the Latent maps page's click map, where a new one is drawn
     assert line_marks(at, "maps")["maps_picker"]["x"] == LINE["x"]
     down = {**LINE, "x": [30.0, 30.0], "y": [0.0, 60.0]}  # a vertical line: one pixel a row of the scan
-    send(at, "maps_picker", down)
+    send_shape(at, "maps_picker", down)
     assert line_marks(at, "maps")["maps_picker"]["x"] == down["x"]
     column = profile_table(at)
     assert column["x_um"].eq(30.0).all() and column["y_um"].tolist() == [1.5 * r for r in range(40)]

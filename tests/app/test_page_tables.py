@@ -50,10 +50,10 @@ def test_a_clusters_visit_and_its_downloads_cluster_once(monkeypatch, downloads)
     at = go(at, "clusters")
     assert at.session_state["bandcontrast"] is not None and at.metric[2].value == "2,400"
     files = {name: read() for name, read in downloads.items()}
-    assert clustered == ["gmm"]  # the page's run, once: the three downloads made none
+    assert clustered == ["gmm"]  # the page's run, once: the five downloads made none
     tag = "gmm_dim0_full"
-    assert sorted(files) == [f"cluster_assignments__{tag}.csv", f"cluster_latent_bc__{tag}.png",
-                             f"cluster_report__{tag}.json"]
+    assert sorted(files) == [f"cluster_assignments__{tag}.{kind}" for kind in ("ang", "csv", "ctf")] + \
+        [f"cluster_latent_bc__{tag}.png", f"cluster_report__{tag}.json"]  # the scan with the clusters as phases
     report = json.loads(files[f"cluster_report__{tag}.json"])
     csv = files[f"cluster_assignments__{tag}.csv"]
     assert report["outputs"]["assignments"]["sha256"] == hashlib.sha256(csv).hexdigest()

@@ -263,13 +263,19 @@ def test_maps_roi_sliders_and_dimension_picker():
     assert len([t for t in grid["data"] if t["type"] == "heatmap"]) == 7
 
 
+def maps_grid_and_histogram(at) -> tuple[dict, dict]:
+    """The Latent maps page's grid of maps (its first chart) and the histogram under the map to click on."""
+    specs = chart_specs(at)
+    return specs[0], next(s for s in specs if s["data"][0]["type"] == "bar" and "latent" in str(s["layout"]["xaxis"]))
+
+
 def test_maps_colour_map_limits_histogram_and_scale_bar(monkeypatch):
     from ui.widgets import maps_panels
 
     made, make = [], maps_panels._picker_colour  # the click map's colour: made again only when it changes
     monkeypatch.setattr(maps_panels, "_picker_colour", lambda *args: made.append(args[2]) or make(*args))
     at = go(extracted(new_app()), "maps")
-    grid, histogram = chart_specs(at)
+    grid, histogram = maps_grid_and_histogram(at)
     picker, values = point_panels(at)["maps_picker"]  # the map to click on: a point panel of the ROI's pixels
     made_before = len(made)
     at.run()
@@ -282,7 +288,7 @@ def test_maps_colour_map_limits_histogram_and_scale_bar(monkeypatch):
     at.checkbox(key="maps_scale_fixed").check().run()
     at.number_input(key="maps_scale_vmin").set_value(-1.0).run()
     at.number_input(key="maps_scale_vmax").set_value(1.0).run()
-    grid, histogram = chart_specs(at)
+    grid, histogram = maps_grid_and_histogram(at)
     picker = point_panels(at)["maps_picker"][0]
     heatmaps = [t for t in grid["data"] if t["type"] == "heatmap"]
     assert all((t["zmin"], t["zmax"]) == (-1, 1) for t in heatmaps)
@@ -323,7 +329,7 @@ def test_the_maps_page_and_the_maps_command_name_the_same_maps_the_same_way(down
     download_names.clear()
     at.multiselect(key="maps_dims").set_value([5, 1, 2, 3]).run()
     assert not at.exception, at.exception
-    page = set(download_names) - {None}
+    page = {name for name in download_names if name and name.startswith("latent_maps__")}  # not the scan's maps
     assert main(["maps", at.session_state["latents"], "--dims", "5,1,2,3", "--roi", "15,88.5,0,58.5",
                  "--smooth", "1.5", "--out", str(tmp_path / "cli")]) == 0
     tag = "dims1-3_5_smooth1.5_roi15-88.5_0-58.5"
@@ -367,6 +373,9 @@ def test_clusters_method_parameters_and_roi_change_the_result():
     at.slider(key="roi_y").set_value((0.0, 29.0)).run()
     assert at.metric[2].value == "1,200"
     labels = [b.proto.label for b in at.get("download_button")]
+    assert labels[3:] == ["Scan with the clusters as phases (Oxford .ctf: AZtecCrystal, MTEX)",
+                          "Scan with the clusters as phases (EDAX .ang: OIM, MTEX)"]
+    labels = labels[:3]  # the clustering's own files
     assert all(f" — model demo-vae (SHA-256 {sha256_file(DEMO_MODEL)[:8]})" in label for label in labels)  # which model made the latents
     names = [label.split(" — ")[0] for label in labels]  # each whole file name
     assert names == ["cluster_assignments__kmeans_dim0_roi0-88.5_0-29.csv",

@@ -3,8 +3,8 @@ Latent maps page's grain table is the CLI's (ranked by latent spread, the labels
 becomes the selection every page's linked panels show; on a scan with a Σ3 twin pair, one-pixel grains and bad
 points, MTEX's reconstruction options and the Σ3 tolerance give the table the command gives with them, said under
 it, and its grain-size and GOS distributions download as the command writes them (CSV, PNG, the report); the Clusters page and the labels panel download the scan with
-the clusters or labels as phases (.ctf, .ang), which orix (test-only) reads back with the scan's orientations. The
-demo scan (no orientations) shows no grain table and says why there is no .ctf."""
+the clusters or labels as phases (.ctf, .ang), which orix (test-only) reads back with the scan's orientations. A scan
+never indexed shows no grain table and says why there is no .ctf, no orientations panel and no misorientation."""
 from __future__ import annotations
 
 import io
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driving import chart_specs, extracted, new_app, overlay_rows, point_panels, run, texts, with_upload
+from driving import chart_specs, go, overlay_rows, point_panels, run, send_shape, texts, with_upload
 from latentcore.analysis.ebsd.grains import grain_distributions, grain_table
 from latentcore.analysis.ebsd.records import GRAIN_PARAMETERS
 from latentcore.analysis.ebsd.scan_points import latents_points
@@ -147,8 +147,13 @@ def test_the_clusters_and_labels_download_as_phases_of_ctf_and_ang(grains_h5oina
         assert check_report(report, Path(__file__).resolve().parents[2], within=workspace) == 2, report.name
 
 
-def test_the_demo_without_orientations_has_no_grains_and_says_why_there_is_no_ctf():
-    at = extracted(new_app())
+def test_a_scan_never_indexed_says_why_each_orientation_view_is_missing(never_indexed_h5):
+    at = extracted_upload(never_indexed_h5)
+    at.session_state["selection"] = np.arange(5)
+    run(go(at, "umap").toggle(key="umap_orient_show").set_value(True))
+    assert "These latents hold no orientations" in texts(at.info)
+    send_shape(at, "umap_map", {"shape": "line", "op": "replace", "x": [5.2, 80.3], "y": [10.1, 50.7], "count": 0})
+    assert "No misorientation: these latents hold no orientations." in texts(at.caption)
     run(at, "maps")
     assert "Grains" not in texts(at.subheader)
     at.session_state["labels"] = LabelledRows.from_names(np.arange(4), ["a", "a", "b", "b"])

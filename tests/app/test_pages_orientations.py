@@ -2,7 +2,7 @@
 (AppTest on the real app): an uploaded H5OINA scan with orientations, extracted with the demo VAE; the panel
 draws the selection's inverse pole figure beside the scan's and the {100}, {111} pole figures, at the points the
 engine puts them, for the sample direction chosen; its downloads are the command's files (the table of the chosen
-rows' orientations, the pole figures' points, the report); latents without orientations say so."""
+rows' orientations, the pole figures' points, the report); latents without orientations say so (test_pages_grains.py)."""
 from __future__ import annotations
 
 import io
@@ -17,7 +17,7 @@ from latentcore.analysis.labels.labelled import LabelledRows
 from latentcore.cli import main
 from latentcore.data import open_source
 
-from driving import extracted, go, new_app, run, texts, with_upload
+from driving import extracted, go, run, texts, with_upload
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("private_folders")]
 
@@ -108,13 +108,6 @@ def test_a_cluster_and_a_label_on_the_clusters_page(scan_app):
     assert np.nansum(label) == pytest.approx(100) and np.nansum(scan) == pytest.approx(100)  # % of each panel's
     assert np.isfinite(label).any() and (np.isfinite(scan) | ~np.isfinite(label)).all()  # its cells: the scan's too
     assert (label[np.isfinite(label)] >= 10).all()  # 10 points: each cell holds 10 % of them at least
-
-
-def test_latents_without_orientations_say_so():
-    at = extracted(new_app())  # the demo scan holds no orientations
-    at.session_state["selection"] = np.arange(5)
-    run(go(at, "umap").toggle(key="umap_orient_show").set_value(True))
-    assert "These latents hold no orientations" in texts(at.info)
 
 
 

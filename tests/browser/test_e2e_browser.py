@@ -66,8 +66,9 @@ def test_maps_roi_sliders_shrink_the_maps(page):
         page.keyboard.press("ArrowRight")
     page.get_by_text("ROI x 15 to 88.5 µm, y 0 to 58.5 µm: 2,000 pixels on a grid of 40 rows x 50 columns").wait_for(timeout=30_000)
     settle(page)
-    # the grid of maps and the histogram of the map to click on (the page before's charts may linger a moment)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 2", timeout=30_000)
+    # the grid of maps, the reference map, the grains' distributions and the histogram of the map to click on (the
+    # page before's charts may linger a moment)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length == 4", timeout=30_000)
     page.set_viewport_size({"width": 1600, "height": 1000})  # two maps a row, each wide enough to read
     page.wait_for_timeout(1000)
     widths = page.locator(".js-plotly-plot").first.evaluate(

@@ -152,9 +152,10 @@ def test_the_command_writes_the_table_and_its_report(grains_h5oina, latents_of_g
     assert any("mean orientation" in note for note in report["notes"])
 
 
-def test_bad_inputs_are_refused_in_one_line(grains_h5oina, latents_of_grains, ebsd_h5, tmp_path, capsys):
-    refused(["grains", ebsd_h5, "--out", tmp_path], capsys, "holds no orientations")
-    refused(["export-ebsd", ebsd_h5, "--classes", tmp_path / "none.csv", "--out", tmp_path / "a.ctf"], capsys,
+def test_bad_inputs_are_refused_in_one_line(grains_h5oina, latents_of_grains, ebsd_h5, never_indexed_h5, tmp_path,
+                                           capsys):
+    refused(["grains", never_indexed_h5, "--out", tmp_path], capsys, "holds no orientations")
+    refused(["export-ebsd", never_indexed_h5, "--classes", tmp_path / "none.csv", "--out", tmp_path / "a.ctf"], capsys,
             "holds no orientations")
     other = tmp_path / "other.csv"  # the labels of another scan: none of its coordinates is a pixel here
     pd.DataFrame({"x_um": [500.0, 501.5], "y_um": [0.0, 0.0], "label": ["a", "b"]}).to_csv(other, index=False)

@@ -195,7 +195,15 @@ def test_formats_without_orientations_say_none_and_the_simulated_scan_is_self_co
     np.testing.assert_allclose(found.euler, scan.euler, atol=1e-6)  # float32 on disk
 
 
-def test_kikuchipys_placeholder_crystal_map_is_no_orientations():
-    from latentcore.demo import DEMO_SCAN
+def test_the_demo_scan_holds_its_edax_copys_orientations_as_kikuchipy_reads_them(ebsd_h5, edax_h5):
+    demo, edax = our_reading(ebsd_h5), our_reading(edax_h5)
+    np.testing.assert_array_equal(demo.euler, edax.euler)
+    assert (demo.phase_id == 0).all() and demo.phases[0].name == "Nickel" and laue_of(demo.phases[0]) == "m-3m"
+    assert demo.phases[0].lattice == edax.phases[1].lattice == (3.524, 3.524, 3.524, 90.0, 90.0, 90.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert_same_rotations(demo.euler, kp.load(ebsd_h5, lazy=True).xmap.rotations)
 
-    assert our_reading(DEMO_SCAN) is None  # zeros and a phase without symmetry: never indexed
+
+def test_kikuchipys_placeholder_crystal_map_is_no_orientations(never_indexed_h5):
+    assert our_reading(never_indexed_h5) is None

@@ -153,10 +153,10 @@ def test_the_command_takes_a_cluster_of_a_table(tmp_path):
     assert written["row"].tolist() == [5, 7, 8] and not list(tmp_path.glob("*.png"))
 
 
-def test_a_scan_without_orientations_is_one_line_naming_it(ebsd_h5, tmp_path, capsys):
-    assert main(["orientations", str(ebsd_h5), "--rows", "0-9", "--out", str(tmp_path)]) == 2
+def test_a_scan_without_orientations_is_one_line_naming_it(never_indexed_h5, tmp_path, capsys):
+    assert main(["orientations", str(never_indexed_h5), "--rows", "0-9", "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1 and str(ebsd_h5) in error and "holds no orientations" in error
+    assert len(error.splitlines()) == 1 and str(never_indexed_h5) in error and "holds no orientations" in error
     assert main(["orientations", str(SCAN), "--rows", "0-9", "--cluster", "1", "--out", str(tmp_path)]) == 2
     assert "--cluster picks rows of a cluster table" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
