@@ -61,8 +61,9 @@ except LatentError as exc:
         available = ranking.reference_maps(lat_stamp, bc, int(components), source_stamp, extras)
 if upload_stamp is not None:  # where the uploaded NPZ's maps went
     added = extras.uploaded_maps(available)
-    named = ", ".join(f"`{name}`" for name in added)  # as code: Markdown reads `file:array[r]` as a directive
-    st.success(f"{Path(upload_stamp[0]).name}: {len(added)} maps added to the reference maps below: {named}")
+    named = ", ".join(common.plain(name) for name in added)  # the file's own names, drawn as they are
+    st.success(f"{common.plain(Path(upload_stamp[0]).name)}: {len(added)} maps added to the reference maps below: "
+               f"{named}")
 if not available:
     st.info("No reference map: load a band-contrast table on the Data page (scans), upload an NPZ of maps above, "
             "or use cutouts with numeric metadata.")

@@ -53,15 +53,22 @@ def test_an_uploaded_references_npz_gives_maps_that_rank_and_its_sha256_goes_in_
     assert report["inputs"]["references_upload"]["sha256"] == hashlib.sha256(references_npz.read_bytes()).hexdigest()
 
 
-def test_an_accepted_upload_says_which_maps_it_added_and_where(references_npz):
+def test_an_accepted_upload_says_which_maps_it_added_and_where_as_named(references_npz):
+    """The file's and its arrays' names are drawn as they are: Markdown would read `:vbse_rgb[r]` as a directive and
+    a name holding `[see](http://...)` as a link."""
+    from ui.widgets.common import plain
+
     at = run(extracted(new_app()), "rank")
-    at = upload(at, "references.npz", references_npz.read_bytes())
+    with np.load(references_npz) as maps:
+        data = npz_bytes(**maps, **{"`odd` [see](http://example.org)": maps["iq"]})
+    at = upload(at, "references.npz", data)
     added = [name for name in at.multiselect(key="rank_references").options if name.startswith("references:")]
     said = texts(at.success)
-    named = ", ".join(f"`{name}`" for name in added)  # as code: Markdown would read `:vbse_rgb[r]` as a directive
-    assert len(added) >= 5, added
+    assert len(added) >= 6 and "references:`odd` [see](http://example.org)" in added, added
+    named = ", ".join(plain(name) for name in added)
     assert f"references.npz: {len(added)} maps added to the reference maps below: {named}" in said, said
-    assert "/" not in said  # the file's name, never where the server keeps it
+    assert "\\`odd\\` \\[see\\]" in said  # no code span, no link
+    assert "/" not in said.replace("http\\://example.org", "")  # the file's name, never where the server keeps it
 
 
 def test_the_uploaded_npz_and_the_maps_chosen_of_it_survive_a_reload(references_npz):
