@@ -10,10 +10,11 @@ from latentcore.demo import DEMO_SCAN
 from latentcore.train import TrainConfig, train_vae
 
 from driving import extracted, go, new_app, run, texts
+from ui.widgets.common import plain
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.usefixtures("one_torch_thread", "private_folders")]
 
-NAME = "grain finder 2"  # spaces kept in the name; a file name takes `grain-finder-2`
+NAME = "grain finder *2*"  # kept as typed, drawn as typed (not in italics); a file name takes `grain-finder-2`
 
 
 def test_a_models_name_names_its_latents_file_the_sidebar_and_the_compare_page():
@@ -22,7 +23,7 @@ def test_a_models_name_names_its_latents_file_the_sidebar_and_the_compare_page()
     train_vae(TrainConfig(DEMO_SCAN, models / "vae-run", name=NAME, roi=Roi(0.0, 28.5, 0.0, 28.5), input_size=16,
                           latent_dim=3, channels=(4, 8), epochs=1, device="cpu"))
     go(at, "train")  # the workspace's last finished run: its model joins the session's, under its name
-    assert f'offers it as "{NAME}"' in texts(at.success)
+    assert f'offers it as "{plain(NAME)}"' in texts(at.success)
 
     go(at, "extract")
     run(at.selectbox(key="extract_model").set_value(NAME))
@@ -30,7 +31,7 @@ def test_a_models_name_names_its_latents_file_the_sidebar_and_the_compare_page()
     run(at.button(key="extract_run").click())
     latents = Path(at.session_state["latents"])
     assert latents.name == "ni_grains_h5ebsd__grain-finder-2_latents.h5"
-    assert f"made by {NAME} (SHA-256" in texts(at.sidebar.caption)
+    assert f"made by {plain(NAME)} (SHA-256" in texts(at.sidebar.caption)
     assert "made by demo-vae (SHA-256" not in texts(at.sidebar.caption)
 
     go(at, "compare")

@@ -159,13 +159,15 @@ def rerun():
 
 
 def latents_model(path) -> str | None:
-    """The model that made the latents file at `path` (name and short SHA-256), None when unknown."""
+    """The model that made the latents file at `path` (name and short SHA-256) as Markdown showing the name its
+    checkpoint records as it is, None when unknown."""
     if path is None or not Path(path).is_file():
         return None
     try:
-        return sources.latents_model(sources.stamp(path))
+        model = sources.latents_model(sources.stamp(path))
     except (LatentError, OSError):  # the sidebar never fails a page: the pages say what is wrong
         return None
+    return None if model is None else plain(model)
 
 
 def png_dpi_setting():

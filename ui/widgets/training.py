@@ -166,7 +166,7 @@ def saved_run_panel():
                  caption="Validation patterns (top) and their reconstructions (bottom), by the best model")
     best = f" (validation loss {run['best_val_loss']:.4g})" if run.get("best_val_loss") is not None else ""
     st.success(f"{run['status']} after {run['epochs_done']} epochs: best epoch {run['best_epoch']}{best}. The model "
-               f"is {where} in this workspace, and the Extract page offers it as \"{run['label']}\".",
+               f"is {where} in this workspace, and the Extract page offers it as \"{common.plain(run['label'])}\".",
                icon=":material/check:")
     more_epochs_note(run["history"])
     common.download_artifacts([path for name, path in run["files"].items()], key="train_saved_files")

@@ -10,17 +10,18 @@ import streamlit as st
 
 from ..compute import jobs
 from ..session import state
+from .common import plain  # a job's label may hold a name its user typed
 
 
 def running_here(label: str, run):
     """`run()` under a spinner (a small job, in the server)."""
-    with st.spinner(f"{label}..."):
+    with st.spinner(f"{plain(label)}..."):
         return run()
 
 
 def cancelled(label: str, key: str):
     """A cancelled job's note and the button that starts it again; the page stops here."""
-    st.info(f"{label}: cancelled.", icon=":material/cancel:")
+    st.info(f"{plain(label)}: cancelled.", icon=":material/cancel:")
     st.button("Start it again", key=state.restart_key(key), icon=":material/replay:")
     st.stop()
 
@@ -60,7 +61,7 @@ def watch(job: jobs.Job):
     if job.cancelled():
         message = "cancelling: it stops at its next step" + (f", or is ended {jobs.CANCEL_END_S:g} s after the cancel"
                                                             if job.end is not None else "")
-    cols[0].progress(min(max(fraction, 0.0), 1.0), text=f"{job.label}: {message} ({pace(job)})")
+    cols[0].progress(min(max(fraction, 0.0), 1.0), text=f"{plain(job.label)}: {message} ({pace(job)})")
     if cols[1].button("Cancel", key=f"_cancel_{job.key}", icon=":material/cancel:"):
         job.cancel()
         st.rerun(scope="app")
