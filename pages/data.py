@@ -11,7 +11,7 @@ access.require_app()
 
 st.title("Data")
 st.write("Pick the data to explore: the built-in demo (a simulated EBSD scan of nickel with its band "
-         "contrast), or your own files. Uploads stay in this session's private working folder.")
+         "contrast and orientations), or your own files. Uploads stay in this session's private working folder.")
 
 
 def use_demo():
