@@ -234,6 +234,19 @@ def test_one_selected_point_is_said_in_the_singular_and_its_table_fits_its_row(m
     assert rows == 100 and isinstance(height, int) and height < 10 * 35  # the first rows, then a scroll
 
 
+def test_latents_whose_data_file_is_not_here_name_it_as_recorded():
+    """No images without the data file: its name as the latents file records it, drawn as it is (a name holding
+    `![x](http://...)` drew a remote image)."""
+    import h5py
+
+    at = extracted(new_app())
+    with h5py.File(at.session_state["latents"], "r+") as f:
+        f.attrs["source"] = "![x](http://example.org/p.png).h5"
+    at.session_state["selection"] = np.arange(3)
+    go(at, "umap")
+    assert "data file, !\\[x\\](http\\://example.org/p.png).h5, is not among this session's" in texts(at.caption)
+
+
 def test_umap_clicked_point_lists_its_nearest_neighbours():
     from latentcore.analysis.embedding.search import nearest_neighbours
     from latentcore.latents import read_latents

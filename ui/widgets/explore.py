@@ -185,7 +185,8 @@ def data_file_of(own, name: str, what: str) -> Path | None:
     it not: `what` names what is not shown."""
     data = source_for(own)
     if data is None:
-        st.caption(f"No {what}: {name}'s data file, {own.attrs.get('source') or 'unnamed'}, is not among this "
+        recorded = common.plain(own.attrs.get("source") or "unnamed")  # as the file records it, drawn as it is
+        st.caption(f"No {what}: {name}'s data file, {recorded}, is not among this "
                    "session's data files (upload it on the Data page).")
     return data
 
