@@ -2,7 +2,8 @@
 (AppTest on the real app): an uploaded H5OINA scan with orientations, extracted with the demo VAE; the panel
 draws the selection's inverse pole figure beside the scan's and the {100}, {111} pole figures, at the points the
 engine puts them, for the sample direction chosen; its downloads are the command's files (the table of the chosen
-rows' orientations, the pole figures' points, the report); latents without orientations say so (test_pages_grains.py)."""
+rows' orientations, the pole figures' points, the report); latents without orientations say so
+(test_pages_grains.py)."""
 from __future__ import annotations
 
 import io
