@@ -493,7 +493,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
             writer.write_point_maps(reader.point_maps(), rows)  # vendor maps (band contrast) travel along
             writer.write_orientations(reader.orientations(), rows)  # so do Euler angles and phases
             attrs = {"model": model.name, "model_name": model.recorded_name, "model_arch": model.arch,
-                     "model_sha256": model.sha256,
+                     "model_sha256": model.sha256, "model_trained_on": list(model.trained_on),
                      "model_options": model.options, "source": Path(source).name,
                      "source_sha256": source_sha, "source_format": info.format, "pooling": pool,
                      "device": str(extractor.device), "batch_size": batch_size, "latent_dim": dim,

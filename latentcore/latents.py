@@ -184,6 +184,18 @@ def model_record(attrs: dict) -> dict | None:
     return {"name": str(name or ""), "sha256": str(digest or "")}
 
 
+def model_saw_source(attrs: dict) -> bool | None:
+    """Whether a latents file's source is among the data files its model was trained on (by SHA-256, as the model's
+    checkpoint records them: `model_trained_on`); None when the model records none."""
+    try:
+        trained_on = json.loads(attrs.get("model_trained_on") or "[]")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(trained_on, list) or not trained_on:
+        return None
+    return attrs.get("source_sha256") in trained_on
+
+
 def read_attrs(path) -> dict:
     """A latents file's attributes alone (cheap: no rows read); {} for an NPY or a file without any."""
     path = check_regular(path, "latents")

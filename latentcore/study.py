@@ -18,7 +18,8 @@ A `Study` is a plain value (it travels to Dask workers): `rows`, `offsets`, `loc
 rows)` (the identity both ways), `identity_table()`, `stacked()` (every row, one (N, D) float32 array: one copy of
 the members' memory maps; a study of one member returns its map, no copy), `take(rows)` (some rows, read from their
 members), `latents(member)` (the member's `Latents`: its grid, x/y, point maps; its SHA-256 checked), `notes` (what
-a user should know: members without coordinates have no maps). A study of one file behaves as the file does.
+a user should know: members without coordinates have no maps; sources whose data the model was not trained on, where
+its checkpoint records what it was: `Member.model_saw`). A study of one file behaves as the file does.
 For the app's pages: `study_latents(study, members, path)` is the study as one `Latents` (`StudyLatents`: every row
 stacked, x/y per row, the identity table, each member's own `Latents`; a study of one member is that member's
 `Latents`), and `open_latents(path)` reads a latents file or a study file alike.
@@ -44,7 +45,7 @@ import numpy as np
 from .columns import ROW, SOURCE, coordinate_names
 from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
-from .latents import Latents, Source, latents_summary, model_record, read_latents
+from .latents import Latents, Source, latents_summary, model_record, model_saw_source, read_latents
 from .outputs import SUFFIX, source_name
 from .storage import atomic_path, is_s3_uri, resolve_path, sha256_once
 
@@ -68,6 +69,7 @@ class Member:
     rows: int
     coordinates: bool  # the file holds x, y (a scan)
     units: str | None = None  # of x, y; None without coordinates
+    model_saw: bool | None = None  # its source among the model's training data (`latents.model_saw_source`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,11 +114,19 @@ class Study:
     @property
     def notes(self) -> list[str]:
         """What a user should know of this study, one line each."""
+        notes, n = [], len(self.members)
         without = [m.name for m in self.members if not m.coordinates]
-        if without and len(without) < len(self.members):
-            return [f"{len(without)} of {len(self.members)} sources have no coordinates ({', '.join(without)}): "
-                    f"their maps are absent and their x, y are empty"]
-        return []
+        if without and len(without) < n:
+            notes.append(f"{len(without)} of {n} sources have no coordinates ({', '.join(without)}): their maps are "
+                         "absent and their x, y are empty")
+        unseen = [m.name for m in self.members if m.model_saw is False]
+        if unseen and n > 1:
+            named = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
+            notes.append(f"the model was trained on the data of {n - len(unseen)} of these {n} sources, not on "
+                         f"{named}: what the sources share can fall into other clusters in each. For clusters that "
+                         "match across them, train one model on every source's data (`train-vae` with their files, "
+                         "or the Train page) and extract each with it (`batch --study`)")
+        return notes
 
     def locate(self, rows) -> tuple[np.ndarray, np.ndarray]:
         """(member index, row within the member) of each of the study's rows."""
@@ -310,7 +320,7 @@ def describe_member(location: str, settings=None) -> tuple[Member, dict | None, 
     latents = read_latents(path)
     rows = sum(len(array) for array in latents.partitions.values())
     member = Member(name, location, sha256_once(path), rows, latents.x is not None,
-                    latents.units if latents.x is not None else None)
+                    latents.units if latents.x is not None else None, model_saw_source(latents.attrs))
     return member, model_record(latents.attrs), latents.dim
 
 
@@ -462,7 +472,7 @@ def write_study(study: Study, folder, root=None) -> Path:
     members = []
     for member in study.members:
         entry = {"name": member.name, "path": member.location, "sha256": member.sha256, "rows": member.rows,
-                 "coordinates": member.coordinates, "units": member.units}
+                 "coordinates": member.coordinates, "units": member.units, "model_saw": member.model_saw}
         if not is_s3_uri(member.location):
             if not Path(member.location).resolve().is_relative_to(allowed):
                 raise InputError(f"member {member.name} lies outside {allowed}, the folder a study file there may "
@@ -566,5 +576,6 @@ def _member_of(entry: dict, number: int, base: Path, allowed: Path, path: Path) 
         location = os.path.normpath(full.absolute())
     if name != source_name(location) or not re.fullmatch(r"[0-9a-f]{64}", sha256) or not 0 <= rows < MAX_ROWS:
         raise InputError(f"member {name!r} is not a study's record (its name, SHA-256 or rows): {REMAKE}", path)
-    units = entry.get("units") if coordinates else None
-    return Member(name, location, sha256, rows, coordinates, units if isinstance(units, str) else None)
+    units, saw = entry.get("units") if coordinates else None, entry.get("model_saw")  # absent in older files
+    return Member(name, location, sha256, rows, coordinates, units if isinstance(units, str) else None,
+                  saw if isinstance(saw, bool) else None)

@@ -9,6 +9,7 @@ No checkpoint can run code: see checkpoint.py.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -86,7 +87,7 @@ def load_model(path, arch: str | None = None, options=None, remove_module: bool 
             model = _load_vae_model(checkpoint, path)
         else:
             model = _load_nenya_model(checkpoint, options, remove_module, path)
-        model.recorded_name = _recorded_name(checkpoint)
+        model.recorded_name, model.trained_on = _recorded_name(checkpoint), _trained_on(checkpoint)
     model.module.to(_device(map_location)).eval()
     model.sha256 = sha256_file(path)
     model.path = str(path)
@@ -174,6 +175,15 @@ def _recorded_name(checkpoint) -> str:
     """The model's name as its checkpoint records it (a 'name' string entry), or ""."""
     name = checkpoint.get("name") if isinstance(checkpoint, dict) else None
     return name.strip() if isinstance(name, str) else ""
+
+
+def _trained_on(checkpoint) -> tuple[str, ...]:
+    """The SHA-256 of the data files the checkpoint records it was trained on (`train-vae`'s `training`: one
+    file's, or a list of several), () when it records none."""
+    training = checkpoint.get("training") if isinstance(checkpoint, dict) else None
+    digests = training.get("data_sha256") if isinstance(training, dict) else None
+    digests = [digests] if isinstance(digests, str) else digests if isinstance(digests, (list, tuple)) else []
+    return tuple(d for d in digests if isinstance(d, str) and re.fullmatch(r"[0-9a-f]{64}", d))
 
 
 def _checkpoint_options(checkpoint) -> dict:

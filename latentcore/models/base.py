@@ -35,6 +35,7 @@ class LoadedModel:
     sha256: str = ""
     path: str = ""
     recorded_name: str = ""  # the checkpoint's own 'name' entry ("demo-vae"); "" when it records none
+    trained_on: tuple = ()  # SHA-256 of the data files it was trained on, as its checkpoint records them; () if none
     options: dict = dataclasses.field(default_factory=dict)  # plain values only (JSON-able)
     # pattern preprocessing before input_spec (data.preprocess.Preprocessing as a dict; {}: none),
     # recorded by the VAE trainer so that extraction feeds the model what it was trained on

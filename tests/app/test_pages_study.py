@@ -53,6 +53,26 @@ def test_the_data_page_makes_a_study_refuses_another_models_member_and_the_study
     assert again.session_state["latents"] == str(folder / "three.study.json")
 
 
+def test_a_study_says_which_sources_its_model_was_not_trained_on_on_the_data_page_and_under_its_scatter():
+    """Each latents file records its source's SHA-256 and the data its model was trained on (from the checkpoint):
+    here p's and q's, not r's."""
+    import json
+
+    import h5py
+
+    at, folder, paths = workspace_with_scans()
+    for name, digest in zip("pqr", "123"):
+        with h5py.File(paths[name], "r+") as f:
+            f.attrs["source_sha256"] = digest * 64
+            f.attrs["model_trained_on"] = json.dumps(["1" * 64, "2" * 64])
+    run(at)
+    make_study(at, [o for o in at.multiselect(key="data_study_members").options if "pca" in o], "three")
+    note = "the model was trained on the data of 2 of these 3 sources, not on r: what the sources share can fall into"
+    assert note in texts(at.caption)
+    run(at.button(key="data_study_explore").click())
+    assert note in texts(go(at, "umap").caption)
+
+
 def study_session(names=("p", "q", "r")):
     """A session exploring the study of `names` (made and picked on the Data page), on the UMAP page."""
     at, folder, paths = workspace_with_scans(names)

@@ -324,6 +324,33 @@ def test_sources_without_coordinates_join_scans_and_are_said(tmp_path, capsys):
     assert read_study(tmp_path / "both.study.json").names == ["cutouts", "scan1"]
 
 
+def test_sources_the_model_was_not_trained_on_are_said_where_its_checkpoint_records_its_data(never_indexed_h5,
+                                                                                             tmp_path, capsys):
+    """The demo VAE records the demo scan's SHA-256 as its training data; a copy of the scan with other bytes is new
+    to it: a study of both says so (the `study` and `cluster` commands, the cluster report), a study of the scan
+    alone says nothing, and a study file keeps what each member's latents recorded."""
+    from latentcore.demo import DEMO_MODEL, DEMO_SCAN
+    from latentcore.models import _trained_on, load_model
+
+    assert load_model(DEMO_MODEL).trained_on == (sha256_file(DEMO_SCAN),)
+    assert _trained_on({"training": {"data_sha256": ["a" * 64, "b" * 64, "B" * 64, 3]}}) == ("a" * 64, "b" * 64)
+    assert _trained_on({"training": "a" * 64}) == _trained_on({}) == _trained_on(None) == ()
+    assert main(["batch", str(DEMO_SCAN), str(never_indexed_h5), "--model", str(DEMO_MODEL), "--out",
+                 str(tmp_path / "latents"), "--device", "cpu"]) == 0
+    assert main(["study", str(tmp_path / "latents"), "--name", "two"]) == 0
+    note = ("note: the model was trained on the data of 1 of these 2 sources, not on never_indexed: what the sources "
+            "share can fall into other clusters in each.")
+    assert note in capsys.readouterr().out
+    study = read_study(tmp_path / "latents" / "two.study.json")
+    assert [m.model_saw for m in study.members] == [False, True]  # never_indexed, ni_grains_h5ebsd
+    assert main(["cluster", str(tmp_path / "latents" / "two.study.json"), "--features", "latent", "--method",
+                 "kmeans", "--k", "2", "--no-png", "--out", str(tmp_path / "clusters")]) == 0
+    assert note in capsys.readouterr().out
+    report = json.loads(next((tmp_path / "clusters").glob("cluster_report__*.json")).read_text())
+    assert report["study"]["notes"] == study.notes and "never_indexed" in study.notes[0]
+    assert not make_study("one", [str(next((tmp_path / "latents").glob("ni_grains*_latents.h5")))]).notes
+
+
 def test_a_command_takes_several_latents_or_one_study_file(members, study_file, capsys):
     several = study_from([str(members["a"]), str(members["b"])])
     assert several.name == "a+1" and several.names == ["a", "b"]

@@ -56,12 +56,14 @@ def pick_study(saved):
     cols = st.columns([3, 1])
     name = cols[0].selectbox("Saved study", list(names), index=index, key="data_study_pick")
     try:  # a member changed or missing since the study was made: one line naming it
-        sources.study(sources.stamp(names[name]))
+        study = sources.study(sources.stamp(names[name]))
         summary = sources.latents_summary(sources.stamp(names[name]))
     except LatentError as exc:
         cols[0].error(common.error_line(exc), icon=":material/block:")
         return
     cols[0].caption(f"{summary['source']} · {summary['model'] or 'model not recorded'} · {summary['rows']:,} rows")
+    for note in study.notes:  # sources without coordinates; sources the model was not trained on
+        cols[0].caption(note)
     if cols[1].button("Explore this study", key="data_study_explore", icon=":material/arrow_forward:"):
         state.set_latents(names[name])
         st.switch_page("pages/umap.py")
