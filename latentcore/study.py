@@ -122,8 +122,8 @@ class Study:
         unseen = [m.name for m in self.members if m.model_saw is False]
         if unseen and n > 1:
             named = ", ".join(unseen[:5]) + (f" and {len(unseen) - 5} more" if len(unseen) > 5 else "")
-            notes.append(f"the model was trained on the data of {n - len(unseen)} of these {n} sources, not on "
-                         f"{named}: what the sources share can fall into other clusters in each. For clusters that "
+            notes.append(f"the model was not trained on the data of {len(unseen)} of these {n} sources ({named}): "
+                         "what the sources share can fall into other clusters in each. For clusters that "
                          "match across them, train one model on every source's data (`train-vae` with their files, "
                          "or the Train page) and extract each with it (`batch --study`)")
         return notes

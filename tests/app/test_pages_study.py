@@ -67,7 +67,7 @@ def test_a_study_says_which_sources_its_model_was_not_trained_on_on_the_data_pag
             f.attrs["model_trained_on"] = json.dumps(["1" * 64, "2" * 64])
     run(at)
     make_study(at, [o for o in at.multiselect(key="data_study_members").options if "pca" in o], "three")
-    note = "the model was trained on the data of 2 of these 3 sources, not on r: what the sources share can fall into"
+    note = "the model was not trained on the data of 1 of these 3 sources (r): what the sources share can fall into"
     assert note in texts(at.caption)
     run(at.button(key="data_study_explore").click())
     assert note in texts(go(at, "umap").caption)

@@ -338,7 +338,7 @@ def test_sources_the_model_was_not_trained_on_are_said_where_its_checkpoint_reco
     assert main(["batch", str(DEMO_SCAN), str(never_indexed_h5), "--model", str(DEMO_MODEL), "--out",
                  str(tmp_path / "latents"), "--device", "cpu"]) == 0
     assert main(["study", str(tmp_path / "latents"), "--name", "two"]) == 0
-    note = ("note: the model was trained on the data of 1 of these 2 sources, not on never_indexed: what the sources "
+    note = ("note: the model was not trained on the data of 1 of these 2 sources (never_indexed): what the sources "
             "share can fall into other clusters in each.")
     assert note in capsys.readouterr().out
     study = read_study(tmp_path / "latents" / "two.study.json")
