@@ -47,7 +47,7 @@ from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
 from .latents import Latents, Source, latents_summary, model_record, model_saw_source, read_latents
 from .outputs import SUFFIX, source_name
-from .storage import atomic_path, is_s3_uri, resolve_path, sha256_once
+from .storage import atomic_path, is_s3_uri, is_sha256, resolve_path, sha256_once
 
 STUDY_SUFFIX = ".study.json"
 FORMAT = "latent-explorer-study"
@@ -574,7 +574,7 @@ def _member_of(entry: dict, number: int, base: Path, allowed: Path, path: Path) 
             raise InputError(f"member {name} names {location}, outside {allowed}: a study names files inside its "
                              f"folder (or the workspace) only; move the files there and {REMAKE}", path)
         location = os.path.normpath(full.absolute())
-    if name != source_name(location) or not re.fullmatch(r"[0-9a-f]{64}", sha256) or not 0 <= rows < MAX_ROWS:
+    if name != source_name(location) or not is_sha256(sha256) or not 0 <= rows < MAX_ROWS:
         raise InputError(f"member {name!r} is not a study's record (its name, SHA-256 or rows): {REMAKE}", path)
     units, saw = entry.get("units") if coordinates else None, entry.get("model_saw")  # absent in older files
     return Member(name, location, sha256, rows, coordinates, units if isinstance(units, str) else None,

@@ -9,13 +9,12 @@ No checkpoint can run code: see checkpoint.py.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import torch
 
 from ..errors import CheckpointError, InputError
-from ..storage import sha256_file
+from ..storage import is_sha256, sha256_file
 from .base import InputSpec, LoadedModel
 from .checkpoint import (is_torchscript_archive, load_weights, read_checkpoint, state_dict_of,
                          strip_module_prefix, to_plain)
@@ -183,7 +182,7 @@ def _trained_on(checkpoint) -> tuple[str, ...]:
     training = checkpoint.get("training") if isinstance(checkpoint, dict) else None
     digests = training.get("data_sha256") if isinstance(training, dict) else None
     digests = [digests] if isinstance(digests, str) else digests if isinstance(digests, (list, tuple)) else []
-    return tuple(d for d in digests if isinstance(d, str) and re.fullmatch(r"[0-9a-f]{64}", d))
+    return tuple(d for d in digests if is_sha256(d))
 
 
 def _checkpoint_options(checkpoint) -> dict:

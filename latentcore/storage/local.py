@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -188,6 +189,11 @@ def lock_exclusive(path) -> int:
         if now is not None and (now.st_ino, now.st_dev) == (locked.st_ino, locked.st_dev):
             return fd
         os.close(fd)  # lost a race with a rename: open the new file under that name
+
+
+def is_sha256(text) -> bool:
+    """Whether `text` is a SHA-256 as `sha256_file` writes it (64 lowercase hex digits): a record read from a file."""
+    return isinstance(text, str) and re.fullmatch(r"[0-9a-f]{64}", text) is not None
 
 
 def sha256_file(path, chunk_size=1 << 22) -> str:

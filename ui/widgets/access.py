@@ -130,7 +130,7 @@ def sharing_panel():
         shared = visitor.workspace_access()["shared"]
         for n, (name, how) in enumerate(sorted(shared.items())):
             st.markdown(f"{common.plain(name)}: {MODE_LABELS[how]}")
-            if st.button("Stop sharing", key=f"share_remove_{n}", help=f"Stop sharing with {name}",
+            if st.button("Stop sharing", key=f"share_remove_{n}", help=f"Stop sharing with {common.plain(name)}",
                          icon=":material/person_remove:"):
                 visitor.unshare_workspace(name)
                 st.rerun()
