@@ -9,9 +9,10 @@ table's `partition` and `index` columns), one pair per row.
   partition at a time, in contiguous runs (`Reader.read_rows`), nothing else.
 - `by_partition(sizes, rows)` -> {partition: indices}: global row ids (the partitions stacked in order, as
   `Latents.stacked` numbers them; `sizes`: partition -> row count, in that order) as indices in each partition.
-- `parse_rows(text, n_rows)`, `table_rows(path, n_rows, cluster=None, positions=None)`: row ids from "0-99,150"
-  or from a table's `row` column (a UMAP or cluster table; with `cluster`, its rows of that cluster), checked;
-  with `positions` (the latents' x, y and units) the table's `x_<units>`, `y_<units>` must be those rows' own.
+- `parse_rows(text, n_rows)`, `table_rows(path, n_rows, cluster=None, positions=None, source=None)`: row ids from
+  "0-99,150" or from a table's `row` column (a UMAP or cluster table; with `cluster`, its rows of that cluster; a
+  study's table, `source`'s rows: `source_rows`), checked; with `positions` (the latents' x, y and units) the
+  table's `x_<units>`, `y_<units>` must be those rows' own.
 - `mean_item(reader, parts, block=...)` -> (mean, count): the mean item of the rows `parts` names
   ({partition: indices}; each row once), streamed: read `block` items at a time in source order and summed
   in float64, so a selection of any size costs one block of memory. Non-finite pixels are left out of
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..arrays import unique
-from ..columns import coordinate_names
+from ..columns import SOURCE, coordinate_names
 from ..data.base import display_units
 from ..errors import InputError
 
@@ -151,15 +152,14 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None,
         table = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as CSV ({exc}): give a table umap or cluster wrote", path) from exc
-    needed = ["row"] + (["cluster"] if cluster is not None else []) + (["source"] if source is not None else [])
+    needed = ["row"] + (["cluster"] if cluster is not None else []) + ([SOURCE] if source is not None else [])
     missing = [name for name in needed if name not in table.columns]
     if missing:
         raise InputError(f"missing column(s) {missing}; found {list(table.columns)}: give a table of these latents "
                          f"(a study's: its cluster assignments or UMAP table)", path)
     if not pd.api.types.is_integer_dtype(table["row"]):
         raise InputError("the 'row' column must hold integer row ids: give a table umap or cluster wrote", path)
-    if source is not None:
-        table = table[table["source"].astype(str) == source]
+    table = source_rows(table, source, path)
     if cluster is not None:
         table = table[table["cluster"] == cluster]
     where = f"{Path(path).name}" + (f", cluster {cluster}" if cluster is not None else "")
@@ -167,6 +167,24 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None,
     if positions is not None:
         check_table_positions(table, positions, path)
     return rows
+
+
+def source_rows(table, source: str | None, path, pick: str = "--source NAME"):
+    """The rows of `table` that are `source`'s when it is a study's table (a `source` column): a study's row ids and
+    coordinates are each source's own, so a table of several sources with no source named is refused (`pick`: how
+    to name one), never read as one scan's rows."""
+    if SOURCE not in table.columns:
+        return table
+    names = table[SOURCE].astype(str)  # a source named `1` is read as a number
+    found = sorted(set(names))
+    listed = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
+    if source is None and len(found) > 1:
+        raise InputError(f"a study's table of {len(found)} sources ({listed}), whose row ids count within each "
+                         f"source: pick the source these rows are of ({pick})", path)
+    if source is not None and source not in found:
+        raise InputError(f"no rows of source {source!r}: the table's sources are {listed}; pick one of them "
+                         f"({pick})", path)
+    return table if source is None else table[names == source]
 
 
 def check_table_positions(table, positions, path) -> None:

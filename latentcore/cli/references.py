@@ -51,6 +51,9 @@ def add_orientations(subparsers):
     rows.add_argument("--labels", help="a labels CSV (x_um,y_um,label or row,label), with --label")
     p.add_argument("--cluster", type=int, help="with --table: the rows of this cluster")
     p.add_argument("--label", help="with --labels: the rows of this label")
+    p.add_argument("--source", dest="table_source", metavar="NAME",
+                   help="with a study's --table or --labels: the source whose rows to take (the data's own source; "
+                        "a study's row ids and coordinates are each source's)")
     p.add_argument("--direction", choices=tuple(DIRECTIONS), default="z",
                    help="the sample direction of the inverse pole figure (default: %(default)s)")
     p.add_argument("--phase", type=int, help="the phase id (default: the one most of the points have)")
@@ -78,8 +81,9 @@ def run_orientations(args) -> int:
     plots = orientation_plots(orientations, rows, args.direction, args.phase)
     angles = plots.misorientations(x, y, args.uncorrelated_pairs, args.seed) if args.misorientations else None
     inputs = {"data": input_record(args.data, args.out),
-              **{name: input_record(getattr(args, name), args.out) for name in ("table", "labels")
-                 if getattr(args, name)}}
+              **{name: {**input_record(getattr(args, name), args.out),
+                        **({"source": args.table_source} if args.table_source else {})}
+                 for name in ("table", "labels") if getattr(args, name)}}
     written = write_orientations(plots, args.out, source, what, x, y, units, inputs, png=not args.no_png,
                                  dpi=args.dpi, look=args.look, angles=angles)
     for note in plots.notes() + (angles.notes() if angles is not None else []):
@@ -99,7 +103,7 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
     """(row ids, what they are: `412rows`, `cluster2`, `label_<name>`) of --rows, --table [--cluster] or
     --labels --label."""
     from ..analysis.ebsd.pole_figures import what_tag
-    from ..analysis.items import parse_rows, table_rows
+    from ..analysis.items import parse_rows, source_rows, table_rows
     from ..analysis.labels.labelled import match_labels, read_labels_table
 
     if args.cluster is not None and args.table is None:
@@ -108,7 +112,8 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
         raise InputError("--labels and --label go together: give both, the labels file and the label whose rows to "
                          "take")
     if args.labels:
-        labelled = match_labels(read_labels_table(args.labels), n_rows, x, y, args.labels)
+        table = source_rows(read_labels_table(args.labels), args.table_source, args.labels)
+        labelled = match_labels(table, n_rows, x, y, args.labels)
         if args.label not in labelled.classes:
             raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
         rows = labelled.rows[labelled.names == args.label]
@@ -116,7 +121,8 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
     if args.rows is not None:  # `--rows ""` is refused by parse_rows, not taken for "no --rows"
         rows = parse_rows(args.rows, n_rows)
     else:
-        rows = table_rows(args.table, n_rows, args.cluster, (x, y, units) if x is not None else None)
+        rows = table_rows(args.table, n_rows, args.cluster, (x, y, units) if x is not None else None,
+                          source=args.table_source)
     return rows, what_tag(len(rows), cluster=args.cluster)
 
 

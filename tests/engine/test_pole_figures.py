@@ -153,6 +153,34 @@ def test_the_command_takes_a_cluster_of_a_table(tmp_path):
     assert written["row"].tolist() == [5, 7, 8] and not list(tmp_path.glob("*.png"))
 
 
+def test_a_studys_table_gives_the_rows_of_the_source_named_and_is_refused_without_one(scan, tmp_path, capsys):
+    """A study's row ids count within each source: the rows of one scan are its own source's, never the union of
+    every source's row numbers (which, on scans of one grid, no coordinate check would catch)."""
+    _, x, y = scan
+    table = tmp_path / "study_clusters.csv"
+    pd.DataFrame({"source": ["p", "p", "q", "q", "q", "r"], "row": [1, 2, 5, 6, 7, 9], "cluster": [0, 0, 0, 1, 0, 0],
+                  "x_um": x[[1, 2, 5, 6, 7, 9]], "y_um": y[[1, 2, 5, 6, 7, 9]]}).to_csv(table, index=False)
+    assert main(["orientations", str(SCAN), "--table", str(table), "--cluster", "0", "--source", "q", "--no-png",
+                 "--out", str(tmp_path / "q")]) == 0
+    assert pd.read_csv(tmp_path / "q" / "orientations__ni_grains_edax__cluster0__ipf_z.csv")["row"].tolist() == [5, 7]
+    report = json.loads((tmp_path / "q" / "orientations__ni_grains_edax__cluster0__ipf_z.json").read_text())
+    assert report["inputs"]["table"]["source"] == "q"
+    assert main(["orientations", str(SCAN), "--table", str(table), "--cluster", "0", "--out", str(tmp_path / "a")]) == 2
+    error = capsys.readouterr().err
+    assert "a study's table of 3 sources (p, q, r)" in error and "--source NAME" in error
+    assert main(["orientations", str(SCAN), "--table", str(table), "--source", "s", "--out", str(tmp_path / "s")]) == 2
+    assert "no rows of source 's': the table's sources are p, q, r" in capsys.readouterr().err
+    labels = tmp_path / "study_labels.csv"  # a labels table of a study: by coordinates, each source's own pixels
+    pd.DataFrame({"source": ["p", "q"], "x_um": x[[3, 4]], "y_um": y[[3, 4]], "label": ["A", "A"]}).to_csv(
+        labels, index=False)
+    assert main(["orientations", str(SCAN), "--labels", str(labels), "--label", "A", "--source", "p", "--no-png",
+                 "--out", str(tmp_path / "p")]) == 0
+    assert pd.read_csv(tmp_path / "p" / "orientations__ni_grains_edax__label_A__ipf_z.csv")["row"].tolist() == [3]
+    assert main(["orientations", str(SCAN), "--labels", str(labels), "--label", "A", "--out", str(tmp_path / "b")]) == 2
+    assert "a study's table of 2 sources (p, q)" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "s").exists()
+
+
 def test_a_scan_without_orientations_is_one_line_naming_it(never_indexed_h5, tmp_path, capsys):
     assert main(["orientations", str(never_indexed_h5), "--rows", "0-9", "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err.strip()
