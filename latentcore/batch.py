@@ -238,15 +238,18 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
         futures = client.map(function, items, pure=False, key=[f"{name}-{run}-{i}" for i in range(len(items))],
                              **sent)
         index = {future.key: i for i, future in enumerate(futures)}
-        for future in as_completed(futures):
-            i = index[future.key]
-            try:
-                result = future.result()
-            except Exception as exc:  # the worker died: that item failed, the rest go on
-                result = lost(items[i], exc)
-            by_item[i] = result
-            if on_result:
-                on_result(result)
+        try:
+            for future in as_completed(futures):
+                i = index[future.key]
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker died: that item failed, the rest go on
+                    result = lost(items[i], exc)
+                by_item[i] = result
+                if on_result:
+                    on_result(result)
+        finally:  # a cancel (raised by on_result) or a failure: the tasks not run yet never start
+            client.cancel([future for future in futures if not future.done()])
     return [by_item[i] for i in range(len(items))]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import re
+import sys
 
 MAX_LINE = 400  # characters of one error line: a message never floods the terminal
 INTERRUPTED = "interrupted: partial outputs are kept (*.partial, a training's checkpoint.pth) and the next run resumes them"
@@ -52,6 +53,16 @@ class UnsafeCheckpointError(CheckpointError):
 class MachineError(LatentError, RuntimeError):
     """The machine cannot do what was asked, though the input is fine: a local Dask cluster whose workers could not
     start (a worker killed while starting: memory, process limits). The message says what to try instead."""
+
+
+def worker_lost(exc: BaseException | None) -> bool:
+    """Whether `exc` is Dask's word for a task whose worker died (out of memory, killed) each time it ran, until
+    Dask gave up on it."""
+    if "distributed" not in sys.modules:  # no Dask, no Dask error
+        return False
+    from distributed import KilledWorker
+
+    return isinstance(exc, KilledWorker)
 
 
 class OutputError(LatentError, OSError):

@@ -1,6 +1,6 @@
 """Tasks for the tests of the worker pool (`ui.compute.jobs`), not the app's: a job that only sleeps
-and reports, one that starts processes and waits for them without a word, and one that reports the
-worker's thread limits. Workers are spawned and import this module by its name, `pool_tasks`: pytest
+and reports (and one that logs which attempt reports), one whose worker dies, one that starts processes and waits
+for them without a word, and one that reports the worker's thread limits. Workers are spawned and import this module by its name, `pool_tasks`: pytest
 puts `tests/` on `sys.path` (as for `s3_helpers`), and a spawned process starts with its parent's
 `sys.path`."""
 from __future__ import annotations
@@ -22,6 +22,30 @@ def sleep_steps(steps: int, seconds: float, progress) -> int:
         progress(step / steps, f"step {step + 1} of {steps}")
         time.sleep(seconds)
     return os.getpid()
+
+
+def logged_steps(log: str, steps: int, seconds: float, progress) -> None:
+    """`sleep_steps` that appends "<its job folder's name> <step>" to `log` before each report: which attempt of a
+    job wrote on, and for how long."""
+    for step in range(steps):
+        with open(log, "a") as out:
+            out.write(f"{progress.folder.name} {step}\n")
+        progress(step / steps, f"step {step + 1} of {steps}")
+        time.sleep(seconds)
+
+
+def logged_sleep(item: int, log: str, seconds: float) -> int:
+    """A per-source task of `batch.run_tasks` that says it started (a line in `log`), then sleeps."""
+    with open(log, "a") as out:
+        out.write(f"{item}\n")
+    time.sleep(seconds)
+    return item
+
+
+def dies(progress) -> None:
+    """A job whose worker dies (as the kernel's out-of-memory killer ends it) each time it runs."""
+    progress(0.0, "dying")
+    os.kill(os.getpid(), 9)
 
 
 def silent(seconds: float, children: int, progress, deaf: bool = False) -> None:

@@ -79,6 +79,80 @@ def test_cancel_stops_the_task_on_its_worker_and_cancels_its_future(pool):
     assert all(job.wait(20) for job in quick)
 
 
+def test_a_job_cancelled_and_asked_again_at_once_runs_afresh_in_a_folder_the_cancelled_task_never_writes(
+        pool, tmp_path):
+    """On Dask a cancelled job's future is done at once while its task runs on to its next report. Asked again at
+    once, the job starts afresh in a folder of its own, and the cancelled task stops at its next report (its folder
+    removed reads as a cancel): it never writes on beside the new one (the progress, the result the server maps)."""
+    from pool_tasks import logged_steps
+
+    log = tmp_path / "steps.log"
+    first = pool.submit(logged_steps, "first", log=str(log), steps=400, seconds=0.2)
+    assert wait_until(lambda: first.progress()[1].startswith("step 3"))
+    first.cancel()
+    assert first.done() and first.cancelled()
+    again = pool.submit(logged_steps, "again", log=str(log), steps=400, seconds=0.2)
+    assert again is not first and again.folder != first.folder and not first.folder.exists()
+
+    def steps_of(job):
+        return [line for line in log.read_text().splitlines() if line.split()[0] == job.folder.name]
+
+    assert wait_until(lambda: len(steps_of(again)) >= 5)
+    stopped = len(steps_of(first))
+    time.sleep(1.0)  # five steps more of the new attempt
+    assert len(steps_of(first)) == stopped and len(steps_of(again)) >= 8
+    assert again.progress()[1].startswith("step ")  # its own report, in its own folder
+    again.cancel()
+    assert wait_until(lambda: not any(pool.dask.client.processing().values()), timeout=10)
+
+
+def test_a_cancel_between_a_jobs_per_source_tasks_cancels_those_not_started(pool, tmp_path):
+    """A job's per-source tasks (`batch.run_tasks`): a cancel raised as a source ends (its progress report) cancels
+    the sources' tasks not started, rather than leaving them to run on the cluster for nobody."""
+    from latentcore.batch import run_tasks
+    from pool_tasks import logged_sleep
+
+    log, done = tmp_path / "started.log", []
+
+    def cancelled_after_one(_):
+        done.append(1)
+        raise jobs.JobCancelled("the page's Cancel")
+
+    with pytest.raises(jobs.JobCancelled):
+        run_tasks(logged_sleep, range(10), pool.dask.client, name="sleep", lost=None, on_result=cancelled_after_one,
+                  log=str(log), seconds=0.5)
+    time.sleep(3.0)  # the ten would have run by now, two at a time
+    assert done == [1] and len(log.read_text().split()) <= 4
+    assert not any(pool.dask.client.processing().values())
+
+
+def _allow_failures(dask_scheduler, count: int) -> int:
+    before, dask_scheduler.allowed_failures = dask_scheduler.allowed_failures, count
+    return before
+
+
+def test_a_job_whose_worker_dies_each_time_is_said_in_words_and_names_an_extractions_file(pool):
+    """Dask runs a task again when its worker dies, up to the scheduler's allowed failures (here none): then the
+    page shows one line saying what happened and what to do, never Dask's KilledWorker traceback; a study's
+    extraction names the file whose worker died."""
+    from latentcore.errors import MachineError
+    from pool_tasks import dies
+
+    before = pool.dask.client.run_on_scheduler(_allow_failures, count=0)
+    try:
+        job = pool.submit(dies, "dies")
+        assert job.wait(60)
+    finally:
+        pool.dask.client.run_on_scheduler(_allow_failures, count=before)
+    assert type(job.future.exception()).__name__ == "KilledWorker"
+    assert isinstance(job.error(), MachineError) and "Dask gave up" in str(job.error())
+    with pytest.raises(MachineError, match=r"run it again \(what it finished is kept\)"):
+        job.result()
+    with pytest.raises(MachineError, match="^scan2.h5: its Dask worker died each time it extracted this file"):
+        tasks._member_lost((1, 3, "/data/scan2.h5", "/out"), job.future.exception())
+    assert wait_until(lambda: len(pool.dask.client.scheduler_info()["workers"]) == 2)  # the nanny restarted it
+
+
 def test_cancel_restarts_the_worker_of_a_task_in_its_own_process_that_never_reports_again(pool, monkeypatch):
     """A job that runs in a process of its own in the server's pool (`dedicated`) runs as any task on Dask; one that
     never reaches its next report (`silent`) is cancelled at once, and CANCEL_END_S later (here 1 s) its worker is

@@ -44,6 +44,7 @@ import shutil
 import sys
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ from pathlib import Path
 
 import psutil
 
-from latentcore.errors import InputError, LatentError, MachineError
+from latentcore.errors import InputError, LatentError, MachineError, worker_lost
 
 INLINE_ROWS = int(os.environ.get("LATENT_EXPLORER_INLINE_ROWS", 20_000))
 INLINE_PATTERNS = int(os.environ.get("LATENT_EXPLORER_INLINE_PATTERNS", 5_000))  # extraction: costlier rows
@@ -108,8 +109,11 @@ class Job:
         if self._result is None:
             try:
                 value = self.future.result(timeout)
-            except concurrent.futures.process.BrokenProcessPool as exc:
-                raise self.error() from exc
+            except Exception as exc:
+                said = self.error() if self.future.done() else None
+                if said is None or said is exc:
+                    raise
+                raise said from exc  # a lost worker, in words
             self._result = (restored(value),)
         return self._result[0]
 
@@ -207,13 +211,20 @@ class Job:
         if not self.done() or self.future.cancelled():
             return None
         error = self.future.exception()
+        if worker_lost(error):
+            return MachineError("its Dask worker died each time it ran it (out of memory, or killed), and Dask gave "
+                                f"up: {LOST_NEXT_STEP}")
         if not isinstance(error, concurrent.futures.process.BrokenProcessPool):
             return error
         if self.cancelled():
             return JobCancelled(f"ended {CANCEL_END_S:g} s after its cancel: it had not stopped by itself")
         beside = "" if self.end is not None else ", and with it the jobs beside it in the pool"  # a pool's: all end
-        return MachineError(f"its worker process ended before the job did (out of memory, or killed){beside}: run it "
-                            "again, with fewer rows or on a machine with more memory")
+        return MachineError(f"its worker process ended before the job did (out of memory, or killed){beside}: "
+                            f"{LOST_NEXT_STEP}")
+
+
+# What a job whose worker died says next: the files it finished are kept (an extraction resumes its file)
+LOST_NEXT_STEP = "run it again (what it finished is kept), with fewer rows or on a machine with more memory"
 
 
 def task_name(task: Callable) -> str:
@@ -284,7 +295,8 @@ class Progress:
         self.folder, self.task = Path(folder), task
 
     def cancelled(self) -> bool:
-        return (self.folder / "cancel").exists()
+        """A cancel, or its folder removed: the job was asked again (a newer attempt runs in a folder of its own)."""
+        return (self.folder / "cancel").exists() or not self.folder.is_dir()
 
     def stop_asked(self) -> bool:
         """A stop (`Job.stop`) or a cancel was asked: a task that stops cleanly by itself does now."""
@@ -351,9 +363,11 @@ def spilled(value, folder: Path, names=None):
 
     names = names if names is not None else itertools.count()
     if isinstance(value, np.ndarray) and value.nbytes >= SPILL_BYTES and value.dtype != object:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)  # never its job's folder again, once removed: the job was asked again
         path = folder / f"{next(names)}.npy"
-        np.save(path, value, allow_pickle=False)
+        with open(path.with_suffix(".partial"), "wb") as tmp:  # renamed whole: a mapped file never changes
+            np.save(tmp, value, allow_pickle=False)
+        os.replace(tmp.name, path)
         return Spilled(str(path))
     return _rebuilt(value, lambda item: spilled(item, folder, names))
 
@@ -505,8 +519,11 @@ class JobPool:
                 return job
             if job is not None and not fresh and not (job.cancelled() or job.future.exception()):
                 return job
-            folder = self.folder / key
-            shutil.rmtree(folder, ignore_errors=True)  # a failed or cancelled attempt: start afresh
+            # a failed or cancelled attempt removed (its task, if it still runs, reads that as a cancel), and this
+            # attempt in a folder of its own: on Dask a cancelled task runs on until its next report, and may not
+            # write this one's progress or result
+            shutil.rmtree(self.folder / key, ignore_errors=True)
+            folder = self.folder / key / uuid.uuid4().hex[:8]
             folder.mkdir(parents=True)
             executor = self._shared_executor()
             if dedicated:
@@ -530,7 +547,7 @@ class JobPool:
             self.dedicated.pop(key).shutdown(wait=False)  # its process ends: a dedicated one runs one job
         finished = [k for k, j in self.jobs.items() if j.done()]
         for key in finished[:max(0, len(finished) - RESULTS_KEPT)]:
-            shutil.rmtree(self.jobs.pop(key).folder, ignore_errors=True)
+            shutil.rmtree(self.jobs.pop(key).folder.parent, ignore_errors=True)
 
     def shutdown(self, grace: float = CANCEL_GRACE_S):
         """Cancel every job and end every worker, within `grace` + 2 TERM_GRACE_S seconds however busy they are: a

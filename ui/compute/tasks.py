@@ -245,7 +245,7 @@ def extract_several(sources: list, out_dirs: list, model: dict, pool: str, batch
 
     members = [(i, len(sources), source, out_dir) for i, (source, out_dir) in enumerate(zip(sources, out_dirs))]
     with jobs.fan_out() as scheduler:  # on Dask the members' reports interleave: each one done is counted after them
-        return run_tasks(extract_member, members, scheduler, name="extract", lost=_raise, progress=progress,
+        return run_tasks(extract_member, members, scheduler, name="extract", lost=_member_lost, progress=progress,
                          on_result=counted(progress, len(sources), "extracted"),
                          settings=dict(model=model, pool=pool, batch_size=batch_size, device=device, clobber=clobber))
 
@@ -260,8 +260,14 @@ def extract_member(member: tuple, settings: dict, progress):
     return extract(source, out_dir=out_dir, partitions=None, progress=one, **settings)
 
 
-def _raise(item, exc):
-    """run_tasks' `lost`: a per-source task's error (or its lost worker's) is the job's."""
+def _member_lost(member: tuple, exc):
+    """run_tasks' `lost` for `extract_several`: a member's error is the job's; its lost worker's in words, naming
+    its file."""
+    from latentcore.errors import MachineError, worker_lost
+
+    if worker_lost(exc):
+        raise MachineError(f"its Dask worker died each time it extracted this file (out of memory, or killed): "
+                           f"{jobs.LOST_NEXT_STEP}", Path(member[2]).name) from exc
     raise exc
 
 
