@@ -25,9 +25,9 @@ def add_train_vae(subparsers):
                                           "Writes vae_model.pth, config.json, loss.csv, loss_curve.png and "
                                           "reconstructions.png to --out. Ctrl-C stops after the current batch, "
                                           "keeping its checkpoint; the same command again resumes from it.")
-    p.add_argument("data", nargs="+", help="pattern source (any format `info` recognises); several, or a quoted glob: "
-                                           "one model for them all, trained on as many patterns of each as the "
-                                           "smallest selection holds")
+    p.add_argument("data", nargs="+", help="pattern source (any format `info` recognises); several, a folder of "
+                                           "scans or a quoted glob: one model for them all, trained on as many "
+                                           "patterns of each as the smallest selection holds")
     add_out_option(p, "run directory", clobber=False)  # a run resumes there (--no-resume starts over)
     p.add_argument("--partition", help="partition to train on (default: the first)")
     p.add_argument("--bandcontrast", type=bandcontrast,
@@ -129,18 +129,49 @@ def run_train_vae(args) -> int:
 
 
 def pattern_sources(items: list[str]) -> tuple[str, ...]:
-    """The sources `data` names: each path as given, a quoted glob by the paths it matches (sorted)."""
+    """The sources `data` names: each path as given, a quoted glob by the paths it matches (sorted), a folder of scans
+    by its pattern files (not below, sorted; latents files left out), as `umap` takes a folder of latents files; an
+    image or video folder is one source."""
     import glob
 
     from ..errors import InputError
 
     sources = []
-    for item in items:
-        matched = sorted(glob.glob(item)) if glob.has_magic(item) else [item]
-        if not matched:
-            raise InputError("this glob matches no file: check the pattern (quote it for the shell)", item)
+    for item in map(str, items):
+        if glob.has_magic(item):
+            matched = sorted(glob.glob(item))
+            if not matched:
+                raise InputError("this glob matches no file: check the pattern (quote it for the shell)", item)
+        else:
+            matched = _folder_files(item) if Path(item).is_dir() and not _one_source(item) else [item]
         sources += matched
     return tuple(sources)
+
+
+def _one_source(folder: str) -> bool:
+    """Whether a reader takes the folder itself as its data (images, video frames)."""
+    from ..data import detect_format
+    from ..errors import InputError
+
+    try:
+        detect_format(folder)
+    except InputError:
+        return False
+    return True
+
+
+def _folder_files(folder: str) -> list[str]:
+    from ..data import readable_extensions
+    from ..errors import InputError
+    from ..outputs import SUFFIX
+
+    endings = set(readable_extensions())
+    found = sorted(str(path) for path in Path(folder).iterdir()
+                   if path.is_file() and path.suffix.lower() in endings and not path.name.endswith(SUFFIX))
+    if not found:
+        raise InputError(f"holds no pattern files ({', '.join(sorted(endings))}) and is not an image or video folder: "
+                         "give the scan files, a folder of them or a glob", folder)
+    return found
 
 
 def sized_values(args) -> dict:

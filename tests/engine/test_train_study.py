@@ -115,3 +115,29 @@ def test_cli_trains_one_model_on_a_glob_says_the_share_and_resumes_only_on_the_s
     fewer = cli(scans["a"], scans["b"], *common, "--epochs", "3")
     assert fewer.returncode == 2 and "trained with other settings or data (data (content))" in fewer.stderr
     assert "glob matches no file" in cli(folder / "nothing*.h5", *common).stderr
+
+
+def test_a_folder_of_scans_is_its_scans_and_an_image_folder_one_source(scans, tmp_path):
+    """`train-vae FOLDER` as `umap FOLDER` takes a folder: its pattern files (latents and other files left out),
+    where a folder a reader takes whole (images) is one source; a folder of neither is refused, naming it."""
+    import shutil
+
+    from PIL import Image
+
+    from latentcore.cli.train import pattern_sources
+
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    copies = [shutil.copy(scans[name], folder) for name in "cab"]
+    (folder / "a__demo-vae_latents.h5").write_bytes(b"latents, not patterns")
+    (folder / "notes.txt").write_text("not a scan")
+    assert pattern_sources([str(folder)]) == tuple(sorted(map(str, copies)))
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(images / f"p{i}.png")
+    assert pattern_sources([str(images), str(scans["b"])]) == (str(images), str(scans["b"]))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="holds no pattern files .* and is not an image or video folder"):
+        pattern_sources([str(empty)])
