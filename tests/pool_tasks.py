@@ -1,8 +1,8 @@
 """Tasks for the tests of the worker pool (`ui.compute.jobs`), not the app's: a job that only sleeps
 and reports (and one that logs which attempt reports), one whose worker dies, one that starts processes and waits
-for them without a word, and one that reports the worker's thread limits. Workers are spawned and import this module by its name, `pool_tasks`: pytest
-puts `tests/` on `sys.path` (as for `s3_helpers`), and a spawned process starts with its parent's
-`sys.path`."""
+for them without a word, and one that reports the worker's thread limits. Workers are spawned and import this
+module by its name, `pool_tasks`: pytest puts `tests/` on `sys.path` (as for `s3_helpers`), and a spawned process
+starts with its parent's `sys.path`."""
 from __future__ import annotations
 
 import dataclasses

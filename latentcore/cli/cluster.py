@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import InputError
 from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
                       add_quality_option, add_roi_option, add_scheduler_options, add_seed_option, add_smooth_option,
-                      bandcontrast, one_latents_file, quality_from, refuse_scheduler, study_from)
+                      bandcontrast, one_latents_file, quality_from, study_from)
 
 # command-line option -> (methods it applies to, parameter name)
 CLUSTER_OPTIONS = {
@@ -68,8 +68,9 @@ def add_cluster(subparsers):
                         "default: the method's own)")
     p.add_argument("--no-standardise", action="store_true")
     add_figure_options(p, dpi_option=False)
-    add_scheduler_options(p, "a study on Dask: fitted on a seeded sample drawn from every source, each source's rows "
-                             "labelled and written by a task (gmm, kmeans; the same CSV; default: in this process)")
+    add_scheduler_options(p, "on Dask (a study, or one file as a study of one): fitted on a seeded sample drawn from "
+                             "every source, each source's rows labelled and written by a task (gmm, kmeans; the same "
+                             "CSV; default: in this process)")
     p.set_defaults(func=run_cluster)
 
 
@@ -93,8 +94,6 @@ def run_cluster(args) -> int:
         chosen = BandContrast.scan_map()  # the scan's own band-contrast map
     params = cluster_params(args)  # refused before a study's members are read
     single = one_latents_file(args.latents)
-    if single:
-        refuse_scheduler(args, "cluster")
     study = study_from(args.latents)
     job = ClusterJob(latents=single or _study_label(args.latents, study), bandcontrast=chosen, method=args.method,
                      dim=args.dim, features=args.features, params=params,

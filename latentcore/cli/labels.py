@@ -16,8 +16,7 @@ import json
 from pathlib import Path
 
 from .options import (add_figure_options, add_latents_argument, add_out_option, add_quality_option,
-                      add_scheduler_options, add_seed_option, add_smooth_option, one_latents_file, quality_from,
-                      refuse_scheduler, study_from)
+                      add_scheduler_options, add_seed_option, add_smooth_option, quality_from, study_from)
 
 LABELS_HELP = "CSV x,y,label (scans, matched by coordinates) or row,label"
 
@@ -40,9 +39,9 @@ def add_probe(subparsers):
                         "'unknown' (default 0: every row gets a class)")
     add_quality_option(p, bandcontrast_option=True)
     add_figure_options(p)
-    add_scheduler_options(p, "a study on Dask: trained on the labelled rows read by a task per source, each source's "
-                             "rows predicted and written by a task, joined into one CSV (default: in this "
-                             "process)")
+    add_scheduler_options(p, "on Dask (a study, or one file as a study of one): trained on the labelled rows read by "
+                             "a task per source, each source's rows predicted and written by a task, joined into one "
+                             "CSV (default: in this process)")
     p.set_defaults(func=run_probe)
 
 
@@ -85,8 +84,6 @@ def run_probe(args) -> int:
     params = {"n_neighbors": args.n_neighbors} if args.n_neighbors is not None else None
     options = {"method": args.method, "smooth": args.smooth, "cv": args.cv, "random_state": args.seed,
                "params": params, "min_confidence": args.min_confidence, "png": not args.no_png, "dpi": args.dpi}
-    if one_latents_file(args.latents) is not None:
-        refuse_scheduler(args, "probe")
     tag = probe.probe_tag(args.method, args.smooth, args.min_confidence) + quality_tag(args.quality)
     refuse_existing([Path(args.out) / probe.probe_names(tag)["report"]])  # a complete result: before any fit or task
     report = run(study_from(args.latents), args.labels, args.out, quality=quality_from(args), scheduler=args.scheduler,

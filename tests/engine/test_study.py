@@ -573,6 +573,29 @@ def test_a_study_is_probed_as_dask_tasks_as_in_this_process(three_scans, dask_cl
         assert report[key] == in_process[key], key
 
 
+@pytest.mark.parametrize("command", ["cluster", "probe"])
+def test_one_file_runs_on_dask_as_a_study_of_one_with_the_files_it_writes_here(three_scans, dask_client, tmp_path,
+                                                                                command):
+    """A file is a study of one: `cluster FILE --scheduler` and `probe FILE --scheduler` run its task on the cluster
+    and write the very CSV the run in this process writes, the report saying where it ran."""
+    member = three_scans.members[1].location
+    if command == "cluster":
+        argv, written = ["cluster", member, "--features", "latent", "--method", "gmm", "--k", "3"], "assignments"
+    else:
+        rows = np.arange(0, 2000, 9)
+        pd.DataFrame({"row": rows, "label": np.where(rows < 1000, "a", "b")}).to_csv(tmp_path / "labels.csv",
+                                                                                   index=False)
+        argv, written = ["probe", member, "--labels", str(tmp_path / "labels.csv")], "predictions"
+    argv.append("--no-png")
+    assert main([*argv, "--out", str(tmp_path / "here")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "there"), "--scheduler", dask_client.scheduler.address]) == 0
+    here, there = (json.loads(next((tmp_path / side).glob("*_report__*.json")).read_text())
+                   for side in ("here", "there"))
+    name = here["outputs"][written]["name"]
+    assert (tmp_path / "there" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    assert there["run"] == "dask tasks, one per source" and "run" not in here and "study" not in there
+
+
 def test_a_studys_grains_on_dask_are_the_tables_found_here(dask_client, tmp_path, capsys):
     from study_scans import scan_latents
 
