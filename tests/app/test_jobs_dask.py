@@ -210,6 +210,18 @@ def test_a_task_on_the_cluster_gives_the_bits_it_gives_here(pool, latents):
     assert len(np.unique(here)) == 4
 
 
+def test_a_ranking_on_the_cluster_is_the_ranking_here(pool, latents):
+    """The Rank page's job on a Dask worker: the same scores, bit for bit, with the sampled metrics' seeded draws."""
+    arguments = {"latents": stamp(latents), "bandcontrast": None, "references": ["Band Contrast"],
+                 "metrics": ["pearson", "spearman", "mutual_information", "partial_pearson"], "components": 2,
+                 "roi": None, "source": None}
+    there = pool.submit(tasks.rank, "ranking", roots=(str(latents.parent),), **arguments)
+    here = jobs.run_inline(tasks.rank, **arguments)
+    assert there.wait(120) and there.worker() is not None
+    pd.testing.assert_frame_equal(there.result(), here, check_exact=True)
+    assert len(here) == 6 and here[arguments["metrics"]].notna().all().all()  # each dimension, by each metric
+
+
 def test_a_study_s_embedding_is_a_task_per_source_with_the_bits_it_has_here(pool, study):
     arguments = dict(latents=stamp(study), method="umap", n_neighbors=10, min_dist=0.1, seed=0)
     there, keys = keys_run(pool, lambda: pool.submit(tasks.fit_embedding, "UMAP", roots=(str(study.parent),),
