@@ -140,10 +140,11 @@ def parse_rows(text: str, n_rows: int) -> np.ndarray:
     return _checked_rows(np.concatenate(parts), n_rows, "rows")
 
 
-def table_rows(path, n_rows: int, cluster: int | None = None, positions=None,
-               source: str | None = None) -> np.ndarray:
+def table_rows(path, n_rows: int, cluster: int | None = None, positions=None, source: str | None = None,
+               own: str | None = None) -> np.ndarray:
     """The `row` column of a CSV (the UMAP and cluster tables carry it); with `cluster`, the rows whose
-    `cluster` column holds it; with `source`, the rows of that source of a study's table (its `source` column).
+    `cluster` column holds it; with `source`, the rows of that source of a study's table (its `source` column; `own`:
+    the source to take from a study's table when `source` is None, `source_rows`).
     `positions` = (x, y, units) of the latents' rows: a table that gives the rows' coordinates must give these (a
     table of another scan names rows that exist here too)."""
     import pandas as pd
@@ -159,7 +160,7 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None,
                          f"(a study's: its cluster assignments or UMAP table)", path)
     if not pd.api.types.is_integer_dtype(table["row"]):
         raise InputError("the 'row' column must hold integer row ids: give a table umap or cluster wrote", path)
-    table = source_rows(table, source, path)
+    table = source_rows(table, source, path, own=own)
     if cluster is not None:
         table = table[table["cluster"] == cluster]
     where = f"{Path(path).name}" + (f", cluster {cluster}" if cluster is not None else "")
@@ -169,22 +170,23 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None,
     return rows
 
 
-def source_rows(table, source: str | None, path, pick: str = "--source NAME"):
-    """The rows of `table` that are `source`'s when it is a study's table (a `source` column): a study's row ids and
-    coordinates are each source's own, so a table of several sources with no source named is refused (`pick`: how
-    to name one), never read as one scan's rows."""
+def source_rows(table, source: str | None, path, pick: str = "--source NAME", own: str | None = None):
+    """The rows of `table` of one source when it is a study's table (a `source` column: a study's row ids and
+    coordinates are each source's own): `source`'s, else `own`'s (the source the data's own file name makes it). A
+    table of several sources with neither named, or without the one named, is refused (`pick`: how to name one),
+    never read as one scan's rows."""
     if SOURCE not in table.columns:
         return table
     names = table[SOURCE].astype(str)  # a source named `1` is read as a number
     found = sorted(set(names))
     listed = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
-    if source is None and len(found) > 1:
-        raise InputError(f"a study's table of {len(found)} sources ({listed}), whose row ids count within each "
-                         f"source: pick the source these rows are of ({pick})", path)
-    if source is not None and source not in found:
-        raise InputError(f"no rows of source {source!r}: the table's sources are {listed}; pick one of them "
-                         f"({pick})", path)
-    return table if source is None else table[names == source]
+    wanted = source or own
+    if wanted is None and len(found) > 1:
+        raise InputError(f"a study's table of {len(found)} sources ({listed}), whose row ids and coordinates are each "
+                         f"source's own: pick the source these rows are of ({pick})", path)
+    if wanted is not None and wanted not in found:
+        raise InputError(f"the table is a study's, of the sources {listed}, and none is {wanted!r}: {pick}", path)
+    return table if wanted is None else table[names == wanted]
 
 
 def check_table_positions(table, positions, path) -> None:

@@ -52,8 +52,8 @@ def add_orientations(subparsers):
     p.add_argument("--cluster", type=int, help="with --table: the rows of this cluster")
     p.add_argument("--label", help="with --labels: the rows of this label")
     p.add_argument("--source", dest="table_source", metavar="NAME",
-                   help="with a study's --table or --labels: the source whose rows to take (the data's own source; "
-                        "a study's row ids and coordinates are each source's)")
+                   help="with a study's --table or --labels: the source whose rows to take (default: the data's "
+                        "own, by its file's name; a study's row ids and coordinates are each source's)")
     p.add_argument("--direction", choices=tuple(DIRECTIONS), default="z",
                    help="the sample direction of the inverse pole figure (default: %(default)s)")
     p.add_argument("--phase", type=int, help="the phase id (default: the one most of the points have)")
@@ -105,14 +105,16 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
     from ..analysis.ebsd.pole_figures import what_tag
     from ..analysis.items import parse_rows, source_rows, table_rows
     from ..analysis.labels.labelled import match_labels, read_labels_table
+    from ..outputs import source_name
 
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     if (args.labels is None) != (args.label is None):
         raise InputError("--labels and --label go together: give both, the labels file and the label whose rows to "
                          "take")
+    own = Path(source_name(args.data)).stem  # a study's rows: the data's own source's, as the study names it
     if args.labels:
-        table = source_rows(read_labels_table(args.labels), args.table_source, args.labels)
+        table = source_rows(read_labels_table(args.labels), args.table_source, args.labels, own=own)
         labelled = match_labels(table, n_rows, x, y, args.labels)
         if args.label not in labelled.classes:
             raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
@@ -122,7 +124,7 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
         rows = parse_rows(args.rows, n_rows)
     else:
         rows = table_rows(args.table, n_rows, args.cluster, (x, y, units) if x is not None else None,
-                          source=args.table_source)
+                          source=args.table_source, own=own)
     return rows, what_tag(len(rows), cluster=args.cluster)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from latentcore.analysis.ebsd import pole_figures
-from latentcore.analysis.labels.labelled import labels_table, write_labels
+from latentcore.analysis.labels.labelled import labels_table, match_labels, read_labels_table, write_labels
 from latentcore.cli import main
 from latentcore.data import open_source
 from latentcore.errors import InputError
@@ -153,32 +153,39 @@ def test_the_command_takes_a_cluster_of_a_table(tmp_path):
     assert written["row"].tolist() == [5, 7, 8] and not list(tmp_path.glob("*.png"))
 
 
-def test_a_studys_table_gives_the_rows_of_the_source_named_and_is_refused_without_one(scan, tmp_path, capsys):
-    """A study's row ids count within each source: the rows of one scan are its own source's, never the union of
-    every source's row numbers (which, on scans of one grid, no coordinate check would catch)."""
+def test_a_studys_table_gives_the_rows_of_the_datas_own_source_or_the_one_named(scan, tmp_path, capsys):
+    """A study's row ids count within each source: a scan's rows are its own source's (named as its file, or by
+    --source), never the union of every source's row numbers (which, on scans of one grid, no coordinate check
+    would catch); a study's table without the source is refused."""
     _, x, y = scan
+    own, picked = SCAN.stem, [1, 2, 5, 6, 7, 9]
     table = tmp_path / "study_clusters.csv"
-    pd.DataFrame({"source": ["p", "p", "q", "q", "q", "r"], "row": [1, 2, 5, 6, 7, 9], "cluster": [0, 0, 0, 1, 0, 0],
-                  "x_um": x[[1, 2, 5, 6, 7, 9]], "y_um": y[[1, 2, 5, 6, 7, 9]]}).to_csv(table, index=False)
-    assert main(["orientations", str(SCAN), "--table", str(table), "--cluster", "0", "--source", "q", "--no-png",
-                 "--out", str(tmp_path / "q")]) == 0
-    assert pd.read_csv(tmp_path / "q" / "orientations__ni_grains_edax__cluster0__ipf_z.csv")["row"].tolist() == [5, 7]
-    report = json.loads((tmp_path / "q" / "orientations__ni_grains_edax__cluster0__ipf_z.json").read_text())
-    assert report["inputs"]["table"]["source"] == "q"
-    assert main(["orientations", str(SCAN), "--table", str(table), "--cluster", "0", "--out", str(tmp_path / "a")]) == 2
-    error = capsys.readouterr().err
-    assert "a study's table of 3 sources (p, q, r)" in error and "--source NAME" in error
-    assert main(["orientations", str(SCAN), "--table", str(table), "--source", "s", "--out", str(tmp_path / "s")]) == 2
-    assert "no rows of source 's': the table's sources are p, q, r" in capsys.readouterr().err
+    pd.DataFrame({"source": ["p", "p", own, own, own, "r"], "row": picked, "cluster": [0, 0, 0, 1, 0, 0],
+                  "x_um": x[picked], "y_um": y[picked]}).to_csv(table, index=False)
+
+    def cluster0(*options, out="out"):
+        code = main(["orientations", str(SCAN), "--table", str(table), "--cluster", "0", *options, "--no-png",
+                     "--out", str(tmp_path / out)])
+        written = tmp_path / out / f"orientations__{own}__cluster0__ipf_z"
+        return code, (pd.read_csv(written.with_suffix(".csv"))["row"].tolist() if code == 0 else None), written
+
+    assert cluster0()[:2] == (0, [5, 7])
+    code, rows, written = cluster0("--source", "p", out="p")
+    assert (code, rows) == (0, [1, 2])
+    assert json.loads(written.with_suffix(".json").read_text())["inputs"]["table"]["source"] == "p"
+    assert cluster0("--source", "s", out="s")[0] == 2
+    assert f"the table is a study's, of the sources {own}, p, r, and none is 's'" in capsys.readouterr().err
     labels = tmp_path / "study_labels.csv"  # a labels table of a study: by coordinates, each source's own pixels
     pd.DataFrame({"source": ["p", "q"], "x_um": x[[3, 4]], "y_um": y[[3, 4]], "label": ["A", "A"]}).to_csv(
         labels, index=False)
     assert main(["orientations", str(SCAN), "--labels", str(labels), "--label", "A", "--source", "p", "--no-png",
-                 "--out", str(tmp_path / "p")]) == 0
-    assert pd.read_csv(tmp_path / "p" / "orientations__ni_grains_edax__label_A__ipf_z.csv")["row"].tolist() == [3]
+                 "--out", str(tmp_path / "label")]) == 0
+    assert pd.read_csv(tmp_path / "label" / f"orientations__{own}__label_A__ipf_z.csv")["row"].tolist() == [3]
     assert main(["orientations", str(SCAN), "--labels", str(labels), "--label", "A", "--out", str(tmp_path / "b")]) == 2
-    assert "a study's table of 2 sources (p, q)" in capsys.readouterr().err
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists() and not (tmp_path / "s").exists()
+    assert f"of the sources p, q, and none is {own!r}: --source NAME" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(InputError, match=r"a study's table of 2 sources \(p, q\)"):  # a one-file command's labels
+        match_labels(read_labels_table(labels), len(x), x, y, labels)
 
 
 def test_a_scan_without_orientations_is_one_line_naming_it(never_indexed_h5, tmp_path, capsys):

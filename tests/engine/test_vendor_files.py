@@ -112,7 +112,7 @@ def test_a_studys_cluster_assignments_give_the_scan_its_own_sources_rows(points,
     table[table["source"] != own].to_csv(tmp_path / "others.csv", index=False)
     with pytest.raises(InputError) as refusal:
         read_classes(tmp_path / "others.csv", points)
-    assert f"none is this scan's, {own!r}" in str(refusal.value) and "other, third" in str(refusal.value)
+    assert f"of the sources other, third, and none is {own!r}" in str(refusal.value)
 
 
 def test_nodes_without_points_two_scan_phases_and_nm(points, tmp_path):

@@ -127,21 +127,14 @@ def read_classes(path, points: ScanPoints) -> RowClasses:
 
 
 def own_rows(table: pd.DataFrame, points: ScanPoints, path) -> pd.DataFrame:
-    """The rows of a study's classes table (a `source` column) that are of this scan's source; a table without
-    one as it is. Refused in one line when the study has no source of this scan's name: its rows, matched by row or
-    x, y, would be another scan's."""
+    """The rows of a study's classes table (a `source` column) that are of this scan's source (`items.source_rows`,
+    the source named as the scan's or latents file); a table without one as it is."""
     from ...outputs import source_name
+    from ..items import source_rows
 
-    if SOURCE not in table.columns:
-        return table
-    name = Path(source_name(points.path)).stem  # a latents file's source, or a scan file's stem
-    mine = table[SOURCE] == name
-    if not mine.any():
-        named = sorted(set(table[SOURCE]))
-        raise InputError(f"the classes are a study's, of the sources {', '.join(named[:6])}"
-                         f"{', ...' if len(named) > 6 else ''}, and none is this scan's, {name!r}: give the scan (or "
-                         "latents) of one of them, named as the study names it", path)
-    return table[mine].drop(columns=SOURCE)
+    own = Path(source_name(points.path)).stem  # a latents file's source, or a scan file's stem
+    return source_rows(table, None, path, "give the scan (or latents) of one of them, named as the study names it",
+                       own=own).drop(columns=SOURCE, errors="ignore")
 
 
 def _cluster_classes(table: pd.DataFrame, path, points: ScanPoints) -> RowClasses:
