@@ -227,6 +227,11 @@ def test_the_mean_pattern_of_a_study_cluster_is_read_per_source_from_its_own_dat
         rows = clusters.loc[(clusters["source"] == name) & (clusters["cluster"] == 2), "row"].to_numpy()
         mean = np.load(tmp_path / "mean" / name / f"mean_pattern__{name}__cluster2.npy")
         np.testing.assert_allclose(mean[0], scan.patterns[rows].mean(axis=0, dtype=np.float64))  # (1, S, S)
+    # one member's latents with the study's table: its own source's rows, as in the study's run
+    assert main(["mean-pattern", str(paths["q"]), "--source", str(tmp_path / "q.h5"), "--table", str(table),
+                 "--cluster", "2", "--out", str(tmp_path / "q"), "--no-png"]) == 0
+    assert np.load(tmp_path / "q" / "mean_pattern__q__cluster2.npy").tobytes() == \
+        np.load(tmp_path / "mean" / "q" / "mean_pattern__q__cluster2.npy").tobytes()
     line = refused(["mean-pattern", *map(str, paths.values()), "--source", tmp_path / "p.h5", "--rows", "0-9",
                     "--out", tmp_path / "no"], capsys, "p.h5 is one scan's file, and the study has 3 sources")
     assert line.endswith(f"put {{source}} in its path for a file per source ({tmp_path / '{source}.h5'})")
