@@ -13,8 +13,9 @@ names of its output:
 - the grain table's (one row per grain, not per latents row): `GRAIN`, `POINTS`, `area_name(units)` (`area_um2`),
   `ecd_name(units)` (`ecd_um`), `CENTROID` + a coordinate name (`centroid_x_um`), `PHASE`, `EULER_DEG`, `GOS`, `KAM`,
   `TWIN_FRACTION`, `LATENT_SPREAD`, `LATENT_NORM`, `CLASS_FRACTION`;
-- a scan's grain distributions (a row per bin): `QUANTITY` (the grain table's column binned), `BIN_LOW`, `BIN_HIGH`,
-  `COUNT`, `FRACTION`, `AREA_FRACTION`.
+- a scan's grain distributions (a row per bin): `QUANTITY` (the grain table's column binned, or
+  `BOUNDARY_MISORIENTATION`: the grain boundary segments' angles), `BIN_LOW`, `BIN_HIGH`, `COUNT`, `FRACTION`,
+  `AREA_FRACTION`.
 - a selection's orientations: `EULER_DEG` (`phi1_deg`, `Phi_deg`, `phi2_deg`) and `IPF_XY` (`ipf_plane_x`,
   `ipf_plane_y`); its poles (one row per point and pole): `FAMILY`, `POLE` and `POLE_XY` (`pole_plane_x`,
   `pole_plane_y`); its misorientation-angle distribution (one row per bin): `ANGLE_BIN` (`angle_low_deg`,
@@ -46,7 +47,8 @@ EULER_DEG = ("phi1_deg", "Phi_deg", "phi2_deg")  # an orientation (a grain's mea
 GOS = "gos_deg"  # grain orientation spread: mean misorientation of a grain's points to its mean orientation
 KAM = "kam_deg"  # a grain's mean kernel average misorientation
 TWIN_FRACTION = "twin_boundary_fraction"  # the share of a grain's boundary length that is a Σ3 twin boundary
-QUANTITY = "quantity"  # a grain distribution's binned column: `ecd_um`, `gos_deg`
+QUANTITY = "quantity"  # a grain distribution's binned column: `ecd_um`, `gos_deg`, `BOUNDARY_MISORIENTATION`
+BOUNDARY_MISORIENTATION = "boundary_misorientation_deg"  # a grain boundary segment's misorientation angle
 BIN_LOW, BIN_HIGH = "bin_low", "bin_high"  # a bin's edges, in its quantity's unit
 AREA_FRACTION = "area_fraction"  # the share of the grains' area in a bin (area-weighted)
 LATENT_SPREAD = "latent_spread"  # mean distance of a grain's latent vectors to their mean

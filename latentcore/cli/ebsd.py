@@ -73,8 +73,8 @@ def run_grains(args) -> int:
     inputs = input_records(args.out, args.scan, args.latents, args.classes)
     stem = Path(args.scan).stem
     figure = None if args.no_png else distributions_figure(
-        grain_distributions(found.table, found.units), found.units,
-        title=f"Grain size and GOS distributions of {stem} ({len(found.table):,} grains)")
+        grain_distributions(found.table, found.units, boundaries=found.boundaries), found.units,
+        title=f"Grain size, GOS and boundary misorientation distributions of {stem} ({len(found.table):,} grains)")
     paths = write_grains(found, args.out, stem, inputs, figure, args.dpi)
     for note in found.notes:
         print(f"note: {note}")
@@ -105,8 +105,9 @@ def run_study_grains(args, parameters) -> int:
     study = study_from([args.scan])
     found = study_grains(study, parameters, scheduler=args.scheduler, workers=args.workers)
     figure = None if args.no_png else distributions_figure(
-        grain_distributions(found.table, found.units, SOURCE), found.units,
-        title=f"Grain size and GOS distributions of the study {study.name} ({len(found.table):,} grains)")
+        grain_distributions(found.table, found.units, SOURCE, found.boundaries), found.units,
+        title=f"Grain size, GOS and boundary misorientation distributions of the study {study.name} "
+              f"({len(found.table):,} grains)")
     paths = write_grains(found, args.out, study.name, study_input_records(args.out, args.scan, study), figure,
                          args.dpi, study=study)
     for note in found.notes:

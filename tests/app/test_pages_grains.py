@@ -94,10 +94,12 @@ def test_the_reconstruction_options_and_the_distributions_are_the_commands(twins
     assert f"({changed['pixels_filled']:,} pixels" in said and f"({changed['grains_dissolved']:,} grains" in said
     assert "within 0.10° of 60° about <111>" in said
     [figure] = [spec for spec in chart_specs(at)
-                if spec["layout"].get("title", {}).get("text", "").startswith("Grain size and GOS")]
-    assert {trace["name"] for trace in figure["data"]} == {"share of the grains", "share of the area"}
+                if spec["layout"].get("title", {}).get("text", "").startswith("Grain size, GOS and boundary")]
+    assert {trace["name"] for trace in figure["data"]} == {"share of the grains", "share of the area",
+                                                           "share of the boundary segments"}
     bins = pd.read_csv(io.BytesIO(downloads["grain_distributions__twins.csv"]()))
-    pd.testing.assert_frame_equal(bins, grain_distributions(expected.table, "um"), check_dtype=False)
+    pd.testing.assert_frame_equal(bins, grain_distributions(expected.table, "um", boundaries=expected.boundaries),
+                                  check_dtype=False)
     report = json.loads(downloads["grains_report__twins.json"]())
     assert {k: report["parameters"][k] for k in options} == options and report["reconstruction"] == changed
     workspace = Path(at.session_state["workdir"])

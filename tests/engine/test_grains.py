@@ -251,6 +251,33 @@ def test_the_twin_boundary_fraction_is_the_share_orix_puts_within_brandons_toler
     assert any("cubic (m-3m) phases only" in note for note in hexagonal.notes)
 
 
+def test_the_boundary_misorientations_are_orixs_angles_of_each_segment_binned_by_degree(twins):
+    """Each grain boundary segment (an edge between 4-neighbour pixels of two grains) has orix's symmetry-reduced
+    misorientation angle, and the distribution bins them by degree from 0, MTEX's plotAngleDistribution."""
+    from orix.quaternion import Orientation
+    from orix.quaternion.symmetry import Oh
+
+    scan = twins[0]
+    found = grain_table(twin_points(scan))
+    grain, shape = found.grain_of_row, (scan.settings.n_rows, scan.settings.n_columns)
+    index = np.arange(grain.size).reshape(shape)
+    a = np.concatenate([index[:, :-1].ravel(), index[:-1].ravel()])
+    b = np.concatenate([index[:, 1:].ravel(), index[1:].ravel()])
+    between = (grain[a] != grain[b]) & (grain[a] >= 0) & (grain[b] >= 0)
+    a, b = a[between], b[between]
+    expected = Orientation.from_euler(scan.euler[a], Oh).angle_with(Orientation.from_euler(scan.euler[b], Oh),
+                                                                     degrees=True)
+    angles = found.boundaries["boundary_misorientation_deg"].to_numpy()
+    np.testing.assert_allclose(np.sort(angles), np.sort(expected), atol=1e-3)
+    assert (angles > 60 - 8.7).sum() > 0 and angles.min() > 5  # the twin pair's boundary; above the threshold
+    bins = grain_distributions(found.table, "um", boundaries=found.boundaries)
+    part = bins[bins["quantity"] == "boundary_misorientation_deg"]
+    assert (part["bin_high"] - part["bin_low"] == 1).all() and part["bin_low"].iloc[0] == 0
+    np.testing.assert_array_equal(part["count"], np.histogram(angles, np.arange(len(part) + 1))[0])
+    assert part["fraction"].sum() == pytest.approx(1) and part["area_fraction"].isna().all()
+    assert part["bin_high"].iloc[-1] == np.ceil(angles.max())
+
+
 def test_a_minimum_grain_size_dissolves_one_pixel_grains_into_their_hosts_and_leaves_the_orientations(twins):
     scan, _, specks = twins
     plain = grain_table(twin_points(scan))
@@ -332,7 +359,9 @@ def test_the_command_takes_mtex_options_and_writes_the_distributions_beside_the_
     table = pd.read_csv(out / "grains__grains.csv")
     pd.testing.assert_frame_equal(table, expected.table, check_dtype=False)
     bins = pd.read_csv(out / "grain_distributions__grains.csv")
-    pd.testing.assert_frame_equal(bins, grain_distributions(expected.table, "um"), check_dtype=False)
+    pd.testing.assert_frame_equal(bins, grain_distributions(expected.table, "um", boundaries=expected.boundaries),
+                                  check_dtype=False)
+    assert "boundary_misorientation_deg" in set(bins["quantity"])
     figure = (out / "grain_distributions__grains.png").read_bytes()
     assert figure.startswith(b"\x89PNG") and b"pHYs" in figure  # its dpi recorded
     report = json.loads((out / "grains_report__grains.json").read_text())
@@ -371,16 +400,20 @@ def test_a_studys_grains_are_each_sources_own_table_side_by_side(study_of_scans)
     assert list(found.table["source"].unique()) == ["p", "q", "r"] and len(found.grain_of_row) == study.rows
     for member in study.members:  # each source's rows are the grain table of its file alone
         lat = read_latents(member.location)
-        alone = grain_table(latents_points(lat), lat.stacked()[0]).table
+        alone = grain_table(latents_points(lat), lat.stacked()[0])
         mine = found.table[found.table["source"] == member.name].drop(columns="source").reset_index(drop=True)
-        pd.testing.assert_frame_equal(mine, alone)
+        pd.testing.assert_frame_equal(mine, alone.table)
+        own = found.boundaries[found.boundaries["source"] == member.name].drop(columns="source")
+        pd.testing.assert_frame_equal(own.reset_index(drop=True), alone.boundaries)
     assert len(found.table) > 3 * 4 - 1  # four simulated grains a scan, split where a boundary cuts them
-    bins = grain_distributions(found.table, found.units, "source")
+    bins = grain_distributions(found.table, found.units, "source", found.boundaries)
+    assert list(bins["quantity"].unique()) == ["ecd_um", "gos_deg", "boundary_misorientation_deg"]
     for quantity, part in bins.groupby("quantity"):
         edges = {source: tuple(own["bin_low"]) for source, own in part.groupby("source")}
         assert len(set(edges.values())) == 1, edges  # the same bins for every source
         for source, own in part.groupby("source"):
-            values = found.table.loc[found.table["source"] == source, quantity]
+            frame = found.boundaries if quantity == "boundary_misorientation_deg" else found.table
+            values = frame.loc[frame["source"] == source, quantity]
             expected = np.histogram(values, [*own["bin_low"], own["bin_high"].iloc[-1]])[0]
             np.testing.assert_array_equal(own["count"], expected)
             assert own["fraction"].sum() == pytest.approx(1.0)

@@ -98,14 +98,16 @@ def study_grains_panel(session_stamp: tuple, parameters):
         found = Grains(**scan_maps.study_grains(session_stamp, study.rows, parameters))
     summary = grain_summary(found.table, found.units)
     st.dataframe(summary, hide_index=True)
-    bins = grain_distributions(found.table, found.units, SOURCE)
-    figure = distributions_figure(bins, found.units, title=f"Grain size and GOS distributions of the study "
-                                                           f"{study.name} ({len(found.table):,} grains)")
+    bins = grain_distributions(found.table, found.units, SOURCE, found.boundaries)
+    figure = distributions_figure(bins, found.units, title=f"Grain size, GOS and boundary misorientation "
+                                                           f"distributions of the study {study.name} "
+                                                           f"({len(found.table):,} grains)")
     st.plotly_chart(figure, key="maps_study_grain_distributions", config={"displaylogo": False})
     st.caption(f"{len(found.table):,} grains in {len(members)} sources, each found on its own grid with the options "
                "above; a row per source: its grains, their points, the mean and the area-weighted mean equivalent "
                "circle diameter, the median GOS and the mean KAM. Lines: each source's share of its grains per bin, "
-               "over the same bins for every source (the CSV adds each bin's share of the area).")
+               "over the same bins for every source (the CSV adds each bin's share of the area); the boundary "
+               "misorientations: each source's share of its grain boundary segments per degree.")
     out, names, dpi = lifecycle.results_dir("maps", session_stamp[0]), grains_names(study.name), state.png_dpi()
 
     def written(kind: str):  # the file as `grains STUDY` writes it, with the report beside it, when asked for
@@ -146,14 +148,17 @@ def _reconstruction_said(found: dict) -> str:
 
 
 def _distributions(found: Grains, latents_path, stem: str, out: Path):
-    """The grain-size and GOS distributions: the figure, and the files `grains` writes (CSV, PNG, the report)."""
-    bins = grain_distributions(found.table, found.units)
-    figure = distributions_figure(bins, found.units, title=f"Grain size and GOS distributions ({len(found.table):,} "
-                                                           "grains)")
+    """The grain-size, GOS and boundary misorientation distributions: the figure, and the files `grains` writes (CSV,
+    PNG, the report)."""
+    bins = grain_distributions(found.table, found.units, boundaries=found.boundaries)
+    figure = distributions_figure(bins, found.units, title=f"Grain size, GOS and boundary misorientation "
+                                                           f"distributions ({len(found.table):,} grains)")
     st.plotly_chart(figure, key="maps_grain_distributions", config={"displaylogo": False})
     st.caption("Bars: each bin's share of the grains (as MTEX's histogram(grains.grainSize) counts them) and of their "
                "area (area-weighted); bins of one round width from 0. Every grain counts, grains of one pixel too: a "
-               "minimum grain size above leaves them out.")
+               "minimum grain size above leaves them out. Boundary misorientation: each degree's share of the grain "
+               "boundary segments (an edge between pixels of two grains of one phase), as MTEX's "
+               "plotAngleDistribution(grains.boundary.misorientation).")
     names, dpi = grains_names(stem), state.png_dpi()
 
     def written(kind: str):  # the file as the command writes it, with the report beside it, when asked for

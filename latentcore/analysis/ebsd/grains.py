@@ -67,6 +67,7 @@ from .scan_points import RowClasses, ScanPoints
 from .scan_references import laue_of
 
 MEAN_ITERATIONS = 2
+BOUNDARY_BIN_DEG = 1.0  # the boundary misorientation-angle distribution's bin width, as MTEX's default histogram
 MEASURED_DIGITS = 10  # beyond any EBSD measurement's precision, short of float arithmetic's last-digit noise
 LATENT_BLOCK_ROWS = 1 << 18  # distances to the grain means computed this many rows at a time
 MEAN_NOTE = ("mean orientation: the normalised mean of the points' unit quaternions, each taken as its symmetry "
@@ -83,6 +84,7 @@ class Grains:
     notes: list[str]
     units: str | None
     reconstruction: dict = dataclasses.field(default_factory=dict)  # what the options changed (`reconstructed_grains`)
+    boundaries: pd.DataFrame | None = None  # each grain boundary segment's misorientation (`boundary_angles`)
 
 
 def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: RowClasses | None = None,
@@ -117,7 +119,8 @@ def grain_table(points: ScanPoints, latents: np.ndarray | None = None, classes: 
     record = {**parameters.record(), "high_angle_deg": HIGH_ANGLE_DEG, "mean_iterations": MEAN_ITERATIONS,
               "orientation_convention": points.orientations.convention,
               "ranked_by": col.LATENT_SPREAD if latents is not None else col.GRAIN}
-    return Grains(frame, grain, record, [MEAN_NOTE, *notes], points.units, found.reconstruction)
+    return Grains(frame, grain, record, [MEAN_NOTE, *notes], points.units, found.reconstruction,
+                  pd.DataFrame({col.BOUNDARY_MISORIENTATION: found.boundary_deg}))
 
 
 @dataclasses.dataclass
@@ -131,6 +134,7 @@ class FoundGrains:
     twin_fraction: np.ndarray  # (n_grains,) the Σ3 share of each grain's boundary (`twin_fractions`)
     reconstruction: dict  # what the options changed (`orientation.reconstructed_grains`)
     notes: list[str]
+    boundary_deg: np.ndarray  # each grain boundary segment's misorientation angle (`boundary_angles`)
 
 
 def grains_and_kam(points: ScanPoints, parameters: Values = GRAIN_PARAMETERS()) -> FoundGrains:
@@ -149,7 +153,8 @@ def grains_and_kam(points: ScanPoints, parameters: Values = GRAIN_PARAMETERS()) 
     p = parameters
     grains, given, changes = ori.reconstructed_grains(ori.grain_map(euler, phase, laue, p.boundary_deg), not_indexed,
                                                       p.min_grain_points, p.fill_not_indexed)
-    edges = ori.boundary_classes(euler, phase, laue, p.boundary_deg, p.twin_tolerance_deg)
+    angles = dict(zip(("right", "down"), ori.neighbour_misorientations(euler, phase, laue)))
+    edges = ori.boundary_classes(euler, phase, laue, p.boundary_deg, p.twin_tolerance_deg, angles)
     own = (phase >= 0) & ~given  # the pixels whose orientation is their grain's
     twin = twin_fractions(grains, own, edges, points.grid)
     twin[~np.isin(_grain_phases(grains, phase, own), [k for k, g in laue.items() if g == ori.TWIN_LAUE])] = np.nan
@@ -158,7 +163,29 @@ def grains_and_kam(points: ScanPoints, parameters: Values = GRAIN_PARAMETERS()) 
     notes = [f"phases {unknown} have no crystal symmetry this package knows ({', '.join(ori.LAUE_GROUPS)}): their "
              "points are in no grain"] if unknown else []
     notes += _reconstruction_notes(changes, p.min_grain_points, p.fill_not_indexed)
-    return FoundGrains(grains[rows, columns], given[rows, columns], kam, laue, twin, changes, notes)
+    return FoundGrains(grains[rows, columns], given[rows, columns], kam, laue, twin, changes, notes,
+                       boundary_angles(grains, own, angles))
+
+
+def _grain_edges(grains: np.ndarray, measured: np.ndarray):
+    """The grains' boundary segments of each side ("right", "down"): (side, the slices of the pixels on either side,
+    the edges between pixels of two grains, each pixel of its grain's orientation); `grains` (rows, columns) ids,
+    `measured` (rows, columns) bool."""
+    for side, first, second in (("right", np.s_[:, :-1], np.s_[:, 1:]), ("down", np.s_[:-1], np.s_[1:])):
+        a, b = grains[first], grains[second]
+        yield side, first, second, (a != b) & (a >= 0) & (b >= 0) & measured[first] & measured[second]
+
+
+def boundary_angles(grains: np.ndarray, measured: np.ndarray, angles: dict) -> np.ndarray:
+    """(segments,) float32: the misorientation angle in degrees of every grain boundary segment of one phase, an edge
+    between 4-neighbour pixels of two grains each of its grain's orientation (a phase boundary has none), as MTEX's
+    `grains.boundary('Ni', 'Ni').misorientation.angle`; `angles` {"right", "down"}:
+    `orientation.neighbour_misorientations`' radians."""
+    found = []
+    for side, _, _, between in _grain_edges(grains, measured):
+        angle = angles[side][between]
+        found.append(np.rad2deg(angle[np.isfinite(angle)]))
+    return np.concatenate(found).astype(np.float32)
 
 
 def twin_fractions(grains: np.ndarray, measured: np.ndarray, edges: dict, grid) -> np.ndarray:
@@ -169,12 +196,10 @@ def twin_fractions(grains: np.ndarray, measured: np.ndarray, edges: dict, grid) 
     `orientation.boundary_classes`'s."""
     n_grains = int(grains.max(initial=-1)) + 1
     total, twin = np.zeros(n_grains), np.zeros(n_grains)
-    for side, first, second, length in (("right", np.s_[:, :-1], np.s_[:, 1:], abs(grid.step_y)),
-                                        ("down", np.s_[:-1], np.s_[1:], abs(grid.step_x))):
-        a, b = grains[first], grains[second]
-        between = (a != b) & (a >= 0) & (b >= 0) & measured[first] & measured[second]
+    for side, first, second, between in _grain_edges(grains, measured):
+        length = abs(grid.step_y) if side == "right" else abs(grid.step_x)
         is_twin = edges[f"twin_{side}"][first][between]
-        for ids in (a[between], b[between]):  # each edge is on the boundary of both its grains
+        for ids in (grains[first][between], grains[second][between]):  # an edge bounds both its grains
             total += length * np.bincount(ids, minlength=n_grains)
             twin += length * np.bincount(ids, is_twin, minlength=n_grains)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -334,21 +359,28 @@ def _measured(table: pd.DataFrame) -> pd.DataFrame:
 MAX_BINS = 20  # a distribution's bins: at most this many, of a round width
 
 
-def grain_distributions(table: pd.DataFrame, units: str | None, by: str | None = None) -> pd.DataFrame:
+def grain_distributions(table: pd.DataFrame, units: str | None, by: str | None = None,
+                        boundaries: pd.DataFrame | None = None) -> pd.DataFrame:
     """The grain-size and GOS distributions of a grain table, as MTEX's `histogram(grains.grainSize)` draws them,
     with the area-weighted share beside the count: for each quantity (`ecd_<unit>`, `gos_deg`), bins from 0 of one
     round width (`round_width`: at most MAX_BINS cover every grain; the last bin holds its upper edge), each with the
-    grains in it (`count`), their share of the grains (`fraction`) and of the grains' area (`area_fraction`).
-    `by` (a study's `source`): one distribution per value of that column, first, all over the same bins."""
+    grains in it (`count`), their share of the grains (`fraction`) and of the grains' area (`area_fraction`). With
+    the grains' `boundaries` (`Grains.boundaries`), the boundary misorientation-angle distribution too, as MTEX's
+    `plotAngleDistribution(grains.boundary.misorientation)`: bins of BOUNDARY_BIN_DEG from 0, each with the boundary
+    segments in it and their share of the segments (no area). `by` (a study's `source`): one distribution per value
+    of that column, first, all over the same bins."""
     area = table[col.area_name(units)].to_numpy(np.float64)
-    groups = [(None, np.ones(len(table), bool))] if by is None else [
-        (name, (table[by] == name).to_numpy()) for name in table[by].unique()]
+    names = table[by].unique() if by is not None else [None]
+    quantities = [(col.ecd_name(units), table, area, _bin_edges), (col.GOS, table, area, _bin_edges)]
+    if boundaries is not None:
+        quantities.append((col.BOUNDARY_MISORIENTATION, boundaries, None, _angle_edges))
     parts = []
-    for quantity in (col.ecd_name(units), col.GOS):
-        values = table[quantity].to_numpy(np.float64)
-        edges = _bin_edges(values[np.isfinite(values)])
-        for name, rows in groups:
-            part = _binned(values[rows], area[rows], edges)
+    for quantity, frame, weights, bin_edges in quantities:
+        values = frame[quantity].to_numpy(np.float64)
+        edges = bin_edges(values[np.isfinite(values)])
+        for name in names:
+            rows = np.ones(len(frame), bool) if by is None else (frame[by] == name).to_numpy()
+            part = _binned(values[rows], None if weights is None else weights[rows], edges)
             parts.append(part.assign(**{col.QUANTITY: quantity}) if by is None else
                          part.assign(**{by: name, col.QUANTITY: quantity}))
     columns = [*([by] if by else []), col.QUANTITY, col.BIN_LOW, col.BIN_HIGH, col.COUNT, col.FRACTION,
@@ -364,13 +396,18 @@ def _bin_edges(values: np.ndarray) -> np.ndarray:
     return np.round(width * np.arange(n_bins + 1), 12)  # 0.6, not 0.6000000000000001
 
 
-def _binned(values: np.ndarray, area: np.ndarray, edges: np.ndarray) -> pd.DataFrame:
+def _angle_edges(angles: np.ndarray) -> np.ndarray:
+    """Bins of BOUNDARY_BIN_DEG from 0, the last holding the largest angle."""
+    return BOUNDARY_BIN_DEG * np.arange(max(1, int(np.ceil(angles.max(initial=0.0) / BOUNDARY_BIN_DEG))) + 1)
+
+
+def _binned(values: np.ndarray, area: np.ndarray | None, edges: np.ndarray) -> pd.DataFrame:
     finite = np.isfinite(values)
     count = np.histogram(values[finite], edges)[0]
-    weight = np.histogram(values[finite], edges, weights=area[finite])[0]
+    weight = np.histogram(values[finite], edges, weights=area[finite])[0] if area is not None else np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame({col.BIN_LOW: edges[:-1], col.BIN_HIGH: edges[1:], col.COUNT: count,
-                             col.FRACTION: count / count.sum(), col.AREA_FRACTION: weight / weight.sum()})
+                             col.FRACTION: count / count.sum(), col.AREA_FRACTION: weight / np.sum(weight)})
 
 
 def grain_summary(table: pd.DataFrame, units: str | None, by: str = col.SOURCE) -> pd.DataFrame:
@@ -396,7 +433,8 @@ def source_grains(index: int, study, parameters: Values, settings=None) -> Grain
     with about_source(study, index):
         lat = study.latents(index, settings)
         found = grain_table(latents_points(lat), lat.stacked()[0], parameters=parameters)
-    found.table.insert(0, col.SOURCE, member.name)
+    for table in (found.table, found.boundaries):
+        table.insert(0, col.SOURCE, member.name)
     found.notes = [f"{member.name}: {note}" for note in found.notes if note != MEAN_NOTE]
     return found
 
@@ -421,7 +459,8 @@ def study_grains(study, parameters: Values = GRAIN_PARAMETERS(), settings=None, 
     return Grains(pd.concat([one.table for one in found], ignore_index=True),
                   np.concatenate([one.grain_of_row for one in found]), found[0].parameters,
                   [MEAN_NOTE, *(note for one in found for note in one.notes)], found[0].units,
-                  {key: sum(one.reconstruction[key] for one in found) for key in found[0].reconstruction})
+                  {key: sum(one.reconstruction[key] for one in found) for key in found[0].reconstruction},
+                  pd.concat([one.boundaries for one in found], ignore_index=True))
 
 
 def round_width(at_least: float) -> float:
@@ -456,8 +495,8 @@ def write_grains(found: Grains, out_dir, stem: str, inputs: dict, figure=None, d
     names = grains_names(stem)
     by = col.SOURCE if study is not None else None
     paths = {"table": write_csv(out_dir / names["table"], found.table),
-             "distributions": write_csv(out_dir / names["distributions"], grain_distributions(found.table,
-                                                                                              found.units, by))}
+             "distributions": write_csv(out_dir / names["distributions"], grain_distributions(
+                 found.table, found.units, by, found.boundaries))}
     if study is not None:
         paths["summary"] = write_csv(out_dir / names["summary"], grain_summary(found.table, found.units))
     if figure is not None:

@@ -326,12 +326,15 @@ def sigma3_distances(euler_a, euler_b) -> np.ndarray:
 
 def boundary_classes(euler: np.ndarray, phase: np.ndarray, laue_of_phase: dict[int, str],
                      threshold_deg: float = DEFAULT_BOUNDARY_DEG,
-                     twin_tolerance_deg: float = BRANDON_SIGMA3_DEG) -> dict[str, np.ndarray]:
+                     twin_tolerance_deg: float = BRANDON_SIGMA3_DEG, angles: dict | None = None
+                     ) -> dict[str, np.ndarray]:
     """The grain boundaries as edges between pixels (as `boundary_edges`: "right", "down"), and by class:
     "high_right", "high_down" those misoriented by more than HIGH_ANGLE_DEG or between phases; "twin_right",
     "twin_down" the Σ3 twin boundaries, those of one cubic (m-3m) phase within `twin_tolerance_deg` of Σ3
-    (`sigma3_distances`). A boundary neither high-angle nor a twin is low-angle. Arguments as `boundary_map`'s."""
-    angles = dict(zip(("right", "down"), neighbour_misorientations(euler, phase, laue_of_phase)))
+    (`sigma3_distances`). A boundary neither high-angle nor a twin is low-angle. Arguments as `boundary_map`'s;
+    `angles`: {"right", "down"} `neighbour_misorientations`' angles where the caller has them."""
+    if angles is None:
+        angles = dict(zip(("right", "down"), neighbour_misorientations(euler, phase, laue_of_phase)))
     cubic = [p for p, laue in laue_of_phase.items() if laue == TWIN_LAUE]
     phase, out = np.asarray(phase), {}
     for side, first, second in (("right", np.s_[:, :-1], np.s_[:, 1:]), ("down", np.s_[:-1], np.s_[1:])):
