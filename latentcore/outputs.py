@@ -70,6 +70,13 @@ def _s3_latents_name(source_uri: str, model: str | None) -> str:
     return _latents_name(Path(safe_file_name(parse_s3_uri(source_uri)[1])), model)
 
 
+def own_source_name(path) -> str:
+    """The source a file is, as a study names its member: a latents file's own (`source_name`: `a.b__m_latents.h5`
+    -> `a.b`), a data file's as its latents are named (`latents_path_for`: its stem, `_preproc` left out)."""
+    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+    return source_name(name if name.endswith(SUFFIX) else _latents_name(Path(name), None))
+
+
 def source_name(location: str) -> str:
     """The source a latents file is of, from its name: `a__demo-vae_latents.h5` -> `a` (`a_latents.h5` -> `a`)."""
     name = str(location).replace("\\", "/").rsplit("/", 1)[-1]

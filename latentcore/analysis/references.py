@@ -29,6 +29,7 @@ import pandas as pd
 from ..columns import plain_coordinates
 from ..data._npy import npz_headers, read_npy, read_npz
 from ..errors import InputError
+from ..outputs import own_source_name
 from ._validation import check_int
 from ..sampling import seeded_sample
 
@@ -174,20 +175,22 @@ def component_maps(source, n_components: int, method: str, n_rows: int, random_s
 # -- user maps ------------------------------------------------------------------------------------------
 
 def read_reference_files(specs, x, y, n_rows: int, inputs: dict, role: str = "reference",
-                         grid_shape=None) -> dict[str, np.ndarray]:
+                         grid_shape=None, own: str | None = None) -> dict[str, np.ndarray]:
     """name -> (n_rows,) values of every FILE[:COLUMN] in `specs` (see the module docstring); each
     file is recorded in `inputs` as `<role>:<spec>` -> path. A name met twice is prefixed by its
-    file's stem. `grid_shape`: the latents' scan grid (a references.npz must be on it)."""
+    file's stem. `grid_shape`: the latents' scan grid (a references.npz must be on it); `own`: the latents' source,
+    whose rows a study's CSV (a `source` column) gives (`items.source_rows`)."""
     references = {}
     for spec in specs:
-        path, found = read_reference_file(spec, x, y, n_rows, grid_shape)
+        path, found = read_reference_file(spec, x, y, n_rows, grid_shape, own)
         for name, values in found.items():
             references[name if name not in references else f"{path.stem}:{name}"] = values
         inputs[f"{role}:{spec}"] = path
     return references
 
 
-def read_reference_file(spec: str, x, y, n_rows: int, grid_shape=None) -> tuple[Path, dict[str, np.ndarray]]:
+def read_reference_file(spec: str, x, y, n_rows: int, grid_shape=None, own: str | None = None
+                        ) -> tuple[Path, dict[str, np.ndarray]]:
     """(path, name -> values) of one FILE[:COLUMN]: an NPY in the latents' row order, a references.npz on the
     latents' grid (`npz_references`), or a CSV column aligned to the latents' coordinates `x`, `y` by value."""
     path, column = _split_spec(spec)
@@ -206,7 +209,9 @@ def read_reference_file(spec: str, x, y, n_rows: int, grid_shape=None) -> tuple[
     if x is None or y is None:
         raise InputError("a CSV reference is aligned by x,y, but the latents have no coordinates "
                          "(give an NPY in the latents' row order instead)", path)
-    table = read_bandcontrast(path, column=column)
+    from .items import source_rows
+
+    table = source_rows(read_bandcontrast(path, column=column), None, path, "give the table of this source", own)
     return path, {column: align_to_coordinates(table, x, y, column=column)}
 
 
@@ -382,7 +387,8 @@ def _label_ids(latents, labels_csv) -> np.ndarray:
     from .labels.labelled import match_labels, read_labels_table
 
     n_rows = sum(len(v) for v in latents.partitions.values())
-    labelled = match_labels(read_labels_table(labels_csv), n_rows, latents.x, latents.y, labels_csv)
+    labelled = match_labels(read_labels_table(labels_csv), n_rows, latents.x, latents.y, labels_csv,
+                            own_source_name(latents.path))
     ids = np.full(n_rows, np.nan)
     ids[labelled.rows] = labelled.y
     return ids

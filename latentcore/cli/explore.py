@@ -220,7 +220,7 @@ def mean_pattern_of_file(args) -> int:
     from ..analysis.artifacts.mean_pattern import MeanPatternJob, run_mean_pattern_job
     from ..analysis.items import parse_rows, table_rows
     from ..latents import read_latents
-    from ..outputs import source_name
+    from ..outputs import own_source_name
 
     latents = read_latents(args.latents)
     n_rows = sum(len(values) for values in latents.partitions.values())
@@ -229,7 +229,7 @@ def mean_pattern_of_file(args) -> int:
     positions = (latents.x, latents.y, latents.units) if latents.x is not None and len(latents.x) == n_rows else None
     rows = (parse_rows(args.rows, n_rows) if args.rows is not None
             else table_rows(args.table, n_rows, args.cluster, positions, source=args.member,
-                            own=source_name(args.latents)))  # one file: its own source's rows of a study's table
+                            own=own_source_name(args.latents)))  # one file: its own source's rows of a study's
     job = MeanPatternJob(args.latents, args.source, rows, cluster=args.cluster, rows_text=args.rows, table=args.table)
     report = run_mean_pattern_job(job, args.out, png=not args.no_png, dpi=args.dpi, latents=latents)
     outputs, engine = report["outputs"], report["figure_engine"]

@@ -59,12 +59,13 @@ def rank_file(args) -> int:
     from ..analysis import rank
     from ..analysis.references import component_maps, read_reference_files
     from ..latents import read_latents
+    from ..outputs import own_source_name
 
     source = read_latents(args.latents)
     values, x, y = latents_and_coordinates(source, args.partition)
-    inputs = {"latents": source.path}
-    references = read_reference_files(args.reference, x, y, len(values), inputs, "reference", source.grid_shape)
-    labels = read_reference_files(args.labels, x, y, len(values), inputs, "labels", source.grid_shape)
+    inputs, own = {"latents": source.path}, own_source_name(args.latents)
+    references = read_reference_files(args.reference, x, y, len(values), inputs, "reference", source.grid_shape, own)
+    labels = read_reference_files(args.labels, x, y, len(values), inputs, "labels", source.grid_shape, own)
     if args.components:
         references.update(component_maps(args.components, args.n_components, args.component_method,
                                          len(values), args.seed))

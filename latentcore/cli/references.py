@@ -105,17 +105,17 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
     from ..analysis.ebsd.pole_figures import what_tag
     from ..analysis.items import parse_rows, source_rows, table_rows
     from ..analysis.labels.labelled import match_labels, read_labels_table
-    from ..outputs import source_name
+    from ..outputs import own_source_name
 
     if args.cluster is not None and args.table is None:
         raise InputError("--cluster picks rows of a cluster table: give it with --table")
     if (args.labels is None) != (args.label is None):
         raise InputError("--labels and --label go together: give both, the labels file and the label whose rows to "
                          "take")
-    own = Path(source_name(args.data)).stem  # a study's rows: the data's own source's, as the study names it
+    own = own_source_name(args.data)  # a study's rows: the data's own source's, as the study names it
     if args.labels:
         table = source_rows(read_labels_table(args.labels), args.table_source, args.labels, own=own)
-        labelled = match_labels(table, n_rows, x, y, args.labels)
+        labelled = match_labels(table, n_rows, x, y, args.labels, args.table_source or own)
         if args.label not in labelled.classes:
             raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
         rows = labelled.rows[labelled.names == args.label]

@@ -198,6 +198,40 @@ def test_the_probe_map_draws_unknown_rows_grey_and_names_them(demo_latents):
     assert (np.asarray(labels.z, float) == 3).sum() == 100  # the unknown rows, on the grey category
 
 
+def test_a_studys_labels_give_a_scan_its_own_sources_and_another_sources_alone_are_refused(
+        demo_latents, ebsd_h5, labels_csv, tmp_path, capsys):
+    """A study's labels (a `source` column) name each source's own pixels: `export`, `probe` and `rank` on one scan
+    take its own source's, named as its file (`ni_grains_h5ebsd`), and refuse a table of another source alone,
+    which once ran as this scan's labels."""
+    from latentcore.analysis.references import read_reference_file
+    from latentcore.latents import read_latents
+
+    table = pd.read_csv(labels_csv)
+    mine, other = tmp_path / "mine.csv", tmp_path / "other.csv"
+    table.assign(source="ni_grains_h5ebsd").to_csv(mine, index=False)
+    table.assign(source="q").to_csv(other, index=False)
+    for labels, code in ((mine, 0), (other, 2)):
+        assert main(["export", str(ebsd_h5), "--labels", str(labels), "--out", str(tmp_path / f"{code}.npz")]) == code
+        assert main(["probe", str(demo_latents), "--labels", str(labels), "--no-png",
+                     "--out", str(tmp_path / f"probe{code}")]) == code
+    said = capsys.readouterr().err
+    assert "the table is a study's, of the sources q, and none is 'ni_grains_h5ebsd'" in said  # export
+    assert "the labels name the source 'q', which these latents do not hold" in said  # probe
+    lat = read_latents(demo_latents)
+    clusters = tmp_path / "clusters.csv"
+    pd.DataFrame({"source": "q", "x": lat.x, "y": lat.y, "cluster": 0}).to_csv(clusters, index=False)
+    with pytest.raises(InputError, match="none is 'ni_grains_h5ebsd'"):
+        read_reference_file(f"{clusters}:cluster", lat.x, lat.y, len(lat.x), own="ni_grains_h5ebsd")
+
+
+def test_a_files_own_source_is_named_as_a_study_names_it():
+    from latentcore.outputs import own_source_name
+
+    assert own_source_name("/data/a.b__pca_latents.h5") == "a.b"  # a latents file: its source, dots and all
+    assert own_source_name("/data/a.b.h5") == "a.b" and own_source_name("scan_preproc.h5") == "scan"
+    assert own_source_name("s3://bucket/series/q__demo-vae_latents.h5") == "q"
+
+
 def test_export_npz_holds_the_source_rows_byte_for_byte_and_the_npz_reader_opens_it(ebsd_h5, labels_csv,
                                                                                    labelled_rows, truth, tmp_path):
     out = tmp_path / "subset.npz"

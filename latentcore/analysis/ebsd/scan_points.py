@@ -129,12 +129,11 @@ def read_classes(path, points: ScanPoints) -> RowClasses:
 def own_rows(table: pd.DataFrame, points: ScanPoints, path) -> pd.DataFrame:
     """The rows of a study's classes table (a `source` column) that are of this scan's source (`items.source_rows`,
     the source named as the scan's or latents file); a table without one as it is."""
-    from ...outputs import source_name
+    from ...outputs import own_source_name
     from ..items import source_rows
 
-    own = Path(source_name(points.path)).stem  # a latents file's source, or a scan file's stem
     return source_rows(table, None, path, "give the scan (or latents) of one of them, named as the study names it",
-                       own=own).drop(columns=SOURCE, errors="ignore")
+                       own=own_source_name(points.path)).drop(columns=SOURCE, errors="ignore")
 
 
 def _cluster_classes(table: pd.DataFrame, path, points: ScanPoints) -> RowClasses:

@@ -201,7 +201,9 @@ def probe_names(tag: str) -> dict:
 
 
 def load_labelled(latents_path, labels_path, x, y, n_rows) -> LabelledRows:
-    labelled = match_labels(read_labels_table(labels_path), n_rows, x, y, labels_path)
+    from ...outputs import own_source_name
+
+    labelled = match_labels(read_labels_table(labels_path), n_rows, x, y, labels_path, own_source_name(latents_path))
     with about_file(labels_path):
         check_classes(labelled)
     return labelled

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ...arrays import unique
 from ...errors import InputError
+from ...outputs import own_source_name
 from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
 
 TEST_FRACTION = 0.2
@@ -97,7 +98,7 @@ def export_training_set(source, labels_path, out_path, *, test_fraction: float =
                              "export them as .npz", source)
         partitions, offsets, coordinates, metadata = _source_rows(reader)
         x, y = coordinates if coordinates is not None else (None, None)
-        labelled = match_labels(table, int(offsets[-1]), x, y, labels_path)
+        labelled = match_labels(table, int(offsets[-1]), x, y, labels_path, own_source_name(source))
         check_classes(labelled, labels_path)
         idx_train, idx_test = stratified_split(labelled.y, test_fraction, random_state)
         blocks = item_blocks(reader, labelled.rows, offsets, partitions)
