@@ -122,6 +122,13 @@ class Latents:
         table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
         return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)), table
 
+    def row_ids(self, partitions=None) -> np.ndarray:
+        """The row ids of the chosen partitions' rows, in `stacked(partitions)`'s order: a row's id is its place with
+        every partition stacked in the file's order (`stacked()`), whichever partitions are chosen."""
+        starts = dict(zip(self.partitions, np.cumsum([0, *map(len, self.partitions.values())])))
+        return np.concatenate([starts[name] + np.arange(len(self.partitions[name]), dtype=np.int64)
+                               for name in (partitions or self.partitions)])
+
     def row_table(self, rows) -> pd.DataFrame:
         """How a table names some of these rows: `row` and, for a scan, `x_um`, `y_um` (in its units); a study's
         (`study.StudyLatents`) `source, row, x_um, y_um`."""

@@ -124,7 +124,8 @@ def run_umap(args) -> int:
                          args.latents)
     rows, table = latents.stacked(partitions)
     on_scan = latents.x is not None and len(latents.partitions) == 1
-    x, y, row_ids = (latents.x, latents.y, None) if on_scan else (None, None, None)
+    x, y = (latents.x, latents.y) if on_scan else (None, None)
+    row_ids = latents.row_ids(partitions)  # the file's own row ids, whichever partitions are embedded
     quality = quality_from(args)
     if quality is not None:  # the rows it removes are left out of the fit and the table
         if not on_scan:
@@ -132,7 +133,7 @@ def run_umap(args) -> int:
                              "scan's; leave it out",
                              args.latents)
         kept = quality.rows_kept(latents.point_maps, x, y, args.latents)  # too few kept: refused, naming it
-        row_ids = np.flatnonzero(kept)
+        row_ids = np.flatnonzero(kept)  # one scan, one partition: the rows' positions
         rows, table, x, y = rows[row_ids], table.iloc[row_ids].reset_index(drop=True), x[row_ids], y[row_ids]
         print(quality.describe(kept))
     kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}

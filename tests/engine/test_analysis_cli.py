@@ -364,3 +364,42 @@ def test_cutout_latents_without_coordinates_cluster_as_whole_vectors(tmp_path, c
     assert main(["cluster", str(latents), "--features", "latent", "--method", "kmeans", "--roi", "0,1,0,1",
                  "--out", str(out)]) == 2
     assert "no x, y coordinates: clustering with an ROI needs a scan" in capsys.readouterr().err
+
+
+@pytest.fixture
+def two_partitions(tmp_path):
+    """A cutout file of `valid` (60 items of 0.0) and `train` (40 of 1.0) and its latents, both partitions."""
+    from latentcore.storage import sha256_path
+
+    source = tmp_path / "cut.h5"
+    with h5py.File(source, "w") as f:
+        f["valid"], f["train"] = np.zeros((60, 1, 8, 8), np.float32), np.ones((40, 1, 8, 8), np.float32)
+    rng = np.random.default_rng(0)
+    valid, train = rng.normal(0, 1, (60, 4)).astype(np.float32), rng.normal(3, 1, (40, 4)).astype(np.float32)
+    writer = LatentsWriter(tmp_path / "cut__m_latents.h5", {"valid": valid.shape, "train": train.shape}, {})
+    writer.write_rows("valid", 0, valid)
+    writer.write_rows("train", 0, train)
+    return source, writer.finish({"model": "m", "model_sha256": "ab" * 32, "source": "cut.h5",
+                                  "source_sha256": sha256_path(source)})
+
+
+@pytest.mark.parametrize("partitions", ["train", "train,valid"])
+def test_the_embeddings_rows_are_the_files_row_ids_whichever_partitions_it_embeds(two_partitions, tmp_path,
+                                                                                   partitions):
+    """`umap --partitions` writes each row's id in the file (every partition stacked in the file's order), as the
+    cluster tables do: a table of `train`'s rows names rows 60..99, and the mean pattern of its rows is `train`'s."""
+    source, latents = two_partitions
+    assert main(["umap", str(latents), "--method", "pca", "--partitions", partitions,
+                 "--out", str(tmp_path / "e.csv")]) == 0
+    table = pd.read_csv(tmp_path / "e.csv")
+    expected = {"train": list(range(60, 100)), "train,valid": list(range(60, 100)) + list(range(60))}[partitions]
+    assert table["row"].tolist() == expected
+    train = tmp_path / "train.csv"
+    table[table["partition"] == "train"].to_csv(train, index=False)
+    assert main(["mean-pattern", str(latents), "--source", str(source), "--table", str(train), "--no-png",
+                 "--out", str(tmp_path / "mean")]) == 0
+    assert np.unique(np.load(next((tmp_path / "mean").glob("*.npy")))).tolist() == [1.0]
+    assert main(["cluster", str(latents), "--features", "latent", "--method", "kmeans", "--k", "2", "--no-png",
+                 "--partition", "train", "--out", str(tmp_path / "clusters")]) == 0
+    clusters = pd.read_csv(next((tmp_path / "clusters").glob("cluster_assignments__*.csv")))
+    assert clusters["row"].tolist() == list(range(60, 100))

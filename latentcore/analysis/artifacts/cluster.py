@@ -254,12 +254,7 @@ def read_cluster_rows(job: ClusterJob, latents=None) -> tuple[ClusterInputs, np.
     if rows.ndim == 2 and rows.shape[1] == 0:
         raise InputError("has no latent dimensions (0 columns): nothing to cluster; extract the latents again",
                          job.latents)
-    offset = 0  # row ids as the UMAP table's: every partition stacked in the file's order
-    for name, values in latents.partitions.items():
-        if name == partition:
-            break
-        offset += len(values)
-    row_ids = offset + np.arange(len(rows), dtype=np.int64)
+    row_ids = latents.row_ids([partition])  # as the UMAP table's: every partition stacked in the file's order
     bc = job.bandcontrast
     has_bc = bc is not None
     if latents.x is None or latents.y is None or len(latents.x) != len(rows):
