@@ -229,23 +229,26 @@ def model_label(attrs: dict) -> str | None:
 def latents_summary(path) -> dict:
     """What names a latents file in a picker, read cheaply (attributes and dataset shapes, no rows):
     {"source": the source's stem, "model": its `outputs.model_tag` ("" when not recorded), "rows": rows of
-    every partition, "source_sha256": "" when not recorded}. Files named `<stem>_latents.h5` are read alike."""
+    every partition, "partitions": {name: rows}, "source_sha256": "" when not recorded}. Files named
+    `<stem>_latents.h5` are read alike."""
     path = check_regular(path, "latents")
-    attrs, rows = {}, 0
+    attrs, partitions = {}, {}
     if path.suffix == ".npy":
-        rows = len(np.load(path, allow_pickle=False, mmap_mode="r"))
+        partitions = {"all": len(np.load(path, allow_pickle=False, mmap_mode="r"))}
     else:
         try:
             with open_h5(path) as f:
                 attrs = {k: attr_value(v) for k, v in f.attrs.items()}
-                rows = sum(f[k].shape[0] for k in ("all", "valid", "train") if isinstance(f.get(k), h5py.Dataset))
+                partitions = {k: int(f[k].shape[0]) for k in ("all", "valid", "train")
+                              if isinstance(f.get(k), h5py.Dataset)}
         except OSError as exc:
             raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract "
                              "the latents again", path) from exc
     named = path.name.removesuffix(SUFFIX).removesuffix(path.suffix).split(MODEL_SEPARATOR)[0]
     source = Path(str(attrs.get("source") or "")).stem.replace("_preproc", "") or named
     return {"source": source, "model": model_tag(attrs.get("model_name"), attrs.get("model_sha256")),
-            "rows": int(rows), "source_sha256": str(attrs.get("source_sha256") or "")}
+            "rows": sum(partitions.values()), "partitions": partitions,
+            "source_sha256": str(attrs.get("source_sha256") or "")}
 
 
 def summary_label(summary: dict) -> str:

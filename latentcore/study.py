@@ -299,13 +299,18 @@ def open_latents(path, settings=None) -> Latents:
     return study_latents(study, members, path)
 
 
-def row_sources(path) -> list[tuple[str, int]]:
-    """Each source of the latents at `path` with its rows, in order, as recorded (a study's members not opened):
-    latents with the same list have the same rows (one scan's latents by two models; not a study and one of its
-    files)."""
+def row_sources(path) -> list[tuple]:
+    """Each source of the latents at `path` with its rows, in order, as recorded (a study's members not opened; a
+    file's: its data file's SHA-256 and partitions too): latents with the same list have the same rows (one scan's
+    latents by two models; not a study and one of its files, nor another scan or partition of the same name and
+    size)."""
     if is_study_file(path):
-        return [(member.name, member.rows) for member in read_study(path, verify=False).members]
-    return [(source_name(path), latents_summary(path)["rows"])]
+        members = read_study(path, verify=False).members
+        if len(members) == 1 and not is_s3_uri(members[0].location):  # a study of one is its file
+            return row_sources(members[0].location)
+        return [(member.name, member.rows) for member in members]
+    summary = latents_summary(path)
+    return [(source_name(path), summary["rows"], summary["source_sha256"], tuple(summary["partitions"].items()))]
 
 
 # -- members ----------------------------------------------------------------------------------

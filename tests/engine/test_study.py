@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pandas as pd
 import pytest
@@ -218,12 +219,19 @@ def test_latents_have_the_same_rows_when_their_sources_and_row_counts_are_the_sa
     from latentcore.study import row_sources
 
     assert row_sources(study_file) == [("a", 60), ("b", 60)]
-    assert row_sources(members["b"]) == [("b", 60)] != row_sources(study_file)
+    assert row_sources(members["b"]) == [("b", 60, "", (("all", 60),))] != row_sources(study_file)
     other_model = members["b"].with_name("b__other_latents.h5")
     other_model.write_bytes(members["b"].read_bytes())
     assert row_sources(other_model) == row_sources(members["b"])
     solo = write_study(make_study("solo", [members["a"]]), members["a"].parent)
     assert row_sources(solo) == row_sources(members["a"])  # a study of one is its file
+    # another scan or other partitions of the same name and size: other rows
+    other_scan = write_latents(members["b"].parent / "day2", "b", 60, seed=8)
+    with h5py.File(other_scan, "a") as f:
+        f.attrs["source_sha256"] = "2" * 64
+    assert row_sources(other_scan)[0][:2] == ("b", 60) and row_sources(other_scan) != row_sources(members["b"])
+    cutouts = write_latents(members["b"].parent / "cut", "b", 60, scan=False)
+    assert row_sources(cutouts) == [("b", 60, "", (("valid", 30), ("train", 30)))] != row_sources(members["b"])
 
 
 def read_refused(path, needle, **kwargs) -> str:
