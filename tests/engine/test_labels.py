@@ -429,8 +429,18 @@ def test_clustering_agreement_needs_no_labels_and_refuses_other_data(demo_latent
     fewer = LatentsWriter(tmp_path / "fewer_latents.h5", {"all": (10, rows.shape[1])}, {"model": "copy"})
     fewer.write_rows("all", 0, rows[:10])
     fewer = fewer.finish({"model": "copy"})
-    with pytest.raises(InputError, match="has 10 rows but"):
+    with pytest.raises(InputError, match="has rows 10 of all but"):
         clustering_agreement(demo_latents, fewer, 4)
+    # two partitions of one size, of one data file: other items, compared row by row before
+    split = {"valid": rows[: len(rows) // 2], "train": rows[len(rows) // 2:]}
+    for name, kept in (("valid_latents.h5", ["valid"]), ("train_latents.h5", ["train"])):
+        writer = LatentsWriter(tmp_path / name, {p: split[p].shape for p in kept}, {"model": "copy"})
+        for p in kept:
+            writer.write_rows(p, 0, split[p])
+        writer.finish({"model": "copy", "source_sha256": latents.attrs["source_sha256"]})
+    with pytest.raises(InputError, match=f"has rows {len(split['train']):,} of train but valid_latents.h5 has "
+                                         f"{len(split['valid']):,} of valid: not latents of the same items"):
+        clustering_agreement(tmp_path / "valid_latents.h5", tmp_path / "train_latents.h5", 4)
 
 
 def test_editing_labels_keeps_one_label_per_row_and_sorted_classes():

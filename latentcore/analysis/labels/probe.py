@@ -244,16 +244,17 @@ def code_tally(predicted) -> dict[int, int]:
 
 def check_one_source(a, b, path_a, path_b, unknown_source: bool = False) -> None:
     """Two latents files of one source: both record the same source SHA-256 (a file without it cannot be shown
-    to come from the other's source: refused unless `unknown_source`), the same number of rows and, when both
+    to come from the other's source: refused unless `unknown_source`), the same rows of each partition and, when both
     have coordinates, the same ones (two regions of one size would otherwise be compared row by row)."""
     digests = [f.attrs.get("source_sha256") for f in (a, b)]
     if all(digests) and digests[0] != digests[1]:
         raise InputError(f"latents of another source than {Path(path_a).name} (source SHA-256 "
                          f"{digests[1][:12]}... vs {digests[0][:12]}...): give two latents of one data file", path_b)
-    rows = [sum(len(v) for v in f.partitions.values()) for f in (a, b)]
-    if rows[0] != rows[1]:
-        raise InputError(f"has {rows[1]} rows but {Path(path_a).name} has {rows[0]}: not latents of one source; give "
-                         "two latents of one data file", path_b)
+    rows = [{name: len(v) for name, v in f.partitions.items()} for f in (a, b)]
+    if rows[0] != rows[1]:  # partitions too: a file's `valid` and `train` of one size are other items
+        said = [", ".join(f"{n:,} of {name}" for name, n in part.items()) for part in rows]
+        raise InputError(f"has rows {said[1]} but {Path(path_a).name} has {said[0]}: not latents of the same items; "
+                         "give two latents of one data file's same partitions", path_b)
     if not all(digests) and not unknown_source:
         path = path_a if not digests[0] else path_b
         raise InputError("records no source SHA-256: it cannot be shown to come from the same data file as the "
