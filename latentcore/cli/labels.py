@@ -50,6 +50,8 @@ def add_export(subparsers):
                                              "set (.npz or Nenya-layout .h5)")
     p.add_argument("source", help="the pattern or cutout file the latents came from")
     p.add_argument("--labels", required=True, help=LABELS_HELP)
+    p.add_argument("--latents", help="the latents file the labels' row ids are of (default: rows counted over every "
+                                     "partition of the source, as the latents of all of it number them)")
     add_out_option(p, "subset.npz or subset.h5")
     p.add_argument("--test-fraction", type=float, default=0.2)
     add_seed_option(p)
@@ -111,8 +113,8 @@ def run_export(args) -> int:
     from ..outputs import refuse_existing
 
     refuse_existing([args.out])  # before the patterns are read
-    summary = export_training_set(args.source, args.labels, args.out, test_fraction=args.test_fraction,
-                                  random_state=args.seed)
+    summary = export_training_set(args.source, args.labels, args.out, latents=args.latents,
+                                  test_fraction=args.test_fraction, random_state=args.seed)
     print(f"wrote {summary['path']}: {summary['n_rows']} items {tuple(summary['item_shape'])}, "
           f"{summary['n_train']} train / {summary['n_test']} test, classes {summary['counts']}")
     return 0

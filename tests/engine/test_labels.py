@@ -224,6 +224,33 @@ def test_a_studys_labels_give_a_scan_its_own_sources_and_another_sources_alone_a
         read_reference_file(f"{clusters}:cluster", lat.x, lat.y, len(lat.x), own="ni_grains_h5ebsd")
 
 
+def test_export_of_the_latents_of_one_partition_takes_their_rows_items(tmp_path, capsys):
+    """Labels by row name the rows of the latents they were made on: latents of a cutout file's `train` only
+    (`extract --partitions train`) number train's items from 0, and `export --latents` writes train's items (where
+    rows counted over every partition would be valid's); latents of part of a partition are refused."""
+    from latentcore.storage import sha256_path
+
+    source = tmp_path / "cut.h5"
+    with h5py.File(source, "w") as f:
+        f["valid"], f["train"] = np.zeros((30, 1, 8, 8), np.float32), np.ones((40, 1, 8, 8), np.float32)
+    values = np.random.default_rng(0).normal(0, 1, (40, 4)).astype(np.float32)
+    made = {}
+    for name, rows in (("train", 40), ("part", 20)):
+        writer = LatentsWriter(tmp_path / f"{name}__m_latents.h5", {"train": (rows, 4)}, {})
+        writer.write_rows("train", 0, values[:rows])
+        made[name] = writer.finish({"model": "m", "source": "cut.h5", "source_sha256": sha256_path(source)})
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"row": range(10), "label": ["a"] * 5 + ["b"] * 5}).to_csv(labels, index=False)
+    assert main(["export", str(source), "--labels", str(labels), "--latents", str(made["train"]),
+                 "--out", str(tmp_path / "set.npz")]) == 0
+    with np.load(tmp_path / "set.npz") as npz:
+        assert np.unique(npz["X"]).tolist() == [1.0] and npz["rows"].tolist() == list(range(10))
+    assert main(["export", str(source), "--labels", str(labels), "--latents", str(made["part"]),
+                 "--out", str(tmp_path / "no.npz")]) == 2
+    assert "holds 20 rows of train (the source has 40): latents of part of a partition" in capsys.readouterr().err
+    assert not (tmp_path / "no.npz").exists()
+
+
 def test_a_files_own_source_is_named_as_a_study_names_it():
     from latentcore.outputs import own_source_name
 

@@ -19,13 +19,13 @@ def probe(lat_stamp: tuple, labels_stamp: tuple, method: str, smooth: float, out
                   **({"quality": quality} if quality is not None else {}))
 
 
-def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str) -> dict:
-    """The labelled rows' own items as a training set (the CLI's `export`), in this process: it runs in a
-    download's deferred callable, outside any script run, so no job progress can be shown (the labelled rows are
-    read in contiguous runs)."""
+def training_set(source_stamp: tuple, labels_stamp: tuple, out_path: str, latents: str) -> dict:
+    """The labelled rows' own items as a training set (the CLI's `export --latents`: the labels' row ids are those
+    of `latents`), in this process: it runs in a download's deferred callable, outside any script run, so no job
+    progress can be shown (the labelled rows are read in contiguous runs)."""
     from latentcore.analysis.labels.trainset import export_training_set
 
-    return export_training_set(source_stamp[0], labels_stamp[0], out_path)
+    return export_training_set(source_stamp[0], labels_stamp[0], out_path, latents=latents)
 
 
 def compare_latents(lat_stamp: tuple, other_stamp: tuple, labels_stamp: tuple, method: str, smooth: float,

@@ -208,14 +208,15 @@ def _downloads(lat, labelled, key: str, problem: str | None):
     for col, suffix in ((cols[1], "npz"), (cols[2], "h5")):
         target = str(out / names[f"training_set_{suffix}"])
         col.download_button(f"Training set ({suffix.upper()})",
-                            lambda target=target: _training_set(source, labels_file(lat, labelled, out), target),
+                            lambda target=target: _training_set(source, labels_file(lat, labelled, out), target,
+                                                                lat.path),
                             file_name=Path(target).name, key=f"{key}_dl_{suffix}", on_click="ignore",
                             disabled=problem is not None,
                             icon=":material/download:")
 
 
-def _training_set(source, labels_path, target) -> bytes:
-    labelling.training_set(sources.stamp(source), sources.stamp(labels_path), target)
+def _training_set(source, labels_path, target, latents) -> bytes:
+    labelling.training_set(sources.stamp(source), sources.stamp(labels_path), target, str(latents))
     return Path(target).read_bytes()
 
 

@@ -50,10 +50,18 @@ def stratified_split(y, test_fraction: float = TEST_FRACTION, random_state: int 
     return np.setdiff1d(np.arange(len(y)), test).astype(np.int64), test
 
 
-def _source_rows(reader):
-    """(partition, index) of every stacked row id, coordinates (scans) and the metadata table (cutouts)."""
-    partitions = sorted(reader.partitions, key=lambda p: LATENTS_ORDER.get(p, len(LATENTS_ORDER)))
-    sizes = [reader.count(p) for p in partitions]
+def _source_rows(reader, latents_sizes: dict | None = None, latents=None):
+    """(the partitions of the row ids, the first row id of each, coordinates (scans), the metadata table (cutouts)):
+    row ids as the latents of `latents_sizes` ({partition: rows}, those of the file `latents`) number them, or as a
+    latents file of every partition of the source. Latents of part of a partition are refused: their row ids name
+    no item of the source."""
+    partitions = list(latents_sizes or sorted(reader.partitions, key=lambda p: LATENTS_ORDER.get(p, 9)))
+    sizes = [reader.count(p) if p in reader.partitions else 0 for p in partitions]
+    other = {p: n for p, n, own in zip(partitions, sizes, (latents_sizes or {}).values()) if n != own}
+    if other:
+        said = ", ".join(f"{latents_sizes[p]:,} rows of {p} (the source has {n:,})" for p, n in other.items())
+        raise InputError(f"holds {said}: latents of part of a partition, whose row ids name no item of the source; "
+                         "export with the latents of every item of their partitions", latents)
     coordinates = reader.coordinates(partitions[0]) if partitions == ["all"] else None
     metadata = [reader.metadata(p) for p in partitions]
     table = (pd.concat([m.reset_index(drop=True) for m in metadata], ignore_index=True)
@@ -78,10 +86,12 @@ def item_blocks(reader, rows, offsets, partitions, block: int | None = None):
         yield start, read_stacked(reader, rows[start:start + block], offsets, partitions)
 
 
-def export_training_set(source, labels_path, out_path, *, test_fraction: float = TEST_FRACTION,
+def export_training_set(source, labels_path, out_path, *, latents=None, test_fraction: float = TEST_FRACTION,
                         random_state: int = 0) -> dict:
-    """Write the NPZ or HDF5 (by `out_path`'s suffix) of the module doc; returns a summary dict."""
+    """Write the NPZ or HDF5 (by `out_path`'s suffix) of the module doc; returns a summary dict. `latents`: the latents
+    file whose row ids the labels' `row` gives (by default a latents file of every partition of `source`)."""
     from ...data import open_source
+    from ...latents import latents_summary
 
     out_path = Path(out_path)
     kind = {".npz": "npz", ".h5": "h5", ".hdf5": "h5"}.get(out_path.suffix.lower())
@@ -96,7 +106,8 @@ def export_training_set(source, labels_path, out_path, *, test_fraction: float =
         if kind == "h5" and len(item_shape) != 3:
             raise InputError(f"the Nenya layout holds (N, C, H, W) images; these items are {item_shape}: "
                              "export them as .npz", source)
-        partitions, offsets, coordinates, metadata = _source_rows(reader)
+        sizes = latents_summary(latents)["partitions"] if latents is not None else None
+        partitions, offsets, coordinates, metadata = _source_rows(reader, sizes, latents)
         x, y = coordinates if coordinates is not None else (None, None)
         labelled = match_labels(table, int(offsets[-1]), x, y, labels_path, own_source_name(source))
         check_classes(labelled, labels_path)
