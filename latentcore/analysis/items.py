@@ -150,7 +150,7 @@ def table_rows(path, n_rows: int, cluster: int | None = None, positions=None, so
     import pandas as pd
 
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, dtype={SOURCE: str})  # sources `001` and `1` are two
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as CSV ({exc}): give a table umap or cluster wrote", path) from exc
     needed = ["row"] + (["cluster"] if cluster is not None else []) + ([SOURCE] if source is not None else [])
@@ -177,7 +177,7 @@ def source_rows(table, source: str | None, path, pick: str = "--source NAME", ow
     never read as one scan's rows."""
     if SOURCE not in table.columns:
         return table
-    names = table[SOURCE].astype(str)  # a source named `1` is read as a number
+    names = table[SOURCE].astype(str)  # a source named `1` is text wherever the table was read
     found = sorted(set(names))
     listed = ", ".join(found[:10]) + (f" and {len(found) - 10} more" if len(found) > 10 else "")
     wanted = source or own
@@ -185,7 +185,8 @@ def source_rows(table, source: str | None, path, pick: str = "--source NAME", ow
         raise InputError(f"a study's table of {len(found)} sources ({listed}), whose row ids and coordinates are each "
                          f"source's own: pick the source these rows are of ({pick})", path)
     if wanted is not None and wanted not in found:
-        raise InputError(f"the table is a study's, of the sources {listed}, and none is {wanted!r}: {pick}", path)
+        raise InputError(f"the table is a study's, of the sources {listed}, and none is {wanted!r}: pick one of "
+                         f"them ({pick})", path)
     return table if wanted is None else table[names == wanted]
 
 

@@ -118,7 +118,7 @@ def read_bandcontrast(path, column: str = "bandcontrast") -> pd.DataFrame:
     import pandas as pd
 
     try:
-        table = pd.read_csv(path, skipinitialspace=True)
+        table = pd.read_csv(path, skipinitialspace=True, dtype={"source": str})  # a study's source `001` is not 1
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read as CSV ({exc}): give a CSV table x,y,bandcontrast", path) from exc
     table.columns = [str(name).strip() for name in table.columns]

@@ -51,5 +51,6 @@ def test_a_study_clustered_from_the_page_on_a_local_cluster_is_the_command_line_
     assert sorted(shown["cluster"].unique()) == [0, 1, 2, 3]
 
     jobs = dask_server[1].parent / "sessions" / "jobs"
-    workers = {json.loads(report.read_text()).get("worker") for report in jobs.glob("*/progress.json")}
+    workers = {json.loads(report.read_text()).get("worker")
+               for report in jobs.glob("*/*/progress.json")}  # each job's key, then its attempt
     assert workers - {None}, "no job reported a Dask worker"  # the UMAP fit and the clustering ran on the cluster

@@ -48,8 +48,8 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def warm_up_report(sessions) -> dict:
-    """What the server's numba warm-up job last reported (its folder under the pool's jobs folder)."""
-    reports = [json.loads(path.read_text()) for path in (sessions / "jobs").glob("*/progress.json")]
+    """What the server's numba warm-up job last reported (its attempt's folder in its key's, in the pool's)."""
+    reports = [json.loads(path.read_text()) for path in (sessions / "jobs").glob("*/*/progress.json")]
     return next((report for report in reports if "numba" in report.get("message", "")), {})
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 
-from latentcore.analysis.items import by_partition, mean_item, page_of, read_items
+from latentcore.analysis.items import by_partition, mean_item, page_of, read_items, table_rows
 from latentcore.data import open_source
 from latentcore.errors import InputError
 
@@ -147,3 +148,11 @@ def test_a_gallery_caption_says_the_row_its_position_in_its_unit_and_its_band_co
     assert item_caption(812, 12.0, 30.5, "um", 143.0) == "row 812 · x 12.0 µm, y 30.5 µm · BC 143"
     assert item_caption(7, np.float32(0.05), np.float64(1.25), "nm") == "row 7 · x 0.05 nm, y 1.25 nm"
     assert item_caption(3, band_contrast=np.nan) == "row 3"  # no position, no band contrast: the row alone
+
+
+def test_a_studys_sources_named_as_numbers_stay_apart(tmp_path):
+    """A study's table read as text where it names sources: `001` and `1` are two sources, not one number."""
+    table = tmp_path / "study.csv"
+    pd.DataFrame({"source": ["001", "001", "1"], "row": [0, 1, 2]}).to_csv(table, index=False)
+    assert table_rows(table, 5, source="001").tolist() == [0, 1]
+    assert table_rows(table, 5, own="1").tolist() == [2]

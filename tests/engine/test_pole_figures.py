@@ -182,7 +182,7 @@ def test_a_studys_table_gives_the_rows_of_the_datas_own_source_or_the_one_named(
                  "--out", str(tmp_path / "label")]) == 0
     assert pd.read_csv(tmp_path / "label" / f"orientations__{own}__label_A__ipf_z.csv")["row"].tolist() == [3]
     assert main(["orientations", str(SCAN), "--labels", str(labels), "--label", "A", "--out", str(tmp_path / "b")]) == 2
-    assert f"of the sources p, q, and none is {own!r}: --source NAME" in capsys.readouterr().err
+    assert f"of the sources p, q, and none is {own!r}: pick one of them (--source NAME)" in capsys.readouterr().err
     assert not (tmp_path / "s").exists() and not (tmp_path / "b").exists()
     with pytest.raises(InputError, match=r"a study's table of 2 sources \(p, q\)"):  # a one-file command's labels
         match_labels(read_labels_table(labels), len(x), x, y, labels)

@@ -213,18 +213,18 @@ class Job:
         error = self.future.exception()
         if worker_lost(error):
             return MachineError("its Dask worker died each time it ran it (out of memory, or killed), and Dask gave "
-                                f"up: {LOST_NEXT_STEP}")
+                                f"up: run it again {AGAIN}")
         if not isinstance(error, concurrent.futures.process.BrokenProcessPool):
             return error
         if self.cancelled():
             return JobCancelled(f"ended {CANCEL_END_S:g} s after its cancel: it had not stopped by itself")
         beside = "" if self.end is not None else ", and with it the jobs beside it in the pool"  # a pool's: all end
         return MachineError(f"its worker process ended before the job did (out of memory, or killed){beside}: "
-                            f"{LOST_NEXT_STEP}")
+                            f"run it again {AGAIN}")
 
 
-# What a job whose worker died says next: the files it finished are kept (an extraction resumes its file)
-LOST_NEXT_STEP = "run it again (what it finished is kept), with fewer rows or on a machine with more memory"
+# How a job whose worker died is run again: the files it finished are kept (an extraction resumes its file)
+AGAIN = "(what it finished is kept), with fewer rows or on a machine with more memory"
 
 
 def task_name(task: Callable) -> str:

@@ -267,7 +267,7 @@ def _member_lost(member: tuple, exc):
 
     if worker_lost(exc):
         raise MachineError(f"its Dask worker died each time it extracted this file (out of memory, or killed): "
-                           f"{jobs.LOST_NEXT_STEP}", Path(member[2]).name) from exc
+                           f"run it again {jobs.AGAIN}", Path(member[2]).name) from exc
     raise exc
 
 
