@@ -103,7 +103,7 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
     """(row ids, what they are: `412rows`, `cluster2`, `label_<name>`) of --rows, --table [--cluster] or
     --labels --label."""
     from ..analysis.ebsd.pole_figures import what_tag
-    from ..analysis.items import parse_rows, source_rows, table_rows
+    from ..analysis.items import parse_rows, table_rows
     from ..analysis.labels.labelled import match_labels, read_labels_table
     from ..outputs import own_source_name
 
@@ -114,8 +114,8 @@ def chosen_rows(args, n_rows: int, x, y, units) -> tuple:
                          "take")
     own = own_source_name(args.data)  # a study's rows: the data's own source's, as the study names it
     if args.labels:
-        table = source_rows(read_labels_table(args.labels), args.table_source, args.labels, own=own)
-        labelled = match_labels(table, n_rows, x, y, args.labels, args.table_source or own)
+        labelled = match_labels(read_labels_table(args.labels), n_rows, x, y, args.labels,
+                                args.table_source or own, pick="--source NAME")
         if args.label not in labelled.classes:
             raise InputError(f"no label {args.label!r}: choose one of {labelled.classes}", args.labels)
         rows = labelled.rows[labelled.names == args.label]

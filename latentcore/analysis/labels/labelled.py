@@ -143,14 +143,15 @@ def _restored_labels(cells: pd.Series, path) -> pd.Series:
     return labels
 
 
-def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None, own: str | None = None) -> LabelledRows:
+def match_labels(table: pd.DataFrame, n_rows: int, x=None, y=None, path=None, own: str | None = None,
+                 pick: str = "run it on the study, or give the labels of this source") -> LabelledRows:
     """The rows a labels table names: by coordinates when it has x, y and the rows have positions, else by
     `row`. Refuses coordinates that are not pixels, rows out of range, a pixel labelled with two names and a study's
     table of several sources or without the source `own` (`items.source_rows`: the labels of the data's own source,
-    `outputs.own_source_name`)."""
+    `outputs.own_source_name`, or another one named; `pick`: how to name one)."""
     from ..items import source_rows
 
-    table = source_rows(table, None, path, "run it on the study, or give the labels of this source", own=own)
+    table = source_rows(table, None, path, pick, own=own)
     has_xy = {"x", "y"} <= set(table.columns)
     if has_xy and x is not None:
         rows = _rows_at(table["x"].to_numpy(np.float64), table["y"].to_numpy(np.float64), x, y, path)
