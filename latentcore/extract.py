@@ -424,7 +424,8 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         The partitions to extract; None takes `valid` and `train` of a cutout file, else the
         file's single partition.
     allowed_indices : array-like of int, default=None
-        Extract only these rows of each partition (source order is kept).
+        Extract only these rows of each partition (source order is kept), recorded as `<partition>_indices`: a
+        row names its item through them (`latents.source_items`).
     clobber : bool, default=False
         Overwrite an existing output instead of skipping or refusing it.
     progress : callable, default=None

@@ -5,6 +5,8 @@
 - scans: `x`, `y` (float64) and `grid_shape`, and the scan's vendor per-point maps (Oxford Band Contrast,
   EDAX IQ/CI/Fit) as `point_maps/<name>` float64 (N,) in the same row order; cutouts: the metadata
   table as `<partition>_metadata` byte strings with a `columns` attribute (the source layout, copied);
+- a partition extracted in part (`extract_file`'s `allowed_indices`): `<partition>_indices` int64 (N,), each row's
+  item in the source's partition (`stacked`'s `index`, `source_items`);
 - scans with orientations: `orientations/euler` (N, 3) Bunge radians, `orientations/phase_id` (N,), attributes
   `phases` (JSON), `convention` and `acquisition` (JSON: the microscope's settings the scan records; absent in
   files written before it) (latentcore.data.orientations), read back as `Latents.orientations`;
@@ -80,6 +82,7 @@ class Latents:
     metadata: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     point_maps: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # name -> (N,) per row
     orientations: ScanOrientations | None = None  # the scan's Euler angles and phases, per row
+    indices: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # rows' items, of parts extracted in part
     _finite: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
     _grid: object = dataclasses.field(default=None, init=False, repr=False, compare=False)  # `maps.scan_grid`
 
@@ -114,7 +117,8 @@ class Latents:
             rows = self.partitions[name]
             # the partition's name as a category: a column of the name repeated took 0.6 s at 10M rows
             partition = pd.Categorical.from_codes(np.full(len(rows), code, np.int16), names, validate=False)
-            table = pd.DataFrame({"partition": partition, "index": np.arange(len(rows))}, copy=False)
+            index = self.indices.get(name, np.arange(len(rows)))
+            table = pd.DataFrame({"partition": partition, "index": index}, copy=False)
             if name in self.metadata:
                 table = pd.concat([table, self.metadata[name].reset_index(drop=True)], axis=1)
             arrays.append(rows)
@@ -291,6 +295,7 @@ def read_latents(path) -> Latents:
             meta = {k: read_byte_table(f[f"{k}_metadata"]) for k in names if f"{k}_metadata" in f}
             maps = read_point_maps(f[POINT_MAPS]) if POINT_MAPS in f else {}
             orientations = _read_orientations(f[ORIENTATIONS], len(parts[names[0]]), path) if ORIENTATIONS in f else None
+            indices = _item_indices(f, {k: len(v) for k, v in parts.items()}, path)
     except OSError as exc:
         raise InputError(f"cannot read HDF5 (corrupt or truncated?): {exc}; copy it again, or extract the "
                          "latents again", path) from exc
@@ -298,7 +303,33 @@ def read_latents(path) -> Latents:
         if len(values) != len(parts[names[0]]):
             raise InputError(f"point map {name!r} has {len(values)} values but {names[0]!r} has "
                              f"{len(parts[names[0]])} rows; extract the latents again", path)
-    return Latents(path, parts, attrs, x, y, grid, meta, maps, orientations)
+    return Latents(path, parts, attrs, x, y, grid, meta, maps, orientations, indices=indices)
+
+
+def source_items(path, parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """{partition: the items in the source} of `parts` ({partition: rows of the latents file `path`'s partition}):
+    the rows themselves, but in a partition extracted in part (`extract_file`'s `allowed_indices`), the items its
+    `<partition>_indices` names."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        return parts
+    with open_h5(path) as f:
+        indices = _item_indices(f, {name: f[name].shape[0] for name in parts}, path)
+    return {name: indices[name][rows] if name in indices else rows for name, rows in parts.items()}
+
+
+def _item_indices(f, sizes: dict[str, int], path) -> dict[str, np.ndarray]:
+    """{partition: each row's item index in the source} of the partitions extracted in part."""
+    found = {}
+    for name, n_rows in sizes.items():
+        if f"{name}_indices" not in f:
+            continue
+        values = read_whole(f[f"{name}_indices"], path)
+        if values.shape != (n_rows,) or values.dtype.kind not in "iu" or (n_rows and values.min() < 0):
+            raise InputError(f"{name}_indices must hold one item index (>= 0) per row of {name!r}, got "
+                             f"{values.dtype} {values.shape}; extract the latents again", path)
+        found[name] = values.astype(np.int64)
+    return found
 
 
 def _read_partition(dataset: h5py.Dataset, path: Path) -> np.ndarray:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from latentcore.cli import main
 from latentcore.data import open_source
 from latentcore.errors import InputError
 from latentcore.extract import Extractor, extract_file, pool_latents, prepare_batch
@@ -145,6 +146,14 @@ def test_allowed_indices_restrict_rows_and_keep_their_coordinates(ebsd_h5, vae_m
     np.testing.assert_array_equal(part.x, full.x[chosen])
     with h5py.File(part.path) as f:
         np.testing.assert_array_equal(f["all_indices"][()], chosen)
+    # a row names its own item: in the table galleries read, and in the mean pattern the command line takes
+    np.testing.assert_array_equal(part.stacked()[1]["index"], chosen)
+    out = tmp_path / "mean"
+    assert main(["mean-pattern", str(part.path), "--source", str(ebsd_h5), "--rows", "45-49", "--out", str(out),
+                 "--no-png"]) == 0
+    with open_source(ebsd_h5) as reader:
+        expected = reader.read_rows("all", chosen[45:50]).astype(np.float64).mean(0)
+    np.testing.assert_allclose(np.load(next(out.glob("*.npy"))), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("pool, expected", [

@@ -68,10 +68,12 @@ def mean_pattern(job: MeanPatternJob, sizes: dict[str, int], progress=None) -> M
     """The mean item of the job's rows, streamed from its source (`sizes`: `partition_sizes` of its latents;
     `progress(fraction, message)` told after each block)."""
     from ...data import open_source
+    from ...latents import source_items
     from ..items import by_partition, mean_item
 
+    parts = source_items(job.latents, by_partition(sizes, job.rows))
     with open_source(job.source) as reader:
-        mean, count = mean_item(reader, by_partition(sizes, job.rows), progress=progress)
+        mean, count = mean_item(reader, parts, progress=progress)
     return MeanPattern(mean, count)
 
 
