@@ -217,8 +217,8 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     `dask_client(scheduler, workers)` (a Client is used as it is), `shared` sent to the cluster once (named
     otherwise than Client.map's own keywords: batch_size, key, workers, retries...),
     not with every task (scattered to every worker: a lost worker loses no value the others need). A
-    task whose worker died (memory, a crash) ends as `lost(item, exc)`; `on_result(result)` as each
-    result comes.
+    task whose worker died (memory, a crash) ends as `lost(item, exc)`; `on_result(result, worker)` as each
+    result comes (`worker`: the name of the Dask worker that ran it, None in this process or when it was lost).
     """
     items = list(items)
     if scheduler is None:
@@ -226,7 +226,7 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
         for item in items:
             results.append(function(item, **shared))
             if on_result:
-                on_result(results[-1])
+                on_result(results[-1], None)
         return results
     from distributed import as_completed
 
@@ -235,36 +235,56 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
         run = uuid.uuid4().hex[:8]  # keys unique on a shared cluster
         # each value one object (a list or dict is not scattered item by item: an empty dict could not be)
         sent = {key: client.scatter([value], broadcast=True, hash=False)[0] for key, value in shared.items()}
-        futures = client.map(function, items, pure=False, key=[f"{name}-{run}-{i}" for i in range(len(items))],
-                             **sent)
+        futures = client.map(_named_result, items, pure=False, key=[f"{name}-{run}-{i}" for i in range(len(items))],
+                             function=function, **sent)
         index = {future.key: i for i, future in enumerate(futures)}
         try:
             for future in as_completed(futures):
                 i = index[future.key]
                 try:
-                    result = future.result()
+                    worker, result = future.result()
                 except Exception as exc:  # the worker died: that item failed, the rest go on
-                    result = lost(items[i], exc)
+                    worker, result = None, lost(items[i], exc)
                 by_item[i] = result
                 if on_result:
-                    on_result(result)
+                    on_result(result, worker)
         finally:  # a cancel (raised by on_result) or a failure: the tasks not run yet never start
             client.cancel([future for future in futures if not future.done()])
     return [by_item[i] for i in range(len(items))]
 
 
+def _named_result(item, function, **shared):
+    """(this Dask worker's name, `function(item, **shared)`): run_tasks' task, which says where it ran."""
+    from distributed import get_worker
+
+    return str(get_worker().name), function(item, **shared)
+
+
 def counted(progress: Callable | None, total: int, done_what: str, start: float = 0.0, span: float = 1.0) -> Callable:
     """run_tasks' `on_result` that reports `progress(fraction, "<done_what> k of <total> sources")` as each task ends
-    (from `start` to `start + span`): a job's bar counts the sources done, and a cancel raised by its progress ends
-    the run at the next source."""
-    done = [0]
+    (from `start` to `start + span`), and on Dask the workers that ran them ("..., on workers 0, 1"; "on 12 workers"
+    above WORKERS_NAMED): a job's bar counts the sources done and says where they ran, and a cancel raised by its
+    progress ends the run at the next source."""
+    done, workers = [0], set()
 
-    def one_more(_):
+    def one_more(_, worker=None):
         done[0] += 1
+        workers.update([worker] if worker is not None else [])
         if progress is not None:
-            progress(start + span * done[0] / total, f"{done_what} {done[0]} of {total} sources")
+            progress(start + span * done[0] / total, f"{done_what} {done[0]} of {total} sources{_on(workers)}")
 
     return one_more
+
+
+WORKERS_NAMED = 3  # a job's progress names up to this many Dask workers, then counts them
+
+
+def _on(workers: set) -> str:
+    if not workers:
+        return ""
+    if len(workers) > WORKERS_NAMED:
+        return f", on {len(workers)} workers"
+    return f", on worker{'s' if len(workers) > 1 else ''} {', '.join(sorted(workers))}"
 
 
 def member_lost(study) -> Callable:

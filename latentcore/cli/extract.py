@@ -108,7 +108,7 @@ def run_batch(args) -> int:
     sources = batch.expand_sources(args.files, settings)
     done = [0]
 
-    def report(outcome):
+    def report(outcome, _worker):  # the outcome names its worker
         done[0] += 1
         detail = outcome.reason or outcome.output
         print(f"[{done[0]}/{len(sources)}] {outcome.status:7s} {outcome.source} ({outcome.seconds:.1f} s) {detail}",

@@ -128,7 +128,7 @@ def test_server_stopped_mid_batch_leaves_nothing_half_written_and_the_rerun_comp
     job = batch.BatchJob(model=str(checkpoint), out="s3://stopped/latents", device="cpu", s3=settings,
                          work_dir=str(work))
 
-    def stop_after_first(outcome):
+    def stop_after_first(outcome, _worker):
         if outcome.source == sources[0]:
             server.stop()
 

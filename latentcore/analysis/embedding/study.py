@@ -269,9 +269,10 @@ def embed_study(study: Study, out, method="umap", n_components=2, random_state=0
         fitted = time.perf_counter()
         done = []
 
-        def each(placed):
+        def each(placed, worker):
             done.append(placed)
-            report_progress(0.5 + 0.5 * len(done) / len(study.members), f"placed {placed.source}")
+            where = f" on worker {worker}" if worker is not None else ""
+            report_progress(0.5 + 0.5 * len(done) / len(study.members), f"placed {placed.source}{where}")
             if on_result:
                 on_result(placed)
 
