@@ -15,6 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from latentcore.analysis.roi import Roi
+
+# A training of the demo scan that takes seconds: 400 patterns of 16 x 16 (latentcore.train.TrainConfig's fields); the
+# learning rate does not depend on the number of epochs, so a run stopped and resumed to N epochs is a fresh N-epoch run
+TINY = dict(roi=Roi(0.0, 28.5, 0.0, 28.5), latent_dim=3, input_size=16, channels=(4, 8), batch_size=32, device="cpu",
+            patience=None, lr_schedule="constant")
+
 
 def sleep_steps(steps: int, seconds: float, progress) -> int:
     """A job that reports `steps` times (for tests of the pool: progress, cancel, another process)."""

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentcore.analysis.maps import Roi
-from pool_tasks import arrays_of, check_spilled, silent, sleep_steps, thread_counts, wait_until
+from pool_tasks import TINY, arrays_of, check_spilled, silent, sleep_steps, thread_counts, wait_until
 from ui.compute import tasks
 from ui.compute.jobs import JobPool, job_key
 
@@ -290,11 +289,6 @@ def test_the_grain_table_job_in_a_worker_is_the_engines(pool, tmp_path, grains_h
     pd.testing.assert_frame_equal(result["table"], expected.table)
     np.testing.assert_array_equal(result["grain_of_row"], expected.grain_of_row)
     assert result["reconstruction"] == expected.reconstruction and result["reconstruction"]["pixels_filled"] > 0
-
-
-TINY = dict(roi=Roi(0.0, 28.5, 0.0, 28.5), latent_dim=3, input_size=16, channels=(4, 8), batch_size=32,
-            device="cpu", patience=None, lr_schedule="constant")  # 400 patterns of 16 x 16; the learning rate
-# does not depend on the number of epochs, so a run stopped and resumed to N epochs is a fresh N-epoch run
 
 
 def test_a_training_job_reports_epochs_stops_resumes_and_writes_what_the_cli_writes(pool, tmp_path, ebsd_h5):

@@ -408,3 +408,29 @@ def test_shutdown_stops_the_local_cluster_the_pool_started(tmp_path):
     assert job.cancelled() and time.time() - started < 15
     assert wait_until(lambda: not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
                                       for pid in pids), timeout=10)
+
+
+def test_a_training_is_a_task_on_a_worker_and_ends_with_the_command_lines_weights(pool, tmp_path, ebsd_h5):
+    """The Train page's job (`tasks.train`, dedicated: a process of its own in the server's pool) is a task as any
+    other on the cluster: its epochs reported from its worker, and on one thread the very losses and weights that
+    `train-vae` writes with the same settings in this process."""
+    import torch
+
+    from latentcore.cli import main
+    from latentcore.train import TrainConfig
+    from pool_tasks import TINY
+
+    config = TrainConfig(data=str(ebsd_h5), out_dir=str(tmp_path / "app"), epochs=3, threads=1, **TINY)
+    job = pool.submit(tasks.train, "train", dedicated=True, roots=(str(ebsd_h5.parent), str(tmp_path)),
+                      config=config.to_dict())
+    there = job.result(timeout=180)
+    assert there.stop_reason == "completed" and job.worker() in {"0", "1"}
+    assert main(["train-vae", str(ebsd_h5), "--out", str(tmp_path / "cli"), "--roi", "0,28.5,0,28.5",
+                 "--latent-dim", "3", "--input-size", "16", "--channels", "4,8", "--batch-size", "32", "--device",
+                 "cpu", "--lr-schedule", "constant", "--epochs", "3", "--threads", "1"]) == 0
+    losses = ["train_loss", "train_rec", "train_kl", "val_loss"]
+    app, cli = (pd.read_csv(folder / "loss.csv")[losses] for folder in (there.out_dir, tmp_path / "cli"))
+    assert app.equals(cli)
+    weights = [torch.load(path, weights_only=True)["model"] for path in (there.model_path,
+                                                                         tmp_path / "cli" / there.model_path.name)]
+    assert all(torch.equal(value, weights[1][name]) for name, value in weights[0].items())
