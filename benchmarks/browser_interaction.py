@@ -12,16 +12,19 @@ is sampled from /proc. Timing starts once the UMAP fit has ended and the server'
 
     python benchmarks/browser_interaction.py [--sides 0,224,447,1000] [--dims 128] [--keep DIR] [--choose auto]
                                              [--no-clusters | --only-clusters] [--repeats 10] [--timeout S]
-                                             [--baseline ../main] [--study SOURCES]
+                                             [--baseline ../main] [--study SOURCES] [--pools server,local]
 
 `--sides`: scan sides (0: the built-in demo, 2,400 rows; 3163: ten million rows, with `--dims 16`); `--study N`: a
 saved study of N scans of that side opened instead (issue 51: `--sides 316 --study 100`, 10M rows); `--baseline DIR`:
-another checkout's app measured at each size first, in the same run and embedding cache. The goals (issues 34, 41
-and 42) and dated results, with what else ran on the machine: docs/benchmarks.md.
+another checkout's app measured at each size first, in the same run and embedding cache; `--pools server,local`: each
+app measured with its work in the server's own worker pool, then on a Dask LocalCluster it starts
+(LATENT_EXPLORER_SCHEDULER=local, docs/deployment.md; issue 56: `--sides 316 --study 100 --dims 16 --only-clusters`).
+The goals (issues 34, 41 and 42) and dated results, with what else ran on the machine: docs/benchmarks.md.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -61,6 +64,9 @@ Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3})
 TIMEOUT_S = 600  # the longest wait for any one step (--timeout)
 SELECTION_WAIT_S = 60  # a selection that changes nothing and starts no run is said after this long
 DEMO = 0  # --sizes 0: the built-in demo scan (2,400 rows), extracted in the app
+QUIET_CPU_S = 0.2  # CPU seconds a second of the server and its workers taken for idle: a Dask LocalCluster of 2
+# (scheduler, client, nannies and workers) idles at 0.12 together here (heartbeats), never under 0.05
+SERVER_POOL = "server"  # --pools: the work in the server's own worker pool (no Dask scheduler)
 
 
 def write_scan(folder: Path, side: int, dims: int, table: bool = True, name: str = "scan",
@@ -195,14 +201,14 @@ class ServerMemory:
                                      server.get("RssFile", 0.0), server.get("VmHWM", 0.0), workers))
 
     def wait_quiet(self, timeout: float = 300):
-        """Until the server and its worker processes use no CPU for a second (the workers' warm-up compiling, the
+        """Until the server and its worker processes use no CPU for a second (under QUIET_CPU_S) (the workers' warm-up compiling, the
         server loading the pages' libraries after the first page, a fit's tail), as a person reading the first page
         finds them: what is timed next does not share the cores with them. Returns the seconds waited."""
         start, last = time.perf_counter(), None
         while time.perf_counter() - start < timeout:
             pid = self._server_pid()
             busy = sum(self._cpu_seconds(c) for c in [pid, *self._children(pid)]) if pid else 0.0
-            if last is not None and busy - last < 0.05:
+            if last is not None and busy - last < QUIET_CPU_S:
                 break
             last = busy
             time.sleep(1.0)
@@ -509,10 +515,10 @@ def other_pages_first(out: dict, page):
 
 def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters: bool = True,
         repeats: int = 10, only_clusters: bool = False, checkout: Path = REPO, cache: Path | None = None,
-        study: int = 0) -> dict:
+        study: int = 0, pool: str = SERVER_POOL) -> dict:
     from playwright.sync_api import sync_playwright
 
-    out = {"checkout": "this" if checkout == REPO else str(checkout),
+    out = {"checkout": "this" if checkout == REPO else str(checkout), "pool": pool,
            "points": 2400 if side == DEMO else side * side * max(study, 1), "dims": None if side == DEMO else dims,
            "sources": max(study, 1), "cores": os.cpu_count(),
            "load_before": Path("/proc/loadavg").read_text().split()[:3]}
@@ -527,7 +533,8 @@ def run(side: int, dims: int, folder: Path, choose_files: bool = False, clusters
         workspace = workspace_with_scan(folder, side, dims)
         log(f"wrote the scan's latents into workspace {workspace} in {time.perf_counter() - start:.1f} s")
     env = {"PYTHONPATH": str(checkout),  # its own latentcore and ui, whatever this process was given
-           "LATENT_EXPLORER_CACHE": str(cache or folder / "cache")}
+           "LATENT_EXPLORER_CACHE": str(cache or folder / "cache"),
+           "LATENT_EXPLORER_SCHEDULER": None if pool == SERVER_POOL else pool}  # None: left out
     with serve(folder, env, repo=checkout) as (url, _), sync_playwright() as p:
         memory = ServerMemory(int(url.rsplit(":", 1)[1]))
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -564,6 +571,9 @@ def main():
                         help="another checkout (e.g. main) whose app runs each size too, before this one's")
     parser.add_argument("--repeats", type=int, default=10,
                         help="box selections on the UMAP and Clusters pages after their first (default 10)")
+    parser.add_argument("--pools", default=SERVER_POOL,
+                        help=f"where each app's work runs, in turn: {SERVER_POOL!r} (its own worker pool), 'local' (a "
+                             "Dask LocalCluster it starts) or a scheduler's address (default: server)")
     parser.add_argument("--study", type=int, default=0, metavar="SOURCES",
                         help="open a saved study of this many scans, each of side**2 rows (seeded apart), instead "
                              "of one scan (issue 51: 100 sources of 316**2 rows, about 10M)")
@@ -574,11 +584,11 @@ def main():
         for side in map(int, args.sides.split(",")):
             choose_files = args.choose == "yes" or (args.choose == "auto" and side * side > CHOOSE_ROWS)
             assert not args.study or side != DEMO, "--study needs scan sides (not 0, the demo)"
-            for name, checkout in reversed(checkouts.items()):  # the baseline first, then this checkout
-                folder = (args.keep or Path(scratch)) / f"side{side}-{name}"
+            for (name, checkout), pool in itertools.product(reversed(checkouts.items()), args.pools.split(",")):
+                folder = (args.keep or Path(scratch)) / f"side{side}-{name}-{pool.replace('/', '_').replace(':', '_')}"
                 print(json.dumps(run(side, args.dims, folder, choose_files, not args.no_clusters, args.repeats,
                                      args.only_clusters, checkout, (args.keep or Path(scratch)) / "embeddings",
-                                     args.study)),
+                                     args.study, pool)),
                       flush=True)
 
 

@@ -32,6 +32,8 @@ choices = {"Built-in demo scan": ((DEMO_SCAN,), BandContrast.table(DEMO_BANDCONT
 if state.source() is not None and not state.is_demo():
     choices = {f"Session data: {state.source().name}": ((state.source(),), state.bandcontrast()), **choices}
 patterns = extraction.pattern_files()
+for name, files_of in extraction.study_pattern_files(patterns).items():
+    choices[f"Study {name}: the pattern files of its {len(files_of)} sources"] = (files_of, None)
 if len(patterns) > 1:
     choices[SEVERAL] = ((), None)
 new_name = {"on_change": defaults.forget_widget, "args": ("train_name",)}  # the default name follows the data
@@ -42,12 +44,13 @@ if not paths:
         "train_files", uploaded if len(uploaded) > 1 else list(patterns), list(patterns)), key="train_files",
         **new_name)
     paths = tuple(patterns[label] for label in chosen)
-    st.caption("One model for all of them, trained on the same number of patterns from each: as many as the "
-               "smallest file holds, a seeded draw from the larger ones. Then extract them with it into one study "
-               "on the Extract page (Several files into one study).")
     if len(paths) < 2:
         st.info("Pick two or more files, or one of the choices above.")
         st.stop()
+if len(paths) > 1:
+    st.caption("One model for all of them, trained on the same number of patterns from each: as many as the "
+               "smallest file holds, a seeded draw from the larger ones. Then extract them with it into one study "
+               "on the Extract page (Several files into one study).")
 with common.user_errors():
     infos = [sources.source_info(sources.stamp(path)) for path in paths]
 if any(i.get("is_features") or len(i["item_shape"]) != 3 for i in infos):

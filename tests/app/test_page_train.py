@@ -283,3 +283,38 @@ def test_one_model_for_several_uploaded_scans_trains_on_as_many_patterns_of_each
     assert config["train"]["data"] == ["s1.h5", "s2.h5"] and config["train"]["sizing"]["n_patterns"] == 2 * 48
     assert [(s["name"], s["n_source"], s["n_used"]) for s in config["data"]["sources"]] == [
         ("s1.h5", 48, 48), ("s2.h5", 80, 48)]
+
+
+def test_a_saved_studys_pattern_files_are_one_choice_and_train_one_model_on_its_sources(not_here):
+    """A study saved in the workspace whose every source's data file the session has is one choice of the Train page:
+    it trains one model on those files (as many patterns of each); a study with a source whose file is missing is not
+    offered."""
+    from driving import new_app, run
+    from study_scans import scan_latents
+
+    from ui.compute.sources import write_study
+
+    at = new_app()
+    folder = Path(at.session_state["workdir"])
+    paths = scan_latents(folder / "latents", names=("p", "q", "r"), scans=folder / "uploads")
+    write_study("pair", [paths["p"], paths["q"]], folder)
+    write_study("three", list(paths.values()), folder)
+    at.session_state["_files"] = {"data": [str(folder / "uploads" / f"{name}.h5") for name in "pq"]}  # not r's
+    at = run(at, "train")
+    choices = at.radio(key="train_data").options
+    assert "Study pair: the pattern files of its 2 sources" in choices and not any("three" in c for c in choices)
+    at = run(at.radio(key="train_data").set_value("Study pair: the pattern files of its 2 sources"))
+    assert "train_files" not in [m.key for m in at.multiselect]  # the study's files, nothing to pick
+    assert any("same number of patterns from each" in c.value for c in at.caption)
+    assert at.text_input(key="train_name").value.startswith("p+1-")
+    for key, value in (("train_latent_dim", 3), ("train_input_size", 16), ("train_epochs", 1), ("train_batch", 32)):
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="train_channels").set_value("4,8")
+    at.selectbox(key="train_device").set_value("cpu")
+    at = run(at)
+    at.button(key="train_start").click()
+    job = run(at).session_state["train_job"]
+    assert job.wait(timeout=120) and job.error is None, job.error
+    config = json.loads((job.result.out_dir / "config.json").read_text())
+    assert config["train"]["data"] == ["p.h5", "q.h5"]
+    assert [(s["name"], s["n_used"]) for s in config["data"]["sources"]] == [("p.h5", 192), ("q.h5", 192)]

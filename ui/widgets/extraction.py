@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from latentcore.demo import DEMO_MODEL
-from latentcore.errors import InputError
-from latentcore.study import check_name
+from latentcore.errors import InputError, LatentError
+from latentcore.study import STUDY_SUFFIX, check_name
 
 from ..compute import dispatch, jobs, sources
 from ..session import files, lifecycle, state
@@ -105,6 +105,22 @@ def pattern_files() -> dict:
             continue
         if not files.is_latents_file(path, info) and len(info["item_shape"]) == 3:
             found[label] = path
+    return found
+
+
+def study_pattern_files(patterns: dict) -> dict:
+    """study name -> the data files of its sources, for each saved study of the workspace whose every source's file
+    (the one its latents record) is among `patterns` (`pattern_files`): what one model for the study trains on."""
+    by_name = {path.name: path for path in patterns.values()}
+    found = {}
+    for saved in files.workspace_studies():
+        try:
+            members = sources.study(sources.stamp(saved)).members
+            names = [sources.latents(sources.stamp(Path(member.location))).attrs.get("source") for member in members]
+        except (LatentError, OSError):  # said on the Data page
+            continue
+        if all(name in by_name for name in names):
+            found[saved.name.removesuffix(STUDY_SUFFIX)] = tuple(by_name[name] for name in names)
     return found
 
 
