@@ -161,10 +161,15 @@ def test_above_six_sources_a_picker_chooses_the_scan_maps_shown_and_the_study_is
     assert len(built) == 1  # the study's rows stacked on the first run only
 
 
-def test_a_studys_chosen_rows_show_their_images_and_mean_pattern_from_their_own_sources_data_file(downloads):
+def test_a_studys_chosen_rows_show_their_images_and_mean_pattern_from_their_own_sources_data_file(downloads,
+                                                                                                 monkeypatch):
     import io
 
     from latentcore.data import open_source
+    from ui.widgets import common
+
+    drawn = []
+    monkeypatch.setattr(common, "gallery", lambda items, captions, columns=6: drawn.append((list(items), captions)))
 
     at = new_app()
     folder = Path(at.session_state["workdir"])
@@ -176,11 +181,17 @@ def test_a_studys_chosen_rows_show_their_images_and_mean_pattern_from_their_own_
     go(at, "umap")
     at.session_state["selection"] = np.array([5, 200, 201])  # p's row 5, q's rows 8 and 9
     at.run()
-    picker = at.selectbox(key="umap_selected_source")
-    assert picker.options == ["p (1 row)", "q (2 rows)"] and len(at.get("image")) == 1
+    # every chosen row's image at once, each from its own source's file, and captioned so
+    with open_source(folder / "uploads" / "p.h5") as p, open_source(folder / "uploads" / "q.h5") as q:
+        expected = [*p.read_rows("all", [5]), *q.read_rows("all", [8, 9])]
+    items, captions = drawn[-1]
+    assert len(items) == 3 and all(np.array_equal(a, b) for a, b in zip(items, expected))
+    assert [caption.split(" · x")[0] for caption in captions] == ["p · row 5", "q · row 8", "q · row 9"]
+    picker = at.selectbox(key="umap_selected_source")  # the mean is of one source's patterns
+    assert picker.options == ["p (1 row)", "q (2 rows)"] and picker.label == "Mean pattern of the rows of"
     run(picker.select_index(1))
     run(at.toggle(key="umap_mean_show").set_value(True))
-    assert len(at.get("image")) == 2 and "Mean of 2 patterns" in str(at.get("plotly_chart")[0].proto.spec)
+    assert "Mean of 2 patterns" in str(at.get("plotly_chart")[0].proto.spec)
     mean = np.load(io.BytesIO(next(make() for name, make in downloads.items() if name.endswith(".npy"))))
     with open_source(folder / "uploads" / "q.h5") as reader:
         patterns = reader.read_rows(next(iter(reader.info().partitions)), [8, 9]).astype(np.float64)

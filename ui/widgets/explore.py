@@ -14,6 +14,7 @@ import streamlit as st
 from latentcore.analysis.items import item_caption
 from latentcore.analysis.ebsd.scan_points import row_classes
 from latentcore.analysis.labels.labelled import codes_per_row, from_clustering
+from latentcore.arrays import unique
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
 from latentcore.columns import CLUSTER, COUNT, ROW, SOURCE, coordinate_names, embedding_name, latent_name
 from latentcore.errors import LatentError
@@ -124,15 +125,19 @@ def scan_columns(lat_stamp, lat) -> dict[str, np.ndarray]:
 
 
 def gallery_captions(lat, scan: dict | None):
-    """rows -> their gallery captions (`item_caption`): the row, and from `scan` (`scan_columns`: every row's
-    x, y and band contrast) its position and band contrast where it has them."""
+    """rows -> their gallery captions (`item_caption`): the row (a study's: its source and its row there), and from
+    `scan` (`scan_columns`: every row's x, y and band contrast) its position and band contrast where it has them."""
     scan = scan or {}
     x, y = (scan.get(name) for name in coordinate_names(lat.units))
     contrast = scan.get(BANDCONTRAST_COLUMN)
 
     def captions(rows) -> list[str]:
-        return [item_caption(r, *((x[r], y[r]) if x is not None else (None, None)), units=lat.units,
-                             band_contrast=None if contrast is None else contrast[r]) for r in rows]
+        rows = np.asarray(rows, np.int64)
+        named = lat.row_table(rows)  # a study's: each row's source and its row there
+        of = [f"{source} · " for source in named[SOURCE]] if SOURCE in named else [""] * len(rows)
+        return [head + item_caption(own, *((x[r], y[r]) if x is not None else (None, None)), units=lat.units,
+                                    band_contrast=None if contrast is None else contrast[r])
+                for head, own, r in zip(of, named[ROW], rows)]
     return captions
 
 
@@ -152,32 +157,48 @@ def show_rows(rows, lat, table: pd.DataFrame, key: str, extra: dict | None = Non
 
 
 def row_images(rows, lat, table: pd.DataFrame, key: str, mean_key: str | None, scan: dict | None):
-    """The chosen rows' images a page at a time, from the data file their source came from (`source_for`; a study's
-    rows one source at a time, picked among those they are of), captioned with each row's x, y and band contrast
+    """The chosen rows' images a page at a time, each read from the data file its source came from (`source_for`; a
+    study's rows from each of their sources' files at once), captioned with each row's source, x, y and band contrast
     from `scan` (`scan_columns`: every row's), with the toggle for their mean pattern (or a cluster's) beside them
-    when `mean_key` names its widgets."""
+    when `mean_key` names its widgets: of one source's rows, picked among those they are of."""
     found = lat.sources()
-    of = np.searchsorted([source.start for source in found], rows, side="right") - 1
-    index = 0
-    if len(found) > 1:
-        counts = {found[i].name: int(n) for i, n in zip(*np.unique(of, return_counts=True))}
-        name = st.selectbox("Images of the chosen rows of", list(counts), key=f"{key}_source",
-                            format_func=lambda n: f"{n} ({common.counted(counts[n], 'row')})",
-                            index=defaults.setting_index(f"{key}_source", next(iter(counts)), counts))
-        index = [source.name for source in found].index(name)
-    own, first, name = lat.source_latents(index), found[index].start, found[index].name
-    source = data_file_of(own, name, f"images of {name}'s rows")
-    if source is None:
-        return
-    mine, items = rows[of == index] - first, table if own is lat else own.stacked()[1]  # a study's: its identity
-    captions = gallery_captions(lat, scan)
+    starts = [source.start for source in found]
+    of = np.searchsorted(starts, rows, side="right") - 1
+    readers = {}
+    for index in unique(of).tolist():
+        own, name = lat.source_latents(index), found[index].name
+        data = data_file_of(own, name, f"images of {name}'s rows")
+        if data is not None:
+            readers[index] = gallery.source_reader(data, table if own is lat else own.stacked()[1])  # its identity
+
+    def read(page) -> list:
+        items, page_of = [None] * len(page), np.searchsorted(starts, page, side="right") - 1
+        for index in unique(page_of).tolist():
+            where = np.flatnonzero(page_of == index)
+            for position, item in zip(where, readers[index](page[where] - starts[index])):
+                items[position] = item
+        return items
+
     left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
-    with left:
-        gallery.paged_gallery(mine, source, items, key, columns=4 if mean_key else 6,
-                              captions=lambda shown: captions(np.asarray(shown) + first))
+    if readers:
+        with left:
+            gallery.paged_gallery(rows[np.isin(of, list(readers))], read, key, columns=4 if mean_key else 6,
+                                  captions=gallery_captions(lat, scan))
     if right is not None:
         with right:
-            mean_panel(own, mine, mean_key, first=first if len(found) > 1 else None)
+            index = _mean_source(found, of, key) if len(found) > 1 else 0
+            first = starts[index] if len(found) > 1 else None
+            mean_panel(lat.source_latents(index), rows[of == index] - starts[index], mean_key, first=first)
+
+
+def _mean_source(found: list, of: np.ndarray, key: str) -> int:
+    """The source (its index) of a study whose rows' mean pattern is asked for, picked among those the rows are of:
+    a mean is of one data file's patterns."""
+    counts = {found[i].name: int(n) for i, n in zip(*np.unique(of, return_counts=True))}
+    name = st.selectbox("Mean pattern of the rows of", list(counts), key=f"{key}_source",
+                        format_func=lambda n: f"{n} ({common.counted(counts[n], 'row')})",
+                        index=defaults.setting_index(f"{key}_source", next(iter(counts)), counts))
+    return [source.name for source in found].index(name)
 
 
 def data_file_of(own, name: str, what: str) -> Path | None:

@@ -1,10 +1,11 @@
 """The images behind chosen rows.
 
 - `source_for(lat)`: the data file the latents came from, when this session has it (a chosen or uploaded file).
-- `paged_gallery(rows, source, table, key, captions=...)`: the rows' images a page at a time (`PAGE_SIZE`), a
+- `paged_gallery(rows, read, key, captions=...)`: the rows' images a page at a time (`PAGE_SIZE`), a
   page number (its - and + step to the previous and next page) and "images 25-48 of 412"; only the page's
-  items are read from the source. Back to page 1 when the rows change. Each image's caption is the row, and
-  on a scan its x, y and band contrast (`latentcore.analysis.items.item_caption`, through `captions`).
+  items are read (`read`; `source_reader(source, table)`: from one data file). Back to page 1 when the rows change.
+  Each image's caption is the row, and on a scan its x, y and band contrast
+  (`latentcore.analysis.items.item_caption`, through `captions`).
 - `mean_pattern(rows, source, lat, key, clusters=...)`: the mean pattern of the rows (the selection) or
   of a cluster, made by `mean-pattern`'s own job and run (`latentcore.analysis.artifacts.mean_pattern`; above
   `jobs.INLINE_PATTERNS` rows in a worker, when asked for with a button), drawn with a colour bar,
@@ -58,9 +59,9 @@ def _page_number(rows: np.ndarray, pages: int, key: str) -> int:
                                key=page_key, help="- and + step to the previous and the next page."))
 
 
-def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: int = 6, captions=None):
-    """The rows' images, PAGE_SIZE at a time in `columns` columns; reads only the shown page's items.
-    `captions(rows)`: the page's captions (default "row N")."""
+def paged_gallery(rows, read, key: str, columns: int = 6, captions=None):
+    """The rows' images, PAGE_SIZE at a time in `columns` columns; `read(rows)` gives the items of the shown page's
+    rows (`source_reader`: only they are read). `captions(rows)`: the page's captions (default "row N")."""
     rows = np.asarray(rows, np.int64)
     cols = st.columns([1, 2], vertical_alignment="bottom")
     with cols[0]:
@@ -68,10 +69,17 @@ def paged_gallery(rows, source: Path, table: pd.DataFrame, key: str, columns: in
     page = page_of(len(rows), number - 1, PAGE_SIZE)
     cols[1].caption(page.label().capitalize())
     shown = page.of(rows)
-    part = table.iloc[shown]
-    items = sources.source_items(sources.stamp(source), tuple(part["partition"].astype(str)),
-                               tuple(int(i) for i in part["index"]))
-    common.gallery(items, captions(shown) if captions else [item_caption(r) for r in shown], columns)
+    common.gallery(read(shown), captions(shown) if captions else [item_caption(r) for r in shown], columns)
+
+
+def source_reader(source: Path, table: pd.DataFrame):
+    """rows -> their items, read from the data file `source` where `table` (its latents' `stacked` table) says
+    they lie (`partition`, `index`)."""
+    def read(rows) -> np.ndarray:
+        part = table.iloc[np.asarray(rows, np.int64)]
+        return sources.source_items(sources.stamp(source), tuple(part["partition"].astype(str)),
+                                    tuple(int(i) for i in part["index"]))
+    return read
 
 
 def _mean_choices(rows: np.ndarray, clusters) -> dict[str, tuple[str, np.ndarray, int | None]]:
