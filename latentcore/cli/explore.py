@@ -19,9 +19,10 @@ from pathlib import Path
 
 from ..errors import InputError, about_file
 from ..outputs import refuse_existing
-from .options import (add_figure_options, add_latents_argument, add_out_option, add_partition_option,
-                      add_quality_option, add_roi_option, add_scheduler_options, add_seed_option, add_smooth_option,
-                      add_source_option, bandcontrast, each_source, one_latents_file, partitions_from, quality_from, study_from)
+from .options import (EACH_SOURCE_ON_DASK, add_figure_options, add_latents_argument, add_out_option,
+                      add_partition_option, add_quality_option, add_roi_option, add_scheduler_options, add_seed_option,
+                      add_smooth_option, add_source_option, bandcontrast, each_source, one_latents_file,
+                      partitions_from, quality_from, study_from)
 
 
 def add_umap(subparsers):
@@ -55,6 +56,7 @@ def add_maps(subparsers):
     add_smooth_option(p)
     add_figure_options(p)
     p.add_argument("--scale-bar", action="store_true", help="draw a scale bar on each map")
+    add_scheduler_options(p, EACH_SOURCE_ON_DASK)
     p.set_defaults(func=run_maps)
 
 
@@ -71,6 +73,7 @@ def add_mean_pattern(subparsers):
     p.add_argument("--cluster", type=int, help="with --table: the rows of this cluster")
     add_out_option(p, "output folder")
     add_figure_options(p)
+    add_scheduler_options(p, EACH_SOURCE_ON_DASK)
     p.set_defaults(func=run_mean_pattern)
 
 

@@ -4,7 +4,11 @@ read or a model loads."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import math
+import os
+import sys
 from pathlib import Path
 
 DPI_RANGE = (10.0, 2400.0)  # below 10 a figure is a few pixels; above 2400 one PNG can take gigabytes
@@ -57,14 +61,16 @@ def each_source(args, run_one, needs_scan: bool = False, per_source: tuple[str, 
     `args.latents` names (or `--source`'s one), each into `--out/<source>` (`args.member`: the source's name, None
     for one file); with `needs_scan`, a source without coordinates is left out and said. `per_source`: options naming
     a file of one scan (a reference map), which on several sources must hold `{source}` in their path, replaced by
-    each source's name. Returns the first failing exit code, else 0."""
+    each source's name. With `--scheduler`, each source's run is a Dask task (`on_dask`). Returns the first failing
+    exit code, else 0."""
     from ..errors import InputError
     from ..study import local_member_path
 
     single = one_latents_file(args.latents)
     picked = getattr(args, "study_source", None)
     if single is not None and picked is None:
-        return run_one(argparse.Namespace(**{**vars(args), "latents": single, "member": None}))
+        runs = [(None, argparse.Namespace(**{**vars(args), "latents": single, "member": None}))]
+        return on_dask(runs, run_one, args) if getattr(args, "scheduler", None) else run_one(runs[0][1])
     study = study_from(args.latents)
     members = [study.member(picked)] if picked is not None else study.members
     for option in per_source:
@@ -74,20 +80,61 @@ def each_source(args, run_one, needs_scan: bool = False, per_source: tuple[str, 
             pick = ", or pick one source with --source NAME" if hasattr(args, "study_source") else ""
             raise InputError(f"--{option} {fixed} is one scan's file, and the study has {len(members)} sources: "
                              f"put {{source}} in its path for a file per source ({example}){pick}")
+    runs = []
     for member in members:
         if needs_scan and not member.coordinates:
             print(f"{member.name}: no coordinates, no maps (not a scan)")
             continue
-        print(f"{member.name}:")
         one = {**vars(args), "latents": str(local_member_path(member)), "out": str(Path(args.out) / member.name),
                "member": member.name}
         for option in per_source:
             paths = [path.replace("{source}", member.name) for path in _paths(one[option])]
             one[option] = paths if isinstance(one[option], list) else (paths or [None])[0]
-        code = run_one(argparse.Namespace(**one))
+        runs.append((member.name, argparse.Namespace(**one)))
+    if getattr(args, "scheduler", None):
+        return on_dask(runs, run_one, args)
+    for name, one in runs:
+        print(f"{name}:")
+        code = run_one(one)
         if code:
             return code
     return 0
+
+
+def on_dask(runs: list, run_one, args) -> int:
+    """Each (source name, its arguments) of `runs` as a Dask task on `args.scheduler` (`batch.run_tasks`): what each
+    printed, and its error in one line, printed here as it ends, with the worker it ran on; every source runs, and
+    the first failing exit code is returned (else 0)."""
+    from ..batch import run_tasks
+    from ..errors import exit_code_and_line
+
+    codes = []
+
+    def said(outcome, worker):
+        name, code, printed, error = outcome
+        print(f"{name or Path(runs[0][1].latents).name}" + (f" (worker {worker})" if worker is not None else "") + ":")
+        print(printed, end="", flush=True)
+        if error:
+            print(f"error: {error}", file=sys.stderr, flush=True)
+        codes.append(code)
+
+    def failed(run, exc):  # the run's own error (naming its file), or its worker lost
+        code, line = exit_code_and_line(exc)
+        return run[0], code, "", line
+
+    runs = [(name, argparse.Namespace(**{**vars(one), "out": os.path.abspath(one.out)})) for name, one in runs]
+    run_tasks(source_task, runs, args.scheduler, args.workers, name="source", lost=failed, on_result=said,
+              run_one=run_one)  # the output folder as this process names it, not from a worker's own folder
+    return next((code for code in codes if code), 0)
+
+
+def source_task(run: tuple, run_one) -> tuple:
+    """A source's run in a Dask task: (its name, its exit code, what it printed, no error)."""
+    name, one = run
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = run_one(one)
+    return name, int(code or 0), printed.getvalue(), None
 
 
 def _paths(value) -> list[str]:
@@ -207,6 +254,10 @@ def quality_from(args):
     if args.quality is None or "bc" not in args.quality.names:
         return args.quality
     return dataclasses.replace(args.quality, bandcontrast=getattr(args, "bandcontrast", None))
+
+
+EACH_SOURCE_ON_DASK = ("a study on Dask: each source's run a task of its own, its output printed here as it ends "
+                       "(paths as the workers see them: a folder they share)")
 
 
 def add_scheduler_options(parser, title: str):

@@ -13,8 +13,9 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from .options import (add_figure_options, add_out_option, add_partition_option, add_quality_option, add_seed_option,
-                      add_source_option, each_source, quality_from)
+from .options import (EACH_SOURCE_ON_DASK, add_figure_options, add_out_option, add_partition_option,
+                      add_quality_option, add_scheduler_options, add_seed_option, add_source_option, each_source,
+                      quality_from)
 
 
 def add_rank(subparsers):
@@ -46,6 +47,7 @@ def add_rank(subparsers):
     add_seed_option(p)
     p.add_argument("--tag", help="name part of the outputs (default: <metric>_top<N>)")
     add_figure_options(p, skip_flag="--no-figures")
+    add_scheduler_options(p, EACH_SOURCE_ON_DASK)
     p.set_defaults(func=run_rank)
 
 

@@ -4,6 +4,7 @@ and the fix, nothing written; and the study's embedding (latentcore/analysis/emb
 every row placed per source: on a real Dask LocalCluster where in-process places it, from S3 as from disk, and a study
 of one file as that file's own embedding. Latents are real HDF5 files written by `LatentsWriter`."""
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -655,3 +656,39 @@ def test_compare_sources_refuses_a_source_the_study_has_not_or_the_same_twice(st
     assert {path.name for path in (tmp_path / "o").iterdir()} == {
         "shift__a__b.csv", "fractions__a__b.csv", "shift_within__a__b.csv", "cluster_matches__a__b.csv",
         "shift_report__a__b.json"}
+
+
+def test_maps_rank_and_mean_pattern_of_a_study_on_dask_write_what_they_write_here(dask_client, tmp_path, capsys):
+    """The per-source commands (`options.each_source`) take --scheduler: each source's run a task, its output
+    printed here with its worker, the very files the runs in this process write; a source's error is its one line
+    and the command's exit code, the other sources written."""
+    from study_scans import scan_latents
+
+    members = scan_latents(tmp_path, shape=(12, 16), scans=tmp_path / "scans")
+    study = str(write_study(make_study("series", [str(path) for path in members.values()]), tmp_path))
+    for name, path in members.items():  # each scan's band contrast, a reference map of its own
+        np.save(tmp_path / f"{name}_bc.npy", read_latents(path).point_maps["Band Contrast"])
+    commands = {"maps": ["maps", study, "--dims", "0-2"],
+                "rank": ["rank", study, "--metrics", "pearson", "spearman", "--reference",
+                         str(tmp_path / "{source}_bc.npy")],
+                "mean-pattern": ["mean-pattern", study, "--source", str(tmp_path / "scans" / "{source}.h5"),
+                                 "--rows", "0-99,150"]}
+    for name, argv in commands.items():
+        assert main([*argv, "--out", str(tmp_path / name / "here"), "--no-png" if name != "rank" else "--no-figures"]) == 0
+        capsys.readouterr()
+        assert main([*argv, "--out", str(tmp_path / name / "there"), "--no-png" if name != "rank" else "--no-figures",
+                     "--scheduler", dask_client.scheduler.address]) == 0
+        said = capsys.readouterr().out
+        assert all(re.search(rf"^{source} \(worker [01]\):$", said, re.M) for source in "pqr"), said
+        here = sorted(p.relative_to(tmp_path / name / "here") for p in (tmp_path / name / "here").rglob("*.*"))
+        assert len(here) >= 6 and here == sorted(p.relative_to(tmp_path / name / "there")
+                                                  for p in (tmp_path / name / "there").rglob("*.*"))
+        for path in here:
+            if path.suffix in (".npy", ".csv"):
+                assert (tmp_path / name / "here" / path).read_bytes() == (tmp_path / name / "there" / path).read_bytes()
+    (tmp_path / "scans" / "q.h5").unlink()  # q's data file gone: its line, the others' patterns written
+    assert main([*commands["mean-pattern"], "--out", str(tmp_path / "gone"), "--no-png", "--scheduler",
+                 dask_client.scheduler.address]) == 2
+    said = capsys.readouterr()
+    assert re.search(r"^q:$", said.out, re.M) and re.search(r"^error: .*q\.h5: ", said.err, re.M), said
+    assert sorted(p.name for p in (tmp_path / "gone").iterdir()) == ["p", "r"]
