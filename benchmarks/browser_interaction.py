@@ -201,9 +201,10 @@ class ServerMemory:
                                      server.get("RssFile", 0.0), server.get("VmHWM", 0.0), workers))
 
     def wait_quiet(self, timeout: float = 300):
-        """Until the server and its worker processes use no CPU for a second (under QUIET_CPU_S) (the workers' warm-up compiling, the
-        server loading the pages' libraries after the first page, a fit's tail), as a person reading the first page
-        finds them: what is timed next does not share the cores with them. Returns the seconds waited."""
+        """Until the server and its worker processes use no CPU for a second (under QUIET_CPU_S: the workers' warm-up
+        compiling, the server loading the pages' libraries after the first page, a fit's tail), as a person reading
+        the first page finds them: what is timed next does not share the cores with them. Returns the seconds
+        waited."""
         start, last = time.perf_counter(), None
         while time.perf_counter() - start < timeout:
             pid = self._server_pid()

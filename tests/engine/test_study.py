@@ -674,10 +674,10 @@ def test_maps_rank_and_mean_pattern_of_a_study_on_dask_write_what_they_write_her
                 "mean-pattern": ["mean-pattern", study, "--source", str(tmp_path / "scans" / "{source}.h5"),
                                  "--rows", "0-99,150"]}
     for name, argv in commands.items():
-        assert main([*argv, "--out", str(tmp_path / name / "here"), "--no-png" if name != "rank" else "--no-figures"]) == 0
+        argv = [*argv, "--no-png" if name != "rank" else "--no-figures"]
+        assert main([*argv, "--out", str(tmp_path / name / "here")]) == 0
         capsys.readouterr()
-        assert main([*argv, "--out", str(tmp_path / name / "there"), "--no-png" if name != "rank" else "--no-figures",
-                     "--scheduler", dask_client.scheduler.address]) == 0
+        assert main([*argv, "--out", str(tmp_path / name / "there"), "--scheduler", dask_client.scheduler.address]) == 0
         said = capsys.readouterr().out
         assert all(re.search(rf"^{source} \(worker [01]\):$", said, re.M) for source in "pqr"), said
         here = sorted(p.relative_to(tmp_path / name / "here") for p in (tmp_path / name / "here").rglob("*.*"))
