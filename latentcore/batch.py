@@ -267,7 +267,7 @@ def counted(progress: Callable | None, total: int, done_what: str, start: float 
     progress ends the run at the next source."""
     done, workers = [0], set()
 
-    def one_more(_, worker=None):
+    def one_more(_, worker):
         done[0] += 1
         workers.update([worker] if worker is not None else [])
         if progress is not None:
