@@ -251,6 +251,23 @@ def test_a_stopped_run_is_listed_in_a_new_tab_and_resumed_there_ends_as_an_unint
     assert all(torch.equal(weights, models[1][key]) for key, weights in models[0].items())
 
 
+def trained_config(at: AppTest, epochs: int, batch: int) -> dict:
+    """The config.json of a tiny run (3 latent dimensions, 16 px, widths 4,8, on the CPU) started from the page as it
+    stands: the run waited for in its worker."""
+    from driving import run
+
+    for key, value in (("train_latent_dim", 3), ("train_input_size", 16), ("train_epochs", epochs),
+                       ("train_batch", batch)):
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="train_channels").set_value("4,8")
+    at.selectbox(key="train_device").set_value("cpu")
+    at = run(at)
+    at.button(key="train_start").click()
+    job = run(at).session_state["train_job"]
+    assert job.wait(timeout=120) and job.error is None, job.error
+    return json.loads((job.result.out_dir / "config.json").read_text())
+
+
 def test_one_model_for_several_uploaded_scans_trains_on_as_many_patterns_of_each(not_here, tmp_path):
     """The Train page's "several pattern files" choice: the workspace's pattern files (the demo and two uploads; not
     a latents file), one run on those picked, sized for as many patterns of each as the smallest holds; no ROI (one
@@ -271,15 +288,7 @@ def test_one_model_for_several_uploaded_scans_trains_on_as_many_patterns_of_each
     assert "train_use_roi" not in [c.key for c in at.checkbox]  # a region is one scan's
     assert any("same number of patterns from each" in c.value for c in at.caption)
     assert at.text_input(key="train_name").value.startswith("s1+1-20")
-    for key, value in (("train_latent_dim", 3), ("train_input_size", 16), ("train_epochs", 2), ("train_batch", 16)):
-        at.number_input(key=key).set_value(value)
-    at.text_input(key="train_channels").set_value("4,8")
-    at.selectbox(key="train_device").set_value("cpu")
-    at = run(at)
-    at.button(key="train_start").click()
-    job = run(at).session_state["train_job"]
-    assert job.wait(timeout=120) and job.error is None, job.error
-    config = json.loads((job.result.out_dir / "config.json").read_text())
+    config = trained_config(at, epochs=2, batch=16)
     assert config["train"]["data"] == ["s1.h5", "s2.h5"] and config["train"]["sizing"]["n_patterns"] == 2 * 48
     assert [(s["name"], s["n_source"], s["n_used"]) for s in config["data"]["sources"]] == [
         ("s1.h5", 48, 48), ("s2.h5", 80, 48)]
@@ -307,14 +316,6 @@ def test_a_saved_studys_pattern_files_are_one_choice_and_train_one_model_on_its_
     assert "train_files" not in [m.key for m in at.multiselect]  # the study's files, nothing to pick
     assert any("same number of patterns from each" in c.value for c in at.caption)
     assert at.text_input(key="train_name").value.startswith("p+1-")
-    for key, value in (("train_latent_dim", 3), ("train_input_size", 16), ("train_epochs", 1), ("train_batch", 32)):
-        at.number_input(key=key).set_value(value)
-    at.text_input(key="train_channels").set_value("4,8")
-    at.selectbox(key="train_device").set_value("cpu")
-    at = run(at)
-    at.button(key="train_start").click()
-    job = run(at).session_state["train_job"]
-    assert job.wait(timeout=120) and job.error is None, job.error
-    config = json.loads((job.result.out_dir / "config.json").read_text())
+    config = trained_config(at, epochs=1, batch=32)
     assert config["train"]["data"] == ["p.h5", "q.h5"]
     assert [(s["name"], s["n_used"]) for s in config["data"]["sources"]] == [("p.h5", 192), ("q.h5", 192)]
