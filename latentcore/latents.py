@@ -233,8 +233,8 @@ def model_label(attrs: dict) -> str | None:
 def latents_summary(path) -> dict:
     """What names a latents file in a picker, read cheaply (attributes and dataset shapes, no rows):
     {"source": the source's stem, "model": its `outputs.model_tag` ("" when not recorded), "rows": rows of
-    every partition, "partitions": {name: rows}, "source_sha256": "" when not recorded}. Files named
-    `<stem>_latents.h5` are read alike."""
+    every partition, "partitions": {name: rows}, "source_sha256": "" when not recorded, "source_file": the data
+    file's name as recorded, "" when not}. Files named `<stem>_latents.h5` are read alike."""
     path = check_regular(path, "latents")
     attrs, partitions = {}, {}
     if path.suffix == ".npy":
@@ -252,7 +252,7 @@ def latents_summary(path) -> dict:
     source = Path(str(attrs.get("source") or "")).stem.replace("_preproc", "") or named
     return {"source": source, "model": model_tag(attrs.get("model_name"), attrs.get("model_sha256")),
             "rows": sum(partitions.values()), "partitions": partitions,
-            "source_sha256": str(attrs.get("source_sha256") or "")}
+            "source_sha256": str(attrs.get("source_sha256") or ""), "source_file": str(attrs.get("source") or "")}
 
 
 def summary_label(summary: dict) -> str:

@@ -108,7 +108,8 @@ def test_a_latents_file_of_the_old_name_still_reads_and_names_its_model(ebsd_h5,
         del f.attrs["model_name"]
     assert read_latents(old).partitions["all"].shape == (2400, 4)
     assert latents_summary(old) == {"source": "ni_grains_h5ebsd", "model": model.sha256[:12], "rows": 2400,
-                                    "partitions": {"all": 2400}, "source_sha256": sha256_file(ebsd_h5)}
+                                    "partitions": {"all": 2400}, "source_sha256": sha256_file(ebsd_h5),
+                                    "source_file": ebsd_h5.name}
 
 
 def test_interrupted_run_resumes_from_the_rows_written(ebsd_h5, vae_model, tmp_path):

@@ -111,12 +111,15 @@ def pattern_files() -> dict:
 def study_pattern_files(patterns: dict) -> dict:
     """study name -> the data files of its sources, for each saved study of the workspace whose every source's file
     (the one its latents record) is among `patterns` (`pattern_files`): what one model for the study trains on."""
+    from latentcore.latents import latents_summary
+
     by_name = {path.name: path for path in patterns.values()}
     found = {}
     for saved in files.workspace_studies():
         try:
             members = sources.study(sources.stamp(saved)).members
-            names = [sources.latents(sources.stamp(Path(member.location))).attrs.get("source") for member in members]
+            # each member's attributes alone: a study of 100 scans is not read (nor evicts the pages' latents)
+            names = [latents_summary(member.location)["source_file"] for member in members]
         except (LatentError, OSError):  # said on the Data page
             continue
         if all(name in by_name for name in names):
