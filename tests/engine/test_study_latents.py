@@ -34,6 +34,20 @@ def test_a_study_reads_as_one_latents_of_every_row_with_each_rows_source_row_and
                                                                                  for i, n in enumerate("pqr")]
     assert lat.members[2].grid_shape == (12, 16) and lat.units == "um" and "source" not in lat.attrs
 
+def test_a_studys_members_are_views_of_its_stacked_rows_each_value_held_once(study_file):
+    path, paths = study_file
+    lat = open_latents(path)
+    matrix, _ = lat.stacked()
+    for index, (member, own) in enumerate(zip(lat.members, (read_latents(p) for p in paths.values()))):
+        rows = slice(lat.offsets[index], lat.offsets[index + 1])
+        for values, stacked, file_values in ((member.partitions["all"], matrix[rows], own.partitions["all"]),
+                                             (member.x, lat.x[rows], own.x), (member.y, lat.y[rows], own.y),
+                                             (member.point_maps["Band Contrast"], lat.point_maps["Band Contrast"][rows],
+                                              own.point_maps["Band Contrast"])):
+            assert np.shares_memory(values, stacked) and values.dtype == file_values.dtype
+            np.testing.assert_array_equal(values, file_values)
+        assert not isinstance(member.partitions["all"], np.memmap)  # the file's memory map let go
+
 
 def test_a_study_of_one_file_is_that_file(study_file):
     path, paths = study_file
