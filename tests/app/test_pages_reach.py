@@ -68,7 +68,7 @@ def test_the_gallery_pages_through_the_selection_reading_only_the_page(scan, h5o
     run(at)
     assert len(at.get("image")) == 24 and "Images 1-24 of 59" in texts(at.caption)
     run(at.number_input(key="umap_selected_page").set_value(3))
-    captions = [image.proto.imgs[0].caption for image in at.get("image")]
+    captions = [c.value for c in at.caption if c.value.startswith("row ")]  # under each image
     latents = read_latents(at.session_state["latents"])
     contrast = latents.point_maps["Band Contrast"]  # the scan's own map: the band contrast picked by default
     assert captions == [item_caption(r, latents.x[r], latents.y[r], latents.units, contrast[r])

@@ -254,12 +254,14 @@ def as_display_image(item: np.ndarray) -> np.ndarray:
 
 
 def gallery(items, captions, columns: int = 6):
-    """A grid of images with captions."""
+    """A grid of images, each captioned below as written, wrapped where its column is narrow (an image's own caption
+    is cut to one line: "p · row 10 · x 15.0 µm, y 0.0" in four columns beside the mean pattern)."""
     items = list(items)
     for start in range(0, len(items), columns):
         cells = st.columns(columns)
         for cell, item, caption in zip(cells, items[start:start + columns], captions[start:start + columns]):
-            cell.image(as_display_image(item), caption=caption, width="stretch", clamp=True)
+            cell.image(as_display_image(item), width="stretch", clamp=True)
+            cell.caption(plain(caption))  # a study's source is named by its file
 
 
 def table_csv(table, selected) -> str:

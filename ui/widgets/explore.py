@@ -270,7 +270,8 @@ def new_image_panel(lat, embedding, fitted) -> list[dict]:
                 result = latent_space.project_image(path, spec, embedding, fitted, lat)
             marks.append({"x": [result["xy"][0]], "y": [result["xy"][1]], "name": f"new image: {path.name}"})
             cols = st.columns([1, 3])
-            cols[0].image(common.as_display_image(result["image"]), caption=path.name, width="stretch", clamp=True)
+            cols[0].image(common.as_display_image(result["image"]), caption=common.plain(path.name), width="stretch",
+                          clamp=True)
             cols[1].write(f"Lands at ({result['xy'][0]:.3f}, {result['xy'][1]:.3f}): the star on the scatter."
                           + (f" DT = T90 - T10 = {result['T90']:.4g} - {result['T10']:.4g} = **{result['DT']:.4g}**"
                              if "DT" in result else ""))  # SST cutouts only, never EBSD patterns
