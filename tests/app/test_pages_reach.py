@@ -83,6 +83,26 @@ def test_the_gallery_pages_through_the_selection_reading_only_the_page(scan, h5o
     assert "Images 1-24 of 30" in texts(at.caption)
 
 
+def test_gallery_captions_are_drawn_whole_under_each_image_and_as_written():
+    """Under each image (an image's own caption is cut to one line), escaped: a study's sources are named by their
+    files, which may hold Markdown's marks."""
+    from ui.widgets.common import plain
+
+    written = ["*p* · row 10 · x 15.0 µm, y 0.0 µm · BC 143", "[q](http://example.org) · row 2"]
+
+    def grid(captions):
+        import numpy as np
+
+        from ui.widgets import common
+
+        common.gallery([np.zeros((4, 4))] * len(captions), captions, columns=4)
+
+    at = AppTest.from_function(grid, args=(written,), default_timeout=60).run()
+    assert not at.exception and [image.proto.imgs[0].caption for image in at.get("image")] == ["", ""]
+    assert [c.value for c in at.caption] == [plain(text) for text in written]
+    assert at.caption[0].value.startswith(r"\*p\*") and at.caption[1].value.startswith(r"\[q\]")
+
+
 def test_the_mean_pattern_of_the_selection_beside_the_gallery_when_asked_for(scan, h5oina_small, monkeypatch):
     import latentcore.analysis.items
 

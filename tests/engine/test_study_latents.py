@@ -34,6 +34,7 @@ def test_a_study_reads_as_one_latents_of_every_row_with_each_rows_source_row_and
                                                                                  for i, n in enumerate("pqr")]
     assert lat.members[2].grid_shape == (12, 16) and lat.units == "um" and "source" not in lat.attrs
 
+
 def test_a_studys_members_are_views_of_its_stacked_rows_each_value_held_once(study_file):
     path, paths = study_file
     lat = open_latents(path)

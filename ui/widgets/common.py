@@ -261,7 +261,7 @@ def gallery(items, captions, columns: int = 6):
         cells = st.columns(columns)
         for cell, item, caption in zip(cells, items[start:start + columns], captions[start:start + columns]):
             cell.image(as_display_image(item), width="stretch", clamp=True)
-            cell.caption(plain(caption))  # a study's source is named by its file
+            cell.caption(plain(caption))  # names drawn as written: a study's sources are its files'
 
 
 def table_csv(table, selected) -> str:
