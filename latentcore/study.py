@@ -294,7 +294,7 @@ def _views_of_stacked(members: list[Latents], matrix, x, y, point_maps: dict) ->
         for name, rows in member.partitions.items():
             parts[name], stop = matrix[stop:stop + len(rows)], stop + len(rows)
         maps = {**member.point_maps, **{name: values[start:stop] for name, values in point_maps.items()}}
-        coordinates = {"x": x[start:stop], "y": y[start:stop]} if member.x is not None else {}
+        coordinates = {"x": x[start:stop], "y": y[start:stop]} if member.x is not None and x is not None else {}
         views.append(dataclasses.replace(member, partitions=parts, point_maps=maps, **coordinates))
         start = stop
     return tuple(views)
