@@ -85,6 +85,7 @@ class Latents:
     indices: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # rows' items, of parts extracted in part
     _finite: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
     _grid: object = dataclasses.field(default=None, init=False, repr=False, compare=False)  # `maps.scan_grid`
+    _cells: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)  # `maps.grid_cells`
 
     @property
     def units(self) -> str | None:

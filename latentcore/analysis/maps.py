@@ -191,6 +191,14 @@ def scan_grid(latents) -> Grid:
     return latents._grid
 
 
+def grid_cells(latents, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (grid row, grid column) on `grid` (`placed_rows` of every row, one row a pixel, checked), placed once
+    per `latents.Latents` and grid: its latent maps and the pages' map panels share them (10M rows: 160 MB each)."""
+    if grid not in latents._cells:
+        latents._cells[grid] = placed_rows(latents.x, latents.y, grid)[2]
+    return latents._cells[grid]
+
+
 def placed_rows(x, y, grid: Grid | None = None, roi: Roi | None = None) -> tuple[np.ndarray | None, Grid, tuple]:
     """Where `spatial_maps` puts the rows: (the rows kept, a mask: those in `roi`, None for every row; the grid,
     `grid` or else the bounding grid of those kept; each kept row's (grid row, grid column) on it, one row a pixel,

@@ -72,6 +72,24 @@ def test_a_scans_latents_infer_their_grid_once_for_maps_references_and_points(sc
     assert found.grid == infer(x[inside], y[inside], (40, 60)) and found.grid.shape == (40, 60)
 
 
+def test_a_scans_rows_are_placed_once_for_every_set_of_maps_of_one_latents(scan):
+    """`grid_cells`: the latent maps of other dimensions (and the pages' map panels on the same grid) share one
+    placement of the rows, the one `placed_rows` finds."""
+    from latentcore.analysis.artifacts.latent_maps import MapsJob, latent_maps
+    from latentcore.analysis.maps import grid_cells, scan_grid
+    from latentcore.latents import Latents
+
+    latents, x, y, _ = scan
+    order = np.random.default_rng(1).permutation(len(x))  # rows out of the scan's order: every pixel checked
+    lat = Latents("scan_latents.h5", {"all": latents[order]}, {}, x[order], y[order], (40, 60))
+    first, second = (latent_maps(MapsJob("scan_latents.h5", dims=dims), lat) for dims in ((0,), (1, 2)))
+    assert all(a is b for a, b in zip(first.cells, second.cells))
+    assert grid_cells(lat, Grid.from_coordinates(x, y)) is first.cells  # the bounding grid is the scan's here
+    for found, placed in zip(first.cells, placed_rows(x[order], y[order], scan_grid(lat))[2]):
+        np.testing.assert_array_equal(found, placed)
+    np.testing.assert_array_equal(second.maps[0], latents[:, 1].reshape(40, 60))
+
+
 def test_roi_latents_on_the_whole_scan_grid(scan):
     """Latents extracted from an ROI, drawn on the full scan grid (grid_shape) with NaN around."""
     latents, x, y, _ = scan

@@ -71,11 +71,11 @@ def roi_label_colour(lat_stamp: tuple, roi: Roi | None, labels_digest: str, _lab
 def scan_grid(lat_stamp: tuple):
     """A scan's grid and each row's (grid row, grid column), checked once (one row per pixel): what every
     colouring of its map reuses (at ten million rows the grid's inference and checks take seconds)."""
-    from latentcore.analysis.maps import placed_rows
+    from latentcore.analysis.maps import Grid, grid_cells
 
     lat = latents(lat_stamp)
-    _, grid, cells = placed_rows(lat.x, lat.y)  # refuses two rows on one pixel
-    return read_only((grid, cells))
+    grid = Grid.from_coordinates(lat.x, lat.y)
+    return read_only((grid, grid_cells(lat, grid)))  # refuses two rows on one pixel; the latent maps' own on this grid
 
 
 # -- EBSD reference maps ------------------------------------------------------------------------

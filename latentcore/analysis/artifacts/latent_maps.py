@@ -11,7 +11,7 @@ import numpy as np
 
 from ...errors import InputError, about_file
 from ...versions import package_versions
-from ..maps import Grid, Roi, latent_maps_names, latent_maps_tag, maps_on, placed_rows, scan_grid
+from ..maps import Grid, Roi, grid_cells, latent_maps_names, latent_maps_tag, maps_on, placed_rows, scan_grid
 from .common import REPORT_FORMAT, VERSION_PACKAGES, input_record, now, write_json, write_npy
 
 
@@ -70,8 +70,11 @@ def latent_maps(job: MapsJob, latents=None) -> LatentMaps:
     with about_file(job.latents):  # the map errors (duplicate pixels, off-grid points) are this file's
         dims = check_dimensions(list(job.dims) if job.dims is not None else list(range(rows.shape[1])),
                                 rows.shape[1])
-        grid = None if job.roi else scan_grid(latents)  # = `roi_grid`'s
-        keep, grid, cells = placed_rows(latents.x, latents.y, grid, job.roi)
+        if job.roi:
+            keep, grid, cells = placed_rows(latents.x, latents.y, None, job.roi)
+        else:  # the scan's rows as placed once for every map of these latents
+            keep, grid = None, scan_grid(latents)
+            cells = grid_cells(latents, grid)
         maps = maps_on(rows, dims, grid, cells, keep)
     maps = smooth_maps(maps, job.smooth) if job.smooth else maps  # unsmoothed: no copy (640 MB at 10M x 16)
     return LatentMaps(maps, grid, tuple(dims), latents.units, partition, cells)
