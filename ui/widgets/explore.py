@@ -164,25 +164,26 @@ def row_images(rows, lat, table: pd.DataFrame, key: str, mean_key: str | None, s
     found = lat.sources()
     starts = [source.start for source in found]
     of = np.searchsorted(starts, rows, side="right") - 1
-    readers = {}
+    data_files = {}
     for index in unique(of).tolist():
-        own, name = lat.source_latents(index), found[index].name
-        data = data_file_of(own, name, f"images of {name}'s rows")
+        data = data_file_of(lat.source_latents(index), found[index].name, f"images of {found[index].name}'s rows")
         if data is not None:
-            readers[index] = gallery.source_reader(data, table if own is lat else own.stacked()[1])  # its identity
+            data_files[index] = data
 
     def read(page) -> list:
+        """The page's items, each source's table made for its rows on the page only (not for every source chosen)."""
         items, page_of = [None] * len(page), np.searchsorted(starts, page, side="right") - 1
         for index in unique(page_of).tolist():
-            where = np.flatnonzero(page_of == index)
-            for position, item in zip(where, readers[index](page[where] - starts[index])):
+            own, where = lat.source_latents(index), np.flatnonzero(page_of == index)
+            reader = gallery.source_reader(data_files[index], table if own is lat else own.stacked()[1])  # identity
+            for position, item in zip(where, reader(page[where] - starts[index])):
                 items[position] = item
         return items
 
     left, right = st.columns([2, 1]) if mean_key else (st.container(), None)
-    if readers:
+    if data_files:
         with left:
-            gallery.paged_gallery(rows[np.isin(of, list(readers))], read, key, columns=4 if mean_key else 6,
+            gallery.paged_gallery(rows[np.isin(of, list(data_files))], read, key, columns=4 if mean_key else 6,
                                   captions=gallery_captions(lat, scan))
     if right is not None:
         with right:
