@@ -48,7 +48,7 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
-from ..arrays import unique
+from ..arrays import ThreadScratch, unique
 from ..errors import InputError
 from ..sampling import seeded_sample
 from ..storage import atomic_path
@@ -59,6 +59,7 @@ from .maps import Roi, roi_tag
 from .rank_metrics import (CONTINUOUS_METRICS, DEFAULT_MAX_SAMPLES, LABEL_METRICS, METRICS,  # noqa: F401
                            MULTIVARIATE_METRICS, SAMPLED_METRICS, SIGNED_METRICS)
 
+_SCRATCH = ThreadScratch()  # a scoring thread's centred dimension, reused by its next one
 GMM_MAX_FIT = 20_000  # rows a per-dimension mixture is fitted on; the rest are predicted
 RANK_PACKAGES = ("latentcore", "numpy", "scipy", "scikit-learn", "pandas", "dcor", "hyppo", "plotly")
 
@@ -446,7 +447,7 @@ def _score_continuous(column_of, shared: ReferenceRows, reference_labels, metric
     sample = seeded_sample(len(column), max_samples, random_state)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": len(sample)}
     enough = len(column) >= 3
-    centred = Centred(column) if enough and {"pearson", "partial_pearson"} & set(metrics) else None
+    centred = Centred(column, _SCRATCH.take("centred", len(column), np.float64)) if enough and {"pearson", "partial_pearson"} & set(metrics) else None
     for metric in metrics:
         if not enough or (b.ndim > 1 and metric not in MULTIVARIATE_METRICS):
             row[metric] = float("nan")
@@ -469,9 +470,10 @@ class Centred:
     """A dimension's values (float64) minus their mean, and their squared norm: its Pearson r with a reference's
     `unit_centred` side is one dot product over this norm, and so is its partial r after a spatial trend."""
 
-    def __init__(self, column):
+    def __init__(self, column, out: np.ndarray | None = None):
+        """`out`: where the centred values go (float64, as long as `column`)."""
         self.constant = column.min() == column.max()  # r undefined (pearsonr: NaN)
-        self.values = np.subtract(column, column.mean(dtype=np.float64), dtype=np.float64)
+        self.values = np.subtract(column, column.mean(dtype=np.float64), out=out, dtype=np.float64)
         self.norm_square = float(self.values @ self.values)
 
     def correlation(self, b_unit: np.ndarray | None, projection: np.ndarray | None = None) -> float:

@@ -14,26 +14,32 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..arrays import ThreadScratch
+
 DIGIT_BITS = 8
 BUCKETS = 1 << DIGIT_BITS
 PASSES = -(-32 // DIGIT_BITS)
+_SCRATCH = ThreadScratch()  # the sort's buffers, reused by each scoring thread from one dimension to the next
 
 
 def spearman_against(column: np.ndarray, reference_unit_ranks: np.ndarray) -> float:
     """Spearman's rho of `column` (float32, finite) with the reference whose `rank.unit_centred` ranks are given
     (float64, the same rows); NaN when the column is constant."""
-    bits = (np.ascontiguousarray(column, np.float32) + np.float32(0)).view(np.uint32)  # + 0: -0.0 is 0.0
-    dot, norm_square = _rank_dot(bits, np.ascontiguousarray(reference_unit_ranks, np.float64))
+    n = len(column)
+    bits = np.add(column, np.float32(0), out=_SCRATCH.take("floats", n, np.float32)).view(np.uint32)  # -0.0 is 0.0
+    buffers = (*(_SCRATCH.take(name, n, np.uint32) for name in ("keys", "keys_out")),
+               *(_SCRATCH.take(name, n, np.float64) for name in ("payload", "payload_out")))
+    dot, norm_square = _rank_dot(bits, np.ascontiguousarray(reference_unit_ranks, np.float64), *buffers)
     if norm_square <= 0:
         return float("nan")
     return float(np.clip(dot / np.sqrt(norm_square), -1.0, 1.0))
 
 
 @numba.njit(cache=True, nogil=True)
-def _rank_dot(bits, payload):
+def _rank_dot(bits, payload, keys, keys_out, payload_a, payload_b):
     """(sum over rows of (rank - mean rank) * payload, sum of (rank - mean rank)^2) for the values whose float32
-    bits are `bits`, average ranks for ties."""
-    keys, payload = _sorted_with(bits, payload)
+    bits are `bits`, average ranks for ties; the other arrays (as long as `bits`) are the sort's buffers."""
+    keys, payload = _sorted_with(bits, payload, keys, keys_out, payload_a, payload_b)
     n = len(keys)
     middle = (n + 1) / 2
     dot, lost, ties = 0.0, 0.0, 0.0
@@ -57,11 +63,11 @@ def _rank_dot(bits, payload):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sorted_with(bits, payload):
+def _sorted_with(bits, payload, keys, keys_out, payload_a, payload_b):
     """The floats' order keys (IEEE floats order as their bits with the sign bit flipped, the negatives' bits all
-    flipped), sorted by PASSES stable radix passes, with `payload` in the same order."""
+    flipped), sorted by PASSES stable radix passes, with `payload` in the same order (in `keys`/`keys_out` and
+    `payload_a`/`payload_b`, whichever the last pass wrote)."""
     n = len(bits)
-    keys = np.empty(n, np.uint32)
     counts = np.zeros((PASSES, BUCKETS), np.int64)
     for i in range(n):
         b = bits[i]
@@ -69,8 +75,7 @@ def _sorted_with(bits, payload):
         keys[i] = k
         for digit in range(PASSES):
             counts[digit, (k >> (digit * DIGIT_BITS)) & (BUCKETS - 1)] += 1
-    keys_out = np.empty_like(keys)
-    spare = (np.empty_like(payload), np.empty_like(payload))  # the caller's payload is only read
+    spare = (payload_a, payload_b)  # the caller's payload is only read
     passes = 0
     for digit in range(PASSES):
         if counts[digit].max() == n:  # every key has this digit: the order stands

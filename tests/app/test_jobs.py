@@ -332,7 +332,7 @@ def test_the_server_warm_up_compiles_the_distance_correlation_once_per_numba_cac
     import latentcore.analysis.rank as rank
 
     calls = {"dcor": 0, "spearman": 0, "umap": 0}
-    monkeypatch.setattr(umap_numba, "compiled_marker", lambda name, packages: tmp_path / f"{name}.compiled")
+    monkeypatch.setattr(umap_numba, "compiled_marker", lambda name, packages, code=(): tmp_path / f"{name}.compiled")
     monkeypatch.setattr(rank, "distance_correlation", lambda a, b: calls.__setitem__("dcor", calls["dcor"] + 1))
     monkeypatch.setattr(rank, "spearman_of_ranks", lambda a, b: calls.__setitem__("spearman", calls["spearman"] + 1))
     monkeypatch.setattr(fit, "warm_up", lambda: calls.__setitem__("umap", calls["umap"] + 1))
@@ -346,11 +346,17 @@ def test_the_server_warm_up_compiles_the_distance_correlation_once_per_numba_cac
     assert calls == {"dcor": 1, "spearman": 1, "umap": 2}
 
 
-def test_the_compiled_marker_names_the_versions_it_was_compiled_with(monkeypatch):
+def test_the_compiled_marker_names_the_versions_it_was_compiled_with(monkeypatch, tmp_path):
     from latentcore.analysis.embedding.umap_numba import compiled_marker
 
     first = compiled_marker("distance-correlation", ("dcor",))
     assert first == compiled_marker("distance-correlation", ("dcor",))
     assert first != compiled_marker("distance-correlation", ("hyppo",))  # another package's version, another file
+    source = tmp_path / "kernel.py"
+    source.write_text("x = 1\n")
+    before = compiled_marker("spearman-sort", ("latentcore",), (source,))
+    assert before == compiled_marker("spearman-sort", ("latentcore",), (source,))
+    source.write_text("x = 2\n")  # the code edited, the version the same: compiled again
+    assert before != compiled_marker("spearman-sort", ("latentcore",), (source,))
     monkeypatch.setattr("platform.python_version", lambda: "3.99.0")  # another Python
     assert first != compiled_marker("distance-correlation", ("dcor",))

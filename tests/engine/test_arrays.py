@@ -1,8 +1,11 @@
 """latentcore.arrays: `unique`, what np.unique gives, by sorting (numpy's hash-table unique is slow at scale);
-`finite_range`."""
+`finite_range`; `ThreadScratch`, each thread's reused arrays."""
+import concurrent.futures
+
 import numpy as np
 import pytest
 
+from latentcore import arrays
 from latentcore.arrays import finite_range, unique
 
 RNG = np.random.default_rng(4)
@@ -31,3 +34,16 @@ def test_finite_range_is_the_finite_values_min_and_max_without_a_float64_copy():
     assert finite_range(values) == (-2.25, 1.5)  # infinities are left out, as NaN
     assert finite_range(np.array([0.5, 3.0])) == (0.5, 3.0)
     assert finite_range(np.full(4, np.nan)) == finite_range([]) == (0.0, 1.0)
+
+
+def test_a_thread_takes_back_its_own_scratch_array_and_no_other_thread_shares_it():
+    scratch = arrays.ThreadScratch()
+    first = scratch.take("keys", 1000, np.uint32)
+    again = scratch.take("keys", 600, np.uint32)
+    assert again.shape == (600,) and again.dtype == np.uint32 and np.shares_memory(first, again)  # no new memory
+    assert not np.shares_memory(first, scratch.take("other", 1000, np.uint32))
+    grown = scratch.take("keys", 2000, np.uint32)
+    assert grown.shape == (2000,) and not np.shares_memory(first, grown)
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        theirs = thread.submit(scratch.take, "keys", 2000, np.uint32).result()
+    assert not np.shares_memory(grown, theirs)

@@ -29,18 +29,18 @@ def warm_up(progress):
     UMAP or distance correlation took 20 s or more). Under `cache_lock`, as every first fit: one process fills the
     cache at a time. UMAP's is loaded even when cached (this worker then fits at once); the others only once per
     cache (`compiled_marker`)."""
-    from latentcore.analysis import rank
+    from latentcore.analysis import rank, spearman
     from latentcore.analysis.embedding.fit import warm_up as compile_umap
     from latentcore.analysis.embedding.umap_numba import cache_lock, compiled_marker
 
     progress(0.0, "compiling UMAP's numba code")
     compile_umap()
     values = np.linspace(0.0, 1.0, 50)
-    for name, packages, compile_it in (
-            ("distance-correlation", ("dcor",), lambda: rank.distance_correlation(values, values ** 2)),
-            ("spearman-sort", ("latentcore",), lambda: rank.spearman_of_ranks(values.astype(np.float32),
-                                                                         rank.unit_centred(values)))):
-        marker = compiled_marker(name, packages)
+    for name, packages, code, compile_it in (
+            ("distance-correlation", ("dcor",), (), lambda: rank.distance_correlation(values, values ** 2)),
+            ("spearman-sort", ("latentcore",), (Path(spearman.__file__),),
+             lambda: rank.spearman_of_ranks(values.astype(np.float32), rank.unit_centred(values)))):
+        marker = compiled_marker(name, packages, code)
         if not marker.exists():
             progress(0.8, f"compiling the {name.replace('-', ' ')}'s numba code")
             with cache_lock():

@@ -53,16 +53,17 @@ def lock_path() -> Path:
     return Path(tempfile.gettempdir()) / f"latentcore-numba-{os.getuid()}.lock"
 
 
-def compiled_marker(name: str, packages: tuple[str, ...]) -> Path:
+def compiled_marker(name: str, packages: tuple[str, ...], code: tuple[Path, ...] = ()) -> Path:
     """The file that says numba's on-disk cache holds the code of the warm-up `name`, compiled with these versions
-    of Python, numba and `packages`: a warm-up that finds it has nothing to compile (loading the code in a process
-    that does not use it cost seconds a server start)."""
+    of Python, numba and `packages` and from the source files `code` as they are (numba recompiles a changed file,
+    whose version may not have changed): a warm-up that finds it has nothing to compile (loading the code in a
+    process that does not use it cost seconds a server start)."""
     import numba
 
     from ...versions import package_versions
 
     versions = json.dumps(package_versions(("numba", *packages)), sort_keys=True)
-    key = hashlib.sha256(versions.encode()).hexdigest()[:16]
+    key = hashlib.sha256(versions.encode() + b"".join(Path(file).read_bytes() for file in code)).hexdigest()[:16]
     return Path(numba.config.CACHE_DIR or tempfile.gettempdir()) / f"latentcore-{name}-{key}.compiled"
 
 
