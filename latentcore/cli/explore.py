@@ -36,8 +36,9 @@ def add_umap(subparsers):
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--min-dist", type=float, default=0.1)
     add_quality_option(p, bandcontrast_option=True)
-    study = add_scheduler_options(p, "a study: fitted on a seeded sample of its rows, every row placed source by "
-                                     "source (with --scheduler, as Dask tasks), each source's table kept in "
+    study = add_scheduler_options(p, "a study (or one file with these options, as a study of one): fitted on a "
+                                     "seeded sample of its rows, every row placed source by source (with "
+                                     "--scheduler, as Dask tasks), each source's table kept in "
                                      "<out folder>/<study>_<method>-<fit>/")
     study.add_argument("--sample-size", type=int, help="rows the embedding is fitted on (default: 30,000)")
     p.set_defaults(func=run_umap)
@@ -105,8 +106,8 @@ def _line(text: str):
 
 def run_umap(args) -> int:
     single = one_latents_file(args.latents)
-    if single is None:
-        return run_study_umap(args, study_from(args.latents))
+    if single is None or any(value is not None for value in (args.sample_size, args.scheduler, args.workers)):
+        return run_study_umap(args, study_from(args.latents))  # one file with a study's options: a study of one
     args.latents = single
     import numpy as np
 
@@ -114,9 +115,6 @@ def run_umap(args) -> int:
     from ..analysis.embedding.fitted import embedding_names, embedding_table
     from ..latents import read_latents
 
-    if args.sample_size is not None or args.scheduler is not None or args.workers is not None:
-        raise InputError("--sample-size, --scheduler and --workers apply to a study (several latents files or a "
-                         "NAME.study.json): leave them out for one file")
     out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
     refuse_existing([out])  # before the fit
     latents = read_latents(args.latents)
@@ -172,7 +170,8 @@ def run_study_umap(args, study) -> int:
         print(f"quality filter {args.quality}: {kept['kept']:,} of {kept['rows']:,} rows kept, each scan by its own "
               "maps")
     write_table(table, out)
-    print(f"wrote {out} ({len(table):,} rows of {len(study.members)} sources; each source's table in "
+    sources = len(study.members)
+    print(f"wrote {out} ({len(table):,} rows of {sources} source{'s' * (sources != 1)}; each source's table in "
           f"{done.folder})\n{done.report['approximation']}")
     for note in study.notes:
         print(f"note: {note}")
