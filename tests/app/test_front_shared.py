@@ -82,6 +82,8 @@ run(at, "maps")  # at once: it waits for the preload to end
 print("thread:", thread.name, thread.is_alive())
 print("after:", *loaded())
 print("not loaded:", [module for module in MODULES if module not in sys.modules])
+from plotly.io import _templates
+print("template loaded:", _templates.templates._templates["plotly_white"] is not _templates.Lazy)
 """
 
 
@@ -104,3 +106,15 @@ def test_after_the_first_page_the_server_loads_every_pages_imports_in_a_thread(t
     lines = done.stdout.splitlines()
     assert "at the start: False False False False" in lines and "thread: preload-pages False" in lines, done.stdout
     assert "after: True True True True" in lines and "not loaded: []" in lines, done.stdout
+    assert "template loaded: True" in lines, done.stdout  # and a figure of each trace type drawn (plotly's validators)
+
+
+def test_the_preload_draws_a_figure_of_every_trace_type_the_app_draws():
+    import re
+
+    from ui.widgets import starting
+
+    repo = Path(__file__).resolve().parents[2]
+    drawn = {match for folder in ("latentcore", "ui", "pages") for path in (repo / folder).rglob("*.py")
+             for match in re.findall(r"\bgo\.([A-Z][A-Za-z]+)\(", path.read_text())} - {"Figure"}
+    assert drawn == set(starting.TRACE_TYPES)

@@ -59,3 +59,17 @@ def _run_imports(pages) -> None:
             exec(compile(ast.Module(statements, type_ignores=[]), str(path), "exec"), {})
         except Exception:  # noqa: BLE001  the page itself says what fails, when it runs
             pass
+    _figure_of_each_kind()
+
+
+def _figure_of_each_kind() -> None:
+    """A tiny figure of each trace type the pages draw, in their template: plotly builds the template and each
+    type's validators at their first use (0.1-0.2 s, more beside a busy worker), which a page's first figure waited
+    for (the Rank page's first open after the Data page)."""
+    import plotly.graph_objects as go
+
+    for trace in TRACE_TYPES:
+        go.Figure(getattr(go, trace)()).update_layout(template="plotly_white", title="", xaxis_title="", height=300)
+
+
+TRACE_TYPES = ("Bar", "Scatter", "Scattergl", "Heatmap", "Image")  # every `go.<type>(` of latentcore/ and ui/
