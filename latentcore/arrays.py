@@ -8,6 +8,7 @@
 - `significant(values, digits)`: floats rounded to `digits` significant digits, so that a measurement made by float
   arithmetic is written as the decimal it is (a grain of 261 pixels of 0.49 µm² is 127.89 µm², not
   127.88999999999845).
+- `ThreadScratch`: arrays a thread reuses from one call to the next (the Rank scoring threads' buffers).
 """
 from __future__ import annotations
 
