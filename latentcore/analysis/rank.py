@@ -447,7 +447,9 @@ def _score_continuous(column_of, shared: ReferenceRows, reference_labels, metric
     sample = seeded_sample(len(column), max_samples, random_state)
     row = {"n_valid": int(valid.sum()), "n_nan_dropped": int((~valid).sum()), "n_sampled": len(sample)}
     enough = len(column) >= 3
-    centred = Centred(column, _SCRATCH.take("centred", len(column), np.float64)) if enough and {"pearson", "partial_pearson"} & set(metrics) else None
+    centred = None
+    if enough and {"pearson", "partial_pearson"} & set(metrics):
+        centred = Centred(column, _SCRATCH.take("centred", len(column), np.float64))
     for metric in metrics:
         if not enough or (b.ndim > 1 and metric not in MULTIVARIATE_METRICS):
             row[metric] = float("nan")
