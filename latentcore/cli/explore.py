@@ -154,8 +154,9 @@ def run_study_umap(args, study) -> int:
     from ..study import STUDY_SUFFIX
 
     if args.partitions:
-        raise InputError("--partitions applies to one latents file: a study embeds every row of every member; leave "
-                         "it out")
+        raise InputError("--partitions picks one latents file's partitions for a fit of every row: a study's fit "
+                         "(several files, or one with --sample-size, --scheduler or --workers) embeds every row of "
+                         "every member; leave one or the other out")
     beside = Path(args.latents[0]).parent if args.latents[0].endswith(STUDY_SUFFIX) else Path()
     out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
     if out.suffix.lower() not in (".csv", ".parquet"):

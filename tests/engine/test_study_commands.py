@@ -173,7 +173,10 @@ def test_umap_of_a_study_is_one_table_of_every_source_and_their_kept_tables(text
     q = pd.read_parquet(kept / "q.parquet")
     np.testing.assert_allclose(table.loc[table["source"] == "q", "pca_0"], q["pca_0"], rtol=1e-6)
     refused(["umap", *map(str, paths.values()), "--partitions", "all", "--out", tmp_path / "x.csv"], capsys,
-            "--partitions applies to one latents file: a study embeds every row of every member")
+            "--partitions picks one latents file's partitions for a fit of every row: a study's fit (several files, "
+            "or one with --sample-size, --scheduler or --workers) embeds every row of every member")
+    refused(["umap", str(paths["p"]), "--partitions", "all", "--sample-size", "100", "--out", tmp_path / "x.csv"],
+            capsys, "a study's fit (several files, or one with --sample-size")  # one file, a study's option
 
 
 def test_maps_and_rank_of_a_study_run_per_source_each_on_its_own_scan(textured, tmp_path, capsys):
