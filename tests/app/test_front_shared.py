@@ -118,3 +118,27 @@ def test_the_preload_draws_a_figure_of_every_trace_type_the_app_draws():
     drawn = {match for folder in ("latentcore", "ui", "pages") for path in (repo / folder).rglob("*.py")
              for match in re.findall(r"\bgo\.([A-Z][A-Za-z]+)\(", path.read_text())} - {"Figure"}
     assert drawn == set(starting.TRACE_TYPES)
+
+
+def test_a_clustering_of_every_row_draws_on_the_scans_own_cells_and_one_of_some_rows_on_its_own(scan):
+    """The Clusters page's map of a clustering of every row in order takes the scan's placed cells (`scan_grid`,
+    which the UMAP page's map and the latent maps share) where it placed every row again; a clustering of some rows
+    (an ROI) is placed on the grid of its own rows."""
+    from types import SimpleNamespace
+
+    from ui.compute import cluster_runs
+
+    lat = sources.latents(scan)
+    codes = np.random.default_rng(5).integers(0, 4, len(lat.x))
+    every = {"x": lat.x.astype(np.float32), "y": lat.y.astype(np.float32), "sources": None,
+             "rows": np.arange(len(lat.x))}
+    _, grid, code_map, cells = cluster_runs._on_run_grid(scan, every, SimpleNamespace(codes=codes))
+    assert cells is scan_maps.scan_grid(scan)[1] and grid == scan_maps.scan_grid(scan)[0]
+    np.testing.assert_array_equal(code_map, values_map(codes.astype(np.float32), lat.x, lat.y, grid))
+
+    some = np.flatnonzero(lat.x < 10)  # the left half's rows
+    part = {"x": lat.x[some].astype(np.float32), "y": lat.y[some].astype(np.float32), "sources": None, "rows": some}
+    _, own_grid, code_map, cells = cluster_runs._on_run_grid(scan, part, SimpleNamespace(codes=codes[some]))
+    assert own_grid == Grid.from_coordinates(lat.x[some], lat.y[some]) and len(cells[0]) == len(some)
+    np.testing.assert_array_equal(code_map, values_map(codes[some].astype(np.float32), lat.x[some], lat.y[some],
+                                                       own_grid))
