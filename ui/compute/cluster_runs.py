@@ -66,8 +66,8 @@ def _on_run_grid(lat_stamp: tuple, run: dict, colour):
 
     if run["x"] is None or run["sources"] is not None:  # no coordinates; a study's scans: each on its own grid
         return read_only((colour, None, None, None))
-    if len(run["rows"]) == len(stacked_latents(lat_stamp)[0]) and np.array_equal(run["rows"],
-                                                                                   np.arange(len(run["rows"]))):
+    rows = run["rows"]
+    if len(rows) == len(stacked_latents(lat_stamp)[0]) and np.array_equal(rows, np.arange(len(rows))):
         grid, cells = scan_grid(lat_stamp)
     else:  # each row's (grid row, grid column), to paint selections; one row a pixel, checked
         _, grid, cells = placed_rows(run["x"], run["y"])
