@@ -582,23 +582,26 @@ def test_a_study_is_probed_as_dask_tasks_as_in_this_process(three_scans, dask_cl
         assert report[key] == in_process[key], key
 
 
-@pytest.mark.parametrize("command", ["cluster", "probe", "umap"])
+def test_one_files_umap_with_a_studys_option_is_a_study_of_one_on_dask_as_here(three_scans, dask_client, tmp_path,
+                                                                                capsys):
+    """`umap FILE --sample-size` runs the file as a study of one (fitted on the sample, every row placed), and with
+    `--scheduler` its rows are placed by a task on the cluster: the very table the run in this process writes."""
+    argv = ["umap", three_scans.members[1].location, "--method", "pca", "--sample-size", "1500"]
+    for side, scheduler in (("here", []), ("there", ["--scheduler", dask_client.scheduler.address])):
+        assert main([*argv, "--out", str(tmp_path / side / "q.csv"), *scheduler]) == 0
+    said = capsys.readouterr().out
+    assert said.count("2,000 rows of 1 source;") == 2 and "fitted on a seeded sample of 1,500 of the 2,000" in said
+    assert (tmp_path / "there" / "q.csv").read_bytes() == (tmp_path / "here" / "q.csv").read_bytes()
+    table = pd.read_csv(tmp_path / "here" / "q.csv")
+    assert (table["source"] == "q").all() and np.array_equal(table["row"], np.arange(2000))
+
+
+@pytest.mark.parametrize("command", ["cluster", "probe"])
 def test_one_file_runs_on_dask_as_a_study_of_one_with_the_files_it_writes_here(three_scans, dask_client, tmp_path,
-                                                                                command, capsys):
-    """A file is a study of one: `cluster FILE --scheduler`, `probe FILE --scheduler` and `umap FILE --scheduler`
-    run its task on the cluster and write the very table the run in this process writes, the report saying where
-    it ran (umap's: which rows were fitted)."""
+                                                                                command):
+    """A file is a study of one: `cluster FILE --scheduler` and `probe FILE --scheduler` run its task on the cluster
+    and write the very CSV the run in this process writes, the report saying where it ran."""
     member = three_scans.members[1].location
-    if command == "umap":  # a study's option on one file: the file as a study of one, here and there
-        argv = ["umap", member, "--method", "pca", "--sample-size", "1500"]
-        for side, scheduler in (("here", []), ("there", ["--scheduler", dask_client.scheduler.address])):
-            assert main([*argv, "--out", str(tmp_path / side / "q.csv"), *scheduler]) == 0
-        said = capsys.readouterr().out
-        assert said.count("2,000 rows of 1 source;") == 2 and "fitted on a seeded sample of 1,500 of the 2,000" in said
-        assert (tmp_path / "there" / "q.csv").read_bytes() == (tmp_path / "here" / "q.csv").read_bytes()
-        table = pd.read_csv(tmp_path / "here" / "q.csv")
-        assert (table["source"] == "q").all() and np.array_equal(table["row"], np.arange(2000))
-        return
     if command == "cluster":
         argv, written = ["cluster", member, "--features", "latent", "--method", "gmm", "--k", "3"], "assignments"
     else:
