@@ -216,7 +216,8 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     scheduler: None runs them one after another in this process; else each item is one Dask task on
     `dask_client(scheduler, workers)` (a Client is used as it is), `shared` sent to the cluster once (named
     otherwise than Client.map's own keywords: batch_size, key, workers, retries...),
-    not with every task (scattered to every worker: a lost worker loses no value the others need). A
+    not with every task (scattered to every worker: a lost worker loses no value the others need), but for
+    `S3Settings`, which travel in each task's arguments (a user's keys never in a worker's spillable data). A
     task whose worker died (memory, a crash) ends as `lost(item, exc)`; `on_result(result, worker)` as each
     result comes (`worker`: the name of the Dask worker that ran it, None in this process or when it was lost).
     """
@@ -233,8 +234,11 @@ def run_tasks(function, items, scheduler=None, workers: int | None = None, *, na
     by_item = {}
     with dask_client(scheduler, workers) as client:
         run = uuid.uuid4().hex[:8]  # keys unique on a shared cluster
-        # each value one object (a list or dict is not scattered item by item: an empty dict could not be)
-        sent = {key: client.scatter([value], broadcast=True, hash=False)[0] for key, value in shared.items()}
+        # each value one object (a list or dict is not scattered item by item: an empty dict could not be); S3
+        # settings, which may hold a user's keys, go in each task's own arguments: a worker may spill its data
+        # (scattered values) to its disk, never a task's arguments
+        sent = {key: value if isinstance(value, S3Settings) else client.scatter([value], broadcast=True, hash=False)[0]
+                for key, value in shared.items()}
         futures = client.map(_named_result, items, pure=False, key=[f"{name}-{run}-{i}" for i in range(len(items))],
                              function=function, **sent)
         index = {future.key: i for i, future in enumerate(futures)}

@@ -13,17 +13,21 @@ from ui.widgets import access, common, extraction
 access.require_app()
 
 st.title("Extract latents")
-source = state.source()
-if source is None:
+source, from_s3 = state.source(), bool(files.s3_sources())  # S3 objects: extracted by the study form below
+if source is None and not from_s3:
     st.info("Choose data on the Data page first.")
     st.stop()
-with common.user_errors():
-    info = sources.source_info(sources.stamp(source))
-st.write(f"Data: **{source.name}** ({info['format']}, "
-         + ", ".join(f"{name}: {n:,} items" for name, n in info["partitions"].items()) + ")")
-if info.get("is_features"):
-    st.info("This file already holds latents or features: explore it from the Data page.")
-    st.stop()
+info = None
+if source is not None:
+    with common.user_errors():
+        info = sources.source_info(sources.stamp(source))
+    st.write(f"Data: **{source.name}** ({info['format']}, "
+             + ", ".join(f"{name}: {n:,} items" for name, n in info["partitions"].items()) + ")")
+    if info.get("is_features"):
+        st.info("This file already holds latents or features: explore it from the Data page.")
+        if not from_s3:
+            st.stop()
+        info = None
 
 st.subheader("Model")
 choices = extraction.model_choices()
@@ -46,9 +50,10 @@ tag = model_tag(model.recorded_name, model.sha256)  # names its latents file: `<
 st.caption(f"{tag}: {model.name} ({model.arch}); input: {model.input_spec.channels} channel(s), "
            f"size {model.input_spec.size or 'any'}, normalisation {model.input_spec.normalize}; "
            f"SHA-256 {model.sha256[:12]}...")
-st.caption("Preprocessing: " + describe_preprocessing(preprocessing(info["item_shape"], model.input_spec)))
-for warning in domain_warnings(info, model):  # another data kind or pattern size than the model's
-    st.warning(warning, icon=":material/warning:")
+if info is not None:
+    st.caption("Preprocessing: " + describe_preprocessing(preprocessing(info["item_shape"], model.input_spec)))
+    for warning in domain_warnings(info, model):  # another data kind or pattern size than the model's
+        st.warning(warning, icon=":material/warning:")
 
 st.subheader("Settings")
 devices = sources.devices()
@@ -58,20 +63,21 @@ batch_size = cols[1].number_input("Batch size", min_value=1, max_value=4096, ste
                                   value=defaults.setting("extract_batch", 64, bounds=(1, 4096)),
                                   key="extract_batch")
 pool = cols[2].selectbox("Pooling of spatial outputs", POOLING, key="extract_pool")
-offered = list(info["partitions"])
-partitions = st.multiselect("Partitions", offered, default=defaults.setting("extract_partitions", offered, offered),
-                            key="extract_partitions")
 overwrite = st.checkbox("Overwrite an existing latents file", key="extract_overwrite")
-target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions), model=tag)
-if target.exists() and not overwrite:
-    st.caption(f"`{target.name}` exists in this session: it will be reused (tick overwrite to redo it).")
-else:
-    st.caption(f"Writes `{target.name}`.")
-
-if st.button("Extract", type="primary", icon=":material/play_arrow:", disabled=not partitions or extraction.running(),
-             key="extract_run"):
-    extraction.run_extraction(source, spec, device=device, batch_size=batch_size, pool=pool, partitions=partitions,
-                              clobber=overwrite)
+if info is not None:
+    offered = list(info["partitions"])
+    partitions = st.multiselect("Partitions", offered,
+                                default=defaults.setting("extract_partitions", offered, offered),
+                                key="extract_partitions")
+    target = latents_path_for(source, extraction.latents_folder(source, model, pool, partitions), model=tag)
+    if target.exists() and not overwrite:
+        st.caption(f"`{target.name}` exists in this session: it will be reused (tick overwrite to redo it).")
+    else:
+        st.caption(f"Writes `{target.name}`.")
+    if st.button("Extract", type="primary", icon=":material/play_arrow:",
+                 disabled=not partitions or extraction.running(), key="extract_run"):
+        extraction.run_extraction(source, spec, device=device, batch_size=batch_size, pool=pool,
+                                  partitions=partitions, clobber=overwrite)
 extraction.study_form(spec, device=device, batch_size=batch_size, pool=pool, clobber=overwrite)
 result = extraction.extraction_outcome()  # the latest: its progress while it runs in a worker, or its end
 if result is not None:

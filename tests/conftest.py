@@ -225,6 +225,23 @@ def moto_s3(tmp_path_factory):
             server.stop()
 
 
+@pytest.fixture(scope="module")
+def visitor_keys(moto_s3):
+    """An IAM user of the S3 server with its own keys (not the environment's): (key id, secret)."""
+    import json
+    import uuid
+
+    import boto3
+
+    iam = boto3.client("iam", endpoint_url=moto_s3.endpoint, region_name="us-east-1")
+    name = f"visitor-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=name)
+    iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
 # Tests that run on one xdist worker, one after another, in file order (`--dist loadgroup` in
 # pyproject.toml): each starts servers or process pools that would crowd the 2 cores if two of them ran
 # at once.

@@ -49,6 +49,14 @@ def logged_sleep(item: int, log: str, seconds: float) -> int:
     return item
 
 
+def worker_data_and_keys(item: int, s3, shared) -> tuple:
+    """(the types of this Dask worker's data, the secret of the `s3` settings it was given): what a run_tasks task
+    sees of the values shared with it."""
+    from distributed import get_worker
+
+    return sorted({type(value).__name__ for value in get_worker().data.values()}), s3.credentials.secret_access_key
+
+
 def dies(progress) -> None:
     """A job whose worker dies (as the kernel's out-of-memory killer ends it) each time it runs."""
     progress(0.0, "dying")

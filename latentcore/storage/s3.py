@@ -3,7 +3,10 @@
 Credentials come from boto3's standard chain (environment, shared profile, instance role), or,
 where the caller gives them, from `S3Credentials` held in memory only: they cannot be pickled (so
 they never reach a file, a task graph or another process), their repr hides them, and no log or
-error message shows them (`_scrub` removes them from any server message we pass on). Settings with
+error message shows them (`_scrub` removes them from any server message we pass on). A job that reads
+S3 where it runs (a Dask worker, a process of the server's pool) is given `S3Settings.for_tasks()`:
+the same keys as `TaskCredentials`, which pickle into the task's own arguments, held in memory by the
+process running it (never a worker's data store, which may spill to its disk: `batch.run_tasks`). Settings with
 `server_credentials=False` never use the chain: without `S3Credentials` every call is refused.
 
 `S3Access` is an allow-list of buckets and prefixes: with one in the settings, every call checks
@@ -16,18 +19,21 @@ The download cache is keyed by bucket, key, size and ETag:
 version folder (the stale one is pruned); only the last key component, sanitised, becomes a file
 name, so no key (`..`, absolute, backslashes) can write outside the cache directory.
 
-The API: `S3Settings` (how to reach S3), `S3Access`, `S3Credentials`, `list_buckets`, `list_objects`, `list_prefixes`, `head`,
-`exists`, `objects_exist`, `download` (through the cache), `download_to`, `upload`, `resolve_path`;
+The API: `S3Settings` (how to reach S3), `S3Access`, `S3Credentials`, `TaskCredentials`, `list_buckets`,
+`list_objects`, `list_prefixes`, `head`, `exists`, `objects_exist`, `download` (through the cache), `download_to`,
+`local_copy`, `upload`, `resolve_path`;
 failures raise `S3Error` (an InputError) naming the URI.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
 import re
 import shutil
+import tempfile
 import threading
 import uuid
 from pathlib import Path
@@ -159,10 +165,21 @@ class S3Credentials:
         return f"...{self.access_key_id[-4:]}"
 
 
+class TaskCredentials(S3Credentials):
+    """A user's keys given to the task that uses them (`S3Settings.for_tasks`): they pickle, for the trip in
+    memory to the process running the task, and nothing else about them changes."""
+
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol):
+        return TaskCredentials, self._values()
+
+
 @dataclasses.dataclass(frozen=True)
 class S3Settings:
     """How to reach S3. Plain values (it travels to Dask workers), except `credentials`: a user's
-    own keys (`S3Credentials`), which cannot be pickled and so never leave this process."""
+    own keys (`S3Credentials`), which cannot be pickled and so never leave this process but as
+    `TaskCredentials`, given to a job's task by `for_tasks`."""
 
     endpoint_url: str | None = None  # S3-compatible server, e.g. http://127.0.0.1:9000
     region: str | None = None
@@ -186,6 +203,12 @@ class S3Settings:
             (os.environ[name] for name in ("LATENTCORE_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
                                            "AWS_ENDPOINT_URL") if os.environ.get(name)), None)
         return cls(endpoint_url=endpoint_url or None, **overrides)
+
+    def for_tasks(self) -> "S3Settings":
+        """These settings for a job's task that reads S3 where it runs: a user's keys as `TaskCredentials`."""
+        if self.credentials is None:
+            return self
+        return dataclasses.replace(self, credentials=TaskCredentials(*self.credentials._values()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -521,6 +544,26 @@ def _byte_counter(total: int, progress: Progress | None):
             done[0] += increment
             progress(done[0], total)
     return callback
+
+
+@contextlib.contextmanager
+def local_copy(path_or_uri, settings: S3Settings | None = None, keep_free: int = 0):
+    """A local path for a reader: an `s3://` object downloaded into a temporary folder of this machine, removed
+    when the block ends (a worker's disk holds one object at a time, never a cache a user could fill); refused,
+    before any byte is written, when it would leave the disk less than `keep_free` bytes free. A local path is
+    yielded as it is."""
+    if not is_s3_uri(str(path_or_uri)):
+        yield Path(path_or_uri)
+        return
+    settings = settings or S3Settings.from_env()
+    obj = head(str(path_or_uri), settings)  # the allow-list first: a refused URI makes no request
+    with tempfile.TemporaryDirectory(prefix="latentcore-s3-") as folder:
+        free = shutil.disk_usage(folder).free
+        if obj.size > free - keep_free:
+            raise S3Error(f"the object holds {obj.size:,} bytes and this machine has {free:,} free, of which "
+                          f"{keep_free:,} must stay free: not downloaded; free room on the worker, or ask for "
+                          "more", obj.uri)
+        yield download_to(obj, Path(folder) / safe_file_name(obj.key), settings)
 
 
 def resolve_path(path_or_uri, cache_dir=None, settings: S3Settings | None = None,

@@ -3,9 +3,12 @@ says which, is shared by key, stops when cancelled, gives the same bits as in th
 a path outside the session's folders; the pool stops the LocalCluster it started."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -362,6 +365,52 @@ def test_extracting_several_files_is_a_task_per_file_writing_what_one_process_wr
         assert one.path.name == other.path.name and one.rows == other.rows
         one, other = read_latents(one.path), read_latents(other.path)
         assert one.partitions["all"].tobytes() == other.partitions["all"].tobytes()
+
+
+def test_an_s3_object_is_extracted_on_the_worker_with_the_user_s_keys_in_its_arguments_and_its_allow_list(
+        pool, moto_s3, visitor_keys, tmp_path, ebsd_h5):
+    """The Extract page's S3 objects: each task downloads its object where it runs with the user's keys (the server's
+    own are refused), writes what one process writes from the downloaded file, and leaves no copy and no key on a
+    disk; the allow-list is checked on the worker; shared values are scattered, the S3 settings never are."""
+    from latentcore.batch import run_tasks
+    from latentcore.demo import DEMO_MODEL
+    from latentcore.latents import read_latents
+    from latentcore.storage import s3
+    from pool_tasks import worker_data_and_keys
+
+    bucket = moto_s3.new_bucket()
+    uri = f"s3://{bucket}/scans/{ebsd_h5.name}"
+    s3.upload(ebsd_h5, uri, moto_s3.settings)
+    key_id, secret = visitor_keys
+    mine = s3.S3Settings(endpoint_url=moto_s3.endpoint, access=s3.S3Access((f"{bucket}/scans",)), max_attempts=2,
+                         credentials=s3.S3Credentials(key_id, secret), server_credentials=False).for_tasks()
+    arguments = dict(model={"path": str(DEMO_MODEL), "arch": "vae", "options": None}, pool="mean", batch_size=64,
+                     device="cpu", clobber=False)
+    moto_s3.require_auth(True)  # the environment's keys, which the workers inherited, are refused from now on
+    try:
+        there = pool.submit(tasks.extract_several, "extract", sources=[uri], out_dirs=[str(tmp_path / "there")],
+                            s3=mine, keep_free=0, **arguments).result(timeout=180)
+        outside = dataclasses.replace(mine, access=s3.S3Access((f"{bucket}/elsewhere",)))
+        with pytest.raises(s3.S3Error, match=f"^{uri}: outside the S3 locations allowed here"):
+            pool.submit(tasks.extract_several, "extract", sources=[uri], out_dirs=[str(tmp_path / "refused")],
+                        s3=outside, keep_free=0, **arguments).result(timeout=180)
+        seen = run_tasks(worker_data_and_keys, [0, 1], pool.dask.client, name="probe", lost=None, s3=mine,
+                         shared={"scattered": True})
+    finally:
+        moto_s3.require_auth(False)
+    here = jobs.run_inline(tasks.extract_several, sources=[str(ebsd_h5)], out_dirs=[str(tmp_path / "here")],
+                           **arguments)
+    assert there[0].path.name == here[0].path.name and there[0].rows == here[0].rows
+    assert read_latents(there[0].path).partitions["all"].tobytes() == \
+        read_latents(here[0].path).partitions["all"].tobytes()
+    for data, arrived in seen:  # the keys arrived, in the task's arguments, not in the worker's (spillable) data
+        assert "dict" in data and "S3Settings" not in data and arrived == secret
+    for folder in set(pool.dask.client.run(tempfile.gettempdir).values()):
+        assert not list(Path(folder).glob("latentcore-s3-*")), folder  # the worker's copy went with its task
+    for folder in [tmp_path, pool.folder, *pool.dask.client.run(lambda dask_worker: dask_worker.local_directory)
+                   .values()]:  # the workspace, the jobs' folders (progress, results) and the workers' own
+        for path in (p for p in Path(folder).rglob("*") if p.is_file()):
+            assert secret.encode() not in path.read_bytes(), path
 
 
 def test_a_path_outside_the_session_s_folders_is_refused_at_submit_and_on_the_worker(pool, latents, tmp_path):

@@ -238,18 +238,67 @@ def test_on_a_dask_cluster_several_files_are_a_task_each_and_the_page_says_where
     assert "Heavy work runs on a Dask LocalCluster of 2 workers started by this server." in texts(at.sidebar.caption)
 
 
+def test_s3_objects_kept_on_the_data_page_are_extracted_on_the_dask_workers_with_the_visitor_s_keys(
+        not_here, on_dask, moto_s3, visitor_keys, tmp_path):
+    """Data page: the visitor's own keys, two objects listed and kept to extract from S3; Extract page: the two made
+    one study by a Dask task each, which downloads its object where it runs with those keys (the server's own are
+    refused); only the latents join the workspace."""
+    from distributed import get_task_stream
+
+    from latentcore.storage import s3
+
+    bucket = moto_s3.new_bucket()
+    for scan in two_scans(tmp_path):
+        s3.upload(scan, f"s3://{bucket}/scans/{scan.name}", moto_s3.settings)
+    key_id, secret = visitor_keys
+    at = new_app()
+    moto_s3.require_auth(True)  # the environment's keys, which the server and its workers have, are refused
+    try:
+        at.text_input(key="s3_key_id").input(key_id)
+        at.text_input(key="s3_secret").input(secret)
+        at.text_input(key="s3_endpoint").input(moto_s3.endpoint)
+        at.button(key="s3_use_credentials").click().run()
+        at.text_input(key="s3_bucket").input(bucket)
+        at.text_input(key="s3_prefix").input("scans/").run()
+        at.button(key="s3_list").click().run()
+        at.multiselect(key="s3_pick").select("scans/s1.h5").select("scans/s2.h5").run()
+        at.button(key="s3_extract_there").click().run()
+        assert not at.exception and not at.error, [e.value for e in at.error]
+        assert "2 S3 object(s)" in texts(at.caption)
+        at.switch_page("pages/extract.py").run()
+        offered = [label for label in at.multiselect(key="extract_study_files").options if label.startswith("s3://")]
+        assert offered == [f"s3://{bucket}/scans/s{n}.h5 (S3: read where the job runs)" for n in (1, 2)]
+        at.multiselect(key="extract_study_files").set_value(offered)
+        at.text_input(key="extract_study_name").set_value("remote")
+        with get_task_stream(on_dask.dask.client) as stream:
+            at.button(key="extract_study_run").click().run()
+            assert not at.exception and not at.error, [e.value for e in at.error]
+            rerun_until(at, lambda at: at.success, at.session_state["extract_job"])
+    finally:
+        moto_s3.require_auth(False)
+    assert "Wrote remote.study.json: s1 48 rows, s2 80 rows" in texts(at.success)
+    assert sum(task["key"].startswith("extract-") for task in stream.data) == 2
+    workdir = Path(at.session_state["workdir"])
+    assert not [path for path in workdir.rglob("s?.h5")]  # the scans never landed in the workspace
+
+
+def two_scans(folder: Path) -> list[Path]:
+    """Two small simulated h5ebsd scans of 6 x 8 and 8 x 10 points, s1.h5 and s2.h5."""
+    from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd
+
+    return [write_h5ebsd(simulate_scan(ScanSettings(n_rows=rows, n_columns=columns, pattern_size=16, n_grains=2,
+                                                    seed=seed, orientation_seed=3)), folder / f"s{seed}.h5")
+            for seed, (rows, columns) in enumerate([(6, 8), (8, 10)], 1)]
+
+
 def extract_a_study_of_two_uploads(tmp_path):
     """Two simulated scans uploaded, extracted as the study "pair" from the Extract page in one pool job: the page
     and that job once the study is the session's latents."""
     from driving import with_upload
 
-    from latentcore.demo.simulate import ScanSettings, simulate_scan, write_h5ebsd
     from latentcore.study import read_study
 
-    scans = [write_h5ebsd(simulate_scan(ScanSettings(n_rows=rows, n_columns=columns, pattern_size=16, n_grains=2,
-                                                     seed=seed, orientation_seed=3)), tmp_path / f"s{seed}.h5")
-             for seed, (rows, columns) in enumerate([(6, 8), (8, 10)], 1)]
-    at = with_upload(*scans)
+    at = with_upload(*two_scans(tmp_path))
     at.switch_page("pages/extract.py").run()
     at.multiselect(key="extract_study_files").set_value(["s1.h5"])
     at.text_input(key="extract_study_name").set_value("pair")

@@ -2,7 +2,6 @@
 allow-list and session credentials against a real S3-compatible server on 127.0.0.1 (moto), the
 deployment file, and the S3 panel and uploads in the browser (Streamlit AppTest)."""
 import copy
-import json
 import pickle
 import re
 import urllib.request
@@ -42,20 +41,6 @@ def set_auth(endpoint: str, required: bool):
     request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0" if required else b"inf",
                                      method="POST", headers={"Content-Type": "text/plain"})
     urllib.request.urlopen(request).read()
-
-
-@pytest.fixture(scope="module")
-def visitor_keys(moto_s3):
-    """An IAM user of the S3 server with its own keys (not the environment's)."""
-    import boto3
-
-    iam = boto3.client("iam", endpoint_url=moto_s3.endpoint, region_name="us-east-1")
-    name = f"visitor-{uuid.uuid4().hex[:8]}"
-    iam.create_user(UserName=name)
-    iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
 
 
 # -- the engine -----------------------------------------------------------------------------------
@@ -134,6 +119,12 @@ def test_session_credentials_are_used_stay_in_memory_and_never_show(moto_s3, vis
     with pytest.raises(TypeError, match="never pickled"):
         pickle.dumps(mine)
     assert copy.deepcopy(given) is given
+    # for a job's task, the same keys pickle (into its arguments, in memory) and still never show
+    travelling = mine.for_tasks()
+    assert isinstance(travelling.credentials, s3.TaskCredentials) and S3Settings().for_tasks() == S3Settings()
+    back = pickle.loads(pickle.dumps(travelling))
+    assert back == travelling and back.credentials == given and secret not in repr(back)
+    assert back.credentials.secret_access_key == secret
     nobody = S3Settings(endpoint_url=DEAD, server_credentials=False)  # no keys and the chain not lent
     with pytest.raises(S3Error, match=rf"^{uri}: no S3 credentials given"):
         s3.download(uri, tmp_path, nobody)

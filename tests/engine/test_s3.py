@@ -67,6 +67,31 @@ def test_download_is_cached_until_the_object_changes(moto_s3, tmp_path):
     assert not list(tmp_path.rglob("*.partial"))
 
 
+def test_a_local_copy_lives_in_a_temporary_folder_for_its_block_and_keeps_the_disk_s_room(moto_s3, tmp_path,
+                                                                                          monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # tempfile's folder, read again below
+    monkeypatch.setattr(s3.tempfile, "tempdir", None)
+    bucket = moto_s3.new_bucket()
+    uri = put(moto_s3, bucket, "scans/../x/scan.h5", b"scan bytes")
+    with s3.local_copy(uri, moto_s3.settings) as path:
+        assert path.read_bytes() == b"scan bytes" and path.name == "scan.h5"
+        assert path.parent.parent == tmp_path and path.parent.name.startswith("latentcore-s3-")
+    assert not path.parent.exists()  # gone with its block, nothing cached
+    with s3.local_copy(tmp_path / "here.h5") as local:  # a local path as it is
+        assert local == tmp_path / "here.h5"
+    room = shutil.disk_usage(tmp_path).free
+    with pytest.raises(S3Error, match=rf"^{uri}: the object holds 10 bytes .* must stay free: not downloaded"):
+        with s3.local_copy(uri, moto_s3.settings, keep_free=room):
+            pass
+    assert list(tmp_path.iterdir()) == []
+    fenced = dataclasses.replace(moto_s3.settings, access=s3.S3Access(("elsewhere",)))
+    with pytest.raises(S3Error, match="outside the S3 locations allowed here"):
+        with s3.local_copy(uri, fenced):
+            pass
+
+
 @pytest.mark.parametrize("key", ["../../escape.txt", "/etc/escape.txt", "a/../../../escape.txt", "dir/..",
                                  "..", "a\\..\\..\\escape.txt"])
 def test_keys_with_dot_dot_or_absolute_paths_stay_inside_the_cache(moto_s3, tmp_path, key):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from latentcore.storage import is_s3_uri
+
 from ..kept import Kept
 from ..session import lifecycle, state, workspace
 from . import jobs, tasks
@@ -115,9 +117,12 @@ def start_extraction(items: int, spec: dict, progress, **kwargs) -> jobs.Job:
 
 
 def start_extractions(items: int, spec: dict, **kwargs) -> jobs.Job:
-    """Several files' extractions one after another (`tasks.extract_several`) in a process of its own."""
-    return _submit(tasks.extract_several, f"Extracting {items:,} items of {len(kwargs['sources'])} files",
-                   fresh=True, dedicated=True, model=_model_files(spec), **kwargs)
+    """Several files' extractions (`tasks.extract_several`) in a process of its own; `items`: those of the
+    workspace's files (an S3 object's are counted where it is read)."""
+    count, remote = len(kwargs["sources"]), sum(is_s3_uri(source) for source in kwargs["sources"])
+    label = (f"Extracting {count} files, {remote} of them read from S3 where they run" if remote
+             else f"Extracting {items:,} items of {count} files")
+    return _submit(tasks.extract_several, label, fresh=True, dedicated=True, model=_model_files(spec), **kwargs)
 
 
 def _model_files(spec: dict) -> dict:

@@ -212,14 +212,18 @@ def _model(spec: dict):
 
 
 def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, device: str, partitions,
-            clobber: bool, progress):
+            clobber: bool, progress, s3=None, keep_free: int = 0):
     """`latentcore extract`'s call (latentcore.extract.extract_file) with its rows-done progress.
     `model`: {"path", "arch", "options"} (and the file's "stamp", part of the job's key), or, run
-    inline, the server's (LoadedModel, lock). Cancelling stops at the next batch; the `.partial`
+    inline, the server's (LoadedModel, lock). An `s3://` source is read where the task runs
+    (`s3.local_copy`, with the session's `S3Settings.for_tasks()`, its allow-list checked here, and
+    `keep_free` bytes left on this machine's disk). Cancelling stops at the next batch; the `.partial`
     file it leaves is resumed by the next run."""
     import contextlib
 
     from latentcore.extract import extract_file
+    from latentcore.storage import is_s3_uri
+    from latentcore.storage.s3 import local_copy
 
     progress(0.0, "loading the model")
     if isinstance(model, tuple):  # inline: the server's shared model, and the lock serialising its use
@@ -232,32 +236,41 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
     def rows_done(done, total, message):
         progress(done / max(total, 1), f"{message}: {done:,} / {total:,} items")
 
-    with lock:
-        return extract_file(source, loaded, out_dir=out_dir, pool=pool, batch_size=int(batch_size), device=device,
+    if is_s3_uri(source):
+        progress(0.0, "downloading from S3 to this worker")
+    with lock, local_copy(source, s3, keep_free) as path:
+        return extract_file(path, loaded, out_dir=out_dir, pool=pool, batch_size=int(batch_size), device=device,
                             partitions=partitions, clobber=clobber, progress=rows_done, readers=readers)
 
 
 def extract_several(sources: list, out_dirs: list, model: dict, pool: str, batch_size: int, device: str,
-                    clobber: bool, progress):
-    """`extract` of each source into its folder (the members of a study, which the page makes once all are
-    written), the progress over all of them; a list of their ExtractResults. On Dask, a task per source."""
+                    clobber: bool, progress, s3=None, keep_free: int = 0):
+    """`extract` of each source (a workspace file, or an `s3://` object read where its task runs) into its folder
+    (the members of a study, which the page makes once all are written), the progress over all of them; a list of
+    their ExtractResults. On Dask, a task per source."""
     from latentcore.batch import counted, run_tasks
 
     members = [(i, len(sources), source, out_dir) for i, (source, out_dir) in enumerate(zip(sources, out_dirs))]
     with jobs.fan_out() as scheduler:  # on Dask the members' reports interleave: each one done is counted after them
         return run_tasks(extract_member, members, scheduler, name="extract", lost=_member_lost, progress=progress,
-                         on_result=counted(progress, len(sources), "extracted"),
-                         settings=dict(model=model, pool=pool, batch_size=batch_size, device=device, clobber=clobber))
+                         on_result=counted(progress, len(sources), "extracted"), s3=s3,
+                         settings=dict(model=model, pool=pool, batch_size=batch_size, device=device, clobber=clobber,
+                                       keep_free=keep_free))
 
 
-def extract_member(member: tuple, settings: dict, progress):
+def extract_member(member: tuple, settings: dict, progress, s3=None):
     """`extract` of one (index, count, source, out_dir) of `extract_several`, reporting its share of the whole."""
     i, count, source, out_dir = member
 
     def one(fraction, message=""):
-        progress((i + fraction) / count, f"{Path(source).name} ({i + 1} of {count}): {message}")
+        progress((i + fraction) / count, f"{source_name(source)} ({i + 1} of {count}): {message}")
 
-    return extract(source, out_dir=out_dir, partitions=None, progress=one, **settings)
+    return extract(source, out_dir=out_dir, partitions=None, progress=one, s3=s3, **settings)
+
+
+def source_name(source: str) -> str:
+    """A source's file name, a workspace path's or an `s3://` object's."""
+    return source.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _member_lost(member: tuple, exc):
@@ -267,7 +280,7 @@ def _member_lost(member: tuple, exc):
 
     if worker_lost(exc):
         raise MachineError(f"its Dask worker died each time it extracted this file (out of memory, or killed): "
-                           f"run it again {jobs.AGAIN}", Path(member[2]).name) from exc
+                           f"run it again {jobs.AGAIN}", source_name(member[2])) from exc
     raise exc
 
 

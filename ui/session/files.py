@@ -391,6 +391,12 @@ def s3_origins() -> dict:
     return store.setdefault(store.S3_ORIGINS, {})
 
 
+def s3_sources() -> dict:
+    """s3 URI -> {"object": S3Object, "endpoint"}: the objects this session chose to extract where the job runs,
+    never downloaded into the workspace (the live dict)."""
+    return store.setdefault(store.S3_SOURCES, {})
+
+
 def s3_credentials() -> dict | None:
     """{"credentials": S3Credentials, "endpoint"}: the S3 keys this session's user entered, or None.
     Held in this session's memory only: never in the workspace's state.json, never on disk."""

@@ -27,6 +27,7 @@ EXTRACT_JOB, EXTRACT_SPEC = "extract_job", "_extract_spec"  # the latest extract
 TRAIN_JOB, TRAIN_SEEN_DONE = "train_job", "train_job_seen_done"  # the latest TrainingRun; its end drawn once
 S3_ORIGINS = "_s3_origins"  # local path -> {"uri", "endpoint"}: where a downloaded file came from
 S3_LISTING = "_s3_listing"  # {"endpoint", "objects"}: the S3 panel's last listing
+S3_SOURCES = "_s3_sources"  # s3 URI -> {"object": S3Object, "endpoint"}: objects extracted where the job runs
 S3_CREDENTIALS = "_s3_credentials"  # {"credentials": S3Credentials, "endpoint"}: memory only, never saved
 ROI_KEYS = ("roi_x", "roi_y")  # the shared ROI's sliders (Latent maps, Clusters, Rank: ui.widgets.common)
 ROI_ORIGIN = "roi_origin"  # the page whose sliders set the shared ROI last (saved with the settings)

@@ -12,10 +12,11 @@ import streamlit as st
 
 from latentcore.demo import DEMO_MODEL
 from latentcore.errors import InputError, LatentError
+from latentcore.storage import is_s3_uri
 from latentcore.study import STUDY_SUFFIX, check_name
 
 from ..compute import dispatch, jobs, sources
-from ..session import files, lifecycle, state
+from ..session import deployment, files, lifecycle, state, visitor
 from . import common, waiting
 
 DEMO_MODEL_LABEL = "Built-in demo VAE"
@@ -30,11 +31,15 @@ def model_choices() -> dict[str, dict]:
     return choices
 
 
-def latents_folder(source: Path, model, pool: str, partitions) -> Path:
+def latents_folder(source: Path | str, model, pool: str, partitions) -> Path:
     """One folder per (source, model, pooling, partitions): an existing latents file is reused only
-    when it was made from the same inputs (extract_file skips by path)."""
-    partitions = partitions or sources.source_info(sources.stamp(source))["partitions"]
-    key = json.dumps([str(source), model.sha256, pool, sorted(partitions)])
+    when it was made from the same inputs (extract_file skips by path). An S3 object, read where its job runs
+    with its default partitions, has one per version (its ETag)."""
+    if is_s3_uri(str(source)):
+        partitions = ["default partitions", files.s3_sources()[str(source)]["object"].etag]
+    else:
+        partitions = sorted(partitions or sources.source_info(sources.stamp(source))["partitions"])
+    key = json.dumps([str(source), model.sha256, pool, partitions])
     return lifecycle.workdir(f"latents/{hashlib.sha256(key.encode()).hexdigest()[:12]}")
 
 
@@ -60,26 +65,51 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
 
 def run_extractions(paths: list, spec: dict, study: str, *, device="auto", batch_size=64, pool="mean",
                     clobber=False):
-    """Several files extracted one after another in a worker process (each into its `latents_folder`, as one file
-    is), then made into the study `study` by `extraction_outcome`, which makes it the session's latents."""
+    """Several files (workspace paths, or `s3://` objects of `files.s3_sources`) extracted in a worker process or
+    a Dask task each (each into its `latents_folder`, as one file is), then made into the study `study` by
+    `extraction_outcome`, which makes it the session's latents."""
+    remote = [str(path) for path in paths if is_s3_uri(str(path))]
     with common.user_errors():
         model, _ = sources.get_model(spec)
-        items = sum(sum(sources.source_info(sources.stamp(path))["partitions"].values()) for path in paths)
+        items = sum(sum(sources.source_info(sources.stamp(path))["partitions"].values()) for path in paths
+                    if str(path) not in remote)
+        reading = s3_reading(remote)
     job = dispatch.start_extractions(items, spec, sources=[str(path) for path in paths],
                                      out_dirs=[str(latents_folder(path, model, pool, None)) for path in paths],
-                                     pool=pool, batch_size=int(batch_size), device=device, clobber=bool(clobber))
+                                     pool=pool, batch_size=int(batch_size), device=device, clobber=bool(clobber),
+                                     **reading)
     state.set_extract_job(job, {**spec, "pool": pool, "study": study})
 
 
+def s3_reading(uris: list) -> dict:
+    """The arguments with which a job reads `uris` where it runs: the session's S3 settings for tasks (its
+    allow-list, and its user's keys in memory) and the room its policy keeps free on a disk; {} for none."""
+    if not uris:
+        return {}
+    policy = deployment.policy(visitor.user_id())
+    settings = deployment.s3_settings(policy, files.s3_credentials())
+    if settings is None:
+        raise InputError("reading these objects needs your S3 credentials: enter them in the Data page's S3 panel",
+                         uris[0])
+    for uri in uris:
+        if (files.s3_sources()[uri]["endpoint"] or "") != (settings.endpoint_url or ""):
+            raise InputError(f"listed at {files.s3_sources()[uri]['endpoint'] or 'AWS'}, while this session's S3 "
+                             f"calls now go to {settings.endpoint_url or 'AWS'}: enter the credentials for its "
+                             "endpoint on the Data page", uri)
+    return {"s3": settings.for_tasks(), "keep_free": policy.min_free_bytes}
+
+
 def study_form(spec: dict, **settings):
-    """Extract several of the workspace's data files with this model and make them one study, in one step."""
-    offered = pattern_files()
+    """Extract several of the workspace's data files (or S3 objects the Data page chose to extract there) with this
+    model and make them one study, in one step."""
+    offered = {**pattern_files(), **{f"{uri} (S3: read where the job runs)": uri for uri in files.s3_sources()}}
     if len(offered) < 2:
         return
     with st.expander("Several files into one study", icon=":material/stacks:"):
         st.caption("Each file is extracted with this model, device, batch size and pooling (and its own default "
-                   "partitions), one after another in a worker process; then the files become one study: one latent "
-                   "space, each row named by its file.")
+                   "partitions) in a worker process, or a task each on the Dask cluster; then the files become one "
+                   "study: one latent space, each row named by its file. An S3 object is downloaded where its "
+                   "extraction runs and removed there once extracted.")
         cols = st.columns([3, 1])
         chosen = cols[0].multiselect("Data files", list(offered), key="extract_study_files")
         name = cols[1].text_input("Study name", key="extract_study_name", placeholder="letters, digits, ._+-")

@@ -2,7 +2,8 @@
 
 Data page, `render()`: whose credentials (below), bucket, prefix; list the objects with their sizes;
 pick several; download them with a progress bar into the session's working folder, where they join
-the data sources (checkpoints and options JSON go to the Extract page's lists, as uploads do).
+the data sources (checkpoints and options JSON go to the Extract page's lists, as uploads do), or
+keep them as sources the Extract page's study form reads where its job runs (`files.s3_sources`).
 
 Extract page, `render_latents_upload(source, latents, overwrite)`: for data that came from S3, shows
 which of the session's S3 files already have latents there and uploads the latents file beside
@@ -118,10 +119,17 @@ def render(cache_dir=None) -> list[Path]:
                                "bytes": [o.size for o in objects], "modified": [o.last_modified for o in objects]}),
                  hide_index=True, width="stretch")
     by_key = {o.key: o for o in objects}
-    picked = st.multiselect("Objects to download", list(by_key), key="s3_pick",
+    picked = st.multiselect("Objects", list(by_key), key="s3_pick",
                             format_func=lambda key: f"{key} ({human_size(by_key[key].size)})")
-    if not st.button("Download", type="primary", icon=":material/download:", disabled=not picked,
-                     key="s3_download"):
+    cols = st.columns([1, 3], vertical_alignment="center")
+    if cols[1].button("Extract them from S3, not downloaded here", icon=":material/cloud_sync:",
+                      disabled=not picked, key="s3_extract_there",
+                      help="Each object is read where its extraction runs (a worker of this server, or its Dask "
+                           "cluster) and removed there once extracted: only the latents join this workspace."):
+        add_extract_sources([by_key[k] for k in picked], listing["endpoint"])
+    extract_sources_line()
+    if not cols[0].button("Download", type="primary", icon=":material/download:", disabled=not picked,
+                          key="s3_download"):
         return []
     chosen = [by_key[k] for k in picked]
 
@@ -134,6 +142,23 @@ def render(cache_dir=None) -> list[Path]:
     if paths:
         st.success(f"Downloaded {len(paths)} file(s): " + ", ".join(p.name for p in paths))
     return paths
+
+
+def add_extract_sources(objects: list, endpoint: str):
+    """Keep `objects` as sources the Extract page's study form reads from S3 where its job runs."""
+    files.s3_sources().update({o.uri: {"object": o, "endpoint": endpoint} for o in objects})
+
+
+def extract_sources_line():
+    """How many S3 objects wait for the Extract page, and a way to let them go."""
+    chosen = files.s3_sources()
+    if not chosen:
+        return
+    size = human_size(sum(entry["object"].size for entry in chosen.values()))
+    cols = st.columns([3, 1], vertical_alignment="center")
+    cols[0].caption(f"{len(chosen)} S3 object(s), {size}, to extract where the job runs: choose them on the "
+                    "Extract page, under \"Several files into one study\".")
+    cols[1].button("Forget them", icon=":material/clear:", key="s3_extract_forget", on_click=chosen.clear)
 
 
 def download_with_progress(objects: list, cache_dir: Path, settings, policy, on_file=None) -> list[Path]:
