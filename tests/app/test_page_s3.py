@@ -106,3 +106,25 @@ def test_extract_part_shows_existing_latents_and_uploads_beside_the_source(moto_
     at.checkbox(key="overwrite").check().run()
     at.button(key="s3_latents_upload").click().run()
     assert s3.head(f"s3://{bucket}/results/a__demo-vae_latents.h5", moto_s3.settings).size == len(b"newer, longer latents for a")
+
+
+def missing_data_files_part(uri: str):
+    """What a page says of a study member's rows whose data file this session has not."""
+    import types
+
+    from ui.session import files
+    from ui.widgets import explore
+
+    files.s3_sources()[uri] = {"object": None, "endpoint": ""}
+    for recorded in ("s1.h5", "other.h5"):
+        explore.data_file_of(types.SimpleNamespace(attrs={"source": recorded}), recorded[:-3], "images")
+
+
+def test_a_member_extracted_from_s3_is_said_to_lie_there_not_to_be_uploaded(workdir_root):
+    at = AppTest.from_function(missing_data_files_part, args=("s3://lab/scans/s1.h5",), default_timeout=60).run()
+    assert not at.exception
+    said = [caption.value for caption in at.caption]
+    assert said == ["No images: s1's data file, s1.h5, is not among this session's data files: it was extracted "
+                    "where it lies, s3\\://lab/scans/s1.h5 (download it in the Data page's S3 panel).",  # drawn as is
+                    "No images: other's data file, other.h5, is not among this session's data files (upload it on "
+                    "the Data page)."]

@@ -207,9 +207,11 @@ def data_file_of(own, name: str, what: str) -> Path | None:
     it not: `what` names what is not shown."""
     data = source_for(own)
     if data is None:
-        recorded = common.plain(own.attrs.get("source") or "unnamed")  # as the file records it, drawn as it is
-        st.caption(f"No {what}: {name}'s data file, {recorded}, is not among this "
-                   "session's data files (upload it on the Data page).")
+        recorded = own.attrs.get("source") or "unnamed"
+        in_s3 = [uri for uri in files.s3_sources() if uri.rsplit("/", 1)[-1] == recorded]
+        st.caption(f"No {what}: {name}'s data file, {common.plain(recorded)}, is not among this session's data "
+                   + (f"files: it was extracted where it lies, {common.plain(in_s3[0])} (download it in the Data "
+                      "page's S3 panel)." if in_s3 else "files (upload it on the Data page)."))
     return data
 
 
