@@ -244,7 +244,7 @@ def test_sign_in_and_a_workspace_shared_read_only(served, browser):
         alice.get_by_role("option", name="alice-data", exact=True).click()
         settle(alice)
         s3_panel(alice).get_by_role("button", name="List objects").click()  # the server's keys, at the S3 server
-        objects = s3_panel(alice).locator("[data-testid=stMultiSelect]", has_text="Objects to download")
+        objects = s3_panel(alice).locator("[data-testid=stMultiSelect]", has_text="Objects")
         objects.wait_for()
         settle(alice)
         assert [o.split(" (")[0] for o in open_dropdown(alice, objects)] == ["alice.txt"]
