@@ -547,11 +547,12 @@ def _byte_counter(total: int, progress: Progress | None):
 
 
 @contextlib.contextmanager
-def local_copy(path_or_uri, settings: S3Settings | None = None, keep_free: int = 0):
-    """A local path for a reader: an `s3://` object downloaded into a temporary folder of this machine, removed
-    when the block ends (a worker's disk holds one object at a time, never a cache a user could fill); refused,
-    before any byte is written, when it would leave the disk less than `keep_free` bytes free. A local path is
-    yielded as it is."""
+def local_copy(path_or_uri, settings: S3Settings | None = None, keep_free: int = 0,
+               progress: Progress | None = None):
+    """A local path for a reader: an `s3://` object downloaded (its bytes reported to `progress`) into a temporary
+    folder of this machine, removed when the block ends (a worker's disk holds one object at a time, never a cache
+    a user could fill); refused, before any byte is written, when it would leave the disk less than `keep_free`
+    bytes free. A local path is yielded as it is."""
     if not is_s3_uri(str(path_or_uri)):
         yield Path(path_or_uri)
         return
@@ -563,7 +564,7 @@ def local_copy(path_or_uri, settings: S3Settings | None = None, keep_free: int =
             raise S3Error(f"the object holds {obj.size:,} bytes and this machine has {free:,} free, of which "
                           f"{keep_free:,} must stay free: not downloaded; free room on the worker, or ask for "
                           "more", obj.uri)
-        yield download_to(obj, Path(folder) / safe_file_name(obj.key), settings)
+        yield download_to(obj, Path(folder) / safe_file_name(obj.key), settings, progress)
 
 
 def resolve_path(path_or_uri, cache_dir=None, settings: S3Settings | None = None,

@@ -128,3 +128,23 @@ def test_a_member_extracted_from_s3_is_said_to_lie_there_not_to_be_uploaded(work
                     "where it lies, s3\\://lab/scans/s1.h5 (download it in the Data page's S3 panel).",  # drawn as is
                     "No images: other's data file, other.h5, is not among this session's data files (upload it on "
                     "the Data page)."]
+
+
+def test_an_s3_sources_extraction_says_its_download_then_its_rows(moto_s3, ebsd_h5, tmp_path):
+    """The task the Extract page's study form runs for an S3 object, in this process: the bytes fetched to this
+    machine said (without a cancel check in boto3's threads), then the rows extracted."""
+    from latentcore.demo import DEMO_MODEL
+    from ui.compute import tasks
+
+    uri = f"s3://{moto_s3.new_bucket()}/scans/{ebsd_h5.name}"
+    s3.upload(ebsd_h5, uri, moto_s3.settings)
+    said = []
+    result = tasks.extract(uri, {"path": str(DEMO_MODEL), "arch": "vae", "options": None}, str(tmp_path), "mean", 64,
+                           "cpu", None, False, lambda fraction, message="", **options: said.append((message, options)),
+                           s3=moto_s3.settings)
+    megabytes = f"{ebsd_h5.stat().st_size / 1e6:,.1f}"
+    downloads = [i for i, (message, _) in enumerate(said) if message.startswith("downloading from S3")]
+    assert said[downloads[-1]] == (f"downloading from S3 to this worker: {megabytes} of {megabytes} MB",
+                                   {"check": False})
+    assert said[-1] == (f"{ebsd_h5.name} [all]: 2,400 / 2,400 items", {})  # then the rows, the file named as in S3
+    assert result.path.parent == tmp_path and result.rows == {"all": 2400}

@@ -280,6 +280,12 @@ def test_s3_objects_kept_on_the_data_page_are_extracted_on_the_dask_workers_with
     assert sum(task["key"].startswith("extract-") for task in stream.data) == 2
     workdir = Path(at.session_state["workdir"])
     assert not [path for path in workdir.rglob("s?.h5")]  # the scans never landed in the workspace
+    at.switch_page("pages/data.py").run()
+    at.button(key="s3_extract_forget").click().run()  # let them go: the Extract page no longer offers them
+    assert "S3 object(s)" not in texts(at.caption)
+    at.switch_page("pages/extract.py").run()
+    offered = [label for widget in at.multiselect if widget.key == "extract_study_files" for label in widget.options]
+    assert not [label for label in offered if label.startswith("s3://")] and not at.exception
 
 
 def two_scans(folder: Path) -> list[Path]:

@@ -75,8 +75,9 @@ def test_a_local_copy_lives_in_a_temporary_folder_for_its_block_and_keeps_the_di
     monkeypatch.setattr(s3.tempfile, "tempdir", None)
     bucket = moto_s3.new_bucket()
     uri = put(moto_s3, bucket, "scans/../x/scan.h5", b"scan bytes")
-    with s3.local_copy(uri, moto_s3.settings) as path:
-        assert path.read_bytes() == b"scan bytes" and path.name == "scan.h5"
+    seen = []
+    with s3.local_copy(uri, moto_s3.settings, progress=lambda done, total: seen.append((done, total))) as path:
+        assert path.read_bytes() == b"scan bytes" and path.name == "scan.h5" and seen[-1] == (10, 10)
         assert path.parent.parent == tmp_path and path.parent.name.startswith("latentcore-s3-")
     assert not path.parent.exists()  # gone with its block, nothing cached
     with s3.local_copy(tmp_path / "here.h5") as local:  # a local path as it is

@@ -236,11 +236,25 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
     def rows_done(done, total, message):
         progress(done / max(total, 1), f"{message}: {done:,} / {total:,} items")
 
-    if is_s3_uri(source):
-        progress(0.0, "downloading from S3 to this worker")
-    with lock, local_copy(source, s3, keep_free) as path:
+    downloaded = _download_reporter(progress) if is_s3_uri(source) else None
+    with lock, local_copy(source, s3, keep_free, downloaded) as path:
         return extract_file(path, loaded, out_dir=out_dir, pool=pool, batch_size=int(batch_size), device=device,
                             partitions=partitions, clobber=clobber, progress=rows_done, readers=readers)
+
+
+def _download_reporter(progress):
+    """`s3.local_copy`'s progress: boto3 reports bytes from its own threads many times a second; said at most
+    twice a second, and never raising a cancel there (the extraction's first batch does)."""
+    import time
+
+    said = [0.0]
+
+    def downloaded(done: int, total: int):
+        if done == total or time.monotonic() - said[0] >= 0.5:
+            said[0] = time.monotonic()
+            progress(0.0, f"downloading from S3 to this worker: {done / 1e6:,.1f} of {total / 1e6:,.1f} MB",
+                     check=False)
+    return downloaded
 
 
 def extract_several(sources: list, out_dirs: list, model: dict, pool: str, batch_size: int, device: str,
@@ -262,8 +276,8 @@ def extract_member(member: tuple, settings: dict, progress, s3=None):
     """`extract` of one (index, count, source, out_dir) of `extract_several`, reporting its share of the whole."""
     i, count, source, out_dir = member
 
-    def one(fraction, message=""):
-        progress((i + fraction) / count, f"{source_name(source)} ({i + 1} of {count}): {message}")
+    def one(fraction, message="", **options):
+        progress((i + fraction) / count, f"{source_name(source)} ({i + 1} of {count}): {message}", **options)
 
     return extract(source, out_dir=out_dir, partitions=None, progress=one, s3=s3, **settings)
 

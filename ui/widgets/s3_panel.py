@@ -155,10 +155,11 @@ def extract_sources_line():
     if not chosen:
         return
     size = human_size(sum(entry["object"].size for entry in chosen.values()))
-    cols = st.columns([3, 1], vertical_alignment="center")
+    cols = st.columns([3, 1, 1], vertical_alignment="center")
     cols[0].caption(f"{len(chosen)} S3 object(s), {size}, to extract where the job runs: choose them on the "
                     "Extract page, under \"Several files into one study\".")
-    cols[1].button("Forget them", icon=":material/clear:", key="s3_extract_forget", on_click=chosen.clear)
+    cols[1].page_link("pages/extract.py", label="Extract page", icon=":material/arrow_forward:")
+    cols[2].button("Forget them", icon=":material/clear:", key="s3_extract_forget", on_click=chosen.clear)
 
 
 def download_with_progress(objects: list, cache_dir: Path, settings, policy, on_file=None) -> list[Path]:
