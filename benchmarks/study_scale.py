@@ -6,6 +6,7 @@ process and on a Dask LocalCluster, on the same study.
     python benchmarks/study_scale.py --small                  # 10 x 100,000 (1M rows): quicker
     python benchmarks/study_scale.py --sources 20 --rows 50000 --workers 2 --folder /scratch/study
     python benchmarks/study_scale.py --cluster                # the study's clustering instead of its embedding
+    python benchmarks/study_scale.py --sources 1 --rows 1000000 --one-file   # a study of one against its file
 
 Data: each source's rows drawn around 20 cluster centres every source shares (seeded: per-axis scales, Dirichlet
 weights that differ per source, 0.5 isotropic noise), written as real latents files (`LatentsWriter`, scans on a
@@ -22,7 +23,10 @@ Measured, in one run:
   the CPU seconds of this process and the workers; the workers' peak memory; the ratios of the wall times
   (LocalCluster / in this process), whole and by stage;
 - that both placed every row in the same place (the tables equal, byte for byte).
-With `--cluster`, the same for the study's clustering (KMeans, k = 20, of whole latent vectors,
+With `--one-file` (one source), the UMAP page's two bodies instead: the file's own fit (`fit.fit_embedding` of its
+rows, its other rows' search beside UMAP's fit) against the file as a study of one (`study.study_embedding`, every
+row placed after the fit), alternated `--repeats` times: their wall times, and whether the coordinates are the same
+bits. With `--cluster`, the same for the study's clustering (KMeans, k = 20, of whole latent vectors,
 `artifacts.cluster_run.run_cluster` in this process and with the cluster as its scheduler: a seeded sample drawn
 from every source, each source labelled and written by a task), and the ARI between the two runs' clusters.
 The fits are not cached (`cache_dir=False`): each run fits. umap-learn's and the graph walk's numba code are
@@ -102,6 +106,8 @@ def main():
     parser.add_argument("--no-dask", action="store_true", help="in this process only")
     parser.add_argument("--cluster", action="store_true", help="the clustering (KMeans) instead of the embedding")
     parser.add_argument("--folder", help="where the latents and results go (default: a temporary folder, removed)")
+    parser.add_argument("--one-file", action="store_true", help="one source's own fit against it as a study of one")
+    parser.add_argument("--repeats", type=int, default=2, help="--one-file: alternated fits of each")
     args = parser.parse_args()
     if args.small:
         args.sources, args.rows = 10, 100_000
@@ -122,6 +128,8 @@ def main():
             return cluster_both(study, folder, args)
         print(f"warm-up (numba): {warm_up():.1f} s; peak memory so far {peak_gb():.2f} GB", flush=True)
         options = {"sample_size": args.sample_size, "cache_dir": False}
+        if args.one_file:
+            return file_against_study(study, paths[0], args.repeats, options)
 
         start, cpu = time.perf_counter(), cpu_seconds()
         here = embed_study(study, folder / "here", **options)
@@ -155,6 +163,30 @@ def main():
     finally:
         if not args.folder:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def file_against_study(study, path: Path, repeats: int, options: dict):
+    """The file's own fit against the file as a study of one, alternated: wall times and the same bits."""
+    from latentcore.analysis.embedding.fit import fit_embedding
+    from latentcore.analysis.embedding.study import study_embedding
+    from latentcore.latents import read_latents
+
+    if len(study.members) != 1:
+        raise SystemExit("--one-file compares one source: give --sources 1")
+    rows = read_latents(path).stacked()[0]
+    seconds = {"file": [], "study of one": []}
+    for _ in range(repeats):
+        fitted = {}
+        for name, fit in (("file", lambda: fit_embedding(rows, **options)),
+                          ("study of one", lambda: study_embedding(study, **options))):
+            start = time.perf_counter()
+            fitted[name] = fit()
+            seconds[name].append(time.perf_counter() - start)
+        same = fitted["file"].coords.tobytes() == fitted["study of one"].coords.tobytes()
+        print(f"the same coordinates (bits): {same}; load {os.getloadavg()[0]:.1f}", flush=True)
+    for name, times in seconds.items():
+        print(f"{name}: {', '.join(f'{t:.1f}' for t in times)} s (mean {sum(times) / len(times):.1f})")
+    print(f"ratio study of one / file: {sum(seconds['study of one']) / sum(seconds['file']):.2f}")
 
 
 def cluster_both(study, folder: Path, args):

@@ -422,11 +422,14 @@ def files_study(items, settings=None) -> Study:
     return make_study(name if len(locations) == 1 else f"{name}+{len(locations) - 1}", locations, settings)
 
 
-def as_study(latents, settings=None) -> Study:
-    """A `Study` as it is; a latents file's path (or a study file's) as its study (a file: a study of one)."""
+def as_study(latents, settings=None, verify: bool = True) -> Study:
+    """A `Study` as it is; a latents file's path (or a study file's) as its study (a file: a study of one).
+    `verify=False`: a study file's members are not hashed again (`read_study`)."""
     if isinstance(latents, Study):
         return latents
-    return read_study(latents, settings=settings) if is_study_file(latents) else files_study([latents], settings)
+    if is_study_file(latents):
+        return read_study(latents, settings=settings, verify=verify)
+    return files_study([latents], settings)
 
 
 def make_study(name: str, locations, settings=None) -> Study:

@@ -378,20 +378,19 @@ def test_ranking_at_scale_runs_in_a_worker(monkeypatch):
 def test_a_first_umap_fits_in_a_worker_while_the_page_shows_the_pca_and_says_so(monkeypatch):
     import numpy as np
 
-    import latentcore.analysis.embedding.fit
-    import latentcore.analysis.embedding.study  # binds fit_embedding by name: imported here, never under the patch
+    import latentcore.analysis.embedding.study
     import ui.compute.jobs
 
     at = new_app("extract")
     at.button(key="extract_run").click().run()  # the demo's latents, extracted here (small)
     assert at.success
     monkeypatch.setattr(ui.compute.jobs, "INLINE_FIT_ROWS", 0)  # the server's default
-    fit = latentcore.analysis.embedding.fit.fit_embedding
+    fit = latentcore.analysis.embedding.study.fit_embedding  # every fit's, a file's as a study of one's
 
     def pca_only(latents, method="umap", *args, **kwargs):
         assert method == "pca", "a UMAP fitted in the server process"
         return fit(latents, method, *args, **kwargs)
-    monkeypatch.setattr(latentcore.analysis.embedding.fit, "fit_embedding", pca_only)
+    monkeypatch.setattr(latentcore.analysis.embedding.study, "fit_embedding", pca_only)
     at.switch_page("pages/umap.py").run()
     assert not at.exception, at.exception
     scatter, points = point_panels(at)["umap_scatter"]  # at once: the PCA, said above it

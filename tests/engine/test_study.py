@@ -17,8 +17,9 @@ from sklearn.metrics import adjusted_rand_score
 from cli_lines import refused
 from latentcore.analysis.embedding import knn
 from latentcore.analysis.embedding.fit import fit_embedding
-from latentcore.analysis.embedding.study import (REPORT, embed_study, embedding_folder, fit_study, place_study,
-                                                 read_study_embedding)
+from latentcore.analysis.embedding.study import (REPORT, StudyFit, embed_study, embedding_folder, fit_study,
+                                                 member_coords, place_study, read_study_embedding,
+                                                 study_embedding)
 from latentcore.cli import main
 from latentcore.cli.options import study_from
 from latentcore.errors import InputError, error_line
@@ -485,6 +486,27 @@ def test_a_study_of_one_file_embeds_as_the_file(tmp_path, monkeypatch, walk):
     placed = read_study_embedding(study, embed_study(study, tmp_path / "out", sample_size=500, cache_dir=False).folder)
     alone = fit_embedding(read_latents(path).partitions["all"], sample_size=500, cache_dir=False).coords
     np.testing.assert_array_equal(placed[["umap_0", "umap_1"]].to_numpy(), alone)
+    # the app's: its rows searched while UMAP fits, in this process
+    np.testing.assert_array_equal(study_embedding(study, sample_size=500, cache_dir=False).coords, alone)
+
+
+def test_in_one_process_each_sources_rows_are_searched_while_umap_fits(three_scans, monkeypatch):
+    """As one file's rows are (`fit.fit_embedding`'s background search): in the fit's background thread, with the
+    coordinates a placement after the fit gives (as each source's Dask task places them)."""
+    import threading
+
+    searched_in = []
+    search = StudyFit.neighbours
+
+    def spy(self, *args, **kwargs):
+        searched_in.append(threading.current_thread() is threading.main_thread())
+        return search(self, *args, **kwargs)
+    monkeypatch.setattr(StudyFit, "neighbours", spy)
+    fitted = study_embedding(three_scans, sample_size=1000, cache_dir=False)
+    assert searched_in == [False] * 3
+    fit = fit_study(three_scans, sample_size=1000, cache_dir=False)
+    after = np.concatenate([member_coords(index, three_scans, fit) for index in range(3)])
+    assert searched_in == [False] * 3 + [True] * 3 and fitted.coords.tobytes() == after.tobytes()
 
 
 def test_pca_of_a_study_is_the_sample_pca_projected(three_scans, tmp_path):

@@ -11,7 +11,7 @@ from ..session import workspace
 from . import tasks
 from .dispatch import pooled
 from .scan_maps import roi_rows, scan_grid
-from .sources import latents, read_only, stacked_latents, study
+from .sources import latents, read_only, stacked_latents
 
 
 def cluster_job(lat_stamp: tuple, bandcontrast, method: str, dim: int, features: str, params: dict, roi,
@@ -118,16 +118,13 @@ def workspace_umap_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, see
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _umap_cache_file(lat_stamp: tuple, n_neighbors: int, min_dist: float, seed: int, cache_dir: str) -> str | None:
-    """Where `tasks.fit_embedding` (the UMAP page's fit) caches this UMAP in `cache_dir`: a latents file's by its
-    rows (hashed), a study's by its members' SHA-256 (`embedding.study.embedding_cache_file`); once per latents and
-    settings."""
-    from latentcore.analysis.embedding.fit import cache_file_of
+    """Where `tasks.fit_embedding` (the UMAP page's fit) caches this UMAP in `cache_dir`: by its members' SHA-256
+    (`embedding.study.embedding_cache_file`; a file is a study of one); once per latents and settings."""
     from latentcore.analysis.embedding.study import embedding_cache_file
+    from latentcore.study import as_study
 
-    settings = {"n_neighbors": n_neighbors, "min_dist": min_dist, "random_state": seed, "cache_dir": cache_dir}
-    found = study(lat_stamp)  # None: a latents file
-    path = (cache_file_of(stacked_latents(lat_stamp)[0], "umap", **settings) if found is None
-            else embedding_cache_file(found, "umap", **settings))
+    path = embedding_cache_file(as_study(lat_stamp[0], verify=False), "umap", n_neighbors=n_neighbors,
+                                min_dist=min_dist, random_state=seed, cache_dir=cache_dir)
     return None if path is None else str(path)
 
 

@@ -50,24 +50,17 @@ def warm_up(progress):
 
 def fit_embedding(latents: tuple, method: str, n_neighbors: int, min_dist: float, seed: int, progress,
                   quality=None):
-    """The 2-D embedding of every row (those the quality filter keeps: a QualityFilter, in order); latentcore caches
-    it on disk by content hash."""
-    from latentcore.analysis.embedding.fit import fit_embedding as fit
+    """The 2-D embedding of every row (those the quality filter keeps: a QualityFilter, in order) of a study, a file
+    being a study of one (`embedding.study.study_embedding`: on Dask, a task per source); latentcore caches it on
+    disk by its members' hashes."""
     from latentcore.analysis.embedding.study import study_embedding
-    from latentcore.study import open_latents, read_study, row_sources
+    from latentcore.study import as_study
 
     progress(0.0, "reading the latents")
-    if len(row_sources(latents[0])) > 1:  # several sources: on Dask, a task per source
-        with jobs.fan_out() as scheduler:
-            return study_embedding(read_study(latents[0], verify=False), method, n_neighbors=n_neighbors,
-                                   min_dist=min_dist, random_state=seed, scheduler=scheduler, progress=progress,
-                                   quality=quality)
-    lat = open_latents(latents[0])
-    matrix, _ = lat.stacked()
-    if quality is not None:
-        matrix = matrix[quality.rows_kept(lat.point_maps, lat.x, lat.y, Path(latents[0]).name)]
-    return fit(matrix, method=method, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed,
-               progress=progress)
+    with jobs.fan_out() as scheduler:
+        return study_embedding(as_study(latents[0], verify=False), method, n_neighbors=n_neighbors,
+                               min_dist=min_dist, random_state=seed, scheduler=scheduler, progress=progress,
+                               quality=quality)
 
 
 def cluster_run(job: ClusterJob, out_dir: str, latents: tuple, progress, root: str | None = None) -> dict:

@@ -298,11 +298,11 @@ def download_artifacts(paths, key: str):
 
 
 def embedding_note(fitted) -> str:
-    """What an embedding was fitted with, as the fit itself records it (`FittedEmbedding.params`; a study's also
-    says its approximation: fitted on a sample, every row placed)."""
+    """What an embedding was fitted with, as the fit itself records it (`FittedEmbedding.params`), and its
+    approximation (fitted on every row, or on a sample with every other row placed)."""
     params, rows = fitted.params, len(fitted.coords)
     said = params.get("approximation", "")
-    said = f" The study's embedding: {said}." if said else ""
+    said = f" The embedding: {said}." if said else ""
     if fitted.method == "pca":
         return f"PCA of {rows:,} latents, seed {params['random_state']}.{said}"
     return (f"UMAP of {rows:,} latents: {params['n_neighbors']} neighbours, min distance {params['min_dist']:g}, "

@@ -5,8 +5,6 @@ Entry points
 - `embed(latents, method="umap"|"pca", ...) -> (N, n_components) float32`: the coordinates.
 - `fit_embedding(...)` (same arguments) -> `FittedEmbedding`: the coordinates plus what is needed to
   project new latents (`.transform(new_latents)`).
-- `cache_file_of(...)` (`fit_embedding`'s arguments): where that fit is cached (`cache.py`), to tell whether it
-  was made (another page draws on a UMAP only when one was fitted: it does not start one).
 - `warm_up()`: compile umap-learn's code once, through a tiny seeded fit (the app calls it in a
   background thread at start; every process's first UMAP fit goes through it, under `cache_lock`, so
   two processes never fill numba's on-disk cache at once).
@@ -52,7 +50,6 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
@@ -89,7 +86,7 @@ def embed(latents, method="umap", n_components=2, random_state=0, n_neighbors=15
 
 def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neighbors=15,
                   min_dist=0.1, metric="euclidean", fast=True, cache_dir=None, progress=None, *,
-                  sample_size=None) -> FittedEmbedding:
+                  sample_size=None, beside=None) -> FittedEmbedding:
     """Fit a seeded UMAP or PCA embedding of latents, read from or written to the cache.
 
     Parameters
@@ -119,6 +116,12 @@ def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neig
     sample_size : int, default=None
         Rows of the fast path's sample (at least 2; default `DEFAULT_SAMPLE_SIZE`); also the most
         rows a plain fit keeps for projection.
+    beside : callable, default=None
+        Work for the fast path's background thread while umap-learn fits (its seeded optimisation uses
+        one core), called as `beside(unplaced, graph)`: the fit without its coordinates (its PCA and
+        reference rows: enough to search for a row's nearest reference rows) and the reference rows'
+        kNN graph. A study searches its rows' neighbours there (`embedding.study`). Not called for PCA,
+        a plain fit or a fit read from the cache; its exceptions are raised here.
 
     Returns
     -------
@@ -146,21 +149,11 @@ def fit_embedding(latents, method="umap", n_components=2, random_state=0, n_neig
     else:
         _compiled()  # first: the fit's own time is the pace `fit_time` keeps
         start = time.perf_counter()
-        fitted = (_fit_umap_fast if fast else _fit_umap_plain)(latents, params, report)
+        fitted = _fit_umap_fast(latents, params, report, beside) if fast else _fit_umap_plain(latents, params, report)
         record_fit(len(fitted.reference_index) if fast else len(latents), time.perf_counter() - start)
     write_cached(cache_file, fitted)
     report(1.0, "done")
     return fitted
-
-
-def cache_file_of(latents, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
-                  metric="euclidean", fast=True, cache_dir=None, *, sample_size=None) -> Path | None:
-    """The file `fit_embedding` with these arguments caches its fit in (None: `cache_dir` False); it exists
-    once that fit was made."""
-    latents = check_matrix(latents, "latents", dtype=np.float32, min_rows=2, order="C")
-    params = check_params(latents.shape, method, n_components, random_state, n_neighbors, min_dist, metric,
-                          fast, sample_size)
-    return cache_path(cache_dir, latents, params)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,10 +187,10 @@ def _fit_umap_plain(latents, params, report) -> FittedEmbedding:
                            np.empty(0, np.float32), no_pca, params)
 
 
-def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
+def _fit_umap_fast(latents, params, report, beside=None) -> FittedEmbedding:
     """UMAP on a seeded sample (every row when N <= sample_size), after PCA for wide euclidean
-    latents, from an exact kNN graph; the rest placed by kNN, searched while UMAP fits. Never calls
-    pynndescent."""
+    latents, from an exact kNN graph; the rest placed by kNN, searched while UMAP fits (and `beside`
+    run then too). Never calls pynndescent."""
     _compiled()
     umap = umap_module()
     sample = seeded_sample(len(latents), params["sample_size"], params["random_state"])
@@ -218,6 +211,7 @@ def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
     try:
         placing = background.submit(nearest_reference, reduced[rest], reduced_sample, params["metric"],
                                     params["place_neighbors"], params["n_neighbors"], knn_index)
+        besides = background.submit(beside, fitted, knn_index) if beside is not None else None
         report(0.15, f"UMAP of {len(sample)} sampled rows; searching the other {len(rest)} rows' "
                      f"nearest sampled rows beside it")
         with quiet_umap():  # "no search index": we place points ourselves, never call umap's transform
@@ -227,6 +221,8 @@ def _fit_umap_fast(latents, params, report) -> FittedEmbedding:
             sample_coords = model.fit_transform(reduced_sample).astype(np.float32)
         report(0.9, f"placing the other {len(rest)} rows")
         rest_dists, rest_index = placing.result()
+        if besides is not None:
+            besides.result()
     finally:
         background.shutdown(wait=False, cancel_futures=True)  # a cancelled fit does not wait for it
     coords = np.empty((len(latents), params["n_components"]), np.float32)

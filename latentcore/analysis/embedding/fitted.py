@@ -61,18 +61,25 @@ class FittedEmbedding:
         walk, False: the exact search; None: by this batch's size), so that a row lands in the same
         place whichever batch it is in.
         """
+        if self.method == "pca":
+            return self._reduce(self._checked(new_latents))
+        return weighted_mean(*self.nearest(new_latents, reference_graph=reference_graph, walk=walk),
+                             self.reference_coords)
+
+    def nearest(self, new_latents, *, reference_graph=None, walk=None) -> tuple[np.ndarray, np.ndarray]:
+        """(distances, indices) of the `PLACE_NEIGHBORS` nearest reference rows of new latents, searched as
+        `transform` searches them (UMAP only): it needs no coordinates, so a study's rows are searched while its
+        UMAP still fits."""
+        new = self._checked(new_latents)
+        return nearest_reference(self._reduce(new), self._reduce(self.reference_latents), self.params["metric"],
+                                 self.params["place_neighbors"], self.params["n_neighbors"], reference_graph, walk)
+
+    def _checked(self, new_latents) -> np.ndarray:
         new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
         if new.shape[1] != self.n_features:
             raise InputError(f"new_latents has {new.shape[1]} dimensions; the embedding was fitted on "
                              f"{self.n_features}: pass latents of the same model")
-        if self.method == "pca":
-            return self._reduce(new)
-        if len(new) == 0:
-            return np.empty((0, self.reference_coords.shape[1]), np.float32)
-        found = nearest_reference(self._reduce(new), self._reduce(self.reference_latents), self.params["metric"],
-                                   self.params["place_neighbors"], self.params["n_neighbors"], reference_graph,
-                                   walk)
-        return weighted_mean(*found, self.reference_coords)
+        return new
 
     def reference_graph(self) -> np.ndarray:
         """The reference rows' kNN graph (M, n_neighbors) int64, as the fit computed it: the index the graph

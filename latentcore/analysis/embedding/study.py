@@ -23,7 +23,10 @@ each task reading its source's latents where they live (local or S3, its SHA-256
 
 The rows of the sample get their fitted coordinates; every other row the inverse-distance weighted mean of its 5
 nearest sampled rows, as `fit.fit_embedding` places the rows of one large file: a study of one file gets the
-coordinates `fit_embedding` gives that file with the same sample size.
+coordinates `fit_embedding` gives that file with the same sample size. In one process `study_embedding` searches
+every source's nearest sampled rows while UMAP fits (`fit_embedding`'s `beside`), as `fit_embedding` searches one
+file's, and only the weighted means are left after it; on Dask each source is searched and placed by its task
+after the fit (the same coordinates).
 """
 from __future__ import annotations
 
@@ -49,7 +52,7 @@ from ...versions import package_versions
 from .cache import read_cached, study_cache_path, write_cached
 from .fit import DEFAULT_SAMPLE_SIZE, check_params, fit_embedding
 from .fitted import FittedEmbedding
-from .knn import walks
+from .knn import walks, weighted_mean
 
 DONE, KEPT, FAILED = "done", "kept", "failed"
 REPORT = "report.json"
@@ -72,17 +75,35 @@ class StudyFit:
     def place(self, rows: np.ndarray, first_row: int, kept: np.ndarray | None = None) -> np.ndarray:
         """The coordinates of one member's rows (`rows`: all of them, in order; `first_row` its first row in the
         study), or of those `kept` ((N,) bool: the quality filter's) alone, in order."""
-        ids = np.arange(len(rows)) if kept is None else np.flatnonzero(kept)
         if self.method == "pca":
-            return self.fitted.transform(rows if kept is None else rows[ids])
-        lo, hi = np.searchsorted(self.sample, [first_row, first_row + len(rows)])
-        sampled = np.isin(ids, self.sample[lo:hi] - first_row, assume_unique=True)  # drawn from the kept rows
+            return self.fitted.transform(rows if kept is None else rows[np.flatnonzero(kept)])
+        return self.placed(len(rows), first_row, kept, self.neighbours(rows, first_row, kept))
+
+    def neighbours(self, rows: np.ndarray, first_row: int, kept: np.ndarray | None = None):
+        """(distances, indices) of the nearest sample rows of a member's rows (as `place` takes them) outside the
+        sample (UMAP), None when every one is a sample row: the search, which needs no coordinates (a study in one
+        process runs it while UMAP fits)."""
+        ids, lo, hi, sampled = self._sampled(len(rows), first_row, kept)
+        if sampled.all():
+            return None
+        return self.fitted.nearest(np.ascontiguousarray(rows[ids[~sampled]], np.float32),
+                                   reference_graph=self.graph, walk=self.walk)
+
+    def placed(self, n_rows: int, first_row: int, kept: np.ndarray | None, found) -> np.ndarray:
+        """The coordinates `place` gives a member of `n_rows` rows whose `neighbours` were `found`: the sample's
+        rows at their fitted coordinates, the others at the weighted mean of their nearest sample rows'."""
+        ids, lo, hi, sampled = self._sampled(n_rows, first_row, kept)
         coords = np.empty((len(ids), self.fitted.reference_coords.shape[1]), np.float32)
         coords[sampled] = self.fitted.reference_coords[lo:hi]
         if not sampled.all():  # all when the sample is every row of the study
-            coords[~sampled] = self.fitted.transform(np.ascontiguousarray(rows[ids[~sampled]], np.float32),
-                                                     reference_graph=self.graph, walk=self.walk)
+            coords[~sampled] = weighted_mean(*found, self.fitted.reference_coords)
         return coords
+
+    def _sampled(self, n_rows: int, first_row: int, kept: np.ndarray | None):
+        """(the member's rows placed: all, or those kept; the sample's span of them, lo:hi; which of them it is)."""
+        ids = np.arange(n_rows) if kept is None else np.flatnonzero(kept)
+        lo, hi = np.searchsorted(self.sample, [first_row, first_row + n_rows])
+        return ids, lo, hi, np.isin(ids, self.sample[lo:hi] - first_row, assume_unique=True)  # drawn from the kept
 
     def approximation(self, rows: int) -> str:
         """What the coordinates are, in one sentence (said where they are shown and in the report)."""
@@ -121,22 +142,29 @@ class StudyEmbedding:
 
 def fit_study(study: Study, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
               metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
-              workers=None, progress=None, rows: np.ndarray | None = None) -> StudyFit:
+              workers=None, progress=None, rows: np.ndarray | None = None, beside=None) -> StudyFit:
     """Fit the study's embedding on a seeded sample of its rows, or of `rows` (sorted study row ids: those a quality
     filter keeps) (the parameters as `fit.fit_embedding`'s). `scheduler`: read the sample's rows as one Dask task
-    per source (see `batch.run_tasks`)."""
+    per source (see `batch.run_tasks`). `beside(unplaced)`: called while UMAP fits (`fit.fit_embedding`'s
+    `beside`) with the `StudyFit` yet without coordinates, whose `neighbours` it can search."""
     size = DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size)
     sample = (seeded_sample(study.rows, size, random_state) if rows is None
               else rows[seeded_sample(len(rows), size, random_state)])
     parts = run_tasks(sampled_rows, range(len(study.members)), scheduler, workers, name="study-sample",
                       lost=member_lost(study), study=study, sample=sample, settings=settings)
     latents = np.concatenate(parts) if len(parts) > 1 else parts[0]  # members in order: the sample's order
-    with about_file(f"{study.name} (a study)"):
-        fitted = fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
-                               cache_dir=cache_dir, progress=progress, sample_size=len(sample))
     placed = study.rows if rows is None else len(rows)
     walk = method == "umap" and walks(placed - len(sample), len(sample), metric)
-    graph = fitted.reference_graph() if walk else None  # computed once, not by every task
+    graphs = []  # the sample's kNN graph, the one UMAP was given: the walk's index
+
+    def unplaced(fitted, graph):
+        graphs.append(graph)
+        beside(StudyFit(fitted, sample, graph if walk else None, walk, ""))
+    with about_file(f"{study.name} (a study)"):
+        fitted = fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
+                               cache_dir=cache_dir, progress=progress, sample_size=len(sample),
+                               beside=unplaced if beside is not None else None)
+    graph = (graphs[0] if graphs else fitted.reference_graph()) if walk else None  # once, not by every task
     return StudyFit(fitted, sample, graph, walk, _fit_id(study, fitted, sample, walk, rows))
 
 
@@ -346,11 +374,26 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
     if cached is not None:
         report_progress(1.0, "read from cache")
         return cached
+    found = {}  # in this process, each member's rows searched while UMAP fits, as one file's are
+
+    def search(unplaced: StudyFit):
+        for index in range(len(study.members)):
+            rows_of = _all_rows(study.latents(index, settings, verify=False))
+            found[index] = len(rows_of), unplaced.neighbours(rows_of, int(study.offsets[index]),
+                                                             member_part(study, index, kept))
     fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
-                    cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m), rows=rows)
+                    cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m), rows=rows,
+                    beside=search if scheduler is None else None)
     placed = counted(progress, len(study.members), "placed the rows of", 0.8, 0.2)
-    coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords",
-                       lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings, kept=kept)
+    if found:  # the fit searched them: only the weighted means are left
+        coords = [fit.placed(n_rows, int(study.offsets[index]), member_part(study, index, kept), neighbours)
+                  for index, (n_rows, neighbours) in sorted(found.items())]
+        for _ in coords:
+            placed(None, None)
+    else:
+        coords = run_tasks(member_coords, range(len(study.members)), scheduler, name="study-coords",
+                           lost=member_lost(study), on_result=placed, study=study, fit=fit, settings=settings,
+                           kept=kept)
     said = fit.approximation(study.rows if rows is None else len(rows))
     fitted = dataclasses.replace(fit.fitted, coords=np.concatenate(coords),
                                  reference_index=fit.sample[np.asarray(fit.fitted.reference_index, np.int64)],
@@ -363,8 +406,8 @@ def embedding_cache_file(study: Study, method="umap", n_components=2, random_sta
                          metric="euclidean", sample_size=None, cache_dir=None, kept=None) -> Path | None:
     """The file `study_embedding` with these arguments keeps its result in (it exists once that embedding was
     made; `kept`: the quality filter's rows, `kept_rows`; None when `cache_dir` is False), named by every
-    member's SHA-256 and rows and every parameter the fit and the placement take (a latents file's own fit is
-    `fit.cache_file_of` its rows)."""
+    member's SHA-256 and rows and every parameter the fit and the placement take (a file's as its study of one's:
+    the UMAP page's and the Clusters page's)."""
     placed = study.rows if kept is None else int(kept.sum())
     size = min(DEFAULT_SAMPLE_SIZE if sample_size is None else int(sample_size), placed)
     params = check_params((size, study.dim), method, n_components, random_state, n_neighbors, min_dist, metric, True,
