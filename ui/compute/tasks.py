@@ -270,14 +270,9 @@ def extract_member(member: tuple, settings: dict, progress, s3=None):
     i, count, source, out_dir = member
 
     def one(fraction, message="", **options):
-        progress((i + fraction) / count, f"{source_name(source)} ({i + 1} of {count}): {message}", **options)
+        progress((i + fraction) / count, f"{Path(source).name} ({i + 1} of {count}): {message}", **options)
 
     return extract(source, out_dir=out_dir, partitions=None, progress=one, s3=s3, **settings)
-
-
-def source_name(source: str) -> str:
-    """A source's file name, a workspace path's or an `s3://` object's."""
-    return source.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _member_lost(member: tuple, exc):
@@ -287,7 +282,7 @@ def _member_lost(member: tuple, exc):
 
     if worker_lost(exc):
         raise MachineError(f"its Dask worker died each time it extracted this file (out of memory, or killed): "
-                           f"run it again {jobs.AGAIN}", source_name(member[2])) from exc
+                           f"run it again {jobs.AGAIN}", Path(member[2]).name) from exc
     raise exc
 
 

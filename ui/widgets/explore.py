@@ -18,6 +18,7 @@ from latentcore.arrays import unique
 from latentcore.columns import BANDCONTRAST as BANDCONTRAST_COLUMN
 from latentcore.columns import CLUSTER, COUNT, ROW, SOURCE, coordinate_names, embedding_name, latent_name
 from latentcore.errors import LatentError
+from latentcore.storage.uri import parse_s3_uri, safe_file_name
 from latentcore.data.bandcontrast import point_map_title
 from latentcore.data.base import display_units
 from latentcore.data.images import ImageReader
@@ -208,7 +209,7 @@ def data_file_of(own, name: str, what: str) -> Path | None:
     data = source_for(own)
     if data is None:
         recorded = own.attrs.get("source") or "unnamed"
-        in_s3 = [uri for uri in files.s3_sources() if uri.rsplit("/", 1)[-1] == recorded]
+        in_s3 = [uri for uri in files.s3_sources() if safe_file_name(parse_s3_uri(uri)[1]) == recorded]  # as read
         st.caption(f"No {what}: {name}'s data file, {common.plain(recorded)}, is not among this session's data "
                    + (f"files: it was extracted where it lies, {common.plain(in_s3[0])} (download it in the Data "
                       "page's S3 panel)." if in_s3 else "files (upload it on the Data page)."))
