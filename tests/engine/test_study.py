@@ -40,7 +40,8 @@ def write_latents(folder, source, rows=2000, *, dim=DIM, seed=0, scan=True, mode
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    values = (CENTRES[rng.integers(0, len(CENTRES), rows), :dim] + rng.normal(size=(rows, dim))).astype(np.float32)
+    centres = np.tile(CENTRES, (1, -(-dim // CENTRES.shape[1])))[:, :dim]  # wider than 32: its columns again
+    values = (centres[rng.integers(0, len(CENTRES), rows)] + rng.normal(size=(rows, dim))).astype(np.float32)
     shapes = {"all": (rows, dim)} if scan else {"valid": (rows // 2, dim), "train": (rows - rows // 2, dim)}
     writer = LatentsWriter(folder / f"{source}__demo-vae_latents.h5", shapes, {"source": source, "seed": seed})
     start = 0
@@ -477,11 +478,12 @@ def test_the_shared_clusters_of_the_sources_meet_in_the_embedding(three_scans, t
         assert max(np.linalg.norm(centres[k, s] - centres[k, "p"]) for s in "qr") < 0.05 * spread
 
 
+@pytest.mark.parametrize("dim", [DIM, 64], ids=["16-D", "64-D: PCA before the search"])
 @pytest.mark.parametrize("walk", [False, True], ids=["exact search", "graph walk"])
-def test_a_study_of_one_file_embeds_as_the_file(tmp_path, monkeypatch, walk):
+def test_a_study_of_one_file_embeds_as_the_file(tmp_path, monkeypatch, walk, dim):
     if walk:
         monkeypatch.setattr(knn, "GRAPH_SEARCH_MIN_PAIRS", 1)
-    path = write_latents(tmp_path, "solo", 2000, seed=4)
+    path = write_latents(tmp_path, "solo", 2000, seed=4, dim=dim)
     study = make_study("solo", [path])
     placed = read_study_embedding(study, embed_study(study, tmp_path / "out", sample_size=500, cache_dir=False).folder)
     alone = fit_embedding(read_latents(path).partitions["all"], sample_size=500, cache_dir=False).coords

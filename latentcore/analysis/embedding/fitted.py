@@ -66,16 +66,19 @@ class FittedEmbedding:
         return weighted_mean(*self.nearest(new_latents, reference_graph=reference_graph, walk=walk),
                              self.reference_coords)
 
-    def nearest(self, new_latents, *, reference_graph=None, walk=None) -> tuple[np.ndarray, np.ndarray]:
-        """(distances, indices) of the `PLACE_NEIGHBORS` nearest reference rows of new latents, searched as
+    def nearest(self, new_latents, *, rows=None, reference_graph=None, walk=None) -> tuple[np.ndarray, np.ndarray]:
+        """(distances, indices) of the `PLACE_NEIGHBORS` nearest reference rows of new latents, or of their `rows`
+        (indices: taken after the PCA, the same bits, so a member's wide latents are not copied first), searched as
         `transform` searches them (UMAP only): it needs no coordinates, so a study's rows are searched while its
         UMAP still fits."""
-        new = self._checked(new_latents)
-        return nearest_reference(self._reduce(new), self._reduce(self.reference_latents), self.params["metric"],
+        reduced = self._reduce(self._checked(new_latents, finite=rows is None))
+        if rows is not None:  # only the rows searched must be finite
+            reduced = check_matrix(reduced[rows], "new_latents", dtype=np.float32, order="C")
+        return nearest_reference(reduced, self._reduce(self.reference_latents), self.params["metric"],
                                  self.params["place_neighbors"], self.params["n_neighbors"], reference_graph, walk)
 
-    def _checked(self, new_latents) -> np.ndarray:
-        new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C")
+    def _checked(self, new_latents, finite: bool = True) -> np.ndarray:
+        new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C", finite=finite)
         if new.shape[1] != self.n_features:
             raise InputError(f"new_latents has {new.shape[1]} dimensions; the embedding was fitted on "
                              f"{self.n_features}: pass latents of the same model")

@@ -86,8 +86,7 @@ class StudyFit:
         ids, lo, hi, sampled = self._sampled(len(rows), first_row, kept)
         if sampled.all():
             return None
-        return self.fitted.nearest(np.ascontiguousarray(rows[ids[~sampled]], np.float32),
-                                   reference_graph=self.graph, walk=self.walk)
+        return self.fitted.nearest(rows, rows=ids[~sampled], reference_graph=self.graph, walk=self.walk)
 
     def placed(self, n_rows: int, first_row: int, kept: np.ndarray | None, found) -> np.ndarray:
         """The coordinates `place` gives a member of `n_rows` rows whose `neighbours` were `found`: the sample's
