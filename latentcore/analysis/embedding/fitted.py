@@ -66,16 +66,22 @@ class FittedEmbedding:
         return weighted_mean(*self.nearest(new_latents, reference_graph=reference_graph, walk=walk),
                              self.reference_coords)
 
-    def nearest(self, new_latents, *, rows=None, reference_graph=None, walk=None) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, new_latents, *, rows=None, reference=None, reference_graph=None,
+                walk=None) -> tuple[np.ndarray, np.ndarray]:
         """(distances, indices) of the `PLACE_NEIGHBORS` nearest reference rows of new latents, or of their `rows`
         (indices: taken after the PCA, the same bits, so a member's wide latents are not copied first), searched as
         `transform` searches them (UMAP only): it needs no coordinates, so a study's rows are searched while its
-        UMAP still fits."""
+        UMAP still fits. `reference`: `reduced_reference()`, when the caller keeps it for many searches."""
         reduced = self._reduce(self._checked(new_latents, finite=rows is None))
         if rows is not None:  # only the rows searched must be finite
             reduced = check_matrix(reduced[rows], "new_latents", dtype=np.float32, order="C")
-        return nearest_reference(reduced, self._reduce(self.reference_latents), self.params["metric"],
-                                 self.params["place_neighbors"], self.params["n_neighbors"], reference_graph, walk)
+        reference = self.reduced_reference() if reference is None else reference
+        return nearest_reference(reduced, reference, self.params["metric"], self.params["place_neighbors"],
+                                 self.params["n_neighbors"], reference_graph, walk)
+
+    def reduced_reference(self) -> np.ndarray:
+        """The reference rows after the fit's PCA (as they are without one): what a new row is searched among."""
+        return self._reduce(self.reference_latents)
 
     def _checked(self, new_latents, finite: bool = True) -> np.ndarray:
         new = check_matrix(new_latents, "new_latents", dtype=np.float32, order="C", finite=finite)
@@ -87,7 +93,7 @@ class FittedEmbedding:
     def reference_graph(self) -> np.ndarray:
         """The reference rows' kNN graph (M, n_neighbors) int64, as the fit computed it: the index the graph
         walk of `transform` follows."""
-        reduced = self._reduce(self.reference_latents)
+        reduced = self.reduced_reference()
         return knn(reduced, reduced, self.params["metric"], self.params["n_neighbors"])[1]
 
     def _reduce(self, latents: np.ndarray) -> np.ndarray:

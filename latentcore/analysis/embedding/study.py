@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import tempfile
@@ -86,7 +87,14 @@ class StudyFit:
         ids, lo, hi, sampled = self._sampled(len(rows), first_row, kept)
         if sampled.all():
             return None
-        return self.fitted.nearest(rows, rows=ids[~sampled], reference_graph=self.graph, walk=self.walk)
+        return self.fitted.nearest(rows, rows=ids[~sampled], reference=self.reference, reference_graph=self.graph,
+                                   walk=self.walk)
+
+    @functools.cached_property
+    def reference(self) -> np.ndarray:
+        """The sample's rows after the fit's PCA: every member is searched among them, reduced once here (once per
+        Dask worker)."""
+        return self.fitted.reduced_reference()
 
     def placed(self, n_rows: int, first_row: int, kept: np.ndarray | None, found) -> np.ndarray:
         """The coordinates `place` gives a member of `n_rows` rows whose `neighbours` were `found`: the sample's
