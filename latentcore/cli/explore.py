@@ -28,18 +28,17 @@ from .options import (EACH_SOURCE_ON_DASK, add_figure_options, add_latents_argum
 def add_umap(subparsers):
     p = subparsers.add_parser("umap", help="2-D embedding of a latents file, or of a study, as a table")
     add_latents_argument(p)
-    add_out_option(p, "table.parquet or table.csv (default: <stem>_<method>.parquet beside the latents; a study: "
-                      "<study>_<method>.parquet beside its study file, else here)", required=False)
+    add_out_option(p, "table.parquet or table.csv (default: <study>_<method>.parquet, one file's study named after "
+                      "its source: beside the file or the study file, else here)", required=False)
     p.add_argument("--method", choices=("umap", "pca"), default="umap")
-    p.add_argument("--partitions", help="comma-separated (default: all; one latents file only)")
+    p.add_argument("--partitions", help="comma-separated: each source's partitions embedded (default: all)")
     add_seed_option(p)
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--min-dist", type=float, default=0.1)
     add_quality_option(p, bandcontrast_option=True)
-    study = add_scheduler_options(p, "a study (or one file with these options, as a study of one): fitted on a "
-                                     "seeded sample of its rows, every row placed source by source (with "
-                                     "--scheduler, as Dask tasks), each source's table kept in "
-                                     "<out folder>/<study>_<method>-<fit>/")
+    study = add_scheduler_options(p, "the study (one file: a study of one) is fitted on a seeded sample of its "
+                                     "rows, every row placed source by source (with --scheduler, as Dask tasks), "
+                                     "each source's table kept in <out folder>/<study>_<method>-<fit>/")
     study.add_argument("--sample-size", type=int, help="rows the embedding is fitted on (default: 30,000)")
     p.set_defaults(func=run_umap)
 
@@ -105,73 +104,30 @@ def _line(text: str):
 
 
 def run_umap(args) -> int:
-    single = one_latents_file(args.latents)
-    if single is None or any(value is not None for value in (args.sample_size, args.scheduler, args.workers)):
-        return run_study_umap(args, study_from(args.latents))  # one file with a study's options: a study of one
-    args.latents = single
-    import numpy as np
-
-    from ..analysis.embedding.fit import embed
-    from ..analysis.embedding.fitted import embedding_names, embedding_table
-    from ..latents import read_latents
-
-    out = Path(args.out or Path(args.latents).with_name(embedding_names(args.latents, args.method)["table"]))
-    refuse_existing([out])  # before the fit
-    latents = read_latents(args.latents)
-    partitions = partitions_from(args)
-    missing = [p for p in partitions or () if p not in latents.partitions]
-    if missing:
-        raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}: pick from those",
-                         args.latents)
-    rows, table = latents.stacked(partitions)
-    on_scan = latents.x is not None and len(latents.partitions) == 1
-    x, y = (latents.x, latents.y) if on_scan else (None, None)
-    row_ids = latents.row_ids(partitions)  # the file's own row ids, whichever partitions are embedded
-    quality = quality_from(args)
-    if quality is not None:  # the rows it removes are left out of the fit and the table
-        if not on_scan:
-            raise InputError("--quality filters a scan's pixels by its quality maps: these latents are not one "
-                             "scan's; leave it out",
-                             args.latents)
-        kept = quality.rows_kept(latents.point_maps, x, y, args.latents)  # too few kept: refused, naming it
-        row_ids = np.flatnonzero(kept)  # one scan, one partition: the rows' positions
-        rows, table, x, y = rows[row_ids], table.iloc[row_ids].reset_index(drop=True), x[row_ids], y[row_ids]
-        print(quality.describe(kept))
-    kwargs = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
-    with about_file(args.latents):
-        coords = embed(rows, method=args.method, random_state=args.seed, **kwargs)
-    table = embedding_table(table, coords, args.method, x, y, units=latents.units,
-                            row_ids=row_ids)  # `row`: the row id the cluster tables join on
-    write_table(table, out)
-    print(f"wrote {out} ({len(table)} rows)")
-    return 0
-
-
-def run_study_umap(args, study) -> int:
-    """One embedding of every row of the study (`embedding.study.embed_study`): each source's table kept in the
-    embedding's folder beside `--out`, and the whole study's table (`source, row, x_um, y_um, umap_0, umap_1`)."""
+    """One embedding of every row of the study (`embedding.study.embed_study`; one file: its study of one, as the
+    UMAP page fits it): each source's table kept in the embedding's folder beside `--out`, and the whole study's
+    table (`source, row, x_um, y_um, umap_0, umap_1`, then each source's `partition`, `index` and metadata)."""
     from ..analysis.embedding.study import embed_study, read_study_embedding
-    from ..study import STUDY_SUFFIX
+    from ..study import is_study_file
 
-    if args.partitions:
-        raise InputError("--partitions picks one latents file's partitions for a fit of every row: a study's fit "
-                         "(several files, or one with --sample-size, --scheduler or --workers) embeds every row of "
-                         "every member; leave one or the other out")
-    beside = Path(args.latents[0]).parent if args.latents[0].endswith(STUDY_SUFFIX) else Path()
+    study = study_from(args.latents)
+    first = args.latents[0]
+    beside = Path(first).parent if one_latents_file(args.latents) or is_study_file(first) else Path()
     out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("the table is written as .parquet or .csv: name --out so", out)
     refuse_existing([out])  # before the fit (the embedding's folder beside it resumes: its sources are kept)
     params = {"n_neighbors": args.n_neighbors, "min_dist": args.min_dist} if args.method == "umap" else {}
     done = embed_study(study, out.parent, method=args.method, random_state=args.seed, sample_size=args.sample_size,
-                       scheduler=args.scheduler, workers=args.workers, quality=quality_from(args), **params)
+                       scheduler=args.scheduler, workers=args.workers, quality=quality_from(args),
+                       partitions=partitions_from(args), **params)
     table = read_study_embedding(study, done.folder, rows=[placed.rows for placed in done.placed])
-    if done.report["quality"] is not None:  # each scan's rows kept by its own maps
-        kept = done.report["quality"]
-        print(f"quality filter {args.quality}: {kept['kept']:,} of {kept['rows']:,} rows kept, each scan by its own "
-              "maps")
-    write_table(table, out)
     sources = len(study.members)
+    if done.report["quality"] is not None:
+        kept = done.report["quality"]
+        print(f"quality filter {args.quality}: {kept['kept']:,} of {kept['rows']:,} rows kept"
+              f"{', each scan by its own maps' * (sources > 1)}")
+    write_table(table, out)
     print(f"wrote {out} ({len(table):,} rows of {sources} source{'s' * (sources != 1)}; each source's table in "
           f"{done.folder})\n{done.report['approximation']}")
     for note in study.notes:

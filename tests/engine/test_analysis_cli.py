@@ -182,6 +182,23 @@ def test_umap_command_writes_a_table(scan_latents, tmp_path, monkeypatch):
     np.testing.assert_allclose(pd.read_csv(tmp_path / "emb.csv")["pca_1"], table["pca_1"], rtol=1e-5)
 
 
+def test_umap_of_one_file_is_the_umap_pages_fit_of_it_as_a_study_of_one(two_partitions, tmp_path, monkeypatch):
+    """`umap FILE` embeds the file as the UMAP page does (its study of one, `study_embedding`): the same
+    coordinates, each row beside its partition and metadata, and the fit's report beside the table."""
+    from latentcore.analysis.embedding.study import study_embedding
+    from latentcore.study import as_study
+
+    monkeypatch.setenv("LATENT_EXPLORER_CACHE", str(tmp_path / "cache"))  # the embedding cache
+    _, latents = two_partitions
+    assert main(["umap", str(latents), "--out", str(tmp_path / "e.parquet")]) == 0
+    table = pd.read_parquet(tmp_path / "e.parquet")
+    shown = study_embedding(as_study(str(latents)), cache_dir=False)
+    np.testing.assert_array_equal(table[["umap_0", "umap_1"]].to_numpy(), shown.coords)
+    assert list(table.columns) == ["source", "row", "umap_0", "umap_1", "partition", "index", "lat", "lon"]
+    [report] = tmp_path.glob("cut_umap-*/report.json")
+    assert json.loads(report.read_text())["sources"][0]["sha256"] == sha256_file(latents)
+
+
 def test_bandcontrast_command_exports_kept_pixels(bandcontrast_csv, tmp_path, capsys):
     out = tmp_path / "kept.npy"
     assert main(["bandcontrast", str(bandcontrast_csv), "--threshold", "150", "--roi", "0,30,0,20",
@@ -379,6 +396,8 @@ def two_partitions(tmp_path):
     writer = LatentsWriter(tmp_path / "cut__m_latents.h5", {"valid": valid.shape, "train": train.shape}, {})
     writer.write_rows("valid", 0, valid)
     writer.write_rows("train", 0, train)
+    for name, rows in (("valid", 60), ("train", 40)):  # a Nenya file's metadata: each cutout's place
+        writer.write_metadata(name, pd.DataFrame({"lat": np.linspace(-10, 10, rows), "lon": np.full(rows, 5.0)}))
     return source, writer.finish({"model": "m", "model_sha256": "ab" * 32, "source": "cut.h5",
                                   "source_sha256": sha256_path(source)})
 
@@ -386,16 +405,19 @@ def two_partitions(tmp_path):
 @pytest.mark.parametrize("partitions", ["train", "train,valid"])
 def test_the_embeddings_rows_are_the_files_row_ids_whichever_partitions_it_embeds(two_partitions, tmp_path,
                                                                                    partitions):
-    """`umap --partitions` writes each row's id in the file (every partition stacked in the file's order), as the
-    cluster tables do: a table of `train`'s rows names rows 60..99, and the mean pattern of its rows is `train`'s."""
+    """`umap --partitions` embeds those partitions' rows alone, each named by its id in the file (every partition
+    stacked in the file's order), as the cluster tables do: a table of `train`'s rows names rows 60..99, and the
+    mean pattern of its rows is `train`'s."""
     source, latents = two_partitions
     assert main(["umap", str(latents), "--method", "pca", "--partitions", partitions,
                  "--out", str(tmp_path / "e.csv")]) == 0
     table = pd.read_csv(tmp_path / "e.csv")
-    expected = {"train": list(range(60, 100)), "train,valid": list(range(60, 100)) + list(range(60))}[partitions]
+    expected = {"train": list(range(60, 100)), "train,valid": list(range(100))}[partitions]  # the file's order
     assert table["row"].tolist() == expected
+    in_train = (table["partition"] == "train").to_numpy()
+    np.testing.assert_array_equal(table.loc[in_train, "lat"], np.linspace(-10, 10, 40))  # each row's own metadata
     train = tmp_path / "train.csv"
-    table[table["partition"] == "train"].to_csv(train, index=False)
+    table[in_train].to_csv(train, index=False)
     assert main(["mean-pattern", str(latents), "--source", str(source), "--table", str(train), "--no-png",
                  "--out", str(tmp_path / "mean")]) == 0
     assert np.unique(np.load(next((tmp_path / "mean").glob("*.npy")))).tolist() == [1.0]

@@ -106,7 +106,8 @@ def test_every_csv_the_commands_write_uses_the_documented_columns(written):
     for name, path in written.items():
         header = list(pd.read_csv(path, nrows=0).columns)
         assert undocumented(header, names) == [], name
-        first = ["row"] if "row" in header else []  # `row` first, then the coordinates where the table has them
+        first = ["source"] if "source" in header else []  # a study's `source`, `row`, then the coordinates
+        first += ["row"] if "row" in header else []
         first += ["x_um", "y_um"] if "x_um" in header else []
         assert header[:len(first)] == first, name
     for name in ("kept.csv", "labels.csv", "probe_predictions__logistic.csv", "umap.csv"):

@@ -99,7 +99,7 @@ def test_umap_with_quality_differs_from_the_unfiltered_table_by_exactly_the_remo
     assert main(["umap", str(path), "--method", "pca", "--out", str(every)]) == 0
     assert main(["umap", str(path), "--method", "pca", "--quality", "ci>=0.3,mad<=1.5", "--out", str(some)]) == 0
     kept = (np.nan_to_num(ci, nan=-1) >= 0.3) & (mad <= 1.5)
-    assert f"Quality filter ci >= 0.3, mad <= 1.5: {kept.sum():,} of {len(ci):,} points kept" in capsys.readouterr().out
+    assert f"quality filter ci >= 0.3, mad <= 1.5: {kept.sum():,} of {len(ci):,} rows kept\n" in capsys.readouterr().out
     every, some = pd.read_csv(every), pd.read_csv(some)
     assert len(every) == len(ci) and list(some["row"]) == list(np.flatnonzero(kept))  # the rows keep their ids
     same = every.set_index("row").loc[some["row"]]

@@ -165,18 +165,16 @@ def test_umap_of_a_study_is_one_table_of_every_source_and_their_kept_tables(text
     said = capsys.readouterr().out
     assert "2,304 rows of 3 sources" in said and "PCA fitted on a seeded sample of 1,000 of the 2,304 rows" in said
     table = pd.read_csv(out)
-    assert list(table.columns) == ["source", "row", "x_um", "y_um", "pca_0", "pca_1"]
+    assert list(table.columns) == ["source", "row", "x_um", "y_um", "pca_0", "pca_1", "partition", "index"]
     assert table.groupby("source", sort=False).size().to_dict() == {"p": 768, "q": 768, "r": 768}
     np.testing.assert_array_equal(table["y_um"], np.concatenate([s.y for s in scans.values()]))
     [kept] = [p for p in out.parent.iterdir() if p.is_dir()]  # each source's table, for a rerun to keep
     assert sorted(p.name for p in kept.iterdir()) == ["p.parquet", "q.parquet", "r.parquet", "report.json"]
     q = pd.read_parquet(kept / "q.parquet")
     np.testing.assert_allclose(table.loc[table["source"] == "q", "pca_0"], q["pca_0"], rtol=1e-6)
-    refused(["umap", *map(str, paths.values()), "--partitions", "all", "--out", tmp_path / "x.csv"], capsys,
-            "--partitions picks one latents file's partitions for a fit of every row: a study's fit (several files, "
-            "or one with --sample-size, --scheduler or --workers) embeds every row of every member")
-    refused(["umap", str(paths["p"]), "--partitions", "all", "--sample-size", "100", "--out", tmp_path / "x.csv"],
-            capsys, "a study's fit (several files, or one with --sample-size")  # one file, a study's option
+    line = refused(["umap", *map(str, paths.values()), "--partitions", "all,train", "--out", tmp_path / "x.csv"],
+                   capsys, "no partition(s) ['train']; it holds ['all']: pick from those")
+    assert str(paths["p"]) in line and not (tmp_path / "x.csv").exists()
 
 
 def test_maps_and_rank_of_a_study_run_per_source_each_on_its_own_scan(textured, tmp_path, capsys):
@@ -281,7 +279,7 @@ def test_a_study_smaller_than_the_sample_is_fitted_on_every_row(textured, tmp_pa
     assert main(["umap", *map(str, paths.values()), "--out", str(out)]) == 0  # 2,304 rows, a sample of 30,000
     assert "fitted on every one of the 2,304 rows" in capsys.readouterr().out
     table = pd.read_parquet(out)
-    assert list(table.columns) == ["source", "row", "x_um", "y_um", "umap_0", "umap_1"]
+    assert list(table.columns) == ["source", "row", "x_um", "y_um", "umap_0", "umap_1", "partition", "index"]
     assert np.isfinite(table[["umap_0", "umap_1"]].to_numpy()).all() and len(table) == 2304
 
 

@@ -9,8 +9,8 @@ each task reading its source's latents where they live (local or S3, its SHA-256
   the placement walks it (decided once for the whole study, so a row lands in the same place whichever source it
   is in and wherever its task runs), and `fit_id`, which names the fit's results.
 - `place_study(study, fit, out, scheduler=None, ...) -> list[Placed]`: one `place_source` task per source, each
-  writing `<out>/<study>_<method>-<fit_id>/<source>.parquet` (`source, row, x_um, y_um, umap_0, umap_1`)
-  atomically (local: a temporary name renamed; S3: an upload, visible only when complete). A source whose file
+  writing `<out>/<study>_<method>-<fit_id>/<source>.parquet` (`source, row, x_um, y_um, umap_0, umap_1`, then the
+  source's `partition`, `index` and metadata columns) atomically (local: a temporary name renamed; S3: an upload, visible only when complete). A source whose file
   is there already is kept: a run that stopped is finished by running it again. A failing source never stops the
   others: each ends done, kept or failed (with its reason).
 - `embed_study(study, out, ..., scheduler=None) -> StudyEmbedding`: both, then the folder's `report.json` (the
@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ...batch import counted, dask_client, member_lost, run_tasks, worker_name
-from ...columns import embedding_name
+from ...columns import beside, embedding_name
 from ...errors import InputError, about_file, error_line
 from ...sampling import seeded_sample
 from ...storage import atomic_path, is_s3_uri
@@ -227,11 +227,12 @@ def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=
             with about_file(member.location):
                 mine = member_part(study, index, kept)
                 coords = fit.place(_all_rows(latents), int(study.offsets[index]), mine)
-            table = member_identity(study, index, latents)
+            table, origins = member_identity(study, index, latents), latents.origins()
             if mine is not None:
-                table = table[mine].reset_index(drop=True)
+                table, origins = table[mine].reset_index(drop=True), origins[mine]
             for axis in range(coords.shape[1]):
                 table[embedding_name(fit.method, axis)] = coords[:, axis]
+            table = beside(table, origins)  # then the source's partition, index and metadata
             _write_table(table, target, settings)
             placed.status = DONE
     except Exception as exc:  # reported with the others; the other sources go on
@@ -290,14 +291,15 @@ def _write_json(document: dict, target: str, settings) -> None:
 
 def embed_study(study: Study, out, method="umap", n_components=2, random_state=0, n_neighbors=15, min_dist=0.1,
                 metric="euclidean", sample_size=None, cache_dir=None, settings=None, scheduler=None,
-                workers=None, progress=None, on_result=None, quality=None) -> StudyEmbedding:
+                workers=None, progress=None, on_result=None, quality=None, partitions=None) -> StudyEmbedding:
     """Fit (`fit_study`) and place (`place_study`) on one cluster (`scheduler` as `batch.run_tasks`; None: in
-    this process), then write the report; with `quality`, of the rows it keeps, each scan by its own maps (sampled
-    and placed from them, recorded in the report). Every source failed is named in one line (an InputError)."""
+    this process), then write the report; of the rows `quality` keeps, each scan by its own maps, and of each
+    source's `partitions` (names) alone, when given (sampled and placed from them, recorded in the report). Every
+    source failed is named in one line (an InputError)."""
     report_progress = progress or (lambda fraction, message: None)
     with dask_client(scheduler, workers) if scheduler is not None else contextlib.nullcontext() as client:
         start = time.perf_counter()
-        kept = kept_rows(study, quality, client, settings)
+        kept, quality_record = kept_rows(study, quality, client, settings, partitions)
         rows = None if kept is None else np.flatnonzero(kept)
         fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
                         cache_dir, settings, client, progress=lambda f, m: report_progress(0.5 * f, m), rows=rows)
@@ -323,19 +325,21 @@ def embed_study(study: Study, out, method="umap", n_components=2, random_state=0
                          f"({reasons}); the others are kept: run it again to place only those")
     folder = embedding_folder(str(out), study, fit)
     report = _report(study, fit, placed, seconds, "in this process" if scheduler is None else "dask",
-                     None if kept is None else quality.record(kept))
+                     quality_record, partitions)
     _write_json(report, _join(folder, REPORT), settings)
     return StudyEmbedding(folder, fit, placed, report)
 
 
 def _report(study: Study, fit: StudyFit, placed: list[Placed], seconds: dict, where: str,
-            quality: dict | None = None) -> dict:
+            quality: dict | None = None, partitions=None) -> dict:
     """What makes the embedding again, and what it is: names, SHA-256 and relative names only (no server path).
-    `quality`: the quality filter's record (`QualityFilter.record` over the study's rows)."""
+    `quality`: the quality filter's record (`QualityFilter.record` over the rows it was applied to); `partitions`:
+    the partitions embedded (None: all)."""
     return {"study": study.name, "model": study.model, "dim": study.dim, "rows": study.rows,
             "method": fit.method, "params": fit.fitted.params, "fit_id": fit.fit_id,
             "sample_rows": int(len(fit.sample)), "placement": "graph walk" if fit.walk else "exact",
             "approximation": fit.approximation(sum(p.rows for p in placed)), "ran": where, "quality": quality,
+            "partitions": None if not partitions else list(partitions),
             "seconds": {k: round(v, 3) for k, v in seconds.items()},
             "sources": [{"name": m.name, "sha256": m.sha256, "rows": m.rows, "placed": p.rows, "table": p.output,
                          "status": p.status, "seconds": round(p.seconds, 3), "worker": str(p.worker)}
@@ -344,7 +348,8 @@ def _report(study: Study, fit: StudyFit, placed: list[Placed], seconds: dict, wh
 
 
 def read_study_embedding(study: Study, folder: str, settings=None, rows: list[int] | None = None):
-    """The study's embedding table (`source, row, x_um, y_um, umap_0, ...`), every source's rows in order (`rows`:
+    """The study's embedding table (`source, row, x_um, y_um, umap_0, ...`, then each source's own columns), every
+    source's rows in order (`rows`:
     how many each source placed, default all of its rows: fewer under a quality filter)."""
     import pandas as pd
 
@@ -373,7 +378,7 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
     kept in the embeddings' cache (`embedding_cache_file`), no other file written. Its `reference_index` are study
     rows; `params["approximation"]` says what the coordinates are."""
     report_progress = progress or (lambda fraction, message: None)
-    kept = kept_rows(study, quality, scheduler, settings)
+    kept, _ = kept_rows(study, quality, scheduler, settings)
     rows = None if kept is None else np.flatnonzero(kept)
     cache_file = embedding_cache_file(study, method, n_components, random_state, n_neighbors, min_dist, metric,
                                       sample_size, cache_dir, kept)
@@ -424,20 +429,35 @@ def embedding_cache_file(study: Study, method="umap", n_components=2, random_sta
                             {**params, "sample_size": size, "walk": walk}, kept)
 
 
-def kept_rows(study: Study, quality, scheduler=None, settings=None) -> np.ndarray | None:
-    """(study rows,) bool: the rows `quality` keeps, each source by its own maps (a task per source); None without
-    a filter."""
-    if quality is None:
-        return None
-    quality.refuse_table(len(study.members))
-    return np.concatenate(run_tasks(member_kept, range(len(study.members)), scheduler, name="study-kept",
-                                    lost=member_lost(study), study=study, quality=quality, settings=settings))
+def kept_rows(study: Study, quality, scheduler=None, settings=None, partitions=None):
+    """((study rows,) bool: the rows kept, or None without a filter; the quality filter's record, or None): the rows
+    of each source's `partitions` (names; all when None) that `quality` keeps, each source by its own maps (a task
+    per source)."""
+    if quality is None and not partitions:
+        return None, None
+    if quality is not None:
+        quality.refuse_table(len(study.members))
+    masks = run_tasks(member_kept, range(len(study.members)), scheduler, name="study-kept", lost=member_lost(study),
+                      study=study, quality=quality, settings=settings, partitions=partitions)
+    inside, passed = (np.concatenate(part) for part in zip(*masks))
+    return inside & passed, None if quality is None else quality.record(passed[inside])
 
 
-def member_kept(index: int, study: Study, quality, settings=None) -> np.ndarray:
-    """(rows,) bool: the rows of one member a quality filter keeps, by its own maps (a task)."""
+def member_kept(index: int, study: Study, quality, settings=None, partitions=None) -> tuple[np.ndarray, np.ndarray]:
+    """Two (rows,) bool masks of one member (a task): its rows in `partitions` (names; None: all), and those the
+    quality filter keeps, by its own maps (all without one)."""
     latents = study.latents(index, settings, verify=False)
-    return quality.rows_kept(latents.point_maps, latents.x, latents.y, study.members[index].location)
+    where = study.members[index].location
+    inside = np.ones(study.members[index].rows, bool)
+    if partitions:
+        missing = [name for name in partitions if name not in latents.partitions]
+        if missing:
+            raise InputError(f"no partition(s) {missing}; it holds {sorted(latents.partitions)}: pick from those",
+                             where)
+        inside = np.concatenate([np.full(len(rows), name in partitions) for name, rows in latents.partitions.items()])
+    if quality is None:
+        return inside, np.ones_like(inside)
+    return inside, quality.rows_kept(latents.point_maps, latents.x, latents.y, where)
 
 
 def member_part(study: Study, index: int, kept: np.ndarray | None) -> np.ndarray | None:
