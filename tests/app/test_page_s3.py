@@ -106,6 +106,13 @@ def test_extract_part_shows_existing_latents_and_uploads_beside_the_source(moto_
     at.checkbox(key="overwrite").check().run()
     at.button(key="s3_latents_upload").click().run()
     assert s3.head(f"s3://{bucket}/results/a__demo-vae_latents.h5", moto_s3.settings).size == len(b"newer, longer latents for a")
+    elsewhere = {path: {**came, "endpoint": "http://127.0.0.1:9"} for path, came in origins.items()}  # listed there
+    at = AppTest.from_function(extract_page_part, args=(str(local_a), str(latents), moto_s3.endpoint, elsewhere),
+                               default_timeout=30).run()
+    assert [i.value for i in at.info] == [
+        f"The source was listed at http://127.0.0.1:9, while this session's S3 calls now go to {moto_s3.endpoint}: "
+        "enter the credentials for the source's endpoint to upload."]
+    assert not at.button  # no upload offered with keys that may not reach it
 
 
 def missing_data_files_part(uri: str):

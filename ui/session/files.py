@@ -397,6 +397,16 @@ def s3_sources() -> dict:
     return store.setdefault(store.S3_SOURCES, {})
 
 
+def endpoint_moved(origin: dict, settings) -> str | None:
+    """Where an S3 object of this session (`s3_origins`' or `s3_sources`' record: its "endpoint") was listed, and
+    where `settings` (the session's S3Settings) now call, in words, when they differ (its keys may not reach it);
+    None when they are the same."""
+    if (origin["endpoint"] or "") == (settings.endpoint_url or ""):
+        return None
+    now = settings.endpoint_url or "AWS"
+    return f"listed at {origin['endpoint'] or 'AWS'}, while this session's S3 calls now go to {now}"
+
+
 def s3_credentials() -> dict | None:
     """{"credentials": S3Credentials, "endpoint"}: the S3 keys this session's user entered, or None.
     Held in this session's memory only: never in the workspace's state.json, never on disk."""

@@ -92,10 +92,9 @@ def s3_reading(uris: list) -> dict:
         raise InputError("reading these objects needs your S3 credentials: enter them in the Data page's S3 panel",
                          uris[0])
     for uri in uris:
-        if (files.s3_sources()[uri]["endpoint"] or "") != (settings.endpoint_url or ""):
-            raise InputError(f"listed at {files.s3_sources()[uri]['endpoint'] or 'AWS'}, while this session's S3 "
-                             f"calls now go to {settings.endpoint_url or 'AWS'}: enter the credentials for its "
-                             "endpoint on the Data page", uri)
+        moved = files.endpoint_moved(files.s3_sources()[uri], settings)
+        if moved:
+            raise InputError(f"{moved}: enter the credentials for its endpoint on the Data page", uri)
     return {"s3": settings.for_tasks(), "keep_free": policy.min_free_bytes}
 
 

@@ -215,9 +215,9 @@ def render_latents_upload(source, latents, overwrite: bool = False, *, model: st
         st.info("Uploading to S3 needs your S3 credentials: enter them in the Data page's S3 panel.",
                 icon=":material/key:")
         return
-    if (settings.endpoint_url or "") != (came_from["endpoint"] or ""):
-        st.info(f"The source came from {came_from['endpoint'] or 'AWS'}; this session's S3 calls now go to "
-                f"{settings.endpoint_url or 'AWS'}: enter the credentials for the source's endpoint to upload.",
+    moved = files.endpoint_moved(came_from, settings)
+    if moved:
+        st.info(f"The source was {moved}: enter the credentials for the source's endpoint to upload.",
                 icon=":material/key:")
         return
     where = st.radio("Upload the latents file", ["beside the source", "to a prefix"], horizontal=True,
