@@ -23,7 +23,8 @@ its checkpoint records what it was: `Member.model_saw`). A study of one file beh
 For the app's pages: `study_latents(study, members, path)` is the study as one `Latents` (`StudyLatents`: every row
 stacked, x/y per row, the identity table, each member's own `Latents`; a study of one member is that member's
 `Latents`), and `open_latents(path)` reads a latents file or a study file alike.
-Per member, for work done a source at a time (a Dask task each): `member_identity` (its rows of the identity table),
+Per member, for work done a source at a time (a Dask task each): `member_identity` (its rows of the identity table;
+`written_identity`: without `source` for a study of one),
 `member_rows` (rows of a latents file by row id).
 
 Members in S3 are read through the S3 download cache (`storage.resolve_path`); a member's SHA-256 is computed once
@@ -195,6 +196,13 @@ def member_identity(study: Study, index: int, latents: Latents):
         for name, values in zip(study.coordinate_columns, (x, y)):
             table[name] = np.asarray(values, np.float64)
     return table
+
+
+def written_identity(study: Study, index: int, latents: Latents):
+    """How a run's table names one member's rows: `member_identity`, and for a study of one its file's own
+    (without `source`)."""
+    table = member_identity(study, index, latents)
+    return table if len(study.members) > 1 else table.drop(columns=SOURCE)
 
 
 def member_rows(latents: Latents, rows) -> np.ndarray:

@@ -194,7 +194,7 @@ def test_umap_of_one_file_is_the_umap_pages_fit_of_it_as_a_study_of_one(two_part
     table = pd.read_parquet(tmp_path / "e.parquet")
     shown = study_embedding(as_study(str(latents)), cache_dir=False)
     np.testing.assert_array_equal(table[["umap_0", "umap_1"]].to_numpy(), shown.coords)
-    assert list(table.columns) == ["source", "row", "umap_0", "umap_1", "partition", "index", "lat", "lon"]
+    assert list(table.columns) == ["row", "umap_0", "umap_1", "partition", "index", "lat", "lon"]  # the file's
     [report] = tmp_path.glob("cut_umap-*/report.json")
     assert json.loads(report.read_text())["sources"][0]["sha256"] == sha256_file(latents)
 

@@ -48,7 +48,7 @@ from ...errors import InputError, about_file, error_line
 from ...sampling import seeded_sample
 from ...storage import atomic_path, is_s3_uri
 from ...storage.uri import join_uri
-from ...study import Study, member_identity, member_rows
+from ...study import Study, member_rows, written_identity
 from ...versions import package_versions
 from .cache import read_cached, study_cache_path, write_cached
 from .fit import DEFAULT_SAMPLE_SIZE, check_params, fit_embedding
@@ -227,7 +227,7 @@ def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=
             with about_file(member.location):
                 mine = member_part(study, index, kept)
                 coords = fit.place(_all_rows(latents), int(study.offsets[index]), mine)
-            table, origins = member_identity(study, index, latents), latents.origins()
+            table, origins = written_identity(study, index, latents), latents.origins()
             if mine is not None:
                 table, origins = table[mine].reset_index(drop=True), origins[mine]
             for axis in range(coords.shape[1]):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ...columns import GIVEN, LABEL, PROBABILITY, SOURCE
 from ...errors import InputError, about_file
-from ...study import member_identity
+from ...study import written_identity
 from ..artifacts.common import about_source, join_parts, study_quality, study_record
 from ..quality import quality_tag
 from .labelled import LabelledRows, check_classes, match_labels, read_labels_table
@@ -182,7 +182,7 @@ def predict_source(index: int, study, result, labelled: LabelledRows, smooth: fl
     predicted, probabilities = predict_rows(result.model, features, len(result.classes), result.min_confidence,
                                             progress)
     probability = probabilities.max(axis=1)
-    table = source_identity(study, index, latents)
+    table = written_identity(study, index, latents)
     first = int(study.offsets[index])
     mine = (labelled.rows >= first) & (labelled.rows < first + len(table))
     given = np.full(len(table), "", dtype=object)
@@ -197,13 +197,6 @@ def predict_source(index: int, study, result, labelled: LabelledRows, smooth: fl
     return {"path": str(path), "tally": code_tally(predicted), "figure": engine and {"name": Path(figure).name,
                                                                                      "engine": engine},
             "quality": None if kept is None else quality.record(kept)}
-
-
-def source_identity(study, index: int, latents):
-    """`source`, `row`, `x_um`, `y_um` of a source's rows (`study.member_identity`); a study of one writes its
-    rows as its file: without `source`."""
-    table = member_identity(study, index, latents)
-    return table if len(study.members) > 1 else table.drop(columns=SOURCE)
 
 
 def draw_maps(path, latents, x, y, predicted, probability, result, browser, dpi, named: str = "") -> str:
