@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import hashlib
 import itertools
+import json
 import multiprocessing
 import queue
 import threading
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 from .arrays import unique
 from .data import open_source
 from .data._checks import memory_budget
+from .data._hdf5 import h5py_read_only
 from .data.base import Reader
 from .data.parallel import block_rows_for, check_reader_timeout, default_readers, iter_blocks
 from .domain import extraction_attrs
@@ -41,6 +43,7 @@ from .latents import LatentsWriter, incomplete_reason
 from .models.base import InputSpec, LoadedModel
 from .outputs import latents_path_for, model_tag
 from .storage import sha256_path
+from .storage.uri import safe_file_name
 from .versions import package_versions
 
 POOLING = ("mean", "max", "flatten")
@@ -395,7 +398,8 @@ def check_blocks_fit(block_rows: int, item_shape, batch_size: int, path) -> None
 def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean", batch_size: int = 64,
                  device: str = "auto", partitions=None, allowed_indices=None, clobber: bool = False,
                  progress: Progress | None = None, out_path=None, precision: str = "fp32",
-                 readers: int | None = None, reader_timeout: float | None = None) -> ExtractResult:
+                 readers: int | None = None, reader_timeout: float | None = None,
+                 source_object: dict | None = None) -> ExtractResult:
     """Extract the latents of one file into `<stem>__<model>_latents.h5` (named by `outputs.latents_path_for`;
     layout: latentcore.latents).
 
@@ -501,6 +505,7 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
                      "precision": precision, "precision_tolerance": PRECISION_TOLERANCE[precision],
                      "input_spec": dataclasses.asdict(model.input_spec), "versions": package_versions(),
                      "source_warnings": info.extra.get("warnings", []),  # e.g. coordinates that did not fit
+                     **({"source_object": source_object} if source_object else {}),  # `extracted_object` reads it
                      **extraction_attrs(info, model)}  # units, step, the resize, data and model domain
             writer.finish(attrs)
         except BaseException:
@@ -510,6 +515,30 @@ def extract_file(source, model: LoadedModel, out_dir=None, *, pool: str = "mean"
         finally:
             writer.close()
     return ExtractResult(out, False, counts)
+
+
+def object_record(obj) -> dict:
+    """What the latents of an S3 object (`storage.s3.S3Object`) record of it, `extract_file`'s `source_object`: the
+    URI, size and ETag that tell its bytes apart without reading them."""
+    return {"uri": obj.uri, "size": int(obj.size), "etag": obj.etag}
+
+
+def extracted_object(obj, model: LoadedModel, out_dir, pool: str) -> ExtractResult | None:
+    """The finished latents in `out_dir` of this very S3 object (`object_record`: its URI, size and ETag unchanged)
+    by this model, its preprocessing and `pool`, every partition at full precision, found without downloading the
+    object again; None when there are none."""
+    out = latents_path_for(safe_file_name(obj.key), out_dir, model=model_tag(model.recorded_name, model.sha256))
+    if not out.is_file() or incomplete_reason(out) is not None:
+        return None
+    with h5py_read_only(out) as f:
+        recorded, stored = f.attrs.get("source_object"), json.loads(f.attrs.get("fingerprint", "{}"))
+        counts = {name: f[name].shape[0] for name in stored.get("partitions", ())}
+    wanted = json.loads(json.dumps({"model_sha256": model.sha256, "pool": pool, "preprocessing": model.preprocessing},
+                                   default=str))
+    if (recorded is None or json.loads(recorded) != object_record(obj) or "precision" in stored
+            or any(stored.get(key) != value for key, value in wanted.items())):
+        return None
+    return ExtractResult(out, True, counts)
 
 
 def _finished(out: Path, counts: dict, fingerprint: dict) -> bool:

@@ -1,10 +1,13 @@
 """The S3 panel in the browser (Streamlit AppTest), against a real S3-compatible server on 127.0.0.1."""
+import dataclasses
+import shutil
 from pathlib import Path
 
 import h5py
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from latentcore.errors import InputError
 from latentcore.storage import s3
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,12 +149,29 @@ def test_an_s3_sources_extraction_says_its_download_then_its_rows(moto_s3, ebsd_
     uri = f"s3://{moto_s3.new_bucket()}/scans/{ebsd_h5.name}"
     s3.upload(ebsd_h5, uri, moto_s3.settings)
     said = []
-    result = tasks.extract(uri, {"path": str(DEMO_MODEL), "arch": "vae", "options": None}, str(tmp_path), "mean", 64,
-                           "cpu", None, False, lambda fraction, message="", **options: said.append((message, options)),
-                           s3=moto_s3.settings)
+
+    def extract():
+        said.clear()
+        return tasks.extract(uri, {"path": str(DEMO_MODEL), "arch": "vae", "options": None}, str(tmp_path), "mean",
+                             64, "cpu", None, False,
+                             lambda fraction, message="", **options: said.append((message, options)),
+                             s3=moto_s3.settings)
+
+    result = extract()
     megabytes = f"{ebsd_h5.stat().st_size / 1e6:,.1f}"
     downloads = [i for i, (message, _) in enumerate(said) if message.startswith("downloading from S3")]
     assert said[downloads[-1]] == (f"downloading from S3 to this worker: {megabytes} of {megabytes} MB",
                                    {"check": False})
     assert said[-1] == (f"{ebsd_h5.name} [all]: 2,400 / 2,400 items", {})  # then the rows, the file named as in S3
-    assert result.path.parent == tmp_path and result.rows == {"all": 2400}
+    assert result.path.parent == tmp_path and result.rows == {"all": 2400} and not result.skipped
+    again = extract()  # the same object's latents are there: not downloaded again
+    assert again == dataclasses.replace(result, skipped=True) and not any("download" in m for m, _ in said)
+    changed = tmp_path / "changed" / ebsd_h5.name
+    changed.parent.mkdir()
+    shutil.copy(ebsd_h5, changed)
+    with h5py.File(changed, "a") as f:
+        f.attrs["edited"] = "yes"  # other bytes, a new ETag
+    s3.upload(changed, uri, moto_s3.settings)
+    with pytest.raises(InputError, match="holds the latents of another source"):  # downloaded, then refused
+        extract()
+    assert any(m.startswith("downloading from S3") for m, _ in said)

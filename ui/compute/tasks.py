@@ -210,13 +210,14 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
     `model`: {"path", "arch", "options"} (and the file's "stamp", part of the job's key), or, run
     inline, the server's (LoadedModel, lock). An `s3://` source is read where the task runs
     (`s3.local_copy`, with the session's `S3Settings.for_tasks()`, its allow-list checked here, and
-    `keep_free` bytes left on this machine's disk). Cancelling stops at the next batch; the `.partial`
-    file it leaves is resumed by the next run."""
+    `keep_free` bytes left on this machine's disk; not downloaded again when its latents by this model are
+    there: `extracted_object`). Cancelling stops at the next batch; the `.partial` file it leaves is resumed by the
+    next run."""
     import contextlib
 
-    from latentcore.extract import extract_file
+    from latentcore.extract import extract_file, extracted_object, object_record
     from latentcore.storage import is_s3_uri
-    from latentcore.storage.s3 import local_copy
+    from latentcore.storage.s3 import head, local_copy
 
     progress(0.0, "loading the model")
     if isinstance(model, tuple):  # inline: the server's shared model, and the lock serialising its use
@@ -229,10 +230,15 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
     def rows_done(done, total, message):
         progress(done / max(total, 1), f"{message}: {done:,} / {total:,} items")
 
-    downloaded = _download_reporter(progress) if is_s3_uri(source) else None
+    obj, downloaded = (head(source, s3), _download_reporter(progress)) if is_s3_uri(source) else (None, None)
+    if obj is not None and partitions is None and not clobber:
+        done = extracted_object(obj, loaded, out_dir, pool)
+        if done is not None:
+            return done
     with lock, local_copy(source, s3, keep_free, downloaded) as path:
         return extract_file(path, loaded, out_dir=out_dir, pool=pool, batch_size=int(batch_size), device=device,
-                            partitions=partitions, clobber=clobber, progress=rows_done, readers=readers)
+                            partitions=partitions, clobber=clobber, progress=rows_done, readers=readers,
+                            source_object=obj and object_record(obj))
 
 
 def _download_reporter(progress):
