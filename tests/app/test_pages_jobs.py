@@ -212,6 +212,11 @@ def test_several_files_are_extracted_in_a_worker_and_made_one_study_in_one_step(
     session's latents, as the Data page's study maker would make it."""
     at, job = extract_a_study_of_two_uploads(tmp_path)
     assert job.progress() == (1.0, "extracted 2 of 2 sources")
+    at.run()  # the study's form starts afresh on the new data
+    at.multiselect(key="extract_study_files").set_value(["s2.h5"])  # one alone: its latents, no study
+    at.button(key="extract_study_run").click().run()
+    rerun_until(at, lambda at: "Reused s2__demo-vae_latents.h5: all 80 rows" in texts(at.success))
+    assert Path(at.session_state["latents"]).name == "s2__demo-vae_latents.h5"
 
 
 @pytest.fixture
@@ -306,11 +311,11 @@ def extract_a_study_of_two_uploads(tmp_path):
 
     at = with_upload(*two_scans(tmp_path))
     at.switch_page("pages/extract.py").run()
-    at.multiselect(key="extract_study_files").set_value(["s1.h5"])
-    at.text_input(key="extract_study_name").set_value("pair")
     at.button(key="extract_study_run").click().run()
-    assert "Choose two or more files and name the study" in texts(at.error)
+    assert "Choose the files, and name the study of two or more" in texts(at.error)
     at.multiselect(key="extract_study_files").set_value(["s1.h5", "s2.h5"])
+    at.button(key="extract_study_run").click().run()
+    assert "Choose the files, and name the study of two or more" in texts(at.error)
     at.text_input(key="extract_study_name").set_value("../pair")
     at.button(key="extract_study_run").click().run()
     assert "a study's name is letters, digits and ._+-" in texts(at.error)

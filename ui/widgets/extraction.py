@@ -63,11 +63,11 @@ def run_extraction(source: Path, spec: dict, *, device="auto", batch_size=64, po
     state.set_extract_job(job, {**spec, "pool": pool})  # the spec: to project new images later
 
 
-def run_extractions(paths: list, spec: dict, study: str, *, device="auto", batch_size=64, pool="mean",
+def run_extractions(paths: list, spec: dict, study: str | None, *, device="auto", batch_size=64, pool="mean",
                     clobber=False):
     """Several files (workspace paths, or `s3://` objects of `files.s3_sources`) extracted in a worker process or
-    a Dask task each (each into its `latents_folder`, as one file is), then made into the study `study` by
-    `extraction_outcome`, which makes it the session's latents."""
+    a Dask task each (each into its `latents_folder`, as one file is), then made into the study `study` (None: one
+    file, as it is) by `extraction_outcome`, which makes it the session's latents."""
     remote = [str(path) for path in paths if is_s3_uri(str(path))]
     with common.user_errors():
         model, _ = sources.get_model(spec)
@@ -100,27 +100,31 @@ def s3_reading(uris: list) -> dict:
 
 def study_form(spec: dict, **settings):
     """Extract several of the workspace's data files (or S3 objects the Data page chose to extract there) with this
-    model and make them one study, in one step."""
+    model and make them one study, in one step; one chosen alone is extracted as it is (an S3 object where the job
+    runs)."""
     offered = {**pattern_files(), **{f"{uri} (S3: read where the job runs)": uri for uri in files.s3_sources()}}
-    if len(offered) < 2:
+    if len(offered) < 2 and not files.s3_sources():
         return
     with st.expander("Several files into one study", icon=":material/stacks:"):
         st.caption("Each file is extracted with this model, device, batch size and pooling (and its own default "
                    "partitions) in a worker process, or a task each on the Dask cluster; then the files become one "
-                   "study: one latent space, each row named by its file. An S3 object is downloaded where its "
-                   "extraction runs and removed there once extracted.")
+                   "study: one latent space, each row named by its file (one file alone needs no name: a file is a "
+                   "study of one). An S3 object is downloaded where its extraction runs and removed there once "
+                   "extracted.")
         cols = st.columns([3, 1])
         chosen = cols[0].multiselect("Data files", list(offered), key="extract_study_files")
         name = cols[1].text_input("Study name", key="extract_study_name", placeholder="letters, digits, ._+-")
         if not st.button("Extract them and make the study", key="extract_study_run", disabled=running(),
                          icon=":material/play_arrow:"):
             return
-        if len(chosen) < 2 or not name.strip():
-            st.error("Choose two or more files and name the study, then start.", icon=":material/block:")
+        if not chosen or (len(chosen) > 1 and not name.strip()):
+            st.error("Choose the files, and name the study of two or more, then start.", icon=":material/block:")
             return
-        with common.user_errors():
-            check_name(name.strip())
-        run_extractions([offered[label] for label in chosen], spec, name.strip(), **settings)
+        if len(chosen) > 1:
+            with common.user_errors():
+                check_name(name.strip())
+        run_extractions([offered[label] for label in chosen], spec, name.strip() if len(chosen) > 1 else None,
+                        **settings)
 
 
 def pattern_files() -> dict:
@@ -181,8 +185,8 @@ def extraction_outcome():
         st.error(common.error_line(job.error()), icon=":material/error:")
         return None
     result = job.result()
-    if isinstance(result, list):  # several files: their study, made here (a few small reads)
-        result = _study_of(result, state.extract_spec()["study"])
+    if isinstance(result, list):  # several files: their study, made here (a few small reads); one: its latents
+        result = _study_of(result, state.extract_spec()["study"]) if len(result) > 1 else result[0]
     state.extracted_latents(result.path)
     return result
 
