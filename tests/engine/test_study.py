@@ -17,6 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from cli_lines import refused
 from latentcore.analysis.embedding import knn
 from latentcore.analysis.embedding.fit import fit_embedding
+from latentcore.analysis.embedding.fitted import FittedEmbedding
 from latentcore.analysis.embedding.study import (REPORT, StudyFit, embed_study, embedding_folder, fit_study,
                                                  member_coords, place_study, read_study_embedding,
                                                  study_embedding)
@@ -492,9 +493,10 @@ def test_a_study_of_one_file_embeds_as_the_file(tmp_path, monkeypatch, walk, dim
     np.testing.assert_array_equal(study_embedding(study, sample_size=500, cache_dir=False).coords, alone)
 
 
-def test_in_one_process_each_sources_rows_are_searched_while_umap_fits(three_scans, monkeypatch):
-    """As one file's rows are (`fit.fit_embedding`'s background search): in the fit's background thread, with the
-    coordinates a placement after the fit gives (as each source's Dask task places them)."""
+def test_in_one_process_each_sources_rows_are_searched_while_umap_fits(three_scans, monkeypatch, tmp_path):
+    """As one file's rows are (`fit.fit_embedding`'s background search): in the fit's background thread, for the
+    app's embedding and the command's alike, with the coordinates a placement after the fit gives (as each source's
+    Dask task places them); the sample's kNN graph is UMAP's own, not computed again."""
     import threading
 
     searched_in = []
@@ -504,11 +506,16 @@ def test_in_one_process_each_sources_rows_are_searched_while_umap_fits(three_sca
         searched_in.append(threading.current_thread() is threading.main_thread())
         return search(self, *args, **kwargs)
     monkeypatch.setattr(StudyFit, "neighbours", spy)
+    monkeypatch.setattr(knn, "GRAPH_SEARCH_MIN_PAIRS", 1)  # the walk, which needs the sample's graph
+    monkeypatch.setattr(FittedEmbedding, "reference_graph", lambda self: pytest.fail("the graph computed again"))
     fitted = study_embedding(three_scans, sample_size=1000, cache_dir=False)
-    assert searched_in == [False] * 3
-    fit = fit_study(three_scans, sample_size=1000, cache_dir=False)
+    table = read_study_embedding(three_scans, embed_study(three_scans, tmp_path, sample_size=1000,
+                                                          cache_dir=False).folder)
+    assert searched_in == [False] * 6
+    fit = fit_study(three_scans, sample_size=1000, cache_dir=False)  # as on Dask: each source placed after it
     after = np.concatenate([member_coords(index, three_scans, fit) for index in range(3)])
-    assert searched_in == [False] * 3 + [True] * 3 and fitted.coords.tobytes() == after.tobytes()
+    assert searched_in == [False] * 6 + [True] * 3
+    assert fitted.coords.tobytes() == after.tobytes() == table[["umap_0", "umap_1"]].to_numpy().tobytes()
 
 
 def test_pca_of_a_study_is_the_sample_pca_projected(three_scans, tmp_path):

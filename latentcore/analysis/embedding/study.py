@@ -23,10 +23,11 @@ each task reading its source's latents where they live (local or S3, its SHA-256
 
 The rows of the sample get their fitted coordinates; every other row the inverse-distance weighted mean of its 5
 nearest sampled rows, as `fit.fit_embedding` places the rows of one large file: a study of one file gets the
-coordinates `fit_embedding` gives that file with the same sample size. In one process `study_embedding` searches
-every source's nearest sampled rows while UMAP fits (`fit_embedding`'s `beside`), as `fit_embedding` searches one
-file's, and only the weighted means are left after it; on Dask each source is searched and placed by its task
-after the fit (the same coordinates).
+coordinates `fit_embedding` gives that file with the same sample size. In one process `study_embedding` and
+`embed_study` search every source's nearest sampled rows while UMAP fits (`searched_beside`, `fit_embedding`'s
+`beside`), as `fit_embedding` searches one file's, and only the weighted means are left after it; on Dask each
+source is searched and placed by its task after the fit (the same coordinates). The sample's kNN graph, which the
+walk follows, is the one UMAP was given.
 """
 from __future__ import annotations
 
@@ -166,13 +167,25 @@ def fit_study(study: Study, method="umap", n_components=2, random_state=0, n_nei
 
     def unplaced(fitted, graph):
         graphs.append(graph)
-        beside(StudyFit(fitted, sample, graph if walk else None, walk, ""))
+        if beside is not None:
+            beside(StudyFit(fitted, sample, graph if walk else None, walk, ""))
     with about_file(f"{study.name} (a study)"):
         fitted = fit_embedding(latents, method, n_components, random_state, n_neighbors, min_dist, metric,
-                               cache_dir=cache_dir, progress=progress, sample_size=len(sample),
-                               beside=unplaced if beside is not None else None)
+                               cache_dir=cache_dir, progress=progress, sample_size=len(sample), beside=unplaced)
     graph = (graphs[0] if graphs else fitted.reference_graph()) if walk else None  # once, not by every task
     return StudyFit(fitted, sample, graph, walk, _fit_id(study, fitted, sample, walk, rows))
+
+
+def searched_beside(study: Study, found: dict, settings=None, kept=None):
+    """`fit_study`'s `beside` in this process: every member's rows (those `kept`: the study's mask) searched among
+    the sample while UMAP fits, as one file's are, into `found` (member index -> (its rows, the neighbours found)),
+    which leaves only `StudyFit.placed` after the fit."""
+    def search(unplaced: StudyFit):
+        for index in range(len(study.members)):
+            rows = _all_rows(study.latents(index, settings, verify=False))
+            found[index] = len(rows), unplaced.neighbours(rows, int(study.offsets[index]),
+                                                          member_part(study, index, kept))
+    return search
 
 
 def sampled_rows(index: int, study: Study, sample: np.ndarray, settings=None) -> np.ndarray:
@@ -200,21 +213,23 @@ def embedding_folder(out: str, study: Study, fit: StudyFit) -> str:
 
 
 def place_study(study: Study, fit: StudyFit, out, scheduler=None, workers=None, settings=None,
-                on_result=None, kept=None) -> list[Placed]:
+                on_result=None, kept=None, found=None) -> list[Placed]:
     """Place every source's rows, or those `kept` ((study rows,) bool: `kept_rows`) (`place_source`, a task each)
-    into `embedding_folder(out, ...)`."""
+    into `embedding_folder(out, ...)`; `found`: their neighbours searched beside the fit (`searched_beside`)."""
     folder = embedding_folder(str(out), study, fit)
 
     def lost(index, exc):
         return Placed(study.members[index].name, FAILED, reason=f"worker lost: {error_line(exc)}")
 
     return run_tasks(place_source, range(len(study.members)), scheduler, workers, name="study-place", lost=lost,
-                     on_result=on_result, study=study, fit=fit, folder=folder, settings=settings, kept=kept)
+                     on_result=on_result, study=study, fit=fit, folder=folder, settings=settings, kept=kept,
+                     found=found)
 
 
-def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=None, kept=None) -> Placed:
-    """One source's rows (those `kept`: the study's mask, `kept_rows`) placed and written (a task; never raises: a
-    failure is a `failed` outcome)."""
+def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=None, kept=None,
+                 found=None) -> Placed:
+    """One source's rows (those `kept`: the study's mask, `kept_rows`) placed (searched here unless `found` holds
+    them) and written (a task; never raises: a failure is a `failed` outcome)."""
     start = time.perf_counter()
     member = study.members[index]
     placed = Placed(member.name, FAILED, output=f"{member.name}.parquet", rows=member.rows, worker=worker_name())
@@ -225,8 +240,12 @@ def place_source(index: int, study: Study, fit: StudyFit, folder: str, settings=
         else:
             latents = study.latents(index, settings)
             with about_file(member.location):
-                mine = member_part(study, index, kept)
-                coords = fit.place(_all_rows(latents), int(study.offsets[index]), mine)
+                mine, first = member_part(study, index, kept), int(study.offsets[index])
+                if index in (found or {}):
+                    n_rows, neighbours = found[index]
+                    coords = fit.placed(n_rows, first, mine, neighbours)
+                else:
+                    coords = fit.place(_all_rows(latents), first, mine)
             table, origins = written_identity(study, index, latents), latents.origins()
             if mine is not None:
                 table, origins = table[mine].reset_index(drop=True), origins[mine]
@@ -301,8 +320,10 @@ def embed_study(study: Study, out, method="umap", n_components=2, random_state=0
         start = time.perf_counter()
         kept, quality_record = kept_rows(study, quality, client, settings, partitions)
         rows = None if kept is None else np.flatnonzero(kept)
+        found = {}  # in this process, each member's rows searched while UMAP fits
         fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
-                        cache_dir, settings, client, progress=lambda f, m: report_progress(0.5 * f, m), rows=rows)
+                        cache_dir, settings, client, progress=lambda f, m: report_progress(0.5 * f, m), rows=rows,
+                        beside=searched_beside(study, found, settings, kept) if client is None else None)
         fitted = time.perf_counter()
         done = []
 
@@ -313,7 +334,8 @@ def embed_study(study: Study, out, method="umap", n_components=2, random_state=0
             if on_result:
                 on_result(placed)
 
-        placed = place_study(study, fit, out, client, settings=settings, on_result=each, kept=kept)
+        placed = place_study(study, fit, out, client, settings=settings, on_result=each, kept=kept,
+                             found=found or None)
         seconds = {"fit": fitted - start, "place": time.perf_counter() - fitted}
     if kept is not None:  # each source's rows placed, a source kept from a run before included
         for found, first, end in zip(placed, study.offsets[:-1], study.offsets[1:]):
@@ -387,15 +409,9 @@ def study_embedding(study: Study, method="umap", n_components=2, random_state=0,
         report_progress(1.0, "read from cache")
         return cached
     found = {}  # in this process, each member's rows searched while UMAP fits, as one file's are
-
-    def search(unplaced: StudyFit):
-        for index in range(len(study.members)):
-            rows_of = _all_rows(study.latents(index, settings, verify=False))
-            found[index] = len(rows_of), unplaced.neighbours(rows_of, int(study.offsets[index]),
-                                                             member_part(study, index, kept))
     fit = fit_study(study, method, n_components, random_state, n_neighbors, min_dist, metric, sample_size,
                     cache_dir, settings, scheduler, progress=lambda f, m: report_progress(0.8 * f, m), rows=rows,
-                    beside=search if scheduler is None else None)
+                    beside=searched_beside(study, found, settings, kept) if scheduler is None else None)
     placed = counted(progress, len(study.members), "placed the rows of", 0.8, 0.2)
     if found:  # the fit searched them: only the weighted means are left
         coords = [fit.placed(n_rows, int(study.offsets[index]), member_part(study, index, kept), neighbours)
