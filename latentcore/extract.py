@@ -525,7 +525,7 @@ def object_record(obj) -> dict:
 
 def extracted_object(obj, model: LoadedModel, out_dir, pool: str) -> ExtractResult | None:
     """The finished latents in `out_dir` of this very S3 object (`object_record`: its URI, size and ETag unchanged)
-    by this model, its preprocessing and `pool`, every partition at full precision, found without downloading the
+    by this model, its preprocessing and `pool` (its default partitions, in fp32), found without downloading the
     object again; None when there are none."""
     out = latents_path_for(safe_file_name(obj.key), out_dir, model=model_tag(model.recorded_name, model.sha256))
     if not out.is_file() or incomplete_reason(out) is not None:

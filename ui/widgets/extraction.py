@@ -114,8 +114,8 @@ def study_form(spec: dict, **settings):
         cols = st.columns([3, 1])
         chosen = cols[0].multiselect("Data files", list(offered), key="extract_study_files")
         name = cols[1].text_input("Study name", key="extract_study_name", placeholder="letters, digits, ._+-")
-        label = "Extract it" if len(chosen) == 1 else "Extract them and make the study"
-        if not st.button(label, key="extract_study_run", disabled=running(), icon=":material/play_arrow:"):
+        start = "Extract it" if len(chosen) == 1 else "Extract them and make the study"
+        if not st.button(start, key="extract_study_run", disabled=running(), icon=":material/play_arrow:"):
             return
         if not chosen or (len(chosen) > 1 and not name.strip()):
             st.error("Choose the files, and name the study of two or more, then start.", icon=":material/block:")

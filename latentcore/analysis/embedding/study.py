@@ -10,7 +10,8 @@ each task reading its source's latents where they live (local or S3, its SHA-256
   is in and wherever its task runs), and `fit_id`, which names the fit's results.
 - `place_study(study, fit, out, scheduler=None, ...) -> list[Placed]`: one `place_source` task per source, each
   writing `<out>/<study>_<method>-<fit_id>/<source>.parquet` (`source, row, x_um, y_um, umap_0, umap_1`, then the
-  source's `partition`, `index` and metadata columns) atomically (local: a temporary name renamed; S3: an upload, visible only when complete). A source whose file
+  source's `partition`, `index` and metadata columns; a study of one without `source`, as its file's tables)
+  atomically (local: a temporary name renamed; S3: an upload, visible only when complete). A source whose file
   is there already is kept: a run that stopped is finished by running it again. A failing source never stops the
   others: each ends done, kept or failed (with its reason).
 - `embed_study(study, out, ..., scheduler=None) -> StudyEmbedding`: both, then the folder's `report.json` (the
@@ -338,8 +339,8 @@ def embed_study(study: Study, out, method="umap", n_components=2, random_state=0
                              found=found or None)
         seconds = {"fit": fitted - start, "place": time.perf_counter() - fitted}
     if kept is not None:  # each source's rows placed, a source kept from a run before included
-        for found, first, end in zip(placed, study.offsets[:-1], study.offsets[1:]):
-            found.rows = int(kept[first:end].sum())
+        for outcome, first, end in zip(placed, study.offsets[:-1], study.offsets[1:]):
+            outcome.rows = int(kept[first:end].sum())
     failed = [p for p in placed if p.status == FAILED]
     if failed:
         reasons = "; ".join(f"{p.source}: {p.reason}" for p in failed[:3]) + ("; ..." if len(failed) > 3 else "")
@@ -371,8 +372,8 @@ def _report(study: Study, fit: StudyFit, placed: list[Placed], seconds: dict, wh
 
 def read_study_embedding(study: Study, folder: str, settings=None, rows: list[int] | None = None):
     """The study's embedding table (`source, row, x_um, y_um, umap_0, ...`, then each source's own columns), every
-    source's rows in order (`rows`:
-    how many each source placed, default all of its rows: fewer under a quality filter)."""
+    source's rows in order (`rows`: how many each source placed, default all of its rows: fewer under a quality
+    filter)."""
     import pandas as pd
 
     from ...storage import resolve_path
