@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .columns import ROW, SOURCE, coordinate_names
+from .columns import ROW, SOURCE, beside, coordinate_names
 from .data.latents_h5 import EXTRACT_FIRST
 from .errors import InputError
 from .latents import Latents, Source, latents_summary, model_record, model_saw_source, read_latents
@@ -260,7 +260,16 @@ class StudyLatents(Latents):
         return table.assign(**{SOURCE: table[SOURCE].astype(str)})
 
     def rows_frame(self, rows, columns: dict, table):
-        return super().rows_frame(rows, columns, table.iloc[:, :0])  # its `stacked` table is `row_table`'s identity
+        """`Latents.rows_frame`, each row's own columns read from its source (`Latents.origins`: `partition`,
+        `index`, its metadata), as the `umap` command's study table has them (`table`, the identity, is the head)."""
+        import pandas as pd
+
+        rows = np.asarray(rows, np.int64)
+        head = super().rows_frame(rows, columns, table.iloc[:, :0])
+        member = np.searchsorted(self.offsets, rows, side="right") - 1
+        own = [self.members[m].origins().iloc[rows[member == m] - self.offsets[m]] for m in np.unique(member)]
+        grouped = np.argsort(member, kind="stable")  # the rows in `own`'s order: by source, then as given
+        return beside(head, pd.concat(own).iloc[np.argsort(grouped)]) if own else head
 
     def source_latents(self, index: int) -> Latents:
         return self.members[index]

@@ -105,6 +105,7 @@ def test_the_umap_page_embeds_every_row_of_a_study_and_shows_a_selection_on_each
     table = at.dataframe[0].value
     assert list(table.columns[:6]) == ["source", "row", "x_um", "y_um", "umap_0", "umap_1"]
     assert table[["source", "row"]].astype(str).values.tolist() == [["p", "5"], ["q", "8"], ["q", "9"], ["r", "116"]]
+    assert table["index"].tolist() == [5, 8, 9, 116]  # each row's own columns, read from its source's file
     from latentcore.latents import read_latents
 
     q = read_latents(paths["q"])

@@ -95,3 +95,25 @@ def test_the_studys_embedding_is_kept_and_read_back_by_its_members_and_parameter
               embedding.embedding_cache_file(two, "umap", sample_size=300, cache_dir=tmp_path)]
     assert len({cache_file, *others}) == 6
     assert embedding.embedding_cache_file(study, "umap", sample_size=300, cache_dir=False) is None
+
+
+def test_rows_of_a_study_of_cutout_files_are_shown_with_their_own_metadata(tmp_path):
+    """The pages' tables and downloads of a study's rows (`rows_frame`), in any order: each row's source and row,
+    then its own partition, index and metadata read from its file (a Nenya study's each cutout's place)."""
+    import pandas as pd
+
+    from latentcore.latents import LatentsWriter
+
+    paths = []
+    for i, n in enumerate((30, 20)):
+        writer = LatentsWriter(tmp_path / f"c{i}__m_latents.h5", {"valid": (n, 4)}, {})
+        writer.write_rows("valid", 0, np.random.default_rng(i).normal(size=(n, 4)).astype(np.float32))
+        writer.write_metadata("valid", pd.DataFrame({"lat": np.arange(n) + 100.0 * i}))
+        paths.append(writer.finish({"model": "m", "model_sha256": "ab" * 32, "source": f"c{i}.h5",
+                                    "source_sha256": "cd" * 32}))
+    lat = open_latents(write_study(make_study("two", paths), tmp_path))
+    frame = lat.rows_frame([45, 3, 31, 0], {"umap_0": np.arange(4.0)}, lat.stacked()[1])
+    assert list(frame.columns) == ["source", "row", "umap_0", "partition", "index", "lat"]
+    assert frame[["source", "row", "index", "lat"]].astype(str).values.tolist() == [
+        ["c1", "15", "15", "115.0"], ["c0", "3", "3", "3.0"], ["c1", "1", "1", "101.0"], ["c0", "0", "0", "0.0"]]
+    assert lat.rows_frame([], {}, lat.stacked()[1]).empty
