@@ -21,8 +21,8 @@ from ..errors import InputError, about_file
 from ..outputs import refuse_existing
 from .options import (EACH_SOURCE_ON_DASK, add_figure_options, add_latents_argument, add_out_option,
                       add_partition_option, add_quality_option, add_roi_option, add_scheduler_options, add_seed_option,
-                      add_smooth_option, add_source_option, bandcontrast, each_source, one_latents_file,
-                      partitions_from, quality_from, study_from)
+                      add_smooth_option, add_source_option, bandcontrast, each_source, partitions_from,
+                      quality_from, study_from)
 
 
 def add_umap(subparsers):
@@ -108,11 +108,10 @@ def run_umap(args) -> int:
     UMAP page fits it): each source's table kept in the embedding's folder beside `--out`, and the whole study's
     table (`source, row, x_um, y_um, umap_0, umap_1`, then each source's `partition`, `index` and metadata)."""
     from ..analysis.embedding.study import embed_study, read_study_embedding
-    from ..study import is_study_file
 
     study = study_from(args.latents)
-    first = args.latents[0]
-    beside = Path(first).parent if one_latents_file(args.latents) or is_study_file(first) else Path()
+    named = Path(args.latents[0])  # one latents file or study file: the table lands beside it
+    beside = named.parent if len(args.latents) == 1 and named.is_file() else Path()
     out = Path(args.out or beside / f"{study.name}_{args.method}.parquet")
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("the table is written as .parquet or .csv: name --out so", out)

@@ -197,6 +197,10 @@ def test_umap_of_one_file_is_the_umap_pages_fit_of_it_as_a_study_of_one(two_part
     assert list(table.columns) == ["row", "umap_0", "umap_1", "partition", "index", "lat", "lon"]  # the file's
     [report] = tmp_path.glob("cut_umap-*/report.json")
     assert json.loads(report.read_text())["sources"][0]["sha256"] == sha256_file(latents)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(["umap", str(latents), "--method", "pca"]) == 0  # no --out: beside the file, named by its source
+    assert (latents.parent / "cut_pca.parquet").is_file() and not list((tmp_path / "elsewhere").iterdir())
 
 
 def test_bandcontrast_command_exports_kept_pixels(bandcontrast_csv, tmp_path, capsys):
