@@ -99,12 +99,13 @@ def test_rows_keep_their_identity_across_members(tmp_path):
 
 def test_a_studys_rows_frame_is_its_identity_then_the_columns(tmp_path):
     """`StudyLatents.rows_frame` (the UMAP page's tables and download of a study): each row's source, its row there and
-    x_um, y_um, then the columns given; its stacked table, which is that identity, not added again."""
+    x_um, y_um, then the columns given, then its own columns in its source; its stacked table, which is that
+    identity, not added again."""
     a, b = write_latents(tmp_path, "a", 80, seed=1), write_latents(tmp_path, "b", 40, seed=2)
     study = open_latents(write_study(make_study("pair", [a, b]), tmp_path))
     frame = study.rows_frame([85, 3], {"umap_0": np.array([0.5, 1.5]), "row": np.array([9, 9])}, study.stacked()[1])
-    assert list(frame.columns) == ["source", "row", "x_um", "y_um", "umap_0"]  # `row` is the identity's
-    assert frame["source"].tolist() == ["b", "a"] and frame["row"].tolist() == [5, 3]
+    assert list(frame.columns) == ["source", "row", "x_um", "y_um", "umap_0", "partition", "index"]  # `row`: ours
+    assert frame["source"].tolist() == ["b", "a"] and frame["row"].tolist() == frame["index"].tolist() == [5, 3]
     np.testing.assert_array_equal(frame["x_um"], [read_latents(b).x[5], read_latents(a).x[3]])
     assert frame["umap_0"].tolist() == [0.5, 1.5]
 
