@@ -552,12 +552,16 @@ def local_copy(path_or_uri, settings: S3Settings | None = None, keep_free: int =
     """A local path for a reader: an `s3://` object downloaded (its bytes reported to `progress`) into a temporary
     folder of this machine, removed when the block ends (a worker's disk holds one object at a time, never a cache
     a user could fill); refused, before any byte is written, when it would leave the disk less than `keep_free`
-    bytes free. A local path is yielded as it is."""
-    if not is_s3_uri(str(path_or_uri)):
+    bytes free. A local path is yielded as it is. `path_or_uri` may be the object's `head` already (an `S3Object`,
+    asked with these settings)."""
+    settings = settings or S3Settings.from_env()
+    if isinstance(path_or_uri, S3Object):
+        obj = path_or_uri
+    elif is_s3_uri(str(path_or_uri)):
+        obj = head(str(path_or_uri), settings)  # the allow-list first: a refused URI makes no request
+    else:
         yield Path(path_or_uri)
         return
-    settings = settings or S3Settings.from_env()
-    obj = head(str(path_or_uri), settings)  # the allow-list first: a refused URI makes no request
     with tempfile.TemporaryDirectory(prefix="latentcore-s3-") as folder:
         free = shutil.disk_usage(folder).free
         if obj.size > free - keep_free:

@@ -82,6 +82,11 @@ def test_a_local_copy_lives_in_a_temporary_folder_for_its_block_and_keeps_the_di
     assert not path.parent.exists()  # gone with its block, nothing cached
     with s3.local_copy(tmp_path / "here.h5") as local:  # a local path as it is
         assert local == tmp_path / "here.h5"
+    headed = s3.head(uri, moto_s3.settings)
+    with monkeypatch.context() as asked_once:
+        asked_once.setattr(s3, "head", lambda *args: pytest.fail("asked again"))  # the caller asked it
+        with s3.local_copy(headed, moto_s3.settings) as path:
+            assert path.read_bytes() == b"scan bytes" and path.name == "scan.h5"
     room = shutil.disk_usage(tmp_path).free
     with pytest.raises(S3Error, match=rf"^{uri}: the object holds 10 bytes .* must stay free: not downloaded"):
         with s3.local_copy(uri, moto_s3.settings, keep_free=room):

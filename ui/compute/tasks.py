@@ -235,7 +235,7 @@ def extract(source: str, model: dict, out_dir: str, pool: str, batch_size: int, 
         done = extracted_object(obj, loaded, out_dir, pool)
         if done is not None:
             return done
-    with lock, local_copy(source, s3, keep_free, downloaded) as path:
+    with lock, local_copy(obj or source, s3, keep_free, downloaded) as path:  # its HEAD asked once
         return extract_file(path, loaded, out_dir=out_dir, pool=pool, batch_size=int(batch_size), device=device,
                             partitions=partitions, clobber=clobber, progress=rows_done, readers=readers,
                             source_object=obj and object_record(obj))
