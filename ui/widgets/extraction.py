@@ -117,14 +117,14 @@ def study_form(spec: dict, **settings):
         start = "Extract it" if len(chosen) == 1 else "Extract them and make the study"
         if not st.button(start, key="extract_study_run", disabled=running(), icon=":material/play_arrow:"):
             return
-        if not chosen or (len(chosen) > 1 and not name.strip()):
+        study = name.strip() if len(chosen) > 1 else None  # one file alone: its latents, no study
+        if not chosen or study == "":
             st.error("Choose the files, and name the study of two or more, then start.", icon=":material/block:")
             return
-        if len(chosen) > 1:
+        if study:
             with common.user_errors():
-                check_name(name.strip())
-        run_extractions([offered[label] for label in chosen], spec, name.strip() if len(chosen) > 1 else None,
-                        **settings)
+                check_name(study)
+        run_extractions([offered[label] for label in chosen], spec, study, **settings)
 
 
 def pattern_files() -> dict:
