@@ -20,7 +20,9 @@ them written as Oxford H5OINA with uint8 background-corrected patterns), in one 
   components as the VAE has latent dimensions;
 - clusters VAE mu and the PCA scores as `cluster LATENTS --features latent --method kmeans --k K
   [--smooth 1]` does (artifacts.cluster.stacked_features, cluster with its defaults), k = the true grain count;
-- ARI against the true grain ids on the points not marked bad.
+- ARI against the true grain ids on the points not marked bad; and, plain, on those off the grain boundaries
+  (`*_ari_interior`, with `boundary_share`): a boundary point's pattern is a 50/50 mix of its grain's and its
+  neighbour's, which no encoder of the pattern alone can tell apart, so there the plain ARI is a coin flip.
 --grid NAME=JSON-LIST (repeatable) trains every combination of the listed values on each scan, simulated once (a
 sweep: `--grid seed=[0,1,2] --grid latent_dim=[8,16,32]`); --set applies to all of them.
 --scan-seed N draws every scan with its seed + N: scans the defaults were not tuned on (0: seeds 11-15; the
@@ -93,7 +95,7 @@ SMOOTH = 1.0  # grid steps: the done-when's `cluster --features latent --smooth 
 def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
     """ARI of `cluster LATENTS --features latent --method kmeans --k K [--smooth S]` against the grains:
     the cluster job's own features (smoothed over the points' grid, with the unsmoothed scale) and
-    clustering (its defaults: standardised, KMeans n_init 10, seed 0), scored on the points not marked bad."""
+    clustering (its defaults: standardised, KMeans n_init 10, seed 0) of every point, scored on those `good` marks."""
     job = ClusterJob(latents="(in memory)", bandcontrast=BandContrast.scan_map(), method="kmeans", features="latent", smooth=smooth,
                      params={"n_clusters": k})
     raw, smoothed = job_features(job, features, None, x, y)
@@ -130,6 +132,7 @@ def measure(name, settings, scan, path, folder: Path, overrides: dict, device: s
     mu = encode_patterns(model, prepared.patterns, device=device)
     pca = PCA(model.config.latent_dim, random_state=0).fit_transform(prepared.patterns.reshape(len(mu), -1))
     good, k = ~scan.is_bad, settings.n_grains
+    interior = good & ~scan.is_boundary
     row = {"scan": name, "seed": settings.seed, "format": Path(path).suffix, "points": len(mu),
            "pattern": settings.pattern_size, "grains": k, "counts": settings.counts,
            "settings": {field: getattr(config, field) for field in (*sized.values, "latent_dim", "beta", "seed")},
@@ -142,6 +145,8 @@ def measure(name, settings, scan, path, folder: Path, overrides: dict, device: s
         row[f"{label}_ari"] = round(grain_ari(features, prepared.x, prepared.y, scan.grain_id, good, k), 3)
         row[f"{label}_ari_smooth"] = round(grain_ari(features, prepared.x, prepared.y, scan.grain_id, good, k,
                                                      SMOOTH), 3)
+        row[f"{label}_ari_interior"] = round(grain_ari(features, prepared.x, prepared.y, scan.grain_id, interior, k), 3)
+    row["boundary_share"] = round(1 - interior.sum() / good.sum(), 3)
     row["vae_minus_pca"] = round(row["vae_ari"] - row["pca_ari"], 3)
     row["vae_minus_pca_smooth"] = round(row["vae_ari_smooth"] - row["pca_ari_smooth"], 3)
     row.update(load_before=round(load_before, 2), load_after=round(os.getloadavg()[0], 2),
@@ -205,7 +210,8 @@ def main(argv=None):
                                        args.save, args.minutes), "burners": args.load, "overrides": combination})
                 print(json.dumps(rows[-1], default=str), flush=True)
     columns = ["scan", "seed", "overrides", "points", "grains", "sized", "train_min", "epochs", "vae_ari", "pca_ari",
-               "vae_ari_smooth", "pca_ari_smooth", "load_before", "load_after"]
+               "vae_ari_smooth", "pca_ari_smooth", "vae_ari_interior", "pca_ari_interior", "boundary_share", "load_before",
+               "load_after"]
     print(f"overrides: {overrides or 'none (the sized defaults)'}; {args.device}; {args.load} CPU burners",
           file=sys.stderr)
     print(" | ".join(columns), file=sys.stderr)
