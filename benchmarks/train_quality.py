@@ -93,15 +93,19 @@ SMOOTH = 1.0  # grid steps: the done-when's `cluster --features latent --smooth 
 
 
 def grain_ari(features, x, y, truth, good, k, smooth: float = 0.0) -> float:
-    """ARI of `cluster LATENTS --features latent --method kmeans --k K [--smooth S]` against the grains:
-    the cluster job's own features (smoothed over the points' grid, with the unsmoothed scale) and
-    clustering (its defaults: standardised, KMeans n_init 10, seed 0) of every point, scored on those `good` marks."""
+    """ARI of `grain_clusters` against the grains, scored on the points `good` marks."""
+    return float(adjusted_rand_score(truth[good], grain_clusters(features, x, y, k, smooth)[good]))
+
+
+def grain_clusters(features, x, y, k, smooth: float = 0.0) -> np.ndarray:
+    """Every point's cluster as `cluster LATENTS --features latent --method kmeans --k K [--smooth S]` makes it:
+    the cluster job's own features (smoothed over the points' grid, with the unsmoothed scale) and clustering (its
+    defaults: standardised, KMeans n_init 10, seed 0)."""
     job = ClusterJob(latents="(in memory)", bandcontrast=BandContrast.scan_map(), method="kmeans", features="latent", smooth=smooth,
                      params={"n_clusters": k})
     raw, smoothed = job_features(job, features, None, x, y)
     clustered, scale = stacked_features(job, [raw], [smoothed])
-    labels = cluster(clustered, job.method, scale=scale, **job.params).labels
-    return float(adjusted_rand_score(truth[good], labels[good]))
+    return cluster(clustered, job.method, scale=scale, **job.params).labels
 
 
 LATENT_DIM = 16  # train-vae's default
@@ -142,10 +146,11 @@ def measure(name, settings, scan, path, folder: Path, overrides: dict, device: s
            "train_min": round(seconds / 60, 2), "epochs": len(result.history), "stop": result.stop_reason,
            "best_val_loss": result.best_val_loss}
     for label, features in (("vae", mu), ("pca", pca)):
-        row[f"{label}_ari"] = round(grain_ari(features, prepared.x, prepared.y, scan.grain_id, good, k), 3)
+        clusters = grain_clusters(features, prepared.x, prepared.y, k)
+        for tag, scored in (("", good), ("_interior", interior)):
+            row[f"{label}_ari{tag}"] = round(adjusted_rand_score(scan.grain_id[scored], clusters[scored]), 3)
         row[f"{label}_ari_smooth"] = round(grain_ari(features, prepared.x, prepared.y, scan.grain_id, good, k,
                                                      SMOOTH), 3)
-        row[f"{label}_ari_interior"] = round(grain_ari(features, prepared.x, prepared.y, scan.grain_id, interior, k), 3)
     row["boundary_share"] = round(1 - interior.sum() / good.sum(), 3)
     row["vae_minus_pca"] = round(row["vae_ari"] - row["pca_ari"], 3)
     row["vae_minus_pca_smooth"] = round(row["vae_ari_smooth"] - row["pca_ari_smooth"], 3)
